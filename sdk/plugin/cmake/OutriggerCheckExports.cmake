@@ -1,0 +1,16 @@
+# Fails when the plugin at PLUGIN exports a defined dynamic symbol other than the entry.
+execute_process(COMMAND ${NM} -D --defined-only ${PLUGIN}
+                OUTPUT_VARIABLE out RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "nm failed on ${PLUGIN}")
+endif()
+string(REPLACE "\n" ";" lines "${out}")
+foreach(line IN LISTS lines)
+  if(line STREQUAL "")
+    continue()
+  endif()
+  string(REGEX REPLACE "^[0-9a-fA-F]* *[A-Za-z] " "" sym "${line}")
+  if(NOT sym STREQUAL "outrigger_plugin_entry_v1")
+    message(FATAL_ERROR "${PLUGIN} exports '${sym}'; a plugin may export only outrigger_plugin_entry_v1")
+  endif()
+endforeach()

@@ -1,0 +1,465 @@
+/*
+ * Outrigger plugin ABI, major 1.
+ *
+ * A plugin is a shared library that exports exactly one symbol, outrigger_plugin_entry_v1,
+ * returning a table that lists the plugin types the library provides. The host passes each
+ * instance a table of host functions (outrigger_host_api). Nothing else crosses the boundary:
+ * no C++ types, no exceptions, no allocator. Pure C99, standard headers only.
+ *
+ * Versioning. Every table starts with outrigger_header {struct_size, abi_major, abi_minor}.
+ * Tables only grow at the tail; a slot past the other side's struct_size is absent, so read
+ * tail slots with OUTRIGGER_HAS_SLOT. The host refuses a plugin whose major differs or whose
+ * minor is newer than the host's, naming both versions.
+ *
+ * Threads. Every function pointer carries a tag:
+ *   [init]  main thread, while loading or creating; never on the request path.
+ *   [loop]  the worker thread that owns the request. Host calls with a request handle check
+ *           this and return OUTRIGGER_E_WRONG_THREAD when called from elsewhere.
+ *   [any]   any thread.
+ *   [export] the exporter thread.
+ *
+ * Async. Hooks return OUTRIGGER_CONTINUE (done, go on), OUTRIGGER_PENDING (the plugin will
+ * call the hook's *_done function exactly once, possibly before the hook returns) or
+ * OUTRIGGER_STOP (a guardrail denies). A negative value is a failure of the stage; the route's
+ * on_error policy decides whether the request fails or the stage is skipped.
+ *
+ * OWNERSHIP. Views passed into a hook are borrowed from the host and stay valid until the
+ * request ends (its end frame is sent, or its cancel hook has returned). Anything a plugin
+ * passes to the host is copied during the call. Nothing is freed across the boundary.
+ */
+#ifndef OUTRIGGER_PLUGIN_H
+#define OUTRIGGER_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define OUTRIGGER_ABI_MAJOR 1
+#define OUTRIGGER_ABI_MINOR 0
+
+#if defined(__GNUC__)
+#define OUTRIGGER_EXPORT __attribute__((visibility("default")))
+#else
+#define OUTRIGGER_EXPORT
+#endif
+
+#ifdef __cplusplus
+#define OUTRIGGER_NOEXCEPT noexcept
+extern "C" {
+#else
+#define OUTRIGGER_NOEXCEPT
+#endif
+
+/* ------------------------------------------------------------------ basic types */
+
+typedef int32_t outrigger_status;
+enum {
+  OUTRIGGER_OK = 0,
+  OUTRIGGER_CONTINUE = 0,
+  OUTRIGGER_PENDING = 1,
+  OUTRIGGER_STOP = 2,
+  OUTRIGGER_PAUSE = 3,            /* provider_chunk: accepted, stop producing until resume */
+  OUTRIGGER_E_INVALID = -1,       /* bad argument, or a completion called twice */
+  OUTRIGGER_E_NOMEM = -2,
+  OUTRIGGER_E_WRONG_THREAD = -3,
+  OUTRIGGER_E_STALE = -4,         /* the request already ended: late completion, no effect */
+  OUTRIGGER_E_UNSUPPORTED = -5,
+  OUTRIGGER_E_PLUGIN_EXCEPTION = -6,
+  OUTRIGGER_E_INTERNAL = -7
+};
+
+/* Wire status codes (the gRPC set) used in responses and verdicts. */
+typedef int32_t outrigger_code;
+enum {
+  OUTRIGGER_CODE_OK = 0,
+  OUTRIGGER_CODE_CANCELLED = 1,
+  OUTRIGGER_CODE_UNKNOWN = 2,
+  OUTRIGGER_CODE_INVALID_ARGUMENT = 3,
+  OUTRIGGER_CODE_DEADLINE_EXCEEDED = 4,
+  OUTRIGGER_CODE_NOT_FOUND = 5,
+  OUTRIGGER_CODE_PERMISSION_DENIED = 7,
+  OUTRIGGER_CODE_RESOURCE_EXHAUSTED = 8,
+  OUTRIGGER_CODE_FAILED_PRECONDITION = 9,
+  OUTRIGGER_CODE_UNIMPLEMENTED = 12,
+  OUTRIGGER_CODE_INTERNAL = 13,
+  OUTRIGGER_CODE_UNAVAILABLE = 14,
+  OUTRIGGER_CODE_UNAUTHENTICATED = 16
+};
+
+typedef int32_t outrigger_kind;
+enum {
+  OUTRIGGER_KIND_PROVIDER = 1,
+  OUTRIGGER_KIND_GUARDRAIL = 2,
+  OUTRIGGER_KIND_CACHE = 3,
+  OUTRIGGER_KIND_EXPORTER = 4
+};
+
+typedef int32_t outrigger_stability;
+enum {
+  OUTRIGGER_STABILITY_EXPERIMENTAL = 0,
+  OUTRIGGER_STABILITY_BETA = 1,
+  OUTRIGGER_STABILITY_STABLE = 2
+};
+
+typedef int32_t outrigger_log_level;
+enum {
+  OUTRIGGER_LOG_DEBUG = 0,
+  OUTRIGGER_LOG_INFO = 1,
+  OUTRIGGER_LOG_WARN = 2,
+  OUTRIGGER_LOG_ERROR = 3
+};
+
+/* Capability bits of a plugin type. */
+#define OUTRIGGER_CAP_SHARED_INSTANCE ((uint64_t)1 << 0) /* one instance for all workers; thread-safe */
+#define OUTRIGGER_CAP_STREAMING ((uint64_t)1 << 1)       /* provider emits chunks */
+
+/* A borrowed byte string. Not NUL-terminated. {NULL, 0} is the empty string. */
+typedef struct outrigger_str {
+  const char* data;
+  size_t size;
+} outrigger_str;
+
+/* Opaque request handle: {slot, generation}. Never a pointer; a handle whose request ended
+ * is stale and every host call with it returns OUTRIGGER_E_STALE. */
+typedef struct outrigger_request {
+  uint32_t slot;
+  uint32_t generation;
+} outrigger_request;
+
+typedef struct outrigger_header {
+  uint32_t struct_size;
+  uint16_t abi_major;
+  uint16_t abi_minor;
+} outrigger_header;
+
+#define OUTRIGGER_HEADER_INIT(type) {(uint32_t)sizeof(type), OUTRIGGER_ABI_MAJOR, OUTRIGGER_ABI_MINOR}
+
+/* True when table pointer `t` (whose first member is `hdr`) is large enough to hold `field`
+ * and the slot is set. */
+#define OUTRIGGER_HAS_SLOT(t, type, field) \
+  ((t)->hdr.struct_size >= offsetof(type, field) + sizeof((t)->field) && (t)->field)
+
+/* Error details from [init] calls. Caller-owned; the plugin writes at most sizeof(message). */
+typedef struct outrigger_error {
+  char message[512];
+} outrigger_error;
+
+/* ------------------------------------------------------------------ request views */
+
+typedef struct outrigger_tool_call_view {
+  outrigger_str id;
+  outrigger_str type;
+  outrigger_str name;
+  outrigger_str arguments; /* JSON text */
+} outrigger_tool_call_view;
+
+typedef struct outrigger_message_view {
+  outrigger_str role;
+  outrigger_str content;
+  outrigger_str name;
+  outrigger_str tool_call_id;
+  const outrigger_tool_call_view* tool_calls;
+  size_t tool_call_count;
+} outrigger_message_view;
+
+typedef struct outrigger_tool_view {
+  outrigger_str type;
+  outrigger_str name;
+  outrigger_str description;
+  outrigger_str parameters_json;
+} outrigger_tool_view;
+
+typedef struct outrigger_tag_view {
+  outrigger_str key;
+  outrigger_str value;
+} outrigger_tag_view;
+
+/* Bits of outrigger_params_view.present: which optional scalars the caller set. */
+#define OUTRIGGER_PARAM_TEMPERATURE (1u << 0)
+#define OUTRIGGER_PARAM_TOP_P (1u << 1)
+#define OUTRIGGER_PARAM_MAX_TOKENS (1u << 2)
+#define OUTRIGGER_PARAM_SEED (1u << 3)
+
+typedef int32_t outrigger_response_format;
+enum {
+  OUTRIGGER_FORMAT_TEXT = 0,
+  OUTRIGGER_FORMAT_JSON_OBJECT = 1,
+  OUTRIGGER_FORMAT_JSON_SCHEMA = 2
+};
+
+typedef struct outrigger_params_view {
+  uint32_t present;
+  float temperature;
+  float top_p;
+  uint32_t max_tokens;
+  int64_t seed;
+  const outrigger_str* stop;
+  size_t stop_count;
+  const outrigger_tool_view* tools;
+  size_t tool_count;
+  outrigger_str tool_choice;
+  outrigger_response_format response_format;
+  uint8_t response_schema_strict;
+  outrigger_str response_schema_name;
+  outrigger_str response_schema_json;
+  outrigger_str extra_json; /* provider-specific fields, a JSON object or empty */
+} outrigger_params_view;
+
+typedef struct outrigger_metadata_view {
+  outrigger_str tenant;
+  outrigger_str user;
+  outrigger_str session;
+  outrigger_str request_id;
+  outrigger_str prompt_id;
+  outrigger_str prompt_version;
+  const outrigger_tag_view* tags;
+  size_t tag_count;
+  outrigger_str traceparent;
+} outrigger_metadata_view;
+
+typedef struct outrigger_request_view {
+  outrigger_header hdr;
+  outrigger_request handle;
+  outrigger_str route;           /* the route this request runs on */
+  outrigger_str model;           /* the model the provider should call (route's, or caller's) */
+  const outrigger_message_view* messages;
+  size_t message_count;
+  const outrigger_params_view* params;
+  const outrigger_metadata_view* metadata;
+  uint64_t deadline_ns;          /* absolute, on the host's monotonic clock (now_ns) */
+  uint8_t stream;                /* the caller wants chunks */
+  uint8_t cache_bypass;
+  uint8_t cache_no_store;
+  uint8_t reserved_;
+  uint32_t cache_ttl_ms;         /* 0: the cache's default */
+  outrigger_str trace_id;
+} outrigger_request_view;
+
+/* ------------------------------------------------------------------ response views */
+
+typedef struct outrigger_usage {
+  uint32_t prompt_tokens;
+  uint32_t completion_tokens;
+  uint32_t cached_tokens;
+  uint32_t reasoning_tokens;
+} outrigger_usage;
+
+/* A whole answer (provider_done, cache_done, on_response) or a failure. */
+typedef struct outrigger_response_view {
+  outrigger_header hdr;
+  outrigger_code code;             /* OUTRIGGER_CODE_OK or the failure */
+  uint8_t retryable;
+  uint8_t reserved_[3];
+  uint32_t retry_after_ms;
+  outrigger_str message;           /* failure description */
+  outrigger_str content;           /* the text; when the provider streamed, the host fills it */
+  outrigger_str finish_reason;
+  const outrigger_tool_call_view* tool_calls;
+  size_t tool_call_count;
+  outrigger_usage usage;
+  double cost_usd;
+  outrigger_str model;             /* the model that answered */
+} outrigger_response_view;
+
+typedef struct outrigger_tool_call_delta_view {
+  uint32_t index;
+  outrigger_str id;
+  outrigger_str type;
+  outrigger_str name;
+  outrigger_str arguments;
+} outrigger_tool_call_delta_view;
+
+typedef struct outrigger_chunk_view {
+  outrigger_header hdr;
+  outrigger_str delta;
+  const outrigger_tool_call_delta_view* tool_calls;
+  size_t tool_call_count;
+} outrigger_chunk_view;
+
+/* Guardrail verdicts, as on the wire. */
+typedef int32_t outrigger_verdict;
+enum {
+  OUTRIGGER_VERDICT_PASS = 0,
+  OUTRIGGER_VERDICT_FLAG = 1,
+  OUTRIGGER_VERDICT_DENY = 2
+};
+
+/* Synchronous result of a guardrail hook. The host zeroes it before the call; `reason` is
+ * copied by the host when the hook returns. */
+typedef struct outrigger_guardrail_result {
+  outrigger_verdict verdict;
+  outrigger_str reason;
+} outrigger_guardrail_result;
+
+/* ------------------------------------------------------------------ finished-request record */
+
+typedef struct outrigger_span_view {
+  outrigger_str stage;     /* guardrail.request | cache.lookup | provider | guardrail.response | cache.store */
+  outrigger_str instance;  /* plugin instance name */
+  uint64_t start_ns;       /* monotonic */
+  uint64_t duration_ns;
+  outrigger_str outcome;   /* continue | pending | stop | hit | miss | error | skipped | cancelled */
+} outrigger_span_view;
+
+typedef struct outrigger_verdict_view {
+  outrigger_str guardrail;
+  outrigger_verdict verdict;
+  outrigger_str reason;
+} outrigger_verdict_view;
+
+typedef struct outrigger_record_view {
+  outrigger_header hdr;
+  outrigger_str trace_id;
+  outrigger_str route;
+  outrigger_str provider;
+  outrigger_str model;
+  const outrigger_metadata_view* metadata;
+  uint64_t start_unix_ns;  /* wall clock when the request arrived */
+  uint64_t duration_ns;
+  uint64_t time_to_first_chunk_ns; /* 0 when no chunk was sent */
+  outrigger_code code;
+  uint8_t stream;
+  uint8_t cache_hit;
+  uint8_t reserved_[2];
+  outrigger_str origin;
+  outrigger_str message;
+  outrigger_str finish_reason;
+  outrigger_usage usage;
+  double cost_usd;
+  const outrigger_span_view* spans;
+  size_t span_count;
+  const outrigger_verdict_view* verdicts;
+  size_t verdict_count;
+} outrigger_record_view;
+
+/* ------------------------------------------------------------------ host API */
+
+/* Called on the request's loop with OUTRIGGER_OK, or with OUTRIGGER_E_STALE when the request
+ * ended first (so `user_data` can always be freed in the callback). Called exactly once. */
+typedef void (*outrigger_callback)(void* user_data, outrigger_status status);
+
+/* OWNERSHIP: host-owned, valid for the instance's lifetime. `host_ctx` identifies the
+ * instance to the host and is passed back on every call. */
+typedef struct outrigger_host_api {
+  outrigger_header hdr;
+  void* host_ctx;
+
+  /* [any] Writes a line to the host's log, prefixed with the instance name. */
+  void (*log)(void* host_ctx, outrigger_log_level level, outrigger_str message) OUTRIGGER_NOEXCEPT;
+  /* [any] Monotonic nanoseconds; the clock of deadline_ns and span times. */
+  uint64_t (*now_ns)(void* host_ctx) OUTRIGGER_NOEXCEPT;
+
+  /* [any] Runs `fn` on the request's loop thread. Thread-safe; the only way for a plugin's own
+   * thread to reach the request path. */
+  outrigger_status (*post)(void* host_ctx, outrigger_request request, outrigger_callback fn,
+                           void* user_data) OUTRIGGER_NOEXCEPT;
+  /* [loop] Runs `fn` on the request's loop after `delay_ms`. Bound to the request: if it ends
+   * first, `fn` runs then with OUTRIGGER_E_STALE. */
+  outrigger_status (*set_timer)(void* host_ctx, outrigger_request request, uint32_t delay_ms,
+                                outrigger_callback fn, void* user_data) OUTRIGGER_NOEXCEPT;
+
+  /* [loop] Completion of a PENDING guardrail hook. */
+  outrigger_status (*guardrail_done)(void* host_ctx, outrigger_request request,
+                                     outrigger_verdict verdict, outrigger_str reason) OUTRIGGER_NOEXCEPT;
+  /* [loop] Completion of a PENDING cache lookup: `hit` NULL is a miss. */
+  outrigger_status (*cache_done)(void* host_ctx, outrigger_request request,
+                                 const outrigger_response_view* hit) OUTRIGGER_NOEXCEPT;
+  /* [loop] A piece of a provider's answer. Returns OUTRIGGER_OK, OUTRIGGER_PAUSE (the client
+   * is slow: send nothing more until the provider's resume hook runs) or OUTRIGGER_E_STALE. */
+  outrigger_status (*provider_chunk)(void* host_ctx, outrigger_request request,
+                                     const outrigger_chunk_view* chunk) OUTRIGGER_NOEXCEPT;
+  /* [loop] Completion of provider start: the answer or the failure, exactly once. */
+  outrigger_status (*provider_done)(void* host_ctx, outrigger_request request,
+                                    const outrigger_response_view* response) OUTRIGGER_NOEXCEPT;
+
+  /* Tail: slots added by later minors go here. */
+} outrigger_host_api;
+
+/* ------------------------------------------------------------------ plugin hook tables */
+
+typedef struct outrigger_provider_hooks {
+  outrigger_header hdr;
+  /* [loop] Starts the call. Returns OUTRIGGER_PENDING and later calls provider_done once. */
+  outrigger_status (*start)(void* instance, const outrigger_request_view* request) OUTRIGGER_NOEXCEPT;
+  /* [loop] Abandons the call. Idempotent; no completion is accepted after it returns. */
+  void (*cancel)(void* instance, outrigger_request request) OUTRIGGER_NOEXCEPT;
+  /* [loop] Optional. After OUTRIGGER_PAUSE, the client drained: produce chunks again. */
+  void (*resume)(void* instance, outrigger_request request) OUTRIGGER_NOEXCEPT;
+} outrigger_provider_hooks;
+
+typedef struct outrigger_guardrail_hooks {
+  outrigger_header hdr;
+  /* [loop] Optional. CONTINUE (pass or flag via result), STOP (deny via result), or PENDING. */
+  outrigger_status (*on_request)(void* instance, const outrigger_request_view* request,
+                                 outrigger_guardrail_result* result) OUTRIGGER_NOEXCEPT;
+  /* [loop] Optional, synchronous: CONTINUE or STOP (ends the stream with the reason). */
+  outrigger_status (*on_chunk)(void* instance, const outrigger_request_view* request,
+                               const outrigger_chunk_view* chunk,
+                               outrigger_guardrail_result* result) OUTRIGGER_NOEXCEPT;
+  /* [loop] Optional. Same contract as on_request, over the whole answer. */
+  outrigger_status (*on_response)(void* instance, const outrigger_request_view* request,
+                                  const outrigger_response_view* response,
+                                  outrigger_guardrail_result* result) OUTRIGGER_NOEXCEPT;
+  /* [loop] Optional. A PENDING hook's request ended; idempotent. */
+  void (*on_cancel)(void* instance, outrigger_request request) OUTRIGGER_NOEXCEPT;
+} outrigger_guardrail_hooks;
+
+typedef struct outrigger_cache_hooks {
+  outrigger_header hdr;
+  /* [loop] CONTINUE is a miss; PENDING means cache_done follows (or already ran). */
+  outrigger_status (*lookup)(void* instance, const outrigger_request_view* request) OUTRIGGER_NOEXCEPT;
+  /* [loop] Stores a successful answer; copy what you keep. */
+  void (*store)(void* instance, const outrigger_request_view* request,
+                const outrigger_response_view* response) OUTRIGGER_NOEXCEPT;
+  /* [loop] Optional. A PENDING lookup's request ended; idempotent. */
+  void (*on_cancel)(void* instance, outrigger_request request) OUTRIGGER_NOEXCEPT;
+} outrigger_cache_hooks;
+
+typedef struct outrigger_exporter_hooks {
+  outrigger_header hdr;
+  /* [export] One finished request. Must not block for long: the exporter queue is bounded. */
+  outrigger_status (*export_record)(void* instance, const outrigger_record_view* record) OUTRIGGER_NOEXCEPT;
+  /* [export] Optional. Push buffered records out; called on shutdown and reload. */
+  outrigger_status (*flush)(void* instance) OUTRIGGER_NOEXCEPT;
+} outrigger_exporter_hooks;
+
+/* ------------------------------------------------------------------ types and entry */
+
+/* OWNERSHIP: plugin-owned, static, valid for the process lifetime. */
+typedef struct outrigger_plugin_type {
+  outrigger_header hdr;
+  outrigger_kind kind;
+  outrigger_stability stability;
+  outrigger_str name;               /* unique per kind, e.g. "mock" */
+  outrigger_str description;
+  outrigger_str config_schema_json; /* JSON Schema of the config object; the host validates first */
+  uint64_t capabilities;
+  /* [init] Creates an instance from its validated config (a JSON object). On failure returns a
+   * negative status and fills `error`. */
+  outrigger_status (*create)(const outrigger_host_api* host, outrigger_str instance_name,
+                             outrigger_str config_json, void** instance,
+                             outrigger_error* error) OUTRIGGER_NOEXCEPT;
+  /* [init] or the thread that dropped the last reference; no request is in flight. */
+  void (*destroy)(void* instance) OUTRIGGER_NOEXCEPT;
+  /* The kind's hook table: outrigger_provider_hooks, _guardrail_hooks, _cache_hooks or
+   * _exporter_hooks, matching `kind`. */
+  const void* hooks;
+} outrigger_plugin_type;
+
+typedef struct outrigger_plugin_entry {
+  outrigger_header hdr;     /* the ABI the plugin was built against */
+  outrigger_str library;    /* e.g. "provider_mock" */
+  outrigger_str version;    /* the plugin's own version */
+  const outrigger_plugin_type* const* types;
+  size_t type_count;
+} outrigger_plugin_entry;
+
+#define OUTRIGGER_ENTRY_SYMBOL "outrigger_plugin_entry_v1"
+
+/* The only symbol a plugin exports. Called once, on the main thread. */
+OUTRIGGER_EXPORT const outrigger_plugin_entry* outrigger_plugin_entry_v1(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* OUTRIGGER_PLUGIN_H */

@@ -1,0 +1,348 @@
+// Header-only C++ wrapper over the Outrigger plugin C ABI (outrigger/plugin.h).
+//
+// Write a class deriving from Provider, Guardrail, Cache or Exporter, give it the static
+// members kName, kDescription, kConfigSchema (and optionally kStability, kCapabilities), a
+// constructor (Host, std::string_view instance_name, std::string_view config_json), and list
+// it in OUTRIGGER_PLUGIN. The wrapper generates the C tables and trampolines.
+//
+// Failure policy: every trampoline is noexcept. An exception escaping a hook is caught, logged
+// through the host, and poisons the instance: that hook and every later one return
+// OUTRIGGER_E_PLUGIN_EXCEPTION without calling the class again, so the host's on_error policy
+// applies (fail closed by default).
+#ifndef OUTRIGGER_PLUGIN_HPP
+#define OUTRIGGER_PLUGIN_HPP
+
+#include <outrigger/plugin.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+namespace outrigger::plugin {
+
+inline std::string_view view(outrigger_str s) noexcept {
+  return s.size ? std::string_view(s.data, s.size) : std::string_view();
+}
+inline outrigger_str str(std::string_view s) noexcept { return {s.data(), s.size()}; }
+
+// Callback for post() and setTimer(): receives OUTRIGGER_OK, or OUTRIGGER_E_STALE when the
+// request ended before it could run.
+using Callback = std::function<void(outrigger_status)>;
+
+// The host's functions for one instance. Cheap to copy.
+class Host {
+ public:
+  explicit Host(const outrigger_host_api* api) : api_(api) {}
+
+  void log(outrigger_log_level level, std::string_view message) const noexcept {
+    api_->log(api_->host_ctx, level, str(message));
+  }
+  uint64_t nowNs() const noexcept { return api_->now_ns(api_->host_ctx); }
+
+  // [any] Runs `fn` on the request's loop.
+  outrigger_status post(outrigger_request request, Callback fn) const {
+    return boxed(std::move(fn), [&](outrigger_callback tramp, void* box) {
+      return api_->post(api_->host_ctx, request, tramp, box);
+    });
+  }
+  // [loop] Runs `fn` on the request's loop after delay_ms.
+  outrigger_status setTimer(outrigger_request request, uint32_t delay_ms, Callback fn) const {
+    return boxed(std::move(fn), [&](outrigger_callback tramp, void* box) {
+      return api_->set_timer(api_->host_ctx, request, delay_ms, tramp, box);
+    });
+  }
+  outrigger_status guardrailDone(outrigger_request r, outrigger_verdict v, std::string_view reason) const noexcept {
+    return api_->guardrail_done(api_->host_ctx, r, v, str(reason));
+  }
+  outrigger_status cacheDone(outrigger_request r, const outrigger_response_view* hit) const noexcept {
+    return api_->cache_done(api_->host_ctx, r, hit);
+  }
+  outrigger_status providerChunk(outrigger_request r, const outrigger_chunk_view& chunk) const noexcept {
+    return api_->provider_chunk(api_->host_ctx, r, &chunk);
+  }
+  outrigger_status providerDone(outrigger_request r, const outrigger_response_view& response) const noexcept {
+    return api_->provider_done(api_->host_ctx, r, &response);
+  }
+  const outrigger_host_api* api() const noexcept { return api_; }
+
+ private:
+  template <class Submit>
+  static outrigger_status boxed(Callback fn, Submit&& submit) {
+    auto* box = new Callback(std::move(fn));
+    outrigger_status st = submit(&Host::trampoline, box);
+    if (st != OUTRIGGER_OK) delete box;  // an async call that fails never calls back
+    return st;
+  }
+  static void trampoline(void* user_data, outrigger_status status) noexcept {
+    std::unique_ptr<Callback> fn(static_cast<Callback*>(user_data));
+    try {
+      (*fn)(status);
+    } catch (...) {
+      // Nothing sane to do on a foreign frame; the request's deadline still ends it.
+    }
+  }
+
+  const outrigger_host_api* api_;
+};
+
+// Builders for response and chunk views whose strings the caller keeps alive for the call.
+inline outrigger_response_view makeResponse() noexcept {
+  outrigger_response_view r;
+  std::memset(&r, 0, sizeof r);
+  r.hdr = OUTRIGGER_HEADER_INIT(outrigger_response_view);
+  return r;
+}
+inline outrigger_response_view makeError(outrigger_code code, std::string_view message,
+                                         bool retryable = false, uint32_t retry_after_ms = 0) noexcept {
+  outrigger_response_view r = makeResponse();
+  r.code = code;
+  r.message = str(message);
+  r.retryable = retryable ? 1 : 0;
+  r.retry_after_ms = retry_after_ms;
+  return r;
+}
+inline outrigger_chunk_view makeChunk(std::string_view delta) noexcept {
+  outrigger_chunk_view c;
+  std::memset(&c, 0, sizeof c);
+  c.hdr = OUTRIGGER_HEADER_INIT(outrigger_chunk_view);
+  c.delta = str(delta);
+  return c;
+}
+
+// Common base of every instance.
+class Instance {
+ public:
+  Instance(Host host, std::string_view name) : host_(host), name_(name) {}
+  virtual ~Instance() = default;
+  Instance(const Instance&) = delete;
+  Instance& operator=(const Instance&) = delete;
+
+  const Host& host() const noexcept { return host_; }
+  const std::string& name() const noexcept { return name_; }
+  bool poisoned() const noexcept { return poisoned_.load(std::memory_order_relaxed); }
+
+  void poison(const char* what) noexcept {
+    if (!poisoned_.exchange(true)) {
+      char line[600];
+      std::snprintf(line, sizeof line, "plugin threw, instance disabled: %s", what);
+      host_.log(OUTRIGGER_LOG_ERROR, line);
+    }
+  }
+
+ private:
+  Host host_;
+  std::string name_;
+  std::atomic<bool> poisoned_{false};
+};
+
+class Provider : public Instance {
+ public:
+  static constexpr outrigger_kind kKind = OUTRIGGER_KIND_PROVIDER;
+  using Instance::Instance;
+  // Must return OUTRIGGER_PENDING and call host().providerDone exactly once.
+  virtual outrigger_status start(const outrigger_request_view& request) = 0;
+  virtual void cancel(outrigger_request request) = 0;
+  virtual void resume(outrigger_request request) {}
+};
+
+class Guardrail : public Instance {
+ public:
+  static constexpr outrigger_kind kKind = OUTRIGGER_KIND_GUARDRAIL;
+  using Instance::Instance;
+  virtual outrigger_status onRequest(const outrigger_request_view&, outrigger_guardrail_result&) {
+    return OUTRIGGER_CONTINUE;
+  }
+  virtual outrigger_status onChunk(const outrigger_request_view&, const outrigger_chunk_view&,
+                                   outrigger_guardrail_result&) {
+    return OUTRIGGER_CONTINUE;
+  }
+  virtual outrigger_status onResponse(const outrigger_request_view&, const outrigger_response_view&,
+                                      outrigger_guardrail_result&) {
+    return OUTRIGGER_CONTINUE;
+  }
+  virtual void onCancel(outrigger_request) {}
+};
+
+class Cache : public Instance {
+ public:
+  static constexpr outrigger_kind kKind = OUTRIGGER_KIND_CACHE;
+  using Instance::Instance;
+  virtual outrigger_status lookup(const outrigger_request_view& request) = 0;
+  virtual void store(const outrigger_request_view& request, const outrigger_response_view& response) = 0;
+  virtual void onCancel(outrigger_request) {}
+};
+
+class Exporter : public Instance {
+ public:
+  static constexpr outrigger_kind kKind = OUTRIGGER_KIND_EXPORTER;
+  using Instance::Instance;
+  virtual outrigger_status exportRecord(const outrigger_record_view& record) = 0;
+  virtual outrigger_status flush() { return OUTRIGGER_OK; }
+};
+
+namespace detail {
+
+template <class F>
+outrigger_status guarded(void* instance, F&& f) noexcept {
+  auto* self = static_cast<Instance*>(instance);
+  if (self->poisoned()) return OUTRIGGER_E_PLUGIN_EXCEPTION;
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    self->poison(e.what());
+  } catch (...) {
+    self->poison("unknown exception");
+  }
+  return OUTRIGGER_E_PLUGIN_EXCEPTION;
+}
+
+template <class F>
+void guardedVoid(void* instance, F&& f) noexcept {
+  (void)guarded(instance, [&] { f(); return OUTRIGGER_OK; });
+}
+
+template <class T>
+T* self(void* instance) noexcept { return static_cast<T*>(static_cast<Instance*>(instance)); }
+
+template <class T>
+outrigger_status create(const outrigger_host_api* host, outrigger_str name, outrigger_str config,
+                        void** out, outrigger_error* error) noexcept {
+  try {
+    Instance* inst = new T(Host(host), view(name), view(config));
+    *out = inst;
+    return OUTRIGGER_OK;
+  } catch (const std::exception& e) {
+    std::snprintf(error->message, sizeof error->message, "%s", e.what());
+  } catch (...) {
+    std::snprintf(error->message, sizeof error->message, "unknown exception in create");
+  }
+  return OUTRIGGER_E_INVALID;
+}
+
+inline void destroy(void* instance) noexcept { delete static_cast<Instance*>(instance); }
+
+template <class Base, class T> struct Hooks;
+
+template <class T> struct Hooks<Provider, T> {
+  static const void* table() {
+    static const outrigger_provider_hooks hooks = {
+        OUTRIGGER_HEADER_INIT(outrigger_provider_hooks),
+        [](void* i, const outrigger_request_view* r) noexcept {
+          return guarded(i, [&] { return self<T>(i)->start(*r); });
+        },
+        [](void* i, outrigger_request r) noexcept { guardedVoid(i, [&] { self<T>(i)->cancel(r); }); },
+        [](void* i, outrigger_request r) noexcept { guardedVoid(i, [&] { self<T>(i)->resume(r); }); },
+    };
+    return &hooks;
+  }
+};
+
+template <class T> struct Hooks<Guardrail, T> {
+  static const void* table() {
+    static const outrigger_guardrail_hooks hooks = {
+        OUTRIGGER_HEADER_INIT(outrigger_guardrail_hooks),
+        [](void* i, const outrigger_request_view* r, outrigger_guardrail_result* res) noexcept {
+          return guarded(i, [&] { return self<T>(i)->onRequest(*r, *res); });
+        },
+        [](void* i, const outrigger_request_view* r, const outrigger_chunk_view* c,
+           outrigger_guardrail_result* res) noexcept {
+          return guarded(i, [&] { return self<T>(i)->onChunk(*r, *c, *res); });
+        },
+        [](void* i, const outrigger_request_view* r, const outrigger_response_view* resp,
+           outrigger_guardrail_result* res) noexcept {
+          return guarded(i, [&] { return self<T>(i)->onResponse(*r, *resp, *res); });
+        },
+        [](void* i, outrigger_request r) noexcept { guardedVoid(i, [&] { self<T>(i)->onCancel(r); }); },
+    };
+    return &hooks;
+  }
+};
+
+template <class T> struct Hooks<Cache, T> {
+  static const void* table() {
+    static const outrigger_cache_hooks hooks = {
+        OUTRIGGER_HEADER_INIT(outrigger_cache_hooks),
+        [](void* i, const outrigger_request_view* r) noexcept {
+          return guarded(i, [&] { return self<T>(i)->lookup(*r); });
+        },
+        [](void* i, const outrigger_request_view* r, const outrigger_response_view* resp) noexcept {
+          guardedVoid(i, [&] { self<T>(i)->store(*r, *resp); });
+        },
+        [](void* i, outrigger_request r) noexcept { guardedVoid(i, [&] { self<T>(i)->onCancel(r); }); },
+    };
+    return &hooks;
+  }
+};
+
+template <class T> struct Hooks<Exporter, T> {
+  static const void* table() {
+    static const outrigger_exporter_hooks hooks = {
+        OUTRIGGER_HEADER_INIT(outrigger_exporter_hooks),
+        [](void* i, const outrigger_record_view* r) noexcept {
+          return guarded(i, [&] { return self<T>(i)->exportRecord(*r); });
+        },
+        [](void* i) noexcept { return guarded(i, [&] { return self<T>(i)->flush(); }); },
+    };
+    return &hooks;
+  }
+};
+
+template <class T> constexpr outrigger_stability stabilityOf() {
+  if constexpr (requires { T::kStability; }) return T::kStability;
+  else return OUTRIGGER_STABILITY_EXPERIMENTAL;
+}
+template <class T> constexpr uint64_t capabilitiesOf() {
+  if constexpr (requires { T::kCapabilities; }) return T::kCapabilities;
+  else return 0;
+}
+
+Provider* baseOf(Provider*);
+Guardrail* baseOf(Guardrail*);
+Cache* baseOf(Cache*);
+Exporter* baseOf(Exporter*);
+
+}  // namespace detail
+
+// The C type table for class T. T::kName etc. must be string literals (static storage).
+template <class T>
+const outrigger_plugin_type* typeOf() {
+  using Base = std::remove_pointer_t<decltype(detail::baseOf(static_cast<T*>(nullptr)))>;
+  static const outrigger_plugin_type type = {
+      OUTRIGGER_HEADER_INIT(outrigger_plugin_type),
+      T::kKind,
+      detail::stabilityOf<T>(),
+      str(T::kName),
+      str(T::kDescription),
+      str(T::kConfigSchema),
+      detail::capabilitiesOf<T>(),
+      &detail::create<T>,
+      &detail::destroy,
+      detail::Hooks<Base, T>::table(),
+  };
+  return &type;
+}
+
+}  // namespace outrigger::plugin
+
+// Defines the library's entry symbol. Usage:
+//   OUTRIGGER_PLUGIN("provider_mock", "1.0.0", outrigger::plugin::typeOf<MockProvider>())
+#define OUTRIGGER_PLUGIN(LIBRARY, VERSION, ...)                                               \
+  extern "C" OUTRIGGER_EXPORT const outrigger_plugin_entry* outrigger_plugin_entry_v1(void) { \
+    static const outrigger_plugin_type* const types[] = {__VA_ARGS__};                        \
+    static const outrigger_plugin_entry entry = {                                             \
+        OUTRIGGER_HEADER_INIT(outrigger_plugin_entry),                                        \
+        {LIBRARY, sizeof(LIBRARY) - 1},                                                       \
+        {VERSION, sizeof(VERSION) - 1},                                                       \
+        types,                                                                                \
+        sizeof(types) / sizeof(types[0])};                                                    \
+    return &entry;                                                                            \
+  }
+
+#endif  // OUTRIGGER_PLUGIN_HPP
