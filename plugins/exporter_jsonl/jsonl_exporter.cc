@@ -1,0 +1,205 @@
+// exporter.jsonl: one JSON object per finished request (spans, timings, usage, verdicts) to a
+// file, rotated by size. Runs on the exporter thread; buffers up to `buffer_bytes` and writes
+// whole lines with O_APPEND so concurrent instances (during a reload) never interleave lines.
+#include <outrigger/plugin.hpp>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+namespace {
+
+using namespace outrigger::plugin;
+
+constexpr char kSchema[] = R"json({
+  "type": "object",
+  "additionalProperties": false,
+  "required": ["path"],
+  "properties": {
+    "path": {"type": "string", "minLength": 1},
+    "max_file_bytes": {"type": "integer", "minimum": 1024, "description": "rotate when the file would grow past this"},
+    "max_files": {"type": "integer", "minimum": 1, "description": "rotated files kept: path.1 .. path.N-1"},
+    "buffer_bytes": {"type": "integer", "minimum": 0, "description": "write when this much is buffered (0: every record)"}
+  }
+})json";
+
+const char* codeName(int32_t c) {
+  static const char* kNames[] = {"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
+                                 "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
+                                 "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED",
+                                 "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"};
+  return c >= 0 && c < 17 ? kNames[c] : "UNKNOWN";
+}
+
+const char* verdictName(int32_t v) {
+  static const char* kNames[] = {"pass", "flag", "deny", "rewrite", "skipped", "error"};
+  return v >= 0 && v < 6 ? kNames[v] : "unknown";
+}
+
+class JsonlExporter final : public Exporter {
+ public:
+  static constexpr const char* kName = "jsonl";
+  static constexpr const char* kDescription = "Writes one JSON line per finished request, rotating files by size";
+  static constexpr const char* kConfigSchema = kSchema;
+  static constexpr outrigger_stability kStability = OUTRIGGER_STABILITY_BETA;
+
+  JsonlExporter(Host host, std::string_view name, std::string_view config) : Exporter(host, name) {
+    rapidjson::Document d;
+    d.Parse(config.data(), config.size());
+    if (d.HasParseError() || !d.IsObject()) throw std::runtime_error("config is not a JSON object");
+    path_ = d["path"].GetString();
+    if (d.HasMember("max_file_bytes")) max_file_bytes_ = d["max_file_bytes"].GetUint64();
+    if (d.HasMember("max_files")) max_files_ = d["max_files"].GetUint();
+    if (d.HasMember("buffer_bytes")) buffer_bytes_ = d["buffer_bytes"].GetUint64();
+    open();
+  }
+  ~JsonlExporter() override {
+    flush();
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  outrigger_status exportRecord(const outrigger_record_view& r) override {
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    auto s = [&](const char* k, outrigger_str v) {
+      w.Key(k);
+      w.String(v.data ? v.data : "", static_cast<rapidjson::SizeType>(v.size));
+    };
+    w.StartObject();
+    s("trace_id", r.trace_id);
+    s("route", r.route);
+    s("provider", r.provider);
+    s("model", r.model);
+    w.Key("status"); w.String(codeName(r.code));
+    s("origin", r.origin);
+    s("message", r.message);
+    s("finish_reason", r.finish_reason);
+    w.Key("stream"); w.Bool(r.stream);
+    w.Key("cache_hit"); w.Bool(r.cache_hit);
+    w.Key("start_unix_ns"); w.Uint64(r.start_unix_ns);
+    w.Key("duration_us"); w.Uint64(r.duration_ns / 1000);
+    w.Key("time_to_first_chunk_us"); w.Uint64(r.time_to_first_chunk_ns / 1000);
+    w.Key("usage");
+    w.StartObject();
+    w.Key("prompt_tokens"); w.Uint(r.usage.prompt_tokens);
+    w.Key("completion_tokens"); w.Uint(r.usage.completion_tokens);
+    w.Key("cached_tokens"); w.Uint(r.usage.cached_tokens);
+    w.Key("reasoning_tokens"); w.Uint(r.usage.reasoning_tokens);
+    w.EndObject();
+    w.Key("cost_usd"); w.Double(r.cost_usd);
+    if (r.metadata) {
+      w.Key("metadata");
+      w.StartObject();
+      s("tenant", r.metadata->tenant);
+      s("user", r.metadata->user);
+      s("session", r.metadata->session);
+      s("request_id", r.metadata->request_id);
+      s("prompt_id", r.metadata->prompt_id);
+      s("prompt_version", r.metadata->prompt_version);
+      w.Key("tags");
+      w.StartObject();
+      for (size_t i = 0; i < r.metadata->tag_count; ++i) {
+        const auto& t = r.metadata->tags[i];
+        w.Key(t.key.data ? t.key.data : "", static_cast<rapidjson::SizeType>(t.key.size));
+        w.String(t.value.data ? t.value.data : "", static_cast<rapidjson::SizeType>(t.value.size));
+      }
+      w.EndObject();
+      w.EndObject();
+    }
+    w.Key("spans");
+    w.StartArray();
+    for (size_t i = 0; i < r.span_count; ++i) {
+      const auto& sp = r.spans[i];
+      w.StartObject();
+      s("stage", sp.stage);
+      s("instance", sp.instance);
+      w.Key("offset_us"); w.Uint64(sp.start_ns >= r.spans[0].start_ns ? (sp.start_ns - r.spans[0].start_ns) / 1000 : 0);
+      w.Key("duration_us"); w.Uint64(sp.duration_ns / 1000);
+      s("outcome", sp.outcome);
+      w.EndObject();
+    }
+    w.EndArray();
+    w.Key("verdicts");
+    w.StartArray();
+    for (size_t i = 0; i < r.verdict_count; ++i) {
+      w.StartObject();
+      s("guardrail", r.verdicts[i].guardrail);
+      w.Key("verdict"); w.String(verdictName(r.verdicts[i].verdict));
+      s("reason", r.verdicts[i].reason);
+      w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+    pending_.append(buf.GetString(), buf.GetSize());
+    pending_ += '\n';
+    if (pending_.size() >= buffer_bytes_) return flush();
+    return OUTRIGGER_OK;
+  }
+
+  outrigger_status flush() override {
+    if (pending_.empty()) return OUTRIGGER_OK;
+    if (written_ + pending_.size() > max_file_bytes_ && written_ > 0) rotate();
+    if (fd_ < 0) return OUTRIGGER_E_INTERNAL;
+    const char* p = pending_.data();
+    size_t n = pending_.size();
+    while (n) {
+      ssize_t k = ::write(fd_, p, n);
+      if (k < 0) {
+        if (errno == EINTR) continue;
+        host().log(OUTRIGGER_LOG_ERROR, std::string("write ") + path_ + ": " + std::strerror(errno));
+        pending_.clear();
+        return OUTRIGGER_E_INTERNAL;
+      }
+      p += k;
+      n -= static_cast<size_t>(k);
+    }
+    written_ += pending_.size();
+    pending_.clear();
+    return OUTRIGGER_OK;
+  }
+
+ private:
+  void open() {
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (fd_ < 0) throw std::runtime_error("cannot open " + path_ + ": " + std::strerror(errno));
+    off_t end = ::lseek(fd_, 0, SEEK_END);
+    written_ = end > 0 ? static_cast<uint64_t>(end) : 0;
+  }
+
+  void rotate() {
+    ::close(fd_);
+    fd_ = -1;
+    for (uint32_t i = max_files_ - 1; i >= 1; --i) {
+      std::string from = i == 1 ? path_ : path_ + "." + std::to_string(i - 1);
+      std::string to = path_ + "." + std::to_string(i);
+      ::rename(from.c_str(), to.c_str());
+    }
+    if (max_files_ <= 1) ::unlink(path_.c_str());
+    try {
+      open();
+    } catch (const std::exception& e) {
+      host().log(OUTRIGGER_LOG_ERROR, e.what());
+    }
+  }
+
+  std::string path_;
+  uint64_t max_file_bytes_ = 100u << 20;
+  uint32_t max_files_ = 5;
+  uint64_t buffer_bytes_ = 0;
+  int fd_ = -1;
+  uint64_t written_ = 0;
+  std::string pending_;
+};
+
+}  // namespace
+
+OUTRIGGER_PLUGIN("exporter_jsonl", "1.0.0", outrigger::plugin::typeOf<JsonlExporter>())

@@ -1,0 +1,183 @@
+// Outrigger C++ client: one Unix-socket connection multiplexing many calls to the sidecar.
+//
+// Thread-safety: a Client may be used from any number of threads. Streaming callbacks run on
+// the client's reader thread and must not block for long.
+// Reconnect: after a GoAway or a dropped connection, the next call opens a new connection;
+// calls in flight on a dropped connection end with a retryable UNAVAILABLE error.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace outrigger::client {
+
+// The wire status set (gRPC numbering).
+enum class StatusCode : int32_t {
+  kOk = 0, kCancelled = 1, kUnknown = 2, kInvalidArgument = 3, kDeadlineExceeded = 4, kNotFound = 5,
+  kAlreadyExists = 6, kPermissionDenied = 7, kResourceExhausted = 8, kFailedPrecondition = 9,
+  kAborted = 10, kOutOfRange = 11, kUnimplemented = 12, kInternal = 13, kUnavailable = 14,
+  kDataLoss = 15, kUnauthenticated = 16,
+};
+const char* statusName(StatusCode code);
+
+struct Error {
+  StatusCode code = StatusCode::kUnknown;
+  bool retryable = false;
+  uint32_t retry_after_ms = 0;
+  std::string origin;
+  std::string message;
+  std::string toString() const;
+};
+
+template <class T>
+class Result {
+ public:
+  Result(T v) : v_(std::move(v)) {}
+  Result(Error e) : v_(std::move(e)) {}
+  bool ok() const { return v_.index() == 0; }
+  const T& value() const { return std::get<0>(v_); }
+  T& value() { return std::get<0>(v_); }
+  const Error& error() const { return std::get<1>(v_); }
+
+ private:
+  std::variant<T, Error> v_;
+};
+
+struct ToolCall {
+  std::string id, type, name, arguments;
+};
+
+struct Message {
+  std::string role;
+  std::string content;
+  std::string name;
+  std::string tool_call_id;
+  std::vector<ToolCall> tool_calls;
+};
+
+struct Metadata {
+  std::string tenant, user, session, request_id, prompt_id, prompt_version, traceparent;
+  std::map<std::string, std::string> tags;
+};
+
+struct ChatRequest {
+  std::string model;
+  std::vector<Message> messages;
+  std::optional<float> temperature;
+  std::optional<float> top_p;
+  std::optional<uint32_t> max_tokens;
+  std::optional<int64_t> seed;
+  std::vector<std::string> stop;
+  std::string extra_json;            // provider-specific fields, a JSON object
+  std::optional<Metadata> metadata;  // unset: the client's default metadata
+  std::chrono::milliseconds timeout{0};  // 0: the server's default
+  bool cache_bypass = false;
+  bool cache_no_store = false;
+  uint32_t cache_ttl_ms = 0;
+};
+
+struct Usage {
+  uint32_t prompt_tokens = 0, completion_tokens = 0, cached_tokens = 0, reasoning_tokens = 0;
+};
+
+struct Verdict {
+  std::string guardrail;
+  int verdict = 0;  // 0 pass, 1 flag, 2 deny, 3 rewrite, 4 skipped, 5 error
+  std::string reason;
+};
+
+struct Response {
+  std::string content;
+  std::string finish_reason;
+  std::string model;
+  std::string trace_id;
+  std::vector<ToolCall> tool_calls;
+  Usage usage;
+  double cost_usd = 0;
+  bool cache_hit = false;
+  std::vector<Verdict> verdicts;
+};
+
+struct StreamStart {
+  std::string model, provider, trace_id;
+  bool cache_hit = false;
+};
+
+struct Chunk {
+  uint32_t seq = 0;
+  std::string delta;
+};
+
+// Callbacks of an asynchronous call; each optional. on_end runs exactly once.
+struct CallEvents {
+  std::function<void(const StreamStart&)> on_start;
+  std::function<void(const Chunk&)> on_chunk;
+  std::function<void(const Result<Response>&)> on_end;
+};
+
+class Call;  // an in-flight call, shared with the reader thread
+
+// A streaming call: next() yields chunks until the end, then result() has the outcome.
+class Stream {
+ public:
+  ~Stream();
+  Stream(Stream&&) noexcept;
+  // Blocks for the next chunk; false at the end of the stream.
+  bool next(Chunk* chunk);
+  // The final outcome (blocks until the end). Response::content holds the joined text.
+  const Result<Response>& result();
+  void cancel();
+
+ private:
+  friend class Client;
+  struct State;
+  explicit Stream(std::shared_ptr<State> s);
+  std::shared_ptr<State> state_;
+};
+
+class Client {
+ public:
+  struct Options {
+    std::string socket_path;  // empty: $OUTRIGGER_SOCKET, else /tmp/outrigger.sock
+    std::string client_name = "outrigger-cpp";
+    uint32_t max_frame_size = 4u << 20;
+    Metadata default_metadata;
+  };
+
+  Client();
+  explicit Client(Options options);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Connects now (calls connect lazily otherwise); returns the handshake's error, if any.
+  std::optional<Error> connect();
+
+  // Unary call; blocks until the answer or the deadline.
+  Result<Response> chat(const ChatRequest& request);
+  // Streaming call with pull-style iteration.
+  Stream stream(const ChatRequest& request);
+  // Asynchronous call. Returns a call id for cancel(); on failure to send, on_end runs at once.
+  uint64_t start(const ChatRequest& request, CallEvents events, bool streaming = true);
+  // Sends Cancel for the call; its on_end then reports CANCELLED (unless it already ended).
+  void cancel(uint64_t call_id);
+  // Sends a score for an earlier answer.
+  std::optional<Error> feedback(const std::string& trace_id, double score, const std::string& comment = "");
+
+  // How many connections this client has opened (reconnects show here).
+  uint64_t connectionsOpened() const;
+
+  class Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace outrigger::client

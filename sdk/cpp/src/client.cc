@@ -1,0 +1,571 @@
+#include "outrigger/client.h"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "outrigger_generated.h"
+
+namespace outrigger::client {
+
+namespace w = outrigger::wire;
+
+const char* statusName(StatusCode code) {
+  static const char* kNames[] = {"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
+                                 "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
+                                 "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED",
+                                 "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"};
+  auto i = static_cast<size_t>(code);
+  return i < 17 ? kNames[i] : "UNKNOWN";
+}
+
+std::string Error::toString() const {
+  std::string s = statusName(code);
+  if (!origin.empty()) s += " [" + origin + "]";
+  if (!message.empty()) s += ": " + message;
+  return s;
+}
+
+namespace {
+
+Error makeError(StatusCode code, std::string message, bool retryable = false) {
+  Error e;
+  e.code = code;
+  e.message = std::move(message);
+  e.retryable = retryable;
+  e.origin = "client";
+  return e;
+}
+
+std::string str(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
+
+}  // namespace
+
+// One in-flight call.
+class Call {
+ public:
+  CallEvents events;
+  Response response;  // built from chunks and the end frame
+  std::atomic<bool> ended{false};
+
+  void finish(const Result<Response>& r) {
+    if (ended.exchange(true)) return;
+    if (events.on_end) events.on_end(r);
+  }
+};
+
+// One socket connection with its reader thread.
+class Connection {
+ public:
+  explicit Connection(uint64_t id) : id_(id) {}
+  ~Connection() {
+    shutdownSocket();
+    if (reader_.joinable()) reader_.join();
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  std::optional<Error> open(const std::string& path, const Client::Options& opt) {
+    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd_ < 0) return makeError(StatusCode::kUnavailable, std::string("socket: ") + std::strerror(errno), true);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (path.size() >= sizeof addr.sun_path) return makeError(StatusCode::kInvalidArgument, "socket path too long");
+    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      return makeError(StatusCode::kUnavailable, "connect " + path + ": " + std::strerror(errno), true);
+    }
+    flatbuffers::FlatBufferBuilder b(256);
+    auto name = b.CreateString(opt.client_name);
+    auto version = b.CreateString(OUTRIGGER_VERSION);
+    auto lang = b.CreateString("cpp");
+    auto features = static_cast<w::Feature>(static_cast<uint64_t>(w::Feature::Streaming) |
+                                            static_cast<uint64_t>(w::Feature::Cancel) |
+                                            static_cast<uint64_t>(w::Feature::Feedback) |
+                                            static_cast<uint64_t>(w::Feature::GoAway));
+    auto hello = w::CreateHello(b, 1, 0, name, version, lang, opt.max_frame_size, features);
+    finishFrame(b, 0, w::Body::Hello, hello.Union());
+    if (!sendAll(b.GetBufferPointer(), b.GetSize())) return makeError(StatusCode::kUnavailable, "send Hello failed", true);
+    std::vector<uint64_t> frame;
+    size_t size = 0;
+    if (!readFrame(&frame, &size, opt.max_frame_size)) return makeError(StatusCode::kUnavailable, "no HelloAck", true);
+    const w::Frame* f = w::GetSizePrefixedFrame(frame.data());
+    if (f->body_type() == w::Body::Error) {
+      const auto* e = f->body_as_Error();
+      Error err = makeError(static_cast<StatusCode>(e->status()), str(e->message()));
+      err.origin = "server";
+      return err;
+    }
+    if (f->body_type() != w::Body::HelloAck) return makeError(StatusCode::kInternal, "expected HelloAck");
+    max_frame_ = opt.max_frame_size;
+    reader_ = std::thread([this] { readLoop(); });
+    return std::nullopt;
+  }
+
+  bool usable() const { return !broken_.load() && !going_away_.load(); }
+  uint64_t id() const { return id_; }
+
+  // Registers the call and sends its frame; false when the connection is unusable.
+  bool send(uint64_t stream_id, std::shared_ptr<Call> call, const uint8_t* data, size_t size) {
+    {
+      std::lock_guard<std::mutex> lock(calls_mu_);
+      if (broken_) return false;
+      calls_[stream_id] = std::move(call);
+    }
+    if (!sendAll(data, size)) {
+      std::lock_guard<std::mutex> lock(calls_mu_);
+      calls_.erase(stream_id);
+      return false;
+    }
+    return true;
+  }
+
+  bool sendRaw(const uint8_t* data, size_t size) { return sendAll(data, size); }
+
+  static void finishFrame(flatbuffers::FlatBufferBuilder& b, uint64_t sid, w::Body type, flatbuffers::Offset<void> body) {
+    w::FrameBuilder fb(b);
+    fb.add_stream_id(sid);
+    fb.add_body_type(type);
+    fb.add_body(body);
+    b.FinishSizePrefixed(fb.Finish(), w::FrameIdentifier());
+  }
+
+  size_t pending() {
+    std::lock_guard<std::mutex> lock(calls_mu_);
+    return calls_.size();
+  }
+
+ private:
+  bool sendAll(const uint8_t* p, size_t n) {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    while (n) {
+      ssize_t k = ::send(fd_, p, n, MSG_NOSIGNAL);
+      if (k < 0) {
+        if (errno == EINTR) continue;
+        return false;
+      }
+      p += k;
+      n -= static_cast<size_t>(k);
+    }
+    return true;
+  }
+
+  bool readExact(uint8_t* p, size_t n) {
+    while (n) {
+      ssize_t k = ::recv(fd_, p, n, 0);
+      if (k == 0) return false;
+      if (k < 0) {
+        if (errno == EINTR) continue;
+        return false;
+      }
+      p += k;
+      n -= static_cast<size_t>(k);
+    }
+    return true;
+  }
+
+  // Reads one frame into 8-byte aligned storage; false on EOF, error or an oversized frame.
+  bool readFrame(std::vector<uint64_t>* buf, size_t* size, uint32_t max) {
+    uint8_t len_bytes[4];
+    if (!readExact(len_bytes, 4)) return false;
+    uint32_t len = flatbuffers::ReadScalar<uint32_t>(len_bytes);
+    if (len < 8 || len > max) return false;
+    buf->resize((len + 4 + 7) / 8);
+    auto* bytes = reinterpret_cast<uint8_t*>(buf->data());
+    std::memcpy(bytes, len_bytes, 4);
+    if (!readExact(bytes + 4, len)) return false;
+    *size = len + 4;
+    flatbuffers::Verifier v(bytes, *size, 64, 1000000);
+    return w::VerifySizePrefixedFrameBuffer(v);
+  }
+
+  void shutdownSocket() {
+    if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
+  }
+
+  std::shared_ptr<Call> findCall(uint64_t sid, bool remove) {
+    std::lock_guard<std::mutex> lock(calls_mu_);
+    auto it = calls_.find(sid);
+    if (it == calls_.end()) return nullptr;
+    auto c = it->second;
+    if (remove) calls_.erase(it);
+    return c;
+  }
+
+  void readLoop() {
+    std::vector<uint64_t> buf;
+    size_t size = 0;
+    while (readFrame(&buf, &size, max_frame_)) {
+      const w::Frame* f = w::GetSizePrefixedFrame(buf.data());
+      uint64_t sid = f->stream_id();
+      switch (f->body_type()) {
+        case w::Body::ResponseStart: {
+          auto call = findCall(sid, false);
+          const auto* s = f->body_as_ResponseStart();
+          if (call && call->events.on_start) {
+            call->events.on_start({str(s->model()), str(s->provider()), str(s->trace_id()), s->cache_hit()});
+          }
+          break;
+        }
+        case w::Body::ResponseChunk: {
+          auto call = findCall(sid, false);
+          const auto* c = f->body_as_ResponseChunk();
+          if (call) {
+            Chunk chunk{c->seq(), str(c->delta())};
+            call->response.content += chunk.delta;
+            if (call->events.on_chunk) call->events.on_chunk(chunk);
+          }
+          break;
+        }
+        case w::Body::ResponseEnd: {
+          auto call = findCall(sid, true);
+          if (call) deliverEnd(*call, f->body_as_ResponseEnd());
+          break;
+        }
+        case w::Body::GoAway:
+          going_away_ = true;
+          break;
+        case w::Body::Error:
+          broken_ = true;
+          break;
+        default:
+          break;
+      }
+    }
+    broken_ = true;
+    std::unordered_map<uint64_t, std::shared_ptr<Call>> calls;
+    {
+      std::lock_guard<std::mutex> lock(calls_mu_);
+      calls.swap(calls_);
+    }
+    for (auto& [sid, call] : calls) {
+      call->finish(makeError(StatusCode::kUnavailable, "connection to the sidecar was lost", true));
+    }
+  }
+
+  static void deliverEnd(Call& call, const w::ResponseEnd* e) {
+    if (e->status() != w::Status::OK) {
+      Error err;
+      err.code = static_cast<StatusCode>(e->status());
+      err.retryable = e->retryable();
+      err.retry_after_ms = e->retry_after_ms();
+      err.origin = str(e->origin());
+      err.message = str(e->message());
+      call.finish(err);
+      return;
+    }
+    Response& r = call.response;
+    if (e->content() && e->content()->size()) r.content = e->content()->str();
+    r.finish_reason = str(e->finish_reason());
+    r.model = str(e->model());
+    r.trace_id = str(e->trace_id());
+    r.cost_usd = e->cost_usd();
+    r.cache_hit = e->cache_hit();
+    if (const auto* u = e->usage()) {
+      r.usage = {u->prompt_tokens(), u->completion_tokens(), u->cached_tokens(), u->reasoning_tokens()};
+    }
+    if (const auto* calls = e->tool_calls()) {
+      for (const auto* c : *calls) r.tool_calls.push_back({str(c->id()), str(c->type()), str(c->name()), str(c->arguments())});
+    }
+    if (const auto* vs = e->verdicts()) {
+      for (const auto* v : *vs) r.verdicts.push_back({str(v->guardrail()), static_cast<int>(v->verdict()), str(v->reason())});
+    }
+    call.finish(r);
+  }
+
+  const uint64_t id_;
+  int fd_ = -1;
+  uint32_t max_frame_ = 4u << 20;
+  std::mutex write_mu_;
+  std::mutex calls_mu_;
+  std::unordered_map<uint64_t, std::shared_ptr<Call>> calls_;
+  std::atomic<bool> broken_{false};
+  std::atomic<bool> going_away_{false};
+  std::thread reader_;
+};
+
+class Client::Impl {
+ public:
+  explicit Impl(Options o) : opt_(std::move(o)) {
+    if (opt_.socket_path.empty()) {
+      const char* env = std::getenv("OUTRIGGER_SOCKET");
+      opt_.socket_path = env && *env ? env : "/tmp/outrigger.sock";
+    }
+  }
+
+  ~Impl() {
+    std::lock_guard<std::mutex> lock(mu_);
+    current_.reset();
+    retired_.clear();
+  }
+
+  // The connection new calls go on; opens one when there is none usable.
+  std::shared_ptr<Connection> connection(std::optional<Error>* err) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (current_ && current_->usable()) return current_;
+    if (current_) retired_.push_back(std::move(current_));
+    // Retired connections whose calls are all done can go.
+    std::erase_if(retired_, [](const std::shared_ptr<Connection>& c) { return c->pending() == 0; });
+    auto c = std::make_shared<Connection>(++opened_);
+    if (auto e = c->open(opt_.socket_path, opt_)) {
+      *err = e;
+      return nullptr;
+    }
+    current_ = c;
+    return c;
+  }
+
+  void buildRequest(flatbuffers::FlatBufferBuilder& b, uint64_t sid, const ChatRequest& r, bool streaming) {
+    std::vector<flatbuffers::Offset<w::Message>> msgs;
+    for (const Message& m : r.messages) {
+      std::vector<flatbuffers::Offset<w::ToolCall>> calls;
+      for (const ToolCall& c : m.tool_calls) {
+        calls.push_back(w::CreateToolCallDirect(b, c.id.c_str(), c.type.c_str(), c.name.c_str(), c.arguments.c_str()));
+      }
+      msgs.push_back(w::CreateMessage(b, b.CreateString(m.role), b.CreateString(m.content),
+                                      m.name.empty() ? 0 : b.CreateString(m.name),
+                                      calls.empty() ? 0 : b.CreateVector(calls),
+                                      m.tool_call_id.empty() ? 0 : b.CreateString(m.tool_call_id)));
+    }
+    auto messages = b.CreateVector(msgs);
+    flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<flatbuffers::String>>> stop;
+    if (!r.stop.empty()) stop = b.CreateVectorOfStrings(r.stop);
+    auto extra = r.extra_json.empty() ? 0 : b.CreateString(r.extra_json);
+    w::ParamsBuilder pb(b);
+    if (r.temperature) pb.add_temperature(*r.temperature);
+    if (r.top_p) pb.add_top_p(*r.top_p);
+    if (r.max_tokens) pb.add_max_tokens(*r.max_tokens);
+    if (r.seed) pb.add_seed(*r.seed);
+    if (!stop.IsNull()) pb.add_stop(stop);
+    if (!extra.IsNull()) pb.add_extra_json(extra);
+    auto params = pb.Finish();
+    const Metadata& md = r.metadata ? *r.metadata : opt_.default_metadata;
+    std::vector<flatbuffers::Offset<w::Tag>> tags;
+    for (const auto& [k, v] : md.tags) tags.push_back(w::CreateTagDirect(b, k.c_str(), v.c_str()));
+    auto meta = w::CreateMetadataDirect(b, md.tenant.c_str(), md.user.c_str(), md.session.c_str(), md.request_id.c_str(),
+                                        md.prompt_id.c_str(), md.prompt_version.c_str(), tags.empty() ? nullptr : &tags,
+                                        md.traceparent.empty() ? nullptr : md.traceparent.c_str());
+    auto cache = w::CreateCacheControl(b, r.cache_bypass, r.cache_no_store, r.cache_ttl_ms);
+    auto model = b.CreateString(r.model);
+    auto req = w::CreateRequest(b, model, messages, params, streaming, meta,
+                                static_cast<uint32_t>(r.timeout.count()), cache);
+    Connection::finishFrame(b, sid, w::Body::Request, req.Union());
+  }
+
+  uint64_t start(const ChatRequest& r, CallEvents events, bool streaming) {
+    auto call = std::make_shared<Call>();
+    auto sid_cell = std::make_shared<std::atomic<uint64_t>>(0);
+    call->events = std::move(events);
+    // The call's route (for cancel) is forgotten when it ends, whichever way it ends.
+    call->events.on_end = [this, sid_cell, user_end = std::move(call->events.on_end)](const Result<Response>& res) {
+      forget(sid_cell->load());
+      if (user_end) user_end(res);
+    };
+    std::optional<Error> err;
+    // One retry: a connection found dead while writing is replaced once.
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      auto conn = connection(&err);
+      if (!conn) break;
+      uint64_t sid = next_stream_.fetch_add(1);
+      sid_cell->store(sid);
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        routes_[sid] = conn;
+      }
+      thread_local flatbuffers::FlatBufferBuilder b(1024);
+      b.Clear();
+      buildRequest(b, sid, r, streaming);
+      if (conn->send(sid, call, b.GetBufferPointer(), b.GetSize())) return sid;
+      forget(sid);
+      err = makeError(StatusCode::kUnavailable, "connection to the sidecar was lost", true);
+    }
+    call->finish(*err);
+    return 0;
+  }
+
+  void cancel(uint64_t sid) {
+    std::shared_ptr<Connection> conn;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = routes_.find(sid);
+      if (it == routes_.end()) return;
+      conn = it->second.lock();
+    }
+    if (!conn) return;
+    flatbuffers::FlatBufferBuilder b(128);
+    auto c = w::CreateCancelDirect(b, "cancelled by caller");
+    Connection::finishFrame(b, sid, w::Body::Cancel, c.Union());
+    conn->sendRaw(b.GetBufferPointer(), b.GetSize());
+  }
+
+  void forget(uint64_t sid) {
+    std::lock_guard<std::mutex> lock(mu_);
+    routes_.erase(sid);
+  }
+
+  std::optional<Error> feedback(const std::string& trace_id, double score, const std::string& comment) {
+    std::mutex m;
+    std::condition_variable cv;
+    std::optional<Result<Response>> out;
+    auto call = std::make_shared<Call>();
+    call->events.on_end = [&](const Result<Response>& r) {
+      std::lock_guard<std::mutex> lock(m);
+      out = r;
+      cv.notify_all();
+    };
+    std::optional<Error> err;
+    auto conn = connection(&err);
+    if (!conn) return err;
+    uint64_t sid = next_stream_.fetch_add(1);
+    flatbuffers::FlatBufferBuilder b(256);
+    auto fb = w::CreateFeedbackDirect(b, trace_id.c_str(), score, comment.c_str());
+    Connection::finishFrame(b, sid, w::Body::Feedback, fb.Union());
+    if (!conn->send(sid, call, b.GetBufferPointer(), b.GetSize())) {
+      return makeError(StatusCode::kUnavailable, "connection to the sidecar was lost", true);
+    }
+    std::unique_lock<std::mutex> lock(m);
+    cv.wait(lock, [&] { return out.has_value(); });
+    if (!out->ok()) return out->error();
+    return std::nullopt;
+  }
+
+  Options opt_;
+  std::mutex mu_;
+  std::shared_ptr<Connection> current_;
+  std::vector<std::shared_ptr<Connection>> retired_;
+  std::unordered_map<uint64_t, std::weak_ptr<Connection>> routes_;
+  std::atomic<uint64_t> next_stream_{1};
+  uint64_t opened_ = 0;
+};
+
+// ------------------------------------------------------------------ Stream
+
+struct Stream::State {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<Chunk> chunks;
+  std::optional<Result<Response>> result;
+  Client::Impl* impl = nullptr;
+  uint64_t sid = 0;
+};
+
+Stream::Stream(std::shared_ptr<State> s) : state_(std::move(s)) {}
+Stream::Stream(Stream&&) noexcept = default;
+Stream::~Stream() {
+  if (state_) {
+    std::unique_lock<std::mutex> lock(state_->mu);
+    bool done = state_->result.has_value();
+    lock.unlock();
+    if (!done) cancel();
+  }
+}
+
+bool Stream::next(Chunk* chunk) {
+  std::unique_lock<std::mutex> lock(state_->mu);
+  state_->cv.wait(lock, [&] { return !state_->chunks.empty() || state_->result.has_value(); });
+  if (state_->chunks.empty()) return false;
+  *chunk = std::move(state_->chunks.front());
+  state_->chunks.pop_front();
+  return true;
+}
+
+const Result<Response>& Stream::result() {
+  std::unique_lock<std::mutex> lock(state_->mu);
+  state_->cv.wait(lock, [&] { return state_->result.has_value(); });
+  return *state_->result;
+}
+
+void Stream::cancel() {
+  if (state_->impl && state_->sid) state_->impl->cancel(state_->sid);
+}
+
+// ------------------------------------------------------------------ Client
+
+Client::Client() : Client(Options{}) {}
+Client::Client(Options options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Client::~Client() = default;
+
+std::optional<Error> Client::connect() {
+  std::optional<Error> err;
+  impl_->connection(&err);
+  return err;
+}
+
+uint64_t Client::connectionsOpened() const {
+  std::lock_guard<std::mutex> lock(impl_->mu_);
+  return impl_->opened_;
+}
+
+Result<Response> Client::chat(const ChatRequest& request) {
+  std::mutex m;
+  std::condition_variable cv;
+  std::optional<Result<Response>> out;
+  CallEvents ev;
+  ev.on_end = [&](const Result<Response>& r) {
+    std::lock_guard<std::mutex> lock(m);
+    out = r;
+    cv.notify_all();
+  };
+  uint64_t sid = impl_->start(request, std::move(ev), false);
+  std::unique_lock<std::mutex> lock(m);
+  if (request.timeout.count() > 0) {
+    // The server enforces the deadline; the local wait only guards against a lost sidecar.
+    if (!cv.wait_for(lock, request.timeout + std::chrono::seconds(2), [&] { return out.has_value(); })) {
+      lock.unlock();
+      impl_->cancel(sid);
+      lock.lock();
+      cv.wait_for(lock, std::chrono::seconds(1), [&] { return out.has_value(); });
+      if (!out) {
+        impl_->forget(sid);
+        return makeError(StatusCode::kDeadlineExceeded, "no answer before the deadline");
+      }
+    }
+  } else {
+    cv.wait(lock, [&] { return out.has_value(); });
+  }
+  return *out;
+}
+
+Stream Client::stream(const ChatRequest& request) {
+  auto state = std::make_shared<Stream::State>();
+  state->impl = impl_.get();
+  CallEvents ev;
+  std::weak_ptr<Stream::State> weak = state;
+  ev.on_chunk = [weak](const Chunk& c) {
+    if (auto s = weak.lock()) {
+      std::lock_guard<std::mutex> lock(s->mu);
+      s->chunks.push_back(c);
+      s->cv.notify_all();
+    }
+  };
+  ev.on_end = [weak](const Result<Response>& r) {
+    if (auto s = weak.lock()) {
+      std::lock_guard<std::mutex> lock(s->mu);
+      s->result = r;
+      s->cv.notify_all();
+    }
+  };
+  state->sid = impl_->start(request, std::move(ev), true);
+  return Stream(std::move(state));
+}
+
+uint64_t Client::start(const ChatRequest& request, CallEvents events, bool streaming) {
+  return impl_->start(request, std::move(events), streaming);
+}
+
+void Client::cancel(uint64_t call_id) { impl_->cancel(call_id); }
+
+std::optional<Error> Client::feedback(const std::string& trace_id, double score, const std::string& comment) {
+  return impl_->feedback(trace_id, score, comment);
+}
+
+}  // namespace outrigger::client

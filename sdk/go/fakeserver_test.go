@@ -1,0 +1,350 @@
+package outrigger
+
+import (
+	"bufio"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	flatbuffers "github.com/google/flatbuffers/go"
+
+	"github.com/outrigger-dev/outrigger/sdk/go/internal/wiredesc"
+	"github.com/outrigger-dev/outrigger/sdk/go/wire"
+)
+
+// An in-process stand-in for the sidecar: it speaks the wire protocol on a temp socket and lets
+// a test script exactly which frames the client gets, so connection-level behaviour (GoAway,
+// dropped connections, frame limits) is tested deterministically and without the daemon.
+
+const testWait = 5 * time.Second // upper bound for anything a test waits on
+
+type ackSpec struct {
+	maxFrame   uint32
+	maxStreams uint32
+	refuse     bool // answer Hello with Error{FAILED_PRECONDITION}
+}
+
+type fakeServer struct {
+	t        *testing.T
+	path     string
+	ack      ackSpec
+	mu       sync.Mutex
+	ln       net.Listener
+	accepted chan *fakeConn
+}
+
+type fakeConn struct {
+	nc    net.Conn
+	hello wiredesc.Object
+	in    chan received
+	wmu   sync.Mutex
+	gone  chan struct{} // closed when the client side closed or failed
+}
+
+// received is one frame from the client, described.
+type received struct {
+	id   uint64
+	typ  string
+	body wiredesc.Object
+}
+
+// shortSocketPath returns a fresh socket path short enough for sun_path.
+func shortSocketPath(t *testing.T) string {
+	dir, err := os.MkdirTemp("", "orgo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return filepath.Join(dir, "s.sock")
+}
+
+func newFakeServer(t *testing.T, ack ackSpec) *fakeServer {
+	t.Helper()
+	s := &fakeServer{t: t, path: shortSocketPath(t), ack: ack, accepted: make(chan *fakeConn, 16)}
+	s.listen()
+	return s
+}
+
+// listen (re)starts accepting on the server's path.
+func (s *fakeServer) listen() {
+	s.t.Helper()
+	ln, err := net.Listen("unix", s.path)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.mu.Lock()
+	s.ln = ln
+	s.mu.Unlock()
+	s.t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go s.handshake(nc)
+		}
+	}()
+}
+
+// stopListening closes the listener and removes the socket file; accepted connections stay.
+func (s *fakeServer) stopListening() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ln.Close()
+	os.Remove(s.path)
+}
+
+func (s *fakeServer) handshake(nc net.Conn) {
+	br := bufio.NewReader(nc)
+	buf, err := readFrame(br, nil, hardMaxFrame)
+	if err != nil {
+		nc.Close()
+		return
+	}
+	hello, err := wiredesc.Describe(buf)
+	if err != nil || hello["body_type"] != "Hello" {
+		nc.Close()
+		return
+	}
+	if s.ack.refuse {
+		nc.Write(errorFrame(StatusFailedPrecondition, "protocol major 1 is not supported", 2, 3))
+		nc.Close()
+		return
+	}
+	maxFrame := s.ack.maxFrame
+	if maxFrame == 0 {
+		maxFrame = 4 << 20
+	}
+	nc.Write(helloAckFrame(maxFrame, s.ack.maxStreams))
+	fc := &fakeConn{nc: nc, hello: hello["body"].(wiredesc.Object), in: make(chan received, 4096),
+		gone: make(chan struct{})}
+	go func() {
+		defer close(fc.gone)
+		for {
+			b, err := readFrame(br, nil, hardMaxFrame)
+			if err != nil {
+				return
+			}
+			d, err := wiredesc.Describe(b)
+			if err != nil {
+				s.t.Errorf("fake server: client sent an unreadable frame: %v", err)
+				return
+			}
+			body, _ := d["body"].(wiredesc.Object)
+			fc.in <- received{id: d["stream_id"].(uint64), typ: d["body_type"].(string), body: body}
+		}
+	}()
+	s.accepted <- fc
+}
+
+// next returns the next connection that completed the handshake.
+func (s *fakeServer) next(t *testing.T) *fakeConn {
+	t.Helper()
+	select {
+	case fc := <-s.accepted:
+		t.Cleanup(func() { fc.nc.Close() })
+		return fc
+	case <-time.After(testWait):
+		t.Fatal("fake server: no connection")
+		return nil
+	}
+}
+
+// recv returns the next frame the client sent on fc.
+func (fc *fakeConn) recv(t *testing.T) received {
+	t.Helper()
+	select {
+	case r := <-fc.in:
+		return r
+	case <-time.After(testWait):
+		t.Fatal("fake server: no frame from the client")
+		return received{}
+	}
+}
+
+// recvType skips frames until one of type typ arrives.
+func (fc *fakeConn) recvType(t *testing.T, typ string) received {
+	t.Helper()
+	for {
+		if r := fc.recv(t); r.typ == typ {
+			return r
+		}
+	}
+}
+
+func (fc *fakeConn) send(frames ...[]byte) {
+	fc.wmu.Lock()
+	defer fc.wmu.Unlock()
+	for _, f := range frames {
+		fc.nc.Write(f)
+	}
+}
+
+// serveEcho answers every Request with its last message's content, until the connection ends.
+func (fc *fakeConn) serveEcho() {
+	go func() {
+		for {
+			select {
+			case r := <-fc.in:
+				switch r.typ {
+				case "Request":
+					fc.send(endOK(r.id, lastContent(r.body), "echo"))
+				case "Feedback":
+					fc.send(endFrame(r.id, endSpec{}))
+				}
+			case <-fc.gone:
+				return
+			}
+		}
+	}()
+}
+
+func lastContent(req wiredesc.Object) string {
+	msgs, _ := req["messages"].([]any)
+	if len(msgs) == 0 {
+		return ""
+	}
+	s, _ := msgs[len(msgs)-1].(wiredesc.Object)["content"].(string)
+	return s
+}
+
+// ---------------------------------------------------------------- server-side frames
+
+func serverFrame(id uint64, t wire.Body, body func(b *flatbuffers.Builder) flatbuffers.UOffsetT) []byte {
+	return build(func(b *flatbuffers.Builder) flatbuffers.UOffsetT {
+		return frameOf(b, id, t, body(b))
+	})
+}
+
+func helloAckFrame(maxFrame, maxStreams uint32) []byte {
+	return serverFrame(0, wire.BodyHelloAck, func(b *flatbuffers.Builder) flatbuffers.UOffsetT {
+		v := b.CreateString("fake")
+		wire.HelloAckStart(b)
+		wire.HelloAckAddProtoMajor(b, 1)
+		wire.HelloAckAddServerVersion(b, v)
+		wire.HelloAckAddMaxFrameSize(b, maxFrame)
+		wire.HelloAckAddMaxConcurrentStreams(b, maxStreams)
+		wire.HelloAckAddFeatures(b, 15)
+		return wire.HelloAckEnd(b)
+	})
+}
+
+func errorFrame(st Status, msg string, lo, hi uint16) []byte {
+	return serverFrame(0, wire.BodyError, func(b *flatbuffers.Builder) flatbuffers.UOffsetT {
+		m := b.CreateString(msg)
+		wire.ErrorStart(b)
+		wire.ErrorAddStatus(b, wire.Status(st))
+		wire.ErrorAddMessage(b, m)
+		wire.ErrorAddSupportedMajorMin(b, lo)
+		wire.ErrorAddSupportedMajorMax(b, hi)
+		return wire.ErrorEnd(b)
+	})
+}
+
+func goAwayFrame(last uint64) []byte {
+	return serverFrame(0, wire.BodyGoAway, func(b *flatbuffers.Builder) flatbuffers.UOffsetT {
+		r := b.CreateString("shutting down")
+		wire.GoAwayStart(b)
+		wire.GoAwayAddLastStreamId(b, last)
+		wire.GoAwayAddReason(b, r)
+		wire.GoAwayAddDrainMs(b, 1000)
+		return wire.GoAwayEnd(b)
+	})
+}
+
+func pingFrame(opaque uint64) []byte {
+	return serverFrame(0, wire.BodyPing, func(b *flatbuffers.Builder) flatbuffers.UOffsetT {
+		wire.PingStart(b)
+		wire.PingAddOpaque(b, opaque)
+		return wire.PingEnd(b)
+	})
+}
+
+func startFrame(id uint64, model, provider, trace string) []byte {
+	return serverFrame(id, wire.BodyResponseStart, func(b *flatbuffers.Builder) flatbuffers.UOffsetT {
+		m, p, tr := b.CreateString(model), b.CreateString(provider), b.CreateString(trace)
+		wire.ResponseStartStart(b)
+		wire.ResponseStartAddModel(b, m)
+		wire.ResponseStartAddProvider(b, p)
+		wire.ResponseStartAddTraceId(b, tr)
+		return wire.ResponseStartEnd(b)
+	})
+}
+
+func chunkFrame(id uint64, seq uint32, delta string, calls ...ToolCallDelta) []byte {
+	return serverFrame(id, wire.BodyResponseChunk, func(b *flatbuffers.Builder) flatbuffers.UOffsetT {
+		offs := make([]flatbuffers.UOffsetT, len(calls))
+		for i, c := range calls {
+			cid, name, args := optString(b, c.ID), optString(b, c.Name), b.CreateString(c.Arguments)
+			wire.ToolCallDeltaStart(b)
+			wire.ToolCallDeltaAddIndex(b, c.Index)
+			if cid != 0 {
+				wire.ToolCallDeltaAddId(b, cid)
+			}
+			if name != 0 {
+				wire.ToolCallDeltaAddName(b, name)
+			}
+			wire.ToolCallDeltaAddArguments(b, args)
+			offs[i] = wire.ToolCallDeltaEnd(b)
+		}
+		vec := offsetVector(b, offs)
+		d := b.CreateString(delta)
+		wire.ResponseChunkStart(b)
+		wire.ResponseChunkAddSeq(b, seq)
+		wire.ResponseChunkAddDelta(b, d)
+		if vec != 0 {
+			wire.ResponseChunkAddToolCalls(b, vec)
+		}
+		return wire.ResponseChunkEnd(b)
+	})
+}
+
+type endSpec struct {
+	status       Status
+	retryable    bool
+	retryAfterMs uint32
+	origin       string
+	message      string
+	content      string
+	model        string
+	traceID      string
+}
+
+func endFrame(id uint64, e endSpec) []byte {
+	return serverFrame(id, wire.BodyResponseEnd, func(b *flatbuffers.Builder) flatbuffers.UOffsetT {
+		origin, msg, content := optString(b, e.origin), optString(b, e.message), optString(b, e.content)
+		model, trace := optString(b, e.model), optString(b, e.traceID)
+		stop := b.CreateString("stop")
+		wire.UsageStart(b)
+		wire.UsageAddPromptTokens(b, 3)
+		wire.UsageAddCompletionTokens(b, 5)
+		usage := wire.UsageEnd(b)
+		wire.ResponseEndStart(b)
+		wire.ResponseEndAddStatus(b, wire.Status(e.status))
+		wire.ResponseEndAddRetryable(b, e.retryable)
+		wire.ResponseEndAddRetryAfterMs(b, e.retryAfterMs)
+		for _, f := range []struct {
+			off flatbuffers.UOffsetT
+			add func(*flatbuffers.Builder, flatbuffers.UOffsetT)
+		}{{origin, wire.ResponseEndAddOrigin}, {msg, wire.ResponseEndAddMessage},
+			{content, wire.ResponseEndAddContent}, {model, wire.ResponseEndAddModel},
+			{trace, wire.ResponseEndAddTraceId}} {
+			if f.off != 0 {
+				f.add(b, f.off)
+			}
+		}
+		if e.status == StatusOK {
+			wire.ResponseEndAddFinishReason(b, stop)
+			wire.ResponseEndAddUsage(b, usage)
+		}
+		return wire.ResponseEndEnd(b)
+	})
+}
+
+func endOK(id uint64, content, model string) []byte {
+	return endFrame(id, endSpec{content: content, model: model, origin: "provider/fake", traceID: "trace-1"})
+}

@@ -1,0 +1,577 @@
+"""The blocking client: thread-safe, one connection, one background reader thread per connection."""
+
+from __future__ import annotations
+
+import copy
+import os
+import queue
+import socket
+import threading
+from collections import deque
+from types import TracebackType
+from typing import Any, Deque, Iterator, List, Mapping, Optional, Sequence, Set, Type, Union
+
+from . import _core, codec
+from ._core import Call, CallOptions, Event
+from .errors import OutriggerError, Unavailable
+from .types import (
+    CacheControl,
+    Chunk,
+    MessagesLike,
+    Metadata,
+    Response,
+    ResponseFormat,
+    ServerInfo,
+    StatusCode,
+    StreamStart,
+    Tool,
+)
+
+_UNSET: Any = object()
+
+
+class _Conn:
+    """One socket, its stream table and its reader thread."""
+
+    def __init__(self, sock: socket.socket, state: _core.Connection, reader: codec.FrameReader,
+                 backlog: List[bytes]) -> None:
+        self.sock = sock
+        self.state = state
+        self.reader = reader
+        self.backlog = backlog
+        self.write_lock = threading.Lock()
+        self.reserved = 0
+        """Slots promised to callers that have not taken their stream id yet."""
+        self.pending_control: List[bytes] = []
+        self.thread: Optional[threading.Thread] = None
+
+    def can_open(self) -> bool:
+        limit = self.state.info.max_concurrent_streams
+        return self.state.usable() and (limit == 0 or len(self.state.streams) + self.reserved < limit)
+
+    def write(self, data: bytes) -> None:
+        """Writes whole frames (caller holds write_lock)."""
+        if self.pending_control:
+            data = b"".join(self.pending_control) + data
+            self.pending_control.clear()
+        self.sock.sendall(data)
+
+    def write_control(self, data: bytes) -> None:
+        """Writes a small frame without ever blocking the reader thread on the write lock: when
+        another thread is writing, the frame goes out with that thread's next write."""
+        if self.write_lock.acquire(blocking=False):
+            try:
+                self.write(data)
+            except OSError:
+                pass
+            finally:
+                self.write_lock.release()
+        else:
+            self.pending_control.append(data)
+
+    def shutdown(self) -> None:
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+class Client:
+    """A connection to the Outrigger daemon, shared by any number of threads.
+
+    Calls are multiplexed on one Unix socket connection, opened on first use (or by `connect`).
+    After a GoAway or a dropped connection the next call opens a new one; calls still waiting to
+    be sent are sent there, while calls that were in flight on a dropped connection fail with a
+    retryable `Unavailable`.
+
+    Args:
+        socket_path: the daemon's socket; default $OUTRIGGER_SOCKET, else /tmp/outrigger.sock.
+        model: the model (or route name) for calls that do not name one.
+        metadata: defaults for every call's metadata (calls override field by field).
+        timeout: default deadline of a call in seconds, sent to the daemon and enforced locally;
+            None leaves the deadline to the daemon.
+        connect_timeout: how long a call waits for a connection (retrying) before it fails.
+        max_queued: bound of the queue of calls waiting to be sent; beyond it calls fail with
+            `QueueFull` at once.
+        max_frame_size: the largest frame this client accepts (negotiated down by the daemon).
+    """
+
+    def __init__(self, socket_path: Union[str, "os.PathLike[str]", None] = None, *,
+                 model: str = _core.DEFAULT_MODEL, metadata: Optional[Metadata] = None,
+                 timeout: Optional[float] = 60.0, connect_timeout: float = 5.0, max_queued: int = 1024,
+                 max_frame_size: int = codec.DEFAULT_MAX_FRAME_SIZE, client_name: str = "outrigger-python") -> None:
+        if not codec.MIN_FRAME_SIZE <= max_frame_size <= codec.HARD_MAX_FRAME_SIZE:
+            raise ValueError("max_frame_size must be within [%d, %d]" % (codec.MIN_FRAME_SIZE,
+                                                                         codec.HARD_MAX_FRAME_SIZE))
+        self.socket_path = _core.resolve_socket_path(socket_path)
+        self.model = model
+        self.metadata = metadata or Metadata()
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.max_queued = max_queued
+        self.max_frame_size = max_frame_size
+        self.client_name = client_name
+        self._cv = threading.Condition()
+        self._queue: Deque[Call] = deque()
+        self._conn: Optional[_Conn] = None
+        self._conns: Set[_Conn] = set()
+        self._connecting = False
+        self._next_attempt = 0.0
+        self._backoff = 0.0
+        self._dial_error: Optional[OutriggerError] = None
+        self._dial_error_at = 0.0
+        self._closed = False
+
+    # ------------------------------------------------------------------ public API
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException],
+                 tb: Optional[TracebackType]) -> None:
+        self.close()
+
+    def connect(self) -> ServerInfo:
+        """Opens the connection now instead of on the first call, and returns the handshake answer."""
+        call = Call(lambda sid, deadline: b"", _core.now() + self.connect_timeout, lambda ev: None)
+        call.queued_at = _core.now()
+        with self._cv:
+            while True:
+                if self._closed:
+                    raise _core.closed_error()
+                if self._conn is not None and self._conn.state.usable():
+                    return self._conn.state.info
+                err = self._dial_error_for(call, _core.now())
+                if err is not None:
+                    raise err
+                if not self._connecting and _core.now() >= self._next_attempt:
+                    self._dial_locked(call)
+                else:
+                    self._cv.wait(0.05)
+
+    @property
+    def server_info(self) -> Optional[ServerInfo]:
+        """The current connection's handshake answer, if connected."""
+        conn = self._conn
+        return conn.state.info if conn is not None else None
+
+    def chat(self, messages: MessagesLike, *, model: Optional[str] = None, timeout: Optional[float] = _UNSET,
+             metadata: Optional[Metadata] = None, temperature: Optional[float] = None,
+             top_p: Optional[float] = None, max_tokens: Optional[int] = None, seed: Optional[int] = None,
+             stop: Optional[Sequence[str]] = None, tools: Optional[Sequence[Tool]] = None,
+             tool_choice: Optional[str] = None, response_format: Optional[ResponseFormat] = None,
+             extra: Union[Mapping[str, Any], str, None] = None, cache: Optional[CacheControl] = None) -> Response:
+        """Sends a request and waits for the whole answer. Raises `OutriggerError` on failure."""
+        options = CallOptions(model, self.timeout if timeout is _UNSET else timeout, metadata, temperature, top_p,
+                              max_tokens, seed, stop, tools, tool_choice, response_format, extra, cache)
+        return self._start(messages, options, stream=False).result()
+
+    def submit(self, messages: MessagesLike, *, model: Optional[str] = None, timeout: Optional[float] = _UNSET,
+               metadata: Optional[Metadata] = None, temperature: Optional[float] = None,
+               top_p: Optional[float] = None, max_tokens: Optional[int] = None, seed: Optional[int] = None,
+               stop: Optional[Sequence[str]] = None, tools: Optional[Sequence[Tool]] = None,
+               tool_choice: Optional[str] = None, response_format: Optional[ResponseFormat] = None,
+               extra: Union[Mapping[str, Any], str, None] = None,
+               cache: Optional[CacheControl] = None) -> PendingCall:
+        """Sends a request and returns at once with a handle to wait for (or cancel) the answer."""
+        options = CallOptions(model, self.timeout if timeout is _UNSET else timeout, metadata, temperature, top_p,
+                              max_tokens, seed, stop, tools, tool_choice, response_format, extra, cache)
+        return self._start(messages, options, stream=False)
+
+    def stream(self, messages: MessagesLike, *, model: Optional[str] = None, timeout: Optional[float] = _UNSET,
+               metadata: Optional[Metadata] = None, temperature: Optional[float] = None,
+               top_p: Optional[float] = None, max_tokens: Optional[int] = None, seed: Optional[int] = None,
+               stop: Optional[Sequence[str]] = None, tools: Optional[Sequence[Tool]] = None,
+               tool_choice: Optional[str] = None, response_format: Optional[ResponseFormat] = None,
+               extra: Union[Mapping[str, Any], str, None] = None, cache: Optional[CacheControl] = None) -> Stream:
+        """Sends a streaming request. Iterate the result for `Chunk`s; use it as a context manager
+        so that leaving early cancels the call."""
+        options = CallOptions(model, self.timeout if timeout is _UNSET else timeout, metadata, temperature, top_p,
+                              max_tokens, seed, stop, tools, tool_choice, response_format, extra, cache)
+        pending = self._start(messages, options, stream=True)
+        return Stream(pending)
+
+    def feedback(self, trace_id: str, score: float, comment: Optional[str] = None, *,
+                 metadata: Optional[Metadata] = None, timeout: Optional[float] = _UNSET) -> None:
+        """Scores an earlier answer, named by its trace id. Returns when the daemon has taken it."""
+        timeout = self.timeout if timeout is _UNSET else timeout
+        pending = PendingCall(self, _core.deadline_after(timeout),
+                              _core.feedback_encoder(trace_id, score, comment, self.metadata.merged(metadata)))
+        self._send(pending.call)
+        pending.result()
+
+    def close(self) -> None:
+        """Fails queued and in-flight calls with `ClientClosed` and closes the connections."""
+        with self._cv:
+            if self._closed:
+                return
+            self._closed = True
+            conns = list(self._conns)
+            self._cv.notify_all()
+        for conn in conns:
+            conn.shutdown()
+        for conn in conns:
+            if conn.thread is not None and conn.thread is not threading.current_thread():
+                conn.thread.join(timeout=2.0)
+
+    # ------------------------------------------------------------------ calls
+
+    def _start(self, messages: MessagesLike, options: CallOptions, stream: bool) -> PendingCall:
+        req = _core.build_request(messages, options, stream=stream, default_model=self.model,
+                                  default_metadata=self.metadata)
+        pending = PendingCall(self, _core.deadline_after(options.timeout), _core.request_encoder(req))
+        self._send(pending.call)
+        return pending
+
+    def _send(self, call: Call, front: bool = False) -> None:
+        """Queues a call and writes its frame once a connection has a free stream slot."""
+        while True:
+            conn = self._admit(call, front)
+            front = True
+            with conn.write_lock:
+                with self._cv:
+                    conn.reserved -= 1
+                    if not conn.state.usable():
+                        continue  # lost or going away since admission: queue again, at the front
+                    if call.abandoned:
+                        raise _core.deadline_before_send() if call.expired(_core.now()) else _core.cancelled_before_send()
+                    sid = conn.state.open(call)
+                frame = call.encode(sid, call.deadline)
+                if len(frame) - 4 > conn.reader.max_frame_size:
+                    with self._cv:
+                        conn.state.forget(call)
+                        call.state = _core.DONE
+                        self._cv.notify_all()
+                    raise _core.frame_too_large(len(frame) - 4, conn.reader.max_frame_size)
+                try:
+                    conn.write(frame)
+                    return
+                except OSError:
+                    with self._cv:
+                        retry = call.state == _core.SENT and call.conn is conn.state
+                        if retry:
+                            conn.state.forget(call)  # it never left: send it on the next connection
+                    conn.shutdown()
+                    if not retry:
+                        return  # the reader already failed it with UNAVAILABLE; the waiter sees that
+
+    def _admit(self, call: Call, front: bool) -> _Conn:
+        with self._cv:
+            if self._closed:
+                raise _core.closed_error()
+            if not front and len(self._queue) >= self.max_queued:
+                raise _core.queue_full(len(self._queue))
+            if front:
+                self._queue.appendleft(call)
+            else:
+                self._queue.append(call)
+            call.queued_at = _core.now()
+            try:
+                return self._admit_locked(call)
+            finally:
+                if call in self._queue:
+                    self._queue.remove(call)
+                self._cv.notify_all()
+
+    def _admit_locked(self, call: Call) -> _Conn:
+        while True:
+            if self._closed:
+                raise _core.closed_error()
+            if call.abandoned:
+                raise _core.cancelled_before_send()
+            t = _core.now()
+            if call.expired(t):
+                raise _core.deadline_before_send()
+            waits = [] if call.deadline is None else [call.deadline - t]
+            conn = self._conn
+            if conn is not None and conn.state.usable():
+                if self._queue[0] is call and conn.can_open():
+                    self._queue.popleft()
+                    conn.reserved += 1
+                    return conn
+            else:
+                err = self._dial_error_for(call, t)
+                if err is not None:
+                    raise err
+                if not self._connecting and t >= self._next_attempt:
+                    self._dial_locked(call)
+                    continue
+                waits.append(call.queued_at + self.connect_timeout - t)
+                if not self._connecting:
+                    waits.append(self._next_attempt - t)
+            self._cv.wait(max(min(waits), 0.001) if waits else None)
+
+    def _dial_error_for(self, call: Call, t: float) -> Optional[OutriggerError]:
+        err = self._dial_error
+        if err is None or self._dial_error_at < call.queued_at:
+            return None
+        if err.retryable and t - call.queued_at < self.connect_timeout:
+            return None
+        return copy.copy(err)
+
+    def _dial_locked(self, call: Call) -> None:
+        """Opens a connection with the condition released; called and returns with it held."""
+        self._connecting = True
+        timeout = self.connect_timeout
+        if call.deadline is not None:
+            timeout = max(0.05, min(timeout, call.deadline - _core.now()))
+        conn: Optional[_Conn] = None
+        err: Optional[OutriggerError] = None
+        self._cv.release()
+        try:
+            conn = self._dial(timeout)
+        except OutriggerError as e:
+            err = e
+        finally:
+            self._cv.acquire()
+            self._connecting = False
+            self._cv.notify_all()
+        if conn is not None:
+            if self._closed:
+                conn.sock.close()
+                raise _core.closed_error()
+            self._conn = conn
+            self._conns.add(conn)
+            self._backoff = 0.0
+            self._dial_error = None
+            conn.thread = threading.Thread(target=self._read_loop, args=(conn,), name="outrigger-reader", daemon=True)
+            conn.thread.start()
+        else:
+            self._dial_error, self._dial_error_at = err, _core.now()
+            self._backoff = _core.next_backoff(self._backoff)
+            self._next_attempt = _core.now() + self._backoff
+
+    def _dial(self, timeout: float) -> _Conn:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(timeout)
+            try:
+                sock.connect(self.socket_path)
+            except OSError as e:
+                raise _core.connect_error(self.socket_path, e) from e
+            try:
+                sock.sendall(_core.hello(self.client_name, self.max_frame_size))
+                reader = codec.FrameReader(self.max_frame_size)
+                info: Optional[ServerInfo] = None
+                backlog: List[bytes] = []
+                while info is None:
+                    data = sock.recv(65536)
+                    if not data:
+                        raise Unavailable(StatusCode.UNAVAILABLE, "the daemon closed the connection during the "
+                                          "handshake", retryable=True, origin="client/connect")
+                    for payload in reader.feed(data):
+                        if info is not None:
+                            backlog.append(payload)
+                        else:
+                            info = _core.handshake_answer(codec.decode_frame(payload).body)
+            except OSError as e:
+                raise Unavailable(StatusCode.UNAVAILABLE, "handshake with %s failed: %s" % (self.socket_path, e),
+                                  retryable=True, origin="client/connect") from e
+            if info.max_frame_size:
+                reader.max_frame_size = min(self.max_frame_size, info.max_frame_size)
+            sock.settimeout(None)
+            return _Conn(sock, _core.Connection(info), reader, backlog)
+        except BaseException:
+            sock.close()
+            raise
+
+    # ------------------------------------------------------------------ reading
+
+    def _read_loop(self, conn: _Conn) -> None:
+        reason = "the daemon closed the connection"
+        try:
+            for payload in conn.backlog:
+                self._on_payload(conn, payload)
+            conn.backlog = []
+            while True:
+                data = conn.sock.recv(262144)
+                if not data:
+                    break
+                for payload in conn.reader.feed(data):
+                    self._on_payload(conn, payload)
+        except _Fatal as e:
+            reason = e.error.message
+        except codec.FrameError as e:
+            reason = e.message
+        except OSError as e:
+            reason = str(e)
+        finally:
+            self._on_lost(conn, reason)
+
+    def _on_payload(self, conn: _Conn, payload: bytes) -> None:
+        frame = codec.decode_frame(payload)
+        with self._cv:
+            d = conn.state.handle(frame)
+            if d.going_away and self._conn is conn:
+                self._conn = None  # new calls open a new connection; this one drains
+            if d.slots_freed or d.going_away:
+                self._cv.notify_all()
+        for call, event in d.deliveries:
+            call.deliver(event)
+        if d.reply is not None:
+            conn.write_control(d.reply)
+        if d.fatal is not None:
+            raise _Fatal(d.fatal)
+        if d.drained:
+            conn.shutdown()
+
+    def _on_lost(self, conn: _Conn, reason: str) -> None:
+        with self._cv:
+            deliveries = conn.state.lose(reason)
+            if self._closed:
+                deliveries = [(call, _core.closed_error()) for call, _ in deliveries]
+            if self._conn is conn:
+                self._conn = None
+            self._conns.discard(conn)
+            self._cv.notify_all()
+        conn.sock.close()
+        for call, event in deliveries:
+            call.deliver(event)
+
+    # ------------------------------------------------------------------ cancel and give up
+
+    def _cancel(self, call: Call, reason: str) -> None:
+        """Sends Cancel for a call in flight (once); a queued call just stops waiting."""
+        with self._cv:
+            if call.state == _core.QUEUED:
+                call.abandoned = True
+                self._cv.notify_all()
+                return
+            if call.state != _core.SENT or call.cancel_sent or call.conn is None:
+                return
+            call.cancel_sent = True
+            state, sid = call.conn, call.stream_id
+            conn = next((c for c in self._conns if c.state is state), None)
+        if conn is not None:
+            with conn.write_lock:
+                try:
+                    conn.write(codec.encode_cancel(sid, reason))
+                except OSError:
+                    pass
+
+    def _abandon(self, call: Call, reason: str) -> None:
+        """The caller stops waiting: cancel on the daemon, drop whatever else arrives."""
+        self._cancel(call, reason)
+        with self._cv:
+            call.abandoned = True
+
+
+class _Fatal(Exception):
+    def __init__(self, error: OutriggerError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+class PendingCall:
+    """A request in flight. `result()` waits for its answer; `cancel()` asks the daemon to stop."""
+
+    def __init__(self, client: Client, deadline: Optional[float], encode: _core.Encode) -> None:
+        self._client = client
+        self._events: "queue.SimpleQueue[Event]" = queue.SimpleQueue()
+        self.call = Call(encode, deadline, self._events.put)
+        self._lock = threading.Lock()
+        self._collector = _core.Collector()
+
+    def done(self) -> bool:
+        return self._collector.outcome is not None
+
+    def cancel(self, reason: str = "cancelled by the caller") -> None:
+        """Sends Cancel; the call then ends with `Cancelled` (unless its answer was already sent)."""
+        self._client._cancel(self.call, reason)
+
+    def result(self) -> Response:
+        """Waits for the answer (at most until the call's deadline plus a short grace)."""
+        with self._lock:
+            while self._collector.outcome is None:
+                self._collector.consume(self._next_event())
+            return self._collector.result()
+
+    def _next_chunk(self) -> Optional[Chunk]:
+        """The next chunk, or None once the call has ended."""
+        with self._lock:
+            while self._collector.outcome is None:
+                chunk = self._collector.consume(self._next_event())
+                if chunk is not None:
+                    return chunk
+            return None
+
+    def _next_event(self) -> Event:
+        call = self.call
+        while True:
+            timeout = None
+            if call.deadline is not None:
+                timeout = call.deadline + _core.LOCAL_DEADLINE_GRACE - _core.now()
+                if timeout <= 0:
+                    self._client._abandon(call, "deadline passed")
+                    return _core.local_deadline_error()
+            try:
+                event = self._events.get(timeout=timeout)
+            except queue.Empty:
+                continue
+            if isinstance(event, _core.Requeue):
+                try:
+                    self._client._send(call, front=True)
+                except OutriggerError as e:
+                    return e
+                continue
+            return event
+
+    def _close(self, reason: str) -> None:
+        with self._lock:
+            if self._collector.outcome is None:
+                self._client._abandon(self.call, reason)
+                self._collector.stop(reason)
+
+
+class Stream:
+    """A streamed answer: iterate for `Chunk`s. Afterwards `response` holds the whole answer
+    (content and tool calls assembled from the chunks, usage, cost...). Iteration raises
+    `OutriggerError` if the stream ends with an error."""
+
+    def __init__(self, pending: PendingCall) -> None:
+        self._pending = pending
+
+    @property
+    def start(self) -> Optional[StreamStart]:
+        """The stream's first frame (model, provider, cache hit, trace id), once it arrived."""
+        return self._pending._collector.assembler.start
+
+    @property
+    def response(self) -> Optional[Response]:
+        """The whole answer, once the stream ended well."""
+        return self._pending._collector.response
+
+    def __iter__(self) -> Iterator[Chunk]:
+        return self
+
+    def __next__(self) -> Chunk:
+        chunk = self._pending._next_chunk()
+        if chunk is not None:
+            return chunk
+        self._pending._collector.result()  # raises the stream's error, if it failed
+        raise StopIteration
+
+    def collect(self) -> Response:
+        """Reads the rest of the stream and returns the whole answer."""
+        return self._pending.result()
+
+    def text(self) -> Iterator[str]:
+        """The content deltas only."""
+        for chunk in self:
+            if chunk.delta:
+                yield chunk.delta
+
+    def cancel(self, reason: str = "cancelled by the caller") -> None:
+        """Sends Cancel; iteration then ends with `Cancelled` (unless the stream already ended)."""
+        self._pending.cancel(reason)
+
+    def close(self) -> None:
+        """Stops reading; a stream that has not ended is cancelled on the daemon."""
+        self._pending._close("stream closed before its end")
+
+    def __enter__(self) -> Stream:
+        return self
+
+    def __exit__(self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException],
+                 tb: Optional[TracebackType]) -> None:
+        self.close()

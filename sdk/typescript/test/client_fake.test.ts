@@ -1,0 +1,487 @@
+// Client behaviour against a scripted fake daemon: handshake, multiplexing, flow control,
+// deadlines, cancellation, reconnection and frame limits.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { OutriggerClient, OutriggerError, resolveSocketPath } from '../src/index.js';
+import * as wire from '../src/generated/outrigger_generated.js';
+import {
+  chunkFrame,
+  echo,
+  errorFrame,
+  FakeDaemon,
+  goAwayFrame,
+  lastContent,
+  startFrame,
+  type ReceivedRequest,
+} from './support/fake_daemon.js';
+
+const user = (content: string) => ({ model: 'mock-1', messages: [{ role: 'user', content }] });
+
+async function rejection(p: Promise<unknown>): Promise<OutriggerError> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(err instanceof OutriggerError, `expected OutriggerError, got ${String(err)}`);
+    return err;
+  }
+  assert.fail('expected the call to fail');
+}
+
+describe('handshake and unary calls', () => {
+  let daemon: FakeDaemon;
+  let client: OutriggerClient;
+  before(async () => {
+    daemon = await FakeDaemon.start();
+    client = new OutriggerClient({ socketPath: daemon.socketPath });
+  });
+  after(async () => {
+    client.close();
+    await daemon.stop();
+  });
+
+  test('sends Hello first, then answers a unary call', async () => {
+    const res = await client.chat(user('hello there'));
+    assert.equal(res.content, 'hello there');
+    assert.equal(res.origin, 'provider/fake');
+    assert.equal(res.finishReason, 'stop');
+    const frames = daemon.connections[0]!.frames;
+    assert.deepEqual(frames[0], {
+      stream_id: 0,
+      body_type: 'Hello',
+      body: {
+        proto_major: 1, proto_minor: 0, client_name: '@outrigger/client', client_version: '0.1.0',
+        sdk_language: 'typescript', max_frame_size: 4194304, features: 15,
+      },
+    });
+    assert.deepEqual(frames[1], {
+      stream_id: 1,
+      body_type: 'Request',
+      body: {
+        model: 'mock-1', messages: [{ role: 'user', content: 'hello there' }], stream: false,
+        timeout_ms: 0,
+      },
+    });
+  });
+
+  test('exposes the HelloAck', async () => {
+    const info = await client.connect();
+    assert.equal(info.serverVersion, 'fake-0');
+    assert.equal(info.protoMajor, 1);
+    assert.equal(client.serverInfo?.maxFrameSize, 4 << 20);
+  });
+
+  test('multiplexes 200 concurrent calls on one connection with increasing stream ids', async () => {
+    const before = daemon.requests.length;
+    const answers = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => client.chat(user(`q${i}`))));
+    assert.deepEqual(answers.map((a) => a.content), Array.from({ length: 200 }, (_, i) => `q${i}`));
+    const ids = daemon.requests.slice(before).map((r) => r.streamId);
+    assert.equal(ids.length, 200);
+    for (let i = 1; i < ids.length; i++) assert.ok(ids[i]! > ids[i - 1]!, 'ids increase');
+    assert.equal(daemon.connections.length, 1);
+    assert.equal(client.stats.connects, 1);
+    assert.equal(client.stats.inFlight, 0);
+  });
+
+  test('sends feedback on a fresh stream and awaits its end', async () => {
+    await client.feedback('trace-9', 0.5, { comment: 'good' });
+    const frame = daemon.connections[0]!.frames.at(-1)!;
+    assert.equal(frame['body_type'], 'Feedback');
+    assert.deepEqual(frame['body'], { trace_id: 'trace-9', score: 0.5, comment: 'good' });
+  });
+});
+
+describe('streaming', () => {
+  test('yields chunks, then the assembled response', async () => {
+    const daemon = await FakeDaemon.start({
+      onRequest: (req, d) => {
+        req.conn.send(startFrame(req.streamId, 'tr-1'),
+          chunkFrame(req.streamId, 0, 'one '), chunkFrame(req.streamId, 1, 'two'));
+        d.end(req, { origin: 'provider/fake', traceId: 'tr-1' });
+      },
+    });
+    const client = new OutriggerClient({ socketPath: daemon.socketPath });
+    try {
+      const stream = client.stream(user('x'));
+      const deltas: string[] = [];
+      for await (const chunk of stream) deltas.push(chunk.delta);
+      assert.deepEqual(deltas, ['one ', 'two']);
+      const start = await stream.start();
+      assert.equal(start.provider, 'provider/fake');
+      const res = await stream.finalResponse();
+      assert.equal(res.content, 'one two');
+      assert.equal(res.traceId, 'tr-1');
+      assert.equal(res.provider, 'provider/fake');
+      assert.equal(daemon.requests[0]!.body['stream'], true);
+    } finally {
+      client.close();
+      await daemon.stop();
+    }
+  });
+
+  test('breaking out of the loop sends Cancel', async () => {
+    const daemon = await FakeDaemon.start({
+      onRequest: (req) => req.conn.send(startFrame(req.streamId), chunkFrame(req.streamId, 0, 'a')),
+    });
+    const client = new OutriggerClient({ socketPath: daemon.socketPath });
+    try {
+      const stream = client.stream(user('x'));
+      for await (const chunk of stream) {
+        assert.equal(chunk.delta, 'a');
+        break;
+      }
+      const err = await rejection(stream.finalResponse());
+      assert.equal(err.code, 'CANCELLED');
+      assert.equal(err.origin, 'sidecar/fake', 'the daemon confirmed the cancel');
+      assert.deepEqual(daemon.connections[0]!.cancelled, [1]);
+      assert.equal(client.stats.inFlight, 0);
+    } finally {
+      client.close();
+      await daemon.stop();
+    }
+  });
+});
+
+describe('metadata', () => {
+  test('per-call metadata merges over client defaults', async () => {
+    const daemon = await FakeDaemon.start();
+    const client = new OutriggerClient({
+      socketPath: daemon.socketPath,
+      metadata: { tenant: 'acme', user: 'u1', tags: { env: 'test', team: 'a' } },
+    });
+    try {
+      await client.chat({ ...user('x'), metadata: { user: 'u2', requestId: 'r-1', tags: { team: 'b' } } });
+      await client.chat(user('y'));
+      assert.deepEqual(daemon.requests[0]!.body['metadata'], {
+        tenant: 'acme', user: 'u2', request_id: 'r-1',
+        tags: [{ key: 'env', value: 'test' }, { key: 'team', value: 'b' }],
+      });
+      assert.deepEqual(daemon.requests[1]!.body['metadata'], {
+        tenant: 'acme', user: 'u1',
+        tags: [{ key: 'env', value: 'test' }, { key: 'team', value: 'a' }],
+      });
+    } finally {
+      client.close();
+      await daemon.stop();
+    }
+  });
+});
+
+describe('errors', () => {
+  test('maps a ResponseEnd status to a typed error', async () => {
+    const daemon = await FakeDaemon.start({
+      onRequest: (req, d) => d.end(req, {
+        status: wire.Status.RESOURCE_EXHAUSTED, retryable: true, retryAfterMs: 250,
+        origin: 'router/limits', message: 'tenant over budget', traceId: 't-7',
+      }),
+    });
+    const client = new OutriggerClient({ socketPath: daemon.socketPath });
+    try {
+      const err = await rejection(client.chat(user('x')));
+      assert.equal(err.code, 'RESOURCE_EXHAUSTED');
+      assert.equal(err.status, 8);
+      assert.equal(err.retryable, true);
+      assert.equal(err.retryAfterMs, 250);
+      assert.equal(err.origin, 'router/limits');
+      assert.equal(err.detail, 'tenant over budget');
+      assert.equal(err.traceId, 't-7');
+      assert.match(err.message, /RESOURCE_EXHAUSTED \(router\/limits\): tenant over budget/);
+    } finally {
+      client.close();
+      await daemon.stop();
+    }
+  });
+
+  test('a handshake Error fails calls with its status and the supported range', async () => {
+    const daemon = await FakeDaemon.start({
+      handshake: errorFrame(wire.Status.FAILED_PRECONDITION, 'unsupported protocol', 2, 3),
+    });
+    const client = new OutriggerClient({ socketPath: daemon.socketPath });
+    try {
+      const err = await rejection(client.chat(user('x')));
+      assert.equal(err.code, 'FAILED_PRECONDITION');
+      assert.equal(err.origin, 'sidecar/handshake');
+      assert.equal(err.retryable, false);
+      assert.match(err.detail, /unsupported protocol.*2\.\.3/);
+    } finally {
+      client.close();
+      await daemon.stop();
+    }
+  });
+
+  test('no daemon: queued calls fail UNAVAILABLE after connectTimeoutMs', async () => {
+    const client = new OutriggerClient({ socketPath: '/nonexistent/o.sock', connectTimeoutMs: 150 });
+    const started = performance.now();
+    const err = await rejection(client.chat(user('x')));
+    assert.equal(err.code, 'UNAVAILABLE');
+    assert.equal(err.retryable, true);
+    assert.equal(err.origin, 'client/connection');
+    assert.ok(performance.now() - started >= 140);
+    client.close();
+  });
+});
+
+describe('deadlines and cancellation', () => {
+  let daemon: FakeDaemon;
+  let pending: ReceivedRequest[];
+  before(async () => {
+    daemon = await FakeDaemon.start({ onRequest: (req) => pending.push(req) });
+  });
+  after(async () => daemon.stop());
+
+  test('timeoutMs is sent and enforced locally when the daemon never answers', async () => {
+    pending = [];
+    const client = new OutriggerClient({ socketPath: daemon.socketPath, deadlineGraceMs: 20 });
+    try {
+      const started = performance.now();
+      const err = await rejection(client.chat(user('x'), { timeoutMs: 100 }));
+      const elapsed = performance.now() - started;
+      assert.equal(err.code, 'DEADLINE_EXCEEDED');
+      assert.equal(err.origin, 'client');
+      assert.ok(elapsed >= 100 && elapsed < 2000, `elapsed ${elapsed}`);
+      const sent = pending[0]!.body['timeout_ms'] as number;
+      assert.ok(sent > 0 && sent <= 100, `timeout_ms ${sent}`);
+      await daemon.until(() => pending[0]!.conn.cancelled.length === 1, 'Cancel');
+      await daemon.until(() => client.stats.inFlight === 0, 'the daemon to end the stream');
+    } finally {
+      client.close();
+    }
+  });
+
+  test("the daemon's DEADLINE_EXCEEDED wins when it arrives first", async () => {
+    pending = [];
+    const client = new OutriggerClient({ socketPath: daemon.socketPath });
+    try {
+      const call = client.chat(user('x'), { timeoutMs: 5000 });
+      await daemon.until(() => pending.length === 1, 'the request');
+      daemon.end(pending[0]!, { status: wire.Status.DEADLINE_EXCEEDED, origin: 'provider/mock' });
+      const err = await rejection(call);
+      assert.equal(err.code, 'DEADLINE_EXCEEDED');
+      assert.equal(err.origin, 'provider/mock');
+    } finally {
+      client.close();
+    }
+  });
+
+  test('abort sends Cancel and reports the daemon-confirmed CANCELLED', async () => {
+    pending = [];
+    const client = new OutriggerClient({ socketPath: daemon.socketPath });
+    try {
+      const ac = new AbortController();
+      const call = client.chat(user('x'), { signal: ac.signal });
+      await daemon.until(() => pending.length === 1, 'the request');
+      ac.abort();
+      const err = await rejection(call);
+      assert.equal(err.code, 'CANCELLED');
+      assert.equal(err.origin, 'sidecar/fake');
+      assert.deepEqual(pending[0]!.conn.cancelled, [pending[0]!.streamId]);
+    } finally {
+      client.close();
+    }
+  });
+
+  test('an already aborted signal fails at once and sends nothing', async () => {
+    pending = [];
+    const client = new OutriggerClient({ socketPath: daemon.socketPath });
+    const err = await rejection(client.chat(user('x'), { signal: AbortSignal.abort() }));
+    assert.equal(err.code, 'CANCELLED');
+    assert.equal(err.origin, 'client');
+    assert.equal(client.stats.connects, 0);
+    client.close();
+  });
+
+  test('a cancel the daemon does not confirm ends after cancelGraceMs', async () => {
+    pending = [];
+    const quiet = await FakeDaemon.start({ onRequest: (req) => pending.push(req), answerCancel: false });
+    const client = new OutriggerClient({ socketPath: quiet.socketPath, cancelGraceMs: 50 });
+    try {
+      const ac = new AbortController();
+      const call = client.chat(user('x'), { signal: ac.signal });
+      await quiet.until(() => pending.length === 1, 'the request');
+      ac.abort();
+      const err = await rejection(call);
+      assert.equal(err.code, 'CANCELLED');
+      assert.equal(err.origin, 'client');
+      assert.equal(client.stats.inFlight, 1, 'the stream stays registered until the daemon ends it');
+    } finally {
+      client.close();
+      await quiet.stop();
+    }
+  });
+});
+
+describe('flow control', () => {
+  test('respects max_concurrent_streams and bounds the queue', async () => {
+    const pending: ReceivedRequest[] = [];
+    const daemon = await FakeDaemon.start({
+      ack: { maxConcurrentStreams: 2 },
+      onRequest: (req) => pending.push(req),
+    });
+    const client = new OutriggerClient({ socketPath: daemon.socketPath, maxQueuedCalls: 3 });
+    try {
+      await client.connect(); // otherwise all five wait for the connection in the queue
+      const calls = Array.from({ length: 5 }, (_, i) => client.chat(user(`c${i}`)));
+      await daemon.until(() => pending.length === 2, 'two requests');
+      assert.equal(client.stats.queued, 3);
+      const overflow = await rejection(client.chat(user('too many')));
+      assert.equal(overflow.code, 'RESOURCE_EXHAUSTED');
+      assert.equal(overflow.origin, 'client');
+      // Each end frees a slot for the next queued call.
+      for (let answered = 0; answered < 5; answered++) {
+        await daemon.until(() => pending.length > answered, `request ${answered}`);
+        assert.ok(pending.length - answered <= 2, 'never more than two in flight');
+        const req = pending[answered]!;
+        daemon.end(req, { content: lastContent(req.body) });
+      }
+      const answers = await Promise.all(calls);
+      assert.deepEqual(answers.map((a) => a.content), ['c0', 'c1', 'c2', 'c3', 'c4']);
+    } finally {
+      client.close();
+      await daemon.stop();
+    }
+  });
+
+  test('a request over the negotiated frame size fails INVALID_ARGUMENT unsent', async () => {
+    const daemon = await FakeDaemon.start({ ack: { maxFrameSize: 1024 } });
+    const client = new OutriggerClient({ socketPath: daemon.socketPath });
+    try {
+      const err = await rejection(client.chat(user('x'.repeat(4096))));
+      assert.equal(err.code, 'INVALID_ARGUMENT');
+      assert.match(err.detail, /max_frame_size of 1024/);
+      assert.equal(daemon.requests.length, 0);
+      assert.equal((await client.chat(user('small'))).content, 'small');
+    } finally {
+      client.close();
+      await daemon.stop();
+    }
+  });
+});
+
+describe('connection loss and GoAway', () => {
+  test('an oversized inbound frame drops the connection; the client reconnects', async () => {
+    let first = true;
+    const daemon = await FakeDaemon.start({
+      ack: { maxFrameSize: 1024 },
+      onRequest: (req, d) => {
+        if (!first) return echo(req, d);
+        first = false;
+        const prefix = Buffer.alloc(4);
+        prefix.writeUInt32LE(2048);
+        req.conn.send(prefix);
+      },
+    });
+    const client = new OutriggerClient({ socketPath: daemon.socketPath });
+    try {
+      const err = await rejection(client.chat(user('x')));
+      assert.equal(err.code, 'UNAVAILABLE');
+      assert.equal(err.retryable, true);
+      assert.match(err.detail, /2048 exceeds the negotiated maximum of 1024/);
+      assert.equal((await client.chat(user('again'))).content, 'again');
+      assert.equal(client.stats.connects, 2);
+    } finally {
+      client.close();
+      await daemon.stop();
+    }
+  });
+
+  test('a dropped connection fails sent calls and keeps unsent ones', async () => {
+    const pending: ReceivedRequest[] = [];
+    const daemon = await FakeDaemon.start({
+      ack: { maxConcurrentStreams: 1 },
+      onRequest: (req, d) => (d.connections.length === 1 ? pending.push(req) : echo(req, d)),
+    });
+    const client = new OutriggerClient({ socketPath: daemon.socketPath });
+    try {
+      const sent = client.chat(user('sent'));
+      const unsent = client.chat(user('unsent'));
+      await daemon.until(() => pending.length === 1, 'the first request');
+      assert.equal(client.stats.queued, 1);
+      pending[0]!.conn.drop();
+      const err = await rejection(sent);
+      assert.equal(err.code, 'UNAVAILABLE');
+      assert.equal(err.retryable, true);
+      assert.equal(err.origin, 'client/connection');
+      assert.equal((await unsent).content, 'unsent');
+      assert.equal(daemon.connections.length, 2);
+    } finally {
+      client.close();
+      await daemon.stop();
+    }
+  });
+
+  test('GoAway: streams above last_stream_id are retried on a new connection', async () => {
+    const held: ReceivedRequest[] = [];
+    const daemon = await FakeDaemon.start({
+      onRequest: (req, d) => {
+        if (d.connections.length > 1) return echo(req, d);
+        held.push(req);
+        if (held.length === 3) {
+          // Stream 1 was taken; 2 and 3 arrived "after" the GoAway and are refused.
+          req.conn.send(goAwayFrame(1));
+          for (const r of held.slice(1)) {
+            d.end(r, { status: wire.Status.UNAVAILABLE, retryable: true, message: 'draining' });
+          }
+          d.end(held[0]!, { content: 'first' });
+        }
+      },
+    });
+    const client = new OutriggerClient({ socketPath: daemon.socketPath });
+    try {
+      const answers = await Promise.all(['a', 'b', 'c'].map((t) => client.chat(user(t))));
+      assert.deepEqual(answers.map((a) => a.content), ['first', 'b', 'c']);
+      assert.equal(client.stats.connects, 2);
+      await daemon.until(() => client.stats.connections === 1, 'the drained connection to close');
+    } finally {
+      client.close();
+      await daemon.stop();
+    }
+  });
+
+  test('answers Ping with Pong', async () => {
+    const daemon = await FakeDaemon.start();
+    const client = new OutriggerClient({ socketPath: daemon.socketPath });
+    try {
+      await client.connect();
+      const { encodePing } = await import('../src/codec.js');
+      daemon.connections[0]!.send(encodePing(42n));
+      await daemon.until(() => daemon.connections[0]!.frames.some((f) => f['body_type'] === 'Pong'), 'Pong');
+      const pong = daemon.connections[0]!.frames.find((f) => f['body_type'] === 'Pong')!;
+      assert.deepEqual(pong, { stream_id: 0, body_type: 'Pong', body: { opaque: 42 } });
+    } finally {
+      client.close();
+      await daemon.stop();
+    }
+  });
+});
+
+describe('client lifecycle', () => {
+  test('close() cancels in-flight calls and refuses new ones', async () => {
+    const daemon = await FakeDaemon.start({ onRequest: () => {} });
+    const client = new OutriggerClient({ socketPath: daemon.socketPath });
+    try {
+      const call = client.chat(user('x'));
+      await daemon.until(() => daemon.requests.length === 1, 'the request');
+      client.close();
+      assert.equal((await rejection(call)).code, 'CANCELLED');
+      assert.equal((await rejection(client.chat(user('y')))).code, 'FAILED_PRECONDITION');
+    } finally {
+      await daemon.stop();
+    }
+  });
+
+  test('socket path: explicit option, then OUTRIGGER_SOCKET, then the default', () => {
+    const saved = process.env['OUTRIGGER_SOCKET'];
+    try {
+      process.env['OUTRIGGER_SOCKET'] = '/run/from-env.sock';
+      assert.equal(resolveSocketPath('/run/explicit.sock'), '/run/explicit.sock');
+      assert.equal(resolveSocketPath(), '/run/from-env.sock');
+      assert.equal(new OutriggerClient().socketPath, '/run/from-env.sock');
+      delete process.env['OUTRIGGER_SOCKET'];
+      assert.equal(resolveSocketPath(), '/tmp/outrigger.sock');
+    } finally {
+      if (saved === undefined) delete process.env['OUTRIGGER_SOCKET'];
+      else process.env['OUTRIGGER_SOCKET'] = saved;
+    }
+  });
+});

@@ -1,0 +1,231 @@
+// A scripted in-process stand-in for the daemon, for tests of client behaviour that the real
+// daemon cannot be made to show on demand (dropped sockets, oversized frames, GoAway timing).
+// It speaks the real wire format through the generated code.
+
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as flatbuffers from 'flatbuffers';
+import * as wire from '../../src/generated/outrigger_generated.js';
+import { describeFrameBody, type Json } from '../../src/describe.js';
+import { FrameReader } from '../../src/framing.js';
+import { ALL_FEATURES } from '../../src/codec.js';
+
+type Obj = { [key: string]: Json };
+
+export interface ReceivedRequest {
+  streamId: number;
+  /** The canonical description of the Request body. */
+  body: Obj;
+  conn: FakeConnection;
+}
+
+export interface EndFields {
+  status?: wire.Status;
+  retryable?: boolean;
+  retryAfterMs?: number;
+  origin?: string;
+  message?: string;
+  content?: string;
+  traceId?: string;
+}
+
+export interface AckFields {
+  maxFrameSize?: number;
+  maxConcurrentStreams?: number;
+  features?: bigint;
+}
+
+function finish(b: flatbuffers.Builder, streamId: number, type: wire.Body, body: number): Uint8Array {
+  const frame = wire.Frame.createFrame(b, BigInt(streamId), type, body);
+  wire.Frame.finishSizePrefixedFrameBuffer(b, frame);
+  return b.asUint8Array().slice();
+}
+
+export function helloAckFrame(ack: AckFields = {}): Uint8Array {
+  const b = new flatbuffers.Builder(128);
+  const version = b.createString('fake-0');
+  const body = wire.HelloAck.createHelloAck(b, 1, 0, version, ack.maxFrameSize ?? 4 << 20,
+    ack.maxConcurrentStreams ?? 0, ack.features ?? ALL_FEATURES, 0);
+  return finish(b, 0, wire.Body.HelloAck, body);
+}
+
+export function errorFrame(status: wire.Status, message: string, min = 0, max = 0): Uint8Array {
+  const b = new flatbuffers.Builder(128);
+  const body = wire.Error.createError(b, status, b.createString(message), min, max);
+  return finish(b, 0, wire.Body.Error, body);
+}
+
+export function goAwayFrame(lastStreamId: number, drainMs = 1000): Uint8Array {
+  const b = new flatbuffers.Builder(128);
+  const body = wire.GoAway.createGoAway(b, BigInt(lastStreamId), b.createString('shutting down'), drainMs);
+  return finish(b, 0, wire.Body.GoAway, body);
+}
+
+export function startFrame(streamId: number, traceId = 'trace-1'): Uint8Array {
+  const b = new flatbuffers.Builder(128);
+  const body = wire.ResponseStart.createResponseStart(
+    b, b.createString('fake-model'), b.createString('provider/fake'), false, b.createString(traceId));
+  return finish(b, streamId, wire.Body.ResponseStart, body);
+}
+
+export function chunkFrame(streamId: number, seq: number, delta: string): Uint8Array {
+  const b = new flatbuffers.Builder(128);
+  const body = wire.ResponseChunk.createResponseChunk(b, seq, b.createString(delta), 0);
+  return finish(b, streamId, wire.Body.ResponseChunk, body);
+}
+
+export function endFrame(streamId: number, e: EndFields = {}): Uint8Array {
+  const b = new flatbuffers.Builder(256);
+  const origin = e.origin === undefined ? 0 : b.createString(e.origin);
+  const message = e.message === undefined ? 0 : b.createString(e.message);
+  const content = e.content === undefined ? 0 : b.createString(e.content);
+  const trace = e.traceId === undefined ? 0 : b.createString(e.traceId);
+  const finishReason = b.createString('stop');
+  wire.ResponseEnd.startResponseEnd(b);
+  wire.ResponseEnd.addStatus(b, e.status ?? wire.Status.OK);
+  wire.ResponseEnd.addRetryable(b, e.retryable ?? false);
+  wire.ResponseEnd.addRetryAfterMs(b, e.retryAfterMs ?? 0);
+  if (origin) wire.ResponseEnd.addOrigin(b, origin);
+  if (message) wire.ResponseEnd.addMessage(b, message);
+  if (content) wire.ResponseEnd.addContent(b, content);
+  wire.ResponseEnd.addFinishReason(b, finishReason);
+  if (trace) wire.ResponseEnd.addTraceId(b, trace);
+  return finish(b, streamId, wire.Body.ResponseEnd, wire.ResponseEnd.endResponseEnd(b));
+}
+
+/** The user text of a described request: its last message's content. */
+export function lastContent(body: Obj): string {
+  const messages = body['messages'] as Obj[] | undefined;
+  const last = messages?.[messages.length - 1];
+  return (last?.['content'] as string | undefined) ?? '';
+}
+
+export class FakeConnection {
+  /** Every frame received, described. */
+  readonly frames: Obj[] = [];
+  readonly cancelled: number[] = [];
+  constructor(readonly socket: net.Socket) {}
+
+  send(...frames: Uint8Array[]): void {
+    if (!this.socket.destroyed) this.socket.write(Buffer.concat(frames));
+  }
+
+  drop(): void {
+    this.socket.destroy();
+  }
+}
+
+export interface FakeDaemonOptions {
+  ack?: AckFields;
+  /** Answer Hello with this frame instead of a HelloAck. */
+  handshake?: Uint8Array;
+  /**
+   * Handles a Request. The default echoes the last message: streamed as one chunk when
+   * `stream` is set, whole otherwise. Return without answering to leave the stream pending.
+   */
+  onRequest?: (req: ReceivedRequest, daemon: FakeDaemon) => void;
+  /** Answer Cancel with ResponseEnd CANCELLED (default true). */
+  answerCancel?: boolean;
+}
+
+export function echo(req: ReceivedRequest, daemon: FakeDaemon): void {
+  const text = lastContent(req.body);
+  if (req.body['stream'] === true) {
+    req.conn.send(startFrame(req.streamId), chunkFrame(req.streamId, 0, text));
+    daemon.end(req, { origin: 'provider/fake' });
+  } else {
+    daemon.end(req, { content: text, origin: 'provider/fake' });
+  }
+}
+
+export class FakeDaemon {
+  readonly socketPath: string;
+  readonly connections: FakeConnection[] = [];
+  readonly requests: ReceivedRequest[] = [];
+  /** Streams not yet ended, per connection. */
+  readonly #open = new Map<FakeConnection, Set<number>>();
+  #server: net.Server;
+  #dir: string;
+  #options: FakeDaemonOptions;
+
+  private constructor(dir: string, options: FakeDaemonOptions) {
+    this.#dir = dir;
+    this.socketPath = path.join(dir, 'fake.sock');
+    this.#options = options;
+    this.#server = net.createServer((socket) => this.#accept(socket));
+  }
+
+  static async start(options: FakeDaemonOptions = {}): Promise<FakeDaemon> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'outrigger-ts-fake-'));
+    const daemon = new FakeDaemon(dir, options);
+    await new Promise<void>((resolve) => daemon.#server.listen(daemon.socketPath, resolve));
+    return daemon;
+  }
+
+  set onRequest(handler: (req: ReceivedRequest, daemon: FakeDaemon) => void) {
+    this.#options.onRequest = handler;
+  }
+
+  /** Ends a stream the handler left pending. */
+  end(req: ReceivedRequest, fields: EndFields = {}): void {
+    this.#open.get(req.conn)?.delete(req.streamId);
+    req.conn.send(endFrame(req.streamId, fields));
+  }
+
+  async stop(): Promise<void> {
+    for (const c of this.connections) c.drop();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    fs.rmSync(this.#dir, { recursive: true, force: true });
+  }
+
+  /** Waits until `predicate` holds, polling the event loop (for frames still in flight). */
+  async until(predicate: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+    const start = Date.now();
+    while (!predicate()) {
+      if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
+  #accept(socket: net.Socket): void {
+    const conn = new FakeConnection(socket);
+    this.connections.push(conn);
+    this.#open.set(conn, new Set());
+    const reader = new FrameReader(64 << 20);
+    socket.on('error', () => {});
+    socket.on('data', (chunk: Buffer) => {
+      for (const body of reader.push(chunk)) this.#onFrame(conn, describeFrameBody(body));
+    });
+  }
+
+  #onFrame(conn: FakeConnection, frame: Obj): void {
+    conn.frames.push(frame);
+    const streamId = frame['stream_id'] as number;
+    switch (frame['body_type']) {
+      case 'Hello':
+        conn.send(this.#options.handshake ?? helloAckFrame(this.#options.ack));
+        if (this.#options.handshake !== undefined) conn.socket.end();
+        break;
+      case 'Request': {
+        const req: ReceivedRequest = { streamId, body: frame['body'] as Obj, conn };
+        this.requests.push(req);
+        this.#open.get(conn)!.add(streamId);
+        (this.#options.onRequest ?? echo)(req, this);
+        break;
+      }
+      case 'Feedback':
+        conn.send(endFrame(streamId));
+        break;
+      case 'Cancel':
+        conn.cancelled.push(streamId);
+        if (this.#options.answerCancel !== false && this.#open.get(conn)!.delete(streamId)) {
+          conn.send(endFrame(streamId, { status: wire.Status.CANCELLED, origin: 'sidecar/fake', message: 'cancelled' }));
+        }
+        break;
+      default:
+        break;
+    }
+  }
+}

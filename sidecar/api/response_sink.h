@@ -1,0 +1,88 @@
+// What a front end (the socket protocol today, HTTP next) implements to receive the outcome of
+// a request. The chain knows nothing else about where a request came from.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace outrigger {
+
+struct ToolCall {
+  std::string id;
+  std::string type;
+  std::string name;
+  std::string arguments;
+};
+
+struct ToolCallDelta {
+  uint32_t index = 0;
+  std::string_view id, type, name, arguments;
+};
+
+struct Usage {
+  uint32_t prompt_tokens = 0;
+  uint32_t completion_tokens = 0;
+  uint32_t cached_tokens = 0;
+  uint32_t reasoning_tokens = 0;
+};
+
+// Wire values of schemas/outrigger.fbs Verdict.
+enum class VerdictKind : int8_t { kPass = 0, kFlag = 1, kDeny = 2, kRewrite = 3, kSkipped = 4, kError = 5 };
+
+struct Verdict {
+  std::string guardrail;
+  VerdictKind kind = VerdictKind::kPass;
+  std::string reason;
+};
+
+struct ResponseStartInfo {
+  std::string_view model;
+  std::string_view provider;
+  bool cache_hit = false;
+  std::string_view trace_id;
+};
+
+struct ResponseChunkInfo {
+  uint32_t seq = 0;
+  std::string_view delta;
+  const ToolCallDelta* tool_calls = nullptr;
+  size_t tool_call_count = 0;
+};
+
+// The terminal outcome of a request. Views are valid for the duration of the call.
+struct ResponseEndInfo {
+  Code code = Code::kOk;
+  bool retryable = false;
+  uint32_t retry_after_ms = 0;
+  std::string_view origin;
+  std::string_view message;
+  std::string_view content;
+  std::string_view finish_reason;
+  const std::vector<ToolCall>* tool_calls = nullptr;
+  Usage usage;
+  double cost_usd = 0;
+  bool cache_hit = false;
+  std::string_view trace_id;
+  const std::vector<Verdict>* verdicts = nullptr;
+  std::string_view model;
+};
+
+// Implemented by a front end; called on the request's worker thread only.
+class ResponseSink {
+ public:
+  virtual ~ResponseSink() = default;
+
+  enum class Flow { kOk, kPause };
+
+  virtual void onStart(uint64_t stream_id, const ResponseStartInfo& info) = 0;
+  // kPause asks the producer to stop until the sink calls Worker::resumeRequest.
+  virtual Flow onChunk(uint64_t stream_id, const ResponseChunkInfo& chunk) = 0;
+  // Exactly once per request. The sink forgets the stream afterwards.
+  virtual void onEnd(uint64_t stream_id, const ResponseEndInfo& end) = 0;
+};
+
+}  // namespace outrigger

@@ -1,0 +1,112 @@
+#include "chain/chain.h"
+
+#include <unistd.h>
+
+#include <climits>
+
+#include "chain/host_api.h"
+
+namespace outrigger::chain {
+
+const Route* WorkerChain::resolve(std::string_view model) const {
+  if (auto it = routes.find(model); it != routes.end()) return &it->second;
+  if (auto it = routes.find(default_route); it != routes.end()) return &it->second;
+  return nullptr;
+}
+
+std::string defaultPluginDir() {
+  char buf[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return "lib/outrigger/plugins";
+  std::string exe(buf, static_cast<size_t>(n));
+  std::string dir = exe.substr(0, exe.rfind('/'));
+  return dir + "/../lib/outrigger/plugins";
+}
+
+Expected<plugin::PluginCatalog> loadCatalog(const config::Settings& settings) {
+  plugin::PluginCatalog catalog;
+  std::vector<std::string> dirs = settings.plugin_dirs;
+  if (dirs.empty()) dirs.push_back(defaultPluginDir());
+  for (const auto& d : dirs) {
+    if (Status s = catalog.addDirectory(d); !s.isOk()) return s;
+  }
+  return catalog;
+}
+
+namespace {
+
+using InstanceMap = std::map<std::string, std::shared_ptr<plugin::PluginInstance>>;
+
+Expected<Stage> stageFor(const std::string& name, const config::Settings& settings,
+                         const plugin::PluginCatalog& catalog, InstanceMap* shared, InstanceMap* local) {
+  const config::InstanceSettings* is = nullptr;
+  for (const auto& i : settings.instances) {
+    if (i.name == name) is = &i;
+  }
+  if (!is) return Status(Code::kNotFound, "unknown instance '" + name + "'");
+  for (InstanceMap* m : {shared, local}) {
+    if (auto it = m->find(name); it != m->end()) return Stage{it->second, is->kind + "/" + name};
+  }
+  outrigger_kind kind = 0;
+  plugin::parseKind(is->kind, &kind);
+  const plugin::PluginType* type = catalog.find(kind, is->type);
+  if (!type) {
+    return Status(Code::kNotFound, is->where + ": instance '" + name + "': no plugin provides " + is->kind +
+                                       " type '" + is->type + "'");
+  }
+  auto inst = plugin::PluginInstance::create(*type, *is, hostApiTemplate());
+  if (!inst.ok()) return inst.status();
+  // Exporters run on the exporter thread only: one instance serves every worker.
+  bool one_for_all = inst.value()->shared() || kind == OUTRIGGER_KIND_EXPORTER;
+  (one_for_all ? *shared : *local)[name] = inst.value();
+  return Stage{inst.value(), is->kind + "/" + name};
+}
+
+}  // namespace
+
+Expected<std::shared_ptr<ChainSnapshot>> buildChain(const config::Settings& settings, size_t worker_count,
+                                                    uint64_t generation) {
+  auto snapshot = std::make_shared<ChainSnapshot>();
+  snapshot->generation = generation;
+  auto catalog = loadCatalog(settings);
+  if (!catalog.ok()) return catalog.status();
+  snapshot->catalog = std::move(catalog.value());
+  InstanceMap shared;
+  for (size_t w = 0; w < worker_count; ++w) {
+    InstanceMap local;
+    auto chain = std::make_shared<WorkerChain>();
+    chain->default_route = settings.default_route;
+    chain->generation = generation;
+    for (const config::RouteSettings& rs : settings.routes) {
+      Route r;
+      r.name = rs.name;
+      r.model = rs.model;
+      auto add = [&](const std::string& name, std::vector<Stage>* out) -> Status {
+        auto st = stageFor(name, settings, snapshot->catalog, &shared, &local);
+        if (!st.ok()) return st.status();
+        out->push_back(st.value());
+        return Status::ok();
+      };
+      std::vector<Stage> provider;
+      if (Status s = add(rs.provider, &provider); !s.isOk()) return s;
+      r.provider = provider[0];
+      for (const auto& g : rs.guardrails) {
+        if (Status s = add(g, &r.guardrails); !s.isOk()) return s;
+      }
+      if (!rs.cache.empty()) {
+        if (Status s = add(rs.cache, &r.cache); !s.isOk()) return s;
+      }
+      for (const auto& e : rs.exporters) {
+        if (Status s = add(e, &r.exporters); !s.isOk()) return s;
+      }
+      chain->routes.emplace(rs.name, std::move(r));
+    }
+    snapshot->workers.push_back(std::move(chain));
+  }
+  for (auto& [name, inst] : shared) {
+    if (inst->kind() == OUTRIGGER_KIND_EXPORTER) snapshot->exporters.push_back(inst);
+  }
+  return snapshot;
+}
+
+}  // namespace outrigger::chain

@@ -1,0 +1,62 @@
+// Immutable chain snapshots. The main thread builds one from a config (loading plugins and
+// creating instances off the request path) and publishes it to every worker; a request keeps
+// the snapshot it started with until it ends, so a reload never changes a request mid-flight.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "config/config.h"
+#include "plugin/instance.h"
+#include "plugin/loader.h"
+
+namespace outrigger::chain {
+
+struct Stage {
+  std::shared_ptr<plugin::PluginInstance> instance;
+  std::string origin;  // "guardrail/input_rules": names the stage in statuses and spans
+};
+
+struct Route {
+  std::string name;
+  std::string model;  // empty: pass the caller's model through
+  std::vector<Stage> guardrails;
+  std::vector<Stage> cache;  // zero or one
+  Stage provider;
+  std::vector<Stage> exporters;
+};
+
+// What one worker runs. Instances are that worker's own unless their type is shared.
+class WorkerChain {
+ public:
+  // The route named `model`, else the default route; nullptr when neither exists.
+  const Route* resolve(std::string_view model) const;
+
+  std::map<std::string, Route, std::less<>> routes;
+  std::string default_route;
+  uint64_t generation = 0;
+};
+
+struct ChainSnapshot {
+  std::vector<std::shared_ptr<const WorkerChain>> workers;
+  std::vector<std::shared_ptr<plugin::PluginInstance>> exporters;  // for flush on reload/shutdown
+  plugin::PluginCatalog catalog;
+  uint64_t generation = 0;
+};
+
+// Where plugins are found when the config names no directory: <exe dir>/../lib/outrigger/plugins.
+std::string defaultPluginDir();
+
+// Loads the config's plugin directories into a catalog.
+Expected<plugin::PluginCatalog> loadCatalog(const config::Settings& settings);
+
+// Builds a snapshot for `worker_count` workers. Fails (creating nothing that survives) when any
+// type is missing, any config is invalid or any create fails.
+Expected<std::shared_ptr<ChainSnapshot>> buildChain(const config::Settings& settings, size_t worker_count,
+                                                    uint64_t generation);
+
+}  // namespace outrigger::chain

@@ -1,0 +1,104 @@
+// The chain engine of one worker: owns the worker's in-flight requests and runs each through
+// its route's stages (guardrails -> cache -> provider -> guardrails -> cache store), with
+// deadlines, cancellation and exactly one end per request.
+//
+// Thread: everything here runs on the worker's loop thread, except what is marked [any].
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string_view>
+#include <vector>
+
+#include <outrigger/plugin.h>
+
+#include "api/response_sink.h"
+#include "chain/chain.h"
+#include "event/event_loop.h"
+#include "telemetry/exporter_thread.h"
+
+namespace outrigger::wire { struct Request; }
+
+namespace outrigger::chain {
+
+class RequestContext;
+
+struct EngineSettings {
+  uint32_t default_timeout_ms = 60000;
+  uint32_t max_timeout_ms = 600000;
+  uint32_t slow_hook_warn_us = 1000;
+};
+
+struct EngineCounters {
+  std::atomic<uint64_t> started{0};
+  std::atomic<uint64_t> finished{0};
+  std::atomic<uint64_t> failed{0};
+  std::atomic<uint64_t> slow_hooks{0};
+  std::atomic<uint64_t> plugin_errors{0};
+  std::atomic<uint64_t> records_dropped{0};
+};
+
+// An owned copy of one frame, 8-byte aligned, that a request's views point into.
+struct FrameBuffer {
+  std::unique_ptr<uint64_t[]> words;
+  size_t size = 0;
+  const uint8_t* data() const { return reinterpret_cast<const uint8_t*>(words.get()); }
+  static FrameBuffer copyOf(const uint8_t* data, size_t size);
+};
+
+class Engine {
+ public:
+  Engine(event::EventLoop& loop, EngineSettings settings, telemetry::ExporterThread* exporter);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // The chain new requests start on. In-flight requests keep theirs.
+  void setChain(std::shared_ptr<const WorkerChain> chain) { chain_ = std::move(chain); }
+  const std::shared_ptr<const WorkerChain>& chain() const { return chain_; }
+
+  // Starts a request whose wire form lives in `frame` (request points into it). The sink gets
+  // exactly one onEnd for `stream_id`, possibly before start returns. Returns the handle.
+  outrigger_request start(FrameBuffer frame, const wire::Request* request, ResponseSink* sink,
+                          uint64_t stream_id);
+  // Ends the request now with `code` (if it has not ended). Reaches whichever plugin is pending.
+  void cancel(outrigger_request handle, Code code, std::string_view message);
+  // Like cancel, but the sink is gone: nothing is sent.
+  void abandon(outrigger_request handle);
+  // The sink drained below its low watermark: paused producers may go on.
+  void resume(outrigger_request handle);
+
+  RequestContext* find(outrigger_request handle) const;
+  size_t inFlight() const { return in_flight_; }
+  event::EventLoop& loop() { return loop_; }
+  const EngineSettings& settings() const { return settings_; }
+  EngineCounters& counters() { return counters_; }
+  telemetry::ExporterThread* exporter() { return exporter_; }
+  std::string newTraceId();
+
+  // The engine that owns `handle` ([any]); nullptr for an unknown worker index.
+  static Engine* forHandle(outrigger_request handle);
+
+ private:
+  friend class RequestContext;
+  void release(RequestContext* ctx);  // frees the slot; the memory goes after timers close
+
+  struct Slot {
+    uint32_t generation = 1;
+    RequestContext* ctx = nullptr;
+  };
+
+  event::EventLoop& loop_;
+  EngineSettings settings_;
+  telemetry::ExporterThread* exporter_;
+  std::shared_ptr<const WorkerChain> chain_;
+  std::vector<Slot> slots_;
+  std::vector<uint32_t> free_slots_;
+  size_t in_flight_ = 0;
+  EngineCounters counters_;
+  std::mt19937_64 rng_;
+};
+
+}  // namespace outrigger::chain

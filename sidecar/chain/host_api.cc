@@ -1,0 +1,97 @@
+#include "chain/host_api.h"
+
+#include "chain/engine.h"
+#include "chain/request_context.h"
+#include "common/clock.h"
+#include "common/log.h"
+
+namespace outrigger::chain {
+namespace {
+
+plugin::PluginInstance* instanceOf(void* host_ctx) { return static_cast<plugin::PluginInstance*>(host_ctx); }
+
+// The live request for `handle` on this thread, or the status to return to the plugin.
+outrigger_status lookup(outrigger_request handle, RequestContext** out) {
+  Engine* engine = Engine::forHandle(handle);
+  if (!engine) return OUTRIGGER_E_INVALID;
+  if (!engine->loop().inLoopThread()) return OUTRIGGER_E_WRONG_THREAD;
+  RequestContext* ctx = engine->find(handle);
+  if (!ctx || ctx->ended()) return OUTRIGGER_E_STALE;
+  *out = ctx;
+  return OUTRIGGER_OK;
+}
+
+void hostLog(void* host_ctx, outrigger_log_level level, outrigger_str message) noexcept {
+  auto lvl = static_cast<LogLevel>(level < 0 ? 0 : level > 3 ? 3 : level);
+  if (!logEnabled(lvl)) return;
+  logLine(lvl, "plugin " + instanceOf(host_ctx)->name(),
+          std::string_view(message.data ? message.data : "", message.size));
+}
+
+uint64_t hostNow(void*) noexcept { return monoNowNs(); }
+
+outrigger_status hostPost(void*, outrigger_request handle, outrigger_callback fn, void* user_data) noexcept {
+  Engine* engine = Engine::forHandle(handle);
+  if (!engine || !fn) return OUTRIGGER_E_INVALID;
+  bool queued = engine->loop().post([engine, handle, fn, user_data] {
+    RequestContext* ctx = engine->find(handle);
+    fn(user_data, ctx && !ctx->ended() ? OUTRIGGER_OK : OUTRIGGER_E_STALE);
+  });
+  return queued ? OUTRIGGER_OK : OUTRIGGER_E_NOMEM;
+}
+
+outrigger_status hostSetTimer(void*, outrigger_request handle, uint32_t delay_ms, outrigger_callback fn,
+                              void* user_data) noexcept {
+  if (!fn) return OUTRIGGER_E_INVALID;
+  RequestContext* ctx = nullptr;
+  if (outrigger_status st = lookup(handle, &ctx); st != OUTRIGGER_OK) return st;
+  return ctx->setTimer(delay_ms, fn, user_data);
+}
+
+outrigger_status hostGuardrailDone(void* host_ctx, outrigger_request handle, outrigger_verdict verdict,
+                                   outrigger_str reason) noexcept {
+  RequestContext* ctx = nullptr;
+  if (outrigger_status st = lookup(handle, &ctx); st != OUTRIGGER_OK) return st;
+  return ctx->guardrailDone(instanceOf(host_ctx), verdict,
+                            std::string_view(reason.data ? reason.data : "", reason.size));
+}
+
+outrigger_status hostCacheDone(void* host_ctx, outrigger_request handle, const outrigger_response_view* hit) noexcept {
+  RequestContext* ctx = nullptr;
+  if (outrigger_status st = lookup(handle, &ctx); st != OUTRIGGER_OK) return st;
+  return ctx->cacheDone(instanceOf(host_ctx), hit);
+}
+
+outrigger_status hostProviderChunk(void* host_ctx, outrigger_request handle, const outrigger_chunk_view* chunk) noexcept {
+  if (!chunk) return OUTRIGGER_E_INVALID;
+  RequestContext* ctx = nullptr;
+  if (outrigger_status st = lookup(handle, &ctx); st != OUTRIGGER_OK) return st;
+  return ctx->providerChunk(instanceOf(host_ctx), *chunk);
+}
+
+outrigger_status hostProviderDone(void* host_ctx, outrigger_request handle, const outrigger_response_view* r) noexcept {
+  if (!r) return OUTRIGGER_E_INVALID;
+  RequestContext* ctx = nullptr;
+  if (outrigger_status st = lookup(handle, &ctx); st != OUTRIGGER_OK) return st;
+  return ctx->providerDone(instanceOf(host_ctx), *r);
+}
+
+}  // namespace
+
+const outrigger_host_api& hostApiTemplate() {
+  static const outrigger_host_api api = {
+      OUTRIGGER_HEADER_INIT(outrigger_host_api),
+      nullptr,
+      &hostLog,
+      &hostNow,
+      &hostPost,
+      &hostSetTimer,
+      &hostGuardrailDone,
+      &hostCacheDone,
+      &hostProviderChunk,
+      &hostProviderDone,
+  };
+  return api;
+}
+
+}  // namespace outrigger::chain

@@ -1,0 +1,662 @@
+#include "chain/request_context.h"
+
+#include <cstring>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "outrigger_generated.h"
+
+namespace outrigger::chain {
+namespace {
+
+namespace w = outrigger::wire;
+
+outrigger_str view(const flatbuffers::String* s) {
+  return s ? outrigger_str{s->c_str(), s->size()} : outrigger_str{nullptr, 0};
+}
+std::string_view sv(outrigger_str s) { return s.size ? std::string_view(s.data, s.size) : std::string_view(); }
+
+Code toCode(outrigger_code c) {
+  return c >= 0 && c <= 16 ? static_cast<Code>(c) : Code::kUnknown;
+}
+
+}  // namespace
+
+RequestContext::RequestContext(Engine& engine, outrigger_request handle, FrameBuffer frame,
+                               const wire::Request* request, ResponseSink* sink, uint64_t stream_id)
+    : engine_(engine),
+      handle_(handle),
+      frame_(std::move(frame)),
+      request_(request),
+      sink_(sink),
+      stream_id_(stream_id),
+      arena_(arena_buffer_, sizeof arena_buffer_) {
+  uv_timer_init(engine_.loop().loop(), &deadline_timer_);
+  deadline_timer_.data = this;
+  open_handles_ = 1;
+}
+
+RequestContext::~RequestContext() = default;
+
+bool RequestContext::buildViews() {
+  std::pmr::polymorphic_allocator<std::byte> alloc(&arena_);
+  const w::Request& r = *request_;
+  auto alloc_n = [&](auto* type_tag, size_t n) {
+    using T = std::remove_pointer_t<decltype(type_tag)>;
+    return n ? static_cast<T*>(alloc.allocate_bytes(n * sizeof(T), alignof(T))) : nullptr;
+  };
+  const auto* msgs = r.messages();
+  size_t n_msgs = msgs ? msgs->size() : 0;
+  auto* messages = alloc_n(static_cast<outrigger_message_view*>(nullptr), n_msgs);
+  for (size_t i = 0; i < n_msgs; ++i) {
+    const w::Message* m = msgs->Get(static_cast<flatbuffers::uoffset_t>(i));
+    outrigger_message_view& mv = messages[i];
+    mv = {view(m->role()), view(m->content()), view(m->name()), view(m->tool_call_id()), nullptr, 0};
+    if (const auto* calls = m->tool_calls(); calls && calls->size()) {
+      auto* cv = alloc_n(static_cast<outrigger_tool_call_view*>(nullptr), calls->size());
+      for (flatbuffers::uoffset_t j = 0; j < calls->size(); ++j) {
+        const w::ToolCall* c = calls->Get(j);
+        cv[j] = {view(c->id()), view(c->type()), view(c->name()), view(c->arguments())};
+      }
+      mv.tool_calls = cv;
+      mv.tool_call_count = calls->size();
+    }
+  }
+  std::memset(&params_, 0, sizeof params_);
+  if (const w::Params* p = r.params()) {
+    if (p->temperature()) { params_.present |= OUTRIGGER_PARAM_TEMPERATURE; params_.temperature = *p->temperature(); }
+    if (p->top_p()) { params_.present |= OUTRIGGER_PARAM_TOP_P; params_.top_p = *p->top_p(); }
+    if (p->max_tokens()) { params_.present |= OUTRIGGER_PARAM_MAX_TOKENS; params_.max_tokens = *p->max_tokens(); }
+    if (p->seed()) { params_.present |= OUTRIGGER_PARAM_SEED; params_.seed = *p->seed(); }
+    if (const auto* stop = p->stop(); stop && stop->size()) {
+      auto* sv = alloc_n(static_cast<outrigger_str*>(nullptr), stop->size());
+      for (flatbuffers::uoffset_t j = 0; j < stop->size(); ++j) sv[j] = view(stop->Get(j));
+      params_.stop = sv;
+      params_.stop_count = stop->size();
+    }
+    if (const auto* tools = p->tools(); tools && tools->size()) {
+      auto* tv = alloc_n(static_cast<outrigger_tool_view*>(nullptr), tools->size());
+      for (flatbuffers::uoffset_t j = 0; j < tools->size(); ++j) {
+        const w::Tool* t = tools->Get(j);
+        tv[j] = {view(t->type()), view(t->name()), view(t->description()), view(t->parameters_json())};
+      }
+      params_.tools = tv;
+      params_.tool_count = tools->size();
+    }
+    params_.tool_choice = view(p->tool_choice());
+    if (const w::ResponseFormat* rf = p->response_format()) {
+      params_.response_format = static_cast<outrigger_response_format>(rf->type());
+      params_.response_schema_name = view(rf->schema_name());
+      params_.response_schema_json = view(rf->schema_json());
+      params_.response_schema_strict = rf->strict();
+    }
+    params_.extra_json = view(p->extra_json());
+  }
+  std::memset(&metadata_, 0, sizeof metadata_);
+  if (const w::Metadata* md = r.metadata()) {
+    metadata_.tenant = view(md->tenant());
+    metadata_.user = view(md->user());
+    metadata_.session = view(md->session());
+    metadata_.request_id = view(md->request_id());
+    metadata_.prompt_id = view(md->prompt_id());
+    metadata_.prompt_version = view(md->prompt_version());
+    metadata_.traceparent = view(md->traceparent());
+    if (const auto* tags = md->tags(); tags && tags->size()) {
+      auto* tv = alloc_n(static_cast<outrigger_tag_view*>(nullptr), tags->size());
+      for (flatbuffers::uoffset_t j = 0; j < tags->size(); ++j) {
+        tv[j] = {view(tags->Get(j)->key()), view(tags->Get(j)->value())};
+      }
+      metadata_.tags = tv;
+      metadata_.tag_count = tags->size();
+    }
+  }
+  // A W3C traceparent from the caller keeps its trace id; otherwise mint one.
+  std::string_view tp = sv(metadata_.traceparent);
+  trace_id_ = tp.size() >= 55 && tp[2] == '-' ? std::string(tp.substr(3, 32)) : engine_.newTraceId();
+  model_ = !route_->model.empty() ? route_->model : (r.model() ? r.model()->str() : std::string());
+
+  view_.hdr = OUTRIGGER_HEADER_INIT(outrigger_request_view);
+  view_.handle = handle_;
+  view_.route = {route_->name.data(), route_->name.size()};
+  view_.model = {model_.data(), model_.size()};
+  view_.messages = messages;
+  view_.message_count = n_msgs;
+  view_.params = &params_;
+  view_.metadata = &metadata_;
+  view_.deadline_ns = deadline_ns_;
+  view_.stream = r.stream();
+  if (const w::CacheControl* cc = r.cache()) {
+    view_.cache_bypass = cc->bypass();
+    view_.cache_no_store = cc->no_store();
+    view_.cache_ttl_ms = cc->ttl_ms();
+  }
+  view_.trace_id = {trace_id_.data(), trace_id_.size()};
+  return true;
+}
+
+void RequestContext::begin() {
+  start_ns_ = monoNowNs();
+  start_wall_ns_ = wallNowNs();
+  chain_ = engine_.chain();
+  const EngineSettings& es = engine_.settings();
+  uint32_t timeout = request_->timeout_ms() ? request_->timeout_ms() : es.default_timeout_ms;
+  if (timeout > es.max_timeout_ms) timeout = es.max_timeout_ms;
+  deadline_ns_ = start_ns_ + uint64_t{timeout} * 1000000;
+  uv_timer_start(&deadline_timer_, &RequestContext::onDeadline, timeout, 0);
+
+  std::string_view model = request_->model() ? request_->model()->string_view() : std::string_view();
+  route_ = chain_ ? chain_->resolve(model) : nullptr;
+  if (!route_) {
+    trace_id_ = engine_.newTraceId();
+    return end(Code::kInvalidArgument, "no route for model '" + std::string(model) + "' and no default route", "router");
+  }
+  buildViews();
+  if (view_.message_count == 0) return end(Code::kInvalidArgument, "request has no messages", "router");
+  advance();
+}
+
+// ------------------------------------------------------------------ stage machine
+
+template <class F>
+outrigger_status RequestContext::callHook(const Stage& stage, const char* span_stage, F&& hook) {
+  spans_.push_back({span_stage, stage.instance->name(), monoNowNs(), 0, ""});
+  in_hook_ = true;
+  completed_in_hook_ = false;
+  uint64_t t0 = spans_.back().start_ns;
+  outrigger_status rc = hook();
+  in_hook_ = false;
+  uint64_t took_us = (monoNowNs() - t0) / 1000;
+  if (took_us > engine_.settings().slow_hook_warn_us) {
+    uint64_t n = engine_.counters().slow_hooks.fetch_add(1, std::memory_order_relaxed);
+    if (n < 10 || n % 1000 == 0) {
+      ORLOG(LogLevel::kWarn, stage.origin, std::string(span_stage) + " blocked the loop for " + std::to_string(took_us) + " us");
+    }
+  }
+  return rc;
+}
+
+void RequestContext::closeSpan(std::string_view outcome) {
+  if (spans_.empty() || !spans_.back().outcome.empty()) return;
+  auto& s = spans_.back();
+  s.duration_ns = monoNowNs() - s.start_ns;
+  s.outcome = std::string(outcome);
+}
+
+// A hook failed (negative status). Returns true when the request goes on (on_error = skip).
+bool RequestContext::stageFailed(const Stage& stage, outrigger_status rc, const char* what) {
+  closeSpan("error");
+  engine_.counters().plugin_errors.fetch_add(1, std::memory_order_relaxed);
+  stage.instance->failures.fetch_add(1, std::memory_order_relaxed);
+  std::string msg = std::string(what) + " failed (plugin status " + std::to_string(rc) + ")";
+  if (stage.instance->kind() == OUTRIGGER_KIND_GUARDRAIL) {
+    verdicts_.push_back({stage.instance->name(),
+                         stage.instance->onError() == config::OnError::kSkip ? VerdictKind::kSkipped : VerdictKind::kError,
+                         msg});
+  }
+  if (stage.instance->onError() == config::OnError::kSkip) return true;
+  end(Code::kInternal, msg, stage.origin);
+  return false;
+}
+
+void RequestContext::advance() {
+  while (!ended_ && waiting_ == Waiting::kNothing) {
+    switch (phase_) {
+      case Phase::kGuardIn:
+        if (!runGuardrailIn()) return;
+        break;
+      case Phase::kCacheLookup:
+        if (!runCacheLookup()) return;
+        break;
+      case Phase::kProvider:
+        if (!runProvider()) return;
+        break;
+      case Phase::kGuardOut:
+        if (!runGuardrailOut()) return;
+        break;
+      case Phase::kCacheStore:
+        runCacheStore();
+        phase_ = Phase::kDone;
+        break;
+      case Phase::kDone:
+        end(provider_code_, provider_message_, provider_code_ == Code::kOk ? "" : route_->provider.origin,
+            provider_retryable_, provider_retry_after_ms_);
+        return;
+    }
+  }
+}
+
+void RequestContext::applyVerdict(const Stage& stage, const outrigger_guardrail_result& result, outrigger_status rc) {
+  std::string reason(sv(result.reason));
+  if (rc == OUTRIGGER_STOP || result.verdict == OUTRIGGER_VERDICT_DENY) {
+    verdicts_.push_back({stage.instance->name(), VerdictKind::kDeny, reason});
+    closeSpan("stop");
+    end(Code::kPermissionDenied, reason.empty() ? "denied by guardrail" : reason, stage.origin);
+    return;
+  }
+  VerdictKind kind = result.verdict == OUTRIGGER_VERDICT_FLAG ? VerdictKind::kFlag : VerdictKind::kPass;
+  verdicts_.push_back({stage.instance->name(), kind, reason});
+  closeSpan(kind == VerdictKind::kFlag ? "flag" : "continue");
+}
+
+bool RequestContext::runGuardrailIn() {
+  if (stage_index_ >= route_->guardrails.size()) {
+    phase_ = Phase::kCacheLookup;
+    stage_index_ = 0;
+    return true;
+  }
+  const Stage& stage = route_->guardrails[stage_index_++];
+  const auto* hooks = stage.instance->guardrail();
+  if (!OUTRIGGER_HAS_SLOT(hooks, outrigger_guardrail_hooks, on_request)) return true;
+  outrigger_guardrail_result result{};
+  waiting_ = Waiting::kGuardrail;
+  waiting_stage_ = &stage;
+  outrigger_status rc = callHook(stage, "guardrail.request", [&] {
+    return hooks->on_request(stage.instance->handle(), &view_, &result);
+  });
+  if (rc == OUTRIGGER_PENDING) return completed_in_hook_;
+  waiting_ = Waiting::kNothing;
+  if (rc < 0) return stageFailed(stage, rc, "guardrail on_request");
+  applyVerdict(stage, result, rc);
+  return !ended_;
+}
+
+bool RequestContext::runCacheLookup() {
+  phase_ = Phase::kProvider;
+  if (route_->cache.empty() || view_.cache_bypass) return true;
+  const Stage& stage = route_->cache[0];
+  waiting_ = Waiting::kCache;
+  waiting_stage_ = &stage;
+  outrigger_status rc = callHook(stage, "cache.lookup", [&] {
+    return stage.instance->cache()->lookup(stage.instance->handle(), &view_);
+  });
+  if (rc == OUTRIGGER_PENDING) return completed_in_hook_;
+  waiting_ = Waiting::kNothing;
+  if (rc < 0) return stageFailed(stage, rc, "cache lookup");
+  closeSpan("miss");
+  return true;
+}
+
+bool RequestContext::runProvider() {
+  const Stage& stage = route_->provider;
+  waiting_ = Waiting::kProvider;
+  waiting_stage_ = &stage;
+  outrigger_status rc = callHook(stage, "provider", [&] {
+    return stage.instance->provider()->start(stage.instance->handle(), &view_);
+  });
+  if (rc == OUTRIGGER_PENDING) return completed_in_hook_;
+  waiting_ = Waiting::kNothing;
+  if (rc >= 0) rc = OUTRIGGER_E_INVALID;  // a provider must answer through provider_done
+  stageFailed(stage, rc, "provider start");
+  if (!ended_) end(Code::kInternal, "provider failed to start", stage.origin);
+  return false;
+}
+
+bool RequestContext::runGuardrailOut() {
+  if (stage_index_ >= route_->guardrails.size()) {
+    phase_ = Phase::kCacheStore;
+    return true;
+  }
+  const Stage& stage = route_->guardrails[stage_index_++];
+  const auto* hooks = stage.instance->guardrail();
+  if (!OUTRIGGER_HAS_SLOT(hooks, outrigger_guardrail_hooks, on_response)) return true;
+  outrigger_response_view resp{};
+  resp.hdr = OUTRIGGER_HEADER_INIT(outrigger_response_view);
+  resp.content = {content_.data(), content_.size()};
+  resp.finish_reason = {finish_reason_.data(), finish_reason_.size()};
+  std::vector<outrigger_tool_call_view> calls;
+  for (const auto& c : tool_calls_) {
+    calls.push_back({{c.id.data(), c.id.size()}, {c.type.data(), c.type.size()},
+                     {c.name.data(), c.name.size()}, {c.arguments.data(), c.arguments.size()}});
+  }
+  resp.tool_calls = calls.data();
+  resp.tool_call_count = calls.size();
+  resp.usage = {usage_.prompt_tokens, usage_.completion_tokens, usage_.cached_tokens, usage_.reasoning_tokens};
+  resp.model = {answer_model_.data(), answer_model_.size()};
+  outrigger_guardrail_result result{};
+  waiting_ = Waiting::kGuardrail;
+  waiting_stage_ = &stage;
+  outrigger_status rc = callHook(stage, "guardrail.response", [&] {
+    return hooks->on_response(stage.instance->handle(), &view_, &resp, &result);
+  });
+  if (rc == OUTRIGGER_PENDING) return completed_in_hook_;
+  waiting_ = Waiting::kNothing;
+  if (rc < 0) return stageFailed(stage, rc, "guardrail on_response");
+  applyVerdict(stage, result, rc);
+  return !ended_;
+}
+
+void RequestContext::runCacheStore() {
+  if (route_->cache.empty() || from_cache_ || view_.cache_bypass || view_.cache_no_store ||
+      provider_code_ != Code::kOk) {
+    return;
+  }
+  const Stage& stage = route_->cache[0];
+  outrigger_response_view resp{};
+  resp.hdr = OUTRIGGER_HEADER_INIT(outrigger_response_view);
+  resp.content = {content_.data(), content_.size()};
+  resp.finish_reason = {finish_reason_.data(), finish_reason_.size()};
+  std::vector<outrigger_tool_call_view> calls;
+  for (const auto& c : tool_calls_) {
+    calls.push_back({{c.id.data(), c.id.size()}, {c.type.data(), c.type.size()},
+                     {c.name.data(), c.name.size()}, {c.arguments.data(), c.arguments.size()}});
+  }
+  resp.tool_calls = calls.data();
+  resp.tool_call_count = calls.size();
+  resp.usage = {usage_.prompt_tokens, usage_.completion_tokens, usage_.cached_tokens, usage_.reasoning_tokens};
+  resp.cost_usd = cost_usd_;
+  resp.model = {answer_model_.data(), answer_model_.size()};
+  callHook(stage, "cache.store", [&] {
+    stage.instance->cache()->store(stage.instance->handle(), &view_, &resp);
+    return OUTRIGGER_OK;
+  });
+  closeSpan("stored");
+}
+
+// ------------------------------------------------------------------ completions
+
+outrigger_status RequestContext::guardrailDone(plugin::PluginInstance* inst, outrigger_verdict verdict,
+                                               std::string_view reason) {
+  if (waiting_ != Waiting::kGuardrail || waiting_stage_->instance.get() != inst) return OUTRIGGER_E_INVALID;
+  const Stage& stage = *waiting_stage_;
+  waiting_ = Waiting::kNothing;
+  outrigger_guardrail_result result{verdict, {reason.data(), reason.size()}};
+  applyVerdict(stage, result, verdict == OUTRIGGER_VERDICT_DENY ? OUTRIGGER_STOP : OUTRIGGER_CONTINUE);
+  if (in_hook_) completed_in_hook_ = true;
+  else advance();
+  return OUTRIGGER_OK;
+}
+
+outrigger_status RequestContext::cacheDone(plugin::PluginInstance* inst, const outrigger_response_view* hit) {
+  if (waiting_ != Waiting::kCache || waiting_stage_->instance.get() != inst) return OUTRIGGER_E_INVALID;
+  waiting_ = Waiting::kNothing;
+  if (hit && hit->code == OUTRIGGER_CODE_OK) {
+    closeSpan("hit");
+    from_cache_ = true;
+    copyFinal(*hit);
+    if (view_.stream) sendChunk(content_, nullptr);
+    phase_ = Phase::kGuardOut;
+    stage_index_ = 0;
+  } else {
+    closeSpan("miss");
+  }
+  if (in_hook_) completed_in_hook_ = true;
+  else advance();
+  return OUTRIGGER_OK;
+}
+
+void RequestContext::copyFinal(const outrigger_response_view& r) {
+  if (r.content.size) content_.assign(r.content.data, r.content.size);
+  if (r.finish_reason.size) finish_reason_.assign(r.finish_reason.data, r.finish_reason.size);
+  if (r.model.size) answer_model_.assign(r.model.data, r.model.size);
+  if (r.tool_call_count) {
+    tool_calls_.clear();
+    for (size_t i = 0; i < r.tool_call_count; ++i) {
+      const auto& c = r.tool_calls[i];
+      tool_calls_.push_back({std::string(sv(c.id)), std::string(sv(c.type)), std::string(sv(c.name)),
+                             std::string(sv(c.arguments))});
+    }
+  }
+  usage_ = {r.usage.prompt_tokens, r.usage.completion_tokens, r.usage.cached_tokens, r.usage.reasoning_tokens};
+  cost_usd_ = r.cost_usd;
+}
+
+void RequestContext::sendChunk(std::string_view delta, const outrigger_chunk_view* chunk) {
+  if (!sink_) return;
+  if (!started_) {
+    started_ = true;
+    first_chunk_ns_ = monoNowNs();
+    sink_->onStart(stream_id_, {model_, route_->provider.instance->name(), from_cache_, trace_id_});
+  }
+  std::vector<ToolCallDelta> deltas;
+  if (chunk) {
+    for (size_t i = 0; i < chunk->tool_call_count; ++i) {
+      const auto& d = chunk->tool_calls[i];
+      deltas.push_back({d.index, sv(d.id), sv(d.type), sv(d.name), sv(d.arguments)});
+    }
+  }
+  ResponseChunkInfo info{chunk_seq_++, delta, deltas.data(), deltas.size()};
+  if (sink_->onChunk(stream_id_, info) == ResponseSink::Flow::kPause) paused_ = true;
+}
+
+outrigger_status RequestContext::providerChunk(plugin::PluginInstance* inst, const outrigger_chunk_view& chunk) {
+  if (waiting_ != Waiting::kProvider || waiting_stage_->instance.get() != inst) return OUTRIGGER_E_INVALID;
+  // Guardrails see every chunk before the client does.
+  for (const Stage& g : route_->guardrails) {
+    const auto* hooks = g.instance->guardrail();
+    if (!OUTRIGGER_HAS_SLOT(hooks, outrigger_guardrail_hooks, on_chunk)) continue;
+    outrigger_guardrail_result result{};
+    outrigger_status rc = hooks->on_chunk(g.instance->handle(), &view_, &chunk, &result);
+    if (rc == OUTRIGGER_STOP || result.verdict == OUTRIGGER_VERDICT_DENY || (rc < 0 && g.instance->onError() == config::OnError::kDeny)) {
+      std::string reason(sv(result.reason));
+      verdicts_.push_back({g.instance->name(), VerdictKind::kDeny, reason});
+      stopped_by_chunk_ = true;
+      cancelWith(Code::kPermissionDenied, reason.empty() ? "stream denied by guardrail" : reason, g.origin);
+      return OUTRIGGER_E_STALE;
+    }
+  }
+  std::string_view delta = sv(chunk.delta);
+  content_.append(delta);
+  for (size_t i = 0; i < chunk.tool_call_count; ++i) {
+    const auto& d = chunk.tool_calls[i];
+    if (d.index >= tool_calls_.size()) tool_calls_.resize(d.index + 1);
+    ToolCall& c = tool_calls_[d.index];
+    c.id.append(sv(d.id));
+    c.type.append(sv(d.type));
+    c.name.append(sv(d.name));
+    c.arguments.append(sv(d.arguments));
+  }
+  if (view_.stream) sendChunk(delta, &chunk);
+  if (ended_) return OUTRIGGER_E_STALE;
+  return paused_ ? OUTRIGGER_PAUSE : OUTRIGGER_OK;
+}
+
+outrigger_status RequestContext::providerDone(plugin::PluginInstance* inst, const outrigger_response_view& r) {
+  if (waiting_ != Waiting::kProvider || waiting_stage_->instance.get() != inst) return OUTRIGGER_E_INVALID;
+  waiting_ = Waiting::kNothing;
+  provider_code_ = toCode(r.code);
+  if (provider_code_ != Code::kOk) {
+    closeSpan("error");
+    provider_retryable_ = r.retryable;
+    provider_retry_after_ms_ = r.retry_after_ms;
+    provider_message_.assign(sv(r.message));
+    if (provider_message_.empty()) provider_message_ = "provider failed";
+    phase_ = Phase::kDone;
+  } else {
+    closeSpan("ok");
+    std::string streamed = std::move(content_);
+    copyFinal(r);
+    if (r.content.size == 0) content_ = std::move(streamed);
+    // A provider that answered whole still streams to a client that asked for chunks.
+    if (view_.stream && chunk_seq_ == 0 && !content_.empty()) sendChunk(content_, nullptr);
+    if (finish_reason_.empty()) finish_reason_ = "stop";
+    phase_ = Phase::kGuardOut;
+    stage_index_ = 0;
+  }
+  if (in_hook_) completed_in_hook_ = true;
+  else advance();
+  return OUTRIGGER_OK;
+}
+
+// ------------------------------------------------------------------ cancel, timers, end
+
+void RequestContext::notifyPendingCancel() {
+  if (waiting_ == Waiting::kNothing || !waiting_stage_) return;
+  const Stage& stage = *waiting_stage_;
+  Waiting w = waiting_;
+  waiting_ = Waiting::kNothing;
+  closeSpan("cancelled");
+  void* h = stage.instance->handle();
+  switch (w) {
+    case Waiting::kProvider:
+      stage.instance->provider()->cancel(h, handle_);
+      break;
+    case Waiting::kGuardrail: {
+      const auto* hooks = stage.instance->guardrail();
+      if (OUTRIGGER_HAS_SLOT(hooks, outrigger_guardrail_hooks, on_cancel)) hooks->on_cancel(h, handle_);
+      break;
+    }
+    case Waiting::kCache: {
+      const auto* hooks = stage.instance->cache();
+      if (OUTRIGGER_HAS_SLOT(hooks, outrigger_cache_hooks, on_cancel)) hooks->on_cancel(h, handle_);
+      break;
+    }
+    case Waiting::kNothing:
+      break;
+  }
+}
+
+void RequestContext::cancelWith(Code code, std::string_view message, std::string_view origin) {
+  if (ended_) return;
+  std::string msg(message), org(origin);
+  notifyPendingCancel();
+  end(code, msg, org);
+}
+
+void RequestContext::resume() {
+  if (!paused_ || ended_) return;
+  paused_ = false;
+  if (waiting_ != Waiting::kProvider) return;
+  const Stage& stage = route_->provider;
+  const auto* hooks = stage.instance->provider();
+  if (OUTRIGGER_HAS_SLOT(hooks, outrigger_provider_hooks, resume)) hooks->resume(stage.instance->handle(), handle_);
+}
+
+void RequestContext::onDeadline(uv_timer_t* t) {
+  auto* self = static_cast<RequestContext*>(t->data);
+  std::string origin = self->waiting_stage_ && self->waiting_ != Waiting::kNothing ? self->waiting_stage_->origin : "deadline";
+  self->cancelWith(Code::kDeadlineExceeded, "deadline exceeded", origin);
+}
+
+outrigger_status RequestContext::setTimer(uint32_t delay_ms, outrigger_callback fn, void* user_data) {
+  if (ended_) return OUTRIGGER_E_STALE;
+  auto* pt = new PluginTimer{{}, this, fn, user_data};
+  uv_timer_init(engine_.loop().loop(), &pt->timer);
+  pt->timer.data = pt;
+  uv_timer_start(&pt->timer, &RequestContext::onPluginTimer, delay_ms, 0);
+  plugin_timers_.push_back(pt);
+  ++open_handles_;
+  return OUTRIGGER_OK;
+}
+
+namespace {
+void closeAndMaybeFree(uv_handle_t* h);
+}
+
+void RequestContext::onPluginTimer(uv_timer_t* t) {
+  auto* pt = static_cast<PluginTimer*>(t->data);
+  RequestContext* self = pt->owner;
+  auto& timers = self->plugin_timers_;
+  for (auto it = timers.begin(); it != timers.end(); ++it) {
+    if (*it == pt) {
+      timers.erase(it);
+      break;
+    }
+  }
+  outrigger_callback fn = pt->fn;
+  void* ud = pt->user_data;
+  pt->fn = nullptr;
+  uv_close(reinterpret_cast<uv_handle_t*>(&pt->timer), closeAndMaybeFree);
+  fn(ud, OUTRIGGER_OK);
+}
+
+namespace {
+// Frees a plugin timer, and the request once its last handle has closed.
+void closeAndMaybeFree(uv_handle_t* h) {
+  auto* pt = static_cast<RequestContext::PluginTimer*>(h->data);
+  RequestContext* owner = pt->owner;
+  delete pt;
+  owner->handleClosed();
+}
+}  // namespace
+
+void RequestContext::closeTimers() {
+  uv_timer_stop(&deadline_timer_);
+  // Every timer a plugin set learns the request is gone, so it can free its user data.
+  std::vector<PluginTimer*> timers;
+  timers.swap(plugin_timers_);
+  for (PluginTimer* pt : timers) {
+    outrigger_callback fn = pt->fn;
+    pt->fn = nullptr;
+    uv_timer_stop(&pt->timer);
+    uv_close(reinterpret_cast<uv_handle_t*>(&pt->timer), closeAndMaybeFree);
+    if (fn) fn(pt->user_data, OUTRIGGER_E_STALE);
+  }
+  uv_close(reinterpret_cast<uv_handle_t*>(&deadline_timer_), [](uv_handle_t* h) {
+    static_cast<RequestContext*>(h->data)->handleClosed();
+  });
+}
+
+void RequestContext::handleClosed() {
+  if (--open_handles_ == 0) delete this;
+}
+
+void RequestContext::end(Code code, std::string_view message, std::string_view origin, bool retryable,
+                         uint32_t retry_after_ms) {
+  if (ended_) return;
+  ended_ = true;
+  waiting_ = Waiting::kNothing;
+  std::string msg(message), org(origin);
+  if (sink_) {
+    ResponseEndInfo info;
+    info.code = code;
+    info.retryable = retryable;
+    info.retry_after_ms = retry_after_ms;
+    info.origin = org;
+    info.message = msg;
+    if (code == Code::kOk && !view_.stream) info.content = content_;
+    info.finish_reason = code == Code::kOk ? std::string_view(finish_reason_) : std::string_view();
+    info.tool_calls = code == Code::kOk ? &tool_calls_ : nullptr;
+    info.usage = usage_;
+    info.cost_usd = cost_usd_;
+    info.cache_hit = from_cache_;
+    info.trace_id = trace_id_;
+    info.verdicts = &verdicts_;
+    info.model = answer_model_.empty() ? std::string_view(model_) : std::string_view(answer_model_);
+    ResponseSink* sink = sink_;
+    sink_ = nullptr;
+    sink->onEnd(stream_id_, info);
+  }
+  if (code == Code::kOk) engine_.counters().finished.fetch_add(1, std::memory_order_relaxed);
+  else engine_.counters().failed.fetch_add(1, std::memory_order_relaxed);
+  submitRecord(code, msg, org);
+  engine_.release(this);
+  closeTimers();
+}
+
+void RequestContext::submitRecord(Code code, std::string_view message, std::string_view origin) {
+  telemetry::ExporterThread* exporter = engine_.exporter();
+  if (!exporter || !route_ || route_->exporters.empty()) return;
+  auto r = std::make_shared<telemetry::RequestRecord>();
+  r->chain = chain_;
+  r->route = route_;
+  r->trace_id = trace_id_;
+  r->route_name = route_->name;
+  r->provider = route_->provider.instance->name();
+  r->model = answer_model_.empty() ? model_ : answer_model_;
+  r->metadata = {std::string(sv(metadata_.tenant)), std::string(sv(metadata_.user)),
+                 std::string(sv(metadata_.session)), std::string(sv(metadata_.request_id)),
+                 std::string(sv(metadata_.prompt_id)), std::string(sv(metadata_.prompt_version)),
+                 std::string(sv(metadata_.traceparent)), {}};
+  for (size_t i = 0; i < metadata_.tag_count; ++i) {
+    r->metadata.tags.emplace_back(sv(metadata_.tags[i].key), sv(metadata_.tags[i].value));
+  }
+  r->start_unix_ns = start_wall_ns_;
+  uint64_t now = monoNowNs();
+  r->duration_ns = now - start_ns_;
+  r->time_to_first_chunk_ns = first_chunk_ns_ ? first_chunk_ns_ - start_ns_ : 0;
+  r->code = code;
+  r->stream = view_.stream;
+  r->cache_hit = from_cache_;
+  r->origin = std::string(origin);
+  r->message = std::string(message);
+  r->finish_reason = finish_reason_;
+  r->usage = usage_;
+  r->cost_usd = cost_usd_;
+  r->spans = std::move(spans_);
+  r->verdicts = verdicts_;
+  if (!exporter->submit(std::move(r))) {
+    engine_.counters().records_dropped.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+}  // namespace outrigger::chain

@@ -1,0 +1,138 @@
+// One in-flight request: the C views plugins read, the stage it is at, what the provider has
+// produced so far, and its spans. Lives on its worker; freed after its timers have closed.
+#pragma once
+
+#include <uv.h>
+
+#include <memory_resource>
+#include <string>
+#include <vector>
+
+#include <outrigger/plugin.h>
+
+#include "api/response_sink.h"
+#include "chain/chain.h"
+#include "chain/engine.h"
+#include "telemetry/request_record.h"
+
+namespace outrigger::chain {
+
+class RequestContext {
+ public:
+  RequestContext(Engine& engine, outrigger_request handle, FrameBuffer frame, const wire::Request* request,
+                 ResponseSink* sink, uint64_t stream_id);
+  ~RequestContext();
+
+  // Resolves the route, builds the views, arms the deadline and runs the chain.
+  void begin();
+  // Ends now with `code` unless already ended; cancels the pending plugin first.
+  void cancelWith(Code code, std::string_view message, std::string_view origin);
+  void detachSink() { sink_ = nullptr; }
+  void resume();
+
+  outrigger_request handle() const { return handle_; }
+  bool ended() const { return ended_; }
+
+  // Host API completions; return an outrigger_status for the plugin.
+  outrigger_status guardrailDone(plugin::PluginInstance* inst, outrigger_verdict verdict, std::string_view reason);
+  outrigger_status cacheDone(plugin::PluginInstance* inst, const outrigger_response_view* hit);
+  outrigger_status providerChunk(plugin::PluginInstance* inst, const outrigger_chunk_view& chunk);
+  outrigger_status providerDone(plugin::PluginInstance* inst, const outrigger_response_view& response);
+  outrigger_status setTimer(uint32_t delay_ms, outrigger_callback fn, void* user_data);
+
+  // uv close callbacks report here; the request frees itself after its last handle closes.
+  void handleClosed();
+
+  struct PluginTimer {
+    uv_timer_t timer;
+    RequestContext* owner;
+    outrigger_callback fn;
+    void* user_data;
+  };
+
+ private:
+  enum class Phase { kGuardIn, kCacheLookup, kProvider, kGuardOut, kCacheStore, kDone };
+  enum class Waiting { kNothing, kGuardrail, kCache, kProvider };
+
+
+  bool buildViews();
+  void advance();
+  // Each returns true when the stage finished synchronously and advance() should go on.
+  bool runGuardrailIn();
+  bool runCacheLookup();
+  bool runProvider();
+  bool runGuardrailOut();
+  void runCacheStore();
+
+  // Calls a hook and records its span; flags slow hooks.
+  template <class F>
+  outrigger_status callHook(const Stage& stage, const char* span_stage, F&& hook);
+  void closeSpan(std::string_view outcome);
+  bool stageFailed(const Stage& stage, outrigger_status rc, const char* what);
+  void applyVerdict(const Stage& stage, const outrigger_guardrail_result& result, outrigger_status rc);
+  void copyFinal(const outrigger_response_view& r);
+  void sendChunk(std::string_view delta, const outrigger_chunk_view* chunk);
+  void end(Code code, std::string_view message, std::string_view origin, bool retryable = false,
+           uint32_t retry_after_ms = 0);
+  void submitRecord(Code code, std::string_view message, std::string_view origin);
+  void notifyPendingCancel();
+  void closeTimers();
+  static void onDeadline(uv_timer_t* t);
+  static void onPluginTimer(uv_timer_t* t);
+
+  Engine& engine_;
+  outrigger_request handle_;
+  FrameBuffer frame_;
+  const wire::Request* request_;
+  ResponseSink* sink_;
+  uint64_t stream_id_;
+  std::shared_ptr<const WorkerChain> chain_;
+  const Route* route_ = nullptr;
+
+  // Views over frame_ and arena_.
+  char arena_buffer_[2048];
+  std::pmr::monotonic_buffer_resource arena_;
+  outrigger_request_view view_{};
+  outrigger_params_view params_{};
+  outrigger_metadata_view metadata_{};
+  std::string trace_id_;
+  std::string model_;
+
+  Phase phase_ = Phase::kGuardIn;
+  size_t stage_index_ = 0;
+  Waiting waiting_ = Waiting::kNothing;
+  const Stage* waiting_stage_ = nullptr;
+  bool in_hook_ = false;
+  bool completed_in_hook_ = false;
+  bool ended_ = false;
+  bool paused_ = false;
+  bool stopped_by_chunk_ = false;
+
+  // What the provider (or cache) produced.
+  bool from_cache_ = false;
+  bool started_ = false;
+  uint32_t chunk_seq_ = 0;
+  std::string content_;
+  std::vector<ToolCall> tool_calls_;
+  std::string finish_reason_;
+  std::string answer_model_;
+  Usage usage_;
+  double cost_usd_ = 0;
+  Code provider_code_ = Code::kOk;
+  bool provider_retryable_ = false;
+  uint32_t provider_retry_after_ms_ = 0;
+  std::string provider_message_;
+
+  std::vector<Verdict> verdicts_;
+  std::vector<telemetry::SpanRecord> spans_;
+  uint64_t start_ns_ = 0;
+  uint64_t start_wall_ns_ = 0;
+  uint64_t first_chunk_ns_ = 0;
+  uint64_t deadline_ns_ = 0;
+
+  uv_timer_t deadline_timer_;
+  std::vector<PluginTimer*> plugin_timers_;
+  int open_handles_ = 0;
+};
+
+}  // namespace outrigger::chain

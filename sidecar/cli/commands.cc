@@ -1,0 +1,131 @@
+#include "cli/commands.h"
+
+#include <cstdio>
+#include <iostream>
+
+#include <outrigger/client.h>
+
+#include "chain/chain.h"
+#include "config/config.h"
+#include "daemon/daemon.h"
+
+namespace outrigger::cli {
+namespace {
+
+Expected<config::Settings> loadSettings(const Options& opt) {
+  return opt.config_path.empty() ? config::loadDefaultConfig() : config::loadConfigFile(opt.config_path);
+}
+
+}  // namespace
+
+int serve(const Options& opt) {
+  auto settings = loadSettings(opt);
+  if (!settings.ok()) {
+    std::fprintf(stderr, "outrigger: %s\n", settings.status().message().c_str());
+    return 2;
+  }
+  if (!opt.socket_path.empty()) settings->server.socket_path = opt.socket_path;
+  if (opt.workers) settings->server.workers = opt.workers;
+  daemon::Daemon d(std::move(settings.value()), opt.config_path);
+  return d.run();
+}
+
+int check(const Options& opt) {
+  auto settings = loadSettings(opt);
+  if (!settings.ok()) {
+    std::fprintf(stderr, "outrigger check: %s\n", settings.status().message().c_str());
+    return 1;
+  }
+  auto snapshot = chain::buildChain(settings.value(), 1, 1);
+  if (!snapshot.ok()) {
+    std::fprintf(stderr, "outrigger check: %s\n", snapshot.status().message().c_str());
+    return 1;
+  }
+  std::printf("config %s is valid\n", settings->source.c_str());
+  std::printf("socket %s (mode %04o)\n", settings->server.socket_path.c_str(), settings->server.socket_mode);
+  const auto& chain = *snapshot.value()->workers[0];
+  for (const auto& [name, route] : chain.routes) {
+    std::printf("route %s%s\n", name.c_str(), name == chain.default_route ? " (default)" : "");
+    auto line = [](const char* stage, const chain::Stage& s) {
+      const auto& t = s.instance->type();
+      std::printf("  %-10s %-16s %s.%s %s (%s)\n", stage, s.instance->name().c_str(),
+                  std::string(plugin::kindName(t.kind)).c_str(), t.name.c_str(), t.version.c_str(), t.path.c_str());
+    };
+    for (const auto& g : route.guardrails) line("guardrail", g);
+    for (const auto& c : route.cache) line("cache", c);
+    line("provider", route.provider);
+    for (const auto& e : route.exporters) line("exporter", e);
+    if (!route.model.empty()) std::printf("  model      %s\n", route.model.c_str());
+  }
+  return 0;
+}
+
+int listPlugins(const Options& opt) {
+  plugin::PluginCatalog catalog;
+  std::vector<std::string> dirs = opt.plugin_dirs;
+  if (dirs.empty()) {
+    auto settings = loadSettings(opt);
+    if (!settings.ok()) {
+      std::fprintf(stderr, "outrigger plugins: %s\n", settings.status().message().c_str());
+      return 1;
+    }
+    dirs = settings->plugin_dirs;
+    if (dirs.empty()) dirs.push_back(chain::defaultPluginDir());
+  }
+  for (const auto& d : dirs) {
+    if (Status s = catalog.addDirectory(d); !s.isOk()) {
+      std::fprintf(stderr, "outrigger plugins: %s\n", s.message().c_str());
+      return 1;
+    }
+  }
+  for (const auto& t : catalog.types()) {
+    std::printf("%s.%s\n  library    %s %s (ABI %u.%u)\n  stability  %s\n  file       %s\n  about      %s\n  config     %s\n\n",
+                std::string(plugin::kindName(t->kind)).c_str(), t->name.c_str(), t->library.c_str(),
+                t->version.c_str(), t->abi_major, t->abi_minor,
+                std::string(plugin::stabilityName(t->c_type->stability)).c_str(), t->path.c_str(),
+                t->description.c_str(), t->schema_json.c_str());
+  }
+  return 0;
+}
+
+int chat(const Options& opt) {
+  client::Client::Options co;
+  co.socket_path = opt.socket_path;
+  co.client_name = "outrigger-cli";
+  client::Client c(co);
+  client::ChatRequest req;
+  req.model = opt.model;
+  if (!opt.system.empty()) req.messages.push_back({"system", opt.system, "", "", {}});
+  req.messages.push_back({"user", opt.message, "", "", {}});
+  req.extra_json = opt.extra_json;
+  req.timeout = std::chrono::milliseconds(opt.timeout_ms);
+  if (!opt.tenant.empty()) {
+    client::Metadata md;
+    md.tenant = opt.tenant;
+    req.metadata = md;
+  }
+  const client::Result<client::Response>* result = nullptr;
+  std::optional<client::Result<client::Response>> unary;
+  std::optional<client::Stream> stream;
+  if (opt.no_stream) {
+    unary = c.chat(req);
+    result = &*unary;
+    if (result->ok()) std::cout << result->value().content;
+  } else {
+    stream.emplace(c.stream(req));
+    client::Chunk chunk;
+    while (stream->next(&chunk)) std::cout << chunk.delta << std::flush;
+    result = &stream->result();
+  }
+  if (!result->ok()) {
+    std::cerr << "\noutrigger chat: " << result->error().toString() << "\n";
+    return 1;
+  }
+  const auto& r = result->value();
+  std::cout << "\n";
+  std::cerr << "[model " << r.model << ", finish " << r.finish_reason << ", tokens " << r.usage.prompt_tokens << "+"
+            << r.usage.completion_tokens << ", trace " << r.trace_id << (r.cache_hit ? ", cache hit" : "") << "]\n";
+  return 0;
+}
+
+}  // namespace outrigger::cli

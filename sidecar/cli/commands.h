@@ -1,0 +1,25 @@
+// The CLI's subcommands. Each returns the process exit code.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace outrigger::cli {
+
+struct Options {
+  std::string config_path;
+  std::string socket_path;
+  uint32_t workers = 0;
+  std::vector<std::string> plugin_dirs;
+  std::string message, model = "default", system, tenant, extra_json;
+  uint32_t timeout_ms = 0;
+  bool no_stream = false;
+};
+
+int serve(const Options& opt);
+int check(const Options& opt);
+int listPlugins(const Options& opt);
+int chat(const Options& opt);
+
+}  // namespace outrigger::cli

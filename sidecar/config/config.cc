@@ -1,0 +1,341 @@
+#include "config/config.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#define TOML_EXCEPTIONS 1
+#include <toml++/toml.h>
+
+namespace outrigger::config {
+namespace {
+
+// Errors carry "file:line: message"; the first error aborts parsing.
+class ParseError {
+ public:
+  explicit ParseError(std::string text) : text_(std::move(text)) {}
+  const std::string& text() const { return text_; }
+
+ private:
+  std::string text_;
+};
+
+class Parser {
+ public:
+  Parser(std::string_view source, std::string_view base_dir) : source_(source), base_dir_(base_dir) {}
+
+  Settings run(const toml::table& root);
+
+ private:
+  std::string where(const toml::node& n) const {
+    return source_ + ":" + std::to_string(n.source().begin.line);
+  }
+  [[noreturn]] void fail(const toml::node& n, const std::string& msg) const {
+    throw ParseError(where(n) + ": " + msg);
+  }
+  void checkKeys(const toml::table& t, const std::set<std::string>& allowed, const std::string& ctx) const;
+  std::string str(const toml::node& n, const std::string& key) const;
+  uint64_t uint(const toml::node& n, const std::string& key, uint64_t max) const;
+  std::vector<std::string> strList(const toml::node& n, const std::string& key) const;
+  std::string substitute(const toml::node& n, std::string_view text) const;
+
+  void server(const toml::table& t, ServerSettings* s) const;
+  InstanceSettings instance(const std::string& name, const toml::table& t) const;
+  RouteSettings route(const std::string& name, const toml::table& t) const;
+  void toJson(const toml::node& n, const std::string& pointer, rapidjson::Writer<rapidjson::StringBuffer>* w,
+              std::map<std::string, std::string>* lines) const;
+
+  std::string source_;
+  std::string base_dir_;
+};
+
+void Parser::checkKeys(const toml::table& t, const std::set<std::string>& allowed, const std::string& ctx) const {
+  for (auto&& [k, v] : t) {
+    if (!allowed.count(std::string(k.str()))) {
+      std::string list;
+      for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+      throw ParseError(source_ + ":" + std::to_string(k.source().begin.line) + ": unknown key '" +
+                       std::string(k.str()) + "' in " + ctx + " (expected one of: " + list + ")");
+    }
+  }
+}
+
+std::string Parser::substitute(const toml::node& n, std::string_view text) const {
+  std::string out;
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t start = text.find("${", i);
+    if (start == std::string_view::npos) {
+      out.append(text.substr(i));
+      break;
+    }
+    size_t end = text.find('}', start);
+    if (end == std::string_view::npos) fail(n, "unterminated ${ in string");
+    out.append(text.substr(i, start - i));
+    std::string var(text.substr(start + 2, end - start - 2));
+    const char* value = std::getenv(var.c_str());
+    if (!value) fail(n, "environment variable " + var + " is not set");
+    out.append(value);
+    i = end + 1;
+  }
+  return out;
+}
+
+std::string Parser::str(const toml::node& n, const std::string& key) const {
+  if (!n.is_string()) fail(n, "'" + key + "' must be a string");
+  return substitute(n, *n.value<std::string_view>());
+}
+
+uint64_t Parser::uint(const toml::node& n, const std::string& key, uint64_t max) const {
+  if (!n.is_integer()) fail(n, "'" + key + "' must be an integer");
+  int64_t v = *n.value<int64_t>();
+  if (v < 0 || static_cast<uint64_t>(v) > max) {
+    fail(n, "'" + key + "' must be between 0 and " + std::to_string(max));
+  }
+  return static_cast<uint64_t>(v);
+}
+
+std::vector<std::string> Parser::strList(const toml::node& n, const std::string& key) const {
+  const toml::array* a = n.as_array();
+  if (!a) fail(n, "'" + key + "' must be an array of strings");
+  std::vector<std::string> out;
+  for (const toml::node& e : *a) out.push_back(str(e, key));
+  return out;
+}
+
+void Parser::server(const toml::table& t, ServerSettings* s) const {
+  checkKeys(t, {"socket", "socket_mode", "workers", "max_frame_size", "max_concurrent_streams",
+                "default_timeout_ms", "max_timeout_ms", "drain_grace_ms", "write_queue_high_water",
+                "write_queue_limit", "slow_hook_warn_us", "log_level"},
+            "[server]");
+  for (auto&& [k, v] : t) {
+    std::string key(k.str());
+    if (key == "socket") {
+      s->socket_path = str(v, key);
+      if (s->socket_path.empty()) fail(v, "'socket' must not be empty");
+    } else if (key == "socket_mode") {
+      std::string mode = str(v, key);
+      char* end = nullptr;
+      unsigned long m = std::strtoul(mode.c_str(), &end, 8);
+      if (mode.empty() || *end || m > 0777) fail(v, "'socket_mode' must be an octal mode like \"0660\"");
+      s->socket_mode = static_cast<uint32_t>(m);
+    } else if (key == "workers") {
+      s->workers = static_cast<uint32_t>(uint(v, key, 256));
+    } else if (key == "max_frame_size") {
+      s->max_frame_size = static_cast<uint32_t>(uint(v, key, 64u << 20));
+      if (s->max_frame_size < 1024) fail(v, "'max_frame_size' must be at least 1024");
+    } else if (key == "max_concurrent_streams") {
+      s->max_concurrent_streams = static_cast<uint32_t>(uint(v, key, 1u << 20));
+    } else if (key == "default_timeout_ms") {
+      s->default_timeout_ms = static_cast<uint32_t>(uint(v, key, 86400000));
+    } else if (key == "max_timeout_ms") {
+      s->max_timeout_ms = static_cast<uint32_t>(uint(v, key, 86400000));
+    } else if (key == "drain_grace_ms") {
+      s->drain_grace_ms = static_cast<uint32_t>(uint(v, key, 3600000));
+    } else if (key == "write_queue_high_water") {
+      s->write_queue_high_water = uint(v, key, 1ull << 32);
+    } else if (key == "write_queue_limit") {
+      s->write_queue_limit = uint(v, key, 1ull << 34);
+    } else if (key == "slow_hook_warn_us") {
+      s->slow_hook_warn_us = static_cast<uint32_t>(uint(v, key, 10000000));
+    } else if (key == "log_level") {
+      std::string lvl = str(v, key);
+      if (lvl == "debug") s->log_level = LogLevel::kDebug;
+      else if (lvl == "info") s->log_level = LogLevel::kInfo;
+      else if (lvl == "warn") s->log_level = LogLevel::kWarn;
+      else if (lvl == "error") s->log_level = LogLevel::kError;
+      else fail(v, "'log_level' must be debug, info, warn or error");
+    }
+  }
+  if (s->write_queue_limit < s->write_queue_high_water) {
+    fail(t, "write_queue_limit must be at least write_queue_high_water");
+  }
+}
+
+void Parser::toJson(const toml::node& n, const std::string& pointer, rapidjson::Writer<rapidjson::StringBuffer>* w,
+                    std::map<std::string, std::string>* lines) const {
+  (*lines)[pointer] = where(n);
+  if (const toml::table* t = n.as_table()) {
+    w->StartObject();
+    for (auto&& [k, v] : *t) {
+      w->Key(k.str().data(), static_cast<rapidjson::SizeType>(k.str().size()));
+      toJson(v, pointer + "/" + std::string(k.str()), w, lines);
+    }
+    w->EndObject();
+  } else if (const toml::array* a = n.as_array()) {
+    w->StartArray();
+    size_t i = 0;
+    for (const toml::node& e : *a) toJson(e, pointer + "/" + std::to_string(i++), w, lines);
+    w->EndArray();
+  } else if (n.is_string()) {
+    std::string s = substitute(n, *n.value<std::string_view>());
+    w->String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+  } else if (n.is_integer()) {
+    w->Int64(*n.value<int64_t>());
+  } else if (n.is_floating_point()) {
+    w->Double(*n.value<double>());
+  } else if (n.is_boolean()) {
+    w->Bool(*n.value<bool>());
+  } else {
+    fail(n, "dates and times are not supported in plugin config");
+  }
+}
+
+InstanceSettings Parser::instance(const std::string& name, const toml::table& t) const {
+  checkKeys(t, {"type", "on_error", "config"}, "[instances." + name + "]");
+  InstanceSettings s;
+  s.name = name;
+  s.where = where(t);
+  const toml::node* type = t.get("type");
+  if (!type) fail(t, "[instances." + name + "] needs 'type', e.g. \"provider.mock\"");
+  std::string full = str(*type, "type");
+  size_t dot = full.find('.');
+  if (dot == std::string::npos) fail(*type, "'type' must be <kind>.<name>, e.g. \"provider.mock\"");
+  s.kind = full.substr(0, dot);
+  s.type = full.substr(dot + 1);
+  if (s.kind != "provider" && s.kind != "guardrail" && s.kind != "cache" && s.kind != "exporter") {
+    fail(*type, "unknown plugin kind '" + s.kind + "' (provider, guardrail, cache, exporter)");
+  }
+  s.on_error = s.kind == "guardrail" || s.kind == "provider" ? OnError::kDeny : OnError::kSkip;
+  if (const toml::node* oe = t.get("on_error")) {
+    std::string v = str(*oe, "on_error");
+    if (v == "deny") s.on_error = OnError::kDeny;
+    else if (v == "skip") s.on_error = OnError::kSkip;
+    else fail(*oe, "'on_error' must be \"deny\" or \"skip\"");
+  }
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  if (const toml::node* cfg = t.get("config")) {
+    if (!cfg->is_table()) fail(*cfg, "'config' must be a table");
+    toJson(*cfg, "", &w, &s.lines);
+  } else {
+    w.StartObject();
+    w.EndObject();
+    s.lines[""] = s.where;
+  }
+  s.config_json = buf.GetString();
+  return s;
+}
+
+RouteSettings Parser::route(const std::string& name, const toml::table& t) const {
+  checkKeys(t, {"provider", "model", "guardrails", "cache", "exporters"}, "[routes." + name + "]");
+  RouteSettings r;
+  r.name = name;
+  r.where = where(t);
+  for (auto&& [k, v] : t) {
+    std::string key(k.str());
+    if (key == "provider") r.provider = str(v, key);
+    else if (key == "model") r.model = str(v, key);
+    else if (key == "cache") r.cache = str(v, key);
+    else if (key == "guardrails") r.guardrails = strList(v, key);
+    else if (key == "exporters") r.exporters = strList(v, key);
+  }
+  if (r.provider.empty()) fail(t, "[routes." + name + "] needs 'provider'");
+  return r;
+}
+
+Settings Parser::run(const toml::table& root) {
+  checkKeys(root, {"server", "plugins", "exporter", "instances", "routes", "default_route"}, "the top level");
+  Settings s;
+  s.source = source_;
+  auto table = [&](const char* key) -> const toml::table* {
+    const toml::node* n = root.get(key);
+    if (!n) return nullptr;
+    if (!n->is_table()) fail(*n, std::string("'") + key + "' must be a table");
+    return n->as_table();
+  };
+  if (const toml::table* t = table("server")) server(*t, &s.server);
+  if (const toml::table* t = table("plugins")) {
+    checkKeys(*t, {"dirs"}, "[plugins]");
+    if (const toml::node* d = t->get("dirs")) {
+      for (std::string dir : strList(*d, "dirs")) {
+        if (!dir.empty() && dir[0] != '/') dir = base_dir_ + "/" + dir;
+        s.plugin_dirs.push_back(dir);
+      }
+    }
+  }
+  if (const toml::table* t = table("exporter")) {
+    checkKeys(*t, {"queue_capacity"}, "[exporter]");
+    if (const toml::node* q = t->get("queue_capacity")) {
+      s.exporter_queue_capacity = static_cast<uint32_t>(uint(*q, "queue_capacity", 1u << 24));
+      if (s.exporter_queue_capacity == 0) fail(*q, "'queue_capacity' must be at least 1");
+    }
+  }
+  std::map<std::string, const InstanceSettings*> by_name;
+  if (const toml::table* t = table("instances")) {
+    for (auto&& [k, v] : *t) {
+      if (!v.is_table()) fail(v, "[instances." + std::string(k.str()) + "] must be a table");
+      s.instances.push_back(instance(std::string(k.str()), *v.as_table()));
+    }
+  }
+  for (const auto& i : s.instances) by_name[i.name] = &i;
+  if (const toml::table* t = table("routes")) {
+    for (auto&& [k, v] : *t) {
+      if (!v.is_table()) fail(v, "[routes." + std::string(k.str()) + "] must be a table");
+      s.routes.push_back(route(std::string(k.str()), *v.as_table()));
+    }
+  }
+  // References: every name a route uses exists and has the right kind.
+  for (const RouteSettings& r : s.routes) {
+    auto check = [&](const std::string& name, const char* kind) {
+      auto it = by_name.find(name);
+      if (it == by_name.end()) {
+        throw ParseError(r.where + ": route '" + r.name + "' uses unknown instance '" + name + "'");
+      }
+      if (it->second->kind != kind) {
+        throw ParseError(r.where + ": route '" + r.name + "' uses '" + name + "' as a " + kind +
+                         ", but it is a " + it->second->kind);
+      }
+    };
+    check(r.provider, "provider");
+    if (!r.cache.empty()) check(r.cache, "cache");
+    for (const auto& g : r.guardrails) check(g, "guardrail");
+    for (const auto& e : r.exporters) check(e, "exporter");
+  }
+  if (const toml::node* d = root.get("default_route")) {
+    s.default_route = str(*d, "default_route");
+    bool found = false;
+    for (const auto& r : s.routes) found = found || r.name == s.default_route;
+    if (!found) fail(*d, "default_route '" + s.default_route + "' is not a route");
+  } else if (s.routes.size() == 1) {
+    s.default_route = s.routes[0].name;
+  }
+  if (s.routes.empty()) throw ParseError(source_ + ": the config defines no [routes]");
+  return s;
+}
+
+}  // namespace
+
+Expected<Settings> parseConfig(std::string_view text, std::string_view source, std::string_view base_dir) {
+  try {
+    toml::table root = toml::parse(text, source);
+    return Parser(source, base_dir).run(root);
+  } catch (const toml::parse_error& e) {
+    return Status(Code::kInvalidArgument, std::string(source) + ":" +
+                                              std::to_string(e.source().begin.line) + ": " +
+                                              std::string(e.description()));
+  } catch (const ParseError& e) {
+    return Status(Code::kInvalidArgument, e.text());
+  }
+}
+
+Expected<Settings> loadConfigFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status(Code::kNotFound, path + ": cannot open config file");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string dir = ".";
+  size_t slash = path.rfind('/');
+  if (slash != std::string::npos) dir = path.substr(0, slash == 0 ? 1 : slash);
+  return parseConfig(ss.str(), path, dir);
+}
+
+Expected<Settings> loadDefaultConfig() {
+  return parseConfig(defaultConfigText(), "<embedded default>", ".");
+}
+
+}  // namespace outrigger::config

@@ -1,0 +1,73 @@
+// The daemon's configuration: one TOML file, parsed strictly. Unknown keys, wrong types and
+// missing references are errors that name the file and line. `${ENV_VAR}` inside any string is
+// replaced from the environment; an unset variable is an error.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/log.h"
+#include "common/status.h"
+
+namespace outrigger::config {
+
+enum class OnError { kDeny, kSkip };
+
+struct ServerSettings {
+  std::string socket_path = "/tmp/outrigger.sock";
+  uint32_t socket_mode = 0660;
+  uint32_t workers = 0;  // 0: one per core
+  uint32_t max_frame_size = 4u << 20;
+  uint32_t max_concurrent_streams = 4096;
+  uint32_t default_timeout_ms = 60000;
+  uint32_t max_timeout_ms = 600000;
+  uint32_t drain_grace_ms = 10000;
+  uint64_t write_queue_high_water = 1u << 20;  // pause producers above this many queued bytes
+  uint64_t write_queue_limit = 16u << 20;      // end streams with RESOURCE_EXHAUSTED above this
+  uint32_t slow_hook_warn_us = 1000;
+  LogLevel log_level = LogLevel::kInfo;
+};
+
+struct InstanceSettings {
+  std::string name;
+  std::string kind;         // provider | guardrail | cache | exporter
+  std::string type;         // plugin type name within the kind, e.g. "mock"
+  std::string config_json;  // the [instances.<name>.config] table as a JSON object
+  OnError on_error = OnError::kDeny;
+  std::string where;        // "file:line" of the instance table
+  // JSON pointer ("/patterns/0") -> "file:line", to point schema errors at the TOML source.
+  std::map<std::string, std::string> lines;
+};
+
+struct RouteSettings {
+  std::string name;
+  std::string model;  // model the provider calls; empty: the caller's model
+  std::vector<std::string> guardrails;
+  std::string cache;
+  std::string provider;
+  std::vector<std::string> exporters;
+  std::string where;
+};
+
+struct Settings {
+  ServerSettings server;
+  std::vector<std::string> plugin_dirs;  // absolute after parsing
+  uint32_t exporter_queue_capacity = 8192;
+  std::vector<InstanceSettings> instances;
+  std::vector<RouteSettings> routes;
+  std::string default_route;
+  std::string source;  // file path, or "<embedded default>"
+};
+
+// Parses TOML text. `source` names it in errors; `base_dir` resolves relative plugin dirs.
+Expected<Settings> parseConfig(std::string_view text, std::string_view source, std::string_view base_dir);
+// Reads and parses a file.
+Expected<Settings> loadConfigFile(const std::string& path);
+// The embedded default config (mock provider, no keys needed).
+std::string_view defaultConfigText();
+Expected<Settings> loadDefaultConfig();
+
+}  // namespace outrigger::config

@@ -1,0 +1,146 @@
+#include "daemon/daemon.h"
+
+#include <thread>
+
+#include "common/clock.h"
+#include "common/log.h"
+
+namespace outrigger::daemon {
+
+Daemon::Daemon(config::Settings settings, std::string config_path)
+    : settings_(std::move(settings)), config_path_(std::move(config_path)) {
+  uv_loop_init(&loop_);
+}
+
+Daemon::~Daemon() {
+  uv_walk(&loop_, [](uv_handle_t* h, void*) {
+    if (!uv_is_closing(h)) uv_close(h, nullptr);
+  }, nullptr);
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  uv_loop_close(&loop_);
+}
+
+uint64_t Daemon::inFlight() const {
+  uint64_t n = 0;
+  for (const auto& w : workers_) n += w->inFlight();
+  return n;
+}
+
+int Daemon::run() {
+  setLogLevel(settings_.server.log_level);
+  uint32_t n = settings_.server.workers ? settings_.server.workers : std::max(1u, std::thread::hardware_concurrency());
+  auto snapshot = chain::buildChain(settings_, n, generation_);
+  if (!snapshot.ok()) {
+    ORLOG(LogLevel::kError, "daemon", snapshot.status().message());
+    return 1;
+  }
+  snapshot_ = snapshot.value();
+  exporter_ = std::make_unique<telemetry::ExporterThread>(settings_.exporter_queue_capacity);
+  exporter_->start();
+  for (uint32_t i = 0; i < n; ++i) {
+    workers_.push_back(std::make_unique<Worker>(i, settings_.server, exporter_.get()));
+    workers_.back()->publish(snapshot_->workers[i]);
+    workers_.back()->start();
+  }
+  listener_ = std::make_unique<ipc::Listener>(&loop_, [this](int fd) {
+    // The worker with the fewest connections takes it.
+    Worker* best = workers_[0].get();
+    for (const auto& w : workers_) {
+      if (w->connections() < best->connections()) best = w.get();
+    }
+    best->adopt(fd);
+  });
+  if (Status s = listener_->listen(settings_.server.socket_path, settings_.server.socket_mode); !s.isOk()) {
+    ORLOG(LogLevel::kError, "daemon", s.message());
+    listener_.reset();
+    for (auto& w : workers_) w->stop();
+    exporter_->stop();
+    return 1;
+  }
+  uv_signal_init(&loop_, &sigterm_);
+  uv_signal_init(&loop_, &sigint_);
+  uv_signal_init(&loop_, &sighup_);
+  for (uv_signal_t* s : {&sigterm_, &sigint_, &sighup_}) s->data = this;
+  uv_signal_start(&sigterm_, &Daemon::onSignal, SIGTERM);
+  uv_signal_start(&sigint_, &Daemon::onSignal, SIGINT);
+  uv_signal_start(&sighup_, &Daemon::onSignal, SIGHUP);
+  uv_timer_init(&loop_, &drain_timer_);
+  drain_timer_.data = this;
+  ORLOG(LogLevel::kInfo, "daemon", "serving on " + settings_.server.socket_path + " with " + std::to_string(n) +
+                                       " workers (config " + settings_.source + ")");
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  return exit_code_;
+}
+
+void Daemon::onSignal(uv_signal_t* h, int signum) {
+  auto* self = static_cast<Daemon*>(h->data);
+  if (signum == SIGHUP) self->reload();
+  else self->beginShutdown();
+}
+
+void Daemon::reload() {
+  if (shutting_down_) return;
+  auto settings = config_path_.empty() ? config::loadDefaultConfig() : config::loadConfigFile(config_path_);
+  if (!settings.ok()) {
+    ORLOG(LogLevel::kError, "reload", "rejected, keeping the running config: " + settings.status().message());
+    return;
+  }
+  auto snapshot = chain::buildChain(settings.value(), workers_.size(), generation_ + 1);
+  if (!snapshot.ok()) {
+    ORLOG(LogLevel::kError, "reload", "rejected, keeping the running config: " + snapshot.status().message());
+    return;
+  }
+  if (settings->server.socket_path != settings_.server.socket_path || settings->server.workers != settings_.server.workers) {
+    ORLOG(LogLevel::kWarn, "reload", "[server] socket and workers changes need a restart; keeping the old values");
+  }
+  ++generation_;
+  auto old = snapshot_;
+  snapshot_ = snapshot.value();
+  for (size_t i = 0; i < workers_.size(); ++i) workers_[i]->publish(snapshot_->workers[i]);
+  exporter_->flush(old->exporters);
+  settings_.routes = settings->routes;
+  settings_.instances = settings->instances;
+  ORLOG(LogLevel::kInfo, "reload", "config generation " + std::to_string(generation_) + " is live");
+}
+
+void Daemon::beginShutdown() {
+  if (shutting_down_) {
+    // A second signal: stop waiting for the drain.
+    drain_deadline_ns_ = 0;
+    return;
+  }
+  shutting_down_ = true;
+  ORLOG(LogLevel::kInfo, "daemon", "shutting down: draining for up to " +
+                                       std::to_string(settings_.server.drain_grace_ms) + " ms");
+  listener_->close();
+  for (auto& w : workers_) w->goAway(settings_.server.drain_grace_ms);
+  drain_deadline_ns_ = monoNowNs() + uint64_t{settings_.server.drain_grace_ms} * 1000000;
+  uv_timer_start(&drain_timer_, &Daemon::onDrainTick, 10, 10);
+}
+
+void Daemon::onDrainTick(uv_timer_t* t) {
+  auto* self = static_cast<Daemon*>(t->data);
+  if (self->inFlight() == 0) return self->finishShutdown();
+  if (monoNowNs() >= self->drain_deadline_ns_ && !self->cancelled_rest_) {
+    self->cancelled_rest_ = true;
+    ORLOG(LogLevel::kWarn, "daemon", "grace period over; ending " + std::to_string(self->inFlight()) +
+                                         " in-flight requests with UNAVAILABLE");
+    for (auto& w : self->workers_) w->endAll(Code::kUnavailable, "server shut down before the request finished");
+  }
+}
+
+void Daemon::finishShutdown() {
+  uv_timer_stop(&drain_timer_);
+  for (auto& w : workers_) w->stop();
+  workers_.clear();
+  exporter_->flush(snapshot_->exporters);
+  exporter_->stop();
+  uv_signal_stop(&sigterm_);
+  uv_signal_stop(&sigint_);
+  uv_signal_stop(&sighup_);
+  uv_close(reinterpret_cast<uv_handle_t*>(&drain_timer_), nullptr);
+  for (uv_signal_t* s : {&sigterm_, &sigint_, &sighup_}) uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr);
+  ORLOG(LogLevel::kInfo, "daemon", "stopped");
+}
+
+}  // namespace outrigger::daemon

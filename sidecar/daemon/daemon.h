@@ -1,0 +1,53 @@
+// The daemon's main thread: owns the config, the chain snapshots, the listener, the workers and
+// the exporter thread; handles SIGTERM/SIGINT (drain, then stop) and SIGHUP (reload).
+#pragma once
+
+#include <uv.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "chain/chain.h"
+#include "config/config.h"
+#include "daemon/worker.h"
+#include "ipc/listener.h"
+#include "telemetry/exporter_thread.h"
+
+namespace outrigger::daemon {
+
+class Daemon {
+ public:
+  // `config_path` empty: the embedded default config is used (and reloaded).
+  Daemon(config::Settings settings, std::string config_path);
+  ~Daemon();
+
+  // Builds the chain, starts workers and listens; then serves until a shutdown signal.
+  // Returns the process exit code.
+  int run();
+
+ private:
+  static void onSignal(uv_signal_t* h, int signum);
+  static void onDrainTick(uv_timer_t* t);
+  void reload();
+  void beginShutdown();
+  void finishShutdown();
+  uint64_t inFlight() const;
+
+  config::Settings settings_;
+  std::string config_path_;
+  uv_loop_t loop_;
+  uv_signal_t sigterm_, sigint_, sighup_;
+  uv_timer_t drain_timer_;
+  std::unique_ptr<ipc::Listener> listener_;
+  std::unique_ptr<telemetry::ExporterThread> exporter_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::shared_ptr<chain::ChainSnapshot> snapshot_;
+  uint64_t generation_ = 1;
+  uint64_t drain_deadline_ns_ = 0;
+  bool shutting_down_ = false;
+  bool cancelled_rest_ = false;
+  int exit_code_ = 0;
+};
+
+}  // namespace outrigger::daemon

@@ -1,0 +1,103 @@
+#include "daemon/worker.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "common/log.h"
+
+namespace outrigger::daemon {
+
+Worker::Worker(uint32_t index, const config::ServerSettings& server, telemetry::ExporterThread* exporter)
+    : loop_(index),
+      engine_(loop_, {server.default_timeout_ms, server.max_timeout_ms, server.slow_hook_warn_us}, exporter) {
+  conn_settings_.max_frame_size = server.max_frame_size;
+  conn_settings_.max_concurrent_streams = server.max_concurrent_streams;
+  conn_settings_.write_queue_high_water = server.write_queue_high_water;
+  conn_settings_.write_queue_limit = server.write_queue_limit;
+  conn_settings_.server_version = OUTRIGGER_VERSION;
+  uv_check_init(loop_.loop(), &check_);
+  check_.data = this;
+}
+
+Worker::~Worker() { stop(); }
+
+void Worker::start() { loop_.startThread(); }
+
+uint64_t Worker::inFlight() const {
+  auto& c = const_cast<Worker*>(this)->engine_.counters();
+  return c.started.load() - c.finished.load() - c.failed.load();
+}
+
+void Worker::adopt(int fd) {
+  connections_.fetch_add(1, std::memory_order_relaxed);
+  bool posted = loop_.post([this, fd] {
+    if (draining_) {
+      ::close(fd);
+      connections_.fetch_sub(1, std::memory_order_relaxed);
+      return;
+    }
+    auto* c = new ipc::Connection(*this, loop_.loop(), engine_, writer_, conn_settings_);
+    conns_.insert(c);
+    c->open(fd);
+  });
+  if (!posted) {
+    ::close(fd);
+    connections_.fetch_sub(1, std::memory_order_relaxed);
+  }
+}
+
+void Worker::publish(std::shared_ptr<const chain::WorkerChain> c) {
+  loop_.post([this, c = std::move(c)]() mutable { engine_.setChain(std::move(c)); });
+}
+
+void Worker::goAway(uint32_t drain_ms) {
+  loop_.post([this, drain_ms] {
+    draining_ = true;
+    for (ipc::Connection* c : conns_) c->goAway(drain_ms);
+  });
+}
+
+void Worker::endAll(Code code, std::string message) {
+  loop_.post([this, code, message] {
+    std::vector<ipc::Connection*> all(conns_.begin(), conns_.end());
+    for (ipc::Connection* c : all) c->endAllStreams(code, message);
+  });
+}
+
+void Worker::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  loop_.post([this] {
+    stopping_ = true;
+    draining_ = true;
+    std::vector<ipc::Connection*> all(conns_.begin(), conns_.end());
+    for (ipc::Connection* c : all) c->close();
+    // Connections free themselves once their last frames are written; the loop stops after the
+    // last one (connectionClosed), or right away when there is none.
+    if (conns_.empty()) loop_.stop();
+  });
+  loop_.join();
+}
+
+void Worker::scheduleFlush(ipc::Connection* c) {
+  if (dirty_.empty()) uv_check_start(&check_, &Worker::onCheck);
+  dirty_.push_back(c);
+}
+
+void Worker::onCheck(uv_check_t* h) {
+  auto* self = static_cast<Worker*>(h->data);
+  std::vector<ipc::Connection*> dirty;
+  dirty.swap(self->dirty_);
+  for (ipc::Connection* c : dirty) c->flush();
+  if (self->dirty_.empty()) uv_check_stop(&self->check_);
+}
+
+void Worker::connectionClosed(ipc::Connection* c) {
+  conns_.erase(c);
+  dirty_.erase(std::remove(dirty_.begin(), dirty_.end(), c), dirty_.end());
+  connections_.fetch_sub(1, std::memory_order_relaxed);
+  if (stopping_ && conns_.empty()) loop_.stop();
+}
+
+}  // namespace outrigger::daemon

@@ -1,0 +1,59 @@
+// A worker thread: one event loop, one chain engine, and the connections handed to it. Every
+// call marked [any] posts to the worker's loop; nothing else touches its state.
+#pragma once
+
+#include <uv.h>
+
+#include <atomic>
+#include <memory>
+#include <unordered_set>
+#include <vector>
+
+#include "chain/engine.h"
+#include "config/config.h"
+#include "event/event_loop.h"
+#include "ipc/connection.h"
+#include "ipc/frame_writer.h"
+
+namespace outrigger::daemon {
+
+class Worker : public ipc::ConnectionOwner {
+ public:
+  Worker(uint32_t index, const config::ServerSettings& server, telemetry::ExporterThread* exporter);
+  ~Worker() override;
+
+  void start();                                               // starts the thread
+  void adopt(int fd);                                         // [any] serves a connected socket
+  void publish(std::shared_ptr<const chain::WorkerChain> c);  // [any] new requests use this chain
+  void goAway(uint32_t drain_ms);                             // [any] GoAway on every connection
+  void endAll(Code code, std::string message);                // [any] ends every stream
+  void stop();                                                // [any] closes everything; joins
+
+  size_t connections() const { return connections_.load(std::memory_order_relaxed); }
+  // Requests started and not yet ended.
+  uint64_t inFlight() const;
+  chain::EngineCounters& engineCounters() { return engine_.counters(); }
+  ipc::ConnectionCounters& counters() override { return conn_counters_; }
+
+  // ConnectionOwner
+  void scheduleFlush(ipc::Connection* c) override;
+  void connectionClosed(ipc::Connection* c) override;
+
+ private:
+  static void onCheck(uv_check_t* h);
+
+  event::EventLoop loop_;
+  chain::Engine engine_;
+  ipc::FrameWriter writer_;
+  ipc::ConnectionSettings conn_settings_;
+  uv_check_t check_;
+  std::unordered_set<ipc::Connection*> conns_;
+  std::vector<ipc::Connection*> dirty_;
+  ipc::ConnectionCounters conn_counters_;
+  std::atomic<size_t> connections_{0};
+  bool draining_ = false;
+  bool stopping_ = false;  // loop thread
+  bool stopped_ = false;   // caller thread
+};
+
+}  // namespace outrigger::daemon

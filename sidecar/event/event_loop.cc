@@ -1,0 +1,71 @@
+#include "event/event_loop.h"
+
+namespace outrigger::event {
+namespace {
+thread_local EventLoop* t_current = nullptr;
+}
+
+EventLoop::EventLoop(uint32_t index, size_t queue_capacity) : queue_(queue_capacity), index_(index) {
+  uv_loop_init(&loop_);
+  uv_async_init(&loop_, &async_, &EventLoop::onAsync);
+  async_.data = this;
+}
+
+EventLoop::~EventLoop() {
+  join();
+  // Close whatever is left (a loop that never ran) so uv_loop_close succeeds.
+  if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&async_))) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
+  }
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  uv_loop_close(&loop_);
+}
+
+EventLoop* EventLoop::current() { return t_current; }
+
+bool EventLoop::post(std::function<void()> fn) {
+  if (stopping_.load(std::memory_order_acquire) || !queue_.push(std::move(fn))) {
+    dropped_posts_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  uv_async_send(&async_);
+  return true;
+}
+
+void EventLoop::onAsync(uv_async_t* handle) { static_cast<EventLoop*>(handle->data)->drain(); }
+
+void EventLoop::drain() {
+  queue_.drain(&batch_);
+  for (auto& fn : batch_) fn();
+  batch_.clear();
+  if (stopping_.load(std::memory_order_acquire)) {
+    // Run anything that raced in, then close every handle; run() returns once they are closed.
+    queue_.drain(&batch_);
+    for (auto& fn : batch_) fn();
+    batch_.clear();
+    uv_walk(&loop_, [](uv_handle_t* h, void*) {
+      if (!uv_is_closing(h)) uv_close(h, nullptr);
+    }, nullptr);
+  }
+}
+
+void EventLoop::stop() {
+  stopping_.store(true, std::memory_order_release);
+  uv_async_send(&async_);
+}
+
+void EventLoop::run() {
+  t_current = this;
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  t_current = nullptr;
+}
+
+void EventLoop::startThread() {
+  thread_ = std::thread([this] { run(); });
+}
+
+void EventLoop::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace outrigger::event

@@ -1,0 +1,62 @@
+// One libuv loop on one thread, with post() as the only way in from other threads.
+//
+// post() pushes onto a bounded MPSC queue and wakes the loop with uv_async_send; the loop
+// drains the whole queue per wake-up, since libuv coalesces async sends.
+#pragma once
+
+#include <uv.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <thread>
+#include <vector>
+
+#include "common/mpsc_queue.h"
+
+namespace outrigger::event {
+
+class EventLoop {
+ public:
+  explicit EventLoop(uint32_t index, size_t queue_capacity = 1 << 16);
+  ~EventLoop();
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+  uv_loop_t* loop() { return &loop_; }
+  uint32_t index() const { return index_; }
+
+  // [any] Queues `fn` to run on the loop thread. False when the queue is full or the loop has
+  // stopped; `fn` is then not run (the caller counts the drop).
+  bool post(std::function<void()> fn);
+
+  // [any] Asks the loop to close every handle and return from run().
+  void stop();
+
+  // Runs the loop on the calling thread until stop(). Marks that thread as this loop's.
+  void run();
+  // Runs the loop on a new thread.
+  void startThread();
+  void join();
+
+  bool inLoopThread() const { return current() == this; }
+  // The loop running on this thread, or nullptr.
+  static EventLoop* current();
+
+  uint64_t droppedPosts() const { return dropped_posts_.load(std::memory_order_relaxed); }
+
+ private:
+  static void onAsync(uv_async_t* handle);
+  void drain();
+
+  uv_loop_t loop_;
+  uv_async_t async_;
+  MpscQueue<std::function<void()>> queue_;
+  std::vector<std::function<void()>> batch_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<uint64_t> dropped_posts_{0};
+  std::thread thread_;
+  const uint32_t index_;
+};
+
+}  // namespace outrigger::event

@@ -1,0 +1,88 @@
+#include "ipc/listener.h"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/log.h"
+
+namespace outrigger::ipc {
+
+Status claimSocketPath(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) return Status::ok();
+  if (!S_ISSOCK(st.st_mode)) return Status(Code::kAlreadyExists, path + " exists and is not a socket");
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) return Status(Code::kInvalidArgument, path + ": socket path too long");
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Status(Code::kInternal, "socket(): " + std::string(std::strerror(errno)));
+  int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  int err = errno;
+  ::close(fd);
+  if (rc == 0) return Status(Code::kAlreadyExists, path + ": another Outrigger is already serving on this socket");
+  if (err != ECONNREFUSED && err != ENOENT) {
+    return Status(Code::kFailedPrecondition, path + ": cannot tell whether the socket is live: " + std::strerror(err));
+  }
+  ORLOG(LogLevel::kInfo, "listener", "removing stale socket " + path);
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return Status(Code::kPermissionDenied, path + ": cannot remove stale socket: " + std::strerror(errno));
+  }
+  return Status::ok();
+}
+
+Listener::Listener(uv_loop_t* loop, AcceptFn on_accept) : loop_(loop), on_accept_(std::move(on_accept)) {}
+
+Listener::~Listener() = default;
+
+Status Listener::listen(const std::string& path, uint32_t mode) {
+  if (Status s = claimSocketPath(path); !s.isOk()) return s;
+  uv_pipe_init(loop_, &pipe_, 0);
+  initialized_ = true;
+  pipe_.data = this;
+  if (int rc = uv_pipe_bind(&pipe_, path.c_str()); rc != 0) {
+    return Status(Code::kUnavailable, path + ": bind failed: " + uv_strerror(rc));
+  }
+  path_ = path;
+  if (::chmod(path.c_str(), mode) != 0) {
+    return Status(Code::kPermissionDenied, path + ": chmod failed: " + std::strerror(errno));
+  }
+  if (int rc = uv_listen(reinterpret_cast<uv_stream_t*>(&pipe_), 1024, &Listener::onConnection); rc != 0) {
+    return Status(Code::kUnavailable, path + ": listen failed: " + uv_strerror(rc));
+  }
+  listening_ = true;
+  return Status::ok();
+}
+
+void Listener::onConnection(uv_stream_t* server, int status) {
+  auto* self = static_cast<Listener*>(server->data);
+  if (status < 0) return;
+  // libuv has already accepted the fd; take it over through a throwaway handle and give a
+  // duplicate to the worker, whose own loop then owns it.
+  auto* client = new uv_pipe_t;
+  uv_pipe_init(self->loop_, client, 0);
+  int fd = -1;
+  if (uv_accept(server, reinterpret_cast<uv_stream_t*>(client)) == 0) {
+    uv_os_fd_t raw;
+    if (uv_fileno(reinterpret_cast<uv_handle_t*>(client), &raw) == 0) fd = ::fcntl(raw, F_DUPFD_CLOEXEC, 0);
+  }
+  uv_close(reinterpret_cast<uv_handle_t*>(client), [](uv_handle_t* h) { delete reinterpret_cast<uv_pipe_t*>(h); });
+  if (fd < 0) return;
+  self->on_accept_(fd);
+}
+
+void Listener::close() {
+  if (!initialized_) return;
+  initialized_ = false;
+  if (listening_) ::unlink(path_.c_str());
+  listening_ = false;
+  uv_close(reinterpret_cast<uv_handle_t*>(&pipe_), nullptr);
+}
+
+}  // namespace outrigger::ipc

@@ -1,0 +1,56 @@
+// One created plugin instance: the C handle, its hook table and the host-API table the host
+// gave it. Destroyed (through the plugin's destroy) when the last chain snapshot that uses it
+// goes away.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include <outrigger/plugin.h>
+
+#include "common/status.h"
+#include "config/config.h"
+#include "plugin/loader.h"
+
+namespace outrigger::plugin {
+
+class PluginInstance {
+ public:
+  // Validates the config against the type's schema, then calls create. `host_template` holds
+  // the host functions; its host_ctx is replaced with this instance.
+  static Expected<std::shared_ptr<PluginInstance>> create(const PluginType& type,
+                                                         const config::InstanceSettings& settings,
+                                                         const outrigger_host_api& host_template);
+  ~PluginInstance();
+
+  PluginInstance(const PluginInstance&) = delete;
+  PluginInstance& operator=(const PluginInstance&) = delete;
+
+  void* handle() const { return handle_; }
+  const PluginType& type() const { return *type_; }
+  outrigger_kind kind() const { return type_->kind; }
+  const std::string& name() const { return name_; }
+  config::OnError onError() const { return on_error_; }
+  bool shared() const { return (type_->c_type->capabilities & OUTRIGGER_CAP_SHARED_INSTANCE) != 0; }
+
+  const outrigger_provider_hooks* provider() const { return static_cast<const outrigger_provider_hooks*>(type_->c_type->hooks); }
+  const outrigger_guardrail_hooks* guardrail() const { return static_cast<const outrigger_guardrail_hooks*>(type_->c_type->hooks); }
+  const outrigger_cache_hooks* cache() const { return static_cast<const outrigger_cache_hooks*>(type_->c_type->hooks); }
+  const outrigger_exporter_hooks* exporter() const { return static_cast<const outrigger_exporter_hooks*>(type_->c_type->hooks); }
+
+  // "stage/instance" label for origins and logs is built by the chain; this is for counters.
+  std::atomic<uint64_t> failures{0};
+
+ private:
+  PluginInstance(const PluginType& type, std::string name, config::OnError on_error)
+      : type_(&type), name_(std::move(name)), on_error_(on_error) {}
+
+  const PluginType* type_;
+  std::string name_;
+  config::OnError on_error_;
+  outrigger_host_api api_{};
+  void* handle_ = nullptr;
+};
+
+}  // namespace outrigger::plugin

@@ -1,0 +1,212 @@
+#include "plugin/loader.h"
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+
+#include "plugin/schema.h"
+
+namespace outrigger::plugin {
+namespace {
+
+std::string versionText(uint16_t major, uint16_t minor) {
+  return std::to_string(major) + "." + std::to_string(minor);
+}
+
+std::string hostVersion() { return versionText(OUTRIGGER_ABI_MAJOR, OUTRIGGER_ABI_MINOR); }
+
+// Smallest table sizes a v1.0 plugin can have: the whole 1.0 layout.
+constexpr size_t kMinEntrySize = sizeof(outrigger_plugin_entry);
+constexpr size_t kMinTypeSize = sizeof(outrigger_plugin_type);
+
+bool headerFits(const outrigger_header& h, size_t min_size) {
+  return h.abi_major == OUTRIGGER_ABI_MAJOR && h.struct_size >= min_size;
+}
+
+// Checks the hook table of one type: present, sized, required slots set.
+std::string checkHooks(const outrigger_plugin_type& t) {
+  const auto* hdr = static_cast<const outrigger_header*>(t.hooks);
+  if (!hdr) return "has no hook table";
+  switch (t.kind) {
+    case OUTRIGGER_KIND_PROVIDER: {
+      auto* h = static_cast<const outrigger_provider_hooks*>(t.hooks);
+      if (!OUTRIGGER_HAS_SLOT(h, outrigger_provider_hooks, start) ||
+          !OUTRIGGER_HAS_SLOT(h, outrigger_provider_hooks, cancel)) {
+        return "provider hooks need start and cancel";
+      }
+      return "";
+    }
+    case OUTRIGGER_KIND_GUARDRAIL: {
+      auto* h = static_cast<const outrigger_guardrail_hooks*>(t.hooks);
+      if (!OUTRIGGER_HAS_SLOT(h, outrigger_guardrail_hooks, on_request) &&
+          !OUTRIGGER_HAS_SLOT(h, outrigger_guardrail_hooks, on_chunk) &&
+          !OUTRIGGER_HAS_SLOT(h, outrigger_guardrail_hooks, on_response)) {
+        return "guardrail hooks need at least one of on_request, on_chunk, on_response";
+      }
+      return "";
+    }
+    case OUTRIGGER_KIND_CACHE: {
+      auto* h = static_cast<const outrigger_cache_hooks*>(t.hooks);
+      if (!OUTRIGGER_HAS_SLOT(h, outrigger_cache_hooks, lookup) ||
+          !OUTRIGGER_HAS_SLOT(h, outrigger_cache_hooks, store)) {
+        return "cache hooks need lookup and store";
+      }
+      return "";
+    }
+    case OUTRIGGER_KIND_EXPORTER: {
+      auto* h = static_cast<const outrigger_exporter_hooks*>(t.hooks);
+      if (!OUTRIGGER_HAS_SLOT(h, outrigger_exporter_hooks, export_record)) return "exporter hooks need export_record";
+      return "";
+    }
+    default:
+      return "has unknown kind " + std::to_string(t.kind);
+  }
+}
+
+Expected<std::vector<std::shared_ptr<const PluginType>>> openAndIndex(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return Status(Code::kNotFound, path + ": no such plugin file");
+  if (!S_ISREG(st.st_mode)) return Status(Code::kInvalidArgument, path + ": not a regular file");
+  if (st.st_mode & S_IWOTH) {
+    return Status(Code::kPermissionDenied, path + ": refusing a world-writable plugin file");
+  }
+  void* lib = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+  if (!lib) return Status(Code::kInvalidArgument, path + ": dlopen failed: " + ::dlerror());
+  using EntryFn = const outrigger_plugin_entry* (*)();
+  auto fn = reinterpret_cast<EntryFn>(::dlsym(lib, OUTRIGGER_ENTRY_SYMBOL));
+  if (!fn) {
+    return Status(Code::kInvalidArgument, path + ": no " OUTRIGGER_ENTRY_SYMBOL
+                                                 " symbol (not an Outrigger plugin, or built for another ABI major; host ABI " +
+                                                 hostVersion() + ")");
+  }
+  const outrigger_plugin_entry* entry = fn();
+  if (!entry) return Status(Code::kInvalidArgument, path + ": entry returned no table");
+  const outrigger_header& h = entry->hdr;
+  if (h.abi_major != OUTRIGGER_ABI_MAJOR) {
+    return Status(Code::kFailedPrecondition, path + ": built for plugin ABI " + versionText(h.abi_major, h.abi_minor) +
+                                                 ", host supports ABI " + hostVersion());
+  }
+  if (h.abi_minor > OUTRIGGER_ABI_MINOR) {
+    return Status(Code::kFailedPrecondition, path + ": built for newer plugin ABI " +
+                                                 versionText(h.abi_major, h.abi_minor) + ", host supports ABI " +
+                                                 hostVersion() + "; upgrade the host");
+  }
+  if (h.struct_size < kMinEntrySize) {
+    return Status(Code::kInvalidArgument, path + ": entry table too small (" + std::to_string(h.struct_size) +
+                                              " bytes, ABI " + hostVersion() + " needs " +
+                                              std::to_string(kMinEntrySize) + ")");
+  }
+  std::vector<std::shared_ptr<const PluginType>> out;
+  for (size_t i = 0; i < entry->type_count; ++i) {
+    const outrigger_plugin_type* t = entry->types[i];
+    std::string label = path + ": type #" + std::to_string(i);
+    if (!t || !headerFits(t->hdr, kMinTypeSize)) return Status(Code::kInvalidArgument, label + ": bad type table header");
+    if (!t->create || !t->destroy) return Status(Code::kInvalidArgument, label + ": create and destroy are required");
+    if (!t->name.data || !t->name.size) return Status(Code::kInvalidArgument, label + ": type has no name");
+    auto p = std::make_shared<PluginType>();
+    p->c_type = t;
+    p->kind = t->kind;
+    p->name.assign(t->name.data, t->name.size);
+    label = path + ": type '" + p->name + "'";
+    if (std::string err = checkHooks(*t); !err.empty()) return Status(Code::kInvalidArgument, label + " " + err);
+    if (t->description.data) p->description.assign(t->description.data, t->description.size);
+    if (t->config_schema_json.data) p->schema_json.assign(t->config_schema_json.data, t->config_schema_json.size);
+    if (p->schema_json.empty()) p->schema_json = R"({"type":"object","additionalProperties":false})";
+    auto schema = compileSchema(p->schema_json);
+    if (!schema.ok()) return Status(Code::kInvalidArgument, label + ": " + schema.status().message());
+    p->schema = schema.value();
+    p->library.assign(entry->library.data ? entry->library.data : "", entry->library.size);
+    p->version.assign(entry->version.data ? entry->version.data : "", entry->version.size);
+    p->path = path;
+    p->abi_major = h.abi_major;
+    p->abi_minor = h.abi_minor;
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string_view kindName(outrigger_kind kind) {
+  switch (kind) {
+    case OUTRIGGER_KIND_PROVIDER: return "provider";
+    case OUTRIGGER_KIND_GUARDRAIL: return "guardrail";
+    case OUTRIGGER_KIND_CACHE: return "cache";
+    case OUTRIGGER_KIND_EXPORTER: return "exporter";
+  }
+  return "unknown";
+}
+
+bool parseKind(std::string_view name, outrigger_kind* out) {
+  for (outrigger_kind k : {OUTRIGGER_KIND_PROVIDER, OUTRIGGER_KIND_GUARDRAIL, OUTRIGGER_KIND_CACHE,
+                           OUTRIGGER_KIND_EXPORTER}) {
+    if (kindName(k) == name) {
+      *out = k;
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string_view stabilityName(outrigger_stability s) {
+  switch (s) {
+    case OUTRIGGER_STABILITY_STABLE: return "stable";
+    case OUTRIGGER_STABILITY_BETA: return "beta";
+    default: return "experimental";
+  }
+}
+
+Expected<std::vector<std::shared_ptr<const PluginType>>> loadLibrary(const std::string& path) {
+  static std::mutex mu;
+  static std::map<std::string, std::vector<std::shared_ptr<const PluginType>>> loaded;
+  char resolved[PATH_MAX];
+  std::string key = ::realpath(path.c_str(), resolved) ? std::string(resolved) : path;
+  std::lock_guard<std::mutex> lock(mu);
+  if (auto it = loaded.find(key); it != loaded.end()) return it->second;
+  auto types = openAndIndex(key);
+  if (types.ok()) loaded[key] = types.value();
+  return types;
+}
+
+Status PluginCatalog::addLibrary(const std::string& path) {
+  auto types = loadLibrary(path);
+  if (!types.ok()) return types.status();
+  for (const auto& t : types.value()) {
+    if (const PluginType* dup = find(t->kind, t->name)) {
+      if (dup->path == t->path) continue;
+      return Status(Code::kAlreadyExists, path + ": " + std::string(kindName(t->kind)) + " type '" + t->name +
+                                              "' is already provided by " + dup->path);
+    }
+    types_.push_back(t);
+  }
+  return Status::ok();
+}
+
+Status PluginCatalog::addDirectory(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return Status(Code::kNotFound, dir + ": cannot open plugin directory");
+  std::vector<std::string> files;
+  while (dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name.size() > 3 && name.compare(name.size() - 3, 3, ".so") == 0) files.push_back(dir + "/" + name);
+  }
+  ::closedir(d);
+  std::sort(files.begin(), files.end());
+  for (const auto& f : files) {
+    if (Status s = addLibrary(f); !s.isOk()) return s;
+  }
+  return Status::ok();
+}
+
+const PluginType* PluginCatalog::find(outrigger_kind kind, std::string_view name) const {
+  for (const auto& t : types_) {
+    if (t->kind == kind && t->name == name) return t.get();
+  }
+  return nullptr;
+}
+
+}  // namespace outrigger::plugin
