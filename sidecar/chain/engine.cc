@@ -30,6 +30,13 @@ Engine::Engine(event::EventLoop& loop, EngineSettings settings, telemetry::Expor
 }
 
 Engine::~Engine() {
+  // Requests still in flight end now, without a sink; their handles close on the loop.
+  for (Slot& s : slots_) {
+    if (RequestContext* ctx = s.ctx) {
+      ctx->detachSink();
+      ctx->cancelWith(Code::kCancelled, "worker shutting down", "server");
+    }
+  }
   Engine* self = this;
   g_engines[loop_.index() & 0xff].compare_exchange_strong(self, nullptr);
 }

@@ -189,9 +189,8 @@ bool RequestContext::stageFailed(const Stage& stage, outrigger_status rc, const 
   stage.instance->failures.fetch_add(1, std::memory_order_relaxed);
   std::string msg = std::string(what) + " failed (plugin status " + std::to_string(rc) + ")";
   if (stage.instance->kind() == OUTRIGGER_KIND_GUARDRAIL) {
-    verdicts_.push_back({stage.instance->name(),
-                         stage.instance->onError() == config::OnError::kSkip ? VerdictKind::kSkipped : VerdictKind::kError,
-                         msg});
+    recordVerdict(stage.instance->name(),
+                  stage.instance->onError() == config::OnError::kSkip ? VerdictKind::kSkipped : VerdictKind::kError, msg);
   }
   if (stage.instance->onError() == config::OnError::kSkip) return true;
   end(Code::kInternal, msg, stage.origin);
@@ -225,16 +224,29 @@ void RequestContext::advance() {
   }
 }
 
+// One verdict per guardrail: a later hook (response after request) can only make it stricter.
+void RequestContext::recordVerdict(const std::string& guardrail, VerdictKind kind, const std::string& reason) {
+  for (Verdict& v : verdicts_) {
+    if (v.guardrail != guardrail) continue;
+    if (static_cast<int>(kind) > static_cast<int>(v.kind)) {
+      v.kind = kind;
+      v.reason = reason;
+    }
+    return;
+  }
+  verdicts_.push_back({guardrail, kind, reason});
+}
+
 void RequestContext::applyVerdict(const Stage& stage, const outrigger_guardrail_result& result, outrigger_status rc) {
   std::string reason(sv(result.reason));
   if (rc == OUTRIGGER_STOP || result.verdict == OUTRIGGER_VERDICT_DENY) {
-    verdicts_.push_back({stage.instance->name(), VerdictKind::kDeny, reason});
+    recordVerdict(stage.instance->name(), VerdictKind::kDeny, reason);
     closeSpan("stop");
     end(Code::kPermissionDenied, reason.empty() ? "denied by guardrail" : reason, stage.origin);
     return;
   }
   VerdictKind kind = result.verdict == OUTRIGGER_VERDICT_FLAG ? VerdictKind::kFlag : VerdictKind::kPass;
-  verdicts_.push_back({stage.instance->name(), kind, reason});
+  recordVerdict(stage.instance->name(), kind, reason);
   closeSpan(kind == VerdictKind::kFlag ? "flag" : "continue");
 }
 
@@ -428,7 +440,7 @@ outrigger_status RequestContext::providerChunk(plugin::PluginInstance* inst, con
     outrigger_status rc = hooks->on_chunk(g.instance->handle(), &view_, &chunk, &result);
     if (rc == OUTRIGGER_STOP || result.verdict == OUTRIGGER_VERDICT_DENY || (rc < 0 && g.instance->onError() == config::OnError::kDeny)) {
       std::string reason(sv(result.reason));
-      verdicts_.push_back({g.instance->name(), VerdictKind::kDeny, reason});
+      recordVerdict(g.instance->name(), VerdictKind::kDeny, reason);
       stopped_by_chunk_ = true;
       cancelWith(Code::kPermissionDenied, reason.empty() ? "stream denied by guardrail" : reason, g.origin);
       return OUTRIGGER_E_STALE;

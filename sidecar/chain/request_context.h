@@ -69,6 +69,7 @@ class RequestContext {
   outrigger_status callHook(const Stage& stage, const char* span_stage, F&& hook);
   void closeSpan(std::string_view outcome);
   bool stageFailed(const Stage& stage, outrigger_status rc, const char* what);
+  void recordVerdict(const std::string& guardrail, VerdictKind kind, const std::string& reason);
   void applyVerdict(const Stage& stage, const outrigger_guardrail_result& result, outrigger_status rc);
   void copyFinal(const outrigger_response_view& r);
   void sendChunk(std::string_view delta, const outrigger_chunk_view* chunk);

@@ -60,6 +60,21 @@ void EventLoop::run() {
   t_current = nullptr;
 }
 
+bool EventLoop::runUntilForTest(const std::function<bool()>& done, uint64_t timeout_ms) {
+  t_current = this;
+  uv_update_time(&loop_);
+  uint64_t deadline = uv_now(&loop_) + timeout_ms;
+  bool ok = done();
+  while (!ok && uv_now(&loop_) < deadline) {
+    uv_run(&loop_, UV_RUN_NOWAIT);
+    ok = done();
+    if (!ok) uv_sleep(1);
+    uv_update_time(&loop_);
+  }
+  t_current = nullptr;
+  return ok;
+}
+
 void EventLoop::startThread() {
   thread_ = std::thread([this] { run(); });
 }

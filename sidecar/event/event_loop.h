@@ -39,6 +39,10 @@ class EventLoop {
   void startThread();
   void join();
 
+  // Runs the loop on the calling thread until `done()` holds or `timeout_ms` passes; true when
+  // done. For tests that drive a loop by hand.
+  bool runUntilForTest(const std::function<bool()>& done, uint64_t timeout_ms);
+
   bool inLoopThread() const { return current() == this; }
   // The loop running on this thread, or nullptr.
   static EventLoop* current();

@@ -234,7 +234,7 @@ def test_queued_calls_survive_a_dropped_connection(sock_path: str) -> None:
                        for i in range(3)]
             for t in threads:
                 t.start()
-            time.sleep(0.2)
+            wait_until(lambda: len(client._queue) == 3)
             assert len(fake.frames("Request")) == 1  # the others wait for the one stream slot
             fake.drop_connections()
             with pytest.raises(outrigger.Unavailable):
@@ -326,7 +326,7 @@ def test_bounded_queue(sock_path: str) -> None:
                        for _ in range(2)]
             for t in waiting:
                 t.start()
-            time.sleep(0.2)
+            wait_until(lambda: len(client._queue) == 2)
             with pytest.raises(outrigger.QueueFull) as info:
                 client.chat("one too many")
             assert info.value.retryable and info.value.status == outrigger.StatusCode.RESOURCE_EXHAUSTED

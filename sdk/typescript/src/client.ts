@@ -66,6 +66,8 @@ export interface ClientStats {
   connections: number;
   /** Successful handshakes since the client was created. */
   connects: number;
+  /** `GoAway` frames received (daemon shutdowns or restarts seen). */
+  goAways: number;
 }
 
 const RETRY_MIN_MS = 25;
@@ -105,6 +107,7 @@ export class OutriggerClient {
   #retryDelay = RETRY_MIN_MS;
   #connectWaiters: Array<{ resolve(info: ServerInfo): void; reject(err: unknown): void }> = [];
   #connects = 0;
+  #goAways = 0;
   #closed = false;
 
   constructor(options: ClientOptions = {}) {
@@ -182,6 +185,7 @@ export class OutriggerClient {
       inFlight,
       connections: this.#connections.size,
       connects: this.#connects,
+      goAways: this.#goAways,
     };
   }
 
@@ -380,12 +384,15 @@ export class OutriggerClient {
 
   #onConnected(conn: Connection): void {
     this.#connecting = false;
-    this.#retryDelay = RETRY_MIN_MS;
     if (this.#closed) {
       conn.close();
       return;
     }
     this.#connects++;
+    if (conn.closed) {
+      if (this.#queue.length > 0) this.#scheduleRetry();
+      return;
+    }
     this.#connections.add(conn);
     this.#active = conn;
     const waiters = this.#connectWaiters;
@@ -403,7 +410,12 @@ export class OutriggerClient {
     for (const call of [...this.#queue]) {
       if (permanent || now - call.enqueuedAt >= this.#connectTimeoutMs) call.fail(err);
     }
-    if (this.#queue.length === 0) return;
+    if (this.#queue.length > 0) this.#scheduleRetry();
+  }
+
+  /** Reconnects after a growing delay; reset once a connection has completed a stream. */
+  #scheduleRetry(): void {
+    if (this.#retryTimer !== null || this.#closed) return;
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = null;
       this.#pump();
@@ -428,6 +440,7 @@ export class OutriggerClient {
     closed: (conn, reason) => this.#onClosed(conn, reason),
     writable: () => this.#pump(),
     streamEnded: (conn) => {
+      this.#retryDelay = RETRY_MIN_MS;
       if (conn.goAway !== null && conn.streams.size === 0) conn.close('drained after GoAway');
       this.#pump();
     },
@@ -438,6 +451,7 @@ export class OutriggerClient {
    * front of the queue, in their original order, for the next connection.
    */
   #onGoAway(conn: Connection, goAway: GoAwayFrame): void {
+    this.#goAways++;
     if (this.#active === conn) this.#active = null;
     const retry: Call[] = [];
     for (const [id, sink] of [...conn.streams]) {
@@ -454,8 +468,13 @@ export class OutriggerClient {
       retry.push(call);
     }
     this.#queue.unshift(...retry);
+    // A daemon that turns every stream away (still draining while accepting connections)
+    // must not be redialled in a tight loop. The retry timer is set before the close below,
+    // whose handler would otherwise redial at once.
+    const refusedAll = goAway.lastStreamId === 0 && this.#queue.length > 0;
+    if (refusedAll) this.#scheduleRetry();
     if (conn.streams.size === 0) conn.close('drained after GoAway');
-    this.#pump();
+    if (!refusedAll) this.#pump();
   }
 
   #onClosed(conn: Connection, reason: OutriggerError): void {

@@ -141,8 +141,14 @@ export class Connection {
         }
         const conn = new Connection(socket, reader, ack, options.events);
         resolve(conn);
-        // Frames that arrived in the same read as the HelloAck.
-        for (const body of frames.slice(1)) conn.#dispatchBody(body);
+        // Frames that arrived in the same read as the HelloAck go out after the owner has
+        // taken the connection (its resolution callback is already queued ahead of this).
+        const early = frames.slice(1);
+        if (early.length > 0) {
+          queueMicrotask(() => {
+            for (const body of early) if (!conn.#closed) conn.#dispatchBody(body);
+          });
+        }
       };
       socket.on('data', onData);
     });

@@ -431,7 +431,28 @@ describe('connection loss and GoAway', () => {
       const answers = await Promise.all(['a', 'b', 'c'].map((t) => client.chat(user(t))));
       assert.deepEqual(answers.map((a) => a.content), ['first', 'b', 'c']);
       assert.equal(client.stats.connects, 2);
+      assert.equal(client.stats.goAways, 1);
       await daemon.until(() => client.stats.connections === 1, 'the drained connection to close');
+    } finally {
+      client.close();
+      await daemon.stop();
+    }
+  });
+
+  test('a daemon that turns every stream away is redialled with backoff', async () => {
+    const daemon = await FakeDaemon.start({
+      afterHello: (conn, d) => {
+        if (d.connections.length <= 3) conn.send(goAwayFrame(0));
+      },
+    });
+    const client = new OutriggerClient({ socketPath: daemon.socketPath });
+    try {
+      const started = performance.now();
+      assert.equal((await client.chat(user('eventually'))).content, 'eventually');
+      assert.equal(daemon.connections.length, 4);
+      assert.equal(client.stats.connections, 1, 'refused connections are not kept');
+      // Two waits of 25 and 50 ms at least (the first refusal may race the request).
+      assert.ok(performance.now() - started >= 70, 'backed off between refusals');
     } finally {
       client.close();
       await daemon.stop();

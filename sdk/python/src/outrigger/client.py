@@ -50,24 +50,25 @@ class _Conn:
         return self.state.usable() and (limit == 0 or len(self.state.streams) + self.reserved < limit)
 
     def write(self, data: bytes) -> None:
-        """Writes whole frames (caller holds write_lock)."""
-        if self.pending_control:
-            data = b"".join(self.pending_control) + data
-            self.pending_control.clear()
+        """Writes whole frames; the caller holds write_lock and calls flush_control() after
+        releasing it."""
         self.sock.sendall(data)
 
     def write_control(self, data: bytes) -> None:
-        """Writes a small frame without ever blocking the reader thread on the write lock: when
-        another thread is writing, the frame goes out with that thread's next write."""
-        if self.write_lock.acquire(blocking=False):
+        """Queues a small frame (a Pong) and sends it if nobody is writing. The reader thread
+        never blocks on the write lock: a writer holding it sends the frame when it is done."""
+        self.pending_control.append(data)
+        self.flush_control()
+
+    def flush_control(self) -> None:
+        while self.pending_control and self.write_lock.acquire(blocking=False):
             try:
-                self.write(data)
+                pending, self.pending_control = self.pending_control, []
+                self.sock.sendall(b"".join(pending))
             except OSError:
                 pass
             finally:
                 self.write_lock.release()
-        else:
-            self.pending_control.append(data)
 
     def shutdown(self) -> None:
         try:
@@ -173,7 +174,7 @@ class Client:
                tool_choice: Optional[str] = None, response_format: Optional[ResponseFormat] = None,
                extra: Union[Mapping[str, Any], str, None] = None,
                cache: Optional[CacheControl] = None) -> PendingCall:
-        """Sends a request and returns at once with a handle to wait for (or cancel) the answer."""
+        """Sends a request and returns, once it is written, a handle to wait for (or cancel) the answer."""
         options = CallOptions(model, self.timeout if timeout is _UNSET else timeout, metadata, temperature, top_p,
                               max_tokens, seed, stop, tools, tool_choice, response_format, extra, cache)
         return self._start(messages, options, stream=False)
@@ -228,32 +229,42 @@ class Client:
         while True:
             conn = self._admit(call, front)
             front = True
-            with conn.write_lock:
-                with self._cv:
-                    conn.reserved -= 1
-                    if not conn.state.usable():
-                        continue  # lost or going away since admission: queue again, at the front
-                    if call.abandoned:
-                        raise _core.deadline_before_send() if call.expired(_core.now()) else _core.cancelled_before_send()
-                    sid = conn.state.open(call)
-                frame = call.encode(sid, call.deadline)
-                if len(frame) - 4 > conn.reader.max_frame_size:
-                    with self._cv:
-                        conn.state.forget(call)
-                        call.state = _core.DONE
-                        self._cv.notify_all()
-                    raise _core.frame_too_large(len(frame) - 4, conn.reader.max_frame_size)
-                try:
-                    conn.write(frame)
+            try:
+                if self._write_call(conn, call):
                     return
-                except OSError:
-                    with self._cv:
-                        retry = call.state == _core.SENT and call.conn is conn.state
-                        if retry:
-                            conn.state.forget(call)  # it never left: send it on the next connection
-                    conn.shutdown()
-                    if not retry:
-                        return  # the reader already failed it with UNAVAILABLE; the waiter sees that
+            finally:
+                conn.flush_control()
+
+    def _write_call(self, conn: _Conn, call: Call) -> bool:
+        """Takes the stream id and writes the frame; False when the call must queue again.
+
+        The id is taken under the write lock so that ids reach the daemon in increasing order."""
+        with conn.write_lock:
+            with self._cv:
+                conn.reserved -= 1
+                if not conn.state.usable():
+                    return False  # lost or going away since admission
+                if call.abandoned:
+                    raise _core.deadline_before_send() if call.expired(_core.now()) else _core.cancelled_before_send()
+                sid = conn.state.open(call)
+            frame = call.encode(sid, call.deadline)
+            if len(frame) - 4 > conn.reader.max_frame_size:
+                with self._cv:
+                    conn.state.forget(call)
+                    call.state = _core.DONE
+                    self._cv.notify_all()
+                raise _core.frame_too_large(len(frame) - 4, conn.reader.max_frame_size)
+            try:
+                conn.write(frame)
+                return True
+            except OSError:
+                with self._cv:
+                    unsent = call.state == _core.SENT and call.conn is conn.state
+                    if unsent:
+                        conn.state.forget(call)  # never left: send it on the next connection
+                conn.shutdown()
+                # Otherwise the reader already failed it with UNAVAILABLE, which the waiter reads.
+                return not unsent
 
     def _admit(self, call: Call, front: bool) -> _Conn:
         with self._cv:
@@ -448,6 +459,7 @@ class Client:
                     conn.write(codec.encode_cancel(sid, reason))
                 except OSError:
                     pass
+            conn.flush_control()
 
     def _abandon(self, call: Call, reason: str) -> None:
         """The caller stops waiting: cancel on the daemon, drop whatever else arrives."""

@@ -359,7 +359,7 @@ class FrameReader:
 def check_frame_length(length: int, max_frame_size: int) -> None:
     if length < MIN_FRAME_SIZE:
         raise FrameError("frame length %d is below the minimum of %d" % (length, MIN_FRAME_SIZE))
-    if length > max_frame_size * 100:
+    if length > max_frame_size:
         raise FrameError("frame length %d exceeds max_frame_size %d" % (length, max_frame_size))
 
 

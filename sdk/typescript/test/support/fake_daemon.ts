@@ -128,6 +128,8 @@ export interface FakeDaemonOptions {
   onRequest?: (req: ReceivedRequest, daemon: FakeDaemon) => void;
   /** Answer Cancel with ResponseEnd CANCELLED (default true). */
   answerCancel?: boolean;
+  /** Runs right after the HelloAck is sent. */
+  afterHello?: (conn: FakeConnection, daemon: FakeDaemon) => void;
 }
 
 export function echo(req: ReceivedRequest, daemon: FakeDaemon): void {
@@ -207,6 +209,7 @@ export class FakeDaemon {
       case 'Hello':
         conn.send(this.#options.handshake ?? helloAckFrame(this.#options.ack));
         if (this.#options.handshake !== undefined) conn.socket.end();
+        this.#options.afterHello?.(conn, this);
         break;
       case 'Request': {
         const req: ReceivedRequest = { streamId, body: frame['body'] as Obj, conn };

@@ -1,0 +1,165 @@
+"""Against the real daemon (OUTRIGGER_BIN), started on a temporary socket with its embedded
+default config: one route whose provider is the mock (echo of the last user message)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from typing import Any, List
+
+import pytest
+
+import outrigger
+from outrigger import AsyncClient, Client, Metadata
+
+
+def mock(**kw: Any) -> dict:
+    return {"mock": kw}
+
+
+def test_unary(daemon: Any) -> None:
+    with Client(daemon.socket_path, model="mock-1") as client:
+        info = client.connect()
+        assert info.proto_major == 1 and info.max_frame_size > 0
+        r = client.chat([{"role": "system", "content": "ignored"}, {"role": "user", "content": "three little words"}])
+    assert r.content == "three little words"
+    assert r.finish_reason == "stop"
+    assert r.usage.prompt_tokens > 0 and r.usage.completion_tokens > 0
+    assert r.trace_id
+
+
+def test_streaming(daemon: Any) -> None:
+    text = "the quick brown fox jumps over the lazy dog"
+    with Client(daemon.socket_path, model="mock-1") as client:
+        with client.stream(text, extra=mock(chunks=5)) as stream:
+            chunks = list(stream)
+        assert len(chunks) == 5
+        assert [c.seq for c in chunks] == sorted(c.seq for c in chunks)
+        assert "".join(c.delta for c in chunks) == text
+        assert stream.start is not None and stream.start.trace_id
+        assert stream.response is not None
+        assert stream.response.content == text and stream.response.finish_reason == "stop"
+        assert stream.response.usage.completion_tokens > 0
+
+
+def test_200_concurrent_calls_on_one_client(daemon: Any) -> None:
+    results: List[str] = []
+    errors: List[BaseException] = []
+    with Client(daemon.socket_path, model="mock-1") as client:
+        def work(i: int) -> None:
+            try:
+                results.append(client.chat("request number %d" % i).content)
+            except BaseException as e:  # noqa: B902 - reported below
+                errors.append(e)
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(200)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    assert not errors, errors[:3]
+    assert sorted(results) == sorted("request number %d" % i for i in range(200))
+
+
+def test_cancel_mid_stream(daemon: Any) -> None:
+    with Client(daemon.socket_path, model="mock-1") as client:
+        start = time.monotonic()
+        stream = client.stream(" ".join("w%d" % i for i in range(20)), extra=mock(chunks=20, chunk_interval_ms=200))
+        next(stream)
+        stream.cancel()
+        with pytest.raises(outrigger.Cancelled):
+            for _ in stream:
+                pass
+        assert time.monotonic() - start < 3.0, "the stream went on after Cancel"
+        assert client.chat("after cancel").content == "after cancel"
+
+
+def test_deadline(daemon: Any) -> None:
+    with Client(daemon.socket_path, model="mock-1") as client:
+        start = time.monotonic()
+        with pytest.raises(outrigger.DeadlineExceeded) as info:
+            client.chat("x", extra=mock(hang=True), timeout=0.5)
+        elapsed = time.monotonic() - start
+        assert 0.4 < elapsed < 3.0
+        assert info.value.origin != "client/deadline", "the daemon did not enforce timeout_ms"
+
+
+def test_error_mapping(daemon: Any) -> None:
+    with Client(daemon.socket_path, model="mock-1") as client:
+        with pytest.raises(outrigger.Unavailable) as unavailable:
+            client.chat("x", extra=mock(fail={"code": "UNAVAILABLE", "retryable": True, "retry_after_ms": 1500,
+                                              "message": "mock is down"}))
+        err = unavailable.value
+        assert (err.status, err.retryable, err.retry_after_ms) == (outrigger.StatusCode.UNAVAILABLE, True, 1500)
+        assert "mock is down" in err.message and err.origin
+        with pytest.raises(outrigger.PermissionDenied) as denied:
+            client.chat("x", extra=mock(fail={"code": "PERMISSION_DENIED", "retryable": False,
+                                              "message": "no"}))
+        assert not denied.value.retryable
+
+
+def test_metadata_round_trip(daemon: Any) -> None:
+    defaults = Metadata(tenant="acme", user="u-1", tags={"team": "billing"})
+    with Client(daemon.socket_path, model="mock-1", metadata=defaults) as client:
+        r = client.chat("x", extra=mock(echo_metadata=True),
+                        metadata=Metadata(session="s-9", request_id="r-42", prompt_id="triage", prompt_version="v3",
+                                          tags={"env": "test"}))
+    echoed = json.loads(r.content)
+    assert echoed == {"tenant": "acme", "user": "u-1", "session": "s-9", "request_id": "r-42",
+                      "prompt_id": "triage", "prompt_version": "v3", "tags": {"team": "billing", "env": "test"}}
+
+
+def test_feedback(daemon: Any) -> None:
+    with Client(daemon.socket_path, model="mock-1") as client:
+        trace = client.chat("rate me").trace_id
+        client.feedback(trace, 0.75, "helpful")
+
+
+def test_daemon_restart_same_client_keeps_working(daemon: Any) -> None:
+    with Client(daemon.socket_path, model="mock-1", connect_timeout=10.0) as client:
+        assert client.chat("before").content == "before"
+        in_flight = client.submit("draining", extra=mock(latency_ms=300))
+        assert daemon.stop() == 0, "the daemon did not exit cleanly on SIGTERM"
+        assert in_flight.result().content == "draining", "a stream in flight was not drained"
+        # A call made while no daemon listens waits for the next one (within connect_timeout).
+        late: List[str] = []
+        waiter = threading.Thread(target=lambda: late.append(client.chat("while down").content))
+        waiter.start()
+        time.sleep(0.3)
+        daemon.start()
+        waiter.join(15)
+        assert late == ["while down"]
+        assert client.chat("after").content == "after"
+
+
+def test_async_client(daemon: Any) -> None:
+    async def main() -> None:
+        async with AsyncClient(daemon.socket_path, model="mock-1") as client:
+            r = await client.chat("async hello")
+            assert r.content == "async hello"
+            async with client.stream("a b c d", extra=mock(chunks=2)) as stream:
+                deltas = [c.delta async for c in stream]
+            assert "".join(deltas) == "a b c d"
+            answers = await asyncio.gather(*(client.chat("n%d" % i) for i in range(200)))
+            assert [a.content for a in answers] == ["n%d" % i for i in range(200)]
+            task = asyncio.ensure_future(client.chat("x", extra=mock(hang=True)))
+            await asyncio.sleep(0.2)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            with pytest.raises(outrigger.DeadlineExceeded):
+                await client.chat("x", extra=mock(hang=True), timeout=0.3)
+            assert (await client.chat("still")).content == "still"
+    asyncio.run(asyncio.wait_for(main(), 60))
+
+
+def test_async_client_survives_restart(daemon: Any) -> None:
+    async def main() -> None:
+        async with AsyncClient(daemon.socket_path, model="mock-1", connect_timeout=10.0) as client:
+            assert (await client.chat("one")).content == "one"
+            await asyncio.get_running_loop().run_in_executor(None, daemon.stop)
+            await asyncio.get_running_loop().run_in_executor(None, daemon.start)
+            assert (await client.chat("two")).content == "two"
+    asyncio.run(asyncio.wait_for(main(), 60))

@@ -1,0 +1,167 @@
+"""Framing, decoding of bad input, request building, stream assembly, errors and configuration."""
+
+from __future__ import annotations
+
+import copy
+import json
+import pickle
+import struct
+
+import pytest
+
+import outrigger
+import wirebuild
+from outrigger import ChatRequest, Message, Metadata, StatusCode, codec
+from outrigger._core import DEFAULT_SOCKET_PATH, Assembler, CallOptions, build_request, resolve_socket_path, timeout_ms
+from outrigger.types import ToolCallDelta
+
+PING = codec.encode_ping(7)
+PONG = codec.encode_pong(8)
+
+
+def test_reader_splits_frames_across_any_boundary() -> None:
+    stream = PING + PONG + codec.encode_cancel(3, "r")
+    for step in (1, 3, 7, len(stream)):
+        reader = codec.FrameReader()
+        payloads = []
+        for i in range(0, len(stream), step):
+            payloads += reader.feed(stream[i:i + step])
+        assert [codec.decode_frame(p).body for p in payloads[:2]] == [codec.Ping(7), codec.Pong(8)]
+        assert len(payloads) == 3 and reader.buffered == 0
+
+
+def test_reader_refuses_an_oversized_length_before_the_body_arrives() -> None:
+    reader = codec.FrameReader(max_frame_size=1024)
+    with pytest.raises(codec.FrameError, match="exceeds max_frame_size 1024"):
+        reader.feed(struct.pack("<I", 1025))
+    assert codec.FrameReader(1024).feed(struct.pack("<I", 1024)) == []  # at the limit: waits for the body
+
+
+def test_reader_refuses_a_length_below_the_minimum() -> None:
+    with pytest.raises(codec.FrameError, match="below the minimum"):
+        codec.FrameReader().feed(struct.pack("<I", 4) + b"abcd")
+
+
+def test_decode_rejects_a_foreign_identifier() -> None:
+    payload = bytearray(codec.split_size_prefix(PING))
+    payload[4:8] = b"XXXX"
+    with pytest.raises(codec.FrameError, match="identifier"):
+        codec.decode_frame(bytes(payload))
+
+
+def test_decode_turns_garbage_into_frame_error() -> None:
+    payload = bytearray(codec.split_size_prefix(wirebuild.encode(
+        {"stream_id": 1, "body_type": "ResponseEnd", "body": {"status": "OK", "content": "hello"}})))
+    payload[0:4] = struct.pack("<I", 0xFFFFFF00)  # root offset far outside the buffer
+    with pytest.raises(codec.FrameError, match="undecodable"):
+        codec.decode_frame(bytes(payload))
+
+
+def test_split_size_prefix_checks_the_length() -> None:
+    with pytest.raises(codec.FrameError):
+        codec.split_size_prefix(PING + b"\0")
+    with pytest.raises(codec.FrameError):
+        codec.split_size_prefix(b"\1")
+
+
+def test_unknown_status_value_reads_as_unknown() -> None:
+    frame = wirebuild.encode({"stream_id": 1, "body_type": "ResponseEnd", "body": {"status": "OK"}})
+    payload = codec.split_size_prefix(frame)
+    end = codec.decode_frame(payload).body
+    assert isinstance(end, codec.ResponseEnd) and end.ok
+    assert codec._status(99) == StatusCode.UNKNOWN
+
+
+def test_response_end_with_tool_calls_and_verdicts() -> None:
+    frame = wirebuild.encode({"stream_id": 4, "body_type": "ResponseEnd", "body": {
+        "status": "OK", "content": "c", "tool_calls": [{"id": "1", "type": "function", "name": "f",
+                                                         "arguments": '{"a":1}'}],
+        "verdicts": [{"guardrail": "pii", "verdict": "Rewrite", "reason": "email"}], "cost_usd": 0.5}})
+    end = codec.decode_frame(codec.split_size_prefix(frame)).body
+    assert isinstance(end, codec.ResponseEnd)
+    r = end.response()
+    assert r.tool_calls[0].parsed_arguments() == {"a": 1}
+    assert r.verdicts[0].verdict == outrigger.Verdict.REWRITE and r.cost_usd == 0.5
+
+
+def test_build_request_defaults_and_overrides() -> None:
+    req = build_request("hi", CallOptions(), stream=False, default_model="route-a", default_metadata=Metadata())
+    assert req == ChatRequest(model="route-a", messages=[Message("user", "hi")], params=None, stream=False,
+                              metadata=None, timeout_ms=0, cache=None)
+    req = build_request([Message.system("s"), {"role": "user", "content": "u", "name": "n"}],
+                        CallOptions(model="m", extra={"mock": {"chunks": 2}}, seed=0), stream=True,
+                        default_model="route-a", default_metadata=Metadata(tenant="t"))
+    assert req.model == "m" and req.stream
+    assert [m.role for m in req.messages or []] == ["system", "user"]
+    assert req.params is not None and req.params.seed == 0
+    assert json.loads(req.params.extra_json or "") == {"mock": {"chunks": 2}}
+    assert req.metadata == Metadata(tenant="t")
+
+
+def test_build_request_rejects_bad_messages() -> None:
+    with pytest.raises(TypeError):
+        build_request([42], CallOptions(), stream=False, default_model="m",  # type: ignore[list-item]
+                      default_metadata=Metadata())
+
+
+def test_metadata_merge() -> None:
+    base = Metadata(tenant="t", user="u", tags={"a": "1", "b": "2"})
+    merged = base.merged(Metadata(user="v", tags={"b": "3"}, traceparent="00-x"))
+    assert merged == Metadata(tenant="t", user="v", tags={"a": "1", "b": "3"}, traceparent="00-x")
+    assert base.merged(None) is base
+    assert Metadata().is_empty() and not base.is_empty()
+
+
+def test_timeout_ms_rounds_up_and_never_sends_zero() -> None:
+    assert timeout_ms(None, 5.0) == 0
+    assert timeout_ms(5.0015, 5.0) == 2
+    assert timeout_ms(4.0, 5.0) == 1
+
+
+def test_assembler_joins_tool_call_fragments() -> None:
+    a = Assembler()
+    a.add(outrigger.Chunk(0, "It ", (ToolCallDelta(0, "c1", "function", "get", '{"ci'),)))
+    a.add(outrigger.Chunk(1, "is", (ToolCallDelta(1, "c2", None, "other", "{}"), ToolCallDelta(0, None, None, None,
+                                                                                           'ty":"x"}'))))
+    assert a.content() == "It is"
+    calls = a.tool_calls()
+    assert [(c.id, c.name, c.arguments, c.type) for c in calls] == [
+        ("c1", "get", '{"city":"x"}', "function"), ("c2", "other", "{}", "function")]
+
+
+def test_errors_by_status() -> None:
+    for status in StatusCode:
+        if status == StatusCode.OK:
+            continue
+        err = outrigger.error_for(status, "m", retryable=True, retry_after_ms=5, origin="o/x")
+        assert isinstance(err, outrigger.OutriggerError) and err.status == status
+        if status != StatusCode.UNKNOWN:
+            assert type(err).__name__.lower().replace("_", "") == status.name.lower().replace("_", "")
+    assert isinstance(outrigger.error_for(StatusCode.CANCELLED), outrigger.Cancelled)
+
+
+def test_errors_copy_and_pickle() -> None:
+    err = outrigger.HandshakeError(StatusCode.FAILED_PRECONDITION, "old", supported_major_min=2,
+                                   supported_major_max=3)
+    for clone in (copy.copy(err), pickle.loads(pickle.dumps(err))):
+        assert type(clone) is outrigger.HandshakeError
+        assert (clone.status, clone.message, clone.supported_major_min, clone.supported_major_max) == (
+            StatusCode.FAILED_PRECONDITION, "old", 2, 3)
+        assert str(clone) == str(err)
+
+
+def test_socket_path_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OUTRIGGER_SOCKET", raising=False)
+    assert resolve_socket_path(None) == DEFAULT_SOCKET_PATH == "/tmp/outrigger.sock"
+    monkeypatch.setenv("OUTRIGGER_SOCKET", "/run/o.sock")
+    assert resolve_socket_path(None) == "/run/o.sock"
+    assert resolve_socket_path("/explicit.sock") == "/explicit.sock"
+    assert outrigger.Client().socket_path == "/run/o.sock"
+    assert outrigger.AsyncClient("/x.sock").socket_path == "/x.sock"
+
+
+def test_max_frame_size_bounds() -> None:
+    with pytest.raises(ValueError):
+        outrigger.Client(max_frame_size=65 * 1024 * 1024)
+    with pytest.raises(ValueError):
+        outrigger.AsyncClient(max_frame_size=4)

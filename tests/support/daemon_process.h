@@ -1,0 +1,66 @@
+// Runs the real daemon as a child process on a private socket in a temp directory, and a raw
+// socket client for sending arbitrary bytes to it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "support/frames.h"
+
+namespace outrigger::testing {
+
+std::string makeTempDir();
+
+// A config using the mock provider and the rules guardrail. @SOCKET@, @DIR@ and @PLUGINS@ in
+// any config text are replaced before the daemon starts.
+std::string basicConfig(const std::string& mock_config = "mode = \"echo\"\nallow_request_overrides = true",
+                        const std::string& extra = "");
+
+class DaemonProcess {
+ public:
+  explicit DaemonProcess(const std::string& config_text = basicConfig(), const std::string& extra_args = "");
+  ~DaemonProcess();
+
+  bool waitReady(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  void signal(int sig);
+  // Waits for exit; the exit code, or -1 on timeout (the process is then still running).
+  int waitExit(std::chrono::milliseconds timeout = std::chrono::seconds(20));
+  bool alive();
+  // Rewrites the config file (for reload tests).
+  void writeConfig(const std::string& config_text);
+  long rssKb() const;
+  std::string log() const;
+
+  const std::string& socket() const { return socket_; }
+  const std::string& dir() const { return dir_; }
+  const std::string& configPath() const { return config_path_; }
+  pid_t pid() const { return pid_; }
+
+ private:
+  std::string dir_, socket_, config_path_, log_path_;
+  pid_t pid_ = -1;
+  int exit_code_ = -1;
+};
+
+// A blocking client speaking raw frames.
+class RawConnection {
+ public:
+  explicit RawConnection(const std::string& socket_path);
+  ~RawConnection();
+  bool connected() const { return fd_ >= 0; }
+  bool send(const std::string& bytes);
+  // The next frame, or nullopt on EOF/timeout.
+  std::optional<AlignedFrame> readFrame(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  // True when the peer closed the connection within the timeout.
+  bool closedByPeer(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  void close();
+
+ private:
+  bool readExact(char* p, size_t n, std::chrono::steady_clock::time_point deadline);
+  int fd_ = -1;
+};
+
+}  // namespace outrigger::testing

@@ -1,0 +1,59 @@
+#include "support/frames.h"
+
+#include <cstring>
+
+#include "outrigger_generated.h"
+
+namespace outrigger::testing {
+
+namespace w = outrigger::wire;
+
+namespace {
+std::string finish(flatbuffers::FlatBufferBuilder& b, uint64_t sid, w::Body type, flatbuffers::Offset<void> body) {
+  w::FrameBuilder fb(b);
+  fb.add_stream_id(sid);
+  fb.add_body_type(type);
+  fb.add_body(body);
+  b.FinishSizePrefixed(fb.Finish(), w::FrameIdentifier());
+  return std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
+}
+}  // namespace
+
+std::string requestFrame(uint64_t sid, const RequestSpec& spec) {
+  flatbuffers::FlatBufferBuilder b;
+  std::vector<flatbuffers::Offset<w::Message>> msgs;
+  for (const auto& [role, content] : spec.messages) {
+    msgs.push_back(w::CreateMessageDirect(b, role.c_str(), content.c_str()));
+  }
+  auto params = w::CreateParamsDirect(b, flatbuffers::nullopt, flatbuffers::nullopt, flatbuffers::nullopt,
+                                      flatbuffers::nullopt, nullptr, nullptr, nullptr, 0,
+                                      spec.extra_json.empty() ? nullptr : spec.extra_json.c_str());
+  auto md = w::CreateMetadataDirect(b, spec.tenant.c_str());
+  auto cache = w::CreateCacheControl(b, spec.cache_bypass);
+  auto req = w::CreateRequestDirect(b, spec.model.c_str(), &msgs, params, spec.stream, md, spec.timeout_ms, cache);
+  return finish(b, sid, w::Body::Request, req.Union());
+}
+
+std::string helloFrame(uint16_t major, uint32_t max_frame_size) {
+  flatbuffers::FlatBufferBuilder b;
+  auto h = w::CreateHelloDirect(b, major, 0, "test", "0", "cpp", max_frame_size, static_cast<w::Feature>(15));
+  return finish(b, 0, w::Body::Hello, h.Union());
+}
+
+std::string cancelFrame(uint64_t sid) {
+  flatbuffers::FlatBufferBuilder b;
+  auto c = w::CreateCancelDirect(b, "test cancel");
+  return finish(b, sid, w::Body::Cancel, c.Union());
+}
+
+std::string pingFrame(uint64_t opaque) {
+  flatbuffers::FlatBufferBuilder b;
+  auto p = w::CreatePing(b, opaque);
+  return finish(b, 0, w::Body::Ping, p.Union());
+}
+
+AlignedFrame::AlignedFrame(const std::string& bytes) : words((bytes.size() + 7) / 8), size(bytes.size()) {
+  std::memcpy(words.data(), bytes.data(), bytes.size());
+}
+
+}  // namespace outrigger::testing

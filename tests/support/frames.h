@@ -1,0 +1,34 @@
+// Builds wire frames for tests: a Request with the common fields, and raw helpers.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace outrigger::testing {
+
+struct RequestSpec {
+  std::string model = "default";
+  std::vector<std::pair<std::string, std::string>> messages = {{"user", "hello"}};
+  std::string tenant;
+  std::string extra_json;
+  bool stream = false;
+  uint32_t timeout_ms = 0;
+  bool cache_bypass = false;
+};
+
+// A size-prefixed Frame{stream_id, Request}.
+std::string requestFrame(uint64_t stream_id, const RequestSpec& spec);
+std::string helloFrame(uint16_t major = 1, uint32_t max_frame_size = 4u << 20);
+std::string cancelFrame(uint64_t stream_id);
+std::string pingFrame(uint64_t opaque);
+
+// 8-byte aligned copy of a frame, as the daemon would hold it.
+struct AlignedFrame {
+  std::vector<uint64_t> words;
+  size_t size = 0;
+  explicit AlignedFrame(const std::string& bytes);
+  const uint8_t* data() const { return reinterpret_cast<const uint8_t*>(words.data()); }
+};
+
+}  // namespace outrigger::testing

@@ -1,0 +1,155 @@
+// Cache keying and tenant isolation: the key function directly, and the real cache_memory .so
+// through the real loader.
+#include <catch2/catch.hpp>
+
+#include <cstring>
+
+#include <outrigger/plugin.hpp>
+
+#include "cache_key.h"
+#include "plugin/loader.h"
+
+using namespace outrigger;
+
+namespace {
+
+struct ViewBuilder {
+  std::vector<outrigger_message_view> msgs;
+  outrigger_params_view params{};
+  outrigger_metadata_view md{};
+  outrigger_request_view view{};
+  std::string tenant, content;
+
+  ViewBuilder(std::string t, std::string c, uint32_t slot = 1) : tenant(std::move(t)), content(std::move(c)) {
+    msgs.push_back({plugin::str("user"), plugin::str(content), {}, {}, nullptr, 0});
+    md.tenant = plugin::str(tenant);
+    view.hdr = OUTRIGGER_HEADER_INIT(outrigger_request_view);
+    view.handle = {slot, 1};
+    view.route = plugin::str("default");
+    view.model = plugin::str("m");
+    view.messages = msgs.data();
+    view.message_count = msgs.size();
+    view.params = &params;
+    view.metadata = &md;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("equal requests give equal keys; tenant, content, params and route all change the key") {
+  ViewBuilder a("acme", "hello"), b("acme", "hello");
+  CHECK(cache::canonicalKey(a.view) == cache::canonicalKey(b.view));
+  ViewBuilder other_tenant("globex", "hello");
+  CHECK(cache::canonicalKey(a.view) != cache::canonicalKey(other_tenant.view));
+  ViewBuilder other_text("acme", "hello!");
+  CHECK(cache::canonicalKey(a.view) != cache::canonicalKey(other_text.view));
+  b.params.present = OUTRIGGER_PARAM_TEMPERATURE;
+  b.params.temperature = 0.5f;
+  CHECK(cache::canonicalKey(a.view) != cache::canonicalKey(b.view));
+  ViewBuilder c("acme", "hello");
+  c.view.route = plugin::str("other");
+  CHECK(cache::canonicalKey(a.view) != cache::canonicalKey(c.view));
+}
+
+TEST_CASE("length prefixes keep field boundaries: ('ab','c') and ('a','bc') differ") {
+  ViewBuilder a("ab", "c"), b("a", "bc");
+  CHECK(cache::canonicalKey(a.view) != cache::canonicalKey(b.view));
+  CHECK_FALSE(cache::hashKey(cache::canonicalKey(a.view)) == cache::hashKey(cache::canonicalKey(b.view)));
+}
+
+namespace {
+
+struct FakeHost {
+  static inline int hits = 0;
+  static inline std::string last_content;
+  static inline uint64_t now = 1'000'000'000;
+  static outrigger_status cacheDone(void*, outrigger_request, const outrigger_response_view* r) noexcept {
+    if (r) {
+      ++hits;
+      last_content.assign(r->content.data, r->content.size);
+    }
+    return OUTRIGGER_OK;
+  }
+  static uint64_t nowNs(void*) noexcept { return now; }
+  static void log(void*, outrigger_log_level, outrigger_str) noexcept {}
+};
+
+}  // namespace
+
+TEST_CASE("the memory cache plugin answers hits, never across tenants, and honours TTL") {
+  auto types = plugin::loadLibrary(std::string(OUTRIGGER_PLUGIN_DIR) + "/cache_memory.so");
+  REQUIRE(types.ok());
+  const outrigger_plugin_type* t = types->at(0)->c_type;
+  CHECK((t->capabilities & OUTRIGGER_CAP_SHARED_INSTANCE) != 0);
+  outrigger_host_api api{};
+  api.hdr = OUTRIGGER_HEADER_INIT(outrigger_host_api);
+  api.cache_done = &FakeHost::cacheDone;
+  api.now_ns = &FakeHost::nowNs;
+  api.log = &FakeHost::log;
+  void* inst = nullptr;
+  outrigger_error err{};
+  std::string cfg = R"({"ttl_ms": 1000, "max_bytes": 1048576})";
+  REQUIRE(t->create(&api, plugin::str("mem"), plugin::str(cfg), &inst, &err) == OUTRIGGER_OK);
+  const auto* hooks = static_cast<const outrigger_cache_hooks*>(t->hooks);
+  FakeHost::hits = 0;
+
+  ViewBuilder acme("acme", "what is 2+2?");
+  CHECK(hooks->lookup(inst, &acme.view) == OUTRIGGER_CONTINUE);  // miss
+  outrigger_response_view answer = plugin::makeResponse();
+  answer.content = plugin::str("4");
+  answer.usage.prompt_tokens = 5;
+  hooks->store(inst, &acme.view, &answer);
+
+  ViewBuilder acme_again("acme", "what is 2+2?", 2);
+  CHECK(hooks->lookup(inst, &acme_again.view) == OUTRIGGER_PENDING);
+  CHECK(FakeHost::hits == 1);
+  CHECK(FakeHost::last_content == "4");
+
+  ViewBuilder globex("globex", "what is 2+2?", 3);
+  CHECK(hooks->lookup(inst, &globex.view) == OUTRIGGER_CONTINUE);  // another tenant never hits
+  ViewBuilder anonymous("", "what is 2+2?", 4);
+  CHECK(hooks->lookup(inst, &anonymous.view) == OUTRIGGER_CONTINUE);
+
+  FakeHost::now += 2'000'000'000;  // past the TTL
+  CHECK(hooks->lookup(inst, &acme_again.view) == OUTRIGGER_CONTINUE);
+  CHECK(FakeHost::hits == 1);
+
+  // A request TTL overrides the default.
+  acme.view.cache_ttl_ms = 10'000;
+  hooks->store(inst, &acme.view, &answer);
+  FakeHost::now += 5'000'000'000;
+  CHECK(hooks->lookup(inst, &acme_again.view) == OUTRIGGER_PENDING);
+  t->destroy(inst);
+}
+
+TEST_CASE("the memory cache stays within its byte budget, evicting least recently used") {
+  auto types = plugin::loadLibrary(std::string(OUTRIGGER_PLUGIN_DIR) + "/cache_memory.so");
+  REQUIRE(types.ok());
+  const outrigger_plugin_type* t = types->at(0)->c_type;
+  outrigger_host_api api{};
+  api.hdr = OUTRIGGER_HEADER_INIT(outrigger_host_api);
+  api.cache_done = &FakeHost::cacheDone;
+  api.now_ns = &FakeHost::nowNs;
+  api.log = &FakeHost::log;
+  void* inst = nullptr;
+  outrigger_error err{};
+  // 16 shards x 4 KiB: room for only a few 1 KiB answers per shard.
+  std::string cfg = R"({"max_bytes": 65536})";
+  REQUIRE(t->create(&api, plugin::str("mem"), plugin::str(cfg), &inst, &err) == OUTRIGGER_OK);
+  const auto* hooks = static_cast<const outrigger_cache_hooks*>(t->hooks);
+  std::string big(1024, 'x');
+  outrigger_response_view answer = plugin::makeResponse();
+  answer.content = plugin::str(big);
+  std::vector<std::unique_ptr<ViewBuilder>> views;
+  for (int i = 0; i < 500; ++i) {
+    views.push_back(std::make_unique<ViewBuilder>("t", "question " + std::to_string(i)));
+    hooks->store(inst, &views.back()->view, &answer);
+  }
+  FakeHost::hits = 0;
+  int present = 0;
+  for (auto& v : views) present += hooks->lookup(inst, &v->view) == OUTRIGGER_PENDING;
+  CHECK(present > 0);
+  CHECK(present < 64);  // 64 KiB cannot hold 500 KiB of answers
+  CHECK(hooks->lookup(inst, &views.back()->view) == OUTRIGGER_PENDING);  // the newest survives
+  t->destroy(inst);
+}

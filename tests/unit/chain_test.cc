@@ -1,0 +1,342 @@
+// Chain contracts: completions, stale handles, threads, deadlines and cancellation, driven on a
+// real event loop with probe plugins whose behaviour each test sets.
+#include <catch2/catch.hpp>
+
+#include <thread>
+
+#include <outrigger/plugin.hpp>
+
+#include "chain/engine.h"
+#include "chain/host_api.h"
+#include "chain/request_context.h"
+#include "outrigger_generated.h"
+#include "plugin/schema.h"
+#include "support/frames.h"
+
+using namespace outrigger;
+using namespace outrigger::testing;
+
+namespace {
+
+// What the probe plugins do and saw; reset by each test.
+struct ProbeState {
+  std::string provider_mode = "echo";  // echo | hang | async | chunks | timer
+  std::string guard_mode = "pass";     // pass | deny | flag | pending | throw
+  int provider_starts = 0;
+  int provider_cancels = 0;
+  int provider_resumes = 0;
+  int guard_cancels = 0;
+  std::vector<outrigger_status> chunk_results;
+  outrigger_request last_handle{};
+  const outrigger_host_api* provider_host = nullptr;
+  const outrigger_host_api* guard_host = nullptr;
+  int timer_ok = 0, timer_stale = 0;
+};
+ProbeState g;
+
+class ProbeProvider final : public plugin::Provider {
+ public:
+  static constexpr const char* kName = "probe";
+  static constexpr const char* kDescription = "test provider";
+  static constexpr const char* kConfigSchema = "{}";
+  ProbeProvider(plugin::Host h, std::string_view n, std::string_view) : Provider(h, n) { g.provider_host = h.api(); }
+
+  outrigger_status start(const outrigger_request_view& r) override {
+    ++g.provider_starts;
+    g.last_handle = r.handle;
+    if (g.provider_mode == "echo") {
+      outrigger_response_view resp = plugin::makeResponse();
+      resp.content = r.messages[r.message_count - 1].content;
+      host().providerDone(r.handle, resp);
+    } else if (g.provider_mode == "chunks") {
+      for (const char* piece : {"a", "b", "c"}) g.chunk_results.push_back(host().providerChunk(r.handle, plugin::makeChunk(piece)));
+    } else if (g.provider_mode == "timer") {
+      host().setTimer(r.handle, 60000, [](outrigger_status s) { (s == OUTRIGGER_OK ? g.timer_ok : g.timer_stale)++; });
+    }
+    return OUTRIGGER_PENDING;  // hang and async: the test completes it, or nothing does
+  }
+  void cancel(outrigger_request) override { ++g.provider_cancels; }
+  void resume(outrigger_request) override { ++g.provider_resumes; }
+};
+
+class ProbeGuard final : public plugin::Guardrail {
+ public:
+  static constexpr const char* kName = "probe";
+  static constexpr const char* kDescription = "test guardrail";
+  static constexpr const char* kConfigSchema = "{}";
+  ProbeGuard(plugin::Host h, std::string_view n, std::string_view) : Guardrail(h, n) { g.guard_host = h.api(); }
+
+  outrigger_status onRequest(const outrigger_request_view& r, outrigger_guardrail_result& res) override {
+    g.last_handle = r.handle;
+    if (g.guard_mode == "deny") {
+      res.verdict = OUTRIGGER_VERDICT_DENY;
+      res.reason = plugin::str("no thanks");
+      return OUTRIGGER_STOP;
+    }
+    if (g.guard_mode == "flag") {
+      res.verdict = OUTRIGGER_VERDICT_FLAG;
+      res.reason = plugin::str("looks odd");
+    }
+    if (g.guard_mode == "pending") return OUTRIGGER_PENDING;
+    if (g.guard_mode == "throw") throw std::runtime_error("guard exploded");
+    return OUTRIGGER_CONTINUE;
+  }
+  void onCancel(outrigger_request) override { ++g.guard_cancels; }
+};
+
+struct End {
+  Code code;
+  std::string origin, message, content;
+  std::vector<Verdict> verdicts;
+};
+
+class TestSink : public ResponseSink {
+ public:
+  void onStart(uint64_t, const ResponseStartInfo&) override { ++starts; }
+  Flow onChunk(uint64_t, const ResponseChunkInfo& c) override {
+    chunks.emplace_back(c.delta);
+    return pause ? Flow::kPause : Flow::kOk;
+  }
+  void onEnd(uint64_t, const ResponseEndInfo& e) override {
+    ends.push_back({e.code, std::string(e.origin), std::string(e.message), std::string(e.content),
+                    e.verdicts ? *e.verdicts : std::vector<Verdict>{}});
+  }
+  int starts = 0;
+  bool pause = false;
+  std::vector<std::string> chunks;
+  std::vector<End> ends;
+};
+
+plugin::PluginType typeFor(const outrigger_plugin_type* c) {
+  plugin::PluginType t;
+  t.c_type = c;
+  t.kind = c->kind;
+  t.name = plugin::view(c->name);
+  t.schema = plugin::compileSchema(R"({"type":"object"})").value();
+  return t;
+}
+
+// One worker's engine on a loop the test drives, with a route: [probe guard] -> probe provider.
+struct Harness {
+  event::EventLoop loop{42};
+  chain::Engine engine{loop, {60000, 600000, 1000}, nullptr};
+  plugin::PluginType provider_type = typeFor(plugin::typeOf<ProbeProvider>());
+  plugin::PluginType guard_type = typeFor(plugin::typeOf<ProbeGuard>());
+  TestSink sink;
+
+  explicit Harness(config::OnError guard_on_error = config::OnError::kDeny, bool with_guard = true) {
+    g = ProbeState{};
+    config::InstanceSettings ps{"probe", "provider", "probe", "{}", config::OnError::kDeny, "t:1", {}};
+    config::InstanceSettings gs{"guard", "guardrail", "probe", "{}", guard_on_error, "t:2", {}};
+    auto chain = std::make_shared<chain::WorkerChain>();
+    chain::Route r;
+    r.name = "default";
+    r.provider = {plugin::PluginInstance::create(provider_type, ps, chain::hostApiTemplate()).value(), "provider/probe"};
+    if (with_guard) {
+      r.guardrails.push_back({plugin::PluginInstance::create(guard_type, gs, chain::hostApiTemplate()).value(), "guardrail/guard"});
+    }
+    chain->routes.emplace("default", std::move(r));
+    chain->default_route = "default";
+    engine.setChain(chain);
+  }
+  ~Harness() { loop.runUntilForTest([] { return false; }, 5); }  // let closed handles free
+
+  outrigger_request start(const RequestSpec& spec, uint64_t sid = 1) {
+    std::string f = requestFrame(sid, spec);
+    auto buf = chain::FrameBuffer::copyOf(reinterpret_cast<const uint8_t*>(f.data()), f.size());
+    const auto* req = wire::GetSizePrefixedFrame(buf.data())->body_as_Request();
+    outrigger_request h{};
+    loop.runUntilForTest([&] {
+      h = engine.start(std::move(buf), req, &sink, sid);
+      return true;
+    }, 10);
+    return h;
+  }
+  bool runUntilEnded(uint64_t ms = 2000) {
+    return loop.runUntilForTest([&] { return !sink.ends.empty(); }, ms);
+  }
+  // Runs `fn` as if on the loop thread (host calls check the thread).
+  template <class F>
+  auto onLoop(F&& fn) {
+    decltype(fn()) out{};
+    loop.runUntilForTest([&] {
+      out = fn();
+      return true;
+    }, 10);
+    return out;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a synchronous provider answer ends the request once with its content") {
+  Harness h;
+  h.start({.messages = {{"user", "hi there"}}});
+  REQUIRE(h.runUntilEnded());
+  REQUIRE(h.sink.ends.size() == 1);
+  CHECK(h.sink.ends[0].code == Code::kOk);
+  CHECK(h.sink.ends[0].content == "hi there");
+  REQUIRE(h.sink.ends[0].verdicts.size() == 1);
+  CHECK(h.sink.ends[0].verdicts[0].kind == VerdictKind::kPass);
+  CHECK(h.engine.inFlight() == 0);
+}
+
+TEST_CASE("a provider completion after the end is stale; a second guardrail completion is invalid") {
+  Harness h;
+  g.provider_mode = "async";
+  g.guard_mode = "pending";
+  outrigger_request handle = h.start({});
+  const outrigger_host_api* gh = g.guard_host;
+  CHECK(h.onLoop([&] { return gh->guardrail_done(gh->host_ctx, handle, OUTRIGGER_VERDICT_PASS, {nullptr, 0}); }) == OUTRIGGER_OK);
+  CHECK(h.onLoop([&] { return gh->guardrail_done(gh->host_ctx, handle, OUTRIGGER_VERDICT_PASS, {nullptr, 0}); }) == OUTRIGGER_E_INVALID);
+  CHECK(g.provider_starts == 1);
+  const outrigger_host_api* ph = g.provider_host;
+  outrigger_response_view ok = plugin::makeResponse();
+  CHECK(h.onLoop([&] { return ph->provider_done(ph->host_ctx, handle, &ok); }) == OUTRIGGER_OK);
+  REQUIRE(h.sink.ends.size() == 1);
+  CHECK(h.onLoop([&] { return ph->provider_done(ph->host_ctx, handle, &ok); }) == OUTRIGGER_E_STALE);
+  outrigger_chunk_view c = plugin::makeChunk("late");
+  CHECK(h.onLoop([&] { return ph->provider_chunk(ph->host_ctx, handle, &c); }) == OUTRIGGER_E_STALE);
+  CHECK(h.sink.ends.size() == 1);
+}
+
+TEST_CASE("a completion from another thread is refused with WRONG_THREAD") {
+  Harness h;
+  g.provider_mode = "async";
+  outrigger_request handle = h.start({});
+  const outrigger_host_api* ph = g.provider_host;
+  outrigger_response_view ok = plugin::makeResponse();
+  outrigger_status from_thread = 0;
+  std::thread([&] { from_thread = ph->provider_done(ph->host_ctx, handle, &ok); }).join();
+  CHECK(from_thread == OUTRIGGER_E_WRONG_THREAD);
+  CHECK(h.sink.ends.empty());
+}
+
+TEST_CASE("post from a foreign thread runs on the loop, or reports STALE after the end") {
+  Harness h;
+  g.provider_mode = "async";
+  outrigger_request handle = h.start({});
+  const outrigger_host_api* ph = g.provider_host;
+  static int ok_calls, stale_calls;
+  ok_calls = stale_calls = 0;
+  auto cb = [](void*, outrigger_status s) { (s == OUTRIGGER_OK ? ok_calls : stale_calls)++; };
+  std::thread([&] { ph->post(ph->host_ctx, handle, cb, nullptr); }).join();
+  h.loop.runUntilForTest([] { return ok_calls == 1; }, 1000);
+  CHECK(ok_calls == 1);
+  h.onLoop([&] { h.engine.cancel(handle, Code::kCancelled, "bye"); return 0; });
+  std::thread([&] { ph->post(ph->host_ctx, handle, cb, nullptr); }).join();
+  h.loop.runUntilForTest([] { return stale_calls == 1; }, 1000);
+  CHECK(stale_calls == 1);
+}
+
+TEST_CASE("a provider that never completes hits the deadline and is cancelled once") {
+  Harness h;
+  g.provider_mode = "hang";
+  h.start({.timeout_ms = 30});
+  REQUIRE(h.runUntilEnded());
+  CHECK(h.sink.ends[0].code == Code::kDeadlineExceeded);
+  CHECK(h.sink.ends[0].origin == "provider/probe");
+  CHECK(g.provider_cancels == 1);
+  CHECK(h.engine.inFlight() == 0);
+}
+
+TEST_CASE("a client cancel reaches the pending provider") {
+  Harness h;
+  g.provider_mode = "hang";
+  outrigger_request handle = h.start({});
+  h.onLoop([&] { h.engine.cancel(handle, Code::kCancelled, "changed my mind"); return 0; });
+  REQUIRE(h.sink.ends.size() == 1);
+  CHECK(h.sink.ends[0].code == Code::kCancelled);
+  CHECK(g.provider_cancels == 1);
+  h.onLoop([&] { h.engine.cancel(handle, Code::kCancelled, "again"); return 0; });
+  CHECK(h.sink.ends.size() == 1);  // exactly one end
+  CHECK(g.provider_cancels == 1);
+}
+
+TEST_CASE("a cancel reaches a pending guardrail, and the provider never starts") {
+  Harness h;
+  g.guard_mode = "pending";
+  outrigger_request handle = h.start({});
+  h.onLoop([&] { h.engine.cancel(handle, Code::kCancelled, "stop"); return 0; });
+  CHECK(g.guard_cancels == 1);
+  CHECK(g.provider_starts == 0);
+  REQUIRE(h.sink.ends.size() == 1);
+}
+
+TEST_CASE("a guardrail deny ends the request with PERMISSION_DENIED and its origin") {
+  Harness h;
+  g.guard_mode = "deny";
+  h.start({});
+  REQUIRE(h.runUntilEnded());
+  CHECK(h.sink.ends[0].code == Code::kPermissionDenied);
+  CHECK(h.sink.ends[0].origin == "guardrail/guard");
+  CHECK(h.sink.ends[0].message == "no thanks");
+  CHECK(g.provider_starts == 0);
+}
+
+TEST_CASE("a flag is recorded and the request goes on") {
+  Harness h;
+  g.guard_mode = "flag";
+  h.start({});
+  REQUIRE(h.runUntilEnded());
+  CHECK(h.sink.ends[0].code == Code::kOk);
+  REQUIRE(h.sink.ends[0].verdicts.size() == 1);
+  CHECK(h.sink.ends[0].verdicts[0].kind == VerdictKind::kFlag);
+  CHECK(h.sink.ends[0].verdicts[0].reason == "looks odd");
+}
+
+TEST_CASE("a throwing guardrail fails closed with on_error=deny and is skipped with on_error=skip") {
+  SECTION("deny") {
+    Harness h(config::OnError::kDeny);
+    g.guard_mode = "throw";
+    h.start({});
+    REQUIRE(h.runUntilEnded());
+    CHECK(h.sink.ends[0].code == Code::kInternal);
+    CHECK(h.sink.ends[0].origin == "guardrail/guard");
+    CHECK(g.provider_starts == 0);
+  }
+  SECTION("skip") {
+    Harness h(config::OnError::kSkip);
+    g.guard_mode = "throw";
+    h.start({});
+    REQUIRE(h.runUntilEnded());
+    CHECK(h.sink.ends[0].code == Code::kOk);
+    REQUIRE(h.sink.ends[0].verdicts.size() == 1);
+    CHECK(h.sink.ends[0].verdicts[0].kind == VerdictKind::kSkipped);
+  }
+}
+
+TEST_CASE("chunks stream to the sink; a paused sink makes provider_chunk answer PAUSE, resume reaches the provider") {
+  Harness h(config::OnError::kDeny, /*with_guard=*/false);
+  g.provider_mode = "chunks";
+  h.sink.pause = true;
+  outrigger_request handle = h.start({.stream = true});
+  CHECK(h.sink.starts == 1);
+  CHECK(h.sink.chunks == std::vector<std::string>{"a", "b", "c"});
+  CHECK(g.chunk_results == std::vector<outrigger_status>{OUTRIGGER_PAUSE, OUTRIGGER_PAUSE, OUTRIGGER_PAUSE});
+  h.onLoop([&] { h.engine.resume(handle); return 0; });
+  CHECK(g.provider_resumes == 1);
+  const outrigger_host_api* ph = g.provider_host;
+  outrigger_response_view ok = plugin::makeResponse();
+  h.onLoop([&] { return ph->provider_done(ph->host_ctx, handle, &ok); });
+  REQUIRE(h.sink.ends.size() == 1);
+  CHECK(h.sink.ends[0].code == Code::kOk);
+  CHECK(h.sink.ends[0].content.empty());  // streamed: the text went in the chunks
+}
+
+TEST_CASE("a plugin timer learns the request ended early with STALE") {
+  Harness h;
+  g.provider_mode = "timer";
+  outrigger_request handle = h.start({});
+  h.onLoop([&] { h.engine.cancel(handle, Code::kCancelled, "stop"); return 0; });
+  CHECK(g.timer_stale == 1);
+  CHECK(g.timer_ok == 0);
+}
+
+TEST_CASE("a request with no messages is INVALID_ARGUMENT and reaches no plugin") {
+  Harness h;
+  h.start({.messages = {}});
+  REQUIRE(h.runUntilEnded());
+  CHECK(h.sink.ends[0].code == Code::kInvalidArgument);
+  CHECK(g.provider_starts == 0);
+}

@@ -1,0 +1,101 @@
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+
+#include "config/config.h"
+
+using namespace outrigger;
+
+namespace {
+
+std::string errorOf(const std::string& toml) {
+  auto s = config::parseConfig(toml, "test.toml", "/etc/outrigger");
+  REQUIRE_FALSE(s.ok());
+  return s.status().message();
+}
+
+const char* kMinimal = R"(
+[instances.mock]
+type = "provider.mock"
+[routes.default]
+provider = "mock"
+)";
+
+}  // namespace
+
+TEST_CASE("the embedded default config parses and routes to the mock") {
+  auto s = config::loadDefaultConfig();
+  REQUIRE(s.ok());
+  CHECK(s->default_route == "default");
+  REQUIRE(s->routes.size() == 1);
+  CHECK(s->routes[0].provider == "mock");
+  CHECK(s->server.socket_mode == 0660);
+}
+
+TEST_CASE("a minimal config gets defaults and its single route is the default") {
+  auto s = config::parseConfig(kMinimal, "test.toml", "/etc/outrigger");
+  REQUIRE(s.ok());
+  CHECK(s->default_route == "default");
+  CHECK(s->instances[0].kind == "provider");
+  CHECK(s->instances[0].type == "mock");
+  CHECK(s->instances[0].config_json == "{}");
+  CHECK(s->server.max_frame_size == 4u << 20);
+}
+
+TEST_CASE("unknown keys are errors that name the file and line") {
+  std::string e = errorOf("[server]\nworkers = 2\nwokers = 3\n");
+  CHECK(e.find("test.toml:3") != std::string::npos);
+  CHECK(e.find("unknown key 'wokers'") != std::string::npos);
+  e = errorOf(std::string(kMinimal) + "[routes.other]\nprovider = \"mock\"\nfallback = \"x\"\n");
+  CHECK(e.find("test.toml:8") != std::string::npos);
+  CHECK(e.find("'fallback'") != std::string::npos);
+}
+
+TEST_CASE("wrong types and bad values are errors with file:line") {
+  CHECK(errorOf("[server]\nworkers = \"two\"\n").find("test.toml:2: 'workers' must be an integer") != std::string::npos);
+  CHECK(errorOf("[server]\nsocket_mode = \"rw\"\n").find("test.toml:2") != std::string::npos);
+  CHECK(errorOf("[server]\nmax_frame_size = 100000000\n").find("between") != std::string::npos);
+  CHECK(errorOf("[server\nx=1").find("test.toml:1") != std::string::npos);  // TOML syntax
+}
+
+TEST_CASE("routes must reference existing instances of the right kind") {
+  std::string e = errorOf("[instances.mock]\ntype = \"provider.mock\"\n[routes.r]\nprovider = \"nope\"\n");
+  CHECK(e.find("test.toml:3") != std::string::npos);
+  CHECK(e.find("unknown instance 'nope'") != std::string::npos);
+  e = errorOf(std::string(kMinimal) + "[routes.r]\nprovider = \"mock\"\ncache = \"mock\"\n");
+  CHECK(e.find("as a cache, but it is a provider") != std::string::npos);
+  CHECK(errorOf("[instances.x]\ntype = \"teapot.mock\"\n").find("unknown plugin kind 'teapot'") != std::string::npos);
+  CHECK(errorOf("default_route = \"zzz\"\n" + std::string(kMinimal)).find("test.toml:1: default_route 'zzz' is not a route") != std::string::npos);
+}
+
+TEST_CASE("${ENV} is substituted in every string; a missing variable is an error") {
+  ::setenv("OUTRIGGER_TEST_SOCK", "/run/o.sock", 1);
+  ::setenv("OUTRIGGER_TEST_TEXT", "from env", 1);
+  auto s = config::parseConfig(
+      "[server]\nsocket = \"${OUTRIGGER_TEST_SOCK}\"\n[instances.mock]\ntype = \"provider.mock\"\n"
+      "[instances.mock.config]\ntext = \"say ${OUTRIGGER_TEST_TEXT}!\"\n[routes.default]\nprovider = \"mock\"\n",
+      "test.toml", ".");
+  REQUIRE(s.ok());
+  CHECK(s->server.socket_path == "/run/o.sock");
+  CHECK(s->instances[0].config_json == R"({"text":"say from env!"})");
+  ::unsetenv("OUTRIGGER_TEST_MISSING");
+  CHECK(errorOf("[server]\nsocket = \"${OUTRIGGER_TEST_MISSING}\"\n").find("OUTRIGGER_TEST_MISSING is not set") != std::string::npos);
+}
+
+TEST_CASE("relative plugin dirs resolve against the config file's folder") {
+  auto s = config::parseConfig(std::string("[plugins]\ndirs = [\"plugins\", \"/abs\"]\n") + kMinimal, "t.toml", "/etc/outrigger");
+  REQUIRE(s.ok());
+  CHECK(s->plugin_dirs == std::vector<std::string>{"/etc/outrigger/plugins", "/abs"});
+}
+
+TEST_CASE("plugin config keeps a line for each JSON pointer") {
+  auto s = config::parseConfig(
+      "[instances.g]\ntype = \"guardrail.rules\"\n[instances.g.config]\nmax_messages = 3\ndeny_patterns = ['a', 'b']\n"
+      "[instances.mock]\ntype = \"provider.mock\"\n[routes.default]\nprovider = \"mock\"\nguardrails = [\"g\"]\n",
+      "t.toml", ".");
+  REQUIRE(s.ok());
+  const auto& lines = s->instances[0].lines;
+  CHECK(lines.at("/max_messages") == "t.toml:4");
+  CHECK(lines.at("/deny_patterns/1") == "t.toml:5");
+  CHECK(s->instances[0].on_error == config::OnError::kDeny);
+}

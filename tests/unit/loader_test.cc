@@ -1,0 +1,179 @@
+#include <catch2/catch.hpp>
+
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include <outrigger/plugin.hpp>
+
+#include "chain/host_api.h"
+#include "plugin/instance.h"
+#include "plugin/loader.h"
+#include "support/daemon_process.h"
+
+using namespace outrigger;
+
+namespace {
+
+std::string fixture(const char* name) { return std::string(OUTRIGGER_FIXTURE_DIR) + "/" + name + ".so"; }
+
+std::string loadError(const std::string& path) {
+  auto r = plugin::loadLibrary(path);
+  REQUIRE_FALSE(r.ok());
+  return r.status().message();
+}
+
+}  // namespace
+
+TEST_CASE("a library without the entry symbol is refused, naming the file and the host ABI") {
+  std::string e = loadError(fixture("no_entry"));
+  CHECK(e.find("no_entry.so") != std::string::npos);
+  CHECK(e.find("outrigger_plugin_entry_v1") != std::string::npos);
+  CHECK(e.find("host ABI 1.0") != std::string::npos);
+}
+
+TEST_CASE("a different ABI major is refused with both versions") {
+  std::string e = loadError(fixture("wrong_major"));
+  CHECK(e.find("wrong_major.so") != std::string::npos);
+  CHECK(e.find("plugin ABI 2.3") != std::string::npos);
+  CHECK(e.find("host supports ABI 1.0") != std::string::npos);
+}
+
+TEST_CASE("a plugin built for a newer minor is refused with both versions") {
+  std::string e = loadError(fixture("newer_minor"));
+  CHECK(e.find("newer plugin ABI 1.99") != std::string::npos);
+  CHECK(e.find("host supports ABI 1.0") != std::string::npos);
+}
+
+TEST_CASE("a missing required hook slot is refused") {
+  std::string e = loadError(fixture("missing_slot"));
+  CHECK(e.find("fx_missing") != std::string::npos);
+  CHECK(e.find("need start and cancel") != std::string::npos);
+}
+
+TEST_CASE("an invalid config schema is refused at load") {
+  CHECK(loadError(fixture("bad_schema")).find("config schema") != std::string::npos);
+}
+
+TEST_CASE("RTLD_NOW refuses a library with an unresolved symbol at load time, with dlerror") {
+  std::string e = loadError(fixture("unresolved"));
+  CHECK(e.find("dlopen failed") != std::string::npos);
+  CHECK(e.find("outrigger_fixture_symbol_that_does_not_exist") != std::string::npos);
+}
+
+TEST_CASE("world-writable plugin files are refused") {
+  std::string dir = testing::makeTempDir();
+  std::string copy = dir + "/two_types.so";
+  std::ifstream src(fixture("two_types"), std::ios::binary);
+  std::ofstream(copy, std::ios::binary) << src.rdbuf();
+  ::chmod(copy.c_str(), 0777);
+  std::string e = loadError(copy);
+  CHECK(e.find("world-writable") != std::string::npos);
+  ::chmod(copy.c_str(), 0755);
+  CHECK(plugin::loadLibrary(copy).ok());
+  std::system(("rm -rf " + dir).c_str());
+}
+
+TEST_CASE("one library can provide several types; loading twice returns the same types") {
+  auto a = plugin::loadLibrary(fixture("two_types"));
+  REQUIRE(a.ok());
+  REQUIRE(a->size() == 2);
+  CHECK(a->at(0)->kind == OUTRIGGER_KIND_PROVIDER);
+  CHECK(a->at(1)->kind == OUTRIGGER_KIND_GUARDRAIL);
+  CHECK(a->at(0)->version == "2.1.0");
+  auto b = plugin::loadLibrary(fixture("two_types"));
+  REQUIRE(b.ok());
+  CHECK(b->at(0).get() == a->at(0).get());
+}
+
+TEST_CASE("two libraries providing the same type are a conflict") {
+  plugin::PluginCatalog catalog;
+  REQUIRE(catalog.addLibrary(fixture("two_types")).isOk());
+  Status s = catalog.addLibrary(fixture("dup_type"));
+  CHECK(s.code() == Code::kAlreadyExists);
+  CHECK(s.message().find("already provided by") != std::string::npos);
+}
+
+TEST_CASE("config is validated against the type's schema before create, with file:line") {
+  auto types = plugin::loadLibrary(fixture("two_types"));
+  REQUIRE(types.ok());
+  config::InstanceSettings is;
+  is.name = "p";
+  is.where = "x.toml:7";
+  is.config_json = R"({"level": "high"})";
+  is.lines = {{"", "x.toml:8"}, {"/level", "x.toml:9"}};
+  auto inst = plugin::PluginInstance::create(*types->at(0), is, chain::hostApiTemplate());
+  REQUIRE_FALSE(inst.ok());
+  CHECK(inst.status().message().find("x.toml:9") != std::string::npos);
+  CHECK(inst.status().message().find("config/level") != std::string::npos);
+  is.config_json = R"({"levle": 1})";
+  inst = plugin::PluginInstance::create(*types->at(0), is, chain::hostApiTemplate());
+  REQUIRE_FALSE(inst.ok());
+  CHECK(inst.status().message().find("levle") != std::string::npos);
+  is.config_json = R"({"level": 3})";
+  CHECK(plugin::PluginInstance::create(*types->at(0), is, chain::hostApiTemplate()).ok());
+}
+
+// ------------------------------------------------------------------ the C++ wrapper
+
+namespace {
+
+int g_thrower_calls = 0;
+
+class Thrower final : public plugin::Guardrail {
+ public:
+  static constexpr const char* kName = "thrower";
+  static constexpr const char* kDescription = "throws";
+  static constexpr const char* kConfigSchema = "{}";
+  Thrower(plugin::Host h, std::string_view n, std::string_view config) : Guardrail(h, n) {
+    if (config.find("fail_create") != std::string_view::npos) throw std::runtime_error("bad config value");
+  }
+  outrigger_status onRequest(const outrigger_request_view&, outrigger_guardrail_result&) override {
+    ++g_thrower_calls;
+    throw std::logic_error("boom");
+  }
+};
+
+std::string g_logged;
+void captureLog(void*, outrigger_log_level, outrigger_str m) noexcept { g_logged.assign(m.data, m.size); }
+
+}  // namespace
+
+TEST_CASE("the C++ wrapper catches a throwing hook, fails closed and disables the instance") {
+  const outrigger_plugin_type* t = plugin::typeOf<Thrower>();
+  outrigger_host_api api = chain::hostApiTemplate();
+  api.log = &captureLog;
+  void* inst = nullptr;
+  outrigger_error err{};
+  REQUIRE(t->create(&api, {"t", 1}, {"{}", 2}, &inst, &err) == OUTRIGGER_OK);
+  const auto* hooks = static_cast<const outrigger_guardrail_hooks*>(t->hooks);
+  outrigger_request_view view{};
+  outrigger_guardrail_result result{};
+  g_thrower_calls = 0;
+  CHECK(hooks->on_request(inst, &view, &result) == OUTRIGGER_E_PLUGIN_EXCEPTION);
+  CHECK(g_logged.find("boom") != std::string::npos);
+  CHECK(hooks->on_request(inst, &view, &result) == OUTRIGGER_E_PLUGIN_EXCEPTION);
+  CHECK(g_thrower_calls == 1);  // poisoned: user code is not called again
+  t->destroy(inst);
+}
+
+TEST_CASE("an exception in a constructor becomes a create error with its message") {
+  const outrigger_plugin_type* t = plugin::typeOf<Thrower>();
+  void* inst = nullptr;
+  outrigger_error err{};
+  CHECK(t->create(&chain::hostApiTemplate(), {"t", 1}, {"fail_create", 11}, &inst, &err) < 0);
+  CHECK(std::string(err.message) == "bad config value");
+}
+
+TEST_CASE("ABI structs keep their v1.0 layout") {
+  // Appending is allowed; moving a field is not. These offsets are the contract.
+  STATIC_REQUIRE(sizeof(outrigger_header) == 8);
+  STATIC_REQUIRE(sizeof(outrigger_str) == 16);
+  STATIC_REQUIRE(sizeof(outrigger_request) == 8);
+  STATIC_REQUIRE(offsetof(outrigger_host_api, host_ctx) == 8);
+  STATIC_REQUIRE(offsetof(outrigger_host_api, provider_done) == 72);
+  STATIC_REQUIRE(offsetof(outrigger_plugin_type, hooks) == 88);
+  STATIC_REQUIRE(offsetof(outrigger_plugin_entry, type_count) == 48);
+  STATIC_REQUIRE(offsetof(outrigger_request_view, trace_id) == 96);
+}

@@ -1,0 +1,108 @@
+// The built-in plugins through the real loader: their example configs build a chain, and the
+// rules guardrail decides as configured.
+#include <catch2/catch.hpp>
+
+#include <outrigger/plugin.hpp>
+
+#include "chain/chain.h"
+#include "config/config.h"
+#include "plugin/loader.h"
+
+using namespace outrigger;
+
+TEST_CASE("every built-in plugin loads and exposes a kind, stability and schema") {
+  plugin::PluginCatalog catalog;
+  REQUIRE(catalog.addDirectory(OUTRIGGER_PLUGIN_DIR).isOk());
+  for (auto [kind, name] : {std::pair{OUTRIGGER_KIND_PROVIDER, "mock"}, {OUTRIGGER_KIND_GUARDRAIL, "rules"},
+                            {OUTRIGGER_KIND_CACHE, "memory"}, {OUTRIGGER_KIND_EXPORTER, "jsonl"}}) {
+    const plugin::PluginType* t = catalog.find(kind, name);
+    REQUIRE(t);
+    CHECK(t->schema_json.find("additionalProperties") != std::string::npos);
+    CHECK(t->abi_major == OUTRIGGER_ABI_MAJOR);
+  }
+}
+
+TEST_CASE("the example configs build a chain with every instance created") {
+  for (const char* file : {"/config/default.toml", "/config/full.toml"}) {
+    INFO(file);
+    auto settings = config::loadConfigFile(std::string(OUTRIGGER_SOURCE_DIR) + file);
+    REQUIRE(settings.ok());
+    settings->plugin_dirs = {OUTRIGGER_PLUGIN_DIR};
+    for (auto& i : settings->instances) {
+      if (i.kind == "exporter") i.config_json = R"({"path": "/dev/null"})";
+    }
+    auto chain = chain::buildChain(settings.value(), 2, 1);
+    REQUIRE(chain.ok());
+    CHECK(chain.value()->workers.size() == 2);
+  }
+}
+
+TEST_CASE("invalid plugin config fails the chain build with the TOML line") {
+  auto settings = config::parseConfig(
+      "[plugins]\ndirs = [\"" OUTRIGGER_PLUGIN_DIR "\"]\n[instances.mock]\ntype = \"provider.mock\"\n"
+      "[instances.mock.config]\nmode = \"psychic\"\n[routes.default]\nprovider = \"mock\"\n",
+      "bad.toml", ".");
+  REQUIRE(settings.ok());
+  auto chain = chain::buildChain(settings.value(), 1, 1);
+  REQUIRE_FALSE(chain.ok());
+  CHECK(chain.status().message().find("bad.toml:6") != std::string::npos);
+  CHECK(chain.status().message().find("config/mode") != std::string::npos);
+}
+
+namespace {
+
+struct Rules {
+  const outrigger_plugin_type* t = nullptr;
+  void* inst = nullptr;
+  const outrigger_guardrail_hooks* hooks = nullptr;
+  explicit Rules(const std::string& cfg) {
+    auto types = plugin::loadLibrary(std::string(OUTRIGGER_PLUGIN_DIR) + "/guardrail_rules.so");
+    REQUIRE(types.ok());
+    t = types->at(0)->c_type;
+    static outrigger_host_api api{};
+    outrigger_error err{};
+    REQUIRE(t->create(&api, plugin::str("rules"), plugin::str(cfg), &inst, &err) == OUTRIGGER_OK);
+    hooks = static_cast<const outrigger_guardrail_hooks*>(t->hooks);
+  }
+  ~Rules() { t->destroy(inst); }
+  std::pair<outrigger_status, std::string> check(const std::vector<std::string>& contents) {
+    std::vector<outrigger_message_view> msgs;
+    for (const auto& c : contents) msgs.push_back({plugin::str("user"), plugin::str(c), {}, {}, nullptr, 0});
+    outrigger_request_view v{};
+    v.messages = msgs.data();
+    v.message_count = msgs.size();
+    outrigger_guardrail_result r{};
+    outrigger_status st = hooks->on_request(inst, &v, &r);
+    return {r.verdict == OUTRIGGER_VERDICT_FLAG ? 100 : st, std::string(plugin::view(r.reason))};
+  }
+};
+
+}  // namespace
+
+TEST_CASE("rules: limits and patterns deny, flag or pass") {
+  Rules rules(R"({"max_input_bytes": 20, "max_messages": 2, "deny_patterns": ["(?i)drop\\s+table"],
+                 "flag_patterns": ["\\b\\d{3}-\\d{2}-\\d{4}\\b"], "deny_empty_output": true})");
+  CHECK(rules.check({"hello"}).first == OUTRIGGER_CONTINUE);
+  auto [st, reason] = rules.check({"please DROP  table x"});
+  CHECK(st == OUTRIGGER_STOP);
+  CHECK(reason.find("deny pattern") != std::string::npos);
+  CHECK(rules.check({"ssn 123-45-6789"}).first == 100);
+  CHECK(rules.check({"a", "b", "c"}).first == OUTRIGGER_STOP);
+  CHECK(rules.check({std::string(21, 'x')}).second.find("input too large") != std::string::npos);
+  outrigger_response_view empty = plugin::makeResponse();
+  outrigger_request_view v{};
+  outrigger_guardrail_result r{};
+  CHECK(rules.hooks->on_response(rules.inst, &v, &empty, &r) == OUTRIGGER_STOP);
+  CHECK(plugin::view(r.reason) == "empty output");
+}
+
+TEST_CASE("rules: an invalid regular expression is a create error naming it") {
+  auto types = plugin::loadLibrary(std::string(OUTRIGGER_PLUGIN_DIR) + "/guardrail_rules.so");
+  REQUIRE(types.ok());
+  const outrigger_plugin_type* t = types->at(0)->c_type;
+  static outrigger_host_api api{};
+  void* inst = nullptr;
+  outrigger_error err{};
+  CHECK(t->create(&api, plugin::str("r"), plugin::str(R"({"deny_patterns": ["(unclosed"]})"), &inst, &err) < 0);
+  CHECK(std::string(err.message).find("(unclosed") != std::string::npos);
+}
