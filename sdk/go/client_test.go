@@ -29,6 +29,18 @@ func dialFake(t *testing.T, srv *fakeServer, opts ...Option) *Client {
 	return c
 }
 
+// waitErr returns the next error from errc, failing the test instead of hanging.
+func waitErr(t *testing.T, errc <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-errc:
+		return err
+	case <-time.After(testWait):
+		t.Fatal("the call did not end")
+		return nil
+	}
+}
+
 func user(text string) *Request {
 	return &Request{Model: "mock-1", Messages: []Message{UserMessage(text)}}
 }
@@ -256,7 +268,7 @@ func TestContextDeadlineIsSentAndEnforcedLocally(t *testing.T) {
 	if ms := r.body["timeout_ms"].(uint32); ms == 0 || ms > 300 {
 		t.Errorf("timeout_ms %d, want within (0, 300]", ms)
 	}
-	err := <-errc // the fake never answers: the local deadline must end the call
+	err := waitErr(t, errc) // the fake never answers: the local deadline must end the call
 	if elapsed := time.Since(start); elapsed > 2*time.Second {
 		t.Errorf("call took %v", elapsed)
 	}
@@ -280,7 +292,7 @@ func TestRequestTimeoutHasLocalBackstop(t *testing.T) {
 	if ms := r.body["timeout_ms"].(uint32); ms == 0 || ms > 150 {
 		t.Errorf("timeout_ms %d, want within (0, 150]", ms)
 	}
-	if err := <-errc; !errors.Is(err, ErrDeadlineExceeded) {
+	if err := waitErr(t, errc); !errors.Is(err, ErrDeadlineExceeded) {
 		t.Fatalf("got %v", err)
 	}
 }
@@ -388,7 +400,7 @@ func TestDroppedConnectionFailsSentCallsAndReconnects(t *testing.T) {
 	go func() { _, err := c.Chat(context.Background(), user("x")); errc <- err }()
 	fc.recvType(t, "Request")
 	fc.nc.Close()
-	err := <-errc
+	err := waitErr(t, errc)
 	if !errors.Is(err, ErrUnavailable) || !IsRetryable(err) || asError(t, err).Origin != OriginClient {
 		t.Fatalf("got %v, want a retryable UNAVAILABLE from the client", err)
 	}
@@ -417,7 +429,7 @@ func TestQueuedCallsWaitForTheSidecar(t *testing.T) {
 	time.Sleep(50 * time.Millisecond) // let a few connection attempts fail
 	srv.listen()
 	srv.next(t).serveEcho()
-	if err := <-errc; err != nil {
+	if err := waitErr(t, errc); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -477,7 +489,7 @@ func TestOversizedIncomingFrameDropsTheConnection(t *testing.T) {
 	var prefix [4]byte
 	binary.LittleEndian.PutUint32(prefix[:], 4096) // over the negotiated 2048; no body follows
 	fc.send(prefix[:])
-	err := <-errc
+	err := waitErr(t, errc)
 	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "exceeds the negotiated max_frame_size 2048") {
 		t.Fatalf("got %v", err)
 	}
@@ -567,13 +579,13 @@ func TestFeedback(t *testing.T) {
 	assertSameJSON(t, "feedback", r.body, map[string]any{"trace_id": "trace-1", "score": 0.5,
 		"comment": "good", "metadata": map[string]any{"tenant": "acme"}})
 	fc.send(endFrame(r.id, endSpec{}))
-	if err := <-errc; err != nil {
+	if err := waitErr(t, errc); err != nil {
 		t.Fatal(err)
 	}
 	go func() { errc <- c.Feedback(context.Background(), "nope", 1, "") }()
 	r = fc.recvType(t, "Feedback")
 	fc.send(endFrame(r.id, endSpec{status: StatusNotFound, message: "unknown trace"}))
-	if err := <-errc; !errors.Is(err, ErrNotFound) {
+	if err := waitErr(t, errc); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("got %v, want NOT_FOUND", err)
 	}
 }
@@ -586,7 +598,7 @@ func TestCloseFailsCallsInFlight(t *testing.T) {
 	go func() { _, err := c.Chat(context.Background(), user("x")); errc <- err }()
 	fc.recvType(t, "Request")
 	c.Close()
-	if err := <-errc; !errors.Is(err, ErrClientClosed) {
+	if err := waitErr(t, errc); !errors.Is(err, ErrClientClosed) {
 		t.Fatalf("in flight: %v", err)
 	}
 	if _, err := c.Chat(context.Background(), user("y")); !errors.Is(err, ErrClientClosed) {
@@ -606,7 +618,7 @@ func TestMalformedFrameDropsTheConnection(t *testing.T) {
 	binary.LittleEndian.PutUint32(bad[4:], 0xfffffff0) // root offset far outside the buffer
 	copy(bad[8:], "ORG1")
 	fc.send(bad)
-	if err := <-errc; !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "malformed") {
+	if err := waitErr(t, errc); !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "malformed") {
 		t.Fatalf("got %v", err)
 	}
 }

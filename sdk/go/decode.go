@@ -40,7 +40,7 @@ func readFrame(r io.Reader, buf []byte, limit uint32) ([]byte, error) {
 		return buf, err
 	}
 	n := binary.LittleEndian.Uint32(hdr[:])
-	if n < minFrameSize {
+	if n < minFrameSize || n > limit {
 		return buf, &frameSizeError{size: n, limit: limit}
 	}
 	total := int(n) + 4

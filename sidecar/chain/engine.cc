@@ -91,8 +91,8 @@ void Engine::release(RequestContext* ctx) {
   --in_flight_;
 }
 
-void Engine::cancel(outrigger_request handle, Code code, std::string_view message) {
-  if (RequestContext* ctx = find(handle)) ctx->cancelWith(code, message, "client");
+void Engine::cancel(outrigger_request handle, Code code, std::string_view message, std::string_view origin) {
+  if (RequestContext* ctx = find(handle)) ctx->cancelWith(code, message, origin);
 }
 
 void Engine::abandon(outrigger_request handle) {

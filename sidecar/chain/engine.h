@@ -64,7 +64,7 @@ class Engine {
   outrigger_request start(FrameBuffer frame, const wire::Request* request, ResponseSink* sink,
                           uint64_t stream_id);
   // Ends the request now with `code` (if it has not ended). Reaches whichever plugin is pending.
-  void cancel(outrigger_request handle, Code code, std::string_view message);
+  void cancel(outrigger_request handle, Code code, std::string_view message, std::string_view origin = "client");
   // Like cancel, but the sink is gone: nothing is sent.
   void abandon(outrigger_request handle);
   // The sink drained below its low watermark: paused producers may go on.

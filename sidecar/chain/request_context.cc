@@ -521,7 +521,8 @@ void RequestContext::cancelWith(Code code, std::string_view message, std::string
   if (ended_) return;
   std::string msg(message), org(origin);
   notifyPendingCancel();
-  end(code, msg, org);
+  // A server going away is worth retrying elsewhere; a cancel, deadline or deny is not.
+  end(code, msg, org, /*retryable=*/code == Code::kUnavailable);
 }
 
 void RequestContext::resume() {

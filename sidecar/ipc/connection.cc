@@ -200,7 +200,7 @@ ResponseSink::Flow Connection::onChunk(uint64_t stream_id, const ResponseChunkIn
     outrigger_request h = it->second;
     chain::Engine* engine = &engine_;
     engine_.loop().post([engine, h] {
-      engine->cancel(h, Code::kResourceExhausted, "client is not reading; write queue limit reached");
+      engine->cancel(h, Code::kResourceExhausted, "client is not reading; write queue limit reached", "server");
     });
     return Flow::kPause;
   }
@@ -286,7 +286,7 @@ void Connection::goAway(uint32_t drain_ms) {
 void Connection::endAllStreams(Code code, std::string_view message) {
   std::vector<outrigger_request> handles;
   for (auto& [sid, h] : streams_) handles.push_back(h);
-  for (outrigger_request h : handles) engine_.cancel(h, code, message);
+  for (outrigger_request h : handles) engine_.cancel(h, code, message, "server");
 }
 
 void Connection::close() {

@@ -1,0 +1,138 @@
+// The CLI subcommands, run as a user would run them.
+#include <catch2/catch.hpp>
+
+#include <sys/wait.h>
+
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <outrigger/client.h>
+
+#include "support/daemon_process.h"
+
+using namespace outrigger::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Run {
+  int code;
+  std::string out;
+};
+
+Run run(const std::string& args) {
+  std::string cmd = std::string(OUTRIGGER_BIN) + " " + args + " 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  while (size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  int status = ::pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+std::string writeTemp(const std::string& dir, const std::string& name, const std::string& text) {
+  std::string path = dir + "/" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+}  // namespace
+
+TEST_CASE("outrigger check prints the resolved chain of a valid config") {
+  Run r = run("check --config " OUTRIGGER_SOURCE_DIR "/config/full.toml");
+  CHECK(r.code == 0);
+  CHECK(r.out.find("route default (default)") != std::string::npos);
+  CHECK(r.out.find("guardrail  input_rules") != std::string::npos);
+  CHECK(r.out.find("cache      memory") != std::string::npos);
+  CHECK(r.out.find("provider   mock") != std::string::npos);
+  CHECK(r.out.find("exporter   request_log") != std::string::npos);
+}
+
+TEST_CASE("outrigger check exits non-zero with file:line on an error") {
+  std::string dir = makeTempDir();
+  std::string path = writeTemp(dir, "bad.toml", "[server]\nworkers = 1\nsocket_mdoe = \"0600\"\n");
+  Run r = run("check --config " + path);
+  CHECK(r.code == 1);
+  CHECK(r.out.find(path + ":3: unknown key 'socket_mdoe'") != std::string::npos);
+  path = writeTemp(dir, "badplugin.toml",
+                   "[instances.mock]\ntype = \"provider.mock\"\n[instances.mock.config]\nlatency_ms = -5\n"
+                   "[routes.default]\nprovider = \"mock\"\n");
+  r = run("check --config " + path);
+  CHECK(r.code == 1);
+  CHECK(r.out.find(path + ":4") != std::string::npos);
+  CHECK(r.out.find("config/latency_ms") != std::string::npos);
+  std::system(("rm -rf " + dir).c_str());
+}
+
+TEST_CASE("outrigger plugins lists every type with kind, version, stability and schema") {
+  Run r = run("plugins --dir " OUTRIGGER_PLUGIN_DIR);
+  CHECK(r.code == 0);
+  for (const char* t : {"provider.mock", "guardrail.rules", "cache.memory", "exporter.jsonl"}) {
+    CHECK(r.out.find(t) != std::string::npos);
+  }
+  CHECK(r.out.find("stability  stable") != std::string::npos);
+  CHECK(r.out.find("\"additionalProperties\"") != std::string::npos);
+}
+
+TEST_CASE("outrigger version and chat") {
+  Run v = run("version");
+  CHECK(v.code == 0);
+  CHECK(v.out.find("outrigger 0.1.0") != std::string::npos);
+  DaemonProcess d;
+  REQUIRE(d.waitReady());
+  Run c = run("chat --socket " + d.socket() + " 'hello from the shell'");
+  CHECK(c.code == 0);
+  CHECK(c.out.find("hello from the shell") != std::string::npos);
+  CHECK(c.out.find("finish stop") != std::string::npos);
+  Run denied = run("chat --socket " + d.socket() + " 'the forbidden phrase'");
+  CHECK(denied.code == 1);
+  CHECK(denied.out.find("PERMISSION_DENIED [guardrail/input_rules]") != std::string::npos);
+}
+
+TEST_CASE("the jsonl exporter writes one record per request with spans, usage and verdicts") {
+  std::string extra =
+      "exporters = [\"log\"]\ncache = \"mem\"\n"
+      "[instances.log]\ntype = \"exporter.jsonl\"\n[instances.log.config]\npath = \"@DIR@/requests.jsonl\"\n"
+      "[instances.mem]\ntype = \"cache.memory\"\n";
+  DaemonProcess d(basicConfig("mode = \"echo\"", extra));
+  REQUIRE(d.waitReady());
+  {
+    outrigger::client::Client::Options o;
+    o.socket_path = d.socket();
+    outrigger::client::Client c(o);
+    outrigger::client::ChatRequest req;
+    req.messages.push_back({"user", "cache me", "", "", {}});
+    outrigger::client::Metadata md;
+    md.tenant = "acme";
+    req.metadata = md;
+    REQUIRE(c.chat(req).ok());
+    auto second = c.chat(req);
+    REQUIRE(second.ok());
+    CHECK(second.value().cache_hit);
+    md.tenant = "globex";
+    req.metadata = md;
+    auto other = c.chat(req);
+    REQUIRE(other.ok());
+    CHECK_FALSE(other.value().cache_hit);
+  }
+  d.signal(SIGTERM);
+  REQUIRE(d.waitExit(10s) == 0);
+  std::ifstream in(d.dir() + "/requests.jsonl");
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  REQUIRE(lines.size() == 3);
+  CHECK(lines[0].find(R"("status":"OK")") != std::string::npos);
+  CHECK(lines[0].find(R"("stage":"guardrail.request")") != std::string::npos);
+  CHECK(lines[0].find(R"("stage":"cache.lookup")") != std::string::npos);
+  CHECK(lines[0].find(R"("outcome":"miss")") != std::string::npos);
+  CHECK(lines[0].find(R"("stage":"provider")") != std::string::npos);
+  CHECK(lines[0].find(R"("stage":"cache.store")") != std::string::npos);
+  CHECK(lines[0].find(R"("tenant":"acme")") != std::string::npos);
+  CHECK(lines[0].find(R"("verdict":"pass")") != std::string::npos);
+  CHECK(lines[1].find(R"("cache_hit":true)") != std::string::npos);
+  CHECK(lines[2].find(R"("tenant":"globex")") != std::string::npos);
+  CHECK(lines[2].find(R"("cache_hit":false)") != std::string::npos);
+}

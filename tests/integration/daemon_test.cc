@@ -1,0 +1,307 @@
+// The real daemon as a process, driven by the C++ SDK and by raw sockets.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <cstring>
+#include <thread>
+
+#include <outrigger/client.h>
+
+#include "outrigger_generated.h"
+#include "support/daemon_process.h"
+
+using namespace outrigger;
+using namespace outrigger::testing;
+using client::StatusCode;
+using namespace std::chrono_literals;
+
+namespace {
+
+client::ChatRequest ask(const std::string& text, const std::string& mock_json = "") {
+  client::ChatRequest r;
+  r.model = "default";
+  r.messages.push_back({"user", text, "", "", {}});
+  if (!mock_json.empty()) r.extra_json = R"({"mock": )" + mock_json + "}";
+  return r;
+}
+
+client::Client::Options at(const DaemonProcess& d) {
+  client::Client::Options o;
+  o.socket_path = d.socket();
+  return o;
+}
+
+const wire::Frame* frameOf(const AlignedFrame& f) { return wire::GetSizePrefixedFrame(f.data()); }
+
+}  // namespace
+
+TEST_CASE("unary and streaming calls through the real daemon") {
+  DaemonProcess d;
+  REQUIRE(d.waitReady());
+  client::Client c(at(d));
+  auto r = c.chat(ask("the quick brown fox"));
+  REQUIRE(r.ok());
+  CHECK(r.value().content == "the quick brown fox");
+  CHECK(r.value().finish_reason == "stop");
+  CHECK(r.value().usage.prompt_tokens == 4);
+  CHECK(r.value().usage.completion_tokens == 4);
+  CHECK(r.value().trace_id.size() == 32);
+  REQUIRE(r.value().verdicts.size() == 1);
+  CHECK(r.value().verdicts[0].guardrail == "input_rules");
+
+  auto s = c.stream(ask("one two three four five six", R"({"chunks": 3, "chunk_interval_ms": 5})"));
+  std::vector<std::string> chunks;
+  client::Chunk chunk;
+  while (s.next(&chunk)) chunks.push_back(chunk.delta);
+  REQUIRE(s.result().ok());
+  CHECK(chunks.size() == 3);
+  std::string joined;
+  for (const auto& p : chunks) joined += p;
+  CHECK(joined == "one two three four five six");
+  CHECK(s.result().value().content == joined);
+  CHECK(s.result().value().trace_id.size() == 32);
+}
+
+TEST_CASE("1,000 concurrent streams on one connection all complete") {
+  DaemonProcess d;
+  REQUIRE(d.waitReady());
+  client::Client c(at(d));
+  REQUIRE_FALSE(c.connect());
+  std::atomic<int> ok{0}, failed{0}, chunks{0};
+  std::atomic<int> done{0};
+  for (int i = 0; i < 1000; ++i) {
+    client::CallEvents ev;
+    ev.on_chunk = [&](const client::Chunk&) { chunks++; };
+    ev.on_end = [&, i](const client::Result<client::Response>& r) {
+      (r.ok() && r.value().content == "msg " + std::to_string(i) ? ok : failed)++;
+      done++;
+    };
+    c.start(ask("msg " + std::to_string(i), R"({"latency_ms": 20, "chunks": 2})"), std::move(ev));
+  }
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (done < 1000 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(5ms);
+  CHECK(ok == 1000);
+  CHECK(failed == 0);
+  CHECK(chunks == 2000);
+  CHECK(c.connectionsOpened() == 1);
+}
+
+TEST_CASE("200 connections at once are all served") {
+  DaemonProcess d;
+  REQUIRE(d.waitReady());
+  std::vector<std::unique_ptr<client::Client>> clients;
+  for (int i = 0; i < 200; ++i) clients.push_back(std::make_unique<client::Client>(at(d)));
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 200; ++i) {
+    threads.emplace_back([&, i] {
+      auto r = clients[i]->chat(ask("client " + std::to_string(i), R"({"latency_ms": 10})"));
+      if (r.ok() && r.value().content == "client " + std::to_string(i)) ok++;
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(ok == 200);
+}
+
+TEST_CASE("cancel mid-stream ends the stream with CANCELLED and the daemon goes on") {
+  DaemonProcess d;
+  REQUIRE(d.waitReady());
+  client::Client c(at(d));
+  auto s = c.stream(ask("a b c d e f g h i j", R"({"chunks": 10, "chunk_interval_ms": 50})"));
+  client::Chunk chunk;
+  REQUIRE(s.next(&chunk));
+  auto t0 = std::chrono::steady_clock::now();
+  s.cancel();
+  int more = 0;
+  while (s.next(&chunk)) ++more;
+  REQUIRE_FALSE(s.result().ok());
+  CHECK(s.result().error().code == StatusCode::kCancelled);
+  CHECK(more < 3);
+  CHECK(std::chrono::steady_clock::now() - t0 < 1s);
+  CHECK(c.chat(ask("still here")).ok());
+}
+
+TEST_CASE("a deadline ends a hung request with DEADLINE_EXCEEDED on time") {
+  DaemonProcess d;
+  REQUIRE(d.waitReady());
+  client::Client c(at(d));
+  auto req = ask("x", R"({"hang": true})");
+  req.timeout = 150ms;
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = c.chat(req);
+  auto took = std::chrono::steady_clock::now() - t0;
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == StatusCode::kDeadlineExceeded);
+  CHECK(r.error().origin == "provider/mock");
+  CHECK(took >= 150ms);
+  CHECK(took < 150ms + 500ms);
+}
+
+TEST_CASE("provider faults reach the client typed, and a cut stream is an error, never a clean end") {
+  DaemonProcess d;
+  REQUIRE(d.waitReady());
+  client::Client c(at(d));
+  auto r = c.chat(ask("x", R"({"fail": {"code": "RESOURCE_EXHAUSTED", "retryable": true, "retry_after_ms": 250, "message": "slow down"}})"));
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == StatusCode::kResourceExhausted);
+  CHECK(r.error().retryable);
+  CHECK(r.error().retry_after_ms == 250);
+  CHECK(r.error().message == "slow down");
+  CHECK(r.error().origin == "provider/mock");
+
+  auto s = c.stream(ask("a b c d", R"({"chunks": 4, "cut_after_chunks": 2})"));
+  client::Chunk chunk;
+  int n = 0;
+  while (s.next(&chunk)) ++n;
+  CHECK(n == 2);
+  REQUIRE_FALSE(s.result().ok());
+  CHECK(s.result().error().code == StatusCode::kUnavailable);
+}
+
+TEST_CASE("a guardrail deny reaches the client as PERMISSION_DENIED with its origin") {
+  DaemonProcess d;
+  REQUIRE(d.waitReady());
+  client::Client c(at(d));
+  auto r = c.chat(ask("please say the Forbidden Phrase"));
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == StatusCode::kPermissionDenied);
+  CHECK(r.error().origin == "guardrail/input_rules");
+  CHECK_FALSE(r.error().retryable);
+}
+
+TEST_CASE("metadata reaches the chain") {
+  DaemonProcess d;
+  REQUIRE(d.waitReady());
+  client::Client c(at(d));
+  auto req = ask("x", R"({"echo_metadata": true})");
+  client::Metadata md;
+  md.tenant = "acme";
+  md.user = "u1";
+  md.prompt_id = "greeting";
+  md.tags = {{"team", "search"}};
+  req.metadata = md;
+  auto r = c.chat(req);
+  REQUIRE(r.ok());
+  CHECK(r.value().content.find(R"("tenant":"acme")") != std::string::npos);
+  CHECK(r.value().content.find(R"("prompt_id":"greeting")") != std::string::npos);
+  CHECK(r.value().content.find(R"("team":"search")") != std::string::npos);
+}
+
+TEST_CASE("a client that disconnects mid-stream does not disturb the daemon") {
+  DaemonProcess d;
+  REQUIRE(d.waitReady());
+  for (int i = 0; i < 20; ++i) {
+    RawConnection raw(d.socket());
+    REQUIRE(raw.send(helloFrame()));
+    REQUIRE(raw.readFrame());
+    RequestSpec spec;
+    spec.stream = true;
+    spec.extra_json = R"({"mock": {"chunks": 50, "chunk_interval_ms": 10}})";
+    REQUIRE(raw.send(requestFrame(1, spec)));
+    REQUIRE(raw.readFrame());  // ResponseStart
+    raw.close();
+  }
+  client::Client c(at(d));
+  CHECK(c.chat(ask("after the disconnects")).ok());
+  CHECK(d.alive());
+}
+
+TEST_CASE("malformed frames get a typed error and a close, while other clients keep being served") {
+  DaemonProcess d;
+  REQUIRE(d.waitReady());
+  client::Client c(at(d));
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok{0}, failed{0};
+  std::thread load([&] {
+    while (!stop) (c.chat(ask("steady")).ok() ? ok : failed)++;
+  });
+
+  {
+    // A request before Hello.
+    RawConnection raw(d.socket());
+    raw.send(requestFrame(1, {}));
+    auto f = raw.readFrame();
+    REQUIRE(f);
+    REQUIRE(frameOf(*f)->body_type() == wire::Body::Error);
+    CHECK(frameOf(*f)->body_as_Error()->status() == wire::Status::FAILED_PRECONDITION);
+    CHECK(raw.closedByPeer());
+  }
+  {
+    // An oversized length prefix.
+    RawConnection raw(d.socket());
+    raw.send(helloFrame());
+    REQUIRE(raw.readFrame());
+    std::string big(4, '\0');
+    uint32_t n = 512u << 20;
+    std::memcpy(big.data(), &n, 4);
+    raw.send(big);
+    auto f = raw.readFrame();
+    REQUIRE(f);
+    CHECK(frameOf(*f)->body_as_Error()->status() == wire::Status::RESOURCE_EXHAUSTED);
+    CHECK(raw.closedByPeer());
+  }
+  {
+    // Garbage that fails verification.
+    RawConnection raw(d.socket());
+    raw.send(helloFrame());
+    REQUIRE(raw.readFrame());
+    std::string junk(4, '\0');
+    uint32_t n = 64;
+    std::memcpy(junk.data(), &n, 4);
+    junk += std::string(64, '\x5a');
+    raw.send(junk);
+    auto f = raw.readFrame();
+    REQUIRE(f);
+    CHECK(frameOf(*f)->body_as_Error()->status() == wire::Status::INVALID_ARGUMENT);
+    CHECK(raw.closedByPeer());
+  }
+  {
+    // An unknown body type: UNIMPLEMENTED on that stream, and the connection stays usable.
+    RawConnection raw(d.socket());
+    raw.send(helloFrame());
+    REQUIRE(raw.readFrame());
+    flatbuffers::FlatBufferBuilder b;
+    auto ping = wire::CreatePing(b, 1);
+    wire::FrameBuilder fb(b);
+    fb.add_stream_id(9);
+    fb.add_body_type(static_cast<wire::Body>(77));
+    fb.add_body(ping.Union());
+    b.FinishSizePrefixed(fb.Finish(), wire::FrameIdentifier());
+    raw.send(std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize()));
+    auto f = raw.readFrame();
+    REQUIRE(f);
+    REQUIRE(frameOf(*f)->body_type() == wire::Body::ResponseEnd);
+    CHECK(frameOf(*f)->stream_id() == 9);
+    CHECK(frameOf(*f)->body_as_ResponseEnd()->status() == wire::Status::UNIMPLEMENTED);
+    raw.send(pingFrame(42));
+    auto pong = raw.readFrame();
+    REQUIRE(pong);
+    REQUIRE(frameOf(*pong)->body_type() == wire::Body::Pong);
+    CHECK(frameOf(*pong)->body_as_Pong()->opaque() == 42);
+  }
+  {
+    // A protocol major the daemon does not speak.
+    RawConnection raw(d.socket());
+    raw.send(helloFrame(2));
+    auto f = raw.readFrame();
+    REQUIRE(f);
+    const auto* e = frameOf(*f)->body_as_Error();
+    REQUIRE(e);
+    CHECK(e->status() == wire::Status::FAILED_PRECONDITION);
+    CHECK(e->message()->str().find("protocol major 2") != std::string::npos);
+    CHECK(e->supported_major_max() == 1);
+    CHECK(raw.closedByPeer());
+  }
+  {
+    // Half a frame, then the client leaves.
+    RawConnection raw(d.socket());
+    raw.send(helloFrame());
+    std::string f = requestFrame(1, {});
+    raw.send(f.substr(0, f.size() / 2));
+  }
+  stop = true;
+  load.join();
+  CHECK(ok > 0);
+  CHECK(failed == 0);
+  CHECK(d.alive());
+}

@@ -1,0 +1,211 @@
+// Reload, drain, restart and socket ownership, with the daemon as a real process.
+#include <catch2/catch.hpp>
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstring>
+#include <thread>
+
+#include <outrigger/client.h>
+
+#include "support/daemon_process.h"
+
+using namespace outrigger;
+using namespace outrigger::testing;
+using client::StatusCode;
+using namespace std::chrono_literals;
+
+namespace {
+
+client::ChatRequest ask(const std::string& text, const std::string& mock_json = "") {
+  client::ChatRequest r;
+  r.model = "default";
+  r.messages.push_back({"user", text, "", "", {}});
+  if (!mock_json.empty()) r.extra_json = R"({"mock": )" + mock_json + "}";
+  return r;
+}
+
+client::Client::Options at(const DaemonProcess& d) {
+  client::Client::Options o;
+  o.socket_path = d.socket();
+  return o;
+}
+
+std::string fixedConfig(const std::string& text) {
+  return basicConfig("mode = \"fixed\"\ntext = \"" + text + "\"\nallow_request_overrides = true\nlatency_ms = 2");
+}
+
+}  // namespace
+
+TEST_CASE("SIGHUP reload under load: zero failed requests, new requests see the new chain") {
+  DaemonProcess d(fixedConfig("generation one"));
+  REQUIRE(d.waitReady());
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok{0}, failed{0}, saw_new{0};
+  std::vector<std::thread> load;
+  for (int t = 0; t < 4; ++t) {
+    load.emplace_back([&] {
+      client::Client c(at(d));
+      while (!stop) {
+        auto r = c.chat(ask("q"));
+        if (!r.ok()) failed++;
+        else if (r.value().content == "generation two") saw_new++, ok++;
+        else if (r.value().content == "generation one") ok++;
+        else failed++;
+      }
+    });
+  }
+  std::this_thread::sleep_for(200ms);
+  d.writeConfig(fixedConfig("generation two"));
+  d.signal(SIGHUP);
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (saw_new < 50 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+  stop = true;
+  for (auto& t : load) t.join();
+  CHECK(saw_new >= 50);
+  CHECK(ok > 100);
+  CHECK(failed == 0);
+  CHECK(d.log().find("config generation 2 is live") != std::string::npos);
+}
+
+TEST_CASE("an invalid config on reload is rejected and the old chain keeps serving") {
+  DaemonProcess d(fixedConfig("still the old one"));
+  REQUIRE(d.waitReady());
+  d.writeConfig("[server]\nsocket = \"@SOCKET@\"\nbogus_key = 1\n");
+  d.signal(SIGHUP);
+  client::Client c(at(d));
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (d.log().find("rejected") == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  CHECK(d.log().find("rejected, keeping the running config") != std::string::npos);
+  CHECK(d.log().find("bogus_key") != std::string::npos);
+  auto r = c.chat(ask("q"));
+  REQUIRE(r.ok());
+  CHECK(r.value().content == "still the old one");
+}
+
+TEST_CASE("SIGTERM drains: every in-flight request completes, then the daemon exits 0") {
+  DaemonProcess d;
+  REQUIRE(d.waitReady());
+  client::Client c(at(d));
+  REQUIRE_FALSE(c.connect());
+  std::atomic<int> ok{0}, failed{0}, done{0};
+  for (int i = 0; i < 50; ++i) {
+    client::CallEvents ev;
+    ev.on_end = [&](const client::Result<client::Response>& r) {
+      (r.ok() ? ok : failed)++;
+      done++;
+    };
+    c.start(ask("in flight " + std::to_string(i), R"({"latency_ms": 400})"), std::move(ev), false);
+  }
+  std::this_thread::sleep_for(100ms);
+  d.signal(SIGTERM);
+  CHECK(d.waitExit(10s) == 0);
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (done < 50 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(5ms);
+  CHECK(ok == 50);
+  CHECK(failed == 0);
+  struct stat st;
+  CHECK(::stat(d.socket().c_str(), &st) != 0);  // the socket file is gone
+}
+
+TEST_CASE("SIGTERM past the grace period ends the rest with a typed UNAVAILABLE") {
+  DaemonProcess d(basicConfig("mode = \"echo\"\nallow_request_overrides = true").replace(
+      basicConfig().find("drain_grace_ms = 5000"), 21, "drain_grace_ms = 200"));
+  REQUIRE(d.waitReady());
+  client::Client c(at(d));
+  REQUIRE_FALSE(c.connect());
+  std::atomic<int> unavailable{0}, done{0};
+  for (int i = 0; i < 5; ++i) {
+    client::CallEvents ev;
+    ev.on_end = [&](const client::Result<client::Response>& r) {
+      if (!r.ok() && r.error().code == StatusCode::kUnavailable && r.error().origin == "server" && r.error().retryable) {
+        unavailable++;
+      }
+      done++;
+    };
+    c.start(ask("x", R"({"hang": true})"), std::move(ev), false);
+  }
+  std::this_thread::sleep_for(50ms);
+  auto t0 = std::chrono::steady_clock::now();
+  d.signal(SIGTERM);
+  CHECK(d.waitExit(10s) == 0);
+  CHECK(std::chrono::steady_clock::now() - t0 < 3s);
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (done < 5 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(5ms);
+  CHECK(unavailable == 5);  // ended by the server with a typed status, not by a dropped socket
+}
+
+TEST_CASE("after GoAway and a restart the same client reconnects") {
+  auto d = std::make_unique<DaemonProcess>();
+  REQUIRE(d->waitReady());
+  std::string dir_config = d->configPath();
+  client::Client c(at(*d));
+  REQUIRE(c.chat(ask("before")).ok());
+  std::string socket = d->socket();
+  d->signal(SIGTERM);
+  REQUIRE(d->waitExit(10s) == 0);
+  // A new daemon on the same socket path.
+  std::string cfg = basicConfig();
+  DaemonProcess d2(cfg);
+  REQUIRE(d2.waitReady());
+  client::Client::Options o;
+  o.socket_path = d2.socket();
+  client::Client c2(o);
+  REQUIRE(c2.chat(ask("one")).ok());
+  d2.signal(SIGTERM);
+  REQUIRE(d2.waitExit(10s) == 0);
+  CHECK_FALSE(c2.chat(ask("nobody home")).ok());
+  DaemonProcess d3(cfg);
+  // d3 has its own directory; move its socket where c2 looks.
+  REQUIRE(d3.waitReady());
+  REQUIRE(::rename(d3.socket().c_str(), d2.socket().c_str()) == 0);
+  auto r = c2.chat(ask("after"));
+  REQUIRE(r.ok());
+  CHECK(r.value().content == "after");
+  CHECK(c2.connectionsOpened() >= 2);
+}
+
+TEST_CASE("a second daemon refuses a socket a live daemon owns, and a stale socket file is replaced") {
+  DaemonProcess d;
+  REQUIRE(d.waitReady());
+  std::string cfg = "[server]\nsocket = \"" + d.socket() + "\"\n" + basicConfig().substr(basicConfig().find("[plugins]"));
+  DaemonProcess second(cfg);
+  CHECK(second.waitExit(10s) == 1);
+  CHECK(second.log().find("another Outrigger is already serving") != std::string::npos);
+
+  // A socket file nobody listens on.
+  std::string dir = makeTempDir();
+  std::string stale = dir + "/stale.sock";
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, stale.c_str(), sizeof addr.sun_path - 1);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  ::close(fd);
+  std::string cfg2 = "[server]\nsocket = \"" + stale + "\"\nsocket_mode = \"0600\"\n" +
+                     basicConfig().substr(basicConfig().find("[plugins]"));
+  DaemonProcess third(cfg2);
+  CHECK_FALSE(third.waitReady(300ms));  // it serves on the stale path, not on its own directory's
+  RawConnection probe(stale);
+  bool up = false;
+  for (int i = 0; i < 200 && !up; ++i) {
+    RawConnection p(stale);
+    up = p.connected();
+    if (!up) std::this_thread::sleep_for(20ms);
+  }
+  REQUIRE(up);
+  CHECK(third.log().find("removing stale socket") != std::string::npos);
+  struct stat st;
+  REQUIRE(::stat(stale.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  third.signal(SIGTERM);
+  CHECK(third.waitExit(10s) == 0);
+  std::system(("rm -rf " + dir).c_str());
+}

@@ -36,7 +36,7 @@ struct ViewBuilder {
 
 }  // namespace
 
-TEST_CASE("equal requests give equal keys; tenant, content, params and route all change the key") {
+TEST_CASE("equal requests give equal keys, tenant, content, params and route all change the key") {
   ViewBuilder a("acme", "hello"), b("acme", "hello");
   CHECK(cache::canonicalKey(a.view) == cache::canonicalKey(b.view));
   ViewBuilder other_tenant("globex", "hello");

@@ -181,7 +181,7 @@ TEST_CASE("a synchronous provider answer ends the request once with its content"
   CHECK(h.engine.inFlight() == 0);
 }
 
-TEST_CASE("a provider completion after the end is stale; a second guardrail completion is invalid") {
+TEST_CASE("a provider completion after the end is stale, a second guardrail completion is invalid") {
   Harness h;
   g.provider_mode = "async";
   g.guard_mode = "pending";
@@ -306,7 +306,7 @@ TEST_CASE("a throwing guardrail fails closed with on_error=deny and is skipped w
   }
 }
 
-TEST_CASE("chunks stream to the sink; a paused sink makes provider_chunk answer PAUSE, resume reaches the provider") {
+TEST_CASE("chunks stream to the sink, a paused sink makes provider_chunk answer PAUSE, resume reaches the provider") {
   Harness h(config::OnError::kDeny, /*with_guard=*/false);
   g.provider_mode = "chunks";
   h.sink.pause = true;

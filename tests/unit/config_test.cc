@@ -68,7 +68,7 @@ TEST_CASE("routes must reference existing instances of the right kind") {
   CHECK(errorOf("default_route = \"zzz\"\n" + std::string(kMinimal)).find("test.toml:1: default_route 'zzz' is not a route") != std::string::npos);
 }
 
-TEST_CASE("${ENV} is substituted in every string; a missing variable is an error") {
+TEST_CASE("${ENV} is substituted in every string, a missing variable is an error") {
   ::setenv("OUTRIGGER_TEST_SOCK", "/run/o.sock", 1);
   ::setenv("OUTRIGGER_TEST_TEXT", "from env", 1);
   auto s = config::parseConfig(

@@ -75,7 +75,7 @@ TEST_CASE("world-writable plugin files are refused") {
   std::system(("rm -rf " + dir).c_str());
 }
 
-TEST_CASE("one library can provide several types; loading twice returns the same types") {
+TEST_CASE("one library can provide several types, loading twice returns the same types") {
   auto a = plugin::loadLibrary(fixture("two_types"));
   REQUIRE(a.ok());
   REQUIRE(a->size() == 2);

@@ -1,0 +1,449 @@
+package outrigger
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Integration tests against the real daemon, started as a subprocess on a temp socket with its
+// embedded default config (one route whose provider is the mock). They skip when OUTRIGGER_BIN
+// does not name the daemon binary.
+
+type daemon struct {
+	t    *testing.T
+	sock string
+	cmd  *exec.Cmd
+	out  *lockedBuffer
+	done chan error
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func daemonBinary(t *testing.T) string {
+	t.Helper()
+	bin := os.Getenv("OUTRIGGER_BIN")
+	if bin == "" {
+		t.Skip("OUTRIGGER_BIN is unset (path of the outrigger daemon binary): skipping the integration test")
+	}
+	return bin
+}
+
+// startDaemon runs `outrigger serve --socket sock` and waits until the socket accepts.
+func startDaemon(t *testing.T, sock string) *daemon {
+	t.Helper()
+	bin := daemonBinary(t)
+	d := &daemon{t: t, sock: sock, out: &lockedBuffer{}, done: make(chan error, 1)}
+	d.cmd = exec.Command(bin, "serve", "--socket", sock)
+	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
+	if err := d.cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", bin, err)
+	}
+	go func() { d.done <- d.cmd.Wait() }()
+	t.Cleanup(func() {
+		d.stop()
+		if t.Failed() {
+			t.Logf("daemon output:\n%s", d.out.String())
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if nc, err := net.Dial("unix", sock); err == nil {
+			nc.Close()
+			return d
+		}
+		select {
+		case err := <-d.done:
+			d.done <- err
+			t.Fatalf("daemon exited before serving: %v\n%s", err, d.out.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("daemon did not accept on %s within 10 s\n%s", sock, d.out.String())
+		}
+	}
+}
+
+// stop sends SIGTERM and waits for the exit; it returns the exit error (nil for status 0).
+func (d *daemon) stop() error {
+	if d.cmd.ProcessState != nil {
+		return nil
+	}
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-d.done:
+		d.done <- err
+		return err
+	case <-time.After(15 * time.Second):
+		_ = d.cmd.Process.Kill()
+		err := <-d.done
+		d.done <- err
+		return fmt.Errorf("daemon ignored SIGTERM for 15 s (killed): %v", err)
+	}
+}
+
+func daemonClient(t *testing.T, sock string, opts ...Option) *Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := Dial(ctx, append([]Option{WithSocketPath(sock)}, opts...)...)
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// mockRequest asks the mock provider for a behaviour (see the mock's "mock" keys).
+func mockRequest(text string, mock map[string]any) *Request {
+	r := user(text)
+	if mock != nil {
+		b, _ := json.Marshal(map[string]any{"mock": mock})
+		r.Params = &Params{ExtraJSON: string(b)}
+	}
+	return r
+}
+
+func callCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestDaemonUnary(t *testing.T) {
+	d := startDaemon(t, shortSocketPath(t))
+	c := daemonClient(t, d.sock)
+	resp, err := c.Chat(callCtx(t), user("hello from go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Content != "hello from go" || resp.FinishReason != "stop" {
+		t.Errorf("content %q finish %q", resp.Content, resp.FinishReason)
+	}
+	if resp.Usage.PromptTokens == 0 || resp.Usage.CompletionTokens == 0 {
+		t.Errorf("usage %+v", resp.Usage)
+	}
+	if resp.TraceID == "" {
+		t.Error("no trace id")
+	}
+}
+
+func TestDaemonStreaming(t *testing.T) {
+	d := startDaemon(t, shortSocketPath(t))
+	c := daemonClient(t, d.sock)
+	text := "one two three four five six seven"
+	st, err := c.ChatStream(callCtx(t), mockRequest(text, map[string]any{"chunks": 5}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var deltas []string
+	for {
+		ch, err := st.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("Recv after %d chunks: %v", len(deltas), err)
+		}
+		deltas = append(deltas, ch.Delta)
+	}
+	if len(deltas) != 5 || strings.Join(deltas, "") != text {
+		t.Fatalf("chunks %q", deltas)
+	}
+	resp := st.Response()
+	if resp.Content != text || resp.FinishReason != "stop" || resp.Usage.CompletionTokens == 0 {
+		t.Errorf("response %+v", resp)
+	}
+	if s := st.Start(); s == nil || s.Provider == "" {
+		t.Errorf("stream start %+v", s)
+	}
+}
+
+func TestDaemon200ConcurrentCalls(t *testing.T) {
+	d := startDaemon(t, shortSocketPath(t))
+	c := daemonClient(t, d.sock)
+	const n = 200
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			want := fmt.Sprintf("call number %d", i)
+			resp, err := c.Chat(callCtx(t), user(want))
+			if err == nil && resp.Content != want {
+				err = fmt.Errorf("call %d got %q", i, resp.Content)
+			}
+			if err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	failed := 0
+	for err := range errs {
+		if failed++; failed <= 5 {
+			t.Error(err)
+		}
+	}
+	if failed > 0 {
+		t.Fatalf("%d of %d concurrent calls failed", failed, n)
+	}
+}
+
+func TestDaemonCancelMidStream(t *testing.T) {
+	d := startDaemon(t, shortSocketPath(t))
+	c := daemonClient(t, d.sock)
+	ctx, cancel := context.WithCancel(callCtx(t))
+	st, err := c.ChatStream(ctx, mockRequest("a b c d e f g h i j k l m n o p q r s t",
+		map[string]any{"chunks": 20, "chunk_interval_ms": 250}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if _, err := st.Recv(); err != nil {
+			t.Fatalf("chunk %d: %v", i, err)
+		}
+	}
+	cancel()
+	start := time.Now()
+	_, err = st.Recv()
+	if !errors.Is(err, ErrCancelled) {
+		t.Fatalf("got %v, want CANCELLED", err)
+	}
+	if time.Since(start) > time.Second {
+		t.Errorf("cancel took %v", time.Since(start))
+	}
+	// The stream stays registered until the daemon ends it; the Cancel frame must make it do
+	// so long before the 5 s the remaining chunks would take.
+	for openStreams(c) != 0 {
+		if time.Since(start) > 2*time.Second {
+			t.Fatal("the daemon did not end the cancelled stream")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// The connection keeps serving.
+	if resp, err := c.Chat(callCtx(t), user("still here")); err != nil || resp.Content != "still here" {
+		t.Fatalf("after cancel: %v %v", resp, err)
+	}
+}
+
+func TestDaemonContextDeadline(t *testing.T) {
+	d := startDaemon(t, shortSocketPath(t))
+	c := daemonClient(t, d.sock)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := c.Chat(ctx, mockRequest("x", map[string]any{"hang": true}))
+	if !errors.Is(err, ErrDeadlineExceeded) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got %v, want DEADLINE_EXCEEDED", err)
+	}
+	if el := time.Since(start); el > 2*time.Second {
+		t.Errorf("deadline of 300 ms took %v", el)
+	}
+}
+
+// With a generous local grace the daemon's own deadline (from timeout_ms) must end the call.
+func TestDaemonEnforcesRequestTimeout(t *testing.T) {
+	d := startDaemon(t, shortSocketPath(t))
+	c := daemonClient(t, d.sock, WithDeadlineGrace(5*time.Second))
+	req := mockRequest("x", map[string]any{"hang": true})
+	req.Timeout = 200 * time.Millisecond
+	start := time.Now()
+	_, err := c.Chat(context.Background(), req)
+	e := asError(t, err)
+	if e.Status != StatusDeadlineExceeded || e.Origin == OriginClient {
+		t.Fatalf("got %v, want DEADLINE_EXCEEDED decided by the daemon", err)
+	}
+	if el := time.Since(start); el > 3*time.Second {
+		t.Errorf("timeout of 200 ms took %v", el)
+	}
+}
+
+func TestDaemonErrorMapping(t *testing.T) {
+	d := startDaemon(t, shortSocketPath(t))
+	c := daemonClient(t, d.sock)
+	cases := []struct {
+		code       string
+		status     Status
+		retryable  bool
+		retryAfter time.Duration
+		sentinel   error
+	}{
+		{"UNAVAILABLE", StatusUnavailable, true, 1500 * time.Millisecond, ErrUnavailable},
+		{"PERMISSION_DENIED", StatusPermissionDenied, false, 0, ErrPermissionDenied},
+		{"RESOURCE_EXHAUSTED", StatusResourceExhausted, true, 250 * time.Millisecond, ErrResourceExhausted},
+		{"INVALID_ARGUMENT", StatusInvalidArgument, false, 0, ErrInvalidArgument},
+		{"INTERNAL", StatusInternal, false, 0, ErrInternal},
+	}
+	for _, tc := range cases {
+		t.Run(tc.code, func(t *testing.T) {
+			msg := "mock says " + strings.ToLower(tc.code)
+			_, err := c.Chat(callCtx(t), mockRequest("x", map[string]any{"fail": map[string]any{
+				"code": tc.code, "retryable": tc.retryable, "retry_after_ms": tc.retryAfter.Milliseconds(),
+				"message": msg}}))
+			e := asError(t, err)
+			if e.Status != tc.status || e.Retryable != tc.retryable || e.RetryAfter != tc.retryAfter {
+				t.Errorf("got %+v", *e)
+			}
+			if !errors.Is(err, tc.sentinel) || !strings.Contains(e.Message, msg) || e.Origin == "" || e.Origin == OriginClient {
+				t.Errorf("got %v (origin %q)", err, e.Origin)
+			}
+		})
+	}
+}
+
+func TestDaemonCutStreamIsAnError(t *testing.T) {
+	d := startDaemon(t, shortSocketPath(t))
+	c := daemonClient(t, d.sock)
+	st, _ := c.ChatStream(callCtx(t), mockRequest("a b c d e f", map[string]any{"chunks": 6, "cut_after_chunks": 2}))
+	got := 0
+	var err error
+	for {
+		if _, err = st.Recv(); err != nil {
+			break
+		}
+		got++
+	}
+	if got != 2 || !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("got %d chunks then %v, want 2 chunks then UNAVAILABLE", got, err)
+	}
+}
+
+func TestDaemonMetadataRoundTrip(t *testing.T) {
+	d := startDaemon(t, shortSocketPath(t))
+	c := daemonClient(t, d.sock, WithMetadata(Metadata{Tenant: "acme", User: "default",
+		Tags: map[string]string{"env": "test", "team": "core"}}))
+	req := mockRequest("x", map[string]any{"echo_metadata": true})
+	req.Metadata = Metadata{User: "u-42", Session: "s-1", RequestID: "req-9", PromptID: "triage",
+		PromptVersion: "v3", Tags: map[string]string{"team": "billing", "ключ": "значение"}}
+	resp, err := c.Chat(callCtx(t), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal([]byte(resp.Content), &got); err != nil {
+		t.Fatalf("echo_metadata answer is not JSON: %v: %q", err, resp.Content)
+	}
+	want := map[string]any{"tenant": "acme", "user": "u-42", "session": "s-1", "request_id": "req-9",
+		"prompt_id": "triage", "prompt_version": "v3",
+		"tags": map[string]any{"env": "test", "team": "billing", "ключ": "значение"}}
+	assertSameJSON(t, "metadata seen by the daemon", got, want)
+}
+
+func TestDaemonFeedback(t *testing.T) {
+	d := startDaemon(t, shortSocketPath(t))
+	c := daemonClient(t, d.sock, WithMetadata(Metadata{Tenant: "acme"}))
+	resp, err := c.Chat(callCtx(t), user("rate me"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Feedback(callCtx(t), resp.TraceID, 0.75, "good answer"); err != nil {
+		t.Fatalf("Feedback(%q): %v", resp.TraceID, err)
+	}
+}
+
+// SIGTERM the daemon while a stream is in flight, start a new daemon on the same socket path:
+// the in-flight stream drains, calls made while no daemon runs wait, and the same client works.
+func TestDaemonRestartReconnects(t *testing.T) {
+	sock := shortSocketPath(t)
+	first := startDaemon(t, sock)
+	c := daemonClient(t, sock)
+	if _, err := c.Chat(callCtx(t), user("before")); err != nil {
+		t.Fatal(err)
+	}
+	firstConn := currentConn(c)
+	st, err := c.ChatStream(callCtx(t), mockRequest("d r a i n s", map[string]any{"chunks": 6, "chunk_interval_ms": 50}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.stop(); err != nil {
+		t.Errorf("daemon exit after SIGTERM: %v", err)
+	}
+	drained := 1
+	for {
+		_, err := st.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Errorf("in-flight stream after SIGTERM: %v (after %d chunks)", err, drained)
+			break
+		}
+		drained++
+	}
+
+	// No daemon now: this call waits in the queue for the next one.
+	queued := make(chan error, 1)
+	go func() {
+		resp, err := c.Chat(callCtx(t), user("while down"))
+		if err == nil && resp.Content != "while down" {
+			err = fmt.Errorf("got %q", resp.Content)
+		}
+		queued <- err
+	}()
+	startDaemon(t, sock)
+	select {
+	case err := <-queued:
+		if err != nil {
+			t.Fatalf("call made while the daemon was down: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("queued call never finished")
+	}
+	if resp, err := c.Chat(callCtx(t), user("after")); err != nil || resp.Content != "after" {
+		t.Fatalf("after restart: %v %v", resp, err)
+	}
+	if cn := currentConn(c); cn == nil || cn == firstConn {
+		t.Error("the client did not move to a new connection")
+	}
+}
+
+func currentConn(c *Client) *conn {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cur
+}
+
+// openStreams counts the streams registered on the client's connections.
+func openStreams(c *Client) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for cn := range c.conns {
+		cn.mu.Lock()
+		n += len(cn.streams)
+		cn.mu.Unlock()
+	}
+	return n
+}
