@@ -8,6 +8,7 @@ import (
 	"net"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	flatbuffers "github.com/google/flatbuffers/go"
@@ -23,8 +24,9 @@ type conn struct {
 	nc         net.Conn
 	br         *bufio.Reader
 	info       serverInfo
-	maxFrame   uint32 // negotiated: min(ours, the sidecar's)
-	maxStreams int    // 0: no limit announced
+	maxFrame   uint32       // negotiated: min(ours, the sidecar's)
+	maxStreams int          // 0: no limit announced
+	lastRead   atomic.Int64 // UnixNano of the last frame read, for the heartbeat
 
 	mu       sync.Mutex
 	nextID   uint64
@@ -38,10 +40,13 @@ type conn struct {
 }
 
 var (
-	errDrained  = errors.New("connection drained after GoAway")
-	errNoHello  = errors.New("the sidecar did not answer Hello with HelloAck")
-	batchMaxLen = 256 << 10 // bytes gathered per writer flush
+	errDrained = errors.New("connection drained after GoAway")
+	errNoHello = errors.New("the sidecar did not answer Hello with HelloAck")
 )
+
+// batchMaxLen bounds the bytes one writer flush gathers, so a burst of calls still reaches the
+// socket in steady pieces.
+const batchMaxLen = 256 << 10
 
 // connect dials the socket and performs the handshake. It returns a retryable UNAVAILABLE
 // *Error when the sidecar cannot be reached, and the sidecar's own status when it refuses the
@@ -106,6 +111,9 @@ func (c *Client) handshake(ctx context.Context, nc net.Conn) (*conn, *Error) {
 			"the sidecar speaks protocol %d.%d, this SDK speaks %d.%d", info.protoMajor,
 			info.protoMinor, protoMajor, protoMinor)
 	}
+	if !stop() { // ctx ended and its hook is expiring the socket's deadline
+		return nil, clientError(StatusUnavailable, true, ctx.Err(), "handshake interrupted: %v", ctx.Err())
+	}
 	_ = nc.SetDeadline(time.Time{})
 	cn := &conn{client: c, nc: nc, br: br, info: info, maxFrame: c.s.maxFrameSize,
 		maxStreams: int(info.maxConcurrentStreams), streams: make(map[uint64]*call),
@@ -128,9 +136,36 @@ func safely(fn func() error) (err error) {
 
 func (cn *conn) run() {
 	c := cn.client
+	cn.lastRead.Store(time.Now().UnixNano())
 	c.wg.Add(2)
 	go func() { defer c.wg.Done(); cn.readLoop() }()
 	go func() { defer c.wg.Done(); cn.writeLoop() }()
+	if cn.info.heartbeat > 0 {
+		c.wg.Add(1)
+		go func() { defer c.wg.Done(); cn.keepalive(cn.info.heartbeat) }()
+	}
+}
+
+// keepalive runs when the sidecar announces a heartbeat interval: it sends a Ping every
+// interval and drops the connection when nothing at all has been read for three intervals,
+// so calls on a hung sidecar fail (retryable) instead of waiting for their deadlines.
+func (cn *conn) keepalive(every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for n := uint64(1); ; n++ {
+		select {
+		case <-cn.done:
+			return
+		case <-t.C:
+		}
+		silent := time.Since(time.Unix(0, cn.lastRead.Load()))
+		if silent > 3*every {
+			cn.close(connectionLost(fmt.Errorf("no frame from the sidecar for %v (heartbeat every %v)",
+				silent.Round(time.Millisecond), every)))
+			return
+		}
+		cn.queueControl(encodePing(n))
+	}
 }
 
 func (cn *conn) wakeWriter() {
@@ -146,6 +181,7 @@ func (cn *conn) readLoop() {
 		var err error
 		buf, err = readFrame(cn.br, buf, cn.maxFrame)
 		if err == nil {
+			cn.lastRead.Store(time.Now().UnixNano())
 			err = safely(func() error { return cn.dispatch(buf) })
 		}
 		if err != nil {

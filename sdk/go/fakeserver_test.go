@@ -24,7 +24,8 @@ const testWait = 5 * time.Second // upper bound for anything a test waits on
 type ackSpec struct {
 	maxFrame   uint32
 	maxStreams uint32
-	refuse     bool // answer Hello with Error{FAILED_PRECONDITION}
+	heartbeat  uint32 // ms
+	refuse     bool   // answer Hello with Error{FAILED_PRECONDITION}
 }
 
 type fakeServer struct {
@@ -119,7 +120,7 @@ func (s *fakeServer) handshake(nc net.Conn) {
 	if maxFrame == 0 {
 		maxFrame = 4 << 20
 	}
-	nc.Write(helloAckFrame(maxFrame, s.ack.maxStreams))
+	nc.Write(helloAckFrame(maxFrame, s.ack.maxStreams, s.ack.heartbeat))
 	fc := &fakeConn{nc: nc, hello: hello["body"].(wiredesc.Object), in: make(chan received, 4096),
 		gone: make(chan struct{})}
 	go func() {
@@ -195,6 +196,8 @@ func (fc *fakeConn) serveEcho() {
 					fc.send(endOK(r.id, lastContent(r.body), "echo"))
 				case "Feedback":
 					fc.send(endFrame(r.id, endSpec{}))
+				case "Ping":
+					fc.send(pongFrame(r.body["opaque"].(uint64)))
 				}
 			case <-fc.gone:
 				return
@@ -220,7 +223,7 @@ func serverFrame(id uint64, t wire.Body, body func(b *flatbuffers.Builder) flatb
 	})
 }
 
-func helloAckFrame(maxFrame, maxStreams uint32) []byte {
+func helloAckFrame(maxFrame, maxStreams, heartbeatMs uint32) []byte {
 	return serverFrame(0, wire.BodyHelloAck, func(b *flatbuffers.Builder) flatbuffers.UOffsetT {
 		v := b.CreateString("fake")
 		wire.HelloAckStart(b)
@@ -229,6 +232,7 @@ func helloAckFrame(maxFrame, maxStreams uint32) []byte {
 		wire.HelloAckAddMaxFrameSize(b, maxFrame)
 		wire.HelloAckAddMaxConcurrentStreams(b, maxStreams)
 		wire.HelloAckAddFeatures(b, 15)
+		wire.HelloAckAddHeartbeatMs(b, heartbeatMs)
 		return wire.HelloAckEnd(b)
 	})
 }
@@ -261,6 +265,14 @@ func pingFrame(opaque uint64) []byte {
 		wire.PingStart(b)
 		wire.PingAddOpaque(b, opaque)
 		return wire.PingEnd(b)
+	})
+}
+
+func pongFrame(opaque uint64) []byte {
+	return serverFrame(0, wire.BodyPong, func(b *flatbuffers.Builder) flatbuffers.UOffsetT {
+		wire.PongStart(b)
+		wire.PongAddOpaque(b, opaque)
+		return wire.PongEnd(b)
 	})
 }
 

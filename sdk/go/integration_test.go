@@ -22,11 +22,14 @@ import (
 // does not name the daemon binary.
 
 type daemon struct {
-	t    *testing.T
 	sock string
 	cmd  *exec.Cmd
 	out  *lockedBuffer
-	done chan error
+	// exited is closed when the process has exited; waitErr is its exit error.
+	exited  chan struct{}
+	waitErr error
+	// signalled: SIGTERM was sent (once only: the daemon may treat a second one as "now")
+	signalled bool
 }
 
 type lockedBuffer struct {
@@ -59,15 +62,17 @@ func daemonBinary(t *testing.T) string {
 func startDaemon(t *testing.T, sock string) *daemon {
 	t.Helper()
 	bin := daemonBinary(t)
-	d := &daemon{t: t, sock: sock, out: &lockedBuffer{}, done: make(chan error, 1)}
+	d := &daemon{sock: sock, out: &lockedBuffer{}, exited: make(chan struct{})}
 	d.cmd = exec.Command(bin, "serve", "--socket", sock)
 	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
 	if err := d.cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", bin, err)
 	}
-	go func() { d.done <- d.cmd.Wait() }()
+	go func() { d.waitErr = d.cmd.Wait(); close(d.exited) }()
 	t.Cleanup(func() {
-		d.stop()
+		if err := d.stop(); err != nil {
+			t.Errorf("daemon did not exit cleanly after SIGTERM: %v", err)
+		}
 		if t.Failed() {
 			t.Logf("daemon output:\n%s", d.out.String())
 		}
@@ -79,9 +84,8 @@ func startDaemon(t *testing.T, sock string) *daemon {
 			return d
 		}
 		select {
-		case err := <-d.done:
-			d.done <- err
-			t.Fatalf("daemon exited before serving: %v\n%s", err, d.out.String())
+		case <-d.exited:
+			t.Fatalf("daemon exited before serving: %v\n%s", d.waitErr, d.out.String())
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
@@ -92,19 +96,22 @@ func startDaemon(t *testing.T, sock string) *daemon {
 
 // stop sends SIGTERM and waits for the exit; it returns the exit error (nil for status 0).
 func (d *daemon) stop() error {
-	if d.cmd.ProcessState != nil {
-		return nil
-	}
-	_ = d.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case err := <-d.done:
-		d.done <- err
-		return err
+	case <-d.exited:
+		return d.waitErr
+	default:
+	}
+	if !d.signalled {
+		d.signalled = true
+		_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	}
+	select {
+	case <-d.exited:
+		return d.waitErr
 	case <-time.After(15 * time.Second):
 		_ = d.cmd.Process.Kill()
-		err := <-d.done
-		d.done <- err
-		return fmt.Errorf("daemon ignored SIGTERM for 15 s (killed): %v", err)
+		<-d.exited
+		return fmt.Errorf("daemon ignored SIGTERM for 15 s (killed): %v", d.waitErr)
 	}
 }
 
@@ -370,8 +377,9 @@ func TestDaemonFeedback(t *testing.T) {
 	}
 }
 
-// SIGTERM the daemon while a stream is in flight, start a new daemon on the same socket path:
-// the in-flight stream drains, calls made while no daemon runs wait, and the same client works.
+// SIGTERM the daemon while a stream is in flight and start a new daemon on the same socket
+// path: the in-flight stream drains, a call made during the drain waits for the new daemon, and
+// the same client keeps working.
 func TestDaemonRestartReconnects(t *testing.T) {
 	sock := shortSocketPath(t)
 	first := startDaemon(t, sock)
@@ -387,9 +395,25 @@ func TestDaemonRestartReconnects(t *testing.T) {
 	if _, err := st.Recv(); err != nil {
 		t.Fatal(err)
 	}
-	if err := first.stop(); err != nil {
-		t.Errorf("daemon exit after SIGTERM: %v", err)
+	first.signalled = true
+	if err := first.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
 	}
+	// GoAway (or the close) takes the connection out of use.
+	if !waitFor(5*time.Second, func() bool { return currentConn(c) != firstConn }) {
+		t.Fatal("the client kept using the connection of the draining daemon")
+	}
+
+	// Made during the drain: it must wait for the next daemon, not fail.
+	queued := make(chan error, 1)
+	go func() {
+		resp, err := c.Chat(callCtx(t), user("during the drain"))
+		if err == nil && resp.Content != "during the drain" {
+			err = fmt.Errorf("got %q", resp.Content)
+		}
+		queued <- err
+	}()
+
 	drained := 1
 	for {
 		_, err := st.Recv()
@@ -402,24 +426,17 @@ func TestDaemonRestartReconnects(t *testing.T) {
 		}
 		drained++
 	}
-
-	// No daemon now: this call waits in the queue for the next one.
-	queued := make(chan error, 1)
-	go func() {
-		resp, err := c.Chat(callCtx(t), user("while down"))
-		if err == nil && resp.Content != "while down" {
-			err = fmt.Errorf("got %q", resp.Content)
-		}
-		queued <- err
-	}()
+	if err := first.stop(); err != nil {
+		t.Errorf("daemon exit after SIGTERM: %v", err)
+	}
 	startDaemon(t, sock)
 	select {
 	case err := <-queued:
 		if err != nil {
-			t.Fatalf("call made while the daemon was down: %v", err)
+			t.Fatalf("call made during the drain: %v", err)
 		}
 	case <-time.After(15 * time.Second):
-		t.Fatal("queued call never finished")
+		t.Fatal("the call made during the drain never finished")
 	}
 	if resp, err := c.Chat(callCtx(t), user("after")); err != nil || resp.Content != "after" {
 		t.Fatalf("after restart: %v %v", resp, err)
@@ -427,6 +444,15 @@ func TestDaemonRestartReconnects(t *testing.T) {
 	if cn := currentConn(c); cn == nil || cn == firstConn {
 		t.Error("the client did not move to a new connection")
 	}
+}
+
+func waitFor(limit time.Duration, cond func() bool) bool {
+	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+		if cond() {
+			return true
+		}
+	}
+	return cond()
 }
 
 func currentConn(c *Client) *conn {

@@ -44,6 +44,10 @@ class Parser {
   std::string substitute(const toml::node& n, std::string_view text) const;
 
   void server(const toml::table& t, ServerSettings* s) const;
+  void http(const toml::table& t, HttpSettings* s) const;
+  void admin(const toml::table& t, AdminSettings* s) const;
+  std::string address(const toml::node& n, const std::string& key) const;
+  bool boolean(const toml::node& n, const std::string& key) const;
   InstanceSettings instance(const std::string& name, const toml::table& t) const;
   RouteSettings route(const std::string& name, const toml::table& t) const;
   void toJson(const toml::node& n, const std::string& pointer, rapidjson::Writer<rapidjson::StringBuffer>* w,
@@ -156,6 +160,91 @@ void Parser::server(const toml::table& t, ServerSettings* s) const {
   }
 }
 
+bool Parser::boolean(const toml::node& n, const std::string& key) const {
+  if (!n.is_boolean()) fail(n, "'" + key + "' must be true or false");
+  return *n.value<bool>();
+}
+
+// "host:port", "[v6]:port" or "unix:/absolute/path".
+std::string Parser::address(const toml::node& n, const std::string& key) const {
+  std::string a = str(n, key);
+  if (a.rfind("unix:", 0) == 0) {
+    if (a.size() < 7 || a[5] != '/') fail(n, "'" + key + "' unix address must be absolute, like \"unix:/run/outrigger-http.sock\"");
+    return a;
+  }
+  size_t colon = a.rfind(':');
+  bool bracketed = !a.empty() && a[0] == '[';
+  if (colon == std::string::npos || colon == 0 || colon + 1 == a.size() || (bracketed && a[colon - 1] != ']')) {
+    fail(n, "'" + key + "' must be host:port (\"127.0.0.1:8080\") or unix:/path");
+  }
+  char* end = nullptr;
+  unsigned long port = std::strtoul(a.c_str() + colon + 1, &end, 10);
+  if (*end || port > 65535) fail(n, "'" + key + "' has a bad port");
+  return a;
+}
+
+void Parser::http(const toml::table& t, HttpSettings* s) const {
+  checkKeys(t, {"listen", "socket_mode", "max_body_bytes", "header_timeout_ms", "idle_timeout_ms", "max_connections",
+                "write_buffer_high_water", "abort_check_ms", "http2", "require_key", "virtual_keys"},
+            "[http]");
+  s->where = where(t);
+  for (auto&& [k, v] : t) {
+    std::string key(k.str());
+    if (key == "listen") {
+      if (v.is_string()) s->listen = {address(v, key)};
+      else if (const toml::array* a = v.as_array()) for (const toml::node& e : *a) s->listen.push_back(address(e, key));
+      else fail(v, "'listen' must be an address or an array of addresses");
+    } else if (key == "socket_mode") {
+      std::string mode = str(v, key);
+      char* end = nullptr;
+      unsigned long m = std::strtoul(mode.c_str(), &end, 8);
+      if (mode.empty() || *end || m > 0777) fail(v, "'socket_mode' must be an octal mode like \"0660\"");
+      s->socket_mode = static_cast<uint32_t>(m);
+    } else if (key == "max_body_bytes") {
+      s->max_body_bytes = uint(v, key, 1ull << 30);
+      if (s->max_body_bytes < 1024) fail(v, "'max_body_bytes' must be at least 1024");
+    } else if (key == "header_timeout_ms") {
+      s->header_timeout_ms = static_cast<uint32_t>(uint(v, key, 3600000));
+      if (s->header_timeout_ms == 0) fail(v, "'header_timeout_ms' must be at least 1");
+    } else if (key == "idle_timeout_ms") {
+      s->idle_timeout_ms = static_cast<uint32_t>(uint(v, key, 86400000));
+      if (s->idle_timeout_ms == 0) fail(v, "'idle_timeout_ms' must be at least 1");
+    } else if (key == "max_connections") {
+      s->max_connections = static_cast<uint32_t>(uint(v, key, 1u << 20));
+      if (s->max_connections == 0) fail(v, "'max_connections' must be at least 1");
+    } else if (key == "write_buffer_high_water") {
+      s->write_buffer_high_water = uint(v, key, 1ull << 32);
+    } else if (key == "abort_check_ms") {
+      s->abort_check_ms = static_cast<uint32_t>(uint(v, key, 60000));
+    } else if (key == "http2") {
+      s->http2 = boolean(v, key);
+    } else if (key == "require_key") {
+      s->require_key = boolean(v, key);
+    } else if (key == "virtual_keys") {
+      const toml::array* a = v.as_array();
+      if (!a) fail(v, "'virtual_keys' must be an array of tables: [[http.virtual_keys]]");
+      for (const toml::node& e : *a) {
+        const toml::table* vk = e.as_table();
+        if (!vk) fail(e, "each [[http.virtual_keys]] entry must be a table");
+        checkKeys(*vk, {"key", "tenant"}, "[[http.virtual_keys]]");
+        const toml::node* key_node = vk->get("key");
+        const toml::node* tenant_node = vk->get("tenant");
+        if (!key_node || !tenant_node) fail(e, "[[http.virtual_keys]] needs 'key' and 'tenant'");
+        VirtualKey entry{str(*key_node, "key"), str(*tenant_node, "tenant")};
+        if (entry.key.empty() || entry.tenant.empty()) fail(e, "virtual key and tenant must not be empty");
+        s->virtual_keys.push_back(std::move(entry));
+      }
+    }
+  }
+  if (s->require_key && s->virtual_keys.empty()) fail(t, "require_key = true needs at least one [[http.virtual_keys]]");
+}
+
+void Parser::admin(const toml::table& t, AdminSettings* s) const {
+  checkKeys(t, {"listen"}, "[admin]");
+  s->where = where(t);
+  if (const toml::node* l = t.get("listen")) s->listen = address(*l, "listen");
+}
+
 void Parser::toJson(const toml::node& n, const std::string& pointer, rapidjson::Writer<rapidjson::StringBuffer>* w,
                     std::map<std::string, std::string>* lines) const {
   (*lines)[pointer] = where(n);
@@ -239,7 +328,8 @@ RouteSettings Parser::route(const std::string& name, const toml::table& t) const
 }
 
 Settings Parser::run(const toml::table& root) {
-  checkKeys(root, {"server", "plugins", "exporter", "instances", "routes", "default_route"}, "the top level");
+  checkKeys(root, {"server", "http", "admin", "plugins", "exporter", "instances", "routes", "default_route"},
+            "the top level");
   Settings s;
   s.source = source_;
   auto table = [&](const char* key) -> const toml::table* {
@@ -249,6 +339,8 @@ Settings Parser::run(const toml::table& root) {
     return n->as_table();
   };
   if (const toml::table* t = table("server")) server(*t, &s.server);
+  if (const toml::table* t = table("http")) http(*t, &s.http);
+  if (const toml::table* t = table("admin")) admin(*t, &s.admin);
   if (const toml::table* t = table("plugins")) {
     checkKeys(*t, {"dirs"}, "[plugins]");
     if (const toml::node* d = t->get("dirs")) {

@@ -31,6 +31,34 @@ struct ServerSettings {
   LogLevel log_level = LogLevel::kInfo;
 };
 
+// A bearer token that names a tenant (a "virtual key"). Write the key as ${ENV_VAR}.
+struct VirtualKey {
+  std::string key;
+  std::string tenant;
+};
+
+// The OpenAI-compatible HTTP front ([http]). Off unless `listen` names at least one address.
+struct HttpSettings {
+  std::vector<std::string> listen;      // "127.0.0.1:8080", "[::1]:8080" or "unix:/path"
+  uint32_t socket_mode = 0660;          // for unix: addresses
+  uint64_t max_body_bytes = 4u << 20;   // larger request bodies get 413
+  uint32_t header_timeout_ms = 10000;   // a request (headers and body) must arrive within this
+  uint32_t idle_timeout_ms = 60000;     // HTTP/2 connections idle this long are closed
+  uint32_t max_connections = 4096;      // across workers; more are accepted and closed at once
+  uint64_t write_buffer_high_water = 1u << 20;  // pause a stream's producer above this
+  uint32_t abort_check_ms = 200;        // how often waiting requests look for a closed client
+  bool http2 = true;                    // h2c via prior knowledge or Upgrade
+  bool require_key = false;             // refuse bearer tokens that are not virtual keys
+  std::vector<VirtualKey> virtual_keys;
+  std::string where;
+};
+
+// The admin listener ([admin]): /healthz /readyz /version /metrics. Off unless `listen` is set.
+struct AdminSettings {
+  std::string listen;  // "127.0.0.1:9464" (loopback is the default posture) or "unix:/path"
+  std::string where;
+};
+
 struct InstanceSettings {
   std::string name;
   std::string kind;         // provider | guardrail | cache | exporter
@@ -54,6 +82,8 @@ struct RouteSettings {
 
 struct Settings {
   ServerSettings server;
+  HttpSettings http;
+  AdminSettings admin;
   std::vector<std::string> plugin_dirs;  // absolute after parsing
   uint32_t exporter_queue_capacity = 8192;
   std::vector<InstanceSettings> instances;

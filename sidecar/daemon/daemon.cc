@@ -1,9 +1,13 @@
 #include "daemon/daemon.h"
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <thread>
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "http/http_metrics.h"
 
 namespace outrigger::daemon {
 
@@ -28,6 +32,8 @@ uint64_t Daemon::inFlight() const {
 
 int Daemon::run() {
   setLogLevel(settings_.server.log_level);
+  // A peer that closed its socket must surface as a write error (EPIPE), not kill the process.
+  ::signal(SIGPIPE, SIG_IGN);
   uint32_t n = settings_.server.workers ? settings_.server.workers : std::max(1u, std::thread::hardware_concurrency());
   auto snapshot = chain::buildChain(settings_, n, generation_);
   if (!snapshot.ok()) {
@@ -38,7 +44,7 @@ int Daemon::run() {
   exporter_ = std::make_unique<telemetry::ExporterThread>(settings_.exporter_queue_capacity);
   exporter_->start();
   for (uint32_t i = 0; i < n; ++i) {
-    workers_.push_back(std::make_unique<Worker>(i, settings_.server, exporter_.get()));
+    workers_.push_back(std::make_unique<Worker>(i, settings_.server, exporter_.get(), &settings_.http));
     workers_.back()->publish(snapshot_->workers[i]);
     workers_.back()->start();
   }
@@ -57,6 +63,13 @@ int Daemon::run() {
     exporter_->stop();
     return 1;
   }
+  if (!startHttp() || !startAdmin()) {
+    listener_->close();
+    for (auto& l : http_listeners_) l->close();
+    for (auto& w : workers_) w->stop();
+    exporter_->stop();
+    return 1;
+  }
   uv_signal_init(&loop_, &sigterm_);
   uv_signal_init(&loop_, &sigint_);
   uv_signal_init(&loop_, &sighup_);
@@ -70,6 +83,80 @@ int Daemon::run() {
                                        " workers (config " + settings_.source + ")");
   uv_run(&loop_, UV_RUN_DEFAULT);
   return exit_code_;
+}
+
+bool Daemon::startHttp() {
+  for (const std::string& address : settings_.http.listen) {
+    auto l = std::make_unique<http::HttpListener>(&loop_, [this](int fd, bool is_unix) { acceptHttp(fd, is_unix); });
+    if (Status s = l->listen(address, settings_.http.socket_mode); !s.isOk()) {
+      ORLOG(LogLevel::kError, "http", s.message());
+      l->close();
+      http_listeners_.push_back(std::move(l));  // freed with the daemon, after the loop closed it
+      return false;
+    }
+    ORLOG(LogLevel::kInfo, "http", "OpenAI-compatible API listening on " + l->boundAddress());
+    http_listeners_.push_back(std::move(l));
+  }
+  return true;
+}
+
+void Daemon::acceptHttp(int fd, bool is_unix) {
+  size_t total = 0;
+  Worker* best = workers_[0].get();
+  for (const auto& w : workers_) {
+    total += w->httpConnections();
+    if (w->httpConnections() < best->httpConnections()) best = w.get();
+  }
+  if (total >= settings_.http.max_connections) {
+    workers_[0]->httpMetrics().rejectedConnection();
+    ::close(fd);
+    return;
+  }
+  best->adoptHttp(fd, is_unix);
+}
+
+bool Daemon::startAdmin() {
+  if (settings_.admin.listen.empty()) return true;
+  http::AdminSources sources;
+  sources.ready = [this] { return !shutting_down_ && snapshot_ != nullptr; };
+  sources.metrics = [this] { return metricsText(); };
+  sources.version = OUTRIGGER_VERSION;
+  admin_ = std::make_unique<http::AdminServer>(&loop_, std::move(sources));
+  admin_listener_ = std::make_unique<http::HttpListener>(&loop_, [this](int fd, bool is_unix) { admin_->accept(fd, is_unix); });
+  if (Status s = admin_listener_->listen(settings_.admin.listen, 0600); !s.isOk()) {
+    ORLOG(LogLevel::kError, "admin", s.message());
+    admin_listener_->close();
+    return false;
+  }
+  ORLOG(LogLevel::kInfo, "admin", "admin endpoints listening on " + admin_listener_->boundAddress());
+  return true;
+}
+
+std::string Daemon::metricsText() const {
+  http::MetricsSnapshot snap;
+  uint64_t started = 0, finished = 0, failed = 0;
+  size_t ipc_conns = 0, http_conns = 0;
+  for (const auto& w : workers_) {
+    w->httpMetrics().mergeInto(&snap);
+    started += w->engineCounters().started.load();
+    finished += w->engineCounters().finished.load();
+    failed += w->engineCounters().failed.load();
+    ipc_conns += w->connections();
+    http_conns += w->httpConnections();
+  }
+  std::string out = http::renderPrometheus(snap);
+  out += "# HELP outrigger_build_info Build version.\n# TYPE outrigger_build_info gauge\n";
+  out += "outrigger_build_info{version=\"" + http::escapeLabel(OUTRIGGER_VERSION) + "\"} 1\n";
+  out += http::renderScalar("outrigger_chain_requests_started_total", "counter", "Requests the chain started.", double(started));
+  out += http::renderScalar("outrigger_chain_requests_finished_total", "counter", "Requests that ended OK.", double(finished));
+  out += http::renderScalar("outrigger_chain_requests_failed_total", "counter", "Requests that ended with an error.", double(failed));
+  out += http::renderScalar("outrigger_requests_in_flight", "gauge", "Requests started and not yet ended.",
+                            double(started - finished - failed));
+  out += http::renderScalar("outrigger_socket_connections", "gauge", "Open wire-protocol connections.", double(ipc_conns));
+  out += http::renderScalar("outrigger_http_connections", "gauge", "Open HTTP connections.", double(http_conns));
+  out += http::renderScalar("outrigger_config_generation", "gauge", "Generation of the live config.", double(generation_));
+  out += http::renderScalar("outrigger_ready", "gauge", "1 when ready to serve.", shutting_down_ ? 0.0 : 1.0);
+  return out;
 }
 
 void Daemon::onSignal(uv_signal_t* h, int signum) {
@@ -113,6 +200,7 @@ void Daemon::beginShutdown() {
   ORLOG(LogLevel::kInfo, "daemon", "shutting down: draining for up to " +
                                        std::to_string(settings_.server.drain_grace_ms) + " ms");
   listener_->close();
+  for (auto& l : http_listeners_) l->close();
   for (auto& w : workers_) w->goAway(settings_.server.drain_grace_ms);
   drain_deadline_ns_ = monoNowNs() + uint64_t{settings_.server.drain_grace_ms} * 1000000;
   uv_timer_start(&drain_timer_, &Daemon::onDrainTick, 10, 10);
@@ -139,6 +227,10 @@ void Daemon::finishShutdown() {
   uv_signal_stop(&sigint_);
   uv_signal_stop(&sighup_);
   uv_close(reinterpret_cast<uv_handle_t*>(&drain_timer_), nullptr);
+  if (admin_listener_) {
+    admin_listener_->close();
+    uv_stop(&loop_);  // h2o's context keeps handles open on this loop; the destructor closes them
+  }
   for (uv_signal_t* s : {&sigterm_, &sigint_, &sighup_}) uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr);
   ORLOG(LogLevel::kInfo, "daemon", "stopped");
 }

@@ -11,6 +11,8 @@
 #include "chain/chain.h"
 #include "config/config.h"
 #include "daemon/worker.h"
+#include "http/admin_server.h"
+#include "http/http_listener.h"
 #include "ipc/listener.h"
 #include "telemetry/exporter_thread.h"
 
@@ -33,6 +35,10 @@ class Daemon {
   void beginShutdown();
   void finishShutdown();
   uint64_t inFlight() const;
+  bool startHttp();
+  bool startAdmin();
+  void acceptHttp(int fd, bool is_unix);
+  std::string metricsText() const;
 
   config::Settings settings_;
   std::string config_path_;
@@ -40,6 +46,9 @@ class Daemon {
   uv_signal_t sigterm_, sigint_, sighup_;
   uv_timer_t drain_timer_;
   std::unique_ptr<ipc::Listener> listener_;
+  std::vector<std::unique_ptr<http::HttpListener>> http_listeners_;
+  std::unique_ptr<http::AdminServer> admin_;
+  std::unique_ptr<http::HttpListener> admin_listener_;
   std::unique_ptr<telemetry::ExporterThread> exporter_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::shared_ptr<chain::ChainSnapshot> snapshot_;

@@ -8,7 +8,8 @@
 
 namespace outrigger::daemon {
 
-Worker::Worker(uint32_t index, const config::ServerSettings& server, telemetry::ExporterThread* exporter)
+Worker::Worker(uint32_t index, const config::ServerSettings& server, telemetry::ExporterThread* exporter,
+               const config::HttpSettings* http)
     : loop_(index),
       engine_(loop_, {server.default_timeout_ms, server.max_timeout_ms, server.slow_hook_warn_us}, exporter) {
   conn_settings_.max_frame_size = server.max_frame_size;
@@ -18,6 +19,9 @@ Worker::Worker(uint32_t index, const config::ServerSettings& server, telemetry::
   conn_settings_.server_version = OUTRIGGER_VERSION;
   uv_check_init(loop_.loop(), &check_);
   check_.data = this;
+  if (http && !http->listen.empty()) {
+    http_ = std::make_unique<http::HttpFront>(loop_.loop(), engine_, *http, http_metrics_);
+  }
 }
 
 Worker::~Worker() { stop(); }
@@ -47,6 +51,17 @@ void Worker::adopt(int fd) {
   }
 }
 
+void Worker::adoptHttp(int fd, bool is_unix) {
+  bool posted = http_ && loop_.post([this, fd, is_unix] {
+    if (draining_) {
+      ::close(fd);
+      return;
+    }
+    http_->accept(fd, is_unix);
+  });
+  if (!posted) ::close(fd);
+}
+
 void Worker::publish(std::shared_ptr<const chain::WorkerChain> c) {
   loop_.post([this, c = std::move(c)]() mutable { engine_.setChain(std::move(c)); });
 }
@@ -55,6 +70,7 @@ void Worker::goAway(uint32_t drain_ms) {
   loop_.post([this, drain_ms] {
     draining_ = true;
     for (ipc::Connection* c : conns_) c->goAway(drain_ms);
+    if (http_) http_->drain();
   });
 }
 
@@ -62,6 +78,7 @@ void Worker::endAll(Code code, std::string message) {
   loop_.post([this, code, message] {
     std::vector<ipc::Connection*> all(conns_.begin(), conns_.end());
     for (ipc::Connection* c : all) c->endAllStreams(code, message);
+    if (http_) http_->endAll(code, message);
   });
 }
 
@@ -73,6 +90,7 @@ void Worker::stop() {
     draining_ = true;
     std::vector<ipc::Connection*> all(conns_.begin(), conns_.end());
     for (ipc::Connection* c : all) c->close();
+    if (http_) http_->abandonAll();  // HTTP sockets close with the loop
     // Connections free themselves once their last frames are written; the loop stops after the
     // last one (connectionClosed), or right away when there is none.
     if (conns_.empty()) loop_.stop();

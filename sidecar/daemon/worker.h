@@ -12,6 +12,8 @@
 #include "chain/engine.h"
 #include "config/config.h"
 #include "event/event_loop.h"
+#include "http/http_front.h"
+#include "http/http_metrics.h"
 #include "ipc/connection.h"
 #include "ipc/frame_writer.h"
 
@@ -19,17 +21,22 @@ namespace outrigger::daemon {
 
 class Worker : public ipc::ConnectionOwner {
  public:
-  Worker(uint32_t index, const config::ServerSettings& server, telemetry::ExporterThread* exporter);
+  // `http`: serve the HTTP front too (its `listen` is not empty).
+  Worker(uint32_t index, const config::ServerSettings& server, telemetry::ExporterThread* exporter,
+         const config::HttpSettings* http = nullptr);
   ~Worker() override;
 
   void start();                                               // starts the thread
   void adopt(int fd);                                         // [any] serves a connected socket
+  void adoptHttp(int fd, bool is_unix);                       // [any] serves an HTTP connection
   void publish(std::shared_ptr<const chain::WorkerChain> c);  // [any] new requests use this chain
   void goAway(uint32_t drain_ms);                             // [any] GoAway on every connection
   void endAll(Code code, std::string message);                // [any] ends every stream
   void stop();                                                // [any] closes everything; joins
 
   size_t connections() const { return connections_.load(std::memory_order_relaxed); }
+  size_t httpConnections() const { return http_ ? http_->connections() : 0; }
+  http::HttpMetrics& httpMetrics() { return http_metrics_; }
   // Requests started and not yet ended.
   uint64_t inFlight() const;
   chain::EngineCounters& engineCounters() { return engine_.counters(); }
@@ -46,6 +53,8 @@ class Worker : public ipc::ConnectionOwner {
   chain::Engine engine_;
   ipc::FrameWriter writer_;
   ipc::ConnectionSettings conn_settings_;
+  http::HttpMetrics http_metrics_;
+  std::unique_ptr<http::HttpFront> http_;
   uv_check_t check_;
   std::unordered_set<ipc::Connection*> conns_;
   std::vector<ipc::Connection*> dirty_;

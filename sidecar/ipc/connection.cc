@@ -102,6 +102,11 @@ void Connection::dispatch(const uint8_t* data, size_t size) {
   const w::Frame* frame = verified.value();
   uint64_t sid = frame->stream_id();
   w::Body type = frame->body_type();
+  // The verifier accepts a union type whose value is missing; nothing below may assume a body.
+  if (type != w::Body::NONE && !frame->body()) {
+    if (sid == 0 || !hello_done_) return protocolError(Code::kInvalidArgument, "frame names a body type but carries no body");
+    return endStream(sid, Code::kInvalidArgument, "frame names a body type but carries no body");
+  }
   if (!hello_done_) {
     if (type != w::Body::Hello) return protocolError(Code::kFailedPrecondition, "the first frame must be Hello");
     return handleHello(frame->body_as_Hello());

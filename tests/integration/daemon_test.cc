@@ -280,6 +280,22 @@ TEST_CASE("malformed frames get a typed error and a close, while other clients k
     CHECK(frameOf(*pong)->body_as_Pong()->opaque() == 42);
   }
   {
+    // A union type with no value: verifies, but must not be read as a request.
+    RawConnection raw(d.socket());
+    raw.send(helloFrame());
+    REQUIRE(raw.readFrame());
+    flatbuffers::FlatBufferBuilder b;
+    wire::FrameBuilder fb(b);
+    fb.add_stream_id(3);
+    fb.add_body_type(wire::Body::Request);
+    b.FinishSizePrefixed(fb.Finish(), wire::FrameIdentifier());
+    raw.send(std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize()));
+    auto f = raw.readFrame();
+    REQUIRE(f);
+    REQUIRE(frameOf(*f)->body_type() == wire::Body::ResponseEnd);
+    CHECK(frameOf(*f)->body_as_ResponseEnd()->status() == wire::Status::INVALID_ARGUMENT);
+  }
+  {
     // A protocol major the daemon does not speak.
     RawConnection raw(d.socket());
     raw.send(helloFrame(2));

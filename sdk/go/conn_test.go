@@ -1,0 +1,307 @@
+package outrigger
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/outrigger-dev/outrigger/sdk/go/internal/wiredesc"
+)
+
+// Connection behaviour against the in-process fake sidecar: handshake, GoAway, dropped and
+// silent connections, frame limits, queueing and flow control.
+
+func TestHandshakeAnnouncesTheSDK(t *testing.T) {
+	srv := newFakeServer(t, ackSpec{})
+	dialFake(t, srv, WithClientName("svc", "1.2.3"), WithMaxFrameSize(1<<20))
+	h := srv.next(t).hello
+	want := wiredesc.Object{"proto_major": uint16(1), "proto_minor": uint16(0), "client_name": "svc",
+		"client_version": "1.2.3", "sdk_language": "go", "max_frame_size": uint32(1 << 20), "features": uint64(15)}
+	assertSameJSON(t, "Hello", h, want)
+}
+
+func TestHandshakeRefusedFailsClearly(t *testing.T) {
+	srv := newFakeServer(t, ackSpec{refuse: true})
+	_, err := Dial(context.Background(), WithSocketPath(srv.path))
+	e := asError(t, err)
+	if !errors.Is(err, ErrFailedPrecondition) || e.Retryable {
+		t.Fatalf("got %v, want a non-retryable FAILED_PRECONDITION", err)
+	}
+	if !strings.Contains(e.Message, "refused the handshake") || !strings.Contains(e.Message, "2..3") {
+		t.Errorf("message %q does not explain the refusal", e.Message)
+	}
+}
+
+func TestDialWithoutSidecarIsUnavailable(t *testing.T) {
+	_, err := Dial(context.Background(), WithSocketPath(shortSocketPath(t)))
+	if !errors.Is(err, ErrUnavailable) || !IsRetryable(err) {
+		t.Fatalf("got %v, want a retryable UNAVAILABLE", err)
+	}
+}
+
+func TestGoAwayResendsCallsTheServerDidNotTake(t *testing.T) {
+	srv := newFakeServer(t, ackSpec{})
+	c := dialFake(t, srv)
+	old := srv.next(t)
+	results := make(chan string, 3)
+	for _, q := range []string{"a", "b", "c"} {
+		go func() {
+			resp, err := c.Chat(context.Background(), user(q))
+			if err != nil {
+				results <- "error: " + err.Error()
+				return
+			}
+			results <- resp.Content
+		}()
+	}
+	seen := map[string]uint64{}
+	for len(seen) < 3 {
+		r := old.recvType(t, "Request")
+		seen[lastContent(r.body)] = r.id
+	}
+	// The server took stream 1 only; 2 and 3 get the UNAVAILABLE a draining server sends.
+	old.send(goAwayFrame(1))
+	old.send(endFrame(2, endSpec{status: StatusUnavailable, retryable: true, message: "draining"}),
+		endFrame(3, endSpec{status: StatusUnavailable, retryable: true, message: "draining"}))
+	fresh := srv.next(t)
+	fresh.serveEcho()
+	var first string
+	for q, id := range seen {
+		if id == 1 {
+			first = q
+		}
+	}
+	old.send(endOK(1, first, "m"))
+	got := map[string]bool{}
+	for i := 0; i < 3; i++ {
+		select {
+		case r := <-results:
+			got[r] = true
+		case <-time.After(testWait):
+			t.Fatal("calls did not finish after GoAway")
+		}
+	}
+	if !got["a"] || !got["b"] || !got["c"] {
+		t.Fatalf("results %v, want a, b and c answered", got)
+	}
+	// New calls go to the new connection.
+	if resp, err := c.Chat(context.Background(), user("d")); err != nil || resp.Content != "d" {
+		t.Fatalf("after GoAway: %v %v", resp, err)
+	}
+}
+
+func TestDroppedConnectionFailsSentCallsAndReconnects(t *testing.T) {
+	srv := newFakeServer(t, ackSpec{})
+	c := dialFake(t, srv)
+	fc := srv.next(t)
+	errc := make(chan error, 1)
+	go func() { _, err := c.Chat(context.Background(), user("x")); errc <- err }()
+	fc.recvType(t, "Request")
+	fc.nc.Close()
+	err := waitErr(t, errc)
+	if !errors.Is(err, ErrUnavailable) || !IsRetryable(err) || asError(t, err).Origin != OriginClient {
+		t.Fatalf("got %v, want a retryable UNAVAILABLE from the client", err)
+	}
+	go func() { srv.next(t).serveEcho() }()
+	if resp, err := c.Chat(context.Background(), user("again")); err != nil || resp.Content != "again" {
+		t.Fatalf("after reconnect: %v %v", resp, err)
+	}
+}
+
+func TestQueuedCallsWaitForTheSidecar(t *testing.T) {
+	srv := newFakeServer(t, ackSpec{})
+	srv.stopListening()
+	c, err := New(WithSocketPath(srv.path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	errc := make(chan error, 1)
+	go func() {
+		resp, err := c.Chat(context.Background(), user("early"))
+		if err == nil && resp.Content != "early" {
+			err = fmt.Errorf("got %q", resp.Content)
+		}
+		errc <- err
+	}()
+	time.Sleep(50 * time.Millisecond) // let a few connection attempts fail
+	srv.listen()
+	srv.next(t).serveEcho()
+	if err := waitErr(t, errc); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestConnectWaitBoundsQueuedCalls(t *testing.T) {
+	c, _ := New(WithSocketPath(shortSocketPath(t)), WithConnectWait(100*time.Millisecond))
+	defer c.Close()
+	start := time.Now()
+	_, err := c.Chat(context.Background(), user("x"))
+	if !errors.Is(err, ErrUnavailable) || !IsRetryable(err) {
+		t.Fatalf("got %v", err)
+	}
+	if time.Since(start) > 3*time.Second {
+		t.Errorf("waited %v", time.Since(start))
+	}
+}
+
+func TestQueueIsBounded(t *testing.T) {
+	c, _ := New(WithSocketPath(shortSocketPath(t)), WithQueueSize(2), WithConnectWait(time.Minute))
+	defer c.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for i := 0; i < 2; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); c.Chat(ctx, user("wait")) }()
+	}
+	deadline := time.Now().Add(testWait)
+	for {
+		c.mu.Lock()
+		n := c.queue.Len()
+		c.mu.Unlock()
+		if n == 2 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	_, err := c.Chat(context.Background(), user("one too many"))
+	if !errors.Is(err, ErrResourceExhausted) || asError(t, err).Origin != OriginClient {
+		t.Fatalf("got %v, want RESOURCE_EXHAUSTED from the client", err)
+	}
+	cancel()
+	wg.Wait()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.queue.Len() != 0 {
+		t.Errorf("cancelled calls left %d entries in the queue", c.queue.Len())
+	}
+}
+
+func TestOversizedIncomingFrameDropsTheConnection(t *testing.T) {
+	srv := newFakeServer(t, ackSpec{maxFrame: 2048})
+	c := dialFake(t, srv)
+	fc := srv.next(t)
+	errc := make(chan error, 1)
+	go func() { _, err := c.Chat(context.Background(), user("x")); errc <- err }()
+	fc.recvType(t, "Request")
+	var prefix [4]byte
+	binary.LittleEndian.PutUint32(prefix[:], 4096) // over the negotiated 2048; no body follows
+	fc.send(prefix[:])
+	err := waitErr(t, errc)
+	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "exceeds the negotiated max_frame_size 2048") {
+		t.Fatalf("got %v", err)
+	}
+	select {
+	case <-fc.gone:
+	case <-time.After(testWait):
+		t.Fatal("the client kept the connection open")
+	}
+}
+
+func TestOversizedRequestFailsLocally(t *testing.T) {
+	srv := newFakeServer(t, ackSpec{maxFrame: 2048})
+	c := dialFake(t, srv)
+	fc := srv.next(t)
+	fc.serveEcho()
+	_, err := c.Chat(context.Background(), user(strings.Repeat("x", 4096)))
+	if !errors.Is(err, ErrInvalidArgument) || IsRetryable(err) {
+		t.Fatalf("got %v, want INVALID_ARGUMENT", err)
+	}
+	if resp, err := c.Chat(context.Background(), user("small")); err != nil || resp.Content != "small" {
+		t.Fatalf("connection unusable afterwards: %v %v", resp, err)
+	}
+}
+
+func TestMaxConcurrentStreamsIsRespected(t *testing.T) {
+	srv := newFakeServer(t, ackSpec{maxStreams: 2})
+	c := dialFake(t, srv)
+	fc := srv.next(t)
+	var wg sync.WaitGroup
+	for i := 0; i < 5; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); c.Chat(context.Background(), user(fmt.Sprint(i))) }()
+	}
+	open, next := 0, uint64(1)
+	for next <= 5 {
+		for want := min(2, int(5-next+1)); open < want; open++ {
+			fc.recvType(t, "Request")
+		}
+		// While the limit is reached, no further request may arrive.
+		select {
+		case r := <-fc.in:
+			if r.typ == "Request" {
+				t.Fatalf("stream %d opened while %d streams were open (limit 2)", r.id, open)
+			}
+		case <-time.After(30 * time.Millisecond):
+		}
+		fc.send(endOK(next, "", "m"))
+		next++
+		open--
+	}
+	wg.Wait()
+}
+
+func TestServerPingIsAnswered(t *testing.T) {
+	srv := newFakeServer(t, ackSpec{})
+	dialFake(t, srv)
+	fc := srv.next(t)
+	fc.send(pingFrame(1 << 40))
+	p := fc.recvType(t, "Pong")
+	if p.id != 0 || p.body["opaque"].(uint64) != 1<<40 {
+		t.Fatalf("pong %+v", p)
+	}
+}
+
+func TestMalformedFrameDropsTheConnection(t *testing.T) {
+	srv := newFakeServer(t, ackSpec{})
+	c := dialFake(t, srv)
+	fc := srv.next(t)
+	errc := make(chan error, 1)
+	go func() { _, err := c.Chat(context.Background(), user("x")); errc <- err }()
+	fc.recvType(t, "Request")
+	bad := make([]byte, 4+16)
+	binary.LittleEndian.PutUint32(bad, 16)
+	binary.LittleEndian.PutUint32(bad[4:], 0xfffffff0) // root offset far outside the buffer
+	copy(bad[8:], "ORG1")
+	fc.send(bad)
+	if err := waitErr(t, errc); !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "malformed") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestHeartbeatKeepsAnsweringSidecarConnected(t *testing.T) {
+	srv := newFakeServer(t, ackSpec{heartbeat: 100})
+	c := dialFake(t, srv)
+	fc := srv.next(t)
+	fc.serveEcho() // answers Pings with Pongs
+	first := currentConn(c)
+	time.Sleep(700 * time.Millisecond) // seven intervals, well past the three-interval limit
+	if resp, err := c.Chat(context.Background(), user("alive")); err != nil || resp.Content != "alive" {
+		t.Fatalf("%v %v", resp, err)
+	}
+	if currentConn(c) != first {
+		t.Error("the connection was replaced although the sidecar answered every Ping")
+	}
+}
+
+func TestHeartbeatDropsSilentSidecar(t *testing.T) {
+	srv := newFakeServer(t, ackSpec{heartbeat: 100})
+	c := dialFake(t, srv)
+	fc := srv.next(t)
+	errc := make(chan error, 1)
+	go func() { _, err := c.Chat(context.Background(), user("x")); errc <- err }()
+	fc.recvType(t, "Request")
+	if p := fc.recvType(t, "Ping"); p.id != 0 {
+		t.Errorf("Ping on stream %d", p.id)
+	}
+	// Never answer: the client must give up on the connection, not wait forever.
+	err := waitErr(t, errc)
+	if !errors.Is(err, ErrUnavailable) || !IsRetryable(err) || !strings.Contains(err.Error(), "heartbeat") {
+		t.Fatalf("got %v", err)
+	}
+}

@@ -1,0 +1,91 @@
+#include "http/admin_server.h"
+
+#include <unistd.h>
+
+#include "http/reply.h"
+
+namespace outrigger::http {
+
+struct AdminServer::Handler {
+  h2o_handler_t super;
+  AdminServer* server;
+};
+
+namespace {
+union AdminSocket {
+  uv_handle_t handle;
+  uv_tcp_t tcp;
+  uv_pipe_t pipe;
+};
+}  // namespace
+
+AdminServer::AdminServer(uv_loop_t* loop, AdminSources sources) : sources_(std::move(sources)) {
+  h2o_config_init(&config_);
+  config_.server_name = h2o_iovec_init(H2O_STRLIT("outrigger"));
+  config_.max_request_entity_size = 64 * 1024;
+  config_.http1.req_timeout = 10000;
+  h2o_hostconf_t* host = h2o_config_register_host(&config_, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+  h2o_pathconf_t* path = h2o_config_register_path(host, "/", 0);
+  auto* handler = reinterpret_cast<Handler*>(h2o_create_handler(path, sizeof(Handler)));
+  handler->super.on_req = &AdminServer::onRequest;
+  handler->server = this;
+  h2o_context_init(&ctx_, loop, &config_);
+  accept_ctx_ = {};
+  accept_ctx_.ctx = &ctx_;
+  accept_ctx_.hosts = config_.hosts;
+}
+
+// As with the worker fronts, the context goes with the loop (see HttpFront::~HttpFront).
+AdminServer::~AdminServer() = default;
+
+void AdminServer::accept(int fd, bool is_unix) {
+  auto* s = new AdminSocket;
+  int rc;
+  if (is_unix) {
+    uv_pipe_init(ctx_.loop, &s->pipe, 0);
+    rc = uv_pipe_open(&s->pipe, fd);
+  } else {
+    uv_tcp_init(ctx_.loop, &s->tcp);
+    rc = uv_tcp_open(&s->tcp, fd);
+  }
+  auto free_socket = [](uv_handle_t* h) { delete reinterpret_cast<AdminSocket*>(h); };
+  if (rc != 0) {
+    ::close(fd);
+    uv_close(&s->handle, free_socket);
+    return;
+  }
+  h2o_accept(&accept_ctx_, h2o_uv_socket_create(reinterpret_cast<uv_stream_t*>(&s->handle), free_socket));
+}
+
+int AdminServer::onRequest(h2o_handler_t* self, h2o_req_t* req) {
+  return reinterpret_cast<Handler*>(self)->server->serve(req);
+}
+
+int AdminServer::serve(h2o_req_t* req) {
+  std::string_view path = view(req->path_normalized);
+  std::string_view method = view(req->method);
+  if (method != "GET" && method != "HEAD") {
+    addHeader(req, "allow", "GET, HEAD");
+    sendWhole(req, 405, "Method Not Allowed", "text/plain; charset=utf-8", "method not allowed\n");
+    return 0;
+  }
+  if (path == "/healthz") {
+    sendWhole(req, 200, "OK", "text/plain; charset=utf-8", "ok\n");
+  } else if (path == "/readyz") {
+    bool ready = sources_.ready && sources_.ready();
+    sendWhole(req, ready ? 200 : 503, ready ? "OK" : "Service Unavailable", "text/plain; charset=utf-8",
+              ready ? "ready\n" : "not ready\n");
+  } else if (path == "/version") {
+    sendWhole(req, 200, "OK", "application/json",
+              "{\"version\":\"" + sources_.version + "\",\"protocol\":\"1.0\",\"http_library\":\"h2o " +
+                  H2O_VERSION + "\"}");
+  } else if (path == "/metrics") {
+    std::string text = sources_.metrics ? sources_.metrics() : std::string();
+    sendWhole(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", text);
+  } else {
+    sendWhole(req, 404, "Not Found", "text/plain; charset=utf-8", "not found\n");
+  }
+  return 0;
+}
+
+}  // namespace outrigger::http

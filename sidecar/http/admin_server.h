@@ -1,0 +1,44 @@
+// The admin endpoints, on their own listener (loopback by default) and on the daemon's main
+// loop, so probes answer even when every worker is busy:
+//   GET /healthz  200 while the process serves at all
+//   GET /readyz   200 once the config is loaded and plugins are created, 503 while draining
+//   GET /version  {"version": ..., "protocol": ...}
+//   GET /metrics  Prometheus text format 0.0.4
+#pragma once
+
+#include <h2o.h>
+#include <uv.h>
+
+#include <functional>
+#include <string>
+
+namespace outrigger::http {
+
+struct AdminSources {
+  std::function<bool()> ready;            // [main thread]
+  std::function<std::string()> metrics;   // [main thread] the whole exposition text
+  std::string version;
+};
+
+class AdminServer {
+ public:
+  AdminServer(uv_loop_t* loop, AdminSources sources);
+  ~AdminServer();
+  AdminServer(const AdminServer&) = delete;
+  AdminServer& operator=(const AdminServer&) = delete;
+
+  // Serves a connected socket (from an HttpListener on the same loop).
+  void accept(int fd, bool is_unix);
+
+ private:
+  struct Handler;
+  static int onRequest(h2o_handler_t* self, h2o_req_t* req);
+  int serve(h2o_req_t* req);
+
+  AdminSources sources_;
+  h2o_globalconf_t config_;
+  h2o_context_t ctx_;
+  h2o_accept_ctx_t accept_ctx_;
+};
+
+}  // namespace outrigger::http

@@ -1,0 +1,269 @@
+#include "http/chat_exchange.h"
+
+#include <ctime>
+
+#include "common/clock.h"
+#include "http/error_mapping.h"
+#include "http/http_front.h"
+#include "http/reply.h"
+
+namespace outrigger::http {
+
+struct ChatExchange::Generator {
+  h2o_generator_t super;
+  ChatExchange* self;
+};
+
+struct ChatExchange::Guard {
+  ChatExchange* self;
+};
+
+namespace {
+
+// Keeps an exchange alive while one of its entry points runs; the last one out may free it.
+class Busy {
+ public:
+  explicit Busy(int* depth) : depth_(depth) { ++*depth_; }
+  ~Busy() { --*depth_; }
+
+ private:
+  int* depth_;
+};
+
+}  // namespace
+
+ChatExchange::ChatExchange(HttpFront& front, h2o_req_t* req, std::string request_id, std::string route_label)
+    : front_(front), req_(req), request_id_(std::move(request_id)), route_label_(std::move(route_label)) {
+  start_ns_ = monoNowNs();
+  generator_ = static_cast<Generator*>(h2o_mem_alloc_pool(&req->pool, sizeof(Generator)));
+  *generator_ = Generator{{&ChatExchange::onProceed, &ChatExchange::onStop}, this};
+  guard_ = static_cast<Guard*>(h2o_mem_alloc_shared(&req->pool, sizeof(Guard), &ChatExchange::onRequestDisposed));
+  guard_->self = this;
+}
+
+ChatExchange::~ChatExchange() = default;
+
+void ChatExchange::start(ChatCall call, uint64_t stream_id) {
+  stream_ = call.stream;
+  include_usage_ = call.include_usage;
+  ident_.model = call.model;
+  ident_.created = static_cast<int64_t>(std::time(nullptr));
+  ident_.id = "chatcmpl-" + request_id_;
+  {
+    Busy busy(&depth_);
+    engine_active_ = true;
+    handle_ = front_.engine().start(std::move(call.frame), call.request, this, stream_id);
+  }
+  maybeDelete();
+}
+
+void ChatExchange::clientGone() {
+  {
+    Busy busy(&depth_);
+    if (!engine_done_) front_.metrics().clientAbort();
+    abandon();
+    recordOutcome(499);
+    if (req_ && !headers_sent_) {
+      // Nobody will read this; writing it makes h2o notice the closed socket and free the request.
+      req_->http1_is_persistent = 0;
+      status_ = 499;
+      sendError(req_, 499, "Client Closed Request", "cancelled", "the client closed the connection");
+      headers_sent_ = final_sent_ = true;
+    } else if (req_ && !final_queued_) {
+      queue(std::string(), true);  // end the stream; the write fails and h2o frees the request
+    }
+  }
+  maybeDelete();
+}
+
+void ChatExchange::cancel(Code code, std::string_view message) {
+  {
+    Busy busy(&depth_);
+    if (!engine_done_) front_.engine().cancel(handle_, code, message, "server");
+  }
+  maybeDelete();
+}
+
+void ChatExchange::abandon() {
+  if (engine_done_) return;
+  engine_done_ = true;
+  front_.engine().abandon(handle_);
+}
+
+void ChatExchange::startStream() {
+  if (headers_sent_ || !req_) return;
+  headers_sent_ = true;
+  status_ = 200;
+  req_->res.status = 200;
+  req_->res.reason = "OK";
+  addHeader(req_, "content-type", "text/event-stream; charset=utf-8");
+  addHeader(req_, "cache-control", "no-cache");
+  h2o_start_response(req_, &generator_->super);
+  ChunkDelta first;
+  first.role = true;
+  queue(chunkEvent(ident_, first, include_usage_), false);
+}
+
+void ChatExchange::onStart(uint64_t, const ResponseStartInfo& info) {
+  Busy busy(&depth_);
+  if (!info.model.empty()) ident_.model = std::string(info.model);
+  if (stream_) startStream();
+}
+
+ResponseSink::Flow ChatExchange::onChunk(uint64_t, const ResponseChunkInfo& chunk) {
+  Busy busy(&depth_);
+  if (!stream_) {
+    unary_text_.append(chunk.delta);
+    return Flow::kOk;
+  }
+  startStream();
+  ChunkDelta d;
+  d.content = chunk.delta;
+  d.has_content = !chunk.delta.empty() || chunk.tool_call_count == 0;
+  d.tool_calls = chunk.tool_calls;
+  d.tool_call_count = chunk.tool_call_count;
+  queue(chunkEvent(ident_, d, include_usage_), false);
+  if (pending_.size() > front_.settings().write_buffer_high_water) {
+    paused_ = true;
+    return Flow::kPause;
+  }
+  return Flow::kOk;
+}
+
+void ChatExchange::onEnd(uint64_t, const ResponseEndInfo& end) {
+  Busy busy(&depth_);
+  engine_done_ = true;
+  // Every chunk of a stream names the same model, so only an answer not yet started takes it.
+  if (!end.model.empty() && !headers_sent_) ident_.model = std::string(end.model);
+  if (!req_ || stopped_) return;
+  if (headers_sent_) return endStream(end);
+  if (end.code != Code::kOk) return replyError(end);
+  if (!stream_) return replyUnary(end);
+  // A stream answered whole (a cache hit, say): send it as one chunk.
+  startStream();
+  ChunkDelta d;
+  d.content = end.content;
+  d.has_content = !end.content.empty();
+  if (d.has_content) queue(chunkEvent(ident_, d, include_usage_), false);
+  endStream(end);
+}
+
+void ChatExchange::replyUnary(const ResponseEndInfo& end) {
+  ResponseEndInfo whole = end;
+  if (whole.content.empty()) whole.content = unary_text_;
+  headers_sent_ = final_sent_ = true;
+  status_ = 200;
+  recordOutcome(200);
+  sendWhole(req_, 200, "OK", "application/json", completionBody(ident_, whole));
+}
+
+void ChatExchange::replyError(const ResponseEndInfo& end) {
+  HttpError e = httpErrorFor(end.code);
+  headers_sent_ = final_sent_ = true;
+  status_ = e.status;
+  addHeader(req_, "x-should-retry", shouldRetryHeader(end.code, end.retryable));
+  if (end.retry_after_ms || e.status == 429 || e.status == 503) {
+    uint32_t ms = end.retry_after_ms ? end.retry_after_ms : 1000;
+    addHeader(req_, "retry-after", std::to_string(retryAfterSeconds(ms)));
+    addHeader(req_, "retry-after-ms", std::to_string(ms));
+  }
+  if (!end.origin.empty()) addHeader(req_, "x-outrigger-origin", end.origin);
+  recordOutcome(e.status);
+  std::string code(codeName(end.code));
+  for (char& c : code) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  sendWhole(req_, e.status, e.reason.data(), "application/json", errorBody(end.message, e.type, "", code));
+}
+
+void ChatExchange::endStream(const ResponseEndInfo& end) {
+  if (end.code != Code::kOk) {
+    // The status line already said 200: the failure travels as an SSE error event, without [DONE].
+    HttpError e = httpErrorFor(end.code);
+    std::string code(codeName(end.code));
+    for (char& c : code) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    front_.metrics().streamError();
+    recordOutcome(e.status);
+    return queue(errorEvent(end.message, e.type, code), true);
+  }
+  ChunkDelta last;
+  last.finish_reason = end.finish_reason.empty() ? std::string_view("stop") : end.finish_reason;
+  std::string tail = chunkEvent(ident_, last, include_usage_);
+  if (include_usage_) tail += usageEvent(ident_, end.usage);
+  tail += kDoneEvent;
+  recordOutcome(200);
+  queue(std::move(tail), true);
+}
+
+void ChatExchange::recordOutcome(int status) {
+  if (recorded_) return;
+  recorded_ = true;
+  double seconds = static_cast<double>(monoNowNs() - start_ns_) / 1e9;
+  front_.metrics().record("chat_completions", route_label_, status, seconds);
+}
+
+void ChatExchange::queue(std::string text, bool final) {
+  if (pending_.empty()) pending_ = std::move(text);
+  else pending_ += text;
+  if (final) final_queued_ = true;
+  flush();
+}
+
+void ChatExchange::flush() {
+  if (!req_ || stopped_ || in_flight_ || final_sent_) return;
+  if (pending_.empty() && !final_queued_) return;
+  sending_.swap(pending_);
+  pending_.clear();
+  in_flight_ = true;
+  bool final = final_queued_;
+  if (final) final_sent_ = true;
+  h2o_iovec_t buf = h2o_iovec_init(sending_.data(), sending_.size());
+  h2o_send(req_, &buf, 1, final ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
+}
+
+void ChatExchange::onProceed(h2o_generator_t* g, h2o_req_t*) {
+  ChatExchange* self = reinterpret_cast<Generator*>(g)->self;
+  if (!self) return;
+  {
+    Busy busy(&self->depth_);
+    self->in_flight_ = false;
+    self->sending_.clear();
+    self->flush();
+    if (self->paused_ && self->pending_.size() <= self->front_.settings().write_buffer_high_water / 2) {
+      self->paused_ = false;
+      if (!self->engine_done_) self->front_.engine().resume(self->handle_);
+    }
+  }
+  self->maybeDelete();
+}
+
+void ChatExchange::onStop(h2o_generator_t* g, h2o_req_t*) {
+  ChatExchange* self = reinterpret_cast<Generator*>(g)->self;
+  if (!self) return;
+  {
+    Busy busy(&self->depth_);
+    self->stopped_ = true;
+    if (!self->engine_done_) self->front_.metrics().clientAbort();
+    self->abandon();
+    self->recordOutcome(499);
+  }
+  self->maybeDelete();
+}
+
+void ChatExchange::onRequestDisposed(void* p) {
+  ChatExchange* self = static_cast<Guard*>(p)->self;
+  if (!self) return;
+  {
+    Busy busy(&self->depth_);
+    self->req_ = nullptr;
+    self->generator_->self = nullptr;
+    if (!self->engine_done_) self->front_.metrics().clientAbort();
+    self->recordOutcome(499);
+    self->abandon();
+  }
+  self->maybeDelete();
+}
+
+void ChatExchange::maybeDelete() {
+  if (depth_ == 0 && !req_ && engine_done_) front_.exchangeDone(this);
+}
+
+}  // namespace outrigger::http

@@ -1,0 +1,93 @@
+// One chat completion over HTTP: the ResponseSink that turns the chain's start/chunk/end into an
+// OpenAI response, unary JSON or server-sent events.
+//
+// Lifetime: created by HttpFront for a request; lives until both the h2o request is disposed and
+// the chain has ended (or been abandoned). If the client goes away first, the chain request is
+// abandoned at once so the provider stops. Everything runs on the worker's loop thread.
+//
+// Streaming and backpressure: h2o takes one buffer at a time and asks for more (proceed) when it
+// has written it. Events produced meanwhile are appended to a pending buffer; above the front's
+// high watermark the producer is paused, and resumed once the buffer drained.
+#pragma once
+
+#include <h2o.h>
+
+#include <cstdint>
+#include <string>
+
+#include <outrigger/plugin.h>
+
+#include "api/response_sink.h"
+#include "http/chat_request.h"
+#include "http/chat_response.h"
+
+namespace outrigger::http {
+
+class HttpFront;
+
+class ChatExchange : public ResponseSink {
+ public:
+  ChatExchange(HttpFront& front, h2o_req_t* req, std::string request_id, std::string route_label);
+  ~ChatExchange() override;
+
+  // Starts the chain. The exchange may already be finished (and deleted) when this returns.
+  void start(ChatCall call, uint64_t stream_id);
+  // Called by HttpFront when the client closed the connection while waiting.
+  void clientGone();
+  // Ends the chain request with `code` (the client is told, if it is still there).
+  void cancel(Code code, std::string_view message);
+  // Drops the chain request without answering.
+  void abandon();
+  // The h2o request, while it is alive.
+  h2o_req_t* request() const { return req_; }
+  bool waiting() const { return req_ && !engine_done_; }
+
+  // ResponseSink
+  void onStart(uint64_t stream_id, const ResponseStartInfo& info) override;
+  Flow onChunk(uint64_t stream_id, const ResponseChunkInfo& chunk) override;
+  void onEnd(uint64_t stream_id, const ResponseEndInfo& end) override;
+
+ private:
+  struct Generator;
+  struct Guard;
+  static void onProceed(h2o_generator_t* g, h2o_req_t* req);
+  static void onStop(h2o_generator_t* g, h2o_req_t* req);
+  static void onRequestDisposed(void* guard);
+
+  void startStream();
+  void queue(std::string text, bool final);
+  void flush();
+  void replyUnary(const ResponseEndInfo& end);
+  void replyError(const ResponseEndInfo& end);
+  void endStream(const ResponseEndInfo& end);
+  void recordOutcome(int status);
+  void maybeDelete();
+
+  HttpFront& front_;
+  h2o_req_t* req_;
+  Generator* generator_ = nullptr;  // in the request's pool
+  Guard* guard_ = nullptr;          // in the request's pool
+  outrigger_request handle_{0, 0};
+  std::string request_id_;
+  std::string route_label_;
+  CompletionIdentity ident_;
+  bool stream_ = false;
+  bool include_usage_ = false;
+  bool engine_active_ = false;
+  bool engine_done_ = false;
+  bool headers_sent_ = false;
+  bool stopped_ = false;         // h2o ended the response abruptly
+  bool in_flight_ = false;       // h2o holds sending_
+  bool final_queued_ = false;
+  bool final_sent_ = false;
+  bool paused_ = false;
+  bool recorded_ = false;        // the outcome went into the metrics
+  int depth_ = 0;                // entry points running; the exchange is freed only at 0
+  int status_ = 0;
+  uint64_t start_ns_ = 0;
+  std::string unary_text_;       // chunk text of a unary call, should the end carry none
+  std::string pending_;
+  std::string sending_;
+};
+
+}  // namespace outrigger::http

@@ -1,0 +1,50 @@
+// Turns an OpenAI Chat Completions request body (plus the metadata taken from HTTP headers) into
+// the wire Request the chain runs, built with the FlatBuffers builder. Nothing downstream can
+// tell which front a request came by.
+//
+// Mapping: model, messages (text content; string or text parts), temperature, top_p,
+// max_completion_tokens / max_tokens, seed, stop, tools, tool_choice and response_format go to
+// their wire fields; `user` and `metadata` to the request metadata; stream and
+// stream_options.include_usage stay with the front. Every other top-level field is kept, as is,
+// in Params.extra_json (a JSON object) so providers and plugins can use it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "chain/engine.h"
+
+namespace outrigger::wire { struct Request; }
+
+namespace outrigger::http {
+
+// Request metadata from HTTP headers, already resolved (virtual key -> tenant and so on).
+struct CallMetadata {
+  std::string tenant, user, session, request_id, prompt_id, prompt_version, traceparent;
+  std::string route;     // x-outrigger-route: names the route instead of the body's model
+  bool cache_bypass = false;
+  bool cache_no_store = false;
+  uint32_t cache_ttl_ms = 0;
+  uint32_t timeout_ms = 0;  // 0: the server default
+};
+
+// A request ready for Engine::start: `request` points into `frame`.
+struct ChatCall {
+  chain::FrameBuffer frame;
+  const wire::Request* request = nullptr;
+  bool stream = false;
+  bool include_usage = false;
+  std::string model;  // as the caller named it
+};
+
+// Why a body was refused, in OpenAI's terms (the HTTP status is always 400).
+struct RequestError {
+  std::string message;
+  std::string param;  // the offending field ("messages[0].role"), or empty
+};
+
+// Fills `out`, or `error` and returns false. Never throws; any byte sequence is safe input.
+[[nodiscard]] bool buildChatCall(std::string_view body, const CallMetadata& meta, ChatCall* out, RequestError* error);
+
+}  // namespace outrigger::http

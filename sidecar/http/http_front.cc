@@ -1,0 +1,279 @@
+#include "http/http_front.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <vector>
+
+#include "chain/chain.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "http/chat_exchange.h"
+#include "http/chat_response.h"
+#include "http/reply.h"
+
+namespace outrigger::http {
+
+struct HttpFront::Handler {
+  h2o_handler_t super;
+  HttpFront* front;
+};
+
+namespace {
+
+// The uv handle h2o reads from, and who to tell when h2o closes it.
+struct SocketHandle {
+  union {
+    uv_handle_t handle;
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+  } uv;
+  HttpFront* front;
+  std::atomic<size_t>* count;
+};
+
+bool startsWith(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
+
+// A caller-supplied request id is kept when it is short and printable; otherwise one is made.
+bool usableRequestId(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    if (c < 0x21 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+uint32_t parseMs(std::string_view v, double scale) {
+  if (v.empty()) return 0;
+  std::string s(v);
+  char* end = nullptr;
+  double d = std::strtod(s.c_str(), &end);
+  if (end == s.c_str() || *end || !(d > 0)) return 0;
+  double ms = d * scale;
+  return ms > 4e9 ? 4000000000u : static_cast<uint32_t>(ms);
+}
+
+}  // namespace
+
+HttpFront::HttpFront(uv_loop_t* loop, chain::Engine& engine, const config::HttpSettings& settings, HttpMetrics& metrics)
+    : engine_(engine), settings_(settings), metrics_(metrics) {
+  h2o_config_init(&config_);
+  config_.server_name = h2o_iovec_init(H2O_STRLIT("outrigger"));
+  config_.max_request_entity_size = settings_.max_body_bytes;
+  config_.http1.req_timeout = settings_.header_timeout_ms;
+  config_.http1.upgrade_to_http2 = settings_.http2 ? 1 : 0;
+  config_.http2.idle_timeout = settings_.idle_timeout_ms;
+  h2o_hostconf_t* host = h2o_config_register_host(&config_, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+  h2o_pathconf_t* path = h2o_config_register_path(host, "/", 0);
+  auto* handler = reinterpret_cast<Handler*>(h2o_create_handler(path, sizeof(Handler)));
+  handler->super.on_req = &HttpFront::onRequest;
+  handler->front = this;
+  h2o_context_init(&ctx_, loop, &config_);
+  accept_ctx_ = {};
+  accept_ctx_.ctx = &ctx_;
+  accept_ctx_.hosts = config_.hosts;
+  uv_timer_init(loop, &abort_timer_);
+  abort_timer_.data = this;
+  for (const config::VirtualKey& k : settings_.virtual_keys) tenants_by_key_[k.key] = k.tenant;
+}
+
+// The loop has closed every handle by now; h2o's context is not disposed because its
+// connections are gone with the loop (h2o asserts on disposing a context with live ones).
+HttpFront::~HttpFront() = default;
+
+void HttpFront::accept(int fd, bool is_unix) {
+  auto* s = new SocketHandle;
+  s->front = this;
+  s->count = &connections_;
+  int rc;
+  if (is_unix) {
+    uv_pipe_init(ctx_.loop, &s->uv.pipe, 0);
+    rc = uv_pipe_open(&s->uv.pipe, fd);
+  } else {
+    uv_tcp_init(ctx_.loop, &s->uv.tcp);
+    rc = uv_tcp_open(&s->uv.tcp, fd);
+    if (rc == 0) uv_tcp_nodelay(&s->uv.tcp, 1);
+  }
+  if (rc != 0) {
+    ::close(fd);
+    uv_close(&s->uv.handle, [](uv_handle_t* h) { delete reinterpret_cast<SocketHandle*>(h); });
+    return;
+  }
+  connections_.fetch_add(1, std::memory_order_relaxed);
+  h2o_socket_t* sock = h2o_uv_socket_create(reinterpret_cast<uv_stream_t*>(&s->uv.handle), &HttpFront::onSocketClosed);
+  h2o_accept(&accept_ctx_, sock);
+}
+
+void HttpFront::onSocketClosed(uv_handle_t* h) {
+  auto* s = reinterpret_cast<SocketHandle*>(h);
+  s->count->fetch_sub(1, std::memory_order_relaxed);
+  delete s;
+}
+
+void HttpFront::drain() {
+  if (draining_) return;
+  draining_ = true;
+  h2o_context_request_shutdown(&ctx_);  // idle HTTP/1 connections close, HTTP/2 gets GOAWAY
+}
+
+void HttpFront::endAll(Code code, std::string_view message) {
+  std::vector<ChatExchange*> all(exchanges_.begin(), exchanges_.end());
+  for (ChatExchange* ex : all) {
+    if (exchanges_.count(ex)) ex->cancel(code, message);
+  }
+}
+
+void HttpFront::abandonAll() {
+  uv_timer_stop(&abort_timer_);
+  for (ChatExchange* ex : exchanges_) ex->abandon();
+}
+
+void HttpFront::exchangeDone(ChatExchange* ex) {
+  exchanges_.erase(ex);
+  delete ex;
+  if (exchanges_.empty()) uv_timer_stop(&abort_timer_);
+}
+
+int HttpFront::onRequest(h2o_handler_t* self, h2o_req_t* req) {
+  return reinterpret_cast<Handler*>(self)->front->route(req);
+}
+
+int HttpFront::route(h2o_req_t* req) {
+  std::string_view given = requestHeader(req, "x-request-id");
+  std::string request_id = usableRequestId(given) ? std::string(given) : "req_" + engine_.newTraceId();
+  std::string_view path = view(req->path_normalized);
+  std::string_view method = view(req->method);
+  if (startsWith(path, "/v1/")) path.remove_prefix(3);
+  uint64_t t0 = monoNowNs();
+  auto simple = [&](std::string_view endpoint, int status) {
+    metrics_.record(endpoint, "none", status, static_cast<double>(monoNowNs() - t0) / 1e9);
+  };
+  addHeader(req, "x-request-id", request_id);
+  if (draining_) {
+    req->http1_is_persistent = 0;
+    addHeader(req, "retry-after", "1");
+    addHeader(req, "retry-after-ms", "1000");
+    sendError(req, 503, "Service Unavailable", "service_unavailable_error", "server is shutting down; retry", "",
+              "unavailable");
+    simple("other", 503);
+    return 0;
+  }
+  bool chat = path == "/chat/completions";
+  bool models = path == "/models" || startsWith(path, "/models/");
+  bool embeddings = path == "/embeddings";
+  std::string_view wanted = chat || embeddings ? "POST" : "GET";
+  if ((chat || models || embeddings) && method != wanted) {
+    addHeader(req, "allow", wanted);
+    sendError(req, 405, "Method Not Allowed", "invalid_request_error",
+              "method " + std::string(method) + " is not allowed here; use " + std::string(wanted));
+    simple("other", 405);
+    return 0;
+  }
+  if (chat) {
+    handleChat(req, request_id);
+    return 0;
+  }
+  if (models) {
+    handleModels(req, path.size() > 8 ? path.substr(8) : std::string_view());
+    simple("models", req->res.status);
+    return 0;
+  }
+  if (embeddings) {
+    sendError(req, 501, "Not Implemented", "invalid_request_error",
+              "embeddings are not supported by this server yet", "", "not_implemented");
+    simple("embeddings", 501);
+    return 0;
+  }
+  sendError(req, 404, "Not Found", "invalid_request_error", "unknown path " + std::string(path), "", "unknown_url");
+  simple("other", 404);
+  return 0;
+}
+
+bool HttpFront::authorize(h2o_req_t* req, std::string* tenant) {
+  std::string_view auth = requestHeader(req, "authorization");
+  std::string_view key = startsWith(auth, "Bearer ") ? auth.substr(7) : std::string_view();
+  auto it = tenants_by_key_.find(std::string(key));
+  if (it != tenants_by_key_.end()) {
+    *tenant = it->second;  // a virtual key decides the tenant; the header cannot override it
+    return true;
+  }
+  if (settings_.require_key) return false;
+  *tenant = std::string(requestHeader(req, "x-outrigger-tenant"));
+  return true;
+}
+
+void HttpFront::handleChat(h2o_req_t* req, std::string_view request_id) {
+  uint64_t t0 = monoNowNs();
+  auto refuse = [&](int status) {
+    metrics_.record("chat_completions", "none", status, static_cast<double>(monoNowNs() - t0) / 1e9);
+  };
+  CallMetadata meta;
+  if (!authorize(req, &meta.tenant)) {
+    sendError(req, 401, "Unauthorized", "authentication_error", "invalid API key", "", "invalid_api_key");
+    return refuse(401);
+  }
+  meta.user = requestHeader(req, "x-outrigger-user");
+  meta.session = requestHeader(req, "x-outrigger-session");
+  meta.route = requestHeader(req, "x-outrigger-route");
+  meta.prompt_id = requestHeader(req, "x-outrigger-prompt-id");
+  meta.prompt_version = requestHeader(req, "x-outrigger-prompt-version");
+  meta.traceparent = requestHeader(req, "traceparent");
+  meta.request_id = request_id;
+  std::string_view cache = requestHeader(req, "x-outrigger-cache");
+  meta.cache_bypass = cache == "bypass";
+  meta.cache_no_store = cache == "no-store";
+  meta.cache_ttl_ms = parseMs(requestHeader(req, "x-outrigger-cache-ttl-ms"), 1);
+  meta.timeout_ms = parseMs(requestHeader(req, "x-outrigger-timeout-ms"), 1);
+  if (!meta.timeout_ms) meta.timeout_ms = parseMs(requestHeader(req, "x-stainless-timeout"), 1000);
+  ChatCall call;
+  RequestError error;
+  if (!buildChatCall(view(req->entity), meta, &call, &error)) {
+    sendError(req, 400, "Bad Request", "invalid_request_error", error.message, error.param);
+    return refuse(400);
+  }
+  const chain::Route* r = engine_.chain() ? engine_.chain()->resolve(meta.route.empty() ? call.model : meta.route) : nullptr;
+  auto* ex = new ChatExchange(*this, req, std::string(request_id), r ? r->name : "none");
+  exchanges_.insert(ex);
+  if (settings_.abort_check_ms && !uv_is_active(reinterpret_cast<uv_handle_t*>(&abort_timer_))) {
+    uv_timer_start(&abort_timer_, &HttpFront::onAbortCheck, settings_.abort_check_ms, settings_.abort_check_ms);
+  }
+  ex->start(std::move(call), next_stream_id_++);
+}
+
+void HttpFront::handleModels(h2o_req_t* req, std::string_view id) {
+  std::vector<std::string> ids;
+  if (const auto& chain = engine_.chain()) {
+    for (const auto& [name, route] : chain->routes) ids.push_back(name);
+  }
+  if (id.empty()) return sendWhole(req, 200, "OK", "application/json", modelListBody(ids));
+  for (const std::string& known : ids) {
+    if (known == id) return sendWhole(req, 200, "OK", "application/json", modelBody(id));
+  }
+  sendError(req, 404, "Not Found", "invalid_request_error", "the model '" + std::string(id) + "' does not exist",
+            "model", "model_not_found");
+}
+
+// HTTP/1 stops reading a connection while its request is served, so a client that gives up
+// (closes) is only noticed here: a peek that reads end-of-file. HTTP/2 keeps reading and tells
+// us through the request's disposal instead.
+void HttpFront::onAbortCheck(uv_timer_t* t) {
+  auto* self = static_cast<HttpFront*>(t->data);
+  std::vector<ChatExchange*> gone;
+  for (ChatExchange* ex : self->exchanges_) {
+    h2o_req_t* req = ex->request();
+    if (!ex->waiting() || req->version >= 0x200 || !req->conn->callbacks->get_socket) continue;
+    h2o_socket_t* sock = req->conn->callbacks->get_socket(req->conn);
+    int fd = sock ? h2o_socket_get_fd(sock) : -1;
+    if (fd < 0) continue;
+    char c;
+    ssize_t n = ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) gone.push_back(ex);
+  }
+  for (ChatExchange* ex : gone) {
+    if (self->exchanges_.count(ex)) ex->clientGone();
+  }
+}
+
+}  // namespace outrigger::http

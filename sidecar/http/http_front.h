@@ -1,0 +1,79 @@
+// The OpenAI-compatible HTTP front of one worker: an h2o server context on the worker's own
+// libuv loop, fed with connected sockets the main thread accepted. HTTP/1.1 with keep-alive and
+// pipelining, and HTTP/2 cleartext (prior knowledge or Upgrade: h2c), parsed by h2o.
+//
+// Endpoints: POST /v1/chat/completions (and /chat/completions), GET /v1/models[/{id}];
+// POST /v1/embeddings answers 501 until a provider can embed.
+//
+// Thread: everything runs on the worker's loop thread, except connections(), which any thread
+// may read.
+#pragma once
+
+#include <h2o.h>
+#include <uv.h>
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "chain/engine.h"
+#include "config/config.h"
+#include "http/http_metrics.h"
+
+namespace outrigger::http {
+
+class ChatExchange;
+
+class HttpFront {
+ public:
+  // Sets up the h2o context on `loop`; call before the loop runs or on its thread.
+  HttpFront(uv_loop_t* loop, chain::Engine& engine, const config::HttpSettings& settings, HttpMetrics& metrics);
+  ~HttpFront();
+  HttpFront(const HttpFront&) = delete;
+  HttpFront& operator=(const HttpFront&) = delete;
+
+  // Takes ownership of a connected socket (TCP, or a Unix socket when `is_unix`) and serves it.
+  void accept(int fd, bool is_unix);
+  // From now on new requests get 503 with `connection: close`; idle connections are closed.
+  void drain();
+  // Ends every in-flight request with `code`; the clients still hear about it.
+  void endAll(Code code, std::string_view message);
+  // Forgets every in-flight request without answering (the loop is about to stop).
+  void abandonAll();
+
+  size_t connections() const { return connections_.load(std::memory_order_relaxed); }
+  bool draining() const { return draining_; }
+  chain::Engine& engine() { return engine_; }
+  HttpMetrics& metrics() { return metrics_; }
+  const config::HttpSettings& settings() const { return settings_; }
+
+  // ChatExchange lifecycle.
+  void exchangeDone(ChatExchange* ex);
+
+ private:
+  struct Handler;
+  static int onRequest(h2o_handler_t* self, h2o_req_t* req);
+  static void onSocketClosed(uv_handle_t* h);
+  static void onAbortCheck(uv_timer_t* t);
+  int route(h2o_req_t* req);
+  void handleChat(h2o_req_t* req, std::string_view request_id);
+  void handleModels(h2o_req_t* req, std::string_view id);
+  bool authorize(h2o_req_t* req, std::string* tenant);
+
+  chain::Engine& engine_;
+  config::HttpSettings settings_;
+  HttpMetrics& metrics_;
+  h2o_globalconf_t config_;
+  h2o_context_t ctx_;
+  h2o_accept_ctx_t accept_ctx_;
+  uv_timer_t abort_timer_;
+  std::unordered_set<ChatExchange*> exchanges_;
+  std::unordered_map<std::string, std::string> tenants_by_key_;
+  std::atomic<size_t> connections_{0};
+  uint64_t next_stream_id_ = 1;
+  bool draining_ = false;
+};
+
+}  // namespace outrigger::http

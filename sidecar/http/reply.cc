@@ -1,0 +1,35 @@
+#include "http/reply.h"
+
+#include "http/chat_response.h"
+
+namespace outrigger::http {
+
+void addHeader(h2o_req_t* req, std::string_view name, std::string_view value) {
+  h2o_iovec_t v = h2o_strdup(&req->pool, value.data(), value.size());
+  h2o_add_header_by_str(&req->pool, &req->res.headers, name.data(), name.size(), 1, nullptr, v.base, v.len);
+}
+
+void sendWhole(h2o_req_t* req, int status, const char* reason, std::string_view content_type, std::string_view body) {
+  static h2o_generator_t generator = {nullptr, nullptr};  // never asked to proceed: one final send
+  req->res.status = status;
+  req->res.reason = reason;
+  req->res.content_length = body.size();
+  addHeader(req, "content-type", content_type);
+  h2o_iovec_t buf = h2o_strdup(&req->pool, body.data(), body.size());
+  h2o_start_response(req, &generator);
+  h2o_send(req, &buf, 1, H2O_SEND_STATE_FINAL);
+}
+
+void sendError(h2o_req_t* req, int status, const char* reason, std::string_view type, std::string_view message,
+               std::string_view param, std::string_view code) {
+  addHeader(req, "x-should-retry", "false");
+  sendWhole(req, status, reason, "application/json", errorBody(message, type, param, code));
+}
+
+std::string_view requestHeader(const h2o_req_t* req, std::string_view name) {
+  ssize_t i = h2o_find_header_by_str(&req->headers, name.data(), name.size(), -1);
+  if (i < 0) return {};
+  return view(req->headers.entries[i].value);
+}
+
+}  // namespace outrigger::http

@@ -1,0 +1,27 @@
+// Small helpers for answering an h2o request: headers whose values are copied into the request's
+// pool, and whole responses with a fixed body.
+#pragma once
+
+#include <h2o.h>
+
+#include <string_view>
+
+namespace outrigger::http {
+
+// Adds a response header; `name` must be a lowercase literal (or otherwise outlive the request),
+// `value` is copied.
+void addHeader(h2o_req_t* req, std::string_view name, std::string_view value);
+
+// Sends a complete response whose body (copied) is known now.
+void sendWhole(h2o_req_t* req, int status, const char* reason, std::string_view content_type, std::string_view body);
+
+// An OpenAI-shaped error response, with x-should-retry: false.
+void sendError(h2o_req_t* req, int status, const char* reason, std::string_view type, std::string_view message,
+               std::string_view param = "", std::string_view code = "");
+
+// The request header `name` (lowercase), or empty.
+std::string_view requestHeader(const h2o_req_t* req, std::string_view name);
+
+inline std::string_view view(h2o_iovec_t v) { return {v.base, v.len}; }
+
+}  // namespace outrigger::http

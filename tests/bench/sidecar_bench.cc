@@ -1,0 +1,207 @@
+// Sidecar benchmark: the same C++ SDK load generator against (a) the bare echo baseline and
+// (b) the daemon on its default chain (rules guardrail + echo mock), in one run. Prints
+// p50/p99 latency and throughput at 1 and 16 connections with the sidecar/baseline ratios, RSS
+// idle and after the run, and the time from process start to accepting connections.
+//   sidecar_bench [--seconds N] [--depth N] [--workers N]
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <outrigger/client.h>
+
+#include "support/daemon_process.h"
+
+using namespace std::chrono;
+using outrigger::testing::RawConnection;
+
+namespace {
+
+struct Options {
+  double seconds = 3;
+  int depth = 1;  // requests in flight per connection
+  int workers = 2;
+};
+
+struct Result {
+  double p50_us = 0, p99_us = 0, rps = 0;
+  uint64_t errors = 0;
+};
+
+long rssKb(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+pid_t spawn(const std::vector<std::string>& argv) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    if (!std::getenv("OUTRIGGER_BENCH_VERBOSE")) {
+      std::freopen("/dev/null", "w", stderr);
+      std::freopen("/dev/null", "w", stdout);
+    }
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+// Microseconds from now until the socket accepts a connection.
+double waitAccepting(const std::string& path) {
+  auto t0 = steady_clock::now();
+  for (;;) {
+    RawConnection c(path);
+    if (c.connected()) break;
+    if (steady_clock::now() - t0 > seconds(10)) return -1;
+    std::this_thread::sleep_for(microseconds(200));
+  }
+  return duration<double, std::micro>(steady_clock::now() - t0).count();
+}
+
+void stop(pid_t pid) {
+  ::kill(pid, SIGTERM);
+  int status;
+  ::waitpid(pid, &status, 0);
+}
+
+// Closed-loop load: each connection keeps `depth` requests in flight for `seconds`.
+Result drive(const std::string& socket, int connections, const Options& opt) {
+  std::vector<std::unique_ptr<outrigger::client::Client>> clients;
+  for (int i = 0; i < connections; ++i) {
+    outrigger::client::Client::Options o;
+    o.socket_path = socket;
+    clients.push_back(std::make_unique<outrigger::client::Client>(o));
+    if (auto e = clients.back()->connect()) {
+      std::fprintf(stderr, "connect failed: %s\n", e->toString().c_str());
+      std::exit(1);
+    }
+  }
+  outrigger::client::ChatRequest req;
+  req.model = "default";
+  req.messages.push_back({"system", "You are a helpful assistant that answers briefly.", "", "", {}});
+  req.messages.push_back({"user", "What is the capital of France? Answer in one word, please.", "", "", {}});
+
+  std::mutex mu;
+  std::vector<double> latencies;
+  latencies.reserve(1 << 20);
+  std::atomic<bool> measuring{false}, stopping{false};
+  std::atomic<uint64_t> errors{0}, in_flight{0};
+
+  struct Issuer {
+    static void issue(outrigger::client::Client* c, const outrigger::client::ChatRequest* r, std::mutex* mu,
+                      std::vector<double>* lat, std::atomic<bool>* measuring, std::atomic<bool>* stopping,
+                      std::atomic<uint64_t>* errors, std::atomic<uint64_t>* in_flight) {
+      if (stopping->load()) return;
+      in_flight->fetch_add(1);
+      auto t0 = steady_clock::now();
+      outrigger::client::CallEvents ev;
+      ev.on_end = [=](const outrigger::client::Result<outrigger::client::Response>& res) {
+        double us = duration<double, std::micro>(steady_clock::now() - t0).count();
+        if (!res.ok()) errors->fetch_add(1);
+        if (measuring->load()) {
+          std::lock_guard<std::mutex> lock(*mu);
+          lat->push_back(us);
+        }
+        in_flight->fetch_sub(1);
+        issue(c, r, mu, lat, measuring, stopping, errors, in_flight);
+      };
+      c->start(*r, std::move(ev), false);
+    }
+  };
+  for (auto& c : clients) {
+    for (int d = 0; d < opt.depth; ++d) {
+      Issuer::issue(c.get(), &req, &mu, &latencies, &measuring, &stopping, &errors, &in_flight);
+    }
+  }
+  std::this_thread::sleep_for(milliseconds(500));  // warm-up
+  measuring = true;
+  auto t0 = steady_clock::now();
+  std::this_thread::sleep_for(duration<double>(opt.seconds));
+  measuring = false;
+  double elapsed = duration<double>(steady_clock::now() - t0).count();
+  stopping = true;
+  while (in_flight.load() > 0) std::this_thread::sleep_for(milliseconds(1));
+  std::lock_guard<std::mutex> lock(mu);
+  std::sort(latencies.begin(), latencies.end());
+  Result r;
+  if (!latencies.empty()) {
+    r.p50_us = latencies[latencies.size() / 2];
+    r.p99_us = latencies[std::min(latencies.size() - 1, latencies.size() * 99 / 100)];
+  }
+  r.rps = latencies.size() / elapsed;
+  r.errors = errors;
+  return r;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options opt;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string a = argv[i];
+    if (a == "--seconds") opt.seconds = std::atof(argv[i + 1]);
+    else if (a == "--depth") opt.depth = std::atoi(argv[i + 1]);
+    else if (a == "--workers") opt.workers = std::atoi(argv[i + 1]);
+  }
+  std::string dir = outrigger::testing::makeTempDir();
+  std::string echo_sock = dir + "/echo.sock", sidecar_sock = dir + "/sidecar.sock";
+
+  pid_t echo = spawn({OUTRIGGER_ECHO_SERVER, echo_sock, std::to_string(opt.workers)});
+  waitAccepting(echo_sock);
+
+  // Start-up time: several cold starts of the daemon, to accepting connections.
+  std::vector<double> starts;
+  pid_t sidecar = -1;
+  for (int i = 0; i < 5; ++i) {
+    if (sidecar > 0) stop(sidecar);
+    auto t0 = steady_clock::now();
+    sidecar = spawn({OUTRIGGER_BIN, "serve", "--socket", sidecar_sock, "--workers", std::to_string(opt.workers)});
+    waitAccepting(sidecar_sock);
+    starts.push_back(duration<double, std::milli>(steady_clock::now() - t0).count());
+  }
+  std::sort(starts.begin(), starts.end());
+  std::this_thread::sleep_for(milliseconds(200));
+  long rss_idle = rssKb(sidecar);
+
+  std::printf("Outrigger sidecar benchmark: %d worker(s) each side, %d request(s) in flight per connection, %.1f s per point\n",
+              opt.workers, opt.depth, opt.seconds);
+  std::printf("%-12s %-9s %10s %10s %12s %8s\n", "connections", "target", "p50_us", "p99_us", "req_per_s", "errors");
+  bool ok = true;
+  for (int conns : {1, 16}) {
+    Result base = drive(echo_sock, conns, opt);
+    Result side = drive(sidecar_sock, conns, opt);
+    std::printf("%-12d %-9s %10.1f %10.1f %12.0f %8llu\n", conns, "baseline", base.p50_us, base.p99_us, base.rps,
+                static_cast<unsigned long long>(base.errors));
+    std::printf("%-12d %-9s %10.1f %10.1f %12.0f %8llu\n", conns, "sidecar", side.p50_us, side.p99_us, side.rps,
+                static_cast<unsigned long long>(side.errors));
+    double p50_ratio = side.p50_us / base.p50_us, tput_ratio = side.rps / base.rps;
+    std::printf("%-12d %-9s %9.2fx %9.2fx %11.2fx   (targets: p50 <= 1.30x, throughput >= 0.50x)\n", conns, "ratio",
+                p50_ratio, side.p99_us / base.p99_us, tput_ratio);
+    ok = ok && side.errors == 0 && base.errors == 0;
+  }
+  long rss_after = rssKb(sidecar);
+  std::printf("sidecar RSS: idle %ld KiB, after the run %ld KiB\n", rss_idle, rss_after);
+  std::printf("start to accepting connections: median %.1f ms, min %.1f ms (5 cold starts)\n", starts[starts.size() / 2],
+              starts[0]);
+  stop(sidecar);
+  stop(echo);
+  std::system(("rm -rf " + dir).c_str());
+  return ok ? 0 : 1;
+}

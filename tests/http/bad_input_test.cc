@@ -1,0 +1,267 @@
+// The HTTP front of the real daemon under hostile or odd clients: raw TCP, no HTTP client library.
+#include <catch2/catch.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <signal.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <vector>
+#include <regex>
+#include <string>
+#include <thread>
+
+#include "support/daemon_process.h"
+
+using namespace outrigger::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+const char* kHttp =
+    "[http]\nlisten = \"127.0.0.1:0\"\nmax_body_bytes = 4096\nheader_timeout_ms = 300\nmax_connections = 4\n"
+    "abort_check_ms = 20\n[admin]\nlisten = \"127.0.0.1:0\"\n";
+
+// The daemon with an HTTP front; port() is read from its startup log.
+class HttpDaemon {
+ public:
+  HttpDaemon() : d_(basicConfig("mode = \"echo\"\nallow_request_overrides = true", kHttp)) {
+    REQUIRE(d_.waitReady());
+    std::smatch m, a;
+    for (int i = 0; i < 500 && (port_ == 0 || admin_ == 0); ++i) {
+      std::string log = d_.log();
+      if (std::regex_search(log, m, std::regex("API listening on 127\\.0\\.0\\.1:(\\d+)"))) port_ = std::stoi(m[1]);
+      if (std::regex_search(log, a, std::regex("admin endpoints listening on 127\\.0\\.0\\.1:(\\d+)"))) {
+        admin_ = std::stoi(a[1]);
+      }
+      if (port_ == 0 || admin_ == 0) std::this_thread::sleep_for(10ms);
+    }
+    REQUIRE(port_ != 0);
+    REQUIRE(admin_ != 0);
+  }
+  int port() const { return port_; }
+  int admin() const { return admin_; }
+  // The value of an unlabelled metric from /metrics.
+  double metric(const std::string& name);
+  // Polls /metrics until `name` equals `want` (true) or 5 s pass (false).
+  bool awaitMetric(const std::string& name, double want);
+  DaemonProcess& process() { return d_; }
+
+ private:
+  DaemonProcess d_;
+  int port_ = 0;
+  int admin_ = 0;
+};
+
+class Tcp {
+ public:
+  explicit Tcp(int port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      ::close(fd_);
+      fd_ = -1;
+    }
+  }
+  ~Tcp() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  bool send(const std::string& s) {
+    return ::send(fd_, s.data(), s.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(s.size());
+  }
+  void shutdownWrite() { ::shutdown(fd_, SHUT_WR); }
+  // Reads until `done(text)` holds, the peer closes, or the timeout passes.
+  std::string readUntil(const std::function<bool(const std::string&)>& done, std::chrono::milliseconds timeout,
+                        bool* closed = nullptr) {
+    std::string out;
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!done(out)) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      pollfd p{fd_, POLLIN, 0};
+      if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+      char buf[65536];
+      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) {
+        if (closed) *closed = true;
+        break;
+      }
+      out.append(buf, static_cast<size_t>(n));
+    }
+    return out;
+  }
+  // Reads `count` complete responses (Content-Length framed).
+  std::string responses(size_t count, std::chrono::milliseconds timeout = 5s) {
+    return readUntil([count](const std::string& s) { return completeResponses(s) >= count; }, timeout);
+  }
+  static size_t completeResponses(const std::string& s) {
+    size_t n = 0, pos = 0;
+    while (true) {
+      size_t end = s.find("\r\n\r\n", pos);
+      if (end == std::string::npos) return n;
+      std::smatch m;
+      std::string head = s.substr(pos, end - pos);
+      size_t len = std::regex_search(head, m, std::regex("[Cc]ontent-[Ll]ength: (\\d+)")) ? std::stoul(m[1]) : 0;
+      if (s.size() < end + 4 + len) return n;
+      pos = end + 4 + len;
+      ++n;
+    }
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+double HttpDaemon::metric(const std::string& name) {
+  Tcp c(admin_);
+  c.send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::string r = c.responses(1);
+  std::smatch m;
+  if (!std::regex_search(r, m, std::regex("\n" + name + " ([0-9.e+-]+)\n"))) return -1;
+  return std::stod(m[1]);
+}
+
+bool HttpDaemon::awaitMetric(const std::string& name, double want) {
+  for (int i = 0; i < 500; ++i) {
+    if (metric(name) == want) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return false;
+}
+
+std::string post(const std::string& body, const std::string& path = "/v1/chat/completions") {
+  return "POST " + path + " HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+std::string chat(const std::string& text, const std::string& mock = "{}") {
+  return post(R"({"model":"default","messages":[{"role":"user","content":")" + text + R"("}],"mock":)" + mock + "}");
+}
+
+}  // namespace
+
+TEST_CASE("malformed JSON gets 400 in OpenAI's shape and the connection keeps serving") {
+  HttpDaemon d;
+  Tcp c(d.port());
+  REQUIRE(c.send(post("{\"model\": \"default\", \"messages\": [")));
+  std::string r = c.responses(1);
+  CHECK(r.rfind("HTTP/1.1 400", 0) == 0);
+  CHECK(r.find("\"type\":\"invalid_request_error\"") != std::string::npos);
+  CHECK(r.find("x-request-id: req_") != std::string::npos);
+  CHECK(r.find("x-should-retry: false") != std::string::npos);
+  REQUIRE(c.send(chat("still here")));
+  std::string ok = c.responses(1);
+  CHECK(ok.rfind("HTTP/1.1 200", 0) == 0);
+  CHECK(ok.find("still here") != std::string::npos);
+}
+
+TEST_CASE("wrong types name the offending parameter") {
+  HttpDaemon d;
+  Tcp c(d.port());
+  REQUIRE(c.send(post(R"({"model":"default","messages":[{"role":"user","content":"x"}],"temperature":"hot"})")));
+  std::string r = c.responses(1);
+  CHECK(r.rfind("HTTP/1.1 400", 0) == 0);
+  CHECK(r.find("\"param\":\"temperature\"") != std::string::npos);
+}
+
+TEST_CASE("an oversized body gets 413 and the server keeps serving others") {
+  HttpDaemon d;
+  {
+    Tcp big(d.port());
+    big.send(chat(std::string(8192, 'a')));
+    bool closed = false;
+    std::string r = big.readUntil([](const std::string& s) { return s.find("\r\n\r\n") != std::string::npos; }, 5s,
+                                  &closed);
+    CHECK(r.rfind("HTTP/1.1 413", 0) == 0);
+  }
+  Tcp c(d.port());
+  REQUIRE(c.send(chat("after")));
+  CHECK(c.responses(1).rfind("HTTP/1.1 200", 0) == 0);
+}
+
+TEST_CASE("a slow-loris client is cut off after the header timeout while others are served") {
+  HttpDaemon d;
+  Tcp slow(d.port());
+  REQUIRE(slow.send("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"));
+  Tcp c(d.port());
+  REQUIRE(c.send(chat("served meanwhile")));
+  CHECK(c.responses(1).rfind("HTTP/1.1 200", 0) == 0);
+  bool closed = false;
+  auto t0 = std::chrono::steady_clock::now();
+  slow.readUntil([](const std::string&) { return false; }, 5s, &closed);
+  CHECK(closed);
+  CHECK(std::chrono::steady_clock::now() - t0 < 3s);
+}
+
+TEST_CASE("pipelined requests are answered in order") {
+  HttpDaemon d;
+  Tcp c(d.port());
+  REQUIRE(c.send(chat("first", R"({"latency_ms": 30})") + chat("second") + chat("third")));
+  std::string r = c.responses(3);
+  REQUIRE(Tcp::completeResponses(r) == 3);
+  size_t a = r.find("first"), b = r.find("second"), e = r.find("third");
+  CHECK(a != std::string::npos);
+  CHECK(a < b);
+  CHECK(b < e);
+}
+
+TEST_CASE("a half-closed connection still gets its answer, then is closed") {
+  HttpDaemon d;
+  Tcp c(d.port());
+  REQUIRE(c.send(chat("half")));
+  c.shutdownWrite();
+  bool closed = false;
+  std::string r = c.readUntil([](const std::string&) { return false; }, 5s, &closed);
+  CHECK(r.rfind("HTTP/1.1 200", 0) == 0);
+  CHECK(r.find("half") != std::string::npos);
+  CHECK(closed);
+}
+
+TEST_CASE("a client that closes while its request waits cancels the upstream call") {
+  HttpDaemon d;
+  {
+    Tcp c(d.port());
+    REQUIRE(c.send(chat("hang", R"({"hang": true})")));
+    REQUIRE(d.awaitMetric("outrigger_requests_in_flight", 1));
+  }
+  // The daemon notices within abort_check_ms and the hanging mock call ends.
+  CHECK(d.awaitMetric("outrigger_http_client_aborts_total", 1));
+  CHECK(d.awaitMetric("outrigger_requests_in_flight", 0));
+}
+
+TEST_CASE("connections beyond max_connections are closed at once") {
+  HttpDaemon d;
+  std::vector<std::unique_ptr<Tcp>> held;
+  for (int i = 0; i < 4; ++i) {
+    held.push_back(std::make_unique<Tcp>(d.port()));
+    REQUIRE(held.back()->send(chat("held")));
+    REQUIRE(held.back()->responses(1).rfind("HTTP/1.1 200", 0) == 0);
+  }
+  Tcp extra(d.port());
+  extra.send(chat("one too many"));
+  bool closed = false;
+  std::string r = extra.readUntil([](const std::string&) { return false; }, 3s, &closed);
+  CHECK(closed);
+  CHECK(r.empty());
+}
+
+TEST_CASE("unknown paths get 404 and wrong methods 405, both as OpenAI errors") {
+  HttpDaemon d;
+  Tcp c(d.port());
+  REQUIRE(c.send("GET /v1/nothing HTTP/1.1\r\nHost: x\r\n\r\n"));
+  std::string r = c.responses(1);
+  CHECK(r.rfind("HTTP/1.1 404", 0) == 0);
+  CHECK(r.find("\"error\":{") != std::string::npos);
+  REQUIRE(c.send("GET /v1/chat/completions HTTP/1.1\r\nHost: x\r\n\r\n"));
+  std::string m = c.responses(1);
+  CHECK(m.rfind("HTTP/1.1 405", 0) == 0);
+  CHECK(m.find("allow: POST") != std::string::npos);
+}

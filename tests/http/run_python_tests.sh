@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs the official `openai` Python package against the real daemon (tests/http/python).
+# Installs the pinned packages into a virtualenv under the build directory, once per pin change.
+#
+# Environment:
+#   OUTRIGGER_BIN          the daemon binary
+#   OUTRIGGER_PLUGIN_DIR   the built plugins
+#   OUTRIGGER_BUILD_DIR    build directory; the virtualenv goes to $OUTRIGGER_BUILD_DIR/http-venv
+#   PYTHON                 interpreter for the virtualenv (default python3)
+# Extra arguments go to pytest.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+: "${OUTRIGGER_BIN:?set OUTRIGGER_BIN to the daemon binary}"
+: "${OUTRIGGER_PLUGIN_DIR:?set OUTRIGGER_PLUGIN_DIR to the plugin directory}"
+venv="${OUTRIGGER_BUILD_DIR:-${TMPDIR:-/tmp}}/http-venv"
+requirements=("openai==3.54.0" "pytest==9.2.0" "pytest-timeout==2.4.0")
+
+if [[ ! -x "${venv}/bin/python" ]] || ! "${venv}/bin/python" -c "" 2>/dev/null; then
+  rm -rf "${venv}"
+  "${PYTHON:-python3}" -m venv "${venv}"
+fi
+stamp="${venv}/.outrigger-requirements"
+wanted="$(printf '%s\n' "${requirements[@]}")"
+if [[ ! -f "${stamp}" || "$(cat "${stamp}")" != "${wanted}" ]]; then
+  "${venv}/bin/python" -m pip install --quiet --disable-pip-version-check "${requirements[@]}"
+  printf '%s\n' "${requirements[@]}" > "${stamp}"
+fi
+
+export PYTHONDONTWRITEBYTECODE=1
+exec "${venv}/bin/python" -m pytest -p no:cacheprovider --rootdir "${here}/python" --timeout 60 -ra \
+  "${here}/python" "$@"
