@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include <outrigger/plugin.h>
+
 #include "common/status.h"
 
 namespace outrigger {
@@ -51,6 +53,9 @@ struct ResponseChunkInfo {
   std::string_view delta;
   const ToolCallDelta* tool_calls = nullptr;
   size_t tool_call_count = 0;
+  // The request producing the chunk: what Engine::resume and Engine::cancel take. Chunks can
+  // come before Engine::start has returned the handle to the front.
+  outrigger_request handle{};
 };
 
 // The terminal outcome of a request. Views are valid for the duration of the call.

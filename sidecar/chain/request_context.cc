@@ -426,7 +426,7 @@ void RequestContext::sendChunk(std::string_view delta, const outrigger_chunk_vie
       deltas.push_back({d.index, sv(d.id), sv(d.type), sv(d.name), sv(d.arguments)});
     }
   }
-  ResponseChunkInfo info{chunk_seq_++, delta, deltas.data(), deltas.size()};
+  ResponseChunkInfo info{chunk_seq_++, delta, deltas.data(), deltas.size(), handle_};
   if (sink_->onChunk(stream_id_, info) == ResponseSink::Flow::kPause) paused_ = true;
 }
 

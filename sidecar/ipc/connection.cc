@@ -199,18 +199,17 @@ ResponseSink::Flow Connection::onChunk(uint64_t stream_id, const ResponseChunkIn
   writer_.responseChunk(&out_, stream_id, chunk);
   queued();
   size_t q = queuedBytes();
-  auto it = streams_.find(stream_id);
-  if (q > settings_.write_queue_limit && it != streams_.end()) {
+  if (q > settings_.write_queue_limit) {
     // The producer ignored the pause. End the stream once this call has unwound.
-    outrigger_request h = it->second;
+    outrigger_request h = chunk.handle;
     chain::Engine* engine = &engine_;
     engine_.loop().post([engine, h] {
       engine->cancel(h, Code::kResourceExhausted, "client is not reading; write queue limit reached", "server");
     });
     return Flow::kPause;
   }
-  if (q > settings_.write_queue_high_water && it != streams_.end()) {
-    paused_.push_back(it->second);
+  if (q > settings_.write_queue_high_water) {
+    paused_.push_back(chunk.handle);
     return Flow::kPause;
   }
   return Flow::kOk;

@@ -321,3 +321,39 @@ TEST_CASE("malformed frames get a typed error and a close, while other clients k
   CHECK(failed == 0);
   CHECK(d.alive());
 }
+
+TEST_CASE("a client that stops reading pauses the producer, and every chunk arrives once it reads again") {
+  DaemonProcess d;
+  REQUIRE(d.waitReady());
+  RawConnection raw(d.socket());
+  REQUIRE(raw.send(helloFrame()));
+  REQUIRE(raw.readFrame());
+  std::string text(3u << 20, 'x');  // 3 MiB of answer: three times the write queue's high watermark
+  for (size_t i = 0; i < text.size(); i += 64) text[i] = ' ';
+  RequestSpec spec;
+  spec.stream = true;
+  spec.messages = {{"user", "go"}};
+  spec.extra_json = R"({"mock": {"text": ")" + text + R"(", "chunks": 3072}})";
+  REQUIRE(raw.send(requestFrame(1, spec)));
+  std::this_thread::sleep_for(500ms);  // not reading: the daemon must hold, not buffer 3 MiB more
+  long rss_paused = d.rssKb();
+  size_t bytes = 0;
+  int chunks = 0;
+  bool ended = false;
+  while (auto f = raw.readFrame(10s)) {
+    const wire::Frame* fr = frameOf(*f);
+    if (fr->body_type() == wire::Body::ResponseChunk) {
+      ++chunks;
+      bytes += fr->body_as_ResponseChunk()->delta()->size();
+    } else if (fr->body_type() == wire::Body::ResponseEnd) {
+      CHECK(fr->body_as_ResponseEnd()->status() == wire::Status::OK);
+      ended = true;
+      break;
+    }
+  }
+  CHECK(ended);
+  CHECK(chunks == 3072);
+  CHECK(bytes == text.size());
+  CHECK(rss_paused < 64 * 1024);  // KiB: paused with bounded buffers
+  CHECK(d.log().find("error") == std::string::npos);
+}

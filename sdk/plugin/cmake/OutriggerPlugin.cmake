@@ -40,6 +40,11 @@ function(outrigger_add_plugin name)
     target_link_libraries(${name} PRIVATE ${ARG_LIBRARIES})
   endif()
 
+  # Built-in plugins install next to the daemon; out-of-tree plugins choose their own place.
+  if(DEFINED OUTRIGGER_PLUGIN_INSTALL_DIR)
+    install(TARGETS ${name} LIBRARY DESTINATION ${OUTRIGGER_PLUGIN_INSTALL_DIR})
+  endif()
+
   add_custom_command(TARGET ${name} POST_BUILD
     COMMAND ${CMAKE_COMMAND} -DPLUGIN=$<TARGET_FILE:${name}> -DNM=${CMAKE_NM}
             -P "${_OUTRIGGER_PLUGIN_CMAKE_DIR}/OutriggerCheckExports.cmake"

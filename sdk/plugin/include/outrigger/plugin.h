@@ -34,7 +34,7 @@
 #include <stdint.h>
 
 #define OUTRIGGER_ABI_MAJOR 1
-#define OUTRIGGER_ABI_MINOR 0
+#define OUTRIGGER_ABI_MINOR 1
 
 #if defined(__GNUC__)
 #define OUTRIGGER_EXPORT __attribute__((visibility("default")))
@@ -331,6 +331,79 @@ typedef struct outrigger_record_view {
   size_t verdict_count;
 } outrigger_record_view;
 
+/* ------------------------------------------------------------------ outbound HTTP (minor 1) */
+
+/* A header, both ways. Names are case-insensitive; the host keeps them as sent. */
+typedef struct outrigger_http_header {
+  outrigger_str name;
+  outrigger_str value;
+} outrigger_http_header;
+
+/* OWNERSHIP: caller-owned; the host copies everything during http_request. Timeouts of 0 take
+ * the host's defaults; the request's deadline caps all of them and always wins. */
+typedef struct outrigger_http_request {
+  outrigger_header hdr;
+  outrigger_str method;                 /* "POST", "GET" ...; empty means GET, or POST with a body */
+  outrigger_str url;                    /* http:// or https:// */
+  const outrigger_http_header* headers;
+  size_t header_count;
+  outrigger_str body;
+  uint32_t connect_timeout_ms;          /* TCP + TLS handshake */
+  uint32_t first_byte_timeout_ms;       /* from the start until the response headers arrive */
+  uint32_t idle_timeout_ms;             /* longest gap between two pieces of the body */
+  uint32_t total_timeout_ms;            /* the whole transfer */
+} outrigger_http_request;
+
+/* Why a transfer ended (outrigger_http_result.error). */
+typedef int32_t outrigger_http_error;
+enum {
+  OUTRIGGER_HTTP_OK = 0,                /* a response arrived whole, whatever its status */
+  OUTRIGGER_HTTP_E_RESOLVE = 1,         /* the host name did not resolve */
+  OUTRIGGER_HTTP_E_CONNECT = 2,         /* refused or unreachable */
+  OUTRIGGER_HTTP_E_TLS = 3,             /* handshake or certificate failure */
+  OUTRIGGER_HTTP_E_CONNECT_TIMEOUT = 4,
+  OUTRIGGER_HTTP_E_FIRST_BYTE_TIMEOUT = 5,
+  OUTRIGGER_HTTP_E_IDLE_TIMEOUT = 6,
+  OUTRIGGER_HTTP_E_TOTAL_TIMEOUT = 7,
+  OUTRIGGER_HTTP_E_DEADLINE = 8,        /* the request's deadline came first */
+  OUTRIGGER_HTTP_E_TRANSPORT = 9,       /* reset, truncated body, protocol error */
+  OUTRIGGER_HTTP_E_ABORTED = 10,        /* the sink returned a negative status */
+  OUTRIGGER_HTTP_E_CANCELLED = 11,      /* the request ended (or the host shut down) first */
+  OUTRIGGER_HTTP_E_INTERNAL = 12
+};
+
+/* The final response's status line and headers (1xx interim responses are not reported). */
+typedef struct outrigger_http_response_head {
+  outrigger_header hdr;
+  int32_t status;
+  const outrigger_http_header* headers;
+  size_t header_count;
+} outrigger_http_response_head;
+
+typedef struct outrigger_http_result {
+  outrigger_header hdr;
+  outrigger_http_error error;
+  int32_t status;                       /* HTTP status, 0 when no response head arrived */
+  outrigger_str message;                /* transport detail; never contains request headers */
+  uint64_t body_bytes;
+} outrigger_http_result;
+
+/* The plugin's receiver for one transfer. Every callback runs on the request's loop thread,
+ * never from inside http_request. The host copies the table during http_request.
+ * OWNERSHIP: views are borrowed for the duration of the callback. */
+typedef struct outrigger_http_sink {
+  outrigger_header hdr;
+  /* [loop] Optional. Once, when the final response head arrived, before any body. Return
+   * OUTRIGGER_OK, or a negative status to abort (on_complete follows with E_ABORTED). */
+  outrigger_status (*on_head)(void* user_data, const outrigger_http_response_head* head) OUTRIGGER_NOEXCEPT;
+  /* [loop] Optional. A piece of the body, in order. The bytes are consumed whatever the return:
+   * OUTRIGGER_OK asks for more; OUTRIGGER_PAUSE asks for nothing more until http_resume (the
+   * idle timeout is suspended meanwhile); a negative status aborts. */
+  outrigger_status (*on_body)(void* user_data, outrigger_str bytes) OUTRIGGER_NOEXCEPT;
+  /* [loop] Exactly once per accepted transfer, unless http_cancel ran first. */
+  void (*on_complete)(void* user_data, const outrigger_http_result* result) OUTRIGGER_NOEXCEPT;
+} outrigger_http_sink;
+
 /* ------------------------------------------------------------------ host API */
 
 /* Called on the request's loop with OUTRIGGER_OK, or with OUTRIGGER_E_STALE when the request
@@ -370,6 +443,21 @@ typedef struct outrigger_host_api {
   /* [loop] Completion of provider start: the answer or the failure, exactly once. */
   outrigger_status (*provider_done)(void* host_ctx, outrigger_request request,
                                     const outrigger_response_view* response) OUTRIGGER_NOEXCEPT;
+
+  /* ---- minor 1: outbound HTTP through the host's per-worker client. Read behind
+   * OUTRIGGER_HAS_SLOT. A transfer is bound to `request`: when the request ends, a transfer
+   * still running is aborted and completes with OUTRIGGER_HTTP_E_CANCELLED. */
+
+  /* [loop] Starts a transfer. On OUTRIGGER_OK, *transfer_id identifies it and the sink's
+   * on_complete runs exactly once later (unless cancelled); on an error nothing is called. */
+  outrigger_status (*http_request)(void* host_ctx, outrigger_request request, const outrigger_http_request* http,
+                                   const outrigger_http_sink* sink, void* user_data,
+                                   uint64_t* transfer_id) OUTRIGGER_NOEXCEPT;
+  /* [loop] Aborts a transfer at once; no sink callback runs after it returns. Idempotent:
+   * OUTRIGGER_E_STALE for a transfer that already completed. */
+  outrigger_status (*http_cancel)(void* host_ctx, outrigger_request request, uint64_t transfer_id) OUTRIGGER_NOEXCEPT;
+  /* [loop] Lets a transfer paused by on_body's OUTRIGGER_PAUSE deliver body again. */
+  outrigger_status (*http_resume)(void* host_ctx, outrigger_request request, uint64_t transfer_id) OUTRIGGER_NOEXCEPT;
 
   /* Tail: slots added by later minors go here. */
 } outrigger_host_api;

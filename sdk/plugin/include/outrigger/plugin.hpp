@@ -36,6 +36,38 @@ inline outrigger_str str(std::string_view s) noexcept { return {s.data(), s.size
 // request ended before it could run.
 using Callback = std::function<void(outrigger_status)>;
 
+// Receiver of one outbound HTTP transfer (Host::httpRequest). Callbacks run on the request's
+// loop; an exception in one aborts the transfer. The object must outlive the transfer: until
+// onComplete has run, or until Host::httpCancel has returned.
+class HttpHandler {
+ public:
+  virtual ~HttpHandler() = default;
+  virtual outrigger_status onHead(const outrigger_http_response_head&) { return OUTRIGGER_OK; }
+  // OUTRIGGER_OK for more, OUTRIGGER_PAUSE to wait for Host::httpResume, negative to abort.
+  virtual outrigger_status onBody(std::string_view bytes) = 0;
+  virtual void onComplete(const outrigger_http_result& result) = 0;
+
+  static const outrigger_http_sink* sink() noexcept {
+    static const outrigger_http_sink table = {
+        OUTRIGGER_HEADER_INIT(outrigger_http_sink),
+        [](void* u, const outrigger_http_response_head* h) noexcept -> outrigger_status {
+          try { return static_cast<HttpHandler*>(u)->onHead(*h); } catch (...) { return OUTRIGGER_E_PLUGIN_EXCEPTION; }
+        },
+        [](void* u, outrigger_str b) noexcept -> outrigger_status {
+          try {
+            return static_cast<HttpHandler*>(u)->onBody(b.size ? std::string_view(b.data, b.size) : std::string_view());
+          } catch (...) {
+            return OUTRIGGER_E_PLUGIN_EXCEPTION;
+          }
+        },
+        [](void* u, const outrigger_http_result* r) noexcept {
+          try { static_cast<HttpHandler*>(u)->onComplete(*r); } catch (...) {}
+        },
+    };
+    return &table;
+  }
+};
+
 // The host's functions for one instance. Cheap to copy.
 class Host {
  public:
@@ -69,6 +101,24 @@ class Host {
   }
   outrigger_status providerDone(outrigger_request r, const outrigger_response_view& response) const noexcept {
     return api_->provider_done(api_->host_ctx, r, &response);
+  }
+  // True when the host offers outbound HTTP (ABI minor 1 and later).
+  bool hasHttp() const noexcept {
+    return OUTRIGGER_HAS_SLOT(api_, outrigger_host_api, http_request) &&
+           OUTRIGGER_HAS_SLOT(api_, outrigger_host_api, http_cancel) &&
+           OUTRIGGER_HAS_SLOT(api_, outrigger_host_api, http_resume);
+  }
+  // [loop] Starts a transfer delivering to `handler`; see outrigger_host_api::http_request.
+  outrigger_status httpRequest(outrigger_request r, const outrigger_http_request& http, HttpHandler* handler,
+                               uint64_t* transfer_id) const noexcept {
+    if (!hasHttp()) return OUTRIGGER_E_UNSUPPORTED;
+    return api_->http_request(api_->host_ctx, r, &http, HttpHandler::sink(), handler, transfer_id);
+  }
+  outrigger_status httpCancel(outrigger_request r, uint64_t transfer_id) const noexcept {
+    return hasHttp() ? api_->http_cancel(api_->host_ctx, r, transfer_id) : OUTRIGGER_E_UNSUPPORTED;
+  }
+  outrigger_status httpResume(outrigger_request r, uint64_t transfer_id) const noexcept {
+    return hasHttp() ? api_->http_resume(api_->host_ctx, r, transfer_id) : OUTRIGGER_E_UNSUPPORTED;
   }
   const outrigger_host_api* api() const noexcept { return api_; }
 

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Installs the build into a temporary prefix, builds sdk/plugin/examples/guardrail_hello
+# against it, and runs the installed daemon with the new plugin in a route.
+set -euo pipefail
+build="$1"
+src="$2"
+work="$(mktemp -d "${TMPDIR:-/tmp}/outrigger-oot-XXXXXX")"
+daemon_pid=""
+cleanup() {
+  [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+cmake --install "$build" --prefix "$work/prefix" >/dev/null
+test -f "$work/prefix/include/outrigger/plugin.h"
+test -f "$work/prefix/lib/cmake/Outrigger/OutriggerConfig.cmake"
+
+cmake -S "$src/sdk/plugin/examples/guardrail_hello" -B "$work/plugin" -G Ninja \
+  -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
+cmake --build "$work/plugin" >/dev/null
+plugin_dir="$work/plugin/plugins"
+test -f "$plugin_dir/guardrail_hello.so"
+
+"$work/prefix/bin/outrigger" plugins --dir "$plugin_dir" | grep -q "guardrail.hello"
+
+cat > "$work/outrigger.toml" <<TOML
+[server]
+socket = "$work/o.sock"
+workers = 1
+[plugins]
+dirs = ["$work/prefix/lib/outrigger/plugins", "$plugin_dir"]
+[instances.mock]
+type = "provider.mock"
+[instances.polite]
+type = "guardrail.hello"
+[instances.polite.config]
+greeting = "hi"
+[routes.default]
+guardrails = ["polite"]
+provider = "mock"
+TOML
+"$work/prefix/bin/outrigger" check --config "$work/outrigger.toml" | grep -q "guardrail  polite"
+
+"$work/prefix/bin/outrigger" serve --config "$work/outrigger.toml" >"$work/daemon.log" 2>&1 &
+daemon_pid=$!
+for _ in $(seq 1 200); do [ -S "$work/o.sock" ] && break; sleep 0.05; done
+
+answer="$("$work/prefix/bin/outrigger" chat --socket "$work/o.sock" "hi there" 2>/dev/null)"
+[ "$answer" = "hi there" ] || { echo "expected the echo, got: $answer"; exit 1; }
+if "$work/prefix/bin/outrigger" chat --socket "$work/o.sock" "rude request" 2>"$work/err.txt"; then
+  echo "the plugin should have denied the request"; exit 1
+fi
+grep -q "PERMISSION_DENIED \[guardrail/polite\]: say 'hi' first" "$work/err.txt"
+echo "out-of-tree plugin: built, loaded, allowed one request and denied one"
