@@ -1,13 +1,22 @@
-// Command bench measures round-trip latency and throughput of chat calls through the Outrigger
-// sidecar with the Go SDK (FlatBuffers over the Unix socket), and, in the same run, the same
-// mock provider through the sidecar's OpenAI-compatible HTTP/JSON front with net/http.
+// Command bench measures round-trip latency and throughput of unary chat calls to the mock
+// provider through one Outrigger daemon by two ways in: the Go SDK (FlatBuffers over the Unix
+// socket) and the daemon's OpenAI-compatible HTTP/JSON front with net/http (HTTP/1.1
+// keep-alive), at the same concurrency levels, in the same run.
 //
-//	go run ./bench                               # sidecar at $OUTRIGGER_SOCKET or the default
-//	go run ./bench -spawn /path/to/outrigger     # start a private daemon on a temp socket
-//	go run ./bench -http-url http://127.0.0.1:8080/v1 -n 5000 -concurrency 64
+//	go run ./bench -spawn ../../build/release/bin/outrigger   # private daemon, both fronts
+//	go run ./bench -socket /tmp/outrigger.sock -http-url http://127.0.0.1:8080/v1
 //
-// The HTTP half is skipped, with a message, when the URL does not answer. Absolute figures
-// vary a lot between machines and runs; compare the two halves of one run.
+// With a daemon binary (-spawn, else $OUTRIGGER_BIN) and no -socket, the benchmark starts that
+// daemon with a temporary config: a socket in a temp folder and the HTTP front on a free
+// loopback port, both in front of the same mock route; it stops the daemon at the end.
+// Otherwise it uses a running daemon (-socket, else $OUTRIGGER_SOCKET, else the default path;
+// -http-url, else $OUTRIGGER_HTTP_URL, else http://127.0.0.1:8080/v1), and skips the HTTP half,
+// with a message, when that URL does not answer.
+//
+// Each point runs `concurrency` calls in flight for -duration after -warmup and reports p50 and
+// p99 of every call's round trip and the calls per second. The ratio rows divide HTTP latency by
+// SDK latency and SDK throughput by HTTP throughput: above 1, the SDK is faster. Absolute
+// figures vary a lot between machines and runs; compare the two halves of one run.
 package main
 
 import (
@@ -18,60 +27,91 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
 	outrigger "github.com/outrigger-dev/outrigger/sdk/go"
 )
 
+// benchConfig is the daemon config of -spawn: one daemon, two fronts, one mock route, so that
+// only the way in differs between the two halves.
+const benchConfig = `# Written by the Outrigger benchmark.
+default_route = "default"
+
+[server]
+socket = %q
+
+[http]
+listen = "127.0.0.1:0"
+
+[instances.mock]
+type = "provider.mock"
+[instances.mock.config]
+mode = "echo"
+
+[routes.default]
+provider = "mock"
+`
+
 type config struct {
-	socket      string
-	spawn       string
-	httpURL     string
-	model       string
-	n           int
-	warmup      int
-	concurrency int
-	duration    time.Duration
-	size        int
-	daemonLog   bool
+	socket   string
+	spawn    string
+	httpURL  string
+	model    string
+	levels   []int
+	duration time.Duration
+	warmup   time.Duration
+	size     int
 }
 
 // caller performs one complete chat call and checks the answer.
-type caller func(ctx context.Context, prompt string) error
+type caller func(ctx context.Context) error
 
-type result struct {
-	name       string
-	p50, p99   time.Duration
-	mean       time.Duration
-	throughput float64
-	errors     int64
+type point struct {
+	latencies  []time.Duration
+	calls      int
+	errors     int
+	firstError error
+	elapsed    time.Duration
 }
 
 func main() {
 	var cfg config
-	flag.StringVar(&cfg.socket, "socket", "", "sidecar socket (default: $OUTRIGGER_SOCKET, then "+outrigger.DefaultSocketPath+")")
-	flag.StringVar(&cfg.spawn, "spawn", os.Getenv("OUTRIGGER_BIN"), "daemon binary to start on a temp socket (default: $OUTRIGGER_BIN; empty: use a running sidecar)")
-	flag.StringVar(&cfg.httpURL, "http-url", envOr("OUTRIGGER_HTTP_URL", "http://127.0.0.1:8080/v1"), "base URL of the sidecar's OpenAI-compatible HTTP front")
+	levels := flag.String("concurrency", "1,8,64", "comma-separated calls in flight, one point per level")
+	flag.StringVar(&cfg.socket, "socket", "", "socket of a running daemon (default: $OUTRIGGER_SOCKET, then "+outrigger.DefaultSocketPath+")")
+	flag.StringVar(&cfg.spawn, "spawn", os.Getenv("OUTRIGGER_BIN"), "daemon binary to start with a private config (default: $OUTRIGGER_BIN; ignored with -socket)")
+	flag.StringVar(&cfg.httpURL, "http-url", envOr("OUTRIGGER_HTTP_URL", "http://127.0.0.1:8080/v1"), "base URL of a running daemon's OpenAI-compatible front")
 	flag.StringVar(&cfg.model, "model", "mock-1", "model (route) to call")
-	flag.IntVar(&cfg.n, "n", 2000, "sequential calls for the latency figures")
-	flag.IntVar(&cfg.warmup, "warmup", 200, "calls before measuring")
-	flag.IntVar(&cfg.concurrency, "concurrency", 32, "calls in flight for the throughput figure")
-	flag.DurationVar(&cfg.duration, "duration", 3*time.Second, "length of the throughput phase")
+	flag.DurationVar(&cfg.duration, "duration", 3*time.Second, "time measured per point")
+	flag.DurationVar(&cfg.warmup, "warmup", 500*time.Millisecond, "time before measuring, per point")
 	flag.IntVar(&cfg.size, "size", 64, "prompt size in bytes")
-	flag.BoolVar(&cfg.daemonLog, "daemon-log", false, "show the log of a daemon started with -spawn")
 	flag.Parse()
-	if err := run(cfg); err != nil {
+	for _, f := range strings.Split(*levels, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			fmt.Fprintln(os.Stderr, "bench: -concurrency takes numbers of at least 1, separated by commas")
+			os.Exit(2)
+		}
+		cfg.levels = append(cfg.levels, n)
+	}
+	errs, err := run(cfg)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+	if errs > 0 {
 		os.Exit(1)
 	}
 }
@@ -83,14 +123,18 @@ func envOr(key, def string) string {
 	return def
 }
 
-func run(cfg config) error {
+func run(cfg config) (int, error) {
+	prompt := strings.Repeat("lorem ipsum ", cfg.size/12+1)[:cfg.size]
+	fmt.Printf("Outrigger Go SDK benchmark: outrigger-go %s, %s, GOMAXPROCS %d; model %q, %d-byte prompt, %v per point after %v warm-up\n",
+		outrigger.Version, runtime.Version(), runtime.GOMAXPROCS(0), cfg.model, cfg.size, cfg.duration, cfg.warmup)
 	if cfg.spawn != "" && cfg.socket == "" {
-		sock, stop, err := spawnDaemon(cfg.spawn, cfg.daemonLog)
+		d, err := startDaemon(cfg.spawn)
 		if err != nil {
-			return err
+			return 0, err
 		}
-		defer stop()
-		cfg.socket = sock
+		defer d.stop()
+		cfg.socket, cfg.httpURL = d.socket, d.httpURL
+		fmt.Printf("started %s with a temporary config: socket, [http] on 127.0.0.1:0, mock route\n", cfg.spawn)
 	}
 	var opts []outrigger.Option
 	if cfg.socket != "" {
@@ -100,34 +144,52 @@ func run(cfg config) error {
 	client, err := outrigger.Dial(ctx, opts...)
 	cancel()
 	if err != nil {
-		return fmt.Errorf("cannot reach the sidecar: %w", err)
+		return 0, fmt.Errorf("cannot reach the daemon: %w", err)
 	}
 	defer client.Close()
+	url := strings.TrimSuffix(cfg.httpURL, "/") + "/chat/completions"
+	fmt.Printf("daemon: socket %s, HTTP %s\n", client.SocketPath(), cfg.httpURL)
 
-	prompt := strings.Repeat("lorem ipsum ", cfg.size/12+1)[:cfg.size]
-	fmt.Printf("Outrigger Go SDK benchmark: model %q, %d-byte prompt, %d sequential calls, %d in flight for %v\n",
-		cfg.model, cfg.size, cfg.n, cfg.concurrency, cfg.duration)
-	fmt.Printf("sidecar socket: %s\n\n", client.SocketPath())
-
-	sdk := measure("sdk (FlatBuffers, unix socket)", cfg, prompt, sdkCaller(client, cfg.model))
-	results := []result{sdk}
-	if reason := probeHTTP(cfg); reason != "" {
-		fmt.Printf("HTTP/JSON half skipped: %s\n\n", reason)
-	} else {
-		results = append(results, measure("http/json (net/http)", cfg, prompt, httpCaller(cfg)))
+	hc := &http.Client{Transport: &http.Transport{
+		MaxIdleConns: 2 * slices.Max(cfg.levels), MaxIdleConnsPerHost: 2 * slices.Max(cfg.levels),
+		IdleConnTimeout: 30 * time.Second,
+	}}
+	skipped := probeHTTP(hc, url, cfg.model)
+	if skipped != "" {
+		fmt.Printf("HTTP/JSON half skipped: %s. Start the daemon with an [http] section and pass -http-url "+
+			"(or OUTRIGGER_HTTP_URL), or let the benchmark start one (-spawn).\n", skipped)
 	}
-	printResults(results)
-	return nil
+	fmt.Println()
+	row("concurrency", "transport", "p50 us", "p99 us", "calls/s", "errors")
+	sdk, web := sdkCaller(client, cfg.model, prompt), httpCaller(hc, url, cfg.model, prompt)
+	errs := 0
+	for _, level := range cfg.levels {
+		s := measure(sdk, level, cfg.warmup, cfg.duration)
+		printPoint(level, "sdk (FlatBuffers, unix socket)", s)
+		errs += s.errors
+		if skipped != "" {
+			continue
+		}
+		h := measure(web, level, cfg.warmup, cfg.duration)
+		printPoint(level, "http/json (net/http)", h)
+		errs += h.errors
+		row("", "ratio", ratio(h.percentile(50), s.percentile(50)), ratio(h.percentile(99), s.percentile(99)),
+			ratio(s.throughput(), h.throughput()), "")
+	}
+	if skipped == "" {
+		fmt.Println("\nratio: HTTP latency / SDK latency, SDK calls/s / HTTP calls/s (above 1: the SDK is faster)")
+	}
+	return errs, nil
 }
 
-func sdkCaller(c *outrigger.Client, model string) caller {
-	return func(ctx context.Context, prompt string) error {
+func sdkCaller(c *outrigger.Client, model, prompt string) caller {
+	return func(ctx context.Context) error {
 		resp, err := c.Chat(ctx, &outrigger.Request{Model: model, Messages: []outrigger.Message{outrigger.UserMessage(prompt)}})
 		if err != nil {
 			return err
 		}
-		if resp.Content == "" {
-			return errors.New("empty answer")
+		if resp.Content != prompt {
+			return fmt.Errorf("unexpected answer %q", resp.Content)
 		}
 		return nil
 	}
@@ -141,19 +203,13 @@ type chatCompletion struct {
 	} `json:"choices"`
 }
 
-func httpClient(cfg config) *http.Client {
-	return &http.Client{Transport: &http.Transport{
-		MaxIdleConns: cfg.concurrency * 2, MaxIdleConnsPerHost: cfg.concurrency * 2,
-		IdleConnTimeout: 30 * time.Second,
-	}}
-}
-
-func httpCaller(cfg config) caller {
-	hc := httpClient(cfg)
-	url := strings.TrimSuffix(cfg.httpURL, "/") + "/chat/completions"
-	return func(ctx context.Context, prompt string) error {
-		body, _ := json.Marshal(map[string]any{"model": cfg.model,
+func httpCaller(hc *http.Client, url, model, prompt string) caller {
+	return func(ctx context.Context) error {
+		body, err := json.Marshal(map[string]any{"model": model,
 			"messages": []map[string]string{{"role": "user", "content": prompt}}})
+		if err != nil {
+			return err
+		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 		if err != nil {
 			return err
@@ -165,129 +221,184 @@ func httpCaller(cfg config) caller {
 		}
 		defer resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
-			io.Copy(io.Discard, resp.Body)
-			return fmt.Errorf("HTTP %d", resp.StatusCode)
+			msg, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
+			return fmt.Errorf("HTTP %d: %s", resp.StatusCode, msg)
 		}
 		var cc chatCompletion
 		if err := json.NewDecoder(resp.Body).Decode(&cc); err != nil {
 			return err
 		}
-		if len(cc.Choices) == 0 || cc.Choices[0].Message.Content == "" {
-			return errors.New("empty answer")
+		if len(cc.Choices) == 0 || cc.Choices[0].Message.Content != prompt {
+			return errors.New("unexpected answer")
 		}
 		return nil
 	}
 }
 
 // probeHTTP returns why the HTTP half cannot run, or "" when one call succeeds.
-func probeHTTP(cfg config) string {
+func probeHTTP(hc *http.Client, url, model string) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	if err := httpCaller(cfg)(ctx, "ping"); err != nil {
-		return fmt.Sprintf("%s/chat/completions does not answer (%v)", strings.TrimSuffix(cfg.httpURL, "/"), err)
+	if err := httpCaller(hc, url, model, "ping")(ctx); err != nil {
+		return fmt.Sprintf("%s does not answer (%v)", url, err)
 	}
 	return ""
 }
 
-func measure(name string, cfg config, prompt string, call caller) result {
-	r := result{name: name}
+// measure runs `concurrency` goroutines calling back to back; only calls that start after the
+// warm-up count.
+func measure(call caller, concurrency int, warmup, duration time.Duration) point {
 	ctx := context.Background()
-	for i := 0; i < cfg.warmup; i++ {
-		if call(ctx, prompt) != nil {
-			r.errors++
-		}
-	}
-	lat := make([]time.Duration, 0, cfg.n)
-	var total time.Duration
-	for i := 0; i < cfg.n; i++ {
-		t0 := time.Now()
-		err := call(ctx, prompt)
-		d := time.Since(t0)
-		if err != nil {
-			r.errors++
-			continue
-		}
-		lat = append(lat, d)
-		total += d
-	}
-	if len(lat) > 0 {
-		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-		r.p50 = lat[len(lat)/2]
-		r.p99 = lat[min(len(lat)-1, len(lat)*99/100)]
-		r.mean = total / time.Duration(len(lat))
-	}
-
-	var done, failed atomic.Int64
-	stop := time.Now().Add(cfg.duration)
+	start := time.Now().Add(warmup)
+	stop := start.Add(duration)
+	var mu sync.Mutex
+	var p point
 	var wg sync.WaitGroup
-	start := time.Now()
-	for w := 0; w < cfg.concurrency; w++ {
+	for w := 0; w < concurrency; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for time.Now().Before(stop) {
-				if call(ctx, prompt) != nil {
-					failed.Add(1)
-				} else {
-					done.Add(1)
+			var lat []time.Duration
+			var errs int
+			var first error
+			for {
+				t0 := time.Now()
+				if !t0.Before(stop) {
+					break
 				}
+				err := call(ctx)
+				if t0.Before(start) {
+					continue
+				}
+				if err != nil {
+					errs++
+					if first == nil {
+						first = err
+					}
+					continue
+				}
+				lat = append(lat, time.Since(t0))
 			}
+			mu.Lock()
+			p.latencies = append(p.latencies, lat...)
+			p.calls += len(lat)
+			p.errors += errs
+			if p.firstError == nil {
+				p.firstError = first
+			}
+			mu.Unlock()
 		}()
 	}
 	wg.Wait()
-	r.throughput = float64(done.Load()) / time.Since(start).Seconds()
-	r.errors += failed.Load()
-	return r
+	p.elapsed = duration
+	slices.Sort(p.latencies)
+	return p
 }
 
-func printResults(rs []result) {
-	fmt.Printf("%-32s %10s %10s %10s %14s %7s\n", "", "p50", "p99", "mean", "calls/s", "errors")
-	for _, r := range rs {
-		fmt.Printf("%-32s %10s %10s %10s %14.0f %7d\n", r.name, us(r.p50), us(r.p99), us(r.mean), r.throughput, r.errors)
+// percentile is the nearest-rank percentile of the sorted latencies, in microseconds.
+func (p point) percentile(q float64) float64 {
+	if len(p.latencies) == 0 {
+		return math.NaN()
 	}
-	if len(rs) == 2 && rs[0].p50 > 0 && rs[0].throughput > 0 {
-		fmt.Printf("\nhttp/sdk ratio: p50 %.2fx, p99 %.2fx, throughput sdk/http %.2fx\n",
-			float64(rs[1].p50)/float64(rs[0].p50), float64(rs[1].p99)/float64(rs[0].p99),
-			rs[0].throughput/rs[1].throughput)
+	i := int(math.Ceil(q/100*float64(len(p.latencies)))) - 1
+	return float64(p.latencies[max(0, i)]) / float64(time.Microsecond)
+}
+
+func (p point) throughput() float64 { return float64(p.calls) / p.elapsed.Seconds() }
+
+func row(concurrency, name, p50, p99, calls, errs string) {
+	fmt.Println(strings.TrimRight(fmt.Sprintf("%11s  %-30s %10s %10s %10s %7s", concurrency, name, p50, p99, calls, errs), " "))
+}
+
+func num(v float64, prec int) string {
+	if math.IsNaN(v) {
+		return "-"
+	}
+	return strconv.FormatFloat(v, 'f', prec, 64)
+}
+
+func printPoint(level int, name string, p point) {
+	row(strconv.Itoa(level), name, num(p.percentile(50), 1), num(p.percentile(99), 1), num(p.throughput(), 0), strconv.Itoa(p.errors))
+	if p.firstError != nil {
+		fmt.Printf("%13sfirst error: %v\n", "", p.firstError)
 	}
 }
 
-func us(d time.Duration) string { return fmt.Sprintf("%.1fµs", float64(d)/float64(time.Microsecond)) }
+func ratio(a, b float64) string {
+	if !(a > 0 && b > 0) {
+		return "-"
+	}
+	return fmt.Sprintf("x%.2f", a/b)
+}
 
-// spawnDaemon starts `bin serve` on a temp socket and returns the socket and a stop function.
-func spawnDaemon(bin string, showLog bool) (string, func(), error) {
-	dir, err := os.MkdirTemp("", "orbench")
+type daemon struct {
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	dir     string
+	socket  string
+	httpURL string
+}
+
+var listeningRE = regexp.MustCompile(`API listening on (\S+)`)
+
+// startDaemon runs `bin serve --config` with the socket and the HTTP front on, and waits until
+// both accept connections.
+func startDaemon(bin string) (*daemon, error) {
+	dir, err := os.MkdirTemp("", "orbench-")
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
-	sock := filepath.Join(dir, "o.sock")
-	cmd := exec.Command(bin, "serve", "--socket", sock)
-	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
-	if showLog {
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	}
-	if err := cmd.Start(); err != nil {
+	d := &daemon{dir: dir, socket: filepath.Join(dir, "o.sock"), exited: make(chan struct{})}
+	cfgPath := filepath.Join(dir, "bench.toml")
+	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf(benchConfig, d.socket)), 0o600); err != nil {
 		os.RemoveAll(dir)
-		return "", nil, err
+		return nil, err
 	}
-	stop := func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		exited := make(chan struct{})
-		go func() { cmd.Wait(); close(exited) }()
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
+	logPath := filepath.Join(dir, "daemon.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
 		os.RemoveAll(dir)
+		return nil, err
 	}
+	defer logFile.Close()
+	d.cmd = exec.Command(bin, "serve", "--config", cfgPath)
+	d.cmd.Stdout, d.cmd.Stderr = logFile, logFile
+	if err := d.cmd.Start(); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	go func() { d.cmd.Wait(); close(d.exited) }()
+	readLog := func() string { b, _ := os.ReadFile(logPath); return string(b) }
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if nc, err := net.Dial("unix", sock); err == nil {
+		select {
+		case <-d.exited:
+			log := readLog()
+			d.stop()
+			return nil, fmt.Errorf("%s exited during start-up:\n%s", bin, log)
+		default:
+		}
+		m := listeningRE.FindStringSubmatch(readLog())
+		if m == nil {
+			continue
+		}
+		if nc, err := net.Dial("unix", d.socket); err == nil {
 			nc.Close()
-			return sock, stop, nil
+			d.httpURL = "http://" + m[1] + "/v1"
+			return d, nil
 		}
 	}
-	stop()
-	return "", nil, fmt.Errorf("%s did not start serving on %s within 10 s", bin, sock)
+	log := readLog()
+	d.stop()
+	return nil, fmt.Errorf("%s did not start within 10 s:\n%s", bin, log)
+}
+
+func (d *daemon) stop() {
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.exited:
+	case <-time.After(15 * time.Second):
+		_ = d.cmd.Process.Kill()
+		<-d.exited
+	}
+	os.RemoveAll(d.dir)
 }
