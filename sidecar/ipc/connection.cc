@@ -113,7 +113,7 @@ void Connection::dispatch(const uint8_t* data, size_t size) {
   }
   switch (type) {
     case w::Body::Request:
-      return handleRequest(sid, data, size, frame->body_as_Request());
+      return handleRequest(sid, data, size);
     case w::Body::Cancel: {
       auto it = streams_.find(sid);
       if (it != streams_.end()) {
@@ -173,7 +173,7 @@ void Connection::handleHello(const void* p) {
   queued();
 }
 
-void Connection::handleRequest(uint64_t sid, const uint8_t* data, size_t size, const void* p) {
+void Connection::handleRequest(uint64_t sid, const uint8_t* data, size_t size) {
   if (sid == 0) return protocolError(Code::kInvalidArgument, "Request on stream 0");
   if (streams_.count(sid)) return protocolError(Code::kInvalidArgument, "stream id " + std::to_string(sid) + " is already in use");
   if (going_away_) return endStream(sid, Code::kUnavailable, "server is shutting down; reconnect", true);
@@ -184,7 +184,6 @@ void Connection::handleRequest(uint64_t sid, const uint8_t* data, size_t size, c
   // The request's views point into its own aligned copy of the frame.
   chain::FrameBuffer copy = chain::FrameBuffer::copyOf(data, size);
   const auto* request = w::GetSizePrefixedFrame(copy.data())->body_as_Request();
-  (void)p;
   streams_[sid] = outrigger_request{0, 0};
   outrigger_request handle = engine_.start(std::move(copy), request, this, sid);
   if (auto it = streams_.find(sid); it != streams_.end()) it->second = handle;
@@ -261,11 +260,7 @@ void Connection::onWritten(uv_write_t* req, int status) {
 void Connection::afterWrite() {
   if (closing_) {
     if (pending_writes_ == 0 && !uv_is_closing(reinterpret_cast<uv_handle_t*>(&pipe_))) {
-      uv_close(reinterpret_cast<uv_handle_t*>(&pipe_), [](uv_handle_t* h) {
-        auto* c = static_cast<Connection*>(h->data);
-        c->owner_.connectionClosed(c);
-        delete c;
-      });
+      uv_close(reinterpret_cast<uv_handle_t*>(&pipe_), &Connection::onClosed);
     }
     return;
   }
@@ -291,6 +286,20 @@ void Connection::endAllStreams(Code code, std::string_view message) {
   std::vector<outrigger_request> handles;
   for (auto& [sid, h] : streams_) handles.push_back(h);
   for (outrigger_request h : handles) engine_.cancel(h, code, message, "server");
+}
+
+void Connection::forceClose() {
+  close();
+  // Writes a client never reads would hold the close forever; uv_close cancels them.
+  if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&pipe_))) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&pipe_), &Connection::onClosed);
+  }
+}
+
+void Connection::onClosed(uv_handle_t* h) {
+  auto* c = static_cast<Connection*>(h->data);
+  c->owner_.connectionClosed(c);
+  delete c;
 }
 
 void Connection::close() {

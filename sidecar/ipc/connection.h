@@ -61,6 +61,8 @@ class Connection : public ResponseSink {
   void endAllStreams(Code code, std::string_view message);
   // Abandons all streams, flushes what is queued, then closes. Frees itself when closed.
   void close();
+  // Like close, but does not wait for queued writes to drain (shutdown of a stuck client).
+  void forceClose();
 
   void flush();
   size_t streamCount() const { return streams_.size(); }
@@ -81,7 +83,8 @@ class Connection : public ResponseSink {
   void protocolError(Code code, const std::string& message);
   void endStream(uint64_t stream_id, Code code, std::string_view message, bool retryable = false);
   void handleHello(const void* hello);
-  void handleRequest(uint64_t stream_id, const uint8_t* data, size_t size, const void* request);
+  void handleRequest(uint64_t stream_id, const uint8_t* data, size_t size);
+  static void onClosed(uv_handle_t* h);
   void afterWrite();
   void queued();
 

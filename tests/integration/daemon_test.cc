@@ -9,6 +9,7 @@
 
 #include "outrigger_generated.h"
 #include "support/daemon_process.h"
+#include "support/sdk_requests.h"
 
 using namespace outrigger;
 using namespace outrigger::testing;
@@ -16,20 +17,6 @@ using client::StatusCode;
 using namespace std::chrono_literals;
 
 namespace {
-
-client::ChatRequest ask(const std::string& text, const std::string& mock_json = "") {
-  client::ChatRequest r;
-  r.model = "default";
-  r.messages.push_back({"user", text, "", "", {}});
-  if (!mock_json.empty()) r.extra_json = R"({"mock": )" + mock_json + "}";
-  return r;
-}
-
-client::Client::Options at(const DaemonProcess& d) {
-  client::Client::Options o;
-  o.socket_path = d.socket();
-  return o;
-}
 
 const wire::Frame* frameOf(const AlignedFrame& f) { return wire::GetSizePrefixedFrame(f.data()); }
 

@@ -14,6 +14,7 @@
 #include <outrigger/client.h>
 
 #include "support/daemon_process.h"
+#include "support/sdk_requests.h"
 
 using namespace outrigger;
 using namespace outrigger::testing;
@@ -21,20 +22,6 @@ using client::StatusCode;
 using namespace std::chrono_literals;
 
 namespace {
-
-client::ChatRequest ask(const std::string& text, const std::string& mock_json = "") {
-  client::ChatRequest r;
-  r.model = "default";
-  r.messages.push_back({"user", text, "", "", {}});
-  if (!mock_json.empty()) r.extra_json = R"({"mock": )" + mock_json + "}";
-  return r;
-}
-
-client::Client::Options at(const DaemonProcess& d) {
-  client::Client::Options o;
-  o.socket_path = d.socket();
-  return o;
-}
 
 std::string fixedConfig(const std::string& text) {
   return basicConfig("mode = \"fixed\"\ntext = \"" + text + "\"\nallow_request_overrides = true\nlatency_ms = 2");

@@ -72,6 +72,14 @@ struct FakeHost {
   }
   static uint64_t nowNs(void*) noexcept { return now; }
   static void log(void*, outrigger_log_level, outrigger_str) noexcept {}
+  static outrigger_host_api api() {
+    outrigger_host_api a{};
+    a.hdr = OUTRIGGER_HEADER_INIT(outrigger_host_api);
+    a.cache_done = &cacheDone;
+    a.now_ns = &nowNs;
+    a.log = &log;
+    return a;
+  }
 };
 
 }  // namespace
@@ -81,11 +89,7 @@ TEST_CASE("the memory cache plugin answers hits, never across tenants, and honou
   REQUIRE(types.ok());
   const outrigger_plugin_type* t = types->at(0)->c_type;
   CHECK((t->capabilities & OUTRIGGER_CAP_SHARED_INSTANCE) != 0);
-  outrigger_host_api api{};
-  api.hdr = OUTRIGGER_HEADER_INIT(outrigger_host_api);
-  api.cache_done = &FakeHost::cacheDone;
-  api.now_ns = &FakeHost::nowNs;
-  api.log = &FakeHost::log;
+  outrigger_host_api api = FakeHost::api();
   void* inst = nullptr;
   outrigger_error err{};
   std::string cfg = R"({"ttl_ms": 1000, "max_bytes": 1048576})";
@@ -126,11 +130,7 @@ TEST_CASE("the memory cache stays within its byte budget, evicting least recentl
   auto types = plugin::loadLibrary(std::string(OUTRIGGER_PLUGIN_DIR) + "/cache_memory.so");
   REQUIRE(types.ok());
   const outrigger_plugin_type* t = types->at(0)->c_type;
-  outrigger_host_api api{};
-  api.hdr = OUTRIGGER_HEADER_INIT(outrigger_host_api);
-  api.cache_done = &FakeHost::cacheDone;
-  api.now_ns = &FakeHost::nowNs;
-  api.log = &FakeHost::log;
+  outrigger_host_api api = FakeHost::api();
   void* inst = nullptr;
   outrigger_error err{};
   // 16 shards x 4 KiB: room for only a few 1 KiB answers per shard.
