@@ -45,8 +45,20 @@ struct Fault {
 };
 
 // What one request will do.
+struct ToolCallPlan {
+  std::string id, name, arguments;
+};
+
+// One chunk to send: text, or a fragment of a tool call.
+struct Piece {
+  std::string text;
+  int tool_index = -1;
+  std::string id, name, arguments;  // id and name only on a call's first fragment
+};
+
 struct Plan {
   std::string answer;
+  std::vector<ToolCallPlan> tool_calls;
   uint32_t chunks = 1;
   uint32_t latency_ms = 0;
   uint32_t interval_ms = 0;
@@ -58,7 +70,7 @@ struct Plan {
 struct Job {
   outrigger_request handle;
   Plan plan;
-  std::vector<std::string> pieces;
+  std::vector<Piece> pieces;
   size_t next = 0;
   bool paused = false;
   uint32_t prompt_tokens = 0;
@@ -121,7 +133,7 @@ class MockProvider final : public Provider {
     job.handle = req.handle;
     job.plan = planFor(req);
     for (size_t i = 0; i < req.message_count; ++i) job.prompt_tokens += words(view(req.messages[i].content));
-    job.pieces = split(job.plan.answer, job.plan.chunks);
+    job.pieces = piecesOf(job.plan);
     if (job.plan.hang) {
       hanging_.emplace(key(req.handle), std::move(job));
       return OUTRIGGER_PENDING;  // answers never; the deadline or a cancel ends it
@@ -153,6 +165,22 @@ class MockProvider final : public Provider {
 
   static uint32_t uintOr(const rapidjson::Value& v, const char* name, uint32_t dflt) {
     return v.HasMember(name) && v[name].IsUint() ? v[name].GetUint() : dflt;
+  }
+
+  // Text first (in `chunks` pieces), then each tool call as two fragments: id, name and the
+  // first half of the arguments, then the rest, as OpenAI-style streams deliver them.
+  static std::vector<Piece> piecesOf(const Plan& plan) {
+    std::vector<Piece> out;
+    if (!plan.answer.empty() || plan.tool_calls.empty()) {
+      for (std::string& t : split(plan.answer, plan.chunks)) out.push_back({std::move(t)});
+    }
+    for (size_t i = 0; i < plan.tool_calls.size(); ++i) {
+      const ToolCallPlan& c = plan.tool_calls[i];
+      size_t half = c.arguments.size() / 2;
+      out.push_back({"", static_cast<int>(i), c.id, c.name, c.arguments.substr(0, half)});
+      out.push_back({"", static_cast<int>(i), "", "", c.arguments.substr(half)});
+    }
+    return out;
   }
 
   static std::vector<std::string> split(const std::string& s, uint32_t n) {
@@ -228,6 +256,14 @@ class MockProvider final : public Provider {
     const rapidjson::Value& m = d["mock"];
     if (m.HasMember("text") && m["text"].IsString()) p.answer = m["text"].GetString();
     if (m.HasMember("echo_metadata") && m["echo_metadata"].IsBool() && m["echo_metadata"].GetBool()) p.answer = metadataJson(req);
+    if (m.HasMember("tool_calls") && m["tool_calls"].IsArray()) {
+      for (const auto& c : m["tool_calls"].GetArray()) {
+        if (!c.IsObject()) continue;
+        auto field = [&](const char* k) { return c.HasMember(k) && c[k].IsString() ? std::string(c[k].GetString()) : std::string(); };
+        p.tool_calls.push_back({field("id"), field("name"), field("arguments")});
+      }
+      if (!m.HasMember("text")) p.answer.clear();  // a tool-only answer, unless text is asked for too
+    }
     p.chunks = uintOr(m, "chunks", p.chunks);
     p.latency_ms = uintOr(m, "latency_ms", p.latency_ms);
     p.interval_ms = uintOr(m, "chunk_interval_ms", p.interval_ms);
@@ -269,7 +305,15 @@ class MockProvider final : public Provider {
         Fault cut{"UNAVAILABLE", true, 0, "upstream stream was cut before its end"};
         return finish(k, &cut);
       }
-      outrigger_chunk_view chunk = makeChunk(job.pieces[job.next++]);
+      const Piece& piece = job.pieces[job.next++];
+      outrigger_chunk_view chunk = makeChunk(piece.text);
+      outrigger_tool_call_delta_view delta{};
+      if (piece.tool_index >= 0) {
+        delta = {static_cast<uint32_t>(piece.tool_index), str(piece.id), str(piece.id.empty() ? "" : "function"),
+                 str(piece.name), str(piece.arguments)};
+        chunk.tool_calls = &delta;
+        chunk.tool_call_count = 1;
+      }
       outrigger_status rc = host().providerChunk(job.handle, chunk);
       if (rc == OUTRIGGER_PAUSE) {
         job.paused = true;
@@ -298,7 +342,7 @@ class MockProvider final : public Provider {
     }
     outrigger_response_view r = makeResponse();
     r.code = OUTRIGGER_CODE_OK;
-    r.finish_reason = str("stop");
+    r.finish_reason = str(job.plan.tool_calls.empty() ? "stop" : "tool_calls");
     r.usage.prompt_tokens = job.prompt_tokens;
     r.usage.completion_tokens = words(job.plan.answer);
     r.model = str("mock-1");

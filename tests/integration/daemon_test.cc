@@ -344,3 +344,52 @@ TEST_CASE("a client that stops reading pauses the producer, and every chunk arri
   CHECK(rss_paused < 64 * 1024);  // KiB: paused with bounded buffers
   CHECK(d.log().find("error") == std::string::npos);
 }
+
+TEST_CASE("tool calls stream as deltas and arrive assembled in the end") {
+  DaemonProcess d;
+  REQUIRE(d.waitReady());
+  client::Client c(at(d));
+  const std::string mock =
+      R"({"tool_calls": [{"id": "call_1", "name": "get_weather", "arguments": "{\"city\":\"Paris\"}"},)"
+      R"( {"id": "call_2", "name": "get_time", "arguments": "{\"tz\":\"CET\"}"}]})";
+  auto r = c.chat(ask("weather and time in Paris?", mock));
+  REQUIRE(r.ok());
+  CHECK(r.value().finish_reason == "tool_calls");
+  CHECK(r.value().content.empty());
+  REQUIRE(r.value().tool_calls.size() == 2);
+  CHECK(r.value().tool_calls[0].id == "call_1");
+  CHECK(r.value().tool_calls[0].type == "function");
+  CHECK(r.value().tool_calls[0].name == "get_weather");
+  CHECK(r.value().tool_calls[0].arguments == R"({"city":"Paris"})");
+  CHECK(r.value().tool_calls[1].arguments == R"({"tz":"CET"})");
+
+  // Streamed: the raw frames carry the fragments with their index.
+  RawConnection raw(d.socket());
+  REQUIRE(raw.send(helloFrame()));
+  REQUIRE(raw.readFrame());
+  RequestSpec spec;
+  spec.stream = true;
+  spec.extra_json = R"({"mock": )" + mock + "}";
+  REQUIRE(raw.send(requestFrame(1, spec)));
+  std::string args[2];
+  int fragments = 0;
+  while (auto f = raw.readFrame()) {
+    const wire::Frame* fr = frameOf(*f);
+    if (fr->body_type() == wire::Body::ResponseEnd) {
+      const auto* end = fr->body_as_ResponseEnd();
+      CHECK(end->finish_reason()->str() == "tool_calls");
+      REQUIRE(end->tool_calls());
+      CHECK(end->tool_calls()->size() == 2);
+      break;
+    }
+    if (const auto* chunk = fr->body_as_ResponseChunk(); chunk && chunk->tool_calls()) {
+      for (const auto* t : *chunk->tool_calls()) {
+        ++fragments;
+        args[t->index()] += t->arguments()->str();
+      }
+    }
+  }
+  CHECK(fragments == 4);
+  CHECK(args[0] == R"({"city":"Paris"})");
+  CHECK(args[1] == R"({"tz":"CET"})");
+}

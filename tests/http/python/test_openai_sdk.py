@@ -69,6 +69,43 @@ def test_streaming_include_usage(daemon):
     assert chunks[-2].choices[0].finish_reason == "stop"
 
 
+TOOL_CALLS = [{"id": "call_1", "name": "get_weather", "arguments": '{"city":"Paris"}'},
+              {"id": "call_2", "name": "get_time", "arguments": '{"tz":"CET"}'}]
+TOOLS = [{"type": "function", "function": {"name": n, "parameters": {"type": "object"}}}
+         for n in ("get_weather", "get_time")]
+
+
+def test_tool_calls_unary(daemon):
+    c = client(daemon)
+    r = c.chat.completions.create(model="default", messages=user("weather?"), tools=TOOLS,
+                                  extra_body={"mock": {"tool_calls": TOOL_CALLS}})
+    assert r.choices[0].finish_reason == "tool_calls"
+    calls = r.choices[0].message.tool_calls
+    assert [(t.id, t.type, t.function.name) for t in calls] == [
+        ("call_1", "function", "get_weather"), ("call_2", "function", "get_time")]
+    assert json.loads(calls[0].function.arguments) == {"city": "Paris"}
+    assert json.loads(calls[1].function.arguments) == {"tz": "CET"}
+
+
+def test_tool_calls_stream_as_deltas(daemon):
+    c = client(daemon)
+    chunks = list(c.chat.completions.create(model="default", messages=user("weather?"), tools=TOOLS,
+                                            stream=True, extra_body={"mock": {"tool_calls": TOOL_CALLS}}))
+    calls = {}
+    for ch in chunks:
+        for d in (ch.choices[0].delta.tool_calls or []) if ch.choices else []:
+            entry = calls.setdefault(d.index, {"id": None, "name": None, "arguments": ""})
+            if d.id:
+                entry["id"] = d.id
+            if d.function and d.function.name:
+                entry["name"] = d.function.name
+            if d.function and d.function.arguments:
+                entry["arguments"] += d.function.arguments
+    assert calls == {0: {"id": "call_1", "name": "get_weather", "arguments": '{"city":"Paris"}'},
+                     1: {"id": "call_2", "name": "get_time", "arguments": '{"tz":"CET"}'}}
+    assert chunks[-1].choices[0].finish_reason == "tool_calls"
+
+
 def test_unknown_fields_are_tolerated_and_forwarded(daemon):
     c = client(daemon)
     r = c.chat.completions.create(
