@@ -303,18 +303,32 @@ class Client::Impl {
   }
 
   ~Impl() {
-    std::lock_guard<std::mutex> lock(mu_);
-    current_.reset();
-    retired_.clear();
+    // Connections are destroyed outside the lock: their reader threads take it to finish calls.
+    std::vector<std::shared_ptr<Connection>> doomed;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      doomed.swap(retired_);
+      if (current_) doomed.push_back(std::move(current_));
+    }
+    doomed.clear();
   }
 
   // The connection new calls go on; opens one when there is none usable.
   std::shared_ptr<Connection> connection(std::optional<Error>* err) {
+    std::vector<std::shared_ptr<Connection>> done;  // destroyed after the lock is released
     std::lock_guard<std::mutex> lock(mu_);
     if (current_ && current_->usable()) return current_;
     if (current_) retired_.push_back(std::move(current_));
-    // Retired connections whose calls are all done can go.
-    std::erase_if(retired_, [](const std::shared_ptr<Connection>& c) { return c->pending() == 0; });
+    // Retired connections whose calls are all done can go (their readers may still be
+    // delivering a last end, which takes this lock: so they are joined outside it).
+    for (auto it = retired_.begin(); it != retired_.end();) {
+      if ((*it)->pending() == 0) {
+        done.push_back(std::move(*it));
+        it = retired_.erase(it);
+      } else {
+        ++it;
+      }
+    }
     auto c = std::make_shared<Connection>(++opened_);
     if (auto e = c->open(opt_.socket_path, opt_)) {
       *err = e;
