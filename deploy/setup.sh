@@ -8,6 +8,7 @@ DEBIAN_PACKAGES=(
   libuv1-dev flatbuffers-compiler libflatbuffers-dev libtomlplusplus-dev
   libmimalloc-dev catch2 libcli11-dev libre2-dev rapidjson-dev libvalijson-dev
   libxxhash-dev libcurl4-openssl-dev libclang-rt-14-dev libh2o-dev libssl-dev
+  ca-certificates python3
 )
 
 missing=()

@@ -88,8 +88,22 @@ Expected<std::shared_ptr<ChainSnapshot>> buildChain(const config::Settings& sett
         return Status::ok();
       };
       std::vector<Stage> provider;
-      if (Status s = add(rs.provider, &provider); !s.isOk()) return s;
+      for (const config::TargetSettings& ts : rs.targets) {
+        if (Status s = add(ts.provider, &provider); !s.isOk()) return s;
+        Target t;
+        t.stage = provider.back();
+        t.model = ts.model;
+        t.weight = ts.weight;
+        t.max_concurrent = ts.max_concurrent;
+        // Limits are enforced per worker (no locks): each gets an equal share, rounded up.
+        t.rpm_per_worker = ts.rpm ? uint32_t((ts.rpm + worker_count - 1) / worker_count) : 0;
+        t.tpm_per_worker = ts.tpm ? uint32_t((uint64_t(ts.tpm) + worker_count - 1) / worker_count) : 0;
+        t.key = ts.provider + "/" + (!ts.model.empty() ? ts.model : !rs.model.empty() ? rs.model : "*");
+        r.targets.push_back(std::move(t));
+      }
       r.provider = provider[0];
+      r.policy = rs.policy;
+      if (rs.policy.tenant_rpm) r.policy.tenant_rpm = uint32_t((rs.policy.tenant_rpm + worker_count - 1) / worker_count);
       for (const auto& g : rs.guardrails) {
         if (Status s = add(g, &r.guardrails); !s.isOk()) return s;
       }

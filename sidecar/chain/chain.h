@@ -21,12 +21,25 @@ struct Stage {
   std::string origin;  // "guardrail/input_rules": names the stage in statuses and spans
 };
 
+// An upstream target: a provider instance and the model it calls.
+struct Target {
+  Stage stage;
+  std::string model;  // empty: the route's model, else the caller's
+  uint32_t weight = 1;
+  uint32_t max_concurrent = 0;  // per worker; 0: unlimited
+  uint32_t rpm_per_worker = 0;  // this worker's share of the target's requests per minute; 0: none
+  uint32_t tpm_per_worker = 0;  // likewise for LLM tokens per minute
+  std::string key;    // "instance/model": the target's name in spans and its breaker's key
+};
+
 struct Route {
   std::string name;
   std::string model;  // empty: pass the caller's model through
   std::vector<Stage> guardrails;
   std::vector<Stage> cache;  // zero or one
-  Stage provider;
+  Stage provider;             // the first target's stage
+  std::vector<Target> targets;  // at least one
+  resilience::RoutePolicy policy;
   std::vector<Stage> exporters;
 };
 

@@ -17,9 +17,11 @@
 #include "api/response_sink.h"
 #include "chain/chain.h"
 #include "event/event_loop.h"
+#include "resilience/target_health.h"
 #include "telemetry/exporter_thread.h"
 
 namespace outrigger::wire { struct Request; }
+namespace outrigger::http_client { class HttpClient; }
 
 namespace outrigger::chain {
 
@@ -38,6 +40,13 @@ struct EngineCounters {
   std::atomic<uint64_t> slow_hooks{0};
   std::atomic<uint64_t> plugin_errors{0};
   std::atomic<uint64_t> records_dropped{0};
+  // Resilience decisions (sidecar/resilience): attempts started, same-target retries,
+  // fallbacks to another target, requests that gave up after a failure, breaker skips.
+  std::atomic<uint64_t> attempts{0};
+  std::atomic<uint64_t> retries{0};
+  std::atomic<uint64_t> fallbacks{0};
+  std::atomic<uint64_t> give_ups{0};
+  std::atomic<uint64_t> breaker_skips{0};
 };
 
 // An owned copy of one frame, 8-byte aligned, that a request's views point into.
@@ -70,6 +79,11 @@ class Engine {
   // The sink drained below its low watermark: paused producers may go on.
   void resume(outrigger_request handle);
 
+  // The worker's outbound HTTP client offered to plugins; nullptr when there is none (tests
+  // that drive an engine by hand). Owned by the worker, which outlives every request.
+  void setHttpClient(http_client::HttpClient* client) { http_client_ = client; }
+  http_client::HttpClient* httpClient() const { return http_client_; }
+
   RequestContext* find(outrigger_request handle) const;
   size_t inFlight() const { return in_flight_; }
   event::EventLoop& loop() { return loop_; }
@@ -77,6 +91,9 @@ class Engine {
   EngineCounters& counters() { return counters_; }
   telemetry::ExporterThread* exporter() { return exporter_; }
   std::string newTraceId();
+  uint64_t nextSeed() { return rng_(); }
+  // This worker's circuit breakers, by target key; they outlive chain snapshots.
+  resilience::HealthRegistry& health() { return health_; }
 
   // The engine that owns `handle` ([any]); nullptr for an unknown worker index.
   static Engine* forHandle(outrigger_request handle);
@@ -94,11 +111,13 @@ class Engine {
   EngineSettings settings_;
   telemetry::ExporterThread* exporter_;
   std::shared_ptr<const WorkerChain> chain_;
+  http_client::HttpClient* http_client_ = nullptr;
   std::vector<Slot> slots_;
   std::vector<uint32_t> free_slots_;
   size_t in_flight_ = 0;
   EngineCounters counters_;
   std::mt19937_64 rng_;
+  resilience::HealthRegistry health_;
 };
 
 }  // namespace outrigger::chain

@@ -4,6 +4,7 @@
 #include "chain/request_context.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "http_client/http_client.h"
 
 namespace outrigger::chain {
 namespace {
@@ -76,6 +77,46 @@ outrigger_status hostProviderDone(void* host_ctx, outrigger_request handle, cons
   return ctx->providerDone(instanceOf(host_ctx), *r);
 }
 
+// The worker's HTTP client for a handle on its own thread, or the status to return.
+outrigger_status httpClientFor(outrigger_request handle, http_client::HttpClient** out) {
+  Engine* engine = Engine::forHandle(handle);
+  if (!engine) return OUTRIGGER_E_INVALID;
+  if (!engine->loop().inLoopThread()) return OUTRIGGER_E_WRONG_THREAD;
+  if (!engine->httpClient()) return OUTRIGGER_E_UNSUPPORTED;
+  *out = engine->httpClient();
+  return OUTRIGGER_OK;
+}
+
+outrigger_status hostHttpRequest(void*, outrigger_request handle, const outrigger_http_request* http,
+                                 const outrigger_http_sink* sink, void* user_data, uint64_t* transfer_id) noexcept {
+  if (!http || !sink || !transfer_id || http->hdr.struct_size < sizeof(outrigger_http_request)) return OUTRIGGER_E_INVALID;
+  RequestContext* ctx = nullptr;
+  if (outrigger_status st = lookup(handle, &ctx); st != OUTRIGGER_OK) return st;
+  http_client::HttpClient* client = nullptr;
+  if (outrigger_status st = httpClientFor(handle, &client); st != OUTRIGGER_OK) return st;
+  try {
+    return client->start(handle, ctx->deadlineNs(), *http, *sink, user_data, transfer_id);
+  } catch (...) {
+    return OUTRIGGER_E_NOMEM;
+  }
+}
+
+outrigger_status hostHttpCancel(void*, outrigger_request handle, uint64_t transfer_id) noexcept {
+  http_client::HttpClient* client = nullptr;
+  if (outrigger_status st = httpClientFor(handle, &client); st != OUTRIGGER_OK) return st;
+  return client->cancel(handle, transfer_id);
+}
+
+outrigger_status hostHttpResume(void*, outrigger_request handle, uint64_t transfer_id) noexcept {
+  http_client::HttpClient* client = nullptr;
+  if (outrigger_status st = httpClientFor(handle, &client); st != OUTRIGGER_OK) return st;
+  try {
+    return client->resume(handle, transfer_id);
+  } catch (...) {
+    return OUTRIGGER_E_INTERNAL;
+  }
+}
+
 }  // namespace
 
 const outrigger_host_api& hostApiTemplate() {
@@ -90,6 +131,9 @@ const outrigger_host_api& hostApiTemplate() {
       &hostCacheDone,
       &hostProviderChunk,
       &hostProviderDone,
+      &hostHttpRequest,
+      &hostHttpCancel,
+      &hostHttpResume,
   };
   return api;
 }

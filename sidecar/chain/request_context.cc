@@ -4,6 +4,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "http_client/http_client.h"
 #include "outrigger_generated.h"
 
 namespace outrigger::chain {
@@ -113,7 +114,8 @@ bool RequestContext::buildViews() {
   // A W3C traceparent from the caller keeps its trace id; otherwise mint one.
   std::string_view tp = sv(metadata_.traceparent);
   trace_id_ = tp.size() >= 55 && tp[2] == '-' ? std::string(tp.substr(3, 32)) : engine_.newTraceId();
-  model_ = !route_->model.empty() ? route_->model : (r.model() ? r.model()->str() : std::string());
+  caller_model_ = r.model() ? r.model()->str() : std::string();
+  model_ = !route_->model.empty() ? route_->model : caller_model_;
 
   view_.hdr = OUTRIGGER_HEADER_INIT(outrigger_request_view);
   view_.handle = handle_;
@@ -217,7 +219,7 @@ void RequestContext::advance() {
         phase_ = Phase::kDone;
         break;
       case Phase::kDone:
-        end(provider_code_, provider_message_, provider_code_ == Code::kOk ? "" : route_->provider.origin,
+        end(provider_code_, provider_message_, provider_code_ == Code::kOk ? "" : providerStage().origin,
             provider_retryable_, provider_retry_after_ms_);
         return;
     }
@@ -288,8 +290,19 @@ bool RequestContext::runCacheLookup() {
   return true;
 }
 
-bool RequestContext::runProvider() {
-  const Stage& stage = route_->provider;
+bool RequestContext::startAttempt(size_t index) {
+  target_ = &routeTargets()[index];
+  model_ = !target_->model.empty() ? target_->model : !route_->model.empty() ? route_->model : caller_model_;
+  view_.model = {model_.data(), model_.size()};
+  content_.clear();  // a failed unary attempt leaves nothing behind
+  tool_calls_.clear();
+  planner_->started();
+  attempt_start_ns_ = monoNowNs();
+  endAttempt();
+  attempt_health_ = &engine_.health().target(target_->key, route_->policy);
+  ++attempt_health_->in_flight;
+  engine_.counters().attempts.fetch_add(1, std::memory_order_relaxed);
+  const Stage& stage = target_->stage;
   waiting_ = Waiting::kProvider;
   waiting_stage_ = &stage;
   outrigger_status rc = callHook(stage, "provider", [&] {
@@ -417,7 +430,7 @@ void RequestContext::sendChunk(std::string_view delta, const outrigger_chunk_vie
   if (!started_) {
     started_ = true;
     first_chunk_ns_ = monoNowNs();
-    sink_->onStart(stream_id_, {model_, route_->provider.instance->name(), from_cache_, trace_id_});
+    sink_->onStart(stream_id_, {model_, providerStage().instance->name(), from_cache_, trace_id_});
   }
   std::vector<ToolCallDelta> deltas;
   if (chunk) {
@@ -466,14 +479,30 @@ outrigger_status RequestContext::providerDone(plugin::PluginInstance* inst, cons
   if (waiting_ != Waiting::kProvider || waiting_stage_->instance.get() != inst) return OUTRIGGER_E_INVALID;
   waiting_ = Waiting::kNothing;
   provider_code_ = toCode(r.code);
+  endAttempt();
   if (provider_code_ != Code::kOk) {
     closeSpan("error");
     provider_retryable_ = r.retryable;
     provider_retry_after_ms_ = r.retry_after_ms;
     provider_message_.assign(sv(r.message));
     if (provider_message_.empty()) provider_message_ = "provider failed";
+    resilience::Decision d = planner_->afterFailure(monoNowNs(), {r.code, r.retryable != 0, r.retry_after_ms},
+                                                    /*chunk_sent=*/chunk_seq_ > 0);
+    recordDecision(d);
+    if (d.kind == resilience::Decision::Kind::kStart) {
+      // Never from inside the plugin's call: the next attempt starts from the loop.
+      next_target_ = d.target;
+      if (setTimer(d.delay_ms, &RequestContext::onAttemptTimer, this) == OUTRIGGER_OK) return OUTRIGGER_OK;
+    }
     phase_ = Phase::kDone;
   } else {
+    planner_->succeeded();
+    // Latency for lowest-latency routing: to the first chunk when one was sent, else to the answer.
+    uint64_t now = monoNowNs();
+    uint64_t until = first_chunk_ns_ > attempt_start_ns_ ? first_chunk_ns_ : now;
+    resilience::TargetHealth& health = engine_.health().target(target_->key, route_->policy);
+    health.latency.add(double(until - attempt_start_ns_) / 1e6);
+    health.tpm.charge(now, double(r.usage.prompt_tokens) + r.usage.completion_tokens);
     closeSpan("ok");
     std::string streamed = std::move(content_);
     copyFinal(r);
@@ -529,7 +558,7 @@ void RequestContext::resume() {
   if (!paused_ || ended_) return;
   paused_ = false;
   if (waiting_ != Waiting::kProvider) return;
-  const Stage& stage = route_->provider;
+  const Stage& stage = providerStage();
   const auto* hooks = stage.instance->provider();
   if (OUTRIGGER_HAS_SLOT(hooks, outrigger_provider_hooks, resume)) hooks->resume(stage.instance->handle(), handle_);
 }
@@ -609,6 +638,10 @@ void RequestContext::end(Code code, std::string_view message, std::string_view o
   ended_ = true;
   waiting_ = Waiting::kNothing;
   std::string msg(message), org(origin);
+  // Outbound transfers die with their request, whatever ended it (cancel, deadline, shutdown).
+  if (auto* http = engine_.httpClient()) http->abortOwnedBy(handle_);
+  if (planner_) planner_->abandoned();  // frees a half-open probe slot held without a verdict
+  endAttempt();
   if (sink_) {
     ResponseEndInfo info;
     info.code = code;
@@ -644,7 +677,7 @@ void RequestContext::submitRecord(Code code, std::string_view message, std::stri
   r->route = route_;
   r->trace_id = trace_id_;
   r->route_name = route_->name;
-  r->provider = route_->provider.instance->name();
+  r->provider = providerStage().instance->name();
   r->model = answer_model_.empty() ? model_ : answer_model_;
   r->metadata = {std::string(sv(metadata_.tenant)), std::string(sv(metadata_.user)),
                  std::string(sv(metadata_.session)), std::string(sv(metadata_.request_id)),

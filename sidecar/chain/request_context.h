@@ -13,6 +13,7 @@
 #include "api/response_sink.h"
 #include "chain/chain.h"
 #include "chain/engine.h"
+#include "resilience/attempt_planner.h"
 #include "telemetry/request_record.h"
 
 namespace outrigger::chain {
@@ -32,6 +33,7 @@ class RequestContext {
 
   outrigger_request handle() const { return handle_; }
   bool ended() const { return ended_; }
+  uint64_t deadlineNs() const { return deadline_ns_; }
 
   // Host API completions; return an outrigger_status for the plugin.
   outrigger_status guardrailDone(plugin::PluginInstance* inst, outrigger_verdict verdict, std::string_view reason);
@@ -61,6 +63,18 @@ class RequestContext {
   bool runGuardrailIn();
   bool runCacheLookup();
   bool runProvider();
+  // Starts the provider attempt on route target `index`; true when it finished synchronously.
+  bool startAttempt(size_t index);
+  void recordDecision(const resilience::Decision& d);
+  // The running attempt stops counting against its target's concurrency limit (idempotent).
+  void endAttempt();
+  bool tenantAdmitted();
+  static void onAttemptTimer(void* user_data, outrigger_status status);
+  // The stage of the current (or first) target.
+  const Stage& providerStage() const { return target_ ? target_->stage : route_->provider; }
+  const std::vector<Target>& routeTargets() const {
+    return route_->targets.empty() ? implicit_targets_ : route_->targets;
+  }
   bool runGuardrailOut();
   void runCacheStore();
 
@@ -98,6 +112,15 @@ class RequestContext {
   outrigger_metadata_view metadata_{};
   std::string trace_id_;
   std::string model_;
+  std::string caller_model_;
+
+  // Resilience: which target the current attempt uses and what comes next.
+  std::unique_ptr<resilience::AttemptPlanner> planner_;
+  const Target* target_ = nullptr;
+  std::vector<Target> implicit_targets_;
+  size_t next_target_ = 0;
+  uint64_t attempt_start_ns_ = 0;
+  resilience::TargetHealth* attempt_health_ = nullptr;  // set while an attempt counts as in flight
 
   Phase phase_ = Phase::kGuardIn;
   size_t stage_index_ = 0;

@@ -50,6 +50,9 @@ class Parser {
   bool boolean(const toml::node& n, const std::string& key) const;
   InstanceSettings instance(const std::string& name, const toml::table& t) const;
   RouteSettings route(const std::string& name, const toml::table& t) const;
+  TargetSettings target(const toml::node& n, const std::string& ctx) const;
+  void retry(const toml::table& t, const std::string& ctx, resilience::RetryPolicy* p) const;
+  void breaker(const toml::table& t, const std::string& ctx, resilience::BreakerPolicy* p) const;
   void toJson(const toml::node& n, const std::string& pointer, rapidjson::Writer<rapidjson::StringBuffer>* w,
               std::map<std::string, std::string>* lines) const;
 
@@ -311,10 +314,17 @@ InstanceSettings Parser::instance(const std::string& name, const toml::table& t)
 }
 
 RouteSettings Parser::route(const std::string& name, const toml::table& t) const {
-  checkKeys(t, {"provider", "model", "guardrails", "cache", "exporters"}, "[routes." + name + "]");
+  const std::string ctx = "[routes." + name + "]";
+  checkKeys(t, {"provider", "model", "guardrails", "cache", "exporters", "targets", "strategy", "retry", "breaker",
+                "tenant_rpm"},
+            ctx);
   RouteSettings r;
   r.name = name;
   r.where = where(t);
+  auto sub = [&](const toml::node& v, const std::string& key) -> const toml::table& {
+    if (!v.is_table()) fail(v, "'" + key + "' in " + ctx + " must be a table");
+    return *v.as_table();
+  };
   for (auto&& [k, v] : t) {
     std::string key(k.str());
     if (key == "provider") r.provider = str(v, key);
@@ -322,9 +332,82 @@ RouteSettings Parser::route(const std::string& name, const toml::table& t) const
     else if (key == "cache") r.cache = str(v, key);
     else if (key == "guardrails") r.guardrails = strList(v, key);
     else if (key == "exporters") r.exporters = strList(v, key);
+    else if (key == "tenant_rpm") r.policy.tenant_rpm = static_cast<uint32_t>(uint(v, key, 100000000));
+    else if (key == "strategy") {
+      std::string st = str(v, key);
+      if (st == "fallback") r.policy.strategy = resilience::Strategy::kFallback;
+      else if (st == "weighted") r.policy.strategy = resilience::Strategy::kWeighted;
+      else if (st == "lowest_latency") r.policy.strategy = resilience::Strategy::kLowestLatency;
+      else fail(v, "'strategy' in " + ctx + " must be \"fallback\", \"weighted\" or \"lowest_latency\"");
+    } else if (key == "targets") {
+      const toml::array* a = v.as_array();
+      if (!a || a->empty()) fail(v, "'targets' in " + ctx + " must be a non-empty array of tables");
+      for (const toml::node& e : *a) r.targets.push_back(target(e, ctx));
+    } else if (key == "retry") {
+      retry(sub(v, key), ctx + ".retry", &r.policy.retry);
+    } else if (key == "breaker") {
+      breaker(sub(v, key), ctx + ".breaker", &r.policy.breaker);
+    }
   }
-  if (r.provider.empty()) fail(t, "[routes." + name + "] needs 'provider'");
+  if (!r.provider.empty() && !r.targets.empty()) fail(t, ctx + " sets both 'provider' and 'targets'; use one");
+  if (r.provider.empty() && r.targets.empty()) fail(t, ctx + " needs 'provider' or 'targets'");
+  if (r.targets.empty()) r.targets.push_back({r.provider, "", 1, 0, 0, 0, r.where});
+  r.provider = r.targets[0].provider;
   return r;
+}
+
+TargetSettings Parser::target(const toml::node& n, const std::string& ctx) const {
+  if (!n.is_table()) fail(n, "each of 'targets' in " + ctx + " must be a table {provider = ..., model = ...}");
+  const toml::table& t = *n.as_table();
+  checkKeys(t, {"provider", "model", "weight", "max_concurrent", "rpm", "tpm"}, ctx + ".targets");
+  TargetSettings s;
+  s.where = where(n);
+  for (auto&& [k, v] : t) {
+    std::string key(k.str());
+    if (key == "provider") s.provider = str(v, key);
+    else if (key == "model") s.model = str(v, key);
+    else if (key == "weight") s.weight = static_cast<uint32_t>(uint(v, key, 1000000));
+    else if (key == "max_concurrent") s.max_concurrent = static_cast<uint32_t>(uint(v, key, 1000000));
+    else if (key == "rpm") s.rpm = static_cast<uint32_t>(uint(v, key, 100000000));
+    else if (key == "tpm") s.tpm = static_cast<uint32_t>(uint(v, key, 4000000000u));
+  }
+  if (s.provider.empty()) fail(n, "a target in " + ctx + " needs 'provider'");
+  return s;
+}
+
+void Parser::retry(const toml::table& t, const std::string& ctx, resilience::RetryPolicy* p) const {
+  checkKeys(t, {"max_attempts", "base_backoff_ms", "max_backoff_ms", "max_retry_after_ms", "min_attempt_ms",
+                "budget_percent"}, ctx);
+  for (auto&& [k, v] : t) {
+    std::string key(k.str());
+    uint32_t n = static_cast<uint32_t>(uint(v, key, 3600000));
+    if (key == "max_attempts") {
+      if (n < 1 || n > 10) fail(v, "'max_attempts' in " + ctx + " must be between 1 and 10");
+      p->max_attempts = n;
+    } else if (key == "base_backoff_ms") p->base_backoff_ms = n;
+    else if (key == "max_backoff_ms") p->max_backoff_ms = n;
+    else if (key == "max_retry_after_ms") p->max_retry_after_ms = n;
+    else if (key == "min_attempt_ms") p->min_attempt_ms = n;
+    else if (key == "budget_percent") {
+      if (n > 1000) fail(v, "'budget_percent' in " + ctx + " must be between 0 and 1000");
+      p->budget_ratio = n / 100.0;
+    }
+  }
+  if (p->max_backoff_ms < p->base_backoff_ms) fail(t, ctx + ": 'max_backoff_ms' is below 'base_backoff_ms'");
+}
+
+void Parser::breaker(const toml::table& t, const std::string& ctx, resilience::BreakerPolicy* p) const {
+  checkKeys(t, {"failure_threshold", "open_ms", "error_rate_percent", "window"}, ctx);
+  for (auto&& [k, v] : t) {
+    std::string key(k.str());
+    if (key == "failure_threshold") p->failure_threshold = static_cast<uint32_t>(uint(v, key, 1000000));
+    else if (key == "open_ms") p->open_ms = static_cast<uint32_t>(uint(v, key, 3600000));
+    else if (key == "error_rate_percent") p->error_rate_percent = static_cast<uint32_t>(uint(v, key, 100));
+    else if (key == "window") {
+      p->window = static_cast<uint32_t>(uint(v, key, 10000));
+      if (p->window == 0) fail(v, "'window' in " + ctx + " must be at least 1");
+    }
+  }
 }
 
 Settings Parser::run(const toml::table& root) {
@@ -383,7 +466,7 @@ Settings Parser::run(const toml::table& root) {
                          ", but it is a " + it->second->kind);
       }
     };
-    check(r.provider, "provider");
+    for (const auto& target : r.targets) check(target.provider, "provider");
     if (!r.cache.empty()) check(r.cache, "cache");
     for (const auto& g : r.guardrails) check(g, "guardrail");
     for (const auto& e : r.exporters) check(e, "exporter");

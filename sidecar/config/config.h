@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "resilience/policy.h"
+
 #include "common/log.h"
 #include "common/status.h"
 
@@ -70,12 +72,25 @@ struct InstanceSettings {
   std::map<std::string, std::string> lines;
 };
 
+// One upstream target of a route: a provider instance and the model it calls.
+struct TargetSettings {
+  std::string provider;
+  std::string model;    // empty: the route's model, else the caller's
+  uint32_t weight = 1;  // strategy "weighted" only
+  uint32_t max_concurrent = 0;  // attempts in flight per worker; 0: unlimited
+  uint32_t rpm = 0;             // requests per minute to this target, split across workers; 0: none
+  uint32_t tpm = 0;             // LLM tokens per minute (prompt + completion), split likewise; 0: none
+  std::string where;
+};
+
 struct RouteSettings {
   std::string name;
   std::string model;  // model the provider calls; empty: the caller's model
   std::vector<std::string> guardrails;
   std::string cache;
-  std::string provider;
+  std::string provider;  // the first target's provider (kept for single-target routes)
+  std::vector<TargetSettings> targets;  // at least one; `provider = ...` makes a single target
+  resilience::RoutePolicy policy;       // strategy, [retry], [breaker]
   std::vector<std::string> exporters;
   std::string where;
 };

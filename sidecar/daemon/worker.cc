@@ -11,14 +11,17 @@ namespace outrigger::daemon {
 Worker::Worker(uint32_t index, const config::ServerSettings& server, telemetry::ExporterThread* exporter,
                const config::HttpSettings* http)
     : loop_(index),
+      http_client_(std::make_unique<http_client::HttpClient>(loop_.loop())),
       engine_(loop_, {server.default_timeout_ms, server.max_timeout_ms, server.slow_hook_warn_us}, exporter) {
   conn_settings_.max_frame_size = server.max_frame_size;
   conn_settings_.max_concurrent_streams = server.max_concurrent_streams;
   conn_settings_.write_queue_high_water = server.write_queue_high_water;
   conn_settings_.write_queue_limit = server.write_queue_limit;
   conn_settings_.server_version = OUTRIGGER_VERSION;
+  engine_.setHttpClient(http_client_.get());
   uv_check_init(loop_.loop(), &check_);
   check_.data = this;
+  uv_idle_init(loop_.loop(), &flush_idle_);
   if (http && !http->listen.empty()) {
     http_ = std::make_unique<http::HttpFront>(loop_.loop(), engine_, *http, http_metrics_);
   }
@@ -91,6 +94,9 @@ void Worker::stop() {
     std::vector<ipc::Connection*> all(conns_.begin(), conns_.end());
     for (ipc::Connection* c : all) c->close();
     if (http_) http_->abandonAll();  // HTTP sockets close with the loop
+    // Ending the requests aborted their transfers; now the multi handle, its cached
+    // connections, polls and timer go, before the loop closes whatever is left.
+    http_client_->shutdown();
     // Connections free themselves once their last frames are written; the loop stops after the
     // last one (connectionClosed), or right away when there is none.
     if (conns_.empty()) loop_.stop();
@@ -99,7 +105,13 @@ void Worker::stop() {
 }
 
 void Worker::scheduleFlush(ipc::Connection* c) {
-  if (dirty_.empty()) uv_check_start(&check_, &Worker::onCheck);
+  if (dirty_.empty()) {
+    uv_check_start(&check_, &Worker::onCheck);
+    // Frames queued outside the poll phase (timer callbacks, such as the HTTP client's) must not
+    // wait for the next unrelated wake-up: an active idle handle makes this iteration's poll
+    // non-blocking, so the check phase flushes right away.
+    uv_idle_start(&flush_idle_, [](uv_idle_t*) {});
+  }
   dirty_.push_back(c);
 }
 
@@ -108,7 +120,10 @@ void Worker::onCheck(uv_check_t* h) {
   std::vector<ipc::Connection*> dirty;
   dirty.swap(self->dirty_);
   for (ipc::Connection* c : dirty) c->flush();
-  if (self->dirty_.empty()) uv_check_stop(&self->check_);
+  if (self->dirty_.empty()) {
+    uv_check_stop(&self->check_);
+    uv_idle_stop(&self->flush_idle_);
+  }
 }
 
 void Worker::connectionClosed(ipc::Connection* c) {

@@ -14,6 +14,7 @@
 #include "event/event_loop.h"
 #include "http/http_front.h"
 #include "http/http_metrics.h"
+#include "http_client/http_client.h"
 #include "ipc/connection.h"
 #include "ipc/frame_writer.h"
 
@@ -40,6 +41,7 @@ class Worker : public ipc::ConnectionOwner {
   // Requests started and not yet ended.
   uint64_t inFlight() const;
   chain::EngineCounters& engineCounters() { return engine_.counters(); }
+  http_client::HttpClientCounters& httpClientCounters() { return http_client_->counters(); }
   ipc::ConnectionCounters& counters() override { return conn_counters_; }
 
   // ConnectionOwner
@@ -50,12 +52,15 @@ class Worker : public ipc::ConnectionOwner {
   static void onCheck(uv_check_t* h);
 
   event::EventLoop loop_;
+  // Before engine_: requests (and their transfers) go first, the client after them.
+  std::unique_ptr<http_client::HttpClient> http_client_;
   chain::Engine engine_;
   ipc::FrameWriter writer_;
   ipc::ConnectionSettings conn_settings_;
   http::HttpMetrics http_metrics_;
   std::unique_ptr<http::HttpFront> http_;
   uv_check_t check_;
+  uv_idle_t flush_idle_;  // active while a flush is pending (see scheduleFlush)
   std::unordered_set<ipc::Connection*> conns_;
   std::vector<ipc::Connection*> dirty_;
   ipc::ConnectionCounters conn_counters_;

@@ -43,12 +43,9 @@ ChatExchange::ChatExchange(HttpFront& front, h2o_req_t* req, std::string request
 
 ChatExchange::~ChatExchange() = default;
 
-void ChatExchange::start(ChatCall call, uint64_t stream_id) {
+void ChatExchange::start(ChatCall call, uint64_t stream_id, std::unique_ptr<ResponseEncoder> encoder) {
   stream_ = call.stream;
-  include_usage_ = call.include_usage;
-  ident_.model = call.model;
-  ident_.created = static_cast<int64_t>(std::time(nullptr));
-  ident_.id = "chatcmpl-" + request_id_;
+  encoder_ = std::move(encoder);
   {
     Busy busy(&depth_);
     engine_active_ = true;
@@ -99,30 +96,24 @@ void ChatExchange::startStream() {
   addHeader(req_, "content-type", "text/event-stream; charset=utf-8");
   addHeader(req_, "cache-control", "no-cache");
   h2o_start_response(req_, &generator_->super);
-  ChunkDelta first;
-  first.role = true;
-  queue(chunkEvent(ident_, first, include_usage_), false);
+  queue(encoder_->streamOpen(), false);
 }
 
 void ChatExchange::onStart(uint64_t, const ResponseStartInfo& info) {
   Busy busy(&depth_);
-  if (!info.model.empty()) ident_.model = std::string(info.model);
+  if (!info.model.empty()) encoder_->setModel(info.model);
   if (stream_) startStream();
 }
 
 ResponseSink::Flow ChatExchange::onChunk(uint64_t, const ResponseChunkInfo& chunk) {
   Busy busy(&depth_);
+  handle_ = chunk.handle;  // chunks can come before Engine::start has returned the handle
   if (!stream_) {
     unary_text_.append(chunk.delta);
     return Flow::kOk;
   }
   startStream();
-  ChunkDelta d;
-  d.content = chunk.delta;
-  d.has_content = !chunk.delta.empty() || chunk.tool_call_count == 0;
-  d.tool_calls = chunk.tool_calls;
-  d.tool_call_count = chunk.tool_call_count;
-  queue(chunkEvent(ident_, d, include_usage_), false);
+  queue(encoder_->streamChunk(chunk), false);
   if (pending_.size() > front_.settings().write_buffer_high_water) {
     paused_ = true;
     return Flow::kPause;
@@ -134,27 +125,22 @@ void ChatExchange::onEnd(uint64_t, const ResponseEndInfo& end) {
   Busy busy(&depth_);
   engine_done_ = true;
   // Every chunk of a stream names the same model, so only an answer not yet started takes it.
-  if (!end.model.empty() && !headers_sent_) ident_.model = std::string(end.model);
+  if (!end.model.empty() && !headers_sent_) encoder_->setModel(end.model);
   if (!req_ || stopped_) return;
   if (headers_sent_) return endStream(end);
   if (end.code != Code::kOk) return replyError(end);
   if (!stream_) return replyUnary(end);
   // A stream answered whole (a cache hit, say): send it as one chunk.
   startStream();
-  ChunkDelta d;
-  d.content = end.content;
-  d.has_content = !end.content.empty();
-  if (d.has_content) queue(chunkEvent(ident_, d, include_usage_), false);
+  if (!end.content.empty()) queue(encoder_->streamChunk({0, end.content, nullptr, 0, handle_}), false);
   endStream(end);
 }
 
 void ChatExchange::replyUnary(const ResponseEndInfo& end) {
-  ResponseEndInfo whole = end;
-  if (whole.content.empty()) whole.content = unary_text_;
   headers_sent_ = final_sent_ = true;
   status_ = 200;
   recordOutcome(200);
-  sendWhole(req_, 200, "OK", "application/json", completionBody(ident_, whole));
+  sendWhole(req_, 200, "OK", "application/json", encoder_->unary(end, unary_text_));
 }
 
 void ChatExchange::replyError(const ResponseEndInfo& end) {
@@ -169,35 +155,26 @@ void ChatExchange::replyError(const ResponseEndInfo& end) {
   }
   if (!end.origin.empty()) addHeader(req_, "x-outrigger-origin", end.origin);
   recordOutcome(e.status);
-  std::string code(codeName(end.code));
-  for (char& c : code) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  sendWhole(req_, e.status, e.reason.data(), "application/json", errorBody(end.message, e.type, "", code));
+  sendWhole(req_, e.status, e.reason.data(), "application/json", encoder_->errorBody(end, e));
 }
 
 void ChatExchange::endStream(const ResponseEndInfo& end) {
   if (end.code != Code::kOk) {
     // The status line already said 200: the failure travels as an SSE error event, without [DONE].
     HttpError e = httpErrorFor(end.code);
-    std::string code(codeName(end.code));
-    for (char& c : code) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     front_.metrics().streamError();
     recordOutcome(e.status);
-    return queue(errorEvent(end.message, e.type, code), true);
+    return queue(encoder_->streamError(end, e), true);
   }
-  ChunkDelta last;
-  last.finish_reason = end.finish_reason.empty() ? std::string_view("stop") : end.finish_reason;
-  std::string tail = chunkEvent(ident_, last, include_usage_);
-  if (include_usage_) tail += usageEvent(ident_, end.usage);
-  tail += kDoneEvent;
   recordOutcome(200);
-  queue(std::move(tail), true);
+  queue(encoder_->streamClose(end), true);
 }
 
 void ChatExchange::recordOutcome(int status) {
   if (recorded_) return;
   recorded_ = true;
   double seconds = static_cast<double>(monoNowNs() - start_ns_) / 1e9;
-  front_.metrics().record("chat_completions", route_label_, status, seconds);
+  front_.metrics().record(encoder_ ? encoder_->endpoint() : "chat_completions", route_label_, status, seconds);
 }
 
 void ChatExchange::queue(std::string text, bool final) {

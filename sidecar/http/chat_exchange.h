@@ -20,6 +20,7 @@
 #include "api/response_sink.h"
 #include "http/chat_request.h"
 #include "http/chat_response.h"
+#include "http/response_encoder.h"
 
 namespace outrigger::http {
 
@@ -30,8 +31,9 @@ class ChatExchange : public ResponseSink {
   ChatExchange(HttpFront& front, h2o_req_t* req, std::string request_id, std::string route_label);
   ~ChatExchange() override;
 
-  // Starts the chain. The exchange may already be finished (and deleted) when this returns.
-  void start(ChatCall call, uint64_t stream_id);
+  // Starts the chain; `encoder` writes the answer in the caller's API dialect. The exchange may
+  // already be finished (and deleted) when this returns.
+  void start(ChatCall call, uint64_t stream_id, std::unique_ptr<ResponseEncoder> encoder);
   // Called by HttpFront when the client closed the connection while waiting.
   void clientGone();
   // Ends the chain request with `code` (the client is told, if it is still there).
@@ -70,9 +72,8 @@ class ChatExchange : public ResponseSink {
   outrigger_request handle_{0, 0};
   std::string request_id_;
   std::string route_label_;
-  CompletionIdentity ident_;
+  std::unique_ptr<ResponseEncoder> encoder_;
   bool stream_ = false;
-  bool include_usage_ = false;
   bool engine_active_ = false;
   bool engine_done_ = false;
   bool headers_sent_ = false;

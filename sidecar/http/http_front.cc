@@ -11,6 +11,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "http/chat_exchange.h"
+#include "http/messages_request.h"
 #include "http/chat_response.h"
 #include "http/reply.h"
 
@@ -161,18 +162,19 @@ int HttpFront::route(h2o_req_t* req) {
     return 0;
   }
   bool chat = path == "/chat/completions";
+  bool messages = path == "/messages";
   bool models = path == "/models" || startsWith(path, "/models/");
   bool embeddings = path == "/embeddings";
-  std::string_view wanted = chat || embeddings ? "POST" : "GET";
-  if ((chat || models || embeddings) && method != wanted) {
+  std::string_view wanted = chat || messages || embeddings ? "POST" : "GET";
+  if ((chat || messages || models || embeddings) && method != wanted) {
     addHeader(req, "allow", wanted);
     sendError(req, 405, "Method Not Allowed", "invalid_request_error",
               "method " + std::string(method) + " is not allowed here; use " + std::string(wanted));
     simple("other", 405);
     return 0;
   }
-  if (chat) {
-    handleChat(req, request_id);
+  if (chat || messages) {
+    handleChat(req, request_id, chat ? Dialect::kOpenAi : Dialect::kAnthropic);
     return 0;
   }
   if (models) {
@@ -204,15 +206,26 @@ bool HttpFront::authorize(h2o_req_t* req, std::string* tenant) {
   return true;
 }
 
-void HttpFront::handleChat(h2o_req_t* req, std::string_view request_id) {
+void HttpFront::handleChat(h2o_req_t* req, std::string_view request_id, Dialect dialect) {
   uint64_t t0 = monoNowNs();
+  bool anthropic = dialect == Dialect::kAnthropic;
   auto refuse = [&](int status) {
-    metrics_.record("chat_completions", "none", status, static_cast<double>(monoNowNs() - t0) / 1e9);
+    metrics_.record(anthropic ? "messages" : "chat_completions", "none", status,
+                    static_cast<double>(monoNowNs() - t0) / 1e9);
+  };
+  // Errors before the chain runs, in the caller's dialect.
+  auto reject = [&](int status, const char* reason, std::string_view type, const std::string& message,
+                    std::string_view param, std::string_view code) {
+    if (anthropic) {
+      sendMessagesError(req, status, reason, status == 401 ? "authentication_error" : "invalid_request_error", message);
+    } else {
+      sendError(req, status, reason, type, message, param, code);
+    }
+    refuse(status);
   };
   CallMetadata meta;
   if (!authorize(req, &meta.tenant)) {
-    sendError(req, 401, "Unauthorized", "authentication_error", "invalid API key", "", "invalid_api_key");
-    return refuse(401);
+    return reject(401, "Unauthorized", "authentication_error", "invalid API key", "", "invalid_api_key");
   }
   meta.user = requestHeader(req, "x-outrigger-user");
   meta.session = requestHeader(req, "x-outrigger-session");
@@ -229,17 +242,17 @@ void HttpFront::handleChat(h2o_req_t* req, std::string_view request_id) {
   if (!meta.timeout_ms) meta.timeout_ms = parseMs(requestHeader(req, "x-stainless-timeout"), 1000);
   ChatCall call;
   RequestError error;
-  if (!buildChatCall(view(req->entity), meta, &call, &error)) {
-    sendError(req, 400, "Bad Request", "invalid_request_error", error.message, error.param);
-    return refuse(400);
-  }
+  bool built = anthropic ? buildMessagesCall(view(req->entity), meta, &call, &error)
+                         : buildChatCall(view(req->entity), meta, &call, &error);
+  if (!built) return reject(400, "Bad Request", "invalid_request_error", error.message, error.param, "");
   const chain::Route* r = engine_.chain() ? engine_.chain()->resolve(meta.route.empty() ? call.model : meta.route) : nullptr;
   auto* ex = new ChatExchange(*this, req, std::string(request_id), r ? r->name : "none");
   exchanges_.insert(ex);
   if (settings_.abort_check_ms && !uv_is_active(reinterpret_cast<uv_handle_t*>(&abort_timer_))) {
     uv_timer_start(&abort_timer_, &HttpFront::onAbortCheck, settings_.abort_check_ms, settings_.abort_check_ms);
   }
-  ex->start(std::move(call), next_stream_id_++);
+  auto encoder = anthropic ? makeAnthropicEncoder(call, request_id) : makeOpenAiEncoder(call, request_id);
+  ex->start(std::move(call), next_stream_id_++, std::move(encoder));
 }
 
 void HttpFront::handleModels(h2o_req_t* req, std::string_view id) {

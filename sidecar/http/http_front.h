@@ -58,7 +58,9 @@ class HttpFront {
   static void onSocketClosed(uv_handle_t* h);
   static void onAbortCheck(uv_timer_t* t);
   int route(h2o_req_t* req);
-  void handleChat(h2o_req_t* req, std::string_view request_id);
+  // The two chat dialects share everything but the body shapes.
+  enum class Dialect { kOpenAi, kAnthropic };
+  void handleChat(h2o_req_t* req, std::string_view request_id, Dialect dialect);
   void handleModels(h2o_req_t* req, std::string_view id);
   bool authorize(h2o_req_t* req, std::string* tenant);
 

@@ -1,5 +1,8 @@
 #include "http/reply.h"
 
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
 #include "http/chat_response.h"
 
 namespace outrigger::http {
@@ -24,6 +27,24 @@ void sendError(h2o_req_t* req, int status, const char* reason, std::string_view 
                std::string_view param, std::string_view code) {
   addHeader(req, "x-should-retry", "false");
   sendWhole(req, status, reason, "application/json", errorBody(message, type, param, code));
+}
+
+void sendMessagesError(h2o_req_t* req, int status, const char* reason, std::string_view type, std::string_view message) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  w.StartObject();
+  w.Key("type");
+  w.String("error");
+  w.Key("error");
+  w.StartObject();
+  w.Key("type");
+  w.String(type.data(), static_cast<rapidjson::SizeType>(type.size()));
+  w.Key("message");
+  w.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
+  w.EndObject();
+  w.EndObject();
+  addHeader(req, "x-should-retry", "false");
+  sendWhole(req, status, reason, "application/json", std::string_view(buf.GetString(), buf.GetSize()));
 }
 
 std::string_view requestHeader(const h2o_req_t* req, std::string_view name) {

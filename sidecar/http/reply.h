@@ -19,6 +19,10 @@ void sendWhole(h2o_req_t* req, int status, const char* reason, std::string_view 
 void sendError(h2o_req_t* req, int status, const char* reason, std::string_view type, std::string_view message,
                std::string_view param = "", std::string_view code = "");
 
+// An Anthropic-shaped error response ({"type":"error","error":{type,message}}), with
+// x-should-retry: false.
+void sendMessagesError(h2o_req_t* req, int status, const char* reason, std::string_view type, std::string_view message);
+
 // The request header `name` (lowercase), or empty.
 std::string_view requestHeader(const h2o_req_t* req, std::string_view name);
 

@@ -49,12 +49,14 @@ struct HttpClientCounters {
   std::atomic<uint64_t> paused{0};
   std::atomic<uint64_t> poll_errors{0};    // uv_poll reported an error; passed on to curl
   std::atomic<uint64_t> bytes_received{0};
+  std::atomic<uint64_t> sockets_opened{0};
 };
 
 class HttpClient {
  public:
   HttpClient(uv_loop_t* loop, HttpClientSettings settings = {});
-  // Shuts down if shutdown() was not called (the loop must then not run again).
+  // Shuts down if shutdown() was not called, running the (idle) loop once for the close
+  // callbacks; the loop's thread must not be running then.
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the official `openai` Python package against the real daemon (tests/http/python).
+# Runs the official `openai` and `anthropic` Python packages against the real daemon (tests/http/python).
 # Installs the pinned packages into a virtualenv under the build directory, once per pin change.
 #
 # Environment:
@@ -14,7 +14,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 : "${OUTRIGGER_BIN:?set OUTRIGGER_BIN to the daemon binary}"
 : "${OUTRIGGER_PLUGIN_DIR:?set OUTRIGGER_PLUGIN_DIR to the plugin directory}"
 venv="${OUTRIGGER_BUILD_DIR:-${TMPDIR:-/tmp}}/http-venv"
-requirements=("openai==3.54.0" "pytest==9.2.0" "pytest-timeout==2.4.0")
+requirements=("openai==3.54.0" "anthropic==2.12.0" "pytest==9.2.0" "pytest-timeout==2.4.0")
 
 if [[ ! -x "${venv}/bin/python" ]] || ! "${venv}/bin/python" -c "" 2>/dev/null; then
   rm -rf "${venv}"

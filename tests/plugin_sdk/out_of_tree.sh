@@ -53,3 +53,11 @@ if "$work/prefix/bin/outrigger" chat --socket "$work/o.sock" "rude request" 2>"$
 fi
 grep -q "PERMISSION_DENIED \[guardrail/polite\]: say 'hi' first" "$work/err.txt"
 echo "out-of-tree plugin: built, loaded, allowed one request and denied one"
+
+# The export check itself fails on a library that exports more than the entry symbol.
+if cmake -DPLUGIN="$build/tests/fixtures/plugins/no_entry.so" -DNM=nm \
+     -P "$work/prefix/lib/cmake/Outrigger/OutriggerCheckExports.cmake" 2>/dev/null; then
+  echo "the export check accepted a library exporting not_an_entry"; exit 1
+fi
+cmake -DPLUGIN="$plugin_dir/guardrail_hello.so" -DNM=nm -P "$work/prefix/lib/cmake/Outrigger/OutriggerCheckExports.cmake"
+echo "export check: refuses extra exports, accepts the plugin"

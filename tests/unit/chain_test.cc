@@ -79,7 +79,15 @@ class ProbeGuard final : public plugin::Guardrail {
     }
     if (g.guard_mode == "pending") return OUTRIGGER_PENDING;
     if (g.guard_mode == "throw") throw std::runtime_error("guard exploded");
+    if (g.guard_mode == "slow") std::this_thread::sleep_for(std::chrono::milliseconds(3));
     return OUTRIGGER_CONTINUE;
+  }
+  outrigger_status onChunk(const outrigger_request_view&, const outrigger_chunk_view& c,
+                           outrigger_guardrail_result& res) override {
+    if (g.guard_mode != "deny_chunk_b" || plugin::view(c.delta) != "b") return OUTRIGGER_CONTINUE;
+    res.verdict = OUTRIGGER_VERDICT_DENY;
+    res.reason = plugin::str("chunk b is not allowed");
+    return OUTRIGGER_STOP;
   }
   void onCancel(outrigger_request) override { ++g.guard_cancels; }
 };
@@ -339,4 +347,27 @@ TEST_CASE("a request with no messages is INVALID_ARGUMENT and reaches no plugin"
   REQUIRE(h.runUntilEnded());
   CHECK(h.sink.ends[0].code == Code::kInvalidArgument);
   CHECK(g.provider_starts == 0);
+}
+
+TEST_CASE("a hook that blocks the loop over the threshold is counted") {
+  Harness h;
+  g.guard_mode = "slow";
+  h.start({});
+  REQUIRE(h.runUntilEnded());
+  CHECK(h.sink.ends[0].code == Code::kOk);
+  CHECK(h.engine.counters().slow_hooks.load() == 1);
+}
+
+TEST_CASE("a guardrail chunk hook can stop a stream mid-way and the provider is cancelled") {
+  Harness h;
+  g.provider_mode = "chunks";
+  g.guard_mode = "deny_chunk_b";
+  h.start({.stream = true});
+  REQUIRE(h.runUntilEnded());
+  CHECK(h.sink.chunks == std::vector<std::string>{"a"});  // "b" never reached the client
+  CHECK(g.chunk_results == std::vector<outrigger_status>{OUTRIGGER_OK, OUTRIGGER_E_STALE, OUTRIGGER_E_STALE});
+  CHECK(h.sink.ends[0].code == Code::kPermissionDenied);
+  CHECK(h.sink.ends[0].origin == "guardrail/guard");
+  CHECK(h.sink.ends[0].message == "chunk b is not allowed");
+  CHECK(g.provider_cancels == 1);
 }

@@ -30,20 +30,20 @@ TEST_CASE("a library without the entry symbol is refused, naming the file and th
   std::string e = loadError(fixture("no_entry"));
   CHECK(e.find("no_entry.so") != std::string::npos);
   CHECK(e.find("outrigger_plugin_entry_v1") != std::string::npos);
-  CHECK(e.find("host ABI 1.0") != std::string::npos);
+  CHECK(e.find("host ABI 1.1") != std::string::npos);
 }
 
 TEST_CASE("a different ABI major is refused with both versions") {
   std::string e = loadError(fixture("wrong_major"));
   CHECK(e.find("wrong_major.so") != std::string::npos);
   CHECK(e.find("plugin ABI 2.3") != std::string::npos);
-  CHECK(e.find("host supports ABI 1.0") != std::string::npos);
+  CHECK(e.find("host supports ABI 1.1") != std::string::npos);
 }
 
 TEST_CASE("a plugin built for a newer minor is refused with both versions") {
   std::string e = loadError(fixture("newer_minor"));
   CHECK(e.find("newer plugin ABI 1.99") != std::string::npos);
-  CHECK(e.find("host supports ABI 1.0") != std::string::npos);
+  CHECK(e.find("host supports ABI 1.1") != std::string::npos);
 }
 
 TEST_CASE("a missing required hook slot is refused") {
@@ -176,4 +176,13 @@ TEST_CASE("ABI structs keep their v1.0 layout") {
   STATIC_REQUIRE(offsetof(outrigger_plugin_type, hooks) == 88);
   STATIC_REQUIRE(offsetof(outrigger_plugin_entry, type_count) == 48);
   STATIC_REQUIRE(offsetof(outrigger_request_view, trace_id) == 96);
+  // Minor 1: outbound HTTP slots at the host table's tail, and their structs.
+  STATIC_REQUIRE(offsetof(outrigger_host_api, http_request) == 80);
+  STATIC_REQUIRE(offsetof(outrigger_host_api, http_cancel) == 88);
+  STATIC_REQUIRE(offsetof(outrigger_host_api, http_resume) == 96);
+  STATIC_REQUIRE(sizeof(outrigger_host_api) == 104);
+  STATIC_REQUIRE(offsetof(outrigger_http_request, body) == 56);
+  STATIC_REQUIRE(offsetof(outrigger_http_request, total_timeout_ms) == 84);
+  STATIC_REQUIRE(offsetof(outrigger_http_result, body_bytes) == 32);
+  STATIC_REQUIRE(offsetof(outrigger_http_sink, on_complete) == 24);
 }

@@ -1,96 +1,215 @@
 #!/usr/bin/env bash
-# Side-by-side benchmark: Portkey's gateway and the LiteLLM proxy in front of the same fast
-# OpenAI-shaped mock upstream, and Outrigger's HTTP front, driven by the same load generator.
-# Prints throughput, p50/p99, added p50 over the direct upstream, and RSS of each proxy.
+# Side-by-side benchmark: Outrigger, Portkey's gateway and the LiteLLM proxy, each in front of the
+# same fast OpenAI-shaped mock upstream, driven by the same closed-loop load generator at 1 and 64
+# concurrent requests. Prints throughput, p50/p99, the p50 each adds over calling the upstream
+# directly (same run), the RSS of each server process, and the verdict on the issue's targets.
 # A benchmark, not a test: run it by hand, in the foreground, on an otherwise idle machine.
 #
-#   tests/bench/peers/run.sh [seconds per run, default 10]
+#   tests/bench/peers/run.sh [seconds per measured run, default 10]
 #
-# Environment: OUTRIGGER_BIN (default build/release/bin/outrigger), OUTRIGGER_PLUGIN_DIR,
-# BENCH_DIR (installs and logs; default build/bench-peers).
+# Environment:
+#   OUTRIGGER_BUILD_DIR   build tree (default build/); installs and logs go to its peers/ folder
+#   OUTRIGGER_BIN         default $OUTRIGGER_BUILD_DIR/release/bin/outrigger
+#   OUTRIGGER_PLUGIN_DIR  default <bin>/../../lib/outrigger/plugins
+#   BENCH_DIR             installs, configs, logs, results (default $OUTRIGGER_BUILD_DIR/peers)
+#   BENCH_WARMUP          seconds of unmeasured load before each target's runs (default 2)
+#   PORTKEY_VERSION, LITELLM_VERSION   pinned peer versions (defaults below)
 #
-# FAIRNESS: Outrigger has no OpenAI-over-HTTP provider yet, so it cannot call the mock upstream.
-# Its rows use the in-process mock provider instead (no upstream hop at all); they measure the
-# HTTP front and the chain, and are NOT comparable with the peers' rows. The issue's targets
-# (added p50 vs Portkey and LiteLLM, throughput at 64) can only be judged once Outrigger sits in
-# front of the same upstream.
+# Outrigger's row: when the plugin directory has provider.openai, Outrigger's route forwards to
+# the mock upstream like the peers do, and the targets are judged. Without it, the row uses the
+# in-process mock provider (no upstream hop), is labelled NOT-COMPARABLE, and the targets are
+# reported as not judgeable.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "${here}/../../.." && pwd)"
 seconds="${1:-10}"
-bin="${OUTRIGGER_BIN:-${root}/build/release/bin/outrigger}"
+warmup="${BENCH_WARMUP:-2}"
+build="${OUTRIGGER_BUILD_DIR:-build}"
+[[ "${build}" = /* ]] || build="${root}/${build}"
+bin="${OUTRIGGER_BIN:-${build}/release/bin/outrigger}"
+[[ "${bin}" = /* ]] || bin="${root}/${bin}"
 plugins="${OUTRIGGER_PLUGIN_DIR:-$(dirname "$(dirname "${bin}")")/lib/outrigger/plugins}"
-work="${BENCH_DIR:-${root}/build/bench-peers}"
+work="${BENCH_DIR:-${build}/peers}"
+# 1.82.7 and 1.82.8 of litellm on PyPI were a supply-chain compromise; stay on a pinned release.
+portkey_version="${PORTKEY_VERSION:-1.15.2}"
+litellm_version="${LITELLM_VERSION:-1.82.6}"
+upstream_port=18080 portkey_port=18787 litellm_port=14000 outrigger_port=18090
 mkdir -p "${work}"
+results="${work}/results.jsonl"
+: > "${results}"
+rel() { echo "${1#"${root}"/}"; }
+
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "${p}" 2>/dev/null || true; done; }
+cleanup() {
+  for p in "${pids[@]}"; do kill "${p}" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "${p}" 2>/dev/null || true; done
+}
 trap cleanup EXIT
 
-wait_http() {  # url
-  for _ in $(seq 1 300); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.1; done
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+wait_http() {  # url pid
+  for _ in $(seq 1 600); do
+    curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+    kill -0 "$2" 2>/dev/null || { echo "process $2 exited before $1 answered" >&2; return 1; }
+    sleep 0.1
+  done
   echo "not reachable: $1" >&2; return 1
 }
-rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
-run_load() {  # name url model pid
+stop() {  # pid
+  kill "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+# RSS of the server process and its descendants (worker processes, if any), in kB.
+tree_pids() { echo "$1"; for c in $(pgrep -P "$1" 2>/dev/null); do tree_pids "${c}"; done; }
+mem_kb() {  # pid field
+  local total=0 v
+  for p in $(tree_pids "$1"); do
+    v="$(awk -v f="$2:" '$1 == f {print $2}' "/proc/${p}/status" 2>/dev/null || true)"
+    total=$((total + ${v:-0}))
+  done
+  echo "${total}"
+}
+record_failure() {  # name why
   for c in 1 64; do
-    out="$(node "${here}/load.mjs" "$2" "${c}" "${seconds}" "$3")"
-    echo "$1 ${out} rss_kb=$( [[ -n "$4" ]] && rss_kb "$4" || echo -)"
+    printf '{"name":"%s","concurrency":%d,"failed":"%s"}\n' "$1" "${c}" "$2" >> "${results}"
+  done
+  echo "$1: FAILED: $2" >&2
+}
+run_load() {  # name comparable(true|false) url pid
+  local out c
+  if [[ "${warmup}" != 0 ]]; then node "${here}/load.mjs" "$3" 64 "${warmup}" bench-model > /dev/null; fi
+  for c in 1 64; do
+    out="$(node "${here}/load.mjs" "$3" "${c}" "${seconds}" bench-model)"
+    local rss=0 hwm=0
+    if [[ -n "$4" ]]; then rss="$(mem_kb "$4" VmRSS)"; hwm="$(mem_kb "$4" VmHWM)"; fi
+    node -e 'const r = JSON.parse(process.argv[1]); delete r.url;
+      console.log(JSON.stringify({name: process.argv[2], comparable: process.argv[3] === "true", ...r,
+        rss_kb: +process.argv[4], hwm_kb: +process.argv[5]}));' "${out}" "$1" "$2" "${rss}" "${hwm}" >> "${results}"
+    echo "  $1 c=${c}: ${out}" >&2
   done
 }
 
-# --- installs (idempotent) ---------------------------------------------------------------
-if [[ ! -x "${work}/node_modules/.bin/portkey-gateway" && ! -d "${work}/node_modules/@portkey-ai/gateway" ]]; then
-  (cd "${work}" && npm init -y >/dev/null && npm install --no-audit --no-fund --silent @portkey-ai/gateway)
+for p in "${upstream_port}" "${portkey_port}" "${litellm_port}" "${outrigger_port}"; do
+  port_free "${p}" || { echo "port ${p} is in use; stop whatever listens there first" >&2; exit 1; }
+done
+
+# --- installs (idempotent, pinned) -----------------------------------------------------------
+portkey_dir="${work}/portkey"
+portkey_js="${portkey_dir}/node_modules/@portkey-ai/gateway/build/start-server.js"
+installed="$(node -p "require('${portkey_dir}/node_modules/@portkey-ai/gateway/package.json').version" 2>/dev/null || true)"
+if [[ "${installed}" != "${portkey_version}" ]]; then
+  echo "installing @portkey-ai/gateway@${portkey_version}" >&2
+  mkdir -p "${portkey_dir}"
+  [[ -f "${portkey_dir}/package.json" ]] || echo '{"name":"bench-peers-portkey","private":true}' > "${portkey_dir}/package.json"
+  (cd "${portkey_dir}" && npm install --no-audit --no-fund --ignore-scripts --loglevel=error "@portkey-ai/gateway@${portkey_version}")
 fi
-if [[ ! -x "${work}/litellm-venv/bin/litellm" ]]; then
-  python3 -m venv "${work}/litellm-venv"
-  "${work}/litellm-venv/bin/pip" install --quiet "litellm[proxy]"
+venv="${work}/litellm-venv"
+installed="$("${venv}/bin/python" -c 'import importlib.metadata as m; print(m.version("litellm"))' 2>/dev/null || true)"
+if [[ "${installed}" != "${litellm_version}" ]]; then
+  echo "installing litellm[proxy]==${litellm_version}" >&2
+  [[ -x "${venv}/bin/python" ]] || python3 -m venv "${venv}"
+  "${venv}/bin/pip" install --quiet --disable-pip-version-check "litellm[proxy]==${litellm_version}"
+fi
+if compgen -G "${venv}/lib/python*/site-packages/litellm_init.pth" > /dev/null; then
+  echo "litellm_init.pth found in ${venv}: a compromised litellm build; delete the venv" >&2; exit 1
 fi
 
-# --- the shared upstream and the direct baseline -------------------------------------------
-node "${here}/mock_upstream.mjs" 18080 & pids+=($!)
-wait_http http://127.0.0.1:18080/v1/models
-run_load "direct" http://127.0.0.1:18080/v1/chat/completions bench-model ""
+# --- Outrigger: snapshot the binary and plugins (a rebuild during the run must not change them)
+snap="${work}/outrigger-snapshot"
+for _ in $(seq 1 60); do [[ -x "${bin}" && -f "${plugins}/provider_mock.so" ]] && break; sleep 5; done
+[[ -x "${bin}" ]] || { echo "no Outrigger binary at ${bin}" >&2; exit 1; }
+rm -rf "${snap}" && mkdir -p "${snap}/plugins"
+cp "${bin}" "${snap}/outrigger" && cp "${plugins}"/*.so "${snap}/plugins/"
+plugin_list="$("${snap}/outrigger" plugins --dir "${snap}/plugins" 2>/dev/null || true)"
+if grep -qx 'provider\.openai' <<< "${plugin_list}"; then
+  outrigger_mode=openai outrigger_name="outrigger" comparable=true
+else
+  outrigger_mode=mock outrigger_name="outrigger(in-process-mock,NOT-COMPARABLE)" comparable=false
+fi
 
-# --- Portkey gateway (listens on 8787; routes by headers to the mock upstream) ---------------
-(cd "${work}" && exec npx --no-install @portkey-ai/gateway > "${work}/portkey.log" 2>&1) & pids+=($!)
-portkey_pid=$!
-wait_http http://127.0.0.1:8787/
-BENCH_HEADERS='{"x-portkey-provider":"openai","x-portkey-custom-host":"http://127.0.0.1:18080/v1"}' \
-  run_load "portkey" http://127.0.0.1:8787/v1/chat/completions bench-model "$(pgrep -n -P "${portkey_pid}" || echo "${portkey_pid}")"
+echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ), ${seconds} s per run, ${warmup} s warm-up, $(nproc) cores, node $(node --version), $(python3 --version)"
+echo "# portkey gateway ${portkey_version} (--headless), litellm[proxy] ${litellm_version} (defaults, 1 worker)"
+echo "# $("${snap}/outrigger" version 2>/dev/null | head -1) from $(rel "${bin}"), provider: ${outrigger_mode}"
+[[ "${bin}" == */release/* ]] || echo "# note: Outrigger is not a release build here; its figures are pessimistic"
 
-# --- LiteLLM proxy -------------------------------------------------------------------------
+# --- the shared upstream and the direct baseline ---------------------------------------------
+(exec node "${here}/mock_upstream.mjs" "${upstream_port}") & upstream_pid=$!; pids+=("${upstream_pid}")
+wait_http "http://127.0.0.1:${upstream_port}/v1/models" "${upstream_pid}"
+echo "direct: mock upstream" >&2
+run_load direct true "http://127.0.0.1:${upstream_port}/v1/chat/completions" ""
+
+# --- Portkey gateway: routed by headers to the mock upstream (a trusted custom host) ---------
+echo "portkey" >&2
+(cd "${portkey_dir}" && exec node "${portkey_js}" "--port=${portkey_port}" --headless) > "${work}/portkey.log" 2>&1 &
+portkey_pid=$!; pids+=("${portkey_pid}")
+if wait_http "http://127.0.0.1:${portkey_port}/" "${portkey_pid}"; then
+  BENCH_HEADERS="{\"x-portkey-provider\":\"openai\",\"x-portkey-custom-host\":\"http://127.0.0.1:${upstream_port}/v1\"}" \
+    run_load portkey true "http://127.0.0.1:${portkey_port}/v1/chat/completions" "${portkey_pid}"
+else
+  record_failure portkey "did not start (see portkey.log)"
+fi
+stop "${portkey_pid}"
+
+# --- LiteLLM proxy: one model_list entry for the OpenAI-compatible upstream -----------------
+echo "litellm" >&2
 cat > "${work}/litellm.yaml" <<YAML
 model_list:
   - model_name: bench-model
     litellm_params:
       model: openai/bench-model
-      api_base: http://127.0.0.1:18080/v1
-      api_key: sk-unused
+      api_base: http://127.0.0.1:${upstream_port}/v1
+      api_key: sk-bench-unused
 YAML
-"${work}/litellm-venv/bin/litellm" --config "${work}/litellm.yaml" --port 14000 > "${work}/litellm.log" 2>&1 & pids+=($!)
-litellm_pid=$!
-wait_http http://127.0.0.1:14000/health/liveliness
-run_load "litellm" http://127.0.0.1:14000/v1/chat/completions bench-model "${litellm_pid}"
+# The local model cost map: no fetch of the remote one at start (this machine has no network).
+(LITELLM_LOCAL_MODEL_COST_MAP=True exec "${venv}/bin/litellm" --config "${work}/litellm.yaml" \
+   --host 127.0.0.1 --port "${litellm_port}") > "${work}/litellm.log" 2>&1 &
+litellm_pid=$!; pids+=("${litellm_pid}")
+if wait_http "http://127.0.0.1:${litellm_port}/health/liveliness" "${litellm_pid}"; then
+  run_load litellm true "http://127.0.0.1:${litellm_port}/v1/chat/completions" "${litellm_pid}"
+else
+  record_failure litellm "did not start (see litellm.log)"
+fi
+stop "${litellm_pid}"
 
-# --- Outrigger (in-process mock provider: see FAIRNESS above) -------------------------------
+# --- Outrigger -------------------------------------------------------------------------------
+echo "${outrigger_name}" >&2
+echo "sk-bench-unused" > "${work}/upstream.key"
+if [[ "${outrigger_mode}" == openai ]]; then
+  provider_block="[instances.upstream]
+type = \"provider.openai\"
+[instances.upstream.config]
+base_url = \"http://127.0.0.1:${upstream_port}/v1\"
+api_key = \"file:${work}/upstream.key\""
+else
+  provider_block="[instances.upstream]
+type = \"provider.mock\"
+[instances.upstream.config]
+mode = \"fixed\"
+text = \"hello from the mock upstream\""
+fi
 cat > "${work}/outrigger.toml" <<TOML
 [server]
-socket = "${work}/o.sock"
+socket = "${work}/outrigger.sock"
 [http]
-listen = "127.0.0.1:18090"
+listen = "127.0.0.1:${outrigger_port}"
 [plugins]
-dirs = ["${plugins}"]
-[instances.mock]
-type = "provider.mock"
-[instances.mock.config]
-mode = "fixed"
-text = "hello from the mock upstream"
+dirs = ["${snap}/plugins"]
+${provider_block}
 [routes.bench-model]
-provider = "mock"
+provider = "upstream"
 TOML
-"${bin}" serve --config "${work}/outrigger.toml" > "${work}/outrigger.log" 2>&1 & pids+=($!)
-outrigger_pid=$!
-wait_http http://127.0.0.1:18090/v1/models
-run_load "outrigger(in-process-mock,NOT-COMPARABLE)" http://127.0.0.1:18090/v1/chat/completions bench-model "${outrigger_pid}"
+(exec "${snap}/outrigger" serve --config "${work}/outrigger.toml") > "${work}/outrigger.log" 2>&1 &
+outrigger_pid=$!; pids+=("${outrigger_pid}")
+if wait_http "http://127.0.0.1:${outrigger_port}/v1/models" "${outrigger_pid}"; then
+  run_load "${outrigger_name}" "${comparable}" "http://127.0.0.1:${outrigger_port}/v1/chat/completions" "${outrigger_pid}"
+else
+  record_failure "${outrigger_name}" "did not start (see outrigger.log)"
+fi
+stop "${outrigger_pid}"
+
+# --- the direct baseline again: how much the machine drifted during the run ------------------
+echo "direct(again)" >&2
+run_load "direct(again)" true "http://127.0.0.1:${upstream_port}/v1/chat/completions" ""
+
+node "${here}/report.mjs" "${results}"

@@ -1,0 +1,384 @@
+#include "anthropic_wire.h"
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <string>
+#include <vector>
+
+namespace outrigger::providers::anthropic {
+namespace {
+
+using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+using Value = rapidjson::Value;
+
+std::string_view sv(outrigger_str s) { return s.size ? std::string_view(s.data, s.size) : std::string_view(); }
+void str(Writer& w, std::string_view s) { w.String(s.data() ? s.data() : "", rapidjson::SizeType(s.size())); }
+
+void rawJson(Writer& w, std::string_view text, bool object_if_bad) {
+  rapidjson::Document d;
+  d.Parse(text.data() ? text.data() : "", text.size());
+  if (!d.HasParseError()) d.Accept(w);
+  else if (object_if_bad) { w.StartObject(); w.EndObject(); }
+  else str(w, text);
+}
+
+std::string_view getString(const Value& obj, const char* name) {
+  if (!obj.IsObject()) return {};
+  auto it = obj.FindMember(name);
+  if (it == obj.MemberEnd() || !it->value.IsString()) return {};
+  return {it->value.GetString(), it->value.GetStringLength()};
+}
+uint32_t getUint(const Value& obj, const char* name) {
+  if (!obj.IsObject()) return 0;
+  auto it = obj.FindMember(name);
+  return it != obj.MemberEnd() && it->value.IsUint() ? it->value.GetUint() : 0;
+}
+const Value* member(const Value& obj, const char* name) {
+  if (!obj.IsObject()) return nullptr;
+  auto it = obj.FindMember(name);
+  return it == obj.MemberEnd() ? nullptr : &it->value;
+}
+
+std::string toJson(const Value& v) {
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  v.Accept(w);
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+bool isSystem(std::string_view role) { return role == "system" || role == "developer"; }
+
+// One message's content blocks (text, tool_use, tool_result).
+void writeBlocks(Writer& w, const outrigger_message_view& m) {
+  std::string_view role = sv(m.role);
+  if (role == "tool") {
+    w.StartObject();
+    w.Key("type");
+    w.String("tool_result");
+    w.Key("tool_use_id");
+    str(w, sv(m.tool_call_id));
+    w.Key("content");
+    str(w, sv(m.content));
+    w.EndObject();
+    return;
+  }
+  if (m.content.size) {
+    w.StartObject();
+    w.Key("type");
+    w.String("text");
+    w.Key("text");
+    str(w, sv(m.content));
+    w.EndObject();
+  }
+  for (size_t i = 0; i < m.tool_call_count; ++i) {
+    const auto& c = m.tool_calls[i];
+    w.StartObject();
+    w.Key("type");
+    w.String("tool_use");
+    w.Key("id");
+    str(w, sv(c.id));
+    w.Key("name");
+    str(w, sv(c.name));
+    w.Key("input");
+    rawJson(w, c.arguments.size ? sv(c.arguments) : "{}", /*object_if_bad=*/true);
+    w.EndObject();
+  }
+}
+
+// Anthropic roles are user and assistant only; tool results travel as user content. Adjacent
+// messages of the same role merge into one message.
+void writeMessages(Writer& w, const outrigger_request_view& r) {
+  w.Key("messages");
+  w.StartArray();
+  std::string open_role;
+  for (size_t i = 0; i < r.message_count; ++i) {
+    const auto& m = r.messages[i];
+    std::string_view role = sv(m.role);
+    if (isSystem(role)) continue;
+    std::string wire_role = role == "assistant" ? "assistant" : "user";
+    if (wire_role != open_role) {
+      if (!open_role.empty()) {
+        w.EndArray();
+        w.EndObject();
+      }
+      w.StartObject();
+      w.Key("role");
+      str(w, wire_role);
+      w.Key("content");
+      w.StartArray();
+      open_role = wire_role;
+    }
+    writeBlocks(w, m);
+  }
+  if (!open_role.empty()) {
+    w.EndArray();
+    w.EndObject();
+  }
+  w.EndArray();
+}
+
+void writeToolChoice(Writer& w, std::string_view tc) {
+  w.Key("tool_choice");
+  w.StartObject();
+  w.Key("type");
+  if (tc == "required") w.String("any");
+  else if (tc == "none") w.String("none");
+  else if (!tc.empty() && tc.front() == '{') {
+    rapidjson::Document d;
+    d.Parse(tc.data(), tc.size());
+    std::string_view name;
+    if (!d.HasParseError()) {
+      if (const Value* fn = member(d, "function")) name = getString(*fn, "name");
+      if (name.empty()) name = getString(d, "name");
+    }
+    w.String("tool");
+    w.Key("name");
+    str(w, name);
+  } else w.String("auto");
+  w.EndObject();
+}
+
+void writeParams(Writer& w, const outrigger_params_view& p) {
+  if (p.present & OUTRIGGER_PARAM_TEMPERATURE) {
+    w.Key("temperature");
+    w.Double(p.temperature);
+  }
+  if (p.present & OUTRIGGER_PARAM_TOP_P) {
+    w.Key("top_p");
+    w.Double(p.top_p);
+  }
+  if (p.stop_count) {
+    w.Key("stop_sequences");
+    w.StartArray();
+    for (size_t i = 0; i < p.stop_count; ++i) str(w, sv(p.stop[i]));
+    w.EndArray();
+  }
+  if (p.tool_count) {
+    w.Key("tools");
+    w.StartArray();
+    for (size_t i = 0; i < p.tool_count; ++i) {
+      const auto& t = p.tools[i];
+      w.StartObject();
+      w.Key("name");
+      str(w, sv(t.name));
+      if (t.description.size) {
+        w.Key("description");
+        str(w, sv(t.description));
+      }
+      w.Key("input_schema");
+      rawJson(w, t.parameters_json.size ? sv(t.parameters_json) : R"({"type":"object"})", true);
+      w.EndObject();
+    }
+    w.EndArray();
+  }
+  if (p.tool_choice.size && p.tool_count) writeToolChoice(w, sv(p.tool_choice));
+  if (p.extra_json.size) {
+    static const char* kOwn[] = {"model", "messages", "system", "max_tokens", "stream", "temperature", "top_p",
+                                 "stop_sequences", "tools", "tool_choice"};
+    rapidjson::Document extra;
+    extra.Parse(p.extra_json.data, p.extra_json.size);
+    if (!extra.HasParseError() && extra.IsObject()) {
+      for (auto& m : extra.GetObject()) {
+        std::string_view name(m.name.GetString(), m.name.GetStringLength());
+        bool own = false;
+        for (const char* k : kOwn) own = own || name == k;
+        if (own) continue;
+        str(w, name);
+        m.value.Accept(w);
+      }
+    }
+  }
+}
+
+Failure malformed(const std::string& what) {
+  return Failure{OUTRIGGER_CODE_UNAVAILABLE, true, 0, "upstream answer unusable: " + what};
+}
+
+void readUsage(const Value& usage, uint32_t* input, uint32_t* creation, uint32_t* read, uint32_t* output) {
+  if (!usage.IsObject()) return;
+  if (member(usage, "input_tokens")) *input = getUint(usage, "input_tokens");
+  if (member(usage, "cache_creation_input_tokens")) *creation = getUint(usage, "cache_creation_input_tokens");
+  if (member(usage, "cache_read_input_tokens")) *read = getUint(usage, "cache_read_input_tokens");
+  if (member(usage, "output_tokens")) *output = getUint(usage, "output_tokens");
+}
+
+// Anthropic's input_tokens excludes cached input; the wire's prompt_tokens includes it.
+outrigger_usage toUsage(uint32_t input, uint32_t creation, uint32_t read, uint32_t output) {
+  return {input + creation + read, output, read, 0};
+}
+
+}  // namespace
+
+std::string buildMessagesRequest(const outrigger_request_view& request, const WireSettings& settings) {
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  w.StartObject();
+  w.Key("model");
+  str(w, settings.model.empty() ? sv(request.model) : std::string_view(settings.model));
+  std::string system;
+  for (size_t i = 0; i < request.message_count; ++i) {
+    if (!isSystem(sv(request.messages[i].role))) continue;
+    if (!system.empty()) system += "\n\n";
+    system += sv(request.messages[i].content);
+  }
+  if (!system.empty()) {
+    w.Key("system");
+    str(w, system);
+  }
+  writeMessages(w, request);
+  w.Key("max_tokens");
+  bool has_max = request.params && (request.params->present & OUTRIGGER_PARAM_MAX_TOKENS);
+  w.Uint(has_max ? request.params->max_tokens : settings.default_max_tokens);
+  if (request.stream) {
+    w.Key("stream");
+    w.Bool(true);
+  }
+  if (request.params) writeParams(w, *request.params);
+  w.EndObject();
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+std::string finishReason(std::string_view stop_reason) {
+  if (stop_reason == "max_tokens") return "length";
+  if (stop_reason == "tool_use") return "tool_calls";
+  if (stop_reason == "refusal") return "content_filter";
+  if (stop_reason.empty()) return "";
+  return "stop";  // end_turn, stop_sequence, pause_turn
+}
+
+bool parseMessagesResponse(std::string_view body, Answer* answer, Failure* failure) {
+  rapidjson::Document d;
+  d.Parse(body.data() ? body.data() : "", body.size());
+  if (d.HasParseError() || !d.IsObject()) {
+    *failure = malformed("not a JSON object");
+    return false;
+  }
+  const Value* content = member(d, "content");
+  if (!content || !content->IsArray()) {
+    *failure = malformed("no content blocks");
+    return false;
+  }
+  for (const auto& block : content->GetArray()) {
+    std::string_view type = getString(block, "type");
+    if (type == "text") {
+      answer->content += getString(block, "text");
+    } else if (type == "tool_use") {
+      openai::ToolCall t;
+      t.id.assign(getString(block, "id"));
+      t.type = "function";
+      t.name.assign(getString(block, "name"));
+      const Value* input = member(block, "input");
+      t.arguments = input ? toJson(*input) : "{}";
+      answer->tool_calls.push_back(std::move(t));
+    }
+  }
+  answer->model.assign(getString(d, "model"));
+  std::string_view stop = getString(d, "stop_reason");
+  answer->finish_reason = finishReason(stop);
+  answer->refusal = stop == "refusal";
+  uint32_t in = 0, creation = 0, read = 0, out = 0;
+  if (const Value* u = member(d, "usage")) {
+    readUsage(*u, &in, &creation, &read, &out);
+    answer->usage = toUsage(in, creation, read, out);
+    answer->has_usage = true;
+  }
+  return true;
+}
+
+Failure mapHttpError(int status, std::string_view body, const ErrorHints& hints, int64_t now_unix_s) {
+  Failure f = openai::mapHttpError(status, "", hints, now_unix_s);  // statuses and retry hints
+  rapidjson::Document d;
+  d.Parse(body.data() ? body.data() : "", body.size());
+  std::string type, text, code;
+  if (!d.HasParseError()) {
+    if (const Value* e = member(d, "error")) {
+      type.assign(getString(*e, "type"));
+      text.assign(getString(*e, "message"));
+      if (const Value* details = member(*e, "details")) code.assign(getString(*details, "error_code"));
+    }
+  }
+  if (status == 402) {
+    f.code = OUTRIGGER_CODE_RESOURCE_EXHAUSTED;
+    f.retryable = false;
+  }
+  bool spend_limit = code == "enforced_spend_limit_reached" || type == "billing_error";
+  if (status == 429 && spend_limit) f.retryable = false;
+  if (hints.should_retry == "true") f.retryable = true;
+  if (hints.should_retry == "false") f.retryable = false;
+  f.message = "upstream " + std::to_string(status);
+  if (!type.empty()) f.message += " " + type;
+  if (spend_limit) f.message += " (spend limit)";
+  if (!text.empty() && status != 401) f.message += ": " + text.substr(0, 300);
+  return f;
+}
+
+StreamDecoder::Step StreamDecoder::decode(const SseEvent& event, StreamDelta* delta, Failure* failure) {
+  rapidjson::Document d;
+  d.Parse(event.data.data(), event.data.size());
+  if (d.HasParseError() || !d.IsObject()) {
+    *failure = malformed("stream event is not JSON");
+    return Step::kError;
+  }
+  std::string_view type = getString(d, "type");
+  if (type.empty()) type = event.event;
+  uint32_t output = summary_.usage.completion_tokens;
+  if (type == "message_start") {
+    if (const Value* msg = member(d, "message")) {
+      summary_.model.assign(getString(*msg, "model"));
+      if (const Value* u = member(*msg, "usage")) readUsage(*u, &input_tokens_, &cache_creation_, &cache_read_, &output);
+    }
+  } else if (type == "content_block_start") {
+    const Value* block = member(d, "content_block");
+    if (block && getString(*block, "type") == "tool_use") {
+      uint32_t tool = uint32_t(tool_index_.size());
+      tool_index_[getUint(d, "index")] = tool;
+      openai::ToolCallDelta t;
+      t.index = tool;
+      t.id.assign(getString(*block, "id"));
+      t.type = "function";
+      t.name.assign(getString(*block, "name"));
+      delta->tool_calls.push_back(std::move(t));
+    }
+  } else if (type == "content_block_delta") {
+    const Value* dl = member(d, "delta");
+    std::string_view dtype = dl ? getString(*dl, "type") : std::string_view();
+    if (dtype == "text_delta") {
+      delta->content.assign(getString(*dl, "text"));
+    } else if (dtype == "input_json_delta") {
+      auto it = tool_index_.find(getUint(d, "index"));
+      if (it != tool_index_.end()) {
+        openai::ToolCallDelta t;
+        t.index = it->second;
+        t.arguments.assign(getString(*dl, "partial_json"));
+        delta->tool_calls.push_back(std::move(t));
+      }
+    }
+  } else if (type == "message_delta") {
+    if (const Value* dl = member(d, "delta")) {
+      std::string_view stop = getString(*dl, "stop_reason");
+      if (!stop.empty()) {
+        summary_.finish_reason = finishReason(stop);
+        summary_.refusal = stop == "refusal";
+      }
+    }
+    // Usage here is cumulative: it replaces what message_start said.
+    if (const Value* u = member(d, "usage")) readUsage(*u, &input_tokens_, &cache_creation_, &cache_read_, &output);
+  } else if (type == "message_stop") {
+    done_ = true;
+    return Step::kDone;
+  } else if (type == "error") {
+    const Value* e = member(d, "error");
+    std::string etype(e ? getString(*e, "type") : std::string_view());
+    *failure = Failure{OUTRIGGER_CODE_UNAVAILABLE, etype == "overloaded_error" || etype == "api_error", 0,
+                       "upstream stream error: " + etype + " " +
+                           std::string(e ? getString(*e, "message") : std::string_view()).substr(0, 300)};
+    return Step::kError;
+  }
+  summary_.usage = toUsage(input_tokens_, cache_creation_, cache_read_, output);
+  summary_.has_usage = true;
+  return delta->empty() ? Step::kNothing : Step::kDelta;
+}
+
+}  // namespace outrigger::providers::anthropic

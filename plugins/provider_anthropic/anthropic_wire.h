@@ -1,0 +1,57 @@
+// Translation between Outrigger's views and the Anthropic Messages API (unary JSON and the SSE
+// event stream), plus failure mapping. Pure functions and a decoder, like openai_wire.h, whose
+// Answer / Failure / StreamDelta shapes it shares.
+#pragma once
+
+#include <outrigger/plugin.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "openai_wire.h"
+#include "sse_parser.h"
+
+namespace outrigger::providers::anthropic {
+
+using openai::Answer;
+using openai::ErrorHints;
+using openai::Failure;
+using openai::StreamDelta;
+
+struct WireSettings {
+  uint32_t default_max_tokens = 4096;  // Anthropic requires max_tokens; used when the caller set none
+  std::string model;                   // overrides the request's model when set
+};
+
+// The JSON body of POST {base_url}/v1/messages: system messages go to the top-level `system`,
+// tool calls become tool_use blocks and tool results user tool_result blocks.
+std::string buildMessagesRequest(const outrigger_request_view& request, const WireSettings& settings);
+
+// end_turn/stop_sequence/pause_turn -> stop, max_tokens -> length, tool_use -> tool_calls,
+// refusal -> content_filter.
+std::string finishReason(std::string_view stop_reason);
+
+bool parseMessagesResponse(std::string_view body, Answer* answer, Failure* failure);
+
+// 402 billing and a 429 spend limit are not retryable; 529 overloaded is.
+Failure mapHttpError(int status, std::string_view body, const ErrorHints& hints, int64_t now_unix_s);
+
+// Decodes the Messages event stream: message_start, content_block_start/delta/stop,
+// message_delta (cumulative usage), message_stop (the terminal event), ping, error.
+class StreamDecoder {
+ public:
+  enum class Step { kNothing, kDelta, kDone, kError };
+  Step decode(const SseEvent& event, StreamDelta* delta, Failure* failure);
+  const Answer& summary() const { return summary_; }
+  bool done() const { return done_; }
+
+ private:
+  Answer summary_;
+  bool done_ = false;
+  uint32_t input_tokens_ = 0, cache_creation_ = 0, cache_read_ = 0;
+  std::map<uint32_t, uint32_t> tool_index_;  // content block index -> tool call index
+};
+
+}  // namespace outrigger::providers::anthropic

@@ -1,0 +1,427 @@
+#include "openai_wire.h"
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <ctime>
+#include <string>
+
+namespace outrigger::providers::openai {
+namespace {
+
+using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+std::string_view sv(outrigger_str s) { return s.size ? std::string_view(s.data, s.size) : std::string_view(); }
+
+void key(Writer& w, const char* k) { w.Key(k); }
+void str(Writer& w, std::string_view s) { w.String(s.data() ? s.data() : "", rapidjson::SizeType(s.size())); }
+
+// Writes JSON text as a value; text that does not parse goes as a string, so the body stays
+// valid JSON and the upstream reports the problem.
+void rawJson(Writer& w, std::string_view text) {
+  rapidjson::Document d;
+  d.Parse(text.data() ? text.data() : "", text.size());
+  if (d.HasParseError()) str(w, text);
+  else d.Accept(w);
+}
+
+void writeMessage(Writer& w, const outrigger_message_view& m) {
+  w.StartObject();
+  key(w, "role");
+  str(w, sv(m.role));
+  key(w, "content");
+  if (m.content.size == 0 && m.tool_call_count > 0) w.Null();
+  else str(w, sv(m.content));
+  if (m.name.size) {
+    key(w, "name");
+    str(w, sv(m.name));
+  }
+  if (m.tool_call_id.size) {
+    key(w, "tool_call_id");
+    str(w, sv(m.tool_call_id));
+  }
+  if (m.tool_call_count) {
+    key(w, "tool_calls");
+    w.StartArray();
+    for (size_t i = 0; i < m.tool_call_count; ++i) {
+      const auto& c = m.tool_calls[i];
+      w.StartObject();
+      key(w, "id");
+      str(w, sv(c.id));
+      key(w, "type");
+      str(w, c.type.size ? sv(c.type) : "function");
+      key(w, "function");
+      w.StartObject();
+      key(w, "name");
+      str(w, sv(c.name));
+      key(w, "arguments");
+      str(w, sv(c.arguments));
+      w.EndObject();
+      w.EndObject();
+    }
+    w.EndArray();
+  }
+  w.EndObject();
+}
+
+void writeTools(Writer& w, const outrigger_params_view& p) {
+  key(w, "tools");
+  w.StartArray();
+  for (size_t i = 0; i < p.tool_count; ++i) {
+    const auto& t = p.tools[i];
+    w.StartObject();
+    key(w, "type");
+    str(w, t.type.size ? sv(t.type) : "function");
+    key(w, "function");
+    w.StartObject();
+    key(w, "name");
+    str(w, sv(t.name));
+    if (t.description.size) {
+      key(w, "description");
+      str(w, sv(t.description));
+    }
+    if (t.parameters_json.size) {
+      key(w, "parameters");
+      rawJson(w, sv(t.parameters_json));
+    }
+    w.EndObject();
+    w.EndObject();
+  }
+  w.EndArray();
+}
+
+void writeResponseFormat(Writer& w, const outrigger_params_view& p) {
+  if (p.response_format == OUTRIGGER_FORMAT_TEXT) return;
+  key(w, "response_format");
+  w.StartObject();
+  key(w, "type");
+  if (p.response_format == OUTRIGGER_FORMAT_JSON_OBJECT) {
+    str(w, "json_object");
+  } else {
+    str(w, "json_schema");
+    key(w, "json_schema");
+    w.StartObject();
+    key(w, "name");
+    str(w, p.response_schema_name.size ? sv(p.response_schema_name) : "response");
+    key(w, "schema");
+    rawJson(w, p.response_schema_json.size ? sv(p.response_schema_json) : "{}");
+    key(w, "strict");
+    w.Bool(p.response_schema_strict != 0);
+    w.EndObject();
+  }
+  w.EndObject();
+}
+
+bool isWritten(std::string_view name) {
+  static const char* kOwn[] = {"model", "messages", "stream", "stream_options", "temperature", "top_p", "max_tokens",
+                               "max_completion_tokens", "seed", "stop", "tools", "tool_choice", "response_format"};
+  for (const char* k : kOwn)
+    if (name == k) return true;
+  return false;
+}
+
+void writeParams(Writer& w, const outrigger_params_view& p, const WireSettings& s) {
+  if (p.present & OUTRIGGER_PARAM_TEMPERATURE) {
+    key(w, "temperature");
+    w.Double(p.temperature);
+  }
+  if (p.present & OUTRIGGER_PARAM_TOP_P) {
+    key(w, "top_p");
+    w.Double(p.top_p);
+  }
+  if (p.present & OUTRIGGER_PARAM_MAX_TOKENS) {
+    key(w, s.max_tokens_field.c_str());
+    w.Uint(p.max_tokens);
+  }
+  if (p.present & OUTRIGGER_PARAM_SEED) {
+    key(w, "seed");
+    w.Int64(p.seed);
+  }
+  if (p.stop_count) {
+    key(w, "stop");
+    w.StartArray();
+    for (size_t i = 0; i < p.stop_count; ++i) str(w, sv(p.stop[i]));
+    w.EndArray();
+  }
+  if (p.tool_count) writeTools(w, p);
+  if (p.tool_choice.size) {
+    key(w, "tool_choice");
+    std::string_view tc = sv(p.tool_choice);
+    if (tc.front() == '{') rawJson(w, tc);
+    else str(w, tc);
+  }
+  writeResponseFormat(w, p);
+  // Unknown top-level fields the caller sent go through untouched (extra_body in the SDKs).
+  if (p.extra_json.size) {
+    rapidjson::Document extra;
+    extra.Parse(p.extra_json.data, p.extra_json.size);
+    if (!extra.HasParseError() && extra.IsObject()) {
+      for (auto& m : extra.GetObject()) {
+        std::string_view name(m.name.GetString(), m.name.GetStringLength());
+        if (isWritten(name)) continue;
+        str(w, name);
+        m.value.Accept(w);
+      }
+    }
+  }
+}
+
+std::string_view getString(const rapidjson::Value& obj, const char* name) {
+  if (!obj.IsObject()) return {};
+  auto it = obj.FindMember(name);
+  if (it == obj.MemberEnd() || !it->value.IsString()) return {};
+  return {it->value.GetString(), it->value.GetStringLength()};
+}
+
+uint32_t getUint(const rapidjson::Value& obj, const char* name) {
+  if (!obj.IsObject()) return 0;
+  auto it = obj.FindMember(name);
+  return it != obj.MemberEnd() && it->value.IsUint() ? it->value.GetUint() : 0;
+}
+
+const rapidjson::Value* member(const rapidjson::Value& obj, const char* name) {
+  if (!obj.IsObject()) return nullptr;
+  auto it = obj.FindMember(name);
+  return it == obj.MemberEnd() ? nullptr : &it->value;
+}
+
+bool readUsage(const rapidjson::Value& root, outrigger_usage* u) {
+  const rapidjson::Value* usage = member(root, "usage");
+  if (!usage || !usage->IsObject()) return false;
+  u->prompt_tokens = getUint(*usage, "prompt_tokens");
+  u->completion_tokens = getUint(*usage, "completion_tokens");
+  if (const auto* d = member(*usage, "prompt_tokens_details")) u->cached_tokens = getUint(*d, "cached_tokens");
+  if (const auto* d = member(*usage, "completion_tokens_details")) u->reasoning_tokens = getUint(*d, "reasoning_tokens");
+  return true;
+}
+
+Failure malformed(std::string what) {
+  Failure f;
+  f.code = OUTRIGGER_CODE_UNAVAILABLE;  // an upstream fault: another attempt or target may do better
+  f.retryable = true;
+  f.message = "upstream answer unusable: " + what;
+  return f;
+}
+
+// The upstream error object: {"error": {...}} (OpenAI) or the body itself.
+const rapidjson::Value* errorObject(const rapidjson::Document& d) {
+  if (!d.IsObject()) return nullptr;
+  const rapidjson::Value* e = member(d, "error");
+  if (e && e->IsObject()) return e;
+  return nullptr;
+}
+
+}  // namespace
+
+std::string buildChatRequest(const outrigger_request_view& request, const WireSettings& settings) {
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  w.StartObject();
+  key(w, "model");
+  str(w, settings.model.empty() ? sv(request.model) : std::string_view(settings.model));
+  key(w, "messages");
+  w.StartArray();
+  for (size_t i = 0; i < request.message_count; ++i) writeMessage(w, request.messages[i]);
+  w.EndArray();
+  if (request.stream) {
+    key(w, "stream");
+    w.Bool(true);
+    if (settings.include_usage) {
+      key(w, "stream_options");
+      w.StartObject();
+      key(w, "include_usage");
+      w.Bool(true);
+      w.EndObject();
+    }
+  }
+  if (request.params) writeParams(w, *request.params, settings);
+  w.EndObject();
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+bool parseChatResponse(std::string_view body, Answer* answer, Failure* failure) {
+  rapidjson::Document d;
+  d.Parse(body.data() ? body.data() : "", body.size());
+  if (d.HasParseError() || !d.IsObject()) {
+    *failure = malformed("not a JSON object");
+    return false;
+  }
+  const rapidjson::Value* choices = member(d, "choices");
+  if (!choices || !choices->IsArray() || choices->Empty()) {
+    *failure = malformed("no choices");
+    return false;
+  }
+  const rapidjson::Value& choice = (*choices)[0];
+  const rapidjson::Value* message = member(choice, "message");
+  if (!message || !message->IsObject()) {
+    *failure = malformed("choice without a message");
+    return false;
+  }
+  answer->model.assign(getString(d, "model"));
+  answer->finish_reason.assign(getString(choice, "finish_reason"));
+  answer->content.assign(getString(*message, "content"));
+  std::string_view refusal = getString(*message, "refusal");
+  if (!refusal.empty() && answer->content.empty()) {
+    // No separate refusal field on the wire: the text goes as content, flagged by the reason.
+    answer->content.assign(refusal);
+    answer->refusal = true;
+    answer->finish_reason = "content_filter";
+  }
+  if (const auto* calls = member(*message, "tool_calls"); calls && calls->IsArray()) {
+    for (const auto& c : calls->GetArray()) {
+      ToolCall t;
+      t.id.assign(getString(c, "id"));
+      t.type.assign(getString(c, "type"));
+      if (const auto* fn = member(c, "function")) {
+        t.name.assign(getString(*fn, "name"));
+        t.arguments.assign(getString(*fn, "arguments"));
+      }
+      answer->tool_calls.push_back(std::move(t));
+    }
+  }
+  answer->has_usage = readUsage(d, &answer->usage);
+  return true;
+}
+
+uint32_t retryAfterMs(std::string_view retry_after, std::string_view retry_after_ms, int64_t now_unix_s) {
+  constexpr double kCapMs = 3600.0 * 1000;
+  auto num = [](std::string_view s, double* out) {
+    std::string t(s);
+    char* end = nullptr;
+    double v = std::strtod(t.c_str(), &end);
+    if (t.empty() || end == t.c_str() || *end != '\0' || !std::isfinite(v) || v < 0) return false;
+    *out = v;
+    return true;
+  };
+  double v = 0;
+  if (!retry_after_ms.empty() && num(retry_after_ms, &v)) return uint32_t(std::min(v, kCapMs));
+  if (retry_after.empty()) return 0;
+  if (num(retry_after, &v)) return uint32_t(std::min(v * 1000, kCapMs));
+  std::tm tm{};
+  std::string t(retry_after);
+  if (!strptime(t.c_str(), "%a, %d %b %Y %H:%M:%S", &tm)) return 0;
+  int64_t at = timegm(&tm);
+  if (at <= now_unix_s) return 0;
+  return uint32_t(std::min(double(at - now_unix_s) * 1000, kCapMs));
+}
+
+Failure mapHttpError(int status, std::string_view body, const ErrorHints& hints, int64_t now_unix_s) {
+  Failure f;
+  rapidjson::Document d;
+  d.Parse(body.data() ? body.data() : "", body.size());
+  std::string type, code, text;
+  if (!d.HasParseError()) {
+    if (const rapidjson::Value* e = errorObject(d)) {
+      type.assign(getString(*e, "type"));
+      code.assign(getString(*e, "code"));
+      text.assign(getString(*e, "message"));
+    }
+  }
+  switch (status) {
+    case 400: case 413: case 422: f.code = OUTRIGGER_CODE_INVALID_ARGUMENT; break;
+    case 401: f.code = OUTRIGGER_CODE_UNAUTHENTICATED; break;
+    case 403: f.code = OUTRIGGER_CODE_PERMISSION_DENIED; break;
+    case 404: f.code = OUTRIGGER_CODE_NOT_FOUND; break;
+    case 408: case 409: f.code = OUTRIGGER_CODE_UNAVAILABLE; f.retryable = true; break;
+    case 429: f.code = OUTRIGGER_CODE_RESOURCE_EXHAUSTED; f.retryable = true; break;
+    default:
+      if (status >= 500) {
+        f.code = OUTRIGGER_CODE_UNAVAILABLE;
+        f.retryable = true;
+      } else {
+        f.code = OUTRIGGER_CODE_FAILED_PRECONDITION;
+      }
+  }
+  // Quota and spend limits do not clear with a retry.
+  bool quota = type == "insufficient_quota" || code == "insufficient_quota" || code == "billing_hard_limit_reached";
+  if (status == 429 && quota) f.retryable = false;
+  if (hints.should_retry == "true") f.retryable = true;
+  if (hints.should_retry == "false") f.retryable = false;
+  f.retry_after_ms = retryAfterMs(hints.retry_after, hints.retry_after_ms, now_unix_s);
+  f.message = "upstream " + std::to_string(status);
+  if (!type.empty()) f.message += " " + type;
+  if (quota) f.message += " (quota exhausted)";
+  // 401 messages echo part of the key: never pass them on.
+  if (!text.empty() && status != 401) f.message += ": " + text.substr(0, 300);
+  return f;
+}
+
+Failure mapTransportError(outrigger_http_error error, std::string_view detail) {
+  Failure f;
+  f.code = OUTRIGGER_CODE_UNAVAILABLE;
+  f.retryable = true;
+  switch (error) {
+    case OUTRIGGER_HTTP_E_DEADLINE:
+      f.code = OUTRIGGER_CODE_DEADLINE_EXCEEDED;
+      f.retryable = false;
+      break;
+    case OUTRIGGER_HTTP_E_TLS:
+    case OUTRIGGER_HTTP_E_ABORTED:
+    case OUTRIGGER_HTTP_E_INTERNAL:
+      f.code = OUTRIGGER_CODE_INTERNAL;
+      f.retryable = false;
+      break;
+    default:
+      break;
+  }
+  f.message = "upstream transport: " + std::string(detail);
+  return f;
+}
+
+StreamDecoder::Step StreamDecoder::decode(std::string_view data, StreamDelta* delta, Failure* failure) {
+  if (data == "[DONE]") {
+    done_ = true;
+    return Step::kDone;
+  }
+  rapidjson::Document d;
+  d.Parse(data.data() ? data.data() : "", data.size());
+  if (d.HasParseError() || !d.IsObject()) {
+    *failure = malformed("stream event is not JSON");
+    return Step::kError;
+  }
+  if (const rapidjson::Value* e = errorObject(d)) {
+    // An error after the 200: the stream is broken, whatever came before.
+    *failure = Failure{OUTRIGGER_CODE_UNAVAILABLE, true, 0,
+                       "upstream stream error: " + std::string(getString(*e, "message")).substr(0, 300)};
+    return Step::kError;
+  }
+  std::string_view model = getString(d, "model");
+  if (!model.empty()) summary_.model.assign(model);
+  outrigger_usage u{};
+  if (readUsage(d, &u)) {
+    summary_.usage = u;
+    summary_.has_usage = true;
+  }
+  const rapidjson::Value* choices = member(d, "choices");
+  if (!choices || !choices->IsArray() || choices->Empty()) return Step::kNothing;  // the usage chunk
+  const rapidjson::Value& choice = (*choices)[0];
+  std::string_view finish = getString(choice, "finish_reason");
+  if (!finish.empty()) summary_.finish_reason.assign(finish);
+  const rapidjson::Value* dl = member(choice, "delta");
+  if (!dl || !dl->IsObject()) return Step::kNothing;
+  delta->content.assign(getString(*dl, "content"));
+  std::string_view refusal = getString(*dl, "refusal");
+  if (!refusal.empty()) {
+    delta->content.append(refusal);
+    summary_.refusal = true;
+  }
+  if (const auto* calls = member(*dl, "tool_calls"); calls && calls->IsArray()) {
+    for (const auto& c : calls->GetArray()) {
+      ToolCallDelta t;
+      t.index = getUint(c, "index");
+      t.id.assign(getString(c, "id"));
+      t.type.assign(getString(c, "type"));
+      if (const auto* fn = member(c, "function")) {
+        t.name.assign(getString(*fn, "name"));
+        t.arguments.assign(getString(*fn, "arguments"));
+      }
+      delta->tool_calls.push_back(std::move(t));
+    }
+  }
+  return delta->empty() ? Step::kNothing : Step::kDelta;
+}
+
+}  // namespace outrigger::providers::openai

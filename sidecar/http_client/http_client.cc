@@ -1,0 +1,563 @@
+#include "http_client/http_client.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <mutex>
+#include <string_view>
+
+#include "common/clock.h"
+
+namespace outrigger::http_client {
+
+struct HttpClient::PollContext {
+  uv_poll_t poll;
+  curl_socket_t fd;
+  HttpClient* client;
+};
+
+struct HttpClient::Transfer {
+  HttpClient* client = nullptr;
+  uint64_t id = 0;
+  outrigger_request owner{};
+  CURL* easy = nullptr;
+  curl_slist* headers = nullptr;
+  std::string url, body;
+  outrigger_http_sink sink{};
+  void* user_data = nullptr;
+  uv_timer_t timer;
+  char error[CURL_ERROR_SIZE] = {0};
+
+  uint64_t first_byte_at = 0;  // absolute monotonic ns
+  uint64_t total_at = 0;
+  uint64_t deadline_at = 0;    // 0: none
+  uint64_t idle_ns = 0;
+  uint64_t last_data_ns = 0;
+
+  int status = 0;
+  std::vector<std::string> header_text;  // "name\0value" pairs kept alive for on_head
+  uint64_t body_bytes = 0;
+  bool head_delivered = false;
+  bool sink_paused = false;  // the sink asked for no more body
+  bool curl_paused = false;  // curl holds a refused write until resume
+  bool dead = false;         // no further sink callbacks (cancelled or aborted)
+  bool report = true;        // on_complete still owed
+  outrigger_http_error forced = OUTRIGGER_HTTP_OK;
+};
+
+namespace {
+
+constexpr uint64_t kMsNs = 1000000;
+
+uint64_t afterMs(uint64_t now, uint32_t ms) { return now + uint64_t(ms) * kMsNs; }
+
+std::string_view trimmed(std::string_view s) {
+  while (!s.empty() && (s.back() == '\r' || s.back() == '\n' || s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  return s;
+}
+
+bool hasLineBreak(outrigger_str s) {
+  return s.size && (std::memchr(s.data, '\r', s.size) || std::memchr(s.data, '\n', s.size));
+}
+
+std::string_view sv(outrigger_str s) { return s.size ? std::string_view(s.data, s.size) : std::string_view(); }
+
+outrigger_http_error classify(CURLcode rc) {
+  switch (rc) {
+    case CURLE_OK: return OUTRIGGER_HTTP_OK;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY: return OUTRIGGER_HTTP_E_RESOLVE;
+    case CURLE_COULDNT_CONNECT: return OUTRIGGER_HTTP_E_CONNECT;
+    case CURLE_OPERATION_TIMEDOUT: return OUTRIGGER_HTTP_E_CONNECT_TIMEOUT;  // only the connect timeout is curl's
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE: return OUTRIGGER_HTTP_E_TLS;
+    case CURLE_OUT_OF_MEMORY: return OUTRIGGER_HTTP_E_INTERNAL;
+    default: return OUTRIGGER_HTTP_E_TRANSPORT;
+  }
+}
+
+const char* errorText(outrigger_http_error e) {
+  switch (e) {
+    case OUTRIGGER_HTTP_E_FIRST_BYTE_TIMEOUT: return "no response within the first-byte timeout";
+    case OUTRIGGER_HTTP_E_IDLE_TIMEOUT: return "response body stalled past the idle timeout";
+    case OUTRIGGER_HTTP_E_TOTAL_TIMEOUT: return "transfer exceeded its total timeout";
+    case OUTRIGGER_HTTP_E_DEADLINE: return "request deadline reached during the transfer";
+    case OUTRIGGER_HTTP_E_ABORTED: return "transfer aborted by its receiver";
+    case OUTRIGGER_HTTP_E_CANCELLED: return "transfer cancelled";
+    default: return "transfer failed";
+  }
+}
+
+}  // namespace
+
+HttpClient::HttpClient(uv_loop_t* loop, HttpClientSettings settings) : loop_(loop), settings_(settings) {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  multi_ = curl_multi_init();
+  curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &HttpClient::onSocket);
+  curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
+  curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &HttpClient::onMultiTimer);
+  curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
+  curl_multi_setopt(multi_, CURLMOPT_PIPELINING, long(CURLPIPE_MULTIPLEX));
+  curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, long(settings_.max_host_connections));
+  uv_timer_init(loop_, &timer_);
+  timer_.data = this;
+}
+
+HttpClient::~HttpClient() {
+  if (shut_down_) return;
+  // The loop never ran the shutdown (a worker that was never started): close here and let the
+  // loop run the close callbacks now, while this object (which owns timer_) still exists.
+  shutdown();
+  uv_run(loop_, UV_RUN_NOWAIT);
+}
+
+outrigger_status HttpClient::start(outrigger_request owner, uint64_t deadline_ns, const outrigger_http_request& request,
+                                   const outrigger_http_sink& sink, void* user_data, uint64_t* transfer_id) {
+  if (shutting_down_) return OUTRIGGER_E_STALE;
+  if (!transfer_id || !sink.on_complete || sink.hdr.struct_size < sizeof(outrigger_http_sink)) return OUTRIGGER_E_INVALID;
+  std::string_view url = sv(request.url);
+  if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) return OUTRIGGER_E_INVALID;
+  if (hasLineBreak(request.url) || hasLineBreak(request.method)) return OUTRIGGER_E_INVALID;
+  for (size_t i = 0; i < request.header_count; ++i) {
+    const auto& h = request.headers[i];
+    if (h.name.size == 0 || hasLineBreak(h.name) || hasLineBreak(h.value)) return OUTRIGGER_E_INVALID;
+  }
+
+  auto* t = new Transfer;
+  t->client = this;
+  t->id = next_id_++;
+  t->owner = owner;
+  t->url.assign(url);
+  t->body.assign(sv(request.body));
+  t->sink = sink;
+  t->user_data = user_data;
+  t->easy = curl_easy_init();
+  if (!t->easy) {
+    delete t;
+    return OUTRIGGER_E_NOMEM;
+  }
+  for (size_t i = 0; i < request.header_count; ++i) {
+    std::string line(sv(request.headers[i].name));
+    line += ": ";
+    line += sv(request.headers[i].value);
+    t->headers = curl_slist_append(t->headers, line.c_str());
+  }
+  t->headers = curl_slist_append(t->headers, "Expect:");  // no 100-continue round trip
+
+  uint64_t now = monoNowNs();
+  auto pick = [](uint32_t asked, uint32_t fallback) { return asked ? asked : fallback; };
+  uint32_t connect_ms = pick(request.connect_timeout_ms, settings_.connect_timeout_ms);
+  t->first_byte_at = afterMs(now, pick(request.first_byte_timeout_ms, settings_.first_byte_timeout_ms));
+  t->idle_ns = uint64_t(pick(request.idle_timeout_ms, settings_.idle_timeout_ms)) * kMsNs;
+  t->total_at = afterMs(now, pick(request.total_timeout_ms, settings_.total_timeout_ms));
+  t->deadline_at = deadline_ns;
+  if (deadline_ns && deadline_ns > now) connect_ms = std::min<uint64_t>(connect_ms, (deadline_ns - now) / kMsNs + 1);
+
+  CURL* e = t->easy;
+  curl_easy_setopt(e, CURLOPT_URL, t->url.c_str());
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_PRIVATE, t);
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->error);
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, long(connect_ms));
+  curl_easy_setopt(e, CURLOPT_HTTP_VERSION, long(CURL_HTTP_VERSION_2TLS));
+  curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, settings_.verify_tls ? 1L : 0L);
+  curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, settings_.verify_tls ? 2L : 0L);
+  curl_easy_setopt(e, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
+  curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &HttpClient::onHeader);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &HttpClient::onWrite);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, &HttpClient::onOpenSocket);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, this);
+  curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, &HttpClient::onCloseSocket);
+  curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, this);
+  std::string method(sv(request.method));
+  if (!t->body.empty() || method == "POST") {
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, long(t->body.size()));
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->body.c_str());
+  }
+  if (!method.empty() && method != "GET" && method != "POST") curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method.c_str());
+
+  uv_timer_init(loop_, &t->timer);
+  t->timer.data = t;
+  if (curl_multi_add_handle(multi_, e) != CURLM_OK) {
+    t->report = false;
+    destroy(t);
+    return OUTRIGGER_E_INTERNAL;
+  }
+  transfers_.emplace(t->id, t);
+  counters_.started.fetch_add(1, std::memory_order_relaxed);
+  armTimer(t);
+  *transfer_id = t->id;
+  return OUTRIGGER_OK;
+}
+
+HttpClient::Transfer* HttpClient::find(outrigger_request owner, uint64_t id, outrigger_status* status) {
+  auto it = transfers_.find(id);
+  if (it == transfers_.end() || it->second->dead) {
+    *status = OUTRIGGER_E_STALE;
+    return nullptr;
+  }
+  Transfer* t = it->second;
+  if (t->owner.slot != owner.slot || t->owner.generation != owner.generation) {
+    *status = OUTRIGGER_E_INVALID;
+    return nullptr;
+  }
+  *status = OUTRIGGER_OK;
+  return t;
+}
+
+outrigger_status HttpClient::cancel(outrigger_request owner, uint64_t transfer_id) {
+  outrigger_status st;
+  Transfer* t = find(owner, transfer_id, &st);
+  if (!t) return st;
+  counters_.cancelled.fetch_add(1, std::memory_order_relaxed);
+  abort(t, /*report=*/false);
+  return OUTRIGGER_OK;
+}
+
+outrigger_status HttpClient::resume(outrigger_request owner, uint64_t transfer_id) {
+  outrigger_status st;
+  Transfer* t = find(owner, transfer_id, &st);
+  if (!t) return st;
+  t->sink_paused = false;
+  t->last_data_ns = monoNowNs();  // the idle clock restarts when the receiver is ready again
+  armTimer(t);
+  if (t->curl_paused) {
+    t->curl_paused = false;
+    ++in_curl_;
+    curl_easy_pause(t->easy, CURLPAUSE_CONT);  // may deliver the held bytes right away
+    --in_curl_;
+    runDeferred();
+    drainMessages();
+  }
+  return OUTRIGGER_OK;
+}
+
+void HttpClient::abortOwnedBy(outrigger_request owner) {
+  std::vector<Transfer*> owned;
+  for (auto& [id, t] : transfers_) {
+    if (!t->dead && t->owner.slot == owner.slot && t->owner.generation == owner.generation) owned.push_back(t);
+  }
+  for (Transfer* t : owned) {
+    counters_.cancelled.fetch_add(1, std::memory_order_relaxed);
+    t->forced = OUTRIGGER_HTTP_E_CANCELLED;
+    abort(t, /*report=*/true);
+  }
+}
+
+void HttpClient::abort(Transfer* t, bool report) {
+  if (t->dead) return;
+  t->dead = true;
+  t->report = report;
+  if (t->forced == OUTRIGGER_HTTP_OK) t->forced = OUTRIGGER_HTTP_E_CANCELLED;
+  if (in_curl_ > 0) {
+    deferred_.push_back(t);  // curl forbids removing a handle from inside its callbacks
+  } else {
+    finish(t, CURLE_ABORTED_BY_CALLBACK);
+  }
+}
+
+void HttpClient::runDeferred() {
+  if (in_curl_ > 0) return;
+  while (!deferred_.empty()) {
+    std::vector<Transfer*> batch;
+    batch.swap(deferred_);
+    for (Transfer* t : batch) finish(t, CURLE_ABORTED_BY_CALLBACK);
+  }
+}
+
+void HttpClient::finish(Transfer* t, CURLcode rc) {
+  curl_multi_remove_handle(multi_, t->easy);
+  transfers_.erase(t->id);
+  uv_timer_stop(&t->timer);
+  if (t->report) {
+    t->report = false;
+    outrigger_http_result result;
+    std::memset(&result, 0, sizeof result);
+    result.hdr = OUTRIGGER_HEADER_INIT(outrigger_http_result);
+    result.error = t->forced != OUTRIGGER_HTTP_OK ? t->forced : classify(rc);
+    long code = 0;
+    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
+    result.status = t->status ? t->status : int32_t(code);
+    std::string message;
+    if (result.error != OUTRIGGER_HTTP_OK) {
+      message = t->forced != OUTRIGGER_HTTP_OK ? errorText(t->forced) : (t->error[0] ? t->error : curl_easy_strerror(rc));
+    }
+    result.message = {message.data(), message.size()};
+    result.body_bytes = t->body_bytes;
+    auto& c = counters_;
+    if (result.error == OUTRIGGER_HTTP_OK) c.completed.fetch_add(1, std::memory_order_relaxed);
+    else if (result.error != OUTRIGGER_HTTP_E_CANCELLED) c.failed.fetch_add(1, std::memory_order_relaxed);
+    if (result.error >= OUTRIGGER_HTTP_E_CONNECT_TIMEOUT && result.error <= OUTRIGGER_HTTP_E_DEADLINE) {
+      c.timeouts.fetch_add(1, std::memory_order_relaxed);
+    }
+    t->dead = true;
+    t->sink.on_complete(t->user_data, &result);
+  }
+  destroy(t);
+}
+
+void HttpClient::destroy(Transfer* t) {
+  if (t->easy) curl_easy_cleanup(t->easy);
+  t->easy = nullptr;
+  curl_slist_free_all(t->headers);
+  t->headers = nullptr;
+  auto* timer = reinterpret_cast<uv_handle_t*>(&t->timer);
+  if (uv_is_closing(timer)) return;  // the loop already closed it (shutdown without a loop)
+  uv_close(timer, [](uv_handle_t* h) { delete static_cast<Transfer*>(h->data); });
+}
+
+// ------------------------------------------------------------------ timeouts
+
+void HttpClient::armTimer(Transfer* t) {
+  if (t->dead) return;
+  uint64_t at = t->total_at;
+  if (t->deadline_at && t->deadline_at < at) at = t->deadline_at;
+  if (!t->head_delivered) at = std::min(at, t->first_byte_at);
+  else if (!t->sink_paused && t->idle_ns) at = std::min(at, t->last_data_ns + t->idle_ns);
+  uint64_t now = monoNowNs();
+  uint64_t delay_ms = at > now ? (at - now + kMsNs - 1) / kMsNs : 0;
+  uv_timer_start(&t->timer, &HttpClient::onTransferTimer, delay_ms, 0);
+}
+
+void HttpClient::onTransferTimer(uv_timer_t* timer) {
+  auto* t = static_cast<Transfer*>(timer->data);
+  t->client->timeoutFired(t);
+}
+
+void HttpClient::timeoutFired(Transfer* t) {
+  uint64_t now = monoNowNs();
+  outrigger_http_error e = OUTRIGGER_HTTP_OK;
+  if (t->deadline_at && now >= t->deadline_at) e = OUTRIGGER_HTTP_E_DEADLINE;  // the deadline always wins
+  else if (now >= t->total_at) e = OUTRIGGER_HTTP_E_TOTAL_TIMEOUT;
+  else if (!t->head_delivered && now >= t->first_byte_at) e = OUTRIGGER_HTTP_E_FIRST_BYTE_TIMEOUT;
+  else if (t->head_delivered && !t->sink_paused && t->idle_ns && now >= t->last_data_ns + t->idle_ns)
+    e = OUTRIGGER_HTTP_E_IDLE_TIMEOUT;
+  if (e == OUTRIGGER_HTTP_OK) return armTimer(t);  // fired a little early
+  t->forced = e;
+  abort(t, /*report=*/true);
+}
+
+// ------------------------------------------------------------------ curl easy callbacks
+
+size_t HttpClient::onHeader(char* data, size_t size, size_t count, void* userp) {
+  auto* t = static_cast<Transfer*>(userp);
+  size_t len = size * count;
+  if (t->dead) return 0;
+  if (t->head_delivered) return len;  // trailers
+  std::string_view line = trimmed(std::string_view(data, len));
+  if (line.rfind("HTTP/", 0) == 0) {
+    size_t sp = line.find(' ');
+    t->status = sp == std::string_view::npos ? 0 : std::atoi(std::string(line.substr(sp + 1, 3)).c_str());
+    t->header_text.clear();
+    return len;
+  }
+  if (!line.empty()) {
+    size_t colon = line.find(':');
+    if (colon != std::string_view::npos) {
+      std::string pair(trimmed(line.substr(0, colon)));
+      pair.push_back('\0');
+      pair.append(trimmed(line.substr(colon + 1)));
+      t->header_text.push_back(std::move(pair));
+    }
+    return len;
+  }
+  if (t->status < 200) return len;  // end of an interim (1xx) head
+  t->head_delivered = true;
+  t->last_data_ns = monoNowNs();
+  if (t->sink.on_head) {
+    std::vector<outrigger_http_header> headers;
+    headers.reserve(t->header_text.size());
+    for (const std::string& p : t->header_text) {
+      size_t z = p.find('\0');
+      headers.push_back({{p.data(), z}, {p.data() + z + 1, p.size() - z - 1}});
+    }
+    outrigger_http_response_head head;
+    std::memset(&head, 0, sizeof head);
+    head.hdr = OUTRIGGER_HEADER_INIT(outrigger_http_response_head);
+    head.status = t->status;
+    head.headers = headers.data();
+    head.header_count = headers.size();
+    outrigger_status rc = t->sink.on_head(t->user_data, &head);
+    if (t->dead) return 0;
+    if (rc < 0) {
+      t->forced = OUTRIGGER_HTTP_E_ABORTED;
+      return 0;
+    }
+  }
+  t->client->armTimer(t);
+  return len;
+}
+
+size_t HttpClient::onWrite(char* data, size_t size, size_t count, void* userp) {
+  auto* t = static_cast<Transfer*>(userp);
+  size_t len = size * count;
+  if (t->dead) return 0;
+  if (t->sink_paused) {
+    // curl keeps these bytes and offers them again after curl_easy_pause(CONT).
+    t->curl_paused = true;
+    t->client->counters_.paused.fetch_add(1, std::memory_order_relaxed);
+    return CURL_WRITEFUNC_PAUSE;
+  }
+  t->body_bytes += len;
+  t->last_data_ns = monoNowNs();
+  t->client->counters_.bytes_received.fetch_add(len, std::memory_order_relaxed);
+  outrigger_status rc = OUTRIGGER_OK;
+  if (t->sink.on_body) rc = t->sink.on_body(t->user_data, {data, len});
+  if (t->dead) return 0;
+  if (rc < 0) {
+    t->forced = OUTRIGGER_HTTP_E_ABORTED;
+    return 0;
+  }
+  if (rc == OUTRIGGER_PAUSE) t->sink_paused = true;
+  t->client->armTimer(t);
+  return len;
+}
+
+// ------------------------------------------------------------------ sockets and the multi
+
+curl_socket_t HttpClient::onOpenSocket(void* clientp, curlsocktype, struct curl_sockaddr* address) {
+  int fd = ::socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+  if (fd < 0) return CURL_SOCKET_BAD;
+  static_cast<HttpClient*>(clientp)->counters_.sockets_opened.fetch_add(1, std::memory_order_relaxed);
+  return fd;
+}
+
+int HttpClient::onCloseSocket(void* clientp, curl_socket_t fd) {
+  // The poll goes first: libuv must forget the fd before its number can be reused.
+  static_cast<HttpClient*>(clientp)->stopPoll(fd);
+  return ::close(fd);
+}
+
+void HttpClient::stopPoll(curl_socket_t fd) {
+  auto it = polls_.find(fd);
+  if (it == polls_.end()) return;
+  PollContext* p = it->second;
+  polls_.erase(it);
+  uv_poll_stop(&p->poll);
+  uv_close(reinterpret_cast<uv_handle_t*>(&p->poll), [](uv_handle_t* h) { delete static_cast<PollContext*>(h->data); });
+}
+
+int HttpClient::onSocket(CURL*, curl_socket_t fd, int what, void* userp, void* socketp) {
+  auto* self = static_cast<HttpClient*>(userp);
+  if (what == CURL_POLL_REMOVE) {
+    // A REMOVE can arrive after curl closed the socket, when the number may already belong to
+    // a new one: only the poll curl assigned to this registration is stopped.
+    auto it = self->polls_.find(fd);
+    if (it != self->polls_.end() && it->second == socketp) self->stopPoll(fd);
+    return 0;
+  }
+  if (self->shutting_down_) return 0;  // cleanup may ask for polls on cached connections
+  PollContext* p = nullptr;
+  auto it = self->polls_.find(fd);
+  if (it != self->polls_.end()) {
+    p = it->second;
+  } else {
+    p = new PollContext{{}, fd, self};
+    if (uv_poll_init_socket(self->loop_, &p->poll, fd) != 0) {
+      delete p;
+      return -1;
+    }
+    p->poll.data = p;
+    self->polls_.emplace(fd, p);
+  }
+  curl_multi_assign(self->multi_, fd, p);
+  int events = ((what & CURL_POLL_IN) ? UV_READABLE : 0) | ((what & CURL_POLL_OUT) ? UV_WRITABLE : 0);
+  uv_poll_start(&p->poll, events, &HttpClient::onPoll);
+  return 0;
+}
+
+void HttpClient::onPoll(uv_poll_t* poll, int status, int events) {
+  auto* p = static_cast<PollContext*>(poll->data);
+  HttpClient* self = p->client;
+  int flags = 0;
+  if (status < 0) {
+    // Never drop a poll error: curl must see it or the transfer hangs (or libuv aborts later).
+    self->counters_.poll_errors.fetch_add(1, std::memory_order_relaxed);
+    flags = CURL_CSELECT_ERR;
+  } else {
+    if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
+    if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
+  }
+  self->socketAction(p->fd, flags);
+}
+
+int HttpClient::onMultiTimer(CURLM*, long timeout_ms, void* userp) {
+  auto* self = static_cast<HttpClient*>(userp);
+  if (self->shut_down_) return 0;
+  if (timeout_ms < 0) {
+    uv_timer_stop(&self->timer_);
+  } else {
+    // Zero means "now", but socket_action must not run from inside this callback: a 0 ms uv
+    // timer fires on the loop's next iteration without sleeping (mapping it to 1 ms, as curl's
+    // example does, costs a millisecond on every new transfer).
+    uv_timer_start(&self->timer_, &HttpClient::onUvTimer, uint64_t(timeout_ms), 0);
+  }
+  return 0;
+}
+
+void HttpClient::onUvTimer(uv_timer_t* timer) {
+  static_cast<HttpClient*>(timer->data)->socketAction(CURL_SOCKET_TIMEOUT, 0);
+}
+
+void HttpClient::socketAction(curl_socket_t fd, int events) {
+  int running = 0;
+  ++in_curl_;
+  curl_multi_socket_action(multi_, fd, events, &running);
+  --in_curl_;
+  runDeferred();
+  drainMessages();
+}
+
+void HttpClient::drainMessages() {
+  if (in_curl_ > 0 || !multi_) return;
+  int left = 0;
+  while (CURLMsg* msg = curl_multi_info_read(multi_, &left)) {
+    if (msg->msg != CURLMSG_DONE) continue;
+    CURL* easy = msg->easy_handle;
+    CURLcode rc = msg->data.result;
+    Transfer* t = nullptr;
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, &t);
+    if (t) finish(t, rc);
+  }
+}
+
+void HttpClient::shutdown() {
+  if (shut_down_) return;
+  shutting_down_ = true;
+  std::vector<Transfer*> all;
+  for (auto& [id, t] : transfers_) all.push_back(t);
+  deferred_.clear();  // every deferred transfer is still in transfers_
+  for (Transfer* t : all) {
+    if (!t->dead) {
+      t->dead = true;
+      t->report = true;
+      t->forced = OUTRIGGER_HTTP_E_CANCELLED;
+    }
+    finish(t, CURLE_ABORTED_BY_CALLBACK);
+  }
+  curl_multi_cleanup(multi_);  // closes cached connections through onCloseSocket
+  multi_ = nullptr;
+  std::vector<curl_socket_t> left;
+  for (auto& [fd, p] : polls_) left.push_back(fd);
+  for (curl_socket_t fd : left) stopPoll(fd);
+  auto* timer = reinterpret_cast<uv_handle_t*>(&timer_);
+  if (!uv_is_closing(timer)) {
+    uv_timer_stop(&timer_);
+    uv_close(timer, nullptr);
+  }
+  shut_down_ = true;
+}
+
+}  // namespace outrigger::http_client

@@ -1,0 +1,203 @@
+#include "resilience/attempt_planner.h"
+
+#include <algorithm>
+
+namespace outrigger::resilience {
+namespace {
+constexpr uint64_t kMsNs = 1000000;
+
+bool fallsBack(const AttemptFailure& f) {
+  // Retryable faults, and failures that belong to this target (its key, its quota, its
+  // deployment) rather than to the request: another target may well succeed.
+  return f.retryable || f.code == OUTRIGGER_CODE_UNAUTHENTICATED || f.code == OUTRIGGER_CODE_PERMISSION_DENIED ||
+         f.code == OUTRIGGER_CODE_RESOURCE_EXHAUSTED || f.code == OUTRIGGER_CODE_NOT_FOUND ||
+         f.code == OUTRIGGER_CODE_UNAVAILABLE;
+}
+}  // namespace
+
+AttemptPlanner::AttemptPlanner(RoutePolicy policy, std::vector<TargetView> targets, uint64_t deadline_ns, uint64_t seed)
+    : policy_(policy), targets_(std::move(targets)), deadline_ns_(deadline_ns), rng_(seed) {
+  for (size_t i = 0; i < targets_.size(); ++i) order_.push_back(i);
+  if (policy_.strategy == Strategy::kLowestLatency) {
+    // Unmeasured targets (-1) sort first so every target gets measured.
+    std::stable_sort(order_.begin(), order_.end(),
+                     [&](size_t a, size_t b) { return targets_[a].latency_ms < targets_[b].latency_ms; });
+  }
+  if (policy_.strategy == Strategy::kWeighted && targets_.size() > 1) {
+    uint64_t total = 0;
+    for (const auto& t : targets_) total += t.weight;
+    if (total > 0) {
+      uint64_t draw = std::uniform_int_distribution<uint64_t>(0, total - 1)(rng_);
+      size_t pick = 0;
+      for (; pick < targets_.size(); ++pick) {
+        if (draw < targets_[pick].weight) break;
+        draw -= targets_[pick].weight;
+      }
+      // The drawn target first, the rest keep their listed order as the fallback chain.
+      order_.erase(order_.begin() + pick);
+      order_.insert(order_.begin(), pick);
+    }
+  }
+}
+
+uint32_t AttemptPlanner::backoffMs(uint32_t retry) {
+  uint64_t cap = policy_.retry.base_backoff_ms;
+  for (uint32_t i = 1; i < retry && cap < policy_.retry.max_backoff_ms; ++i) cap *= 2;
+  cap = std::min<uint64_t>(cap, policy_.retry.max_backoff_ms);
+  return uint32_t(std::uniform_int_distribution<uint64_t>(0, cap)(rng_));
+}
+
+bool AttemptPlanner::fits(uint64_t now_ns, uint32_t delay_ms) const {
+  if (deadline_ns_ == 0) return true;
+  return now_ns + (uint64_t(delay_ms) + policy_.retry.min_attempt_ms) * kMsNs <= deadline_ns_;
+}
+
+uint32_t AttemptPlanner::soonestReopenMs(uint64_t now_ns) const {
+  uint32_t best = 0;
+  for (const auto& t : targets_) {
+    uint32_t r = t.breaker ? t.breaker->openRemainingMs(now_ns) : 0;
+    if (r && (best == 0 || r < best)) best = r;
+  }
+  return best;
+}
+
+bool AttemptPlanner::admit(size_t from, uint64_t now_ns, size_t* pos, std::string* skipped) {
+  for (size_t p = from; p < order_.size(); ++p) {
+    const TargetView& t = targets_[order_[p]];
+    if (t.max_concurrent && t.in_flight && *t.in_flight >= t.max_concurrent) {
+      ++counters_.limit_skips;
+      *skipped += (skipped->empty() ? "skipped: " : ", ") + t.key + " (at its concurrency limit)";
+      continue;
+    }
+    if (t.rpm && t.rpm->limited() && t.rpm->waitMs(now_ns) > 0) {
+      ++counters_.rate_skips;
+      *skipped += (skipped->empty() ? "skipped: " : ", ") + t.key + " (over its rate limit)";
+      continue;
+    }
+    if (t.tpm && t.tpm->limited() && t.tpm->waitMs(now_ns) > 0) {
+      ++counters_.rate_skips;
+      *skipped += (skipped->empty() ? "skipped: " : ", ") + t.key + " (over its token limit)";
+      continue;
+    }
+    if (take(t, now_ns)) {
+      if (t.rpm) t.rpm->take(now_ns);
+      *pos = p;
+      return true;
+    }
+    ++counters_.breaker_skips;
+    *skipped += (skipped->empty() ? "skipped: " : ", ") + t.key + " (breaker open)";
+  }
+  return false;
+}
+
+Decision AttemptPlanner::first(uint64_t now_ns) {
+  Decision d;
+  std::string skipped;
+  size_t p = 0;
+  if (order_.empty() || !admit(0, now_ns, &p, &skipped)) {
+    d.retry_after_ms = soonestReopenMs(now_ns);
+    d.at_limit = counters_.limit_skips > 0 || counters_.rate_skips > 0;
+    for (const auto& t : targets_) {
+      uint32_t w = std::max(t.rpm ? t.rpm->waitMs(now_ns) : 0u, t.tpm ? t.tpm->waitMs(now_ns) : 0u);
+      if (w && (d.retry_after_ms == 0 || w < d.retry_after_ms)) d.retry_after_ms = w;
+    }
+    d.note = "give up: no target available; " + skipped;
+    return d;
+  }
+  pos_ = p;
+  tries_here_ = 1;
+  d.kind = Decision::Kind::kStart;
+  d.target = order_[p];
+  if (RetryBudget* b = targets_[d.target].budget) b->deposit();
+  const char* how = policy_.strategy == Strategy::kWeighted        ? " (weighted)"
+                    : policy_.strategy == Strategy::kLowestLatency ? " (lowest latency)"
+                                                                   : "";
+  d.note = "attempt 1 on " + targets_[d.target].key + how + (skipped.empty() ? "" : "; " + skipped);
+  return d;
+}
+
+Decision AttemptPlanner::afterFailure(uint64_t now_ns, const AttemptFailure& f, bool chunk_sent) {
+  in_flight_ = false;
+  TargetView& here = targets_[order_[pos_]];
+  if (here.breaker) {
+    if (f.retryable) here.breaker->onFailure(now_ns);
+    else release(here);  // the request's fault says nothing about the target's health
+  }
+  holds_probe_ = false;
+  Decision d;
+  std::string state = here.breaker ? std::string(" breaker=") + stateName(here.breaker->state(now_ns)) : "";
+  if (chunk_sent) {
+    d.note = "give up: a chunk already reached the client" + state;
+    return d;
+  }
+  if (!fallsBack(f)) {
+    d.note = "give up: not retryable (code " + std::to_string(f.code) + ")" + state;
+    return d;
+  }
+  // Same target again, after a backoff, while it has attempts left and its breaker admits it.
+  if (f.retryable && tries_here_ < policy_.retry.max_attempts && f.retry_after_ms <= policy_.retry.max_retry_after_ms) {
+    uint32_t delay = std::max(backoffMs(tries_here_), f.retry_after_ms);
+    bool budget_ok = !here.budget || here.budget->withdraw();
+    if (!budget_ok) ++counters_.budget_denials;
+    bool rate_ok = !here.rpm || here.rpm->take(now_ns);  // a retry is a request to the upstream too
+    if (!rate_ok) ++counters_.rate_skips;
+    if (budget_ok && rate_ok && fits(now_ns, delay) && take(here, now_ns)) {
+      ++tries_here_;
+      ++counters_.retries;
+      d.kind = Decision::Kind::kStart;
+      d.target = order_[pos_];
+      d.delay_ms = delay;
+      d.note = "retry " + here.key + " attempt " + std::to_string(tries_here_) + " after " + std::to_string(delay) +
+               " ms" + (f.retry_after_ms ? " (retry-after " + std::to_string(f.retry_after_ms) + " ms)" : "") + state;
+      return d;
+    }
+  }
+  std::string skipped;
+  size_t p = 0;
+  if (!admit(pos_ + 1, now_ns, &p, &skipped)) {
+    d.retry_after_ms = soonestReopenMs(now_ns);
+    d.note = "give up: no fallback target left" + state + (skipped.empty() ? "" : "; " + skipped);
+    return d;
+  }
+  if (!fits(now_ns, 0)) {
+    release(targets_[order_[p]]);
+    d.note = "give up: no time left before the deadline for another attempt" + state;
+    return d;
+  }
+  std::string from = here.key;
+  std::string why = counters_.budget_denials ? " (retry budget of " + from + " exhausted)" : "";
+  pos_ = p;
+  tries_here_ = 1;
+  ++counters_.fallbacks;
+  d.kind = Decision::Kind::kStart;
+  d.target = order_[p];
+  if (RetryBudget* b = targets_[d.target].budget) b->deposit();
+  d.note = "fallback " + from + " -> " + targets_[d.target].key + why + state + (skipped.empty() ? "" : "; " + skipped);
+  return d;
+}
+
+bool AttemptPlanner::take(const TargetView& t, uint64_t now_ns) {
+  if (!t.breaker) return true;
+  bool half_open = t.breaker->state(now_ns) == CircuitBreaker::State::kHalfOpen;
+  if (!t.breaker->allow(now_ns)) return false;
+  holds_probe_ = half_open;
+  return true;
+}
+
+void AttemptPlanner::release(const TargetView& t) {
+  if (holds_probe_ && t.breaker) t.breaker->onAbandon();
+  holds_probe_ = false;
+}
+
+void AttemptPlanner::succeeded() {
+  in_flight_ = false;
+  holds_probe_ = false;
+  if (CircuitBreaker* b = targets_[order_[pos_]].breaker) b->onSuccess();
+}
+
+void AttemptPlanner::abandoned() {
+  if (!order_.empty()) release(targets_[order_[pos_]]);
+  in_flight_ = false;
+}
+
+}  // namespace outrigger::resilience

@@ -1,0 +1,105 @@
+// Decides, for one request, which target each provider attempt goes to and when: the first
+// target by strategy, retries with exponential backoff and full jitter (honouring the
+// upstream's retry-after up to a cap), fallback to the next target, skipping targets whose
+// breaker is open, never starting an attempt that cannot finish before the deadline and never
+// retrying once a chunk reached the client. Plugins only classify failures; this decides.
+//
+// Every decision comes with a one-line note for the request's spans. Pure logic: times are
+// passed in and randomness comes from a seed, so tests replay decisions exactly.
+#pragma once
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <outrigger/plugin.h>
+
+#include "resilience/circuit_breaker.h"
+#include "resilience/policy.h"
+#include "resilience/target_health.h"
+
+namespace outrigger::resilience {
+
+struct TargetView {
+  std::string key;                // "instance/model": names the target in notes and the registry
+  uint32_t weight = 1;
+  CircuitBreaker* breaker = nullptr;  // owned by the worker's HealthRegistry; nullptr: none
+  double latency_ms = -1;         // latency average, -1 when not measured yet
+  RetryBudget* budget = nullptr;  // nullptr: unlimited
+  const uint32_t* in_flight = nullptr;  // attempts running on the target (this worker)
+  uint32_t max_concurrent = 0;          // 0: unlimited
+  RpmBucket* rpm = nullptr;             // requests-per-minute limit; nullptr: none
+  RpmBucket* tpm = nullptr;             // tokens-per-minute limit (charged after answers); nullptr: none
+};
+
+// How an attempt failed, as the provider classified it.
+struct AttemptFailure {
+  outrigger_code code = OUTRIGGER_CODE_UNAVAILABLE;
+  bool retryable = false;
+  uint32_t retry_after_ms = 0;
+};
+
+struct Decision {
+  enum class Kind { kStart, kGiveUp };
+  Kind kind = Kind::kGiveUp;
+  size_t target = 0;            // kStart: index into the route's targets
+  uint32_t delay_ms = 0;        // kStart: wait this long first (backoff)
+  uint32_t retry_after_ms = 0;  // kGiveUp with no target: when one may be available again
+  bool at_limit = false;        // kGiveUp: some target was skipped for its concurrency limit
+  std::string note;             // for the span: what was decided and why
+};
+
+struct PlannerCounters {
+  uint32_t attempts = 0;
+  uint32_t retries = 0;
+  uint32_t fallbacks = 0;
+  uint32_t breaker_skips = 0;
+  uint32_t budget_denials = 0;
+  uint32_t limit_skips = 0;
+  uint32_t rate_skips = 0;
+};
+
+class AttemptPlanner {
+ public:
+  AttemptPlanner(RoutePolicy policy, std::vector<TargetView> targets, uint64_t deadline_ns, uint64_t seed);
+
+  // The first attempt. kGiveUp when every target's breaker is open.
+  Decision first(uint64_t now_ns);
+  // The current attempt failed. `chunk_sent`: part of the answer already reached the client.
+  Decision afterFailure(uint64_t now_ns, const AttemptFailure& failure, bool chunk_sent);
+  void succeeded();
+  // The request ended while an attempt was in flight or waiting: releases a held probe.
+  void abandoned();
+  // A decided kStart attempt actually starts now.
+  void started() { ++counters_.attempts; in_flight_ = true; }
+
+  const PlannerCounters& counters() const { return counters_; }
+  size_t current() const { return order_.empty() ? 0 : order_[pos_]; }
+
+  // Full-jitter backoff before retry number `retry` (1-based), exposed for tests.
+  uint32_t backoffMs(uint32_t retry);
+
+ private:
+  // The next admitted target at or after order position `from`; false when none.
+  bool admit(size_t from, uint64_t now_ns, size_t* pos, std::string* skipped);
+  bool fits(uint64_t now_ns, uint32_t delay_ms) const;
+  // Asks `t`'s breaker for admission, remembering whether that took its half-open probe slot.
+  bool take(const TargetView& t, uint64_t now_ns);
+  // Gives back a probe slot this request holds on `t` without a verdict.
+  void release(const TargetView& t);
+  uint32_t soonestReopenMs(uint64_t now_ns) const;
+
+  RoutePolicy policy_;
+  std::vector<TargetView> targets_;
+  std::vector<size_t> order_;  // target indices in trial order
+  size_t pos_ = 0;             // position in order_ of the current target
+  uint32_t tries_here_ = 0;    // attempts on the current target
+  uint64_t deadline_ns_;
+  std::mt19937_64 rng_;
+  bool in_flight_ = false;
+  bool holds_probe_ = false;
+  PlannerCounters counters_;
+};
+
+}  // namespace outrigger::resilience

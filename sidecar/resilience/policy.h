@@ -1,0 +1,38 @@
+// What a route's resilience settings mean once parsed: how targets are ordered, how often and
+// how patiently a target is retried, and when a target's circuit breaker opens.
+#pragma once
+
+#include <cstdint>
+
+namespace outrigger::resilience {
+
+enum class Strategy {
+  kFallback,  // targets in the listed order; the next one when a target gives up
+  kWeighted,  // the first target drawn by weight (A-B split); then fallback in listed order
+  kLowestLatency,  // targets by their latency average, unmeasured first; fallback in that order
+};
+
+struct RetryPolicy {
+  uint32_t max_attempts = 1;          // attempts per target (1: no retry on the same target)
+  uint32_t base_backoff_ms = 100;     // full jitter: uniform in [0, min(max, base * 2^retry)]
+  uint32_t max_backoff_ms = 2000;
+  uint32_t max_retry_after_ms = 10000;  // a longer upstream retry-after moves on to the next target
+  uint32_t min_attempt_ms = 50;       // an attempt that cannot get this long before the deadline is not started
+  double budget_ratio = 0;            // retry budget: retries per first attempt a target may see; 0: unlimited
+};
+
+struct BreakerPolicy {
+  uint32_t failure_threshold = 0;  // consecutive failures that open the breaker; 0 (default): never
+  uint32_t open_ms = 30000;        // open time before one half-open probe is let through
+  uint32_t error_rate_percent = 0; // also opens when this share of the last `window` results failed; 0: off
+  uint32_t window = 20;            // results in the error-rate window (and the minimum before it applies)
+};
+
+struct RoutePolicy {
+  Strategy strategy = Strategy::kFallback;
+  uint32_t tenant_rpm = 0;  // requests per minute per tenant on this route, per worker share; 0: none
+  RetryPolicy retry;
+  BreakerPolicy breaker;
+};
+
+}  // namespace outrigger::resilience

@@ -1,0 +1,164 @@
+// provider.anthropic translation against wire fixtures (tests/providers/fixtures/anthropic).
+#include <catch2/catch.hpp>
+
+#include <rapidjson/document.h>
+
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+
+#include "anthropic_wire.h"
+#include "sse_parser.h"
+
+using namespace outrigger::providers;
+namespace wire = outrigger::providers::anthropic;
+
+namespace {
+
+std::string fixture(const std::string& name) {
+  std::ifstream in(std::string(OUTRIGGER_SOURCE_DIR) + "/tests/providers/fixtures/anthropic/" + name, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+outrigger_str s(std::string_view v) { return {v.data(), v.size()}; }
+
+}  // namespace
+
+TEST_CASE("anthropic unary: text, stop reason and usage with cache tokens counted into the prompt") {
+  wire::Answer a;
+  wire::Failure f;
+  REQUIRE(wire::parseMessagesResponse(fixture("messages_unary.json"), &a, &f));
+  CHECK(a.content == "Hello! How can I help you today?");
+  CHECK(a.finish_reason == "stop");
+  CHECK(a.model == "claude-sonnet-4-20250514");
+  CHECK(a.usage.prompt_tokens == 12 + 100 + 2000);
+  CHECK(a.usage.cached_tokens == 2000);
+  CHECK(a.usage.completion_tokens == 9);
+}
+
+TEST_CASE("anthropic unary: tool_use blocks become tool calls with JSON arguments") {
+  wire::Answer a;
+  wire::Failure f;
+  REQUIRE(wire::parseMessagesResponse(fixture("messages_tool_use.json"), &a, &f));
+  CHECK(a.finish_reason == "tool_calls");
+  REQUIRE(a.tool_calls.size() == 1);
+  CHECK(a.tool_calls[0].id == "toolu_01A09q90qw90lq917835lq9");
+  CHECK(a.tool_calls[0].name == "get_weather");
+  rapidjson::Document args;
+  args.Parse(a.tool_calls[0].arguments.c_str());
+  REQUIRE_FALSE(args.HasParseError());
+  CHECK(std::string(args["location"].GetString()) == "San Francisco, CA");
+  CHECK_FALSE(wire::parseMessagesResponse("{\"id\":", &a, &f));
+}
+
+TEST_CASE("anthropic stream: text and input_json deltas, cumulative usage, message_stop ends it") {
+  SseParser p;
+  std::vector<SseEvent> events;
+  REQUIRE(p.feed(fixture("messages_stream_tools.sse"), events));
+  wire::StreamDecoder dec;
+  std::string text;
+  std::map<uint32_t, openai::ToolCall> calls;
+  for (const auto& e : events) {
+    wire::StreamDelta d;
+    wire::Failure f;
+    REQUIRE(dec.decode(e, &d, &f) != wire::StreamDecoder::Step::kError);
+    text += d.content;
+    for (const auto& t : d.tool_calls) {
+      calls[t.index].id += t.id;
+      calls[t.index].name += t.name;
+      calls[t.index].arguments += t.arguments;
+    }
+  }
+  CHECK(dec.done());
+  CHECK(text == "Okay, let's check the weather.");
+  REQUIRE(calls.size() == 1);
+  CHECK(calls[0].id == "toolu_01T1x1fJ34qAmk2tNTrN7Up6");
+  CHECK(calls[0].name == "get_weather");
+  CHECK(calls[0].arguments == "{\"location\": \"San Francisco, CA\"}");
+  CHECK(dec.summary().finish_reason == "tool_calls");
+  CHECK(dec.summary().usage.completion_tokens == 89);  // message_delta's cumulative count, not 2 + 89
+  CHECK(dec.summary().usage.prompt_tokens == 472 + 128);
+  CHECK(dec.summary().usage.cached_tokens == 128);
+}
+
+TEST_CASE("anthropic stream: an error event is a failure, overloaded is retryable") {
+  wire::StreamDecoder dec;
+  wire::StreamDelta d;
+  wire::Failure f;
+  SseEvent e{"error", R"({"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}})", ""};
+  CHECK(dec.decode(e, &d, &f) == wire::StreamDecoder::Step::kError);
+  CHECK(f.retryable);
+  CHECK_FALSE(dec.done());
+}
+
+TEST_CASE("anthropic errors: 529 overloaded retries, spend limit and billing do not") {
+  wire::ErrorHints none{};
+  auto over = wire::mapHttpError(529, fixture("error_overloaded.json"), {"3", "", ""}, 0);
+  CHECK(over.code == OUTRIGGER_CODE_UNAVAILABLE);
+  CHECK(over.retryable);
+  CHECK(over.retry_after_ms == 3000);
+  CHECK(over.message.find("overloaded_error") != std::string::npos);
+  auto spend = wire::mapHttpError(429, fixture("error_spend_limit.json"), none, 0);
+  CHECK(spend.code == OUTRIGGER_CODE_RESOURCE_EXHAUSTED);
+  CHECK_FALSE(spend.retryable);
+  auto billing = wire::mapHttpError(402, R"({"type":"error","error":{"type":"billing_error","message":"x"}})", none, 0);
+  CHECK(billing.code == OUTRIGGER_CODE_RESOURCE_EXHAUSTED);
+  CHECK_FALSE(billing.retryable);
+  CHECK(wire::mapHttpError(429, R"({"type":"error","error":{"type":"rate_limit_error","message":"slow"}})", none, 0).retryable);
+  CHECK(wire::mapHttpError(401, "{}", none, 0).code == OUTRIGGER_CODE_UNAUTHENTICATED);
+}
+
+TEST_CASE("anthropic request: top-level system, required max_tokens, tool_use and tool_result blocks") {
+  outrigger_tool_call_view call{s("toolu_1"), s("function"), s("lookup"), s("{\"q\":1}")};
+  outrigger_message_view msgs[5] = {};
+  msgs[0].role = s("system");
+  msgs[0].content = s("be brief");
+  msgs[1].role = s("user");
+  msgs[1].content = s("find q");
+  msgs[2].role = s("assistant");
+  msgs[2].content = s("looking");
+  msgs[2].tool_calls = &call;
+  msgs[2].tool_call_count = 1;
+  msgs[3].role = s("tool");
+  msgs[3].content = s("42");
+  msgs[3].tool_call_id = s("toolu_1");
+  msgs[4].role = s("user");
+  msgs[4].content = s("thanks");
+  outrigger_tool_view tool{s("function"), s("lookup"), s("finds"), s(R"({"type":"object"})")};
+  outrigger_str stops[] = {s("END")};
+  outrigger_params_view params{};
+  params.stop = stops;
+  params.stop_count = 1;
+  params.tools = &tool;
+  params.tool_count = 1;
+  params.tool_choice = s("required");
+  params.extra_json = s(R"({"thinking":{"type":"enabled","budget_tokens":1024},"max_tokens":1})");
+  outrigger_request_view req{};
+  req.model = s("claude-x");
+  req.messages = msgs;
+  req.message_count = 5;
+  req.params = &params;
+  req.stream = 1;
+  std::string body = wire::buildMessagesRequest(req, {});
+  rapidjson::Document d;
+  d.Parse(body.c_str());
+  REQUIRE_FALSE(d.HasParseError());
+  CHECK(std::string(d["system"].GetString()) == "be brief");
+  CHECK(d["max_tokens"].GetUint() == 4096);
+  CHECK(d["stream"].GetBool());
+  REQUIRE(d["messages"].Size() == 3);  // user, assistant, user (tool result + text merged)
+  CHECK(std::string(d["messages"][1]["content"][1]["type"].GetString()) == "tool_use");
+  CHECK(d["messages"][1]["content"][1]["input"]["q"].GetInt() == 1);
+  CHECK(std::string(d["messages"][2]["content"][0]["type"].GetString()) == "tool_result");
+  CHECK(std::string(d["messages"][2]["content"][0]["tool_use_id"].GetString()) == "toolu_1");
+  CHECK(std::string(d["messages"][2]["content"][1]["text"].GetString()) == "thanks");
+  CHECK(std::string(d["tools"][0]["input_schema"]["type"].GetString()) == "object");
+  CHECK(std::string(d["tool_choice"]["type"].GetString()) == "any");
+  CHECK(std::string(d["stop_sequences"][0].GetString()) == "END");
+  CHECK(d["thinking"]["budget_tokens"].GetInt() == 1024);
+  CHECK(wire::finishReason("max_tokens") == "length");
+  CHECK(wire::finishReason("refusal") == "content_filter");
+}

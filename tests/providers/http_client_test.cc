@@ -1,0 +1,359 @@
+// The host HTTP client against the scripted upstream on loopback: one behaviour per test, on a
+// loop driven by hand.
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "event/event_loop.h"
+#include "http_client/http_client.h"
+#include "support/daemon_process.h"
+#include "upstream_process.h"
+
+using outrigger::event::EventLoop;
+using outrigger::http_client::HttpClient;
+using outrigger::http_client::HttpClientSettings;
+using outrigger::testing::UpstreamProcess;
+
+namespace {
+
+constexpr outrigger_request kOwner{3, 7};
+
+// Records what a transfer delivered; optionally pauses or aborts.
+struct Recorder {
+  int status = 0;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  int body_calls = 0;
+  int completions = 0;
+  outrigger_http_error error = -1;
+  int result_status = 0;
+  std::string message;
+  bool pause_on_body = false;
+  bool abort_on_head = false;
+  bool paused = false;
+
+  bool done() const { return completions > 0; }
+  std::string header(const std::string& name) const {
+    for (auto& [k, v] : headers)
+      if (k == name) return v;
+    return "";
+  }
+
+  static const outrigger_http_sink& sink() {
+    static const outrigger_http_sink s = {
+        OUTRIGGER_HEADER_INIT(outrigger_http_sink),
+        [](void* u, const outrigger_http_response_head* h) noexcept -> outrigger_status {
+          auto* r = static_cast<Recorder*>(u);
+          r->status = h->status;
+          for (size_t i = 0; i < h->header_count; ++i)
+            r->headers.emplace_back(std::string(h->headers[i].name.data, h->headers[i].name.size),
+                                    std::string(h->headers[i].value.data, h->headers[i].value.size));
+          return r->abort_on_head ? OUTRIGGER_E_INVALID : OUTRIGGER_OK;
+        },
+        [](void* u, outrigger_str b) noexcept -> outrigger_status {
+          auto* r = static_cast<Recorder*>(u);
+          r->body.append(b.data, b.size);
+          ++r->body_calls;
+          if (r->pause_on_body) {
+            r->paused = true;
+            return OUTRIGGER_PAUSE;
+          }
+          return OUTRIGGER_OK;
+        },
+        [](void* u, const outrigger_http_result* res) noexcept {
+          auto* r = static_cast<Recorder*>(u);
+          ++r->completions;
+          r->error = res->error;
+          r->result_status = res->status;
+          r->message.assign(res->message.data ? res->message.data : "", res->message.size);
+        },
+    };
+    return s;
+  }
+};
+
+struct Fixture {
+  UpstreamProcess upstream;
+  EventLoop loop{0};
+  HttpClient client;
+  explicit Fixture(HttpClientSettings s = {}) : client(loop.loop(), s) { REQUIRE(upstream.ready()); }
+  ~Fixture() {
+    client.shutdown();
+    loop.runUntilForTest([] { return false; }, 20);  // let close callbacks free the handles
+  }
+
+  uint64_t start(Recorder& r, const std::string& path, const std::string& body, uint64_t deadline_ns = 0,
+                 outrigger_http_request* tweak = nullptr) {
+    std::string url = upstream.baseUrl() + path;
+    outrigger_http_header headers[] = {{{"content-type", 12}, {"application/json", 16}}};
+    outrigger_http_request req{};
+    if (tweak) req = *tweak;
+    req.hdr = OUTRIGGER_HEADER_INIT(outrigger_http_request);
+    req.url = {url.data(), url.size()};
+    req.headers = headers;
+    req.header_count = 1;
+    req.body = {body.data(), body.size()};
+    uint64_t id = 0;
+    REQUIRE(client.start(kOwner, deadline_ns, req, Recorder::sink(), &r, &id) == OUTRIGGER_OK);
+    return id;
+  }
+  bool run(const std::function<bool()>& until, uint64_t ms = 5000) { return loop.runUntilForTest(until, ms); }
+};
+
+const std::string kChat = R"({"model":"m","messages":[{"role":"user","content":"hi"}]})";
+const std::string kStream = R"({"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]})";
+
+}  // namespace
+
+TEST_CASE("http client: a unary answer arrives with its head, body and one completion") {
+  Fixture f;
+  Recorder r;
+  f.start(r, "/v1/chat/completions", kChat);
+  REQUIRE(f.run([&] { return r.done(); }));
+  CHECK(r.error == OUTRIGGER_HTTP_OK);
+  CHECK(r.status == 200);
+  CHECK(r.result_status == 200);
+  CHECK(r.header("content-type") == "application/json");
+  CHECK(r.body.find("Hello from upstream") != std::string::npos);
+  CHECK(r.completions == 1);
+  CHECK(f.client.counters().completed == 1);
+  CHECK(f.client.active() == 0);
+}
+
+TEST_CASE("http client: an error status is a completed transfer carrying the status and headers") {
+  Fixture f;
+  REQUIRE(f.upstream.script(R"([{"fault":"status","code":429,"headers":{"retry-after":"2"}}])"));
+  Recorder r;
+  f.start(r, "/v1/chat/completions", kChat);
+  REQUIRE(f.run([&] { return r.done(); }));
+  CHECK(r.error == OUTRIGGER_HTTP_OK);
+  CHECK(r.status == 429);
+  CHECK(r.header("retry-after") == "2");
+  CHECK(r.body.find("rate_limit_error") != std::string::npos);
+}
+
+TEST_CASE("http client: a stream is delivered incrementally and keep-alive reuses the connection") {
+  Fixture f;
+  Recorder a, b;
+  f.start(a, "/v1/chat/completions", kStream);
+  REQUIRE(f.run([&] { return a.done(); }));
+  CHECK(a.error == OUTRIGGER_HTTP_OK);
+  CHECK(a.body.find("data: [DONE]") != std::string::npos);
+  CHECK(a.body_calls >= 1);
+  f.start(b, "/v1/chat/completions", kStream);
+  REQUIRE(f.run([&] { return b.done(); }));
+  CHECK(b.error == OUTRIGGER_HTTP_OK);
+  CHECK(f.client.counters().sockets_opened == 1);  // one pooled connection served both
+}
+
+TEST_CASE("http client: a connection reset mid-stream is a transport error, never a success") {
+  Fixture f;
+  REQUIRE(f.upstream.script(R"([{"fault":"reset_mid_stream","after":2,"gap_ms":50}])"));
+  Recorder r;
+  f.start(r, "/v1/chat/completions", kStream);
+  REQUIRE(f.run([&] { return r.done(); }));
+  CHECK(r.error == OUTRIGGER_HTTP_E_TRANSPORT);
+  CHECK(r.status == 200);
+  CHECK(r.body.find("data: ") != std::string::npos);
+  CHECK_FALSE(r.message.empty());
+}
+
+TEST_CASE("http client: an upstream that never answers hits the first-byte timeout") {
+  Fixture f;
+  REQUIRE(f.upstream.script(R"([{"fault":"hang","ms":3000}])"));
+  Recorder r;
+  outrigger_http_request t{};
+  t.first_byte_timeout_ms = 150;
+  uint64_t t0 = outrigger::monoNowNs();
+  f.start(r, "/v1/chat/completions", kChat, 0, &t);
+  REQUIRE(f.run([&] { return r.done(); }));
+  uint64_t took_ms = (outrigger::monoNowNs() - t0) / 1000000;
+  CHECK(r.error == OUTRIGGER_HTTP_E_FIRST_BYTE_TIMEOUT);
+  CHECK(took_ms >= 150);
+  CHECK(took_ms < 1500);
+  CHECK(f.client.counters().timeouts == 1);
+}
+
+TEST_CASE("http client: the request deadline wins over longer phase timeouts") {
+  Fixture f;
+  REQUIRE(f.upstream.script(R"([{"fault":"hang","ms":3000}])"));
+  Recorder r;
+  uint64_t deadline = outrigger::monoNowNs() + 100 * 1000000ull;
+  f.start(r, "/v1/chat/completions", kChat, deadline);
+  REQUIRE(f.run([&] { return r.done(); }));
+  CHECK(r.error == OUTRIGGER_HTTP_E_DEADLINE);
+  CHECK(outrigger::monoNowNs() - deadline < 50 * 1000000ull);
+}
+
+TEST_CASE("http client: a stalled stream hits the idle timeout") {
+  Fixture f;
+  REQUIRE(f.upstream.script(R"([{"fault":"ok","gap_ms":400}])"));
+  Recorder r;
+  outrigger_http_request t{};
+  t.idle_timeout_ms = 100;
+  f.start(r, "/v1/chat/completions", kStream, 0, &t);
+  REQUIRE(f.run([&] { return r.done(); }));
+  CHECK(r.error == OUTRIGGER_HTTP_E_IDLE_TIMEOUT);
+  CHECK(r.status == 200);
+}
+
+TEST_CASE("http client: a paused sink receives nothing until resume, and the idle timer waits") {
+  Fixture f;
+  Recorder r;
+  r.pause_on_body = true;
+  outrigger_http_request t{};
+  t.idle_timeout_ms = 50;
+  uint64_t id = f.start(r, "/v1/chat/completions", kStream, 0, &t);
+  REQUIRE(f.run([&] { return r.paused; }));
+  int calls = r.body_calls;
+  f.run([] { return false; }, 200);  // longer than the idle timeout
+  CHECK(r.body_calls == calls);
+  CHECK_FALSE(r.done());
+  r.pause_on_body = false;
+  REQUIRE(f.client.resume(kOwner, id) == OUTRIGGER_OK);
+  REQUIRE(f.run([&] { return r.done(); }));
+  CHECK(r.error == OUTRIGGER_HTTP_OK);
+  CHECK(r.body.find("data: [DONE]") != std::string::npos);
+  CHECK(f.client.counters().paused >= 1);
+}
+
+TEST_CASE("http client: cancel aborts at once and no callback follows") {
+  Fixture f;
+  REQUIRE(f.upstream.script(R"([{"fault":"hang","ms":3000}])"));
+  Recorder r;
+  uint64_t id = f.start(r, "/v1/chat/completions", kChat);
+  f.run([] { return false; }, 50);
+  CHECK(f.client.cancel(kOwner, id) == OUTRIGGER_OK);
+  CHECK(f.client.active() == 0);
+  CHECK(f.client.cancel(kOwner, id) == OUTRIGGER_E_STALE);
+  f.run([] { return false; }, 50);
+  CHECK(r.completions == 0);
+}
+
+TEST_CASE("http client: another request's handle cannot cancel a transfer") {
+  Fixture f;
+  REQUIRE(f.upstream.script(R"([{"fault":"hang","ms":3000}])"));
+  Recorder r;
+  uint64_t id = f.start(r, "/v1/chat/completions", kChat);
+  CHECK(f.client.cancel({3, 8}, id) == OUTRIGGER_E_INVALID);
+  f.client.abortOwnedBy(kOwner);
+  CHECK(r.completions == 1);
+  CHECK(r.error == OUTRIGGER_HTTP_E_CANCELLED);
+}
+
+TEST_CASE("http client: a sink that refuses the head aborts the transfer") {
+  Fixture f;
+  Recorder r;
+  r.abort_on_head = true;
+  f.start(r, "/v1/chat/completions", kChat);
+  REQUIRE(f.run([&] { return r.done(); }));
+  CHECK(r.error == OUTRIGGER_HTTP_E_ABORTED);
+  CHECK(r.body.empty());
+}
+
+TEST_CASE("http client: a refused connection is a connect error") {
+  Fixture f;
+  Recorder r;
+  std::string url = "http://127.0.0.1:1/v1/chat/completions";
+  outrigger_http_request req{};
+  req.hdr = OUTRIGGER_HEADER_INIT(outrigger_http_request);
+  req.url = {url.data(), url.size()};
+  uint64_t id = 0;
+  REQUIRE(f.client.start(kOwner, 0, req, Recorder::sink(), &r, &id) == OUTRIGGER_OK);
+  REQUIRE(f.run([&] { return r.done(); }));
+  CHECK(r.error == OUTRIGGER_HTTP_E_CONNECT);
+  CHECK(r.status == 0);
+}
+
+TEST_CASE("http client: bad input is refused synchronously and never calls back") {
+  Fixture f;
+  Recorder r;
+  uint64_t id = 0;
+  std::string url = "ftp://127.0.0.1/x";
+  outrigger_http_request req{};
+  req.hdr = OUTRIGGER_HEADER_INIT(outrigger_http_request);
+  req.url = {url.data(), url.size()};
+  CHECK(f.client.start(kOwner, 0, req, Recorder::sink(), &r, &id) == OUTRIGGER_E_INVALID);
+  url = f.upstream.baseUrl() + "/v1/chat/completions";
+  req.url = {url.data(), url.size()};
+  outrigger_http_header evil[] = {{{"x-a", 3}, {"b\r\nx-injected: 1", 17}}};
+  req.headers = evil;
+  req.header_count = 1;
+  CHECK(f.client.start(kOwner, 0, req, Recorder::sink(), &r, &id) == OUTRIGGER_E_INVALID);
+  CHECK(r.completions == 0);
+}
+
+TEST_CASE("http client: shutdown completes in-flight transfers as cancelled and closes every socket") {
+  Recorder r;
+  {
+    Fixture f;
+    REQUIRE(f.upstream.script(R"([{"fault":"hang","ms":3000}])"));
+    f.start(r, "/v1/chat/completions", kChat);
+    f.run([&] { return f.client.openSockets() > 0; }, 1000);
+    f.client.shutdown();
+    CHECK(f.client.openSockets() == 0);
+    CHECK(f.client.active() == 0);
+  }
+  CHECK(r.completions == 1);
+  CHECK(r.error == OUTRIGGER_HTTP_E_CANCELLED);
+}
+
+TEST_CASE("http client: pausing on every piece and resuming from the loop loses and stalls nothing") {
+  Fixture f;
+  std::string text(200000, 'y');
+  REQUIRE(f.upstream.script(R"([{"fault":"ok","pieces":400,"text":")" + text + R"("}])"));
+  Recorder r;
+  r.pause_on_body = true;
+  uint64_t id = f.start(r, "/v1/chat/completions", kStream);
+  int resumes = 0;
+  while (!r.done() && resumes < 100000) {
+    REQUIRE(f.run([&] { return r.paused || r.done(); }, 5000));
+    if (r.done()) break;
+    r.paused = false;
+    ++resumes;
+    REQUIRE(f.client.resume(kOwner, id) == OUTRIGGER_OK);
+  }
+  CHECK(r.error == OUTRIGGER_HTTP_OK);
+  CHECK(r.body.find("data: [DONE]") != std::string::npos);
+  CHECK(resumes > 10);
+}
+
+TEST_CASE("http client: TLS is verified against the system CA store, a self-signed upstream is refused") {
+  std::string dir = outrigger::testing::makeTempDir();
+  std::string pem = dir + "/upstream.pem";
+  std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -days 1 -keyout " + dir +
+                    "/k.pem -out " + dir + "/c.pem >/dev/null 2>&1 && cat " + dir + "/c.pem " + dir + "/k.pem > " + pem;
+  if (std::system(cmd.c_str()) != 0) {
+    WARN("openssl not available: TLS test skipped");
+    return;
+  }
+  UpstreamProcess tls(pem);
+  REQUIRE(tls.ready());
+  EventLoop loop(0);
+  std::string url = tls.baseUrl() + "/v1/chat/completions";
+  outrigger_http_request req{};
+  req.hdr = OUTRIGGER_HEADER_INIT(outrigger_http_request);
+  req.url = {url.data(), url.size()};
+  req.body = {kChat.data(), kChat.size()};
+  Recorder refused, accepted;
+  {
+    HttpClient verifying(loop.loop());
+    uint64_t id = 0;
+    REQUIRE(verifying.start(kOwner, 0, req, Recorder::sink(), &refused, &id) == OUTRIGGER_OK);
+    REQUIRE(loop.runUntilForTest([&] { return refused.done(); }, 5000));
+    HttpClientSettings lax;
+    lax.verify_tls = false;  // only to show the same upstream works once trust is not the issue
+    HttpClient trusting(loop.loop(), lax);
+    REQUIRE(trusting.start(kOwner, 0, req, Recorder::sink(), &accepted, &id) == OUTRIGGER_OK);
+    REQUIRE(loop.runUntilForTest([&] { return accepted.done(); }, 5000));
+    verifying.shutdown();
+    trusting.shutdown();
+    loop.runUntilForTest([] { return false; }, 20);
+  }
+  CHECK(refused.error == OUTRIGGER_HTTP_E_TLS);
+  CHECK(accepted.error == OUTRIGGER_HTTP_OK);
+  CHECK(accepted.status == 200);
+}

@@ -1,0 +1,274 @@
+// provider.openai through the real daemon against the scripted upstream: answers, streams,
+// typed failures, deadlines, and a planted API key that must never leak.
+#include <catch2/catch.hpp>
+
+#include <rapidjson/document.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <string>
+#include <thread>
+
+#include <outrigger/client.h>
+
+#include "outrigger_generated.h"
+#include "support/daemon_process.h"
+#include "support/sdk_requests.h"
+#include "upstream_process.h"
+
+using namespace outrigger;
+using namespace outrigger::testing;
+using client::StatusCode;
+
+namespace {
+
+constexpr char kPlantedKey[] = "sk-planted-7f3a9c1e5b2d4a6f8e0c";
+
+std::string openaiConfig(const UpstreamProcess& up, uint32_t first_byte_timeout_ms) {
+  ::setenv("OUTRIGGER_TEST_OPENAI_KEY", kPlantedKey, 1);
+  return "[server]\nsocket = \"@SOCKET@\"\nworkers = 1\n"
+         "[plugins]\ndirs = [\"@PLUGINS@\"]\n"
+         "[instances.openai]\ntype = \"provider.openai\"\n[instances.openai.config]\n"
+         "base_url = \"" + up.baseUrl() + "/v1\"\n"
+         "api_key = \"${OUTRIGGER_TEST_OPENAI_KEY}\"\n"
+         "first_byte_timeout_ms = " + std::to_string(first_byte_timeout_ms) + "\n"
+         "[routes.default]\nprovider = \"openai\"\nmodel = \"gpt-test\"\n";
+}
+
+struct Rig {
+  UpstreamProcess upstream;
+  std::unique_ptr<DaemonProcess> daemon;
+  std::unique_ptr<client::Client> client;
+  explicit Rig(uint32_t first_byte_timeout_ms = 2000) {
+    REQUIRE(upstream.ready());
+    daemon = std::make_unique<DaemonProcess>(openaiConfig(upstream, first_byte_timeout_ms));
+    REQUIRE(daemon->waitReady());
+    client = std::make_unique<client::Client>(at(*daemon));
+  }
+  rapidjson::Document log() {
+    rapidjson::Document d;
+    d.Parse(upstream.log().c_str());
+    return d;
+  }
+};
+
+struct Streamed {
+  std::string text;
+  int chunks = 0;
+  client::Result<client::Response> result = client::Error{};
+};
+
+Streamed stream(client::Client& c, const client::ChatRequest& r) {
+  Streamed out;
+  auto s = c.stream(r);
+  client::Chunk chunk;
+  while (s.next(&chunk)) {
+    out.text += chunk.delta;
+    ++out.chunks;
+  }
+  out.result = s.result();
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("openai via daemon: a unary answer keeps usage, finish reason and model, the key is sent") {
+  Rig rig;
+  auto r = rig.client->chat(ask("hello"));
+  REQUIRE(r.ok());
+  CHECK(r.value().content == "Hello from upstream");
+  CHECK(r.value().finish_reason == "stop");
+  CHECK(r.value().model == "gpt-test");
+  CHECK(r.value().usage.prompt_tokens == 12);
+  CHECK(r.value().usage.completion_tokens == 5);
+  CHECK(r.value().usage.cached_tokens == 4);
+  CHECK(r.value().usage.reasoning_tokens == 2);
+  auto log = rig.log();
+  REQUIRE(log.Size() == 1);
+  CHECK(std::string(log[0]["path"].GetString()) == "/v1/chat/completions");
+  CHECK(std::string(log[0]["headers"]["authorization"].GetString()) == std::string("Bearer ") + kPlantedKey);
+  CHECK(std::string(log[0]["body"]["model"].GetString()) == "gpt-test");
+  CHECK(std::string(log[0]["body"]["messages"][0]["content"].GetString()) == "hello");
+}
+
+TEST_CASE("openai via daemon: a stream arrives in chunks with usage and its finish reason") {
+  Rig rig;
+  Streamed s = stream(*rig.client, ask("hello"));
+  REQUIRE(s.result.ok());
+  CHECK(s.text == "Hello from upstream");
+  CHECK(s.chunks == 3);
+  CHECK(s.result.value().finish_reason == "stop");
+  CHECK(s.result.value().usage.prompt_tokens == 12);
+  CHECK(s.result.value().usage.cached_tokens == 4);
+  auto log = rig.log();
+  CHECK(log[0]["body"]["stream_options"]["include_usage"].GetBool());
+}
+
+TEST_CASE("openai via daemon: streamed tool-call deltas are assembled into tool calls") {
+  Rig rig;
+  REQUIRE(rig.upstream.script(
+      R"([{"fault":"ok","text":"","tool_calls":[{"id":"call_9","name":"lookup","arguments":"{\"city\":\"Oslo\"}"}]}])"));
+  Streamed s = stream(*rig.client, ask("weather?"));
+  REQUIRE(s.result.ok());
+  CHECK(s.result.value().finish_reason == "tool_calls");
+  REQUIRE(s.result.value().tool_calls.size() == 1);
+  CHECK(s.result.value().tool_calls[0].id == "call_9");
+  CHECK(s.result.value().tool_calls[0].name == "lookup");
+  CHECK(s.result.value().tool_calls[0].arguments == "{\"city\":\"Oslo\"}");
+}
+
+TEST_CASE("openai via daemon: a 429 is RESOURCE_EXHAUSTED with retry_after_ms, quota is not retryable") {
+  Rig rig;
+  REQUIRE(rig.upstream.script(R"([{"fault":"status","code":429,"headers":{"retry-after":"1"}},
+      {"fault":"status","code":429,"error_type":"insufficient_quota","error_code":"insufficient_quota"}])"));
+  auto r = rig.client->chat(ask("hello"));
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == StatusCode::kResourceExhausted);
+  CHECK(r.error().retryable);
+  CHECK(r.error().retry_after_ms == 1000);
+  CHECK(r.error().origin == "provider/openai");
+  auto q = rig.client->chat(ask("hello"));
+  REQUIRE_FALSE(q.ok());
+  CHECK(q.error().code == StatusCode::kResourceExhausted);
+  CHECK_FALSE(q.error().retryable);
+}
+
+TEST_CASE("openai via daemon: 500 and 503 are retryable UNAVAILABLE") {
+  Rig rig;
+  REQUIRE(rig.upstream.script(R"([{"fault":"status","code":500},{"fault":"status","code":503}])"));
+  for (int i = 0; i < 2; ++i) {
+    auto r = rig.client->chat(ask("hello"));
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == StatusCode::kUnavailable);
+    CHECK(r.error().retryable);
+  }
+}
+
+TEST_CASE("openai via daemon: a stream cut mid-way or without its terminal event is a typed error") {
+  Rig rig;
+  REQUIRE(rig.upstream.script(R"([{"fault":"reset_mid_stream","after":2,"gap_ms":30},{"fault":"no_terminal"}])"));
+  Streamed cut = stream(*rig.client, ask("hello"));
+  REQUIRE_FALSE(cut.result.ok());
+  CHECK(cut.result.error().code == StatusCode::kUnavailable);
+  Streamed open = stream(*rig.client, ask("hello"));
+  REQUIRE_FALSE(open.result.ok());
+  CHECK(open.result.error().code == StatusCode::kUnavailable);
+  CHECK(open.result.error().message.find("terminal event") != std::string::npos);
+}
+
+TEST_CASE("openai via daemon: malformed JSON and empty choices are errors, a refusal is content_filter") {
+  Rig rig;
+  REQUIRE(rig.upstream.script(R"([{"fault":"malformed_json"},{"fault":"empty_choices"},{"fault":"refusal"}])"));
+  auto bad = rig.client->chat(ask("hello"));
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().code == StatusCode::kUnavailable);
+  auto empty = rig.client->chat(ask("hello"));
+  REQUIRE_FALSE(empty.ok());
+  CHECK(empty.error().message.find("no choices") != std::string::npos);
+  auto refusal = rig.client->chat(ask("hello"));
+  REQUIRE(refusal.ok());
+  CHECK(refusal.value().finish_reason == "content_filter");
+  CHECK(refusal.value().content == "I can't help with that.");
+}
+
+TEST_CASE("openai via daemon: a hung upstream ends at the request deadline, on time") {
+  Rig rig(30000);
+  REQUIRE(rig.upstream.script(R"([{"fault":"hang","ms":5000}])"));
+  auto req = ask("hello");
+  req.timeout = std::chrono::milliseconds(300);
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = rig.client->chat(req);
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == StatusCode::kDeadlineExceeded);
+  CHECK(took.count() >= 300);
+  CHECK(took.count() < 300 + 50);
+  // The daemon is still healthy afterwards.
+  REQUIRE(rig.upstream.reset());
+  CHECK(rig.client->chat(ask("again")).ok());
+}
+
+TEST_CASE("openai via daemon: a slow first byte past its timeout is a retryable error") {
+  Rig rig(150);
+  REQUIRE(rig.upstream.script(R"([{"fault":"slow_first_byte","ms":1000}])"));
+  auto r = rig.client->chat(ask("hello"));
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == StatusCode::kUnavailable);
+  CHECK(r.error().retryable);
+}
+
+TEST_CASE("openai via daemon: the planted key never appears in errors, the log or check output") {
+  Rig rig;
+  std::string echoed = std::string("Incorrect API key provided: ") + kPlantedKey;
+  REQUIRE(rig.upstream.script(R"([{"fault":"status","code":401,"message":")" + echoed +
+                              R"("},{"fault":"status","code":400,"message":")" + echoed + R"("}])"));
+  auto a = rig.client->chat(ask("hello"));
+  REQUIRE_FALSE(a.ok());
+  CHECK(a.error().code == StatusCode::kUnauthenticated);
+  CHECK(a.error().message.find(kPlantedKey) == std::string::npos);
+  auto b = rig.client->chat(ask("hello"));
+  REQUIRE_FALSE(b.ok());
+  CHECK(b.error().code == StatusCode::kInvalidArgument);
+  CHECK(b.error().message.find(kPlantedKey) == std::string::npos);
+  CHECK(b.error().message.find("[redacted]") != std::string::npos);
+  CHECK(rig.daemon->log().find(kPlantedKey) == std::string::npos);
+
+  std::string cmd = std::string(OUTRIGGER_BIN) + " check --config " + rig.daemon->configPath() + " 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  REQUIRE(p);
+  std::string out;
+  char buf[4096];
+  while (size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  int rc = ::pclose(p);
+  CHECK(rc == 0);
+  CHECK_FALSE(out.empty());
+  CHECK(out.find(kPlantedKey) == std::string::npos);
+}
+
+TEST_CASE("openai via daemon: a slow reader pauses the upstream transfer and loses nothing") {
+  UpstreamProcess up;
+  REQUIRE(up.ready());
+  ::setenv("OUTRIGGER_TEST_OPENAI_KEY", kPlantedKey, 1);
+  DaemonProcess daemon("[server]\nsocket = \"@SOCKET@\"\nworkers = 1\nwrite_queue_high_water = 8192\n"
+                       "write_queue_limit = 67108864\n[plugins]\ndirs = [\"@PLUGINS@\"]\n"
+                       "[instances.openai]\ntype = \"provider.openai\"\n[instances.openai.config]\n"
+                       "base_url = \"" + up.baseUrl() + "/v1\"\napi_key = \"${OUTRIGGER_TEST_OPENAI_KEY}\"\n"
+                       "idle_timeout_ms = 300\n"
+                       "[routes.default]\nprovider = \"openai\"\nmodel = \"gpt-test\"\n");
+  REQUIRE(daemon.waitReady());
+  // 2 MB in 2,000 events: far more than the socket buffer and the 8 KB high watermark.
+  std::string text;
+  for (int i = 0; i < 2000; ++i) {
+    std::string piece = "<" + std::to_string(i) + ">";
+    text += piece + std::string(1024 - piece.size(), 'x');
+  }
+  REQUIRE(up.script(R"([{"fault":"ok","pieces":2000,"text":")" + text + R"("}])"));
+  RawConnection raw(daemon.socket());
+  REQUIRE(raw.send(helloFrame()));
+  REQUIRE(raw.readFrame());
+  RequestSpec spec;
+  spec.stream = true;
+  spec.timeout_ms = 20000;
+  REQUIRE(raw.send(requestFrame(1, spec)));
+  // Read nothing for longer than the upstream idle timeout: a paused transfer must not time out.
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  std::string got;
+  bool ended = false;
+  int status = -1;
+  while (!ended) {
+    auto f = raw.readFrame(std::chrono::seconds(10));
+    INFO("received " << got.size() << " bytes; daemon log: " << daemon.log());
+    REQUIRE(f);
+    const wire::Frame* frame = wire::GetSizePrefixedFrame(f->data());
+    if (frame->body_type() == wire::Body::ResponseChunk) {
+      auto* c = frame->body_as_ResponseChunk();
+      if (c->delta()) got += c->delta()->str();
+    } else if (frame->body_type() == wire::Body::ResponseEnd) {
+      ended = true;
+      status = int(frame->body_as_ResponseEnd()->status());
+    }
+  }
+  CHECK(status == 0);
+  CHECK(got.size() == text.size());
+  CHECK(got == text);
+}

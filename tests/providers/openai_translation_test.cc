@@ -1,0 +1,285 @@
+// provider.openai translation against recorded wire fixtures (tests/providers/fixtures/openai):
+// SSE parsing at every split point, streamed tool calls, usage details, refusals, error mapping.
+#include <catch2/catch.hpp>
+
+#include <rapidjson/document.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+
+#include "openai_wire.h"
+#include "secret_ref.h"
+#include "sse_parser.h"
+
+using namespace outrigger::providers;
+namespace wire = outrigger::providers::openai;
+
+namespace {
+
+std::string fixture(const std::string& name) {
+  std::ifstream in(std::string(OUTRIGGER_SOURCE_DIR) + "/tests/providers/fixtures/openai/" + name, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+outrigger_str s(std::string_view v) { return {v.data(), v.size()}; }
+
+// Everything a stream told: text, tool calls by index, and the decoder's summary.
+struct Decoded {
+  std::string content;
+  std::map<uint32_t, wire::ToolCall> calls;
+  wire::Answer summary;
+  bool done = false;
+  int errors = 0;
+};
+
+Decoded decodeAll(const std::vector<SseEvent>& events) {
+  Decoded out;
+  wire::StreamDecoder dec;
+  for (const auto& e : events) {
+    wire::StreamDelta d;
+    wire::Failure f;
+    auto step = dec.decode(e.data, &d, &f);
+    if (step == wire::StreamDecoder::Step::kError) ++out.errors;
+    out.content += d.content;
+    for (const auto& t : d.tool_calls) {
+      auto& c = out.calls[t.index];
+      c.id += t.id;
+      c.type += t.type;
+      c.name += t.name;
+      c.arguments += t.arguments;
+    }
+  }
+  out.summary = dec.summary();
+  out.done = dec.done();
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("sse parser: the same events whatever the split points of the byte stream") {
+  std::string bytes = fixture("chat_stream_tools.sse");
+  REQUIRE_FALSE(bytes.empty());
+  std::vector<SseEvent> whole;
+  SseParser p;
+  REQUIRE(p.feed(bytes, whole));
+  REQUIRE(whole.size() == 9);
+  CHECK(whole.back().data == "[DONE]");
+  CHECK_FALSE(p.midEvent());
+  for (size_t split = 1; split < bytes.size(); split += 7) {
+    SseParser q;
+    std::vector<SseEvent> got;
+    REQUIRE(q.feed(std::string_view(bytes).substr(0, split), got));
+    REQUIRE(q.feed(std::string_view(bytes).substr(split), got));
+    REQUIRE(got.size() == whole.size());
+    for (size_t i = 0; i < got.size(); ++i) CHECK(got[i].data == whole[i].data);
+  }
+  // One byte at a time, including the CRLF of the first event split between pieces.
+  SseParser r;
+  std::vector<SseEvent> bytewise;
+  for (char c : bytes) REQUIRE(r.feed(std::string_view(&c, 1), bytewise));
+  CHECK(bytewise.size() == whole.size());
+}
+
+TEST_CASE("sse parser: event names, multi-line data, comments, CR line ends and a cut event") {
+  SseParser p;
+  std::vector<SseEvent> ev;
+  REQUIRE(p.feed("event: message_start\ndata: {\"a\":\ndata: 1}\n\n: ping\r\rdata: x\r\rdata: half", ev));
+  REQUIRE(ev.size() == 2);
+  CHECK(ev[0].event == "message_start");
+  CHECK(ev[0].data == "{\"a\":\n1}");
+  CHECK(ev[1].data == "x");
+  CHECK(p.midEvent());
+  SseParser small(16);
+  std::vector<SseEvent> none;
+  CHECK_FALSE(small.feed("data: " + std::string(64, 'x'), none));
+}
+
+TEST_CASE("openai stream: streamed tool calls, text, finish reason and usage details") {
+  std::vector<SseEvent> events;
+  SseParser p;
+  REQUIRE(p.feed(fixture("chat_stream_tools.sse"), events));
+  Decoded d = decodeAll(events);
+  CHECK(d.errors == 0);
+  CHECK(d.done);
+  CHECK(d.content == "Let me check.");
+  REQUIRE(d.calls.size() == 2);
+  CHECK(d.calls[0].id == "call_DdmO9pD3xa9XTPNJ32zg2hcA");
+  CHECK(d.calls[0].name == "get_weather");
+  CHECK(d.calls[0].arguments == "{\"location\": \"Paris\"}");
+  CHECK(d.calls[1].name == "get_time");
+  CHECK(d.summary.finish_reason == "tool_calls");
+  CHECK(d.summary.model == "gpt-4o-mini");
+  REQUIRE(d.summary.has_usage);
+  CHECK(d.summary.usage.prompt_tokens == 85);
+  CHECK(d.summary.usage.completion_tokens == 30);
+  CHECK(d.summary.usage.cached_tokens == 64);
+  CHECK(d.summary.usage.reasoning_tokens == 5);
+}
+
+TEST_CASE("openai stream: an error event or malformed JSON mid-stream is an error") {
+  wire::StreamDecoder dec;
+  wire::StreamDelta d;
+  wire::Failure f;
+  CHECK(dec.decode(R"({"error":{"message":"overloaded","type":"server_error"}})", &d, &f) ==
+        wire::StreamDecoder::Step::kError);
+  CHECK(f.code == OUTRIGGER_CODE_UNAVAILABLE);
+  CHECK(f.message.find("overloaded") != std::string::npos);
+  CHECK(dec.decode("{\"choices\": [", &d, &f) == wire::StreamDecoder::Step::kError);
+  CHECK_FALSE(dec.done());
+}
+
+TEST_CASE("openai unary: content, usage with cached and reasoning tokens") {
+  wire::Answer a;
+  wire::Failure f;
+  REQUIRE(wire::parseChatResponse(fixture("chat_unary.json"), &a, &f));
+  CHECK(a.content == "Hello! How can I assist you today?");
+  CHECK(a.finish_reason == "stop");
+  CHECK(a.model == "gpt-4o-2024-08-06");
+  CHECK(a.usage.prompt_tokens == 19);
+  CHECK(a.usage.completion_tokens == 10);
+  CHECK(a.usage.cached_tokens == 3);
+  CHECK(a.usage.reasoning_tokens == 2);
+}
+
+TEST_CASE("openai unary: tool calls, refusal, empty choices and malformed JSON") {
+  wire::Answer a;
+  wire::Failure f;
+  REQUIRE(wire::parseChatResponse(fixture("chat_tool_calls.json"), &a, &f));
+  REQUIRE(a.tool_calls.size() == 1);
+  CHECK(a.tool_calls[0].name == "get_current_weather");
+  CHECK(a.tool_calls[0].arguments == "{\n\"location\": \"Boston, MA\"\n}");
+  CHECK(a.finish_reason == "tool_calls");
+
+  wire::Answer r;
+  REQUIRE(wire::parseChatResponse(fixture("chat_refusal.json"), &r, &f));
+  CHECK(r.refusal);
+  CHECK(r.content == "I'm sorry, I can't assist with that request.");
+  CHECK(r.finish_reason == "content_filter");
+
+  wire::Answer e;
+  CHECK_FALSE(wire::parseChatResponse(R"({"id":"x","choices":[]})", &e, &f));
+  CHECK(f.code == OUTRIGGER_CODE_UNAVAILABLE);
+  CHECK(f.retryable);
+  CHECK_FALSE(wire::parseChatResponse("{\"id\": ", &e, &f));
+}
+
+TEST_CASE("openai errors: statuses, retryability, quota and retry hints") {
+  wire::ErrorHints none{};
+  auto rate = wire::mapHttpError(429, fixture("error_rate_limit.json"), {"2", "", ""}, 0);
+  CHECK(rate.code == OUTRIGGER_CODE_RESOURCE_EXHAUSTED);
+  CHECK(rate.retryable);
+  CHECK(rate.retry_after_ms == 2000);
+  auto quota = wire::mapHttpError(429, fixture("error_quota.json"), none, 0);
+  CHECK(quota.code == OUTRIGGER_CODE_RESOURCE_EXHAUSTED);
+  CHECK_FALSE(quota.retryable);
+  auto key = wire::mapHttpError(401, fixture("error_bad_key.json"), none, 0);
+  CHECK(key.code == OUTRIGGER_CODE_UNAUTHENTICATED);
+  CHECK_FALSE(key.retryable);
+  CHECK(key.message.find("sk-") == std::string::npos);
+  CHECK(wire::mapHttpError(400, "{}", none, 0).code == OUTRIGGER_CODE_INVALID_ARGUMENT);
+  CHECK(wire::mapHttpError(500, "", none, 0).retryable);
+  CHECK(wire::mapHttpError(503, "", {"", "1500", ""}, 0).retry_after_ms == 1500);
+  CHECK(wire::mapHttpError(529, "", none, 0).code == OUTRIGGER_CODE_UNAVAILABLE);
+  CHECK_FALSE(wire::mapHttpError(503, "", {"", "", "false"}, 0).retryable);
+  CHECK(wire::mapHttpError(409, "", {"", "", ""}, 0).retryable);
+}
+
+TEST_CASE("openai errors: retry-after as milliseconds, seconds and an HTTP date") {
+  CHECK(wire::retryAfterMs("", "250.5", 0) == 250);
+  CHECK(wire::retryAfterMs("3", "", 0) == 3000);
+  CHECK(wire::retryAfterMs("0.5", "", 0) == 500);
+  // Wed, 21 Oct 2015 07:28:00 GMT is 1445412480.
+  CHECK(wire::retryAfterMs("Wed, 21 Oct 2015 07:28:00 GMT", "", 1445412470) == 10000);
+  CHECK(wire::retryAfterMs("soon", "", 0) == 0);
+  CHECK(wire::retryAfterMs("-4", "", 0) == 0);
+  CHECK(wire::retryAfterMs("99999999", "", 0) == 3600 * 1000);
+}
+
+TEST_CASE("openai transport failures: timeouts retry, the deadline does not") {
+  CHECK(wire::mapTransportError(OUTRIGGER_HTTP_E_FIRST_BYTE_TIMEOUT, "x").retryable);
+  CHECK(wire::mapTransportError(OUTRIGGER_HTTP_E_TRANSPORT, "reset").code == OUTRIGGER_CODE_UNAVAILABLE);
+  auto d = wire::mapTransportError(OUTRIGGER_HTTP_E_DEADLINE, "x");
+  CHECK(d.code == OUTRIGGER_CODE_DEADLINE_EXCEEDED);
+  CHECK_FALSE(d.retryable);
+}
+
+TEST_CASE("openai request: messages, tools, response_format, stream options and extra fields") {
+  outrigger_tool_call_view call{s("call_1"), s("function"), s("lookup"), s("{\"q\":1}")};
+  outrigger_message_view msgs[3] = {};
+  msgs[0].role = s("system");
+  msgs[0].content = s("be brief");
+  msgs[1].role = s("assistant");
+  msgs[1].tool_calls = &call;
+  msgs[1].tool_call_count = 1;
+  msgs[2].role = s("tool");
+  msgs[2].content = s("42");
+  msgs[2].tool_call_id = s("call_1");
+  outrigger_tool_view tool{s("function"), s("lookup"), s("finds"), s(R"({"type":"object"})")};
+  outrigger_str stops[] = {s("END")};
+  outrigger_params_view params{};
+  params.present = OUTRIGGER_PARAM_TEMPERATURE | OUTRIGGER_PARAM_MAX_TOKENS;
+  params.temperature = 0.5f;
+  params.max_tokens = 64;
+  params.stop = stops;
+  params.stop_count = 1;
+  params.tools = &tool;
+  params.tool_count = 1;
+  params.tool_choice = s("auto");
+  params.response_format = OUTRIGGER_FORMAT_JSON_SCHEMA;
+  params.response_schema_name = s("answer");
+  params.response_schema_json = s(R"({"type":"object","properties":{"n":{"type":"integer"}}})");
+  params.response_schema_strict = 1;
+  params.extra_json = s(R"({"user":"u-1","model":"ignored","logit_bias":{"50256":-100}})");
+  outrigger_request_view req{};
+  req.model = s("gpt-4o-mini");
+  req.messages = msgs;
+  req.message_count = 3;
+  req.params = &params;
+  req.stream = 1;
+
+  wire::WireSettings ws;
+  ws.max_tokens_field = "max_completion_tokens";
+  std::string body = wire::buildChatRequest(req, ws);
+  rapidjson::Document d;
+  d.Parse(body.c_str());
+  REQUIRE_FALSE(d.HasParseError());
+  CHECK(std::string(d["model"].GetString()) == "gpt-4o-mini");
+  CHECK(d["stream"].GetBool());
+  CHECK(d["stream_options"]["include_usage"].GetBool());
+  CHECK(d["messages"].Size() == 3);
+  CHECK(d["messages"][1]["content"].IsNull());
+  CHECK(std::string(d["messages"][1]["tool_calls"][0]["function"]["name"].GetString()) == "lookup");
+  CHECK(std::string(d["messages"][2]["tool_call_id"].GetString()) == "call_1");
+  CHECK(d["max_completion_tokens"].GetUint() == 64);
+  CHECK_FALSE(d.HasMember("max_tokens"));
+  CHECK(std::string(d["tools"][0]["function"]["parameters"]["type"].GetString()) == "object");
+  CHECK(std::string(d["tool_choice"].GetString()) == "auto");
+  CHECK(std::string(d["response_format"]["type"].GetString()) == "json_schema");
+  CHECK(d["response_format"]["json_schema"]["strict"].GetBool());
+  CHECK(std::string(d["stop"][0].GetString()) == "END");
+  CHECK(std::string(d["user"].GetString()) == "u-1");  // unknown fields pass through
+  CHECK(d["logit_bias"].IsObject());
+}
+
+TEST_CASE("secrets: by environment or file reference, errors without values") {
+  ::setenv("OUTRIGGER_TEST_SECRET", "sk-from-env", 1);
+  std::string v, e;
+  REQUIRE(resolveSecret("${OUTRIGGER_TEST_SECRET}", &v, &e));
+  CHECK(v == "sk-from-env");
+  CHECK_FALSE(resolveSecret("${OUTRIGGER_TEST_UNSET_VAR}", &v, &e));
+  CHECK(e.find("OUTRIGGER_TEST_UNSET_VAR") != std::string::npos);
+  REQUIRE(resolveSecret("sk-expanded-by-host", &v, &e));  // the loader already expanded ${...}
+  CHECK(v == "sk-expanded-by-host");
+  CHECK_FALSE(resolveSecret("file:/nonexistent/key", &v, &e));
+  CHECK(e.find("/nonexistent/key") != std::string::npos);
+  std::string path = std::string(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") + "/outrigger_secret_test";
+  std::ofstream(path) << "sk-from-file\n";
+  REQUIRE(resolveSecret("file:" + path, &v, &e));
+  CHECK(v == "sk-from-file");
+  CHECK(redact("key sk-from-file here", "sk-from-file") == "key [redacted] here");
+}

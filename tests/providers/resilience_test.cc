@@ -1,0 +1,386 @@
+// The core's resilience decisions (sidecar/resilience) on a fake clock with seeded randomness.
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <map>
+#include <string>
+
+#include "config/config.h"
+#include "resilience/attempt_planner.h"
+#include "resilience/circuit_breaker.h"
+
+using namespace outrigger::resilience;
+using Kind = Decision::Kind;
+
+namespace {
+
+constexpr uint64_t kMs = 1000000;
+
+AttemptFailure unavailable(uint32_t retry_after_ms = 0) {
+  return {OUTRIGGER_CODE_UNAVAILABLE, true, retry_after_ms};
+}
+
+struct Targets {
+  CircuitBreaker a, b, c;
+  explicit Targets(BreakerPolicy p = {}) : a(p), b(p), c(p) {}
+  std::vector<TargetView> views() { return {{"a/m", 1, &a}, {"b/m", 1, &b}, {"c/m", 1, &c}}; }
+};
+
+}  // namespace
+
+TEST_CASE("breaker: opens after consecutive failures, half-opens one probe, closes on success") {
+  CircuitBreaker b({3, 1000});
+  uint64_t t = 10 * kMs;
+  CHECK(b.allow(t));
+  b.onFailure(t);
+  b.onFailure(t);
+  b.onSuccess();  // a success resets the count
+  b.onFailure(t);
+  b.onFailure(t);
+  CHECK(b.state(t) == CircuitBreaker::State::kClosed);
+  b.onFailure(t);
+  CHECK(b.state(t) == CircuitBreaker::State::kOpen);
+  CHECK_FALSE(b.allow(t + 500 * kMs));
+  CHECK(b.openRemainingMs(t + 500 * kMs) == 500);
+  CHECK(b.state(t + 1000 * kMs) == CircuitBreaker::State::kHalfOpen);
+  CHECK(b.allow(t + 1000 * kMs));        // the probe
+  CHECK_FALSE(b.allow(t + 1001 * kMs));  // only one at a time
+  b.onFailure(t + 1100 * kMs);           // a failed probe re-opens at once
+  CHECK(b.state(t + 1200 * kMs) == CircuitBreaker::State::kOpen);
+  CHECK(b.allow(t + 2100 * kMs));
+  b.onSuccess();
+  CHECK(b.state(t + 2100 * kMs) == CircuitBreaker::State::kClosed);
+  CHECK(b.timesOpened() == 2);
+}
+
+TEST_CASE("breaker: an abandoned probe frees the slot, threshold 0 never opens") {
+  CircuitBreaker b({1, 100});
+  b.onFailure(0);
+  CHECK(b.allow(100 * kMs));
+  b.onAbandon();
+  CHECK(b.allow(100 * kMs));
+  CircuitBreaker off({0, 100});
+  for (int i = 0; i < 100; ++i) off.onFailure(0);
+  CHECK(off.allow(0));
+}
+
+TEST_CASE("planner: retries the same target with full-jitter backoff, then falls back in order") {
+  Targets t;
+  RoutePolicy p;
+  p.retry.max_attempts = 3;
+  p.retry.base_backoff_ms = 100;
+  p.retry.max_backoff_ms = 250;
+  AttemptPlanner plan(p, t.views(), 0, 42);
+  Decision d = plan.first(0);
+  REQUIRE(d.kind == Kind::kStart);
+  CHECK(d.target == 0);
+  d = plan.afterFailure(0, unavailable(), false);
+  REQUIRE(d.kind == Kind::kStart);
+  CHECK(d.target == 0);
+  CHECK(d.delay_ms <= 100);
+  CHECK(d.note.rfind("retry a/m attempt 2", 0) == 0);
+  d = plan.afterFailure(0, unavailable(), false);
+  CHECK(d.target == 0);
+  CHECK(d.delay_ms <= 200);
+  d = plan.afterFailure(0, unavailable(), false);
+  REQUIRE(d.kind == Kind::kStart);
+  CHECK(d.target == 1);
+  CHECK(d.delay_ms == 0);
+  CHECK(d.note.rfind("fallback a/m -> b/m", 0) == 0);
+  CHECK(plan.counters().retries == 2);
+  CHECK(plan.counters().fallbacks == 1);
+}
+
+TEST_CASE("planner: backoff stays within the exponential cap and uses the whole range") {
+  Targets t;
+  RoutePolicy p;
+  p.retry.base_backoff_ms = 100;
+  p.retry.max_backoff_ms = 1000;
+  AttemptPlanner plan(p, t.views(), 0, 7);
+  uint32_t max_seen = 0, min_seen = 100000;
+  for (int i = 0; i < 2000; ++i) {
+    uint32_t v = plan.backoffMs(3);  // cap 400
+    max_seen = std::max(max_seen, v);
+    min_seen = std::min(min_seen, v);
+  }
+  CHECK(max_seen <= 400);
+  CHECK(max_seen > 350);
+  CHECK(min_seen < 50);
+  CHECK(plan.backoffMs(20) <= 1000);
+}
+
+TEST_CASE("planner: retry-after is honoured up to the cap, past it the next target is tried") {
+  Targets t;
+  RoutePolicy p;
+  p.retry.max_attempts = 2;
+  p.retry.max_retry_after_ms = 1000;
+  AttemptPlanner plan(p, t.views(), 0, 1);
+  plan.first(0);
+  Decision d = plan.afterFailure(0, unavailable(800), false);
+  CHECK(d.target == 0);
+  CHECK(d.delay_ms >= 800);
+  AttemptPlanner other(p, t.views(), 0, 1);
+  other.first(0);
+  d = other.afterFailure(0, unavailable(5000), false);
+  CHECK(d.target == 1);
+  CHECK(d.delay_ms == 0);
+}
+
+TEST_CASE("planner: no retry once a chunk reached the client, nor for a request's own fault") {
+  Targets t;
+  RoutePolicy p;
+  p.retry.max_attempts = 3;
+  AttemptPlanner plan(p, t.views(), 0, 1);
+  plan.first(0);
+  Decision d = plan.afterFailure(0, unavailable(), /*chunk_sent=*/true);
+  CHECK(d.kind == Kind::kGiveUp);
+  CHECK(d.note.find("chunk") != std::string::npos);
+  AttemptPlanner bad(p, t.views(), 0, 1);
+  bad.first(0);
+  d = bad.afterFailure(0, {OUTRIGGER_CODE_INVALID_ARGUMENT, false, 0}, false);
+  CHECK(d.kind == Kind::kGiveUp);
+  // A target-specific refusal (quota, key) is not retried but does fall back.
+  AttemptPlanner quota(p, t.views(), 0, 1);
+  quota.first(0);
+  d = quota.afterFailure(0, {OUTRIGGER_CODE_RESOURCE_EXHAUSTED, false, 0}, false);
+  CHECK(d.kind == Kind::kStart);
+  CHECK(d.target == 1);
+}
+
+TEST_CASE("planner: never starts an attempt that cannot finish before the deadline") {
+  Targets t;
+  RoutePolicy p;
+  p.retry.max_attempts = 3;
+  p.retry.min_attempt_ms = 50;
+  uint64_t deadline = 1000 * kMs;
+  AttemptPlanner plan(p, t.views(), deadline, 3);
+  plan.first(0);
+  // 400 ms of retry-after leaves 560 ms: fine.
+  Decision d = plan.afterFailure(40 * kMs, unavailable(400), false);
+  CHECK(d.kind == Kind::kStart);
+  // At 960 ms nothing fits, not even an immediate fallback.
+  d = plan.afterFailure(960 * kMs, unavailable(), false);
+  CHECK(d.kind == Kind::kGiveUp);
+  CHECK(d.note.find("deadline") != std::string::npos);
+}
+
+TEST_CASE("planner: open breakers are skipped, all open gives up with when to come back") {
+  Targets t({1, 1000});
+  t.a.onFailure(0);
+  RoutePolicy p;
+  AttemptPlanner plan(p, t.views(), 0, 1);
+  Decision d = plan.first(10 * kMs);
+  CHECK(d.target == 1);
+  CHECK(d.note.find("skipped: a/m (breaker open)") != std::string::npos);
+  t.b.onFailure(0);
+  t.c.onFailure(0);
+  AttemptPlanner none(p, t.views(), 0, 1);
+  d = none.first(10 * kMs);
+  CHECK(d.kind == Kind::kGiveUp);
+  CHECK(d.retry_after_ms == 990);
+}
+
+TEST_CASE("planner: weighted routing splits first attempts by weight, seeded") {
+  CircuitBreaker a, b;
+  RoutePolicy p;
+  p.strategy = Strategy::kWeighted;
+  std::map<size_t, int> firsts;
+  for (uint64_t seed = 0; seed < 4000; ++seed) {
+    AttemptPlanner plan(p, {{"a/m", 3, &a}, {"b/m", 1, &b}}, 0, seed);
+    firsts[plan.first(0).target]++;
+  }
+  CHECK(firsts[0] > 2800);
+  CHECK(firsts[0] < 3200);
+  // The other target stays the fallback.
+  AttemptPlanner plan(p, {{"a/m", 0, &a}, {"b/m", 1, &b}}, 0, 9);
+  CHECK(plan.first(0).target == 1);
+  CHECK(plan.afterFailure(0, unavailable(), false).target == 0);
+}
+
+TEST_CASE("config: route targets, strategy, retry and breaker parse strictly with file:line errors") {
+  auto ok = outrigger::config::parseConfig(R"(
+[instances.a]
+type = "provider.mock"
+[instances.b]
+type = "provider.mock"
+[routes.main]
+strategy = "weighted"
+targets = [{ provider = "a", model = "m1", weight = 9 }, { provider = "b" }]
+retry = { max_attempts = 3, base_backoff_ms = 20, max_backoff_ms = 400 }
+breaker = { failure_threshold = 4, open_ms = 1500 }
+)", "t.toml", "/");
+  REQUIRE(ok.ok());
+  const auto& r = ok.value().routes[0];
+  REQUIRE(r.targets.size() == 2);
+  CHECK(r.targets[0].weight == 9);
+  CHECK(r.targets[0].model == "m1");
+  CHECK(r.provider == "a");
+  CHECK(r.policy.strategy == Strategy::kWeighted);
+  CHECK(r.policy.retry.max_attempts == 3);
+  CHECK(r.policy.breaker.open_ms == 1500);
+
+  auto bad_key = outrigger::config::parseConfig(
+      "[instances.a]\ntype = \"provider.mock\"\n[routes.main]\nprovider = \"a\"\nretry = { attempts = 3 }\n", "t.toml", "/");
+  REQUIRE_FALSE(bad_key.ok());
+  CHECK(bad_key.status().message().find("t.toml:5") != std::string::npos);
+  CHECK(bad_key.status().message().find("attempts") != std::string::npos);
+  auto both = outrigger::config::parseConfig(
+      "[instances.a]\ntype = \"provider.mock\"\n[routes.main]\nprovider = \"a\"\ntargets = [{provider = \"a\"}]\n", "t.toml",
+      "/");
+  CHECK_FALSE(both.ok());
+  auto unknown = outrigger::config::parseConfig(
+      "[instances.a]\ntype = \"provider.mock\"\n[routes.main]\ntargets = [{provider = \"zz\"}]\n", "t.toml", "/");
+  REQUIRE_FALSE(unknown.ok());
+  CHECK(unknown.status().message().find("zz") != std::string::npos);
+}
+
+TEST_CASE("config examples: OpenAI with Anthropic fallback, local models and A-B split parse") {
+  ::setenv("OPENAI_API_KEY", "sk-example", 1);
+  ::setenv("ANTHROPIC_API_KEY", "sk-ant-example", 1);
+  struct Example {
+    const char* file;
+    size_t targets;
+    Strategy strategy;
+  };
+  for (const Example& e : {Example{"openai_anthropic_fallback.toml", 2, Strategy::kFallback},
+                           Example{"local_models.toml", 2, Strategy::kFallback},
+                           Example{"ab_split.toml", 2, Strategy::kWeighted}}) {
+    auto s = outrigger::config::loadConfigFile(std::string(OUTRIGGER_SOURCE_DIR) + "/config/" + e.file);
+    INFO(e.file);
+    REQUIRE(s.ok());
+    REQUIRE(s.value().routes.size() == 1);
+    CHECK(s.value().routes[0].targets.size() == e.targets);
+    CHECK(s.value().routes[0].policy.strategy == e.strategy);
+  }
+}
+
+TEST_CASE("planner: lowest latency tries unmeasured targets first, then the fastest") {
+  CircuitBreaker a, b, c;
+  RoutePolicy p;
+  p.strategy = Strategy::kLowestLatency;
+  AttemptPlanner plan(p, {{"a/m", 1, &a, 80.0, nullptr}, {"b/m", 1, &b, 20.0, nullptr}, {"c/m", 1, &c, -1, nullptr}},
+                      0, 1);
+  Decision d = plan.first(0);
+  CHECK(d.target == 2);
+  CHECK(d.note.find("lowest latency") != std::string::npos);
+  CHECK(plan.afterFailure(0, unavailable(), false).target == 1);
+  CHECK(plan.afterFailure(0, unavailable(), false).target == 0);
+  LatencyEwma e;
+  e.add(100);
+  e.add(200);
+  CHECK(e.ms() == Approx(120));
+}
+
+TEST_CASE("planner: an empty retry budget turns a retry into a fallback") {
+  CircuitBreaker a, b;
+  RetryBudget budget;
+  budget.setRatio(0.1);
+  while (budget.withdraw()) {
+  }  // spend the reserve
+  RoutePolicy p;
+  p.retry.max_attempts = 3;
+  AttemptPlanner plan(p, {{"a/m", 1, &a, -1, &budget}, {"b/m", 1, &b, -1, nullptr}}, 0, 1);
+  plan.first(0);  // deposits 0.1: still below one token
+  Decision d = plan.afterFailure(0, unavailable(), false);
+  CHECK(d.target == 1);
+  CHECK(d.note.find("retry budget of a/m exhausted") != std::string::npos);
+  CHECK(plan.counters().budget_denials == 1);
+  RetryBudget unlimited;
+  CHECK(unlimited.withdraw());
+}
+
+TEST_CASE("config: lowest_latency strategy and a retry budget parse, a bad strategy names its line") {
+  auto ok = outrigger::config::parseConfig(
+      "[instances.a]\ntype = \"provider.mock\"\n[routes.main]\nstrategy = \"lowest_latency\"\n"
+      "targets = [{ provider = \"a\" }]\nretry = { budget_percent = 20 }\n", "t.toml", "/");
+  REQUIRE(ok.ok());
+  CHECK(ok.value().routes[0].policy.strategy == Strategy::kLowestLatency);
+  CHECK(ok.value().routes[0].policy.retry.budget_ratio == Approx(0.2));
+  auto bad = outrigger::config::parseConfig(
+      "[instances.a]\ntype = \"provider.mock\"\n[routes.main]\nprovider = \"a\"\nstrategy = \"fastest\"\n", "t.toml", "/");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.status().message().find("t.toml:5") != std::string::npos);
+}
+
+TEST_CASE("planner: a target at its concurrency limit is skipped, all at the limit is RESOURCE_EXHAUSTED") {
+  CircuitBreaker a, b;
+  uint32_t busy_a = 2, busy_b = 0;
+  RoutePolicy p;
+  AttemptPlanner plan(p, {{"a/m", 1, &a, -1, nullptr, &busy_a, 2}, {"b/m", 1, &b, -1, nullptr, &busy_b, 1}}, 0, 1);
+  Decision d = plan.first(0);
+  CHECK(d.target == 1);
+  CHECK(d.note.find("a/m (at its concurrency limit)") != std::string::npos);
+  busy_b = 1;
+  AttemptPlanner full(p, {{"a/m", 1, &a, -1, nullptr, &busy_a, 2}, {"b/m", 1, &b, -1, nullptr, &busy_b, 1}}, 0, 1);
+  d = full.first(0);
+  CHECK(d.kind == Kind::kGiveUp);
+  CHECK(d.at_limit);
+}
+
+TEST_CASE("rate limits: an RPM bucket refills continuously, a target over it is skipped") {
+  RpmBucket b;
+  b.setRate(60);  // one per second
+  uint64_t t = 1000 * kMs;
+  for (int i = 0; i < 60; ++i) REQUIRE(b.take(t));
+  CHECK_FALSE(b.take(t));
+  CHECK(b.waitMs(t) > 900);
+  CHECK(b.take(t + 1001 * kMs));
+
+  CircuitBreaker a, c;
+  RpmBucket full, open;
+  full.setRate(1);
+  REQUIRE(full.take(0));
+  open.setRate(100);
+  RoutePolicy p;
+  AttemptPlanner plan(p, {{"a/m", 1, &a, -1, nullptr, nullptr, 0, &full}, {"c/m", 1, &c, -1, nullptr, nullptr, 0, &open}},
+                      0, 1);
+  Decision d = plan.first(1 * kMs);
+  CHECK(d.target == 1);
+  CHECK(d.note.find("a/m (over its rate limit)") != std::string::npos);
+  AttemptPlanner only(p, {{"a/m", 1, &a, -1, nullptr, nullptr, 0, &full}}, 0, 1);
+  d = only.first(1 * kMs);
+  CHECK(d.kind == Kind::kGiveUp);
+  CHECK(d.at_limit);
+  CHECK(d.retry_after_ms > 50000);
+}
+
+TEST_CASE("breaker: opens on the error rate over its window even without a failure streak") {
+  BreakerPolicy p;
+  p.failure_threshold = 0;
+  p.error_rate_percent = 50;
+  p.window = 10;
+  p.open_ms = 100;
+  CircuitBreaker b(p);
+  for (int i = 0; i < 4; ++i) {
+    b.onFailure(0);
+    b.onSuccess();
+  }
+  CHECK(b.state(0) == CircuitBreaker::State::kClosed);  // 4 of 8: the window is not full yet
+  b.onSuccess();
+  b.onFailure(0);  // 5 of 10 failed
+  CHECK(b.state(0) == CircuitBreaker::State::kOpen);
+  CHECK(b.allow(100 * kMs));
+  b.onSuccess();
+  CHECK(b.state(100 * kMs) == CircuitBreaker::State::kClosed);
+  b.onFailure(100 * kMs);  // the window restarted: one failure does not re-open it
+  CHECK(b.state(100 * kMs) == CircuitBreaker::State::kClosed);
+}
+
+TEST_CASE("rate limits: a token-per-minute debt blocks the target until it is refilled") {
+  RpmBucket tpm;
+  tpm.setRate(600);  // ten tokens a second
+  tpm.charge(0, 590);
+  CHECK(tpm.waitMs(0) == 0);  // 10 left: still admitted
+  tpm.charge(0, 30);          // 20 in debt
+  CHECK(tpm.waitMs(0) > 2000);
+  CHECK(tpm.waitMs(2200 * kMs) == 0);
+  CircuitBreaker a, b;
+  RoutePolicy p;
+  RpmBucket owed;
+  owed.setRate(60);
+  owed.charge(0, 100);
+  AttemptPlanner plan(p, {{"a/m", 1, &a, -1, nullptr, nullptr, 0, nullptr, &owed}, {"b/m", 1, &b}}, 0, 1);
+  Decision d = plan.first(0);
+  CHECK(d.target == 1);
+  CHECK(d.note.find("a/m (over its token limit)") != std::string::npos);
+}

@@ -1,0 +1,351 @@
+#!/usr/bin/env python3
+"""A scripted, fault-injecting LLM upstream for tests (Python standard library only).
+
+Speaks the OpenAI Chat Completions wire format (POST /v1/chat/completions and
+/chat/completions, unary and SSE) and the Anthropic Messages format (POST /v1/messages, unary
+and SSE) on loopback. Each test starts its own server and scripts what the next requests get.
+
+Start:   upstream.py [--port 0] [--tls-cert pem]   prints "PORT <n>" on stdout once listening.
+Control (JSON over HTTP on the same port):
+  POST /_control/script  {"steps": [step, ...], "default": step, "keep_log": bool}   queue steps (FIFO)
+  POST /_control/reset   clears the queue, the default and the log
+  GET  /_control/log     [{"seq","t","method","path","headers","body","fault"}, ...]
+  GET  /_control/stats   {"<fault>": requests answered with it, ...} (kept even without the log)
+A step is an object; "fault" picks the behaviour (default "ok"), "repeat" repeats it:
+  mix                one of "choices" (steps) drawn by "weights", seeded (soak runs)
+  ok                 answer normally; "text", "pieces" (stream events of text), "tool_calls" [{id,name,arguments}], "usage",
+                     "finish_reason", "model" shape the answer
+  status             answer with "code" (429, 500, 503, 529 ...), "headers" (e.g.
+                     {"retry-after": "1"}), and "error_type" / "error_code" / "message"
+  hang               accept, then send nothing for "ms" (default 60000) before answering
+  slow_first_byte    wait "ms" before the head, then answer normally
+  reset_mid_stream   stream "after" events (default 2) then reset the TCP connection
+  no_terminal        stream everything but the terminal event ([DONE] / message_stop)
+  malformed_json     a 200 whose body (or one stream event) is not JSON
+  empty_choices      an OpenAI 200 with "choices": []
+  refusal            an answer whose assistant message carries a refusal
+"t" in the log is time.monotonic() in seconds at arrival, for measuring backoff.
+"""
+import argparse
+import json
+import random
+import socket
+import struct
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+STATE_LOCK = threading.Lock()
+STATE = {"steps": [], "default": {"fault": "ok"}, "log": [], "rng": random.Random(1), "keep_log": True,
+         "stats": {}}
+
+ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
+               404: "not_found_error", 429: "rate_limit_error", 500: "server_error",
+               503: "service_unavailable_error", 529: "overloaded_error"}
+ANTHROPIC_TYPES = {400: "invalid_request_error", 401: "authentication_error", 402: "billing_error",
+                   403: "permission_error", 404: "not_found_error", 429: "rate_limit_error",
+                   500: "api_error", 504: "timeout_error", 529: "overloaded_error"}
+
+
+def pick(step):
+    # "mix": one of "choices" drawn by "weights" (seeded), for soak runs.
+    if step.get("fault") != "mix":
+        return step
+    choices = step.get("choices", [{"fault": "ok"}])
+    return dict(STATE["rng"].choices(choices, weights=step.get("weights") or [1] * len(choices))[0])
+
+
+def next_step():
+    with STATE_LOCK:
+        steps = STATE["steps"]
+        if not steps:
+            return pick(dict(STATE["default"]))
+        step = steps[0]
+        left = step.get("repeat", 1) - 1
+        if left <= 0:
+            steps.pop(0)
+        else:
+            step["repeat"] = left
+        return pick(dict(step))
+
+
+def split_text(text, pieces=3):
+    if not text:
+        return []
+    size = max(1, (len(text) + pieces - 1) // pieces)
+    return [text[i:i + size] for i in range(0, len(text), size)]
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as separate writes
+
+    def log_message(self, *args):  # keep test output quiet
+        pass
+
+    # ---------------------------------------------------------------- plumbing
+
+    def read_body(self):
+        n = int(self.headers.get("content-length") or 0)
+        return self.rfile.read(n) if n else b""
+
+    def send_json(self, code, obj, headers=None):
+        data = json.dumps(obj).encode()
+        self.send_response(code)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.send_header("x-request-id", "req_upstream")
+        for k, v in (headers or {}).items():
+            self.send_header(k, str(v))
+        self.end_headers()
+        self.wfile.write(data)
+        self.wfile.flush()
+
+    def send_raw(self, code, data, content_type="application/json"):
+        self.send_response(code)
+        self.send_header("content-type", content_type)
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        self.wfile.flush()
+
+    def start_stream(self):
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("cache-control", "no-cache")
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+        self.wfile.flush()
+
+    def chunk(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
+
+    def end_stream(self):
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def reset(self):
+        # SO_LINGER 0 turns close() into a TCP RST: the peer sees a broken stream.
+        self.wfile.flush()
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.connection.close()
+        self.close_connection = True
+
+    # ---------------------------------------------------------------- routing
+
+    def do_GET(self):
+        if self.path == "/_control/log":
+            with STATE_LOCK:
+                return self.send_json(200, STATE["log"])
+        if self.path == "/_control/stats":
+            with STATE_LOCK:
+                return self.send_json(200, STATE["stats"])
+        if self.path in ("/health", "/_control/health"):
+            return self.send_json(200, {"ok": True})
+        self.send_json(404, {"error": {"message": "not found", "type": "not_found_error", "param": None, "code": None}})
+
+    def do_POST(self):
+        raw = self.read_body()
+        if self.path.startswith("/_control/"):
+            return self.control(raw)
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            body = {"_raw": raw.decode(errors="replace")}
+        step = next_step()
+        fault = step.get("fault", "ok")
+        entry = {"t": time.monotonic(), "method": "POST", "path": self.path,
+                 "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body, "fault": fault}
+        with STATE_LOCK:
+            STATE["stats"][fault] = STATE["stats"].get(fault, 0) + 1
+            if STATE["keep_log"]:
+                entry["seq"] = len(STATE["log"])
+                STATE["log"].append(entry)
+        if fault == "hang":
+            time.sleep(step.get("ms", 60000) / 1000.0)
+            self.close_connection = True
+            return
+        if fault == "slow_first_byte":
+            time.sleep(step.get("ms", 500) / 1000.0)
+        anthropic = self.path.rstrip("/").endswith("/messages")
+        if fault == "status":
+            return self.error(step, anthropic)
+        if self.path.rstrip("/").endswith("chat/completions"):
+            return self.openai(body, step, fault)
+        if anthropic:
+            return self.anthropic(body, step, fault)
+        self.send_json(404, {"error": {"message": "unknown path", "type": "not_found_error", "param": None, "code": None}})
+
+    def control(self, raw):
+        req = json.loads(raw or b"{}")
+        with STATE_LOCK:
+            if self.path == "/_control/script":
+                STATE["steps"].extend(req.get("steps", []))
+                if "default" in req:
+                    STATE["default"] = req["default"]
+                if "keep_log" in req:
+                    STATE["keep_log"] = bool(req["keep_log"])
+            elif self.path == "/_control/reset":
+                STATE.update({"steps": [], "default": {"fault": "ok"}, "log": [], "keep_log": True, "stats": {}})
+        self.send_json(200, {"ok": True})
+
+    def error(self, step, anthropic):
+        code = step.get("code", 500)
+        message = step.get("message", "injected failure")
+        if anthropic:
+            etype = step.get("error_type", ANTHROPIC_TYPES.get(code, "api_error"))
+            err = {"type": etype, "message": message}
+            if step.get("error_code"):
+                err["details"] = {"error_code": step["error_code"]}
+            body = {"type": "error", "error": err, "request_id": "req_upstream"}
+        else:
+            etype = step.get("error_type", ERROR_TYPES.get(code, "server_error"))
+            body = {"error": {"message": message, "type": etype, "param": None, "code": step.get("error_code")}}
+        self.send_json(code, body, step.get("headers"))
+
+    # ---------------------------------------------------------------- OpenAI
+
+    def openai(self, body, step, fault):
+        model = step.get("model", body.get("model", "gpt-test"))
+        text = step.get("text", "Hello from upstream")
+        calls = step.get("tool_calls", [])
+        usage = step.get("usage", {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17,
+                                   "prompt_tokens_details": {"cached_tokens": 4},
+                                   "completion_tokens_details": {"reasoning_tokens": 2}})
+        finish = step.get("finish_reason", "tool_calls" if calls else "stop")
+        refusal = step.get("refusal", "I can't help with that.") if fault == "refusal" else None
+        if fault == "refusal":
+            text = None
+        if not body.get("stream"):
+            if fault == "malformed_json":
+                return self.send_raw(200, b'{"id": "chatcmpl-1", "choices": [')
+            message = {"role": "assistant", "content": text, "refusal": refusal}
+            if calls:
+                message["tool_calls"] = [{"id": c["id"], "type": "function",
+                                          "function": {"name": c["name"], "arguments": c["arguments"]}} for c in calls]
+            choices = [] if fault == "empty_choices" else [
+                {"index": 0, "message": message, "finish_reason": finish, "logprobs": None}]
+            return self.send_json(200, {"id": "chatcmpl-test", "object": "chat.completion", "created": 1700000000,
+                                        "model": model, "choices": choices, "usage": usage,
+                                        "system_fingerprint": "fp_test"})
+        events = []
+
+        def ev(choices, u=None):
+            events.append("data: " + json.dumps({"id": "chatcmpl-test", "object": "chat.completion.chunk",
+                                                  "created": 1700000000, "model": model,
+                                                  "system_fingerprint": "fp_test", "choices": choices,
+                                                  "usage": u}) + "\n\n")
+
+        ev([{"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": None, "finish_reason": None}])
+        if refusal:
+            for piece in split_text(refusal):
+                ev([{"index": 0, "delta": {"refusal": piece}, "logprobs": None, "finish_reason": None}])
+        for piece in split_text(text or "", step.get("pieces", 3)):
+            ev([{"index": 0, "delta": {"content": piece}, "logprobs": None, "finish_reason": None}])
+        for i, c in enumerate(calls):
+            args = c["arguments"]
+            half = len(args) // 2
+            ev([{"index": 0, "delta": {"tool_calls": [{"index": i, "id": c["id"], "type": "function",
+                                                        "function": {"name": c["name"], "arguments": args[:half]}}]},
+                 "logprobs": None, "finish_reason": None}])
+            ev([{"index": 0, "delta": {"tool_calls": [{"index": i, "function": {"arguments": args[half:]}}]},
+                 "logprobs": None, "finish_reason": None}])
+        ev([{"index": 0, "delta": {}, "logprobs": None, "finish_reason": finish}])
+        if (body.get("stream_options") or {}).get("include_usage"):
+            ev([], usage)
+        if fault == "malformed_json":
+            events.insert(2, "data: {\"choices\": [\n\n")
+        terminal = [] if fault == "no_terminal" else ["data: [DONE]\n\n"]
+        self.stream(events, terminal, step, fault)
+
+    def stream(self, events, terminal, step, fault):
+        self.start_stream()
+        gap = step.get("gap_ms", 0) / 1000.0
+        for i, e in enumerate(events):
+            if fault == "reset_mid_stream" and i >= step.get("after", 2):
+                return self.reset()
+            self.chunk(e)
+            if gap:
+                time.sleep(gap)
+        for e in terminal:
+            self.chunk(e)
+        self.end_stream()
+
+    # ---------------------------------------------------------------- Anthropic
+
+    def anthropic(self, body, step, fault):
+        model = step.get("model", body.get("model", "claude-test"))
+        text = step.get("text", "Hello from upstream")
+        calls = step.get("tool_calls", [])
+        usage = step.get("usage", {"input_tokens": 10, "output_tokens": 6,
+                                   "cache_creation_input_tokens": 0, "cache_read_input_tokens": 3})
+        stop = step.get("stop_reason", "tool_use" if calls else ("refusal" if fault == "refusal" else "end_turn"))
+        content = [{"type": "text", "text": text}] if text else []
+        for c in calls:
+            content.append({"type": "tool_use", "id": c["id"], "name": c["name"], "input": json.loads(c["arguments"])})
+        if not body.get("stream"):
+            if fault == "malformed_json":
+                return self.send_raw(200, b'{"id": "msg_1", "content": [')
+            return self.send_json(200, {"id": "msg_test", "type": "message", "role": "assistant", "content": content,
+                                        "model": model, "stop_reason": stop, "stop_sequence": None, "usage": usage})
+        events = []
+
+        def ev(name, data):
+            data["type"] = name
+            events.append("event: %s\ndata: %s\n\n" % (name, json.dumps(data)))
+
+        start_usage = dict(usage, output_tokens=1)
+        ev("message_start", {"message": {"id": "msg_test", "type": "message", "role": "assistant", "content": [],
+                                         "model": model, "stop_reason": None, "stop_sequence": None,
+                                         "usage": start_usage}})
+        ev("ping", {})
+        index = 0
+        if text:
+            ev("content_block_start", {"index": index, "content_block": {"type": "text", "text": ""}})
+            for piece in split_text(text):
+                ev("content_block_delta", {"index": index, "delta": {"type": "text_delta", "text": piece}})
+            ev("content_block_stop", {"index": index})
+            index += 1
+        for c in calls:
+            ev("content_block_start", {"index": index, "content_block": {"type": "tool_use", "id": c["id"],
+                                                                         "name": c["name"], "input": {}}})
+            args = c["arguments"]
+            half = len(args) // 2
+            for part in (args[:half], args[half:]):
+                ev("content_block_delta", {"index": index, "delta": {"type": "input_json_delta", "partial_json": part}})
+            ev("content_block_stop", {"index": index})
+            index += 1
+        ev("message_delta", {"delta": {"stop_reason": stop, "stop_sequence": None},
+                             "usage": {"output_tokens": usage.get("output_tokens", 0)}})
+        if fault == "malformed_json":
+            events.insert(2, "event: content_block_delta\ndata: {\"index\": \n\n")
+        terminal = [] if fault == "no_terminal" else ["event: message_stop\ndata: {\"type\": \"message_stop\"}\n\n"]
+        self.stream(events, terminal, step, fault)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM, key included)")
+    args = parser.parse_args()
+    ThreadingHTTPServer.request_queue_size = 512  # many clients connect at once in soak and bench runs
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    server.daemon_threads = True
+    if args.tls_cert:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert)
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    print("PORT %d" % server.server_address[1], flush=True)
+    try:
+        server.serve_forever(poll_interval=0.05)
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())
