@@ -98,8 +98,16 @@ void Worker::stop() {
     // connections, polls and timer go, before the loop closes whatever is left.
     http_client_->shutdown();
     // Connections free themselves once their last frames are written; the loop stops after the
-    // last one (connectionClosed), or right away when there is none.
-    if (conns_.empty()) loop_.stop();
+    // last one (connectionClosed), or right away when there is none. A client that never reads
+    // would hold its close forever, so after a grace the rest are closed without waiting.
+    if (conns_.empty()) return loop_.stop();
+    uv_timer_init(loop_.loop(), &stop_timer_);
+    stop_timer_.data = this;
+    uv_timer_start(&stop_timer_, [](uv_timer_t* t) {
+      auto* self = static_cast<Worker*>(t->data);
+      std::vector<ipc::Connection*> stuck(self->conns_.begin(), self->conns_.end());
+      for (ipc::Connection* c : stuck) c->forceClose();
+    }, kStopGraceMs, 0);
   });
   loop_.join();
 }

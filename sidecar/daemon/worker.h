@@ -60,6 +60,8 @@ class Worker : public ipc::ConnectionOwner {
   http::HttpMetrics http_metrics_;
   std::unique_ptr<http::HttpFront> http_;
   uv_check_t check_;
+  static constexpr uint64_t kStopGraceMs = 1000;  // for last frames to reach slow clients on stop
+  uv_timer_t stop_timer_;
   uv_idle_t flush_idle_;  // active while a flush is pending (see scheduleFlush)
   std::unordered_set<ipc::Connection*> conns_;
   std::vector<ipc::Connection*> dirty_;

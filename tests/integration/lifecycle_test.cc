@@ -196,3 +196,22 @@ TEST_CASE("a second daemon refuses a socket a live daemon owns, and a stale sock
   CHECK(third.waitExit(10s) == 0);
   std::system(("rm -rf " + dir).c_str());
 }
+
+TEST_CASE("SIGTERM does not wait forever on a client that never reads") {
+  std::string cfg = basicConfig("mode = \"echo\"\nallow_request_overrides = true");
+  cfg.replace(cfg.find("drain_grace_ms = 5000"), 21, "drain_grace_ms = 200");
+  DaemonProcess d(cfg);
+  REQUIRE(d.waitReady());
+  RawConnection raw(d.socket());
+  REQUIRE(raw.send(helloFrame()));
+  REQUIRE(raw.readFrame());
+  RequestSpec spec;
+  spec.stream = true;
+  spec.extra_json = R"({"mock": {"text": ")" + std::string(3u << 20, 'z') + R"(", "chunks": 4096}})";
+  REQUIRE(raw.send(requestFrame(1, spec)));
+  std::this_thread::sleep_for(300ms);  // the daemon's output to this client is now stuck
+  auto t0 = std::chrono::steady_clock::now();
+  d.signal(SIGTERM);
+  CHECK(d.waitExit(10s) == 0);
+  CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+}
