@@ -316,6 +316,24 @@ bool RequestContext::startAttempt(size_t index) {
   return false;
 }
 
+// The answer so far as a view for plugins; `calls` backs its tool calls.
+outrigger_response_view RequestContext::answerView(std::vector<outrigger_tool_call_view>* calls) const {
+  for (const auto& c : tool_calls_) {
+    calls->push_back({{c.id.data(), c.id.size()}, {c.type.data(), c.type.size()},
+                      {c.name.data(), c.name.size()}, {c.arguments.data(), c.arguments.size()}});
+  }
+  outrigger_response_view resp{};
+  resp.hdr = OUTRIGGER_HEADER_INIT(outrigger_response_view);
+  resp.content = {content_.data(), content_.size()};
+  resp.finish_reason = {finish_reason_.data(), finish_reason_.size()};
+  resp.tool_calls = calls->data();
+  resp.tool_call_count = calls->size();
+  resp.usage = {usage_.prompt_tokens, usage_.completion_tokens, usage_.cached_tokens, usage_.reasoning_tokens};
+  resp.cost_usd = cost_usd_;
+  resp.model = {answer_model_.data(), answer_model_.size()};
+  return resp;
+}
+
 bool RequestContext::runGuardrailOut() {
   if (stage_index_ >= route_->guardrails.size()) {
     phase_ = Phase::kCacheStore;
@@ -324,19 +342,8 @@ bool RequestContext::runGuardrailOut() {
   const Stage& stage = route_->guardrails[stage_index_++];
   const auto* hooks = stage.instance->guardrail();
   if (!OUTRIGGER_HAS_SLOT(hooks, outrigger_guardrail_hooks, on_response)) return true;
-  outrigger_response_view resp{};
-  resp.hdr = OUTRIGGER_HEADER_INIT(outrigger_response_view);
-  resp.content = {content_.data(), content_.size()};
-  resp.finish_reason = {finish_reason_.data(), finish_reason_.size()};
   std::vector<outrigger_tool_call_view> calls;
-  for (const auto& c : tool_calls_) {
-    calls.push_back({{c.id.data(), c.id.size()}, {c.type.data(), c.type.size()},
-                     {c.name.data(), c.name.size()}, {c.arguments.data(), c.arguments.size()}});
-  }
-  resp.tool_calls = calls.data();
-  resp.tool_call_count = calls.size();
-  resp.usage = {usage_.prompt_tokens, usage_.completion_tokens, usage_.cached_tokens, usage_.reasoning_tokens};
-  resp.model = {answer_model_.data(), answer_model_.size()};
+  outrigger_response_view resp = answerView(&calls);
   outrigger_guardrail_result result{};
   waiting_ = Waiting::kGuardrail;
   waiting_stage_ = &stage;
@@ -356,20 +363,8 @@ void RequestContext::runCacheStore() {
     return;
   }
   const Stage& stage = route_->cache[0];
-  outrigger_response_view resp{};
-  resp.hdr = OUTRIGGER_HEADER_INIT(outrigger_response_view);
-  resp.content = {content_.data(), content_.size()};
-  resp.finish_reason = {finish_reason_.data(), finish_reason_.size()};
   std::vector<outrigger_tool_call_view> calls;
-  for (const auto& c : tool_calls_) {
-    calls.push_back({{c.id.data(), c.id.size()}, {c.type.data(), c.type.size()},
-                     {c.name.data(), c.name.size()}, {c.arguments.data(), c.arguments.size()}});
-  }
-  resp.tool_calls = calls.data();
-  resp.tool_call_count = calls.size();
-  resp.usage = {usage_.prompt_tokens, usage_.completion_tokens, usage_.cached_tokens, usage_.reasoning_tokens};
-  resp.cost_usd = cost_usd_;
-  resp.model = {answer_model_.data(), answer_model_.size()};
+  outrigger_response_view resp = answerView(&calls);
   callHook(stage, "cache.store", [&] {
     stage.instance->cache()->store(stage.instance->handle(), &view_, &resp);
     return OUTRIGGER_OK;

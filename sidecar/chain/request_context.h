@@ -86,6 +86,7 @@ class RequestContext {
   void recordVerdict(const std::string& guardrail, VerdictKind kind, const std::string& reason);
   void applyVerdict(const Stage& stage, const outrigger_guardrail_result& result, outrigger_status rc);
   void copyFinal(const outrigger_response_view& r);
+  outrigger_response_view answerView(std::vector<outrigger_tool_call_view>* calls) const;
   void sendChunk(std::string_view delta, const outrigger_chunk_view* chunk);
   void end(Code code, std::string_view message, std::string_view origin, bool retryable = false,
            uint32_t retry_after_ms = 0);

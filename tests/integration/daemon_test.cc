@@ -312,6 +312,7 @@ TEST_CASE("malformed frames get a typed error and a close, while other clients k
 TEST_CASE("a client that stops reading pauses the producer, and every chunk arrives once it reads again") {
   DaemonProcess d;
   REQUIRE(d.waitReady());
+  long rss_idle = d.rssKb();
   RawConnection raw(d.socket());
   REQUIRE(raw.send(helloFrame()));
   REQUIRE(raw.readFrame());
@@ -341,7 +342,14 @@ TEST_CASE("a client that stops reading pauses the producer, and every chunk arri
   CHECK(ended);
   CHECK(chunks == 3072);
   CHECK(bytes == text.size());
-  CHECK(rss_paused < 64 * 1024);  // KiB: paused with bounded buffers
+#if !defined(__SANITIZE_ADDRESS__)  // ASan's quarantine keeps freed memory resident
+  // Paused with bounded buffers: the request's own copies of 3 MiB, not the whole answer again
+  // queued for a client that is not reading.
+  CHECK(rss_paused - rss_idle < 32 * 1024);  // KiB
+#else
+  (void)rss_paused;
+  (void)rss_idle;
+#endif
   CHECK(d.log().find("error") == std::string::npos);
 }
 
