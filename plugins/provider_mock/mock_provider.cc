@@ -7,6 +7,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <cmath>
 #include <cstdint>
 #include <random>
 #include <stdexcept>
@@ -33,7 +34,8 @@ constexpr char kSchema[] = R"json({
     "fail_code": {"type": "string"},
     "fail_retryable": {"type": "boolean"},
     "allow_request_overrides": {"type": "boolean", "description": "honour params.extra_json {\"mock\": {...}}"},
-    "seed": {"type": "integer"}
+    "seed": {"type": "integer"},
+    "embedding_dimensions": {"type": "integer", "minimum": 1, "maximum": 65536, "description": "vector length of embed answers without 'dimensions' (default 8)"}
   }
 })json";
 
@@ -125,6 +127,7 @@ class MockProvider final : public Provider {
     if (d.HasMember("fail_code")) fail_code_ = d["fail_code"].GetString();
     fail_retryable_ = d.HasMember("fail_retryable") && d["fail_retryable"].GetBool();
     overrides_ = d.HasMember("allow_request_overrides") && d["allow_request_overrides"].GetBool();
+    embed_dims_ = uintOr(d, "embedding_dimensions", 8);
     rng_.seed(d.HasMember("seed") ? static_cast<uint64_t>(d["seed"].GetInt64()) : 42);
   }
 
@@ -151,6 +154,58 @@ class MockProvider final : public Provider {
   void cancel(outrigger_request handle) override {
     jobs_.erase(key(handle));
     hanging_.erase(key(handle));
+    embeds_.erase(key(handle));
+  }
+
+  // Deterministic unit vectors from a hash of each input: `dimensions` of them (else
+  // embedding_dimensions, 8 by default); usage is the inputs' word count. The request's extra
+  // JSON {"mock": {"latency_ms", "hang", "fail": {...}}} applies when overrides are allowed.
+  outrigger_status embed(const outrigger_embed_request_view& req) override {
+    EmbedJob job;
+    job.handle = req.handle;
+    uint32_t dims = req.dimensions ? req.dimensions : embed_dims_;
+    for (size_t i = 0; i < req.input_count; ++i) {
+      job.vectors.push_back(vectorOf(view(req.inputs[i]), dims));
+      job.prompt_tokens += words(view(req.inputs[i]));
+    }
+    uint32_t latency = latency_ms_;
+    bool hang = false;
+    std::string_view extra = view(req.extra_json);
+    if (overrides_ && !extra.empty()) {
+      rapidjson::Document d;
+      d.Parse(extra.data(), extra.size());
+      if (!d.HasParseError() && d.IsObject() && d.HasMember("mock") && d["mock"].IsObject()) {
+        const rapidjson::Value& m = d["mock"];
+        latency = uintOr(m, "latency_ms", latency);
+        hang = m.HasMember("hang") && m["hang"].IsBool() && m["hang"].GetBool();
+        if (m.HasMember("fail") && m["fail"].IsObject()) {
+          const rapidjson::Value& f = m["fail"];
+          job.fault.code = f.HasMember("code") && f["code"].IsString() ? f["code"].GetString() : "UNAVAILABLE";
+          job.fault.retryable = f.HasMember("retryable") && f["retryable"].IsBool() && f["retryable"].GetBool();
+          job.fault.retry_after_ms = uintOr(f, "retry_after_ms", 0);
+          job.fault.message = f.HasMember("message") && f["message"].IsString() ? f["message"].GetString() : "injected failure";
+        }
+      }
+    }
+    uint64_t k = key(req.handle);
+    embeds_[k] = std::move(job);
+    if (hang) return OUTRIGGER_PENDING;  // the deadline or a cancel ends it
+    if (latency == 0) {
+      finishEmbed(k);  // may complete before embed returns: the host allows it
+      return OUTRIGGER_PENDING;
+    }
+    outrigger_status st = host().setTimer(req.handle, latency, [this, k](outrigger_status s) {
+      if (s != OUTRIGGER_OK) {
+        embeds_.erase(k);
+        return;
+      }
+      finishEmbed(k);
+    });
+    if (st != OUTRIGGER_OK) {
+      embeds_.erase(k);
+      return st;
+    }
+    return OUTRIGGER_PENDING;
   }
 
   void resume(outrigger_request handle) override {
@@ -349,6 +404,58 @@ class MockProvider final : public Provider {
     host().providerDone(job.handle, r);  // content came in the chunks
   }
 
+  struct EmbedJob {
+    outrigger_request handle{};
+    std::vector<std::vector<float>> vectors;
+    uint32_t prompt_tokens = 0;
+    Fault fault;
+  };
+
+  static std::vector<float> vectorOf(std::string_view text, uint32_t dims) {
+    uint64_t h = 1469598103934665603ull;  // FNV-1a
+    for (unsigned char c : text) h = (h ^ c) * 1099511628211ull;
+    std::vector<float> v(dims);
+    double norm = 0;
+    for (uint32_t i = 0; i < dims; ++i) {
+      uint64_t z = (h += 0x9e3779b97f4a7c15ull);  // splitmix64
+      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+      z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+      z ^= z >> 31;
+      v[i] = static_cast<float>(static_cast<double>(z >> 11) / 9007199254740992.0 * 2.0 - 1.0);
+      norm += double(v[i]) * v[i];
+    }
+    if (norm > 0) {
+      double inv = 1.0 / std::sqrt(norm);
+      for (float& f : v) f = static_cast<float>(f * inv);
+    }
+    return v;
+  }
+
+  void finishEmbed(uint64_t k) {
+    auto it = embeds_.find(k);
+    if (it == embeds_.end()) return;
+    EmbedJob job = std::move(it->second);
+    embeds_.erase(it);
+    outrigger_embeddings_view r{};
+    r.hdr = OUTRIGGER_HEADER_INIT(outrigger_embeddings_view);
+    if (!job.fault.code.empty()) {
+      r.code = codeFromName(job.fault.code);
+      r.retryable = job.fault.retryable;
+      r.retry_after_ms = job.fault.retry_after_ms;
+      r.message = str(job.fault.message);
+      host().embeddingsDone(job.handle, r);
+      return;
+    }
+    std::vector<outrigger_embedding_view> views;
+    for (const auto& v : job.vectors) views.push_back({v.data(), v.size()});
+    r.code = OUTRIGGER_CODE_OK;
+    r.embeddings = views.data();
+    r.embedding_count = views.size();
+    r.usage.prompt_tokens = job.prompt_tokens;
+    r.model = str("mock-embed-1");
+    host().embeddingsDone(job.handle, r);
+  }
+
   std::string mode_ = "echo";
   std::string text_;
   std::vector<std::string> script_;
@@ -361,6 +468,8 @@ class MockProvider final : public Provider {
   std::mt19937_64 rng_;
   std::unordered_map<uint64_t, Job> jobs_;
   std::unordered_map<uint64_t, Job> hanging_;
+  std::unordered_map<uint64_t, EmbedJob> embeds_;
+  uint32_t embed_dims_ = 8;
 };
 
 }  // namespace

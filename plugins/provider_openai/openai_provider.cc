@@ -35,6 +35,7 @@ constexpr char kSchema[] = R"json({
   "properties": {
     "base_url": {"type": "string", "pattern": "^https?://", "description": "e.g. https://api.openai.com/v1"},
     "path": {"type": "string", "description": "appended to base_url; default /chat/completions"},
+    "embeddings_path": {"type": "string", "description": "appended to base_url for embeddings; default /embeddings"},
     "api_key": {"type": "string", "description": "${ENV_VAR} or file:/path (keep keys out of the file)"},
     "api_keys": {"type": "array", "items": {"type": "string"}, "description": "several key references, used in turn"},
     "api_key_header": {"type": "string", "description": "authorization (Bearer, default) or e.g. api-key (Azure)"},
@@ -61,6 +62,7 @@ std::string lower(std::string_view s) {
 
 struct Settings {
   std::string url;
+  std::string embeddings_url;
   std::vector<std::string> keys;
   std::string key_header = "authorization";
   std::vector<std::pair<std::string, std::string>> headers;
@@ -87,7 +89,13 @@ Settings parseSettings(std::string_view json) {
   std::string path = text("path", "/chat/completions");
   if (path.empty() || path[0] != '/') path = "/" + path;
   s.url = base + path;
-  if (std::string v = text("api_version"); !v.empty()) s.url += "?api-version=" + v;
+  std::string embed_path = text("embeddings_path", "/embeddings");
+  if (embed_path.empty() || embed_path[0] != '/') embed_path = "/" + embed_path;
+  s.embeddings_url = base + embed_path;
+  if (std::string v = text("api_version"); !v.empty()) {
+    s.url += "?api-version=" + v;
+    s.embeddings_url += "?api-version=" + v;
+  }
   std::vector<std::string> refs;
   if (std::string k = text("api_key"); !k.empty()) refs.push_back(k);
   if (auto it = d.FindMember("api_keys"); it != d.MemberEnd() && it->value.IsArray()) {
@@ -123,6 +131,8 @@ struct Call final : HttpHandler {
   uint64_t transfer = 0;
   bool transfer_live = false;
   bool stream = false;
+  bool embed = false;           // an embeddings call: completes through embeddings_done
+  size_t embed_count = 0;       // inputs, so vectors expected
   int status = 0;
   std::string retry_after, retry_after_ms, should_retry;
   std::string body;             // unary answers and error bodies
@@ -144,7 +154,7 @@ struct Call final : HttpHandler {
 class OpenAiProvider final : public Provider {
  public:
   static constexpr const char* kName = "openai";
-  static constexpr const char* kDescription = "OpenAI-compatible Chat Completions over the host HTTP client";
+  static constexpr const char* kDescription = "OpenAI-compatible Chat Completions and embeddings over the host HTTP client";
   static constexpr const char* kConfigSchema = kSchema;
   static constexpr outrigger_stability kStability = OUTRIGGER_STABILITY_EXPERIMENTAL;
   static constexpr uint64_t kCapabilities = OUTRIGGER_CAP_STREAMING;
@@ -161,11 +171,25 @@ class OpenAiProvider final : public Provider {
 
   outrigger_status start(const outrigger_request_view& request) override {
     auto call = std::make_unique<Call>();
+    call->owner = this;
+    call->handle = request.handle;
+    call->stream = request.stream != 0;
+    return send(std::move(call), settings_.url, wire::buildChatRequest(request, settings_.wire));
+  }
+
+  // POST {base_url}/embeddings, asking for base64 vectors; the answer goes to embeddings_done.
+  outrigger_status embed(const outrigger_embed_request_view& request) override {
+    auto call = std::make_unique<Call>();
+    call->owner = this;
+    call->handle = request.handle;
+    call->embed = true;
+    call->embed_count = request.input_count;
+    return send(std::move(call), settings_.embeddings_url, wire::buildEmbeddingsRequest(request, settings_.wire));
+  }
+
+  // Starts the transfer of a call; always PENDING (a failure to start is reported as the answer).
+  outrigger_status send(std::unique_ptr<Call> call, const std::string& url, const std::string& body) {
     Call* c = call.get();
-    c->owner = this;
-    c->handle = request.handle;
-    c->stream = request.stream != 0;
-    std::string body = wire::buildChatRequest(request, settings_.wire);
 
     std::vector<std::string> owned;  // header values that must live through the call
     std::vector<outrigger_http_header> headers;
@@ -187,7 +211,7 @@ class OpenAiProvider final : public Provider {
     std::memset(&http, 0, sizeof http);
     http.hdr = OUTRIGGER_HEADER_INIT(outrigger_http_request);
     http.method = str("POST");
-    http.url = str(settings_.url);
+    http.url = str(url);
     http.headers = headers.data();
     http.header_count = headers.size();
     http.body = str(body);
@@ -195,14 +219,14 @@ class OpenAiProvider final : public Provider {
     http.first_byte_timeout_ms = settings_.first_byte_ms;
     http.idle_timeout_ms = settings_.idle_ms;
     http.total_timeout_ms = settings_.total_ms;
-    outrigger_status st = host().httpRequest(request.handle, http, c, &c->transfer);
+    outrigger_status st = host().httpRequest(c->handle, http, c, &c->transfer);
     if (st != OUTRIGGER_OK) {
       wire::Failure f{OUTRIGGER_CODE_INTERNAL, false, 0, "cannot start the upstream request"};
-      sendFailure(request.handle, f);
+      sendFailure(c, f);
       return OUTRIGGER_PENDING;
     }
     c->transfer_live = true;
-    calls_.emplace(keyOf(request.handle), std::move(call));
+    calls_.emplace(keyOf(c->handle), std::move(call));
     return OUTRIGGER_PENDING;
   }
 
@@ -274,6 +298,7 @@ class OpenAiProvider final : public Provider {
       wire::ErrorHints hints{c->retry_after, c->retry_after_ms, c->should_retry};
       return finishFailure(c, wire::mapHttpError(c->status, c->body, hints, int64_t(std::time(nullptr))));
     }
+    if (c->embed) return completeEmbed(c);
     if (c->stream) {
       if (!c->decoder.done()) {
         return finishFailure(c, {OUTRIGGER_CODE_UNAVAILABLE, true, 0, "upstream stream ended without its terminal event"});
@@ -300,6 +325,23 @@ class OpenAiProvider final : public Provider {
     finishOk(c, r);
   }
 
+  void completeEmbed(Call* c) {
+    wire::Embeddings e;
+    wire::Failure f;
+    if (!wire::parseEmbeddingsResponse(c->body, c->embed_count, &e, &f)) return finishFailure(c, f);
+    std::vector<outrigger_embedding_view> views;
+    for (const auto& v : e.vectors) views.push_back({v.data(), v.size()});
+    outrigger_embeddings_view r{};
+    r.hdr = OUTRIGGER_HEADER_INIT(outrigger_embeddings_view);
+    r.code = OUTRIGGER_CODE_OK;
+    r.embeddings = views.data();
+    r.embedding_count = views.size();
+    r.usage.prompt_tokens = e.prompt_tokens;
+    r.model = str(e.model);
+    stopTransfer(c);
+    host().embeddingsDone(c->handle, r);
+  }
+
   void finishOk(Call* c, const outrigger_response_view& r) {
     stopTransfer(c);
     host().providerDone(c->handle, r);
@@ -309,11 +351,21 @@ class OpenAiProvider final : public Provider {
     stopTransfer(c);
     std::string message = f.message;
     for (const std::string& k : settings_.keys) message = outrigger::providers::redact(std::move(message), k);
-    host().providerDone(c->handle, makeError(f.code, message, f.retryable, f.retry_after_ms));
+    sendFailure(c, {f.code, f.retryable, f.retry_after_ms, message});
   }
 
-  void sendFailure(outrigger_request handle, const wire::Failure& f) {
-    host().providerDone(handle, makeError(f.code, f.message, f.retryable, f.retry_after_ms));
+  void sendFailure(Call* c, const wire::Failure& f) {
+    if (!c->embed) {
+      host().providerDone(c->handle, makeError(f.code, f.message, f.retryable, f.retry_after_ms));
+      return;
+    }
+    outrigger_embeddings_view r{};
+    r.hdr = OUTRIGGER_HEADER_INIT(outrigger_embeddings_view);
+    r.code = f.code;
+    r.retryable = f.retryable;
+    r.retry_after_ms = f.retry_after_ms;
+    r.message = str(f.message);
+    host().embeddingsDone(c->handle, r);
   }
 
   // The transfer goes before provider_done, so ending the request never calls back into a

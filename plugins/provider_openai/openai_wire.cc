@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <string>
 
@@ -240,6 +241,131 @@ std::string buildChatRequest(const outrigger_request_view& request, const WireSe
   if (request.params) writeParams(w, *request.params, settings);
   w.EndObject();
   return std::string(buf.GetString(), buf.GetSize());
+}
+
+std::string buildEmbeddingsRequest(const outrigger_embed_request_view& request, const WireSettings& settings) {
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  w.StartObject();
+  key(w, "model");
+  str(w, settings.model.empty() ? sv(request.model) : std::string_view(settings.model));
+  key(w, "input");
+  w.StartArray();
+  for (size_t i = 0; i < request.input_count; ++i) str(w, sv(request.inputs[i]));
+  w.EndArray();
+  key(w, "encoding_format");
+  str(w, "base64");
+  if (request.dimensions) {
+    key(w, "dimensions");
+    w.Uint(request.dimensions);
+  }
+  if (request.metadata && request.metadata->user.size) {
+    key(w, "user");
+    str(w, sv(request.metadata->user));
+  }
+  if (request.extra_json.size) {
+    rapidjson::Document extra;
+    extra.Parse(request.extra_json.data, request.extra_json.size);
+    if (!extra.HasParseError() && extra.IsObject()) {
+      for (auto& m : extra.GetObject()) {
+        std::string_view name(m.name.GetString(), m.name.GetStringLength());
+        if (name == "model" || name == "input" || name == "encoding_format" || name == "dimensions" || name == "user") {
+          continue;
+        }
+        str(w, name);
+        m.value.Accept(w);
+      }
+    }
+  }
+  w.EndObject();
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+bool decodeBase64Floats(std::string_view text, std::vector<float>* out) {
+  auto value = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+' || c == '-') return 62;
+    if (c == '/' || c == '_') return 63;
+    return -1;
+  };
+  while (!text.empty() && text.back() == '=') text.remove_suffix(1);
+  std::string bytes;
+  bytes.reserve(text.size() * 3 / 4);
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : text) {
+    int v = value(c);
+    if (v < 0) return false;
+    acc = (acc << 6) | uint32_t(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      bytes.push_back(char((acc >> bits) & 0xff));
+    }
+  }
+  if (bytes.size() % 4) return false;
+  out->resize(bytes.size() / 4);
+  for (size_t i = 0; i < out->size(); ++i) {
+    uint32_t u = 0;
+    for (int b = 0; b < 4; ++b) u |= uint32_t(static_cast<unsigned char>(bytes[i * 4 + b])) << (8 * b);
+    float f;
+    std::memcpy(&f, &u, 4);
+    (*out)[i] = f;
+  }
+  return true;
+}
+
+bool parseEmbeddingsResponse(std::string_view body, size_t expected, Embeddings* out, Failure* failure) {
+  rapidjson::Document d;
+  d.Parse(body.data() ? body.data() : "", body.size());
+  if (d.HasParseError() || !d.IsObject()) {
+    *failure = malformed("not a JSON object");
+    return false;
+  }
+  const rapidjson::Value* data = member(d, "data");
+  if (!data || !data->IsArray()) {
+    *failure = malformed("no 'data' array");
+    return false;
+  }
+  if (data->Size() != expected) {
+    *failure = malformed(std::to_string(data->Size()) + " embeddings for " + std::to_string(expected) + " inputs");
+    return false;
+  }
+  out->vectors.assign(expected, {});
+  std::vector<bool> seen(expected, false);
+  for (rapidjson::SizeType i = 0; i < data->Size(); ++i) {
+    const rapidjson::Value& item = (*data)[i];
+    const rapidjson::Value* idx = member(item, "index");
+    size_t index = idx && idx->IsUint() ? idx->GetUint() : i;
+    if (index >= expected || seen[index]) {
+      *failure = malformed("embedding index out of range or repeated");
+      return false;
+    }
+    seen[index] = true;
+    const rapidjson::Value* e = member(item, "embedding");
+    if (e && e->IsString()) {
+      if (!decodeBase64Floats({e->GetString(), e->GetStringLength()}, &out->vectors[index])) {
+        *failure = malformed("embedding is not base64 of float32 values");
+        return false;
+      }
+    } else if (e && e->IsArray()) {
+      for (const auto& v : e->GetArray()) {
+        if (!v.IsNumber()) {
+          *failure = malformed("embedding holds a non-number");
+          return false;
+        }
+        out->vectors[index].push_back(float(v.GetDouble()));
+      }
+    } else {
+      *failure = malformed("item without an embedding");
+      return false;
+    }
+  }
+  out->model = std::string(getString(d, "model"));
+  if (const rapidjson::Value* usage = member(d, "usage")) out->prompt_tokens = getUint(*usage, "prompt_tokens");
+  return true;
 }
 
 bool parseChatResponse(std::string_view body, Answer* answer, Failure* failure) {

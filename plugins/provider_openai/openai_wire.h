@@ -77,6 +77,25 @@ struct StreamDelta {
   bool empty() const { return content.empty() && tool_calls.empty(); }
 };
 
+// The JSON body of POST {base_url}/embeddings for `request`: model, input (an array of the
+// texts), dimensions when asked for, user from the metadata, encoding_format "base64" (the
+// smaller answer; float answers are accepted too) and the caller's extra fields.
+std::string buildEmbeddingsRequest(const outrigger_embed_request_view& request, const WireSettings& settings);
+
+struct Embeddings {
+  std::vector<std::vector<float>> vectors;  // in input order (by each item's index)
+  std::string model;
+  uint32_t prompt_tokens = 0;
+};
+
+// Parses a 2xx embeddings body with `expected` vectors, each a float array or base64 of
+// little-endian float32. False (with `failure`) when it is not a usable answer.
+bool parseEmbeddingsResponse(std::string_view body, size_t expected, Embeddings* out, Failure* failure);
+
+// Standard base64 of little-endian float32 values; false on bad characters or a length that is
+// not whole floats.
+bool decodeBase64Floats(std::string_view text, std::vector<float>* out);
+
 // Decodes the data payloads of a chat-completion SSE stream in order.
 class StreamDecoder {
  public:

@@ -74,6 +74,8 @@ struct ResponseEndInfo {
   std::string_view trace_id;
   const std::vector<Verdict>* verdicts = nullptr;
   std::string_view model;
+  // An embeddings request's vectors, one per input in input order (nullptr for chat).
+  const std::vector<std::vector<float>>* embeddings = nullptr;
 };
 
 // Implemented by a front end; called on the request's worker thread only.

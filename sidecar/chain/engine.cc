@@ -57,7 +57,7 @@ std::string Engine::newTraceId() {
 }
 
 outrigger_request Engine::start(FrameBuffer frame, const wire::Request* request, ResponseSink* sink,
-                                uint64_t stream_id) {
+                                uint64_t stream_id, std::unique_ptr<EmbedInput> embed) {
   uint32_t index;
   if (!free_slots_.empty()) {
     index = free_slots_.back();
@@ -68,6 +68,7 @@ outrigger_request Engine::start(FrameBuffer frame, const wire::Request* request,
   }
   outrigger_request handle{(loop_.index() << kSlotBits) | index, slots_[index].generation};
   auto* ctx = new RequestContext(*this, handle, std::move(frame), request, sink, stream_id);
+  if (embed) ctx->setEmbed(std::move(embed));
   slots_[index].ctx = ctx;
   ++in_flight_;
   counters_.started.fetch_add(1, std::memory_order_relaxed);

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <random>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -57,6 +58,14 @@ struct FrameBuffer {
   static FrameBuffer copyOf(const uint8_t* data, size_t size);
 };
 
+// What an embeddings request carries besides its wire Request (which gives the model, metadata,
+// deadline and cache control; its messages are empty).
+struct EmbedInput {
+  std::vector<std::string> inputs;
+  uint32_t dimensions = 0;  // 0: the model's own
+  std::string extra_json;   // provider-specific fields, a JSON object or empty
+};
+
 class Engine {
  public:
   Engine(event::EventLoop& loop, EngineSettings settings, telemetry::ExporterThread* exporter);
@@ -70,8 +79,11 @@ class Engine {
 
   // Starts a request whose wire form lives in `frame` (request points into it). The sink gets
   // exactly one onEnd for `stream_id`, possibly before start returns. Returns the handle.
+  // With `embed`, the request is an embeddings call: it gets the same handle, deadline,
+  // cancellation and single end, runs on the route's first target's provider `embed` hook (no
+  // guardrails, cache or retries), and its end carries the vectors.
   outrigger_request start(FrameBuffer frame, const wire::Request* request, ResponseSink* sink,
-                          uint64_t stream_id);
+                          uint64_t stream_id, std::unique_ptr<EmbedInput> embed = nullptr);
   // Ends the request now with `code` (if it has not ended). Reaches whichever plugin is pending.
   void cancel(outrigger_request handle, Code code, std::string_view message, std::string_view origin = "client");
   // Like cancel, but the sink is gone: nothing is sent.

@@ -117,6 +117,18 @@ outrigger_status hostHttpResume(void*, outrigger_request handle, uint64_t transf
   }
 }
 
+outrigger_status hostEmbeddingsDone(void* host_ctx, outrigger_request handle,
+                                    const outrigger_embeddings_view* e) noexcept {
+  if (!e || e->hdr.struct_size < sizeof(outrigger_embeddings_view)) return OUTRIGGER_E_INVALID;
+  RequestContext* ctx = nullptr;
+  if (outrigger_status st = lookup(handle, &ctx); st != OUTRIGGER_OK) return st;
+  try {
+    return ctx->embeddingsDone(instanceOf(host_ctx), *e);
+  } catch (...) {
+    return OUTRIGGER_E_NOMEM;
+  }
+}
+
 }  // namespace
 
 const outrigger_host_api& hostApiTemplate() {
@@ -134,6 +146,7 @@ const outrigger_host_api& hostApiTemplate() {
       &hostHttpRequest,
       &hostHttpCancel,
       &hostHttpResume,
+      &hostEmbeddingsDone,
   };
   return api;
 }

@@ -153,6 +153,11 @@ void RequestContext::begin() {
     return end(Code::kInvalidArgument, "no route for model '" + std::string(model) + "' and no default route", "router");
   }
   buildViews();
+  if (embed_) {
+    if (embed_->inputs.empty()) return end(Code::kInvalidArgument, "embeddings request has no input", "router");
+    phase_ = Phase::kEmbed;
+    return advance();
+  }
   if (view_.message_count == 0) return end(Code::kInvalidArgument, "request has no messages", "router");
   advance();
 }
@@ -213,6 +218,9 @@ void RequestContext::advance() {
         break;
       case Phase::kGuardOut:
         if (!runGuardrailOut()) return;
+        break;
+      case Phase::kEmbed:
+        if (!runEmbed()) return;
         break;
       case Phase::kCacheStore:
         runCacheStore();
@@ -313,6 +321,55 @@ bool RequestContext::startAttempt(size_t index) {
   if (rc >= 0) rc = OUTRIGGER_E_INVALID;  // a provider must answer through provider_done
   stageFailed(stage, rc, "provider start");
   if (!ended_) end(Code::kInternal, "provider failed to start", stage.origin);
+  return false;
+}
+
+bool RequestContext::runEmbed() {
+  phase_ = Phase::kDone;
+  if (route_->targets.empty() && implicit_targets_.empty()) {
+    implicit_targets_.push_back({route_->provider, "", 1, 0, 0, 0, route_->provider.instance->name() + "/*"});
+  }
+  target_ = &routeTargets()[0];
+  model_ = !target_->model.empty() ? target_->model : !route_->model.empty() ? route_->model : caller_model_;
+  const Stage& stage = target_->stage;
+  const auto* hooks = stage.instance->provider();
+  if (!OUTRIGGER_HAS_SLOT(hooks, outrigger_provider_hooks, embed)) {
+    end(Code::kUnimplemented, "the route's provider '" + stage.instance->name() + "' cannot embed", "router");
+    return false;
+  }
+  embed_inputs_.clear();
+  for (const std::string& in : embed_->inputs) embed_inputs_.push_back({in.data(), in.size()});
+  embed_view_ = {};
+  embed_view_.hdr = OUTRIGGER_HEADER_INIT(outrigger_embed_request_view);
+  embed_view_.handle = handle_;
+  embed_view_.route = view_.route;
+  embed_view_.model = {model_.data(), model_.size()};
+  embed_view_.inputs = embed_inputs_.data();
+  embed_view_.input_count = embed_inputs_.size();
+  embed_view_.dimensions = embed_->dimensions;
+  embed_view_.metadata = &metadata_;
+  embed_view_.deadline_ns = deadline_ns_;
+  embed_view_.extra_json = {embed_->extra_json.data(), embed_->extra_json.size()};
+  embed_view_.trace_id = view_.trace_id;
+  attempt_start_ns_ = monoNowNs();
+  engine_.counters().attempts.fetch_add(1, std::memory_order_relaxed);
+  waiting_ = Waiting::kProvider;
+  waiting_stage_ = &stage;
+  outrigger_status rc = callHook(stage, "provider.embed", [&] {
+    return hooks->embed(stage.instance->handle(), &embed_view_);
+  });
+  if (rc == OUTRIGGER_PENDING) return completed_in_hook_;
+  waiting_ = Waiting::kNothing;
+  if (rc == OUTRIGGER_E_UNSUPPORTED) {
+    closeSpan("unsupported");
+    end(Code::kUnimplemented, "the route's provider '" + stage.instance->name() + "' cannot embed", "router");
+    return false;
+  }
+  if (rc >= 0) rc = OUTRIGGER_E_INVALID;  // a provider must answer through embeddings_done
+  closeSpan("error");
+  engine_.counters().plugin_errors.fetch_add(1, std::memory_order_relaxed);
+  stage.instance->failures.fetch_add(1, std::memory_order_relaxed);
+  end(Code::kInternal, "provider embed failed (plugin status " + std::to_string(rc) + ")", stage.origin);
   return false;
 }
 
@@ -439,6 +496,7 @@ void RequestContext::sendChunk(std::string_view delta, const outrigger_chunk_vie
 }
 
 outrigger_status RequestContext::providerChunk(plugin::PluginInstance* inst, const outrigger_chunk_view& chunk) {
+  if (embed_) return OUTRIGGER_E_INVALID;  // an embed call answers through embeddings_done only
   if (waiting_ != Waiting::kProvider || waiting_stage_->instance.get() != inst) return OUTRIGGER_E_INVALID;
   // Guardrails see every chunk before the client does.
   for (const Stage& g : route_->guardrails) {
@@ -471,6 +529,7 @@ outrigger_status RequestContext::providerChunk(plugin::PluginInstance* inst, con
 }
 
 outrigger_status RequestContext::providerDone(plugin::PluginInstance* inst, const outrigger_response_view& r) {
+  if (embed_) return OUTRIGGER_E_INVALID;  // an embed call answers through embeddings_done only
   if (waiting_ != Waiting::kProvider || waiting_stage_->instance.get() != inst) return OUTRIGGER_E_INVALID;
   waiting_ = Waiting::kNothing;
   provider_code_ = toCode(r.code);
@@ -508,6 +567,38 @@ outrigger_status RequestContext::providerDone(plugin::PluginInstance* inst, cons
     phase_ = Phase::kGuardOut;
     stage_index_ = 0;
   }
+  if (in_hook_) completed_in_hook_ = true;
+  else advance();
+  return OUTRIGGER_OK;
+}
+
+outrigger_status RequestContext::embeddingsDone(plugin::PluginInstance* inst, const outrigger_embeddings_view& e) {
+  if (!embed_ || waiting_ != Waiting::kProvider || waiting_stage_->instance.get() != inst) return OUTRIGGER_E_INVALID;
+  waiting_ = Waiting::kNothing;
+  provider_code_ = toCode(e.code);
+  if (provider_code_ == Code::kOk && e.embedding_count != embed_->inputs.size()) {
+    provider_code_ = Code::kInternal;
+    provider_message_ = "provider returned " + std::to_string(e.embedding_count) + " embeddings for " +
+                        std::to_string(embed_->inputs.size()) + " inputs";
+  }
+  if (provider_code_ != Code::kOk) {
+    closeSpan("error");
+    provider_retryable_ = e.retryable;
+    provider_retry_after_ms_ = e.retry_after_ms;
+    if (provider_message_.empty()) provider_message_.assign(sv(e.message));
+    if (provider_message_.empty()) provider_message_ = "provider failed";
+  } else {
+    closeSpan("ok");
+    embeddings_.resize(e.embedding_count);
+    for (size_t i = 0; i < e.embedding_count; ++i) {
+      const outrigger_embedding_view& v = e.embeddings[i];
+      embeddings_[i].assign(v.values, v.values + (v.values ? v.size : 0));
+    }
+    usage_ = {e.usage.prompt_tokens, 0, 0, 0};
+    cost_usd_ = e.cost_usd;
+    if (e.model.size) answer_model_.assign(e.model.data, e.model.size);
+  }
+  phase_ = Phase::kDone;
   if (in_hook_) completed_in_hook_ = true;
   else advance();
   return OUTRIGGER_OK;
@@ -653,6 +744,7 @@ void RequestContext::end(Code code, std::string_view message, std::string_view o
     info.trace_id = trace_id_;
     info.verdicts = &verdicts_;
     info.model = answer_model_.empty() ? std::string_view(model_) : std::string_view(answer_model_);
+    if (embed_ && code == Code::kOk) info.embeddings = &embeddings_;
     ResponseSink* sink = sink_;
     sink_ = nullptr;
     sink->onEnd(stream_id_, info);

@@ -29,6 +29,8 @@ class RequestContext {
   // Ends now with `code` unless already ended; cancels the pending plugin first.
   void cancelWith(Code code, std::string_view message, std::string_view origin);
   void detachSink() { sink_ = nullptr; }
+  // Makes this an embeddings request; before begin().
+  void setEmbed(std::unique_ptr<EmbedInput> embed) { embed_ = std::move(embed); }
   void resume();
 
   outrigger_request handle() const { return handle_; }
@@ -40,6 +42,7 @@ class RequestContext {
   outrigger_status cacheDone(plugin::PluginInstance* inst, const outrigger_response_view* hit);
   outrigger_status providerChunk(plugin::PluginInstance* inst, const outrigger_chunk_view& chunk);
   outrigger_status providerDone(plugin::PluginInstance* inst, const outrigger_response_view& response);
+  outrigger_status embeddingsDone(plugin::PluginInstance* inst, const outrigger_embeddings_view& embeddings);
   outrigger_status setTimer(uint32_t delay_ms, outrigger_callback fn, void* user_data);
 
   // uv close callbacks report here; the request frees itself after its last handle closes.
@@ -53,7 +56,7 @@ class RequestContext {
   };
 
  private:
-  enum class Phase { kGuardIn, kCacheLookup, kProvider, kGuardOut, kCacheStore, kDone };
+  enum class Phase { kGuardIn, kCacheLookup, kProvider, kGuardOut, kCacheStore, kEmbed, kDone };
   enum class Waiting { kNothing, kGuardrail, kCache, kProvider };
 
 
@@ -63,6 +66,8 @@ class RequestContext {
   bool runGuardrailIn();
   bool runCacheLookup();
   bool runProvider();
+  // Embeddings: calls the first target's embed hook; true when it finished synchronously.
+  bool runEmbed();
   // Starts the provider attempt on route target `index`; true when it finished synchronously.
   bool startAttempt(size_t index);
   void recordDecision(const resilience::Decision& d);
@@ -147,6 +152,12 @@ class RequestContext {
   bool provider_retryable_ = false;
   uint32_t provider_retry_after_ms_ = 0;
   std::string provider_message_;
+
+  // Embeddings mode: the inputs, their views, and the vectors the provider returned.
+  std::unique_ptr<EmbedInput> embed_;
+  std::vector<outrigger_str> embed_inputs_;
+  outrigger_embed_request_view embed_view_{};
+  std::vector<std::vector<float>> embeddings_;
 
   std::vector<Verdict> verdicts_;
   std::vector<telemetry::SpanRecord> spans_;

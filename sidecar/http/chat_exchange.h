@@ -1,5 +1,5 @@
-// One chat completion over HTTP: the ResponseSink that turns the chain's start/chunk/end into an
-// OpenAI response, unary JSON or server-sent events.
+// One chat completion (or embeddings call) over HTTP: the ResponseSink that turns the chain's
+// start/chunk/end into the caller's dialect, unary JSON or server-sent events.
 //
 // Lifetime: created by HttpFront for a request; lives until both the h2o request is disposed and
 // the chain has ended (or been abandoned). If the client goes away first, the chain request is

@@ -38,6 +38,7 @@ class Translator {
   Translator(const CallMetadata& meta, RequestError* error) : meta_(meta), error_(error) {}
 
   bool run(const Json& root, ChatCall* out);
+  bool runEmbeddings(const Json& root, ChatCall* out);
 
  private:
   bool fail(std::string param, std::string message) {
@@ -60,6 +61,8 @@ class Translator {
   bool params(const Json& root, Offset<w::Params>* out);
   bool metadata(const Json& root, Offset<w::Metadata>* out);
   bool streamFlags(const Json& root, ChatCall* out);
+  void finish(ChatCall* out, Offset<flatbuffers::Vector<Offset<w::Message>>> msgs, Offset<w::Params> prm,
+              Offset<w::Metadata> md);
 
   const CallMetadata& meta_;
   RequestError* error_;
@@ -331,6 +334,12 @@ bool Translator::run(const Json& root, ChatCall* out) {
   Offset<w::Params> prm;
   Offset<w::Metadata> md;
   if (!messages(root, &msgs) || !params(root, &prm) || !metadata(root, &md)) return false;
+  finish(out, msgs, prm, md);
+  return true;
+}
+
+void Translator::finish(ChatCall* out, Offset<flatbuffers::Vector<Offset<w::Message>>> msgs, Offset<w::Params> prm,
+                        Offset<w::Metadata> md) {
   Offset<w::CacheControl> cache = 0;
   if (meta_.cache_bypass || meta_.cache_no_store || meta_.cache_ttl_ms) {
     cache = w::CreateCacheControl(fbb_, meta_.cache_bypass, meta_.cache_no_store, meta_.cache_ttl_ms);
@@ -342,6 +351,68 @@ bool Translator::run(const Json& root, ChatCall* out) {
   w::FinishSizePrefixedFrameBuffer(fbb_, frame);
   out->frame = chain::FrameBuffer::copyOf(fbb_.GetBufferPointer(), fbb_.GetSize());
   out->request = w::GetSizePrefixedFrame(out->frame.data())->body_as_Request();
+}
+
+// Top-level embeddings fields with a home; the rest go to extra_json.
+const std::set<std::string_view> kEmbedMapped = {"model", "input", "encoding_format", "dimensions", "user", "metadata"};
+
+bool Translator::runEmbeddings(const Json& root, ChatCall* out) {
+  if (!root.IsObject()) return fail("", "the request body must be a JSON object");
+  if (!root.HasMember("model") || !root["model"].IsString() || root["model"].GetStringLength() == 0) {
+    return fail("model", "'model' is required and must be a non-empty string");
+  }
+  out->model.assign(root["model"].GetString(), root["model"].GetStringLength());
+  auto embed = std::make_unique<chain::EmbedInput>();
+  if (!root.HasMember("input")) return fail("input", "'input' is required");
+  const Json& input = root["input"];
+  if (input.IsString()) {
+    embed->inputs.emplace_back(sv(input));
+  } else if (input.IsArray()) {
+    if (input.Empty()) return fail("input", "'input' must not be an empty array");
+    for (rapidjson::SizeType i = 0; i < input.Size(); ++i) {
+      const Json& item = input[i];
+      if (item.IsString()) {
+        embed->inputs.emplace_back(sv(item));
+        continue;
+      }
+      if (item.IsNumber() || item.IsArray()) {
+        return fail("input", "token arrays are not supported as 'input'; send text");
+      }
+      return fail("input[" + std::to_string(i) + "]", "'input' items must be strings");
+    }
+  } else {
+    return fail("input", "'input' must be a string or an array of strings");
+  }
+  if (embed->inputs.size() > 2048) return fail("input", "'input' must have at most 2048 items");
+  for (size_t i = 0; i < embed->inputs.size(); ++i) {
+    if (embed->inputs[i].empty()) return fail("input", "'input' must not contain empty strings");
+  }
+  if (root.HasMember("encoding_format") && !root["encoding_format"].IsNull()) {
+    const Json& f = root["encoding_format"];
+    std::string_view v = f.IsString() ? sv(f) : std::string_view();
+    if (v != "float" && v != "base64") return fail("encoding_format", "'encoding_format' must be \"float\" or \"base64\"");
+    out->base64 = v == "base64";
+  }
+  if (root.HasMember("dimensions") && !root["dimensions"].IsNull()) {
+    const Json& d = root["dimensions"];
+    if (!d.IsUint() || d.GetUint() == 0 || d.GetUint() > 65536) {
+      return fail("dimensions", "'dimensions' must be an integer from 1 to 65536");
+    }
+    embed->dimensions = d.GetUint();
+  }
+  rapidjson::Document extra;
+  extra.SetObject();
+  for (auto it = root.MemberBegin(); it != root.MemberEnd(); ++it) {
+    if (kEmbedMapped.count(sv(it->name))) continue;
+    Json key(it->name, extra.GetAllocator());
+    Json value(it->value, extra.GetAllocator());
+    extra.AddMember(key, value, extra.GetAllocator());
+  }
+  if (extra.MemberCount()) embed->extra_json = toJson(extra);
+  Offset<w::Metadata> md;
+  if (!metadata(root, &md)) return false;
+  out->embed = std::move(embed);
+  finish(out, 0, 0, md);
   return true;
 }
 
@@ -357,6 +428,17 @@ bool buildChatCall(std::string_view body, const CallMetadata& meta, ChatCall* ou
     return false;
   }
   return Translator(meta, error).run(doc, out);
+}
+
+bool buildEmbeddingsCall(std::string_view body, const CallMetadata& meta, ChatCall* out, RequestError* error) {
+  rapidjson::Document doc;
+  doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(body.data(), body.size());
+  if (doc.HasParseError()) {
+    error->param.clear();
+    error->message = "the request body is not valid JSON (error at offset " + std::to_string(doc.GetErrorOffset()) + ")";
+    return false;
+  }
+  return Translator(meta, error).runEmbeddings(doc, out);
 }
 
 }  // namespace outrigger::http

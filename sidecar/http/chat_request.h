@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -36,6 +37,9 @@ struct ChatCall {
   bool stream = false;
   bool include_usage = false;
   std::string model;  // as the caller named it
+  // Embeddings only (buildEmbeddingsCall): the inputs for Engine::start, and the answer's form.
+  std::unique_ptr<chain::EmbedInput> embed;
+  bool base64 = false;  // encoding_format "base64": little-endian float32 bytes, base64
 };
 
 // Why a body was refused, in OpenAI's terms (the HTTP status is always 400).
@@ -46,5 +50,11 @@ struct RequestError {
 
 // Fills `out`, or `error` and returns false. Never throws; any byte sequence is safe input.
 [[nodiscard]] bool buildChatCall(std::string_view body, const CallMetadata& meta, ChatCall* out, RequestError* error);
+
+// An OpenAI embeddings body: `model`, `input` (a string or an array of strings; token arrays are
+// refused), `encoding_format` ("float" or "base64"), `dimensions` and `user`. Every other field
+// goes to EmbedInput::extra_json. The wire Request carries the model, metadata and deadline.
+[[nodiscard]] bool buildEmbeddingsCall(std::string_view body, const CallMetadata& meta, ChatCall* out,
+                                       RequestError* error);
 
 }  // namespace outrigger::http

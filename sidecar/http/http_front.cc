@@ -13,6 +13,7 @@
 #include "http/chat_exchange.h"
 #include "http/messages_request.h"
 #include "http/chat_response.h"
+#include "http/embeddings_response.h"
 #include "http/reply.h"
 
 namespace outrigger::http {
@@ -173,19 +174,13 @@ int HttpFront::route(h2o_req_t* req) {
     simple("other", 405);
     return 0;
   }
-  if (chat || messages) {
-    handleChat(req, request_id, chat ? Dialect::kOpenAi : Dialect::kAnthropic);
+  if (chat || messages || embeddings) {
+    handleChat(req, request_id, chat ? Dialect::kOpenAi : messages ? Dialect::kAnthropic : Dialect::kEmbeddings);
     return 0;
   }
   if (models) {
     handleModels(req, path.size() > 8 ? path.substr(8) : std::string_view());
     simple("models", req->res.status);
-    return 0;
-  }
-  if (embeddings) {
-    sendError(req, 501, "Not Implemented", "invalid_request_error",
-              "embeddings are not supported by this server yet", "", "not_implemented");
-    simple("embeddings", 501);
     return 0;
   }
   sendError(req, 404, "Not Found", "invalid_request_error", "unknown path " + std::string(path), "", "unknown_url");
@@ -210,7 +205,8 @@ void HttpFront::handleChat(h2o_req_t* req, std::string_view request_id, Dialect 
   uint64_t t0 = monoNowNs();
   bool anthropic = dialect == Dialect::kAnthropic;
   auto refuse = [&](int status) {
-    metrics_.record(anthropic ? "messages" : "chat_completions", "none", status,
+    metrics_.record(anthropic ? "messages" : dialect == Dialect::kEmbeddings ? "embeddings" : "chat_completions", "none",
+                    status,
                     static_cast<double>(monoNowNs() - t0) / 1e9);
   };
   // Errors before the chain runs, in the caller's dialect.
@@ -242,8 +238,9 @@ void HttpFront::handleChat(h2o_req_t* req, std::string_view request_id, Dialect 
   if (!meta.timeout_ms) meta.timeout_ms = parseMs(requestHeader(req, "x-stainless-timeout"), 1000);
   ChatCall call;
   RequestError error;
-  bool built = anthropic ? buildMessagesCall(view(req->entity), meta, &call, &error)
-                         : buildChatCall(view(req->entity), meta, &call, &error);
+  bool built = anthropic                           ? buildMessagesCall(view(req->entity), meta, &call, &error)
+               : dialect == Dialect::kEmbeddings ? buildEmbeddingsCall(view(req->entity), meta, &call, &error)
+                                                 : buildChatCall(view(req->entity), meta, &call, &error);
   if (!built) return reject(400, "Bad Request", "invalid_request_error", error.message, error.param, "");
   const chain::Route* r = engine_.chain() ? engine_.chain()->resolve(meta.route.empty() ? call.model : meta.route) : nullptr;
   auto* ex = new ChatExchange(*this, req, std::string(request_id), r ? r->name : "none");
@@ -251,7 +248,9 @@ void HttpFront::handleChat(h2o_req_t* req, std::string_view request_id, Dialect 
   if (settings_.abort_check_ms && !uv_is_active(reinterpret_cast<uv_handle_t*>(&abort_timer_))) {
     uv_timer_start(&abort_timer_, &HttpFront::onAbortCheck, settings_.abort_check_ms, settings_.abort_check_ms);
   }
-  auto encoder = anthropic ? makeAnthropicEncoder(call, request_id) : makeOpenAiEncoder(call, request_id);
+  auto encoder = anthropic                           ? makeAnthropicEncoder(call, request_id)
+                 : dialect == Dialect::kEmbeddings ? makeEmbeddingsEncoder(call.model, call.base64)
+                                                   : makeOpenAiEncoder(call, request_id);
   ex->start(std::move(call), next_stream_id_++, std::move(encoder));
 }
 

@@ -59,7 +59,8 @@ class HttpFront {
   static void onAbortCheck(uv_timer_t* t);
   int route(h2o_req_t* req);
   // The two chat dialects share everything but the body shapes.
-  enum class Dialect { kOpenAi, kAnthropic };
+  // Embeddings run through the same path, with their own body and answer shapes.
+  enum class Dialect { kOpenAi, kAnthropic, kEmbeddings };
   void handleChat(h2o_req_t* req, std::string_view request_id, Dialect dialect);
   void handleModels(h2o_req_t* req, std::string_view id);
   bool authorize(h2o_req_t* req, std::string* tenant);

@@ -4,8 +4,14 @@
 
 #include <rapidjson/document.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdlib>
+#include <regex>
 #include <string>
 #include <thread>
 
@@ -271,4 +277,107 @@ TEST_CASE("openai via daemon: a slow reader pauses the upstream transfer and los
   CHECK(status == 0);
   CHECK(got.size() == text.size());
   CHECK(got == text);
+}
+
+namespace {
+
+// The daemon's HTTP front: the port from its startup log, and one request per connection.
+int httpPort(DaemonProcess& d) {
+  std::smatch m;
+  for (int i = 0; i < 500; ++i) {
+    std::string log = d.log();
+    if (std::regex_search(log, m, std::regex("API listening on 127\\.0\\.0\\.1:(\\d+)"))) return std::stoi(m[1]);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return 0;
+}
+
+// POSTs `body` to `path` and returns the whole response (status line, headers, body).
+std::string httpPost(int port, const std::string& path, const std::string& body) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string out;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+    timeval tv{10, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    std::string req = "POST " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+                      "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+                      "\r\n\r\n" + body;
+    ::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
+    char buf[65536];
+    ssize_t n;
+    while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+std::string bodyOf(const std::string& response) {
+  size_t at = response.find("\r\n\r\n");
+  return at == std::string::npos ? std::string() : response.substr(at + 4);
+}
+
+}  // namespace
+
+TEST_CASE("openai via daemon: embeddings ask the upstream for base64 and answer floats or base64") {
+  UpstreamProcess upstream;
+  REQUIRE(upstream.ready());
+  DaemonProcess daemon(openaiConfig(upstream, 2000) + "[http]\nlisten = \"127.0.0.1:0\"\n");
+  REQUIRE(daemon.waitReady());
+  int port = httpPort(daemon);
+  REQUIRE(port != 0);
+
+  std::string r = httpPost(port, "/v1/embeddings", R"({"model":"default","input":["abc","hello world"],"dimensions":4})");
+  INFO(r);
+  REQUIRE(r.rfind("HTTP/1.1 200", 0) == 0);
+  rapidjson::Document d;
+  d.Parse(bodyOf(r).c_str());
+  REQUIRE_FALSE(d.HasParseError());
+  REQUIRE(d["data"].Size() == 2);
+  const auto& v1 = d["data"][1]["embedding"];
+  REQUIRE(v1.Size() == 4);
+  CHECK(v1[0].GetDouble() == 11.0);
+  CHECK(v1[1].GetDouble() == 1.0);
+  CHECK(v1[2].GetDouble() == 0.5);
+  CHECK(v1[3].GetDouble() == -1.0);
+  CHECK(d["usage"]["prompt_tokens"].GetUint() == 3);
+  CHECK(std::string(d["model"].GetString()) == "gpt-test");
+
+  std::string b = httpPost(port, "/v1/embeddings", R"({"model":"default","input":"abc","encoding_format":"base64"})");
+  rapidjson::Document bd;
+  bd.Parse(bodyOf(b).c_str());
+  REQUIRE_FALSE(bd.HasParseError());
+  // [3, 0, 0.5, -1] as little-endian float32, base64.
+  CHECK(std::string(bd["data"][0]["embedding"].GetString()) == "AABAQAAAAAAAAAA/AACAvw==");
+
+  rapidjson::Document log;
+  log.Parse(upstream.log().c_str());
+  REQUIRE(log.IsArray());
+  REQUIRE(log.Size() == 2);
+  const auto& sent = log[0];
+  CHECK(std::string(sent["path"].GetString()) == "/v1/embeddings");
+  CHECK(std::string(sent["body"]["encoding_format"].GetString()) == "base64");
+  CHECK(std::string(sent["body"]["model"].GetString()) == "gpt-test");
+  CHECK(sent["body"]["dimensions"].GetUint() == 4);
+  CHECK(std::string(sent["headers"]["authorization"].GetString()) == std::string("Bearer ") + kPlantedKey);
+}
+
+TEST_CASE("openai via daemon: embeddings failures map like chat") {
+  UpstreamProcess upstream;
+  REQUIRE(upstream.ready());
+  DaemonProcess daemon(openaiConfig(upstream, 2000) + "[http]\nlisten = \"127.0.0.1:0\"\n");
+  REQUIRE(daemon.waitReady());
+  int port = httpPort(daemon);
+  REQUIRE(port != 0);
+  REQUIRE(upstream.script(R"([{"fault":"status","code":429,"headers":{"retry-after-ms":"1500"}},{"fault":"malformed_json"}])"));
+  std::string r = httpPost(port, "/v1/embeddings", R"({"model":"default","input":"x"})");
+  INFO(r);
+  CHECK(r.rfind("HTTP/1.1 429", 0) == 0);
+  CHECK(r.find("retry-after-ms: 1500") != std::string::npos);
+  std::string m = httpPost(port, "/v1/embeddings", R"({"model":"default","input":"x"})");
+  INFO(m);
+  CHECK(m.rfind("HTTP/1.1 503", 0) == 0);
 }

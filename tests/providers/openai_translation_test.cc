@@ -283,3 +283,63 @@ TEST_CASE("secrets: by environment or file reference, errors without values") {
   CHECK(v == "sk-from-file");
   CHECK(redact("key sk-from-file here", "sk-from-file") == "key [redacted] here");
 }
+
+TEST_CASE("openai embeddings request: texts, base64, dimensions, user and extra fields") {
+  outrigger_str inputs[] = {s("first text"), s("second")};
+  outrigger_metadata_view md{};
+  md.user = s("u-9");
+  outrigger_embed_request_view req{};
+  req.hdr = OUTRIGGER_HEADER_INIT(outrigger_embed_request_view);
+  req.model = s("text-embedding-3-small");
+  req.inputs = inputs;
+  req.input_count = 2;
+  req.dimensions = 4;
+  req.metadata = &md;
+  req.extra_json = s(R"({"input":"ignored","encoding_format":"float","vendor":{"k":1}})");
+  rapidjson::Document d;
+  std::string body = wire::buildEmbeddingsRequest(req, {});
+  d.Parse(body.c_str());
+  REQUIRE_FALSE(d.HasParseError());
+  CHECK(std::string(d["model"].GetString()) == "text-embedding-3-small");
+  REQUIRE(d["input"].Size() == 2);
+  CHECK(std::string(d["input"][0].GetString()) == "first text");
+  CHECK(std::string(d["encoding_format"].GetString()) == "base64");
+  CHECK(d["dimensions"].GetUint() == 4);
+  CHECK(std::string(d["user"].GetString()) == "u-9");
+  CHECK(d["vendor"]["k"].GetInt() == 1);
+  wire::WireSettings forced;
+  forced.model = "pinned";
+  req.dimensions = 0;
+  req.metadata = nullptr;
+  d.Parse(wire::buildEmbeddingsRequest(req, forced).c_str());
+  CHECK(std::string(d["model"].GetString()) == "pinned");
+  CHECK_FALSE(d.HasMember("dimensions"));
+  CHECK_FALSE(d.HasMember("user"));
+}
+
+TEST_CASE("openai embeddings answer: base64 and float fixtures decode to the same vectors, by index") {
+  const std::vector<float> v0 = {0.25f, -0.5f, 1.0f, 0.125f};
+  const std::vector<float> v1 = {-1.0f, 0.0f, 0.75f, 2.0f};
+  for (const char* name : {"embeddings_base64.json", "embeddings_float.json"}) {
+    INFO(name);
+    wire::Embeddings e;
+    wire::Failure f;
+    REQUIRE(wire::parseEmbeddingsResponse(fixture(name), 2, &e, &f));
+    REQUIRE(e.vectors.size() == 2);
+    CHECK(e.vectors[0] == v0);
+    CHECK(e.vectors[1] == v1);
+    CHECK(e.model == "text-embedding-3-small");
+    CHECK(e.prompt_tokens == 5);
+  }
+  wire::Embeddings e;
+  wire::Failure f;
+  CHECK_FALSE(wire::parseEmbeddingsResponse(fixture("embeddings_float.json"), 3, &e, &f));
+  CHECK(f.code == OUTRIGGER_CODE_UNAVAILABLE);
+  CHECK_FALSE(wire::parseEmbeddingsResponse(R"({"data":[{"index":0,"embedding":"AAA"}]})", 1, &e, &f));
+  CHECK_FALSE(wire::parseEmbeddingsResponse(R"({"data":[{"index":0,"embedding":["x"]}]})", 1, &e, &f));
+  CHECK_FALSE(wire::parseEmbeddingsResponse("not json", 1, &e, &f));
+  std::vector<float> out;
+  REQUIRE(wire::decodeBase64Floats("AACAPwAAAMAAAAA/", &out));
+  CHECK(out == std::vector<float>{1.0f, -2.0f, 0.5f});
+  CHECK_FALSE(wire::decodeBase64Floats("AACAPw*=", &out));
+}

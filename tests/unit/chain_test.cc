@@ -31,6 +31,10 @@ struct ProbeState {
   const outrigger_host_api* provider_host = nullptr;
   const outrigger_host_api* guard_host = nullptr;
   int timer_ok = 0, timer_stale = 0;
+  std::string embed_mode = "echo";  // echo | hang | unsupported | short | chat_done
+  int embed_calls = 0;
+  int guard_requests = 0;
+  uint32_t embed_dimensions = 0;
 };
 ProbeState g;
 
@@ -57,6 +61,32 @@ class ProbeProvider final : public plugin::Provider {
   }
   void cancel(outrigger_request) override { ++g.provider_cancels; }
   void resume(outrigger_request) override { ++g.provider_resumes; }
+  // echo: one vector per input, {length, index}; short: one vector too few.
+  outrigger_status embed(const outrigger_embed_request_view& r) override {
+    ++g.embed_calls;
+    g.last_handle = r.handle;
+    g.embed_dimensions = r.dimensions;
+    if (g.embed_mode == "unsupported") return OUTRIGGER_E_UNSUPPORTED;
+    if (g.embed_mode == "hang") return OUTRIGGER_PENDING;
+    if (g.embed_mode == "chat_done") {
+      g.chunk_results.push_back(host().providerChunk(r.handle, plugin::makeChunk("x")));
+      g.chunk_results.push_back(host().providerDone(r.handle, plugin::makeResponse()));
+      return OUTRIGGER_PENDING;
+    }
+    std::vector<std::vector<float>> vecs;
+    size_t n = g.embed_mode == "short" ? r.input_count - 1 : r.input_count;
+    for (size_t i = 0; i < n; ++i) vecs.push_back({float(r.inputs[i].size), float(i)});
+    std::vector<outrigger_embedding_view> views;
+    for (const auto& v : vecs) views.push_back({v.data(), v.size()});
+    outrigger_embeddings_view e{};
+    e.hdr = OUTRIGGER_HEADER_INIT(outrigger_embeddings_view);
+    e.embeddings = views.data();
+    e.embedding_count = views.size();
+    e.usage.prompt_tokens = 7;
+    e.model = plugin::str("probe-embed");
+    host().embeddingsDone(r.handle, e);
+    return OUTRIGGER_PENDING;
+  }
 };
 
 class ProbeGuard final : public plugin::Guardrail {
@@ -68,6 +98,7 @@ class ProbeGuard final : public plugin::Guardrail {
 
   outrigger_status onRequest(const outrigger_request_view& r, outrigger_guardrail_result& res) override {
     g.last_handle = r.handle;
+    ++g.guard_requests;
     if (g.guard_mode == "deny") {
       res.verdict = OUTRIGGER_VERDICT_DENY;
       res.reason = plugin::str("no thanks");
@@ -96,6 +127,8 @@ struct End {
   Code code;
   std::string origin, message, content;
   std::vector<Verdict> verdicts;
+  std::vector<std::vector<float>> embeddings;
+  std::string model;
 };
 
 class TestSink : public ResponseSink {
@@ -107,7 +140,8 @@ class TestSink : public ResponseSink {
   }
   void onEnd(uint64_t, const ResponseEndInfo& e) override {
     ends.push_back({e.code, std::string(e.origin), std::string(e.message), std::string(e.content),
-                    e.verdicts ? *e.verdicts : std::vector<Verdict>{}});
+                    e.verdicts ? *e.verdicts : std::vector<Verdict>{},
+                    e.embeddings ? *e.embeddings : std::vector<std::vector<float>>{}, std::string(e.model)});
   }
   int starts = 0;
   bool pause = false;
@@ -156,6 +190,23 @@ struct Harness {
     outrigger_request h{};
     loop.runUntilForTest([&] {
       h = engine.start(std::move(buf), req, &sink, sid);
+      return true;
+    }, 10);
+    return h;
+  }
+  outrigger_request startEmbed(std::vector<std::string> inputs, uint32_t timeout_ms = 0, uint32_t dimensions = 0) {
+    RequestSpec spec;
+    spec.messages.clear();
+    spec.timeout_ms = timeout_ms;
+    std::string f = requestFrame(1, spec);
+    auto buf = chain::FrameBuffer::copyOf(reinterpret_cast<const uint8_t*>(f.data()), f.size());
+    const auto* req = wire::GetSizePrefixedFrame(buf.data())->body_as_Request();
+    auto embed = std::make_unique<chain::EmbedInput>();
+    embed->inputs = std::move(inputs);
+    embed->dimensions = dimensions;
+    outrigger_request h{};
+    loop.runUntilForTest([&] {
+      h = engine.start(std::move(buf), req, &sink, 1, std::move(embed));
       return true;
     }, 10);
     return h;
@@ -370,4 +421,95 @@ TEST_CASE("a guardrail chunk hook can stop a stream mid-way and the provider is 
   CHECK(h.sink.ends[0].origin == "guardrail/guard");
   CHECK(h.sink.ends[0].message == "chunk b is not allowed");
   CHECK(g.provider_cancels == 1);
+}
+
+TEST_CASE("an embeddings request runs the provider's embed hook, skips guardrails and ends once with the vectors") {
+  Harness h;
+  h.startEmbed({"ab", "cde"}, 0, 16);
+  REQUIRE(h.runUntilEnded());
+  REQUIRE(h.sink.ends.size() == 1);
+  const End& e = h.sink.ends[0];
+  CHECK(e.code == Code::kOk);
+  REQUIRE(e.embeddings.size() == 2);
+  CHECK(e.embeddings[0] == std::vector<float>{2, 0});
+  CHECK(e.embeddings[1] == std::vector<float>{3, 1});
+  CHECK(e.model == "probe-embed");
+  CHECK(g.embed_calls == 1);
+  CHECK(g.embed_dimensions == 16);
+  CHECK(g.provider_starts == 0);
+  CHECK(g.guard_requests == 0);
+  CHECK(h.engine.inFlight() == 0);
+  // A completion after the end is harmless.
+  outrigger_embeddings_view late{};
+  late.hdr = OUTRIGGER_HEADER_INIT(outrigger_embeddings_view);
+  CHECK(h.onLoop([&] { return g.provider_host->embeddings_done(g.provider_host->host_ctx, g.last_handle, &late); }) ==
+        OUTRIGGER_E_STALE);
+  CHECK(h.sink.ends.size() == 1);
+}
+
+TEST_CASE("a pending embed hits the deadline, reaches the cancel hook once, and a late completion is stale") {
+  Harness h;
+  g.embed_mode = "hang";
+  h.startEmbed({"x"}, 30);
+  REQUIRE(h.runUntilEnded());
+  CHECK(h.sink.ends[0].code == Code::kDeadlineExceeded);
+  CHECK(g.provider_cancels == 1);
+  CHECK(h.engine.inFlight() == 0);
+  outrigger_embeddings_view late{};
+  late.hdr = OUTRIGGER_HEADER_INIT(outrigger_embeddings_view);
+  CHECK(h.onLoop([&] { return g.provider_host->embeddings_done(g.provider_host->host_ctx, g.last_handle, &late); }) ==
+        OUTRIGGER_E_STALE);
+  CHECK(h.sink.ends.size() == 1);
+}
+
+TEST_CASE("a client cancel reaches a pending embed") {
+  Harness h;
+  g.embed_mode = "hang";
+  outrigger_request handle = h.startEmbed({"x"});
+  h.onLoop([&] { h.engine.cancel(handle, Code::kCancelled, "gone"); return 0; });
+  REQUIRE(h.sink.ends.size() == 1);
+  CHECK(h.sink.ends[0].code == Code::kCancelled);
+  CHECK(g.provider_cancels == 1);
+}
+
+TEST_CASE("a provider that cannot embed answers UNIMPLEMENTED, a wrong vector count is INTERNAL") {
+  {
+    Harness h;
+    g.embed_mode = "unsupported";
+    h.startEmbed({"x"});
+    REQUIRE(h.runUntilEnded());
+    CHECK(h.sink.ends[0].code == Code::kUnimplemented);
+    CHECK(h.engine.inFlight() == 0);
+  }
+  {
+    Harness h;
+    g.embed_mode = "short";
+    h.startEmbed({"x", "y"});
+    REQUIRE(h.runUntilEnded());
+    CHECK(h.sink.ends[0].code == Code::kInternal);
+    CHECK(h.sink.ends[0].embeddings.empty());
+  }
+}
+
+TEST_CASE("chat completions do not answer an embed call, embeddings_done does not answer a chat call") {
+  {
+    Harness h;
+    g.embed_mode = "chat_done";
+    h.startEmbed({"x"}, 30);
+    REQUIRE(h.runUntilEnded());
+    CHECK(g.chunk_results == std::vector<outrigger_status>{OUTRIGGER_E_INVALID, OUTRIGGER_E_INVALID});
+    CHECK(h.sink.ends[0].code == Code::kDeadlineExceeded);
+    CHECK(g.provider_cancels == 1);
+  }
+  {
+    Harness h;
+    g.provider_mode = "hang";
+    outrigger_request handle = h.start({.timeout_ms = 30});
+    outrigger_embeddings_view e{};
+    e.hdr = OUTRIGGER_HEADER_INIT(outrigger_embeddings_view);
+    CHECK(h.onLoop([&] { return g.provider_host->embeddings_done(g.provider_host->host_ctx, handle, &e); }) ==
+          OUTRIGGER_E_INVALID);
+    REQUIRE(h.runUntilEnded());
+    CHECK(h.sink.ends[0].code == Code::kDeadlineExceeded);
+  }
 }

@@ -180,7 +180,23 @@ TEST_CASE("ABI structs keep their v1.0 layout") {
   STATIC_REQUIRE(offsetof(outrigger_host_api, http_request) == 80);
   STATIC_REQUIRE(offsetof(outrigger_host_api, http_cancel) == 88);
   STATIC_REQUIRE(offsetof(outrigger_host_api, http_resume) == 96);
-  STATIC_REQUIRE(sizeof(outrigger_host_api) == 104);
+  // Minor 1: embeddings, after the HTTP slots.
+  STATIC_REQUIRE(offsetof(outrigger_host_api, embeddings_done) == 104);
+  STATIC_REQUIRE(sizeof(outrigger_host_api) == 112);
+  STATIC_REQUIRE(offsetof(outrigger_provider_hooks, resume) == 24);
+  STATIC_REQUIRE(offsetof(outrigger_provider_hooks, embed) == 32);
+  STATIC_REQUIRE(sizeof(outrigger_provider_hooks) == 40);
+  STATIC_REQUIRE(offsetof(outrigger_embed_request_view, inputs) == 48);
+  STATIC_REQUIRE(offsetof(outrigger_embed_request_view, dimensions) == 64);
+  STATIC_REQUIRE(offsetof(outrigger_embed_request_view, metadata) == 72);
+  STATIC_REQUIRE(offsetof(outrigger_embed_request_view, trace_id) == 104);
+  STATIC_REQUIRE(sizeof(outrigger_embed_request_view) == 120);
+  STATIC_REQUIRE(sizeof(outrigger_embedding_view) == 16);
+  STATIC_REQUIRE(offsetof(outrigger_embeddings_view, message) == 24);
+  STATIC_REQUIRE(offsetof(outrigger_embeddings_view, embeddings) == 40);
+  STATIC_REQUIRE(offsetof(outrigger_embeddings_view, usage) == 56);
+  STATIC_REQUIRE(offsetof(outrigger_embeddings_view, model) == 80);
+  STATIC_REQUIRE(sizeof(outrigger_embeddings_view) == 96);
   STATIC_REQUIRE(offsetof(outrigger_http_request, body) == 56);
   STATIC_REQUIRE(offsetof(outrigger_http_request, total_timeout_ms) == 84);
   STATIC_REQUIRE(offsetof(outrigger_http_result, body_bytes) == 32);

@@ -2,7 +2,7 @@
 """A scripted, fault-injecting LLM upstream for tests (Python standard library only).
 
 Speaks the OpenAI Chat Completions wire format (POST /v1/chat/completions and
-/chat/completions, unary and SSE) and the Anthropic Messages format (POST /v1/messages, unary
+/chat/completions, unary and SSE), OpenAI embeddings (POST /v1/embeddings, float or base64) and the Anthropic Messages format (POST /v1/messages, unary
 and SSE) on loopback. Each test starts its own server and scripts what the next requests get.
 
 Start:   upstream.py [--port 0] [--tls-cert pem]   prints "PORT <n>" on stdout once listening.
@@ -176,6 +176,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.error(step, anthropic)
         if self.path.rstrip("/").endswith("chat/completions"):
             return self.openai(body, step, fault)
+        if self.path.rstrip("/").endswith("/embeddings"):
+            return self.embeddings(body, step, fault)
         if anthropic:
             return self.anthropic(body, step, fault)
         self.send_json(404, {"error": {"message": "unknown path", "type": "not_found_error", "param": None, "code": None}})
@@ -208,6 +210,27 @@ class Handler(BaseHTTPRequestHandler):
         self.send_json(code, body, step.get("headers"))
 
     # ---------------------------------------------------------------- OpenAI
+
+    def embeddings(self, body, step, fault):
+        # Vector i of input text t: [len(t), i, 0.5, -1] (or "dimensions" values), as base64 when asked.
+        if fault == "malformed_json":
+            return self.send_raw(200, b'{"object": "list", "data": [')
+        inputs = body.get("input", [])
+        if isinstance(inputs, str):
+            inputs = [inputs]
+        dims = body.get("dimensions") or 4
+        data = []
+        for i, text in enumerate(inputs):
+            vec = ([float(len(text)), float(i), 0.5, -1.0] + [0.0] * dims)[:dims]
+            if body.get("encoding_format") == "base64":
+                import base64
+                emb = base64.b64encode(struct.pack("<%df" % len(vec), *vec)).decode()
+            else:
+                emb = vec
+            data.append({"object": "embedding", "index": i, "embedding": emb})
+        tokens = sum(len(t.split()) for t in inputs)
+        self.send_json(200, {"object": "list", "data": data, "model": step.get("model", body.get("model", "emb-test")),
+                             "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
 
     def openai(self, body, step, fault):
         model = step.get("model", body.get("model", "gpt-test"))

@@ -157,3 +157,17 @@ test('models list names the routes', async () => {
   for await (const m of client().models.list()) ids.push(m.id);
   assert.deepEqual(ids, ['default']);
 });
+
+test('embeddings: the default base64 path decodes to the float vectors', async () => {
+  const c = client();
+  const b = await c.embeddings.create({ model: 'default', input: ['a', 'b'] });
+  const f = await c.embeddings.create({ model: 'default', input: ['a', 'b'], encoding_format: 'float' });
+  assert.equal(b.object, 'list');
+  assert.equal(b.data.length, 2);
+  assert.equal(b.data[0].embedding.length, 8);
+  assert.deepEqual(b.data.map((d) => d.embedding), f.data.map((d) => d.embedding));
+  const d = await c.embeddings.create({ model: 'default', input: 'x', dimensions: 3, encoding_format: 'float' });
+  assert.equal(d.data[0].embedding.length, 3);
+  await assert.rejects(c.embeddings.create({ model: 'default', input: [[1, 2]] }),
+    (e) => e instanceof OpenAI.BadRequestError && e.status === 400);
+});

@@ -293,7 +293,7 @@ typedef struct outrigger_guardrail_result {
 /* ------------------------------------------------------------------ finished-request record */
 
 typedef struct outrigger_span_view {
-  outrigger_str stage;     /* guardrail.request | cache.lookup | provider | guardrail.response | cache.store */
+  outrigger_str stage;     /* guardrail.request | cache.lookup | provider | provider.embed | guardrail.response | cache.store */
   outrigger_str instance;  /* plugin instance name */
   uint64_t start_ns;       /* monotonic */
   uint64_t duration_ns;
@@ -404,6 +404,47 @@ typedef struct outrigger_http_sink {
   void (*on_complete)(void* user_data, const outrigger_http_result* result) OUTRIGGER_NOEXCEPT;
 } outrigger_http_sink;
 
+/* ------------------------------------------------------------------ embeddings (minor 1) */
+
+/* One embeddings call: a vector for each input text. Borrowed like outrigger_request_view: valid
+ * until the request ends (its answer is sent, or the provider's cancel hook has returned). */
+typedef struct outrigger_embed_request_view {
+  outrigger_header hdr;
+  outrigger_request handle;
+  outrigger_str route;
+  outrigger_str model;                  /* the model the provider should call */
+  const outrigger_str* inputs;          /* the texts, in order; at least one */
+  size_t input_count;
+  uint32_t dimensions;                  /* wanted vector length; 0: the model's own */
+  uint32_t reserved_;
+  const outrigger_metadata_view* metadata;
+  uint64_t deadline_ns;                 /* absolute, on the host's monotonic clock (now_ns) */
+  outrigger_str extra_json;             /* provider-specific fields, a JSON object or empty */
+  outrigger_str trace_id;
+} outrigger_embed_request_view;
+
+/* One vector. */
+typedef struct outrigger_embedding_view {
+  const float* values;
+  size_t size;
+} outrigger_embedding_view;
+
+/* The answer to an embed call, or its failure. OWNERSHIP: plugin-owned; the host copies it
+ * during embeddings_done. */
+typedef struct outrigger_embeddings_view {
+  outrigger_header hdr;
+  outrigger_code code;                  /* OUTRIGGER_CODE_OK or the failure */
+  uint8_t retryable;
+  uint8_t reserved_[3];
+  uint32_t retry_after_ms;
+  outrigger_str message;                /* failure description */
+  const outrigger_embedding_view* embeddings; /* on success: exactly one per input, in input order */
+  size_t embedding_count;
+  outrigger_usage usage;                /* prompt_tokens; the rest 0 */
+  double cost_usd;
+  outrigger_str model;                  /* the model that answered */
+} outrigger_embeddings_view;
+
 /* ------------------------------------------------------------------ host API */
 
 /* Called on the request's loop with OUTRIGGER_OK, or with OUTRIGGER_E_STALE when the request
@@ -459,6 +500,14 @@ typedef struct outrigger_host_api {
   /* [loop] Lets a transfer paused by on_body's OUTRIGGER_PAUSE deliver body again. */
   outrigger_status (*http_resume)(void* host_ctx, outrigger_request request, uint64_t transfer_id) OUTRIGGER_NOEXCEPT;
 
+  /* ---- minor 1: embeddings. Read behind OUTRIGGER_HAS_SLOT. */
+
+  /* [loop] Completion of a PENDING embed hook: the vectors or the failure, exactly once per
+   * embed call. A second call returns OUTRIGGER_E_INVALID; a call after the request ended
+   * (deadline, client gone, cancel hook run) returns OUTRIGGER_E_STALE and has no effect. */
+  outrigger_status (*embeddings_done)(void* host_ctx, outrigger_request request,
+                                      const outrigger_embeddings_view* embeddings) OUTRIGGER_NOEXCEPT;
+
   /* Tail: slots added by later minors go here. */
 } outrigger_host_api;
 
@@ -472,6 +521,12 @@ typedef struct outrigger_provider_hooks {
   void (*cancel)(void* instance, outrigger_request request) OUTRIGGER_NOEXCEPT;
   /* [loop] Optional. After OUTRIGGER_PAUSE, the client drained: produce chunks again. */
   void (*resume)(void* instance, outrigger_request request) OUTRIGGER_NOEXCEPT;
+  /* [loop] Optional (minor 1). Starts an embeddings call; a route whose provider lacks it answers
+   * OUTRIGGER_CODE_UNIMPLEMENTED. Returns OUTRIGGER_PENDING and later calls the host's
+   * embeddings_done exactly once (possibly before returning), or a negative status (nothing
+   * more is expected then). When the request ends first (deadline, cancel) the host calls
+   * `cancel` with the same handle and accepts no completion afterwards. */
+  outrigger_status (*embed)(void* instance, const outrigger_embed_request_view* request) OUTRIGGER_NOEXCEPT;
 } outrigger_provider_hooks;
 
 typedef struct outrigger_guardrail_hooks {

@@ -102,6 +102,12 @@ class Host {
   outrigger_status providerDone(outrigger_request r, const outrigger_response_view& response) const noexcept {
     return api_->provider_done(api_->host_ctx, r, &response);
   }
+  // [loop] Completion of Provider::embed, exactly once; OUTRIGGER_E_UNSUPPORTED from a host
+  // older than ABI minor 1's embeddings.
+  outrigger_status embeddingsDone(outrigger_request r, const outrigger_embeddings_view& embeddings) const noexcept {
+    if (!OUTRIGGER_HAS_SLOT(api_, outrigger_host_api, embeddings_done)) return OUTRIGGER_E_UNSUPPORTED;
+    return api_->embeddings_done(api_->host_ctx, r, &embeddings);
+  }
   // True when the host offers outbound HTTP (ABI minor 1 and later).
   bool hasHttp() const noexcept {
     return OUTRIGGER_HAS_SLOT(api_, outrigger_host_api, http_request) &&
@@ -200,6 +206,12 @@ class Provider : public Instance {
   virtual outrigger_status start(const outrigger_request_view& request) = 0;
   virtual void cancel(outrigger_request request) = 0;
   virtual void resume(outrigger_request request) {}
+  // Optional: return OUTRIGGER_PENDING and call host().embeddingsDone exactly once. The default
+  // tells the host this provider cannot embed (the caller gets UNIMPLEMENTED).
+  virtual outrigger_status embed(const outrigger_embed_request_view& request) {
+    (void)request;
+    return OUTRIGGER_E_UNSUPPORTED;
+  }
 };
 
 class Guardrail : public Instance {
@@ -289,6 +301,9 @@ template <class T> struct Hooks<Provider, T> {
         },
         [](void* i, outrigger_request r) noexcept { guardedVoid(i, [&] { self<T>(i)->cancel(r); }); },
         [](void* i, outrigger_request r) noexcept { guardedVoid(i, [&] { self<T>(i)->resume(r); }); },
+        [](void* i, const outrigger_embed_request_view* r) noexcept {
+          return guarded(i, [&] { return self<T>(i)->embed(*r); });
+        },
     };
     return &hooks;
   }
