@@ -60,6 +60,25 @@ struct PlannerCounters {
   uint32_t rate_skips = 0;
 };
 
+// A tiny seeded generator for jitter and weighted draws. One planner is built per request, so
+// seeding must cost nothing (std::mt19937_64 initialises 2.5 KB of state per seed).
+class SplitMix64 {
+ public:
+  using result_type = uint64_t;
+  explicit SplitMix64(uint64_t seed) : state_(seed) {}
+  static constexpr result_type min() { return 0; }
+  static constexpr result_type max() { return ~result_type{0}; }
+  result_type operator()() {
+    uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+
+ private:
+  uint64_t state_;
+};
+
 class AttemptPlanner {
  public:
   AttemptPlanner(RoutePolicy policy, std::vector<TargetView> targets, uint64_t deadline_ns, uint64_t seed);
@@ -96,7 +115,7 @@ class AttemptPlanner {
   size_t pos_ = 0;             // position in order_ of the current target
   uint32_t tries_here_ = 0;    // attempts on the current target
   uint64_t deadline_ns_;
-  std::mt19937_64 rng_;
+  SplitMix64 rng_;
   bool in_flight_ = false;
   bool holds_probe_ = false;
   PlannerCounters counters_;

@@ -29,7 +29,8 @@ using outrigger::testing::RawConnection;
 namespace {
 
 struct Options {
-  double seconds = 3;
+  double seconds = 2;
+  int rounds = 3;  // baseline and sidecar alternate; each figure is the median over rounds
   int depth = 1;  // requests in flight per connection
   int workers = 2;
 };
@@ -150,6 +151,22 @@ Result drive(const std::string& socket, int connections, const Options& opt) {
   return r;
 }
 
+// Figure by figure median over rounds; errors add up.
+Result median(std::vector<Result> rs) {
+  auto mid = [&](auto field) {
+    std::vector<double> v;
+    for (const Result& r : rs) v.push_back(r.*field);
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  Result m;
+  m.p50_us = mid(&Result::p50_us);
+  m.p99_us = mid(&Result::p99_us);
+  m.rps = mid(&Result::rps);
+  for (const Result& r : rs) m.errors += r.errors;
+  return m;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -159,6 +176,7 @@ int main(int argc, char** argv) {
     if (a == "--seconds") opt.seconds = std::atof(argv[i + 1]);
     else if (a == "--depth") opt.depth = std::atoi(argv[i + 1]);
     else if (a == "--workers") opt.workers = std::atoi(argv[i + 1]);
+    else if (a == "--rounds") opt.rounds = std::max(1, std::atoi(argv[i + 1]));
   }
   std::string dir = outrigger::testing::makeTempDir();
   std::string echo_sock = dir + "/echo.sock", sidecar_sock = dir + "/sidecar.sock";
@@ -180,13 +198,18 @@ int main(int argc, char** argv) {
   std::this_thread::sleep_for(milliseconds(200));
   long rss_idle = rssKb(sidecar);
 
-  std::printf("Outrigger sidecar benchmark: %d worker(s) each side, %d request(s) in flight per connection, %.1f s per point\n",
-              opt.workers, opt.depth, opt.seconds);
+  std::printf("Outrigger sidecar benchmark: %d worker(s) each side, %d request(s) in flight per connection, "
+              "median of %d alternating rounds of %.1f s\n", opt.workers, opt.depth, opt.rounds, opt.seconds);
   std::printf("%-12s %-9s %10s %10s %12s %8s\n", "connections", "target", "p50_us", "p99_us", "req_per_s", "errors");
   bool ok = true;
   for (int conns : {1, 16}) {
-    Result base = drive(echo_sock, conns, opt);
-    Result side = drive(sidecar_sock, conns, opt);
+    // Alternating short rounds spread the machine's drift over both targets alike.
+    std::vector<Result> bases, sides;
+    for (int r = 0; r < opt.rounds; ++r) {
+      bases.push_back(drive(echo_sock, conns, opt));
+      sides.push_back(drive(sidecar_sock, conns, opt));
+    }
+    Result base = median(bases), side = median(sides);
     std::printf("%-12d %-9s %10.1f %10.1f %12.0f %8llu\n", conns, "baseline", base.p50_us, base.p99_us, base.rps,
                 static_cast<unsigned long long>(base.errors));
     std::printf("%-12d %-9s %10.1f %10.1f %12.0f %8llu\n", conns, "sidecar", side.p50_us, side.p99_us, side.rps,
