@@ -265,7 +265,7 @@ bool parseMessagesResponse(std::string_view body, Answer* answer, Failure* failu
     if (type == "text") {
       answer->content += getString(block, "text");
     } else if (type == "tool_use") {
-      openai::ToolCall t;
+      ToolCall t;
       t.id.assign(getString(block, "id"));
       t.type = "function";
       t.name.assign(getString(block, "name"));
@@ -288,7 +288,8 @@ bool parseMessagesResponse(std::string_view body, Answer* answer, Failure* failu
 }
 
 Failure mapHttpError(int status, std::string_view body, const ErrorHints& hints, int64_t now_unix_s) {
-  Failure f = openai::mapHttpError(status, "", hints, now_unix_s);  // statuses and retry hints
+  Failure f = httpStatusFailure(status);  // statuses and retry hints
+  applyRetryHints(&f, hints, now_unix_s);
   rapidjson::Document d;
   d.Parse(body.data() ? body.data() : "", body.size());
   std::string type, text, code;
@@ -334,7 +335,7 @@ StreamDecoder::Step StreamDecoder::decode(const SseEvent& event, StreamDelta* de
     if (block && getString(*block, "type") == "tool_use") {
       uint32_t tool = uint32_t(tool_index_.size());
       tool_index_[getUint(d, "index")] = tool;
-      openai::ToolCallDelta t;
+      ToolCallDelta t;
       t.index = tool;
       t.id.assign(getString(*block, "id"));
       t.type = "function";
@@ -349,7 +350,7 @@ StreamDecoder::Step StreamDecoder::decode(const SseEvent& event, StreamDelta* de
     } else if (dtype == "input_json_delta") {
       auto it = tool_index_.find(getUint(d, "index"));
       if (it != tool_index_.end()) {
-        openai::ToolCallDelta t;
+        ToolCallDelta t;
         t.index = it->second;
         t.arguments.assign(getString(*dl, "partial_json"));
         delta->tool_calls.push_back(std::move(t));

@@ -1,6 +1,6 @@
 // Translation between Outrigger's views and the Anthropic Messages API (unary JSON and the SSE
-// event stream), plus failure mapping. Pure functions and a decoder, like openai_wire.h, whose
-// Answer / Failure / StreamDelta shapes it shares.
+// event stream), plus failure mapping. Pure functions and a decoder, like openai_wire.h; the
+// Answer / Failure / StreamDelta shapes come from provider_common's wire_common.h.
 #pragma once
 
 #include <outrigger/plugin.h>
@@ -10,15 +10,15 @@
 #include <string>
 #include <string_view>
 
-#include "openai_wire.h"
 #include "sse_parser.h"
+#include "wire_common.h"
 
 namespace outrigger::providers::anthropic {
 
-using openai::Answer;
-using openai::ErrorHints;
-using openai::Failure;
-using openai::StreamDelta;
+using providers::Answer;
+using providers::ErrorHints;
+using providers::Failure;
+using providers::StreamDelta;
 
 struct WireSettings {
   uint32_t default_max_tokens = 4096;  // Anthropic requires max_tokens; used when the caller set none
@@ -42,7 +42,7 @@ Failure mapHttpError(int status, std::string_view body, const ErrorHints& hints,
 // message_delta (cumulative usage), message_stop (the terminal event), ping, error.
 class StreamDecoder {
  public:
-  enum class Step { kNothing, kDelta, kDone, kError };
+  using Step = DecodeStep;
   Step decode(const SseEvent& event, StreamDelta* delta, Failure* failure);
   const Answer& summary() const { return summary_; }
   bool done() const { return done_; }

@@ -121,7 +121,7 @@ TEST_CASE("a deadline ends a hung request with DEADLINE_EXCEEDED on time") {
   CHECK(r.error().code == StatusCode::kDeadlineExceeded);
   CHECK(r.error().origin == "provider/mock");
   CHECK(took >= 150ms);
-  CHECK(took < 150ms + 500ms);
+  CHECK(took < 150ms + 1500ms);  // generous: CI runs this beside other suites on two cores
 }
 
 TEST_CASE("provider faults reach the client typed, and a cut stream is an error, never a clean end") {
@@ -202,6 +202,11 @@ TEST_CASE("malformed frames get a typed error and a close, while other clients k
   std::thread load([&] {
     while (!stop) (c.chat(ask("steady")).ok() ? ok : failed)++;
   });
+  auto waitFor = [&](int n) {
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (ok < n && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(1ms);
+  };
+  waitFor(1);  // the steady client is being served before the bad frames arrive
 
   {
     // A request before Hello.
@@ -302,9 +307,11 @@ TEST_CASE("malformed frames get a typed error and a close, while other clients k
     std::string f = requestFrame(1, {});
     raw.send(f.substr(0, f.size() / 2));
   }
+  int served_during = ok;
+  waitFor(served_during + 10);  // and still is afterwards
   stop = true;
   load.join();
-  CHECK(ok > 0);
+  CHECK(ok >= served_during + 10);
   CHECK(failed == 0);
   CHECK(d.alive());
 }

@@ -60,7 +60,7 @@ TEST_CASE("anthropic stream: text and input_json deltas, cumulative usage, messa
   REQUIRE(p.feed(fixture("messages_stream_tools.sse"), events));
   wire::StreamDecoder dec;
   std::string text;
-  std::map<uint32_t, openai::ToolCall> calls;
+  std::map<uint32_t, ToolCall> calls;
   for (const auto& e : events) {
     wire::StreamDelta d;
     wire::Failure f;

@@ -1,0 +1,239 @@
+// The shared upstream call lifecycle (see http_call.h).
+#include "http_call.h"
+
+#include <cstring>
+#include <ctime>
+#include <stdexcept>
+
+#include "secret_ref.h"
+
+namespace outrigger::providers {
+
+using namespace outrigger::plugin;
+
+namespace {
+
+uint64_t keyOf(outrigger_request r) { return (uint64_t(r.slot) << 32) | r.generation; }
+
+}  // namespace
+
+HttpProvider::HttpProvider(Host host, std::string_view name) : Provider(host, name) {
+  if (!host.hasHttp()) throw std::runtime_error("the host offers no HTTP client (plugin ABI 1.1 needed)");
+}
+
+HttpProvider::~HttpProvider() {
+  for (auto& [k, c] : calls_)
+    if (c->transfer_live) host().httpCancel(c->handle, c->transfer);
+}
+
+const std::string* HttpProvider::nextKey() {
+  const auto& keys = http().keys;
+  return keys.empty() ? nullptr : &keys[next_key_++ % keys.size()];
+}
+
+outrigger_status HttpProvider::send(std::unique_ptr<HttpCall> call, const std::string& url, const std::string& body) {
+  HttpCall* c = call.get();
+  c->owner = this;
+  const HttpSettings& s = http();
+
+  HeaderList owned;  // header values that must live through the call
+  owned.emplace_back("content-type", "application/json");
+  owned.emplace_back("accept", c->stream ? "text/event-stream" : "application/json");
+  dialectHeaders(&owned);
+  for (auto& [n, v] : s.headers) owned.emplace_back(n, v);
+  std::vector<outrigger_http_header> headers;
+  headers.reserve(owned.size());
+  for (auto& [n, v] : owned) headers.push_back({str(n), str(v)});
+
+  outrigger_http_request req;
+  std::memset(&req, 0, sizeof req);
+  req.hdr = OUTRIGGER_HEADER_INIT(outrigger_http_request);
+  req.method = str("POST");
+  req.url = str(url);
+  req.headers = headers.data();
+  req.header_count = headers.size();
+  req.body = str(body);
+  req.connect_timeout_ms = s.connect_ms;
+  req.first_byte_timeout_ms = s.first_byte_ms;
+  req.idle_timeout_ms = s.idle_ms;
+  req.total_timeout_ms = s.total_ms;
+  outrigger_status st = host().httpRequest(c->handle, req, c, &c->transfer);
+  if (st != OUTRIGGER_OK) {
+    sendFailure(c, Failure{OUTRIGGER_CODE_INTERNAL, false, 0, "cannot start the upstream request"});
+    return OUTRIGGER_PENDING;
+  }
+  c->transfer_live = true;
+  calls_.emplace(keyOf(c->handle), std::move(call));
+  return OUTRIGGER_PENDING;
+}
+
+void HttpProvider::cancel(outrigger_request request) {
+  auto it = calls_.find(keyOf(request));
+  if (it == calls_.end()) return;
+  HttpCall* c = it->second.get();
+  c->finished = true;
+  if (c->transfer_live) {
+    c->transfer_live = false;
+    host().httpCancel(c->handle, c->transfer);
+  }
+  if (c->in_callback == 0) calls_.erase(it);  // else the callback frees it on the way out
+}
+
+void HttpProvider::resume(outrigger_request request) {
+  auto it = calls_.find(keyOf(request));
+  if (it == calls_.end()) return;
+  HttpCall* c = it->second.get();
+  c->paused = false;
+  ++c->in_callback;
+  pump(c);
+  --c->in_callback;
+  if (!c->finished && !c->paused && c->transfer_live) host().httpResume(c->handle, c->transfer);
+  reap(c);
+}
+
+void HttpProvider::pump(HttpCall* c) {
+  while (!c->paused && !c->finished && !c->queue.empty()) {
+    SseEvent ev = std::move(c->queue.front());
+    c->queue.pop_front();
+    StreamDelta delta;
+    Failure failure;
+    switch (decode(c, ev, &delta, &failure)) {
+      case DecodeStep::kError:
+        return finishFailure(c, failure);
+      case DecodeStep::kDelta:
+        emit(c, delta);
+        break;
+      case DecodeStep::kDone:
+      case DecodeStep::kNothing:
+        break;
+    }
+  }
+  if (!c->paused && !c->finished && c->queue.empty() && c->transfer_ended) complete(c);
+}
+
+void HttpProvider::emit(HttpCall* c, const StreamDelta& d) {
+  std::vector<outrigger_tool_call_delta_view> calls;
+  for (const auto& t : d.tool_calls) calls.push_back({t.index, str(t.id), str(t.type), str(t.name), str(t.arguments)});
+  outrigger_chunk_view chunk = makeChunk(d.content);
+  chunk.tool_calls = calls.data();
+  chunk.tool_call_count = calls.size();
+  outrigger_status st = host().providerChunk(c->handle, chunk);
+  if (st == OUTRIGGER_PAUSE) c->paused = true;
+  else if (st < 0) c->finished = true;  // the request ended meanwhile (deny, cancel, deadline)
+}
+
+// The transfer ended and every event was handed on: report the outcome.
+void HttpProvider::complete(HttpCall* c) {
+  if (c->http_error == OUTRIGGER_HTTP_E_CANCELLED) {
+    c->finished = true;
+    return;
+  }
+  if (c->http_error != OUTRIGGER_HTTP_OK) return finishFailure(c, mapTransportError(c->http_error, c->http_detail));
+  if (c->status < 200 || c->status >= 300) {
+    ErrorHints hints{c->retry_after, c->retry_after_ms, c->should_retry};
+    return finishFailure(c, mapHttpError(c->status, c->body, hints, int64_t(std::time(nullptr))));
+  }
+  completeOk(c);
+}
+
+void HttpProvider::finishStream(HttpCall* c, bool done, const Answer& a, std::string_view finish_reason) {
+  if (!done) {
+    return finishFailure(c, {OUTRIGGER_CODE_UNAVAILABLE, true, 0, "upstream stream ended without its terminal event"});
+  }
+  outrigger_response_view r = makeResponse();
+  r.finish_reason = str(finish_reason);
+  r.usage = a.usage;
+  r.model = str(a.model);
+  finishOk(c, r);
+}
+
+void HttpProvider::finishAnswer(HttpCall* c, const Answer& a) {
+  std::vector<outrigger_tool_call_view> calls;
+  for (const auto& t : a.tool_calls) calls.push_back({str(t.id), str(t.type), str(t.name), str(t.arguments)});
+  outrigger_response_view r = makeResponse();
+  r.content = str(a.content);
+  r.finish_reason = str(a.finish_reason);
+  r.tool_calls = calls.data();
+  r.tool_call_count = calls.size();
+  r.usage = a.usage;
+  r.model = str(a.model);
+  finishOk(c, r);
+}
+
+void HttpProvider::finishOk(HttpCall* c, const outrigger_response_view& r) {
+  stopTransfer(c);
+  host().providerDone(c->handle, r);
+}
+
+void HttpProvider::finishFailure(HttpCall* c, const Failure& f) {
+  stopTransfer(c);
+  std::string message = f.message;
+  for (const std::string& k : http().keys) message = redact(std::move(message), k);
+  sendFailure(c, {f.code, f.retryable, f.retry_after_ms, message});
+}
+
+void HttpProvider::sendFailure(HttpCall* c, const Failure& f) {
+  host().providerDone(c->handle, makeError(f.code, f.message, f.retryable, f.retry_after_ms));
+}
+
+void HttpProvider::stopTransfer(HttpCall* c) {
+  c->finished = true;
+  if (c->transfer_live) {
+    c->transfer_live = false;
+    host().httpCancel(c->handle, c->transfer);
+  }
+}
+
+void HttpProvider::reap(HttpCall* c) {
+  if (c->finished && c->in_callback == 0) calls_.erase(keyOf(c->handle));
+}
+
+outrigger_status HttpCall::onHead(const outrigger_http_response_head& head) {
+  status = head.status;
+  for (size_t i = 0; i < head.header_count; ++i) {
+    std::string name = lowerAscii(view(head.headers[i].name));
+    if (name == "retry-after") retry_after.assign(view(head.headers[i].value));
+    else if (name == "retry-after-ms") retry_after_ms.assign(view(head.headers[i].value));
+    else if (name == "x-should-retry") should_retry = lowerAscii(view(head.headers[i].value));
+  }
+  return OUTRIGGER_OK;
+}
+
+outrigger_status HttpCall::onBody(std::string_view bytes) {
+  if (finished) return OUTRIGGER_E_STALE;
+  bool sse_body = stream && status >= 200 && status < 300;
+  if (!sse_body) {
+    if (body.size() + bytes.size() > owner->maxBody()) return OUTRIGGER_E_INVALID;  // aborts the transfer
+    body.append(bytes);
+    return OUTRIGGER_OK;
+  }
+  std::vector<SseEvent> events;
+  if (!sse.feed(bytes, events)) return OUTRIGGER_E_INVALID;
+  for (auto& e : events) queue.push_back(std::move(e));
+  HttpProvider* p = owner;
+  ++in_callback;
+  p->pump(this);
+  --in_callback;
+  if (finished) {
+    p->reap(this);  // may free this call: touch nothing after
+    return OUTRIGGER_E_STALE;
+  }
+  return paused ? OUTRIGGER_PAUSE : OUTRIGGER_OK;
+}
+
+void HttpCall::onComplete(const outrigger_http_result& result) {
+  transfer_live = false;
+  transfer_ended = true;
+  http_error = result.error;
+  http_detail.assign(view(result.message));
+  if (result.status) status = result.status;
+  HttpProvider* p = owner;
+  if (!finished) {
+    ++in_callback;
+    p->pump(this);  // finishes now unless events wait behind a pause
+    --in_callback;
+  }
+  p->reap(this);
+}
+
+}  // namespace outrigger::providers

@@ -1,0 +1,72 @@
+// The answer, failure and stream-delta shapes every HTTP provider reports in, plus the
+// dialect-independent failure mapping: HTTP statuses, retry hints and transport errors.
+// Pure functions: no I/O, no host calls.
+#pragma once
+
+#include <outrigger/plugin.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace outrigger::providers {
+
+struct ToolCall {
+  std::string id, type, name, arguments;
+};
+
+// A whole answer (unary), or what a stream told besides its deltas.
+struct Answer {
+  std::string content;
+  std::string finish_reason;
+  std::string model;
+  std::vector<ToolCall> tool_calls;
+  outrigger_usage usage{};
+  bool has_usage = false;
+  bool refusal = false;  // content is the model's refusal text
+};
+
+// A failure as the provider reports it to the core (which decides about retries).
+struct Failure {
+  outrigger_code code = OUTRIGGER_CODE_UNAVAILABLE;
+  bool retryable = false;
+  uint32_t retry_after_ms = 0;
+  std::string message;
+};
+
+// Response headers that shape a failure.
+struct ErrorHints {
+  std::string_view retry_after;     // seconds or an HTTP date
+  std::string_view retry_after_ms;  // milliseconds (float)
+  std::string_view should_retry;    // x-should-retry: "true" | "false"
+};
+
+struct ToolCallDelta {
+  uint32_t index = 0;
+  std::string id, type, name, arguments;
+};
+
+struct StreamDelta {
+  std::string content;
+  std::vector<ToolCallDelta> tool_calls;
+  bool empty() const { return content.empty() && tool_calls.empty(); }
+};
+
+// What a stream decoder made of one event.
+enum class DecodeStep { kNothing, kDelta, kDone, kError };
+
+// The code and retryability an HTTP error status stands for (message and hints not applied).
+Failure httpStatusFailure(int status);
+
+// x-should-retry overrides retryability; retry-after(-ms) sets retry_after_ms.
+void applyRetryHints(Failure* failure, const ErrorHints& hints, int64_t now_unix_s);
+
+// retry-after-ms first, then retry-after (seconds, or an HTTP date relative to now_unix_s).
+// 0 when absent or unparsable; capped at one hour.
+uint32_t retryAfterMs(std::string_view retry_after, std::string_view retry_after_ms, int64_t now_unix_s);
+
+// A transport-level end (outrigger_http_error) as a failure.
+Failure mapTransportError(outrigger_http_error error, std::string_view detail);
+
+}  // namespace outrigger::providers
