@@ -30,7 +30,7 @@ namespace {
 
 struct Options {
   double seconds = 2;
-  int rounds = 3;  // baseline and sidecar alternate; each figure is the median over rounds
+  int rounds = 5;  // baseline and sidecar alternate; each figure is the median over rounds
   int depth = 1;  // requests in flight per connection
   int workers = 2;
 };
