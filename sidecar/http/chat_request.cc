@@ -418,26 +418,24 @@ bool Translator::runEmbeddings(const Json& root, ChatCall* out) {
 
 }  // namespace
 
+bool parseBody(std::string_view body, rapidjson::Document* doc, RequestError* error) {
+  // Iterative parsing: nesting depth cannot exhaust the stack. Invalid UTF-8 is refused.
+  doc->Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(body.data(), body.size());
+  if (!doc->HasParseError()) return true;
+  error->param.clear();
+  error->message = "the request body is not valid JSON (error at offset " + std::to_string(doc->GetErrorOffset()) + ")";
+  return false;
+}
+
 bool buildChatCall(std::string_view body, const CallMetadata& meta, ChatCall* out, RequestError* error) {
   rapidjson::Document doc;
-  // Iterative parsing: nesting depth cannot exhaust the stack. Invalid UTF-8 is refused.
-  doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(body.data(), body.size());
-  if (doc.HasParseError()) {
-    error->param.clear();
-    error->message = "the request body is not valid JSON (error at offset " + std::to_string(doc.GetErrorOffset()) + ")";
-    return false;
-  }
+  if (!parseBody(body, &doc, error)) return false;
   return Translator(meta, error).run(doc, out);
 }
 
 bool buildEmbeddingsCall(std::string_view body, const CallMetadata& meta, ChatCall* out, RequestError* error) {
   rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(body.data(), body.size());
-  if (doc.HasParseError()) {
-    error->param.clear();
-    error->message = "the request body is not valid JSON (error at offset " + std::to_string(doc.GetErrorOffset()) + ")";
-    return false;
-  }
+  if (!parseBody(body, &doc, error)) return false;
   return Translator(meta, error).runEmbeddings(doc, out);
 }
 

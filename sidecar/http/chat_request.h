@@ -14,6 +14,8 @@
 #include <string>
 #include <string_view>
 
+#include <rapidjson/document.h>
+
 #include "chain/engine.h"
 
 namespace outrigger::wire { struct Request; }
@@ -49,6 +51,10 @@ struct RequestError {
 };
 
 // Fills `out`, or `error` and returns false. Never throws; any byte sequence is safe input.
+// Parses a request body as JSON, bounded in depth by iterative parsing, refusing invalid UTF-8;
+// on failure fills `error` (the HTTP status is 400).
+[[nodiscard]] bool parseBody(std::string_view body, rapidjson::Document* doc, RequestError* error);
+
 [[nodiscard]] bool buildChatCall(std::string_view body, const CallMetadata& meta, ChatCall* out, RequestError* error);
 
 // An OpenAI embeddings body: `model`, `input` (a string or an array of strings; token arrays are

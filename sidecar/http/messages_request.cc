@@ -256,12 +256,7 @@ bool MessagesTranslator::run(const Json& root, ChatCall* out) {
 
 bool buildMessagesCall(std::string_view body, const CallMetadata& meta, ChatCall* out, RequestError* error) {
   rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(body.data(), body.size());
-  if (doc.HasParseError()) {
-    error->param.clear();
-    error->message = "the request body is not valid JSON (error at offset " + std::to_string(doc.GetErrorOffset()) + ")";
-    return false;
-  }
+  if (!parseBody(body, &doc, error)) return false;
   return MessagesTranslator(meta, error).run(doc, out);
 }
 
