@@ -37,6 +37,7 @@ Engine::~Engine() {
       ctx->cancelWith(Code::kCancelled, "worker shutting down", "server");
     }
   }
+  for (auto& [route, queue] : limit_queues_) queue->close();
   Engine* self = this;
   g_engines[loop_.index() & 0xff].compare_exchange_strong(self, nullptr);
 }
@@ -101,6 +102,16 @@ void Engine::abandon(outrigger_request handle) {
     ctx->detachSink();
     ctx->cancelWith(Code::kCancelled, "client disconnected", "client");
   }
+}
+
+LimitQueue& Engine::limitQueue(const std::string& route) {
+  auto it = limit_queues_.find(route);
+  if (it == limit_queues_.end()) it = limit_queues_.emplace(route, new LimitQueue(loop_.loop())).first;
+  return *it->second;
+}
+
+void Engine::wakeLimitQueues() {
+  for (auto& [route, queue] : limit_queues_) queue->wakeIn(0);
 }
 
 void Engine::resume(outrigger_request handle) {

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <random>
 #include <string>
@@ -17,6 +18,7 @@
 
 #include "api/response_sink.h"
 #include "chain/chain.h"
+#include "chain/limit_queue.h"
 #include "event/event_loop.h"
 #include "resilience/target_health.h"
 #include "telemetry/exporter_thread.h"
@@ -48,6 +50,14 @@ struct EngineCounters {
   std::atomic<uint64_t> fallbacks{0};
   std::atomic<uint64_t> give_ups{0};
   std::atomic<uint64_t> breaker_skips{0};
+  // Limits (route `limits`): requests that waited in a route's queue, requests refused because
+  // the queue was full, and waiters whose queue time ran out.
+  std::atomic<uint64_t> queued{0};
+  std::atomic<uint64_t> queue_full{0};
+  std::atomic<uint64_t> queue_timeouts{0};
+  // Hedging (route `hedge`): second attempts started, and those that answered first.
+  std::atomic<uint64_t> hedges{0};
+  std::atomic<uint64_t> hedge_wins{0};
 };
 
 // An owned copy of one frame, 8-byte aligned, that a request's views point into.
@@ -106,6 +116,12 @@ class Engine {
   uint64_t nextSeed() { return rng_(); }
   // This worker's circuit breakers, by target key; they outlive chain snapshots.
   resilience::HealthRegistry& health() { return health_; }
+  // The queue of requests waiting for a limited target on route `route`, created on first use;
+  // like the health registry it outlives chain snapshots.
+  LimitQueue& limitQueue(const std::string& route);
+  // Capacity may have freed (an attempt ended, tokens were refunded): waiters try again on the
+  // loop's next turn.
+  void wakeLimitQueues();
 
   // The engine that owns `handle` ([any]); nullptr for an unknown worker index.
   static Engine* forHandle(outrigger_request handle);
@@ -130,6 +146,7 @@ class Engine {
   EngineCounters counters_;
   std::mt19937_64 rng_;
   resilience::HealthRegistry health_;
+  std::map<std::string, LimitQueue*, std::less<>> limit_queues_;  // each frees itself on close()
 };
 
 }  // namespace outrigger::chain

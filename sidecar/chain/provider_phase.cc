@@ -1,7 +1,9 @@
 // The provider phase of a request: where and when each attempt goes. The decisions are the
-// AttemptPlanner's (sidecar/resilience); this file asks it, applies tenant rate limits, records
-// every decision in the request's spans and counters, and arms the backoff timer. Starting the
-// attempt itself (the plugin hook) stays with the other stages in request_context.cc.
+// AttemptPlanner's (sidecar/resilience); this file asks it, applies tenant limits, waits in the
+// route's limit queue or refuses when everything is over its limits, records every decision in
+// the request's spans and counters, and arms the backoff timer. Starting the attempt itself
+// (the plugin hook) stays with the other stages in request_context.cc; hedging is in
+// hedge_phase.cc.
 #include <string>
 #include <vector>
 
@@ -11,38 +13,183 @@
 namespace outrigger::chain {
 namespace {
 std::string_view sv(outrigger_str s) { return s.size ? std::string_view(s.data, s.size) : std::string_view(); }
+constexpr const char* kTargetsLimited = "every upstream target is at its concurrency or rate limit";
+constexpr uint64_t kNeverNs = ~uint64_t{0} / 2;
 }  // namespace
 
-bool RequestContext::runProvider() {
-  if (!planner_) {
-    if (route_->targets.empty()) {
-      // A route built without targets (by hand, in tests): its provider is the only target.
-      implicit_targets_.push_back({route_->provider, "", 1, 0, 0, 0, route_->provider.instance->name() + "/*"});
-    }
-    std::vector<resilience::TargetView> targets;
-    for (const Target& t : routeTargets()) {
-      resilience::TargetHealth& h = engine_.health().target(t.key, route_->policy);
-      h.rpm.setRate(t.rpm_per_worker);
-      h.tpm.setRate(t.tpm_per_worker);
-      targets.push_back({t.key, t.weight, &h.breaker, h.latency.seen() ? h.latency.ms() : -1.0, &h.budget,
-                         &h.in_flight, t.max_concurrent, &h.rpm, &h.tpm});
-    }
-    planner_ = std::make_unique<resilience::AttemptPlanner>(route_->policy, std::move(targets), deadline_ns_,
-                                                            engine_.nextSeed());
+void RequestContext::preparePlanner() {
+  if (planner_) return;
+  if (route_->targets.empty()) {
+    // A route built without targets (by hand, in tests): its provider is the only target.
+    implicit_targets_.push_back({route_->provider, "", 1, 0, 0, 0, route_->provider.instance->name() + "/*"});
   }
-  if (route_->policy.tenant_rpm && !tenantAdmitted()) return false;
-  resilience::Decision d = planner_->first(monoNowNs());
-  recordDecision(d);
+  std::vector<resilience::TargetView> targets;
+  for (const Target& t : routeTargets()) {
+    resilience::TargetHealth& h = engine_.health().target(t.key, route_->policy);
+    h.rpm.setRate(t.rpm_per_worker);
+    h.tpm.setRate(t.tpm_per_worker);
+    targets.push_back({t.key, t.weight, &h.breaker, h.latency.seen() ? h.latency.ms() : -1.0, &h.budget,
+                       &h.in_flight, t.max_concurrent, &h.rpm, &h.tpm, t.stage.instance.get()});
+  }
+  planner_ = std::make_unique<resilience::AttemptPlanner>(route_->policy, std::move(targets), deadline_ns_,
+                                                          engine_.nextSeed());
+  token_estimate_ = estimatePromptTokens();
+  planner_->setTokenEstimate(token_estimate_);
+}
+
+// The prompt's size in tokens, estimated as its text bytes / 4 (rounded up): close enough for
+// English and code with the common BPE vocabularies, and corrected by the answer's usage.
+double RequestContext::estimatePromptTokens() const {
+  uint64_t bytes = 0;
+  for (size_t i = 0; i < view_.message_count; ++i) {
+    const outrigger_message_view& m = view_.messages[i];
+    bytes += m.content.size;
+    for (size_t j = 0; j < m.tool_call_count; ++j) bytes += m.tool_calls[j].name.size + m.tool_calls[j].arguments.size;
+  }
+  uint64_t tokens = (bytes + 3) / 4;
+  return tokens ? double(tokens) : 1.0;
+}
+
+void RequestContext::settleTokens(TokenCharge* charge, double actual) {
+  if (charge->bucket) charge->bucket->charge(monoNowNs(), actual - charge->charged);
+  *charge = {};
+}
+
+bool RequestContext::runProvider() {
+  preparePlanner();
+  // Strict arrival order: while others wait for this route, a new request queues behind them.
+  if (route_->policy.limits.queue) {
+    LimitQueue& q = engine_.limitQueue(route_->name);
+    if (q.size() > 0) {
+      onLimited(0, "others are waiting for this route");
+      if (queue_) q.wakeIn(0);
+      return false;
+    }
+  }
+  uint32_t wait = 0;
+  std::string why;
+  switch (admit(&wait, &why)) {
+    case Admission::kStartedDone: return true;
+    case Admission::kStartedPending:
+    case Admission::kEnded: return false;
+    case Admission::kLimited: break;
+  }
+  onLimited(wait, why);
+  return false;
+}
+
+RequestContext::Admission RequestContext::admit(uint32_t* wait_ms, std::string* why) {
+  const resilience::RoutePolicy& policy = route_->policy;
+  uint64_t now = monoNowNs();
+  resilience::RpmBucket* requests = nullptr;
+  resilience::RpmBucket* tokens = nullptr;
+  if (policy.tenant_rpm || policy.tenant_tpm) {
+    std::string tenant(sv(metadata_.tenant));
+    if (policy.tenant_rpm) requests = engine_.health().tenant(route_->name, tenant, policy.tenant_rpm);
+    if (policy.tenant_tpm) tokens = engine_.health().tenantTokens(route_->name, tenant, policy.tenant_tpm);
+    if ((policy.tenant_rpm && !requests) || (policy.tenant_tpm && !tokens)) {
+      failLimited(1000, "give up: too many tenants tracked", "too many tenants tracked");
+      return Admission::kEnded;
+    }
+    uint32_t over_requests = requests ? requests->waitMs(now) : 0;
+    uint32_t over_tokens = tokens ? tokens->waitMs(now, token_estimate_) : 0;
+    if (over_requests || over_tokens) {
+      *wait_ms = std::max(over_requests, over_tokens);
+      *why = "tenant '" + tenant + "' over its " + (over_requests ? "request" : "token") + " rate limit";
+      return Admission::kLimited;
+    }
+  }
+  resilience::Decision d = planner_->first(now);
   if (d.kind == resilience::Decision::Kind::kGiveUp) {
     if (d.at_limit) {
-      end(Code::kResourceExhausted, "every upstream target is at its concurrency or rate limit", "router", true,
-          d.retry_after_ms);
+      *wait_ms = d.retry_after_ms;
+      *why = d.note;
+      return Admission::kLimited;
     }
-    else end(Code::kUnavailable, "no upstream target available: every circuit breaker is open", "router", true,
-             d.retry_after_ms);
-    return false;
+    recordDecision(d);
+    end(Code::kUnavailable, "no upstream target available: every circuit breaker is open", "router", true,
+        d.retry_after_ms);
+    return Admission::kEnded;
   }
-  return startAttempt(d.target);
+  if (requests) requests->take(now);
+  if (tokens) {
+    tokens->charge(now, token_estimate_);
+    tenant_tokens_ = {tokens, token_estimate_};
+  }
+  if (queue_) leaveQueue("admitted");
+  recordDecision(d);
+  return startAttempt(d.target) ? Admission::kStartedDone : Admission::kStartedPending;
+}
+
+void RequestContext::onLimited(uint32_t wait_ms, const std::string& why) {
+  const resilience::LimitPolicy& limits = route_->policy.limits;
+  bool tenant = why.rfind("tenant", 0) == 0;
+  std::string message = !tenant ? kTargetsLimited
+                        : why.find("token") != std::string::npos ? "tenant over its token rate limit"
+                                                                  : "tenant over its request rate limit";
+  if (!limits.queue) return failLimited(wait_ms, "give up: " + why, message);
+  LimitQueue& q = engine_.limitQueue(route_->name);
+  uint64_t now = monoNowNs();
+  // A wait that would reach the deadline is left to the deadline timer (DEADLINE_EXCEEDED).
+  uint64_t expires = limits.queue_timeout_ms ? now + uint64_t(limits.queue_timeout_ms) * 1000000 : deadline_ns_;
+  if (expires >= deadline_ns_) expires = kNeverNs;
+  if (!q.push(this, expires, limits.queue_max)) {
+    engine_.counters().queue_full.fetch_add(1, std::memory_order_relaxed);
+    return failLimited(wait_ms ? wait_ms : 1000,
+                       "give up: the route's limit queue is full (" + std::to_string(q.size()) + " waiting); " + why,
+                       message + "; the wait queue is full");
+  }
+  engine_.counters().queued.fetch_add(1, std::memory_order_relaxed);
+  queue_ = &q;
+  queued_ns_ = now;
+  queue_wait_ms_ = wait_ms;
+  queue_why_ = why;
+  if (wait_ms) q.wakeIn(wait_ms);
+}
+
+void RequestContext::failLimited(uint32_t wait_ms, const std::string& note, const std::string& message) {
+  spans_.push_back({"resilience", "", monoNowNs(), 0, note});
+  engine_.counters().give_ups.fetch_add(1, std::memory_order_relaxed);
+  end(Code::kResourceExhausted, message, "router", /*retryable=*/true, wait_ms);
+}
+
+void RequestContext::leaveQueue(std::string_view how) {
+  uint64_t now = monoNowNs();
+  uint64_t waited = now - queued_ns_;
+  spans_.push_back({"resilience", "", queued_ns_, waited,
+                    "queued " + std::to_string(waited / 1000000) + " ms (" + queue_why_ + "); " + std::string(how)});
+  queue_->remove(this);
+  queue_ = nullptr;
+}
+
+bool RequestContext::tryAgain(uint32_t* wake_ms) {
+  if (ended_) return true;
+  std::string why;
+  uint32_t wait = 0;
+  switch (admit(&wait, &why)) {
+    case Admission::kStartedDone:
+      advance();
+      return true;
+    case Admission::kStartedPending:
+    case Admission::kEnded:
+      return true;
+    case Admission::kLimited:
+      break;
+  }
+  queue_wait_ms_ = wait;
+  queue_why_ = why;
+  *wake_ms = wait;
+  return false;
+}
+
+void RequestContext::waitExpired() {
+  if (ended_ || !queue_) return;
+  leaveQueue("gave up at the queue timeout");
+  engine_.counters().queue_timeouts.fetch_add(1, std::memory_order_relaxed);
+  engine_.counters().give_ups.fetch_add(1, std::memory_order_relaxed);
+  std::string message = queue_why_.rfind("tenant", 0) == 0 ? "tenant over its rate limit" : kTargetsLimited;
+  end(Code::kResourceExhausted, message + " (waited in the queue until its timeout)", "router", /*retryable=*/true,
+      queue_wait_ms_ ? queue_wait_ms_ : 1000);
 }
 
 void RequestContext::recordDecision(const resilience::Decision& d) {
@@ -57,22 +204,11 @@ void RequestContext::recordDecision(const resilience::Decision& d) {
   if (d.note.find("breaker open") != std::string::npos) c.breaker_skips.fetch_add(1, std::memory_order_relaxed);
 }
 
-// The tenant's requests-per-minute share on this route; ends the request when it is spent.
-bool RequestContext::tenantAdmitted() {
-  std::string tenant(sv(metadata_.tenant));
-  resilience::RpmBucket* bucket = engine_.health().tenant(route_->name, tenant, route_->policy.tenant_rpm);
-  uint64_t now = monoNowNs();
-  if (bucket && bucket->take(now)) return true;
-  uint32_t wait = bucket ? bucket->waitMs(now) : 1000;
-  spans_.push_back({"resilience", "", now, 0, "give up: tenant '" + tenant + "' over its rate limit"});
-  engine_.counters().give_ups.fetch_add(1, std::memory_order_relaxed);
-  end(Code::kResourceExhausted, bucket ? "tenant over its request rate limit" : "too many tenants tracked", "router",
-      /*retryable=*/true, wait);
-  return false;
-}
-
 void RequestContext::endAttempt() {
-  if (attempt_health_) --attempt_health_->in_flight;
+  if (attempt_health_) {
+    --attempt_health_->in_flight;
+    engine_.wakeLimitQueues();  // a concurrency slot freed
+  }
   attempt_health_ = nullptr;
 }
 

@@ -298,6 +298,10 @@ bool RequestContext::runCacheLookup() {
   return true;
 }
 
+outrigger_status RequestContext::callProviderStart(const Stage& stage, const outrigger_request_view* view) {
+  return callHook(stage, "provider", [&] { return stage.instance->provider()->start(stage.instance->handle(), view); });
+}
+
 bool RequestContext::startAttempt(size_t index) {
   target_ = &routeTargets()[index];
   model_ = !target_->model.empty() ? target_->model : !route_->model.empty() ? route_->model : caller_model_;
@@ -309,14 +313,22 @@ bool RequestContext::startAttempt(size_t index) {
   endAttempt();
   attempt_health_ = &engine_.health().target(target_->key, route_->policy);
   ++attempt_health_->in_flight;
+  if (attempt_health_->tpm.limited()) {
+    // The prompt's estimate now; the answer's usage corrects it (settleTokens).
+    attempt_health_->tpm.charge(attempt_start_ns_, token_estimate_);
+    attempt_tokens_ = {&attempt_health_->tpm, token_estimate_};
+  }
+  ++attempt_number_;
   engine_.counters().attempts.fetch_add(1, std::memory_order_relaxed);
   const Stage& stage = target_->stage;
   waiting_ = Waiting::kProvider;
   waiting_stage_ = &stage;
-  outrigger_status rc = callHook(stage, "provider", [&] {
-    return stage.instance->provider()->start(stage.instance->handle(), &view_);
-  });
-  if (rc == OUTRIGGER_PENDING) return completed_in_hook_;
+  attempt_span_ = spans_.size();
+  outrigger_status rc = callProviderStart(stage, &view_);
+  if (rc == OUTRIGGER_PENDING) {
+    if (!completed_in_hook_) armHedge();
+    return completed_in_hook_;
+  }
   waiting_ = Waiting::kNothing;
   if (rc >= 0) rc = OUTRIGGER_E_INVALID;  // a provider must answer through provider_done
   stageFailed(stage, rc, "provider start");
@@ -497,7 +509,8 @@ void RequestContext::sendChunk(std::string_view delta, const outrigger_chunk_vie
 
 outrigger_status RequestContext::providerChunk(plugin::PluginInstance* inst, const outrigger_chunk_view& chunk) {
   if (embed_) return OUTRIGGER_E_INVALID;  // an embed call answers through embeddings_done only
-  if (waiting_ != Waiting::kProvider || waiting_stage_->instance.get() != inst) return OUTRIGGER_E_INVALID;
+  bool hedge = isHedge(inst);
+  if (!hedge && (waiting_ != Waiting::kProvider || waiting_stage_->instance.get() != inst)) return OUTRIGGER_E_INVALID;
   // Guardrails see every chunk before the client does.
   for (const Stage& g : route_->guardrails) {
     const auto* hooks = g.instance->guardrail();
@@ -513,29 +526,49 @@ outrigger_status RequestContext::providerChunk(plugin::PluginInstance* inst, con
     }
   }
   std::string_view delta = sv(chunk.delta);
-  content_.append(delta);
+  // A hedge (unary only) collects its own answer until it wins.
+  std::string& content = hedge ? hedge_.content : content_;
+  std::vector<ToolCall>& tool_calls = hedge ? hedge_.tool_calls : tool_calls_;
+  content.append(delta);
   for (size_t i = 0; i < chunk.tool_call_count; ++i) {
     const auto& d = chunk.tool_calls[i];
-    if (d.index >= tool_calls_.size()) tool_calls_.resize(d.index + 1);
-    ToolCall& c = tool_calls_[d.index];
+    if (d.index >= tool_calls.size()) tool_calls.resize(d.index + 1);
+    ToolCall& c = tool_calls[d.index];
     c.id.append(sv(d.id));
     c.type.append(sv(d.type));
     c.name.append(sv(d.name));
     c.arguments.append(sv(d.arguments));
   }
-  if (view_.stream) sendChunk(delta, &chunk);
+  if (view_.stream && !hedge) sendChunk(delta, &chunk);
   if (ended_) return OUTRIGGER_E_STALE;
   return paused_ ? OUTRIGGER_PAUSE : OUTRIGGER_OK;
 }
 
 outrigger_status RequestContext::providerDone(plugin::PluginInstance* inst, const outrigger_response_view& r) {
   if (embed_) return OUTRIGGER_E_INVALID;  // an embed call answers through embeddings_done only
-  if (waiting_ != Waiting::kProvider || waiting_stage_->instance.get() != inst) return OUTRIGGER_E_INVALID;
+  bool hedge = isHedge(inst);
+  if (!hedge && (waiting_ != Waiting::kProvider || waiting_stage_->instance.get() != inst)) return OUTRIGGER_E_INVALID;
+  if (hedge_.target) {
+    if (toCode(r.code) != Code::kOk) {
+      hedgedFailure(inst, r);  // the other attempt goes on
+      return OUTRIGGER_OK;
+    }
+    // The first success wins; the other attempt is cancelled now.
+    if (hedge) {
+      cancelCurrentForHedge();
+      promoteHedge();
+      engine_.counters().hedge_wins.fetch_add(1, std::memory_order_relaxed);
+      planner_->hedgeWon();
+    } else {
+      cancelHedge();
+    }
+  }
   waiting_ = Waiting::kNothing;
   provider_code_ = toCode(r.code);
   endAttempt();
   if (provider_code_ != Code::kOk) {
-    closeSpan("error");
+    closeSpanAt(attempt_span_, "error");
+    settleTokens(&attempt_tokens_, 0);  // a failed attempt gives its estimate back
     provider_retryable_ = r.retryable;
     provider_retry_after_ms_ = r.retry_after_ms;
     provider_message_.assign(sv(r.message));
@@ -556,8 +589,8 @@ outrigger_status RequestContext::providerDone(plugin::PluginInstance* inst, cons
     uint64_t until = first_chunk_ns_ > attempt_start_ns_ ? first_chunk_ns_ : now;
     resilience::TargetHealth& health = engine_.health().target(target_->key, route_->policy);
     health.latency.add(double(until - attempt_start_ns_) / 1e6);
-    health.tpm.charge(now, double(r.usage.prompt_tokens) + r.usage.completion_tokens);
-    closeSpan("ok");
+    settleTokens(&attempt_tokens_, double(r.usage.prompt_tokens) + r.usage.completion_tokens);
+    closeSpanAt(attempt_span_, "ok");
     std::string streamed = std::move(content_);
     copyFinal(r);
     if (r.content.size == 0) content_ = std::move(streamed);
@@ -611,7 +644,8 @@ void RequestContext::notifyPendingCancel() {
   const Stage& stage = *waiting_stage_;
   Waiting w = waiting_;
   waiting_ = Waiting::kNothing;
-  closeSpan("cancelled");
+  if (w == Waiting::kProvider && !embed_) closeSpanAt(attempt_span_, "cancelled");
+  else closeSpan("cancelled");
   void* h = stage.instance->handle();
   switch (w) {
     case Waiting::kProvider:
@@ -726,8 +760,14 @@ void RequestContext::end(Code code, std::string_view message, std::string_view o
   std::string msg(message), org(origin);
   // Outbound transfers die with their request, whatever ended it (cancel, deadline, shutdown).
   if (auto* http = engine_.httpClient()) http->abortOwnedBy(handle_);
+  if (queue_) leaveQueue("left: the request ended (" + msg + ")");
+  if (hedge_.target) cancelHedge();
   if (planner_) planner_->abandoned();  // frees a half-open probe slot held without a verdict
   endAttempt();
+  attempt_tokens_ = {};  // an attempt cut short keeps its estimate
+  // The tenant pays what the answer used; a request that ends without an answer pays nothing.
+  settleTokens(&tenant_tokens_, code == Code::kOk ? double(usage_.prompt_tokens) + usage_.completion_tokens : 0);
+  engine_.wakeLimitQueues();
   if (sink_) {
     ResponseEndInfo info;
     info.code = code;

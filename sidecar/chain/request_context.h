@@ -18,7 +18,7 @@
 
 namespace outrigger::chain {
 
-class RequestContext {
+class RequestContext final : public LimitWaiter {
  public:
   RequestContext(Engine& engine, outrigger_request handle, FrameBuffer frame, const wire::Request* request,
                  ResponseSink* sink, uint64_t stream_id);
@@ -48,6 +48,10 @@ class RequestContext {
   // uv close callbacks report here; the request frees itself after its last handle closes.
   void handleClosed();
 
+  // LimitWaiter: the route's limit queue tries this request again, or gives up on it.
+  bool tryAgain(uint32_t* wake_ms) override;
+  void waitExpired() override;
+
   struct PluginTimer {
     uv_timer_t timer;
     RequestContext* owner;
@@ -57,6 +61,25 @@ class RequestContext {
 
  private:
   enum class Phase { kGuardIn, kCacheLookup, kProvider, kGuardOut, kCacheStore, kEmbed, kDone };
+  // One try at admitting the provider phase past its tenant and target limits.
+  enum class Admission { kStartedDone, kStartedPending, kLimited, kEnded };
+  // Tokens charged to a tokens-per-minute bucket ahead of the answer, settled when it arrives.
+  struct TokenCharge {
+    resilience::RpmBucket* bucket = nullptr;
+    double charged = 0;
+  };
+  // A hedged second attempt running beside the current one (unary calls only).
+  struct HedgeAttempt {
+    const Target* target = nullptr;  // nullptr: none running
+    resilience::TargetHealth* health = nullptr;
+    uint64_t start_ns = 0;
+    size_t span = 0;  // its provider span in spans_
+    std::string model;
+    outrigger_request_view view{};
+    std::string content;  // what it sent through provider_chunk so far
+    std::vector<ToolCall> tool_calls;
+    TokenCharge tokens;
+  };
   enum class Waiting { kNothing, kGuardrail, kCache, kProvider };
 
 
@@ -73,8 +96,30 @@ class RequestContext {
   void recordDecision(const resilience::Decision& d);
   // The running attempt stops counting against its target's concurrency limit (idempotent).
   void endAttempt();
-  bool tenantAdmitted();
+  void preparePlanner();
+  Admission admit(uint32_t* wait_ms, std::string* why);
+  // Refuses now, or waits in the route's queue when the route says so and there is room.
+  void onLimited(uint32_t wait_ms, const std::string& why);
+  void failLimited(uint32_t wait_ms, const std::string& why, const std::string& message);
+  void leaveQueue(std::string_view how);
+  double estimatePromptTokens() const;
+  // Charges or refunds the difference between `actual` and what was charged ahead.
+  static void settleTokens(TokenCharge* charge, double actual);
   static void onAttemptTimer(void* user_data, outrigger_status status);
+  // Hedging (hedge_phase.cc).
+  void armHedge();
+  static void onHedgeTimer(void* user_data, outrigger_status status);
+  void startHedge(size_t index);
+  bool isHedge(plugin::PluginInstance* inst) const { return hedge_.target && hedge_.target->stage.instance.get() == inst; }
+  // Cancels the hedge (its provider's cancel hook) and stops it counting against its target.
+  void cancelHedge();
+  // Cancels the current attempt, which lost to the hedge.
+  void cancelCurrentForHedge();
+  // The hedge becomes the current attempt.
+  void promoteHedge();
+  // One of two hedged attempts failed; the other goes on.
+  void hedgedFailure(plugin::PluginInstance* inst, const outrigger_response_view& r);
+  void closeSpanAt(size_t index, std::string_view outcome);
   // The stage of the current (or first) target.
   const Stage& providerStage() const { return target_ ? target_->stage : route_->provider; }
   const std::vector<Target>& routeTargets() const {
@@ -86,6 +131,7 @@ class RequestContext {
   // Calls a hook and records its span; flags slow hooks.
   template <class F>
   outrigger_status callHook(const Stage& stage, const char* span_stage, F&& hook);
+  outrigger_status callProviderStart(const Stage& stage, const outrigger_request_view* view);
   void closeSpan(std::string_view outcome);
   bool stageFailed(const Stage& stage, outrigger_status rc, const char* what);
   void recordVerdict(const std::string& guardrail, VerdictKind kind, const std::string& reason);
@@ -127,6 +173,16 @@ class RequestContext {
   size_t next_target_ = 0;
   uint64_t attempt_start_ns_ = 0;
   resilience::TargetHealth* attempt_health_ = nullptr;  // set while an attempt counts as in flight
+  size_t attempt_span_ = 0;     // the current attempt's provider span in spans_
+  uint32_t attempt_number_ = 0;  // attempts started on this request (a hedge not included)
+  TokenCharge attempt_tokens_;  // the current attempt's estimate on its target's tokens bucket
+  TokenCharge tenant_tokens_;   // the request's estimate on its tenant's tokens bucket
+  double token_estimate_ = 1;
+  HedgeAttempt hedge_;
+  LimitQueue* queue_ = nullptr;  // set while waiting in the route's limit queue
+  uint64_t queued_ns_ = 0;
+  uint32_t queue_wait_ms_ = 0;    // the last time-to-refill seen while waiting
+  std::string queue_why_;         // why it waits, for the span and the final error
 
   Phase phase_ = Phase::kGuardIn;
   size_t stage_index_ = 0;

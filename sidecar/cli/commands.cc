@@ -16,6 +16,37 @@ Expected<config::Settings> loadSettings(const Options& opt) {
   return opt.config_path.empty() ? config::loadDefaultConfig() : config::loadConfigFile(opt.config_path);
 }
 
+// A target's model and limits (the chain is built for one worker, so its shares are the totals).
+// Only names and numbers: provider config, where keys live, is never printed.
+void printTarget(const chain::Target& t, const chain::Route& route) {
+  const std::string& model = !t.model.empty() ? t.model : route.model;
+  std::string out = "             model " + (model.empty() ? std::string("as the caller asks") : model);
+  bool weighted = route.policy.strategy == resilience::Strategy::kWeighted;
+  if (weighted) out += ", weight " + std::to_string(t.weight);
+  if (t.max_concurrent) out += ", max_concurrent " + std::to_string(t.max_concurrent);
+  if (t.rpm_per_worker) out += ", rpm " + std::to_string(t.rpm_per_worker);
+  if (t.tpm_per_worker) out += ", tpm " + std::to_string(t.tpm_per_worker);
+  std::printf("%s\n", out.c_str());
+}
+
+void printPolicy(const resilience::RoutePolicy& p, size_t targets) {
+  if (targets > 1) {
+    const char* strategy = p.strategy == resilience::Strategy::kWeighted        ? "weighted"
+                           : p.strategy == resilience::Strategy::kLowestLatency ? "lowest_latency"
+                                                                                : "fallback";
+    std::printf("  strategy   %s\n", strategy);
+  }
+  if (p.tenant_rpm || p.tenant_tpm) {
+    std::string limits = p.tenant_rpm ? "rpm " + std::to_string(p.tenant_rpm) : "";
+    if (p.tenant_tpm) limits += (limits.empty() ? "tpm " : ", tpm ") + std::to_string(p.tenant_tpm);
+    std::printf("  per tenant %s\n", limits.c_str());
+  }
+  if (p.limits.queue) {
+    std::printf("  on limit   queue (at most %u waiting, %u ms)\n", p.limits.queue_max, p.limits.queue_timeout_ms);
+  }
+  if (p.hedge.delay_ms) std::printf("  hedge      after %u ms (unary calls)\n", p.hedge.delay_ms);
+}
+
 }  // namespace
 
 int serve(const Options& opt) {
@@ -53,9 +84,13 @@ int check(const Options& opt) {
     };
     for (const auto& g : route.guardrails) line("guardrail", g);
     for (const auto& c : route.cache) line("cache", c);
-    line("provider", route.provider);
+    for (const auto& t : route.targets) {
+      line("provider", t.stage);
+      printTarget(t, route);
+    }
     for (const auto& e : route.exporters) line("exporter", e);
     if (!route.model.empty()) std::printf("  model      %s\n", route.model.c_str());
+    printPolicy(route.policy, route.targets.size());
   }
   return 0;
 }

@@ -1,5 +1,7 @@
 #include "config/config.h"
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -53,6 +55,8 @@ class Parser {
   TargetSettings target(const toml::node& n, const std::string& ctx) const;
   void retry(const toml::table& t, const std::string& ctx, resilience::RetryPolicy* p) const;
   void breaker(const toml::table& t, const std::string& ctx, resilience::BreakerPolicy* p) const;
+  void limits(const toml::table& t, const std::string& ctx, resilience::LimitPolicy* p) const;
+  void hedge(const toml::table& t, const std::string& ctx, resilience::HedgePolicy* p) const;
   void toJson(const toml::node& n, const std::string& pointer, rapidjson::Writer<rapidjson::StringBuffer>* w,
               std::map<std::string, std::string>* lines) const;
 
@@ -117,7 +121,7 @@ std::vector<std::string> Parser::strList(const toml::node& n, const std::string&
 void Parser::server(const toml::table& t, ServerSettings* s) const {
   checkKeys(t, {"socket", "socket_mode", "workers", "max_frame_size", "max_concurrent_streams",
                 "default_timeout_ms", "max_timeout_ms", "drain_grace_ms", "write_queue_high_water",
-                "write_queue_limit", "slow_hook_warn_us", "log_level"},
+                "write_queue_limit", "slow_hook_warn_us", "log_level", "upstream_ca_file"},
             "[server]");
   for (auto&& [k, v] : t) {
     std::string key(k.str());
@@ -149,6 +153,14 @@ void Parser::server(const toml::table& t, ServerSettings* s) const {
       s->write_queue_limit = uint(v, key, 1ull << 34);
     } else if (key == "slow_hook_warn_us") {
       s->slow_hook_warn_us = static_cast<uint32_t>(uint(v, key, 10000000));
+    } else if (key == "upstream_ca_file") {
+      s->upstream_ca_file = str(v, key);
+      if (!s->upstream_ca_file.empty() && s->upstream_ca_file[0] != '/') {
+        s->upstream_ca_file = base_dir_ + "/" + s->upstream_ca_file;
+      }
+      if (::access(s->upstream_ca_file.c_str(), R_OK) != 0) {
+        fail(v, "'upstream_ca_file' " + s->upstream_ca_file + " cannot be read");
+      }
     } else if (key == "log_level") {
       std::string lvl = str(v, key);
       if (lvl == "debug") s->log_level = LogLevel::kDebug;
@@ -316,7 +328,7 @@ InstanceSettings Parser::instance(const std::string& name, const toml::table& t)
 RouteSettings Parser::route(const std::string& name, const toml::table& t) const {
   const std::string ctx = "[routes." + name + "]";
   checkKeys(t, {"provider", "model", "guardrails", "cache", "exporters", "targets", "strategy", "retry", "breaker",
-                "tenant_rpm"},
+                "tenant_rpm", "tenant_tpm", "limits", "hedge"},
             ctx);
   RouteSettings r;
   r.name = name;
@@ -333,6 +345,7 @@ RouteSettings Parser::route(const std::string& name, const toml::table& t) const
     else if (key == "guardrails") r.guardrails = strList(v, key);
     else if (key == "exporters") r.exporters = strList(v, key);
     else if (key == "tenant_rpm") r.policy.tenant_rpm = static_cast<uint32_t>(uint(v, key, 100000000));
+    else if (key == "tenant_tpm") r.policy.tenant_tpm = static_cast<uint32_t>(uint(v, key, 4000000000u));
     else if (key == "strategy") {
       std::string st = str(v, key);
       if (st == "fallback") r.policy.strategy = resilience::Strategy::kFallback;
@@ -347,6 +360,10 @@ RouteSettings Parser::route(const std::string& name, const toml::table& t) const
       retry(sub(v, key), ctx + ".retry", &r.policy.retry);
     } else if (key == "breaker") {
       breaker(sub(v, key), ctx + ".breaker", &r.policy.breaker);
+    } else if (key == "limits") {
+      limits(sub(v, key), ctx + ".limits", &r.policy.limits);
+    } else if (key == "hedge") {
+      hedge(sub(v, key), ctx + ".hedge", &r.policy.hedge);
     }
   }
   if (!r.provider.empty() && !r.targets.empty()) fail(t, ctx + " sets both 'provider' and 'targets'; use one");
@@ -408,6 +425,32 @@ void Parser::breaker(const toml::table& t, const std::string& ctx, resilience::B
       if (p->window == 0) fail(v, "'window' in " + ctx + " must be at least 1");
     }
   }
+}
+
+void Parser::limits(const toml::table& t, const std::string& ctx, resilience::LimitPolicy* p) const {
+  checkKeys(t, {"on_limit", "queue_max", "queue_timeout_ms"}, ctx);
+  for (auto&& [k, v] : t) {
+    std::string key(k.str());
+    if (key == "on_limit") {
+      std::string mode = str(v, key);
+      if (mode == "queue") p->queue = true;
+      else if (mode == "fail") p->queue = false;
+      else fail(v, "'on_limit' in " + ctx + " must be \"fail\" or \"queue\"");
+    } else if (key == "queue_max") {
+      p->queue_max = static_cast<uint32_t>(uint(v, key, 1000000));
+      if (p->queue_max == 0) fail(v, "'queue_max' in " + ctx + " must be at least 1");
+    } else if (key == "queue_timeout_ms") {
+      p->queue_timeout_ms = static_cast<uint32_t>(uint(v, key, 3600000));
+    }
+  }
+}
+
+void Parser::hedge(const toml::table& t, const std::string& ctx, resilience::HedgePolicy* p) const {
+  checkKeys(t, {"delay_ms"}, ctx);
+  const toml::node* d = t.get("delay_ms");
+  if (!d) fail(t, ctx + " needs 'delay_ms'");
+  p->delay_ms = static_cast<uint32_t>(uint(*d, "delay_ms", 3600000));
+  if (p->delay_ms == 0) fail(*d, "'delay_ms' in " + ctx + " must be at least 1");
 }
 
 Settings Parser::run(const toml::table& root) {

@@ -31,6 +31,7 @@ struct ServerSettings {
   uint64_t write_queue_limit = 16u << 20;      // end streams with RESOURCE_EXHAUSTED above this
   uint32_t slow_hook_warn_us = 1000;
   LogLevel log_level = LogLevel::kInfo;
+  std::string upstream_ca_file;  // PEM CA certificates trusted for upstream TLS instead of the system store
 };
 
 // A bearer token that names a tenant (a "virtual key"). Write the key as ${ENV_VAR}.
@@ -90,7 +91,7 @@ struct RouteSettings {
   std::string cache;
   std::string provider;  // the first target's provider (kept for single-target routes)
   std::vector<TargetSettings> targets;  // at least one; `provider = ...` makes a single target
-  resilience::RoutePolicy policy;       // strategy, [retry], [breaker]
+  resilience::RoutePolicy policy;       // strategy, tenant limits, retry, breaker, limits, hedge
   std::vector<std::string> exporters;
   std::string where;
 };

@@ -7,11 +7,18 @@
 #include "common/log.h"
 
 namespace outrigger::daemon {
+namespace {
+http_client::HttpClientSettings upstreamSettings(const config::ServerSettings& server) {
+  http_client::HttpClientSettings s;
+  s.ca_file = server.upstream_ca_file;
+  return s;
+}
+}  // namespace
 
 Worker::Worker(uint32_t index, const config::ServerSettings& server, telemetry::ExporterThread* exporter,
                const config::HttpSettings* http)
     : loop_(index),
-      http_client_(std::make_unique<http_client::HttpClient>(loop_.loop())),
+      http_client_(std::make_unique<http_client::HttpClient>(loop_.loop(), upstreamSettings(server))),
       engine_(loop_, {server.default_timeout_ms, server.max_timeout_ms, server.slow_hook_warn_us}, exporter) {
   conn_settings_.max_frame_size = server.max_frame_size;
   conn_settings_.max_concurrent_streams = server.max_concurrent_streams;

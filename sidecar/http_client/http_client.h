@@ -38,6 +38,7 @@ struct HttpClientSettings {
   uint32_t total_timeout_ms = 600000;
   uint32_t max_host_connections = 64;  // 0: unlimited
   bool verify_tls = true;              // against the system CA store
+  std::string ca_file;                 // PEM CA certificates to trust instead of the system store; empty: system
 };
 
 struct HttpClientCounters {

@@ -74,7 +74,7 @@ bool AttemptPlanner::admit(size_t from, uint64_t now_ns, size_t* pos, std::strin
       *skipped += (skipped->empty() ? "skipped: " : ", ") + t.key + " (over its rate limit)";
       continue;
     }
-    if (t.tpm && t.tpm->limited() && t.tpm->waitMs(now_ns) > 0) {
+    if (t.tpm && t.tpm->limited() && t.tpm->waitMs(now_ns, token_need_) > 0) {
       ++counters_.rate_skips;
       *skipped += (skipped->empty() ? "skipped: " : ", ") + t.key + " (over its token limit)";
       continue;
@@ -94,11 +94,13 @@ Decision AttemptPlanner::first(uint64_t now_ns) {
   Decision d;
   std::string skipped;
   size_t p = 0;
+  // Only this call's skips count: a request tried again from a limit queue calls first() anew.
+  uint32_t limited_before = counters_.limit_skips + counters_.rate_skips;
   if (order_.empty() || !admit(0, now_ns, &p, &skipped)) {
     d.retry_after_ms = soonestReopenMs(now_ns);
-    d.at_limit = counters_.limit_skips > 0 || counters_.rate_skips > 0;
+    d.at_limit = counters_.limit_skips + counters_.rate_skips > limited_before;
     for (const auto& t : targets_) {
-      uint32_t w = std::max(t.rpm ? t.rpm->waitMs(now_ns) : 0u, t.tpm ? t.tpm->waitMs(now_ns) : 0u);
+      uint32_t w = std::max(t.rpm ? t.rpm->waitMs(now_ns) : 0u, t.tpm ? t.tpm->waitMs(now_ns, token_need_) : 0u);
       if (w && (d.retry_after_ms == 0 || w < d.retry_after_ms)) d.retry_after_ms = w;
     }
     d.note = "give up: no target available; " + skipped;
@@ -154,7 +156,8 @@ Decision AttemptPlanner::afterFailure(uint64_t now_ns, const AttemptFailure& f, 
   }
   std::string skipped;
   size_t p = 0;
-  if (!admit(pos_ + 1, now_ns, &p, &skipped)) {
+  // A hedge that failed already had its turn: fallback goes on after it.
+  if (!admit(std::max(pos_ + 1, hedge_pos_ + 1), now_ns, &p, &skipped)) {
     d.retry_after_ms = soonestReopenMs(now_ns);
     d.note = "give up: no fallback target left" + state + (skipped.empty() ? "" : "; " + skipped);
     return d;
@@ -174,6 +177,55 @@ Decision AttemptPlanner::afterFailure(uint64_t now_ns, const AttemptFailure& f, 
   if (RetryBudget* b = targets_[d.target].budget) b->deposit();
   d.note = "fallback " + from + " -> " + targets_[d.target].key + why + state + (skipped.empty() ? "" : "; " + skipped);
   return d;
+}
+
+Decision AttemptPlanner::hedge(uint64_t now_ns) {
+  Decision d;
+  if (order_.empty() || hedge_pos_ != 0 || !in_flight_) return d;
+  const TargetView& here = targets_[order_[pos_]];
+  for (size_t p = pos_ + 1; p < order_.size(); ++p) {
+    const TargetView& t = targets_[order_[p]];
+    // One plugin instance tracks its calls by request, so it cannot run two attempts of one request.
+    if (t.instance && t.instance == here.instance) continue;
+    // A hedge is optional load: it never takes a half-open probe or goes past a limit.
+    if (t.breaker && t.breaker->state(now_ns) != CircuitBreaker::State::kClosed) continue;
+    if (t.max_concurrent && t.in_flight && *t.in_flight >= t.max_concurrent) continue;
+    if (t.rpm && t.rpm->limited() && t.rpm->waitMs(now_ns) > 0) continue;
+    if (t.tpm && t.tpm->limited() && t.tpm->waitMs(now_ns, token_need_) > 0) continue;
+    if (!fits(now_ns, 0)) break;
+    if (t.rpm) t.rpm->take(now_ns);
+    hedge_pos_ = p;
+    ++counters_.hedges;
+    ++counters_.attempts;
+    d.kind = Decision::Kind::kStart;
+    d.target = order_[p];
+    d.note = "hedge " + here.key + " -> " + t.key + " (no answer yet)";
+    return d;
+  }
+  d.note = "no hedge: no other target admitted";
+  return d;
+}
+
+void AttemptPlanner::hedgeFailed(uint64_t now_ns, const AttemptFailure& f) {
+  if (hedge_pos_ == 0) return;
+  if (CircuitBreaker* b = targets_[order_[hedge_pos_]].breaker; b && f.retryable) b->onFailure(now_ns);
+}
+
+void AttemptPlanner::currentFailedWhileHedged(uint64_t now_ns, const AttemptFailure& f) {
+  TargetView& here = targets_[order_[pos_]];
+  if (here.breaker) {
+    if (f.retryable) here.breaker->onFailure(now_ns);
+    else release(here);
+  }
+  holds_probe_ = false;
+  pos_ = hedge_pos_;
+  tries_here_ = 1;
+}
+
+void AttemptPlanner::hedgeWon() {
+  release(targets_[order_[pos_]]);  // the cancelled attempt gives back a probe without a verdict
+  pos_ = hedge_pos_;
+  tries_here_ = 1;
 }
 
 bool AttemptPlanner::take(const TargetView& t, uint64_t now_ns) {

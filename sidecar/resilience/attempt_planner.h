@@ -30,7 +30,8 @@ struct TargetView {
   const uint32_t* in_flight = nullptr;  // attempts running on the target (this worker)
   uint32_t max_concurrent = 0;          // 0: unlimited
   RpmBucket* rpm = nullptr;             // requests-per-minute limit; nullptr: none
-  RpmBucket* tpm = nullptr;             // tokens-per-minute limit (charged after answers); nullptr: none
+  RpmBucket* tpm = nullptr;             // tokens-per-minute limit; nullptr: none
+  const void* instance = nullptr;       // the provider instance: a hedge never goes to the same one
 };
 
 // How an attempt failed, as the provider classified it.
@@ -58,6 +59,7 @@ struct PlannerCounters {
   uint32_t budget_denials = 0;
   uint32_t limit_skips = 0;
   uint32_t rate_skips = 0;
+  uint32_t hedges = 0;
 };
 
 // A tiny seeded generator for jitter and weighted draws. One planner is built per request, so
@@ -92,6 +94,19 @@ class AttemptPlanner {
   void abandoned();
   // A decided kStart attempt actually starts now.
   void started() { ++counters_.attempts; in_flight_ = true; }
+  // The request's estimated LLM tokens: a target's tokens-per-minute bucket must hold this many
+  // (or be full) to admit it. Default 1.
+  void setTokenEstimate(double tokens) { token_need_ = tokens < 1 ? 1 : tokens; }
+
+  // Hedging (unary calls): a second attempt while the current one is still running, on the next
+  // admitted target of another provider instance whose breaker is closed. kGiveUp when none.
+  Decision hedge(uint64_t now_ns);
+  // The hedge failed while the current attempt goes on: its breaker learns of it.
+  void hedgeFailed(uint64_t now_ns, const AttemptFailure& failure);
+  // The current attempt failed while the hedge goes on: the hedge becomes the current attempt.
+  void currentFailedWhileHedged(uint64_t now_ns, const AttemptFailure& failure);
+  // The hedge answered first; the current attempt is cancelled and the hedge takes its place.
+  void hedgeWon();
 
   const PlannerCounters& counters() const { return counters_; }
   size_t current() const { return order_.empty() ? 0 : order_[pos_]; }
@@ -118,6 +133,8 @@ class AttemptPlanner {
   SplitMix64 rng_;
   bool in_flight_ = false;
   bool holds_probe_ = false;
+  size_t hedge_pos_ = 0;      // position in order_ of the hedge target; 0: no hedge yet
+  double token_need_ = 1;
   PlannerCounters counters_;
 };
 

@@ -28,11 +28,26 @@ struct BreakerPolicy {
   uint32_t window = 20;            // results in the error-rate window (and the minimum before it applies)
 };
 
+// What a request does when every target (or its tenant) is over a rate or concurrency limit.
+struct LimitPolicy {
+  bool queue = false;             // false: fail fast; true: wait in the route's bounded queue
+  uint32_t queue_max = 100;       // waiting requests per route and worker; one more fails fast
+  uint32_t queue_timeout_ms = 5000;  // longest wait (never past the request's deadline)
+};
+
+// A second attempt for a unary call whose first attempt is slow.
+struct HedgePolicy {
+  uint32_t delay_ms = 0;  // start the hedge after this long without an answer; 0: never hedge
+};
+
 struct RoutePolicy {
   Strategy strategy = Strategy::kFallback;
   uint32_t tenant_rpm = 0;  // requests per minute per tenant on this route, per worker share; 0: none
+  uint32_t tenant_tpm = 0;  // LLM tokens per minute per tenant on this route, per worker share; 0: none
   RetryPolicy retry;
   BreakerPolicy breaker;
+  LimitPolicy limits;
+  HedgePolicy hedge;
 };
 
 }  // namespace outrigger::resilience

@@ -10,7 +10,14 @@ TargetHealth& HealthRegistry::target(const std::string& key, const RoutePolicy& 
 }
 
 RpmBucket* HealthRegistry::tenant(const std::string& route, const std::string& tenant, uint32_t per_minute) {
-  std::string key = route + '\0' + tenant;
+  return bucket(route + '\0' + "requests" + '\0' + tenant, per_minute);
+}
+
+RpmBucket* HealthRegistry::tenantTokens(const std::string& route, const std::string& tenant, uint32_t per_minute) {
+  return bucket(route + '\0' + "tokens" + '\0' + tenant, per_minute);
+}
+
+RpmBucket* HealthRegistry::bucket(std::string key, uint32_t per_minute) {
   auto it = tenants_.find(key);
   if (it == tenants_.end()) {
     if (tenants_.size() >= kMaxTenants) return nullptr;

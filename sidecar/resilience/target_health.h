@@ -72,19 +72,23 @@ class RpmBucket {
     tokens_ -= 1;
     return true;
   }
-  // Subtracts `amount` (the bucket may go into debt).
+  // Subtracts `amount` (the bucket may go into debt); a negative amount refunds, up to full.
   void charge(uint64_t now_ns, double amount) {
     if (rate_ == 0) return;
     refill(now_ns);
     tokens_ -= amount;
+    if (tokens_ > rate_) tokens_ = rate_;
   }
-  // Time until the next token, in ms (0 when one is available or there is no rate).
-  uint32_t waitMs(uint64_t now_ns) {
+  // Time until `need` tokens are there, in ms (0 when they are or there is no rate). A need
+  // above the bucket's size waits for a full bucket, so a large request is slow, not refused.
+  uint32_t waitMs(uint64_t now_ns, double need = 1) {
     if (rate_ == 0) return 0;
     refill(now_ns);
-    if (tokens_ >= 1) return 0;
-    return uint32_t((1 - tokens_) * 60000.0 / rate_) + 1;
+    if (need > rate_) need = rate_;
+    if (tokens_ >= need) return 0;
+    return uint32_t((need - tokens_) * 60000.0 / rate_) + 1;
   }
+  double tokens() const { return tokens_; }
 
  private:
   void refill(uint64_t now_ns) {
@@ -117,12 +121,15 @@ class HealthRegistry {
   // The tenant's requests-per-minute bucket on this route, or nullptr when the table is full
   // (bounded; over the bound a new tenant is refused rather than tracked).
   RpmBucket* tenant(const std::string& route, const std::string& tenant, uint32_t per_minute);
+  // Likewise, the tenant's LLM tokens-per-minute bucket on this route.
+  RpmBucket* tenantTokens(const std::string& route, const std::string& tenant, uint32_t per_minute);
 
   static constexpr size_t kMaxTenants = 10000;
 
  private:
   std::map<std::string, TargetHealth> targets_;
-  std::map<std::string, RpmBucket> tenants_;
+  RpmBucket* bucket(std::string key, uint32_t per_minute);
+  std::map<std::string, RpmBucket> tenants_;  // requests and tokens buckets share the bound
 };
 
 }  // namespace outrigger::resilience

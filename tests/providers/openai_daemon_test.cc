@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <regex>
 #include <string>
 #include <thread>
@@ -229,6 +230,46 @@ TEST_CASE("openai via daemon: the planted key never appears in errors, the log o
   CHECK(rc == 0);
   CHECK_FALSE(out.empty());
   CHECK(out.find(kPlantedKey) == std::string::npos);
+}
+
+TEST_CASE("openai check: every target of every route is printed with its model and limits, never a key") {
+  ::setenv("OUTRIGGER_TEST_OPENAI_KEY", kPlantedKey, 1);
+  std::string dir = makeTempDir();
+  std::string path = dir + "/check.toml";
+  auto instance = [](const std::string& name) {
+    return "[instances." + name + "]\ntype = \"provider.openai\"\n[instances." + name + ".config]\n"
+           "base_url = \"http://127.0.0.1:9/v1\"\napi_keys = [\"${OUTRIGGER_TEST_OPENAI_KEY}\"]\n"
+           "headers = { \"x-extra-key\" = \"${OUTRIGGER_TEST_OPENAI_KEY}\" }\n";
+  };
+  std::ofstream(path) << "[plugins]\ndirs = [\"" OUTRIGGER_PLUGIN_DIR "\"]\n" + instance("primary") + instance("backup") +
+                             instance("solo") +
+                             "[routes.default]\nstrategy = \"weighted\"\ntenant_rpm = 30\ntenant_tpm = 9000\n"
+                             "targets = [{ provider = \"primary\", model = \"gpt-a\", weight = 3, max_concurrent = 4, "
+                             "rpm = 60, tpm = 5000 }, { provider = \"backup\", model = \"gpt-b\", weight = 1 }]\n"
+                             "limits = { on_limit = \"queue\", queue_max = 7, queue_timeout_ms = 900 }\n"
+                             "hedge = { delay_ms = 250 }\n"
+                             "[routes.other]\nprovider = \"solo\"\nmodel = \"gpt-solo\"\n";
+  std::string cmd = std::string(OUTRIGGER_BIN) + " check --config " + path + " 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  REQUIRE(p);
+  std::string out;
+  char buf[4096];
+  while (size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  CHECK(::pclose(p) == 0);
+  std::system(("rm -rf " + dir).c_str());
+  INFO(out);
+  CHECK(out.find("provider   primary") != std::string::npos);
+  CHECK(out.find("model gpt-a, weight 3, max_concurrent 4, rpm 60, tpm 5000") != std::string::npos);
+  CHECK(out.find("provider   backup") != std::string::npos);
+  CHECK(out.find("model gpt-b, weight 1") != std::string::npos);
+  CHECK(out.find("provider   solo") != std::string::npos);
+  CHECK(out.find("model gpt-solo") != std::string::npos);
+  CHECK(out.find("strategy   weighted") != std::string::npos);
+  CHECK(out.find("per tenant rpm 30, tpm 9000") != std::string::npos);
+  CHECK(out.find("on limit   queue (at most 7 waiting, 900 ms)") != std::string::npos);
+  CHECK(out.find("hedge      after 250 ms") != std::string::npos);
+  CHECK(out.find(kPlantedKey) == std::string::npos);
+  CHECK(out.find("x-extra-key") == std::string::npos);
 }
 
 TEST_CASE("openai via daemon: a slow reader pauses the upstream transfer and loses nothing") {

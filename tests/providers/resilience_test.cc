@@ -384,3 +384,126 @@ TEST_CASE("rate limits: a token-per-minute debt blocks the target until it is re
   CHECK(d.target == 1);
   CHECK(d.note.find("a/m (over its token limit)") != std::string::npos);
 }
+
+TEST_CASE("rate limits: a token estimate waits for that many tokens, a refund never overfills the bucket") {
+  RpmBucket tpm;
+  tpm.setRate(600);  // ten tokens a second
+  tpm.charge(0, 550);
+  CHECK(tpm.waitMs(0, 40) == 0);
+  CHECK(tpm.waitMs(0, 80) > 2900);           // 30 more needed at 10 a second
+  CHECK(tpm.waitMs(3100 * kMs, 80) == 0);
+  CHECK(tpm.waitMs(0, 5000) > 0);            // a need above the bucket waits for a full one ...
+  CHECK(tpm.waitMs(60000 * kMs, 5000) == 0);  // ... and is then admitted
+  tpm.charge(60000 * kMs, -1000);            // a refund
+  CHECK(tpm.tokens() == Approx(600));
+  CircuitBreaker a, b;
+  RpmBucket small;
+  small.setRate(100);
+  small.charge(0, 50);  // 50 left
+  AttemptPlanner plan(RoutePolicy{}, {{"a/m", 1, &a, -1, nullptr, nullptr, 0, nullptr, &small}, {"b/m", 1, &b}}, 0, 1);
+  plan.setTokenEstimate(75);
+  Decision d = plan.first(0);
+  CHECK(d.target == 1);  // 50 tokens do not fit a 75-token prompt
+  AttemptPlanner fits(RoutePolicy{}, {{"a/m", 1, &a, -1, nullptr, nullptr, 0, nullptr, &small}, {"b/m", 1, &b}}, 0, 1);
+  fits.setTokenEstimate(40);
+  CHECK(fits.first(0).target == 0);
+}
+
+TEST_CASE("planner: a hedge goes to the next admitted target of another instance with a closed breaker") {
+  int inst_a = 0, inst_b = 0;
+  CircuitBreaker a, a2, b({1, 1000});
+  std::vector<TargetView> views = {{"a/m1", 1, &a}, {"a/m2", 1, &a2}, {"b/m", 1, &b}};
+  views[0].instance = views[1].instance = &inst_a;
+  views[2].instance = &inst_b;
+  AttemptPlanner plan(RoutePolicy{}, views, 0, 1);
+  CHECK(plan.hedge(0).kind == Kind::kGiveUp);  // nothing running yet
+  Decision d = plan.first(0);
+  REQUIRE(d.target == 0);
+  plan.started();
+  Decision h = plan.hedge(0);
+  REQUIRE(h.kind == Kind::kStart);
+  CHECK(h.target == 2);  // a/m2 is the same plugin instance as the running attempt
+  CHECK(h.note == "hedge a/m1 -> b/m (no answer yet)");
+  CHECK(plan.hedge(0).kind == Kind::kGiveUp);  // one hedge per request
+  CHECK(plan.counters().hedges == 1);
+  // The hedge failed and opened b's breaker; the first attempt then fails too: nothing is left
+  // after the hedge's place in the order.
+  plan.hedgeFailed(0, unavailable());
+  CHECK(b.state(0) == CircuitBreaker::State::kOpen);
+  Decision after = plan.afterFailure(0, unavailable(), false);
+  CHECK(after.kind == Kind::kGiveUp);
+
+  CircuitBreaker open_b({1, 1000});
+  open_b.onFailure(0);
+  std::vector<TargetView> with_open = {{"a/m1", 1, &a}, {"b/m", 1, &open_b}};
+  with_open[0].instance = &inst_a;
+  with_open[1].instance = &inst_b;
+  AttemptPlanner no_probe(RoutePolicy{}, with_open, 0, 1);
+  no_probe.first(0);
+  no_probe.started();
+  CHECK(no_probe.hedge(2000 * kMs).kind == Kind::kGiveUp);  // half-open: a hedge never takes the probe
+}
+
+TEST_CASE("planner: the current attempt failing while hedged hands over to the hedge, and so does a hedge that wins") {
+  int inst_a = 0, inst_b = 0, inst_c = 0;
+  CircuitBreaker a({1, 1000}), b, c;
+  std::vector<TargetView> views = {{"a/m", 1, &a}, {"b/m", 1, &b}, {"c/m", 1, &c}};
+  views[0].instance = &inst_a;
+  views[1].instance = &inst_b;
+  views[2].instance = &inst_c;
+  AttemptPlanner plan(RoutePolicy{}, views, 0, 1);
+  plan.first(0);
+  plan.started();
+  REQUIRE(plan.hedge(0).target == 1);
+  plan.currentFailedWhileHedged(0, unavailable());
+  CHECK(a.state(0) == CircuitBreaker::State::kOpen);
+  CHECK(plan.current() == 1);
+  Decision next = plan.afterFailure(0, unavailable(), false);  // the hedge failed as well
+  REQUIRE(next.kind == Kind::kStart);
+  CHECK(next.target == 2);
+
+  AttemptPlanner won(RoutePolicy{}, views, 0, 1);
+  won.first(2000 * kMs);
+  won.started();
+  REQUIRE(won.hedge(2000 * kMs).target == 1);
+  won.hedgeWon();
+  CHECK(won.current() == 1);
+}
+
+TEST_CASE("config: tenant_tpm, limits and hedge parse strictly with file:line errors") {
+  auto ok = outrigger::config::parseConfig(
+      "[instances.a]\ntype = \"provider.mock\"\n[routes.main]\nprovider = \"a\"\ntenant_tpm = 5000\n"
+      "limits = { on_limit = \"queue\", queue_max = 8, queue_timeout_ms = 250 }\nhedge = { delay_ms = 300 }\n",
+      "t.toml", "/");
+  REQUIRE(ok.ok());
+  const RoutePolicy& p = ok.value().routes[0].policy;
+  CHECK(p.tenant_tpm == 5000);
+  CHECK(p.limits.queue);
+  CHECK(p.limits.queue_max == 8);
+  CHECK(p.limits.queue_timeout_ms == 250);
+  CHECK(p.hedge.delay_ms == 300);
+  auto defaults = outrigger::config::parseConfig("[instances.a]\ntype = \"provider.mock\"\n[routes.main]\nprovider = \"a\"\n",
+                                                 "t.toml", "/");
+  REQUIRE(defaults.ok());
+  CHECK_FALSE(defaults.value().routes[0].policy.limits.queue);  // fail fast unless asked
+  CHECK(defaults.value().routes[0].policy.hedge.delay_ms == 0);
+
+  struct Bad {
+    const char* route_line;
+    const char* says;
+  };
+  for (Bad bad : {Bad{"limits = { on_limit = \"wait\" }", "'on_limit'"}, Bad{"limits = { queue_max = 0 }", "queue_max"},
+                  Bad{"limits = { queue_size = 3 }", "queue_size"}, Bad{"hedge = { delay_ms = 0 }", "delay_ms"},
+                  Bad{"hedge = { max = 1 }", "max"}, Bad{"tenant_tpm = -1", "tenant_tpm"}}) {
+    auto r = outrigger::config::parseConfig(std::string("[instances.a]\ntype = \"provider.mock\"\n[routes.main]\n"
+                                                        "provider = \"a\"\n") + bad.route_line + "\n", "t.toml", "/");
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().message().find("t.toml:5") != std::string::npos);
+    CHECK(r.status().message().find(bad.says) != std::string::npos);
+  }
+  auto missing_ca = outrigger::config::parseConfig(
+      "[server]\nupstream_ca_file = \"/nonexistent/ca.pem\"\n[instances.a]\ntype = \"provider.mock\"\n"
+      "[routes.main]\nprovider = \"a\"\n", "t.toml", "/");
+  REQUIRE_FALSE(missing_ca.ok());
+  CHECK(missing_ca.status().message().find("t.toml:2") != std::string::npos);
+}

@@ -41,7 +41,8 @@ long request(const std::string& url, const std::string* body, std::string* out) 
 
 }  // namespace
 
-UpstreamProcess::UpstreamProcess(const std::string& tls_cert) : tls_(!tls_cert.empty()) {
+UpstreamProcess::UpstreamProcess(const std::string& tls_cert, const std::string& script, const std::string& python)
+    : tls_(!tls_cert.empty()) {
   int fds[2];
   if (pipe(fds) != 0) return;
   pid_ = fork();
@@ -49,11 +50,12 @@ UpstreamProcess::UpstreamProcess(const std::string& tls_cert) : tls_(!tls_cert.e
     dup2(fds[1], 1);
     close(fds[0]);
     close(fds[1]);
-    std::string script = std::string(OUTRIGGER_SOURCE_DIR) + "/tests/upstream/upstream.py";
+    std::string path = std::string(OUTRIGGER_SOURCE_DIR) + "/tests/upstream/" + script;
+    const char* py = python.c_str();
     if (!tls_cert.empty()) {
-      execlp("python3", "python3", script.c_str(), "--port", "0", "--tls-cert", tls_cert.c_str(), (char*)nullptr);
+      execlp(py, py, path.c_str(), "--port", "0", "--tls-cert", tls_cert.c_str(), (char*)nullptr);
     }
-    execlp("python3", "python3", script.c_str(), "--port", "0", (char*)nullptr);
+    execlp(py, py, path.c_str(), "--port", "0", (char*)nullptr);
     _exit(127);
   }
   close(fds[1]);

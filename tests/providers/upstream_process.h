@@ -1,5 +1,6 @@
 // The fault-injecting upstream (tests/upstream/upstream.py) as a child process on a free
-// loopback port, with blocking helpers to script it and read its request log.
+// loopback port, with blocking helpers to script it and read its request log. The same runner
+// starts the other test servers in tests/upstream (the forwarding proxy, the HTTP/2 upstream).
 #pragma once
 
 #include <sys/types.h>
@@ -10,8 +11,11 @@ namespace outrigger::testing {
 
 class UpstreamProcess {
  public:
-  // `tls_cert`: a PEM file (certificate and key) to serve HTTPS instead of HTTP.
-  explicit UpstreamProcess(const std::string& tls_cert = "");
+  // `tls_cert`: a PEM file (certificate and key) to serve HTTPS instead of HTTP. `script`: a
+  // server in tests/upstream, run by `python` (Debian's own interpreter for servers that need
+  // Debian's Python packages); each prints "PORT <n>" once listening.
+  explicit UpstreamProcess(const std::string& tls_cert = "", const std::string& script = "upstream.py",
+                           const std::string& python = "python3");
   ~UpstreamProcess();
   UpstreamProcess(const UpstreamProcess&) = delete;
   UpstreamProcess& operator=(const UpstreamProcess&) = delete;

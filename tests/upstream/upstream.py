@@ -11,7 +11,8 @@ Control (JSON over HTTP on the same port):
   POST /_control/reset   clears the queue, the default and the log
   GET  /_control/log     [{"seq","t","method","path","headers","body","fault"}, ...]
   GET  /_control/stats   {"<fault>": requests answered with it, ...} (kept even without the log)
-A step is an object; "fault" picks the behaviour (default "ok"), "repeat" repeats it:
+A step is an object; "fault" picks the behaviour (default "ok"), "repeat" repeats it, "delay_ms"
+waits that long before any answer (an error included):
   mix                one of "choices" (steps) drawn by "weights", seeded (soak runs)
   ok                 answer normally; "text", "pieces" (stream events of text), "tool_calls" [{id,name,arguments}], "usage",
                      "finish_reason", "model" shape the answer
@@ -165,6 +166,8 @@ class Handler(BaseHTTPRequestHandler):
             if STATE["keep_log"]:
                 entry["seq"] = len(STATE["log"])
                 STATE["log"].append(entry)
+        if step.get("delay_ms"):
+            time.sleep(step["delay_ms"] / 1000.0)
         if fault == "hang":
             time.sleep(step.get("ms", 60000) / 1000.0)
             self.close_connection = True

@@ -1,0 +1,64 @@
+// Requests of one route that found every upstream target (or their tenant) over a rate or
+// concurrency limit and wait for capacity instead of failing fast: a bounded FIFO per route and
+// worker. Waiters are tried again, oldest first, when a token refills (a timer armed for the
+// soonest refill a waiter reported) and when a concurrency slot frees (wakeSoon); a waiter past
+// its expiry is told so and leaves. A waiter that ends for any other reason removes itself.
+//
+// Thread: the worker's loop thread only. Frees itself after close(), once its timer has closed.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <deque>
+
+namespace outrigger::chain {
+
+class LimitWaiter {
+ public:
+  // Tries to start again. True when the waiter is done waiting (it started, or it ended);
+  // false when it is still limited, with `*wake_ms` the time until a token refills (0: unknown,
+  // e.g. waiting for a concurrency slot).
+  virtual bool tryAgain(uint32_t* wake_ms) = 0;
+  // The waiter's time in the queue ran out; it has left the queue and must end now.
+  virtual void waitExpired() = 0;
+
+ protected:
+  ~LimitWaiter() = default;
+};
+
+class LimitQueue {
+ public:
+  explicit LimitQueue(uv_loop_t* loop);
+  LimitQueue(const LimitQueue&) = delete;
+  LimitQueue& operator=(const LimitQueue&) = delete;
+
+  // Stops the timer and frees this once it has closed. The queue must be empty.
+  void close();
+
+  // Appends a waiter that expires at `expires_ns` (monotonic); false, adding nothing, when
+  // `max_waiting` already wait.
+  bool push(LimitWaiter* waiter, uint64_t expires_ns, uint32_t max_waiting);
+  // Removes a waiter (no-op when absent).
+  void remove(LimitWaiter* waiter);
+  // Tries the waiters again after `delay_ms` (0: on the loop's next turn, never from inside the
+  // caller); an earlier wake-up already armed stays.
+  void wakeIn(uint32_t delay_ms);
+  size_t size() const { return waiters_.size(); }
+
+ private:
+  ~LimitQueue() = default;
+  struct Waiter {
+    LimitWaiter* waiter;
+    uint64_t expires_ns;
+  };
+  static void onTimer(uv_timer_t* timer);
+  void drain();
+  void armAt(uint64_t at_ns);
+
+  std::deque<Waiter> waiters_;
+  uv_timer_t timer_;
+  uint64_t armed_at_ns_ = 0;  // when the timer fires; 0: not armed
+};
+
+}  // namespace outrigger::chain

@@ -1,0 +1,91 @@
+// Hedged unary calls through the real daemon: two openai targets on scripted upstreams, arrival
+// times from their request logs, and the spans from the JSONL exporter.
+#include <catch2/catch.hpp>
+
+#include <csignal>
+#include <cstdlib>
+#include <string>
+
+#include <outrigger/client.h>
+
+#include "daemon_rig.h"
+#include "support/daemon_process.h"
+#include "support/sdk_requests.h"
+#include "upstream_process.h"
+
+using namespace outrigger;
+using namespace outrigger::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Hedged {
+  UpstreamProcess primary, backup;
+  std::unique_ptr<DaemonProcess> daemon;
+  explicit Hedged(uint32_t delay_ms) {
+    REQUIRE(primary.ready());
+    REQUIRE(backup.ready());
+    ::setenv("OUTRIGGER_TEST_OPENAI_KEY", "sk-test", 1);
+    daemon = std::make_unique<DaemonProcess>(
+        daemonHead() + openaiInstance("primary", primary.baseUrl()) + openaiInstance("backup", backup.baseUrl()) +
+        "[routes.default]\nexporters = [\"records\"]\n"
+        "targets = [{ provider = \"primary\", model = \"gpt-a\" }, { provider = \"backup\", model = \"gpt-b\" }]\n"
+        "hedge = { delay_ms = " + std::to_string(delay_ms) + " }\n");
+    REQUIRE(daemon->waitReady());
+  }
+  std::vector<std::string> stop() {
+    daemon->signal(SIGTERM);
+    REQUIRE(daemon->waitExit(10s) == 0);
+    return records(daemon->dir());
+  }
+};
+
+}  // namespace
+
+TEST_CASE("hedge via daemon: a slow first target is hedged on the next, the first answer wins, the loser is cancelled") {
+  Hedged rig(150);
+  REQUIRE(rig.primary.script(R"([{"fault":"slow_first_byte","ms":1500}])"));
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = client::Client(at(*rig.daemon)).chat(ask("hello"));
+  auto took = std::chrono::steady_clock::now() - t0;
+  REQUIRE(r.ok());
+  CHECK(r.value().model == "gpt-b");
+  CHECK(took < 1000ms);  // the hedge's answer, not the slow first attempt's
+  auto p = parseJson(rig.primary.log());
+  auto b = parseJson(rig.backup.log());
+  REQUIRE(p.Size() == 1);
+  REQUIRE(b.Size() == 1);
+  CHECK(b[0]["t"].GetDouble() - p[0]["t"].GetDouble() >= 0.14);  // only after the hedge delay
+  auto lines = rig.stop();
+  REQUIRE(lines.size() == 1);
+  CHECK(lines[0].find(R"x("outcome":"hedge primary/gpt-a -> backup/gpt-b (no answer yet)")x") != std::string::npos);
+  CHECK(lines[0].find(R"("instance":"primary","offset_us")") != std::string::npos);
+  CHECK(lines[0].find(R"("outcome":"cancelled")") != std::string::npos);  // the loser's provider span
+}
+
+TEST_CASE("hedge via daemon: a failing first attempt does not end the hedged request") {
+  Hedged rig(100);
+  REQUIRE(rig.primary.script(R"([{"fault":"status","code":503,"delay_ms":300}])"));
+  REQUIRE(rig.backup.script(R"([{"fault":"slow_first_byte","ms":500}])"));
+  auto r = client::Client(at(*rig.daemon)).chat(ask("hello"));
+  REQUIRE(r.ok());
+  CHECK(r.value().model == "gpt-b");
+  CHECK(parseJson(rig.primary.log()).Size() == 1);
+  CHECK(parseJson(rig.backup.log()).Size() == 1);  // the hedge went on; no extra fallback attempt
+}
+
+TEST_CASE("hedge via daemon: a fast answer is not hedged, and streaming calls never are") {
+  Hedged rig(100);
+  REQUIRE(client::Client(at(*rig.daemon)).chat(ask("hello")).ok());
+  REQUIRE(rig.primary.script(R"([{"fault":"slow_first_byte","ms":400}])"));
+  client::Client c(at(*rig.daemon));
+  auto s = c.stream(ask("hello"));
+  client::Chunk chunk;
+  std::string text;
+  while (s.next(&chunk)) text += chunk.delta;
+  REQUIRE(s.result().ok());
+  CHECK(text == "Hello from upstream");
+  CHECK(s.result().value().model == "gpt-a");
+  CHECK(parseJson(rig.primary.log()).Size() == 2);
+  CHECK(parseJson(rig.backup.log()).Size() == 0);
+}

@@ -1,0 +1,364 @@
+// The provider phase's limit queue and hedging, on a real loop with a two-target route of probe
+// providers the test completes by hand: exactly one end on every path, the loser cancelled, and
+// the engine counters.
+#include <catch2/catch.hpp>
+
+#include <map>
+
+#include <outrigger/plugin.hpp>
+
+#include "chain/engine.h"
+#include "chain/host_api.h"
+#include "chain/limit_queue.h"
+#include "outrigger_generated.h"
+#include "plugin/schema.h"
+#include "support/frames.h"
+
+using namespace outrigger;
+using namespace outrigger::testing;
+
+namespace {
+
+// Per instance name: what its provider saw and how to reach its host API.
+struct Seen {
+  int starts = 0;
+  int cancels = 0;
+  std::vector<outrigger_request> handles;
+  const outrigger_host_api* host = nullptr;
+  bool echo = false;  // answer at once instead of waiting for the test
+};
+std::map<std::string, Seen> g_seen;
+
+class HandProvider final : public plugin::Provider {
+ public:
+  static constexpr const char* kName = "hand";
+  static constexpr const char* kDescription = "a provider the test completes";
+  static constexpr const char* kConfigSchema = "{}";
+  HandProvider(plugin::Host h, std::string_view n, std::string_view) : Provider(h, n), name_(n) {
+    g_seen[name_].host = h.api();
+  }
+  outrigger_status start(const outrigger_request_view& r) override {
+    Seen& s = g_seen[name_];
+    ++s.starts;
+    s.handles.push_back(r.handle);
+    if (s.echo) {
+      outrigger_response_view resp = plugin::makeResponse();
+      resp.content = plugin::str(name_);
+      host().providerDone(r.handle, resp);
+    }
+    return OUTRIGGER_PENDING;
+  }
+  void cancel(outrigger_request) override { ++g_seen[name_].cancels; }
+
+ private:
+  std::string name_;
+};
+
+struct End {
+  Code code;
+  std::string content;
+  bool retryable;
+  uint32_t retry_after_ms;
+};
+
+class Sink : public ResponseSink {
+ public:
+  void onStart(uint64_t, const ResponseStartInfo&) override {}
+  Flow onChunk(uint64_t, const ResponseChunkInfo&) override { return Flow::kOk; }
+  void onEnd(uint64_t sid, const ResponseEndInfo& e) override {
+    ends[sid].push_back({e.code, std::string(e.content), e.retryable, e.retry_after_ms});
+  }
+  std::map<uint64_t, std::vector<End>> ends;
+};
+
+plugin::PluginType handType() {
+  plugin::PluginType t;
+  t.c_type = plugin::typeOf<HandProvider>();
+  t.kind = t.c_type->kind;
+  t.name = "hand";
+  t.schema = plugin::compileSchema(R"({"type":"object"})").value();
+  return t;
+}
+
+// A route "default" over `targets` in order (each its own instance) with `policy`; the first
+// target allows `first_max_concurrent` attempts at once (0: unlimited).
+struct Rig {
+  event::EventLoop loop{43};
+  chain::Engine engine{loop, {60000, 600000, 1000000}, nullptr};
+  plugin::PluginType type = handType();
+  Sink sink;
+
+  Rig(resilience::RoutePolicy policy, std::vector<std::string> targets, uint32_t first_max_concurrent = 0) {
+    g_seen.clear();
+    auto chain = std::make_shared<chain::WorkerChain>();
+    chain::Route r;
+    r.name = "default";
+    for (const std::string& name : targets) {
+      config::InstanceSettings is{name, "provider", "hand", "{}", config::OnError::kDeny, "t:1", {}};
+      chain::Target t;
+      t.stage = {plugin::PluginInstance::create(type, is, chain::hostApiTemplate()).value(), "provider/" + name};
+      t.key = name + "/m";
+      r.targets.push_back(std::move(t));
+    }
+    r.targets[0].max_concurrent = first_max_concurrent;
+    r.provider = r.targets[0].stage;
+    r.policy = policy;
+    chain->routes.emplace("default", std::move(r));
+    chain->default_route = "default";
+    engine.setChain(chain);
+  }
+  ~Rig() { loop.runUntilForTest([] { return false; }, 5); }
+
+  outrigger_request start(uint64_t sid, RequestSpec spec = {}) {
+    std::string f = requestFrame(sid, spec);
+    auto buf = chain::FrameBuffer::copyOf(reinterpret_cast<const uint8_t*>(f.data()), f.size());
+    const auto* req = wire::GetSizePrefixedFrame(buf.data())->body_as_Request();
+    outrigger_request h{};
+    loop.runUntilForTest([&] {
+      h = engine.start(std::move(buf), req, &sink, sid);
+      return true;
+    }, 10);
+    return h;
+  }
+  // Completes the latest attempt `name` received, OK with `text` or failed with `code`.
+  outrigger_status answer(const std::string& name, const std::string& text, outrigger_code code = OUTRIGGER_CODE_OK,
+                          size_t which = SIZE_MAX) {
+    Seen& s = g_seen[name];
+    outrigger_request h = which == SIZE_MAX ? s.handles.back() : s.handles[which];
+    outrigger_response_view r = plugin::makeResponse();
+    r.code = code;
+    r.retryable = code == OUTRIGGER_CODE_UNAVAILABLE;
+    r.content = plugin::str(text);
+    outrigger_status st = OUTRIGGER_E_INVALID;
+    loop.runUntilForTest([&] {
+      st = s.host->provider_done(s.host->host_ctx, h, &r);
+      return true;
+    }, 10);
+    return st;
+  }
+  bool runUntil(const std::function<bool()>& done, uint64_t ms = 2000) { return loop.runUntilForTest(done, ms); }
+  const chain::EngineCounters& counters() { return engine.counters(); }
+};
+
+resilience::RoutePolicy queued(uint32_t max, uint32_t timeout_ms) {
+  resilience::RoutePolicy p;
+  p.limits.queue = true;
+  p.limits.queue_max = max;
+  p.limits.queue_timeout_ms = timeout_ms;
+  return p;
+}
+
+resilience::RoutePolicy hedged(uint32_t delay_ms) {
+  resilience::RoutePolicy p;
+  p.hedge.delay_ms = delay_ms;
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("limit queue: over the limit waits in order, a full queue fails fast, a freed slot starts the next") {
+  Rig rig(queued(2, 5000), {"a"}, /*first_max_concurrent=*/1);
+  rig.start(1);
+  REQUIRE(g_seen["a"].starts == 1);
+  rig.start(2);
+  rig.start(3);
+  CHECK(g_seen["a"].starts == 1);  // both wait
+  CHECK(rig.counters().queued == 2);
+  rig.start(4);                     // the queue holds two: refused at once, retryable
+  REQUIRE(rig.sink.ends[4].size() == 1);
+  CHECK(rig.sink.ends[4][0].code == Code::kResourceExhausted);
+  CHECK(rig.sink.ends[4][0].retryable);
+  CHECK(rig.counters().queue_full == 1);
+
+  CHECK(rig.answer("a", "one") == OUTRIGGER_OK);
+  REQUIRE(rig.sink.ends[1].size() == 1);
+  REQUIRE(rig.runUntil([] { return g_seen["a"].starts == 2; }));  // the oldest waiter, on the next turn
+  CHECK(rig.sink.ends[3].empty());
+  CHECK(rig.answer("a", "two") == OUTRIGGER_OK);
+  REQUIRE(rig.runUntil([] { return g_seen["a"].starts == 3; }));
+  CHECK(rig.answer("a", "three") == OUTRIGGER_OK);
+  CHECK(rig.sink.ends[2].size() == 1);
+  CHECK(rig.sink.ends[2][0].content == "two");
+  CHECK(rig.sink.ends[3].size() == 1);
+  CHECK(rig.sink.ends[3][0].content == "three");
+  CHECK(rig.engine.inFlight() == 0);
+}
+
+TEST_CASE("limit queue: a cancelled waiter leaves at once with one end and never starts") {
+  Rig rig(queued(4, 5000), {"a"}, 1);
+  rig.start(1);
+  outrigger_request waiter = rig.start(2);
+  rig.loop.runUntilForTest([&] {
+    rig.engine.cancel(waiter, Code::kCancelled, "changed my mind");
+    return true;
+  }, 10);
+  REQUIRE(rig.sink.ends[2].size() == 1);
+  CHECK(rig.sink.ends[2][0].code == Code::kCancelled);
+  CHECK(rig.engine.limitQueue("default").size() == 0);
+  CHECK(rig.answer("a", "one") == OUTRIGGER_OK);
+  rig.runUntil([] { return false; }, 30);
+  CHECK(g_seen["a"].starts == 1);  // the cancelled waiter was not started when the slot freed
+  CHECK(rig.sink.ends[2].size() == 1);
+  CHECK(rig.engine.inFlight() == 0);
+}
+
+TEST_CASE("limit queue: a waiter gives up at the queue timeout, and never waits past its deadline") {
+  Rig rig(queued(4, 40), {"a"}, 1);
+  rig.start(1);
+  rig.start(2);
+  RequestSpec short_deadline;
+  short_deadline.timeout_ms = 20;
+  rig.start(3, short_deadline);
+  REQUIRE(rig.runUntil([&] { return !rig.sink.ends[3].empty(); }));
+  CHECK(rig.sink.ends[3][0].code == Code::kDeadlineExceeded);
+  CHECK(rig.sink.ends[2].empty());
+  REQUIRE(rig.runUntil([&] { return !rig.sink.ends[2].empty(); }));
+  CHECK(rig.sink.ends[2][0].code == Code::kResourceExhausted);
+  CHECK(rig.sink.ends[2][0].retryable);
+  CHECK(rig.counters().queue_timeouts == 1);
+  CHECK(rig.engine.limitQueue("default").size() == 0);
+  CHECK(g_seen["a"].starts == 1);
+  CHECK(rig.answer("a", "one") == OUTRIGGER_OK);
+  CHECK(rig.sink.ends[2].size() == 1);
+  CHECK(rig.sink.ends[3].size() == 1);
+}
+
+TEST_CASE("limit queue: without on_limit = queue a request over the limit fails fast") {
+  Rig rig(resilience::RoutePolicy{}, {"a"}, 1);
+  rig.start(1);
+  rig.start(2);
+  REQUIRE(rig.sink.ends[2].size() == 1);
+  CHECK(rig.sink.ends[2][0].code == Code::kResourceExhausted);
+  CHECK(rig.counters().queued == 0);
+  CHECK(rig.answer("a", "one") == OUTRIGGER_OK);
+}
+
+TEST_CASE("hedge: a slow first attempt gets a hedge on the next target, the first answer wins, the loser is cancelled") {
+  Rig rig(hedged(20), {"a", "b"});
+  rig.start(1);
+  REQUIRE(g_seen["a"].starts == 1);
+  REQUIRE(rig.runUntil([] { return g_seen["b"].starts == 1; }));
+  CHECK(rig.counters().hedges == 1);
+  CHECK(rig.answer("b", "from b") == OUTRIGGER_OK);
+  REQUIRE(rig.sink.ends[1].size() == 1);
+  CHECK(rig.sink.ends[1][0].code == Code::kOk);
+  CHECK(rig.sink.ends[1][0].content == "from b");
+  CHECK(g_seen["a"].cancels == 1);  // the loser, at once
+  CHECK(g_seen["b"].cancels == 0);
+  CHECK(rig.counters().hedge_wins == 1);
+  CHECK(rig.answer("a", "late") == OUTRIGGER_E_STALE);
+  CHECK(rig.sink.ends[1].size() == 1);
+}
+
+TEST_CASE("hedge: when the first attempt wins the hedge is cancelled") {
+  Rig rig(hedged(20), {"a", "b"});
+  rig.start(1);
+  REQUIRE(rig.runUntil([] { return g_seen["b"].starts == 1; }));
+  CHECK(rig.answer("a", "from a") == OUTRIGGER_OK);
+  REQUIRE(rig.sink.ends[1].size() == 1);
+  CHECK(rig.sink.ends[1][0].content == "from a");
+  CHECK(g_seen["b"].cancels == 1);
+  CHECK(rig.counters().hedge_wins == 0);
+}
+
+TEST_CASE("hedge: a failure of one hedged attempt does not end the request") {
+  Rig rig(hedged(20), {"a", "b"});
+  rig.start(1);
+  REQUIRE(rig.runUntil([] { return g_seen["b"].starts == 1; }));
+  CHECK(rig.answer("a", "", OUTRIGGER_CODE_UNAVAILABLE) == OUTRIGGER_OK);
+  CHECK(rig.sink.ends[1].empty());
+  CHECK(rig.answer("b", "from b") == OUTRIGGER_OK);
+  REQUIRE(rig.sink.ends[1].size() == 1);
+  CHECK(rig.sink.ends[1][0].content == "from b");
+
+  rig.start(2);
+  REQUIRE(rig.runUntil([] { return g_seen["b"].starts == 2; }));
+  CHECK(rig.answer("b", "", OUTRIGGER_CODE_UNAVAILABLE) == OUTRIGGER_OK);
+  CHECK(rig.sink.ends[2].empty());
+  CHECK(rig.answer("a", "from a") == OUTRIGGER_OK);
+  REQUIRE(rig.sink.ends[2].size() == 1);
+  CHECK(rig.sink.ends[2][0].content == "from a");
+  CHECK(g_seen["a"].starts == 2);  // no fallback attempt on top of the hedge
+  CHECK(rig.engine.inFlight() == 0);
+}
+
+TEST_CASE("hedge: both hedged attempts failing ends the request once, typed") {
+  Rig rig(hedged(20), {"a", "b"});
+  rig.start(1);
+  REQUIRE(rig.runUntil([] { return g_seen["b"].starts == 1; }));
+  CHECK(rig.answer("a", "", OUTRIGGER_CODE_UNAVAILABLE) == OUTRIGGER_OK);
+  CHECK(rig.answer("b", "", OUTRIGGER_CODE_UNAVAILABLE) == OUTRIGGER_OK);
+  REQUIRE(rig.runUntil([&] { return !rig.sink.ends[1].empty(); }));
+  CHECK(rig.sink.ends[1].size() == 1);
+  CHECK(rig.sink.ends[1][0].code == Code::kUnavailable);
+}
+
+TEST_CASE("hedge: the deadline ends both attempts, each cancelled once") {
+  Rig rig(hedged(10), {"a", "b"});
+  RequestSpec spec;
+  spec.timeout_ms = 300;  // room for the hedge (an attempt needs min_attempt_ms before the deadline)
+  rig.start(1, spec);
+  REQUIRE(rig.runUntil([] { return g_seen["b"].starts == 1; }));
+  CHECK(rig.sink.ends[1].empty());
+  REQUIRE(rig.runUntil([&] { return !rig.sink.ends[1].empty(); }));
+  CHECK(rig.sink.ends[1][0].code == Code::kDeadlineExceeded);
+  CHECK(g_seen["a"].cancels == 1);
+  CHECK(g_seen["b"].cancels == 1);
+  CHECK(rig.engine.inFlight() == 0);
+}
+
+TEST_CASE("hedge: never for streaming calls, and not when the first attempt answers in time") {
+  Rig rig(hedged(10), {"a", "b"});
+  RequestSpec stream;
+  stream.stream = true;
+  rig.start(1, stream);
+  rig.runUntil([] { return false; }, 40);
+  CHECK(g_seen["b"].starts == 0);
+  CHECK(rig.answer("a", "streamed") == OUTRIGGER_OK);
+  g_seen["a"].echo = true;
+  rig.start(2);
+  rig.runUntil([] { return false; }, 40);
+  CHECK(g_seen["b"].starts == 0);
+  CHECK(rig.counters().hedges == 0);
+  CHECK(rig.sink.ends[2].size() == 1);
+}
+
+TEST_CASE("limit queue: waiters are tried oldest first, one still limited keeps its place") {
+  uv_loop_t* loop = nullptr;
+  event::EventLoop ev(44);
+  loop = ev.loop();
+  struct Waiter : chain::LimitWaiter {
+    std::vector<int>* order;
+    int id;
+    bool admit = false;
+    int expired = 0;
+    bool tryAgain(uint32_t* wake_ms) override {
+      order->push_back(id);
+      *wake_ms = admit ? 0 : 5;
+      return admit;
+    }
+    void waitExpired() override { ++expired; }
+  };
+  std::vector<int> order;
+  Waiter w1, w2, w3;
+  w1.order = w2.order = w3.order = &order;
+  w1.id = 1, w2.id = 2, w3.id = 3;
+  auto* q = new chain::LimitQueue(loop);
+  uint64_t far = ~uint64_t{0} / 2;
+  CHECK(q->push(&w1, far, 3));
+  CHECK(q->push(&w2, far, 3));
+  CHECK(q->push(&w3, 0, 3));  // already expired
+  CHECK_FALSE(q->push(&w3, far, 3));
+  w2.admit = true;
+  q->wakeIn(0);
+  ev.runUntilForTest([&] { return order.size() >= 2; }, 1000);
+  CHECK(order == std::vector<int>{1, 2});
+  CHECK(w3.expired == 1);
+  CHECK(q->size() == 1);  // w1, still limited, is tried again at its wake time
+  ev.runUntilForTest([&] { return order.size() >= 3; }, 1000);
+  CHECK(order.back() == 1);
+  q->remove(&w1);
+  CHECK(q->size() == 0);
+  q->close();
+  ev.runUntilForTest([] { return false; }, 5);
+}
