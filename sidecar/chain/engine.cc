@@ -59,6 +59,7 @@ std::string Engine::newTraceId() {
 
 outrigger_request Engine::start(FrameBuffer frame, const wire::Request* request, ResponseSink* sink,
                                 uint64_t stream_id, std::unique_ptr<EmbedInput> embed) {
+  loop_.keepHot();  // busy polling, when configured, covers the request's first round trips
   uint32_t index;
   if (!free_slots_.empty()) {
     index = free_slots_.back();

@@ -121,7 +121,8 @@ std::vector<std::string> Parser::strList(const toml::node& n, const std::string&
 void Parser::server(const toml::table& t, ServerSettings* s) const {
   checkKeys(t, {"socket", "socket_mode", "workers", "max_frame_size", "max_concurrent_streams",
                 "default_timeout_ms", "max_timeout_ms", "drain_grace_ms", "write_queue_high_water",
-                "write_queue_limit", "slow_hook_warn_us", "log_level", "upstream_ca_file"},
+                "write_queue_limit", "slow_hook_warn_us", "log_level", "upstream_ca_file",
+                "upstream_plain_http1", "busy_poll_us"},
             "[server]");
   for (auto&& [k, v] : t) {
     std::string key(k.str());
@@ -161,6 +162,10 @@ void Parser::server(const toml::table& t, ServerSettings* s) const {
       if (::access(s->upstream_ca_file.c_str(), R_OK) != 0) {
         fail(v, "'upstream_ca_file' " + s->upstream_ca_file + " cannot be read");
       }
+    } else if (key == "upstream_plain_http1") {
+      s->upstream_plain_http1 = boolean(v, key);
+    } else if (key == "busy_poll_us") {
+      s->busy_poll_us = static_cast<uint32_t>(uint(v, key, 10000));
     } else if (key == "log_level") {
       std::string lvl = str(v, key);
       if (lvl == "debug") s->log_level = LogLevel::kDebug;

@@ -32,6 +32,8 @@ struct ServerSettings {
   uint32_t slow_hook_warn_us = 1000;
   LogLevel log_level = LogLevel::kInfo;
   std::string upstream_ca_file;  // PEM CA certificates trusted for upstream TLS instead of the system store
+  bool upstream_plain_http1 = true;  // http:// upstreams on the built-in HTTP/1.1 transport; false: libcurl
+  uint32_t busy_poll_us = 0;      // a worker polls without sleeping this long after any work; 0: never
 };
 
 // A bearer token that names a tenant (a "virtual key"). Write the key as ${ENV_VAR}.

@@ -11,6 +11,7 @@ namespace {
 http_client::HttpClientSettings upstreamSettings(const config::ServerSettings& server) {
   http_client::HttpClientSettings s;
   s.ca_file = server.upstream_ca_file;
+  s.plain_http1 = server.upstream_plain_http1;
   return s;
 }
 }  // namespace
@@ -26,6 +27,7 @@ Worker::Worker(uint32_t index, const config::ServerSettings& server, telemetry::
   conn_settings_.write_queue_limit = server.write_queue_limit;
   conn_settings_.server_version = OUTRIGGER_VERSION;
   engine_.setHttpClient(http_client_.get());
+  loop_.setSpin(uint64_t(server.busy_poll_us) * 1000);
   uv_check_init(loop_.loop(), &check_);
   check_.data = this;
   uv_idle_init(loop_.loop(), &flush_idle_);

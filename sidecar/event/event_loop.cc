@@ -1,5 +1,7 @@
 #include "event/event_loop.h"
 
+#include "common/clock.h"
+
 namespace outrigger::event {
 namespace {
 thread_local EventLoop* t_current = nullptr;
@@ -9,6 +11,27 @@ EventLoop::EventLoop(uint32_t index, size_t queue_capacity) : queue_(queue_capac
   uv_loop_init(&loop_);
   uv_async_init(&loop_, &async_, &EventLoop::onAsync);
   async_.data = this;
+  uv_idle_init(&loop_, &spin_);
+  spin_.data = this;
+  uv_unref(reinterpret_cast<uv_handle_t*>(&spin_));
+}
+
+void EventLoop::keepHot() {
+  if (spin_ns_ == 0) return;
+  hot_until_ = monoNowNs() + spin_ns_;
+  if (!spinning_ && !uv_is_closing(reinterpret_cast<uv_handle_t*>(&spin_))) {
+    spinning_ = true;
+    uv_idle_start(&spin_, &EventLoop::onSpin);
+  }
+}
+
+// An active idle handle makes uv_run poll with a zero timeout; it stops once the loop was quiet
+// for the spin time.
+void EventLoop::onSpin(uv_idle_t* handle) {
+  auto* self = static_cast<EventLoop*>(handle->data);
+  if (monoNowNs() < self->hot_until_) return;
+  self->spinning_ = false;
+  uv_idle_stop(handle);
 }
 
 EventLoop::~EventLoop() {

@@ -49,12 +49,23 @@ class EventLoop {
 
   uint64_t droppedPosts() const { return dropped_posts_.load(std::memory_order_relaxed); }
 
+  // [loop] Busy polling: for the next `spin_ns` the loop polls without sleeping, so an answer
+  // arriving meanwhile is handled without a wake-up. 0 (the default) never spins.
+  void setSpin(uint64_t spin_ns) { spin_ns_ = spin_ns; }
+  // [loop] Work just happened (a request arrived, an upstream call went out or came back).
+  void keepHot();
+
  private:
   static void onAsync(uv_async_t* handle);
+  static void onSpin(uv_idle_t* handle);
   void drain();
 
   uv_loop_t loop_;
   uv_async_t async_;
+  uv_idle_t spin_;
+  uint64_t spin_ns_ = 0;
+  uint64_t hot_until_ = 0;
+  bool spinning_ = false;
   MpscQueue<std::function<void()>> queue_;
   std::vector<std::function<void()>> batch_;
   std::atomic<bool> stopping_{false};

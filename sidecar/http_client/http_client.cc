@@ -4,11 +4,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <string_view>
 
 #include "common/clock.h"
+#include "http_client/plain_http1.h"
 
 namespace outrigger::http_client {
 
@@ -16,6 +18,8 @@ struct HttpClient::PollContext {
   uv_poll_t poll;
   curl_socket_t fd;
   HttpClient* client;
+  int watching = 0;       // UV_READABLE/UV_WRITABLE the poll is started with (0: stopped)
+  bool curl_wants = false;  // curl registered the socket (false after CURL_POLL_REMOVE)
 };
 
 struct HttpClient::Transfer {
@@ -50,6 +54,8 @@ struct HttpClient::Transfer {
 namespace {
 
 constexpr uint64_t kMsNs = 1000000;
+constexpr uint32_t kMinCachedConnections = 256;
+constexpr size_t kSpareEasyHandles = 256;  // reset handles kept for the next transfers
 
 uint64_t afterMs(uint64_t now, uint32_t ms) { return now + uint64_t(ms) * kMsNs; }
 
@@ -57,6 +63,15 @@ std::string_view trimmed(std::string_view s) {
   while (!s.empty() && (s.back() == '\r' || s.back() == '\n' || s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   return s;
+}
+
+// libcurl applies these to http:// URLs; the plain transport does not, so it stands aside.
+bool proxyConfigured() {
+  for (const char* name : {"http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"}) {
+    const char* v = std::getenv(name);
+    if (v && *v) return true;
+  }
+  return false;
 }
 
 bool hasLineBreak(outrigger_str s) {
@@ -106,8 +121,12 @@ HttpClient::HttpClient(uv_loop_t* loop, HttpClientSettings settings) : loop_(loo
   curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
   curl_multi_setopt(multi_, CURLMOPT_PIPELINING, long(CURLPIPE_MULTIPLEX));
   curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, long(settings_.max_host_connections));
+  // curl's default cache size follows the number of transfers added, so a dip in load closes
+  // keep-alive connections that the next burst has to open again.
+  curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, long(std::max<uint32_t>(kMinCachedConnections, settings_.max_host_connections * 4)));
   uv_timer_init(loop_, &timer_);
   timer_.data = this;
+  if (settings_.plain_http1 && !proxyConfigured()) plain_ = std::make_unique<PlainHttp1>(loop_, settings_, counters_);
 }
 
 HttpClient::~HttpClient() {
@@ -129,6 +148,15 @@ outrigger_status HttpClient::start(outrigger_request owner, uint64_t deadline_ns
     const auto& h = request.headers[i];
     if (h.name.size == 0 || hasLineBreak(h.name) || hasLineBreak(h.value)) return OUTRIGGER_E_INVALID;
   }
+  if (plain_ && PlainHttp1::accepts(url)) {
+    uint64_t id = next_id_++;
+    outrigger_status st = plain_->start(id, owner, deadline_ns, request, sink, user_data);
+    if (st == OUTRIGGER_OK) {
+      counters_.started.fetch_add(1, std::memory_order_relaxed);
+      *transfer_id = id;
+    }
+    return st;
+  }
 
   auto* t = new Transfer;
   t->client = this;
@@ -138,7 +166,12 @@ outrigger_status HttpClient::start(outrigger_request owner, uint64_t deadline_ns
   t->body.assign(sv(request.body));
   t->sink = sink;
   t->user_data = user_data;
-  t->easy = curl_easy_init();
+  if (!spare_easy_.empty()) {
+    t->easy = spare_easy_.back();
+    spare_easy_.pop_back();
+  } else {
+    t->easy = curl_easy_init();
+  }
   if (!t->easy) {
     delete t;
     return OUTRIGGER_E_NOMEM;
@@ -218,7 +251,11 @@ HttpClient::Transfer* HttpClient::find(outrigger_request owner, uint64_t id, out
   return t;
 }
 
+size_t HttpClient::active() const { return transfers_.size() + (plain_ ? plain_->active() : 0); }
+size_t HttpClient::openSockets() const { return polls_.size() + (plain_ ? plain_->openConnections() : 0); }
+
 outrigger_status HttpClient::cancel(outrigger_request owner, uint64_t transfer_id) {
+  if (plain_ && plain_->owns(transfer_id)) return plain_->cancel(owner, transfer_id);
   outrigger_status st;
   Transfer* t = find(owner, transfer_id, &st);
   if (!t) return st;
@@ -228,6 +265,7 @@ outrigger_status HttpClient::cancel(outrigger_request owner, uint64_t transfer_i
 }
 
 outrigger_status HttpClient::resume(outrigger_request owner, uint64_t transfer_id) {
+  if (plain_ && plain_->owns(transfer_id)) return plain_->resume(owner, transfer_id);
   outrigger_status st;
   Transfer* t = find(owner, transfer_id, &st);
   if (!t) return st;
@@ -246,6 +284,7 @@ outrigger_status HttpClient::resume(outrigger_request owner, uint64_t transfer_i
 }
 
 void HttpClient::abortOwnedBy(outrigger_request owner) {
+  if (plain_) plain_->abortOwnedBy(owner);
   std::vector<Transfer*> owned;
   for (auto& [id, t] : transfers_) {
     if (!t->dead && t->owner.slot == owner.slot && t->owner.generation == owner.generation) owned.push_back(t);
@@ -310,7 +349,15 @@ void HttpClient::finish(Transfer* t, CURLcode rc) {
 }
 
 void HttpClient::destroy(Transfer* t) {
-  if (t->easy) curl_easy_cleanup(t->easy);
+  if (t->easy) {
+    // A reset handle keeps its buffers; reusing it saves an allocation-heavy init per transfer.
+    if (!shutting_down_ && spare_easy_.size() < kSpareEasyHandles) {
+      curl_easy_reset(t->easy);
+      spare_easy_.push_back(t->easy);
+    } else {
+      curl_easy_cleanup(t->easy);
+    }
+  }
   t->easy = nullptr;
   curl_slist_free_all(t->headers);
   t->headers = nullptr;
@@ -454,9 +501,16 @@ int HttpClient::onSocket(CURL*, curl_socket_t fd, int what, void* userp, void* s
   auto* self = static_cast<HttpClient*>(userp);
   if (what == CURL_POLL_REMOVE) {
     // A REMOVE can arrive after curl closed the socket, when the number may already belong to
-    // a new one: only the poll curl assigned to this registration is stopped.
+    // a new one: only the poll curl assigned to this registration is touched. An idle
+    // keep-alive socket stays watched for reading (restarting a libuv poll costs two epoll_ctl
+    // calls per transfer); if it becomes readable while curl does not want it (the server
+    // closed it), onPoll stops watching and curl finds it dead when it next tries to reuse it.
     auto it = self->polls_.find(fd);
-    if (it != self->polls_.end() && it->second == socketp) self->stopPoll(fd);
+    if (it != self->polls_.end() && it->second == socketp) {
+      PollContext* p = it->second;
+      p->curl_wants = false;
+      if (p->watching & UV_WRITABLE) self->watch(p, UV_READABLE);
+    }
     return 0;
   }
   if (self->shutting_down_) return 0;  // cleanup may ask for polls on cached connections
@@ -474,14 +528,25 @@ int HttpClient::onSocket(CURL*, curl_socket_t fd, int what, void* userp, void* s
     self->polls_.emplace(fd, p);
   }
   curl_multi_assign(self->multi_, fd, p);
-  int events = ((what & CURL_POLL_IN) ? UV_READABLE : 0) | ((what & CURL_POLL_OUT) ? UV_WRITABLE : 0);
-  uv_poll_start(&p->poll, events, &HttpClient::onPoll);
+  p->curl_wants = true;
+  self->watch(p, ((what & CURL_POLL_IN) ? UV_READABLE : 0) | ((what & CURL_POLL_OUT) ? UV_WRITABLE : 0));
   return 0;
+}
+
+void HttpClient::watch(PollContext* p, int events) {
+  if (p->watching == events) return;
+  p->watching = events;
+  if (events) uv_poll_start(&p->poll, events, &HttpClient::onPoll);
+  else uv_poll_stop(&p->poll);
 }
 
 void HttpClient::onPoll(uv_poll_t* poll, int status, int events) {
   auto* p = static_cast<PollContext*>(poll->data);
   HttpClient* self = p->client;
+  if (!p->curl_wants) {
+    self->watch(p, 0);  // an idle connection's peer closed it or sent junk: curl will find out
+    return;
+  }
   int flags = 0;
   if (status < 0) {
     // Never drop a poll error: curl must see it or the transfer hangs (or libuv aborts later).
@@ -537,6 +602,7 @@ void HttpClient::drainMessages() {
 void HttpClient::shutdown() {
   if (shut_down_) return;
   shutting_down_ = true;
+  if (plain_) plain_->shutdown();
   std::vector<Transfer*> all;
   for (auto& [id, t] : transfers_) all.push_back(t);
   deferred_.clear();  // every deferred transfer is still in transfers_
@@ -548,6 +614,8 @@ void HttpClient::shutdown() {
     }
     finish(t, CURLE_ABORTED_BY_CALLBACK);
   }
+  for (CURL* easy : spare_easy_) curl_easy_cleanup(easy);
+  spare_easy_.clear();
   curl_multi_cleanup(multi_);  // closes cached connections through onCloseSocket
   multi_ = nullptr;
   std::vector<curl_socket_t> left;

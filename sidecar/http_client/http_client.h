@@ -13,6 +13,9 @@
 // - Reentrancy. curl's callbacks run inside socket_action; anything that must not happen there
 //   (removing a handle, freeing a transfer) is deferred until socket_action returns.
 //
+// http:// upstreams (no proxy in the environment) take the plain HTTP/1.1 transport instead,
+// with the same contract; see plain_http1.h for why.
+//
 // Thread: everything runs on the owning loop's thread. Shutdown order: the worker ends its
 // requests (each aborts its transfers), then calls shutdown(), then lets the loop close.
 #pragma once
@@ -31,6 +34,8 @@
 
 namespace outrigger::http_client {
 
+class PlainHttp1;
+
 struct HttpClientSettings {
   uint32_t connect_timeout_ms = 5000;
   uint32_t first_byte_timeout_ms = 60000;
@@ -39,6 +44,9 @@ struct HttpClientSettings {
   uint32_t max_host_connections = 64;  // 0: unlimited
   bool verify_tls = true;              // against the system CA store
   std::string ca_file;                 // PEM CA certificates to trust instead of the system store; empty: system
+  // http:// upstreams go through the built-in HTTP/1.1 transport (plain_http1.h) unless a proxy
+  // is configured in the environment; false sends everything through libcurl.
+  bool plain_http1 = true;
 };
 
 struct HttpClientCounters {
@@ -79,8 +87,8 @@ class HttpClient {
   // the timer and polls. The loop must run afterwards so the close callbacks free memory.
   void shutdown();
 
-  size_t active() const { return transfers_.size(); }
-  size_t openSockets() const { return polls_.size(); }
+  size_t active() const;
+  size_t openSockets() const;
   HttpClientCounters& counters() { return counters_; }
 
   struct Transfer;
@@ -101,6 +109,7 @@ class HttpClient {
   void drainMessages();
   void runDeferred();
   void stopPoll(curl_socket_t fd);
+  void watch(PollContext* p, int events);  // restarts the poll only when the events change
   void armTimer(Transfer* t);
   void timeoutFired(Transfer* t);
   // Takes `t` out of the multi, reports (unless cancelled) and frees it. Outside curl only.
@@ -115,6 +124,8 @@ class HttpClient {
   uv_timer_t timer_;
   std::unordered_map<curl_socket_t, PollContext*> polls_;
   std::unordered_map<uint64_t, Transfer*> transfers_;
+  std::unique_ptr<PlainHttp1> plain_;  // http:// without a proxy; null: libcurl carries everything
+  std::vector<CURL*> spare_easy_;     // reset easy handles ready for reuse
   std::vector<Transfer*> deferred_;  // cancelled inside a curl callback; removed afterwards
   uint64_t next_id_ = 1;
   int in_curl_ = 0;                  // depth of calls into curl that may run our callbacks

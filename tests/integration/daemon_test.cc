@@ -3,6 +3,9 @@
 
 #include <atomic>
 #include <cstring>
+#include <fstream>
+#include <iterator>
+#include <sstream>
 #include <thread>
 
 #include <outrigger/client.h>
@@ -407,4 +410,33 @@ TEST_CASE("tool calls stream as deltas and arrive assembled in the end") {
   CHECK(fragments == 4);
   CHECK(args[0] == R"({"city":"Paris"})");
   CHECK(args[1] == R"({"tz":"CET"})");
+}
+
+namespace {
+// User + system CPU time of a process, in clock ticks.
+long cpuTicks(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  std::istringstream fields(text.substr(text.rfind(')') + 2));  // the fields after "(comm)"
+  std::string skip;
+  long utime = 0, stime = 0;
+  for (int i = 3; i <= 13; ++i) fields >> skip;
+  fields >> utime >> stime;
+  return utime + stime;
+}
+}  // namespace
+
+TEST_CASE("busy polling spins only right after work: an idle daemon uses no CPU") {
+  std::string config = basicConfig();
+  config.replace(config.find("[server]\n"), 9, "[server]\nbusy_poll_us = 5000\n");
+  DaemonProcess d(config);
+  REQUIRE(d.waitReady());
+  client::Client c(at(d));
+  for (int i = 0; i < 50; ++i) REQUIRE(c.chat(ask("warm the loop")).ok());
+  std::this_thread::sleep_for(200ms);  // far past the 5 ms spin
+  long before = cpuTicks(d.pid());
+  std::this_thread::sleep_for(1000ms);
+  long used = cpuTicks(d.pid()) - before;
+  CHECK(used <= 5);  // ticks of 10 ms; two workers spinning for good would use about 200
+  REQUIRE(c.chat(ask("still serving")).ok());
 }

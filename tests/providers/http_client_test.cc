@@ -10,11 +10,13 @@
 #include "event/event_loop.h"
 #include "http_client/http_client.h"
 #include "support/daemon_process.h"
+#include "daemon_rig.h"
 #include "upstream_process.h"
 
 using outrigger::event::EventLoop;
 using outrigger::http_client::HttpClient;
 using outrigger::http_client::HttpClientSettings;
+using outrigger::testing::parseJson;
 using outrigger::testing::UpstreamProcess;
 
 namespace {
@@ -75,11 +77,18 @@ struct Recorder {
   }
 };
 
+HttpClientSettings withTransport(bool plain_http1, HttpClientSettings s) {
+  s.plain_http1 = plain_http1;
+  return s;
+}
+
 struct Fixture {
   UpstreamProcess upstream;
   EventLoop loop{0};
   HttpClient client;
-  explicit Fixture(HttpClientSettings s = {}) : client(loop.loop(), s) { REQUIRE(upstream.ready()); }
+  explicit Fixture(bool plain_http1, HttpClientSettings s = {}) : client(loop.loop(), withTransport(plain_http1, s)) {
+    REQUIRE(upstream.ready());
+  }
   ~Fixture() {
     client.shutdown();
     loop.runUntilForTest([] { return false; }, 20);  // let close callbacks free the handles
@@ -103,13 +112,20 @@ struct Fixture {
   bool run(const std::function<bool()>& until, uint64_t ms = 5000) { return loop.runUntilForTest(until, ms); }
 };
 
+// Every behaviour holds for both transports: http:// goes through the plain HTTP/1.1 one by
+// default, and through libcurl when it is switched off (or a proxy is configured).
+#define TRANSPORT_FIXTURE(f, ...)                                                        \
+  const bool plain_http1 = GENERATE(true, false);                                         \
+  INFO((plain_http1 ? "transport: plain HTTP/1.1" : "transport: libcurl"));               \
+  Fixture f(plain_http1, ##__VA_ARGS__)
+
 const std::string kChat = R"({"model":"m","messages":[{"role":"user","content":"hi"}]})";
 const std::string kStream = R"({"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]})";
 
 }  // namespace
 
 TEST_CASE("http client: a unary answer arrives with its head, body and one completion") {
-  Fixture f;
+  TRANSPORT_FIXTURE(f);
   Recorder r;
   f.start(r, "/v1/chat/completions", kChat);
   REQUIRE(f.run([&] { return r.done(); }));
@@ -124,7 +140,7 @@ TEST_CASE("http client: a unary answer arrives with its head, body and one compl
 }
 
 TEST_CASE("http client: an error status is a completed transfer carrying the status and headers") {
-  Fixture f;
+  TRANSPORT_FIXTURE(f);
   REQUIRE(f.upstream.script(R"([{"fault":"status","code":429,"headers":{"retry-after":"2"}}])"));
   Recorder r;
   f.start(r, "/v1/chat/completions", kChat);
@@ -136,7 +152,7 @@ TEST_CASE("http client: an error status is a completed transfer carrying the sta
 }
 
 TEST_CASE("http client: a stream is delivered incrementally and keep-alive reuses the connection") {
-  Fixture f;
+  TRANSPORT_FIXTURE(f);
   Recorder a, b;
   f.start(a, "/v1/chat/completions", kStream);
   REQUIRE(f.run([&] { return a.done(); }));
@@ -150,7 +166,7 @@ TEST_CASE("http client: a stream is delivered incrementally and keep-alive reuse
 }
 
 TEST_CASE("http client: a connection reset mid-stream is a transport error, never a success") {
-  Fixture f;
+  TRANSPORT_FIXTURE(f);
   REQUIRE(f.upstream.script(R"([{"fault":"reset_mid_stream","after":2,"gap_ms":50}])"));
   Recorder r;
   f.start(r, "/v1/chat/completions", kStream);
@@ -162,7 +178,7 @@ TEST_CASE("http client: a connection reset mid-stream is a transport error, neve
 }
 
 TEST_CASE("http client: an upstream that never answers hits the first-byte timeout") {
-  Fixture f;
+  TRANSPORT_FIXTURE(f);
   REQUIRE(f.upstream.script(R"([{"fault":"hang","ms":3000}])"));
   Recorder r;
   outrigger_http_request t{};
@@ -178,7 +194,7 @@ TEST_CASE("http client: an upstream that never answers hits the first-byte timeo
 }
 
 TEST_CASE("http client: the request deadline wins over longer phase timeouts") {
-  Fixture f;
+  TRANSPORT_FIXTURE(f);
   REQUIRE(f.upstream.script(R"([{"fault":"hang","ms":3000}])"));
   Recorder r;
   uint64_t deadline = outrigger::monoNowNs() + 100 * 1000000ull;
@@ -189,7 +205,7 @@ TEST_CASE("http client: the request deadline wins over longer phase timeouts") {
 }
 
 TEST_CASE("http client: a stalled stream hits the idle timeout") {
-  Fixture f;
+  TRANSPORT_FIXTURE(f);
   REQUIRE(f.upstream.script(R"([{"fault":"ok","gap_ms":400}])"));
   Recorder r;
   outrigger_http_request t{};
@@ -201,7 +217,7 @@ TEST_CASE("http client: a stalled stream hits the idle timeout") {
 }
 
 TEST_CASE("http client: a paused sink receives nothing until resume, and the idle timer waits") {
-  Fixture f;
+  TRANSPORT_FIXTURE(f);
   Recorder r;
   r.pause_on_body = true;
   outrigger_http_request t{};
@@ -221,7 +237,7 @@ TEST_CASE("http client: a paused sink receives nothing until resume, and the idl
 }
 
 TEST_CASE("http client: cancel aborts at once and no callback follows") {
-  Fixture f;
+  TRANSPORT_FIXTURE(f);
   REQUIRE(f.upstream.script(R"([{"fault":"hang","ms":3000}])"));
   Recorder r;
   uint64_t id = f.start(r, "/v1/chat/completions", kChat);
@@ -234,7 +250,7 @@ TEST_CASE("http client: cancel aborts at once and no callback follows") {
 }
 
 TEST_CASE("http client: another request's handle cannot cancel a transfer") {
-  Fixture f;
+  TRANSPORT_FIXTURE(f);
   REQUIRE(f.upstream.script(R"([{"fault":"hang","ms":3000}])"));
   Recorder r;
   uint64_t id = f.start(r, "/v1/chat/completions", kChat);
@@ -245,7 +261,7 @@ TEST_CASE("http client: another request's handle cannot cancel a transfer") {
 }
 
 TEST_CASE("http client: a sink that refuses the head aborts the transfer") {
-  Fixture f;
+  TRANSPORT_FIXTURE(f);
   Recorder r;
   r.abort_on_head = true;
   f.start(r, "/v1/chat/completions", kChat);
@@ -255,7 +271,7 @@ TEST_CASE("http client: a sink that refuses the head aborts the transfer") {
 }
 
 TEST_CASE("http client: a refused connection is a connect error") {
-  Fixture f;
+  TRANSPORT_FIXTURE(f);
   Recorder r;
   std::string url = "http://127.0.0.1:1/v1/chat/completions";
   outrigger_http_request req{};
@@ -269,7 +285,7 @@ TEST_CASE("http client: a refused connection is a connect error") {
 }
 
 TEST_CASE("http client: bad input is refused synchronously and never calls back") {
-  Fixture f;
+  TRANSPORT_FIXTURE(f);
   Recorder r;
   uint64_t id = 0;
   std::string url = "ftp://127.0.0.1/x";
@@ -289,7 +305,7 @@ TEST_CASE("http client: bad input is refused synchronously and never calls back"
 TEST_CASE("http client: shutdown completes in-flight transfers as cancelled and closes every socket") {
   Recorder r;
   {
-    Fixture f;
+    TRANSPORT_FIXTURE(f);
     REQUIRE(f.upstream.script(R"([{"fault":"hang","ms":3000}])"));
     f.start(r, "/v1/chat/completions", kChat);
     f.run([&] { return f.client.openSockets() > 0; }, 1000);
@@ -302,7 +318,7 @@ TEST_CASE("http client: shutdown completes in-flight transfers as cancelled and 
 }
 
 TEST_CASE("http client: pausing on every piece and resuming from the loop loses and stalls nothing") {
-  Fixture f;
+  TRANSPORT_FIXTURE(f);
   std::string text(200000, 'y');
   REQUIRE(f.upstream.script(R"([{"fault":"ok","pieces":400,"text":")" + text + R"("}])"));
   Recorder r;
@@ -356,4 +372,99 @@ TEST_CASE("http client: TLS is verified against the system CA store, a self-sign
   CHECK(refused.error == OUTRIGGER_HTTP_E_TLS);
   CHECK(accepted.error == OUTRIGGER_HTTP_OK);
   CHECK(accepted.status == 200);
+}
+
+TEST_CASE("http client: a pooled connection the upstream closed while idle is replaced without an error") {
+  TRANSPORT_FIXTURE(f);
+  REQUIRE(f.upstream.script(R"([{"fault":"close_after_response"}])"));
+  Recorder a, b;
+  f.start(a, "/v1/chat/completions", kChat);
+  REQUIRE(f.run([&] { return a.done(); }));
+  f.run([] { return false; }, 100);  // the close reaches the idle connection
+  f.start(b, "/v1/chat/completions", kChat);
+  REQUIRE(f.run([&] { return b.done(); }));
+  CHECK(a.error == OUTRIGGER_HTTP_OK);
+  CHECK(b.error == OUTRIGGER_HTTP_OK);
+  CHECK(parseJson(f.upstream.log()).Size() == 2);
+  CHECK(f.client.counters().sockets_opened == 2);
+}
+
+TEST_CASE("http client: a request dropped unanswered on a reused connection is sent once more on a new one") {
+  TRANSPORT_FIXTURE(f);
+  Recorder a, b;
+  f.start(a, "/v1/chat/completions", kChat);
+  REQUIRE(f.run([&] { return a.done(); }));
+  REQUIRE(f.upstream.script(R"([{"fault":"drop_before_head"}])"));
+  f.start(b, "/v1/chat/completions", kChat);
+  REQUIRE(f.run([&] { return b.done(); }));
+  CHECK(b.error == OUTRIGGER_HTTP_OK);
+  CHECK(b.body.find("Hello from upstream") != std::string::npos);
+  CHECK(parseJson(f.upstream.log()).Size() == 3);  // a, the dropped b, b again
+  CHECK(f.client.counters().sockets_opened == 2);
+}
+
+TEST_CASE("http client: a request dropped unanswered on a fresh connection is a transport error, sent once") {
+  TRANSPORT_FIXTURE(f);
+  REQUIRE(f.upstream.script(R"([{"fault":"drop_before_head"}])"));
+  Recorder r;
+  f.start(r, "/v1/chat/completions", kChat);
+  REQUIRE(f.run([&] { return r.done(); }));
+  CHECK(r.error == OUTRIGGER_HTTP_E_TRANSPORT);
+  CHECK(r.status == 0);
+  CHECK(parseJson(f.upstream.log()).Size() == 1);
+}
+
+TEST_CASE("http client: a body cut short of its content-length is a transport error") {
+  TRANSPORT_FIXTURE(f);
+  REQUIRE(f.upstream.script(R"([{"fault":"short_body"}])"));
+  Recorder r;
+  f.start(r, "/v1/chat/completions", kChat);
+  REQUIRE(f.run([&] { return r.done(); }));
+  CHECK(r.error == OUTRIGGER_HTTP_E_TRANSPORT);
+  CHECK(r.status == 200);
+}
+
+TEST_CASE("http client: a body delimited by the connection's close is complete when it closes") {
+  TRANSPORT_FIXTURE(f);
+  REQUIRE(f.upstream.script(R"([{"fault":"close_delimited"}])"));
+  Recorder r;
+  f.start(r, "/v1/chat/completions", kChat);
+  REQUIRE(f.run([&] { return r.done(); }));
+  CHECK(r.error == OUTRIGGER_HTTP_OK);
+  CHECK(r.body.find("closed by the server") != std::string::npos);
+  CHECK(r.body.back() == '}');
+}
+
+TEST_CASE("http client: transfers beyond the per-host connection limit wait for a free connection") {
+  HttpClientSettings s;
+  s.max_host_connections = 1;
+  TRANSPORT_FIXTURE(f, s);
+  REQUIRE(f.upstream.script(R"([{"fault":"slow_first_byte","ms":150,"repeat":3}])"));
+  Recorder r[3];
+  for (Recorder& one : r) f.start(one, "/v1/chat/completions", kChat);
+  REQUIRE(f.run([&] { return r[0].done() && r[1].done() && r[2].done(); }));
+  for (Recorder& one : r) CHECK(one.error == OUTRIGGER_HTTP_OK);
+  CHECK(f.client.counters().sockets_opened == 1);
+  auto log = parseJson(f.upstream.log());
+  REQUIRE(log.Size() == 3);
+  CHECK(log[1]["t"].GetDouble() - log[0]["t"].GetDouble() >= 0.14);  // one at a time on the single connection
+  CHECK(log[2]["t"].GetDouble() - log[1]["t"].GetDouble() >= 0.14);
+}
+
+TEST_CASE("http client: a cancel while every connection is busy takes the waiting transfer out of the queue") {
+  HttpClientSettings s;
+  s.max_host_connections = 1;
+  TRANSPORT_FIXTURE(f, s);
+  REQUIRE(f.upstream.script(R"([{"fault":"slow_first_byte","ms":200}])"));
+  Recorder first, queued;
+  f.start(first, "/v1/chat/completions", kChat);
+  uint64_t id = f.start(queued, "/v1/chat/completions", kChat);
+  f.run([] { return false; }, 50);
+  REQUIRE(f.client.cancel(kOwner, id) == OUTRIGGER_OK);
+  REQUIRE(f.run([&] { return first.done(); }));
+  f.run([] { return false; }, 100);
+  CHECK(first.error == OUTRIGGER_HTTP_OK);
+  CHECK(queued.completions == 0);
+  CHECK(parseJson(f.upstream.log()).Size() == 1);
+  CHECK(f.client.active() == 0);
 }

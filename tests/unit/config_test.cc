@@ -99,3 +99,17 @@ TEST_CASE("plugin config keeps a line for each JSON pointer") {
   CHECK(lines.at("/deny_patterns/1") == "t.toml:5");
   CHECK(s->instances[0].on_error == config::OnError::kDeny);
 }
+
+TEST_CASE("the upstream transport and busy polling are server settings with bounds") {
+  auto s = config::parseConfig(std::string("[server]\nbusy_poll_us = 50\nupstream_plain_http1 = false\n") + kMinimal,
+                               "test.toml", "/etc/outrigger");
+  REQUIRE(s.ok());
+  CHECK(s->server.busy_poll_us == 50);
+  CHECK_FALSE(s->server.upstream_plain_http1);
+  auto d = config::parseConfig(kMinimal, "test.toml", "/etc/outrigger");
+  REQUIRE(d.ok());
+  CHECK(d->server.busy_poll_us == 0);  // never spins unless asked
+  CHECK(d->server.upstream_plain_http1);
+  CHECK(errorOf("[server]\nbusy_poll_us = 20000\n").find("test.toml:2") != std::string::npos);
+  CHECK(errorOf("[server]\nupstream_plain_http1 = \"yes\"\n").find("test.toml:2") != std::string::npos);
+}

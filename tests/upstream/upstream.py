@@ -25,6 +25,10 @@ waits that long before any answer (an error included):
   malformed_json     a 200 whose body (or one stream event) is not JSON
   empty_choices      an OpenAI 200 with "choices": []
   refusal            an answer whose assistant message carries a refusal
+  drop_before_head   read the request, then close the connection without answering a byte
+  short_body         a 200 whose content-length promises more than is sent, then a close
+  close_delimited    a 200 with neither content-length nor chunking: the close ends the body
+  close_after_response  answer normally (keep-alive), then close the connection while it is idle
 "t" in the log is time.monotonic() in seconds at arrival, for measuring backoff.
 """
 import argparse
@@ -174,6 +178,11 @@ class Handler(BaseHTTPRequestHandler):
             return
         if fault == "slow_first_byte":
             time.sleep(step.get("ms", 500) / 1000.0)
+        if fault in ("drop_before_head", "short_body", "close_delimited"):
+            return self.transport_fault(fault)
+        if fault == "close_after_response":
+            self.close_connection = True  # after this answer, which does not announce it
+            fault, step = "ok", dict(step, fault="ok")
         anthropic = self.path.rstrip("/").endswith("/messages")
         if fault == "status":
             return self.error(step, anthropic)
@@ -184,6 +193,22 @@ class Handler(BaseHTTPRequestHandler):
         if anthropic:
             return self.anthropic(body, step, fault)
         self.send_json(404, {"error": {"message": "unknown path", "type": "not_found_error", "param": None, "code": None}})
+
+    def transport_fault(self, fault):
+        self.close_connection = True
+        if fault == "drop_before_head":
+            return
+        answer = json.dumps({"id": "chatcmpl-upstream", "object": "chat.completion", "created": 0, "model": "m",
+                             "choices": [{"index": 0, "message": {"role": "assistant", "content": "closed by the server"},
+                                          "finish_reason": "stop"}],
+                             "usage": {"prompt_tokens": 1, "completion_tokens": 4, "total_tokens": 5}}).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        if fault == "short_body":
+            self.send_header("content-length", str(len(answer) + 100))
+        self.end_headers()
+        self.wfile.write(answer)
+        self.wfile.flush()
 
     def control(self, raw):
         req = json.loads(raw or b"{}")

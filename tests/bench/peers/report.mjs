@@ -26,34 +26,36 @@ for (const row of table) {
   console.log(row.map((cell, i) => (i === 0 || row.length < header.length ? (cell || '').padEnd(widths[i]) : (cell || '').padStart(widths[i]))).join('  ').trimEnd());
 }
 
-// --- targets -------------------------------------------------------------------------------
-const outrigger = rows.find((r) => r.name.startsWith('outrigger'));
-const comparable = outrigger && outrigger.comparable;
+// --- targets, for each Outrigger row ------------------------------------------------------
+const outriggers = rows.filter((r) => r.name.startsWith('outrigger') && r.concurrency === 1);
 const added1 = (name) => {
   const r = find(name, 1), base = find('direct', 1);
   return ok(r) && ok(base) ? r.p50_ms - base.p50_ms : NaN;
 };
-console.log('');
-if (!comparable) {
-  console.log('targets: CANNOT BE JUDGED - Outrigger did not run in front of the mock upstream');
-  console.log('  (no provider.openai plugin; its row uses the in-process mock provider and is NOT comparable)');
+const verdict = (pass, judgeable) => (!judgeable ? 'CANNOT BE JUDGED' : pass ? 'MET' : 'NOT MET');
+if (!outriggers.length || !outriggers[0].comparable) {
+  console.log('');
+  console.log('targets: CANNOT BE JUDGED - Outrigger did not run in front of the upstream');
+  console.log('  (no provider.openai plugin; its rows use the in-process mock provider and are NOT comparable)');
   process.exit(0);
 }
-const o = outrigger.name;
-const oAdded = added1(o), pAdded = added1('portkey'), lAdded = added1('litellm');
-const verdict = (pass, judgeable) => (!judgeable ? 'CANNOT BE JUDGED' : pass ? 'MET' : 'NOT MET');
-const j1 = [oAdded, pAdded].every(Number.isFinite) && pAdded > 0;
-console.log(`target 1: added p50 at 1 concurrent <= 1/20 of Portkey's: ${f(oAdded)} ms vs ${f(pAdded / 20)} ms (Portkey adds ${f(pAdded)} ms): ` +
-  verdict(oAdded <= pAdded / 20, j1));
-const j2 = [oAdded, lAdded].every(Number.isFinite) && lAdded > 0;
-console.log(`target 2: added p50 at 1 concurrent <= 1/100 of LiteLLM's: ${f(oAdded)} ms vs ${f(lAdded / 100)} ms (LiteLLM adds ${f(lAdded)} ms): ` +
-  verdict(oAdded <= lAdded / 100, j2));
-const o64 = find(o, 64), p64 = find('portkey', 64);
+const pAdded = added1('portkey'), lAdded = added1('litellm'), p64 = find('portkey', 64);
 const d64 = [find('direct', 64), find('direct(again)', 64)].filter(ok).sort((a, b) => b.rps - a.rps)[0];
-const j3 = ok(o64) && ok(p64);
-console.log(`target 3: req/s at 64 concurrent >= 30x Portkey's: ${j3 ? o64.rps.toFixed(1) : '-'} vs ${j3 ? (30 * p64.rps).toFixed(1) : '-'} ` +
-  `(${j3 ? (o64.rps / p64.rps).toFixed(1) : '-'}x): ` + verdict(j3 && o64.rps >= 30 * p64.rps, j3));
-if (j3 && ok(d64) && d64.rps < 30 * p64.rps) {
-  console.log(`  note: the mock upstream called directly serves at most ${d64.rps.toFixed(1)} req/s at 64 concurrent on this machine, ` +
-    `below 30x Portkey's; no proxy in front of it can reach target 3 here`);
+for (const { name: o } of outriggers) {
+  const oAdded = added1(o), o64 = find(o, 64);
+  console.log('');
+  console.log(`${o}:`);
+  const j1 = [oAdded, pAdded].every(Number.isFinite) && pAdded > 0;
+  console.log(`  target 1: added p50 at 1 concurrent <= 1/20 of Portkey's: ${f(oAdded)} ms vs ${f(pAdded / 20)} ms (Portkey adds ${f(pAdded)} ms): ` +
+    verdict(oAdded <= pAdded / 20, j1));
+  const j2 = [oAdded, lAdded].every(Number.isFinite) && lAdded > 0;
+  console.log(`  target 2: added p50 at 1 concurrent <= 1/100 of LiteLLM's: ${f(oAdded)} ms vs ${f(lAdded / 100)} ms (LiteLLM adds ${f(lAdded)} ms): ` +
+    verdict(oAdded <= lAdded / 100, j2));
+  const j3 = ok(o64) && ok(p64);
+  console.log(`  target 3: req/s at 64 concurrent >= 30x Portkey's: ${j3 ? o64.rps.toFixed(1) : '-'} vs ${j3 ? (30 * p64.rps).toFixed(1) : '-'} ` +
+    `(${j3 ? (o64.rps / p64.rps).toFixed(1) : '-'}x): ` + verdict(j3 && o64.rps >= 30 * p64.rps, j3));
+  if (j3 && ok(d64) && d64.rps < 30 * p64.rps) {
+    console.log(`    note: the upstream called directly serves at most ${d64.rps.toFixed(1)} req/s at 64 concurrent here, ` +
+      `below 30x Portkey's; no proxy in front of it can reach target 3 on this machine`);
+  }
 }
