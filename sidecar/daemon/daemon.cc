@@ -156,6 +156,64 @@ std::string Daemon::metricsText() const {
   out += http::renderScalar("outrigger_http_connections", "gauge", "Open HTTP connections.", double(http_conns));
   out += http::renderScalar("outrigger_config_generation", "gauge", "Generation of the live config.", double(generation_));
   out += http::renderScalar("outrigger_ready", "gauge", "1 when ready to serve.", shutting_down_ ? 0.0 : 1.0);
+  out += resilienceMetrics();
+  return out;
+}
+
+// Counters every worker keeps on its own; the sums are what an operator alerts on.
+std::string Daemon::resilienceMetrics() const {
+  struct Counter {
+    const char* name;
+    const char* help;
+    std::atomic<uint64_t> chain::EngineCounters::*field;
+  };
+  static const Counter kEngine[] = {
+      {"outrigger_attempts_total", "Provider attempts started (first tries, retries, fallbacks, hedges).",
+       &chain::EngineCounters::attempts},
+      {"outrigger_retries_total", "Attempts that retried the same target.", &chain::EngineCounters::retries},
+      {"outrigger_fallbacks_total", "Attempts that moved on to another target.", &chain::EngineCounters::fallbacks},
+      {"outrigger_give_ups_total", "Requests that ended with a provider failure after their attempts.",
+       &chain::EngineCounters::give_ups},
+      {"outrigger_breaker_skips_total", "Targets skipped because their circuit breaker was open.",
+       &chain::EngineCounters::breaker_skips},
+      {"outrigger_limit_queued_total", "Requests that waited in a route's limit queue.", &chain::EngineCounters::queued},
+      {"outrigger_limit_queue_full_total", "Requests refused because the route's limit queue was full.",
+       &chain::EngineCounters::queue_full},
+      {"outrigger_limit_queue_timeouts_total", "Queued requests whose queue time ran out.",
+       &chain::EngineCounters::queue_timeouts},
+      {"outrigger_hedges_total", "Hedged second attempts started.", &chain::EngineCounters::hedges},
+      {"outrigger_hedge_wins_total", "Hedged attempts that answered first.", &chain::EngineCounters::hedge_wins},
+  };
+  struct ClientCounter {
+    const char* name;
+    const char* help;
+    std::atomic<uint64_t> http_client::HttpClientCounters::*field;
+  };
+  static const ClientCounter kClient[] = {
+      {"outrigger_upstream_transfers_started_total", "Upstream HTTP transfers started.",
+       &http_client::HttpClientCounters::started},
+      {"outrigger_upstream_transfers_completed_total", "Upstream HTTP transfers whose response arrived whole.",
+       &http_client::HttpClientCounters::completed},
+      {"outrigger_upstream_transfers_failed_total", "Upstream HTTP transfers that failed (transport errors, timeouts).",
+       &http_client::HttpClientCounters::failed},
+      {"outrigger_upstream_timeouts_total", "Upstream HTTP transfers ended by a timeout or the deadline.",
+       &http_client::HttpClientCounters::timeouts},
+      {"outrigger_upstream_transfers_cancelled_total", "Upstream HTTP transfers cancelled by their request.",
+       &http_client::HttpClientCounters::cancelled},
+      {"outrigger_upstream_connections_opened_total", "Upstream TCP connections opened.",
+       &http_client::HttpClientCounters::sockets_opened},
+  };
+  std::string out;
+  for (const Counter& c : kEngine) {
+    uint64_t sum = 0;
+    for (const auto& w : workers_) sum += (w->engineCounters().*c.field).load(std::memory_order_relaxed);
+    out += http::renderScalar(c.name, "counter", c.help, double(sum));
+  }
+  for (const ClientCounter& c : kClient) {
+    uint64_t sum = 0;
+    for (const auto& w : workers_) sum += (w->httpClientCounters().*c.field).load(std::memory_order_relaxed);
+    out += http::renderScalar(c.name, "counter", c.help, double(sum));
+  }
   return out;
 }
 

@@ -39,6 +39,7 @@ class Daemon {
   bool startAdmin();
   void acceptHttp(int fd, bool is_unix);
   std::string metricsText() const;
+  std::string resilienceMetrics() const;
 
   config::Settings settings_;
   std::string config_path_;
