@@ -14,6 +14,10 @@ namespace {
 
 constexpr uint64_t kMsNs = 1000000;
 constexpr size_t kReadBuffer = 16384;
+// Like libcurl's default: an idle pooled connection older than this is closed rather than reused
+// (a NAT or load balancer may have dropped it without a word).
+constexpr uint64_t kMaxIdleNs = 118ull * 1000000000ull;
+constexpr unsigned kTcpKeepaliveS = 60;
 
 uint64_t afterMs(uint64_t now, uint32_t ms) { return now + uint64_t(ms) * kMsNs; }
 std::string_view sv(outrigger_str s) { return s.size ? std::string_view(s.data, s.size) : std::string_view(); }
@@ -118,6 +122,9 @@ struct PlainHttp1::Connection {
   Exchange* ex = nullptr;
   std::string out;   // the request being written (owned here: a write can outlive its exchange)
   std::string held;  // bytes read but not parsed while the sink is paused
+  addrinfo* addresses = nullptr;     // the resolver's answer (owned), for trying the next address
+  addrinfo* next_address = nullptr;  // the one to try if connecting to the current one fails
+  uint64_t idle_since = 0;           // when it last went back to the pool
   bool tcp_open = false;
   bool resolving = false;
   bool connected = false;
@@ -126,6 +133,10 @@ struct PlainHttp1::Connection {
   bool reading = false;
   bool closing = false;
   char buffer[kReadBuffer];
+
+  ~Connection() {
+    if (addresses) uv_freeaddrinfo(addresses);
+  }
 };
 
 struct PlainHttp1::Exchange {
@@ -159,6 +170,7 @@ struct PlainHttp1::Exchange {
   bool complete = false;       // the whole response was parsed
   bool sink_paused = false;
   bool resent = false;
+  bool fresh_only = false;     // resent after a keep-alive race: not on another pooled connection
   bool dead = false;           // no further sink callbacks
   bool report = true;          // on_complete still owed
   outrigger_http_error forced = OUTRIGGER_HTTP_OK;
@@ -307,14 +319,19 @@ void PlainHttp1::abort(Exchange* ex, bool report) {
     q.erase(std::remove(q.begin(), q.end(), ex), q.end());
     ex->waiting = false;
   }
+  if (ex->forced == OUTRIGGER_HTTP_OK) ex->forced = OUTRIGGER_HTTP_E_CANCELLED;
+  if (report && parsing_ > 0) {
+    // Inside a sink callback (a plugin's on_head or on_body ended its request): on_complete must
+    // not run nested in it, so it comes from the timer, as failures do.
+    return fail(ex, ex->forced, timeoutText(ex->forced));
+  }
   if (Connection* c = ex->conn) {
+    // Mid-exchange the rest of the response would arrive on it; still opening, it may never
+    // connect (a connect timeout ends here): either way it goes.
     c->ex = nullptr;
     ex->conn = nullptr;
-    // Still opening: it can serve the next transfer. Mid-exchange: the rest of the response
-    // would arrive on it, so it cannot be reused.
-    if (c->connected) closeConnection(c);
+    closeConnection(c);
   }
-  if (ex->forced == OUTRIGGER_HTTP_OK) ex->forced = OUTRIGGER_HTTP_E_CANCELLED;
   if (report) {
     complete(ex, ex->forced, timeoutText(ex->forced));
   } else {
@@ -431,8 +448,12 @@ void PlainHttp1::dispatch(Pool* pool) {
   uint32_t limit = settings_.max_host_connections;
   while (!pool->waiting.empty()) {
     Exchange* ex = pool->waiting.front();
-    if (!pool->idle.empty()) {
+    if (!ex->fresh_only && !pool->idle.empty()) {
       Connection* c = pool->idle.back();
+      if (monoNowNs() - c->idle_since > kMaxIdleNs) {
+        closeConnection(c);  // takes it off the idle list
+        continue;
+      }
       pool->idle.pop_back();
       pool->waiting.pop_front();
       ex->waiting = false;
@@ -442,6 +463,8 @@ void PlainHttp1::dispatch(Pool* pool) {
       pool->waiting.pop_front();
       ex->waiting = false;
       openConnection(pool, ex);
+    } else if (ex->fresh_only && !pool->idle.empty()) {
+      closeConnection(pool->idle.front());  // room for the fresh connection it needs
     } else {
       break;  // the next connection that frees up takes it
     }
@@ -493,8 +516,9 @@ void PlainHttp1::onResolved(uv_getaddrinfo_t* req, int status, addrinfo* result)
     else self->closeConnection(c);
     return;
   }
+  c->addresses = result;
+  c->next_address = result->ai_next;
   self->connectTo(c, result->ai_addr);
-  uv_freeaddrinfo(result);
 }
 
 void PlainHttp1::connectTo(Connection* c, const sockaddr* addr) {
@@ -503,6 +527,7 @@ void PlainHttp1::connectTo(Connection* c, const sockaddr* addr) {
   c->tcp_open = true;
   counters_.sockets_opened.fetch_add(1, std::memory_order_relaxed);
   uv_tcp_nodelay(&c->tcp, 1);
+  uv_tcp_keepalive(&c->tcp, 1, kTcpKeepaliveS);
   c->connect_req.data = c;
   if (int rc = uv_tcp_connect(&c->connect_req, &c->tcp, addr, &PlainHttp1::onConnected); rc != 0) {
     std::string message = std::string("connect to ") + c->pool->authority + " failed: " + uv_strerror(rc);
@@ -516,6 +541,7 @@ void PlainHttp1::onConnected(uv_connect_t* req, int status) {
   if (c->closing) return;  // closed while connecting (status is UV_ECANCELED)
   PlainHttp1* self = c->transport;
   if (status != 0) {
+    if (c->ex && c->next_address) return self->connectNext(c);  // a name with more addresses: the next one
     std::string message = std::string("connect to ") + c->pool->authority + " failed: " + uv_strerror(status);
     if (c->ex) self->fail(c->ex, OUTRIGGER_HTTP_E_CONNECT, std::move(message));
     else self->closeConnection(c);
@@ -528,7 +554,30 @@ void PlainHttp1::onConnected(uv_connect_t* req, int status) {
     self->attach(c, ex);
   } else {
     self->release(c);  // its transfer ended while it connected: it serves the next one
+    self->dispatch(c->pool);
   }
+}
+
+// A handle that failed to connect cannot connect again: a new connection takes over the transfer
+// and the remaining addresses, within the same connect timeout.
+void PlainHttp1::connectNext(Connection* failed) {
+  Pool* pool = failed->pool;
+  Exchange* ex = failed->ex;
+  auto* c = new Connection;
+  c->transport = this;
+  c->pool = pool;
+  c->resolve.data = c;
+  c->addresses = failed->addresses;
+  failed->addresses = nullptr;
+  addrinfo* address = failed->next_address;
+  c->next_address = address->ai_next;
+  pool->all.push_back(c);
+  ++open_connections_;
+  failed->ex = nullptr;
+  closeConnection(failed);
+  c->ex = ex;
+  ex->conn = c;
+  connectTo(c, address->ai_addr);
 }
 
 void PlainHttp1::attach(Connection* c, Exchange* ex) {
@@ -586,7 +635,9 @@ void PlainHttp1::feed(Connection* c, const char* data, size_t len) {
   if (auto* loop = event::EventLoop::current()) loop->keepHot();
   if (!c->ex) return closeConnection(c);  // bytes on an idle connection: nothing can be trusted on it
   c->ex->got_bytes = true;
+  ++parsing_;
   size_t parsed = http_parser_execute(&c->parser, &parser_settings_, data, len);
+  --parsing_;
   afterParse(c, parsed, len, data);
 }
 
@@ -595,8 +646,9 @@ void PlainHttp1::afterParse(Connection* c, size_t parsed, size_t len, const char
   if (c->closing || !ex) return;  // the transfer was cancelled from one of its callbacks
   http_errno err = HTTP_PARSER_ERRNO(&c->parser);
   if (ex->complete) {
-    // Bytes after the response (an unasked-for second response) make the connection unusable.
-    bool reuse = http_should_keep_alive(&c->parser) && parsed == len && !shutting_down_;
+    // Bytes after the response (an unasked-for second response) make the connection unusable;
+    // so does a request still being written (a server may answer before reading it all).
+    bool reuse = http_should_keep_alive(&c->parser) && parsed == len && !c->writing && !shutting_down_;
     c->ex = nullptr;
     ex->conn = nullptr;
     if (reuse) release(c);
@@ -626,7 +678,9 @@ void PlainHttp1::peerClosed(Connection* c, int status) {
   if (!ex) return closeConnection(c);  // an idle connection the server closed
   if (status == UV_EOF && ex->got_bytes) {
     // The end of a body delimited by the connection's close completes the response.
+    ++parsing_;
     size_t parsed = http_parser_execute(&c->parser, &parser_settings_, nullptr, 0);
+    --parsing_;
     if (c->ex == ex && ex->complete) return afterParse(c, parsed, 0, nullptr);
     if (c->closing || c->ex != ex) return;
   }
@@ -636,8 +690,13 @@ void PlainHttp1::peerClosed(Connection* c, int status) {
     ex->resent = true;
     c->ex = nullptr;
     ex->conn = nullptr;
-    closeConnection(c);
-    openConnection(ex->pool, ex);
+    Pool* pool = ex->pool;
+    // First in line: it was sent before anything waiting. dispatch opens a fresh connection
+    // (the closed one freed a slot) unless another closed first and took it.
+    ex->fresh_only = true;
+    ex->waiting = true;
+    pool->waiting.push_front(ex);
+    closeConnection(c);  // dispatches
     return;
   }
   std::string message = ex->head_delivered ? "connection closed before the response body completed"
@@ -649,7 +708,8 @@ void PlainHttp1::peerClosed(Connection* c, int status) {
 void PlainHttp1::release(Connection* c) {
   c->ex = nullptr;
   c->held.clear();
-  if (shutting_down_ || !c->connected || !c->reading) return closeConnection(c);
+  if (shutting_down_ || !c->connected || !c->reading || c->writing) return closeConnection(c);
+  c->idle_since = monoNowNs();
   c->pool->idle.push_back(c);
 }
 

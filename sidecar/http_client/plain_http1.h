@@ -79,6 +79,7 @@ class PlainHttp1 {
   void dispatch(Pool* pool);
   void openConnection(Pool* pool, Exchange* ex);
   void connectTo(Connection* c, const sockaddr* addr);
+  void connectNext(Connection* failed);
   void attach(Connection* c, Exchange* ex);
   void send(Connection* c);
   void feed(Connection* c, const char* data, size_t len);
@@ -100,6 +101,7 @@ class PlainHttp1 {
   std::unordered_map<std::string, std::unique_ptr<Pool>> pools_;
   std::unordered_map<uint64_t, Exchange*> exchanges_;
   size_t open_connections_ = 0;
+  int parsing_ = 0;  // depth of http_parser_execute calls: sink callbacks may be running
   bool shutting_down_ = false;
 };
 

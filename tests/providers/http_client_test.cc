@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,9 @@ struct Recorder {
   bool pause_on_body = false;
   bool abort_on_head = false;
   bool paused = false;
+  std::function<void()> during_body;  // runs inside on_body (once)
+  bool in_body = false;
+  bool completed_inside_body = false;
 
   bool done() const { return completions > 0; }
   std::string header(const std::string& name) const {
@@ -59,6 +63,13 @@ struct Recorder {
           auto* r = static_cast<Recorder*>(u);
           r->body.append(b.data, b.size);
           ++r->body_calls;
+          if (r->during_body) {
+            auto hook = std::move(r->during_body);
+            r->during_body = nullptr;
+            r->in_body = true;
+            hook();
+            r->in_body = false;
+          }
           if (r->pause_on_body) {
             r->paused = true;
             return OUTRIGGER_PAUSE;
@@ -67,6 +78,7 @@ struct Recorder {
         },
         [](void* u, const outrigger_http_result* res) noexcept {
           auto* r = static_cast<Recorder*>(u);
+          if (r->in_body) r->completed_inside_body = true;
           ++r->completions;
           r->error = res->error;
           r->result_status = res->status;
@@ -466,5 +478,19 @@ TEST_CASE("http client: a cancel while every connection is busy takes the waitin
   CHECK(first.error == OUTRIGGER_HTTP_OK);
   CHECK(queued.completions == 0);
   CHECK(parseJson(f.upstream.log()).Size() == 1);
+  CHECK(f.client.active() == 0);
+}
+
+TEST_CASE("http client: a transfer whose request ends inside its own body callback completes after it returns") {
+  TRANSPORT_FIXTURE(f);
+  Recorder r;
+  r.during_body = [&] { f.client.abortOwnedBy(kOwner); };  // e.g. a guardrail denied the first chunk
+  f.start(r, "/v1/chat/completions", kStream);
+  REQUIRE(f.run([&] { return r.done(); }));
+  CHECK(r.error == OUTRIGGER_HTTP_E_CANCELLED);
+  CHECK(r.completions == 1);
+  CHECK_FALSE(r.completed_inside_body);
+  f.run([] { return false; }, 50);
+  CHECK(r.completions == 1);
   CHECK(f.client.active() == 0);
 }
