@@ -37,8 +37,8 @@ void EventLoop::onSpin(uv_idle_t* handle) {
 EventLoop::~EventLoop() {
   join();
   // Close whatever is left (a loop that never ran) so uv_loop_close succeeds.
-  if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&async_))) {
-    uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
+  for (auto* h : {reinterpret_cast<uv_handle_t*>(&async_), reinterpret_cast<uv_handle_t*>(&spin_)}) {
+    if (!uv_is_closing(h)) uv_close(h, nullptr);
   }
   uv_run(&loop_, UV_RUN_DEFAULT);
   uv_loop_close(&loop_);
