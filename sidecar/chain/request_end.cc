@@ -1,0 +1,211 @@
+// The end of a request: cancels that reach whichever plugin is busy, plugin timers, the deadline,
+// and end() — the one place a request finishes (exactly one end on its stream, transfers and
+// timers closed, the finished record handed to the exporters).
+#include <cstring>
+
+#include "chain/request_context.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "http_client/http_client.h"
+
+namespace outrigger::chain {
+namespace {
+
+std::string_view sv(outrigger_str s) { return s.size ? std::string_view(s.data, s.size) : std::string_view(); }
+
+}  // namespace
+
+void RequestContext::notifyPendingCancel() {
+  if (waiting_ == Waiting::kNothing || !waiting_stage_) return;
+  const Stage& stage = *waiting_stage_;
+  Waiting w = waiting_;
+  waiting_ = Waiting::kNothing;
+  if (w == Waiting::kProvider && !embed_) closeSpanAt(attempt_span_, "cancelled");
+  else closeSpan("cancelled");
+  void* h = stage.instance->handle();
+  switch (w) {
+    case Waiting::kProvider:
+      stage.instance->provider()->cancel(h, handle_);
+      break;
+    case Waiting::kGuardrail: {
+      const auto* hooks = stage.instance->guardrail();
+      if (OUTRIGGER_HAS_SLOT(hooks, outrigger_guardrail_hooks, on_cancel)) hooks->on_cancel(h, handle_);
+      break;
+    }
+    case Waiting::kCache: {
+      const auto* hooks = stage.instance->cache();
+      if (OUTRIGGER_HAS_SLOT(hooks, outrigger_cache_hooks, on_cancel)) hooks->on_cancel(h, handle_);
+      break;
+    }
+    case Waiting::kNothing:
+      break;
+  }
+}
+
+void RequestContext::cancelWith(Code code, std::string_view message, std::string_view origin) {
+  if (ended_) return;
+  std::string msg(message), org(origin);
+  notifyPendingCancel();
+  // A server going away is worth retrying elsewhere; a cancel, deadline or deny is not.
+  end(code, msg, org, /*retryable=*/code == Code::kUnavailable);
+}
+
+void RequestContext::resume() {
+  if (!paused_ || ended_) return;
+  paused_ = false;
+  if (waiting_ != Waiting::kProvider) return;
+  const Stage& stage = providerStage();
+  const auto* hooks = stage.instance->provider();
+  if (OUTRIGGER_HAS_SLOT(hooks, outrigger_provider_hooks, resume)) hooks->resume(stage.instance->handle(), handle_);
+}
+
+void RequestContext::onDeadline(uv_timer_t* t) {
+  auto* self = static_cast<RequestContext*>(t->data);
+  std::string origin = self->waiting_stage_ && self->waiting_ != Waiting::kNothing ? self->waiting_stage_->origin : "deadline";
+  self->cancelWith(Code::kDeadlineExceeded, "deadline exceeded", origin);
+}
+
+outrigger_status RequestContext::setTimer(uint32_t delay_ms, outrigger_callback fn, void* user_data) {
+  if (ended_) return OUTRIGGER_E_STALE;
+  auto* pt = new PluginTimer{{}, this, fn, user_data};
+  uv_timer_init(engine_.loop().loop(), &pt->timer);
+  pt->timer.data = pt;
+  uv_timer_start(&pt->timer, &RequestContext::onPluginTimer, delay_ms, 0);
+  plugin_timers_.push_back(pt);
+  ++open_handles_;
+  return OUTRIGGER_OK;
+}
+
+namespace {
+void closeAndMaybeFree(uv_handle_t* h);
+}
+
+void RequestContext::onPluginTimer(uv_timer_t* t) {
+  auto* pt = static_cast<PluginTimer*>(t->data);
+  RequestContext* self = pt->owner;
+  auto& timers = self->plugin_timers_;
+  for (auto it = timers.begin(); it != timers.end(); ++it) {
+    if (*it == pt) {
+      timers.erase(it);
+      break;
+    }
+  }
+  outrigger_callback fn = pt->fn;
+  void* ud = pt->user_data;
+  pt->fn = nullptr;
+  uv_close(reinterpret_cast<uv_handle_t*>(&pt->timer), closeAndMaybeFree);
+  fn(ud, OUTRIGGER_OK);
+}
+
+namespace {
+// Frees a plugin timer, and the request once its last handle has closed.
+void closeAndMaybeFree(uv_handle_t* h) {
+  auto* pt = static_cast<RequestContext::PluginTimer*>(h->data);
+  RequestContext* owner = pt->owner;
+  delete pt;
+  owner->handleClosed();
+}
+}  // namespace
+
+void RequestContext::closeTimers() {
+  uv_timer_stop(&deadline_timer_);
+  // Every timer a plugin set learns the request is gone, so it can free its user data.
+  std::vector<PluginTimer*> timers;
+  timers.swap(plugin_timers_);
+  for (PluginTimer* pt : timers) {
+    outrigger_callback fn = pt->fn;
+    pt->fn = nullptr;
+    uv_timer_stop(&pt->timer);
+    uv_close(reinterpret_cast<uv_handle_t*>(&pt->timer), closeAndMaybeFree);
+    if (fn) fn(pt->user_data, OUTRIGGER_E_STALE);
+  }
+  uv_close(reinterpret_cast<uv_handle_t*>(&deadline_timer_), [](uv_handle_t* h) {
+    static_cast<RequestContext*>(h->data)->handleClosed();
+  });
+}
+
+void RequestContext::handleClosed() {
+  if (--open_handles_ == 0) delete this;
+}
+
+void RequestContext::end(Code code, std::string_view message, std::string_view origin, bool retryable,
+                         uint32_t retry_after_ms) {
+  if (ended_) return;
+  ended_ = true;
+  waiting_ = Waiting::kNothing;
+  std::string msg(message), org(origin);
+  // Outbound transfers die with their request, whatever ended it (cancel, deadline, shutdown).
+  if (auto* http = engine_.httpClient()) http->abortOwnedBy(handle_);
+  if (queue_) leaveQueue("left: the request ended (" + msg + ")");
+  if (hedge_.target) cancelHedge();
+  if (planner_) planner_->abandoned();  // frees a half-open probe slot held without a verdict
+  endAttempt();
+  attempt_tokens_ = {};  // an attempt cut short keeps its estimate
+  // The tenant pays what the answer used; a request that ends without an answer pays nothing.
+  settleTokens(&tenant_tokens_, code == Code::kOk ? double(usage_.prompt_tokens) + usage_.completion_tokens : 0);
+  engine_.wakeLimitQueues();
+  if (sink_) {
+    ResponseEndInfo info;
+    info.code = code;
+    info.retryable = retryable;
+    info.retry_after_ms = retry_after_ms;
+    info.origin = org;
+    info.message = msg;
+    if (code == Code::kOk && !view_.stream) info.content = content_;
+    info.finish_reason = code == Code::kOk ? std::string_view(finish_reason_) : std::string_view();
+    info.tool_calls = code == Code::kOk ? &tool_calls_ : nullptr;
+    info.usage = usage_;
+    info.cost_usd = cost_usd_;
+    info.cache_hit = from_cache_;
+    info.trace_id = trace_id_;
+    info.verdicts = &verdicts_;
+    info.model = answer_model_.empty() ? std::string_view(model_) : std::string_view(answer_model_);
+    if (embed_ && code == Code::kOk) info.embeddings = &embeddings_;
+    ResponseSink* sink = sink_;
+    sink_ = nullptr;
+    sink->onEnd(stream_id_, info);
+  }
+  if (code == Code::kOk) engine_.counters().finished.fetch_add(1, std::memory_order_relaxed);
+  else engine_.counters().failed.fetch_add(1, std::memory_order_relaxed);
+  submitRecord(code, msg, org);
+  engine_.release(this);
+  closeTimers();
+}
+
+void RequestContext::submitRecord(Code code, std::string_view message, std::string_view origin) {
+  telemetry::ExporterThread* exporter = engine_.exporter();
+  if (!exporter || !route_ || route_->exporters.empty()) return;
+  auto r = std::make_shared<telemetry::RequestRecord>();
+  r->chain = chain_;
+  r->route = route_;
+  r->trace_id = trace_id_;
+  r->route_name = route_->name;
+  r->provider = providerStage().instance->name();
+  r->model = answer_model_.empty() ? model_ : answer_model_;
+  r->metadata = {std::string(sv(metadata_.tenant)), std::string(sv(metadata_.user)),
+                 std::string(sv(metadata_.session)), std::string(sv(metadata_.request_id)),
+                 std::string(sv(metadata_.prompt_id)), std::string(sv(metadata_.prompt_version)),
+                 std::string(sv(metadata_.traceparent)), {}};
+  for (size_t i = 0; i < metadata_.tag_count; ++i) {
+    r->metadata.tags.emplace_back(sv(metadata_.tags[i].key), sv(metadata_.tags[i].value));
+  }
+  r->start_unix_ns = start_wall_ns_;
+  uint64_t now = monoNowNs();
+  r->duration_ns = now - start_ns_;
+  r->time_to_first_chunk_ns = first_chunk_ns_ ? first_chunk_ns_ - start_ns_ : 0;
+  r->code = code;
+  r->stream = view_.stream;
+  r->cache_hit = from_cache_;
+  r->origin = std::string(origin);
+  r->message = std::string(message);
+  r->finish_reason = finish_reason_;
+  r->usage = usage_;
+  r->cost_usd = cost_usd_;
+  r->spans = std::move(spans_);
+  r->verdicts = verdicts_;
+  if (!exporter->submit(std::move(r))) {
+    engine_.counters().records_dropped.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+}  // namespace outrigger::chain
