@@ -60,7 +60,9 @@ class JsonlExporter final : public Exporter {
     if (d.HasMember("max_file_bytes")) max_file_bytes_ = d["max_file_bytes"].GetUint64();
     if (d.HasMember("max_files")) max_files_ = d["max_files"].GetUint();
     if (d.HasMember("buffer_bytes")) buffer_bytes_ = d["buffer_bytes"].GetUint64();
-    open();
+    // The file is created with the first record (so `outrigger check` and an idle daemon leave
+    // nothing behind), but a path that could never be written is a create error now.
+    checkWritable();
   }
   ~JsonlExporter() override {
     flush();
@@ -147,6 +149,14 @@ class JsonlExporter final : public Exporter {
 
   outrigger_status flush() override {
     if (pending_.empty()) return OUTRIGGER_OK;
+    if (fd_ < 0 && !opened_) {
+      opened_ = true;
+      try {
+        open();
+      } catch (const std::exception& e) {
+        host().log(OUTRIGGER_LOG_ERROR, e.what());
+      }
+    }
     if (written_ + pending_.size() > max_file_bytes_ && written_ > 0) rotate();
     if (fd_ < 0) return OUTRIGGER_E_INTERNAL;
     const char* p = pending_.data();
@@ -168,6 +178,18 @@ class JsonlExporter final : public Exporter {
   }
 
  private:
+  void checkWritable() const {
+    if (::access(path_.c_str(), F_OK) == 0) {
+      if (::access(path_.c_str(), W_OK) != 0) throw std::runtime_error("cannot write " + path_ + ": " + std::strerror(errno));
+      return;
+    }
+    size_t slash = path_.rfind('/');
+    std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path_.substr(0, slash);
+    if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+      throw std::runtime_error("cannot create " + path_ + ": " + std::strerror(errno));
+    }
+  }
+
   void open() {
     fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
     if (fd_ < 0) throw std::runtime_error("cannot open " + path_ + ": " + std::strerror(errno));
@@ -196,6 +218,7 @@ class JsonlExporter final : public Exporter {
   uint32_t max_files_ = 5;
   uint64_t buffer_bytes_ = 0;
   int fd_ = -1;
+  bool opened_ = false;  // the first flush tried to open the file
   uint64_t written_ = 0;
   std::string pending_;
 };

@@ -67,6 +67,24 @@ TEST_CASE("outrigger check exits non-zero with file:line on an error") {
   std::system(("rm -rf " + dir).c_str());
 }
 
+TEST_CASE("outrigger check leaves no exporter file behind, and refuses a path it could never write") {
+  std::string dir = makeTempDir();
+  auto config = [&](const std::string& log_path) {
+    return "[instances.mock]\ntype = \"provider.mock\"\n"
+           "[instances.log]\ntype = \"exporter.jsonl\"\n[instances.log.config]\npath = \"" + log_path + "\"\n"
+           "[routes.default]\nprovider = \"mock\"\nexporters = [\"log\"]\n";
+  };
+  std::string ok = writeTemp(dir, "ok.toml", config(dir + "/requests.jsonl"));
+  Run r = run("check --config " + ok);
+  CHECK(r.code == 0);
+  CHECK(::access((dir + "/requests.jsonl").c_str(), F_OK) != 0);
+  std::string bad = writeTemp(dir, "bad.toml", config(dir + "/no-such-dir/requests.jsonl"));
+  r = run("check --config " + bad);
+  CHECK(r.code == 1);
+  CHECK(r.out.find("cannot create " + dir + "/no-such-dir/requests.jsonl") != std::string::npos);
+  std::system(("rm -rf " + dir).c_str());
+}
+
 TEST_CASE("outrigger plugins lists every type with kind, version, stability and schema") {
   Run r = run("plugins --dir " OUTRIGGER_PLUGIN_DIR);
   CHECK(r.code == 0);
