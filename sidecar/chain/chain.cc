@@ -3,10 +3,33 @@
 #include <unistd.h>
 
 #include <climits>
+#include <tuple>
+#include <unordered_map>
 
 #include "chain/host_api.h"
 
 namespace outrigger::chain {
+
+namespace {
+
+// A target's rate buckets are shared by every route that names the same instance and model, so
+// they get one rate: the strictest any route sets (a route without one does not lift it).
+void unifyTargetRates(WorkerChain* chain) {
+  std::unordered_map<std::string, std::pair<uint32_t, uint32_t>> strictest;  // key -> {rpm, tpm}
+  auto tighter = [](uint32_t have, uint32_t next) { return next && (!have || next < have) ? next : have; };
+  for (auto& [name, route] : chain->routes) {
+    for (const Target& t : route.targets) {
+      auto& [rpm, tpm] = strictest[t.key];
+      rpm = tighter(rpm, t.rpm_per_worker);
+      tpm = tighter(tpm, t.tpm_per_worker);
+    }
+  }
+  for (auto& [name, route] : chain->routes) {
+    for (Target& t : route.targets) std::tie(t.rpm_per_worker, t.tpm_per_worker) = strictest[t.key];
+  }
+}
+
+}  // namespace
 
 const Route* WorkerChain::resolve(std::string_view model) const {
   if (auto it = routes.find(model); it != routes.end()) return &it->second;
@@ -118,6 +141,7 @@ Expected<std::shared_ptr<ChainSnapshot>> buildChain(const config::Settings& sett
       }
       chain->routes.emplace(rs.name, std::move(r));
     }
+    unifyTargetRates(chain.get());
     snapshot->workers.push_back(std::move(chain));
   }
   for (auto& [name, inst] : shared) {

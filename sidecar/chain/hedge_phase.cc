@@ -48,8 +48,12 @@ void RequestContext::startHedge(size_t index) {
   engine_.counters().hedges.fetch_add(1, std::memory_order_relaxed);
   const Stage& stage = h.target->stage;
   h.span = spans_.size();
+  const Target* started = h.target;
   outrigger_status rc = callProviderStart(stage, &hedge_.view);
-  if (rc == OUTRIGGER_PENDING) {
+  // The hook may have settled the hedge already: it answered and won (promoted), failed, or the
+  // request ended (a guardrail denied a chunk it sent) and cancelled it. Its accounting is done
+  // then, whatever the hook returns.
+  if (rc == OUTRIGGER_PENDING || hedge_.target != started || ended_) {
     if (completed_in_hook_) advance();  // the hedge answered at once and won
     return;
   }
@@ -60,6 +64,7 @@ void RequestContext::startHedge(size_t index) {
   --h.health->in_flight;
   settleTokens(&h.tokens, 0);
   h.target = nullptr;
+  engine_.wakeLimitQueues();
 }
 
 void RequestContext::cancelHedge() {

@@ -28,18 +28,28 @@ void LimitQueue::close() {
 }
 
 bool LimitQueue::push(LimitWaiter* waiter, uint64_t expires_ns, uint32_t max_waiting) {
-  if (waiters_.size() >= max_waiting) return false;
+  if (size() >= max_waiting) return false;
   waiters_.push_back({waiter, expires_ns});
   armAt(expires_ns);
   return true;
 }
 
 void LimitQueue::remove(LimitWaiter* waiter) {
-  auto it = std::find_if(waiters_.begin(), waiters_.end(), [&](const Waiter& w) { return w.waiter == waiter; });
+  auto same = [&](const Waiter& w) { return w.waiter == waiter; };
+  auto it = std::find_if(waiters_.begin(), waiters_.end(), same);
   if (it != waiters_.end()) waiters_.erase(it);
+  for (size_t i = trying_next_; i < trying_.size(); ++i) {
+    if (same(trying_[i])) trying_[i].waiter = nullptr;
+  }
+  kept_.erase(std::remove_if(kept_.begin(), kept_.end(), same), kept_.end());
 }
 
 void LimitQueue::wakeIn(uint32_t delay_ms) {
+  if (draining_) {
+    if (delay_ms == 0) rewake_ = true;  // capacity freed while waiters were tried: try again
+    else armAt(monoNowNs() + uint64_t(delay_ms) * kMsNs);
+    return;
+  }
   if (!waiters_.empty()) armAt(monoNowNs() + uint64_t(delay_ms) * kMsNs);
 }
 
@@ -61,27 +71,39 @@ void LimitQueue::onTimer(uv_timer_t* timer) {
 void LimitQueue::drain() {
   // Waiters are taken out while they are tried: one that starts may finish, end and remove
   // itself, and one that is still limited goes back in its place, keeping arrival order.
-  std::deque<Waiter> waiting;
-  waiting.swap(waiters_);
+  draining_ = true;
+  trying_.assign(waiters_.begin(), waiters_.end());
+  waiters_.clear();
+  trying_next_ = 0;
+  kept_.clear();
   uint64_t now = monoNowNs();
   uint64_t next_ns = 0;
-  std::vector<Waiter> kept;
-  for (const Waiter& w : waiting) {
+  while (trying_next_ < trying_.size()) {
+    Waiter w = trying_[trying_next_++];
+    if (!w.waiter) continue;  // removed by an earlier waiter's callback
     if (w.expires_ns <= now) {
       w.waiter->waitExpired();
       continue;
     }
     uint32_t wake_ms = 0;
     if (w.waiter->tryAgain(&wake_ms)) continue;
-    kept.push_back(w);
+    kept_.push_back(w);
     if (wake_ms) {
       uint64_t at = now + uint64_t(wake_ms) * kMsNs;
       if (next_ns == 0 || at < next_ns) next_ns = at;
     }
   }
   // Requests that queued while the waiters were tried (behind them) stay behind them.
-  waiters_.insert(waiters_.begin(), kept.begin(), kept.end());
+  waiters_.insert(waiters_.begin(), kept_.begin(), kept_.end());
+  trying_.clear();
+  trying_next_ = 0;
+  kept_.clear();
+  draining_ = false;
   for (const Waiter& w : waiters_) next_ns = next_ns ? std::min(next_ns, w.expires_ns) : w.expires_ns;
+  if (rewake_) {
+    rewake_ = false;
+    if (!waiters_.empty()) next_ns = now;
+  }
   if (next_ns) armAt(next_ns);
 }
 

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <vector>
 
 namespace outrigger::chain {
 
@@ -44,7 +45,8 @@ class LimitQueue {
   // Tries the waiters again after `delay_ms` (0: on the loop's next turn, never from inside the
   // caller); an earlier wake-up already armed stays.
   void wakeIn(uint32_t delay_ms);
-  size_t size() const { return waiters_.size(); }
+  // Waiting now, including those being tried by a drain in progress.
+  size_t size() const { return waiters_.size() + trying_.size() - trying_next_ + kept_.size(); }
 
  private:
   ~LimitQueue() = default;
@@ -57,6 +59,14 @@ class LimitQueue {
   void armAt(uint64_t at_ns);
 
   std::deque<Waiter> waiters_;
+  // While drain() runs: the waiters being tried in order (entries from trying_next_ on are still
+  // to try; a removed one is nulled) and those tried and still limited. Kept as members so that
+  // size() and remove() see them from inside a waiter's callback.
+  std::vector<Waiter> trying_;
+  size_t trying_next_ = 0;
+  std::vector<Waiter> kept_;
+  bool draining_ = false;
+  bool rewake_ = false;  // a wake-up asked for during a drain: one more pass right after it
   uv_timer_t timer_;
   uint64_t armed_at_ns_ = 0;  // when the timer fires; 0: not armed
 };

@@ -50,6 +50,12 @@ double RequestContext::estimatePromptTokens() const {
   return tokens ? double(tokens) : 1.0;
 }
 
+// What an answer used, from its usage report; a provider that reports none (all zeros) leaves
+// the estimate standing rather than making the call free.
+double RequestContext::usedTokens(uint64_t prompt, uint64_t completion, double estimate) {
+  return prompt + completion > 0 ? double(prompt + completion) : estimate;
+}
+
 void RequestContext::settleTokens(TokenCharge* charge, double actual) {
   if (charge->bucket) charge->bucket->charge(monoNowNs(), actual - charge->charged);
   *charge = {};
@@ -57,10 +63,12 @@ void RequestContext::settleTokens(TokenCharge* charge, double actual) {
 
 bool RequestContext::runProvider() {
   preparePlanner();
-  // Strict arrival order: while others wait for this route, a new request queues behind them.
+  // Arrival order: while others wait for this route, a new request queues behind them (it is
+  // tried on the loop's next turn, after them). A full queue does not refuse it without a try:
+  // waiters held back by their own tenant's limit would otherwise lock every other tenant out.
   if (route_->policy.limits.queue) {
     LimitQueue& q = engine_.limitQueue(route_->name);
-    if (q.size() > 0) {
+    if (q.size() > 0 && q.size() < route_->policy.limits.queue_max) {
       onLimited(0, "others are waiting for this route");
       if (queue_) q.wakeIn(0);
       return false;

@@ -331,6 +331,7 @@ bool RequestContext::startAttempt(size_t index) {
   }
   waiting_ = Waiting::kNothing;
   if (rc >= 0) rc = OUTRIGGER_E_INVALID;  // a provider must answer through provider_done
+  settleTokens(&attempt_tokens_, 0);      // it never reached the upstream
   stageFailed(stage, rc, "provider start");
   if (!ended_) end(Code::kInternal, "provider failed to start", stage.origin);
   return false;
@@ -589,7 +590,8 @@ outrigger_status RequestContext::providerDone(plugin::PluginInstance* inst, cons
     uint64_t until = first_chunk_ns_ > attempt_start_ns_ ? first_chunk_ns_ : now;
     resilience::TargetHealth& health = engine_.health().target(target_->key, route_->policy);
     health.latency.add(double(until - attempt_start_ns_) / 1e6);
-    settleTokens(&attempt_tokens_, double(r.usage.prompt_tokens) + r.usage.completion_tokens);
+    settleTokens(&attempt_tokens_, usedTokens(r.usage.prompt_tokens, r.usage.completion_tokens, attempt_tokens_.charged));
+    answered_ = true;
     closeSpanAt(attempt_span_, "ok");
     std::string streamed = std::move(content_);
     copyFinal(r);

@@ -104,6 +104,7 @@ class RequestContext final : public LimitWaiter {
   void leaveQueue(std::string_view how);
   double estimatePromptTokens() const;
   // Charges or refunds the difference between `actual` and what was charged ahead.
+  static double usedTokens(uint64_t prompt, uint64_t completion, double estimate);
   static void settleTokens(TokenCharge* charge, double actual);
   static void onAttemptTimer(void* user_data, outrigger_status status);
   // Hedging (hedge_phase.cc).
@@ -191,6 +192,7 @@ class RequestContext final : public LimitWaiter {
   bool in_hook_ = false;
   bool completed_in_hook_ = false;
   bool ended_ = false;
+  bool answered_ = false;  // a provider answered OK (its usage is what the upstream used)
   bool paused_ = false;
   bool stopped_by_chunk_ = false;
 

@@ -132,6 +132,7 @@ void RequestContext::end(Code code, std::string_view message, std::string_view o
                          uint32_t retry_after_ms) {
   if (ended_) return;
   ended_ = true;
+  bool attempt_running = waiting_ == Waiting::kProvider || hedge_.target;  // cut short by this end
   waiting_ = Waiting::kNothing;
   std::string msg(message), org(origin);
   // Outbound transfers die with their request, whatever ended it (cancel, deadline, shutdown).
@@ -141,8 +142,13 @@ void RequestContext::end(Code code, std::string_view message, std::string_view o
   if (planner_) planner_->abandoned();  // frees a half-open probe slot held without a verdict
   endAttempt();
   attempt_tokens_ = {};  // an attempt cut short keeps its estimate
-  // The tenant pays what the answer used; a request that ends without an answer pays nothing.
-  settleTokens(&tenant_tokens_, code == Code::kOk ? double(usage_.prompt_tokens) + usage_.completion_tokens : 0);
+  // The tenant pays what the upstream used, even when the request then failed (an output
+  // guardrail's deny, a deadline after the answer); an attempt cut short keeps its estimate; a
+  // request whose attempts all failed, or that never reached an upstream, pays nothing.
+  double tenant_used = answered_ ? usedTokens(usage_.prompt_tokens, usage_.completion_tokens, tenant_tokens_.charged)
+                       : attempt_running ? tenant_tokens_.charged
+                                         : 0;
+  settleTokens(&tenant_tokens_, tenant_used);
   engine_.wakeLimitQueues();
   if (sink_) {
     ResponseEndInfo info;

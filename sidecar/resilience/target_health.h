@@ -3,6 +3,7 @@
 // reloads so a target keeps its history across chain snapshots. No locks: one per worker.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -57,11 +58,12 @@ class RetryBudget {
 // after the answer, which may leave a debt that blocks until refilled).
 class RpmBucket {
  public:
+  // A new rate keeps what is left (clamped to the new size, debt kept), so a reload that changes
+  // it cannot hand out a fresh minute; a bucket that had no rate starts full.
   void setRate(uint32_t per_minute) {
-    if (per_minute != rate_) {
-      rate_ = per_minute;
-      tokens_ = per_minute;
-    }
+    if (per_minute == rate_) return;
+    tokens_ = rate_ == 0 ? double(per_minute) : std::min(tokens_, double(per_minute));
+    rate_ = per_minute;
   }
   bool limited() const { return rate_ > 0; }
   // Takes a token if one is there (always true without a rate).

@@ -37,6 +37,27 @@ TEST_CASE("the example configs build a chain with every instance created") {
   }
 }
 
+TEST_CASE("routes that share a target share its strictest rate limits") {
+  auto settings = config::parseConfig(
+      "[plugins]\ndirs = [\"" OUTRIGGER_PLUGIN_DIR "\"]\n[instances.mock]\ntype = \"provider.mock\"\n"
+      "[routes.a]\ntargets = [{ provider = \"mock\", model = \"m\", rpm = 100, tpm = 9000 }]\n"
+      "[routes.b]\ntargets = [{ provider = \"mock\", model = \"m\", tpm = 6000 }]\n"
+      "[routes.c]\ntargets = [{ provider = \"mock\", model = \"other\" }]\n",
+      "shared.toml", ".");
+  REQUIRE(settings.ok());
+  auto chain = chain::buildChain(settings.value(), 2, 1);
+  REQUIRE(chain.ok());
+  const auto& routes = chain.value()->workers[0]->routes;
+  for (const char* name : {"a", "b"}) {
+    INFO(name);
+    const chain::Target& t = routes.at(name).targets[0];
+    CHECK(t.key == "mock/m");
+    CHECK(t.rpm_per_worker == 50);   // route b sets none: it does not lift a's
+    CHECK(t.tpm_per_worker == 3000); // the stricter of 9000 and 6000, per worker
+  }
+  CHECK(routes.at("c").targets[0].rpm_per_worker == 0);  // another model: its own (no) limits
+}
+
 TEST_CASE("invalid plugin config fails the chain build with the TOML line") {
   auto settings = config::parseConfig(
       "[plugins]\ndirs = [\"" OUTRIGGER_PLUGIN_DIR "\"]\n[instances.mock]\ntype = \"provider.mock\"\n"

@@ -223,6 +223,30 @@ TEST_CASE("limit queue: a waiter gives up at the queue timeout, and never waits 
   CHECK(rig.sink.ends[3].size() == 1);
 }
 
+TEST_CASE("limit queue: a queue full of one tenant's waiters does not refuse another tenant that can start") {
+  resilience::RoutePolicy p = queued(1, 5000);
+  p.tenant_rpm = 1;
+  Rig rig(p, {"a"});
+  RequestSpec x, y;
+  x.tenant = "x";
+  y.tenant = "y";
+  rig.start(1, x);
+  outrigger_request waiting = rig.start(2, x);  // over x's limit: waits, and fills the queue
+  CHECK(rig.counters().queued == 1);
+  rig.start(3, y);  // y is within its own limit and the target is free
+  CHECK(rig.sink.ends[3].empty());
+  CHECK(g_seen["a"].starts == 2);
+  CHECK(rig.counters().queue_full == 0);
+  CHECK(rig.answer("a", "x one", OUTRIGGER_CODE_OK, 0) == OUTRIGGER_OK);
+  CHECK(rig.answer("a", "y one", OUTRIGGER_CODE_OK, 1) == OUTRIGGER_OK);
+  CHECK(rig.sink.ends[3].size() == 1);
+  CHECK(rig.sink.ends[3][0].code == Code::kOk);
+  rig.loop.runUntilForTest([&] {
+    rig.engine.cancel(waiting, Code::kCancelled, "done");
+    return true;
+  }, 10);
+}
+
 TEST_CASE("limit queue: without on_limit = queue a request over the limit fails fast") {
   Rig rig(resilience::RoutePolicy{}, {"a"}, 1);
   rig.start(1);
