@@ -84,10 +84,12 @@ void HttpProvider::resume(outrigger_request request) {
   if (it == calls_.end()) return;
   HttpCall* c = it->second.get();
   c->paused = false;
+  // Held across http_resume too: the transport may deliver the held body, and even the end of
+  // the transfer, from inside it; the call must outlive that.
   ++c->in_callback;
   pump(c);
-  --c->in_callback;
   if (!c->finished && !c->paused && c->transfer_live) host().httpResume(c->handle, c->transfer);
+  --c->in_callback;
   reap(c);
 }
 
