@@ -156,6 +156,23 @@ TEST_CASE("limits via daemon: tenant TPM charges the prompt estimate up front an
   CHECK(parseJson(rig.up.log()).Size() == 4);
 }
 
+TEST_CASE("limits via daemon: a tenant pays for an answer the upstream produced even when a guardrail denies it") {
+  std::string prompt(40, 'x');  // an estimate of 10 tokens against 100 per minute
+  OneTarget rig("", "tenant_tpm = 100\nguardrails = [\"output_rules\"]\n"
+                    "[instances.output_rules]\ntype = \"guardrail.rules\"\n[instances.output_rules.config]\n"
+                    "deny_empty_output = true\n");
+  REQUIRE(rig.up.script(R"([{"text":"","usage":{"prompt_tokens":150,"completion_tokens":0,"total_tokens":150}}])"));
+  client::Client c(at(*rig.daemon));
+  auto denied = c.chat(as("acme", prompt));
+  REQUIRE_FALSE(denied.ok());
+  CHECK(denied.error().code == StatusCode::kPermissionDenied);  // the empty answer is denied
+  auto next = c.chat(as("acme", prompt));                       // but its 150 tokens were spent
+  REQUIRE_FALSE(next.ok());
+  CHECK(next.error().code == StatusCode::kResourceExhausted);
+  CHECK(next.error().message.find("token") != std::string::npos);
+  CHECK(parseJson(rig.up.log()).Size() == 1);
+}
+
 TEST_CASE("limits via daemon: target TPM charges the estimate before the answer, so a concurrent request falls back") {
   UpstreamProcess primary, backup;
   REQUIRE(primary.ready());
