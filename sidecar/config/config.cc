@@ -122,7 +122,7 @@ void Parser::server(const toml::table& t, ServerSettings* s) const {
   checkKeys(t, {"socket", "socket_mode", "workers", "max_frame_size", "max_concurrent_streams",
                 "default_timeout_ms", "max_timeout_ms", "drain_grace_ms", "write_queue_high_water",
                 "write_queue_limit", "slow_hook_warn_us", "log_level", "upstream_ca_file",
-                "upstream_plain_http1", "busy_poll_us"},
+                "upstream_plain_http1", "upstream_max_connections", "busy_poll_us"},
             "[server]");
   for (auto&& [k, v] : t) {
     std::string key(k.str());
@@ -164,6 +164,8 @@ void Parser::server(const toml::table& t, ServerSettings* s) const {
       }
     } else if (key == "upstream_plain_http1") {
       s->upstream_plain_http1 = boolean(v, key);
+    } else if (key == "upstream_max_connections") {
+      s->upstream_max_connections = static_cast<uint32_t>(uint(v, key, 65535));
     } else if (key == "busy_poll_us") {
       s->busy_poll_us = static_cast<uint32_t>(uint(v, key, 10000));
     } else if (key == "log_level") {

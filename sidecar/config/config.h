@@ -33,6 +33,7 @@ struct ServerSettings {
   LogLevel log_level = LogLevel::kInfo;
   std::string upstream_ca_file;  // PEM CA certificates trusted for upstream TLS instead of the system store
   bool upstream_plain_http1 = true;  // http:// upstreams on the built-in HTTP/1.1 transport; false: libcurl
+  uint32_t upstream_max_connections = 256;  // per upstream host and worker; more transfers wait; 0: unlimited
   uint32_t busy_poll_us = 0;      // a worker polls without sleeping this long after any work; 0: never
 };
 

@@ -12,6 +12,7 @@ http_client::HttpClientSettings upstreamSettings(const config::ServerSettings& s
   http_client::HttpClientSettings s;
   s.ca_file = server.upstream_ca_file;
   s.plain_http1 = server.upstream_plain_http1;
+  s.max_host_connections = server.upstream_max_connections;
   return s;
 }
 }  // namespace

@@ -41,7 +41,7 @@ struct HttpClientSettings {
   uint32_t first_byte_timeout_ms = 60000;
   uint32_t idle_timeout_ms = 30000;
   uint32_t total_timeout_ms = 600000;
-  uint32_t max_host_connections = 64;  // 0: unlimited
+  uint32_t max_host_connections = 256;  // per host; transfers beyond it wait for a connection; 0: unlimited
   bool verify_tls = true;              // against the system CA store
   std::string ca_file;                 // PEM CA certificates to trust instead of the system store; empty: system
   // http:// upstreams go through the built-in HTTP/1.1 transport (plain_http1.h) unless a proxy

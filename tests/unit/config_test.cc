@@ -101,15 +101,19 @@ TEST_CASE("plugin config keeps a line for each JSON pointer") {
 }
 
 TEST_CASE("the upstream transport and busy polling are server settings with bounds") {
-  auto s = config::parseConfig(std::string("[server]\nbusy_poll_us = 50\nupstream_plain_http1 = false\n") + kMinimal,
-                               "test.toml", "/etc/outrigger");
+  auto s = config::parseConfig(
+      std::string("[server]\nbusy_poll_us = 50\nupstream_plain_http1 = false\nupstream_max_connections = 8\n") + kMinimal,
+      "test.toml", "/etc/outrigger");
   REQUIRE(s.ok());
   CHECK(s->server.busy_poll_us == 50);
   CHECK_FALSE(s->server.upstream_plain_http1);
+  CHECK(s->server.upstream_max_connections == 8);
   auto d = config::parseConfig(kMinimal, "test.toml", "/etc/outrigger");
   REQUIRE(d.ok());
   CHECK(d->server.busy_poll_us == 0);  // never spins unless asked
   CHECK(d->server.upstream_plain_http1);
+  CHECK(d->server.upstream_max_connections == 256);
+  CHECK(errorOf("[server]\nupstream_max_connections = 70000\n").find("test.toml:2") != std::string::npos);
   CHECK(errorOf("[server]\nbusy_poll_us = 20000\n").find("test.toml:2") != std::string::npos);
   CHECK(errorOf("[server]\nupstream_plain_http1 = \"yes\"\n").find("test.toml:2") != std::string::npos);
 }
