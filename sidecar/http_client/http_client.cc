@@ -11,6 +11,7 @@
 
 #include "common/clock.h"
 #include "http_client/plain_http1.h"
+#include "http_client/transfer_clock.h"
 
 namespace outrigger::http_client {
 
@@ -34,11 +35,7 @@ struct HttpClient::Transfer {
   uv_timer_t timer;
   char error[CURL_ERROR_SIZE] = {0};
 
-  uint64_t first_byte_at = 0;  // absolute monotonic ns
-  uint64_t total_at = 0;
-  uint64_t deadline_at = 0;    // 0: none
-  uint64_t idle_ns = 0;
-  uint64_t last_data_ns = 0;
+  TransferClock clock;  // curl enforces the connect phase itself
 
   int status = 0;
   std::vector<std::string> header_text;  // "name\0value" pairs kept alive for on_head
@@ -53,11 +50,8 @@ struct HttpClient::Transfer {
 
 namespace {
 
-constexpr uint64_t kMsNs = 1000000;
 constexpr uint32_t kMinCachedConnections = 256;
 constexpr size_t kSpareEasyHandles = 256;  // reset handles kept for the next transfers
-
-uint64_t afterMs(uint64_t now, uint32_t ms) { return now + uint64_t(ms) * kMsNs; }
 
 std::string_view trimmed(std::string_view s) {
   while (!s.empty() && (s.back() == '\r' || s.back() == '\n' || s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
@@ -94,18 +88,6 @@ outrigger_http_error classify(CURLcode rc) {
     case CURLE_SSL_CACERT_BADFILE: return OUTRIGGER_HTTP_E_TLS;
     case CURLE_OUT_OF_MEMORY: return OUTRIGGER_HTTP_E_INTERNAL;
     default: return OUTRIGGER_HTTP_E_TRANSPORT;
-  }
-}
-
-const char* errorText(outrigger_http_error e) {
-  switch (e) {
-    case OUTRIGGER_HTTP_E_FIRST_BYTE_TIMEOUT: return "no response within the first-byte timeout";
-    case OUTRIGGER_HTTP_E_IDLE_TIMEOUT: return "response body stalled past the idle timeout";
-    case OUTRIGGER_HTTP_E_TOTAL_TIMEOUT: return "transfer exceeded its total timeout";
-    case OUTRIGGER_HTTP_E_DEADLINE: return "request deadline reached during the transfer";
-    case OUTRIGGER_HTTP_E_ABORTED: return "transfer aborted by its receiver";
-    case OUTRIGGER_HTTP_E_CANCELLED: return "transfer cancelled";
-    default: return "transfer failed";
   }
 }
 
@@ -185,12 +167,8 @@ outrigger_status HttpClient::start(outrigger_request owner, uint64_t deadline_ns
   t->headers = curl_slist_append(t->headers, "Expect:");  // no 100-continue round trip
 
   uint64_t now = monoNowNs();
-  auto pick = [](uint32_t asked, uint32_t fallback) { return asked ? asked : fallback; };
-  uint32_t connect_ms = pick(request.connect_timeout_ms, settings_.connect_timeout_ms);
-  t->first_byte_at = afterMs(now, pick(request.first_byte_timeout_ms, settings_.first_byte_timeout_ms));
-  t->idle_ns = uint64_t(pick(request.idle_timeout_ms, settings_.idle_timeout_ms)) * kMsNs;
-  t->total_at = afterMs(now, pick(request.total_timeout_ms, settings_.total_timeout_ms));
-  t->deadline_at = deadline_ns;
+  t->clock.start(now, request, settings_, deadline_ns);
+  uint64_t connect_ms = t->clock.connect_ns / kMsNs;
   if (deadline_ns && deadline_ns > now) connect_ms = std::min<uint64_t>(connect_ms, (deadline_ns - now) / kMsNs + 1);
 
   CURL* e = t->easy;
@@ -270,7 +248,7 @@ outrigger_status HttpClient::resume(outrigger_request owner, uint64_t transfer_i
   Transfer* t = find(owner, transfer_id, &st);
   if (!t) return st;
   t->sink_paused = false;
-  t->last_data_ns = monoNowNs();  // the idle clock restarts when the receiver is ready again
+  t->clock.last_data_ns = monoNowNs();  // the idle clock restarts when the receiver is ready again
   armTimer(t);
   if (t->curl_paused) {
     t->curl_paused = false;
@@ -332,7 +310,7 @@ void HttpClient::finish(Transfer* t, CURLcode rc) {
     result.status = t->status ? t->status : int32_t(code);
     std::string message;
     if (result.error != OUTRIGGER_HTTP_OK) {
-      message = t->forced != OUTRIGGER_HTTP_OK ? errorText(t->forced) : (t->error[0] ? t->error : curl_easy_strerror(rc));
+      message = t->forced != OUTRIGGER_HTTP_OK ? endedText(t->forced) : (t->error[0] ? t->error : curl_easy_strerror(rc));
     }
     result.message = {message.data(), message.size()};
     result.body_bytes = t->body_bytes;
@@ -370,13 +348,8 @@ void HttpClient::destroy(Transfer* t) {
 
 void HttpClient::armTimer(Transfer* t) {
   if (t->dead) return;
-  uint64_t at = t->total_at;
-  if (t->deadline_at && t->deadline_at < at) at = t->deadline_at;
-  if (!t->head_delivered) at = std::min(at, t->first_byte_at);
-  else if (!t->sink_paused && t->idle_ns) at = std::min(at, t->last_data_ns + t->idle_ns);
-  uint64_t now = monoNowNs();
-  uint64_t delay_ms = at > now ? (at - now + kMsNs - 1) / kMsNs : 0;
-  uv_timer_start(&t->timer, &HttpClient::onTransferTimer, delay_ms, 0);
+  uint64_t at = t->clock.nextAt(/*connecting=*/false, t->head_delivered, t->sink_paused);
+  uv_timer_start(&t->timer, &HttpClient::onTransferTimer, TransferClock::delayMs(monoNowNs(), at), 0);
 }
 
 void HttpClient::onTransferTimer(uv_timer_t* timer) {
@@ -385,13 +358,7 @@ void HttpClient::onTransferTimer(uv_timer_t* timer) {
 }
 
 void HttpClient::timeoutFired(Transfer* t) {
-  uint64_t now = monoNowNs();
-  outrigger_http_error e = OUTRIGGER_HTTP_OK;
-  if (t->deadline_at && now >= t->deadline_at) e = OUTRIGGER_HTTP_E_DEADLINE;  // the deadline always wins
-  else if (now >= t->total_at) e = OUTRIGGER_HTTP_E_TOTAL_TIMEOUT;
-  else if (!t->head_delivered && now >= t->first_byte_at) e = OUTRIGGER_HTTP_E_FIRST_BYTE_TIMEOUT;
-  else if (t->head_delivered && !t->sink_paused && t->idle_ns && now >= t->last_data_ns + t->idle_ns)
-    e = OUTRIGGER_HTTP_E_IDLE_TIMEOUT;
+  outrigger_http_error e = t->clock.expired(monoNowNs(), /*connecting=*/false, t->head_delivered, t->sink_paused);
   if (e == OUTRIGGER_HTTP_OK) return armTimer(t);  // fired a little early
   t->forced = e;
   abort(t, /*report=*/true);
@@ -423,7 +390,7 @@ size_t HttpClient::onHeader(char* data, size_t size, size_t count, void* userp) 
   }
   if (t->status < 200) return len;  // end of an interim (1xx) head
   t->head_delivered = true;
-  t->last_data_ns = monoNowNs();
+  t->clock.last_data_ns = monoNowNs();
   if (t->sink.on_head) {
     std::vector<outrigger_http_header> headers;
     headers.reserve(t->header_text.size());
@@ -459,7 +426,7 @@ size_t HttpClient::onWrite(char* data, size_t size, size_t count, void* userp) {
     return CURL_WRITEFUNC_PAUSE;
   }
   t->body_bytes += len;
-  t->last_data_ns = monoNowNs();
+  t->clock.last_data_ns = monoNowNs();
   t->client->counters_.bytes_received.fetch_add(len, std::memory_order_relaxed);
   outrigger_status rc = OUTRIGGER_OK;
   if (t->sink.on_body) rc = t->sink.on_body(t->user_data, {data, len});

@@ -7,19 +7,18 @@
 
 #include "common/clock.h"
 #include "event/event_loop.h"
+#include "http_client/transfer_clock.h"
 
 namespace outrigger::http_client {
 
 namespace {
 
-constexpr uint64_t kMsNs = 1000000;
 constexpr size_t kReadBuffer = 16384;
 // Like libcurl's default: an idle pooled connection older than this is closed rather than reused
 // (a NAT or load balancer may have dropped it without a word).
 constexpr uint64_t kMaxIdleNs = 118ull * 1000000000ull;
 constexpr unsigned kTcpKeepaliveS = 60;
 
-uint64_t afterMs(uint64_t now, uint32_t ms) { return now + uint64_t(ms) * kMsNs; }
 std::string_view sv(outrigger_str s) { return s.size ? std::string_view(s.data, s.size) : std::string_view(); }
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -37,18 +36,6 @@ bool iequals(std::string_view a, std::string_view b) {
 bool framingHeader(std::string_view name) {
   return iequals(name, "content-length") || iequals(name, "transfer-encoding") || iequals(name, "connection") ||
          iequals(name, "expect");
-}
-
-const char* timeoutText(outrigger_http_error e) {
-  switch (e) {
-    case OUTRIGGER_HTTP_E_CONNECT_TIMEOUT: return "no connection within the connect timeout";
-    case OUTRIGGER_HTTP_E_FIRST_BYTE_TIMEOUT: return "no response within the first-byte timeout";
-    case OUTRIGGER_HTTP_E_IDLE_TIMEOUT: return "response body stalled past the idle timeout";
-    case OUTRIGGER_HTTP_E_TOTAL_TIMEOUT: return "transfer exceeded its total timeout";
-    case OUTRIGGER_HTTP_E_DEADLINE: return "request deadline reached during the transfer";
-    case OUTRIGGER_HTTP_E_CANCELLED: return "transfer cancelled";
-    default: return "transfer failed";
-  }
 }
 
 // The parts of an http:// URL this transport needs. False when the URL is not one it carries.
@@ -151,13 +138,7 @@ struct PlainHttp1::Exchange {
   bool is_head = false;
   uv_timer_t timer;
 
-  uint64_t connect_ns = 0;  // the connect timeout; connect_at is set when a connection opens
-  uint64_t connect_at = 0;  // absolute monotonic ns
-  uint64_t first_byte_at = 0;
-  uint64_t total_at = 0;
-  uint64_t deadline_at = 0;  // 0: none
-  uint64_t idle_ns = 0;
-  uint64_t last_data_ns = 0;
+  TransferClock clock;  // connect_at is reset whenever a connection starts opening for it
 
   int status = 0;
   std::vector<std::string> header_names, header_values;
@@ -232,13 +213,7 @@ outrigger_status PlainHttp1::start(uint64_t id, outrigger_request owner, uint64_
   }
   r.append("\r\n").append(body);
 
-  uint64_t now = monoNowNs();
-  auto pick = [](uint32_t asked, uint32_t fallback) { return asked ? asked : fallback; };
-  ex->connect_ns = uint64_t(pick(request.connect_timeout_ms, settings_.connect_timeout_ms)) * kMsNs;
-  ex->first_byte_at = afterMs(now, pick(request.first_byte_timeout_ms, settings_.first_byte_timeout_ms));
-  ex->idle_ns = uint64_t(pick(request.idle_timeout_ms, settings_.idle_timeout_ms)) * kMsNs;
-  ex->total_at = afterMs(now, pick(request.total_timeout_ms, settings_.total_timeout_ms));
-  ex->deadline_at = deadline_ns;
+  ex->clock.start(monoNowNs(), request, settings_, deadline_ns);
 
   uv_timer_init(loop_, &ex->timer);
   ex->timer.data = ex;
@@ -282,7 +257,7 @@ outrigger_status PlainHttp1::resume(outrigger_request owner, uint64_t id) {
   if (!ex) return st;
   if (!ex->sink_paused) return OUTRIGGER_OK;
   ex->sink_paused = false;
-  ex->last_data_ns = monoNowNs();  // the idle clock restarts when the receiver is ready again
+  ex->clock.last_data_ns = monoNowNs();  // the idle clock restarts when the receiver is ready again
   armTimer(ex);
   Connection* c = ex->conn;
   if (!c || c->closing) return OUTRIGGER_OK;
@@ -323,7 +298,7 @@ void PlainHttp1::abort(Exchange* ex, bool report) {
   if (report && parsing_ > 0) {
     // Inside a sink callback (a plugin's on_head or on_body ended its request): on_complete must
     // not run nested in it, so it comes from the timer, as failures do.
-    return fail(ex, ex->forced, timeoutText(ex->forced));
+    return fail(ex, ex->forced, endedText(ex->forced));
   }
   if (Connection* c = ex->conn) {
     // Mid-exchange the rest of the response would arrive on it; still opening, it may never
@@ -333,7 +308,7 @@ void PlainHttp1::abort(Exchange* ex, bool report) {
     closeConnection(c);
   }
   if (report) {
-    complete(ex, ex->forced, timeoutText(ex->forced));
+    complete(ex, ex->forced, endedText(ex->forced));
   } else {
     ex->report = false;
     complete(ex, ex->forced, "");
@@ -391,14 +366,9 @@ void PlainHttp1::destroy(Exchange* ex) {
 
 void PlainHttp1::armTimer(Exchange* ex) {
   if (ex->dead || ex->pending != OUTRIGGER_HTTP_OK) return;
-  uint64_t at = ex->total_at;
-  if (ex->deadline_at && ex->deadline_at < at) at = ex->deadline_at;
-  if (ex->conn && !ex->conn->connected) at = std::min(at, ex->connect_at);
-  if (!ex->head_delivered) at = std::min(at, ex->first_byte_at);
-  else if (!ex->sink_paused && ex->idle_ns) at = std::min(at, ex->last_data_ns + ex->idle_ns);
-  uint64_t now = monoNowNs();
-  uint64_t delay_ms = at > now ? (at - now + kMsNs - 1) / kMsNs : 0;
-  uv_timer_start(&ex->timer, &PlainHttp1::onTimer, delay_ms, 0);
+  bool connecting = ex->conn && !ex->conn->connected;
+  uint64_t at = ex->clock.nextAt(connecting, ex->head_delivered, ex->sink_paused);
+  uv_timer_start(&ex->timer, &PlainHttp1::onTimer, TransferClock::delayMs(monoNowNs(), at), 0);
 }
 
 void PlainHttp1::onTimer(uv_timer_t* timer) {
@@ -409,15 +379,8 @@ void PlainHttp1::onTimer(uv_timer_t* timer) {
 void PlainHttp1::timeoutFired(Exchange* ex) {
   if (ex->dead) return;
   if (ex->pending != OUTRIGGER_HTTP_OK) return complete(ex, ex->pending, std::move(ex->pending_message));
-  uint64_t now = monoNowNs();
   bool connecting = ex->conn && !ex->conn->connected;
-  outrigger_http_error e = OUTRIGGER_HTTP_OK;
-  if (ex->deadline_at && now >= ex->deadline_at) e = OUTRIGGER_HTTP_E_DEADLINE;  // the deadline always wins
-  else if (now >= ex->total_at) e = OUTRIGGER_HTTP_E_TOTAL_TIMEOUT;
-  else if (connecting && now >= ex->connect_at) e = OUTRIGGER_HTTP_E_CONNECT_TIMEOUT;
-  else if (!ex->head_delivered && now >= ex->first_byte_at) e = OUTRIGGER_HTTP_E_FIRST_BYTE_TIMEOUT;
-  else if (ex->head_delivered && !ex->sink_paused && ex->idle_ns && now >= ex->last_data_ns + ex->idle_ns)
-    e = OUTRIGGER_HTTP_E_IDLE_TIMEOUT;
+  outrigger_http_error e = ex->clock.expired(monoNowNs(), connecting, ex->head_delivered, ex->sink_paused);
   if (e == OUTRIGGER_HTTP_OK) return armTimer(ex);  // fired a little early
   ex->forced = e;
   abort(ex, /*report=*/true);
@@ -479,7 +442,7 @@ void PlainHttp1::openConnection(Pool* pool, Exchange* ex) {
   c->ex = ex;
   ex->conn = c;
   ex->got_bytes = false;
-  ex->connect_at = monoNowNs() + ex->connect_ns;
+  ex->clock.connect_at = monoNowNs() + ex->clock.connect_ns;
   armTimer(ex);
   pool->all.push_back(c);
   ++open_connections_;
@@ -770,7 +733,7 @@ int PlainHttp1::onHeadersComplete(http_parser* p) {
   }
   ex->status = p->status_code;
   ex->head_delivered = true;
-  ex->last_data_ns = monoNowNs();
+  ex->clock.last_data_ns = monoNowNs();
   if (ex->sink.on_head) {
     std::vector<outrigger_http_header> headers(ex->header_names.size());
     for (size_t i = 0; i < headers.size(); ++i) {
@@ -800,7 +763,7 @@ int PlainHttp1::onBody(http_parser* p, const char* at, size_t len) {
   if (!ex) return -1;
   PlainHttp1* self = c->transport;
   ex->body_bytes += len;
-  ex->last_data_ns = monoNowNs();
+  ex->clock.last_data_ns = monoNowNs();
   self->counters_.bytes_received.fetch_add(len, std::memory_order_relaxed);
   outrigger_status rc = OUTRIGGER_OK;
   if (ex->sink.on_body) rc = ex->sink.on_body(ex->user_data, {at, len});
