@@ -9,10 +9,10 @@
 
 #include "chain/request_context.h"
 #include "common/clock.h"
+#include "plugin/str_view.h"
 
 namespace outrigger::chain {
 namespace {
-std::string_view sv(outrigger_str s) { return s.size ? std::string_view(s.data, s.size) : std::string_view(); }
 constexpr const char* kTargetsLimited = "every upstream target is at its concurrency or rate limit";
 constexpr uint64_t kNeverNs = ~uint64_t{0} / 2;
 }  // namespace

@@ -6,6 +6,7 @@
 #include "common/log.h"
 #include "http_client/http_client.h"
 #include "outrigger_generated.h"
+#include "plugin/str_view.h"
 
 namespace outrigger::chain {
 namespace {
@@ -15,7 +16,6 @@ namespace w = outrigger::wire;
 outrigger_str view(const flatbuffers::String* s) {
   return s ? outrigger_str{s->c_str(), s->size()} : outrigger_str{nullptr, 0};
 }
-std::string_view sv(outrigger_str s) { return s.size ? std::string_view(s.data, s.size) : std::string_view(); }
 
 Code toCode(outrigger_code c) {
   return c >= 0 && c <= 16 ? static_cast<Code>(c) : Code::kUnknown;

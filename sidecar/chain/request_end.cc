@@ -7,13 +7,9 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "http_client/http_client.h"
+#include "plugin/str_view.h"
 
 namespace outrigger::chain {
-namespace {
-
-std::string_view sv(outrigger_str s) { return s.size ? std::string_view(s.data, s.size) : std::string_view(); }
-
-}  // namespace
 
 void RequestContext::notifyPendingCancel() {
   if (waiting_ == Waiting::kNothing || !waiting_stage_) return;

@@ -12,6 +12,7 @@
 #include "common/clock.h"
 #include "http_client/plain_http1.h"
 #include "http_client/transfer_clock.h"
+#include "plugin/str_view.h"
 
 namespace outrigger::http_client {
 
@@ -72,7 +73,6 @@ bool hasLineBreak(outrigger_str s) {
   return s.size && (std::memchr(s.data, '\r', s.size) || std::memchr(s.data, '\n', s.size));
 }
 
-std::string_view sv(outrigger_str s) { return s.size ? std::string_view(s.data, s.size) : std::string_view(); }
 
 outrigger_http_error classify(CURLcode rc) {
   switch (rc) {

@@ -8,6 +8,7 @@
 #include "common/clock.h"
 #include "event/event_loop.h"
 #include "http_client/transfer_clock.h"
+#include "plugin/str_view.h"
 
 namespace outrigger::http_client {
 
@@ -19,7 +20,6 @@ constexpr size_t kReadBuffer = 16384;
 constexpr uint64_t kMaxIdleNs = 118ull * 1000000000ull;
 constexpr unsigned kTcpKeepaliveS = 60;
 
-std::string_view sv(outrigger_str s) { return s.size ? std::string_view(s.data, s.size) : std::string_view(); }
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
