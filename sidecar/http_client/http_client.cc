@@ -135,6 +135,7 @@ outrigger_status HttpClient::start(outrigger_request owner, uint64_t deadline_ns
     outrigger_status st = plain_->start(id, owner, deadline_ns, request, sink, user_data);
     if (st == OUTRIGGER_OK) {
       counters_.started.fetch_add(1, std::memory_order_relaxed);
+      owned_[ownerKey(owner)].push_back(id);
       *transfer_id = id;
     }
     return st;
@@ -208,6 +209,7 @@ outrigger_status HttpClient::start(outrigger_request owner, uint64_t deadline_ns
     return OUTRIGGER_E_INTERNAL;
   }
   transfers_.emplace(t->id, t);
+  owned_[ownerKey(owner)].push_back(t->id);
   counters_.started.fetch_add(1, std::memory_order_relaxed);
   armTimer(t);
   *transfer_id = t->id;
@@ -262,15 +264,21 @@ outrigger_status HttpClient::resume(outrigger_request owner, uint64_t transfer_i
 }
 
 void HttpClient::abortOwnedBy(outrigger_request owner) {
-  if (plain_) plain_->abortOwnedBy(owner);
-  std::vector<Transfer*> owned;
-  for (auto& [id, t] : transfers_) {
-    if (!t->dead && t->owner.slot == owner.slot && t->owner.generation == owner.generation) owned.push_back(t);
-  }
-  for (Transfer* t : owned) {
+  // Called at the end of every request: only that request's transfers are looked at.
+  auto it = owned_.find(ownerKey(owner));
+  if (it == owned_.end()) return;
+  std::vector<uint64_t> ids = std::move(it->second);
+  owned_.erase(it);
+  for (uint64_t id : ids) {
+    if (plain_ && plain_->owns(id)) {
+      plain_->abortEnded(id);
+      continue;
+    }
+    auto t = transfers_.find(id);
+    if (t == transfers_.end() || t->second->dead) continue;  // over already
     counters_.cancelled.fetch_add(1, std::memory_order_relaxed);
-    t->forced = OUTRIGGER_HTTP_E_CANCELLED;
-    abort(t, /*report=*/true);
+    t->second->forced = OUTRIGGER_HTTP_E_CANCELLED;
+    abort(t->second, /*report=*/true);
   }
 }
 
@@ -570,6 +578,7 @@ void HttpClient::shutdown() {
   if (shut_down_) return;
   shutting_down_ = true;
   if (plain_) plain_->shutdown();
+  owned_.clear();
   std::vector<Transfer*> all;
   for (auto& [id, t] : transfers_) all.push_back(t);
   deferred_.clear();  // every deferred transfer is still in transfers_

@@ -124,6 +124,10 @@ class HttpClient {
   uv_timer_t timer_;
   std::unordered_map<curl_socket_t, PollContext*> polls_;
   std::unordered_map<uint64_t, Transfer*> transfers_;
+  // Transfer ids by the request that started them (both transports), until that request ends;
+  // ids of transfers that finished earlier are skipped then.
+  std::unordered_map<uint64_t, std::vector<uint64_t>> owned_;
+  static uint64_t ownerKey(outrigger_request r) { return (uint64_t(r.slot) << 32) | r.generation; }
   std::unique_ptr<PlainHttp1> plain_;  // http:// without a proxy; null: libcurl carries everything
   std::vector<CURL*> spare_easy_;     // reset easy handles ready for reuse
   std::vector<Transfer*> deferred_;  // cancelled inside a curl callback; removed afterwards

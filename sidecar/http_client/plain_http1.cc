@@ -274,17 +274,12 @@ outrigger_status PlainHttp1::resume(outrigger_request owner, uint64_t id) {
   return OUTRIGGER_OK;
 }
 
-void PlainHttp1::abortOwnedBy(outrigger_request owner) {
-  std::vector<Exchange*> owned;
-  for (auto& [id, ex] : exchanges_) {
-    if (!ex->dead && ex->owner.slot == owner.slot && ex->owner.generation == owner.generation) owned.push_back(ex);
-  }
-  for (Exchange* ex : owned) {
-    if (ex->dead) continue;
-    counters_.cancelled.fetch_add(1, std::memory_order_relaxed);
-    ex->forced = OUTRIGGER_HTTP_E_CANCELLED;
-    abort(ex, /*report=*/true);
-  }
+void PlainHttp1::abortEnded(uint64_t id) {
+  auto it = exchanges_.find(id);
+  if (it == exchanges_.end() || it->second->dead) return;
+  counters_.cancelled.fetch_add(1, std::memory_order_relaxed);
+  it->second->forced = OUTRIGGER_HTTP_E_CANCELLED;
+  abort(it->second, /*report=*/true);
 }
 
 void PlainHttp1::abort(Exchange* ex, bool report) {

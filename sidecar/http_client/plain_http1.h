@@ -50,7 +50,8 @@ class PlainHttp1 {
   bool owns(uint64_t id) const { return exchanges_.count(id) != 0; }
   outrigger_status cancel(outrigger_request owner, uint64_t id);
   outrigger_status resume(outrigger_request owner, uint64_t id);
-  void abortOwnedBy(outrigger_request owner);
+  // The transfer's request ended: it completes with OUTRIGGER_HTTP_E_CANCELLED (no-op when over).
+  void abortEnded(uint64_t id);
   // Completes everything as cancelled and closes every connection; the loop must run afterwards.
   void shutdown();
 
