@@ -171,6 +171,7 @@ TABLES = {
         ("trace_id", S),
         ("verdicts", ("tables", "GuardrailVerdict")),
         ("model", S),
+        ("reached_provider", ("scalar", BOOL, False)),
     ],
 }
 
@@ -544,6 +545,7 @@ def vectors():
                 {"guardrail": "toxicity", "verdict": "Skipped", "reason": "disabled for tenant"},
             ],
             "model": "gpt-4o-mini-2024-07-18",
+            "reached_provider": True,
         },
     }
     yield "response_end_error", {
@@ -557,6 +559,7 @@ def vectors():
             "message": "deadline of 100 ms exceeded before the first byte",
             "cost_usd": 0.0,
             "cache_hit": False,
+            "reached_provider": False,
         },
     }
     yield "cancel", {"stream_id": 13, "body_type": "Cancel", "body": {"reason": "user pressed stop"}}

@@ -73,8 +73,19 @@ func Dial(ctx context.Context, opts ...Option) (*Client, error) {
 	return c, nil
 }
 
-// SocketPath returns the socket the client connects to.
-func (c *Client) SocketPath() string { return c.s.socketPath }
+// SocketPath returns the socket the next connection attempt goes to. Without WithSocketPath or
+// $OUTRIGGER_SOCKET, the default candidates are looked at again for every attempt, so a
+// sidecar that starts after the client is still found.
+func (c *Client) SocketPath() string {
+	if c.s.socketPath != "" {
+		return c.s.socketPath
+	}
+	return firstSocket(DefaultSocketCandidates())
+}
+
+// VerifiesServer reports whether connections check the server's uid before sending anything
+// (see WithVerifyServer).
+func (c *Client) VerifiesServer() bool { return c.s.verify }
 
 // Chat sends req and waits for the whole answer. A failed call returns an *Error.
 //

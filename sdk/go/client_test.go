@@ -51,23 +51,6 @@ func asError(t *testing.T, err error) *Error {
 	return e
 }
 
-func TestSocketPathResolution(t *testing.T) {
-	t.Setenv(SocketEnv, "/run/from-env.sock")
-	c, _ := New()
-	if c.SocketPath() != "/run/from-env.sock" {
-		t.Errorf("env: got %q", c.SocketPath())
-	}
-	c, _ = New(WithSocketPath("/run/explicit.sock"))
-	if c.SocketPath() != "/run/explicit.sock" {
-		t.Errorf("option: got %q", c.SocketPath())
-	}
-	t.Setenv(SocketEnv, "")
-	c, _ = New()
-	if c.SocketPath() != DefaultSocketPath {
-		t.Errorf("default: got %q", c.SocketPath())
-	}
-}
-
 func TestUnaryCallsUseIncreasingStreamIDs(t *testing.T) {
 	srv := newFakeServer(t, ackSpec{})
 	c := dialFake(t, srv)
@@ -106,6 +89,9 @@ func TestManyConcurrentCallsOnOneConnection(t *testing.T) {
 		var reqs []received
 		for len(reqs) < n {
 			reqs = append(reqs, fc.recvType(t, "Request"))
+			if k := len(reqs); k > 1 && reqs[k-1].id <= reqs[k-2].id {
+				t.Errorf("stream %d arrived after stream %d", reqs[k-1].id, reqs[k-2].id)
+			}
 		}
 		rand.New(rand.NewSource(1)).Shuffle(n, func(i, j int) { reqs[i], reqs[j] = reqs[j], reqs[i] })
 		for _, r := range reqs {
@@ -359,5 +345,97 @@ func TestCloseFailsCallsInFlight(t *testing.T) {
 	}
 	if _, err := c.Chat(context.Background(), user("y")); !errors.Is(err, ErrClientClosed) {
 		t.Fatalf("after Close: %v", err)
+	}
+}
+
+// The sidecar refuses a Request whose stream id is not above every id it has seen on the
+// connection, so ids only grow, whatever happens to the calls in between.
+func TestStreamIDsIncreaseAndAreNeverReused(t *testing.T) {
+	srv := newFakeServer(t, ackSpec{maxFrame: 2048})
+	c := dialFake(t, srv)
+	fc := srv.next(t)
+	ids := make(chan uint64, 16)
+	go func() {
+		for {
+			select {
+			case r := <-fc.in:
+				switch r.typ {
+				case "Request":
+					ids <- r.id
+					if lastContent(r.body) != "never answered" {
+						fc.send(endOK(r.id, lastContent(r.body), "m"))
+					}
+				case "Feedback":
+					ids <- r.id
+					fc.send(endFrame(r.id, endSpec{}))
+				case "Cancel":
+					fc.send(endFrame(r.id, endSpec{status: StatusCancelled}))
+				}
+			case <-fc.gone:
+				return
+			}
+		}
+	}()
+	ctx := context.Background()
+	if _, err := c.Chat(ctx, user("one")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Chat(ctx, user(strings.Repeat("x", 4096))); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("oversized request: got %v", err)
+	}
+	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	_, err := c.Chat(short, user("never answered"))
+	cancel()
+	if !errors.Is(err, ErrDeadlineExceeded) {
+		t.Fatalf("unanswered request: got %v", err)
+	}
+	if err := c.Feedback(ctx, "trace-1", 1, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Chat(ctx, user("last")); err != nil {
+		t.Fatal(err)
+	}
+	var got []uint64
+	for len(got) < 4 {
+		select {
+		case id := <-ids:
+			got = append(got, id)
+		case <-time.After(testWait):
+			t.Fatalf("only saw streams %v", got)
+		}
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i] <= got[i-1] {
+			t.Fatalf("stream ids %v do not strictly increase", got)
+		}
+	}
+	if got[0] != 1 {
+		t.Errorf("first stream id %d, want 1", got[0])
+	}
+}
+
+func TestReachedProviderOnAnswersAndErrors(t *testing.T) {
+	srv := newFakeServer(t, ackSpec{})
+	c := dialFake(t, srv)
+	fc := srv.next(t)
+	answer := func(e endSpec) (*Response, error) {
+		type result struct {
+			resp *Response
+			err  error
+		}
+		done := make(chan result, 1)
+		go func() { r, err := c.Chat(context.Background(), user("q")); done <- result{r, err} }()
+		fc.send(endFrame(fc.recvType(t, "Request").id, e))
+		r := <-done
+		return r.resp, r.err
+	}
+	if resp, err := answer(endSpec{content: "a", reachedProvider: true}); err != nil || !resp.ReachedProvider {
+		t.Errorf("answer from the provider: %+v %v", resp, err)
+	}
+	if resp, err := answer(endSpec{content: "a"}); err != nil || resp.ReachedProvider {
+		t.Errorf("answer without a provider attempt: %+v %v", resp, err)
+	}
+	if _, err := answer(endSpec{status: StatusInternal, reachedProvider: true}); !asError(t, err).ReachedProvider {
+		t.Errorf("error after a provider attempt: %v has ReachedProvider false", err)
 	}
 }

@@ -48,17 +48,25 @@ var (
 // socket in steady pieces.
 const batchMaxLen = 256 << 10
 
-// connect dials the socket and performs the handshake. It returns a retryable UNAVAILABLE
-// *Error when the sidecar cannot be reached, and the sidecar's own status when it refuses the
-// handshake.
+// connect dials the socket, checks who serves it (when verification is on) and performs the
+// handshake. It returns a retryable UNAVAILABLE *Error when the sidecar cannot be reached,
+// PERMISSION_DENIED when its uid is not trusted, and the sidecar's own status when it refuses
+// the handshake.
 func (c *Client) connect(ctx context.Context) (*conn, *Error) {
 	ctx, cancel := context.WithTimeout(ctx, c.s.dialTimeout)
 	defer cancel()
+	path := c.SocketPath()
 	var d net.Dialer
-	nc, err := d.DialContext(ctx, "unix", c.s.socketPath)
+	nc, err := d.DialContext(ctx, "unix", path)
 	if err != nil {
 		return nil, clientError(StatusUnavailable, true, err, "cannot reach the sidecar at %s: %v",
-			c.s.socketPath, err)
+			path, err)
+	}
+	if c.s.verify {
+		if e := verifyServer(nc, path, c.s.expectedUID); e != nil {
+			nc.Close()
+			return nil, e
+		}
 	}
 	cn, e := c.handshake(ctx, nc)
 	if e != nil {

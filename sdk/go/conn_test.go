@@ -305,3 +305,52 @@ func TestHeartbeatDropsSilentSidecar(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// On a connection-fatal error the sidecar first ends each stream with its own ResponseEnd,
+// then sends Error and closes. Each call reports its own end; a call whose stream got no end
+// fails as any call on a lost connection does.
+func TestConnectionFatalErrorReportsEachStreamsOwnEnd(t *testing.T) {
+	srv := newFakeServer(t, ackSpec{})
+	c := dialFake(t, srv)
+	fc := srv.next(t)
+	results := map[string]chan error{}
+	for _, q := range []string{"acted", "refused", "silent"} {
+		errc := make(chan error, 1)
+		results[q] = errc
+		go func() { _, err := c.Chat(context.Background(), user(q)); errc <- err }()
+	}
+	ids := map[string]uint64{}
+	for len(ids) < 3 {
+		r := fc.recvType(t, "Request")
+		ids[lastContent(r.body)] = r.id
+	}
+	fc.send(
+		endFrame(ids["acted"], endSpec{status: StatusUnavailable, reachedProvider: true,
+			origin: "sidecar/connection", message: "corrupt frame"}),
+		endFrame(ids["refused"], endSpec{status: StatusUnavailable, retryable: true,
+			origin: "sidecar/connection", message: "not started"}),
+		errorFrame(StatusInvalidArgument, "corrupt frame", 0, 0))
+	fc.nc.Close()
+
+	type outcome struct {
+		status          Status
+		retryable       bool
+		reachedProvider bool
+		message, origin string
+	}
+	seen := func(q string) outcome {
+		e := asError(t, waitErr(t, results[q]))
+		return outcome{e.Status, e.Retryable, e.ReachedProvider, e.Message, e.Origin}
+	}
+	if got, want := seen("acted"), (outcome{StatusUnavailable, false, true, "corrupt frame", "sidecar/connection"}); got != want {
+		t.Errorf("stream that reached the provider: got %+v, want %+v", got, want)
+	}
+	if got, want := seen("refused"), (outcome{StatusUnavailable, true, false, "not started", "sidecar/connection"}); got != want {
+		t.Errorf("stream that did not: got %+v, want %+v", got, want)
+	}
+	silent := seen("silent")
+	if silent.status != StatusUnavailable || !silent.retryable || silent.reachedProvider || silent.origin != OriginClient ||
+		!strings.Contains(silent.message, "corrupt frame") {
+		t.Errorf("stream without an end: got %+v, want a retryable UNAVAILABLE from the client", silent)
+	}
+}

@@ -113,22 +113,24 @@ func decodeEnd(t flatbuffers.Table) (*Response, *Error) {
 	e.Init(t.Bytes, t.Pos)
 	if st := Status(e.Status()); st != StatusOK {
 		return nil, &Error{
-			Status:     st,
-			Retryable:  e.Retryable(),
-			RetryAfter: time.Duration(e.RetryAfterMs()) * time.Millisecond,
-			Origin:     string(e.Origin()),
-			Message:    string(e.Message()),
-			TraceID:    string(e.TraceId()),
+			Status:          st,
+			Retryable:       e.Retryable(),
+			RetryAfter:      time.Duration(e.RetryAfterMs()) * time.Millisecond,
+			Origin:          string(e.Origin()),
+			Message:         string(e.Message()),
+			TraceID:         string(e.TraceId()),
+			ReachedProvider: e.ReachedProvider(),
 		}
 	}
 	r := &Response{
-		Content:      string(e.Content()),
-		FinishReason: string(e.FinishReason()),
-		CostUSD:      e.CostUsd(),
-		CacheHit:     e.CacheHit(),
-		TraceID:      string(e.TraceId()),
-		Model:        string(e.Model()),
-		Origin:       string(e.Origin()),
+		Content:         string(e.Content()),
+		FinishReason:    string(e.FinishReason()),
+		CostUSD:         e.CostUsd(),
+		CacheHit:        e.CacheHit(),
+		TraceID:         string(e.TraceId()),
+		Model:           string(e.Model()),
+		Origin:          string(e.Origin()),
+		ReachedProvider: e.ReachedProvider(),
 	}
 	if n := e.ToolCallsLength(); n > 0 {
 		r.ToolCalls = make([]ToolCall, n)

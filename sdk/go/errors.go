@@ -74,6 +74,9 @@ type Error struct {
 	Origin     string        // "stage/instance" that decided the outcome, or OriginClient
 	Message    string
 	TraceID    string // the sidecar's trace id for the call, when it had one
+	// ReachedProvider: the sidecar had started a provider attempt, so the upstream may have
+	// acted on the request. Only the sidecar reports it; errors decided by the SDK say false.
+	ReachedProvider bool
 
 	cause    error // a local cause (context error, I/O error, ErrClientClosed), if any
 	sentinel bool

@@ -316,14 +316,15 @@ func chunkFrame(id uint64, seq uint32, delta string, calls ...ToolCallDelta) []b
 }
 
 type endSpec struct {
-	status       Status
-	retryable    bool
-	retryAfterMs uint32
-	origin       string
-	message      string
-	content      string
-	model        string
-	traceID      string
+	status          Status
+	retryable       bool
+	retryAfterMs    uint32
+	origin          string
+	message         string
+	content         string
+	model           string
+	traceID         string
+	reachedProvider bool
 }
 
 func endFrame(id uint64, e endSpec) []byte {
@@ -339,6 +340,7 @@ func endFrame(id uint64, e endSpec) []byte {
 		wire.ResponseEndAddStatus(b, wire.Status(e.status))
 		wire.ResponseEndAddRetryable(b, e.retryable)
 		wire.ResponseEndAddRetryAfterMs(b, e.retryAfterMs)
+		wire.ResponseEndAddReachedProvider(b, e.reachedProvider)
 		for _, f := range []struct {
 			off flatbuffers.UOffsetT
 			add func(*flatbuffers.Builder, flatbuffers.UOffsetT)

@@ -473,3 +473,16 @@ func openStreams(c *Client) int {
 	}
 	return n
 }
+
+func TestDaemonServerVerification(t *testing.T) {
+	d := startDaemon(t, shortSocketPath(t))
+	c := daemonClient(t, d.sock, WithVerifyServer(true))
+	if resp, err := c.Chat(callCtx(t), user("verified")); err != nil || resp.Content != "verified" {
+		t.Fatalf("%v %v", resp, err)
+	}
+	stranger := os.Geteuid() + 12345
+	_, err := Dial(callCtx(t), WithSocketPath(d.sock), WithExpectedServerUID(stranger))
+	if !errors.Is(err, ErrPermissionDenied) || IsRetryable(err) || !strings.Contains(err.Error(), fmt.Sprint(stranger)) {
+		t.Fatalf("got %v, want a PERMISSION_DENIED naming uid %d", err, stranger)
+	}
+}

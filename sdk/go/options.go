@@ -2,15 +2,8 @@ package outrigger
 
 import (
 	"fmt"
-	"os"
 	"time"
 )
-
-// DefaultSocketPath is used when neither WithSocketPath nor OUTRIGGER_SOCKET names a socket.
-const DefaultSocketPath = "/tmp/outrigger.sock"
-
-// SocketEnv is the environment variable consulted when no socket path is given explicitly.
-const SocketEnv = "OUTRIGGER_SOCKET"
 
 // Version is this SDK's version, announced to the sidecar in Hello.
 const Version = "0.1.0"
@@ -24,7 +17,10 @@ const (
 type Option func(*settings)
 
 type settings struct {
-	socketPath      string
+	socketPath      string // explicit or from $OUTRIGGER_SOCKET; empty: the default candidates
+	verifyServer    *bool
+	expectedUID     *int
+	verify          bool // resolved: check the server's uid before Hello
 	clientName      string
 	clientVersion   string
 	maxFrameSize    uint32
@@ -49,8 +45,20 @@ func defaultSettings() settings {
 }
 
 // WithSocketPath sets the sidecar's Unix socket. Without it the client uses $OUTRIGGER_SOCKET,
-// then DefaultSocketPath.
+// then the first of DefaultSocketCandidates that exists (see ResolveSocketPath).
 func WithSocketPath(path string) Option { return func(s *settings) { s.socketPath = path } }
+
+// WithVerifyServer turns the check of the server's uid on or off. The check runs after
+// connecting and before anything is sent; a server whose uid is not trusted fails the
+// connection with PERMISSION_DENIED. Trusted are this process's effective uid, root, and the
+// owner of the socket's directory when that directory's parent is not writable by others.
+// Default: on when the socket path came from the default candidates, off for WithSocketPath
+// and $OUTRIGGER_SOCKET.
+func WithVerifyServer(on bool) Option { return func(s *settings) { s.verifyServer = &on } }
+
+// WithExpectedServerUID makes uid the only uid the server may run as, and turns the check of
+// WithVerifyServer on.
+func WithExpectedServerUID(uid int) Option { return func(s *settings) { s.expectedUID = &uid } }
 
 // WithClientName sets the client name and version announced in Hello (shown in the sidecar's
 // logs and traces). The defaults name this SDK.
@@ -88,12 +96,11 @@ func WithDeadlineGrace(d time.Duration) Option { return func(s *settings) { s.de
 func WithMetadata(md Metadata) Option { return func(s *settings) { s.defaultMetadata = md } }
 
 func (s *settings) resolve() error {
-	if s.socketPath == "" {
-		s.socketPath = os.Getenv(SocketEnv)
+	path, fromDefaults := chooseSocket(s.socketPath)
+	if !fromDefaults {
+		s.socketPath = path
 	}
-	if s.socketPath == "" {
-		s.socketPath = DefaultSocketPath
-	}
+	s.verify = shouldVerify(fromDefaults, s.verifyServer, s.expectedUID)
 	if s.maxFrameSize < 1024 || s.maxFrameSize > hardMaxFrame {
 		return fmt.Errorf("outrigger: max frame size %d outside [1024, %d]", s.maxFrameSize, hardMaxFrame)
 	}

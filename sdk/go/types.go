@@ -213,6 +213,8 @@ type Response struct {
 	Origin string
 	// Provider is the plugin instance that answered. Only streamed calls report it.
 	Provider string
+	// ReachedProvider: the sidecar started a provider attempt for this request.
+	ReachedProvider bool
 }
 
 // StreamStart is the first frame of a streamed answer.

@@ -318,7 +318,7 @@ func endJSON(r *Response, e *Error) map[string]any {
 	if e != nil {
 		return map[string]any{"status": e.Status.String(), "retryable": e.Retryable,
 			"retry_after_ms": e.RetryAfter.Milliseconds(), "origin": e.Origin, "message": e.Message,
-			"trace_id": e.TraceID, "cost_usd": 0, "cache_hit": false}
+			"trace_id": e.TraceID, "cost_usd": 0, "cache_hit": false, "reached_provider": e.ReachedProvider}
 	}
 	calls := make([]any, len(r.ToolCalls))
 	for i, c := range r.ToolCalls {
@@ -335,7 +335,7 @@ func endJSON(r *Response, e *Error) map[string]any {
 		"usage": map[string]any{"prompt_tokens": u.PromptTokens, "completion_tokens": u.CompletionTokens,
 			"cached_tokens": u.CachedTokens, "reasoning_tokens": u.ReasoningTokens},
 		"cost_usd": r.CostUSD, "cache_hit": r.CacheHit, "trace_id": r.TraceID, "verdicts": verdicts,
-		"model": r.Model}
+		"model": r.Model, "reached_provider": r.ReachedProvider}
 }
 
 // The frame a real Chat call writes for request_full describes back to the vector (apart from

@@ -74,6 +74,9 @@ struct ResponseEndInfo {
   std::string_view trace_id;
   const std::vector<Verdict>* verdicts = nullptr;
   std::string_view model;
+  // A provider was called for this request, so the upstream may have acted on it; false means
+  // a retry cannot run it twice.
+  bool reached_provider = false;
   // An embeddings request's vectors, one per input in input order (nullptr for chat).
   const std::vector<std::vector<float>>* embeddings = nullptr;
 };

@@ -58,7 +58,7 @@ std::string Engine::newTraceId() {
 }
 
 outrigger_request Engine::start(FrameBuffer frame, const wire::Request* request, ResponseSink* sink,
-                                uint64_t stream_id, std::unique_ptr<EmbedInput> embed) {
+                                uint64_t stream_id, std::unique_ptr<EmbedInput> embed, const std::string* tenant) {
   loop_.keepHot();  // busy polling, when configured, covers the request's first round trips
   uint32_t index;
   if (!free_slots_.empty()) {
@@ -71,6 +71,7 @@ outrigger_request Engine::start(FrameBuffer frame, const wire::Request* request,
   outrigger_request handle{(loop_.index() << kSlotBits) | index, slots_[index].generation};
   auto* ctx = new RequestContext(*this, handle, std::move(frame), request, sink, stream_id);
   if (embed) ctx->setEmbed(std::move(embed));
+  if (tenant) ctx->setTenant(*tenant);
   slots_[index].ctx = ctx;
   ++in_flight_;
   counters_.started.fetch_add(1, std::memory_order_relaxed);

@@ -92,8 +92,11 @@ class Engine {
   // With `embed`, the request is an embeddings call: it gets the same handle, deadline,
   // cancellation and single end, runs on the route's first target's provider `embed` hook (no
   // guardrails, cache or retries), and its end carries the vectors.
+  // `tenant`, when given, replaces the request's own tenant (the front decided it from the
+  // caller's credentials).
   outrigger_request start(FrameBuffer frame, const wire::Request* request, ResponseSink* sink,
-                          uint64_t stream_id, std::unique_ptr<EmbedInput> embed = nullptr);
+                          uint64_t stream_id, std::unique_ptr<EmbedInput> embed = nullptr,
+                          const std::string* tenant = nullptr);
   // Ends the request now with `code` (if it has not ended). Reaches whichever plugin is pending.
   void cancel(outrigger_request handle, Code code, std::string_view message, std::string_view origin = "client");
   // Like cancel, but the sink is gone: nothing is sent.

@@ -111,6 +111,8 @@ bool RequestContext::buildViews() {
       metadata_.tag_count = tags->size();
     }
   }
+  // The front decided the tenant from the caller's credentials (the socket's peer rules).
+  if (tenant_override_) metadata_.tenant = {tenant_override_->data(), tenant_override_->size()};
   // A W3C traceparent from the caller keeps its trace id; otherwise mint one.
   std::string_view tp = sv(metadata_.traceparent);
   trace_id_ = tp.size() >= 55 && tp[2] == '-' ? std::string(tp.substr(3, 32)) : engine_.newTraceId();
@@ -319,6 +321,7 @@ bool RequestContext::startAttempt(size_t index) {
     attempt_tokens_ = {&attempt_health_->tpm, token_estimate_};
   }
   ++attempt_number_;
+  reached_provider_ = true;
   engine_.counters().attempts.fetch_add(1, std::memory_order_relaxed);
   const Stage& stage = target_->stage;
   waiting_ = Waiting::kProvider;
@@ -350,6 +353,7 @@ bool RequestContext::runEmbed() {
     end(Code::kUnimplemented, "the route's provider '" + stage.instance->name() + "' cannot embed", "router");
     return false;
   }
+  reached_provider_ = true;
   embed_inputs_.clear();
   for (const std::string& in : embed_->inputs) embed_inputs_.push_back({in.data(), in.size()});
   embed_view_ = {};

@@ -31,6 +31,7 @@ class RequestContext final : public LimitWaiter {
   void detachSink() { sink_ = nullptr; }
   // Makes this an embeddings request; before begin().
   void setEmbed(std::unique_ptr<EmbedInput> embed) { embed_ = std::move(embed); }
+  void setTenant(std::string tenant) { tenant_override_ = std::make_unique<std::string>(std::move(tenant)); }
   void resume();
 
   outrigger_request handle() const { return handle_; }
@@ -193,6 +194,8 @@ class RequestContext final : public LimitWaiter {
   bool completed_in_hook_ = false;
   bool ended_ = false;
   bool answered_ = false;  // a provider answered OK (its usage is what the upstream used)
+  bool reached_provider_ = false;  // a provider hook was called: the upstream may have acted
+  std::unique_ptr<std::string> tenant_override_;  // set by the front; else the request's own
   bool paused_ = false;
   bool stopped_by_chunk_ = false;
 

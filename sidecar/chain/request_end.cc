@@ -150,6 +150,7 @@ void RequestContext::end(Code code, std::string_view message, std::string_view o
     ResponseEndInfo info;
     info.code = code;
     info.retryable = retryable;
+    info.reached_provider = reached_provider_;
     info.retry_after_ms = retry_after_ms;
     info.origin = org;
     info.message = msg;

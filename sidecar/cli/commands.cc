@@ -8,6 +8,7 @@
 #include "chain/chain.h"
 #include "config/config.h"
 #include "daemon/daemon.h"
+#include "ipc/runtime_dir.h"
 
 namespace outrigger::cli {
 namespace {
@@ -73,7 +74,10 @@ int check(const Options& opt) {
     return 1;
   }
   std::printf("config %s is valid\n", settings->source.c_str());
-  std::printf("socket %s (mode %04o)\n", settings->server.socket_path.c_str(), settings->server.socket_mode);
+  std::string socket = settings->server.socket_path.empty()
+                           ? "the private runtime directory (" + ipc::defaultSocketCandidates().front() + " first)"
+                           : settings->server.socket_path;
+  std::printf("socket %s (mode %04o)\n", socket.c_str(), settings->server.socket_mode);
   const auto& chain = *snapshot.value()->workers[0];
   for (const auto& [name, route] : chain.routes) {
     std::printf("route %s%s\n", name.c_str(), name == chain.default_route ? " (default)" : "");

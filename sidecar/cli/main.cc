@@ -29,7 +29,7 @@ int main(int argc, char** argv) {
 
   auto* chat = app.add_subcommand("chat", "Send one request through the socket and stream the answer");
   chat->add_option("message", opt.message, "The user message")->required();
-  chat->add_option("-s,--socket", opt.socket_path, "Socket path (default: $OUTRIGGER_SOCKET or /tmp/outrigger.sock)");
+  chat->add_option("-s,--socket", opt.socket_path, "Socket path (default: $OUTRIGGER_SOCKET, else the private runtime directory)");
   chat->add_option("-m,--model", opt.model, "Route or model name");
   chat->add_option("--system", opt.system, "System message");
   chat->add_option("--tenant", opt.tenant, "Tenant id");

@@ -18,9 +18,26 @@ namespace outrigger::config {
 
 enum class OnError { kDeny, kSkip };
 
+// Who may use the socket, and as which tenants. A rule matches a peer by its uid, or by its
+// primary gid (what SO_PEERCRED reports); the first matching rule decides.
+struct PeerRule {
+  int64_t uid = -1;  // -1: not matched by uid
+  int64_t gid = -1;  // -1: not matched by gid
+  std::vector<std::string> tenants;  // tenants the peer may name; "*" is any
+  std::string default_tenant;        // when a request names none
+  std::string where;
+};
+
 struct ServerSettings {
-  std::string socket_path = "/tmp/outrigger.sock";
+  std::string socket_path;  // empty: the private runtime directory (ipc/runtime_dir.h)
   uint32_t socket_mode = 0660;
+  uint32_t max_connections = 10000;          // socket connections in the process; more are refused at accept
+  uint32_t max_connections_per_peer = 1000;  // per client uid; 0: no per-peer cap
+  uint32_t handshake_timeout_ms = 5000;      // Hello must arrive within this after accept
+  uint32_t idle_timeout_ms = 600000;         // no stream and no frame for this long: closed; 0: never
+  uint32_t frame_timeout_ms = 30000;         // a frame begun must be whole within this
+  uint64_t partial_frame_memory = 256u << 20;  // bytes held for partly received frames, whole process
+  std::vector<PeerRule> peers;
   uint32_t workers = 0;  // 0: one per core
   uint32_t max_frame_size = 4u << 20;
   uint32_t max_concurrent_streams = 4096;
@@ -40,7 +57,8 @@ struct ServerSettings {
 // A bearer token that names a tenant (a "virtual key"). Write the key as ${ENV_VAR}.
 struct VirtualKey {
   std::string key;
-  std::string tenant;
+  std::string tenant;                // the caller's tenant unless it names another it may use
+  std::vector<std::string> tenants;  // further tenants x-outrigger-tenant may name with this key; "*" any
 };
 
 // The OpenAI-compatible HTTP front ([http]). Off unless `listen` names at least one address.
@@ -54,7 +72,8 @@ struct HttpSettings {
   uint64_t write_buffer_high_water = 1u << 20;  // pause a stream's producer above this
   uint32_t abort_check_ms = 200;        // how often waiting requests look for a closed client
   bool http2 = true;                    // h2c via prior knowledge or Upgrade
-  bool require_key = false;             // refuse bearer tokens that are not virtual keys
+  bool require_key = false;             // refuse requests without a virtual key
+  std::string default_tenant = "default";  // the tenant of callers without a virtual key
   std::vector<VirtualKey> virtual_keys;
   std::string where;
 };
@@ -62,6 +81,7 @@ struct HttpSettings {
 // The admin listener ([admin]): /healthz /readyz /version /metrics. Off unless `listen` is set.
 struct AdminSettings {
   std::string listen;  // "127.0.0.1:9464" (loopback is the default posture) or "unix:/path"
+  std::string token;   // when set, every admin request needs "Authorization: Bearer <token>"
   std::string where;
 };
 

@@ -1,6 +1,7 @@
 #include "daemon/daemon.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <thread>
@@ -8,8 +9,37 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "http/http_metrics.h"
+#include "ipc/runtime_dir.h"
 
 namespace outrigger::daemon {
+namespace {
+
+// Raises the open-files soft limit to the hard limit, and returns how many connections the
+// fronts may hold: the limit less a reserve, so admin, health checks, upstream connections,
+// plugin files and logs still get descriptors when clients take every connection they can.
+uint64_t connectionDescriptorBudget() {
+  struct rlimit rl {};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return 1024;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rlim_t wanted = rl.rlim_max == RLIM_INFINITY ? rlim_t{1} << 20 : rl.rlim_max;
+    struct rlimit raised = {wanted, rl.rlim_max};
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) rl.rlim_cur = wanted;
+  }
+  uint64_t limit = rl.rlim_cur == RLIM_INFINITY ? uint64_t{1} << 20 : rl.rlim_cur;
+  uint64_t reserve = std::max<uint64_t>(64, limit / 8);
+  uint64_t budget = limit > reserve ? limit - reserve : 1;
+  ORLOG(LogLevel::kInfo, "daemon", "file descriptors: limit " + std::to_string(limit) + "; client connections capped at " +
+                                       std::to_string(budget) + " to keep " + std::to_string(reserve) +
+                                       " for admin, upstreams and files");
+  return budget;
+}
+
+bool loopbackOrUnix(const std::string& address) {
+  return address.rfind("unix:", 0) == 0 || address.rfind("127.", 0) == 0 || address.rfind("[::1]", 0) == 0 ||
+         address.rfind("localhost:", 0) == 0;
+}
+
+}  // namespace
 
 Daemon::Daemon(config::Settings settings, std::string config_path)
     : settings_(std::move(settings)), config_path_(std::move(config_path)) {
@@ -41,22 +71,29 @@ int Daemon::run() {
     return 1;
   }
   snapshot_ = snapshot.value();
+  auto socket_path = ipc::resolveServerSocketPath(settings_.server.socket_path);
+  if (!socket_path.ok()) {
+    ORLOG(LogLevel::kError, "daemon", socket_path.status().message());
+    return 1;
+  }
+  socket_path_ = socket_path.value();
+  fd_budget_ = connectionDescriptorBudget();
+  partial_budget_ = std::make_unique<ipc::PartialFrameBudget>(settings_.server.partial_frame_memory);
+  peer_policy_ = std::make_unique<ipc::PeerPolicy>(settings_.server.peers, ::geteuid());
+  admission_ = std::make_unique<ipc::ConnectionAdmission>(
+      static_cast<uint32_t>(std::min<uint64_t>(settings_.server.max_connections, fd_budget_)),
+      settings_.server.max_connections_per_peer);
+  SocketGuards guards{partial_budget_.get(), peer_policy_.get(), admission_.get()};
   exporter_ = std::make_unique<telemetry::ExporterThread>(settings_.exporter_queue_capacity);
   exporter_->start();
   for (uint32_t i = 0; i < n; ++i) {
-    workers_.push_back(std::make_unique<Worker>(i, settings_.server, exporter_.get(), &settings_.http));
+    workers_.push_back(std::make_unique<Worker>(i, settings_.server, exporter_.get(), &settings_.http, guards));
     workers_.back()->publish(snapshot_->workers[i]);
     workers_.back()->start();
   }
-  listener_ = std::make_unique<ipc::Listener>(&loop_, [this](int fd) {
-    // The worker with the fewest connections takes it.
-    Worker* best = workers_[0].get();
-    for (const auto& w : workers_) {
-      if (w->connections() < best->connections()) best = w.get();
-    }
-    best->adopt(fd);
-  });
-  if (Status s = listener_->listen(settings_.server.socket_path, settings_.server.socket_mode); !s.isOk()) {
+  listener_ = std::make_unique<ipc::Listener>(
+      &loop_, [this](int fd, const ipc::PeerCredentials& peer) { acceptSocket(fd, peer); });
+  if (Status s = listener_->listen(socket_path_, settings_.server.socket_mode); !s.isOk()) {
     ORLOG(LogLevel::kError, "daemon", s.message());
     listener_.reset();
     for (auto& w : workers_) w->stop();
@@ -79,7 +116,7 @@ int Daemon::run() {
   uv_signal_start(&sighup_, &Daemon::onSignal, SIGHUP);
   uv_timer_init(&loop_, &drain_timer_);
   drain_timer_.data = this;
-  ORLOG(LogLevel::kInfo, "daemon", "serving on " + settings_.server.socket_path + " with " + std::to_string(n) +
+  ORLOG(LogLevel::kInfo, "daemon", "serving on " + socket_path_ + " with " + std::to_string(n) +
                                        " workers (config " + settings_.source + ")");
   uv_run(&loop_, UV_RUN_DEFAULT);
   return exit_code_;
@@ -100,6 +137,31 @@ bool Daemon::startHttp() {
   return true;
 }
 
+void Daemon::acceptSocket(int fd, const ipc::PeerCredentials& peer) {
+  auto verdict = admission_->admit(peer.uid, httpConnections());
+  if (verdict != ipc::ConnectionAdmission::Verdict::kAdmitted) {
+    ::close(fd);
+    refusal_log_.write(LogLevel::kWarn, "listener",
+                       "refused a connection from " + peer.describe() + ": " +
+                           (verdict == ipc::ConnectionAdmission::Verdict::kPeerFull
+                                ? "max_connections_per_peer (" + std::to_string(settings_.server.max_connections_per_peer) + ") reached"
+                                : "the process holds its most connections (" + std::to_string(admission_->maxTotal()) + ")"));
+    return;
+  }
+  // The worker with the fewest connections takes it.
+  Worker* best = workers_[0].get();
+  for (const auto& w : workers_) {
+    if (w->connections() < best->connections()) best = w.get();
+  }
+  best->adopt(fd, peer);
+}
+
+size_t Daemon::httpConnections() const {
+  size_t total = 0;
+  for (const auto& w : workers_) total += w->httpConnections();
+  return total;
+}
+
 void Daemon::acceptHttp(int fd, bool is_unix) {
   size_t total = 0;
   Worker* best = workers_[0].get();
@@ -107,7 +169,7 @@ void Daemon::acceptHttp(int fd, bool is_unix) {
     total += w->httpConnections();
     if (w->httpConnections() < best->httpConnections()) best = w.get();
   }
-  if (total >= settings_.http.max_connections) {
+  if (total >= settings_.http.max_connections || total + admission_->open() >= fd_budget_) {
     workers_[0]->httpMetrics().rejectedConnection();
     ::close(fd);
     return;
@@ -121,6 +183,11 @@ bool Daemon::startAdmin() {
   sources.ready = [this] { return !shutting_down_ && snapshot_ != nullptr; };
   sources.metrics = [this] { return metricsText(); };
   sources.version = OUTRIGGER_VERSION;
+  sources.token = settings_.admin.token;
+  if (settings_.admin.token.empty() && !loopbackOrUnix(settings_.admin.listen)) {
+    ORLOG(LogLevel::kWarn, "admin", "[admin] listen = " + settings_.admin.listen +
+                                        " is reachable beyond this host and has no token; set [admin] token");
+  }
   admin_ = std::make_unique<http::AdminServer>(&loop_, std::move(sources));
   admin_listener_ = std::make_unique<http::HttpListener>(&loop_, [this](int fd, bool is_unix) { admin_->accept(fd, is_unix); });
   if (Status s = admin_listener_->listen(settings_.admin.listen, 0600); !s.isOk()) {
@@ -157,6 +224,7 @@ std::string Daemon::metricsText() const {
   out += http::renderScalar("outrigger_config_generation", "gauge", "Generation of the live config.", double(generation_));
   out += http::renderScalar("outrigger_ready", "gauge", "1 when ready to serve.", shutting_down_ ? 0.0 : 1.0);
   out += resilienceMetrics();
+  out += socketMetrics();
   return out;
 }
 
@@ -217,6 +285,55 @@ std::string Daemon::resilienceMetrics() const {
   return out;
 }
 
+// What hostile or broken socket clients cost: refusals at accept, connections closed by a
+// timeout or a fatal error, streams refused alone, partial-frame memory.
+std::string Daemon::socketMetrics() const {
+  struct Counter {
+    const char* name;
+    const char* help;
+    std::atomic<uint64_t> ipc::ConnectionCounters::*field;
+  };
+  static const Counter kConn[] = {
+      {"outrigger_socket_protocol_errors_total", "Socket connections closed for a connection-fatal error.",
+       &ipc::ConnectionCounters::protocol_errors},
+      {"outrigger_socket_stream_errors_total", "Socket requests refused alone (bad body, stream id, text).",
+       &ipc::ConnectionCounters::stream_errors},
+      {"outrigger_socket_handshake_timeouts_total", "Socket connections closed for sending no Hello in time.",
+       &ipc::ConnectionCounters::handshake_timeouts},
+      {"outrigger_socket_frame_timeouts_total", "Socket connections closed for leaving a frame half sent.",
+       &ipc::ConnectionCounters::frame_timeouts},
+      {"outrigger_socket_idle_closes_total", "Idle socket connections closed.", &ipc::ConnectionCounters::idle_closes},
+      {"outrigger_socket_memory_refusals_total", "Socket connections closed because partial frames held too much memory.",
+       &ipc::ConnectionCounters::memory_refusals},
+      {"outrigger_socket_tenant_refusals_total", "Socket requests that named a tenant their peer may not use.",
+       &ipc::ConnectionCounters::tenant_refusals},
+  };
+  std::string out;
+  for (const Counter& c : kConn) {
+    uint64_t sum = 0;
+    for (const auto& w : workers_) sum += (w->counters().*c.field).load(std::memory_order_relaxed);
+    out += http::renderScalar(c.name, "counter", c.help, double(sum));
+  }
+  using V = ipc::ConnectionAdmission::Verdict;
+  out += "# HELP outrigger_socket_connections_refused_total Socket connections refused at accept, by reason.\n"
+         "# TYPE outrigger_socket_connections_refused_total counter\n";
+  for (V v : {V::kProcessFull, V::kPeerFull}) {
+    out += "outrigger_socket_connections_refused_total{reason=\"" + std::string(ipc::ConnectionAdmission::reason(v)) +
+           "\"} " + std::to_string(admission_ ? admission_->refused(v) : 0) + "\n";
+  }
+  uint64_t accept_errors = listener_ ? listener_->acceptErrors() : 0;
+  for (const auto& l : http_listeners_) accept_errors += l->acceptErrors();
+  out += http::renderScalar("outrigger_accept_errors_total", "counter",
+                            "accept() failures on the socket and HTTP listeners (e.g. out of descriptors).",
+                            double(accept_errors));
+  out += http::renderScalar("outrigger_socket_partial_frame_bytes", "gauge",
+                            "Memory held for partly received socket frames.",
+                            double(partial_budget_ ? partial_budget_->held() : 0));
+  out += http::renderScalar("outrigger_connection_descriptor_budget", "gauge",
+                            "Socket and HTTP connections the open-files limit leaves room for.", double(fd_budget_));
+  return out;
+}
+
 void Daemon::onSignal(uv_signal_t* h, int signum) {
   auto* self = static_cast<Daemon*>(h->data);
   if (signum == SIGHUP) self->reload();
@@ -236,7 +353,7 @@ void Daemon::reload() {
     return;
   }
   if (settings->server.socket_path != settings_.server.socket_path || settings->server.workers != settings_.server.workers) {
-    ORLOG(LogLevel::kWarn, "reload", "[server] socket and workers changes need a restart; keeping the old values");
+    ORLOG(LogLevel::kWarn, "reload", "[server] changes need a restart; keeping the old values");
   }
   ++generation_;
   auto old = snapshot_;

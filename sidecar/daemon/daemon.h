@@ -13,7 +13,10 @@
 #include "daemon/worker.h"
 #include "http/admin_server.h"
 #include "http/http_listener.h"
+#include "ipc/admission.h"
+#include "ipc/frame_reader.h"
 #include "ipc/listener.h"
+#include "ipc/peer_policy.h"
 #include "telemetry/exporter_thread.h"
 
 namespace outrigger::daemon {
@@ -38,6 +41,9 @@ class Daemon {
   bool startHttp();
   bool startAdmin();
   void acceptHttp(int fd, bool is_unix);
+  void acceptSocket(int fd, const ipc::PeerCredentials& peer);
+  size_t httpConnections() const;
+  std::string socketMetrics() const;
   std::string metricsText() const;
   std::string resilienceMetrics() const;
 
@@ -46,6 +52,12 @@ class Daemon {
   uv_loop_t loop_;
   uv_signal_t sigterm_, sigint_, sighup_;
   uv_timer_t drain_timer_;
+  std::string socket_path_;  // resolved: the config's, $OUTRIGGER_SOCKET's or the runtime directory's
+  uint64_t fd_budget_ = 0;   // socket + HTTP connections the descriptor limit leaves room for
+  std::unique_ptr<ipc::PartialFrameBudget> partial_budget_;
+  std::unique_ptr<ipc::PeerPolicy> peer_policy_;
+  std::unique_ptr<ipc::ConnectionAdmission> admission_;
+  RateLimitedLog refusal_log_;
   std::unique_ptr<ipc::Listener> listener_;
   std::vector<std::unique_ptr<http::HttpListener>> http_listeners_;
   std::unique_ptr<http::AdminServer> admin_;

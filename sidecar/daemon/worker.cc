@@ -18,7 +18,7 @@ http_client::HttpClientSettings upstreamSettings(const config::ServerSettings& s
 }  // namespace
 
 Worker::Worker(uint32_t index, const config::ServerSettings& server, telemetry::ExporterThread* exporter,
-               const config::HttpSettings* http)
+               const config::HttpSettings* http, const SocketGuards& guards)
     : loop_(index),
       http_client_(std::make_unique<http_client::HttpClient>(loop_.loop(), upstreamSettings(server))),
       engine_(loop_, {server.default_timeout_ms, server.max_timeout_ms, server.slow_hook_warn_us}, exporter) {
@@ -27,11 +27,26 @@ Worker::Worker(uint32_t index, const config::ServerSettings& server, telemetry::
   conn_settings_.write_queue_high_water = server.write_queue_high_water;
   conn_settings_.write_queue_limit = server.write_queue_limit;
   conn_settings_.server_version = OUTRIGGER_VERSION;
+  conn_settings_.handshake_timeout_ms = server.handshake_timeout_ms;
+  conn_settings_.idle_timeout_ms = server.idle_timeout_ms;
+  conn_settings_.frame_timeout_ms = server.frame_timeout_ms;
+  conn_settings_.partial_budget = guards.partial_budget;
+  conn_settings_.peers = guards.peers;
+  conn_settings_.admission = guards.admission;
   engine_.setHttpClient(http_client_.get());
   loop_.setSpin(uint64_t(server.busy_poll_us) * 1000);
   uv_check_init(loop_.loop(), &check_);
   check_.data = this;
   uv_idle_init(loop_.loop(), &flush_idle_);
+  // A sweep a few times per shortest timeout: a per-connection timer would cost every idle
+  // connection a handle and every frame a re-arm.
+  uint32_t shortest = std::min(server.handshake_timeout_ms, server.frame_timeout_ms);
+  if (server.idle_timeout_ms) shortest = std::min(shortest, server.idle_timeout_ms);
+  uint64_t every = std::clamp<uint64_t>(shortest / 4, 10, 1000);
+  uv_timer_init(loop_.loop(), &sweep_);
+  sweep_.data = this;
+  uv_timer_start(&sweep_, &Worker::onSweep, every, every);
+  uv_unref(reinterpret_cast<uv_handle_t*>(&sweep_));
   if (http && !http->listen.empty()) {
     http_ = std::make_unique<http::HttpFront>(loop_.loop(), engine_, *http, http_metrics_);
   }
@@ -46,21 +61,28 @@ uint64_t Worker::inFlight() const {
   return c.started.load() - c.finished.load() - c.failed.load();
 }
 
-void Worker::adopt(int fd) {
+void Worker::adopt(int fd, const ipc::PeerCredentials& peer) {
   connections_.fetch_add(1, std::memory_order_relaxed);
-  bool posted = loop_.post([this, fd] {
-    if (draining_) {
-      ::close(fd);
-      connections_.fetch_sub(1, std::memory_order_relaxed);
-      return;
-    }
-    auto* c = new ipc::Connection(*this, loop_.loop(), engine_, writer_, conn_settings_);
-    conns_.insert(c);
-    c->open(fd);
-  });
-  if (!posted) {
+  auto refuse = [this, fd, peer] {
     ::close(fd);
     connections_.fetch_sub(1, std::memory_order_relaxed);
+    if (conn_settings_.admission) conn_settings_.admission->release(peer.uid);
+  };
+  bool posted = loop_.post([this, fd, peer, refuse] {
+    if (draining_) return refuse();
+    auto* c = new ipc::Connection(*this, loop_.loop(), engine_, writer_, conn_settings_);
+    conns_.insert(c);
+    c->open(fd, peer);
+  });
+  if (!posted) refuse();
+}
+
+void Worker::onSweep(uv_timer_t* t) {
+  auto* self = static_cast<Worker*>(t->data);
+  uint64_t now = uv_now(t->loop);
+  std::vector<ipc::Connection*> all(self->conns_.begin(), self->conns_.end());
+  for (ipc::Connection* c : all) {
+    if (self->conns_.count(c)) c->checkTimeouts(now);
   }
 }
 
@@ -101,6 +123,8 @@ void Worker::stop() {
   loop_.post([this] {
     stopping_ = true;
     draining_ = true;
+    uv_timer_stop(&sweep_);
+    uv_close(reinterpret_cast<uv_handle_t*>(&sweep_), nullptr);
     std::vector<ipc::Connection*> all(conns_.begin(), conns_.end());
     for (ipc::Connection* c : all) c->close();
     if (http_) http_->abandonAll();  // HTTP sockets close with the loop

@@ -20,15 +20,23 @@
 
 namespace outrigger::daemon {
 
+// What every worker's socket connections share with the rest of the process; owned by the
+// daemon, which outlives its workers. Any member may be null.
+struct SocketGuards {
+  ipc::PartialFrameBudget* partial_budget = nullptr;
+  const ipc::PeerPolicy* peers = nullptr;
+  ipc::ConnectionAdmission* admission = nullptr;
+};
+
 class Worker : public ipc::ConnectionOwner {
  public:
   // `http`: serve the HTTP front too (its `listen` is not empty).
   Worker(uint32_t index, const config::ServerSettings& server, telemetry::ExporterThread* exporter,
-         const config::HttpSettings* http = nullptr);
+         const config::HttpSettings* http = nullptr, const SocketGuards& guards = {});
   ~Worker() override;
 
   void start();                                               // starts the thread
-  void adopt(int fd);                                         // [any] serves a connected socket
+  void adopt(int fd, const ipc::PeerCredentials& peer = {});  // [any] serves a connected socket
   void adoptHttp(int fd, bool is_unix);                       // [any] serves an HTTP connection
   void publish(std::shared_ptr<const chain::WorkerChain> c);  // [any] new requests use this chain
   void goAway(uint32_t drain_ms);                             // [any] GoAway on every connection
@@ -50,6 +58,7 @@ class Worker : public ipc::ConnectionOwner {
 
  private:
   static void onCheck(uv_check_t* h);
+  static void onSweep(uv_timer_t* t);
 
   event::EventLoop loop_;
   // Before engine_: requests (and their transfers) go first, the client after them.
@@ -63,6 +72,7 @@ class Worker : public ipc::ConnectionOwner {
   static constexpr uint64_t kStopGraceMs = 1000;  // for last frames to reach slow clients on stop
   uv_timer_t stop_timer_;
   uv_idle_t flush_idle_;  // active while a flush is pending (see scheduleFlush)
+  uv_timer_t sweep_;      // closes connections whose handshake, frame or idle time ran out
   std::unordered_set<ipc::Connection*> conns_;
   std::vector<ipc::Connection*> dirty_;
   ipc::ConnectionCounters conn_counters_;

@@ -69,6 +69,12 @@ int AdminServer::serve(h2o_req_t* req) {
     sendWhole(req, 405, "Method Not Allowed", "text/plain; charset=utf-8", "method not allowed\n");
     return 0;
   }
+  if (path != "/healthz" && path != "/readyz" && !sources_.token.empty() &&
+      !bearerMatches(requestHeader(req, "authorization"), sources_.token)) {
+    addHeader(req, "www-authenticate", "Bearer");
+    sendWhole(req, 401, "Unauthorized", "text/plain; charset=utf-8", "a bearer token is required\n");
+    return 0;
+  }
   if (path == "/healthz") {
     sendWhole(req, 200, "OK", "text/plain; charset=utf-8", "ok\n");
   } else if (path == "/readyz") {

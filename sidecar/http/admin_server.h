@@ -18,6 +18,9 @@ struct AdminSources {
   std::function<bool()> ready;            // [main thread]
   std::function<std::string()> metrics;   // [main thread] the whole exposition text
   std::string version;
+  // When set, every path but /healthz and /readyz needs "Authorization: Bearer <token>" (probes
+  // stay open: they reveal nothing and kubelets should not need the secret).
+  std::string token;
 };
 
 class AdminServer {

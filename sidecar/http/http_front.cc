@@ -10,6 +10,7 @@
 #include "chain/chain.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/utf8.h"
 #include "http/chat_exchange.h"
 #include "http/messages_request.h"
 #include "http/chat_response.h"
@@ -47,14 +48,27 @@ bool usableRequestId(std::string_view id) {
   return true;
 }
 
-uint32_t parseMs(std::string_view v, double scale) {
-  if (v.empty()) return 0;
+// A positive number of milliseconds (or seconds, with scale 1000); false when malformed.
+bool parseMs(std::string_view v, double scale, uint32_t* out) {
+  *out = 0;
+  if (v.empty()) return true;
   std::string s(v);
   char* end = nullptr;
   double d = std::strtod(s.c_str(), &end);
-  if (end == s.c_str() || *end || !(d > 0)) return 0;
+  if (end == s.c_str() || *end || !(d > 0) || d > 1e12) return false;
   double ms = d * scale;
-  return ms > 4e9 ? 4000000000u : static_cast<uint32_t>(ms);
+  *out = ms > 4e9 ? 4000000000u : std::max<uint32_t>(1, static_cast<uint32_t>(ms));
+  return true;
+}
+
+// RFC 9110: several Content-Length fields must agree, or the message is malformed (and the
+// framing of everything after it on the connection is in doubt).
+bool conflictingContentLength(const h2o_req_t* req) {
+  std::vector<std::string_view> values = requestHeaders(req, "content-length");
+  for (std::string_view v : values) {
+    if (v != values[0]) return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -78,7 +92,7 @@ HttpFront::HttpFront(uv_loop_t* loop, chain::Engine& engine, const config::HttpS
   accept_ctx_.hosts = config_.hosts;
   uv_timer_init(loop, &abort_timer_);
   abort_timer_.data = this;
-  for (const config::VirtualKey& k : settings_.virtual_keys) tenants_by_key_[k.key] = k.tenant;
+  for (const config::VirtualKey& k : settings_.virtual_keys) keys_[k.key] = &k;
 }
 
 // The loop has closed every handle by now; h2o's context is not disposed because its
@@ -154,12 +168,20 @@ int HttpFront::route(h2o_req_t* req) {
   };
   addHeader(req, "x-request-id", request_id);
   if (draining_) {
+    // This instance is going away (a rolling restart): the client should retry elsewhere, on a
+    // new connection (Connection: close).
     req->http1_is_persistent = 0;
     addHeader(req, "retry-after", "1");
     addHeader(req, "retry-after-ms", "1000");
     sendError(req, 503, "Service Unavailable", "service_unavailable_error", "server is shutting down; retry", "",
-              "unavailable");
+              "unavailable", /*should_retry=*/true);
     simple("other", 503);
+    return 0;
+  }
+  if (conflictingContentLength(req)) {
+    req->http1_is_persistent = 0;
+    sendError(req, 400, "Bad Request", "invalid_request_error", "conflicting Content-Length headers");
+    simple("other", 400);
     return 0;
   }
   bool chat = path == "/chat/completions";
@@ -179,6 +201,14 @@ int HttpFront::route(h2o_req_t* req) {
     return 0;
   }
   if (models) {
+    Caller caller = identify(req);
+    if (caller.refusal) {
+      sendError(req, caller.refusal, caller.refusal == 401 ? "Unauthorized" : "Forbidden",
+                caller.refusal == 401 ? "authentication_error" : "permission_error", caller.why, "",
+                caller.refusal == 401 ? "invalid_api_key" : "");
+      simple("models", caller.refusal);
+      return 0;
+    }
     handleModels(req, path.size() > 8 ? path.substr(8) : std::string_view());
     simple("models", req->res.status);
     return 0;
@@ -188,17 +218,27 @@ int HttpFront::route(h2o_req_t* req) {
   return 0;
 }
 
-bool HttpFront::authorize(h2o_req_t* req, std::string* tenant) {
-  std::string_view auth = requestHeader(req, "authorization");
-  std::string_view key = startsWith(auth, "Bearer ") ? auth.substr(7) : std::string_view();
-  auto it = tenants_by_key_.find(std::string(key));
-  if (it != tenants_by_key_.end()) {
-    *tenant = it->second;  // a virtual key decides the tenant; the header cannot override it
-    return true;
+HttpFront::Caller HttpFront::identify(h2o_req_t* req) const {
+  std::string_view key = bearerToken(requestHeader(req, "authorization"));
+  if (key.empty()) key = requestHeader(req, "x-api-key");
+  std::vector<std::string_view> named = requestHeaders(req, "x-outrigger-tenant");
+  if (named.size() > 1) return {"", 400, "x-outrigger-tenant is given more than once"};
+  std::string_view wanted = named.empty() ? std::string_view() : named[0];
+  auto it = key.empty() ? keys_.end() : keys_.find(std::string(key));
+  if (it == keys_.end()) {
+    if (settings_.require_key) return {"", 401, "invalid API key"};
+    // Without a key every caller is the one default tenant; naming another needs a key.
+    if (!wanted.empty() && wanted != settings_.default_tenant) {
+      return {"", 403, "x-outrigger-tenant '" + std::string(wanted) + "' needs a virtual key allowed to name it"};
+    }
+    return {settings_.default_tenant, 0, ""};
   }
-  if (settings_.require_key) return false;
-  *tenant = std::string(requestHeader(req, "x-outrigger-tenant"));
-  return true;
+  const config::VirtualKey& vk = *it->second;
+  if (wanted.empty() || wanted == vk.tenant) return {vk.tenant, 0, ""};
+  for (const std::string& t : vk.tenants) {
+    if (t == "*" || t == wanted) return {std::string(wanted), 0, ""};
+  }
+  return {"", 403, "this virtual key may not name tenant '" + std::string(wanted) + "'"};
 }
 
 void HttpFront::handleChat(h2o_req_t* req, std::string_view request_id, Dialect dialect) {
@@ -220,9 +260,15 @@ void HttpFront::handleChat(h2o_req_t* req, std::string_view request_id, Dialect 
     refuse(status);
   };
   CallMetadata meta;
-  if (!authorize(req, &meta.tenant)) {
-    return reject(401, "Unauthorized", "authentication_error", "invalid API key", "", "invalid_api_key");
+  Caller caller = identify(req);
+  if (caller.refusal == 401) {
+    return reject(401, "Unauthorized", "authentication_error", caller.why, "", "invalid_api_key");
   }
+  if (caller.refusal) {
+    return reject(caller.refusal, caller.refusal == 403 ? "Forbidden" : "Bad Request",
+                  caller.refusal == 403 ? "permission_error" : "invalid_request_error", caller.why, "", "");
+  }
+  meta.tenant = std::move(caller.tenant);
   meta.user = requestHeader(req, "x-outrigger-user");
   meta.session = requestHeader(req, "x-outrigger-session");
   meta.route = requestHeader(req, "x-outrigger-route");
@@ -233,9 +279,32 @@ void HttpFront::handleChat(h2o_req_t* req, std::string_view request_id, Dialect 
   std::string_view cache = requestHeader(req, "x-outrigger-cache");
   meta.cache_bypass = cache == "bypass";
   meta.cache_no_store = cache == "no-store";
-  meta.cache_ttl_ms = parseMs(requestHeader(req, "x-outrigger-cache-ttl-ms"), 1);
-  meta.timeout_ms = parseMs(requestHeader(req, "x-outrigger-timeout-ms"), 1);
-  if (!meta.timeout_ms) meta.timeout_ms = parseMs(requestHeader(req, "x-stainless-timeout"), 1000);
+  if (!parseMs(requestHeader(req, "x-outrigger-cache-ttl-ms"), 1, &meta.cache_ttl_ms)) {
+    return reject(400, "Bad Request", "invalid_request_error",
+                  "x-outrigger-cache-ttl-ms must be a positive number of milliseconds", "", "");
+  }
+  if (!parseMs(requestHeader(req, "x-outrigger-timeout-ms"), 1, &meta.timeout_ms)) {
+    return reject(400, "Bad Request", "invalid_request_error",
+                  "x-outrigger-timeout-ms must be a positive number of milliseconds", "", "");
+  }
+  uint32_t sdk_timeout = 0;
+  if (!meta.timeout_ms && parseMs(requestHeader(req, "x-stainless-timeout"), 1000, &sdk_timeout)) {
+    meta.timeout_ms = sdk_timeout;  // a client library's own header: a bad value is its bug, not a refusal
+  }
+  const std::pair<const char*, std::string_view> texts[] = {
+      {"x-outrigger-user", meta.user},           {"x-outrigger-session", meta.session},
+      {"x-outrigger-route", meta.route},         {"x-outrigger-prompt-id", meta.prompt_id},
+      {"x-outrigger-prompt-version", meta.prompt_version}, {"traceparent", meta.traceparent},
+      {"x-outrigger-tenant", meta.tenant}};
+  for (auto [name, value] : texts) {
+    if (!validUtf8(value)) {
+      return reject(400, "Bad Request", "invalid_request_error", std::string(name) + " is not valid UTF-8", "", "");
+    }
+  }
+  if (!meta.route.empty() && !(engine_.chain() && engine_.chain()->routes.count(meta.route))) {
+    return reject(400, "Bad Request", "invalid_request_error",
+                  "x-outrigger-route names no route: '" + std::string(meta.route) + "'", "", "");
+  }
   ChatCall call;
   RequestError error;
   bool built = anthropic                           ? buildMessagesCall(view(req->entity), meta, &call, &error)

@@ -63,7 +63,15 @@ class HttpFront {
   enum class Dialect { kOpenAi, kAnthropic, kEmbeddings };
   void handleChat(h2o_req_t* req, std::string_view request_id, Dialect dialect);
   void handleModels(h2o_req_t* req, std::string_view id);
-  bool authorize(h2o_req_t* req, std::string* tenant);
+  // Who the caller is: its tenant from its virtual key (Authorization: Bearer, or Anthropic's
+  // x-api-key), or the default tenant without one. An x-outrigger-tenant header is honoured only
+  // with a key allowed to name that tenant. On refusal, the status (401/403) and why.
+  struct Caller {
+    std::string tenant;
+    int refusal = 0;
+    std::string why;
+  };
+  Caller identify(h2o_req_t* req) const;
 
   chain::Engine& engine_;
   config::HttpSettings settings_;
@@ -73,7 +81,7 @@ class HttpFront {
   h2o_accept_ctx_t accept_ctx_;
   uv_timer_t abort_timer_;
   std::unordered_set<ChatExchange*> exchanges_;
-  std::unordered_map<std::string, std::string> tenants_by_key_;
+  std::unordered_map<std::string, const config::VirtualKey*> keys_;
   std::atomic<size_t> connections_{0};
   uint64_t next_stream_id_ = 1;
   bool draining_ = false;

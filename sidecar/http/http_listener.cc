@@ -1,5 +1,7 @@
 #include "http/http_listener.h"
 
+#include "common/log.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -78,7 +80,12 @@ Status HttpListener::listenUnix(const std::string& path, uint32_t mode) {
 
 void HttpListener::onConnection(uv_stream_t* server, int status) {
   auto* self = static_cast<HttpListener*>(server->data);
-  if (status < 0) return;
+  if (status < 0) {
+    ++self->accept_errors_;
+    self->accept_log_.write(LogLevel::kWarn, "http", self->bound_ + ": accept failed: " + uv_strerror(status) +
+                                                         "; the connection was dropped");
+    return;
+  }
   // Accept through a throwaway handle and hand a duplicate to the receiver's own loop.
   union Client {
     uv_handle_t handle;
@@ -94,7 +101,12 @@ void HttpListener::onConnection(uv_stream_t* server, int status) {
     if (uv_fileno(&client->handle, &raw) == 0) fd = ::fcntl(raw, F_DUPFD_CLOEXEC, 0);
   }
   uv_close(&client->handle, [](uv_handle_t* h) { delete reinterpret_cast<Client*>(h); });
-  if (fd >= 0) self->on_accept_(fd, self->is_unix_);
+  if (fd < 0) {
+    ++self->accept_errors_;
+    self->accept_log_.write(LogLevel::kWarn, "http", self->bound_ + ": could not take an accepted connection");
+    return;
+  }
+  self->on_accept_(fd, self->is_unix_);
 }
 
 void HttpListener::close() {

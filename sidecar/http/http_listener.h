@@ -8,6 +8,7 @@
 #include <functional>
 #include <string>
 
+#include "common/rate_limited_log.h"
 #include "common/status.h"
 
 namespace outrigger::http {
@@ -27,6 +28,8 @@ class HttpListener {
   const std::string& boundAddress() const { return bound_; }
   // Stops accepting (removes a Unix socket file). The handle is freed with the listener.
   void close();
+  // accept() failures (out of descriptors, ...), each also logged at a bounded rate.
+  uint64_t acceptErrors() const { return accept_errors_; }
 
  private:
   static void onConnection(uv_stream_t* server, int status);
@@ -41,6 +44,8 @@ class HttpListener {
     uv_pipe_t pipe;
   } uv_;
   bool is_unix_ = false;
+  uint64_t accept_errors_ = 0;
+  RateLimitedLog accept_log_;
   bool initialized_ = false;
   std::string bound_;
   std::string unix_path_;

@@ -1,5 +1,7 @@
 #include "http/reply.h"
 
+#include <cctype>
+
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -24,8 +26,8 @@ void sendWhole(h2o_req_t* req, int status, const char* reason, std::string_view 
 }
 
 void sendError(h2o_req_t* req, int status, const char* reason, std::string_view type, std::string_view message,
-               std::string_view param, std::string_view code) {
-  addHeader(req, "x-should-retry", "false");
+               std::string_view param, std::string_view code, bool should_retry) {
+  addHeader(req, "x-should-retry", should_retry ? "true" : "false");
   sendWhole(req, status, reason, "application/json", errorBody(message, type, param, code));
 }
 
@@ -51,6 +53,35 @@ std::string_view requestHeader(const h2o_req_t* req, std::string_view name) {
   ssize_t i = h2o_find_header_by_str(&req->headers, name.data(), name.size(), -1);
   if (i < 0) return {};
   return view(req->headers.entries[i].value);
+}
+
+std::vector<std::string_view> requestHeaders(const h2o_req_t* req, std::string_view name) {
+  std::vector<std::string_view> out;
+  for (size_t i = 0; i < req->headers.size; ++i) {
+    const h2o_header_t& h = req->headers.entries[i];
+    if (view(*h.name) == name) out.push_back(view(h.value));
+  }
+  return out;
+}
+
+std::string_view bearerToken(std::string_view authorization) {
+  constexpr std::string_view kScheme = "bearer ";
+  if (authorization.size() <= kScheme.size()) return {};
+  for (size_t i = 0; i < kScheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(authorization[i])) != kScheme[i]) return {};
+  }
+  std::string_view token = authorization.substr(kScheme.size());
+  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+  while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
+  return token;
+}
+
+bool bearerMatches(std::string_view authorization, std::string_view token) {
+  std::string_view given = bearerToken(authorization);
+  if (given.size() != token.size() || token.empty()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < token.size(); ++i) diff |= static_cast<unsigned char>(given[i] ^ token[i]);
+  return diff == 0;
 }
 
 }  // namespace outrigger::http

@@ -5,6 +5,7 @@
 #include <h2o.h>
 
 #include <string_view>
+#include <vector>
 
 namespace outrigger::http {
 
@@ -15,9 +16,9 @@ void addHeader(h2o_req_t* req, std::string_view name, std::string_view value);
 // Sends a complete response whose body (copied) is known now.
 void sendWhole(h2o_req_t* req, int status, const char* reason, std::string_view content_type, std::string_view body);
 
-// An OpenAI-shaped error response, with x-should-retry: false.
+// An OpenAI-shaped error response, with x-should-retry saying whether a retry can help.
 void sendError(h2o_req_t* req, int status, const char* reason, std::string_view type, std::string_view message,
-               std::string_view param = "", std::string_view code = "");
+               std::string_view param = "", std::string_view code = "", bool should_retry = false);
 
 // An Anthropic-shaped error response ({"type":"error","error":{type,message}}), with
 // x-should-retry: false.
@@ -25,6 +26,15 @@ void sendMessagesError(h2o_req_t* req, int status, const char* reason, std::stri
 
 // The request header `name` (lowercase), or empty.
 std::string_view requestHeader(const h2o_req_t* req, std::string_view name);
+
+// Every value of request header `name` (lowercase), in order.
+std::vector<std::string_view> requestHeaders(const h2o_req_t* req, std::string_view name);
+
+// The token of an "Authorization: Bearer <token>" value (the scheme in any case); empty when the
+// value is not a bearer credential.
+std::string_view bearerToken(std::string_view authorization);
+// True when `authorization` carries exactly `token`; compared in constant time.
+bool bearerMatches(std::string_view authorization, std::string_view token);
 
 inline std::string_view view(h2o_iovec_t v) { return {v.base, v.len}; }
 

@@ -2,7 +2,11 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "common/log.h"
+#include "common/rate_limited_log.h"
+#include "ipc/request_checks.h"
 #include "outrigger_generated.h"
 
 namespace outrigger::ipc {
@@ -15,6 +19,22 @@ inline constexpr uint64_t kServerFeatures = static_cast<uint64_t>(w::Feature::St
                                             static_cast<uint64_t>(w::Feature::Cancel) |
                                             static_cast<uint64_t>(w::Feature::Feedback) |
                                             static_cast<uint64_t>(w::Feature::GoAway);
+// Reads of every connection on a worker land here; a connection keeps only a partial frame.
+inline constexpr size_t kReadBufferBytes = 64 * 1024;
+
+namespace {
+
+char* sharedReadBuffer() {
+  thread_local std::unique_ptr<uint64_t[]> buffer(new uint64_t[kReadBufferBytes / 8]);
+  return reinterpret_cast<char*>(buffer.get());
+}
+
+RateLimitedLog& refusalLog() {
+  static RateLimitedLog log;
+  return log;
+}
+
+}  // namespace
 
 struct Connection::WriteReq {
   uv_write_t req;
@@ -23,16 +43,22 @@ struct Connection::WriteReq {
 };
 
 Connection::Connection(ConnectionOwner& owner, uv_loop_t* loop, chain::Engine& engine, FrameWriter& writer,
-                       ConnectionSettings settings)
-    : owner_(owner), engine_(engine), writer_(writer), settings_(std::move(settings)),
-      reader_(settings_.max_frame_size) {
+                       const ConnectionSettings& settings)
+    : owner_(owner), engine_(engine), writer_(writer), settings_(settings),
+      reader_(settings_.max_frame_size, settings_.partial_budget) {
   uv_pipe_init(loop, &pipe_, 0);
   pipe_.data = this;
+  opened_ms_ = last_activity_ms_ = uv_now(loop);
 }
 
-Connection::~Connection() = default;
+Connection::~Connection() {
+  if (admitted_ && settings_.admission) settings_.admission->release(peer_.uid);
+}
 
-bool Connection::open(int fd) {
+bool Connection::open(int fd, const PeerCredentials& peer) {
+  peer_ = peer;
+  admitted_ = settings_.admission != nullptr;  // the daemon admitted it by uid before handing it over
+  if (settings_.peers) grant_ = settings_.peers->grantFor(peer_);
   if (uv_pipe_open(&pipe_, fd) != 0) {
     ::close(fd);
     close();
@@ -42,45 +68,87 @@ bool Connection::open(int fd) {
   return reading_;
 }
 
-void Connection::onAlloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
-  auto* self = static_cast<Connection*>(h->data);
-  auto [p, n] = self->reader_.writableSpace();
-  *buf = uv_buf_init(p, static_cast<unsigned>(n));
+void Connection::onAlloc(uv_handle_t*, size_t, uv_buf_t* buf) {
+  *buf = uv_buf_init(sharedReadBuffer(), static_cast<unsigned>(kReadBufferBytes));
 }
 
-void Connection::onRead(uv_stream_t* s, ssize_t n, const uv_buf_t*) {
+void Connection::onRead(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
   auto* self = static_cast<Connection*>(s->data);
   if (n < 0) {
     self->close();  // EOF or error: the client is gone; its streams are cancelled
     return;
   }
-  self->reader_.commit(static_cast<size_t>(n));
-  self->readFrames();
+  if (n > 0) self->received(buf->base, static_cast<size_t>(n));
 }
 
-void Connection::readFrames() {
-  while (!closing_) {
-    const uint8_t* frame = nullptr;
-    size_t size = 0;
-    FrameReader::Next next = reader_.next(&frame, &size);
-    if (next == FrameReader::Next::kNeedMore) break;
-    if (next == FrameReader::Next::kTooLarge) {
-      return protocolError(Code::kResourceExhausted,
-                           "frame exceeds the negotiated maximum of " + std::to_string(reader_.maxFrameSize()) + " bytes");
-    }
-    if (next == FrameReader::Next::kTooSmall) return protocolError(Code::kInvalidArgument, "frame too short");
-    dispatch(frame, size);
+bool Connection::onFrame(void* self, const uint8_t* frame, size_t size) {
+  auto* c = static_cast<Connection*>(self);
+  c->dispatch(frame, size);
+  return !c->closing_;
+}
+
+void Connection::received(const char* data, size_t size) {
+  if (closing_) return;
+  uint64_t now = uv_now(pipe_.loop);
+  FrameReader::Result r = reader_.feed(data, size, &Connection::onFrame, this);
+  switch (r) {
+    case FrameReader::Result::kOk:
+    case FrameReader::Result::kStopped:
+      break;
+    case FrameReader::Result::kTooLarge:
+      return fail(Code::kResourceExhausted,
+                  "frame exceeds the negotiated maximum of " + std::to_string(reader_.maxFrameSize()) + " bytes");
+    case FrameReader::Result::kTooSmall:
+      return fail(Code::kInvalidArgument, "frame too short");
+    case FrameReader::Result::kNoMemory:
+      ++owner_.counters().memory_refusals;
+      return fail(Code::kResourceExhausted, "the server holds too much of other clients' partly received frames; retry");
+  }
+  if (reader_.partialSerial() != partial_serial_) {
+    partial_serial_ = reader_.partialSerial();
+    frame_started_ms_ = now;
   }
   // Backpressure towards the client: stop reading while our output is over the watermark.
-  if (!closing_ && reading_ && queuedBytes() > settings_.write_queue_high_water) {
-    uv_read_stop(reinterpret_cast<uv_stream_t*>(&pipe_));
-    reading_ = false;
+  if (!closing_ && reading_ && queuedBytes() > settings_.write_queue_high_water) stopReading();
+}
+
+void Connection::stopReading() {
+  uv_read_stop(reinterpret_cast<uv_stream_t*>(&pipe_));
+  reading_ = false;
+}
+
+void Connection::checkTimeouts(uint64_t now_ms) {
+  if (closing_) return;
+  if (!hello_done_ && now_ms - opened_ms_ >= settings_.handshake_timeout_ms) {
+    ++owner_.counters().handshake_timeouts;
+    return fail(Code::kDeadlineExceeded, "no Hello within " + std::to_string(settings_.handshake_timeout_ms) + " ms");
+  }
+  // Paused reading leaves a frame incomplete through no fault of the client.
+  if (reader_.midFrame() && reading_ && now_ms - frame_started_ms_ >= settings_.frame_timeout_ms) {
+    ++owner_.counters().frame_timeouts;
+    return fail(Code::kDeadlineExceeded,
+                "a frame was not completed within " + std::to_string(settings_.frame_timeout_ms) + " ms");
+  }
+  if (settings_.idle_timeout_ms && streams_.empty() && !reader_.midFrame() && queuedBytes() == 0 &&
+      now_ms - last_activity_ms_ >= settings_.idle_timeout_ms) {
+    ++owner_.counters().idle_closes;
+    writer_.goAway(&out_, last_stream_id_, "idle connection closed", 0);
+    close();
   }
 }
 
-void Connection::protocolError(Code code, const std::string& message) {
+void Connection::fail(Code code, const std::string& message) {
+  if (closing_) return;
   ++owner_.counters().protocol_errors;
-  ORLOG(LogLevel::kDebug, "ipc", "protocol error, closing connection: " + message);
+  ORLOG(LogLevel::kDebug, "ipc", "closing connection of " + peer_.describe() + ": " + message);
+  // Each stream hears why its call ended, and whether a retry could run it twice.
+  failing_ = true;
+  std::vector<outrigger_request> handles;
+  for (auto& [sid, h] : streams_) handles.push_back(h);
+  for (outrigger_request h : handles) {
+    engine_.cancel(h, Code::kUnavailable, "connection closed by the server: " + message, "server");
+  }
+  failing_ = false;
   writer_.error(&out_, code, message, kProtoMajor, kProtoMajor);
   close();
 }
@@ -95,20 +163,55 @@ void Connection::endStream(uint64_t stream_id, Code code, std::string_view messa
   queued();
 }
 
+void Connection::refuseStream(uint64_t stream_id, Code code, const std::string& message) {
+  ++owner_.counters().stream_errors;
+  auto it = streams_.find(stream_id);
+  if (it != streams_.end()) {
+    // One end per stream: the request already running on this id is the one that ends.
+    engine_.cancel(it->second, code, message, "server");
+    return;
+  }
+  endStream(stream_id, code, message);
+}
+
+// Stream ids only increase on a connection, so an id at or below the highest seen is either in
+// flight or finished: both are refused.
+bool Connection::claimStreamId(uint64_t sid) {
+  if (sid <= last_stream_id_) {
+    refuseStream(sid, Code::kInvalidArgument,
+                 streams_.count(sid) ? "stream id " + std::to_string(sid) + " is already in use; ids must increase"
+                                     : "stream id " + std::to_string(sid) + " was already used on this connection; ids must increase");
+    return false;
+  }
+  last_stream_id_ = sid;
+  return true;
+}
+
 void Connection::dispatch(const uint8_t* data, size_t size) {
   ++owner_.counters().frames_in;
+  last_activity_ms_ = uv_now(pipe_.loop);
   auto verified = verifyFrame(data, size);
-  if (!verified.ok()) return protocolError(Code::kInvalidArgument, verified.status().message());
+  if (!verified.ok()) {
+    // A frame whose own table is sound but whose body is not costs only its stream.
+    uint64_t sid = hello_done_ ? streamIdOfUnverifiedFrame(data, size) : 0;
+    if (sid == 0) return fail(Code::kInvalidArgument, verified.status().message());
+    if (claimStreamId(sid)) refuseStream(sid, Code::kInvalidArgument, "frame failed FlatBuffers verification");
+    return;
+  }
   const w::Frame* frame = verified.value();
   uint64_t sid = frame->stream_id();
   w::Body type = frame->body_type();
   // The verifier accepts a union type whose value is missing; nothing below may assume a body.
   if (type != w::Body::NONE && !frame->body()) {
-    if (sid == 0 || !hello_done_) return protocolError(Code::kInvalidArgument, "frame names a body type but carries no body");
-    return endStream(sid, Code::kInvalidArgument, "frame names a body type but carries no body");
+    if (sid == 0 || !hello_done_) return fail(Code::kInvalidArgument, "frame names a body type but carries no body");
+    if (type == w::Body::Request || type == w::Body::Feedback) {
+      if (claimStreamId(sid)) refuseStream(sid, Code::kInvalidArgument, "frame names a body type but carries no body");
+      return;
+    }
+    return refuseStream(sid, Code::kInvalidArgument, "frame names a body type but carries no body");
   }
   if (!hello_done_) {
-    if (type != w::Body::Hello) return protocolError(Code::kFailedPrecondition, "the first frame must be Hello");
+    if (type != w::Body::Hello) return fail(Code::kFailedPrecondition, "the first frame must be Hello");
     return handleHello(frame->body_as_Hello());
   }
   switch (type) {
@@ -124,7 +227,8 @@ void Connection::dispatch(const uint8_t* data, size_t size) {
       return;
     }
     case w::Body::Feedback: {
-      if (sid == 0 || streams_.count(sid)) return protocolError(Code::kInvalidArgument, "bad stream id for Feedback");
+      if (sid == 0) return fail(Code::kInvalidArgument, "Feedback on stream 0");
+      if (!claimStreamId(sid)) return;
       const auto* fb = frame->body_as_Feedback();
       if (!fb->trace_id() || fb->trace_id()->size() == 0) return endStream(sid, Code::kInvalidArgument, "feedback needs a trace_id");
       ORLOG(LogLevel::kDebug, "ipc", "feedback for trace " + fb->trace_id()->str() + " score " + std::to_string(fb->score()));
@@ -134,7 +238,7 @@ void Connection::dispatch(const uint8_t* data, size_t size) {
       writer_.pong(&out_, frame->body_as_Ping()->opaque());
       return queued();
     case w::Body::Hello:
-      return protocolError(Code::kFailedPrecondition, "Hello sent twice");
+      return fail(Code::kFailedPrecondition, "Hello sent twice");
     case w::Body::Pong:
     case w::Body::GoAway:
       return;  // liveness answers and client-side goaways need nothing from us
@@ -157,15 +261,18 @@ void Connection::handleHello(const void* p) {
                   kProtoMajor, kProtoMajor);
     return close();
   }
+  if (hello->max_frame_size() < kMinPeerFrameSize) {
+    return fail(Code::kFailedPrecondition, "max_frame_size " + std::to_string(hello->max_frame_size()) +
+                                               " is below the protocol minimum of " + std::to_string(kMinPeerFrameSize));
+  }
   hello_done_ = true;
-  uint32_t max_frame = settings_.max_frame_size;
-  if (hello->max_frame_size() >= 1024 && hello->max_frame_size() < max_frame) max_frame = hello->max_frame_size();
+  peer_max_frame_ = std::min(settings_.max_frame_size, hello->max_frame_size());
   reader_.setMaxFrameSize(settings_.max_frame_size);  // what we accept stays our own limit
   HelloAckInfo ack;
   ack.proto_major = kProtoMajor;
   ack.proto_minor = std::min<uint16_t>(kProtoMinor, hello->proto_minor());
   ack.server_version = settings_.server_version;
-  ack.max_frame_size = max_frame;
+  ack.max_frame_size = peer_max_frame_;
   ack.max_concurrent_streams = settings_.max_concurrent_streams;
   ack.features = kServerFeatures & static_cast<uint64_t>(hello->features());
   ack.heartbeat_ms = 0;
@@ -174,18 +281,30 @@ void Connection::handleHello(const void* p) {
 }
 
 void Connection::handleRequest(uint64_t sid, const uint8_t* data, size_t size) {
-  if (sid == 0) return protocolError(Code::kInvalidArgument, "Request on stream 0");
-  if (streams_.count(sid)) return protocolError(Code::kInvalidArgument, "stream id " + std::to_string(sid) + " is already in use");
+  if (sid == 0) return fail(Code::kInvalidArgument, "Request on stream 0");
+  if (!claimStreamId(sid)) return;
   if (going_away_) return endStream(sid, Code::kUnavailable, "server is shutting down; reconnect", true);
   if (streams_.size() >= settings_.max_concurrent_streams) {
     return endStream(sid, Code::kResourceExhausted, "too many concurrent streams on this connection", true);
   }
-  if (sid > last_stream_id_) last_stream_id_ = sid;
   // The request's views point into its own aligned copy of the frame.
   chain::FrameBuffer copy = chain::FrameBuffer::copyOf(data, size);
   const auto* request = w::GetSizePrefixedFrame(copy.data())->body_as_Request();
+  if (Status s = checkRequestStrings(*request); !s.isOk()) {
+    ++owner_.counters().stream_errors;
+    return endStream(sid, s.code(), s.message());
+  }
+  const w::Metadata* md = request->metadata();
+  std::string_view claimed = md && md->tenant() ? md->tenant()->string_view() : std::string_view();
+  Expected<std::string> tenant = settings_.peers ? settings_.peers->tenantFor(grant_, peer_, claimed)
+                                                 : Expected<std::string>(std::string(claimed));
+  if (!tenant.ok()) {
+    ++owner_.counters().tenant_refusals;
+    refusalLog().write(LogLevel::kWarn, "ipc", "refused a request: " + tenant.status().message());
+    return endStream(sid, Code::kPermissionDenied, tenant.status().message());
+  }
   streams_[sid] = outrigger_request{0, 0};
-  outrigger_request handle = engine_.start(std::move(copy), request, this, sid);
+  outrigger_request handle = engine_.start(std::move(copy), request, this, sid, nullptr, &tenant.value());
   if (auto it = streams_.find(sid); it != streams_.end()) it->second = handle;
 }
 
@@ -195,7 +314,12 @@ void Connection::onStart(uint64_t stream_id, const ResponseStartInfo& info) {
 }
 
 ResponseSink::Flow Connection::onChunk(uint64_t stream_id, const ResponseChunkInfo& chunk) {
+  size_t before = out_.size();
   writer_.responseChunk(&out_, stream_id, chunk);
+  if (out_.size() - before > size_t{peer_max_frame_} + 4) {
+    out_.resize(before);  // larger than the client accepts: the same bytes in smaller chunks
+    writeChunkPieces(stream_id, chunk);
+  }
   queued();
   size_t q = queuedBytes();
   if (q > settings_.write_queue_limit) {
@@ -214,10 +338,54 @@ ResponseSink::Flow Connection::onChunk(uint64_t stream_id, const ResponseChunkIn
   return Flow::kOk;
 }
 
+void Connection::writeChunkPieces(uint64_t stream_id, const ResponseChunkInfo& chunk) {
+  size_t budget = peer_max_frame_ - kMinPeerFrameSize / 2;  // room for the frame's own fields
+  ResponseChunkInfo piece = chunk;
+  piece.tool_calls = nullptr;
+  piece.tool_call_count = 0;
+  for (std::string_view rest = chunk.delta; !rest.empty();) {
+    piece.delta = utf8Prefix(rest, budget);
+    rest.remove_prefix(piece.delta.size());
+    writer_.responseChunk(&out_, stream_id, piece);
+  }
+  piece.delta = {};
+  for (size_t i = 0; i < chunk.tool_call_count; ++i) {
+    ToolCallDelta call = chunk.tool_calls[i];
+    std::string_view args = call.arguments;
+    do {  // the first piece carries the id, type and name; the rest only add arguments
+      call.arguments = utf8Prefix(args, budget > call.id.size() + call.name.size() + call.type.size()
+                                            ? budget - call.id.size() - call.name.size() - call.type.size()
+                                            : 1);
+      args.remove_prefix(call.arguments.size());
+      piece.tool_calls = &call;
+      piece.tool_call_count = 1;
+      writer_.responseChunk(&out_, stream_id, piece);
+      call.id = call.type = call.name = {};
+    } while (!args.empty());
+  }
+}
+
 void Connection::onEnd(uint64_t stream_id, const ResponseEndInfo& end) {
   streams_.erase(stream_id);
+  last_activity_ms_ = uv_now(pipe_.loop);
   if (closing_) return;
-  writer_.responseEnd(&out_, stream_id, end);
+  ResponseEndInfo info = end;
+  // On the fatal path the client may run the call again only if no provider saw it.
+  if (failing_) info.retryable = !end.reached_provider;
+  size_t before = out_.size();
+  writer_.responseEnd(&out_, stream_id, info);
+  if (out_.size() - before > size_t{peer_max_frame_} + 4) {
+    out_.resize(before);
+    ResponseEndInfo refused;
+    refused.code = Code::kResourceExhausted;
+    refused.origin = "server";
+    std::string message = "the answer does not fit in " + std::to_string(peer_max_frame_) +
+                          " bytes, the largest frame this client accepts; stream it or accept larger frames";
+    refused.message = message;
+    refused.trace_id = end.trace_id;
+    refused.reached_provider = end.reached_provider;
+    writer_.responseEnd(&out_, stream_id, refused);
+  }
   queued();
 }
 
@@ -232,7 +400,7 @@ void Connection::flush() {
   flush_scheduled_ = false;
   if (out_.empty() || uv_is_closing(reinterpret_cast<uv_handle_t*>(&pipe_))) return;
   auto* wr = new WriteReq{{}, std::move(out_), this};
-  out_.clear();
+  out_ = std::string();  // a moved-from string may keep its capacity: an idle connection holds none
   inflight_bytes_ += wr->data.size();
   ++pending_writes_;
   uv_buf_t buf = uv_buf_init(wr->data.data(), static_cast<unsigned>(wr->data.size()));
@@ -270,7 +438,6 @@ void Connection::afterWrite() {
     for (outrigger_request h : resume) engine_.resume(h);
     if (!reading_) {
       reading_ = uv_read_start(reinterpret_cast<uv_stream_t*>(&pipe_), &Connection::onAlloc, &Connection::onRead) == 0;
-      readFrames();  // frames already buffered while paused
     }
   }
 }
@@ -305,8 +472,7 @@ void Connection::onClosed(uv_handle_t* h) {
 void Connection::close() {
   if (closing_) return;
   closing_ = true;
-  if (reading_) uv_read_stop(reinterpret_cast<uv_stream_t*>(&pipe_));
-  reading_ = false;
+  if (reading_) stopReading();
   // The client will not hear about these streams; they are cancelled so plugins stop work.
   std::vector<outrigger_request> handles;
   for (auto& [sid, h] : streams_) handles.push_back(h);

@@ -4,10 +4,17 @@
 // Backpressure: above the high watermark of queued bytes, producers are paused and the socket
 // is not read; below half of it they resume. A stream whose producer ignores the pause and
 // pushes the queue past the hard limit is ended with RESOURCE_EXHAUSTED.
+//
+// Hostile peers: reads go into the worker's shared buffer and only a frame still arriving is
+// kept (FrameReader), so an idle connection holds no read buffer. A connection that sends no
+// Hello, leaves a frame half sent, or sits idle is closed by the worker's sweep
+// (checkTimeouts). A bad request ends only its own stream; a connection-fatal error first ends
+// every stream in flight with its own typed end, saying whether it reached a provider.
 #pragma once
 
 #include <uv.h>
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <unordered_map>
@@ -17,23 +24,41 @@
 
 #include "api/response_sink.h"
 #include "chain/engine.h"
+#include "ipc/admission.h"
 #include "ipc/frame_reader.h"
 #include "ipc/frame_writer.h"
+#include "ipc/peer_policy.h"
 
 namespace outrigger::ipc {
+
+// The smallest max_frame_size a client may declare: room for any error end the server sends.
+inline constexpr uint32_t kMinPeerFrameSize = 512;
 
 struct ConnectionSettings {
   uint32_t max_frame_size = kDefaultMaxFrameSize;
   uint32_t max_concurrent_streams = 4096;
   uint64_t write_queue_high_water = 1u << 20;
   uint64_t write_queue_limit = 16u << 20;
+  uint32_t handshake_timeout_ms = 5000;
+  uint32_t idle_timeout_ms = 600000;  // 0: never
+  uint32_t frame_timeout_ms = 30000;
   std::string server_version;
+  PartialFrameBudget* partial_budget = nullptr;  // process-wide; null: unbounded
+  const PeerPolicy* peers = nullptr;             // null: requests keep the tenant they name
+  ConnectionAdmission* admission = nullptr;      // released when the connection goes
 };
 
+// Read by the main thread for /metrics, written by the worker.
 struct ConnectionCounters {
-  uint64_t frames_in = 0;
-  uint64_t protocol_errors = 0;
-  uint64_t unknown_bodies = 0;
+  std::atomic<uint64_t> frames_in{0};
+  std::atomic<uint64_t> protocol_errors{0};   // connection-fatal: the connection was closed
+  std::atomic<uint64_t> stream_errors{0};     // a bad request or id ended only its stream
+  std::atomic<uint64_t> unknown_bodies{0};
+  std::atomic<uint64_t> handshake_timeouts{0};
+  std::atomic<uint64_t> frame_timeouts{0};
+  std::atomic<uint64_t> idle_closes{0};
+  std::atomic<uint64_t> memory_refusals{0};   // partial-frame budget exhausted
+  std::atomic<uint64_t> tenant_refusals{0};   // a request named a tenant its peer may not use
 };
 
 class Connection;
@@ -50,11 +75,11 @@ class ConnectionOwner {
 class Connection : public ResponseSink {
  public:
   Connection(ConnectionOwner& owner, uv_loop_t* loop, chain::Engine& engine, FrameWriter& writer,
-             ConnectionSettings settings);
+             const ConnectionSettings& settings);
   ~Connection() override;
 
-  // Takes ownership of a connected socket fd and starts reading.
-  bool open(int fd);
+  // Takes ownership of a connected socket fd (whose peer is `peer`) and starts reading.
+  bool open(int fd, const PeerCredentials& peer = {});
   // Sends GoAway and refuses new streams from now on.
   void goAway(uint32_t drain_ms);
   // Ends every stream with `code` (the client is still there to hear it).
@@ -63,6 +88,8 @@ class Connection : public ResponseSink {
   void close();
   // Like close, but does not wait for queued writes to drain (shutdown of a stuck client).
   void forceClose();
+  // Closes the connection when a timeout has passed at `now_ms` (the loop's clock).
+  void checkTimeouts(uint64_t now_ms);
 
   void flush();
   size_t streamCount() const { return streams_.size(); }
@@ -78,32 +105,48 @@ class Connection : public ResponseSink {
   static void onAlloc(uv_handle_t* h, size_t hint, uv_buf_t* buf);
   static void onRead(uv_stream_t* s, ssize_t n, const uv_buf_t* buf);
   static void onWritten(uv_write_t* req, int status);
-  void readFrames();
+  static bool onFrame(void* self, const uint8_t* frame, size_t size);
+  void received(const char* data, size_t size);
   void dispatch(const uint8_t* data, size_t size);
-  void protocolError(Code code, const std::string& message);
+  // Connection-fatal: every stream in flight gets its typed end, then Error, then the close.
+  void fail(Code code, const std::string& message);
   void endStream(uint64_t stream_id, Code code, std::string_view message, bool retryable = false);
+  // A stream-level error: ends `stream_id` alone (an in-flight request with that id included).
+  void refuseStream(uint64_t stream_id, Code code, const std::string& message);
+  bool claimStreamId(uint64_t stream_id);
   void handleHello(const void* hello);
   void handleRequest(uint64_t stream_id, const uint8_t* data, size_t size);
+  void writeChunkPieces(uint64_t stream_id, const ResponseChunkInfo& chunk);
   static void onClosed(uv_handle_t* h);
   void afterWrite();
   void queued();
+  void stopReading();
 
   ConnectionOwner& owner_;
   chain::Engine& engine_;
   FrameWriter& writer_;
-  ConnectionSettings settings_;
+  const ConnectionSettings& settings_;
   uv_pipe_t pipe_;
   FrameReader reader_;
+  PeerCredentials peer_;
+  PeerPolicy::Grant grant_;
   std::unordered_map<uint64_t, outrigger_request> streams_;
   std::vector<outrigger_request> paused_;
   std::string out_;
   size_t inflight_bytes_ = 0;
-  uint64_t last_stream_id_ = 0;
+  uint64_t last_stream_id_ = 0;     // the highest id the client has used: ids only increase
+  uint32_t peer_max_frame_ = kDefaultMaxFrameSize;  // the largest frame the client accepts
+  uint64_t opened_ms_ = 0;
+  uint64_t last_activity_ms_ = 0;   // last frame received or stream ended
+  uint64_t frame_started_ms_ = 0;   // when the partial frame in the reader began
+  uint64_t partial_serial_ = 0;
   bool hello_done_ = false;
   bool going_away_ = false;
   bool closing_ = false;
+  bool failing_ = false;            // ends written now are the fatal path's
   bool reading_ = false;
   bool flush_scheduled_ = false;
+  bool admitted_ = false;
   int pending_writes_ = 0;
 };
 

@@ -126,6 +126,7 @@ void FrameWriter::responseEnd(std::string* out, uint64_t stream_id, const Respon
   b.add_trace_id(trace);
   b.add_verdicts(verdicts);
   b.add_model(model);
+  b.add_reached_provider(end.reached_provider);
   finish(out, stream_id, static_cast<uint8_t>(w::Body::ResponseEnd), b.Finish().Union());
 }
 

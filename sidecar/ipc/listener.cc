@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "common/log.h"
+#include "ipc/runtime_dir.h"
 
 namespace outrigger::ipc {
 
@@ -17,6 +18,11 @@ Status claimSocketPath(const std::string& path) {
   struct stat st;
   if (::lstat(path.c_str(), &st) != 0) return Status::ok();
   if (!S_ISSOCK(st.st_mode)) return Status(Code::kAlreadyExists, path + " exists and is not a socket");
+  if (st.st_uid != ::geteuid()) {
+    return Status(Code::kPermissionDenied, path + " belongs to uid " + std::to_string(st.st_uid) + ", not to uid " +
+                                               std::to_string(::geteuid()) +
+                                               "; refusing to serve on or remove another user's socket");
+  }
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (path.size() >= sizeof addr.sun_path) return Status(Code::kInvalidArgument, path + ": socket path too long");
@@ -50,6 +56,12 @@ Status Listener::listen(const std::string& path, uint32_t mode) {
     return Status(Code::kUnavailable, path + ": bind failed: " + uv_strerror(rc));
   }
   path_ = path;
+  if (mode & 0007) {
+    ORLOG(LogLevel::kWarn, "listener", path + ": socket_mode " + std::to_string((mode >> 6) & 7) +
+                                           std::to_string((mode >> 3) & 7) + std::to_string(mode & 7) +
+                                           " lets every local user connect; 0660 with a shared group is safer");
+  }
+  if (std::string warning = socketDirectoryWarning(path); !warning.empty()) ORLOG(LogLevel::kWarn, "listener", warning);
   if (::chmod(path.c_str(), mode) != 0) {
     return Status(Code::kPermissionDenied, path + ": chmod failed: " + std::strerror(errno));
   }
@@ -62,7 +74,13 @@ Status Listener::listen(const std::string& path, uint32_t mode) {
 
 void Listener::onConnection(uv_stream_t* server, int status) {
   auto* self = static_cast<Listener*>(server->data);
-  if (status < 0) return;
+  if (status < 0) {
+    // libuv already closed the connection it could not take (EMFILE: its reserve-fd trick).
+    ++self->accept_errors_;
+    self->accept_log_.write(LogLevel::kWarn, "listener",
+                            self->path_ + ": accept failed: " + uv_strerror(status) + "; the connection was dropped");
+    return;
+  }
   // libuv has already accepted the fd; take it over through a throwaway handle and give a
   // duplicate to the worker, whose own loop then owns it.
   auto* client = new uv_pipe_t;
@@ -73,8 +91,12 @@ void Listener::onConnection(uv_stream_t* server, int status) {
     if (uv_fileno(reinterpret_cast<uv_handle_t*>(client), &raw) == 0) fd = ::fcntl(raw, F_DUPFD_CLOEXEC, 0);
   }
   uv_close(reinterpret_cast<uv_handle_t*>(client), [](uv_handle_t* h) { delete reinterpret_cast<uv_pipe_t*>(h); });
-  if (fd < 0) return;
-  self->on_accept_(fd);
+  if (fd < 0) {
+    ++self->accept_errors_;
+    self->accept_log_.write(LogLevel::kWarn, "listener", self->path_ + ": could not take an accepted connection");
+    return;
+  }
+  self->on_accept_(fd, peerCredentials(fd));
 }
 
 void Listener::close() {

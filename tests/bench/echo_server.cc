@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -54,25 +55,23 @@ void answer(Conn* c, const w::Frame* f) {
   c->writer->responseEnd(&c->out, f->stream_id(), end);
 }
 
-void onRead(uv_stream_t* s, ssize_t n, const uv_buf_t*) {
+void onRead(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
   auto* c = static_cast<Conn*>(s->data);
   if (n < 0) {
     uv_close(reinterpret_cast<uv_handle_t*>(&c->pipe), [](uv_handle_t* h) { delete static_cast<Conn*>(h->data); });
     return;
   }
-  c->reader.commit(static_cast<size_t>(n));
-  const uint8_t* frame;
-  size_t size;
-  while (c->reader.next(&frame, &size) == outrigger::ipc::FrameReader::Next::kFrame) {
+  c->reader.feed(buf->base, static_cast<size_t>(n), [](void* conn, const uint8_t* frame, size_t size) {
     auto v = outrigger::ipc::verifyFrame(frame, size);
-    if (v.ok()) answer(c, v.value());
-  }
+    if (v.ok()) answer(static_cast<Conn*>(conn), v.value());
+    return true;
+  }, c);
   if (c->out.empty()) return;
   auto* wr = new WriteReq{{}, std::move(c->out)};
   c->out.clear();
-  uv_buf_t buf = uv_buf_init(wr->data.data(), static_cast<unsigned>(wr->data.size()));
+  uv_buf_t out = uv_buf_init(wr->data.data(), static_cast<unsigned>(wr->data.size()));
   wr->req.data = wr;
-  uv_write(&wr->req, s, &buf, 1, [](uv_write_t* req, int) { delete static_cast<WriteReq*>(req->data); });
+  uv_write(&wr->req, s, &out, 1, [](uv_write_t* req, int) { delete static_cast<WriteReq*>(req->data); });
 }
 
 void onConnection(uv_stream_t* server, int status) {
@@ -87,9 +86,10 @@ void onConnection(uv_stream_t* server, int status) {
     return;
   }
   uv_read_start(reinterpret_cast<uv_stream_t*>(&c->pipe),
-                [](uv_handle_t* h, size_t, uv_buf_t* buf) {
-                  auto [p, n] = static_cast<Conn*>(h->data)->reader.writableSpace();
-                  *buf = uv_buf_init(p, static_cast<unsigned>(n));
+                [](uv_handle_t*, size_t, uv_buf_t* buf) {
+                  // One read buffer per loop, as the daemon's workers have.
+                  thread_local std::unique_ptr<uint64_t[]> shared(new uint64_t[64 * 1024 / 8]);
+                  *buf = uv_buf_init(reinterpret_cast<char*>(shared.get()), 64 * 1024);
                 },
                 onRead);
 }

@@ -43,7 +43,8 @@ std::string substitute(std::string text, const std::string& dir, const std::stri
 }
 }  // namespace
 
-DaemonProcess::DaemonProcess(const std::string& config_text, const std::string& extra_args) {
+DaemonProcess::DaemonProcess(const std::string& config_text, const std::string& extra_args,
+                             const std::string& shell_prefix) {
   dir_ = makeTempDir();
   socket_ = dir_ + "/o.sock";
   config_path_ = dir_ + "/outrigger.toml";
@@ -56,7 +57,7 @@ DaemonProcess::DaemonProcess(const std::string& config_text, const std::string& 
       ::dup2(fileno(log), STDOUT_FILENO);
       ::dup2(fileno(log), STDERR_FILENO);
     }
-    std::string cmd = std::string("exec ") + OUTRIGGER_BIN + " serve --config " + config_path_ + " " + extra_args;
+    std::string cmd = shell_prefix + std::string("exec ") + OUTRIGGER_BIN + " serve --config " + config_path_ + " " + extra_args;
     ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }

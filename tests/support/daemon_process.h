@@ -21,7 +21,9 @@ std::string basicConfig(const std::string& mock_config = "mode = \"echo\"\nallow
 
 class DaemonProcess {
  public:
-  explicit DaemonProcess(const std::string& config_text = basicConfig(), const std::string& extra_args = "");
+  // `shell_prefix` runs before the daemon in its shell, e.g. "ulimit -n 256; export X=y;".
+  explicit DaemonProcess(const std::string& config_text = basicConfig(), const std::string& extra_args = "",
+                         const std::string& shell_prefix = "");
   ~DaemonProcess();
 
   bool waitReady(std::chrono::milliseconds timeout = std::chrono::seconds(10));
@@ -35,6 +37,8 @@ class DaemonProcess {
   std::string log() const;
 
   const std::string& socket() const { return socket_; }
+  // For a daemon that serves somewhere else than the private temp dir's o.sock.
+  void setSocket(std::string path) { socket_ = std::move(path); }
   const std::string& dir() const { return dir_; }
   const std::string& configPath() const { return config_path_; }
   pid_t pid() const { return pid_; }

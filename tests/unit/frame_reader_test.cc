@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 
 #include <cstring>
+#include <memory>
+#include <vector>
 
 #include "ipc/frame_reader.h"
 #include "outrigger_generated.h"
@@ -12,71 +14,127 @@ using ipc::FrameReader;
 
 namespace {
 
-void feed(FrameReader& r, const std::string& bytes) {
-  auto [p, n] = r.writableSpace(bytes.size());
-  REQUIRE(n >= bytes.size());
-  std::memcpy(p, bytes.data(), bytes.size());
-  r.commit(bytes.size());
-}
-
 std::string lengthPrefix(uint32_t n) {
   std::string s(4, '\0');
   std::memcpy(s.data(), &n, 4);
   return s;
 }
 
+// Collects what a reader hands out, checking alignment on the way.
+struct Frames {
+  std::vector<std::string> got;
+  bool misaligned = false;
+  bool stop_after_first = false;
+
+  static bool take(void* self, const uint8_t* frame, size_t size) {
+    auto* f = static_cast<Frames*>(self);
+    if (reinterpret_cast<uintptr_t>(frame) % 8 != 0) f->misaligned = true;
+    f->got.emplace_back(reinterpret_cast<const char*>(frame), size);
+    return !f->stop_after_first;
+  }
+};
+
+FrameReader::Result feed(FrameReader& r, Frames& f, const std::string& bytes) {
+  return r.feed(bytes.data(), bytes.size(), &Frames::take, &f);
+}
+
 }  // namespace
 
 TEST_CASE("a truncated frame waits for more bytes, then comes out whole") {
   FrameReader r;
-  std::string f = requestFrame(1, {});
-  const uint8_t* out = nullptr;
-  size_t size = 0;
-  feed(r, f.substr(0, 3));
-  CHECK(r.next(&out, &size) == FrameReader::Next::kNeedMore);
-  feed(r, f.substr(3, f.size() - 10));
-  CHECK(r.next(&out, &size) == FrameReader::Next::kNeedMore);
-  feed(r, f.substr(f.size() - 7));
-  REQUIRE(r.next(&out, &size) == FrameReader::Next::kFrame);
-  CHECK(size == f.size());
-  CHECK(std::memcmp(out, f.data(), size) == 0);
-  CHECK(ipc::verifyFrame(out, size).ok());
+  Frames f;
+  std::string frame = requestFrame(1, {});
+  CHECK(feed(r, f, frame.substr(0, 3)) == FrameReader::Result::kOk);
+  CHECK(r.midFrame());
+  CHECK(feed(r, f, frame.substr(3, frame.size() - 10)) == FrameReader::Result::kOk);
+  CHECK(f.got.empty());
+  CHECK(feed(r, f, frame.substr(frame.size() - 7)) == FrameReader::Result::kOk);
+  REQUIRE(f.got.size() == 1);
+  CHECK(f.got[0] == frame);
+  CHECK_FALSE(f.misaligned);
+  CHECK_FALSE(r.midFrame());
+  CHECK(r.heldBytes() == 0);  // the partial frame's buffer went with it
 }
 
 TEST_CASE("an oversized length is refused before anything is allocated for it") {
   FrameReader r(1024);
-  feed(r, lengthPrefix(64u << 20));
-  const uint8_t* out = nullptr;
-  size_t size = 0;
-  CHECK(r.next(&out, &size) == FrameReader::Next::kTooLarge);
-  CHECK(r.buffered() == 4);  // nothing reserved for the announced 64 MiB
+  Frames f;
+  CHECK(feed(r, f, lengthPrefix(64u << 20)) == FrameReader::Result::kTooLarge);
+  CHECK(r.heldBytes() == 0);
 }
 
 TEST_CASE("a length below the minimum frame is refused") {
   FrameReader r;
-  feed(r, lengthPrefix(3) + "abc");
-  const uint8_t* out = nullptr;
-  size_t size = 0;
-  CHECK(r.next(&out, &size) == FrameReader::Next::kTooSmall);
+  Frames f;
+  CHECK(feed(r, f, lengthPrefix(3) + "abc") == FrameReader::Result::kTooSmall);
+}
+
+TEST_CASE("an announced frame costs only the bytes that have arrived") {
+  ipc::PartialFrameBudget budget(64u << 20);
+  FrameReader r(8u << 20, &budget);
+  Frames f;
+  CHECK(feed(r, f, lengthPrefix(4u << 20)) == FrameReader::Result::kOk);
+  CHECK(r.midFrame());
+  CHECK(r.announcedLength() == (4u << 20));
+  CHECK(r.heldBytes() == 0);  // the prefix alone allocates nothing
+  CHECK(feed(r, f, std::string(10000, 'x')) == FrameReader::Result::kOk);
+  CHECK(r.heldBytes() >= 10004);
+  CHECK(r.heldBytes() < 64 * 1024);  // grows with what arrived, not with what was announced
+  CHECK(budget.held() == r.heldBytes());
+}
+
+TEST_CASE("partial frames beyond the process budget are refused, and a closed reader gives its share back") {
+  ipc::PartialFrameBudget budget(1u << 20);
+  Frames f;
+  auto a = std::make_unique<FrameReader>(8u << 20, &budget);
+  CHECK(feed(*a, f, lengthPrefix(2u << 20) + std::string(900 * 1024, 'x')) == FrameReader::Result::kOk);
+  CHECK(budget.held() > 0);
+  FrameReader b(8u << 20, &budget);
+  CHECK(feed(b, f, lengthPrefix(2u << 20) + std::string(300 * 1024, 'x')) == FrameReader::Result::kNoMemory);
+  a.reset();
+  CHECK(budget.held() == 0);
 }
 
 TEST_CASE("frames at odd offsets in the stream come out 8-byte aligned and verify") {
   FrameReader r;
+  Frames f;
   // A first frame padded so the second starts misaligned in the read buffer.
   std::string a = requestFrame(1, {});
   std::string b = requestFrame(2, {.messages = {{"user", "second"}}});
   std::string junk_frame = lengthPrefix(9) + std::string(9, 'x');  // 13 bytes: misaligns what follows
-  feed(r, junk_frame + b + a);
-  const uint8_t* out = nullptr;
-  size_t size = 0;
-  REQUIRE(r.next(&out, &size) == FrameReader::Next::kFrame);
-  CHECK_FALSE(ipc::verifyFrame(out, size).ok());  // garbage body
-  for (const std::string* want : {&b, &a}) {
-    REQUIRE(r.next(&out, &size) == FrameReader::Next::kFrame);
-    CHECK(reinterpret_cast<uintptr_t>(out) % 8 == 0);
-    CHECK(std::string(reinterpret_cast<const char*>(out), size) == *want);
-    CHECK(ipc::verifyFrame(out, size).ok());
+  std::string bytes = "\x01" + junk_frame + b + a;                 // and the whole buffer starts odd
+  CHECK(r.feed(bytes.data() + 1, bytes.size() - 1, &Frames::take, &f) == FrameReader::Result::kOk);
+  REQUIRE(f.got.size() == 3);
+  CHECK_FALSE(f.misaligned);
+  CHECK(f.got[1] == b);
+  CHECK(f.got[2] == a);
+  for (int i = 1; i < 3; ++i) {
+    AlignedFrame aligned(f.got[i]);
+    CHECK(ipc::verifyFrame(aligned.data(), aligned.size).ok());
   }
+}
+
+TEST_CASE("a frame callback that stops the reader stops it at once") {
+  FrameReader r;
+  Frames f;
+  f.stop_after_first = true;
+  std::string two = requestFrame(1, {}) + requestFrame(2, {});
+  CHECK(feed(r, f, two) == FrameReader::Result::kStopped);
+  CHECK(f.got.size() == 1);
+}
+
+TEST_CASE("a frame whose body is corrupt still tells its stream id") {
+  std::string frame = requestFrame(42, {.messages = {{"user", "hello"}}});
+  AlignedFrame good(frame);
+  CHECK(ipc::streamIdOfUnverifiedFrame(good.data(), good.size) == 42);
+  std::string bad = frame;
+  uint32_t huge = 0x7ffffff0;  // the body's offset now points far outside the frame
+  std::memcpy(bad.data() + bad.size() - 8, &huge, 4);
+  AlignedFrame a(bad);
+  CHECK(ipc::streamIdOfUnverifiedFrame(a.data(), a.size) == 42);
+  std::string garbage = lengthPrefix(32) + std::string(32, '\x7f');
+  AlignedFrame g(garbage);
+  CHECK(ipc::streamIdOfUnverifiedFrame(g.data(), g.size) == 0);
 }
 
 TEST_CASE("garbage, a wrong identifier and a lying root offset fail verification") {

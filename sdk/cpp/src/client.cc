@@ -67,7 +67,7 @@ class Call {
 // One socket connection with its reader thread.
 class Connection {
  public:
-  explicit Connection(uint64_t id) : id_(id) {}
+  Connection(uint64_t id, bool verify) : id_(id), verify_(verify) {}
   ~Connection() {
     shutdownSocket();
     if (reader_.joinable()) reader_.join();
@@ -83,6 +83,9 @@ class Connection {
     std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
     if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
       return makeError(StatusCode::kUnavailable, "connect " + path + ": " + std::strerror(errno), true);
+    }
+    if (verify_) {
+      if (auto err = verifyServer(path, opt)) return err;
     }
     flatbuffers::FlatBufferBuilder b(256);
     auto name = b.CreateString(opt.client_name);
@@ -260,6 +263,7 @@ class Connection {
       err.retry_after_ms = e->retry_after_ms();
       err.origin = str(e->origin());
       err.message = str(e->message());
+      err.reached_provider = e->reached_provider();
       call.finish(err);
       return;
     }
@@ -282,7 +286,25 @@ class Connection {
     call.finish(r);
   }
 
+  // Nothing is sent to a server whose uid is not trusted: it may be another user's squatter.
+  std::optional<Error> verifyServer(const std::string& path, const Client::Options& opt) {
+    struct ucred cred {};
+    socklen_t len = sizeof cred;
+    if (::getsockopt(fd_, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+      return makeError(StatusCode::kPermissionDenied, "cannot read the credentials of the server on " + path);
+    }
+    std::vector<uid_t> trusted = trustedServerUids(path, opt.expected_server_uid);
+    for (uid_t uid : trusted) {
+      if (uid == cred.uid) return std::nullopt;
+    }
+    std::string list;
+    for (uid_t uid : trusted) list += (list.empty() ? "" : ", ") + std::to_string(uid);
+    return makeError(StatusCode::kPermissionDenied, "the server on " + path + " runs as uid " + std::to_string(cred.uid) +
+                                                        ", which is not trusted (trusted: " + list + ")");
+  }
+
   const uint64_t id_;
+  const bool verify_;
   int fd_ = -1;
   uint32_t max_frame_ = 4u << 20;
   std::mutex write_mu_;
@@ -296,10 +318,9 @@ class Connection {
 class Client::Impl {
  public:
   explicit Impl(Options o) : opt_(std::move(o)) {
-    if (opt_.socket_path.empty()) {
-      const char* env = std::getenv("OUTRIGGER_SOCKET");
-      opt_.socket_path = env && *env ? env : "/tmp/outrigger.sock";
-    }
+    ResolvedSocket socket = resolveSocketPath(opt_.socket_path);
+    opt_.socket_path = socket.path;
+    verify_ = opt_.expected_server_uid.has_value() || opt_.verify_server.value_or(socket.is_default);
   }
 
   ~Impl() {
@@ -329,7 +350,7 @@ class Client::Impl {
         ++it;
       }
     }
-    auto c = std::make_shared<Connection>(++opened_);
+    auto c = std::make_shared<Connection>(++opened_, verify_);
     if (auto e = c->open(opt_.socket_path, opt_)) {
       *err = e;
       return nullptr;
@@ -453,6 +474,7 @@ class Client::Impl {
   }
 
   Options opt_;
+  bool verify_ = false;
   std::mutex mu_;
   std::shared_ptr<Connection> current_;
   std::vector<std::shared_ptr<Connection>> retired_;

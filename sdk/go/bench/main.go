@@ -4,7 +4,7 @@
 // keep-alive), at the same concurrency levels, in the same run.
 //
 //	go run ./bench -spawn ../../build/release/bin/outrigger   # private daemon, both fronts
-//	go run ./bench -socket /tmp/outrigger.sock -http-url http://127.0.0.1:8080/v1
+//	go run ./bench -socket /run/outrigger/outrigger.sock -http-url http://127.0.0.1:8080/v1
 //
 // With a daemon binary (-spawn, else $OUTRIGGER_BIN) and no -socket, the benchmark starts that
 // daemon with a temporary config: a socket in a temp folder and the HTTP front on a free
@@ -90,7 +90,7 @@ type point struct {
 func main() {
 	var cfg config
 	levels := flag.String("concurrency", "1,8,64", "comma-separated calls in flight, one point per level")
-	flag.StringVar(&cfg.socket, "socket", "", "socket of a running daemon (default: $OUTRIGGER_SOCKET, then "+outrigger.DefaultSocketPath+")")
+	flag.StringVar(&cfg.socket, "socket", "", "socket of a running daemon (default: $OUTRIGGER_SOCKET, then the first existing of "+strings.Join(outrigger.DefaultSocketCandidates(), ", ")+")")
 	flag.StringVar(&cfg.spawn, "spawn", os.Getenv("OUTRIGGER_BIN"), "daemon binary to start with a private config (default: $OUTRIGGER_BIN; ignored with -socket)")
 	flag.StringVar(&cfg.httpURL, "http-url", envOr("OUTRIGGER_HTTP_URL", "http://127.0.0.1:8080/v1"), "base URL of a running daemon's OpenAI-compatible front")
 	flag.StringVar(&cfg.model, "model", "mock-1", "model (route) to call")

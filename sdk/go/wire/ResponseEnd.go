@@ -194,8 +194,20 @@ func (rcv *ResponseEnd) Model() []byte {
 	return nil
 }
 
+func (rcv *ResponseEnd) ReachedProvider() bool {
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(32))
+	if o != 0 {
+		return rcv._tab.GetBool(o + rcv._tab.Pos)
+	}
+	return false
+}
+
+func (rcv *ResponseEnd) MutateReachedProvider(n bool) bool {
+	return rcv._tab.MutateBoolSlot(32, n)
+}
+
 func ResponseEndStart(builder *flatbuffers.Builder) {
-	builder.StartObject(14)
+	builder.StartObject(15)
 }
 func ResponseEndAddStatus(builder *flatbuffers.Builder, status Status) {
 	builder.PrependInt32Slot(0, int32(status), 0)
@@ -244,6 +256,9 @@ func ResponseEndStartVerdictsVector(builder *flatbuffers.Builder, numElems int) 
 }
 func ResponseEndAddModel(builder *flatbuffers.Builder, model flatbuffers.UOffsetT) {
 	builder.PrependUOffsetTSlot(13, flatbuffers.UOffsetT(model), 0)
+}
+func ResponseEndAddReachedProvider(builder *flatbuffers.Builder, reachedProvider bool) {
+	builder.PrependBoolSlot(14, reachedProvider, false)
 }
 func ResponseEndEnd(builder *flatbuffers.Builder) flatbuffers.UOffsetT {
 	return builder.EndObject()

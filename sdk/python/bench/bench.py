@@ -6,12 +6,12 @@ HTTP/1.1 keep-alive), at the same concurrency levels, in the same run.
 
     bench/run_bench.sh                                    # virtualenv with httpx, then this script
     python bench/bench.py --daemon build/release/bin/outrigger
-    python bench/bench.py --socket /tmp/outrigger.sock --http-url http://127.0.0.1:8080/v1
+    python bench/bench.py --socket /run/outrigger/outrigger.sock --http-url http://127.0.0.1:8080/v1
 
 With a daemon binary (--daemon, else $OUTRIGGER_BIN) and no --socket, the benchmark starts that
 daemon on a temporary socket with its HTTP front on a free loopback port, both in front of the
 same mock route, and stops it at the end. Otherwise it uses a running daemon: --socket (else
-$OUTRIGGER_SOCKET, else /tmp/outrigger.sock) and --http-url (else $OUTRIGGER_HTTP_URL, else
+$OUTRIGGER_SOCKET, else the SDK's default socket) and --http-url (else $OUTRIGGER_HTTP_URL, else
 http://127.0.0.1:8080/v1); the HTTP half is skipped, with a message, when that URL does not answer.
 
 Each point runs `concurrency` calls in flight for --duration seconds after --warmup seconds and
@@ -257,7 +257,8 @@ def main() -> int:
                         help="daemon binary to start with a private config (default $OUTRIGGER_BIN; "
                              "ignored with --socket)")
     parser.add_argument("--socket", default=None,
-                        help="socket of a running daemon (default $OUTRIGGER_SOCKET, else /tmp/outrigger.sock)")
+                        help="socket of a running daemon (default $OUTRIGGER_SOCKET, else the SDK's default "
+                             "socket: outrigger.resolve_socket_path())")
     parser.add_argument("--http-url", default=os.environ.get("OUTRIGGER_HTTP_URL", "http://127.0.0.1:8080/v1"),
                         help="base URL of a running daemon's OpenAI-compatible front (default %(default)s)")
     parser.add_argument("--model", default="mock-1", help="model (route) to call (default %(default)s)")
@@ -290,7 +291,7 @@ def main() -> int:
         daemon = Daemon(args.daemon)
         socket_path, http_url = daemon.socket, daemon.http_url
         print("started %s with a temporary config: socket, [http] on 127.0.0.1:0, mock route" % args.daemon)
-    socket_path = socket_path or os.environ.get("OUTRIGGER_SOCKET") or "/tmp/outrigger.sock"
+    socket_path = outrigger.resolve_socket_path(socket_path)
     try:
         errors, _ = asyncio.run(run(args, levels, prompt, socket_path, http_url))
     except outrigger.OutriggerError as e:

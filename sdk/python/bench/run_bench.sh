@@ -7,7 +7,7 @@
 # and PYTHON as in run_tests.sh. Arguments go to bench.py (see bench.py --help).
 #
 #   OUTRIGGER_BIN=build/release/bin/outrigger sdk/python/bench/run_bench.sh
-#   sdk/python/bench/run_bench.sh --socket /tmp/outrigger.sock --http-url http://127.0.0.1:8080/v1
+#   sdk/python/bench/run_bench.sh --socket /run/outrigger/outrigger.sock --http-url http://127.0.0.1:8080/v1
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -30,6 +30,7 @@ class _Conn:
         self.going_away = False
         self.last_stream_id = 0
         self.closed = False
+        self.bytes_received = 0
 
     def send(self, desc: Dict[str, Any]) -> None:
         self.send_raw(wirebuild.encode(desc))
@@ -123,6 +124,17 @@ class FakeDaemon:
         for conn in self.conns:
             conn.close()
 
+    def end_all_then_fail(self, ends: Dict[int, Dict[str, Any]], error: Dict[str, Any]) -> None:
+        """What the daemon does on a connection-fatal error: a ResponseEnd for each stream in
+        `ends`, an Error on stream 0, then close; all in one write, like one flush."""
+        frames = [wirebuild.encode({"stream_id": sid, "body_type": "ResponseEnd", "body": body})
+                  for sid, body in ends.items()]
+        frames.append(wirebuild.encode({"stream_id": 0, "body_type": "Error", "body": error}))
+        for conn in self.conns:
+            if not conn.closed:
+                conn.send_raw(b"".join(frames))
+                conn.close()
+
     def send_all(self, data: bytes) -> None:
         for conn in self.conns:
             if not conn.closed:
@@ -157,6 +169,7 @@ class FakeDaemon:
                 data = conn.sock.recv(65536)
                 if not data:
                     return
+                conn.bytes_received += len(data)
                 for payload in reader.feed(data):
                     frame = describe_payload(payload)
                     if not hello_done:

@@ -198,3 +198,20 @@ def test_feedback_and_close(fake: FakeDaemon, sock_path: str) -> None:
             await task
     run(main)
     assert fake.frames("Feedback")[0]["body"] == {"trace_id": "trace-9", "score": -1.0}
+
+
+def test_connection_fatal_error_reports_each_streams_own_end(fake: FakeDaemon, sock_path: str) -> None:
+    async def main() -> None:
+        async with AsyncClient(sock_path) as client:
+            calls = [asyncio.ensure_future(client.chat(q, extra=mock(hang=True))) for q in ("a", "b", "c")]
+            await until(lambda: len(fake.frames("Request")) == 3)
+            fake.end_all_then_fail(
+                {1: {"status": "UNAVAILABLE", "retryable": False, "reached_provider": True, "message": "corrupt"},
+                 2: {"status": "UNAVAILABLE", "retryable": True, "reached_provider": False, "message": "unsent"}},
+                {"status": "INVALID_ARGUMENT", "message": "corrupt frame"})
+            errors = await asyncio.gather(*calls, return_exceptions=True)
+            assert all(isinstance(e, outrigger.Unavailable) for e in errors), errors
+            got = [(e.retryable, e.reached_provider, e.message) for e in errors]
+            assert got[:2] == [(False, True, "corrupt"), (True, False, "unsent")]
+            assert got[2][:2] == (True, False) and errors[2].origin == "client/connection"
+    run(main)

@@ -378,3 +378,46 @@ def test_echo_metadata_json(fake: FakeDaemon, sock_path: str) -> None:
     with Client(sock_path, metadata=Metadata(tenant="t", tags={"a": "b"})) as client:
         r = client.chat("x", extra=mock(echo_metadata=True), metadata=Metadata(session="s"))
     assert json.loads(r.content)["tags"] == {"a": "b"}
+
+
+def test_connection_fatal_error_reports_each_streams_own_end(fake: FakeDaemon, sock_path: str) -> None:
+    with Client(sock_path) as client:
+        acted, refused, silent = (client.submit(q, extra=mock(hang=True)) for q in ("a", "b", "c"))
+        wait_until(lambda: len(fake.frames("Request")) == 3)
+        fake.end_all_then_fail(
+            {1: {"status": "UNAVAILABLE", "retryable": False, "reached_provider": True, "message": "corrupt frame",
+                 "origin": "server/connection"},
+             2: {"status": "UNAVAILABLE", "retryable": True, "reached_provider": False, "message": "not started",
+                 "origin": "server/connection"}},
+            {"status": "INVALID_ARGUMENT", "message": "corrupt frame"})
+        outcomes = []
+        for pending in (acted, refused, silent):
+            with pytest.raises(outrigger.Unavailable) as info:
+                pending.result()
+            e = info.value
+            outcomes.append((e.status, e.retryable, e.reached_provider, e.message, e.origin))
+    assert outcomes[:2] == [
+        (outrigger.StatusCode.UNAVAILABLE, False, True, "corrupt frame", "server/connection"),
+        (outrigger.StatusCode.UNAVAILABLE, True, False, "not started", "server/connection")]
+    # A stream the daemon did not end keeps the generic, retryable connection loss.
+    assert outcomes[2][:3] == (outrigger.StatusCode.UNAVAILABLE, True, False)
+    assert outcomes[2][4] == "client/connection" and "corrupt frame" in outcomes[2][3]
+
+
+def test_stream_ids_are_never_reused_on_a_connection(sock_path: str) -> None:
+    fake = FakeDaemon(sock_path, max_frame_size=64 * 1024).start()
+    try:
+        with Client(sock_path) as client:
+            client.chat("one")
+            with pytest.raises(outrigger.InvalidArgument):
+                client.chat("y" * 70000)  # refused before it was sent
+            pending = client.submit("cancelled", extra=mock(hang=True))
+            pending.cancel()
+            with pytest.raises(outrigger.Cancelled):
+                pending.result()
+            client.feedback("trace-1", 1.0)
+            client.chat("last")
+        ids = [r["stream_id"] for r in fake.requests if r["body_type"] in ("Request", "Feedback")]
+        assert len(ids) == 4 and ids[0] == 1 and all(a < b for a, b in zip(ids, ids[1:])), ids
+    finally:
+        fake.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import threading
 import time
 from typing import Any, List
@@ -163,3 +164,13 @@ def test_async_client_survives_restart(daemon: Any) -> None:
             await asyncio.get_running_loop().run_in_executor(None, daemon.start)
             assert (await client.chat("two")).content == "two"
     asyncio.run(asyncio.wait_for(main(), 60))
+
+
+def test_server_verification(daemon: Any) -> None:
+    with Client(daemon.socket_path, model="mock-1", verify_server=True) as client:
+        assert client.chat("verified").content == "verified"
+    stranger = os.geteuid() + 12345
+    with Client(daemon.socket_path, model="mock-1", expected_server_uid=stranger) as client:
+        with pytest.raises(outrigger.PermissionDenied) as info:
+            client.chat("not for a stranger")
+    assert not info.value.retryable and str(stranger) in info.value.message

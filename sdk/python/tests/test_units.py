@@ -12,7 +12,7 @@ import pytest
 import outrigger
 import wirebuild
 from outrigger import ChatRequest, Message, Metadata, StatusCode, codec
-from outrigger._core import DEFAULT_SOCKET_PATH, Assembler, CallOptions, build_request, resolve_socket_path, timeout_ms
+from outrigger._core import Assembler, CallOptions, build_request, timeout_ms
 from outrigger.types import ToolCallDelta
 
 PING = codec.encode_ping(7)
@@ -84,6 +84,17 @@ def test_response_end_with_tool_calls_and_verdicts() -> None:
     assert r.verdicts[0].verdict == outrigger.Verdict.REWRITE and r.cost_usd == 0.5
 
 
+@pytest.mark.parametrize("reached", [True, False])
+def test_response_end_reports_reached_provider(reached: bool) -> None:
+    for status in ("OK", "UNAVAILABLE"):
+        frame = wirebuild.encode({"stream_id": 2, "body_type": "ResponseEnd",
+                                  "body": {"status": status, "reached_provider": reached}})
+        end = codec.decode_frame(codec.split_size_prefix(frame)).body
+        assert isinstance(end, codec.ResponseEnd) and end.reached_provider is reached
+        outcome = end.response() if end.ok else end.error()
+        assert outcome.reached_provider is reached
+
+
 def test_build_request_defaults_and_overrides() -> None:
     req = build_request("hi", CallOptions(), stream=False, default_model="route-a", default_metadata=Metadata())
     assert req == ChatRequest(model="route-a", messages=[Message("user", "hi")], params=None, stream=False,
@@ -148,16 +159,9 @@ def test_errors_copy_and_pickle() -> None:
         assert (clone.status, clone.message, clone.supported_major_min, clone.supported_major_max) == (
             StatusCode.FAILED_PRECONDITION, "old", 2, 3)
         assert str(clone) == str(err)
-
-
-def test_socket_path_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("OUTRIGGER_SOCKET", raising=False)
-    assert resolve_socket_path(None) == DEFAULT_SOCKET_PATH == "/tmp/outrigger.sock"
-    monkeypatch.setenv("OUTRIGGER_SOCKET", "/run/o.sock")
-    assert resolve_socket_path(None) == "/run/o.sock"
-    assert resolve_socket_path("/explicit.sock") == "/explicit.sock"
-    assert outrigger.Client().socket_path == "/run/o.sock"
-    assert outrigger.AsyncClient("/x.sock").socket_path == "/x.sock"
+    acted = outrigger.error_for(StatusCode.UNAVAILABLE, "gone", reached_provider=True)
+    for clone in (copy.copy(acted), pickle.loads(pickle.dumps(acted))):
+        assert type(clone) is outrigger.Unavailable and clone.reached_provider is True
 
 
 def test_max_frame_size_bounds() -> None:

@@ -4,14 +4,14 @@
 // levels, in the same run.
 //
 //   OUTRIGGER_BIN=../../build/release/bin/outrigger npm run bench
-//   npm run bench -- --socket /tmp/outrigger.sock --http-url http://127.0.0.1:8080/v1
+//   npm run bench -- --socket /run/outrigger/outrigger.sock --http-url http://127.0.0.1:8080/v1
 //   npm run bench -- [--concurrency 1,8,64] [--duration 3] [--warmup 0.5] [--prompt-bytes 64]
 //                    [--model mock-1] [--daemon PATH]
 //
 // With a daemon binary (--daemon, else $OUTRIGGER_BIN) and no --socket, the benchmark starts that
 // daemon with a temporary config: a socket in a temp folder and the HTTP front on a free loopback
 // port, both in front of the same mock route; it stops the daemon at the end. Otherwise it uses a
-// running daemon (--socket, else $OUTRIGGER_SOCKET, else /tmp/outrigger.sock; --http-url, else
+// running daemon (--socket, else $OUTRIGGER_SOCKET, else the default socket; --http-url, else
 // $OUTRIGGER_HTTP_URL, else http://127.0.0.1:8080/v1) and skips the HTTP half, with a message,
 // when that URL does not answer.
 //

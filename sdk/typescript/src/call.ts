@@ -96,6 +96,7 @@ export class Call implements StreamSink {
         message: agrees ? end.message ?? this.stopping.message : this.stopping.message,
         origin: agrees ? end.origin ?? ORIGIN_CLIENT : ORIGIN_CLIENT,
         cause: this.stopping.cause,
+        reachedProvider: end.reachedProvider,
         ...(end.traceId !== undefined ? { traceId: end.traceId } : {}),
       }));
     } else if (end.code === 'OK') {
@@ -126,6 +127,7 @@ export function errorFromEnd(end: EndFrame): OutriggerError {
     origin: end.origin ?? '',
     message: end.message ?? '',
     verdicts: end.verdicts,
+    reachedProvider: end.reachedProvider,
     ...(end.traceId !== undefined ? { traceId: end.traceId } : {}),
   });
 }
@@ -145,6 +147,7 @@ export function responseFromEnd(end: EndFrame, streamed?: StreamedParts): ChatRe
     costUsd: end.costUsd,
     cacheHit: end.cacheHit || (streamed?.start?.cacheHit ?? false),
     verdicts: end.verdicts,
+    reachedProvider: end.reachedProvider,
   };
   const model = end.model ?? streamed?.start?.model;
   const traceId = end.traceId ?? streamed?.start?.traceId;

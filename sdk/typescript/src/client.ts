@@ -15,6 +15,7 @@ import {
 import { Connection, type ConnectionEvents } from './connection.js';
 import { ORIGIN_HANDSHAKE, OutriggerError, type StatusCode } from './errors.js';
 import { mergeMetadata } from './metadata.js';
+import { chooseSocket, defaultSocketCandidates, firstSocket } from './socket_path.js';
 import { ChatStream } from './stream.js';
 import type {
   CallOptions,
@@ -24,20 +25,25 @@ import type {
   Metadata,
   ServerInfo,
 } from './types.js';
+import { shouldVerifyServer } from './verify.js';
 import { SDK_LANGUAGE, VERSION } from './version.js';
 
-export const DEFAULT_SOCKET_PATH = '/tmp/outrigger.sock';
-
-/** The socket path: the explicit value, else `OUTRIGGER_SOCKET`, else `/tmp/outrigger.sock`. */
-export function resolveSocketPath(explicit?: string): string {
-  if (explicit) return explicit;
-  const fromEnv = process.env['OUTRIGGER_SOCKET'];
-  return fromEnv ? fromEnv : DEFAULT_SOCKET_PATH;
-}
-
 export interface ClientOptions {
-  /** Unix socket of the daemon. Default: `OUTRIGGER_SOCKET`, else `/tmp/outrigger.sock`. */
+  /**
+   * Unix socket of the daemon. Default: `OUTRIGGER_SOCKET`, else the first of
+   * `defaultSocketCandidates()` that exists, looked up again for every connection attempt.
+   */
   socketPath?: string;
+  /**
+   * Check who serves the socket before sending anything: the owner of the socket file must be
+   * this process's euid, root, or the owner of the socket's directory when that directory's
+   * parent is not writable by others. Default: on for a default socket path, off for
+   * `socketPath` and `OUTRIGGER_SOCKET`. A server that fails the check fails the connection
+   * with a non-retryable `PERMISSION_DENIED`.
+   */
+  verifyServer?: boolean;
+  /** The only uid the socket's owner may have; turns `verifyServer` on. */
+  expectedServerUid?: number;
   /** Metadata sent with every call; per-call metadata overrides it field by field. */
   metadata?: Metadata;
   /** Default per-call timeout in ms (0 or unset: the daemon's default deadline). */
@@ -88,7 +94,11 @@ function checkTimeout(name: string, value: number | undefined): void {
  * The client does not keep the process alive while idle; `close()` releases it at once.
  */
 export class OutriggerClient {
-  readonly socketPath: string;
+  /** Whether connections check the server before sending anything (see `verifyServer`). */
+  readonly verifiesServer: boolean;
+  /** The explicit or `OUTRIGGER_SOCKET` path; null: the default candidates. */
+  readonly #fixedSocketPath: string | null;
+  readonly #expectedServerUid: number | undefined;
   readonly #defaults: Metadata | undefined;
   readonly #timeoutMs: number;
   readonly #maxFrameSize: number;
@@ -112,7 +122,10 @@ export class OutriggerClient {
 
   constructor(options: ClientOptions = {}) {
     checkTimeout('timeoutMs', options.timeoutMs);
-    this.socketPath = resolveSocketPath(options.socketPath);
+    const socket = chooseSocket(options.socketPath);
+    this.#fixedSocketPath = socket.fromDefaults ? null : socket.path;
+    this.verifiesServer = shouldVerifyServer(socket.fromDefaults, options.verifyServer, options.expectedServerUid);
+    this.#expectedServerUid = options.expectedServerUid;
     this.#defaults = options.metadata;
     this.#timeoutMs = options.timeoutMs ?? 0;
     this.#maxFrameSize = Math.min(options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE, HARD_MAX_FRAME_SIZE);
@@ -122,6 +135,11 @@ export class OutriggerClient {
     this.#cancelGraceMs = options.cancelGraceMs ?? 1000;
     this.#clientName = options.clientName ?? '@outrigger/client';
     this.#clientVersion = options.clientVersion ?? VERSION;
+  }
+
+  /** The socket the next connection attempt goes to. */
+  get socketPath(): string {
+    return this.#fixedSocketPath ?? firstSocket(defaultSocketCandidates());
   }
 
   /** A unary call: resolves with the whole answer, rejects with an {@link OutriggerError}. */
@@ -362,10 +380,13 @@ export class OutriggerClient {
   #connect(): void {
     if (this.#connecting || this.#closed || this.#retryTimer !== null) return;
     this.#connecting = true;
+    const socketPath = this.socketPath;
     Connection.open({
-      socketPath: this.socketPath,
+      socketPath,
       timeoutMs: this.#connectTimeoutMs,
       events: this.#events,
+      verifyServer: this.verifiesServer,
+      expectedServerUid: this.#expectedServerUid,
       hello: {
         clientName: this.#clientName,
         clientVersion: this.#clientVersion,
@@ -377,7 +398,7 @@ export class OutriggerClient {
       (conn) => this.#onConnected(conn),
       (err: unknown) => this.#onConnectFailed(err instanceof OutriggerError ? err : new OutriggerError({
         code: 'UNAVAILABLE', retryable: true, origin: 'client/connection',
-        message: `cannot connect to ${this.socketPath}: ${String(err)}`, cause: err,
+        message: `cannot connect to ${socketPath}: ${String(err)}`, cause: err,
       })),
     );
   }
@@ -406,7 +427,8 @@ export class OutriggerClient {
     this.#rejectConnectWaiters(err);
     if (this.#closed) return;
     const now = performance.now();
-    const permanent = err.origin === ORIGIN_HANDSHAKE;
+    // A refused handshake or an untrusted server will not change by retrying soon.
+    const permanent = err.origin === ORIGIN_HANDSHAKE || !err.retryable;
     for (const call of [...this.#queue]) {
       if (permanent || now - call.enqueuedAt >= this.#connectTimeoutMs) call.fail(err);
     }

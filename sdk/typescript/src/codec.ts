@@ -270,6 +270,7 @@ export interface EndFrame {
   traceId?: string;
   verdicts: GuardrailVerdict[];
   model?: string;
+  reachedProvider: boolean;
 }
 
 export interface ErrorFrame {
@@ -374,6 +375,7 @@ function decodeEnd(e: wire.ResponseEnd): EndFrame {
     costUsd: e.costUsd(),
     cacheHit: e.cacheHit(),
     verdicts: [],
+    reachedProvider: e.reachedProvider(),
   };
   const origin = opt(e.origin());
   const message = opt(e.message());

@@ -16,6 +16,7 @@ import {
 import { ORIGIN_CONNECTION, ORIGIN_HANDSHAKE, OutriggerError } from './errors.js';
 import { FrameReader } from './framing.js';
 import type { ServerInfo, StreamChunk, StreamStart } from './types.js';
+import { checkServer } from './verify.js';
 
 /** Receives the frames of one stream. */
 export interface StreamSink {
@@ -43,6 +44,9 @@ export interface OpenOptions {
   /** Limit for connect + handshake. */
   timeoutMs: number;
   events: ConnectionEvents;
+  /** Check the socket's owner before sending `Hello` (see verify.ts). */
+  verifyServer: boolean;
+  expectedServerUid?: number;
 }
 
 export class Connection {
@@ -74,7 +78,10 @@ export class Connection {
     socket.on('close', () => this.#fail('connection closed by the daemon'));
   }
 
-  /** Connects, sends `Hello` and waits for `HelloAck`. Rejects with an {@link OutriggerError}. */
+  /**
+   * Connects, checks the server when asked to, sends `Hello` and waits for `HelloAck`. Rejects
+   * with an {@link OutriggerError}.
+   */
   static open(options: OpenOptions): Promise<Connection> {
     return new Promise<Connection>((resolve, reject) => {
       const reader = new FrameReader(options.hello.maxFrameSize);
@@ -95,7 +102,11 @@ export class Connection {
       const timer = setTimeout(
         () => fail(unavailable(`no HelloAck within ${options.timeoutMs} ms`)), options.timeoutMs);
 
-      socket.once('connect', () => socket.write(encodeHello(options.hello)));
+      socket.once('connect', () => {
+        const refused = options.verifyServer ? checkServer(options.socketPath, options.expectedServerUid) : null;
+        if (refused !== null) fail(refused);
+        else socket.write(encodeHello(options.hello));
+      });
       socket.on('error', (err) => fail(unavailable(err.message, err)));
       socket.on('close', () => fail(unavailable('closed during the handshake')));
       const onData = (chunk: Buffer): void => {

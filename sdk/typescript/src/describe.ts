@@ -243,6 +243,7 @@ function responseEnd(e: wire.ResponseEnd): Obj {
   put(o, 'trace_id', e.traceId());
   put(o, 'verdicts', vector(e, 12, e.verdictsLength(), (i) => e.verdicts(i)!, verdict));
   put(o, 'model', e.model());
+  o.reached_provider = e.reachedProvider();
   return o;
 }
 

@@ -45,6 +45,8 @@ export interface OutriggerErrorInit {
   verdicts?: GuardrailVerdict[];
   /** The wire number when it is not one this SDK knows by name. */
   status?: number;
+  /** The daemon had started a provider attempt (see {@link OutriggerError.reachedProvider}). */
+  reachedProvider?: boolean;
   cause?: unknown;
 }
 
@@ -70,6 +72,11 @@ export class OutriggerError extends Error {
   readonly detail: string;
   readonly traceId: string | undefined;
   readonly verdicts: GuardrailVerdict[];
+  /**
+   * The daemon had started a provider attempt, so the upstream may have acted on the request.
+   * Only the daemon reports it: errors decided by this SDK say `false`.
+   */
+  readonly reachedProvider: boolean;
 
   constructor(init: OutriggerErrorInit) {
     const origin = init.origin ?? '';
@@ -84,6 +91,7 @@ export class OutriggerError extends Error {
     this.detail = detail;
     this.traceId = init.traceId;
     this.verdicts = init.verdicts ?? [];
+    this.reachedProvider = init.reachedProvider ?? false;
   }
 }
 

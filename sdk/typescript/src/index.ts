@@ -1,7 +1,9 @@
 // @outrigger/client: TypeScript client for the Outrigger sidecar.
 
-export { OutriggerClient, resolveSocketPath, DEFAULT_SOCKET_PATH } from './client.js';
+export { OutriggerClient } from './client.js';
 export type { ClientOptions, ClientStats } from './client.js';
+export { resolveSocketPath, defaultSocketCandidates, SOCKET_ENV } from './socket_path.js';
+export { ORIGIN_VERIFY } from './verify.js';
 export { ChatStream } from './stream.js';
 export {
   OutriggerError,

@@ -129,6 +129,8 @@ export interface ChatResponse {
   origin?: string;
   /** The provider instance that answered (streamed calls only: from `ResponseStart`). */
   provider?: string;
+  /** The daemon started a provider attempt for this request. */
+  reachedProvider: boolean;
 }
 
 /** First event of a streamed call. */

@@ -3,11 +3,12 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { OutriggerClient, OutriggerError, resolveSocketPath } from '../src/index.js';
+import { OutriggerClient, OutriggerError } from '../src/index.js';
 import * as wire from '../src/generated/outrigger_generated.js';
 import {
   chunkFrame,
   echo,
+  endFrame,
   errorFrame,
   FakeDaemon,
   goAwayFrame,
@@ -193,6 +194,25 @@ describe('errors', () => {
     }
   });
 
+  test('reachedProvider comes through on answers and errors', async () => {
+    const daemon = await FakeDaemon.start({
+      onRequest: (req, d) => {
+        const text = lastContent(req.body);
+        if (text === 'fail') d.end(req, { status: wire.Status.INTERNAL, reachedProvider: true });
+        else d.end(req, { content: text, reachedProvider: text === 'provider' });
+      },
+    });
+    const client = new OutriggerClient({ socketPath: daemon.socketPath });
+    try {
+      assert.equal((await client.chat(user('provider'))).reachedProvider, true);
+      assert.equal((await client.chat(user('cache'))).reachedProvider, false);
+      assert.equal((await rejection(client.chat(user('fail')))).reachedProvider, true);
+    } finally {
+      client.close();
+      await daemon.stop();
+    }
+  });
+
   test('a handshake Error fails calls with its status and the supported range', async () => {
     const daemon = await FakeDaemon.start({
       handshake: errorFrame(wire.Status.FAILED_PRECONDITION, 'unsupported protocol', 2, 3),
@@ -356,6 +376,36 @@ describe('flow control', () => {
       await daemon.stop();
     }
   });
+
+  test('stream ids strictly increase and are never reused, whatever happens to the calls', async () => {
+    const daemon = await FakeDaemon.start({
+      ack: { maxFrameSize: 1024 },
+      onRequest: (req, d) => {
+        if (lastContent(req.body) !== 'never answered') echo(req, d);
+      },
+    });
+    const client = new OutriggerClient({ socketPath: daemon.socketPath });
+    try {
+      await client.chat(user('one'));
+      assert.equal((await rejection(client.chat(user('x'.repeat(4096))))).code, 'INVALID_ARGUMENT');
+      const controller = new AbortController();
+      const aborted = client.chat(user('never answered'), { signal: controller.signal });
+      await daemon.until(() => daemon.requests.length === 2, 'the unanswered request');
+      controller.abort();
+      assert.equal((await rejection(aborted)).code, 'CANCELLED');
+      await client.feedback('trace-1', 1);
+      await client.chat(user('last'));
+      const ids = daemon.connections[0]!.frames
+        .filter((f) => f['body_type'] === 'Request' || f['body_type'] === 'Feedback')
+        .map((f) => f['stream_id'] as number);
+      assert.equal(ids.length, 4);
+      assert.equal(ids[0], 1);
+      for (let i = 1; i < ids.length; i++) assert.ok(ids[i]! > ids[i - 1]!, `stream ids ${ids.join(', ')}`);
+    } finally {
+      client.close();
+      await daemon.stop();
+    }
+  });
 });
 
 describe('connection loss and GoAway', () => {
@@ -459,6 +509,44 @@ describe('connection loss and GoAway', () => {
     }
   });
 
+  test('a connection-fatal error: each stream gets its own end, the rest a lost connection', async () => {
+    const held: ReceivedRequest[] = [];
+    const daemon = await FakeDaemon.start({
+      onRequest: (req) => {
+        held.push(req);
+        if (held.length < 3) return;
+        // What the daemon does before closing for a corrupt frame: one typed end per stream
+        // it can account for, then Error on stream 0, then close.
+        const stream = (text: string): number => held.find((r) => lastContent(r.body) === text)!.streamId;
+        req.conn.send(
+          endFrame(stream('acted'), {
+            status: wire.Status.UNAVAILABLE, retryable: false, reachedProvider: true,
+            origin: 'sidecar/connection', message: 'corrupt frame',
+          }),
+          endFrame(stream('refused'), {
+            status: wire.Status.UNAVAILABLE, retryable: true, reachedProvider: false,
+            origin: 'sidecar/connection', message: 'not started',
+          }),
+          errorFrame(wire.Status.INVALID_ARGUMENT, 'corrupt frame'));
+        req.conn.socket.end();
+      },
+    });
+    const client = new OutriggerClient({ socketPath: daemon.socketPath });
+    try {
+      const [acted, refused, silent] = await Promise.all(
+        ['acted', 'refused', 'silent'].map((t) => rejection(client.chat(user(t)))));
+      const seen = (e: OutriggerError) => [e.code, e.retryable, e.reachedProvider, e.detail, e.origin];
+      assert.deepEqual(seen(acted!), ['UNAVAILABLE', false, true, 'corrupt frame', 'sidecar/connection']);
+      assert.deepEqual(seen(refused!), ['UNAVAILABLE', true, false, 'not started', 'sidecar/connection']);
+      assert.deepEqual(seen(silent!).slice(0, 3), ['UNAVAILABLE', true, false]);
+      assert.equal(silent!.origin, 'client/connection');
+      assert.match(silent!.detail, /corrupt frame/);
+    } finally {
+      client.close();
+      await daemon.stop();
+    }
+  });
+
   test('answers Ping with Pong', async () => {
     const daemon = await FakeDaemon.start();
     const client = new OutriggerClient({ socketPath: daemon.socketPath });
@@ -488,21 +576,6 @@ describe('client lifecycle', () => {
       assert.equal((await rejection(client.chat(user('y')))).code, 'FAILED_PRECONDITION');
     } finally {
       await daemon.stop();
-    }
-  });
-
-  test('socket path: explicit option, then OUTRIGGER_SOCKET, then the default', () => {
-    const saved = process.env['OUTRIGGER_SOCKET'];
-    try {
-      process.env['OUTRIGGER_SOCKET'] = '/run/from-env.sock';
-      assert.equal(resolveSocketPath('/run/explicit.sock'), '/run/explicit.sock');
-      assert.equal(resolveSocketPath(), '/run/from-env.sock');
-      assert.equal(new OutriggerClient().socketPath, '/run/from-env.sock');
-      delete process.env['OUTRIGGER_SOCKET'];
-      assert.equal(resolveSocketPath(), '/tmp/outrigger.sock');
-    } finally {
-      if (saved === undefined) delete process.env['OUTRIGGER_SOCKET'];
-      else process.env['OUTRIGGER_SOCKET'] = saved;
     }
   });
 });

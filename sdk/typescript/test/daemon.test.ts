@@ -179,6 +179,22 @@ describe('against the daemon', { skip: skipWithoutDaemon }, () => {
     }
   });
 
+  test('server verification: the daemon of the same user passes, an unexpected uid is refused', async () => {
+    const verified = new OutriggerClient({ socketPath: daemon.socketPath, verifyServer: true });
+    const stranger = process.geteuid!() + 12345;
+    const refused = new OutriggerClient({ socketPath: daemon.socketPath, expectedServerUid: stranger });
+    try {
+      assert.equal((await verified.chat(ask('verified'))).content, 'verified');
+      const err = await rejection(refused.chat(ask('not for a stranger')));
+      assert.equal(err.code, 'PERMISSION_DENIED');
+      assert.equal(err.retryable, false);
+      assert.match(err.detail, new RegExp(`trusted uids ${stranger}$`));
+    } finally {
+      verified.close();
+      refused.close();
+    }
+  });
+
   test('feedback on an answer is accepted', async () => {
     const res = await client.chat(ask('rate me'));
     assert.ok(res.traceId, 'the response carries a trace id');

@@ -6,6 +6,8 @@
 // calls in flight on a dropped connection end with a retryable UNAVAILABLE error.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -15,6 +17,8 @@
 #include <string>
 #include <variant>
 #include <vector>
+
+#include "outrigger/socket_path.h"
 
 namespace outrigger::client {
 
@@ -33,6 +37,9 @@ struct Error {
   uint32_t retry_after_ms = 0;
   std::string origin;
   std::string message;
+  // The server called a provider for this request, so the upstream may have acted on it: a
+  // retry could run it twice.
+  bool reached_provider = false;
   std::string toString() const;
 };
 
@@ -145,7 +152,12 @@ class Stream {
 class Client {
  public:
   struct Options {
-    std::string socket_path;  // empty: $OUTRIGGER_SOCKET, else /tmp/outrigger.sock
+    std::string socket_path;  // empty: $OUTRIGGER_SOCKET, else the default (socket_path.h)
+    // Check the uid of the process serving the socket before sending anything (SO_PEERCRED).
+    // Unset: on for the default path, off for an explicit or $OUTRIGGER_SOCKET path.
+    std::optional<bool> verify_server;
+    // The only uid trusted to serve; turns verification on. Unset: see trustedServerUids.
+    std::optional<uid_t> expected_server_uid;
     std::string client_name = "outrigger-cpp";
     uint32_t max_frame_size = 4u << 20;
     Metadata default_metadata;

@@ -288,7 +288,8 @@ func describeChunk(c *wire.ResponseChunk) Object {
 
 func describeEnd(e *wire.ResponseEnd) Object {
 	o := Object{"status": enumName(wire.EnumNamesStatus, e.Status()), "retryable": e.Retryable(),
-		"retry_after_ms": e.RetryAfterMs(), "cost_usd": e.CostUsd(), "cache_hit": e.CacheHit()}
+		"retry_after_ms": e.RetryAfterMs(), "cost_usd": e.CostUsd(), "cache_hit": e.CacheHit(),
+		"reached_provider": e.ReachedProvider()}
 	setStr(o, "origin", e.Origin())
 	setStr(o, "message", e.Message())
 	setStr(o, "content", e.Content())

@@ -11,6 +11,7 @@ call over one Unix socket connection to the daemon and raise `OutriggerError` su
 after the wire status codes.
 """
 
+from ._socket import default_socket_candidates, resolve_socket_path
 from ._version import __version__
 from .aio import AsyncClient, AsyncStream
 from .client import Client, PendingCall, Stream
@@ -105,5 +106,7 @@ __all__ = [
     "Usage",
     "Verdict",
     "__version__",
+    "default_socket_candidates",
     "error_for",
+    "resolve_socket_path",
 ]

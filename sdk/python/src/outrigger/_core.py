@@ -12,12 +12,12 @@ import copy
 import dataclasses
 import json
 import math
-import os
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from . import codec
+from ._socket import SOCKET_ENV, resolve_socket_path  # noqa: F401 - part of this module's interface
 from ._version import __version__
 from .errors import (
     Cancelled,
@@ -49,18 +49,9 @@ from .types import (
     ToolCall,
 )
 
-DEFAULT_SOCKET_PATH = "/tmp/outrigger.sock"
-SOCKET_ENV = "OUTRIGGER_SOCKET"
 DEFAULT_MODEL = "default"
 LOCAL_DEADLINE_GRACE = 0.25
 """Seconds past a call's deadline before the local timer gives up on the daemon's own answer."""
-
-
-def resolve_socket_path(explicit: Union[str, "os.PathLike[str]", None]) -> str:
-    """The explicit path, else $OUTRIGGER_SOCKET, else /tmp/outrigger.sock."""
-    if explicit is not None:
-        return os.fspath(explicit)
-    return os.environ.get(SOCKET_ENV) or DEFAULT_SOCKET_PATH
 
 
 # ------------------------------------------------------------------------------------ requests

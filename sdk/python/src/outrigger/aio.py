@@ -12,6 +12,7 @@ from typing import Any, AsyncIterator, Deque, List, Mapping, Optional, Sequence,
 
 from . import _core, codec
 from ._core import Call, CallOptions, Event
+from ._socket import SocketTarget
 from .errors import OutriggerError
 from .types import (
     CacheControl,
@@ -63,11 +64,12 @@ class AsyncClient:
     def __init__(self, socket_path: Union[str, "os.PathLike[str]", None] = None, *,
                  model: str = _core.DEFAULT_MODEL, metadata: Optional[Metadata] = None,
                  timeout: Optional[float] = 60.0, connect_timeout: float = 5.0, max_queued: int = 1024,
-                 max_frame_size: int = codec.DEFAULT_MAX_FRAME_SIZE, client_name: str = "outrigger-python") -> None:
+                 max_frame_size: int = codec.DEFAULT_MAX_FRAME_SIZE, client_name: str = "outrigger-python",
+                 verify_server: Optional[bool] = None, expected_server_uid: Optional[int] = None) -> None:
         if not codec.MIN_FRAME_SIZE <= max_frame_size <= codec.HARD_MAX_FRAME_SIZE:
             raise ValueError("max_frame_size must be within [%d, %d]" % (codec.MIN_FRAME_SIZE,
                                                                          codec.HARD_MAX_FRAME_SIZE))
-        self.socket_path = _core.resolve_socket_path(socket_path)
+        self._target = SocketTarget(socket_path, verify_server, expected_server_uid)
         self.model = model
         self.metadata = metadata or Metadata()
         self.timeout = timeout
@@ -111,6 +113,16 @@ class AsyncClient:
                 await self._dial_for(call)
             else:
                 await self._wait_changed(0.05)
+
+    @property
+    def socket_path(self) -> str:
+        """The socket the next connection attempt goes to."""
+        return self._target.path()
+
+    @property
+    def verifies_server(self) -> bool:
+        """Whether connections check the server's uid before sending anything."""
+        return self._target.verify
 
     @property
     def server_info(self) -> Optional[ServerInfo]:
@@ -276,11 +288,13 @@ class AsyncClient:
         conn.task = asyncio.ensure_future(self._read_loop(conn))
 
     async def _dial(self, timeout: float) -> _Conn:
+        path = self._target.path()
         try:
-            reader, writer = await asyncio.wait_for(asyncio.open_unix_connection(self.socket_path), timeout)
+            reader, writer = await asyncio.wait_for(asyncio.open_unix_connection(path), timeout)
         except (OSError, asyncio.TimeoutError) as e:
-            raise _core.connect_error(self.socket_path, e) from e
+            raise _core.connect_error(path, e) from e
         try:
+            self._target.check_server(writer.get_extra_info("socket"), path)
             writer.write(_core.hello(self.client_name, self.max_frame_size))
             frames = codec.FrameReader(self.max_frame_size)
             info: Optional[ServerInfo] = None
@@ -290,7 +304,7 @@ class AsyncClient:
             while info is None:
                 data = await asyncio.wait_for(reader.read(65536), max(0.0, give_up - loop.time()))
                 if not data:
-                    raise _core.connect_error(self.socket_path, EOFError("closed during the handshake"))
+                    raise _core.connect_error(path, EOFError("closed during the handshake"))
                 for payload in frames.feed(data):
                     if info is not None:
                         backlog.append(payload)
@@ -301,7 +315,7 @@ class AsyncClient:
             return _Conn(reader, writer, _core.Connection(info), frames, backlog)
         except (OSError, asyncio.TimeoutError) as e:
             writer.transport.abort()
-            raise _core.connect_error(self.socket_path, e) from e
+            raise _core.connect_error(path, e) from e
         except BaseException:
             writer.transport.abort()
             raise

@@ -13,6 +13,7 @@ from typing import Any, Deque, Iterator, List, Mapping, Optional, Sequence, Set,
 
 from . import _core, codec
 from ._core import Call, CallOptions, Event
+from ._socket import SocketTarget
 from .errors import OutriggerError, Unavailable
 from .types import (
     CacheControl,
@@ -86,7 +87,8 @@ class Client:
     retryable `Unavailable`.
 
     Args:
-        socket_path: the daemon's socket; default $OUTRIGGER_SOCKET, else /tmp/outrigger.sock.
+        socket_path: the daemon's socket; default $OUTRIGGER_SOCKET, else the first default
+            candidate that exists (see `resolve_socket_path`), looked up again on each connect.
         model: the model (or route name) for calls that do not name one.
         metadata: defaults for every call's metadata (calls override field by field).
         timeout: default deadline of a call in seconds, sent to the daemon and enforced locally;
@@ -95,16 +97,20 @@ class Client:
         max_queued: bound of the queue of calls waiting to be sent; beyond it calls fail with
             `QueueFull` at once.
         max_frame_size: the largest frame this client accepts (negotiated down by the daemon).
+        verify_server: check the uid of the process serving the socket before sending anything;
+            default on for a default socket path, off for an explicit or $OUTRIGGER_SOCKET one.
+        expected_server_uid: the only uid the server may run as (turns verification on).
     """
 
     def __init__(self, socket_path: Union[str, "os.PathLike[str]", None] = None, *,
                  model: str = _core.DEFAULT_MODEL, metadata: Optional[Metadata] = None,
                  timeout: Optional[float] = 60.0, connect_timeout: float = 5.0, max_queued: int = 1024,
-                 max_frame_size: int = codec.DEFAULT_MAX_FRAME_SIZE, client_name: str = "outrigger-python") -> None:
+                 max_frame_size: int = codec.DEFAULT_MAX_FRAME_SIZE, client_name: str = "outrigger-python",
+                 verify_server: Optional[bool] = None, expected_server_uid: Optional[int] = None) -> None:
         if not codec.MIN_FRAME_SIZE <= max_frame_size <= codec.HARD_MAX_FRAME_SIZE:
             raise ValueError("max_frame_size must be within [%d, %d]" % (codec.MIN_FRAME_SIZE,
                                                                          codec.HARD_MAX_FRAME_SIZE))
-        self.socket_path = _core.resolve_socket_path(socket_path)
+        self._target = SocketTarget(socket_path, verify_server, expected_server_uid)
         self.model = model
         self.metadata = metadata or Metadata()
         self.timeout = timeout
@@ -149,6 +155,16 @@ class Client:
                     self._dial_locked(call)
                 else:
                     self._cv.wait(0.05)
+
+    @property
+    def socket_path(self) -> str:
+        """The socket the next connection attempt goes to."""
+        return self._target.path()
+
+    @property
+    def verifies_server(self) -> bool:
+        """Whether connections check the server's uid before sending anything."""
+        return self._target.verify
 
     @property
     def server_info(self) -> Optional[ServerInfo]:
@@ -353,13 +369,15 @@ class Client:
             self._next_attempt = _core.now() + self._backoff
 
     def _dial(self, timeout: float) -> _Conn:
+        path = self._target.path()
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             sock.settimeout(timeout)
             try:
-                sock.connect(self.socket_path)
+                sock.connect(path)
             except OSError as e:
-                raise _core.connect_error(self.socket_path, e) from e
+                raise _core.connect_error(path, e) from e
+            self._target.check_server(sock, path)
             try:
                 sock.sendall(_core.hello(self.client_name, self.max_frame_size))
                 reader = codec.FrameReader(self.max_frame_size)
@@ -376,7 +394,7 @@ class Client:
                         else:
                             info = _core.handshake_answer(codec.decode_frame(payload).body)
             except OSError as e:
-                raise Unavailable(StatusCode.UNAVAILABLE, "handshake with %s failed: %s" % (self.socket_path, e),
+                raise Unavailable(StatusCode.UNAVAILABLE, "handshake with %s failed: %s" % (path, e),
                                   retryable=True, origin="client/connect") from e
             if info.max_frame_size:
                 reader.max_frame_size = min(self.max_frame_size, info.max_frame_size)

@@ -421,6 +421,7 @@ class ResponseEnd:
     trace_id: str = ""
     verdicts: Tuple[GuardrailVerdict, ...] = ()
     model: str = ""
+    reached_provider: bool = False
 
     @property
     def ok(self) -> bool:
@@ -429,7 +430,7 @@ class ResponseEnd:
     def error(self) -> OutriggerError:
         """The typed error this end stands for (only meaningful when not `ok`)."""
         return error_for(self.status, self.message, retryable=self.retryable, retry_after_ms=self.retry_after_ms,
-                         origin=self.origin, trace_id=self.trace_id)
+                         origin=self.origin, trace_id=self.trace_id, reached_provider=self.reached_provider)
 
     def response(self, start: Optional[StreamStart] = None, content: Optional[str] = None,
                  tool_calls: Optional[Tuple[ToolCall, ...]] = None) -> Response:
@@ -446,6 +447,7 @@ class ResponseEnd:
             model=self.model or (start.model if start is not None else ""),
             provider=start.provider if start is not None else "",
             origin=self.origin,
+            reached_provider=self.reached_provider,
         )
 
 
@@ -515,6 +517,7 @@ def _read_end(t: Any) -> ResponseEnd:
             GuardrailVerdict(_str(v.Guardrail()), _verdict(v.Verdict()), _str(v.Reason()))
             for v in (t.Verdicts(i) for i in range(t.VerdictsLength()))),
         model=_str(t.Model()),
+        reached_provider=bool(t.ReachedProvider()),
     )
 
 

@@ -66,7 +66,7 @@ TABLES: Dict[str, Sequence[Tuple[str, _Kind]]] = {
                     ("origin", _S), ("message", _S), ("content", _S), ("finish_reason", _S),
                     ("tool_calls", ("tables", "ToolCall")), ("usage", ("table", "Usage")),
                     ("cost_usd", "scalar"), ("cache_hit", "scalar"), ("trace_id", _S),
-                    ("verdicts", ("tables", "GuardrailVerdict")), ("model", _S)],
+                    ("verdicts", ("tables", "GuardrailVerdict")), ("model", _S), ("reached_provider", "scalar")],
 }
 
 

@@ -2,8 +2,8 @@
 
 Every failed call raises an `OutriggerError` (or a subclass named after its status), carrying
 what the daemon said: the status code, whether a retry may succeed, how long to wait first, the
-`origin` (`stage/instance`) that decided the outcome, and a message. Failures detected in this
-library carry an origin starting with `client/`.
+`origin` (`stage/instance`) that decided the outcome, a message, and whether the request
+reached a provider. Failures detected in this library carry an origin starting with `client/`.
 """
 
 from __future__ import annotations
@@ -22,15 +22,20 @@ class OutriggerError(Exception):
     retry_after_ms: int
     origin: str
     trace_id: str
+    reached_provider: bool
+    """The daemon had started a provider attempt, so the upstream may have acted on the request.
+    Only the daemon reports it: errors decided by this client say False."""
 
     def __init__(self, status: StatusCode, message: str = "", *, retryable: bool = False,
-                 retry_after_ms: int = 0, origin: str = "", trace_id: str = "") -> None:
+                 retry_after_ms: int = 0, origin: str = "", trace_id: str = "",
+                 reached_provider: bool = False) -> None:
         self.status = StatusCode(status)
         self.message = message
         self.retryable = retryable
         self.retry_after_ms = retry_after_ms
         self.origin = origin
         self.trace_id = trace_id
+        self.reached_provider = reached_provider
         super().__init__(self._text())
 
     def _text(self) -> str:
@@ -50,20 +55,21 @@ class OutriggerError(Exception):
         return self.retry_after_ms / 1000.0
 
     def __repr__(self) -> str:
-        return "%s(%s, %r, retryable=%r, retry_after_ms=%d, origin=%r)" % (
-            type(self).__name__, self.status.name, self.message, self.retryable, self.retry_after_ms, self.origin)
+        return "%s(%s, %r, retryable=%r, retry_after_ms=%d, origin=%r, reached_provider=%r)" % (
+            type(self).__name__, self.status.name, self.message, self.retryable, self.retry_after_ms, self.origin,
+            self.reached_provider)
 
     def __reduce__(self) -> Tuple[Any, Tuple[Any, ...], Dict[str, Any]]:
         # Keeps copy.copy() and pickle working although __init__ does not take the message text.
         return (_rebuild, (type(self), self.status, self.message, self.retryable, self.retry_after_ms,
-                           self.origin, self.trace_id), dict(self.__dict__))
+                           self.origin, self.trace_id, self.reached_provider), dict(self.__dict__))
 
 
 def _rebuild(cls: Type[OutriggerError], status: StatusCode, message: str, retryable: bool, retry_after_ms: int,
-             origin: str, trace_id: str) -> OutriggerError:
+             origin: str, trace_id: str, reached_provider: bool = False) -> OutriggerError:
     err = OutriggerError.__new__(cls)
     OutriggerError.__init__(err, status, message, retryable=retryable, retry_after_ms=retry_after_ms,
-                            origin=origin, trace_id=trace_id)
+                            origin=origin, trace_id=trace_id, reached_provider=reached_provider)
     return err
 
 
@@ -92,7 +98,8 @@ class AlreadyExists(OutriggerError):
 
 
 class PermissionDenied(OutriggerError):
-    """A guardrail denied the request or the answer."""
+    """A guardrail denied the request or the answer, or the process serving the socket is not
+    trusted (origin `client/verify`)."""
 
 
 class ResourceExhausted(OutriggerError):
@@ -173,11 +180,11 @@ _BY_STATUS: Dict[StatusCode, Type[OutriggerError]] = {
 
 
 def error_for(status: StatusCode, message: str = "", *, retryable: bool = False, retry_after_ms: int = 0,
-              origin: str = "", trace_id: str = "") -> OutriggerError:
+              origin: str = "", trace_id: str = "", reached_provider: bool = False) -> OutriggerError:
     """The error class for `status`, built with these details."""
     cls = _BY_STATUS.get(StatusCode(status), OutriggerError)
     return cls(status, message, retryable=retryable, retry_after_ms=retry_after_ms, origin=origin,
-               trace_id=trace_id)
+               trace_id=trace_id, reached_provider=reached_provider)
 
 
 def connection_lost(reason: str) -> Unavailable:

@@ -292,6 +292,8 @@ class Response:
     provider: str = ""
     """The provider instance that answered (known for streams, from their first frame)."""
     origin: str = ""
+    reached_provider: bool = False
+    """The daemon started a provider attempt for this request."""
 
 
 @dataclass(frozen=True)

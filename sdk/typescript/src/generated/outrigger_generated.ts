@@ -2034,8 +2034,13 @@ model(optionalEncoding?:any):string|Uint8Array|null {
   return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
 }
 
+reachedProvider():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 32);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
 static startResponseEnd(builder:flatbuffers.Builder) {
-  builder.startObject(14);
+  builder.startObject(15);
 }
 
 static addStatus(builder:flatbuffers.Builder, status:Status) {
@@ -2116,6 +2121,10 @@ static startVerdictsVector(builder:flatbuffers.Builder, numElems:number) {
 
 static addModel(builder:flatbuffers.Builder, modelOffset:flatbuffers.Offset) {
   builder.addFieldOffset(13, modelOffset, 0);
+}
+
+static addReachedProvider(builder:flatbuffers.Builder, reachedProvider:boolean) {
+  builder.addFieldInt8(14, +reachedProvider, +false);
 }
 
 static endResponseEnd(builder:flatbuffers.Builder):flatbuffers.Offset {

@@ -29,6 +29,7 @@ export interface EndFields {
   message?: string;
   content?: string;
   traceId?: string;
+  reachedProvider?: boolean;
 }
 
 export interface AckFields {
@@ -87,6 +88,7 @@ export function endFrame(streamId: number, e: EndFields = {}): Uint8Array {
   wire.ResponseEnd.addStatus(b, e.status ?? wire.Status.OK);
   wire.ResponseEnd.addRetryable(b, e.retryable ?? false);
   wire.ResponseEnd.addRetryAfterMs(b, e.retryAfterMs ?? 0);
+  wire.ResponseEnd.addReachedProvider(b, e.reachedProvider ?? false);
   if (origin) wire.ResponseEnd.addOrigin(b, origin);
   if (message) wire.ResponseEnd.addMessage(b, message);
   if (content) wire.ResponseEnd.addContent(b, content);
@@ -106,7 +108,18 @@ export class FakeConnection {
   /** Every frame received, described. */
   readonly frames: Obj[] = [];
   readonly cancelled: number[] = [];
-  constructor(readonly socket: net.Socket) {}
+  /** Every byte received, counted as it arrives. */
+  bytesReceived = 0;
+  /** Set once the socket is closed (after its last bytes were counted). */
+  closed = false;
+  constructor(readonly socket: net.Socket) {
+    socket.on('data', (chunk: Buffer) => {
+      this.bytesReceived += chunk.length;
+    });
+    socket.on('close', () => {
+      this.closed = true;
+    });
+  }
 
   send(...frames: Uint8Array[]): void {
     if (!this.socket.destroyed) this.socket.write(Buffer.concat(frames));
@@ -118,6 +131,8 @@ export class FakeConnection {
 }
 
 export interface FakeDaemonOptions {
+  /** Where to listen (default: a fresh temporary directory). */
+  socketPath?: string;
   ack?: AckFields;
   /** Answer Hello with this frame instead of a HelloAck. */
   handshake?: Uint8Array;
@@ -154,7 +169,7 @@ export class FakeDaemon {
 
   private constructor(dir: string, options: FakeDaemonOptions) {
     this.#dir = dir;
-    this.socketPath = path.join(dir, 'fake.sock');
+    this.socketPath = options.socketPath ?? path.join(dir, 'fake.sock');
     this.#options = options;
     this.#server = net.createServer((socket) => this.#accept(socket));
   }

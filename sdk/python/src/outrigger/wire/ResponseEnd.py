@@ -166,7 +166,14 @@ class ResponseEnd(object):
             return self._tab.String(o + self._tab.Pos)
         return None
 
-def ResponseEndStart(builder): builder.StartObject(14)
+    # ResponseEnd
+    def ReachedProvider(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(32))
+        if o != 0:
+            return bool(self._tab.Get(flatbuffers.number_types.BoolFlags, o + self._tab.Pos))
+        return False
+
+def ResponseEndStart(builder): builder.StartObject(15)
 def Start(builder):
     return ResponseEndStart(builder)
 def ResponseEndAddStatus(builder, status): builder.PrependInt32Slot(0, status, 0)
@@ -217,6 +224,9 @@ def StartVerdictsVector(builder, numElems):
 def ResponseEndAddModel(builder, model): builder.PrependUOffsetTRelativeSlot(13, flatbuffers.number_types.UOffsetTFlags.py_type(model), 0)
 def AddModel(builder, model):
     return ResponseEndAddModel(builder, model)
+def ResponseEndAddReachedProvider(builder, reachedProvider): builder.PrependBoolSlot(14, reachedProvider, 0)
+def AddReachedProvider(builder, reachedProvider):
+    return ResponseEndAddReachedProvider(builder, reachedProvider)
 def ResponseEndEnd(builder): return builder.EndObject()
 def End(builder):
     return ResponseEndEnd(builder)

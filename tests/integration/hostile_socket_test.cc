@@ -1,0 +1,318 @@
+// The socket front against hostile or broken local callers, through the real daemon: streams
+// that end typed when their connection fails, stream-level refusals, timeouts, memory and
+// connection bounds, the client's frame size, and text that is not UTF-8.
+#include <catch2/catch.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <memory>
+#include <regex>
+#include <thread>
+#include <vector>
+
+#include <outrigger/client.h>
+
+#include "outrigger_generated.h"
+#include "support/daemon_process.h"
+#include "support/sdk_requests.h"
+
+using namespace outrigger;
+using namespace outrigger::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+const wire::Frame* frameOf(const AlignedFrame& f) { return wire::GetSizePrefixedFrame(f.data()); }
+
+std::string lengthPrefix(uint32_t n) {
+  std::string s(4, '\0');
+  std::memcpy(s.data(), &n, 4);
+  return s;
+}
+
+bool handshake(RawConnection& raw, uint32_t max_frame_size = 4u << 20) {
+  if (!raw.send(helloFrame(1, max_frame_size))) return false;
+  auto ack = raw.readFrame();
+  return ack && frameOf(*ack)->body_type() == wire::Body::HelloAck;
+}
+
+// A frame whose own table is sound but whose Request body is not: a Ping table read as a Request
+// makes its 8-byte value a string offset far outside the frame.
+std::string corruptRequestFrame(uint64_t stream_id) {
+  flatbuffers::FlatBufferBuilder b;
+  auto ping = wire::CreatePing(b, 0x7ffffff0);
+  wire::FrameBuilder fb(b);
+  fb.add_stream_id(stream_id);
+  fb.add_body_type(wire::Body::Request);
+  fb.add_body(ping.Union());
+  b.FinishSizePrefixed(fb.Finish(), wire::FrameIdentifier());
+  return std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
+}
+
+std::string hang() { return R"({"mock":{"hang":true}})"; }
+
+// The value of a metric line (labels included in `name`) from the admin server, -1 if absent.
+double adminMetric(const DaemonProcess& d, const std::string& name) {
+  std::smatch m;
+  std::string log = d.log();
+  if (!std::regex_search(log, m, std::regex("admin endpoints listening on 127\\.0\\.0\\.1:(\\d+)"))) return -1;
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(std::stoi(m[1])));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string text;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+    std::string get = "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    ::send(fd, get.data(), get.size(), MSG_NOSIGNAL);
+    char buf[65536];
+    pollfd p{fd, POLLIN, 0};
+    while (::poll(&p, 1, 5000) > 0) {
+      ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      text.append(buf, static_cast<size_t>(n));
+    }
+  }
+  ::close(fd);
+  size_t at = text.find("\n" + name + " ");
+  return at == std::string::npos ? -1 : std::stod(text.substr(at + name.size() + 2));
+}
+
+const char* kAdmin = "[admin]\nlisten = \"127.0.0.1:0\"\n";
+
+// The basic config with an admin listener and more [server] keys.
+std::string withServer(const std::string& server_keys) {
+  std::string base = basicConfig("mode = \"echo\"\nallow_request_overrides = true", kAdmin);
+  return "[server]\n" + server_keys + base.substr(std::string("[server]\n").size());
+}
+
+}  // namespace
+
+TEST_CASE("a corrupt frame after 999 in-flight requests ends each of them typed first, saying which reached a provider") {
+  // One request reaches the (hanging) provider; the rest wait in the route's limit queue.
+  DaemonProcess d(basicConfig("mode = \"echo\"\nallow_request_overrides = true",
+                              "[routes.limited]\ntargets = [{provider = \"mock\", max_concurrent = 1}]\n"
+                              "limits = {on_limit = \"queue\", queue_max = 2000, queue_timeout_ms = 60000}\n"));
+  REQUIRE(d.waitReady());
+  RawConnection raw(d.socket());
+  REQUIRE(handshake(raw));
+  constexpr int kStreams = 999;
+  std::string batch;
+  for (int i = 1; i <= kStreams; ++i) batch += requestFrame(i, {.model = "limited", .extra_json = hang()});
+  REQUIRE(raw.send(batch));
+  std::this_thread::sleep_for(300ms);  // every request is in flight or queued
+  REQUIRE(raw.send(lengthPrefix(512u << 20)));  // a length over the limit: connection-fatal
+
+  int ends = 0, reached = 0, retryable = 0;
+  bool error_seen = false;
+  while (auto f = raw.readFrame()) {
+    const wire::Frame* frame = frameOf(*f);
+    if (frame->body_type() == wire::Body::Error) {
+      CHECK(frame->body_as_Error()->status() == wire::Status::RESOURCE_EXHAUSTED);
+      error_seen = true;
+      break;
+    }
+    REQUIRE(frame->body_type() == wire::Body::ResponseEnd);
+    const auto* end = frame->body_as_ResponseEnd();
+    CHECK(end->status() == wire::Status::UNAVAILABLE);
+    CHECK(end->message()->str().find("connection closed by the server") != std::string::npos);
+    CHECK(end->retryable() == !end->reached_provider());  // a retry may not run it twice
+    ++ends;
+    reached += end->reached_provider();
+    retryable += end->retryable();
+  }
+  CHECK(error_seen);
+  CHECK(ends == kStreams);
+  CHECK(reached == 1);
+  CHECK(retryable == kStreams - 1);
+  CHECK(raw.closedByPeer());
+  CHECK(d.alive());
+}
+
+TEST_CASE("a bad request body or a reused stream id ends only that stream, and the connection keeps serving") {
+  DaemonProcess d;
+  REQUIRE(d.waitReady());
+  RawConnection raw(d.socket());
+  REQUIRE(handshake(raw));
+  auto next = [&]() { return raw.readFrame(); };
+
+  REQUIRE(raw.send(requestFrame(1, {.extra_json = hang()})));
+  REQUIRE(raw.send(corruptRequestFrame(2)));
+  auto f = next();
+  REQUIRE(f);
+  CHECK(frameOf(*f)->stream_id() == 2);
+  CHECK(frameOf(*f)->body_as_ResponseEnd()->status() == wire::Status::INVALID_ARGUMENT);
+
+  // Stream 1 is in flight: reusing its id ends it, once, with INVALID_ARGUMENT.
+  REQUIRE(raw.send(requestFrame(1, {})));
+  f = next();
+  REQUIRE(f);
+  CHECK(frameOf(*f)->stream_id() == 1);
+  CHECK(frameOf(*f)->body_as_ResponseEnd()->status() == wire::Status::INVALID_ARGUMENT);
+  CHECK(frameOf(*f)->body_as_ResponseEnd()->message()->str().find("already in use") != std::string::npos);
+
+  REQUIRE(raw.send(requestFrame(3, {.messages = {{"user", "fine"}}})));
+  f = next();
+  REQUIRE(f);
+  CHECK(frameOf(*f)->stream_id() == 3);
+  CHECK(frameOf(*f)->body_as_ResponseEnd()->status() == wire::Status::OK);
+
+  // A finished id, and an id below the highest seen, are refused.
+  for (uint64_t sid : {3, 2}) {
+    REQUIRE(raw.send(requestFrame(sid, {})));
+    f = next();
+    REQUIRE(f);
+    CHECK(frameOf(*f)->stream_id() == sid);
+    CHECK(frameOf(*f)->body_as_ResponseEnd()->status() == wire::Status::INVALID_ARGUMENT);
+    CHECK(frameOf(*f)->body_as_ResponseEnd()->message()->str().find("already used") != std::string::npos);
+  }
+
+  // Text that is not UTF-8 in metadata costs its stream, not the connection.
+  REQUIRE(raw.send(requestFrame(4, {.tenant = "team-\xff\xfe"})));
+  f = next();
+  REQUIRE(f);
+  CHECK(frameOf(*f)->body_as_ResponseEnd()->status() == wire::Status::INVALID_ARGUMENT);
+  CHECK(frameOf(*f)->body_as_ResponseEnd()->message()->str() == "metadata.tenant is not valid UTF-8");
+
+  REQUIRE(raw.send(pingFrame(7)));
+  f = next();
+  REQUIRE(f);
+  CHECK(frameOf(*f)->body_type() == wire::Body::Pong);
+}
+
+TEST_CASE("silent, half-sent and idle connections are closed on time and counted, and SDK clients reconnect") {
+  DaemonProcess timed(withServer("handshake_timeout_ms = 200\nframe_timeout_ms = 300\nidle_timeout_ms = 400\n"));
+  REQUIRE(timed.waitReady());
+
+  auto closedWith = [](RawConnection& raw, wire::Body type) {
+    auto f = raw.readFrame(3s);
+    return f && frameOf(*f)->body_type() == type && raw.closedByPeer(3s);
+  };
+  auto t0 = std::chrono::steady_clock::now();
+  RawConnection silent(timed.socket());
+  RawConnection half(timed.socket());
+  RawConnection idle(timed.socket());
+  REQUIRE(handshake(half));
+  REQUIRE(handshake(idle));
+  std::string f = requestFrame(1, {});
+  REQUIRE(half.send(f.substr(0, f.size() / 2)));
+  CHECK(closedWith(silent, wire::Body::Error));
+  CHECK(closedWith(half, wire::Body::Error));
+  CHECK(closedWith(idle, wire::Body::GoAway));
+  CHECK(std::chrono::steady_clock::now() - t0 >= 400ms);
+
+  client::Client c(at(timed));
+  REQUIRE(c.chat(ask("before")).ok());
+  std::this_thread::sleep_for(700ms);  // the daemon closes the idle connection meanwhile
+  auto again = c.chat(ask("after"));
+  REQUIRE(again.ok());
+  CHECK(again.value().content == "after");
+  CHECK(c.connectionsOpened() == 2);
+
+  CHECK(adminMetric(timed, "outrigger_socket_handshake_timeouts_total") >= 1);
+  CHECK(adminMetric(timed, "outrigger_socket_frame_timeouts_total") == 1);
+  CHECK(adminMetric(timed, "outrigger_socket_idle_closes_total") >= 2);
+}
+
+TEST_CASE("partly received frames share a bounded budget, and the connection past it is refused typed") {
+  DaemonProcess d(withServer("partial_frame_memory = 1048576\n"));
+  REQUIRE(d.waitReady());
+  RawConnection first(d.socket()), second(d.socket());
+  REQUIRE(handshake(first));
+  REQUIRE(handshake(second));
+  REQUIRE(first.send(lengthPrefix(3u << 20) + std::string(700 * 1024, 'x')));
+  std::this_thread::sleep_for(200ms);
+  second.send(lengthPrefix(3u << 20) + std::string(700 * 1024, 'y'));  // refused while it is still sending
+  auto f = second.readFrame();
+  REQUIRE(f);
+  REQUIRE(frameOf(*f)->body_type() == wire::Body::Error);
+  CHECK(frameOf(*f)->body_as_Error()->status() == wire::Status::RESOURCE_EXHAUSTED);
+  CHECK(second.closedByPeer());
+  CHECK(adminMetric(d, "outrigger_socket_memory_refusals_total") == 1);
+  first.close();  // its share comes back
+  for (int i = 0; i < 100 && adminMetric(d, "outrigger_socket_partial_frame_bytes") != 0; ++i) std::this_thread::sleep_for(10ms);
+  CHECK(adminMetric(d, "outrigger_socket_partial_frame_bytes") == 0);
+  client::Client c(at(d));
+  CHECK(c.chat(ask("served")).ok());
+}
+
+TEST_CASE("a peer over max_connections_per_peer is refused at accept and counted") {
+  DaemonProcess d(withServer("max_connections_per_peer = 3\n"));
+  REQUIRE(d.waitReady());
+  std::this_thread::sleep_for(100ms);  // waitReady's probe has gone
+  std::vector<std::unique_ptr<RawConnection>> held;
+  for (int i = 0; i < 3; ++i) {
+    held.push_back(std::make_unique<RawConnection>(d.socket()));
+    REQUIRE(handshake(*held.back()));
+  }
+  RawConnection extra(d.socket());
+  extra.send(helloFrame());
+  CHECK(extra.closedByPeer(3s));
+  CHECK(adminMetric(d, "outrigger_socket_connections_refused_total{reason=\"peer_limit\"}") == 1);
+  held.pop_back();
+  std::this_thread::sleep_for(100ms);
+  RawConnection again(d.socket());
+  CHECK(handshake(again));
+}
+
+TEST_CASE("a flood of connections cannot take the descriptors the admin server needs") {
+  // 256 descriptors: 192 for client connections, the rest kept back.
+  DaemonProcess d(basicConfig("mode = \"echo\"", kAdmin), "", "ulimit -n 256; ");
+  REQUIRE(d.waitReady());
+  std::vector<std::unique_ptr<RawConnection>> flood;
+  for (int i = 0; i < 260; ++i) flood.push_back(std::make_unique<RawConnection>(d.socket()));
+  std::this_thread::sleep_for(300ms);
+  CHECK(adminMetric(d, "outrigger_connection_descriptor_budget") == 192);
+  CHECK(adminMetric(d, "outrigger_socket_connections_refused_total{reason=\"process_limit\"}") >= 260 - 192);
+  CHECK(adminMetric(d, "outrigger_socket_connections") <= 192);
+  CHECK(d.log().find("file descriptors: limit 256") != std::string::npos);
+  flood.clear();
+  std::this_thread::sleep_for(200ms);
+  client::Client c(at(d));
+  CHECK(c.chat(ask("room again")).ok());
+}
+
+TEST_CASE("the client's max_frame_size holds: long chunks are split, a unary answer too large is refused typed") {
+  DaemonProcess d;
+  REQUIRE(d.waitReady());
+  std::string text;
+  for (int i = 0; text.size() < 5000; ++i) text += "word" + std::to_string(i) + " é ";
+  {
+    RawConnection raw(d.socket());
+    REQUIRE(handshake(raw, 1024));
+    REQUIRE(raw.send(requestFrame(1, {.messages = {{"user", text}}, .extra_json = R"({"mock":{"chunks":1}})",
+                                      .stream = true})));
+    std::string joined;
+    int chunks = 0;
+    while (auto f = raw.readFrame()) {
+      CHECK(f->size <= 1024 + 4);
+      const wire::Frame* frame = frameOf(*f);
+      if (frame->body_type() == wire::Body::ResponseChunk) {
+        joined += frame->body_as_ResponseChunk()->delta()->str();
+        ++chunks;
+      }
+      if (frame->body_type() == wire::Body::ResponseEnd) {
+        CHECK(frame->body_as_ResponseEnd()->status() == wire::Status::OK);
+        break;
+      }
+    }
+    CHECK(chunks > 5);
+    CHECK(joined == text);  // split on code point boundaries: nothing lost or broken
+    REQUIRE(raw.send(requestFrame(2, {.messages = {{"user", text}}})));
+    auto f = raw.readFrame();
+    REQUIRE(f);
+    CHECK(f->size <= 1024 + 4);
+    CHECK(frameOf(*f)->body_as_ResponseEnd()->status() == wire::Status::RESOURCE_EXHAUSTED);
+  }
+  RawConnection tiny(d.socket());
+  REQUIRE(tiny.send(helloFrame(1, 100)));
+  auto f = tiny.readFrame();
+  REQUIRE(f);
+  REQUIRE(frameOf(*f)->body_type() == wire::Body::Error);
+  CHECK(frameOf(*f)->body_as_Error()->status() == wire::Status::FAILED_PRECONDITION);
+}
