@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "bounded_json.h"
 #include "cache_key.h"
 
 namespace {
@@ -102,8 +103,7 @@ class MemoryCache final : public Cache {
 
   MemoryCache(Host host, std::string_view name, std::string_view config) : Cache(host, name) {
     rapidjson::Document d;
-    d.Parse(config.data(), config.size());
-    if (d.HasParseError() || !d.IsObject()) throw std::runtime_error("config is not a JSON object");
+    if (!outrigger::json::parse(config, &d) || !d.IsObject()) throw std::runtime_error("config is not a JSON object");
     if (d.HasMember("max_bytes")) max_bytes_ = d["max_bytes"].GetUint64();
     if (d.HasMember("ttl_ms")) ttl_ms_ = d["ttl_ms"].GetUint64();
     if (d.HasMember("max_entry_bytes")) max_entry_bytes_ = d["max_entry_bytes"].GetUint64();

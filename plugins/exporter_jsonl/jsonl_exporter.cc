@@ -16,6 +16,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "bounded_json.h"
+
 namespace {
 
 using namespace outrigger::plugin;
@@ -54,8 +56,7 @@ class JsonlExporter final : public Exporter {
 
   JsonlExporter(Host host, std::string_view name, std::string_view config) : Exporter(host, name) {
     rapidjson::Document d;
-    d.Parse(config.data(), config.size());
-    if (d.HasParseError() || !d.IsObject()) throw std::runtime_error("config is not a JSON object");
+    if (!outrigger::json::parse(config, &d) || !d.IsObject()) throw std::runtime_error("config is not a JSON object");
     path_ = d["path"].GetString();
     if (d.HasMember("max_file_bytes")) max_file_bytes_ = d["max_file_bytes"].GetUint64();
     if (d.HasMember("max_files")) max_files_ = d["max_files"].GetUint();

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "bounded_json.h"
+
 namespace {
 
 using namespace outrigger::plugin;
@@ -66,8 +68,7 @@ class RulesGuardrail final : public Guardrail {
 
   RulesGuardrail(Host host, std::string_view name, std::string_view config) : Guardrail(host, name) {
     rapidjson::Document d;
-    d.Parse(config.data(), config.size());
-    if (d.HasParseError() || !d.IsObject()) throw std::runtime_error("config is not a JSON object");
+    if (!outrigger::json::parse(config, &d) || !d.IsObject()) throw std::runtime_error("config is not a JSON object");
     if (d.HasMember("max_input_bytes")) max_bytes_ = d["max_input_bytes"].GetUint64();
     if (d.HasMember("max_messages")) max_messages_ = d["max_messages"].GetUint64();
     if (d.HasMember("deny_patterns")) deny_.build(d["deny_patterns"], "deny");

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "anthropic_wire.h"
+#include "bounded_json.h"
 #include "http_call.h"
 
 namespace {
@@ -47,10 +48,9 @@ struct Settings {
   wire::WireSettings wire;
 };
 
-Settings parseSettings(std::string_view json) {
+Settings parseSettings(std::string_view config) {
   rapidjson::Document d;
-  d.Parse(json.data(), json.size());
-  if (d.HasParseError() || !d.IsObject()) throw std::runtime_error("config is not a JSON object");
+  if (!outrigger::json::parse(config, &d) || !d.IsObject()) throw std::runtime_error("config is not a JSON object");
   auto text = [&](const char* k, std::string def = "") { return configText(d, k, std::move(def)); };
   Settings s;
   std::string base = text("base_url", "https://api.anthropic.com");
@@ -86,7 +86,10 @@ class AnthropicProvider final : public HttpProvider {
     auto call = std::make_unique<Call>();
     call->handle = request.handle;
     call->stream = request.stream != 0;
-    return send(std::move(call), settings_.url, wire::buildMessagesRequest(request, settings_.wire));
+    std::string body;
+    wire::Failure refused;
+    if (!wire::buildMessagesRequest(request, settings_.wire, &body, &refused)) return refuse(call.get(), refused);
+    return send(std::move(call), settings_.url, body);
   }
 
  protected:

@@ -7,22 +7,17 @@
 #include <string>
 #include <vector>
 
+#include "bounded_json.h"
+#include "request_body.h"
+
 namespace outrigger::providers::anthropic {
 namespace {
 
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+using Writer = BodyWriter;
 using Value = rapidjson::Value;
 
 std::string_view sv(outrigger_str s) { return s.size ? std::string_view(s.data, s.size) : std::string_view(); }
 void str(Writer& w, std::string_view s) { w.String(s.data() ? s.data() : "", rapidjson::SizeType(s.size())); }
-
-void rawJson(Writer& w, std::string_view text, bool object_if_bad) {
-  rapidjson::Document d;
-  d.Parse(text.data() ? text.data() : "", text.size());
-  if (!d.HasParseError()) d.Accept(w);
-  else if (object_if_bad) { w.StartObject(); w.EndObject(); }
-  else str(w, text);
-}
 
 std::string_view getString(const Value& obj, const char* name) {
   if (!obj.IsObject()) return {};
@@ -41,17 +36,18 @@ const Value* member(const Value& obj, const char* name) {
   return it == obj.MemberEnd() ? nullptr : &it->value;
 }
 
+// Recursive, but only ever over documents json::parse bounded.
 std::string toJson(const Value& v) {
   rapidjson::StringBuffer buf;
-  Writer w(buf);
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
   v.Accept(w);
   return std::string(buf.GetString(), buf.GetSize());
 }
 
 bool isSystem(std::string_view role) { return role == "system" || role == "developer"; }
 
-// One message's content blocks (text, tool_use, tool_result).
-void writeBlocks(Writer& w, const outrigger_message_view& m) {
+// One message's content blocks (text, tool_use, tool_result); `index` names it in refusals.
+void writeBlocks(Writer& w, const outrigger_message_view& m, size_t index) {
   std::string_view role = sv(m.role);
   if (role == "tool") {
     w.StartObject();
@@ -82,7 +78,9 @@ void writeBlocks(Writer& w, const outrigger_message_view& m) {
     w.Key("name");
     str(w, sv(c.name));
     w.Key("input");
-    rawJson(w, c.arguments.size ? sv(c.arguments) : "{}", /*object_if_bad=*/true);
+    w.embed(c.arguments.size ? sv(c.arguments) : "{}",
+            "messages[" + std::to_string(index) + "].tool_calls[" + std::to_string(i) + "].arguments",
+            NotJson::kAsEmptyObject);
     w.EndObject();
   }
 }
@@ -110,7 +108,7 @@ void writeMessages(Writer& w, const outrigger_request_view& r) {
       w.StartArray();
       open_role = wire_role;
     }
-    writeBlocks(w, m);
+    writeBlocks(w, m, i);
   }
   if (!open_role.empty()) {
     w.EndArray();
@@ -127,9 +125,8 @@ void writeToolChoice(Writer& w, std::string_view tc) {
   else if (tc == "none") w.String("none");
   else if (!tc.empty() && tc.front() == '{') {
     rapidjson::Document d;
-    d.Parse(tc.data(), tc.size());
     std::string_view name;
-    if (!d.HasParseError()) {
+    if (w.parse(tc, "params.tool_choice", &d)) {
       if (const Value* fn = member(d, "function")) name = getString(*fn, "name");
       if (name.empty()) name = getString(d, "name");
     }
@@ -168,7 +165,8 @@ void writeParams(Writer& w, const outrigger_params_view& p) {
         str(w, sv(t.description));
       }
       w.Key("input_schema");
-      rawJson(w, t.parameters_json.size ? sv(t.parameters_json) : R"({"type":"object"})", true);
+      w.embed(t.parameters_json.size ? sv(t.parameters_json) : R"({"type":"object"})",
+              "params.tools[" + std::to_string(i) + "].parameters_json", NotJson::kAsEmptyObject);
       w.EndObject();
     }
     w.EndArray();
@@ -178,8 +176,7 @@ void writeParams(Writer& w, const outrigger_params_view& p) {
     static const char* kOwn[] = {"model", "messages", "system", "max_tokens", "stream", "temperature", "top_p",
                                  "stop_sequences", "tools", "tool_choice"};
     rapidjson::Document extra;
-    extra.Parse(p.extra_json.data, p.extra_json.size);
-    if (!extra.HasParseError() && extra.IsObject()) {
+    if (w.parse(sv(p.extra_json), "params.extra_json", &extra) && extra.IsObject()) {
       for (auto& m : extra.GetObject()) {
         std::string_view name(m.name.GetString(), m.name.GetStringLength());
         bool own = false;
@@ -211,7 +208,8 @@ outrigger_usage toUsage(uint32_t input, uint32_t creation, uint32_t read, uint32
 
 }  // namespace
 
-std::string buildMessagesRequest(const outrigger_request_view& request, const WireSettings& settings) {
+bool buildMessagesRequest(const outrigger_request_view& request, const WireSettings& settings, std::string* body,
+                          Failure* failure) {
   rapidjson::StringBuffer buf;
   Writer w(buf);
   w.StartObject();
@@ -237,7 +235,7 @@ std::string buildMessagesRequest(const outrigger_request_view& request, const Wi
   }
   if (request.params) writeParams(w, *request.params);
   w.EndObject();
-  return std::string(buf.GetString(), buf.GetSize());
+  return w.finish(body, failure);
 }
 
 std::string finishReason(std::string_view stop_reason) {
@@ -250,9 +248,9 @@ std::string finishReason(std::string_view stop_reason) {
 
 bool parseMessagesResponse(std::string_view body, Answer* answer, Failure* failure) {
   rapidjson::Document d;
-  d.Parse(body.data() ? body.data() : "", body.size());
-  if (d.HasParseError() || !d.IsObject()) {
-    *failure = malformed("not a JSON object");
+  json::ParseResult parsed = json::parse(body, &d);
+  if (!parsed || !d.IsObject()) {
+    *failure = malformed(parsed.tooDeep() ? json::tooDeepReason() : "not a JSON object");
     return false;
   }
   const Value* content = member(d, "content");
@@ -291,9 +289,8 @@ Failure mapHttpError(int status, std::string_view body, const ErrorHints& hints,
   Failure f = httpStatusFailure(status);  // statuses and retry hints
   applyRetryHints(&f, hints, now_unix_s);
   rapidjson::Document d;
-  d.Parse(body.data() ? body.data() : "", body.size());
   std::string type, text, code;
-  if (!d.HasParseError()) {
+  if (json::parse(body, &d)) {  // an error body that does not parse leaves the status alone
     if (const Value* e = member(d, "error")) {
       type.assign(getString(*e, "type"));
       text.assign(getString(*e, "message"));
@@ -317,9 +314,9 @@ Failure mapHttpError(int status, std::string_view body, const ErrorHints& hints,
 
 StreamDecoder::Step StreamDecoder::decode(const SseEvent& event, StreamDelta* delta, Failure* failure) {
   rapidjson::Document d;
-  d.Parse(event.data.data(), event.data.size());
-  if (d.HasParseError() || !d.IsObject()) {
-    *failure = malformed("stream event is not JSON");
+  json::ParseResult parsed = json::parse(event.data, &d);
+  if (!parsed || !d.IsObject()) {
+    *failure = malformed(parsed.tooDeep() ? "stream event is " + json::tooDeepReason() : "stream event is not JSON");
     return Step::kError;
   }
   std::string_view type = getString(d, "type");

@@ -26,13 +26,18 @@ struct WireSettings {
 };
 
 // The JSON body of POST {base_url}/v1/messages: system messages go to the top-level `system`,
-// tool calls become tool_use blocks and tool results user tool_result blocks.
-std::string buildMessagesRequest(const outrigger_request_view& request, const WireSettings& settings);
+// tool calls become tool_use blocks and tool results user tool_result blocks. False, with an
+// INVALID_ARGUMENT `failure` naming the field, when JSON text in the request (tool call
+// arguments, a tool's parameters, tool_choice, extra_json) nests deeper than json::kMaxDepth.
+bool buildMessagesRequest(const outrigger_request_view& request, const WireSettings& settings, std::string* body,
+                          Failure* failure);
 
 // end_turn/stop_sequence/pause_turn -> stop, max_tokens -> length, tool_use -> tool_calls,
 // refusal -> content_filter.
 std::string finishReason(std::string_view stop_reason);
 
+// Parses a 2xx unary body (within json::kMaxDepth, like every answer parsed here). False (with
+// `failure`) when it is not a usable answer.
 bool parseMessagesResponse(std::string_view body, Answer* answer, Failure* failure);
 
 // 402 billing and a 429 spend limit are not retryable; 529 overloaded is.

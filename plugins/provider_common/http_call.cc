@@ -67,6 +67,11 @@ outrigger_status HttpProvider::send(std::unique_ptr<HttpCall> call, const std::s
   return OUTRIGGER_PENDING;
 }
 
+outrigger_status HttpProvider::refuse(HttpCall* call, const Failure& f) {
+  sendFailure(call, f);
+  return OUTRIGGER_PENDING;
+}
+
 void HttpProvider::cancel(outrigger_request request) {
   auto it = calls_.find(keyOf(request));
   if (it == calls_.end()) return;

@@ -84,6 +84,9 @@ class HttpProvider : public plugin::Provider {
   // --- shared machinery ---
   // Starts the transfer of a call; always PENDING (a failure to start is reported as the answer).
   outrigger_status send(std::unique_ptr<HttpCall> call, const std::string& url, const std::string& body);
+  // Answers a call that is never sent (a request the provider will not translate) with `f`;
+  // always PENDING, like send().
+  outrigger_status refuse(HttpCall* call, const Failure& f);
   // The next key in turn, or nullptr when none is configured.
   const std::string* nextKey();
   // A stream's end: a failure unless the terminal event came, else the summary as the answer.

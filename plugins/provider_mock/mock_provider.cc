@@ -15,6 +15,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "bounded_json.h"
+
 namespace {
 
 using namespace outrigger::plugin;
@@ -110,8 +112,7 @@ class MockProvider final : public Provider {
 
   MockProvider(Host host, std::string_view name, std::string_view config) : Provider(host, name) {
     rapidjson::Document d;
-    d.Parse(config.data(), config.size());
-    if (d.HasParseError() || !d.IsObject()) throw std::runtime_error("config is not a JSON object");
+    if (!outrigger::json::parse(config, &d) || !d.IsObject()) throw std::runtime_error("config is not a JSON object");
     if (d.HasMember("mode")) mode_ = d["mode"].GetString();
     if (d.HasMember("text")) text_ = d["text"].GetString();
     if (d.HasMember("script")) {
@@ -173,8 +174,9 @@ class MockProvider final : public Provider {
     std::string_view extra = view(req.extra_json);
     if (overrides_ && !extra.empty()) {
       rapidjson::Document d;
-      d.Parse(extra.data(), extra.size());
-      if (!d.HasParseError() && d.IsObject() && d.HasMember("mock") && d["mock"].IsObject()) {
+      outrigger::json::ParseResult parsed = outrigger::json::parse(extra, &d);
+      if (parsed.tooDeep()) job.fault = tooDeepExtras("extra_json");
+      if (parsed && d.IsObject() && d.HasMember("mock") && d["mock"].IsObject()) {
         const rapidjson::Value& m = d["mock"];
         latency = uintOr(m, "latency_ms", latency);
         hang = m.HasMember("hang") && m["hang"].IsBool() && m["hang"].GetBool();
@@ -217,6 +219,11 @@ class MockProvider final : public Provider {
 
  private:
   static uint64_t key(outrigger_request h) { return (uint64_t{h.slot} << 32) | h.generation; }
+
+  // Extras the provider refuses to read: a caller's mistake, not worth a retry.
+  static Fault tooDeepExtras(const char* field) {
+    return {"INVALID_ARGUMENT", false, 0, std::string(field) + ": " + outrigger::json::tooDeepReason()};
+  }
 
   static uint32_t uintOr(const rapidjson::Value& v, const char* name, uint32_t dflt) {
     return v.HasMember(name) && v[name].IsUint() ? v[name].GetUint() : dflt;
@@ -306,8 +313,9 @@ class MockProvider final : public Provider {
     std::string_view extra = view(req.params->extra_json);
     if (!overrides_ || extra.empty()) return p;
     rapidjson::Document d;
-    d.Parse(extra.data(), extra.size());
-    if (d.HasParseError() || !d.IsObject() || !d.HasMember("mock") || !d["mock"].IsObject()) return p;
+    outrigger::json::ParseResult parsed = outrigger::json::parse(extra, &d);
+    if (parsed.tooDeep()) p.fault = tooDeepExtras("params.extra_json");
+    if (!parsed || !d.IsObject() || !d.HasMember("mock") || !d["mock"].IsObject()) return p;
     const rapidjson::Value& m = d["mock"];
     if (m.HasMember("text") && m["text"].IsString()) p.answer = m["text"].GetString();
     if (m.HasMember("echo_metadata") && m["echo_metadata"].IsBool() && m["echo_metadata"].GetBool()) p.answer = metadataJson(req);

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "bounded_json.h"
 #include "http_call.h"
 #include "openai_wire.h"
 
@@ -52,10 +53,9 @@ struct Settings {
   wire::WireSettings wire;
 };
 
-Settings parseSettings(std::string_view json) {
+Settings parseSettings(std::string_view config) {
   rapidjson::Document d;
-  d.Parse(json.data(), json.size());
-  if (d.HasParseError() || !d.IsObject()) throw std::runtime_error("config is not a JSON object");
+  if (!outrigger::json::parse(config, &d) || !d.IsObject()) throw std::runtime_error("config is not a JSON object");
   auto text = [&](const char* k, std::string def = "") { return configText(d, k, std::move(def)); };
   Settings s;
   std::string base = text("base_url");
@@ -100,7 +100,10 @@ class OpenAiProvider final : public HttpProvider {
     auto call = std::make_unique<Call>();
     call->handle = request.handle;
     call->stream = request.stream != 0;
-    return send(std::move(call), settings_.url, wire::buildChatRequest(request, settings_.wire));
+    std::string body;
+    wire::Failure refused;
+    if (!wire::buildChatRequest(request, settings_.wire, &body, &refused)) return refuse(call.get(), refused);
+    return send(std::move(call), settings_.url, body);
   }
 
   // POST {base_url}/embeddings, asking for base64 vectors; the answer goes to embeddings_done.
@@ -109,7 +112,10 @@ class OpenAiProvider final : public HttpProvider {
     call->handle = request.handle;
     call->embed = true;
     call->embed_count = request.input_count;
-    return send(std::move(call), settings_.embeddings_url, wire::buildEmbeddingsRequest(request, settings_.wire));
+    std::string body;
+    wire::Failure refused;
+    if (!wire::buildEmbeddingsRequest(request, settings_.wire, &body, &refused)) return refuse(call.get(), refused);
+    return send(std::move(call), settings_.embeddings_url, body);
   }
 
  protected:

@@ -10,24 +10,18 @@
 #include <ctime>
 #include <string>
 
+#include "bounded_json.h"
+#include "request_body.h"
+
 namespace outrigger::providers::openai {
 namespace {
 
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+using Writer = BodyWriter;
 
 std::string_view sv(outrigger_str s) { return s.size ? std::string_view(s.data, s.size) : std::string_view(); }
 
 void key(Writer& w, const char* k) { w.Key(k); }
 void str(Writer& w, std::string_view s) { w.String(s.data() ? s.data() : "", rapidjson::SizeType(s.size())); }
-
-// Writes JSON text as a value; text that does not parse goes as a string, so the body stays
-// valid JSON and the upstream reports the problem.
-void rawJson(Writer& w, std::string_view text) {
-  rapidjson::Document d;
-  d.Parse(text.data() ? text.data() : "", text.size());
-  if (d.HasParseError()) str(w, text);
-  else d.Accept(w);
-}
 
 void writeMessage(Writer& w, const outrigger_message_view& m) {
   w.StartObject();
@@ -86,7 +80,7 @@ void writeTools(Writer& w, const outrigger_params_view& p) {
     }
     if (t.parameters_json.size) {
       key(w, "parameters");
-      rawJson(w, sv(t.parameters_json));
+      w.embed(sv(t.parameters_json), "params.tools[" + std::to_string(i) + "].parameters_json");
     }
     w.EndObject();
     w.EndObject();
@@ -108,7 +102,7 @@ void writeResponseFormat(Writer& w, const outrigger_params_view& p) {
     key(w, "name");
     str(w, p.response_schema_name.size ? sv(p.response_schema_name) : "response");
     key(w, "schema");
-    rawJson(w, p.response_schema_json.size ? sv(p.response_schema_json) : "{}");
+    w.embed(p.response_schema_json.size ? sv(p.response_schema_json) : "{}", "params.response_format.schema_json");
     key(w, "strict");
     w.Bool(p.response_schema_strict != 0);
     w.EndObject();
@@ -151,15 +145,14 @@ void writeParams(Writer& w, const outrigger_params_view& p, const WireSettings& 
   if (p.tool_choice.size) {
     key(w, "tool_choice");
     std::string_view tc = sv(p.tool_choice);
-    if (tc.front() == '{') rawJson(w, tc);
+    if (tc.front() == '{') w.embed(tc, "params.tool_choice");
     else str(w, tc);
   }
   writeResponseFormat(w, p);
   // Unknown top-level fields the caller sent go through untouched (extra_body in the SDKs).
   if (p.extra_json.size) {
     rapidjson::Document extra;
-    extra.Parse(p.extra_json.data, p.extra_json.size);
-    if (!extra.HasParseError() && extra.IsObject()) {
+    if (w.parse(sv(p.extra_json), "params.extra_json", &extra) && extra.IsObject()) {
       for (auto& m : extra.GetObject()) {
         std::string_view name(m.name.GetString(), m.name.GetStringLength());
         if (isWritten(name)) continue;
@@ -217,7 +210,8 @@ const rapidjson::Value* errorObject(const rapidjson::Document& d) {
 
 }  // namespace
 
-std::string buildChatRequest(const outrigger_request_view& request, const WireSettings& settings) {
+bool buildChatRequest(const outrigger_request_view& request, const WireSettings& settings, std::string* body,
+                      Failure* failure) {
   rapidjson::StringBuffer buf;
   Writer w(buf);
   w.StartObject();
@@ -240,10 +234,11 @@ std::string buildChatRequest(const outrigger_request_view& request, const WireSe
   }
   if (request.params) writeParams(w, *request.params, settings);
   w.EndObject();
-  return std::string(buf.GetString(), buf.GetSize());
+  return w.finish(body, failure);
 }
 
-std::string buildEmbeddingsRequest(const outrigger_embed_request_view& request, const WireSettings& settings) {
+bool buildEmbeddingsRequest(const outrigger_embed_request_view& request, const WireSettings& settings,
+                            std::string* body, Failure* failure) {
   rapidjson::StringBuffer buf;
   Writer w(buf);
   w.StartObject();
@@ -265,8 +260,7 @@ std::string buildEmbeddingsRequest(const outrigger_embed_request_view& request, 
   }
   if (request.extra_json.size) {
     rapidjson::Document extra;
-    extra.Parse(request.extra_json.data, request.extra_json.size);
-    if (!extra.HasParseError() && extra.IsObject()) {
+    if (w.parse(sv(request.extra_json), "extra_json", &extra) && extra.IsObject()) {
       for (auto& m : extra.GetObject()) {
         std::string_view name(m.name.GetString(), m.name.GetStringLength());
         if (name == "model" || name == "input" || name == "encoding_format" || name == "dimensions" || name == "user") {
@@ -278,7 +272,7 @@ std::string buildEmbeddingsRequest(const outrigger_embed_request_view& request, 
     }
   }
   w.EndObject();
-  return std::string(buf.GetString(), buf.GetSize());
+  return w.finish(body, failure);
 }
 
 bool decodeBase64Floats(std::string_view text, std::vector<float>* out) {
@@ -319,9 +313,9 @@ bool decodeBase64Floats(std::string_view text, std::vector<float>* out) {
 
 bool parseEmbeddingsResponse(std::string_view body, size_t expected, Embeddings* out, Failure* failure) {
   rapidjson::Document d;
-  d.Parse(body.data() ? body.data() : "", body.size());
-  if (d.HasParseError() || !d.IsObject()) {
-    *failure = malformed("not a JSON object");
+  json::ParseResult parsed = json::parse(body, &d);
+  if (!parsed || !d.IsObject()) {
+    *failure = malformed(parsed.tooDeep() ? json::tooDeepReason() : "not a JSON object");
     return false;
   }
   const rapidjson::Value* data = member(d, "data");
@@ -370,9 +364,9 @@ bool parseEmbeddingsResponse(std::string_view body, size_t expected, Embeddings*
 
 bool parseChatResponse(std::string_view body, Answer* answer, Failure* failure) {
   rapidjson::Document d;
-  d.Parse(body.data() ? body.data() : "", body.size());
-  if (d.HasParseError() || !d.IsObject()) {
-    *failure = malformed("not a JSON object");
+  json::ParseResult parsed = json::parse(body, &d);
+  if (!parsed || !d.IsObject()) {
+    *failure = malformed(parsed.tooDeep() ? json::tooDeepReason() : "not a JSON object");
     return false;
   }
   const rapidjson::Value* choices = member(d, "choices");
@@ -415,9 +409,8 @@ bool parseChatResponse(std::string_view body, Answer* answer, Failure* failure) 
 Failure mapHttpError(int status, std::string_view body, const ErrorHints& hints, int64_t now_unix_s) {
   Failure f = httpStatusFailure(status);
   rapidjson::Document d;
-  d.Parse(body.data() ? body.data() : "", body.size());
   std::string type, code, text;
-  if (!d.HasParseError()) {
+  if (json::parse(body, &d)) {  // an error body that does not parse leaves the status alone
     if (const rapidjson::Value* e = errorObject(d)) {
       type.assign(getString(*e, "type"));
       code.assign(getString(*e, "code"));
@@ -442,9 +435,9 @@ StreamDecoder::Step StreamDecoder::decode(std::string_view data, StreamDelta* de
     return Step::kDone;
   }
   rapidjson::Document d;
-  d.Parse(data.data() ? data.data() : "", data.size());
-  if (d.HasParseError() || !d.IsObject()) {
-    *failure = malformed("stream event is not JSON");
+  json::ParseResult parsed = json::parse(data, &d);
+  if (!parsed || !d.IsObject()) {
+    *failure = malformed(parsed.tooDeep() ? "stream event is " + json::tooDeepReason() : "stream event is not JSON");
     return Step::kError;
   }
   if (const rapidjson::Value* e = errorObject(d)) {

@@ -31,10 +31,14 @@ struct WireSettings {
   std::string model;                         // overrides the request's model when set
 };
 
-// The JSON body of POST {base_url}/chat/completions for `request`.
-std::string buildChatRequest(const outrigger_request_view& request, const WireSettings& settings);
+// The JSON body of POST {base_url}/chat/completions for `request` into `body`. False, with an
+// INVALID_ARGUMENT `failure` naming the field, when JSON text in the request (a tool's
+// parameters, the response schema, tool_choice, extra_json) nests deeper than json::kMaxDepth.
+bool buildChatRequest(const outrigger_request_view& request, const WireSettings& settings, std::string* body,
+                      Failure* failure);
 
-// Parses a 2xx unary body. False (with `failure`) when it is not a usable answer.
+// Parses a 2xx unary body (within json::kMaxDepth, like every answer parsed here). False (with
+// `failure`) when it is not a usable answer.
 bool parseChatResponse(std::string_view body, Answer* answer, Failure* failure);
 
 // An HTTP error status and its body as a failure. A 429 that means quota or spend limit is not
@@ -43,8 +47,10 @@ Failure mapHttpError(int status, std::string_view body, const ErrorHints& hints,
 
 // The JSON body of POST {base_url}/embeddings for `request`: model, input (an array of the
 // texts), dimensions when asked for, user from the metadata, encoding_format "base64" (the
-// smaller answer; float answers are accepted too) and the caller's extra fields.
-std::string buildEmbeddingsRequest(const outrigger_embed_request_view& request, const WireSettings& settings);
+// smaller answer; float answers are accepted too) and the caller's extra fields. False like
+// buildChatRequest when extra_json nests too deeply.
+bool buildEmbeddingsRequest(const outrigger_embed_request_view& request, const WireSettings& settings,
+                            std::string* body, Failure* failure);
 
 struct Embeddings {
   std::vector<std::vector<float>> vectors;  // in input order (by each item's index)

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "chain/request_json_depth.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "http_client/http_client.h"
@@ -157,10 +158,12 @@ void RequestContext::begin() {
   buildViews();
   if (embed_) {
     if (embed_->inputs.empty()) return end(Code::kInvalidArgument, "embeddings request has no input", "router");
+    if (std::string deep = tooDeepJsonField(*embed_); !deep.empty()) return end(Code::kInvalidArgument, deep, "router");
     phase_ = Phase::kEmbed;
     return advance();
   }
   if (view_.message_count == 0) return end(Code::kInvalidArgument, "request has no messages", "router");
+  if (std::string deep = tooDeepJsonField(view_); !deep.empty()) return end(Code::kInvalidArgument, deep, "router");
   advance();
 }
 

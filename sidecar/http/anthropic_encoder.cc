@@ -5,6 +5,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "bounded_json.h"
 #include "http/chat_request.h"
 #include "http/response_encoder.h"
 
@@ -181,7 +182,8 @@ class AnthropicEncoder final : public ResponseEncoder {
     w.EndObject();
   }
 
-  // A tool_use block; `arguments` is JSON text and is embedded as an object when it parses.
+  // A tool_use block; `arguments` is JSON text (from the provider's answer, so untrusted) and is
+  // embedded as an object when it parses within the depth bound, else as {}.
   static void toolBlock(Writer& w, std::string_view id, std::string_view name, std::string_view arguments) {
     w.StartObject();
     w.Key("type");
@@ -192,8 +194,7 @@ class AnthropicEncoder final : public ResponseEncoder {
     str(w, name);
     w.Key("input");
     rapidjson::Document input;
-    input.Parse(arguments.data(), arguments.size());
-    if (!input.HasParseError() && input.IsObject()) input.Accept(w);
+    if (json::parse(arguments, &input) && input.IsObject()) input.Accept(w);
     else {
       w.StartObject();
       w.EndObject();

@@ -8,6 +8,7 @@
 #include <set>
 #include <vector>
 
+#include "bounded_json.h"
 #include "outrigger_generated.h"
 
 namespace outrigger::http {
@@ -23,6 +24,7 @@ const std::set<std::string_view> kMapped = {
     "model", "messages", "temperature", "top_p", "max_tokens", "max_completion_tokens", "seed", "stop",
     "tools", "tool_choice", "response_format", "stream", "stream_options", "user", "metadata"};
 
+// Recursive, like every RapidJSON writer walk: safe because parseBody bounds the document's depth.
 std::string toJson(const Json& v) {
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);
@@ -419,11 +421,12 @@ bool Translator::runEmbeddings(const Json& root, ChatCall* out) {
 }  // namespace
 
 bool parseBody(std::string_view body, rapidjson::Document* doc, RequestError* error) {
-  // Iterative parsing: nesting depth cannot exhaust the stack. Invalid UTF-8 is refused.
-  doc->Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(body.data(), body.size());
-  if (!doc->HasParseError()) return true;
+  json::ParseResult parsed = json::parse<rapidjson::kParseValidateEncodingFlag>(body, doc);
+  if (parsed) return true;
   error->param.clear();
-  error->message = "the request body is not valid JSON (error at offset " + std::to_string(doc->GetErrorOffset()) + ")";
+  std::string at = " (error at offset " + std::to_string(parsed.offset()) + ")";
+  error->message = parsed.tooDeep() ? "the request body is " + json::tooDeepReason() + at
+                                    : "the request body is not valid JSON" + at;
   return false;
 }
 

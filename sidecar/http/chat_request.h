@@ -50,11 +50,12 @@ struct RequestError {
   std::string param;  // the offending field ("messages[0].role"), or empty
 };
 
-// Fills `out`, or `error` and returns false. Never throws; any byte sequence is safe input.
-// Parses a request body as JSON, bounded in depth by iterative parsing, refusing invalid UTF-8;
-// on failure fills `error` (the HTTP status is 400).
+// Parses a request body as JSON (json::parse: at most json::kMaxDepth levels deep, so every walk
+// over the document is bounded), refusing invalid UTF-8; on failure fills `error` (the HTTP status
+// is 400), naming the depth limit when that was the reason.
 [[nodiscard]] bool parseBody(std::string_view body, rapidjson::Document* doc, RequestError* error);
 
+// Fills `out`, or `error` and returns false. Never throws; any byte sequence is safe input.
 [[nodiscard]] bool buildChatCall(std::string_view body, const CallMetadata& meta, ChatCall* out, RequestError* error);
 
 // An OpenAI embeddings body: `model`, `input` (a string or an array of strings; token arrays are

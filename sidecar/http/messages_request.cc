@@ -21,6 +21,7 @@ const std::set<std::string_view> kMapped = {"model",  "max_tokens",  "system", "
                                             "temperature", "top_p", "tools",  "tool_choice", "stream",
                                             "metadata"};
 
+// Recursive, like every RapidJSON writer walk: safe because parseBody bounds the document's depth.
 std::string toJson(const Json& v) {
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);

@@ -1,12 +1,13 @@
 #include "plugin/schema.h"
 
 #include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
 #include <valijson/adapters/rapidjson_adapter.hpp>
 #include <valijson/schema.hpp>
 #include <valijson/schema_parser.hpp>
 #include <valijson/validation_results.hpp>
 #include <valijson/validator.hpp>
+
+#include "bounded_json.h"
 
 namespace outrigger::plugin {
 
@@ -17,11 +18,9 @@ struct ConfigSchema {
 
 Expected<std::shared_ptr<const ConfigSchema>> compileSchema(std::string_view schema_json) {
   auto out = std::make_shared<ConfigSchema>();
-  out->doc.Parse(schema_json.data(), schema_json.size());
-  if (out->doc.HasParseError()) {
-    return Status(Code::kInvalidArgument, std::string("config schema is not JSON: ") +
-                                              rapidjson::GetParseError_En(out->doc.GetParseError()));
-  }
+  json::ParseResult parsed = json::parse(schema_json, &out->doc);
+  if (parsed.tooDeep()) return Status(Code::kInvalidArgument, "config schema is " + json::tooDeepReason());
+  if (!parsed) return Status(Code::kInvalidArgument, "config schema is not JSON: " + parsed.reason());
   try {
     valijson::SchemaParser parser;
     valijson::adapters::RapidJsonAdapter adapter(out->doc);
@@ -54,8 +53,9 @@ std::string pointerOf(const std::vector<std::string>& context) {
 Status validateConfig(const ConfigSchema& schema, std::string_view config_json,
                       const std::map<std::string, std::string>& lines) {
   rapidjson::Document doc;
-  doc.Parse(config_json.data(), config_json.size());
-  if (doc.HasParseError()) return Status(Code::kInvalidArgument, "config is not valid JSON");
+  json::ParseResult parsed = json::parse(config_json, &doc);
+  if (parsed.tooDeep()) return Status(Code::kInvalidArgument, "config is " + json::tooDeepReason());
+  if (!parsed) return Status(Code::kInvalidArgument, "config is not valid JSON");
   valijson::Validator validator;
   valijson::ValidationResults results;
   valijson::adapters::RapidJsonAdapter adapter(doc);

@@ -1,23 +1,15 @@
 // The HTTP front of the real daemon under hostile or odd clients: raw TCP, no HTTP client library.
 #include <catch2/catch.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <signal.h>
-
 #include <chrono>
-#include <functional>
 #include <memory>
-#include <vector>
 #include <regex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "support/daemon_process.h"
+#include "support/raw_http.h"
 
 using namespace outrigger::testing;
 using namespace std::chrono_literals;
@@ -33,15 +25,8 @@ class HttpDaemon {
  public:
   HttpDaemon() : d_(basicConfig("mode = \"echo\"\nallow_request_overrides = true", kHttp)) {
     REQUIRE(d_.waitReady());
-    std::smatch m, a;
-    for (int i = 0; i < 500 && (port_ == 0 || admin_ == 0); ++i) {
-      std::string log = d_.log();
-      if (std::regex_search(log, m, std::regex("API listening on 127\\.0\\.0\\.1:(\\d+)"))) port_ = std::stoi(m[1]);
-      if (std::regex_search(log, a, std::regex("admin endpoints listening on 127\\.0\\.0\\.1:(\\d+)"))) {
-        admin_ = std::stoi(a[1]);
-      }
-      if (port_ == 0 || admin_ == 0) std::this_thread::sleep_for(10ms);
-    }
+    port_ = httpPort(d_);
+    admin_ = adminPort(d_);
     REQUIRE(port_ != 0);
     REQUIRE(admin_ != 0);
   }
@@ -59,67 +44,6 @@ class HttpDaemon {
   int admin_ = 0;
 };
 
-class Tcp {
- public:
-  explicit Tcp(int port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-      ::close(fd_);
-      fd_ = -1;
-    }
-  }
-  ~Tcp() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  bool send(const std::string& s) {
-    return ::send(fd_, s.data(), s.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(s.size());
-  }
-  void shutdownWrite() { ::shutdown(fd_, SHUT_WR); }
-  // Reads until `done(text)` holds, the peer closes, or the timeout passes.
-  std::string readUntil(const std::function<bool(const std::string&)>& done, std::chrono::milliseconds timeout,
-                        bool* closed = nullptr) {
-    std::string out;
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!done(out)) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-      pollfd p{fd_, POLLIN, 0};
-      if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
-      char buf[65536];
-      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) {
-        if (closed) *closed = true;
-        break;
-      }
-      out.append(buf, static_cast<size_t>(n));
-    }
-    return out;
-  }
-  // Reads `count` complete responses (Content-Length framed).
-  std::string responses(size_t count, std::chrono::milliseconds timeout = 5s) {
-    return readUntil([count](const std::string& s) { return completeResponses(s) >= count; }, timeout);
-  }
-  static size_t completeResponses(const std::string& s) {
-    size_t n = 0, pos = 0;
-    while (true) {
-      size_t end = s.find("\r\n\r\n", pos);
-      if (end == std::string::npos) return n;
-      std::smatch m;
-      std::string head = s.substr(pos, end - pos);
-      size_t len = std::regex_search(head, m, std::regex("[Cc]ontent-[Ll]ength: (\\d+)")) ? std::stoul(m[1]) : 0;
-      if (s.size() < end + 4 + len) return n;
-      pos = end + 4 + len;
-      ++n;
-    }
-  }
-
- private:
-  int fd_ = -1;
-};
-
 double HttpDaemon::metric(const std::string& name) {
   Tcp c(admin_);
   c.send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -135,11 +59,6 @@ bool HttpDaemon::awaitMetric(const std::string& name, double want) {
     std::this_thread::sleep_for(10ms);
   }
   return false;
-}
-
-std::string post(const std::string& body, const std::string& path = "/v1/chat/completions") {
-  return "POST " + path + " HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: " +
-         std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
 std::string chat(const std::string& text, const std::string& mock = "{}") {

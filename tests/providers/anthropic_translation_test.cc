@@ -142,7 +142,9 @@ TEST_CASE("anthropic request: top-level system, required max_tokens, tool_use an
   req.message_count = 5;
   req.params = &params;
   req.stream = 1;
-  std::string body = wire::buildMessagesRequest(req, {});
+  std::string body;
+  wire::Failure refused;
+  REQUIRE(wire::buildMessagesRequest(req, {}, &body, &refused));
   rapidjson::Document d;
   d.Parse(body.c_str());
   REQUIRE_FALSE(d.HasParseError());

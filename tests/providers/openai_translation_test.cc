@@ -244,7 +244,9 @@ TEST_CASE("openai request: messages, tools, response_format, stream options and 
 
   wire::WireSettings ws;
   ws.max_tokens_field = "max_completion_tokens";
-  std::string body = wire::buildChatRequest(req, ws);
+  std::string body;
+  wire::Failure refused;
+  REQUIRE(wire::buildChatRequest(req, ws, &body, &refused));
   rapidjson::Document d;
   d.Parse(body.c_str());
   REQUIRE_FALSE(d.HasParseError());
@@ -297,7 +299,9 @@ TEST_CASE("openai embeddings request: texts, base64, dimensions, user and extra 
   req.metadata = &md;
   req.extra_json = s(R"({"input":"ignored","encoding_format":"float","vendor":{"k":1}})");
   rapidjson::Document d;
-  std::string body = wire::buildEmbeddingsRequest(req, {});
+  std::string body;
+  wire::Failure refused;
+  REQUIRE(wire::buildEmbeddingsRequest(req, {}, &body, &refused));
   d.Parse(body.c_str());
   REQUIRE_FALSE(d.HasParseError());
   CHECK(std::string(d["model"].GetString()) == "text-embedding-3-small");
@@ -311,7 +315,8 @@ TEST_CASE("openai embeddings request: texts, base64, dimensions, user and extra 
   forced.model = "pinned";
   req.dimensions = 0;
   req.metadata = nullptr;
-  d.Parse(wire::buildEmbeddingsRequest(req, forced).c_str());
+  REQUIRE(wire::buildEmbeddingsRequest(req, forced, &body, &refused));
+  d.Parse(body.c_str());
   CHECK(std::string(d["model"].GetString()) == "pinned");
   CHECK_FALSE(d.HasMember("dimensions"));
   CHECK_FALSE(d.HasMember("user"));

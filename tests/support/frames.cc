@@ -22,12 +22,27 @@ std::string finish(flatbuffers::FlatBufferBuilder& b, uint64_t sid, w::Body type
 std::string requestFrame(uint64_t sid, const RequestSpec& spec) {
   flatbuffers::FlatBufferBuilder b;
   std::vector<flatbuffers::Offset<w::Message>> msgs;
+  if (!spec.tool_call_arguments.empty()) {
+    std::vector<flatbuffers::Offset<w::ToolCall>> calls = {
+        w::CreateToolCallDirect(b, "call_1", "function", "lookup", spec.tool_call_arguments.c_str())};
+    msgs.push_back(w::CreateMessageDirect(b, "assistant", "", nullptr, &calls));
+    msgs.push_back(w::CreateMessageDirect(b, "tool", "42", nullptr, nullptr, "call_1"));
+  }
   for (const auto& [role, content] : spec.messages) {
     msgs.push_back(w::CreateMessageDirect(b, role.c_str(), content.c_str()));
   }
+  std::vector<flatbuffers::Offset<w::Tool>> tools;
+  for (const auto& [name, parameters] : spec.tools) {
+    tools.push_back(w::CreateToolDirect(b, "function", name.c_str(), "", parameters.c_str()));
+  }
+  flatbuffers::Offset<w::ResponseFormat> format = 0;
+  if (!spec.response_schema_json.empty()) {
+    format = w::CreateResponseFormatDirect(b, w::ResponseFormatType::JsonSchema, "answer",
+                                           spec.response_schema_json.c_str());
+  }
   auto params = w::CreateParamsDirect(b, flatbuffers::nullopt, flatbuffers::nullopt, flatbuffers::nullopt,
-                                      flatbuffers::nullopt, nullptr, nullptr, nullptr, 0,
-                                      spec.extra_json.empty() ? nullptr : spec.extra_json.c_str());
+                                      flatbuffers::nullopt, nullptr, tools.empty() ? nullptr : &tools, nullptr,
+                                      format, spec.extra_json.empty() ? nullptr : spec.extra_json.c_str());
   auto md = w::CreateMetadataDirect(b, spec.tenant.c_str());
   auto cache = w::CreateCacheControl(b, spec.cache_bypass);
   auto req = w::CreateRequestDirect(b, spec.model.c_str(), &msgs, params, spec.stream, md, spec.timeout_ms, cache);

@@ -23,6 +23,8 @@ waits that long before any answer (an error included):
   reset_mid_stream   stream "after" events (default 2) then reset the TCP connection
   no_terminal        stream everything but the terminal event ([DONE] / message_stop)
   malformed_json     a 200 whose body (or one stream event) is not JSON
+  deep_json          valid JSON nested "depth" arrays deep (default 100000) as the body of a "code" answer
+                     (default 200), or as one stream event after the head of a stream
   empty_choices      an OpenAI 200 with "choices": []
   refusal            an answer whose assistant message carries a refusal
   drop_before_head   read the request, then close the connection without answering a byte
@@ -186,6 +188,8 @@ class Handler(BaseHTTPRequestHandler):
         anthropic = self.path.rstrip("/").endswith("/messages")
         if fault == "status":
             return self.error(step, anthropic)
+        if fault == "deep_json":
+            return self.deep_json(body, step, anthropic)
         if self.path.rstrip("/").endswith("chat/completions"):
             return self.openai(body, step, fault)
         if self.path.rstrip("/").endswith("/embeddings"):
@@ -236,6 +240,16 @@ class Handler(BaseHTTPRequestHandler):
             etype = step.get("error_type", ERROR_TYPES.get(code, "server_error"))
             body = {"error": {"message": message, "type": etype, "param": None, "code": step.get("error_code")}}
         self.send_json(code, body, step.get("headers"))
+
+    def deep_json(self, body, step, anthropic):
+        # Nesting that overflows a recursive parser: the client must refuse it, not crash.
+        depth = step.get("depth", 100000)
+        deep = '{"id": "deep", "choices": ' + "[" * depth + "]" * depth + "}"
+        if step.get("code", 200) == 200 and body.get("stream"):
+            self.start_stream()
+            self.chunk(("event: message_start\n" if anthropic else "") + "data: " + deep + "\n\n")
+            return self.end_stream()
+        self.send_raw(step.get("code", 200), deep.encode())
 
     # ---------------------------------------------------------------- OpenAI
 

@@ -1,0 +1,45 @@
+// Writing an HTTP provider's request body. JSON text that arrives inside the request (tool
+// schemas, response schemas, tool call arguments, extra fields) is parsed within json::kMaxDepth
+// before it is embedded, because the request may come from code that never went through the
+// chain's own check (a provider can be called in-process). The first field that nests deeper is
+// remembered and the provider refuses the request with tooDeepRequest() instead of sending it.
+#pragma once
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <string>
+#include <string_view>
+
+#include "wire_common.h"
+
+namespace outrigger::providers {
+
+// How embed() writes request text that is not JSON at all.
+enum class NotJson { kAsString, kAsEmptyObject };
+
+class BodyWriter : public rapidjson::Writer<rapidjson::StringBuffer> {
+ public:
+  explicit BodyWriter(rapidjson::StringBuffer& out) : Writer(out) {}
+
+  // Parses the request's `text` into `doc`. False when it is not JSON, or when it nests too
+  // deeply, in which case `field` (e.g. "params.extra_json") is noted.
+  bool parse(std::string_view text, std::string_view field, rapidjson::Document* doc);
+  // Writes the request's JSON `text` as a value. Text that is not JSON goes as a string, or as
+  // {} (kAsEmptyObject), so the body stays valid and the upstream reports the problem; text that
+  // nests too deeply goes as null and `field` is noted.
+  void embed(std::string_view text, std::string_view field, NotJson not_json = NotJson::kAsString);
+  // The finished body into `body`; false, with tooDeepRequest() in `failure`, when a field
+  // nested too deeply (the body must not be sent).
+  bool finish(std::string* body, Failure* failure) const;
+
+ private:
+  std::string too_deep_;
+};
+
+// A request refused for its `field` nesting deeper than json::kMaxDepth: INVALID_ARGUMENT, not
+// retryable, the message naming the field and the limit.
+Failure tooDeepRequest(std::string_view field);
+
+}  // namespace outrigger::providers
