@@ -61,16 +61,6 @@ bool parseMs(std::string_view v, double scale, uint32_t* out) {
   return true;
 }
 
-// RFC 9110: several Content-Length fields must agree, or the message is malformed (and the
-// framing of everything after it on the connection is in doubt).
-bool conflictingContentLength(const h2o_req_t* req) {
-  std::vector<std::string_view> values = requestHeaders(req, "content-length");
-  for (std::string_view v : values) {
-    if (v != values[0]) return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 HttpFront::HttpFront(uv_loop_t* loop, chain::Engine& engine, const config::HttpSettings& settings, HttpMetrics& metrics)
@@ -176,12 +166,6 @@ int HttpFront::route(h2o_req_t* req) {
     sendError(req, 503, "Service Unavailable", "service_unavailable_error", "server is shutting down; retry", "",
               "unavailable", /*should_retry=*/true);
     simple("other", 503);
-    return 0;
-  }
-  if (conflictingContentLength(req)) {
-    req->http1_is_persistent = 0;
-    sendError(req, 400, "Bad Request", "invalid_request_error", "conflicting Content-Length headers");
-    simple("other", 400);
     return 0;
   }
   bool chat = path == "/chat/completions";

@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 
 #include "ipc/frame_reader.h"
 #include "outrigger_generated.h"
@@ -50,31 +51,34 @@ void readRequest(const w::Request* r) {
   if (const auto* cc = r->cache()) g_sink += cc->ttl_ms();
 }
 
+bool readFrame(void*, const uint8_t* frame, size_t frame_size) {
+  auto v = outrigger::ipc::verifyFrame(frame, frame_size);
+  if (!v.ok()) {
+    g_sink += outrigger::ipc::streamIdOfUnverifiedFrame(frame, frame_size);  // a bad body ends only its stream
+    return true;
+  }
+  const w::Frame* f = v.value();
+  g_sink += f->stream_id();
+  if (f->body_type() == w::Body::Request) readRequest(f->body_as_Request());
+  if (const auto* h = f->body_as_Hello()) touch(h->client_name());
+  if (const auto* c = f->body_as_Cancel()) touch(c->reason());
+  if (const auto* fb = f->body_as_Feedback()) touch(fb->trace_id());
+  return true;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  outrigger::ipc::FrameReader reader(1 << 20);
-  // Feed in two pieces to exercise reassembly across reads.
+  outrigger::ipc::PartialFrameBudget budget(1 << 20);
+  outrigger::ipc::FrameReader reader(1 << 20, &budget);
+  // Feed in two pieces, the second from an odd address, to exercise reassembly and realignment.
   size_t half = size / 2;
-  for (int part = 0; part < 2; ++part) {
-    const uint8_t* p = part == 0 ? data : data + half;
-    size_t n = part == 0 ? half : size - half;
-    auto [dst, room] = reader.writableSpace(n);
-    if (room < n) return 0;
-    std::memcpy(dst, p, n);
-    reader.commit(n);
-    const uint8_t* frame = nullptr;
-    size_t frame_size = 0;
-    while (reader.next(&frame, &frame_size) == outrigger::ipc::FrameReader::Next::kFrame) {
-      auto v = outrigger::ipc::verifyFrame(frame, frame_size);
-      if (!v.ok()) continue;
-      const w::Frame* f = v.value();
-      g_sink += f->stream_id();
-      if (f->body_type() == w::Body::Request) readRequest(f->body_as_Request());
-      if (const auto* h = f->body_as_Hello()) touch(h->client_name());
-      if (const auto* c = f->body_as_Cancel()) touch(c->reason());
-      if (const auto* fb = f->body_as_Feedback()) touch(fb->trace_id());
-    }
+  if (reader.feed(reinterpret_cast<const char*>(data), half, &readFrame, nullptr) !=
+      outrigger::ipc::FrameReader::Result::kOk) {
+    return 0;
   }
+  std::unique_ptr<char[]> rest(new char[size - half + 1]);
+  std::memcpy(rest.get() + 1, data + half, size - half);
+  reader.feed(rest.get() + 1, size - half, &readFrame, nullptr);
   return 0;
 }

@@ -57,7 +57,9 @@ DaemonProcess::DaemonProcess(const std::string& config_text, const std::string& 
       ::dup2(fileno(log), STDOUT_FILENO);
       ::dup2(fileno(log), STDERR_FILENO);
     }
-    std::string cmd = shell_prefix + std::string("exec ") + OUTRIGGER_BIN + " serve --config " + config_path_ + " " + extra_args;
+    // A benchmark may compare another build's daemon: OUTRIGGER_DAEMON_BIN names it.
+    const char* other = std::getenv("OUTRIGGER_DAEMON_BIN");
+    std::string cmd = shell_prefix + std::string("exec ") + (other && *other ? other : OUTRIGGER_BIN) + " serve --config " + config_path_ + " " + extra_args;
     ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }

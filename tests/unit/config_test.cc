@@ -117,3 +117,33 @@ TEST_CASE("the upstream transport and busy polling are server settings with boun
   CHECK(errorOf("[server]\nbusy_poll_us = 20000\n").find("test.toml:2") != std::string::npos);
   CHECK(errorOf("[server]\nupstream_plain_http1 = \"yes\"\n").find("test.toml:2") != std::string::npos);
 }
+
+TEST_CASE("a virtual key listed twice is refused at load, naming the line") {
+  std::string err = errorOf(std::string(kMinimal) + R"(
+[http]
+[[http.virtual_keys]]
+key = "k1"
+tenant = "a"
+[[http.virtual_keys]]
+key = "k1"
+tenant = "b"
+)");
+  CHECK(err.find("test.toml:11") != std::string::npos);  // the second entry
+  CHECK(err.find("already listed") != std::string::npos);
+}
+
+TEST_CASE("peer rules need one of uid and gid, tenants, and a default among them") {
+  CHECK(errorOf(std::string("[server]\n[[server.peers]]\ntenants = [\"a\"]\n") + kMinimal).find("exactly one of 'uid' and 'gid'") !=
+        std::string::npos);
+  CHECK(errorOf(std::string("[server]\n[[server.peers]]\nuid = 1\n") + kMinimal).find("needs 'tenants'") != std::string::npos);
+  CHECK(errorOf(std::string("[server]\n[[server.peers]]\nuid = 1\ntenants = [\"a\"]\ndefault_tenant = \"b\"\n") + kMinimal)
+            .find("'default_tenant' must be one of 'tenants'") != std::string::npos);
+  auto s = config::parseConfig(std::string("[server]\n[[server.peers]]\ngid = 50\ntenants = [\"a\", \"b\"]\n") + kMinimal,
+                               "test.toml", "/etc/outrigger");
+  REQUIRE(s.ok());
+  REQUIRE(s->server.peers.size() == 1);
+  CHECK(s->server.peers[0].gid == 50);
+  CHECK(s->server.peers[0].uid == -1);
+  CHECK(s->server.peers[0].default_tenant == "a");
+  CHECK(s->server.socket_path.empty());  // unset: the private runtime directory
+}

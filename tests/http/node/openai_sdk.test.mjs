@@ -125,12 +125,12 @@ test('errors map to the SDK exception classes, without retries when final', asyn
 test('request id propagates both ways', async () => {
   const { data, response } = await client().chat.completions.create(
     { model: 'default', messages: user('x'), mock: { echo_metadata: true } },
-    { headers: { 'x-request-id': 'node-req-7', 'x-outrigger-tenant': 'node-tenant' } },
+    { headers: { 'x-request-id': 'node-req-7' } },
   ).withResponse();
   assert.equal(response.headers.get('x-request-id'), 'node-req-7');
   const seen = JSON.parse(data.choices[0].message.content);
   assert.equal(seen.request_id, 'node-req-7');
-  assert.equal(seen.tenant, 'node-tenant');
+  assert.equal(seen.tenant, 'default'); // no virtual key: the one default tenant
 });
 
 test('abort cancels the upstream call', async () => {

@@ -129,7 +129,7 @@ def test_request_id_and_metadata_propagate(daemon):
     c = client(daemon)
     raw = c.chat.completions.with_raw_response.create(
         model="default", messages=user("x"), user="body-user", metadata={"team": "blue"},
-        extra_headers={"x-request-id": "my-req-42", "x-outrigger-tenant": "tenant-a",
+        extra_headers={"x-request-id": "my-req-42",
                        "x-outrigger-session": "s-9", "x-outrigger-prompt-id": "greet",
                        "x-outrigger-prompt-version": "3"},
         extra_body={"mock": {"echo_metadata": True}})
@@ -138,7 +138,7 @@ def test_request_id_and_metadata_propagate(daemon):
     assert r._request_id == "my-req-42"
     seen = json.loads(r.choices[0].message.content)
     assert seen["request_id"] == "my-req-42"
-    assert seen["tenant"] == "tenant-a"
+    assert seen["tenant"] == "default"  # no virtual key: the one default tenant
     assert seen["user"] == "body-user"
     assert seen["session"] == "s-9"
     assert seen["prompt_id"] == "greet"
@@ -269,9 +269,12 @@ def test_virtual_keys_name_the_tenant(make_daemon, monkeypatch):
     d = make_daemon('require_key = true\n[[http.virtual_keys]]\nkey = "vk-team-a"\ntenant = "team-a"\n')
     good = OpenAI(base_url=d.base_url, api_key="vk-team-a", max_retries=0)
     r = good.chat.completions.create(model="default", messages=user("x"),
-                                     extra_headers={"x-outrigger-tenant": "spoofed"},
                                      extra_body={"mock": {"echo_metadata": True}})
     assert json.loads(r.choices[0].message.content)["tenant"] == "team-a"
+    with pytest.raises(openai.PermissionDeniedError) as e:  # a key cannot name another tenant
+        good.chat.completions.create(model="default", messages=user("x"),
+                                     extra_headers={"x-outrigger-tenant": "spoofed"})
+    assert "may not name tenant 'spoofed'" in str(e.value)
     bad = OpenAI(base_url=d.base_url, api_key="sk-unknown", max_retries=2)
     with pytest.raises(openai.AuthenticationError):
         bad.chat.completions.create(model="default", messages=user("x"))

@@ -1,0 +1,161 @@
+// Who an HTTP caller is, and what the front refuses before the chain: tenants bound to virtual
+// keys, the admin token, header values that do not parse, and the answer a draining instance
+// gives. The real daemon as a process, raw HTTP.
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "support/daemon_process.h"
+#include "support/raw_http.h"
+
+using namespace outrigger::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string chatBody(const std::string& text) {
+  return R"({"model":"default","messages":[{"role":"user","content":")" + text + R"("}]})";
+}
+
+// A chat request with extra header lines ("name: value\r\n" each).
+std::string chatWith(const std::string& headers, const std::string& text = "hi") {
+  std::string body = chatBody(text);
+  return "POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n" + headers +
+         "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+std::string get(const std::string& path, const std::string& headers = "") {
+  return "GET " + path + " HTTP/1.1\r\nHost: localhost\r\n" + headers + "\r\n";
+}
+
+// The daemon with an HTTP front, an admin listener and a JSONL record of every request.
+std::string accessConfig(const std::string& http_extra, const std::string& admin_extra = "") {
+  return basicConfig("mode = \"echo\"\nallow_request_overrides = true",
+                     "exporters = [\"log\"]\n[instances.log]\ntype = \"exporter.jsonl\"\n"
+                     "[instances.log.config]\npath = \"@DIR@/records.jsonl\"\n"
+                     "[http]\nlisten = \"127.0.0.1:0\"\n" + http_extra +
+                     "[admin]\nlisten = \"127.0.0.1:0\"\n" + admin_extra);
+}
+
+// Waits until the records file holds `count` lines and returns them.
+std::string records(const DaemonProcess& d, size_t count) {
+  std::string text;
+  for (int i = 0; i < 300; ++i) {
+    std::ifstream in(d.dir() + "/records.jsonl");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    text = ss.str();
+    if (static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) >= count) break;
+    std::this_thread::sleep_for(10ms);
+  }
+  return text;
+}
+
+const char* kKeys =
+    "[[http.virtual_keys]]\nkey = \"key-a\"\ntenant = \"team-a\"\n"
+    "[[http.virtual_keys]]\nkey = \"key-ops\"\ntenant = \"ops\"\ntenants = [\"team-a\", \"team-b\"]\n";
+
+}  // namespace
+
+TEST_CASE("without a virtual key every caller is the default tenant, and naming another tenant needs a key") {
+  DaemonProcess d(accessConfig(kKeys));
+  REQUIRE(d.waitReady());
+  int port = httpPort(d);
+  REQUIRE(port);
+  HttpReply named = roundTrip(port, chatWith("x-outrigger-tenant: team-a\r\n"));
+  CHECK(named.status == 403);
+  CHECK(named.body.find("needs a virtual key allowed to name it") != std::string::npos);
+  CHECK(named.body.find("permission_error") != std::string::npos);
+  CHECK(roundTrip(port, chatWith("Authorization: Bearer not-a-key\r\n")).status == 200);
+  CHECK(records(d, 1).find("\"tenant\":\"default\"") != std::string::npos);
+}
+
+TEST_CASE("a virtual key decides the tenant and may name only the tenants it is allowed") {
+  DaemonProcess d(accessConfig(kKeys));
+  REQUIRE(d.waitReady());
+  int port = httpPort(d);
+  REQUIRE(port);
+  CHECK(roundTrip(port, chatWith("authorization: bearer key-a\r\n", "lowercase scheme")).status == 200);
+  HttpReply other = roundTrip(port, chatWith("Authorization: Bearer key-a\r\nx-outrigger-tenant: team-b\r\n"));
+  CHECK(other.status == 403);
+  CHECK(other.body.find("may not name tenant 'team-b'") != std::string::npos);
+  CHECK(roundTrip(port, chatWith("Authorization: Bearer key-ops\r\nx-outrigger-tenant: team-b\r\n", "ops as b")).status == 200);
+  std::string body = R"({"model":"default","max_tokens":16,"messages":[{"role":"user","content":"anthropic key"}]})";
+  HttpReply messages = roundTrip(port, "POST /v1/messages HTTP/1.1\r\nHost: x\r\nx-api-key: key-a\r\n"
+                                       "anthropic-version: 2023-06-01\r\nContent-Type: application/json\r\n"
+                                       "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+  CHECK(messages.status == 200);
+  std::string log = records(d, 3);
+  CHECK(std::count(log.begin(), log.end(), '\n') == 3);
+  CHECK(log.find("\"tenant\":\"team-b\"") != std::string::npos);
+  CHECK(log.find("\"tenant\":\"team-a\"") != std::string::npos);
+}
+
+TEST_CASE("with require_key, chat and the model list both need a key") {
+  DaemonProcess d(accessConfig(std::string("require_key = true\n") + kKeys));
+  REQUIRE(d.waitReady());
+  int port = httpPort(d);
+  REQUIRE(port);
+  CHECK(roundTrip(port, chatWith("")).status == 401);
+  CHECK(roundTrip(port, get("/v1/models")).status == 401);
+  HttpReply models = roundTrip(port, get("/v1/models", "Authorization: Bearer key-a\r\n"));
+  CHECK(models.status == 200);
+  CHECK(models.body.find("\"default\"") != std::string::npos);
+}
+
+TEST_CASE("an admin token guards everything but the probes") {
+  DaemonProcess d(accessConfig("", "token = \"s3cret\"\n"));
+  REQUIRE(d.waitReady());
+  int admin = adminPort(d);
+  REQUIRE(admin);
+  CHECK(roundTrip(admin, get("/metrics")).status == 401);
+  CHECK(roundTrip(admin, get("/metrics", "Authorization: Bearer wrong\r\n")).status == 401);
+  HttpReply metrics = roundTrip(admin, get("/metrics", "Authorization: Bearer s3cret\r\n"));
+  CHECK(metrics.status == 200);
+  CHECK(metrics.body.find("outrigger_socket_connections") != std::string::npos);
+  CHECK(roundTrip(admin, get("/healthz")).status == 200);
+  CHECK(roundTrip(admin, get("/readyz")).status == 200);
+}
+
+TEST_CASE("header values that do not parse are refused with the reason, not ignored") {
+  DaemonProcess d(accessConfig(""));
+  REQUIRE(d.waitReady());
+  int port = httpPort(d);
+  REQUIRE(port);
+  HttpReply timeout = roundTrip(port, chatWith("x-outrigger-timeout-ms: soon\r\n"));
+  CHECK(timeout.status == 400);
+  CHECK(timeout.body.find("x-outrigger-timeout-ms must be a positive number") != std::string::npos);
+  HttpReply route = roundTrip(port, chatWith("x-outrigger-route: no-such-route\r\n"));
+  CHECK(route.status == 400);
+  CHECK(route.body.find("x-outrigger-route names no route: 'no-such-route'") != std::string::npos);
+  HttpReply text = roundTrip(port, chatWith("x-outrigger-user: \xff\xfe\r\n"));
+  CHECK(text.status == 400);
+  CHECK(text.body.find("x-outrigger-user is not valid UTF-8") != std::string::npos);
+  CHECK(roundTrip(port, chatWith("x-outrigger-timeout-ms: 5000\r\nx-outrigger-route: default\r\n")).status == 200);
+}
+
+TEST_CASE("while draining, a request is told to retry elsewhere on a new connection") {
+  DaemonProcess d(accessConfig(""));
+  REQUIRE(d.waitReady());
+  int port = httpPort(d);
+  REQUIRE(port);
+  // A request in flight keeps the daemon draining; a second connection is mid-request when the
+  // drain begins, so it is not idle and is not closed before it asks.
+  Tcp busy(port);
+  std::string hang = R"({"model":"default","messages":[{"role":"user","content":"x"}],"mock":{"hang":true}})";
+  REQUIRE(busy.send(post(hang)));
+  Tcp late(port);
+  std::string request = chatWith("");
+  REQUIRE(late.send(request.substr(0, 20)));
+  std::this_thread::sleep_for(200ms);
+  d.signal(SIGTERM);
+  std::this_thread::sleep_for(200ms);
+  REQUIRE(late.send(request.substr(20)));
+  std::string r = late.responses(1);
+  CHECK(r.rfind("HTTP/1.1 503", 0) == 0);
+  CHECK(r.find("x-should-retry: true") != std::string::npos);
+  CHECK(r.find("onnection: close") != std::string::npos);
+}
