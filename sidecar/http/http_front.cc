@@ -16,6 +16,7 @@
 #include "http/chat_response.h"
 #include "http/embeddings_response.h"
 #include "http/reply.h"
+#include "http/request_framing.h"
 
 namespace outrigger::http {
 
@@ -166,6 +167,12 @@ int HttpFront::route(h2o_req_t* req) {
     sendError(req, 503, "Service Unavailable", "service_unavailable_error", "server is shutting down; retry", "",
               "unavailable", /*should_retry=*/true);
     simple("other", 503);
+    return 0;
+  }
+  if (conflictingContentLength(req)) {
+    req->http1_is_persistent = 0;  // where the next request starts is in doubt
+    sendError(req, 400, "Bad Request", "invalid_request_error", "conflicting Content-Length headers");
+    simple("other", 400);
     return 0;
   }
   bool chat = path == "/chat/completions";

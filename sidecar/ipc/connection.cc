@@ -304,7 +304,9 @@ void Connection::handleRequest(uint64_t sid, const uint8_t* data, size_t size) {
     return endStream(sid, Code::kPermissionDenied, tenant.status().message());
   }
   streams_[sid] = outrigger_request{0, 0};
-  outrigger_request handle = engine_.start(std::move(copy), request, this, sid, nullptr, &tenant.value());
+  // Most requests keep the tenant they name; only a substituted one needs its own copy.
+  const std::string* decided = tenant.value() == claimed ? nullptr : &tenant.value();
+  outrigger_request handle = engine_.start(std::move(copy), request, this, sid, nullptr, decided);
   if (auto it = streams_.find(sid); it != streams_.end()) it->second = handle;
 }
 

@@ -1,6 +1,6 @@
 // Who an HTTP caller is, and what the front refuses before the chain: tenants bound to virtual
-// keys, the admin token, header values that do not parse, and the answer a draining instance
-// gives. The real daemon as a process, raw HTTP.
+// keys, the admin token, header values that do not parse, conflicting framing, and the answer a
+// draining instance gives. The real daemon as a process, raw HTTP.
 #include <catch2/catch.hpp>
 
 #include <signal.h>
@@ -135,6 +135,29 @@ TEST_CASE("header values that do not parse are refused with the reason, not igno
   CHECK(text.status == 400);
   CHECK(text.body.find("x-outrigger-user is not valid UTF-8") != std::string::npos);
   CHECK(roundTrip(port, chatWith("x-outrigger-timeout-ms: 5000\r\nx-outrigger-route: default\r\n")).status == 200);
+}
+
+TEST_CASE("two differing Content-Length headers are refused and the connection closed") {
+  DaemonProcess d(accessConfig(""));
+  REQUIRE(d.waitReady());
+  int port = httpPort(d);
+  REQUIRE(port);
+  std::string body = chatBody("smuggled?");
+  for (const std::string& second : {std::string("5"), std::to_string(body.size())}) {
+    Tcp c(port);
+    REQUIRE(c.send("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+                   std::to_string(body.size()) + "\r\ncontent-length: " + second + "\r\n\r\n" + body));
+    bool closed = false;
+    std::string r = c.readUntil([](const std::string& s) { return Tcp::completeResponses(s) >= 1; }, 3s, &closed);
+    if (second == "5") {
+      CHECK(r.rfind("HTTP/1.1 400", 0) == 0);
+      CHECK(r.find("conflicting Content-Length") != std::string::npos);
+      c.readUntil([](const std::string&) { return false; }, 3s, &closed);
+      CHECK(closed);
+    } else {
+      CHECK(r.rfind("HTTP/1.1 200", 0) == 0);  // the same value twice is no conflict
+    }
+  }
 }
 
 TEST_CASE("while draining, a request is told to retry elsewhere on a new connection") {
