@@ -28,8 +28,8 @@
 namespace outrigger::json {
 
 // The deepest nesting of arrays and objects accepted anywhere (a top-level `[]` is one level).
-// Real schemas and tool arguments stay far below it; the recursive walks over a tree this deep
-// use a few tens of kilobytes of stack.
+// Real schemas and tool arguments stay far below it; a recursive walk over a tree this deep
+// (Writer via Accept, measured) takes about 12 KB of stack.
 inline constexpr unsigned kMaxDepth = 128;
 
 // "JSON nested deeper than 128 levels": the words every refusal of deep input uses.
