@@ -7,6 +7,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <random>
@@ -331,7 +332,10 @@ class MockProvider final : public Provider {
     p.latency_ms = uintOr(m, "latency_ms", p.latency_ms);
     p.interval_ms = uintOr(m, "chunk_interval_ms", p.interval_ms);
     p.hang = m.HasMember("hang") && m["hang"].IsBool() && m["hang"].GetBool();
-    if (m.HasMember("cut_after_chunks") && m["cut_after_chunks"].IsUint()) p.cut_after = m["cut_after_chunks"].GetInt();
+    if (m.HasMember("cut_after_chunks") && m["cut_after_chunks"].IsUint()) {
+      // A uint above INT32_MAX is no int: GetInt() on it would trip RapidJSON's assertion.
+      p.cut_after = static_cast<int32_t>(std::min<uint32_t>(m["cut_after_chunks"].GetUint(), INT32_MAX));
+    }
     if (m.HasMember("fail") && m["fail"].IsObject()) {
       const rapidjson::Value& f = m["fail"];
       p.fault.code = f.HasMember("code") && f["code"].IsString() ? f["code"].GetString() : "UNAVAILABLE";

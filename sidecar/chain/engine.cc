@@ -16,14 +16,6 @@ std::array<std::atomic<Engine*>, 256> g_engines{};
 
 }  // namespace
 
-FrameBuffer FrameBuffer::copyOf(const uint8_t* data, size_t size) {
-  FrameBuffer f;
-  f.words = std::make_unique<uint64_t[]>((size + 7) / 8);
-  std::memcpy(f.words.get(), data, size);
-  f.size = size;
-  return f;
-}
-
 Engine::Engine(event::EventLoop& loop, EngineSettings settings, telemetry::ExporterThread* exporter)
     : loop_(loop), settings_(settings), exporter_(exporter), rng_(std::random_device{}()) {
   g_engines[loop_.index() & 0xff].store(this, std::memory_order_release);

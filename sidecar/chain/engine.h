@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <random>
@@ -65,7 +66,13 @@ struct FrameBuffer {
   std::unique_ptr<uint64_t[]> words;
   size_t size = 0;
   const uint8_t* data() const { return reinterpret_cast<const uint8_t*>(words.get()); }
-  static FrameBuffer copyOf(const uint8_t* data, size_t size);
+  static FrameBuffer copyOf(const uint8_t* data, size_t size) {
+    FrameBuffer f;
+    f.words = std::make_unique<uint64_t[]>((size + 7) / 8);
+    std::memcpy(f.words.get(), data, size);
+    f.size = size;
+    return f;
+  }
 };
 
 // What an embeddings request carries besides its wire Request (which gives the model, metadata,

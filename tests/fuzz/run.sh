@@ -1,17 +1,26 @@
 #!/usr/bin/env bash
-# Builds the frame-decoder fuzzer with clang (libFuzzer + ASan + UBSan) and runs it for a
-# bounded time, seeded with the shared vectors. Usage: tests/fuzz/run.sh [SECONDS]
+# Builds a fuzz target with clang (libFuzzer + ASan + UBSan) and runs it for a bounded time from
+# its seed corpus: the shared vectors for frame_fuzz, tests/fuzz/corpus/<name> for the JSON
+# targets (with the JSON dictionary). Crashes are written to the build directory.
+# Usage: tests/fuzz/run.sh [SECONDS] [frame_fuzz | http_body_fuzz | extras_fuzz]
 set -euo pipefail
 seconds="${1:-60}"
+target="${2:-frame_fuzz}"
 src="$(cd "$(dirname "$0")/../.." && pwd)"
 build="${OUTRIGGER_FUZZ_BUILD_DIR:-$src/build/fuzz}"
 cmake -S "$src" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
   -DOUTRIGGER_BUILD_FUZZ=ON -DOUTRIGGER_BUILD_TESTS=ON -DOUTRIGGER_BUILD_BENCH=OFF >/dev/null
-cmake --build "$build" --target frame_fuzz >/dev/null
-corpus="$build/fuzz-corpus"
+cmake --build "$build" --target "$target" >/dev/null
+corpus="$build/fuzz-corpus/$target"
 mkdir -p "$corpus"
-cp "$src"/schemas/vectors/*.bin "$corpus"/
-"$build/bin/frame_fuzz" -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=1024 \
-  -print_final_stats=1 -artifact_prefix="$build/" "$corpus" 2>&1 | tail -n 12
-echo "fuzz: ran ${seconds}s without a crash"
+options=()
+if [ "$target" = frame_fuzz ]; then
+  cp "$src"/schemas/vectors/*.bin "$corpus"/
+else
+  cp "$src/tests/fuzz/corpus/${target%_fuzz}"/* "$corpus"/
+  options+=(-dict="$src/tests/fuzz/json.dict")
+fi
+"$build/bin/$target" -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=1024 \
+  -print_final_stats=1 -artifact_prefix="$build/$target-" "${options[@]}" "$corpus" 2>&1 | tail -n 12
+echo "fuzz: $target ran ${seconds}s without a crash"

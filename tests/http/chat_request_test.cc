@@ -144,6 +144,21 @@ TEST_CASE("malformed, deeply nested and non-UTF-8 bodies are refused without har
   CHECK(b.error.message.find("not valid JSON") != std::string::npos);
 }
 
+// Found by tests/fuzz/http_body_fuzz: RapidJSON rounded 0.51e309 to infinity, and writing the
+// extras back stopped at it, so extra_json reached the chain as truncated JSON.
+TEST_CASE("a number too big for a double is refused like 1e309, never written back truncated") {
+  for (const char* number : {"1e309", "0.51e309", "-99e307"}) {
+    INFO(number);
+    Built b = build(std::string(R"({"model":"m","messages":[{"role":"user","content":"x"}],"vendor":{"x":[)") +
+                    number + "]}}");
+    CHECK_FALSE(b.ok);
+    CHECK(b.error.message.find("not valid JSON") != std::string::npos);
+  }
+  Built ok = build(R"({"model":"m","messages":[{"role":"user","content":"x"}],"vendor":{"x":[1.7e308]}})");
+  REQUIRE(ok.ok);
+  CHECK(s(ok.call.request->params()->extra_json()) == R"({"vendor":{"x":[1.7e308]}})");
+}
+
 TEST_CASE("a unary completion has OpenAI's shape") {
   CompletionIdentity id{"chatcmpl-1", 1700000000, "m"};
   std::vector<ToolCall> calls = {{"call_1", "function", "f", "{\"a\":1}"}};

@@ -268,6 +268,32 @@ TEST_CASE("openai request: messages, tools, response_format, stream options and 
   CHECK(d["logit_bias"].IsObject());
 }
 
+// Found by tests/fuzz/extras_fuzz: request JSON holding a number RapidJSON rounds to infinity was
+// embedded half-written, so the upstream got a truncated body.
+TEST_CASE("openai request: request JSON with a number too big for a double never truncates the body") {
+  outrigger_message_view msg{};
+  msg.role = s("user");
+  msg.content = s("x");
+  outrigger_tool_view tool{s("function"), s("f"), {}, s("0.51e309")};
+  outrigger_params_view params{};
+  params.tools = &tool;
+  params.tool_count = 1;
+  params.extra_json = s(R"({"vendor":[99e307],"kept":1})");
+  outrigger_request_view req{};
+  req.model = s("m");
+  req.messages = &msg;
+  req.message_count = 1;
+  req.params = &params;
+  std::string body;
+  wire::Failure refused;
+  REQUIRE(wire::buildChatRequest(req, {}, &body, &refused));
+  rapidjson::Document d;
+  d.Parse(body.c_str());
+  REQUIRE_FALSE(d.HasParseError());
+  CHECK(std::string(d["tools"][0]["function"]["parameters"].GetString()) == "0.51e309");  // not JSON: as text
+  CHECK_FALSE(d.HasMember("vendor"));  // extras that do not parse are not passed on
+}
+
 TEST_CASE("secrets: by environment or file reference, errors without values") {
   ::setenv("OUTRIGGER_TEST_SECRET", "sk-from-env", 1);
   std::string v, e;

@@ -159,3 +159,22 @@ TEST_CASE("bounded json: nestsTooDeep refuses only nesting past the limit") {
   wide += "[]]";
   CHECK_FALSE(nestsTooDeep(wide));
 }
+
+// Found by tests/fuzz (http_body_fuzz, extras_fuzz): RapidJSON 1.1.0 refuses 1e309 but rounds
+// 0.51e309 to infinity, and its writer then stops mid-document, so re-serialised extras or tool
+// schemas came out as truncated JSON.
+TEST_CASE("bounded json: numbers that overflow a double are refused like RapidJSON's own 1e309") {
+  rapidjson::Document d;
+  for (const char* text : {"[1e309]", "[0.51e309]", "[99e307]", "{\"a\":-0.51e309}", "0.51e309"}) {
+    INFO(text);
+    ParseResult r = parse(text, &d);
+    CHECK(r.code() == rapidjson::kParseErrorNumberTooBig);
+    CHECK_FALSE(r.tooDeep());
+    CHECK(d.IsNull());
+  }
+  REQUIRE(parse("[1.79e308,-1.79e308,4.9e-324]", &d).ok());
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  CHECK(d.Accept(w));  // everything parsed can be written back
+  CHECK_FALSE(nestsTooDeep("[0.51e309" + arrays(200)));  // the number ends the scan first
+}

@@ -1,7 +1,7 @@
-// The provider plugins bound the JSON they read themselves, whoever calls them: loaded through
-// the real loader and called in-process with a fake host (no chain in front to check the request
-// first), request JSON nested past 128 levels is answered INVALID_ARGUMENT, never sent, never a
-// crash.
+// The provider plugins read the JSON a request carries safely themselves, whoever calls them:
+// loaded through the real loader and called in-process with a fake host (no chain in front to
+// check the request first), request JSON nested past 128 levels is answered INVALID_ARGUMENT,
+// never sent, never a crash.
 #include <catch2/catch.hpp>
 
 #include <outrigger/plugin.hpp>
@@ -191,4 +191,15 @@ TEST_CASE("deep json in-process: the anthropic provider refuses each JSON field 
     r.view.message_count = 2;
     expectRefused(claude.start(r.view), "messages[1].tool_calls[0].arguments");
   }
+}
+
+// RapidJSON asserts (aborting a debug daemon) on GetInt() of a uint above INT32_MAX; the mock read
+// cut_after_chunks that way.
+TEST_CASE("mock in-process: a cut_after_chunks beyond the int range streams the whole answer") {
+  InProcessProvider mock("provider_mock.so", R"({"mode":"echo","allow_request_overrides":true})");
+  Request r;
+  r.params.extra_json = plugin::str(R"({"mock":{"text":"whole","cut_after_chunks":3000000000}})");
+  Seen seen = mock.start(r.view);
+  CHECK(seen.done == 1);
+  CHECK(seen.code == OUTRIGGER_CODE_OK);
 }
