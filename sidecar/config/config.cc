@@ -601,9 +601,42 @@ Settings Parser::run(const toml::table& root) {
   return s;
 }
 
+// toml++ bounds nested arrays and inline tables, but parses dotted keys (`[a.b.c...]`,
+// `a.b.c = 1`) recursively without a bound: a key of 100,000 parts overflows the stack. No real
+// config needs more than a few parts; the key part of each line (before '=', or the whole of a
+// table header) is counted before toml++ sees the text.
+constexpr size_t kMaxKeyParts = 64;
+
+std::string tooManyKeyParts(std::string_view text, std::string_view source) {
+  size_t line_no = 1;
+  for (size_t start = 0; start <= text.size();) {
+    size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(start, end - start);
+    size_t eq = line.find('=');
+    std::string_view key = eq == std::string_view::npos ? line : line.substr(0, eq);
+    size_t dots = 0;
+    char quote = 0;
+    for (char c : key) {
+      if (quote) quote = c == quote ? 0 : quote;
+      else if (c == '"' || c == '\'') quote = c;
+      else if (c == '#') break;
+      else if (c == '.') ++dots;
+    }
+    if (dots >= kMaxKeyParts) {
+      return std::string(source) + ":" + std::to_string(line_no) + ": a dotted key of more than " +
+             std::to_string(kMaxKeyParts) + " parts";
+    }
+    start = end + 1;
+    ++line_no;
+  }
+  return "";
+}
+
 }  // namespace
 
 Expected<Settings> parseConfig(std::string_view text, std::string_view source, std::string_view base_dir) {
+  if (std::string why = tooManyKeyParts(text, source); !why.empty()) return Status(Code::kInvalidArgument, why);
   try {
     toml::table root = toml::parse(text, source);
     return Parser(source, base_dir).run(root);

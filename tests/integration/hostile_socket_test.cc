@@ -226,7 +226,9 @@ TEST_CASE("partly received frames share a bounded budget, and the connection pas
   REQUIRE(handshake(first));
   REQUIRE(handshake(second));
   REQUIRE(first.send(lengthPrefix(3u << 20) + std::string(700 * 1024, 'x')));
-  std::this_thread::sleep_for(200ms);
+  for (int i = 0; i < 500 && adminMetric(d, "outrigger_socket_partial_frame_bytes") < 700 * 1024; ++i) {
+    std::this_thread::sleep_for(10ms);  // the first connection's bytes are all held before the second sends
+  }
   second.send(lengthPrefix(3u << 20) + std::string(700 * 1024, 'y'));  // refused while it is still sending
   auto f = second.readFrame();
   REQUIRE(f);

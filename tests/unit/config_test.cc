@@ -147,3 +147,15 @@ TEST_CASE("peer rules need one of uid and gid, tenants, and a default among them
   CHECK(s->server.peers[0].default_tenant == "a");
   CHECK(s->server.socket_path.empty());  // unset: the private runtime directory
 }
+
+TEST_CASE("a dotted key of 100,000 parts is refused before the TOML parser recurses on it") {
+  std::string parts;
+  for (int i = 0; i < 100000; ++i) parts += ".a";
+  CHECK(errorOf(std::string(kMinimal) + "[instances.mock.config" + parts + "]\nx = 1\n") ==
+        "test.toml:6: a dotted key of more than 64 parts");
+  CHECK(errorOf(std::string(kMinimal) + "[instances.mock.config]\na" + parts + " = 1\n") ==
+        "test.toml:7: a dotted key of more than 64 parts");
+  auto ok = config::parseConfig(std::string(kMinimal) + "[instances.mock.config]\nnote = \"" + parts + "\"\n", "test.toml",
+                                "/etc/outrigger");
+  CHECK(ok.ok());  // dots inside a string value are not key parts
+}
