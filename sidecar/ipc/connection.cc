@@ -129,7 +129,7 @@ void Connection::checkTimeouts(uint64_t now_ms) {
     return fail(Code::kDeadlineExceeded,
                 "a frame was not completed within " + std::to_string(settings_.frame_timeout_ms) + " ms");
   }
-  if (settings_.idle_timeout_ms && streams_.empty() && !reader_.midFrame() && queuedBytes() == 0 &&
+  if (hello_done_ && settings_.idle_timeout_ms && streams_.empty() && !reader_.midFrame() && queuedBytes() == 0 &&
       now_ms - last_activity_ms_ >= settings_.idle_timeout_ms) {
     ++owner_.counters().idle_closes;
     writer_.goAway(&out_, last_stream_id_, "idle connection closed", 0);
