@@ -1,0 +1,83 @@
+// The cache stages through a real chain built from config, on a real loop: what is stored is
+// found again, whatever model the answering target called.
+#include <catch2/catch.hpp>
+
+#include <map>
+
+#include "chain/chain.h"
+#include "chain/engine.h"
+#include "config/config.h"
+#include "outrigger_generated.h"
+#include "support/frames.h"
+
+using namespace outrigger;
+using namespace outrigger::testing;
+
+namespace {
+
+class Sink : public ResponseSink {
+ public:
+  void onStart(uint64_t, const ResponseStartInfo&) override {}
+  Flow onChunk(uint64_t, const ResponseChunkInfo&) override { return Flow::kOk; }
+  void onEnd(uint64_t sid, const ResponseEndInfo& e) override {
+    hits[sid] = e.cache_hit;
+    content[sid] = std::string(e.content);
+    codes[sid] = e.code;
+  }
+  std::map<uint64_t, bool> hits;
+  std::map<uint64_t, std::string> content;
+  std::map<uint64_t, Code> codes;
+};
+
+struct CachedRoute {
+  event::EventLoop loop{44};
+  chain::Engine engine{loop, {60000, 600000, 1000000}, nullptr};
+  std::shared_ptr<chain::ChainSnapshot> snapshot;
+  Sink sink;
+
+  explicit CachedRoute(const std::string& route) {
+    auto settings = config::parseConfig(
+        "[plugins]\ndirs = [\"" OUTRIGGER_PLUGIN_DIR "\"]\n[instances.mock]\ntype = \"provider.mock\"\n"
+        "[instances.mock.config]\nmode = \"echo\"\n[instances.memory]\ntype = \"cache.memory\"\n" + route,
+        "cache.toml", ".");
+    REQUIRE(settings.ok());
+    auto built = chain::buildChain(settings.value(), 1, 1);
+    REQUIRE(built.ok());
+    snapshot = built.value();
+    engine.setChain(snapshot->workers[0]);
+  }
+  ~CachedRoute() { loop.runUntilForTest([] { return false; }, 5); }
+
+  // Runs one request to its end.
+  void call(uint64_t sid, const std::string& model, const std::string& text) {
+    std::string f = requestFrame(sid, {.model = model, .messages = {{"user", text}}, .tenant = "acme"});
+    auto buf = chain::FrameBuffer::copyOf(reinterpret_cast<const uint8_t*>(f.data()), f.size());
+    const auto* req = wire::GetSizePrefixedFrame(buf.data())->body_as_Request();
+    loop.runUntilForTest([&] {
+      engine.start(std::move(buf), req, &sink, sid);
+      return true;
+    }, 10);
+    REQUIRE(loop.runUntilForTest([&] { return sink.codes.count(sid) > 0; }, 2000));
+  }
+};
+
+}  // namespace
+
+TEST_CASE("an answer stored by a target that names its own model is found by the next equal request") {
+  CachedRoute r("[routes.default]\ncache = \"memory\"\ntargets = [{ provider = \"mock\", model = \"target-model\" }]\n");
+  r.call(1, "caller-model", "what is 2+2?");
+  CHECK_FALSE(r.sink.hits[1]);
+  r.call(2, "caller-model", "what is 2+2?");
+  CHECK(r.sink.hits[2]);
+  CHECK(r.sink.content[2] == r.sink.content[1]);
+  r.call(3, "caller-model", "what is 3+3?");
+  CHECK_FALSE(r.sink.hits[3]);
+}
+
+TEST_CASE("the cache key keeps the route's model when the route names one") {
+  CachedRoute r("[routes.default]\ncache = \"memory\"\nmodel = \"route-model\"\n"
+                "targets = [{ provider = \"mock\", model = \"a\" }, { provider = \"mock\", model = \"b\" }]\n");
+  r.call(1, "x", "hello");
+  r.call(2, "y", "hello");  // the route's model, not the caller's, is what the answer is for
+  CHECK(r.sink.hits[2]);
+}
