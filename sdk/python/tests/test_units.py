@@ -11,7 +11,7 @@ import pytest
 
 import outrigger
 import wirebuild
-from outrigger import ChatRequest, Message, Metadata, StatusCode, codec
+from outrigger import ChatRequest, Message, Metadata, StatusCode, ToolCall, codec
 from outrigger._core import Assembler, CallOptions, build_request, timeout_ms
 from outrigger.types import ToolCallDelta
 
@@ -169,3 +169,9 @@ def test_max_frame_size_bounds() -> None:
         outrigger.Client(max_frame_size=65 * 1024 * 1024)
     with pytest.raises(ValueError):
         outrigger.AsyncClient(max_frame_size=4)
+
+
+def test_parsed_arguments_refuses_deep_nesting_as_value_error() -> None:
+    deep = ToolCall(id="c", name="f", arguments="[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ValueError, match="nested too deeply"):
+        deep.parsed_arguments()

@@ -77,8 +77,14 @@ class ToolCall:
     type: str = "function"
 
     def parsed_arguments(self) -> Any:
-        """The arguments decoded from JSON (raises ValueError if the model produced bad JSON)."""
-        return json.loads(self.arguments)
+        """The arguments decoded from JSON (raises ValueError if the model produced bad JSON,
+        including JSON nested too deeply to decode)."""
+        try:
+            return json.loads(self.arguments)
+        except RecursionError:
+            # The text comes from a model through the server: nesting is the caller's problem to
+            # refuse, not a reason for an exception the caller never expected.
+            raise ValueError("tool call arguments are JSON nested too deeply to decode") from None
 
 
 @dataclass(frozen=True)
