@@ -5,6 +5,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "http_client/http_client.h"
+#include "plugin/plugin_struct.h"
 
 namespace outrigger::chain {
 namespace {
@@ -57,24 +58,31 @@ outrigger_status hostGuardrailDone(void* host_ctx, outrigger_request handle, out
                             std::string_view(reason.data ? reason.data : "", reason.size));
 }
 
+// Every view a plugin passes in is read through plugin::copyPluginStruct: sized at least as its
+// oldest layout, and never read past its struct_size (see plugin/plugin_struct.h).
+
 outrigger_status hostCacheDone(void* host_ctx, outrigger_request handle, const outrigger_response_view* hit) noexcept {
+  outrigger_response_view copy;
+  if (hit && !plugin::copyPluginStruct(hit, OUTRIGGER_MIN_SIZE_RESPONSE_VIEW, &copy)) return OUTRIGGER_E_INVALID;
   RequestContext* ctx = nullptr;
   if (outrigger_status st = lookup(handle, &ctx); st != OUTRIGGER_OK) return st;
-  return ctx->cacheDone(instanceOf(host_ctx), hit);
+  return ctx->cacheDone(instanceOf(host_ctx), hit ? &copy : nullptr);
 }
 
 outrigger_status hostProviderChunk(void* host_ctx, outrigger_request handle, const outrigger_chunk_view* chunk) noexcept {
-  if (!chunk) return OUTRIGGER_E_INVALID;
+  outrigger_chunk_view copy;
+  if (!plugin::copyPluginStruct(chunk, OUTRIGGER_MIN_SIZE_CHUNK_VIEW, &copy)) return OUTRIGGER_E_INVALID;
   RequestContext* ctx = nullptr;
   if (outrigger_status st = lookup(handle, &ctx); st != OUTRIGGER_OK) return st;
-  return ctx->providerChunk(instanceOf(host_ctx), *chunk);
+  return ctx->providerChunk(instanceOf(host_ctx), copy);
 }
 
 outrigger_status hostProviderDone(void* host_ctx, outrigger_request handle, const outrigger_response_view* r) noexcept {
-  if (!r) return OUTRIGGER_E_INVALID;
+  outrigger_response_view copy;
+  if (!plugin::copyPluginStruct(r, OUTRIGGER_MIN_SIZE_RESPONSE_VIEW, &copy)) return OUTRIGGER_E_INVALID;
   RequestContext* ctx = nullptr;
   if (outrigger_status st = lookup(handle, &ctx); st != OUTRIGGER_OK) return st;
-  return ctx->providerDone(instanceOf(host_ctx), *r);
+  return ctx->providerDone(instanceOf(host_ctx), copy);
 }
 
 // The worker's HTTP client for a handle on its own thread, or the status to return.
@@ -89,13 +97,18 @@ outrigger_status httpClientFor(outrigger_request handle, http_client::HttpClient
 
 outrigger_status hostHttpRequest(void*, outrigger_request handle, const outrigger_http_request* http,
                                  const outrigger_http_sink* sink, void* user_data, uint64_t* transfer_id) noexcept {
-  if (!http || !sink || !transfer_id || http->hdr.struct_size < sizeof(outrigger_http_request)) return OUTRIGGER_E_INVALID;
+  outrigger_http_request http_copy;
+  outrigger_http_sink sink_copy;
+  if (!transfer_id || !plugin::copyPluginStruct(http, OUTRIGGER_MIN_SIZE_HTTP_REQUEST, &http_copy) ||
+      !plugin::copyPluginStruct(sink, OUTRIGGER_MIN_SIZE_HTTP_SINK, &sink_copy)) {
+    return OUTRIGGER_E_INVALID;
+  }
   RequestContext* ctx = nullptr;
   if (outrigger_status st = lookup(handle, &ctx); st != OUTRIGGER_OK) return st;
   http_client::HttpClient* client = nullptr;
   if (outrigger_status st = httpClientFor(handle, &client); st != OUTRIGGER_OK) return st;
   try {
-    return client->start(handle, ctx->deadlineNs(), *http, *sink, user_data, transfer_id);
+    return client->start(handle, ctx->deadlineNs(), http_copy, sink_copy, user_data, transfer_id);
   } catch (...) {
     return OUTRIGGER_E_NOMEM;
   }
@@ -119,11 +132,12 @@ outrigger_status hostHttpResume(void*, outrigger_request handle, uint64_t transf
 
 outrigger_status hostEmbeddingsDone(void* host_ctx, outrigger_request handle,
                                     const outrigger_embeddings_view* e) noexcept {
-  if (!e || e->hdr.struct_size < sizeof(outrigger_embeddings_view)) return OUTRIGGER_E_INVALID;
+  outrigger_embeddings_view copy;
+  if (!plugin::copyPluginStruct(e, OUTRIGGER_MIN_SIZE_EMBEDDINGS_VIEW, &copy)) return OUTRIGGER_E_INVALID;
   RequestContext* ctx = nullptr;
   if (outrigger_status st = lookup(handle, &ctx); st != OUTRIGGER_OK) return st;
   try {
-    return ctx->embeddingsDone(instanceOf(host_ctx), *e);
+    return ctx->embeddingsDone(instanceOf(host_ctx), copy);
   } catch (...) {
     return OUTRIGGER_E_NOMEM;
   }

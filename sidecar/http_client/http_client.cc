@@ -122,7 +122,7 @@ HttpClient::~HttpClient() {
 outrigger_status HttpClient::start(outrigger_request owner, uint64_t deadline_ns, const outrigger_http_request& request,
                                    const outrigger_http_sink& sink, void* user_data, uint64_t* transfer_id) {
   if (shutting_down_) return OUTRIGGER_E_STALE;
-  if (!transfer_id || !sink.on_complete || sink.hdr.struct_size < sizeof(outrigger_http_sink)) return OUTRIGGER_E_INVALID;
+  if (!transfer_id || !sink.on_complete || sink.hdr.struct_size < OUTRIGGER_MIN_SIZE_HTTP_SINK) return OUTRIGGER_E_INVALID;
   std::string_view url = sv(request.url);
   if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) return OUTRIGGER_E_INVALID;
   if (hasLineBreak(request.url) || hasLineBreak(request.method)) return OUTRIGGER_E_INVALID;

@@ -19,18 +19,30 @@ std::string versionText(uint16_t major, uint16_t minor) {
 
 std::string hostVersion() { return versionText(OUTRIGGER_ABI_MAJOR, OUTRIGGER_ABI_MINOR); }
 
-// Smallest table sizes a v1.0 plugin can have: the whole 1.0 layout.
-constexpr size_t kMinEntrySize = sizeof(outrigger_plugin_entry);
-constexpr size_t kMinTypeSize = sizeof(outrigger_plugin_type);
+// A table may be as small as its ABI 1.0 layout (OUTRIGGER_MIN_SIZE_*), never smaller: tables
+// only grow, and every slot added since 1.0 is read behind OUTRIGGER_HAS_SLOT. Empty when it
+// fits, else why not.
+std::string checkTableSize(const char* what, const outrigger_header& h, size_t min_size) {
+  if (h.struct_size >= min_size) return "";
+  return std::string(what) + " too small (" + std::to_string(h.struct_size) + " bytes; its ABI 1.0 layout is " +
+         std::to_string(min_size) + ")";
+}
 
-bool headerFits(const outrigger_header& h, size_t min_size) {
-  return h.abi_major == OUTRIGGER_ABI_MAJOR && h.struct_size >= min_size;
+size_t minHooksSize(outrigger_kind kind) {
+  switch (kind) {
+    case OUTRIGGER_KIND_PROVIDER: return OUTRIGGER_MIN_SIZE_PROVIDER_HOOKS;
+    case OUTRIGGER_KIND_GUARDRAIL: return OUTRIGGER_MIN_SIZE_GUARDRAIL_HOOKS;
+    case OUTRIGGER_KIND_CACHE: return OUTRIGGER_MIN_SIZE_CACHE_HOOKS;
+    case OUTRIGGER_KIND_EXPORTER: return OUTRIGGER_MIN_SIZE_EXPORTER_HOOKS;
+  }
+  return sizeof(outrigger_header);
 }
 
 // Checks the hook table of one type: present, sized, required slots set.
 std::string checkHooks(const outrigger_plugin_type& t) {
   const auto* hdr = static_cast<const outrigger_header*>(t.hooks);
   if (!hdr) return "has no hook table";
+  if (std::string err = checkTableSize("hook table", *hdr, minHooksSize(t.kind)); !err.empty()) return "has a " + err;
   switch (t.kind) {
     case OUTRIGGER_KIND_PROVIDER: {
       auto* h = static_cast<const outrigger_provider_hooks*>(t.hooks);
@@ -95,16 +107,20 @@ Expected<std::vector<std::shared_ptr<const PluginType>>> openAndIndex(const std:
                                                  versionText(h.abi_major, h.abi_minor) + ", host supports ABI " +
                                                  hostVersion() + "; upgrade the host");
   }
-  if (h.struct_size < kMinEntrySize) {
-    return Status(Code::kInvalidArgument, path + ": entry table too small (" + std::to_string(h.struct_size) +
-                                              " bytes, ABI " + hostVersion() + " needs " +
-                                              std::to_string(kMinEntrySize) + ")");
+  if (std::string err = checkTableSize("entry table", h, OUTRIGGER_MIN_SIZE_PLUGIN_ENTRY); !err.empty()) {
+    return Status(Code::kInvalidArgument, path + ": " + err);
   }
   std::vector<std::shared_ptr<const PluginType>> out;
   for (size_t i = 0; i < entry->type_count; ++i) {
     const outrigger_plugin_type* t = entry->types[i];
     std::string label = path + ": type #" + std::to_string(i);
-    if (!t || !headerFits(t->hdr, kMinTypeSize)) return Status(Code::kInvalidArgument, label + ": bad type table header");
+    if (!t) return Status(Code::kInvalidArgument, label + ": no type table");
+    if (t->hdr.abi_major != OUTRIGGER_ABI_MAJOR) {
+      return Status(Code::kInvalidArgument, label + ": type table built for ABI major " + std::to_string(t->hdr.abi_major));
+    }
+    if (std::string err = checkTableSize("type table", t->hdr, OUTRIGGER_MIN_SIZE_PLUGIN_TYPE); !err.empty()) {
+      return Status(Code::kInvalidArgument, label + ": " + err);
+    }
     if (!t->create || !t->destroy) return Status(Code::kInvalidArgument, label + ": create and destroy are required");
     if (!t->name.data || !t->name.size) return Status(Code::kInvalidArgument, label + ": type has no name");
     auto p = std::make_shared<PluginType>();

@@ -11,6 +11,16 @@
  * tail slots with OUTRIGGER_HAS_SLOT. The host refuses a plugin whose major differs or whose
  * minor is newer than the host's, naming both versions.
  *
+ * Each struct a plugin passes to the host has an OUTRIGGER_MIN_SIZE_* next to it: its size in
+ * the minor that introduced it (1.0 for most, 1.1 for HTTP and embeddings), frozen for the
+ * whole major. The host accepts any struct_size at least that large, refuses a smaller one, and
+ * never reads past struct_size: a slot the plugin's minor lacks reads as zero. So a slot added
+ * at a tail must give zero (or NULL) the meaning "not set". Structs the host passes to a plugin
+ * are always the host's full size, and the host is never older than the plugin, so a plugin
+ * reads the prefix its header knows; slots of the host table added after 1.0 still go behind
+ * OUTRIGGER_HAS_SLOT, because a minor may gain slots after its first release (1.1's
+ * embeddings_done came after its HTTP slots).
+ *
  * Threads. Every function pointer carries a tag:
  *   [init]  main thread, while loading or creating; never on the request path.
  *   [loop]  the worker thread that owns the request. Host calls with a request handle check
@@ -138,6 +148,11 @@ typedef struct outrigger_header {
 #define OUTRIGGER_HAS_SLOT(t, type, field) \
   ((t)->hdr.struct_size >= offsetof(type, field) + sizeof((t)->field) && (t)->field)
 
+/* Bytes of `type` up to the end of `field`: the size of the struct in a minor whose last member
+ * was `field`. The OUTRIGGER_MIN_SIZE_* values are written with it so they stay frozen when a
+ * later minor appends members. */
+#define OUTRIGGER_SIZE_THROUGH(type, field) (offsetof(type, field) + sizeof(((type*)0)->field))
+
 /* Error details from [init] calls. Caller-owned; the plugin writes at most sizeof(message). */
 typedef struct outrigger_error {
   char message[512];
@@ -259,6 +274,8 @@ typedef struct outrigger_response_view {
   double cost_usd;
   outrigger_str model;             /* the model that answered */
 } outrigger_response_view;
+/* Smallest response view a plugin may pass (provider_done, cache_done): the 1.0 layout. */
+#define OUTRIGGER_MIN_SIZE_RESPONSE_VIEW OUTRIGGER_SIZE_THROUGH(outrigger_response_view, model)
 
 typedef struct outrigger_tool_call_delta_view {
   uint32_t index;
@@ -274,6 +291,8 @@ typedef struct outrigger_chunk_view {
   const outrigger_tool_call_delta_view* tool_calls;
   size_t tool_call_count;
 } outrigger_chunk_view;
+/* Smallest chunk view a plugin may pass (provider_chunk): the 1.0 layout. */
+#define OUTRIGGER_MIN_SIZE_CHUNK_VIEW OUTRIGGER_SIZE_THROUGH(outrigger_chunk_view, tool_call_count)
 
 /* Guardrail verdicts, as on the wire. */
 typedef int32_t outrigger_verdict;
@@ -284,7 +303,9 @@ enum {
 };
 
 /* Synchronous result of a guardrail hook. The host zeroes it before the call; `reason` is
- * copied by the host when the hook returns. */
+ * copied by the host when the hook returns. OWNERSHIP: host-owned and always the host's full
+ * size, so it has no header: a plugin writes the members its header knows and the rest stay
+ * zero. */
 typedef struct outrigger_guardrail_result {
   outrigger_verdict verdict;
   outrigger_str reason;
@@ -353,6 +374,8 @@ typedef struct outrigger_http_request {
   uint32_t idle_timeout_ms;             /* longest gap between two pieces of the body */
   uint32_t total_timeout_ms;            /* the whole transfer */
 } outrigger_http_request;
+/* Smallest HTTP request a plugin may pass (http_request): the 1.1 layout. */
+#define OUTRIGGER_MIN_SIZE_HTTP_REQUEST OUTRIGGER_SIZE_THROUGH(outrigger_http_request, total_timeout_ms)
 
 /* Why a transfer ended (outrigger_http_result.error). */
 typedef int32_t outrigger_http_error;
@@ -403,6 +426,8 @@ typedef struct outrigger_http_sink {
   /* [loop] Exactly once per accepted transfer, unless http_cancel ran first. */
   void (*on_complete)(void* user_data, const outrigger_http_result* result) OUTRIGGER_NOEXCEPT;
 } outrigger_http_sink;
+/* Smallest sink a plugin may pass (http_request): the 1.1 layout. */
+#define OUTRIGGER_MIN_SIZE_HTTP_SINK OUTRIGGER_SIZE_THROUGH(outrigger_http_sink, on_complete)
 
 /* ------------------------------------------------------------------ embeddings (minor 1) */
 
@@ -444,6 +469,8 @@ typedef struct outrigger_embeddings_view {
   double cost_usd;
   outrigger_str model;                  /* the model that answered */
 } outrigger_embeddings_view;
+/* Smallest embeddings view a plugin may pass (embeddings_done): its first (1.1) layout. */
+#define OUTRIGGER_MIN_SIZE_EMBEDDINGS_VIEW OUTRIGGER_SIZE_THROUGH(outrigger_embeddings_view, model)
 
 /* ------------------------------------------------------------------ host API */
 
@@ -528,6 +555,9 @@ typedef struct outrigger_provider_hooks {
    * `cancel` with the same handle and accepts no completion afterwards. */
   outrigger_status (*embed)(void* instance, const outrigger_embed_request_view* request) OUTRIGGER_NOEXCEPT;
 } outrigger_provider_hooks;
+/* The 1.0 layout ends at resume; embed came later in minor 1, so the host reads it only behind
+ * OUTRIGGER_HAS_SLOT (a plugin built against the first 1.1 header has no embed slot). */
+#define OUTRIGGER_MIN_SIZE_PROVIDER_HOOKS OUTRIGGER_SIZE_THROUGH(outrigger_provider_hooks, resume)
 
 typedef struct outrigger_guardrail_hooks {
   outrigger_header hdr;
@@ -545,6 +575,7 @@ typedef struct outrigger_guardrail_hooks {
   /* [loop] Optional. A PENDING hook's request ended; idempotent. */
   void (*on_cancel)(void* instance, outrigger_request request) OUTRIGGER_NOEXCEPT;
 } outrigger_guardrail_hooks;
+#define OUTRIGGER_MIN_SIZE_GUARDRAIL_HOOKS OUTRIGGER_SIZE_THROUGH(outrigger_guardrail_hooks, on_cancel) /* 1.0 */
 
 typedef struct outrigger_cache_hooks {
   outrigger_header hdr;
@@ -556,6 +587,7 @@ typedef struct outrigger_cache_hooks {
   /* [loop] Optional. A PENDING lookup's request ended; idempotent. */
   void (*on_cancel)(void* instance, outrigger_request request) OUTRIGGER_NOEXCEPT;
 } outrigger_cache_hooks;
+#define OUTRIGGER_MIN_SIZE_CACHE_HOOKS OUTRIGGER_SIZE_THROUGH(outrigger_cache_hooks, on_cancel) /* 1.0 */
 
 typedef struct outrigger_exporter_hooks {
   outrigger_header hdr;
@@ -564,6 +596,7 @@ typedef struct outrigger_exporter_hooks {
   /* [export] Optional. Push buffered records out; called on shutdown and reload. */
   outrigger_status (*flush)(void* instance) OUTRIGGER_NOEXCEPT;
 } outrigger_exporter_hooks;
+#define OUTRIGGER_MIN_SIZE_EXPORTER_HOOKS OUTRIGGER_SIZE_THROUGH(outrigger_exporter_hooks, flush) /* 1.0 */
 
 /* ------------------------------------------------------------------ types and entry */
 
@@ -587,6 +620,7 @@ typedef struct outrigger_plugin_type {
    * _exporter_hooks, matching `kind`. */
   const void* hooks;
 } outrigger_plugin_type;
+#define OUTRIGGER_MIN_SIZE_PLUGIN_TYPE OUTRIGGER_SIZE_THROUGH(outrigger_plugin_type, hooks) /* 1.0 */
 
 typedef struct outrigger_plugin_entry {
   outrigger_header hdr;     /* the ABI the plugin was built against */
@@ -595,6 +629,7 @@ typedef struct outrigger_plugin_entry {
   const outrigger_plugin_type* const* types;
   size_t type_count;
 } outrigger_plugin_entry;
+#define OUTRIGGER_MIN_SIZE_PLUGIN_ENTRY OUTRIGGER_SIZE_THROUGH(outrigger_plugin_entry, type_count) /* 1.0 */
 
 #define OUTRIGGER_ENTRY_SYMBOL "outrigger_plugin_entry_v1"
 
