@@ -126,6 +126,7 @@ Expected<std::shared_ptr<ChainSnapshot>> buildChain(const config::Settings& sett
       }
       r.provider = provider[0];
       r.policy = rs.policy;
+      r.fallback_answer = rs.fallback_answer;
       if (rs.policy.tenant_rpm) r.policy.tenant_rpm = uint32_t((rs.policy.tenant_rpm + worker_count - 1) / worker_count);
       if (rs.policy.tenant_tpm) {
         r.policy.tenant_tpm = uint32_t((uint64_t(rs.policy.tenant_tpm) + worker_count - 1) / worker_count);

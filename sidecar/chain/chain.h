@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,7 @@ struct Route {
   std::vector<Target> targets;  // at least one
   resilience::RoutePolicy policy;
   std::vector<Stage> exporters;
+  std::optional<std::string> fallback_answer;  // served, marked degraded, when every target failed
 };
 
 // What one worker runs. Instances are that worker's own unless their type is shared.

@@ -115,6 +115,10 @@ RequestContext::Admission RequestContext::admit(uint32_t* wait_ms, std::string* 
       return Admission::kLimited;
     }
     recordDecision(d);
+    if (serveFallbackAnswer("no upstream target available: every circuit breaker is open")) {
+      phase_ = Phase::kDone;
+      return Admission::kStartedDone;
+    }
     end(Code::kUnavailable, "no upstream target available: every circuit breaker is open", "router", true,
         d.retry_after_ms);
     return Admission::kEnded;

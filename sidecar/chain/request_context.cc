@@ -232,6 +232,7 @@ void RequestContext::advance() {
         phase_ = Phase::kDone;
         break;
       case Phase::kDone:
+        if (degraded_) return end(Code::kOk, "degraded answer: " + provider_message_, fallbackOrigin());
         end(provider_code_, provider_message_, provider_code_ == Code::kOk ? "" : providerStage().origin,
             provider_retryable_, provider_retry_after_ms_);
         return;
@@ -507,7 +508,9 @@ void RequestContext::sendChunk(std::string_view delta, const outrigger_chunk_vie
   if (!started_) {
     started_ = true;
     first_chunk_ns_ = monoNowNs();
-    sink_->onStart(stream_id_, {model_, providerStage().instance->name(), from_cache_, trace_id_});
+    std::string origin = degraded_ ? fallbackOrigin() : std::string();
+    sink_->onStart(stream_id_, {model_, degraded_ ? std::string_view(origin) : std::string_view(providerStage().instance->name()),
+                                from_cache_, trace_id_});
   }
   std::vector<ToolCallDelta> deltas;
   if (chunk) {
@@ -594,6 +597,7 @@ outrigger_status RequestContext::providerDone(plugin::PluginInstance* inst, cons
       next_target_ = d.target;
       if (setTimer(d.delay_ms, &RequestContext::onAttemptTimer, this) == OUTRIGGER_OK) return OUTRIGGER_OK;
     }
+    serveFallbackAnswer(provider_message_);
     phase_ = Phase::kDone;
   } else {
     planner_->succeeded();
@@ -650,5 +654,23 @@ outrigger_status RequestContext::embeddingsDone(plugin::PluginInstance* inst, co
   else advance();
   return OUTRIGGER_OK;
 }
+
+// Every target failed, or every breaker is open: the route's degraded answer instead of the
+// error, when it has one and nothing has reached the client yet. No output guardrail or cache
+// sees it (it is the operator's text, and must not be served again as if a provider said it).
+bool RequestContext::serveFallbackAnswer(const std::string& why) {
+  if (!route_->fallback_answer || chunk_seq_ > 0 || embed_) return false;
+  degraded_ = true;
+  provider_code_ = Code::kOk;
+  provider_message_ = why;
+  content_ = *route_->fallback_answer;
+  tool_calls_.clear();
+  finish_reason_ = "stop";
+  spans_.push_back({"fallback", route_->name, monoNowNs(), 0, "degraded answer: " + why});
+  if (view_.stream) sendChunk(content_, nullptr);
+  return true;
+}
+
+std::string RequestContext::fallbackOrigin() const { return "fallback/" + route_->name; }
 
 }  // namespace outrigger::chain

@@ -97,6 +97,9 @@ class RequestContext final : public LimitWaiter {
   void recordDecision(const resilience::Decision& d);
   // The running attempt stops counting against its target's concurrency limit (idempotent).
   void endAttempt();
+  // Answers with the route's fallback_answer, marked degraded; false when there is none to give.
+  bool serveFallbackAnswer(const std::string& why);
+  std::string fallbackOrigin() const;
   void preparePlanner();
   Admission admit(uint32_t* wait_ms, std::string* why);
   // Refuses now, or waits in the route's queue when the route says so and there is room.
@@ -195,6 +198,7 @@ class RequestContext final : public LimitWaiter {
   bool ended_ = false;
   bool answered_ = false;  // a provider answered OK (its usage is what the upstream used)
   bool reached_provider_ = false;  // a provider hook was called: the upstream may have acted
+  bool degraded_ = false;          // the route's fallback_answer stands in for a failure
   std::unique_ptr<std::string> tenant_override_;  // set by the front; else the request's own
   bool paused_ = false;
   bool stopped_by_chunk_ = false;

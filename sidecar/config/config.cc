@@ -59,6 +59,7 @@ class Parser {
   void breaker(const toml::table& t, const std::string& ctx, resilience::BreakerPolicy* p) const;
   void limits(const toml::table& t, const std::string& ctx, resilience::LimitPolicy* p) const;
   void hedge(const toml::table& t, const std::string& ctx, resilience::HedgePolicy* p) const;
+  std::string fallbackAnswer(const toml::node& n, const std::string& ctx) const;
   void toJson(const toml::node& n, const std::string& pointer, rapidjson::Writer<rapidjson::StringBuffer>* w,
               std::map<std::string, std::string>* lines) const;
 
@@ -403,7 +404,7 @@ InstanceSettings Parser::instance(const std::string& name, const toml::table& t)
 RouteSettings Parser::route(const std::string& name, const toml::table& t) const {
   const std::string ctx = "[routes." + name + "]";
   checkKeys(t, {"provider", "model", "guardrails", "cache", "exporters", "targets", "strategy", "retry", "breaker",
-                "tenant_rpm", "tenant_tpm", "limits", "hedge"},
+                "tenant_rpm", "tenant_tpm", "limits", "hedge", "fallback_answer"},
             ctx);
   RouteSettings r;
   r.name = name;
@@ -439,6 +440,8 @@ RouteSettings Parser::route(const std::string& name, const toml::table& t) const
       limits(sub(v, key), ctx + ".limits", &r.policy.limits);
     } else if (key == "hedge") {
       hedge(sub(v, key), ctx + ".hedge", &r.policy.hedge);
+    } else if (key == "fallback_answer") {
+      r.fallback_answer = fallbackAnswer(v, ctx);
     }
   }
   if (!r.provider.empty() && !r.targets.empty()) fail(t, ctx + " sets both 'provider' and 'targets'; use one");
@@ -526,6 +529,17 @@ void Parser::hedge(const toml::table& t, const std::string& ctx, resilience::Hed
   if (!d) fail(t, ctx + " needs 'delay_ms'");
   p->delay_ms = static_cast<uint32_t>(uint(*d, "delay_ms", 3600000));
   if (p->delay_ms == 0) fail(*d, "'delay_ms' in " + ctx + " must be at least 1");
+}
+
+// A string is the answer's text; a table is written as JSON text (an answer in a structured form).
+std::string Parser::fallbackAnswer(const toml::node& n, const std::string& ctx) const {
+  if (n.is_string()) return str(n, "fallback_answer");
+  if (!n.is_table()) fail(n, "'fallback_answer' in " + ctx + " must be a string or a table (served as JSON)");
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  std::map<std::string, std::string> lines;
+  toJson(n, "", &w, &lines);
+  return std::string(buf.GetString(), buf.GetSize());
 }
 
 Settings Parser::run(const toml::table& root) {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -116,6 +117,9 @@ struct RouteSettings {
   std::vector<TargetSettings> targets;  // at least one; `provider = ...` makes a single target
   resilience::RoutePolicy policy;       // strategy, tenant limits, retry, breaker, limits, hedge
   std::vector<std::string> exporters;
+  // The degraded answer served when every target failed (text, or a table as JSON text); unset:
+  // the failure reaches the caller.
+  std::optional<std::string> fallback_answer;
   std::string where;
 };
 

@@ -9,6 +9,13 @@
 
 namespace outrigger::http {
 
+namespace {
+
+// The route's fallback_answer stood in for a failure (the chain names it "fallback/<route>").
+bool isDegraded(std::string_view origin) { return origin.rfind("fallback/", 0) == 0; }
+
+}  // namespace
+
 struct ChatExchange::Generator {
   h2o_generator_t super;
   ChatExchange* self;
@@ -102,6 +109,7 @@ void ChatExchange::startStream() {
 void ChatExchange::onStart(uint64_t, const ResponseStartInfo& info) {
   Busy busy(&depth_);
   if (!info.model.empty()) encoder_->setModel(info.model);
+  if (stream_ && !headers_sent_ && req_ && isDegraded(info.provider)) addHeader(req_, "x-outrigger-degraded", "true");
   if (stream_) startStream();
 }
 
@@ -140,6 +148,10 @@ void ChatExchange::replyUnary(const ResponseEndInfo& end) {
   headers_sent_ = final_sent_ = true;
   status_ = 200;
   recordOutcome(200);
+  if (isDegraded(end.origin)) {
+    addHeader(req_, "x-outrigger-degraded", "true");
+    addHeader(req_, "x-outrigger-origin", end.origin);
+  }
   sendWhole(req_, 200, "OK", "application/json", encoder_->unary(end, unary_text_));
 }
 

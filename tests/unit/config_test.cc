@@ -159,3 +159,13 @@ TEST_CASE("a dotted key of 100,000 parts is refused before the TOML parser recur
                                 "/etc/outrigger");
   CHECK(ok.ok());  // dots inside a string value are not key parts
 }
+
+TEST_CASE("fallback_answer is text, or a table served as JSON text") {
+  auto text = config::parseConfig(std::string(kMinimal) + "fallback_answer = \"sorry\"\n", "t.toml", ".");
+  REQUIRE(text.ok());
+  CHECK(text->routes[0].fallback_answer == std::optional<std::string>("sorry"));
+  auto table = config::parseConfig(std::string(kMinimal) + "fallback_answer = { a = 1, b = [true] }\n", "t.toml", ".");
+  REQUIRE(table.ok());
+  CHECK(table->routes[0].fallback_answer == std::optional<std::string>(R"({"a":1,"b":[true]})"));
+  CHECK(errorOf(std::string(kMinimal) + "fallback_answer = 3\n").find("must be a string or a table") != std::string::npos);
+}

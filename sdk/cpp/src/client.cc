@@ -274,6 +274,8 @@ class Connection {
     r.trace_id = str(e->trace_id());
     r.cost_usd = e->cost_usd();
     r.cache_hit = e->cache_hit();
+    r.origin = str(e->origin());
+    r.message = str(e->message());
     if (const auto* u = e->usage()) {
       r.usage = {u->prompt_tokens(), u->completion_tokens(), u->cached_tokens(), u->reasoning_tokens()};
     }

@@ -110,6 +110,10 @@ struct Response {
   double cost_usd = 0;
   bool cache_hit = false;
   std::vector<Verdict> verdicts;
+  // The "stage/instance" that produced the answer when the daemon names it: "fallback/<route>"
+  // marks a route's degraded answer, served because every target failed.
+  std::string origin;
+  std::string message;  // for a degraded answer: why
 };
 
 struct StreamStart {
