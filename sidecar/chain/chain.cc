@@ -134,9 +134,10 @@ Expected<std::shared_ptr<ChainSnapshot>> buildChain(const config::Settings& sett
       for (const auto& g : rs.guardrails) {
         if (Status s = add(g, &r.guardrails); !s.isOk()) return s;
       }
-      if (!rs.cache.empty()) {
-        if (Status s = add(rs.cache, &r.cache); !s.isOk()) return s;
+      for (const auto& c : rs.caches) {
+        if (Status s = add(c, &r.cache); !s.isOk()) return s;
       }
+      r.cache_replay_chunk_bytes = rs.cache_replay_chunk_bytes;
       for (const auto& e : rs.exporters) {
         if (Status s = add(e, &r.exporters); !s.isOk()) return s;
       }

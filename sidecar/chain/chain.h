@@ -37,7 +37,8 @@ struct Route {
   std::string name;
   std::string model;  // empty: pass the caller's model through
   std::vector<Stage> guardrails;
-  std::vector<Stage> cache;  // zero or one
+  std::vector<Stage> cache;  // looked up in order; every one stores a provider's answer
+  uint32_t cache_replay_chunk_bytes = 64;  // a streamed hit goes out in chunks of this size
   Stage provider;             // the first target's stage
   std::vector<Target> targets;  // at least one
   resilience::RoutePolicy policy;

@@ -5,6 +5,7 @@
 #include "chain/request_json_depth.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/utf8.h"
 #include "http_client/http_client.h"
 #include "outrigger_generated.h"
 #include "plugin/str_view.h"
@@ -288,10 +289,14 @@ bool RequestContext::runGuardrailIn() {
   return !ended_;
 }
 
+// Each cache in route order until one hits (cacheDone moves on to the answer).
 bool RequestContext::runCacheLookup() {
-  phase_ = Phase::kProvider;
-  if (route_->cache.empty() || view_.cache_bypass) return true;
-  const Stage& stage = route_->cache[0];
+  if (view_.cache_bypass || stage_index_ >= route_->cache.size()) {
+    phase_ = Phase::kProvider;
+    stage_index_ = 0;
+    return true;
+  }
+  const Stage& stage = route_->cache[stage_index_++];
   waiting_ = Waiting::kCache;
   waiting_stage_ = &stage;
   outrigger_status rc = callHook(stage, "cache.lookup", [&] {
@@ -440,7 +445,6 @@ void RequestContext::runCacheStore() {
       provider_code_ != Code::kOk) {
     return;
   }
-  const Stage& stage = route_->cache[0];
   std::vector<outrigger_tool_call_view> calls;
   outrigger_response_view resp = answerView(&calls);
   // The key is the request as the route received it, as at lookup: the attempt that answered
@@ -448,11 +452,13 @@ void RequestContext::runCacheStore() {
   outrigger_request_view keyed = view_;
   std::string_view asked = !route_->model.empty() ? std::string_view(route_->model) : std::string_view(caller_model_);
   keyed.model = {asked.data(), asked.size()};
-  callHook(stage, "cache.store", [&] {
-    stage.instance->cache()->store(stage.instance->handle(), &keyed, &resp);
-    return OUTRIGGER_OK;
-  });
-  closeSpan("stored");
+  for (const Stage& stage : route_->cache) {
+    callHook(stage, "cache.store", [&] {
+      stage.instance->cache()->store(stage.instance->handle(), &keyed, &resp);
+      return OUTRIGGER_OK;
+    });
+    closeSpan("stored");
+  }
 }
 
 // ------------------------------------------------------------------ completions
@@ -476,7 +482,7 @@ outrigger_status RequestContext::cacheDone(plugin::PluginInstance* inst, const o
     closeSpan("hit");
     from_cache_ = true;
     copyFinal(*hit);
-    if (view_.stream) sendChunk(content_, nullptr);
+    if (view_.stream) replayChunks();
     phase_ = Phase::kGuardOut;
     stage_index_ = 0;
   } else {
@@ -672,5 +678,16 @@ bool RequestContext::serveFallbackAnswer(const std::string& why) {
 }
 
 std::string RequestContext::fallbackOrigin() const { return "fallback/" + route_->name; }
+
+// A cached answer to a streaming request goes out as a stream would (chunks of the route's
+// replay size, cut between code points), not as one chunk.
+void RequestContext::replayChunks() {
+  std::string_view rest = content_;
+  do {
+    std::string_view piece = utf8Prefix(rest, route_->cache_replay_chunk_bytes);
+    rest.remove_prefix(piece.size());
+    sendChunk(piece, nullptr);
+  } while (!rest.empty() && sink_);
+}
 
 }  // namespace outrigger::chain

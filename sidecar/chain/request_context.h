@@ -99,6 +99,7 @@ class RequestContext final : public LimitWaiter {
   void endAttempt();
   // Answers with the route's fallback_answer, marked degraded; false when there is none to give.
   bool serveFallbackAnswer(const std::string& why);
+  void replayChunks();
   std::string fallbackOrigin() const;
   void preparePlanner();
   Admission admit(uint32_t* wait_ms, std::string* why);

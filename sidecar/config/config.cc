@@ -404,7 +404,7 @@ InstanceSettings Parser::instance(const std::string& name, const toml::table& t)
 RouteSettings Parser::route(const std::string& name, const toml::table& t) const {
   const std::string ctx = "[routes." + name + "]";
   checkKeys(t, {"provider", "model", "guardrails", "cache", "exporters", "targets", "strategy", "retry", "breaker",
-                "tenant_rpm", "tenant_tpm", "limits", "hedge", "fallback_answer"},
+                "tenant_rpm", "tenant_tpm", "limits", "hedge", "fallback_answer", "cache_replay_chunk_bytes"},
             ctx);
   RouteSettings r;
   r.name = name;
@@ -417,7 +417,11 @@ RouteSettings Parser::route(const std::string& name, const toml::table& t) const
     std::string key(k.str());
     if (key == "provider") r.provider = str(v, key);
     else if (key == "model") r.model = str(v, key);
-    else if (key == "cache") r.cache = str(v, key);
+    else if (key == "cache") r.caches = v.is_string() ? std::vector<std::string>{str(v, key)} : strList(v, key);
+    else if (key == "cache_replay_chunk_bytes") {
+      r.cache_replay_chunk_bytes = static_cast<uint32_t>(uint(v, key, 1u << 20));
+      if (r.cache_replay_chunk_bytes == 0) fail(v, "'cache_replay_chunk_bytes' in " + ctx + " must be at least 1");
+    }
     else if (key == "guardrails") r.guardrails = strList(v, key);
     else if (key == "exporters") r.exporters = strList(v, key);
     else if (key == "tenant_rpm") r.policy.tenant_rpm = static_cast<uint32_t>(uint(v, key, 100000000));
@@ -599,7 +603,7 @@ Settings Parser::run(const toml::table& root) {
       }
     };
     for (const auto& target : r.targets) check(target.provider, "provider");
-    if (!r.cache.empty()) check(r.cache, "cache");
+    for (const auto& c : r.caches) check(c, "cache");
     for (const auto& g : r.guardrails) check(g, "guardrail");
     for (const auto& e : r.exporters) check(e, "exporter");
   }

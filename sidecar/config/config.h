@@ -112,7 +112,8 @@ struct RouteSettings {
   std::string name;
   std::string model;  // model the provider calls; empty: the caller's model
   std::vector<std::string> guardrails;
-  std::string cache;
+  std::vector<std::string> caches;  // `cache = "a"` or `cache = ["exact", "semantic"]`: looked up in order
+  uint32_t cache_replay_chunk_bytes = 64;  // a streamed cache hit is replayed in chunks of this size
   std::string provider;  // the first target's provider (kept for single-target routes)
   std::vector<TargetSettings> targets;  // at least one; `provider = ...` makes a single target
   resilience::RoutePolicy policy;       // strategy, tenant limits, retry, breaker, limits, hedge

@@ -2,7 +2,9 @@
 // found again, whatever model the answering target called.
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <map>
+#include <thread>
 
 #include "chain/chain.h"
 #include "chain/engine.h"
@@ -18,7 +20,10 @@ namespace {
 class Sink : public ResponseSink {
  public:
   void onStart(uint64_t, const ResponseStartInfo&) override {}
-  Flow onChunk(uint64_t, const ResponseChunkInfo&) override { return Flow::kOk; }
+  Flow onChunk(uint64_t sid, const ResponseChunkInfo& c) override {
+    chunks[sid].emplace_back(c.delta);
+    return Flow::kOk;
+  }
   void onEnd(uint64_t sid, const ResponseEndInfo& e) override {
     hits[sid] = e.cache_hit;
     content[sid] = std::string(e.content);
@@ -27,6 +32,7 @@ class Sink : public ResponseSink {
   std::map<uint64_t, bool> hits;
   std::map<uint64_t, std::string> content;
   std::map<uint64_t, Code> codes;
+  std::map<uint64_t, std::vector<std::string>> chunks;
 };
 
 struct CachedRoute {
@@ -38,7 +44,8 @@ struct CachedRoute {
   explicit CachedRoute(const std::string& route) {
     auto settings = config::parseConfig(
         "[plugins]\ndirs = [\"" OUTRIGGER_PLUGIN_DIR "\"]\n[instances.mock]\ntype = \"provider.mock\"\n"
-        "[instances.mock.config]\nmode = \"echo\"\n[instances.memory]\ntype = \"cache.memory\"\n" + route,
+        "[instances.mock.config]\nmode = \"echo\"\n[instances.memory]\ntype = \"cache.memory\"\n"
+        "[instances.brief]\ntype = \"cache.memory\"\n[instances.brief.config]\nttl_ms = 1\n" + route,
         "cache.toml", ".");
     REQUIRE(settings.ok());
     auto built = chain::buildChain(settings.value(), 1, 1);
@@ -49,8 +56,8 @@ struct CachedRoute {
   ~CachedRoute() { loop.runUntilForTest([] { return false; }, 5); }
 
   // Runs one request to its end.
-  void call(uint64_t sid, const std::string& model, const std::string& text) {
-    std::string f = requestFrame(sid, {.model = model, .messages = {{"user", text}}, .tenant = "acme"});
+  void call(uint64_t sid, const std::string& model, const std::string& text, bool stream = false) {
+    std::string f = requestFrame(sid, {.model = model, .messages = {{"user", text}}, .tenant = "acme", .stream = stream});
     auto buf = chain::FrameBuffer::copyOf(reinterpret_cast<const uint8_t*>(f.data()), f.size());
     const auto* req = wire::GetSizePrefixedFrame(buf.data())->body_as_Request();
     loop.runUntilForTest([&] {
@@ -80,4 +87,35 @@ TEST_CASE("the cache key keeps the route's model when the route names one") {
   r.call(1, "x", "hello");
   r.call(2, "y", "hello");  // the route's model, not the caller's, is what the answer is for
   CHECK(r.sink.hits[2]);
+}
+
+TEST_CASE("several caches are looked up in order: a miss in the first is answered by the second") {
+  // `brief` forgets within a millisecond; `memory` keeps the answer.
+  CachedRoute both("[routes.default]\ncache = [\"brief\", \"memory\"]\nprovider = \"mock\"\n");
+  both.call(1, "m", "hello");
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  both.call(2, "m", "hello");
+  CHECK(both.sink.hits[2]);
+
+  CachedRoute brief_only("[routes.default]\ncache = \"brief\"\nprovider = \"mock\"\n");
+  brief_only.call(1, "m", "hello");
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  brief_only.call(2, "m", "hello");
+  CHECK_FALSE(brief_only.sink.hits[2]);  // so the hit above came from the second cache
+}
+
+TEST_CASE("a cache hit on a streaming request is replayed in chunks of the route's size") {
+  CachedRoute r("[routes.default]\ncache = \"memory\"\ncache_replay_chunk_bytes = 4\nprovider = \"mock\"\n");
+  std::string text = "one two three é four";  // the é must not be cut in half
+  r.call(1, "m", text, /*stream=*/true);
+  r.call(2, "m", text, /*stream=*/true);
+  REQUIRE(r.sink.hits[2]);
+  const std::vector<std::string>& pieces = r.sink.chunks[2];
+  CHECK(pieces.size() >= text.size() / 4);
+  std::string joined;
+  for (const std::string& p : pieces) {
+    CHECK(p.size() <= 4);  // a piece ends before a code point that would not fit
+    joined += p;
+  }
+  CHECK(joined == text);
 }
