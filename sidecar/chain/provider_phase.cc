@@ -230,4 +230,22 @@ void RequestContext::onAttemptTimer(void* user_data, outrigger_status status) {
   if (self->startAttempt(self->next_target_)) self->advance();
 }
 
+// Every target failed, or every breaker is open: the route's degraded answer instead of the
+// error, when it has one and nothing has reached the client yet. No output guardrail or cache
+// sees it (it is the operator's text, and must not be served again as if a provider said it).
+bool RequestContext::serveFallbackAnswer(const std::string& why) {
+  if (!route_->fallback_answer || chunk_seq_ > 0 || embed_) return false;
+  degraded_ = true;
+  provider_code_ = Code::kOk;
+  provider_message_ = why;
+  content_ = *route_->fallback_answer;
+  tool_calls_.clear();
+  finish_reason_ = "stop";
+  spans_.push_back({"fallback", route_->name, monoNowNs(), 0, "degraded answer: " + why});
+  if (view_.stream) sendChunk(content_, nullptr);
+  return true;
+}
+
+std::string RequestContext::fallbackOrigin() const { return "fallback/" + route_->name; }
+
 }  // namespace outrigger::chain

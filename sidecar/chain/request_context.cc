@@ -1,11 +1,11 @@
 #include "chain/request_context.h"
+#include "chain/call_hook.h"
 
 #include <cstring>
 
 #include "chain/request_json_depth.h"
 #include "common/clock.h"
 #include "common/log.h"
-#include "common/utf8.h"
 #include "http_client/http_client.h"
 #include "outrigger_generated.h"
 #include "plugin/str_view.h"
@@ -170,24 +170,6 @@ void RequestContext::begin() {
 
 // ------------------------------------------------------------------ stage machine
 
-template <class F>
-outrigger_status RequestContext::callHook(const Stage& stage, const char* span_stage, F&& hook) {
-  spans_.push_back({span_stage, stage.instance->name(), monoNowNs(), 0, ""});
-  in_hook_ = true;
-  completed_in_hook_ = false;
-  uint64_t t0 = spans_.back().start_ns;
-  outrigger_status rc = hook();
-  in_hook_ = false;
-  uint64_t took_us = (monoNowNs() - t0) / 1000;
-  if (took_us > engine_.settings().slow_hook_warn_us) {
-    uint64_t n = engine_.counters().slow_hooks.fetch_add(1, std::memory_order_relaxed);
-    if (n < 10 || n % 1000 == 0) {
-      ORLOG(LogLevel::kWarn, stage.origin, std::string(span_stage) + " blocked the loop for " + std::to_string(took_us) + " us");
-    }
-  }
-  return rc;
-}
-
 void RequestContext::closeSpan(std::string_view outcome) {
   if (spans_.empty() || !spans_.back().outcome.empty()) return;
   auto& s = spans_.back();
@@ -287,26 +269,6 @@ bool RequestContext::runGuardrailIn() {
   if (rc < 0) return stageFailed(stage, rc, "guardrail on_request");
   applyVerdict(stage, result, rc);
   return !ended_;
-}
-
-// Each cache in route order until one hits (cacheDone moves on to the answer).
-bool RequestContext::runCacheLookup() {
-  if (view_.cache_bypass || stage_index_ >= route_->cache.size()) {
-    phase_ = Phase::kProvider;
-    stage_index_ = 0;
-    return true;
-  }
-  const Stage& stage = route_->cache[stage_index_++];
-  waiting_ = Waiting::kCache;
-  waiting_stage_ = &stage;
-  outrigger_status rc = callHook(stage, "cache.lookup", [&] {
-    return stage.instance->cache()->lookup(stage.instance->handle(), &view_);
-  });
-  if (rc == OUTRIGGER_PENDING) return completed_in_hook_;
-  waiting_ = Waiting::kNothing;
-  if (rc < 0) return stageFailed(stage, rc, "cache lookup");
-  closeSpan("miss");
-  return true;
 }
 
 outrigger_status RequestContext::callProviderStart(const Stage& stage, const outrigger_request_view* view) {
@@ -440,27 +402,6 @@ bool RequestContext::runGuardrailOut() {
   return !ended_;
 }
 
-void RequestContext::runCacheStore() {
-  if (route_->cache.empty() || from_cache_ || view_.cache_bypass || view_.cache_no_store ||
-      provider_code_ != Code::kOk) {
-    return;
-  }
-  std::vector<outrigger_tool_call_view> calls;
-  outrigger_response_view resp = answerView(&calls);
-  // The key is the request as the route received it, as at lookup: the attempt that answered
-  // may have called its target's own model (view_.model now names it).
-  outrigger_request_view keyed = view_;
-  std::string_view asked = !route_->model.empty() ? std::string_view(route_->model) : std::string_view(caller_model_);
-  keyed.model = {asked.data(), asked.size()};
-  for (const Stage& stage : route_->cache) {
-    callHook(stage, "cache.store", [&] {
-      stage.instance->cache()->store(stage.instance->handle(), &keyed, &resp);
-      return OUTRIGGER_OK;
-    });
-    closeSpan("stored");
-  }
-}
-
 // ------------------------------------------------------------------ completions
 
 outrigger_status RequestContext::guardrailDone(plugin::PluginInstance* inst, outrigger_verdict verdict,
@@ -470,24 +411,6 @@ outrigger_status RequestContext::guardrailDone(plugin::PluginInstance* inst, out
   waiting_ = Waiting::kNothing;
   outrigger_guardrail_result result{verdict, {reason.data(), reason.size()}};
   applyVerdict(stage, result, verdict == OUTRIGGER_VERDICT_DENY ? OUTRIGGER_STOP : OUTRIGGER_CONTINUE);
-  if (in_hook_) completed_in_hook_ = true;
-  else advance();
-  return OUTRIGGER_OK;
-}
-
-outrigger_status RequestContext::cacheDone(plugin::PluginInstance* inst, const outrigger_response_view* hit) {
-  if (waiting_ != Waiting::kCache || waiting_stage_->instance.get() != inst) return OUTRIGGER_E_INVALID;
-  waiting_ = Waiting::kNothing;
-  if (hit && hit->code == OUTRIGGER_CODE_OK) {
-    closeSpan("hit");
-    from_cache_ = true;
-    copyFinal(*hit);
-    if (view_.stream) replayChunks();
-    phase_ = Phase::kGuardOut;
-    stage_index_ = 0;
-  } else {
-    closeSpan("miss");
-  }
   if (in_hook_) completed_in_hook_ = true;
   else advance();
   return OUTRIGGER_OK;
@@ -659,35 +582,6 @@ outrigger_status RequestContext::embeddingsDone(plugin::PluginInstance* inst, co
   if (in_hook_) completed_in_hook_ = true;
   else advance();
   return OUTRIGGER_OK;
-}
-
-// Every target failed, or every breaker is open: the route's degraded answer instead of the
-// error, when it has one and nothing has reached the client yet. No output guardrail or cache
-// sees it (it is the operator's text, and must not be served again as if a provider said it).
-bool RequestContext::serveFallbackAnswer(const std::string& why) {
-  if (!route_->fallback_answer || chunk_seq_ > 0 || embed_) return false;
-  degraded_ = true;
-  provider_code_ = Code::kOk;
-  provider_message_ = why;
-  content_ = *route_->fallback_answer;
-  tool_calls_.clear();
-  finish_reason_ = "stop";
-  spans_.push_back({"fallback", route_->name, monoNowNs(), 0, "degraded answer: " + why});
-  if (view_.stream) sendChunk(content_, nullptr);
-  return true;
-}
-
-std::string RequestContext::fallbackOrigin() const { return "fallback/" + route_->name; }
-
-// A cached answer to a streaming request goes out as a stream would (chunks of the route's
-// replay size, cut between code points), not as one chunk.
-void RequestContext::replayChunks() {
-  std::string_view rest = content_;
-  do {
-    std::string_view piece = utf8Prefix(rest, route_->cache_replay_chunk_bytes);
-    rest.remove_prefix(piece.size());
-    sendChunk(piece, nullptr);
-  } while (!rest.empty() && sink_);
 }
 
 }  // namespace outrigger::chain
