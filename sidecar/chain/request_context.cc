@@ -1,8 +1,8 @@
 #include "chain/request_context.h"
-#include "chain/call_hook.h"
 
 #include <cstring>
 
+#include "chain/call_hook.h"
 #include "chain/request_json_depth.h"
 #include "common/clock.h"
 #include "common/log.h"
