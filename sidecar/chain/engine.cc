@@ -51,6 +51,19 @@ std::string Engine::newTraceId() {
 
 outrigger_request Engine::start(FrameBuffer frame, const wire::Request* request, ResponseSink* sink,
                                 uint64_t stream_id, std::unique_ptr<EmbedInput> embed, const std::string* tenant) {
+  outrigger_request handle = allocateHandle();
+  auto* ctx = new RequestContext(*this, handle, std::move(frame), request, sink, stream_id);
+  if (embed) ctx->setEmbed(std::move(embed));
+  if (tenant) ctx->setTenant(*tenant);
+  return launch(ctx);
+}
+
+outrigger_request Engine::start(std::unique_ptr<CallInput> input, ResponseSink* sink, uint64_t stream_id) {
+  outrigger_request handle = allocateHandle();
+  return launch(new RequestContext(*this, handle, std::move(input), sink, stream_id));
+}
+
+outrigger_request Engine::allocateHandle() {
   loop_.keepHot();  // busy polling, when configured, covers the request's first round trips
   uint32_t index;
   if (!free_slots_.empty()) {
@@ -60,11 +73,12 @@ outrigger_request Engine::start(FrameBuffer frame, const wire::Request* request,
     index = static_cast<uint32_t>(slots_.size());
     slots_.push_back({});
   }
-  outrigger_request handle{(loop_.index() << kSlotBits) | index, slots_[index].generation};
-  auto* ctx = new RequestContext(*this, handle, std::move(frame), request, sink, stream_id);
-  if (embed) ctx->setEmbed(std::move(embed));
-  if (tenant) ctx->setTenant(*tenant);
-  slots_[index].ctx = ctx;
+  return outrigger_request{(loop_.index() << kSlotBits) | index, slots_[index].generation};
+}
+
+outrigger_request Engine::launch(RequestContext* ctx) {
+  outrigger_request handle = ctx->handle();
+  slots_[handle.slot & kSlotMask].ctx = ctx;
   ++in_flight_;
   counters_.started.fetch_add(1, std::memory_order_relaxed);
   ctx->begin();

@@ -18,6 +18,7 @@
 #include <outrigger/plugin.h>
 
 #include "api/response_sink.h"
+#include "chain/call_input.h"
 #include "chain/chain.h"
 #include "chain/limit_queue.h"
 #include "event/event_loop.h"
@@ -104,6 +105,9 @@ class Engine {
   outrigger_request start(FrameBuffer frame, const wire::Request* request, ResponseSink* sink,
                           uint64_t stream_id, std::unique_ptr<EmbedInput> embed = nullptr,
                           const std::string* tenant = nullptr);
+  // Starts a request given in process (no wire frame, no FlatBuffers): the same route, stages,
+  // deadline, cancellation and single end as start(). For the CLI's dataset runs and tests.
+  outrigger_request start(std::unique_ptr<CallInput> input, ResponseSink* sink, uint64_t stream_id);
   // Ends the request now with `code` (if it has not ended). Reaches whichever plugin is pending.
   void cancel(outrigger_request handle, Code code, std::string_view message, std::string_view origin = "client");
   // Like cancel, but the sink is gone: nothing is sent.
@@ -139,6 +143,8 @@ class Engine {
  private:
   friend class RequestContext;
   void release(RequestContext* ctx);  // frees the slot; the memory goes after timers close
+  outrigger_request allocateHandle();
+  outrigger_request launch(RequestContext* ctx);  // registers and begins it
 
   struct Slot {
     uint32_t generation = 1;

@@ -4,6 +4,7 @@
 
 #include "chain/call_hook.h"
 #include "chain/request_json_depth.h"
+#include "chain/request_views.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "http_client/http_client.h"
@@ -39,103 +40,38 @@ RequestContext::RequestContext(Engine& engine, outrigger_request handle, FrameBu
   open_handles_ = 1;
 }
 
+RequestContext::RequestContext(Engine& engine, outrigger_request handle, std::unique_ptr<CallInput> input,
+                               ResponseSink* sink, uint64_t stream_id)
+    : RequestContext(engine, handle, FrameBuffer{}, nullptr, sink, stream_id) {
+  input_ = std::move(input);
+}
+
 RequestContext::~RequestContext() = default;
 
 bool RequestContext::buildViews() {
-  std::pmr::polymorphic_allocator<std::byte> alloc(&arena_);
-  const w::Request& r = *request_;
-  auto alloc_n = [&](auto* type_tag, size_t n) {
-    using T = std::remove_pointer_t<decltype(type_tag)>;
-    return n ? static_cast<T*>(alloc.allocate_bytes(n * sizeof(T), alignof(T))) : nullptr;
-  };
-  const auto* msgs = r.messages();
-  size_t n_msgs = msgs ? msgs->size() : 0;
-  auto* messages = alloc_n(static_cast<outrigger_message_view*>(nullptr), n_msgs);
-  for (size_t i = 0; i < n_msgs; ++i) {
-    const w::Message* m = msgs->Get(static_cast<flatbuffers::uoffset_t>(i));
-    outrigger_message_view& mv = messages[i];
-    mv = {view(m->role()), view(m->content()), view(m->name()), view(m->tool_call_id()), nullptr, 0};
-    if (const auto* calls = m->tool_calls(); calls && calls->size()) {
-      auto* cv = alloc_n(static_cast<outrigger_tool_call_view*>(nullptr), calls->size());
-      for (flatbuffers::uoffset_t j = 0; j < calls->size(); ++j) {
-        const w::ToolCall* c = calls->Get(j);
-        cv[j] = {view(c->id()), view(c->type()), view(c->name()), view(c->arguments())};
-      }
-      mv.tool_calls = cv;
-      mv.tool_call_count = calls->size();
-    }
-  }
-  std::memset(&params_, 0, sizeof params_);
-  if (const w::Params* p = r.params()) {
-    if (p->temperature()) { params_.present |= OUTRIGGER_PARAM_TEMPERATURE; params_.temperature = *p->temperature(); }
-    if (p->top_p()) { params_.present |= OUTRIGGER_PARAM_TOP_P; params_.top_p = *p->top_p(); }
-    if (p->max_tokens()) { params_.present |= OUTRIGGER_PARAM_MAX_TOKENS; params_.max_tokens = *p->max_tokens(); }
-    if (p->seed()) { params_.present |= OUTRIGGER_PARAM_SEED; params_.seed = *p->seed(); }
-    if (const auto* stop = p->stop(); stop && stop->size()) {
-      auto* sv = alloc_n(static_cast<outrigger_str*>(nullptr), stop->size());
-      for (flatbuffers::uoffset_t j = 0; j < stop->size(); ++j) sv[j] = view(stop->Get(j));
-      params_.stop = sv;
-      params_.stop_count = stop->size();
-    }
-    if (const auto* tools = p->tools(); tools && tools->size()) {
-      auto* tv = alloc_n(static_cast<outrigger_tool_view*>(nullptr), tools->size());
-      for (flatbuffers::uoffset_t j = 0; j < tools->size(); ++j) {
-        const w::Tool* t = tools->Get(j);
-        tv[j] = {view(t->type()), view(t->name()), view(t->description()), view(t->parameters_json())};
-      }
-      params_.tools = tv;
-      params_.tool_count = tools->size();
-    }
-    params_.tool_choice = view(p->tool_choice());
-    if (const w::ResponseFormat* rf = p->response_format()) {
-      params_.response_format = static_cast<outrigger_response_format>(rf->type());
-      params_.response_schema_name = view(rf->schema_name());
-      params_.response_schema_json = view(rf->schema_json());
-      params_.response_schema_strict = rf->strict();
-    }
-    params_.extra_json = view(p->extra_json());
-  }
-  std::memset(&metadata_, 0, sizeof metadata_);
-  if (const w::Metadata* md = r.metadata()) {
-    metadata_.tenant = view(md->tenant());
-    metadata_.user = view(md->user());
-    metadata_.session = view(md->session());
-    metadata_.request_id = view(md->request_id());
-    metadata_.prompt_id = view(md->prompt_id());
-    metadata_.prompt_version = view(md->prompt_version());
-    metadata_.traceparent = view(md->traceparent());
-    if (const auto* tags = md->tags(); tags && tags->size()) {
-      auto* tv = alloc_n(static_cast<outrigger_tag_view*>(nullptr), tags->size());
-      for (flatbuffers::uoffset_t j = 0; j < tags->size(); ++j) {
-        tv[j] = {view(tags->Get(j)->key()), view(tags->Get(j)->value())};
-      }
-      metadata_.tags = tv;
-      metadata_.tag_count = tags->size();
-    }
-  }
+  params_ = views_.params;
+  metadata_ = views_.metadata;
   // The front decided the tenant from the caller's credentials (the socket's peer rules).
   if (tenant_override_) metadata_.tenant = {tenant_override_->data(), tenant_override_->size()};
   // A W3C traceparent from the caller keeps its trace id; otherwise mint one.
   std::string_view tp = sv(metadata_.traceparent);
   trace_id_ = tp.size() >= 55 && tp[2] == '-' ? std::string(tp.substr(3, 32)) : engine_.newTraceId();
-  caller_model_ = r.model() ? r.model()->str() : std::string();
+  caller_model_ = std::string(views_.model);
   model_ = !route_->model.empty() ? route_->model : caller_model_;
 
   view_.hdr = OUTRIGGER_HEADER_INIT(outrigger_request_view);
   view_.handle = handle_;
   view_.route = {route_->name.data(), route_->name.size()};
   view_.model = {model_.data(), model_.size()};
-  view_.messages = messages;
-  view_.message_count = n_msgs;
+  view_.messages = views_.messages;
+  view_.message_count = views_.message_count;
   view_.params = &params_;
   view_.metadata = &metadata_;
   view_.deadline_ns = deadline_ns_;
-  view_.stream = r.stream();
-  if (const w::CacheControl* cc = r.cache()) {
-    view_.cache_bypass = cc->bypass();
-    view_.cache_no_store = cc->no_store();
-    view_.cache_ttl_ms = cc->ttl_ms();
-  }
+  view_.stream = views_.stream;
+  view_.cache_bypass = views_.cache_bypass;
+  view_.cache_no_store = views_.cache_no_store;
+  view_.cache_ttl_ms = views_.cache_ttl_ms;
   view_.trace_id = {trace_id_.data(), trace_id_.size()};
   return true;
 }
@@ -145,12 +81,13 @@ void RequestContext::begin() {
   start_wall_ns_ = wallNowNs();
   chain_ = engine_.chain();
   const EngineSettings& es = engine_.settings();
-  uint32_t timeout = request_->timeout_ms() ? request_->timeout_ms() : es.default_timeout_ms;
+  views_ = input_ ? viewsOf(*input_, &arena_) : viewsOf(*request_, &arena_);
+  uint32_t timeout = views_.timeout_ms ? views_.timeout_ms : es.default_timeout_ms;
   if (timeout > es.max_timeout_ms) timeout = es.max_timeout_ms;
   deadline_ns_ = start_ns_ + uint64_t{timeout} * 1000000;
   uv_timer_start(&deadline_timer_, &RequestContext::onDeadline, timeout, 0);
 
-  std::string_view model = request_->model() ? request_->model()->string_view() : std::string_view();
+  std::string_view model = views_.model;
   route_ = chain_ ? chain_->resolve(model) : nullptr;
   if (!route_) {
     trace_id_ = engine_.newTraceId();

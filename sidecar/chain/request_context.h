@@ -12,7 +12,9 @@
 
 #include "api/response_sink.h"
 #include "chain/chain.h"
+#include "chain/call_input.h"
 #include "chain/engine.h"
+#include "chain/request_views.h"
 #include "resilience/attempt_planner.h"
 #include "telemetry/request_record.h"
 
@@ -22,6 +24,9 @@ class RequestContext final : public LimitWaiter {
  public:
   RequestContext(Engine& engine, outrigger_request handle, FrameBuffer frame, const wire::Request* request,
                  ResponseSink* sink, uint64_t stream_id);
+  // A request given in process (no frame): the views point into `input`.
+  RequestContext(Engine& engine, outrigger_request handle, std::unique_ptr<CallInput> input, ResponseSink* sink,
+                 uint64_t stream_id);
   ~RequestContext();
 
   // Resolves the route, builds the views, arms the deadline and runs the chain.
@@ -156,7 +161,8 @@ class RequestContext final : public LimitWaiter {
   Engine& engine_;
   outrigger_request handle_;
   FrameBuffer frame_;
-  const wire::Request* request_;
+  const wire::Request* request_;        // null for a request given in process
+  std::unique_ptr<CallInput> input_;    // set for a request given in process
   ResponseSink* sink_;
   uint64_t stream_id_;
   std::shared_ptr<const WorkerChain> chain_;
@@ -168,6 +174,7 @@ class RequestContext final : public LimitWaiter {
   outrigger_request_view view_{};
   outrigger_params_view params_{};
   outrigger_metadata_view metadata_{};
+  RequestViews views_;  // what the request's own storage holds, before the route's choices
   std::string trace_id_;
   std::string model_;
   std::string caller_model_;
