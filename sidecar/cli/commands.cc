@@ -94,6 +94,7 @@ int check(const Options& opt) {
     }
     for (const auto& e : route.exporters) line("exporter", e);
     if (!route.model.empty()) std::printf("  model      %s\n", route.model.c_str());
+    if (route.fallback_answer) std::printf("  fallback   %zu-byte degraded answer\n", route.fallback_answer->size());
     printPolicy(route.policy, route.targets.size());
   }
   return 0;
