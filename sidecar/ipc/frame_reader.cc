@@ -56,7 +56,11 @@ bool FrameReader::grow(size_t needed) {
   size_t cap = std::max({needed, capacity_ * 2, kMinPartialBuffer});
   cap = std::min(cap, total_);
   cap = (cap + 7) & ~size_t{7};
-  if (budget_ && !budget_->take(cap - capacity_)) return false;
+  if (budget_ && !budget_->take(cap - capacity_)) {
+    // Doubling may overshoot what is left; what the bytes need may still fit.
+    cap = (needed + 7) & ~size_t{7};
+    if (!budget_->take(cap - capacity_)) return false;
+  }
   std::unique_ptr<uint64_t[]> bigger(new uint64_t[cap / 8]);  // not zeroed: only written bytes are read
   if (have_) std::memcpy(bigger.get(), buffer_.get(), have_);
   buffer_ = std::move(bigger);

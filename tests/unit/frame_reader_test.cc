@@ -95,6 +95,19 @@ TEST_CASE("partial frames beyond the process budget are refused, and a closed re
   CHECK(budget.held() == 0);
 }
 
+TEST_CASE("a partial frame that fits the budget is held even when doubling its buffer would not fit") {
+  ipc::PartialFrameBudget budget(1u << 20);
+  FrameReader r(8u << 20, &budget);
+  Frames f;
+  // Bytes in odd steps, so the doubled sizes are not powers of two and overshoot 1 MiB.
+  CHECK(feed(r, f, lengthPrefix(3u << 20) + std::string(4096, 'x')) == FrameReader::Result::kOk);
+  for (size_t have = 4100; have + 4100 <= (1u << 20); have += 4100) {
+    REQUIRE(feed(r, f, std::string(4100, 'x')) == FrameReader::Result::kOk);
+  }
+  CHECK(budget.held() <= (1u << 20));
+  CHECK(r.heldBytes() > (1u << 20) - 8200);
+}
+
 TEST_CASE("frames at odd offsets in the stream come out 8-byte aligned and verify") {
   FrameReader r;
   Frames f;
