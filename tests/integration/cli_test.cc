@@ -49,7 +49,7 @@ TEST_CASE("outrigger check prints the resolved chain of a valid config") {
   CHECK(r.out.find("cache      memory") != std::string::npos);
   CHECK(r.out.find("provider   mock") != std::string::npos);
   CHECK(r.out.find("exporter   request_log") != std::string::npos);
-  CHECK(r.out.find("fallback   64-byte degraded answer") != std::string::npos);
+  CHECK(r.out.find("fallback   62-byte degraded answer") != std::string::npos);
 }
 
 TEST_CASE("outrigger check exits non-zero with file:line on an error") {

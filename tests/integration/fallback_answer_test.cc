@@ -20,7 +20,7 @@ std::string degradedConfig() {
                      "[instances.memory]\ntype = \"cache.memory\"\n"
                      "[routes.sorry]\ncache = \"memory\"\nretry = { max_attempts = 2, base_backoff_ms = 1, max_backoff_ms = 2 }\n"
                      "targets = [{ provider = \"mock\", model = \"m\" }]\n"
-                     "fallback_answer = \"The assistant is unavailable right now.\"\n"
+                     "fallback_answer = \"The service is unavailable right now.\"\n"
                      "[routes.structured]\ntargets = [{ provider = \"mock\" }]\n"
                      "fallback_answer = { error = \"unavailable\", retry_in_s = 30 }\n"
                      "[http]\nlisten = \"127.0.0.1:0\"\n");
@@ -40,7 +40,7 @@ TEST_CASE("when every attempt fails the route's fallback_answer is served, marke
   client::Client c(at(d));
   auto r = c.chat(on("sorry", "what now?", kFail));
   REQUIRE(r.ok());
-  CHECK(r.value().content == "The assistant is unavailable right now.");
+  CHECK(r.value().content == "The service is unavailable right now.");
   CHECK(r.value().origin == "fallback/sorry");
   CHECK(r.value().message == "degraded answer: upstream down");
   CHECK(r.value().finish_reason == "stop");
@@ -50,7 +50,7 @@ TEST_CASE("when every attempt fails the route's fallback_answer is served, marke
   client::Chunk chunk;
   while (s.next(&chunk)) joined += chunk.delta;
   REQUIRE(s.result().ok());
-  CHECK(joined == "The assistant is unavailable right now.");
+  CHECK(joined == "The service is unavailable right now.");
   CHECK(s.result().value().origin == "fallback/sorry");
 
   // The same question once the upstream answers: the degraded answer was not stored.
@@ -81,5 +81,5 @@ TEST_CASE("a route without fallback_answer still fails typed, and the HTTP front
   std::string reply = t.responses(1);
   CHECK(reply.rfind("HTTP/1.1 200", 0) == 0);
   CHECK(reply.find("x-outrigger-degraded: true") != std::string::npos);
-  CHECK(reply.find("The assistant is unavailable right now.") != std::string::npos);
+  CHECK(reply.find("The service is unavailable right now.") != std::string::npos);
 }
