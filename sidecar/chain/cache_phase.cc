@@ -62,14 +62,9 @@ void RequestContext::runCacheStore() {
   }
   std::vector<outrigger_tool_call_view> calls;
   outrigger_response_view resp = answerView(&calls);
-  // The key is the request as the route received it, as at lookup: the attempt that answered
-  // may have called its target's own model (view_.model now names it).
-  outrigger_request_view keyed = view_;
-  std::string_view asked = !route_->model.empty() ? std::string_view(route_->model) : std::string_view(caller_model_);
-  keyed.model = {asked.data(), asked.size()};
   for (const Stage& stage : route_->cache) {
     callHook(stage, "cache.store", [&] {
-      stage.instance->cache()->store(stage.instance->handle(), &keyed, &resp);
+      stage.instance->cache()->store(stage.instance->handle(), &view_, &resp);
       return OUTRIGGER_OK;
     });
     closeSpan("stored");

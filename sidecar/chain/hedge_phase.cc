@@ -32,7 +32,7 @@ void RequestContext::onHedgeTimer(void* user_data, outrigger_status status) {
 void RequestContext::startHedge(size_t index) {
   HedgeAttempt& h = hedge_;
   h.target = &routeTargets()[index];
-  h.model = !h.target->model.empty() ? h.target->model : !route_->model.empty() ? route_->model : caller_model_;
+  h.model = modelFor(*h.target);
   h.view = view_;  // its own view: the running attempt's view and model stay as they are
   h.view.model = {h.model.data(), h.model.size()};
   h.content.clear();
@@ -94,7 +94,6 @@ void RequestContext::promoteHedge() {
   waiting_ = Waiting::kProvider;
   waiting_stage_ = &target_->stage;
   model_ = h.model;
-  view_.model = {model_.data(), model_.size()};
   attempt_health_ = h.health;
   attempt_start_ns_ = h.start_ns;
   attempt_span_ = h.span;

@@ -57,12 +57,12 @@ bool RequestContext::buildViews() {
   std::string_view tp = sv(metadata_.traceparent);
   trace_id_ = tp.size() >= 55 && tp[2] == '-' ? std::string(tp.substr(3, 32)) : engine_.newTraceId();
   caller_model_ = std::string(views_.model);
-  model_ = !route_->model.empty() ? route_->model : caller_model_;
+  model_ = requestModel();
 
   view_.hdr = OUTRIGGER_HEADER_INIT(outrigger_request_view);
   view_.handle = handle_;
   view_.route = {route_->name.data(), route_->name.size()};
-  view_.model = {model_.data(), model_.size()};
+  view_.model = {requestModel().data(), requestModel().size()};  // stays: attempts get their own view
   view_.messages = views_.messages;
   view_.message_count = views_.message_count;
   view_.params = &params_;
@@ -214,8 +214,11 @@ outrigger_status RequestContext::callProviderStart(const Stage& stage, const out
 
 bool RequestContext::startAttempt(size_t index) {
   target_ = &routeTargets()[index];
-  model_ = !target_->model.empty() ? target_->model : !route_->model.empty() ? route_->model : caller_model_;
-  view_.model = {model_.data(), model_.size()};
+  model_ = modelFor(*target_);
+  // The provider gets the target's model in a view of its own; stages before and after it (and
+  // the cache key) keep seeing the request as the route received it.
+  attempt_view_ = view_;
+  attempt_view_.model = {model_.data(), model_.size()};
   content_.clear();  // a failed unary attempt leaves nothing behind
   tool_calls_.clear();
   planner_->started();
@@ -235,7 +238,7 @@ bool RequestContext::startAttempt(size_t index) {
   waiting_ = Waiting::kProvider;
   waiting_stage_ = &stage;
   attempt_span_ = spans_.size();
-  outrigger_status rc = callProviderStart(stage, &view_);
+  outrigger_status rc = callProviderStart(stage, &attempt_view_);
   if (rc == OUTRIGGER_PENDING) {
     if (!completed_in_hook_) armHedge();
     return completed_in_hook_;
@@ -254,7 +257,7 @@ bool RequestContext::runEmbed() {
     implicit_targets_.push_back({route_->provider, "", 1, 0, 0, 0, route_->provider.instance->name() + "/*"});
   }
   target_ = &routeTargets()[0];
-  model_ = !target_->model.empty() ? target_->model : !route_->model.empty() ? route_->model : caller_model_;
+  model_ = modelFor(*target_);
   const Stage& stage = target_->stage;
   const auto* hooks = stage.instance->provider();
   if (!OUTRIGGER_HAS_SLOT(hooks, outrigger_provider_hooks, embed)) {

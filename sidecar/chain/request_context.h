@@ -102,6 +102,10 @@ class RequestContext final : public LimitWaiter {
   void recordDecision(const resilience::Decision& d);
   // The running attempt stops counting against its target's concurrency limit (idempotent).
   void endAttempt();
+  // The model the request asks for (the route's, else the caller's), and the one an attempt on
+  // `target` calls (the target's own, else the request's).
+  const std::string& requestModel() const { return route_->model.empty() ? caller_model_ : route_->model; }
+  const std::string& modelFor(const Target& target) const { return target.model.empty() ? requestModel() : target.model; }
   // Answers with the route's fallback_answer, marked degraded; false when there is none to give.
   bool serveFallbackAnswer(const std::string& why);
   void replayChunks();
@@ -171,7 +175,8 @@ class RequestContext final : public LimitWaiter {
   // Views over frame_ and arena_.
   char arena_buffer_[2048];
   std::pmr::monotonic_buffer_resource arena_;
-  outrigger_request_view view_{};
+  outrigger_request_view view_{};          // the request as the route received it
+  outrigger_request_view attempt_view_{};  // view_ with the current attempt's target model
   outrigger_params_view params_{};
   outrigger_metadata_view metadata_{};
   RequestViews views_;  // what the request's own storage holds, before the route's choices
