@@ -54,6 +54,7 @@ class Parser {
   VirtualKey virtualKey(const toml::node& n) const;
   std::string address(const toml::node& n, const std::string& key) const;
   bool boolean(const toml::node& n, const std::string& key) const;
+  uint32_t fileMode(const toml::node& n, const std::string& key) const;
   InstanceSettings instance(const std::string& name, const toml::table& t) const;
   RouteSettings route(const std::string& name, const toml::table& t) const;
   TargetSettings target(const toml::node& n, const std::string& ctx) const;

@@ -8,6 +8,15 @@
 
 namespace outrigger::config::detail {
 
+// An octal file mode written as a string ("0660").
+uint32_t Parser::fileMode(const toml::node& n, const std::string& key) const {
+  std::string mode = str(n, key);
+  char* end = nullptr;
+  unsigned long m = std::strtoul(mode.c_str(), &end, 8);
+  if (mode.empty() || *end || m > 0777) fail(n, "'" + key + "' must be an octal mode like \"0660\"");
+  return static_cast<uint32_t>(m);
+}
+
 void Parser::server(const toml::table& t, ServerSettings* s) const {
   checkKeys(t, {"socket", "socket_mode", "workers", "max_frame_size", "max_concurrent_streams",
                 "default_timeout_ms", "max_timeout_ms", "drain_grace_ms", "write_queue_high_water",
@@ -22,11 +31,7 @@ void Parser::server(const toml::table& t, ServerSettings* s) const {
       s->socket_path = str(v, key);
       if (s->socket_path.empty()) fail(v, "'socket' must not be empty");
     } else if (key == "socket_mode") {
-      std::string mode = str(v, key);
-      char* end = nullptr;
-      unsigned long m = std::strtoul(mode.c_str(), &end, 8);
-      if (mode.empty() || *end || m > 0777) fail(v, "'socket_mode' must be an octal mode like \"0660\"");
-      s->socket_mode = static_cast<uint32_t>(m);
+      s->socket_mode = fileMode(v, key);
     } else if (key == "workers") {
       s->workers = static_cast<uint32_t>(uint(v, key, 256));
     } else if (key == "max_frame_size") {
@@ -125,11 +130,7 @@ void Parser::http(const toml::table& t, HttpSettings* s) const {
       else if (const toml::array* a = v.as_array()) for (const toml::node& e : *a) s->listen.push_back(address(e, key));
       else fail(v, "'listen' must be an address or an array of addresses");
     } else if (key == "socket_mode") {
-      std::string mode = str(v, key);
-      char* end = nullptr;
-      unsigned long m = std::strtoul(mode.c_str(), &end, 8);
-      if (mode.empty() || *end || m > 0777) fail(v, "'socket_mode' must be an octal mode like \"0660\"");
-      s->socket_mode = static_cast<uint32_t>(m);
+      s->socket_mode = fileMode(v, key);
     } else if (key == "max_body_bytes") {
       s->max_body_bytes = uint(v, key, 1ull << 30);
       if (s->max_body_bytes < 1024) fail(v, "'max_body_bytes' must be at least 1024");

@@ -77,12 +77,11 @@ int Daemon::run() {
     return 1;
   }
   socket_path_ = socket_path.value();
-  fd_budget_ = connectionDescriptorBudget();
   partial_budget_ = std::make_unique<ipc::PartialFrameBudget>(settings_.server.partial_frame_memory);
   peer_policy_ = std::make_unique<ipc::PeerPolicy>(settings_.server.peers, ::geteuid());
-  admission_ = std::make_unique<ipc::ConnectionAdmission>(
-      static_cast<uint32_t>(std::min<uint64_t>(settings_.server.max_connections, fd_budget_)),
-      settings_.server.max_connections_per_peer);
+  admission_ = std::make_unique<ipc::ConnectionAdmission>(settings_.server.max_connections,
+                                                          settings_.server.max_connections_per_peer,
+                                                          connectionDescriptorBudget());
   SocketGuards guards{partial_budget_.get(), peer_policy_.get(), admission_.get()};
   exporter_ = std::make_unique<telemetry::ExporterThread>(settings_.exporter_queue_capacity);
   exporter_->start();
@@ -138,14 +137,16 @@ bool Daemon::startHttp() {
 }
 
 void Daemon::acceptSocket(int fd, const ipc::PeerCredentials& peer) {
-  auto verdict = admission_->admit(peer.uid, httpConnections());
-  if (verdict != ipc::ConnectionAdmission::Verdict::kAdmitted) {
+  using Verdict = ipc::ConnectionAdmission::Verdict;
+  Verdict verdict = admission_->admit(peer.uid, httpConnections());
+  if (verdict != Verdict::kAdmitted) {
     ::close(fd);
-    refusal_log_.write(LogLevel::kWarn, "listener",
-                       "refused a connection from " + peer.describe() + ": " +
-                           (verdict == ipc::ConnectionAdmission::Verdict::kPeerFull
-                                ? "max_connections_per_peer (" + std::to_string(settings_.server.max_connections_per_peer) + ") reached"
-                                : "the process holds its most connections (" + std::to_string(admission_->maxTotal()) + ")"));
+    std::string why = verdict == Verdict::kPeerFull ? "max_connections_per_peer (" +
+                                                          std::to_string(settings_.server.max_connections_per_peer) + ") reached"
+                      : verdict == Verdict::kProcessFull
+                          ? "max_connections (" + std::to_string(settings_.server.max_connections) + ") reached"
+                          : "the descriptors left for client connections (" + std::to_string(admission_->descriptors()) + ") are taken";
+    refusal_log_.write(LogLevel::kWarn, "listener", "refused a connection from " + peer.describe() + ": " + why);
     return;
   }
   // The worker with the fewest connections takes it.
@@ -169,7 +170,7 @@ void Daemon::acceptHttp(int fd, bool is_unix) {
     total += w->httpConnections();
     if (w->httpConnections() < best->httpConnections()) best = w.get();
   }
-  if (total >= settings_.http.max_connections || total + admission_->open() >= fd_budget_) {
+  if (total >= settings_.http.max_connections || !admission_->descriptorsLeft(total)) {
     workers_[0]->httpMetrics().rejectedConnection();
     ::close(fd);
     return;

@@ -53,7 +53,6 @@ class Daemon {
   uv_signal_t sigterm_, sigint_, sighup_;
   uv_timer_t drain_timer_;
   std::string socket_path_;  // resolved: the config's, $OUTRIGGER_SOCKET's or the runtime directory's
-  uint64_t fd_budget_ = 0;   // socket + HTTP connections the descriptor limit leaves room for
   std::unique_ptr<ipc::PartialFrameBudget> partial_budget_;
   std::unique_ptr<ipc::PeerPolicy> peer_policy_;
   std::unique_ptr<ipc::ConnectionAdmission> admission_;

@@ -117,7 +117,7 @@ std::string Daemon::socketMetrics() const {
   using V = ipc::ConnectionAdmission::Verdict;
   out += "# HELP outrigger_socket_connections_refused_total Socket connections refused at accept, by reason.\n"
          "# TYPE outrigger_socket_connections_refused_total counter\n";
-  for (V v : {V::kProcessFull, V::kPeerFull}) {
+  for (V v : {V::kProcessFull, V::kPeerFull, V::kNoDescriptors}) {
     out += "outrigger_socket_connections_refused_total{reason=\"" + std::string(ipc::ConnectionAdmission::reason(v)) +
            "\"} " + std::to_string(admission_ ? admission_->refused(v) : 0) + "\n";
   }
@@ -130,7 +130,7 @@ std::string Daemon::socketMetrics() const {
                             "Memory held for partly received socket frames.",
                             double(partial_budget_ ? partial_budget_->held() : 0));
   out += http::renderScalar("outrigger_connection_descriptor_budget", "gauge",
-                            "Socket and HTTP connections the open-files limit leaves room for.", double(fd_budget_));
+                            "Socket and HTTP connections the open-files limit leaves room for.", double(admission_ ? admission_->descriptors() : 0));
   return out;
 }
 

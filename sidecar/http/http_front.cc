@@ -62,6 +62,20 @@ bool parseMs(std::string_view v, double scale, uint32_t* out) {
   return true;
 }
 
+// How an identity refusal reads in an error body (the same type names in OpenAI's and
+// Anthropic's shapes).
+struct Refusal {
+  const char* reason;
+  const char* type;
+  const char* code;
+};
+
+Refusal refusalFor(int status) {
+  if (status == 401) return {"Unauthorized", "authentication_error", "invalid_api_key"};
+  if (status == 403) return {"Forbidden", "permission_error", ""};
+  return {"Bad Request", "invalid_request_error", ""};
+}
+
 }  // namespace
 
 HttpFront::HttpFront(uv_loop_t* loop, chain::Engine& engine, const config::HttpSettings& settings, HttpMetrics& metrics)
@@ -194,9 +208,8 @@ int HttpFront::route(h2o_req_t* req) {
   if (models) {
     Caller caller = identify(req);
     if (caller.refusal) {
-      sendError(req, caller.refusal, caller.refusal == 401 ? "Unauthorized" : "Forbidden",
-                caller.refusal == 401 ? "authentication_error" : "permission_error", caller.why, "",
-                caller.refusal == 401 ? "invalid_api_key" : "");
+      Refusal r = refusalFor(caller.refusal);
+      sendError(req, caller.refusal, r.reason, r.type, caller.why, "", r.code);
       simple("models", caller.refusal);
       return 0;
     }
@@ -212,9 +225,11 @@ int HttpFront::route(h2o_req_t* req) {
 HttpFront::Caller HttpFront::identify(h2o_req_t* req) const {
   std::string_view key = bearerToken(requestHeader(req, "authorization"));
   if (key.empty()) key = requestHeader(req, "x-api-key");
-  std::vector<std::string_view> named = requestHeaders(req, "x-outrigger-tenant");
-  if (named.size() > 1) return {"", 400, "x-outrigger-tenant is given more than once"};
-  std::string_view wanted = named.empty() ? std::string_view() : named[0];
+  ssize_t at = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-outrigger-tenant"), -1);
+  if (at >= 0 && h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-outrigger-tenant"), at) >= 0) {
+    return {"", 400, "x-outrigger-tenant is given more than once"};
+  }
+  std::string_view wanted = at >= 0 ? view(req->headers.entries[at].value) : std::string_view();
   auto it = key.empty() ? keys_.end() : keys_.find(std::string(key));
   if (it == keys_.end()) {
     if (settings_.require_key) return {"", 401, "invalid API key"};
@@ -244,7 +259,7 @@ void HttpFront::handleChat(h2o_req_t* req, std::string_view request_id, Dialect 
   auto reject = [&](int status, const char* reason, std::string_view type, const std::string& message,
                     std::string_view param, std::string_view code) {
     if (anthropic) {
-      sendMessagesError(req, status, reason, status == 401 ? "authentication_error" : "invalid_request_error", message);
+      sendMessagesError(req, status, reason, type, message);  // both dialects name these types alike
     } else {
       sendError(req, status, reason, type, message, param, code);
     }
@@ -252,12 +267,9 @@ void HttpFront::handleChat(h2o_req_t* req, std::string_view request_id, Dialect 
   };
   CallMetadata meta;
   Caller caller = identify(req);
-  if (caller.refusal == 401) {
-    return reject(401, "Unauthorized", "authentication_error", caller.why, "", "invalid_api_key");
-  }
   if (caller.refusal) {
-    return reject(caller.refusal, caller.refusal == 403 ? "Forbidden" : "Bad Request",
-                  caller.refusal == 403 ? "permission_error" : "invalid_request_error", caller.why, "", "");
+    Refusal r = refusalFor(caller.refusal);
+    return reject(caller.refusal, r.reason, r.type, caller.why, "", r.code);
   }
   meta.tenant = std::move(caller.tenant);
   meta.user = requestHeader(req, "x-outrigger-user");

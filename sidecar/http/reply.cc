@@ -55,15 +55,6 @@ std::string_view requestHeader(const h2o_req_t* req, std::string_view name) {
   return view(req->headers.entries[i].value);
 }
 
-std::vector<std::string_view> requestHeaders(const h2o_req_t* req, std::string_view name) {
-  std::vector<std::string_view> out;
-  for (size_t i = 0; i < req->headers.size; ++i) {
-    const h2o_header_t& h = req->headers.entries[i];
-    if (view(*h.name) == name) out.push_back(view(h.value));
-  }
-  return out;
-}
-
 std::string_view bearerToken(std::string_view authorization) {
   constexpr std::string_view kScheme = "bearer ";
   if (authorization.size() <= kScheme.size()) return {};

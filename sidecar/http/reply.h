@@ -5,7 +5,6 @@
 #include <h2o.h>
 
 #include <string_view>
-#include <vector>
 
 namespace outrigger::http {
 
@@ -26,9 +25,6 @@ void sendMessagesError(h2o_req_t* req, int status, const char* reason, std::stri
 
 // The request header `name` (lowercase), or empty.
 std::string_view requestHeader(const h2o_req_t* req, std::string_view name);
-
-// Every value of request header `name` (lowercase), in order.
-std::vector<std::string_view> requestHeaders(const h2o_req_t* req, std::string_view name);
 
 // The token of an "Authorization: Bearer <token>" value (the scheme in any case); empty when the
 // value is not a bearer credential.

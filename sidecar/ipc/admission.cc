@@ -2,9 +2,13 @@
 
 namespace outrigger::ipc {
 
-ConnectionAdmission::Verdict ConnectionAdmission::admit(uid_t uid, size_t other_fds) {
+ConnectionAdmission::Verdict ConnectionAdmission::admit(uid_t uid, size_t http_connections) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (open_ + other_fds >= max_total_) {
+  if (open_ + http_connections >= descriptors_) {
+    refused_descriptors_.fetch_add(1, std::memory_order_relaxed);
+    return Verdict::kNoDescriptors;
+  }
+  if (open_ >= max_total_) {
     refused_process_.fetch_add(1, std::memory_order_relaxed);
     return Verdict::kProcessFull;
   }
@@ -26,14 +30,22 @@ void ConnectionAdmission::release(uid_t uid) {
   --open_;
 }
 
+bool ConnectionAdmission::descriptorsLeft(size_t http_connections) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return open_ + http_connections < descriptors_;
+}
+
 size_t ConnectionAdmission::open() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return open_;
 }
 
 uint64_t ConnectionAdmission::refused(Verdict v) const {
-  return v == Verdict::kPeerFull ? refused_peer_.load(std::memory_order_relaxed)
-                                 : refused_process_.load(std::memory_order_relaxed);
+  switch (v) {
+    case Verdict::kPeerFull: return refused_peer_.load(std::memory_order_relaxed);
+    case Verdict::kNoDescriptors: return refused_descriptors_.load(std::memory_order_relaxed);
+    default: return refused_process_.load(std::memory_order_relaxed);
+  }
 }
 
 std::string_view ConnectionAdmission::reason(Verdict v) {
@@ -41,6 +53,7 @@ std::string_view ConnectionAdmission::reason(Verdict v) {
     case Verdict::kAdmitted: return "admitted";
     case Verdict::kProcessFull: return "process_limit";
     case Verdict::kPeerFull: return "peer_limit";
+    case Verdict::kNoDescriptors: return "descriptor_limit";
   }
   return "unknown";
 }

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "common/log.h"
 #include "common/rate_limited_log.h"
@@ -143,11 +144,7 @@ void Connection::fail(Code code, const std::string& message) {
   ORLOG(LogLevel::kDebug, "ipc", "closing connection of " + peer_.describe() + ": " + message);
   // Each stream hears why its call ended, and whether a retry could run it twice.
   failing_ = true;
-  std::vector<outrigger_request> handles;
-  for (auto& [sid, h] : streams_) handles.push_back(h);
-  for (outrigger_request h : handles) {
-    engine_.cancel(h, Code::kUnavailable, "connection closed by the server: " + message, "server");
-  }
+  endAllStreams(Code::kUnavailable, "connection closed by the server: " + message);
   failing_ = false;
   writer_.error(&out_, code, message, kProtoMajor, kProtoMajor);
   close();
@@ -296,17 +293,17 @@ void Connection::handleRequest(uint64_t sid, const uint8_t* data, size_t size) {
   }
   const w::Metadata* md = request->metadata();
   std::string_view claimed = md && md->tenant() ? md->tenant()->string_view() : std::string_view();
-  Expected<std::string> tenant = settings_.peers ? settings_.peers->tenantFor(grant_, peer_, claimed)
-                                                 : Expected<std::string>(std::string(claimed));
-  if (!tenant.ok()) {
-    ++owner_.counters().tenant_refusals;
-    refusalLog().write(LogLevel::kWarn, "ipc", "refused a request: " + tenant.status().message());
-    return endStream(sid, Code::kPermissionDenied, tenant.status().message());
+  std::optional<std::string> substitute;
+  if (settings_.peers) {
+    if (Status s = settings_.peers->checkTenant(grant_, peer_, claimed, &substitute); !s.isOk()) {
+      ++owner_.counters().tenant_refusals;
+      refusalLog().write(LogLevel::kWarn, "ipc", "refused a request: " + s.message());
+      return endStream(sid, s.code(), s.message());
+    }
   }
   streams_[sid] = outrigger_request{0, 0};
-  // Most requests keep the tenant they name; only a substituted one needs its own copy.
-  const std::string* decided = tenant.value() == claimed ? nullptr : &tenant.value();
-  outrigger_request handle = engine_.start(std::move(copy), request, this, sid, nullptr, decided);
+  outrigger_request handle =
+      engine_.start(std::move(copy), request, this, sid, nullptr, substitute ? &*substitute : nullptr);
   if (auto it = streams_.find(sid); it != streams_.end()) it->second = handle;
 }
 
@@ -354,10 +351,10 @@ void Connection::writeChunkPieces(uint64_t stream_id, const ResponseChunkInfo& c
   for (size_t i = 0; i < chunk.tool_call_count; ++i) {
     ToolCallDelta call = chunk.tool_calls[i];
     std::string_view args = call.arguments;
+    size_t named = call.id.size() + call.type.size() + call.name.size();
+    size_t room = budget > named ? budget - named : 1;
     do {  // the first piece carries the id, type and name; the rest only add arguments
-      call.arguments = utf8Prefix(args, budget > call.id.size() + call.name.size() + call.type.size()
-                                            ? budget - call.id.size() - call.name.size() - call.type.size()
-                                            : 1);
+      call.arguments = utf8Prefix(args, room);
       args.remove_prefix(call.arguments.size());
       piece.tool_calls = &call;
       piece.tool_call_count = 1;
@@ -371,11 +368,15 @@ void Connection::onEnd(uint64_t stream_id, const ResponseEndInfo& end) {
   streams_.erase(stream_id);
   last_activity_ms_ = uv_now(pipe_.loop);
   if (closing_) return;
-  ResponseEndInfo info = end;
-  // On the fatal path the client may run the call again only if no provider saw it.
-  if (failing_) info.retryable = !end.reached_provider;
   size_t before = out_.size();
-  writer_.responseEnd(&out_, stream_id, info);
+  if (failing_) {
+    // On the fatal path the client may run the call again only if no provider saw it.
+    ResponseEndInfo info = end;
+    info.retryable = !end.reached_provider;
+    writer_.responseEnd(&out_, stream_id, info);
+  } else {
+    writer_.responseEnd(&out_, stream_id, end);
+  }
   if (out_.size() - before > size_t{peer_max_frame_} + 4) {
     out_.resize(before);
     ResponseEndInfo refused;

@@ -38,21 +38,28 @@ PeerPolicy::Grant PeerPolicy::grantFor(const PeerCredentials& peer) const {
   return {Grant::kOwnUid};
 }
 
-Expected<std::string> PeerPolicy::tenantFor(const Grant& grant, const PeerCredentials& peer,
-                                            std::string_view claimed) const {
-  if (grant.rule == Grant::kTrusted) return std::string(claimed);
+Status PeerPolicy::checkTenant(const Grant& grant, const PeerCredentials& peer, std::string_view claimed,
+                               std::optional<std::string>* substitute) const {
+  if (grant.rule == Grant::kTrusted) return Status::ok();
   if (grant.rule == Grant::kOwnUid) {
     std::string own = peer.known ? "uid:" + std::to_string(peer.uid) : "uid:unknown";
-    if (claimed.empty() || claimed == own) return own;
+    if (claimed == own) return Status::ok();
+    if (claimed.empty()) {
+      *substitute = std::move(own);
+      return Status::ok();
+    }
     return Status(Code::kPermissionDenied, "tenant '" + std::string(claimed) + "' is not allowed for " +
                                                peer.describe() + ": no [[server.peers]] rule names it, so it may use only '" +
                                                own + "'");
   }
   const config::PeerRule& r = rules_[static_cast<size_t>(grant.rule)];
-  if (claimed.empty()) return r.default_tenant;
+  if (claimed.empty()) {
+    if (!r.default_tenant.empty()) *substitute = r.default_tenant;
+    return Status::ok();
+  }
   std::string allowed;
   for (const std::string& t : r.tenants) {
-    if (t == "*" || t == claimed) return std::string(claimed);
+    if (t == "*" || t == claimed) return Status::ok();
     allowed += (allowed.empty() ? "'" : ", '") + t + "'";
   }
   return Status(Code::kPermissionDenied, "tenant '" + std::string(claimed) + "' is not allowed for " + peer.describe() +

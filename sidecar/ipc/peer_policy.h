@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,9 +45,11 @@ class PeerPolicy {
   };
   Grant grantFor(const PeerCredentials& peer) const;
 
-  // The tenant a request runs as: the one it names if the grant allows it, the grant's default
-  // when it names none; PERMISSION_DENIED otherwise, with a message for the client.
-  Expected<std::string> tenantFor(const Grant& grant, const PeerCredentials& peer, std::string_view claimed) const;
+  // Whether a request naming `claimed` may run: OK when the grant allows it, PERMISSION_DENIED
+  // with a message for the client otherwise. When the request runs as another tenant than it
+  // named (the grant's default for a request that names none), `*substitute` is set to it.
+  Status checkTenant(const Grant& grant, const PeerCredentials& peer, std::string_view claimed,
+                     std::optional<std::string>* substitute) const;
 
  private:
   std::vector<config::PeerRule> rules_;

@@ -69,6 +69,12 @@ TEST_CASE("without a virtual key every caller is the default tenant, and naming 
   CHECK(named.status == 403);
   CHECK(named.body.find("needs a virtual key allowed to name it") != std::string::npos);
   CHECK(named.body.find("permission_error") != std::string::npos);
+  std::string body = R"({"model":"default","max_tokens":16,"messages":[{"role":"user","content":"x"}]})";
+  HttpReply anthropic = roundTrip(port, "POST /v1/messages HTTP/1.1\r\nHost: x\r\nx-outrigger-tenant: team-a\r\n"
+                                        "Content-Type: application/json\r\nContent-Length: " +
+                                            std::to_string(body.size()) + "\r\n\r\n" + body);
+  CHECK(anthropic.status == 403);
+  CHECK(anthropic.body.find("\"type\":\"permission_error\"") != std::string::npos);  // Anthropic's shape
   CHECK(roundTrip(port, chatWith("Authorization: Bearer not-a-key\r\n")).status == 200);
   CHECK(records(d, 1).find("\"tenant\":\"default\"") != std::string::npos);
 }

@@ -273,7 +273,7 @@ TEST_CASE("a flood of connections cannot take the descriptors the admin server n
   for (int i = 0; i < 260; ++i) flood.push_back(std::make_unique<RawConnection>(d.socket()));
   std::this_thread::sleep_for(300ms);
   CHECK(adminMetric(d, "outrigger_connection_descriptor_budget") == 192);
-  CHECK(adminMetric(d, "outrigger_socket_connections_refused_total{reason=\"process_limit\"}") >= 260 - 192);
+  CHECK(adminMetric(d, "outrigger_socket_connections_refused_total{reason=\"descriptor_limit\"}") >= 260 - 192);
   CHECK(adminMetric(d, "outrigger_socket_connections") <= 192);
   CHECK(d.log().find("file descriptors: limit 256") != std::string::npos);
   flood.clear();
