@@ -75,7 +75,7 @@ int check(const Options& opt) {
   }
   std::printf("config %s is valid\n", settings->source.c_str());
   std::string socket = settings->server.socket_path.empty()
-                           ? "the private runtime directory (" + ipc::defaultSocketCandidates().front() + " first)"
+                           ? "the private runtime directory (" + client::defaultSocketCandidates().front() + " first)"
                            : settings->server.socket_path;
   std::printf("socket %s (mode %04o)\n", socket.c_str(), settings->server.socket_mode);
   const auto& chain = *snapshot.value()->workers[0];

@@ -1,5 +1,7 @@
 #include "ipc/runtime_dir.h"
 
+#include <outrigger/socket_path.h>
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,12 +14,10 @@ namespace {
 
 constexpr const char* kSocketName = "outrigger.sock";
 
+// The directories of the clients' candidate paths, so daemon and SDKs cannot disagree.
 std::vector<std::string> candidateDirs() {
   std::vector<std::string> dirs;
-  const char* xdg = std::getenv("XDG_RUNTIME_DIR");
-  if (xdg && xdg[0] == '/') dirs.push_back(std::string(xdg) + "/outrigger");
-  dirs.push_back("/run/outrigger");
-  dirs.push_back("/tmp/outrigger-" + std::to_string(::geteuid()));
+  for (const std::string& path : client::defaultSocketCandidates()) dirs.push_back(path.substr(0, path.rfind('/')));
   return dirs;
 }
 
@@ -47,12 +47,6 @@ std::string claimDirectory(const std::string& dir) {
 }
 
 }  // namespace
-
-std::vector<std::string> defaultSocketCandidates() {
-  std::vector<std::string> out;
-  for (const std::string& d : candidateDirs()) out.push_back(d + "/" + kSocketName);
-  return out;
-}
 
 Expected<std::string> prepareDefaultSocketPath() { return prepareSocketPathIn(candidateDirs()); }
 

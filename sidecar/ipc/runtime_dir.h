@@ -3,10 +3,8 @@
 // receive the prompts that clients send.
 //
 // The rule is shared with every SDK (schemas/README.md): an explicit path, else
-// $OUTRIGGER_SOCKET, else the first of these candidates (clients take the first that exists):
-//   $XDG_RUNTIME_DIR/outrigger/outrigger.sock   (when XDG_RUNTIME_DIR is an absolute path)
-//   /run/outrigger/outrigger.sock
-//   /tmp/outrigger-<euid>/outrigger.sock
+// $OUTRIGGER_SOCKET, else the first of the candidates of outrigger/socket_path.h (the C++ SDK's
+// list, which this daemon uses too; clients take the first that exists).
 #pragma once
 
 #include <string>
@@ -15,9 +13,6 @@
 #include "common/status.h"
 
 namespace outrigger::ipc {
-
-// The candidate socket paths in order, for this process's environment and effective uid.
-std::vector<std::string> defaultSocketCandidates();
 
 // For the daemon: the first candidate whose directory it owns or can create (mode 0750). A
 // directory that exists but belongs to another uid, is a symlink, or is writable by others is
