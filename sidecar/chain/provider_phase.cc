@@ -92,7 +92,7 @@ RequestContext::Admission RequestContext::admit(uint32_t* wait_ms, std::string* 
   resilience::RpmBucket* requests = nullptr;
   resilience::RpmBucket* tokens = nullptr;
   if (policy.tenant_rpm || policy.tenant_tpm) {
-    std::string tenant(sv(metadata_.tenant));
+    std::string tenant(sv(views_.metadata.tenant));
     if (policy.tenant_rpm) requests = engine_.health().tenant(route_->name, tenant, policy.tenant_rpm);
     if (policy.tenant_tpm) tokens = engine_.health().tenantTokens(route_->name, tenant, policy.tenant_tpm);
     if ((policy.tenant_rpm && !requests) || (policy.tenant_tpm && !tokens)) {

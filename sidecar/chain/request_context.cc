@@ -49,12 +49,10 @@ RequestContext::RequestContext(Engine& engine, outrigger_request handle, std::un
 RequestContext::~RequestContext() = default;
 
 bool RequestContext::buildViews() {
-  params_ = views_.params;
-  metadata_ = views_.metadata;
   // The front decided the tenant from the caller's credentials (the socket's peer rules).
-  if (tenant_override_) metadata_.tenant = {tenant_override_->data(), tenant_override_->size()};
+  if (tenant_override_) views_.metadata.tenant = {tenant_override_->data(), tenant_override_->size()};
   // A W3C traceparent from the caller keeps its trace id; otherwise mint one.
-  std::string_view tp = sv(metadata_.traceparent);
+  std::string_view tp = sv(views_.metadata.traceparent);
   trace_id_ = tp.size() >= 55 && tp[2] == '-' ? std::string(tp.substr(3, 32)) : engine_.newTraceId();
   caller_model_ = std::string(views_.model);
   model_ = requestModel();
@@ -65,8 +63,8 @@ bool RequestContext::buildViews() {
   view_.model = {requestModel().data(), requestModel().size()};  // stays: attempts get their own view
   view_.messages = views_.messages;
   view_.message_count = views_.message_count;
-  view_.params = &params_;
-  view_.metadata = &metadata_;
+  view_.params = &views_.params;
+  view_.metadata = &views_.metadata;
   view_.deadline_ns = deadline_ns_;
   view_.stream = views_.stream;
   view_.cache_bypass = views_.cache_bypass;
@@ -275,7 +273,7 @@ bool RequestContext::runEmbed() {
   embed_view_.inputs = embed_inputs_.data();
   embed_view_.input_count = embed_inputs_.size();
   embed_view_.dimensions = embed_->dimensions;
-  embed_view_.metadata = &metadata_;
+  embed_view_.metadata = &views_.metadata;
   embed_view_.deadline_ns = deadline_ns_;
   embed_view_.extra_json = {embed_->extra_json.data(), embed_->extra_json.size()};
   embed_view_.trace_id = view_.trace_id;

@@ -177,9 +177,7 @@ class RequestContext final : public LimitWaiter {
   std::pmr::monotonic_buffer_resource arena_;
   outrigger_request_view view_{};          // the request as the route received it
   outrigger_request_view attempt_view_{};  // view_ with the current attempt's target model
-  outrigger_params_view params_{};
-  outrigger_metadata_view metadata_{};
-  RequestViews views_;  // what the request's own storage holds, before the route's choices
+  RequestViews views_;  // messages, params and metadata as the request's own storage holds them
   std::string trace_id_;
   std::string model_;
   std::string caller_model_;

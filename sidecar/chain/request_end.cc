@@ -185,12 +185,12 @@ void RequestContext::submitRecord(Code code, std::string_view message, std::stri
   r->route_name = route_->name;
   r->provider = providerStage().instance->name();
   r->model = answer_model_.empty() ? model_ : answer_model_;
-  r->metadata = {std::string(sv(metadata_.tenant)), std::string(sv(metadata_.user)),
-                 std::string(sv(metadata_.session)), std::string(sv(metadata_.request_id)),
-                 std::string(sv(metadata_.prompt_id)), std::string(sv(metadata_.prompt_version)),
-                 std::string(sv(metadata_.traceparent)), {}};
-  for (size_t i = 0; i < metadata_.tag_count; ++i) {
-    r->metadata.tags.emplace_back(sv(metadata_.tags[i].key), sv(metadata_.tags[i].value));
+  r->metadata = {std::string(sv(views_.metadata.tenant)), std::string(sv(views_.metadata.user)),
+                 std::string(sv(views_.metadata.session)), std::string(sv(views_.metadata.request_id)),
+                 std::string(sv(views_.metadata.prompt_id)), std::string(sv(views_.metadata.prompt_version)),
+                 std::string(sv(views_.metadata.traceparent)), {}};
+  for (size_t i = 0; i < views_.metadata.tag_count; ++i) {
+    r->metadata.tags.emplace_back(sv(views_.metadata.tags[i].key), sv(views_.metadata.tags[i].value));
   }
   r->start_unix_ns = start_wall_ns_;
   uint64_t now = monoNowNs();
