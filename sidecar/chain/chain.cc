@@ -31,6 +31,17 @@ void unifyTargetRates(WorkerChain* chain) {
 
 }  // namespace
 
+void layOutSteps(Route* route) {
+  std::vector<Step>& steps = route->steps;
+  steps.clear();
+  for (const Stage& g : route->guardrails) steps.push_back({StageKind::kRequestGuardrail, &g});
+  for (const Stage& c : route->cache) steps.push_back({StageKind::kCacheLookup, &c});
+  steps.push_back({StageKind::kProvider, nullptr});
+  route->response_steps_from = steps.size();
+  for (const Stage& g : route->guardrails) steps.push_back({StageKind::kResponseGuardrail, &g});
+  for (const Stage& c : route->cache) steps.push_back({StageKind::kCacheStore, &c});
+}
+
 const Route* WorkerChain::resolve(std::string_view model) const {
   if (auto it = routes.find(model); it != routes.end()) return &it->second;
   if (auto it = routes.find(default_route); it != routes.end()) return &it->second;
@@ -141,7 +152,7 @@ Expected<std::shared_ptr<ChainSnapshot>> buildChain(const config::Settings& sett
       for (const auto& e : rs.exporters) {
         if (Status s = add(e, &r.exporters); !s.isOk()) return s;
       }
-      chain->routes.emplace(rs.name, std::move(r));
+      layOutSteps(&chain->routes.emplace(rs.name, std::move(r)).first->second);
     }
     unifyTargetRates(chain.get());
     snapshot->workers.push_back(std::move(chain));

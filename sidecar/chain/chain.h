@@ -14,6 +14,7 @@
 #include "config/config.h"
 #include "plugin/instance.h"
 #include "plugin/loader.h"
+#include "chain/stage_kind.h"
 
 namespace outrigger::chain {
 
@@ -44,7 +45,16 @@ struct Route {
   resilience::RoutePolicy policy;
   std::vector<Stage> exporters;
   std::optional<std::string> fallback_answer;  // served, marked degraded, when every target failed
+  // The pipeline (layOutSteps): request steps, the provider, then the response steps, which
+  // start at `response_steps_from` (where a cache hit goes on). Points into this route.
+  std::vector<Step> steps;
+  size_t response_steps_from = 0;
 };
+
+// Lays out `route`'s steps from its guardrails and caches: guardrails on the request, cache
+// lookups, the provider, guardrails on the response, cache stores. Call once the route is in
+// its final place (the steps point into it).
+void layOutSteps(Route* route);
 
 // What one worker runs. Instances are that worker's own unless their type is shared.
 class WorkerChain {

@@ -12,30 +12,12 @@
 namespace outrigger::chain {
 
 void RequestContext::notifyPendingCancel() {
-  if (waiting_ == Waiting::kNothing || !waiting_stage_) return;
-  const Stage& stage = *waiting_stage_;
-  Waiting w = waiting_;
-  waiting_ = Waiting::kNothing;
-  if (w == Waiting::kProvider && !embed_) closeSpanAt(attempt_span_, "cancelled");
-  else closeSpan("cancelled");
-  void* h = stage.instance->handle();
-  switch (w) {
-    case Waiting::kProvider:
-      stage.instance->provider()->cancel(h, handle_);
-      break;
-    case Waiting::kGuardrail: {
-      const auto* hooks = stage.instance->guardrail();
-      if (OUTRIGGER_HAS_SLOT(hooks, outrigger_guardrail_hooks, on_cancel)) hooks->on_cancel(h, handle_);
-      break;
-    }
-    case Waiting::kCache: {
-      const auto* hooks = stage.instance->cache();
-      if (OUTRIGGER_HAS_SLOT(hooks, outrigger_cache_hooks, on_cancel)) hooks->on_cancel(h, handle_);
-      break;
-    }
-    case Waiting::kNothing:
-      break;
-  }
+  if (!pending_.stage) return;
+  Pending p = pending_;
+  pending_ = {};
+  if (p.kind == StageKind::kProvider) return provider_.cancelPending(*p.stage);
+  closeSpan("cancelled");
+  if (auto cancel = stageHooks(p.kind).cancel) cancel(*p.stage, handle_);
 }
 
 void RequestContext::cancelWith(Code code, std::string_view message, std::string_view origin) {
@@ -49,15 +31,12 @@ void RequestContext::cancelWith(Code code, std::string_view message, std::string
 void RequestContext::resume() {
   if (!paused_ || ended_) return;
   paused_ = false;
-  if (waiting_ != Waiting::kProvider) return;
-  const Stage& stage = providerStage();
-  const auto* hooks = stage.instance->provider();
-  if (OUTRIGGER_HAS_SLOT(hooks, outrigger_provider_hooks, resume)) hooks->resume(stage.instance->handle(), handle_);
+  if (pending_.stage && pending_.kind == StageKind::kProvider) provider_.resume(*pending_.stage);
 }
 
 void RequestContext::onDeadline(uv_timer_t* t) {
   auto* self = static_cast<RequestContext*>(t->data);
-  std::string origin = self->waiting_stage_ && self->waiting_ != Waiting::kNothing ? self->waiting_stage_->origin : "deadline";
+  std::string origin = self->pending_.stage ? self->pending_.stage->origin : "deadline";
   self->cancelWith(Code::kDeadlineExceeded, "deadline exceeded", origin);
 }
 
@@ -128,24 +107,13 @@ void RequestContext::end(Code code, std::string_view message, std::string_view o
                          uint32_t retry_after_ms) {
   if (ended_) return;
   ended_ = true;
-  bool attempt_running = waiting_ == Waiting::kProvider || hedge_.target;  // cut short by this end
-  waiting_ = Waiting::kNothing;
+  // An attempt cut short by this end.
+  bool attempt_running = (pending_.stage && pending_.kind == StageKind::kProvider) || provider_.hedging();
+  pending_ = {};
   std::string msg(message), org(origin);
   // Outbound transfers die with their request, whatever ended it (cancel, deadline, shutdown).
   if (auto* http = engine_.httpClient()) http->abortOwnedBy(handle_);
-  if (queue_) leaveQueue("left: the request ended (" + msg + ")");
-  if (hedge_.target) cancelHedge();
-  if (planner_) planner_->abandoned();  // frees a half-open probe slot held without a verdict
-  endAttempt();
-  attempt_tokens_ = {};  // an attempt cut short keeps its estimate
-  // The tenant pays what the upstream used, even when the request then failed (an output
-  // guardrail's deny, a deadline after the answer); an attempt cut short keeps its estimate; a
-  // request whose attempts all failed, or that never reached an upstream, pays nothing.
-  double tenant_used = answered_ ? usedTokens(usage_.prompt_tokens, usage_.completion_tokens, tenant_tokens_.charged)
-                       : attempt_running ? tenant_tokens_.charged
-                                         : 0;
-  settleTokens(&tenant_tokens_, tenant_used);
-  engine_.wakeLimitQueues();
+  provider_.onRequestEnd(attempt_running, msg);
   if (sink_) {
     ResponseEndInfo info;
     info.code = code;
@@ -183,7 +151,7 @@ void RequestContext::submitRecord(Code code, std::string_view message, std::stri
   r->route = route_;
   r->trace_id = trace_id_;
   r->route_name = route_->name;
-  r->provider = providerStage().instance->name();
+  r->provider = provider_.stage().instance->name();
   r->model = answer_model_.empty() ? model_ : answer_model_;
   r->metadata = {std::string(sv(views_.metadata.tenant)), std::string(sv(views_.metadata.user)),
                  std::string(sv(views_.metadata.session)), std::string(sv(views_.metadata.request_id)),

@@ -88,7 +88,7 @@ struct Worker {
     r.name = "default";
     r.provider = {instance(provider, "provider", "p"), "provider/p"};
     if (guardrail) r.guardrails.push_back({instance(*guardrail, "guardrail", "g"), "guardrail/g"});
-    chain->routes.emplace("default", std::move(r));
+    chain::layOutSteps(&chain->routes.emplace("default", std::move(r)).first->second);
     chain->default_route = "default";
     engine.setChain(chain);
   }

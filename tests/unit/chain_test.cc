@@ -177,7 +177,7 @@ struct Harness {
     if (with_guard) {
       r.guardrails.push_back({plugin::PluginInstance::create(guard_type, gs, chain::hostApiTemplate()).value(), "guardrail/guard"});
     }
-    chain->routes.emplace("default", std::move(r));
+    chain::layOutSteps(&chain->routes.emplace("default", std::move(r)).first->second);
     chain->default_route = "default";
     engine.setChain(chain);
   }

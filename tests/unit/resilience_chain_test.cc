@@ -103,7 +103,7 @@ struct Rig {
     r.targets[0].max_concurrent = first_max_concurrent;
     r.provider = r.targets[0].stage;
     r.policy = policy;
-    chain->routes.emplace("default", std::move(r));
+    chain::layOutSteps(&chain->routes.emplace("default", std::move(r)).first->second);
     chain->default_route = "default";
     engine.setChain(chain);
   }

@@ -1,12 +1,12 @@
-// The provider phase of a request: where and when each attempt goes. The decisions are the
+// Admission to the provider step: where and when the first attempt goes. The decisions are the
 // AttemptPlanner's (sidecar/resilience); this file asks it, applies tenant limits, waits in the
 // route's limit queue or refuses when everything is over its limits, records every decision in
-// the request's spans and counters, and arms the backoff timer. Starting the attempt itself
-// (the plugin hook) stays with the other stages in request_context.cc; hedging is in
-// hedge_phase.cc.
+// the request's spans and counters, and serves the route's degraded answer when no target can
+// be tried. Attempts themselves are in provider_stage.cc; hedging in provider_hedge.cc.
 #include <string>
 #include <vector>
 
+#include "chain/provider_stage.h"
 #include "chain/request_context.h"
 #include "common/clock.h"
 #include "plugin/str_view.h"
@@ -17,32 +17,32 @@ constexpr const char* kTargetsLimited = "every upstream target is at its concurr
 constexpr uint64_t kNeverNs = ~uint64_t{0} / 2;
 }  // namespace
 
-void RequestContext::preparePlanner() {
+void ProviderStage::preparePlanner() {
   if (planner_) return;
-  if (route_->targets.empty()) {
+  if (ctx_.route_->targets.empty()) {
     // A route built without targets (by hand, in tests): its provider is the only target.
-    implicit_targets_.push_back({route_->provider, "", 1, 0, 0, 0, route_->provider.instance->name() + "/*"});
+    implicit_targets_.push_back({ctx_.route_->provider, "", 1, 0, 0, 0, ctx_.route_->provider.instance->name() + "/*"});
   }
   std::vector<resilience::TargetView> targets;
   for (const Target& t : routeTargets()) {
-    resilience::TargetHealth& h = engine_.health().target(t.key, route_->policy);
+    resilience::TargetHealth& h = ctx_.engine_.health().target(t.key, ctx_.route_->policy);
     h.rpm.setRate(t.rpm_per_worker);
     h.tpm.setRate(t.tpm_per_worker);
     targets.push_back({t.key, t.weight, &h.breaker, h.latency.seen() ? h.latency.ms() : -1.0, &h.budget,
                        &h.in_flight, t.max_concurrent, &h.rpm, &h.tpm, t.stage.instance.get()});
   }
-  planner_ = std::make_unique<resilience::AttemptPlanner>(route_->policy, std::move(targets), deadline_ns_,
-                                                          engine_.nextSeed());
+  planner_ = std::make_unique<resilience::AttemptPlanner>(ctx_.route_->policy, std::move(targets), ctx_.deadline_ns_,
+                                                          ctx_.engine_.nextSeed());
   token_estimate_ = estimatePromptTokens();
   planner_->setTokenEstimate(token_estimate_);
 }
 
 // The prompt's size in tokens, estimated as its text bytes / 4 (rounded up): close enough for
 // English and code with the common BPE vocabularies, and corrected by the answer's usage.
-double RequestContext::estimatePromptTokens() const {
+double ProviderStage::estimatePromptTokens() const {
   uint64_t bytes = 0;
-  for (size_t i = 0; i < view_.message_count; ++i) {
-    const outrigger_message_view& m = view_.messages[i];
+  for (size_t i = 0; i < ctx_.view_.message_count; ++i) {
+    const outrigger_message_view& m = ctx_.view_.messages[i];
     bytes += m.content.size;
     for (size_t j = 0; j < m.tool_call_count; ++j) bytes += m.tool_calls[j].name.size + m.tool_calls[j].arguments.size;
   }
@@ -52,23 +52,23 @@ double RequestContext::estimatePromptTokens() const {
 
 // What an answer used, from its usage report; a provider that reports none (all zeros) leaves
 // the estimate standing rather than making the call free.
-double RequestContext::usedTokens(uint64_t prompt, uint64_t completion, double estimate) {
+double ProviderStage::usedTokens(uint64_t prompt, uint64_t completion, double estimate) {
   return prompt + completion > 0 ? double(prompt + completion) : estimate;
 }
 
-void RequestContext::settleTokens(TokenCharge* charge, double actual) {
+void ProviderStage::settleTokens(TokenCharge* charge, double actual) {
   if (charge->bucket) charge->bucket->charge(monoNowNs(), actual - charge->charged);
   *charge = {};
 }
 
-bool RequestContext::runProvider() {
+bool ProviderStage::run() {
   preparePlanner();
   // Arrival order: while others wait for this route, a new request queues behind them (it is
   // tried on the loop's next turn, after them). A full queue does not refuse it without a try:
   // waiters held back by their own tenant's limit would otherwise lock every other tenant out.
-  if (route_->policy.limits.queue) {
-    LimitQueue& q = engine_.limitQueue(route_->name);
-    if (q.size() > 0 && q.size() < route_->policy.limits.queue_max) {
+  if (ctx_.route_->policy.limits.queue) {
+    LimitQueue& q = ctx_.engine_.limitQueue(ctx_.route_->name);
+    if (q.size() > 0 && q.size() < ctx_.route_->policy.limits.queue_max) {
       onLimited(0, "others are waiting for this route");
       if (queue_) q.wakeIn(0);
       return false;
@@ -86,15 +86,15 @@ bool RequestContext::runProvider() {
   return false;
 }
 
-RequestContext::Admission RequestContext::admit(uint32_t* wait_ms, std::string* why) {
-  const resilience::RoutePolicy& policy = route_->policy;
+ProviderStage::Admission ProviderStage::admit(uint32_t* wait_ms, std::string* why) {
+  const resilience::RoutePolicy& policy = ctx_.route_->policy;
   uint64_t now = monoNowNs();
   resilience::RpmBucket* requests = nullptr;
   resilience::RpmBucket* tokens = nullptr;
   if (policy.tenant_rpm || policy.tenant_tpm) {
-    std::string tenant(sv(views_.metadata.tenant));
-    if (policy.tenant_rpm) requests = engine_.health().tenant(route_->name, tenant, policy.tenant_rpm);
-    if (policy.tenant_tpm) tokens = engine_.health().tenantTokens(route_->name, tenant, policy.tenant_tpm);
+    std::string tenant(sv(ctx_.views_.metadata.tenant));
+    if (policy.tenant_rpm) requests = ctx_.engine_.health().tenant(ctx_.route_->name, tenant, policy.tenant_rpm);
+    if (policy.tenant_tpm) tokens = ctx_.engine_.health().tenantTokens(ctx_.route_->name, tenant, policy.tenant_tpm);
     if ((policy.tenant_rpm && !requests) || (policy.tenant_tpm && !tokens)) {
       failLimited(1000, "give up: too many tenants tracked", "too many tenants tracked");
       return Admission::kEnded;
@@ -116,10 +116,10 @@ RequestContext::Admission RequestContext::admit(uint32_t* wait_ms, std::string* 
     }
     recordDecision(d);
     if (serveFallbackAnswer("no upstream target available: every circuit breaker is open")) {
-      phase_ = Phase::kDone;
+      ctx_.skipAllSteps();
       return Admission::kStartedDone;
     }
-    end(Code::kUnavailable, "no upstream target available: every circuit breaker is open", "router", true,
+    ctx_.end(Code::kUnavailable, "no upstream target available: every circuit breaker is open", "router", true,
         d.retry_after_ms);
     return Admission::kEnded;
   }
@@ -133,25 +133,25 @@ RequestContext::Admission RequestContext::admit(uint32_t* wait_ms, std::string* 
   return startAttempt(d.target) ? Admission::kStartedDone : Admission::kStartedPending;
 }
 
-void RequestContext::onLimited(uint32_t wait_ms, const std::string& why) {
-  const resilience::LimitPolicy& limits = route_->policy.limits;
+void ProviderStage::onLimited(uint32_t wait_ms, const std::string& why) {
+  const resilience::LimitPolicy& limits = ctx_.route_->policy.limits;
   bool tenant = why.rfind("tenant", 0) == 0;
   std::string message = !tenant ? kTargetsLimited
                         : why.find("token") != std::string::npos ? "tenant over its token rate limit"
                                                                   : "tenant over its request rate limit";
   if (!limits.queue) return failLimited(wait_ms, "give up: " + why, message);
-  LimitQueue& q = engine_.limitQueue(route_->name);
+  LimitQueue& q = ctx_.engine_.limitQueue(ctx_.route_->name);
   uint64_t now = monoNowNs();
   // A wait that would reach the deadline is left to the deadline timer (DEADLINE_EXCEEDED).
-  uint64_t expires = limits.queue_timeout_ms ? now + uint64_t(limits.queue_timeout_ms) * 1000000 : deadline_ns_;
-  if (expires >= deadline_ns_) expires = kNeverNs;
+  uint64_t expires = limits.queue_timeout_ms ? now + uint64_t(limits.queue_timeout_ms) * 1000000 : ctx_.deadline_ns_;
+  if (expires >= ctx_.deadline_ns_) expires = kNeverNs;
   if (!q.push(this, expires, limits.queue_max)) {
-    engine_.counters().queue_full.fetch_add(1, std::memory_order_relaxed);
+    ctx_.engine_.counters().queue_full.fetch_add(1, std::memory_order_relaxed);
     return failLimited(wait_ms ? wait_ms : 1000,
                        "give up: the route's limit queue is full (" + std::to_string(q.size()) + " waiting); " + why,
                        message + "; the wait queue is full");
   }
-  engine_.counters().queued.fetch_add(1, std::memory_order_relaxed);
+  ctx_.engine_.counters().queued.fetch_add(1, std::memory_order_relaxed);
   queue_ = &q;
   queued_ns_ = now;
   queue_wait_ms_ = wait_ms;
@@ -159,28 +159,28 @@ void RequestContext::onLimited(uint32_t wait_ms, const std::string& why) {
   if (wait_ms) q.wakeIn(wait_ms);
 }
 
-void RequestContext::failLimited(uint32_t wait_ms, const std::string& note, const std::string& message) {
-  spans_.push_back({"resilience", "", monoNowNs(), 0, note});
-  engine_.counters().give_ups.fetch_add(1, std::memory_order_relaxed);
-  end(Code::kResourceExhausted, message, "router", /*retryable=*/true, wait_ms);
+void ProviderStage::failLimited(uint32_t wait_ms, const std::string& note, const std::string& message) {
+  ctx_.spans_.push_back({"resilience", "", monoNowNs(), 0, note});
+  ctx_.engine_.counters().give_ups.fetch_add(1, std::memory_order_relaxed);
+  ctx_.end(Code::kResourceExhausted, message, "router", /*retryable=*/true, wait_ms);
 }
 
-void RequestContext::leaveQueue(std::string_view how) {
+void ProviderStage::leaveQueue(std::string_view how) {
   uint64_t now = monoNowNs();
   uint64_t waited = now - queued_ns_;
-  spans_.push_back({"resilience", "", queued_ns_, waited,
+  ctx_.spans_.push_back({"resilience", "", queued_ns_, waited,
                     "queued " + std::to_string(waited / 1000000) + " ms (" + queue_why_ + "); " + std::string(how)});
   queue_->remove(this);
   queue_ = nullptr;
 }
 
-bool RequestContext::tryAgain(uint32_t* wake_ms) {
-  if (ended_) return true;
+bool ProviderStage::tryAgain(uint32_t* wake_ms) {
+  if (ctx_.ended_) return true;
   std::string why;
   uint32_t wait = 0;
   switch (admit(&wait, &why)) {
     case Admission::kStartedDone:
-      advance();
+      ctx_.advance();
       return true;
     case Admission::kStartedPending:
     case Admission::kEnded:
@@ -194,58 +194,42 @@ bool RequestContext::tryAgain(uint32_t* wake_ms) {
   return false;
 }
 
-void RequestContext::waitExpired() {
-  if (ended_ || !queue_) return;
+void ProviderStage::waitExpired() {
+  if (ctx_.ended_ || !queue_) return;
   leaveQueue("gave up at the queue timeout");
-  engine_.counters().queue_timeouts.fetch_add(1, std::memory_order_relaxed);
-  engine_.counters().give_ups.fetch_add(1, std::memory_order_relaxed);
+  ctx_.engine_.counters().queue_timeouts.fetch_add(1, std::memory_order_relaxed);
+  ctx_.engine_.counters().give_ups.fetch_add(1, std::memory_order_relaxed);
   std::string message = queue_why_.rfind("tenant", 0) == 0 ? "tenant over its rate limit" : kTargetsLimited;
-  end(Code::kResourceExhausted, message + " (waited in the queue until its timeout)", "router", /*retryable=*/true,
+  ctx_.end(Code::kResourceExhausted, message + " (waited in the queue until its timeout)", "router", /*retryable=*/true,
       queue_wait_ms_ ? queue_wait_ms_ : 1000);
 }
 
-void RequestContext::recordDecision(const resilience::Decision& d) {
+void ProviderStage::recordDecision(const resilience::Decision& d) {
   uint64_t now = monoNowNs();
   const std::string& key = routeTargets()[d.target].key;
-  spans_.push_back({"resilience", d.kind == resilience::Decision::Kind::kStart ? key : std::string(),
+  ctx_.spans_.push_back({"resilience", d.kind == resilience::Decision::Kind::kStart ? key : std::string(),
                     now, uint64_t(d.delay_ms) * 1000000, d.note});
-  auto& c = engine_.counters();
+  auto& c = ctx_.engine_.counters();
   if (d.note.rfind("retry", 0) == 0) c.retries.fetch_add(1, std::memory_order_relaxed);
   else if (d.note.rfind("fallback", 0) == 0) c.fallbacks.fetch_add(1, std::memory_order_relaxed);
   else if (d.note.rfind("give up", 0) == 0) c.give_ups.fetch_add(1, std::memory_order_relaxed);
   if (d.note.find("breaker open") != std::string::npos) c.breaker_skips.fetch_add(1, std::memory_order_relaxed);
 }
 
-void RequestContext::endAttempt() {
-  if (attempt_health_) {
-    --attempt_health_->in_flight;
-    engine_.wakeLimitQueues();  // a concurrency slot freed
-  }
-  attempt_health_ = nullptr;
-}
-
-void RequestContext::onAttemptTimer(void* user_data, outrigger_status status) {
-  auto* self = static_cast<RequestContext*>(user_data);
-  if (status != OUTRIGGER_OK || self->ended_) return;  // the request ended during the backoff
-  if (self->startAttempt(self->next_target_)) self->advance();
-}
-
 // Every target failed, or every breaker is open: the route's degraded answer instead of the
 // error, when it has one and nothing has reached the client yet. No output guardrail or cache
 // sees it (it is the operator's text, and must not be served again as if a provider said it).
-bool RequestContext::serveFallbackAnswer(const std::string& why) {
-  if (!route_->fallback_answer || chunk_seq_ > 0 || embed_) return false;
-  degraded_ = true;
-  provider_code_ = Code::kOk;
-  provider_message_ = why;
-  content_ = *route_->fallback_answer;
-  tool_calls_.clear();
-  finish_reason_ = "stop";
-  spans_.push_back({"fallback", route_->name, monoNowNs(), 0, "degraded answer: " + why});
-  if (view_.stream) sendChunk(content_, nullptr);
+bool ProviderStage::serveFallbackAnswer(const std::string& why) {
+  if (!ctx_.route_->fallback_answer || ctx_.chunk_seq_ > 0 || ctx_.embed_) return false;
+  ctx_.degraded_ = true;
+  ctx_.provider_code_ = Code::kOk;
+  ctx_.provider_message_ = why;
+  ctx_.content_ = *ctx_.route_->fallback_answer;
+  ctx_.tool_calls_.clear();
+  ctx_.finish_reason_ = "stop";
+  ctx_.spans_.push_back({"fallback", ctx_.route_->name, monoNowNs(), 0, "degraded answer: " + why});
+  if (ctx_.view_.stream) ctx_.sendChunk(ctx_.content_, nullptr);
   return true;
 }
-
-std::string RequestContext::fallbackOrigin() const { return "fallback/" + route_->name; }
 
 }  // namespace outrigger::chain

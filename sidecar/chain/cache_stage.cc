@@ -1,0 +1,71 @@
+#include "chain/cache_stage.h"
+
+#include "chain/request_context.h"
+#include "common/utf8.h"
+
+namespace outrigger::chain {
+
+const StageHooks CacheStage::kLookup = {
+    "cache.lookup",
+    [](const RequestContext& ctx, const Stage&) { return !ctx.view_.cache_bypass; },
+    [](RequestContext& ctx, const Stage& stage) {
+      return stage.instance->cache()->lookup(stage.instance->handle(), &ctx.view_);
+    },
+    [](RequestContext& ctx, const Stage&, outrigger_status) {
+      ctx.closeSpan("miss");  // a hit answers through cache_done
+      return true;
+    },
+    [](const Stage& stage, outrigger_request handle) {
+      const auto* hooks = stage.instance->cache();
+      if (OUTRIGGER_HAS_SLOT(hooks, outrigger_cache_hooks, on_cancel)) hooks->on_cancel(stage.instance->handle(), handle);
+    },
+};
+
+// Every cache stores a provider's answer; nothing else is stored (a hit, a degraded answer, an
+// error) and a caller's bypass or no-store is honoured.
+const StageHooks CacheStage::kStore = {
+    "cache.store",
+    [](const RequestContext& ctx, const Stage&) {
+      return !ctx.from_cache_ && !ctx.view_.cache_bypass && !ctx.view_.cache_no_store &&
+             ctx.provider_code_ == Code::kOk && !ctx.degraded_;
+    },
+    [](RequestContext& ctx, const Stage& stage) -> outrigger_status {
+      outrigger_response_view answer = ctx.answerView(&ctx.answer_calls_);
+      stage.instance->cache()->store(stage.instance->handle(), &ctx.view_, &answer);
+      return OUTRIGGER_OK;
+    },
+    [](RequestContext& ctx, const Stage&, outrigger_status) {
+      ctx.closeSpan("stored");
+      return true;
+    },
+    nullptr,
+};
+
+outrigger_status RequestContext::cacheDone(plugin::PluginInstance* inst, const outrigger_response_view* hit) {
+  if (!pendingIs(StageKind::kCacheLookup, inst)) return OUTRIGGER_E_INVALID;
+  pending_ = {};
+  if (hit && hit->code == OUTRIGGER_CODE_OK) {
+    closeSpan("hit");
+    from_cache_ = true;
+    copyFinal(*hit);
+    if (view_.stream) CacheStage::replayChunks(*this);
+    skipToResponseSteps();
+  } else {
+    closeSpan("miss");
+  }
+  resumeAfterCompletion();
+  return OUTRIGGER_OK;
+}
+
+// A cached answer to a streaming request goes out as a stream would (chunks of the route's
+// replay size, cut between code points), not as one chunk.
+void CacheStage::replayChunks(RequestContext& ctx) {
+  std::string_view rest = ctx.content_;
+  do {
+    std::string_view piece = utf8Prefix(rest, ctx.route_->cache_replay_chunk_bytes);
+    rest.remove_prefix(piece.size());
+    ctx.sendChunk(piece, nullptr);
+  } while (!rest.empty() && ctx.sink_);
+}
+
+}  // namespace outrigger::chain

@@ -1,0 +1,221 @@
+// Attempts and their completions: start one on a target, take its chunks (guardrails first),
+// take its answer or its failure (the planner says what comes next), cancel it.
+#include "chain/provider_stage.h"
+
+#include <string>
+
+#include "chain/call_hook.h"
+#include "chain/guardrail_stage.h"
+#include "chain/request_context.h"
+#include "common/clock.h"
+#include "http_client/http_client.h"
+#include "plugin/str_view.h"
+
+namespace outrigger::chain {
+namespace {
+
+Code toCode(outrigger_code c) { return c >= 0 && c <= 16 ? static_cast<Code>(c) : Code::kUnknown; }
+
+}  // namespace
+
+const Stage& ProviderStage::stage() const { return target_ ? target_->stage : ctx_.route_->provider; }
+
+const std::vector<Target>& ProviderStage::routeTargets() const {
+  return ctx_.route_->targets.empty() ? implicit_targets_ : ctx_.route_->targets;
+}
+
+bool ProviderStage::isAttempt(plugin::PluginInstance* inst) const {
+  return ctx_.pendingIs(StageKind::kProvider, inst);
+}
+
+outrigger_status ProviderStage::callStart(const Stage& stage, const outrigger_request_view* view) {
+  return ctx_.callHook(stage, "provider", [&] { return stage.instance->provider()->start(stage.instance->handle(), view); });
+}
+
+bool ProviderStage::startAttempt(size_t index) {
+  RequestContext& r = ctx_;
+  target_ = &routeTargets()[index];
+  r.model_ = r.modelFor(*target_);
+  // The provider gets the target's model in a view of its own; stages before and after it (and
+  // the cache key) keep seeing the request as the route received it.
+  attempt_view_ = r.view_;
+  attempt_view_.model = {r.model_.data(), r.model_.size()};
+  r.content_.clear();  // a failed unary attempt leaves nothing behind
+  r.tool_calls_.clear();
+  planner_->started();
+  attempt_start_ns_ = monoNowNs();
+  endAttempt();
+  attempt_health_ = &r.engine_.health().target(target_->key, r.route_->policy);
+  ++attempt_health_->in_flight;
+  if (attempt_health_->tpm.limited()) {
+    // The prompt's estimate now; the answer's usage corrects it (settleTokens).
+    attempt_health_->tpm.charge(attempt_start_ns_, token_estimate_);
+    attempt_tokens_ = {&attempt_health_->tpm, token_estimate_};
+  }
+  ++attempt_number_;
+  r.reached_provider_ = true;
+  r.engine_.counters().attempts.fetch_add(1, std::memory_order_relaxed);
+  const Stage& stage = target_->stage;
+  r.setPending(stage, StageKind::kProvider);
+  attempt_span_ = r.spans_.size();
+  outrigger_status rc = callStart(stage, &attempt_view_);
+  if (rc == OUTRIGGER_PENDING) {
+    if (!r.completed_in_hook_) armHedge();
+    return r.completed_in_hook_;
+  }
+  r.pending_ = {};
+  if (rc >= 0) rc = OUTRIGGER_E_INVALID;  // a provider must answer through provider_done
+  settleTokens(&attempt_tokens_, 0);      // it never reached the upstream
+  r.stageFailed(stage, rc, "provider start");
+  if (!r.ended_) r.end(Code::kInternal, "provider failed to start", stage.origin);
+  return false;
+}
+
+outrigger_status ProviderStage::chunk(plugin::PluginInstance* inst, const outrigger_chunk_view& chunk) {
+  RequestContext& r = ctx_;
+  if (r.embed_) return OUTRIGGER_E_INVALID;  // an embed call answers through embeddings_done only
+  bool hedge = isHedge(inst);
+  if (!hedge && !isAttempt(inst)) return OUTRIGGER_E_INVALID;
+  if (!GuardrailStage::allowChunk(r, chunk)) return OUTRIGGER_E_STALE;
+  std::string_view delta = sv(chunk.delta);
+  // A hedge (unary only) collects its own answer until it wins.
+  std::string& content = hedge ? hedge_.content : r.content_;
+  std::vector<ToolCall>& tool_calls = hedge ? hedge_.tool_calls : r.tool_calls_;
+  content.append(delta);
+  for (size_t i = 0; i < chunk.tool_call_count; ++i) {
+    const auto& d = chunk.tool_calls[i];
+    if (d.index >= tool_calls.size()) tool_calls.resize(d.index + 1);
+    ToolCall& c = tool_calls[d.index];
+    c.id.append(sv(d.id));
+    c.type.append(sv(d.type));
+    c.name.append(sv(d.name));
+    c.arguments.append(sv(d.arguments));
+  }
+  if (r.view_.stream && !hedge) r.sendChunk(delta, &chunk);
+  if (r.ended_) return OUTRIGGER_E_STALE;
+  return r.paused_ ? OUTRIGGER_PAUSE : OUTRIGGER_OK;
+}
+
+outrigger_status ProviderStage::done(plugin::PluginInstance* inst, const outrigger_response_view& response) {
+  RequestContext& r = ctx_;
+  if (r.embed_) return OUTRIGGER_E_INVALID;  // an embed call answers through embeddings_done only
+  bool hedge = isHedge(inst);
+  if (!hedge && !isAttempt(inst)) return OUTRIGGER_E_INVALID;
+  if (hedge_.target) {
+    if (toCode(response.code) != Code::kOk) {
+      hedgedFailure(inst, response);  // the other attempt goes on
+      return OUTRIGGER_OK;
+    }
+    // The first success wins; the other attempt is cancelled now.
+    if (hedge) {
+      cancelCurrentForHedge();
+      promoteHedge();
+      r.engine_.counters().hedge_wins.fetch_add(1, std::memory_order_relaxed);
+      planner_->hedgeWon();
+    } else {
+      cancelHedge();
+    }
+  }
+  r.pending_ = {};
+  r.provider_code_ = toCode(response.code);
+  endAttempt();
+  if (r.provider_code_ == Code::kOk) {
+    succeeded(response);
+  } else if (failed(response)) {
+    return OUTRIGGER_OK;  // another attempt starts after its backoff; nothing runs meanwhile
+  }
+  r.resumeAfterCompletion();
+  return OUTRIGGER_OK;
+}
+
+bool ProviderStage::failed(const outrigger_response_view& response) {
+  RequestContext& r = ctx_;
+  r.closeSpanAt(attempt_span_, "error");
+  settleTokens(&attempt_tokens_, 0);  // a failed attempt gives its estimate back
+  r.provider_retryable_ = response.retryable;
+  r.provider_retry_after_ms_ = response.retry_after_ms;
+  r.provider_message_.assign(sv(response.message));
+  if (r.provider_message_.empty()) r.provider_message_ = "provider failed";
+  resilience::Decision d = planner_->afterFailure(
+      monoNowNs(), {response.code, response.retryable != 0, response.retry_after_ms}, /*chunk_sent=*/r.chunk_seq_ > 0);
+  recordDecision(d);
+  if (d.kind == resilience::Decision::Kind::kStart) {
+    // Never from inside the plugin's call: the next attempt starts from the loop.
+    next_target_ = d.target;
+    if (r.setTimer(d.delay_ms, &ProviderStage::onAttemptTimer, this) == OUTRIGGER_OK) return true;
+  }
+  // No more attempts: the route's degraded answer if it has one, else the failure stands. No
+  // response step sees either.
+  serveFallbackAnswer(r.provider_message_);
+  r.skipAllSteps();
+  return false;
+}
+
+void ProviderStage::succeeded(const outrigger_response_view& response) {
+  RequestContext& r = ctx_;
+  planner_->succeeded();
+  // Latency for lowest-latency routing: to the first chunk when one was sent, else to the answer.
+  uint64_t now = monoNowNs();
+  uint64_t until = r.first_chunk_ns_ > attempt_start_ns_ ? r.first_chunk_ns_ : now;
+  resilience::TargetHealth& health = r.engine_.health().target(target_->key, r.route_->policy);
+  health.latency.add(double(until - attempt_start_ns_) / 1e6);
+  settleTokens(&attempt_tokens_,
+               usedTokens(response.usage.prompt_tokens, response.usage.completion_tokens, attempt_tokens_.charged));
+  r.answered_ = true;
+  r.closeSpanAt(attempt_span_, "ok");
+  std::string streamed = std::move(r.content_);
+  r.copyFinal(response);
+  if (response.content.size == 0) r.content_ = std::move(streamed);
+  // A provider that answered whole still streams to a client that asked for chunks.
+  if (r.view_.stream && r.chunk_seq_ == 0 && !r.content_.empty()) r.sendChunk(r.content_, nullptr);
+  if (r.finish_reason_.empty()) r.finish_reason_ = "stop";
+}
+
+void ProviderStage::endAttempt() {
+  if (attempt_health_) {
+    --attempt_health_->in_flight;
+    ctx_.engine_.wakeLimitQueues();  // a concurrency slot freed
+  }
+  attempt_health_ = nullptr;
+}
+
+void ProviderStage::onAttemptTimer(void* user_data, outrigger_status status) {
+  auto* self = static_cast<ProviderStage*>(user_data);
+  RequestContext& r = self->ctx_;
+  if (status != OUTRIGGER_OK || r.ended_) return;  // the request ended during the backoff
+  if (self->startAttempt(self->next_target_)) r.advance();
+}
+
+void ProviderStage::cancelPending(const Stage& stage) {
+  RequestContext& r = ctx_;
+  if (r.embed_) {
+    r.closeSpan("cancelled");
+  } else {
+    r.closeSpanAt(attempt_span_, "cancelled");
+  }
+  stage.instance->provider()->cancel(stage.instance->handle(), r.handle_);
+}
+
+void ProviderStage::resume(const Stage& stage) {
+  const auto* hooks = stage.instance->provider();
+  if (OUTRIGGER_HAS_SLOT(hooks, outrigger_provider_hooks, resume)) hooks->resume(stage.instance->handle(), ctx_.handle_);
+}
+
+void ProviderStage::onRequestEnd(bool attempt_running, std::string_view why) {
+  RequestContext& r = ctx_;
+  if (queue_) leaveQueue("left: the request ended (" + std::string(why) + ")");
+  if (hedge_.target) cancelHedge();
+  if (planner_) planner_->abandoned();  // frees a half-open probe slot held without a verdict
+  endAttempt();
+  attempt_tokens_ = {};  // an attempt cut short keeps its estimate
+  // The tenant pays what the upstream used, even when the request then failed (an output
+  // guardrail's deny, a deadline after the answer); an attempt cut short keeps its estimate; a
+  // request whose attempts all failed, or that never reached an upstream, pays nothing.
+  double tenant_used = r.answered_ ? usedTokens(r.usage_.prompt_tokens, r.usage_.completion_tokens, tenant_tokens_.charged)
+                       : attempt_running ? tenant_tokens_.charged
+                                         : 0;
+  settleTokens(&tenant_tokens_, tenant_used);
+  r.engine_.wakeLimitQueues();
+}
+
+}  // namespace outrigger::chain

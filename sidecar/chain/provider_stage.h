@@ -1,0 +1,146 @@
+// The provider step of one request: where and when each attempt goes (the AttemptPlanner's
+// decisions), tenant and target limits, the route's limit queue, retries after a backoff,
+// hedging, the embeddings call, and the provider's completions. Everything about attempts lives
+// here; what they produce (content, usage, the outcome) is the request's (RequestContext).
+//
+// Files: provider_stage.cc (attempts and completions), provider_admission.cc (limits, queue,
+// planner), provider_hedge.cc (hedging), provider_embed.cc (embeddings).
+// Thread: the request's loop thread.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <outrigger/plugin.h>
+
+#include "api/response_sink.h"
+#include "chain/chain.h"
+#include "chain/limit_queue.h"
+#include "resilience/attempt_planner.h"
+#include "resilience/target_health.h"
+
+namespace outrigger::plugin { class PluginInstance; }
+
+namespace outrigger::chain {
+
+class RequestContext;
+
+class ProviderStage final : public LimitWaiter {
+ public:
+  explicit ProviderStage(RequestContext& ctx) : ctx_(ctx) {}
+
+  // Runs the provider step: admits, plans and starts the first attempt. True when the step
+  // finished synchronously and the pipeline goes on.
+  bool run();
+  // Embeddings: calls the first target's embed hook; true when it finished synchronously.
+  bool runEmbed();
+
+  // Host API completions from a provider instance.
+  outrigger_status chunk(plugin::PluginInstance* inst, const outrigger_chunk_view& chunk);
+  outrigger_status done(plugin::PluginInstance* inst, const outrigger_response_view& response);
+  outrigger_status embeddingsDone(plugin::PluginInstance* inst, const outrigger_embeddings_view& embeddings);
+
+  // The request is ending while an attempt is pending: its span closes, its provider cancels.
+  void cancelPending(const Stage& stage);
+  // The sink drained: a paused provider may go on.
+  void resume(const Stage& stage);
+  // The request ended (`attempt_running`: an attempt was cut short; `why`: its end's message):
+  // leaves the queue, cancels a hedge, settles what was charged ahead.
+  void onRequestEnd(bool attempt_running, std::string_view why);
+
+  // The stage of the current (or first) target.
+  const Stage& stage() const;
+  bool hedging() const { return hedge_.target != nullptr; }
+
+  // LimitWaiter: the route's limit queue tries this request again, or gives up on it.
+  bool tryAgain(uint32_t* wake_ms) override;
+  void waitExpired() override;
+
+ private:
+  // One try at admitting the attempt past its tenant and target limits.
+  enum class Admission { kStartedDone, kStartedPending, kLimited, kEnded };
+  // Tokens charged to a tokens-per-minute bucket ahead of the answer, settled when it arrives.
+  struct TokenCharge {
+    resilience::RpmBucket* bucket = nullptr;
+    double charged = 0;
+  };
+  // A hedged second attempt running beside the current one (unary calls only).
+  struct HedgeAttempt {
+    const Target* target = nullptr;  // nullptr: none running
+    resilience::TargetHealth* health = nullptr;
+    uint64_t start_ns = 0;
+    size_t span = 0;  // its provider span in the request's spans
+    std::string model;
+    outrigger_request_view view{};
+    std::string content;  // what it sent through provider_chunk so far
+    std::vector<ToolCall> tool_calls;
+    TokenCharge tokens;
+  };
+
+  // provider_stage.cc
+  // Starts the attempt on route target `index`; true when it finished synchronously.
+  bool startAttempt(size_t index);
+  outrigger_status callStart(const Stage& stage, const outrigger_request_view* view);
+  void succeeded(const outrigger_response_view& r);
+  // True when another attempt starts after a backoff; otherwise the step is over.
+  bool failed(const outrigger_response_view& r);
+  // The running attempt stops counting against its target's concurrency limit (idempotent).
+  void endAttempt();
+  static void onAttemptTimer(void* user_data, outrigger_status status);
+  bool isAttempt(plugin::PluginInstance* inst) const;
+  const std::vector<Target>& routeTargets() const;
+  // provider_admission.cc
+  void preparePlanner();
+  Admission admit(uint32_t* wait_ms, std::string* why);
+  // Refuses now, or waits in the route's queue when the route says so and there is room.
+  void onLimited(uint32_t wait_ms, const std::string& why);
+  void failLimited(uint32_t wait_ms, const std::string& why, const std::string& message);
+  void leaveQueue(std::string_view how);
+  double estimatePromptTokens() const;
+  void recordDecision(const resilience::Decision& d);
+  // Charges or refunds the difference between `actual` and what was charged ahead.
+  static double usedTokens(uint64_t prompt, uint64_t completion, double estimate);
+  static void settleTokens(TokenCharge* charge, double actual);
+  // Answers with the route's fallback_answer, marked degraded; false when there is none to give.
+  bool serveFallbackAnswer(const std::string& why);
+  // provider_hedge.cc
+  void armHedge();
+  static void onHedgeTimer(void* user_data, outrigger_status status);
+  void startHedge(size_t index);
+  bool isHedge(plugin::PluginInstance* inst) const {
+    return hedge_.target && hedge_.target->stage.instance.get() == inst;
+  }
+  // Cancels the hedge (its provider's cancel hook) and stops it counting against its target.
+  void cancelHedge();
+  // Cancels the current attempt, which lost to the hedge.
+  void cancelCurrentForHedge();
+  // The hedge becomes the current attempt.
+  void promoteHedge();
+  // One of two hedged attempts failed; the other goes on.
+  void hedgedFailure(plugin::PluginInstance* inst, const outrigger_response_view& r);
+
+  RequestContext& ctx_;
+  std::unique_ptr<resilience::AttemptPlanner> planner_;
+  const Target* target_ = nullptr;
+  std::vector<Target> implicit_targets_;
+  size_t next_target_ = 0;
+  uint64_t attempt_start_ns_ = 0;
+  resilience::TargetHealth* attempt_health_ = nullptr;  // set while an attempt counts as in flight
+  size_t attempt_span_ = 0;      // the current attempt's provider span in the request's spans
+  uint32_t attempt_number_ = 0;  // attempts started on this request (a hedge not included)
+  outrigger_request_view attempt_view_{};  // the request with the current attempt's target model
+  TokenCharge attempt_tokens_;   // the current attempt's estimate on its target's tokens bucket
+  TokenCharge tenant_tokens_;    // the request's estimate on its tenant's tokens bucket
+  double token_estimate_ = 1;
+  HedgeAttempt hedge_;
+  LimitQueue* queue_ = nullptr;  // set while waiting in the route's limit queue
+  uint64_t queued_ns_ = 0;
+  uint32_t queue_wait_ms_ = 0;   // the last time-to-refill seen while waiting
+  std::string queue_why_;        // why it waits, for the span and the final error
+  // Embeddings: the inputs as views, and the view the embed hook reads.
+  std::vector<outrigger_str> embed_inputs_;
+  outrigger_embed_request_view embed_view_{};
+};
+
+}  // namespace outrigger::chain
