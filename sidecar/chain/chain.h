@@ -40,6 +40,8 @@ struct Route {
   std::vector<Stage> guardrails;
   std::vector<Stage> cache;  // looked up in order; every one stores a provider's answer
   uint32_t cache_replay_chunk_bytes = 64;  // a streamed hit goes out in chunks of this size
+  uint32_t max_reasks = 1;                 // re-asks a response guardrail may ask for
+  uint32_t max_held_bytes = 65536;         // bytes of a stream guardrails may hold back at once
   Stage provider;             // the first target's stage
   std::vector<Target> targets;  // at least one
   resilience::RoutePolicy policy;

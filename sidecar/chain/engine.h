@@ -60,6 +60,11 @@ struct EngineCounters {
   // Hedging (route `hedge`): second attempts started, and those that answered first.
   std::atomic<uint64_t> hedges{0};
   std::atomic<uint64_t> hedge_wins{0};
+  // Guardrails that change things: rewrites applied, re-asks started, streams ended because
+  // held bytes went over the route's max_held_bytes.
+  std::atomic<uint64_t> rewrites{0};
+  std::atomic<uint64_t> reasks{0};
+  std::atomic<uint64_t> hold_overflows{0};
 };
 
 // An owned copy of one frame, 8-byte aligned, that a request's views point into.

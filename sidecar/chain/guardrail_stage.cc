@@ -3,6 +3,8 @@
 #include <string>
 
 #include "chain/request_context.h"
+#include "common/clock.h"
+#include "plugin/plugin_struct.h"
 #include "plugin/str_view.h"
 
 namespace outrigger::chain {
@@ -17,18 +19,80 @@ void cancelGuardrail(const Stage& stage, outrigger_request handle) {
 
 }  // namespace
 
-bool GuardrailStage::applyVerdict(RequestContext& ctx, const Stage& stage, const outrigger_guardrail_result& result,
-                                  outrigger_status rc) {
-  std::string reason(sv(result.reason));
-  if (rc == OUTRIGGER_STOP || result.verdict == OUTRIGGER_VERDICT_DENY) {
-    ctx.recordVerdict(stage.instance->name(), VerdictKind::kDeny, reason);
-    ctx.closeSpan("stop");
-    ctx.end(Code::kPermissionDenied, reason.empty() ? "denied by guardrail" : reason, stage.origin);
-    return false;
+bool GuardrailStage::deny(RequestContext& ctx, const Stage& stage, const std::string& reason) {
+  ctx.recordVerdict(stage.instance->name(), VerdictKind::kDeny, reason);
+  ctx.closeSpan("stop");
+  ctx.end(Code::kPermissionDenied, reason.empty() ? "denied by guardrail" : reason, stage.origin);
+  return false;
+}
+
+bool GuardrailStage::decide(RequestContext& ctx, const Stage& stage, StageKind side, outrigger_status rc,
+                            outrigger_verdict verdict, std::string_view reason_view,
+                            const outrigger_guardrail_action* plugin_action) {
+  std::string reason(reason_view);
+  if (rc == OUTRIGGER_STOP || verdict == OUTRIGGER_VERDICT_DENY) return deny(ctx, stage, reason);
+  outrigger_guardrail_action action;
+  bool has_action = plugin::copyPluginStruct(plugin_action, OUTRIGGER_MIN_SIZE_GUARDRAIL_ACTION, &action);
+  if (plugin_action && !has_action) return ctx.stageFailed(stage, OUTRIGGER_E_INVALID, "guardrail action (too small)");
+  if (has_action && action.reask) {
+    if (side != StageKind::kResponseGuardrail) return ctx.stageFailed(stage, OUTRIGGER_E_INVALID, "re-ask outside on_response");
+    return reask(ctx, stage, action, reason);
   }
-  VerdictKind kind = result.verdict == OUTRIGGER_VERDICT_FLAG ? VerdictKind::kFlag : VerdictKind::kPass;
+  if (verdict == OUTRIGGER_VERDICT_REWRITE) {
+    if (!has_action) return ctx.stageFailed(stage, OUTRIGGER_E_INVALID, "guardrail REWRITE without an action");
+    if (side == StageKind::kRequestGuardrail) {
+      if (!action.messages || action.message_count == 0) {
+        return ctx.stageFailed(stage, OUTRIGGER_E_INVALID, "guardrail REWRITE without messages");
+      }
+      ctx.replaceMessages(std::make_unique<OwnedMessages>(
+          std::initializer_list<OwnedMessages::List>{{action.messages, action.message_count}}));
+    } else {
+      rewriteAnswer(ctx, action);
+    }
+    ctx.engine_.counters().rewrites.fetch_add(1, std::memory_order_relaxed);
+    ctx.recordVerdict(stage.instance->name(), VerdictKind::kRewrite, reason);
+    ctx.closeSpan("rewrite");
+    return true;
+  }
+  VerdictKind kind = verdict == OUTRIGGER_VERDICT_FLAG ? VerdictKind::kFlag : VerdictKind::kPass;
   ctx.recordVerdict(stage.instance->name(), kind, reason);
   ctx.closeSpan(kind == VerdictKind::kFlag ? "flag" : "continue");
+  return true;
+}
+
+void GuardrailStage::rewriteAnswer(RequestContext& ctx, const outrigger_guardrail_action& action) {
+  if (action.replace_content) ctx.content_.assign(sv(action.content));
+  if (action.replace_tool_calls) {
+    ctx.tool_calls_.clear();
+    for (size_t i = 0; action.tool_calls && i < action.tool_call_count; ++i) {
+      const auto& c = action.tool_calls[i];
+      ctx.tool_calls_.push_back({std::string(sv(c.id)), std::string(sv(c.type)), std::string(sv(c.name)),
+                                 std::string(sv(c.arguments))});
+    }
+  }
+}
+
+// The answer is not accepted: the provider is asked again with the conversation, the answer and
+// the guardrail's repair prompt, up to the route's max_reasks; past that (or once chunks went
+// out, which cannot be taken back) the answer is denied.
+bool GuardrailStage::reask(RequestContext& ctx, const Stage& stage, const outrigger_guardrail_action& action,
+                           const std::string& reason) {
+  if (ctx.view_.stream && ctx.chunk_seq_ > 0) {
+    return deny(ctx, stage, "re-ask after the answer was streamed: " + reason);
+  }
+  if (ctx.reasks_ >= ctx.route_->max_reasks) {
+    return deny(ctx, stage, reason + " (after " + std::to_string(ctx.reasks_) + " re-asks)");
+  }
+  std::vector<outrigger_tool_call_view> calls;
+  outrigger_message_view answer = OwnedMessages::assistantMessage(ctx.content_, ctx.tool_calls_, &calls);
+  ctx.replaceMessages(std::make_unique<OwnedMessages>(std::initializer_list<OwnedMessages::List>{
+      {ctx.view_.messages, ctx.view_.message_count}, {&answer, 1}, {action.messages, action.message_count}}));
+  ctx.recordVerdict(stage.instance->name(), VerdictKind::kFlag, "re-ask: " + reason);
+  ctx.closeSpan("reask");
+  ctx.spans_.push_back({"resilience", stage.instance->name(), monoNowNs(), 0,
+                        "re-ask " + std::to_string(ctx.reasks_ + 1) + " of " + std::to_string(ctx.route_->max_reasks) +
+                            " by " + stage.origin + ": " + reason});
+  ctx.reaskProvider();
   return true;
 }
 
@@ -42,7 +106,8 @@ const StageHooks GuardrailStage::kOnRequest = {
       return hooksOf(stage)->on_request(stage.instance->handle(), &ctx.view_, &ctx.guard_result_);
     },
     [](RequestContext& ctx, const Stage& stage, outrigger_status rc) {
-      return applyVerdict(ctx, stage, ctx.guard_result_, rc);
+      const outrigger_guardrail_result& r = ctx.guard_result_;
+      return decide(ctx, stage, StageKind::kRequestGuardrail, rc, r.verdict, sv(r.reason), r.action);
     },
     &cancelGuardrail,
 };
@@ -58,7 +123,8 @@ const StageHooks GuardrailStage::kOnResponse = {
       return hooksOf(stage)->on_response(stage.instance->handle(), &ctx.view_, &answer, &ctx.guard_result_);
     },
     [](RequestContext& ctx, const Stage& stage, outrigger_status rc) {
-      return applyVerdict(ctx, stage, ctx.guard_result_, rc);
+      const outrigger_guardrail_result& r = ctx.guard_result_;
+      return decide(ctx, stage, StageKind::kResponseGuardrail, rc, r.verdict, sv(r.reason), r.action);
     },
     &cancelGuardrail,
 };
@@ -68,10 +134,21 @@ outrigger_status RequestContext::guardrailDone(plugin::PluginInstance* inst, out
   if (!pendingIs(StageKind::kRequestGuardrail, inst) && !pendingIs(StageKind::kResponseGuardrail, inst)) {
     return OUTRIGGER_E_INVALID;  // not pending here: late, doubled, or another plugin's
   }
+  return guardrailDecided(inst, verdict == OUTRIGGER_VERDICT_DENY ? OUTRIGGER_STOP : OUTRIGGER_CONTINUE, verdict, reason,
+                          nullptr);
+}
+
+outrigger_status RequestContext::guardrailDecided(plugin::PluginInstance* inst, outrigger_status decision,
+                                                  outrigger_verdict verdict, std::string_view reason,
+                                                  const outrigger_guardrail_action* action) {
+  StageKind side = pending_.kind;
+  if (!pendingIs(StageKind::kRequestGuardrail, inst) && !pendingIs(StageKind::kResponseGuardrail, inst)) {
+    return OUTRIGGER_E_INVALID;  // not pending here: late, doubled, or another plugin's
+  }
+  if (decision != OUTRIGGER_CONTINUE && decision != OUTRIGGER_STOP) return OUTRIGGER_E_INVALID;
   const Stage& stage = *pending_.stage;
   pending_ = {};
-  outrigger_guardrail_result result{verdict, {reason.data(), reason.size()}};
-  GuardrailStage::applyVerdict(*this, stage, result, verdict == OUTRIGGER_VERDICT_DENY ? OUTRIGGER_STOP : OUTRIGGER_CONTINUE);
+  GuardrailStage::decide(*this, stage, side, decision, verdict, reason, action);
   resumeAfterCompletion();
   return OUTRIGGER_OK;
 }

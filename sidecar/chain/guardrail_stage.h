@@ -2,6 +2,9 @@
 // on_response after them, and its on_chunk on every chunk of a streamed answer.
 #pragma once
 
+#include <string>
+#include <string_view>
+
 #include <outrigger/plugin.h>
 
 #include "chain/stage_kind.h"
@@ -17,9 +20,17 @@ struct GuardrailStage {
   // Every guardrail with an on_chunk hook sees `chunk` before the client does. False when one
   // stopped the stream (the request has ended).
   static bool allowChunk(RequestContext& ctx, const outrigger_chunk_view& chunk);
-  // A PASS, FLAG or DENY, from the hook's return or from guardrail_done. False when it denied.
-  static bool applyVerdict(RequestContext& ctx, const Stage& stage, const outrigger_guardrail_result& result,
-                           outrigger_status rc);
+  // A hook's decision, returned at once or through guardrail_done/_decided: PASS and FLAG go on,
+  // DENY ends the request, REWRITE replaces the request's messages (`side` on_request) or the
+  // answer (on_response), a re-ask runs the provider again. False when the request ended.
+  static bool decide(RequestContext& ctx, const Stage& stage, StageKind side, outrigger_status rc,
+                     outrigger_verdict verdict, std::string_view reason, const outrigger_guardrail_action* action);
+
+ private:
+  static bool deny(RequestContext& ctx, const Stage& stage, const std::string& reason);
+  static void rewriteAnswer(RequestContext& ctx, const outrigger_guardrail_action& action);
+  static bool reask(RequestContext& ctx, const Stage& stage, const outrigger_guardrail_action& action,
+                    const std::string& reason);
 };
 
 }  // namespace outrigger::chain

@@ -143,6 +143,36 @@ outrigger_status hostEmbeddingsDone(void* host_ctx, outrigger_request handle,
   }
 }
 
+outrigger_status hostGuardrailDecided(void* host_ctx, outrigger_request handle, outrigger_status decision,
+                                      outrigger_verdict verdict, outrigger_str reason,
+                                      const outrigger_guardrail_action* action) noexcept {
+  RequestContext* ctx = nullptr;
+  if (outrigger_status st = lookup(handle, &ctx); st != OUTRIGGER_OK) return st;
+  try {
+    return ctx->guardrailDecided(instanceOf(host_ctx), decision, verdict,
+                                 std::string_view(reason.data ? reason.data : "", reason.size), action);
+  } catch (...) {
+    return OUTRIGGER_E_NOMEM;
+  }
+}
+
+outrigger_status hostSetRequestState(void* host_ctx, outrigger_request handle, void* state,
+                                     void (*release)(void*)) noexcept {
+  RequestContext* ctx = nullptr;
+  if (outrigger_status st = lookup(handle, &ctx); st != OUTRIGGER_OK) return st;
+  try {
+    return ctx->setPluginState(instanceOf(host_ctx), state, release);
+  } catch (...) {
+    return OUTRIGGER_E_NOMEM;
+  }
+}
+
+void* hostRequestState(void* host_ctx, outrigger_request handle) noexcept {
+  RequestContext* ctx = nullptr;
+  if (lookup(handle, &ctx) != OUTRIGGER_OK) return nullptr;
+  return ctx->pluginState(instanceOf(host_ctx));
+}
+
 }  // namespace
 
 const outrigger_host_api& hostApiTemplate() {
@@ -161,6 +191,9 @@ const outrigger_host_api& hostApiTemplate() {
       &hostHttpCancel,
       &hostHttpResume,
       &hostEmbeddingsDone,
+      &hostGuardrailDecided,
+      &hostSetRequestState,
+      &hostRequestState,
   };
   return api;
 }

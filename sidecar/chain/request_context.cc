@@ -166,6 +166,60 @@ void RequestContext::recordVerdict(const std::string& guardrail, VerdictKind kin
   verdicts_.push_back({guardrail, kind, reason});
 }
 
+// ------------------------------------------------------------------ what guardrails change
+
+void RequestContext::replaceMessages(std::unique_ptr<OwnedMessages> messages) {
+  messages_ = std::move(messages);  // built from the old list before it goes
+  views_.messages = const_cast<outrigger_message_view*>(messages_->data());
+  views_.message_count = messages_->size();
+  view_.messages = messages_->data();
+  view_.message_count = messages_->size();
+}
+
+void RequestContext::reaskProvider() {
+  ++reasks_;
+  engine_.counters().reasks.fetch_add(1, std::memory_order_relaxed);
+  set_aside_usage_.prompt_tokens += usage_.prompt_tokens;
+  set_aside_usage_.completion_tokens += usage_.completion_tokens;
+  set_aside_usage_.cached_tokens += usage_.cached_tokens;
+  set_aside_usage_.reasoning_tokens += usage_.reasoning_tokens;
+  set_aside_cost_usd_ += cost_usd_;
+  usage_ = {};
+  cost_usd_ = 0;
+  content_.clear();
+  tool_calls_.clear();
+  finish_reason_.clear();
+  answer_model_.clear();
+  step_ = route_->response_steps_from - 1;  // the provider step, then every response step again
+}
+
+outrigger_status RequestContext::setPluginState(plugin::PluginInstance* inst, void* state, void (*release)(void*)) {
+  for (PluginState& s : plugin_states_) {
+    if (s.instance != inst) continue;
+    PluginState old = s;
+    s = {inst, state, release};
+    if (old.release && old.state != state) old.release(old.state);
+    return OUTRIGGER_OK;
+  }
+  plugin_states_.push_back({inst, state, release});
+  return OUTRIGGER_OK;
+}
+
+void* RequestContext::pluginState(plugin::PluginInstance* inst) const {
+  for (const PluginState& s : plugin_states_) {
+    if (s.instance == inst) return s.state;
+  }
+  return nullptr;
+}
+
+void RequestContext::releasePluginStates() {
+  std::vector<PluginState> states;
+  states.swap(plugin_states_);
+  for (const PluginState& s : states) {
+    if (s.release) s.release(s.state);
+  }
+}
+
 // ------------------------------------------------------------------ the answer
 
 outrigger_response_view RequestContext::answerView(std::vector<outrigger_tool_call_view>* calls) const {

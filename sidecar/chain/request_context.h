@@ -17,6 +17,7 @@
 #include "chain/call_input.h"
 #include "chain/chain.h"
 #include "chain/engine.h"
+#include "chain/owned_messages.h"
 #include "chain/provider_stage.h"
 #include "chain/request_views.h"
 #include "chain/stage_kind.h"
@@ -59,7 +60,13 @@ class RequestContext final {
   outrigger_status embeddingsDone(plugin::PluginInstance* inst, const outrigger_embeddings_view& embeddings) {
     return provider_.embeddingsDone(inst, embeddings);
   }
+  // A pending guardrail hook's decision with what it changes (ABI 1.2 guardrail_decided).
+  outrigger_status guardrailDecided(plugin::PluginInstance* inst, outrigger_status decision, outrigger_verdict verdict,
+                                    std::string_view reason, const outrigger_guardrail_action* action);
   outrigger_status setTimer(uint32_t delay_ms, outrigger_callback fn, void* user_data);
+  // Per-request plugin state: one slot per instance, released after the request ends.
+  outrigger_status setPluginState(plugin::PluginInstance* inst, void* state, void (*release)(void*));
+  void* pluginState(plugin::PluginInstance* inst) const;
 
   // uv close callbacks report here; the request frees itself after its last handle closes.
   void handleClosed();
@@ -83,7 +90,20 @@ class RequestContext final {
     StageKind kind = StageKind::kRequestGuardrail;
   };
 
+  // A plugin's state on this request, and what frees it.
+  struct PluginState {
+    plugin::PluginInstance* instance;
+    void* state;
+    void (*release)(void*);
+  };
+
   void buildViews();
+  // The conversation from now on (a guardrail's REWRITE, a re-ask): every later step, the
+  // provider and the record see `messages`.
+  void replaceMessages(std::unique_ptr<OwnedMessages> messages);
+  // A re-ask sets the answer aside (its usage and cost still count) and runs the provider again.
+  void reaskProvider();
+  void releasePluginStates();
   // Runs steps from the current one until one is pending or the request ends.
   void advance();
   // Runs one step; true when it finished synchronously and advance() should go on.
@@ -177,6 +197,14 @@ class RequestContext final {
   bool provider_retryable_ = false;
   uint32_t provider_retry_after_ms_ = 0;
   std::string provider_message_;
+
+  // What guardrails changed: the conversation they rewrote, the re-asks so far, and the usage
+  // of the answers re-asks set aside.
+  std::unique_ptr<OwnedMessages> messages_;
+  uint32_t reasks_ = 0;
+  Usage set_aside_usage_;
+  double set_aside_cost_usd_ = 0;
+  std::vector<PluginState> plugin_states_;
 
   // Embeddings mode: the inputs, and the vectors the provider returned.
   std::unique_ptr<EmbedInput> embed_;

@@ -113,6 +113,12 @@ void RequestContext::end(Code code, std::string_view message, std::string_view o
   std::string msg(message), org(origin);
   // Outbound transfers die with their request, whatever ended it (cancel, deadline, shutdown).
   if (auto* http = engine_.httpClient()) http->abortOwnedBy(handle_);
+  // Answers a re-ask set aside were paid for too.
+  usage_.prompt_tokens += set_aside_usage_.prompt_tokens;
+  usage_.completion_tokens += set_aside_usage_.completion_tokens;
+  usage_.cached_tokens += set_aside_usage_.cached_tokens;
+  usage_.reasoning_tokens += set_aside_usage_.reasoning_tokens;
+  cost_usd_ += set_aside_cost_usd_;
   provider_.onRequestEnd(attempt_running, msg);
   if (sink_) {
     ResponseEndInfo info;
@@ -140,6 +146,7 @@ void RequestContext::end(Code code, std::string_view message, std::string_view o
   else engine_.counters().failed.fetch_add(1, std::memory_order_relaxed);
   submitRecord(code, msg, org);
   engine_.release(this);
+  releasePluginStates();  // after the end went out: a release may free what the views used
   closeTimers();
 }
 

@@ -136,7 +136,8 @@ InstanceSettings Parser::instance(const std::string& name, const toml::table& t)
 RouteSettings Parser::route(const std::string& name, const toml::table& t) const {
   const std::string ctx = "[routes." + name + "]";
   checkKeys(t, {"provider", "model", "guardrails", "cache", "exporters", "targets", "strategy", "retry", "breaker",
-                "tenant_rpm", "tenant_tpm", "limits", "hedge", "fallback_answer", "cache_replay_chunk_bytes"},
+                "tenant_rpm", "tenant_tpm", "limits", "hedge", "fallback_answer", "cache_replay_chunk_bytes",
+                "max_reasks", "max_held_bytes"},
             ctx);
   RouteSettings r;
   r.name = name;
@@ -153,6 +154,11 @@ RouteSettings Parser::route(const std::string& name, const toml::table& t) const
     else if (key == "cache_replay_chunk_bytes") {
       r.cache_replay_chunk_bytes = static_cast<uint32_t>(uint(v, key, 1u << 20));
       if (r.cache_replay_chunk_bytes == 0) fail(v, "'cache_replay_chunk_bytes' in " + ctx + " must be at least 1");
+    }
+    else if (key == "max_reasks") r.max_reasks = static_cast<uint32_t>(uint(v, key, 10));
+    else if (key == "max_held_bytes") {
+      r.max_held_bytes = static_cast<uint32_t>(uint(v, key, 16u << 20));
+      if (r.max_held_bytes == 0) fail(v, "'max_held_bytes' in " + ctx + " must be at least 1");
     }
     else if (key == "guardrails") r.guardrails = strList(v, key);
     else if (key == "exporters") r.exporters = strList(v, key);

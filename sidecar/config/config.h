@@ -114,6 +114,8 @@ struct RouteSettings {
   std::vector<std::string> guardrails;
   std::vector<std::string> caches;  // `cache = "a"` or `cache = ["exact", "semantic"]`: looked up in order
   uint32_t cache_replay_chunk_bytes = 64;  // a streamed cache hit is replayed in chunks of this size
+  uint32_t max_reasks = 1;          // provider attempts a response guardrail may ask for again (0..10)
+  uint32_t max_held_bytes = 65536;  // bytes of a stream guardrails may hold back at once
   std::string provider;  // the first target's provider (kept for single-target routes)
   std::vector<TargetSettings> targets;  // at least one; `provider = ...` makes a single target
   resilience::RoutePolicy policy;       // strategy, tenant limits, retry, breaker, limits, hedge

@@ -76,6 +76,11 @@ std::string Daemon::resilienceMetrics() const {
        &chain::EngineCounters::queue_timeouts},
       {"outrigger_hedges_total", "Hedged second attempts started.", &chain::EngineCounters::hedges},
       {"outrigger_hedge_wins_total", "Hedged attempts that answered first.", &chain::EngineCounters::hedge_wins},
+      {"outrigger_guardrail_rewrites_total", "Requests or answers a guardrail rewrote.", &chain::EngineCounters::rewrites},
+      {"outrigger_guardrail_reasks_total", "Provider attempts a response guardrail asked for again.",
+       &chain::EngineCounters::reasks},
+      {"outrigger_guardrail_hold_overflows_total", "Streams ended because guardrails held more than max_held_bytes.",
+       &chain::EngineCounters::hold_overflows},
   };
   static const CounterRow<http_client::HttpClientCounters> kClient[] = {
       {"outrigger_upstream_transfers_started_total", "Upstream HTTP transfers started.",

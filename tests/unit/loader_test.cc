@@ -37,13 +37,13 @@ TEST_CASE("a different ABI major is refused with both versions") {
   std::string e = loadError(fixture("wrong_major"));
   CHECK(e.find("wrong_major.so") != std::string::npos);
   CHECK(e.find("plugin ABI 2.3") != std::string::npos);
-  CHECK(e.find("host supports ABI 1.1") != std::string::npos);
+  CHECK(e.find("host supports ABI 1.2") != std::string::npos);
 }
 
 TEST_CASE("a plugin built for a newer minor is refused with both versions") {
   std::string e = loadError(fixture("newer_minor"));
   CHECK(e.find("newer plugin ABI 1.99") != std::string::npos);
-  CHECK(e.find("host supports ABI 1.1") != std::string::npos);
+  CHECK(e.find("host supports ABI 1.2") != std::string::npos);
 }
 
 TEST_CASE("a missing required hook slot is refused") {
@@ -182,7 +182,15 @@ TEST_CASE("ABI structs keep their v1.0 layout") {
   STATIC_REQUIRE(offsetof(outrigger_host_api, http_resume) == 96);
   // Minor 1: embeddings, after the HTTP slots.
   STATIC_REQUIRE(offsetof(outrigger_host_api, embeddings_done) == 104);
-  STATIC_REQUIRE(sizeof(outrigger_host_api) == 112);
+  // Minor 2: guardrail decisions with actions, per-request state.
+  STATIC_REQUIRE(offsetof(outrigger_host_api, guardrail_decided) == 112);
+  STATIC_REQUIRE(offsetof(outrigger_host_api, set_request_state) == 120);
+  STATIC_REQUIRE(offsetof(outrigger_host_api, request_state) == 128);
+  STATIC_REQUIRE(sizeof(outrigger_host_api) == 136);
+  STATIC_REQUIRE(offsetof(outrigger_guardrail_hooks, on_cancel) == 32);
+  STATIC_REQUIRE(offsetof(outrigger_guardrail_hooks, on_stream_end) == 40);
+  STATIC_REQUIRE(offsetof(outrigger_guardrail_result, action) == 24);
+  STATIC_REQUIRE(sizeof(outrigger_guardrail_action) == 64);
   STATIC_REQUIRE(offsetof(outrigger_provider_hooks, resume) == 24);
   STATIC_REQUIRE(offsetof(outrigger_provider_hooks, embed) == 32);
   STATIC_REQUIRE(sizeof(outrigger_provider_hooks) == 40);

@@ -44,7 +44,7 @@
 #include <stdint.h>
 
 #define OUTRIGGER_ABI_MAJOR 1
-#define OUTRIGGER_ABI_MINOR 1
+#define OUTRIGGER_ABI_MINOR 2
 
 #if defined(__GNUC__)
 #define OUTRIGGER_EXPORT __attribute__((visibility("default")))
@@ -68,6 +68,8 @@ enum {
   OUTRIGGER_PENDING = 1,
   OUTRIGGER_STOP = 2,
   OUTRIGGER_PAUSE = 3,            /* provider_chunk: accepted, stop producing until resume */
+  OUTRIGGER_HOLD = 4,             /* minor 2, on_chunk: keep this chunk back with what is held */
+  OUTRIGGER_RELEASE = 5,          /* minor 2, on_chunk/on_stream_end: emit what is held (or its replacement) */
   OUTRIGGER_E_INVALID = -1,       /* bad argument, or a completion called twice */
   OUTRIGGER_E_NOMEM = -2,
   OUTRIGGER_E_WRONG_THREAD = -3,
@@ -299,8 +301,36 @@ typedef int32_t outrigger_verdict;
 enum {
   OUTRIGGER_VERDICT_PASS = 0,
   OUTRIGGER_VERDICT_FLAG = 1,
-  OUTRIGGER_VERDICT_DENY = 2
+  OUTRIGGER_VERDICT_DENY = 2,
+  OUTRIGGER_VERDICT_REWRITE = 3   /* minor 2: the hook changed the request or the answer (action) */
 };
+
+/* Minor 2. What a guardrail changes or asks for, alongside its verdict. OWNERSHIP: the
+ * plugin's; everything it points to must stay valid until the hook (or the completion call)
+ * returns: the host copies it then.
+ *   on_request, verdict REWRITE: `messages` replace the request's messages. The provider, every
+ *     later step, the record and the cache key see the new ones.
+ *   on_response, verdict REWRITE: `content` (when replace_content) and `tool_calls` (when
+ *     replace_tool_calls) replace the answer's. A streamed answer's chunks already went out:
+ *     hold them back (on_chunk) to change what a streaming client sees.
+ *   on_response, `reask` set: the answer is not accepted; the host calls the provider again
+ *     with the conversation, the answer as an assistant message, then `messages` (a repair
+ *     prompt). At most the route's max_reasks times; then the answer is denied. Not for a
+ *     streamed answer whose chunks went out (that is a deny).
+ *   on_chunk / on_stream_end, RELEASE: `content` (when replace_content) replaces every held byte. */
+typedef struct outrigger_guardrail_action {
+  outrigger_header hdr;
+  const outrigger_message_view* messages;
+  size_t message_count;
+  outrigger_str content;
+  const outrigger_tool_call_view* tool_calls;
+  size_t tool_call_count;
+  uint8_t replace_content;
+  uint8_t replace_tool_calls;
+  uint8_t reask;
+  uint8_t reserved_[5];
+} outrigger_guardrail_action;
+#define OUTRIGGER_MIN_SIZE_GUARDRAIL_ACTION OUTRIGGER_SIZE_THROUGH(outrigger_guardrail_action, reserved_) /* 1.2 */
 
 /* Synchronous result of a guardrail hook. The host zeroes it before the call; `reason` is
  * copied by the host when the hook returns. OWNERSHIP: host-owned and always the host's full
@@ -309,6 +339,7 @@ enum {
 typedef struct outrigger_guardrail_result {
   outrigger_verdict verdict;
   outrigger_str reason;
+  const outrigger_guardrail_action* action; /* minor 2: NULL, or what REWRITE/RELEASE/re-ask carry */
 } outrigger_guardrail_result;
 
 /* ------------------------------------------------------------------ finished-request record */
@@ -535,6 +566,27 @@ typedef struct outrigger_host_api {
   outrigger_status (*embeddings_done)(void* host_ctx, outrigger_request request,
                                       const outrigger_embeddings_view* embeddings) OUTRIGGER_NOEXCEPT;
 
+  /* ---- minor 2: guardrails that change things, and per-request state. Read behind
+   * OUTRIGGER_HAS_SLOT. */
+
+  /* [loop] Completion of any PENDING guardrail hook, with what the hook would have returned:
+   * `decision` CONTINUE or STOP for on_request/on_response; CONTINUE, HOLD, RELEASE or STOP
+   * for on_chunk/on_stream_end. `action` may be NULL; it is copied during the call. Exactly
+   * once per pending hook: a second call returns OUTRIGGER_E_INVALID. (guardrail_done stays
+   * for verdicts without an action.) */
+  outrigger_status (*guardrail_decided)(void* host_ctx, outrigger_request request, outrigger_status decision,
+                                        outrigger_verdict verdict, outrigger_str reason,
+                                        const outrigger_guardrail_action* action) OUTRIGGER_NOEXCEPT;
+  /* [loop] Keeps `state` for this instance on this request (one slot per instance per
+   * request). `release`, when not NULL, runs exactly once on the request's loop: when the
+   * request has ended (after its end frame went out) or when a later call replaces the state.
+   * E.g. the placeholder -> original map of a reversible redaction. */
+  outrigger_status (*set_request_state)(void* host_ctx, outrigger_request request, void* state,
+                                        void (*release)(void* state)) OUTRIGGER_NOEXCEPT;
+  /* [loop] The state this instance set on the request, or NULL (none, stale handle, other
+   * thread). */
+  void* (*request_state)(void* host_ctx, outrigger_request request) OUTRIGGER_NOEXCEPT;
+
   /* Tail: slots added by later minors go here. */
 } outrigger_host_api;
 
@@ -564,7 +616,13 @@ typedef struct outrigger_guardrail_hooks {
   /* [loop] Optional. CONTINUE (pass or flag via result), STOP (deny via result), or PENDING. */
   outrigger_status (*on_request)(void* instance, const outrigger_request_view* request,
                                  outrigger_guardrail_result* result) OUTRIGGER_NOEXCEPT;
-  /* [loop] Optional, synchronous: CONTINUE or STOP (ends the stream with the reason). */
+  /* [loop] Optional. Sees every chunk of a streamed answer before the client (and before the
+   * next guardrail, which sees what this one lets through). CONTINUE: this chunk and anything
+   * held go on. STOP: the stream ends with the reason (PERMISSION_DENIED). Minor 2: HOLD keeps
+   * this chunk back; RELEASE lets everything held (this chunk included) go on, or its
+   * replacement (result->action); PENDING decides later through guardrail_decided, the provider
+   * pausing meanwhile. Held bytes are bounded per request (route `max_held_bytes`); over the
+   * bound the stream ends RESOURCE_EXHAUSTED. */
   outrigger_status (*on_chunk)(void* instance, const outrigger_request_view* request,
                                const outrigger_chunk_view* chunk,
                                outrigger_guardrail_result* result) OUTRIGGER_NOEXCEPT;
@@ -574,6 +632,12 @@ typedef struct outrigger_guardrail_hooks {
                                   outrigger_guardrail_result* result) OUTRIGGER_NOEXCEPT;
   /* [loop] Optional. A PENDING hook's request ended; idempotent. */
   void (*on_cancel)(void* instance, outrigger_request request) OUTRIGGER_NOEXCEPT;
+  /* [loop] Optional (minor 2). The provider's stream ended: decide on what this guardrail
+   * still holds. CONTINUE or RELEASE (with a replacement) lets it go on; STOP ends the stream
+   * denied; PENDING decides through guardrail_decided. Called once per streamed answer, also
+   * when nothing is held. */
+  outrigger_status (*on_stream_end)(void* instance, const outrigger_request_view* request,
+                                    outrigger_guardrail_result* result) OUTRIGGER_NOEXCEPT;
 } outrigger_guardrail_hooks;
 #define OUTRIGGER_MIN_SIZE_GUARDRAIL_HOOKS OUTRIGGER_SIZE_THROUGH(outrigger_guardrail_hooks, on_cancel) /* 1.0 */
 

@@ -108,6 +108,30 @@ class Host {
     if (!OUTRIGGER_HAS_SLOT(api_, outrigger_host_api, embeddings_done)) return OUTRIGGER_E_UNSUPPORTED;
     return api_->embeddings_done(api_->host_ctx, r, &embeddings);
   }
+  // [loop] Completion of a pending guardrail hook with what it changes (ABI minor 2); see
+  // outrigger_host_api::guardrail_decided. OUTRIGGER_E_UNSUPPORTED from an older host.
+  outrigger_status guardrailDecided(outrigger_request r, outrigger_status decision, outrigger_verdict verdict,
+                                    std::string_view reason, const outrigger_guardrail_action* action) const noexcept {
+    if (!OUTRIGGER_HAS_SLOT(api_, outrigger_host_api, guardrail_decided)) return OUTRIGGER_E_UNSUPPORTED;
+    return api_->guardrail_decided(api_->host_ctx, r, decision, verdict, str(reason), action);
+  }
+  // [loop] This instance's state on request `r` (ABI minor 2): `release` runs once when the
+  // request has ended or the state is replaced.
+  outrigger_status setRequestState(outrigger_request r, void* state, void (*release)(void*)) const noexcept {
+    if (!OUTRIGGER_HAS_SLOT(api_, outrigger_host_api, set_request_state)) return OUTRIGGER_E_UNSUPPORTED;
+    return api_->set_request_state(api_->host_ctx, r, state, release);
+  }
+  // [loop] Typed convenience: owns `state` until the request ends.
+  template <class T>
+  outrigger_status setRequestState(outrigger_request r, std::unique_ptr<T> state) const noexcept {
+    outrigger_status st = setRequestState(r, state.get(), [](void* p) { delete static_cast<T*>(p); });
+    if (st == OUTRIGGER_OK) state.release();
+    return st;
+  }
+  void* requestState(outrigger_request r) const noexcept {
+    if (!OUTRIGGER_HAS_SLOT(api_, outrigger_host_api, request_state)) return nullptr;
+    return api_->request_state(api_->host_ctx, r);
+  }
   // True when the host offers outbound HTTP (ABI minor 1 and later).
   bool hasHttp() const noexcept {
     return OUTRIGGER_HAS_SLOT(api_, outrigger_host_api, http_request) &&
@@ -230,6 +254,10 @@ class Guardrail : public Instance {
     return OUTRIGGER_CONTINUE;
   }
   virtual void onCancel(outrigger_request) {}
+  // ABI minor 2: the stream ended; decide on what this guardrail holds (default: release it).
+  virtual outrigger_status onStreamEnd(const outrigger_request_view&, outrigger_guardrail_result&) {
+    return OUTRIGGER_CONTINUE;
+  }
 };
 
 class Cache : public Instance {
@@ -325,6 +353,9 @@ template <class T> struct Hooks<Guardrail, T> {
           return guarded(i, [&] { return self<T>(i)->onResponse(*r, *resp, *res); });
         },
         [](void* i, outrigger_request r) noexcept { guardedVoid(i, [&] { self<T>(i)->onCancel(r); }); },
+        [](void* i, const outrigger_request_view* r, outrigger_guardrail_result* res) noexcept {
+          return guarded(i, [&] { return self<T>(i)->onStreamEnd(*r, *res); });
+        },
     };
     return &hooks;
   }
