@@ -30,7 +30,7 @@ TEST_CASE("a library without the entry symbol is refused, naming the file and th
   std::string e = loadError(fixture("no_entry"));
   CHECK(e.find("no_entry.so") != std::string::npos);
   CHECK(e.find("outrigger_plugin_entry_v1") != std::string::npos);
-  CHECK(e.find("host ABI 1.1") != std::string::npos);
+  CHECK(e.find("host ABI 1.2") != std::string::npos);
 }
 
 TEST_CASE("a different ABI major is refused with both versions") {
