@@ -93,6 +93,11 @@ class ResponseSink {
   virtual Flow onChunk(uint64_t stream_id, const ResponseChunkInfo& chunk) = 0;
   // Exactly once per request. The sink forgets the stream afterwards.
   virtual void onEnd(uint64_t stream_id, const ResponseEndInfo& end) = 0;
+  // Guardrails now hold `delta` more (or, negative, fewer) bytes of the stream back. They count
+  // toward the sink's backpressure like queued output (a connection stops reading new requests),
+  // but never pause the producer: a guardrail may need more chunks to release what it holds, and
+  // each request's held bytes have their own bound. Before onEnd every held byte is given back.
+  virtual void onHeld(uint64_t stream_id, int64_t delta) { (void)stream_id, (void)delta; }
 };
 
 }  // namespace outrigger

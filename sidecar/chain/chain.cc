@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "chain/host_api.h"
+#include "chain/stream_guard.h"
 
 namespace outrigger::chain {
 
@@ -40,6 +41,7 @@ void layOutSteps(Route* route) {
   route->response_steps_from = steps.size();
   for (const Stage& g : route->guardrails) steps.push_back({StageKind::kResponseGuardrail, &g});
   for (const Stage& c : route->cache) steps.push_back({StageKind::kCacheStore, &c});
+  route->stream_guards = StreamGuard::needed(*route);
 }
 
 const Route* WorkerChain::resolve(std::string_view model) const {

@@ -51,6 +51,7 @@ struct Route {
   // start at `response_steps_from` (where a cache hit goes on). Points into this route.
   std::vector<Step> steps;
   size_t response_steps_from = 0;
+  bool stream_guards = false;  // a guardrail sees chunks (on_chunk or on_stream_end)
 };
 
 // Lays out `route`'s steps from its guardrails and caches: guardrails on the request, cache

@@ -141,6 +141,7 @@ outrigger_status RequestContext::guardrailDone(plugin::PluginInstance* inst, out
 outrigger_status RequestContext::guardrailDecided(plugin::PluginInstance* inst, outrigger_status decision,
                                                   outrigger_verdict verdict, std::string_view reason,
                                                   const outrigger_guardrail_action* action) {
+  if (stream_guard_ && stream_guard_->pendingFor(inst)) return stream_guard_->decided(inst, decision, verdict, reason, action);
   StageKind side = pending_.kind;
   if (!pendingIs(StageKind::kRequestGuardrail, inst) && !pendingIs(StageKind::kResponseGuardrail, inst)) {
     return OUTRIGGER_E_INVALID;  // not pending here: late, doubled, or another plugin's
@@ -151,23 +152,6 @@ outrigger_status RequestContext::guardrailDecided(plugin::PluginInstance* inst, 
   GuardrailStage::decide(*this, stage, side, decision, verdict, reason, action);
   resumeAfterCompletion();
   return OUTRIGGER_OK;
-}
-
-bool GuardrailStage::allowChunk(RequestContext& ctx, const outrigger_chunk_view& chunk) {
-  for (const Stage& g : ctx.route_->guardrails) {
-    const auto* hooks = hooksOf(g);
-    if (!OUTRIGGER_HAS_SLOT(hooks, outrigger_guardrail_hooks, on_chunk)) continue;
-    outrigger_guardrail_result result{};
-    outrigger_status rc = hooks->on_chunk(g.instance->handle(), &ctx.view_, &chunk, &result);
-    bool failed_closed = rc < 0 && g.instance->onError() == config::OnError::kDeny;
-    if (rc == OUTRIGGER_STOP || result.verdict == OUTRIGGER_VERDICT_DENY || failed_closed) {
-      std::string reason(sv(result.reason));
-      ctx.recordVerdict(g.instance->name(), VerdictKind::kDeny, reason);
-      ctx.cancelWith(Code::kPermissionDenied, reason.empty() ? "stream denied by guardrail" : reason, g.origin);
-      return false;
-    }
-  }
-  return true;
 }
 
 }  // namespace outrigger::chain

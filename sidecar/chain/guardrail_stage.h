@@ -1,5 +1,5 @@
-// The guardrail stage kinds: a guardrail's on_request before the cache and provider, its
-// on_response after them, and its on_chunk on every chunk of a streamed answer.
+// The guardrail stage kinds: a guardrail's on_request before the cache and provider, and its
+// on_response after them. Its on_chunk and on_stream_end run in StreamGuard (stream_guard.h).
 #pragma once
 
 #include <string>
@@ -17,9 +17,6 @@ struct GuardrailStage {
   static const StageHooks kOnRequest;
   static const StageHooks kOnResponse;
 
-  // Every guardrail with an on_chunk hook sees `chunk` before the client does. False when one
-  // stopped the stream (the request has ended).
-  static bool allowChunk(RequestContext& ctx, const outrigger_chunk_view& chunk);
   // A hook's decision, returned at once or through guardrail_done/_decided: PASS and FLAG go on,
   // DENY ends the request, REWRITE replaces the request's messages (`side` on_request) or the
   // answer (on_response), a re-ask runs the provider again. False when the request ended.

@@ -5,7 +5,6 @@
 #include <string>
 
 #include "chain/call_hook.h"
-#include "chain/guardrail_stage.h"
 #include "chain/request_context.h"
 #include "common/clock.h"
 #include "http_client/http_client.h"
@@ -42,6 +41,7 @@ bool ProviderStage::startAttempt(size_t index) {
   attempt_view_.model = {r.model_.data(), r.model_.size()};
   r.content_.clear();  // a failed unary attempt leaves nothing behind
   r.tool_calls_.clear();
+  if (r.stream_guard_) r.stream_guard_->newAttempt();
   planner_->started();
   attempt_start_ns_ = monoNowNs();
   endAttempt();
@@ -76,7 +76,9 @@ outrigger_status ProviderStage::chunk(plugin::PluginInstance* inst, const outrig
   if (r.embed_) return OUTRIGGER_E_INVALID;  // an embed call answers through embeddings_done only
   bool hedge = isHedge(inst);
   if (!hedge && !isAttempt(inst)) return OUTRIGGER_E_INVALID;
-  if (!GuardrailStage::allowChunk(r, chunk)) return OUTRIGGER_E_STALE;
+  // The guardrails see the current attempt's chunks before anyone else; a hedge's answer is
+  // checked whole by on_response if it wins.
+  if (!hedge && r.stream_guard_) return r.stream_guard_->chunk(chunk);
   std::string_view delta = sv(chunk.delta);
   // A hedge (unary only) collects its own answer until it wins.
   std::string& content = hedge ? hedge_.content : r.content_;
@@ -120,7 +122,15 @@ outrigger_status ProviderStage::done(plugin::PluginInstance* inst, const outrigg
   r.provider_code_ = toCode(response.code);
   endAttempt();
   if (r.provider_code_ == Code::kOk) {
-    succeeded(response);
+    if (r.stream_guard_ && r.stream_guard_->chunksSeen() > 0) {
+      // The answer's text came through the guardrails; their on_stream_end decide first.
+      keepFinal(response);
+      if (!r.stream_guard_->providerFinished()) return OUTRIGGER_OK;  // finishAfterStreamGuard goes on
+      if (r.ended_) return OUTRIGGER_OK;
+      succeeded(final_.view);
+    } else {
+      succeeded(response);
+    }
   } else if (failed(response)) {
     return OUTRIGGER_OK;  // another attempt starts after its backoff; nothing runs meanwhile
   }
@@ -169,6 +179,24 @@ void ProviderStage::succeeded(const outrigger_response_view& response) {
   // A provider that answered whole still streams to a client that asked for chunks.
   if (r.view_.stream && r.chunk_seq_ == 0 && !r.content_.empty()) r.sendChunk(r.content_, nullptr);
   if (r.finish_reason_.empty()) r.finish_reason_ = "stop";
+}
+
+void ProviderStage::keepFinal(const outrigger_response_view& response) {
+  final_.finish_reason.assign(sv(response.finish_reason));
+  final_.model.assign(sv(response.model));
+  final_.view = response;
+  final_.view.message = {};
+  final_.view.content = {};  // what the guardrails let through is the content
+  final_.view.tool_calls = nullptr;
+  final_.view.tool_call_count = 0;
+  final_.view.finish_reason = {final_.finish_reason.data(), final_.finish_reason.size()};
+  final_.view.model = {final_.model.data(), final_.model.size()};
+}
+
+void ProviderStage::finishAfterStreamGuard() {
+  if (ctx_.ended_) return;
+  succeeded(final_.view);
+  ctx_.resumeAfterCompletion();
 }
 
 void ProviderStage::endAttempt() {

@@ -41,6 +41,9 @@ class ProviderStage final : public LimitWaiter {
   outrigger_status done(plugin::PluginInstance* inst, const outrigger_response_view& response);
   outrigger_status embeddingsDone(plugin::PluginInstance* inst, const outrigger_embeddings_view& embeddings);
 
+  // The guardrails decided on the end of a streamed answer after the provider's done: the answer
+  // goes on to the response steps.
+  void finishAfterStreamGuard();
   // The request is ending while an attempt is pending: its span closes, its provider cancels.
   void cancelPending(const Stage& stage);
   // The sink drained: a paused provider may go on.
@@ -83,6 +86,8 @@ class ProviderStage final : public LimitWaiter {
   bool startAttempt(size_t index);
   outrigger_status callStart(const Stage& stage, const outrigger_request_view* view);
   void succeeded(const outrigger_response_view& r);
+  // Keeps a streamed answer's usage, cost, finish reason and model while guardrails decide.
+  void keepFinal(const outrigger_response_view& r);
   // True when another attempt starts after a backoff; otherwise the step is over.
   bool failed(const outrigger_response_view& r);
   // The running attempt stops counting against its target's concurrency limit (idempotent).
@@ -138,6 +143,12 @@ class ProviderStage final : public LimitWaiter {
   uint64_t queued_ns_ = 0;
   uint32_t queue_wait_ms_ = 0;   // the last time-to-refill seen while waiting
   std::string queue_why_;        // why it waits, for the span and the final error
+  // A streamed answer's final fields, kept while the guardrails decide on its end.
+  struct FinalAnswer {
+    outrigger_response_view view{};
+    std::string finish_reason, model;
+  };
+  FinalAnswer final_;
   // Embeddings: the inputs as views, and the view the embed hook reads.
   std::vector<outrigger_str> embed_inputs_;
   outrigger_embed_request_view embed_view_{};

@@ -21,6 +21,7 @@
 #include "chain/provider_stage.h"
 #include "chain/request_views.h"
 #include "chain/stage_kind.h"
+#include "chain/stream_guard.h"
 #include "telemetry/request_record.h"
 
 namespace outrigger::chain {
@@ -83,6 +84,7 @@ class RequestContext final {
   friend struct GuardrailStage;
   friend struct CacheStage;
   friend class ProviderStage;
+  friend class StreamGuard;
 
   // The plugin whose hook has not completed yet; stage null when none.
   struct Pending {
@@ -174,6 +176,7 @@ class RequestContext final {
   bool in_hook_ = false;
   bool completed_in_hook_ = false;
   ProviderStage provider_{*this};
+  std::unique_ptr<StreamGuard> stream_guard_;  // set when the route's guardrails see chunks
   outrigger_guardrail_result guard_result_{};  // a guardrail's result given at once
   std::vector<outrigger_tool_call_view> answer_calls_;  // backs the answer view a hook reads
 

@@ -31,6 +31,7 @@ void RequestContext::cancelWith(Code code, std::string_view message, std::string
 void RequestContext::resume() {
   if (!paused_ || ended_) return;
   paused_ = false;
+  if (stream_guard_ && stream_guard_->holdsProvider()) return;  // the guardrail's decision resumes it
   if (pending_.stage && pending_.kind == StageKind::kProvider) provider_.resume(*pending_.stage);
 }
 
@@ -120,6 +121,7 @@ void RequestContext::end(Code code, std::string_view message, std::string_view o
   usage_.reasoning_tokens += set_aside_usage_.reasoning_tokens;
   cost_usd_ += set_aside_cost_usd_;
   provider_.onRequestEnd(attempt_running, msg);
+  if (stream_guard_) stream_guard_->requestEnded();  // a pending guardrail learns; held bytes go
   if (sink_) {
     ResponseEndInfo info;
     info.code = code;

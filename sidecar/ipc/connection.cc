@@ -337,6 +337,12 @@ ResponseSink::Flow Connection::onChunk(uint64_t stream_id, const ResponseChunkIn
   return Flow::kOk;
 }
 
+void Connection::onHeld(uint64_t, int64_t delta) {
+  held_bytes_ = delta < 0 && size_t(-delta) > held_bytes_ ? 0 : size_t(int64_t(held_bytes_) + delta);
+  // Reading resumes in afterWrite once the queue drains: a release or an end writes a frame.
+  if (!closing_ && reading_ && queuedBytes() > settings_.write_queue_high_water) stopReading();
+}
+
 void Connection::writeChunkPieces(uint64_t stream_id, const ResponseChunkInfo& chunk) {
   size_t budget = peer_max_frame_ - kMinPeerFrameSize / 2;  // room for the frame's own fields
   ResponseChunkInfo piece = chunk;

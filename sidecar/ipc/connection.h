@@ -93,11 +93,13 @@ class Connection : public ResponseSink {
 
   void flush();
   size_t streamCount() const { return streams_.size(); }
-  size_t queuedBytes() const { return out_.size() + inflight_bytes_; }
+  // Output not yet written, plus what guardrails hold back of this connection's streams.
+  size_t queuedBytes() const { return out_.size() + inflight_bytes_ + held_bytes_; }
 
   // ResponseSink
   void onStart(uint64_t stream_id, const ResponseStartInfo& info) override;
   Flow onChunk(uint64_t stream_id, const ResponseChunkInfo& chunk) override;
+  void onHeld(uint64_t stream_id, int64_t delta) override;
   void onEnd(uint64_t stream_id, const ResponseEndInfo& end) override;
 
  private:
@@ -134,6 +136,7 @@ class Connection : public ResponseSink {
   std::vector<outrigger_request> paused_;
   std::string out_;
   size_t inflight_bytes_ = 0;
+  size_t held_bytes_ = 0;  // held back by guardrails (ResponseSink::onHeld)
   uint64_t last_stream_id_ = 0;     // the highest id the client has used: ids only increase
   uint32_t peer_max_frame_ = kDefaultMaxFrameSize;  // the largest frame the client accepts
   uint64_t opened_ms_ = 0;

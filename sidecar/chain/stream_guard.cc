@@ -1,0 +1,345 @@
+#include "chain/stream_guard.h"
+
+#include <string>
+
+#include "chain/request_context.h"
+#include "plugin/plugin_struct.h"
+#include "plugin/str_view.h"
+
+namespace outrigger::chain {
+namespace {
+
+const outrigger_guardrail_hooks* hooksOf(const Stage& stage) { return stage.instance->guardrail(); }
+
+bool hasChunkHook(const Stage& stage) {
+  return OUTRIGGER_HAS_SLOT(hooksOf(stage), outrigger_guardrail_hooks, on_chunk);
+}
+
+bool hasStreamEndHook(const Stage& stage) {
+  return OUTRIGGER_HAS_SLOT(hooksOf(stage), outrigger_guardrail_hooks, on_stream_end);
+}
+
+}  // namespace
+
+bool StreamGuard::needed(const Route& route) {
+  for (const Stage& g : route.guardrails) {
+    if (hasChunkHook(g) || hasStreamEndHook(g)) return true;
+  }
+  return false;
+}
+
+StreamGuard::StreamGuard(RequestContext& ctx)
+    : ctx_(ctx), holds_(ctx.route_->guardrails.size()), skipped_(ctx.route_->guardrails.size(), 0) {}
+
+const Stage& StreamGuard::guard(size_t index) const { return ctx_.route_->guardrails[index]; }
+
+void StreamGuard::Piece::append(Piece&& more) {
+  text += more.text;
+  for (Delta& d : more.deltas) deltas.push_back(std::move(d));
+}
+
+StreamGuard::Piece StreamGuard::pieceOf(const outrigger_chunk_view& chunk) {
+  Piece p;
+  p.text.assign(sv(chunk.delta));
+  for (size_t i = 0; chunk.tool_calls && i < chunk.tool_call_count; ++i) {
+    const auto& d = chunk.tool_calls[i];
+    p.deltas.push_back({d.index, std::string(sv(d.id)), std::string(sv(d.type)), std::string(sv(d.name)),
+                        std::string(sv(d.arguments))});
+  }
+  return p;
+}
+
+outrigger_chunk_view StreamGuard::viewOf(const Piece& piece, std::vector<outrigger_tool_call_delta_view>* deltas) const {
+  deltas->clear();
+  for (const Delta& d : piece.deltas) {
+    deltas->push_back({d.index, {d.id.data(), d.id.size()}, {d.type.data(), d.type.size()},
+                       {d.name.data(), d.name.size()}, {d.arguments.data(), d.arguments.size()}});
+  }
+  outrigger_chunk_view v{};
+  v.hdr = OUTRIGGER_HEADER_INIT(outrigger_chunk_view);
+  v.delta = {piece.text.data(), piece.text.size()};
+  v.tool_calls = deltas->empty() ? nullptr : deltas->data();
+  v.tool_call_count = deltas->size();
+  return v;
+}
+
+// ------------------------------------------------------------------ chunks in
+
+outrigger_status StreamGuard::chunk(const outrigger_chunk_view& chunk) {
+  ++chunks_seen_;
+  if (waiting_ != Waiting::kNothing) {
+    waiting_chunks_.push_back(pieceOf(chunk));  // in order, after the decision
+    accountHeld();
+  } else {
+    feed(0, pieceOf(chunk));
+  }
+  if (ctx_.ended_) return OUTRIGGER_E_STALE;
+  if (waiting_ != Waiting::kNothing) paused_provider_ = true;
+  return ctx_.paused_ || waiting_ != Waiting::kNothing ? OUTRIGGER_PAUSE : OUTRIGGER_OK;
+}
+
+template <class Call, class Decide>
+void StreamGuard::callGuard(size_t index, Waiting what, Call&& call, Decide&& decide) {
+  outrigger_guardrail_result result{};
+  waiting_ = what;
+  waiting_index_ = index;
+  in_hook_ = true;
+  early_ = {};
+  outrigger_status rc = call(&result);
+  in_hook_ = false;
+  if (rc == OUTRIGGER_PENDING && !early_.set) {
+    accountHeld();
+    return;  // decided() goes on from here
+  }
+  waiting_ = Waiting::kNothing;
+  if (rc != OUTRIGGER_PENDING) return decide(rc, result.verdict, sv(result.reason), result.action);
+  // It decided inside its own call: that decision, now the hook has returned.
+  outrigger_guardrail_action action{};
+  action.hdr = OUTRIGGER_HEADER_INIT(outrigger_guardrail_action);
+  action.content = {early_.content.data(), early_.content.size()};
+  action.replace_content = early_.replace;
+  EarlyDecision early = std::move(early_);
+  early_ = {};
+  decide(early.decision, early.verdict, early.reason, &action);
+}
+
+void StreamGuard::feed(size_t index, Piece piece) {
+  const auto& guardrails = ctx_.route_->guardrails;
+  while (index < guardrails.size() && !hasChunkHook(guardrails[index])) ++index;
+  if (ctx_.ended_) return;
+  if (index == guardrails.size()) return emit(std::move(piece));
+  const Stage& g = guardrails[index];
+  waiting_piece_ = std::move(piece);  // the hook's view points here; decided() takes it
+  std::vector<outrigger_tool_call_delta_view> deltas;
+  outrigger_chunk_view view = viewOf(waiting_piece_, &deltas);
+  callGuard(index, Waiting::kChunk,
+            [&](outrigger_guardrail_result* result) {
+              return hooksOf(g)->on_chunk(g.instance->handle(), &ctx_.view_, &view, result);
+            },
+            [&](outrigger_status rc, outrigger_verdict verdict, std::string_view reason,
+                const outrigger_guardrail_action* action) {
+              Piece p = std::move(waiting_piece_);
+              waiting_piece_ = {};
+              apply(index, rc, verdict, reason, action, std::move(p));
+            });
+}
+
+void StreamGuard::apply(size_t index, outrigger_status decision, outrigger_verdict verdict, std::string_view reason,
+                        const outrigger_guardrail_action* plugin_action, Piece piece) {
+  const Stage& g = guard(index);
+  if (decision < 0) {
+    g.instance->failures.fetch_add(1, std::memory_order_relaxed);
+    ctx_.engine_.counters().plugin_errors.fetch_add(1, std::memory_order_relaxed);
+    if (g.instance->onError() == config::OnError::kDeny) {
+      std::string msg = "guardrail on_chunk failed (plugin status " + std::to_string(decision) + ")";
+      ctx_.recordVerdict(g.instance->name(), VerdictKind::kError, msg);
+      ctx_.cancelWith(Code::kInternal, msg, g.origin);
+      return;
+    }
+    ++skipped_[index];  // fails open for this chunk, and the record will say so
+    decision = OUTRIGGER_CONTINUE;
+  }
+  if (decision == OUTRIGGER_STOP || verdict == OUTRIGGER_VERDICT_DENY) {
+    std::string why(reason);
+    ctx_.recordVerdict(g.instance->name(), VerdictKind::kDeny, why);
+    ctx_.cancelWith(Code::kPermissionDenied, why.empty() ? "stream denied by guardrail" : why, g.origin);
+    return;
+  }
+  Piece& holding = holds_[index];
+  holding.append(std::move(piece));
+  if (decision == OUTRIGGER_HOLD) {
+    accountHeld();
+    return;
+  }
+  Piece out = std::move(holding);
+  holding = {};
+  outrigger_guardrail_action action;
+  if (decision == OUTRIGGER_RELEASE && plugin::copyPluginStruct(plugin_action, OUTRIGGER_MIN_SIZE_GUARDRAIL_ACTION, &action) &&
+      action.replace_content) {
+    out.text.assign(sv(action.content));
+    ctx_.recordVerdict(g.instance->name(), VerdictKind::kRewrite, std::string(reason));
+    ctx_.engine_.counters().rewrites.fetch_add(1, std::memory_order_relaxed);
+  } else if (decision != OUTRIGGER_CONTINUE && decision != OUTRIGGER_RELEASE) {
+    // Not a chunk decision (e.g. PAUSE): the plugin broke the contract; its on_error decides.
+    return apply(index, OUTRIGGER_E_INVALID, verdict, reason, nullptr, std::move(out));
+  } else if (verdict == OUTRIGGER_VERDICT_FLAG) {
+    ctx_.recordVerdict(g.instance->name(), VerdictKind::kFlag, std::string(reason));
+  }
+  accountHeld();
+  feed(index + 1, std::move(out));
+}
+
+void StreamGuard::emit(Piece piece) {
+  if (piece.text.empty() && piece.deltas.empty()) return;
+  ctx_.content_.append(piece.text);
+  for (const Delta& d : piece.deltas) {
+    if (d.index >= ctx_.tool_calls_.size()) ctx_.tool_calls_.resize(d.index + 1);
+    ToolCall& c = ctx_.tool_calls_[d.index];
+    c.id += d.id;
+    c.type += d.type;
+    c.name += d.name;
+    c.arguments += d.arguments;
+  }
+  if (!ctx_.view_.stream) return;
+  std::vector<outrigger_tool_call_delta_view> deltas;
+  outrigger_chunk_view view = viewOf(piece, &deltas);
+  ctx_.sendChunk(piece.text, &view);
+}
+
+// ------------------------------------------------------------------ decisions later
+
+bool StreamGuard::pendingFor(plugin::PluginInstance* inst) const {
+  return waiting_ != Waiting::kNothing && guard(waiting_index_).instance.get() == inst;
+}
+
+outrigger_status StreamGuard::decided(plugin::PluginInstance* inst, outrigger_status decision, outrigger_verdict verdict,
+                                      std::string_view reason, const outrigger_guardrail_action* action) {
+  if (!pendingFor(inst)) return OUTRIGGER_E_INVALID;
+  if (in_hook_) {
+    // Inside the hook it completes: kept (copied) until the hook returns.
+    if (early_.set) return OUTRIGGER_E_INVALID;
+    outrigger_guardrail_action copy;
+    bool replace = plugin::copyPluginStruct(action, OUTRIGGER_MIN_SIZE_GUARDRAIL_ACTION, &copy) && copy.replace_content;
+    early_ = {true, decision, verdict, std::string(reason), replace, replace ? std::string(sv(copy.content)) : ""};
+    return OUTRIGGER_OK;
+  }
+  Waiting what = waiting_;
+  size_t index = waiting_index_;
+  waiting_ = Waiting::kNothing;
+  if (what == Waiting::kChunk) {
+    Piece p = std::move(waiting_piece_);
+    waiting_piece_ = {};
+    apply(index, decision, verdict, reason, action, std::move(p));
+  } else {
+    streamEndDecided(index, decision, verdict, reason, action);
+  }
+  // What comes next (waiting chunks, the provider's resume, the stream's end) runs on the loop's
+  // next turn, not inside the plugin's call: no hook is re-entered from its own completion.
+  if (!pump_scheduled_ && !ctx_.ended_) {
+    pump_scheduled_ = ctx_.setTimer(0, &StreamGuard::onPump, this) == OUTRIGGER_OK;
+  }
+  return OUTRIGGER_OK;
+}
+
+void StreamGuard::onPump(void* self, outrigger_status status) {
+  auto* guard = static_cast<StreamGuard*>(self);
+  guard->pump_scheduled_ = false;
+  if (status == OUTRIGGER_OK) guard->pump();
+}
+
+void StreamGuard::pump() {
+  while (!ctx_.ended_ && waiting_ == Waiting::kNothing) {
+    if (!waiting_chunks_.empty()) {
+      Piece next = std::move(waiting_chunks_.front());
+      waiting_chunks_.pop_front();
+      feed(0, std::move(next));
+      continue;
+    }
+    if (!provider_finished_ || finished_) break;
+    if (stream_end_next_ < holds_.size()) {
+      callStreamEnd(stream_end_next_++);
+      continue;
+    }
+    finished_ = true;
+    recordSkips();
+    ctx_.provider_.finishAfterStreamGuard();  // the answer goes on to the response steps
+    return;
+  }
+  if (ctx_.ended_ || waiting_ != Waiting::kNothing || !paused_provider_) return;
+  paused_provider_ = false;
+  if (!ctx_.paused_ && !provider_finished_) ctx_.provider_.resume(ctx_.provider_.stage());
+}
+
+// ------------------------------------------------------------------ the end of the stream
+
+bool StreamGuard::providerFinished() {
+  provider_finished_ = true;
+  if (waiting_ == Waiting::kNothing && waiting_chunks_.empty()) {
+    while (!ctx_.ended_ && waiting_ == Waiting::kNothing && stream_end_next_ < holds_.size()) {
+      callStreamEnd(stream_end_next_++);
+    }
+    if (!ctx_.ended_ && waiting_ == Waiting::kNothing && waiting_chunks_.empty()) {
+      finished_ = true;
+      recordSkips();
+      return true;
+    }
+  }
+  return false;  // pump() finishes it once the pending decision arrives
+}
+
+void StreamGuard::callStreamEnd(size_t index) {
+  const Stage& g = guard(index);
+  auto decide = [&](outrigger_status rc, outrigger_verdict verdict, std::string_view reason,
+                    const outrigger_guardrail_action* action) { streamEndDecided(index, rc, verdict, reason, action); };
+  if (!hasStreamEndHook(g)) return decide(OUTRIGGER_CONTINUE, OUTRIGGER_VERDICT_PASS, {}, nullptr);
+  callGuard(index, Waiting::kStreamEnd,
+            [&](outrigger_guardrail_result* result) {
+              return hooksOf(g)->on_stream_end(g.instance->handle(), &ctx_.view_, result);
+            },
+            decide);
+}
+
+void StreamGuard::streamEndDecided(size_t index, outrigger_status decision, outrigger_verdict verdict,
+                                   std::string_view reason, const outrigger_guardrail_action* action) {
+  if (decision == OUTRIGGER_HOLD) decision = OUTRIGGER_E_INVALID;  // nothing comes after the end to hold for
+  // What it holds is decided like a last chunk: released, replaced or stopped.
+  apply(index, decision == OUTRIGGER_CONTINUE ? OUTRIGGER_RELEASE : decision, verdict, reason, action, Piece{});
+}
+
+void StreamGuard::recordSkips() {
+  for (size_t i = 0; i < skipped_.size(); ++i) {
+    const Stage& g = guard(i);
+    if (!hasChunkHook(g)) continue;
+    if (skipped_[i] == 0) {
+      ctx_.recordVerdict(g.instance->name(), VerdictKind::kPass, "");  // it saw every chunk
+      continue;
+    }
+    ctx_.recordVerdict(g.instance->name(), VerdictKind::kSkipped,
+                       "on_chunk failed on " + std::to_string(skipped_[i]) + " of " + std::to_string(chunks_seen_) +
+                           " chunks (on_error = skip): those went out unchecked");
+  }
+}
+
+// ------------------------------------------------------------------ bounds and lifecycle
+
+void StreamGuard::accountHeld() {
+  uint64_t total = waiting_piece_.text.size();
+  for (const Piece& p : holds_) total += p.text.size();
+  for (const Piece& p : waiting_chunks_) total += p.text.size();
+  int64_t delta = int64_t(total) - int64_t(held_bytes_);
+  held_bytes_ = total;
+  if (delta && ctx_.sink_) ctx_.sink_->onHeld(ctx_.stream_id_, delta);
+  if (held_bytes_ <= ctx_.route_->max_held_bytes || ctx_.ended_) return;
+  ctx_.engine_.counters().hold_overflows.fetch_add(1, std::memory_order_relaxed);
+  ctx_.cancelWith(Code::kResourceExhausted,
+                  "guardrails held more than max_held_bytes (" + std::to_string(ctx_.route_->max_held_bytes) +
+                      ") of the stream",
+                  "guardrail");
+}
+
+void StreamGuard::dropPending() {
+  if (waiting_ != Waiting::kNothing) {
+    const Stage& g = guard(waiting_index_);
+    waiting_ = Waiting::kNothing;
+    const auto* hooks = hooksOf(g);
+    if (OUTRIGGER_HAS_SLOT(hooks, outrigger_guardrail_hooks, on_cancel)) hooks->on_cancel(g.instance->handle(), ctx_.handle_);
+  }
+  for (Piece& p : holds_) p = {};
+  waiting_chunks_.clear();
+  waiting_piece_ = {};
+}
+
+void StreamGuard::requestEnded() {
+  dropPending();
+  if (held_bytes_ && ctx_.sink_) ctx_.sink_->onHeld(ctx_.stream_id_, -int64_t(held_bytes_));
+  held_bytes_ = 0;
+}
+
+void StreamGuard::newAttempt() {
+  dropPending();
+  chunks_seen_ = 0;
+  paused_provider_ = false;
+  accountHeld();
+}
+
+}  // namespace outrigger::chain

@@ -1,0 +1,367 @@
+// ABI 1.2 streaming hold-back on a real loop: guardrails hold chunks, release them (or a
+// replacement), stop the stream, decide later while the provider pauses, decide on what they
+// hold at the end of the stream; held bytes are bounded; a failing on_chunk never fails open
+// without the record saying so.
+#include <catch2/catch.hpp>
+
+#include <deque>
+
+#include <outrigger/plugin.hpp>
+
+#include "chain/chain.h"
+#include "chain/engine.h"
+#include "chain/host_api.h"
+#include "plugin/schema.h"
+
+using namespace outrigger;
+
+namespace {
+
+struct Script {
+  std::vector<std::string> chunks = {"Hel", "lo wor", "ld. ", "Bye"};
+  // hold_to_period | redact_card | hold_all_stop_at_end | hold_all | pending | fail | upper
+  std::string first_mode = "hold_to_period";
+  std::string second_mode = "";  // "" (no second guardrail) | record
+  bool respect_pause = false;    // the provider stops at PAUSE until resume
+  std::vector<outrigger_status> chunk_statuses;
+  int resumes = 0, provider_cancels = 0, guard_cancels = 0, stream_ends = 0;
+  std::vector<std::string> second_saw;
+  const outrigger_host_api* guard_host = nullptr;
+  outrigger_request handle{};
+  outrigger_status late_decision = OUTRIGGER_OK;
+};
+Script s;
+
+class Streamer final : public plugin::Provider {
+ public:
+  static constexpr const char* kName = "streamer";
+  static constexpr const char* kDescription = "test provider";
+  static constexpr const char* kConfigSchema = "{}";
+  Streamer(plugin::Host h, std::string_view n, std::string_view) : Provider(h, n) {}
+
+  outrigger_status start(const outrigger_request_view& r) override {
+    handle_ = r.handle;
+    next_ = 0;
+    sendMore();
+    return OUTRIGGER_PENDING;
+  }
+  void cancel(outrigger_request) override { ++s.provider_cancels; }
+  void resume(outrigger_request) override {
+    ++s.resumes;
+    sendMore();
+  }
+
+ private:
+  void sendMore() {
+    while (next_ < s.chunks.size()) {
+      outrigger_status st = host().providerChunk(handle_, plugin::makeChunk(s.chunks[next_++]));
+      s.chunk_statuses.push_back(st);
+      if (st == OUTRIGGER_E_STALE) return;
+      if (st == OUTRIGGER_PAUSE && s.respect_pause) return;
+    }
+    outrigger_response_view done = plugin::makeResponse();
+    done.usage = {3, 4, 0, 0};
+    host().providerDone(handle_, done);
+  }
+  outrigger_request handle_{};
+  size_t next_ = 0;
+};
+
+// Replacement text a RELEASE carries; the action must live until the hook returns.
+struct Release {
+  std::string text;
+  outrigger_guardrail_action action{};
+  const outrigger_guardrail_action* with(std::string t) {
+    text = std::move(t);
+    action = {};
+    action.hdr = OUTRIGGER_HEADER_INIT(outrigger_guardrail_action);
+    action.content = plugin::str(text);
+    action.replace_content = 1;
+    return &action;
+  }
+};
+
+class Holder final : public plugin::Guardrail {
+ public:
+  static constexpr const char* kName = "holder";
+  static constexpr const char* kDescription = "test guardrail";
+  static constexpr const char* kConfigSchema = "{}";
+  Holder(plugin::Host h, std::string_view n, std::string_view) : Guardrail(h, n), second_(n == "second") {
+    if (!second_) s.guard_host = h.api();
+  }
+
+  outrigger_status onChunk(const outrigger_request_view& r, const outrigger_chunk_view& c,
+                           outrigger_guardrail_result& res) override {
+    std::string piece(plugin::view(c.delta));
+    if (second_) {
+      s.second_saw.push_back(piece);
+      return OUTRIGGER_CONTINUE;
+    }
+    s.handle = r.handle;
+    const std::string& mode = s.first_mode;
+    if (mode == "hold_to_period") return piece.find('.') == std::string::npos ? OUTRIGGER_HOLD : OUTRIGGER_RELEASE;
+    if (mode == "redact_card") {
+      seen_ += piece;
+      if (seen_.find("4111") == std::string::npos && piece.find(' ') == std::string::npos) return OUTRIGGER_HOLD;
+      std::string out = seen_;
+      for (size_t at; (at = out.find("4111")) != std::string::npos;) out.replace(at, 4, "[CARD]");
+      seen_.clear();
+      res.action = release_.with(out);
+      res.reason = plugin::str("card number redacted");
+      return OUTRIGGER_RELEASE;
+    }
+    if (mode == "hold_all" || mode == "hold_all_stop_at_end") return OUTRIGGER_HOLD;
+    if (mode == "upper") {
+      for (char& ch : piece) ch = char(std::toupper(static_cast<unsigned char>(ch)));
+      res.action = release_.with(piece);
+      return OUTRIGGER_RELEASE;
+    }
+    if (mode == "fail") return piece == "lo wor" ? OUTRIGGER_E_INTERNAL : OUTRIGGER_CONTINUE;
+    if (mode == "pending") {
+      outrigger_request h = r.handle;
+      host().setTimer(h, 2, [this, h](outrigger_status st) {
+        if (st != OUTRIGGER_OK) return;
+        host().guardrailDecided(h, OUTRIGGER_CONTINUE, OUTRIGGER_VERDICT_PASS, "", nullptr);
+        s.late_decision = host().guardrailDecided(h, OUTRIGGER_CONTINUE, OUTRIGGER_VERDICT_PASS, "", nullptr);
+      });
+      return OUTRIGGER_PENDING;
+    }
+    if (mode == "pending_forever") return OUTRIGGER_PENDING;
+    return OUTRIGGER_CONTINUE;
+  }
+
+  outrigger_status onStreamEnd(const outrigger_request_view&, outrigger_guardrail_result& res) override {
+    if (second_) return OUTRIGGER_CONTINUE;
+    ++s.stream_ends;
+    if (s.first_mode == "hold_all_stop_at_end") {
+      res.verdict = OUTRIGGER_VERDICT_DENY;
+      res.reason = plugin::str("the whole answer is off topic");
+      return OUTRIGGER_STOP;
+    }
+    return OUTRIGGER_CONTINUE;  // release what is held
+  }
+  void onCancel(outrigger_request) override { ++s.guard_cancels; }
+
+ private:
+  bool second_;
+  std::string seen_;
+  Release release_;
+};
+
+plugin::PluginType typeFor(const outrigger_plugin_type* c) {
+  plugin::PluginType t;
+  t.c_type = c;
+  t.kind = c->kind;
+  t.name = plugin::view(c->name);
+  t.schema = plugin::compileSchema(R"({"type":"object"})").value();
+  return t;
+}
+
+struct Outcome {
+  Code code = Code::kUnknown;
+  std::string content, message;
+  std::vector<std::string> chunks;
+  std::vector<Verdict> verdicts;
+  int ends = 0;
+  int64_t held = 0;  // what the sink was told is held, net
+};
+
+class Sink : public ResponseSink {
+ public:
+  void onStart(uint64_t, const ResponseStartInfo&) override {}
+  Flow onChunk(uint64_t, const ResponseChunkInfo& c) override {
+    out.chunks.emplace_back(c.delta);
+    return Flow::kOk;
+  }
+  void onHeld(uint64_t, int64_t delta) override { out.held += delta; }
+  void onEnd(uint64_t, const ResponseEndInfo& e) override {
+    out.code = e.code;
+    out.content = std::string(e.content);
+    out.message = std::string(e.message);
+    out.verdicts = e.verdicts ? *e.verdicts : std::vector<Verdict>{};
+    held_at_end = out.held;
+    ++out.ends;
+  }
+  Outcome out;
+  int64_t held_at_end = -1;
+};
+
+struct Rig {
+  event::EventLoop loop{48};
+  chain::Engine engine{loop, {60000, 600000, 1000000}, nullptr};
+  plugin::PluginType provider_type = typeFor(plugin::typeOf<Streamer>());
+  plugin::PluginType guard_type = typeFor(plugin::typeOf<Holder>());
+  Sink sink;
+
+  explicit Rig(uint32_t max_held_bytes = 65536, config::OnError on_error = config::OnError::kDeny,
+               bool second = false) {
+    s = Script{};
+    config::InstanceSettings ps{"streamer", "provider", "streamer", "{}", config::OnError::kDeny, "t:1", {}};
+    config::InstanceSettings gs{"first", "guardrail", "holder", "{}", on_error, "t:2", {}};
+    config::InstanceSettings g2{"second", "guardrail", "holder", "{}", config::OnError::kDeny, "t:3", {}};
+    auto chain = std::make_shared<chain::WorkerChain>();
+    chain::Route r;
+    r.name = "default";
+    r.provider = {plugin::PluginInstance::create(provider_type, ps, chain::hostApiTemplate()).value(), "provider/streamer"};
+    r.guardrails.push_back({plugin::PluginInstance::create(guard_type, gs, chain::hostApiTemplate()).value(), "guardrail/first"});
+    if (second) {
+      r.guardrails.push_back({plugin::PluginInstance::create(guard_type, g2, chain::hostApiTemplate()).value(), "guardrail/second"});
+    }
+    r.max_held_bytes = max_held_bytes;
+    chain::layOutSteps(&chain->routes.emplace("default", std::move(r)).first->second);
+    chain->default_route = "default";
+    engine.setChain(chain);
+  }
+  ~Rig() { loop.runUntilForTest([] { return false; }, 5); }
+
+  void start(bool stream = true) {
+    auto in = std::make_unique<chain::CallInput>();
+    in->model = "default";
+    in->messages.push_back({"user", "talk", "", "", {}});
+    in->stream = stream;
+    loop.runUntilForTest([&] {
+      engine.start(std::move(in), &sink, 1);
+      return true;
+    }, 10);
+  }
+  const Outcome& run(bool stream = true) {
+    start(stream);
+    loop.runUntilForTest([&] { return sink.out.ends > 0; }, 2000);
+    return sink.out;
+  }
+  const Verdict* verdictOf(const std::string& name) const {
+    for (const Verdict& v : sink.out.verdicts) {
+      if (v.guardrail == name) return &v;
+    }
+    return nullptr;
+  }
+};
+
+std::string joined(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& p : v) out += p;
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("held chunks go out together on release, and what is still held at the stream's end goes out then") {
+  Rig rig;
+  const Outcome& out = rig.run();
+  REQUIRE(out.code == Code::kOk);
+  CHECK(out.chunks == std::vector<std::string>{"Hello world. ", "Bye"});
+  CHECK(s.stream_ends == 1);
+  CHECK(rig.sink.held_at_end == 0);  // every held byte was given back before the end
+  REQUIRE(rig.verdictOf("first"));
+  CHECK(rig.verdictOf("first")->kind == VerdictKind::kPass);  // it saw every chunk
+}
+
+TEST_CASE("a release with a replacement is what the client, the next guardrail and the answer get") {
+  Rig rig(65536, config::OnError::kDeny, /*second=*/true);
+  s.first_mode = "redact_card";
+  s.chunks = {"my card ", "41", "11 ok"};
+  const Outcome& out = rig.run();
+  REQUIRE(out.code == Code::kOk);
+  std::string streamed = joined(out.chunks);
+  CHECK(streamed == "my card [CARD] ok");
+  CHECK(streamed.find("41") == std::string::npos);
+  CHECK(joined(s.second_saw) == "my card [CARD] ok");
+  REQUIRE(rig.verdictOf("first"));
+  CHECK(rig.verdictOf("first")->kind == VerdictKind::kRewrite);
+  CHECK(rig.engine.counters().rewrites >= 1);
+}
+
+TEST_CASE("a unary answer streamed by the provider gets the guardrails' replacement as its content") {
+  Rig rig;
+  s.first_mode = "upper";
+  const Outcome& out = rig.run(/*stream=*/false);
+  REQUIRE(out.code == Code::kOk);
+  CHECK(out.chunks.empty());
+  CHECK(out.content == "HELLO WORLD. BYE");
+}
+
+TEST_CASE("on_stream_end may stop a stream it held whole: the client gets no chunk and a deny") {
+  Rig rig;
+  s.first_mode = "hold_all_stop_at_end";
+  const Outcome& out = rig.run();
+  CHECK(out.code == Code::kPermissionDenied);
+  CHECK(out.message == "the whole answer is off topic");
+  CHECK(out.chunks.empty());
+  REQUIRE(rig.verdictOf("first"));
+  CHECK(rig.verdictOf("first")->kind == VerdictKind::kDeny);
+  CHECK(rig.sink.held_at_end == 0);
+}
+
+TEST_CASE("holding more than max_held_bytes ends the stream RESOURCE_EXHAUSTED and cancels the provider") {
+  Rig rig(8);
+  s.first_mode = "hold_all";
+  s.chunks = {"12345", "67890", "abcde"};
+  const Outcome& out = rig.run();
+  CHECK(out.code == Code::kResourceExhausted);
+  CHECK(out.message.find("max_held_bytes (8)") != std::string::npos);
+  CHECK(out.chunks.empty());
+  CHECK(rig.engine.counters().hold_overflows == 1);
+  CHECK(s.provider_cancels == 1);
+  REQUIRE(s.chunk_statuses.size() == 2);  // the second chunk went over; the provider stopped there
+  CHECK(s.chunk_statuses[1] == OUTRIGGER_E_STALE);
+  CHECK(rig.sink.held_at_end == 0);
+}
+
+TEST_CASE("a pending chunk decision pauses the provider; chunks keep their order; a second decision is refused") {
+  Rig rig;
+  s.first_mode = "pending";
+  s.respect_pause = true;
+  const Outcome& out = rig.run();
+  REQUIRE(out.code == Code::kOk);
+  CHECK(joined(out.chunks) == "Hello world. Bye");
+  CHECK(s.chunk_statuses.front() == OUTRIGGER_PAUSE);
+  CHECK(s.resumes >= 1);
+  CHECK(s.late_decision == OUTRIGGER_E_INVALID);
+}
+
+TEST_CASE("a provider that ignores PAUSE: chunks arriving during a decision wait, in order") {
+  Rig rig;
+  s.first_mode = "pending";
+  s.respect_pause = false;
+  const Outcome& out = rig.run();
+  REQUIRE(out.code == Code::kOk);
+  CHECK(out.chunks == std::vector<std::string>{"Hel", "lo wor", "ld. ", "Bye"});
+  CHECK(s.resumes == 0);  // it had finished: nothing to resume
+}
+
+TEST_CASE("a deadline during a pending chunk decision reaches the guardrail's on_cancel, one end") {
+  Rig rig;
+  s.first_mode = "pending_forever";
+  rig.start();
+  REQUIRE(rig.loop.runUntilForTest([] { return !s.chunk_statuses.empty(); }, 1000));
+  rig.loop.runUntilForTest([&] {
+    rig.engine.cancel(s.handle, Code::kDeadlineExceeded, "deadline exceeded");
+    return true;
+  }, 10);
+  CHECK(rig.sink.out.ends == 1);
+  CHECK(rig.sink.out.code == Code::kDeadlineExceeded);
+  CHECK(s.guard_cancels == 1);
+  CHECK(rig.sink.held_at_end == 0);
+}
+
+TEST_CASE("a failing on_chunk with on_error = skip lets the chunk through and the record says so") {
+  Rig rig(65536, config::OnError::kSkip);
+  s.first_mode = "fail";
+  const Outcome& out = rig.run();
+  REQUIRE(out.code == Code::kOk);
+  CHECK(joined(out.chunks) == "Hello world. Bye");
+  const Verdict* v = rig.verdictOf("first");
+  REQUIRE(v);
+  CHECK(v->kind == VerdictKind::kSkipped);
+  CHECK(v->reason.find("on_chunk failed on 1 of 4 chunks") == 0);
+}
+
+TEST_CASE("a failing on_chunk with on_error = deny ends the stream INTERNAL") {
+  Rig rig;
+  s.first_mode = "fail";
+  const Outcome& out = rig.run();
+  CHECK(out.code == Code::kInternal);
+  CHECK(out.chunks == std::vector<std::string>{"Hel"});
+  REQUIRE(rig.verdictOf("first"));
+  CHECK(rig.verdictOf("first")->kind == VerdictKind::kError);
+}
