@@ -307,7 +307,7 @@ TEST_CASE("holding more than max_held_bytes ends the stream RESOURCE_EXHAUSTED a
   CHECK(rig.sink.held_at_end == 0);
 }
 
-TEST_CASE("a pending chunk decision pauses the provider; chunks keep their order; a second decision is refused") {
+TEST_CASE("a pending chunk decision pauses the provider, chunks keep their order, and a second decision is refused") {
   Rig rig;
   s.first_mode = "pending";
   s.respect_pause = true;
