@@ -36,6 +36,7 @@ void layOutSteps(Route* route) {
   std::vector<Step>& steps = route->steps;
   steps.clear();
   for (const Stage& g : route->guardrails) steps.push_back({StageKind::kRequestGuardrail, &g});
+  for (const Stage& l : route->limiters) steps.push_back({StageKind::kLimiterAdmit, &l});
   for (const Stage& c : route->cache) steps.push_back({StageKind::kCacheLookup, &c});
   steps.push_back({StageKind::kProvider, nullptr});
   route->response_steps_from = steps.size();
@@ -146,6 +147,9 @@ Expected<std::shared_ptr<ChainSnapshot>> buildChain(const config::Settings& sett
       }
       for (const auto& g : rs.guardrails) {
         if (Status s = add(g, &r.guardrails); !s.isOk()) return s;
+      }
+      for (const auto& l : rs.limiters) {
+        if (Status s = add(l, &r.limiters); !s.isOk()) return s;
       }
       for (const auto& c : rs.caches) {
         if (Status s = add(c, &r.cache); !s.isOk()) return s;

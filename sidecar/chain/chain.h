@@ -38,6 +38,7 @@ struct Route {
   std::string name;
   std::string model;  // empty: pass the caller's model through
   std::vector<Stage> guardrails;
+  std::vector<Stage> limiters;  // admit in order after the request guardrails; settle per attempt
   std::vector<Stage> cache;  // looked up in order; every one stores a provider's answer
   uint32_t cache_replay_chunk_bytes = 64;  // a streamed hit goes out in chunks of this size
   uint32_t max_reasks = 1;                 // re-asks a response guardrail may ask for
@@ -54,8 +55,8 @@ struct Route {
   bool stream_guards = false;  // a guardrail sees chunks (on_chunk or on_stream_end)
 };
 
-// Lays out `route`'s steps from its guardrails and caches: guardrails on the request, cache
-// lookups, the provider, guardrails on the response, cache stores. Call once the route is in
+// Lays out `route`'s steps from its guardrails, limiters and caches: guardrails on the request,
+// limiter admits, cache lookups, the provider, guardrails on the response, cache stores. Call once the route is in
 // its final place (the steps point into it).
 void layOutSteps(Route* route);
 

@@ -65,6 +65,8 @@ struct EngineCounters {
   std::atomic<uint64_t> rewrites{0};
   std::atomic<uint64_t> reasks{0};
   std::atomic<uint64_t> hold_overflows{0};
+  // Requests a limiter (budget, quota, fleet limit) refused.
+  std::atomic<uint64_t> limiter_refusals{0};
 };
 
 // An owned copy of one frame, 8-byte aligned, that a request's views point into.

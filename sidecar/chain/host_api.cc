@@ -173,6 +173,18 @@ void* hostRequestState(void* host_ctx, outrigger_request handle) noexcept {
   return ctx->pluginState(instanceOf(host_ctx));
 }
 
+outrigger_status hostLimiterDone(void* host_ctx, outrigger_request handle, outrigger_code code, uint32_t retry_after_ms,
+                                 outrigger_str reason) noexcept {
+  RequestContext* ctx = nullptr;
+  if (outrigger_status st = lookup(handle, &ctx); st != OUTRIGGER_OK) return st;
+  try {
+    return ctx->limiterDone(instanceOf(host_ctx), code, retry_after_ms,
+                            std::string_view(reason.data ? reason.data : "", reason.size));
+  } catch (...) {
+    return OUTRIGGER_E_NOMEM;
+  }
+}
+
 }  // namespace
 
 const outrigger_host_api& hostApiTemplate() {
@@ -194,6 +206,7 @@ const outrigger_host_api& hostApiTemplate() {
       &hostGuardrailDecided,
       &hostSetRequestState,
       &hostRequestState,
+      &hostLimiterDone,
   };
   return api;
 }

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "chain/call_hook.h"
+#include "chain/limiter_stage.h"
 #include "chain/provider_stage.h"
 #include "chain/request_context.h"
 #include "common/clock.h"
@@ -85,6 +86,7 @@ outrigger_status ProviderStage::embeddingsDone(plugin::PluginInstance* inst, con
     r.cost_usd_ = e.cost_usd;
     if (e.model.size) r.answer_model_.assign(e.model.data, e.model.size);
   }
+  LimiterStage::settle(r, target_->key, r.provider_code_, true, r.usage_, r.cost_usd_);
   r.resumeAfterCompletion();
   return OUTRIGGER_OK;
 }

@@ -7,11 +7,20 @@
 #include <string>
 
 #include "chain/call_hook.h"
+#include "chain/limiter_stage.h"
+#include "chain/limiter_stage.h"
 #include "chain/provider_stage.h"
 #include "chain/request_context.h"
 #include "common/clock.h"
 
 namespace outrigger::chain {
+namespace {
+
+Usage usageOf(const outrigger_response_view& r) {
+  return {r.usage.prompt_tokens, r.usage.completion_tokens, r.usage.cached_tokens, r.usage.reasoning_tokens};
+}
+
+}  // namespace
 
 void ProviderStage::armHedge() {
   uint32_t delay_ms = ctx_.route_->policy.hedge.delay_ms;
@@ -64,6 +73,7 @@ void ProviderStage::startHedge(size_t index) {
   ctx_.engine_.counters().plugin_errors.fetch_add(1, std::memory_order_relaxed);
   stage.instance->failures.fetch_add(1, std::memory_order_relaxed);
   ctx_.closeSpanAt(h.span, "error");
+  LimiterStage::settle(ctx_, h.target->key, Code::kInternal, false, Usage{}, 0);
   --h.health->in_flight;
   settleTokens(&h.tokens, 0);
   h.target = nullptr;
@@ -76,6 +86,7 @@ void ProviderStage::cancelHedge() {
   const Target* t = h.target;
   h.target = nullptr;  // first: the cancel hook must not find it running
   ctx_.closeSpanAt(h.span, "cancelled");
+  LimiterStage::settle(ctx_, t->key, Code::kCancelled, true, Usage{}, 0);
   --h.health->in_flight;
   h.tokens = {};  // a cancelled attempt keeps its estimate: the upstream may have read the prompt
   t->stage.instance->provider()->cancel(t->stage.instance->handle(), ctx_.handle_);
@@ -86,6 +97,7 @@ void ProviderStage::cancelCurrentForHedge() {
   const Stage& stage = target_->stage;
   ctx_.pending_ = {};
   ctx_.closeSpanAt(attempt_span_, "cancelled");
+  LimiterStage::settle(ctx_, target_->key, Code::kCancelled, true, Usage{}, 0);
   attempt_tokens_ = {};
   endAttempt();
   stage.instance->provider()->cancel(stage.instance->handle(), ctx_.handle_);
@@ -114,6 +126,7 @@ void ProviderStage::hedgedFailure(plugin::PluginInstance* inst, const outrigger_
   std::string message(r.message.size ? std::string_view(r.message.data, r.message.size) : "provider failed");
   if (isHedge(inst)) {
     ctx_.closeSpanAt(hedge_.span, "error");
+    LimiterStage::settle(ctx_, hedge_.target->key, static_cast<Code>(r.code), true, usageOf(r), r.cost_usd);
     planner_->hedgeFailed(now, failure);
     settleTokens(&hedge_.tokens, 0);
     --hedge_.health->in_flight;
@@ -124,6 +137,7 @@ void ProviderStage::hedgedFailure(plugin::PluginInstance* inst, const outrigger_
     return;
   }
   ctx_.closeSpanAt(attempt_span_, "error");
+  LimiterStage::settle(ctx_, target_->key, static_cast<Code>(r.code), true, usageOf(r), r.cost_usd);
   planner_->currentFailedWhileHedged(now, failure);
   settleTokens(&attempt_tokens_, 0);
   endAttempt();

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "chain/call_hook.h"
+#include "chain/limiter_stage.h"
 #include "chain/request_context.h"
 #include "common/clock.h"
 #include "http_client/http_client.h"
@@ -66,6 +67,7 @@ bool ProviderStage::startAttempt(size_t index) {
   r.pending_ = {};
   if (rc >= 0) rc = OUTRIGGER_E_INVALID;  // a provider must answer through provider_done
   settleTokens(&attempt_tokens_, 0);      // it never reached the upstream
+  LimiterStage::settle(r, target_->key, Code::kInternal, false, Usage{}, 0);
   r.stageFailed(stage, rc, "provider start");
   if (!r.ended_) r.end(Code::kInternal, "provider failed to start", stage.origin);
   return false;
@@ -142,6 +144,9 @@ bool ProviderStage::failed(const outrigger_response_view& response) {
   RequestContext& r = ctx_;
   r.closeSpanAt(attempt_span_, "error");
   settleTokens(&attempt_tokens_, 0);  // a failed attempt gives its estimate back
+  const outrigger_usage& u = response.usage;
+  LimiterStage::settle(r, target_->key, r.provider_code_, true,
+                       {u.prompt_tokens, u.completion_tokens, u.cached_tokens, u.reasoning_tokens}, response.cost_usd);
   r.provider_retryable_ = response.retryable;
   r.provider_retry_after_ms_ = response.retry_after_ms;
   r.provider_message_.assign(sv(response.message));
@@ -173,6 +178,9 @@ void ProviderStage::succeeded(const outrigger_response_view& response) {
                usedTokens(response.usage.prompt_tokens, response.usage.completion_tokens, attempt_tokens_.charged));
   r.answered_ = true;
   r.closeSpanAt(attempt_span_, "ok");
+  const outrigger_usage& u = response.usage;
+  LimiterStage::settle(r, target_->key, Code::kOk, true,
+                       {u.prompt_tokens, u.completion_tokens, u.cached_tokens, u.reasoning_tokens}, response.cost_usd);
   std::string streamed = std::move(r.content_);
   r.copyFinal(response);
   if (response.content.size == 0) r.content_ = std::move(streamed);
@@ -229,8 +237,10 @@ void ProviderStage::resume(const Stage& stage) {
   if (OUTRIGGER_HAS_SLOT(hooks, outrigger_provider_hooks, resume)) hooks->resume(stage.instance->handle(), ctx_.handle_);
 }
 
-void ProviderStage::onRequestEnd(bool attempt_running, std::string_view why) {
+void ProviderStage::onRequestEnd(bool current_running, std::string_view why) {
   RequestContext& r = ctx_;
+  bool attempt_running = current_running || hedging();
+  if (current_running && target_) LimiterStage::settle(r, target_->key, Code::kCancelled, true, Usage{}, 0);
   if (queue_) leaveQueue("left: the request ended (" + std::string(why) + ")");
   if (hedge_.target) cancelHedge();
   if (planner_) planner_->abandoned();  // frees a half-open probe slot held without a verdict

@@ -48,9 +48,9 @@ class ProviderStage final : public LimitWaiter {
   void cancelPending(const Stage& stage);
   // The sink drained: a paused provider may go on.
   void resume(const Stage& stage);
-  // The request ended (`attempt_running`: an attempt was cut short; `why`: its end's message):
-  // leaves the queue, cancels a hedge, settles what was charged ahead.
-  void onRequestEnd(bool attempt_running, std::string_view why);
+  // The request ended (`current_running`: its current attempt was cut short; `why`: its end's
+  // message): leaves the queue, cancels a hedge, settles limiters and what was charged ahead.
+  void onRequestEnd(bool current_running, std::string_view why);
 
   // The stage of the current (or first) target.
   const Stage& stage() const;

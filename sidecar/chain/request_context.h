@@ -64,6 +64,8 @@ class RequestContext final {
   // A pending guardrail hook's decision with what it changes (ABI 1.2 guardrail_decided).
   outrigger_status guardrailDecided(plugin::PluginInstance* inst, outrigger_status decision, outrigger_verdict verdict,
                                     std::string_view reason, const outrigger_guardrail_action* action);
+  outrigger_status limiterDone(plugin::PluginInstance* inst, outrigger_code code, uint32_t retry_after_ms,
+                               std::string_view reason);
   outrigger_status setTimer(uint32_t delay_ms, outrigger_callback fn, void* user_data);
   // Per-request plugin state: one slot per instance, released after the request ends.
   outrigger_status setPluginState(plugin::PluginInstance* inst, void* state, void (*release)(void*));
@@ -83,6 +85,7 @@ class RequestContext final {
   // The stage kinds read and change the request's state.
   friend struct GuardrailStage;
   friend struct CacheStage;
+  friend struct LimiterStage;
   friend class ProviderStage;
   friend class StreamGuard;
 
@@ -178,6 +181,9 @@ class RequestContext final {
   ProviderStage provider_{*this};
   std::unique_ptr<StreamGuard> stream_guard_;  // set when the route's guardrails see chunks
   outrigger_guardrail_result guard_result_{};  // a guardrail's result given at once
+  outrigger_limit_result limit_result_{};      // a limiter's refusal given at once
+  std::vector<const Stage*> admitted_by_;      // limiters that admitted this request, in order
+  uint32_t settlements_ = 0;                   // attempts settled with them
   std::vector<outrigger_tool_call_view> answer_calls_;  // backs the answer view a hook reads
 
   bool ended_ = false;

@@ -3,6 +3,7 @@
 // timers closed, the finished record handed to the exporters).
 #include <cstring>
 
+#include "chain/limiter_stage.h"
 #include "chain/request_context.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -108,8 +109,8 @@ void RequestContext::end(Code code, std::string_view message, std::string_view o
                          uint32_t retry_after_ms) {
   if (ended_) return;
   ended_ = true;
-  // An attempt cut short by this end.
-  bool attempt_running = (pending_.stage && pending_.kind == StageKind::kProvider) || provider_.hedging();
+  // The current attempt, cut short by this end.
+  bool attempt_running = pending_.stage && pending_.kind == StageKind::kProvider && !embed_;
   pending_ = {};
   std::string msg(message), org(origin);
   // Outbound transfers die with their request, whatever ended it (cancel, deadline, shutdown).
@@ -122,6 +123,7 @@ void RequestContext::end(Code code, std::string_view message, std::string_view o
   cost_usd_ += set_aside_cost_usd_;
   provider_.onRequestEnd(attempt_running, msg);
   if (stream_guard_) stream_guard_->requestEnded();  // a pending guardrail learns; held bytes go
+  LimiterStage::settleUnused(*this, code);
   if (sink_) {
     ResponseEndInfo info;
     info.code = code;

@@ -1,7 +1,7 @@
 // The stage kinds a route's pipeline is built from, and the hook table each registers once.
 //
-// A route is an ordered list of steps (Route::steps): request guardrails, cache lookups, the
-// provider, response guardrails, cache stores. RequestContext runs them one after the other with
+// A route is an ordered list of steps (Route::steps): request guardrails, limiter admits, cache
+// lookups, the provider, response guardrails, cache stores. RequestContext runs them one after the other with
 // the plumbing every kind shares (pending/done, cancel of the pending plugin, one span per hook
 // call, the on_error policy, stale and double completions); a kind only says how to call its
 // plugin and what its result means. Adding a kind is one enum entry, one StageHooks table and
@@ -18,7 +18,8 @@ struct Stage;
 class RequestContext;
 
 enum class StageKind : uint8_t {
-  kRequestGuardrail,   // guardrail.on_request: PASS / FLAG / DENY, or PENDING
+  kRequestGuardrail,   // guardrail.on_request: PASS / FLAG / REWRITE / DENY, or PENDING
+  kLimiterAdmit,       // limiter.admit: CONTINUE / REFUSE, or PENDING; settled per attempt
   kCacheLookup,        // cache.lookup: a hit answers now and skips to the response steps
   kProvider,           // the attempt planner's targets (resilience lives in ProviderStage)
   kResponseGuardrail,  // guardrail.on_response

@@ -109,10 +109,12 @@ InstanceSettings Parser::instance(const std::string& name, const toml::table& t)
   if (dot == std::string::npos) fail(*type, "'type' must be <kind>.<name>, e.g. \"provider.mock\"");
   s.kind = full.substr(0, dot);
   s.type = full.substr(dot + 1);
-  if (s.kind != "provider" && s.kind != "guardrail" && s.kind != "cache" && s.kind != "exporter") {
-    fail(*type, "unknown plugin kind '" + s.kind + "' (provider, guardrail, cache, exporter)");
+  if (s.kind != "provider" && s.kind != "guardrail" && s.kind != "cache" && s.kind != "exporter" &&
+      s.kind != "limiter") {
+    fail(*type, "unknown plugin kind '" + s.kind + "' (provider, guardrail, limiter, cache, exporter)");
   }
-  s.on_error = s.kind == "guardrail" || s.kind == "provider" ? OnError::kDeny : OnError::kSkip;
+  // What guards, limits or answers fails closed by default; a cache or an exporter is skipped.
+  s.on_error = s.kind == "guardrail" || s.kind == "provider" || s.kind == "limiter" ? OnError::kDeny : OnError::kSkip;
   if (const toml::node* oe = t.get("on_error")) {
     std::string v = str(*oe, "on_error");
     if (v == "deny") s.on_error = OnError::kDeny;
@@ -135,7 +137,7 @@ InstanceSettings Parser::instance(const std::string& name, const toml::table& t)
 
 RouteSettings Parser::route(const std::string& name, const toml::table& t) const {
   const std::string ctx = "[routes." + name + "]";
-  checkKeys(t, {"provider", "model", "guardrails", "cache", "exporters", "targets", "strategy", "retry", "breaker",
+  checkKeys(t, {"provider", "model", "guardrails", "limiters", "cache", "exporters", "targets", "strategy", "retry", "breaker",
                 "tenant_rpm", "tenant_tpm", "limits", "hedge", "fallback_answer", "cache_replay_chunk_bytes",
                 "max_reasks", "max_held_bytes"},
             ctx);
@@ -161,6 +163,7 @@ RouteSettings Parser::route(const std::string& name, const toml::table& t) const
       if (r.max_held_bytes == 0) fail(v, "'max_held_bytes' in " + ctx + " must be at least 1");
     }
     else if (key == "guardrails") r.guardrails = strList(v, key);
+    else if (key == "limiters") r.limiters = strList(v, key);
     else if (key == "exporters") r.exporters = strList(v, key);
     else if (key == "tenant_rpm") r.policy.tenant_rpm = static_cast<uint32_t>(uint(v, key, 100000000));
     else if (key == "tenant_tpm") r.policy.tenant_tpm = static_cast<uint32_t>(uint(v, key, 4000000000u));
@@ -343,6 +346,7 @@ Settings Parser::run(const toml::table& root) {
     for (const auto& target : r.targets) check(target.provider, "provider");
     for (const auto& c : r.caches) check(c, "cache");
     for (const auto& g : r.guardrails) check(g, "guardrail");
+    for (const auto& l : r.limiters) check(l, "limiter");
     for (const auto& e : r.exporters) check(e, "exporter");
   }
   if (const toml::node* d = root.get("default_route")) {

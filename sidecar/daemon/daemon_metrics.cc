@@ -79,6 +79,7 @@ std::string Daemon::resilienceMetrics() const {
       {"outrigger_guardrail_rewrites_total", "Requests or answers a guardrail rewrote.", &chain::EngineCounters::rewrites},
       {"outrigger_guardrail_reasks_total", "Provider attempts a response guardrail asked for again.",
        &chain::EngineCounters::reasks},
+      {"outrigger_limiter_refusals_total", "Requests a route's limiter refused.", &chain::EngineCounters::limiter_refusals},
       {"outrigger_guardrail_hold_overflows_total", "Streams ended because guardrails held more than max_held_bytes.",
        &chain::EngineCounters::hold_overflows},
   };

@@ -37,6 +37,7 @@ class PluginInstance {
   const outrigger_provider_hooks* provider() const { return static_cast<const outrigger_provider_hooks*>(type_->c_type->hooks); }
   const outrigger_guardrail_hooks* guardrail() const { return static_cast<const outrigger_guardrail_hooks*>(type_->c_type->hooks); }
   const outrigger_cache_hooks* cache() const { return static_cast<const outrigger_cache_hooks*>(type_->c_type->hooks); }
+  const outrigger_limiter_hooks* limiter() const { return static_cast<const outrigger_limiter_hooks*>(type_->c_type->hooks); }
   const outrigger_exporter_hooks* exporter() const { return static_cast<const outrigger_exporter_hooks*>(type_->c_type->hooks); }
 
   // "stage/instance" label for origins and logs is built by the chain; this is for counters.

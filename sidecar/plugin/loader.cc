@@ -34,6 +34,7 @@ size_t minHooksSize(outrigger_kind kind) {
     case OUTRIGGER_KIND_GUARDRAIL: return OUTRIGGER_MIN_SIZE_GUARDRAIL_HOOKS;
     case OUTRIGGER_KIND_CACHE: return OUTRIGGER_MIN_SIZE_CACHE_HOOKS;
     case OUTRIGGER_KIND_EXPORTER: return OUTRIGGER_MIN_SIZE_EXPORTER_HOOKS;
+    case OUTRIGGER_KIND_LIMITER: return OUTRIGGER_MIN_SIZE_LIMITER_HOOKS;
   }
   return sizeof(outrigger_header);
 }
@@ -72,6 +73,13 @@ std::string checkHooks(const outrigger_plugin_type& t) {
     case OUTRIGGER_KIND_EXPORTER: {
       auto* h = static_cast<const outrigger_exporter_hooks*>(t.hooks);
       if (!OUTRIGGER_HAS_SLOT(h, outrigger_exporter_hooks, export_record)) return "exporter hooks need export_record";
+      return "";
+    }
+    case OUTRIGGER_KIND_LIMITER: {
+      auto* h = static_cast<const outrigger_limiter_hooks*>(t.hooks);
+      if (!OUTRIGGER_HAS_SLOT(h, outrigger_limiter_hooks, admit) || !OUTRIGGER_HAS_SLOT(h, outrigger_limiter_hooks, settle)) {
+        return "limiter hooks need admit and settle";
+      }
       return "";
     }
     default:
@@ -153,13 +161,14 @@ std::string_view kindName(outrigger_kind kind) {
     case OUTRIGGER_KIND_GUARDRAIL: return "guardrail";
     case OUTRIGGER_KIND_CACHE: return "cache";
     case OUTRIGGER_KIND_EXPORTER: return "exporter";
+    case OUTRIGGER_KIND_LIMITER: return "limiter";
   }
   return "unknown";
 }
 
 bool parseKind(std::string_view name, outrigger_kind* out) {
   for (outrigger_kind k : {OUTRIGGER_KIND_PROVIDER, OUTRIGGER_KIND_GUARDRAIL, OUTRIGGER_KIND_CACHE,
-                           OUTRIGGER_KIND_EXPORTER}) {
+                           OUTRIGGER_KIND_EXPORTER, OUTRIGGER_KIND_LIMITER}) {
     if (kindName(k) == name) {
       *out = k;
       return true;

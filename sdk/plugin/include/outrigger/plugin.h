@@ -102,7 +102,8 @@ enum {
   OUTRIGGER_KIND_PROVIDER = 1,
   OUTRIGGER_KIND_GUARDRAIL = 2,
   OUTRIGGER_KIND_CACHE = 3,
-  OUTRIGGER_KIND_EXPORTER = 4
+  OUTRIGGER_KIND_EXPORTER = 4,
+  OUTRIGGER_KIND_LIMITER = 5      /* minor 2: admits requests and settles what they used */
 };
 
 typedef int32_t outrigger_stability;
@@ -341,6 +342,34 @@ typedef struct outrigger_guardrail_result {
   outrigger_str reason;
   const outrigger_guardrail_action* action; /* minor 2: NULL, or what REWRITE/RELEASE/re-ask carry */
 } outrigger_guardrail_result;
+
+/* ------------------------------------------------------------------ limiters (minor 2) */
+
+/* What admit is asked about: the request's size before it runs. */
+typedef struct outrigger_limit_estimate {
+  outrigger_header hdr;
+  uint64_t prompt_tokens;          /* estimated from the prompt's text (bytes / 4) */
+  uint64_t max_completion_tokens;  /* the caller's max_tokens; 0 when not set */
+} outrigger_limit_estimate;
+
+/* Synchronous refusal from admit. The host zeroes it before the call and copies `reason`
+ * when the hook returns. OWNERSHIP: host-owned and always the host's full size (no header). */
+typedef struct outrigger_limit_result {
+  outrigger_code code;      /* 0 means RESOURCE_EXHAUSTED */
+  uint32_t retry_after_ms;  /* when a retry may succeed; 0: unknown */
+  outrigger_str reason;
+} outrigger_limit_result;
+
+/* One provider attempt of an admitted request, as it ended. */
+typedef struct outrigger_settlement {
+  outrigger_header hdr;
+  outrigger_str target;      /* "instance/model"; empty when the request made no attempt */
+  outrigger_code code;       /* the attempt's outcome; CANCELLED when it was cut short */
+  uint8_t reached_upstream;  /* the upstream may have done (and billed) work */
+  uint8_t reserved_[3];
+  outrigger_usage usage;     /* what the upstream reported; zeros when it reported nothing */
+  double cost_usd;
+} outrigger_settlement;
 
 /* ------------------------------------------------------------------ finished-request record */
 
@@ -586,6 +615,10 @@ typedef struct outrigger_host_api {
   /* [loop] The state this instance set on the request, or NULL (none, stale handle, other
    * thread). */
   void* (*request_state)(void* host_ctx, outrigger_request request) OUTRIGGER_NOEXCEPT;
+  /* [loop] Completion of a PENDING limiter admit: `code` OUTRIGGER_CODE_OK admits, anything
+   * else refuses the request with that code, `retry_after_ms` and `reason`. Exactly once. */
+  outrigger_status (*limiter_done)(void* host_ctx, outrigger_request request, outrigger_code code,
+                                   uint32_t retry_after_ms, outrigger_str reason) OUTRIGGER_NOEXCEPT;
 
   /* Tail: slots added by later minors go here. */
 } outrigger_host_api;
@@ -662,6 +695,26 @@ typedef struct outrigger_exporter_hooks {
 } outrigger_exporter_hooks;
 #define OUTRIGGER_MIN_SIZE_EXPORTER_HOOKS OUTRIGGER_SIZE_THROUGH(outrigger_exporter_hooks, flush) /* 1.0 */
 
+/* Minor 2. A route's limiters run in order after its request guardrails and before its caches:
+ * budgets, fleet-wide rate limits (Redis), quotas. */
+typedef struct outrigger_limiter_hooks {
+  outrigger_header hdr;
+  /* [loop] CONTINUE admits; STOP refuses with `result` (RESOURCE_EXHAUSTED by default); PENDING:
+   * limiter_done follows, exactly once. */
+  outrigger_status (*admit)(void* instance, const outrigger_request_view* request,
+                            const outrigger_limit_estimate* estimate,
+                            outrigger_limit_result* result) OUTRIGGER_NOEXCEPT;
+  /* [loop] Once per provider attempt of a request this limiter admitted, when the attempt ends
+   * (answered, failed, lost a hedge, cut short); once with an empty target and zero usage when
+   * the admitted request made no attempt (a cache hit, a later deny). Never for a request it
+   * refused or that a limiter before it refused. */
+  void (*settle)(void* instance, const outrigger_request_view* request,
+                 const outrigger_settlement* settlement) OUTRIGGER_NOEXCEPT;
+  /* [loop] Optional. A PENDING admit's request ended; idempotent. No settle follows. */
+  void (*on_cancel)(void* instance, outrigger_request request) OUTRIGGER_NOEXCEPT;
+} outrigger_limiter_hooks;
+#define OUTRIGGER_MIN_SIZE_LIMITER_HOOKS OUTRIGGER_SIZE_THROUGH(outrigger_limiter_hooks, on_cancel) /* 1.2 */
+
 /* ------------------------------------------------------------------ types and entry */
 
 /* OWNERSHIP: plugin-owned, static, valid for the process lifetime. */
@@ -680,8 +733,8 @@ typedef struct outrigger_plugin_type {
                              outrigger_error* error) OUTRIGGER_NOEXCEPT;
   /* [init] or the thread that dropped the last reference; no request is in flight. */
   void (*destroy)(void* instance) OUTRIGGER_NOEXCEPT;
-  /* The kind's hook table: outrigger_provider_hooks, _guardrail_hooks, _cache_hooks or
-   * _exporter_hooks, matching `kind`. */
+  /* The kind's hook table: outrigger_provider_hooks, _guardrail_hooks, _cache_hooks,
+   * _exporter_hooks or (minor 2) _limiter_hooks, matching `kind`. */
   const void* hooks;
 } outrigger_plugin_type;
 #define OUTRIGGER_MIN_SIZE_PLUGIN_TYPE OUTRIGGER_SIZE_THROUGH(outrigger_plugin_type, hooks) /* 1.0 */

@@ -1,0 +1,99 @@
+#include "chain/limiter_stage.h"
+
+#include <string>
+
+#include "chain/request_context.h"
+#include "common/clock.h"
+#include "plugin/str_view.h"
+
+namespace outrigger::chain {
+namespace {
+
+const outrigger_limiter_hooks* hooksOf(const Stage& stage) { return stage.instance->limiter(); }
+
+// What admit is told: the prompt's size (bytes / 4, as the provider step estimates it) and the
+// caller's completion cap.
+outrigger_limit_estimate estimateOf(const outrigger_request_view& view) {
+  uint64_t bytes = 0;
+  for (size_t i = 0; i < view.message_count; ++i) bytes += view.messages[i].content.size;
+  outrigger_limit_estimate e{};
+  e.hdr = OUTRIGGER_HEADER_INIT(outrigger_limit_estimate);
+  e.prompt_tokens = (bytes + 3) / 4;
+  if (view.params && (view.params->present & OUTRIGGER_PARAM_MAX_TOKENS)) e.max_completion_tokens = view.params->max_tokens;
+  return e;
+}
+
+}  // namespace
+
+const StageHooks LimiterStage::kAdmit = {
+    "limiter.admit",
+    [](const RequestContext&, const Stage&) { return true; },
+    [](RequestContext& ctx, const Stage& stage) {
+      ctx.limit_result_ = {};
+      outrigger_limit_estimate estimate = estimateOf(ctx.view_);
+      return hooksOf(stage)->admit(stage.instance->handle(), &ctx.view_, &estimate, &ctx.limit_result_);
+    },
+    [](RequestContext& ctx, const Stage& stage, outrigger_status rc) {
+      const outrigger_limit_result& r = ctx.limit_result_;
+      outrigger_code code = rc == OUTRIGGER_STOP ? (r.code ? r.code : OUTRIGGER_CODE_RESOURCE_EXHAUSTED) : OUTRIGGER_CODE_OK;
+      return decide(ctx, stage, code, r.retry_after_ms, sv(r.reason));
+    },
+    [](const Stage& stage, outrigger_request handle) {
+      const auto* hooks = hooksOf(stage);
+      if (OUTRIGGER_HAS_SLOT(hooks, outrigger_limiter_hooks, on_cancel)) hooks->on_cancel(stage.instance->handle(), handle);
+    },
+};
+
+bool LimiterStage::decide(RequestContext& ctx, const Stage& stage, outrigger_code code, uint32_t retry_after_ms,
+                          std::string_view reason) {
+  if (code == OUTRIGGER_CODE_OK) {
+    ctx.admitted_by_.push_back(&stage);
+    ctx.closeSpan("admit");
+    return true;
+  }
+  Code c = code > 0 && code <= 16 ? static_cast<Code>(code) : Code::kResourceExhausted;
+  ctx.closeSpan("refuse");
+  ctx.engine_.counters().limiter_refusals.fetch_add(1, std::memory_order_relaxed);
+  // Over a limit or a budget: worth a retry later; anything else is the limiter's word.
+  bool retryable = c == Code::kResourceExhausted || c == Code::kUnavailable;
+  ctx.end(c, reason.empty() ? std::string("refused by limiter") : std::string(reason), stage.origin, retryable,
+          retry_after_ms);
+  return false;
+}
+
+outrigger_status RequestContext::limiterDone(plugin::PluginInstance* inst, outrigger_code code, uint32_t retry_after_ms,
+                                             std::string_view reason) {
+  if (!pendingIs(StageKind::kLimiterAdmit, inst)) return OUTRIGGER_E_INVALID;
+  const Stage& stage = *pending_.stage;
+  pending_ = {};
+  LimiterStage::decide(*this, stage, code, retry_after_ms, reason);
+  resumeAfterCompletion();
+  return OUTRIGGER_OK;
+}
+
+void LimiterStage::settle(RequestContext& ctx, std::string_view target, Code code, bool reached_upstream,
+                          const Usage& usage, double cost_usd) {
+  if (ctx.admitted_by_.empty()) return;
+  ++ctx.settlements_;
+  outrigger_settlement s{};
+  s.hdr = OUTRIGGER_HEADER_INIT(outrigger_settlement);
+  s.target = {target.data(), target.size()};
+  s.code = static_cast<outrigger_code>(code);
+  s.reached_upstream = reached_upstream;
+  s.usage = {usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens, usage.reasoning_tokens};
+  s.cost_usd = cost_usd;
+  // Settles run from completions and from the end, possibly inside another plugin's call: a
+  // span each, but none of the pipeline's in-hook bookkeeping.
+  for (const Stage* stage : ctx.admitted_by_) {
+    ctx.spans_.push_back({"limiter.settle", stage->instance->name(), monoNowNs(), 0, ""});
+    size_t span = ctx.spans_.size() - 1;
+    hooksOf(*stage)->settle(stage->instance->handle(), &ctx.view_, &s);
+    ctx.closeSpanAt(span, "settled");
+  }
+}
+
+void LimiterStage::settleUnused(RequestContext& ctx, Code code) {
+  if (ctx.settlements_ == 0) settle(ctx, {}, code, false, Usage{}, 0);
+}
+
+}  // namespace outrigger::chain
