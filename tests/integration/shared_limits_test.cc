@@ -94,10 +94,10 @@ TEST_CASE("two workers: max_concurrent counts attempts on both, and a slot freed
   std::optional<client::Result<client::Response>> slow;
   Clock::time_point slow_done;
   std::thread a([&] {
-    slow.emplace(rig.first->chat(on("one_at_a_time", "acme", R"({"latency_ms": 600})")));
+    slow.emplace(rig.first->chat(on("one_at_a_time", "acme", R"({"latency_ms": 800})")));
     slow_done = Clock::now();
   });
-  std::this_thread::sleep_for(150ms);  // the slow attempt holds the target's one slot
+  std::this_thread::sleep_for(200ms);  // the slow attempt holds the target's one slot
   auto t0 = Clock::now();
   auto waited = rig.second->chat(on("one_at_a_time", "globex"));
   auto done = Clock::now();
