@@ -132,19 +132,15 @@ Expected<std::shared_ptr<ChainSnapshot>> buildChain(const config::Settings& sett
         t.model = ts.model;
         t.weight = ts.weight;
         t.max_concurrent = ts.max_concurrent;
-        // Limits are enforced per worker (no locks): each gets an equal share, rounded up.
-        t.rpm_per_worker = ts.rpm ? uint32_t((ts.rpm + worker_count - 1) / worker_count) : 0;
-        t.tpm_per_worker = ts.tpm ? uint32_t((uint64_t(ts.tpm) + worker_count - 1) / worker_count) : 0;
+        // The whole rate: every worker draws on the same buckets (resilience::HealthRegistry).
+        t.rpm_per_worker = ts.rpm;
+        t.tpm_per_worker = ts.tpm;
         t.key = ts.provider + "/" + (!ts.model.empty() ? ts.model : !rs.model.empty() ? rs.model : "*");
         r.targets.push_back(std::move(t));
       }
       r.provider = provider[0];
       r.policy = rs.policy;
       r.fallback_answer = rs.fallback_answer;
-      if (rs.policy.tenant_rpm) r.policy.tenant_rpm = uint32_t((rs.policy.tenant_rpm + worker_count - 1) / worker_count);
-      if (rs.policy.tenant_tpm) {
-        r.policy.tenant_tpm = uint32_t((uint64_t(rs.policy.tenant_tpm) + worker_count - 1) / worker_count);
-      }
       for (const auto& g : rs.guardrails) {
         if (Status s = add(g, &r.guardrails); !s.isOk()) return s;
       }

@@ -16,12 +16,23 @@ std::array<std::atomic<Engine*>, 256> g_engines{};
 
 }  // namespace
 
-Engine::Engine(event::EventLoop& loop, EngineSettings settings, telemetry::ExporterThread* exporter)
-    : loop_(loop), settings_(settings), exporter_(exporter), rng_(std::random_device{}()) {
+Engine::Engine(event::EventLoop& loop, EngineSettings settings, telemetry::ExporterThread* exporter,
+               resilience::HealthRegistry* health)
+    : loop_(loop),
+      settings_(settings),
+      exporter_(exporter),
+      rng_(std::random_device{}()),
+      own_health_(health ? nullptr : std::make_unique<resilience::HealthRegistry>()),
+      health_(health ? health : own_health_.get()),
+      wake_token_(std::make_shared<WakeToken>()) {
+  wake_token_->engine = this;
+  health_->addWaiters(this);
   g_engines[loop_.index() & 0xff].store(this, std::memory_order_release);
 }
 
 Engine::~Engine() {
+  health_->removeWaiters(this);  // from now on no other worker posts here
+  wake_token_->engine = nullptr;
   // Requests still in flight end now, without a sink; their handles close on the loop.
   for (Slot& s : slots_) {
     if (RequestContext* ctx = s.ctx) {
@@ -30,6 +41,7 @@ Engine::~Engine() {
     }
   }
   for (auto& [route, queue] : limit_queues_) queue->close();
+  health_->addWaiting(-waiting_.exchange(0));  // the process count must not keep this worker's
   Engine* self = this;
   g_engines[loop_.index() & 0xff].compare_exchange_strong(self, nullptr);
 }
@@ -114,12 +126,43 @@ void Engine::abandon(outrigger_request handle) {
 
 LimitQueue& Engine::limitQueue(const std::string& route) {
   auto it = limit_queues_.find(route);
-  if (it == limit_queues_.end()) it = limit_queues_.emplace(route, new LimitQueue(loop_.loop())).first;
+  if (it == limit_queues_.end()) {
+    auto* queue = new LimitQueue(loop_.loop());
+    queue->onCountChange([this, queue](int64_t delta) { countWaiting(queue, delta); });
+    it = limit_queues_.emplace(route, queue).first;
+  }
   return *it->second;
 }
 
+// With other workers on the same registry, a request that joins a queue is also tried again on
+// the loop's next turn. It found its targets or tenant full before it was counted here, and a
+// worker that freed capacity in between saw no waiter to wake. Both sides use sequentially
+// consistent operations (the waiting counts here, the in-flight count there), so either that
+// worker sees the count and wakes this one, or the second try sees the slot it freed. A waiter
+// for tokens has its refill timer as well.
+void Engine::countWaiting(LimitQueue* queue, int64_t delta) {
+  waiting_.fetch_add(delta);
+  health_->addWaiting(delta);
+  if (delta > 0 && health_->shared()) queue->wakeIn(0);
+}
+
 void Engine::wakeLimitQueues() {
+  wakeOwnQueues();
+  // Waiters elsewhere exist when the process counts more than this worker holds.
+  if (health_->waiting() > waiting_.load()) health_->capacityFreed(this);
+}
+
+void Engine::wakeOwnQueues() {
   for (auto& [route, queue] : limit_queues_) queue->wakeIn(0);
+}
+
+void Engine::wake() {
+  if (wake_token_->posted.exchange(true)) return;  // one already on its way covers this one too
+  bool posted = loop_.post([token = wake_token_] {
+    token->posted.store(false);  // first: capacity freed while these waiters run posts again
+    if (token->engine) token->engine->wakeOwnQueues();
+  });
+  if (!posted) wake_token_->posted.store(false);  // a stopping loop: its waiters are ending anyway
 }
 
 void Engine::resume(outrigger_request handle) {

@@ -91,9 +91,12 @@ struct EmbedInput {
   std::string extra_json;   // provider-specific fields, a JSON object or empty
 };
 
-class Engine {
+class Engine : private resilience::CapacityWaiters {
  public:
-  Engine(event::EventLoop& loop, EngineSettings settings, telemetry::ExporterThread* exporter);
+  // `health`: the process's registry, shared with the other workers' engines and outliving this
+  // one; nullptr gives the engine a private one (an engine driven by hand, a single worker).
+  Engine(event::EventLoop& loop, EngineSettings settings, telemetry::ExporterThread* exporter,
+         resilience::HealthRegistry* health = nullptr);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -135,13 +138,15 @@ class Engine {
   telemetry::ExporterThread* exporter() { return exporter_; }
   std::string newTraceId();
   uint64_t nextSeed() { return rng_(); }
-  // This worker's circuit breakers, by target key; they outlive chain snapshots.
-  resilience::HealthRegistry& health() { return health_; }
-  // The queue of requests waiting for a limited target on route `route`, created on first use;
-  // like the health registry it outlives chain snapshots.
+  // The targets' breakers, latency, budgets, rate buckets and in-flight counts, and the tenants'
+  // buckets, shared by every worker; they outlive chain snapshots.
+  resilience::HealthRegistry& health() { return *health_; }
+  // The queue of requests waiting for a limited target on route `route` on this worker, created
+  // on first use; like the health registry it outlives chain snapshots.
   LimitQueue& limitQueue(const std::string& route);
   // Capacity may have freed (an attempt ended, tokens were refunded): waiters try again on the
-  // loop's next turn.
+  // loop's next turn, on this worker and, through their loops' post(), on the others that have
+  // any (nothing is posted when no other worker has a waiter).
   void wakeLimitQueues();
 
   // The engine that owns `handle` ([any]); nullptr for an unknown worker index.
@@ -152,6 +157,18 @@ class Engine {
   void release(RequestContext* ctx);  // frees the slot; the memory goes after timers close
   outrigger_request allocateHandle();
   outrigger_request launch(RequestContext* ctx);  // registers and begins it
+  // resilience::CapacityWaiters, called by other workers [any].
+  bool hasWaiters() const override { return waiting_.load() > 0; }
+  void wake() override;
+  void wakeOwnQueues();
+  void countWaiting(LimitQueue* queue, int64_t delta);
+
+  // What a wake-up posted to this loop holds: it may run after the engine is gone (a loop driven
+  // by hand in tests runs again after its engine), and then finds `engine` null.
+  struct WakeToken {
+    std::atomic<bool> posted{false};  // one wake-up in the loop's queue at a time
+    Engine* engine = nullptr;         // loop thread only
+  };
 
   struct Slot {
     uint32_t generation = 1;
@@ -168,8 +185,11 @@ class Engine {
   size_t in_flight_ = 0;
   EngineCounters counters_;
   std::mt19937_64 rng_;
-  resilience::HealthRegistry health_;
+  std::unique_ptr<resilience::HealthRegistry> own_health_;  // when none was given
+  resilience::HealthRegistry* health_;
   std::map<std::string, LimitQueue*, std::less<>> limit_queues_;  // each frees itself on close()
+  std::atomic<int64_t> waiting_{0};  // requests in limit_queues_; written on the loop thread only
+  std::shared_ptr<WakeToken> wake_token_;
 };
 
 }  // namespace outrigger::chain

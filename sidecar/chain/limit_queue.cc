@@ -31,7 +31,16 @@ bool LimitQueue::push(LimitWaiter* waiter, uint64_t expires_ns, uint32_t max_wai
   if (size() >= max_waiting) return false;
   waiters_.push_back({waiter, expires_ns});
   armAt(expires_ns);
+  reportCount();
   return true;
+}
+
+void LimitQueue::reportCount() {
+  size_t now = size();
+  if (now == reported_) return;
+  int64_t delta = int64_t(now) - int64_t(reported_);
+  reported_ = now;
+  if (count_change_) count_change_(delta);
 }
 
 void LimitQueue::remove(LimitWaiter* waiter) {
@@ -42,6 +51,7 @@ void LimitQueue::remove(LimitWaiter* waiter) {
     if (same(trying_[i])) trying_[i].waiter = nullptr;
   }
   kept_.erase(std::remove_if(kept_.begin(), kept_.end(), same), kept_.end());
+  if (!draining_) reportCount();  // a drain reports once it is done
 }
 
 void LimitQueue::wakeIn(uint32_t delay_ms) {
@@ -105,6 +115,7 @@ void LimitQueue::drain() {
     if (!waiters_.empty()) next_ns = now;
   }
   if (next_ns) armAt(next_ns);
+  reportCount();
 }
 
 }  // namespace outrigger::chain

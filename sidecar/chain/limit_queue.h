@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <vector>
 
 namespace outrigger::chain {
@@ -47,9 +48,13 @@ class LimitQueue {
   void wakeIn(uint32_t delay_ms);
   // Waiting now, including those being tried by a drain in progress.
   size_t size() const { return waiters_.size() + trying_.size() - trying_next_ + kept_.size(); }
+  // `fn` is told how size() changed (+n or -n) after each push, removal and pass over the
+  // waiters, on the loop thread; its owner publishes the count to other threads.
+  void onCountChange(std::function<void(int64_t delta)> fn) { count_change_ = std::move(fn); }
 
  private:
   ~LimitQueue() = default;
+  void reportCount();
   struct Waiter {
     LimitWaiter* waiter;
     uint64_t expires_ns;
@@ -69,6 +74,8 @@ class LimitQueue {
   bool rewake_ = false;  // a wake-up asked for during a drain: one more pass right after it
   uv_timer_t timer_;
   uint64_t armed_at_ns_ = 0;  // when the timer fires; 0: not armed
+  std::function<void(int64_t)> count_change_;
+  size_t reported_ = 0;  // the size count_change_ was last told of
 };
 
 }  // namespace outrigger::chain

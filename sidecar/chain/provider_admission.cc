@@ -99,9 +99,11 @@ ProviderStage::Admission ProviderStage::admit(uint32_t* wait_ms, std::string* wh
       failLimited(1000, "give up: too many tenants tracked", "too many tenants tracked");
       return Admission::kEnded;
     }
-    uint32_t over_requests = requests ? requests->waitMs(now) : 0;
+    // Taken now, not once a target admits it: another worker may want the tenant's last token.
+    uint32_t over_requests = requests && !requests->take(now) ? std::max(requests->waitMs(now), 1u) : 0;
     uint32_t over_tokens = tokens ? tokens->waitMs(now, token_estimate_) : 0;
     if (over_requests || over_tokens) {
+      if (requests && !over_requests) requests->charge(now, -1);
       *wait_ms = std::max(over_requests, over_tokens);
       *why = "tenant '" + tenant + "' over its " + (over_requests ? "request" : "token") + " rate limit";
       return Admission::kLimited;
@@ -109,6 +111,7 @@ ProviderStage::Admission ProviderStage::admit(uint32_t* wait_ms, std::string* wh
   }
   resilience::Decision d = planner_->first(now);
   if (d.kind == resilience::Decision::Kind::kGiveUp) {
+    if (requests) requests->charge(now, -1);  // nothing started: the tenant's token goes back
     if (d.at_limit) {
       *wait_ms = d.retry_after_ms;
       *why = d.note;
@@ -123,7 +126,6 @@ ProviderStage::Admission ProviderStage::admit(uint32_t* wait_ms, std::string* wh
         d.retry_after_ms);
     return Admission::kEnded;
   }
-  if (requests) requests->take(now);
   if (tokens) {
     tokens->charge(now, token_estimate_);
     tenant_tokens_ = {tokens, token_estimate_};

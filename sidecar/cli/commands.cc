@@ -17,7 +17,7 @@ Expected<config::Settings> loadSettings(const Options& opt) {
   return opt.config_path.empty() ? config::loadDefaultConfig() : config::loadConfigFile(opt.config_path);
 }
 
-// A target's model and limits (the chain is built for one worker, so its shares are the totals).
+// A target's model and limits (for the whole process, however many workers serve it).
 // Only names and numbers: provider config, where keys live, is never printed.
 void printTarget(const chain::Target& t, const chain::Route& route) {
   const std::string& model = !t.model.empty() ? t.model : route.model;

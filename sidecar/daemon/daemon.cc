@@ -86,7 +86,8 @@ int Daemon::run() {
   exporter_ = std::make_unique<telemetry::ExporterThread>(settings_.exporter_queue_capacity);
   exporter_->start();
   for (uint32_t i = 0; i < n; ++i) {
-    workers_.push_back(std::make_unique<Worker>(i, settings_.server, exporter_.get(), &settings_.http, guards));
+    workers_.push_back(
+        std::make_unique<Worker>(i, settings_.server, exporter_.get(), &settings_.http, guards, health_.get()));
     workers_.back()->publish(snapshot_->workers[i]);
     workers_.back()->start();
   }

@@ -17,6 +17,7 @@
 #include "ipc/frame_reader.h"
 #include "ipc/listener.h"
 #include "ipc/peer_policy.h"
+#include "resilience/target_health.h"
 #include "telemetry/exporter_thread.h"
 
 namespace outrigger::daemon {
@@ -62,6 +63,9 @@ class Daemon {
   std::unique_ptr<http::AdminServer> admin_;
   std::unique_ptr<http::HttpListener> admin_listener_;
   std::unique_ptr<telemetry::ExporterThread> exporter_;
+  // Every worker's targets and tenants: limits, breakers and budgets hold for the process, not
+  // per worker. Before workers_ so it outlives them; it outlives reloads too.
+  std::unique_ptr<resilience::HealthRegistry> health_ = std::make_unique<resilience::HealthRegistry>();
   std::vector<std::unique_ptr<Worker>> workers_;
   std::shared_ptr<chain::ChainSnapshot> snapshot_;
   uint64_t generation_ = 1;

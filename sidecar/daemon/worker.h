@@ -30,9 +30,11 @@ struct SocketGuards {
 
 class Worker : public ipc::ConnectionOwner {
  public:
-  // `http`: serve the HTTP front too (its `listen` is not empty).
+  // `http`: serve the HTTP front too (its `listen` is not empty). `health`: the process's
+  // targets and tenants, shared by every worker (owned by the daemon); nullptr: the worker's own.
   Worker(uint32_t index, const config::ServerSettings& server, telemetry::ExporterThread* exporter,
-         const config::HttpSettings* http = nullptr, const SocketGuards& guards = {});
+         const config::HttpSettings* http = nullptr, const SocketGuards& guards = {},
+         resilience::HealthRegistry* health = nullptr);
   ~Worker() override;
 
   void start();                                               // starts the thread

@@ -62,32 +62,45 @@ uint32_t AttemptPlanner::soonestReopenMs(uint64_t now_ns) const {
 }
 
 bool AttemptPlanner::admit(size_t from, uint64_t now_ns, size_t* pos, std::string* skipped) {
+  auto skip = [&](const TargetView& t, const char* why) {
+    *skipped += (skipped->empty() ? "skipped: " : ", ") + t.key + " (" + why + ")";
+  };
   for (size_t p = from; p < order_.size(); ++p) {
     const TargetView& t = targets_[order_[p]];
-    if (t.max_concurrent && t.in_flight && *t.in_flight >= t.max_concurrent) {
+    if (atConcurrencyLimit(t)) {
       ++counters_.limit_skips;
-      *skipped += (skipped->empty() ? "skipped: " : ", ") + t.key + " (at its concurrency limit)";
+      skip(t, "at its concurrency limit");
       continue;
     }
-    if (t.rpm && t.rpm->limited() && t.rpm->waitMs(now_ns) > 0) {
+    // Taken, not only looked at: another worker may be after the same last token.
+    if (t.rpm && !t.rpm->take(now_ns)) {
       ++counters_.rate_skips;
-      *skipped += (skipped->empty() ? "skipped: " : ", ") + t.key + " (over its rate limit)";
+      skip(t, "over its rate limit");
       continue;
     }
     if (t.tpm && t.tpm->limited() && t.tpm->waitMs(now_ns, token_need_) > 0) {
+      refundRequest(t, now_ns);
       ++counters_.rate_skips;
-      *skipped += (skipped->empty() ? "skipped: " : ", ") + t.key + " (over its token limit)";
+      skip(t, "over its token limit");
       continue;
     }
     if (take(t, now_ns)) {
-      if (t.rpm) t.rpm->take(now_ns);
       *pos = p;
       return true;
     }
+    refundRequest(t, now_ns);
     ++counters_.breaker_skips;
-    *skipped += (skipped->empty() ? "skipped: " : ", ") + t.key + " (breaker open)";
+    skip(t, "breaker open");
   }
   return false;
+}
+
+bool AttemptPlanner::atConcurrencyLimit(const TargetView& t) const {
+  return t.max_concurrent && t.in_flight && t.in_flight->load() >= t.max_concurrent;
+}
+
+void AttemptPlanner::refundRequest(const TargetView& t, uint64_t now_ns) {
+  if (t.rpm) t.rpm->charge(now_ns, -1);
 }
 
 Decision AttemptPlanner::first(uint64_t now_ns) {
@@ -141,9 +154,11 @@ Decision AttemptPlanner::afterFailure(uint64_t now_ns, const AttemptFailure& f, 
     uint32_t delay = std::max(backoffMs(tries_here_), f.retry_after_ms);
     bool budget_ok = !here.budget || here.budget->withdraw();
     if (!budget_ok) ++counters_.budget_denials;
-    bool rate_ok = !here.rpm || here.rpm->take(now_ns);  // a retry is a request to the upstream too
-    if (!rate_ok) ++counters_.rate_skips;
-    if (budget_ok && rate_ok && fits(now_ns, delay) && take(here, now_ns)) {
+    bool rate_ok = budget_ok && (!here.rpm || here.rpm->take(now_ns));  // a retry is a request to the upstream too
+    if (budget_ok && !rate_ok) ++counters_.rate_skips;
+    bool go = rate_ok && fits(now_ns, delay) && take(here, now_ns);
+    if (rate_ok && !go) refundRequest(here, now_ns);  // no retry after all: the token goes back
+    if (go) {
       ++tries_here_;
       ++counters_.retries;
       d.kind = Decision::Kind::kStart;
@@ -189,11 +204,10 @@ Decision AttemptPlanner::hedge(uint64_t now_ns) {
     if (t.instance && t.instance == here.instance) continue;
     // A hedge is optional load: it never takes a half-open probe or goes past a limit.
     if (t.breaker && t.breaker->state(now_ns) != CircuitBreaker::State::kClosed) continue;
-    if (t.max_concurrent && t.in_flight && *t.in_flight >= t.max_concurrent) continue;
-    if (t.rpm && t.rpm->limited() && t.rpm->waitMs(now_ns) > 0) continue;
+    if (atConcurrencyLimit(t)) continue;
     if (t.tpm && t.tpm->limited() && t.tpm->waitMs(now_ns, token_need_) > 0) continue;
     if (!fits(now_ns, 0)) break;
-    if (t.rpm) t.rpm->take(now_ns);
+    if (t.rpm && !t.rpm->take(now_ns)) continue;
     hedge_pos_ = p;
     ++counters_.hedges;
     ++counters_.attempts;
@@ -230,9 +244,9 @@ void AttemptPlanner::hedgeWon() {
 
 bool AttemptPlanner::take(const TargetView& t, uint64_t now_ns) {
   if (!t.breaker) return true;
-  bool half_open = t.breaker->state(now_ns) == CircuitBreaker::State::kHalfOpen;
-  if (!t.breaker->allow(now_ns)) return false;
-  holds_probe_ = half_open;
+  bool probe = false;
+  if (!t.breaker->allow(now_ns, &probe)) return false;
+  holds_probe_ = probe;
   return true;
 }
 

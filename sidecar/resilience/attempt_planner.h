@@ -5,9 +5,12 @@
 // retrying once a chunk reached the client. Plugins only classify failures; this decides.
 //
 // Every decision comes with a one-line note for the request's spans. Pure logic: times are
-// passed in and randomness comes from a seed, so tests replay decisions exactly.
+// passed in and randomness comes from a seed, so tests replay decisions exactly. One planner per
+// request, on its worker's thread; the targets' records it points to are shared by every worker
+// and guard themselves, and a rate token is taken in the same step that finds it there.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <random>
 #include <string>
@@ -24,11 +27,11 @@ namespace outrigger::resilience {
 struct TargetView {
   std::string key;                // "instance/model": names the target in notes and the registry
   uint32_t weight = 1;
-  CircuitBreaker* breaker = nullptr;  // owned by the worker's HealthRegistry; nullptr: none
+  CircuitBreaker* breaker = nullptr;  // owned by the process's HealthRegistry; nullptr: none
   double latency_ms = -1;         // latency average, -1 when not measured yet
   RetryBudget* budget = nullptr;  // nullptr: unlimited
-  const uint32_t* in_flight = nullptr;  // attempts running on the target (this worker)
-  uint32_t max_concurrent = 0;          // 0: unlimited
+  const std::atomic<uint32_t>* in_flight = nullptr;  // attempts running on the target (every worker)
+  uint32_t max_concurrent = 0;                       // 0: unlimited
   RpmBucket* rpm = nullptr;             // requests-per-minute limit; nullptr: none
   RpmBucket* tpm = nullptr;             // tokens-per-minute limit; nullptr: none
   const void* instance = nullptr;       // the provider instance: a hedge never goes to the same one
@@ -118,6 +121,9 @@ class AttemptPlanner {
   // The next admitted target at or after order position `from`; false when none.
   bool admit(size_t from, uint64_t now_ns, size_t* pos, std::string* skipped);
   bool fits(uint64_t now_ns, uint32_t delay_ms) const;
+  bool atConcurrencyLimit(const TargetView& t) const;
+  // Gives back the request token admit() took from `t` when the attempt does not go after all.
+  void refundRequest(const TargetView& t, uint64_t now_ns);
   // Asks `t`'s breaker for admission, remembering whether that took its half-open probe slot.
   bool take(const TargetView& t, uint64_t now_ns);
   // Gives back a probe slot this request holds on `t` without a verdict.

@@ -4,8 +4,10 @@
 
 namespace outrigger::resilience {
 
-bool CircuitBreaker::allow(uint64_t now_ns) {
-  switch (state(now_ns)) {
+bool CircuitBreaker::allow(uint64_t now_ns, bool* took_probe) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (took_probe) *took_probe = false;
+  switch (stateLocked(now_ns)) {
     case State::kClosed:
       return true;
     case State::kOpen:
@@ -13,9 +15,20 @@ bool CircuitBreaker::allow(uint64_t now_ns) {
     case State::kHalfOpen:
       if (probing_) return false;
       probing_ = true;
+      if (took_probe) *took_probe = true;
       return true;
   }
   return false;
+}
+
+void CircuitBreaker::setPolicy(const BreakerPolicy& p) {
+  std::lock_guard<std::mutex> lock(mu_);
+  policy_ = p;
+}
+
+uint64_t CircuitBreaker::timesOpened() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return opened_;
 }
 
 void CircuitBreaker::record(bool failed) {
@@ -42,6 +55,7 @@ void CircuitBreaker::trip(uint64_t now_ns) {
 }
 
 void CircuitBreaker::onSuccess() {
+  std::lock_guard<std::mutex> lock(mu_);
   consecutive_failures_ = 0;
   if (open_) {
     window_.clear();
@@ -54,6 +68,7 @@ void CircuitBreaker::onSuccess() {
 }
 
 void CircuitBreaker::onFailure(uint64_t now_ns) {
+  std::lock_guard<std::mutex> lock(mu_);
   bool was_probe = probing_;
   ++consecutive_failures_;
   record(true);
@@ -62,14 +77,23 @@ void CircuitBreaker::onFailure(uint64_t now_ns) {
   probing_ = false;
 }
 
-void CircuitBreaker::onAbandon() { probing_ = false; }
+void CircuitBreaker::onAbandon() {
+  std::lock_guard<std::mutex> lock(mu_);
+  probing_ = false;
+}
 
 CircuitBreaker::State CircuitBreaker::state(uint64_t now_ns) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stateLocked(now_ns);
+}
+
+CircuitBreaker::State CircuitBreaker::stateLocked(uint64_t now_ns) const {
   if (!open_) return State::kClosed;
   return now_ns >= open_until_ns_ ? State::kHalfOpen : State::kOpen;
 }
 
 uint32_t CircuitBreaker::openRemainingMs(uint64_t now_ns) const {
+  std::lock_guard<std::mutex> lock(mu_);
   if (!open_ || now_ns >= open_until_ns_) return 0;
   return uint32_t((open_until_ns_ - now_ns + 999999) / 1000000);
 }

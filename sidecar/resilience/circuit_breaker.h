@@ -1,5 +1,5 @@
-// A circuit breaker for one upstream target on one worker (no locks: each worker keeps its own,
-// so N workers open independently after N x threshold failures at worst).
+// A circuit breaker for one upstream target, shared by every worker: the failures any worker
+// sees count towards one state. Each call takes a short mutex of this breaker's own ([any]).
 //
 // closed --(threshold consecutive failures, or error rate over the window)--> open --(open_ms)--> half-open
 // half-open admits one probe at a time: success closes, failure re-opens for open_ms.
@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <mutex>
 
 #include "resilience/policy.h"
 
@@ -20,8 +21,9 @@ class CircuitBreaker {
   explicit CircuitBreaker(BreakerPolicy policy = {}) : policy_(policy) {}
 
   // May an attempt start now? In half-open this takes the single probe slot (true once until
-  // the probe reports through onSuccess, onFailure or onAbandon).
-  bool allow(uint64_t now_ns);
+  // the probe reports through onSuccess, onFailure or onAbandon); `*took_probe` says whether it
+  // did, decided in the same step so another thread cannot move the state in between.
+  bool allow(uint64_t now_ns, bool* took_probe = nullptr);
   void onSuccess();
   void onFailure(uint64_t now_ns);
   // An admitted attempt ended without a verdict (request cancelled): frees the probe slot.
@@ -30,14 +32,16 @@ class CircuitBreaker {
   State state(uint64_t now_ns) const;
   // Time until a probe may go, 0 unless open.
   uint32_t openRemainingMs(uint64_t now_ns) const;
-  uint64_t timesOpened() const { return opened_; }
-  void setPolicy(const BreakerPolicy& p) { policy_ = p; }
+  uint64_t timesOpened() const;
+  void setPolicy(const BreakerPolicy& p);
 
  private:
+  State stateLocked(uint64_t now_ns) const;
   void record(bool failed);
   bool overErrorRate() const;
   void trip(uint64_t now_ns);
 
+  mutable std::mutex mu_;  // guards everything below
   BreakerPolicy policy_;
   std::deque<bool> window_;  // the last results, true = failure (bounded by policy_.window)
   uint32_t window_failures_ = 0;

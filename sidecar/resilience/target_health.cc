@@ -2,11 +2,72 @@
 
 namespace outrigger::resilience {
 
+void RpmBucket::setRate(uint32_t per_minute) {
+  if (per_minute == rate_.load(std::memory_order_relaxed)) return;  // the common case: every request sets it
+  std::lock_guard<std::mutex> lock(mu_);
+  uint32_t rate = rate_.load(std::memory_order_relaxed);
+  if (per_minute == rate) return;
+  tokens_ = rate == 0 ? double(per_minute) : std::min(tokens_, double(per_minute));
+  rate_.store(per_minute, std::memory_order_relaxed);
+}
+
+bool RpmBucket::take(uint64_t now_ns) {
+  if (!limited()) return true;
+  std::lock_guard<std::mutex> lock(mu_);
+  uint32_t rate = rate_.load(std::memory_order_relaxed);
+  if (rate == 0) return true;
+  refill(now_ns, rate);
+  if (tokens_ < 1) return false;
+  tokens_ -= 1;
+  return true;
+}
+
+void RpmBucket::charge(uint64_t now_ns, double amount) {
+  if (!limited()) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  uint32_t rate = rate_.load(std::memory_order_relaxed);
+  if (rate == 0) return;
+  refill(now_ns, rate);
+  tokens_ = std::min(tokens_ - amount, double(rate));
+}
+
+uint32_t RpmBucket::waitMs(uint64_t now_ns, double need) {
+  if (!limited()) return 0;
+  std::lock_guard<std::mutex> lock(mu_);
+  uint32_t rate = rate_.load(std::memory_order_relaxed);
+  if (rate == 0) return 0;
+  refill(now_ns, rate);
+  need = std::min(need, double(rate));
+  if (tokens_ >= need) return 0;
+  return uint32_t((need - tokens_) * 60000.0 / rate) + 1;
+}
+
+double RpmBucket::tokens() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return tokens_;
+}
+
+void RpmBucket::refill(uint64_t now_ns, uint32_t rate) {
+  // Threads read the clock before they get the lock, so `now_ns` may be a little behind the last
+  // caller's: time never runs backwards here, the late caller just adds nothing.
+  if (started_ && now_ns > last_ns_) tokens_ = std::min(tokens_ + double(now_ns - last_ns_) * rate / 60e9, double(rate));
+  if (!started_ || now_ns > last_ns_) last_ns_ = now_ns;
+  started_ = true;
+}
+
 TargetHealth& HealthRegistry::target(const std::string& key, const RoutePolicy& policy) {
-  TargetHealth& t = targets_[key];
-  t.breaker.setPolicy(policy.breaker);
-  t.budget.setRatio(policy.retry.budget_ratio);
-  return t;
+  TargetHealth* t = nullptr;
+  {
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    if (auto it = targets_.find(key); it != targets_.end()) t = &it->second;
+  }
+  if (!t) {
+    std::unique_lock<std::shared_mutex> lock(mu_);
+    t = &targets_.try_emplace(key).first->second;
+  }
+  t->breaker.setPolicy(policy.breaker);
+  t->budget.setRatio(policy.retry.budget_ratio);
+  return *t;
 }
 
 RpmBucket* HealthRegistry::tenant(const std::string& route, const std::string& tenant, uint32_t per_minute) {
@@ -18,13 +79,41 @@ RpmBucket* HealthRegistry::tenantTokens(const std::string& route, const std::str
 }
 
 RpmBucket* HealthRegistry::bucket(std::string key, uint32_t per_minute) {
-  auto it = tenants_.find(key);
-  if (it == tenants_.end()) {
-    if (tenants_.size() >= kMaxTenants) return nullptr;
-    it = tenants_.emplace(std::move(key), RpmBucket{}).first;
+  RpmBucket* b = nullptr;
+  {
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    if (auto it = tenants_.find(key); it != tenants_.end()) b = &it->second;
   }
-  it->second.setRate(per_minute);
-  return &it->second;
+  if (!b) {
+    std::unique_lock<std::shared_mutex> lock(mu_);
+    auto it = tenants_.find(key);  // another thread may have added it meanwhile
+    if (it == tenants_.end()) {
+      if (tenants_.size() >= kMaxTenants) return nullptr;
+      it = tenants_.try_emplace(std::move(key)).first;
+    }
+    b = &it->second;
+  }
+  b->setRate(per_minute);
+  return b;
+}
+
+void HealthRegistry::addWaiters(CapacityWaiters* w) {
+  std::lock_guard<std::mutex> lock(waiters_mu_);
+  waiters_.push_back(w);
+  subscribers_.store(waiters_.size(), std::memory_order_relaxed);
+}
+
+void HealthRegistry::removeWaiters(CapacityWaiters* w) {
+  std::lock_guard<std::mutex> lock(waiters_mu_);
+  waiters_.erase(std::remove(waiters_.begin(), waiters_.end(), w), waiters_.end());
+  subscribers_.store(waiters_.size(), std::memory_order_relaxed);
+}
+
+void HealthRegistry::capacityFreed(const CapacityWaiters* from) {
+  std::lock_guard<std::mutex> lock(waiters_mu_);
+  for (CapacityWaiters* w : waiters_) {
+    if (w != from && w->hasWaiters()) w->wake();
+  }
 }
 
 }  // namespace outrigger::resilience

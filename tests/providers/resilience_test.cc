@@ -1,6 +1,7 @@
 // The core's resilience decisions (sidecar/resilience) on a fake clock with seeded randomness.
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <cstdlib>
 #include <map>
 #include <string>
@@ -304,7 +305,7 @@ TEST_CASE("config: lowest_latency strategy and a retry budget parse, a bad strat
 
 TEST_CASE("planner: a target at its concurrency limit is skipped, all at the limit is RESOURCE_EXHAUSTED") {
   CircuitBreaker a, b;
-  uint32_t busy_a = 2, busy_b = 0;
+  std::atomic<uint32_t> busy_a{2}, busy_b{0};
   RoutePolicy p;
   AttemptPlanner plan(p, {{"a/m", 1, &a, -1, nullptr, &busy_a, 2}, {"b/m", 1, &b, -1, nullptr, &busy_b, 1}}, 0, 1);
   Decision d = plan.first(0);

@@ -37,7 +37,7 @@ TEST_CASE("the example configs build a chain with every instance created") {
   }
 }
 
-TEST_CASE("routes that share a target share its strictest rate limits") {
+TEST_CASE("routes that share a target share its strictest rate limits, whole, however many workers") {
   auto settings = config::parseConfig(
       "[plugins]\ndirs = [\"" OUTRIGGER_PLUGIN_DIR "\"]\n[instances.mock]\ntype = \"provider.mock\"\n"
       "[routes.a]\ntargets = [{ provider = \"mock\", model = \"m\", rpm = 100, tpm = 9000 }]\n"
@@ -52,8 +52,8 @@ TEST_CASE("routes that share a target share its strictest rate limits") {
     INFO(name);
     const chain::Target& t = routes.at(name).targets[0];
     CHECK(t.key == "mock/m");
-    CHECK(t.rpm_per_worker == 50);   // route b sets none: it does not lift a's
-    CHECK(t.tpm_per_worker == 3000); // the stricter of 9000 and 6000, per worker
+    CHECK(t.rpm_per_worker == 100);  // route b sets none: it does not lift a's; not split over the 2 workers
+    CHECK(t.tpm_per_worker == 6000); // the stricter of 9000 and 6000
   }
   CHECK(routes.at("c").targets[0].rpm_per_worker == 0);  // another model: its own (no) limits
 }

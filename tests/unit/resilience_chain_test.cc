@@ -81,22 +81,26 @@ plugin::PluginType handType() {
 }
 
 // A route "default" over `targets` in order (each its own instance) with `policy`; the first
-// target allows `first_max_concurrent` attempts at once (0: unlimited).
+// target allows `first_max_concurrent` attempts at once (0: unlimited). A second worker of the
+// same process is a second rig given the first one's registry, another loop index and a suffix
+// for its instance names (its targets keep their keys, "<name>/m").
 struct Rig {
-  event::EventLoop loop{43};
-  chain::Engine engine{loop, {60000, 600000, 1000000}, nullptr};
+  event::EventLoop loop;
+  chain::Engine engine;
   plugin::PluginType type = handType();
   Sink sink;
 
-  Rig(resilience::RoutePolicy policy, std::vector<std::string> targets, uint32_t first_max_concurrent = 0) {
-    g_seen.clear();
+  Rig(resilience::RoutePolicy policy, std::vector<std::string> targets, uint32_t first_max_concurrent = 0,
+      resilience::HealthRegistry* shared = nullptr, uint32_t loop_index = 43, const std::string& suffix = "")
+      : loop(loop_index), engine(loop, {60000, 600000, 1000000}, nullptr, shared) {
+    if (suffix.empty()) g_seen.clear();
     auto chain = std::make_shared<chain::WorkerChain>();
     chain::Route r;
     r.name = "default";
     for (const std::string& name : targets) {
-      config::InstanceSettings is{name, "provider", "hand", "{}", config::OnError::kDeny, "t:1", {}};
+      config::InstanceSettings is{name + suffix, "provider", "hand", "{}", config::OnError::kDeny, "t:1", {}};
       chain::Target t;
-      t.stage = {plugin::PluginInstance::create(type, is, chain::hostApiTemplate()).value(), "provider/" + name};
+      t.stage = {plugin::PluginInstance::create(type, is, chain::hostApiTemplate()).value(), "provider/" + name + suffix};
       t.key = name + "/m";
       r.targets.push_back(std::move(t));
     }
@@ -245,6 +249,47 @@ TEST_CASE("limit queue: a queue full of one tenant's waiters does not refuse ano
     rig.engine.cancel(waiting, Code::kCancelled, "done");
     return true;
   }, 10);
+}
+
+TEST_CASE("limit queue: a slot freed on one worker starts the request waiting for it on another") {
+  resilience::HealthRegistry process;
+  Rig one(queued(4, 5000), {"a"}, 1, &process);
+  Rig two(queued(4, 5000), {"a"}, 1, &process, 44, "-two");
+  one.start(1);
+  REQUIRE(g_seen["a"].starts == 1);
+  two.start(2);  // the same target: its one slot is taken on the other worker, so this waits
+  CHECK(two.counters().queued == 1);
+  two.runUntil([] { return false; }, 20);  // its second look, once counted as waiting, finds the same
+  CHECK(g_seen["a-two"].starts == 0);
+  CHECK(one.answer("a", "one") == OUTRIGGER_OK);  // frees the slot on worker one
+  // Worker one posts the wake-up to worker two's loop; the queue timeout is far away.
+  REQUIRE(two.runUntil([] { return g_seen["a-two"].starts == 1; }, 1000));
+  CHECK(two.answer("a-two", "two") == OUTRIGGER_OK);
+  REQUIRE(two.sink.ends[2].size() == 1);
+  CHECK(two.sink.ends[2][0].content == "two");
+  CHECK(two.engine.limitQueue("default").size() == 0);
+  CHECK(process.waiting() == 0);
+}
+
+TEST_CASE("limit queue: a tenant's requests per minute hold across workers") {
+  resilience::RoutePolicy p;
+  p.tenant_rpm = 2;
+  resilience::HealthRegistry process;
+  Rig one(p, {"a"}, 0, &process);
+  Rig two(p, {"a"}, 0, &process, 44, "-two");
+  RequestSpec x;
+  x.tenant = "x";
+  one.start(1, x);
+  two.start(2, x);
+  two.start(3, x);  // the tenant's third request in the minute, on either worker: refused
+  one.start(4, x);
+  CHECK(g_seen["a"].starts + g_seen["a-two"].starts == 2);
+  REQUIRE(two.sink.ends[3].size() == 1);
+  CHECK(two.sink.ends[3][0].code == Code::kResourceExhausted);
+  REQUIRE(one.sink.ends[4].size() == 1);
+  CHECK(one.sink.ends[4][0].code == Code::kResourceExhausted);
+  CHECK(one.answer("a", "one") == OUTRIGGER_OK);
+  CHECK(two.answer("a-two", "two") == OUTRIGGER_OK);
 }
 
 TEST_CASE("limit queue: without on_limit = queue a request over the limit fails fast") {

@@ -1,0 +1,189 @@
+// One HealthRegistry hit by several threads at once, as every worker of the daemon does: rate
+// buckets, concurrency counts, breakers, retry budgets and the tenant table give exact totals, not
+// per-thread ones. Times are fixed so no bucket refills while the threads run.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "resilience/attempt_planner.h"
+#include "resilience/target_health.h"
+
+using namespace outrigger::resilience;
+
+namespace {
+
+constexpr int kThreads = 4;
+constexpr uint64_t kNow = 1000000000;  // any fixed time: the buckets do not refill meanwhile
+
+// Runs `fn(thread_index)` on kThreads threads that start together; returns once all are done.
+void onThreads(const std::function<void(int)>& fn) {
+  std::atomic<int> ready{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      ready.fetch_add(1);
+      while (ready.load() < kThreads) std::this_thread::yield();
+      fn(i);
+    });
+  }
+  for (auto& t : threads) t.join();
+}
+
+}  // namespace
+
+TEST_CASE("shared health: four threads taking 1000 times each from a 1000-rpm target bucket get exactly 1000") {
+  HealthRegistry registry;
+  RoutePolicy policy;
+  std::atomic<int> taken{0};
+  onThreads([&](int) {
+    TargetHealth& t = registry.target("openai/gpt", policy);  // looked up from every thread
+    t.rpm.setRate(1000);
+    for (int i = 0; i < 1000; ++i) taken += t.rpm.take(kNow);
+  });
+  CHECK(taken == 1000);
+  CHECK(registry.target("openai/gpt", policy).rpm.tokens() == 0);
+}
+
+TEST_CASE("shared health: a tenant's bucket is one for all threads, and charges from all of them add up") {
+  HealthRegistry registry;
+  std::atomic<int> taken{0};
+  std::vector<RpmBucket*> seen(kThreads);
+  onThreads([&](int i) {
+    seen[i] = registry.tenant("default", "acme", 500);
+    for (int n = 0; n < 1000; ++n) taken += seen[i]->take(kNow);
+    RpmBucket* tokens = registry.tenantTokens("default", "acme", 100000);
+    for (int n = 0; n < 1000; ++n) tokens->charge(kNow, 10);
+  });
+  CHECK(taken == 500);
+  for (RpmBucket* b : seen) CHECK(b == seen[0]);
+  CHECK(registry.tenantTokens("default", "acme", 100000)->tokens() == Approx(100000 - kThreads * 1000 * 10));
+}
+
+TEST_CASE("shared health: attempts in flight are counted across threads, and a planner sees the others'") {
+  HealthRegistry registry;
+  RoutePolicy policy;
+  TargetHealth& t = registry.target("a/m", policy);
+  onThreads([&](int) {
+    for (int i = 0; i < 1000; ++i) ++t.in_flight;
+  });
+  CHECK(t.in_flight == kThreads * 1000);
+  onThreads([&](int) {
+    for (int i = 0; i < 1000; ++i) --t.in_flight;
+  });
+  CHECK(t.in_flight == 0);
+
+  // Two attempts started on other threads fill a target that allows two: this thread's planner
+  // skips it for its concurrency limit.
+  TargetHealth& other = registry.target("b/m", policy);
+  std::thread([&] { t.in_flight += 2; }).join();
+  AttemptPlanner plan(policy,
+                      {{"a/m", 1, &t.breaker, -1, &t.budget, &t.in_flight, 2},
+                       {"b/m", 1, &other.breaker, -1, &other.budget, &other.in_flight, 2}},
+                      0, 1);
+  Decision d = plan.first(kNow);
+  CHECK(d.target == 1);
+  CHECK(d.note.find("a/m (at its concurrency limit)") != std::string::npos);
+}
+
+TEST_CASE("shared health: planners on several threads never take more of a target's rate than it has") {
+  HealthRegistry registry;
+  RoutePolicy policy;
+  TargetHealth& t = registry.target("a/m", policy);
+  t.rpm.setRate(100);
+  std::atomic<int> started{0}, limited{0};
+  onThreads([&](int i) {
+    for (int n = 0; n < 100; ++n) {
+      AttemptPlanner plan(policy, {{"a/m", 1, &t.breaker, -1, &t.budget, &t.in_flight, 0, &t.rpm, &t.tpm}}, 0,
+                          uint64_t(i * 1000 + n));
+      Decision d = plan.first(kNow);
+      (d.kind == Decision::Kind::kStart ? started : limited)++;
+    }
+  });
+  CHECK(started == 100);
+  CHECK(limited == kThreads * 100 - 100);
+}
+
+TEST_CASE("shared health: failures reported from two threads open one breaker") {
+  HealthRegistry registry;
+  RoutePolicy policy;
+  policy.breaker.failure_threshold = 2;
+  policy.breaker.open_ms = 1000;
+  TargetHealth& t = registry.target("a/m", policy);
+  std::thread([&] { registry.target("a/m", policy).breaker.onFailure(kNow); }).join();
+  CHECK(t.breaker.state(kNow) == CircuitBreaker::State::kClosed);
+  std::thread([&] { registry.target("a/m", policy).breaker.onFailure(kNow); }).join();
+  CHECK(t.breaker.state(kNow) == CircuitBreaker::State::kOpen);
+  CHECK_FALSE(t.breaker.allow(kNow));
+}
+
+TEST_CASE("shared health: a breaker counts every thread's failures, and half-open lets exactly one probe through") {
+  HealthRegistry registry;
+  RoutePolicy policy;
+  policy.breaker.failure_threshold = kThreads * 250;  // reached only if no failure is lost
+  policy.breaker.open_ms = 10;
+  TargetHealth& t = registry.target("a/m", policy);
+  onThreads([&](int) {
+    for (int i = 0; i < 250; ++i) t.breaker.onFailure(kNow);
+  });
+  CHECK(t.breaker.state(kNow) == CircuitBreaker::State::kOpen);
+  CHECK(t.breaker.timesOpened() == 1);
+
+  uint64_t later = kNow + 20 * 1000000;  // past open_ms: half-open
+  std::atomic<int> admitted{0}, probes{0};
+  onThreads([&](int) {
+    for (int i = 0; i < 100; ++i) {
+      bool probe = false;
+      if (t.breaker.allow(later, &probe)) admitted++;
+      probes += probe;
+    }
+  });
+  CHECK(admitted == 1);
+  CHECK(probes == 1);
+}
+
+TEST_CASE("shared health: a retry budget's tokens are spent once across threads") {
+  HealthRegistry registry;
+  RoutePolicy policy;
+  policy.retry.budget_ratio = 0.5;
+  TargetHealth& t = registry.target("a/m", policy);
+  std::atomic<int> retries{0};
+  onThreads([&](int) {
+    for (int i = 0; i < 100; ++i) retries += t.budget.withdraw();
+  });
+  CHECK(retries == 10);  // the initial reserve, no more
+  onThreads([&](int) {
+    for (int i = 0; i < 10; ++i) t.budget.deposit();  // 40 first attempts deposit 20 tokens
+  });
+  CHECK(t.budget.tokens() == Approx(20));
+}
+
+TEST_CASE("shared health: the tenant table stays bounded when threads add tenants at once") {
+  HealthRegistry registry;
+  std::atomic<int> tracked{0}, refused{0};
+  onThreads([&](int i) {
+    for (int n = 0; n < 3000; ++n) {
+      RpmBucket* b = registry.tenant("default", std::to_string(i) + "-" + std::to_string(n), 60);
+      (b ? tracked : refused)++;
+    }
+  });
+  CHECK(tracked == int(HealthRegistry::kMaxTenants));
+  CHECK(refused == kThreads * 3000 - int(HealthRegistry::kMaxTenants));
+  CHECK(registry.tenant("default", "someone new", 60) == nullptr);
+}
+
+TEST_CASE("shared health: a latency average fed from several threads stays within its samples") {
+  HealthRegistry registry;
+  RoutePolicy policy;
+  TargetHealth& t = registry.target("a/m", policy);
+  CHECK_FALSE(t.latency.seen());
+  onThreads([&](int i) {
+    for (int n = 0; n < 1000; ++n) t.latency.add(10.0 * (i + 1));
+  });
+  CHECK(t.latency.seen());
+  CHECK(t.latency.ms() >= 10);
+  CHECK(t.latency.ms() <= 10.0 * kThreads);
+}
