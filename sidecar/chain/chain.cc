@@ -21,12 +21,12 @@ void unifyTargetRates(WorkerChain* chain) {
   for (auto& [name, route] : chain->routes) {
     for (const Target& t : route.targets) {
       auto& [rpm, tpm] = strictest[t.key];
-      rpm = tighter(rpm, t.rpm_per_worker);
-      tpm = tighter(tpm, t.tpm_per_worker);
+      rpm = tighter(rpm, t.rpm);
+      tpm = tighter(tpm, t.tpm);
     }
   }
   for (auto& [name, route] : chain->routes) {
-    for (Target& t : route.targets) std::tie(t.rpm_per_worker, t.tpm_per_worker) = strictest[t.key];
+    for (Target& t : route.targets) std::tie(t.rpm, t.tpm) = strictest[t.key];
   }
 }
 
@@ -133,8 +133,8 @@ Expected<std::shared_ptr<ChainSnapshot>> buildChain(const config::Settings& sett
         t.weight = ts.weight;
         t.max_concurrent = ts.max_concurrent;
         // The whole rate: every worker draws on the same buckets (resilience::HealthRegistry).
-        t.rpm_per_worker = ts.rpm;
-        t.tpm_per_worker = ts.tpm;
+        t.rpm = ts.rpm;
+        t.tpm = ts.tpm;
         t.key = ts.provider + "/" + (!ts.model.empty() ? ts.model : !rs.model.empty() ? rs.model : "*");
         r.targets.push_back(std::move(t));
       }

@@ -29,10 +29,10 @@ struct Target {
   std::string model;  // empty: the route's model, else the caller's
   uint32_t weight = 1;
   uint32_t max_concurrent = 0;  // attempts in flight, all workers together; 0: unlimited
-  // The target's requests per minute for the whole process (every worker takes from one bucket;
-  // the name is older than that); 0: none.
-  uint32_t rpm_per_worker = 0;
-  uint32_t tpm_per_worker = 0;  // likewise for LLM tokens per minute
+  // The target's requests per minute for the whole process (every worker takes from one
+  // bucket); 0: none.
+  uint32_t rpm = 0;
+  uint32_t tpm = 0;  // likewise for LLM tokens per minute
   std::string key;    // "instance/model": the target's name in spans and its breaker's key
 };
 

@@ -26,8 +26,8 @@ void ProviderStage::preparePlanner() {
   std::vector<resilience::TargetView> targets;
   for (const Target& t : routeTargets()) {
     resilience::TargetHealth& h = ctx_.engine_.health().target(t.key, ctx_.route_->policy);
-    h.rpm.setRate(t.rpm_per_worker);
-    h.tpm.setRate(t.tpm_per_worker);
+    h.rpm.setRate(t.rpm);
+    h.tpm.setRate(t.tpm);
     targets.push_back({t.key, t.weight, &h.breaker, h.latency.seen() ? h.latency.ms() : -1.0, &h.budget,
                        &h.in_flight, t.max_concurrent, &h.rpm, &h.tpm, t.stage.instance.get()});
   }

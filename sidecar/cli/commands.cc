@@ -25,8 +25,8 @@ void printTarget(const chain::Target& t, const chain::Route& route) {
   bool weighted = route.policy.strategy == resilience::Strategy::kWeighted;
   if (weighted) out += ", weight " + std::to_string(t.weight);
   if (t.max_concurrent) out += ", max_concurrent " + std::to_string(t.max_concurrent);
-  if (t.rpm_per_worker) out += ", rpm " + std::to_string(t.rpm_per_worker);
-  if (t.tpm_per_worker) out += ", tpm " + std::to_string(t.tpm_per_worker);
+  if (t.rpm) out += ", rpm " + std::to_string(t.rpm);
+  if (t.tpm) out += ", tpm " + std::to_string(t.tpm);
   std::printf("%s\n", out.c_str());
 }
 

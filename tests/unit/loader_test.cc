@@ -186,7 +186,10 @@ TEST_CASE("ABI structs keep their v1.0 layout") {
   STATIC_REQUIRE(offsetof(outrigger_host_api, guardrail_decided) == 112);
   STATIC_REQUIRE(offsetof(outrigger_host_api, set_request_state) == 120);
   STATIC_REQUIRE(offsetof(outrigger_host_api, request_state) == 128);
-  STATIC_REQUIRE(sizeof(outrigger_host_api) == 136);
+  STATIC_REQUIRE(offsetof(outrigger_host_api, limiter_done) == 136);
+  STATIC_REQUIRE(sizeof(outrigger_host_api) == 144);
+  STATIC_REQUIRE(sizeof(outrigger_limiter_hooks) == 32);
+  STATIC_REQUIRE(sizeof(outrigger_settlement) == 56);
   STATIC_REQUIRE(offsetof(outrigger_guardrail_hooks, on_cancel) == 32);
   STATIC_REQUIRE(offsetof(outrigger_guardrail_hooks, on_stream_end) == 40);
   STATIC_REQUIRE(offsetof(outrigger_guardrail_result, action) == 24);

@@ -52,10 +52,10 @@ TEST_CASE("routes that share a target share its strictest rate limits, whole, ho
     INFO(name);
     const chain::Target& t = routes.at(name).targets[0];
     CHECK(t.key == "mock/m");
-    CHECK(t.rpm_per_worker == 100);  // route b sets none: it does not lift a's; not split over the 2 workers
-    CHECK(t.tpm_per_worker == 6000); // the stricter of 9000 and 6000
+    CHECK(t.rpm == 100);  // route b sets none: it does not lift a's; not split over the 2 workers
+    CHECK(t.tpm == 6000); // the stricter of 9000 and 6000
   }
-  CHECK(routes.at("c").targets[0].rpm_per_worker == 0);  // another model: its own (no) limits
+  CHECK(routes.at("c").targets[0].rpm == 0);  // another model: its own (no) limits
 }
 
 TEST_CASE("invalid plugin config fails the chain build with the TOML line") {

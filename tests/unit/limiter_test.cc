@@ -1,0 +1,323 @@
+// ABI 1.2 limiters on a real loop: admit at once or later, refuse with a code and a retry time,
+// settle once per provider attempt (retries included) and once, empty, for an admitted request
+// that made none; a cancelled pending admit reaches on_cancel and settles nothing.
+#include <catch2/catch.hpp>
+
+#include <deque>
+
+#include <outrigger/plugin.hpp>
+
+#include "chain/chain.h"
+#include "chain/engine.h"
+#include "chain/host_api.h"
+#include "config/config.h"
+#include "plugin/schema.h"
+
+using namespace outrigger;
+
+namespace {
+
+struct Settled {
+  std::string target;
+  outrigger_code code;
+  bool reached;
+  uint32_t prompt, completion;
+  double cost;
+};
+
+struct Script {
+  std::string first = "admit";   // admit | refuse | refuse_denied | pending_admit | pending_refuse | pending_forever
+  std::string second = "";       // "" (no second limiter) | admit | refuse
+  std::deque<outrigger_code> provider_codes;  // per attempt; OK when empty
+  int provider_starts = 0;
+  std::vector<Settled> first_settled, second_settled;
+  int cancels = 0;
+  uint64_t estimate_prompt = 0, estimate_max = 0;
+  outrigger_request handle{};
+};
+Script s;
+
+class Budget final : public plugin::Instance {
+ public:
+  static constexpr outrigger_kind kKind = OUTRIGGER_KIND_LIMITER;
+  static constexpr const char* kName = "budget";
+  static constexpr const char* kDescription = "test limiter";
+  static constexpr const char* kConfigSchema = "{}";
+  Budget(plugin::Host h, std::string_view n, std::string_view) : Instance(h, n), first_(n == "first") {}
+
+  outrigger_status admit(const outrigger_request_view& r, const outrigger_limit_estimate& e, outrigger_limit_result& res) {
+    s.handle = r.handle;
+    const std::string& mode = first_ ? s.first : s.second;
+    if (first_) {
+      s.estimate_prompt = e.prompt_tokens;
+      s.estimate_max = e.max_completion_tokens;
+    }
+    if (mode == "refuse" || mode == "refuse_denied") {
+      res.code = mode == "refuse" ? OUTRIGGER_CODE_OK : OUTRIGGER_CODE_PERMISSION_DENIED;  // OK: the default
+      res.retry_after_ms = 1500;
+      res.reason = plugin::str("monthly budget spent");
+      return OUTRIGGER_STOP;
+    }
+    if (mode == "pending_admit" || mode == "pending_refuse") {
+      outrigger_request h = r.handle;
+      bool ok = mode == "pending_admit";
+      host().setTimer(h, 1, [this, h, ok](outrigger_status st) {
+        if (st != OUTRIGGER_OK) return;
+        const outrigger_host_api* api = host().api();
+        api->limiter_done(api->host_ctx, h, ok ? OUTRIGGER_CODE_OK : OUTRIGGER_CODE_RESOURCE_EXHAUSTED, ok ? 0 : 250,
+                          plugin::str(ok ? "" : "fleet limit reached"));
+      });
+      return OUTRIGGER_PENDING;
+    }
+    if (mode == "pending_forever") return OUTRIGGER_PENDING;
+    return OUTRIGGER_CONTINUE;
+  }
+  void settle(const outrigger_settlement& st) {
+    (first_ ? s.first_settled : s.second_settled)
+        .push_back({std::string(plugin::view(st.target)), st.code, st.reached_upstream != 0, st.usage.prompt_tokens,
+                    st.usage.completion_tokens, st.cost_usd});
+  }
+  void onCancel() { ++s.cancels; }
+
+ private:
+  bool first_;
+};
+
+// The limiter's C table, by hand: the C++ wrapper has no limiter base class.
+const outrigger_limiter_hooks kBudgetHooks = {
+    OUTRIGGER_HEADER_INIT(outrigger_limiter_hooks),
+    [](void* i, const outrigger_request_view* r, const outrigger_limit_estimate* e, outrigger_limit_result* res) noexcept {
+      return static_cast<Budget*>(static_cast<plugin::Instance*>(i))->admit(*r, *e, *res);
+    },
+    [](void* i, const outrigger_request_view*, const outrigger_settlement* st) noexcept {
+      static_cast<Budget*>(static_cast<plugin::Instance*>(i))->settle(*st);
+    },
+    [](void* i, outrigger_request) noexcept { static_cast<Budget*>(static_cast<plugin::Instance*>(i))->onCancel(); },
+};
+
+const outrigger_plugin_type* budgetType() {
+  static outrigger_plugin_type t = [] {
+    outrigger_plugin_type out{};
+    out.hdr = OUTRIGGER_HEADER_INIT(outrigger_plugin_type);
+    out.kind = OUTRIGGER_KIND_LIMITER;
+    out.name = plugin::str("budget");
+    out.config_schema_json = plugin::str("{}");
+    out.create = [](const outrigger_host_api* host, outrigger_str name, outrigger_str, void** inst,
+                    outrigger_error*) noexcept -> outrigger_status {
+      *inst = static_cast<plugin::Instance*>(new Budget(plugin::Host(host), plugin::view(name), ""));
+      return OUTRIGGER_OK;
+    };
+    out.destroy = [](void* i) noexcept { delete static_cast<plugin::Instance*>(i); };
+    out.hooks = &kBudgetHooks;
+    return out;
+  }();
+  return &t;
+}
+
+class CountingProvider final : public plugin::Provider {
+ public:
+  static constexpr const char* kName = "counting";
+  static constexpr const char* kDescription = "test provider";
+  static constexpr const char* kConfigSchema = "{}";
+  CountingProvider(plugin::Host h, std::string_view n, std::string_view) : Provider(h, n) {}
+  outrigger_status start(const outrigger_request_view& r) override {
+    ++s.provider_starts;
+    outrigger_response_view resp = plugin::makeResponse();
+    if (!s.provider_codes.empty()) {
+      resp.code = s.provider_codes.front();
+      s.provider_codes.pop_front();
+      resp.retryable = resp.code != OUTRIGGER_CODE_OK;
+    }
+    resp.content = plugin::str("fine");
+    resp.usage = {12, 3, 0, 0};
+    resp.cost_usd = 0.5;
+    host().providerDone(r.handle, resp);
+    return OUTRIGGER_PENDING;
+  }
+  void cancel(outrigger_request) override {}
+};
+
+plugin::PluginType typeFor(const outrigger_plugin_type* c) {
+  plugin::PluginType t;
+  t.c_type = c;
+  t.kind = c->kind;
+  t.name = plugin::view(c->name);
+  t.schema = plugin::compileSchema(R"({"type":"object"})").value();
+  return t;
+}
+
+struct Outcome {
+  Code code = Code::kUnknown;
+  std::string message, origin;
+  bool retryable = false;
+  uint32_t retry_after_ms = 0;
+  int ends = 0;
+};
+
+class Sink : public ResponseSink {
+ public:
+  void onStart(uint64_t, const ResponseStartInfo&) override {}
+  Flow onChunk(uint64_t, const ResponseChunkInfo&) override { return Flow::kOk; }
+  void onEnd(uint64_t, const ResponseEndInfo& e) override {
+    out = {e.code, std::string(e.message), std::string(e.origin), e.retryable, e.retry_after_ms, out.ends + 1};
+  }
+  Outcome out;
+};
+
+struct Rig {
+  event::EventLoop loop{49};
+  chain::Engine engine{loop, {60000, 600000, 1000000}, nullptr};
+  plugin::PluginType provider_type = typeFor(plugin::typeOf<CountingProvider>());
+  plugin::PluginType budget_type = typeFor(budgetType());
+  Sink sink;
+
+  explicit Rig(bool second = false, uint32_t max_attempts = 1) {
+    s = Script{};
+    if (second) s.second = "admit";
+    config::InstanceSettings ps{"counting", "provider", "counting", "{}", config::OnError::kDeny, "t:1", {}};
+    auto chain = std::make_shared<chain::WorkerChain>();
+    chain::Route r;
+    r.name = "default";
+    chain::Target t;
+    t.stage = {plugin::PluginInstance::create(provider_type, ps, chain::hostApiTemplate()).value(), "provider/counting"};
+    t.key = "counting/m";
+    r.targets.push_back(t);
+    r.provider = t.stage;
+    r.policy.retry.max_attempts = max_attempts;
+    r.policy.retry.base_backoff_ms = 1;
+    for (const char* name : {"first", "second"}) {
+      if (std::string(name) == "second" && !second) break;
+      config::InstanceSettings ls{name, "limiter", "budget", "{}", config::OnError::kDeny, "t:2", {}};
+      r.limiters.push_back({plugin::PluginInstance::create(budget_type, ls, chain::hostApiTemplate()).value(),
+                            std::string("limiter/") + name});
+    }
+    chain::layOutSteps(&chain->routes.emplace("default", std::move(r)).first->second);
+    chain->default_route = "default";
+    engine.setChain(chain);
+  }
+  ~Rig() { loop.runUntilForTest([] { return false; }, 5); }
+
+  void start() {
+    auto in = std::make_unique<chain::CallInput>();
+    in->model = "default";
+    in->messages.push_back({"user", "sixteen bytes ok", "", "", {}});
+    in->max_tokens = 64;
+    loop.runUntilForTest([&] {
+      engine.start(std::move(in), &sink, 1);
+      return true;
+    }, 10);
+  }
+  const Outcome& run() {
+    start();
+    loop.runUntilForTest([&] { return sink.out.ends > 0; }, 2000);
+    return sink.out;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a limiter admits with the request's estimate and settles the attempt with its usage and cost") {
+  Rig rig;
+  const Outcome& out = rig.run();
+  REQUIRE(out.code == Code::kOk);
+  CHECK(s.estimate_prompt == 4);  // 16 bytes / 4
+  CHECK(s.estimate_max == 64);
+  REQUIRE(s.first_settled.size() == 1);
+  CHECK(s.first_settled[0].target == "counting/m");
+  CHECK(s.first_settled[0].code == OUTRIGGER_CODE_OK);
+  CHECK(s.first_settled[0].reached);
+  CHECK(s.first_settled[0].prompt == 12);
+  CHECK(s.first_settled[0].completion == 3);
+  CHECK(s.first_settled[0].cost == Approx(0.5));
+}
+
+TEST_CASE("a limiter's refusal ends the request before any provider, retryable with its retry time") {
+  Rig rig;
+  s.first = "refuse";
+  const Outcome& out = rig.run();
+  CHECK(out.code == Code::kResourceExhausted);
+  CHECK(out.retryable);
+  CHECK(out.retry_after_ms == 1500);
+  CHECK(out.message == "monthly budget spent");
+  CHECK(out.origin == "limiter/first");
+  CHECK(s.provider_starts == 0);
+  CHECK(s.first_settled.empty());  // a refused request is never settled
+  CHECK(rig.engine.counters().limiter_refusals == 1);
+}
+
+TEST_CASE("a limiter may refuse with its own code, which is not retryable") {
+  Rig rig;
+  s.first = "refuse_denied";
+  const Outcome& out = rig.run();
+  CHECK(out.code == Code::kPermissionDenied);
+  CHECK_FALSE(out.retryable);
+}
+
+TEST_CASE("a pending admit goes on through limiter_done, or refuses through it") {
+  {
+    Rig rig;
+    s.first = "pending_admit";
+    CHECK(rig.run().code == Code::kOk);
+    CHECK(s.provider_starts == 1);
+    CHECK(s.first_settled.size() == 1);
+  }
+  {
+    Rig rig;
+    s.first = "pending_refuse";
+    const Outcome& out = rig.run();
+    CHECK(out.code == Code::kResourceExhausted);
+    CHECK(out.retry_after_ms == 250);
+    CHECK(out.message == "fleet limit reached");
+    CHECK(s.provider_starts == 0);
+  }
+}
+
+TEST_CASE("a request cancelled during a pending admit reaches on_cancel and settles nothing") {
+  Rig rig;
+  s.first = "pending_forever";
+  rig.start();
+  rig.loop.runUntilForTest([&] {
+    rig.engine.cancel(s.handle, Code::kCancelled, "caller went away");
+    return true;
+  }, 10);
+  CHECK(rig.sink.out.ends == 1);
+  CHECK(s.cancels == 1);
+  CHECK(s.first_settled.empty());
+}
+
+TEST_CASE("every attempt is settled, a failed retry included") {
+  Rig rig(false, /*max_attempts=*/2);
+  s.provider_codes = {OUTRIGGER_CODE_UNAVAILABLE};
+  const Outcome& out = rig.run();
+  REQUIRE(out.code == Code::kOk);
+  REQUIRE(s.first_settled.size() == 2);
+  CHECK(s.first_settled[0].code == OUTRIGGER_CODE_UNAVAILABLE);
+  CHECK(s.first_settled[1].code == OUTRIGGER_CODE_OK);
+}
+
+TEST_CASE("a limiter after one that refused never runs; the one that admitted settles once, empty") {
+  Rig rig(/*second=*/true);
+  s.second = "refuse";
+  const Outcome& out = rig.run();
+  CHECK(out.code == Code::kResourceExhausted);
+  CHECK(out.origin == "limiter/second");
+  REQUIRE(s.first_settled.size() == 1);
+  CHECK(s.first_settled[0].target.empty());
+  CHECK_FALSE(s.first_settled[0].reached);
+  CHECK(s.first_settled[0].prompt == 0);
+  CHECK(s.second_settled.empty());
+}
+
+TEST_CASE("a route names limiters in config; a non-limiter instance there is refused") {
+  auto ok = config::parseConfig(
+      "[instances.mock]\ntype = \"provider.mock\"\n[instances.budget]\ntype = \"limiter.budget\"\n"
+      "[routes.default]\nprovider = \"mock\"\nlimiters = [\"budget\"]\n",
+      "limiters.toml", ".");
+  REQUIRE(ok.ok());
+  CHECK(ok.value().routes[0].limiters == std::vector<std::string>{"budget"});
+  auto bad = config::parseConfig(
+      "[instances.mock]\ntype = \"provider.mock\"\n[routes.default]\nprovider = \"mock\"\nlimiters = [\"mock\"]\n",
+      "limiters.toml", ".");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.status().message().find("limiter") != std::string::npos);
+}
