@@ -308,7 +308,7 @@ TEST_CASE("a limiter after one that refused never runs; the one that admitted se
   CHECK(s.second_settled.empty());
 }
 
-TEST_CASE("a route names limiters in config; a non-limiter instance there is refused") {
+TEST_CASE("a route names limiters in config, and a non-limiter instance there is refused") {
   auto ok = config::parseConfig(
       "[instances.mock]\ntype = \"provider.mock\"\n[instances.budget]\ntype = \"limiter.budget\"\n"
       "[routes.default]\nprovider = \"mock\"\nlimiters = [\"budget\"]\n",
