@@ -295,7 +295,7 @@ TEST_CASE("every attempt is settled, a failed retry included") {
   CHECK(s.first_settled[1].code == OUTRIGGER_CODE_OK);
 }
 
-TEST_CASE("a limiter after one that refused never runs; the one that admitted settles once, empty") {
+TEST_CASE("a limiter after one that refused never runs, and the one that admitted settles once, empty") {
   Rig rig(/*second=*/true);
   s.second = "refuse";
   const Outcome& out = rig.run();
