@@ -37,6 +37,7 @@ struct CallInput {
   std::string tenant, user, session, request_id, prompt_id, prompt_version, traceparent;
   std::vector<std::pair<std::string, std::string>> tags;
   uint32_t timeout_ms = 0;  // 0: the server's default
+  uint64_t deadline_ns = 0;  // absolute (monotonic), when earlier than the timeout: a model call's caller
   bool cache_bypass = false, cache_no_store = false;
   uint32_t cache_ttl_ms = 0;
 };

@@ -49,6 +49,7 @@ struct Route {
   std::vector<Target> targets;  // at least one
   resilience::RoutePolicy policy;
   std::vector<Stage> exporters;
+  std::vector<std::string> calls;  // routes its plugins may run as model calls (acyclic)
   std::optional<std::string> fallback_answer;  // served, marked degraded, when every target failed
   // The pipeline (layOutSteps): request steps, the provider, then the response steps, which
   // start at `response_steps_from` (where a cache hit goes on). Points into this route.

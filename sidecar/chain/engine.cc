@@ -75,6 +75,14 @@ outrigger_request Engine::start(std::unique_ptr<CallInput> input, ResponseSink* 
   return launch(new RequestContext(*this, handle, std::move(input), sink, stream_id));
 }
 
+outrigger_request Engine::startChild(std::unique_ptr<CallInput> input, std::unique_ptr<EmbedInput> embed,
+                                     ResponseSink* sink) {
+  outrigger_request handle = allocateHandle();
+  auto* ctx = new RequestContext(*this, handle, std::move(input), sink, 0);
+  if (embed) ctx->setEmbed(std::move(embed));
+  return launch(ctx);
+}
+
 outrigger_request Engine::allocateHandle() {
   loop_.keepHot();  // busy polling, when configured, covers the request's first round trips
   uint32_t index;

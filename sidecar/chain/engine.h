@@ -118,6 +118,9 @@ class Engine : private resilience::CapacityWaiters {
   // Starts a request given in process (no wire frame, no FlatBuffers): the same route, stages,
   // deadline, cancellation and single end as start(). For the CLI's dataset runs and tests.
   outrigger_request start(std::unique_ptr<CallInput> input, ResponseSink* sink, uint64_t stream_id);
+  // Starts a plugin's model call: `input` (and `embed` for embeddings) as an in-process request
+  // whose end goes to `sink`. The caller bounds its timeout and names its tenant in `input`.
+  outrigger_request startChild(std::unique_ptr<CallInput> input, std::unique_ptr<EmbedInput> embed, ResponseSink* sink);
   // Ends the request now with `code` (if it has not ended). Reaches whichever plugin is pending.
   void cancel(outrigger_request handle, Code code, std::string_view message, std::string_view origin = "client");
   // Like cancel, but the sink is gone: nothing is sent.

@@ -185,6 +185,30 @@ outrigger_status hostLimiterDone(void* host_ctx, outrigger_request handle, outri
   }
 }
 
+outrigger_status hostComplete(void* host_ctx, outrigger_request handle, const outrigger_model_call* call,
+                              outrigger_complete_callback done, void* user_data) noexcept {
+  if (!done) return OUTRIGGER_E_INVALID;
+  RequestContext* ctx = nullptr;
+  if (outrigger_status st = lookup(handle, &ctx); st != OUTRIGGER_OK) return st;
+  try {
+    return ctx->startModelCall(instanceOf(host_ctx), call, done, nullptr, user_data);
+  } catch (...) {
+    return OUTRIGGER_E_NOMEM;
+  }
+}
+
+outrigger_status hostEmbed(void* host_ctx, outrigger_request handle, const outrigger_model_call* call,
+                           outrigger_embed_callback done, void* user_data) noexcept {
+  if (!done) return OUTRIGGER_E_INVALID;
+  RequestContext* ctx = nullptr;
+  if (outrigger_status st = lookup(handle, &ctx); st != OUTRIGGER_OK) return st;
+  try {
+    return ctx->startModelCall(instanceOf(host_ctx), call, nullptr, done, user_data);
+  } catch (...) {
+    return OUTRIGGER_E_NOMEM;
+  }
+}
+
 }  // namespace
 
 const outrigger_host_api& hostApiTemplate() {
@@ -207,6 +231,8 @@ const outrigger_host_api& hostApiTemplate() {
       &hostSetRequestState,
       &hostRequestState,
       &hostLimiterDone,
+      &hostComplete,
+      &hostEmbed,
   };
   return api;
 }

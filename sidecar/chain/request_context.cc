@@ -1,5 +1,6 @@
 #include "chain/request_context.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "chain/call_hook.h"
@@ -67,6 +68,10 @@ void RequestContext::begin() {
   uint32_t timeout = views_.timeout_ms ? views_.timeout_ms : es.default_timeout_ms;
   if (timeout > es.max_timeout_ms) timeout = es.max_timeout_ms;
   deadline_ns_ = start_ns_ + uint64_t{timeout} * 1000000;
+  if (input_ && input_->deadline_ns && input_->deadline_ns < deadline_ns_) {
+    deadline_ns_ = std::max(input_->deadline_ns, start_ns_);
+    timeout = uint32_t((deadline_ns_ - start_ns_ + 999999) / 1000000);
+  }
   uv_timer_start(&deadline_timer_, &RequestContext::onDeadline, timeout, 0);
 
   std::string_view model = views_.model;

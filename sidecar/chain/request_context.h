@@ -17,6 +17,7 @@
 #include "chain/call_input.h"
 #include "chain/chain.h"
 #include "chain/engine.h"
+#include "chain/model_call.h"
 #include "chain/owned_messages.h"
 #include "chain/provider_stage.h"
 #include "chain/request_views.h"
@@ -66,6 +67,10 @@ class RequestContext final {
                                     std::string_view reason, const outrigger_guardrail_action* action);
   outrigger_status limiterDone(plugin::PluginInstance* inst, outrigger_code code, uint32_t retry_after_ms,
                                std::string_view reason);
+  // A plugin's model call (ABI 1.2 complete/embed; one of the callbacks set): runs the call's
+  // route as a child request under this one's deadline, cancel and tenant.
+  outrigger_status startModelCall(plugin::PluginInstance* inst, const outrigger_model_call* call,
+                                  outrigger_complete_callback complete, outrigger_embed_callback embed, void* user_data);
   outrigger_status setTimer(uint32_t delay_ms, outrigger_callback fn, void* user_data);
   // Per-request plugin state: one slot per instance, released after the request ends.
   outrigger_status setPluginState(plugin::PluginInstance* inst, void* state, void (*release)(void*));
@@ -88,6 +93,7 @@ class RequestContext final {
   friend struct LimiterStage;
   friend class ProviderStage;
   friend class StreamGuard;
+  friend class ModelCall;
 
   // The plugin whose hook has not completed yet; stage null when none.
   struct Pending {
@@ -109,6 +115,8 @@ class RequestContext final {
   // A re-ask sets the answer aside (its usage and cost still count) and runs the provider again.
   void reaskProvider();
   void releasePluginStates();
+  // The request ended: its model calls still running end CANCELLED (their callbacks run).
+  void cancelModelCalls();
   // Runs steps from the current one until one is pending or the request ends.
   void advance();
   // Runs one step; true when it finished synchronously and advance() should go on.
@@ -214,6 +222,7 @@ class RequestContext final {
   Usage set_aside_usage_;
   double set_aside_cost_usd_ = 0;
   std::vector<PluginState> plugin_states_;
+  std::vector<std::unique_ptr<ModelCall>> model_calls_;  // children, kept until this request frees
 
   // Embeddings mode: the inputs, and the vectors the provider returned.
   std::unique_ptr<EmbedInput> embed_;

@@ -109,6 +109,7 @@ void RequestContext::end(Code code, std::string_view message, std::string_view o
                          uint32_t retry_after_ms) {
   if (ended_) return;
   ended_ = true;
+  cancelModelCalls();  // children end first: their spans close in this request's record
   // The current attempt, cut short by this end.
   bool attempt_running = pending_.stage && pending_.kind == StageKind::kProvider && !embed_;
   pending_ = {};

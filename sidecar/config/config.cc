@@ -4,6 +4,8 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <functional>
+#include <map>
 #include <sstream>
 
 namespace outrigger::config {
@@ -135,9 +137,47 @@ InstanceSettings Parser::instance(const std::string& name, const toml::table& t)
   return s;
 }
 
+// The routes a route's plugins may call as model calls (`calls`) exist, and no route reaches
+// itself through them: a judge that calls its own route would recurse until the deadline.
+static void checkCalls(const std::vector<RouteSettings>& routes) {
+  std::map<std::string, const RouteSettings*> by_name;
+  for (const RouteSettings& r : routes) by_name[r.name] = &r;
+  for (const RouteSettings& r : routes) {
+    for (const std::string& callee : r.calls) {
+      if (!by_name.count(callee)) {
+        throw ParseError(r.where + ": route '" + r.name + "' calls unknown route '" + callee + "'");
+      }
+    }
+  }
+  // Depth-first from each route; a route met again on the current path is a cycle.
+  std::map<std::string, int> state;  // 1: on the path, 2: done
+  std::vector<std::string> path;
+  std::function<void(const RouteSettings&)> visit = [&](const RouteSettings& r) {
+    state[r.name] = 1;
+    path.push_back(r.name);
+    for (const std::string& callee : r.calls) {
+      if (state[callee] == 1) {
+        std::string cycle;
+        bool on = false;
+        for (const std::string& p : path) {
+          on = on || p == callee;
+          if (on) cycle += p + " -> ";
+        }
+        throw ParseError(by_name[callee]->where + ": routes call each other in a cycle: " + cycle + callee);
+      }
+      if (state[callee] == 0) visit(*by_name[callee]);
+    }
+    path.pop_back();
+    state[r.name] = 2;
+  };
+  for (const RouteSettings& r : routes) {
+    if (state[r.name] == 0) visit(r);
+  }
+}
+
 RouteSettings Parser::route(const std::string& name, const toml::table& t) const {
   const std::string ctx = "[routes." + name + "]";
-  checkKeys(t, {"provider", "model", "guardrails", "limiters", "cache", "exporters", "targets", "strategy", "retry", "breaker",
+  checkKeys(t, {"provider", "model", "guardrails", "limiters", "cache", "exporters", "calls", "targets", "strategy", "retry", "breaker",
                 "tenant_rpm", "tenant_tpm", "limits", "hedge", "fallback_answer", "cache_replay_chunk_bytes",
                 "max_reasks", "max_held_bytes"},
             ctx);
@@ -164,6 +204,7 @@ RouteSettings Parser::route(const std::string& name, const toml::table& t) const
     }
     else if (key == "guardrails") r.guardrails = strList(v, key);
     else if (key == "limiters") r.limiters = strList(v, key);
+    else if (key == "calls") r.calls = strList(v, key);
     else if (key == "exporters") r.exporters = strList(v, key);
     else if (key == "tenant_rpm") r.policy.tenant_rpm = static_cast<uint32_t>(uint(v, key, 100000000));
     else if (key == "tenant_tpm") r.policy.tenant_tpm = static_cast<uint32_t>(uint(v, key, 4000000000u));
@@ -349,6 +390,7 @@ Settings Parser::run(const toml::table& root) {
     for (const auto& l : r.limiters) check(l, "limiter");
     for (const auto& e : r.exporters) check(e, "exporter");
   }
+  checkCalls(s.routes);
   if (const toml::node* d = root.get("default_route")) {
     s.default_route = str(*d, "default_route");
     bool found = false;

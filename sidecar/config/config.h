@@ -112,7 +112,8 @@ struct RouteSettings {
   std::string name;
   std::string model;  // model the provider calls; empty: the caller's model
   std::vector<std::string> guardrails;
-  std::vector<std::string> limiters;  // admit in order after the request guardrails; settle per attempt
+  std::vector<std::string> limiters;
+  std::vector<std::string> calls;  // routes this route's plugins may run as model calls (no cycles)  // admit in order after the request guardrails; settle per attempt
   std::vector<std::string> caches;  // `cache = "a"` or `cache = ["exact", "semantic"]`: looked up in order
   uint32_t cache_replay_chunk_bytes = 64;  // a streamed cache hit is replayed in chunks of this size
   uint32_t max_reasks = 1;          // provider attempts a response guardrail may ask for again (0..10)

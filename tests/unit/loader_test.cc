@@ -187,7 +187,9 @@ TEST_CASE("ABI structs keep their v1.0 layout") {
   STATIC_REQUIRE(offsetof(outrigger_host_api, set_request_state) == 120);
   STATIC_REQUIRE(offsetof(outrigger_host_api, request_state) == 128);
   STATIC_REQUIRE(offsetof(outrigger_host_api, limiter_done) == 136);
-  STATIC_REQUIRE(sizeof(outrigger_host_api) == 144);
+  STATIC_REQUIRE(offsetof(outrigger_host_api, complete) == 144);
+  STATIC_REQUIRE(offsetof(outrigger_host_api, embed) == 152);
+  STATIC_REQUIRE(sizeof(outrigger_host_api) == 160);
   STATIC_REQUIRE(sizeof(outrigger_limiter_hooks) == 32);
   STATIC_REQUIRE(sizeof(outrigger_settlement) == 56);
   STATIC_REQUIRE(offsetof(outrigger_guardrail_hooks, on_cancel) == 32);

@@ -532,6 +532,32 @@ typedef struct outrigger_embeddings_view {
 /* Smallest embeddings view a plugin may pass (embeddings_done): its first (1.1) layout. */
 #define OUTRIGGER_MIN_SIZE_EMBEDDINGS_VIEW OUTRIGGER_SIZE_THROUGH(outrigger_embeddings_view, model)
 
+/* ------------------------------------------------------------------ model calls (minor 2) */
+
+/* A model call a plugin makes through the host (complete, embed): the named route runs as a
+ * child of the calling request, on its loop, under its deadline, cancel and tenant, with the
+ * route's own stages, limits, breakers and cost, its spans in the caller's trace. A route may
+ * only call the routes its `calls` list names, and those lists may not form a cycle (checked
+ * when the config loads). OWNERSHIP: the plugin's; copied during the call. */
+typedef struct outrigger_model_call {
+  outrigger_header hdr;
+  outrigger_str route;                      /* the route to run; must be in the caller's `calls` */
+  const outrigger_message_view* messages;   /* complete: the conversation */
+  size_t message_count;
+  const outrigger_params_view* params;      /* complete: NULL for the route's defaults */
+  const outrigger_str* inputs;              /* embed: the texts */
+  size_t input_count;
+  uint32_t dimensions;                      /* embed: 0 for the model's own */
+  uint32_t timeout_ms;                      /* 0: the caller's remaining time, never more */
+} outrigger_model_call;
+#define OUTRIGGER_MIN_SIZE_MODEL_CALL OUTRIGGER_SIZE_THROUGH(outrigger_model_call, timeout_ms) /* 1.2 */
+
+/* The end of a model call, on the caller's loop, exactly once when complete/embed returned
+ * OUTRIGGER_OK, possibly before it returns. `answer`/`result` are borrowed for the call; their
+ * code says how the child ended (CANCELLED when the caller ended first). */
+typedef void (*outrigger_complete_callback)(void* user_data, const outrigger_response_view* answer);
+typedef void (*outrigger_embed_callback)(void* user_data, const outrigger_embeddings_view* result);
+
 /* ------------------------------------------------------------------ host API */
 
 /* Called on the request's loop with OUTRIGGER_OK, or with OUTRIGGER_E_STALE when the request
@@ -619,6 +645,15 @@ typedef struct outrigger_host_api {
    * else refuses the request with that code, `retry_after_ms` and `reason`. Exactly once. */
   outrigger_status (*limiter_done)(void* host_ctx, outrigger_request request, outrigger_code code,
                                    uint32_t retry_after_ms, outrigger_str reason) OUTRIGGER_NOEXCEPT;
+  /* [loop] Runs `call->route` as a chat completion, a child of `request` (see
+   * outrigger_model_call). On OUTRIGGER_OK `done` runs exactly once; OUTRIGGER_E_INVALID when
+   * the route is unknown or not in the caller's `calls`, or the call is malformed (nothing
+   * runs then). */
+  outrigger_status (*complete)(void* host_ctx, outrigger_request request, const outrigger_model_call* call,
+                               outrigger_complete_callback done, void* user_data) OUTRIGGER_NOEXCEPT;
+  /* [loop] Likewise, embeddings of call->inputs. */
+  outrigger_status (*embed)(void* host_ctx, outrigger_request request, const outrigger_model_call* call,
+                            outrigger_embed_callback done, void* user_data) OUTRIGGER_NOEXCEPT;
 
   /* Tail: slots added by later minors go here. */
 } outrigger_host_api;

@@ -132,6 +132,25 @@ class Host {
     if (!OUTRIGGER_HAS_SLOT(api_, outrigger_host_api, request_state)) return nullptr;
     return api_->request_state(api_->host_ctx, r);
   }
+  // [loop] A model call through the host (ABI minor 2): runs `call.route` as a child of `r`; `fn`
+  // gets the answer exactly once (possibly before this returns) when the result is
+  // OUTRIGGER_OK. OUTRIGGER_E_UNSUPPORTED from an older host.
+  using CompleteFn = std::function<void(const outrigger_response_view&)>;
+  using EmbedFn = std::function<void(const outrigger_embeddings_view&)>;
+  outrigger_status complete(outrigger_request r, const outrigger_model_call& call, CompleteFn fn) const {
+    if (!OUTRIGGER_HAS_SLOT(api_, outrigger_host_api, complete)) return OUTRIGGER_E_UNSUPPORTED;
+    auto* box = new CompleteFn(std::move(fn));
+    outrigger_status st = api_->complete(api_->host_ctx, r, &call, &Host::answered<CompleteFn, outrigger_response_view>, box);
+    if (st != OUTRIGGER_OK) delete box;
+    return st;
+  }
+  outrigger_status embed(outrigger_request r, const outrigger_model_call& call, EmbedFn fn) const {
+    if (!OUTRIGGER_HAS_SLOT(api_, outrigger_host_api, embed)) return OUTRIGGER_E_UNSUPPORTED;
+    auto* box = new EmbedFn(std::move(fn));
+    outrigger_status st = api_->embed(api_->host_ctx, r, &call, &Host::answered<EmbedFn, outrigger_embeddings_view>, box);
+    if (st != OUTRIGGER_OK) delete box;
+    return st;
+  }
   // True when the host offers outbound HTTP (ABI minor 1 and later).
   bool hasHttp() const noexcept {
     return OUTRIGGER_HAS_SLOT(api_, outrigger_host_api, http_request) &&
@@ -159,6 +178,14 @@ class Host {
     outrigger_status st = submit(&Host::trampoline, box);
     if (st != OUTRIGGER_OK) delete box;  // an async call that fails never calls back
     return st;
+  }
+  template <class Fn, class View>
+  static void answered(void* user_data, const View* view) noexcept {
+    std::unique_ptr<Fn> fn(static_cast<Fn*>(user_data));
+    try {
+      (*fn)(*view);
+    } catch (...) {
+    }
   }
   static void trampoline(void* user_data, outrigger_status status) noexcept {
     std::unique_ptr<Callback> fn(static_cast<Callback*>(user_data));

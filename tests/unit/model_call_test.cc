@@ -1,0 +1,280 @@
+// ABI 1.2 model calls on a real loop: a guardrail asks a judge route through the host
+// (complete), a plugin embeds through an embeddings route (embed). The child runs its own route
+// under the caller's tenant, trace and deadline; the caller's end cancels it; a route may only
+// call what its `calls` names, and calls may not form a cycle.
+#include <catch2/catch.hpp>
+
+#include <outrigger/plugin.hpp>
+
+#include "chain/chain.h"
+#include "chain/engine.h"
+#include "chain/host_api.h"
+#include "config/config.h"
+#include "plugin/schema.h"
+
+using namespace outrigger;
+
+namespace {
+
+struct Script {
+  std::string judge_route = "judge";  // what the guardrail calls
+  std::string judge_says = "yes";     // the judge provider's answer; "hang": never answers
+  bool use_embed = false;             // the guardrail embeds instead of asking
+  uint32_t call_timeout_ms = 0;
+  outrigger_status call_status = OUTRIGGER_OK;
+  int callbacks = 0;
+  outrigger_code callback_code = -1;
+  std::string judge_saw, judge_tenant, judge_trace, main_trace;
+  uint64_t judge_deadline = 0, main_deadline = 0;
+  int judge_cancels = 0;
+  std::vector<float> vector;
+  outrigger_request main_handle{};
+};
+Script s;
+
+// Answers "main" requests by echo; "judge" requests with the script's verdict; embeds by length.
+class Scripted final : public plugin::Provider {
+ public:
+  static constexpr const char* kName = "scripted";
+  static constexpr const char* kDescription = "test provider";
+  static constexpr const char* kConfigSchema = "{}";
+  Scripted(plugin::Host h, std::string_view n, std::string_view) : Provider(h, n) {}
+
+  outrigger_status start(const outrigger_request_view& r) override {
+    outrigger_response_view resp = plugin::makeResponse();
+    if (plugin::view(r.route) == "judge") {
+      s.judge_saw = std::string(plugin::view(r.messages[0].content));
+      s.judge_tenant = std::string(plugin::view(r.metadata->tenant));
+      s.judge_trace = std::string(plugin::view(r.trace_id));
+      s.judge_deadline = r.deadline_ns;
+      if (s.judge_says == "hang") return OUTRIGGER_PENDING;
+      resp.content = plugin::str(s.judge_says);
+    } else {
+      s.main_trace = std::string(plugin::view(r.trace_id));
+      resp.content = r.messages[r.message_count - 1].content;
+    }
+    host().providerDone(r.handle, resp);
+    return OUTRIGGER_PENDING;
+  }
+  void cancel(outrigger_request) override { ++s.judge_cancels; }
+  outrigger_status embed(const outrigger_embed_request_view& r) override {
+    std::vector<float> v = {float(r.inputs[0].size), 1.0f};
+    outrigger_embedding_view ev{v.data(), v.size()};
+    outrigger_embeddings_view e{};
+    e.hdr = OUTRIGGER_HEADER_INIT(outrigger_embeddings_view);
+    e.embeddings = &ev;
+    e.embedding_count = 1;
+    host().embeddingsDone(r.handle, e);
+    return OUTRIGGER_PENDING;
+  }
+};
+
+// Asks the judge route whether the prompt is fine, and passes or denies on its answer.
+class Judge final : public plugin::Guardrail {
+ public:
+  static constexpr const char* kName = "judge";
+  static constexpr const char* kDescription = "test guardrail";
+  static constexpr const char* kConfigSchema = "{}";
+  Judge(plugin::Host h, std::string_view n, std::string_view) : Guardrail(h, n) {}
+
+  outrigger_status onRequest(const outrigger_request_view& r, outrigger_guardrail_result&) override {
+    s.main_handle = r.handle;
+    s.main_deadline = r.deadline_ns;
+    question_ = "Is this fine? " + std::string(plugin::view(r.messages[0].content));
+    outrigger_message_view m{plugin::str("user"), plugin::str(question_), {}, {}, nullptr, 0};
+    outrigger_str input = plugin::str(question_);
+    outrigger_model_call call{};
+    call.hdr = OUTRIGGER_HEADER_INIT(outrigger_model_call);
+    call.route = plugin::str(s.judge_route);
+    call.timeout_ms = s.call_timeout_ms;
+    outrigger_request h = r.handle;
+    if (s.use_embed) {
+      call.inputs = &input;
+      call.input_count = 1;
+      s.call_status = host().embed(h, call, [this, h](const outrigger_embeddings_view& e) {
+        ++s.callbacks;
+        s.callback_code = e.code;
+        if (e.embedding_count) s.vector.assign(e.embeddings[0].values, e.embeddings[0].values + e.embeddings[0].size);
+        host().guardrailDone(h, OUTRIGGER_VERDICT_PASS, "");
+      });
+    } else {
+      call.messages = &m;
+      call.message_count = 1;
+      s.call_status = host().complete(h, call, [this, h](const outrigger_response_view& a) {
+        ++s.callbacks;
+        s.callback_code = a.code;
+        bool yes = a.code == OUTRIGGER_CODE_OK && plugin::view(a.content) == "yes";
+        host().guardrailDone(h, yes ? OUTRIGGER_VERDICT_PASS : OUTRIGGER_VERDICT_DENY, yes ? "" : "the judge said no");
+      });
+    }
+    return s.call_status == OUTRIGGER_OK ? OUTRIGGER_PENDING : s.call_status;
+  }
+
+ private:
+  std::string question_;
+};
+
+plugin::PluginType typeFor(const outrigger_plugin_type* c) {
+  plugin::PluginType t;
+  t.c_type = c;
+  t.kind = c->kind;
+  t.name = plugin::view(c->name);
+  t.schema = plugin::compileSchema(R"({"type":"object"})").value();
+  return t;
+}
+
+struct Outcome {
+  Code code = Code::kUnknown;
+  std::string content, message;
+  int ends = 0;
+};
+
+class Sink : public ResponseSink {
+ public:
+  void onStart(uint64_t, const ResponseStartInfo&) override {}
+  Flow onChunk(uint64_t, const ResponseChunkInfo&) override { return Flow::kOk; }
+  void onEnd(uint64_t, const ResponseEndInfo& e) override {
+    out = {e.code, std::string(e.content), std::string(e.message), out.ends + 1};
+  }
+  Outcome out;
+};
+
+// Routes: "main" = [judge guardrail] -> scripted, calls = ["judge"]; "judge" -> scripted.
+struct Rig {
+  event::EventLoop loop{50};
+  chain::Engine engine{loop, {60000, 600000, 1000000}, nullptr};
+  plugin::PluginType provider_type = typeFor(plugin::typeOf<Scripted>());
+  plugin::PluginType judge_type = typeFor(plugin::typeOf<Judge>());
+  Sink sink;
+
+  Rig() {
+    s = Script{};
+    config::InstanceSettings ps{"scripted", "provider", "scripted", "{}", config::OnError::kDeny, "t:1", {}};
+    config::InstanceSettings js{"judge", "guardrail", "judge", "{}", config::OnError::kDeny, "t:2", {}};
+    auto provider = plugin::PluginInstance::create(provider_type, ps, chain::hostApiTemplate()).value();
+    auto chain = std::make_shared<chain::WorkerChain>();
+    chain::Route main;
+    main.name = "main";
+    main.provider = {provider, "provider/scripted"};
+    main.guardrails.push_back({plugin::PluginInstance::create(judge_type, js, chain::hostApiTemplate()).value(), "guardrail/judge"});
+    main.calls = {"judge"};
+    chain::Route judge;
+    judge.name = "judge";
+    judge.provider = {provider, "provider/scripted"};
+    chain::layOutSteps(&chain->routes.emplace("main", std::move(main)).first->second);
+    chain::layOutSteps(&chain->routes.emplace("judge", std::move(judge)).first->second);
+    chain->default_route = "main";
+    engine.setChain(chain);
+  }
+  ~Rig() { loop.runUntilForTest([] { return false; }, 5); }
+
+  void start(uint32_t timeout_ms = 0) {
+    auto in = std::make_unique<chain::CallInput>();
+    in->model = "main";
+    in->tenant = "acme";
+    in->messages.push_back({"user", "hello", "", "", {}});
+    in->timeout_ms = timeout_ms;
+    loop.runUntilForTest([&] {
+      engine.start(std::move(in), &sink, 1);
+      return true;
+    }, 10);
+  }
+  const Outcome& run() {
+    start();
+    loop.runUntilForTest([&] { return sink.out.ends > 0; }, 2000);
+    return sink.out;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a guardrail asks a judge route through the host: same tenant and trace, its verdict decides") {
+  Rig rig;
+  const Outcome& out = rig.run();
+  REQUIRE(out.code == Code::kOk);
+  CHECK(out.content == "hello");
+  CHECK(s.callbacks == 1);
+  CHECK(s.judge_saw == "Is this fine? hello");
+  CHECK(s.judge_tenant == "acme");
+  CHECK(!s.main_trace.empty());
+  CHECK(s.judge_trace == s.main_trace);
+  CHECK(s.judge_deadline <= s.main_deadline);
+  CHECK(rig.engine.inFlight() == 0);
+}
+
+TEST_CASE("the judge's no denies the caller") {
+  Rig rig;
+  s.judge_says = "no";
+  const Outcome& out = rig.run();
+  CHECK(out.code == Code::kPermissionDenied);
+  CHECK(out.message == "the judge said no");
+}
+
+TEST_CASE("a route the caller's calls list does not name is refused at the call, nothing runs") {
+  Rig rig;
+  s.judge_route = "main";  // itself: never allowed
+  const Outcome& out = rig.run();
+  CHECK(s.call_status == OUTRIGGER_E_INVALID);
+  CHECK(s.callbacks == 0);
+  CHECK(out.code == Code::kInternal);  // the guardrail failed, on_error = deny
+  CHECK(s.judge_saw.empty());
+}
+
+TEST_CASE("the caller's end cancels its model call: the child's provider cancels, the callback runs once CANCELLED") {
+  Rig rig;
+  s.judge_says = "hang";
+  rig.start();
+  REQUIRE(rig.loop.runUntilForTest([] { return !s.judge_saw.empty(); }, 1000));
+  CHECK(rig.engine.inFlight() == 2);
+  rig.loop.runUntilForTest([&] {
+    rig.engine.cancel(s.main_handle, Code::kDeadlineExceeded, "deadline exceeded");
+    return true;
+  }, 10);
+  CHECK(rig.sink.out.ends == 1);
+  CHECK(rig.sink.out.code == Code::kDeadlineExceeded);
+  CHECK(s.judge_cancels == 1);
+  CHECK(s.callbacks == 1);
+  CHECK(s.callback_code == OUTRIGGER_CODE_CANCELLED);
+  CHECK(rig.engine.inFlight() == 0);
+}
+
+TEST_CASE("a model call never outlives the caller's deadline") {
+  Rig rig;
+  s.judge_says = "hang";
+  s.call_timeout_ms = 600000;  // asks for more than the caller has
+  rig.start(/*timeout_ms=*/40);
+  REQUIRE(rig.loop.runUntilForTest([&] { return rig.sink.out.ends > 0; }, 2000));
+  CHECK(s.judge_deadline <= s.main_deadline);  // the child's deadline: the caller's, at most
+  CHECK(rig.sink.out.code == Code::kDeadlineExceeded);
+  CHECK(s.callbacks == 1);
+}
+
+TEST_CASE("a plugin embeds through an embeddings route and gets the vectors") {
+  Rig rig;
+  s.use_embed = true;
+  const Outcome& out = rig.run();
+  REQUIRE(out.code == Code::kOk);
+  CHECK(s.callback_code == OUTRIGGER_CODE_OK);
+  CHECK(s.vector == std::vector<float>{float(std::string("Is this fine? hello").size()), 1.0f});
+}
+
+TEST_CASE("routes whose calls form a cycle are refused when the config loads") {
+  std::string base =
+      "[instances.mock]\ntype = \"provider.mock\"\n"
+      "[routes.a]\nprovider = \"mock\"\ncalls = [\"b\"]\n"
+      "[routes.b]\nprovider = \"mock\"\ncalls = [\"c\"]\n";
+  auto cycle = config::parseConfig(base + "[routes.c]\nprovider = \"mock\"\ncalls = [\"a\"]\n", "calls.toml", ".");
+  REQUIRE_FALSE(cycle.ok());
+  CHECK(cycle.status().message().find("cycle: a -> b -> c -> a") != std::string::npos);
+  auto self = config::parseConfig("[instances.mock]\ntype = \"provider.mock\"\n[routes.a]\nprovider = \"mock\"\n"
+                                  "calls = [\"a\"]\n",
+                                  "calls.toml", ".");
+  REQUIRE_FALSE(self.ok());
+  auto unknown = config::parseConfig("[instances.mock]\ntype = \"provider.mock\"\n[routes.a]\nprovider = \"mock\"\n"
+                                     "calls = [\"nowhere\"]\n",
+                                     "calls.toml", ".");
+  REQUIRE_FALSE(unknown.ok());
+  CHECK(unknown.status().message().find("unknown route 'nowhere'") != std::string::npos);
+  auto fine = config::parseConfig(base + "[routes.c]\nprovider = \"mock\"\n", "calls.toml", ".");
+  CHECK(fine.ok());
+}
