@@ -114,6 +114,8 @@ void ProviderStage::promoteHedge() {
   attempt_tokens_ = h.tokens;
   ctx_.content_ = std::move(h.content);
   ctx_.tool_calls_ = std::move(h.tool_calls);
+  // The guardrails saw the losing attempt's chunks, not these: what they held of it is dropped.
+  if (ctx_.stream_guard_) ctx_.stream_guard_->newAttempt();
   // Its view and model stay: the provider may still hold the view it was started with.
   h.target = nullptr;
   h.health = nullptr;

@@ -81,7 +81,7 @@ void RequestContext::begin() {
     return end(Code::kInvalidArgument, "no route for model '" + std::string(model) + "' and no default route", "router");
   }
   buildViews();
-  if (route_->stream_guards && !embed_) stream_guard_ = std::make_unique<StreamGuard>(*this);
+  if (route_->stream_guards && !embed_) stream_guard_.emplace(*this);
   if (embed_) {
     if (embed_->inputs.empty()) return end(Code::kInvalidArgument, "embeddings request has no input", "router");
     if (std::string deep = tooDeepJsonField(*embed_); !deep.empty()) return end(Code::kInvalidArgument, deep, "router");

@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include <memory_resource>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -187,7 +188,7 @@ class RequestContext final {
   bool in_hook_ = false;
   bool completed_in_hook_ = false;
   ProviderStage provider_{*this};
-  std::unique_ptr<StreamGuard> stream_guard_;  // set when the route's guardrails see chunks
+  std::optional<StreamGuard> stream_guard_;  // set when the route's guardrails see chunks
   outrigger_guardrail_result guard_result_{};  // a guardrail's result given at once
   outrigger_limit_result limit_result_{};      // a limiter's refusal given at once
   std::vector<const Stage*> admitted_by_;      // limiters that admitted this request, in order

@@ -28,8 +28,13 @@ bool StreamGuard::needed(const Route& route) {
   return false;
 }
 
-StreamGuard::StreamGuard(RequestContext& ctx)
-    : ctx_(ctx), holds_(ctx.route_->guardrails.size()), skipped_(ctx.route_->guardrails.size(), 0) {}
+StreamGuard::StreamGuard(RequestContext& ctx) : ctx_(ctx) {}
+
+void StreamGuard::sizeHolds() {
+  if (!holds_.empty()) return;
+  holds_.resize(ctx_.route_->guardrails.size());
+  skipped_.assign(ctx_.route_->guardrails.size(), 0);
+}
 
 const Stage& StreamGuard::guard(size_t index) const { return ctx_.route_->guardrails[index]; }
 
@@ -70,6 +75,8 @@ outrigger_status StreamGuard::chunk(const outrigger_chunk_view& chunk) {
   if (waiting_ != Waiting::kNothing) {
     waiting_chunks_.push_back(pieceOf(chunk));  // in order, after the decision
     accountHeld();
+  } else if (held_bytes_ == 0 && !holding_) {
+    passThrough(chunk);
   } else {
     feed(0, pieceOf(chunk));
   }
@@ -94,13 +101,64 @@ void StreamGuard::callGuard(size_t index, Waiting what, Call&& call, Decide&& de
   waiting_ = Waiting::kNothing;
   if (rc != OUTRIGGER_PENDING) return decide(rc, result.verdict, sv(result.reason), result.action);
   // It decided inside its own call: that decision, now the hook has returned.
+  outrigger_guardrail_action action = earlyAction();
+  EarlyDecision early = std::move(early_);
+  early_ = {};
+  decide(early.decision, early.verdict, early.reason, &action);
+}
+
+// Nothing is held: the chunk goes through the guardrails as the provider's own view and is only
+// copied when one of them does more than pass it on (the common case costs no copy).
+void StreamGuard::passThrough(const outrigger_chunk_view& chunk) {
+  const auto& guardrails = ctx_.route_->guardrails;
+  for (size_t index = 0; index < guardrails.size() && !ctx_.ended_; ++index) {
+    const Stage& g = guardrails[index];
+    if (!hasChunkHook(g)) continue;
+    outrigger_guardrail_result result{};
+    waiting_ = Waiting::kChunk;
+    waiting_index_ = index;
+    in_hook_ = true;
+    early_ = {};
+    outrigger_status rc = hooksOf(g)->on_chunk(g.instance->handle(), &ctx_.view_, &chunk, &result);
+    in_hook_ = false;
+    if (rc == OUTRIGGER_CONTINUE && !early_.set && result.verdict == OUTRIGGER_VERDICT_PASS) {
+      waiting_ = Waiting::kNothing;
+      continue;
+    }
+    if (rc == OUTRIGGER_PENDING && !early_.set) {
+      waiting_piece_ = pieceOf(chunk);  // the provider's view dies with its call
+      accountHeld();
+      return;
+    }
+    waiting_ = Waiting::kNothing;
+    if (rc == OUTRIGGER_PENDING) {
+      outrigger_guardrail_action action = earlyAction();
+      EarlyDecision early = std::move(early_);
+      early_ = {};
+      return apply(index, early.decision, early.verdict, early.reason, &action, pieceOf(chunk));
+    }
+    return apply(index, rc, result.verdict, sv(result.reason), result.action, pieceOf(chunk));
+  }
+  if (ctx_.ended_) return;
+  ctx_.content_.append(sv(chunk.delta));
+  for (size_t i = 0; chunk.tool_calls && i < chunk.tool_call_count; ++i) {
+    const auto& d = chunk.tool_calls[i];
+    if (d.index >= ctx_.tool_calls_.size()) ctx_.tool_calls_.resize(d.index + 1);
+    ToolCall& c = ctx_.tool_calls_[d.index];
+    c.id.append(sv(d.id));
+    c.type.append(sv(d.type));
+    c.name.append(sv(d.name));
+    c.arguments.append(sv(d.arguments));
+  }
+  if (ctx_.view_.stream) ctx_.sendChunk(sv(chunk.delta), &chunk);
+}
+
+outrigger_guardrail_action StreamGuard::earlyAction() const {
   outrigger_guardrail_action action{};
   action.hdr = OUTRIGGER_HEADER_INIT(outrigger_guardrail_action);
   action.content = {early_.content.data(), early_.content.size()};
   action.replace_content = early_.replace;
-  EarlyDecision early = std::move(early_);
-  early_ = {};
-  decide(early.decision, early.verdict, early.reason, &action);
+  return action;
 }
 
 void StreamGuard::feed(size_t index, Piece piece) {
@@ -127,6 +185,7 @@ void StreamGuard::feed(size_t index, Piece piece) {
 void StreamGuard::apply(size_t index, outrigger_status decision, outrigger_verdict verdict, std::string_view reason,
                         const outrigger_guardrail_action* plugin_action, Piece piece) {
   const Stage& g = guard(index);
+  sizeHolds();
   if (decision < 0) {
     g.instance->failures.fetch_add(1, std::memory_order_relaxed);
     ctx_.engine_.counters().plugin_errors.fetch_add(1, std::memory_order_relaxed);
@@ -148,11 +207,14 @@ void StreamGuard::apply(size_t index, outrigger_status decision, outrigger_verdi
   Piece& holding = holds_[index];
   holding.append(std::move(piece));
   if (decision == OUTRIGGER_HOLD) {
+    holding_ = true;
     accountHeld();
     return;
   }
   Piece out = std::move(holding);
   holding = {};
+  holding_ = false;
+  for (const Piece& p : holds_) holding_ = holding_ || !p.text.empty() || !p.deltas.empty();
   outrigger_guardrail_action action;
   if (decision == OUTRIGGER_RELEASE && plugin::copyPluginStruct(plugin_action, OUTRIGGER_MIN_SIZE_GUARDRAIL_ACTION, &action) &&
       action.replace_content) {
@@ -236,7 +298,7 @@ void StreamGuard::pump() {
       continue;
     }
     if (!provider_finished_ || finished_) break;
-    if (stream_end_next_ < holds_.size()) {
+    if (stream_end_next_ < ctx_.route_->guardrails.size()) {
       callStreamEnd(stream_end_next_++);
       continue;
     }
@@ -255,7 +317,7 @@ void StreamGuard::pump() {
 bool StreamGuard::providerFinished() {
   provider_finished_ = true;
   if (waiting_ == Waiting::kNothing && waiting_chunks_.empty()) {
-    while (!ctx_.ended_ && waiting_ == Waiting::kNothing && stream_end_next_ < holds_.size()) {
+    while (!ctx_.ended_ && waiting_ == Waiting::kNothing && stream_end_next_ < ctx_.route_->guardrails.size()) {
       callStreamEnd(stream_end_next_++);
     }
     if (!ctx_.ended_ && waiting_ == Waiting::kNothing && waiting_chunks_.empty()) {
@@ -282,20 +344,23 @@ void StreamGuard::callStreamEnd(size_t index) {
 void StreamGuard::streamEndDecided(size_t index, outrigger_status decision, outrigger_verdict verdict,
                                    std::string_view reason, const outrigger_guardrail_action* action) {
   if (decision == OUTRIGGER_HOLD) decision = OUTRIGGER_E_INVALID;  // nothing comes after the end to hold for
+  if (decision == OUTRIGGER_CONTINUE && !holding_ && verdict == OUTRIGGER_VERDICT_PASS) return;  // nothing to release
   // What it holds is decided like a last chunk: released, replaced or stopped.
   apply(index, decision == OUTRIGGER_CONTINUE ? OUTRIGGER_RELEASE : decision, verdict, reason, action, Piece{});
 }
 
 void StreamGuard::recordSkips() {
-  for (size_t i = 0; i < skipped_.size(); ++i) {
-    const Stage& g = guard(i);
+  const auto& guardrails = ctx_.route_->guardrails;
+  for (size_t i = 0; i < guardrails.size(); ++i) {
+    const Stage& g = guardrails[i];
     if (!hasChunkHook(g)) continue;
-    if (skipped_[i] == 0) {
+    uint32_t skipped = i < skipped_.size() ? skipped_[i] : 0;
+    if (skipped == 0) {
       ctx_.recordVerdict(g.instance->name(), VerdictKind::kPass, "");  // it saw every chunk
       continue;
     }
     ctx_.recordVerdict(g.instance->name(), VerdictKind::kSkipped,
-                       "on_chunk failed on " + std::to_string(skipped_[i]) + " of " + std::to_string(chunks_seen_) +
+                       "on_chunk failed on " + std::to_string(skipped) + " of " + std::to_string(chunks_seen_) +
                            " chunks (on_error = skip): those went out unchecked");
   }
 }
@@ -325,6 +390,7 @@ void StreamGuard::dropPending() {
     if (OUTRIGGER_HAS_SLOT(hooks, outrigger_guardrail_hooks, on_cancel)) hooks->on_cancel(g.instance->handle(), ctx_.handle_);
   }
   for (Piece& p : holds_) p = {};
+  holding_ = false;
   waiting_chunks_.clear();
   waiting_piece_ = {};
 }

@@ -80,6 +80,9 @@ class StreamGuard {
 
   // Runs `piece` through guardrails from `index` on; the last one's output is emitted.
   void feed(size_t index, Piece piece);
+  void passThrough(const outrigger_chunk_view& chunk);
+  outrigger_guardrail_action earlyAction() const;
+  void sizeHolds();  // holds_ and skipped_ get one entry per guardrail on first use
   // Applies guardrail `index`'s decision on `piece`, which reached it: hold it with what it
   // holds, or let both (or their replacement) go on to the next guardrail.
   void apply(size_t index, outrigger_status decision, outrigger_verdict verdict, std::string_view reason,
@@ -106,6 +109,7 @@ class StreamGuard {
   std::vector<Piece> holds_;        // per guardrail, in route order
   std::deque<Piece> waiting_chunks_;  // arrived while a decision was pending
   uint64_t held_bytes_ = 0;
+  bool holding_ = false;            // some guardrail holds text or tool-call deltas
   Waiting waiting_ = Waiting::kNothing;
   size_t waiting_index_ = 0;
   Piece waiting_piece_;             // what the pending on_chunk decides on

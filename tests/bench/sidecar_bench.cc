@@ -1,8 +1,9 @@
 // Sidecar benchmark: the same C++ SDK load generator against (a) the bare echo baseline and
 // (b) the daemon on its default chain (rules guardrail + echo mock), in one run. Prints
 // p50/p99 latency and throughput at 1 and 16 connections with the sidecar/baseline ratios, RSS
-// idle and after the run, and the time from process start to accepting connections.
-//   sidecar_bench [--seconds N] [--depth N] [--workers N]
+// idle and after the run, and the time from process start to accepting connections. With
+// --previous-bin, an older build's daemon runs in the same rounds and the new/old ratios print.
+//   sidecar_bench [--seconds N] [--depth N] [--workers N] [--rounds N] [--previous-bin PATH]
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -33,6 +34,7 @@ struct Options {
   int rounds = 5;  // baseline and sidecar alternate; each figure is the median over rounds
   int depth = 1;  // requests in flight per connection
   int workers = 2;
+  std::string previous_bin;  // an older outrigger binary to compare with, in the same rounds
 };
 
 struct Result {
@@ -177,6 +179,7 @@ int main(int argc, char** argv) {
     else if (a == "--depth") opt.depth = std::atoi(argv[i + 1]);
     else if (a == "--workers") opt.workers = std::atoi(argv[i + 1]);
     else if (a == "--rounds") opt.rounds = std::max(1, std::atoi(argv[i + 1]));
+    else if (a == "--previous-bin") opt.previous_bin = argv[i + 1];
   }
   std::string dir = outrigger::testing::makeTempDir();
   std::string echo_sock = dir + "/echo.sock", sidecar_sock = dir + "/sidecar.sock";
@@ -195,6 +198,12 @@ int main(int argc, char** argv) {
     starts.push_back(duration<double, std::milli>(steady_clock::now() - t0).count());
   }
   std::sort(starts.begin(), starts.end());
+  std::string previous_sock = dir + "/previous.sock";
+  pid_t previous = -1;
+  if (!opt.previous_bin.empty()) {
+    previous = spawn({opt.previous_bin, "serve", "--socket", previous_sock, "--workers", std::to_string(opt.workers)});
+    waitAccepting(previous_sock);
+  }
   std::this_thread::sleep_for(milliseconds(200));
   long rss_idle = rssKb(sidecar);
 
@@ -204,10 +213,11 @@ int main(int argc, char** argv) {
   bool ok = true;
   for (int conns : {1, 16}) {
     // Alternating short rounds spread the machine's drift over both targets alike.
-    std::vector<Result> bases, sides;
+    std::vector<Result> bases, sides, olds;
     for (int r = 0; r < opt.rounds; ++r) {
       bases.push_back(drive(echo_sock, conns, opt));
       sides.push_back(drive(sidecar_sock, conns, opt));
+      if (previous > 0) olds.push_back(drive(previous_sock, conns, opt));
     }
     Result base = median(bases), side = median(sides);
     std::printf("%-12d %-9s %10.1f %10.1f %12.0f %8llu\n", conns, "baseline", base.p50_us, base.p99_us, base.rps,
@@ -218,7 +228,17 @@ int main(int argc, char** argv) {
     std::printf("%-12d %-9s %9.2fx %9.2fx %11.2fx   (targets: p50 <= 1.30x, throughput >= 0.50x)\n", conns, "ratio",
                 p50_ratio, side.p99_us / base.p99_us, tput_ratio);
     ok = ok && side.errors == 0 && base.errors == 0;
+    if (previous > 0) {
+      Result old = median(olds);
+      std::printf("%-12d %-9s %10.1f %10.1f %12.0f %8llu\n", conns, "previous", old.p50_us, old.p99_us, old.rps,
+                  static_cast<unsigned long long>(old.errors));
+      std::printf("%-12d %-9s %9.2fx %9.2fx %11.2fx   (new / previous build: p50 <= 1.05x, throughput >= 0.95x)\n",
+                  conns, "vs prev", side.p50_us / old.p50_us, side.p99_us / old.p99_us, side.rps / old.rps);
+      std::printf("%-12d %-9s %9.2fx %9.2fx %11.2fx   (previous build / baseline)\n", conns, "prev rat",
+                  old.p50_us / base.p50_us, old.p99_us / base.p99_us, old.rps / base.rps);
+    }
   }
+  if (previous > 0) stop(previous);
   long rss_after = rssKb(sidecar);
   std::printf("sidecar RSS: idle %ld KiB, after the run %ld KiB\n", rss_idle, rss_after);
   std::printf("start to accepting connections: median %.1f ms, min %.1f ms (5 cold starts)\n", starts[starts.size() / 2],

@@ -169,3 +169,16 @@ TEST_CASE("fallback_answer is text, or a table served as JSON text") {
   CHECK(table->routes[0].fallback_answer == std::optional<std::string>(R"({"a":1,"b":[true]})"));
   CHECK(errorOf(std::string(kMinimal) + "fallback_answer = 3\n").find("must be a string or a table") != std::string::npos);
 }
+
+TEST_CASE("max_reasks and max_held_bytes have defaults and bounds") {
+  auto defaults = config::parseConfig(std::string(kMinimal), "t.toml", ".");
+  REQUIRE(defaults.ok());
+  CHECK(defaults->routes[0].max_reasks == 1);
+  CHECK(defaults->routes[0].max_held_bytes == 65536);
+  auto set = config::parseConfig(std::string(kMinimal) + "max_reasks = 3\nmax_held_bytes = 1024\n", "t.toml", ".");
+  REQUIRE(set.ok());
+  CHECK(set->routes[0].max_reasks == 3);
+  CHECK(set->routes[0].max_held_bytes == 1024);
+  CHECK_FALSE(errorOf(std::string(kMinimal) + "max_reasks = 11\n").empty());
+  CHECK(errorOf(std::string(kMinimal) + "max_held_bytes = 0\n").find("must be at least 1") != std::string::npos);
+}

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <deque>
+#include <thread>
 
 #include <outrigger/plugin.hpp>
 
@@ -34,6 +35,7 @@ struct Script {
   int cancels = 0;
   uint64_t estimate_prompt = 0, estimate_max = 0;
   outrigger_request handle{};
+  const outrigger_host_api* host = nullptr;
 };
 Script s;
 
@@ -43,7 +45,9 @@ class Budget final : public plugin::Instance {
   static constexpr const char* kName = "budget";
   static constexpr const char* kDescription = "test limiter";
   static constexpr const char* kConfigSchema = "{}";
-  Budget(plugin::Host h, std::string_view n, std::string_view) : Instance(h, n), first_(n == "first") {}
+  Budget(plugin::Host h, std::string_view n, std::string_view) : Instance(h, n), first_(n == "first") {
+    if (first_) s.host = h.api();
+  }
 
   outrigger_status admit(const outrigger_request_view& r, const outrigger_limit_estimate& e, outrigger_limit_result& res) {
     s.handle = r.handle;
@@ -320,4 +324,27 @@ TEST_CASE("a route names limiters in config, and a non-limiter instance there is
       "limiters.toml", ".");
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.status().message().find("limiter") != std::string::npos);
+}
+
+TEST_CASE("limiter_done from another thread is refused, and one after the end is stale") {
+  Rig rig;
+  s.first = "pending_forever";
+  rig.start();
+  const outrigger_host_api* api = s.host;
+  outrigger_request h = s.handle;
+  outrigger_status from_thread = OUTRIGGER_OK;
+  std::thread([&] { from_thread = api->limiter_done(api->host_ctx, h, OUTRIGGER_CODE_OK, 0, {nullptr, 0}); }).join();
+  CHECK(from_thread == OUTRIGGER_E_WRONG_THREAD);
+  outrigger_status first = OUTRIGGER_E_INTERNAL, late = OUTRIGGER_E_INTERNAL;
+  rig.loop.runUntilForTest([&] {
+    first = api->limiter_done(api->host_ctx, h, OUTRIGGER_CODE_OK, 0, {nullptr, 0});
+    return true;
+  }, 10);
+  CHECK(first == OUTRIGGER_OK);
+  REQUIRE(rig.loop.runUntilForTest([&] { return rig.sink.out.ends > 0; }, 1000));
+  rig.loop.runUntilForTest([&] {
+    late = api->limiter_done(api->host_ctx, h, OUTRIGGER_CODE_OK, 0, {nullptr, 0});
+    return true;
+  }, 10);
+  CHECK(late == OUTRIGGER_E_STALE);
 }

@@ -690,7 +690,8 @@ typedef struct outrigger_guardrail_hooks {
    * this chunk back; RELEASE lets everything held (this chunk included) go on, or its
    * replacement (result->action); PENDING decides later through guardrail_decided, the provider
    * pausing meanwhile. Held bytes are bounded per request (route `max_held_bytes`); over the
-   * bound the stream ends RESOURCE_EXHAUSTED. */
+   * bound the stream ends RESOURCE_EXHAUSTED. The chunk view is valid during this call only
+   * (the host keeps what is held): a pending hook copies what it needs. */
   outrigger_status (*on_chunk)(void* instance, const outrigger_request_view* request,
                                const outrigger_chunk_view* chunk,
                                outrigger_guardrail_result* result) OUTRIGGER_NOEXCEPT;
