@@ -293,7 +293,7 @@ void StreamGuard::pump() {
   while (!ctx_.ended_ && waiting_ == Waiting::kNothing) {
     if (!waiting_chunks_.empty()) {
       Piece next = std::move(waiting_chunks_.front());
-      waiting_chunks_.pop_front();
+      waiting_chunks_.erase(waiting_chunks_.begin());
       feed(0, std::move(next));
       continue;
     }

@@ -17,7 +17,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <string>
 #include <vector>
 
@@ -107,7 +106,7 @@ class StreamGuard {
 
   RequestContext& ctx_;
   std::vector<Piece> holds_;        // per guardrail, in route order
-  std::deque<Piece> waiting_chunks_;  // arrived while a decision was pending
+  std::vector<Piece> waiting_chunks_;  // arrived while a decision was pending (a deque allocates up front)
   uint64_t held_bytes_ = 0;
   bool holding_ = false;            // some guardrail holds text or tool-call deltas
   Waiting waiting_ = Waiting::kNothing;
