@@ -169,3 +169,18 @@ TEST_CASE("fallback_answer is text, or a table served as JSON text") {
   CHECK(table->routes[0].fallback_answer == std::optional<std::string>(R"({"a":1,"b":[true]})"));
   CHECK(errorOf(std::string(kMinimal) + "fallback_answer = 3\n").find("must be a string or a table") != std::string::npos);
 }
+
+TEST_CASE("route capture is none by default, else metadata or full, and nothing else") {
+  auto none = config::parseConfig(kMinimal, "t.toml", ".");
+  REQUIRE(none.ok());
+  CHECK(none->routes[0].capture == config::Capture::kNone);
+  auto full = config::parseConfig(std::string(kMinimal) + "capture = \"full\"\n", "t.toml", ".");
+  REQUIRE(full.ok());
+  CHECK(full->routes[0].capture == config::Capture::kFull);
+  auto shape = config::parseConfig(std::string(kMinimal) + "capture = \"metadata\"\n", "t.toml", ".");
+  REQUIRE(shape.ok());
+  CHECK(shape->routes[0].capture == config::Capture::kMetadata);
+  std::string e = errorOf(std::string(kMinimal) + "capture = \"all\"\n");
+  CHECK(e.find("test.toml:6") != std::string::npos);
+  CHECK(e.find("'capture' in [routes.default] must be \"none\", \"metadata\" or \"full\"") != std::string::npos);
+}
