@@ -251,13 +251,6 @@ class JsonlExporter final : public Exporter {
     return append(line);
   }
 
-  outrigger_status append(const Line& line) {
-    pending_.append(line.buf.GetString(), line.buf.GetSize());
-    pending_ += '\n';
-    if (pending_.size() >= buffer_bytes_) return flush();
-    return OUTRIGGER_OK;
-  }
-
   outrigger_status flush() override {
     if (pending_.empty()) return OUTRIGGER_OK;
     if (fd_ < 0 && !opened_) {
@@ -289,6 +282,13 @@ class JsonlExporter final : public Exporter {
   }
 
  private:
+  outrigger_status append(const Line& line) {
+    pending_.append(line.buf.GetString(), line.buf.GetSize());
+    pending_ += '\n';
+    if (pending_.size() >= buffer_bytes_) return flush();
+    return OUTRIGGER_OK;
+  }
+
   void checkWritable() const {
     if (::access(path_.c_str(), F_OK) == 0) {
       if (::access(path_.c_str(), W_OK) != 0) throw std::runtime_error("cannot write " + path_ + ": " + std::strerror(errno));
