@@ -1,5 +1,6 @@
-// exporter.jsonl: one JSON object per finished request (spans, timings, usage, verdicts) to a
-// file, rotated by size. Runs on the exporter thread; buffers up to `buffer_bytes` and writes
+// exporter.jsonl: one JSON object per finished request (spans with their trace and attributes,
+// timings, usage, verdicts, the content the route captures) and one per feedback, to a file,
+// rotated by size. Runs on the exporter thread; buffers up to `buffer_bytes` and writes
 // whole lines with O_APPEND so concurrent instances (during a reload) never interleave lines.
 #include <outrigger/plugin.hpp>
 
@@ -47,10 +48,128 @@ const char* verdictName(int32_t v) {
   return v >= 0 && v < 6 ? kNames[v] : "unknown";
 }
 
+const char* captureName(int32_t c) {
+  static const char* kNames[] = {"none", "metadata", "full"};
+  return c >= 0 && c < 3 ? kNames[c] : "none";
+}
+
+// One JSON line being written.
+struct Line {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w{buf};
+
+  void text(outrigger_str v) { w.String(v.data ? v.data : "", static_cast<rapidjson::SizeType>(v.size)); }
+  void str(const char* key, outrigger_str v) {
+    w.Key(key);
+    text(v);
+  }
+  // Writes the key only when the value is not empty.
+  void optional(const char* key, outrigger_str v) {
+    if (v.size) str(key, v);
+  }
+
+  void metadata(const outrigger_metadata_view& m) {
+    w.Key("metadata");
+    w.StartObject();
+    str("tenant", m.tenant);
+    str("user", m.user);
+    str("session", m.session);
+    str("request_id", m.request_id);
+    str("prompt_id", m.prompt_id);
+    str("prompt_version", m.prompt_version);
+    w.Key("tags");
+    w.StartObject();
+    for (size_t i = 0; i < m.tag_count; ++i) {
+      const auto& t = m.tags[i];
+      w.Key(t.key.data ? t.key.data : "", static_cast<rapidjson::SizeType>(t.key.size));
+      text(t.value);
+    }
+    w.EndObject();
+    w.EndObject();
+  }
+
+  // Spans, with their trace (ids, wall-clock start, attributes) when the host gives it. The
+  // trace array's stride is the host's span_trace_size, which a later minor may grow.
+  void spans(const outrigger_record_view& r, bool traced) {
+    w.Key("spans");
+    w.StartArray();
+    for (size_t i = 0; i < r.span_count; ++i) {
+      const auto& sp = r.spans[i];
+      w.StartObject();
+      str("stage", sp.stage);
+      str("instance", sp.instance);
+      w.Key("offset_us"); w.Uint64(sp.start_ns >= r.spans[0].start_ns ? (sp.start_ns - r.spans[0].start_ns) / 1000 : 0);
+      w.Key("duration_us"); w.Uint64(sp.duration_ns / 1000);
+      str("outcome", sp.outcome);
+      if (traced && r.span_traces && r.span_trace_size >= sizeof(outrigger_span_trace_view)) {
+        const auto* t = reinterpret_cast<const outrigger_span_trace_view*>(
+            reinterpret_cast<const char*>(r.span_traces) + i * r.span_trace_size);
+        trace(*t);
+      }
+      w.EndObject();
+    }
+    w.EndArray();
+  }
+
+  void trace(const outrigger_span_trace_view& t) {
+    str("span_id", t.span_id);
+    str("parent_span_id", t.parent_span_id);
+    w.Key("start_unix_ns"); w.Uint64(t.start_unix_ns);
+    w.Key("attributes");
+    w.StartObject();
+    for (size_t j = 0; j < t.attribute_count; ++j) {
+      const auto& a = t.attributes[j];
+      w.Key(a.key.data ? a.key.data : "", static_cast<rapidjson::SizeType>(a.key.size));
+      text(a.value);
+    }
+    w.EndObject();
+  }
+
+  void toolCalls(const outrigger_tool_call_view* calls, size_t count) {
+    w.StartArray();
+    for (size_t i = 0; i < count; ++i) {
+      w.StartObject();
+      str("id", calls[i].id);
+      str("type", calls[i].type);
+      str("name", calls[i].name);
+      optional("arguments", calls[i].arguments);
+      w.EndObject();
+    }
+    w.EndArray();
+  }
+
+  // The prompt and answer the route's capture let through; nothing at all for "none".
+  void content(const outrigger_record_view& r) {
+    w.Key("capture"); w.String(captureName(r.capture));
+    if (r.capture == OUTRIGGER_CAPTURE_NONE) return;
+    w.Key("prompt");
+    w.StartArray();
+    for (size_t i = 0; r.prompt && i < r.prompt_count; ++i) {
+      const auto& m = r.prompt[i];
+      w.StartObject();
+      str("role", m.role);
+      if (r.capture == OUTRIGGER_CAPTURE_FULL) str("content", m.content);
+      optional("name", m.name);
+      optional("tool_call_id", m.tool_call_id);
+      if (m.tool_call_count) {
+        w.Key("tool_calls");
+        toolCalls(m.tool_calls, m.tool_call_count);
+      }
+      w.EndObject();
+    }
+    w.EndArray();
+    if (r.capture == OUTRIGGER_CAPTURE_FULL) str("answer", r.answer);
+    if (r.answer_tool_call_count) {
+      w.Key("answer_tool_calls");
+      toolCalls(r.answer_tool_calls, r.answer_tool_call_count);
+    }
+  }
+};
+
 class JsonlExporter final : public Exporter {
  public:
   static constexpr const char* kName = "jsonl";
-  static constexpr const char* kDescription = "Writes one JSON line per finished request, rotating files by size";
+  static constexpr const char* kDescription = "Writes one JSON line per finished request and per feedback, rotating files by size";
   static constexpr const char* kConfigSchema = kSchema;
   static constexpr outrigger_stability kStability = OUTRIGGER_STABILITY_BETA;
 
@@ -71,21 +190,18 @@ class JsonlExporter final : public Exporter {
   }
 
   outrigger_status exportRecord(const outrigger_record_view& r) override {
-    rapidjson::StringBuffer buf;
-    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-    auto s = [&](const char* k, outrigger_str v) {
-      w.Key(k);
-      w.String(v.data ? v.data : "", static_cast<rapidjson::SizeType>(v.size));
-    };
+    Line line;
+    auto& w = line.w;
     w.StartObject();
-    s("trace_id", r.trace_id);
-    s("route", r.route);
-    s("provider", r.provider);
-    s("model", r.model);
+    w.Key("type"); w.String("request");
+    line.str("trace_id", r.trace_id);
+    line.str("route", r.route);
+    line.str("provider", r.provider);
+    line.str("model", r.model);
     w.Key("status"); w.String(codeName(r.code));
-    s("origin", r.origin);
-    s("message", r.message);
-    s("finish_reason", r.finish_reason);
+    line.str("origin", r.origin);
+    line.str("message", r.message);
+    line.str("finish_reason", r.finish_reason);
     w.Key("stream"); w.Bool(r.stream);
     w.Key("cache_hit"); w.Bool(r.cache_hit);
     w.Key("start_unix_ns"); w.Uint64(r.start_unix_ns);
@@ -99,53 +215,40 @@ class JsonlExporter final : public Exporter {
     w.Key("reasoning_tokens"); w.Uint(r.usage.reasoning_tokens);
     w.EndObject();
     w.Key("cost_usd"); w.Double(r.cost_usd);
-    if (r.metadata) {
-      w.Key("metadata");
-      w.StartObject();
-      s("tenant", r.metadata->tenant);
-      s("user", r.metadata->user);
-      s("session", r.metadata->session);
-      s("request_id", r.metadata->request_id);
-      s("prompt_id", r.metadata->prompt_id);
-      s("prompt_version", r.metadata->prompt_version);
-      w.Key("tags");
-      w.StartObject();
-      for (size_t i = 0; i < r.metadata->tag_count; ++i) {
-        const auto& t = r.metadata->tags[i];
-        w.Key(t.key.data ? t.key.data : "", static_cast<rapidjson::SizeType>(t.key.size));
-        w.String(t.value.data ? t.value.data : "", static_cast<rapidjson::SizeType>(t.value.size));
-      }
-      w.EndObject();
-      w.EndObject();
+    if (r.metadata) line.metadata(*r.metadata);
+    bool traced = r.hdr.struct_size >= OUTRIGGER_SIZE_THROUGH(outrigger_record_view, answer_tool_call_count);
+    if (traced) {
+      line.str("root_span_id", r.root_span_id);
+      line.str("parent_span_id", r.root_parent_span_id);
     }
-    w.Key("spans");
-    w.StartArray();
-    for (size_t i = 0; i < r.span_count; ++i) {
-      const auto& sp = r.spans[i];
-      w.StartObject();
-      s("stage", sp.stage);
-      s("instance", sp.instance);
-      w.Key("offset_us"); w.Uint64(sp.start_ns >= r.spans[0].start_ns ? (sp.start_ns - r.spans[0].start_ns) / 1000 : 0);
-      w.Key("duration_us"); w.Uint64(sp.duration_ns / 1000);
-      s("outcome", sp.outcome);
-      w.EndObject();
-    }
-    w.EndArray();
+    line.spans(r, traced);
     w.Key("verdicts");
     w.StartArray();
     for (size_t i = 0; i < r.verdict_count; ++i) {
       w.StartObject();
-      s("guardrail", r.verdicts[i].guardrail);
+      line.str("guardrail", r.verdicts[i].guardrail);
       w.Key("verdict"); w.String(verdictName(r.verdicts[i].verdict));
-      s("reason", r.verdicts[i].reason);
+      line.str("reason", r.verdicts[i].reason);
       w.EndObject();
     }
     w.EndArray();
+    if (traced) line.content(r);
     w.EndObject();
-    pending_.append(buf.GetString(), buf.GetSize());
-    pending_ += '\n';
-    if (pending_.size() >= buffer_bytes_) return flush();
-    return OUTRIGGER_OK;
+    return append(line);
+  }
+
+  outrigger_status exportFeedback(const outrigger_feedback_view& f) override {
+    Line line;
+    auto& w = line.w;
+    w.StartObject();
+    w.Key("type"); w.String("feedback");
+    line.str("trace_id", f.trace_id);
+    w.Key("score"); w.Double(f.score);
+    line.str("comment", f.comment);
+    w.Key("received_unix_ns"); w.Uint64(f.received_unix_ns);
+    if (f.metadata) line.metadata(*f.metadata);
+    w.EndObject();
+    return append(line);
   }
 
   outrigger_status flush() override {
@@ -179,6 +282,13 @@ class JsonlExporter final : public Exporter {
   }
 
  private:
+  outrigger_status append(const Line& line) {
+    pending_.append(line.buf.GetString(), line.buf.GetSize());
+    pending_ += '\n';
+    if (pending_.size() >= buffer_bytes_) return flush();
+    return OUTRIGGER_OK;
+  }
+
   void checkWritable() const {
     if (::access(path_.c_str(), F_OK) == 0) {
       if (::access(path_.c_str(), W_OK) != 0) throw std::runtime_error("cannot write " + path_ + ": " + std::strerror(errno));
@@ -226,4 +336,4 @@ class JsonlExporter final : public Exporter {
 
 }  // namespace
 
-OUTRIGGER_PLUGIN("exporter_jsonl", "1.0.0", outrigger::plugin::typeOf<JsonlExporter>())
+OUTRIGGER_PLUGIN("exporter_jsonl", "1.1.0", outrigger::plugin::typeOf<JsonlExporter>())

@@ -154,6 +154,7 @@ Expected<std::shared_ptr<ChainSnapshot>> buildChain(const config::Settings& sett
       r.max_reasks = rs.max_reasks;
       r.calls = rs.calls;
       r.max_held_bytes = rs.max_held_bytes;
+      r.capture = rs.capture;
       for (const auto& e : rs.exporters) {
         if (Status s = add(e, &r.exporters); !s.isOk()) return s;
       }

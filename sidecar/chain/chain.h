@@ -45,6 +45,7 @@ struct Route {
   uint32_t cache_replay_chunk_bytes = 64;  // a streamed hit goes out in chunks of this size
   uint32_t max_reasks = 1;                 // re-asks a response guardrail may ask for
   uint32_t max_held_bytes = 65536;         // bytes of a stream guardrails may hold back at once
+  config::Capture capture = config::Capture::kNone;  // what of the prompt and answer the record carries
   Stage provider;             // the first target's stage
   std::vector<Target> targets;  // at least one
   resilience::RoutePolicy policy;

@@ -7,6 +7,7 @@
 #include "chain/call_hook.h"
 #include "chain/limiter_stage.h"
 #include "chain/request_context.h"
+#include "chain/span_attributes.h"
 #include "common/clock.h"
 #include "http_client/http_client.h"
 #include "plugin/str_view.h"
@@ -60,6 +61,7 @@ bool ProviderStage::startAttempt(size_t index) {
   r.setPending(stage, StageKind::kProvider);
   attempt_span_ = r.spans_.size();
   outrigger_status rc = callStart(stage, &attempt_view_);
+  describeAttemptStart(&r.spans_, attempt_span_, *target_, r.model_);
   if (rc == OUTRIGGER_PENDING) {
     if (!r.completed_in_hook_) armHedge();
     return r.completed_in_hook_;
@@ -143,6 +145,7 @@ outrigger_status ProviderStage::done(plugin::PluginInstance* inst, const outrigg
 bool ProviderStage::failed(const outrigger_response_view& response) {
   RequestContext& r = ctx_;
   r.closeSpanAt(attempt_span_, "error");
+  describeAttemptEnd(&r.spans_, attempt_span_, response);
   settleTokens(&attempt_tokens_, 0);  // a failed attempt gives its estimate back
   const outrigger_usage& u = response.usage;
   LimiterStage::settle(r, target_->key, r.provider_code_, true,
@@ -178,6 +181,7 @@ void ProviderStage::succeeded(const outrigger_response_view& response) {
                usedTokens(response.usage.prompt_tokens, response.usage.completion_tokens, attempt_tokens_.charged));
   r.answered_ = true;
   r.closeSpanAt(attempt_span_, "ok");
+  describeAttemptEnd(&r.spans_, attempt_span_, response);
   const outrigger_usage& u = response.usage;
   LimiterStage::settle(r, target_->key, Code::kOk, true,
                        {u.prompt_tokens, u.completion_tokens, u.cached_tokens, u.reasoning_tokens}, response.cost_usd);

@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "http_client/http_client.h"
 #include "plugin/str_view.h"
+#include "telemetry/record_content.h"
 
 namespace outrigger::chain {
 
@@ -173,6 +174,8 @@ void RequestContext::submitRecord(Code code, std::string_view message, std::stri
     r->metadata.tags.emplace_back(sv(views_.metadata.tags[i].key), sv(views_.metadata.tags[i].value));
   }
   r->start_unix_ns = start_wall_ns_;
+  r->start_mono_ns = start_ns_;
+  telemetry::captureContent(r.get(), route_->capture, view_.messages, view_.message_count, content_, tool_calls_);
   uint64_t now = monoNowNs();
   r->duration_ns = now - start_ns_;
   r->time_to_first_chunk_ns = first_chunk_ns_ ? first_chunk_ns_ - start_ns_ : 0;

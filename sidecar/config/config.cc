@@ -179,7 +179,7 @@ RouteSettings Parser::route(const std::string& name, const toml::table& t) const
   const std::string ctx = "[routes." + name + "]";
   checkKeys(t, {"provider", "model", "guardrails", "limiters", "cache", "exporters", "calls", "targets", "strategy", "retry", "breaker",
                 "tenant_rpm", "tenant_tpm", "limits", "hedge", "fallback_answer", "cache_replay_chunk_bytes",
-                "max_reasks", "max_held_bytes"},
+                "max_reasks", "max_held_bytes", "capture"},
             ctx);
   RouteSettings r;
   r.name = name;
@@ -201,6 +201,13 @@ RouteSettings Parser::route(const std::string& name, const toml::table& t) const
     else if (key == "max_held_bytes") {
       r.max_held_bytes = static_cast<uint32_t>(uint(v, key, 16u << 20));
       if (r.max_held_bytes == 0) fail(v, "'max_held_bytes' in " + ctx + " must be at least 1");
+    }
+    else if (key == "capture") {
+      std::string c = str(v, key);
+      if (c == "none") r.capture = Capture::kNone;
+      else if (c == "metadata") r.capture = Capture::kMetadata;
+      else if (c == "full") r.capture = Capture::kFull;
+      else fail(v, "'capture' in " + ctx + " must be \"none\", \"metadata\" or \"full\"");
     }
     else if (key == "guardrails") r.guardrails = strList(v, key);
     else if (key == "limiters") r.limiters = strList(v, key);

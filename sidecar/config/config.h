@@ -19,6 +19,10 @@ namespace outrigger::config {
 
 enum class OnError { kDeny, kSkip };
 
+// How much of a request's content its finished record carries (route `capture`; the values of
+// outrigger_capture): none, the prompt's shape without its text, or the prompt and the answer.
+enum class Capture : uint8_t { kNone = 0, kMetadata = 1, kFull = 2 };
+
 // Who may use the socket, and as which tenants. A rule matches a peer by its uid, or by its
 // primary gid (what SO_PEERCRED reports); the first matching rule decides.
 struct PeerRule {
@@ -118,6 +122,7 @@ struct RouteSettings {
   uint32_t cache_replay_chunk_bytes = 64;  // a streamed cache hit is replayed in chunks of this size
   uint32_t max_reasks = 1;          // provider attempts a response guardrail may ask for again (0..10)
   uint32_t max_held_bytes = 65536;  // bytes of a stream guardrails may hold back at once
+  Capture capture = Capture::kNone;  // what of the prompt and answer the record carries
   std::string provider;  // the first target's provider (kept for single-target routes)
   std::vector<TargetSettings> targets;  // at least one; `provider = ...` makes a single target
   resilience::RoutePolicy policy;       // strategy, tenant limits, retry, breaker, limits, hedge

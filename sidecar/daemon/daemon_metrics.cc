@@ -53,6 +53,12 @@ std::string Daemon::metricsText() const {
   out += http::renderScalar("outrigger_http_connections", "gauge", "Open HTTP connections.", double(http_conns));
   out += http::renderScalar("outrigger_config_generation", "gauge", "Generation of the live config.", double(generation_));
   out += http::renderScalar("outrigger_ready", "gauge", "1 when ready to serve.", shutting_down_ ? 0.0 : 1.0);
+  out += http::renderScalar("outrigger_feedback_dropped_total", "counter",
+                            "Feedback dropped because the exporter queue was full.",
+                            double(exporter_ ? exporter_->feedbackDropped() : 0));
+  out += http::renderScalar("outrigger_feedback_exported_total", "counter",
+                            "Feedback records exporters accepted (one per exporter).",
+                            double(exporter_ ? exporter_->feedbackExported() : 0));
   out += resilienceMetrics();
   out += socketMetrics();
   return out;
@@ -118,6 +124,8 @@ std::string Daemon::socketMetrics() const {
        &ipc::ConnectionCounters::memory_refusals},
       {"outrigger_socket_tenant_refusals_total", "Socket requests that named a tenant their peer may not use.",
        &ipc::ConnectionCounters::tenant_refusals},
+      {"outrigger_feedback_received_total", "Feedback frames accepted and handed to the exporter queue.",
+       &ipc::ConnectionCounters::feedback},
   };
   std::string out = renderSums(kConn, workers_, [](Worker& w) -> auto& { return w.counters(); });
   using V = ipc::ConnectionAdmission::Verdict;

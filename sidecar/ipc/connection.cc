@@ -7,6 +7,7 @@
 
 #include "common/log.h"
 #include "common/rate_limited_log.h"
+#include "ipc/feedback.h"
 #include "ipc/request_checks.h"
 #include "outrigger_generated.h"
 
@@ -226,10 +227,7 @@ void Connection::dispatch(const uint8_t* data, size_t size) {
     case w::Body::Feedback: {
       if (sid == 0) return fail(Code::kInvalidArgument, "Feedback on stream 0");
       if (!claimStreamId(sid)) return;
-      const auto* fb = frame->body_as_Feedback();
-      if (!fb->trace_id() || fb->trace_id()->size() == 0) return endStream(sid, Code::kInvalidArgument, "feedback needs a trace_id");
-      ORLOG(LogLevel::kDebug, "ipc", "feedback for trace " + fb->trace_id()->str() + " score " + std::to_string(fb->score()));
-      return endStream(sid, Code::kOk, "");
+      return handleFeedback(sid, frame->body_as_Feedback());
     }
     case w::Body::Ping:
       writer_.pong(&out_, frame->body_as_Ping()->opaque());
@@ -305,6 +303,33 @@ void Connection::handleRequest(uint64_t sid, const uint8_t* data, size_t size) {
   outrigger_request handle =
       engine_.start(std::move(copy), request, this, sid, nullptr, substitute ? &*substitute : nullptr);
   if (auto it = streams_.find(sid); it != streams_.end()) it->second = handle;
+}
+
+// Feedback goes to the exporters through the exporter thread's bounded queue; a full queue drops
+// it (counted there) and the client still hears OK: feedback is telemetry, never worth a retry
+// that would add load when the exporters are already behind.
+void Connection::handleFeedback(uint64_t sid, const void* p) {
+  const auto* fb = static_cast<const w::Feedback*>(p);
+  if (Status s = checkFeedbackStrings(*fb); !s.isOk()) {
+    ++owner_.counters().stream_errors;
+    return endStream(sid, s.code(), s.message());
+  }
+  const w::Metadata* md = fb->metadata();
+  std::string_view claimed = md && md->tenant() ? md->tenant()->string_view() : std::string_view();
+  std::optional<std::string> substitute;
+  if (settings_.peers) {
+    if (Status s = settings_.peers->checkTenant(grant_, peer_, claimed, &substitute); !s.isOk()) {
+      ++owner_.counters().tenant_refusals;
+      return endStream(sid, s.code(), s.message());
+    }
+  }
+  if (telemetry::ExporterThread* exporter = engine_.exporter()) {
+    auto record = feedbackRecordOf(*fb, substitute ? &*substitute : nullptr);
+    record->chain = engine_.chain();
+    exporter->submitFeedback(std::move(record));
+  }
+  ++owner_.counters().feedback;
+  endStream(sid, Code::kOk, "");
 }
 
 void Connection::onStart(uint64_t stream_id, const ResponseStartInfo& info) {

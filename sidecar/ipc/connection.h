@@ -59,6 +59,7 @@ struct ConnectionCounters {
   std::atomic<uint64_t> idle_closes{0};
   std::atomic<uint64_t> memory_refusals{0};   // partial-frame budget exhausted
   std::atomic<uint64_t> tenant_refusals{0};   // a request named a tenant its peer may not use
+  std::atomic<uint64_t> feedback{0};          // Feedback frames accepted (handed to the exporter queue)
 };
 
 class Connection;
@@ -118,6 +119,8 @@ class Connection : public ResponseSink {
   bool claimStreamId(uint64_t stream_id);
   void handleHello(const void* hello);
   void handleRequest(uint64_t stream_id, const uint8_t* data, size_t size);
+  // `feedback` is a verified wire::Feedback.
+  void handleFeedback(uint64_t stream_id, const void* feedback);
   void writeChunkPieces(uint64_t stream_id, const ResponseChunkInfo& chunk);
   static void onClosed(uv_handle_t* h);
   void afterWrite();

@@ -10,11 +10,7 @@ Status check(const flatbuffers::String* s, const char* field) {
   return Status(Code::kInvalidArgument, std::string(field) + " is not valid UTF-8");
 }
 
-}  // namespace
-
-Status checkRequestStrings(const wire::Request& r) {
-  if (Status s = check(r.model(), "model"); !s.isOk()) return s;
-  const wire::Metadata* md = r.metadata();
+Status checkMetadata(const wire::Metadata* md) {
   if (!md) return Status::ok();
   const std::pair<const flatbuffers::String*, const char*> fields[] = {
       {md->tenant(), "metadata.tenant"},         {md->user(), "metadata.user"},
@@ -31,6 +27,24 @@ Status checkRequestStrings(const wire::Request& r) {
     }
   }
   return Status::ok();
+}
+
+}  // namespace
+
+Status checkRequestStrings(const wire::Request& r) {
+  if (Status s = check(r.model(), "model"); !s.isOk()) return s;
+  return checkMetadata(r.metadata());
+}
+
+Status checkFeedbackStrings(const wire::Feedback& f) {
+  if (!f.trace_id() || f.trace_id()->size() == 0) return Status(Code::kInvalidArgument, "feedback needs a trace_id");
+  if (f.trace_id()->size() > kMaxFeedbackTraceIdBytes) {
+    return Status(Code::kInvalidArgument,
+                  "feedback trace_id is longer than " + std::to_string(kMaxFeedbackTraceIdBytes) + " bytes");
+  }
+  if (Status s = check(f.trace_id(), "trace_id"); !s.isOk()) return s;
+  if (Status s = check(f.comment(), "comment"); !s.isOk()) return s;
+  return checkMetadata(f.metadata());
 }
 
 }  // namespace outrigger::ipc

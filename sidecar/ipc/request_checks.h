@@ -4,7 +4,7 @@
 #include "common/status.h"
 #include "common/utf8.h"
 
-namespace outrigger::wire { struct Request; }
+namespace outrigger::wire { struct Request; struct Feedback; }
 
 namespace outrigger::ipc {
 
@@ -12,5 +12,12 @@ namespace outrigger::ipc {
 // well-formed UTF-8: they reach logs, records and provider bodies as JSON text. INVALID_ARGUMENT
 // names the first bad field.
 Status checkRequestStrings(const wire::Request& request);
+
+// A trace id is 32 hex digits; anything much longer is not one of ours.
+inline constexpr size_t kMaxFeedbackTraceIdBytes = 128;
+
+// Feedback needs a trace_id of at most kMaxFeedbackTraceIdBytes; it, the comment and the
+// metadata strings must be well-formed UTF-8 (they reach exporters as JSON text).
+Status checkFeedbackStrings(const wire::Feedback& feedback);
 
 }  // namespace outrigger::ipc

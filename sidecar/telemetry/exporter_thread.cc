@@ -1,15 +1,15 @@
 #include "telemetry/exporter_thread.h"
 
+#include <algorithm>
+#include <random>
+
 #include "chain/chain.h"
+#include "telemetry/record_view.h"
 
 namespace outrigger::telemetry {
-namespace {
 
-outrigger_str cstr(const std::string& s) { return {s.data(), s.size()}; }
-
-}  // namespace
-
-ExporterThread::ExporterThread(size_t queue_capacity) : loop_(/*index=*/0xff, queue_capacity) {}
+ExporterThread::ExporterThread(size_t queue_capacity)
+    : loop_(/*index=*/0xff, queue_capacity), span_ids_((uint64_t{std::random_device{}()} << 32) ^ std::random_device{}()) {}
 
 ExporterThread::~ExporterThread() { stop(); }
 
@@ -39,50 +39,41 @@ void ExporterThread::flush(std::vector<std::shared_ptr<plugin::PluginInstance>> 
   });
 }
 
-void ExporterThread::exportOne(const RequestRecord& r) {
+void ExporterThread::exportOne(RequestRecord& r) {
   if (!r.route || r.route->exporters.empty()) return;
-  std::vector<outrigger_tag_view> tags;
-  for (const auto& [k, v] : r.metadata.tags) tags.push_back({cstr(k), cstr(v)});
-  outrigger_metadata_view md{cstr(r.metadata.tenant), cstr(r.metadata.user), cstr(r.metadata.session),
-                             cstr(r.metadata.request_id), cstr(r.metadata.prompt_id),
-                             cstr(r.metadata.prompt_version), tags.data(), tags.size(),
-                             cstr(r.metadata.traceparent)};
-  std::vector<outrigger_span_view> spans;
-  for (const auto& s : r.spans) {
-    spans.push_back({cstr(s.stage), cstr(s.instance), s.start_ns, s.duration_ns, cstr(s.outcome)});
-  }
-  std::vector<outrigger_verdict_view> verdicts;
-  for (const auto& v : r.verdicts) {
-    verdicts.push_back({cstr(v.guardrail), static_cast<outrigger_verdict>(v.kind), cstr(v.reason)});
-  }
-  outrigger_record_view view{};
-  view.hdr = OUTRIGGER_HEADER_INIT(outrigger_record_view);
-  view.trace_id = cstr(r.trace_id);
-  view.route = cstr(r.route_name);
-  view.provider = cstr(r.provider);
-  view.model = cstr(r.model);
-  view.metadata = &md;
-  view.start_unix_ns = r.start_unix_ns;
-  view.duration_ns = r.duration_ns;
-  view.time_to_first_chunk_ns = r.time_to_first_chunk_ns;
-  view.code = static_cast<outrigger_code>(r.code);
-  view.stream = r.stream;
-  view.cache_hit = r.cache_hit;
-  view.origin = cstr(r.origin);
-  view.message = cstr(r.message);
-  view.finish_reason = cstr(r.finish_reason);
-  view.usage = {r.usage.prompt_tokens, r.usage.completion_tokens, r.usage.cached_tokens, r.usage.reasoning_tokens};
-  view.cost_usd = r.cost_usd;
-  view.spans = spans.data();
-  view.span_count = spans.size();
-  view.verdicts = verdicts.data();
-  view.verdict_count = verdicts.size();
+  completeTrace(&r, &span_ids_);
+  RecordView view(r);
   for (const auto& stage : r.route->exporters) {
     const auto* hooks = stage.instance->exporter();
-    if (hooks->export_record(stage.instance->handle(), &view) == OUTRIGGER_OK) {
+    if (hooks->export_record(stage.instance->handle(), view.get()) == OUTRIGGER_OK) {
       exported_.fetch_add(1, std::memory_order_relaxed);
     } else {
       failed_.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+}
+
+bool ExporterThread::submitFeedback(std::shared_ptr<FeedbackRecord> feedback) {
+  bool queued = loop_.post([this, feedback = std::move(feedback)] { exportFeedback(*feedback); });
+  if (!queued) feedback_dropped_.fetch_add(1, std::memory_order_relaxed);
+  return queued;
+}
+
+// Feedback names a trace, not a route: every exporter of the chain hears it, once each.
+void ExporterThread::exportFeedback(const FeedbackRecord& f) {
+  if (!f.chain) return;
+  std::vector<const plugin::PluginInstance*> seen;
+  FeedbackView view(f);
+  for (const auto& [name, route] : f.chain->routes) {
+    for (const auto& stage : route.exporters) {
+      const plugin::PluginInstance* inst = stage.instance.get();
+      if (std::find(seen.begin(), seen.end(), inst) != seen.end()) continue;
+      seen.push_back(inst);
+      const auto* hooks = inst->exporter();
+      if (!OUTRIGGER_HAS_SLOT(hooks, outrigger_exporter_hooks, export_feedback)) continue;
+      outrigger_status rc = hooks->export_feedback(stage.instance->handle(), view.get());
+      if (rc == OUTRIGGER_OK) feedback_exported_.fetch_add(1, std::memory_order_relaxed);
+      else if (rc != OUTRIGGER_E_UNSUPPORTED) failed_.fetch_add(1, std::memory_order_relaxed);
     }
   }
 }

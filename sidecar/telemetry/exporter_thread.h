@@ -1,6 +1,7 @@
-// The exporter thread: finished-request records reach exporter plugins here, off the request
-// path. Workers submit without blocking; when the bounded queue is full the record is dropped
-// and counted.
+// The exporter thread: finished-request records and feedback reach exporter plugins here, off
+// the request path. Workers submit without blocking; when the bounded queue is full the record
+// is dropped and counted. A record's trace (span ids, wall-clock starts, attributes a span's
+// stage tells) is completed here, before the exporters see it (telemetry/span_trace.h).
 #pragma once
 
 #include <atomic>
@@ -10,6 +11,7 @@
 #include "event/event_loop.h"
 #include "plugin/instance.h"
 #include "telemetry/request_record.h"
+#include "telemetry/span_trace.h"
 
 namespace outrigger::telemetry {
 
@@ -24,19 +26,28 @@ class ExporterThread {
 
   // [any] Never blocks. False (and counted) when the queue is full.
   bool submit(std::shared_ptr<RequestRecord> record);
+  // [any] Never blocks. Sends the feedback to every exporter of its chain that takes feedback
+  // (export_feedback, ABI 1.2). False (and counted in feedbackDropped) when the queue is full.
+  bool submitFeedback(std::shared_ptr<FeedbackRecord> feedback);
   // [any] Calls flush on each exporter on the exporter thread.
   void flush(std::vector<std::shared_ptr<plugin::PluginInstance>> exporters);
 
   uint64_t exported() const { return exported_.load(); }
   uint64_t dropped() const { return loop_.droppedPosts(); }
   uint64_t failed() const { return failed_.load(); }
+  uint64_t feedbackExported() const { return feedback_exported_.load(); }
+  uint64_t feedbackDropped() const { return feedback_dropped_.load(); }
 
  private:
-  void exportOne(const RequestRecord& record);
+  void exportOne(RequestRecord& record);
+  void exportFeedback(const FeedbackRecord& feedback);
 
   event::EventLoop loop_;
   std::atomic<uint64_t> exported_{0};
   std::atomic<uint64_t> failed_{0};
+  std::atomic<uint64_t> feedback_exported_{0};
+  std::atomic<uint64_t> feedback_dropped_{0};
+  SpanIdSource span_ids_;  // exporter thread only
   bool started_ = false;
 };
 

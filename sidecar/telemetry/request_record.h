@@ -9,18 +9,29 @@
 #include <vector>
 
 #include "api/response_sink.h"
+#include "config/config.h"
 
-namespace outrigger::chain { class WorkerChain; struct Route; }
+namespace outrigger::chain { class WorkerChain; struct Route; class OwnedMessages; }
 
 namespace outrigger::telemetry {
 
+using Attributes = std::vector<std::pair<std::string, std::string>>;
+
+// One step of a request. The chain fills the first five members (and a provider attempt's
+// attributes, chain/span_attributes.h); the exporter thread fills the ids and the wall-clock
+// start before the exporters see it (telemetry/trace_ids.h).
 struct SpanRecord {
-  std::string stage;     // guardrail.request | cache.lookup | provider | guardrail.response | cache.store
+  std::string stage;     // guardrail.request | cache.lookup | provider | guardrail.response | cache.store ...
   std::string instance;
   uint64_t start_ns = 0;
   uint64_t duration_ns = 0;
   std::string outcome;
+  Attributes attributes = {};  // OpenTelemetry GenAI names where they exist, else outrigger.*
+  std::string span_id = {};         // 16 hex digits
+  std::string parent_span_id = {};  // the request's root span
+  uint64_t start_unix_ns = 0;
 };
+
 
 struct MetadataRecord {
   std::string tenant, user, session, request_id, prompt_id, prompt_version, traceparent;
@@ -43,6 +54,26 @@ struct RequestRecord {
   double cost_usd = 0;
   std::vector<SpanRecord> spans;
   std::vector<Verdict> verdicts;
+  // Tracing: the monotonic time start_unix_ns was taken at (span starts convert from it), the
+  // root span (the request itself) and its parent, the caller's traceparent span id.
+  uint64_t start_mono_ns = 0;
+  std::string root_span_id, root_parent_span_id;
+  // Content, as the route's `capture` allows (telemetry/record_content.h).
+  config::Capture capture = config::Capture::kNone;
+  std::shared_ptr<const chain::OwnedMessages> prompt;  // null unless captured
+  std::string answer;
+  std::vector<ToolCall> answer_tool_calls;
+};
+
+// A score for an earlier answer (the wire Feedback), on its way to every exporter of the chain
+// it arrived under.
+struct FeedbackRecord {
+  std::shared_ptr<const chain::WorkerChain> chain;  // keeps the exporters alive
+  std::string trace_id;
+  double score = 0;
+  std::string comment;
+  MetadataRecord metadata;
+  uint64_t received_unix_ns = 0;
 };
 
 }  // namespace outrigger::telemetry

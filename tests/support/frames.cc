@@ -61,6 +61,15 @@ std::string cancelFrame(uint64_t sid) {
   return finish(b, sid, w::Body::Cancel, c.Union());
 }
 
+std::string feedbackFrame(uint64_t sid, const std::string& trace_id, double score, const std::string& comment,
+                          const std::string& tenant) {
+  flatbuffers::FlatBufferBuilder b;
+  auto md = w::CreateMetadataDirect(b, tenant.empty() ? nullptr : tenant.c_str());
+  auto f = w::CreateFeedbackDirect(b, trace_id.empty() ? nullptr : trace_id.c_str(), score,
+                                   comment.empty() ? nullptr : comment.c_str(), md);
+  return finish(b, sid, w::Body::Feedback, f.Union());
+}
+
 std::string pingFrame(uint64_t opaque) {
   flatbuffers::FlatBufferBuilder b;
   auto p = w::CreatePing(b, opaque);

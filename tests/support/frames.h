@@ -25,6 +25,9 @@ std::string requestFrame(uint64_t stream_id, const RequestSpec& spec);
 std::string helloFrame(uint16_t major = 1, uint32_t max_frame_size = 4u << 20);
 std::string cancelFrame(uint64_t stream_id);
 std::string pingFrame(uint64_t opaque);
+// A size-prefixed Frame{stream_id, Feedback}; an empty trace id or comment is left unset.
+std::string feedbackFrame(uint64_t stream_id, const std::string& trace_id, double score, const std::string& comment = "",
+                          const std::string& tenant = "");
 
 // 8-byte aligned copy of a frame, as the daemon would hold it.
 struct AlignedFrame {

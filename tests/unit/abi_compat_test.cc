@@ -154,6 +154,15 @@ TEST_CASE("the minimum struct sizes are the layouts of the frozen 1.0 and 1.1 he
   CHECK(v11.provider_hooks < sizeof(outrigger_provider_hooks));
 }
 
+TEST_CASE("a 1.0 or 1.1 exporter reads today's record: the span element and the record's prefix kept their layout") {
+  for (const frozen_layouts* v : {&outrigger_frozen_layouts_1_0, &outrigger_frozen_layouts_1_1}) {
+    INFO("minor " << v->abi_minor);
+    CHECK(sizeof(outrigger_span_view) == v->span_view);  // the stride an older exporter steps spans by
+    CHECK(OUTRIGGER_SIZE_THROUGH(outrigger_record_view, verdict_count) == v->record_view);
+  }
+  CHECK(sizeof(outrigger_record_view) > outrigger_frozen_layouts_1_1.record_view);  // the 1.2 tail
+}
+
 TEST_CASE("plugins built against the frozen 1.0 and 1.1 headers load on today's host") {
   for (const auto& [library, minor] : {std::pair{"abi_1_0", 0}, std::pair{"abi_1_1", 1}}) {
     auto types = plugin::loadLibrary(fixture(library));

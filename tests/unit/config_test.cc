@@ -182,3 +182,18 @@ TEST_CASE("max_reasks and max_held_bytes have defaults and bounds") {
   CHECK_FALSE(errorOf(std::string(kMinimal) + "max_reasks = 11\n").empty());
   CHECK(errorOf(std::string(kMinimal) + "max_held_bytes = 0\n").find("must be at least 1") != std::string::npos);
 }
+
+TEST_CASE("route capture is none by default, else metadata or full, and nothing else") {
+  auto none = config::parseConfig(kMinimal, "t.toml", ".");
+  REQUIRE(none.ok());
+  CHECK(none->routes[0].capture == config::Capture::kNone);
+  auto full = config::parseConfig(std::string(kMinimal) + "capture = \"full\"\n", "t.toml", ".");
+  REQUIRE(full.ok());
+  CHECK(full->routes[0].capture == config::Capture::kFull);
+  auto shape = config::parseConfig(std::string(kMinimal) + "capture = \"metadata\"\n", "t.toml", ".");
+  REQUIRE(shape.ok());
+  CHECK(shape->routes[0].capture == config::Capture::kMetadata);
+  std::string e = errorOf(std::string(kMinimal) + "capture = \"all\"\n");
+  CHECK(e.find("test.toml:6") != std::string::npos);
+  CHECK(e.find("'capture' in [routes.default] must be \"none\", \"metadata\" or \"full\"") != std::string::npos);
+}

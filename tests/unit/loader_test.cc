@@ -214,4 +214,36 @@ TEST_CASE("ABI structs keep their v1.0 layout") {
   STATIC_REQUIRE(offsetof(outrigger_http_request, total_timeout_ms) == 84);
   STATIC_REQUIRE(offsetof(outrigger_http_result, body_bytes) == 32);
   STATIC_REQUIRE(offsetof(outrigger_http_sink, on_complete) == 24);
+  // The record's 1.0 layout, and its minor 2 tail: span traces (a parallel array, so the span
+  // element exporters index by their own sizeof never grows) and captured content.
+  STATIC_REQUIRE(sizeof(outrigger_span_view) == 64);
+  STATIC_REQUIRE(offsetof(outrigger_record_view, spans) == 184);
+  STATIC_REQUIRE(offsetof(outrigger_record_view, verdict_count) == 208);
+  STATIC_REQUIRE(offsetof(outrigger_record_view, root_span_id) == 216);
+  STATIC_REQUIRE(offsetof(outrigger_record_view, root_parent_span_id) == 232);
+  STATIC_REQUIRE(offsetof(outrigger_record_view, span_traces) == 248);
+  STATIC_REQUIRE(offsetof(outrigger_record_view, span_trace_size) == 256);
+  STATIC_REQUIRE(offsetof(outrigger_record_view, capture) == 264);
+  STATIC_REQUIRE(offsetof(outrigger_record_view, prompt) == 272);
+  STATIC_REQUIRE(offsetof(outrigger_record_view, prompt_count) == 280);
+  STATIC_REQUIRE(offsetof(outrigger_record_view, answer) == 288);
+  STATIC_REQUIRE(offsetof(outrigger_record_view, answer_tool_calls) == 304);
+  STATIC_REQUIRE(offsetof(outrigger_record_view, answer_tool_call_count) == 312);
+  STATIC_REQUIRE(sizeof(outrigger_record_view) == 320);
+  STATIC_REQUIRE(sizeof(outrigger_attribute) == 32);
+  STATIC_REQUIRE(offsetof(outrigger_span_trace_view, parent_span_id) == 16);
+  STATIC_REQUIRE(offsetof(outrigger_span_trace_view, start_unix_ns) == 32);
+  STATIC_REQUIRE(offsetof(outrigger_span_trace_view, attributes) == 40);
+  STATIC_REQUIRE(offsetof(outrigger_span_trace_view, attribute_count) == 48);
+  STATIC_REQUIRE(sizeof(outrigger_span_trace_view) == 56);
+  // Minor 2: feedback, and the exporter hook that takes it.
+  STATIC_REQUIRE(offsetof(outrigger_feedback_view, trace_id) == 8);
+  STATIC_REQUIRE(offsetof(outrigger_feedback_view, score) == 24);
+  STATIC_REQUIRE(offsetof(outrigger_feedback_view, comment) == 32);
+  STATIC_REQUIRE(offsetof(outrigger_feedback_view, metadata) == 48);
+  STATIC_REQUIRE(offsetof(outrigger_feedback_view, received_unix_ns) == 56);
+  STATIC_REQUIRE(sizeof(outrigger_feedback_view) == 64);
+  STATIC_REQUIRE(offsetof(outrigger_exporter_hooks, flush) == 16);
+  STATIC_REQUIRE(offsetof(outrigger_exporter_hooks, export_feedback) == 24);
+  STATIC_REQUIRE(sizeof(outrigger_exporter_hooks) == 32);
 }

@@ -1,4 +1,4 @@
-// The exporter queue is bounded: a full queue drops records and counts every drop.
+// The exporter queue is bounded: a full queue drops records and feedback and counts every drop.
 #include <catch2/catch.hpp>
 
 #include "telemetry/exporter_thread.h"
@@ -16,4 +16,16 @@ TEST_CASE("a full exporter queue drops records without blocking and counts each 
   exporter.stop();  // drains what was queued
   CHECK(exporter.submit(std::make_shared<telemetry::RequestRecord>()) == false);  // stopped: refused, counted
   CHECK(exporter.dropped() == 7);
+}
+
+TEST_CASE("feedback shares the bounded exporter queue: a full queue drops it and counts each drop") {
+  telemetry::ExporterThread exporter(/*queue_capacity=*/2);
+  CHECK(exporter.submit(std::make_shared<telemetry::RequestRecord>()));
+  CHECK(exporter.submitFeedback(std::make_shared<telemetry::FeedbackRecord>()));
+  CHECK_FALSE(exporter.submitFeedback(std::make_shared<telemetry::FeedbackRecord>()));
+  CHECK(exporter.feedbackDropped() == 1);
+  CHECK(exporter.dropped() == 1);
+  exporter.start();
+  exporter.stop();
+  CHECK(exporter.feedbackExported() == 0);  // no chain: no exporter to hear it
 }

@@ -373,13 +373,48 @@ typedef struct outrigger_settlement {
 
 /* ------------------------------------------------------------------ finished-request record */
 
+/* One step of a finished request. An element of outrigger_record_view.spans, which a 1.0 or 1.1
+ * exporter steps through by its own sizeof: this struct never grows. What later minors know about
+ * a span is in outrigger_span_trace_view, a parallel array. */
 typedef struct outrigger_span_view {
-  outrigger_str stage;     /* guardrail.request | cache.lookup | provider | provider.embed | guardrail.response | cache.store */
-  outrigger_str instance;  /* plugin instance name */
+  outrigger_str stage;     /* guardrail.request | limiter.admit | cache.lookup | provider | provider.embed |
+                              guardrail.response | cache.store | resilience | fallback | limiter.settle */
+  outrigger_str instance;  /* plugin instance name (for resilience: the target started, if any) */
   uint64_t start_ns;       /* monotonic */
   uint64_t duration_ns;
-  outrigger_str outcome;   /* continue | pending | stop | hit | miss | error | skipped | cancelled */
+  outrigger_str outcome;   /* continue | pending | stop | hit | miss | error | skipped | cancelled ... */
 } outrigger_span_view;
+
+/* Minor 2. A span attribute: a key and its value as text. Keys follow the OpenTelemetry GenAI
+ * semantic conventions where one exists (gen_ai.provider.name, gen_ai.request.model,
+ * gen_ai.usage.input_tokens ...); the others start with "outrigger.". */
+typedef struct outrigger_attribute {
+  outrigger_str key;
+  outrigger_str value;
+} outrigger_attribute;
+
+/* Minor 2. The trace of one span: span_traces[i] belongs to spans[i]. Every span is a child of
+ * the request's root span (the record itself: record.root_span_id, from start_unix_ns for
+ * duration_ns), and the root is a child of the caller's W3C traceparent span when the request
+ * carried one. Ids are 16 lowercase hex digits (8 bytes), never all zero, unique within the
+ * trace. OWNERSHIP: host-owned, valid during export_record.
+ * The element size is the host's: step through the array by record.span_trace_size, not by
+ * your own sizeof, so a later minor can append members here. */
+typedef struct outrigger_span_trace_view {
+  outrigger_str span_id;
+  outrigger_str parent_span_id;          /* the root span's id */
+  uint64_t start_unix_ns;                /* wall clock; the span's start_ns on the record's clock */
+  const outrigger_attribute* attributes;
+  size_t attribute_count;
+} outrigger_span_trace_view;
+
+/* Minor 2. How much of a request's content its record carries (route `capture`). */
+typedef int32_t outrigger_capture;
+enum {
+  OUTRIGGER_CAPTURE_NONE = 0,      /* no prompt, no answer (the default: prompts hold personal data) */
+  OUTRIGGER_CAPTURE_METADATA = 1,  /* the prompt's roles, names and tool call names, without text */
+  OUTRIGGER_CAPTURE_FULL = 2       /* the prompt as the provider saw it, and the answer */
+};
 
 typedef struct outrigger_verdict_view {
   outrigger_str guardrail;
@@ -409,8 +444,38 @@ typedef struct outrigger_record_view {
   const outrigger_span_view* spans;
   size_t span_count;
   const outrigger_verdict_view* verdicts;
-  size_t verdict_count;
+  size_t verdict_count;            /* one per guardrail: its final verdict */
+
+  /* ---- minor 2: tracing and content. The record is always the host's size, but a host of an
+   * earlier 1.2 build lacks these: read them only when hdr.struct_size >=
+   * OUTRIGGER_SIZE_THROUGH(outrigger_record_view, answer_tool_call_count). */
+  outrigger_str root_span_id;        /* the request's own span */
+  outrigger_str root_parent_span_id; /* the caller's traceparent span id; empty when none */
+  const outrigger_span_trace_view* span_traces; /* span_count elements, parallel to spans */
+  size_t span_trace_size;            /* sizeof(outrigger_span_trace_view) on the host: the stride */
+  outrigger_capture capture;         /* what the fields below may carry */
+  uint8_t reserved2_[4];
+  /* The prompt after every rewriting step: what the last attempt's provider saw. METADATA: the
+   * roles, names, tool_call_ids and tool call ids, types and names, with empty text. NONE: NULL. */
+  const outrigger_message_view* prompt;
+  size_t prompt_count;
+  outrigger_str answer;              /* FULL only: the answer's text as the client got it */
+  const outrigger_tool_call_view* answer_tool_calls; /* FULL: whole; METADATA: without arguments */
+  size_t answer_tool_call_count;
 } outrigger_record_view;
+
+/* Minor 2. A score for an earlier answer (the wire Feedback), keyed by the trace id that answer
+ * carried. Feedback arrives on a stream of its own, possibly from another connection or process
+ * long after the answer, so the host does not check that the trace is one it served.
+ * OWNERSHIP: host-owned, valid during export_feedback. */
+typedef struct outrigger_feedback_view {
+  outrigger_header hdr;
+  outrigger_str trace_id;
+  double score;
+  outrigger_str comment;
+  const outrigger_metadata_view* metadata;  /* never NULL; its fields are empty when not sent */
+  uint64_t received_unix_ns;                /* wall clock when the host received it */
+} outrigger_feedback_view;
 
 /* ------------------------------------------------------------------ outbound HTTP (minor 1) */
 
@@ -728,6 +793,10 @@ typedef struct outrigger_exporter_hooks {
   outrigger_status (*export_record)(void* instance, const outrigger_record_view* record) OUTRIGGER_NOEXCEPT;
   /* [export] Optional. Push buffered records out; called on shutdown and reload. */
   outrigger_status (*flush)(void* instance) OUTRIGGER_NOEXCEPT;
+  /* [export] Optional (minor 2). One feedback record. Every exporter of the live config gets
+   * it, whatever route served the answer (feedback names no route). Same queue as the records:
+   * when it is full the feedback is dropped and counted. OUTRIGGER_E_UNSUPPORTED: not wanted. */
+  outrigger_status (*export_feedback)(void* instance, const outrigger_feedback_view* feedback) OUTRIGGER_NOEXCEPT;
 } outrigger_exporter_hooks;
 #define OUTRIGGER_MIN_SIZE_EXPORTER_HOOKS OUTRIGGER_SIZE_THROUGH(outrigger_exporter_hooks, flush) /* 1.0 */
 

@@ -302,6 +302,8 @@ class Exporter : public Instance {
   using Instance::Instance;
   virtual outrigger_status exportRecord(const outrigger_record_view& record) = 0;
   virtual outrigger_status flush() { return OUTRIGGER_OK; }
+  // ABI 1.2: a score for an earlier answer. Not overridden: feedback is not wanted.
+  virtual outrigger_status exportFeedback(const outrigger_feedback_view&) { return OUTRIGGER_E_UNSUPPORTED; }
 };
 
 namespace detail {
@@ -412,6 +414,9 @@ template <class T> struct Hooks<Exporter, T> {
           return guarded(i, [&] { return self<T>(i)->exportRecord(*r); });
         },
         [](void* i) noexcept { return guarded(i, [&] { return self<T>(i)->flush(); }); },
+        [](void* i, const outrigger_feedback_view* f) noexcept {
+          return guarded(i, [&] { return self<T>(i)->exportFeedback(*f); });
+        },
     };
     return &hooks;
   }
