@@ -87,8 +87,9 @@ outrigger_status RequestContext::startModelCall(plugin::PluginInstance* inst, co
   uint32_t remaining_ms = uint32_t((deadline_ns_ - now) / 1000000) + 1;
   uint32_t timeout = call.timeout_ms && call.timeout_ms < remaining_ms ? call.timeout_ms : remaining_ms;
   // Never past the caller's own deadline, to the nanosecond: the child's is capped at it.
-  // The child joins the caller's trace (W3C traceparent with the caller's trace id).
-  std::string traceparent = "00-" + trace_id_ + "-" + engine_.newTraceId().substr(0, 16) + "-01";
+  // The child joins the caller's trace: its root span's parent is the caller's span for the call.
+  std::string span_id = engine_.newTraceId().substr(0, 16);
+  std::string traceparent = "00-" + trace_id_ + "-" + span_id + "-01";
   auto input = childInput(call, views_.metadata, traceparent, timeout, deadline_ns_);
   std::unique_ptr<EmbedInput> embed_input;
   if (embed) {
@@ -97,6 +98,7 @@ outrigger_status RequestContext::startModelCall(plugin::PluginInstance* inst, co
     embed_input->dimensions = call.dimensions;
   }
   spans_.push_back({embed ? "model.embed" : "model.complete", inst->name(), now, 0, ""});
+  spans_.back().span_id = span_id;
   model_calls_.push_back(std::make_unique<ModelCall>(*this, spans_.size() - 1, complete, embed, user_data));
   ModelCall* mc = model_calls_.back().get();
   // It may end (and call back) before start returns: a refusal, a synchronous provider.

@@ -27,7 +27,8 @@ struct SpanRecord {
   uint64_t duration_ns = 0;
   std::string outcome;
   Attributes attributes = {};  // OpenTelemetry GenAI names where they exist, else outrigger.*
-  std::string span_id = {};         // 16 hex digits
+  std::string span_id = {};         // 16 hex digits; set by the exporter thread, or ahead for a
+                                    // model call's span (its child request's parent)
   std::string parent_span_id = {};  // the request's root span
   uint64_t start_unix_ns = 0;
 };

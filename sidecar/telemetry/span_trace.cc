@@ -94,9 +94,14 @@ void completeTrace(RequestRecord* r, SpanIdSource* ids) {
   };
   r->root_parent_span_id = parentSpanIdOf(r->metadata.traceparent, r->trace_id);
   if (!r->root_parent_span_id.empty()) used.push_back(r->root_parent_span_id);
+  // A span named on the request path keeps its id: a model call's child request names it as
+  // its parent.
+  for (const SpanRecord& s : r->spans) {
+    if (!s.span_id.empty()) used.push_back(s.span_id);
+  }
   r->root_span_id = fresh();
   for (SpanRecord& s : r->spans) {
-    s.span_id = fresh();
+    if (s.span_id.empty()) s.span_id = fresh();
     s.parent_span_id = r->root_span_id;
     // A span started before the request's clocks were read (none should) starts with it.
     s.start_unix_ns = r->start_unix_ns + (s.start_ns > r->start_mono_ns ? s.start_ns - r->start_mono_ns : 0);

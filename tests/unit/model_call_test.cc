@@ -24,7 +24,7 @@ struct Script {
   outrigger_status call_status = OUTRIGGER_OK;
   int callbacks = 0;
   outrigger_code callback_code = -1;
-  std::string judge_saw, judge_tenant, judge_trace, main_trace;
+  std::string judge_saw, judge_tenant, judge_trace, main_trace, judge_traceparent;
   uint64_t judge_deadline = 0, main_deadline = 0;
   int judge_cancels = 0;
   std::vector<float> vector;
@@ -46,6 +46,7 @@ class Scripted final : public plugin::Provider {
       s.judge_saw = std::string(plugin::view(r.messages[0].content));
       s.judge_tenant = std::string(plugin::view(r.metadata->tenant));
       s.judge_trace = std::string(plugin::view(r.trace_id));
+      s.judge_traceparent = std::string(plugin::view(r.metadata->traceparent));
       s.judge_deadline = r.deadline_ns;
       if (s.judge_says == "hang") return OUTRIGGER_PENDING;
       resp.content = plugin::str(s.judge_says);
@@ -198,6 +199,10 @@ TEST_CASE("a guardrail asks a judge route through the host: same tenant and trac
   CHECK(s.judge_tenant == "acme");
   CHECK(!s.main_trace.empty());
   CHECK(s.judge_trace == s.main_trace);
+  // A W3C traceparent naming the caller's trace and the caller's span for the call.
+  REQUIRE(s.judge_traceparent.size() == 55);
+  CHECK(s.judge_traceparent.substr(0, 3) == "00-");
+  CHECK(s.judge_traceparent.substr(3, 32) == s.main_trace);
   CHECK(s.judge_deadline <= s.main_deadline);
   CHECK(rig.engine.inFlight() == 0);
 }
