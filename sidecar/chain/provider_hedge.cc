@@ -63,7 +63,7 @@ void ProviderStage::startHedge(size_t index) {
   h.span = ctx_.spans_.size();
   const Target* started = h.target;
   outrigger_status rc = callStart(stage, &hedge_.view);
-  describeAttemptStart(&ctx_.spans_, h.span, *started, h.model);
+  if (traced()) describeAttemptStart(&ctx_.spans_, h.span, *started, h.model);
   // The hook may have settled the hedge already: it answered and won (promoted), failed, or the
   // request ended (a guardrail denied a chunk it sent) and cancelled it. Its accounting is done
   // then, whatever the hook returns.
@@ -130,7 +130,7 @@ void ProviderStage::hedgedFailure(plugin::PluginInstance* inst, const outrigger_
   std::string message(r.message.size ? std::string_view(r.message.data, r.message.size) : "provider failed");
   if (isHedge(inst)) {
     ctx_.closeSpanAt(hedge_.span, "error");
-    describeAttemptEnd(&ctx_.spans_, hedge_.span, r);
+    if (traced()) describeAttemptEnd(&ctx_.spans_, hedge_.span, r);
     LimiterStage::settle(ctx_, hedge_.target->key, static_cast<Code>(r.code), true, usageOf(r), r.cost_usd);
     planner_->hedgeFailed(now, failure);
     settleTokens(&hedge_.tokens, 0);
@@ -142,7 +142,7 @@ void ProviderStage::hedgedFailure(plugin::PluginInstance* inst, const outrigger_
     return;
   }
   ctx_.closeSpanAt(attempt_span_, "error");
-  describeAttemptEnd(&ctx_.spans_, attempt_span_, r);
+  if (traced()) describeAttemptEnd(&ctx_.spans_, attempt_span_, r);
   LimiterStage::settle(ctx_, target_->key, static_cast<Code>(r.code), true, usageOf(r), r.cost_usd);
   planner_->currentFailedWhileHedged(now, failure);
   settleTokens(&attempt_tokens_, 0);

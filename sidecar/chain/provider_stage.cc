@@ -25,6 +25,8 @@ const std::vector<Target>& ProviderStage::routeTargets() const {
   return ctx_.route_->targets.empty() ? implicit_targets_ : ctx_.route_->targets;
 }
 
+bool ProviderStage::traced() const { return !ctx_.route_->exporters.empty(); }
+
 bool ProviderStage::isAttempt(plugin::PluginInstance* inst) const {
   return ctx_.pendingIs(StageKind::kProvider, inst);
 }
@@ -61,7 +63,7 @@ bool ProviderStage::startAttempt(size_t index) {
   r.setPending(stage, StageKind::kProvider);
   attempt_span_ = r.spans_.size();
   outrigger_status rc = callStart(stage, &attempt_view_);
-  describeAttemptStart(&r.spans_, attempt_span_, *target_, r.model_);
+  if (traced()) describeAttemptStart(&r.spans_, attempt_span_, *target_, r.model_);
   if (rc == OUTRIGGER_PENDING) {
     if (!r.completed_in_hook_) armHedge();
     return r.completed_in_hook_;
@@ -145,7 +147,7 @@ outrigger_status ProviderStage::done(plugin::PluginInstance* inst, const outrigg
 bool ProviderStage::failed(const outrigger_response_view& response) {
   RequestContext& r = ctx_;
   r.closeSpanAt(attempt_span_, "error");
-  describeAttemptEnd(&r.spans_, attempt_span_, response);
+  if (traced()) describeAttemptEnd(&r.spans_, attempt_span_, response);
   settleTokens(&attempt_tokens_, 0);  // a failed attempt gives its estimate back
   const outrigger_usage& u = response.usage;
   LimiterStage::settle(r, target_->key, r.provider_code_, true,
@@ -181,7 +183,7 @@ void ProviderStage::succeeded(const outrigger_response_view& response) {
                usedTokens(response.usage.prompt_tokens, response.usage.completion_tokens, attempt_tokens_.charged));
   r.answered_ = true;
   r.closeSpanAt(attempt_span_, "ok");
-  describeAttemptEnd(&r.spans_, attempt_span_, response);
+  if (traced()) describeAttemptEnd(&r.spans_, attempt_span_, response);
   const outrigger_usage& u = response.usage;
   LimiterStage::settle(r, target_->key, Code::kOk, true,
                        {u.prompt_tokens, u.completion_tokens, u.cached_tokens, u.reasoning_tokens}, response.cost_usd);

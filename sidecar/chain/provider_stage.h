@@ -94,6 +94,8 @@ class ProviderStage final : public LimitWaiter {
   void endAttempt();
   static void onAttemptTimer(void* user_data, outrigger_status status);
   bool isAttempt(plugin::PluginInstance* inst) const;
+  // The route's records go to exporters: worth describing its attempts' spans.
+  bool traced() const;
   const std::vector<Target>& routeTargets() const;
   // provider_admission.cc
   void preparePlanner();
