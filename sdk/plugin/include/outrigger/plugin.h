@@ -684,9 +684,10 @@ typedef struct outrigger_host_api {
    *
    * Teardown: when the last chain holding the instance is gone, the host, on the instance's
    * loop, ends every timer and watch with a final OUTRIGGER_E_STALE call and runs the posts
-   * already queued, and only then calls destroy (on that loop). No callback runs during or after
-   * destroy, except a post made while teardown is under way, which runs with OUTRIGGER_E_STALE
-   * on the posting thread before instance_post returns. After teardown every call below returns
+   * already queued, and only then calls destroy (on that loop, when there was anything to end).
+   * A worker shutting down ends them the same way. No callback runs during or after destroy,
+   * except a post made while teardown is under way, which runs with OUTRIGGER_E_STALE on the
+   * posting thread before instance_post returns. From then on every call below returns
    * OUTRIGGER_E_STALE (instance_post: runs fn with it).
    *
    * Bounds per instance: OUTRIGGER_INSTANCE_MAX_TIMERS live timers,
