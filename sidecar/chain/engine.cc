@@ -41,9 +41,42 @@ Engine::~Engine() {
     }
   }
   for (auto& [route, queue] : limit_queues_) queue->close();
+  retireInstanceLoops();
   health_->addWaiting(-waiting_.exchange(0));  // the process count must not keep this worker's
   Engine* self = this;
   g_engines[loop_.index() & 0xff].compare_exchange_strong(self, nullptr);
+}
+
+void Engine::setChain(std::shared_ptr<const WorkerChain> chain) {
+  if (chain && !loops_retired_) bindInstanceLoops(*chain);
+  chain_ = std::move(chain);
+}
+
+void Engine::bindInstanceLoops(const WorkerChain& chain) {
+  std::erase_if(bound_loops_, [](const auto& l) { return l->retired(); });
+  // Exporters and shared instances refuse to bind; a bound instance is not bound again.
+  auto bind = [this](const Stage& stage) {
+    if (!stage.instance) return;
+    const std::shared_ptr<plugin::InstanceLoop>& l = stage.instance->instanceLoop();
+    if (l->bind(&loop_)) bound_loops_.push_back(l);
+  };
+  for (const auto& [name, route] : chain.routes) {
+    for (const Stage& s : route.guardrails) bind(s);
+    for (const Stage& s : route.limiters) bind(s);
+    for (const Stage& s : route.cache) bind(s);
+    for (const Target& t : route.targets) bind(t.stage);
+    bind(route.provider);
+  }
+}
+
+void Engine::retireInstanceLoops() {
+  loops_retired_ = true;
+  std::vector<std::shared_ptr<plugin::InstanceLoop>> bound;
+  bound.swap(bound_loops_);
+  for (const auto& l : bound) {
+    l->retire();
+    l->runDeferredTeardown();
+  }
 }
 
 Engine* Engine::forHandle(outrigger_request handle) {

@@ -101,8 +101,14 @@ class Engine : private resilience::CapacityWaiters {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // The chain new requests start on. In-flight requests keep theirs.
-  void setChain(std::shared_ptr<const WorkerChain> chain) { chain_ = std::move(chain); }
+  // The chain new requests start on. In-flight requests keep theirs. Binds the chain's
+  // per-worker instances to this engine's loop (ABI 1.2 instance loop access): the first
+  // chain that holds an instance gives it its loop.
+  void setChain(std::shared_ptr<const WorkerChain> chain);
+  // [loop, or the loop not running] Ends the loop use of every instance bound here (timers and
+  // watches get their final call) and runs teardowns left queued. Called before the loop closes
+  // its handles; no instance is bound afterwards.
+  void retireInstanceLoops();
   const std::shared_ptr<const WorkerChain>& chain() const { return chain_; }
 
   // Starts a request whose wire form lives in `frame` (request points into it). The sink gets
@@ -165,6 +171,7 @@ class Engine : private resilience::CapacityWaiters {
   void wake() override;
   void wakeOwnQueues();
   void countWaiting(LimitQueue* queue, int64_t delta);
+  void bindInstanceLoops(const WorkerChain& chain);
 
   // What a wake-up posted to this loop holds: it may run after the engine is gone (a loop driven
   // by hand in tests runs again after its engine), and then finds `engine` null.
@@ -193,6 +200,9 @@ class Engine : private resilience::CapacityWaiters {
   std::map<std::string, LimitQueue*, std::less<>> limit_queues_;  // each frees itself on close()
   std::atomic<int64_t> waiting_{0};  // requests in limit_queues_; written on the loop thread only
   std::shared_ptr<WakeToken> wake_token_;
+  // Instances bound to this loop, kept until retired so a stopping loop can still end them.
+  std::vector<std::shared_ptr<plugin::InstanceLoop>> bound_loops_;
+  bool loops_retired_ = false;
 };
 
 }  // namespace outrigger::chain

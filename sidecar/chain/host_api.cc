@@ -209,6 +209,47 @@ outrigger_status hostEmbed(void* host_ctx, outrigger_request handle, const outri
   }
 }
 
+// The instance's own loop (plugin/instance_loop.h): no request handle, the instance's worker.
+
+template <class F>
+outrigger_status onInstanceLoop(void* host_ctx, F&& f) noexcept {
+  try {
+    return f(*instanceOf(host_ctx)->instanceLoop());
+  } catch (...) {
+    return OUTRIGGER_E_NOMEM;
+  }
+}
+
+outrigger_status hostInstancePost(void* host_ctx, outrigger_callback fn, void* user_data) noexcept {
+  return onInstanceLoop(host_ctx, [&](plugin::InstanceLoop& l) { return l.post(fn, user_data); });
+}
+
+outrigger_status hostInstanceTimer(void* host_ctx, uint32_t delay_ms, uint32_t repeat_ms, outrigger_callback fn,
+                                   void* user_data, uint64_t* timer_id) noexcept {
+  return onInstanceLoop(host_ctx, [&](plugin::InstanceLoop& l) {
+    return l.setTimer(delay_ms, repeat_ms, fn, user_data, timer_id);
+  });
+}
+
+outrigger_status hostInstanceTimerCancel(void* host_ctx, uint64_t timer_id) noexcept {
+  return onInstanceLoop(host_ctx, [&](plugin::InstanceLoop& l) { return l.cancelTimer(timer_id); });
+}
+
+outrigger_status hostWatchFd(void* host_ctx, int fd, uint32_t events, outrigger_fd_callback fn, void* user_data,
+                             uint64_t* watch_id) noexcept {
+  return onInstanceLoop(host_ctx, [&](plugin::InstanceLoop& l) {
+    return l.watch(fd, events, fn, user_data, watch_id);
+  });
+}
+
+outrigger_status hostWatchFdUpdate(void* host_ctx, uint64_t watch_id, uint32_t events) noexcept {
+  return onInstanceLoop(host_ctx, [&](plugin::InstanceLoop& l) { return l.updateWatch(watch_id, events); });
+}
+
+outrigger_status hostUnwatchFd(void* host_ctx, uint64_t watch_id) noexcept {
+  return onInstanceLoop(host_ctx, [&](plugin::InstanceLoop& l) { return l.unwatch(watch_id); });
+}
+
 }  // namespace
 
 const outrigger_host_api& hostApiTemplate() {
@@ -233,6 +274,12 @@ const outrigger_host_api& hostApiTemplate() {
       &hostLimiterDone,
       &hostComplete,
       &hostEmbed,
+      &hostInstancePost,
+      &hostInstanceTimer,
+      &hostInstanceTimerCancel,
+      &hostWatchFd,
+      &hostWatchFdUpdate,
+      &hostUnwatchFd,
   };
   return api;
 }

@@ -132,6 +132,9 @@ void Worker::stop() {
     // Ending the requests aborted their transfers; now the multi handle, its cached
     // connections, polls and timer go, before the loop closes whatever is left.
     http_client_->shutdown();
+    // Plugin instances' own timers and fd watches end here, with their final calls, before the
+    // loop closes every handle.
+    engine_.retireInstanceLoops();
     // Connections free themselves once their last frames are written; the loop stops after the
     // last one (connectionClosed), or right away when there is none. A client that never reads
     // would hold its close forever, so after a grace the rest are closed without waiting.

@@ -32,6 +32,8 @@ class EventLoop {
 
   // [any] Asks the loop to close every handle and return from run().
   void stop();
+  // [any] stop() was called: post() refuses from now on.
+  bool stopping() const { return stopping_.load(std::memory_order_acquire); }
 
   // Runs the loop on the calling thread until stop(). Marks that thread as this loop's.
   void run();

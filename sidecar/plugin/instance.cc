@@ -10,7 +10,11 @@ Expected<std::shared_ptr<PluginInstance>> PluginInstance::create(const PluginTyp
   if (Status s = validateConfig(*type.schema, settings.config_json, settings.lines); !s.isOk()) {
     return Status(Code::kInvalidArgument, "instance '" + settings.name + "' (" + settings.where + "): " + s.message());
   }
-  std::shared_ptr<PluginInstance> inst(new PluginInstance(type, settings.name, settings.on_error));
+  std::shared_ptr<PluginInstance> inst(new PluginInstance(type, settings.name, settings.on_error),
+                                      &PluginInstance::release);
+  // Before create: a plugin may queue an instance_post there, to run once its loop is bound.
+  bool one_loop = !inst->shared() && type.kind != OUTRIGGER_KIND_EXPORTER;
+  inst->loop_ = std::make_shared<InstanceLoop>(one_loop);
   inst->api_ = host_template;
   inst->api_.host_ctx = inst.get();
   outrigger_error err{};
@@ -27,7 +31,15 @@ Expected<std::shared_ptr<PluginInstance>> PluginInstance::create(const PluginTyp
   return inst;
 }
 
+void PluginInstance::release(PluginInstance* instance) {
+  std::shared_ptr<InstanceLoop> loop = instance->loop_;
+  if (loop && loop->deferTeardown([instance] { delete instance; })) return;
+  delete instance;
+}
+
 PluginInstance::~PluginInstance() {
+  // Every timer, watch and early post makes its final call before the plugin is destroyed.
+  if (loop_) loop_->retire();
   if (handle_) type_->c_type->destroy(handle_);
 }
 

@@ -1,6 +1,7 @@
 // One created plugin instance: the C handle, its hook table and the host-API table the host
 // gave it. Destroyed (through the plugin's destroy) when the last chain snapshot that uses it
-// goes away.
+// goes away: where that reference dropped, or on the instance's loop when it still has timers,
+// watches or posts there (see instance_loop.h), after they made their final calls.
 #pragma once
 
 #include <atomic>
@@ -11,6 +12,7 @@
 
 #include "common/status.h"
 #include "config/config.h"
+#include "plugin/instance_loop.h"
 #include "plugin/loader.h"
 
 namespace outrigger::plugin {
@@ -40,18 +42,24 @@ class PluginInstance {
   const outrigger_limiter_hooks* limiter() const { return static_cast<const outrigger_limiter_hooks*>(type_->c_type->hooks); }
   const outrigger_exporter_hooks* exporter() const { return static_cast<const outrigger_exporter_hooks*>(type_->c_type->hooks); }
 
+  // The instance's own use of its worker's loop (ABI 1.2 instance_post, timers, fd watches).
+  const std::shared_ptr<InstanceLoop>& instanceLoop() const { return loop_; }
+
   // "stage/instance" label for origins and logs is built by the chain; this is for counters.
   std::atomic<uint64_t> failures{0};
 
  private:
   PluginInstance(const PluginType& type, std::string name, config::OnError on_error)
       : type_(&type), name_(std::move(name)), on_error_(on_error) {}
+  // The shared_ptr deleter: tears down here or queues the teardown to the instance's loop.
+  static void release(PluginInstance* instance);
 
   const PluginType* type_;
   std::string name_;
   config::OnError on_error_;
   outrigger_host_api api_{};
   void* handle_ = nullptr;
+  std::shared_ptr<InstanceLoop> loop_;
 };
 
 }  // namespace outrigger::plugin

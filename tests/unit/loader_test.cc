@@ -189,7 +189,14 @@ TEST_CASE("ABI structs keep their v1.0 layout") {
   STATIC_REQUIRE(offsetof(outrigger_host_api, limiter_done) == 136);
   STATIC_REQUIRE(offsetof(outrigger_host_api, complete) == 144);
   STATIC_REQUIRE(offsetof(outrigger_host_api, embed) == 152);
-  STATIC_REQUIRE(sizeof(outrigger_host_api) == 160);
+  // Minor 2: the instance's own loop, after the model calls.
+  STATIC_REQUIRE(offsetof(outrigger_host_api, instance_post) == 160);
+  STATIC_REQUIRE(offsetof(outrigger_host_api, instance_timer) == 168);
+  STATIC_REQUIRE(offsetof(outrigger_host_api, instance_timer_cancel) == 176);
+  STATIC_REQUIRE(offsetof(outrigger_host_api, watch_fd) == 184);
+  STATIC_REQUIRE(offsetof(outrigger_host_api, watch_fd_update) == 192);
+  STATIC_REQUIRE(offsetof(outrigger_host_api, unwatch_fd) == 200);
+  STATIC_REQUIRE(sizeof(outrigger_host_api) == 208);
   STATIC_REQUIRE(sizeof(outrigger_limiter_hooks) == 32);
   STATIC_REQUIRE(sizeof(outrigger_settlement) == 56);
   STATIC_REQUIRE(offsetof(outrigger_guardrail_hooks, on_cancel) == 32);

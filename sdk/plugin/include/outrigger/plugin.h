@@ -26,6 +26,7 @@
  *   [loop]  the worker thread that owns the request. Host calls with a request handle check
  *           this and return OUTRIGGER_E_WRONG_THREAD when called from elsewhere.
  *   [any]   any thread.
+ *   [instance loop] (minor 2) the worker loop a per-worker instance belongs to (instance_post).
  *   [export] the exporter thread.
  *
  * Async. Hooks return OUTRIGGER_CONTINUE (done, go on), OUTRIGGER_PENDING (the plugin will
@@ -629,6 +630,19 @@ typedef void (*outrigger_embed_callback)(void* user_data, const outrigger_embedd
  * ended first (so `user_data` can always be freed in the callback). Called exactly once. */
 typedef void (*outrigger_callback)(void* user_data, outrigger_status status);
 
+/* Minor 2: readiness of a watched file descriptor (watch_fd). */
+#define OUTRIGGER_FD_READABLE ((uint32_t)1 << 0)
+#define OUTRIGGER_FD_WRITABLE ((uint32_t)1 << 1)
+
+/* Called on the instance's loop with the OUTRIGGER_FD_* bits `fd` is ready for and
+ * OUTRIGGER_OK; last with OUTRIGGER_E_STALE, exactly once (see watch_fd). */
+typedef void (*outrigger_fd_callback)(void* user_data, int fd, uint32_t ready_events, outrigger_status status);
+
+/* Minor 2: what one instance may hold on its loop at once (see instance_post). */
+#define OUTRIGGER_INSTANCE_MAX_TIMERS 256
+#define OUTRIGGER_INSTANCE_MAX_WATCHES 64
+#define OUTRIGGER_INSTANCE_MAX_EARLY_POSTS 64
+
 /* OWNERSHIP: host-owned, valid for the instance's lifetime. `host_ctx` identifies the
  * instance to the host and is passed back on every call. */
 typedef struct outrigger_host_api {
@@ -719,6 +733,61 @@ typedef struct outrigger_host_api {
   /* [loop] Likewise, embeddings of call->inputs. */
   outrigger_status (*embed)(void* host_ctx, outrigger_request request, const outrigger_model_call* call,
                             outrigger_embed_callback done, void* user_data) OUTRIGGER_NOEXCEPT;
+
+  /* ---- minor 2: the instance's own loop, without a request (a Redis client on the worker's
+   * loop, a periodic refresh). Read behind OUTRIGGER_HAS_SLOT.
+   *
+   * A per-worker instance belongs to one worker's loop, bound when that worker installs the
+   * first chain that holds the instance (after create returned). Until then instance_post
+   * queues and the timer and fd calls return OUTRIGGER_E_UNSUPPORTED: start loop work from
+   * create with an instance_post. Shared instances (OUTRIGGER_CAP_SHARED_INSTANCE) and
+   * exporters have no single loop: every call below returns OUTRIGGER_E_UNSUPPORTED for them.
+   *
+   * [instance loop] means the thread of that loop; from any other thread these calls return
+   * OUTRIGGER_E_WRONG_THREAD. An error return never calls the callback; on OUTRIGGER_OK the
+   * callback's last call (its "final" call) comes exactly once, so user_data can be freed there.
+   *
+   * Teardown: when the last chain holding the instance is gone, the host, on the instance's
+   * loop, ends every timer and watch with a final OUTRIGGER_E_STALE call and runs the posts
+   * already queued, and only then calls destroy (on that loop, when there was anything to end).
+   * A worker shutting down ends them the same way. No callback runs during or after destroy,
+   * except a post made while teardown is under way, which runs with OUTRIGGER_E_STALE on the
+   * posting thread before instance_post returns. From then on every call below returns
+   * OUTRIGGER_E_STALE (instance_post: runs fn with it).
+   *
+   * Bounds per instance: OUTRIGGER_INSTANCE_MAX_TIMERS live timers,
+   * OUTRIGGER_INSTANCE_MAX_WATCHES live watches, OUTRIGGER_INSTANCE_MAX_EARLY_POSTS posts queued
+   * before the loop is bound; beyond them OUTRIGGER_E_NOMEM. */
+
+  /* [any] Runs `fn(user_data, OUTRIGGER_OK)` on the instance's loop, exactly once; with
+   * OUTRIGGER_E_STALE instead when the instance is torn down or its loop stopped first
+   * (possibly on the calling thread, before this returns). OUTRIGGER_E_NOMEM when the loop's
+   * queue is full (fn is not called). */
+  outrigger_status (*instance_post)(void* host_ctx, outrigger_callback fn, void* user_data) OUTRIGGER_NOEXCEPT;
+  /* [instance loop] Runs `fn` after `delay_ms`, then every `repeat_ms` when it is not 0. A
+   * one-shot timer's fn runs exactly once: OUTRIGGER_OK when it fires, or OUTRIGGER_E_STALE when
+   * cancelled or torn down first. A repeating timer's fn runs with OUTRIGGER_OK each time and,
+   * last, exactly once with OUTRIGGER_E_STALE (cancel or teardown). *timer_id names it. */
+  outrigger_status (*instance_timer)(void* host_ctx, uint32_t delay_ms, uint32_t repeat_ms, outrigger_callback fn,
+                                     void* user_data, uint64_t* timer_id) OUTRIGGER_NOEXCEPT;
+  /* [instance loop] Stops a timer; its final OUTRIGGER_E_STALE call runs before this returns
+   * (from inside the timer's own fn: right after that fn returns). OUTRIGGER_E_STALE for a timer
+   * that already made its final call. */
+  outrigger_status (*instance_timer_cancel)(void* host_ctx, uint64_t timer_id) OUTRIGGER_NOEXCEPT;
+  /* [instance loop] Calls `fn(user_data, fd, ready, OUTRIGGER_OK)` whenever `fd` is ready for
+   * some of `events` (OUTRIGGER_FD_* bits; 0 watches nothing for now). A polling error calls it
+   * with ready 0 and OUTRIGGER_E_INTERNAL; the watch stays. The final call is
+   * `fn(user_data, fd, 0, OUTRIGGER_E_STALE)`, exactly once, after unwatch_fd or at teardown.
+   * OWNERSHIP: the plugin owns `fd` and closes it only after unwatch_fd returned (or in the final
+   * call). One watch per fd: a second returns OUTRIGGER_E_INVALID. *watch_id names it. */
+  outrigger_status (*watch_fd)(void* host_ctx, int fd, uint32_t events, outrigger_fd_callback fn, void* user_data,
+                               uint64_t* watch_id) OUTRIGGER_NOEXCEPT;
+  /* [instance loop] Replaces the events a watch waits for (0: none for now). */
+  outrigger_status (*watch_fd_update)(void* host_ctx, uint64_t watch_id, uint32_t events) OUTRIGGER_NOEXCEPT;
+  /* [instance loop] Ends a watch; its final OUTRIGGER_E_STALE call runs before this returns
+   * (from inside the watch's own fn: right after that fn returns). No other call follows.
+   * OUTRIGGER_E_STALE for a watch already ended. */
+  outrigger_status (*unwatch_fd)(void* host_ctx, uint64_t watch_id) OUTRIGGER_NOEXCEPT;
 
   /* Tail: slots added by later minors go here. */
 } outrigger_host_api;
@@ -836,7 +905,9 @@ typedef struct outrigger_plugin_type {
   outrigger_status (*create)(const outrigger_host_api* host, outrigger_str instance_name,
                              outrigger_str config_json, void** instance,
                              outrigger_error* error) OUTRIGGER_NOEXCEPT;
-  /* [init] or the thread that dropped the last reference; no request is in flight. */
+  /* [init] or the thread that dropped the last reference; no request is in flight. Minor 2: an
+   * instance that still has timers, watches or posts on its loop is destroyed on that loop,
+   * after their final calls; no callback of the instance runs during destroy. */
   void (*destroy)(void* instance) OUTRIGGER_NOEXCEPT;
   /* The kind's hook table: outrigger_provider_hooks, _guardrail_hooks, _cache_hooks,
    * _exporter_hooks or (minor 2) _limiter_hooks, matching `kind`. */

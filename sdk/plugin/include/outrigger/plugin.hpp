@@ -169,9 +169,79 @@ class Host {
   outrigger_status httpResume(outrigger_request r, uint64_t transfer_id) const noexcept {
     return hasHttp() ? api_->http_resume(api_->host_ctx, r, transfer_id) : OUTRIGGER_E_UNSUPPORTED;
   }
+  // True when the host offers the instance's own loop (ABI minor 2): instancePost,
+  // instanceTimer and watchFd.
+  bool hasInstanceLoop() const noexcept {
+    return OUTRIGGER_HAS_SLOT(api_, outrigger_host_api, instance_post) &&
+           OUTRIGGER_HAS_SLOT(api_, outrigger_host_api, unwatch_fd);
+  }
+  // [any] Runs `fn` on this instance's loop, exactly once: OUTRIGGER_OK, or OUTRIGGER_E_STALE
+  // when the instance is torn down first. Works from the constructor too (it runs once the
+  // worker installs the instance). OUTRIGGER_E_UNSUPPORTED for shared instances, exporters
+  // and older hosts.
+  outrigger_status instancePost(Callback fn) const {
+    if (!hasInstanceLoop()) return OUTRIGGER_E_UNSUPPORTED;
+    return boxed(std::move(fn), [&](outrigger_callback tramp, void* box) {
+      return api_->instance_post(api_->host_ctx, tramp, box);
+    });
+  }
+  // [instance loop] Runs `fn` after delay_ms, then every repeat_ms when it is not 0. A one-shot
+  // `fn` runs once (OK, or STALE when cancelled first); a repeating one runs with OK each time
+  // and last with OUTRIGGER_E_STALE (instanceTimerCancel or teardown). The function is freed
+  // after its last call.
+  outrigger_status instanceTimer(uint32_t delay_ms, uint32_t repeat_ms, Callback fn, uint64_t* timer_id) const {
+    if (!hasInstanceLoop()) return OUTRIGGER_E_UNSUPPORTED;
+    auto* box = new TimerBox{std::move(fn), repeat_ms != 0};
+    outrigger_status st =
+        api_->instance_timer(api_->host_ctx, delay_ms, repeat_ms, &Host::timerTrampoline, box, timer_id);
+    if (st != OUTRIGGER_OK) delete box;
+    return st;
+  }
+  outrigger_status instanceTimerCancel(uint64_t timer_id) const noexcept {
+    return hasInstanceLoop() ? api_->instance_timer_cancel(api_->host_ctx, timer_id) : OUTRIGGER_E_UNSUPPORTED;
+  }
+  // [instance loop] Calls `fn(fd, ready, OUTRIGGER_OK)` when `fd` is ready for some of `events`
+  // (OUTRIGGER_FD_* bits), and last `fn(fd, 0, OUTRIGGER_E_STALE)` after unwatchFd or at
+  // teardown. The plugin owns `fd` and closes it after unwatchFd.
+  using FdCallback = std::function<void(int fd, uint32_t ready, outrigger_status status)>;
+  outrigger_status watchFd(int fd, uint32_t events, FdCallback fn, uint64_t* watch_id) const {
+    if (!hasInstanceLoop()) return OUTRIGGER_E_UNSUPPORTED;
+    auto* box = new FdCallback(std::move(fn));
+    outrigger_status st = api_->watch_fd(api_->host_ctx, fd, events, &Host::fdTrampoline, box, watch_id);
+    if (st != OUTRIGGER_OK) delete box;
+    return st;
+  }
+  outrigger_status watchFdUpdate(uint64_t watch_id, uint32_t events) const noexcept {
+    return hasInstanceLoop() ? api_->watch_fd_update(api_->host_ctx, watch_id, events) : OUTRIGGER_E_UNSUPPORTED;
+  }
+  outrigger_status unwatchFd(uint64_t watch_id) const noexcept {
+    return hasInstanceLoop() ? api_->unwatch_fd(api_->host_ctx, watch_id) : OUTRIGGER_E_UNSUPPORTED;
+  }
   const outrigger_host_api* api() const noexcept { return api_; }
 
  private:
+  struct TimerBox {
+    Callback fn;
+    bool repeating;
+  };
+  static void timerTrampoline(void* user_data, outrigger_status status) noexcept {
+    auto* box = static_cast<TimerBox*>(user_data);
+    bool last = !box->repeating || status != OUTRIGGER_OK;
+    try {
+      box->fn(status);
+    } catch (...) {
+    }
+    if (last) delete box;
+  }
+  static void fdTrampoline(void* user_data, int fd, uint32_t ready, outrigger_status status) noexcept {
+    auto* fn = static_cast<FdCallback*>(user_data);
+    try {
+      (*fn)(fd, ready, status);
+    } catch (...) {
+    }
+    if (status == OUTRIGGER_E_STALE) delete fn;
+  }
+
   template <class Submit>
   static outrigger_status boxed(Callback fn, Submit&& submit) {
     auto* box = new Callback(std::move(fn));

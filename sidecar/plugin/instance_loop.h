@@ -1,0 +1,108 @@
+// A per-worker plugin instance's own use of its worker's loop, without a request: posts, timers
+// and fd watches (ABI 1.2 instance_post, instance_timer, watch_fd). It makes a Redis client on
+// the worker's loop or a periodic refresh possible, and guarantees each callback a final call.
+//
+// Binding. Instances are created on the main thread before their worker exists, so the loop is
+// bound later: by the worker's engine when it installs the first chain that holds the instance
+// (Engine::setChain). Until then posts queue (bounded) and timers and watches are refused with
+// OUTRIGGER_E_UNSUPPORTED; shared instances and exporters are never bound.
+//
+// Teardown. The instance's last reference may drop on any thread. When it still has timers,
+// watches or posts on its loop, or one of its callbacks is running, the teardown (retire, then
+// the plugin's destroy) is queued to the loop; otherwise it runs where the reference dropped.
+// retire() closes every handle on the loop thread and gives each callback its final
+// OUTRIGGER_E_STALE call before destroy. When the loop stops first, the engine that bound the
+// instance retires it, and runs a teardown left queued, before the loop closes its handles.
+//
+// Threads: post() and deferTeardown() are [any]; bind() is called by the binding engine; the
+// timer and watch calls check that they run on the bound loop. Handle memory is freed in the
+// close callbacks, which touch nothing else.
+#pragma once
+
+#include <uv.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include <outrigger/plugin.h>
+
+namespace outrigger::event { class EventLoop; }
+
+namespace outrigger::plugin {
+
+class InstanceLoop : public std::enable_shared_from_this<InstanceLoop> {
+ public:
+  // `bindable`: the instance runs on one worker (neither shared nor an exporter).
+  explicit InstanceLoop(bool bindable) : bindable_(bindable) {}
+  ~InstanceLoop();
+  InstanceLoop(const InstanceLoop&) = delete;
+  InstanceLoop& operator=(const InstanceLoop&) = delete;
+
+  // Binds to `loop` and hands it the posts queued so far. False when the instance has no single
+  // loop, is bound already or was torn down (the caller then keeps no reference for retiring).
+  bool bind(event::EventLoop* loop);
+
+  // The host API calls; each returns the status the plugin gets (see plugin.h).
+  outrigger_status post(outrigger_callback fn, void* user_data);  // [any]
+  outrigger_status setTimer(uint32_t delay_ms, uint32_t repeat_ms, outrigger_callback fn, void* user_data,
+                            uint64_t* timer_id);
+  outrigger_status cancelTimer(uint64_t timer_id);
+  outrigger_status watch(int fd, uint32_t events, outrigger_fd_callback fn, void* user_data, uint64_t* watch_id);
+  outrigger_status updateWatch(uint64_t watch_id, uint32_t events);
+  outrigger_status unwatch(uint64_t watch_id);
+
+  // [any] The instance's last reference dropped. True when `teardown` (which must retire this and
+  // destroy the plugin) was queued to the loop, or kept for the engine's retire when the loop is
+  // stopping; false when the caller runs it now. From here on, posts are answered
+  // OUTRIGGER_E_STALE on the posting thread and new timers and watches are refused.
+  bool deferTeardown(std::function<void()> teardown);
+  // [loop, or its loop not running] Ends every timer and watch with its final OUTRIGGER_E_STALE
+  // call and answers queued early posts with it; later calls get OUTRIGGER_E_STALE. Idempotent.
+  void retire();
+  // [loop, or its loop not running] Runs a teardown deferTeardown kept and that has not run.
+  void runDeferredTeardown();
+
+  bool retired() const { return state_.load(std::memory_order_acquire) == State::kRetired; }
+  size_t timersForTest() const { return timers_.size(); }
+  size_t watchesForTest() const { return watches_.size(); }
+
+ private:
+  enum class State { kUnbound, kBound, kClosing, kRetired };
+  struct Timer;
+  struct Watch;
+  struct PostedCall;
+  struct EarlyPost {
+    outrigger_callback fn;
+    void* user_data;
+  };
+
+  outrigger_status onLoopCheck() const;
+  bool postLocked(outrigger_callback fn, void* user_data);  // mu_ held, state kBound
+  void endTimer(Timer* t);
+  void endWatch(Watch* w);
+  void finalTimer(Timer* t);
+  void finalWatch(Watch* w);
+  static void onTimer(uv_timer_t* handle);
+  static void onPoll(uv_poll_t* handle, int status, int events);
+
+  const bool bindable_;
+  mutable std::mutex mu_;  // state_ changes, loop_, early_, in_flight_, teardown_
+  std::atomic<State> state_{State::kUnbound};
+  event::EventLoop* loop_ = nullptr;
+  std::vector<EarlyPost> early_;
+  size_t in_flight_ = 0;  // posts queued on the loop and not yet run
+  std::function<void()> teardown_;
+  // Loop thread only (or while the loop does not run).
+  std::unordered_map<uint64_t, Timer*> timers_;
+  std::unordered_map<uint64_t, Watch*> watches_;
+  std::atomic<size_t> live_{0};  // timers_ + watches_, read by deferTeardown on any thread
+  uint64_t next_id_ = 1;
+  int depth_ = 0;  // callbacks of this instance running on the loop
+};
+
+}  // namespace outrigger::plugin
