@@ -11,6 +11,7 @@
 #include "chain/request_context.h"
 #include "outrigger_generated.h"
 #include "plugin/schema.h"
+#include "support/in_test_plugins.h"
 #include "support/frames.h"
 
 using namespace outrigger;
@@ -148,15 +149,6 @@ class TestSink : public ResponseSink {
   std::vector<std::string> chunks;
   std::vector<End> ends;
 };
-
-plugin::PluginType typeFor(const outrigger_plugin_type* c) {
-  plugin::PluginType t;
-  t.c_type = c;
-  t.kind = c->kind;
-  t.name = plugin::view(c->name);
-  t.schema = plugin::compileSchema(R"({"type":"object"})").value();
-  return t;
-}
 
 // One worker's engine on a loop the test drives, with a route: [probe guard] -> probe provider.
 struct Harness {

@@ -13,8 +13,10 @@
 #include "chain/engine.h"
 #include "chain/host_api.h"
 #include "plugin/schema.h"
+#include "support/in_test_plugins.h"
 
 using namespace outrigger;
+using outrigger::testing::typeFor;
 
 namespace {
 
@@ -177,15 +179,6 @@ class ActingGuard final : public plugin::Guardrail {
   outrigger_message_view message_{};
   outrigger_guardrail_action action_{};
 };
-
-plugin::PluginType typeFor(const outrigger_plugin_type* c) {
-  plugin::PluginType t;
-  t.c_type = c;
-  t.kind = c->kind;
-  t.name = plugin::view(c->name);
-  t.schema = plugin::compileSchema(R"({"type":"object"})").value();
-  return t;
-}
 
 struct Outcome {
   Code code = Code::kUnknown;

@@ -17,8 +17,10 @@
 #include "chain/engine.h"
 #include "chain/host_api.h"
 #include "plugin/schema.h"
+#include "support/in_test_plugins.h"
 
 using namespace outrigger;
+using outrigger::testing::typeFor;
 
 namespace {
 
@@ -108,15 +110,6 @@ outrigger_plugin_type probeType(uint64_t capabilities) {
 
 const outrigger_plugin_type kPerWorker = probeType(0);
 const outrigger_plugin_type kShared = probeType(OUTRIGGER_CAP_SHARED_INSTANCE);
-
-plugin::PluginType typeFor(const outrigger_plugin_type* c) {
-  plugin::PluginType t;
-  t.c_type = c;
-  t.kind = c->kind;
-  t.name = plugin::view(c->name);
-  t.schema = plugin::compileSchema(R"({"type":"object"})").value();
-  return t;
-}
 
 struct Rig {
   event::EventLoop loop{50};

@@ -13,8 +13,10 @@
 #include "chain/host_api.h"
 #include "config/config.h"
 #include "plugin/schema.h"
+#include "support/in_test_plugins.h"
 
 using namespace outrigger;
+using outrigger::testing::typeFor;
 
 namespace {
 
@@ -140,15 +142,6 @@ class CountingProvider final : public plugin::Provider {
   }
   void cancel(outrigger_request) override {}
 };
-
-plugin::PluginType typeFor(const outrigger_plugin_type* c) {
-  plugin::PluginType t;
-  t.c_type = c;
-  t.kind = c->kind;
-  t.name = plugin::view(c->name);
-  t.schema = plugin::compileSchema(R"({"type":"object"})").value();
-  return t;
-}
 
 struct Outcome {
   Code code = Code::kUnknown;

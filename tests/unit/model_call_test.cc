@@ -11,8 +11,10 @@
 #include "chain/host_api.h"
 #include "config/config.h"
 #include "plugin/schema.h"
+#include "support/in_test_plugins.h"
 
 using namespace outrigger;
+using outrigger::testing::typeFor;
 
 namespace {
 
@@ -114,15 +116,6 @@ class Judge final : public plugin::Guardrail {
  private:
   std::string question_;
 };
-
-plugin::PluginType typeFor(const outrigger_plugin_type* c) {
-  plugin::PluginType t;
-  t.c_type = c;
-  t.kind = c->kind;
-  t.name = plugin::view(c->name);
-  t.schema = plugin::compileSchema(R"({"type":"object"})").value();
-  return t;
-}
 
 struct Outcome {
   Code code = Code::kUnknown;

@@ -16,9 +16,11 @@
 #include "chain/host_api.h"
 #include "common/clock.h"
 #include "plugin/schema.h"
+#include "support/in_test_plugins.h"
 #include "telemetry/exporter_thread.h"
 
 using namespace outrigger;
+using outrigger::testing::typeFor;
 
 namespace {
 
@@ -168,15 +170,6 @@ class ToggleCache final : public plugin::Cache {
   }
   void store(const outrigger_request_view&, const outrigger_response_view&) override {}
 };
-
-plugin::PluginType typeFor(const outrigger_plugin_type* c) {
-  plugin::PluginType t;
-  t.c_type = c;
-  t.kind = c->kind;
-  t.name = plugin::view(c->name);
-  t.schema = plugin::compileSchema(R"({"type":"object"})").value();
-  return t;
-}
 
 class Sink : public ResponseSink {
  public:

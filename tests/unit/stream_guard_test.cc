@@ -12,8 +12,10 @@
 #include "chain/engine.h"
 #include "chain/host_api.h"
 #include "plugin/schema.h"
+#include "support/in_test_plugins.h"
 
 using namespace outrigger;
+using outrigger::testing::typeFor;
 
 namespace {
 
@@ -147,15 +149,6 @@ class Holder final : public plugin::Guardrail {
   std::string seen_;
   Release release_;
 };
-
-plugin::PluginType typeFor(const outrigger_plugin_type* c) {
-  plugin::PluginType t;
-  t.c_type = c;
-  t.kind = c->kind;
-  t.name = plugin::view(c->name);
-  t.schema = plugin::compileSchema(R"({"type":"object"})").value();
-  return t;
-}
 
 struct Outcome {
   Code code = Code::kUnknown;
