@@ -6,6 +6,7 @@
 
 #include <deque>
 #include <map>
+#include <thread>
 
 #include <outrigger/plugin.hpp>
 
@@ -375,4 +376,36 @@ TEST_CASE("a REWRITE without an action, or with one smaller than its 1.2 layout,
     REQUIRE(rig.verdict());
     CHECK(rig.verdict()->kind == VerdictKind::kError);
   }
+}
+
+TEST_CASE("guardrail_decided and request state from another thread are refused; the request is not touched") {
+  Rig rig;
+  s.request_mode = "redact_later";
+  s.provider_hangs = true;
+  auto in = std::make_unique<chain::CallInput>();
+  in->model = "default";
+  in->messages.push_back({"user", "nothing secret", "", "", {}});
+  rig.loop.runUntilForTest([&] {
+    rig.engine.start(std::move(in), &rig.sink, 1);
+    return true;
+  }, 10);
+  const outrigger_host_api* gh = s.guard_host;
+  outrigger_request handle = s.last_handle;
+  outrigger_status decided = OUTRIGGER_OK, state = OUTRIGGER_OK;
+  void* read = &decided;
+  std::thread([&] {
+    decided = gh->guardrail_decided(gh->host_ctx, handle, OUTRIGGER_CONTINUE, OUTRIGGER_VERDICT_PASS, {nullptr, 0}, nullptr);
+    state = gh->set_request_state(gh->host_ctx, handle, &decided, nullptr);
+    read = gh->request_state(gh->host_ctx, handle);
+  }).join();
+  CHECK(decided == OUTRIGGER_E_WRONG_THREAD);
+  CHECK(state == OUTRIGGER_E_WRONG_THREAD);
+  CHECK(read == nullptr);
+  // The plugin's own decision (on its timer, on the loop) still goes through.
+  REQUIRE(rig.loop.runUntilForTest([] { return !s.provider_saw.empty(); }, 2000));
+  rig.loop.runUntilForTest([&] {
+    rig.engine.cancel(handle, Code::kCancelled, "test over");
+    return true;
+  }, 10);
+  CHECK(rig.sink.out.ends == 1);
 }

@@ -4,6 +4,8 @@
 // call what its `calls` names, and calls may not form a cycle.
 #include <catch2/catch.hpp>
 
+#include <thread>
+
 #include <outrigger/plugin.hpp>
 
 #include "chain/chain.h"
@@ -275,4 +277,33 @@ TEST_CASE("routes whose calls form a cycle are refused when the config loads") {
   CHECK(unknown.status().message().find("unknown route 'nowhere'") != std::string::npos);
   auto fine = config::parseConfig(base + "[routes.c]\nprovider = \"mock\"\n", "calls.toml", ".");
   CHECK(fine.ok());
+}
+
+TEST_CASE("a model call from another thread is refused and runs nothing") {
+  Rig rig;
+  s.judge_says = "hang";
+  rig.start();
+  REQUIRE(rig.loop.runUntilForTest([] { return !s.judge_saw.empty(); }, 1000));
+  s.judge_saw.clear();
+  // The thread check comes before anything else, so the template table reaches it.
+  const outrigger_host_api* api = &chain::hostApiTemplate();
+  outrigger_model_call call{};
+  call.hdr = OUTRIGGER_HEADER_INIT(outrigger_model_call);
+  call.route = plugin::str("judge");
+  outrigger_message_view m{plugin::str("user"), plugin::str("again?"), {}, {}, nullptr, 0};
+  call.messages = &m;
+  call.message_count = 1;
+  outrigger_status st = OUTRIGGER_OK;
+  outrigger_request h = s.main_handle;
+  std::thread([&] {
+    st = api->complete(api->host_ctx, h, &call, [](void*, const outrigger_response_view*) noexcept {}, nullptr);
+  }).join();
+  CHECK(st == OUTRIGGER_E_WRONG_THREAD);
+  CHECK(s.judge_saw.empty());
+  CHECK(rig.engine.inFlight() == 2);  // the caller and its first call, nothing more
+  rig.loop.runUntilForTest([&] {
+    rig.engine.cancel(h, Code::kCancelled, "test over");
+    return true;
+  }, 10);
+  CHECK(rig.engine.inFlight() == 0);
 }
