@@ -378,7 +378,7 @@ TEST_CASE("a REWRITE without an action, or with one smaller than its 1.2 layout,
   }
 }
 
-TEST_CASE("guardrail_decided and request state from another thread are refused; the request is not touched") {
+TEST_CASE("guardrail_decided and request state from another thread are refused, and the request is not touched") {
   Rig rig;
   s.request_mode = "redact_later";
   s.provider_hangs = true;
