@@ -101,7 +101,7 @@ class FakeDaemon:
 
     def go_away(self, last_stream_id: Optional[int] = None) -> None:
         """GoAway on every open connection; streams past `last_stream_id` are refused from then on."""
-        for conn in self.conns:
+        for conn in list(self.conns):
             if conn.closed:
                 continue
             with conn.lock:
@@ -121,7 +121,8 @@ class FakeDaemon:
                 conn.close()
 
     def drop_connections(self) -> None:
-        for conn in self.conns:
+        # The connections open now: a client reconnecting meanwhile must not lose the new one.
+        for conn in list(self.conns):
             conn.close()
 
     def end_all_then_fail(self, ends: Dict[int, Dict[str, Any]], error: Dict[str, Any]) -> None:
@@ -130,13 +131,13 @@ class FakeDaemon:
         frames = [wirebuild.encode({"stream_id": sid, "body_type": "ResponseEnd", "body": body})
                   for sid, body in ends.items()]
         frames.append(wirebuild.encode({"stream_id": 0, "body_type": "Error", "body": error}))
-        for conn in self.conns:
+        for conn in list(self.conns):
             if not conn.closed:
                 conn.send_raw(b"".join(frames))
                 conn.close()
 
     def send_all(self, data: bytes) -> None:
-        for conn in self.conns:
+        for conn in list(self.conns):
             if not conn.closed:
                 conn.send_raw(data)
 
