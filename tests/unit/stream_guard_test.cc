@@ -112,7 +112,7 @@ class Holder final : public plugin::Guardrail {
       res.reason = plugin::str("card number redacted");
       return OUTRIGGER_RELEASE;
     }
-    if (mode == "hold_all" || mode == "hold_all_stop_at_end") return OUTRIGGER_HOLD;
+    if (mode == "hold_all" || mode == "hold_all_stop_at_end" || mode == "hold_all_end_pending") return OUTRIGGER_HOLD;
     if (mode == "upper") {
       for (char& ch : piece) ch = char(std::toupper(static_cast<unsigned char>(ch)));
       res.action = release_.with(piece);
@@ -135,6 +135,7 @@ class Holder final : public plugin::Guardrail {
   outrigger_status onStreamEnd(const outrigger_request_view&, outrigger_guardrail_result& res) override {
     if (second_) return OUTRIGGER_CONTINUE;
     ++s.stream_ends;
+    if (s.first_mode == "hold_all_end_pending") return OUTRIGGER_PENDING;
     if (s.first_mode == "hold_all_stop_at_end") {
       res.verdict = OUTRIGGER_VERDICT_DENY;
       res.reason = plugin::str("the whole answer is off topic");
@@ -357,4 +358,21 @@ TEST_CASE("a failing on_chunk with on_error = deny ends the stream INTERNAL") {
   CHECK(out.chunks == std::vector<std::string>{"Hel"});
   REQUIRE(rig.verdictOf("first"));
   CHECK(rig.verdictOf("first")->kind == VerdictKind::kError);
+}
+
+TEST_CASE("a deadline while on_stream_end is pending reaches on_cancel, and nothing held goes out") {
+  Rig rig;
+  s.first_mode = "hold_all_end_pending";
+  rig.start();
+  REQUIRE(rig.loop.runUntilForTest([] { return s.stream_ends == 1; }, 1000));
+  CHECK(rig.sink.out.ends == 0);  // the answer waits for the decision
+  rig.loop.runUntilForTest([&] {
+    rig.engine.cancel(s.handle, Code::kDeadlineExceeded, "deadline exceeded");
+    return true;
+  }, 10);
+  CHECK(rig.sink.out.ends == 1);
+  CHECK(rig.sink.out.code == Code::kDeadlineExceeded);
+  CHECK(rig.sink.out.chunks.empty());
+  CHECK(s.guard_cancels == 1);
+  CHECK(rig.sink.held_at_end == 0);
 }
