@@ -395,8 +395,9 @@ outrigger_status InstanceLoop::httpRequest(const outrigger_http_request& request
   // No request, so no deadline: the request struct's own timeouts bound the transfer.
   outrigger_status st = http_->start(http_owner_, /*deadline_ns=*/0, request, kTransferSink, t.get(), &t->id);
   if (st != OUTRIGGER_OK) return st;
-  *transfer_id = t->id;
-  transfers_.emplace(t->id, t.release());
+  uint64_t id = t->id;
+  *transfer_id = id;
+  transfers_.emplace(id, t.release());
   live_.fetch_add(1);
   return OUTRIGGER_OK;
 }
