@@ -54,11 +54,12 @@ void Engine::setChain(std::shared_ptr<const WorkerChain> chain) {
 
 void Engine::bindInstanceLoops(const WorkerChain& chain) {
   std::erase_if(bound_loops_, [](const auto& l) { return l->retired(); });
-  // Exporters and shared instances refuse to bind; a bound instance is not bound again.
+  // Shared instances refuse to bind; a bound instance is not bound again. Exporters are not in
+  // these stages: the exporter thread binds them to its own loop.
   auto bind = [this](const Stage& stage) {
     if (!stage.instance) return;
     const std::shared_ptr<plugin::InstanceLoop>& l = stage.instance->instanceLoop();
-    if (l->bind(&loop_)) bound_loops_.push_back(l);
+    if (l->bind(&loop_, http_client_)) bound_loops_.push_back(l);
   };
   for (const auto& [name, route] : chain.routes) {
     for (const Stage& s : route.guardrails) bind(s);

@@ -250,6 +250,28 @@ outrigger_status hostUnwatchFd(void* host_ctx, uint64_t watch_id) noexcept {
   return onInstanceLoop(host_ctx, [&](plugin::InstanceLoop& l) { return l.unwatch(watch_id); });
 }
 
+outrigger_status hostInstanceHttpRequest(void* host_ctx, const outrigger_http_request* http,
+                                         const outrigger_http_sink* sink, void* user_data,
+                                         uint64_t* transfer_id) noexcept {
+  outrigger_http_request http_copy;
+  outrigger_http_sink sink_copy;
+  if (!transfer_id || !plugin::copyPluginStruct(http, OUTRIGGER_MIN_SIZE_HTTP_REQUEST, &http_copy) ||
+      !plugin::copyPluginStruct(sink, OUTRIGGER_MIN_SIZE_HTTP_SINK, &sink_copy)) {
+    return OUTRIGGER_E_INVALID;
+  }
+  return onInstanceLoop(host_ctx, [&](plugin::InstanceLoop& l) {
+    return l.httpRequest(http_copy, sink_copy, user_data, transfer_id);
+  });
+}
+
+outrigger_status hostInstanceHttpCancel(void* host_ctx, uint64_t transfer_id) noexcept {
+  return onInstanceLoop(host_ctx, [&](plugin::InstanceLoop& l) { return l.httpCancel(transfer_id); });
+}
+
+outrigger_status hostInstanceHttpResume(void* host_ctx, uint64_t transfer_id) noexcept {
+  return onInstanceLoop(host_ctx, [&](plugin::InstanceLoop& l) { return l.httpResume(transfer_id); });
+}
+
 }  // namespace
 
 const outrigger_host_api& hostApiTemplate() {
@@ -280,6 +302,9 @@ const outrigger_host_api& hostApiTemplate() {
       &hostWatchFd,
       &hostWatchFdUpdate,
       &hostUnwatchFd,
+      &hostInstanceHttpRequest,
+      &hostInstanceHttpCancel,
+      &hostInstanceHttpResume,
   };
   return api;
 }

@@ -83,7 +83,9 @@ int Daemon::run() {
                                                           settings_.server.max_connections_per_peer,
                                                           connectionDescriptorBudget());
   SocketGuards guards{partial_budget_.get(), peer_policy_.get(), admission_.get()};
-  exporter_ = std::make_unique<telemetry::ExporterThread>(settings_.exporter_queue_capacity);
+  exporter_ = std::make_unique<telemetry::ExporterThread>(settings_.exporter_queue_capacity,
+                                                          upstreamSettings(settings_.server));
+  exporter_->adopt(snapshot_->exporters);
   exporter_->start();
   for (uint32_t i = 0; i < n; ++i) {
     workers_.push_back(
@@ -225,6 +227,7 @@ void Daemon::reload() {
   ++generation_;
   auto old = snapshot_;
   snapshot_ = snapshot.value();
+  exporter_->adopt(snapshot_->exporters);
   for (size_t i = 0; i < workers_.size(); ++i) workers_[i]->publish(snapshot_->workers[i]);
   exporter_->flush(old->exporters);
   settings_.routes = settings->routes;

@@ -7,7 +7,7 @@
 #include "common/log.h"
 
 namespace outrigger::daemon {
-namespace {
+
 http_client::HttpClientSettings upstreamSettings(const config::ServerSettings& server) {
   http_client::HttpClientSettings s;
   s.ca_file = server.upstream_ca_file;
@@ -15,7 +15,6 @@ http_client::HttpClientSettings upstreamSettings(const config::ServerSettings& s
   s.max_host_connections = server.upstream_max_connections;
   return s;
 }
-}  // namespace
 
 Worker::Worker(uint32_t index, const config::ServerSettings& server, telemetry::ExporterThread* exporter,
                const config::HttpSettings* http, const SocketGuards& guards, resilience::HealthRegistry* health)

@@ -28,6 +28,10 @@ struct SocketGuards {
   ipc::ConnectionAdmission* admission = nullptr;
 };
 
+// The outbound HTTP client settings [server] gives every client of the process: each worker's
+// and the exporter thread's.
+http_client::HttpClientSettings upstreamSettings(const config::ServerSettings& server);
+
 class Worker : public ipc::ConnectionOwner {
  public:
   // `http`: serve the HTTP front too (its `listen` is not empty). `health`: the process's

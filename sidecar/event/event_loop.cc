@@ -1,5 +1,7 @@
 #include "event/event_loop.h"
 
+#include <utility>
+
 #include "common/clock.h"
 
 namespace outrigger::event {
@@ -66,6 +68,7 @@ void EventLoop::drain() {
     queue_.drain(&batch_);
     for (auto& fn : batch_) fn();
     batch_.clear();
+    if (auto before_close = std::exchange(before_close_, nullptr)) before_close();
     uv_walk(&loop_, [](uv_handle_t* h, void*) {
       if (!uv_is_closing(h)) uv_close(h, nullptr);
     }, nullptr);

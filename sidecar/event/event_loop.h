@@ -32,6 +32,10 @@ class EventLoop {
 
   // [any] Asks the loop to close every handle and return from run().
   void stop();
+  // Before the loop runs: `fn` runs once on the loop thread when it processes stop(), after the
+  // last queued post and before it closes every handle. For owners whose handles must end in
+  // order (callbacks' final calls first) without a post, which a full queue could refuse.
+  void setBeforeClose(std::function<void()> fn) { before_close_ = std::move(fn); }
   // [any] stop() was called: post() refuses from now on.
   bool stopping() const { return stopping_.load(std::memory_order_acquire); }
 
@@ -70,6 +74,7 @@ class EventLoop {
   bool spinning_ = false;
   MpscQueue<std::function<void()>> queue_;
   std::vector<std::function<void()>> batch_;
+  std::function<void()> before_close_;
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> dropped_posts_{0};
   std::thread thread_;

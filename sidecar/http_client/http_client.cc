@@ -282,6 +282,13 @@ void HttpClient::abortOwnedBy(outrigger_request owner) {
   }
 }
 
+void HttpClient::forget(outrigger_request owner, uint64_t transfer_id) {
+  auto it = owned_.find(ownerKey(owner));
+  if (it == owned_.end()) return;
+  std::erase(it->second, transfer_id);
+  if (it->second.empty()) owned_.erase(it);
+}
+
 void HttpClient::abort(Transfer* t, bool report) {
   if (t->dead) return;
   t->dead = true;

@@ -82,6 +82,9 @@ class HttpClient {
   outrigger_status resume(outrigger_request owner, uint64_t transfer_id);
   // The request ended: aborts its transfers, each completing with OUTRIGGER_HTTP_E_CANCELLED.
   void abortOwnedBy(outrigger_request owner);
+  // `owner` no longer needs `transfer_id` kept for abortOwnedBy: it completed or was cancelled.
+  // Keeps the list of an owner that lives long (a plugin instance, not a request) bounded.
+  void forget(outrigger_request owner, uint64_t transfer_id);
 
   // Aborts everything (completing with E_CANCELLED), cleans up the multi handle, and closes
   // the timer and polls. The loop must run afterwards so the close callbacks free memory.

@@ -13,7 +13,8 @@ Expected<std::shared_ptr<PluginInstance>> PluginInstance::create(const PluginTyp
   std::shared_ptr<PluginInstance> inst(new PluginInstance(type, settings.name, settings.on_error),
                                       &PluginInstance::release);
   // Before create: a plugin may queue an instance_post there, to run once its loop is bound.
-  bool one_loop = !inst->shared() && type.kind != OUTRIGGER_KIND_EXPORTER;
+  // A per-worker instance is bound by its worker's engine, an exporter by the exporter thread.
+  bool one_loop = !inst->shared();
   inst->loop_ = std::make_shared<InstanceLoop>(one_loop);
   inst->api_ = host_template;
   inst->api_.host_ctx = inst.get();

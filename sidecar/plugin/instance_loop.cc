@@ -1,6 +1,7 @@
 #include "plugin/instance_loop.h"
 
 #include "event/event_loop.h"
+#include "http_client/http_client.h"
 
 namespace outrigger::plugin {
 namespace {
@@ -78,14 +79,66 @@ struct InstanceLoop::PostedCall {
   }
 };
 
+// One transfer of the instance. The host's sink stands in front of the plugin's: it counts the
+// plugin's callbacks as the instance's own (a teardown waits for them) and forgets the transfer
+// when it completes. `owner` keeps the instance's loop state alive until the final call.
+struct InstanceLoop::Transfer {
+  std::shared_ptr<InstanceLoop> owner;
+  outrigger_http_sink sink;
+  void* user_data;
+  uint64_t id = 0;
+
+  static outrigger_status onHead(void* u, const outrigger_http_response_head* head) noexcept {
+    auto* t = static_cast<Transfer*>(u);
+    if (!t->sink.on_head) return OUTRIGGER_OK;
+    ++t->owner->depth_;
+    outrigger_status rc = t->sink.on_head(t->user_data, head);
+    --t->owner->depth_;
+    return rc;
+  }
+  static outrigger_status onBody(void* u, outrigger_str bytes) noexcept {
+    auto* t = static_cast<Transfer*>(u);
+    if (!t->sink.on_body) return OUTRIGGER_OK;
+    ++t->owner->depth_;
+    outrigger_status rc = t->sink.on_body(t->user_data, bytes);
+    --t->owner->depth_;
+    return rc;
+  }
+  static void onComplete(void* u, const outrigger_http_result* result) noexcept {
+    std::unique_ptr<Transfer> t(static_cast<Transfer*>(u));
+    InstanceLoop* self = t->owner.get();
+    self->forgetTransfer(t->id);
+    ++self->depth_;
+    t->sink.on_complete(t->user_data, result);
+    --self->depth_;
+  }
+};
+
+namespace {
+const outrigger_http_sink kTransferSink = {
+    OUTRIGGER_HEADER_INIT(outrigger_http_sink),
+    &InstanceLoop::Transfer::onHead,
+    &InstanceLoop::Transfer::onBody,
+    &InstanceLoop::Transfer::onComplete,
+};
+// Request slots carry their worker's index in the top byte and a bounded slot index below it;
+// this one is never handed out, so an instance's transfers never share an owner with a request.
+constexpr uint32_t kInstanceOwnerSlot = 0xffffffffu;
+std::atomic<uint32_t> g_next_owner{1};
+}  // namespace
+
+InstanceLoop::InstanceLoop(bool bindable)
+    : bindable_(bindable), http_owner_{kInstanceOwnerSlot, g_next_owner.fetch_add(1, std::memory_order_relaxed)} {}
+
 InstanceLoop::~InstanceLoop() { retire(); }
 
-bool InstanceLoop::bind(event::EventLoop* loop) {
+bool InstanceLoop::bind(event::EventLoop* loop, http_client::HttpClient* http) {
   std::vector<EarlyPost> refused;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!bindable_ || state_.load() != State::kUnbound) return false;
     loop_ = loop;
+    http_ = http;
     state_.store(State::kBound, std::memory_order_release);
     for (const EarlyPost& p : early_) {
       if (!postLocked(p.fn, p.user_data)) refused.push_back(p);
@@ -290,7 +343,9 @@ bool InstanceLoop::deferTeardown(std::function<void()> teardown) {
   // On the loop with no callback of ours on the stack and no post queued, the caller ends
   // everything now. Off the loop, nothing of ours can run there when nothing is live: our
   // callbacks are the only way plugin code runs for an instance no chain holds.
-  bool now = here ? depth_ == 0 && in_flight_ == 0 : live_.load() == 0 && in_flight_ == 0;
+  // Transfers still running are aborted from the queued teardown, never from inside one of the
+  // HTTP client's callbacks, where the abort (and so the final call) would come only later.
+  bool now = here ? depth_ == 0 && in_flight_ == 0 && transfers_.empty() : live_.load() == 0 && in_flight_ == 0;
   if (now) return false;
   teardown_ = std::move(teardown);
   // Behind every post already queued. When the loop is stopping instead, the engine that bound
@@ -317,6 +372,7 @@ void InstanceLoop::retire() {
     early.swap(early_);
   }
   for (const EarlyPost& p : early) p.fn(p.user_data, OUTRIGGER_E_STALE);
+  abortTransfers();
   auto timers = std::move(timers_);
   auto watches = std::move(watches_);
   timers_.clear();
@@ -324,6 +380,56 @@ void InstanceLoop::retire() {
   live_.store(0);
   for (auto& [id, t] : timers) endTimer(t);
   for (auto& [id, w] : watches) endWatch(w);
+}
+
+outrigger_status InstanceLoop::httpRequest(const outrigger_http_request& request, const outrigger_http_sink& sink,
+                                           void* user_data, uint64_t* transfer_id) {
+  if (!transfer_id || !sink.on_complete) return OUTRIGGER_E_INVALID;
+  if (outrigger_status st = onLoopCheck(); st != OUTRIGGER_OK) return st;
+  if (!http_) return OUTRIGGER_E_UNSUPPORTED;
+  if (transfers_.size() >= OUTRIGGER_INSTANCE_MAX_HTTP_TRANSFERS) return OUTRIGGER_E_NOMEM;
+  auto t = std::make_unique<Transfer>();
+  t->owner = shared_from_this();
+  t->sink = sink;
+  t->user_data = user_data;
+  // No request, so no deadline: the request struct's own timeouts bound the transfer.
+  outrigger_status st = http_->start(http_owner_, /*deadline_ns=*/0, request, kTransferSink, t.get(), &t->id);
+  if (st != OUTRIGGER_OK) return st;
+  uint64_t id = t->id;
+  *transfer_id = id;
+  transfers_.emplace(id, t.release());
+  live_.fetch_add(1);
+  return OUTRIGGER_OK;
+}
+
+outrigger_status InstanceLoop::httpCancel(uint64_t transfer_id) {
+  if (outrigger_status st = onLoopCheck(); st != OUTRIGGER_OK) return st;
+  auto it = transfers_.find(transfer_id);
+  if (it == transfers_.end()) return OUTRIGGER_E_STALE;
+  Transfer* t = it->second;
+  outrigger_status st = http_->cancel(http_owner_, transfer_id);
+  if (st != OUTRIGGER_OK) return st;
+  // Cancelled: no sink callback comes any more, so nothing else frees it.
+  forgetTransfer(transfer_id);
+  delete t;
+  return OUTRIGGER_OK;
+}
+
+outrigger_status InstanceLoop::httpResume(uint64_t transfer_id) {
+  if (outrigger_status st = onLoopCheck(); st != OUTRIGGER_OK) return st;
+  if (!transfers_.count(transfer_id)) return OUTRIGGER_E_STALE;
+  return http_->resume(http_owner_, transfer_id);
+}
+
+void InstanceLoop::forgetTransfer(uint64_t transfer_id) {
+  if (transfers_.erase(transfer_id) == 0) return;
+  live_.fetch_sub(1);
+  http_->forget(http_owner_, transfer_id);
+}
+
+void InstanceLoop::abortTransfers() {
+  // Each completes with OUTRIGGER_HTTP_E_CANCELLED through its sink, which frees it.
+  if (http_ && !transfers_.empty()) http_->abortOwnedBy(http_owner_);
 }
 
 }  // namespace outrigger::plugin

@@ -1,18 +1,27 @@
-// A per-worker plugin instance's own use of its worker's loop, without a request: posts, timers
-// and fd watches (ABI 1.2 instance_post, instance_timer, watch_fd). It makes a Redis client on
-// the worker's loop or a periodic refresh possible, and guarantees each callback a final call.
+// A plugin instance's own use of its loop, without a request: posts, timers, fd watches and
+// outbound HTTP (ABI 1.2 instance_post, instance_timer, watch_fd, instance_http_request). It
+// makes a Redis client on the worker's loop, a periodic refresh or an exporter that batches and
+// POSTs possible, and guarantees each callback a final call.
 //
-// Binding. Instances are created on the main thread before their worker exists, so the loop is
-// bound later: by the worker's engine when it installs the first chain that holds the instance
-// (Engine::setChain). Until then posts queue (bounded) and timers and watches are refused with
-// OUTRIGGER_E_UNSUPPORTED; shared instances and exporters are never bound.
+// Binding. Instances are created on the main thread before their loop runs them, so the loop is
+// bound later: a per-worker instance by its worker's engine when it installs the first chain
+// that holds the instance (Engine::setChain), an exporter by the exporter thread when the daemon
+// hands it a snapshot's exporters (ExporterThread::adopt). Until then posts queue (bounded) and
+// timers, watches and transfers are refused with OUTRIGGER_E_UNSUPPORTED; shared instances are
+// never bound.
+//
+// Transfers. An instance's transfers go through the HTTP client of the loop it is bound to,
+// under an owner of their own (not a request), so they have no deadline but their own timeouts.
+// The instance owns them: teardown aborts those still running, each completing with
+// OUTRIGGER_HTTP_E_CANCELLED before destroy.
 //
 // Teardown. The instance's last reference may drop on any thread. When it still has timers,
 // watches or posts on its loop, or one of its callbacks is running, the teardown (retire, then
 // the plugin's destroy) is queued to the loop; otherwise it runs where the reference dropped.
-// retire() closes every handle on the loop thread and gives each callback its final
-// OUTRIGGER_E_STALE call before destroy. When the loop stops first, the engine that bound the
-// instance retires it, and runs a teardown left queued, before the loop closes its handles.
+// retire() aborts the transfers, closes every handle on the loop thread and gives each callback
+// its final OUTRIGGER_E_STALE call before destroy. When the loop stops first, whoever bound the
+// instance (engine or exporter thread) retires it, and runs a teardown left queued, before the
+// loop closes its handles.
 //
 // Threads: post() and deferTeardown() are [any]; bind() is called by the binding engine; the
 // timer and watch calls check that they run on the bound loop. Handle memory is freed in the
@@ -32,20 +41,23 @@
 #include <outrigger/plugin.h>
 
 namespace outrigger::event { class EventLoop; }
+namespace outrigger::http_client { class HttpClient; }
 
 namespace outrigger::plugin {
 
 class InstanceLoop : public std::enable_shared_from_this<InstanceLoop> {
  public:
-  // `bindable`: the instance runs on one worker (neither shared nor an exporter).
-  explicit InstanceLoop(bool bindable) : bindable_(bindable) {}
+  // `bindable`: the instance runs on one loop (a worker's, or the exporter thread's; not shared).
+  explicit InstanceLoop(bool bindable);
   ~InstanceLoop();
   InstanceLoop(const InstanceLoop&) = delete;
   InstanceLoop& operator=(const InstanceLoop&) = delete;
 
-  // Binds to `loop` and hands it the posts queued so far. False when the instance has no single
-  // loop, is bound already or was torn down (the caller then keeps no reference for retiring).
-  bool bind(event::EventLoop* loop);
+  // Binds to `loop` and hands it the posts queued so far. `http`: that loop's HTTP client, which
+  // must outlive the binding until retire(); nullptr refuses transfers with
+  // OUTRIGGER_E_UNSUPPORTED. False when the instance has no single loop, is bound already or was
+  // torn down (the caller then keeps no reference for retiring).
+  bool bind(event::EventLoop* loop, http_client::HttpClient* http = nullptr);
 
   // The host API calls; each returns the status the plugin gets (see plugin.h).
   outrigger_status post(outrigger_callback fn, void* user_data);  // [any]
@@ -55,6 +67,10 @@ class InstanceLoop : public std::enable_shared_from_this<InstanceLoop> {
   outrigger_status watch(int fd, uint32_t events, outrigger_fd_callback fn, void* user_data, uint64_t* watch_id);
   outrigger_status updateWatch(uint64_t watch_id, uint32_t events);
   outrigger_status unwatch(uint64_t watch_id);
+  outrigger_status httpRequest(const outrigger_http_request& request, const outrigger_http_sink& sink,
+                               void* user_data, uint64_t* transfer_id);
+  outrigger_status httpCancel(uint64_t transfer_id);
+  outrigger_status httpResume(uint64_t transfer_id);
 
   // [any] The instance's last reference dropped. True when `teardown` (which must retire this and
   // destroy the plugin) was queued to the loop, or kept for the engine's retire when the loop is
@@ -70,6 +86,9 @@ class InstanceLoop : public std::enable_shared_from_this<InstanceLoop> {
   bool retired() const { return state_.load(std::memory_order_acquire) == State::kRetired; }
   size_t timersForTest() const { return timers_.size(); }
   size_t watchesForTest() const { return watches_.size(); }
+  size_t transfersForTest() const { return transfers_.size(); }
+
+  struct Transfer;  // public for the sink table in the .cc
 
  private:
   enum class State { kUnbound, kBound, kClosing, kRetired };
@@ -89,6 +108,8 @@ class InstanceLoop : public std::enable_shared_from_this<InstanceLoop> {
   void finalWatch(Watch* w);
   static void onTimer(uv_timer_t* handle);
   static void onPoll(uv_poll_t* handle, int status, int events);
+  void abortTransfers();
+  void forgetTransfer(uint64_t transfer_id);
 
   const bool bindable_;
   mutable std::mutex mu_;  // state_ changes, loop_, early_, in_flight_, teardown_
@@ -97,10 +118,14 @@ class InstanceLoop : public std::enable_shared_from_this<InstanceLoop> {
   std::vector<EarlyPost> early_;
   size_t in_flight_ = 0;  // posts queued on the loop and not yet run
   std::function<void()> teardown_;
+  http_client::HttpClient* http_ = nullptr;
+  // Owner of this instance's transfers in the HTTP client: a slot no request handle uses.
+  outrigger_request http_owner_{};
   // Loop thread only (or while the loop does not run).
   std::unordered_map<uint64_t, Timer*> timers_;
   std::unordered_map<uint64_t, Watch*> watches_;
-  std::atomic<size_t> live_{0};  // timers_ + watches_, read by deferTeardown on any thread
+  std::unordered_map<uint64_t, Transfer*> transfers_;  // by the HTTP client's transfer id
+  std::atomic<size_t> live_{0};  // timers_ + watches_ + transfers_, read by deferTeardown on any thread
   uint64_t next_id_ = 1;
   int depth_ = 0;  // callbacks of this instance running on the loop
 };

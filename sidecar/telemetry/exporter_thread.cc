@@ -8,10 +8,24 @@
 
 namespace outrigger::telemetry {
 
-ExporterThread::ExporterThread(size_t queue_capacity)
-    : loop_(/*index=*/0xff, queue_capacity), span_ids_((uint64_t{std::random_device{}()} << 32) ^ std::random_device{}()) {}
+ExporterThread::ExporterThread(size_t queue_capacity, http_client::HttpClientSettings http)
+    : loop_(/*index=*/0xff, queue_capacity),
+      http_client_(std::make_unique<http_client::HttpClient>(loop_.loop(), std::move(http))),
+      span_ids_((uint64_t{std::random_device{}()} << 32) ^ std::random_device{}()) {
+  // After every record queued before stop(): the exporters see them before their loop use ends.
+  // The instances' transfers are aborted first (their sinks hear E_CANCELLED), then the
+  // client's own connections, polls and timer go, before the loop closes whatever is left.
+  loop_.setBeforeClose([this] {
+    retireInstanceLoops();
+    http_client_->shutdown();
+  });
+}
 
-ExporterThread::~ExporterThread() { stop(); }
+ExporterThread::~ExporterThread() {
+  stop();
+  // Never started: nothing ran on the loop, so the instances are retired here, off it.
+  retireInstanceLoops();
+}
 
 void ExporterThread::start() {
   if (started_) return;
@@ -22,8 +36,29 @@ void ExporterThread::start() {
 void ExporterThread::stop() {
   if (!started_) return;
   started_ = false;
-  loop_.stop();
+  loop_.stop();  // runs the loop's before-close step (see the constructor)
   loop_.join();
+}
+
+void ExporterThread::adopt(std::vector<std::shared_ptr<plugin::PluginInstance>> exporters) {
+  loop_.post([this, exporters = std::move(exporters)] {
+    if (loops_retired_) return;
+    std::erase_if(bound_loops_, [](const auto& l) { return l->retired(); });
+    for (const auto& e : exporters) {
+      const std::shared_ptr<plugin::InstanceLoop>& l = e->instanceLoop();
+      if (l->bind(&loop_, http_client_.get())) bound_loops_.push_back(l);
+    }
+  });
+}
+
+void ExporterThread::retireInstanceLoops() {
+  loops_retired_ = true;
+  std::vector<std::shared_ptr<plugin::InstanceLoop>> bound;
+  bound.swap(bound_loops_);
+  for (const auto& l : bound) {
+    l->retire();
+    l->runDeferredTeardown();
+  }
 }
 
 bool ExporterThread::submit(std::shared_ptr<RequestRecord> record) {

@@ -2,6 +2,10 @@
 // the request path. Workers submit without blocking; when the bounded queue is full the record
 // is dropped and counted. A record's trace (span ids, wall-clock starts, attributes a span's
 // stage tells) is completed here, before the exporters see it (telemetry/span_trace.h).
+//
+// Exporter instances belong to this thread's loop (ABI 1.2 instance loop access): adopt() binds
+// them, with this thread's own HTTP client, so an exporter can batch on a timer and POST its
+// batches. stop() retires them (transfers cancelled, final STALE calls) before the loop closes.
 #pragma once
 
 #include <atomic>
@@ -9,6 +13,7 @@
 #include <vector>
 
 #include "event/event_loop.h"
+#include "http_client/http_client.h"
 #include "plugin/instance.h"
 #include "telemetry/request_record.h"
 #include "telemetry/span_trace.h"
@@ -17,12 +22,20 @@ namespace outrigger::telemetry {
 
 class ExporterThread {
  public:
-  explicit ExporterThread(size_t queue_capacity);
+  // `http`: the settings of the client exporters reach the network through (TLS, proxies, the
+  // plain HTTP/1.1 transport), as a worker's.
+  explicit ExporterThread(size_t queue_capacity, http_client::HttpClientSettings http = {});
   ~ExporterThread();
 
   void start();
-  // Flushes what is queued, then stops the thread.
+  // Exports what is queued, retires the exporter instances' loop use (their transfers complete
+  // cancelled, their timers and watches make their final calls), then stops the thread.
   void stop();
+
+  // [any] Binds each exporter's instance loop to this thread's loop and HTTP client, so its
+  // instance_post, timers, fd watches and transfers run here. Instances bound already are
+  // skipped: call it with every snapshot's exporters, at start and on reload.
+  void adopt(std::vector<std::shared_ptr<plugin::PluginInstance>> exporters);
 
   // [any] Never blocks. False (and counted) when the queue is full.
   bool submit(std::shared_ptr<RequestRecord> record);
@@ -37,12 +50,18 @@ class ExporterThread {
   uint64_t failed() const { return failed_.load(); }
   uint64_t feedbackExported() const { return feedback_exported_.load(); }
   uint64_t feedbackDropped() const { return feedback_dropped_.load(); }
+  http_client::HttpClientCounters& httpClientCounters() { return http_client_->counters(); }
 
  private:
   void exportOne(RequestRecord& record);
   void exportFeedback(const FeedbackRecord& feedback);
+  void retireInstanceLoops();  // exporter thread, or its loop not running
 
   event::EventLoop loop_;
+  // After loop_: closed on it, before it. Exporter thread only once started.
+  std::unique_ptr<http_client::HttpClient> http_client_;
+  std::vector<std::shared_ptr<plugin::InstanceLoop>> bound_loops_;  // exporter thread only
+  bool loops_retired_ = false;                                       // exporter thread only
   std::atomic<uint64_t> exported_{0};
   std::atomic<uint64_t> failed_{0};
   std::atomic<uint64_t> feedback_exported_{0};

@@ -196,7 +196,11 @@ TEST_CASE("ABI structs keep their v1.0 layout") {
   STATIC_REQUIRE(offsetof(outrigger_host_api, watch_fd) == 184);
   STATIC_REQUIRE(offsetof(outrigger_host_api, watch_fd_update) == 192);
   STATIC_REQUIRE(offsetof(outrigger_host_api, unwatch_fd) == 200);
-  STATIC_REQUIRE(sizeof(outrigger_host_api) == 208);
+  // Minor 2: transfers owned by the instance, after the fd watches.
+  STATIC_REQUIRE(offsetof(outrigger_host_api, instance_http_request) == 208);
+  STATIC_REQUIRE(offsetof(outrigger_host_api, instance_http_cancel) == 216);
+  STATIC_REQUIRE(offsetof(outrigger_host_api, instance_http_resume) == 224);
+  STATIC_REQUIRE(sizeof(outrigger_host_api) == 232);
   STATIC_REQUIRE(sizeof(outrigger_limiter_hooks) == 32);
   STATIC_REQUIRE(sizeof(outrigger_settlement) == 56);
   STATIC_REQUIRE(offsetof(outrigger_guardrail_hooks, on_cancel) == 32);

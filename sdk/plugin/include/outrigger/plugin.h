@@ -26,7 +26,8 @@
  *   [loop]  the worker thread that owns the request. Host calls with a request handle check
  *           this and return OUTRIGGER_E_WRONG_THREAD when called from elsewhere.
  *   [any]   any thread.
- *   [instance loop] (minor 2) the worker loop a per-worker instance belongs to (instance_post).
+ *   [instance loop] (minor 2) the loop an instance belongs to (instance_post): its worker's for a
+ *           per-worker instance, the exporter thread's for an exporter.
  *   [export] the exporter thread.
  *
  * Async. Hooks return OUTRIGGER_CONTINUE (done, go on), OUTRIGGER_PENDING (the plugin will
@@ -642,6 +643,7 @@ typedef void (*outrigger_fd_callback)(void* user_data, int fd, uint32_t ready_ev
 #define OUTRIGGER_INSTANCE_MAX_TIMERS 256
 #define OUTRIGGER_INSTANCE_MAX_WATCHES 64
 #define OUTRIGGER_INSTANCE_MAX_EARLY_POSTS 64
+#define OUTRIGGER_INSTANCE_MAX_HTTP_TRANSFERS 64
 
 /* OWNERSHIP: host-owned, valid for the instance's lifetime. `host_ctx` identifies the
  * instance to the host and is passed back on every call. */
@@ -735,29 +737,34 @@ typedef struct outrigger_host_api {
                             outrigger_embed_callback done, void* user_data) OUTRIGGER_NOEXCEPT;
 
   /* ---- minor 2: the instance's own loop, without a request (a Redis client on the worker's
-   * loop, a periodic refresh). Read behind OUTRIGGER_HAS_SLOT.
+   * loop, a periodic refresh, an exporter that batches on a timer). Read behind
+   * OUTRIGGER_HAS_SLOT.
    *
    * A per-worker instance belongs to one worker's loop, bound when that worker installs the
-   * first chain that holds the instance (after create returned). Until then instance_post
-   * queues and the timer and fd calls return OUTRIGGER_E_UNSUPPORTED: start loop work from
-   * create with an instance_post. Shared instances (OUTRIGGER_CAP_SHARED_INSTANCE) and
-   * exporters have no single loop: every call below returns OUTRIGGER_E_UNSUPPORTED for them.
+   * first chain that holds the instance (after create returned). An exporter belongs to the
+   * exporter thread's loop (the thread its export_record runs on), bound when the host starts
+   * using the configuration that holds it. Until then instance_post queues and the timer, fd
+   * and HTTP calls return OUTRIGGER_E_UNSUPPORTED: start loop work from create with an
+   * instance_post. Shared instances (OUTRIGGER_CAP_SHARED_INSTANCE) have no single loop: every
+   * call below returns OUTRIGGER_E_UNSUPPORTED for them.
    *
    * [instance loop] means the thread of that loop; from any other thread these calls return
    * OUTRIGGER_E_WRONG_THREAD. An error return never calls the callback; on OUTRIGGER_OK the
    * callback's last call (its "final" call) comes exactly once, so user_data can be freed there.
    *
    * Teardown: when the last chain holding the instance is gone, the host, on the instance's
-   * loop, ends every timer and watch with a final OUTRIGGER_E_STALE call and runs the posts
-   * already queued, and only then calls destroy (on that loop, when there was anything to end).
-   * A worker shutting down ends them the same way. No callback runs during or after destroy,
+   * loop, completes every transfer still running with OUTRIGGER_HTTP_E_CANCELLED, ends every
+   * timer and watch with a final OUTRIGGER_E_STALE call and runs the posts already queued, and
+   * only then calls destroy (on that loop, when there was anything to end). A worker or the
+   * exporter thread shutting down ends them the same way. No callback runs during or after destroy,
    * except a post made while teardown is under way, which runs with OUTRIGGER_E_STALE on the
    * posting thread before instance_post returns. From then on every call below returns
    * OUTRIGGER_E_STALE (instance_post: runs fn with it).
    *
    * Bounds per instance: OUTRIGGER_INSTANCE_MAX_TIMERS live timers,
    * OUTRIGGER_INSTANCE_MAX_WATCHES live watches, OUTRIGGER_INSTANCE_MAX_EARLY_POSTS posts queued
-   * before the loop is bound; beyond them OUTRIGGER_E_NOMEM. */
+   * before the loop is bound, OUTRIGGER_INSTANCE_MAX_HTTP_TRANSFERS transfers in flight; beyond
+   * them OUTRIGGER_E_NOMEM. */
 
   /* [any] Runs `fn(user_data, OUTRIGGER_OK)` on the instance's loop, exactly once; with
    * OUTRIGGER_E_STALE instead when the instance is torn down or its loop stopped first
@@ -788,6 +795,24 @@ typedef struct outrigger_host_api {
    * (from inside the watch's own fn: right after that fn returns). No other call follows.
    * OUTRIGGER_E_STALE for a watch already ended. */
   outrigger_status (*unwatch_fd)(void* host_ctx, uint64_t watch_id) OUTRIGGER_NOEXCEPT;
+  /* [instance loop] Starts an outbound HTTP transfer owned by the instance, not by a request,
+   * through the host client of the instance's loop (its TLS, proxy and connection settings).
+   * Like http_request otherwise: the sink's callbacks run on the instance's loop, never from
+   * inside this call; on OUTRIGGER_OK on_complete runs exactly once later unless
+   * instance_http_cancel ran first; on an error nothing is called. There is no deadline: the
+   * request's own timeout fields (0: the host's defaults) bound the transfer. At teardown a
+   * transfer still running completes with OUTRIGGER_HTTP_E_CANCELLED before destroy.
+   * OUTRIGGER_E_NOMEM beyond OUTRIGGER_INSTANCE_MAX_HTTP_TRANSFERS in flight (back off, retry
+   * after an on_complete). OWNERSHIP: `http` and `sink` are copied during the call. */
+  outrigger_status (*instance_http_request)(void* host_ctx, const outrigger_http_request* http,
+                                            const outrigger_http_sink* sink, void* user_data,
+                                            uint64_t* transfer_id) OUTRIGGER_NOEXCEPT;
+  /* [instance loop] Aborts an instance transfer at once; no sink callback runs after it returns.
+   * OUTRIGGER_E_STALE for a transfer that already completed. */
+  outrigger_status (*instance_http_cancel)(void* host_ctx, uint64_t transfer_id) OUTRIGGER_NOEXCEPT;
+  /* [instance loop] Lets an instance transfer paused by on_body's OUTRIGGER_PAUSE deliver body
+   * again. */
+  outrigger_status (*instance_http_resume)(void* host_ctx, uint64_t transfer_id) OUTRIGGER_NOEXCEPT;
 
   /* Tail: slots added by later minors go here. */
 } outrigger_host_api;

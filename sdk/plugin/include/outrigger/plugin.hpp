@@ -36,9 +36,10 @@ inline outrigger_str str(std::string_view s) noexcept { return {s.data(), s.size
 // request ended before it could run.
 using Callback = std::function<void(outrigger_status)>;
 
-// Receiver of one outbound HTTP transfer (Host::httpRequest). Callbacks run on the request's
-// loop; an exception in one aborts the transfer. The object must outlive the transfer: until
-// onComplete has run, or until Host::httpCancel has returned.
+// Receiver of one outbound HTTP transfer (Host::httpRequest, Host::instanceHttpRequest).
+// Callbacks run on the request's (or the instance's) loop; an exception in one aborts the
+// transfer. The object must outlive the transfer: until
+// onComplete has run, or until Host::httpCancel (Host::instanceHttpCancel) has returned.
 class HttpHandler {
  public:
   virtual ~HttpHandler() = default;
@@ -177,8 +178,8 @@ class Host {
   }
   // [any] Runs `fn` on this instance's loop, exactly once: OUTRIGGER_OK, or OUTRIGGER_E_STALE
   // when the instance is torn down first. Works from the constructor too (it runs once the
-  // worker installs the instance). OUTRIGGER_E_UNSUPPORTED for shared instances, exporters
-  // and older hosts.
+  // worker installs the instance; an exporter's once the exporter thread adopts it).
+  // OUTRIGGER_E_UNSUPPORTED for shared instances and older hosts.
   outrigger_status instancePost(Callback fn) const {
     if (!hasInstanceLoop()) return OUTRIGGER_E_UNSUPPORTED;
     return boxed(std::move(fn), [&](outrigger_callback tramp, void* box) {
@@ -216,6 +217,26 @@ class Host {
   }
   outrigger_status unwatchFd(uint64_t watch_id) const noexcept {
     return hasInstanceLoop() ? api_->unwatch_fd(api_->host_ctx, watch_id) : OUTRIGGER_E_UNSUPPORTED;
+  }
+  // True when the host offers transfers owned by the instance (ABI minor 2, after unwatch_fd).
+  bool hasInstanceHttp() const noexcept {
+    return OUTRIGGER_HAS_SLOT(api_, outrigger_host_api, instance_http_request) &&
+           OUTRIGGER_HAS_SLOT(api_, outrigger_host_api, instance_http_resume);
+  }
+  // [instance loop] Like httpRequest, without a request: the transfer belongs to this instance,
+  // runs on its loop (an exporter's: the exporter thread), is bounded by `http`'s own timeouts
+  // and completes with OUTRIGGER_HTTP_E_CANCELLED if the instance is torn down first.
+  // OUTRIGGER_E_NOMEM beyond OUTRIGGER_INSTANCE_MAX_HTTP_TRANSFERS in flight.
+  outrigger_status instanceHttpRequest(const outrigger_http_request& http, HttpHandler* handler,
+                                       uint64_t* transfer_id) const noexcept {
+    if (!hasInstanceHttp()) return OUTRIGGER_E_UNSUPPORTED;
+    return api_->instance_http_request(api_->host_ctx, &http, HttpHandler::sink(), handler, transfer_id);
+  }
+  outrigger_status instanceHttpCancel(uint64_t transfer_id) const noexcept {
+    return hasInstanceHttp() ? api_->instance_http_cancel(api_->host_ctx, transfer_id) : OUTRIGGER_E_UNSUPPORTED;
+  }
+  outrigger_status instanceHttpResume(uint64_t transfer_id) const noexcept {
+    return hasInstanceHttp() ? api_->instance_http_resume(api_->host_ctx, transfer_id) : OUTRIGGER_E_UNSUPPORTED;
   }
   const outrigger_host_api* api() const noexcept { return api_; }
 
