@@ -11,14 +11,11 @@ namespace {
 
 const outrigger_limiter_hooks* hooksOf(const Stage& stage) { return stage.instance->limiter(); }
 
-// What admit is told: the prompt's size (bytes / 4, as the provider step estimates it) and the
-// caller's completion cap.
+// What admit is told: the prompt's estimated size and the caller's completion cap.
 outrigger_limit_estimate estimateOf(const outrigger_request_view& view) {
-  uint64_t bytes = 0;
-  for (size_t i = 0; i < view.message_count; ++i) bytes += view.messages[i].content.size;
   outrigger_limit_estimate e{};
   e.hdr = OUTRIGGER_HEADER_INIT(outrigger_limit_estimate);
-  e.prompt_tokens = (bytes + 3) / 4;
+  e.prompt_tokens = promptTokenEstimate(view);
   if (view.params && (view.params->present & OUTRIGGER_PARAM_MAX_TOKENS)) e.max_completion_tokens = view.params->max_tokens;
   return e;
 }

@@ -37,16 +37,8 @@ void ProviderStage::preparePlanner() {
   planner_->setTokenEstimate(token_estimate_);
 }
 
-// The prompt's size in tokens, estimated as its text bytes / 4 (rounded up): close enough for
-// English and code with the common BPE vocabularies, and corrected by the answer's usage.
 double ProviderStage::estimatePromptTokens() const {
-  uint64_t bytes = 0;
-  for (size_t i = 0; i < ctx_.view_.message_count; ++i) {
-    const outrigger_message_view& m = ctx_.view_.messages[i];
-    bytes += m.content.size;
-    for (size_t j = 0; j < m.tool_call_count; ++j) bytes += m.tool_calls[j].name.size + m.tool_calls[j].arguments.size;
-  }
-  uint64_t tokens = (bytes + 3) / 4;
+  uint64_t tokens = promptTokenEstimate(ctx_.view_);
   return tokens ? double(tokens) : 1.0;
 }
 

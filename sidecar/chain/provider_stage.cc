@@ -85,21 +85,9 @@ outrigger_status ProviderStage::chunk(plugin::PluginInstance* inst, const outrig
   // The guardrails see the current attempt's chunks before anyone else; a hedge's answer is
   // checked whole by on_response if it wins.
   if (!hedge && r.stream_guard_) return r.stream_guard_->chunk(chunk);
-  std::string_view delta = sv(chunk.delta);
   // A hedge (unary only) collects its own answer until it wins.
-  std::string& content = hedge ? hedge_.content : r.content_;
-  std::vector<ToolCall>& tool_calls = hedge ? hedge_.tool_calls : r.tool_calls_;
-  content.append(delta);
-  for (size_t i = 0; i < chunk.tool_call_count; ++i) {
-    const auto& d = chunk.tool_calls[i];
-    if (d.index >= tool_calls.size()) tool_calls.resize(d.index + 1);
-    ToolCall& c = tool_calls[d.index];
-    c.id.append(sv(d.id));
-    c.type.append(sv(d.type));
-    c.name.append(sv(d.name));
-    c.arguments.append(sv(d.arguments));
-  }
-  if (r.view_.stream && !hedge) r.sendChunk(delta, &chunk);
+  if (hedge) RequestContext::appendChunk(chunk, &hedge_.content, &hedge_.tool_calls);
+  else r.takeChunk(chunk);
   if (r.ended_) return OUTRIGGER_E_STALE;
   return r.paused_ ? OUTRIGGER_PAUSE : OUTRIGGER_OK;
 }

@@ -262,6 +262,25 @@ void RequestContext::copyFinal(const outrigger_response_view& r) {
   cost_usd_ = r.cost_usd;
 }
 
+void RequestContext::appendChunk(const outrigger_chunk_view& chunk, std::string* content,
+                                 std::vector<ToolCall>* tool_calls) {
+  content->append(sv(chunk.delta));
+  for (size_t i = 0; chunk.tool_calls && i < chunk.tool_call_count; ++i) {
+    const auto& d = chunk.tool_calls[i];
+    if (d.index >= tool_calls->size()) tool_calls->resize(d.index + 1);
+    ToolCall& c = (*tool_calls)[d.index];
+    c.id.append(sv(d.id));
+    c.type.append(sv(d.type));
+    c.name.append(sv(d.name));
+    c.arguments.append(sv(d.arguments));
+  }
+}
+
+void RequestContext::takeChunk(const outrigger_chunk_view& chunk) {
+  appendChunk(chunk, &content_, &tool_calls_);
+  if (view_.stream) sendChunk(sv(chunk.delta), &chunk);
+}
+
 void RequestContext::sendChunk(std::string_view delta, const outrigger_chunk_view* chunk) {
   if (!sink_) return;
   if (!started_) {

@@ -154,6 +154,10 @@ class RequestContext final {
   // The answer so far as a view for plugins; `calls` backs its tool calls.
   outrigger_response_view answerView(std::vector<outrigger_tool_call_view>* calls) const;
   void sendChunk(std::string_view delta, const outrigger_chunk_view* chunk);
+  // Appends a chunk's text and tool-call deltas to an answer being assembled.
+  static void appendChunk(const outrigger_chunk_view& chunk, std::string* content, std::vector<ToolCall>* tool_calls);
+  // A chunk of the answer: it joins the answer, and goes to a streaming client.
+  void takeChunk(const outrigger_chunk_view& chunk);
   void end(Code code, std::string_view message, std::string_view origin, bool retryable = false,
            uint32_t retry_after_ms = 0);
   void submitRecord(Code code, std::string_view message, std::string_view origin);

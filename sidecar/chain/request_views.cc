@@ -156,4 +156,14 @@ RequestViews viewsOf(const CallInput& in, std::pmr::memory_resource* arena) {
   return out;
 }
 
+uint64_t promptTokenEstimate(const outrigger_request_view& view) {
+  uint64_t bytes = 0;
+  for (size_t i = 0; i < view.message_count; ++i) {
+    const outrigger_message_view& m = view.messages[i];
+    bytes += m.content.size;
+    for (size_t j = 0; j < m.tool_call_count; ++j) bytes += m.tool_calls[j].name.size + m.tool_calls[j].arguments.size;
+  }
+  return (bytes + 3) / 4;
+}
+
 }  // namespace outrigger::chain

@@ -29,4 +29,9 @@ struct RequestViews {
 RequestViews viewsOf(const wire::Request& request, std::pmr::memory_resource* arena);
 RequestViews viewsOf(const CallInput& input, std::pmr::memory_resource* arena);
 
+// The prompt's size in tokens, estimated as its text bytes (content, tool call names and
+// arguments) / 4, rounded up: close enough for English and code with the common BPE vocabularies;
+// limits and limiters correct it with the answer's usage.
+uint64_t promptTokenEstimate(const outrigger_request_view& view);
+
 }  // namespace outrigger::chain

@@ -139,18 +139,7 @@ void StreamGuard::passThrough(const outrigger_chunk_view& chunk) {
     }
     return apply(index, rc, result.verdict, sv(result.reason), result.action, pieceOf(chunk));
   }
-  if (ctx_.ended_) return;
-  ctx_.content_.append(sv(chunk.delta));
-  for (size_t i = 0; chunk.tool_calls && i < chunk.tool_call_count; ++i) {
-    const auto& d = chunk.tool_calls[i];
-    if (d.index >= ctx_.tool_calls_.size()) ctx_.tool_calls_.resize(d.index + 1);
-    ToolCall& c = ctx_.tool_calls_[d.index];
-    c.id.append(sv(d.id));
-    c.type.append(sv(d.type));
-    c.name.append(sv(d.name));
-    c.arguments.append(sv(d.arguments));
-  }
-  if (ctx_.view_.stream) ctx_.sendChunk(sv(chunk.delta), &chunk);
+  if (!ctx_.ended_) ctx_.takeChunk(chunk);
 }
 
 outrigger_guardrail_action StreamGuard::earlyAction() const {
@@ -233,19 +222,8 @@ void StreamGuard::apply(size_t index, outrigger_status decision, outrigger_verdi
 
 void StreamGuard::emit(Piece piece) {
   if (piece.text.empty() && piece.deltas.empty()) return;
-  ctx_.content_.append(piece.text);
-  for (const Delta& d : piece.deltas) {
-    if (d.index >= ctx_.tool_calls_.size()) ctx_.tool_calls_.resize(d.index + 1);
-    ToolCall& c = ctx_.tool_calls_[d.index];
-    c.id += d.id;
-    c.type += d.type;
-    c.name += d.name;
-    c.arguments += d.arguments;
-  }
-  if (!ctx_.view_.stream) return;
   std::vector<outrigger_tool_call_delta_view> deltas;
-  outrigger_chunk_view view = viewOf(piece, &deltas);
-  ctx_.sendChunk(piece.text, &view);
+  ctx_.takeChunk(viewOf(piece, &deltas));
 }
 
 // ------------------------------------------------------------------ decisions later
