@@ -4,7 +4,6 @@
 
 #include <cstdlib>
 #include <fstream>
-#include <functional>
 #include <map>
 #include <sstream>
 
@@ -149,35 +148,46 @@ static void checkCalls(const std::vector<RouteSettings>& routes) {
       }
     }
   }
-  // Depth-first from each route; a route met again on the current path is a cycle.
+  // Depth-first from each route with an explicit stack (a config may chain any number of
+  // routes); a route met again on the current path is a cycle.
   std::map<std::string, int> state;  // 1: on the path, 2: done
-  std::vector<std::string> path;
-  std::function<void(const RouteSettings&)> visit = [&](const RouteSettings& r) {
-    state[r.name] = 1;
-    path.push_back(r.name);
-    for (const std::string& callee : r.calls) {
+  struct Frame {
+    const RouteSettings* route;
+    size_t next;  // the next of its calls to follow
+  };
+  for (const RouteSettings& start : routes) {
+    if (state[start.name] != 0) continue;
+    std::vector<Frame> path{{&start, 0}};
+    state[start.name] = 1;
+    while (!path.empty()) {
+      Frame& top = path.back();
+      if (top.next == top.route->calls.size()) {
+        state[top.route->name] = 2;
+        path.pop_back();
+        continue;
+      }
+      const std::string& callee = top.route->calls[top.next++];
       if (state[callee] == 1) {
         std::string cycle;
         bool on = false;
-        for (const std::string& p : path) {
-          on = on || p == callee;
-          if (on) cycle += p + " -> ";
+        for (const Frame& f : path) {
+          on = on || f.route->name == callee;
+          if (on) cycle += f.route->name + " -> ";
         }
         throw ParseError(by_name[callee]->where + ": routes call each other in a cycle: " + cycle + callee);
       }
-      if (state[callee] == 0) visit(*by_name[callee]);
+      if (state[callee] == 0) {
+        state[callee] = 1;
+        path.push_back({by_name[callee], 0});
+      }
     }
-    path.pop_back();
-    state[r.name] = 2;
-  };
-  for (const RouteSettings& r : routes) {
-    if (state[r.name] == 0) visit(r);
   }
 }
 
 RouteSettings Parser::route(const std::string& name, const toml::table& t) const {
   const std::string ctx = "[routes." + name + "]";
-  checkKeys(t, {"provider", "model", "guardrails", "limiters", "cache", "exporters", "calls", "targets", "strategy", "retry", "breaker",
+  checkKeys(t, {"provider", "model", "guardrails", "limiters", "cache", "exporters", "calls", "targets", "strategy",
+                "retry", "breaker",
                 "tenant_rpm", "tenant_tpm", "limits", "hedge", "fallback_answer", "cache_replay_chunk_bytes",
                 "max_reasks", "max_held_bytes", "capture"},
             ctx);
