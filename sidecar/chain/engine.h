@@ -147,8 +147,8 @@ class Engine : private resilience::CapacityWaiters {
   telemetry::ExporterThread* exporter() { return exporter_; }
   std::string newTraceId();
   uint64_t nextSeed() { return rng_(); }
-  // The targets' breakers, latency, budgets, rate buckets and in-flight counts, and the tenants'
-  // buckets, shared by every worker; they outlive chain snapshots.
+  // The targets' breakers, latency, budgets, rate buckets and in-flight counts, shared by every
+  // worker; they outlive chain snapshots.
   resilience::HealthRegistry& health() { return *health_; }
   // The queue of requests waiting for a limited target on route `route` on this worker, created
   // on first use; like the health registry it outlives chain snapshots.

@@ -39,6 +39,7 @@ const StageHooks LimiterStage::kAdmit = {
       const auto* hooks = hooksOf(stage);
       if (OUTRIGGER_HAS_SLOT(hooks, outrigger_limiter_hooks, on_cancel)) hooks->on_cancel(stage.instance->handle(), handle);
     },
+    [](RequestContext& ctx, const Stage&) { return ctx.limiter_wait_.queueBehindOthers(); },
 };
 
 bool LimiterStage::decide(RequestContext& ctx, const Stage& stage, outrigger_code code, uint32_t retry_after_ms,
@@ -49,12 +50,19 @@ bool LimiterStage::decide(RequestContext& ctx, const Stage& stage, outrigger_cod
     return true;
   }
   Code c = code > 0 && code <= 16 ? static_cast<Code>(code) : Code::kResourceExhausted;
+  std::string message = reason.empty() ? std::string("refused by limiter") : std::string(reason);
+  bool queue_full = false;
+  // Over a limit, on a route that queues: wait for capacity and ask again.
+  if (c == Code::kResourceExhausted && ctx.limiter_wait_.refused(retry_after_ms, message, stage.origin, &queue_full)) {
+    ctx.closeSpan("refuse: waits in the route's queue");
+    return false;
+  }
   ctx.closeSpan("refuse");
   ctx.engine_.counters().limiter_refusals.fetch_add(1, std::memory_order_relaxed);
+  if (queue_full) message += "; the wait queue is full";
   // Over a limit or a budget: worth a retry later; anything else is the limiter's word.
   bool retryable = c == Code::kResourceExhausted || c == Code::kUnavailable;
-  ctx.end(c, reason.empty() ? std::string("refused by limiter") : std::string(reason), stage.origin, retryable,
-          retry_after_ms);
+  ctx.end(c, message, stage.origin, retryable, retry_after_ms ? retry_after_ms : queue_full ? 1000 : 0);
   return false;
 }
 
@@ -63,8 +71,8 @@ outrigger_status RequestContext::limiterDone(plugin::PluginInstance* inst, outri
   if (!pendingIs(StageKind::kLimiterAdmit, inst)) return OUTRIGGER_E_INVALID;
   const Stage& stage = *pending_.stage;
   pending_ = {};
-  LimiterStage::decide(*this, stage, code, retry_after_ms, reason);
-  resumeAfterCompletion();
+  // A refusal ends the request or puts it in the route's queue: either way it goes no further.
+  if (LimiterStage::decide(*this, stage, code, retry_after_ms, reason)) resumeAfterCompletion();
   return OUTRIGGER_OK;
 }
 

@@ -1,6 +1,6 @@
 // Admission to the provider step: where and when the first attempt goes. The decisions are the
-// AttemptPlanner's (sidecar/resilience); this file asks it, applies tenant limits, waits in the
-// route's limit queue or refuses when everything is over its limits, records every decision in
+// AttemptPlanner's (sidecar/resilience); this file asks it (per-tenant limits come before, as a
+// limiter step), waits in the route's limit queue or refuses when everything is over its limits, records every decision in
 // the request's spans and counters, and serves the route's degraded answer when no target can
 // be tried. Attempts themselves are in provider_stage.cc; hedging in provider_hedge.cc.
 #include <string>
@@ -58,13 +58,10 @@ bool ProviderStage::run() {
   // Arrival order: while others wait for this route, a new request queues behind them (it is
   // tried on the loop's next turn, after them). A full queue does not refuse it without a try:
   // waiters held back by their own tenant's limit would otherwise lock every other tenant out.
-  if (ctx_.route_->policy.limits.queue) {
-    LimitQueue& q = ctx_.engine_.limitQueue(ctx_.route_->name);
-    if (q.size() > 0 && q.size() < ctx_.route_->policy.limits.queue_max) {
-      onLimited(0, "others are waiting for this route");
-      if (queue_) q.wakeIn(0);
-      return false;
-    }
+  if (othersWaiting(*ctx_.route_, ctx_.engine_)) {
+    onLimited(0, "others are waiting for this route");
+    if (queue_) queue_->wakeIn(0);
+    return false;
   }
   uint32_t wait = 0;
   std::string why;
@@ -79,31 +76,9 @@ bool ProviderStage::run() {
 }
 
 ProviderStage::Admission ProviderStage::admit(uint32_t* wait_ms, std::string* why) {
-  const resilience::RoutePolicy& policy = ctx_.route_->policy;
   uint64_t now = monoNowNs();
-  resilience::RpmBucket* requests = nullptr;
-  resilience::RpmBucket* tokens = nullptr;
-  if (policy.tenant_rpm || policy.tenant_tpm) {
-    std::string tenant(sv(ctx_.views_.metadata.tenant));
-    if (policy.tenant_rpm) requests = ctx_.engine_.health().tenant(ctx_.route_->name, tenant, policy.tenant_rpm);
-    if (policy.tenant_tpm) tokens = ctx_.engine_.health().tenantTokens(ctx_.route_->name, tenant, policy.tenant_tpm);
-    if ((policy.tenant_rpm && !requests) || (policy.tenant_tpm && !tokens)) {
-      failLimited(1000, "give up: too many tenants tracked", "too many tenants tracked");
-      return Admission::kEnded;
-    }
-    // Taken now, not once a target admits it: another worker may want the tenant's last token.
-    uint32_t over_requests = requests && !requests->take(now) ? std::max(requests->waitMs(now), 1u) : 0;
-    uint32_t over_tokens = tokens ? tokens->waitMs(now, token_estimate_) : 0;
-    if (over_requests || over_tokens) {
-      if (requests && !over_requests) requests->charge(now, -1);
-      *wait_ms = std::max(over_requests, over_tokens);
-      *why = "tenant '" + tenant + "' over its " + (over_requests ? "request" : "token") + " rate limit";
-      return Admission::kLimited;
-    }
-  }
   resilience::Decision d = planner_->first(now);
   if (d.kind == resilience::Decision::Kind::kGiveUp) {
-    if (requests) requests->charge(now, -1);  // nothing started: the tenant's token goes back
     if (d.at_limit) {
       *wait_ms = d.retry_after_ms;
       *why = d.note;
@@ -118,10 +93,6 @@ ProviderStage::Admission ProviderStage::admit(uint32_t* wait_ms, std::string* wh
         d.retry_after_ms);
     return Admission::kEnded;
   }
-  if (tokens) {
-    tokens->charge(now, token_estimate_);
-    tenant_tokens_ = {tokens, token_estimate_};
-  }
   if (queue_) leaveQueue("admitted");
   recordDecision(d);
   return startAttempt(d.target) ? Admission::kStartedDone : Admission::kStartedPending;
@@ -129,10 +100,7 @@ ProviderStage::Admission ProviderStage::admit(uint32_t* wait_ms, std::string* wh
 
 void ProviderStage::onLimited(uint32_t wait_ms, const std::string& why) {
   const resilience::LimitPolicy& limits = ctx_.route_->policy.limits;
-  bool tenant = why.rfind("tenant", 0) == 0;
-  std::string message = !tenant ? kTargetsLimited
-                        : why.find("token") != std::string::npos ? "tenant over its token rate limit"
-                                                                  : "tenant over its request rate limit";
+  std::string message = kTargetsLimited;
   if (!limits.queue) return failLimited(wait_ms, "give up: " + why, message);
   LimitQueue& q = ctx_.engine_.limitQueue(ctx_.route_->name);
   uint64_t now = monoNowNs();
@@ -193,8 +161,7 @@ void ProviderStage::waitExpired() {
   leaveQueue("gave up at the queue timeout");
   ctx_.engine_.counters().queue_timeouts.fetch_add(1, std::memory_order_relaxed);
   ctx_.engine_.counters().give_ups.fetch_add(1, std::memory_order_relaxed);
-  std::string message = queue_why_.rfind("tenant", 0) == 0 ? "tenant over its rate limit" : kTargetsLimited;
-  ctx_.end(Code::kResourceExhausted, message + " (waited in the queue until its timeout)", "router", /*retryable=*/true,
+  ctx_.end(Code::kResourceExhausted, std::string(kTargetsLimited) + " (waited in the queue until its timeout)", "router", /*retryable=*/true,
       queue_wait_ms_ ? queue_wait_ms_ : 1000);
 }
 

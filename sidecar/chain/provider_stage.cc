@@ -233,21 +233,12 @@ void ProviderStage::resume(const Stage& stage) {
 
 void ProviderStage::onRequestEnd(bool current_running, std::string_view why) {
   RequestContext& r = ctx_;
-  bool attempt_running = current_running || hedging();
   if (current_running && target_) LimiterStage::settle(r, target_->key, Code::kCancelled, true, Usage{}, 0);
   if (queue_) leaveQueue("left: the request ended (" + std::string(why) + ")");
   if (hedge_.target) cancelHedge();
   if (planner_) planner_->abandoned();  // frees a half-open probe slot held without a verdict
   endAttempt();
   attempt_tokens_ = {};  // an attempt cut short keeps its estimate
-  // The tenant pays what the upstream used, even when the request then failed (an output
-  // guardrail's deny, a deadline after the answer); an attempt cut short keeps its estimate; a
-  // request whose attempts all failed, or that never reached an upstream, pays nothing.
-  double tenant_used = r.answered_ ? usedTokens(r.usage_.prompt_tokens, r.usage_.completion_tokens, tenant_tokens_.charged)
-                       : attempt_running ? tenant_tokens_.charged
-                                         : 0;
-  settleTokens(&tenant_tokens_, tenant_used);
-  r.engine_.wakeLimitQueues();
 }
 
 }  // namespace outrigger::chain

@@ -1,5 +1,5 @@
 // The provider step of one request: where and when each attempt goes (the AttemptPlanner's
-// decisions), tenant and target limits, the route's limit queue, retries after a backoff,
+// decisions), target limits, the route's limit queue, retries after a backoff,
 // hedging, the embeddings call, and the provider's completions. Everything about attempts lives
 // here; what they produce (content, usage, the outcome) is the request's (RequestContext).
 //
@@ -61,7 +61,7 @@ class ProviderStage final : public LimitWaiter {
   void waitExpired() override;
 
  private:
-  // One try at admitting the attempt past its tenant and target limits.
+  // One try at admitting the attempt past its targets' limits.
   enum class Admission { kStartedDone, kStartedPending, kLimited, kEnded };
   // Tokens charged to a tokens-per-minute bucket ahead of the answer, settled when it arrives.
   struct TokenCharge {
@@ -138,7 +138,6 @@ class ProviderStage final : public LimitWaiter {
   uint32_t attempt_number_ = 0;  // attempts started on this request (a hedge not included)
   outrigger_request_view attempt_view_{};  // the request with the current attempt's target model
   TokenCharge attempt_tokens_;   // the current attempt's estimate on its target's tokens bucket
-  TokenCharge tenant_tokens_;    // the request's estimate on its tenant's tokens bucket
   double token_estimate_ = 1;
   HedgeAttempt hedge_;
   LimitQueue* queue_ = nullptr;  // set while waiting in the route's limit queue

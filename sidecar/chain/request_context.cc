@@ -108,6 +108,7 @@ bool RequestContext::runStep(const Step& step) {
   const Stage& stage = *step.stage;
   const StageHooks& hooks = stageHooks(step.kind);
   if (!hooks.applies(*this, stage)) return true;
+  if (hooks.waits && hooks.waits(*this, stage)) return false;
   setPending(stage, step.kind);
   outrigger_status rc = callHook(stage, hooks.span, [&] { return hooks.call(*this, stage); });
   if (rc == OUTRIGGER_PENDING) return completed_in_hook_;

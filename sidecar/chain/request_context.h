@@ -18,6 +18,7 @@
 #include "chain/call_input.h"
 #include "chain/chain.h"
 #include "chain/engine.h"
+#include "chain/limiter_wait.h"
 #include "chain/model_call.h"
 #include "chain/owned_messages.h"
 #include "chain/provider_stage.h"
@@ -95,6 +96,7 @@ class RequestContext final {
   friend class ProviderStage;
   friend class StreamGuard;
   friend class ModelCall;
+  friend class LimiterWait;
 
   // The plugin whose hook has not completed yet; stage null when none.
   struct Pending {
@@ -192,6 +194,7 @@ class RequestContext final {
   bool in_hook_ = false;
   bool completed_in_hook_ = false;
   ProviderStage provider_{*this};
+  LimiterWait limiter_wait_{*this};  // a limiter refused and the route queues over limits
   std::optional<StreamGuard> stream_guard_;  // set when the route's guardrails see chunks
   outrigger_guardrail_result guard_result_{};  // a guardrail's result given at once
   outrigger_limit_result limit_result_{};      // a limiter's refusal given at once

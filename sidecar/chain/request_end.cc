@@ -124,6 +124,7 @@ void RequestContext::end(Code code, std::string_view message, std::string_view o
   usage_.reasoning_tokens += set_aside_usage_.reasoning_tokens;
   cost_usd_ += set_aside_cost_usd_;
   provider_.onRequestEnd(attempt_running, msg);
+  limiter_wait_.requestEnded(msg);
   if (stream_guard_) stream_guard_->requestEnded();  // a pending guardrail learns; held bytes go
   LimiterStage::settleUnused(*this, code);
   if (sink_) {
@@ -153,6 +154,8 @@ void RequestContext::end(Code code, std::string_view message, std::string_view o
   submitRecord(code, msg, org);
   engine_.release(this);
   releasePluginStates();  // after the end went out: a release may free what the views used
+  // Capacity freed: a target's slot or tokens (above), a limiter's at its release.
+  engine_.wakeLimitQueues();
   closeTimers();
 }
 

@@ -46,6 +46,9 @@ struct StageHooks {
   bool (*apply)(RequestContext& ctx, const Stage& stage, outrigger_status rc);
   // The request ended while this stage's hook was pending: tell the plugin (may be null).
   void (*cancel)(const Stage& stage, outrigger_request handle);
+  // Optional: true when the request waits before the hook is called (it queued behind others
+  // and runs this step again when woken).
+  bool (*waits)(RequestContext& ctx, const Stage& stage) = nullptr;
 };
 
 // The hook table of `kind`; not for kProvider, which runs its own attempts.

@@ -37,11 +37,6 @@ void printPolicy(const resilience::RoutePolicy& p, size_t targets) {
                                                                                 : "fallback";
     std::printf("  strategy   %s\n", strategy);
   }
-  if (p.tenant_rpm || p.tenant_tpm) {
-    std::string limits = p.tenant_rpm ? "rpm " + std::to_string(p.tenant_rpm) : "";
-    if (p.tenant_tpm) limits += (limits.empty() ? "tpm " : ", tpm ") + std::to_string(p.tenant_tpm);
-    std::printf("  per tenant %s\n", limits.c_str());
-  }
   if (p.limits.queue) {
     std::printf("  on limit   queue (at most %u waiting, %u ms)\n", p.limits.queue_max, p.limits.queue_timeout_ms);
   }
@@ -87,6 +82,7 @@ int check(const Options& opt) {
                   std::string(plugin::kindName(t.kind)).c_str(), t.name.c_str(), t.version.c_str(), t.path.c_str());
     };
     for (const auto& g : route.guardrails) line("guardrail", g);
+    for (const auto& l : route.limiters) line("limiter", l);
     for (const auto& c : route.cache) line("cache", c);
     for (const auto& t : route.targets) {
       line("provider", t.stage);

@@ -184,6 +184,22 @@ static void checkCalls(const std::vector<RouteSettings>& routes) {
   }
 }
 
+// `tenant_rpm` / `tenant_tpm` on a route: an instance of the default limiter (limiter.memory,
+// keyed by tenant) that the route's admission asks first, like any limiter it names.
+void addTenantLimiter(RouteSettings* r, std::vector<InstanceSettings>* instances) {
+  if (!r->tenant_rpm && !r->tenant_tpm) return;
+  std::string name = r->name + ".tenant_limits";
+  for (const InstanceSettings& i : *instances) {
+    if (i.name == name) {
+      throw ParseError(i.where + ": instance name '" + name + "' is taken by route '" + r->name + "''s tenant limits");
+    }
+  }
+  std::string config = "{\"key\":\"tenant\",\"rpm\":" + std::to_string(r->tenant_rpm) +
+                       ",\"tpm\":" + std::to_string(r->tenant_tpm) + "}";
+  instances->push_back({name, "limiter", "memory", config, OnError::kDeny, r->where, {}});
+  r->limiters.insert(r->limiters.begin(), name);
+}
+
 RouteSettings Parser::route(const std::string& name, const toml::table& t) const {
   const std::string ctx = "[routes." + name + "]";
   checkKeys(t, {"provider", "model", "guardrails", "limiters", "cache", "exporters", "calls", "targets", "strategy",
@@ -223,8 +239,8 @@ RouteSettings Parser::route(const std::string& name, const toml::table& t) const
     else if (key == "limiters") r.limiters = strList(v, key);
     else if (key == "calls") r.calls = strList(v, key);
     else if (key == "exporters") r.exporters = strList(v, key);
-    else if (key == "tenant_rpm") r.policy.tenant_rpm = static_cast<uint32_t>(uint(v, key, 100000000));
-    else if (key == "tenant_tpm") r.policy.tenant_tpm = static_cast<uint32_t>(uint(v, key, 4000000000u));
+    else if (key == "tenant_rpm") r.tenant_rpm = static_cast<uint32_t>(uint(v, key, 100000000));
+    else if (key == "tenant_tpm") r.tenant_tpm = static_cast<uint32_t>(uint(v, key, 4000000000u));
     else if (key == "strategy") {
       std::string st = str(v, key);
       if (st == "fallback") r.policy.strategy = resilience::Strategy::kFallback;
@@ -382,13 +398,14 @@ Settings Parser::run(const toml::table& root) {
       s.instances.push_back(instance(std::string(k.str()), *v.as_table()));
     }
   }
-  for (const auto& i : s.instances) by_name[i.name] = &i;
   if (const toml::table* t = table("routes")) {
     for (auto&& [k, v] : *t) {
       if (!v.is_table()) fail(v, "[routes." + std::string(k.str()) + "] must be a table");
       s.routes.push_back(route(std::string(k.str()), *v.as_table()));
     }
   }
+  for (RouteSettings& r : s.routes) addTenantLimiter(&r, &s.instances);
+  for (const auto& i : s.instances) by_name[i.name] = &i;
   // References: every name a route uses exists and has the right kind.
   for (const RouteSettings& r : s.routes) {
     auto check = [&](const std::string& name, const char* kind) {

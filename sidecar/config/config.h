@@ -116,8 +116,12 @@ struct RouteSettings {
   std::string name;
   std::string model;  // model the provider calls; empty: the caller's model
   std::vector<std::string> guardrails;
-  std::vector<std::string> limiters;
-  std::vector<std::string> calls;  // routes this route's plugins may run as model calls (no cycles)  // admit in order after the request guardrails; settle per attempt
+  std::vector<std::string> limiters;  // admit in order after the request guardrails; settle per attempt
+  std::vector<std::string> calls;  // routes this route's plugins may run as model calls (no cycles)
+  // Requests and LLM tokens per minute per tenant; 0: none. Shorthand for a limiter.memory
+  // instance ("<route>.tenant_limits") put first in `limiters`.
+  uint32_t tenant_rpm = 0;
+  uint32_t tenant_tpm = 0;
   std::vector<std::string> caches;  // `cache = "a"` or `cache = ["exact", "semantic"]`: looked up in order
   uint32_t cache_replay_chunk_bytes = 64;  // a streamed cache hit is replayed in chunks of this size
   uint32_t max_reasks = 1;          // provider attempts a response guardrail may ask for again (0..10)
@@ -125,7 +129,7 @@ struct RouteSettings {
   Capture capture = Capture::kNone;  // what of the prompt and answer the record carries
   std::string provider;  // the first target's provider (kept for single-target routes)
   std::vector<TargetSettings> targets;  // at least one; `provider = ...` makes a single target
-  resilience::RoutePolicy policy;       // strategy, tenant limits, retry, breaker, limits, hedge
+  resilience::RoutePolicy policy;       // strategy, retry, breaker, limits, hedge
   std::vector<std::string> exporters;
   // The degraded answer served when every target failed (text, or a table as JSON text); unset:
   // the failure reaches the caller.

@@ -42,8 +42,6 @@ struct HedgePolicy {
 
 struct RoutePolicy {
   Strategy strategy = Strategy::kFallback;
-  uint32_t tenant_rpm = 0;  // requests per minute per tenant on this route, whole process; 0: none
-  uint32_t tenant_tpm = 0;  // LLM tokens per minute per tenant on this route, whole process; 0: none
   RetryPolicy retry;
   BreakerPolicy breaker;
   LimitPolicy limits;

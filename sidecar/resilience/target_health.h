@@ -1,6 +1,6 @@
 // What the process knows about each upstream target: its circuit breaker, a latency average for
-// lowest-latency routing, its retry budget, its rate buckets and the attempts it has in flight;
-// and each tenant's rate buckets. Keyed by "instance/model"; survives config reloads so a target
+// lowest-latency routing, its retry budget, its rate buckets and the attempts it has in flight
+// (per-tenant limits are the limiter.memory plugin's). Keyed by "instance/model"; survives config reloads so a target
 // keeps its history across chain snapshots.
 //
 // One registry serves every worker, so limits hold for the whole process rather than per worker.
@@ -21,6 +21,7 @@
 
 #include "resilience/circuit_breaker.h"
 #include "resilience/policy.h"
+#include "resilience/rate_bucket.h"
 
 namespace outrigger::resilience {
 
@@ -72,36 +73,6 @@ class RetryBudget {
   std::atomic<double> tokens_{10};  // a small reserve so a quiet target can still retry
 };
 
-// A per-minute token bucket: holds up to `per_minute` tokens, refilled continuously. Used for
-// requests per minute (take one per request) and for LLM tokens per minute (charge the usage
-// after the answer, which may leave a debt that blocks until refilled). Every call takes the
-// bucket's own mutex for a few arithmetic steps; take() decides and takes in one step, so N
-// threads racing for the last token get it exactly once.
-class RpmBucket {
- public:
-  // A new rate keeps what is left (clamped to the new size, debt kept), so a reload that changes
-  // it cannot hand out a fresh minute; a bucket that had no rate starts full.
-  void setRate(uint32_t per_minute);
-  bool limited() const { return rate_.load(std::memory_order_relaxed) > 0; }
-  // Takes a token if one is there (always true without a rate).
-  bool take(uint64_t now_ns);
-  // Subtracts `amount` (the bucket may go into debt); a negative amount refunds, up to full.
-  void charge(uint64_t now_ns, double amount);
-  // Time until `need` tokens are there, in ms (0 when they are or there is no rate). A need
-  // above the bucket's size waits for a full bucket, so a large request is slow, not refused.
-  uint32_t waitMs(uint64_t now_ns, double need = 1);
-  double tokens() const;
-
- private:
-  void refill(uint64_t now_ns, uint32_t rate);  // with mu_ held
-
-  mutable std::mutex mu_;          // guards the members below; rate_ is written under it too
-  std::atomic<uint32_t> rate_{0};  // atomic so an unlimited bucket answers without the lock
-  double tokens_ = 0;
-  uint64_t last_ns_ = 0;
-  bool started_ = false;
-};
-
 struct TargetHealth {
   CircuitBreaker breaker;
   LatencyEwma latency;
@@ -134,13 +105,6 @@ class HealthRegistry {
   // The target's record, created on first use; the newest route's policies apply. Stable address
   // for the registry's life.
   TargetHealth& target(const std::string& key, const RoutePolicy& policy);
-  // The tenant's requests-per-minute bucket on this route, or nullptr when the table is full
-  // (bounded; over the bound a new tenant is refused rather than tracked). Stable address.
-  RpmBucket* tenant(const std::string& route, const std::string& tenant, uint32_t per_minute);
-  // Likewise, the tenant's LLM tokens-per-minute bucket on this route.
-  RpmBucket* tenantTokens(const std::string& route, const std::string& tenant, uint32_t per_minute);
-
-  static constexpr size_t kMaxTenants = 10000;
 
   // Waiters to wake when capacity frees elsewhere. `w` must stay valid until removeWaiters(w)
   // has returned; after that it is never called again.
@@ -158,13 +122,10 @@ class HealthRegistry {
   void capacityFreed(const CapacityWaiters* from);
 
  private:
-  RpmBucket* bucket(std::string key, uint32_t per_minute);
-
-  // Guards the two maps' shape (lookups shared, insertions exclusive); a record's contents guard
+  // Guards the map's shape (lookups shared, insertions exclusive); a record's contents guard
   // themselves. std::map keeps every node where it is, so handed-out pointers stay valid.
   mutable std::shared_mutex mu_;
   std::map<std::string, TargetHealth, std::less<>> targets_;
-  std::map<std::string, RpmBucket, std::less<>> tenants_;  // requests and tokens buckets share the bound
 
   std::mutex waiters_mu_;  // guards waiters_; held while waking so a removed set is never called
   std::vector<CapacityWaiters*> waiters_;

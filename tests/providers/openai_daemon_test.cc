@@ -265,7 +265,7 @@ TEST_CASE("openai check: every target of every route is printed with its model a
   CHECK(out.find("provider   solo") != std::string::npos);
   CHECK(out.find("model gpt-solo") != std::string::npos);
   CHECK(out.find("strategy   weighted") != std::string::npos);
-  CHECK(out.find("per tenant rpm 30, tpm 9000") != std::string::npos);
+  CHECK(out.find("limiter    default.tenant_limits limiter.memory") != std::string::npos);
   CHECK(out.find("on limit   queue (at most 7 waiting, 900 ms)") != std::string::npos);
   CHECK(out.find("hedge      after 250 ms") != std::string::npos);
   CHECK(out.find(kPlantedKey) == std::string::npos);

@@ -1,4 +1,5 @@
 // The core's resilience decisions (sidecar/resilience) on a fake clock with seeded randomness.
+#include <algorithm>
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -478,7 +479,15 @@ TEST_CASE("config: tenant_tpm, limits and hedge parse strictly with file:line er
       "t.toml", "/");
   REQUIRE(ok.ok());
   const RoutePolicy& p = ok.value().routes[0].policy;
-  CHECK(p.tenant_tpm == 5000);
+  CHECK(ok.value().routes[0].tenant_tpm == 5000);
+  // The route's tenant limits are an instance of the default limiter, asked first.
+  REQUIRE(ok.value().routes[0].limiters == std::vector<std::string>{"main.tenant_limits"});
+  const auto& instances = ok.value().instances;
+  auto limiter = std::find_if(instances.begin(), instances.end(), [](const auto& i) { return i.name == "main.tenant_limits"; });
+  REQUIRE(limiter != instances.end());
+  CHECK(limiter->kind == "limiter");
+  CHECK(limiter->type == "memory");
+  CHECK(limiter->config_json == R"({"key":"tenant","rpm":0,"tpm":5000})");
   CHECK(p.limits.queue);
   CHECK(p.limits.queue_max == 8);
   CHECK(p.limits.queue_timeout_ms == 250);

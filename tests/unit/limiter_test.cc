@@ -317,6 +317,20 @@ TEST_CASE("a route names limiters in config, and a non-limiter instance there is
       "limiters.toml", ".");
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.status().message().find("limiter") != std::string::npos);
+  // Tenant limits are the default limiter, stacked in front of the route's own.
+  auto stacked = config::parseConfig(
+      "[instances.mock]\ntype = \"provider.mock\"\n[instances.budget]\ntype = \"limiter.budget\"\n"
+      "[routes.default]\nprovider = \"mock\"\nlimiters = [\"budget\"]\ntenant_rpm = 5\n",
+      "limiters.toml", ".");
+  REQUIRE(stacked.ok());
+  CHECK(stacked.value().routes[0].limiters == std::vector<std::string>{"default.tenant_limits", "budget"});
+  auto taken = config::parseConfig(
+      "[instances.mock]\ntype = \"provider.mock\"\n[instances.\"default.tenant_limits\"]\ntype = \"limiter.budget\"\n"
+      "[routes.default]\nprovider = \"mock\"\ntenant_rpm = 5\n",
+      "limiters.toml", ".");
+  REQUIRE_FALSE(taken.ok());
+  CHECK(taken.status().message().find("limiters.toml:3") != std::string::npos);
+  CHECK(taken.status().message().find("is taken") != std::string::npos);
 }
 
 TEST_CASE("limiter_done from another thread is refused, and one after the end is stale") {

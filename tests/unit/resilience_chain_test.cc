@@ -13,6 +13,7 @@
 #include "outrigger_generated.h"
 #include "plugin/schema.h"
 #include "support/frames.h"
+#include "support/memory_limiter.h"
 
 using namespace outrigger;
 using namespace outrigger::testing;
@@ -91,7 +92,8 @@ struct Rig {
   Sink sink;
 
   Rig(resilience::RoutePolicy policy, std::vector<std::string> targets, uint32_t first_max_concurrent = 0,
-      resilience::HealthRegistry* shared = nullptr, uint32_t loop_index = 43, const std::string& suffix = "")
+      resilience::HealthRegistry* shared = nullptr, uint32_t loop_index = 43, const std::string& suffix = "",
+      std::vector<chain::Stage> limiters = {})
       : loop(loop_index), engine(loop, {60000, 600000, 1000000}, nullptr, shared) {
     if (suffix.empty()) g_seen.clear();
     auto chain = std::make_shared<chain::WorkerChain>();
@@ -107,6 +109,7 @@ struct Rig {
     r.targets[0].max_concurrent = first_max_concurrent;
     r.provider = r.targets[0].stage;
     r.policy = policy;
+    r.limiters = std::move(limiters);
     chain::layOutSteps(&chain->routes.emplace("default", std::move(r)).first->second);
     chain->default_route = "default";
     engine.setChain(chain);
@@ -228,9 +231,7 @@ TEST_CASE("limit queue: a waiter gives up at the queue timeout, and never waits 
 }
 
 TEST_CASE("limit queue: a queue full of one tenant's waiters does not refuse another tenant that can start") {
-  resilience::RoutePolicy p = queued(1, 5000);
-  p.tenant_rpm = 1;
-  Rig rig(p, {"a"});
+  Rig rig(queued(1, 5000), {"a"}, 0, nullptr, 43, "", {memoryLimiterStage("full-queue", R"({"rpm":1})")});
   RequestSpec x, y;
   x.tenant = "x";
   y.tenant = "y";
@@ -273,10 +274,10 @@ TEST_CASE("limit queue: a slot freed on one worker starts the request waiting fo
 
 TEST_CASE("limit queue: a tenant's requests per minute hold across workers") {
   resilience::RoutePolicy p;
-  p.tenant_rpm = 2;
   resilience::HealthRegistry process;
-  Rig one(p, {"a"}, 0, &process);
-  Rig two(p, {"a"}, 0, &process, 44, "-two");
+  // One instance per worker, as a config makes them: the buckets are the instance name's.
+  Rig one(p, {"a"}, 0, &process, 43, "", {memoryLimiterStage("two-workers", R"({"rpm":2})")});
+  Rig two(p, {"a"}, 0, &process, 44, "-two", {memoryLimiterStage("two-workers", R"({"rpm":2})")});
   RequestSpec x;
   x.tenant = "x";
   one.start(1, x);
@@ -290,6 +291,60 @@ TEST_CASE("limit queue: a tenant's requests per minute hold across workers") {
   CHECK(one.sink.ends[4][0].code == Code::kResourceExhausted);
   CHECK(one.answer("a", "one") == OUTRIGGER_OK);
   CHECK(two.answer("a-two", "two") == OUTRIGGER_OK);
+}
+
+TEST_CASE("limiter.memory: a tenant at its concurrency limit waits in the route's queue and starts when its first request ends") {
+  Rig rig(queued(4, 5000), {"a"}, 0, nullptr, 43, "", {memoryLimiterStage("tenant-slots", R"({"max_concurrent":1})")});
+  RequestSpec x, y;
+  x.tenant = "x";
+  y.tenant = "y";
+  rig.start(1, x);
+  rig.start(2, x);  // x's one slot is taken: waits
+  CHECK(g_seen["a"].starts == 1);
+  CHECK(rig.counters().queued == 1);
+  CHECK(rig.counters().limiter_refusals == 0);
+  rig.start(3, y);  // y has its own slot, and queues behind x's waiter for one turn only
+  REQUIRE(rig.runUntil([] { return g_seen["a"].starts == 2; }));
+  CHECK(rig.answer("a", "x one", OUTRIGGER_CODE_OK, 0) == OUTRIGGER_OK);
+  REQUIRE(rig.sink.ends[1].size() == 1);
+  // The slot frees when the request has ended (the limiter's request state is released): the
+  // waiter is woken then, not at its next refill or timeout.
+  REQUIRE(rig.runUntil([] { return g_seen["a"].starts == 3; }));
+  CHECK(rig.answer("a", "y one", OUTRIGGER_CODE_OK, 1) == OUTRIGGER_OK);
+  CHECK(rig.answer("a", "x two", OUTRIGGER_CODE_OK, 2) == OUTRIGGER_OK);
+  REQUIRE(rig.sink.ends[2].size() == 1);
+  CHECK(rig.sink.ends[2][0].content == "x two");
+  CHECK(rig.engine.limitQueue("default").size() == 0);
+  CHECK(rig.engine.inFlight() == 0);
+}
+
+TEST_CASE("limiter.memory: without a queue a tenant over its rate fails fast, retryable, with the time to the next token") {
+  Rig rig(resilience::RoutePolicy{}, {"a"}, 0, nullptr, 43, "", {memoryLimiterStage("tenant-rate", R"({"rpm":1})")});
+  RequestSpec x;
+  x.tenant = "x";
+  rig.start(1, x);
+  rig.start(2, x);
+  REQUIRE(rig.sink.ends[2].size() == 1);
+  CHECK(rig.sink.ends[2][0].code == Code::kResourceExhausted);
+  CHECK(rig.sink.ends[2][0].retryable);
+  CHECK(rig.sink.ends[2][0].retry_after_ms > 50000);  // one request a minute: the next token is a minute away
+  CHECK(rig.counters().limiter_refusals == 1);
+  CHECK(g_seen["a"].starts == 1);
+  CHECK(rig.answer("a", "one") == OUTRIGGER_OK);
+}
+
+TEST_CASE("limiter.memory: past max_keys a new tenant is refused while every tracked one is busy") {
+  Rig rig(resilience::RoutePolicy{}, {"a"}, 0, nullptr, 43, "",
+          {memoryLimiterStage("tenant-bound", R"({"rpm":5,"max_keys":1})")});
+  RequestSpec x, y;
+  x.tenant = "x";
+  y.tenant = "y";
+  rig.start(1, x);
+  rig.start(2, y);
+  REQUIRE(rig.sink.ends[2].size() == 1);
+  CHECK(rig.sink.ends[2][0].code == Code::kResourceExhausted);
+  CHECK(g_seen["a"].starts == 1);
+  CHECK(rig.answer("a", "one") == OUTRIGGER_OK);
 }
 
 TEST_CASE("limit queue: without on_limit = queue a request over the limit fails fast") {

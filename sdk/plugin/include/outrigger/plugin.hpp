@@ -1,6 +1,6 @@
 // Header-only C++ wrapper over the Outrigger plugin C ABI (outrigger/plugin.h).
 //
-// Write a class deriving from Provider, Guardrail, Cache or Exporter, give it the static
+// Write a class deriving from Provider, Guardrail, Cache, Limiter or Exporter, give it the static
 // members kName, kDescription, kConfigSchema (and optionally kStability, kCapabilities), a
 // constructor (Host, std::string_view instance_name, std::string_view config_json), and list
 // it in OUTRIGGER_PLUGIN. The wrapper generates the C tables and trampolines.
@@ -115,6 +115,13 @@ class Host {
                                     std::string_view reason, const outrigger_guardrail_action* action) const noexcept {
     if (!OUTRIGGER_HAS_SLOT(api_, outrigger_host_api, guardrail_decided)) return OUTRIGGER_E_UNSUPPORTED;
     return api_->guardrail_decided(api_->host_ctx, r, decision, verdict, str(reason), action);
+  }
+  // [loop] Completion of a pending Limiter::admit (ABI minor 2): OUTRIGGER_CODE_OK admits,
+  // anything else refuses with that code. Exactly once.
+  outrigger_status limiterDone(outrigger_request r, outrigger_code code, uint32_t retry_after_ms,
+                               std::string_view reason) const noexcept {
+    if (!OUTRIGGER_HAS_SLOT(api_, outrigger_host_api, limiter_done)) return OUTRIGGER_E_UNSUPPORTED;
+    return api_->limiter_done(api_->host_ctx, r, code, retry_after_ms, str(reason));
   }
   // [loop] This instance's state on request `r` (ABI minor 2): `release` runs once when the
   // request has ended or the state is replaced.
@@ -387,6 +394,18 @@ class Cache : public Instance {
   virtual void onCancel(outrigger_request) {}
 };
 
+// ABI minor 2. Admits a request before its caches and provider, and settles each attempt.
+class Limiter : public Instance {
+ public:
+  static constexpr outrigger_kind kKind = OUTRIGGER_KIND_LIMITER;
+  using Instance::Instance;
+  // CONTINUE admits; STOP refuses with `result`; PENDING: host().limiterDone follows.
+  virtual outrigger_status admit(const outrigger_request_view& request, const outrigger_limit_estimate& estimate,
+                                 outrigger_limit_result& result) = 0;
+  virtual void settle(const outrigger_request_view& request, const outrigger_settlement& settlement) = 0;
+  virtual void onCancel(outrigger_request) {}
+};
+
 class Exporter : public Instance {
  public:
   static constexpr outrigger_kind kKind = OUTRIGGER_KIND_EXPORTER;
@@ -497,6 +516,21 @@ template <class T> struct Hooks<Cache, T> {
   }
 };
 
+template <class T> struct Hooks<Limiter, T> {
+  static const void* table() {
+    static const outrigger_limiter_hooks hooks = {
+        OUTRIGGER_HEADER_INIT(outrigger_limiter_hooks),
+        [](void* i, const outrigger_request_view* r, const outrigger_limit_estimate* e,
+           outrigger_limit_result* res) noexcept { return guarded(i, [&] { return self<T>(i)->admit(*r, *e, *res); }); },
+        [](void* i, const outrigger_request_view* r, const outrigger_settlement* s) noexcept {
+          guardedVoid(i, [&] { self<T>(i)->settle(*r, *s); });
+        },
+        [](void* i, outrigger_request r) noexcept { guardedVoid(i, [&] { self<T>(i)->onCancel(r); }); },
+    };
+    return &hooks;
+  }
+};
+
 template <class T> struct Hooks<Exporter, T> {
   static const void* table() {
     static const outrigger_exporter_hooks hooks = {
@@ -525,6 +559,7 @@ template <class T> constexpr uint64_t capabilitiesOf() {
 Provider* baseOf(Provider*);
 Guardrail* baseOf(Guardrail*);
 Cache* baseOf(Cache*);
+Limiter* baseOf(Limiter*);
 Exporter* baseOf(Exporter*);
 
 }  // namespace detail

@@ -1,0 +1,57 @@
+// A request that a limiter refused as over a limit, on a route that queues over limits
+// (`limits.on_limit = "queue"`): it waits in the route's limit queue, with the requests waiting
+// for targets, and asks the limiter again when woken (a refill at the limiter's retry time, or
+// capacity freed on any worker). Requests arriving while others wait queue behind them before
+// their first limiter step, so a refill goes to the oldest waiter.
+//
+// Thread: the request's loop thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "chain/limit_queue.h"
+
+namespace outrigger::chain {
+
+class Engine;
+class RequestContext;
+struct Route;
+
+// The route queues over limits and others wait in its queue, which is not full: a new request
+// waits behind them.
+bool othersWaiting(const Route& route, Engine& engine);
+
+class LimiterWait final : public LimitWaiter {
+ public:
+  explicit LimiterWait(RequestContext& ctx) : ctx_(ctx) {}
+
+  // Joins the route's queue before running the current limiter step; false (nothing done) when
+  // nobody waits before this request.
+  bool queueBehindOthers();
+  // The current limiter step refused: true when the request waits (joined the queue, or was
+  // being tried again from it and stays); false when it must end now (the route fails fast, or
+  // its queue is full: `*full` says which).
+  bool refused(uint32_t retry_after_ms, std::string_view why, std::string_view origin, bool* full);
+  // The request ended: leaves the queue, with a span saying so.
+  void requestEnded(std::string_view why);
+
+  bool tryAgain(uint32_t* wake_ms) override;
+  void waitExpired() override;
+
+ private:
+  bool join(uint32_t wait_ms, std::string_view why);
+  void leave(std::string_view how);
+
+  RequestContext& ctx_;
+  LimitQueue* queue_ = nullptr;  // set while waiting
+  uint64_t queued_ns_ = 0;
+  uint32_t wait_ms_ = 0;         // the last refusal's retry time
+  std::string why_;
+  std::string origin_;          // the limiter that refused last
+  bool retrying_ = false;        // tryAgain runs the limiter step again
+  bool still_limited_ = false;   // ... and it refused again
+};
+
+}  // namespace outrigger::chain

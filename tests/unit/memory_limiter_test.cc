@@ -1,0 +1,79 @@
+// limiter.memory's table of keys, from several threads at once: one record per key for the
+// whole process, charges that add up, a bound that holds, and idle records that make room.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "limit_table.h"
+
+using outrigger::limiter::LimitRecord;
+using outrigger::limiter::LimitTable;
+using outrigger::limiter::Rates;
+
+namespace {
+
+constexpr int kThreads = 4;
+constexpr uint64_t kNow = 1000000000;
+
+template <class F>
+void onThreads(F&& f) {
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) threads.emplace_back([&, i] { f(i); });
+  for (auto& t : threads) t.join();
+}
+
+}  // namespace
+
+TEST_CASE("limit table: a key's record is one for all threads, and charges from all of them add up") {
+  LimitTable table(100);
+  Rates rates{500, 100000, 0};
+  std::atomic<int> taken{0};
+  std::vector<LimitRecord*> seen(kThreads);
+  onThreads([&](int i) {
+    auto record = table.find("acme", rates, kNow);
+    seen[i] = record.get();
+    for (int n = 0; n < 1000; ++n) taken += record->requests.take(kNow);
+    for (int n = 0; n < 1000; ++n) record->tokens.charge(kNow, 10);
+  });
+  CHECK(taken == 500);
+  for (LimitRecord* r : seen) CHECK(r == seen[0]);
+  CHECK(table.find("acme", rates, kNow)->tokens.tokens() == Approx(100000 - kThreads * 1000 * 10));
+}
+
+TEST_CASE("limit table: the bound holds when threads add keys at once, while every record is in use") {
+  LimitTable table(1000);
+  Rates rates{60, 0, 0};
+  std::atomic<int> tracked{0}, refused{0};
+  std::vector<std::vector<std::shared_ptr<LimitRecord>>> held(kThreads);  // requests holding their records
+  onThreads([&](int i) {
+    for (int n = 0; n < 600; ++n) {
+      auto r = table.find(std::to_string(i) + "-" + std::to_string(n), rates, kNow);
+      if (r) r->requests.take(kNow);
+      (r ? tracked : refused)++;
+      if (r) held[i].push_back(std::move(r));
+    }
+  });
+  CHECK(tracked == 1000);
+  CHECK(refused == kThreads * 600 - 1000);
+  CHECK(table.size() == 1000);
+  CHECK(table.find("someone new", rates, kNow) == nullptr);
+}
+
+TEST_CASE("limit table: a full table forgets records that are back to full and unheld, and only those") {
+  LimitTable table(2);
+  Rates rates{60, 0, 0};
+  auto busy = table.find("busy", rates, kNow);
+  busy->requests.take(kNow);  // held and not full: kept
+  {
+    auto idle = table.find("idle", rates, kNow);
+    idle->requests.take(kNow);
+  }
+  CHECK(table.find("new", rates, kNow) == nullptr);  // "idle" has not refilled yet
+  uint64_t later = kNow + 2 * 60000000000ull;     // a full minute on: "idle" is back to full
+  auto fresh = table.find("new", rates, later);
+  REQUIRE(fresh);
+  CHECK(table.size() == 2);
+  CHECK(table.find("busy", rates, later) == busy);  // still the same record, debt and all
+}
