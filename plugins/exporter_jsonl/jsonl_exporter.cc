@@ -213,8 +213,15 @@ class JsonlExporter final : public Exporter {
     w.Key("completion_tokens"); w.Uint(r.usage.completion_tokens);
     w.Key("cached_tokens"); w.Uint(r.usage.cached_tokens);
     w.Key("reasoning_tokens"); w.Uint(r.usage.reasoning_tokens);
+    bool priced_tail = r.hdr.struct_size >= OUTRIGGER_SIZE_THROUGH(outrigger_record_view, cost_unpriced);
+    if (priced_tail) {
+      w.Key("cache_write_tokens"); w.Uint(r.cache_write_tokens);
+    }
     w.EndObject();
     w.Key("cost_usd"); w.Double(r.cost_usd);
+    if (priced_tail && r.cost_unpriced) {
+      w.Key("cost_unpriced"); w.Bool(true);
+    }
     if (r.metadata) line.metadata(*r.metadata);
     bool traced = r.hdr.struct_size >= OUTRIGGER_SIZE_THROUGH(outrigger_record_view, answer_tool_call_count);
     if (traced) {

@@ -201,9 +201,13 @@ void readUsage(const Value& usage, uint32_t* input, uint32_t* creation, uint32_t
   if (member(usage, "output_tokens")) *output = getUint(usage, "output_tokens");
 }
 
-// Anthropic's input_tokens excludes cached input; the wire's prompt_tokens includes it.
-outrigger_usage toUsage(uint32_t input, uint32_t creation, uint32_t read, uint32_t output) {
-  return {input + creation + read, output, read, 0};
+// Anthropic's input_tokens excludes the prompt cache's reads and writes; the host's
+// prompt_tokens includes both, with the reads as cached_tokens and the writes as
+// cache_write_tokens, so each input token is priced once (cache writes cost more than input).
+void setUsage(Answer* answer, uint32_t input, uint32_t creation, uint32_t read, uint32_t output) {
+  answer->usage = {input + creation + read, output, read, 0};
+  answer->cache_write_tokens = creation;
+  answer->has_usage = true;
 }
 
 }  // namespace
@@ -279,8 +283,7 @@ bool parseMessagesResponse(std::string_view body, Answer* answer, Failure* failu
   uint32_t in = 0, creation = 0, read = 0, out = 0;
   if (const Value* u = member(d, "usage")) {
     readUsage(*u, &in, &creation, &read, &out);
-    answer->usage = toUsage(in, creation, read, out);
-    answer->has_usage = true;
+    setUsage(answer, in, creation, read, out);
   }
   return true;
 }
@@ -374,8 +377,7 @@ StreamDecoder::Step StreamDecoder::decode(const SseEvent& event, StreamDelta* de
                            std::string(e ? getString(*e, "message") : std::string_view()).substr(0, 300)};
     return Step::kError;
   }
-  summary_.usage = toUsage(input_tokens_, cache_creation_, cache_read_, output);
-  summary_.has_usage = true;
+  setUsage(&summary_, input_tokens_, cache_creation_, cache_read_, output);
   return delta->empty() ? Step::kNothing : Step::kDelta;
 }
 

@@ -150,6 +150,7 @@ void HttpProvider::finishStream(HttpCall* c, bool done, const Answer& a, std::st
   outrigger_response_view r = makeResponse();
   r.finish_reason = str(finish_reason);
   r.usage = a.usage;
+  r.cache_write_tokens = a.cache_write_tokens;
   r.model = str(a.model);
   finishOk(c, r);
 }
@@ -163,6 +164,7 @@ void HttpProvider::finishAnswer(HttpCall* c, const Answer& a) {
   r.tool_calls = calls.data();
   r.tool_call_count = calls.size();
   r.usage = a.usage;
+  r.cache_write_tokens = a.cache_write_tokens;
   r.model = str(a.model);
   finishOk(c, r);
 }

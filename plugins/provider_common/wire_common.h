@@ -23,6 +23,7 @@ struct Answer {
   std::string model;
   std::vector<ToolCall> tool_calls;
   outrigger_usage usage{};
+  uint32_t cache_write_tokens = 0;  // prompt tokens written to the prompt cache (part of usage.prompt_tokens)
   bool has_usage = false;
   bool refusal = false;  // content is the model's refusal text
 };

@@ -150,6 +150,7 @@ TABLES = {
         ("completion_tokens", ("scalar", U32, 0)),
         ("cached_tokens", ("scalar", U32, 0)),
         ("reasoning_tokens", ("scalar", U32, 0)),
+        ("cache_write_tokens", ("scalar", U32, 0)),
     ],
     "GuardrailVerdict": [
         ("guardrail", S),
@@ -535,7 +536,8 @@ def vectors():
             "tool_calls": [
                 {"id": "call_1", "type": "function", "name": "get_weather", "arguments": WEATHER_TOOL_ARGS}
             ],
-            "usage": {"prompt_tokens": 42, "completion_tokens": 7, "cached_tokens": 16, "reasoning_tokens": 3},
+            "usage": {"prompt_tokens": 42, "completion_tokens": 7, "cached_tokens": 16, "reasoning_tokens": 3,
+                      "cache_write_tokens": 5},
             "cost_usd": 0.001953125,
             "cache_hit": True,
             "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",

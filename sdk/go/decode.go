@@ -142,7 +142,7 @@ func decodeEnd(t flatbuffers.Table) (*Response, *Error) {
 	}
 	if u := e.Usage(nil); u != nil {
 		r.Usage = Usage{PromptTokens: u.PromptTokens(), CompletionTokens: u.CompletionTokens(),
-			CachedTokens: u.CachedTokens(), ReasoningTokens: u.ReasoningTokens()}
+			CachedTokens: u.CachedTokens(), ReasoningTokens: u.ReasoningTokens(), CacheWriteTokens: u.CacheWriteTokens()}
 	}
 	if n := e.VerdictsLength(); n > 0 {
 		r.Verdicts = make([]GuardrailVerdict, n)

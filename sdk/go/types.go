@@ -159,12 +159,15 @@ type CacheControl struct {
 	TTL     time.Duration // 0: the cache's configured default
 }
 
-// Usage counts tokens.
+// Usage counts tokens. CachedTokens (read from the provider's prompt cache) and
+// CacheWriteTokens (written to it) are parts of PromptTokens; ReasoningTokens is a part of
+// CompletionTokens.
 type Usage struct {
 	PromptTokens     uint32
 	CompletionTokens uint32
 	CachedTokens     uint32
 	ReasoningTokens  uint32
+	CacheWriteTokens uint32
 }
 
 // Verdict is a guardrail's decision.

@@ -333,7 +333,8 @@ func endJSON(r *Response, e *Error) map[string]any {
 		"origin":  r.Origin,
 		"content": r.Content, "finish_reason": r.FinishReason, "tool_calls": calls,
 		"usage": map[string]any{"prompt_tokens": u.PromptTokens, "completion_tokens": u.CompletionTokens,
-			"cached_tokens": u.CachedTokens, "reasoning_tokens": u.ReasoningTokens},
+			"cached_tokens": u.CachedTokens, "reasoning_tokens": u.ReasoningTokens,
+			"cache_write_tokens": u.CacheWriteTokens},
 		"cost_usd": r.CostUSD, "cache_hit": r.CacheHit, "trace_id": r.TraceID, "verdicts": verdicts,
 		"model": r.Model, "reached_provider": r.ReachedProvider}
 }

@@ -25,12 +25,35 @@ struct ToolCallDelta {
   std::string_view id, type, name, arguments;
 };
 
+// Token counts in OpenAI's sense (outrigger_usage): prompt_tokens counts every input token;
+// cached_tokens (read from the provider's prompt cache) and cache_write_tokens (written to it)
+// are parts of it, reasoning_tokens a part of completion_tokens.
 struct Usage {
   uint32_t prompt_tokens = 0;
   uint32_t completion_tokens = 0;
   uint32_t cached_tokens = 0;
   uint32_t reasoning_tokens = 0;
+  uint32_t cache_write_tokens = 0;
+
+  Usage& operator+=(const Usage& o) {
+    prompt_tokens += o.prompt_tokens;
+    completion_tokens += o.completion_tokens;
+    cached_tokens += o.cached_tokens;
+    reasoning_tokens += o.reasoning_tokens;
+    cache_write_tokens += o.cache_write_tokens;
+    return *this;
+  }
 };
+
+// A response view's usage (the view is a host copy, so its tail is there), and back.
+inline Usage usageOf(const outrigger_response_view& r) {
+  return {r.usage.prompt_tokens, r.usage.completion_tokens, r.usage.cached_tokens, r.usage.reasoning_tokens,
+          r.cache_write_tokens};
+}
+inline void setUsage(outrigger_response_view* r, const Usage& u) {
+  r->usage = {u.prompt_tokens, u.completion_tokens, u.cached_tokens, u.reasoning_tokens};
+  r->cache_write_tokens = u.cache_write_tokens;
+}
 
 // Wire values of schemas/outrigger.fbs Verdict.
 enum class VerdictKind : int8_t { kPass = 0, kFlag = 1, kDeny = 2, kRewrite = 3, kSkipped = 4, kError = 5 };

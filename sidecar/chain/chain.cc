@@ -8,6 +8,7 @@
 
 #include "chain/host_api.h"
 #include "chain/stream_guard.h"
+#include "cost/price_sources.h"
 
 namespace outrigger::chain {
 
@@ -108,12 +109,15 @@ Expected<std::shared_ptr<ChainSnapshot>> buildChain(const config::Settings& sett
   auto catalog = loadCatalog(settings);
   if (!catalog.ok()) return catalog.status();
   snapshot->catalog = std::move(catalog.value());
+  auto prices = cost::buildPriceTable(settings.prices.file, settings.prices.entries);
+  if (!prices.ok()) return prices.status();
   InstanceMap shared;
   for (size_t w = 0; w < worker_count; ++w) {
     InstanceMap local;
     auto chain = std::make_shared<WorkerChain>();
     chain->default_route = settings.default_route;
     chain->generation = generation;
+    chain->prices = prices.value();
     for (const config::RouteSettings& rs : settings.routes) {
       Route r;
       r.name = rs.name;

@@ -12,6 +12,7 @@
 
 #include "common/status.h"
 #include "config/config.h"
+#include "cost/price_table.h"
 #include "plugin/instance.h"
 #include "plugin/loader.h"
 #include "chain/stage_kind.h"
@@ -73,6 +74,8 @@ class WorkerChain {
   std::map<std::string, Route, std::less<>> routes;
   std::string default_route;
   uint64_t generation = 0;
+  // What models cost ([prices] over the embedded table); one table shared by every worker.
+  std::shared_ptr<const cost::PriceTable> prices;
 };
 
 struct ChainSnapshot {

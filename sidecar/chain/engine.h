@@ -21,6 +21,7 @@
 #include "chain/call_input.h"
 #include "chain/chain.h"
 #include "chain/limit_queue.h"
+#include "cost/usage_meter.h"
 #include "event/event_loop.h"
 #include "resilience/target_health.h"
 #include "telemetry/exporter_thread.h"
@@ -144,6 +145,8 @@ class Engine : private resilience::CapacityWaiters {
   event::EventLoop& loop() { return loop_; }
   const EngineSettings& settings() const { return settings_; }
   EngineCounters& counters() { return counters_; }
+  // Tokens and USD by route, provider and model on this worker, for /metrics.
+  cost::UsageMeter& usageMeter() { return usage_meter_; }
   telemetry::ExporterThread* exporter() { return exporter_; }
   std::string newTraceId();
   uint64_t nextSeed() { return rng_(); }
@@ -194,6 +197,7 @@ class Engine : private resilience::CapacityWaiters {
   std::vector<uint32_t> free_slots_;
   size_t in_flight_ = 0;
   EngineCounters counters_;
+  cost::UsageMeter usage_meter_;
   std::mt19937_64 rng_;
   std::unique_ptr<resilience::HealthRegistry> own_health_;  // when none was given
   resilience::HealthRegistry* health_;

@@ -139,7 +139,7 @@ void ModelCall::callComplete(const ResponseEndInfo& end) {
   v.finish_reason = {end.finish_reason.data(), end.finish_reason.size()};
   v.tool_calls = calls.empty() ? nullptr : calls.data();
   v.tool_call_count = calls.size();
-  v.usage = {end.usage.prompt_tokens, end.usage.completion_tokens, end.usage.cached_tokens, end.usage.reasoning_tokens};
+  setUsage(&v, end.usage);
   v.cost_usd = end.cost_usd;
   v.model = {end.model.data(), end.model.size()};
   complete_(user_data_, &v);

@@ -83,7 +83,9 @@ outrigger_status ProviderStage::embeddingsDone(plugin::PluginInstance* inst, con
       r.embeddings_[i].assign(v.values, v.values + (v.values ? v.size : 0));
     }
     r.usage_ = {e.usage.prompt_tokens, 0, 0, 0};
-    r.cost_usd_ = e.cost_usd;
+    std::string_view how;
+    std::string entry;
+    r.cost_usd_ = attemptCost(inst, sv(e.model), r.model_, r.usage_, e.cost_usd, &how, &entry);
     if (e.model.size) r.answer_model_.assign(e.model.data, e.model.size);
   }
   LimiterStage::settle(r, target_->key, r.provider_code_, true, r.usage_, r.cost_usd_);

@@ -15,13 +15,6 @@
 #include "common/clock.h"
 
 namespace outrigger::chain {
-namespace {
-
-Usage usageOf(const outrigger_response_view& r) {
-  return {r.usage.prompt_tokens, r.usage.completion_tokens, r.usage.cached_tokens, r.usage.reasoning_tokens};
-}
-
-}  // namespace
 
 void ProviderStage::armHedge() {
   uint32_t delay_ms = ctx_.route_->policy.hedge.delay_ms;

@@ -92,11 +92,12 @@ outrigger_status ProviderStage::chunk(plugin::PluginInstance* inst, const outrig
   return r.paused_ ? OUTRIGGER_PAUSE : OUTRIGGER_OK;
 }
 
-outrigger_status ProviderStage::done(plugin::PluginInstance* inst, const outrigger_response_view& response) {
+outrigger_status ProviderStage::done(plugin::PluginInstance* inst, const outrigger_response_view& reported) {
   RequestContext& r = ctx_;
   if (r.embed_) return OUTRIGGER_E_INVALID;  // an embed call answers through embeddings_done only
   bool hedge = isHedge(inst);
   if (!hedge && !isAttempt(inst)) return OUTRIGGER_E_INVALID;
+  const outrigger_response_view response = priced(inst, reported);  // provider_cost.cc
   if (hedge_.target) {
     if (toCode(response.code) != Code::kOk) {
       hedgedFailure(inst, response);  // the other attempt goes on
@@ -137,9 +138,7 @@ bool ProviderStage::failed(const outrigger_response_view& response) {
   r.closeSpanAt(attempt_span_, "error");
   if (traced()) describeAttemptEnd(&r.spans_, attempt_span_, response);
   settleTokens(&attempt_tokens_, 0);  // a failed attempt gives its estimate back
-  const outrigger_usage& u = response.usage;
-  LimiterStage::settle(r, target_->key, r.provider_code_, true,
-                       {u.prompt_tokens, u.completion_tokens, u.cached_tokens, u.reasoning_tokens}, response.cost_usd);
+  LimiterStage::settle(r, target_->key, r.provider_code_, true, usageOf(response), response.cost_usd);
   r.provider_retryable_ = response.retryable;
   r.provider_retry_after_ms_ = response.retry_after_ms;
   r.provider_message_.assign(sv(response.message));
@@ -172,9 +171,7 @@ void ProviderStage::succeeded(const outrigger_response_view& response) {
   r.answered_ = true;
   r.closeSpanAt(attempt_span_, "ok");
   if (traced()) describeAttemptEnd(&r.spans_, attempt_span_, response);
-  const outrigger_usage& u = response.usage;
-  LimiterStage::settle(r, target_->key, Code::kOk, true,
-                       {u.prompt_tokens, u.completion_tokens, u.cached_tokens, u.reasoning_tokens}, response.cost_usd);
+  LimiterStage::settle(r, target_->key, Code::kOk, true, usageOf(response), response.cost_usd);
   std::string streamed = std::move(r.content_);
   r.copyFinal(response);
   if (response.content.size == 0) r.content_ = std::move(streamed);

@@ -111,6 +111,17 @@ class ProviderStage final : public LimitWaiter {
   static void settleTokens(TokenCharge* charge, double actual);
   // Answers with the route's fallback_answer, marked degraded; false when there is none to give.
   bool serveFallbackAnswer(const std::string& why);
+  // provider_cost.cc
+  // The attempt's answer as the rest of the request sees it: when the provider reported usage
+  // but no cost, priced from the chain's price table; counted on the worker's usage meter and
+  // described on the attempt's span.
+  outrigger_response_view priced(plugin::PluginInstance* inst, const outrigger_response_view& reported);
+  // The USD of one attempt's `usage` on `inst`, by the model that answered (else the one asked
+  // for); the provider's own figure when it gave one. Sets `*how` to provider | table | unpriced
+  // | none (no usage) and `*entry` to the price entry used.
+  double attemptCost(plugin::PluginInstance* inst, std::string_view answered, std::string_view asked,
+                     const Usage& usage, double reported_usd, std::string_view* how, std::string* entry);
+
   // provider_hedge.cc
   void armHedge();
   static void onHedgeTimer(void* user_data, outrigger_status status);

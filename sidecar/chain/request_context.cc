@@ -186,10 +186,7 @@ void RequestContext::replaceMessages(std::unique_ptr<OwnedMessages> messages) {
 void RequestContext::reaskProvider() {
   ++reasks_;
   engine_.counters().reasks.fetch_add(1, std::memory_order_relaxed);
-  set_aside_usage_.prompt_tokens += usage_.prompt_tokens;
-  set_aside_usage_.completion_tokens += usage_.completion_tokens;
-  set_aside_usage_.cached_tokens += usage_.cached_tokens;
-  set_aside_usage_.reasoning_tokens += usage_.reasoning_tokens;
+  set_aside_usage_ += usage_;
   set_aside_cost_usd_ += cost_usd_;
   usage_ = {};
   cost_usd_ = 0;
@@ -241,7 +238,7 @@ outrigger_response_view RequestContext::answerView(std::vector<outrigger_tool_ca
   resp.finish_reason = {finish_reason_.data(), finish_reason_.size()};
   resp.tool_calls = calls->data();
   resp.tool_call_count = calls->size();
-  resp.usage = {usage_.prompt_tokens, usage_.completion_tokens, usage_.cached_tokens, usage_.reasoning_tokens};
+  setUsage(&resp, usage_);
   resp.cost_usd = cost_usd_;
   resp.model = {answer_model_.data(), answer_model_.size()};
   return resp;
@@ -259,7 +256,7 @@ void RequestContext::copyFinal(const outrigger_response_view& r) {
                              std::string(sv(c.arguments))});
     }
   }
-  usage_ = {r.usage.prompt_tokens, r.usage.completion_tokens, r.usage.cached_tokens, r.usage.reasoning_tokens};
+  usage_ = usageOf(r);
   cost_usd_ = r.cost_usd;
 }
 

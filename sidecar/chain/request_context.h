@@ -218,6 +218,7 @@ class RequestContext final {
   std::string answer_model_;
   Usage usage_;
   double cost_usd_ = 0;
+  bool cost_unpriced_ = false;  // an attempt's usage had no price (provider_cost.cc)
   Code provider_code_ = Code::kOk;
   bool provider_retryable_ = false;
   uint32_t provider_retry_after_ms_ = 0;

@@ -118,10 +118,7 @@ void RequestContext::end(Code code, std::string_view message, std::string_view o
   // Outbound transfers die with their request, whatever ended it (cancel, deadline, shutdown).
   if (auto* http = engine_.httpClient()) http->abortOwnedBy(handle_);
   // Answers a re-ask set aside were paid for too.
-  usage_.prompt_tokens += set_aside_usage_.prompt_tokens;
-  usage_.completion_tokens += set_aside_usage_.completion_tokens;
-  usage_.cached_tokens += set_aside_usage_.cached_tokens;
-  usage_.reasoning_tokens += set_aside_usage_.reasoning_tokens;
+  usage_ += set_aside_usage_;
   cost_usd_ += set_aside_cost_usd_;
   provider_.onRequestEnd(attempt_running, msg);
   limiter_wait_.requestEnded(msg);
@@ -190,6 +187,7 @@ void RequestContext::submitRecord(Code code, std::string_view message, std::stri
   r->finish_reason = finish_reason_;
   r->usage = usage_;
   r->cost_usd = cost_usd_;
+  r->cost_unpriced = cost_unpriced_;
   r->spans = std::move(spans_);
   r->verdicts = verdicts_;
   if (!exporter->submit(std::move(r))) {

@@ -53,6 +53,9 @@ void describeAttemptEnd(std::vector<telemetry::SpanRecord>* spans, size_t span, 
   if (r.usage.cached_tokens) {
     setAttribute(&a, "gen_ai.usage.cache_read.input_tokens", std::to_string(r.usage.cached_tokens));
   }
+  if (r.cache_write_tokens) {
+    setAttribute(&a, "gen_ai.usage.cache_creation.input_tokens", std::to_string(r.cache_write_tokens));
+  }
   if (r.usage.reasoning_tokens) {
     setAttribute(&a, "gen_ai.usage.reasoning.output_tokens", std::to_string(r.usage.reasoning_tokens));
   }

@@ -15,11 +15,17 @@ struct Options {
   std::string message, model = "default", system, tenant, extra_json;
   uint32_t timeout_ms = 0;
   bool no_stream = false;
+  // prices import / list
+  std::string price_file, price_out, snapshot, filter;
+  std::vector<std::string> providers;
 };
 
 int serve(const Options& opt);
 int check(const Options& opt);
 int listPlugins(const Options& opt);
 int chat(const Options& opt);
+// price_commands.cc
+int importPrices(const Options& opt);
+int listPrices(const Options& opt);
 
 }  // namespace outrigger::cli

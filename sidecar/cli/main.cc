@@ -1,4 +1,4 @@
-// outrigger: serve, check, plugins, chat, version.
+// outrigger: serve, check, plugins, chat, prices, version.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -37,6 +37,17 @@ int main(int argc, char** argv) {
   chat->add_option("--extra-json", opt.extra_json, "Provider-specific JSON object");
   chat->add_flag("--no-stream", opt.no_stream, "Wait for the whole answer");
 
+  auto* prices = app.add_subcommand("prices", "Model prices: import LiteLLM's price map, list the table a config uses");
+  prices->require_subcommand(1);
+  auto* import = prices->add_subcommand("import", "Convert LiteLLM's model_prices_and_context_window.json to Outrigger's price TOML");
+  import->add_option("file", opt.price_file, "LiteLLM JSON (or an Outrigger price TOML)")->required();
+  import->add_option("-o,--out", opt.price_out, "Write here (default: standard output)");
+  import->add_option("-p,--provider", opt.providers, "Keep only this litellm_provider (repeatable)");
+  import->add_option("--snapshot", opt.snapshot, "The snapshot note written at the top (default: the file name)");
+  auto* list = prices->add_subcommand("list", "Print the price table a config prices with (USD per 1M tokens)");
+  list->add_option("-c,--config", opt.config_path, "TOML config (default: the embedded default config)");
+  list->add_option("filter", opt.filter, "Only entries whose provider/model contains this");
+
   app.add_subcommand("version", "Print the version");
 
   CLI11_PARSE(app, argc, argv);
@@ -44,6 +55,8 @@ int main(int argc, char** argv) {
   if (*check) return outrigger::cli::check(opt);
   if (*plugins) return outrigger::cli::listPlugins(opt);
   if (*chat) return outrigger::cli::chat(opt);
+  if (*import) return outrigger::cli::importPrices(opt);
+  if (*list) return outrigger::cli::listPrices(opt);
   std::printf("outrigger %s (plugin ABI %d.%d, protocol 1.0, mimalloc %d)\n", OUTRIGGER_VERSION, OUTRIGGER_ABI_MAJOR,
               OUTRIGGER_ABI_MINOR, mi_version());
   return 0;

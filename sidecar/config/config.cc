@@ -362,7 +362,7 @@ std::string Parser::fallbackAnswer(const toml::node& n, const std::string& ctx) 
 }
 
 Settings Parser::run(const toml::table& root) {
-  checkKeys(root, {"server", "http", "admin", "plugins", "exporter", "instances", "routes", "default_route"},
+  checkKeys(root, {"server", "http", "admin", "plugins", "exporter", "instances", "routes", "default_route", "prices"},
             "the top level");
   Settings s;
   s.source = source_;
@@ -375,6 +375,7 @@ Settings Parser::run(const toml::table& root) {
   if (const toml::table* t = table("server")) server(*t, &s.server);
   if (const toml::table* t = table("http")) http(*t, &s.http);
   if (const toml::table* t = table("admin")) admin(*t, &s.admin);
+  if (const toml::table* t = table("prices")) prices(*t, &s.prices);
   if (const toml::table* t = table("plugins")) {
     checkKeys(*t, {"dirs"}, "[plugins]");
     if (const toml::node* d = t->get("dirs")) {

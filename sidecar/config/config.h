@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cost/price_table.h"
 #include "resilience/policy.h"
 
 #include "common/log.h"
@@ -137,6 +138,13 @@ struct RouteSettings {
   std::string where;
 };
 
+// Prices for cost accounting ([prices]): the embedded table (config/prices/models.toml), then
+// `file`, then the config's own entries, each replacing entries of the same provider/model.
+struct PriceSettings {
+  std::string file;                       // absolute after parsing; empty: none
+  std::vector<cost::ModelPrice> entries;  // [prices."provider/model"]
+};
+
 struct Settings {
   ServerSettings server;
   HttpSettings http;
@@ -145,6 +153,7 @@ struct Settings {
   uint32_t exporter_queue_capacity = 8192;
   std::vector<InstanceSettings> instances;
   std::vector<RouteSettings> routes;
+  PriceSettings prices;
   std::string default_route;
   std::string source;  // file path, or "<embedded default>"
 };

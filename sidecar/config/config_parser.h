@@ -50,6 +50,7 @@ class Parser {
   void server(const toml::table& t, ServerSettings* s) const;
   void http(const toml::table& t, HttpSettings* s) const;
   void admin(const toml::table& t, AdminSettings* s) const;
+  void prices(const toml::table& t, PriceSettings* s) const;  // price_config.cc
   PeerRule peer(const toml::node& n) const;
   VirtualKey virtualKey(const toml::node& n) const;
   std::string address(const toml::node& n, const std::string& key) const;

@@ -45,6 +45,7 @@ class Daemon {
   void acceptSocket(int fd, const ipc::PeerCredentials& peer);
   size_t httpConnections() const;
   std::string socketMetrics() const;
+  std::string usageMetrics() const;
   std::string metricsText() const;
   std::string resilienceMetrics() const;
 

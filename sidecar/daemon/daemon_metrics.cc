@@ -1,6 +1,7 @@
 // The daemon's /metrics text: sums of what every worker counts, and the main thread's own.
 #include <atomic>
 
+#include "cost/usage_meter.h"
 #include "daemon/daemon.h"
 #include "http/http_metrics.h"
 
@@ -61,7 +62,17 @@ std::string Daemon::metricsText() const {
                             double(exporter_ ? exporter_->feedbackExported() : 0));
   out += resilienceMetrics();
   out += socketMetrics();
+  out += usageMetrics();
   return out;
+}
+
+// Tokens and USD by route, provider and model, merged over the workers under the same cap each
+// worker keeps.
+std::string Daemon::usageMetrics() const {
+  std::map<std::string, cost::UsageSeries> merged;
+  uint64_t overflowed = 0;
+  for (const auto& w : workers_) w->usageMeter().mergeInto(&merged, cost::UsageMeter::kMaxSeries, &overflowed);
+  return cost::renderUsageMetrics(merged, overflowed);
 }
 
 // Counters every worker keeps on its own; the sums are what an operator alerts on.

@@ -55,6 +55,7 @@ class Worker : public ipc::ConnectionOwner {
   // Requests started and not yet ended.
   uint64_t inFlight() const;
   chain::EngineCounters& engineCounters() { return engine_.counters(); }
+  cost::UsageMeter& usageMeter() { return engine_.usageMeter(); }
   http_client::HttpClientCounters& httpClientCounters() { return http_client_->counters(); }
   ipc::ConnectionCounters& counters() override { return conn_counters_; }
 

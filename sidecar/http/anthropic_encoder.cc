@@ -162,14 +162,16 @@ class AnthropicEncoder final : public ResponseEncoder {
   static void usage(Writer& w, const Usage& u) {
     w.Key("usage");
     w.StartObject();
+    // Anthropic's input_tokens leaves out the prompt cache's reads and writes; ours include them.
+    uint64_t cached = uint64_t{u.cached_tokens} + u.cache_write_tokens;
     w.Key("input_tokens");
-    w.Uint(u.prompt_tokens >= u.cached_tokens ? u.prompt_tokens - u.cached_tokens : 0);
+    w.Uint(u.prompt_tokens >= cached ? uint32_t(u.prompt_tokens - cached) : 0);
     w.Key("output_tokens");
     w.Uint(u.completion_tokens);
     w.Key("cache_read_input_tokens");
     w.Uint(u.cached_tokens);
     w.Key("cache_creation_input_tokens");
-    w.Uint(0);
+    w.Uint(u.cache_write_tokens);
     w.EndObject();
   }
 

@@ -1,5 +1,6 @@
 #include "http/chat_exchange.h"
 
+#include <cstdio>
 #include <ctime>
 
 #include "common/clock.h"
@@ -152,6 +153,7 @@ void ChatExchange::replyUnary(const ResponseEndInfo& end) {
     addHeader(req_, "x-outrigger-degraded", "true");
     addHeader(req_, "x-outrigger-origin", end.origin);
   }
+  addCostHeader(end);
   sendWhole(req_, 200, "OK", "application/json", encoder_->unary(end, unary_text_));
 }
 
@@ -166,8 +168,16 @@ void ChatExchange::replyError(const ResponseEndInfo& end) {
     addHeader(req_, "retry-after-ms", std::to_string(ms));
   }
   if (!end.origin.empty()) addHeader(req_, "x-outrigger-origin", end.origin);
+  if (end.cost_usd > 0) addCostHeader(end);  // answered upstream, then refused (an output guardrail)
   recordOutcome(e.status);
   sendWhole(req_, e.status, e.reason.data(), "application/json", encoder_->errorBody(end, e));
+}
+
+// What the request cost in USD (all its attempts); a stream's headers go out before it is known.
+void ChatExchange::addCostHeader(const ResponseEndInfo& end) {
+  char usd[32];
+  std::snprintf(usd, sizeof usd, "%.9g", end.cost_usd);
+  addHeader(req_, "x-outrigger-cost-usd", usd);
 }
 
 void ChatExchange::endStream(const ResponseEndInfo& end) {

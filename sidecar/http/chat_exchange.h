@@ -60,6 +60,7 @@ class ChatExchange : public ResponseSink {
   void queue(std::string text, bool final);
   void flush();
   void replyUnary(const ResponseEndInfo& end);
+  void addCostHeader(const ResponseEndInfo& end);
   void replyError(const ResponseEndInfo& end);
   void endStream(const ResponseEndInfo& end);
   void recordOutcome(int status);

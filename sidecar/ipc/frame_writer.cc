@@ -110,7 +110,7 @@ void FrameWriter::responseEnd(std::string* out, uint64_t stream_id, const Respon
   auto trace = str(end.trace_id);
   auto model = str(end.model);
   auto usage = w::CreateUsage(builder_, end.usage.prompt_tokens, end.usage.completion_tokens,
-                              end.usage.cached_tokens, end.usage.reasoning_tokens);
+                              end.usage.cached_tokens, end.usage.reasoning_tokens, end.usage.cache_write_tokens);
   w::ResponseEndBuilder b(builder_);
   b.add_status(static_cast<w::Status>(end.code));
   b.add_retryable(end.retryable);

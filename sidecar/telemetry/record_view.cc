@@ -40,6 +40,8 @@ RecordView::RecordView(const RequestRecord& r) {
   view_.finish_reason = cstr(r.finish_reason);
   view_.usage = {r.usage.prompt_tokens, r.usage.completion_tokens, r.usage.cached_tokens, r.usage.reasoning_tokens};
   view_.cost_usd = r.cost_usd;
+  view_.cache_write_tokens = r.usage.cache_write_tokens;
+  view_.cost_unpriced = r.cost_unpriced;
   view_.spans = spans_.data();
   view_.span_count = spans_.size();
   view_.verdicts = verdicts_.data();

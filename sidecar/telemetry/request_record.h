@@ -53,6 +53,7 @@ struct RequestRecord {
   std::string origin, message, finish_reason;
   Usage usage;
   double cost_usd = 0;
+  bool cost_unpriced = false;  // an attempt reported usage for a model with no price
   std::vector<SpanRecord> spans;
   std::vector<Verdict> verdicts;
   // Tracing: the monotonic time start_unix_ns was taken at (span starts convert from it), the

@@ -240,7 +240,11 @@ TEST_CASE("ABI structs keep their v1.0 layout") {
   STATIC_REQUIRE(offsetof(outrigger_record_view, answer) == 288);
   STATIC_REQUIRE(offsetof(outrigger_record_view, answer_tool_calls) == 304);
   STATIC_REQUIRE(offsetof(outrigger_record_view, answer_tool_call_count) == 312);
-  STATIC_REQUIRE(sizeof(outrigger_record_view) == 320);
+  // Cost accounting's tail: the prompt cache's writes and whether a price was missing.
+  STATIC_REQUIRE(offsetof(outrigger_record_view, cache_write_tokens) == 320);
+  STATIC_REQUIRE(offsetof(outrigger_record_view, cost_unpriced) == 324);
+  STATIC_REQUIRE(sizeof(outrigger_record_view) == 328);
+  STATIC_REQUIRE(offsetof(outrigger_response_view, cache_write_tokens) == OUTRIGGER_MIN_SIZE_RESPONSE_VIEW);
   STATIC_REQUIRE(sizeof(outrigger_attribute) == 32);
   STATIC_REQUIRE(offsetof(outrigger_span_trace_view, parent_span_id) == 16);
   STATIC_REQUIRE(offsetof(outrigger_span_trace_view, start_unix_ns) == 32);

@@ -277,7 +277,8 @@ class Connection {
     r.origin = str(e->origin());
     r.message = str(e->message());
     if (const auto* u = e->usage()) {
-      r.usage = {u->prompt_tokens(), u->completion_tokens(), u->cached_tokens(), u->reasoning_tokens()};
+      r.usage = {u->prompt_tokens(), u->completion_tokens(), u->cached_tokens(), u->reasoning_tokens(),
+                 u->cache_write_tokens()};
     }
     if (const auto* calls = e->tool_calls()) {
       for (const auto* c : *calls) r.tool_calls.push_back({str(c->id()), str(c->type()), str(c->name()), str(c->arguments())});

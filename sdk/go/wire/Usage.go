@@ -81,8 +81,20 @@ func (rcv *Usage) MutateReasoningTokens(n uint32) bool {
 	return rcv._tab.MutateUint32Slot(10, n)
 }
 
+func (rcv *Usage) CacheWriteTokens() uint32 {
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(12))
+	if o != 0 {
+		return rcv._tab.GetUint32(o + rcv._tab.Pos)
+	}
+	return 0
+}
+
+func (rcv *Usage) MutateCacheWriteTokens(n uint32) bool {
+	return rcv._tab.MutateUint32Slot(12, n)
+}
+
 func UsageStart(builder *flatbuffers.Builder) {
-	builder.StartObject(4)
+	builder.StartObject(5)
 }
 func UsageAddPromptTokens(builder *flatbuffers.Builder, promptTokens uint32) {
 	builder.PrependUint32Slot(0, promptTokens, 0)
@@ -95,6 +107,9 @@ func UsageAddCachedTokens(builder *flatbuffers.Builder, cachedTokens uint32) {
 }
 func UsageAddReasoningTokens(builder *flatbuffers.Builder, reasoningTokens uint32) {
 	builder.PrependUint32Slot(3, reasoningTokens, 0)
+}
+func UsageAddCacheWriteTokens(builder *flatbuffers.Builder, cacheWriteTokens uint32) {
+	builder.PrependUint32Slot(4, cacheWriteTokens, 0)
 }
 func UsageEnd(builder *flatbuffers.Builder) flatbuffers.UOffsetT {
 	return builder.EndObject()

@@ -262,7 +262,7 @@ class FakeDaemon:
         end = {"status": "OK", "origin": "provider/mock", "finish_reason": "stop", "trace_id": "trace-%d" % sid,
                "model": req.get("model", ""),
                "usage": {"prompt_tokens": sum(len(u.split()) for u in user), "completion_tokens": len(text.split()),
-                         "cached_tokens": 0, "reasoning_tokens": 0}}
+                         "cached_tokens": 0, "reasoning_tokens": 0, "cache_write_tokens": 0}}
         if req.get("stream"):
             conn.send({"stream_id": sid, "body_type": "ResponseStart",
                        "body": {"model": req.get("model", ""), "provider": "mock", "cache_hit": False,

@@ -80,6 +80,7 @@ def test_decode_frame_reads_vector(name: str) -> None:
         assert body.usage.completion_tokens == usage.get("completion_tokens", 0)
         assert body.usage.cached_tokens == usage.get("cached_tokens", 0)
         assert body.usage.reasoning_tokens == usage.get("reasoning_tokens", 0)
+        assert body.usage.cache_write_tokens == usage.get("cache_write_tokens", 0)
         assert [(v.guardrail, v.verdict.name.capitalize(), v.reason)
                 for v in body.verdicts] == [(v["guardrail"], v["verdict"], v.get("reason", ""))
                                             for v in want.get("verdicts", [])]

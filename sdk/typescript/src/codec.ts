@@ -345,6 +345,7 @@ function usage(u: wire.Usage | null): Usage | undefined {
     completionTokens: u.completionTokens(),
     cachedTokens: u.cachedTokens(),
     reasoningTokens: u.reasoningTokens(),
+    cacheWriteTokens: u.cacheWriteTokens(),
   };
 }
 

@@ -214,6 +214,7 @@ function usage(u: wire.Usage): Obj {
     completion_tokens: u.completionTokens(),
     cached_tokens: u.cachedTokens(),
     reasoning_tokens: u.reasoningTokens(),
+    cache_write_tokens: u.cacheWriteTokens(),
   };
 }
 

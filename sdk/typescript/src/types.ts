@@ -100,8 +100,12 @@ export interface CallOptions {
 export interface Usage {
   promptTokens: number;
   completionTokens: number;
+  /** Read from the provider's prompt cache; part of promptTokens. */
   cachedTokens: number;
+  /** Part of completionTokens. */
   reasoningTokens: number;
+  /** Written to the provider's prompt cache; part of promptTokens. */
+  cacheWriteTokens: number;
 }
 
 export type VerdictKind = 'Pass' | 'Flag' | 'Deny' | 'Rewrite' | 'Skipped' | 'Error';

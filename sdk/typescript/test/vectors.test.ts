@@ -226,7 +226,13 @@ describe('shared vectors: the client decoder', () => {
     assert.equal(f.end.code, 'OK');
     assert.equal(f.end.content, 'It is sunny in Lisbon.');
     assert.equal(f.end.finishReason, 'tool_calls');
-    assert.deepEqual(f.end.usage, { promptTokens: 42, completionTokens: 7, cachedTokens: 16, reasoningTokens: 3 });
+    assert.deepEqual(f.end.usage, {
+      promptTokens: 42,
+      completionTokens: 7,
+      cachedTokens: 16,
+      reasoningTokens: 3,
+      cacheWriteTokens: 5,
+    });
     assert.equal(f.end.costUsd, 0.001953125);
     assert.equal(f.end.cacheHit, true);
     assert.equal(f.end.model, 'gpt-4o-mini-2024-07-18');

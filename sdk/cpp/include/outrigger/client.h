@@ -90,8 +90,11 @@ struct ChatRequest {
   uint32_t cache_ttl_ms = 0;
 };
 
+// cached_tokens (read from the provider's prompt cache) and cache_write_tokens (written to it)
+// are parts of prompt_tokens; reasoning_tokens is a part of completion_tokens.
 struct Usage {
   uint32_t prompt_tokens = 0, completion_tokens = 0, cached_tokens = 0, reasoning_tokens = 0;
+  uint32_t cache_write_tokens = 0;
 };
 
 struct Verdict {

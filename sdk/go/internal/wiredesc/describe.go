@@ -305,7 +305,8 @@ func describeEnd(e *wire.ResponseEnd) Object {
 	}
 	if u := e.Usage(nil); u != nil {
 		o["usage"] = Object{"prompt_tokens": u.PromptTokens(), "completion_tokens": u.CompletionTokens(),
-			"cached_tokens": u.CachedTokens(), "reasoning_tokens": u.ReasoningTokens()}
+			"cached_tokens": u.CachedTokens(), "reasoning_tokens": u.ReasoningTokens(),
+			"cache_write_tokens": u.CacheWriteTokens()}
 	}
 	setStr(o, "trace_id", e.TraceId())
 	if present(e.Table(), 12) {

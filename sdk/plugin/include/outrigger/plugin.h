@@ -256,6 +256,11 @@ typedef struct outrigger_request_view {
 
 /* ------------------------------------------------------------------ response views */
 
+/* Token counts as OpenAI reports them: prompt_tokens is every input token, cache reads
+ * included (Anthropic's input_tokens + cache_read + cache_creation); cached_tokens (read from
+ * the prompt cache) is a subset of prompt_tokens, reasoning_tokens a subset of
+ * completion_tokens. Embedded in other structs, so it never grows: the tokens written to the
+ * prompt cache are outrigger_response_view.cache_write_tokens. */
 typedef struct outrigger_usage {
   uint32_t prompt_tokens;
   uint32_t completion_tokens;
@@ -276,8 +281,16 @@ typedef struct outrigger_response_view {
   const outrigger_tool_call_view* tool_calls;
   size_t tool_call_count;
   outrigger_usage usage;
-  double cost_usd;
+  double cost_usd;                 /* USD; 0: the host prices `usage` from its price table */
   outrigger_str model;             /* the model that answered */
+
+  /* ---- minor 2, later builds: what outrigger_usage (embedded elsewhere, so frozen) cannot
+   * hold. A host of an earlier 1.2 build ignores it; a view the host passes carries it when
+   * hdr.struct_size >= OUTRIGGER_SIZE_THROUGH(outrigger_response_view, cache_write_tokens). */
+  uint32_t cache_write_tokens;     /* prompt tokens written to the provider's prompt cache: a
+                                      subset of usage.prompt_tokens, like cached_tokens (the
+                                      ones read from it); 0: none, or not reported */
+  uint32_t reserved2_;
 } outrigger_response_view;
 /* Smallest response view a plugin may pass (provider_done, cache_done): the 1.0 layout. */
 #define OUTRIGGER_MIN_SIZE_RESPONSE_VIEW OUTRIGGER_SIZE_THROUGH(outrigger_response_view, model)
@@ -464,6 +477,13 @@ typedef struct outrigger_record_view {
   outrigger_str answer;              /* FULL only: the answer's text as the client got it */
   const outrigger_tool_call_view* answer_tool_calls; /* FULL: whole; METADATA: without arguments */
   size_t answer_tool_call_count;
+
+  /* ---- minor 2, later builds: read only when hdr.struct_size >=
+   * OUTRIGGER_SIZE_THROUGH(outrigger_record_view, cost_unpriced). */
+  uint32_t cache_write_tokens;       /* see outrigger_response_view.cache_write_tokens */
+  uint8_t cost_unpriced;             /* an attempt reported usage for a model the price table
+                                        lacks: cost_usd leaves it out (counted as 0) */
+  uint8_t reserved3_[3];
 } outrigger_record_view;
 
 /* Minor 2. A score for an earlier answer (the wire Feedback), keyed by the trace id that answer

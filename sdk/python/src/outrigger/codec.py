@@ -499,7 +499,7 @@ def _read_end(t: Any) -> ResponseEnd:
     u = t.Usage()
     if u is not None:
         usage = Usage(int(u.PromptTokens()), int(u.CompletionTokens()), int(u.CachedTokens()),
-                      int(u.ReasoningTokens()))
+                      int(u.ReasoningTokens()), int(u.CacheWriteTokens()))
     return ResponseEnd(
         status=_status(t.Status()),
         retryable=bool(t.Retryable()),

@@ -60,7 +60,7 @@ TABLES: Dict[str, Sequence[Tuple[str, _Kind]]] = {
     "ToolCallDelta": [("index", "scalar"), ("id", _S), ("type", _S), ("name", _S), ("arguments", _S)],
     "ResponseChunk": [("seq", "scalar"), ("delta", _S), ("tool_calls", ("tables", "ToolCallDelta"))],
     "Usage": [("prompt_tokens", "scalar"), ("completion_tokens", "scalar"), ("cached_tokens", "scalar"),
-              ("reasoning_tokens", "scalar")],
+              ("reasoning_tokens", "scalar"), ("cache_write_tokens", "scalar")],
     "GuardrailVerdict": [("guardrail", _S), ("verdict", ("enum", _VERDICT_NAMES)), ("reason", _S)],
     "ResponseEnd": [("status", ("enum", _STATUS)), ("retryable", "scalar"), ("retry_after_ms", "scalar"),
                     ("origin", _S), ("message", _S), ("content", _S), ("finish_reason", _S),

@@ -236,8 +236,9 @@ MessagesLike = Union[str, Sequence[Union[Message, Mapping[str, Any]]]]
 class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    cached_tokens: int = 0
-    reasoning_tokens: int = 0
+    cached_tokens: int = 0  # read from the provider's prompt cache; part of prompt_tokens
+    reasoning_tokens: int = 0  # part of completion_tokens
+    cache_write_tokens: int = 0  # written to the provider's prompt cache; part of prompt_tokens
 
     @property
     def total_tokens(self) -> int:

@@ -1822,8 +1822,13 @@ reasoningTokens():number {
   return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
 }
 
+cacheWriteTokens():number {
+  const offset = this.bb!.__offset(this.bb_pos, 12);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
 static startUsage(builder:flatbuffers.Builder) {
-  builder.startObject(4);
+  builder.startObject(5);
 }
 
 static addPromptTokens(builder:flatbuffers.Builder, promptTokens:number) {
@@ -1842,17 +1847,22 @@ static addReasoningTokens(builder:flatbuffers.Builder, reasoningTokens:number) {
   builder.addFieldInt32(3, reasoningTokens, 0);
 }
 
+static addCacheWriteTokens(builder:flatbuffers.Builder, cacheWriteTokens:number) {
+  builder.addFieldInt32(4, cacheWriteTokens, 0);
+}
+
 static endUsage(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createUsage(builder:flatbuffers.Builder, promptTokens:number, completionTokens:number, cachedTokens:number, reasoningTokens:number):flatbuffers.Offset {
+static createUsage(builder:flatbuffers.Builder, promptTokens:number, completionTokens:number, cachedTokens:number, reasoningTokens:number, cacheWriteTokens:number):flatbuffers.Offset {
   Usage.startUsage(builder);
   Usage.addPromptTokens(builder, promptTokens);
   Usage.addCompletionTokens(builder, completionTokens);
   Usage.addCachedTokens(builder, cachedTokens);
   Usage.addReasoningTokens(builder, reasoningTokens);
+  Usage.addCacheWriteTokens(builder, cacheWriteTokens);
   return Usage.endUsage(builder);
 }
 }

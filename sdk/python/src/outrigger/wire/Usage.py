@@ -56,7 +56,14 @@ class Usage(object):
             return self._tab.Get(flatbuffers.number_types.Uint32Flags, o + self._tab.Pos)
         return 0
 
-def UsageStart(builder): builder.StartObject(4)
+    # Usage
+    def CacheWriteTokens(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(12))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Uint32Flags, o + self._tab.Pos)
+        return 0
+
+def UsageStart(builder): builder.StartObject(5)
 def Start(builder):
     return UsageStart(builder)
 def UsageAddPromptTokens(builder, promptTokens): builder.PrependUint32Slot(0, promptTokens, 0)
@@ -71,6 +78,9 @@ def AddCachedTokens(builder, cachedTokens):
 def UsageAddReasoningTokens(builder, reasoningTokens): builder.PrependUint32Slot(3, reasoningTokens, 0)
 def AddReasoningTokens(builder, reasoningTokens):
     return UsageAddReasoningTokens(builder, reasoningTokens)
+def UsageAddCacheWriteTokens(builder, cacheWriteTokens): builder.PrependUint32Slot(4, cacheWriteTokens, 0)
+def AddCacheWriteTokens(builder, cacheWriteTokens):
+    return UsageAddCacheWriteTokens(builder, cacheWriteTokens)
 def UsageEnd(builder): return builder.EndObject()
 def End(builder):
     return UsageEnd(builder)

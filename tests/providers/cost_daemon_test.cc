@@ -1,0 +1,182 @@
+// Cost accounting through the real daemon and the scripted upstream: a priced answer's USD on
+// ResponseEnd, the HTTP front's x-outrigger-cost-usd, the finished record and its span, and the
+// token and cost counters on /metrics; an unpriced model counted as such, never guessed at.
+#include <catch2/catch.hpp>
+
+#include <curl/curl.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <regex>
+#include <string>
+#include <thread>
+
+#include <outrigger/client.h>
+
+#include "daemon_rig.h"
+#include "support/daemon_process.h"
+#include "support/sdk_requests.h"
+#include "upstream_process.h"
+
+using namespace outrigger;
+using namespace outrigger::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+size_t collect(char* data, size_t size, size_t count, void* out) {
+  static_cast<std::string*>(out)->append(data, size * count);
+  return size * count;
+}
+
+// One HTTP exchange; the response's head lands in `*head` when given.
+std::string httpCall(const std::string& url, const std::string& body = "", std::string* head = nullptr) {
+  std::string out, ignored;
+  CURL* e = curl_easy_init();
+  curl_slist* headers = curl_slist_append(nullptr, "content-type: application/json");
+  curl_easy_setopt(e, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &collect);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, &out);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &collect);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, head ? head : &ignored);
+  if (!body.empty()) {
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, body.c_str());
+  }
+  curl_easy_perform(e);
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(e);
+  return out;
+}
+
+// The port a listener bound (port 0 in the config), from the daemon's log line.
+int boundPort(DaemonProcess& d, const std::string& what) {
+  for (int i = 0; i < 500; ++i) {
+    std::smatch m;
+    std::string log = d.log();
+    if (std::regex_search(log, m, std::regex(what + " listening on 127\\.0\\.0\\.1:(\\d+)"))) return std::stoi(m[1]);
+    std::this_thread::sleep_for(10ms);
+  }
+  return 0;
+}
+
+// The value of one sample on /metrics, or -1.
+double sample(const std::string& text, const std::string& series) {
+  size_t at = text.find("\n" + series + " ");
+  return at == std::string::npos ? -1 : std::stod(text.substr(at + series.size() + 2));
+}
+
+struct Rig {
+  UpstreamProcess up;
+  std::unique_ptr<DaemonProcess> daemon;
+  int admin = 0, http = 0;
+
+  // `instances` names the upstream's base URL as @UP@.
+  Rig(std::string instances, const std::string& route, const std::string& extra = "") {
+    REQUIRE(up.ready());
+    for (size_t at; (at = instances.find("@UP@")) != std::string::npos;) instances.replace(at, 4, up.baseUrl());
+    ::setenv("OUTRIGGER_TEST_OPENAI_KEY", "sk-test", 1);
+    ::setenv("OUTRIGGER_TEST_ANTHROPIC_KEY", "sk-ant-test", 1);
+    daemon = std::make_unique<DaemonProcess>(daemonHead() + instances +
+                                             "[admin]\nlisten = \"127.0.0.1:0\"\n[http]\nlisten = [\"127.0.0.1:0\"]\n" +
+                                             "[routes.default]\nexporters = [\"records\"]\n" + route + extra);
+    REQUIRE(daemon->waitReady());
+    admin = boundPort(*daemon, "admin endpoints");
+    http = boundPort(*daemon, "OpenAI-compatible API");
+    REQUIRE(admin != 0);
+    REQUIRE(http != 0);
+  }
+  std::string metrics() { return httpCall("http://127.0.0.1:" + std::to_string(admin) + "/metrics"); }
+  std::vector<std::string> stop() {
+    daemon->signal(SIGTERM);
+    REQUIRE(daemon->waitExit(10s) == 0);
+    return records(daemon->dir());
+  }
+};
+
+std::string anthropicInstance(const std::string& name, const std::string& base_url) {
+  return "[instances." + name + "]\ntype = \"provider.anthropic\"\n[instances." + name + ".config]\n" +
+         "base_url = \"" + base_url + "\"\napi_key = \"${OUTRIGGER_TEST_ANTHROPIC_KEY}\"\n";
+}
+
+}  // namespace
+
+TEST_CASE("cost via daemon: an OpenAI answer is priced on ResponseEnd, the HTTP header, the record and /metrics") {
+  Rig rig(openaiInstance("openai", "@UP@"), "provider = \"openai\"\nmodel = \"gpt-4o\"\n");
+  // The upstream answers as gpt-4o does: a dated model id, cached prompt tokens.
+  REQUIRE(rig.up.script(R"([{"model":"gpt-4o-2024-08-06","repeat":2,"usage":{"prompt_tokens":2300,
+    "completion_tokens":180,"total_tokens":2480,"prompt_tokens_details":{"cached_tokens":2048},
+    "completion_tokens_details":{"reasoning_tokens":0}}}])"));
+  const double hand = (2300 - 2048) * 2.50e-6 + 2048 * 1.25e-6 + 180 * 10.0e-6;  // gpt-4o's prices
+
+  auto r = client::Client(at(*rig.daemon)).chat(ask("price me"));
+  REQUIRE(r.ok());
+  CHECK(r.value().usage.cached_tokens == 2048);
+  CHECK(r.value().cost_usd == Approx(hand).epsilon(0).margin(1e-9));
+
+  std::string head;
+  httpCall("http://127.0.0.1:" + std::to_string(rig.http) + "/v1/chat/completions",
+           R"({"model":"default","messages":[{"role":"user","content":"price me"}]})", &head);
+  std::smatch m;
+  REQUIRE(std::regex_search(head, m, std::regex("x-outrigger-cost-usd: ([0-9.e+-]+)", std::regex::icase)));
+  CHECK(std::stod(m[1]) == Approx(hand).epsilon(0).margin(1e-9));
+
+  std::string text = rig.metrics();
+  const std::string labels = R"(route="default",provider="openai",model="gpt-4o-2024-08-06")";
+  CHECK(sample(text, "outrigger_cost_usd_total{" + labels + "}") == Approx(2 * hand).epsilon(0).margin(1e-9));
+  CHECK(sample(text, "outrigger_tokens_total{" + labels + ",type=\"input\"}") == 4600);
+  CHECK(sample(text, "outrigger_tokens_total{" + labels + ",type=\"cache_read\"}") == 4096);
+  CHECK(sample(text, "outrigger_tokens_total{" + labels + ",type=\"output\"}") == 360);
+  CHECK(sample(text, "outrigger_cost_unpriced_total{" + labels + "}") == 0);
+  CHECK(sample(text, "outrigger_usage_series_overflow_total") == 0);
+
+  auto lines = rig.stop();
+  REQUIRE(lines.size() == 2);
+  auto record = parseJson(lines[0]);
+  CHECK(record["cost_usd"].GetDouble() == Approx(hand).epsilon(0).margin(1e-9));
+  CHECK_FALSE(record.HasMember("cost_unpriced"));
+  CHECK(lines[0].find(R"("outrigger.cost.source":"table")") != std::string::npos);
+  CHECK(lines[0].find(R"("outrigger.cost.price":"openai/gpt-4o")") != std::string::npos);
+}
+
+TEST_CASE("cost via daemon: Anthropic cache writes reach the client and are priced above plain input") {
+  Rig rig(anthropicInstance("claude", "@UP@"), "provider = \"claude\"\nmodel = \"claude-sonnet-4-0\"\n");
+  REQUIRE(rig.up.script(R"([{"model":"claude-sonnet-4-20250514","usage":{"input_tokens":12,
+    "cache_creation_input_tokens":100,"cache_read_input_tokens":2000,"output_tokens":9}}])"));
+  auto r = client::Client(at(*rig.daemon)).chat(ask("cache me"));
+  REQUIRE(r.ok());
+  CHECK(r.value().usage.prompt_tokens == 2112);
+  CHECK(r.value().usage.cached_tokens == 2000);
+  CHECK(r.value().usage.cache_write_tokens == 100);
+  CHECK(r.value().cost_usd == Approx(12 * 3e-6 + 100 * 3.75e-6 + 2000 * 0.30e-6 + 9 * 15e-6).epsilon(0).margin(1e-9));
+  std::string text = rig.metrics();
+  CHECK(sample(text, R"(outrigger_tokens_total{route="default",provider="claude",model="claude-sonnet-4-20250514",type="cache_write"})") == 100);
+}
+
+TEST_CASE("cost via daemon: an unpriced model costs 0 and is counted, a config price entry prices it") {
+  Rig rig(openaiInstance("vllm", "@UP@"), "provider = \"vllm\"\n",
+          "[prices.\"vllm/house-model\"]\ninput = 1e-6\noutput = 2e-6\ncache_read = 5e-7\n");
+  client::Client c(at(*rig.daemon));
+  auto unknown = ask("who prices me");
+  unknown.model = "mystery-model";  // no route of that name: the default route, the caller's model
+  auto r = c.chat(unknown);
+  REQUIRE(r.ok());
+  CHECK(r.value().usage.prompt_tokens == 12);
+  CHECK(r.value().cost_usd == 0);
+  auto house = ask("price me");
+  house.model = "house-model";
+  auto priced = c.chat(house);
+  REQUIRE(priced.ok());
+  // The upstream's usage: 12 prompt tokens (4 cached), 5 completion tokens.
+  CHECK(priced.value().cost_usd == Approx(8 * 1e-6 + 4 * 5e-7 + 5 * 2e-6).epsilon(0).margin(1e-9));
+
+  std::string text = rig.metrics();
+  CHECK(sample(text, R"(outrigger_cost_unpriced_total{route="default",provider="vllm",model="mystery-model"})") == 1);
+  CHECK(sample(text, R"(outrigger_cost_usd_total{route="default",provider="vllm",model="mystery-model"})") == 0);
+  CHECK(sample(text, R"(outrigger_cost_unpriced_total{route="default",provider="vllm",model="house-model"})") == 0);
+  auto lines = rig.stop();
+  REQUIRE(lines.size() == 2);
+  CHECK(parseJson(lines[0])["cost_unpriced"].GetBool());
+  CHECK(lines[0].find(R"("outrigger.cost.source":"unpriced")") != std::string::npos);
+  CHECK_FALSE(parseJson(lines[1]).HasMember("cost_unpriced"));
+}

@@ -1,0 +1,175 @@
+// The price table (sidecar/cost): LiteLLM import, Outrigger's TOML, [prices] in the config,
+// model-id lookup, the cost formula's edges, and the usage meter's cap.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "config/config.h"
+#include "cost/price_sources.h"
+#include "cost/price_table.h"
+#include "cost/usage_meter.h"
+
+using namespace outrigger;
+
+namespace {
+
+const std::string kLiteLlm = std::string(OUTRIGGER_SOURCE_DIR) + "/tests/fixtures/prices/litellm_sample.json";
+
+std::map<std::string, cost::ModelPrice> byKey(const std::vector<cost::ModelPrice>& entries) {
+  std::map<std::string, cost::ModelPrice> out;
+  for (const auto& e : entries) out[e.key()] = e;
+  return out;
+}
+
+const char* kRoute = "[instances.mock]\ntype = \"provider.mock\"\n[routes.default]\nprovider = \"mock\"\n";
+
+}  // namespace
+
+TEST_CASE("LiteLLM import: token-priced chat and embedding entries, keyed by provider, every price field read") {
+  size_t skipped = 0;
+  std::ifstream in(kLiteLlm);
+  std::stringstream text;
+  text << in.rdbuf();
+  auto entries = cost::parseLiteLlmJson(text.str(), "sample.json", &skipped);
+  REQUIRE(entries.ok());
+  auto m = byKey(entries.value());
+  CHECK(m.size() == 5);
+  CHECK(skipped == 3);  // sample_spec, an image model, an audio model priced per second
+  const auto& gpt = m.at("openai/gpt-4o");
+  CHECK(gpt.input == 2.5e-06);
+  CHECK(gpt.output == 1e-05);
+  CHECK(gpt.cache_read == 1.25e-06);
+  CHECK_FALSE(gpt.cache_write);
+  CHECK(gpt.context_window == 128000);
+  CHECK(gpt.max_output == 16384);
+  const auto& sonnet = m.at("anthropic/claude-sonnet-4-5-20250929");
+  CHECK(sonnet.cache_write == 3.75e-06);  // the 5-minute write; the 1-hour and >200k tiers are not modelled
+  CHECK(sonnet.cache_read == 3e-07);
+  CHECK(m.at("gemini/gemini-2.5-flash").reasoning == 2.5e-06);  // the provider prefix left the model id
+  CHECK(m.at("openai/text-embedding-3-small").output == 0);
+  CHECK(m.count("openrouter/anthropic/claude-3.5-sonnet") == 1);  // no mode: a chat model in older copies
+
+  SECTION("written as Outrigger's TOML, it reads back to the same doubles") {
+    std::vector<const cost::ModelPrice*> list;
+    for (const auto& e : entries.value()) list.push_back(&e);
+    auto back = cost::parsePriceToml(cost::writePriceToml(list, "sample 2026-01-01"), "written.toml");
+    REQUIRE(back.ok());
+    CHECK(back->snapshot == "sample 2026-01-01");
+    CHECK(back->size() == 5);
+    const cost::ModelPrice* again = back->get("anthropic/claude-sonnet-4-5-20250929");
+    REQUIRE(again);
+    CHECK(again->input == sonnet.input);
+    CHECK(again->cache_write == sonnet.cache_write);
+    CHECK(again->max_output == 64000);
+  }
+  SECTION("a file that is not a price map is refused with its name") {
+    auto bad = cost::parseLiteLlmJson("[1, 2", "broken.json");
+    REQUIRE_FALSE(bad.ok());
+    CHECK(bad.status().message().find("broken.json") == 0);
+  }
+}
+
+TEST_CASE("the embedded table parses and prices the common models") {
+  auto t = cost::embeddedPrices();
+  REQUIRE(t.ok());
+  CHECK(t.value()->snapshot.find("LiteLLM") != std::string::npos);
+  for (const char* key : {"openai/gpt-4o", "openai/gpt-4o-mini", "openai/gpt-4.1", "openai/o3", "openai/gpt-5",
+                          "anthropic/claude-sonnet-4-5", "anthropic/claude-3-5-haiku", "anthropic/claude-opus-4-1"}) {
+    INFO(key);
+    CHECK(t.value()->get(key) != nullptr);
+  }
+}
+
+TEST_CASE("lookup: dated ids fall back to the undated entry, an exact dated entry wins, no guess across providers") {
+  const cost::PriceTable& t = *cost::embeddedPrices().value();
+  CHECK(cost::undated("gpt-4o-2024-08-06") == "gpt-4o");
+  CHECK(cost::undated("claude-3-5-sonnet-20241022") == "claude-3-5-sonnet");
+  CHECK(cost::undated("gpt-4-0613") == "gpt-4");
+  CHECK(cost::undated("mistral-large-latest") == "mistral-large");
+  CHECK(cost::undated("gpt-4o") == "gpt-4o");
+  CHECK(cost::undated("o3") == "o3");
+  CHECK(t.find({"openai", "openai"}, "gpt-4o-2024-11-20")->key() == "openai/gpt-4o");
+  CHECK(t.find({"openai", "openai"}, "gpt-4o-2024-05-13")->input == 5e-06);  // its own, older price
+  CHECK(t.find({"claude", "anthropic"}, "claude-sonnet-4-0")->key() == "anthropic/claude-sonnet-4");  // an alias
+  CHECK(t.find({"deepseek", "openai"}, "deepseek-chat")->key() == "deepseek/deepseek-chat");
+  CHECK(t.find({"gateway", "openai"}, "deepseek/deepseek-chat")->key() == "deepseek/deepseek-chat");
+  CHECK(t.find({"openai", "openai"}, "deepseek-chat") == nullptr);  // another vendor's model name
+  CHECK(t.find({"openai", "openai"}, "claude-sonnet-4-5") == nullptr);
+  CHECK(t.find({"mock", "mock"}, "anything")->key() == "mock/*");
+}
+
+TEST_CASE("cost: inconsistent counts are clamped, unset cache and reasoning prices fall back") {
+  cost::ModelPrice p;
+  p.input = 1e-6;
+  p.output = 4e-6;
+  // No cache or reasoning prices: cached input at the input price, reasoning at the output price.
+  CHECK(cost::costOf(p, {100, 10, 60, 5, 0}) == Approx(100 * 1e-6 + 10 * 4e-6).epsilon(0).margin(1e-12));
+  p.cache_read = 1e-7;
+  p.cache_write = 2e-6;
+  p.reasoning = 8e-6;
+  CHECK(cost::costOf(p, {100, 10, 60, 5, 30}) ==
+        Approx(10 * 1e-6 + 60 * 1e-7 + 30 * 2e-6 + 5 * 4e-6 + 5 * 8e-6).epsilon(0).margin(1e-12));
+  // More cached than prompt tokens, more reasoning than completion: never negative, never more
+  // tokens than were reported.
+  CHECK(cost::costOf(p, {10, 2, 50, 9, 50}) == Approx(10 * 1e-7 + 2 * 8e-6).epsilon(0).margin(1e-12));
+}
+
+TEST_CASE("config [prices]: a file relative to the config, entries that override, errors with file:line") {
+  auto s = config::parseConfig(std::string(kRoute) +
+                                   "[prices]\nfile = \"prices/litellm.json\"\n"
+                                   "[prices.\"openai/ft:gpt-4o-mini:acme\"]\ninput = 3e-7\noutput = 1.2e-6\n"
+                                   "cache_read = 1.5e-7\ncontext_window = 128000\n",
+                               "test.toml", "/etc/outrigger");
+  REQUIRE(s.ok());
+  CHECK(s->prices.file == "/etc/outrigger/prices/litellm.json");
+  REQUIRE(s->prices.entries.size() == 1);
+  CHECK(s->prices.entries[0].key() == "openai/ft:gpt-4o-mini:acme");
+  CHECK(s->prices.entries[0].cache_read == 1.5e-7);
+
+  auto error = [](const std::string& prices) {
+    auto r = config::parseConfig(std::string(kRoute) + prices, "test.toml", "/etc/outrigger");
+    REQUIRE_FALSE(r.ok());
+    return r.status().message();
+  };
+  CHECK(error("[prices.\"openai/x\"]\ninput = 1e-6\nouput = 2e-6\n").find("test.toml:7: unknown key 'ouput'") == 0);
+  CHECK(error("[prices.\"openai/x\"]\ninput = 1e-6\n").find("needs 'input' and 'output'") != std::string::npos);
+  CHECK(error("[prices.\"openai/x\"]\ninput = -1\noutput = 1\n").find("test.toml:6: 'input' must be a non-negative") == 0);
+  CHECK(error("[prices.gpt-4o]\ninput = 1\noutput = 1\n").find("\"provider/model\"") != std::string::npos);
+  CHECK(error("[prices]\nsnapshot = \"x\"\n").find("test.toml:6: unknown key 'snapshot' in [prices]") == 0);
+}
+
+TEST_CASE("config [prices]: entries override the embedded table, a missing file fails the chain build") {
+  auto table = cost::buildPriceTable("", {{"openai", "gpt-4o", 1e-6, 2e-6, {}, {}, {}, 0, 0, {}, "test"}});
+  REQUIRE(table.ok());
+  CHECK(table.value()->get("openai/gpt-4o")->input == 1e-6);
+  CHECK_FALSE(table.value()->get("openai/gpt-4o")->cache_read);  // replaced whole, not merged
+  CHECK(table.value()->get("openai/gpt-4o-mini") != nullptr);
+  auto from_file = cost::buildPriceTable(kLiteLlm, {});
+  REQUIRE(from_file.ok());
+  CHECK(from_file.value()->get("openrouter/anthropic/claude-3.5-sonnet") != nullptr);
+  auto missing = cost::buildPriceTable("/nonexistent/prices.json", {});
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.status().message().find("/nonexistent/prices.json") != std::string::npos);
+}
+
+TEST_CASE("usage meter: label sets past the cap are counted under _other and as overflow") {
+  cost::UsageMeter meter(2);
+  meter.add("r", "p", "a", {10, 5, 4, 1, 2}, 0.5, true);
+  meter.add("r", "p", "b", {1, 1, 0, 0, 0}, 0, false);
+  meter.add("r", "p", "c", {7, 0, 0, 0, 0}, 0.25, true);  // the third label set
+  meter.add("r", "p", "a", {10, 5, 4, 1, 2}, 0.5, true);
+  std::map<std::string, cost::UsageSeries> merged;
+  uint64_t overflowed = 0;
+  meter.mergeInto(&merged, cost::UsageMeter::kMaxSeries, &overflowed);
+  CHECK(overflowed == 1);
+  std::string text = cost::renderUsageMetrics(merged, overflowed);
+  CHECK(text.find("outrigger_tokens_total{route=\"r\",provider=\"p\",model=\"a\",type=\"input\"} 20\n") != std::string::npos);
+  CHECK(text.find("outrigger_tokens_total{route=\"r\",provider=\"p\",model=\"a\",type=\"cache_write\"} 4\n") != std::string::npos);
+  CHECK(text.find("outrigger_cost_usd_total{route=\"r\",provider=\"p\",model=\"a\"} 1\n") != std::string::npos);
+  CHECK(text.find("outrigger_cost_unpriced_total{route=\"r\",provider=\"p\",model=\"b\"} 1\n") != std::string::npos);
+  CHECK(text.find("outrigger_cost_usd_total{route=\"_other\",provider=\"_other\",model=\"_other\"} 0.25\n") != std::string::npos);
+  CHECK(text.find("model=\"c\"") == std::string::npos);
+  CHECK(text.find("outrigger_usage_series_overflow_total 1\n") != std::string::npos);
+}
