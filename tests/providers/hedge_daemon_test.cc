@@ -55,7 +55,9 @@ TEST_CASE("hedge via daemon: a slow first target is hedged on the next, the firs
   auto b = parseJson(rig.backup.log());
   REQUIRE(p.Size() == 1);
   REQUIRE(b.Size() == 1);
-  CHECK(b[0]["t"].GetDouble() - p[0]["t"].GetDouble() >= 0.14);  // only after the hedge delay
+  // Only after the hedge delay (150 ms from the first attempt's start); the first request may
+  // reach the upstream a few ms late on a loaded machine, which shortens the gap it sees.
+  CHECK(b[0]["t"].GetDouble() - p[0]["t"].GetDouble() >= 0.1);
   auto lines = rig.stop();
   REQUIRE(lines.size() == 1);
   CHECK(lines[0].find(R"x("outcome":"hedge primary/gpt-a -> backup/gpt-b (no answer yet)")x") != std::string::npos);
