@@ -35,6 +35,7 @@ struct Options {
   int depth = 1;  // requests in flight per connection
   int workers = 2;
   std::string previous_bin;  // an older outrigger binary to compare with, in the same rounds
+  std::vector<int> connections = {1, 16};  // --connections N: that count only (e.g. while profiling)
 };
 
 struct Result {
@@ -180,6 +181,7 @@ int main(int argc, char** argv) {
     else if (a == "--workers") opt.workers = std::atoi(argv[i + 1]);
     else if (a == "--rounds") opt.rounds = std::max(1, std::atoi(argv[i + 1]));
     else if (a == "--previous-bin") opt.previous_bin = argv[i + 1];
+    else if (a == "--connections") opt.connections = {std::max(1, std::atoi(argv[i + 1]))};
   }
   std::string dir = outrigger::testing::makeTempDir();
   std::string echo_sock = dir + "/echo.sock", sidecar_sock = dir + "/sidecar.sock";
@@ -211,7 +213,7 @@ int main(int argc, char** argv) {
               "median of %d alternating rounds of %.1f s\n", opt.workers, opt.depth, opt.rounds, opt.seconds);
   std::printf("%-12s %-9s %10s %10s %12s %8s\n", "connections", "target", "p50_us", "p99_us", "req_per_s", "errors");
   bool ok = true;
-  for (int conns : {1, 16}) {
+  for (int conns : opt.connections) {
     // Alternating short rounds spread the machine's drift over both targets alike.
     std::vector<Result> bases, sides, olds;
     for (int r = 0; r < opt.rounds; ++r) {

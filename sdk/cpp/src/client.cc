@@ -1,15 +1,18 @@
 #include "outrigger/client.h"
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -162,18 +165,41 @@ class Connection {
     return true;
   }
 
+  // Reads through a buffer, so a frame usually costs one recv. When nothing is there the thread
+  // waits in poll for input only: a thread blocked in recv on a Unix socket is also woken each
+  // time the server reads what this client sent (the kernel announces the freed write space to
+  // every sleeper), a wake-up per request for nothing.
   bool readExact(uint8_t* p, size_t n) {
     while (n) {
-      ssize_t k = ::recv(fd_, p, n, 0);
-      if (k == 0) return false;
-      if (k < 0) {
-        if (errno == EINTR) continue;
-        return false;
+      if (in_pos_ == in_len_) {
+        if (!fill()) return false;
+        continue;
       }
+      size_t k = std::min(n, in_len_ - in_pos_);
+      std::memcpy(p, in_.get() + in_pos_, k);
+      in_pos_ += k;
       p += k;
-      n -= static_cast<size_t>(k);
+      n -= k;
     }
     return true;
+  }
+
+  bool fill() {
+    if (!in_) in_ = std::make_unique<uint8_t[]>(kReadChunk);
+    in_pos_ = in_len_ = 0;
+    for (;;) {
+      ssize_t k = ::recv(fd_, in_.get(), kReadChunk, MSG_DONTWAIT);
+      if (k > 0) {
+        in_len_ = static_cast<size_t>(k);
+        return true;
+      }
+      if (k == 0) break;
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) break;
+      pollfd pfd{fd_, POLLIN, 0};
+      if (::poll(&pfd, 1, -1) < 0 && errno != EINTR) break;
+    }
+    return false;
   }
 
   // Reads one frame into 8-byte aligned storage; false on EOF, error or an oversized frame.
@@ -316,6 +342,9 @@ class Connection {
   std::atomic<bool> broken_{false};
   std::atomic<bool> going_away_{false};
   std::thread reader_;
+  static constexpr size_t kReadChunk = 64 * 1024;
+  std::unique_ptr<uint8_t[]> in_;  // read ahead by the reader thread: bytes [in_pos_, in_len_) unread
+  size_t in_pos_ = 0, in_len_ = 0;
 };
 
 class Client::Impl {
