@@ -92,14 +92,7 @@ bool Connection::onFrame(void* self, const uint8_t* frame, size_t size) {
 void Connection::received(const char* data, size_t size) {
   if (closing_) return;
   uint64_t now = uv_now(pipe_.loop);
-  in_read_ = true;
   FrameReader::Result r = reader_.feed(data, size, &Connection::onFrame, this);
-  in_read_ = false;
-  // What the chain answered while these frames were read goes out now, in one write, as a bare
-  // echo server's would. Left to the loop's check phase with the other connections' output, it
-  // cost about a third more CPU per request at 16 busy connections (sidecar_bench), in the
-  // kernel's wake-ups and context switches.
-  if (!out_.empty()) flush();
   switch (r) {
     case FrameReader::Result::kOk:
     case FrameReader::Result::kStopped:
@@ -431,7 +424,6 @@ void Connection::onEnd(uint64_t stream_id, const ResponseEndInfo& end) {
 }
 
 void Connection::queued() {
-  if (in_read_) return;  // received() flushes when the frames are read
   if (!flush_scheduled_ && !out_.empty()) {
     flush_scheduled_ = true;
     owner_.scheduleFlush(this);
@@ -447,8 +439,7 @@ void Connection::flush() {
   uv_buf_t whole = uv_buf_init(out_.data(), static_cast<unsigned>(out_.size()));
   int sent = pending_writes_ == 0 ? uv_try_write(reinterpret_cast<uv_stream_t*>(&pipe_), &whole, 1) : UV_EAGAIN;
   if (sent == static_cast<int>(out_.size())) {
-    out_.clear();
-    if (out_.capacity() > kKeptOutputCapacity) out_ = std::string();
+    out_ = std::string();  // an idle connection holds no output buffer
     if (!closing_ && (!reading_ || !paused_.empty())) afterWrite();  // may resume what backpressure held
     return;
   }

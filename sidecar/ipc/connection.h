@@ -152,10 +152,6 @@ class Connection : public ResponseSink {
   bool failing_ = false;            // ends written now are the fatal path's
   bool reading_ = false;
   bool flush_scheduled_ = false;
-  bool in_read_ = false;
-  // Output capacity kept between answers written at once; more is freed, so an idle connection
-  // holds little.
-  static constexpr size_t kKeptOutputCapacity = 4096;  // frames of one read are being dispatched: received() flushes after them
   bool admitted_ = false;
   int pending_writes_ = 0;
 };

@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -40,6 +41,7 @@ struct Options {
 
 struct Result {
   double p50_us = 0, p99_us = 0, rps = 0;
+  double cpu_us = 0;  // the server's CPU time (user + system, all threads) per request
   uint64_t errors = 0;
 };
 
@@ -49,6 +51,19 @@ long rssKb(pid_t pid) {
     if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
   }
   return -1;
+}
+
+// CPU time a process has used, user and system, in microseconds (clock-tick resolution).
+double cpuUs(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(in, line);
+  std::istringstream fields(line.substr(line.rfind(')') + 2));  // the command name may hold spaces
+  std::string skip;
+  for (int i = 3; i < 14; ++i) fields >> skip;  // fields 3..13, then utime (14) and stime (15)
+  double utime = 0, stime = 0;
+  fields >> utime >> stime;
+  return (utime + stime) * 1e6 / double(::sysconf(_SC_CLK_TCK));
 }
 
 pid_t spawn(const std::vector<std::string>& argv) {
@@ -86,7 +101,7 @@ void stop(pid_t pid) {
 }
 
 // Closed-loop load: each connection keeps `depth` requests in flight for `seconds`.
-Result drive(const std::string& socket, int connections, const Options& opt) {
+Result drive(const std::string& socket, pid_t server, int connections, const Options& opt) {
   std::vector<std::unique_ptr<outrigger::client::Client>> clients;
   for (int i = 0; i < connections; ++i) {
     outrigger::client::Client::Options o;
@@ -136,9 +151,11 @@ Result drive(const std::string& socket, int connections, const Options& opt) {
   }
   std::this_thread::sleep_for(milliseconds(500));  // warm-up
   measuring = true;
+  double cpu0 = cpuUs(server);
   auto t0 = steady_clock::now();
   std::this_thread::sleep_for(duration<double>(opt.seconds));
   measuring = false;
+  double cpu1 = cpuUs(server);
   double elapsed = duration<double>(steady_clock::now() - t0).count();
   stopping = true;
   while (in_flight.load() > 0) std::this_thread::sleep_for(milliseconds(1));
@@ -150,6 +167,7 @@ Result drive(const std::string& socket, int connections, const Options& opt) {
     r.p99_us = latencies[std::min(latencies.size() - 1, latencies.size() * 99 / 100)];
   }
   r.rps = latencies.size() / elapsed;
+  r.cpu_us = latencies.empty() ? 0 : (cpu1 - cpu0) / double(latencies.size());
   r.errors = errors;
   return r;
 }
@@ -166,6 +184,7 @@ Result median(std::vector<Result> rs) {
   m.p50_us = mid(&Result::p50_us);
   m.p99_us = mid(&Result::p99_us);
   m.rps = mid(&Result::rps);
+  m.cpu_us = mid(&Result::cpu_us);
   for (const Result& r : rs) m.errors += r.errors;
   return m;
 }
@@ -211,31 +230,33 @@ int main(int argc, char** argv) {
 
   std::printf("Outrigger sidecar benchmark: %d worker(s) each side, %d request(s) in flight per connection, "
               "median of %d alternating rounds of %.1f s\n", opt.workers, opt.depth, opt.rounds, opt.seconds);
-  std::printf("%-12s %-9s %10s %10s %12s %8s\n", "connections", "target", "p50_us", "p99_us", "req_per_s", "errors");
+  std::printf("%-12s %-9s %10s %10s %12s %8s %10s\n", "connections", "target", "p50_us", "p99_us", "req_per_s", "errors",
+              "cpu_us/req");
   bool ok = true;
   for (int conns : opt.connections) {
     // Alternating short rounds spread the machine's drift over both targets alike.
     std::vector<Result> bases, sides, olds;
     for (int r = 0; r < opt.rounds; ++r) {
-      bases.push_back(drive(echo_sock, conns, opt));
-      sides.push_back(drive(sidecar_sock, conns, opt));
-      if (previous > 0) olds.push_back(drive(previous_sock, conns, opt));
+      bases.push_back(drive(echo_sock, echo, conns, opt));
+      sides.push_back(drive(sidecar_sock, sidecar, conns, opt));
+      if (previous > 0) olds.push_back(drive(previous_sock, previous, conns, opt));
     }
     Result base = median(bases), side = median(sides);
-    std::printf("%-12d %-9s %10.1f %10.1f %12.0f %8llu\n", conns, "baseline", base.p50_us, base.p99_us, base.rps,
-                static_cast<unsigned long long>(base.errors));
-    std::printf("%-12d %-9s %10.1f %10.1f %12.0f %8llu\n", conns, "sidecar", side.p50_us, side.p99_us, side.rps,
-                static_cast<unsigned long long>(side.errors));
+    std::printf("%-12d %-9s %10.1f %10.1f %12.0f %8llu %10.2f\n", conns, "baseline", base.p50_us, base.p99_us, base.rps,
+                static_cast<unsigned long long>(base.errors), base.cpu_us);
+    std::printf("%-12d %-9s %10.1f %10.1f %12.0f %8llu %10.2f\n", conns, "sidecar", side.p50_us, side.p99_us, side.rps,
+                static_cast<unsigned long long>(side.errors), side.cpu_us);
     double p50_ratio = side.p50_us / base.p50_us, tput_ratio = side.rps / base.rps;
-    std::printf("%-12d %-9s %9.2fx %9.2fx %11.2fx   (targets: p50 <= 1.30x, throughput >= 0.50x)\n", conns, "ratio",
-                p50_ratio, side.p99_us / base.p99_us, tput_ratio);
+    std::printf("%-12d %-9s %9.2fx %9.2fx %11.2fx %8s %9.2fx   (targets: p50 <= 1.30x, throughput >= 0.50x)\n", conns,
+                "ratio", p50_ratio, side.p99_us / base.p99_us, tput_ratio, "", side.cpu_us / base.cpu_us);
     ok = ok && side.errors == 0 && base.errors == 0;
     if (previous > 0) {
       Result old = median(olds);
-      std::printf("%-12d %-9s %10.1f %10.1f %12.0f %8llu\n", conns, "previous", old.p50_us, old.p99_us, old.rps,
-                  static_cast<unsigned long long>(old.errors));
-      std::printf("%-12d %-9s %9.2fx %9.2fx %11.2fx   (new / previous build: p50 <= 1.05x, throughput >= 0.95x)\n",
-                  conns, "vs prev", side.p50_us / old.p50_us, side.p99_us / old.p99_us, side.rps / old.rps);
+      std::printf("%-12d %-9s %10.1f %10.1f %12.0f %8llu %10.2f\n", conns, "previous", old.p50_us, old.p99_us, old.rps,
+                  static_cast<unsigned long long>(old.errors), old.cpu_us);
+      std::printf("%-12d %-9s %9.2fx %9.2fx %11.2fx %8s %9.2fx   (new / previous build: p50 <= 1.05x, throughput >= 0.95x)\n",
+                  conns, "vs prev", side.p50_us / old.p50_us, side.p99_us / old.p99_us, side.rps / old.rps, "",
+                  side.cpu_us / old.cpu_us);
       std::printf("%-12d %-9s %9.2fx %9.2fx %11.2fx   (previous build / baseline)\n", conns, "prev rat",
                   old.p50_us / base.p50_us, old.p99_us / base.p99_us, old.rps / base.rps);
     }
