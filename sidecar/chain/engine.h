@@ -22,6 +22,7 @@
 #include "chain/chain.h"
 #include "chain/limit_queue.h"
 #include "cost/usage_meter.h"
+#include "telemetry/request_meter.h"
 #include "event/event_loop.h"
 #include "resilience/target_health.h"
 #include "telemetry/exporter_thread.h"
@@ -147,6 +148,8 @@ class Engine : private resilience::CapacityWaiters {
   EngineCounters& counters() { return counters_; }
   // Tokens and USD by route, provider and model on this worker, for /metrics.
   cost::UsageMeter& usageMeter() { return usage_meter_; }
+  // Latency, cache and guardrail figures of this worker's finished requests, for /metrics.
+  telemetry::RequestMeter& requestMeter() { return request_meter_; }
   telemetry::ExporterThread* exporter() { return exporter_; }
   std::string newTraceId();
   uint64_t nextSeed() { return rng_(); }
@@ -198,6 +201,7 @@ class Engine : private resilience::CapacityWaiters {
   size_t in_flight_ = 0;
   EngineCounters counters_;
   cost::UsageMeter usage_meter_;
+  telemetry::RequestMeter request_meter_;
   std::mt19937_64 rng_;
   std::unique_ptr<resilience::HealthRegistry> own_health_;  // when none was given
   resilience::HealthRegistry* health_;

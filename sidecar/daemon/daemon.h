@@ -46,6 +46,8 @@ class Daemon {
   size_t httpConnections() const;
   std::string socketMetrics() const;
   std::string usageMetrics() const;
+  std::string requestMetrics() const;
+  std::string breakerMetrics() const;
   std::string metricsText() const;
   std::string resilienceMetrics() const;
 

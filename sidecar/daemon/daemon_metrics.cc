@@ -1,7 +1,10 @@
 // The daemon's /metrics text: sums of what every worker counts, and the main thread's own.
+#include <algorithm>
 #include <atomic>
 
+#include "common/clock.h"
 #include "cost/usage_meter.h"
+#include "telemetry/request_meter.h"
 #include "daemon/daemon.h"
 #include "http/http_metrics.h"
 
@@ -60,9 +63,36 @@ std::string Daemon::metricsText() const {
   out += http::renderScalar("outrigger_feedback_exported_total", "counter",
                             "Feedback records exporters accepted (one per exporter).",
                             double(exporter_ ? exporter_->feedbackExported() : 0));
+  out += http::renderScalar("outrigger_exporter_queue_depth", "gauge",
+                            "Finished-request records waiting for the exporter thread.",
+                            double(exporter_ ? std::max<int64_t>(exporter_->queued(), 0) : 0));
+  out += http::renderScalar("outrigger_records_exported_total", "counter",
+                            "Records exporters accepted (one per exporter).", double(exporter_ ? exporter_->exported() : 0));
+  out += http::renderScalar("outrigger_records_export_failures_total", "counter",
+                            "Records an exporter refused or failed to take.", double(exporter_ ? exporter_->failed() : 0));
   out += resilienceMetrics();
   out += socketMetrics();
   out += usageMetrics();
+  out += requestMetrics();
+  out += breakerMetrics();
+  return out;
+}
+
+std::string Daemon::requestMetrics() const {
+  telemetry::RequestMeterSnapshot merged;
+  for (const auto& w : workers_) w->requestMeter().mergeInto(&merged);
+  return telemetry::renderRequestMetrics(merged);
+}
+
+// 0 closed, 1 half-open (probing), 2 open: one series per target the process has used.
+std::string Daemon::breakerMetrics() const {
+  std::string out =
+      "# HELP outrigger_breaker_state Circuit breaker state per target (instance/model): 0 closed, 1 half-open, 2 open.\n"
+      "# TYPE outrigger_breaker_state gauge\n";
+  for (const auto& [target, state] : health_->breakerStates(monoNowNs())) {
+    int v = state == resilience::CircuitBreaker::State::kOpen ? 2 : state == resilience::CircuitBreaker::State::kHalfOpen ? 1 : 0;
+    out += "outrigger_breaker_state{target=\"" + http::escapeLabel(target) + "\"} " + std::to_string(v) + "\n";
+  }
   return out;
 }
 
@@ -99,6 +129,8 @@ std::string Daemon::resilienceMetrics() const {
       {"outrigger_limiter_refusals_total", "Requests a route's limiter refused.", &chain::EngineCounters::limiter_refusals},
       {"outrigger_guardrail_hold_overflows_total", "Streams ended because guardrails held more than max_held_bytes.",
        &chain::EngineCounters::hold_overflows},
+      {"outrigger_records_dropped_total", "Finished-request records dropped because the exporter queue was full.",
+       &chain::EngineCounters::records_dropped},
   };
   static const CounterRow<http_client::HttpClientCounters> kClient[] = {
       {"outrigger_upstream_transfers_started_total", "Upstream HTTP transfers started.",

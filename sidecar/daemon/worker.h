@@ -56,6 +56,7 @@ class Worker : public ipc::ConnectionOwner {
   uint64_t inFlight() const;
   chain::EngineCounters& engineCounters() { return engine_.counters(); }
   cost::UsageMeter& usageMeter() { return engine_.usageMeter(); }
+  telemetry::RequestMeter& requestMeter() { return engine_.requestMeter(); }
   http_client::HttpClientCounters& httpClientCounters() { return http_client_->counters(); }
   ipc::ConnectionCounters& counters() override { return conn_counters_; }
 

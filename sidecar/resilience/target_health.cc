@@ -17,6 +17,13 @@ TargetHealth& HealthRegistry::target(const std::string& key, const RoutePolicy& 
   return *t;
 }
 
+std::vector<std::pair<std::string, CircuitBreaker::State>> HealthRegistry::breakerStates(uint64_t now_ns) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  std::vector<std::pair<std::string, CircuitBreaker::State>> out;
+  for (const auto& [key, t] : targets_) out.emplace_back(key, t.breaker.state(now_ns));
+  return out;
+}
+
 void HealthRegistry::addWaiters(CapacityWaiters* w) {
   std::lock_guard<std::mutex> lock(waiters_mu_);
   waiters_.push_back(w);

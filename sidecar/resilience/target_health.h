@@ -105,6 +105,8 @@ class HealthRegistry {
   // The target's record, created on first use; the newest route's policies apply. Stable address
   // for the registry's life.
   TargetHealth& target(const std::string& key, const RoutePolicy& policy);
+  // [any] Every target's key and breaker state now, in key order (for /metrics).
+  std::vector<std::pair<std::string, CircuitBreaker::State>> breakerStates(uint64_t now_ns) const;
 
   // Waiters to wake when capacity frees elsewhere. `w` must stay valid until removeWaiters(w)
   // has returned; after that it is never called again.

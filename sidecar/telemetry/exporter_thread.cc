@@ -62,7 +62,13 @@ void ExporterThread::retireInstanceLoops() {
 }
 
 bool ExporterThread::submit(std::shared_ptr<RequestRecord> record) {
-  return loop_.post([this, record = std::move(record)] { exportOne(*record); });
+  queued_.fetch_add(1, std::memory_order_relaxed);
+  bool posted = loop_.post([this, record = std::move(record)] {
+    queued_.fetch_sub(1, std::memory_order_relaxed);
+    exportOne(*record);
+  });
+  if (!posted) queued_.fetch_sub(1, std::memory_order_relaxed);
+  return posted;
 }
 
 void ExporterThread::flush(std::vector<std::shared_ptr<plugin::PluginInstance>> exporters) {

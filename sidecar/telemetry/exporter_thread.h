@@ -46,6 +46,8 @@ class ExporterThread {
   void flush(std::vector<std::shared_ptr<plugin::PluginInstance>> exporters);
 
   uint64_t exported() const { return exported_.load(); }
+  // Records submitted and not yet exported (the queue's depth, for /metrics).
+  int64_t queued() const { return queued_.load(std::memory_order_relaxed); }
   uint64_t dropped() const { return loop_.droppedPosts(); }
   uint64_t failed() const { return failed_.load(); }
   uint64_t feedbackExported() const { return feedback_exported_.load(); }
@@ -63,6 +65,7 @@ class ExporterThread {
   std::vector<std::shared_ptr<plugin::InstanceLoop>> bound_loops_;  // exporter thread only
   bool loops_retired_ = false;                                       // exporter thread only
   std::atomic<uint64_t> exported_{0};
+  std::atomic<int64_t> queued_{0};
   std::atomic<uint64_t> failed_{0};
   std::atomic<uint64_t> feedback_exported_{0};
   std::atomic<uint64_t> feedback_dropped_{0};

@@ -14,11 +14,12 @@
 
 namespace outrigger::testing {
 
-// The value of a metric line (labels included in `name`) from the admin server, -1 if absent.
-inline double adminMetric(const DaemonProcess& d, const std::string& name) {
+// The whole /metrics text from the admin server (HTTP headers included), or "" when the daemon
+// has no admin listener.
+inline std::string adminMetricsText(const DaemonProcess& d) {
   std::smatch m;
   std::string log = d.log();
-  if (!std::regex_search(log, m, std::regex("admin endpoints listening on 127\\.0\\.0\\.1:(\\d+)"))) return -1;
+  if (!std::regex_search(log, m, std::regex("admin endpoints listening on 127\\.0\\.0\\.1:(\\d+)"))) return "";
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
@@ -37,6 +38,12 @@ inline double adminMetric(const DaemonProcess& d, const std::string& name) {
     }
   }
   ::close(fd);
+  return text;
+}
+
+// The value of a metric line (labels included in `name`) from the admin server, -1 if absent.
+inline double adminMetric(const DaemonProcess& d, const std::string& name) {
+  std::string text = adminMetricsText(d);
   size_t at = text.find("\n" + name + " ");
   return at == std::string::npos ? -1 : std::stod(text.substr(at + name.size() + 2));
 }

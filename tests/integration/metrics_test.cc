@@ -1,0 +1,69 @@
+// /metrics after real traffic through the daemon: request latency and time-to-first-chunk
+// histograms, cache lookups by cache and result, guardrail verdicts, breaker states; and the
+// whole live scrape passes `promtool check metrics` (Debian `prometheus`).
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include <outrigger/client.h>
+
+#include "support/admin_metrics.h"
+#include "support/daemon_process.h"
+#include "support/sdk_requests.h"
+
+using namespace outrigger;
+using namespace outrigger::testing;
+
+namespace {
+
+// What `cmd` printed (stdout and stderr) and its exit status.
+std::pair<int, std::string> run(const std::string& cmd) {
+  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+  std::string out;
+  char buf[4096];
+  while (size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  int status = ::pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+}  // namespace
+
+TEST_CASE("metrics: latency, first chunk, cache lookups, verdicts and breakers after real traffic, and promtool accepts the scrape") {
+  DaemonProcess d(basicConfig("mode = \"echo\"",
+                              "cache = \"memo\"\n[instances.memo]\ntype = \"cache.memory\"\n"
+                              "[admin]\nlisten = \"127.0.0.1:0\"\n"));
+  REQUIRE(d.waitReady());
+  client::Client c(at(d));
+  REQUIRE(c.chat(ask("hello")).ok());        // a miss, then stored
+  REQUIRE(c.chat(ask("hello")).ok());        // a hit
+  auto denied = c.chat(ask("a forbidden phrase"));  // denied before the cache
+  REQUIRE_FALSE(denied.ok());
+  auto s = c.stream(ask("stream me please"));  // a miss, streamed
+  client::Chunk chunk;
+  while (s.next(&chunk)) {
+  }
+  REQUIRE(s.result().ok());
+
+  std::string r = "route=\"default\"";
+  CHECK(adminMetric(d, "outrigger_cache_lookups_total{" + r + ",cache=\"memo\",result=\"hit\"}") == 1);
+  CHECK(adminMetric(d, "outrigger_cache_lookups_total{" + r + ",cache=\"memo\",result=\"miss\"}") == 2);
+  CHECK(adminMetric(d, "outrigger_guardrail_verdicts_total{" + r + ",guardrail=\"input_rules\",verdict=\"pass\"}") == 3);
+  CHECK(adminMetric(d, "outrigger_guardrail_verdicts_total{" + r + ",guardrail=\"input_rules\",verdict=\"deny\"}") == 1);
+  CHECK(adminMetric(d, "outrigger_request_duration_seconds_count{" + r + ",code=\"OK\"}") == 3);
+  CHECK(adminMetric(d, "outrigger_request_duration_seconds_count{" + r + ",code=\"PERMISSION_DENIED\"}") == 1);
+  CHECK(adminMetric(d, "outrigger_request_duration_seconds_bucket{" + r + ",code=\"OK\",le=\"+Inf\"}") == 3);
+  CHECK(adminMetric(d, "outrigger_time_to_first_chunk_seconds_count{" + r + "}") == 1);
+  CHECK(adminMetric(d, "outrigger_breaker_state{target=\"mock/*\"}") == 0);  // closed
+  CHECK(adminMetric(d, "outrigger_exporter_queue_depth") == 0);
+
+  std::string text = adminMetricsText(d);
+  size_t body = text.find("\r\n\r\n");
+  REQUIRE(body != std::string::npos);
+  std::string path = d.dir() + "/scrape.txt";
+  std::ofstream(path) << text.substr(body + 4);
+  auto [status, out] = run("promtool check metrics < " + path);
+  INFO(out);
+  CHECK(status == 0);
+}
