@@ -117,7 +117,8 @@ void writeMessages(Writer& w, const outrigger_request_view& r) {
   w.EndArray();
 }
 
-void writeToolChoice(Writer& w, std::string_view tc) {
+// `serial`: the caller asked for one tool call at a time (OpenAI's parallel_tool_calls: false).
+void writeToolChoice(Writer& w, std::string_view tc, bool serial) {
   w.Key("tool_choice");
   w.StartObject();
   w.Key("type");
@@ -133,7 +134,18 @@ void writeToolChoice(Writer& w, std::string_view tc) {
     w.String("tool");
     w.Key("name");
     str(w, name);
-  } else w.String("auto");
+  } else if (tc == "auto" || tc.empty()) {
+    w.String("auto");
+  } else {
+    // Anything else names the one tool the model must call.
+    w.String("tool");
+    w.Key("name");
+    str(w, tc);
+  }
+  if (serial) {
+    w.Key("disable_parallel_tool_use");
+    w.Bool(true);
+  }
   w.EndObject();
 }
 
@@ -171,20 +183,26 @@ void writeParams(Writer& w, const outrigger_params_view& p) {
     }
     w.EndArray();
   }
-  if (p.tool_choice.size && p.tool_count) writeToolChoice(w, sv(p.tool_choice));
-  if (p.extra_json.size) {
+  rapidjson::Document extra;
+  bool has_extra = p.extra_json.size && w.parse(sv(p.extra_json), "params.extra_json", &extra) && extra.IsObject();
+  // OpenAI's parallel_tool_calls is Anthropic's tool_choice.disable_parallel_tool_use; the API
+  // refuses the OpenAI name, so it never goes through as an extra.
+  bool serial = false;
+  if (has_extra) {
+    auto it = extra.FindMember("parallel_tool_calls");
+    serial = it != extra.MemberEnd() && it->value.IsBool() && !it->value.GetBool();
+  }
+  if (p.tool_count && (p.tool_choice.size || serial)) writeToolChoice(w, sv(p.tool_choice), serial);
+  if (has_extra) {
     static const char* kOwn[] = {"model", "messages", "system", "max_tokens", "stream", "temperature", "top_p",
-                                 "stop_sequences", "tools", "tool_choice"};
-    rapidjson::Document extra;
-    if (w.parse(sv(p.extra_json), "params.extra_json", &extra) && extra.IsObject()) {
-      for (auto& m : extra.GetObject()) {
-        std::string_view name(m.name.GetString(), m.name.GetStringLength());
-        bool own = false;
-        for (const char* k : kOwn) own = own || name == k;
-        if (own) continue;
-        str(w, name);
-        m.value.Accept(w);
-      }
+                                 "stop_sequences", "tools", "tool_choice", "parallel_tool_calls"};
+    for (auto& m : extra.GetObject()) {
+      std::string_view name(m.name.GetString(), m.name.GetStringLength());
+      bool own = false;
+      for (const char* k : kOwn) own = own || name == k;
+      if (own) continue;
+      str(w, name);
+      m.value.Accept(w);
     }
   }
 }

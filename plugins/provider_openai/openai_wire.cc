@@ -145,8 +145,22 @@ void writeParams(Writer& w, const outrigger_params_view& p, const WireSettings& 
   if (p.tool_choice.size) {
     key(w, "tool_choice");
     std::string_view tc = sv(p.tool_choice);
-    if (tc.front() == '{') w.embed(tc, "params.tool_choice");
-    else str(w, tc);
+    if (tc.front() == '{') {
+      w.embed(tc, "params.tool_choice");
+    } else if (tc == "auto" || tc == "none" || tc == "required") {
+      str(w, tc);
+    } else {
+      // Anything else names the one function the model must call: OpenAI wants it as an object.
+      w.StartObject();
+      key(w, "type");
+      str(w, "function");
+      key(w, "function");
+      w.StartObject();
+      key(w, "name");
+      str(w, tc);
+      w.EndObject();
+      w.EndObject();
+    }
   }
   writeResponseFormat(w, p);
   // Unknown top-level fields the caller sent go through untouched (extra_body in the SDKs).

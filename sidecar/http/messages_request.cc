@@ -202,6 +202,15 @@ bool MessagesTranslator::params(const Json& root, Offset<w::Params>* out) {
     if (kMapped.count(sv(it->name))) continue;
     extra.AddMember(Json(it->name, extra.GetAllocator()), Json(it->value, extra.GetAllocator()), extra.GetAllocator());
   }
+  // disable_parallel_tool_use travels as OpenAI's parallel_tool_calls: false, which both
+  // providers understand (the Anthropic one turns it back).
+  if (root.HasMember("tool_choice") && root["tool_choice"].IsObject()) {
+    const Json& c = root["tool_choice"];
+    auto serial = c.FindMember("disable_parallel_tool_use");
+    if (serial != c.MemberEnd() && serial->value.IsBool() && serial->value.GetBool()) {
+      extra.AddMember("parallel_tool_calls", false, extra.GetAllocator());
+    }
+  }
   auto extra_json = extra.MemberCount() ? str(toJson(extra)) : 0;
   w::ParamsBuilder p(fbb_);
   for (const char* key : {"temperature", "top_p"}) {

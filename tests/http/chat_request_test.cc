@@ -6,6 +6,7 @@
 #include "http/chat_request.h"
 #include "http/chat_response.h"
 #include "http/error_mapping.h"
+#include "http/messages_request.h"
 #include "outrigger_generated.h"
 
 using namespace outrigger;
@@ -228,4 +229,25 @@ TEST_CASE("status codes map to the statuses the SDKs key their exceptions on") {
   CHECK(shouldRetryHeader(Code::kPermissionDenied, false) == "false");
   CHECK(retryAfterSeconds(0) == 1);
   CHECK(retryAfterSeconds(2500) == 3);
+}
+
+TEST_CASE("messages request: a forced tool, any and none keep their meaning on the wire, and disable_parallel_tool_use travels") {
+  auto choiceOf = [](const std::string& tool_choice, std::string* extra = nullptr) {
+    std::string body = R"({"model":"claude-x","max_tokens":16,"messages":[{"role":"user","content":"hi"}],)"
+                       R"("tools":[{"name":"lookup","input_schema":{"type":"object"}}],"tool_choice":)" +
+                       tool_choice + "}";
+    ChatCall call;
+    RequestError error;
+    REQUIRE(buildMessagesCall(body, {}, &call, &error));
+    const wire::Params* p = call.request->params();
+    if (extra) *extra = s(p->extra_json());
+    return s(p->tool_choice());
+  };
+  std::string extra;
+  CHECK(choiceOf(R"({"type":"tool","name":"lookup","disable_parallel_tool_use":true})", &extra) == "lookup");
+  CHECK(parse(extra)["parallel_tool_calls"].IsFalse());
+  CHECK(choiceOf(R"({"type":"any"})", &extra) == "required");
+  CHECK(extra.empty());
+  CHECK(choiceOf(R"({"type":"none"})") == "none");
+  CHECK(choiceOf(R"({"type":"auto"})") == "auto");
 }

@@ -164,3 +164,48 @@ TEST_CASE("anthropic request: top-level system, required max_tokens, tool_use an
   CHECK(wire::finishReason("max_tokens") == "length");
   CHECK(wire::finishReason("refusal") == "content_filter");
 }
+
+// A forced tool travels as its name; Anthropic wants {"type":"tool","name":...}. OpenAI's
+// parallel_tool_calls: false becomes disable_parallel_tool_use and is not sent under its own
+// name, which the API refuses.
+TEST_CASE("anthropic request: a forced tool stays forced, and parallel_tool_calls false disables parallel tool use") {
+  outrigger_message_view msg{};
+  msg.role = s("user");
+  msg.content = s("hi");
+  outrigger_tool_view tool{s("function"), s("lookup"), s("finds"), s(R"({"type":"object"})")};
+  auto bodyFor = [&](const char* choice, const char* extra) {
+    outrigger_params_view params{};
+    params.tools = &tool;
+    params.tool_count = 1;
+    params.tool_choice = s(choice);
+    params.extra_json = s(extra);
+    outrigger_request_view req{};
+    req.model = s("claude-x");
+    req.messages = &msg;
+    req.message_count = 1;
+    req.params = &params;
+    std::string body;
+    wire::Failure refused;
+    REQUIRE(wire::buildMessagesRequest(req, {}, &body, &refused));
+    rapidjson::Document d;
+    d.Parse(body.c_str());
+    REQUIRE_FALSE(d.HasParseError());
+    return d;
+  };
+  auto forced = bodyFor("lookup", "");
+  CHECK(std::string(forced["tool_choice"]["type"].GetString()) == "tool");
+  CHECK(std::string(forced["tool_choice"]["name"].GetString()) == "lookup");
+  CHECK_FALSE(forced["tool_choice"].HasMember("disable_parallel_tool_use"));
+  CHECK(std::string(bodyFor("auto", "")["tool_choice"]["type"].GetString()) == "auto");
+  CHECK(std::string(bodyFor("none", "")["tool_choice"]["type"].GetString()) == "none");
+
+  auto serial = bodyFor("required", R"({"parallel_tool_calls":false,"metadata":{"user_id":"u1"}})");
+  CHECK(std::string(serial["tool_choice"]["type"].GetString()) == "any");
+  CHECK(serial["tool_choice"]["disable_parallel_tool_use"].GetBool());
+  CHECK_FALSE(serial.HasMember("parallel_tool_calls"));
+  CHECK(std::string(serial["metadata"]["user_id"].GetString()) == "u1");
+  // Without a tool_choice, the serial request still reaches Anthropic as an auto choice.
+  auto serial_auto = bodyFor("", R"({"parallel_tool_calls":false})");
+  CHECK(std::string(serial_auto["tool_choice"]["type"].GetString()) == "auto");
+  CHECK(serial_auto["tool_choice"]["disable_parallel_tool_use"].GetBool());
+}

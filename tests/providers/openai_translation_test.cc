@@ -374,3 +374,43 @@ TEST_CASE("openai embeddings answer: base64 and float fixtures decode to the sam
   CHECK(out == std::vector<float>{1.0f, -2.0f, 0.5f});
   CHECK_FALSE(wire::decodeBase64Floats("AACAPw*=", &out));
 }
+
+// A forced tool travels as its name (schemas/outrigger.fbs Params.tool_choice); the real API
+// wants an object for it and refuses a bare name.
+TEST_CASE("openai request: a forced tool goes out as a function object, the keywords as strings") {
+  outrigger_message_view msg{};
+  msg.role = s("user");
+  msg.content = s("hi");
+  outrigger_tool_view tool{s("function"), s("lookup"), s("finds"), s(R"({"type":"object"})")};
+  auto toolChoiceOf = [&](const char* choice) {
+    outrigger_params_view params{};
+    params.tools = &tool;
+    params.tool_count = 1;
+    params.tool_choice = s(choice);
+    outrigger_request_view req{};
+    req.model = s("gpt-4o-mini");
+    req.messages = &msg;
+    req.message_count = 1;
+    req.params = &params;
+    std::string body;
+    wire::Failure refused;
+    REQUIRE(wire::buildChatRequest(req, wire::WireSettings{}, &body, &refused));
+    rapidjson::Document d;
+    d.Parse(body.c_str());
+    REQUIRE_FALSE(d.HasParseError());
+    rapidjson::Document out;
+    out.CopyFrom(d["tool_choice"], out.GetAllocator());
+    return out;
+  };
+  auto forced = toolChoiceOf("lookup");
+  REQUIRE(forced.IsObject());
+  CHECK(std::string(forced["type"].GetString()) == "function");
+  CHECK(std::string(forced["function"]["name"].GetString()) == "lookup");
+  for (const char* keyword : {"auto", "none", "required"}) {
+    auto k = toolChoiceOf(keyword);
+    REQUIRE(k.IsString());
+    CHECK(std::string(k.GetString()) == keyword);
+  }
+  auto object = toolChoiceOf(R"({"type":"function","function":{"name":"lookup"}})");
+  CHECK(std::string(object["function"]["name"].GetString()) == "lookup");
+}
