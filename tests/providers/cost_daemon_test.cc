@@ -89,7 +89,9 @@ struct Rig {
   std::string metrics() { return httpCall("http://127.0.0.1:" + std::to_string(admin) + "/metrics"); }
   std::vector<std::string> stop() {
     daemon->signal(SIGTERM);
-    REQUIRE(daemon->waitExit(10s) == 0);
+    int code = daemon->waitExit(10s);
+    INFO(daemon->log());
+    REQUIRE(code == 0);
     return records(daemon->dir());
   }
 };
