@@ -273,3 +273,71 @@ TEST_CASE("budget via daemon: a USD budget refuses a model without a price unles
   REQUIRE(d.waitReady());
   CHECK(client::Client(at(d)).chat(asAcme()).ok());
 }
+
+TEST_CASE("loop guard via daemon: the same request repeated in a session is refused naming the rule, on both fronts, and counted") {
+  UpstreamProcess up;
+  REQUIRE(up.ready());
+  ::setenv("OUTRIGGER_TEST_OPENAI_KEY", "sk-test", 1);
+  DaemonProcess d(daemonHead() + openaiInstance("openai", up.baseUrl()) +
+                  "[instances.loops]\ntype = \"limiter.loop_guard\"\n[instances.loops.config]\nwindow_seconds = 600\n"
+                  "max_repeats = 2\nmax_calls = 4\n"
+                  "[admin]\nlisten = \"127.0.0.1:0\"\n[http]\nlisten = [\"127.0.0.1:0\"]\n"
+                  "[routes.default]\nprovider = \"openai\"\nmodel = \"gpt-4o-mini\"\nlimiters = [\"loops\"]\n");
+  REQUIRE(d.waitReady());
+  int http = boundPort(d, "OpenAI-compatible API"), admin = boundPort(d, "admin endpoints");
+  REQUIRE(http != 0);
+  client::Client c(at(d));
+  auto inSession = [](const std::string& session, const std::string& text) {
+    auto r = ask(text);
+    client::Metadata m;
+    m.session = session;
+    r.metadata = m;
+    return r;
+  };
+  REQUIRE(c.chat(inSession("agent-1", "same step")).ok());
+  REQUIRE(c.chat(inSession("agent-1", "same step")).ok());
+  auto third = c.chat(inSession("agent-1", "same step"));
+  REQUIRE_FALSE(third.ok());
+  CHECK(third.error().code == StatusCode::kResourceExhausted);
+  CHECK(third.error().origin == "limiter/loops");
+  CHECK(third.error().message ==
+        "loop guard: session \"agent-1\" sent the same request 2 times in 600 s (max_repeats 2)");
+  CHECK(third.error().retry_after_ms > 590000);
+  CHECK(c.chat(inSession("agent-2", "same step")).ok());    // another session
+  CHECK(c.chat(inSession("agent-1", "another step")).ok());  // another request: the 3rd call of 4
+  CHECK(c.chat(inSession("agent-1", "a fourth step")).ok());
+
+  // The same session over HTTP (x-outrigger-session): its fifth call trips max_calls, a 429.
+  std::string head;
+  CURL* e = curl_easy_init();
+  std::string out;
+  curl_slist* headers = curl_slist_append(nullptr, "content-type: application/json");
+  headers = curl_slist_append(headers, "x-outrigger-session: agent-1");
+  std::string body = R"({"model":"default","messages":[{"role":"user","content":"fifth"}]})";
+  curl_easy_setopt(e, CURLOPT_URL, ("http://127.0.0.1:" + std::to_string(http) + "/v1/chat/completions").c_str());
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(e, CURLOPT_POSTFIELDS, body.c_str());
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &collect);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, &out);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &collect);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, &head);
+  REQUIRE(curl_easy_perform(e) == CURLE_OK);
+  long code = 0;
+  curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(e);
+  CHECK(code == 429);
+  CHECK(out.find("(max_calls 4)") != std::string::npos);
+  CHECK(std::regex_search(head, std::regex("retry-after-ms: \\d+", std::regex::icase)));
+
+  // Both refusals are counted with the limiters' refusals on /metrics.
+  std::string metrics;
+  CURL* m = curl_easy_init();
+  curl_easy_setopt(m, CURLOPT_URL, ("http://127.0.0.1:" + std::to_string(admin) + "/metrics").c_str());
+  curl_easy_setopt(m, CURLOPT_WRITEFUNCTION, &collect);
+  curl_easy_setopt(m, CURLOPT_WRITEDATA, &metrics);
+  curl_easy_perform(m);
+  curl_easy_cleanup(m);
+  CHECK(metrics.find("\noutrigger_limiter_refusals_total 2\n") != std::string::npos);
+  CHECK(parseJson(up.log()).Size() == 5);
+}
