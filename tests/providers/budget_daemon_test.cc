@@ -252,6 +252,22 @@ TEST_CASE("budget via daemon: the spent amount survives a restart of the daemon"
   CHECK(stored(db, "acme").usd == Approx(2 * kAnswerUsd).epsilon(0).margin(1e-12));
 }
 
+TEST_CASE("budget via daemon: a request whose attempts failed gives its reservation back and costs nothing") {
+  UpstreamProcess up;
+  REQUIRE(up.ready());
+  REQUIRE(up.script(std::string(R"([{"fault":"status","code":500,"repeat":5},{"model":"gpt-4o-mini",)") + kUsage + "}]"));
+  // Room for one worst case (1000 output tokens) only: a reservation kept would refuse the next.
+  BudgetRig rig(up, makeTempDir() + "/budget.db", 1.1 * kAnswerUsd, "default_max_output_tokens = 1000\n");
+  client::Client c(at(*rig.daemon));
+  auto failed = c.chat(asAcme(1000));
+  REQUIRE_FALSE(failed.ok());
+  CHECK(failed.error().origin != "limiter/spend");
+  for (int i = 0; i < 5 && parseJson(up.log()).Size() < 5; ++i) REQUIRE_FALSE(c.chat(asAcme(1000)).ok());
+  REQUIRE(c.chat(asAcme(1000)).ok());
+  rig.stop();
+  CHECK(stored(rig.db, "acme").usd == Approx(kAnswerUsd).epsilon(0).margin(1e-12));
+}
+
 TEST_CASE("budget via daemon: a USD budget refuses a model without a price unless told to allow it") {
   UpstreamProcess up;
   REQUIRE(up.ready());
