@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -136,11 +137,18 @@ struct Reservation {
     auto settled = ledger->settle(key, reserved, used, unixMs());
     if (!settled.soft_crossed) return;
     BudgetPolicy p = ledger->policy();
+    char amounts[160];
+    if (p.limit_usd > 0 && p.limit_tokens > 0) {
+      std::snprintf(amounts, sizeof amounts, "%.6g of %.6g USD, %.0f of %.0f tokens", settled.spent.usd, p.limit_usd,
+                    settled.spent.tokens, p.limit_tokens);
+    } else if (p.limit_usd > 0) {
+      std::snprintf(amounts, sizeof amounts, "%.6g of %.6g USD", settled.spent.usd, p.limit_usd);
+    } else {
+      std::snprintf(amounts, sizeof amounts, "%.0f of %.0f tokens", settled.spent.tokens, p.limit_tokens);
+    }
     host.log(OUTRIGGER_LOG_WARN, "budget \"" + p.name + "\" (" + p.window.describe() + "): " + p.key_label + " \"" + key +
-                                     "\" crossed " + std::to_string(int(p.soft_percent)) + "% (" +
-                                     std::to_string(settled.spent.usd) + " of " + std::to_string(p.limit_usd) + " USD, " +
-                                     std::to_string(uint64_t(settled.spent.tokens)) + " of " +
-                                     std::to_string(uint64_t(p.limit_tokens)) + " tokens)");
+                                     "\" crossed its soft threshold of " + std::to_string(int(p.soft_percent)) + "% (" +
+                                     amounts + ")");
   }
 };
 
