@@ -10,6 +10,7 @@ DEBIAN_PACKAGES=(
   libuv1-dev flatbuffers-compiler libflatbuffers-dev libtomlplusplus-dev
   libmimalloc-dev catch2 libcli11-dev libre2-dev rapidjson-dev libvalijson-dev
   libxxhash-dev libcurl4-openssl-dev libclang-rt-14-dev libh2o-dev libssl-dev libhttp-parser-dev
+  libsqlite3-dev  # limiter.budget's spent amounts (plugins/limiter_budget)
   ca-certificates python3
   python3-h2  # the HTTP/2 test upstream (tests/upstream/h2_upstream.py)
 )

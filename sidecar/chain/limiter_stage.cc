@@ -1,9 +1,11 @@
 #include "chain/limiter_stage.h"
 
+#include <algorithm>
 #include <string>
 
 #include "chain/request_context.h"
 #include "common/clock.h"
+#include "cost/price_table.h"
 #include "plugin/str_view.h"
 
 namespace outrigger::chain {
@@ -11,23 +13,44 @@ namespace {
 
 const outrigger_limiter_hooks* hooksOf(const Stage& stage) { return stage.instance->limiter(); }
 
-// What admit is told: the prompt's estimated size and the caller's completion cap.
-outrigger_limit_estimate estimateOf(const outrigger_request_view& view) {
+}  // namespace
+
+// What admit is told: the prompt's estimated size, the caller's completion cap, and what the
+// request may cost at most.
+outrigger_limit_estimate LimiterStage::estimateOf(const RequestContext& ctx) {
+  const outrigger_request_view& view = ctx.view_;
   outrigger_limit_estimate e{};
   e.hdr = OUTRIGGER_HEADER_INIT(outrigger_limit_estimate);
   e.prompt_tokens = promptTokenEstimate(view);
   if (view.params && (view.params->present & OUTRIGGER_PARAM_MAX_TOKENS)) e.max_completion_tokens = view.params->max_tokens;
+  // The highest price of each kind over the route's targets, each priced at the model it would
+  // call, so the worst case holds whichever target an attempt (a retry, a fallback) goes to.
+  const cost::PriceTable* table = ctx.chain_->prices.get();
+  double input = 0, output = 0;
+  for (const Target& target : ctx.route_->targets) {
+    const plugin::PluginInstance& inst = *target.stage.instance;
+    const cost::ModelPrice* price = table ? table->find({inst.name(), inst.type().name}, ctx.modelFor(target)) : nullptr;
+    if (!price) {
+      e.unpriced = 1;
+      continue;
+    }
+    input = std::max({input, price->input, price->cache_read.value_or(0), price->cache_write.value_or(0)});
+    output = std::max({output, price->output, price->reasoning.value_or(0)});
+    e.max_output_tokens = std::max(e.max_output_tokens, price->max_output);
+  }
+  e.prompt_cost_usd = double(e.prompt_tokens) * input;
+  e.output_price_usd = output;
+  uint64_t cap = e.max_completion_tokens ? e.max_completion_tokens : e.max_output_tokens;
+  e.max_cost_usd = cap ? e.prompt_cost_usd + double(cap) * output : 0;
   return e;
 }
-
-}  // namespace
 
 const StageHooks LimiterStage::kAdmit = {
     "limiter.admit",
     [](const RequestContext&, const Stage&) { return true; },
     [](RequestContext& ctx, const Stage& stage) {
       ctx.limit_result_ = {};
-      outrigger_limit_estimate estimate = estimateOf(ctx.view_);
+      outrigger_limit_estimate estimate = estimateOf(ctx);
       return hooksOf(stage)->admit(stage.instance->handle(), &ctx.view_, &estimate, &ctx.limit_result_);
     },
     [](RequestContext& ctx, const Stage& stage, outrigger_status rc) {

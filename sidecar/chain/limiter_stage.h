@@ -23,6 +23,9 @@ struct LimiterStage {
   // Admit's outcome, at once or through limiter_done. False when it refused (the request ended).
   static bool decide(RequestContext& ctx, const Stage& stage, outrigger_code code, uint32_t retry_after_ms,
                      std::string_view reason);
+  // What admit is told: the prompt's estimated size, the caller's completion cap, and the
+  // request's worst-case cost over the route's targets from the chain's price table.
+  static outrigger_limit_estimate estimateOf(const RequestContext& ctx);
 };
 
 }  // namespace outrigger::chain

@@ -46,6 +46,7 @@ TEST_CASE("outrigger check prints the resolved chain of a valid config") {
   CHECK(r.code == 0);
   CHECK(r.out.find("route default (default)") != std::string::npos);
   CHECK(r.out.find("guardrail  input_rules") != std::string::npos);
+  CHECK(r.out.find("limiter    tenant_budget    limiter.budget") != std::string::npos);
   CHECK(r.out.find("cache      memory") != std::string::npos);
   CHECK(r.out.find("provider   mock") != std::string::npos);
   CHECK(r.out.find("exporter   request_log") != std::string::npos);

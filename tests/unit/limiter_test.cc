@@ -12,6 +12,7 @@
 #include "chain/engine.h"
 #include "chain/host_api.h"
 #include "config/config.h"
+#include "cost/price_table.h"
 #include "plugin/schema.h"
 #include "support/in_test_plugins.h"
 
@@ -36,6 +37,7 @@ struct Script {
   std::vector<Settled> first_settled, second_settled;
   int cancels = 0;
   uint64_t estimate_prompt = 0, estimate_max = 0;
+  outrigger_limit_estimate estimate{};
   outrigger_request handle{};
   const outrigger_host_api* host = nullptr;
 };
@@ -57,6 +59,7 @@ class Budget final : public plugin::Instance {
     if (first_) {
       s.estimate_prompt = e.prompt_tokens;
       s.estimate_max = e.max_completion_tokens;
+      s.estimate = e;
     }
     if (mode == "refuse" || mode == "refuse_denied") {
       res.code = mode == "refuse" ? OUTRIGGER_CODE_OK : OUTRIGGER_CODE_PERMISSION_DENIED;  // OK: the default
@@ -168,7 +171,10 @@ struct Rig {
   plugin::PluginType budget_type = typeFor(budgetType());
   Sink sink;
 
-  explicit Rig(bool second = false, uint32_t max_attempts = 1) {
+  // `models`: the targets' models, each on its own instance of the counting provider (default:
+  // one target, the caller's model); `prices`: the chain's price table.
+  explicit Rig(bool second = false, uint32_t max_attempts = 1, std::vector<std::string> models = {},
+               std::shared_ptr<const cost::PriceTable> prices = nullptr) {
     s = Script{};
     if (second) s.second = "admit";
     config::InstanceSettings ps{"counting", "provider", "counting", "{}", config::OnError::kDeny, "t:1", {}};
@@ -179,6 +185,13 @@ struct Rig {
     t.stage = {plugin::PluginInstance::create(provider_type, ps, chain::hostApiTemplate()).value(), "provider/counting"};
     t.key = "counting/m";
     r.targets.push_back(t);
+    for (size_t i = 1; i < models.size(); ++i) {
+      config::InstanceSettings pi{"counting" + std::to_string(i), "provider", "counting", "{}", config::OnError::kDeny, "t:1", {}};
+      r.targets.push_back({{plugin::PluginInstance::create(provider_type, pi, chain::hostApiTemplate()).value(), "provider/counting"},
+                           models[i]});
+    }
+    if (!models.empty()) r.targets[0].model = models[0];
+    chain->prices = std::move(prices);
     r.provider = t.stage;
     r.policy.retry.max_attempts = max_attempts;
     r.policy.retry.base_backoff_ms = 1;
@@ -354,4 +367,33 @@ TEST_CASE("limiter_done from another thread is refused, and one after the end is
     return true;
   }, 10);
   CHECK(late == OUTRIGGER_E_STALE);
+}
+
+TEST_CASE("admit is told the worst case over the route's targets, priced from the chain's table") {
+  auto prices = std::make_shared<cost::PriceTable>();
+  cost::ModelPrice cheap{"counting", "m", 1e-6, 2e-6};
+  cheap.max_output = 1000;
+  cost::ModelPrice dear{"counting", "m2", 3e-6, 1e-6};  // dearer prompt, dearer reasoning
+  dear.reasoning = 4e-6;
+  dear.max_output = 500;
+  prices->add(cheap);
+  prices->add(dear);
+  {
+    Rig rig(false, 1, {"m", "m2"}, prices);
+    REQUIRE(rig.run().code == Code::kOk);
+    const outrigger_limit_estimate& e = s.estimate;
+    REQUIRE(e.hdr.struct_size >= OUTRIGGER_SIZE_THROUGH(outrigger_limit_estimate, unpriced));
+    CHECK(e.prompt_tokens == 4);
+    CHECK(e.prompt_cost_usd == Approx(4 * 3e-6));
+    CHECK(e.output_price_usd == Approx(4e-6));
+    CHECK(e.max_output_tokens == 1000);
+    CHECK(e.max_cost_usd == Approx(4 * 3e-6 + 64 * 4e-6));  // the caller's max_tokens caps the answer
+    CHECK(e.unpriced == 0);
+  }
+  {
+    Rig rig(false, 1, {"m", "unknown-model"}, prices);
+    REQUIRE(rig.run().code == Code::kOk);
+    CHECK(s.estimate.unpriced == 1);
+    CHECK(s.estimate.prompt_cost_usd == Approx(4 * 1e-6));  // the priced target's
+  }
 }

@@ -14,7 +14,8 @@ TEST_CASE("every built-in plugin loads and exposes a kind, stability and schema"
   plugin::PluginCatalog catalog;
   REQUIRE(catalog.addDirectory(OUTRIGGER_PLUGIN_DIR).isOk());
   for (auto [kind, name] : {std::pair{OUTRIGGER_KIND_PROVIDER, "mock"}, {OUTRIGGER_KIND_GUARDRAIL, "rules"},
-                            {OUTRIGGER_KIND_CACHE, "memory"}, {OUTRIGGER_KIND_EXPORTER, "jsonl"}}) {
+                            {OUTRIGGER_KIND_CACHE, "memory"}, {OUTRIGGER_KIND_EXPORTER, "jsonl"},
+                            {OUTRIGGER_KIND_LIMITER, "memory"}, {OUTRIGGER_KIND_LIMITER, "budget"}}) {
     const plugin::PluginType* t = catalog.find(kind, name);
     REQUIRE(t);
     CHECK(t->schema_json.find("additionalProperties") != std::string::npos);
@@ -35,6 +36,25 @@ TEST_CASE("the example configs build a chain with every instance created") {
     REQUIRE(chain.ok());
     CHECK(chain.value()->workers.size() == 2);
   }
+}
+
+TEST_CASE("limiter.budget refuses, at creation, a budget without a limit, a rolling window without its length and a relative path") {
+  auto build = [](const std::string& budget) {
+    auto settings = config::parseConfig("[plugins]\ndirs = [\"" OUTRIGGER_PLUGIN_DIR "\"]\n[instances.mock]\ntype = \"provider.mock\"\n"
+                                        "[instances.b]\ntype = \"limiter.budget\"\n[instances.b.config]\n" + budget +
+                                        "[routes.a]\nprovider = \"mock\"\nlimiters = [\"b\"]\n",
+                                        "budget.toml", ".");
+    REQUIRE(settings.ok());
+    auto chain = chain::buildChain(settings.value(), 1, 1);
+    return chain.ok() ? std::string() : chain.status().message();
+  };
+  CHECK(build("window = \"daily\"\nlimit_usd = 5.0\n").empty());
+  CHECK(build("window = \"rolling\"\nwindow_seconds = 3600\nlimit_tokens = 100000\nkey = \"tag:project\"\n").empty());
+  CHECK(build("window = \"daily\"\n").find("set limit_usd, limit_tokens or both") != std::string::npos);
+  CHECK(build("window = \"rolling\"\nlimit_usd = 5.0\n").find("a rolling window needs window_seconds") != std::string::npos);
+  CHECK_FALSE(build("window = \"daily\"\nlimit_usd = 5.0\npath = \"budgets.db\"\n").empty());
+  CHECK_FALSE(build("window = \"weekly\"\nlimit_usd = 5.0\n").empty());
+  CHECK_FALSE(build("window = \"daily\"\nlimit_usd = 5.0\nkey = \"team\"\n").empty());
 }
 
 TEST_CASE("routes that share a target share its strictest rate limits, whole, however many workers") {

@@ -365,6 +365,17 @@ typedef struct outrigger_limit_estimate {
   outrigger_header hdr;
   uint64_t prompt_tokens;          /* estimated from the prompt's text (bytes / 4) */
   uint64_t max_completion_tokens;  /* the caller's max_tokens; 0 when not set */
+  /* ---- later 1.2 slots: what the request may cost, priced by the host from its price table
+   * over every target of the route (each at its own model), taking the highest price of each
+   * kind, so one number covers any fallback. Read them only when hdr.struct_size >=
+   * OUTRIGGER_SIZE_THROUGH(outrigger_limit_estimate, unpriced); an earlier 1.2 host lacks them. */
+  double prompt_cost_usd;      /* prompt_tokens at the highest input price (cache reads and writes included) */
+  double output_price_usd;     /* the highest output price per token (reasoning included) */
+  uint64_t max_output_tokens;  /* the largest max_output the targets' prices state; 0 when none does */
+  double max_cost_usd;         /* prompt_cost_usd + (max_completion_tokens, else max_output_tokens) *
+                                * output_price_usd; 0 when neither cap is known */
+  uint8_t unpriced;            /* 1: some target's model has no price; the slots above cover the priced ones */
+  uint8_t reserved_[7];
 } outrigger_limit_estimate;
 
 /* Synchronous refusal from admit. The host zeroes it before the call and copies `reason`

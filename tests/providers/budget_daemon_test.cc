@@ -1,0 +1,359 @@
+// limiter.budget through the real daemon and the scripted upstream, on a priced model
+// (openai/gpt-4o-mini: 1.5e-7 USD per input token, 6e-7 per output token): refusal once spent,
+// typed and with the reset time, on the socket and on the HTTP front (429); 64 requests at once
+// against a small budget; the spent amount in the SQLite file and across a restart.
+#include <catch2/catch.hpp>
+
+#include <curl/curl.h>
+#include <sqlite3.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <cstdlib>
+#include <mutex>
+#include <regex>
+#include <string>
+#include <thread>
+
+#include <outrigger/client.h>
+
+#include "budget_window.h"
+#include "daemon_rig.h"
+#include "support/daemon_process.h"
+#include "support/sdk_requests.h"
+#include "upstream_process.h"
+
+using namespace outrigger;
+using namespace outrigger::testing;
+using client::StatusCode;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr double kInput = 1.5e-7, kOutput = 6e-7;  // gpt-4o-mini
+// Every answer: 1000 prompt and 1000 completion tokens.
+constexpr double kAnswerUsd = 1000 * kInput + 1000 * kOutput;
+constexpr const char* kUsage = R"("usage":{"prompt_tokens":1000,"completion_tokens":1000,"total_tokens":2000})";
+
+size_t collect(char* data, size_t size, size_t count, void* out) {
+  static_cast<std::string*>(out)->append(data, size * count);
+  return size * count;
+}
+
+// POST to the HTTP front with a virtual key; the status code, and the head in `*head`.
+long httpChat(int port, const std::string& key, const std::string& body, std::string* head) {
+  std::string out;
+  CURL* e = curl_easy_init();
+  curl_slist* headers = curl_slist_append(nullptr, "content-type: application/json");
+  headers = curl_slist_append(headers, ("authorization: Bearer " + key).c_str());
+  curl_easy_setopt(e, CURLOPT_URL, ("http://127.0.0.1:" + std::to_string(port) + "/v1/chat/completions").c_str());
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &collect);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, &out);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &collect);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, head);
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(e, CURLOPT_POSTFIELDS, body.c_str());
+  long code = 0;
+  if (curl_easy_perform(e) == CURLE_OK) curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(e);
+  return code;
+}
+
+int boundPort(DaemonProcess& d, const std::string& what) {
+  for (int i = 0; i < 500; ++i) {
+    std::smatch m;
+    std::string log = d.log();
+    if (std::regex_search(log, m, std::regex(what + " listening on 127\\.0\\.0\\.1:(\\d+)"))) return std::stoi(m[1]);
+    std::this_thread::sleep_for(10ms);
+  }
+  return 0;
+}
+
+// The spent USD and the soft-threshold mark of `key` in the budget file, summed over its rows.
+struct Stored {
+  double usd = 0;
+  int soft_warned = 0;
+  int rows = 0;
+};
+
+Stored stored(const std::string& path, const std::string& key) {
+  Stored s;
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  sqlite3_stmt* q = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "SELECT usd, soft_warned FROM budget_spend WHERE budget = 'spend' AND key = ?1", -1, &q,
+                             nullptr) == SQLITE_OK);
+  sqlite3_bind_text(q, 1, key.c_str(), -1, SQLITE_TRANSIENT);
+  while (sqlite3_step(q) == SQLITE_ROW) {
+    s.usd += sqlite3_column_double(q, 0);
+    s.soft_warned = std::max(s.soft_warned, sqlite3_column_int(q, 1));
+    ++s.rows;
+  }
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+  return s;
+}
+
+// The daemon with a USD budget per tenant on the default route; the HTTP front's virtual key
+// "vk-acme" is the tenant "acme".
+struct BudgetRig {
+  UpstreamProcess& up;
+  std::string db;
+  std::unique_ptr<DaemonProcess> daemon;
+  int http = 0;
+
+  BudgetRig(UpstreamProcess& upstream, const std::string& db_path, double limit_usd, const std::string& budget_extra = "")
+      : up(upstream), db(db_path) {
+    ::setenv("OUTRIGGER_TEST_OPENAI_KEY", "sk-test", 1);
+    daemon = std::make_unique<DaemonProcess>(
+        daemonHead() + openaiInstance("openai", up.baseUrl()) +
+        "[instances.spend]\ntype = \"limiter.budget\"\n[instances.spend.config]\nwindow = \"daily\"\n" +
+        "limit_usd = " + std::to_string(limit_usd) + "\npath = \"" + db + "\"\nflush_interval_ms = 50\n" + budget_extra +
+        "[http]\nlisten = [\"127.0.0.1:0\"]\n[[http.virtual_keys]]\nkey = \"vk-acme\"\ntenant = \"acme\"\n"
+        "[routes.default]\nexporters = [\"records\"]\nprovider = \"openai\"\nmodel = \"gpt-4o-mini\"\nlimiters = [\"spend\"]\n");
+    REQUIRE(daemon->waitReady());
+    http = boundPort(*daemon, "OpenAI-compatible API");
+    REQUIRE(http != 0);
+  }
+  void stop() {
+    daemon->signal(SIGTERM);
+    REQUIRE(daemon->waitExit(10s) == 0);
+  }
+};
+
+client::ChatRequest asAcme(uint32_t max_tokens = 100) {
+  auto r = ask("hello");
+  client::Metadata m;
+  m.tenant = "acme";
+  r.metadata = m;
+  r.max_tokens = max_tokens;
+  return r;
+}
+
+// Tomorrow's midnight, UTC, as the refusal names it.
+std::string nextReset() {
+  using namespace std::chrono;
+  int64_t now = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+  budget::WindowSpec daily{budget::WindowKind::kDaily, 0};
+  return budget::isoUtc(daily.expiresMs(daily.bucketStart(now)));
+}
+
+}  // namespace
+
+TEST_CASE("budget via daemon: a USD budget refuses once spent, naming the budget, the tenant and the reset, on both fronts") {
+  UpstreamProcess up;
+  REQUIRE(up.ready());
+  REQUIRE(up.script(std::string(R"([{"model":"gpt-4o-mini","repeat":10,)") + kUsage + "}]"));
+  BudgetRig rig(up, makeTempDir() + "/budget.db", 2.5 * kAnswerUsd, "soft_percent = 50\n");
+  client::Client c(at(*rig.daemon));
+
+  // Two answers fit, and the third's worst case (100 output tokens) still does; after it the
+  // tenant has spent more than its budget.
+  for (int i = 0; i < 3; ++i) REQUIRE(c.chat(asAcme()).ok());
+  auto refused = c.chat(asAcme());
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == StatusCode::kResourceExhausted);
+  CHECK(refused.error().origin == "limiter/spend");
+  CHECK(refused.error().message.find("budget \"spend\" (daily, ") != std::string::npos);
+  CHECK(refused.error().message.find("for tenant \"acme\": ") != std::string::npos);
+  std::string reset = nextReset();
+  CHECK(refused.error().message.find("resets at " + reset) != std::string::npos);
+  CHECK(refused.error().retry_after_ms > 0);
+  CHECK(refused.error().retry_after_ms <= 86400000u);
+
+  // Another tenant has its own budget.
+  auto other = asAcme();
+  other.metadata->tenant = "globex";
+  CHECK(c.chat(other).ok());
+
+  // The HTTP front: the virtual key is the tenant "acme", refused with 429 and the retry time.
+  std::string head;
+  long code = httpChat(rig.http, "vk-acme", R"({"model":"default","max_tokens":100,"messages":[{"role":"user","content":"hi"}]})", &head);
+  CHECK(code == 429);
+  std::smatch m;
+  REQUIRE(std::regex_search(head, m, std::regex("retry-after-ms: (\\d+)", std::regex::icase)));
+  CHECK(std::stoll(m[1]) > 0);
+  CHECK(std::regex_search(head, std::regex("retry-after: \\d+", std::regex::icase)));
+  CHECK(parseJson(up.log()).Size() == 4);  // three for acme, one for globex; no refused request
+
+  // Crossing the soft threshold (50%) was logged once and marked in the file.
+  std::string log = rig.daemon->log();
+  size_t first = log.find("tenant \"acme\" crossed its soft threshold of 50% (0.0015 of 0.001875 USD)");
+  CHECK(first != std::string::npos);
+  CHECK(log.find("tenant \"acme\" crossed", first + 1) == std::string::npos);
+  rig.stop();
+  Stored s = stored(rig.db, "acme");
+  CHECK(s.usd == Approx(3 * kAnswerUsd).epsilon(0).margin(1e-12));
+  CHECK(s.soft_warned == 1);
+}
+
+TEST_CASE("budget via daemon: 64 requests at once overspend a small budget by at most one request's cost") {
+  UpstreamProcess up;
+  REQUIRE(up.ready());
+  // Slow answers, so every request is admitted (or not) while the others are in flight.
+  // Each answer costs about its worst case: the 2-token prompt and all 1000 output tokens.
+  REQUIRE(up.script(R"([{"model":"gpt-4o-mini","repeat":64,"delay_ms":300,
+    "usage":{"prompt_tokens":2,"completion_tokens":1000,"total_tokens":1002}}])"));
+  const double answer = 2 * kInput + 1000 * kOutput;
+  const double limit = 10 * answer;
+  BudgetRig rig(up, makeTempDir() + "/budget.db", limit);
+  client::Client c(at(*rig.daemon));
+
+  std::mutex mu;
+  std::condition_variable cv;
+  int ended = 0, answered = 0, exhausted = 0;
+  for (int i = 0; i < 64; ++i) {
+    client::CallEvents events;
+    events.on_end = [&](const client::Result<client::Response>& r) {
+      std::lock_guard<std::mutex> lock(mu);
+      ++ended;
+      if (r.ok()) ++answered;
+      else if (r.error().code == StatusCode::kResourceExhausted) ++exhausted;
+      cv.notify_all();
+    };
+    // 1000 output tokens allowed: the worst case is about one answer's real cost.
+    c.start(asAcme(1000), std::move(events), false);
+  }
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    REQUIRE(cv.wait_for(lock, 30s, [&] { return ended == 64; }));
+  }
+  CHECK(answered + exhausted == 64);
+  CHECK(answered >= 9);   // the budget was used, not refused wholesale
+  CHECK(answered <= 11);  // at most one answer past the budget
+  rig.stop();
+  Stored s = stored(rig.db, "acme");
+  CHECK(s.usd == Approx(answered * answer).epsilon(0).margin(1e-12));
+  CHECK(s.usd <= limit + answer + 1e-12);
+}
+
+TEST_CASE("budget via daemon: the spent amount survives a restart of the daemon") {
+  UpstreamProcess up;
+  REQUIRE(up.ready());
+  REQUIRE(up.script(std::string(R"([{"model":"gpt-4o-mini","repeat":10,)") + kUsage + "}]"));
+  std::string db = makeTempDir() + "/budget.db";
+  {
+    BudgetRig first(up, db, 1.5 * kAnswerUsd);
+    client::Client c(at(*first.daemon));
+    REQUIRE(c.chat(asAcme()).ok());
+    first.stop();
+  }
+  CHECK(stored(db, "acme").usd == Approx(kAnswerUsd).epsilon(0).margin(1e-12));
+  BudgetRig second(up, db, 1.5 * kAnswerUsd);
+  client::Client c(at(*second.daemon));
+  REQUIRE(c.chat(asAcme()).ok());  // half a budget left: one more
+  auto refused = c.chat(asAcme());
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == StatusCode::kResourceExhausted);
+  CHECK(refused.error().message.find("resets at " + nextReset()) != std::string::npos);
+  second.stop();
+  CHECK(stored(db, "acme").usd == Approx(2 * kAnswerUsd).epsilon(0).margin(1e-12));
+}
+
+TEST_CASE("budget via daemon: a request whose attempts failed gives its reservation back and costs nothing") {
+  UpstreamProcess up;
+  REQUIRE(up.ready());
+  REQUIRE(up.script(std::string(R"([{"fault":"status","code":500,"repeat":5},{"model":"gpt-4o-mini",)") + kUsage + "}]"));
+  // Room for one worst case (1000 output tokens) only: a reservation kept would refuse the next.
+  BudgetRig rig(up, makeTempDir() + "/budget.db", 1.1 * kAnswerUsd, "default_max_output_tokens = 1000\n");
+  client::Client c(at(*rig.daemon));
+  auto failed = c.chat(asAcme(1000));
+  REQUIRE_FALSE(failed.ok());
+  CHECK(failed.error().origin != "limiter/spend");
+  for (int i = 0; i < 5 && parseJson(up.log()).Size() < 5; ++i) REQUIRE_FALSE(c.chat(asAcme(1000)).ok());
+  REQUIRE(c.chat(asAcme(1000)).ok());
+  rig.stop();
+  CHECK(stored(rig.db, "acme").usd == Approx(kAnswerUsd).epsilon(0).margin(1e-12));
+}
+
+TEST_CASE("budget via daemon: a USD budget refuses a model without a price unless told to allow it") {
+  UpstreamProcess up;
+  REQUIRE(up.ready());
+  ::setenv("OUTRIGGER_TEST_OPENAI_KEY", "sk-test", 1);
+  auto config = [&](const std::string& policy) {
+    return daemonHead() + openaiInstance("openai", up.baseUrl()) +
+           "[instances.spend]\ntype = \"limiter.budget\"\n[instances.spend.config]\nwindow = \"monthly\"\nlimit_usd = 1.0\n" +
+           policy + "[routes.default]\nprovider = \"openai\"\nmodel = \"in-house-7b\"\nlimiters = [\"spend\"]\n";
+  };
+  {
+    DaemonProcess d(config(""));
+    REQUIRE(d.waitReady());
+    auto r = client::Client(at(d)).chat(asAcme());
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == StatusCode::kFailedPrecondition);
+    CHECK(r.error().message.find("has no price") != std::string::npos);
+  }
+  DaemonProcess d(config("unpriced = \"allow\"\n"));
+  REQUIRE(d.waitReady());
+  CHECK(client::Client(at(d)).chat(asAcme()).ok());
+}
+
+TEST_CASE("loop guard via daemon: the same request repeated in a session is refused naming the rule, on both fronts, and counted") {
+  UpstreamProcess up;
+  REQUIRE(up.ready());
+  ::setenv("OUTRIGGER_TEST_OPENAI_KEY", "sk-test", 1);
+  DaemonProcess d(daemonHead() + openaiInstance("openai", up.baseUrl()) +
+                  "[instances.loops]\ntype = \"limiter.loop_guard\"\n[instances.loops.config]\nwindow_seconds = 600\n"
+                  "max_repeats = 2\nmax_calls = 4\n"
+                  "[admin]\nlisten = \"127.0.0.1:0\"\n[http]\nlisten = [\"127.0.0.1:0\"]\n"
+                  "[routes.default]\nprovider = \"openai\"\nmodel = \"gpt-4o-mini\"\nlimiters = [\"loops\"]\n");
+  REQUIRE(d.waitReady());
+  int http = boundPort(d, "OpenAI-compatible API"), admin = boundPort(d, "admin endpoints");
+  REQUIRE(http != 0);
+  client::Client c(at(d));
+  auto inSession = [](const std::string& session, const std::string& text) {
+    auto r = ask(text);
+    client::Metadata m;
+    m.session = session;
+    r.metadata = m;
+    return r;
+  };
+  REQUIRE(c.chat(inSession("agent-1", "same step")).ok());
+  REQUIRE(c.chat(inSession("agent-1", "same step")).ok());
+  auto third = c.chat(inSession("agent-1", "same step"));
+  REQUIRE_FALSE(third.ok());
+  CHECK(third.error().code == StatusCode::kResourceExhausted);
+  CHECK(third.error().origin == "limiter/loops");
+  CHECK(third.error().message ==
+        "loop guard: session \"agent-1\" sent the same request 2 times in 600 s (max_repeats 2)");
+  CHECK(third.error().retry_after_ms > 590000);
+  CHECK(c.chat(inSession("agent-2", "same step")).ok());    // another session
+  CHECK(c.chat(inSession("agent-1", "another step")).ok());  // another request: the 3rd call of 4
+  CHECK(c.chat(inSession("agent-1", "a fourth step")).ok());
+
+  // The same session over HTTP (x-outrigger-session): its fifth call trips max_calls, a 429.
+  std::string head;
+  CURL* e = curl_easy_init();
+  std::string out;
+  curl_slist* headers = curl_slist_append(nullptr, "content-type: application/json");
+  headers = curl_slist_append(headers, "x-outrigger-session: agent-1");
+  std::string body = R"({"model":"default","messages":[{"role":"user","content":"fifth"}]})";
+  curl_easy_setopt(e, CURLOPT_URL, ("http://127.0.0.1:" + std::to_string(http) + "/v1/chat/completions").c_str());
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(e, CURLOPT_POSTFIELDS, body.c_str());
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &collect);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, &out);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &collect);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, &head);
+  REQUIRE(curl_easy_perform(e) == CURLE_OK);
+  long code = 0;
+  curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(e);
+  CHECK(code == 429);
+  CHECK(out.find("(max_calls 4)") != std::string::npos);
+  CHECK(std::regex_search(head, std::regex("retry-after-ms: \\d+", std::regex::icase)));
+
+  // Both refusals are counted with the limiters' refusals on /metrics.
+  std::string metrics;
+  CURL* m = curl_easy_init();
+  curl_easy_setopt(m, CURLOPT_URL, ("http://127.0.0.1:" + std::to_string(admin) + "/metrics").c_str());
+  curl_easy_setopt(m, CURLOPT_WRITEFUNCTION, &collect);
+  curl_easy_setopt(m, CURLOPT_WRITEDATA, &metrics);
+  curl_easy_perform(m);
+  curl_easy_cleanup(m);
+  CHECK(metrics.find("\noutrigger_limiter_refusals_total 2\n") != std::string::npos);
+  CHECK(parseJson(up.log()).Size() == 5);
+}

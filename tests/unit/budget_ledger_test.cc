@@ -1,0 +1,221 @@
+// limiter.budget's logic without a daemon: calendar and rolling windows, reservations that hold
+// room for requests in flight, settlements to the real cost, the soft threshold, and spending
+// kept in SQLite across a new ledger (a restart). Times are fixed Unix milliseconds.
+#include <catch2/catch.hpp>
+
+#include <sqlite3.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "budget_ledger.h"
+#include "budget_window.h"
+#include "support/daemon_process.h"
+
+using namespace outrigger::budget;
+
+namespace {
+
+// 2026-12-02T21:30:00Z.
+constexpr int64_t kNow = 1796247000000;
+constexpr int64_t kHour = 3600000;
+
+int64_t at(int64_t y, unsigned m, unsigned d, int64_t seconds = 0) { return (daysFromCivil(y, m, d) * 86400 + seconds) * 1000; }
+
+BudgetPolicy usdPolicy(double limit, WindowKind kind = WindowKind::kDaily, int64_t seconds = 0) {
+  BudgetPolicy p;
+  p.name = "team";
+  p.key_label = "tenant";
+  p.window = {kind, seconds};
+  p.limit_usd = limit;
+  return p;
+}
+
+std::shared_ptr<Ledger> memoryLedger(const BudgetPolicy& p) {
+  std::string error;
+  auto ledger = Ledger::create(p, nullptr, kNow, &error);
+  REQUIRE(ledger);
+  return ledger;
+}
+
+}  // namespace
+
+TEST_CASE("budget window: days and months are UTC calendar periods, and their ends are the resets") {
+  WindowSpec daily{WindowKind::kDaily, 0};
+  CHECK(isoUtc(kNow) == "2026-12-02T21:30:00Z");
+  CHECK(daily.bucketStart(kNow) * 1000 == at(2026, 12, 2));
+  CHECK(daily.expiresMs(daily.bucketStart(kNow)) == at(2026, 12, 3));
+
+  WindowSpec monthly{WindowKind::kMonthly, 0};
+  CHECK(monthly.bucketStart(kNow) * 1000 == at(2026, 12, 1));
+  CHECK(isoUtc(monthly.expiresMs(monthly.bucketStart(kNow))) == "2027-01-01T00:00:00Z");
+  int64_t feb = at(2028, 2, 29, 3600);  // a leap day
+  CHECK(isoUtc(monthly.bucketStart(feb) * 1000) == "2028-02-01T00:00:00Z");
+  CHECK(isoUtc(monthly.expiresMs(monthly.bucketStart(feb))) == "2028-03-01T00:00:00Z");
+  CHECK(monthly.counts(monthly.bucketStart(feb), at(2028, 2, 29, 86399)));
+  CHECK_FALSE(monthly.counts(monthly.bucketStart(feb), at(2028, 3, 1)));
+}
+
+TEST_CASE("budget window: a rolling window counts a bucket until the window has passed its end") {
+  WindowSpec rolling{WindowKind::kRolling, 3600};  // 60 buckets of a minute
+  int64_t start = rolling.bucketStart(kNow + 30000);
+  CHECK(start * 1000 == kNow);
+  CHECK(rolling.bucketSeconds(start) == 60);
+  CHECK(rolling.counts(start, kNow + kHour));
+  CHECK(rolling.counts(start, kNow + kHour + 59999));
+  CHECK_FALSE(rolling.counts(start, kNow + kHour + 60000));
+}
+
+TEST_CASE("budget ledger: a reservation holds room until it settles, so concurrent admissions cannot overspend") {
+  auto ledger = memoryLedger(usdPolicy(1.0));
+  Amount worst{0.3, 0};
+  CHECK(ledger->reserve("acme", worst, kNow).admitted);
+  CHECK(ledger->reserve("acme", worst, kNow).admitted);
+  CHECK(ledger->reserve("acme", worst, kNow).admitted);
+  Verdict fourth = ledger->reserve("acme", worst, kNow);
+  CHECK_FALSE(fourth.admitted);
+  CHECK(fourth.retry_after_ms == 1000);  // frees when one in flight settles, not at the reset
+  CHECK(fourth.reason.find("reserved by requests in flight") != std::string::npos);
+  CHECK(ledger->reserve("globex", worst, kNow).admitted);  // keys are apart
+
+  ledger->settle("acme", worst, Amount{0.1, 0}, kNow);  // answered for less than reserved
+  CHECK(ledger->spent("acme", kNow).usd == Approx(0.1));
+  CHECK(ledger->reserved("acme").usd == Approx(0.6));
+  CHECK(ledger->reserve("acme", worst, kNow).admitted);
+}
+
+TEST_CASE("budget ledger: a failed attempt returns its reservation, an answer dearer than reserved is charged in full") {
+  auto ledger = memoryLedger(usdPolicy(1.0));
+  Amount worst{0.4, 0};
+  REQUIRE(ledger->reserve("acme", worst, kNow).admitted);
+  ledger->settle("acme", worst, Amount{}, kNow);  // the attempt failed: nothing used
+  CHECK(ledger->spent("acme", kNow).usd == 0);
+  CHECK(ledger->reserved("acme").usd == 0);
+
+  REQUIRE(ledger->reserve("acme", worst, kNow).admitted);
+  ledger->settle("acme", worst, Amount{0.9, 0}, kNow);  // the prompt was larger than estimated
+  CHECK(ledger->spent("acme", kNow).usd == Approx(0.9));
+  CHECK(ledger->reserved("acme").usd == 0);
+}
+
+TEST_CASE("budget ledger: once spent, admission refuses until the calendar window resets, and says when") {
+  auto ledger = memoryLedger(usdPolicy(1.0));
+  REQUIRE(ledger->reserve("acme", {0.5, 0}, kNow).admitted);
+  ledger->settle("acme", {0.5, 0}, {1.0, 0}, kNow);
+  Verdict v = ledger->reserve("acme", {0.01, 0}, kNow + 1000);
+  CHECK_FALSE(v.admitted);
+  CHECK(v.retry_after_ms == at(2026, 12, 3) - (kNow + 1000));
+  CHECK(v.reason == "budget \"team\" (daily, 1 USD) for tenant \"acme\": 1 USD spent; resets at 2026-12-03T00:00:00Z");
+  CHECK(ledger->reserve("acme", {0.01, 0}, at(2026, 12, 3)).admitted);  // a new day
+  CHECK(ledger->spent("acme", at(2026, 12, 3)).usd == 0);
+}
+
+TEST_CASE("budget ledger: a rolling window frees spending bucket by bucket, and waits for the one that frees enough") {
+  auto ledger = memoryLedger(usdPolicy(100, WindowKind::kRolling, 3600));
+  ledger->settle("acme", {}, {60, 0}, kNow);
+  ledger->settle("acme", {}, {30, 0}, kNow + 10 * 60000);
+  Verdict v = ledger->reserve("acme", {20, 0}, kNow + 20 * 60000);
+  CHECK_FALSE(v.admitted);
+  // 60 + 30 spent: the first bucket (a minute from kNow) leaving the window makes room for 20.
+  CHECK(v.retry_after_ms == (kNow + 60000 + kHour) - (kNow + 20 * 60000));
+  CHECK(ledger->spent("acme", kNow + kHour + 60000).usd == Approx(30));
+  CHECK(ledger->reserve("acme", {20, 0}, kNow + kHour + 60000).admitted);
+}
+
+TEST_CASE("budget ledger: tokens are limited like USD, and a request larger than the whole budget is told so") {
+  BudgetPolicy p = usdPolicy(0);
+  p.limit_tokens = 1000;
+  auto ledger = memoryLedger(p);
+  Verdict v = ledger->reserve("acme", {0, 5000}, kNow);
+  CHECK_FALSE(v.admitted);
+  CHECK(v.reason.find("worst case of 5000 tokens exceeds the whole budget") != std::string::npos);
+  CHECK(ledger->reserve("acme", {0, 600}, kNow).admitted);
+  CHECK_FALSE(ledger->reserve("acme", {0, 600}, kNow).admitted);
+}
+
+TEST_CASE("budget ledger: the soft threshold is reported once per key and window") {
+  BudgetPolicy p = usdPolicy(10);
+  p.soft_percent = 80;
+  auto ledger = memoryLedger(p);
+  CHECK_FALSE(ledger->settle("acme", {}, {7.9, 0}, kNow).soft_crossed);
+  CHECK(ledger->settle("acme", {}, {0.2, 0}, kNow).soft_crossed);
+  CHECK_FALSE(ledger->settle("acme", {}, {0.5, 0}, kNow).soft_crossed);
+  CHECK(ledger->settle("globex", {}, {9, 0}, kNow).soft_crossed);
+  CHECK(ledger->settle("acme", {}, {9, 0}, at(2026, 12, 3)).soft_crossed);  // the next day's window
+  CHECK(ledger->softCrossings() == 3);
+}
+
+TEST_CASE("budget ledger: 64 threads reserving at once never promise more than the budget") {
+  auto ledger = memoryLedger(usdPolicy(1.0));
+  std::atomic<int> admitted{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 64; ++i) {
+    threads.emplace_back([&] {
+      Amount worst{0.05, 0};
+      if (!ledger->reserve("acme", worst, kNow).admitted) return;
+      ++admitted;
+      ledger->settle("acme", worst, worst, kNow);  // each costs its whole worst case
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(admitted == 20);
+  CHECK(ledger->spent("acme", kNow).usd <= 1.0 + 1e-9);
+}
+
+TEST_CASE("budget ledger: spending persists in SQLite and a new ledger (a restart) starts from it") {
+  std::string path = outrigger::testing::makeTempDir() + "/budget.db";
+  BudgetPolicy p = usdPolicy(1.0);
+  p.soft_percent = 50;
+  std::string error;
+  {
+    auto store = SqliteSpendStore::open(path, &error);
+    REQUIRE(store);
+    auto ledger = Ledger::create(p, std::move(store), kNow, &error);
+    REQUIRE(ledger);
+    REQUIRE(ledger->reserve("acme", {0.5, 100}, kNow).admitted);
+    REQUIRE(ledger->reserve("acme", {0.3, 100}, kNow).admitted);  // in flight at the restart: dropped
+    ledger->settle("acme", {0.5, 100}, {0.7, 900}, kNow);
+    CHECK(ledger->flush(kNow));
+  }
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* q = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "SELECT usd, tokens, soft_warned FROM budget_spend WHERE budget='team' AND key='acme'", -1, &q, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(q) == SQLITE_ROW);
+  CHECK(sqlite3_column_double(q, 0) == Approx(0.7));
+  CHECK(sqlite3_column_double(q, 1) == Approx(900));
+  CHECK(sqlite3_column_int(q, 2) == 1);
+  sqlite3_finalize(q);
+  sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &q, nullptr);
+  REQUIRE(sqlite3_step(q) == SQLITE_ROW);
+  CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(q, 0))) == "wal");
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+
+  auto ledger = Ledger::create(p, SqliteSpendStore::open(path, &error), kNow + 1000, &error);
+  REQUIRE(ledger);
+  CHECK(ledger->spent("acme", kNow + 1000).usd == Approx(0.7));
+  CHECK(ledger->reserved("acme").usd == 0);
+  CHECK_FALSE(ledger->reserve("acme", {0.4, 0}, kNow + 1000).admitted);
+  CHECK_FALSE(ledger->settle("acme", {}, {0.1, 0}, kNow + 1000).soft_crossed);  // reported before the restart
+  // The next day the stored spending no longer counts.
+  auto tomorrow = Ledger::create(p, SqliteSpendStore::open(path, &error), at(2026, 12, 3, 60), &error);
+  CHECK(tomorrow->spent("acme", at(2026, 12, 3, 60)).usd == 0);
+}
+
+TEST_CASE("budget ledger: the flusher thread writes changed spending without being asked") {
+  std::string path = outrigger::testing::makeTempDir() + "/budget.db";
+  std::string error;
+  auto ledger = Ledger::create(usdPolicy(1.0), SqliteSpendStore::open(path, &error), kNow, &error);
+  REQUIRE(ledger);
+  ledger->startFlusher(std::chrono::milliseconds(10), [] { return kNow; });
+  ledger->settle("acme", {}, {0.25, 0}, kNow);
+  double stored = 0;
+  for (int i = 0; i < 500 && stored == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    auto reader = Ledger::create(usdPolicy(1.0), SqliteSpendStore::open(path, &error), kNow, &error);
+    stored = reader->spent("acme", kNow).usd;
+  }
+  CHECK(stored == Approx(0.25));
+}
