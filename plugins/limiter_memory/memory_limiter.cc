@@ -82,7 +82,8 @@ class MemoryLimiter final : public Limiter {
     uint64_t now = host().nowNs();
     std::shared_ptr<LimitRecord> record = table_->find(keyOf(request), rates_, now);
     if (!record) return refuse(result, 1000, std::string("too many ") + keyName() + "s tracked at once");
-    auto a = std::make_unique<Admission>(Admission{host(), record});
+    // Built in place: a temporary Admission would settle (as an empty admission) when destroyed.
+    std::unique_ptr<Admission> a(new Admission{host(), record});
     if (rates_.rpm) {
       if (!record->requests.take(now)) {
         return refuse(result, std::max(record->requests.waitMs(now), 1u), overLimit("request rate limit", rates_.rpm, "per minute"));
