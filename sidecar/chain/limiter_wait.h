@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "chain/limit_queue.h"
+#include "chain/queue_seat.h"
 
 namespace outrigger::chain {
 
@@ -25,7 +26,7 @@ bool othersWaiting(const Route& route, Engine& engine);
 
 class LimiterWait final : public LimitWaiter {
  public:
-  explicit LimiterWait(RequestContext& ctx) : ctx_(ctx) {}
+  explicit LimiterWait(RequestContext& ctx) : ctx_(ctx), seat_(ctx, this) {}
 
   // Joins the route's queue before running the current limiter step; false (nothing done) when
   // nobody waits before this request.
@@ -41,17 +42,11 @@ class LimiterWait final : public LimitWaiter {
   void waitExpired() override;
 
  private:
-  bool join(uint32_t wait_ms, std::string_view why);
-  void leave(std::string_view how);
-
   RequestContext& ctx_;
-  LimitQueue* queue_ = nullptr;  // set while waiting
-  uint64_t queued_ns_ = 0;
-  uint32_t wait_ms_ = 0;         // the last refusal's retry time
-  std::string why_;
+  QueueSeat seat_;
   std::string origin_;          // the limiter that refused last
-  bool retrying_ = false;        // tryAgain runs the limiter step again
-  bool still_limited_ = false;   // ... and it refused again
+  bool retrying_ = false;       // tryAgain runs the limiter step again
+  bool still_limited_ = false;  // ... and it refused again
 };
 
 }  // namespace outrigger::chain

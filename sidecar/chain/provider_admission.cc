@@ -14,7 +14,6 @@
 namespace outrigger::chain {
 namespace {
 constexpr const char* kTargetsLimited = "every upstream target is at its concurrency or rate limit";
-constexpr uint64_t kNeverNs = ~uint64_t{0} / 2;
 }  // namespace
 
 void ProviderStage::preparePlanner() {
@@ -60,7 +59,7 @@ bool ProviderStage::run() {
   // waiters held back by their own tenant's limit would otherwise lock every other tenant out.
   if (othersWaiting(*ctx_.route_, ctx_.engine_)) {
     onLimited(0, "others are waiting for this route");
-    if (queue_) queue_->wakeIn(0);
+    if (seat_.seated()) seat_.queue()->wakeIn(0);
     return false;
   }
   uint32_t wait = 0;
@@ -93,7 +92,7 @@ ProviderStage::Admission ProviderStage::admit(uint32_t* wait_ms, std::string* wh
         d.retry_after_ms);
     return Admission::kEnded;
   }
-  if (queue_) leaveQueue("admitted");
+  if (seat_.seated()) seat_.leave("admitted");
   recordDecision(d);
   return startAttempt(d.target) ? Admission::kStartedDone : Admission::kStartedPending;
 }
@@ -102,38 +101,18 @@ void ProviderStage::onLimited(uint32_t wait_ms, const std::string& why) {
   const resilience::LimitPolicy& limits = ctx_.route_->policy.limits;
   std::string message = kTargetsLimited;
   if (!limits.queue) return failLimited(wait_ms, "give up: " + why, message);
-  LimitQueue& q = ctx_.engine_.limitQueue(ctx_.route_->name);
-  uint64_t now = monoNowNs();
-  // A wait that would reach the deadline is left to the deadline timer (DEADLINE_EXCEEDED).
-  uint64_t expires = limits.queue_timeout_ms ? now + uint64_t(limits.queue_timeout_ms) * 1000000 : ctx_.deadline_ns_;
-  if (expires >= ctx_.deadline_ns_) expires = kNeverNs;
-  if (!q.push(this, expires, limits.queue_max)) {
-    ctx_.engine_.counters().queue_full.fetch_add(1, std::memory_order_relaxed);
+  if (!seat_.join(wait_ms, why)) {
+    size_t waiting = ctx_.engine_.limitQueue(ctx_.route_->name).size();
     return failLimited(wait_ms ? wait_ms : 1000,
-                       "give up: the route's limit queue is full (" + std::to_string(q.size()) + " waiting); " + why,
+                       "give up: the route's limit queue is full (" + std::to_string(waiting) + " waiting); " + why,
                        message + "; the wait queue is full");
   }
-  ctx_.engine_.counters().queued.fetch_add(1, std::memory_order_relaxed);
-  queue_ = &q;
-  queued_ns_ = now;
-  queue_wait_ms_ = wait_ms;
-  queue_why_ = why;
-  if (wait_ms) q.wakeIn(wait_ms);
 }
 
 void ProviderStage::failLimited(uint32_t wait_ms, const std::string& note, const std::string& message) {
   ctx_.spans_.push_back({"resilience", "", monoNowNs(), 0, note});
   ctx_.engine_.counters().give_ups.fetch_add(1, std::memory_order_relaxed);
   ctx_.end(Code::kResourceExhausted, message, "router", /*retryable=*/true, wait_ms);
-}
-
-void ProviderStage::leaveQueue(std::string_view how) {
-  uint64_t now = monoNowNs();
-  uint64_t waited = now - queued_ns_;
-  ctx_.spans_.push_back({"resilience", "", queued_ns_, waited,
-                    "queued " + std::to_string(waited / 1000000) + " ms (" + queue_why_ + "); " + std::string(how)});
-  queue_->remove(this);
-  queue_ = nullptr;
 }
 
 bool ProviderStage::tryAgain(uint32_t* wake_ms) {
@@ -150,20 +129,12 @@ bool ProviderStage::tryAgain(uint32_t* wake_ms) {
     case Admission::kLimited:
       break;
   }
-  queue_wait_ms_ = wait;
-  queue_why_ = why;
+  seat_.stillWaiting(wait, why);
   *wake_ms = wait;
   return false;
 }
 
-void ProviderStage::waitExpired() {
-  if (ctx_.ended_ || !queue_) return;
-  leaveQueue("gave up at the queue timeout");
-  ctx_.engine_.counters().queue_timeouts.fetch_add(1, std::memory_order_relaxed);
-  ctx_.engine_.counters().give_ups.fetch_add(1, std::memory_order_relaxed);
-  ctx_.end(Code::kResourceExhausted, std::string(kTargetsLimited) + " (waited in the queue until its timeout)", "router", /*retryable=*/true,
-      queue_wait_ms_ ? queue_wait_ms_ : 1000);
-}
+void ProviderStage::waitExpired() { seat_.expire(kTargetsLimited, "router"); }
 
 void ProviderStage::recordDecision(const resilience::Decision& d) {
   uint64_t now = monoNowNs();

@@ -231,7 +231,7 @@ void ProviderStage::resume(const Stage& stage) {
 void ProviderStage::onRequestEnd(bool current_running, std::string_view why) {
   RequestContext& r = ctx_;
   if (current_running && target_) LimiterStage::settle(r, target_->key, Code::kCancelled, true, Usage{}, 0);
-  if (queue_) leaveQueue("left: the request ended (" + std::string(why) + ")");
+  if (seat_.seated()) seat_.leave("left: the request ended (" + std::string(why) + ")");
   if (hedge_.target) cancelHedge();
   if (planner_) planner_->abandoned();  // frees a half-open probe slot held without a verdict
   endAttempt();

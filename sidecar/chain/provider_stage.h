@@ -17,6 +17,7 @@
 #include "api/response_sink.h"
 #include "chain/chain.h"
 #include "chain/limit_queue.h"
+#include "chain/queue_seat.h"
 #include "resilience/attempt_planner.h"
 #include "resilience/target_health.h"
 
@@ -28,7 +29,7 @@ class RequestContext;
 
 class ProviderStage final : public LimitWaiter {
  public:
-  explicit ProviderStage(RequestContext& ctx) : ctx_(ctx) {}
+  explicit ProviderStage(RequestContext& ctx) : ctx_(ctx), seat_(ctx, this) {}
 
   // Runs the provider step: admits, plans and starts the first attempt. True when the step
   // finished synchronously and the pipeline goes on.
@@ -103,7 +104,6 @@ class ProviderStage final : public LimitWaiter {
   // Refuses now, or waits in the route's queue when the route says so and there is room.
   void onLimited(uint32_t wait_ms, const std::string& why);
   void failLimited(uint32_t wait_ms, const std::string& why, const std::string& message);
-  void leaveQueue(std::string_view how);
   double estimatePromptTokens() const;
   void recordDecision(const resilience::Decision& d);
   // Charges or refunds the difference between `actual` and what was charged ahead.
@@ -151,10 +151,7 @@ class ProviderStage final : public LimitWaiter {
   TokenCharge attempt_tokens_;   // the current attempt's estimate on its target's tokens bucket
   double token_estimate_ = 1;
   HedgeAttempt hedge_;
-  LimitQueue* queue_ = nullptr;  // set while waiting in the route's limit queue
-  uint64_t queued_ns_ = 0;
-  uint32_t queue_wait_ms_ = 0;   // the last time-to-refill seen while waiting
-  std::string queue_why_;        // why it waits, for the span and the final error
+  QueueSeat seat_;  // the route's limit queue, while every target is at its limits
   // A streamed answer's final fields, kept while the guardrails decide on its end.
   struct FinalAnswer {
     outrigger_response_view view{};

@@ -97,6 +97,7 @@ class RequestContext final {
   friend class StreamGuard;
   friend class ModelCall;
   friend class LimiterWait;
+  friend class QueueSeat;
 
   // The plugin whose hook has not completed yet; stage null when none.
   struct Pending {

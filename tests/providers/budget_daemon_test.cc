@@ -22,6 +22,7 @@
 #include "daemon_rig.h"
 #include "support/daemon_process.h"
 #include "support/sdk_requests.h"
+#include "curl_call.h"
 #include "upstream_process.h"
 
 using namespace outrigger;
@@ -36,40 +37,6 @@ constexpr double kInput = 1.5e-7, kOutput = 6e-7;  // gpt-4o-mini
 constexpr double kAnswerUsd = 1000 * kInput + 1000 * kOutput;
 constexpr const char* kUsage = R"("usage":{"prompt_tokens":1000,"completion_tokens":1000,"total_tokens":2000})";
 
-size_t collect(char* data, size_t size, size_t count, void* out) {
-  static_cast<std::string*>(out)->append(data, size * count);
-  return size * count;
-}
-
-// POST to the HTTP front with a virtual key; the status code, and the head in `*head`.
-long httpChat(int port, const std::string& key, const std::string& body, std::string* head) {
-  std::string out;
-  CURL* e = curl_easy_init();
-  curl_slist* headers = curl_slist_append(nullptr, "content-type: application/json");
-  headers = curl_slist_append(headers, ("authorization: Bearer " + key).c_str());
-  curl_easy_setopt(e, CURLOPT_URL, ("http://127.0.0.1:" + std::to_string(port) + "/v1/chat/completions").c_str());
-  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &collect);
-  curl_easy_setopt(e, CURLOPT_WRITEDATA, &out);
-  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &collect);
-  curl_easy_setopt(e, CURLOPT_HEADERDATA, head);
-  curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(e, CURLOPT_POSTFIELDS, body.c_str());
-  long code = 0;
-  if (curl_easy_perform(e) == CURLE_OK) curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(e);
-  return code;
-}
-
-int boundPort(DaemonProcess& d, const std::string& what) {
-  for (int i = 0; i < 500; ++i) {
-    std::smatch m;
-    std::string log = d.log();
-    if (std::regex_search(log, m, std::regex(what + " listening on 127\\.0\\.0\\.1:(\\d+)"))) return std::stoi(m[1]);
-    std::this_thread::sleep_for(10ms);
-  }
-  return 0;
-}
 
 // The spent USD and the soft-threshold mark of `key` in the budget file, summed over its rows.
 struct Stored {
@@ -169,9 +136,11 @@ TEST_CASE("budget via daemon: a USD budget refuses once spent, naming the budget
   CHECK(c.chat(other).ok());
 
   // The HTTP front: the virtual key is the tenant "acme", refused with 429 and the retry time.
-  std::string head;
-  long code = httpChat(rig.http, "vk-acme", R"({"model":"default","max_tokens":100,"messages":[{"role":"user","content":"hi"}]})", &head);
-  CHECK(code == 429);
+  CurlReply over_http = curlCall("http://127.0.0.1:" + std::to_string(rig.http) + "/v1/chat/completions",
+                               R"({"model":"default","max_tokens":100,"messages":[{"role":"user","content":"hi"}]})",
+                               {"authorization: Bearer vk-acme"});
+  const std::string& head = over_http.head;
+  CHECK(over_http.status == 429);
   std::smatch m;
   REQUIRE(std::regex_search(head, m, std::regex("retry-after-ms: (\\d+)", std::regex::icase)));
   CHECK(std::stoll(m[1]) > 0);
@@ -324,36 +293,17 @@ TEST_CASE("loop guard via daemon: the same request repeated in a session is refu
   CHECK(c.chat(inSession("agent-1", "a fourth step")).ok());
 
   // The same session over HTTP (x-outrigger-session): its fifth call trips max_calls, a 429.
-  std::string head;
-  CURL* e = curl_easy_init();
-  std::string out;
-  curl_slist* headers = curl_slist_append(nullptr, "content-type: application/json");
-  headers = curl_slist_append(headers, "x-outrigger-session: agent-1");
-  std::string body = R"({"model":"default","messages":[{"role":"user","content":"fifth"}]})";
-  curl_easy_setopt(e, CURLOPT_URL, ("http://127.0.0.1:" + std::to_string(http) + "/v1/chat/completions").c_str());
-  curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(e, CURLOPT_POSTFIELDS, body.c_str());
-  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &collect);
-  curl_easy_setopt(e, CURLOPT_WRITEDATA, &out);
-  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &collect);
-  curl_easy_setopt(e, CURLOPT_HEADERDATA, &head);
-  REQUIRE(curl_easy_perform(e) == CURLE_OK);
-  long code = 0;
-  curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(e);
+  CurlReply fifth = curlCall("http://127.0.0.1:" + std::to_string(http) + "/v1/chat/completions",
+                             R"({"model":"default","messages":[{"role":"user","content":"fifth"}]})",
+                             {"x-outrigger-session: agent-1"});
+  const std::string &head = fifth.head, &out = fifth.body;
+  long code = fifth.status;
   CHECK(code == 429);
   CHECK(out.find("(max_calls 4)") != std::string::npos);
   CHECK(std::regex_search(head, std::regex("retry-after-ms: \\d+", std::regex::icase)));
 
   // Both refusals are counted with the limiters' refusals on /metrics.
-  std::string metrics;
-  CURL* m = curl_easy_init();
-  curl_easy_setopt(m, CURLOPT_URL, ("http://127.0.0.1:" + std::to_string(admin) + "/metrics").c_str());
-  curl_easy_setopt(m, CURLOPT_WRITEFUNCTION, &collect);
-  curl_easy_setopt(m, CURLOPT_WRITEDATA, &metrics);
-  curl_easy_perform(m);
-  curl_easy_cleanup(m);
+  std::string metrics = curlCall("http://127.0.0.1:" + std::to_string(admin) + "/metrics").body;
   CHECK(metrics.find("\noutrigger_limiter_refusals_total 2\n") != std::string::npos);
   CHECK(parseJson(up.log()).Size() == 5);
 }

@@ -16,6 +16,7 @@
 #include "daemon_rig.h"
 #include "support/daemon_process.h"
 #include "support/sdk_requests.h"
+#include "curl_call.h"
 #include "upstream_process.h"
 
 using namespace outrigger;
@@ -24,41 +25,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-size_t collect(char* data, size_t size, size_t count, void* out) {
-  static_cast<std::string*>(out)->append(data, size * count);
-  return size * count;
-}
-
-// One HTTP exchange; the response's head lands in `*head` when given.
-std::string httpCall(const std::string& url, const std::string& body = "", std::string* head = nullptr) {
-  std::string out, ignored;
-  CURL* e = curl_easy_init();
-  curl_slist* headers = curl_slist_append(nullptr, "content-type: application/json");
-  curl_easy_setopt(e, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &collect);
-  curl_easy_setopt(e, CURLOPT_WRITEDATA, &out);
-  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &collect);
-  curl_easy_setopt(e, CURLOPT_HEADERDATA, head ? head : &ignored);
-  if (!body.empty()) {
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, body.c_str());
-  }
-  curl_easy_perform(e);
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(e);
-  return out;
-}
-
-// The port a listener bound (port 0 in the config), from the daemon's log line.
-int boundPort(DaemonProcess& d, const std::string& what) {
-  for (int i = 0; i < 500; ++i) {
-    std::smatch m;
-    std::string log = d.log();
-    if (std::regex_search(log, m, std::regex(what + " listening on 127\\.0\\.0\\.1:(\\d+)"))) return std::stoi(m[1]);
-    std::this_thread::sleep_for(10ms);
-  }
-  return 0;
-}
 
 // The value of one sample on /metrics, or -1.
 double sample(const std::string& text, const std::string& series) {
@@ -86,7 +52,7 @@ struct Rig {
     REQUIRE(admin != 0);
     REQUIRE(http != 0);
   }
-  std::string metrics() { return httpCall("http://127.0.0.1:" + std::to_string(admin) + "/metrics"); }
+  std::string metrics() { return curlCall("http://127.0.0.1:" + std::to_string(admin) + "/metrics").body; }
   std::vector<std::string> stop() {
     daemon->signal(SIGTERM);
     int code = daemon->waitExit(10s);
@@ -116,9 +82,9 @@ TEST_CASE("cost via daemon: an OpenAI answer is priced on ResponseEnd, the HTTP 
   CHECK(r.value().usage.cached_tokens == 2048);
   CHECK(r.value().cost_usd == Approx(hand).epsilon(0).margin(1e-9));
 
-  std::string head;
-  httpCall("http://127.0.0.1:" + std::to_string(rig.http) + "/v1/chat/completions",
-           R"({"model":"default","messages":[{"role":"user","content":"price me"}]})", &head);
+  std::string head = curlCall("http://127.0.0.1:" + std::to_string(rig.http) + "/v1/chat/completions",
+                              R"({"model":"default","messages":[{"role":"user","content":"price me"}]})")
+                         .head;
   std::smatch m;
   REQUIRE(std::regex_search(head, m, std::regex("x-outrigger-cost-usd: ([0-9.e+-]+)", std::regex::icase)));
   CHECK(std::stod(m[1]) == Approx(hand).epsilon(0).margin(1e-9));
