@@ -100,6 +100,10 @@ struct ResponseEndInfo {
   // A provider was called for this request, so the upstream may have acted on it; false means
   // a retry cannot run it twice.
   bool reached_provider = false;
+  // The sidecar's own resilience already did what a client's retry would: it made more than one
+  // upstream attempt (retries, fallback, a hedge), or every target's breaker was open. A client
+  // retrying now would multiply upstream requests (the HTTP front then says x-should-retry: false).
+  bool retries_spent = false;
   // An embeddings request's vectors, one per input in input order (nullptr for chat).
   const std::vector<std::vector<float>>* embeddings = nullptr;
 };

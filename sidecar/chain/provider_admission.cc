@@ -84,6 +84,7 @@ ProviderStage::Admission ProviderStage::admit(uint32_t* wait_ms, std::string* wh
       return Admission::kLimited;
     }
     recordDecision(d);
+    breakers_open_ = true;
     if (serveFallbackAnswer("no upstream target available: every circuit breaker is open")) {
       ctx_.skipAllSteps();
       return Admission::kStartedDone;

@@ -32,6 +32,7 @@ bool ProviderStage::isAttempt(plugin::PluginInstance* inst) const {
 }
 
 outrigger_status ProviderStage::callStart(const Stage& stage, const outrigger_request_view* view) {
+  ++upstream_calls_;
   return ctx_.callHook(stage, "provider", [&] { return stage.instance->provider()->start(stage.instance->handle(), view); });
 }
 
@@ -141,6 +142,7 @@ bool ProviderStage::failed(const outrigger_response_view& response) {
   LimiterStage::settle(r, target_->key, r.provider_code_, true, usageOf(response), response.cost_usd);
   r.provider_retryable_ = response.retryable;
   r.provider_retry_after_ms_ = response.retry_after_ms;
+  noteRateLimit(response);
   r.provider_message_.assign(sv(response.message));
   if (r.provider_message_.empty()) r.provider_message_ = "provider failed";
   resilience::Decision d = planner_->afterFailure(
@@ -152,10 +154,22 @@ bool ProviderStage::failed(const outrigger_response_view& response) {
     if (r.setTimer(d.delay_ms, &ProviderStage::onAttemptTimer, this) == OUTRIGGER_OK) return true;
   }
   // No more attempts: the route's degraded answer if it has one, else the failure stands. No
-  // response step sees either.
+  // response step sees either. Every attempt rate limited: the caller may come back at the
+  // soonest time any target named, rather than the last one's.
+  if (rate_limited_ && !other_failures_ && soonest_rate_limit_ms_) r.provider_retry_after_ms_ = soonest_rate_limit_ms_;
   serveFallbackAnswer(r.provider_message_);
   r.skipAllSteps();
   return false;
+}
+
+void ProviderStage::noteRateLimit(const outrigger_response_view& failure) {
+  if (failure.code != OUTRIGGER_CODE_RESOURCE_EXHAUSTED) {
+    ++other_failures_;
+    return;
+  }
+  ++rate_limited_;
+  uint32_t ms = failure.retry_after_ms;
+  if (ms && (!soonest_rate_limit_ms_ || ms < soonest_rate_limit_ms_)) soonest_rate_limit_ms_ = ms;
 }
 
 void ProviderStage::succeeded(const outrigger_response_view& response) {

@@ -31,6 +31,9 @@ class ProviderStage final : public LimitWaiter {
  public:
   explicit ProviderStage(RequestContext& ctx) : ctx_(ctx), seat_(ctx, this) {}
 
+  // True when the request made more than one upstream attempt, or found every breaker open.
+  bool retriesSpent() const { return upstream_calls_ > 1 || breakers_open_; }
+
   // Runs the provider step: admits, plans and starts the first attempt. True when the step
   // finished synchronously and the pipeline goes on.
   bool run();
@@ -103,6 +106,7 @@ class ProviderStage final : public LimitWaiter {
   Admission admit(uint32_t* wait_ms, std::string* why);
   // Refuses now, or waits in the route's queue when the route says so and there is room.
   void onLimited(uint32_t wait_ms, const std::string& why);
+  void noteRateLimit(const outrigger_response_view& failure);
   void failLimited(uint32_t wait_ms, const std::string& why, const std::string& message);
   double estimatePromptTokens() const;
   void recordDecision(const resilience::Decision& d);
@@ -147,6 +151,12 @@ class ProviderStage final : public LimitWaiter {
   resilience::TargetHealth* attempt_health_ = nullptr;  // set while an attempt counts as in flight
   size_t attempt_span_ = 0;      // the current attempt's provider span in the request's spans
   uint32_t attempt_number_ = 0;  // attempts started on this request (a hedge not included)
+  uint32_t upstream_calls_ = 0;  // provider start hooks called, hedges included
+  bool breakers_open_ = false;   // admission found every target's breaker open
+  // Attempts that failed rate limited (RESOURCE_EXHAUSTED) and otherwise, and the soonest
+  // retry-after among the rate-limited ones: when every attempt was rate limited the caller
+  // hears the soonest, not the last.
+  uint32_t rate_limited_ = 0, other_failures_ = 0, soonest_rate_limit_ms_ = 0;
   outrigger_request_view attempt_view_{};  // the request with the current attempt's target model
   TokenCharge attempt_tokens_;   // the current attempt's estimate on its target's tokens bucket
   double token_estimate_ = 1;

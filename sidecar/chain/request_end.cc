@@ -129,6 +129,7 @@ void RequestContext::end(Code code, std::string_view message, std::string_view o
     info.code = code;
     info.retryable = retryable;
     info.reached_provider = reached_provider_;
+    info.retries_spent = provider_.retriesSpent();
     info.retry_after_ms = retry_after_ms;
     info.origin = org;
     info.message = msg;

@@ -161,7 +161,7 @@ void ChatExchange::replyError(const ResponseEndInfo& end) {
   HttpError e = httpErrorFor(end.code);
   headers_sent_ = final_sent_ = true;
   status_ = e.status;
-  addHeader(req_, "x-should-retry", shouldRetryHeader(end.code, end.retryable));
+  addHeader(req_, "x-should-retry", shouldRetryHeader(end));
   if (end.retry_after_ms || e.status == 429 || e.status == 503) {
     uint32_t ms = end.retry_after_ms ? end.retry_after_ms : 1000;
     addHeader(req_, "retry-after", std::to_string(retryAfterSeconds(ms)));

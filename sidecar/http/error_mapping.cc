@@ -38,10 +38,14 @@ HttpError httpErrorFor(Code code) {
   return {500, "Internal Server Error", "server_error"};
 }
 
-std::string_view shouldRetryHeader(Code code, bool retryable) {
-  // A retryable verdict from the chain is worth one more try by the SDK; everything else is final.
-  if (code == Code::kOk) return "false";
-  return retryable ? "true" : "false";
+std::string_view shouldRetryHeader(const ResponseEndInfo& end) {
+  // A retryable verdict is worth one more try by the SDK, unless the sidecar already retried or
+  // found every breaker open: the SDK's retries would then multiply upstream requests (its
+  // default of 2 retries times the route's attempts) or sleep out a breaker's open time just to
+  // fail again. Rate limiting with a real retry time stays worth a retry after that time.
+  if (end.code == Code::kOk || !end.retryable) return "false";
+  if (end.code == Code::kResourceExhausted && end.retry_after_ms) return "true";
+  return end.retries_spent ? "false" : "true";
 }
 
 uint32_t retryAfterSeconds(uint32_t retry_after_ms) {

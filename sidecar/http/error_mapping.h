@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "api/response_sink.h"
 #include "common/status.h"
 
 namespace outrigger::http {
@@ -25,7 +26,7 @@ HttpError httpErrorFor(Code code);
 
 // What the SDK should do with this failure: "true" or "false" (always one of the two, so the SDK's
 // own status-based guess never applies).
-std::string_view shouldRetryHeader(Code code, bool retryable);
+std::string_view shouldRetryHeader(const ResponseEndInfo& end);
 
 // Seconds for `retry-after` (rounded up, at least 1) from a millisecond hint.
 uint32_t retryAfterSeconds(uint32_t retry_after_ms);

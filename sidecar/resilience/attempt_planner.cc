@@ -13,6 +13,12 @@ bool fallsBack(const AttemptFailure& f) {
          f.code == OUTRIGGER_CODE_RESOURCE_EXHAUSTED || f.code == OUTRIGGER_CODE_NOT_FOUND ||
          f.code == OUTRIGGER_CODE_UNAVAILABLE;
 }
+// Whether a failure says the target is unwell. A request's own fault does not, and neither does
+// rate limiting (429, RESOURCE_EXHAUSTED): the target is healthy and busy, and opening its breaker
+// would turn "slow down" into "unavailable" for every caller.
+bool countsAgainstBreaker(const AttemptFailure& f) {
+  return f.retryable && f.code != OUTRIGGER_CODE_RESOURCE_EXHAUSTED;
+}
 }  // namespace
 
 AttemptPlanner::AttemptPlanner(RoutePolicy policy, std::vector<TargetView> targets, uint64_t deadline_ns, uint64_t seed)
@@ -135,8 +141,8 @@ Decision AttemptPlanner::afterFailure(uint64_t now_ns, const AttemptFailure& f, 
   in_flight_ = false;
   TargetView& here = targets_[order_[pos_]];
   if (here.breaker) {
-    if (f.retryable) here.breaker->onFailure(now_ns);
-    else release(here);  // the request's fault says nothing about the target's health
+    if (countsAgainstBreaker(f)) here.breaker->onFailure(now_ns);
+    else release(here);  // nothing about the target's health: a probe slot goes back unjudged
   }
   holds_probe_ = false;
   Decision d;
@@ -222,13 +228,13 @@ Decision AttemptPlanner::hedge(uint64_t now_ns) {
 
 void AttemptPlanner::hedgeFailed(uint64_t now_ns, const AttemptFailure& f) {
   if (hedge_pos_ == 0) return;
-  if (CircuitBreaker* b = targets_[order_[hedge_pos_]].breaker; b && f.retryable) b->onFailure(now_ns);
+  if (CircuitBreaker* b = targets_[order_[hedge_pos_]].breaker; b && countsAgainstBreaker(f)) b->onFailure(now_ns);
 }
 
 void AttemptPlanner::currentFailedWhileHedged(uint64_t now_ns, const AttemptFailure& f) {
   TargetView& here = targets_[order_[pos_]];
   if (here.breaker) {
-    if (f.retryable) here.breaker->onFailure(now_ns);
+    if (countsAgainstBreaker(f)) here.breaker->onFailure(now_ns);
     else release(here);
   }
   holds_probe_ = false;

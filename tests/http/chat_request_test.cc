@@ -224,9 +224,22 @@ TEST_CASE("status codes map to the statuses the SDKs key their exceptions on") {
   CHECK(httpErrorFor(Code::kInternal).status == 500);
   CHECK(httpErrorFor(Code::kUnavailable).status == 503);
   CHECK(httpErrorFor(Code::kDeadlineExceeded).status == 504);
-  CHECK(shouldRetryHeader(Code::kUnavailable, true) == "true");
-  CHECK(shouldRetryHeader(Code::kUnavailable, false) == "false");
-  CHECK(shouldRetryHeader(Code::kPermissionDenied, false) == "false");
+  auto end = [](Code code, bool retryable, bool spent = false, uint32_t retry_after_ms = 0) {
+    ResponseEndInfo e;
+    e.code = code;
+    e.retryable = retryable;
+    e.retries_spent = spent;
+    e.retry_after_ms = retry_after_ms;
+    return e;
+  };
+  CHECK(shouldRetryHeader(end(Code::kUnavailable, true)) == "true");
+  CHECK(shouldRetryHeader(end(Code::kUnavailable, false)) == "false");
+  CHECK(shouldRetryHeader(end(Code::kPermissionDenied, false)) == "false");
+  // The sidecar retried already, or every breaker is open: the SDK's retries would multiply.
+  CHECK(shouldRetryHeader(end(Code::kUnavailable, true, /*spent=*/true, 30000)) == "false");
+  // Rate limited with a real time to come back: worth it after that time, whatever was spent.
+  CHECK(shouldRetryHeader(end(Code::kResourceExhausted, true, /*spent=*/true, 1200)) == "true");
+  CHECK(shouldRetryHeader(end(Code::kResourceExhausted, true, /*spent=*/true, 0)) == "false");
   CHECK(retryAfterSeconds(0) == 1);
   CHECK(retryAfterSeconds(2500) == 3);
 }
