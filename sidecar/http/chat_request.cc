@@ -348,7 +348,7 @@ void Translator::finish(ChatCall* out, Offset<flatbuffers::Vector<Offset<w::Mess
   }
   // An explicit route header picks the route by name; the route then decides the model.
   std::string_view model = meta_.route.empty() ? std::string_view(out->model) : std::string_view(meta_.route);
-  auto request = w::CreateRequest(fbb_, str(model), msgs, prm, out->stream, md, meta_.timeout_ms, cache);
+  auto request = w::CreateRequest(fbb_, str(model), msgs, prm, out->stream, md, meta_.deadlineMs(out->stream), cache);
   auto frame = w::CreateFrame(fbb_, 1, w::Body::Request, request.Union());
   w::FinishSizePrefixedFrameBuffer(fbb_, frame);
   out->frame = chain::FrameBuffer::copyOf(fbb_.GetBufferPointer(), fbb_.GetSize());

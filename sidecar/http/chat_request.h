@@ -30,6 +30,11 @@ struct CallMetadata {
   bool cache_no_store = false;
   uint32_t cache_ttl_ms = 0;
   uint32_t timeout_ms = 0;  // 0: the server default
+  // The SDK's read timeout (x-stainless-read-timeout): the longest it waits for bytes, so the whole
+  // wait for a unary answer, but only the gap between a stream's chunks.
+  uint32_t read_timeout_ms = 0;
+  // The request's deadline: timeout_ms, else for a unary call the SDK's read timeout.
+  uint32_t deadlineMs(bool stream) const { return timeout_ms ? timeout_ms : stream ? 0 : read_timeout_ms; }
 };
 
 // A request ready for Engine::start: `request` points into `frame`.

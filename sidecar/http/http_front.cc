@@ -290,10 +290,14 @@ void HttpFront::handleChat(h2o_req_t* req, std::string_view request_id, Dialect 
     return reject(400, "Bad Request", "invalid_request_error",
                   "x-outrigger-timeout-ms must be a positive number of milliseconds", "", "");
   }
+  // The client libraries' own headers (OpenAI's and Anthropic's SDKs, both Stainless-built): a bad
+  // value is their bug, not a refusal. Ours wins, then the whole-request timeout, then the read
+  // timeout the current openai Python SDK sends alone.
   uint32_t sdk_timeout = 0;
   if (!meta.timeout_ms && parseMs(requestHeader(req, "x-stainless-timeout"), 1000, &sdk_timeout)) {
-    meta.timeout_ms = sdk_timeout;  // a client library's own header: a bad value is its bug, not a refusal
+    meta.timeout_ms = sdk_timeout;
   }
+  if (!parseMs(requestHeader(req, "x-stainless-read-timeout"), 1000, &meta.read_timeout_ms)) meta.read_timeout_ms = 0;
   const std::pair<const char*, std::string_view> texts[] = {
       {"x-outrigger-user", meta.user},           {"x-outrigger-session", meta.session},
       {"x-outrigger-route", meta.route},         {"x-outrigger-prompt-id", meta.prompt_id},

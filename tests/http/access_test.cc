@@ -143,6 +143,27 @@ TEST_CASE("header values that do not parse are refused with the reason, not igno
   CHECK(roundTrip(port, chatWith("x-outrigger-timeout-ms: 5000\r\nx-outrigger-route: default\r\n")).status == 200);
 }
 
+TEST_CASE("the SDKs' deadline headers: x-stainless-timeout, and x-stainless-read-timeout alone for a unary call") {
+  DaemonProcess d(accessConfig(""));
+  REQUIRE(d.waitReady());
+  int port = httpPort(d);
+  REQUIRE(port);
+  std::string hang = R"({"model":"default","messages":[{"role":"user","content":"x"}],"mock":{"hang":true}})";
+  auto hangingWith = [&](const std::string& header) {
+    return "POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n" + header +
+           "\r\nContent-Length: " + std::to_string(hang.size()) + "\r\n\r\n" + hang;
+  };
+  for (const char* header : {"x-stainless-timeout: 0.3", "x-stainless-read-timeout: 0.3"}) {
+    INFO(header);
+    auto t0 = std::chrono::steady_clock::now();
+    HttpReply r = roundTrip(port, hangingWith(header));
+    auto took = std::chrono::steady_clock::now() - t0;
+    CHECK(r.status == 504);  // the deadline the SDK would give up at, not the server's 60 s default
+    CHECK(took >= 290ms);
+    CHECK(took < 5s);
+  }
+}
+
 TEST_CASE("two differing Content-Length headers are refused and the connection closed") {
   DaemonProcess d(accessConfig(""));
   REQUIRE(d.waitReady());

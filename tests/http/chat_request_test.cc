@@ -264,3 +264,20 @@ TEST_CASE("messages request: a forced tool, any and none keep their meaning on t
   CHECK(choiceOf(R"({"type":"none"})") == "none");
   CHECK(choiceOf(R"({"type":"auto"})") == "auto");
 }
+
+TEST_CASE("chat request: the SDK's read timeout is the deadline of a unary call only, and an explicit timeout wins") {
+  auto deadlineOf = [](bool stream, uint32_t timeout_ms, uint32_t read_timeout_ms) {
+    CallMetadata meta;
+    meta.timeout_ms = timeout_ms;
+    meta.read_timeout_ms = read_timeout_ms;
+    Built b = build(std::string(R"({"model":"m","messages":[{"role":"user","content":"hi"}],"stream":)") +
+                        (stream ? "true" : "false") + "}",
+                    meta);
+    REQUIRE(b.ok);
+    return b.call.request->timeout_ms();
+  };
+  CHECK(deadlineOf(false, 0, 7000) == 7000);
+  CHECK(deadlineOf(true, 0, 7000) == 0);  // a stream's read timeout bounds its gaps, not its length
+  CHECK(deadlineOf(false, 1500, 7000) == 1500);
+  CHECK(deadlineOf(true, 1500, 7000) == 1500);
+}
