@@ -50,6 +50,9 @@ bool usableRequestId(std::string_view id) {
 }
 
 // A positive number of milliseconds (or seconds, with scale 1000); false when malformed.
+// How long after an SDK's own timeout its request's deadline falls (see the deadline headers).
+constexpr uint32_t kSdkDeadlineGraceMs = 1000;
+
 bool parseMs(std::string_view v, double scale, uint32_t* out) {
   *out = 0;
   if (v.empty()) return true;
@@ -292,12 +295,16 @@ void HttpFront::handleChat(h2o_req_t* req, std::string_view request_id, Dialect 
   }
   // The client libraries' own headers (OpenAI's and Anthropic's SDKs, both Stainless-built): a bad
   // value is their bug, not a refusal. Ours wins, then the whole-request timeout, then the read
-  // timeout the current openai Python SDK sends alone.
+  // timeout the current openai Python SDK sends alone. The deadline falls a moment after the
+  // SDK's own: the SDK times out first and reports it as a timeout (then the disconnect cancels
+  // the upstream call), and the deadline is the backstop when no disconnect arrives.
   uint32_t sdk_timeout = 0;
-  if (!meta.timeout_ms && parseMs(requestHeader(req, "x-stainless-timeout"), 1000, &sdk_timeout)) {
-    meta.timeout_ms = sdk_timeout;
+  if (!meta.timeout_ms && parseMs(requestHeader(req, "x-stainless-timeout"), 1000, &sdk_timeout) && sdk_timeout) {
+    meta.timeout_ms = sdk_timeout + kSdkDeadlineGraceMs;
   }
-  if (!parseMs(requestHeader(req, "x-stainless-read-timeout"), 1000, &meta.read_timeout_ms)) meta.read_timeout_ms = 0;
+  if (parseMs(requestHeader(req, "x-stainless-read-timeout"), 1000, &sdk_timeout) && sdk_timeout) {
+    meta.read_timeout_ms = sdk_timeout + kSdkDeadlineGraceMs;
+  }
   const std::pair<const char*, std::string_view> texts[] = {
       {"x-outrigger-user", meta.user},           {"x-outrigger-session", meta.session},
       {"x-outrigger-route", meta.route},         {"x-outrigger-prompt-id", meta.prompt_id},

@@ -158,9 +158,9 @@ TEST_CASE("the SDKs' deadline headers: x-stainless-timeout, and x-stainless-read
     auto t0 = std::chrono::steady_clock::now();
     HttpReply r = roundTrip(port, hangingWith(header));
     auto took = std::chrono::steady_clock::now() - t0;
-    CHECK(r.status == 504);  // the deadline the SDK would give up at, not the server's 60 s default
-    CHECK(took >= 290ms);
-    CHECK(took < 5s);
+    CHECK(r.status == 504);  // just after the SDK would give up, not at the server's 60 s default
+    CHECK(took >= 1290ms);   // the SDK's 0.3 s, then a second's grace for its own timeout to win
+    CHECK(took < 6s);
   }
 }
 
