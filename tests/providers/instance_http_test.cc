@@ -57,35 +57,16 @@ struct Recorder {
   }
 };
 
-const outrigger_guardrail_hooks kProbeHooks = {
-    OUTRIGGER_HEADER_INIT(outrigger_guardrail_hooks),
-    [](void*, const outrigger_request_view*, outrigger_guardrail_result*) noexcept -> outrigger_status {
-      return OUTRIGGER_CONTINUE;
-    },
-    nullptr,
-    nullptr,
-    nullptr,
-    nullptr,
-};
-
-outrigger_plugin_type probeType() {
-  outrigger_plugin_type t{};
-  t.hdr = OUTRIGGER_HEADER_INIT(outrigger_plugin_type);
-  t.kind = OUTRIGGER_KIND_GUARDRAIL;
-  t.name = plugin::str("probe");
-  t.config_schema_json = plugin::str("{}");
-  t.create = [](const outrigger_host_api* host, outrigger_str, outrigger_str, void** inst,
-                outrigger_error*) noexcept -> outrigger_status {
-    g_api = host;
-    *inst = const_cast<outrigger_host_api*>(host);
-    return OUTRIGGER_OK;
-  };
-  t.destroy = [](void*) noexcept { g_events.push_back("destroy"); };
-  t.hooks = &kProbeHooks;
-  return t;
+outrigger_status createProbe(const outrigger_host_api* host, outrigger_str, outrigger_str, void** inst,
+                             outrigger_error*) noexcept {
+  g_api = host;
+  *inst = const_cast<outrigger_host_api*>(host);
+  return OUTRIGGER_OK;
 }
 
-const outrigger_plugin_type kProbe = probeType();
+void destroyProbe(void*) noexcept { g_events.push_back("destroy"); }
+
+const outrigger_plugin_type kProbe = passingGuardrailType(&createProbe, &destroyProbe);
 const std::string kChat = R"({"model":"m","messages":[{"role":"user","content":"hi"}]})";
 
 // A worker's loop, HTTP client and engine, and one per-worker instance its chain binds there.

@@ -20,4 +20,32 @@ inline plugin::PluginType typeFor(const outrigger_plugin_type* c) {
   return t;
 }
 
+// A guardrail type that passes every request and does nothing else, for tests that drive the
+// host table its instance is given: `create` and `destroy` are the test's own (they usually keep
+// the host table and record the destroy).
+inline outrigger_plugin_type passingGuardrailType(decltype(outrigger_plugin_type::create) create,
+                                                  decltype(outrigger_plugin_type::destroy) destroy,
+                                                  uint64_t capabilities = 0) {
+  static const outrigger_guardrail_hooks hooks = {
+      OUTRIGGER_HEADER_INIT(outrigger_guardrail_hooks),
+      [](void*, const outrigger_request_view*, outrigger_guardrail_result*) noexcept -> outrigger_status {
+        return OUTRIGGER_CONTINUE;
+      },
+      nullptr,
+      nullptr,
+      nullptr,
+      nullptr,
+  };
+  outrigger_plugin_type t{};
+  t.hdr = OUTRIGGER_HEADER_INIT(outrigger_plugin_type);
+  t.kind = OUTRIGGER_KIND_GUARDRAIL;
+  t.name = {"probe", 5};
+  t.config_schema_json = {"{}", 2};
+  t.capabilities = capabilities;
+  t.create = create;
+  t.destroy = destroy;
+  t.hooks = &hooks;
+  return t;
+}
+
 }  // namespace outrigger::testing

@@ -20,6 +20,7 @@
 #include "support/in_test_plugins.h"
 
 using namespace outrigger;
+using outrigger::testing::passingGuardrailType;
 using outrigger::testing::typeFor;
 
 namespace {
@@ -78,38 +79,18 @@ void onFd(void* user_data, int fd, uint32_t ready, outrigger_status st) noexcept
   if (st == OUTRIGGER_OK && r->on_ok) r->on_ok(r);
 }
 
-const outrigger_guardrail_hooks kProbeHooks = {
-    OUTRIGGER_HEADER_INIT(outrigger_guardrail_hooks),
-    [](void*, const outrigger_request_view*, outrigger_guardrail_result*) noexcept -> outrigger_status {
-      return OUTRIGGER_CONTINUE;
-    },
-    nullptr,
-    nullptr,
-    nullptr,
-    nullptr,
-};
-
 // A guardrail that does nothing by itself: the tests drive its host table.
-outrigger_plugin_type probeType(uint64_t capabilities) {
-  outrigger_plugin_type t{};
-  t.hdr = OUTRIGGER_HEADER_INIT(outrigger_plugin_type);
-  t.kind = OUTRIGGER_KIND_GUARDRAIL;
-  t.name = plugin::str("probe");
-  t.config_schema_json = plugin::str("{}");
-  t.capabilities = capabilities;
-  t.create = [](const outrigger_host_api* host, outrigger_str, outrigger_str, void** inst,
-                outrigger_error*) noexcept -> outrigger_status {
-    g_api = host;
-    *inst = const_cast<outrigger_host_api*>(host);
-    return OUTRIGGER_OK;
-  };
-  t.destroy = [](void*) noexcept { g_events.push_back("destroy"); };
-  t.hooks = &kProbeHooks;
-  return t;
+outrigger_status createProbe(const outrigger_host_api* host, outrigger_str, outrigger_str, void** inst,
+                             outrigger_error*) noexcept {
+  g_api = host;
+  *inst = const_cast<outrigger_host_api*>(host);
+  return OUTRIGGER_OK;
 }
 
-const outrigger_plugin_type kPerWorker = probeType(0);
-const outrigger_plugin_type kShared = probeType(OUTRIGGER_CAP_SHARED_INSTANCE);
+void destroyProbe(void*) noexcept { g_events.push_back("destroy"); }
+
+const outrigger_plugin_type kPerWorker = passingGuardrailType(&createProbe, &destroyProbe);
+const outrigger_plugin_type kShared = passingGuardrailType(&createProbe, &destroyProbe, OUTRIGGER_CAP_SHARED_INSTANCE);
 
 struct Rig {
   event::EventLoop loop{50};
