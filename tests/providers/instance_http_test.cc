@@ -21,6 +21,7 @@
 #include "upstream_process.h"
 
 using namespace outrigger;
+using outrigger::testing::passingGuardrailType;
 using outrigger::testing::typeFor;
 using outrigger::testing::UpstreamProcess;
 
