@@ -386,7 +386,13 @@ Settings Parser::run(const toml::table& root) {
     }
   }
   if (const toml::table* t = table("exporter")) {
-    checkKeys(*t, {"queue_capacity"}, "[exporter]");
+    checkKeys(*t, {"queue_capacity", "priority"}, "[exporter]");
+    if (const toml::node* p = t->get("priority")) {
+      s.exporter_priority = p->value_or(std::string());
+      if (s.exporter_priority != "idle" && s.exporter_priority != "low" && s.exporter_priority != "normal") {
+        fail(*p, "'priority' must be \"idle\", \"low\" or \"normal\"");
+      }
+    }
     if (const toml::node* q = t->get("queue_capacity")) {
       s.exporter_queue_capacity = static_cast<uint32_t>(uint(*q, "queue_capacity", 1u << 24));
       if (s.exporter_queue_capacity == 0) fail(*q, "'queue_capacity' must be at least 1");

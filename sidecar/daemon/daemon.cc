@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "http/http_metrics.h"
 #include "ipc/runtime_dir.h"
+#include "traces/store_location.h"
 
 namespace outrigger::daemon {
 namespace {
@@ -86,7 +87,9 @@ int Daemon::run() {
   exporter_ = std::make_unique<telemetry::ExporterThread>(settings_.exporter_queue_capacity,
                                                           upstreamSettings(settings_.server));
   exporter_->adopt(snapshot_->exporters);
-  exporter_->start();
+  exporter_->start(settings_.exporter_priority == "idle"  ? telemetry::ExporterPriority::kIdle
+                   : settings_.exporter_priority == "low" ? telemetry::ExporterPriority::kLow
+                                                          : telemetry::ExporterPriority::kNormal);
   for (uint32_t i = 0; i < n; ++i) {
     workers_.push_back(
         std::make_unique<Worker>(i, settings_.server, exporter_.get(), &settings_.http, guards, health_.get()));
@@ -187,6 +190,7 @@ bool Daemon::startAdmin() {
   sources.ready = [this] { return !shutting_down_ && snapshot_ != nullptr; };
   sources.metrics = [this] { return metricsText(); };
   sources.version = OUTRIGGER_VERSION;
+  sources.trace_store = [this] { return traces::storePathOf(settings_); };
   sources.token = settings_.admin.token;
   if (settings_.admin.token.empty() && !loopbackOrUnix(settings_.admin.listen)) {
     ORLOG(LogLevel::kWarn, "admin", "[admin] listen = " + settings_.admin.listen +

@@ -57,12 +57,24 @@ bool EventLoop::post(std::function<void()> fn) {
   return true;
 }
 
+bool EventLoop::postQuiet(std::function<void()> fn) {
+  if (stopping_.load(std::memory_order_acquire) || !queue_.push(std::move(fn))) {
+    dropped_posts_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  return true;
+}
+
 void EventLoop::onAsync(uv_async_t* handle) { static_cast<EventLoop*>(handle->data)->drain(); }
 
-void EventLoop::drain() {
+void EventLoop::drainQueued() {
   queue_.drain(&batch_);
   for (auto& fn : batch_) fn();
   batch_.clear();
+}
+
+void EventLoop::drain() {
+  drainQueued();
   if (stopping_.load(std::memory_order_acquire)) {
     // Run anything that raced in, then close every handle; run() returns once they are closed.
     queue_.drain(&batch_);

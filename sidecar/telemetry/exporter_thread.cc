@@ -1,5 +1,10 @@
 #include "telemetry/exporter_thread.h"
 
+#include <sched.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <random>
 
@@ -8,8 +13,13 @@
 
 namespace outrigger::telemetry {
 
+namespace {
+constexpr uint64_t kDrainIntervalMs = 5;
+}  // namespace
+
 ExporterThread::ExporterThread(size_t queue_capacity, http_client::HttpClientSettings http)
-    : loop_(/*index=*/0xff, queue_capacity),
+    : wake_at_(std::max<size_t>(1, queue_capacity / 4)),
+      loop_(/*index=*/0xff, queue_capacity),
       http_client_(std::make_unique<http_client::HttpClient>(loop_.loop(), std::move(http))),
       span_ids_((uint64_t{std::random_device{}()} << 32) ^ std::random_device{}()) {
   // After every record queued before stop(): the exporters see them before their loop use ends.
@@ -27,9 +37,18 @@ ExporterThread::~ExporterThread() {
   retireInstanceLoops();
 }
 
-void ExporterThread::start() {
+void ExporterThread::start(ExporterPriority priority) {
   if (started_) return;
   started_ = true;
+  // Linux threads have their own scheduling policy and nice value; set on the thread itself.
+  if (priority == ExporterPriority::kIdle) {
+    loop_.post([] {
+      sched_param p{};
+      ::sched_setscheduler(0, SCHED_IDLE, &p);
+    });
+  } else if (priority == ExporterPriority::kLow) {
+    loop_.post([] { ::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 10); });
+  }
   loop_.startThread();
 }
 
@@ -62,13 +81,37 @@ void ExporterThread::retireInstanceLoops() {
 }
 
 bool ExporterThread::submit(std::shared_ptr<RequestRecord> record) {
-  queued_.fetch_add(1, std::memory_order_relaxed);
-  bool posted = loop_.post([this, record = std::move(record)] {
+  int64_t before = queued_.fetch_add(1, std::memory_order_relaxed);
+  auto fn = [this, record = std::move(record)] {
     queued_.fetch_sub(1, std::memory_order_relaxed);
     exportOne(*record);
-  });
+    keepDraining();
+  };
+  bool wake = before <= 0 || static_cast<size_t>(before) + 1 >= wake_at_;
+  bool posted = wake ? loop_.post(std::move(fn)) : loop_.postQuiet(std::move(fn));
   if (!posted) queued_.fetch_sub(1, std::memory_order_relaxed);
   return posted;
+}
+
+// Records queued without a wake-up after this one are drained by the timer; a record counted
+// but not yet pushed when the timer drains is taken at the next tick, since the count stays up.
+void ExporterThread::keepDraining() {
+  if (draining_ || queued_.load(std::memory_order_relaxed) <= 0 || loop_.stopping()) return;
+  if (!drain_timer_ready_) {
+    uv_timer_init(loop_.loop(), &drain_timer_);
+    drain_timer_.data = this;
+    drain_timer_ready_ = true;
+  }
+  draining_ = true;
+  uv_timer_start(&drain_timer_, &ExporterThread::onDrainTimer, kDrainIntervalMs, kDrainIntervalMs);
+}
+
+void ExporterThread::onDrainTimer(uv_timer_t* timer) {
+  auto* self = static_cast<ExporterThread*>(timer->data);
+  self->loop_.drainQueued();
+  if (self->queued_.load(std::memory_order_relaxed) > 0) return;
+  self->draining_ = false;
+  uv_timer_stop(timer);
 }
 
 void ExporterThread::flush(std::vector<std::shared_ptr<plugin::PluginInstance>> exporters) {

@@ -3,6 +3,11 @@
 // is dropped and counted. A record's trace (span ids, wall-clock starts, attributes a span's
 // stage tells) is completed here, before the exporters see it (telemetry/span_trace.h).
 //
+// Records do not wake the thread one by one: at tens of thousands of requests a second the
+// wake-ups would cost more than the exports. The first record after a quiet spell wakes it (as
+// does a queue a quarter full); while records keep coming, a timer drains the queue every few
+// milliseconds, and stops once the queue is empty.
+//
 // Exporter instances belong to this thread's loop (ABI 1.2 instance loop access): adopt() binds
 // them, with this thread's own HTTP client, so an exporter can batch on a timer and POST its
 // batches. stop() retires them (transfers cancelled, final STALE calls) before the loop closes.
@@ -20,6 +25,11 @@
 
 namespace outrigger::telemetry {
 
+// How the exporter thread shares the CPU with the workers. kIdle (SCHED_IDLE) runs it only when
+// no other thread wants the CPU, and a worker waking up preempts it at once: telemetry never
+// delays an answer, and on a saturated host a full queue sheds records (counted). kLow is nice 10.
+enum class ExporterPriority { kNormal, kLow, kIdle };
+
 class ExporterThread {
  public:
   // `http`: the settings of the client exporters reach the network through (TLS, proxies, the
@@ -27,7 +37,7 @@ class ExporterThread {
   explicit ExporterThread(size_t queue_capacity, http_client::HttpClientSettings http = {});
   ~ExporterThread();
 
-  void start();
+  void start(ExporterPriority priority = ExporterPriority::kNormal);
   // Exports what is queued, retires the exporter instances' loop use (their transfers complete
   // cancelled, their timers and watches make their final calls), then stops the thread.
   void stop();
@@ -56,9 +66,16 @@ class ExporterThread {
 
  private:
   void exportOne(RequestRecord& record);
+  void keepDraining();  // exporter thread: drain on the timer while records are queued
+  static void onDrainTimer(uv_timer_t* timer);
   void exportFeedback(const FeedbackRecord& feedback);
   void retireInstanceLoops();  // exporter thread, or its loop not running
 
+  // Before loop_: the loop closes it (stop()), and it must outlive the loop's last run.
+  uv_timer_t drain_timer_;
+  bool drain_timer_ready_ = false;  // exporter thread only
+  bool draining_ = false;           // exporter thread only: the timer is running
+  size_t wake_at_;                  // queued records at which a record wakes the thread anyway
   event::EventLoop loop_;
   // After loop_: closed on it, before it. Exporter thread only once started.
   std::unique_ptr<http_client::HttpClient> http_client_;
