@@ -1,0 +1,242 @@
+// What telemetry costs: the daemon on its default chain with its exporters off, then on (the
+// SQLite trace store, with /metrics scraped every second as Prometheus would), in alternating
+// rounds of the same load. Two loads: saturation (closed loop: every answer starts the next
+// request), where the exporter thread gets only CPU time no worker wants and sheds what it cannot
+// store (counted); and a fixed rate (open loop, --rate, default 10,000 requests a second, about
+// ten times what a busy host's LLM traffic needs), where nothing may be lost: every answered
+// request is a row in the store and the daemon dropped no record. Prints p50/p99, throughput and
+// CPU per request with the on/off ratios. --sustain S adds one S-second run at the fixed rate
+// (the 60-second acceptance run) with the same check.
+//   exporter_bench [--seconds N] [--rounds N] [--connections N] [--workers N] [--rate R] [--sustain S]
+#include <sqlite3.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "load_driver.h"
+#include "support/daemon_process.h"
+
+using namespace std::chrono;
+using namespace outrigger::bench;
+
+namespace {
+
+struct Options : LoadOptions {
+  int rounds = 5;
+  int workers = 2;
+  int connections = 16;
+  double sustain = 0;
+  double fixed_rate = 10000;
+};
+
+std::string readFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void replaceOnce(std::string* text, const std::string& from, const std::string& to) {
+  size_t at = text->find(from);
+  if (at == std::string::npos) {
+    std::fprintf(stderr, "config/default.toml has no '%s'\n", from.c_str());
+    std::exit(2);
+  }
+  text->replace(at, from.size(), to);
+}
+
+// The default config on `socket`, with an admin listener on `admin`, exporters on or off.
+std::string configText(const std::string& socket, const std::string& admin, const std::string& store, bool on) {
+  std::string text = readFile(std::string(OUTRIGGER_SOURCE_DIR) + "/config/default.toml");
+  replaceOnce(&text, "[server]\n", "[admin]\nlisten = \"unix:" + admin + "\"\n\n[server]\nsocket = \"" + socket + "\"\n");
+  replaceOnce(&text, "[instances.traces.config]\n", "[instances.traces.config]\npath = \"" + store + "\"\n");
+  if (!on) replaceOnce(&text, "exporters = [\"traces\"]\n", "");
+  return text;
+}
+
+// GET `path` over the admin server's Unix socket; the body.
+std::string adminGet(const std::string& admin, const std::string& path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::snprintf(a.sun_path, sizeof a.sun_path, "%s", admin.c_str());
+  std::string text;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+    std::string get = "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    ::send(fd, get.data(), get.size(), MSG_NOSIGNAL);
+    char buf[65536];
+    for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) text.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  size_t body = text.find("\r\n\r\n");
+  return body == std::string::npos ? "" : text.substr(body + 4);
+}
+
+double metric(const std::string& admin, const std::string& name) {
+  std::string text = adminGet(admin, "/metrics");
+  size_t at = text.find("\n" + name + " ");
+  return at == std::string::npos ? -1 : std::stod(text.substr(at + name.size() + 2));
+}
+
+int64_t storedRequests(const std::string& store) {
+  sqlite3* db = nullptr;
+  int64_t n = -1;
+  if (sqlite3_open_v2(store.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM requests", -1, &s, nullptr) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW) {
+      n = sqlite3_column_int64(s, 0);
+    }
+    sqlite3_finalize(s);
+  }
+  sqlite3_close(db);
+  return n;
+}
+
+// Scrapes /metrics every second while the load runs, as a Prometheus server would.
+class Scraper {
+ public:
+  explicit Scraper(std::string admin) : admin_(std::move(admin)), thread_([this] { run(); }) {}
+  ~Scraper() {
+    stop_ = true;
+    thread_.join();
+  }
+
+ private:
+  void run() {
+    while (!stop_) {
+      adminGet(admin_, "/metrics");
+      for (int i = 0; i < 10 && !stop_; ++i) std::this_thread::sleep_for(milliseconds(100));
+    }
+  }
+  std::string admin_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// What the store and the daemon's counters said before a phase, so a phase's losses are its own.
+struct Tally {
+  int64_t rows = 0;
+  double dropped = 0, failed = 0;
+};
+
+Tally tally(const std::string& admin, const std::string& store) {
+  return {storedRequests(store), metric(admin, "outrigger_records_dropped_total"),
+          metric(admin, "outrigger_records_export_failures_total")};
+}
+
+// Waits for the exporter queue to drain and a commit.
+void settle(const std::string& admin) {
+  for (int i = 0; i < 200 && metric(admin, "outrigger_exporter_queue_depth") != 0; ++i) {
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  std::this_thread::sleep_for(milliseconds(400));  // commits run every 200 ms
+}
+
+// After a phase: whether every request it answered reached the store, and what was dropped.
+bool checkNothingLost(const std::string& admin, const std::string& store, const Tally& before, uint64_t answered,
+                      const char* what, bool must_keep_all) {
+  settle(admin);
+  Tally after = tally(admin, store);
+  int64_t rows = after.rows - before.rows;
+  double dropped = after.dropped - before.dropped, failed = after.failed - before.failed;
+  std::printf("%s: %llu answered, %lld stored, %.0f records dropped (%.1f%%), %.0f export failures%s\n", what,
+              static_cast<unsigned long long>(answered), static_cast<long long>(rows), dropped,
+              answered ? 100.0 * dropped / static_cast<double>(answered) : 0.0, failed,
+              must_keep_all ? "   (target: every answer stored, none dropped)" : "");
+  return !must_keep_all || (rows == static_cast<int64_t>(answered) && dropped == 0 && failed == 0);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options opt;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string a = argv[i];
+    if (a == "--seconds") opt.seconds = std::atof(argv[i + 1]);
+    else if (a == "--rounds") opt.rounds = std::max(1, std::atoi(argv[i + 1]));
+    else if (a == "--connections") opt.connections = std::max(1, std::atoi(argv[i + 1]));
+    else if (a == "--workers") opt.workers = std::atoi(argv[i + 1]);
+    else if (a == "--sustain") opt.sustain = std::atof(argv[i + 1]);
+    else if (a == "--rate") opt.fixed_rate = std::atof(argv[i + 1]);
+  }
+  std::string dir = outrigger::testing::makeTempDir();
+  ::setenv("XDG_STATE_HOME", dir.c_str(), 1);
+  struct Side {
+    const char* name;
+    bool on;
+    std::string socket, admin, store, config;
+    pid_t pid = -1;
+  };
+  Side off{"off", false}, on{"on", true};
+  for (Side* s : {&off, &on}) {
+    s->socket = dir + "/" + s->name + ".sock";
+    s->admin = dir + "/" + s->name + "-admin.sock";
+    s->store = dir + "/" + s->name + "-traces.db";
+    s->config = dir + "/" + s->name + ".toml";
+    std::ofstream(s->config) << configText(s->socket, s->admin, s->store, s->on);
+    s->pid = spawn({OUTRIGGER_BIN, "serve", "--config", s->config, "--workers", std::to_string(opt.workers)});
+    if (waitAccepting(s->socket) < 0) {
+      std::fprintf(stderr, "the daemon with exporters %s did not start\n", s->name);
+      return 2;
+    }
+  }
+
+  std::printf("Exporter benchmark: default chain, %d worker(s), %d connection(s), median of %d alternating rounds "
+              "of %.1f s; 'on' = SQLite trace store + /metrics scraped every second\n",
+              opt.workers, opt.connections, opt.rounds, opt.seconds);
+  bool ok = true;
+  for (double rate : {0.0, opt.fixed_rate}) {
+    LoadOptions load = opt;
+    load.rate = rate;
+    if (rate > 0) std::printf("\nfixed rate: %.0f requests/s (open loop)\n", rate);
+    else std::printf("\nsaturation (closed loop, 1 request in flight per connection)\n");
+    std::printf("%-10s %10s %10s %12s %8s %10s\n", "exporters", "p50_us", "p99_us", "req_per_s", "errors", "cpu_us/req");
+    Tally before = tally(on.admin, on.store);
+    std::vector<Result> offs, ons;
+    for (int r = 0; r < opt.rounds; ++r) {
+      offs.push_back(drive(off.socket, off.pid, opt.connections, load));
+      Scraper scraper(on.admin);
+      ons.push_back(drive(on.socket, on.pid, opt.connections, load));
+    }
+    Result a = median(offs), b = median(ons);
+    for (auto [name, r] : {std::pair<const char*, Result&>{"off", a}, {"on", b}}) {
+      std::printf("%-10s %10.1f %10.1f %12.0f %8llu %10.2f\n", name, r.p50_us, r.p99_us, r.rps,
+                  static_cast<unsigned long long>(r.errors), r.cpu_us);
+    }
+    std::printf("%-10s %9.2fx %9.2fx %11.2fx %8s %9.2fx   (targets: p50 <= 1.10x, throughput >= 0.90x)\n", "on/off",
+                b.p50_us / a.p50_us, b.p99_us / a.p99_us, b.rps / a.rps, "", b.cpu_us / a.cpu_us);
+    ok = ok && a.errors == 0 && b.errors == 0;
+    ok = checkNothingLost(on.admin, on.store, before, b.completed, rate > 0 ? "fixed rate" : "saturation", rate > 0) && ok;
+  }
+
+  if (opt.sustain > 0) {
+    LoadOptions sustained = opt;
+    sustained.seconds = opt.sustain;
+    sustained.rate = opt.fixed_rate;
+    Tally before = tally(on.admin, on.store);
+    Result s;
+    {
+      Scraper scraper(on.admin);
+      s = drive(on.socket, on.pid, opt.connections, sustained);
+    }
+    std::printf("\nsustained %.0f s at %.0f requests/s: p50 %.1f us, p99 %.1f us, %.0f req/s, %llu errors\n", opt.sustain,
+                opt.fixed_rate, s.p50_us, s.p99_us, s.rps, static_cast<unsigned long long>(s.errors));
+    ok = checkNothingLost(on.admin, on.store, before, s.completed, "sustained", true) && ok && s.errors == 0;
+  }
+  std::printf("trace store after the run: %lld requests, %.1f MiB\n", static_cast<long long>(storedRequests(on.store)),
+              static_cast<double>(std::ifstream(on.store, std::ios::ate | std::ios::binary).tellg()) / (1 << 20));
+  stop(off.pid);
+  stop(on.pid);
+  std::system(("rm -rf " + dir).c_str());
+  return ok ? 0 : 1;
+}
