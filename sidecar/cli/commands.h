@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "traces/trace_query.h"
+
 namespace outrigger::cli {
 
 struct Options {
@@ -18,6 +20,10 @@ struct Options {
   // prices import / list
   std::string price_file, price_out, snapshot, filter;
   std::vector<std::string> providers;
+  // traces list | show | stats
+  std::string db_path, trace_id, since, until, group_by;
+  traces::TraceFilter trace_filter;
+  bool json = false;
 };
 
 int serve(const Options& opt);
@@ -27,5 +33,9 @@ int chat(const Options& opt);
 // price_commands.cc
 int importPrices(const Options& opt);
 int listPrices(const Options& opt);
+// trace_commands.cc
+int listTraces(const Options& opt);
+int showTrace(const Options& opt);
+int traceStats(const Options& opt);
 
 }  // namespace outrigger::cli

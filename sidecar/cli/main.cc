@@ -1,4 +1,4 @@
-// outrigger: serve, check, plugins, chat, prices, version.
+// outrigger: serve, check, plugins, chat, prices, traces, version.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -48,6 +48,40 @@ int main(int argc, char** argv) {
   list->add_option("-c,--config", opt.config_path, "TOML config (default: the embedded default config)");
   list->add_option("filter", opt.filter, "Only entries whose provider/model contains this");
 
+  auto* traces = app.add_subcommand("traces", "Query the local trace store that exporter.sqlite writes");
+  traces->require_subcommand(1);
+  auto store_options = [&](CLI::App* c) {
+    c->add_option("--db", opt.db_path, "The trace store file (default: the one the config's exporter.sqlite writes)");
+    c->add_option("-c,--config", opt.config_path, "TOML config (default: the embedded default config)");
+    c->add_flag("--json", opt.json, "Print JSON, as the admin server's /traces answers");
+  };
+  auto filter_options = [&](CLI::App* c) {
+    auto& f = opt.trace_filter;
+    c->add_option("--route", f.route, "Only this route");
+    c->add_option("--tenant", f.tenant, "Only this tenant");
+    c->add_option("--user", f.user, "Only this user");
+    c->add_option("--session", f.session, "Only this session");
+    c->add_option("--model", f.model, "Only this model");
+    c->add_option("--provider", f.provider, "Only this provider instance");
+    c->add_option("--status", f.status, "Only this status (OK, UNAVAILABLE ...), or 'error' for every failure");
+    c->add_option("--verdict", f.verdict, "Only requests a guardrail gave this verdict (flag, deny, rewrite ...)");
+    c->add_option("--prompt-id", f.prompt_id, "Only this prompt id");
+    c->add_option("--prompt-version", f.prompt_version, "Only this prompt version");
+    c->add_option("--since", opt.since, "Started at or after: 15m, 2h, 7d, Unix seconds or 2026-12-03T01:00:00Z");
+    c->add_option("--until", opt.until, "Started before (same forms as --since)");
+  };
+  auto* traces_list = traces->add_subcommand("list", "The newest requests, filtered");
+  store_options(traces_list);
+  filter_options(traces_list);
+  traces_list->add_option("-n,--limit", opt.trace_filter.limit, "How many (default 50)");
+  auto* traces_show = traces->add_subcommand("show", "One trace: its requests as a span tree, verdicts, answer, feedback");
+  traces_show->add_option("trace_id", opt.trace_id, "The trace id (32 hex digits)")->required();
+  store_options(traces_show);
+  auto* traces_stats = traces->add_subcommand("stats", "Latency percentiles, error and refusal rates, tokens and cost");
+  store_options(traces_stats);
+  filter_options(traces_stats);
+  traces_stats->add_option("--by", opt.group_by, "Group by tenant, model, route, provider, user or prompt_version");
+
   app.add_subcommand("version", "Print the version");
 
   CLI11_PARSE(app, argc, argv);
@@ -57,6 +91,9 @@ int main(int argc, char** argv) {
   if (*chat) return outrigger::cli::chat(opt);
   if (*import) return outrigger::cli::importPrices(opt);
   if (*list) return outrigger::cli::listPrices(opt);
+  if (*traces_list) return outrigger::cli::listTraces(opt);
+  if (*traces_show) return outrigger::cli::showTrace(opt);
+  if (*traces_stats) return outrigger::cli::traceStats(opt);
   std::printf("outrigger %s (plugin ABI %d.%d, protocol 1.0, mimalloc %d)\n", OUTRIGGER_VERSION, OUTRIGGER_ABI_MAJOR,
               OUTRIGGER_ABI_MINOR, mi_version());
   return 0;

@@ -19,7 +19,8 @@ union AdminSocket {
 };
 }  // namespace
 
-AdminServer::AdminServer(uv_loop_t* loop, AdminSources sources) : sources_(std::move(sources)) {
+AdminServer::AdminServer(uv_loop_t* loop, AdminSources sources)
+    : sources_(std::move(sources)), traces_(loop, sources_.trace_store) {
   h2o_config_init(&config_);
   config_.server_name = h2o_iovec_init(H2O_STRLIT("outrigger"));
   config_.max_request_entity_size = 64 * 1024;
@@ -88,7 +89,7 @@ int AdminServer::serve(h2o_req_t* req) {
   } else if (path == "/metrics") {
     std::string text = sources_.metrics ? sources_.metrics() : std::string();
     sendWhole(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", text);
-  } else {
+  } else if (!traces_.serve(req, path)) {
     sendWhole(req, 404, "Not Found", "text/plain; charset=utf-8", "not found\n");
   }
   return 0;

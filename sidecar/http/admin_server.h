@@ -4,6 +4,7 @@
 //   GET /readyz   200 once the config is loaded and plugins are created, 503 while draining
 //   GET /version  {"version": ..., "protocol": ...}
 //   GET /metrics  Prometheus text format 0.0.4
+//   GET /traces, /traces/stats, /traces/<id>  the local trace store as JSON (admin_traces.h)
 #pragma once
 
 #include <h2o.h>
@@ -12,12 +13,15 @@
 #include <functional>
 #include <string>
 
+#include "http/admin_traces.h"
+
 namespace outrigger::http {
 
 struct AdminSources {
   std::function<bool()> ready;            // [main thread]
   std::function<std::string()> metrics;   // [main thread] the whole exposition text
   std::string version;
+  std::function<std::string()> trace_store;  // [main thread] the store's path; "" when none
   // When set, every path but /healthz and /readyz needs "Authorization: Bearer <token>" (probes
   // stay open: they reveal nothing and kubelets should not need the secret).
   std::string token;
@@ -39,6 +43,7 @@ class AdminServer {
   int serve(h2o_req_t* req);
 
   AdminSources sources_;
+  AdminTraces traces_;
   h2o_globalconf_t config_;
   h2o_context_t ctx_;
   h2o_accept_ctx_t accept_ctx_;

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "support/daemon_process.h"
+#include "support/raw_http.h"
 
 namespace outrigger::testing {
 
@@ -39,6 +40,11 @@ inline std::string adminMetricsText(const DaemonProcess& d) {
   }
   ::close(fd);
   return text;
+}
+
+// GET `path` from the admin server: the status and body (status 0 when nothing answered).
+inline HttpReply adminGet(const DaemonProcess& d, const std::string& path) {
+  return roundTrip(adminPort(d), "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n");
 }
 
 // The value of a metric line (labels included in `name`) from the admin server, -1 if absent.

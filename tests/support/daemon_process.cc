@@ -57,6 +57,8 @@ DaemonProcess::DaemonProcess(const std::string& config_text, const std::string& 
       ::dup2(fileno(log), STDOUT_FILENO);
       ::dup2(fileno(log), STDERR_FILENO);
     }
+    // A trace store at its default location stays in the test's own directory.
+    ::setenv("XDG_STATE_HOME", dir_.c_str(), 1);
     // A benchmark may compare another build's daemon: OUTRIGGER_DAEMON_BIN names it.
     const char* other = std::getenv("OUTRIGGER_DAEMON_BIN");
     std::string cmd = shell_prefix + std::string("exec ") + (other && *other ? other : OUTRIGGER_BIN) + " serve --config " + config_path_ + " " + extra_args;

@@ -7,6 +7,7 @@
 #include "chain/chain.h"
 #include "config/config.h"
 #include "plugin/loader.h"
+#include "support/daemon_process.h"
 
 using namespace outrigger;
 
@@ -29,8 +30,9 @@ TEST_CASE("the example configs build a chain with every instance created") {
     auto settings = config::loadConfigFile(std::string(OUTRIGGER_SOURCE_DIR) + file);
     REQUIRE(settings.ok());
     settings->plugin_dirs = {OUTRIGGER_PLUGIN_DIR};
+    std::string dir = testing::makeTempDir();
     for (auto& i : settings->instances) {
-      if (i.kind == "exporter") i.config_json = R"({"path": "/dev/null"})";
+      if (i.kind == "exporter") i.config_json = R"({"path": ")" + dir + "/" + i.name + "\"}";
     }
     auto chain = chain::buildChain(settings.value(), 2, 1);
     REQUIRE(chain.ok());

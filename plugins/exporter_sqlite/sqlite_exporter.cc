@@ -1,0 +1,168 @@
+// exporter.sqlite: the local trace store. Every finished request (its spans, provider attempts,
+// guardrail verdicts, usage, cost, and the content its route captures) and every feedback goes
+// into one SQLite file that `outrigger traces` and the admin server's /traces query.
+//
+// Runs on the exporter thread: records go into an open transaction that a repeating timer on
+// the instance loop commits (or a full batch does), so a record costs a few inserts, not a
+// commit and its fsync. Retention (age, size) runs on the same timer.
+#include <outrigger/plugin.hpp>
+
+#include <rapidjson/document.h>
+
+#include <chrono>
+#include <stdexcept>
+#include <string>
+
+#include "bounded_json.h"
+#include "trace_writer.h"
+
+namespace {
+
+using namespace outrigger::plugin;
+using outrigger::traces::Retention;
+using outrigger::traces::RetentionResult;
+using outrigger::traces::TraceWriter;
+
+constexpr char kSchema[] = R"json({
+  "type": "object",
+  "additionalProperties": false,
+  "properties": {
+    "path": {"type": "string", "minLength": 1, "description": "the store (default: $XDG_STATE_HOME/outrigger/traces.db, else ~/.local/state/outrigger/traces.db)"},
+    "commit_interval_ms": {"type": "integer", "minimum": 1, "maximum": 60000, "description": "commit what is written at least this often"},
+    "batch_records": {"type": "integer", "minimum": 1, "maximum": 100000, "description": "commit when this many records are uncommitted"},
+    "max_age_hours": {"type": "number", "minimum": 0, "description": "delete requests older than this (0: keep by age forever)"},
+    "max_bytes": {"type": "integer", "minimum": 0, "description": "delete the oldest requests while the store is larger (0: no bound)"},
+    "retention_interval_ms": {"type": "integer", "minimum": 100, "description": "how often retention runs"},
+    "content": {"type": "boolean", "description": "keep the prompt and answer when the route captures them"}
+  }
+})json";
+
+int64_t unixNowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+class SqliteExporter final : public Exporter {
+ public:
+  static constexpr const char* kName = "sqlite";
+  static constexpr const char* kDescription =
+      "Keeps every request, span, attempt, verdict and feedback in a local SQLite trace store";
+  static constexpr const char* kConfigSchema = kSchema;
+  static constexpr outrigger_stability kStability = OUTRIGGER_STABILITY_BETA;
+
+  SqliteExporter(Host host, std::string_view name, std::string_view config) : Exporter(host, name) {
+    rapidjson::Document d;
+    if (!outrigger::json::parse(config, &d) || !d.IsObject()) throw std::runtime_error("config is not a JSON object");
+    bool explicit_path = d.HasMember("path");
+    std::string path = explicit_path ? d["path"].GetString() : outrigger::traces::defaultStorePath();
+    if (d.HasMember("commit_interval_ms")) commit_interval_ms_ = d["commit_interval_ms"].GetUint();
+    if (d.HasMember("batch_records")) batch_records_ = d["batch_records"].GetUint();
+    if (d.HasMember("max_age_hours")) {
+      retention_.max_age_ns = static_cast<int64_t>(d["max_age_hours"].GetDouble() * 3600e9);
+    }
+    if (d.HasMember("max_bytes")) retention_.max_bytes = d["max_bytes"].GetUint64();
+    if (d.HasMember("retention_interval_ms")) retention_interval_ms_ = d["retention_interval_ms"].GetUint();
+    bool content = !d.HasMember("content") || d["content"].GetBool();
+
+    // A path the config names must work: a typo is a config error. The default location is a
+    // convenience: where it cannot be written (a read-only root file system), the daemon serves
+    // without a trace store and says so, rather than refusing to start.
+    std::string error;
+    if (!path.empty()) writer_ = TraceWriter::open(path, content, &error);
+    if (!writer_) {
+      if (explicit_path) throw std::runtime_error(error);
+      host.log(OUTRIGGER_LOG_WARN, "the trace store is off: " +
+                                       (path.empty() ? std::string("neither XDG_STATE_HOME nor HOME is set") : error) +
+                                       "; set path in its config");
+      return;
+    }
+    path_ = path;
+    // The timer belongs to the exporter thread's loop: it starts once that thread adopts this
+    // instance (never during `outrigger check`).
+    host.instancePost([this](outrigger_status st) {
+      if (st == OUTRIGGER_OK) startTimer();
+    });
+  }
+
+  ~SqliteExporter() override { commit(); }
+
+  outrigger_status exportRecord(const outrigger_record_view& r) override {
+    if (!writer_) return OUTRIGGER_E_INTERNAL;
+    std::string error;
+    if (!writer_->writeRequest(r, &error)) return fail(error);
+    return afterWrite();
+  }
+
+  outrigger_status exportFeedback(const outrigger_feedback_view& f) override {
+    if (!writer_) return OUTRIGGER_E_INTERNAL;
+    std::string error;
+    if (!writer_->writeFeedback(f, &error)) return fail(error);
+    return afterWrite();
+  }
+
+  outrigger_status flush() override { return commit(); }
+
+ private:
+  outrigger_status afterWrite() {
+    // Without a timer (a host without instance loops) every record commits on its own.
+    if (!timer_running_ || writer_->uncommitted() >= batch_records_) return commit();
+    return OUTRIGGER_OK;
+  }
+
+  outrigger_status commit() {
+    if (!writer_) return OUTRIGGER_OK;
+    std::string error;
+    return writer_->commit(&error) ? OUTRIGGER_OK : fail(error);
+  }
+
+  outrigger_status fail(const std::string& error) {
+    host().log(OUTRIGGER_LOG_ERROR, path_ + ": " + error);
+    return OUTRIGGER_E_INTERNAL;
+  }
+
+  void startTimer() {
+    uint64_t id = 0;
+    outrigger_status st = host().instanceTimer(commit_interval_ms_, commit_interval_ms_, [this](outrigger_status s) {
+      if (s != OUTRIGGER_OK) {
+        timer_running_ = false;
+        return;
+      }
+      commit();
+      since_retention_ms_ += commit_interval_ms_;
+      if (since_retention_ms_ >= retention_interval_ms_) {
+        since_retention_ms_ = 0;
+        enforceRetention();
+      }
+    }, &id);
+    timer_running_ = st == OUTRIGGER_OK;
+    enforceRetention();
+  }
+
+  void enforceRetention() {
+    if (retention_.max_age_ns == 0 && retention_.max_bytes == 0) return;
+    RetentionResult result;
+    std::string error;
+    if (!writer_->enforce(retention_, unixNowNs(), &result, &error)) {
+      fail(error);
+      return;
+    }
+    if (result.requests_deleted || result.feedback_deleted) {
+      host().log(OUTRIGGER_LOG_INFO, "retention deleted " + std::to_string(result.requests_deleted) +
+                                         " requests and " + std::to_string(result.feedback_deleted) + " feedback from " +
+                                         path_);
+    }
+  }
+
+  std::unique_ptr<TraceWriter> writer_;
+  std::string path_;
+  uint32_t commit_interval_ms_ = 200;
+  uint32_t batch_records_ = 512;
+  uint32_t retention_interval_ms_ = 60000;
+  uint32_t since_retention_ms_ = 0;
+  Retention retention_{static_cast<int64_t>(7 * 24 * 3600e9), 256ull << 20};
+  bool timer_running_ = false;  // exporter thread only
+};
+
+}  // namespace
+
+OUTRIGGER_PLUGIN("exporter_sqlite", "1.0.0", outrigger::plugin::typeOf<SqliteExporter>())

@@ -1,0 +1,354 @@
+#include "trace_writer.h"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <string_view>
+
+namespace outrigger::traces {
+namespace {
+
+std::string_view text(outrigger_str s) { return {s.data ? s.data : "", s.size}; }
+
+const char* codeName(int32_t c) {
+  static const char* kNames[] = {"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
+                                 "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
+                                 "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED",
+                                 "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"};
+  return c >= 0 && c < 17 ? kNames[c] : "UNKNOWN";
+}
+
+const char* verdictName(int32_t v) {
+  static const char* kNames[] = {"pass", "flag", "deny", "rewrite", "skipped", "error"};
+  return v >= 0 && v < 6 ? kNames[v] : "unknown";
+}
+
+const char* captureName(int32_t c) {
+  static const char* kNames[] = {"none", "metadata", "full"};
+  return c >= 0 && c < 3 ? kNames[c] : "none";
+}
+
+// A JSON value being written into a column.
+struct JsonText {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w{buf};
+  void str(std::string_view v) { w.String(v.data(), static_cast<rapidjson::SizeType>(v.size())); }
+  void key(std::string_view k) { w.Key(k.data(), static_cast<rapidjson::SizeType>(k.size())); }
+  std::string_view view() const { return {buf.GetString(), buf.GetSize()}; }
+};
+
+void writeToolCalls(JsonText& j, const outrigger_tool_call_view* calls, size_t count) {
+  j.w.StartArray();
+  for (size_t i = 0; i < count; ++i) {
+    j.w.StartObject();
+    j.key("id"), j.str(text(calls[i].id));
+    j.key("type"), j.str(text(calls[i].type));
+    j.key("name"), j.str(text(calls[i].name));
+    if (calls[i].arguments.size) j.key("arguments"), j.str(text(calls[i].arguments));
+    j.w.EndObject();
+  }
+  j.w.EndArray();
+}
+
+// The prompt as the provider saw it: text only with FULL capture.
+void writePrompt(JsonText& j, const outrigger_record_view& r) {
+  j.w.StartArray();
+  for (size_t i = 0; r.prompt && i < r.prompt_count; ++i) {
+    const outrigger_message_view& m = r.prompt[i];
+    j.w.StartObject();
+    j.key("role"), j.str(text(m.role));
+    if (r.capture == OUTRIGGER_CAPTURE_FULL) j.key("content"), j.str(text(m.content));
+    if (m.name.size) j.key("name"), j.str(text(m.name));
+    if (m.tool_call_id.size) j.key("tool_call_id"), j.str(text(m.tool_call_id));
+    if (m.tool_call_count) j.key("tool_calls"), writeToolCalls(j, m.tool_calls, m.tool_call_count);
+    j.w.EndObject();
+  }
+  j.w.EndArray();
+}
+
+const outrigger_span_trace_view* traceOf(const outrigger_record_view& r, size_t i, bool traced) {
+  if (!traced || !r.span_traces || r.span_trace_size < sizeof(outrigger_span_trace_view)) return nullptr;
+  return reinterpret_cast<const outrigger_span_trace_view*>(reinterpret_cast<const char*>(r.span_traces) +
+                                                            i * r.span_trace_size);
+}
+
+// The stage spans, with their trace (ids, start, attributes) when the host gives it. Compact:
+// a span's start is its offset from the request's in nanoseconds, its parent is left out when it
+// is the request's own span, empty attributes are left out (the queries put them back).
+void writeSpans(JsonText& j, const outrigger_record_view& r, bool traced) {
+  uint64_t first_start = r.span_count ? r.spans[0].start_ns : 0;
+  std::string_view root = traced ? text(r.root_span_id) : std::string_view();
+  j.w.StartArray();
+  for (size_t i = 0; i < r.span_count; ++i) {
+    const outrigger_span_view& sp = r.spans[i];
+    const outrigger_span_trace_view* t = traceOf(r, i, traced);
+    // Without a wall-clock start (an older host), a span starts at its offset from the first.
+    uint64_t offset = t ? (t->start_unix_ns >= r.start_unix_ns ? t->start_unix_ns - r.start_unix_ns : 0)
+                        : (sp.start_ns >= first_start ? sp.start_ns - first_start : 0);
+    j.w.StartObject();
+    if (t) {
+      j.key("id"), j.str(text(t->span_id));
+      if (text(t->parent_span_id) != root) j.key("parent"), j.str(text(t->parent_span_id));
+    }
+    j.key("stage"), j.str(text(sp.stage));
+    j.key("instance"), j.str(text(sp.instance));
+    j.key("outcome"), j.str(text(sp.outcome));
+    j.key("at_ns"), j.w.Uint64(offset);
+    j.key("us"), j.w.Uint64(sp.duration_ns / 1000);
+    if (t && t->attribute_count) {
+      j.key("attrs");
+      j.w.StartObject();
+      for (size_t a = 0; a < t->attribute_count; ++a) {
+        j.key(text(t->attributes[a].key)), j.str(text(t->attributes[a].value));
+      }
+      j.w.EndObject();
+    }
+    j.w.EndObject();
+  }
+  j.w.EndArray();
+}
+
+constexpr char kInsertRequest[] =
+    "INSERT INTO requests (trace_id, span_id, parent_span_id, start_unix_ns, duration_us, first_chunk_us, route,"
+    " provider, model, status, origin, message, finish_reason, stream, cache_hit, tenant, user, session,"
+    " request_id, prompt_id, prompt_version, tags, input_tokens, output_tokens, cached_tokens, reasoning_tokens,"
+    " cache_write_tokens, cost_usd, cost_unpriced, verdict_flags, verdicts, spans, capture, prompt, answer,"
+    " answer_tool_calls)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22,"
+    " ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36)";
+constexpr char kInsertFeedback[] =
+    "INSERT INTO feedback (trace_id, score, comment, received_unix_ns, tenant, user, session)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+
+}  // namespace
+
+struct TraceWriter::Statements {
+  explicit Statements(sqlite3* db) : request(db, kInsertRequest), feedback(db, kInsertFeedback) {}
+  bool ok() const { return request.ok() && feedback.ok(); }
+  Statement request, feedback;
+};
+
+std::unique_ptr<TraceWriter> TraceWriter::open(const std::string& path, bool content, std::string* error) {
+  Database db = openStoreForWriting(path, error);
+  if (!db) return nullptr;
+  std::unique_ptr<TraceWriter> writer(new TraceWriter(std::move(db), content));
+  if (!writer->statements_->ok()) {
+    *error = path + ": " + sqlite3_errmsg(writer->db_.get());
+    return nullptr;
+  }
+  return writer;
+}
+
+TraceWriter::TraceWriter(Database db, bool content)
+    : db_(std::move(db)), statements_(std::make_unique<Statements>(db_.get())), content_(content) {}
+
+TraceWriter::~TraceWriter() {
+  std::string ignored;
+  commit(&ignored);
+  statements_.reset();  // finalized before the database closes
+}
+
+bool TraceWriter::begin(std::string* error) {
+  if (in_transaction_) return true;
+  if (!execute(db_.get(), "BEGIN IMMEDIATE", error)) return false;
+  in_transaction_ = true;
+  return true;
+}
+
+bool TraceWriter::commit(std::string* error) {
+  if (!in_transaction_) return true;
+  if (!execute(db_.get(), "COMMIT", error)) {
+    std::string ignored;
+    execute(db_.get(), "ROLLBACK", &ignored);
+    in_transaction_ = false;
+    uncommitted_ = 0;
+    return false;
+  }
+  in_transaction_ = false;
+  uncommitted_ = 0;
+  return true;
+}
+
+bool TraceWriter::writeRequest(const outrigger_record_view& r, std::string* error) {
+  if (!begin(error)) return false;
+  bool traced = r.hdr.struct_size >= OUTRIGGER_SIZE_THROUGH(outrigger_record_view, answer_tool_call_count);
+  bool priced_tail = r.hdr.struct_size >= OUTRIGGER_SIZE_THROUGH(outrigger_record_view, cost_unpriced);
+  const outrigger_metadata_view* m = r.metadata;
+
+  Statement& s = statements_->request;
+  s.text(1, text(r.trace_id));
+  s.text(2, traced ? text(r.root_span_id) : std::string_view());
+  s.text(3, traced ? text(r.root_parent_span_id) : std::string_view());
+  s.integer(4, static_cast<int64_t>(r.start_unix_ns));
+  s.integer(5, static_cast<int64_t>(r.duration_ns / 1000));
+  s.integer(6, static_cast<int64_t>(r.time_to_first_chunk_ns / 1000));
+  s.text(7, text(r.route));
+  s.text(8, text(r.provider));
+  s.text(9, text(r.model));
+  s.text(10, codeName(r.code));
+  s.text(11, text(r.origin));
+  s.text(12, text(r.message));
+  s.text(13, text(r.finish_reason));
+  s.integer(14, r.stream);
+  s.integer(15, r.cache_hit);
+  if (m) {
+    s.text(16, text(m->tenant));
+    s.text(17, text(m->user));
+    s.text(18, text(m->session));
+    s.text(19, text(m->request_id));
+    s.text(20, text(m->prompt_id));
+    s.text(21, text(m->prompt_version));
+    JsonText tags;
+    tags.w.StartObject();
+    for (size_t i = 0; i < m->tag_count; ++i) tags.key(text(m->tags[i].key)), tags.str(text(m->tags[i].value));
+    tags.w.EndObject();
+    s.text(22, tags.view());
+  } else {
+    for (int at = 16; at <= 21; ++at) s.text(at, "");
+    s.text(22, "{}");
+  }
+  s.integer(23, r.usage.prompt_tokens);
+  s.integer(24, r.usage.completion_tokens);
+  s.integer(25, r.usage.cached_tokens);
+  s.integer(26, r.usage.reasoning_tokens);
+  s.integer(27, priced_tail ? r.cache_write_tokens : 0);
+  s.real(28, r.cost_usd);
+  s.integer(29, priced_tail ? r.cost_unpriced : 0);
+  // Verdicts: a bit per kind a guardrail gave (the verdict filter), and the list.
+  int64_t flags = 0;
+  JsonText verdicts;
+  verdicts.w.StartArray();
+  for (size_t i = 0; i < r.verdict_count; ++i) {
+    const outrigger_verdict_view& v = r.verdicts[i];
+    if (v.verdict >= 0 && v.verdict < 32) flags |= int64_t{1} << v.verdict;
+    verdicts.w.StartObject();
+    verdicts.key("guardrail"), verdicts.str(text(v.guardrail));
+    verdicts.key("verdict"), verdicts.str(verdictName(v.verdict));
+    verdicts.key("reason"), verdicts.str(text(v.reason));
+    verdicts.w.EndObject();
+  }
+  verdicts.w.EndArray();
+  s.integer(30, flags);
+  s.text(31, verdicts.view());
+  JsonText spans;
+  writeSpans(spans, r, traced);
+  s.text(32, spans.view());
+  int32_t capture = traced && content_ ? r.capture : OUTRIGGER_CAPTURE_NONE;
+  s.text(33, captureName(capture));
+  if (capture != OUTRIGGER_CAPTURE_NONE) {
+    JsonText prompt;
+    writePrompt(prompt, r);
+    s.text(34, prompt.view());
+    if (capture == OUTRIGGER_CAPTURE_FULL) s.text(35, text(r.answer));
+    if (r.answer_tool_call_count) {
+      JsonText calls;
+      writeToolCalls(calls, r.answer_tool_calls, r.answer_tool_call_count);
+      s.text(36, calls.view());
+    }
+  }
+  if (!s.run()) {
+    *error = std::string("insert request: ") + sqlite3_errmsg(db_.get());
+    return false;
+  }
+  ++uncommitted_;
+  return true;
+}
+
+bool TraceWriter::writeFeedback(const outrigger_feedback_view& f, std::string* error) {
+  if (!begin(error)) return false;
+  Statement& s = statements_->feedback;
+  s.text(1, text(f.trace_id));
+  s.real(2, f.score);
+  s.text(3, text(f.comment));
+  s.integer(4, static_cast<int64_t>(f.received_unix_ns));
+  s.text(5, f.metadata ? text(f.metadata->tenant) : std::string_view());
+  s.text(6, f.metadata ? text(f.metadata->user) : std::string_view());
+  s.text(7, f.metadata ? text(f.metadata->session) : std::string_view());
+  if (!s.run()) {
+    *error = std::string("insert feedback: ") + sqlite3_errmsg(db_.get());
+    return false;
+  }
+  ++uncommitted_;
+  return true;
+}
+
+uint64_t TraceWriter::usedBytes() const {
+  auto pragma = [&](const char* sql) {
+    Statement s(db_.get(), sql);
+    return s.ok() && s.step() == SQLITE_ROW ? s.columnInt(0) : 0;
+  };
+  int64_t pages = pragma("PRAGMA page_count") - pragma("PRAGMA freelist_count");
+  return static_cast<uint64_t>(pages > 0 ? pages : 0) * static_cast<uint64_t>(pragma("PRAGMA page_size"));
+}
+
+namespace {
+
+// Deletes the requests with id <= `last`.
+bool deleteRequestsThrough(sqlite3* db, int64_t last, uint64_t* deleted, std::string* error) {
+  Statement s(db, "DELETE FROM requests WHERE id <= ?1");
+  s.integer(1, last);
+  if (!s.ok() || !s.run()) {
+    *error = std::string("retention: ") + sqlite3_errmsg(db);
+    return false;
+  }
+  *deleted += static_cast<uint64_t>(sqlite3_changes(db));
+  return true;
+}
+
+bool deleteFeedbackBefore(sqlite3* db, int64_t before_ns, uint64_t* deleted, std::string* error) {
+  Statement s(db, "DELETE FROM feedback WHERE received_unix_ns < ?1");
+  s.integer(1, before_ns);
+  if (!s.ok() || !s.run()) {
+    *error = std::string("retention: ") + sqlite3_errmsg(db);
+    return false;
+  }
+  *deleted += static_cast<uint64_t>(sqlite3_changes(db));
+  return true;
+}
+
+int64_t queryInt(sqlite3* db, const char* sql, int64_t bind, int64_t fallback) {
+  Statement s(db, sql);
+  if (!s.ok()) return fallback;
+  s.integer(1, bind);
+  if (s.step() != SQLITE_ROW || sqlite3_column_type(s.get(), 0) == SQLITE_NULL) return fallback;
+  return s.columnInt(0);
+}
+
+}  // namespace
+
+bool TraceWriter::enforce(const Retention& retention, int64_t now_unix_ns, RetentionResult* result,
+                          std::string* error) {
+  if (!commit(error) || !begin(error)) return false;
+  sqlite3* db = db_.get();
+  // Rows are appended in finishing order, so ids follow time closely enough: age retention
+  // deletes through the newest request that is too old.
+  if (retention.max_age_ns > 0) {
+    int64_t cutoff = now_unix_ns - retention.max_age_ns;
+    int64_t last = queryInt(db, "SELECT max(id) FROM requests WHERE start_unix_ns < ?1", cutoff, 0);
+    if (last > 0 && !deleteRequestsThrough(db, last, &result->requests_deleted, error)) return false;
+    if (!deleteFeedbackBefore(db, cutoff, &result->feedback_deleted, error)) return false;
+  }
+  // Size: delete the oldest requests, a share at a time, until the live pages fit 90% of the
+  // bound (so the next check does not run again at once). Feedback older than the oldest kept
+  // request goes with them.
+  for (int round = 0; retention.max_bytes > 0 && round < 8; ++round) {
+    uint64_t used = usedBytes();
+    if (used <= retention.max_bytes) break;
+    int64_t count = queryInt(db, "SELECT count(*) FROM requests WHERE ?1 = ?1", 0, 0);
+    if (count == 0) break;
+    double share = 1.0 - 0.9 * static_cast<double>(retention.max_bytes) / static_cast<double>(used);
+    int64_t drop = std::max<int64_t>(1, static_cast<int64_t>(static_cast<double>(count) * share));
+    int64_t last = queryInt(db, "SELECT id FROM requests ORDER BY id LIMIT 1 OFFSET ?1", drop - 1, 0);
+    if (last <= 0 || !deleteRequestsThrough(db, last, &result->requests_deleted, error)) return false;
+    int64_t oldest = queryInt(db, "SELECT min(start_unix_ns) FROM requests WHERE ?1 = ?1", 0, now_unix_ns);
+    if (!deleteFeedbackBefore(db, oldest, &result->feedback_deleted, error)) return false;
+  }
+  if (!commit(error)) return false;
+  // Freed pages go back to the file system, so the file itself stays within the bound.
+  return result->requests_deleted == 0 && result->feedback_deleted == 0 ? true
+                                                                         : execute(db, "PRAGMA incremental_vacuum", error);
+}
+
+}  // namespace outrigger::traces

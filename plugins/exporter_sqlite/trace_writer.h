@@ -1,0 +1,59 @@
+// Writes finished-request records and feedback into the trace store (sidecar/traces), batching
+// them in one open transaction that commit() ends, and keeps the store within its retention.
+//
+// Thread: one caller at a time (the exporter thread); every call may wait on the disk.
+#pragma once
+
+#include <outrigger/plugin.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "traces/trace_store.h"
+
+namespace outrigger::traces {
+
+struct Retention {
+  int64_t max_age_ns = 0;   // rows older than this go; 0: no age limit
+  uint64_t max_bytes = 0;   // the oldest rows go while the data pages need more; 0: no limit
+};
+
+struct RetentionResult {
+  uint64_t requests_deleted = 0;
+  uint64_t feedback_deleted = 0;
+};
+
+class TraceWriter {
+ public:
+  // `content`: keep the prompt and answer the route captured (false keeps metadata only).
+  static std::unique_ptr<TraceWriter> open(const std::string& path, bool content, std::string* error);
+  ~TraceWriter();
+
+  // Adds the record's rows to the open transaction, beginning one when none is open.
+  bool writeRequest(const outrigger_record_view& record, std::string* error);
+  bool writeFeedback(const outrigger_feedback_view& feedback, std::string* error);
+  // Commits the open transaction; true when none was open.
+  bool commit(std::string* error);
+  // Records and feedback written since the last commit.
+  size_t uncommitted() const { return uncommitted_; }
+
+  // Deletes what retention no longer keeps, in its own transaction (commits first), and gives
+  // the freed pages back to the file system.
+  bool enforce(const Retention& retention, int64_t now_unix_ns, RetentionResult* result, std::string* error);
+  // The bytes the store's live pages take (the file, less its free pages).
+  uint64_t usedBytes() const;
+
+ private:
+  struct Statements;
+  TraceWriter(Database db, bool content);
+  bool begin(std::string* error);
+
+  Database db_;
+  std::unique_ptr<Statements> statements_;
+  bool content_;
+  bool in_transaction_ = false;
+  size_t uncommitted_ = 0;
+};
+
+}  // namespace outrigger::traces

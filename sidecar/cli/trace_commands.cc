@@ -1,0 +1,243 @@
+// outrigger traces list | show | stats: the local trace store (exporter.sqlite), read-only.
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <functional>
+#include <map>
+#include <string>
+
+#include "cli/commands.h"
+#include "config/config.h"
+#include "traces/store_location.h"
+#include "traces/trace_json.h"
+#include "traces/trace_query.h"
+#include "traces/trace_store.h"
+
+namespace outrigger::cli {
+namespace {
+
+// The store: --db, else the one the config (--config, else the embedded default) writes.
+std::string storePath(const Options& opt, std::string* error) {
+  if (!opt.db_path.empty()) return opt.db_path;
+  auto settings = opt.config_path.empty() ? config::loadDefaultConfig() : config::loadConfigFile(opt.config_path);
+  if (!settings.ok()) {
+    *error = settings.status().message();
+    return {};
+  }
+  std::string path = traces::storePathOf(*settings);
+  if (path.empty()) *error = settings->source + " has no exporter.sqlite instance; pass --db";
+  return path;
+}
+
+traces::Database openStore(const Options& opt, const char* command) {
+  std::string error;
+  std::string path = storePath(opt, &error);
+  traces::Database db = path.empty() ? nullptr : traces::openStoreForReading(path, &error);
+  if (!db) std::fprintf(stderr, "outrigger traces %s: %s\n", command, error.c_str());
+  return db;
+}
+
+bool filterOf(const Options& opt, const char* command, traces::TraceFilter* f) {
+  *f = opt.trace_filter;
+  int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                    std::chrono::system_clock::now().time_since_epoch()).count();
+  if (!opt.since.empty() && !traces::parseTimeBound(opt.since, now, &f->since_unix_ns)) {
+    std::fprintf(stderr, "outrigger traces %s: --since %s: use 15m, 2h, 7d, Unix seconds or 2026-12-03T01:00:00Z\n",
+                 command, opt.since.c_str());
+    return false;
+  }
+  if (!opt.until.empty() && !traces::parseTimeBound(opt.until, now, &f->until_unix_ns)) {
+    std::fprintf(stderr, "outrigger traces %s: --until %s: use 15m, 2h, 7d, Unix seconds or 2026-12-03T01:00:00Z\n",
+                 command, opt.until.c_str());
+    return false;
+  }
+  return true;
+}
+
+std::string utcTime(int64_t unix_ns) {
+  std::time_t seconds = static_cast<std::time_t>(unix_ns / 1000000000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02d %02d:%02d:%02d.%03d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>((unix_ns / 1000000) % 1000));
+  return buf;
+}
+
+std::string verdictSummary(const traces::RequestRow& r) {
+  std::string out;
+  for (const traces::VerdictRow& v : r.verdicts) {
+    if (v.verdict == "pass" || v.verdict == "skipped") continue;
+    out += (out.empty() ? "" : ",") + v.guardrail + "=" + v.verdict;
+  }
+  return out.empty() ? "-" : out;
+}
+
+const char* orDash(const std::string& s) { return s.empty() ? "-" : s.c_str(); }
+
+void printRequestLine(const traces::RequestRow& r) {
+  std::printf("%s  %-32s  %-12s %-20s %-18s %9.1f %7lld/%-7lld %10.6f  %-10s %s\n", utcTime(r.start_unix_ns).c_str(),
+              r.trace_id.c_str(), orDash(r.route), orDash(r.model), r.status.c_str(),
+              static_cast<double>(r.duration_us) / 1000.0, static_cast<long long>(r.input_tokens),
+              static_cast<long long>(r.output_tokens), r.cost_usd, orDash(r.tenant), verdictSummary(r).c_str());
+}
+
+// A few attributes worth a glance on a span line; the rest are in --json.
+std::string spanNotes(const traces::SpanRow& s) {
+  static const char* kKeys[] = {"gen_ai.request.model", "gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens",
+                                "outrigger.cost_usd", "outrigger.retry_reason", "error.type",
+                                "outrigger.guardrail.verdict", "outrigger.cache.hit"};
+  std::string notes;
+  for (const char* key : kKeys) {
+    std::string needle = std::string("\"") + key + "\":\"";
+    size_t at = s.attributes.find(needle);
+    if (at == std::string::npos) continue;
+    size_t from = at + needle.size();
+    size_t to = s.attributes.find('"', from);
+    if (to == std::string::npos) continue;
+    std::string name = key;
+    if (size_t dot = name.rfind('.'); dot != std::string::npos) name = name.substr(dot + 1);
+    notes += "  " + name + "=" + s.attributes.substr(from, to - from);
+  }
+  return notes;
+}
+
+// The trace as a tree: each request's root span under the span that called it (a caller's
+// span, or a plugin's model call in another request), stage spans under their request.
+void printTree(const traces::TraceDetail& t) {
+  struct Node {
+    std::string id, parent;
+    int64_t start = 0;
+    std::string line;
+  };
+  std::vector<Node> nodes;
+  for (const traces::RequestRow& r : t.requests) {
+    char line[512];
+    std::snprintf(line, sizeof line, "request %s  %s  %.2f ms  %s/%s  tokens %lld/%lld  $%.6f%s%s%s",
+                  r.route.c_str(), r.status.c_str(), static_cast<double>(r.duration_us) / 1000.0, orDash(r.provider),
+                  orDash(r.model), static_cast<long long>(r.input_tokens), static_cast<long long>(r.output_tokens),
+                  r.cost_usd, r.tenant.empty() ? "" : ("  tenant=" + r.tenant).c_str(),
+                  r.message.empty() ? "" : "  ", r.message.c_str());
+    nodes.push_back({r.span_id, r.parent_span_id, r.start_unix_ns, line});
+  }
+  for (const traces::SpanRow& s : t.spans) {
+    char line[512];
+    std::snprintf(line, sizeof line, "%s %s  %s  %.3f ms%s", s.stage.c_str(), s.instance.c_str(), s.outcome.c_str(),
+                  static_cast<double>(s.duration_us) / 1000.0, spanNotes(s).c_str());
+    nodes.push_back({s.span_id, s.parent_span_id, s.start_unix_ns, line});
+  }
+  std::map<std::string, size_t> by_id;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (!nodes[i].id.empty()) by_id.emplace(nodes[i].id, i);
+  }
+  std::multimap<std::string, size_t> children;  // parent id -> child, roots under ""
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const std::string& parent = by_id.count(nodes[i].parent) && nodes[i].parent != nodes[i].id ? nodes[i].parent : "";
+    children.emplace(parent, i);
+  }
+  std::vector<bool> printed(nodes.size(), false);
+  std::function<void(const std::string&, int)> walk = [&](const std::string& parent, int depth) {
+    std::vector<size_t> kids;
+    for (auto [it, end] = children.equal_range(parent); it != end; ++it) kids.push_back(it->second);
+    std::stable_sort(kids.begin(), kids.end(), [&](size_t a, size_t b) { return nodes[a].start < nodes[b].start; });
+    for (size_t k : kids) {
+      if (printed[k]) continue;
+      printed[k] = true;
+      std::printf("%*s%s\n", depth * 2, "", nodes[k].line.c_str());
+      if (!nodes[k].id.empty()) walk(nodes[k].id, depth + 1);
+    }
+  };
+  walk("", 0);
+}
+
+}  // namespace
+
+int listTraces(const Options& opt) {
+  traces::TraceFilter filter;
+  if (!filterOf(opt, "list", &filter)) return 2;
+  traces::Database db = openStore(opt, "list");
+  if (!db) return 1;
+  std::vector<traces::RequestRow> rows;
+  std::string error;
+  if (!traces::listRequests(db.get(), filter, {}, &rows, &error)) {
+    std::fprintf(stderr, "outrigger traces list: %s\n", error.c_str());
+    return 1;
+  }
+  if (opt.json) {
+    std::printf("%s\n", traces::requestsJson(rows).c_str());
+    return 0;
+  }
+  std::printf("%-23s  %-32s  %-12s %-20s %-18s %9s %15s %10s  %-10s %s\n", "START (UTC)", "TRACE", "ROUTE", "MODEL",
+              "STATUS", "MS", "TOKENS IN/OUT", "COST USD", "TENANT", "VERDICTS");
+  for (const traces::RequestRow& r : rows) printRequestLine(r);
+  return 0;
+}
+
+int showTrace(const Options& opt) {
+  traces::Database db = openStore(opt, "show");
+  if (!db) return 1;
+  traces::TraceDetail trace;
+  std::string error;
+  if (!traces::loadTrace(db.get(), opt.trace_id, {}, &trace, &error)) {
+    std::fprintf(stderr, "outrigger traces show: %s\n", error.c_str());
+    return 1;
+  }
+  if (trace.requests.empty()) {
+    std::fprintf(stderr, "outrigger traces show: no trace %s in the store\n", opt.trace_id.c_str());
+    return 1;
+  }
+  if (opt.json) {
+    std::printf("%s\n", traces::traceJson(opt.trace_id, trace).c_str());
+    return 0;
+  }
+  std::printf("trace %s  started %s UTC\n", opt.trace_id.c_str(), utcTime(trace.requests.front().start_unix_ns).c_str());
+  printTree(trace);
+  for (const traces::RequestRow& r : trace.requests) {
+    for (const traces::VerdictRow& v : r.verdicts) {
+      std::printf("verdict %s: %s%s%s\n", v.guardrail.c_str(), v.verdict.c_str(), v.reason.empty() ? "" : " - ",
+                  v.reason.c_str());
+    }
+    if (r.capture == "full") std::printf("answer: %s\n", r.answer.c_str());
+  }
+  for (const traces::FeedbackRow& f : trace.feedback) {
+    std::printf("feedback %s UTC: score %g%s%s\n", utcTime(f.received_unix_ns).c_str(), f.score,
+                f.comment.empty() ? "" : " - ", f.comment.c_str());
+  }
+  return 0;
+}
+
+int traceStats(const Options& opt) {
+  traces::GroupBy by;
+  if (!traces::parseGroupBy(opt.group_by, &by)) {
+    std::fprintf(stderr, "outrigger traces stats: --by %s: use tenant, model, route, provider, user or prompt_version\n",
+                 opt.group_by.c_str());
+    return 2;
+  }
+  traces::TraceFilter filter;
+  if (!filterOf(opt, "stats", &filter)) return 2;
+  traces::Database db = openStore(opt, "stats");
+  if (!db) return 1;
+  std::vector<traces::StatsRow> rows;
+  std::string error;
+  if (!traces::requestStats(db.get(), filter, by, {}, &rows, &error)) {
+    std::fprintf(stderr, "outrigger traces stats: %s\n", error.c_str());
+    return 1;
+  }
+  if (opt.json) {
+    std::printf("%s\n", traces::statsJson(by, rows).c_str());
+    return 0;
+  }
+  std::printf("%-24s %9s %7s %9s %9s %9s %9s %12s %12s %12s\n", traces::groupByName(by), "REQUESTS", "ERR%",
+              "REFUSAL%", "P50 MS", "P95 MS", "P99 MS", "IN TOKENS", "OUT TOKENS", "COST USD");
+  for (const traces::StatsRow& r : rows) {
+    double n = r.requests ? static_cast<double>(r.requests) : 1;
+    std::printf("%-24s %9llu %7.2f %9.2f %9.2f %9.2f %9.2f %12llu %12llu %12.6f\n", r.key.empty() ? "-" : r.key.c_str(),
+                static_cast<unsigned long long>(r.requests), 100.0 * static_cast<double>(r.errors) / n,
+                100.0 * static_cast<double>(r.refusals) / n, r.p50_ms, r.p95_ms, r.p99_ms,
+                static_cast<unsigned long long>(r.input_tokens), static_cast<unsigned long long>(r.output_tokens),
+                r.cost_usd);
+  }
+  return 0;
+}
+
+}  // namespace outrigger::cli

@@ -1,0 +1,235 @@
+#include "http/admin_traces.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <map>
+
+#include "http/reply.h"
+#include "traces/trace_json.h"
+#include "traces/trace_query.h"
+#include "traces/trace_store.h"
+
+namespace outrigger::http {
+namespace {
+
+constexpr uint32_t kQueryTimeoutMs = 3000;
+constexpr uint32_t kMaxListLimit = 1000;
+
+enum class Endpoint { kList, kStats, kTrace };
+
+// One query on its way through the thread pool. The request may go away meanwhile (the client
+// closed the connection): its pool then disposes the guard, which clears `req`.
+struct TraceJob {
+  struct Guard {
+    TraceJob* job;
+  };
+  uv_work_t work;
+  h2o_req_t* req = nullptr;
+  Guard* guard = nullptr;
+  Endpoint endpoint = Endpoint::kList;
+  std::string store_path;
+  std::string trace_id;
+  traces::TraceFilter filter;
+  traces::GroupBy by = traces::GroupBy::kNone;
+  // The answer, filled on the pool thread.
+  int status = 200;
+  std::string body;
+};
+
+void onRequestDisposed(void* p) {
+  auto* guard = static_cast<TraceJob::Guard*>(p);
+  if (guard->job) guard->job->req = nullptr, guard->job->guard = nullptr;
+}
+
+int hexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// application/x-www-form-urlencoded: '+' is a space, %XX a byte. False on a broken escape.
+bool decodeComponent(std::string_view in, std::string* out) {
+  out->clear();
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '+') {
+      *out += ' ';
+    } else if (in[i] == '%') {
+      int hi = i + 1 < in.size() ? hexValue(in[i + 1]) : -1;
+      int lo = i + 2 < in.size() ? hexValue(in[i + 2]) : -1;
+      if (hi < 0 || lo < 0) return false;
+      *out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else {
+      *out += in[i];
+    }
+  }
+  return true;
+}
+
+bool parseQuery(std::string_view query, std::map<std::string, std::string>* out, std::string* error) {
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    size_t eq = pair.find('=');
+    std::string key, value;
+    if (!decodeComponent(pair.substr(0, eq), &key) ||
+        !decodeComponent(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1), &value)) {
+      *error = "a query parameter has a broken %-escape";
+      return false;
+    }
+    (*out)[key] = value;
+  }
+  return true;
+}
+
+// Fills the job's filter (and grouping) from the query; false with a message for a 400.
+bool readParameters(const std::map<std::string, std::string>& params, TraceJob* job, std::string* error) {
+  traces::TraceFilter& f = job->filter;
+  std::map<std::string, std::string*> text = {
+      {"route", &f.route},       {"tenant", &f.tenant},     {"user", &f.user},
+      {"session", &f.session},   {"model", &f.model},       {"provider", &f.provider},
+      {"status", &f.status},     {"verdict", &f.verdict},   {"prompt_id", &f.prompt_id},
+      {"prompt_version", &f.prompt_version}, {"trace_id", &f.trace_id}};
+  int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                    std::chrono::system_clock::now().time_since_epoch()).count();
+  static const std::string kVerdicts[] = {"pass", "flag", "deny", "rewrite", "skipped", "error"};
+  for (const auto& [key, value] : params) {
+    if (key == "verdict" && std::find(std::begin(kVerdicts), std::end(kVerdicts), value) == std::end(kVerdicts)) {
+      *error = "verdict=" + value + ": use pass, flag, deny, rewrite, skipped or error";
+      return false;
+    }
+    if (auto it = text.find(key); it != text.end()) {
+      *it->second = value;
+    } else if (key == "since" || key == "until") {
+      if (!traces::parseTimeBound(value, now, key == "since" ? &f.since_unix_ns : &f.until_unix_ns)) {
+        *error = key + "=" + value + ": use 15m, 2h, 7d, Unix seconds or 2026-12-03T01:00:00Z";
+        return false;
+      }
+    } else if (key == "limit" && job->endpoint == Endpoint::kList) {
+      char* end = nullptr;
+      unsigned long n = std::strtoul(value.c_str(), &end, 10);
+      if (value.empty() || *end != '\0' || n == 0 || n > kMaxListLimit) {
+        *error = "limit must be 1.." + std::to_string(kMaxListLimit);
+        return false;
+      }
+      f.limit = static_cast<uint32_t>(n);
+    } else if (key == "by" && job->endpoint == Endpoint::kStats) {
+      if (!traces::parseGroupBy(value, &job->by)) {
+        *error = "by=" + value + ": use tenant, model, route, provider, user or prompt_version";
+        return false;
+      }
+    } else {
+      *error = "unknown query parameter " + key;
+      return false;
+    }
+  }
+  return true;
+}
+
+void runQuery(uv_work_t* work) {
+  auto* job = static_cast<TraceJob*>(work->data);
+  std::string error;
+  traces::Database db = traces::openStoreForReading(job->store_path, &error);
+  if (!db) {
+    job->status = 503;
+    job->body = traces::errorJson("trace_store_unavailable", error);
+    return;
+  }
+  traces::QueryLimits limits{kQueryTimeoutMs};
+  bool ok = false;
+  switch (job->endpoint) {
+    case Endpoint::kList: {
+      std::vector<traces::RequestRow> rows;
+      ok = traces::listRequests(db.get(), job->filter, limits, &rows, &error);
+      if (ok) job->body = traces::requestsJson(rows);
+      break;
+    }
+    case Endpoint::kStats: {
+      std::vector<traces::StatsRow> rows;
+      ok = traces::requestStats(db.get(), job->filter, job->by, limits, &rows, &error);
+      if (ok) job->body = traces::statsJson(job->by, rows);
+      break;
+    }
+    case Endpoint::kTrace: {
+      traces::TraceDetail trace;
+      ok = traces::loadTrace(db.get(), job->trace_id, limits, &trace, &error);
+      if (ok && trace.requests.empty()) {
+        job->status = 404;
+        job->body = traces::errorJson("not_found", "no trace " + job->trace_id + " in the store");
+        return;
+      }
+      if (ok) job->body = traces::traceJson(job->trace_id, trace);
+      break;
+    }
+  }
+  if (!ok) {
+    job->status = 503;
+    job->body = traces::errorJson("query_failed", error);
+  }
+}
+
+const char* reasonOf(int status) {
+  switch (status) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    default: return "Service Unavailable";
+  }
+}
+
+void answerQuery(uv_work_t* work, int) {
+  auto* job = static_cast<TraceJob*>(work->data);
+  if (job->req) {
+    job->guard->job = nullptr;
+    sendWhole(job->req, job->status, reasonOf(job->status), "application/json", job->body);
+  }
+  delete job;
+}
+
+}  // namespace
+
+bool AdminTraces::serve(h2o_req_t* req, std::string_view path) {
+  if (path != "/traces" && path.rfind("/traces/", 0) != 0) return false;
+  auto job = std::make_unique<TraceJob>();
+  if (path == "/traces") {
+    job->endpoint = Endpoint::kList;
+  } else if (path == "/traces/stats") {
+    job->endpoint = Endpoint::kStats;
+  } else {
+    job->endpoint = Endpoint::kTrace;
+    job->trace_id = std::string(path.substr(8));
+    if (job->trace_id.empty() || job->trace_id.find('/') != std::string::npos) return false;
+  }
+  std::string_view full = view(req->path);
+  std::string_view query = req->query_at == SIZE_MAX ? std::string_view() : full.substr(req->query_at + 1);
+  std::map<std::string, std::string> params;
+  std::string error;
+  if (!parseQuery(query, &params, &error) || !readParameters(params, job.get(), &error)) {
+    sendWhole(req, 400, "Bad Request", "application/json", traces::errorJson("invalid_request", error));
+    return true;
+  }
+  job->store_path = store_path_ ? store_path_() : std::string();
+  if (job->store_path.empty()) {
+    sendWhole(req, 404, "Not Found", "application/json",
+              traces::errorJson("no_trace_store", "the config has no exporter.sqlite instance"));
+    return true;
+  }
+  job->req = req;
+  job->guard = static_cast<TraceJob::Guard*>(h2o_mem_alloc_shared(&req->pool, sizeof(TraceJob::Guard), &onRequestDisposed));
+  job->guard->job = job.get();
+  job->work.data = job.get();
+  if (uv_queue_work(loop_, &job->work, &runQuery, &answerQuery) != 0) {
+    job->guard->job = nullptr;
+    sendWhole(req, 503, "Service Unavailable", "application/json",
+              traces::errorJson("query_failed", "the query could not be queued"));
+    return true;
+  }
+  job.release();  // answerQuery frees it
+  return true;
+}
+
+}  // namespace outrigger::http

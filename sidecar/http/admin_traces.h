@@ -1,0 +1,33 @@
+// The admin server's trace store queries, the JSON twins of `outrigger traces`:
+//   GET /traces?route=&tenant=&user=&session=&model=&provider=&status=&verdict=&prompt_id=
+//               &prompt_version=&since=&until=&limit=      the newest requests, newest first
+//   GET /traces/stats?by=tenant|model|route|provider|user|prompt_version&<the same filters>
+//   GET /traces/<trace id>                                  one trace: requests, spans, feedback
+//
+// Queries run on libuv's thread pool, never on the admin loop, so probes keep answering while a
+// large store is read; each is interrupted after a few seconds (a 503 that says to narrow it).
+#pragma once
+
+#include <h2o.h>
+#include <uv.h>
+
+#include <functional>
+#include <string>
+
+namespace outrigger::http {
+
+class AdminTraces {
+ public:
+  // `store_path`: [admin loop] the trace store the current config writes ("" when none).
+  AdminTraces(uv_loop_t* loop, std::function<std::string()> store_path)
+      : loop_(loop), store_path_(std::move(store_path)) {}
+
+  // True when `path` is one of the endpoints above; the answer follows, now or later.
+  bool serve(h2o_req_t* req, std::string_view path);
+
+ private:
+  uv_loop_t* loop_;
+  std::function<std::string()> store_path_;
+};
+
+}  // namespace outrigger::http

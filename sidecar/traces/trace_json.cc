@@ -1,0 +1,189 @@
+#include "traces/trace_json.h"
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+namespace outrigger::traces {
+namespace {
+
+using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+
+void str(JsonWriter& w, const char* key, std::string_view v) {
+  w.Key(key);
+  w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
+}
+
+// A column that holds JSON text goes in as JSON, not as a string; text that does not parse
+// (a store written by hand) goes in as a string.
+void raw(JsonWriter& w, const char* key, const std::string& json, const char* empty) {
+  w.Key(key);
+  const std::string& text = json.empty() ? std::string(empty) : json;
+  rapidjson::Document d;
+  if (d.Parse(text.c_str(), text.size()).HasParseError()) {
+    w.String(text.c_str(), static_cast<rapidjson::SizeType>(text.size()));
+    return;
+  }
+  w.RawValue(text.c_str(), text.size(), d.GetType());
+}
+
+void request(JsonWriter& w, const RequestRow& r) {
+  str(w, "trace_id", r.trace_id);
+  str(w, "span_id", r.span_id);
+  str(w, "parent_span_id", r.parent_span_id);
+  w.Key("start_unix_ns"), w.Int64(r.start_unix_ns);
+  w.Key("duration_ms"), w.Double(static_cast<double>(r.duration_us) / 1000.0);
+  w.Key("time_to_first_chunk_ms"), w.Double(static_cast<double>(r.first_chunk_us) / 1000.0);
+  str(w, "route", r.route);
+  str(w, "provider", r.provider);
+  str(w, "model", r.model);
+  str(w, "status", r.status);
+  str(w, "origin", r.origin);
+  str(w, "message", r.message);
+  str(w, "finish_reason", r.finish_reason);
+  w.Key("stream"), w.Bool(r.stream);
+  w.Key("cache_hit"), w.Bool(r.cache_hit);
+  str(w, "tenant", r.tenant);
+  str(w, "user", r.user);
+  str(w, "session", r.session);
+  str(w, "request_id", r.request_id);
+  str(w, "prompt_id", r.prompt_id);
+  str(w, "prompt_version", r.prompt_version);
+  raw(w, "tags", r.tags, "{}");
+  w.Key("usage");
+  w.StartObject();
+  w.Key("input_tokens"), w.Int64(r.input_tokens);
+  w.Key("output_tokens"), w.Int64(r.output_tokens);
+  w.Key("cached_tokens"), w.Int64(r.cached_tokens);
+  w.Key("reasoning_tokens"), w.Int64(r.reasoning_tokens);
+  w.Key("cache_write_tokens"), w.Int64(r.cache_write_tokens);
+  w.EndObject();
+  w.Key("cost_usd"), w.Double(r.cost_usd);
+  if (r.cost_unpriced) w.Key("cost_unpriced"), w.Bool(true);
+  w.Key("verdicts");
+  w.StartArray();
+  for (const VerdictRow& v : r.verdicts) {
+    w.StartObject();
+    str(w, "guardrail", v.guardrail);
+    str(w, "verdict", v.verdict);
+    str(w, "reason", v.reason);
+    w.EndObject();
+  }
+  w.EndArray();
+}
+
+}  // namespace
+
+std::string requestsJson(const std::vector<RequestRow>& rows) {
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  w.Key("requests");
+  w.StartArray();
+  for (const RequestRow& r : rows) {
+    w.StartObject();
+    request(w, r);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return {buf.GetString(), buf.GetSize()};
+}
+
+std::string traceJson(std::string_view trace_id, const TraceDetail& trace) {
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  str(w, "trace_id", trace_id);
+  w.Key("requests");
+  w.StartArray();
+  for (const RequestRow& r : trace.requests) {
+    w.StartObject();
+    request(w, r);
+    w.Key("spans");
+    w.StartArray();
+    for (const SpanRow& s : trace.spans) {
+      if (s.request != r.id) continue;
+      w.StartObject();
+      str(w, "span_id", s.span_id);
+      str(w, "parent_span_id", s.parent_span_id);
+      str(w, "stage", s.stage);
+      str(w, "instance", s.instance);
+      str(w, "outcome", s.outcome);
+      w.Key("start_unix_ns"), w.Int64(s.start_unix_ns);
+      w.Key("duration_ms"), w.Double(static_cast<double>(s.duration_us) / 1000.0);
+      raw(w, "attributes", s.attributes, "{}");
+      w.EndObject();
+    }
+    w.EndArray();
+    str(w, "capture", r.capture);
+    if (!r.prompt.empty()) raw(w, "prompt", r.prompt, "[]");
+    if (r.capture == "full") str(w, "answer", r.answer);
+    if (!r.answer_tool_calls.empty()) raw(w, "answer_tool_calls", r.answer_tool_calls, "[]");
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("feedback");
+  w.StartArray();
+  for (const FeedbackRow& f : trace.feedback) {
+    w.StartObject();
+    w.Key("score"), w.Double(f.score);
+    str(w, "comment", f.comment);
+    w.Key("received_unix_ns"), w.Int64(f.received_unix_ns);
+    str(w, "tenant", f.tenant);
+    str(w, "user", f.user);
+    str(w, "session", f.session);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return {buf.GetString(), buf.GetSize()};
+}
+
+std::string statsJson(GroupBy by, const std::vector<StatsRow>& rows) {
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  str(w, "by", groupByName(by));
+  w.Key("groups");
+  w.StartArray();
+  for (const StatsRow& r : rows) {
+    double n = r.requests ? static_cast<double>(r.requests) : 1.0;
+    w.StartObject();
+    str(w, "key", r.key);
+    w.Key("requests"), w.Uint64(r.requests);
+    w.Key("errors"), w.Uint64(r.errors);
+    w.Key("error_rate"), w.Double(static_cast<double>(r.errors) / n);
+    w.Key("refusals"), w.Uint64(r.refusals);
+    w.Key("refusal_rate"), w.Double(static_cast<double>(r.refusals) / n);
+    w.Key("cache_hits"), w.Uint64(r.cache_hits);
+    w.Key("latency_ms");
+    w.StartObject();
+    w.Key("p50"), w.Double(r.p50_ms);
+    w.Key("p95"), w.Double(r.p95_ms);
+    w.Key("p99"), w.Double(r.p99_ms);
+    w.EndObject();
+    w.Key("input_tokens"), w.Uint64(r.input_tokens);
+    w.Key("output_tokens"), w.Uint64(r.output_tokens);
+    w.Key("cost_usd"), w.Double(r.cost_usd);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return {buf.GetString(), buf.GetSize()};
+}
+
+std::string errorJson(std::string_view type, std::string_view message) {
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  w.Key("error");
+  w.StartObject();
+  str(w, "message", message);
+  str(w, "type", type);
+  w.EndObject();
+  w.EndObject();
+  return {buf.GetString(), buf.GetSize()};
+}
+
+}  // namespace outrigger::traces

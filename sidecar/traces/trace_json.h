@@ -1,0 +1,24 @@
+// The trace store's query results as JSON: the admin server's /traces answers and
+// `outrigger traces --json` print the same documents.
+//
+//   list:  {"requests": [request...]}
+//   trace: {"trace_id": ..., "requests": [request + "spans": [...] + content], "feedback": [...]}
+//   stats: {"by": "tenant", "groups": [{"key", "requests", "errors", "error_rate", "refusals",
+//           "refusal_rate", "cache_hits", "latency_ms": {"p50","p95","p99"}, "input_tokens",
+//           "output_tokens", "cost_usd"}]}
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "traces/trace_query.h"
+
+namespace outrigger::traces {
+
+std::string requestsJson(const std::vector<RequestRow>& rows);
+std::string traceJson(std::string_view trace_id, const TraceDetail& trace);
+std::string statsJson(GroupBy by, const std::vector<StatsRow>& rows);
+// {"error": {"message": ..., "type": ...}}, the admin server's error body.
+std::string errorJson(std::string_view type, std::string_view message);
+
+}  // namespace outrigger::traces

@@ -1,0 +1,402 @@
+#include "traces/trace_query.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <map>
+#include <variant>
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+namespace outrigger::traces {
+namespace {
+
+using Value = std::variant<std::string, int64_t>;
+
+// A WHERE clause over `requests AS r` and the values it binds, in order.
+struct Where {
+  std::string sql;
+  std::vector<Value> values;
+
+  void add(const std::string& condition, Value v) {
+    sql += sql.empty() ? " WHERE " : " AND ";
+    sql += condition;
+    values.push_back(std::move(v));
+  }
+  void addText(const char* column, const std::string& v) {
+    if (!v.empty()) add(std::string("r.") + column + " = ?" + std::to_string(values.size() + 1), v);
+  }
+  void bind(Statement& s, int from = 1) const {
+    for (size_t i = 0; i < values.size(); ++i) {
+      int at = from + static_cast<int>(i);
+      if (const auto* t = std::get_if<std::string>(&values[i])) s.text(at, *t);
+      else s.integer(at, std::get<int64_t>(values[i]));
+    }
+  }
+};
+
+// The bit exporter.sqlite sets in verdict_flags for a verdict (the wire Verdict's value).
+int verdictBit(const std::string& name) {
+  static const char* kNames[] = {"pass", "flag", "deny", "rewrite", "skipped", "error"};
+  for (int i = 0; i < 6; ++i) {
+    if (name == kNames[i]) return i;
+  }
+  return -1;
+}
+
+// False (with the reason) for a filter no query could answer.
+bool validFilter(const TraceFilter& f, std::string* error) {
+  if (!f.verdict.empty() && verdictBit(f.verdict) < 0) {
+    *error = "unknown verdict " + f.verdict + " (pass, flag, deny, rewrite, skipped, error)";
+    return false;
+  }
+  return true;
+}
+
+Where whereOf(const TraceFilter& f) {
+  Where w;
+  w.addText("trace_id", f.trace_id);
+  w.addText("route", f.route);
+  w.addText("tenant", f.tenant);
+  w.addText("user", f.user);
+  w.addText("session", f.session);
+  w.addText("model", f.model);
+  w.addText("provider", f.provider);
+  w.addText("prompt_id", f.prompt_id);
+  w.addText("prompt_version", f.prompt_version);
+  if (f.status == "error" || f.status == "ERROR") {
+    w.add("r.status <> ?" + std::to_string(w.values.size() + 1), std::string("OK"));
+  } else if (!f.status.empty()) {
+    std::string upper = f.status;
+    std::transform(upper.begin(), upper.end(), upper.begin(), [](unsigned char c) { return std::toupper(c); });
+    w.add("r.status = ?" + std::to_string(w.values.size() + 1), upper);
+  }
+  if (!f.verdict.empty()) {
+    w.add("(r.verdict_flags & ?" + std::to_string(w.values.size() + 1) + ") <> 0", int64_t{1} << verdictBit(f.verdict));
+  }
+  if (f.since_unix_ns) w.add("r.start_unix_ns >= ?" + std::to_string(w.values.size() + 1), f.since_unix_ns);
+  if (f.until_unix_ns) w.add("r.start_unix_ns < ?" + std::to_string(w.values.size() + 1), f.until_unix_ns);
+  return w;
+}
+
+// Interrupts a query that runs past its deadline (sqlite3_progress_handler).
+class QueryDeadline {
+ public:
+  QueryDeadline(sqlite3* db, const QueryLimits& limits) : db_(db) {
+    if (limits.timeout_ms == 0) return;
+    deadline_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(limits.timeout_ms);
+    sqlite3_progress_handler(db_, 10000, &QueryDeadline::check, this);
+    armed_ = true;
+  }
+  ~QueryDeadline() {
+    if (armed_) sqlite3_progress_handler(db_, 0, nullptr, nullptr);
+  }
+  // The error for a failed step: says so when it was the deadline.
+  std::string error(const char* what) const {
+    if (expired_) return std::string(what) + ": the query ran too long; narrow the filter (route, tenant, --since)";
+    return std::string(what) + ": " + sqlite3_errmsg(db_);
+  }
+
+ private:
+  static int check(void* self) {
+    auto* d = static_cast<QueryDeadline*>(self);
+    if (std::chrono::steady_clock::now() < d->deadline_) return 0;
+    d->expired_ = true;
+    return 1;
+  }
+  sqlite3* db_;
+  std::chrono::steady_clock::time_point deadline_;
+  bool armed_ = false;
+  bool expired_ = false;
+};
+
+constexpr char kRequestColumns[] =
+    "r.id, r.trace_id, r.span_id, r.parent_span_id, r.start_unix_ns, r.duration_us, r.first_chunk_us, r.route,"
+    " r.provider, r.model, r.status, r.origin, r.message, r.finish_reason, r.stream, r.cache_hit, r.tenant, r.user,"
+    " r.session, r.request_id, r.prompt_id, r.prompt_version, r.tags, r.input_tokens, r.output_tokens,"
+    " r.cached_tokens, r.reasoning_tokens, r.cache_write_tokens, r.cost_usd, r.cost_unpriced, r.verdicts,"
+    " r.capture, coalesce(r.prompt, ''), coalesce(r.answer, ''), coalesce(r.answer_tool_calls, ''), r.spans";
+
+std::string member(const rapidjson::Value& o, const char* key) {
+  auto it = o.FindMember(key);
+  return it != o.MemberEnd() && it->value.IsString() ? std::string(it->value.GetString(), it->value.GetStringLength())
+                                                     : std::string();
+}
+
+int64_t memberInt(const rapidjson::Value& o, const char* key) {
+  auto it = o.FindMember(key);
+  return it != o.MemberEnd() && it->value.IsInt64() ? it->value.GetInt64() : 0;
+}
+
+// The request's verdicts column (a JSON array of {guardrail, verdict, reason}).
+void readVerdicts(const std::string& json, RequestRow* r) {
+  rapidjson::Document d;
+  if (d.Parse(json.c_str(), json.size()).HasParseError() || !d.IsArray()) return;
+  for (const auto& v : d.GetArray()) {
+    if (v.IsObject()) r->verdicts.push_back({r->id, member(v, "guardrail"), member(v, "verdict"), member(v, "reason")});
+  }
+}
+
+// The request's spans column: a compact JSON array (exporter.sqlite's writeSpans) whose
+// starts are offsets from the request's and whose parent is the request's own span unless named.
+// Each span's attributes stay JSON text.
+void readSpans(const std::string& json, const RequestRow& r, std::vector<SpanRow>* out) {
+  rapidjson::Document d;
+  if (d.Parse(json.c_str(), json.size()).HasParseError() || !d.IsArray()) return;
+  for (const auto& v : d.GetArray()) {
+    if (!v.IsObject()) continue;
+    std::string parent = member(v, "parent");
+    SpanRow s{r.id, member(v, "id"), parent.empty() ? r.span_id : parent, member(v, "stage"), member(v, "instance"),
+              member(v, "outcome"), r.start_unix_ns + memberInt(v, "at_ns"), memberInt(v, "us"), "{}"};
+    if (auto it = v.FindMember("attrs"); it != v.MemberEnd() && it->value.IsObject()) {
+      rapidjson::StringBuffer buf;
+      rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+      it->value.Accept(w);
+      s.attributes.assign(buf.GetString(), buf.GetSize());
+    }
+    out->push_back(std::move(s));
+  }
+}
+
+RequestRow readRequest(const Statement& s, bool content, std::vector<SpanRow>* spans = nullptr) {
+  RequestRow r;
+  int c = 0;
+  r.id = s.columnInt(c++);
+  r.trace_id = s.columnText(c++);
+  r.span_id = s.columnText(c++);
+  r.parent_span_id = s.columnText(c++);
+  r.start_unix_ns = s.columnInt(c++);
+  r.duration_us = s.columnInt(c++);
+  r.first_chunk_us = s.columnInt(c++);
+  r.route = s.columnText(c++);
+  r.provider = s.columnText(c++);
+  r.model = s.columnText(c++);
+  r.status = s.columnText(c++);
+  r.origin = s.columnText(c++);
+  r.message = s.columnText(c++);
+  r.finish_reason = s.columnText(c++);
+  r.stream = s.columnInt(c++) != 0;
+  r.cache_hit = s.columnInt(c++) != 0;
+  r.tenant = s.columnText(c++);
+  r.user = s.columnText(c++);
+  r.session = s.columnText(c++);
+  r.request_id = s.columnText(c++);
+  r.prompt_id = s.columnText(c++);
+  r.prompt_version = s.columnText(c++);
+  r.tags = s.columnText(c++);
+  r.input_tokens = s.columnInt(c++);
+  r.output_tokens = s.columnInt(c++);
+  r.cached_tokens = s.columnInt(c++);
+  r.reasoning_tokens = s.columnInt(c++);
+  r.cache_write_tokens = s.columnInt(c++);
+  r.cost_usd = s.columnReal(c++);
+  r.cost_unpriced = s.columnInt(c++) != 0;
+  readVerdicts(s.columnText(c++), &r);
+  if (content) {
+    r.capture = s.columnText(c++);
+    r.prompt = s.columnText(c++);
+    r.answer = s.columnText(c++);
+    r.answer_tool_calls = s.columnText(c++);
+  }
+  if (spans) readSpans(s.columnText(c + (content ? 0 : 4)), r, spans);
+  return r;
+}
+
+bool isRefusal(const std::string& finish_reason) {
+  return finish_reason == "content_filter" || finish_reason == "refusal";
+}
+
+double nearestRank(const std::vector<int64_t>& sorted_us, double p) {
+  if (sorted_us.empty()) return 0;
+  size_t rank = static_cast<size_t>(std::ceil(p * static_cast<double>(sorted_us.size())));
+  return static_cast<double>(sorted_us[std::min(sorted_us.size(), std::max<size_t>(rank, 1)) - 1]) / 1000.0;
+}
+
+const char* groupColumn(GroupBy by) {
+  switch (by) {
+    case GroupBy::kTenant: return "r.tenant";
+    case GroupBy::kModel: return "r.model";
+    case GroupBy::kRoute: return "r.route";
+    case GroupBy::kProvider: return "r.provider";
+    case GroupBy::kUser: return "r.user";
+    case GroupBy::kPromptVersion: return "CASE WHEN r.prompt_id = '' THEN '' ELSE r.prompt_id || '@' || r.prompt_version END";
+    case GroupBy::kNone: break;
+  }
+  return "''";
+}
+
+}  // namespace
+
+bool parseGroupBy(std::string_view name, GroupBy* out) {
+  static const std::pair<std::string_view, GroupBy> kNames[] = {
+      {"", GroupBy::kNone},         {"all", GroupBy::kNone},       {"tenant", GroupBy::kTenant},
+      {"model", GroupBy::kModel},   {"route", GroupBy::kRoute},    {"provider", GroupBy::kProvider},
+      {"user", GroupBy::kUser},     {"prompt_version", GroupBy::kPromptVersion}};
+  for (const auto& [n, by] : kNames) {
+    if (n == name) {
+      *out = by;
+      return true;
+    }
+  }
+  return false;
+}
+
+const char* groupByName(GroupBy by) {
+  switch (by) {
+    case GroupBy::kTenant: return "tenant";
+    case GroupBy::kModel: return "model";
+    case GroupBy::kRoute: return "route";
+    case GroupBy::kProvider: return "provider";
+    case GroupBy::kUser: return "user";
+    case GroupBy::kPromptVersion: return "prompt_version";
+    case GroupBy::kNone: break;
+  }
+  return "all";
+}
+
+bool listRequests(sqlite3* db, const TraceFilter& filter, const QueryLimits& limits, std::vector<RequestRow>* out,
+                  std::string* error) {
+  if (!validFilter(filter, error)) return false;
+  QueryDeadline deadline(db, limits);
+  Where w = whereOf(filter);
+  std::string sql = std::string("SELECT ") + kRequestColumns + " FROM requests r" + w.sql +
+                    " ORDER BY r.start_unix_ns DESC, r.id DESC LIMIT ?" + std::to_string(w.values.size() + 1);
+  Statement s(db, sql);
+  if (!s.ok()) {
+    *error = deadline.error("list");
+    return false;
+  }
+  w.bind(s);
+  s.integer(static_cast<int>(w.values.size() + 1), filter.limit ? filter.limit : 50);
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) out->push_back(readRequest(s, false));
+  if (rc != SQLITE_DONE) {
+    *error = deadline.error("list");
+    return false;
+  }
+  return true;
+}
+
+bool loadTrace(sqlite3* db, std::string_view trace_id, const QueryLimits& limits, TraceDetail* out,
+               std::string* error) {
+  QueryDeadline deadline(db, limits);
+  Statement s(db, std::string("SELECT ") + kRequestColumns +
+                      " FROM requests r WHERE r.trace_id = ?1 ORDER BY r.start_unix_ns, r.id");
+  if (!s.ok()) {
+    *error = deadline.error("trace");
+    return false;
+  }
+  s.text(1, trace_id);
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) out->requests.push_back(readRequest(s, true, &out->spans));
+  if (rc != SQLITE_DONE) {
+    *error = deadline.error("trace");
+    return false;
+  }
+  Statement fb(db,
+               "SELECT trace_id, score, comment, received_unix_ns, tenant, user, session FROM feedback"
+               " WHERE trace_id = ?1 ORDER BY received_unix_ns, id");
+  if (!fb.ok()) {
+    *error = deadline.error("feedback");
+    return false;
+  }
+  fb.text(1, trace_id);
+  while ((rc = fb.step()) == SQLITE_ROW) {
+    out->feedback.push_back({fb.columnText(0), fb.columnReal(1), fb.columnText(2), fb.columnInt(3), fb.columnText(4),
+                             fb.columnText(5), fb.columnText(6)});
+  }
+  if (rc != SQLITE_DONE) {
+    *error = deadline.error("feedback");
+    return false;
+  }
+  return true;
+}
+
+bool requestStats(sqlite3* db, const TraceFilter& filter, GroupBy by, const QueryLimits& limits,
+                  std::vector<StatsRow>* out, std::string* error) {
+  if (!validFilter(filter, error)) return false;
+  QueryDeadline deadline(db, limits);
+  Where w = whereOf(filter);
+  // Rows come sorted by group, then latency, so each group's percentiles read off its run.
+  std::string sql = std::string("SELECT ") + groupColumn(by) +
+                    " AS k, r.duration_us, r.status, r.finish_reason, r.cache_hit, r.input_tokens, r.output_tokens,"
+                    " r.cost_usd FROM requests r" + w.sql + " ORDER BY k, r.duration_us";
+  Statement s(db, sql);
+  if (!s.ok()) {
+    *error = deadline.error("stats");
+    return false;
+  }
+  w.bind(s);
+  std::vector<int64_t> latencies;
+  auto close = [&] {
+    if (out->empty() || latencies.empty()) return;
+    StatsRow& row = out->back();
+    row.p50_ms = nearestRank(latencies, 0.50);
+    row.p95_ms = nearestRank(latencies, 0.95);
+    row.p99_ms = nearestRank(latencies, 0.99);
+    latencies.clear();
+  };
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) {
+    std::string key = s.columnText(0);
+    if (out->empty() || out->back().key != key) {
+      close();
+      out->push_back(StatsRow{key});
+    }
+    StatsRow& row = out->back();
+    latencies.push_back(s.columnInt(1));
+    ++row.requests;
+    if (s.columnText(2) != "OK") ++row.errors;
+    if (isRefusal(s.columnText(3))) ++row.refusals;
+    if (s.columnInt(4)) ++row.cache_hits;
+    row.input_tokens += static_cast<uint64_t>(s.columnInt(5));
+    row.output_tokens += static_cast<uint64_t>(s.columnInt(6));
+    row.cost_usd += s.columnReal(7);
+  }
+  close();
+  if (rc != SQLITE_DONE) {
+    *error = deadline.error("stats");
+    return false;
+  }
+  std::stable_sort(out->begin(), out->end(), [](const StatsRow& a, const StatsRow& b) { return a.requests > b.requests; });
+  return true;
+}
+
+bool parseTimeBound(std::string_view text, int64_t now_unix_ns, int64_t* out) {
+  if (text.empty()) return false;
+  std::string t(text);
+  char* end = nullptr;
+  double number = std::strtod(t.c_str(), &end);
+  if (end != t.c_str() && *end != '\0' && end[1] == '\0' && number >= 0) {
+    static const std::pair<char, double> kUnits[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}, {'w', 604800}};
+    for (const auto& [unit, seconds] : kUnits) {
+      if (*end == unit) {
+        *out = now_unix_ns - static_cast<int64_t>(number * seconds * 1e9);
+        return true;
+      }
+    }
+    return false;
+  }
+  if (end != t.c_str() && *end == '\0') {  // Unix seconds
+    *out = static_cast<int64_t>(number * 1e9);
+    return true;
+  }
+  std::tm tm{};
+  int consumed = 0;
+  if (std::sscanf(t.c_str(), "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                  &tm.tm_min, &tm.tm_sec, &consumed) == 6 &&
+      static_cast<size_t>(consumed) == t.size()) {
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    *out = static_cast<int64_t>(timegm(&tm)) * 1000000000;
+    return true;
+  }
+  return false;
+}
+
+}  // namespace outrigger::traces

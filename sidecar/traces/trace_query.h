@@ -1,0 +1,99 @@
+// Queries over the trace store: list requests by filter, load one trace whole, and statistics
+// grouped by tenant, model, route, provider, user or prompt version. The CLI (`outrigger
+// traces`) and the admin server (/traces) both answer with these, so they always agree.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "traces/sqlite_statement.h"
+
+namespace outrigger::traces {
+
+// Every field left empty (or 0) matches everything.
+struct TraceFilter {
+  std::string trace_id, route, tenant, user, session, model, provider, prompt_id, prompt_version;
+  std::string status;   // a code name (OK, UNAVAILABLE ...) or "error": anything but OK
+  std::string verdict;  // some guardrail gave this verdict (pass, flag, deny, rewrite, error ...)
+  int64_t since_unix_ns = 0, until_unix_ns = 0;  // the request started in [since, until)
+  uint32_t limit = 50;                           // list only: the newest this many
+};
+
+struct VerdictRow {
+  int64_t request = 0;
+  std::string guardrail, verdict, reason;
+};
+
+struct RequestRow {
+  int64_t id = 0;
+  std::string trace_id, span_id, parent_span_id;
+  int64_t start_unix_ns = 0, duration_us = 0, first_chunk_us = 0;
+  std::string route, provider, model, status, origin, message, finish_reason;
+  bool stream = false, cache_hit = false;
+  std::string tenant, user, session, request_id, prompt_id, prompt_version;
+  std::string tags;  // a JSON object
+  int64_t input_tokens = 0, output_tokens = 0, cached_tokens = 0, reasoning_tokens = 0, cache_write_tokens = 0;
+  double cost_usd = 0;
+  bool cost_unpriced = false;
+  std::vector<VerdictRow> verdicts;
+  // Filled by loadTrace only: what the route captured (prompt and answer_tool_calls are JSON).
+  std::string capture, prompt, answer, answer_tool_calls;
+};
+
+struct SpanRow {
+  int64_t request = 0;
+  std::string span_id, parent_span_id, stage, instance, outcome;
+  int64_t start_unix_ns = 0, duration_us = 0;
+  std::string attributes;  // a JSON object of strings
+};
+
+struct FeedbackRow {
+  std::string trace_id;
+  double score = 0;
+  std::string comment;
+  int64_t received_unix_ns = 0;
+  std::string tenant, user, session;
+};
+
+struct TraceDetail {
+  std::vector<RequestRow> requests;  // every request of the trace, oldest first
+  std::vector<SpanRow> spans;        // of all of them, by request then start
+  std::vector<FeedbackRow> feedback;
+};
+
+enum class GroupBy { kNone, kTenant, kModel, kRoute, kProvider, kUser, kPromptVersion };
+// "tenant", "model", "route", "provider", "user", "prompt_version" or "" (everything together).
+bool parseGroupBy(std::string_view name, GroupBy* out);
+const char* groupByName(GroupBy by);
+
+struct StatsRow {
+  std::string key;  // the group's value ("prompt_id@version" for prompt versions)
+  uint64_t requests = 0, errors = 0, refusals = 0, cache_hits = 0;
+  double p50_ms = 0, p95_ms = 0, p99_ms = 0;  // request latency, nearest rank
+  uint64_t input_tokens = 0, output_tokens = 0;
+  double cost_usd = 0;
+};
+
+// Bounds a query's work: a query still running after `timeout_ms` (0: none) is interrupted and
+// fails with an error that says to narrow the filter. The admin server always sets it.
+struct QueryLimits {
+  uint32_t timeout_ms = 0;
+};
+
+// The newest requests matching `filter`, newest first, with their verdicts.
+bool listRequests(sqlite3* db, const TraceFilter& filter, const QueryLimits& limits, std::vector<RequestRow>* out,
+                  std::string* error);
+// Every request, span and feedback of `trace_id`; `out->requests` is empty when it is unknown.
+bool loadTrace(sqlite3* db, std::string_view trace_id, const QueryLimits& limits, TraceDetail* out, std::string* error);
+// Per group: counts, error and refusal counts (finish reason content_filter or refusal),
+// latency percentiles, tokens and cost; the largest groups (by requests) first.
+bool requestStats(sqlite3* db, const TraceFilter& filter, GroupBy by, const QueryLimits& limits,
+                  std::vector<StatsRow>* out, std::string* error);
+
+// A time bound for filters: a duration back from now ("90s", "15m", "2h", "7d"), Unix seconds,
+// or an RFC 3339 UTC time ("2026-12-03T01:00:00Z").
+bool parseTimeBound(std::string_view text, int64_t now_unix_ns, int64_t* out_unix_ns);
+
+}  // namespace outrigger::traces

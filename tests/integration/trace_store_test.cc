@@ -1,0 +1,234 @@
+// The local trace store through the real daemon: requests on the socket (unary, streamed,
+// denied) and on the HTTP front, and a feedback, land in exporter.sqlite's file; `outrigger
+// traces list | show | stats` and the admin server's /traces read them back and agree. The
+// embedded default config keeps a store too, where `outrigger traces` finds it unprompted.
+#include <catch2/catch.hpp>
+
+#include <rapidjson/document.h>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <outrigger/client.h>
+
+#include "support/admin_metrics.h"
+#include "support/daemon_process.h"
+#include "support/sdk_requests.h"
+
+using namespace outrigger;
+using namespace outrigger::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+const char kTrace[] = "4bf92f3577b34da6a3ce929d0e0e4736";
+
+std::pair<int, std::string> run(const std::string& cmd) {
+  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+  std::string out;
+  char buf[4096];
+  while (size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  int status = ::pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+rapidjson::Document parse(const std::string& text) {
+  rapidjson::Document d;
+  d.Parse(text.c_str());
+  INFO(text);
+  REQUIRE_FALSE(d.HasParseError());
+  return d;
+}
+
+std::string traces(const DaemonProcess& d, const std::string& args) {
+  return std::string(OUTRIGGER_BIN) + " traces " + args + " --db " + d.dir() + "/traces.db";
+}
+
+// Waits until the store holds `n` requests (commits run on a timer).
+bool waitForRequests(const DaemonProcess& d, size_t n) {
+  for (int i = 0; i < 200; ++i) {
+    auto [status, out] = run(traces(d, "list --json"));
+    if (status == 0) {
+      rapidjson::Document doc;
+      doc.Parse(out.c_str());
+      if (!doc.HasParseError() && doc.IsObject() && doc["requests"].Size() >= n) return true;
+    }
+    std::this_thread::sleep_for(25ms);
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("trace store: socket and HTTP traffic is queryable with outrigger traces and /traces, which agree") {
+  DaemonProcess d(basicConfig("mode = \"echo\"",
+                              "exporters = [\"traces\"]\ncapture = \"full\"\n"
+                              "[instances.traces]\ntype = \"exporter.sqlite\"\n[instances.traces.config]\n"
+                              "path = \"@DIR@/traces.db\"\ncommit_interval_ms = 20\n"
+                              "[admin]\nlisten = \"127.0.0.1:0\"\n[http]\nlisten = \"127.0.0.1:0\"\n"));
+  REQUIRE(d.waitReady());
+  client::Client c(at(d));
+  auto traced = ask("hello store");
+  traced.metadata = client::Metadata{};
+  traced.metadata->tenant = "acme";
+  traced.metadata->prompt_id = "greeting";
+  traced.metadata->prompt_version = "2";
+  traced.metadata->traceparent = std::string("00-") + kTrace + "-00f067aa0ba902b7-01";
+  auto answer = c.chat(traced);
+  REQUIRE(answer.ok());
+  CHECK(answer.value().trace_id == kTrace);
+  auto streamed = ask("stream me please");
+  streamed.metadata = client::Metadata{};
+  streamed.metadata->tenant = "beta";
+  auto s = c.stream(streamed);
+  client::Chunk chunk;
+  while (s.next(&chunk)) {
+  }
+  REQUIRE(s.result().ok());
+  auto denied = ask("a forbidden phrase");
+  denied.metadata = client::Metadata{};
+  denied.metadata->tenant = "acme";
+  REQUIRE_FALSE(c.chat(denied).ok());
+  std::string json = R"({"model":"default","messages":[{"role":"user","content":"hi"}]})";
+  auto [http_status, http_body] =
+      roundTrip(httpPort(d), "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                             "x-outrigger-user: u-7\r\nContent-Length: " + std::to_string(json.size()) + "\r\n\r\n" + json);
+  INFO(http_body);
+  REQUIRE(http_status == 200);
+  REQUIRE_FALSE(c.feedback(kTrace, 0.2, "too short").has_value());
+  REQUIRE(waitForRequests(d, 4));
+
+  SECTION("outrigger traces list filters like /traces") {
+    auto [status, out] = run(traces(d, "list --json"));
+    REQUIRE(status == 0);
+    auto all = parse(out);
+    CHECK(all["requests"].Size() == 4);
+    auto [s2, acme] = run(traces(d, "list --json --tenant acme"));
+    CHECK(parse(acme)["requests"].Size() == 2);
+    auto [s3, deny] = run(traces(d, "list --json --verdict deny"));
+    auto denied_rows = parse(deny);
+    REQUIRE(denied_rows["requests"].Size() == 1);
+    CHECK(std::string(denied_rows["requests"][0]["status"].GetString()) == "PERMISSION_DENIED");
+    auto [s4, user] = run(traces(d, "list --json --user u-7"));
+    auto http_rows = parse(user);
+    REQUIRE(http_rows["requests"].Size() == 1);
+    CHECK(std::string(http_rows["requests"][0]["route"].GetString()) == "default");
+    auto [s5, errors] = run(traces(d, "list --json --status error --since 10m"));
+    CHECK(parse(errors)["requests"].Size() == 1);
+
+    auto [a1, admin_acme] = adminGet(d, "/traces?tenant=acme");
+    CHECK(a1 == 200);
+    CHECK(parse(admin_acme)["requests"].Size() == 2);
+    auto [a2, admin_deny] = adminGet(d, "/traces?verdict=deny&since=10m&limit=5");
+    CHECK(a2 == 200);
+    CHECK(parse(admin_deny)["requests"].Size() == 1);
+
+    // The table a person reads: a header and one line per request.
+    auto [s6, table] = run(traces(d, "list"));
+    CHECK(s6 == 0);
+    CHECK(table.find("START (UTC)") != std::string::npos);
+    CHECK(table.find(kTrace) != std::string::npos);
+    CHECK(table.find("input_rules=deny") != std::string::npos);
+  }
+
+  SECTION("outrigger traces show prints the span tree, verdicts, the captured answer and the feedback") {
+    auto [status, out] = run(traces(d, std::string("show ") + kTrace));
+    INFO(out);
+    REQUIRE(status == 0);
+    CHECK(out.find("request default  OK") != std::string::npos);
+    CHECK(out.find("\n  guardrail.request input_rules") != std::string::npos);  // under the request
+    CHECK(out.find("\n  provider mock  ok") != std::string::npos);
+    CHECK(out.find("answer: hello store") != std::string::npos);
+    CHECK(out.find("score 0.2 - too short") != std::string::npos);
+
+    auto [a, body] = adminGet(d, std::string("/traces/") + kTrace);
+    CHECK(a == 200);
+    auto t = parse(body);
+    REQUIRE(t["requests"].Size() == 1);
+    const auto& r = t["requests"][0];
+    CHECK(std::string(r["parent_span_id"].GetString()) == "00f067aa0ba902b7");
+    CHECK(std::string(r["tenant"].GetString()) == "acme");
+    CHECK(std::string(r["prompt_version"].GetString()) == "2");
+    CHECK(std::string(r["answer"].GetString()) == "hello store");
+    CHECK(std::string(r["prompt"][0]["content"].GetString()) == "hello store");
+    bool attempt = false;
+    for (const auto& sp : r["spans"].GetArray()) {
+      CHECK(std::string(sp["parent_span_id"].GetString()) == r["span_id"].GetString());
+      if (std::string(sp["stage"].GetString()) == "provider") {
+        attempt = true;
+        CHECK(std::string(sp["attributes"]["gen_ai.usage.input_tokens"].GetString()) == "2");
+      }
+    }
+    CHECK(attempt);
+    CHECK(t["feedback"][0]["score"].GetDouble() == Approx(0.2));
+
+    auto [cli_status, cli_json] = run(traces(d, std::string("show --json ") + kTrace));
+    CHECK(cli_status == 0);
+    CHECK(parse(cli_json)["requests"][0]["span_id"] == r["span_id"]);
+
+    auto [missing, why] = run(traces(d, "show 00000000000000000000000000000000"));
+    CHECK(missing == 1);
+    CHECK(why.find("no trace 00000000000000000000000000000000") != std::string::npos);
+    CHECK(adminGet(d, "/traces/00000000000000000000000000000000").status == 404);
+  }
+
+  SECTION("outrigger traces stats and /traces/stats group the same numbers") {
+    auto [status, out] = run(traces(d, "stats --by tenant --json"));
+    REQUIRE(status == 0);
+    auto cli = parse(out);
+    auto [a, body] = adminGet(d, "/traces/stats?by=tenant");
+    REQUIRE(a == 200);
+    auto admin = parse(body);
+    REQUIRE(cli["groups"].Size() == 3);  // acme, beta and the HTTP caller's empty tenant
+    CHECK(cli == admin);
+    const auto& acme = cli["groups"][0];
+    CHECK(std::string(acme["key"].GetString()) == "acme");
+    CHECK(acme["requests"].GetUint() == 2);
+    CHECK(acme["errors"].GetUint() == 1);
+    CHECK(acme["error_rate"].GetDouble() == 0.5);
+    auto [s2, table] = run(traces(d, "stats --by prompt_version"));
+    CHECK(table.find("greeting@2") != std::string::npos);
+    CHECK(run(traces(d, "stats --by planet")).first == 2);
+  }
+
+  SECTION("bad queries get typed 400s; the CLI finds the store through the daemon's config") {
+    auto [a1, b1] = adminGet(d, "/traces?planet=mars");
+    CHECK(a1 == 400);
+    CHECK(b1.find("unknown query parameter planet") != std::string::npos);
+    CHECK(adminGet(d, "/traces?limit=0").status == 400);
+    CHECK(adminGet(d, "/traces?since=yesterday").status == 400);
+    CHECK(adminGet(d, "/traces/stats?by=planet").status == 400);
+    CHECK(adminGet(d, "/traces?tenant=%zz").status == 400);
+    CHECK(adminGet(d, "/traces?verdict=maybe").status == 400);
+    auto [status, out] = run(std::string(OUTRIGGER_BIN) + " traces list --json --config " + d.configPath());
+    REQUIRE(status == 0);
+    CHECK(parse(out)["requests"].Size() == 4);
+  }
+}
+
+TEST_CASE("trace store: the embedded default config keeps one where outrigger traces looks by default") {
+  std::ifstream in(std::string(OUTRIGGER_SOURCE_DIR) + "/config/default.toml");
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string config = text.str();
+  size_t server = config.find("[server]\n");
+  REQUIRE(server != std::string::npos);
+  config.insert(server + 9, "socket = \"@SOCKET@\"\n");
+  DaemonProcess d(config);  // its XDG_STATE_HOME is its own folder
+  REQUIRE(d.waitReady());
+  client::Client c(at(d));
+  REQUIRE(c.chat(ask("remember me")).ok());
+  std::string list = "XDG_STATE_HOME=" + d.dir() + " " + OUTRIGGER_BIN + " traces list --json";
+  bool found = false;
+  for (int i = 0; i < 200 && !found; ++i) {
+    auto [status, out] = run(list);
+    rapidjson::Document doc;
+    doc.Parse(out.c_str());
+    found = status == 0 && !doc.HasParseError() && doc.IsObject() && doc["requests"].Size() == 1;
+    if (!found) std::this_thread::sleep_for(25ms);
+  }
+  CHECK(found);
+  std::ifstream store(d.dir() + "/outrigger/traces.db");
+  CHECK(store.good());
+}

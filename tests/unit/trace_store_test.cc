@@ -1,0 +1,430 @@
+// The local trace store: exporter.sqlite loaded through the real loader and fed the host's views
+// of records and feedback, then read back with the queries `outrigger traces` and /traces use:
+// filters, one trace across two requests as a tree of ids, percentiles, error and refusal rates,
+// content only as captured, retention by age and by size, and stores this build cannot read.
+#include <catch2/catch.hpp>
+
+#include <rapidjson/document.h>
+
+#include "chain/host_api.h"
+#include "chain/owned_messages.h"
+#include "plugin/instance.h"
+#include "plugin/loader.h"
+#include "support/daemon_process.h"
+#include "telemetry/record_view.h"
+#include "trace_writer.h"
+#include "traces/trace_json.h"
+#include "traces/trace_query.h"
+#include "traces/trace_store.h"
+
+using namespace outrigger;
+
+namespace {
+
+constexpr uint64_t kT0 = 1800000000000000000;  // 2027-01-15, a fixed wall clock
+
+struct Store {
+  std::string path = testing::makeTempDir() + "/state/traces.db";
+  std::shared_ptr<plugin::PluginInstance> inst;
+
+  explicit Store(const std::string& extra_config = "") {
+    auto types = plugin::loadLibrary(std::string(OUTRIGGER_PLUGIN_DIR) + "/exporter_sqlite.so");
+    REQUIRE(types.ok());
+    REQUIRE(types.value().size() == 1);
+    config::InstanceSettings s{"traces", "exporter", "sqlite",
+                               R"({"path": ")" + path + "\"" + extra_config + "}", config::OnError::kSkip, "t:1", {}};
+    auto created = plugin::PluginInstance::create(*types.value()[0], s, chain::hostApiTemplate());
+    REQUIRE(created.ok());
+    inst = created.value();
+  }
+  void add(const telemetry::RequestRecord& r) {
+    telemetry::RecordView view(r);
+    REQUIRE(inst->exporter()->export_record(inst->handle(), view.get()) == OUTRIGGER_OK);
+  }
+  void flush() { REQUIRE(inst->exporter()->flush(inst->handle()) == OUTRIGGER_OK); }
+  traces::Database reader() {
+    flush();
+    std::string error;
+    traces::Database db = traces::openStoreForReading(path, &error);
+    INFO(error);
+    REQUIRE(db);
+    return db;
+  }
+};
+
+telemetry::SpanRecord span(const std::string& stage, const std::string& instance, const std::string& outcome,
+                           const std::string& id, const std::string& parent, uint64_t start,
+                           telemetry::Attributes attributes = {}) {
+  telemetry::SpanRecord s{stage, instance, 0, 1000, outcome};
+  s.span_id = id;
+  s.parent_span_id = parent;
+  s.start_unix_ns = start;
+  s.attributes = std::move(attributes);
+  return s;
+}
+
+// A request on `route` for `tenant`, `ms` long, whose provider attempt used 10 + 5 tokens.
+telemetry::RequestRecord request(const std::string& trace, const std::string& root, const std::string& route,
+                                 const std::string& tenant, uint64_t start, uint64_t ms, Code code = Code::kOk) {
+  telemetry::RequestRecord r;
+  r.trace_id = trace;
+  r.route_name = route;
+  r.provider = "openai";
+  r.model = "gpt-4o-mini";
+  r.metadata.tenant = tenant;
+  r.metadata.prompt_id = "greeting";
+  r.metadata.prompt_version = "3";
+  r.metadata.tags = {{"team", "search"}};
+  r.start_unix_ns = start;
+  r.duration_ns = ms * 1000000;
+  r.code = code;
+  r.finish_reason = code == Code::kOk ? "stop" : "";
+  r.message = code == Code::kOk ? "" : "upstream failed";
+  r.usage.prompt_tokens = 10;
+  r.usage.completion_tokens = 5;
+  r.cost_usd = 0.000015;
+  r.root_span_id = root;
+  r.spans = {span("guardrail.request", "input_rules", "continue", root.substr(0, 8) + "00000001", root, start + 10,
+                  {{"outrigger.guardrail.verdict", "pass"}}),
+             span("provider", "openai", code == Code::kOk ? "ok" : "error", root.substr(0, 8) + "00000002", root,
+                  start + 100,
+                  {{"gen_ai.operation.name", "chat"}, {"gen_ai.provider.name", "openai"},
+                   {"gen_ai.request.model", "gpt-4o-mini"}, {"outrigger.target", "openai/gpt-4o-mini"},
+                   {"outrigger.status", code == Code::kOk ? "OK" : "UNAVAILABLE"},
+                   {"gen_ai.usage.input_tokens", "10"}, {"gen_ai.usage.output_tokens", "5"},
+                   {"outrigger.cost_usd", "1.5e-05"}})};
+  r.verdicts = {{"input_rules", VerdictKind::kPass, ""}};
+  return r;
+}
+
+std::vector<traces::RequestRow> list(sqlite3* db, traces::TraceFilter f) {
+  std::vector<traces::RequestRow> rows;
+  std::string error;
+  REQUIRE(traces::listRequests(db, f, {}, &rows, &error));
+  return rows;
+}
+
+int64_t count(sqlite3* db, const std::string& sql) {
+  traces::Statement s(db, sql);
+  REQUIRE(s.ok());
+  REQUIRE(s.step() == SQLITE_ROW);
+  return s.columnInt(0);
+}
+
+}  // namespace
+
+TEST_CASE("trace store: requests, attempts, verdicts and metadata read back, filtered and newest first") {
+  Store store;
+  store.add(request("aaaa0000000000000000000000000001", "a000000000000001", "chat", "acme", kT0, 12));
+  auto failed = request("aaaa0000000000000000000000000002", "a000000000000002", "chat", "beta", kT0 + 1000000000, 40,
+                        Code::kUnavailable);
+  store.add(failed);
+  auto denied = request("aaaa0000000000000000000000000003", "a000000000000003", "search", "acme", kT0 + 2000000000, 1,
+                        Code::kPermissionDenied);
+  denied.verdicts = {{"input_rules", VerdictKind::kDeny, "matches deny pattern"}};
+  store.add(denied);
+  traces::Database db = store.reader();
+
+  auto all = list(db.get(), {});
+  REQUIRE(all.size() == 3);
+  CHECK(all[0].trace_id == "aaaa0000000000000000000000000003");  // newest first
+  CHECK(all[2].tenant == "acme");
+  CHECK(all[2].prompt_version == "3");
+  CHECK(all[2].tags == R"({"team":"search"})");
+  CHECK(all[2].input_tokens == 10);
+  CHECK(all[2].cost_usd == Approx(0.000015));
+  CHECK(all[2].duration_us == 12000);
+
+  traces::TraceFilter f;
+  f.tenant = "acme";
+  CHECK(list(db.get(), f).size() == 2);
+  f = {};
+  f.status = "error";
+  CHECK(list(db.get(), f).size() == 2);
+  f.status = "unavailable";
+  REQUIRE(list(db.get(), f).size() == 1);
+  CHECK(list(db.get(), f)[0].message == "upstream failed");
+  f = {};
+  f.verdict = "deny";
+  auto deny = list(db.get(), f);
+  REQUIRE(deny.size() == 1);
+  REQUIRE(deny[0].verdicts.size() == 1);
+  CHECK(deny[0].verdicts[0].reason == "matches deny pattern");
+  f = {};
+  f.route = "chat";
+  f.since_unix_ns = kT0 + 500000000;
+  CHECK(list(db.get(), f).size() == 1);
+  f.until_unix_ns = kT0 + 500000000;
+  CHECK(list(db.get(), f).empty());
+  f = {};
+  f.limit = 2;
+  CHECK(list(db.get(), f).size() == 2);
+
+  // Each provider attempt is a row of its own, from its span's attributes.
+  CHECK(count(db.get(), "SELECT count(*) FROM attempts") == 3);
+  CHECK(count(db.get(), "SELECT count(*) FROM attempts WHERE target = 'openai/gpt-4o-mini' AND input_tokens = 10"
+                        " AND output_tokens = 5 AND status = 'UNAVAILABLE'") == 2);
+}
+
+TEST_CASE("trace store: one trace across two requests keeps its span tree, feedback and the answer captured") {
+  Store store;
+  const std::string trace = "bbbb0000000000000000000000000001";
+  auto caller = request(trace, "c000000000000001", "chat", "acme", kT0, 30);
+  caller.root_parent_span_id = "00f067aa0ba902b7";  // the client's traceparent span
+  caller.capture = config::Capture::kFull;
+  outrigger_message_view m{{"user", 4}, {"hello", 5}, {nullptr, 0}, {nullptr, 0}, nullptr, 0};
+  caller.prompt = std::make_shared<chain::OwnedMessages>(std::initializer_list<chain::OwnedMessages::List>{{&m, 1}});
+  caller.answer = "hi there";
+  // A plugin's model call through the host: a child request under the caller's guardrail span.
+  auto child = request(trace, "d000000000000001", "judge", "acme", kT0 + 50, 8);
+  child.root_parent_span_id = "c000000000000001";
+  store.add(caller);
+  store.add(child);
+  store.add(request("bbbb0000000000000000000000000002", "e000000000000001", "chat", "acme", kT0, 5));
+  telemetry::FeedbackRecord fb;
+  fb.trace_id = trace;
+  fb.score = 0.25;
+  fb.comment = "wrong answer";
+  fb.metadata.tenant = "acme";
+  fb.received_unix_ns = kT0 + 9000000000;
+  telemetry::FeedbackView fb_view(fb);
+  REQUIRE(store.inst->exporter()->export_feedback(store.inst->handle(), fb_view.get()) == OUTRIGGER_OK);
+  traces::Database db = store.reader();
+
+  traces::TraceDetail t;
+  std::string error;
+  REQUIRE(traces::loadTrace(db.get(), trace, {}, &t, &error));
+  REQUIRE(t.requests.size() == 2);
+  CHECK(t.requests[0].route == "chat");
+  CHECK(t.requests[0].parent_span_id == "00f067aa0ba902b7");
+  CHECK(t.requests[1].route == "judge");
+  CHECK(t.requests[1].parent_span_id == "c000000000000001");
+  REQUIRE(t.spans.size() == 4);
+  CHECK(t.spans[0].parent_span_id == "c000000000000001");
+  CHECK(t.spans[1].stage == "provider");
+  CHECK(t.requests[0].capture == "full");
+  CHECK(t.requests[0].answer == "hi there");
+  CHECK(t.requests[0].prompt == R"([{"role":"user","content":"hello"}])");
+  CHECK(t.requests[1].capture == "none");
+  REQUIRE(t.feedback.size() == 1);
+  CHECK(t.feedback[0].score == 0.25);
+  CHECK(t.feedback[0].comment == "wrong answer");
+
+  // The JSON document the admin server answers with: content and attributes as JSON values.
+  rapidjson::Document d;
+  d.Parse(traces::traceJson(trace, t).c_str());
+  REQUIRE_FALSE(d.HasParseError());
+  CHECK(d["requests"].Size() == 2);
+  CHECK(std::string(d["requests"][0]["prompt"][0]["content"].GetString()) == "hello");
+  CHECK(std::string(d["requests"][0]["spans"][1]["attributes"]["outrigger.target"].GetString()) == "openai/gpt-4o-mini");
+  CHECK_FALSE(d["requests"][1].HasMember("answer"));
+  CHECK(d["feedback"][0]["score"].GetDouble() == 0.25);
+
+  traces::TraceDetail none;
+  REQUIRE(traces::loadTrace(db.get(), "ffff0000000000000000000000000000", {}, &none, &error));
+  CHECK(none.requests.empty());
+}
+
+TEST_CASE("trace store: nothing of the content is kept with capture none or with content = false") {
+  {
+    Store store;
+    store.add(request("cccc0000000000000000000000000001", "f000000000000001", "chat", "acme", kT0, 3));
+    traces::Database db = store.reader();
+    CHECK(count(db.get(), "SELECT count(*) FROM requests WHERE prompt IS NULL AND answer IS NULL AND capture = 'none'") == 1);
+  }
+  Store store(R"(, "content": false)");
+  auto r = request("cccc0000000000000000000000000002", "f000000000000002", "chat", "acme", kT0, 3);
+  r.capture = config::Capture::kFull;
+  outrigger_message_view m{{"user", 4}, {"secret", 6}, {nullptr, 0}, {nullptr, 0}, nullptr, 0};
+  r.prompt = std::make_shared<chain::OwnedMessages>(std::initializer_list<chain::OwnedMessages::List>{{&m, 1}});
+  r.answer = "secret answer";
+  store.add(r);
+  traces::Database db = store.reader();
+  CHECK(count(db.get(), "SELECT count(*) FROM requests WHERE prompt IS NULL AND answer IS NULL") == 1);
+}
+
+TEST_CASE("trace store: stats give nearest-rank percentiles, error and refusal rates, tokens and cost per group") {
+  Store store;
+  // acme: 100 requests of 1..100 ms, every tenth failed, two refused; beta: one of 7 ms.
+  for (uint64_t i = 1; i <= 100; ++i) {
+    char trace[40];
+    std::snprintf(trace, sizeof trace, "dddd%028llu", static_cast<unsigned long long>(i));
+    char root[20];
+    std::snprintf(root, sizeof root, "%016llx", static_cast<unsigned long long>(i));
+    auto r = request(trace, root, "chat", "acme", kT0 + i, i, i % 10 == 0 ? Code::kUnavailable : Code::kOk);
+    if (i == 3 || i == 4) r.finish_reason = "content_filter";
+    store.add(r);
+  }
+  store.add(request("eeee0000000000000000000000000001", "ee00000000000001", "chat", "beta", kT0, 7));
+  traces::Database db = store.reader();
+
+  std::vector<traces::StatsRow> rows;
+  std::string error;
+  REQUIRE(traces::requestStats(db.get(), {}, traces::GroupBy::kTenant, {}, &rows, &error));
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0].key == "acme");
+  CHECK(rows[0].requests == 100);
+  CHECK(rows[0].errors == 10);
+  CHECK(rows[0].refusals == 2);
+  CHECK(rows[0].p50_ms == 50);
+  CHECK(rows[0].p95_ms == 95);
+  CHECK(rows[0].p99_ms == 99);
+  CHECK(rows[0].input_tokens == 1000);
+  CHECK(rows[0].output_tokens == 500);
+  CHECK(rows[0].cost_usd == Approx(0.0015));
+  CHECK(rows[1].key == "beta");
+  CHECK(rows[1].p99_ms == 7);
+
+  rows.clear();
+  REQUIRE(traces::requestStats(db.get(), {}, traces::GroupBy::kPromptVersion, {}, &rows, &error));
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].key == "greeting@3");
+  CHECK(rows[0].requests == 101);
+
+  traces::TraceFilter beta;
+  beta.tenant = "beta";
+  rows.clear();
+  REQUIRE(traces::requestStats(db.get(), beta, traces::GroupBy::kModel, {}, &rows, &error));
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].key == "gpt-4o-mini");
+  CHECK(rows[0].requests == 1);
+
+  rapidjson::Document d;
+  d.Parse(traces::statsJson(traces::GroupBy::kModel, rows).c_str());
+  REQUIRE_FALSE(d.HasParseError());
+  CHECK(std::string(d["by"].GetString()) == "model");
+  CHECK(d["groups"][0]["latency_ms"]["p50"].GetDouble() == 7);
+}
+
+TEST_CASE("trace store: retention deletes by age, and by size down to the bound, oldest first") {
+  std::string path = testing::makeTempDir() + "/traces.db";
+  std::string error;
+  auto writer = traces::TraceWriter::open(path, true, &error);
+  REQUIRE(writer);
+  const uint64_t hour = 3600ull * 1000000000;
+  for (uint64_t i = 0; i < 10; ++i) {
+    auto r = request("ffff00000000000000000000000000" + std::to_string(10 + i), "f10000000000000" + std::to_string(i),
+                     "chat", "acme", kT0 + i * hour, 5);
+    telemetry::RecordView view(r);
+    REQUIRE(writer->writeRequest(*view.get(), &error));
+  }
+  REQUIRE(writer->commit(&error));
+  traces::RetentionResult result;
+  // Now is 12 h after the first: a 6 h window keeps the requests that started at +6 h .. +9 h.
+  REQUIRE(writer->enforce({static_cast<int64_t>(6 * hour), 0}, static_cast<int64_t>(kT0 + 12 * hour), &result, &error));
+  CHECK(result.requests_deleted == 6);
+  {
+    traces::Database db = traces::openStoreForReading(path, &error);
+    REQUIRE(db);
+    CHECK(count(db.get(), "SELECT count(*) FROM requests") == 4);
+    CHECK(count(db.get(), "SELECT min(start_unix_ns) FROM requests") == static_cast<int64_t>(kT0 + 6 * hour));
+    CHECK(count(db.get(), "SELECT count(*) FROM spans") == 8);
+    CHECK(count(db.get(), "SELECT count(*) FROM attempts") == 4);
+    CHECK(count(db.get(), "SELECT count(*) FROM verdicts") == 4);
+  }
+
+  // Size: 4,000 requests with 2 KB answers each, then a 1 MiB bound.
+  std::string big(2000, 'x');
+  for (uint64_t i = 0; i < 4000; ++i) {
+    auto r = request("ab" + std::to_string(100000 + i), "ab" + std::to_string(100000 + i), "chat", "acme",
+                     kT0 + 13 * hour + i, 5);
+    r.capture = config::Capture::kFull;
+    r.answer = big;
+    telemetry::RecordView view(r);
+    REQUIRE(writer->writeRequest(*view.get(), &error));
+  }
+  REQUIRE(writer->commit(&error));
+  CHECK(writer->usedBytes() > 8u << 20);
+  result = {};
+  REQUIRE(writer->enforce({0, 1u << 20}, static_cast<int64_t>(kT0 + 14 * hour), &result, &error));
+  CHECK(writer->usedBytes() <= 1u << 20);
+  CHECK(result.requests_deleted > 3000);
+  traces::Database db = traces::openStoreForReading(path, &error);
+  REQUIRE(db);
+  // The newest survive; the file itself shrank with the freed pages.
+  CHECK(count(db.get(), "SELECT max(start_unix_ns) FROM requests") == static_cast<int64_t>(kT0 + 13 * hour + 3999));
+  CHECK(count(db.get(), "SELECT count(*) FROM requests") > 100);
+  CHECK(count(db.get(), "PRAGMA page_count") * count(db.get(), "PRAGMA page_size") <= (1 << 20) + (64 << 10));
+}
+
+TEST_CASE("trace store: a file that is not a store, or a newer schema, is refused with a reason") {
+  std::string dir = testing::makeTempDir();
+  std::string error;
+  CHECK_FALSE(traces::openStoreForReading(dir + "/missing.db", &error));
+  CHECK(error.find("missing.db") != std::string::npos);
+  {
+    traces::Database db = traces::openStoreForWriting(dir + "/plain.db", &error);
+    REQUIRE(db);
+    REQUIRE(traces::execute(db.get(), "PRAGMA user_version = 0", &error));
+  }
+  CHECK_FALSE(traces::openStoreForReading(dir + "/plain.db", &error));
+  CHECK(error.find("not a trace store") != std::string::npos);
+  {
+    traces::Database db = traces::openStoreForWriting(dir + "/newer.db", &error);
+    REQUIRE(db);
+    REQUIRE(traces::execute(db.get(), "PRAGMA user_version = 99", &error));
+  }
+  CHECK_FALSE(traces::openStoreForReading(dir + "/newer.db", &error));
+  CHECK(error.find("schema 99") != std::string::npos);
+  CHECK_FALSE(traces::openStoreForWriting(dir + "/newer.db", &error));
+  CHECK(error.find("newer than this build") != std::string::npos);
+}
+
+TEST_CASE("trace store: a path the config names must be writable, while the default location may be missing or made") {
+  auto types = plugin::loadLibrary(std::string(OUTRIGGER_PLUGIN_DIR) + "/exporter_sqlite.so");
+  REQUIRE(types.ok());
+  config::InstanceSettings bad{"traces", "exporter", "sqlite", R"({"path": "/proc/no/such/traces.db"})",
+                               config::OnError::kSkip, "t:1", {}};
+  auto created = plugin::PluginInstance::create(*types.value()[0], bad, chain::hostApiTemplate());
+  REQUIRE_FALSE(created.ok());
+  INFO(created.status().message());
+  CHECK(created.status().message().find("cannot create /proc/no") != std::string::npos);
+
+  // Without a path and without a place for the default one, the daemon still starts; records
+  // are refused (and counted as failed exports by the host).
+  std::string home = std::getenv("HOME") ? std::getenv("HOME") : "";
+  std::string state = std::getenv("XDG_STATE_HOME") ? std::getenv("XDG_STATE_HOME") : "";
+  ::unsetenv("HOME");
+  ::unsetenv("XDG_STATE_HOME");
+  config::InstanceSettings nowhere{"traces", "exporter", "sqlite", "{}", config::OnError::kSkip, "t:1", {}};
+  auto off = plugin::PluginInstance::create(*types.value()[0], nowhere, chain::hostApiTemplate());
+  if (!home.empty()) ::setenv("HOME", home.c_str(), 1);
+  if (!state.empty()) ::setenv("XDG_STATE_HOME", state.c_str(), 1);
+  REQUIRE(off.ok());
+  auto r = request("aaaa0000000000000000000000000009", "a000000000000009", "chat", "acme", kT0, 1);
+  telemetry::RecordView view(r);
+  CHECK(off.value()->exporter()->export_record(off.value()->handle(), view.get()) == OUTRIGGER_E_INTERNAL);
+
+  // The default location: $XDG_STATE_HOME/outrigger/traces.db, created with its folders.
+  std::string dir = testing::makeTempDir();
+  ::setenv("XDG_STATE_HOME", dir.c_str(), 1);
+  CHECK(traces::defaultStorePath() == dir + "/outrigger/traces.db");
+  auto here = plugin::PluginInstance::create(*types.value()[0], nowhere, chain::hostApiTemplate());
+  if (state.empty()) ::unsetenv("XDG_STATE_HOME");
+  else ::setenv("XDG_STATE_HOME", state.c_str(), 1);
+  REQUIRE(here.ok());
+  CHECK(here.value()->exporter()->export_record(here.value()->handle(), view.get()) == OUTRIGGER_OK);
+  REQUIRE(here.value()->exporter()->flush(here.value()->handle()) == OUTRIGGER_OK);
+  std::string error;
+  traces::Database db = traces::openStoreForReading(dir + "/outrigger/traces.db", &error);
+  REQUIRE(db);
+  CHECK(count(db.get(), "SELECT count(*) FROM requests") == 1);
+}
+
+TEST_CASE("trace store: time bounds read durations, Unix seconds and RFC 3339 UTC") {
+  const int64_t now = 1800000000000000000;
+  int64_t t = 0;
+  REQUIRE(traces::parseTimeBound("15m", now, &t));
+  CHECK(t == now - 900000000000);
+  REQUIRE(traces::parseTimeBound("2h", now, &t));
+  CHECK(t == now - 7200000000000);
+  REQUIRE(traces::parseTimeBound("7d", now, &t));
+  CHECK(t == now - 7 * 86400000000000);
+  REQUIRE(traces::parseTimeBound("1700000000", now, &t));
+  CHECK(t == 1700000000000000000);
+  REQUIRE(traces::parseTimeBound("2026-12-03T01:00:00Z", now, &t));
+  CHECK(t == 1796259600000000000);
+  CHECK_FALSE(traces::parseTimeBound("yesterday", now, &t));
+  CHECK_FALSE(traces::parseTimeBound("5x", now, &t));
+  CHECK_FALSE(traces::parseTimeBound("2026-12-03 01:00", now, &t));
+}
