@@ -32,10 +32,15 @@ constexpr char kSchema[] = R"json({
     "batch_records": {"type": "integer", "minimum": 1, "maximum": 100000, "description": "commit when this many records are uncommitted"},
     "max_age_hours": {"type": "number", "minimum": 0, "description": "delete requests older than this (0: keep by age forever)"},
     "max_bytes": {"type": "integer", "minimum": 0, "description": "delete the oldest requests while the store is larger (0: no bound)"},
-    "retention_interval_ms": {"type": "integer", "minimum": 100, "description": "how often retention runs"},
+    "retention_interval_ms": {"type": "integer", "minimum": 100, "description": "how often retention runs (each run deletes at most 20,000 requests)"},
     "content": {"type": "boolean", "description": "keep the prompt and answer when the route captures them"}
   }
 })json";
+
+// Requests one retention run may delete: at one run a second (the default) that is 20,000
+// requests a second, above what the store takes in, in transactions short enough that the
+// exporter thread keeps up with new records meanwhile.
+constexpr uint64_t kRetentionRowsPerRun = 20000;
 
 int64_t unixNowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -142,12 +147,12 @@ class SqliteExporter final : public Exporter {
     if (retention_.max_age_ns == 0 && retention_.max_bytes == 0) return;
     RetentionResult result;
     std::string error;
-    if (!writer_->enforce(retention_, unixNowNs(), &result, &error)) {
+    if (!writer_->enforce(retention_, unixNowNs(), &result, &error, kRetentionRowsPerRun)) {
       fail(error);
       return;
     }
     if (result.requests_deleted || result.feedback_deleted) {
-      host().log(OUTRIGGER_LOG_INFO, "retention deleted " + std::to_string(result.requests_deleted) +
+      host().log(OUTRIGGER_LOG_DEBUG, "retention deleted " + std::to_string(result.requests_deleted) +
                                          " requests and " + std::to_string(result.feedback_deleted) + " feedback from " +
                                          path_);
     }
@@ -155,9 +160,11 @@ class SqliteExporter final : public Exporter {
 
   std::unique_ptr<TraceWriter> writer_;
   std::string path_;
-  uint32_t commit_interval_ms_ = 200;
-  uint32_t batch_records_ = 512;
-  uint32_t retention_interval_ms_ = 60000;
+  // Few, large commits: trace ids are random, so every commit rewrites most leaf pages of their
+  // index whether it holds a hundred records or ten thousand.
+  uint32_t commit_interval_ms_ = 1000;
+  uint32_t batch_records_ = 20000;
+  uint32_t retention_interval_ms_ = 1000;
   uint32_t since_retention_ms_ = 0;
   Retention retention_{static_cast<int64_t>(7 * 24 * 3600e9), 256ull << 20};
   bool timer_running_ = false;  // exporter thread only

@@ -115,9 +115,9 @@ constexpr char kInsertRequest[] =
     " provider, model, status, origin, message, finish_reason, stream, cache_hit, tenant, user, session,"
     " request_id, prompt_id, prompt_version, tags, input_tokens, output_tokens, cached_tokens, reasoning_tokens,"
     " cache_write_tokens, cost_usd, cost_unpriced, verdict_flags, verdicts, spans, capture, prompt, answer,"
-    " answer_tool_calls)"
+    " answer_tool_calls, trace_key)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22,"
-    " ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36)";
+    " ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37)";
 constexpr char kInsertFeedback[] =
     "INSERT INTO feedback (trace_id, score, comment, received_unix_ns, tenant, user, session)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
@@ -138,6 +138,8 @@ std::unique_ptr<TraceWriter> TraceWriter::open(const std::string& path, bool con
     *error = path + ": " + sqlite3_errmsg(writer->db_.get());
     return nullptr;
   }
+  // 1000 pages of 16 KiB: the log is copied into the file about every 16 MiB written.
+  if (!writer->checkpointer_.start(writer->db_.get(), path, 1000, error)) return nullptr;
   return writer;
 }
 
@@ -147,6 +149,7 @@ TraceWriter::TraceWriter(Database db, bool content)
 TraceWriter::~TraceWriter() {
   std::string ignored;
   commit(&ignored);
+  checkpointer_.stop();
   statements_.reset();  // finalized before the database closes
 }
 
@@ -179,6 +182,7 @@ bool TraceWriter::writeRequest(const outrigger_record_view& r, std::string* erro
 
   Statement& s = statements_->request;
   s.text(1, text(r.trace_id));
+  s.integer(37, traceKey(text(r.trace_id)));
   s.text(2, traced ? text(r.root_span_id) : std::string_view());
   s.text(3, traced ? text(r.root_parent_span_id) : std::string_view());
   s.integer(4, static_cast<int64_t>(r.start_unix_ns));
@@ -285,18 +289,6 @@ uint64_t TraceWriter::usedBytes() const {
 
 namespace {
 
-// Deletes the requests with id <= `last`.
-bool deleteRequestsThrough(sqlite3* db, int64_t last, uint64_t* deleted, std::string* error) {
-  Statement s(db, "DELETE FROM requests WHERE id <= ?1");
-  s.integer(1, last);
-  if (!s.ok() || !s.run()) {
-    *error = std::string("retention: ") + sqlite3_errmsg(db);
-    return false;
-  }
-  *deleted += static_cast<uint64_t>(sqlite3_changes(db));
-  return true;
-}
-
 bool deleteFeedbackBefore(sqlite3* db, int64_t before_ns, uint64_t* deleted, std::string* error) {
   Statement s(db, "DELETE FROM feedback WHERE received_unix_ns < ?1");
   s.integer(1, before_ns);
@@ -311,7 +303,7 @@ bool deleteFeedbackBefore(sqlite3* db, int64_t before_ns, uint64_t* deleted, std
 int64_t queryInt(sqlite3* db, const char* sql, int64_t bind, int64_t fallback) {
   Statement s(db, sql);
   if (!s.ok()) return fallback;
-  s.integer(1, bind);
+  if (sqlite3_bind_parameter_count(s.get()) > 0) s.integer(1, bind);
   if (s.step() != SQLITE_ROW || sqlite3_column_type(s.get(), 0) == SQLITE_NULL) return fallback;
   return s.columnInt(0);
 }
@@ -319,36 +311,86 @@ int64_t queryInt(sqlite3* db, const char* sql, int64_t bind, int64_t fallback) {
 }  // namespace
 
 bool TraceWriter::enforce(const Retention& retention, int64_t now_unix_ns, RetentionResult* result,
-                          std::string* error) {
-  if (!commit(error) || !begin(error)) return false;
+                          std::string* error, uint64_t max_rows) {
   sqlite3* db = db_.get();
-  // Rows are appended in finishing order, so ids follow time closely enough: age retention
-  // deletes through the newest request that is too old.
-  if (retention.max_age_ns > 0) {
-    int64_t cutoff = now_unix_ns - retention.max_age_ns;
-    int64_t last = queryInt(db, "SELECT max(id) FROM requests WHERE start_unix_ns < ?1", cutoff, 0);
-    if (last > 0 && !deleteRequestsThrough(db, last, &result->requests_deleted, error)) return false;
-    if (!deleteFeedbackBefore(db, cutoff, &result->feedback_deleted, error)) return false;
+  // Nothing to do is the common case, and it costs two index lookups and two pragmas.
+  int64_t cutoff = retention.max_age_ns > 0 ? now_unix_ns - retention.max_age_ns : 0;
+  bool too_old = cutoff > 0 && queryInt(db, "SELECT min(start_unix_ns) FROM requests", 0, cutoff) < cutoff;
+  bool too_big = retention.max_bytes > 0 && usedBytes() > retention.max_bytes;
+  if (!too_old && !too_big &&
+      (cutoff == 0 || queryInt(db, "SELECT min(received_unix_ns) FROM feedback", 0, cutoff) >= cutoff)) {
+    return true;
   }
-  // Size: delete the oldest requests, a share at a time, until the live pages fit 90% of the
-  // bound (so the next check does not run again at once). Feedback older than the oldest kept
-  // request goes with them.
-  for (int round = 0; retention.max_bytes > 0 && round < 8; ++round) {
-    uint64_t used = usedBytes();
-    if (used <= retention.max_bytes) break;
-    int64_t count = queryInt(db, "SELECT count(*) FROM requests WHERE ?1 = ?1", 0, 0);
-    if (count == 0) break;
-    double share = 1.0 - 0.9 * static_cast<double>(retention.max_bytes) / static_cast<double>(used);
-    int64_t drop = std::max<int64_t>(1, static_cast<int64_t>(static_cast<double>(count) * share));
-    int64_t last = queryInt(db, "SELECT id FROM requests ORDER BY id LIMIT 1 OFFSET ?1", drop - 1, 0);
-    if (last <= 0 || !deleteRequestsThrough(db, last, &result->requests_deleted, error)) return false;
-    int64_t oldest = queryInt(db, "SELECT min(start_unix_ns) FROM requests WHERE ?1 = ?1", 0, now_unix_ns);
-    if (!deleteFeedbackBefore(db, oldest, &result->feedback_deleted, error)) return false;
+  if (!commit(error) || !begin(error)) return false;
+  const int64_t chunk = max_rows ? static_cast<int64_t>(max_rows) : 1000;
+  uint64_t deleted_before = result->requests_deleted;
+  auto budget_left = [&] { return max_rows == 0 || result->requests_deleted - deleted_before < max_rows; };
+  if (cutoff > 0) {
+    Statement old(db, "DELETE FROM requests WHERE id IN (SELECT id FROM requests WHERE start_unix_ns < ?1"
+                      " ORDER BY start_unix_ns LIMIT ?2)");
+    Statement old_feedback(db, "DELETE FROM feedback WHERE id IN (SELECT id FROM feedback WHERE received_unix_ns < ?1"
+                               " ORDER BY received_unix_ns LIMIT ?2)");
+    if (!old.ok() || !old_feedback.ok()) {
+      *error = std::string("retention: ") + sqlite3_errmsg(db);
+      return false;
+    }
+    for (bool more = true; more && budget_left();) {
+      old.integer(1, cutoff);
+      old.integer(2, chunk);
+      if (!old.run()) {
+        *error = std::string("retention: ") + sqlite3_errmsg(db);
+        return false;
+      }
+      int64_t n = sqlite3_changes(db);
+      result->requests_deleted += static_cast<uint64_t>(n);
+      more = n == chunk;
+    }
+    old_feedback.integer(1, cutoff);
+    old_feedback.integer(2, chunk);
+    if (!old_feedback.run()) {
+      *error = std::string("retention: ") + sqlite3_errmsg(db);
+      return false;
+    }
+    result->feedback_deleted += static_cast<uint64_t>(sqlite3_changes(db));
+  }
+  // Size: the oldest requests go, a chunk at a time, until the live pages fit 90% of the bound
+  // (so the next check does not start again at once), or this call's share of the work is done.
+  // Feedback older than the oldest request kept goes with them.
+  Statement oldest(db, "DELETE FROM requests WHERE id IN (SELECT id FROM requests ORDER BY id LIMIT ?1)");
+  if (!oldest.ok()) {
+    *error = std::string("retention: ") + sqlite3_errmsg(db);
+    return false;
+  }
+  double target = 0.9 * static_cast<double>(retention.max_bytes);
+  for (double used; retention.max_bytes > 0 && budget_left() && (used = static_cast<double>(usedBytes())) > target;) {
+    // As many of the oldest as the excess holds at the store's average request size (row ids
+    // count the rows closely enough, and cost two index lookups where count(*) reads them all).
+    int64_t rows = queryInt(db, "SELECT max(id) - min(id) + 1 FROM requests", 0, 0);
+    if (rows <= 0) break;
+    double excess = (used - target) / (used / static_cast<double>(rows));
+    int64_t n_wanted = std::clamp<int64_t>(static_cast<int64_t>(excess) + 1, 1, chunk);
+    oldest.integer(1, n_wanted);
+    if (!oldest.run()) {
+      *error = std::string("retention: ") + sqlite3_errmsg(db);
+      return false;
+    }
+    int64_t n = sqlite3_changes(db);
+    if (n == 0) break;
+    result->requests_deleted += static_cast<uint64_t>(n);
+    int64_t first_kept = queryInt(db, "SELECT min(start_unix_ns) FROM requests", 0, now_unix_ns);
+    if (!deleteFeedbackBefore(db, first_kept, &result->feedback_deleted, error)) return false;
   }
   if (!commit(error)) return false;
-  // Freed pages go back to the file system, so the file itself stays within the bound.
-  return result->requests_deleted == 0 && result->feedback_deleted == 0 ? true
-                                                                         : execute(db, "PRAGMA incremental_vacuum", error);
+  // New rows reuse freed pages, so at its bound the file stops growing by itself. Pages go back
+  // to the file system only when a quarter of the file is free (a lowered bound, a quiet spell
+  // past the age limit): moving pages is the most expensive thing retention does, so it is not
+  // done on every run.
+  int64_t pages = queryInt(db, "PRAGMA page_count", 0, 0);
+  int64_t free_pages = queryInt(db, "PRAGMA freelist_count", 0, 0);
+  if (free_pages * 4 < pages) return true;
+  std::string vacuum = max_rows ? "PRAGMA incremental_vacuum(" + std::to_string(max_rows / 4 + 64) + ")"
+                                : std::string("PRAGMA incremental_vacuum");
+  return execute(db, vacuum.c_str(), error);
 }
 
 }  // namespace outrigger::traces

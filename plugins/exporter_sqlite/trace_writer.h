@@ -1,7 +1,8 @@
 // Writes finished-request records and feedback into the trace store (sidecar/traces), batching
 // them in one open transaction that commit() ends, and keeps the store within its retention.
 //
-// Thread: one caller at a time (the exporter thread); every call may wait on the disk.
+// Thread: one caller at a time (the exporter thread). Commits append to the write-ahead log;
+// copying it into the file (and its fsyncs) happens on the checkpointer's thread.
 #pragma once
 
 #include <outrigger/plugin.h>
@@ -10,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "checkpointer.h"
 #include "traces/trace_store.h"
 
 namespace outrigger::traces {
@@ -39,8 +41,11 @@ class TraceWriter {
   size_t uncommitted() const { return uncommitted_; }
 
   // Deletes what retention no longer keeps, in its own transaction (commits first), and gives
-  // the freed pages back to the file system.
-  bool enforce(const Retention& retention, int64_t now_unix_ns, RetentionResult* result, std::string* error);
+  // the freed pages back to the file system. `max_rows` (0: no limit) bounds the requests one
+  // call deletes, so the exporter thread keeps up with new records while a large backlog goes.
+  // Cheap when there is nothing to delete.
+  bool enforce(const Retention& retention, int64_t now_unix_ns, RetentionResult* result, std::string* error,
+               uint64_t max_rows = 0);
   // The bytes the store's live pages take (the file, less its free pages).
   uint64_t usedBytes() const;
 
@@ -50,6 +55,7 @@ class TraceWriter {
   bool begin(std::string* error);
 
   Database db_;
+  Checkpointer checkpointer_;  // stopped (and joined) before db_ closes
   std::unique_ptr<Statements> statements_;
   bool content_;
   bool in_transaction_ = false;

@@ -150,11 +150,11 @@ struct Settings {
   HttpSettings http;
   AdminSettings admin;
   std::vector<std::string> plugin_dirs;  // absolute after parsing
-  uint32_t exporter_queue_capacity = 2048;  // a queued record of the default chain holds about 7 KiB
-  // How the exporter thread shares the CPU with the workers ([exporter] priority): "idle" runs
-  // it only on CPU time nobody else wants, so on a saturated host serving comes first and a full
-  // queue sheds records (counted); "low" (nice 10) and "normal" give it a share.
-  std::string exporter_priority = "idle";
+  uint32_t exporter_queue_capacity = 4096;  // a queued record of the default chain holds about 7 KiB
+  // How the exporter thread shares the CPU with the workers ([exporter] priority): "normal", or
+  // "low" (nice 10: on a saturated host the workers get more of the CPU and a full queue sheds
+  // records, counted).
+  std::string exporter_priority = "normal";
   std::vector<InstanceSettings> instances;
   std::vector<RouteSettings> routes;
   PriceSettings prices;

@@ -1,6 +1,5 @@
 #include "telemetry/exporter_thread.h"
 
-#include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -41,12 +40,7 @@ void ExporterThread::start(ExporterPriority priority) {
   if (started_) return;
   started_ = true;
   // Linux threads have their own scheduling policy and nice value; set on the thread itself.
-  if (priority == ExporterPriority::kIdle) {
-    loop_.post([] {
-      sched_param p{};
-      ::sched_setscheduler(0, SCHED_IDLE, &p);
-    });
-  } else if (priority == ExporterPriority::kLow) {
+  if (priority == ExporterPriority::kLow) {
     loop_.post([] { ::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 10); });
   }
   loop_.startThread();

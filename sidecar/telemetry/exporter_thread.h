@@ -25,10 +25,10 @@
 
 namespace outrigger::telemetry {
 
-// How the exporter thread shares the CPU with the workers. kIdle (SCHED_IDLE) runs it only when
-// no other thread wants the CPU, and a worker waking up preempts it at once: telemetry never
-// delays an answer, and on a saturated host a full queue sheds records (counted). kLow is nice 10.
-enum class ExporterPriority { kNormal, kLow, kIdle };
+// How the exporter thread shares the CPU with the workers: kLow is nice 10. (Not SCHED_IDLE: the
+// thread takes the loop queue's lock that workers post under, and a thread that only runs when
+// nothing else wants the CPU can hold it for hundreds of milliseconds on a busy host.)
+enum class ExporterPriority { kNormal, kLow };
 
 class ExporterThread {
  public:

@@ -13,6 +13,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "traces/trace_store.h"
+
 namespace outrigger::traces {
 namespace {
 
@@ -60,7 +62,10 @@ bool validFilter(const TraceFilter& f, std::string* error) {
 
 Where whereOf(const TraceFilter& f) {
   Where w;
-  w.addText("trace_id", f.trace_id);
+  if (!f.trace_id.empty()) {
+    w.add("r.trace_key = ?" + std::to_string(w.values.size() + 1), traceKey(f.trace_id));
+    w.addText("trace_id", f.trace_id);
+  }
   w.addText("route", f.route);
   w.addText("tenant", f.tenant);
   w.addText("user", f.user);
@@ -286,12 +291,13 @@ bool loadTrace(sqlite3* db, std::string_view trace_id, const QueryLimits& limits
                std::string* error) {
   QueryDeadline deadline(db, limits);
   Statement s(db, std::string("SELECT ") + kRequestColumns +
-                      " FROM requests r WHERE r.trace_id = ?1 ORDER BY r.start_unix_ns, r.id");
+                      " FROM requests r WHERE r.trace_key = ?1 AND r.trace_id = ?2 ORDER BY r.start_unix_ns, r.id");
   if (!s.ok()) {
     *error = deadline.error("trace");
     return false;
   }
-  s.text(1, trace_id);
+  s.integer(1, traceKey(trace_id));
+  s.text(2, trace_id);
   int rc;
   while ((rc = s.step()) == SQLITE_ROW) out->requests.push_back(readRequest(s, true, &out->spans));
   if (rc != SQLITE_DONE) {

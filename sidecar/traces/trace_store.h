@@ -15,7 +15,9 @@
 // host), so a request is keyed by its rowid, not by it.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "traces/sqlite_statement.h"
 
@@ -31,6 +33,11 @@ Database openStoreForWriting(const std::string& path, std::string* error);
 // Opens an existing store read-only for queries; an error when the file is missing or is not a
 // trace store this version can read.
 Database openStoreForReading(const std::string& path, std::string* error);
+
+// The indexed stand-in for a trace id: a 64-bit hash (FNV-1a). Trace ids are random, so an index
+// on them is written all over; one on 8-byte keys stays small enough to sit in the page cache.
+// Lookups compare the trace id too.
+int64_t traceKey(std::string_view trace_id);
 
 // Where the store lives when the config does not say: $XDG_STATE_HOME/outrigger/traces.db, else
 // $HOME/.local/state/outrigger/traces.db, else an empty string (no place to keep it).

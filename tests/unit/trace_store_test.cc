@@ -6,6 +6,10 @@
 
 #include <rapidjson/document.h>
 
+#include <chrono>
+#include <fstream>
+#include <thread>
+
 #include "chain/host_api.h"
 #include "chain/owned_messages.h"
 #include "plugin/instance.h"
@@ -427,4 +431,37 @@ TEST_CASE("trace store: time bounds read durations, Unix seconds and RFC 3339 UT
   CHECK_FALSE(traces::parseTimeBound("yesterday", now, &t));
   CHECK_FALSE(traces::parseTimeBound("5x", now, &t));
   CHECK_FALSE(traces::parseTimeBound("2026-12-03 01:00", now, &t));
+}
+
+TEST_CASE("trace store: the log is copied into the file on the checkpointer's thread, and emptied at close") {
+  std::string path = testing::makeTempDir() + "/traces.db";
+  auto fileSize = [](const std::string& p) {
+    std::ifstream f(p, std::ios::ate | std::ios::binary);
+    return f ? static_cast<long long>(f.tellg()) : -1LL;
+  };
+  std::string error;
+  auto writer = traces::TraceWriter::open(path, true, &error);
+  REQUIRE(writer);
+  std::string big(4000, 'y');
+  for (uint64_t i = 0; i < 8000; ++i) {  // about 32 MiB: past the 16 MiB threshold at least once
+    auto r = request("ab" + std::to_string(100000 + i), "ac" + std::to_string(100000 + i), "chat", "acme", kT0 + i, 5);
+    r.capture = config::Capture::kFull;
+    r.answer = big;
+    telemetry::RecordView view(r);
+    REQUIRE(writer->writeRequest(*view.get(), &error));
+    if (i % 500 == 499) REQUIRE(writer->commit(&error));
+  }
+  REQUIRE(writer->commit(&error));
+  // SQLite's own automatic checkpoints are off; only the checkpointer grows the file.
+  bool copied = false;
+  for (int i = 0; i < 100 && !copied; ++i) {
+    copied = fileSize(path) > (16 << 20);
+    if (!copied) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  CHECK(copied);
+  writer.reset();
+  CHECK(fileSize(path + "-wal") <= 0);
+  traces::Database db = traces::openStoreForReading(path, &error);
+  REQUIRE(db);
+  CHECK(count(db.get(), "SELECT count(*) FROM requests") == 8000);
 }

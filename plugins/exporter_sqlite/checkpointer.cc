@@ -1,0 +1,70 @@
+#include "checkpointer.h"
+
+#include <chrono>
+
+namespace outrigger::traces {
+
+bool Checkpointer::start(sqlite3* writer, const std::string& path, int pages, std::string* error) {
+  int rc = sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    *error = "checkpoint connection to " + path + ": " + (db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc));
+    sqlite3_close_v2(db_);
+    db_ = nullptr;
+    return false;
+  }
+  sqlite3_busy_timeout(db_, 5000);
+  // A connection learns the file is in WAL mode when it first reads it; until then a checkpoint
+  // is a no-op.
+  if (sqlite3_exec(db_, "PRAGMA journal_mode = WAL", nullptr, nullptr, nullptr) != SQLITE_OK) {
+    *error = "checkpoint connection to " + path + ": " + sqlite3_errmsg(db_);
+    sqlite3_close_v2(db_);
+    db_ = nullptr;
+    return false;
+  }
+  pages_ = pages;
+  sqlite3_wal_hook(writer, &Checkpointer::onCommit, this);
+  thread_ = std::thread([this] { run(); });
+  return true;
+}
+
+void Checkpointer::stop() {
+  if (!thread_.joinable()) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_one();
+  thread_.join();
+  sqlite3_close_v2(db_);
+  db_ = nullptr;
+}
+
+int Checkpointer::onCommit(void* self, sqlite3*, const char*, int pages) {
+  auto* c = static_cast<Checkpointer*>(self);
+  if (pages >= c->pages_) {
+    {
+      std::lock_guard<std::mutex> lock(c->mu_);
+      c->wanted_ = true;
+    }
+    c->cv_.notify_one();
+  }
+  return SQLITE_OK;
+}
+
+void Checkpointer::run() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    cv_.wait_for(lock, std::chrono::seconds(1), [this] { return wanted_ || stopping_; });
+    if (stopping_) break;
+    wanted_ = false;
+    lock.unlock();
+    sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    ++checkpoints_;
+    lock.lock();
+  }
+  lock.unlock();
+  // The last one leaves the log empty, so the file alone holds everything.
+  sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+}
+
+}  // namespace outrigger::traces
