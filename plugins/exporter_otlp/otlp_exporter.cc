@@ -133,6 +133,7 @@ class OtlpExporter final : public Exporter, private DeliveryEnv {
       return OUTRIGGER_OK;
     }
     pending_spans_ += n;
+    encoded_ += n;
     if (pending_spans_ >= settings_.batch_spans) seal();
     return OUTRIGGER_OK;
   }
@@ -226,8 +227,8 @@ class OtlpExporter final : public Exporter, private DeliveryEnv {
   void pushMetrics() {
     const DeliveryCounters& c = delivery_.counters();
     std::string body = metrics_.request(resource_json_, wallNowNs(),
-                                        {{"exported", c.exported}, {"spooled", c.spooled},
-                                         {"dropped", c.dropped + unencodable_}, {"rejected", c.rejected}});
+                                        {{"encoded", encoded_}, {"exported", c.exported}, {"spooled", c.spooled},
+                                         {"dropped", c.dropped}, {"rejected", c.rejected}});
     if (!body.empty()) submit(Signal::kMetrics, 0, std::move(body));
   }
 
@@ -243,8 +244,8 @@ class OtlpExporter final : public Exporter, private DeliveryEnv {
   void logCounters(bool last) {
     const DeliveryCounters& c = delivery_.counters();
     uint64_t now = host().nowNs();
-    uint64_t dropped = c.dropped + unencodable_;
-    uint64_t sum = c.exported + c.spooled + dropped + c.rejected + c.retries;
+    uint64_t dropped = c.dropped;
+    uint64_t sum = c.exported + c.spooled + dropped + c.rejected + c.retries + unencodable_;
     if (sum == logged_sum_ || (!last && now - logged_at_ns_ < kLogEveryNs)) return;
     bool lost = dropped > logged_dropped_ || c.rejected > logged_rejected_;
     logged_sum_ = sum;
@@ -258,7 +259,7 @@ class OtlpExporter final : public Exporter, private DeliveryEnv {
                    std::to_string(delivery_.queuedSpans() + pending_spans_) + " in memory, " +
                    std::to_string(s ? s->items() : 0) + " in the spool (" + std::to_string(s ? s->bytes() : 0) +
                    " bytes); retries " + std::to_string(c.retries) + ", metrics pushes lost " +
-                   std::to_string(c.metrics_failed));
+                   std::to_string(c.metrics_failed) + ", records without a trace id " + std::to_string(unencodable_));
   }
 
   // DeliveryEnv over the host.
@@ -303,6 +304,7 @@ class OtlpExporter final : public Exporter, private DeliveryEnv {
   std::string resource_json_;
   std::string pending_;  // span objects of the batch being filled
   uint32_t pending_spans_ = 0;
+  uint64_t encoded_ = 0;      // spans made from records: each ends exported, rejected or dropped
   uint64_t unencodable_ = 0;  // records without a usable trace id: nothing to send
   bool spool_error_logged_ = false;
   uint64_t logged_sum_ = 0, logged_at_ns_ = 0, logged_dropped_ = 0, logged_rejected_ = 0;

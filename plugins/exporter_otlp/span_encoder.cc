@@ -58,6 +58,17 @@ std::string_view operationOf(const outrigger_record_view& r) {
   return "chat";
 }
 
+// The model the request asked for: its first attempt's; the record's own model is the one that
+// answered, when one did.
+std::string_view requestModel(const outrigger_record_view& r) {
+  for (size_t i = 0; i < r.span_count; ++i) {
+    if (!isAttempt(sv(r.spans[i].stage))) continue;
+    std::string_view m = attribute(traceOf(r, i), "gen_ai.request.model");
+    if (!m.empty()) return m;
+  }
+  return sv(r.model);
+}
+
 std::string spanName(std::string_view operation, std::string_view model) {
   std::string name(operation);
   if (!model.empty()) name.append(" ").append(model);
@@ -134,13 +145,15 @@ void writeTimeToFirstChunk(JsonWriter& w, const outrigger_record_view& r, uint64
 
 void writeRoot(JsonWriter& w, const outrigger_record_view& r, bool content_here) {
   std::string_view op = operationOf(r);
-  std::string name = spanName(op, sv(r.model));
+  std::string_view model = requestModel(r);
+  std::string name = spanName(op, model);
   startSpan(w, {sv(r.trace_id), sv(r.root_span_id), sv(r.root_parent_span_id), name, SpanKind::kServer,
                 r.start_unix_ns, r.start_unix_ns + r.duration_ns});
   w.Key("attributes");
   w.StartArray();
   writeStringAttribute(w, "gen_ai.operation.name", op);
-  if (r.model.size) writeStringAttribute(w, "gen_ai.request.model", sv(r.model));
+  if (!model.empty()) writeStringAttribute(w, "gen_ai.request.model", model);
+  if (r.code == OUTRIGGER_CODE_OK && r.model.size) writeStringAttribute(w, "gen_ai.response.model", sv(r.model));
   if (r.provider.size) writeStringAttribute(w, "gen_ai.provider.name", sv(r.provider));
   writeRequestAttributes(w, r);
   if (r.finish_reason.size) writeStringArrayAttribute(w, "gen_ai.response.finish_reasons", {sv(r.finish_reason)});
