@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -245,7 +246,7 @@ class OtlpExporter final : public Exporter, private DeliveryEnv {
     const DeliveryCounters& c = delivery_.counters();
     uint64_t now = host().nowNs();
     uint64_t dropped = c.dropped;
-    uint64_t sum = c.exported + c.spooled + dropped + c.rejected + c.retries + unencodable_;
+    uint64_t sum = c.exported + c.spooled + dropped + c.rejected + c.retries + unencodable_ + metrics_.refusedSeries();
     if (sum == logged_sum_ || (!last && now - logged_at_ns_ < kLogEveryNs)) return;
     bool lost = dropped > logged_dropped_ || c.rejected > logged_rejected_;
     logged_sum_ = sum;
@@ -259,7 +260,8 @@ class OtlpExporter final : public Exporter, private DeliveryEnv {
                    std::to_string(delivery_.queuedSpans() + pending_spans_) + " in memory, " +
                    std::to_string(s ? s->items() : 0) + " in the spool (" + std::to_string(s ? s->bytes() : 0) +
                    " bytes); retries " + std::to_string(c.retries) + ", metrics pushes lost " +
-                   std::to_string(c.metrics_failed) + ", records without a trace id " + std::to_string(unencodable_));
+                   std::to_string(c.metrics_failed) + ", records without a trace id " + std::to_string(unencodable_) +
+                   ", attempts beyond the metric series bound " + std::to_string(metrics_.refusedSeries()));
   }
 
   // DeliveryEnv over the host.

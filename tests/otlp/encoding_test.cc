@@ -1,12 +1,18 @@
 // exporter.otlp's encoding, as pure functions over the host's own record views: the span tree
 // (root SERVER span parented to the caller, CLIENT attempt spans, apply_guardrail spans), typed
 // GenAI attributes, content only under capture full, the metrics histograms with the
-// conventions' bucket boundaries, gzip, and the plugin through the real loader.
+// conventions' bucket boundaries, gzip, the plugin through the real loader and its example config.
 #include <catch2/catch.hpp>
 
 #include <rapidjson/document.h>
 
+#include <chrono>
+#include <memory>
+#include <random>
+
+#include "chain/chain.h"
 #include "chain/host_api.h"
+#include "config/config.h"
 #include "chain/owned_messages.h"
 #include "genai_metrics.h"
 #include "gzip.h"
@@ -326,4 +332,69 @@ TEST_CASE("plugin: loads through the real loader, and a bad endpoint or a relati
   CHECK(relative.status().message().find("spool_path") != std::string::npos);
   auto unknown = create(R"({"endpoint": "http://127.0.0.1:4318", "batch_size": 3})");
   CHECK_FALSE(unknown.ok());
+}
+
+TEST_CASE("plugin: the example config/otlp.toml builds a chain with its otlp exporter on both routes") {
+  auto settings = config::loadConfigFile(std::string(OUTRIGGER_SOURCE_DIR) + "/config/otlp.toml");
+  REQUIRE(settings.ok());
+  settings->plugin_dirs = {OUTRIGGER_PLUGIN_DIR};
+  auto chain = chain::buildChain(settings.value(), 2, 1);
+  INFO((chain.ok() ? std::string() : chain.status().message()));
+  REQUIRE(chain.ok());
+  REQUIRE(chain.value()->exporters.size() == 1);
+  CHECK(chain.value()->exporters[0]->name() == "otel");
+}
+
+// Figures, not a pass/fail timing: run with `otlp_tests "[bench]"`. Distinct ids, counts and
+// timings per record, so gzip sees what it would in production (minus prompt text).
+TEST_CASE("encoding: cost of encoding and gzipping a batch of records", "[.][bench]") {
+  constexpr int kDistinct = 2000;
+  constexpr int kRecords = 20000;
+  constexpr int kPerBatch = 100;  // 5 spans each: a 500-span batch
+  std::mt19937_64 rng(11);
+  auto hex = [&](size_t n) {
+    std::string s(n, '0');
+    for (char& c : s) c = "0123456789abcdef"[rng() & 0xf];
+    return s;
+  };
+  std::vector<telemetry::RequestRecord> records;
+  for (int i = 0; i < kDistinct; ++i) {
+    telemetry::RequestRecord r = tracedRecord(config::Capture::kNone);
+    r.trace_id = hex(32);
+    r.root_span_id = hex(16);
+    r.root_parent_span_id = hex(16);
+    r.start_unix_ns += rng() % 1000000000000;
+    r.duration_ns = rng() % 5000000000;
+    for (auto& sp : r.spans) {
+      sp.span_id = hex(16);
+      sp.parent_span_id = r.root_span_id;
+      sp.start_unix_ns = r.start_unix_ns + rng() % 100000000;
+      sp.duration_ns = rng() % 1000000000;
+      telemetry::setAttribute(&sp.attributes, "gen_ai.usage.input_tokens", std::to_string(rng() % 5000));
+    }
+    records.push_back(std::move(r));
+  }
+  std::vector<std::unique_ptr<telemetry::RecordView>> views;
+  for (const auto& r : records) views.push_back(std::make_unique<telemetry::RecordView>(r));
+  std::string resource = resourceJson("svc", {});
+  size_t raw = 0, packed = 0;
+  uint64_t encode_ns = 0, gzip_ns = 0;
+  std::string spans;
+  for (int i = 0; i < kRecords; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    appendRecordSpans(*views[i % kDistinct]->get(), &spans);
+    encode_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
+    if ((i + 1) % kPerBatch == 0) {
+      auto t1 = std::chrono::steady_clock::now();
+      std::string body = tracesRequest(resource, spans), gz;
+      REQUIRE(gzip(body, &gz));
+      gzip_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t1).count();
+      raw += body.size();
+      packed += gz.size();
+      spans.clear();
+    }
+  }
+  WARN("records " << kRecords << " (5 spans each): encode " << encode_ns / kRecords / 1000.0 << " us/record, gzip "
+                  << gzip_ns / kRecords / 1000.0 << " us/record; JSON " << raw / kRecords << " B/record, gzipped "
+                  << packed / kRecords << " B/record (" << static_cast<double>(raw) / packed << "x)");
 }
