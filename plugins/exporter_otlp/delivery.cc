@@ -51,10 +51,16 @@ void Delivery::attachSpool(std::unique_ptr<Spool> spool) {
 void Delivery::submit(Batch batch) {
   if (batch.signal == Signal::kMetrics) {
     metrics_ = std::move(batch);  // cumulative: the newest push covers an unsent older one
-  } else if (spool_ && (down_ || !spool_->empty())) {
+  } else if (spool_ && (spooling_ || !spool_->empty())) {
     spill(std::move(batch));
   } else if (memory_spans_ + batch.items > settings_.max_queue_spans) {
-    counters_.dropped += batch.items;
+    if (spool_) {
+      spooling_ = true;  // the collector keeps up too slowly: what waits goes to disk, in order
+      moveToSpool(true);
+      spill(std::move(batch));
+    } else {
+      counters_.dropped += batch.items;
+    }
   } else {
     memory_spans_ += batch.items;
     memory_.push_back(std::move(batch));
@@ -78,12 +84,17 @@ void Delivery::spill(Batch batch) {
   }
 }
 
-void Delivery::persist() {
+void Delivery::persist() { moveToSpool(false); }
+
+// `keep_in_flight`: a batch in flight stays in memory, for its answer to release.
+void Delivery::moveToSpool(bool keep_in_flight) {
   if (!spool_) return;
-  while (!memory_.empty()) {
-    memory_spans_ -= memory_.front().items;
-    spill(std::move(memory_.front()));
-    memory_.pop_front();
+  size_t keep = keep_in_flight && in_flight_ && in_flight_source_ == Source::kMemory ? 1 : 0;
+  while (memory_.size() > keep) {
+    Batch& b = memory_[keep];
+    memory_spans_ -= b.items;
+    spill(std::move(b));
+    memory_.erase(memory_.begin() + static_cast<std::ptrdiff_t>(keep));
   }
 }
 
@@ -99,6 +110,7 @@ void Delivery::pump() {
 
 void Delivery::send(Source source, Signal signal, uint32_t items, const std::string& body) {
   in_flight_ = true;
+  in_flight_source_ = source;
   bool started = env_->post(signal, body, [this, source, items](PostOutcome o) { done(source, items, o); });
   if (!started) {
     in_flight_ = false;
@@ -124,7 +136,7 @@ void Delivery::succeeded(Source source, uint32_t items, const PostOutcome& o) {
   counters_.exported += items - refused;
   counters_.rejected += refused;
   release(source);
-  if (spool_ && spool_->empty()) down_ = false;
+  if (spool_ && spool_->empty()) spooling_ = false;
   pump();
 }
 
@@ -139,8 +151,8 @@ void Delivery::failed(Source source, uint32_t items, const PostOutcome& o) {
     ++counters_.metrics_failed;
     metrics_.reset();
   } else if (source == Source::kMemory && spool_) {
-    down_ = true;
-    persist();
+    spooling_ = true;
+    moveToSpool(false);
   }
   (void)items;
   retryLater(delay);

@@ -4,9 +4,10 @@
 // reason that may pass (no connection, a timeout, 429, 502, 503, 504) is retried after a
 // jittered exponential backoff, or after the collector's Retry-After. With a spool, that batch
 // and every one queued behind it move to disk, and from then on new batches are appended there
-// until the spool drains: the spool is sent first, oldest first, and survives a restart.
-// Without a spool the failed batch stays at the head of the memory queue. Beyond the memory
-// bound or the spool's size the newest batch is dropped and counted; nothing ever blocks.
+// until the spool drains: the spool is sent first, oldest first, and survives a restart. A
+// memory queue that fills up behind a slow collector moves to the spool the same way. Without a
+// spool the failed batch stays at the head of the memory queue. Beyond the memory bound (no
+// spool) or the spool's size the newest batch is dropped and counted; nothing ever blocks.
 // Any other answer (400, 401, 413, 500 ...) rejects the batch: counted, logged, not retried.
 // A 200 with partialSuccess counts its rejected spans and logs the collector's message.
 //
@@ -89,7 +90,8 @@ class Delivery {
 
   // Queues a sealed batch and starts sending if idle. Never blocks; may drop (counted).
   void submit(Batch batch);
-  // Moves what is queued in memory to the spool (at shutdown), so a restart sends it.
+  // Moves what is queued in memory to the spool (at shutdown, when no answer can come back any
+  // more: a batch in flight too), so a restart sends it.
   void persist();
   // Sends what waits, unless a POST is in flight or a backoff is running (a periodic nudge for
   // when a POST or a timer could not be started).
@@ -113,17 +115,19 @@ class Delivery {
   void rejected(Source source, uint32_t items, const PostOutcome& outcome);
   void release(Source source);
   void spill(Batch batch);
+  void moveToSpool(bool keep_in_flight);
   void retryLater(uint32_t delay_ms);
 
   DeliverySettings settings_;
   DeliveryEnv* env_;
   std::mt19937_64 rng_;
   std::unique_ptr<Spool> spool_;
-  bool down_ = false;  // a trace batch failed and the spool has not drained since
+  bool spooling_ = false;  // new trace batches go to the spool until it drains (a failure, or a full memory queue)
   std::deque<Batch> memory_;
   uint64_t memory_spans_ = 0;
   std::optional<Batch> metrics_;
   bool in_flight_ = false;
+  Source in_flight_source_ = Source::kMemory;
   bool waiting_ = false;  // a backoff timer is set
   uint32_t attempt_ = 0;  // consecutive failures
   DeliveryCounters counters_;

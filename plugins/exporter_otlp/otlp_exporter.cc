@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
@@ -315,3 +316,4 @@ class OtlpExporter final : public Exporter, private DeliveryEnv {
 }  // namespace
 
 OUTRIGGER_PLUGIN("exporter_otlp", "1.0.0", outrigger::plugin::typeOf<OtlpExporter>())
+static_assert(std::string_view("1.0.0") == outrigger::otlp::kPluginVersion, "one version for the library and its scope");

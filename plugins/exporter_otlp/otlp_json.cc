@@ -161,6 +161,8 @@ std::string resourceJson(std::string_view service_name, const StringAttributes& 
   return {buf.GetString(), buf.GetSize()};
 }
 
-std::string scopeJson() { return R"({"name":"outrigger.exporter.otlp","version":"1.0.0"})"; }
+std::string scopeJson() {
+  return std::string(R"({"name":"outrigger.exporter.otlp","version":")") + kPluginVersion + "\"}";
+}
 
 }  // namespace outrigger::otlp

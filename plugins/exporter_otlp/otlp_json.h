@@ -15,6 +15,9 @@
 
 namespace outrigger::otlp {
 
+// The plugin's version: its library's, and the instrumentation scope's in every payload.
+inline constexpr char kPluginVersion[] = "1.0.0";
+
 using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 
 // OTLP SpanKind and Status.code values.

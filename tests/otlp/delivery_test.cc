@@ -231,6 +231,27 @@ TEST_CASE("delivery: while the collector is away batches go to the spool, and ar
   CHECK(d.counters().exported == 8);
 }
 
+TEST_CASE("delivery: behind a slow collector a full memory queue moves to the spool, in order, the batch in flight staying") {
+  std::string dir = outrigger::testing::makeTempDir() + "/spool";
+  FakeEnv env;
+  Delivery d(settings(10), &env);
+  d.attachSpool(openSpool(dir));
+  d.submit(traces("a", 4));  // in flight, no answer yet
+  d.submit(traces("b", 4));
+  d.submit(traces("c", 4));  // 12 > 10: "b" and "c" go to disk
+  CHECK(d.counters().dropped == 0);
+  CHECK(d.counters().spooled == 8);
+  CHECK(d.queuedSpans() == 4);
+  d.submit(traces("d", 1));  // behind them on disk
+  env.answer(200);
+  env.answer(200);
+  env.answer(200);
+  env.answer(200);
+  CHECK(env.sent == std::vector<std::string>{"a", "b", "c", "d"});
+  CHECK(d.counters().exported == 13);
+  CHECK(d.spool()->empty());
+}
+
 TEST_CASE("delivery: a full spool drops the newest batches, counted, and what it holds is still delivered") {
   std::string dir = outrigger::testing::makeTempDir() + "/spool";
   FakeEnv env;
