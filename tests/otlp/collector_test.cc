@@ -14,6 +14,8 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <sstream>
@@ -347,4 +349,71 @@ TEST_CASE("collector: a tiny spool drops what does not fit, counts every span, a
   CHECK(exported > 0);
   CHECK(dropped > 0);
   CHECK(d.log().find("dropped") != std::string::npos);
+}
+
+// Figures, not a pass/fail timing: run with `otlp_tests "[bench]"`. Unary requests from 8
+// connections for 2 s against the same daemon config with and without the OTLP exporter (Jaeger
+// up), alternating, 3 rounds each; then how long the collector takes to hold every span.
+TEST_CASE("collector: request throughput with and without the OTLP exporter", "[.][bench]") {
+  if (!haveCollector()) return;
+  std::string dir = makeTempDir();
+  JaegerProcess jaeger(dir);
+  REQUIRE(jaeger.start());
+  std::string with = daemonConfig(jaeger.endpoint(), dir + "/spool");
+  // The defaults' batching rather than the tests' small, frequent batches.
+  with.replace(with.find("flush_interval_ms = 50\nbatch_spans = 64"), 39, "flush_interval_ms = 1000\nbatch_spans = 512");
+  std::string without = with;
+  for (size_t p = without.find("exporters = [\"otel\"]\n"); p != std::string::npos;
+       p = without.find("exporters = [\"otel\"]\n")) {
+    without.erase(p, std::string("exporters = [\"otel\"]\n").size());
+  }
+  auto drive = [](DaemonProcess& d, double seconds) {
+    std::atomic<uint64_t> done{0};
+    std::vector<std::thread> threads;
+    auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    for (int t = 0; t < 8; ++t) {
+      threads.emplace_back([&] {
+        client::Client c(at(d));
+        while (std::chrono::steady_clock::now() < until) {
+          if (c.chat(traced("measure the exporter", randomHex(32), randomHex(16))).ok()) ++done;
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    return done.load() / seconds;
+  };
+  std::vector<double> base, otlp;
+  for (int round = 0; round < 3; ++round) {
+    {
+      DaemonProcess d(without);
+      REQUIRE(d.waitReady());
+      base.push_back(drive(d, 2));
+    }
+    // A service name per round: the collector keeps each daemon's cumulative counters apart.
+    std::string job = "bench-round-" + std::to_string(round);
+    std::string config = with;
+    config.replace(config.find("outrigger-test"), std::string("outrigger-test").size(), job);
+    DaemonProcess d(config);
+    REQUIRE(d.waitReady());
+    double rate = drive(d, 2);
+    otlp.push_back(rate);
+    auto t0 = std::chrono::steady_clock::now();
+    bool drained = eventually([&] {
+      double encoded = jaeger.metric("outrigger_otlp_spans_total", {"outcome=\"encoded\"", "job=\"" + job + "\""});
+      double exported = jaeger.metric("outrigger_otlp_spans_total", {"outcome=\"exported\"", "job=\"" + job + "\""});
+      return encoded > 0 && exported == encoded;
+    }, std::chrono::seconds(60));
+    double drain_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    double exported = jaeger.metric("outrigger_otlp_spans_total", {"outcome=\"exported\"", "job=\"" + job + "\""});
+    double dropped = jaeger.metric("outrigger_otlp_spans_total", {"outcome=\"dropped\"", "job=\"" + job + "\""});
+    WARN("round " << round << ": without " << base.back() << " req/s, with " << rate << " req/s (ratio "
+                  << rate / base.back() << "); exported " << exported << " spans, dropped " << dropped
+                  << ", all at the collector " << (drained ? "" : "NOT ") << "within " << drain_ms
+                  << " ms of the last request");
+    d.signal(SIGTERM);
+    d.waitExit();
+  }
+  std::sort(base.begin(), base.end());
+  std::sort(otlp.begin(), otlp.end());
+  WARN("median: without " << base[1] << " req/s, with " << otlp[1] << " req/s, ratio " << otlp[1] / base[1]);
 }
