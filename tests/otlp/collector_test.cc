@@ -320,7 +320,10 @@ TEST_CASE("collector: a tiny spool drops what does not fit, counts every span, a
   if (!haveCollector()) return;
   std::string dir = makeTempDir();
   JaegerProcess jaeger(dir);  // away until the requests are done
-  DaemonProcess d(daemonConfig(jaeger.endpoint(), dir + "/spool", 4096));
+  // One request's spans per batch: a few batches fit in the spool, the rest cannot.
+  std::string config = daemonConfig(jaeger.endpoint(), dir + "/spool", 4096);
+  config.replace(config.find("batch_spans = 64"), 16, "batch_spans = 5");
+  DaemonProcess d(config);
   REQUIRE(d.waitReady());
   client::Client c(at(d));
   constexpr int kRequests = 60;
