@@ -2,8 +2,10 @@
 # Installs everything Outrigger needs to build and test, from Debian packages and the
 # language registries. Idempotent: packages already present are not fetched again.
 #   deploy/setup.sh          what building and serving need
-#   deploy/setup.sh --test   and what only the tests use (promtool, from Debian's prometheus)
+#   deploy/setup.sh --test   and what only the tests use (promtool, from Debian's prometheus;
+#                            Jaeger, built with Go from the module proxy)
 set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
 
 DEBIAN_PACKAGES=(
   build-essential cmake ninja-build pkg-config clang
@@ -11,6 +13,7 @@ DEBIAN_PACKAGES=(
   libmimalloc-dev catch2 libcli11-dev libre2-dev rapidjson-dev libvalijson-dev
   libxxhash-dev libcurl4-openssl-dev libclang-rt-14-dev libh2o-dev libssl-dev libhttp-parser-dev
   libsqlite3-dev  # limiter.budget's spent amounts (plugins/limiter_budget)
+  zlib1g-dev  # exporter.otlp gzips its request bodies (plugins/exporter_otlp)
   ca-certificates python3
   python3-h2  # the HTTP/2 test upstream (tests/upstream/h2_upstream.py)
 )
@@ -33,5 +36,26 @@ if ((${#missing[@]})); then
   if [[ " ${missing[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null &&
      systemctl is-enabled prometheus >/dev/null 2>&1; then
     $sudo_cmd systemctl disable --now prometheus >/dev/null 2>&1 || true
+  fi
+fi
+
+# The collector exporter.otlp's tests export to (tests/otlp): Jaeger v2, an OpenTelemetry
+# Collector distribution with a query API, at the version pinned in tests/tools/jaeger/go.mod.
+# Built once into build/tools/jaeger (gitignored); rebuilt only when go.mod or go.sum change.
+# Needs Go >= 1.24 (the Debian package is older: see https://go.dev/dl).
+if [ "${1:-}" = "--test" ]; then
+  jaeger_bin="$root/build/tools/jaeger"
+  jaeger_mod="$root/tests/tools/jaeger"
+  if [ ! -x "$jaeger_bin" ] || [ "$jaeger_mod/go.mod" -nt "$jaeger_bin" ] || [ "$jaeger_mod/go.sum" -nt "$jaeger_bin" ]; then
+    go_cmd="$(command -v go || true)"
+    [ -n "$go_cmd" ] || [ ! -x /usr/local/go/bin/go ] || go_cmd=/usr/local/go/bin/go
+    if [ -z "$go_cmd" ]; then
+      echo "setup: Go >= 1.24 is needed to build the test collector (tests/tools/jaeger)" >&2
+      exit 1
+    fi
+    echo "setup: building Jaeger for the OTLP exporter tests (a few minutes, once)"
+    mkdir -p "$root/build/tools"
+    (cd "$jaeger_mod" && GOFLAGS=-mod=readonly "$go_cmd" build -o "$jaeger_bin.tmp" github.com/jaegertracing/jaeger/cmd/jaeger)
+    mv "$jaeger_bin.tmp" "$jaeger_bin"
   fi
 fi

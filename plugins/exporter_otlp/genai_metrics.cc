@@ -1,0 +1,199 @@
+#include "genai_metrics.h"
+
+#include <algorithm>
+#include <charconv>
+#include <tuple>
+
+namespace outrigger::otlp {
+namespace {
+
+std::string_view sv(outrigger_str s) { return s.size ? std::string_view(s.data, s.size) : std::string_view(); }
+
+std::string_view attribute(const outrigger_span_trace_view& t, std::string_view k) {
+  for (size_t i = 0; i < t.attribute_count; ++i) {
+    if (sv(t.attributes[i].key) == k) return sv(t.attributes[i].value);
+  }
+  return {};
+}
+
+bool parseCount(std::string_view s, uint64_t* out) {
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return !s.empty() && ec == std::errc() && p == s.data() + s.size();
+}
+
+void writeAttributes(JsonWriter& w, const StringAttributes& attributes) {
+  w.Key("attributes");
+  w.StartArray();
+  for (const auto& [k, v] : attributes) writeStringAttribute(w, k, v);
+  w.EndArray();
+}
+
+template <size_t N>
+void writeHistogram(JsonWriter& w, const char* name, const char* unit, const char* description,
+                    const std::map<StringAttributes, Histogram>& family, const std::array<double, N>& bounds,
+                    uint64_t start_unix_ns, uint64_t now_unix_ns) {
+  w.StartObject();
+  w.Key("name");
+  w.String(name);
+  w.Key("unit");
+  w.String(unit);
+  w.Key("description");
+  w.String(description);
+  w.Key("histogram");
+  w.StartObject();
+  w.Key("aggregationTemporality");
+  w.Int(2);  // cumulative
+  w.Key("dataPoints");
+  w.StartArray();
+  for (const auto& [attributes, h] : family) {
+    w.StartObject();
+    writeAttributes(w, attributes);
+    w.Key("startTimeUnixNano");
+    writeInt64(w, start_unix_ns);
+    w.Key("timeUnixNano");
+    writeInt64(w, now_unix_ns);
+    w.Key("count");
+    writeInt64(w, h.count);
+    w.Key("sum");
+    w.Double(h.sum);
+    w.Key("bucketCounts");
+    w.StartArray();
+    for (uint64_t b : h.buckets) writeInt64(w, b);
+    w.EndArray();
+    w.Key("explicitBounds");
+    w.StartArray();
+    for (double b : bounds) w.Double(b);
+    w.EndArray();
+    w.Key("min");
+    w.Double(h.min);
+    w.Key("max");
+    w.Double(h.max);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  w.EndObject();
+}
+
+void writeSpanCounters(JsonWriter& w, const std::vector<std::pair<std::string, uint64_t>>& counters,
+                       uint64_t start_unix_ns, uint64_t now_unix_ns) {
+  w.StartObject();
+  w.Key("name");
+  w.String("outrigger.otlp.spans");
+  w.Key("unit");
+  w.String("{span}");
+  w.Key("description");
+  w.String("Spans the OTLP exporter handled, by outcome");
+  w.Key("sum");
+  w.StartObject();
+  w.Key("aggregationTemporality");
+  w.Int(2);
+  w.Key("isMonotonic");
+  w.Bool(true);
+  w.Key("dataPoints");
+  w.StartArray();
+  for (const auto& [outcome, value] : counters) {
+    w.StartObject();
+    writeAttributes(w, {{"outcome", outcome}});
+    w.Key("startTimeUnixNano");
+    writeInt64(w, start_unix_ns);
+    w.Key("timeUnixNano");
+    writeInt64(w, now_unix_ns);
+    w.Key("asInt");
+    writeInt64(w, value);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  w.EndObject();
+}
+
+}  // namespace
+
+void Histogram::observe(double value, const double* bounds, size_t bound_count) {
+  if (buckets.empty()) buckets.assign(bound_count + 1, 0);
+  // OTLP explicit buckets are upper-inclusive: bucket i holds (bounds[i-1], bounds[i]].
+  size_t i = static_cast<size_t>(std::lower_bound(bounds, bounds + bound_count, value) - bounds);
+  ++buckets[i];
+  min = count ? std::min(min, value) : value;
+  max = count ? std::max(max, value) : value;
+  ++count;
+  sum += value;
+}
+
+Histogram* GenAiMetrics::series(std::map<Key, Histogram>* family, Key key, size_t bound_count) {
+  std::sort(key.begin(), key.end());
+  auto it = family->find(key);
+  if (it != family->end()) return &it->second;
+  if (tokens_.size() + durations_.size() >= max_series_) {
+    ++refused_series_;
+    return nullptr;
+  }
+  Histogram& h = (*family)[std::move(key)];
+  h.buckets.assign(bound_count + 1, 0);
+  return &h;
+}
+
+void GenAiMetrics::observe(const outrigger_record_view& r) {
+  if (r.hdr.struct_size < OUTRIGGER_SIZE_THROUGH(outrigger_record_view, answer_tool_call_count) || !r.span_traces ||
+      r.span_trace_size < sizeof(outrigger_span_trace_view)) {
+    return;
+  }
+  for (size_t i = 0; i < r.span_count; ++i) {
+    std::string_view stage = sv(r.spans[i].stage);
+    if (stage != "provider" && stage != "provider.embed") continue;
+    const auto& t = *reinterpret_cast<const outrigger_span_trace_view*>(
+        reinterpret_cast<const char*>(r.span_traces) + i * r.span_trace_size);
+    std::string_view op = attribute(t, "gen_ai.operation.name");
+    std::string_view provider = attribute(t, "gen_ai.provider.name");
+    std::string_view model = attribute(t, "gen_ai.request.model");
+    Key base = {{"gen_ai.operation.name", std::string(op.empty() ? (stage == "provider" ? "chat" : "embeddings") : op)},
+                {"gen_ai.provider.name", std::string(provider.empty() ? sv(r.spans[i].instance) : provider)},
+                {"gen_ai.request.model", std::string(model.empty() ? sv(r.model) : model)}};
+    if (std::string_view m = attribute(t, "gen_ai.response.model"); !m.empty()) {
+      base.emplace_back("gen_ai.response.model", std::string(m));
+    }
+    Key duration_key = base;
+    if (std::string_view e = attribute(t, "error.type"); !e.empty()) duration_key.emplace_back("error.type", std::string(e));
+    if (Histogram* h = series(&durations_, std::move(duration_key), kDurationBounds.size())) {
+      h->observe(static_cast<double>(r.spans[i].duration_ns) / 1e9, kDurationBounds.data(), kDurationBounds.size());
+    }
+    // Token counts only for an attempt that answered, or one that reported what it billed.
+    uint64_t in = 0, out = 0;
+    bool has_in = parseCount(attribute(t, "gen_ai.usage.input_tokens"), &in);
+    bool has_out = parseCount(attribute(t, "gen_ai.usage.output_tokens"), &out);
+    if (attribute(t, "outrigger.status") != "OK" && in == 0 && out == 0) continue;
+    for (auto [type, value, has] : {std::tuple{"input", in, has_in}, std::tuple{"output", out, has_out}}) {
+      if (!has) continue;
+      Key k = base;
+      k.emplace_back("gen_ai.token.type", type);
+      if (Histogram* h = series(&tokens_, std::move(k), kTokenBounds.size())) {
+        h->observe(static_cast<double>(value), kTokenBounds.data(), kTokenBounds.size());
+      }
+    }
+  }
+}
+
+std::string GenAiMetrics::request(std::string_view resource_json, uint64_t now_unix_ns,
+                                  const std::vector<std::pair<std::string, uint64_t>>& span_counters) const {
+  if (empty() && span_counters.empty()) return {};
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartArray();
+  if (!tokens_.empty()) {
+    writeHistogram(w, "gen_ai.client.token.usage", "{token}", "Number of input and output tokens used", tokens_,
+                   kTokenBounds, start_unix_ns_, now_unix_ns);
+  }
+  if (!durations_.empty()) {
+    writeHistogram(w, "gen_ai.client.operation.duration", "s", "GenAI operation duration", durations_,
+                   kDurationBounds, start_unix_ns_, now_unix_ns);
+  }
+  if (!span_counters.empty()) writeSpanCounters(w, span_counters, start_unix_ns_, now_unix_ns);
+  w.EndArray();
+  std::string body = R"({"resourceMetrics":[{"resource":)";
+  body.append(resource_json).append(R"(,"scopeMetrics":[{"scope":)").append(scopeJson()).append(R"(,"metrics":)");
+  body.append(buf.GetString(), buf.GetSize()).append("}]}]}");
+  return body;
+}
+
+}  // namespace outrigger::otlp

@@ -1,0 +1,319 @@
+// exporter.otlp: finished requests as OpenTelemetry spans, and the GenAI client metrics, to an
+// OTLP/HTTP collector in OTLP's JSON encoding (gzip by default). Runs on the exporter thread:
+// records are encoded as they arrive and batched; a repeating instance timer seals a batch at
+// least every flush_interval_ms, and every POST goes through the host's HTTP client on this
+// thread's loop, so nothing here waits on the network. Delivery (delivery.h) retries, backs off
+// and spools to disk when the collector is away.
+#include <outrigger/plugin.hpp>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <stdexcept>
+#include <string>
+
+#include "delivery.h"
+#include "genai_metrics.h"
+#include "gzip.h"
+#include "otlp_json.h"
+#include "otlp_settings.h"
+#include "span_encoder.h"
+
+namespace {
+
+using namespace outrigger::plugin;
+using namespace outrigger::otlp;
+
+constexpr size_t kMaxResponseBody = 64 * 1024;
+constexpr uint64_t kLogEveryNs = 10ull * 1000 * 1000 * 1000;
+
+uint64_t wallNowNs() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+  }
+  return true;
+}
+
+// Retry-After as delay-seconds or an HTTP-date; 0 when absent or unreadable.
+uint32_t retryAfterMs(std::string_view v) {
+  if (v.empty()) return 0;
+  if (v.find_first_not_of("0123456789") == std::string_view::npos && v.size() < 9) {
+    return static_cast<uint32_t>(std::stoul(std::string(v)) * 1000);
+  }
+  std::tm tm{};
+  std::string text(v);
+  if (!strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S", &tm)) return 0;
+  time_t at = timegm(&tm);
+  time_t now = std::time(nullptr);
+  return at > now ? static_cast<uint32_t>(std::min<time_t>(at - now, 86400) * 1000) : 0;
+}
+
+const char* httpErrorName(outrigger_http_error e) {
+  static const char* kNames[] = {"ok", "resolve failed", "connect failed", "TLS failed", "connect timeout",
+                                 "first byte timeout", "idle timeout", "total timeout", "deadline", "transport error",
+                                 "aborted", "cancelled", "internal error"};
+  return e >= 0 && e <= 12 ? kNames[e] : "unknown error";
+}
+
+// One POST's receiver. Owns itself: it is freed in onComplete, before Delivery hears the
+// outcome (which may start the next POST with a new receiver).
+class PostHandler final : public HttpHandler {
+ public:
+  explicit PostHandler(std::function<void(PostOutcome)> done) : done_(std::move(done)) {}
+
+  outrigger_status onHead(const outrigger_http_response_head& head) override {
+    for (size_t i = 0; i < head.header_count; ++i) {
+      if (iequals(view(head.headers[i].name), "retry-after")) outcome_.retry_after_ms = retryAfterMs(view(head.headers[i].value));
+    }
+    return OUTRIGGER_OK;
+  }
+  outrigger_status onBody(std::string_view bytes) override {
+    size_t room = kMaxResponseBody - std::min(kMaxResponseBody, outcome_.body.size());
+    outcome_.body.append(bytes.substr(0, room));
+    return OUTRIGGER_OK;
+  }
+  void onComplete(const outrigger_http_result& r) override {
+    PostOutcome o = std::move(outcome_);
+    o.answered = r.error == OUTRIGGER_HTTP_OK;
+    o.status = r.status;
+    o.cancelled = r.error == OUTRIGGER_HTTP_E_CANCELLED;
+    if (!o.answered) o.error = std::string(httpErrorName(r.error)) + (r.message.size ? ": " + std::string(view(r.message)) : "");
+    auto done = std::move(done_);
+    delete this;
+    done(std::move(o));
+  }
+
+ private:
+  std::function<void(PostOutcome)> done_;
+  PostOutcome outcome_;
+};
+
+class OtlpExporter final : public Exporter, private DeliveryEnv {
+ public:
+  static constexpr const char* kName = "otlp";
+  static constexpr const char* kDescription =
+      "Exports requests as OpenTelemetry GenAI spans and metrics over OTLP/HTTP (JSON), with retries and a disk spool";
+  static constexpr const char* kConfigSchema = outrigger::otlp::kConfigSchema;
+  static constexpr outrigger_stability kStability = OUTRIGGER_STABILITY_EXPERIMENTAL;
+
+  OtlpExporter(Host host, std::string_view name, std::string_view config)
+      : Exporter(host, name),
+        settings_(parsed(config)),
+        delivery_(deliverySettings(settings_, reinterpret_cast<uintptr_t>(this)), this),
+        metrics_(wallNowNs()),
+        resource_json_(resourceJson(settings_.service_name, settings_.resource_attributes)) {
+    if (!settings_.spool_path.empty()) checkSpoolPath();
+    // Timers, the spool and POSTs belong to the exporter thread's loop, bound after create.
+    host.instancePost([this](outrigger_status st) {
+      if (st == OUTRIGGER_OK) start();
+    });
+  }
+
+  ~OtlpExporter() override {
+    seal();
+    delivery_.persist();
+    logCounters(true);
+  }
+
+  outrigger_status exportRecord(const outrigger_record_view& r) override {
+    if (settings_.metrics) metrics_.observe(r);
+    uint32_t n = appendRecordSpans(r, &pending_);
+    if (n == 0) {
+      ++unencodable_;
+      return OUTRIGGER_OK;
+    }
+    pending_spans_ += n;
+    encoded_ += n;
+    if (pending_spans_ >= settings_.batch_spans) seal();
+    return OUTRIGGER_OK;
+  }
+
+  // At reload and shutdown: what is waiting goes out now (or to the spool).
+  outrigger_status flush() override {
+    seal();
+    return OUTRIGGER_OK;
+  }
+
+ private:
+  static OtlpSettings parsed(std::string_view config) {
+    OtlpSettings s;
+    std::string error;
+    if (!parseSettings(config, &s, &error)) throw std::runtime_error(error);
+    return s;
+  }
+
+  static DeliverySettings deliverySettings(const OtlpSettings& s, uint64_t salt) {
+    DeliverySettings d;
+    d.max_queue_spans = s.max_queue_spans;
+    d.max_backoff_ms = s.max_backoff_ms;
+    d.initial_backoff_ms = std::min<uint32_t>(250, s.max_backoff_ms);
+    d.seed = wallNowNs() ^ salt;
+    return d;
+  }
+
+  void checkSpoolPath() const {
+    const std::string& p = settings_.spool_path;
+    if (p.front() != '/') throw std::runtime_error("spool_path: must be absolute");
+    struct stat st {};
+    if (::stat(p.c_str(), &st) == 0) {
+      if (!S_ISDIR(st.st_mode) || ::access(p.c_str(), W_OK | X_OK) != 0) {
+        throw std::runtime_error("spool_path: " + p + " is not a writable directory");
+      }
+      return;
+    }
+    std::string parent = p.substr(0, std::max<size_t>(p.rfind('/'), 1));
+    if (::access(parent.c_str(), W_OK | X_OK) != 0) {
+      throw std::runtime_error("spool_path: cannot create " + p + ": " + std::strerror(errno));
+    }
+  }
+
+  void start() {
+    openSpool();
+    uint64_t id = 0;
+    host().instanceTimer(settings_.flush_interval_ms, settings_.flush_interval_ms, [this](outrigger_status st) {
+      if (st == OUTRIGGER_OK) onFlushTick();
+    }, &id);
+    if (settings_.metrics) {
+      host().instanceTimer(settings_.metrics_interval_ms, settings_.metrics_interval_ms, [this](outrigger_status st) {
+        if (st == OUTRIGGER_OK) pushMetrics();
+      }, &id);
+    }
+  }
+
+  // The spool directory may still be held by the previous config's instance during a reload:
+  // try again on each tick until it is free.
+  void openSpool() {
+    if (settings_.spool_path.empty() || delivery_.hasSpool()) return;
+    Spool::OpenError why = Spool::OpenError::kNone;
+    std::string detail;
+    auto spool = Spool::open(settings_.spool_path, settings_.spool_max_bytes, &why, &detail);
+    if (!spool) {
+      if (why != Spool::OpenError::kBusy && !spool_error_logged_) host().log(OUTRIGGER_LOG_ERROR, "spool: " + detail);
+      spool_error_logged_ = true;
+      return;
+    }
+    if (!spool->empty()) {
+      host().log(OUTRIGGER_LOG_INFO, "spool holds " + std::to_string(spool->items()) + " spans from before; sending them first");
+    }
+    delivery_.attachSpool(std::move(spool));
+  }
+
+  void onFlushTick() {
+    openSpool();
+    seal();
+    delivery_.poll();
+    logCounters(false);
+  }
+
+  void seal() {
+    if (pending_spans_ == 0) return;
+    std::string body = tracesRequest(resource_json_, pending_);
+    uint32_t n = pending_spans_;
+    pending_.clear();
+    pending_spans_ = 0;
+    submit(Signal::kTraces, n, std::move(body));
+  }
+
+  void pushMetrics() {
+    const DeliveryCounters& c = delivery_.counters();
+    std::string body = metrics_.request(resource_json_, wallNowNs(),
+                                        {{"encoded", encoded_}, {"exported", c.exported}, {"spooled", c.spooled},
+                                         {"dropped", c.dropped}, {"rejected", c.rejected}});
+    if (!body.empty()) submit(Signal::kMetrics, 0, std::move(body));
+  }
+
+  void submit(Signal signal, uint32_t items, std::string body) {
+    if (settings_.gzip) {
+      std::string packed;
+      if (gzip(body, &packed)) body = std::move(packed);
+    }
+    delivery_.submit(Batch{signal, items, std::move(body)});
+  }
+
+  // Counters to the log: when they changed, at most every 10 s (and at the end).
+  void logCounters(bool last) {
+    const DeliveryCounters& c = delivery_.counters();
+    uint64_t now = host().nowNs();
+    uint64_t dropped = c.dropped;
+    uint64_t sum = c.exported + c.spooled + dropped + c.rejected + c.retries + unencodable_ + metrics_.refusedSeries();
+    if (sum == logged_sum_ || (!last && now - logged_at_ns_ < kLogEveryNs)) return;
+    bool lost = dropped > logged_dropped_ || c.rejected > logged_rejected_;
+    logged_sum_ = sum;
+    logged_at_ns_ = now;
+    logged_dropped_ = dropped;
+    logged_rejected_ = c.rejected;
+    const Spool* s = delivery_.spool();
+    host().log(lost ? OUTRIGGER_LOG_WARN : OUTRIGGER_LOG_INFO,
+               "spans exported " + std::to_string(c.exported) + ", rejected " + std::to_string(c.rejected) +
+                   ", dropped " + std::to_string(dropped) + ", spooled " + std::to_string(c.spooled) + "; queued " +
+                   std::to_string(delivery_.queuedSpans() + pending_spans_) + " in memory, " +
+                   std::to_string(s ? s->items() : 0) + " in the spool (" + std::to_string(s ? s->bytes() : 0) +
+                   " bytes); retries " + std::to_string(c.retries) + ", metrics pushes lost " +
+                   std::to_string(c.metrics_failed) + ", records without a trace id " + std::to_string(unencodable_) +
+                   ", attempts beyond the metric series bound " + std::to_string(metrics_.refusedSeries()));
+  }
+
+  // DeliveryEnv over the host.
+  bool post(Signal signal, const std::string& body, std::function<void(PostOutcome)> done) override {
+    std::string url = settings_.endpoint + (signal == Signal::kTraces ? "/v1/traces" : "/v1/metrics");
+    std::vector<outrigger_http_header> headers;
+    headers.push_back({str("Content-Type"), str("application/json")});
+    if (settings_.gzip) headers.push_back({str("Content-Encoding"), str("gzip")});
+    for (const auto& [k, v] : settings_.headers) headers.push_back({str(k), str(v)});
+    outrigger_http_request req{};
+    req.hdr = OUTRIGGER_HEADER_INIT(outrigger_http_request);
+    req.method = str("POST");
+    req.url = str(url);
+    req.headers = headers.data();
+    req.header_count = headers.size();
+    req.body = str(body);
+    req.connect_timeout_ms = std::min<uint32_t>(settings_.timeout_ms, 5000);
+    req.first_byte_timeout_ms = settings_.timeout_ms;
+    req.idle_timeout_ms = settings_.timeout_ms;
+    req.total_timeout_ms = settings_.timeout_ms;
+    auto* handler = new PostHandler(std::move(done));
+    uint64_t id = 0;
+    if (host().instanceHttpRequest(req, handler, &id) != OUTRIGGER_OK) {
+      delete handler;
+      return false;
+    }
+    return true;
+  }
+
+  bool after(uint32_t delay_ms, std::function<void()> fn) override {
+    uint64_t id = 0;
+    return host().instanceTimer(delay_ms, 0, [fn = std::move(fn)](outrigger_status st) {
+      if (st == OUTRIGGER_OK) fn();
+    }, &id) == OUTRIGGER_OK;
+  }
+
+  void log(outrigger_log_level level, const std::string& message) override { host().log(level, message); }
+
+  OtlpSettings settings_;
+  Delivery delivery_;
+  GenAiMetrics metrics_;
+  std::string resource_json_;
+  std::string pending_;  // span objects of the batch being filled
+  uint32_t pending_spans_ = 0;
+  uint64_t encoded_ = 0;      // spans made from records: each ends exported, rejected or dropped
+  uint64_t unencodable_ = 0;  // records without a usable trace id: nothing to send
+  bool spool_error_logged_ = false;
+  uint64_t logged_sum_ = 0, logged_at_ns_ = 0, logged_dropped_ = 0, logged_rejected_ = 0;
+};
+
+}  // namespace
+
+OUTRIGGER_PLUGIN("exporter_otlp", "1.0.0", outrigger::plugin::typeOf<OtlpExporter>())
+static_assert(std::string_view("1.0.0") == outrigger::otlp::kPluginVersion, "one version for the library and its scope");

@@ -1,0 +1,168 @@
+#include "otlp_json.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+
+namespace outrigger::otlp {
+namespace {
+
+constexpr std::pair<std::string_view, AttrType> kTypedKeys[] = {
+    {"gen_ai.usage.input_tokens", AttrType::kInt},
+    {"gen_ai.usage.output_tokens", AttrType::kInt},
+    {"gen_ai.usage.cache_read.input_tokens", AttrType::kInt},
+    {"gen_ai.usage.cache_creation.input_tokens", AttrType::kInt},
+    {"gen_ai.usage.reasoning.output_tokens", AttrType::kInt},
+    {"gen_ai.request.max_tokens", AttrType::kInt},
+    {"gen_ai.request.seed", AttrType::kInt},
+    {"gen_ai.request.temperature", AttrType::kDouble},
+    {"gen_ai.request.top_p", AttrType::kDouble},
+    {"gen_ai.response.time_to_first_chunk", AttrType::kDouble},
+    {"gen_ai.request.stream", AttrType::kBool},
+    {"outrigger.cost_usd", AttrType::kDouble},
+    {"outrigger.cache.hit", AttrType::kBool},
+};
+
+void key(JsonWriter& w, const char* k) { w.Key(k); }
+
+void startAttribute(JsonWriter& w, std::string_view k) {
+  w.StartObject();
+  key(w, "key");
+  writeString(w, k);
+  key(w, "value");
+  w.StartObject();
+}
+
+void endAttribute(JsonWriter& w) {
+  w.EndObject();
+  w.EndObject();
+}
+
+bool parseInt(std::string_view s, int64_t* out) {
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return ec == std::errc() && p == s.data() + s.size() && !s.empty();
+}
+
+bool parseDouble(std::string_view s, double* out) {
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return ec == std::errc() && p == s.data() + s.size() && !s.empty() && std::isfinite(*out);
+}
+
+}  // namespace
+
+AttrType attributeType(std::string_view k) {
+  for (const auto& [name, type] : kTypedKeys) {
+    if (name == k) return type;
+  }
+  return AttrType::kString;
+}
+
+bool isHexId(std::string_view id, size_t n) {
+  if (id.size() != n) return false;
+  bool nonzero = false;
+  for (char c : id) {
+    bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+    if (!hex) return false;
+    nonzero |= c != '0';
+  }
+  return nonzero;
+}
+
+void writeString(JsonWriter& w, std::string_view s) {
+  w.String(s.data() ? s.data() : "", static_cast<rapidjson::SizeType>(s.size()));
+}
+
+void writeInt64(JsonWriter& w, uint64_t v) {
+  char buf[24];
+  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  (void)ec;
+  w.String(buf, static_cast<rapidjson::SizeType>(p - buf));
+}
+
+void writeStringAttribute(JsonWriter& w, std::string_view k, std::string_view value) {
+  startAttribute(w, k);
+  key(w, "stringValue");
+  writeString(w, value);
+  endAttribute(w);
+}
+
+void writeIntAttribute(JsonWriter& w, std::string_view k, int64_t value) {
+  startAttribute(w, k);
+  key(w, "intValue");
+  std::string text = std::to_string(value);
+  writeString(w, text);
+  endAttribute(w);
+}
+
+void writeDoubleAttribute(JsonWriter& w, std::string_view k, double value) {
+  startAttribute(w, k);
+  key(w, "doubleValue");
+  w.Double(std::isfinite(value) ? value : 0.0);
+  endAttribute(w);
+}
+
+void writeBoolAttribute(JsonWriter& w, std::string_view k, bool value) {
+  startAttribute(w, k);
+  key(w, "boolValue");
+  w.Bool(value);
+  endAttribute(w);
+}
+
+void writeStringArrayAttribute(JsonWriter& w, std::string_view k, const std::vector<std::string_view>& values) {
+  startAttribute(w, k);
+  key(w, "arrayValue");
+  w.StartObject();
+  key(w, "values");
+  w.StartArray();
+  for (std::string_view v : values) {
+    w.StartObject();
+    key(w, "stringValue");
+    writeString(w, v);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  endAttribute(w);
+}
+
+void writeTypedAttribute(JsonWriter& w, std::string_view k, std::string_view text) {
+  switch (attributeType(k)) {
+    case AttrType::kInt: {
+      int64_t v = 0;
+      if (parseInt(text, &v)) return writeIntAttribute(w, k, v);
+      break;
+    }
+    case AttrType::kDouble: {
+      double v = 0;
+      if (parseDouble(text, &v)) return writeDoubleAttribute(w, k, v);
+      break;
+    }
+    case AttrType::kBool:
+      if (text == "true" || text == "false") return writeBoolAttribute(w, k, text == "true");
+      break;
+    case AttrType::kString:
+      break;
+  }
+  writeStringAttribute(w, k, text);
+}
+
+std::string resourceJson(std::string_view service_name, const StringAttributes& attributes) {
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  key(w, "attributes");
+  w.StartArray();
+  writeStringAttribute(w, "service.name", service_name);
+  for (const auto& [k, v] : attributes) {
+    if (k != "service.name") writeStringAttribute(w, k, v);
+  }
+  w.EndArray();
+  w.EndObject();
+  return {buf.GetString(), buf.GetSize()};
+}
+
+std::string scopeJson() {
+  return std::string(R"({"name":"outrigger.exporter.otlp","version":")") + kPluginVersion + "\"}";
+}
+
+}  // namespace outrigger::otlp

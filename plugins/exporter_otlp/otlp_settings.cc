@@ -1,0 +1,108 @@
+#include "otlp_settings.h"
+
+#include <rapidjson/document.h>
+
+#include "bounded_json.h"
+#include "secret_ref.h"
+
+namespace outrigger::otlp {
+
+const char kConfigSchema[] = R"json({
+  "type": "object",
+  "additionalProperties": false,
+  "required": ["endpoint"],
+  "properties": {
+    "endpoint": {"type": "string", "minLength": 8, "description": "collector base URL; POSTs go to /v1/traces and /v1/metrics under it"},
+    "headers": {"type": "object", "additionalProperties": {"type": "string"}, "description": "sent with every POST (auth); a value may be file:/path"},
+    "service_name": {"type": "string", "minLength": 1, "description": "resource service.name"},
+    "resource_attributes": {"type": "object", "additionalProperties": {"type": "string"}, "description": "more resource attributes"},
+    "batch_spans": {"type": "integer", "minimum": 1, "maximum": 65536, "description": "POST when this many spans are waiting"},
+    "flush_interval_ms": {"type": "integer", "minimum": 10, "maximum": 600000, "description": "POST what is waiting at least this often"},
+    "max_queue_spans": {"type": "integer", "minimum": 1, "description": "spans held in memory, waiting or unsent; beyond: dropped and counted"},
+    "timeout_ms": {"type": "integer", "minimum": 100, "maximum": 600000, "description": "one POST, connect to last byte"},
+    "max_backoff_ms": {"type": "integer", "minimum": 10, "maximum": 3600000, "description": "longest pause between retries (without Retry-After)"},
+    "gzip": {"type": "boolean", "description": "Content-Encoding: gzip"},
+    "spool_path": {"type": "string", "minLength": 1, "description": "directory of the on-disk spool; unset: no spool"},
+    "spool_max_bytes": {"type": "integer", "minimum": 4096, "description": "spool size cap; beyond: dropped and counted"},
+    "metrics": {"type": "boolean", "description": "push gen_ai.client.* metrics"},
+    "metrics_interval_ms": {"type": "integer", "minimum": 100, "maximum": 3600000, "description": "metrics push interval"}
+  }
+})json";
+
+namespace {
+
+using Member = rapidjson::Value::ConstMemberIterator;
+
+template <class T>
+void readUint(const rapidjson::Document& d, const char* key, T* out) {
+  auto it = d.FindMember(key);
+  if (it != d.MemberEnd() && it->value.IsUint64()) *out = static_cast<T>(it->value.GetUint64());
+}
+
+void readBool(const rapidjson::Document& d, const char* key, bool* out) {
+  auto it = d.FindMember(key);
+  if (it != d.MemberEnd() && it->value.IsBool()) *out = it->value.GetBool();
+}
+
+std::string stringOf(const rapidjson::Value& v) { return {v.GetString(), v.GetStringLength()}; }
+
+bool readPairs(const rapidjson::Document& d, const char* key, bool secrets,
+               std::vector<std::pair<std::string, std::string>>* out, std::string* error) {
+  auto it = d.FindMember(key);
+  if (it == d.MemberEnd() || !it->value.IsObject()) return true;
+  for (Member m = it->value.MemberBegin(); m != it->value.MemberEnd(); ++m) {
+    if (!m->value.IsString()) continue;
+    std::string value = stringOf(m->value);
+    if (secrets) {
+      std::string resolved, why;
+      if (!providers::resolveSecret(value, &resolved, &why)) {
+        *error = std::string(key) + "." + stringOf(m->name) + ": " + why;
+        return false;
+      }
+      value = std::move(resolved);
+    }
+    out->emplace_back(stringOf(m->name), std::move(value));
+  }
+  return true;
+}
+
+}  // namespace
+
+bool parseSettings(std::string_view config_json, OtlpSettings* s, std::string* error) {
+  rapidjson::Document d;
+  if (!json::parse(config_json, &d) || !d.IsObject()) {
+    *error = "config is not a JSON object";
+    return false;
+  }
+  auto endpoint = d.FindMember("endpoint");
+  if (endpoint == d.MemberEnd() || !endpoint->value.IsString()) {
+    *error = "endpoint: required";
+    return false;
+  }
+  s->endpoint = stringOf(endpoint->value);
+  while (!s->endpoint.empty() && s->endpoint.back() == '/') s->endpoint.pop_back();
+  if (s->endpoint.rfind("http://", 0) != 0 && s->endpoint.rfind("https://", 0) != 0) {
+    *error = "endpoint: must start with http:// or https://";
+    return false;
+  }
+  if (!readPairs(d, "headers", true, &s->headers, error)) return false;
+  if (!readPairs(d, "resource_attributes", false, &s->resource_attributes, error)) return false;
+  if (auto it = d.FindMember("service_name"); it != d.MemberEnd() && it->value.IsString()) s->service_name = stringOf(it->value);
+  if (auto it = d.FindMember("spool_path"); it != d.MemberEnd() && it->value.IsString()) s->spool_path = stringOf(it->value);
+  readUint(d, "batch_spans", &s->batch_spans);
+  readUint(d, "flush_interval_ms", &s->flush_interval_ms);
+  readUint(d, "max_queue_spans", &s->max_queue_spans);
+  readUint(d, "timeout_ms", &s->timeout_ms);
+  readUint(d, "max_backoff_ms", &s->max_backoff_ms);
+  readUint(d, "spool_max_bytes", &s->spool_max_bytes);
+  readUint(d, "metrics_interval_ms", &s->metrics_interval_ms);
+  readBool(d, "gzip", &s->gzip);
+  readBool(d, "metrics", &s->metrics);
+  if (s->max_queue_spans < s->batch_spans) {
+    *error = "max_queue_spans: must be at least batch_spans (" + std::to_string(s->batch_spans) + ")";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace outrigger::otlp

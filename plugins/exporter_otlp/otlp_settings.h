@@ -1,0 +1,36 @@
+// exporter.otlp's configuration: the JSON Schema the host validates the TOML subtree against,
+// and the settings parsed from it. README.md documents each key.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace outrigger::otlp {
+
+extern const char kConfigSchema[];
+
+struct OtlpSettings {
+  std::string endpoint;  // base URL, no trailing slash; POSTs go to endpoint + "/v1/traces" ...
+  std::vector<std::pair<std::string, std::string>> headers;  // values resolved (file: references read)
+  std::string service_name = "outrigger";
+  std::vector<std::pair<std::string, std::string>> resource_attributes;
+  uint32_t batch_spans = 512;
+  uint32_t flush_interval_ms = 1000;
+  uint64_t max_queue_spans = 65536;
+  uint32_t timeout_ms = 10000;
+  uint32_t max_backoff_ms = 30000;
+  bool gzip = true;
+  std::string spool_path;  // empty: no spool
+  uint64_t spool_max_bytes = 256ull << 20;
+  bool metrics = true;
+  uint32_t metrics_interval_ms = 60000;
+};
+
+// Parses a config the host validated against kConfigSchema. False with a message that names
+// the key (never a header's value) when a value cannot be used.
+bool parseSettings(std::string_view config_json, OtlpSettings* out, std::string* error);
+
+}  // namespace outrigger::otlp

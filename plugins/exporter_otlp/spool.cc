@@ -1,0 +1,296 @@
+#include "spool.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+namespace outrigger::otlp {
+namespace {
+
+constexpr uint32_t kMagic = 0x5053544f;  // "OTSP"
+constexpr uint8_t kVersion = 1;
+constexpr size_t kHeader = 24;
+constexpr uint64_t kMinSegment = 4096;
+constexpr uint64_t kMaxSegment = 8u << 20;
+constexpr uint32_t kMaxBody = 1u << 30;
+
+void put32(unsigned char* p, uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<unsigned char>(v >> (8 * i));
+}
+uint32_t get32(const unsigned char* p) {
+  return uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24;
+}
+
+uint32_t crcOf(const std::string& body) {
+  return static_cast<uint32_t>(crc32(0L, reinterpret_cast<const Bytef*>(body.data()), static_cast<uInt>(body.size())));
+}
+
+bool preadAll(int fd, void* buf, size_t n, uint64_t offset) {
+  auto* p = static_cast<char*>(buf);
+  while (n) {
+    ssize_t k = ::pread(fd, p, n, static_cast<off_t>(offset));
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) return false;
+    p += k;
+    n -= static_cast<size_t>(k);
+    offset += static_cast<uint64_t>(k);
+  }
+  return true;
+}
+
+bool parseSeq(const char* name, uint64_t* seq) {
+  size_t len = std::strlen(name);
+  if (len != 24 || std::strcmp(name + 20, ".seg") != 0) return false;
+  uint64_t v = 0;
+  for (size_t i = 0; i < 20; ++i) {
+    if (name[i] < '0' || name[i] > '9') return false;
+    v = v * 10 + static_cast<uint64_t>(name[i] - '0');
+  }
+  *seq = v;
+  return true;
+}
+
+}  // namespace
+
+std::unique_ptr<Spool> Spool::open(const std::string& dir, uint64_t max_bytes, OpenError* error, std::string* detail) {
+  *error = OpenError::kFailed;
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    *detail = "cannot create " + dir + ": " + std::strerror(errno);
+    return nullptr;
+  }
+  std::string lock_path = dir + "/lock";
+  int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    *detail = "cannot open " + lock_path + ": " + std::strerror(errno);
+    return nullptr;
+  }
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    *error = errno == EWOULDBLOCK ? OpenError::kBusy : OpenError::kFailed;
+    *detail = dir + " is in use by another exporter";
+    ::close(fd);
+    return nullptr;
+  }
+  std::unique_ptr<Spool> spool(new Spool(dir, max_bytes, fd));
+  if (!spool->load(detail)) return nullptr;
+  *error = OpenError::kNone;
+  return spool;
+}
+
+Spool::Spool(std::string dir, uint64_t max_bytes, int lock_fd)
+    : dir_(std::move(dir)),
+      max_bytes_(max_bytes),
+      segment_bytes_(std::clamp<uint64_t>(max_bytes / 8, kMinSegment, kMaxSegment)),
+      lock_fd_(lock_fd) {}
+
+Spool::~Spool() {
+  for (int fd : {tail_fd_, cursor_fd_, lock_fd_}) {
+    if (fd >= 0) ::close(fd);
+  }
+}
+
+std::string Spool::segmentPath(uint64_t seq) const {
+  char name[32];
+  std::snprintf(name, sizeof name, "/%020llu.seg", static_cast<unsigned long long>(seq));
+  return dir_ + name;
+}
+
+bool Spool::load(std::string* detail) {
+  std::string cursor_path = dir_ + "/cursor";
+  cursor_fd_ = ::open(cursor_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (cursor_fd_ < 0) {
+    *detail = "cannot open " + cursor_path + ": " + std::strerror(errno);
+    return false;
+  }
+  unsigned char cur[16] = {};
+  uint64_t cursor_seq = 0, cursor_offset = 0;
+  if (preadAll(cursor_fd_, cur, sizeof cur, 0)) {
+    cursor_seq = uint64_t{get32(cur)} | uint64_t{get32(cur + 4)} << 32;
+    cursor_offset = uint64_t{get32(cur + 8)} | uint64_t{get32(cur + 12)} << 32;
+  }
+  DIR* d = ::opendir(dir_.c_str());
+  if (!d) {
+    *detail = "cannot read " + dir_ + ": " + std::strerror(errno);
+    return false;
+  }
+  std::vector<uint64_t> seqs;
+  while (dirent* e = ::readdir(d)) {
+    uint64_t seq = 0;
+    if (parseSeq(e->d_name, &seq)) seqs.push_back(seq);
+  }
+  ::closedir(d);
+  std::sort(seqs.begin(), seqs.end());
+  for (uint64_t seq : seqs) {
+    struct stat st {};
+    std::string path = segmentPath(seq);
+    if (seq < cursor_seq || ::stat(path.c_str(), &st) != 0) {
+      ::unlink(path.c_str());  // acknowledged before the restart
+      continue;
+    }
+    segments_.push_back({seq, static_cast<uint64_t>(st.st_size)});
+  }
+  next_seq_ = std::max<uint64_t>(cursor_seq, 1);
+  if (!seqs.empty()) next_seq_ = std::max(next_seq_, seqs.back() + 1);
+  if (!segments_.empty() && segments_.front().seq == cursor_seq) head_offset_ = cursor_offset;
+  for (size_t i = 0; i < segments_.size(); ++i) scan(segments_[i], i + 1 == segments_.size());
+  return true;
+}
+
+// Counts the batches of a segment from where reading starts, and cuts a torn tail off.
+void Spool::scan(Segment& seg, bool last) {
+  std::string path = segmentPath(seg.seq);
+  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return;
+  if (&seg == &segments_.front()) head_offset_ = std::min(head_offset_, seg.size);
+  uint64_t offset = &seg == &segments_.front() ? head_offset_ : 0;
+  uint32_t items = 0, length = 0, crc = 0;
+  uint8_t signal = 0;
+  while (offset < seg.size && readHeader(fd, offset, seg.size, &items, &length, &crc, &signal)) {
+    ++entries_;
+    items_ += items;
+    offset += kHeader + length;
+  }
+  if (offset < seg.size) {
+    if (::ftruncate(fd, static_cast<off_t>(offset)) == 0) seg.size = offset;
+    ++corrupt_;
+  }
+  bytes_ += seg.size;
+  if (last) tail_fd_ = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  ::close(fd);
+}
+
+bool Spool::readHeader(int fd, uint64_t offset, uint64_t size, uint32_t* items, uint32_t* length, uint32_t* crc,
+                       uint8_t* signal) const {
+  unsigned char h[kHeader];
+  if (offset + kHeader > size || !preadAll(fd, h, kHeader, offset)) return false;
+  if (get32(h) != kMagic || h[4] != kVersion) return false;
+  *signal = h[5];
+  *items = get32(h + 8);
+  *length = get32(h + 12);
+  *crc = get32(h + 16);
+  return *length <= kMaxBody && offset + kHeader + *length <= size;
+}
+
+Spool::Append Spool::append(const Entry& e) {
+  uint64_t size = kHeader + e.body.size();
+  if (e.body.size() > kMaxBody || bytes_ + size > max_bytes_) return Append::kFull;
+  if (tail_fd_ < 0 || (segments_.back().size > 0 && segments_.back().size + size > segment_bytes_)) {
+    uint64_t seq = next_seq_++;
+    int fd = ::open(segmentPath(seq).c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0) return Append::kError;
+    if (tail_fd_ >= 0) ::close(tail_fd_);
+    tail_fd_ = fd;
+    segments_.push_back({seq, 0});
+    if (segments_.size() == 1) {
+      head_offset_ = 0;
+      writeCursor();
+    }
+  }
+  unsigned char h[kHeader] = {};
+  put32(h, kMagic);
+  h[4] = kVersion;
+  h[5] = e.signal;
+  put32(h + 8, e.items);
+  put32(h + 12, static_cast<uint32_t>(e.body.size()));
+  put32(h + 16, crcOf(e.body));
+  iovec iov[2] = {{h, kHeader}, {const_cast<char*>(e.body.data()), e.body.size()}};
+  ssize_t k;
+  do {
+    k = ::writev(tail_fd_, iov, 2);
+  } while (k < 0 && errno == EINTR);
+  Segment& tail = segments_.back();
+  if (k != static_cast<ssize_t>(size)) {
+    if (::ftruncate(tail_fd_, static_cast<off_t>(tail.size)) != 0) {
+      // The torn batch stays; the next open() cuts it off.
+    }
+    return Append::kError;
+  }
+  tail.size += size;
+  bytes_ += size;
+  ++entries_;
+  items_ += e.items;
+  return Append::kOk;
+}
+
+bool Spool::front(Entry* out) {
+  while (entries_ > 0 && !segments_.empty()) {
+    Segment& head = segments_.front();
+    if (head_offset_ >= head.size) {
+      if (segments_.size() == 1) break;
+      dropHead();
+      continue;
+    }
+    int fd = ::open(segmentPath(head.seq).c_str(), O_RDONLY | O_CLOEXEC);
+    uint32_t items = 0, length = 0, crc = 0;
+    uint8_t signal = 0;
+    bool ok = fd >= 0 && readHeader(fd, head_offset_, head.size, &items, &length, &crc, &signal);
+    if (ok) {
+      out->body.resize(length);
+      ok = preadAll(fd, out->body.data(), length, head_offset_ + kHeader) && crcOf(out->body) == crc;
+    }
+    if (fd >= 0) ::close(fd);
+    if (ok) {
+      out->signal = signal;
+      out->items = items;
+      front_size_ = kHeader + length;
+      front_items_ = items;
+      return true;
+    }
+    // Unreadable from here on: skip the rest of this segment.
+    ++corrupt_;
+    head_offset_ = head.size;
+    entries_ = entries_ > 0 ? entries_ - 1 : 0;
+    writeCursor();
+  }
+  entries_ = 0;  // whatever the counts said, nothing readable is left
+  items_ = 0;
+  return false;
+}
+
+void Spool::pop() {
+  if (front_size_ == 0 || segments_.empty()) return;
+  head_offset_ += front_size_;
+  --entries_;
+  items_ -= std::min<uint64_t>(items_, front_items_);
+  front_size_ = 0;
+  front_items_ = 0;
+  if (head_offset_ >= segments_.front().size) dropHead();
+  writeCursor();
+}
+
+// Removes the fully acknowledged oldest segment; the tail one too when it is drained, so an
+// idle spool holds no data on disk.
+void Spool::dropHead() {
+  Segment head = segments_.front();
+  segments_.pop_front();
+  if (segments_.empty()) {
+    if (tail_fd_ >= 0) ::close(tail_fd_);
+    tail_fd_ = -1;
+  }
+  ::unlink(segmentPath(head.seq).c_str());
+  bytes_ -= std::min(bytes_, head.size);
+  head_offset_ = 0;
+}
+
+void Spool::writeCursor() {
+  uint64_t seq = segments_.empty() ? next_seq_ : segments_.front().seq;
+  unsigned char cur[16];
+  put32(cur, static_cast<uint32_t>(seq));
+  put32(cur + 4, static_cast<uint32_t>(seq >> 32));
+  put32(cur + 8, static_cast<uint32_t>(head_offset_));
+  put32(cur + 12, static_cast<uint32_t>(head_offset_ >> 32));
+  if (::pwrite(cursor_fd_, cur, sizeof cur, 0) != static_cast<ssize_t>(sizeof cur)) {
+    // A stale cursor only means batches already sent are sent again after a restart.
+  }
+}
+
+}  // namespace outrigger::otlp

@@ -1,0 +1,82 @@
+// A bounded on-disk FIFO of encoded export batches, for when the collector cannot take them.
+//
+// Layout in its directory: `lock` (flock'd by the one Spool that owns the directory; a second
+// open, e.g. the next config's instance during a reload, gets Busy until the first is gone),
+// append-only segment files `<20-digit sequence>.seg`, and `cursor` (the head segment and the
+// offset of its first unacknowledged batch, rewritten on each pop). Each batch is a 24-byte
+// header (magic, version, signal, item count, body length, CRC-32 of the body) and the body.
+//
+// Bounded by `max_bytes` over every segment file (the acknowledged head of the oldest segment
+// counts until that segment is removed): a batch that does not fit is refused (Full), never
+// the oldest evicted, so what was spooled is delivered in order. Survives a restart: open()
+// picks up the segments and the cursor. A torn tail (a crash mid-append) is truncated away, a
+// batch whose CRC fails is skipped and counted. Not thread-safe: the exporter thread owns it.
+// Blocking file I/O, bounded by one batch per call.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+
+namespace outrigger::otlp {
+
+class Spool {
+ public:
+  struct Entry {
+    uint8_t signal = 0;
+    uint32_t items = 0;
+    std::string body;
+  };
+  enum class Append { kOk, kFull, kError };
+  enum class OpenError { kNone, kBusy, kFailed };
+
+  // Opens (creating the directory's last component when missing) and takes the lock.
+  static std::unique_ptr<Spool> open(const std::string& dir, uint64_t max_bytes, OpenError* error, std::string* detail);
+  ~Spool();
+  Spool(const Spool&) = delete;
+  Spool& operator=(const Spool&) = delete;
+
+  [[nodiscard]] Append append(const Entry& entry);
+  bool empty() const { return entries_ == 0; }
+  // The oldest batch not yet popped; false when empty. Reads it from disk (batches that fail
+  // their check on the way are skipped and counted in corrupt()).
+  bool front(Entry* out);
+  // Acknowledges the batch front() returned.
+  void pop();
+
+  uint64_t entries() const { return entries_; }
+  uint64_t items() const { return items_; }
+  uint64_t bytes() const { return bytes_; }
+  uint64_t corrupt() const { return corrupt_; }
+  uint64_t maxBytes() const { return max_bytes_; }
+
+ private:
+  struct Segment {
+    uint64_t seq;
+    uint64_t size;
+  };
+  Spool(std::string dir, uint64_t max_bytes, int lock_fd);
+  bool load(std::string* detail);
+  void scan(Segment& seg, bool last);
+  std::string segmentPath(uint64_t seq) const;
+  void dropHead();
+  void writeCursor();
+  bool readHeader(int fd, uint64_t offset, uint64_t size, uint32_t* items, uint32_t* length, uint32_t* crc,
+                  uint8_t* signal) const;
+
+  std::string dir_;
+  uint64_t max_bytes_;
+  uint64_t segment_bytes_;
+  int lock_fd_ = -1;
+  int cursor_fd_ = -1;
+  int tail_fd_ = -1;  // the last segment, open for appending
+  std::deque<Segment> segments_;
+  uint64_t next_seq_ = 1;     // the sequence of the next new segment
+  uint64_t head_offset_ = 0;  // first unacknowledged byte of segments_.front()
+  uint64_t front_size_ = 0;   // bytes of the batch front() returned; 0: none pending
+  uint32_t front_items_ = 0;
+  uint64_t entries_ = 0, items_ = 0, bytes_ = 0, corrupt_ = 0;
+};
+
+}  // namespace outrigger::otlp

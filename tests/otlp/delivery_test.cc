@@ -1,0 +1,412 @@
+// exporter.otlp's delivery against a scripted collector and timers fired by hand: which answers
+// are retried (and after how long), which reject a batch, partial success, the memory bound,
+// the spool taking over while the collector is away and sending first when it is back, in order,
+// and the spool's own bound, restart and corruption handling.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "delivery.h"
+#include "spool.h"
+#include "support/daemon_process.h"
+
+using namespace outrigger::otlp;
+
+namespace {
+
+// A collector whose answers the test gives, and timers the test fires.
+class FakeEnv : public DeliveryEnv {
+ public:
+  struct Post {
+    Signal signal;
+    std::string body;
+    std::function<void(PostOutcome)> done;
+  };
+  struct Timer {
+    uint32_t delay_ms;
+    std::function<void()> fn;
+  };
+
+  bool post(Signal signal, const std::string& body, std::function<void(PostOutcome)> done) override {
+    if (refuse_posts) return false;
+    posts.push_back({signal, body, std::move(done)});
+    sent.push_back(body);
+    return true;
+  }
+  bool after(uint32_t delay_ms, std::function<void()> fn) override {
+    timers.push_back({delay_ms, std::move(fn)});
+    return true;
+  }
+  void log(outrigger_log_level, const std::string& message) override { logs.push_back(message); }
+
+  // Answers the oldest POST in flight.
+  void answer(int status, uint32_t retry_after_ms = 0, std::string body = "{}") {
+    REQUIRE_FALSE(posts.empty());
+    Post p = std::move(posts.front());
+    posts.erase(posts.begin());
+    PostOutcome o;
+    o.answered = true;
+    o.status = status;
+    o.retry_after_ms = retry_after_ms;
+    o.body = std::move(body);
+    p.done(o);
+  }
+  void refuseConnection() {
+    REQUIRE_FALSE(posts.empty());
+    Post p = std::move(posts.front());
+    posts.erase(posts.begin());
+    PostOutcome o;
+    o.error = "connect failed";
+    p.done(o);
+  }
+  // Fires the oldest pending timer; its delay.
+  uint32_t fire() {
+    REQUIRE_FALSE(timers.empty());
+    Timer t = std::move(timers.front());
+    timers.erase(timers.begin());
+    t.fn();
+    return t.delay_ms;
+  }
+
+  bool refuse_posts = false;
+  std::vector<Post> posts;
+  std::vector<Timer> timers;
+  std::vector<std::string> sent;  // every body ever posted, in order
+  std::vector<std::string> logs;
+};
+
+Batch traces(const std::string& body, uint32_t spans) { return Batch{Signal::kTraces, spans, body}; }
+
+DeliverySettings settings(uint64_t max_queue_spans = 1000) {
+  DeliverySettings s;
+  s.max_queue_spans = max_queue_spans;
+  s.initial_backoff_ms = 100;
+  s.max_backoff_ms = 1000;
+  s.seed = 7;
+  return s;
+}
+
+std::unique_ptr<Spool> openSpool(const std::string& dir, uint64_t max_bytes = 1 << 20) {
+  Spool::OpenError e;
+  std::string detail;
+  auto s = Spool::open(dir, max_bytes, &e, &detail);
+  INFO(detail);
+  REQUIRE(s);
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("delivery: one POST at a time, in order, and a 200 exports the batch") {
+  FakeEnv env;
+  Delivery d(settings(), &env);
+  d.submit(traces("a", 3));
+  d.submit(traces("b", 4));
+  REQUIRE(env.posts.size() == 1);
+  CHECK(env.posts[0].body == "a");
+  env.answer(200);
+  REQUIRE(env.posts.size() == 1);
+  CHECK(env.posts[0].body == "b");
+  env.answer(200);
+  CHECK(d.counters().exported == 7);
+  CHECK(d.queuedSpans() == 0);
+  CHECK(env.timers.empty());
+}
+
+TEST_CASE("delivery: 429, 502, 503, 504 and no connection are retried after a growing backoff, Retry-After honoured") {
+  for (int status : {429, 502, 503, 504, 0}) {
+    FakeEnv env;
+    Delivery d(settings(), &env);
+    d.submit(traces("a", 2));
+    if (status) env.answer(status);
+    else env.refuseConnection();
+    CHECK(env.posts.empty());
+    REQUIRE(env.timers.size() == 1);
+    uint32_t first = env.fire();
+    CHECK(first >= 50);
+    CHECK(first <= 100);
+    REQUIRE(env.posts.size() == 1);
+    CHECK(env.posts[0].body == "a");
+    env.answer(503);
+    uint32_t second = env.fire();
+    CHECK(second >= 100);
+    CHECK(second <= 200);
+    env.answer(429, 2500);  // Retry-After: 2.5 s, longer than max_backoff_ms: honoured
+    CHECK(env.fire() == 2500);
+    env.answer(200);
+    CHECK(d.counters().exported == 2);
+    CHECK(d.counters().retries == 3);
+    CHECK(d.counters().rejected == 0);
+  }
+}
+
+TEST_CASE("delivery: the backoff is capped by max_backoff_ms") {
+  FakeEnv env;
+  Delivery d(settings(), &env);
+  for (uint32_t attempt = 1; attempt < 40; ++attempt) {
+    uint32_t ms = d.backoffMs(attempt);
+    CHECK(ms <= 1000);
+    CHECK(ms >= std::min<uint32_t>(1000, 100u << std::min<uint32_t>(attempt - 1, 20)) / 2);
+  }
+}
+
+TEST_CASE("delivery: other statuses reject the batch once, counted and logged, and the next one goes") {
+  for (int status : {400, 401, 404, 413, 500}) {
+    FakeEnv env;
+    Delivery d(settings(), &env);
+    d.submit(traces("bad", 5));
+    d.submit(traces("good", 1));
+    env.answer(status);
+    CHECK(env.timers.empty());
+    REQUIRE(env.posts.size() == 1);
+    CHECK(env.posts[0].body == "good");
+    env.answer(200);
+    CHECK(d.counters().rejected == 5);
+    CHECK(d.counters().rejected_batches == 1);
+    CHECK(d.counters().exported == 1);
+    CHECK(std::count(env.sent.begin(), env.sent.end(), "bad") == 1);
+    REQUIRE_FALSE(env.logs.empty());
+    CHECK(env.logs.back().find("HTTP " + std::to_string(status)) != std::string::npos);
+  }
+}
+
+TEST_CASE("delivery: a partial success counts the collector's rejected spans and logs its message") {
+  FakeEnv env;
+  Delivery d(settings(), &env);
+  d.submit(traces("a", 10));
+  env.answer(200, 0, R"({"partialSuccess":{"rejectedSpans":"3","errorMessage":"span too large"}})");
+  CHECK(d.counters().exported == 7);
+  CHECK(d.counters().rejected == 3);
+  REQUIRE(env.logs.size() == 1);
+  CHECK(env.logs[0].find("span too large") != std::string::npos);
+}
+
+TEST_CASE("delivery: without a spool the memory bound drops the newest batches, counted, and never waits") {
+  FakeEnv env;
+  Delivery d(settings(10), &env);
+  d.submit(traces("a", 4));
+  env.refuseConnection();  // the collector is down: "a" stays at the head
+  d.submit(traces("b", 4));
+  d.submit(traces("c", 4));  // 12 > 10: dropped
+  CHECK(d.counters().dropped == 4);
+  CHECK(d.queuedSpans() == 8);
+  env.fire();
+  env.answer(200);
+  env.answer(200);
+  CHECK(d.counters().exported == 8);
+  CHECK(env.sent == std::vector<std::string>{"a", "a", "b"});
+}
+
+TEST_CASE("delivery: while the collector is away batches go to the spool, and are sent first and in order when it is back") {
+  std::string dir = outrigger::testing::makeTempDir() + "/spool";
+  FakeEnv env;
+  Delivery d(settings(), &env);
+  d.attachSpool(openSpool(dir));
+  d.submit(traces("a", 1));
+  d.submit(traces("b", 2));  // queued in memory behind "a"
+  env.refuseConnection();    // both move to disk
+  CHECK(d.queuedSpans() == 0);
+  CHECK(d.spool()->items() == 3);
+  d.submit(traces("c", 3));  // the collector is still away: appended to the spool
+  CHECK(d.spool()->items() == 6);
+  CHECK(d.counters().spooled == 6);
+  env.fire();
+  env.answer(503);
+  env.fire();
+  env.answer(200);
+  env.answer(200);
+  d.submit(traces("d", 1));  // still behind "c" on disk
+  env.answer(200);
+  env.answer(200);
+  CHECK(env.sent == std::vector<std::string>{"a", "a", "a", "b", "c", "d"});
+  CHECK(d.counters().exported == 7);
+  CHECK(d.spool()->empty());
+  d.submit(traces("e", 1));  // drained: back to memory
+  CHECK(d.spool()->empty());
+  env.answer(200);
+  CHECK(d.counters().exported == 8);
+}
+
+TEST_CASE("delivery: behind a slow collector a full memory queue moves to the spool, in order, the batch in flight staying") {
+  std::string dir = outrigger::testing::makeTempDir() + "/spool";
+  FakeEnv env;
+  Delivery d(settings(10), &env);
+  d.attachSpool(openSpool(dir));
+  d.submit(traces("a", 4));  // in flight, no answer yet
+  d.submit(traces("b", 4));
+  d.submit(traces("c", 4));  // 12 > 10: "b" and "c" go to disk
+  CHECK(d.counters().dropped == 0);
+  CHECK(d.counters().spooled == 8);
+  CHECK(d.queuedSpans() == 4);
+  d.submit(traces("d", 1));  // behind them on disk
+  env.answer(200);
+  env.answer(200);
+  env.answer(200);
+  env.answer(200);
+  CHECK(env.sent == std::vector<std::string>{"a", "b", "c", "d"});
+  CHECK(d.counters().exported == 13);
+  CHECK(d.spool()->empty());
+}
+
+TEST_CASE("delivery: a full spool drops the newest batches, counted, and what it holds is still delivered") {
+  std::string dir = outrigger::testing::makeTempDir() + "/spool";
+  FakeEnv env;
+  Delivery d(settings(), &env);
+  d.attachSpool(openSpool(dir, 4096));
+  std::string big(1500, 'x');
+  d.submit(traces(big + "1", 10));
+  env.refuseConnection();
+  d.submit(traces(big + "2", 10));
+  d.submit(traces(big + "3", 10));  // 3 x ~1.5 KB > 4 KB
+  d.submit(traces(big + "4", 10));
+  CHECK(d.counters().spooled == 20);
+  CHECK(d.counters().dropped == 20);
+  env.fire();
+  env.answer(200);
+  env.answer(200);
+  CHECK(d.counters().exported == 20);
+  CHECK(env.sent.back() == big + "2");
+}
+
+TEST_CASE("delivery: at shutdown what waits in memory goes to the spool, and the next start sends it first") {
+  std::string dir = outrigger::testing::makeTempDir() + "/spool";
+  {
+    FakeEnv env;
+    Delivery d(settings(), &env);
+    d.attachSpool(openSpool(dir));
+    d.submit(traces("a", 1));
+    d.submit(traces("b", 1));  // "a" in flight, "b" waiting
+    d.persist();
+    CHECK(d.spool()->items() == 2);
+  }
+  FakeEnv env;
+  Delivery d(settings(), &env);
+  d.attachSpool(openSpool(dir));
+  REQUIRE(env.posts.size() == 1);
+  CHECK(env.posts[0].body == "a");
+  d.submit(traces("c", 1));
+  env.answer(200);
+  env.answer(200);
+  env.answer(200);
+  CHECK(env.sent == std::vector<std::string>{"a", "b", "c"});
+}
+
+TEST_CASE("delivery: metrics keep only the newest unsent push, and a failed push is counted, not retried") {
+  FakeEnv env;
+  Delivery d(settings(), &env);
+  d.submit(traces("t", 1));
+  d.submit(Batch{Signal::kMetrics, 0, "m1"});
+  d.submit(Batch{Signal::kMetrics, 0, "m2"});
+  env.answer(200);
+  REQUIRE(env.posts.size() == 1);
+  CHECK(env.posts[0].body == "m2");
+  CHECK(env.posts[0].signal == Signal::kMetrics);
+  env.answer(503);
+  CHECK(d.counters().metrics_failed == 1);
+  env.fire();
+  CHECK(env.posts.empty());
+}
+
+TEST_CASE("delivery: a POST that cannot start backs off and goes when nudged") {
+  FakeEnv env;
+  Delivery d(settings(), &env);
+  env.refuse_posts = true;
+  d.submit(traces("a", 1));
+  REQUIRE(env.timers.size() == 1);
+  env.refuse_posts = false;
+  env.fire();
+  REQUIRE(env.posts.size() == 1);
+  env.answer(200);
+  CHECK(d.counters().exported == 1);
+}
+
+TEST_CASE("spool: batches come back in order after a reopen, acknowledged ones do not") {
+  std::string dir = outrigger::testing::makeTempDir() + "/spool";
+  {
+    auto s = openSpool(dir, 1 << 20);
+    for (int i = 0; i < 50; ++i) REQUIRE(s->append({1, 2, "batch-" + std::to_string(i)}) == Spool::Append::kOk);
+    Spool::Entry e;
+    for (int i = 0; i < 20; ++i) {
+      REQUIRE(s->front(&e));
+      CHECK(e.body == "batch-" + std::to_string(i));
+      s->pop();
+    }
+    CHECK(s->entries() == 30);
+    CHECK(s->items() == 60);
+  }
+  auto s = openSpool(dir, 1 << 20);
+  CHECK(s->entries() == 30);
+  Spool::Entry e;
+  for (int i = 20; i < 50; ++i) {
+    REQUIRE(s->front(&e));
+    CHECK(e.body == "batch-" + std::to_string(i));
+    CHECK(e.items == 2);
+    CHECK(e.signal == 1);
+    s->pop();
+  }
+  CHECK(s->empty());
+  CHECK(s->bytes() == 0);
+  CHECK_FALSE(s->front(&e));
+}
+
+TEST_CASE("spool: a batch past max_bytes is refused and the older ones are kept") {
+  std::string dir = outrigger::testing::makeTempDir() + "/spool";
+  auto s = openSpool(dir, 4096);
+  int accepted = 0;
+  for (int i = 0; i < 10; ++i) accepted += s->append({1, 1, std::string(1100, 'a' + i)}) == Spool::Append::kOk;
+  CHECK(accepted == 3);  // 3 x (1100 + a 24-byte header) fit in 4096, 4 do not
+  CHECK(s->bytes() <= 4096);
+  Spool::Entry e;
+  REQUIRE(s->front(&e));
+  CHECK(e.body == std::string(1100, 'a'));
+  s->pop();
+  REQUIRE(s->front(&e));
+  CHECK(e.body == std::string(1100, 'b'));
+}
+
+TEST_CASE("spool: a second open of the same directory is busy until the first is closed") {
+  std::string dir = outrigger::testing::makeTempDir() + "/spool";
+  auto first = openSpool(dir);
+  Spool::OpenError e;
+  std::string detail;
+  CHECK_FALSE(Spool::open(dir, 1 << 20, &e, &detail));
+  CHECK(e == Spool::OpenError::kBusy);
+  first.reset();
+  CHECK(Spool::open(dir, 1 << 20, &e, &detail));
+}
+
+TEST_CASE("spool: a torn tail is cut off at open and a batch that fails its CRC is skipped and counted") {
+  std::string dir = outrigger::testing::makeTempDir() + "/spool";
+  {
+    auto s = openSpool(dir);
+    REQUIRE(s->append({1, 1, "first"}) == Spool::Append::kOk);
+    REQUIRE(s->append({1, 1, "second"}) == Spool::Append::kOk);
+  }
+  std::string seg = dir + "/00000000000000000001.seg";
+  {
+    std::ofstream torn(seg, std::ios::app | std::ios::binary);
+    torn << "OTSP-half-a-header";
+  }
+  {
+    auto s = openSpool(dir);
+    CHECK(s->entries() == 2);
+    CHECK(s->corrupt() == 1);
+    Spool::Entry e;
+    REQUIRE(s->front(&e));
+    CHECK(e.body == "first");
+  }
+  {
+    std::fstream f(seg, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(24 + 1);  // a byte inside the first body
+    f.put('X');
+  }
+  auto s = openSpool(dir);
+  Spool::Entry e;
+  CHECK_FALSE(s->front(&e));  // the first fails its CRC: the rest of its segment is skipped
+  CHECK(s->corrupt() == 1);
+  CHECK(s->empty());
+}
