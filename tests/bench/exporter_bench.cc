@@ -7,10 +7,11 @@
 // CPU per request with the on/off ratios. --sustain S adds one S-second run at the fixed rate
 // (the 60-second acceptance run) with the same check.
 //   exporter_bench [--seconds N] [--rounds N] [--connections N] [--workers N] [--rate R] [--sustain S]
-//                  [--priority low|normal]
+//                  [--priority low|normal] [--otlp no]
 #include <sqlite3.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -18,11 +19,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <thread>
 
 #include "load_driver.h"
+#include "otlp/jaeger_process.h"
 #include "support/daemon_process.h"
 
 using namespace std::chrono;
@@ -37,6 +40,7 @@ struct Options : LoadOptions {
   double sustain = 0;
   double fixed_rate = 5000;
   std::string priority;  // [exporter] priority for the 'on' daemon; empty: the default
+  bool no_otlp = false;  // --otlp no: the SQLite store only, even with a collector at hand
 };
 
 std::string readFile(const std::string& path) {
@@ -57,11 +61,16 @@ void replaceOnce(std::string* text, const std::string& from, const std::string& 
 
 // The default config on `socket`, with an admin listener on `admin`, exporters on or off.
 std::string configText(const std::string& socket, const std::string& admin, const std::string& store, bool on,
-                       const std::string& priority) {
+                       const std::string& priority, const std::string& otlp_endpoint, const std::string& spool) {
   std::string text = readFile(std::string(OUTRIGGER_SOURCE_DIR) + "/config/default.toml");
   replaceOnce(&text, "[server]\n", "[admin]\nlisten = \"unix:" + admin + "\"\n\n[server]\nsocket = \"" + socket + "\"\n");
   replaceOnce(&text, "[instances.traces.config]\n", "[instances.traces.config]\npath = \"" + store + "\"\n");
   if (!on) replaceOnce(&text, "exporters = [\"traces\"]\n", "");
+  if (on && !otlp_endpoint.empty()) {
+    replaceOnce(&text, "exporters = [\"traces\"]\n", "exporters = [\"traces\", \"otel\"]\n");
+    text += "\n[instances.otel]\ntype = \"exporter.otlp\"\n[instances.otel.config]\nendpoint = \"" + otlp_endpoint +
+            "\"\nspool_path = \"" + spool + "\"\nmetrics_interval_ms = 1000\n";
+  }
   if (!priority.empty()) replaceOnce(&text, "[admin]\n", "[exporter]\npriority = \"" + priority + "\"\n\n[admin]\n");
   return text;
 }
@@ -181,6 +190,7 @@ int main(int argc, char** argv) {
     else if (a == "--sustain") opt.sustain = std::atof(argv[i + 1]);
     else if (a == "--rate") opt.fixed_rate = std::atof(argv[i + 1]);
     else if (a == "--priority") opt.priority = argv[i + 1];
+    else if (a == "--otlp") opt.no_otlp = std::string(argv[i + 1]) == "no";
   }
   std::string dir = outrigger::testing::makeTempDir();
   ::setenv("XDG_STATE_HOME", dir.c_str(), 1);
@@ -191,12 +201,24 @@ int main(int argc, char** argv) {
     pid_t pid = -1;
   };
   Side off{"off", false}, on{"on", true};
+  // With the test collector built (deploy/setup.sh --test), 'on' also exports over OTLP to it.
+  std::unique_ptr<outrigger::testing::JaegerProcess> jaeger;
+  std::string otlp_endpoint;
+  if (!opt.no_otlp && !outrigger::testing::JaegerProcess::binary().empty()) {
+    ::mkdir((dir + "/jaeger").c_str(), 0755);
+    jaeger = std::make_unique<outrigger::testing::JaegerProcess>(dir + "/jaeger");
+    if (!jaeger->start()) {
+      std::fprintf(stderr, "the OTLP collector (Jaeger) did not start\n");
+      return 2;
+    }
+    otlp_endpoint = jaeger->endpoint();
+  }
   for (Side* s : {&off, &on}) {
     s->socket = dir + "/" + s->name + ".sock";
     s->admin = dir + "/" + s->name + "-admin.sock";
     s->store = dir + "/" + s->name + "-traces.db";
     s->config = dir + "/" + s->name + ".toml";
-    std::ofstream(s->config) << configText(s->socket, s->admin, s->store, s->on, opt.priority);
+    std::ofstream(s->config) << configText(s->socket, s->admin, s->store, s->on, opt.priority, otlp_endpoint, dir + "/otlp-spool");
     s->pid = spawn({OUTRIGGER_BIN, "serve", "--config", s->config, "--workers", std::to_string(opt.workers)});
     if (waitAccepting(s->socket) < 0) {
       std::fprintf(stderr, "the daemon with exporters %s did not start\n", s->name);
@@ -205,8 +227,9 @@ int main(int argc, char** argv) {
   }
 
   std::printf("Exporter benchmark: default chain, %d worker(s), %d connection(s), median of %d alternating rounds "
-              "of %.1f s; 'on' = SQLite trace store + /metrics scraped every second\n",
-              opt.workers, opt.connections, opt.rounds, opt.seconds);
+              "of %.1f s; 'on' = SQLite trace store%s + /metrics scraped every second\n",
+              opt.workers, opt.connections, opt.rounds, opt.seconds,
+              otlp_endpoint.empty() ? "" : " + OTLP to a local Jaeger");
   bool ok = true;
   for (double rate : {0.0, opt.fixed_rate}) {
     LoadOptions load = opt;
@@ -245,6 +268,16 @@ int main(int argc, char** argv) {
     std::printf("\nsustained %.0f s at %.0f requests/s: p50 %.1f us, p99 %.1f us, %.0f req/s, %llu errors\n", opt.sustain,
                 opt.fixed_rate, s.p50_us, s.p99_us, s.rps, static_cast<unsigned long long>(s.errors));
     ok = checkNothingLost(on.admin, on.store, before, s.completed, "sustained", true) && ok && s.errors == 0;
+  }
+  if (jaeger) {
+    std::this_thread::sleep_for(milliseconds(2500));  // the exporter's last metrics push
+    std::printf("OTLP spans, as the exporter counted them at the collector: %.0f encoded, %.0f exported, %.0f spooled, "
+                "%.0f dropped, %.0f rejected\n",
+                jaeger->metric("outrigger_otlp_spans_total", {"outcome=\"encoded\""}),
+                jaeger->metric("outrigger_otlp_spans_total", {"outcome=\"exported\""}),
+                jaeger->metric("outrigger_otlp_spans_total", {"outcome=\"spooled\""}),
+                jaeger->metric("outrigger_otlp_spans_total", {"outcome=\"dropped\""}),
+                jaeger->metric("outrigger_otlp_spans_total", {"outcome=\"rejected\""}));
   }
   std::printf("trace store after the run: %lld requests, %.1f MiB\n", static_cast<long long>(storedRequests(on.store)),
               static_cast<double>(std::ifstream(on.store, std::ios::ate | std::ios::binary).tellg()) / (1 << 20));
