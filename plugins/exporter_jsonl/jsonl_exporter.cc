@@ -35,24 +35,6 @@ constexpr char kSchema[] = R"json({
   }
 })json";
 
-const char* codeName(int32_t c) {
-  static const char* kNames[] = {"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
-                                 "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
-                                 "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED",
-                                 "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"};
-  return c >= 0 && c < 17 ? kNames[c] : "UNKNOWN";
-}
-
-const char* verdictName(int32_t v) {
-  static const char* kNames[] = {"pass", "flag", "deny", "rewrite", "skipped", "error"};
-  return v >= 0 && v < 6 ? kNames[v] : "unknown";
-}
-
-const char* captureName(int32_t c) {
-  static const char* kNames[] = {"none", "metadata", "full"};
-  return c >= 0 && c < 3 ? kNames[c] : "none";
-}
-
 // One JSON line being written.
 struct Line {
   rapidjson::StringBuffer buf;

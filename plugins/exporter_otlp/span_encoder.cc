@@ -1,5 +1,7 @@
 #include "span_encoder.h"
 
+#include <outrigger/plugin.hpp>
+
 #include <rapidjson/document.h>
 
 #include <vector>
@@ -9,15 +11,9 @@
 namespace outrigger::otlp {
 namespace {
 
-std::string_view sv(outrigger_str s) { return s.size ? std::string_view(s.data, s.size) : std::string_view(); }
+using outrigger::plugin::codeName;
 
-const char* codeName(int32_t c) {
-  static const char* kNames[] = {"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
-                                 "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
-                                 "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED",
-                                 "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"};
-  return c >= 0 && c < 17 ? kNames[c] : "UNKNOWN";
-}
+std::string_view sv(outrigger_str s) { return s.size ? std::string_view(s.data, s.size) : std::string_view(); }
 
 bool hasTrace(const outrigger_record_view& r) {
   return r.hdr.struct_size >= OUTRIGGER_SIZE_THROUGH(outrigger_record_view, answer_tool_call_count);

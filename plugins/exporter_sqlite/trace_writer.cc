@@ -1,5 +1,7 @@
 #include "trace_writer.h"
 
+#include <outrigger/plugin.hpp>
+
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -10,25 +12,11 @@
 namespace outrigger::traces {
 namespace {
 
+using plugin::captureName;
+using plugin::codeName;
+using plugin::verdictName;
+
 std::string_view text(outrigger_str s) { return {s.data ? s.data : "", s.size}; }
-
-const char* codeName(int32_t c) {
-  static const char* kNames[] = {"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
-                                 "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
-                                 "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED",
-                                 "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"};
-  return c >= 0 && c < 17 ? kNames[c] : "UNKNOWN";
-}
-
-const char* verdictName(int32_t v) {
-  static const char* kNames[] = {"pass", "flag", "deny", "rewrite", "skipped", "error"};
-  return v >= 0 && v < 6 ? kNames[v] : "unknown";
-}
-
-const char* captureName(int32_t c) {
-  static const char* kNames[] = {"none", "metadata", "full"};
-  return c >= 0 && c < 3 ? kNames[c] : "none";
-}
 
 // A JSON value being written into a column.
 struct JsonText {

@@ -11,24 +11,11 @@
 
 #include "support/admin_metrics.h"
 #include "support/daemon_process.h"
+#include "support/run_command.h"
 #include "support/sdk_requests.h"
 
 using namespace outrigger;
 using namespace outrigger::testing;
-
-namespace {
-
-// What `cmd` printed (stdout and stderr) and its exit status.
-std::pair<int, std::string> run(const std::string& cmd) {
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  std::string out;
-  char buf[4096];
-  while (size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  int status = ::pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-}  // namespace
 
 TEST_CASE("metrics: latency, first chunk, cache lookups, verdicts and breakers after real traffic, and promtool accepts the scrape") {
   DaemonProcess d(basicConfig("mode = \"echo\"",
@@ -63,7 +50,7 @@ TEST_CASE("metrics: latency, first chunk, cache lookups, verdicts and breakers a
   REQUIRE(body != std::string::npos);
   std::string path = d.dir() + "/scrape.txt";
   std::ofstream(path) << text.substr(body + 4);
-  auto [status, out] = run("promtool check metrics < " + path);
+  auto [status, out] = runCommand("promtool check metrics < " + path);
   INFO(out);
   CHECK(status == 0);
 }

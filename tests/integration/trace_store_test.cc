@@ -14,6 +14,7 @@
 
 #include "support/admin_metrics.h"
 #include "support/daemon_process.h"
+#include "support/run_command.h"
 #include "support/sdk_requests.h"
 
 using namespace outrigger;
@@ -23,15 +24,6 @@ using namespace std::chrono_literals;
 namespace {
 
 const char kTrace[] = "4bf92f3577b34da6a3ce929d0e0e4736";
-
-std::pair<int, std::string> run(const std::string& cmd) {
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  std::string out;
-  char buf[4096];
-  while (size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  int status = ::pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
 
 rapidjson::Document parse(const std::string& text) {
   rapidjson::Document d;
@@ -48,7 +40,7 @@ std::string traces(const DaemonProcess& d, const std::string& args) {
 // Waits until the store holds `n` requests (commits run on a timer).
 bool waitForRequests(const DaemonProcess& d, size_t n) {
   for (int i = 0; i < 200; ++i) {
-    auto [status, out] = run(traces(d, "list --json"));
+    auto [status, out] = runCommand(traces(d, "list --json"));
     if (status == 0) {
       rapidjson::Document doc;
       doc.Parse(out.c_str());
@@ -100,21 +92,21 @@ TEST_CASE("trace store: socket and HTTP traffic is queryable with outrigger trac
   REQUIRE(waitForRequests(d, 4));
 
   SECTION("outrigger traces list filters like /traces") {
-    auto [status, out] = run(traces(d, "list --json"));
+    auto [status, out] = runCommand(traces(d, "list --json"));
     REQUIRE(status == 0);
     auto all = parse(out);
     CHECK(all["requests"].Size() == 4);
-    auto [s2, acme] = run(traces(d, "list --json --tenant acme"));
+    auto [s2, acme] = runCommand(traces(d, "list --json --tenant acme"));
     CHECK(parse(acme)["requests"].Size() == 2);
-    auto [s3, deny] = run(traces(d, "list --json --verdict deny"));
+    auto [s3, deny] = runCommand(traces(d, "list --json --verdict deny"));
     auto denied_rows = parse(deny);
     REQUIRE(denied_rows["requests"].Size() == 1);
     CHECK(std::string(denied_rows["requests"][0]["status"].GetString()) == "PERMISSION_DENIED");
-    auto [s4, user] = run(traces(d, "list --json --user u-7"));
+    auto [s4, user] = runCommand(traces(d, "list --json --user u-7"));
     auto http_rows = parse(user);
     REQUIRE(http_rows["requests"].Size() == 1);
     CHECK(std::string(http_rows["requests"][0]["route"].GetString()) == "default");
-    auto [s5, errors] = run(traces(d, "list --json --status error --since 10m"));
+    auto [s5, errors] = runCommand(traces(d, "list --json --status error --since 10m"));
     CHECK(parse(errors)["requests"].Size() == 1);
 
     auto [a1, admin_acme] = adminGet(d, "/traces?tenant=acme");
@@ -125,7 +117,7 @@ TEST_CASE("trace store: socket and HTTP traffic is queryable with outrigger trac
     CHECK(parse(admin_deny)["requests"].Size() == 1);
 
     // The table a person reads: a header and one line per request.
-    auto [s6, table] = run(traces(d, "list"));
+    auto [s6, table] = runCommand(traces(d, "list"));
     CHECK(s6 == 0);
     CHECK(table.find("START (UTC)") != std::string::npos);
     CHECK(table.find(kTrace) != std::string::npos);
@@ -133,7 +125,7 @@ TEST_CASE("trace store: socket and HTTP traffic is queryable with outrigger trac
   }
 
   SECTION("outrigger traces show prints the span tree, verdicts, the captured answer and the feedback") {
-    auto [status, out] = run(traces(d, std::string("show ") + kTrace));
+    auto [status, out] = runCommand(traces(d, std::string("show ") + kTrace));
     INFO(out);
     REQUIRE(status == 0);
     CHECK(out.find("request default  OK") != std::string::npos);
@@ -163,18 +155,18 @@ TEST_CASE("trace store: socket and HTTP traffic is queryable with outrigger trac
     CHECK(attempt);
     CHECK(t["feedback"][0]["score"].GetDouble() == Approx(0.2));
 
-    auto [cli_status, cli_json] = run(traces(d, std::string("show --json ") + kTrace));
+    auto [cli_status, cli_json] = runCommand(traces(d, std::string("show --json ") + kTrace));
     CHECK(cli_status == 0);
     CHECK(parse(cli_json)["requests"][0]["span_id"] == r["span_id"]);
 
-    auto [missing, why] = run(traces(d, "show 00000000000000000000000000000000"));
+    auto [missing, why] = runCommand(traces(d, "show 00000000000000000000000000000000"));
     CHECK(missing == 1);
     CHECK(why.find("no trace 00000000000000000000000000000000") != std::string::npos);
     CHECK(adminGet(d, "/traces/00000000000000000000000000000000").status == 404);
   }
 
   SECTION("outrigger traces stats and /traces/stats group the same numbers") {
-    auto [status, out] = run(traces(d, "stats --by tenant --json"));
+    auto [status, out] = runCommand(traces(d, "stats --by tenant --json"));
     REQUIRE(status == 0);
     auto cli = parse(out);
     auto [a, body] = adminGet(d, "/traces/stats?by=tenant");
@@ -187,9 +179,9 @@ TEST_CASE("trace store: socket and HTTP traffic is queryable with outrigger trac
     CHECK(acme["requests"].GetUint() == 2);
     CHECK(acme["errors"].GetUint() == 1);
     CHECK(acme["error_rate"].GetDouble() == 0.5);
-    auto [s2, table] = run(traces(d, "stats --by prompt_version"));
+    auto [s2, table] = runCommand(traces(d, "stats --by prompt_version"));
     CHECK(table.find("greeting@2") != std::string::npos);
-    CHECK(run(traces(d, "stats --by planet")).first == 2);
+    CHECK(runCommand(traces(d, "stats --by planet")).first == 2);
   }
 
   SECTION("bad queries get typed 400s; the CLI finds the store through the daemon's config") {
@@ -201,7 +193,7 @@ TEST_CASE("trace store: socket and HTTP traffic is queryable with outrigger trac
     CHECK(adminGet(d, "/traces/stats?by=planet").status == 400);
     CHECK(adminGet(d, "/traces?tenant=%zz").status == 400);
     CHECK(adminGet(d, "/traces?verdict=maybe").status == 400);
-    auto [status, out] = run(std::string(OUTRIGGER_BIN) + " traces list --json --config " + d.configPath());
+    auto [status, out] = runCommand(std::string(OUTRIGGER_BIN) + " traces list --json --config " + d.configPath());
     REQUIRE(status == 0);
     CHECK(parse(out)["requests"].Size() == 4);
   }
@@ -222,7 +214,7 @@ TEST_CASE("trace store: the embedded default config keeps one where outrigger tr
   std::string list = "XDG_STATE_HOME=" + d.dir() + " " + OUTRIGGER_BIN + " traces list --json";
   bool found = false;
   for (int i = 0; i < 200 && !found; ++i) {
-    auto [status, out] = run(list);
+    auto [status, out] = runCommand(list);
     rapidjson::Document doc;
     doc.Parse(out.c_str());
     found = status == 0 && !doc.HasParseError() && doc.IsObject() && doc["requests"].Size() == 1;

@@ -32,6 +32,24 @@ inline std::string_view view(outrigger_str s) noexcept {
 }
 inline outrigger_str str(std::string_view s) noexcept { return {s.data(), s.size()}; }
 
+// The names exporters write for the codes, verdicts and capture levels a record carries, spelled
+// as on the wire (UNAVAILABLE, deny, full); an unknown value is "UNKNOWN" / "unknown" / "none".
+inline const char* codeName(int32_t code) noexcept {
+  static const char* const kNames[] = {"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
+                                       "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
+                                       "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED",
+                                       "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"};
+  return code >= 0 && code < 17 ? kNames[code] : "UNKNOWN";
+}
+inline const char* verdictName(int32_t verdict) noexcept {
+  static const char* const kNames[] = {"pass", "flag", "deny", "rewrite", "skipped", "error"};
+  return verdict >= 0 && verdict < 6 ? kNames[verdict] : "unknown";
+}
+inline const char* captureName(int32_t capture) noexcept {
+  static const char* const kNames[] = {"none", "metadata", "full"};
+  return capture >= 0 && capture < 3 ? kNames[capture] : "none";
+}
+
 // Callback for post() and setTimer(): receives OUTRIGGER_OK, or OUTRIGGER_E_STALE when the
 // request ended before it could run.
 using Callback = std::function<void(outrigger_status)>;
