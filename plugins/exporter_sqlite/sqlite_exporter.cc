@@ -3,7 +3,7 @@
 // into one SQLite file that `outrigger traces` and the admin server's /traces query.
 //
 // Runs on the exporter thread: records go into an open transaction that a repeating timer on
-// the instance loop commits (or a full batch does), so a record costs a few inserts, not a
+// the instance loop commits once a second (or a full batch does), so a record costs one insert, not a
 // commit and its fsync. Retention (age, size) runs on the same timer.
 #include <outrigger/plugin.hpp>
 

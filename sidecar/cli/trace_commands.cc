@@ -5,6 +5,9 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <string_view>
+
+#include <rapidjson/document.h>
 
 #include "cli/commands.h"
 #include "config/config.h"
@@ -87,17 +90,15 @@ std::string spanNotes(const traces::SpanRow& s) {
   static const char* kKeys[] = {"gen_ai.request.model", "gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens",
                                 "outrigger.cost_usd", "outrigger.retry_reason", "error.type",
                                 "outrigger.guardrail.verdict", "outrigger.cache.hit"};
+  rapidjson::Document attributes;
+  if (attributes.Parse(s.attributes.c_str(), s.attributes.size()).HasParseError() || !attributes.IsObject()) return {};
   std::string notes;
   for (const char* key : kKeys) {
-    std::string needle = std::string("\"") + key + "\":\"";
-    size_t at = s.attributes.find(needle);
-    if (at == std::string::npos) continue;
-    size_t from = at + needle.size();
-    size_t to = s.attributes.find('"', from);
-    if (to == std::string::npos) continue;
-    std::string name = key;
-    if (size_t dot = name.rfind('.'); dot != std::string::npos) name = name.substr(dot + 1);
-    notes += "  " + name + "=" + s.attributes.substr(from, to - from);
+    auto it = attributes.FindMember(key);
+    if (it == attributes.MemberEnd() || !it->value.IsString()) continue;
+    std::string_view name = key;
+    name.remove_prefix(name.rfind('.') + 1);
+    notes += "  " + std::string(name) + "=" + std::string(it->value.GetString(), it->value.GetStringLength());
   }
   return notes;
 }

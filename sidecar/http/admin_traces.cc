@@ -1,6 +1,5 @@
 #include "http/admin_traces.h"
 
-#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <map>
@@ -96,12 +95,7 @@ bool readParameters(const std::map<std::string, std::string>& params, TraceJob* 
       {"prompt_version", &f.prompt_version}, {"trace_id", &f.trace_id}};
   int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
                     std::chrono::system_clock::now().time_since_epoch()).count();
-  static const std::string kVerdicts[] = {"pass", "flag", "deny", "rewrite", "skipped", "error"};
   for (const auto& [key, value] : params) {
-    if (key == "verdict" && std::find(std::begin(kVerdicts), std::end(kVerdicts), value) == std::end(kVerdicts)) {
-      *error = "verdict=" + value + ": use pass, flag, deny, rewrite, skipped or error";
-      return false;
-    }
     if (auto it = text.find(key); it != text.end()) {
       *it->second = value;
     } else if (key == "since" || key == "until") {
@@ -127,7 +121,7 @@ bool readParameters(const std::map<std::string, std::string>& params, TraceJob* 
       return false;
     }
   }
-  return true;
+  return traces::validFilter(f, error);
 }
 
 void runQuery(uv_work_t* work) {

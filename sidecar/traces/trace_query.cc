@@ -51,15 +51,6 @@ int verdictBit(const std::string& name) {
   return -1;
 }
 
-// False (with the reason) for a filter no query could answer.
-bool validFilter(const TraceFilter& f, std::string* error) {
-  if (!f.verdict.empty() && verdictBit(f.verdict) < 0) {
-    *error = "unknown verdict " + f.verdict + " (pass, flag, deny, rewrite, skipped, error)";
-    return false;
-  }
-  return true;
-}
-
 Where whereOf(const TraceFilter& f) {
   Where w;
   if (!f.trace_id.empty()) {
@@ -236,6 +227,14 @@ const char* groupColumn(GroupBy by) {
 }
 
 }  // namespace
+
+bool validFilter(const TraceFilter& f, std::string* error) {
+  if (!f.verdict.empty() && verdictBit(f.verdict) < 0) {
+    *error = "unknown verdict " + f.verdict + " (pass, flag, deny, rewrite, skipped, error)";
+    return false;
+  }
+  return true;
+}
 
 bool parseGroupBy(std::string_view name, GroupBy* out) {
   static const std::pair<std::string_view, GroupBy> kNames[] = {

@@ -82,6 +82,10 @@ struct QueryLimits {
   uint32_t timeout_ms = 0;
 };
 
+// False (with the reason) for a filter no query could answer, e.g. a verdict that does not exist.
+// The queries below check it too; the admin server asks first, to answer 400 rather than 503.
+bool validFilter(const TraceFilter& filter, std::string* error);
+
 // The newest requests matching `filter`, newest first, with their verdicts.
 bool listRequests(sqlite3* db, const TraceFilter& filter, const QueryLimits& limits, std::vector<RequestRow>* out,
                   std::string* error);

@@ -1,6 +1,8 @@
 #include "traces/trace_store.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
@@ -91,6 +93,14 @@ bool execute(sqlite3* db, const char* sql, std::string* error) {
 Database openStoreForWriting(const std::string& path, std::string* error) {
   size_t slash = path.rfind('/');
   if (slash != std::string::npos && slash > 0 && !makeDirectories(path.substr(0, slash), error)) return nullptr;
+  // The store holds prompts and answers where routes capture them: no access for other users.
+  // SQLite would create it 0644; its -wal and -shm files take the database file's mode.
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+  if (fd < 0) {
+    *error = "cannot open " + path + ": " + std::strerror(errno);
+    return nullptr;
+  }
+  ::close(fd);
   sqlite3* raw = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   Database db(raw);

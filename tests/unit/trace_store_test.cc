@@ -10,6 +10,8 @@
 #include <fstream>
 #include <thread>
 
+#include <sys/stat.h>
+
 #include "chain/host_api.h"
 #include "chain/owned_messages.h"
 #include "plugin/instance.h"
@@ -464,4 +466,8 @@ TEST_CASE("trace store: the log is copied into the file on the checkpointer's th
   traces::Database db = traces::openStoreForReading(path, &error);
   REQUIRE(db);
   CHECK(count(db.get(), "SELECT count(*) FROM requests") == 8000);
+  // Prompts and answers live here: the file is not readable by other users.
+  struct stat st {};
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0007) == 0);
 }
