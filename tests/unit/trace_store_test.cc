@@ -471,3 +471,26 @@ TEST_CASE("trace store: the log is copied into the file on the checkpointer's th
   REQUIRE(::stat(path.c_str(), &st) == 0);
   CHECK((st.st_mode & 0007) == 0);
 }
+
+TEST_CASE("trace store: a record view from a host without the minor 2 tail is stored without its trace") {
+  Store store;
+  auto r = request("abab0000000000000000000000000001", "ab00000000000001", "chat", "acme", kT0, 4);
+  r.capture = config::Capture::kFull;
+  r.answer = "kept out";
+  telemetry::RecordView view(r);
+  outrigger_record_view older = *view.get();
+  older.hdr.struct_size = OUTRIGGER_SIZE_THROUGH(outrigger_record_view, verdict_count);
+  REQUIRE(store.inst->exporter()->export_record(store.inst->handle(), &older) == OUTRIGGER_OK);
+  traces::Database db = store.reader();
+  traces::TraceDetail t;
+  std::string error;
+  REQUIRE(traces::loadTrace(db.get(), "abab0000000000000000000000000001", {}, &t, &error));
+  REQUIRE(t.requests.size() == 1);
+  CHECK(t.requests[0].span_id.empty());
+  CHECK(t.requests[0].capture == "none");
+  CHECK(t.requests[0].answer.empty());
+  REQUIRE(t.spans.size() == 2);
+  CHECK(t.spans[0].stage == "guardrail.request");
+  CHECK(t.spans[0].attributes == "{}");
+  CHECK(t.requests[0].input_tokens == 10);
+}
