@@ -66,6 +66,12 @@ BudgetPolicy Ledger::policy() const {
 }
 
 Verdict Ledger::reserve(std::string_view key, const Amount& need, int64_t now_ms) {
+  Verdict v = reserveLocked(key, need, now_ms);
+  if (!v.admitted) refusals_.fetch_add(1, std::memory_order_relaxed);
+  return v;
+}
+
+Verdict Ledger::reserveLocked(std::string_view key, const Amount& need, int64_t now_ms) {
   std::lock_guard<std::mutex> lock(mu_);
   KeyState* ks = findOrAdd(key, now_ms);
   if (!ks) {
@@ -132,6 +138,24 @@ Amount Ledger::spent(std::string_view key, int64_t now_ms) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = keys_.find(key);
   return it == keys_.end() ? Amount{} : spentLocked(it->second, now_ms);
+}
+
+std::vector<KeyFigures> Ledger::mostUsed(size_t n, int64_t now_ms, size_t* tracked) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  *tracked = keys_.size();
+  std::vector<KeyFigures> all;
+  all.reserve(keys_.size());
+  for (const auto& [key, ks] : keys_) {
+    KeyFigures f{key, spentLocked(ks, now_ms), ks.reserved, 0};
+    if (policy_.limit_usd > 0) f.used = std::max(f.used, f.spent.usd / policy_.limit_usd);
+    if (policy_.limit_tokens > 0) f.used = std::max(f.used, f.spent.tokens / policy_.limit_tokens);
+    all.push_back(std::move(f));
+  }
+  auto more_used = [](const KeyFigures& a, const KeyFigures& b) { return a.used != b.used ? a.used > b.used : a.key < b.key; };
+  n = std::min(n, all.size());
+  std::partial_sort(all.begin(), all.begin() + ptrdiff_t(n), all.end(), more_used);
+  all.resize(n);
+  return all;
 }
 
 Amount Ledger::reserved(std::string_view key) const {

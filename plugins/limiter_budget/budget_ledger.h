@@ -46,6 +46,14 @@ struct Verdict {
   std::string reason;           // refused: names the budget, its key and when it resets
 };
 
+// One key's state, for /metrics.
+struct KeyFigures {
+  std::string key;
+  Amount spent;     // in the window
+  Amount reserved;  // by requests in flight
+  double used = 0;  // the larger share of a limit spent (0.8: 80%)
+};
+
 struct Settled {
   bool soft_crossed = false;  // this settlement crossed the soft threshold, first in the window
   Amount spent;               // the key's spending in its window afterwards
@@ -73,6 +81,10 @@ class Ledger {
   Amount spent(std::string_view key, int64_t now_ms) const;
   Amount reserved(std::string_view key) const;
   uint64_t softCrossings() const { return soft_crossings_.load(std::memory_order_relaxed); }
+  uint64_t refusals() const { return refusals_.load(std::memory_order_relaxed); }
+  // The `n` keys that spent the largest share of a limit, most first; `*tracked` gets how many
+  // keys the ledger holds.
+  std::vector<KeyFigures> mostUsed(size_t n, int64_t now_ms, size_t* tracked) const;
 
   // Writes every changed bucket in one transaction; false (and `lastError`) when the store
   // failed, in which case the rows are written with the next flush.
@@ -96,6 +108,7 @@ class Ledger {
   };
 
   Ledger(BudgetPolicy policy, std::unique_ptr<SpendStore> store) : policy_(std::move(policy)), store_(std::move(store)) {}
+  Verdict reserveLocked(std::string_view key, const Amount& need, int64_t now_ms);
   // With mu_ held.
   KeyState* findOrAdd(std::string_view key, int64_t now_ms);
   Amount spentLocked(const KeyState& ks, int64_t now_ms) const;
@@ -111,6 +124,7 @@ class Ledger {
   BudgetPolicy policy_;
   std::map<std::string, KeyState, std::less<>> keys_;
   std::atomic<uint64_t> soft_crossings_{0};
+  std::atomic<uint64_t> refusals_{0};
 
   std::mutex flush_mu_;  // one flush at a time; never held with mu_ across the disk
   std::unique_ptr<SpendStore> store_;

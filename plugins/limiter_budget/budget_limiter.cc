@@ -41,7 +41,8 @@ constexpr char kSchema[] = R"json({
     "unpriced": {"enum": ["deny", "allow"], "description": "a USD budget's answer to a model the price table lacks"},
     "path": {"type": "string", "pattern": "^/", "description": "absolute path of the SQLite file; unset: in memory only"},
     "flush_interval_ms": {"type": "integer", "minimum": 10, "maximum": 60000, "description": "how often spending is written"},
-    "max_keys": {"type": "integer", "minimum": 1, "maximum": 10000000, "description": "keys tracked at once"}
+    "max_keys": {"type": "integer", "minimum": 1, "maximum": 10000000, "description": "keys tracked at once"},
+    "metrics_keys": {"type": "integer", "minimum": 0, "maximum": 500, "description": "keys with series on /metrics: those that spent the largest share"}
   }
 })json";
 
@@ -57,6 +58,7 @@ struct Settings {
   uint32_t flush_interval_ms = 1000;
   uint64_t default_max_output_tokens = 4096;
   bool allow_unpriced = false;
+  size_t metrics_keys = 20;
 };
 
 Settings parseSettings(std::string_view name, std::string_view config) {
@@ -81,6 +83,7 @@ Settings parseSettings(std::string_view name, std::string_view config) {
   if (d.HasMember("unpriced")) s.allow_unpriced = std::string_view(d["unpriced"].GetString()) == "allow";
   if (d.HasMember("path")) s.path = d["path"].GetString();
   if (d.HasMember("flush_interval_ms")) s.flush_interval_ms = d["flush_interval_ms"].GetUint();
+  if (d.HasMember("metrics_keys")) s.metrics_keys = d["metrics_keys"].GetUint();
   return s;
 }
 
@@ -185,6 +188,37 @@ class BudgetLimiter final : public Limiter {
     auto r = std::make_unique<Reservation>(host(), ledger_, std::move(key), need);
     outrigger_status st = host().setRequestState(request.handle, std::move(r));  // a failure settles at once
     return st == OUTRIGGER_OK ? OUTRIGGER_CONTINUE : st;
+  }
+
+  // The limits, the keys that spent the largest share of them (a bounded number: a budget per
+  // session may track a hundred thousand keys), and the refusals.
+  void reportMetrics(const MetricsWriter& out) override {
+    BudgetPolicy p = ledger_->policy();
+    size_t tracked = 0;
+    std::vector<outrigger::budget::KeyFigures> keys = ledger_->mostUsed(settings_.metrics_keys, unixMs(), &tracked);
+    struct Unit {
+      const char* name;
+      double limit;
+      double Amount::*field;
+    };
+    for (const Unit& u : {Unit{"usd", p.limit_usd, &Amount::usd}, Unit{"tokens", p.limit_tokens, &Amount::tokens}}) {
+      if (u.limit <= 0) continue;
+      out.gauge("budget_limit", "A budget's limit per key and window.", {{"unit", u.name}}, u.limit);
+      for (const auto& k : keys) {
+        out.gauge("budget_spent", "What a key spent in the budget's current window.", {{"key", k.key}, {"unit", u.name}},
+                  k.spent.*u.field);
+        out.gauge("budget_remaining", "What a key has left in the window, reservations of requests in flight deducted.",
+                  {{"key", k.key}, {"unit", u.name}}, std::max(0.0, u.limit - k.spent.*u.field - k.reserved.*u.field));
+      }
+    }
+    for (const auto& k : keys) {
+      out.gauge("budget_used_ratio", "The largest share of a limit a key spent in the window (1: all of it).",
+                {{"key", k.key}}, k.used);
+    }
+    out.gauge("budget_keys", "Keys the budget tracks (those on /metrics are the most used).", {}, double(tracked));
+    out.counter("budget_refusals_total", "Requests the budget refused.", {}, double(ledger_->refusals()));
+    out.counter("budget_soft_crossings_total", "Keys that crossed the soft threshold, once per window.", {},
+                double(ledger_->softCrossings()));
   }
 
   // What an attempt cost is charged as it reports it; an attempt cut short in flight without

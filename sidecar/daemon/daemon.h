@@ -50,6 +50,7 @@ class Daemon {
   std::string breakerMetrics() const;
   std::string metricsText() const;
   std::string resilienceMetrics() const;
+  std::vector<std::shared_ptr<plugin::PluginInstance>> liveInstances() const;
 
   config::Settings settings_;
   std::string config_path_;

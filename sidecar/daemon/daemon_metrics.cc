@@ -4,6 +4,7 @@
 
 #include "common/clock.h"
 #include "cost/usage_meter.h"
+#include "telemetry/plugin_metrics.h"
 #include "telemetry/request_meter.h"
 #include "daemon/daemon.h"
 #include "http/http_metrics.h"
@@ -75,6 +76,29 @@ std::string Daemon::metricsText() const {
   out += usageMetrics();
   out += requestMetrics();
   out += breakerMetrics();
+  telemetry::PluginMetrics plugins;
+  plugins.collect(liveInstances());
+  std::string published = plugins.render(out);
+  out += published;
+  out += http::renderScalar("outrigger_plugin_metric_samples_dropped", "gauge",
+                            "Samples plugins wrote that this scrape dropped (bad names or labels, over the cap).",
+                            double(plugins.dropped()));
+  return out;
+}
+
+// Every instance of the live config once: what /metrics and the alert rules ask for figures.
+std::vector<std::shared_ptr<plugin::PluginInstance>> Daemon::liveInstances() const {
+  std::vector<std::shared_ptr<plugin::PluginInstance>> out;
+  if (!snapshot_) return out;
+  for (const auto& chain : snapshot_->workers) {
+    for (const auto& [name, route] : chain->routes) {
+      for (const auto* stages : {&route.guardrails, &route.limiters, &route.cache, &route.exporters}) {
+        for (const chain::Stage& s : *stages) out.push_back(s.instance);
+      }
+      for (const chain::Target& t : route.targets) out.push_back(t.stage.instance);
+    }
+  }
+  for (const auto& e : snapshot_->exporters) out.push_back(e);
   return out;
 }
 

@@ -19,6 +19,7 @@
 #include <outrigger/client.h>
 
 #include "budget_window.h"
+#include "support/admin_metrics.h"
 #include "daemon_rig.h"
 #include "support/daemon_process.h"
 #include "support/sdk_requests.h"
@@ -113,7 +114,8 @@ TEST_CASE("budget via daemon: a USD budget refuses once spent, naming the budget
   UpstreamProcess up;
   REQUIRE(up.ready());
   REQUIRE(up.script(std::string(R"([{"model":"gpt-4o-mini","repeat":10,)") + kUsage + "}]"));
-  BudgetRig rig(up, makeTempDir() + "/budget.db", 2.5 * kAnswerUsd, "soft_percent = 50\n");
+  BudgetRig rig(up, makeTempDir() + "/budget.db", 2.5 * kAnswerUsd,
+                "soft_percent = 50\n[admin]\nlisten = \"127.0.0.1:0\"\n");
   client::Client c(at(*rig.daemon));
 
   // Two answers fit, and the third's worst case (100 output tokens) still does; after it the
@@ -146,6 +148,21 @@ TEST_CASE("budget via daemon: a USD budget refuses once spent, naming the budget
   CHECK(std::stoll(m[1]) > 0);
   CHECK(std::regex_search(head, std::regex("retry-after: \\d+", std::regex::icase)));
   CHECK(parseJson(up.log()).Size() == 4);  // three for acme, one for globex; no refused request
+
+  // /metrics shows each key's spending and what it has left, through the plugin metrics slot.
+  const std::string spend = "{instance=\"spend\",";
+  CHECK(adminMetric(*rig.daemon, "outrigger_budget_limit" + spend + "unit=\"usd\"}") == Approx(2.5 * kAnswerUsd));
+  CHECK(adminMetric(*rig.daemon, "outrigger_budget_spent" + spend + "key=\"acme\",unit=\"usd\"}") ==
+        Approx(3 * kAnswerUsd));
+  CHECK(adminMetric(*rig.daemon, "outrigger_budget_remaining" + spend + "key=\"acme\",unit=\"usd\"}") == 0);
+  CHECK(adminMetric(*rig.daemon, "outrigger_budget_remaining" + spend + "key=\"globex\",unit=\"usd\"}") ==
+        Approx(1.5 * kAnswerUsd));
+  CHECK(adminMetric(*rig.daemon, "outrigger_budget_used_ratio" + spend + "key=\"acme\"}") == Approx(1.2));
+  CHECK(adminMetric(*rig.daemon, "outrigger_budget_used_ratio" + spend + "key=\"globex\"}") == Approx(0.4));
+  CHECK(adminMetric(*rig.daemon, "outrigger_budget_refusals_total{instance=\"spend\"}") == 2);
+  CHECK(adminMetric(*rig.daemon, "outrigger_budget_soft_crossings_total{instance=\"spend\"}") == 1);
+  CHECK(adminMetric(*rig.daemon, "outrigger_budget_keys{instance=\"spend\"}") == 2);
+  CHECK(adminMetric(*rig.daemon, "outrigger_plugin_metric_samples_dropped") == 0);
 
   // Crossing the soft threshold (50%) was logged once and marked in the file.
   std::string log = rig.daemon->log();

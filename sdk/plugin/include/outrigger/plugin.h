@@ -419,6 +419,32 @@ typedef struct outrigger_attribute {
   outrigger_str value;
 } outrigger_attribute;
 
+/* ------------------------------------------------------------------ metrics (minor 2) */
+
+typedef int32_t outrigger_metric_type;
+enum {
+  OUTRIGGER_METRIC_COUNTER = 0, /* only grows while the instance lives; the name ends in "_total" */
+  OUTRIGGER_METRIC_GAUGE = 1    /* a level: remaining budget, entries held, queue depth */
+};
+
+/* Where an instance writes its own figures when /metrics is scraped or the sidecar's alert
+ * rules are evaluated. OWNERSHIP: host-owned, valid during the plugin type's `metrics` call. */
+typedef struct outrigger_metrics_writer {
+  outrigger_header hdr;
+  void* ctx;
+  /* One sample. `name` matches [a-z][a-z0-9_]* (at most 64 bytes) and is published as
+   * "outrigger_<name>", with the label instance="<instance name>" before the plugin's own.
+   * `help` is read from a name's first sample. Label names match [a-z_][a-z0-9_]* and are not
+   * "instance"; values are UTF-8 text. The host sums samples with the same name and labels (the
+   * per-worker instances of a type that is not shared each report their part). A sample that
+   * breaks these rules, changes a name's type, or comes past the cap of 1000 samples per instance
+   * and scrape, or whose name the daemon's own metrics use, is dropped and counted
+   * (outrigger_plugin_metric_samples_dropped, per scrape): keep
+   * per-key series bounded (top N), as a scrape cannot hold a label per tenant of a big fleet. */
+  void (*sample)(void* ctx, outrigger_metric_type type, outrigger_str name, outrigger_str help,
+                 const outrigger_attribute* labels, size_t label_count, double value) OUTRIGGER_NOEXCEPT;
+} outrigger_metrics_writer;
+
 /* Minor 2. The trace of one span: span_traces[i] belongs to spans[i]. Every span is a child of
  * the request's root span (the record itself: record.root_span_id, from start_unix_ns for
  * duration_ns), and the root is a child of the caller's W3C traceparent span when the request
@@ -968,6 +994,11 @@ typedef struct outrigger_plugin_type {
   /* The kind's hook table: outrigger_provider_hooks, _guardrail_hooks, _cache_hooks,
    * _exporter_hooks or (minor 2) _limiter_hooks, matching `kind`. */
   const void* hooks;
+  /* Minor 2, optional: read it behind OUTRIGGER_HAS_SLOT. [main] Writes the instance's own
+   * figures (budget remaining, entries held, ...) to `writer`. Runs on the daemon's main thread
+   * while the instance serves on its loops: synchronise what it reads, and return quickly (a
+   * scrape waits for it). */
+  void (*metrics)(void* instance, const outrigger_metrics_writer* writer) OUTRIGGER_NOEXCEPT;
 } outrigger_plugin_type;
 #define OUTRIGGER_MIN_SIZE_PLUGIN_TYPE OUTRIGGER_SIZE_THROUGH(outrigger_plugin_type, hooks) /* 1.0 */
 

@@ -19,6 +19,7 @@
 #include <cstring>
 #include <exception>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -339,6 +340,33 @@ inline outrigger_chunk_view makeChunk(std::string_view delta) noexcept {
   return c;
 }
 
+// Writes an instance's figures for /metrics (Instance::reportMetrics). Names get the
+// "outrigger_" prefix and the label instance="<name>" from the host; keep series bounded.
+class MetricsWriter {
+ public:
+  using Labels = std::initializer_list<std::pair<std::string_view, std::string_view>>;
+  explicit MetricsWriter(const outrigger_metrics_writer* w) noexcept : w_(w) {}
+  void gauge(std::string_view name, std::string_view help, Labels labels, double value) const noexcept {
+    write(OUTRIGGER_METRIC_GAUGE, name, help, labels, value);
+  }
+  void counter(std::string_view name, std::string_view help, Labels labels, double value) const noexcept {
+    write(OUTRIGGER_METRIC_COUNTER, name, help, labels, value);
+  }
+
+ private:
+  void write(outrigger_metric_type type, std::string_view name, std::string_view help, Labels labels,
+             double value) const noexcept {
+    outrigger_attribute attrs[8];
+    size_t n = 0;
+    for (const auto& [k, v] : labels) {
+      if (n == 8) break;
+      attrs[n++] = {str(k), str(v)};
+    }
+    w_->sample(w_->ctx, type, str(name), str(help), attrs, n, value);
+  }
+  const outrigger_metrics_writer* w_;
+};
+
 // Common base of every instance.
 class Instance {
  public:
@@ -349,6 +377,9 @@ class Instance {
 
   const Host& host() const noexcept { return host_; }
   const std::string& name() const noexcept { return name_; }
+  // [main] ABI 1.2: the instance's own figures for /metrics, written while it serves on its
+  // loops (synchronise). Not overridden: none.
+  virtual void reportMetrics(const MetricsWriter&) {}
   bool poisoned() const noexcept { return poisoned_.load(std::memory_order_relaxed); }
 
   void poison(const char* what) noexcept {
@@ -475,6 +506,10 @@ outrigger_status create(const outrigger_host_api* host, outrigger_str name, outr
 
 inline void destroy(void* instance) noexcept { delete static_cast<Instance*>(instance); }
 
+inline void reportMetrics(void* instance, const outrigger_metrics_writer* writer) noexcept {
+  guardedVoid(instance, [&] { static_cast<Instance*>(instance)->reportMetrics(MetricsWriter(writer)); });
+}
+
 template <class Base, class T> struct Hooks;
 
 template <class T> struct Hooks<Provider, T> {
@@ -597,6 +632,7 @@ const outrigger_plugin_type* typeOf() {
       &detail::create<T>,
       &detail::destroy,
       detail::Hooks<Base, T>::table(),
+      &detail::reportMetrics,
   };
   return &type;
 }
