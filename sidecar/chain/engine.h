@@ -23,6 +23,7 @@
 #include "chain/limit_queue.h"
 #include "cost/usage_meter.h"
 #include "telemetry/request_meter.h"
+#include "telemetry/tenant_labels.h"
 #include "event/event_loop.h"
 #include "resilience/target_health.h"
 #include "telemetry/exporter_thread.h"
@@ -38,6 +39,9 @@ struct EngineSettings {
   uint32_t default_timeout_ms = 60000;
   uint32_t max_timeout_ms = 600000;
   uint32_t slow_hook_warn_us = 1000;
+  // [metrics] tenant_label: the process's tenant labels for request, token and cost series;
+  // nullptr: the series have no tenant label.
+  telemetry::TenantLabels* tenant_labels = nullptr;
 };
 
 struct EngineCounters {

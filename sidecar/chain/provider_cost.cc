@@ -39,7 +39,7 @@ double ProviderStage::attemptCost(plugin::PluginInstance* inst, std::string_view
     }
   }
   if (has_usage || usd > 0) {
-    r.engine_.usageMeter().add(r.route_->name, inst->name(), model, usage, usd, *how != "unpriced");
+    r.engine_.usageMeter().add(r.route_->name, inst->name(), model, r.tenantLabel(), usage, usd, *how != "unpriced");
   }
   return usd;
 }

@@ -299,4 +299,13 @@ void RequestContext::sendChunk(std::string_view delta, const outrigger_chunk_vie
   if (sink_->onChunk(stream_id_, info) == ResponseSink::Flow::kPause) paused_ = true;
 }
 
+std::string_view RequestContext::tenantLabel() {
+  if (!tenant_label_) {
+    telemetry::TenantLabels* labels = engine_.settings().tenant_labels;
+    std::string_view tenant = sv(views_.metadata.tenant);
+    tenant_label_ = labels && !tenant.empty() ? labels->label(tenant) : std::string_view();
+  }
+  return *tenant_label_;
+}
+
 }  // namespace outrigger::chain

@@ -47,6 +47,9 @@ class RequestContext final {
   void setEmbed(std::unique_ptr<EmbedInput> embed) { embed_ = std::move(embed); }
   void setTenant(std::string tenant) { tenant_override_ = std::make_unique<std::string>(std::move(tenant)); }
   void resume();
+  // The tenant's label on request, token and cost series ([metrics] tenant_label, capped);
+  // "" when that is off or the request has no tenant.
+  std::string_view tenantLabel();
 
   outrigger_request handle() const { return handle_; }
   bool ended() const { return ended_; }
@@ -188,6 +191,7 @@ class RequestContext final {
   std::string model_;  // the model of the current attempt (the request's before one starts)
   std::string caller_model_;
   std::unique_ptr<std::string> tenant_override_;  // set by the front; else the request's own
+  std::optional<std::string_view> tenant_label_;  // tenantLabel()'s answer, once asked
 
   // The pipeline: the next step to run and the hook that has not completed yet.
   size_t step_ = 0;

@@ -150,7 +150,7 @@ void RequestContext::end(Code code, std::string_view message, std::string_view o
   if (code == Code::kOk) engine_.counters().finished.fetch_add(1, std::memory_order_relaxed);
   else engine_.counters().failed.fetch_add(1, std::memory_order_relaxed);
   uint64_t ended_ns = monoNowNs();
-  engine_.requestMeter().record({route_ ? std::string_view(route_->name) : std::string_view("none"), code,
+  engine_.requestMeter().record({route_ ? std::string_view(route_->name) : std::string_view("none"), tenantLabel(), code,
                                  double(ended_ns - start_ns_) / 1e9,
                                  view_.stream && first_chunk_ns_ ? double(first_chunk_ns_ - start_ns_) / 1e9 : 0.0,
                                  &spans_, &verdicts_});

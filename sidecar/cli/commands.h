@@ -17,7 +17,7 @@ struct Options {
   std::string message, model = "default", system, tenant, extra_json;
   uint32_t timeout_ms = 0;
   bool no_stream = false;
-  // prices import / list
+  // prices import / list; price_out is also alerts rules' --out
   std::string price_file, price_out, snapshot, filter;
   std::vector<std::string> providers;
   // traces list | show | stats
@@ -37,5 +37,7 @@ int listPrices(const Options& opt);
 int listTraces(const Options& opt);
 int showTrace(const Options& opt);
 int traceStats(const Options& opt);
+// alert_commands.cc
+int alertRules(const Options& opt);
 
 }  // namespace outrigger::cli

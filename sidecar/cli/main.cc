@@ -1,4 +1,4 @@
-// outrigger: serve, check, plugins, chat, prices, traces, version.
+// outrigger: serve, check, plugins, chat, prices, traces, alerts, version.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -82,6 +82,12 @@ int main(int argc, char** argv) {
   filter_options(traces_stats);
   traces_stats->add_option("--by", opt.group_by, "Group by tenant, model, route, provider, user or prompt_version");
 
+  auto* alerts = app.add_subcommand("alerts", "Alert rules: export them for Prometheus");
+  alerts->require_subcommand(1);
+  auto* alert_rules = alerts->add_subcommand("rules", "Print the config's [[alerts.rules]] as a Prometheus rules file");
+  alert_rules->add_option("-c,--config", opt.config_path, "TOML config (default: the embedded default config)");
+  alert_rules->add_option("-o,--out", opt.price_out, "Write here (default: standard output)");
+
   app.add_subcommand("version", "Print the version");
 
   CLI11_PARSE(app, argc, argv);
@@ -94,6 +100,7 @@ int main(int argc, char** argv) {
   if (*traces_list) return outrigger::cli::listTraces(opt);
   if (*traces_show) return outrigger::cli::showTrace(opt);
   if (*traces_stats) return outrigger::cli::traceStats(opt);
+  if (*alert_rules) return outrigger::cli::alertRules(opt);
   std::printf("outrigger %s (plugin ABI %d.%d, protocol 1.0, mimalloc %d)\n", OUTRIGGER_VERSION, OUTRIGGER_ABI_MAJOR,
               OUTRIGGER_ABI_MINOR, mi_version());
   return 0;

@@ -1,5 +1,6 @@
 #include "config/config_parser.h"
 
+#include <algorithm>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -362,7 +363,8 @@ std::string Parser::fallbackAnswer(const toml::node& n, const std::string& ctx) 
 }
 
 Settings Parser::run(const toml::table& root) {
-  checkKeys(root, {"server", "http", "admin", "plugins", "exporter", "instances", "routes", "default_route", "prices"},
+  checkKeys(root, {"server", "http", "admin", "plugins", "exporter", "instances", "routes", "default_route", "prices",
+                   "metrics", "alerts"},
             "the top level");
   Settings s;
   s.source = source_;
@@ -376,6 +378,8 @@ Settings Parser::run(const toml::table& root) {
   if (const toml::table* t = table("http")) http(*t, &s.http);
   if (const toml::table* t = table("admin")) admin(*t, &s.admin);
   if (const toml::table* t = table("prices")) prices(*t, &s.prices);
+  if (const toml::table* t = table("metrics")) metrics(*t, &s.metrics);
+  if (const toml::table* t = table("alerts")) alerts(*t, &s.alerts);
   if (const toml::table* t = table("plugins")) {
     checkKeys(*t, {"dirs"}, "[plugins]");
     if (const toml::node* d = t->get("dirs")) {
@@ -412,6 +416,13 @@ Settings Parser::run(const toml::table& root) {
     }
   }
   for (RouteSettings& r : s.routes) addTenantLimiter(&r, &s.instances);
+  for (const AlertRuleSettings& a : s.alerts.rules) {
+    if (a.kind == "cost" && a.by == "tenant" && !s.metrics.tenant_label) {
+      throw ParseError(a.where + ": a cost rule by tenant needs [metrics] tenant_label = true (the series carry no tenant otherwise)");
+    }
+    bool known = a.route.empty() || std::any_of(s.routes.begin(), s.routes.end(), [&](const RouteSettings& r) { return r.name == a.route; });
+    if (!known) throw ParseError(a.where + ": alert rule '" + a.name + "' names route '" + a.route + "', which does not exist");
+  }
   for (const auto& i : s.instances) by_name[i.name] = &i;
   // References: every name a route uses exists and has the right kind.
   for (const RouteSettings& r : s.routes) {

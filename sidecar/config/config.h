@@ -91,6 +91,42 @@ struct AdminSettings {
   std::string where;
 };
 
+// [metrics]: what /metrics labels beyond the config's own names.
+struct MetricsSettings {
+  bool tenant_label = false;  // request, token and cost series by tenant too
+  uint32_t max_tenants = 100;  // tenants with a label of their own; later ones are "_other"
+};
+
+// One [[alerts.rules]] entry: a condition on the sidecar's own figures, evaluated in the
+// sidecar and exported as a Prometheus alerting rule (alerts/prometheus_rules.h).
+struct AlertRuleSettings {
+  std::string name;   // the alert's name (alertname): [A-Za-z_][A-Za-z0-9_]*
+  std::string kind;   // cost | error_rate | latency | budget_used | guardrail_deny_rate
+  std::string by;     // cost: tenant | route | model (default tenant)
+  std::string route;  // only this route; empty: every route
+  uint32_t window_s = 300;  // the window counters are compared over (cost: USD spent in it)
+  double threshold = 0;     // fires above it
+  double quantile = 0.95;   // latency
+  uint32_t for_s = 0;       // the condition must hold this long before the alert fires
+  uint64_t min_requests = 1;  // rate and latency kinds: fewer requests in the window never fire
+  std::string severity = "warning";
+  std::string summary;  // the notification's summary; empty: one written from the rule
+  std::string where;
+};
+
+// [alerts]: rules, and the webhook their notifications go to.
+struct AlertSettings {
+  std::string webhook;        // http(s) URL of an Alertmanager-style webhook receiver; empty: none
+  std::string webhook_token;  // sent as "Authorization: Bearer <token>"; write it as ${ENV_VAR}
+  uint32_t evaluate_every_ms = 15000;
+  uint32_t repeat_interval_s = 14400;  // a firing alert is notified again after this; 0: never
+  uint32_t max_attempts = 6;           // per notification, backing off from 1 s
+  uint32_t timeout_ms = 5000;          // per attempt
+  uint32_t queue_capacity = 256;       // notifications waiting; beyond it they are dropped, counted
+  std::vector<AlertRuleSettings> rules;
+  std::string where;
+};
+
 struct InstanceSettings {
   std::string name;
   std::string kind;         // provider | guardrail | cache | exporter
@@ -158,6 +194,8 @@ struct Settings {
   std::vector<InstanceSettings> instances;
   std::vector<RouteSettings> routes;
   PriceSettings prices;
+  MetricsSettings metrics;
+  AlertSettings alerts;
   std::string default_route;
   std::string source;  // file path, or "<embedded default>"
 };

@@ -51,6 +51,10 @@ class Parser {
   void http(const toml::table& t, HttpSettings* s) const;
   void admin(const toml::table& t, AdminSettings* s) const;
   void prices(const toml::table& t, PriceSettings* s) const;  // price_config.cc
+  void metrics(const toml::table& t, MetricsSettings* s) const;  // alert_config.cc
+  void alerts(const toml::table& t, AlertSettings* s) const;     // alert_config.cc
+  AlertRuleSettings alertRule(const toml::node& n) const;
+  double number(const toml::node& n, const std::string& key) const;
   PeerRule peer(const toml::node& n) const;
   VirtualKey virtualKey(const toml::node& n) const;
   std::string address(const toml::node& n, const std::string& key) const;

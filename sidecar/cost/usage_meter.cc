@@ -9,12 +9,13 @@ namespace {
 
 constexpr std::string_view kOther = "_other";
 
-std::string keyOf(std::string_view route, std::string_view provider, std::string_view model) {
+std::string keyOf(std::string_view route, std::string_view provider, std::string_view model, std::string_view tenant) {
   std::string key;
-  key.reserve(route.size() + provider.size() + model.size() + 2);
+  key.reserve(route.size() + provider.size() + model.size() + tenant.size() + 3);
   key.append(route).push_back('\x1f');
   key.append(provider).push_back('\x1f');
-  key.append(model);
+  key.append(model).push_back('\x1f');
+  key.append(tenant);
   return key;
 }
 
@@ -37,23 +38,24 @@ void UsageSeries::add(const UsageSeries& o) {
   cost_usd += o.cost_usd;
 }
 
-UsageSeries& UsageMeter::seriesFor(std::string_view route, std::string_view provider, std::string_view model) {
-  std::string key = keyOf(route, provider, model);
+UsageSeries& UsageMeter::seriesFor(std::string_view route, std::string_view provider, std::string_view model,
+                                   std::string_view tenant) {
+  std::string key = keyOf(route, provider, model, tenant);
   if (auto it = series_.find(key); it != series_.end()) return it->second;
   if (series_.size() >= max_series_) {
     ++overflowed_;
-    key = keyOf(kOther, kOther, kOther);
-    route = provider = model = kOther;
+    key = keyOf(kOther, kOther, kOther, kOther);
+    route = provider = model = tenant = kOther;
   }
   UsageSeries& s = series_[key];
-  if (s.route.empty()) s.route = route, s.provider = provider, s.model = model;
+  if (s.route.empty()) s.route = route, s.provider = provider, s.model = model, s.tenant = tenant;
   return s;
 }
 
-void UsageMeter::add(std::string_view route, std::string_view provider, std::string_view model, const Usage& u,
-                     double cost_usd, bool priced) {
+void UsageMeter::add(std::string_view route, std::string_view provider, std::string_view model, std::string_view tenant,
+                     const Usage& u, double cost_usd, bool priced) {
   std::lock_guard<std::mutex> lock(mu_);
-  UsageSeries& s = seriesFor(route, provider, model);
+  UsageSeries& s = seriesFor(route, provider, model, tenant);
   ++s.attempts;
   if (!priced) ++s.unpriced;
   s.input += u.prompt_tokens;
@@ -71,11 +73,13 @@ void UsageMeter::mergeInto(std::map<std::string, UsageSeries>* merged, size_t ma
     auto it = merged->find(key);
     if (it == merged->end() && merged->size() >= max_series) {
       *overflowed += s.attempts;
-      it = merged->find(keyOf(kOther, kOther, kOther));
+      it = merged->find(keyOf(kOther, kOther, kOther, kOther));
     }
     if (it == merged->end()) {
-      it = merged->emplace(key, UsageSeries{}).first;
-      it->second.route = s.route, it->second.provider = s.provider, it->second.model = s.model;
+      bool other = merged->size() >= max_series;
+      it = merged->emplace(other ? keyOf(kOther, kOther, kOther, kOther) : key, UsageSeries{}).first;
+      it->second.route = other ? kOther : s.route, it->second.provider = other ? kOther : s.provider;
+      it->second.model = other ? kOther : s.model, it->second.tenant = other ? kOther : s.tenant;
     }
     it->second.add(s);
   }
@@ -84,7 +88,8 @@ void UsageMeter::mergeInto(std::map<std::string, UsageSeries>* merged, size_t ma
 std::string renderUsageMetrics(const std::map<std::string, UsageSeries>& merged, uint64_t overflowed) {
   auto labels = [](const UsageSeries& s) {
     return "route=\"" + http::escapeLabel(s.route) + "\",provider=\"" + http::escapeLabel(s.provider) +
-           "\",model=\"" + http::escapeLabel(s.model) + "\"";
+           "\",model=\"" + http::escapeLabel(s.model) + "\"" +
+           (s.tenant.empty() ? std::string() : ",tenant=\"" + http::escapeLabel(s.tenant) + "\"");
   };
   std::string out =
       "# HELP outrigger_tokens_total Tokens provider attempts reported, by type (cache_read and cache_write are "

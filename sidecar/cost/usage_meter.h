@@ -18,7 +18,7 @@ namespace outrigger::cost {
 
 // What one label set (route, provider, model) accumulated.
 struct UsageSeries {
-  std::string route, provider, model;
+  std::string route, provider, model, tenant;  // tenant: "" unless [metrics] tenant_label is on
   uint64_t attempts = 0;  // provider attempts that reported usage
   uint64_t unpriced = 0;  // of those, attempts with no price for their model (cost counted as 0)
   // Token sums (64-bit, so a long-lived daemon does not wrap). cache_read and cache_write are
@@ -36,8 +36,8 @@ class UsageMeter {
   explicit UsageMeter(size_t max_series = kMaxSeries) : max_series_(max_series) {}
 
   // [loop] One provider attempt's usage and cost; `priced` false when its model had no price.
-  void add(std::string_view route, std::string_view provider, std::string_view model, const Usage& usage,
-           double cost_usd, bool priced);
+  void add(std::string_view route, std::string_view provider, std::string_view model, std::string_view tenant,
+           const Usage& usage, double cost_usd, bool priced);
 
   // [any] Adds this meter's series into `merged` (keyed like add's labels), keeping at most
   // `max_series` there; the rest go under "_other". Adds the attempts that overflowed to
@@ -45,7 +45,8 @@ class UsageMeter {
   void mergeInto(std::map<std::string, UsageSeries>* merged, size_t max_series, uint64_t* overflowed) const;
 
  private:
-  UsageSeries& seriesFor(std::string_view route, std::string_view provider, std::string_view model);
+  UsageSeries& seriesFor(std::string_view route, std::string_view provider, std::string_view model,
+                         std::string_view tenant);
 
   const size_t max_series_;
   mutable std::mutex mu_;
@@ -53,7 +54,7 @@ class UsageMeter {
   uint64_t overflowed_ = 0;
 };
 
-// The Prometheus text of merged series: outrigger_tokens_total{route,provider,model,type},
+// The Prometheus text of merged series: outrigger_tokens_total{route,provider,model[,tenant],type},
 // outrigger_cost_usd_total, outrigger_cost_unpriced_total and outrigger_usage_series_overflow_total.
 std::string renderUsageMetrics(const std::map<std::string, UsageSeries>& merged, uint64_t overflowed);
 

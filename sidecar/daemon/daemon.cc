@@ -84,6 +84,7 @@ int Daemon::run() {
                                                           settings_.server.max_connections_per_peer,
                                                           connectionDescriptorBudget());
   SocketGuards guards{partial_budget_.get(), peer_policy_.get(), admission_.get()};
+  if (settings_.metrics.tenant_label) tenant_labels_ = std::make_unique<telemetry::TenantLabels>(settings_.metrics.max_tenants);
   exporter_ = std::make_unique<telemetry::ExporterThread>(settings_.exporter_queue_capacity,
                                                           upstreamSettings(settings_.server));
   exporter_->adopt(snapshot_->exporters);
@@ -91,7 +92,8 @@ int Daemon::run() {
                                                         : telemetry::ExporterPriority::kNormal);
   for (uint32_t i = 0; i < n; ++i) {
     workers_.push_back(
-        std::make_unique<Worker>(i, settings_.server, exporter_.get(), &settings_.http, guards, health_.get()));
+        std::make_unique<Worker>(i, settings_.server, exporter_.get(), &settings_.http, guards, health_.get(),
+                                 tenant_labels_.get()));
     workers_.back()->publish(snapshot_->workers[i]);
     workers_.back()->start();
   }
@@ -120,6 +122,7 @@ int Daemon::run() {
   uv_signal_start(&sighup_, &Daemon::onSignal, SIGHUP);
   uv_timer_init(&loop_, &drain_timer_);
   drain_timer_.data = this;
+  startAlerts();
   ORLOG(LogLevel::kInfo, "daemon", "serving on " + socket_path_ + " with " + std::to_string(n) +
                                        " workers (config " + settings_.source + ")");
   uv_run(&loop_, UV_RUN_DEFAULT);
@@ -190,6 +193,7 @@ bool Daemon::startAdmin() {
   sources.metrics = [this] { return metricsText(); };
   sources.version = OUTRIGGER_VERSION;
   sources.trace_store = [this] { return traces::storePathOf(settings_); };
+  sources.alerts = [this] { return alertsJson(); };
   sources.token = settings_.admin.token;
   if (settings_.admin.token.empty() && !loopbackOrUnix(settings_.admin.listen)) {
     ORLOG(LogLevel::kWarn, "admin", "[admin] listen = " + settings_.admin.listen +
@@ -226,6 +230,9 @@ void Daemon::reload() {
   }
   if (settings->server.socket_path != settings_.server.socket_path || settings->server.workers != settings_.server.workers) {
     ORLOG(LogLevel::kWarn, "reload", "[server] changes need a restart; keeping the old values");
+  }
+  if (alertsChanged(settings.value())) {
+    ORLOG(LogLevel::kWarn, "reload", "[alerts] and [metrics] changes need a restart; keeping the old values");
   }
   ++generation_;
   auto old = snapshot_;
@@ -267,6 +274,7 @@ void Daemon::onDrainTick(uv_timer_t* t) {
 
 void Daemon::finishShutdown() {
   uv_timer_stop(&drain_timer_);
+  stopAlerts();
   for (auto& w : workers_) w->stop();
   workers_.clear();
   exporter_->flush(snapshot_->exporters);

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "alerts/alert_evaluator.h"
+#include "alerts/webhook_sender.h"
 #include "chain/chain.h"
 #include "config/config.h"
 #include "daemon/worker.h"
@@ -19,6 +21,7 @@
 #include "ipc/peer_policy.h"
 #include "resilience/target_health.h"
 #include "telemetry/exporter_thread.h"
+#include "telemetry/tenant_labels.h"
 
 namespace outrigger::daemon {
 
@@ -51,6 +54,14 @@ class Daemon {
   std::string metricsText() const;
   std::string resilienceMetrics() const;
   std::vector<std::shared_ptr<plugin::PluginInstance>> liveInstances() const;
+  // daemon_alerts.cc
+  void startAlerts();
+  void stopAlerts();
+  static void onAlertTick(uv_timer_t* t);
+  alerts::AlertInputs alertInputs() const;
+  std::string alertsJson() const;
+  std::string alertMetrics() const;
+  bool alertsChanged(const config::Settings& next) const;
 
   config::Settings settings_;
   std::string config_path_;
@@ -70,7 +81,12 @@ class Daemon {
   // Every worker's targets and tenants: limits, breakers and budgets hold for the process, not
   // per worker. Before workers_ so it outlives them; it outlives reloads too.
   std::unique_ptr<resilience::HealthRegistry> health_ = std::make_unique<resilience::HealthRegistry>();
+  // [metrics] tenant_label: shared by every worker's meters; outlives them.
+  std::unique_ptr<telemetry::TenantLabels> tenant_labels_;
   std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<alerts::AlertEvaluator> alert_evaluator_;
+  std::unique_ptr<alerts::WebhookSender> webhook_;
+  uv_timer_t* alert_timer_ = nullptr;  // freed by its close callback
   std::shared_ptr<chain::ChainSnapshot> snapshot_;
   uint64_t generation_ = 1;
   uint64_t drain_deadline_ns_ = 0;

@@ -76,6 +76,14 @@ std::string Daemon::metricsText() const {
   out += usageMetrics();
   out += requestMetrics();
   out += breakerMetrics();
+  out += alertMetrics();
+  if (tenant_labels_) {
+    out += http::renderScalar("outrigger_metric_tenants", "gauge", "Tenants with a label of their own on /metrics.",
+                              double(tenant_labels_->tenants()));
+    out += http::renderScalar("outrigger_metric_tenant_overflow_total", "counter",
+                              "Requests labelled tenant \"_other\" because [metrics] max_tenants was reached.",
+                              double(tenant_labels_->overflowed()));
+  }
   telemetry::PluginMetrics plugins;
   plugins.collect(liveInstances());
   std::string published = plugins.render(out);

@@ -64,6 +64,7 @@ int AdminServer::onRequest(h2o_handler_t* self, h2o_req_t* req) {
 
 int AdminServer::serve(h2o_req_t* req) {
   std::string_view path = view(req->path_normalized);
+  std::string text;
   std::string_view method = view(req->method);
   if (method != "GET" && method != "HEAD") {
     addHeader(req, "allow", "GET, HEAD");
@@ -89,6 +90,8 @@ int AdminServer::serve(h2o_req_t* req) {
   } else if (path == "/metrics") {
     std::string text = sources_.metrics ? sources_.metrics() : std::string();
     sendWhole(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", text);
+  } else if (path == "/alerts" && sources_.alerts && !(text = sources_.alerts()).empty()) {
+    sendWhole(req, 200, "OK", "application/json", text);
   } else if (!traces_.serve(req, path)) {
     sendWhole(req, 404, "Not Found", "text/plain; charset=utf-8", "not found\n");
   }

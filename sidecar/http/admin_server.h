@@ -5,6 +5,7 @@
 //   GET /version  {"version": ..., "protocol": ...}
 //   GET /metrics  Prometheus text format 0.0.4
 //   GET /traces, /traces/stats, /traces/<id>  the local trace store as JSON (admin_traces.h)
+//   GET /alerts   the alert rules' pending and firing alerts as JSON (404 without rules)
 #pragma once
 
 #include <h2o.h>
@@ -22,6 +23,7 @@ struct AdminSources {
   std::function<std::string()> metrics;   // [main thread] the whole exposition text
   std::string version;
   std::function<std::string()> trace_store;  // [main thread] the store's path; "" when none
+  std::function<std::string()> alerts;       // [main thread] /alerts as JSON; "" when no rules
   // When set, every path but /healthz and /readyz needs "Authorization: Bearer <token>" (probes
   // stay open: they reveal nothing and kubelets should not need the secret).
   std::string token;

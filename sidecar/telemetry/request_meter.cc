@@ -37,6 +37,8 @@ std::string escape(std::string_view v) {
 }
 
 std::string label(const char* name, std::string_view value) { return std::string(name) + "=\"" + escape(value) + "\""; }
+// ",tenant=..." when the series has a tenant.
+std::string tenantLabel(std::string_view tenant) { return tenant.empty() ? std::string() : "," + label("tenant", tenant); }
 
 template <size_t N>
 void renderHistogram(std::string* out, const std::string& name, const std::string& labels, const Histogram<N>& h,
@@ -80,9 +82,9 @@ template struct Histogram<16>;
 
 void RequestMeter::record(const FinishedRequest& r) {
   std::lock_guard<std::mutex> lock(mu_);
-  std::string route(r.route);
-  data_.durations[{route, std::string(codeName(r.code))}].add(r.seconds, kDurationBuckets);
-  if (r.first_chunk_seconds > 0) data_.first_chunks[route].add(r.first_chunk_seconds, kFirstChunkBuckets);
+  std::string route(r.route), tenant(r.tenant);
+  data_.durations[{route, tenant, std::string(codeName(r.code))}].add(r.seconds, kDurationBuckets);
+  if (r.first_chunk_seconds > 0) data_.first_chunks[{route, tenant}].add(r.first_chunk_seconds, kFirstChunkBuckets);
   if (r.spans) {
     for (const SpanRecord& s : *r.spans) {
       if (s.stage == "cache.lookup" && (s.outcome == "hit" || s.outcome == "miss")) {
@@ -106,15 +108,17 @@ void RequestMeter::mergeInto(RequestMeterSnapshot* into) const {
 std::string renderRequestMetrics(const RequestMeterSnapshot& s) {
   std::string out;
   header(&out, "outrigger_request_duration_seconds", "histogram",
-         "Time from a request's arrival to its end, by route and status (both fronts).");
+         "Time from a request's arrival to its end, by route, tenant (where configured) and status (both fronts).");
   for (const auto& [k, h] : s.durations) {
     renderHistogram(&out, "outrigger_request_duration_seconds",
-                    label("route", std::get<0>(k)) + "," + label("code", std::get<1>(k)), h, kDurationBuckets);
+                    label("route", std::get<0>(k)) + tenantLabel(std::get<1>(k)) + "," + label("code", std::get<2>(k)), h,
+                    kDurationBuckets);
   }
   header(&out, "outrigger_time_to_first_chunk_seconds", "histogram",
-         "Time from a streamed request's arrival to its first chunk, by route.");
-  for (const auto& [route, h] : s.first_chunks) {
-    renderHistogram(&out, "outrigger_time_to_first_chunk_seconds", label("route", route), h, kFirstChunkBuckets);
+         "Time from a streamed request's arrival to its first chunk, by route and tenant (where configured).");
+  for (const auto& [k, h] : s.first_chunks) {
+    renderHistogram(&out, "outrigger_time_to_first_chunk_seconds", label("route", std::get<0>(k)) + tenantLabel(std::get<1>(k)),
+                    h, kFirstChunkBuckets);
   }
   header(&out, "outrigger_cache_lookups_total", "counter", "Cache lookups, by route, cache and result (hit or miss).");
   for (const auto& [k, n] : s.lookups) {

@@ -3,8 +3,8 @@
 //
 // Each worker keeps its own meter, written on its loop under an uncontended lock once per
 // request; a scrape merges them. Every label value comes from the config (route and instance
-// names) or a fixed set (status codes, verdicts, hit/miss), so the series are bounded by the
-// config: nothing a caller sends becomes a label.
+// names), a fixed set (status codes, verdicts, hit/miss) or the capped tenant labels
+// (tenant_labels.h), so the series are bounded: nothing a caller sends becomes a label unchecked.
 #pragma once
 
 #include <array>
@@ -41,8 +41,9 @@ struct Histogram {
 };
 
 struct RequestMeterSnapshot {
-  std::map<std::tuple<std::string, std::string>, Histogram<16>> durations;        // route, code
-  std::map<std::string, Histogram<16>> first_chunks;                               // route
+  // The tenant is "" unless [metrics] tenant_label is on (then the label is left out).
+  std::map<std::tuple<std::string, std::string, std::string>, Histogram<16>> durations;  // route, tenant, code
+  std::map<std::tuple<std::string, std::string>, Histogram<16>> first_chunks;             // route, tenant
   std::map<std::tuple<std::string, std::string, std::string>, uint64_t> lookups;   // route, cache, hit|miss
   std::map<std::tuple<std::string, std::string, std::string>, uint64_t> verdicts;  // route, guardrail, verdict
 };
@@ -50,6 +51,7 @@ struct RequestMeterSnapshot {
 // One finished request, as RequestContext::end knows it.
 struct FinishedRequest {
   std::string_view route;
+  std::string_view tenant;  // its label (TenantLabels), or "" for none
   Code code = Code::kOk;
   double seconds = 0;
   double first_chunk_seconds = 0;  // 0: no chunk went out (a unary answer, or none)

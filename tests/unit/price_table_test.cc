@@ -10,6 +10,7 @@
 #include "cost/price_sources.h"
 #include "cost/price_table.h"
 #include "cost/usage_meter.h"
+#include "telemetry/tenant_labels.h"
 
 using namespace outrigger;
 
@@ -156,10 +157,10 @@ TEST_CASE("config [prices]: entries override the embedded table, a missing file 
 
 TEST_CASE("usage meter: label sets past the cap are counted under _other and as overflow") {
   cost::UsageMeter meter(2);
-  meter.add("r", "p", "a", {10, 5, 4, 1, 2}, 0.5, true);
-  meter.add("r", "p", "b", {1, 1, 0, 0, 0}, 0, false);
-  meter.add("r", "p", "c", {7, 0, 0, 0, 0}, 0.25, true);  // the third label set
-  meter.add("r", "p", "a", {10, 5, 4, 1, 2}, 0.5, true);
+  meter.add("r", "p", "a", "", {10, 5, 4, 1, 2}, 0.5, true);
+  meter.add("r", "p", "b", "", {1, 1, 0, 0, 0}, 0, false);
+  meter.add("r", "p", "c", "", {7, 0, 0, 0, 0}, 0.25, true);  // the third label set
+  meter.add("r", "p", "a", "", {10, 5, 4, 1, 2}, 0.5, true);
   std::map<std::string, cost::UsageSeries> merged;
   uint64_t overflowed = 0;
   meter.mergeInto(&merged, cost::UsageMeter::kMaxSeries, &overflowed);
@@ -169,7 +170,28 @@ TEST_CASE("usage meter: label sets past the cap are counted under _other and as 
   CHECK(text.find("outrigger_tokens_total{route=\"r\",provider=\"p\",model=\"a\",type=\"cache_write\"} 4\n") != std::string::npos);
   CHECK(text.find("outrigger_cost_usd_total{route=\"r\",provider=\"p\",model=\"a\"} 1\n") != std::string::npos);
   CHECK(text.find("outrigger_cost_unpriced_total{route=\"r\",provider=\"p\",model=\"b\"} 1\n") != std::string::npos);
-  CHECK(text.find("outrigger_cost_usd_total{route=\"_other\",provider=\"_other\",model=\"_other\"} 0.25\n") != std::string::npos);
+  CHECK(text.find("outrigger_cost_usd_total{route=\"_other\",provider=\"_other\",model=\"_other\",tenant=\"_other\"} 0.25\n") != std::string::npos);
   CHECK(text.find("model=\"c\"") == std::string::npos);
   CHECK(text.find("outrigger_usage_series_overflow_total 1\n") != std::string::npos);
+}
+
+TEST_CASE("usage meter: a tenant label, capped process-wide, splits the series") {
+  telemetry::TenantLabels tenants(2);
+  CHECK(tenants.label("acme") == "acme");
+  CHECK(tenants.label("globex") == "globex");
+  CHECK(tenants.label("initech") == "_other");  // past the cap
+  CHECK(tenants.label("acme") == "acme");       // a tenant once named keeps its name
+  CHECK(tenants.tenants() == 2);
+  CHECK(tenants.overflowed() == 1);
+  cost::UsageMeter meter;
+  meter.add("r", "p", "m", tenants.label("acme"), {10, 5, 0, 0, 0}, 0.5, true);
+  meter.add("r", "p", "m", tenants.label("initech"), {1, 1, 0, 0, 0}, 0.25, true);
+  meter.add("r", "p", "m", tenants.label("umbrella"), {1, 1, 0, 0, 0}, 0.25, true);
+  std::map<std::string, cost::UsageSeries> merged;
+  uint64_t overflowed = 0;
+  meter.mergeInto(&merged, cost::UsageMeter::kMaxSeries, &overflowed);
+  std::string text = cost::renderUsageMetrics(merged, overflowed);
+  CHECK(text.find("outrigger_cost_usd_total{route=\"r\",provider=\"p\",model=\"m\",tenant=\"acme\"} 0.5\n") != std::string::npos);
+  CHECK(text.find("outrigger_cost_usd_total{route=\"r\",provider=\"p\",model=\"m\",tenant=\"_other\"} 0.5\n") != std::string::npos);
+  CHECK(text.find("initech") == std::string::npos);
 }

@@ -10,6 +10,7 @@ Control (JSON over HTTP on the same port):
   POST /_control/script  {"steps": [step, ...], "default": step, "keep_log": bool}   queue steps (FIFO)
   POST /_control/reset   clears the queue, the default and the log
   GET  /_control/log     [{"seq","t","method","path","headers","body","fault"}, ...]
+  POST .../hook         a webhook receiver: logs the body and answers 200 (or the step's fault)
   GET  /_control/stats   {"<fault>": requests answered with it, ...} (kept even without the log)
 A step is an object; "fault" picks the behaviour (default "ok"), "repeat" repeats it, "delay_ms"
 waits that long before any answer (an error included):
@@ -196,6 +197,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.embeddings(body, step, fault)
         if anthropic:
             return self.anthropic(body, step, fault)
+        if self.path.rstrip("/").endswith("/hook"):  # a webhook receiver (alert notifications)
+            return self.send_json(200, {"status": "received"})
         self.send_json(404, {"error": {"message": "unknown path", "type": "not_found_error", "param": None, "code": None}})
 
     def transport_fault(self, fault):

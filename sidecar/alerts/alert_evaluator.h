@@ -1,0 +1,92 @@
+// Alert rules evaluated in the sidecar, over the same figures /metrics shows: every evaluation
+// takes a snapshot of the cumulative counters, compares it with the snapshot one window earlier
+// (or with zero, the counters' value at the daemon's start, when the daemon is younger than the
+// window), and moves each alert through inactive -> pending (the condition holds, for less than
+// `for_s`) -> firing -> resolved. Only the transitions, and a firing alert's periodic repeat,
+// become notifications, so a receiver hears of an alert once and of its end once.
+//
+// The same rules as PromQL are in prometheus_rules.h; the two must mean the same thing.
+// Thread: one thread (the daemon's main loop).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "config/config.h"
+
+namespace outrigger::alerts {
+
+// The cumulative figures one evaluation reads (the budget ratios are levels, not counters).
+struct AlertInputs {
+  struct RouteFigures {
+    double requests = 0;
+    double errors = 0;  // ended with a code other than OK and CANCELLED
+    std::array<double, 17> buckets{};  // request durations, per bucket (not cumulative); the last is +Inf
+  };
+  std::map<std::tuple<std::string, std::string, std::string>, double> cost;  // route, tenant, model -> USD
+  std::map<std::string, RouteFigures> routes;
+  std::map<std::pair<std::string, std::string>, double> denies;       // route, guardrail
+  std::map<std::pair<std::string, std::string>, double> budget_used;  // budget instance, key -> share
+};
+
+using Labels = std::map<std::string, std::string>;
+
+struct Notification {
+  std::string rule;
+  bool resolved = false;
+  Labels labels;       // alertname, severity and the labels of what the rule watches
+  std::string summary;
+  double value = 0;
+  double threshold = 0;
+  int64_t starts_ms = 0;
+  int64_t ends_ms = 0;  // resolved only
+  std::string fingerprint;  // 16 hex digits of the labels' hash: the receiver's de-duplication key
+};
+
+struct AlertState {
+  std::string rule;
+  Labels labels;
+  bool firing = false;  // else pending
+  double value = 0;
+  double threshold = 0;
+  int64_t active_since_ms = 0;
+  int64_t fired_ms = 0;
+  int64_t notified_ms = 0;
+};
+
+class AlertEvaluator {
+ public:
+  // `bucket_bounds`: the finite upper bounds of the duration buckets AlertInputs counts.
+  AlertEvaluator(std::vector<config::AlertRuleSettings> rules, uint32_t repeat_interval_s,
+                 std::array<double, 16> bucket_bounds);
+
+  // Evaluates every rule at `now_ms` (Unix ms) and returns what to notify.
+  std::vector<Notification> evaluate(const AlertInputs& now, int64_t now_ms);
+
+  // Alerts pending or firing, by rule then labels.
+  std::vector<AlertState> active() const;
+  const std::vector<config::AlertRuleSettings>& rules() const { return rules_; }
+
+ private:
+  // One rule's values by what it watches (labels beyond alertname and severity).
+  std::map<Labels, double> values(const config::AlertRuleSettings& rule, const AlertInputs& now, int64_t now_ms) const;
+  const AlertInputs& baseline(uint32_t window_s, int64_t now_ms) const;
+  double quantile(double q, const std::array<double, 17>& buckets) const;
+
+  std::vector<config::AlertRuleSettings> rules_;
+  int64_t repeat_ms_;
+  std::array<double, 16> bounds_;
+  uint32_t max_window_s_ = 0;
+  std::deque<std::pair<int64_t, AlertInputs>> history_;  // oldest first
+  AlertInputs zero_;
+  std::map<std::pair<std::string, Labels>, AlertState> states_;  // rule, labels
+};
+
+std::string fingerprintOf(const Labels& labels);
+
+}  // namespace outrigger::alerts

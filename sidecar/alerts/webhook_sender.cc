@@ -1,0 +1,115 @@
+#include "alerts/webhook_sender.h"
+
+#include <algorithm>
+
+#include "common/log.h"
+
+namespace outrigger::alerts {
+namespace {
+
+// Transfers of the sender belong to no request; a slot no request uses names them.
+constexpr outrigger_request kOwner = {0xfffffffeu, 1};
+
+outrigger_str text(const std::string& s) { return {s.data(), s.size()}; }
+
+}  // namespace
+
+WebhookSender::WebhookSender(uv_loop_t* loop, const config::AlertSettings& settings)
+    : loop_(loop),
+      url_(settings.webhook),
+      auth_(settings.webhook_token.empty() ? "" : "Bearer " + settings.webhook_token),
+      max_attempts_(settings.max_attempts),
+      timeout_ms_(settings.timeout_ms),
+      capacity_(settings.queue_capacity),
+      client_(std::make_unique<http_client::HttpClient>(loop)),
+      retry_timer_(new uv_timer_t) {
+  uv_timer_init(loop_, retry_timer_);
+  retry_timer_->data = this;
+}
+
+WebhookSender::~WebhookSender() { shutdown(); }
+
+void WebhookSender::shutdown() {
+  if (stopped_) return;
+  stopped_ = true;
+  if (in_flight_) client_->cancel(kOwner, transfer_id_);
+  in_flight_ = false;
+  client_->shutdown();
+  uv_timer_stop(retry_timer_);
+  uv_close(reinterpret_cast<uv_handle_t*>(retry_timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+}
+
+void WebhookSender::send(std::string body) {
+  if (stopped_ || queue_.size() >= capacity_) {
+    ++counters_.dropped;
+    ORLOG(LogLevel::kWarn, "alerts",
+          std::string("a notification was dropped: ") + (stopped_ ? "the daemon is stopping" : "the webhook queue is full"));
+    return;
+  }
+  queue_.push_back(std::move(body));
+  if (!in_flight_ && !waiting_) startNext();
+}
+
+void WebhookSender::startNext() {
+  if (stopped_ || queue_.empty()) return;
+  ++attempt_;
+  const std::string& body = queue_.front();
+  std::string content_type = "application/json";
+  outrigger_http_header headers[2] = {{text("content-type"), text(content_type)}, {text("authorization"), text(auth_)}};
+  outrigger_http_request req{};
+  req.hdr = OUTRIGGER_HEADER_INIT(outrigger_http_request);
+  req.method = text("POST");
+  req.url = text(url_);
+  req.headers = headers;
+  req.header_count = auth_.empty() ? 1 : 2;
+  req.body = text(body);
+  req.connect_timeout_ms = std::min<uint32_t>(timeout_ms_, 5000);
+  req.total_timeout_ms = timeout_ms_;
+  static const outrigger_http_sink kSink = {OUTRIGGER_HEADER_INIT(outrigger_http_sink), nullptr, nullptr,
+                                            &WebhookSender::onComplete};
+  in_flight_ = client_->start(kOwner, 0, req, kSink, this, &transfer_id_) == OUTRIGGER_OK;
+  if (!in_flight_) finished(false, false);
+}
+
+void WebhookSender::onComplete(void* self, const outrigger_http_result* result) noexcept {
+  auto* s = static_cast<WebhookSender*>(self);
+  s->in_flight_ = false;
+  s->client_->forget(kOwner, s->transfer_id_);
+  if (result->error == OUTRIGGER_HTTP_E_CANCELLED || s->stopped_) return;
+  int status = result->error == OUTRIGGER_HTTP_OK ? result->status : 0;
+  bool ok = status >= 200 && status < 300;
+  bool retry = !ok && (status == 0 || status == 408 || status == 429 || status >= 500);
+  if (!ok) {
+    ORLOG(LogLevel::kWarn, "alerts",
+          "webhook attempt " + std::to_string(s->attempt_) + " failed: " +
+              (status ? "HTTP " + std::to_string(status) : std::string(result->message.data, result->message.size)));
+  }
+  s->finished(ok, retry);
+}
+
+void WebhookSender::finished(bool delivered, bool retry) {
+  if (delivered) {
+    ++counters_.delivered;
+  } else if (retry && attempt_ < max_attempts_) {
+    ++counters_.retries;
+    uint64_t backoff_ms = std::min<uint64_t>(60000, 1000ull << std::min<uint32_t>(attempt_ - 1, 6));
+    waiting_ = true;
+    uv_timer_start(retry_timer_, &WebhookSender::onRetry, backoff_ms, 0);
+    return;
+  } else {
+    ++counters_.failed;
+    ORLOG(LogLevel::kError, "alerts",
+          "a notification could not be delivered to the webhook after " + std::to_string(attempt_) + " attempts");
+  }
+  queue_.pop_front();
+  attempt_ = 0;
+  startNext();
+}
+
+void WebhookSender::onRetry(uv_timer_t* timer) {
+  auto* s = static_cast<WebhookSender*>(timer->data);
+  s->waiting_ = false;
+  s->startNext();
+}
+
+}  // namespace outrigger::alerts
