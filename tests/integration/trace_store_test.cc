@@ -184,6 +184,32 @@ TEST_CASE("trace store: socket and HTTP traffic is queryable with outrigger trac
     CHECK(runCommand(traces(d, "stats --by planet")).first == 2);
   }
 
+  SECTION("/traces/stats with a bucket gives each group's requests and cost over time") {
+    auto [a, body] = adminGet(d, "/traces/stats?by=tenant&bucket=60&since=10m");
+    REQUIRE(a == 200);
+    auto stats = parse(body);
+    CHECK(std::string(stats["by"].GetString()) == "tenant");
+    CHECK(stats["bucket_seconds"].GetUint() == 60);
+    CHECK(stats["until_unix_ns"].GetInt64() > stats["since_unix_ns"].GetInt64());
+    uint64_t requests = 0;
+    bool acme = false;
+    for (const auto& series : stats["series"].GetArray()) {
+      for (const auto& bucket : series["buckets"].GetArray()) {
+        requests += bucket["requests"].GetUint64();
+        CHECK(bucket["start_unix_ns"].GetInt64() % 60000000000 == 0);
+      }
+      if (std::string(series["key"].GetString()) == "acme") acme = series["requests"].GetUint64() == 2;
+    }
+    CHECK(requests == 4);
+    CHECK(acme);
+    auto [b1, why] = adminGet(d, "/traces/stats?by=tenant&bucket=60");
+    CHECK(b1 == 400);
+    CHECK(why.find("needs since") != std::string::npos);
+    CHECK(adminGet(d, "/traces/stats?bucket=0&since=1h").status == 400);
+    CHECK(adminGet(d, "/traces/stats?bucket=1&since=7d").status == 400);  // too many buckets
+    CHECK(adminGet(d, "/traces?bucket=60&since=1h").status == 400);      // lists have no buckets
+  }
+
   SECTION("bad queries get typed 400s; the CLI finds the store through the daemon's config") {
     auto [a1, b1] = adminGet(d, "/traces?planet=mars");
     CHECK(a1 == 400);
