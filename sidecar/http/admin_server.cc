@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include "http/dashboard_page.h"
 #include "http/reply.h"
 
 namespace outrigger::http {
@@ -70,13 +71,17 @@ int AdminServer::serve(h2o_req_t* req) {
     sendWhole(req, 405, "Method Not Allowed", "text/plain; charset=utf-8", "method not allowed\n");
     return 0;
   }
-  if (path != "/healthz" && path != "/readyz" && !sources_.token.empty() &&
+  // Probes and the dashboard page are open: neither carries data (the page's fetches need the token).
+  bool open = path == "/healthz" || path == "/readyz" || path == "/" || path == "/dashboard";
+  if (!open && !sources_.token.empty() &&
       !bearerMatches(requestHeader(req, "authorization"), sources_.token)) {
     addHeader(req, "www-authenticate", "Bearer");
     sendWhole(req, 401, "Unauthorized", "text/plain; charset=utf-8", "a bearer token is required\n");
     return 0;
   }
-  if (path == "/healthz") {
+  if (path == "/" || path == "/dashboard") {
+    serveDashboard(req);
+  } else if (path == "/healthz") {
     sendWhole(req, 200, "OK", "text/plain; charset=utf-8", "ok\n");
   } else if (path == "/readyz") {
     bool ready = sources_.ready && sources_.ready();

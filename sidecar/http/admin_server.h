@@ -5,6 +5,7 @@
 //   GET /version  {"version": ..., "protocol": ...}
 //   GET /metrics  Prometheus text format 0.0.4
 //   GET /traces, /traces/stats, /traces/<id>  the local trace store as JSON (admin_traces.h)
+//   GET /, /dashboard  the dashboard page, which reads the endpoints above (dashboard_page.h)
 #pragma once
 
 #include <h2o.h>
@@ -22,8 +23,9 @@ struct AdminSources {
   std::function<std::string()> metrics;   // [main thread] the whole exposition text
   std::string version;
   std::function<std::string()> trace_store;  // [main thread] the store's path; "" when none
-  // When set, every path but /healthz and /readyz needs "Authorization: Bearer <token>" (probes
-  // stay open: they reveal nothing and kubelets should not need the secret).
+  // When set, every path but /healthz, /readyz and the dashboard page needs "Authorization:
+  // Bearer <token>" (probes stay open: they reveal nothing and kubelets should not need the
+  // secret; the page holds no data and asks the reader for the token its fetches send).
   std::string token;
 };
 
