@@ -35,12 +35,13 @@ constexpr int kVirtualTimeMs = 8000;
 
 // Two routes: "default" (mock, model mock-1, with a cache) and "large" (instance big, model
 // mock-large), both behind the deny-pattern guardrail; both models priced so costs are not 0.
+// The cache's name has a quote and a backslash, which /metrics escapes and the page unescapes.
 std::string dashboardConfig(const std::string& admin_extra = "") {
   return basicConfig("mode = \"echo\"",
-                     "cache = \"memo\"\nexporters = [\"traces\"]\n"
+                     R"(cache = "memo \"hot\" \\ 1")" "\nexporters = [\"traces\"]\n"
                      "[routes.large]\nguardrails = [\"input_rules\"]\nprovider = \"big\"\nexporters = [\"traces\"]\n"
                      "[instances.big]\ntype = \"provider.mock\"\n[instances.big.config]\nmodel = \"mock-large\"\n"
-                     "[instances.memo]\ntype = \"cache.memory\"\n"
+                     R"([instances."memo \"hot\" \\ 1"])" "\ntype = \"cache.memory\"\n"
                      "[instances.traces]\ntype = \"exporter.sqlite\"\n[instances.traces.config]\n"
                      "path = \"@DIR@/traces.db\"\ncommit_interval_ms = 20\n"
                      "[prices.\"mock/mock-1\"]\ninput = 0.001\noutput = 0.002\n"
@@ -175,7 +176,7 @@ TEST_CASE("dashboard: traces, cost by tenant and model, verdicts, cache, breaker
   CHECK(numberAt(verdicts, "data-verdict=\"input_rules/pass\"") == 5);
   CHECK(numberAt(verdicts, "data-verdict=\"input_rules/deny\"") == 1);
   std::string caches = panel(dom, "caches");
-  CHECK(caches.find("data-cache=\"memo\" data-hits=\"1\" data-misses=\"2\"") != std::string::npos);
+  CHECK(caches.find(R"(data-cache="memo &quot;hot&quot; \ 1" data-hits="1" data-misses="2")") != std::string::npos);
   CHECK(caches.find("33.3%") != std::string::npos);
   std::string breakers = panel(dom, "breakers");
   CHECK(std::regex_search(breakers, std::regex(R"(data-breaker-target="mock/\*">.*?data-state="closed")")));
