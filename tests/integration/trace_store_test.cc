@@ -202,6 +202,20 @@ TEST_CASE("trace store: socket and HTTP traffic is queryable with outrigger trac
     }
     CHECK(requests == 4);
     CHECK(acme);
+    // With absolute bounds the CLI prints the very same document.
+    int64_t now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    std::string bounds = "since=" + std::to_string(now - 600) + "&until=" + std::to_string(now + 600);
+    auto [a2, bounded] = adminGet(d, "/traces/stats?by=model&bucket=60&" + bounds);
+    REQUIRE(a2 == 200);
+    auto [cli_status, cli_json] = runCommand(traces(d, "stats --json --by model --bucket 60 --since " +
+                                                    std::to_string(now - 600) + " --until " + std::to_string(now + 600)));
+    REQUIRE(cli_status == 0);
+    CHECK(parse(cli_json) == parse(bounded));
+    auto [table_status, table] = runCommand(traces(d, "stats --by tenant --bucket 60 --since 10m"));
+    CHECK(table_status == 0);
+    CHECK(table.find("BUCKET (UTC)") != std::string::npos);
+    CHECK(table.find("acme") != std::string::npos);
+    CHECK(runCommand(traces(d, "stats --bucket 60")).first == 2);  // no --since
     auto [b1, why] = adminGet(d, "/traces/stats?by=tenant&bucket=60");
     CHECK(b1 == 400);
     CHECK(why.find("needs since") != std::string::npos);
