@@ -3,7 +3,8 @@
 # language registries. Idempotent: packages already present are not fetched again.
 #   deploy/setup.sh          what building and serving need
 #   deploy/setup.sh --test   and what only the tests use (promtool, from Debian's prometheus;
-#                            Jaeger, built with Go from the module proxy)
+#                            chromium, which loads the admin dashboard; Jaeger, built with Go
+#                            from the module proxy)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 
@@ -19,6 +20,7 @@ DEBIAN_PACKAGES=(
 )
 if [ "${1:-}" = "--test" ]; then
   DEBIAN_PACKAGES+=(prometheus)  # promtool checks a live /metrics scrape (tests/integration/metrics_test.cc)
+  DEBIAN_PACKAGES+=(chromium)  # headless, loads the admin dashboard (tests/integration/dashboard_test.cc)
 fi
 
 missing=()

@@ -38,6 +38,7 @@ constexpr char kSchema[] = R"json({
     "fail_retryable": {"type": "boolean"},
     "allow_request_overrides": {"type": "boolean", "description": "honour params.extra_json {\"mock\": {...}}"},
     "seed": {"type": "integer"},
+    "model": {"type": "string", "minLength": 1, "description": "the model answers name (default mock-1)"},
     "embedding_dimensions": {"type": "integer", "minimum": 1, "maximum": 65536, "description": "vector length of embed answers without 'dimensions' (default 8)"}
   }
 })json";
@@ -130,6 +131,7 @@ class MockProvider final : public Provider {
     fail_retryable_ = d.HasMember("fail_retryable") && d["fail_retryable"].GetBool();
     overrides_ = d.HasMember("allow_request_overrides") && d["allow_request_overrides"].GetBool();
     embed_dims_ = uintOr(d, "embedding_dimensions", 8);
+    if (d.HasMember("model")) model_ = d["model"].GetString();
     rng_.seed(d.HasMember("seed") ? static_cast<uint64_t>(d["seed"].GetInt64()) : 42);
   }
 
@@ -412,7 +414,7 @@ class MockProvider final : public Provider {
     r.finish_reason = str(job.plan.tool_calls.empty() ? "stop" : "tool_calls");
     r.usage.prompt_tokens = job.prompt_tokens;
     r.usage.completion_tokens = words(job.plan.answer);
-    r.model = str("mock-1");
+    r.model = str(model_);
     host().providerDone(job.handle, r);  // content came in the chunks
   }
 
@@ -470,6 +472,7 @@ class MockProvider final : public Provider {
 
   std::string mode_ = "echo";
   std::string text_;
+  std::string model_ = "mock-1";
   std::vector<std::string> script_;
   size_t script_pos_ = 0;
   uint32_t latency_ms_ = 0, jitter_ms_ = 0, chunks_ = 1, interval_ms_ = 0, fail_every_ = 0;

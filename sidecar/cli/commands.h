@@ -23,6 +23,7 @@ struct Options {
   // traces list | show | stats
   std::string db_path, trace_id, since, until, group_by;
   traces::TraceFilter trace_filter;
+  uint32_t bucket_seconds = 0;  // stats: per time bucket of this many seconds
   bool json = false;
 };
 

@@ -81,6 +81,7 @@ int main(int argc, char** argv) {
   store_options(traces_stats);
   filter_options(traces_stats);
   traces_stats->add_option("--by", opt.group_by, "Group by tenant, model, route, provider, user or prompt_version");
+  traces_stats->add_option("--bucket", opt.bucket_seconds, "Per time bucket of this many seconds (needs --since)");
 
   auto* alerts = app.add_subcommand("alerts", "Alert rules: export them for Prometheus");
   alerts->require_subcommand(1);

@@ -40,10 +40,14 @@ traces::Database openStore(const Options& opt, const char* command) {
   return db;
 }
 
+int64_t nowUnixNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 bool filterOf(const Options& opt, const char* command, traces::TraceFilter* f) {
   *f = opt.trace_filter;
-  int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                    std::chrono::system_clock::now().time_since_epoch()).count();
+  int64_t now = nowUnixNs();
   if (!opt.since.empty() && !traces::parseTimeBound(opt.since, now, &f->since_unix_ns)) {
     std::fprintf(stderr, "outrigger traces %s: --since %s: use 15m, 2h, 7d, Unix seconds or 2026-12-03T01:00:00Z\n",
                  command, opt.since.c_str());
@@ -207,6 +211,33 @@ int showTrace(const Options& opt) {
   return 0;
 }
 
+// Each group's requests, errors, cache hits, tokens and cost per time bucket (--bucket).
+int bucketedStats(const Options& opt, traces::GroupBy by, const traces::TraceFilter& filter, sqlite3* db) {
+  std::vector<traces::SeriesRow> series;
+  std::string error;
+  if (!traces::bucketedStats(db, filter, by, opt.bucket_seconds, {}, &series, &error)) {
+    std::fprintf(stderr, "outrigger traces stats: %s\n", error.c_str());
+    return 1;
+  }
+  if (opt.json) {
+    int64_t until = filter.until_unix_ns ? filter.until_unix_ns : nowUnixNs();
+    std::printf("%s\n", traces::bucketedStatsJson(by, opt.bucket_seconds, filter.since_unix_ns, until, series).c_str());
+    return 0;
+  }
+  std::printf("%-24s %-23s %9s %7s %10s %12s %12s %12s\n", traces::groupByName(by), "BUCKET (UTC)", "REQUESTS",
+              "ERRORS", "CACHE HITS", "IN TOKENS", "OUT TOKENS", "COST USD");
+  for (const traces::SeriesRow& s : series) {
+    for (const traces::BucketRow& b : s.buckets) {
+      std::printf("%-24s %-23s %9llu %7llu %10llu %12llu %12llu %12.6f\n", s.key.empty() ? "-" : s.key.c_str(),
+                  utcTime(b.start_unix_ns).c_str(), static_cast<unsigned long long>(b.requests),
+                  static_cast<unsigned long long>(b.errors), static_cast<unsigned long long>(b.cache_hits),
+                  static_cast<unsigned long long>(b.input_tokens), static_cast<unsigned long long>(b.output_tokens),
+                  b.cost_usd);
+    }
+  }
+  return 0;
+}
+
 int traceStats(const Options& opt) {
   traces::GroupBy by;
   if (!traces::parseGroupBy(opt.group_by, &by)) {
@@ -216,8 +247,14 @@ int traceStats(const Options& opt) {
   }
   traces::TraceFilter filter;
   if (!filterOf(opt, "stats", &filter)) return 2;
+  std::string why;
+  if (opt.bucket_seconds && !traces::validBuckets(filter, opt.bucket_seconds, nowUnixNs(), &why)) {
+    std::fprintf(stderr, "outrigger traces stats: %s\n", why.c_str());
+    return 2;
+  }
   traces::Database db = openStore(opt, "stats");
   if (!db) return 1;
+  if (opt.bucket_seconds) return bucketedStats(opt, by, filter, db.get());
   std::vector<traces::StatsRow> rows;
   std::string error;
   if (!traces::requestStats(db.get(), filter, by, {}, &rows, &error)) {

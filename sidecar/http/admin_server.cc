@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include "http/dashboard_page.h"
 #include "http/reply.h"
 
 namespace outrigger::http {
@@ -64,20 +65,24 @@ int AdminServer::onRequest(h2o_handler_t* self, h2o_req_t* req) {
 
 int AdminServer::serve(h2o_req_t* req) {
   std::string_view path = view(req->path_normalized);
-  std::string text;
+  std::string alerts_json;
   std::string_view method = view(req->method);
   if (method != "GET" && method != "HEAD") {
     addHeader(req, "allow", "GET, HEAD");
     sendWhole(req, 405, "Method Not Allowed", "text/plain; charset=utf-8", "method not allowed\n");
     return 0;
   }
-  if (path != "/healthz" && path != "/readyz" && !sources_.token.empty() &&
+  // Probes and the dashboard page are open: neither carries data (the page's fetches need the token).
+  bool open = path == "/healthz" || path == "/readyz" || path == "/" || path == "/dashboard";
+  if (!open && !sources_.token.empty() &&
       !bearerMatches(requestHeader(req, "authorization"), sources_.token)) {
     addHeader(req, "www-authenticate", "Bearer");
     sendWhole(req, 401, "Unauthorized", "text/plain; charset=utf-8", "a bearer token is required\n");
     return 0;
   }
-  if (path == "/healthz") {
+  if (path == "/" || path == "/dashboard") {
+    serveDashboard(req);
+  } else if (path == "/healthz") {
     sendWhole(req, 200, "OK", "text/plain; charset=utf-8", "ok\n");
   } else if (path == "/readyz") {
     bool ready = sources_.ready && sources_.ready();
@@ -90,8 +95,8 @@ int AdminServer::serve(h2o_req_t* req) {
   } else if (path == "/metrics") {
     std::string text = sources_.metrics ? sources_.metrics() : std::string();
     sendWhole(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", text);
-  } else if (path == "/alerts" && sources_.alerts && !(text = sources_.alerts()).empty()) {
-    sendWhole(req, 200, "OK", "application/json", text);
+  } else if (path == "/alerts" && sources_.alerts && !(alerts_json = sources_.alerts()).empty()) {
+    sendWhole(req, 200, "OK", "application/json", alerts_json);
   } else if (!traces_.serve(req, path)) {
     sendWhole(req, 404, "Not Found", "text/plain; charset=utf-8", "not found\n");
   }

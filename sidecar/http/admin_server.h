@@ -6,6 +6,7 @@
 //   GET /metrics  Prometheus text format 0.0.4
 //   GET /traces, /traces/stats, /traces/<id>  the local trace store as JSON (admin_traces.h)
 //   GET /alerts   the alert rules' pending and firing alerts as JSON (404 without rules)
+//   GET /, /dashboard  the dashboard page, which reads the endpoints above (dashboard_page.h)
 #pragma once
 
 #include <h2o.h>
@@ -24,8 +25,9 @@ struct AdminSources {
   std::string version;
   std::function<std::string()> trace_store;  // [main thread] the store's path; "" when none
   std::function<std::string()> alerts;       // [main thread] /alerts as JSON; "" when no rules
-  // When set, every path but /healthz and /readyz needs "Authorization: Bearer <token>" (probes
-  // stay open: they reveal nothing and kubelets should not need the secret).
+  // When set, every path but /healthz, /readyz and the dashboard page needs "Authorization:
+  // Bearer <token>" (probes stay open: they reveal nothing and kubelets should not need the
+  // secret; the page holds no data and asks the reader for the token its fetches send).
   std::string token;
 };
 

@@ -31,6 +31,8 @@ struct TraceJob {
   std::string trace_id;
   traces::TraceFilter filter;
   traces::GroupBy by = traces::GroupBy::kNone;
+  uint32_t bucket_seconds = 0;  // stats only: per time bucket when set
+  int64_t now_unix_ns = 0;      // when the parameters were read: relative bounds count from it
   // The answer, filled on the pool thread.
   int status = 200;
   std::string body;
@@ -95,6 +97,7 @@ bool readParameters(const std::map<std::string, std::string>& params, TraceJob* 
       {"prompt_version", &f.prompt_version}, {"trace_id", &f.trace_id}};
   int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
                     std::chrono::system_clock::now().time_since_epoch()).count();
+  job->now_unix_ns = now;
   for (const auto& [key, value] : params) {
     if (auto it = text.find(key); it != text.end()) {
       *it->second = value;
@@ -116,11 +119,20 @@ bool readParameters(const std::map<std::string, std::string>& params, TraceJob* 
         *error = "by=" + value + ": use tenant, model, route, provider, user or prompt_version";
         return false;
       }
+    } else if (key == "bucket" && job->endpoint == Endpoint::kStats) {
+      char* end = nullptr;
+      unsigned long n = std::strtoul(value.c_str(), &end, 10);
+      if (value.empty() || *end != '\0' || n == 0 || n > traces::kMaxBucketSeconds) {
+        *error = "bucket must be 1.." + std::to_string(traces::kMaxBucketSeconds) + " seconds";
+        return false;
+      }
+      job->bucket_seconds = static_cast<uint32_t>(n);
     } else {
       *error = "unknown query parameter " + key;
       return false;
     }
   }
+  if (job->bucket_seconds && !traces::validBuckets(f, job->bucket_seconds, now, error)) return false;
   return traces::validFilter(f, error);
 }
 
@@ -143,6 +155,13 @@ void runQuery(uv_work_t* work) {
       break;
     }
     case Endpoint::kStats: {
+      if (job->bucket_seconds) {
+        std::vector<traces::SeriesRow> series;
+        ok = traces::bucketedStats(db.get(), job->filter, job->by, job->bucket_seconds, limits, &series, &error);
+        int64_t until = job->filter.until_unix_ns ? job->filter.until_unix_ns : job->now_unix_ns;
+        if (ok) job->body = traces::bucketedStatsJson(job->by, job->bucket_seconds, job->filter.since_unix_ns, until, series);
+        break;
+      }
       std::vector<traces::StatsRow> rows;
       ok = traces::requestStats(db.get(), job->filter, job->by, limits, &rows, &error);
       if (ok) job->body = traces::statsJson(job->by, rows);

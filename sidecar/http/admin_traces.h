@@ -2,6 +2,7 @@
 //   GET /traces?route=&tenant=&user=&session=&model=&provider=&status=&verdict=&prompt_id=
 //               &prompt_version=&since=&until=&limit=      the newest requests, newest first
 //   GET /traces/stats?by=tenant|model|route|provider|user|prompt_version&<the same filters>
+//                    [&bucket=<seconds>]   with since: per group and time bucket, for charts
 //   GET /traces/<trace id>                                  one trace: requests, spans, feedback
 //
 // Queries run on libuv's thread pool, never on the admin loop, so probes keep answering while a

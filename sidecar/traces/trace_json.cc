@@ -173,6 +173,43 @@ std::string statsJson(GroupBy by, const std::vector<StatsRow>& rows) {
   return {buf.GetString(), buf.GetSize()};
 }
 
+std::string bucketedStatsJson(GroupBy by, uint32_t bucket_seconds, int64_t since_unix_ns, int64_t until_unix_ns,
+                              const std::vector<SeriesRow>& series) {
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  str(w, "by", groupByName(by));
+  w.Key("bucket_seconds"), w.Uint(bucket_seconds);
+  w.Key("since_unix_ns"), w.Int64(since_unix_ns);
+  w.Key("until_unix_ns"), w.Int64(until_unix_ns);
+  w.Key("series");
+  w.StartArray();
+  for (const SeriesRow& s : series) {
+    w.StartObject();
+    str(w, "key", s.key);
+    w.Key("requests"), w.Uint64(s.requests);
+    w.Key("cost_usd"), w.Double(s.cost_usd);
+    w.Key("buckets");
+    w.StartArray();
+    for (const BucketRow& b : s.buckets) {
+      w.StartObject();
+      w.Key("start_unix_ns"), w.Int64(b.start_unix_ns);
+      w.Key("requests"), w.Uint64(b.requests);
+      w.Key("errors"), w.Uint64(b.errors);
+      w.Key("cache_hits"), w.Uint64(b.cache_hits);
+      w.Key("input_tokens"), w.Uint64(b.input_tokens);
+      w.Key("output_tokens"), w.Uint64(b.output_tokens);
+      w.Key("cost_usd"), w.Double(b.cost_usd);
+      w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return {buf.GetString(), buf.GetSize()};
+}
+
 std::string errorJson(std::string_view type, std::string_view message) {
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);

@@ -6,6 +6,10 @@
 //   stats: {"by": "tenant", "groups": [{"key", "requests", "errors", "error_rate", "refusals",
 //           "refusal_rate", "cache_hits", "latency_ms": {"p50","p95","p99"}, "input_tokens",
 //           "output_tokens", "cost_usd"}]}
+//   stats with bucket=N: {"by": "tenant", "bucket_seconds": N, "since_unix_ns", "until_unix_ns",
+//           "series": [{"key", "requests", "cost_usd", "buckets": [{"start_unix_ns", "requests",
+//           "errors", "cache_hits", "input_tokens", "output_tokens", "cost_usd"}]}]}
+//           (until_unix_ns is the query's bound, or the time it ran when the filter had none)
 #pragma once
 
 #include <string>
@@ -18,6 +22,8 @@ namespace outrigger::traces {
 std::string requestsJson(const std::vector<RequestRow>& rows);
 std::string traceJson(std::string_view trace_id, const TraceDetail& trace);
 std::string statsJson(GroupBy by, const std::vector<StatsRow>& rows);
+std::string bucketedStatsJson(GroupBy by, uint32_t bucket_seconds, int64_t since_unix_ns, int64_t until_unix_ns,
+                              const std::vector<SeriesRow>& series);
 // {"error": {"message": ..., "type": ...}}, the admin server's error body.
 std::string errorJson(std::string_view type, std::string_view message);
 

@@ -372,6 +372,70 @@ bool requestStats(sqlite3* db, const TraceFilter& filter, GroupBy by, const Quer
   return true;
 }
 
+bool validBuckets(const TraceFilter& f, uint32_t bucket_seconds, int64_t now_unix_ns, std::string* error) {
+  if (bucket_seconds == 0 || bucket_seconds > kMaxBucketSeconds) {
+    *error = "bucket must be 1.." + std::to_string(kMaxBucketSeconds) + " seconds";
+    return false;
+  }
+  if (f.since_unix_ns == 0) {
+    *error = "a bucketed query needs since (e.g. since=1h)";
+    return false;
+  }
+  int64_t until = f.until_unix_ns ? f.until_unix_ns : now_unix_ns;
+  int64_t width = int64_t{bucket_seconds} * 1000000000;
+  if (until > f.since_unix_ns && (until - 1) / width - f.since_unix_ns / width + 1 > int64_t{kMaxBuckets}) {
+    *error = "since..until spans more than " + std::to_string(kMaxBuckets) + " buckets; widen bucket or narrow since";
+    return false;
+  }
+  return true;
+}
+
+bool bucketedStats(sqlite3* db, const TraceFilter& filter, GroupBy by, uint32_t bucket_seconds,
+                   const QueryLimits& limits, std::vector<SeriesRow>* out, std::string* error) {
+  int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                    std::chrono::system_clock::now().time_since_epoch()).count();
+  if (!validFilter(filter, error) || !validBuckets(filter, bucket_seconds, now, error)) return false;
+  QueryDeadline deadline(db, limits);
+  Where w = whereOf(filter);
+  std::string width = "?" + std::to_string(w.values.size() + 1);
+  std::string sql = std::string("SELECT ") + groupColumn(by) + " AS k, (r.start_unix_ns / " + width + ") * " + width +
+                    " AS b, count(*), sum(r.status <> 'OK'), sum(r.cache_hit <> 0), sum(r.input_tokens),"
+                    " sum(r.output_tokens), total(r.cost_usd) FROM requests r" + w.sql +
+                    " GROUP BY k, b ORDER BY k, b";
+  Statement s(db, sql);
+  if (!s.ok()) {
+    *error = deadline.error("stats");
+    return false;
+  }
+  w.bind(s);
+  s.integer(static_cast<int>(w.values.size() + 1), int64_t{bucket_seconds} * 1000000000);
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) {
+    std::string key = s.columnText(0);
+    if (out->empty() || out->back().key != key) out->push_back(SeriesRow{key});
+    SeriesRow& series = out->back();
+    BucketRow b{s.columnInt(1),
+                static_cast<uint64_t>(s.columnInt(2)),
+                static_cast<uint64_t>(s.columnInt(3)),
+                static_cast<uint64_t>(s.columnInt(4)),
+                static_cast<uint64_t>(s.columnInt(5)),
+                static_cast<uint64_t>(s.columnInt(6)),
+                s.columnReal(7)};
+    series.requests += b.requests;
+    series.cost_usd += b.cost_usd;
+    series.buckets.push_back(b);
+  }
+  if (rc != SQLITE_DONE) {
+    *error = deadline.error("stats");
+    return false;
+  }
+  std::stable_sort(out->begin(), out->end(), [](const SeriesRow& a, const SeriesRow& b) {
+    if (a.cost_usd != b.cost_usd) return a.cost_usd > b.cost_usd;
+    return a.requests > b.requests;
+  });
+  return true;
+}
+
 bool parseTimeBound(std::string_view text, int64_t now_unix_ns, int64_t* out) {
   if (text.empty()) return false;
   std::string t(text);

@@ -76,6 +76,28 @@ struct StatsRow {
   double cost_usd = 0;
 };
 
+// One time bucket of a group: the requests that started in [start, start + bucket).
+struct BucketRow {
+  int64_t start_unix_ns = 0;
+  uint64_t requests = 0, errors = 0, cache_hits = 0;
+  uint64_t input_tokens = 0, output_tokens = 0;
+  double cost_usd = 0;
+};
+
+// A group's buckets over time, oldest first; buckets without requests are left out.
+struct SeriesRow {
+  std::string key;
+  uint64_t requests = 0;
+  double cost_usd = 0;
+  std::vector<BucketRow> buckets;
+};
+
+// Buckets are 1 s to a day wide and aligned to multiples of their width since the Unix epoch;
+// a bucketed query needs `since` and covers at most kMaxBuckets of them, so an answer stays small
+// whatever the store holds.
+constexpr uint32_t kMaxBucketSeconds = 86400;
+constexpr uint32_t kMaxBuckets = 1440;
+
 // Bounds a query's work: a query still running after `timeout_ms` (0: none) is interrupted and
 // fails with an error that says to narrow the filter. The admin server always sets it.
 struct QueryLimits {
@@ -95,6 +117,15 @@ bool loadTrace(sqlite3* db, std::string_view trace_id, const QueryLimits& limits
 // latency percentiles, tokens and cost; the largest groups (by requests) first.
 bool requestStats(sqlite3* db, const TraceFilter& filter, GroupBy by, const QueryLimits& limits,
                   std::vector<StatsRow>* out, std::string* error);
+
+// False (with the reason) unless `bucket_seconds` is 1..kMaxBucketSeconds, the filter has
+// `since`, and [since, until or `now_unix_ns`) spans at most kMaxBuckets buckets.
+bool validBuckets(const TraceFilter& filter, uint32_t bucket_seconds, int64_t now_unix_ns, std::string* error);
+
+// Per group and time bucket: requests, errors, cache hits, tokens and cost, for charts over time.
+// The groups that cost most come first (then the busiest, then by key).
+bool bucketedStats(sqlite3* db, const TraceFilter& filter, GroupBy by, uint32_t bucket_seconds,
+                   const QueryLimits& limits, std::vector<SeriesRow>* out, std::string* error);
 
 // A time bound for filters: a duration back from now ("90s", "15m", "2h", "7d"), Unix seconds,
 // or an RFC 3339 UTC time ("2026-12-03T01:00:00Z").

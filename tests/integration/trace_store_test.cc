@@ -184,6 +184,46 @@ TEST_CASE("trace store: socket and HTTP traffic is queryable with outrigger trac
     CHECK(runCommand(traces(d, "stats --by planet")).first == 2);
   }
 
+  SECTION("/traces/stats with a bucket gives each group's requests and cost over time") {
+    auto [a, body] = adminGet(d, "/traces/stats?by=tenant&bucket=60&since=10m");
+    REQUIRE(a == 200);
+    auto stats = parse(body);
+    CHECK(std::string(stats["by"].GetString()) == "tenant");
+    CHECK(stats["bucket_seconds"].GetUint() == 60);
+    CHECK(stats["until_unix_ns"].GetInt64() > stats["since_unix_ns"].GetInt64());
+    uint64_t requests = 0;
+    bool acme = false;
+    for (const auto& series : stats["series"].GetArray()) {
+      for (const auto& bucket : series["buckets"].GetArray()) {
+        requests += bucket["requests"].GetUint64();
+        CHECK(bucket["start_unix_ns"].GetInt64() % 60000000000 == 0);
+      }
+      if (std::string(series["key"].GetString()) == "acme") acme = series["requests"].GetUint64() == 2;
+    }
+    CHECK(requests == 4);
+    CHECK(acme);
+    // With absolute bounds the CLI prints the very same document.
+    int64_t now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    std::string bounds = "since=" + std::to_string(now - 600) + "&until=" + std::to_string(now + 600);
+    auto [a2, bounded] = adminGet(d, "/traces/stats?by=model&bucket=60&" + bounds);
+    REQUIRE(a2 == 200);
+    auto [cli_status, cli_json] = runCommand(traces(d, "stats --json --by model --bucket 60 --since " +
+                                                    std::to_string(now - 600) + " --until " + std::to_string(now + 600)));
+    REQUIRE(cli_status == 0);
+    CHECK(parse(cli_json) == parse(bounded));
+    auto [table_status, table] = runCommand(traces(d, "stats --by tenant --bucket 60 --since 10m"));
+    CHECK(table_status == 0);
+    CHECK(table.find("BUCKET (UTC)") != std::string::npos);
+    CHECK(table.find("acme") != std::string::npos);
+    CHECK(runCommand(traces(d, "stats --bucket 60")).first == 2);  // no --since
+    auto [b1, why] = adminGet(d, "/traces/stats?by=tenant&bucket=60");
+    CHECK(b1 == 400);
+    CHECK(why.find("needs since") != std::string::npos);
+    CHECK(adminGet(d, "/traces/stats?bucket=0&since=1h").status == 400);
+    CHECK(adminGet(d, "/traces/stats?bucket=1&since=7d").status == 400);  // too many buckets
+    CHECK(adminGet(d, "/traces?bucket=60&since=1h").status == 400);      // lists have no buckets
+  }
+
   SECTION("bad queries get typed 400s; the CLI finds the store through the daemon's config") {
     auto [a1, b1] = adminGet(d, "/traces?planet=mars");
     CHECK(a1 == 400);

@@ -302,6 +302,84 @@ TEST_CASE("trace store: stats give nearest-rank percentiles, error and refusal r
   CHECK(d["groups"][0]["latency_ms"]["p50"].GetDouble() == 7);
 }
 
+TEST_CASE("trace store: bucketed stats give each group's requests, errors, cache hits, tokens and cost per time bucket") {
+  Store store;
+  constexpr uint64_t kSecond = 1000000000;  // kT0 is a multiple of 60 s
+  store.add(request("f0000000000000000000000000000001", "f000000000000001", "chat", "acme", kT0, 5));
+  auto hit = request("f0000000000000000000000000000002", "f000000000000002", "chat", "acme", kT0 + 30 * kSecond, 5);
+  hit.cache_hit = true;
+  store.add(hit);
+  store.add(request("f0000000000000000000000000000003", "f000000000000003", "chat", "acme", kT0 + 61 * kSecond, 5));
+  auto failed = request("f0000000000000000000000000000004", "f000000000000004", "chat", "beta", kT0 + 125 * kSecond, 5,
+                        Code::kUnavailable);
+  failed.model = "claude-haiku-4-5";
+  store.add(failed);
+  store.add(request("f0000000000000000000000000000005", "f000000000000005", "chat", "acme", kT0 - kSecond, 5));
+  traces::Database db = store.reader();
+
+  traces::TraceFilter since_t0;
+  since_t0.since_unix_ns = static_cast<int64_t>(kT0);
+  since_t0.until_unix_ns = static_cast<int64_t>(kT0 + 600 * kSecond);
+  std::vector<traces::SeriesRow> series;
+  std::string error;
+  REQUIRE(traces::bucketedStats(db.get(), since_t0, traces::GroupBy::kTenant, 60, {}, &series, &error));
+  REQUIRE(series.size() == 2);
+  CHECK(series[0].key == "acme");  // costs most
+  CHECK(series[0].requests == 3);  // the one before since is not counted
+  CHECK(series[0].cost_usd == Approx(0.000045));
+  REQUIRE(series[0].buckets.size() == 2);
+  CHECK(series[0].buckets[0].start_unix_ns == static_cast<int64_t>(kT0));
+  CHECK(series[0].buckets[0].requests == 2);
+  CHECK(series[0].buckets[0].cache_hits == 1);
+  CHECK(series[0].buckets[0].input_tokens == 20);
+  CHECK(series[0].buckets[0].output_tokens == 10);
+  CHECK(series[0].buckets[0].cost_usd == Approx(0.00003));
+  CHECK(series[0].buckets[1].start_unix_ns == static_cast<int64_t>(kT0 + 60 * kSecond));
+  CHECK(series[0].buckets[1].requests == 1);
+  CHECK(series[1].key == "beta");
+  REQUIRE(series[1].buckets.size() == 1);
+  CHECK(series[1].buckets[0].start_unix_ns == static_cast<int64_t>(kT0 + 120 * kSecond));
+  CHECK(series[1].buckets[0].errors == 1);
+
+  series.clear();
+  REQUIRE(traces::bucketedStats(db.get(), since_t0, traces::GroupBy::kModel, 3600, {}, &series, &error));
+  REQUIRE(series.size() == 2);
+  CHECK(series[0].key == "gpt-4o-mini");
+  CHECK(series[0].buckets.size() == 1);
+  CHECK(series[1].key == "claude-haiku-4-5");
+
+  rapidjson::Document d;
+  d.Parse(traces::bucketedStatsJson(traces::GroupBy::kModel, 3600, since_t0.since_unix_ns, since_t0.until_unix_ns,
+                                    series).c_str());
+  REQUIRE_FALSE(d.HasParseError());
+  CHECK(std::string(d["by"].GetString()) == "model");
+  CHECK(d["bucket_seconds"].GetUint() == 3600);
+  CHECK(d["series"][0]["buckets"][0]["requests"].GetUint64() == 3);
+  CHECK(d["series"][1]["buckets"][0]["errors"].GetUint64() == 1);
+}
+
+TEST_CASE("trace store: a bucketed query needs since, a bucket of 1 s to a day, and at most 1440 buckets") {
+  traces::TraceFilter f;
+  std::string error;
+  int64_t now = static_cast<int64_t>(kT0);
+  CHECK_FALSE(traces::validBuckets(f, 60, now, &error));
+  CHECK(error.find("needs since") != std::string::npos);
+  f.since_unix_ns = now - int64_t{3600} * 1000000000;
+  CHECK(traces::validBuckets(f, 60, now, &error));  // 60 buckets
+  CHECK_FALSE(traces::validBuckets(f, 0, now, &error));
+  CHECK(error.find("bucket must be 1..86400") != std::string::npos);
+  CHECK_FALSE(traces::validBuckets(f, 86401, now, &error));
+  CHECK(traces::validBuckets(f, 3, now, &error));        // 1200
+  CHECK_FALSE(traces::validBuckets(f, 2, now, &error));  // 1800
+  CHECK(error.find("more than 1440 buckets") != std::string::npos);
+  f.until_unix_ns = f.since_unix_ns + int64_t{1440} * 1000000000;
+  CHECK(traces::validBuckets(f, 1, now, &error));  // exactly 1440
+  f.until_unix_ns += 1;
+  CHECK_FALSE(traces::validBuckets(f, 1, now, &error));  // into a 1441st
+  std::vector<traces::SeriesRow> series;
+  CHECK_FALSE(traces::bucketedStats(nullptr, traces::TraceFilter{}, traces::GroupBy::kTenant, 60, {}, &series, &error));
+}
+
 TEST_CASE("trace store: retention deletes by age, and by size down to the bound, oldest first") {
   std::string path = testing::makeTempDir() + "/traces.db";
   std::string error;
