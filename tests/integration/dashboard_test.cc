@@ -33,12 +33,13 @@ namespace {
 constexpr int kSkip = 77;
 constexpr int kVirtualTimeMs = 8000;
 
-// Two routes: "default" (mock, model mock-1, with a cache) and "large" (instance big, model
-// mock-large), both behind the deny-pattern guardrail; both models priced so costs are not 0.
+// Two routes: "default" (mock, model mock-1, with a cache and a token budget per tenant) and
+// "large" (instance big, model mock-large), both behind the deny-pattern guardrail; both models
+// priced so costs are not 0, and an alert rule that fires for every tenant that spent anything.
 // The cache's name has a quote and a backslash, which /metrics escapes and the page unescapes.
 std::string dashboardConfig(const std::string& admin_extra = "") {
   return basicConfig("mode = \"echo\"",
-                     R"(cache = "memo \"hot\" \\ 1")" "\nexporters = [\"traces\"]\n"
+                     R"(cache = "memo \"hot\" \\ 1")" "\nexporters = [\"traces\"]\nlimiters = [\"team\"]\n"
                      "[routes.large]\nguardrails = [\"input_rules\"]\nprovider = \"big\"\nexporters = [\"traces\"]\n"
                      "[instances.big]\ntype = \"provider.mock\"\n[instances.big.config]\nmodel = \"mock-large\"\n"
                      R"([instances."memo \"hot\" \\ 1"])" "\ntype = \"cache.memory\"\n"
@@ -46,6 +47,11 @@ std::string dashboardConfig(const std::string& admin_extra = "") {
                      "path = \"@DIR@/traces.db\"\ncommit_interval_ms = 20\n"
                      "[prices.\"mock/mock-1\"]\ninput = 0.001\noutput = 0.002\n"
                      "[prices.\"big/mock-large\"]\ninput = 0.01\noutput = 0.02\n"
+                     "[instances.team]\ntype = \"limiter.budget\"\n[instances.team.config]\nwindow = \"daily\"\n"
+                     "limit_tokens = 100000\n"
+                     "[metrics]\ntenant_label = true\n"
+                     "[alerts]\nevaluate_every_ms = 100\n"
+                     "[[alerts.rules]]\nname = \"tenant_cost\"\nkind = \"cost\"\nthreshold = 0\n"
                      "[admin]\nlisten = \"127.0.0.1:0\"\n" + admin_extra);
 }
 
@@ -131,6 +137,7 @@ TEST_CASE("dashboard: traces, cost by tenant and model, verdicts, cache, breaker
   send("beta", "large", "beta asks the large model");
   REQUIRE_FALSE(c.chat(askAs("beta", "default", "a forbidden phrase")).ok());
   REQUIRE(waitForTraces(d, 6));
+  for (int i = 0; i < 100 && count(adminGet(d, "/alerts").body, "\"state\":\"firing\"") < 2; ++i) std::this_thread::sleep_for(20ms);
   REQUIRE(tenant_cost["acme"] > 0);
   REQUIRE(tenant_cost["beta"] > 0);
   REQUIRE(model_cost["mock-large"] > model_cost["mock-1"]);
@@ -181,8 +188,20 @@ TEST_CASE("dashboard: traces, cost by tenant and model, verdicts, cache, breaker
   std::string breakers = panel(dom, "breakers");
   CHECK(std::regex_search(breakers, std::regex(R"(data-breaker-target="mock/\*">.*?data-state="closed")")));
   CHECK(std::regex_search(breakers, std::regex(R"(data-breaker-target="big/\*">.*?data-state="closed")")));
-  CHECK(panel(dom, "budgets").find("no budgets") != std::string::npos);
-  CHECK(panel(dom, "alerts").find("no alert rules") != std::string::npos);
+  // Budgets come from the budget plugin's own series: one row per tenant, as /metrics says.
+  std::string budgets = panel(dom, "budgets");
+  for (const char* tenant : {"acme", "beta"}) {
+    double used = adminMetric(d, "outrigger_budget_used_ratio{instance=\"team\",key=\"" + std::string(tenant) + "\"}");
+    CHECK(used > 0);
+    std::smatch m;
+    REQUIRE(std::regex_search(budgets, m, std::regex("data-budget=\"team/" + std::string(tenant) + "\".*?data-used-ratio=\"([^\"]+)\"")));
+    CHECK(std::stod(m[1]) == Approx(used));
+  }
+  // The alert rule fired for both tenants: /alerts, drawn by the page.
+  std::string alerts = panel(dom, "alerts");
+  CHECK(count(alerts, "data-alert=\"tenant_cost\" data-state=\"firing\"") == 2);
+  CHECK(alerts.find("tenant=acme") != std::string::npos);
+  CHECK(alerts.find("tenant=beta") != std::string::npos);
 
   // The trace named in the address: its span tree with stages, instances, outcomes and verdicts.
   std::string detail = panel(dom, "trace-detail");
