@@ -295,6 +295,7 @@ bool parseMessagesResponse(std::string_view body, Answer* answer, Failure* failu
     }
   }
   answer->model.assign(getString(d, "model"));
+  answer->id.assign(getString(d, "id"));
   std::string_view stop = getString(d, "stop_reason");
   answer->finish_reason = finishReason(stop);
   answer->refusal = stop == "refusal";
@@ -346,6 +347,7 @@ StreamDecoder::Step StreamDecoder::decode(const SseEvent& event, StreamDelta* de
   if (type == "message_start") {
     if (const Value* msg = member(d, "message")) {
       summary_.model.assign(getString(*msg, "model"));
+      summary_.id.assign(getString(*msg, "id"));
       if (const Value* u = member(*msg, "usage")) readUsage(*u, &input_tokens_, &cache_creation_, &cache_read_, &output);
     }
   } else if (type == "content_block_start") {

@@ -152,6 +152,7 @@ void HttpProvider::finishStream(HttpCall* c, bool done, const Answer& a, std::st
   r.usage = a.usage;
   r.cache_write_tokens = a.cache_write_tokens;
   r.model = str(a.model);
+  r.response_id = str(a.id);
   finishOk(c, r);
 }
 
@@ -166,6 +167,7 @@ void HttpProvider::finishAnswer(HttpCall* c, const Answer& a) {
   r.usage = a.usage;
   r.cache_write_tokens = a.cache_write_tokens;
   r.model = str(a.model);
+  r.response_id = str(a.id);
   finishOk(c, r);
 }
 

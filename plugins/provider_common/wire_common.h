@@ -21,6 +21,7 @@ struct Answer {
   std::string content;
   std::string finish_reason;
   std::string model;
+  std::string id;  // the upstream's id of the answer (chatcmpl-..., msg_...): gen_ai.response.id
   std::vector<ToolCall> tool_calls;
   outrigger_usage usage{};
   uint32_t cache_write_tokens = 0;  // prompt tokens written to the prompt cache (part of usage.prompt_tokens)

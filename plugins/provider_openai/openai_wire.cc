@@ -395,6 +395,7 @@ bool parseChatResponse(std::string_view body, Answer* answer, Failure* failure) 
     return false;
   }
   answer->model.assign(getString(d, "model"));
+  answer->id.assign(getString(d, "id"));
   answer->finish_reason.assign(getString(choice, "finish_reason"));
   answer->content.assign(getString(*message, "content"));
   std::string_view refusal = getString(*message, "refusal");
@@ -462,6 +463,7 @@ StreamDecoder::Step StreamDecoder::decode(std::string_view data, StreamDelta* de
   }
   std::string_view model = getString(d, "model");
   if (!model.empty()) summary_.model.assign(model);
+  if (std::string_view id = getString(d, "id"); !id.empty() && summary_.id.empty()) summary_.id.assign(id);
   outrigger_usage u{};
   if (readUsage(d, &u)) {
     summary_.usage = u;

@@ -56,7 +56,7 @@ void ProviderStage::startHedge(size_t index) {
   h.span = ctx_.spans_.size();
   const Target* started = h.target;
   outrigger_status rc = callStart(stage, &hedge_.view);
-  if (traced()) describeAttemptStart(&ctx_.spans_, h.span, *started, h.model);
+  if (traced()) describeAttemptStart(&ctx_.spans_, h.span, *started, h.model, ctx_.view_.params);
   // The hook may have settled the hedge already: it answered and won (promoted), failed, or the
   // request ended (a guardrail denied a chunk it sent) and cancelled it. Its accounting is done
   // then, whatever the hook returns.

@@ -64,7 +64,7 @@ bool ProviderStage::startAttempt(size_t index) {
   r.setPending(stage, StageKind::kProvider);
   attempt_span_ = r.spans_.size();
   outrigger_status rc = callStart(stage, &attempt_view_);
-  if (traced()) describeAttemptStart(&r.spans_, attempt_span_, *target_, r.model_);
+  if (traced()) describeAttemptStart(&r.spans_, attempt_span_, *target_, r.model_, r.view_.params);
   if (rc == OUTRIGGER_PENDING) {
     if (!r.completed_in_hook_) armHedge();
     return r.completed_in_hook_;

@@ -29,13 +29,28 @@ std::string_view text(outrigger_str s) { return {s.data ? s.data : "", s.size}; 
 }  // namespace
 
 void describeAttemptStart(std::vector<telemetry::SpanRecord>* spans, size_t span, const Target& target,
-                          std::string_view model) {
+                          std::string_view model, const outrigger_params_view* params) {
   if (span >= spans->size()) return;
   telemetry::Attributes& a = (*spans)[span].attributes;
   setAttribute(&a, "gen_ai.operation.name", "chat");
   setAttribute(&a, "gen_ai.provider.name", target.stage.instance->name());
   setAttribute(&a, "gen_ai.request.model", std::string(model));
   setAttribute(&a, "outrigger.target", target.key);
+  if (params) {
+    char number[32];
+    if (params->present & OUTRIGGER_PARAM_TEMPERATURE) {
+      std::snprintf(number, sizeof number, "%.7g", double(params->temperature));  // a float: 7 digits
+      setAttribute(&a, "gen_ai.request.temperature", number);
+    }
+    if (params->present & OUTRIGGER_PARAM_TOP_P) {
+      std::snprintf(number, sizeof number, "%.7g", double(params->top_p));
+      setAttribute(&a, "gen_ai.request.top_p", number);
+    }
+    if (params->present & OUTRIGGER_PARAM_MAX_TOKENS) {
+      setAttribute(&a, "gen_ai.request.max_tokens", std::to_string(params->max_tokens));
+    }
+    if (params->present & OUTRIGGER_PARAM_SEED) setAttribute(&a, "gen_ai.request.seed", std::to_string(params->seed));
+  }
   if (std::string why = retryReason(*spans, span, target.key); !why.empty()) {
     setAttribute(&a, "outrigger.retry_reason", std::move(why));
   }
@@ -48,6 +63,7 @@ void describeAttemptEnd(std::vector<telemetry::SpanRecord>* spans, size_t span, 
   setAttribute(&a, "outrigger.status", std::string(codeName(code)));
   if (code != Code::kOk) setAttribute(&a, "error.type", std::string(codeName(code)));
   if (r.model.size) setAttribute(&a, "gen_ai.response.model", std::string(text(r.model)));
+  if (r.response_id.size) setAttribute(&a, "gen_ai.response.id", std::string(text(r.response_id)));
   setAttribute(&a, "gen_ai.usage.input_tokens", std::to_string(r.usage.prompt_tokens));
   setAttribute(&a, "gen_ai.usage.output_tokens", std::to_string(r.usage.completion_tokens));
   if (r.usage.cached_tokens) {

@@ -83,7 +83,7 @@ TEST_CASE("cost via daemon: an OpenAI answer is priced on ResponseEnd, the HTTP 
   CHECK(r.value().cost_usd == Approx(hand).epsilon(0).margin(1e-9));
 
   std::string head = curlCall("http://127.0.0.1:" + std::to_string(rig.http) + "/v1/chat/completions",
-                              R"({"model":"default","messages":[{"role":"user","content":"price me"}]})")
+                              R"({"model":"default","temperature":0.7,"max_tokens":50,"messages":[{"role":"user","content":"price me"}]})")
                          .head;
   std::smatch m;
   REQUIRE(std::regex_search(head, m, std::regex("x-outrigger-cost-usd: ([0-9.e+-]+)", std::regex::icase)));
@@ -105,6 +105,11 @@ TEST_CASE("cost via daemon: an OpenAI answer is priced on ResponseEnd, the HTTP 
   CHECK_FALSE(record.HasMember("cost_unpriced"));
   CHECK(lines[0].find(R"("outrigger.cost.source":"table")") != std::string::npos);
   CHECK(lines[0].find(R"("outrigger.cost.price":"openai/gpt-4o")") != std::string::npos);
+  CHECK(lines[0].find(R"("gen_ai.response.id":"chatcmpl-test")") != std::string::npos);
+  // The sampling parameters the HTTP caller set are on its attempt span; the SDK call set none.
+  CHECK(lines[1].find(R"("gen_ai.request.temperature":"0.7")") != std::string::npos);
+  CHECK(lines[1].find(R"("gen_ai.request.max_tokens":"50")") != std::string::npos);
+  CHECK(lines[0].find("gen_ai.request.temperature") == std::string::npos);
 }
 
 TEST_CASE("cost via daemon: Anthropic cache writes reach the client and are priced above plain input") {
@@ -119,6 +124,16 @@ TEST_CASE("cost via daemon: Anthropic cache writes reach the client and are pric
   CHECK(r.value().cost_usd == Approx(12 * 3e-6 + 100 * 3.75e-6 + 2000 * 0.30e-6 + 9 * 15e-6).epsilon(0).margin(1e-9));
   std::string text = rig.metrics();
   CHECK(sample(text, R"(outrigger_tokens_total{route="default",provider="claude",model="claude-sonnet-4-20250514",type="cache_write"})") == 100);
+  // A streamed answer's id comes from message_start: both reach the attempt span as gen_ai.response.id.
+  client::Client streamer(at(*rig.daemon));
+  auto s = streamer.stream(ask("stream me"));
+  client::Chunk chunk;
+  while (s.next(&chunk)) {
+  }
+  REQUIRE(s.result().ok());
+  auto lines = rig.stop();
+  REQUIRE(lines.size() == 2);
+  for (const std::string& line : lines) CHECK(line.find(R"("gen_ai.response.id":"msg_test")") != std::string::npos);
 }
 
 TEST_CASE("cost via daemon: an unpriced model costs 0 and is counted, a config price entry prices it") {

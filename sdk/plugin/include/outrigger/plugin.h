@@ -291,6 +291,10 @@ typedef struct outrigger_response_view {
                                       subset of usage.prompt_tokens, like cached_tokens (the
                                       ones read from it); 0: none, or not reported */
   uint32_t reserved2_;
+  /* ---- minor 2, later builds still: present when hdr.struct_size >=
+   * OUTRIGGER_SIZE_THROUGH(outrigger_response_view, response_id). */
+  outrigger_str response_id;       /* the upstream's id of the answer (chatcmpl-..., msg_...),
+                                      recorded as gen_ai.response.id; empty: none */
 } outrigger_response_view;
 /* Smallest response view a plugin may pass (provider_done, cache_done): the 1.0 layout. */
 #define OUTRIGGER_MIN_SIZE_RESPONSE_VIEW OUTRIGGER_SIZE_THROUGH(outrigger_response_view, model)
