@@ -6,6 +6,7 @@ namespace outrigger::telemetry {
 namespace {
 
 outrigger_str cstr(const std::string& s) { return {s.data(), s.size()}; }
+outrigger_str cstr(std::string_view s) { return {s.data(), s.size()}; }
 
 outrigger_metadata_view metadataView(const MetadataRecord& m, std::vector<outrigger_tag_view>* tags) {
   for (const auto& [k, v] : m.tags) tags->push_back({cstr(k), cstr(v)});

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -15,7 +16,9 @@ namespace outrigger::chain { class WorkerChain; struct Route; class OwnedMessage
 
 namespace outrigger::telemetry {
 
-using Attributes = std::vector<std::pair<std::string, std::string>>;
+// Keys are string literals (setAttribute takes nothing else): a record carries dozens of them,
+// and a key copied to the heap per span and request is most of a record's allocations.
+using Attributes = std::vector<std::pair<std::string_view, std::string>>;
 
 // One step of a request. The chain fills the first five members (and a provider attempt's
 // attributes, chain/span_attributes.h); the exporter thread fills the ids and the wall-clock

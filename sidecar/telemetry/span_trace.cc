@@ -46,14 +46,14 @@ void describeByStage(SpanRecord* s) {
 
 }  // namespace
 
-void setAttribute(Attributes* attributes, std::string_view key, std::string value) {
+void setAttributeOfStaticKey(Attributes* attributes, std::string_view key, std::string value) {
   for (auto& [k, v] : *attributes) {
     if (k == key) {
       v = std::move(value);
       return;
     }
   }
-  attributes->emplace_back(std::string(key), std::move(value));
+  attributes->emplace_back(key, std::move(value));
 }
 
 const std::string* findAttribute(const Attributes& attributes, std::string_view key) {

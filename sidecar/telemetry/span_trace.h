@@ -19,8 +19,13 @@
 
 namespace outrigger::telemetry {
 
-// Sets `key` to `value`, replacing an earlier value of the same key.
-void setAttribute(Attributes* attributes, std::string_view key, std::string value);
+// Sets `key` (a string literal: records keep a view of it) to `value`, replacing an earlier
+// value of the same key.
+void setAttributeOfStaticKey(Attributes* attributes, std::string_view key, std::string value);
+template <size_t N>
+void setAttribute(Attributes* attributes, const char (&key)[N], std::string value) {
+  setAttributeOfStaticKey(attributes, std::string_view(key, N - 1), std::move(value));
+}
 // The value of `key`, or nullptr.
 const std::string* findAttribute(const Attributes& attributes, std::string_view key);
 
