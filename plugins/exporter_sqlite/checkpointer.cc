@@ -1,5 +1,6 @@
 #include "checkpointer.h"
 
+#include <pthread.h>
 #include <chrono>
 
 namespace outrigger::traces {
@@ -23,7 +24,10 @@ bool Checkpointer::start(sqlite3* writer, const std::string& path, int pages, st
   }
   pages_ = pages;
   sqlite3_wal_hook(writer, &Checkpointer::onCommit, this);
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "or-checkpoint");
+    run();
+  });
   return true;
 }
 

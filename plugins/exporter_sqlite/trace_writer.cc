@@ -25,6 +25,18 @@ struct JsonText {
   void str(std::string_view v) { w.String(v.data(), static_cast<rapidjson::SizeType>(v.size())); }
   void key(std::string_view k) { w.Key(k.data(), static_cast<rapidjson::SizeType>(k.size())); }
   std::string_view view() const { return {buf.GetString(), buf.GetSize()}; }
+  // Empties it for the next value, keeping the buffer's memory.
+  JsonText& reset() {
+    buf.Clear();
+    w.Reset(buf);
+    return *this;
+  }
+};
+
+// The JSON columns of the row being written: reused, so a row costs no buffer allocations, and
+// bound without a copy (they outlive the insert).
+struct RowJson {
+  JsonText tags, verdicts, spans, prompt, calls;
 };
 
 void writeToolCalls(JsonText& j, const outrigger_tool_call_view* calls, size_t count) {
@@ -169,37 +181,38 @@ bool TraceWriter::writeRequest(const outrigger_record_view& r, std::string* erro
   const outrigger_metadata_view* m = r.metadata;
 
   Statement& s = statements_->request;
-  s.text(1, text(r.trace_id));
+  static thread_local RowJson row;
+  s.textUntilRun(1, text(r.trace_id));
   s.integer(37, traceKey(text(r.trace_id)));
-  s.text(2, traced ? text(r.root_span_id) : std::string_view());
-  s.text(3, traced ? text(r.root_parent_span_id) : std::string_view());
+  s.textUntilRun(2, traced ? text(r.root_span_id) : std::string_view());
+  s.textUntilRun(3, traced ? text(r.root_parent_span_id) : std::string_view());
   s.integer(4, static_cast<int64_t>(r.start_unix_ns));
   s.integer(5, static_cast<int64_t>(r.duration_ns / 1000));
   s.integer(6, static_cast<int64_t>(r.time_to_first_chunk_ns / 1000));
-  s.text(7, text(r.route));
-  s.text(8, text(r.provider));
-  s.text(9, text(r.model));
-  s.text(10, codeName(r.code));
-  s.text(11, text(r.origin));
-  s.text(12, text(r.message));
-  s.text(13, text(r.finish_reason));
+  s.textUntilRun(7, text(r.route));
+  s.textUntilRun(8, text(r.provider));
+  s.textUntilRun(9, text(r.model));
+  s.textUntilRun(10, codeName(r.code));
+  s.textUntilRun(11, text(r.origin));
+  s.textUntilRun(12, text(r.message));
+  s.textUntilRun(13, text(r.finish_reason));
   s.integer(14, r.stream);
   s.integer(15, r.cache_hit);
   if (m) {
-    s.text(16, text(m->tenant));
-    s.text(17, text(m->user));
-    s.text(18, text(m->session));
-    s.text(19, text(m->request_id));
-    s.text(20, text(m->prompt_id));
-    s.text(21, text(m->prompt_version));
-    JsonText tags;
+    s.textUntilRun(16, text(m->tenant));
+    s.textUntilRun(17, text(m->user));
+    s.textUntilRun(18, text(m->session));
+    s.textUntilRun(19, text(m->request_id));
+    s.textUntilRun(20, text(m->prompt_id));
+    s.textUntilRun(21, text(m->prompt_version));
+    JsonText& tags = row.tags.reset();
     tags.w.StartObject();
     for (size_t i = 0; i < m->tag_count; ++i) tags.key(text(m->tags[i].key)), tags.str(text(m->tags[i].value));
     tags.w.EndObject();
-    s.text(22, tags.view());
+    s.textUntilRun(22, tags.view());
   } else {
-    for (int at = 16; at <= 21; ++at) s.text(at, "");
-    s.text(22, "{}");
+    for (int at = 16; at <= 21; ++at) s.textUntilRun(at, "");
+    s.textUntilRun(22, "{}");
   }
   s.integer(23, r.usage.prompt_tokens);
   s.integer(24, r.usage.completion_tokens);
@@ -210,7 +223,7 @@ bool TraceWriter::writeRequest(const outrigger_record_view& r, std::string* erro
   s.integer(29, priced_tail ? r.cost_unpriced : 0);
   // Verdicts: a bit per kind a guardrail gave (the verdict filter), and the list.
   int64_t flags = 0;
-  JsonText verdicts;
+  JsonText& verdicts = row.verdicts.reset();
   verdicts.w.StartArray();
   for (size_t i = 0; i < r.verdict_count; ++i) {
     const outrigger_verdict_view& v = r.verdicts[i];
@@ -223,21 +236,21 @@ bool TraceWriter::writeRequest(const outrigger_record_view& r, std::string* erro
   }
   verdicts.w.EndArray();
   s.integer(30, flags);
-  s.text(31, verdicts.view());
-  JsonText spans;
+  s.textUntilRun(31, verdicts.view());
+  JsonText& spans = row.spans.reset();
   writeSpans(spans, r, traced);
-  s.text(32, spans.view());
+  s.textUntilRun(32, spans.view());
   int32_t capture = traced && content_ ? r.capture : OUTRIGGER_CAPTURE_NONE;
-  s.text(33, captureName(capture));
+  s.textUntilRun(33, captureName(capture));
   if (capture != OUTRIGGER_CAPTURE_NONE) {
-    JsonText prompt;
+    JsonText& prompt = row.prompt.reset();
     writePrompt(prompt, r);
-    s.text(34, prompt.view());
-    if (capture == OUTRIGGER_CAPTURE_FULL) s.text(35, text(r.answer));
+    s.textUntilRun(34, prompt.view());
+    if (capture == OUTRIGGER_CAPTURE_FULL) s.textUntilRun(35, text(r.answer));
     if (r.answer_tool_call_count) {
-      JsonText calls;
+      JsonText& calls = row.calls.reset();
       writeToolCalls(calls, r.answer_tool_calls, r.answer_tool_call_count);
-      s.text(36, calls.view());
+      s.textUntilRun(36, calls.view());
     }
   }
   if (!s.run()) {

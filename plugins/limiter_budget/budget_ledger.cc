@@ -1,5 +1,6 @@
 #include "budget_ledger.h"
 
+#include <pthread.h>
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -272,6 +273,7 @@ bool Ledger::write(int64_t now_ms, bool prune) {
 void Ledger::startFlusher(std::chrono::milliseconds every, Clock clock) {
   if (!store_ || flusher_.joinable()) return;
   flusher_ = std::thread([this, every, clock = std::move(clock)] {
+    pthread_setname_np(pthread_self(), "or-budget");
     std::unique_lock<std::mutex> lock(stop_mu_);
     while (!stop_cv_.wait_for(lock, every, [this] { return stop_; })) {
       lock.unlock();

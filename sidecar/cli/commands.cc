@@ -1,5 +1,7 @@
 #include "cli/commands.h"
 
+#include <sqlite3.h>
+
 #include <cstdio>
 #include <iostream>
 
@@ -46,6 +48,10 @@ void printPolicy(const resilience::RoutePolicy& p, size_t targets) {
 }  // namespace
 
 int serve(const Options& opt) {
+  // SQLite (the trace store, budgets) keeps allocation statistics under one process-wide mutex
+  // by default; nothing reads them, and the exporter thread and a budget's flusher would take
+  // it on every allocation. Before any database opens, or it has no effect.
+  sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
   auto settings = loadSettings(opt);
   if (!settings.ok()) {
     std::fprintf(stderr, "outrigger: %s\n", settings.status().message().c_str());

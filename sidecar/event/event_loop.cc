@@ -1,5 +1,6 @@
 #include "event/event_loop.h"
 
+#include <pthread.h>
 #include <utility>
 
 #include "common/clock.h"
@@ -114,7 +115,12 @@ bool EventLoop::runUntilForTest(const std::function<bool()>& done, uint64_t time
 }
 
 void EventLoop::startThread() {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    // Named for top -H, perf and /proc/<pid>/task/*/comm (15 characters at most).
+    std::string name = index_ == 0xff ? "or-exporter" : "or-worker-" + std::to_string(index_);
+    pthread_setname_np(pthread_self(), name.c_str());
+    run();
+  });
 }
 
 void EventLoop::join() {

@@ -38,6 +38,10 @@ class Statement {
   void text(int at, std::string_view v) {
     sqlite3_bind_text(stmt_, at, v.data() ? v.data() : "", static_cast<int>(v.size()), SQLITE_TRANSIENT);
   }
+  // Binds without a copy: `v` must stay valid and unchanged until run() or step() returns.
+  void textUntilRun(int at, std::string_view v) {
+    sqlite3_bind_text(stmt_, at, v.data() ? v.data() : "", static_cast<int>(v.size()), SQLITE_STATIC);
+  }
   void integer(int at, int64_t v) { sqlite3_bind_int64(stmt_, at, v); }
   void real(int at, double v) { sqlite3_bind_double(stmt_, at, v); }
   int step() { return sqlite3_step(stmt_); }
