@@ -208,6 +208,24 @@ int HttpFront::route(h2o_req_t* req) {
     handleChat(req, request_id, chat ? Dialect::kOpenAi : messages ? Dialect::kAnthropic : Dialect::kEmbeddings);
     return 0;
   }
+  if (path == "/messages/count_tokens") {
+    // Anthropic's token counting needs the model's own tokenizer, which the sidecar does not
+    // have for every provider; an estimate presented as a count would mislead a budget.
+    Caller caller = identify(req);
+    if (caller.refusal) {
+      Refusal r = refusalFor(caller.refusal);
+      sendMessagesError(req, caller.refusal, r.reason, r.type, caller.why);
+    } else if (method != "POST") {
+      addHeader(req, "allow", "POST");
+      sendMessagesError(req, 405, "Method Not Allowed", "invalid_request_error", "use POST");
+    } else {
+      sendMessagesError(req, 501, "Not Implemented", "api_error",
+                        "count_tokens is not supported by this gateway: it has no exact tokenizer for the route's "
+                        "model; count with the provider's own endpoint");
+    }
+    simple("count_tokens", req->res.status);
+    return 0;
+  }
   if (models) {
     Caller caller = identify(req);
     if (caller.refusal) {

@@ -184,3 +184,17 @@ TEST_CASE("unknown paths get 404 and wrong methods 405, both as OpenAI errors") 
   CHECK(m.rfind("HTTP/1.1 405", 0) == 0);
   CHECK(m.find("allow: POST") != std::string::npos);
 }
+
+TEST_CASE("Anthropic's count_tokens gets a typed 501 in Anthropic's shape, not a guess, and the connection keeps serving") {
+  HttpDaemon d;
+  Tcp c(d.port());
+  std::string body = R"({"model":"default","messages":[{"role":"user","content":"count me"}]})";
+  REQUIRE(c.send("POST /v1/messages/count_tokens HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+                 std::to_string(body.size()) + "\r\n\r\n" + body));
+  std::string r = c.responses(1);
+  CHECK(r.rfind("HTTP/1.1 501", 0) == 0);
+  CHECK(r.find(R"("type":"error","error":{"type":"api_error","message":"count_tokens is not supported)") != std::string::npos);
+  CHECK(r.find("x-should-retry: false") != std::string::npos);
+  REQUIRE(c.send(chat("still here")));
+  CHECK(c.responses(1).rfind("HTTP/1.1 200", 0) == 0);
+}
