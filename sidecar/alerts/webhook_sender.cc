@@ -14,14 +14,15 @@ outrigger_str text(const std::string& s) { return {s.data(), s.size()}; }
 
 }  // namespace
 
-WebhookSender::WebhookSender(uv_loop_t* loop, const config::AlertSettings& settings)
+WebhookSender::WebhookSender(uv_loop_t* loop, const config::AlertSettings& settings,
+                             http_client::HttpClientSettings transport)
     : loop_(loop),
       url_(settings.webhook),
       auth_(settings.webhook_token.empty() ? "" : "Bearer " + settings.webhook_token),
       max_attempts_(settings.max_attempts),
       timeout_ms_(settings.timeout_ms),
       capacity_(settings.queue_capacity),
-      client_(std::make_unique<http_client::HttpClient>(loop)),
+      client_(std::make_unique<http_client::HttpClient>(loop, std::move(transport))),
       retry_timer_(new uv_timer_t) {
   uv_timer_init(loop_, retry_timer_);
   retry_timer_->data = this;

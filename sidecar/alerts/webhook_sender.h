@@ -27,7 +27,8 @@ struct WebhookCounters {
 
 class WebhookSender {
  public:
-  WebhookSender(uv_loop_t* loop, const config::AlertSettings& settings);
+  // `transport`: TLS trust and connection limits, as the upstream transfers use them.
+  WebhookSender(uv_loop_t* loop, const config::AlertSettings& settings, http_client::HttpClientSettings transport = {});
   ~WebhookSender();
   WebhookSender(const WebhookSender&) = delete;
   WebhookSender& operator=(const WebhookSender&) = delete;

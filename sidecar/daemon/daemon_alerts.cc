@@ -34,7 +34,7 @@ void Daemon::startAlerts() {
   const config::AlertSettings& a = settings_.alerts;
   if (a.rules.empty()) return;
   alert_evaluator_ = std::make_unique<alerts::AlertEvaluator>(a.rules, a.repeat_interval_s, telemetry::kDurationBuckets);
-  if (!a.webhook.empty()) webhook_ = std::make_unique<alerts::WebhookSender>(&loop_, a);
+  if (!a.webhook.empty()) webhook_ = std::make_unique<alerts::WebhookSender>(&loop_, a, upstreamSettings(settings_.server));
   alert_timer_ = new uv_timer_t;
   uv_timer_init(&loop_, alert_timer_);
   alert_timer_->data = this;
