@@ -13,6 +13,7 @@
 #include "common/utf8.h"
 #include "http/chat_exchange.h"
 #include "http/messages_request.h"
+#include "http/responses_request.h"
 #include "http/chat_response.h"
 #include "http/embeddings_response.h"
 #include "http/reply.h"
@@ -196,16 +197,25 @@ int HttpFront::route(h2o_req_t* req) {
   bool messages = path == "/messages";
   bool models = path == "/models" || startsWith(path, "/models/");
   bool embeddings = path == "/embeddings";
-  std::string_view wanted = chat || messages || embeddings ? "POST" : "GET";
-  if ((chat || messages || models || embeddings) && method != wanted) {
+  bool responses = path == "/responses";
+  std::string_view wanted = chat || messages || embeddings || responses ? "POST" : "GET";
+  if ((chat || messages || models || embeddings || responses) && method != wanted) {
     addHeader(req, "allow", wanted);
     sendError(req, 405, "Method Not Allowed", "invalid_request_error",
               "method " + std::string(method) + " is not allowed here; use " + std::string(wanted));
     simple("other", 405);
     return 0;
   }
-  if (chat || messages || embeddings) {
-    handleChat(req, request_id, chat ? Dialect::kOpenAi : messages ? Dialect::kAnthropic : Dialect::kEmbeddings);
+  if (chat || messages || embeddings || responses) {
+    handleChat(req, request_id,
+               chat ? Dialect::kOpenAi : messages ? Dialect::kAnthropic : responses ? Dialect::kResponses : Dialect::kEmbeddings);
+    return 0;
+  }
+  if (startsWith(path, "/responses/")) {
+    // Retrieving, cancelling or deleting a stored response: nothing is stored here.
+    sendError(req, 404, "Not Found", "invalid_request_error",
+              "stored responses are not supported: this gateway keeps no responses", "", "not_found");
+    simple("responses", 404);
     return 0;
   }
   if (path == "/messages/count_tokens") {
@@ -272,7 +282,11 @@ void HttpFront::handleChat(h2o_req_t* req, std::string_view request_id, Dialect 
   uint64_t t0 = monoNowNs();
   bool anthropic = dialect == Dialect::kAnthropic;
   auto refuse = [&](int status) {
-    metrics_.record(anthropic ? "messages" : dialect == Dialect::kEmbeddings ? "embeddings" : "chat_completions", "none",
+    metrics_.record(anthropic                          ? "messages"
+                    : dialect == Dialect::kEmbeddings ? "embeddings"
+                    : dialect == Dialect::kResponses  ? "responses"
+                                                      : "chat_completions",
+                    "none",
                     status,
                     static_cast<double>(monoNowNs() - t0) / 1e9);
   };
@@ -341,6 +355,7 @@ void HttpFront::handleChat(h2o_req_t* req, std::string_view request_id, Dialect 
   RequestError error;
   bool built = anthropic                           ? buildMessagesCall(view(req->entity), meta, &call, &error)
                : dialect == Dialect::kEmbeddings ? buildEmbeddingsCall(view(req->entity), meta, &call, &error)
+               : dialect == Dialect::kResponses  ? buildResponsesCall(view(req->entity), meta, &call, &error)
                                                  : buildChatCall(view(req->entity), meta, &call, &error);
   if (!built) return reject(400, "Bad Request", "invalid_request_error", error.message, error.param, "");
   const chain::Route* r = engine_.chain() ? engine_.chain()->resolve(meta.route.empty() ? call.model : meta.route) : nullptr;
@@ -351,6 +366,7 @@ void HttpFront::handleChat(h2o_req_t* req, std::string_view request_id, Dialect 
   }
   auto encoder = anthropic                           ? makeAnthropicEncoder(call, request_id)
                  : dialect == Dialect::kEmbeddings ? makeEmbeddingsEncoder(call.model, call.base64)
+                 : dialect == Dialect::kResponses  ? makeResponsesEncoder(call, request_id)
                                                    : makeOpenAiEncoder(call, request_id);
   ex->start(std::move(call), next_stream_id_++, std::move(encoder));
 }

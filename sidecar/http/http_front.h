@@ -60,7 +60,7 @@ class HttpFront {
   int route(h2o_req_t* req);
   // The two chat dialects share everything but the body shapes.
   // Embeddings run through the same path, with their own body and answer shapes.
-  enum class Dialect { kOpenAi, kAnthropic, kEmbeddings };
+  enum class Dialect { kOpenAi, kAnthropic, kEmbeddings, kResponses };
   void handleChat(h2o_req_t* req, std::string_view request_id, Dialect dialect);
   void handleModels(h2o_req_t* req, std::string_view id);
   // Who the caller is: its tenant from its virtual key (Authorization: Bearer, or Anthropic's

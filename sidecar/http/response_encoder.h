@@ -39,6 +39,8 @@ struct ChatCall;
 
 // OpenAI Chat Completions (chat.completion / chat.completion.chunk / [DONE]).
 std::unique_ptr<ResponseEncoder> makeOpenAiEncoder(const ChatCall& call, std::string_view request_id);
+// OpenAI Responses (response / response.created ... response.completed).
+std::unique_ptr<ResponseEncoder> makeResponsesEncoder(const ChatCall& call, std::string_view request_id);
 // Anthropic Messages (message / message_start ... message_stop).
 std::unique_ptr<ResponseEncoder> makeAnthropicEncoder(const ChatCall& call, std::string_view request_id);
 

@@ -1,0 +1,119 @@
+// The Responses API body -> wire Request translation (through the Chat Completions mapping),
+// without a daemon: every mapped field lands where the chat front puts its own, stateful
+// features are refused by name, and Responses-only fields never reach a provider.
+#include <catch2/catch.hpp>
+
+#include <rapidjson/document.h>
+
+#include "http/responses_request.h"
+#include "outrigger_generated.h"
+
+using namespace outrigger;
+using namespace outrigger::http;
+
+namespace {
+
+struct Built {
+  bool ok = false;
+  ChatCall call;
+  RequestError error;
+};
+
+Built build(const std::string& body) {
+  Built b;
+  b.ok = buildResponsesCall(body, CallMetadata{}, &b.call, &b.error);
+  return b;
+}
+
+std::string s(const flatbuffers::String* v) { return v ? v->str() : std::string(); }
+
+}  // namespace
+
+TEST_CASE("responses: instructions, input items, tools, a forced tool, text.format and limits map onto the wire request") {
+  Built b = build(R"({"model":"gpt-x","instructions":"be brief","input":[
+      {"role":"user","content":[{"type":"input_text","text":"weather "},{"type":"input_text","text":"in Paris?"}]},
+      {"type":"reasoning","id":"rs_1","summary":[]},
+      {"type":"function_call","call_id":"call_1","name":"get_weather","arguments":"{\"city\":\"Paris\"}"},
+      {"type":"function_call","call_id":"call_2","name":"get_time","arguments":"{}"},
+      {"type":"function_call_output","call_id":"call_1","output":"sunny"},
+      {"type":"message","role":"developer","content":"answer in French"}],
+    "tools":[{"type":"function","name":"get_weather","description":"d","parameters":{"type":"object"},"strict":true}],
+    "tool_choice":{"type":"function","name":"get_weather"},
+    "text":{"format":{"type":"json_schema","name":"w","schema":{"type":"object"},"strict":true}},
+    "max_output_tokens":64,"temperature":0.5,"top_p":0.9,"metadata":{"team":"blue"},"user":"u",
+    "stream":true,"store":true,"include":["reasoning.encrypted_content"],"truncation":"auto","mock":{"chunks":2}})");
+  INFO(b.error.message);
+  REQUIRE(b.ok);
+  const wire::Request* r = b.call.request;
+  CHECK(b.call.stream);
+  CHECK(b.call.include_usage);
+  CHECK(s(r->model()) == "gpt-x");
+  REQUIRE(r->messages()->size() == 5);
+  CHECK(s(r->messages()->Get(0)->content()) == "be brief");
+  CHECK(s(r->messages()->Get(1)->content()) == "weather in Paris?");
+  // The two function calls are one assistant turn, as Chat Completions has them.
+  const auto* calls = r->messages()->Get(2)->tool_calls();
+  REQUIRE(calls->size() == 2);
+  CHECK(s(calls->Get(0)->id()) == "call_1");
+  CHECK(s(calls->Get(0)->arguments()) == R"({"city":"Paris"})");
+  CHECK(s(calls->Get(1)->name()) == "get_time");
+  CHECK(s(r->messages()->Get(3)->tool_call_id()) == "call_1");
+  CHECK(s(r->messages()->Get(3)->content()) == "sunny");
+  CHECK(s(r->messages()->Get(4)->content()) == "answer in French");
+  const wire::Params* p = r->params();
+  CHECK(s(p->tools()->Get(0)->name()) == "get_weather");
+  CHECK(s(p->tools()->Get(0)->parameters_json()) == R"({"type":"object"})");
+  CHECK(s(p->tool_choice()) == "get_weather");  // forced, as the chat front forces it
+  CHECK(p->response_format()->type() == wire::ResponseFormatType::JsonSchema);
+  CHECK(p->response_format()->strict());
+  CHECK(*p->max_tokens() == 64);
+  CHECK(*p->temperature() == Approx(0.5));
+  CHECK(*p->top_p() == Approx(0.9));
+  CHECK(s(r->metadata()->user()) == "u");
+  CHECK(s(r->metadata()->tags()->Get(0)->key()) == "team");
+  // Unknown fields travel on for providers and plugins; Responses-only ones do not.
+  rapidjson::Document extra;
+  extra.Parse(s(p->extra_json()).c_str());
+  REQUIRE(extra.IsObject());
+  CHECK(extra.HasMember("mock"));
+  CHECK_FALSE(extra.HasMember("store"));
+  CHECK_FALSE(extra.HasMember("include"));
+  CHECK_FALSE(extra.HasMember("truncation"));
+}
+
+TEST_CASE("responses: a string input is one user message, and required/none tool choices pass as they are") {
+  Built b = build(R"({"model":"m","input":"hello","tool_choice":"required","tools":[{"type":"function","name":"f"}]})");
+  REQUIRE(b.ok);
+  REQUIRE(b.call.request->messages()->size() == 1);
+  CHECK(s(b.call.request->messages()->Get(0)->role()) == "user");
+  CHECK(s(b.call.request->params()->tool_choice()) == "required");
+}
+
+TEST_CASE("responses: what needs stored state, built-in tools and non-text parts are refused naming the field") {
+  struct Case {
+    const char* body;
+    const char* param;
+    const char* says;
+  };
+  const Case cases[] = {
+      {R"({"model":"m","input":"x","previous_response_id":"resp_1"})", "previous_response_id", "keeps no responses"},
+      {R"({"model":"m","input":"x","conversation":"conv_1"})", "conversation", "keeps no responses"},
+      {R"({"model":"m","input":"x","background":true})", "background", "stored responses"},
+      {R"({"model":"m","input":"x","tools":[{"type":"web_search"}]})", "tools[0].type", "only function tools"},
+      {R"({"model":"m","input":[{"role":"user","content":[{"type":"input_image","image_url":"u"}]}]})",
+       "input[0].content[0].type", "only text"},
+      {R"({"model":"m","input":[{"type":"computer_call"}]})", "input[0].type", "not supported"},
+      {R"({"model":"m","input":[]})", "input", "non-empty"},
+      {R"({"model":"m"})", "input", "required"},
+      {R"({"input":"x"})", "model", "required"},
+      {R"({"model":"m","input":"x","text":{"format":{"type":"json_schema"}}})", "text.format.schema", "JSON Schema"},
+      {R"({"model":"m","input":"x","tool_choice":{"type":"file_search"}})", "tool_choice", "must be"},
+  };
+  for (const Case& c : cases) {
+    Built b = build(c.body);
+    INFO(c.body);
+    CHECK_FALSE(b.ok);
+    CHECK(b.error.param == c.param);
+    CHECK(b.error.message.find(c.says) != std::string::npos);
+  }
+}
