@@ -58,6 +58,7 @@ struct ServerSettings {
   bool upstream_plain_http1 = true;  // http:// upstreams on the built-in HTTP/1.1 transport; false: libcurl
   uint32_t upstream_max_connections = 256;  // per upstream host and worker; more transfers wait; 0: unlimited
   uint32_t busy_poll_us = 0;      // a worker polls without sleeping this long after any work; 0: never
+  bool watch_config = true;       // reload when the config file changes (as on SIGHUP)
 };
 
 // A bearer token that names a tenant (a "virtual key"). Write the key as ${ENV_VAR}.

@@ -23,7 +23,7 @@ void Parser::server(const toml::table& t, ServerSettings* s) const {
                 "write_queue_limit", "slow_hook_warn_us", "log_level", "upstream_ca_file",
                 "upstream_plain_http1", "upstream_max_connections", "busy_poll_us", "max_connections",
                 "max_connections_per_peer", "handshake_timeout_ms", "idle_timeout_ms", "frame_timeout_ms",
-                "partial_frame_memory", "peers"},
+                "partial_frame_memory", "peers", "watch_config"},
             "[server]");
   for (auto&& [k, v] : t) {
     std::string key(k.str());
@@ -59,6 +59,8 @@ void Parser::server(const toml::table& t, ServerSettings* s) const {
       if (::access(s->upstream_ca_file.c_str(), R_OK) != 0) {
         fail(v, "'upstream_ca_file' " + s->upstream_ca_file + " cannot be read");
       }
+    } else if (key == "watch_config") {
+      s->watch_config = boolean(v, key);
     } else if (key == "upstream_plain_http1") {
       s->upstream_plain_http1 = boolean(v, key);
     } else if (key == "upstream_max_connections") {

@@ -123,6 +123,10 @@ int Daemon::run() {
   uv_timer_init(&loop_, &drain_timer_);
   drain_timer_.data = this;
   startAlerts();
+  if (settings_.server.watch_config && !config_path_.empty()) {
+    config_watch_ = std::make_unique<ConfigWatch>(&loop_, config_path_, [this] { reload(); });
+    config_watch_->start();
+  }
   ORLOG(LogLevel::kInfo, "daemon", "serving on " + socket_path_ + " with " + std::to_string(n) +
                                        " workers (config " + settings_.source + ")");
   uv_run(&loop_, UV_RUN_DEFAULT);
@@ -275,6 +279,7 @@ void Daemon::onDrainTick(uv_timer_t* t) {
 void Daemon::finishShutdown() {
   uv_timer_stop(&drain_timer_);
   stopAlerts();
+  if (config_watch_) config_watch_->stop();
   for (auto& w : workers_) w->stop();
   workers_.clear();
   exporter_->flush(snapshot_->exporters);

@@ -12,6 +12,7 @@
 #include "alerts/webhook_sender.h"
 #include "chain/chain.h"
 #include "config/config.h"
+#include "daemon/config_watch.h"
 #include "daemon/worker.h"
 #include "http/admin_server.h"
 #include "http/http_listener.h"
@@ -87,6 +88,7 @@ class Daemon {
   std::unique_ptr<alerts::AlertEvaluator> alert_evaluator_;
   std::unique_ptr<alerts::WebhookSender> webhook_;
   uv_timer_t* alert_timer_ = nullptr;  // freed by its close callback
+  std::unique_ptr<ConfigWatch> config_watch_;  // [server] watch_config with a config file
   std::shared_ptr<chain::ChainSnapshot> snapshot_;
   uint64_t generation_ = 1;
   uint64_t drain_deadline_ns_ = 0;

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstring>
+#include <fstream>
 #include <thread>
 
 #include <outrigger/client.h>
@@ -214,4 +215,77 @@ TEST_CASE("SIGTERM does not wait forever on a client that never reads") {
   d.signal(SIGTERM);
   CHECK(d.waitExit(10s) == 0);
   CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+}
+
+namespace {
+
+// Waits until the daemon's log holds `text` `times` times.
+bool awaitLog(DaemonProcess& d, const std::string& text, size_t times = 1) {
+  for (int i = 0; i < 500; ++i) {
+    std::string log = d.log();
+    size_t n = 0;
+    for (size_t at = log.find(text); at != std::string::npos; at = log.find(text, at + 1)) ++n;
+    if (n >= times) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return false;
+}
+
+std::string answer(DaemonProcess& d) {
+  client::Client c(at(d));
+  auto r = c.chat(ask("q"));
+  return r.ok() ? r.value().content : "error: " + r.error().message;
+}
+
+}  // namespace
+
+TEST_CASE("a config mounted as Kubernetes mounts a ConfigMap reloads when the ..data link is swapped, without a signal") {
+  // The layout kubelet makes: the file is a link through ..data to a timestamped directory.
+  DaemonProcess d(fixedConfig("generation one"), "",
+                  "cd \"$XDG_STATE_HOME\" && mkdir ..2026_1 && mv outrigger.toml ..2026_1/ && ln -s ..2026_1 ..data && "
+                  "ln -s ..data/outrigger.toml outrigger.toml && ");
+  REQUIRE(d.waitReady());
+  REQUIRE(awaitLog(d, "for changes"));
+  CHECK(answer(d) == "generation one");
+  auto swap = [&](const std::string& dir, const std::string& config) {
+    std::string text = config;
+    for (size_t at; (at = text.find("@SOCKET@")) != std::string::npos;) text.replace(at, 8, d.socket());
+    for (size_t at; (at = text.find("@PLUGINS@")) != std::string::npos;) text.replace(at, 9, OUTRIGGER_PLUGIN_DIR);
+    REQUIRE(::mkdir((d.dir() + "/" + dir).c_str(), 0755) == 0);
+    std::ofstream(d.dir() + "/" + dir + "/outrigger.toml") << text;
+    REQUIRE(::symlink(dir.c_str(), (d.dir() + "/..data_tmp").c_str()) == 0);
+    REQUIRE(::rename((d.dir() + "/..data_tmp").c_str(), (d.dir() + "/..data").c_str()) == 0);  // atomic, as kubelet does
+  };
+  swap("..2026_2", fixedConfig("generation two"));
+  REQUIRE(awaitLog(d, "config generation 2 is live"));
+  CHECK(answer(d) == "generation two");
+  // A broken config is refused and the running one keeps serving.
+  swap("..2026_3", "[server]\nsocket = \"@SOCKET@\"\nbogus_key = 1\n");
+  REQUIRE(awaitLog(d, "rejected, keeping the running config"));
+  CHECK(answer(d) == "generation two");
+  // The daemon's own writes in the directory (its log) never count as a change.
+  std::this_thread::sleep_for(500ms);
+  CHECK(d.log().find("config generation 3") == std::string::npos);
+}
+
+TEST_CASE("a plain config file edited in place reloads once, and watch_config = false leaves reloading to SIGHUP") {
+  DaemonProcess d(fixedConfig("generation one"));
+  REQUIRE(d.waitReady());
+  REQUIRE(awaitLog(d, "for changes"));
+  d.writeConfig(fixedConfig("generation two"));
+  REQUIRE(awaitLog(d, "config generation 2 is live"));
+  CHECK(answer(d) == "generation two");
+  std::this_thread::sleep_for(600ms);  // past the debounce: one change, one reload
+  CHECK(d.log().find("config generation 3") == std::string::npos);
+
+  auto unwatched = [](const std::string& text) {
+    std::string config = fixedConfig(text);
+    return config.replace(config.find("[server]\n"), 9, "[server]\nwatch_config = false\n");
+  };
+  DaemonProcess still(unwatched("generation one"));
+  REQUIRE(still.waitReady());
+  still.writeConfig(unwatched("generation two"));
+  std::this_thread::sleep_for(600ms);
+  CHECK(answer(still) == "generation one");
+  CHECK(still.log().find("for changes") == std::string::npos);
 }
