@@ -60,6 +60,18 @@ uint32_t retryAfterMs(std::string_view v) {
   return at > now ? static_cast<uint32_t>(std::min<time_t>(at - now, 86400) * 1000) : 0;
 }
 
+const char* pathOf(Signal signal) {
+  switch (signal) {
+    case Signal::kTraces:
+      return "/v1/traces";
+    case Signal::kMetrics:
+      return "/v1/metrics";
+    case Signal::kLogs:
+      return "/v1/logs";
+  }
+  return "/v1/traces";
+}
+
 const char* httpErrorName(outrigger_http_error e) {
   static const char* kNames[] = {"ok", "resolve failed", "connect failed", "TLS failed", "connect timeout",
                                  "first byte timeout", "idle timeout", "total timeout", "deadline", "transport error",
@@ -157,6 +169,7 @@ class OtlpExporter final : public Exporter, private DeliveryEnv {
   static DeliverySettings deliverySettings(const OtlpSettings& s, uint64_t salt) {
     DeliverySettings d;
     d.max_queue_spans = s.max_queue_spans;
+    d.max_in_flight = s.max_in_flight;
     d.max_backoff_ms = s.max_backoff_ms;
     d.initial_backoff_ms = std::min<uint32_t>(250, s.max_backoff_ms);
     d.seed = wallNowNs() ^ salt;
@@ -229,8 +242,8 @@ class OtlpExporter final : public Exporter, private DeliveryEnv {
   void pushMetrics() {
     const DeliveryCounters& c = delivery_.counters();
     std::string body = metrics_.request(resource_json_, wallNowNs(),
-                                        {{"encoded", encoded_}, {"exported", c.exported}, {"spooled", c.spooled},
-                                         {"dropped", c.dropped}, {"rejected", c.rejected}});
+                                        {{"encoded", encoded_}, {"exported", c.spans.exported}, {"spooled", c.spans.spooled},
+                                         {"dropped", c.spans.dropped}, {"rejected", c.spans.rejected}});
     if (!body.empty()) submit(Signal::kMetrics, 0, std::move(body));
   }
 
@@ -245,29 +258,33 @@ class OtlpExporter final : public Exporter, private DeliveryEnv {
   // Counters to the log: when they changed, at most every 10 s (and at the end).
   void logCounters(bool last) {
     const DeliveryCounters& c = delivery_.counters();
+    const ItemCounters& s = c.spans;
+    const ItemCounters& f = c.logs;
     uint64_t now = host().nowNs();
-    uint64_t dropped = c.dropped;
-    uint64_t sum = c.exported + c.spooled + dropped + c.rejected + c.retries + unencodable_ + metrics_.refusedSeries();
+    uint64_t dropped = s.dropped + f.dropped, rejected = s.rejected + f.rejected;
+    uint64_t sum = s.exported + s.spooled + s.dropped + s.rejected + f.exported + f.spooled + f.dropped + f.rejected +
+                   c.retries + unencodable_ + metrics_.refusedSeries();
     if (sum == logged_sum_ || (!last && now - logged_at_ns_ < kLogEveryNs)) return;
-    bool lost = dropped > logged_dropped_ || c.rejected > logged_rejected_;
+    bool lost = dropped > logged_dropped_ || rejected > logged_rejected_;
     logged_sum_ = sum;
     logged_at_ns_ = now;
     logged_dropped_ = dropped;
-    logged_rejected_ = c.rejected;
-    const Spool* s = delivery_.spool();
-    host().log(lost ? OUTRIGGER_LOG_WARN : OUTRIGGER_LOG_INFO,
-               "spans exported " + std::to_string(c.exported) + ", rejected " + std::to_string(c.rejected) +
-                   ", dropped " + std::to_string(dropped) + ", spooled " + std::to_string(c.spooled) + "; queued " +
-                   std::to_string(delivery_.queuedSpans() + pending_spans_) + " in memory, " +
-                   std::to_string(s ? s->items() : 0) + " in the spool (" + std::to_string(s ? s->bytes() : 0) +
-                   " bytes); retries " + std::to_string(c.retries) + ", metrics pushes lost " +
-                   std::to_string(c.metrics_failed) + ", records without a trace id " + std::to_string(unencodable_) +
-                   ", attempts beyond the metric series bound " + std::to_string(metrics_.refusedSeries()));
+    logged_rejected_ = rejected;
+    const Spool* sp = delivery_.spool();
+    std::string line = "spans exported " + std::to_string(s.exported) + ", rejected " + std::to_string(s.rejected) +
+                       ", dropped " + std::to_string(s.dropped) + ", spooled " + std::to_string(s.spooled) + "; queued " +
+                       std::to_string(delivery_.queuedSpans() + pending_spans_) + " in memory, " +
+                       std::to_string(sp ? sp->items() : 0) + " in the spool (" + std::to_string(sp ? sp->bytes() : 0) +
+                       " bytes); retries " + std::to_string(c.retries) + ", most POSTs in flight " +
+                       std::to_string(c.most_in_flight) + ", metrics pushes lost " + std::to_string(c.metrics_failed) +
+                       ", records without a trace id " + std::to_string(unencodable_) +
+                       ", attempts beyond the metric series bound " + std::to_string(metrics_.refusedSeries());
+    host().log(lost ? OUTRIGGER_LOG_WARN : OUTRIGGER_LOG_INFO, line);
   }
 
   // DeliveryEnv over the host.
   bool post(Signal signal, const std::string& body, std::function<void(PostOutcome)> done) override {
-    std::string url = settings_.endpoint + (signal == Signal::kTraces ? "/v1/traces" : "/v1/metrics");
+    std::string url = settings_.endpoint + pathOf(signal);
     std::vector<outrigger_http_header> headers;
     headers.push_back({str("Content-Type"), str("application/json")});
     if (settings_.gzip) headers.push_back({str("Content-Encoding"), str("gzip")});
@@ -309,6 +326,7 @@ class OtlpExporter final : public Exporter, private DeliveryEnv {
   uint32_t pending_spans_ = 0;
   uint64_t encoded_ = 0;      // spans made from records: each ends exported, rejected or dropped
   uint64_t unencodable_ = 0;  // records without a usable trace id: nothing to send
+
   bool spool_error_logged_ = false;
   uint64_t logged_sum_ = 0, logged_at_ns_ = 0, logged_dropped_ = 0, logged_rejected_ = 0;
 };
