@@ -4,7 +4,8 @@
 // span kinds and names, the GenAI attributes and usage, the guardrail span, content only on the
 // capturing route, the GenAI metrics as the collector rendered them; then the collector killed
 // and restarted loses nothing (spool replay), the spool survives a daemon restart, and a tiny
-// spool drops what does not fit, counted, without slowing requests.
+// spool drops what does not fit, counted, without slowing requests; several POSTs go at once
+// through a slowed collector, never more than max_in_flight, and nothing is lost.
 //
 // Without the jaeger binary the tests pass with a warning, except under CI (CI set), where a
 // missing collector fails them: deploy/setup.sh --test builds it.
@@ -24,6 +25,7 @@
 #include <outrigger/client.h>
 
 #include "otlp/jaeger_process.h"
+#include "otlp/slow_proxy.h"
 #include "support/daemon_process.h"
 #include "support/sdk_requests.h"
 
@@ -352,6 +354,34 @@ TEST_CASE("collector: a tiny spool drops what does not fit, counts every span, a
   CHECK(exported > 0);
   CHECK(dropped > 0);
   CHECK(d.log().find("dropped") != std::string::npos);
+}
+
+TEST_CASE("collector: behind a slowed collector several POSTs are in flight at once, never more than max_in_flight, and every trace arrives") {
+  if (!haveCollector()) return;
+  std::string dir = makeTempDir();
+  JaegerProcess jaeger(dir);
+  REQUIRE(jaeger.start());
+  for (int max_in_flight : {1, 4}) {
+    SlowProxy proxy(jaeger.otlpPort(), std::chrono::milliseconds(150));
+    std::string config = daemonConfig("http://127.0.0.1:" + std::to_string(proxy.port()),
+                                      dir + "/spool-" + std::to_string(max_in_flight));
+    // One request's five spans per batch, so each request is a POST of its own.
+    config.replace(config.find("batch_spans = 64\n"), 17, "batch_spans = 5\nmax_in_flight = " + std::to_string(max_in_flight) + "\n");
+    DaemonProcess d(config);
+    REQUIRE(d.waitReady());
+    client::Client c(at(d));
+    std::vector<std::string> traces;
+    for (int i = 0; i < 16; ++i) {
+      traces.push_back(randomHex(32));
+      REQUIRE(c.chat(traced("slow collector " + std::to_string(i), traces.back(), randomHex(16))).ok());
+    }
+    INFO("max_in_flight " << max_in_flight << "; " << d.log());
+    for (const auto& t : traces) CHECK(jaeger.waitForTrace(t, 5).size() == 5);
+    CHECK(proxy.mostAtOnce() <= max_in_flight);
+    if (max_in_flight == 1) CHECK(proxy.mostAtOnce() == 1);
+    else CHECK(proxy.mostAtOnce() >= 2);
+    CHECK(proxy.requests() >= 16);
+  }
 }
 
 // Figures, not a pass/fail timing: run with `otlp_tests "[bench]"`. Unary requests from 8

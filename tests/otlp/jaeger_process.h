@@ -32,6 +32,7 @@ class JaegerProcess {
   void kill();
 
   std::string endpoint() const;  // the OTLP/HTTP base URL
+  int otlpPort() const { return otlp_port_; }
   // The spans Jaeger holds for a trace (GET /api/v3/traces/{id}); empty when it has none.
   std::vector<OtlpSpan> trace(const std::string& trace_id) const;
   // Polls trace() until it has at least `spans` spans or the timeout passes.
