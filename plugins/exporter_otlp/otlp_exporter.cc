@@ -1,5 +1,6 @@
-// exporter.otlp: finished requests as OpenTelemetry spans, and the GenAI client metrics, to an
-// OTLP/HTTP collector in OTLP's JSON encoding (gzip by default). Runs on the exporter thread:
+// exporter.otlp: finished requests as OpenTelemetry spans, feedback as GenAI evaluation events
+// (OTLP log records), and the GenAI client metrics, to an OTLP/HTTP collector in OTLP's JSON
+// encoding (gzip by default). Runs on the exporter thread:
 // records are encoded as they arrive and batched; a repeating instance timer seals a batch at
 // least every flush_interval_ms, and every POST goes through the host's HTTP client on this
 // thread's loop, so nothing here waits on the network. Delivery (delivery.h) retries, backs off
@@ -19,10 +20,12 @@
 #include <string>
 
 #include "delivery.h"
+#include "feedback_encoder.h"
 #include "genai_metrics.h"
 #include "gzip.h"
 #include "otlp_json.h"
 #include "otlp_settings.h"
+#include "root_span_index.h"
 #include "span_encoder.h"
 
 namespace {
@@ -32,6 +35,7 @@ using namespace outrigger::otlp;
 
 constexpr size_t kMaxResponseBody = 64 * 1024;
 constexpr uint64_t kLogEveryNs = 10ull * 1000 * 1000 * 1000;
+constexpr size_t kRootSpansKept = 8192;  // feedback usually comes soon after its answer
 
 uint64_t wallNowNs() {
   return static_cast<uint64_t>(
@@ -116,7 +120,8 @@ class OtlpExporter final : public Exporter, private DeliveryEnv {
  public:
   static constexpr const char* kName = "otlp";
   static constexpr const char* kDescription =
-      "Exports requests as OpenTelemetry GenAI spans and metrics over OTLP/HTTP (JSON), with retries and a disk spool";
+      "Exports requests as OpenTelemetry GenAI spans and metrics, and feedback as evaluation events, over OTLP/HTTP "
+      "(JSON), with retries and a disk spool";
   static constexpr const char* kConfigSchema = outrigger::otlp::kConfigSchema;
   static constexpr outrigger_stability kStability = OUTRIGGER_STABILITY_EXPERIMENTAL;
 
@@ -125,6 +130,7 @@ class OtlpExporter final : public Exporter, private DeliveryEnv {
         settings_(parsed(config)),
         delivery_(deliverySettings(settings_, reinterpret_cast<uintptr_t>(this)), this),
         metrics_(wallNowNs()),
+        root_spans_(kRootSpansKept),
         resource_json_(resourceJson(settings_.service_name, settings_.resource_attributes)) {
     if (!settings_.spool_path.empty()) checkSpoolPath();
     // Timers, the spool and POSTs belong to the exporter thread's loop, bound after create.
@@ -148,7 +154,17 @@ class OtlpExporter final : public Exporter, private DeliveryEnv {
     }
     pending_spans_ += n;
     encoded_ += n;
+    root_spans_.remember(view(r.trace_id), view(r.root_span_id));
     if (pending_spans_ >= settings_.batch_spans) seal();
+    return OUTRIGGER_OK;
+  }
+
+  // One gen_ai.evaluation.result log record, batched like spans.
+  outrigger_status exportFeedback(const outrigger_feedback_view& f) override {
+    appendFeedbackLog(f, root_spans_.find(view(f.trace_id)), &pending_logs_);
+    ++pending_log_records_;
+    ++feedback_encoded_;
+    if (pending_log_records_ >= settings_.batch_spans) seal();
     return OUTRIGGER_OK;
   }
 
@@ -231,6 +247,13 @@ class OtlpExporter final : public Exporter, private DeliveryEnv {
   }
 
   void seal() {
+    if (pending_log_records_ > 0) {
+      std::string body = logsRequest(resource_json_, pending_logs_);
+      uint32_t n = pending_log_records_;
+      pending_logs_.clear();
+      pending_log_records_ = 0;
+      submit(Signal::kLogs, n, std::move(body));
+    }
     if (pending_spans_ == 0) return;
     std::string body = tracesRequest(resource_json_, pending_);
     uint32_t n = pending_spans_;
@@ -279,6 +302,10 @@ class OtlpExporter final : public Exporter, private DeliveryEnv {
                        std::to_string(c.most_in_flight) + ", metrics pushes lost " + std::to_string(c.metrics_failed) +
                        ", records without a trace id " + std::to_string(unencodable_) +
                        ", attempts beyond the metric series bound " + std::to_string(metrics_.refusedSeries());
+    if (feedback_encoded_) {
+      line += "; feedback records exported " + std::to_string(f.exported) + ", rejected " + std::to_string(f.rejected) +
+              ", dropped " + std::to_string(f.dropped) + ", spooled " + std::to_string(f.spooled);
+    }
     host().log(lost ? OUTRIGGER_LOG_WARN : OUTRIGGER_LOG_INFO, line);
   }
 
@@ -326,7 +353,10 @@ class OtlpExporter final : public Exporter, private DeliveryEnv {
   uint32_t pending_spans_ = 0;
   uint64_t encoded_ = 0;      // spans made from records: each ends exported, rejected or dropped
   uint64_t unencodable_ = 0;  // records without a usable trace id: nothing to send
-
+  RootSpanIndex root_spans_;
+  std::string pending_logs_;  // logRecord objects of the feedback batch being filled
+  uint32_t pending_log_records_ = 0;
+  uint64_t feedback_encoded_ = 0;
   bool spool_error_logged_ = false;
   uint64_t logged_sum_ = 0, logged_at_ns_ = 0, logged_dropped_ = 0, logged_rejected_ = 0;
 };

@@ -5,7 +5,8 @@
 // capturing route, the GenAI metrics as the collector rendered them; then the collector killed
 // and restarted loses nothing (spool replay), the spool survives a daemon restart, and a tiny
 // spool drops what does not fit, counted, without slowing requests; several POSTs go at once
-// through a slowed collector, never more than max_in_flight, and nothing is lost.
+// through a slowed collector, never more than max_in_flight, and nothing is lost; feedback
+// arrives as a GenAI evaluation event (OTLP log record), also after an outage.
 //
 // Without the jaeger binary the tests pass with a warning, except under CI (CI set), where a
 // missing collector fails them: deploy/setup.sh --test builds it.
@@ -382,6 +383,49 @@ TEST_CASE("collector: behind a slowed collector several POSTs are in flight at o
     else CHECK(proxy.mostAtOnce() >= 2);
     CHECK(proxy.requests() >= 16);
   }
+}
+
+// The collector's debug exporter prints each log record it decoded; the block of the one in `trace`.
+std::string logRecordOf(const std::string& log, const std::string& trace, const std::string& needle) {
+  for (size_t at = log.find("Trace ID: " + trace); at != std::string::npos; at = log.find("Trace ID: " + trace, at + 1)) {
+    size_t start = log.rfind("LogRecord #", at);
+    std::string block = log.substr(start == std::string::npos ? 0 : start, at - start + 80);
+    if (block.find(needle) != std::string::npos) return block;
+  }
+  return {};
+}
+
+TEST_CASE("collector: feedback arrives as a gen_ai.evaluation.result log record in the answer's trace and root span, also after an outage") {
+  if (!haveCollector()) return;
+  std::string dir = makeTempDir();
+  JaegerProcess jaeger(dir);
+  REQUIRE(jaeger.start());
+  DaemonProcess d(daemonConfig(jaeger.endpoint(), dir + "/spool"));
+  REQUIRE(d.waitReady());
+  client::Client c(at(d));
+  std::string trace = randomHex(32);
+  REQUIRE(c.chat(traced("rate this answer", trace, randomHex(16))).ok());
+  auto spans = jaeger.waitForTrace(trace, 5);
+  const OtlpSpan* root = byName(spans, "chat mock-model", 2);
+  REQUIRE(root);
+  REQUIRE_FALSE(c.feedback(trace, 0.25, "right, but too long").has_value());
+  INFO(d.log());
+  std::string record;
+  REQUIRE(eventually([&] { return !(record = logRecordOf(jaeger.log(), trace, "Double(0.25)")).empty(); }));
+  INFO(record);
+  CHECK(record.find("EventName: gen_ai.evaluation.result") != std::string::npos);
+  CHECK(record.find("-> gen_ai.evaluation.name: Str(user_feedback)") != std::string::npos);
+  CHECK(record.find("-> gen_ai.evaluation.score.value: Double(0.25)") != std::string::npos);
+  CHECK(record.find("-> gen_ai.evaluation.explanation: Str(right, but too long)") != std::string::npos);
+  CHECK(record.find("Span ID: " + root->span_id) != std::string::npos);
+  CHECK(jaeger.log().find("InstrumentationScope outrigger.exporter.otlp") != std::string::npos);
+
+  // With the collector away the feedback waits in the spool and arrives once it is back.
+  jaeger.kill();
+  REQUIRE_FALSE(c.feedback(trace, 0.75, "on second thought").has_value());
+  REQUIRE(eventually([&] { return spooledBytes(dir + "/spool") > 0; }));
+  REQUIRE(jaeger.start());
+  CHECK(eventually([&] { return !logRecordOf(jaeger.log(), trace, "Double(0.75)").empty(); }));
 }
 
 // Figures, not a pass/fail timing: run with `otlp_tests "[bench]"`. Unary requests from 8
