@@ -120,9 +120,16 @@ void Delivery::pump() {
   }
 }
 
-// Starts one POST: a spooled batch to send again, then the spool, then memory, then metrics.
-// False when nothing was started.
+// Starts one POST: the metrics push (one small POST per interval, which a backlog would
+// otherwise hold back for as long as it lasts), a spooled batch to send again, then the spool,
+// then memory. False when nothing was started.
 bool Delivery::startNext() {
+  if (metrics_ && !metrics_in_flight_) {
+    metrics_in_flight_ = true;
+    other_flights_.push_back({next_flight_id_++, Source::kMetrics, std::move(*metrics_)});
+    metrics_.reset();
+    return send(other_flights_.back().id);
+  }
   for (Flight& f : spool_flights_) {
     if (!f.sending && !f.acked) return send(f.id);
   }
@@ -136,12 +143,6 @@ bool Delivery::startNext() {
     Queued q = std::move(memory_.front());
     memory_.pop_front();
     other_flights_.push_back({next_flight_id_++, Source::kMemory, std::move(q.batch), q.seq});
-    return send(other_flights_.back().id);
-  }
-  if (metrics_ && !metrics_in_flight_) {
-    metrics_in_flight_ = true;
-    other_flights_.push_back({next_flight_id_++, Source::kMetrics, std::move(*metrics_)});
-    metrics_.reset();
     return send(other_flights_.back().id);
   }
   return false;

@@ -17,8 +17,8 @@
 // later ones were under way is retried after them. The spool is acknowledged oldest first: its
 // cursor never passes a batch still in flight, so a restart resends what was unacknowledged.
 //
-// Metrics are cumulative, so only the latest unsent push is kept (one in flight at a time); a
-// failed push is counted and the next one carries its values.
+// Metrics are cumulative, so only the latest unsent push is kept (one in flight at a time, ahead
+// of any backlog); a failed push is counted and the next one carries its values.
 //
 // Single-threaded: the instance's loop (the exporter thread) runs every call and callback.
 #pragma once
