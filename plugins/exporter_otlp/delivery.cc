@@ -272,6 +272,7 @@ void Delivery::rejected(Flight& f, const PostOutcome& o) {
 void Delivery::finish(Flight& f) {
   if (f.source == Source::kSpool) {
     f.acked = true;
+    f.batch.body = std::string();  // it may wait for an older batch's answer: only its place is kept
     popAcknowledged();
     return;
   }
