@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <vector>
 
 #include "bounded_json.h"
 
@@ -20,7 +21,7 @@ uint64_t partialRejections(const std::string& body, std::string* message) {
   auto ps = d.FindMember("partialSuccess");
   if (ps == d.MemberEnd() || !ps->value.IsObject()) return 0;
   uint64_t n = 0;
-  for (const char* key : {"rejectedSpans", "rejectedDataPoints"}) {
+  for (const char* key : {"rejectedSpans", "rejectedLogRecords", "rejectedDataPoints"}) {
     auto v = ps->value.FindMember(key);
     if (v == ps->value.MemberEnd()) continue;
     if (v->value.IsUint64()) n = v->value.GetUint64();
@@ -33,6 +34,8 @@ uint64_t partialRejections(const std::string& body, std::string* message) {
   if (m != ps->value.MemberEnd() && m->value.IsString()) message->assign(m->value.GetString(), m->value.GetStringLength());
   return n;
 }
+
+const char* itemName(Signal signal) { return signal == Signal::kLogs ? "feedback records" : "spans"; }
 
 std::string describe(const PostOutcome& o) {
   if (!o.answered) return o.error.empty() ? std::string("no response") : o.error;
@@ -53,140 +56,245 @@ void Delivery::submit(Batch batch) {
     metrics_ = std::move(batch);  // cumulative: the newest push covers an unsent older one
   } else if (spool_ && (spooling_ || !spool_->empty())) {
     spill(std::move(batch));
-  } else if (memory_spans_ + batch.items > settings_.max_queue_spans) {
+  } else if (memory_items_ + batch.items > settings_.max_queue_spans) {
     if (spool_) {
       spooling_ = true;  // the collector keeps up too slowly: what waits goes to disk, in order
-      moveToSpool(true);
+      moveToSpool();
       spill(std::move(batch));
     } else {
-      counters_.dropped += batch.items;
+      tally(batch.signal).dropped += batch.items;
     }
   } else {
-    memory_spans_ += batch.items;
-    memory_.push_back(std::move(batch));
+    memory_items_ += batch.items;
+    memory_.push_back({next_seq_++, std::move(batch)});
   }
   pump();
 }
 
 void Delivery::spill(Batch batch) {
+  ItemCounters& t = tally(batch.signal);
   Spool::Entry e{static_cast<uint8_t>(batch.signal), batch.items, std::move(batch.body)};
   switch (spool_->append(e)) {
     case Spool::Append::kOk:
-      counters_.spooled += batch.items;
+      t.spooled += batch.items;
       return;
     case Spool::Append::kFull:
-      counters_.dropped += batch.items;
+      t.dropped += batch.items;
       return;
     case Spool::Append::kError:
-      counters_.dropped += batch.items;
-      env_->log(OUTRIGGER_LOG_ERROR, "spool write failed; " + std::to_string(batch.items) + " spans dropped");
+      t.dropped += batch.items;
+      env_->log(OUTRIGGER_LOG_ERROR, "spool write failed; " + std::to_string(batch.items) + " " +
+                                         itemName(batch.signal) + " dropped");
       return;
   }
 }
 
-void Delivery::persist() { moveToSpool(false); }
-
-// `keep_in_flight`: a batch in flight stays in memory, for its answer to release.
-void Delivery::moveToSpool(bool keep_in_flight) {
+// The batches in flight from memory are older than those still queued, so they go first.
+void Delivery::persist() {
   if (!spool_) return;
-  size_t keep = keep_in_flight && in_flight_ && in_flight_source_ == Source::kMemory ? 1 : 0;
-  while (memory_.size() > keep) {
-    Batch& b = memory_[keep];
-    memory_spans_ -= b.items;
+  std::vector<Flight*> flying;
+  for (Flight& f : other_flights_) {
+    if (f.source == Source::kMemory && !f.persisted) flying.push_back(&f);
+  }
+  std::sort(flying.begin(), flying.end(), [](const Flight* a, const Flight* b) { return a->seq < b->seq; });
+  for (Flight* f : flying) {
+    f->persisted = true;
+    memory_items_ -= f->batch.items;
+    spill(std::move(f->batch));
+  }
+  moveToSpool();
+}
+
+void Delivery::moveToSpool() {
+  if (!spool_) return;
+  while (!memory_.empty()) {
+    Batch b = std::move(memory_.front().batch);
+    memory_.pop_front();
+    memory_items_ -= b.items;
     spill(std::move(b));
-    memory_.erase(memory_.begin() + static_cast<std::ptrdiff_t>(keep));
   }
 }
 
 void Delivery::pump() {
-  if (in_flight_ || waiting_) return;
-  if (spool_ && !spool_->empty()) {
-    Spool::Entry e;
-    if (spool_->front(&e)) return send(Source::kSpool, static_cast<Signal>(e.signal), e.items, e.body);
-  }
-  if (!memory_.empty()) return send(Source::kMemory, Signal::kTraces, memory_.front().items, memory_.front().body);
-  if (metrics_) return send(Source::kMetrics, Signal::kMetrics, 0, metrics_->body);
-}
-
-void Delivery::send(Source source, Signal signal, uint32_t items, const std::string& body) {
-  in_flight_ = true;
-  in_flight_source_ = source;
-  bool started = env_->post(signal, body, [this, source, items](PostOutcome o) { done(source, items, o); });
-  if (!started) {
-    in_flight_ = false;
-    retryLater(backoffMs(++attempt_));
+  while (!waiting_ && in_flight_ < settings_.max_in_flight && startNext()) {
   }
 }
 
-void Delivery::done(Source source, uint32_t items, const PostOutcome& o) {
-  in_flight_ = false;
-  if (o.answered && o.status >= 200 && o.status < 300) return succeeded(source, items, o);
-  if (!o.answered || retryableStatus(o.status)) return failed(source, items, o);
-  rejected(source, items, o);
+// Starts one POST: the metrics push (one small POST per interval, which a backlog would
+// otherwise hold back for as long as it lasts), a spooled batch to send again, then the spool,
+// then memory. False when nothing was started.
+bool Delivery::startNext() {
+  if (metrics_ && !metrics_in_flight_) {
+    metrics_in_flight_ = true;
+    other_flights_.push_back({next_flight_id_++, Source::kMetrics, std::move(*metrics_)});
+    metrics_.reset();
+    return send(other_flights_.back().id);
+  }
+  for (Flight& f : spool_flights_) {
+    if (!f.sending && !f.acked) return send(f.id);
+  }
+  Spool::Entry e;
+  if (spool_ && spool_->next(&e)) {
+    Signal signal = e.signal == static_cast<uint8_t>(Signal::kLogs) ? Signal::kLogs : Signal::kTraces;
+    spool_flights_.push_back({next_flight_id_++, Source::kSpool, Batch{signal, e.items, std::move(e.body)}});
+    return send(spool_flights_.back().id);
+  }
+  if (!memory_.empty()) {
+    Queued q = std::move(memory_.front());
+    memory_.pop_front();
+    other_flights_.push_back({next_flight_id_++, Source::kMemory, std::move(q.batch), q.seq});
+    return send(other_flights_.back().id);
+  }
+  return false;
 }
 
-void Delivery::succeeded(Source source, uint32_t items, const PostOutcome& o) {
+Delivery::Flight* Delivery::find(uint64_t id) {
+  for (auto* flights : {&spool_flights_, &other_flights_}) {
+    for (Flight& f : *flights) {
+      if (f.id == id) return &f;
+    }
+  }
+  return nullptr;
+}
+
+void Delivery::erase(uint64_t id) {
+  auto it = std::find_if(other_flights_.begin(), other_flights_.end(), [id](const Flight& f) { return f.id == id; });
+  if (it != other_flights_.end()) other_flights_.erase(it);
+}
+
+bool Delivery::send(uint64_t id) {
+  Flight& f = *find(id);
+  f.sending = true;
+  ++in_flight_;
+  if (env_->post(f.batch.signal, f.batch.body, [this, id](PostOutcome o) { done(id, o); })) {
+    counters_.most_in_flight = std::max(counters_.most_in_flight, in_flight_);
+    return true;
+  }
+  // It could not start: the batch waits where it was, and everything waits for the backoff.
+  --in_flight_;
+  f.sending = false;
+  if (f.source == Source::kMemory) {
+    requeue(std::move(f.batch), f.seq);
+    erase(id);
+  } else if (f.source == Source::kMetrics) {
+    if (!metrics_) metrics_ = std::move(f.batch);
+    metrics_in_flight_ = false;
+    erase(id);
+  }
+  retryLater(backoffMs(++attempt_), false);
+  return false;
+}
+
+void Delivery::requeue(Batch batch, uint64_t seq) {
+  auto at = std::find_if(memory_.begin(), memory_.end(), [seq](const Queued& q) { return q.seq > seq; });
+  memory_.insert(at, Queued{seq, std::move(batch)});
+}
+
+void Delivery::done(uint64_t id, const PostOutcome& o) {
+  --in_flight_;
+  Flight* f = find(id);
+  if (!f) return;
+  f->sending = false;
+  if (f->source == Source::kMetrics) metrics_in_flight_ = false;
+  if (f->persisted) {
+    erase(id);  // already in the spool: the next start sends it
+  } else if (o.answered && o.status >= 200 && o.status < 300) {
+    succeeded(*f, o);
+  } else if (!o.answered || retryableStatus(o.status)) {
+    failed(*f, o);
+  } else {
+    rejected(*f, o);
+  }
+  pump();
+}
+
+void Delivery::succeeded(Flight& f, const PostOutcome& o) {
   attempt_ = 0;
   std::string message;
+  uint32_t items = f.batch.items;
   uint64_t refused = std::min<uint64_t>(partialRejections(o.body, &message), items);
   if (refused || !message.empty()) {
     env_->log(OUTRIGGER_LOG_WARN, "collector accepted part of a batch: " + std::to_string(refused) + " rejected" +
                                       (message.empty() ? std::string() : ": " + message));
   }
-  counters_.exported += items - refused;
-  counters_.rejected += refused;
-  release(source);
+  ItemCounters& t = tally(f.batch.signal);
+  t.exported += items - refused;
+  t.rejected += refused;
+  finish(f);
   if (spool_ && spool_->empty()) spooling_ = false;
-  pump();
 }
 
-void Delivery::failed(Source source, uint32_t items, const PostOutcome& o) {
+// Everything pauses until the backoff ends; POSTs under way finish meanwhile. One backoff step
+// per pause, however many POSTs failed in it; a Retry-After always has the last word.
+void Delivery::failed(Flight& f, const PostOutcome& o) {
   ++counters_.retries;
-  uint32_t delay = o.retry_after_ms ? std::min(o.retry_after_ms, settings_.max_retry_after_ms) : backoffMs(++attempt_);
-  if (!o.cancelled && (attempt_ <= 1 || o.retry_after_ms)) {
+  bool first = !waiting_;
+  bool throttled = o.retry_after_ms != 0;
+  if (first && !throttled) ++attempt_;
+  uint32_t delay = throttled ? std::min(o.retry_after_ms, settings_.max_retry_after_ms) : backoffMs(std::max(attempt_, 1u));
+  if (!o.cancelled && ((first && attempt_ <= 1) || throttled)) {
     env_->log(OUTRIGGER_LOG_WARN, "collector unavailable (" + describe(o) + "); retrying in " +
                                       std::to_string(delay) + " ms" + (spool_ ? ", spooling meanwhile" : ""));
   }
-  if (source == Source::kMetrics) {
+  uint64_t id = f.id;
+  if (f.source == Source::kMetrics) {
     ++counters_.metrics_failed;
-    metrics_.reset();
-  } else if (source == Source::kMemory && spool_) {
-    spooling_ = true;
-    moveToSpool(false);
-  }
-  (void)items;
-  retryLater(delay);
+    erase(id);
+  } else if (f.source == Source::kMemory) {
+    Batch b = std::move(f.batch);
+    uint64_t seq = f.seq;
+    erase(id);
+    if (spool_) {
+      spooling_ = true;
+      memory_items_ -= b.items;
+      spill(std::move(b));
+      moveToSpool();
+    } else {
+      requeue(std::move(b), seq);  // still counted in memory_items_
+    }
+  }  // a spooled batch stays in spool_flights_ and is sent again first
+  if (first || throttled) retryLater(delay, !first);
 }
 
-void Delivery::rejected(Source source, uint32_t items, const PostOutcome& o) {
+void Delivery::rejected(Flight& f, const PostOutcome& o) {
   attempt_ = 0;
-  counters_.rejected += items;
+  uint32_t items = f.batch.items;
+  tally(f.batch.signal).rejected += items;
   ++counters_.rejected_batches;
-  env_->log(OUTRIGGER_LOG_ERROR, std::string("collector rejected a ") +
-                                     (source == Source::kMetrics ? "metrics push" : std::to_string(items) + "-span batch") +
-                                     " (" + describe(o) + "); not retried");
-  release(source);
-  pump();
+  std::string what = f.source == Source::kMetrics ? std::string("metrics push")
+                                                    : std::to_string(items) + "-" +
+                                                          (f.batch.signal == Signal::kLogs ? "record feedback" : "span") + " batch";
+  env_->log(OUTRIGGER_LOG_ERROR, "collector rejected a " + what + " (" + describe(o) + "); not retried");
+  finish(f);
 }
 
-void Delivery::release(Source source) {
-  switch (source) {
-    case Source::kSpool:
-      spool_->pop();
-      return;
-    case Source::kMemory:
-      memory_spans_ -= memory_.front().items;
-      memory_.pop_front();
-      return;
-    case Source::kMetrics:
-      metrics_.reset();
-      return;
+// The batch is done with (exported or rejected).
+void Delivery::finish(Flight& f) {
+  if (f.source == Source::kSpool) {
+    f.acked = true;
+    f.batch.body = std::string();  // it may wait for an older batch's answer: only its place is kept
+    popAcknowledged();
+    return;
+  }
+  if (f.source == Source::kMemory) memory_items_ -= f.batch.items;
+  erase(f.id);
+}
+
+// The spool is acknowledged oldest first: a batch answered before an older one waits for it.
+void Delivery::popAcknowledged() {
+  while (!spool_flights_.empty() && spool_flights_.front().acked) {
+    spool_->pop();
+    spool_flights_.pop_front();
   }
 }
 
-void Delivery::retryLater(uint32_t delay_ms) {
-  // Without a timer (torn down, or the loop not bound yet) the next submit or poll retries.
-  waiting_ = env_->after(delay_ms, [this] {
+// Without a timer (torn down, or the loop not bound yet) the next submit or poll retries.
+// `replace`: a newer Retry-After overrides the pause already running.
+void Delivery::retryLater(uint32_t delay_ms, bool replace) {
+  if (waiting_ && !replace) return;
+  uint64_t generation = ++timer_generation_;
+  waiting_ = env_->after(delay_ms, [this, generation] {
+    if (generation != timer_generation_) return;
     waiting_ = false;
     pump();
   });

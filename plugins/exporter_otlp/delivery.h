@@ -1,24 +1,31 @@
-// Getting encoded batches to the collector: one POST at a time, in order, never waiting.
+// Getting encoded batches to the collector: up to max_in_flight POSTs at once, never waiting.
 //
-// Trace batches queue in memory, bounded in spans. A batch the collector could not take for a
-// reason that may pass (no connection, a timeout, 429, 502, 503, 504) is retried after a
-// jittered exponential backoff, or after the collector's Retry-After. With a spool, that batch
-// and every one queued behind it move to disk, and from then on new batches are appended there
-// until the spool drains: the spool is sent first, oldest first, and survives a restart. A
-// memory queue that fills up behind a slow collector moves to the spool the same way. Without a
-// spool the failed batch stays at the head of the memory queue. Beyond the memory bound (no
-// spool) or the spool's size the newest batch is dropped and counted; nothing ever blocks.
-// Any other answer (400, 401, 413, 500 ...) rejects the batch: counted, logged, not retried.
-// A 200 with partialSuccess counts its rejected spans and logs the collector's message.
+// Trace (and feedback log) batches queue in memory, bounded in items; a batch counts against the
+// bound until its POST is answered. A batch the collector could not take for a reason that may
+// pass (no connection, a timeout, 429, 502, 503, 504) is retried after a jittered exponential
+// backoff, or after the collector's Retry-After; meanwhile no POST starts (those under way
+// finish). With a spool, that batch and every one queued behind it move to disk, and from then
+// on new batches are appended there until the spool drains: the spool is sent first, oldest
+// first, and survives a restart. A memory queue that fills up behind a slow collector moves to
+// the spool the same way. Without a spool the failed batch goes back to the head of the memory
+// queue. Beyond the memory bound (no spool) or the spool's size the newest batch is dropped and
+// counted; nothing ever blocks. Any other answer (400, 401, 413, 500 ...) rejects the batch:
+// counted, logged, not retried. A 200 with partialSuccess counts the collector's rejections.
 //
-// Metrics are cumulative, so only the latest unsent push is kept; a failed push is counted and
-// the next one carries its values.
+// Order: batches leave in the order they were made (memory) or written (spool), but with
+// several POSTs in flight they may arrive out of order, and a batch whose POST failed while
+// later ones were under way is retried after them. The spool is acknowledged oldest first: its
+// cursor never passes a batch still in flight, so a restart resends what was unacknowledged.
+//
+// Metrics are cumulative, so only the latest unsent push is kept (one in flight at a time, ahead
+// of any backlog); a failed push is counted and the next one carries its values.
 //
 // Single-threaded: the instance's loop (the exporter thread) runs every call and callback.
 #pragma once
 
 #include <outrigger/plugin.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -31,11 +38,11 @@
 
 namespace outrigger::otlp {
 
-enum class Signal : uint8_t { kTraces = 1, kMetrics = 2 };
+enum class Signal : uint8_t { kTraces = 1, kMetrics = 2, kLogs = 3 };
 
 struct Batch {
   Signal signal = Signal::kTraces;
-  uint32_t items = 0;  // spans (traces); 0 for metrics
+  uint32_t items = 0;  // spans (traces) or log records (logs); 0 for metrics
   std::string body;    // as sent: gzipped when the exporter compresses
 };
 
@@ -62,44 +69,55 @@ class DeliveryEnv {
 };
 
 struct DeliverySettings {
-  uint64_t max_queue_spans = 65536;  // memory bound
+  uint64_t max_queue_spans = 65536;  // memory bound, in spans and log records, in flight included
+  uint32_t max_in_flight = 4;        // POSTs under way at once
   uint32_t initial_backoff_ms = 250;
   uint32_t max_backoff_ms = 30000;
   uint32_t max_retry_after_ms = 300000;  // a longer Retry-After is cut to this
   uint64_t seed = 1;
 };
 
-// Spans by what became of them. Every span submitted ends in exactly one of exported,
-// rejected, dropped (or is still queued in memory or spooled); `spooled` counts the spans
-// written to the spool, also those later exported.
-struct DeliveryCounters {
+// Items (spans, or log records) by what became of them. Every item submitted ends in exactly
+// one of exported, rejected, dropped (or is still queued in memory or spooled); `spooled` counts
+// the items written to the spool, also those later exported.
+struct ItemCounters {
   uint64_t exported = 0, rejected = 0, dropped = 0, spooled = 0;
+};
+
+struct DeliveryCounters {
+  ItemCounters spans;                // trace batches
+  ItemCounters logs;                 // feedback log records
   uint64_t retries = 0;              // POSTs that failed and will be tried again
   uint64_t metrics_failed = 0;       // metrics pushes lost (the next one carries their values)
   uint64_t rejected_batches = 0;
+  uint32_t most_in_flight = 0;       // the most POSTs that were under way at once
 };
 
 class Delivery {
  public:
-  Delivery(DeliverySettings settings, DeliveryEnv* env) : settings_(settings), env_(env), rng_(settings.seed) {}
+  Delivery(DeliverySettings settings, DeliveryEnv* env) : settings_(settings), env_(env), rng_(settings.seed) {
+    settings_.max_in_flight = std::max<uint32_t>(settings_.max_in_flight, 1);
+  }
 
   // Gives the spool (it may open late: another instance held it). What it holds goes first.
   void attachSpool(std::unique_ptr<Spool> spool);
   bool hasSpool() const { return spool_ != nullptr; }
   const Spool* spool() const { return spool_.get(); }
 
-  // Queues a sealed batch and starts sending if idle. Never blocks; may drop (counted).
+  // Queues a sealed batch and starts sending if a slot is free. Never blocks; may drop (counted).
   void submit(Batch batch);
-  // Moves what is queued in memory to the spool (at shutdown, when no answer can come back any
-  // more: a batch in flight too), so a restart sends it.
+  // Moves what is queued in memory to the spool, the batches in flight first (at shutdown, when
+  // no answer can come back any more), so a restart sends it. Answers that still arrive for
+  // them are ignored.
   void persist();
-  // Sends what waits, unless a POST is in flight or a backoff is running (a periodic nudge for
+  // Starts what waits, as far as free slots and a running backoff allow (a periodic nudge for
   // when a POST or a timer could not be started).
   void poll() { pump(); }
 
   const DeliveryCounters& counters() const { return counters_; }
-  uint64_t queuedSpans() const { return memory_spans_; }
-  bool idle() const { return !in_flight_ && !waiting_; }
+  uint64_t queuedSpans() const { return memory_items_; }
+  uint32_t inFlight() const { return in_flight_; }
+  bool idle() const { return in_flight_ == 0 && !waiting_; }
 
   // The delay before retry number `attempt` (1-based) without a Retry-After: equal jitter over
   // min(max, initial * 2^(attempt-1)).
@@ -107,29 +125,55 @@ class Delivery {
 
  private:
   enum class Source { kMemory, kSpool, kMetrics };
+  struct Queued {
+    uint64_t seq;
+    Batch batch;
+  };
+  // A batch whose POST started: kept until its answer, to requeue, spool or resend it.
+  struct Flight {
+    uint64_t id;
+    Source source;
+    Batch batch;
+    uint64_t seq = 0;       // memory batches: the order they were submitted in
+    bool sending = true;    // false: a spooled batch waiting to be sent again after a failure
+    bool acked = false;     // spooled: answered; popped once every older one is
+    bool persisted = false; // moved to the spool at shutdown: its answer no longer counts
+  };
+
   void pump();
-  void send(Source source, Signal signal, uint32_t items, const std::string& body);
-  void done(Source source, uint32_t items, const PostOutcome& outcome);
-  void succeeded(Source source, uint32_t items, const PostOutcome& outcome);
-  void failed(Source source, uint32_t items, const PostOutcome& outcome);
-  void rejected(Source source, uint32_t items, const PostOutcome& outcome);
-  void release(Source source);
+  bool startNext();
+  bool send(uint64_t id);
+  Flight* find(uint64_t id);
+  void erase(uint64_t id);
+  void done(uint64_t id, const PostOutcome& outcome);
+  void succeeded(Flight& flight, const PostOutcome& outcome);
+  void failed(Flight& flight, const PostOutcome& outcome);
+  void rejected(Flight& flight, const PostOutcome& outcome);
+  void finish(Flight& flight);
+  void requeue(Batch batch, uint64_t seq);
+  void popAcknowledged();
+  ItemCounters& tally(Signal signal) { return signal == Signal::kLogs ? counters_.logs : counters_.spans; }
   void spill(Batch batch);
-  void moveToSpool(bool keep_in_flight);
-  void retryLater(uint32_t delay_ms);
+  void moveToSpool();
+  void retryLater(uint32_t delay_ms, bool replace);
 
   DeliverySettings settings_;
   DeliveryEnv* env_;
   std::mt19937_64 rng_;
   std::unique_ptr<Spool> spool_;
-  bool spooling_ = false;  // new trace batches go to the spool until it drains (a failure, or a full memory queue)
-  std::deque<Batch> memory_;
-  uint64_t memory_spans_ = 0;
-  std::optional<Batch> metrics_;
-  bool in_flight_ = false;
-  Source in_flight_source_ = Source::kMemory;
-  bool waiting_ = false;  // a backoff timer is set
-  uint32_t attempt_ = 0;  // consecutive failures
+  bool spooling_ = false;  // new batches go to the spool until it drains (a failure, or a full memory queue)
+  std::deque<Queued> memory_;       // waiting, in submission order
+  uint64_t memory_items_ = 0;       // queued and in flight from memory
+  uint64_t next_seq_ = 0;
+  std::optional<Batch> metrics_;    // the newest unsent push
+  std::deque<Flight> spool_flights_;   // read from the spool, oldest first, until popped
+  std::deque<Flight> other_flights_;   // memory batches and the metrics push in flight
+  uint64_t next_flight_id_ = 1;
+  uint32_t in_flight_ = 0;
+  bool metrics_in_flight_ = false;
+  bool waiting_ = false;        // a backoff timer is set: no POST starts
+  uint64_t timer_generation_ = 0;
+  uint32_t attempt_ = 0;        // consecutive failed pauses
   DeliveryCounters counters_;
 };
 

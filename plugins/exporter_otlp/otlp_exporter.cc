@@ -1,5 +1,6 @@
-// exporter.otlp: finished requests as OpenTelemetry spans, and the GenAI client metrics, to an
-// OTLP/HTTP collector in OTLP's JSON encoding (gzip by default). Runs on the exporter thread:
+// exporter.otlp: finished requests as OpenTelemetry spans, feedback as GenAI evaluation events
+// (OTLP log records), and the GenAI client metrics, to an OTLP/HTTP collector in OTLP's JSON
+// encoding (gzip by default). Runs on the exporter thread:
 // records are encoded as they arrive and batched; a repeating instance timer seals a batch at
 // least every flush_interval_ms, and every POST goes through the host's HTTP client on this
 // thread's loop, so nothing here waits on the network. Delivery (delivery.h) retries, backs off
@@ -19,10 +20,12 @@
 #include <string>
 
 #include "delivery.h"
+#include "feedback_encoder.h"
 #include "genai_metrics.h"
 #include "gzip.h"
 #include "otlp_json.h"
 #include "otlp_settings.h"
+#include "root_span_index.h"
 #include "span_encoder.h"
 
 namespace {
@@ -32,6 +35,7 @@ using namespace outrigger::otlp;
 
 constexpr size_t kMaxResponseBody = 64 * 1024;
 constexpr uint64_t kLogEveryNs = 10ull * 1000 * 1000 * 1000;
+constexpr size_t kRootSpansKept = 8192;  // feedback usually comes soon after its answer
 
 uint64_t wallNowNs() {
   return static_cast<uint64_t>(
@@ -58,6 +62,18 @@ uint32_t retryAfterMs(std::string_view v) {
   time_t at = timegm(&tm);
   time_t now = std::time(nullptr);
   return at > now ? static_cast<uint32_t>(std::min<time_t>(at - now, 86400) * 1000) : 0;
+}
+
+const char* pathOf(Signal signal) {
+  switch (signal) {
+    case Signal::kTraces:
+      return "/v1/traces";
+    case Signal::kMetrics:
+      return "/v1/metrics";
+    case Signal::kLogs:
+      return "/v1/logs";
+  }
+  return "/v1/traces";
 }
 
 const char* httpErrorName(outrigger_http_error e) {
@@ -104,7 +120,8 @@ class OtlpExporter final : public Exporter, private DeliveryEnv {
  public:
   static constexpr const char* kName = "otlp";
   static constexpr const char* kDescription =
-      "Exports requests as OpenTelemetry GenAI spans and metrics over OTLP/HTTP (JSON), with retries and a disk spool";
+      "Exports requests as OpenTelemetry GenAI spans and metrics, and feedback as evaluation events, over OTLP/HTTP "
+      "(JSON), with retries and a disk spool";
   static constexpr const char* kConfigSchema = outrigger::otlp::kConfigSchema;
   static constexpr outrigger_stability kStability = OUTRIGGER_STABILITY_EXPERIMENTAL;
 
@@ -113,6 +130,7 @@ class OtlpExporter final : public Exporter, private DeliveryEnv {
         settings_(parsed(config)),
         delivery_(deliverySettings(settings_, reinterpret_cast<uintptr_t>(this)), this),
         metrics_(wallNowNs()),
+        root_spans_(kRootSpansKept),
         resource_json_(resourceJson(settings_.service_name, settings_.resource_attributes)) {
     if (!settings_.spool_path.empty()) checkSpoolPath();
     // Timers, the spool and POSTs belong to the exporter thread's loop, bound after create.
@@ -136,7 +154,17 @@ class OtlpExporter final : public Exporter, private DeliveryEnv {
     }
     pending_spans_ += n;
     encoded_ += n;
+    root_spans_.remember(view(r.trace_id), view(r.root_span_id));
     if (pending_spans_ >= settings_.batch_spans) seal();
+    return OUTRIGGER_OK;
+  }
+
+  // One gen_ai.evaluation.result log record, batched like spans.
+  outrigger_status exportFeedback(const outrigger_feedback_view& f) override {
+    appendFeedbackLog(f, root_spans_.find(view(f.trace_id)), &pending_logs_);
+    ++pending_log_records_;
+    ++feedback_encoded_;
+    if (pending_log_records_ >= settings_.batch_spans) seal();
     return OUTRIGGER_OK;
   }
 
@@ -157,6 +185,7 @@ class OtlpExporter final : public Exporter, private DeliveryEnv {
   static DeliverySettings deliverySettings(const OtlpSettings& s, uint64_t salt) {
     DeliverySettings d;
     d.max_queue_spans = s.max_queue_spans;
+    d.max_in_flight = s.max_in_flight;
     d.max_backoff_ms = s.max_backoff_ms;
     d.initial_backoff_ms = std::min<uint32_t>(250, s.max_backoff_ms);
     d.seed = wallNowNs() ^ salt;
@@ -218,6 +247,13 @@ class OtlpExporter final : public Exporter, private DeliveryEnv {
   }
 
   void seal() {
+    if (pending_log_records_ > 0) {
+      std::string body = logsRequest(resource_json_, pending_logs_);
+      uint32_t n = pending_log_records_;
+      pending_logs_.clear();
+      pending_log_records_ = 0;
+      submit(Signal::kLogs, n, std::move(body));
+    }
     if (pending_spans_ == 0) return;
     std::string body = tracesRequest(resource_json_, pending_);
     uint32_t n = pending_spans_;
@@ -229,8 +265,8 @@ class OtlpExporter final : public Exporter, private DeliveryEnv {
   void pushMetrics() {
     const DeliveryCounters& c = delivery_.counters();
     std::string body = metrics_.request(resource_json_, wallNowNs(),
-                                        {{"encoded", encoded_}, {"exported", c.exported}, {"spooled", c.spooled},
-                                         {"dropped", c.dropped}, {"rejected", c.rejected}});
+                                        {{"encoded", encoded_}, {"exported", c.spans.exported}, {"spooled", c.spans.spooled},
+                                         {"dropped", c.spans.dropped}, {"rejected", c.spans.rejected}});
     if (!body.empty()) submit(Signal::kMetrics, 0, std::move(body));
   }
 
@@ -245,29 +281,37 @@ class OtlpExporter final : public Exporter, private DeliveryEnv {
   // Counters to the log: when they changed, at most every 10 s (and at the end).
   void logCounters(bool last) {
     const DeliveryCounters& c = delivery_.counters();
+    const ItemCounters& s = c.spans;
+    const ItemCounters& f = c.logs;
     uint64_t now = host().nowNs();
-    uint64_t dropped = c.dropped;
-    uint64_t sum = c.exported + c.spooled + dropped + c.rejected + c.retries + unencodable_ + metrics_.refusedSeries();
+    uint64_t dropped = s.dropped + f.dropped, rejected = s.rejected + f.rejected;
+    uint64_t sum = s.exported + s.spooled + s.dropped + s.rejected + f.exported + f.spooled + f.dropped + f.rejected +
+                   c.retries + unencodable_ + metrics_.refusedSeries();
     if (sum == logged_sum_ || (!last && now - logged_at_ns_ < kLogEveryNs)) return;
-    bool lost = dropped > logged_dropped_ || c.rejected > logged_rejected_;
+    bool lost = dropped > logged_dropped_ || rejected > logged_rejected_;
     logged_sum_ = sum;
     logged_at_ns_ = now;
     logged_dropped_ = dropped;
-    logged_rejected_ = c.rejected;
-    const Spool* s = delivery_.spool();
-    host().log(lost ? OUTRIGGER_LOG_WARN : OUTRIGGER_LOG_INFO,
-               "spans exported " + std::to_string(c.exported) + ", rejected " + std::to_string(c.rejected) +
-                   ", dropped " + std::to_string(dropped) + ", spooled " + std::to_string(c.spooled) + "; queued " +
-                   std::to_string(delivery_.queuedSpans() + pending_spans_) + " in memory, " +
-                   std::to_string(s ? s->items() : 0) + " in the spool (" + std::to_string(s ? s->bytes() : 0) +
-                   " bytes); retries " + std::to_string(c.retries) + ", metrics pushes lost " +
-                   std::to_string(c.metrics_failed) + ", records without a trace id " + std::to_string(unencodable_) +
-                   ", attempts beyond the metric series bound " + std::to_string(metrics_.refusedSeries()));
+    logged_rejected_ = rejected;
+    const Spool* sp = delivery_.spool();
+    std::string line = "spans exported " + std::to_string(s.exported) + ", rejected " + std::to_string(s.rejected) +
+                       ", dropped " + std::to_string(s.dropped) + ", spooled " + std::to_string(s.spooled) + "; queued " +
+                       std::to_string(delivery_.queuedSpans() + pending_spans_) + " in memory, " +
+                       std::to_string(sp ? sp->items() : 0) + " in the spool (" + std::to_string(sp ? sp->bytes() : 0) +
+                       " bytes); retries " + std::to_string(c.retries) + ", most POSTs in flight " +
+                       std::to_string(c.most_in_flight) + ", metrics pushes lost " + std::to_string(c.metrics_failed) +
+                       ", records without a trace id " + std::to_string(unencodable_) +
+                       ", attempts beyond the metric series bound " + std::to_string(metrics_.refusedSeries());
+    if (feedback_encoded_) {
+      line += "; feedback records exported " + std::to_string(f.exported) + ", rejected " + std::to_string(f.rejected) +
+              ", dropped " + std::to_string(f.dropped) + ", spooled " + std::to_string(f.spooled);
+    }
+    host().log(lost ? OUTRIGGER_LOG_WARN : OUTRIGGER_LOG_INFO, line);
   }
 
   // DeliveryEnv over the host.
   bool post(Signal signal, const std::string& body, std::function<void(PostOutcome)> done) override {
-    std::string url = settings_.endpoint + (signal == Signal::kTraces ? "/v1/traces" : "/v1/metrics");
+    std::string url = settings_.endpoint + pathOf(signal);
     std::vector<outrigger_http_header> headers;
     headers.push_back({str("Content-Type"), str("application/json")});
     if (settings_.gzip) headers.push_back({str("Content-Encoding"), str("gzip")});
@@ -309,6 +353,10 @@ class OtlpExporter final : public Exporter, private DeliveryEnv {
   uint32_t pending_spans_ = 0;
   uint64_t encoded_ = 0;      // spans made from records: each ends exported, rejected or dropped
   uint64_t unencodable_ = 0;  // records without a usable trace id: nothing to send
+  RootSpanIndex root_spans_;
+  std::string pending_logs_;  // logRecord objects of the feedback batch being filled
+  uint32_t pending_log_records_ = 0;
+  uint64_t feedback_encoded_ = 0;
   bool spool_error_logged_ = false;
   uint64_t logged_sum_ = 0, logged_at_ns_ = 0, logged_dropped_ = 0, logged_rejected_ = 0;
 };

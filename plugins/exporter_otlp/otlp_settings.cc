@@ -12,13 +12,14 @@ const char kConfigSchema[] = R"json({
   "additionalProperties": false,
   "required": ["endpoint"],
   "properties": {
-    "endpoint": {"type": "string", "minLength": 8, "description": "collector base URL; POSTs go to /v1/traces and /v1/metrics under it"},
+    "endpoint": {"type": "string", "minLength": 8, "description": "collector base URL; POSTs go to /v1/traces, /v1/metrics and /v1/logs under it"},
     "headers": {"type": "object", "additionalProperties": {"type": "string"}, "description": "sent with every POST (auth); a value may be file:/path"},
     "service_name": {"type": "string", "minLength": 1, "description": "resource service.name"},
     "resource_attributes": {"type": "object", "additionalProperties": {"type": "string"}, "description": "more resource attributes"},
     "batch_spans": {"type": "integer", "minimum": 1, "maximum": 65536, "description": "POST when this many spans are waiting"},
     "flush_interval_ms": {"type": "integer", "minimum": 10, "maximum": 600000, "description": "POST what is waiting at least this often"},
-    "max_queue_spans": {"type": "integer", "minimum": 1, "description": "spans held in memory, waiting or unsent; beyond: dropped and counted"},
+    "max_queue_spans": {"type": "integer", "minimum": 1, "description": "spans and feedback records held in memory, waiting or in flight; beyond: spooled, or dropped and counted"},
+    "max_in_flight": {"type": "integer", "minimum": 1, "maximum": 32, "description": "POSTs under way at once"},
     "timeout_ms": {"type": "integer", "minimum": 100, "maximum": 600000, "description": "one POST, connect to last byte"},
     "max_backoff_ms": {"type": "integer", "minimum": 10, "maximum": 3600000, "description": "longest pause between retries (without Retry-After)"},
     "gzip": {"type": "boolean", "description": "Content-Encoding: gzip"},
@@ -92,6 +93,7 @@ bool parseSettings(std::string_view config_json, OtlpSettings* s, std::string* e
   readUint(d, "batch_spans", &s->batch_spans);
   readUint(d, "flush_interval_ms", &s->flush_interval_ms);
   readUint(d, "max_queue_spans", &s->max_queue_spans);
+  readUint(d, "max_in_flight", &s->max_in_flight);
   readUint(d, "timeout_ms", &s->timeout_ms);
   readUint(d, "max_backoff_ms", &s->max_backoff_ms);
   readUint(d, "spool_max_bytes", &s->spool_max_bytes);

@@ -221,48 +221,69 @@ Spool::Append Spool::append(const Entry& e) {
   return Append::kOk;
 }
 
-bool Spool::front(Entry* out) {
-  while (entries_ > 0 && !segments_.empty()) {
-    Segment& head = segments_.front();
-    if (head_offset_ >= head.size) {
-      if (segments_.size() == 1) break;
-      dropHead();
-      continue;
+bool Spool::next(Entry* out) {
+  if (handed_.empty() && !segments_.empty()) {
+    // Nothing out: read from the cursor, dropping segments read to their end on the way.
+    while (segments_.size() > 1 && head_offset_ >= segments_.front().size) dropHead();
+    read_seq_ = segments_.front().seq;
+    read_offset_ = head_offset_;
+  }
+  for (size_t i = 0; entries_ > handed_.size() && i < segments_.size(); ++i) {
+    const Segment& seg = segments_[i];
+    if (seg.seq < read_seq_) continue;
+    if (seg.seq > read_seq_) {
+      read_seq_ = seg.seq;
+      read_offset_ = 0;
     }
-    int fd = ::open(segmentPath(head.seq).c_str(), O_RDONLY | O_CLOEXEC);
+    if (read_offset_ >= seg.size) continue;
+    int fd = ::open(segmentPath(seg.seq).c_str(), O_RDONLY | O_CLOEXEC);
     uint32_t items = 0, length = 0, crc = 0;
     uint8_t signal = 0;
-    bool ok = fd >= 0 && readHeader(fd, head_offset_, head.size, &items, &length, &crc, &signal);
+    bool ok = fd >= 0 && readHeader(fd, read_offset_, seg.size, &items, &length, &crc, &signal);
     if (ok) {
       out->body.resize(length);
-      ok = preadAll(fd, out->body.data(), length, head_offset_ + kHeader) && crcOf(out->body) == crc;
+      ok = preadAll(fd, out->body.data(), length, read_offset_ + kHeader) && crcOf(out->body) == crc;
     }
     if (fd >= 0) ::close(fd);
-    if (ok) {
-      out->signal = signal;
-      out->items = items;
-      front_size_ = kHeader + length;
-      front_items_ = items;
-      return true;
+    if (!ok) {
+      skipCorrupt(seg);
+      continue;
     }
-    // Unreadable from here on: skip the rest of this segment.
-    ++corrupt_;
-    head_offset_ = head.size;
-    entries_ = entries_ > 0 ? entries_ - 1 : 0;
-    writeCursor();
+    out->signal = signal;
+    out->items = items;
+    read_offset_ += kHeader + length;
+    handed_.push_back({seg.seq, read_offset_, items});
+    return true;
   }
-  entries_ = 0;  // whatever the counts said, nothing readable is left
-  items_ = 0;
+  if (entries_ > handed_.size()) {
+    // Whatever the counts said, nothing readable is left beyond what is out.
+    entries_ = handed_.size();
+    items_ = 0;
+    for (const Handed& h : handed_) items_ += h.items;
+  }
   return false;
 }
 
+// Unreadable from the read position on: the rest of this segment is skipped. With nothing out,
+// the cursor moves past it too.
+void Spool::skipCorrupt(const Segment& seg) {
+  ++corrupt_;
+  entries_ = entries_ > handed_.size() ? entries_ - 1 : entries_;
+  read_offset_ = seg.size;
+  if (handed_.empty() && seg.seq == segments_.front().seq) {
+    head_offset_ = seg.size;
+    writeCursor();
+  }
+}
+
 void Spool::pop() {
-  if (front_size_ == 0 || segments_.empty()) return;
-  head_offset_ += front_size_;
+  if (handed_.empty() || segments_.empty()) return;
+  Handed h = handed_.front();
+  handed_.pop_front();
   --entries_;
-  items_ -= std::min<uint64_t>(items_, front_items_);
-  front_size_ = 0;
-  front_items_ = 0;
+  items_ -= std::min<uint64_t>(items_, h.items);
+  while (segments_.size() > 1 && segments_.front().seq < h.seq) dropHead();  // read (or skipped) to their end
+  head_offset_ = h.end;
   if (head_offset_ >= segments_.front().size) dropHead();
   writeCursor();
 }

@@ -12,6 +12,10 @@
 // picks up the segments and the cursor. A torn tail (a crash mid-append) is truncated away, a
 // batch whose CRC fails is skipped and counted. Not thread-safe: the exporter thread owns it.
 // Blocking file I/O, bounded by one batch per call.
+//
+// Several batches may be out at once (read by next(), not yet acknowledged by pop()), so a
+// sender can have several POSTs in flight; they are acknowledged oldest first, and the cursor
+// only ever moves past acknowledged batches, so a restart sends again exactly what was not.
 #pragma once
 
 #include <cstdint>
@@ -39,11 +43,13 @@ class Spool {
 
   [[nodiscard]] Append append(const Entry& entry);
   bool empty() const { return entries_ == 0; }
-  // The oldest batch not yet popped; false when empty. Reads it from disk (batches that fail
-  // their check on the way are skipped and counted in corrupt()).
-  bool front(Entry* out);
-  // Acknowledges the batch front() returned.
+  // The oldest batch that next() has not returned yet; false when there is none. Reads it from
+  // disk (batches that fail their check on the way are skipped and counted in corrupt()).
+  bool next(Entry* out);
+  // Acknowledges the oldest batch next() returned that is not acknowledged yet.
   void pop();
+  // Batches next() returned that pop() has not acknowledged.
+  size_t outstanding() const { return handed_.size(); }
 
   uint64_t entries() const { return entries_; }
   uint64_t items() const { return items_; }
@@ -56,11 +62,18 @@ class Spool {
     uint64_t seq;
     uint64_t size;
   };
+  // A batch next() returned: where it ends, so pop() knows where the cursor goes.
+  struct Handed {
+    uint64_t seq;
+    uint64_t end;
+    uint32_t items;
+  };
   Spool(std::string dir, uint64_t max_bytes, int lock_fd);
   bool load(std::string* detail);
   void scan(Segment& seg, bool last);
   std::string segmentPath(uint64_t seq) const;
   void dropHead();
+  void skipCorrupt(const Segment& seg);
   void writeCursor();
   bool readHeader(int fd, uint64_t offset, uint64_t size, uint32_t* items, uint32_t* length, uint32_t* crc,
                   uint8_t* signal) const;
@@ -74,8 +87,9 @@ class Spool {
   std::deque<Segment> segments_;
   uint64_t next_seq_ = 1;     // the sequence of the next new segment
   uint64_t head_offset_ = 0;  // first unacknowledged byte of segments_.front()
-  uint64_t front_size_ = 0;   // bytes of the batch front() returned; 0: none pending
-  uint32_t front_items_ = 0;
+  uint64_t read_seq_ = 0;     // where next() reads: a segment's sequence and an offset in it
+  uint64_t read_offset_ = 0;
+  std::deque<Handed> handed_;  // returned by next(), not yet popped, oldest first
   uint64_t entries_ = 0, items_ = 0, bytes_ = 0, corrupt_ = 0;
 };
 

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -57,6 +58,42 @@ void replaceOnce(std::string* text, const std::string& from, const std::string& 
     std::exit(2);
   }
   text->replace(at, from.size(), to);
+}
+
+// The OTLP exporter's span counters as the collector last received them (pushed every second).
+struct OtlpTally {
+  double encoded = 0, exported = 0, dropped = 0;
+};
+
+OtlpTally otlpTally(const outrigger::testing::JaegerProcess* jaeger) {
+  if (!jaeger) return {};
+  auto count = [&](const char* outcome) {
+    return std::max(0.0, jaeger->metric("outrigger_otlp_spans_total", {"outcome=\"" + std::string(outcome) + "\""}));
+  };
+  return {count("encoded"), count("exported"), count("dropped")};
+}
+
+// What the 'on' daemon's OTLP exporter did over one load phase: spans exported per second of
+// the phase's wall time (its 'off' rounds included: the exporter keeps draining meanwhile).
+void printOtlpPhase(const OtlpTally& a, const OtlpTally& b, double seconds) {
+  std::printf("OTLP over the phase (%.1f s): %.0f spans encoded, %.0f exported (%.0f spans/s), %.0f dropped\n", seconds,
+              b.encoded - a.encoded, b.exported - a.exported, (b.exported - a.exported) / seconds, b.dropped - a.dropped);
+}
+
+// How long after the load began every span the 'on' daemon encoded was exported or dropped: the
+// exporter's sustained rate while it had a backlog (polled every 100 ms, up to 3 minutes).
+void printOtlpDrain(const outrigger::testing::JaegerProcess* jaeger, steady_clock::time_point load_start) {
+  auto deadline = steady_clock::now() + seconds(180);
+  OtlpTally t;
+  bool settled = false;
+  while (!settled && steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(100));
+    t = otlpTally(jaeger);
+    settled = t.encoded > 0 && t.exported + t.dropped >= t.encoded;
+  }
+  double took = duration<double>(steady_clock::now() - load_start).count();
+  std::printf("OTLP drain: %.0f spans encoded, every one exported or dropped %s%.1f s after the load began "
+              "(%.0f spans/s overall)\n", t.encoded, settled ? "" : "NOT within ", took, t.exported / took);
 }
 
 // The default config on `socket`, with an admin listener on `admin`, exporters on or off.
@@ -231,6 +268,7 @@ int main(int argc, char** argv) {
               opt.workers, opt.connections, opt.rounds, opt.seconds,
               otlp_endpoint.empty() ? "" : " + OTLP to a local Jaeger");
   bool ok = true;
+  auto load_start = steady_clock::now();
   for (double rate : {0.0, opt.fixed_rate}) {
     LoadOptions load = opt;
     load.rate = rate;
@@ -238,6 +276,8 @@ int main(int argc, char** argv) {
     else std::printf("\nsaturation (closed loop, 1 request in flight per connection)\n");
     std::printf("%-10s %10s %10s %12s %8s %10s\n", "exporters", "p50_us", "p99_us", "req_per_s", "errors", "cpu_us/req");
     Tally before = tally(on.admin, on.store);
+    OtlpTally otlp_before = otlpTally(jaeger.get());
+    auto phase_start = steady_clock::now();
     std::vector<Result> offs, ons;
     for (int r = 0; r < opt.rounds; ++r) {
       offs.push_back(drive(off.socket, off.pid, opt.connections, load));
@@ -253,6 +293,7 @@ int main(int argc, char** argv) {
                 b.p50_us / a.p50_us, b.p99_us / a.p99_us, b.rps / a.rps, "", b.cpu_us / a.cpu_us);
     ok = ok && a.errors == 0 && b.errors == 0;
     ok = checkNothingLost(on.admin, on.store, before, b.completed, rate > 0 ? "fixed rate" : "saturation", rate > 0) && ok;
+    if (jaeger) printOtlpPhase(otlp_before, otlpTally(jaeger.get()), duration<double>(steady_clock::now() - phase_start).count());
   }
 
   if (opt.sustain > 0) {
@@ -269,6 +310,7 @@ int main(int argc, char** argv) {
                 opt.fixed_rate, s.p50_us, s.p99_us, s.rps, static_cast<unsigned long long>(s.errors));
     ok = checkNothingLost(on.admin, on.store, before, s.completed, "sustained", true) && ok && s.errors == 0;
   }
+  if (jaeger) printOtlpDrain(jaeger.get(), load_start);
   if (jaeger) {
     std::this_thread::sleep_for(milliseconds(2500));  // the exporter's last metrics push
     std::printf("OTLP spans, as the exporter counted them at the collector: %.0f encoded, %.0f exported, %.0f spooled, "

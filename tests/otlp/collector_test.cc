@@ -4,7 +4,9 @@
 // span kinds and names, the GenAI attributes and usage, the guardrail span, content only on the
 // capturing route, the GenAI metrics as the collector rendered them; then the collector killed
 // and restarted loses nothing (spool replay), the spool survives a daemon restart, and a tiny
-// spool drops what does not fit, counted, without slowing requests.
+// spool drops what does not fit, counted, without slowing requests; several POSTs go at once
+// through a slowed collector, never more than max_in_flight, and nothing is lost; feedback
+// arrives as a GenAI evaluation event (OTLP log record), also after an outage.
 //
 // Without the jaeger binary the tests pass with a warning, except under CI (CI set), where a
 // missing collector fails them: deploy/setup.sh --test builds it.
@@ -24,6 +26,7 @@
 #include <outrigger/client.h>
 
 #include "otlp/jaeger_process.h"
+#include "otlp/slow_proxy.h"
 #include "support/daemon_process.h"
 #include "support/sdk_requests.h"
 
@@ -354,6 +357,77 @@ TEST_CASE("collector: a tiny spool drops what does not fit, counts every span, a
   CHECK(d.log().find("dropped") != std::string::npos);
 }
 
+TEST_CASE("collector: behind a slowed collector several POSTs are in flight at once, never more than max_in_flight, and every trace arrives") {
+  if (!haveCollector()) return;
+  std::string dir = makeTempDir();
+  JaegerProcess jaeger(dir);
+  REQUIRE(jaeger.start());
+  for (int max_in_flight : {1, 4}) {
+    SlowProxy proxy(jaeger.otlpPort(), std::chrono::milliseconds(150));
+    std::string config = daemonConfig("http://127.0.0.1:" + std::to_string(proxy.port()),
+                                      dir + "/spool-" + std::to_string(max_in_flight));
+    // One request's five spans per batch, so each request is a POST of its own.
+    config.replace(config.find("batch_spans = 64\n"), 17, "batch_spans = 5\nmax_in_flight = " + std::to_string(max_in_flight) + "\n");
+    DaemonProcess d(config);
+    REQUIRE(d.waitReady());
+    client::Client c(at(d));
+    std::vector<std::string> traces;
+    for (int i = 0; i < 16; ++i) {
+      traces.push_back(randomHex(32));
+      REQUIRE(c.chat(traced("slow collector " + std::to_string(i), traces.back(), randomHex(16))).ok());
+    }
+    INFO("max_in_flight " << max_in_flight << "; " << d.log());
+    for (const auto& t : traces) CHECK(jaeger.waitForTrace(t, 5).size() == 5);
+    CHECK(proxy.mostAtOnce() <= max_in_flight);
+    if (max_in_flight == 1) CHECK(proxy.mostAtOnce() == 1);
+    else CHECK(proxy.mostAtOnce() >= 2);
+    CHECK(proxy.requests() >= 16);
+  }
+}
+
+// The collector's debug exporter prints each log record it decoded; the block of the one in `trace`.
+std::string logRecordOf(const std::string& log, const std::string& trace, const std::string& needle) {
+  for (size_t at = log.find("Trace ID: " + trace); at != std::string::npos; at = log.find("Trace ID: " + trace, at + 1)) {
+    size_t start = log.rfind("LogRecord #", at);
+    std::string block = log.substr(start == std::string::npos ? 0 : start, at - start + 80);
+    if (block.find(needle) != std::string::npos) return block;
+  }
+  return {};
+}
+
+TEST_CASE("collector: feedback arrives as a gen_ai.evaluation.result log record in the answer's trace and root span, also after an outage") {
+  if (!haveCollector()) return;
+  std::string dir = makeTempDir();
+  JaegerProcess jaeger(dir);
+  REQUIRE(jaeger.start());
+  DaemonProcess d(daemonConfig(jaeger.endpoint(), dir + "/spool"));
+  REQUIRE(d.waitReady());
+  client::Client c(at(d));
+  std::string trace = randomHex(32);
+  REQUIRE(c.chat(traced("rate this answer", trace, randomHex(16))).ok());
+  auto spans = jaeger.waitForTrace(trace, 5);
+  const OtlpSpan* root = byName(spans, "chat mock-model", 2);
+  REQUIRE(root);
+  REQUIRE_FALSE(c.feedback(trace, 0.25, "right, but too long").has_value());
+  INFO(d.log());
+  std::string record;
+  REQUIRE(eventually([&] { return !(record = logRecordOf(jaeger.log(), trace, "Double(0.25)")).empty(); }));
+  INFO(record);
+  CHECK(record.find("EventName: gen_ai.evaluation.result") != std::string::npos);
+  CHECK(record.find("-> gen_ai.evaluation.name: Str(user_feedback)") != std::string::npos);
+  CHECK(record.find("-> gen_ai.evaluation.score.value: Double(0.25)") != std::string::npos);
+  CHECK(record.find("-> gen_ai.evaluation.explanation: Str(right, but too long)") != std::string::npos);
+  CHECK(record.find("Span ID: " + root->span_id) != std::string::npos);
+  CHECK(jaeger.log().find("InstrumentationScope outrigger.exporter.otlp") != std::string::npos);
+
+  // With the collector away the feedback waits in the spool and arrives once it is back.
+  jaeger.kill();
+  REQUIRE_FALSE(c.feedback(trace, 0.75, "on second thought").has_value());
+  REQUIRE(eventually([&] { return spooledBytes(dir + "/spool") > 0; }));
+  REQUIRE(jaeger.start());
+  CHECK(eventually([&] { return !logRecordOf(jaeger.log(), trace, "Double(0.75)").empty(); }));
+}
+
 // Figures, not a pass/fail timing: run with `otlp_tests "[bench]"`. Unary requests from 8
 // connections for 2 s against the same daemon config with and without the OTLP exporter (Jaeger
 // up), alternating, 3 rounds each; then how long the collector takes to hold every span.
@@ -423,6 +497,25 @@ TEST_CASE("collector: request throughput with and without the OTLP exporter", "[
   WARN("median: without " << base[1] << " req/s, with " << otlp[1] << " req/s, ratio " << otlp[1] / base[1]);
 }
 
+// Unary requests at `rate` a second for 3 s from 4 connections; how many were answered.
+uint64_t pacedLoad(DaemonProcess& d, int rate) {
+  std::atomic<uint64_t> ok{0};
+  std::vector<std::thread> threads;
+  auto start = std::chrono::steady_clock::now();
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      client::Client c(at(d));
+      auto gap = std::chrono::duration<double>(4.0 / rate);
+      for (int i = 0; i < rate * 3 / 4; ++i) {
+        std::this_thread::sleep_until(start + std::chrono::duration_cast<std::chrono::nanoseconds>(gap * (i + t / 4.0)));
+        if (c.chat(traced("paced", randomHex(32), randomHex(16))).ok()) ++ok;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  return ok.load();
+}
+
 // Figures: paced load (unary requests at a fixed rate for 3 s, 4 connections) with the default
 // batching, Jaeger on the same two cores: does every span reach the collector, and how soon.
 TEST_CASE("collector: paced load, every span at the collector or counted", "[.][bench]") {
@@ -437,20 +530,8 @@ TEST_CASE("collector: paced load, every span at the collector or counted", "[.][
     config.replace(config.find("outrigger-test"), std::string("outrigger-test").size(), job);
     DaemonProcess d(config);
     REQUIRE(d.waitReady());
-    std::atomic<uint64_t> ok{0};
-    std::vector<std::thread> threads;
     auto start = std::chrono::steady_clock::now();
-    for (int t = 0; t < 4; ++t) {
-      threads.emplace_back([&, t] {
-        client::Client c(at(d));
-        auto gap = std::chrono::duration<double>(4.0 / rate);
-        for (int i = 0; i < rate * 3 / 4; ++i) {
-          std::this_thread::sleep_until(start + std::chrono::duration_cast<std::chrono::nanoseconds>(gap * (i + t / 4.0)));
-          if (c.chat(traced("paced", randomHex(32), randomHex(16))).ok()) ++ok;
-        }
-      });
-    }
-    for (auto& t : threads) t.join();
+    uint64_t ok = pacedLoad(d, rate);
     double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     auto count = [&](const char* outcome) {
       return jaeger.metric("outrigger_otlp_spans_total", {"outcome=\"" + std::string(outcome) + "\"", "job=\"" + job + "\""});
@@ -464,5 +545,40 @@ TEST_CASE("collector: paced load, every span at the collector or counted", "[.][
     WARN(rate << " req/s asked, " << ok / took << " served: encoded " << count("encoded") << " spans, exported "
               << count("exported") << ", dropped " << count("dropped") << ", accounted for " << (settled ? "" : "NOT ")
               << "within " << settle_ms << " ms (metrics every 200 ms, batches every 1 s)");
+  }
+}
+
+// Figures: the paced load at 6,000 requests/s (30,000 spans/s) with the default batching,
+// exported through a relay that holds each POST 50 ms (a collector across a network), with one
+// POST in flight and with four: spans exported per second from the load's start until every span
+// is accounted for, and the most POSTs the relay saw at once.
+TEST_CASE("collector: export rate behind a collector 50 ms away, one POST in flight and four", "[.][bench]") {
+  if (!haveCollector()) return;
+  std::string dir = makeTempDir();
+  JaegerProcess jaeger(dir);
+  REQUIRE(jaeger.start());
+  for (int max_in_flight : {1, 4}) {
+    SlowProxy proxy(jaeger.otlpPort(), std::chrono::milliseconds(50));
+    std::string job = "remote-" + std::to_string(max_in_flight);
+    std::string config = daemonConfig("http://127.0.0.1:" + std::to_string(proxy.port()), dir + "/spool-" + job, 256 << 20);
+    config.replace(config.find("flush_interval_ms = 50\nbatch_spans = 64"), 39,
+                   "flush_interval_ms = 1000\nbatch_spans = 512\nmax_in_flight = " + std::to_string(max_in_flight));
+    config.replace(config.find("outrigger-test"), std::string("outrigger-test").size(), job);
+    DaemonProcess d(config);
+    REQUIRE(d.waitReady());
+    auto start = std::chrono::steady_clock::now();
+    uint64_t ok = pacedLoad(d, 6000);
+    auto count = [&](const char* outcome) {
+      return jaeger.metric("outrigger_otlp_spans_total", {"outcome=\"" + std::string(outcome) + "\"", "job=\"" + job + "\""});
+    };
+    bool settled = eventually([&] {
+      double encoded = count("encoded");
+      return encoded >= ok * 5.0 && count("exported") + count("dropped") + count("rejected") == encoded;
+    }, std::chrono::seconds(120));
+    double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    WARN("max_in_flight " << max_in_flight << ": " << ok << " requests, " << count("encoded") << " spans encoded, "
+                          << count("exported") << " exported, " << count("dropped") << " dropped, accounted for "
+                          << (settled ? "" : "NOT ") << took << " s after the load began: " << count("exported") / took
+                          << " spans/s; at most " << proxy.mostAtOnce() << " POSTs at once");
   }
 }

@@ -1,12 +1,15 @@
 // exporter.otlp's delivery against a scripted collector and timers fired by hand: which answers
 // are retried (and after how long), which reject a batch, partial success, the memory bound,
 // the spool taking over while the collector is away and sending first when it is back, in order,
-// and the spool's own bound, restart and corruption handling.
+// and the spool's own bound, restart and corruption handling; then several POSTs in flight:
+// the slot bound, a failure pausing every send, the spool read ahead and acknowledged oldest
+// first, shutdown, and exact counters under random answers.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <fstream>
 #include <functional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -44,24 +47,37 @@ class FakeEnv : public DeliveryEnv {
   void log(outrigger_log_level, const std::string& message) override { logs.push_back(message); }
 
   // Answers the oldest POST in flight.
-  void answer(int status, uint32_t retry_after_ms = 0, std::string body = "{}") {
-    REQUIRE_FALSE(posts.empty());
-    Post p = std::move(posts.front());
-    posts.erase(posts.begin());
+  void answer(int status, uint32_t retry_after_ms = 0, std::string body = "{}") { answerAt(0, status, retry_after_ms, std::move(body)); }
+  // Answers the POST in flight whose body is `sent_body`.
+  void answerBody(const std::string& sent_body, int status, uint32_t retry_after_ms = 0) {
+    auto it = std::find_if(posts.begin(), posts.end(), [&](const Post& p) { return p.body == sent_body; });
+    REQUIRE(it != posts.end());
+    answerAt(static_cast<size_t>(it - posts.begin()), status, retry_after_ms);
+  }
+  void answerAt(size_t index, int status, uint32_t retry_after_ms = 0, std::string body = "{}") {
     PostOutcome o;
     o.answered = true;
     o.status = status;
     o.retry_after_ms = retry_after_ms;
     o.body = std::move(body);
-    p.done(o);
+    respond(index, o);
   }
-  void refuseConnection() {
-    REQUIRE_FALSE(posts.empty());
-    Post p = std::move(posts.front());
-    posts.erase(posts.begin());
+  void refuseConnection(size_t index = 0) {
     PostOutcome o;
     o.error = "connect failed";
+    respond(index, o);
+  }
+  void respond(size_t index, const PostOutcome& o) {
+    REQUIRE(index < posts.size());
+    Post p = std::move(posts[index]);
+    posts.erase(posts.begin() + static_cast<std::ptrdiff_t>(index));
+    if (o.answered && o.status == 200) exported_bodies.push_back(p.body);
     p.done(o);
+  }
+  std::vector<std::string> bodies() const {
+    std::vector<std::string> out;
+    for (const Post& p : posts) out.push_back(p.body);
+    return out;
   }
   // Fires the oldest pending timer; its delay.
   uint32_t fire() {
@@ -77,13 +93,16 @@ class FakeEnv : public DeliveryEnv {
   std::vector<Timer> timers;
   std::vector<std::string> sent;  // every body ever posted, in order
   std::vector<std::string> logs;
+  std::vector<std::string> exported_bodies;  // bodies answered 200, in answer order
 };
 
 Batch traces(const std::string& body, uint32_t spans) { return Batch{Signal::kTraces, spans, body}; }
 
-DeliverySettings settings(uint64_t max_queue_spans = 1000) {
+// One POST at a time unless a test asks for more: the tests written for that case keep its order.
+DeliverySettings settings(uint64_t max_queue_spans = 1000, uint32_t max_in_flight = 1) {
   DeliverySettings s;
   s.max_queue_spans = max_queue_spans;
+  s.max_in_flight = max_in_flight;
   s.initial_backoff_ms = 100;
   s.max_backoff_ms = 1000;
   s.seed = 7;
@@ -101,7 +120,7 @@ std::unique_ptr<Spool> openSpool(const std::string& dir, uint64_t max_bytes = 1 
 
 }  // namespace
 
-TEST_CASE("delivery: one POST at a time, in order, and a 200 exports the batch") {
+TEST_CASE("delivery: with max_in_flight 1, one POST at a time, in order, and a 200 exports the batch") {
   FakeEnv env;
   Delivery d(settings(), &env);
   d.submit(traces("a", 3));
@@ -112,7 +131,7 @@ TEST_CASE("delivery: one POST at a time, in order, and a 200 exports the batch")
   REQUIRE(env.posts.size() == 1);
   CHECK(env.posts[0].body == "b");
   env.answer(200);
-  CHECK(d.counters().exported == 7);
+  CHECK(d.counters().spans.exported == 7);
   CHECK(d.queuedSpans() == 0);
   CHECK(env.timers.empty());
 }
@@ -138,9 +157,9 @@ TEST_CASE("delivery: 429, 502, 503, 504 and no connection are retried after a gr
     env.answer(429, 2500);  // Retry-After: 2.5 s, longer than max_backoff_ms: honoured
     CHECK(env.fire() == 2500);
     env.answer(200);
-    CHECK(d.counters().exported == 2);
+    CHECK(d.counters().spans.exported == 2);
     CHECK(d.counters().retries == 3);
-    CHECK(d.counters().rejected == 0);
+    CHECK(d.counters().spans.rejected == 0);
   }
 }
 
@@ -165,9 +184,9 @@ TEST_CASE("delivery: other statuses reject the batch once, counted and logged, a
     REQUIRE(env.posts.size() == 1);
     CHECK(env.posts[0].body == "good");
     env.answer(200);
-    CHECK(d.counters().rejected == 5);
+    CHECK(d.counters().spans.rejected == 5);
     CHECK(d.counters().rejected_batches == 1);
-    CHECK(d.counters().exported == 1);
+    CHECK(d.counters().spans.exported == 1);
     CHECK(std::count(env.sent.begin(), env.sent.end(), "bad") == 1);
     REQUIRE_FALSE(env.logs.empty());
     CHECK(env.logs.back().find("HTTP " + std::to_string(status)) != std::string::npos);
@@ -179,8 +198,8 @@ TEST_CASE("delivery: a partial success counts the collector's rejected spans and
   Delivery d(settings(), &env);
   d.submit(traces("a", 10));
   env.answer(200, 0, R"({"partialSuccess":{"rejectedSpans":"3","errorMessage":"span too large"}})");
-  CHECK(d.counters().exported == 7);
-  CHECK(d.counters().rejected == 3);
+  CHECK(d.counters().spans.exported == 7);
+  CHECK(d.counters().spans.rejected == 3);
   REQUIRE(env.logs.size() == 1);
   CHECK(env.logs[0].find("span too large") != std::string::npos);
 }
@@ -192,12 +211,12 @@ TEST_CASE("delivery: without a spool the memory bound drops the newest batches, 
   env.refuseConnection();  // the collector is down: "a" stays at the head
   d.submit(traces("b", 4));
   d.submit(traces("c", 4));  // 12 > 10: dropped
-  CHECK(d.counters().dropped == 4);
+  CHECK(d.counters().spans.dropped == 4);
   CHECK(d.queuedSpans() == 8);
   env.fire();
   env.answer(200);
   env.answer(200);
-  CHECK(d.counters().exported == 8);
+  CHECK(d.counters().spans.exported == 8);
   CHECK(env.sent == std::vector<std::string>{"a", "a", "b"});
 }
 
@@ -213,7 +232,7 @@ TEST_CASE("delivery: while the collector is away batches go to the spool, and ar
   CHECK(d.spool()->items() == 3);
   d.submit(traces("c", 3));  // the collector is still away: appended to the spool
   CHECK(d.spool()->items() == 6);
-  CHECK(d.counters().spooled == 6);
+  CHECK(d.counters().spans.spooled == 6);
   env.fire();
   env.answer(503);
   env.fire();
@@ -223,12 +242,12 @@ TEST_CASE("delivery: while the collector is away batches go to the spool, and ar
   env.answer(200);
   env.answer(200);
   CHECK(env.sent == std::vector<std::string>{"a", "a", "a", "b", "c", "d"});
-  CHECK(d.counters().exported == 7);
+  CHECK(d.counters().spans.exported == 7);
   CHECK(d.spool()->empty());
   d.submit(traces("e", 1));  // drained: back to memory
   CHECK(d.spool()->empty());
   env.answer(200);
-  CHECK(d.counters().exported == 8);
+  CHECK(d.counters().spans.exported == 8);
 }
 
 TEST_CASE("delivery: behind a slow collector a full memory queue moves to the spool, in order, the batch in flight staying") {
@@ -239,8 +258,8 @@ TEST_CASE("delivery: behind a slow collector a full memory queue moves to the sp
   d.submit(traces("a", 4));  // in flight, no answer yet
   d.submit(traces("b", 4));
   d.submit(traces("c", 4));  // 12 > 10: "b" and "c" go to disk
-  CHECK(d.counters().dropped == 0);
-  CHECK(d.counters().spooled == 8);
+  CHECK(d.counters().spans.dropped == 0);
+  CHECK(d.counters().spans.spooled == 8);
   CHECK(d.queuedSpans() == 4);
   d.submit(traces("d", 1));  // behind them on disk
   env.answer(200);
@@ -248,7 +267,7 @@ TEST_CASE("delivery: behind a slow collector a full memory queue moves to the sp
   env.answer(200);
   env.answer(200);
   CHECK(env.sent == std::vector<std::string>{"a", "b", "c", "d"});
-  CHECK(d.counters().exported == 13);
+  CHECK(d.counters().spans.exported == 13);
   CHECK(d.spool()->empty());
 }
 
@@ -263,12 +282,12 @@ TEST_CASE("delivery: a full spool drops the newest batches, counted, and what it
   d.submit(traces(big + "2", 10));
   d.submit(traces(big + "3", 10));  // 3 x ~1.5 KB > 4 KB
   d.submit(traces(big + "4", 10));
-  CHECK(d.counters().spooled == 20);
-  CHECK(d.counters().dropped == 20);
+  CHECK(d.counters().spans.spooled == 20);
+  CHECK(d.counters().spans.dropped == 20);
   env.fire();
   env.answer(200);
   env.answer(200);
-  CHECK(d.counters().exported == 20);
+  CHECK(d.counters().spans.exported == 20);
   CHECK(env.sent.back() == big + "2");
 }
 
@@ -321,7 +340,196 @@ TEST_CASE("delivery: a POST that cannot start backs off and goes when nudged") {
   env.fire();
   REQUIRE(env.posts.size() == 1);
   env.answer(200);
-  CHECK(d.counters().exported == 1);
+  CHECK(d.counters().spans.exported == 1);
+}
+
+TEST_CASE("delivery: up to max_in_flight POSTs at once, each answer starting the next, and spans in flight count against the memory bound") {
+  FakeEnv env;
+  Delivery d(settings(10, 3), &env);
+  for (const char* b : {"a", "b", "c", "d", "e"}) d.submit(traces(b, 2));
+  CHECK(env.bodies() == std::vector<std::string>{"a", "b", "c"});
+  CHECK(d.inFlight() == 3);
+  CHECK(d.queuedSpans() == 10);  // 3 batches in flight, 2 queued
+  d.submit(traces("f", 1));      // 11 > 10: dropped, though only 4 spans wait to be sent
+  CHECK(d.counters().spans.dropped == 1);
+  env.answerBody("c", 200);  // answers may come in any order
+  CHECK(env.bodies() == std::vector<std::string>{"a", "b", "d"});
+  env.answerBody("a", 200);
+  env.answerBody("b", 200);
+  CHECK(env.bodies() == std::vector<std::string>{"d", "e"});
+  env.answer(200);
+  env.answer(200);
+  CHECK(d.counters().spans.exported == 10);
+  CHECK(d.counters().most_in_flight == 3);
+  CHECK(d.queuedSpans() == 0);
+  CHECK(d.idle());
+}
+
+TEST_CASE("delivery: a retryable failure pauses every send until its backoff ends, one timer, and a Retry-After has the last word") {
+  FakeEnv env;
+  Delivery d(settings(1000, 4), &env);
+  for (const char* b : {"a", "b", "c", "d", "e", "f"}) d.submit(traces(b, 1));
+  env.answerBody("b", 503);  // "b" goes back to the head of the queue
+  REQUIRE(env.timers.size() == 1);
+  env.answerBody("a", 200);  // a slot is free, but the pause holds
+  CHECK(env.bodies() == std::vector<std::string>{"c", "d"});
+  env.answerBody("c", 429, 3000);  // throttled: its Retry-After replaces the running backoff
+  REQUIRE(env.timers.size() == 2);
+  env.answerBody("d", 503);  // within the pause: no new timer
+  CHECK(env.timers.size() == 2);
+  CHECK(env.posts.empty());
+  env.fire();  // the replaced backoff: nothing starts
+  CHECK(env.posts.empty());
+  CHECK(env.fire() == 3000);
+  CHECK(env.bodies() == std::vector<std::string>{"b", "c", "d", "e"});  // the failed ones first, in their order
+  while (!env.posts.empty()) env.answer(200);
+  CHECK(env.exported_bodies == std::vector<std::string>{"a", "b", "c", "d", "e", "f"});
+  CHECK(d.counters().spans.exported == 6);
+  CHECK(d.counters().retries == 3);
+  CHECK(env.logs.size() == 2);  // the outage and the throttling, not each failed POST
+}
+
+TEST_CASE("delivery: the spool is read ahead by the POSTs in flight and acknowledged oldest first, so a restart resends only what was not") {
+  std::string dir = outrigger::testing::makeTempDir() + "/spool";
+  {
+    FakeEnv env;
+    Delivery d(settings(1000, 3), &env);
+    d.attachSpool(openSpool(dir));
+    d.submit(traces("a", 1));
+    env.refuseConnection();  // the collector is away: "a" and what follows go to disk
+    for (const char* b : {"b", "c", "d", "e"}) d.submit(traces(b, 1));
+    CHECK(d.spool()->items() == 5);
+    env.fire();
+    CHECK(env.bodies() == std::vector<std::string>{"a", "b", "c"});
+    env.answerBody("c", 200);
+    env.answerBody("b", 200);
+    CHECK(env.bodies() == std::vector<std::string>{"a", "d", "e"});
+    CHECK(d.spool()->items() == 5);  // "b" and "c" wait for "a" to be acknowledged
+    env.answerBody("a", 200);
+    CHECK(d.spool()->items() == 2);
+    CHECK(d.counters().spans.exported == 3);
+    // The daemon dies with "d" and "e" in flight.
+  }
+  FakeEnv env;
+  Delivery d(settings(1000, 3), &env);
+  d.attachSpool(openSpool(dir));
+  CHECK(env.bodies() == std::vector<std::string>{"d", "e"});
+  env.answer(200);
+  env.answer(200);
+  CHECK(d.spool()->empty());
+  CHECK(d.counters().spans.exported == 2);
+}
+
+TEST_CASE("delivery: a spooled batch whose POST failed is sent again before the spool is read further") {
+  std::string dir = outrigger::testing::makeTempDir() + "/spool";
+  FakeEnv env;
+  Delivery d(settings(1000, 2), &env);
+  d.attachSpool(openSpool(dir));
+  d.submit(traces("a", 1));
+  env.refuseConnection();
+  for (const char* b : {"b", "c", "d"}) d.submit(traces(b, 1));
+  env.fire();
+  env.answerBody("b", 503);
+  env.answerBody("a", 200);
+  CHECK(env.posts.empty());  // paused
+  env.fire();
+  CHECK(env.bodies() == std::vector<std::string>{"b", "c"});
+  env.answer(200);
+  env.answer(200);
+  env.answer(200);
+  CHECK(env.sent == std::vector<std::string>{"a", "a", "b", "b", "c", "d"});
+  CHECK(d.counters().spans.exported == 4);
+  CHECK(d.spool()->empty());
+}
+
+TEST_CASE("delivery: at shutdown the batches in flight go to the spool before those queued, and a late answer counts nothing") {
+  std::string dir = outrigger::testing::makeTempDir() + "/spool";
+  {
+    FakeEnv env;
+    Delivery d(settings(1000, 2), &env);
+    d.attachSpool(openSpool(dir));
+    for (const char* b : {"a", "b", "c"}) d.submit(traces(b, 1));
+    CHECK(env.bodies() == std::vector<std::string>{"a", "b"});
+    d.persist();
+    CHECK(d.spool()->items() == 3);
+    CHECK(d.queuedSpans() == 0);
+    env.answerBody("b", 200);
+    CHECK(d.counters().spans.exported == 0);
+  }
+  FakeEnv env;
+  Delivery d(settings(1000, 2), &env);
+  d.attachSpool(openSpool(dir));
+  while (!env.posts.empty()) env.answer(200);
+  CHECK(env.sent == std::vector<std::string>{"a", "b", "c"});
+  CHECK(d.counters().spans.exported == 3);
+}
+
+TEST_CASE("delivery: feedback log batches are counted apart from spans and keep their signal through the spool") {
+  std::string dir = outrigger::testing::makeTempDir() + "/spool";
+  FakeEnv env;
+  Delivery d(settings(1000, 4), &env);
+  d.attachSpool(openSpool(dir));
+  d.submit(Batch{Signal::kLogs, 2, "feedback"});
+  d.submit(traces("spans", 3));
+  env.refuseConnection(0);
+  env.refuseConnection(0);
+  CHECK(d.counters().logs.spooled == 2);
+  CHECK(d.counters().spans.spooled == 3);
+  env.fire();
+  REQUIRE(env.posts.size() == 2);
+  CHECK(env.posts[0].signal == Signal::kLogs);
+  CHECK(env.posts[1].signal == Signal::kTraces);
+  env.answer(200);
+  env.answer(400);
+  CHECK(d.counters().logs.exported == 2);
+  CHECK(d.counters().spans.rejected == 3);
+  CHECK(d.counters().spans.exported == 0);
+  CHECK(d.counters().logs.rejected == 0);
+}
+
+TEST_CASE("delivery: under random answers every span ends exported, rejected or dropped exactly once, none sent twice after a 200") {
+  for (bool with_spool : {false, true}) {
+    std::string dir = outrigger::testing::makeTempDir() + "/spool";
+    std::mt19937 rng(with_spool ? 11 : 7);
+    FakeEnv env;
+    Delivery d(settings(40, 4), &env);
+    if (with_spool) d.attachSpool(openSpool(dir, 16 * 1024));
+    uint64_t submitted = 0;
+    for (int i = 0; i < 3000; ++i) {
+      uint32_t pick = rng() % 10;
+      if (pick < 4) {
+        uint32_t spans = 1 + rng() % 6;
+        d.submit(traces("batch-" + std::to_string(i), spans));
+        submitted += spans;
+      } else if (!env.posts.empty()) {
+        size_t at = rng() % env.posts.size();
+        switch (pick) {
+          case 4: env.refuseConnection(at); break;
+          case 5: env.answerAt(at, 503); break;
+          case 6: env.answerAt(at, 429, 1 + rng() % 500); break;
+          case 7: env.answerAt(at, 400); break;
+          default: env.answerAt(at, 200); break;
+        }
+      } else if (!env.timers.empty()) {
+        env.fire();
+      }
+      REQUIRE(env.posts.size() <= 4);
+    }
+    for (int i = 0; i < 100000 && (!env.posts.empty() || !env.timers.empty()); ++i) {
+      if (!env.posts.empty()) env.answer(200);
+      else env.fire();
+    }
+    const ItemCounters& c = d.counters().spans;
+    INFO("spool " << with_spool << ": exported " << c.exported << ", rejected " << c.rejected << ", dropped " << c.dropped);
+    CHECK(c.exported + c.rejected + c.dropped == submitted);
+    CHECK(d.queuedSpans() == 0);
+    if (with_spool) CHECK(d.spool()->empty());
+    std::vector<std::string> once = env.exported_bodies;
+    std::sort(once.begin(), once.end());
+    CHECK(std::adjacent_find(once.begin(), once.end()) == once.end());
+    CHECK(d.counters().most_in_flight == 4);
+    CHECK(c.exported > 0);
+  }
 }
 
 TEST_CASE("spool: batches come back in order after a reopen, acknowledged ones do not") {
@@ -331,7 +539,7 @@ TEST_CASE("spool: batches come back in order after a reopen, acknowledged ones d
     for (int i = 0; i < 50; ++i) REQUIRE(s->append({1, 2, "batch-" + std::to_string(i)}) == Spool::Append::kOk);
     Spool::Entry e;
     for (int i = 0; i < 20; ++i) {
-      REQUIRE(s->front(&e));
+      REQUIRE(s->next(&e));
       CHECK(e.body == "batch-" + std::to_string(i));
       s->pop();
     }
@@ -342,7 +550,7 @@ TEST_CASE("spool: batches come back in order after a reopen, acknowledged ones d
   CHECK(s->entries() == 30);
   Spool::Entry e;
   for (int i = 20; i < 50; ++i) {
-    REQUIRE(s->front(&e));
+    REQUIRE(s->next(&e));
     CHECK(e.body == "batch-" + std::to_string(i));
     CHECK(e.items == 2);
     CHECK(e.signal == 1);
@@ -350,7 +558,7 @@ TEST_CASE("spool: batches come back in order after a reopen, acknowledged ones d
   }
   CHECK(s->empty());
   CHECK(s->bytes() == 0);
-  CHECK_FALSE(s->front(&e));
+  CHECK_FALSE(s->next(&e));
 }
 
 TEST_CASE("spool: a batch past max_bytes is refused and the older ones are kept") {
@@ -361,10 +569,10 @@ TEST_CASE("spool: a batch past max_bytes is refused and the older ones are kept"
   CHECK(accepted == 3);  // 3 x (1100 + a 24-byte header) fit in 4096, 4 do not
   CHECK(s->bytes() <= 4096);
   Spool::Entry e;
-  REQUIRE(s->front(&e));
+  REQUIRE(s->next(&e));
   CHECK(e.body == std::string(1100, 'a'));
   s->pop();
-  REQUIRE(s->front(&e));
+  REQUIRE(s->next(&e));
   CHECK(e.body == std::string(1100, 'b'));
 }
 
@@ -396,7 +604,7 @@ TEST_CASE("spool: a torn tail is cut off at open and a batch that fails its CRC 
     CHECK(s->entries() == 2);
     CHECK(s->corrupt() == 1);
     Spool::Entry e;
-    REQUIRE(s->front(&e));
+    REQUIRE(s->next(&e));
     CHECK(e.body == "first");
   }
   {
@@ -406,7 +614,7 @@ TEST_CASE("spool: a torn tail is cut off at open and a batch that fails its CRC 
   }
   auto s = openSpool(dir);
   Spool::Entry e;
-  CHECK_FALSE(s->front(&e));  // the first fails its CRC: the rest of its segment is skipped
+  CHECK_FALSE(s->next(&e));  // the first fails its CRC: the rest of its segment is skipped
   CHECK(s->corrupt() == 1);
   CHECK(s->empty());
 }

@@ -76,6 +76,9 @@ JaegerProcess::JaegerProcess(const std::string& dir)
                                  "    metrics:\n"
                                  "      receivers: [otlp]\n"
                                  "      exporters: [prometheus]\n"
+                                 "    logs:\n"
+                                 "      receivers: [otlp]\n"
+                                 "      exporters: [debug]\n"
                                  "  telemetry:\n"
                                  "    metrics:\n"
                                  "      level: none\n"
@@ -103,7 +106,10 @@ JaegerProcess::JaegerProcess(const std::string& dir)
                                  "  jaeger_storage_exporter:\n"
                                  "    trace_storage: memstore\n"
                                  "  prometheus:\n"
-                                 "    endpoint: " << at(metrics_port_) << "\n";
+                                 "    endpoint: " << at(metrics_port_) << "\n"
+                              << "  debug:\n"
+                                 "    verbosity: detailed\n"
+                                 "    use_internal_logger: false\n";
 }
 
 JaegerProcess::~JaegerProcess() { kill(); }

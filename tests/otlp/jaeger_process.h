@@ -1,7 +1,9 @@
 // A real OpenTelemetry collector for the exporter's tests: Jaeger v2 (built on the Collector),
 // run as a child process on free loopback ports with an OTLP/HTTP receiver, in-memory trace
-// storage behind its query API, and a metrics pipeline into a Prometheus exporter (Jaeger keeps
-// no metrics of its own, so the test reads the collector's Prometheus rendering of what it got).
+// storage behind its query API, a metrics pipeline into a Prometheus exporter (Jaeger keeps no
+// metrics of its own, so the test reads the collector's Prometheus rendering of what it got), and
+// a logs pipeline into the collector's debug exporter, which prints each log record it decoded
+// to the process's output (Jaeger stores no logs; log() holds that output).
 //
 // The binary is built by `deploy/setup.sh --test` from tests/tools/jaeger (pinned in go.mod) to
 // build/tools/jaeger; OUTRIGGER_JAEGER_BIN names another one.
@@ -32,6 +34,7 @@ class JaegerProcess {
   void kill();
 
   std::string endpoint() const;  // the OTLP/HTTP base URL
+  int otlpPort() const { return otlp_port_; }
   // The spans Jaeger holds for a trace (GET /api/v3/traces/{id}); empty when it has none.
   std::vector<OtlpSpan> trace(const std::string& trace_id) const;
   // Polls trace() until it has at least `spans` spans or the timeout passes.
@@ -42,6 +45,7 @@ class JaegerProcess {
   // The sum of the samples of metric `name` whose labels include every one of `labels`
   // (e.g. `outcome="dropped"`); -1 when there is none.
   double metric(const std::string& name, const std::vector<std::string>& labels = {}) const;
+  // The collector's output: its warnings, and the debug exporter's rendering of the logs it got.
   std::string log() const;
 
  private:

@@ -1,0 +1,45 @@
+// The root span of the requests this instance exported lately, by trace id, so a feedback that
+// names only its answer's trace can point at the answer's span. Bounded: the oldest entry goes
+// when a new one needs its place. Several requests may share a trace (a caller's traceparent);
+// the latest one's root span is kept. Single-threaded, like the exporter.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace outrigger::otlp {
+
+class RootSpanIndex {
+ public:
+  explicit RootSpanIndex(size_t capacity) : ring_(capacity ? capacity : 1) {}
+
+  void remember(std::string_view trace_id, std::string_view root_span_id) {
+    Entry& slot = ring_[next_ % ring_.size()];
+    if (!slot.trace_id.empty()) {
+      auto it = latest_.find(slot.trace_id);
+      if (it != latest_.end() && it->second == slot.position) latest_.erase(it);
+    }
+    slot = {std::string(trace_id), std::string(root_span_id), next_};
+    latest_[slot.trace_id] = next_++;
+  }
+
+  // The root span id of the latest request of that trace; empty when it is not (or no longer) here.
+  std::string_view find(std::string_view trace_id) const {
+    auto it = latest_.find(std::string(trace_id));
+    return it == latest_.end() ? std::string_view() : std::string_view(ring_[it->second % ring_.size()].root_span_id);
+  }
+
+ private:
+  struct Entry {
+    std::string trace_id, root_span_id;
+    uint64_t position = 0;
+  };
+  std::vector<Entry> ring_;
+  std::unordered_map<std::string, uint64_t> latest_;  // trace id -> position of its latest entry
+  uint64_t next_ = 0;
+};
+
+}  // namespace outrigger::otlp
