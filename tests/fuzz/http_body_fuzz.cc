@@ -1,5 +1,5 @@
 // libFuzzer target for the HTTP front's request bodies: arbitrary bytes go through the Chat
-// Completions, Messages and embeddings translators. Besides not crashing, every JSON text a
+// Completions, Responses, Messages and embeddings translators. Besides not crashing, every JSON text a
 // translator re-serialises for the chain (extra fields, tool parameters, the response schema,
 // tool_use input) must parse again within json::kMaxDepth: the chain and the providers rely on it.
 #include <cstddef>
@@ -9,6 +9,7 @@
 #include "bounded_json.h"
 #include "http/chat_request.h"
 #include "http/messages_request.h"
+#include "http/responses_request.h"
 #include "outrigger_generated.h"
 
 namespace {
@@ -42,6 +43,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     outrigger::http::ChatCall call;
     outrigger::http::RequestError error;
     if (outrigger::http::buildChatCall(body, meta, &call, &error)) checkRequest(call);
+  }
+  {
+    // The Responses translator writes a Chat Completions body from caller JSON and builds that.
+    outrigger::http::ChatCall call;
+    outrigger::http::RequestError error;
+    if (outrigger::http::buildResponsesCall(body, meta, &call, &error)) checkRequest(call);
   }
   {
     outrigger::http::ChatCall call;
