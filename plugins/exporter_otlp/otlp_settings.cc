@@ -22,7 +22,7 @@ const char kConfigSchema[] = R"json({
     "max_in_flight": {"type": "integer", "minimum": 1, "maximum": 32, "description": "POSTs under way at once"},
     "timeout_ms": {"type": "integer", "minimum": 100, "maximum": 600000, "description": "one POST, connect to last byte"},
     "max_backoff_ms": {"type": "integer", "minimum": 10, "maximum": 3600000, "description": "longest pause between retries (without Retry-After)"},
-    "gzip": {"type": "boolean", "description": "Content-Encoding: gzip"},
+    "gzip": {"type": "boolean", "description": "Content-Encoding: gzip (default: off for a loopback endpoint, on otherwise)"},
     "spool_path": {"type": "string", "minLength": 1, "description": "directory of the on-disk spool; unset: no spool"},
     "spool_max_bytes": {"type": "integer", "minimum": 4096, "description": "spool size cap; beyond: dropped and counted"},
     "metrics": {"type": "boolean", "description": "push gen_ai.client.* metrics"},
@@ -98,6 +98,7 @@ bool parseSettings(std::string_view config_json, OtlpSettings* s, std::string* e
   readUint(d, "max_backoff_ms", &s->max_backoff_ms);
   readUint(d, "spool_max_bytes", &s->spool_max_bytes);
   readUint(d, "metrics_interval_ms", &s->metrics_interval_ms);
+  s->gzip = !loopbackEndpoint(s->endpoint);
   readBool(d, "gzip", &s->gzip);
   readBool(d, "metrics", &s->metrics);
   if (s->max_queue_spans < s->batch_spans) {
@@ -105,6 +106,20 @@ bool parseSettings(std::string_view config_json, OtlpSettings* s, std::string* e
     return false;
   }
   return true;
+}
+
+bool loopbackEndpoint(std::string_view url) {
+  size_t scheme = url.find("://");
+  if (scheme == std::string_view::npos) return false;
+  std::string_view host = url.substr(scheme + 3);
+  host = host.substr(0, host.find_first_of("/?#"));
+  if (size_t at = host.rfind('@'); at != std::string_view::npos) host.remove_prefix(at + 1);
+  if (!host.empty() && host.front() == '[') {
+    host = host.substr(1, host.find(']') == std::string_view::npos ? 0 : host.find(']') - 1);
+    return host == "::1";
+  }
+  host = host.substr(0, host.find(':'));
+  return host == "localhost" || host.rfind("127.", 0) == 0;
 }
 
 }  // namespace outrigger::otlp

@@ -23,7 +23,7 @@ struct OtlpSettings {
   uint32_t max_in_flight = 4;
   uint32_t timeout_ms = 10000;
   uint32_t max_backoff_ms = 30000;
-  bool gzip = true;
+  bool gzip = true;  // unset in the config: off for a loopback endpoint, on for any other
   std::string spool_path;  // empty: no spool
   uint64_t spool_max_bytes = 256ull << 20;
   bool metrics = true;
@@ -33,5 +33,9 @@ struct OtlpSettings {
 // Parses a config the host validated against kConfigSchema. False with a message that names
 // the key (never a header's value) when a value cannot be used.
 bool parseSettings(std::string_view config_json, OtlpSettings* out, std::string* error);
+
+// True when `url`'s host is this machine (localhost, 127.0.0.0/8, ::1): a collector next to the
+// sidecar, where compressing costs CPU and saves nothing.
+bool loopbackEndpoint(std::string_view url);
 
 }  // namespace outrigger::otlp

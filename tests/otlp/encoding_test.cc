@@ -16,6 +16,7 @@
 #include "chain/owned_messages.h"
 #include "genai_metrics.h"
 #include "gzip.h"
+#include "otlp_settings.h"
 #include "otlp/otlp_spans.h"
 #include "otlp_json.h"
 #include "plugin/instance.h"
@@ -397,4 +398,26 @@ TEST_CASE("encoding: cost of encoding and gzipping a batch of records", "[.][ben
   WARN("records " << kRecords << " (5 spans each): encode " << encode_ns / kRecords / 1000.0 << " us/record, gzip "
                   << gzip_ns / kRecords / 1000.0 << " us/record; JSON " << raw / kRecords << " B/record, gzipped "
                   << packed / kRecords << " B/record (" << static_cast<double>(raw) / packed << "x)");
+}
+
+TEST_CASE("settings: gzip defaults to off for a collector on this machine and on for any other, and the config wins") {
+  using outrigger::otlp::loopbackEndpoint;
+  for (const char* local : {"http://127.0.0.1:4318", "http://localhost:4318/", "https://127.8.9.1", "http://[::1]:4318",
+                            "http://user@localhost:4318/otlp"}) {
+    INFO(local);
+    CHECK(loopbackEndpoint(local));
+  }
+  for (const char* remote : {"http://otel-collector:4318", "https://api.honeycomb.io", "http://10.0.0.7:4318",
+                             "http://localhost.example.com:4318", "http://[::2]:4318", "http://1127.0.0.1"}) {
+    INFO(remote);
+    CHECK_FALSE(loopbackEndpoint(remote));
+  }
+  outrigger::otlp::OtlpSettings s;
+  std::string error;
+  REQUIRE(outrigger::otlp::parseSettings(R"({"endpoint":"http://127.0.0.1:4318"})", &s, &error));
+  CHECK_FALSE(s.gzip);
+  REQUIRE(outrigger::otlp::parseSettings(R"({"endpoint":"http://collector:4318"})", &s, &error));
+  CHECK(s.gzip);
+  REQUIRE(outrigger::otlp::parseSettings(R"({"endpoint":"http://127.0.0.1:4318","gzip":true})", &s, &error));
+  CHECK(s.gzip);
 }
