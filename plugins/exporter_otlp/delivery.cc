@@ -73,6 +73,7 @@ void Delivery::submit(Batch batch) {
 
 void Delivery::spill(Batch batch) {
   ItemCounters& t = tally(batch.signal);
+  env_->packForSpool(&batch.body);
   Spool::Entry e{static_cast<uint8_t>(batch.signal), batch.items, std::move(batch.body)};
   switch (spool_->append(e)) {
     case Spool::Append::kOk:

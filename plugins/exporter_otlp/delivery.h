@@ -66,6 +66,9 @@ class DeliveryEnv {
   // Runs `fn` once after `delay_ms`, unless the instance is torn down first. False: no timer.
   virtual bool after(uint32_t delay_ms, std::function<void()> fn) = 0;
   virtual void log(outrigger_log_level level, const std::string& message) = 0;
+  // Readies a body for the spool (the exporter gzips one it sent plain), so the spool's bound
+  // holds as many items whatever the POSTs' encoding.
+  virtual void packForSpool(std::string*) {}
 };
 
 struct DeliverySettings {

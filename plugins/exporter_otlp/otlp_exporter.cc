@@ -310,14 +310,21 @@ class OtlpExporter final : public Exporter, private DeliveryEnv {
   }
 
   // DeliveryEnv over the host.
+  void packForSpool(std::string* body) override {
+    std::string packed;
+    if (!gzipped(*body) && gzip(*body, &packed)) *body = std::move(packed);
+  }
+
+  static bool gzipped(const std::string& body) {
+    return body.size() >= 2 && uint8_t(body[0]) == 0x1f && uint8_t(body[1]) == 0x8b;  // JSON never starts so
+  }
+
   bool post(Signal signal, const std::string& body, std::function<void(PostOutcome)> done) override {
     std::string url = settings_.endpoint + pathOf(signal);
     std::vector<outrigger_http_header> headers;
     headers.push_back({str("Content-Type"), str("application/json")});
-    // By the body, not the setting: a spool written under another setting holds either kind (a
-    // gzip stream starts 1f 8b, which JSON never does).
-    bool packed = body.size() >= 2 && uint8_t(body[0]) == 0x1f && uint8_t(body[1]) == 0x8b;
-    if (packed) headers.push_back({str("Content-Encoding"), str("gzip")});
+    // By the body, not the setting: the spool holds gzipped bodies whatever the setting.
+    if (gzipped(body)) headers.push_back({str("Content-Encoding"), str("gzip")});
     for (const auto& [k, v] : settings_.headers) headers.push_back({str(k), str(v)});
     outrigger_http_request req{};
     req.hdr = OUTRIGGER_HEADER_INIT(outrigger_http_request);
