@@ -152,11 +152,11 @@ void writeToolChoice(Writer& w, std::string_view tc, bool serial) {
 void writeParams(Writer& w, const outrigger_params_view& p) {
   if (p.present & OUTRIGGER_PARAM_TEMPERATURE) {
     w.Key("temperature");
-    w.Double(p.temperature);
+    w.shortestFloat(p.temperature);
   }
   if (p.present & OUTRIGGER_PARAM_TOP_P) {
     w.Key("top_p");
-    w.Double(p.top_p);
+    w.shortestFloat(p.top_p);
   }
   if (p.stop_count) {
     w.Key("stop_sequences");

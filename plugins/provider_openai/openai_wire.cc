@@ -121,11 +121,11 @@ bool isWritten(std::string_view name) {
 void writeParams(Writer& w, const outrigger_params_view& p, const WireSettings& s) {
   if (p.present & OUTRIGGER_PARAM_TEMPERATURE) {
     key(w, "temperature");
-    w.Double(p.temperature);
+    w.shortestFloat(p.temperature);
   }
   if (p.present & OUTRIGGER_PARAM_TOP_P) {
     key(w, "top_p");
-    w.Double(p.top_p);
+    w.shortestFloat(p.top_p);
   }
   if (p.present & OUTRIGGER_PARAM_MAX_TOKENS) {
     key(w, s.max_tokens_field.c_str());

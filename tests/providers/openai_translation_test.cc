@@ -414,3 +414,34 @@ TEST_CASE("openai request: a forced tool goes out as a function object, the keyw
   auto object = toolChoiceOf(R"({"type":"function","function":{"name":"lookup"}})");
   CHECK(std::string(object["function"]["name"].GetString()) == "lookup");
 }
+
+// The wire carries temperature and top_p as floats; widened to double, 0.3f went upstream as
+// 0.30000001192092896, not the 0.3 the caller sent (found by the client matrix).
+TEST_CASE("openai request: temperature and top_p go upstream as the decimals the caller sent") {
+  outrigger_message_view msg{};
+  msg.role = s("user");
+  msg.content = s("hi");
+  outrigger_params_view params{};
+  params.present = OUTRIGGER_PARAM_TEMPERATURE | OUTRIGGER_PARAM_TOP_P;
+  params.temperature = 0.3f;
+  params.top_p = 0.95f;
+  outrigger_request_view req{};
+  req.model = s("gpt-4o-mini");
+  req.messages = &msg;
+  req.message_count = 1;
+  req.params = &params;
+  std::string body;
+  wire::Failure refused;
+  REQUIRE(wire::buildChatRequest(req, {}, &body, &refused));
+  CHECK(body.find(R"("temperature":0.3,)") != std::string::npos);
+  CHECK(body.find(R"("top_p":0.95)") != std::string::npos);
+  params.temperature = 1.0f;
+  params.top_p = 1e-5f;
+  REQUIRE(wire::buildChatRequest(req, {}, &body, &refused));
+  rapidjson::Document d;
+  d.Parse(body.c_str());
+  REQUIRE_FALSE(d.HasParseError());
+  CHECK(d["temperature"].GetDouble() == 1.0);
+  CHECK(d["top_p"].GetDouble() == 1e-5);
+}
+
