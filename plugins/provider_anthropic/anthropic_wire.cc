@@ -195,7 +195,8 @@ void writeParams(Writer& w, const outrigger_params_view& p) {
   if (p.tool_count && (p.tool_choice.size || serial)) writeToolChoice(w, sv(p.tool_choice), serial);
   if (has_extra) {
     static const char* kOwn[] = {"model", "messages", "system", "max_tokens", "stream", "temperature", "top_p",
-                                 "stop_sequences", "tools", "tool_choice", "parallel_tool_calls"};
+                                 "stop_sequences", "tools", "tool_choice", "parallel_tool_calls",
+                                 "response_format"};
     for (auto& m : extra.GetObject()) {
       std::string_view name(m.name.GetString(), m.name.GetStringLength());
       bool own = false;

@@ -445,3 +445,42 @@ TEST_CASE("openai request: temperature and top_p go upstream as the decimals the
   CHECK(d["top_p"].GetDouble() == 1e-5);
 }
 
+// What the HTTP front keeps of the caller's tools and response_format in extra_json (members the
+// wire has no slot for) is written into the matching tool and schema, and nowhere else.
+TEST_CASE("openai request: a caller's tool strict flag and schema description reach the upstream") {
+  outrigger_message_view msg{};
+  msg.role = s("user");
+  msg.content = s("hi");
+  outrigger_tool_view tools[] = {{s("function"), s("get_weather"), s("weather"), s(R"({"type":"object"})")},
+                                 {s("function"), s("get_time"), {}, {}}};
+  outrigger_params_view params{};
+  params.tools = tools;
+  params.tool_count = 2;
+  params.response_format = OUTRIGGER_FORMAT_JSON_SCHEMA;
+  params.response_schema_name = s("answer");
+  params.response_schema_json = s(R"({"type":"object"})");
+  params.response_schema_strict = 1;
+  params.extra_json = s(R"({"tools":[{"type":"function","function":{"name":"get_weather","strict":true}}],)"
+                        R"("response_format":{"type":"json_schema","json_schema":{"name":"answer","description":"d"}},)"
+                        R"("presence_penalty":0.5})");
+  outrigger_request_view req{};
+  req.model = s("gpt-4o-mini");
+  req.messages = &msg;
+  req.message_count = 1;
+  req.params = &params;
+  std::string body;
+  wire::Failure refused;
+  REQUIRE(wire::buildChatRequest(req, {}, &body, &refused));
+  rapidjson::Document d;
+  d.Parse(body.c_str());
+  REQUIRE_FALSE(d.HasParseError());
+  REQUIRE(d["tools"].Size() == 2);
+  CHECK(d["tools"][0]["function"]["strict"].GetBool());
+  CHECK(std::string(d["tools"][0]["function"]["description"].GetString()) == "weather");
+  CHECK_FALSE(d["tools"][1]["function"].HasMember("strict"));
+  CHECK(std::string(d["response_format"]["json_schema"]["description"].GetString()) == "d");
+  CHECK(d["response_format"]["json_schema"]["strict"].GetBool());
+  CHECK(d["presence_penalty"].GetDouble() == 0.5);
+  CHECK(body.find(R"("tools")") == body.rfind(R"("tools")"));  // written once
+  CHECK(body.find(R"("response_format")") == body.rfind(R"("response_format")"));
+}
