@@ -155,7 +155,8 @@ void writeResponseFormat(Writer& w, const outrigger_params_view& p, const rapidj
   w.EndObject();
 }
 
-bool isWritten(std::string_view name) {
+bool isWritten(std::string_view name, bool user_written) {
+  if (user_written && name == "user") return true;
   static const char* kOwn[] = {"model", "messages", "stream", "stream_options", "temperature", "top_p", "max_tokens",
                                "max_completion_tokens", "seed", "stop", "tools", "tool_choice", "response_format"};
   for (const char* k : kOwn)
@@ -163,7 +164,7 @@ bool isWritten(std::string_view name) {
   return false;
 }
 
-void writeParams(Writer& w, const outrigger_params_view& p, const WireSettings& s) {
+void writeParams(Writer& w, const outrigger_params_view& p, const WireSettings& s, bool user_written) {
   rapidjson::Document extra;
   bool has_extra = p.extra_json.size && w.parse(sv(p.extra_json), "params.extra_json", &extra) && extra.IsObject();
   if (p.present & OUTRIGGER_PARAM_TEMPERATURE) {
@@ -214,7 +215,7 @@ void writeParams(Writer& w, const outrigger_params_view& p, const WireSettings& 
   if (has_extra) {
     for (auto& m : extra.GetObject()) {
       std::string_view name(m.name.GetString(), m.name.GetStringLength());
-      if (isWritten(name)) continue;
+      if (isWritten(name, user_written)) continue;
       str(w, name);
       m.value.Accept(w);
     }
@@ -290,7 +291,14 @@ bool buildChatRequest(const outrigger_request_view& request, const WireSettings&
       w.EndObject();
     }
   }
-  if (request.params) writeParams(w, *request.params, settings);
+  // The end user the caller named (the body's user or x-outrigger-user), as embeddings send it:
+  // OpenAI keys its abuse monitoring on it.
+  bool user = request.metadata && request.metadata->user.size;
+  if (user) {
+    key(w, "user");
+    str(w, sv(request.metadata->user));
+  }
+  if (request.params) writeParams(w, *request.params, settings, user);
   w.EndObject();
   return w.finish(body, failure);
 }

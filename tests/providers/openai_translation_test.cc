@@ -484,3 +484,29 @@ TEST_CASE("openai request: a caller's tool strict flag and schema description re
   CHECK(body.find(R"("tools")") == body.rfind(R"("tools")"));  // written once
   CHECK(body.find(R"("response_format")") == body.rfind(R"("response_format")"));
 }
+
+// The caller's `user` became request metadata and was never sent on chat requests, though
+// embeddings sent it (found by the client matrix).
+TEST_CASE("openai request: the end user goes upstream as user, once") {
+  outrigger_message_view msg{};
+  msg.role = s("user");
+  msg.content = s("hi");
+  outrigger_metadata_view meta{};
+  meta.user = s("u-1");
+  outrigger_params_view params{};
+  params.extra_json = s(R"({"user":"from-extra"})");
+  outrigger_request_view req{};
+  req.model = s("gpt-4o-mini");
+  req.messages = &msg;
+  req.message_count = 1;
+  req.params = &params;
+  req.metadata = &meta;
+  std::string body;
+  wire::Failure refused;
+  REQUIRE(wire::buildChatRequest(req, {}, &body, &refused));
+  CHECK(body.find(R"("user":"u-1")") != std::string::npos);
+  CHECK(body.find("from-extra") == std::string::npos);
+  meta.user = {};
+  REQUIRE(wire::buildChatRequest(req, {}, &body, &refused));
+  CHECK(body.find(R"("user":"from-extra")") != std::string::npos);
+}
