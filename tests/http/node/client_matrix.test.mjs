@@ -110,6 +110,15 @@ for (const [dialect, model, sentTool] of [
     assert.deepEqual(r.object, { answer: 'Paris', confidence: 0.9 });
   });
 
+  test(`${dialect}: generateObject's schema name and description reach the upstream`, async () => {
+    await rig.script(textReply('{"answer":"Paris","confidence":0.9}'));
+    await generateObject({ model: model(), schema: answerSchema, schemaName: 'answer',
+                           schemaDescription: 'An answer with its confidence.', prompt: 'Capital?', maxRetries: 0 });
+    const { body } = await rig.onlyRequest();
+    assert.deepEqual(body.response_format, { type: 'json_schema', json_schema: {
+      ...ANSWER_FORMAT.json_schema, name: 'answer', description: 'An answer with its confidence.' } });
+  });
+
   test(`${dialect}: an upstream 429 is an APICallError with its status`, async () => {
     await rig.script({ fault: 'status', code: 429, message: 'slow down' });
     await assert.rejects(generateText({ model: model(), prompt: 'hello', maxRetries: 0 }), (e) => {
