@@ -6,10 +6,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <initializer_list>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <initializer_list>
 #include <string>
 
 #include "bounded_json.h"

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <initializer_list>
 #include <set>
+#include <utility>
 #include <vector>
 
 #include "bounded_json.h"

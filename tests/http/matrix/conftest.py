@@ -1,4 +1,4 @@
-"""The client matrix's fixtures: one upstream and one daemon for the session, the upstream's log
+"""The client matrix's fixtures: one upstream and one daemon for the whole run, the upstream's log
 emptied before each test."""
 import os
 import sys
