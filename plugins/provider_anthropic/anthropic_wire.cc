@@ -149,14 +149,25 @@ void writeToolChoice(Writer& w, std::string_view tc, bool serial) {
   w.EndObject();
 }
 
-void writeParams(Writer& w, const outrigger_params_view& p) {
+// The end user the caller named, as Anthropic's metadata.user_id, unless the caller sent its own
+// metadata (which goes through with the extra fields).
+void writeUser(Writer& w, std::string_view user) {
+  if (user.empty()) return;
+  w.Key("metadata");
+  w.StartObject();
+  w.Key("user_id");
+  str(w, user);
+  w.EndObject();
+}
+
+void writeParams(Writer& w, const outrigger_params_view& p, std::string_view user) {
   if (p.present & OUTRIGGER_PARAM_TEMPERATURE) {
     w.Key("temperature");
-    w.Double(p.temperature);
+    w.shortestFloat(p.temperature);
   }
   if (p.present & OUTRIGGER_PARAM_TOP_P) {
     w.Key("top_p");
-    w.Double(p.top_p);
+    w.shortestFloat(p.top_p);
   }
   if (p.stop_count) {
     w.Key("stop_sequences");
@@ -195,7 +206,8 @@ void writeParams(Writer& w, const outrigger_params_view& p) {
   if (p.tool_count && (p.tool_choice.size || serial)) writeToolChoice(w, sv(p.tool_choice), serial);
   if (has_extra) {
     static const char* kOwn[] = {"model", "messages", "system", "max_tokens", "stream", "temperature", "top_p",
-                                 "stop_sequences", "tools", "tool_choice", "parallel_tool_calls"};
+                                 "stop_sequences", "tools", "tool_choice", "parallel_tool_calls",
+                                 "response_format"};
     for (auto& m : extra.GetObject()) {
       std::string_view name(m.name.GetString(), m.name.GetStringLength());
       bool own = false;
@@ -205,6 +217,7 @@ void writeParams(Writer& w, const outrigger_params_view& p) {
       m.value.Accept(w);
     }
   }
+  if (!has_extra || !extra.HasMember("metadata")) writeUser(w, user);
 }
 
 Failure malformed(const std::string& what) {
@@ -255,7 +268,9 @@ bool buildMessagesRequest(const outrigger_request_view& request, const WireSetti
     w.Key("stream");
     w.Bool(true);
   }
-  if (request.params) writeParams(w, *request.params);
+  std::string_view user = request.metadata ? sv(request.metadata->user) : std::string_view();
+  if (request.params) writeParams(w, *request.params, user);
+  else writeUser(w, user);
   w.EndObject();
   return w.finish(body, failure);
 }

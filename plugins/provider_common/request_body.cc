@@ -1,6 +1,9 @@
 // Bounded embedding of request JSON into provider request bodies (see request_body.h).
 #include "request_body.h"
 
+#include <charconv>
+#include <cmath>
+
 #include "bounded_json.h"
 
 namespace outrigger::providers {
@@ -34,6 +37,20 @@ bool BodyWriter::finish(std::string* body, Failure* failure) const {
   }
   body->assign(os_->GetString(), os_->GetSize());
   return true;
+}
+
+void BodyWriter::shortestFloat(float value) {
+  if (!std::isfinite(value)) {  // JSON has no NaN or infinity; the chain bounds these anyway
+    Null();
+    return;
+  }
+  char text[32];
+  auto [end, ec] = std::to_chars(text, text + sizeof text, value);
+  if (ec != std::errc()) {
+    Double(value);
+    return;
+  }
+  RawValue(text, static_cast<size_t>(end - text), rapidjson::kNumberType);
 }
 
 Failure tooDeepRequest(std::string_view field) {

@@ -33,6 +33,10 @@ class BodyWriter : public rapidjson::Writer<rapidjson::StringBuffer> {
   // The finished body into `body`; false, with tooDeepRequest() in `failure`, when a field
   // nested too deeply (the body must not be sent).
   bool finish(std::string* body, Failure* failure) const;
+  // Writes a sampling parameter the wire carries as a float (temperature, top_p) as the shortest
+  // decimal that reads back as that float: 0.3f goes as 0.3, which is what the caller sent, where
+  // widening to double would send 0.30000001192092896.
+  void shortestFloat(float value);
 
  private:
   std::string too_deep_;

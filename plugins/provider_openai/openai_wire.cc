@@ -4,10 +4,12 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <initializer_list>
 #include <string>
 
 #include "bounded_json.h"
@@ -62,11 +64,49 @@ void writeMessage(Writer& w, const outrigger_message_view& m) {
   w.EndObject();
 }
 
-void writeTools(Writer& w, const outrigger_params_view& p) {
+// The caller's own definition of tool `name` in extra_json's "tools", which the HTTP front keeps
+// when it holds members the wire has no slot for (a function's `strict`).
+const rapidjson::Value* callerTool(const rapidjson::Value* extra, std::string_view name) {
+  if (!extra || !extra->IsObject()) return nullptr;
+  auto tools = extra->FindMember("tools");
+  if (tools == extra->MemberEnd() || !tools->value.IsArray()) return nullptr;
+  for (const auto& t : tools->value.GetArray()) {
+    if (!t.IsObject()) continue;
+    auto f = t.FindMember("function");
+    if (f == t.MemberEnd() || !f->value.IsObject()) continue;
+    auto n = f->value.FindMember("name");
+    if (n != f->value.MemberEnd() && n->value.IsString() &&
+        std::string_view(n->value.GetString(), n->value.GetStringLength()) == name) {
+      return &t;
+    }
+  }
+  return nullptr;
+}
+
+// Writes the members of object `from` other than `written`, which the caller sent and the wire
+// could not carry.
+void writeOtherMembers(Writer& w, const rapidjson::Value* from, std::initializer_list<std::string_view> written) {
+  if (!from || !from->IsObject()) return;
+  for (const auto& m : from->GetObject()) {
+    std::string_view name(m.name.GetString(), m.name.GetStringLength());
+    if (std::find(written.begin(), written.end(), name) != written.end()) continue;
+    str(w, name);
+    m.value.Accept(w);
+  }
+}
+
+const rapidjson::Value* objectMember(const rapidjson::Value* obj, const char* name) {
+  if (!obj || !obj->IsObject()) return nullptr;
+  auto it = obj->FindMember(name);
+  return it != obj->MemberEnd() && it->value.IsObject() ? &it->value : nullptr;
+}
+
+void writeTools(Writer& w, const outrigger_params_view& p, const rapidjson::Value* extra) {
   key(w, "tools");
   w.StartArray();
   for (size_t i = 0; i < p.tool_count; ++i) {
     const auto& t = p.tools[i];
+    const rapidjson::Value* caller = callerTool(extra, sv(t.name));
     w.StartObject();
     key(w, "type");
     str(w, t.type.size ? sv(t.type) : "function");
@@ -82,13 +122,15 @@ void writeTools(Writer& w, const outrigger_params_view& p) {
       key(w, "parameters");
       w.embed(sv(t.parameters_json), "params.tools[" + std::to_string(i) + "].parameters_json");
     }
+    writeOtherMembers(w, objectMember(caller, "function"), {"name", "description", "parameters"});
     w.EndObject();
+    writeOtherMembers(w, caller, {"type", "function"});
     w.EndObject();
   }
   w.EndArray();
 }
 
-void writeResponseFormat(Writer& w, const outrigger_params_view& p) {
+void writeResponseFormat(Writer& w, const outrigger_params_view& p, const rapidjson::Value* extra) {
   if (p.response_format == OUTRIGGER_FORMAT_TEXT) return;
   key(w, "response_format");
   w.StartObject();
@@ -105,12 +147,16 @@ void writeResponseFormat(Writer& w, const outrigger_params_view& p) {
     w.embed(p.response_schema_json.size ? sv(p.response_schema_json) : "{}", "params.response_format.schema_json");
     key(w, "strict");
     w.Bool(p.response_schema_strict != 0);
+    // The caller's own json_schema members the wire has no slot for (its `description`).
+    const rapidjson::Value* caller = objectMember(objectMember(extra, "response_format"), "json_schema");
+    writeOtherMembers(w, caller, {"name", "schema", "strict"});
     w.EndObject();
   }
   w.EndObject();
 }
 
-bool isWritten(std::string_view name) {
+bool isWritten(std::string_view name, bool user_written) {
+  if (user_written && name == "user") return true;
   static const char* kOwn[] = {"model", "messages", "stream", "stream_options", "temperature", "top_p", "max_tokens",
                                "max_completion_tokens", "seed", "stop", "tools", "tool_choice", "response_format"};
   for (const char* k : kOwn)
@@ -118,14 +164,16 @@ bool isWritten(std::string_view name) {
   return false;
 }
 
-void writeParams(Writer& w, const outrigger_params_view& p, const WireSettings& s) {
+void writeParams(Writer& w, const outrigger_params_view& p, const WireSettings& s, bool user_written) {
+  rapidjson::Document extra;
+  bool has_extra = p.extra_json.size && w.parse(sv(p.extra_json), "params.extra_json", &extra) && extra.IsObject();
   if (p.present & OUTRIGGER_PARAM_TEMPERATURE) {
     key(w, "temperature");
-    w.Double(p.temperature);
+    w.shortestFloat(p.temperature);
   }
   if (p.present & OUTRIGGER_PARAM_TOP_P) {
     key(w, "top_p");
-    w.Double(p.top_p);
+    w.shortestFloat(p.top_p);
   }
   if (p.present & OUTRIGGER_PARAM_MAX_TOKENS) {
     key(w, s.max_tokens_field.c_str());
@@ -141,7 +189,7 @@ void writeParams(Writer& w, const outrigger_params_view& p, const WireSettings& 
     for (size_t i = 0; i < p.stop_count; ++i) str(w, sv(p.stop[i]));
     w.EndArray();
   }
-  if (p.tool_count) writeTools(w, p);
+  if (p.tool_count) writeTools(w, p, has_extra ? &extra : nullptr);
   if (p.tool_choice.size) {
     key(w, "tool_choice");
     std::string_view tc = sv(p.tool_choice);
@@ -162,17 +210,14 @@ void writeParams(Writer& w, const outrigger_params_view& p, const WireSettings& 
       w.EndObject();
     }
   }
-  writeResponseFormat(w, p);
+  writeResponseFormat(w, p, has_extra ? &extra : nullptr);
   // Unknown top-level fields the caller sent go through untouched (extra_body in the SDKs).
-  if (p.extra_json.size) {
-    rapidjson::Document extra;
-    if (w.parse(sv(p.extra_json), "params.extra_json", &extra) && extra.IsObject()) {
-      for (auto& m : extra.GetObject()) {
-        std::string_view name(m.name.GetString(), m.name.GetStringLength());
-        if (isWritten(name)) continue;
-        str(w, name);
-        m.value.Accept(w);
-      }
+  if (has_extra) {
+    for (auto& m : extra.GetObject()) {
+      std::string_view name(m.name.GetString(), m.name.GetStringLength());
+      if (isWritten(name, user_written)) continue;
+      str(w, name);
+      m.value.Accept(w);
     }
   }
 }
@@ -246,7 +291,14 @@ bool buildChatRequest(const outrigger_request_view& request, const WireSettings&
       w.EndObject();
     }
   }
-  if (request.params) writeParams(w, *request.params, settings);
+  // The end user the caller named (the body's user or x-outrigger-user), as embeddings send it:
+  // OpenAI keys its abuse monitoring on it.
+  bool user = request.metadata && request.metadata->user.size;
+  if (user) {
+    key(w, "user");
+    str(w, sv(request.metadata->user));
+  }
+  if (request.params) writeParams(w, *request.params, settings, user);
   w.EndObject();
   return w.finish(body, failure);
 }

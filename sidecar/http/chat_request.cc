@@ -4,8 +4,11 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <cmath>
+#include <initializer_list>
 #include <set>
+#include <utility>
 #include <vector>
 
 #include "bounded_json.h"
@@ -33,6 +36,15 @@ std::string toJson(const Json& v) {
 }
 
 std::string_view sv(const Json& v) { return {v.GetString(), v.GetStringLength()}; }
+
+// True when object `v` has a member outside `known`: something the wire has no slot for.
+bool hasOtherMembers(const Json& v, std::initializer_list<std::string_view> known) {
+  if (!v.IsObject()) return false;
+  for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) {
+    if (std::find(known.begin(), known.end(), sv(it->name)) == known.end()) return true;
+  }
+  return false;
+}
 
 // Builds one wire Request; the first problem found stops it.
 class Translator {
@@ -69,6 +81,10 @@ class Translator {
   const CallMetadata& meta_;
   RequestError* error_;
   flatbuffers::FlatBufferBuilder fbb_{1024};
+  // The caller's tools or response_format hold members the wire has no slot for (a tool's
+  // `strict`, a schema's `description`): they also travel verbatim in extra_json.
+  bool keep_tools_ = false;
+  bool keep_response_format_ = false;
 };
 
 bool Translator::content(const Json& v, const std::string& where, std::string* text) {
@@ -208,6 +224,8 @@ bool Translator::tools(const Json& root, Offset<flatbuffers::Vector<Offset<w::To
     }
     const Json& f = t["function"];
     if (!f.HasMember("name") || !f["name"].IsString()) return fail(at + ".function.name", "a tool needs a function name");
+    keep_tools_ = keep_tools_ || hasOtherMembers(t, {"type", "function"}) ||
+                  hasOtherMembers(f, {"name", "description", "parameters"});
     std::string_view desc = f.HasMember("description") && f["description"].IsString() ? sv(f["description"]) : "";
     std::string params = f.HasMember("parameters") ? toJson(f["parameters"]) : std::string();
     list.push_back(w::CreateTool(fbb_, str("function"), str(sv(f["name"])), str(desc), str(params)));
@@ -250,6 +268,7 @@ bool Translator::responseFormat(const Json& root, Offset<w::ResponseFormat>* out
     std::string_view name = js.HasMember("name") && js["name"].IsString() ? sv(js["name"]) : "";
     std::string schema = js.HasMember("schema") ? toJson(js["schema"]) : std::string();
     bool strict = js.HasMember("strict") && js["strict"].IsBool() && js["strict"].GetBool();
+    keep_response_format_ = hasOtherMembers(v, {"type", "json_schema"}) || hasOtherMembers(js, {"name", "schema", "strict"});
     *out = w::CreateResponseFormat(fbb_, w::ResponseFormatType::JsonSchema, str(name), str(schema), strict);
   } else {
     return fail("response_format.type", "unknown response_format type '" + std::string(type) + "'");
@@ -282,6 +301,10 @@ bool Translator::params(const Json& root, Offset<w::Params>* out) {
   for (auto it = root.MemberBegin(); it != root.MemberEnd(); ++it) {
     if (kMapped.count(sv(it->name))) continue;
     extra.AddMember(Json(it->name, extra.GetAllocator()), Json(it->value, extra.GetAllocator()), extra.GetAllocator());
+  }
+  // Verbatim, so a provider that speaks the caller's dialect loses none of it (see keep_tools_).
+  for (auto [key, keep] : {std::pair<const char*, bool>{"tools", keep_tools_}, {"response_format", keep_response_format_}}) {
+    if (keep) extra.AddMember(rapidjson::StringRef(key), Json(root[key], extra.GetAllocator()), extra.GetAllocator());
   }
   Offset<String> extra_json = extra.MemberCount() ? fbb_.CreateString(toJson(extra)) : 0;
   *out = w::CreateParams(fbb_, temperature, top_p, max_tokens, seed, stops, tool_list, choice, format, extra_json);

@@ -257,6 +257,7 @@ class ResponsesTranslator {
       w_.Key("json_schema");
       w_.StartObject();
       w_.Key("name"), str(w_, isString(f, "name") ? sv(f["name"]) : std::string_view("response"));
+      if (isString(f, "description")) w_.Key("description"), str(w_, sv(f["description"]));
       w_.Key("schema"), f["schema"].Accept(w_);
       if (f.HasMember("strict") && f["strict"].IsBool()) w_.Key("strict"), w_.Bool(f["strict"].GetBool());
       w_.EndObject();

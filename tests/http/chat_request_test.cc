@@ -92,6 +92,25 @@ TEST_CASE("unknown top-level fields travel verbatim in extra_json") {
   CHECK(extra["mock"]["chunks"].GetInt() == 2);
 }
 
+// The wire's Tool and ResponseFormat have no slot for a function's `strict` or a schema's
+// `description`; dropping them let an upstream ignore a strict schema (found by the client matrix).
+TEST_CASE("tools and response_format with members the wire lacks also travel verbatim in extra_json") {
+  Built b = build(R"({"model":"m","messages":[{"role":"user","content":"x"}],
+      "tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"},"strict":true}}],
+      "response_format":{"type":"json_schema","json_schema":{"name":"n","description":"d","schema":{}}}})");
+  REQUIRE(b.ok);
+  const wire::Params* p = b.call.request->params();
+  CHECK(s(p->tools()->Get(0)->name()) == "f");
+  auto extra = parse(s(p->extra_json()));
+  CHECK(extra["tools"][0]["function"]["strict"].GetBool());
+  CHECK(std::string(extra["response_format"]["json_schema"]["description"].GetString()) == "d");
+
+  Built plain = build(R"({"model":"m","messages":[{"role":"user","content":"x"}],
+      "tools":[{"type":"function","function":{"name":"f","description":"d","parameters":{}}}]})");
+  REQUIRE(plain.ok);
+  CHECK(plain.call.request->params()->extra_json() == nullptr);
+}
+
 TEST_CASE("the route header picks the route by name") {
   CallMetadata meta;
   meta.route = "cheap";

@@ -81,6 +81,21 @@ TEST_CASE("responses: instructions, input items, tools, a forced tool, text.form
   CHECK_FALSE(extra.HasMember("truncation"));
 }
 
+// A function's strict flag and a format's description have no wire slot; dropped, an upstream
+// took a strict tool as a hint (found by the client matrix).
+TEST_CASE("responses: a tool's strict flag and a format's description travel on to the provider") {
+  Built b = build(R"({"model":"m","input":"x",
+    "tools":[{"type":"function","name":"f","parameters":{"type":"object"},"strict":true}],
+    "text":{"format":{"type":"json_schema","name":"w","description":"the weather","schema":{"type":"object"}}}})");
+  INFO(b.error.message);
+  REQUIRE(b.ok);
+  rapidjson::Document extra;
+  extra.Parse(s(b.call.request->params()->extra_json()).c_str());
+  REQUIRE(extra.IsObject());
+  CHECK(extra["tools"][0]["function"]["strict"].GetBool());
+  CHECK(std::string(extra["response_format"]["json_schema"]["description"].GetString()) == "the weather");
+}
+
 TEST_CASE("responses: a string input is one user message, and required/none tool choices pass as they are") {
   Built b = build(R"({"model":"m","input":"hello","tool_choice":"required","tools":[{"type":"function","name":"f"}]})");
   REQUIRE(b.ok);

@@ -16,16 +16,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 venv="${OUTRIGGER_BUILD_DIR:-${TMPDIR:-/tmp}}/http-venv"
 requirements=("openai==3.54.0" "anthropic==2.12.0" "pytest==9.2.0" "pytest-timeout==2.4.0")
 
-if [[ ! -x "${venv}/bin/python" ]] || ! "${venv}/bin/python" -c "" 2>/dev/null; then
-  rm -rf "${venv}"
-  "${PYTHON:-python3}" -m venv "${venv}"
-fi
-stamp="${venv}/.outrigger-requirements"
-wanted="$(printf '%s\n' "${requirements[@]}")"
-if [[ ! -f "${stamp}" || "$(cat "${stamp}")" != "${wanted}" ]]; then
-  "${venv}/bin/python" -m pip install --quiet --disable-pip-version-check "${requirements[@]}"
-  printf '%s\n' "${requirements[@]}" > "${stamp}"
-fi
+source "${here}/python_venv.sh"
+ensure_venv "${venv}" "${requirements[@]}"
 
 export PYTHONDONTWRITEBYTECODE=1
 exec "${venv}/bin/python" -m pytest -p no:cacheprovider --rootdir "${here}/python" --timeout 60 -ra \

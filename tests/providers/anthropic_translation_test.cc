@@ -209,3 +209,50 @@ TEST_CASE("anthropic request: a forced tool stays forced, and parallel_tool_call
   CHECK(std::string(serial_auto["tool_choice"]["type"].GetString()) == "auto");
   CHECK(serial_auto["tool_choice"]["disable_parallel_tool_use"].GetBool());
 }
+
+// The wire's floats widened to double sent 0.30000001192092896 for a caller's 0.3 (found by the
+// client matrix).
+TEST_CASE("anthropic request: temperature and top_p go upstream as the decimals the caller sent") {
+  outrigger_message_view msg{};
+  msg.role = s("user");
+  msg.content = s("hi");
+  outrigger_params_view params{};
+  params.present = OUTRIGGER_PARAM_TEMPERATURE | OUTRIGGER_PARAM_TOP_P;
+  params.temperature = 0.3f;
+  params.top_p = 0.7f;
+  outrigger_request_view req{};
+  req.model = s("claude-sonnet-4-5");
+  req.messages = &msg;
+  req.message_count = 1;
+  req.params = &params;
+  std::string body;
+  wire::Failure refused;
+  REQUIRE(wire::buildMessagesRequest(req, {}, &body, &refused));
+  CHECK(body.find(R"("temperature":0.3,)") != std::string::npos);
+  CHECK(body.find(R"("top_p":0.7)") != std::string::npos);
+}
+
+// metadata.user_id became the request's user and was never sent back upstream (found by the
+// client matrix).
+TEST_CASE("anthropic request: the end user goes upstream as metadata.user_id unless the caller sent metadata") {
+  outrigger_message_view msg{};
+  msg.role = s("user");
+  msg.content = s("hi");
+  outrigger_metadata_view meta{};
+  meta.user = s("u-1");
+  outrigger_request_view req{};
+  req.model = s("claude-sonnet-4-5");
+  req.messages = &msg;
+  req.message_count = 1;
+  req.metadata = &meta;
+  std::string body;
+  wire::Failure refused;
+  REQUIRE(wire::buildMessagesRequest(req, {}, &body, &refused));
+  CHECK(body.find(R"("metadata":{"user_id":"u-1"})") != std::string::npos);
+  outrigger_params_view params{};
+  params.extra_json = s(R"({"metadata":{"user_id":"own"}})");
+  req.params = &params;
+  REQUIRE(wire::buildMessagesRequest(req, {}, &body, &refused));
+  CHECK(body.find(R"("metadata":{"user_id":"own"})") != std::string::npos);
+  CHECK(body.find("u-1") == std::string::npos);
+}

@@ -414,3 +414,99 @@ TEST_CASE("openai request: a forced tool goes out as a function object, the keyw
   auto object = toolChoiceOf(R"({"type":"function","function":{"name":"lookup"}})");
   CHECK(std::string(object["function"]["name"].GetString()) == "lookup");
 }
+
+// The wire carries temperature and top_p as floats; widened to double, 0.3f went upstream as
+// 0.30000001192092896, not the 0.3 the caller sent (found by the client matrix).
+TEST_CASE("openai request: temperature and top_p go upstream as the decimals the caller sent") {
+  outrigger_message_view msg{};
+  msg.role = s("user");
+  msg.content = s("hi");
+  outrigger_params_view params{};
+  params.present = OUTRIGGER_PARAM_TEMPERATURE | OUTRIGGER_PARAM_TOP_P;
+  params.temperature = 0.3f;
+  params.top_p = 0.95f;
+  outrigger_request_view req{};
+  req.model = s("gpt-4o-mini");
+  req.messages = &msg;
+  req.message_count = 1;
+  req.params = &params;
+  std::string body;
+  wire::Failure refused;
+  REQUIRE(wire::buildChatRequest(req, {}, &body, &refused));
+  CHECK(body.find(R"("temperature":0.3,)") != std::string::npos);
+  CHECK(body.find(R"("top_p":0.95)") != std::string::npos);
+  params.temperature = 1.0f;
+  params.top_p = 1e-5f;
+  REQUIRE(wire::buildChatRequest(req, {}, &body, &refused));
+  rapidjson::Document d;
+  d.Parse(body.c_str());
+  REQUIRE_FALSE(d.HasParseError());
+  CHECK(d["temperature"].GetDouble() == 1.0);
+  CHECK(d["top_p"].GetDouble() == 1e-5);
+}
+
+// What the HTTP front keeps of the caller's tools and response_format in extra_json (members the
+// wire has no slot for) is written into the matching tool and schema, and nowhere else.
+TEST_CASE("openai request: a caller's tool strict flag and schema description reach the upstream") {
+  outrigger_message_view msg{};
+  msg.role = s("user");
+  msg.content = s("hi");
+  outrigger_tool_view tools[] = {{s("function"), s("get_weather"), s("weather"), s(R"({"type":"object"})")},
+                                 {s("function"), s("get_time"), {}, {}}};
+  outrigger_params_view params{};
+  params.tools = tools;
+  params.tool_count = 2;
+  params.response_format = OUTRIGGER_FORMAT_JSON_SCHEMA;
+  params.response_schema_name = s("answer");
+  params.response_schema_json = s(R"({"type":"object"})");
+  params.response_schema_strict = 1;
+  params.extra_json = s(R"({"tools":[{"type":"function","function":{"name":"get_weather","strict":true}}],)"
+                        R"("response_format":{"type":"json_schema","json_schema":{"name":"answer","description":"d"}},)"
+                        R"("presence_penalty":0.5})");
+  outrigger_request_view req{};
+  req.model = s("gpt-4o-mini");
+  req.messages = &msg;
+  req.message_count = 1;
+  req.params = &params;
+  std::string body;
+  wire::Failure refused;
+  REQUIRE(wire::buildChatRequest(req, {}, &body, &refused));
+  rapidjson::Document d;
+  d.Parse(body.c_str());
+  REQUIRE_FALSE(d.HasParseError());
+  REQUIRE(d["tools"].Size() == 2);
+  CHECK(d["tools"][0]["function"]["strict"].GetBool());
+  CHECK(std::string(d["tools"][0]["function"]["description"].GetString()) == "weather");
+  CHECK_FALSE(d["tools"][1]["function"].HasMember("strict"));
+  CHECK(std::string(d["response_format"]["json_schema"]["description"].GetString()) == "d");
+  CHECK(d["response_format"]["json_schema"]["strict"].GetBool());
+  CHECK(d["presence_penalty"].GetDouble() == 0.5);
+  CHECK(body.find(R"("tools")") == body.rfind(R"("tools")"));  // written once
+  CHECK(body.find(R"("response_format")") == body.rfind(R"("response_format")"));
+}
+
+// The caller's `user` became request metadata and was never sent on chat requests, though
+// embeddings sent it (found by the client matrix).
+TEST_CASE("openai request: the end user goes upstream as user, once") {
+  outrigger_message_view msg{};
+  msg.role = s("user");
+  msg.content = s("hi");
+  outrigger_metadata_view meta{};
+  meta.user = s("u-1");
+  outrigger_params_view params{};
+  params.extra_json = s(R"({"user":"from-extra"})");
+  outrigger_request_view req{};
+  req.model = s("gpt-4o-mini");
+  req.messages = &msg;
+  req.message_count = 1;
+  req.params = &params;
+  req.metadata = &meta;
+  std::string body;
+  wire::Failure refused;
+  REQUIRE(wire::buildChatRequest(req, {}, &body, &refused));
+  CHECK(body.find(R"("user":"u-1")") != std::string::npos);
+  CHECK(body.find("from-extra") == std::string::npos);
+  meta.user = {};
+  REQUIRE(wire::buildChatRequest(req, {}, &body, &refused));
+  CHECK(body.find(R"("user":"from-extra")") != std::string::npos);
+}
