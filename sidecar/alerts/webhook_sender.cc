@@ -1,6 +1,7 @@
 #include "alerts/webhook_sender.h"
 
 #include <algorithm>
+#include <string_view>
 
 #include "common/log.h"
 
@@ -10,7 +11,8 @@ namespace {
 // Transfers of the sender belong to no request; a slot no request uses names them.
 constexpr outrigger_request kOwner = {0xfffffffeu, 1};
 
-outrigger_str text(const std::string& s) { return {s.data(), s.size()}; }
+// A view, not a copy: the literals passed here live forever, the members as long as the sender.
+outrigger_str text(std::string_view s) { return {s.data(), s.size()}; }
 
 }  // namespace
 
@@ -55,8 +57,8 @@ void WebhookSender::startNext() {
   if (stopped_ || queue_.empty()) return;
   ++attempt_;
   const std::string& body = queue_.front();
-  std::string content_type = "application/json";
-  outrigger_http_header headers[2] = {{text("content-type"), text(content_type)}, {text("authorization"), text(auth_)}};
+  outrigger_http_header headers[2] = {{text("content-type"), text("application/json")},
+                                      {text("authorization"), text(auth_)}};
   outrigger_http_request req{};
   req.hdr = OUTRIGGER_HEADER_INIT(outrigger_http_request);
   req.method = text("POST");

@@ -95,6 +95,7 @@ TEST_CASE("alerts via daemon: cost per tenant and error rate fire, reach the web
   CHECK(adminMetric(d, "outrigger_request_duration_seconds_count{route=\"default\",tenant=\"globex\",code=\"OK\"}") == 1);
 
   // The first delivery gets a 500 and is retried after a second; the retry is the same alert.
+  INFO(d.log());
   REQUIRE(waitUntil([&] { return hooks(receiver).size() >= 2; }));
   std::vector<Hook> h = hooks(receiver);
   CHECK(h[0].fault == "status");
