@@ -2,7 +2,7 @@
 # Builds a fuzz target with clang (libFuzzer + ASan + UBSan) and runs it for a bounded time from
 # its seed corpus: the shared vectors for frame_fuzz, tests/fuzz/corpus/<name> for the JSON
 # targets (with the JSON dictionary). Crashes are written to the build directory.
-# Usage: tests/fuzz/run.sh [SECONDS] [frame_fuzz | http_body_fuzz | extras_fuzz]
+# Usage: tests/fuzz/run.sh [SECONDS] [frame_fuzz | http_body_fuzz | extras_fuzz | sse_fuzz | config_fuzz]
 set -euo pipefail
 seconds="${1:-60}"
 target="${2:-frame_fuzz}"
@@ -19,7 +19,10 @@ if [ "$target" = frame_fuzz ]; then
   cp "$src"/schemas/vectors/*.bin "$corpus"/
 else
   cp "$src/tests/fuzz/corpus/${target%_fuzz}"/* "$corpus"/
-  options+=(-dict="$src/tests/fuzz/json.dict")
+  case "$target" in
+    sse_fuzz | config_fuzz) ;;  # text formats of their own: no JSON dictionary
+    *) options+=(-dict="$src/tests/fuzz/json.dict") ;;
+  esac
 fi
 "$build/bin/$target" -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=1024 \
   -print_final_stats=1 -artifact_prefix="$build/$target-" "${options[@]}" "$corpus" 2>&1 | tail -n 12
