@@ -131,16 +131,16 @@ class ResponsesEncoder final : public ResponseEncoder {
     return out;
   }
 
-  std::string streamError(const ResponseEndInfo& end, const HttpError& e) override {
+  std::string streamError(const ResponseEndInfo& end, const HttpError&) override {
     std::string code = lowerCodeName(end.code);
     std::string out = event("error", [&](Writer& w) {
       w.Key("code"), str(w, code);
       w.Key("message"), str(w, end.message);
       w.Key("param"), w.Null();
     });
+    failed_ = {code, std::string(end.message)};
     out += event("response.failed", [&](Writer& w) {
       w.Key("response");
-      failed_ = {std::string(e.type), code, std::string(end.message)};
       response(w, "failed", nullptr);
     });
     return out;
@@ -163,7 +163,7 @@ class ResponsesEncoder final : public ResponseEncoder {
 
  private:
   struct Failure {
-    std::string type, code, message;
+    std::string code, message;
   };
 
   static std::string_view statusOf(const ResponseEndInfo& end) {

@@ -16,6 +16,20 @@ BIN = os.environ.get("OUTRIGGER_BIN", "")
 PLUGINS = os.environ.get("OUTRIGGER_PLUGIN_DIR", "")
 UPSTREAM_SCRIPT = os.path.join(os.path.dirname(__file__), "..", "upstream", "upstream.py")
 
+
+def await_logged_address(proc, log_path, pattern):
+    """The address a starting daemon logs (the group of `pattern`), or RuntimeError with its log."""
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        with open(log_path) as f:
+            m = re.search(pattern, f.read())
+        if m:
+            return m.group(1)
+        if proc.poll() is not None:
+            break
+        time.sleep(0.02)
+    raise RuntimeError("daemon did not start:\n" + open(log_path).read())
+
 # The model "claude-sonnet-4-5" names the Anthropic route; every other model takes the OpenAI one.
 # Neither route sets a model, so the caller's goes upstream unchanged.
 CONFIG = """
@@ -104,16 +118,7 @@ class Daemon:
         self.base_url = "http://%s/v1" % self.http
 
     def _await_address(self, pattern):
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            with open(self.log_path) as f:
-                m = re.search(pattern, f.read())
-            if m:
-                return m.group(1)
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.02)
-        raise RuntimeError("daemon did not start:\n" + open(self.log_path).read())
+        return await_logged_address(self.proc, self.log_path, pattern)
 
     def stop(self):
         if self.proc.poll() is None:
@@ -127,3 +132,13 @@ class Daemon:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def running_rig():
+    """A generator for a pytest fixture: (daemon, upstream) until the fixture's scope ends."""
+    if not BIN or not PLUGINS:
+        import pytest
+        pytest.skip("OUTRIGGER_BIN and OUTRIGGER_PLUGIN_DIR are needed")
+    upstream = Upstream()
+    daemon = Daemon(upstream.url)
+    yield daemon, upstream
+    daemon.stop()
+    upstream.stop()

@@ -6,18 +6,12 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from upstream_daemon import BIN, PLUGINS, Daemon, Upstream  # noqa: E402
+from upstream_daemon import running_rig  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def rig():
-    if not BIN or not PLUGINS:
-        pytest.skip("OUTRIGGER_BIN and OUTRIGGER_PLUGIN_DIR are needed")
-    upstream = Upstream()
-    daemon = Daemon(upstream.url)
-    yield daemon, upstream
-    daemon.stop()
-    upstream.stop()
+    yield from running_rig()
 
 
 @pytest.fixture

@@ -1,14 +1,17 @@
 """Starts the real daemon with the mock provider and an HTTP front on a free port."""
 import os
-import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
 
 import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from upstream_daemon import await_logged_address  # noqa: E402
 
 BIN = os.environ.get("OUTRIGGER_BIN", "")
 PLUGINS = os.environ.get("OUTRIGGER_PLUGIN_DIR", "")
@@ -59,16 +62,7 @@ class Daemon:
         self.base_url = "http://%s/v1" % self.http
 
     def _await_address(self, pattern):
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            with open(self.log_path) as f:
-                m = re.search(pattern, f.read())
-            if m:
-                return m.group(1)
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.02)
-        raise RuntimeError("daemon did not start:\n" + open(self.log_path).read())
+        return await_logged_address(self.proc, self.log_path, pattern)
 
     def metrics(self):
         if self.proc.poll() is not None:

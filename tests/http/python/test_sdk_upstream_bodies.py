@@ -10,7 +10,7 @@ import pytest
 from openai import OpenAI
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from upstream_daemon import BIN, PLUGINS, Daemon, Upstream  # noqa: E402
+from upstream_daemon import running_rig  # noqa: E402
 
 STREAM = {"stream": True, "stream_options": {"include_usage": True}}
 WEATHER = {"type": "function", "function": {
@@ -26,13 +26,7 @@ def tool_reply(name, arguments):
 
 @pytest.fixture(scope="module")
 def rig():
-    if not BIN or not PLUGINS:
-        pytest.skip("OUTRIGGER_BIN and OUTRIGGER_PLUGIN_DIR are needed")
-    up = Upstream()
-    d = Daemon(up.url)
-    yield d, up
-    d.stop()
-    up.stop()
+    yield from running_rig()
 
 
 @pytest.fixture
