@@ -51,14 +51,16 @@ AlertEvaluator::AlertEvaluator(std::vector<config::AlertRuleSettings> rules, uin
                                std::array<double, 16> bucket_bounds)
     : rules_(std::move(rules)), repeat_ms_(int64_t(repeat_interval_s) * 1000), bounds_(bucket_bounds) {
   for (const auto& r : rules_) {
-    if (r.kind != "budget_used") max_window_s_ = std::max(max_window_s_, r.window_s);
+    if (r.kind != "budget_used") histories_[r.window_s];
   }
 }
 
 const AlertInputs& AlertEvaluator::baseline(uint32_t window_s, int64_t now_ms) const {
   int64_t at = now_ms - int64_t(window_s) * 1000;
   const AlertInputs* base = &zero_;
-  for (const auto& [t, inputs] : history_) {
+  auto history = histories_.find(window_s);
+  if (history == histories_.end()) return *base;
+  for (const auto& [t, inputs] : history->second) {
     if (t > at) break;
     base = &inputs;
   }
@@ -171,10 +173,14 @@ std::vector<Notification> AlertEvaluator::evaluate(const AlertInputs& now, int64
       it = states_.erase(it);
     }
   }
-  if (max_window_s_ > 0) {
-    history_.emplace_back(now_ms, now);
-    int64_t oldest_needed = now_ms - int64_t(max_window_s_) * 1000;
-    while (history_.size() >= 2 && history_[1].first <= oldest_needed) history_.pop_front();
+  // Per window, snapshots at least a kMaxSnapshots-th of it apart: a week's window evaluated
+  // every 100 ms keeps a few hundred, not millions, and its baseline is at most that much older
+  // than asked; a 2-second window beside it keeps its own, finer ones.
+  for (auto& [window_s, history] : histories_) {
+    int64_t window_ms = int64_t(window_s) * 1000;
+    if (!history.empty() && now_ms - history.back().first < window_ms / int64_t(kMaxSnapshots)) continue;
+    history.emplace_back(now_ms, now);
+    while (history.size() >= 2 && history[1].first <= now_ms - window_ms) history.pop_front();
   }
   return out;
 }

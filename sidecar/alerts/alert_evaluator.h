@@ -1,7 +1,7 @@
-// Alert rules evaluated in the sidecar, over the same figures /metrics shows: every evaluation
-// takes a snapshot of the cumulative counters, compares it with the snapshot one window earlier
-// (or with zero, the counters' value at the daemon's start, when the daemon is younger than the
-// window), and moves each alert through inactive -> pending (the condition holds, for less than
+// Alert rules evaluated in the sidecar, over the same figures /metrics shows: evaluations keep
+// snapshots of the cumulative counters (a bounded number per rule window), compare the figures
+// now with the snapshot one window earlier (or with zero, the counters' value at the daemon's
+// start, when the daemon is younger than the window), and moves each alert through inactive -> pending (the condition holds, for less than
 // `for_s`) -> firing -> resolved. Only the transitions, and a firing alert's periodic repeat,
 // become notifications, so a receiver hears of an alert once and of its end once.
 //
@@ -61,6 +61,8 @@ struct AlertState {
 
 class AlertEvaluator {
  public:
+  static constexpr size_t kMaxSnapshots = 256;  // about as many kept per rule window, whatever the rate
+
   // `bucket_bounds`: the finite upper bounds of the duration buckets AlertInputs counts.
   AlertEvaluator(std::vector<config::AlertRuleSettings> rules, uint32_t repeat_interval_s,
                  std::array<double, 16> bucket_bounds);
@@ -71,6 +73,12 @@ class AlertEvaluator {
   // Alerts pending or firing, by rule then labels.
   std::vector<AlertState> active() const;
   const std::vector<config::AlertRuleSettings>& rules() const { return rules_; }
+  // Snapshots kept, over every window.
+  size_t snapshots() const {
+    size_t n = 0;
+    for (const auto& [window, history] : histories_) n += history.size();
+    return n;
+  }
 
  private:
   // One rule's values by what it watches (labels beyond alertname and severity).
@@ -81,8 +89,8 @@ class AlertEvaluator {
   std::vector<config::AlertRuleSettings> rules_;
   int64_t repeat_ms_;
   std::array<double, 16> bounds_;
-  uint32_t max_window_s_ = 0;
-  std::deque<std::pair<int64_t, AlertInputs>> history_;  // oldest first
+  // Per rule window (seconds): the evaluations' figures, oldest first.
+  std::map<uint32_t, std::deque<std::pair<int64_t, AlertInputs>>> histories_;
   AlertInputs zero_;
   std::map<std::pair<std::string, Labels>, AlertState> states_;  // rule, labels
 };
