@@ -1,9 +1,14 @@
-// A mixed-fault soak through the real daemon: a primary OpenAI-compatible upstream injecting
-// faults at random (seeded) and a healthy Anthropic fallback. Hidden from the default run:
-//   provider_tests "[soak]"            (OUTRIGGER_SOAK_SECONDS, default 60; OUTRIGGER_SOAK_CLIENTS, default 24)
-// Pass criteria: zero hung calls, zero untyped failures, success >= 99.9%.
+// A mixed soak through the real daemon: a primary OpenAI-compatible upstream injecting faults at
+// random (seeded), a healthy Anthropic fallback, the SQLite trace store on, and clients mixing
+// unary calls, streams, streams cancelled after their first chunk and calls with a short deadline.
+// Hidden from the default run (a benchmark, run on demand):
+//   provider_tests "[soak]"   (OUTRIGGER_SOAK_SECONDS, default 60; OUTRIGGER_SOAK_CLIENTS, default 24)
+// Pass criteria: zero hung calls, zero untyped failures, success >= 99.9% of the plain calls,
+// cancels end CANCELLED (or OK when the answer won), deadlines end DEADLINE_EXCEEDED (or OK), and
+// the daemon's RSS at the end at most 5% above its RSS after the warm-up (a fifth of the run).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -55,12 +60,24 @@ TEST_CASE("soak: mixed faults with a healthy fallback, nothing hangs, every fail
       backup.baseUrl() + "\"\napi_key = \"${OUTRIGGER_TEST_OPENAI_KEY}\"\n"
       "[routes.default]\ntargets = [{ provider = \"primary\", model = \"gpt-a\" }, { provider = \"backup\", model = \"claude-b\" }]\n"
       "retry = { max_attempts = 2, base_backoff_ms = 10, max_backoff_ms = 50 }\n"
-      "breaker = { failure_threshold = 20, open_ms = 500 }\n";
+      "breaker = { failure_threshold = 20, open_ms = 500 }\n"
+      "exporters = [\"traces\"]\n"
+      "[instances.traces]\ntype = \"exporter.sqlite\"\n[instances.traces.config]\npath = \"@DIR@/traces.db\"\n";
   DaemonProcess daemon(config);
   REQUIRE(daemon.waitReady());
 
   std::atomic<uint64_t> ok{0}, typed{0}, untyped{0}, hung{0}, wrong{0};
+  std::atomic<uint64_t> cancels{0}, cancels_wrong{0}, deadlines{0}, deadlines_wrong{0};
+  std::atomic<uint64_t> unexpected_codes[17] = {};  // how the wrongly ended ones ended, by status code
   std::atomic<bool> stop{false};
+  // RSS sampled every second; the warm-up is the first fifth of the run.
+  std::vector<long> rss;
+  std::thread sampler([&] {
+    while (!stop.load()) {
+      rss.push_back(daemon.rssKb());
+      for (int i = 0; i < 10 && !stop.load(); ++i) std::this_thread::sleep_for(100ms);
+    }
+  });
   const auto timeout = milliseconds(3000);
   std::vector<std::thread> threads;
   auto t0 = steady_clock::now();
@@ -72,6 +89,36 @@ TEST_CASE("soak: mixed faults with a healthy fallback, nothing hangs, every fail
         req.timeout = timeout;
         auto start = steady_clock::now();
         client::Result<client::Response> r = client::Error{};
+        if ((n + i) % 8 == 3) {  // a stream the caller gives up on after its first chunk
+          auto s = c.stream(req);
+          client::Chunk chunk;
+          if (s.next(&chunk)) s.cancel();
+          while (s.next(&chunk)) {
+          }
+          auto end = s.result();
+          if (steady_clock::now() - start > timeout + milliseconds(1000)) hung++;
+          cancels++;
+          if (!end.ok() && end.error().code == client::StatusCode::kUnknown) untyped++;
+          if (!end.ok() && end.error().code != client::StatusCode::kCancelled &&
+              end.error().code != client::StatusCode::kUnavailable) {
+            cancels_wrong++;  // UNAVAILABLE: every target failed before the first chunk
+            unexpected_codes[static_cast<int>(end.error().code) % 17]++;
+          }
+          continue;
+        }
+        if ((n + i) % 8 == 7) {  // a deadline shorter than the upstream's slow answers
+          req.timeout = milliseconds(150);
+          r = c.chat(req);
+          if (steady_clock::now() - start > req.timeout + milliseconds(1000)) hung++;
+          deadlines++;
+          if (!r.ok() && r.error().code == client::StatusCode::kUnknown) untyped++;
+          if (!r.ok() && r.error().code != client::StatusCode::kDeadlineExceeded &&
+              r.error().code != client::StatusCode::kUnavailable) {
+            deadlines_wrong++;
+            unexpected_codes[static_cast<int>(r.error().code) % 17]++;
+          }
+          continue;
+        }
         if ((n + i) % 2 == 0) {
           r = c.chat(req);
         } else {
@@ -96,6 +143,7 @@ TEST_CASE("soak: mixed faults with a healthy fallback, nothing hangs, every fail
   stop = true;
   auto joined_by = steady_clock::now() + timeout + 2s;
   for (auto& t : threads) t.join();
+  sampler.join();
   double elapsed = duration<double>(steady_clock::now() - t0).count();
   uint64_t total = ok + typed + untyped + wrong;
   double success = total ? double(ok) / double(total) : 0;
@@ -108,7 +156,30 @@ TEST_CASE("soak: mixed faults with a healthy fallback, nothing hangs, every fail
   primary.get("/_control/stats", &primary_stats);
   backup.get("/_control/stats", &backup_stats);
   std::printf("soak: primary upstream answered %s; backup %s\n", primary_stats.c_str(), backup_stats.c_str());
+  // RSS: three samples averaged at the end of the warm-up and at the end of the run.
+  auto average = [&](size_t from) {
+    long sum = 0;
+    for (size_t k = from; k < from + 3; ++k) sum += rss[k];
+    return double(sum) / 3;
+  };
+  REQUIRE(rss.size() >= 10);
+  double warm = average(rss.size() / 5), last = average(rss.size() - 3);
+  long peak = *std::max_element(rss.begin(), rss.end());
+  std::printf("soak: cancels %llu (wrongly ended %llu), short deadlines %llu (wrongly ended %llu)\n",
+              (unsigned long long)cancels.load(), (unsigned long long)cancels_wrong.load(),
+              (unsigned long long)deadlines.load(), (unsigned long long)deadlines_wrong.load());
+  std::printf("soak: daemon RSS after warm-up %.0f KB, at the end %.0f KB (%+.2f%%), peak %ld KB, %zu samples\n",
+              warm, last, (last / warm - 1) * 100, peak, rss.size());
+  for (int k = 0; k < 17; ++k) {
+    if (unexpected_codes[k]) std::printf("soak: wrongly ended with status %d: %llu\n", k, (unsigned long long)unexpected_codes[k].load());
+  }
+  std::printf("soak: RSS KB at each tenth of the run:");
+  for (int k = 1; k <= 10; ++k) std::printf(" %ld", rss[std::min(rss.size() - 1, rss.size() * k / 10)]);
+  std::printf("\n");
   CHECK(steady_clock::now() <= joined_by);
+  CHECK(cancels_wrong == 0);
+  CHECK(deadlines_wrong == 0);
+  CHECK(last <= warm * 1.05);
   CHECK(hung == 0);
   CHECK(untyped == 0);
   CHECK(wrong == 0);

@@ -395,14 +395,25 @@ class Handler(BaseHTTPRequestHandler):
         self.stream(events, terminal, step, fault)
 
 
+class QuietServer(ThreadingHTTPServer):
+    """A client that goes away mid-answer (a cancel, a deadline) is normal here, not an error to
+    print a traceback for; anything else still is."""
+
+    request_queue_size = 512  # many clients connect at once in soak and bench runs
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        super().handle_error(request, client_address)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM, key included)")
     args = parser.parse_args()
-    ThreadingHTTPServer.request_queue_size = 512  # many clients connect at once in soak and bench runs
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    server.daemon_threads = True
+    server = QuietServer(("127.0.0.1", args.port), Handler)
     if args.tls_cert:
         import ssl
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
