@@ -162,7 +162,8 @@ class ChartRenders(unittest.TestCase):
             "probes on a plain init container": (lambda d: sidecar_of(spec(d)).pop("restartPolicy"), "need restartPolicy Always"),
             "duplicate env": (lambda d: sidecar_of(spec(d))["env"].append(dict(sidecar_of(spec(d))["env"][0])), "duplicate entry name=OUTRIGGER_SOCKET"),
             "mount of a missing volume": (lambda d: spec(d).update({"volumes": spec(d)["volumes"][1:]}), "mounts volume outrigger-socket, which the pod does not have"),
-            "unknown kind": (lambda d: d.update({"apiVersion": "apps/v2"}), "serves no kind"),
+            "unknown kind": (lambda d: d.update({"kind": "Deploymen"}), 'serves no kind "Deploymen" in apiVersion "apps/v1"'),
+            "unknown apiVersion": (lambda d: d.update({"apiVersion": "apps/v2"}), 'serves no apiVersion "apps/v2"'),
         }
         for name, (breakage, expected) in breakages.items():
             with self.subTest(breakage=name), tempfile.TemporaryDirectory() as tmp:

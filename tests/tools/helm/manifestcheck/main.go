@@ -1,6 +1,7 @@
 // Command manifestcheck validates rendered Kubernetes manifests offline, against the OpenAPI v3
 // documents of pinned Kubernetes versions (api/openapi-spec/v3 of the k8s.io/kubernetes module,
-// which tests/tools/helm/install.sh copies into a folder per version).
+// which tests/tools/helm/install.sh copies into a folder per version; each document covers one
+// API group/version and is read when an object first names it).
 //
 //	manifestcheck -schemas DIR [-schemas DIR ...] [-json OUT] FILE.yaml ...
 //
@@ -39,9 +40,17 @@ type schemaDirs []string
 func (s *schemaDirs) String() string     { return strings.Join(*s, ",") }
 func (s *schemaDirs) Set(v string) error { *s = append(*s, v); return nil }
 
-// apiVersion is one Kubernetes version's schemas: definitions by name, and which definition
-// describes each group/version/kind.
-type apiVersion struct {
+// kubeVersion is one Kubernetes version's folder of documents, one per API group/version, each
+// self-contained; a document is loaded when an object first needs it.
+type kubeVersion struct {
+	label string
+	dir   string
+	docs  map[string]*apiDoc // by apiVersion ("v1", "apps/v1"); nil when the version has none
+}
+
+// apiDoc is one group/version's schemas: definitions by name, and which definition describes
+// each group/version/kind.
+type apiDoc struct {
 	label    string
 	defs     map[string]any
 	byGVK    map[string]string
@@ -58,14 +67,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: manifestcheck -schemas DIR [-schemas DIR ...] [-json OUT] FILE.yaml ...")
 		os.Exit(2)
 	}
-	var versions []*apiVersion
+	var versions []*kubeVersion
 	for _, dir := range dirs {
-		v, err := loadVersion(dir)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "manifestcheck:", err)
+		if files, _ := filepath.Glob(filepath.Join(dir, "*_openapi.json")); len(files) == 0 {
+			fmt.Fprintf(os.Stderr, "manifestcheck: %s holds no *_openapi.json documents\n", dir)
 			os.Exit(2)
 		}
-		versions = append(versions, v)
+		versions = append(versions, &kubeVersion{label: filepath.Base(dir), dir: dir, docs: map[string]*apiDoc{}})
 	}
 	var objects []any
 	failed := false
@@ -107,52 +115,81 @@ func main() {
 	}
 }
 
-// loadVersion merges the components of every *_openapi.json in dir into one JSON Schema document,
-// made strict: an object schema that lists properties and says nothing of others allows no others.
-func loadVersion(dir string) (*apiVersion, error) {
-	files, _ := filepath.Glob(filepath.Join(dir, "*_openapi.json"))
-	if len(files) == 0 {
-		return nil, fmt.Errorf("%s holds no *_openapi.json documents", dir)
+// doc returns the document of an apiVersion, nil when this Kubernetes version serves none.
+func (k *kubeVersion) doc(apiV string) (*apiDoc, error) {
+	if d, seen := k.docs[apiV]; seen {
+		return d, nil
 	}
-	v := &apiVersion{label: filepath.Base(dir), defs: map[string]any{}, byGVK: map[string]string{},
+	file := "api__" + apiV + "_openapi.json"
+	if group, version, found := strings.Cut(apiV, "/"); found {
+		file = "apis__" + group + "__" + version + "_openapi.json"
+	}
+	path := filepath.Join(k.dir, file)
+	if _, err := os.Stat(path); err != nil || strings.Count(apiV, "/") > 1 {
+		k.docs[apiV] = nil
+		return nil, nil
+	}
+	d, err := loadDoc(path, k.label)
+	k.docs[apiV] = d
+	return d, err
+}
+
+func (k *kubeVersion) check(obj any) []string {
+	m, ok := obj.(map[string]any)
+	if !ok {
+		return []string{"not an object"}
+	}
+	apiV, _ := m["apiVersion"].(string)
+	d, err := k.doc(apiV)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	if d == nil {
+		return []string{fmt.Sprintf("Kubernetes %s serves no apiVersion %q", k.label, apiV)}
+	}
+	return d.check(m)
+}
+
+// loadDoc reads one OpenAPI v3 document's components as a JSON Schema document, made strict: an
+// object schema that lists properties and says nothing of others allows no others.
+func loadDoc(file, label string) (*apiDoc, error) {
+	v := &apiDoc{label: label + "/" + filepath.Base(file), defs: map[string]any{}, byGVK: map[string]string{},
 		compiled: map[string]*jsonschema.Schema{}}
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return nil, err
-		}
-		var doc struct {
-			Components struct {
-				Schemas map[string]any `json:"schemas"`
-			} `json:"components"`
-		}
-		if err := json.Unmarshal(data, &doc); err != nil {
-			return nil, fmt.Errorf("%s: %v", f, err)
-		}
-		for name, s := range doc.Components.Schemas {
-			v.defs[name] = strict(s)
-			for _, gvk := range gvks(s) {
-				v.byGVK[gvk] = name
-			}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	var doc struct {
+		Components struct {
+			Schemas map[string]any `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("%s: %v", file, err)
+	}
+	for name, s := range doc.Components.Schemas {
+		v.defs[name] = strict(s)
+		for _, gvk := range gvks(s) {
+			v.byGVK[gvk] = name
 		}
 	}
 	root := map[string]any{"$schema": "https://json-schema.org/draft/2020-12/schema", "definitions": v.defs}
 	// Round-trip through the library's decoder, which keeps numbers exact.
 	raw, _ := json.Marshal(root)
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	schemas, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
 	if err != nil {
 		return nil, err
 	}
 	v.compiler = jsonschema.NewCompiler()
-	if err := v.compiler.AddResource(v.url(), doc); err != nil {
+	if err := v.compiler.AddResource(v.url(), schemas); err != nil {
 		return nil, err
 	}
 	return v, nil
 }
 
-func (v *apiVersion) url() string { return "https://kubernetes.invalid/" + v.label + "/openapi.json" }
+func (v *apiDoc) url() string { return "https://kubernetes.invalid/" + v.label + "/openapi.json" }
 
-// strict rewrites OpenAPI references to the merged document and forbids undeclared fields.
+// strict rewrites OpenAPI references to the document's definitions and forbids undeclared fields.
 func strict(node any) any {
 	switch n := node.(type) {
 	case map[string]any:
@@ -243,11 +280,7 @@ func describe(obj any) string {
 }
 
 // check returns what is wrong with one object, empty when nothing is.
-func (v *apiVersion) check(obj any) []string {
-	m, ok := obj.(map[string]any)
-	if !ok {
-		return []string{"not an object"}
-	}
+func (v *apiDoc) check(m map[string]any) []string {
 	apiV, _ := m["apiVersion"].(string)
 	kind, _ := m["kind"].(string)
 	group, version := "", apiV
@@ -256,14 +289,14 @@ func (v *apiVersion) check(obj any) []string {
 	}
 	name, ok := v.byGVK[gvkKey(group, version, kind)]
 	if !ok {
-		return []string{fmt.Sprintf("Kubernetes %s serves no kind %q in apiVersion %q", v.label, kind, apiV)}
+		return []string{fmt.Sprintf("%s serves no kind %q in apiVersion %q", v.label, kind, apiV)}
 	}
 	schema, err := v.schemaFor(name)
 	if err != nil {
 		return []string{err.Error()}
 	}
 	var problems []string
-	if err := schema.Validate(obj); err != nil {
+	if err := schema.Validate(map[string]any(m)); err != nil {
 		var ve *jsonschema.ValidationError
 		if errors.As(err, &ve) {
 			problems = append(problems, leafErrors(ve)...)
@@ -272,13 +305,13 @@ func (v *apiVersion) check(obj any) []string {
 		}
 	}
 	walk := walker{defs: v.defs}
-	walk.lists(obj, v.defs[name], "")
+	walk.lists(m, v.defs[name], "")
 	problems = append(problems, walk.problems...)
 	problems = append(problems, semantics(m)...)
 	return problems
 }
 
-func (v *apiVersion) schemaFor(name string) (*jsonschema.Schema, error) {
+func (v *apiDoc) schemaFor(name string) (*jsonschema.Schema, error) {
 	if s, ok := v.compiled[name]; ok {
 		return s, nil
 	}
