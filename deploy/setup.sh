@@ -3,7 +3,8 @@
 # language registries. Idempotent: packages already present are not fetched again.
 #   deploy/setup.sh          what building and serving need
 #   deploy/setup.sh --test   and what only the tests use (promtool, from Debian's prometheus;
-#                            chromium, which loads the admin dashboard; Jaeger, built with Go
+#                            chromium, which loads the admin dashboard; Jaeger, helm and the
+#                            Kubernetes API documents the chart is checked against, with Go
 #                            from the module proxy)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -60,4 +61,11 @@ if [ "${1:-}" = "--test" ]; then
     (cd "$jaeger_mod" && GOFLAGS=-mod=readonly "$go_cmd" build -o "$jaeger_bin.tmp" github.com/jaegertracing/jaeger/cmd/jaeger)
     mv "$jaeger_bin.tmp" "$jaeger_bin"
   fi
+fi
+
+# The Helm chart's tests (tests/deploy): helm at the version pinned in tests/tools/helm/go.mod,
+# the offline manifest validator beside it and the pinned Kubernetes API documents, into
+# build/tools (gitignored); each rebuilt or fetched only when its pin changes.
+if [ "${1:-}" = "--test" ]; then
+  bash "$root/tests/tools/helm/install.sh" "$root/build/tools"
 fi
