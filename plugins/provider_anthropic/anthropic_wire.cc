@@ -4,6 +4,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -235,9 +237,11 @@ void readUsage(const Value& usage, uint32_t* input, uint32_t* creation, uint32_t
 // Anthropic's input_tokens excludes the prompt cache's reads and writes; the host's
 // prompt_tokens includes both, with the reads as cached_tokens and the writes as
 // cache_write_tokens, so each input token is priced once (cache writes cost more than input).
+// The sum saturates, so counts that add up past 2^32 never wrap below the reads and writes in it.
 void setUsage(Answer* answer, uint32_t input, uint32_t creation, uint32_t read, uint32_t output) {
-  answer->usage = {input + creation + read, output, read, 0};
-  answer->cache_write_tokens = creation;
+  uint32_t prompt = uint32_t(std::min<uint64_t>(uint64_t{input} + creation + read, UINT32_MAX));
+  answer->usage = {prompt, output, read, 0};
+  answer->cache_write_tokens = std::min(creation, prompt - read);
   answer->has_usage = true;
 }
 
@@ -345,7 +349,7 @@ Failure mapHttpError(int status, std::string_view body, const ErrorHints& hints,
   f.message = "upstream " + std::to_string(status);
   if (!type.empty()) f.message += " " + type;
   if (spend_limit) f.message += " (spend limit)";
-  if (!text.empty() && status != 401) f.message += ": " + text.substr(0, 300);
+  if (!text.empty() && status != 401) f.message += ": " + upstreamQuote(text);
   return f;
 }
 
@@ -368,7 +372,7 @@ StreamDecoder::Step StreamDecoder::decode(const SseEvent& event, StreamDelta* de
   } else if (type == "content_block_start") {
     const Value* block = member(d, "content_block");
     if (block && getString(*block, "type") == "tool_use") {
-      uint32_t tool = uint32_t(tool_index_.size());
+      uint32_t tool = tools_started_++;  // a new call even when a block index repeats
       tool_index_[getUint(d, "index")] = tool;
       ToolCallDelta t;
       t.index = tool;
@@ -409,7 +413,7 @@ StreamDecoder::Step StreamDecoder::decode(const SseEvent& event, StreamDelta* de
     std::string etype(e ? getString(*e, "type") : std::string_view());
     *failure = Failure{OUTRIGGER_CODE_UNAVAILABLE, etype == "overloaded_error" || etype == "api_error", 0,
                        "upstream stream error: " + etype + " " +
-                           std::string(e ? getString(*e, "message") : std::string_view()).substr(0, 300)};
+                           upstreamQuote(e ? getString(*e, "message") : std::string_view())};
     return Step::kError;
   }
   setUsage(&summary_, input_tokens_, cache_creation_, cache_read_, output);

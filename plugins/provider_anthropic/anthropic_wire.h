@@ -44,7 +44,8 @@ bool parseMessagesResponse(std::string_view body, Answer* answer, Failure* failu
 Failure mapHttpError(int status, std::string_view body, const ErrorHints& hints, int64_t now_unix_s);
 
 // Decodes the Messages event stream: message_start, content_block_start/delta/stop,
-// message_delta (cumulative usage), message_stop (the terminal event), ping, error.
+// message_delta (cumulative usage), message_stop (the terminal event), ping, error. Each
+// tool_use block starts a tool call numbered 0, 1, 2 ... in the order the blocks start.
 class StreamDecoder {
  public:
   using Step = DecodeStep;
@@ -57,6 +58,7 @@ class StreamDecoder {
   bool done_ = false;
   uint32_t input_tokens_ = 0, cache_creation_ = 0, cache_read_ = 0;
   std::map<uint32_t, uint32_t> tool_index_;  // content block index -> tool call index
+  uint32_t tools_started_ = 0;               // tool calls numbered so far: 0 .. tools_started_-1
 };
 
 }  // namespace outrigger::providers::anthropic

@@ -79,4 +79,11 @@ Failure mapTransportError(outrigger_http_error error, std::string_view detail) {
   return f;
 }
 
+std::string upstreamQuote(std::string_view text, size_t max_bytes) {
+  if (text.size() <= max_bytes) return std::string(text);
+  size_t end = max_bytes;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;  // a continuation byte
+  return std::string(text.substr(0, end));
+}
+
 }  // namespace outrigger::providers

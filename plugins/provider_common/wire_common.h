@@ -71,4 +71,8 @@ uint32_t retryAfterMs(std::string_view retry_after, std::string_view retry_after
 // A transport-level end (outrigger_http_error) as a failure.
 Failure mapTransportError(outrigger_http_error error, std::string_view detail);
 
+// At most `max_bytes` of a message the upstream sent, for a failure's message: cut between UTF-8
+// code points, so a cut never leaves half a character in the text the caller gets.
+std::string upstreamQuote(std::string_view text, size_t max_bytes = 300);
+
 }  // namespace outrigger::providers

@@ -416,11 +416,18 @@ bool parseEmbeddingsResponse(std::string_view body, size_t expected, Embeddings*
           *failure = malformed("embedding holds a non-number");
           return false;
         }
-        out->vectors[index].push_back(float(v.GetDouble()));
+        out->vectors[index].push_back(float(v.GetDouble()));  // past a float's range: infinity
       }
     } else {
       *failure = malformed("item without an embedding");
       return false;
+    }
+    // The HTTP front writes vectors as JSON numbers, which have no NaN or infinity.
+    for (float f : out->vectors[index]) {
+      if (!std::isfinite(f)) {
+        *failure = malformed("embedding holds a value that is not a finite float");
+        return false;
+      }
     }
   }
   out->model = std::string(getString(d, "model"));
@@ -492,7 +499,7 @@ Failure mapHttpError(int status, std::string_view body, const ErrorHints& hints,
   if (!type.empty()) f.message += " " + type;
   if (quota) f.message += " (quota exhausted)";
   // 401 messages echo part of the key: never pass them on.
-  if (!text.empty() && status != 401) f.message += ": " + text.substr(0, 300);
+  if (!text.empty() && status != 401) f.message += ": " + upstreamQuote(text);
   return f;
 }
 
@@ -510,7 +517,7 @@ StreamDecoder::Step StreamDecoder::decode(std::string_view data, StreamDelta* de
   if (const rapidjson::Value* e = errorObject(d)) {
     // An error after the 200: the stream is broken, whatever came before.
     *failure = Failure{OUTRIGGER_CODE_UNAVAILABLE, true, 0,
-                       "upstream stream error: " + std::string(getString(*e, "message")).substr(0, 300)};
+                       "upstream stream error: " + upstreamQuote(getString(*e, "message"))};
     return Step::kError;
   }
   std::string_view model = getString(d, "model");
@@ -537,7 +544,8 @@ StreamDecoder::Step StreamDecoder::decode(std::string_view data, StreamDelta* de
   if (const auto* calls = member(*dl, "tool_calls"); calls && calls->IsArray()) {
     for (const auto& c : calls->GetArray()) {
       ToolCallDelta t;
-      t.index = getUint(c, "index");
+      auto known = tool_index_.emplace(getUint(c, "index"), uint32_t(tool_index_.size())).first;
+      t.index = known->second;
       t.id.assign(getString(c, "id"));
       t.type.assign(getString(c, "type"));
       if (const auto* fn = member(c, "function")) {

@@ -7,6 +7,7 @@
 #include <outrigger/plugin.h>
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -59,14 +60,17 @@ struct Embeddings {
 };
 
 // Parses a 2xx embeddings body with `expected` vectors, each a float array or base64 of
-// little-endian float32. False (with `failure`) when it is not a usable answer.
+// little-endian float32. False (with `failure`) when it is not a usable answer, including a
+// value that is not a finite float (NaN, infinity, or a number past a float's range).
 bool parseEmbeddingsResponse(std::string_view body, size_t expected, Embeddings* out, Failure* failure);
 
 // Standard base64 of little-endian float32 values; false on bad characters or a length that is
 // not whole floats.
 bool decodeBase64Floats(std::string_view text, std::vector<float>* out);
 
-// Decodes the data payloads of a chat-completion SSE stream in order.
+// Decodes the data payloads of a chat-completion SSE stream in order. Tool call deltas are
+// renumbered 0, 1, 2 ... in the order their upstream index first appears: the host keeps a
+// call per index, and an index the upstream sent (up to 2^32 - 1) must not size that list.
 class StreamDecoder {
  public:
   using Step = DecodeStep;
@@ -80,6 +84,7 @@ class StreamDecoder {
  private:
   Answer summary_;
   bool done_ = false;
+  std::map<uint32_t, uint32_t> tool_index_;  // upstream tool call index -> the index handed on
 };
 
 }  // namespace outrigger::providers::openai

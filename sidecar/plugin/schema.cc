@@ -1,11 +1,21 @@
 #include "plugin/schema.h"
 
+// Without this valijson reports a schema it cannot use (an unknown type name, a bad $ref) by
+// calling abort(); with it, by throwing, which compileSchema turns into INVALID_ARGUMENT.
+#define VALIJSON_USE_EXCEPTIONS 1
+
 #include <rapidjson/document.h>
 #include <valijson/adapters/rapidjson_adapter.hpp>
 #include <valijson/schema.hpp>
 #include <valijson/schema_parser.hpp>
 #include <valijson/validation_results.hpp>
 #include <valijson/validator.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <string>
+#include <unordered_set>
+#include <vector>
 
 #include "bounded_json.h"
 
@@ -16,11 +26,99 @@ struct ConfigSchema {
   valijson::Schema schema;
 };
 
+namespace {
+
+// valijson resolves a JSON pointer with one recursive call per '/'; real references have a few.
+constexpr size_t kMaxRefSlashes = 2 * json::kMaxDepth;
+
+// The string of a "$ref" member, or nullptr.
+const rapidjson::Value* refOf(const rapidjson::Value& v) {
+  if (!v.IsObject()) return nullptr;
+  auto it = v.FindMember("$ref");
+  return it != v.MemberEnd() && it->value.IsString() ? &it->value : nullptr;
+}
+
+// The node a reference points at within `doc`, resolved as valijson resolves it (the part after
+// '#', empty tokens skipped, ~1 ~0 and %XX unescaped); nullptr when it points nowhere, which
+// valijson refuses by itself.
+const rapidjson::Value* resolve(const rapidjson::Document& doc, std::string_view ref) {
+  size_t hash = ref.find('#');
+  std::string_view pointer = hash == std::string_view::npos ? std::string_view() : ref.substr(hash + 1);
+  const rapidjson::Value* node = &doc;
+  while (!pointer.empty()) {
+    size_t slash = pointer.find('/', 1);
+    std::string_view raw = pointer.substr(1, slash == std::string_view::npos ? std::string_view::npos : slash - 1);
+    pointer = slash == std::string_view::npos ? std::string_view() : pointer.substr(slash);
+    if (raw.empty()) continue;
+    std::string token;
+    for (size_t i = 0; i < raw.size(); ++i) {
+      if (raw[i] == '~' && i + 1 < raw.size() && (raw[i + 1] == '0' || raw[i + 1] == '1')) {
+        token += raw[++i] == '0' ? '~' : '/';
+      } else if (raw[i] == '%' && i + 2 < raw.size() && std::isxdigit(static_cast<unsigned char>(raw[i + 1])) &&
+                 std::isxdigit(static_cast<unsigned char>(raw[i + 2]))) {
+        token += static_cast<char>(std::stoi(std::string(raw.substr(i + 1, 2)), nullptr, 16));
+        i += 2;
+      } else {
+        token += raw[i];
+      }
+    }
+    if (node->IsObject()) {
+      auto it = node->FindMember(rapidjson::StringRef(token.data(), static_cast<rapidjson::SizeType>(token.size())));
+      if (it == node->MemberEnd()) return nullptr;
+      node = &it->value;
+    } else if (node->IsArray() && !token.empty() && token.size() < 10 &&
+               token.find_first_not_of("0123456789") == std::string::npos) {
+      size_t index = std::stoul(token);
+      if (index >= node->Size()) return nullptr;
+      node = &(*node)[static_cast<rapidjson::SizeType>(index)];
+    } else {
+      return nullptr;
+    }
+  }
+  return node;
+}
+
+// valijson follows a $ref to a node that is itself only a $ref without noticing a cycle
+// ("degenerate circular references" are a TODO there), so {"$ref": "#"} recursed until the stack
+// overflowed; and a $ref with thousands of slashes does the same. The reason to refuse the
+// schema for, or empty when valijson can be given it.
+std::string unusableRefs(const rapidjson::Document& doc) {
+  std::vector<const rapidjson::Value*> todo{&doc};
+  std::unordered_set<const rapidjson::Value*> ends;  // $refs known to lead out of any cycle
+  while (!todo.empty()) {
+    const rapidjson::Value* v = todo.back();
+    todo.pop_back();
+    if (v->IsObject()) {
+      for (const auto& m : v->GetObject()) todo.push_back(&m.value);
+    } else if (v->IsArray()) {
+      for (const auto& e : v->GetArray()) todo.push_back(&e);
+    }
+    std::unordered_set<const rapidjson::Value*> chain;
+    for (const rapidjson::Value* at = v; const rapidjson::Value* ref = refOf(*at);) {
+      std::string_view text(ref->GetString(), ref->GetStringLength());
+      if (std::count(text.begin(), text.end(), '/') > std::ptrdiff_t{kMaxRefSlashes}) {
+        return "a $ref has more than " + std::to_string(kMaxRefSlashes) + " '/'";
+      }
+      if (ends.count(at) || !chain.insert(at).second) break;
+      at = resolve(doc, text);
+      if (!at) break;
+      if (chain.count(at)) return "$ref \"" + std::string(text) + "\" refers to itself only";
+    }
+    ends.insert(chain.begin(), chain.end());
+  }
+  return {};
+}
+
+}  // namespace
+
 Expected<std::shared_ptr<const ConfigSchema>> compileSchema(std::string_view schema_json) {
   auto out = std::make_shared<ConfigSchema>();
   json::ParseResult parsed = json::parse(schema_json, &out->doc);
   if (parsed.tooDeep()) return Status(Code::kInvalidArgument, "config schema is " + json::tooDeepReason());
   if (!parsed) return Status(Code::kInvalidArgument, "config schema is not JSON: " + parsed.reason());
+  if (std::string why = unusableRefs(out->doc); !why.empty()) {
+    return Status(Code::kInvalidArgument, "config schema is not valid JSON Schema: " + why);
+  }
   try {
     valijson::SchemaParser parser;
     valijson::adapters::RapidJsonAdapter adapter(out->doc);
@@ -59,7 +157,11 @@ Status validateConfig(const ConfigSchema& schema, std::string_view config_json,
   valijson::Validator validator;
   valijson::ValidationResults results;
   valijson::adapters::RapidJsonAdapter adapter(doc);
-  if (validator.validate(schema.schema, adapter, &results)) return Status::ok();
+  try {
+    if (validator.validate(schema.schema, adapter, &results)) return Status::ok();
+  } catch (const std::exception& e) {  // a pattern std::regex refuses is only compiled here
+    return Status(Code::kInvalidArgument, std::string("config cannot be checked against the schema: ") + e.what());
+  }
   // The deepest error is the most specific one.
   valijson::ValidationResults::Error best, e;
   while (results.popError(e)) {

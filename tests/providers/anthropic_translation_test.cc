@@ -256,3 +256,43 @@ TEST_CASE("anthropic request: the end user goes upstream as metadata.user_id unl
   CHECK(body.find(R"("metadata":{"user_id":"own"})") != std::string::npos);
   CHECK(body.find("u-1") == std::string::npos);
 }
+
+// Found by tests/fuzz/response_fuzz (corpus/response/regression_*).
+TEST_CASE("anthropic usage: counts that add up past 2^32 saturate and keep the cache counts within the prompt") {
+  wire::Answer a;
+  wire::Failure f;
+  REQUIRE(wire::parseMessagesResponse(
+      R"({"content":[],"usage":{"input_tokens":4294967295,"cache_creation_input_tokens":4294967295,
+          "cache_read_input_tokens":7,"output_tokens":5}})",
+      &a, &f));
+  CHECK(a.usage.prompt_tokens == 4294967295u);
+  CHECK(a.usage.cached_tokens == 7);
+  CHECK(a.cache_write_tokens == 4294967295u - 7);
+}
+
+TEST_CASE("anthropic stream: every tool_use block starts a call of its own, even when a block index repeats") {
+  wire::StreamDecoder dec;
+  std::vector<uint32_t> started;
+  for (int block : {0, 1, 0, 5}) {
+    SseEvent e{"content_block_start",
+               R"({"type":"content_block_start","index":)" + std::to_string(block) +
+                   R"(,"content_block":{"type":"tool_use","id":"t","name":"f","input":{}}})",
+               ""};
+    wire::StreamDelta d;
+    wire::Failure f;
+    REQUIRE(dec.decode(e, &d, &f) == wire::StreamDecoder::Step::kDelta);
+    started.push_back(d.tool_calls.at(0).index);
+  }
+  CHECK(started == std::vector<uint32_t>{0, 1, 2, 3});
+}
+
+TEST_CASE("anthropic errors: the upstream's message is cut between UTF-8 code points") {
+  std::string body = R"({"type":"error","error":{"type":"invalid_request_error","message":")" +
+                     std::string(299, 'x') + "\xc3\xa9 and more\"}}";
+  wire::Failure f = wire::mapHttpError(400, body, {}, 0);
+  CHECK(f.message.substr(f.message.size() - 3) == "xxx");
+  wire::StreamDecoder dec;
+  wire::StreamDelta d;
+  CHECK(dec.decode(SseEvent{"error", body, ""}, &d, &f) == wire::StreamDecoder::Step::kError);
+  CHECK(f.message.substr(f.message.size() - 3) == "xxx");
+}

@@ -510,3 +510,43 @@ TEST_CASE("openai request: the end user goes upstream as user, once") {
   REQUIRE(wire::buildChatRequest(req, {}, &body, &refused));
   CHECK(body.find(R"("user":"from-extra")") != std::string::npos);
 }
+
+// Found by tests/fuzz/response_fuzz (corpus/response/regression_*).
+TEST_CASE("openai stream: tool call indices are renumbered densely, so an upstream's index never sizes the host's list") {
+  wire::StreamDecoder dec;
+  std::vector<uint32_t> indices;
+  for (const char* data :
+       {R"({"choices":[{"delta":{"tool_calls":[{"index":4000000000,"id":"call_a","function":{"name":"f"}}]}}]})",
+        R"({"choices":[{"delta":{"tool_calls":[{"index":7,"id":"call_b"},{"index":4000000000,"function":{"arguments":"{}"}}]}}]})",
+        R"({"choices":[{"delta":{"tool_calls":[{"index":7,"function":{"arguments":"[]"}}]}}]})"}) {
+    wire::StreamDelta d;
+    wire::Failure f;
+    REQUIRE(dec.decode(data, &d, &f) == wire::StreamDecoder::Step::kDelta);
+    for (const auto& t : d.tool_calls) indices.push_back(t.index);
+  }
+  CHECK(indices == std::vector<uint32_t>{0, 1, 0, 1});
+}
+
+TEST_CASE("openai embeddings answer: a value that is not a finite float is refused") {
+  wire::Embeddings e;
+  wire::Failure f;
+  CHECK_FALSE(wire::parseEmbeddingsResponse(R"({"data":[{"index":0,"embedding":[0.5,1e39]}]})", 1, &e, &f));
+  CHECK(f.code == OUTRIGGER_CODE_UNAVAILABLE);
+  CHECK(f.message.find("finite") != std::string::npos);
+  CHECK_FALSE(wire::parseEmbeddingsResponse(R"({"data":[{"index":0,"embedding":"AADAfw=="}]})", 1, &e, &f));  // NaN
+  CHECK(f.message.find("finite") != std::string::npos);
+  CHECK(wire::parseEmbeddingsResponse(R"({"data":[{"index":0,"embedding":[0.5,3.4e38]}]})", 1, &e, &f));
+}
+
+TEST_CASE("openai errors: the upstream's message is cut between UTF-8 code points") {
+  std::string message = std::string(299, 'x') + "\xc3\xa9" + " and more";  // byte 300 is inside the é
+  std::string body = R"({"error":{"type":"invalid_request_error","message":")" + message + R"("}})";
+  wire::Failure f = wire::mapHttpError(400, body, {}, 0);
+  CHECK(f.message.size() > 299);
+  CHECK(f.message.substr(f.message.size() - 3) == "xxx");
+  wire::StreamDecoder dec;
+  wire::StreamDelta d;
+  CHECK(dec.decode(body, &d, &f) == wire::StreamDecoder::Step::kError);
+  CHECK(f.message.substr(f.message.size() - 3) == "xxx");
+  CHECK(upstreamQuote(std::string(298, 'x') + "\xc3\xa9") == std::string(298, 'x') + "\xc3\xa9");
+}

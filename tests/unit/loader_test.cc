@@ -10,6 +10,7 @@
 #include "chain/host_api.h"
 #include "plugin/instance.h"
 #include "plugin/loader.h"
+#include "plugin/schema.h"
 #include "support/daemon_process.h"
 
 using namespace outrigger;
@@ -261,4 +262,51 @@ TEST_CASE("ABI structs keep their v1.0 layout") {
   STATIC_REQUIRE(offsetof(outrigger_exporter_hooks, flush) == 16);
   STATIC_REQUIRE(offsetof(outrigger_exporter_hooks, export_feedback) == 24);
   STATIC_REQUIRE(sizeof(outrigger_exporter_hooks) == 32);
+}
+
+// ------------------------------------------------------------------ config schemas valijson cannot use
+
+namespace {
+
+std::string schemaError(std::string_view schema_json) {
+  auto s = plugin::compileSchema(schema_json);
+  REQUIRE_FALSE(s.ok());
+  CHECK(s.status().code() == Code::kInvalidArgument);
+  return s.status().message();
+}
+
+}  // namespace
+
+TEST_CASE("a schema valijson cannot use is refused with INVALID_ARGUMENT instead of aborting") {
+  CHECK(schemaError(R"({"properties": {"n": {"type": "int!!eger"}}})").find("not valid JSON Schema") !=
+        std::string::npos);
+  CHECK(schemaError(R"({"$ref": "#/definitions/missing"})").find("not valid JSON Schema") != std::string::npos);
+}
+
+TEST_CASE("a $ref that leads only to itself is refused, where valijson recursed until the stack overflowed") {
+  CHECK(schemaError(R"({"$ref": "#"})").find("refers to itself only") != std::string::npos);
+  CHECK(schemaError(R"({"definitions": {"a": {"$ref": "#/definitions/b"}, "b": {"$ref": "#/definitions/a"}},
+                        "$ref": "#/definitions/a"})")
+            .find("refers to itself only") != std::string::npos);
+  CHECK(schemaError(R"({"allOf": [{"$ref": "#/allOf/1"}, {"$ref": "#/allOf/0/"}]})").find("refers to itself only") !=
+        std::string::npos);
+  CHECK(schemaError(R"({"definitions": {"a/b": {"$ref": "#/definitions/a~1b"}}, "$ref": "#/definitions/a~1b"})")
+            .find("refers to itself only") != std::string::npos);
+  CHECK(schemaError(R"({"$ref": "#)" + std::string(60000, '/') + R"("})").find("'/'") != std::string::npos);
+
+  // Recursion through a keyword is a recursive schema, not a cycle.
+  auto tree = plugin::compileSchema(
+      R"({"type": "object", "properties": {"child": {"$ref": "#"}, "n": {"type": "integer"}}})");
+  REQUIRE(tree.ok());
+  CHECK(plugin::validateConfig(**tree, R"({"child": {"child": {"n": 1}}})", {}).isOk());
+  CHECK_FALSE(plugin::validateConfig(**tree, R"({"child": {"child": {"n": "x"}}})", {}).isOk());
+}
+
+TEST_CASE("a pattern std::regex refuses makes validation fail with INVALID_ARGUMENT instead of throwing") {
+  auto s = plugin::compileSchema(R"({"properties": {"a": {"type": "string", "pattern": "("}}})");
+  REQUIRE(s.ok());  // valijson compiles patterns only when a string meets them
+  Status v = plugin::validateConfig(**s, R"({"a": "x"})", {});
+  CHECK(v.code() == Code::kInvalidArgument);
+  CHECK(v.message().find("cannot be checked against the schema") != std::string::npos);
+  CHECK(plugin::validateConfig(**s, R"({})", {}).isOk());
 }
