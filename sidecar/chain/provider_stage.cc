@@ -83,6 +83,11 @@ outrigger_status ProviderStage::chunk(plugin::PluginInstance* inst, const outrig
   if (r.embed_) return OUTRIGGER_E_INVALID;  // an embed call answers through embeddings_done only
   bool hedge = isHedge(inst);
   if (!hedge && !isAttempt(inst)) return OUTRIGGER_E_INVALID;
+  // A tool call's index sizes the answer's list of calls: bounded, so that one chunk cannot make
+  // the host allocate billions of entries.
+  for (size_t i = 0; chunk.tool_calls && i < chunk.tool_call_count; ++i) {
+    if (chunk.tool_calls[i].index >= kMaxToolCallIndex) return OUTRIGGER_E_INVALID;
+  }
   // The guardrails see the current attempt's chunks before anyone else; a hedge's answer is
   // checked whole by on_response if it wins.
   if (!hedge && r.stream_guard_) return r.stream_guard_->chunk(chunk);

@@ -27,6 +27,9 @@ namespace outrigger::chain {
 
 class RequestContext;
 
+// provider_chunk refuses a tool call delta whose index is this or more (OUTRIGGER_E_INVALID).
+inline constexpr uint32_t kMaxToolCallIndex = 1024;
+
 class ProviderStage final : public LimitWaiter {
  public:
   explicit ProviderStage(RequestContext& ctx) : ctx_(ctx), seat_(ctx, this) {}

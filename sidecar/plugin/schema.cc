@@ -11,8 +11,11 @@
 #include <valijson/validation_results.hpp>
 #include <valijson/validator.hpp>
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <cctype>
+#include <functional>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -24,6 +27,7 @@ namespace outrigger::plugin {
 struct ConfigSchema {
   rapidjson::Document doc;  // valijson keeps pointers into the document
   valijson::Schema schema;
+  bool has_patterns = false;  // "pattern" or "patternProperties" anywhere: std::regex will run
 };
 
 namespace {
@@ -109,6 +113,68 @@ std::string unusableRefs(const rapidjson::Document& doc) {
   return {};
 }
 
+// valijson checks "pattern" with std::regex, whose matcher recurses once per character of the
+// input: about 300 bytes of stack each, so a 30,000-character value overflowed the main thread's
+// 8 MiB. Values checked against patterns are bounded, and validation runs on a thread whose stack
+// holds the longest one with room to spare (reserved, not touched, until a long value needs it).
+constexpr size_t kMaxPatternInput = 64 * 1024;
+constexpr size_t kValidationStack = 128u << 20;
+
+bool usesPatterns(const rapidjson::Value& v) {
+  std::vector<const rapidjson::Value*> todo{&v};
+  while (!todo.empty()) {
+    const rapidjson::Value* at = todo.back();
+    todo.pop_back();
+    if (at->IsObject()) {
+      for (const auto& m : at->GetObject()) {
+        std::string_view name(m.name.GetString(), m.name.GetStringLength());
+        if (name == "pattern" || name == "patternProperties") return true;
+        todo.push_back(&m.value);
+      }
+    } else if (at->IsArray()) {
+      for (const auto& e : at->GetArray()) todo.push_back(&e);
+    }
+  }
+  return false;
+}
+
+// True when a string or a member name in `v` is longer than kMaxPatternInput.
+bool hasLongString(const rapidjson::Value& v) {
+  std::vector<const rapidjson::Value*> todo{&v};
+  while (!todo.empty()) {
+    const rapidjson::Value* at = todo.back();
+    todo.pop_back();
+    if (at->IsString() && at->GetStringLength() > kMaxPatternInput) return true;
+    if (at->IsObject()) {
+      for (const auto& m : at->GetObject()) {
+        if (m.name.GetStringLength() > kMaxPatternInput) return true;
+        todo.push_back(&m.value);
+      }
+    } else if (at->IsArray()) {
+      for (const auto& e : at->GetArray()) todo.push_back(&e);
+    }
+  }
+  return false;
+}
+
+// Runs `fn` on a thread with a `stack`-byte stack and waits for it; false when no such thread
+// could be made.
+bool runOnLargeStack(size_t stack, const std::function<void()>& fn) {
+  pthread_attr_t attr;
+  if (pthread_attr_init(&attr) != 0) return false;
+  pthread_attr_setstacksize(&attr, stack);
+  pthread_t thread;
+  auto trampoline = [](void* arg) -> void* {
+    (*static_cast<const std::function<void()>*>(arg))();
+    return nullptr;
+  };
+  int rc = pthread_create(&thread, &attr, trampoline, const_cast<std::function<void()>*>(&fn));
+  pthread_attr_destroy(&attr);
+  if (rc != 0) return false;
+  pthread_join(thread, nullptr);
+  return true;
+}
+
 }  // namespace
 
 Expected<std::shared_ptr<const ConfigSchema>> compileSchema(std::string_view schema_json) {
@@ -126,6 +192,7 @@ Expected<std::shared_ptr<const ConfigSchema>> compileSchema(std::string_view sch
   } catch (const std::exception& e) {
     return Status(Code::kInvalidArgument, std::string("config schema is not valid JSON Schema: ") + e.what());
   }
+  out->has_patterns = usesPatterns(out->doc);
   return std::shared_ptr<const ConfigSchema>(std::move(out));
 }
 
@@ -154,14 +221,31 @@ Status validateConfig(const ConfigSchema& schema, std::string_view config_json,
   json::ParseResult parsed = json::parse(config_json, &doc);
   if (parsed.tooDeep()) return Status(Code::kInvalidArgument, "config is " + json::tooDeepReason());
   if (!parsed) return Status(Code::kInvalidArgument, "config is not valid JSON");
+  if (schema.has_patterns && hasLongString(doc)) {
+    return Status(Code::kInvalidArgument, "config has a value longer than " + std::to_string(kMaxPatternInput) +
+                                              " bytes, more than its schema's patterns can check");
+  }
   valijson::Validator validator;
   valijson::ValidationResults results;
   valijson::adapters::RapidJsonAdapter adapter(doc);
-  try {
-    if (validator.validate(schema.schema, adapter, &results)) return Status::ok();
-  } catch (const std::exception& e) {  // a pattern std::regex refuses is only compiled here
-    return Status(Code::kInvalidArgument, std::string("config cannot be checked against the schema: ") + e.what());
+  bool valid = false;
+  std::string thrown;
+  auto validate = [&] {
+    try {
+      valid = validator.validate(schema.schema, adapter, &results);
+    } catch (const std::exception& e) {  // a pattern std::regex refuses is only compiled here
+      thrown = e.what();
+    }
+  };
+  if (!schema.has_patterns) {
+    validate();
+  } else if (!runOnLargeStack(kValidationStack, validate)) {
+    return Status(Code::kResourceExhausted, "config cannot be checked against the schema: no thread to check it on");
   }
+  if (!thrown.empty()) {
+    return Status(Code::kInvalidArgument, "config cannot be checked against the schema: " + thrown);
+  }
+  if (valid) return Status::ok();
   // The deepest error is the most specific one.
   valijson::ValidationResults::Error best, e;
   while (results.popError(e)) {

@@ -251,6 +251,31 @@ TEST_CASE("a provider completion after the end is stale, a second guardrail comp
   CHECK(h.sink.ends.size() == 1);
 }
 
+TEST_CASE("a chunk naming a tool call index past the bound is refused, and the stream goes on") {
+  Harness h;
+  g.provider_mode = "async";
+  RequestSpec spec;
+  spec.stream = true;
+  outrigger_request handle = h.start(spec);
+  const outrigger_host_api* ph = g.provider_host;
+  outrigger_tool_call_delta_view far{};
+  far.index = 4000000000u;  // would size the answer's call list to four billion entries
+  outrigger_chunk_view c = plugin::makeChunk("");
+  c.tool_calls = &far;
+  c.tool_call_count = 1;
+  CHECK(h.onLoop([&] { return ph->provider_chunk(ph->host_ctx, handle, &c); }) == OUTRIGGER_E_INVALID);
+  outrigger_tool_call_delta_view near{};
+  near.index = 0;
+  near.name = {"lookup", 6};
+  c.tool_calls = &near;
+  CHECK(h.onLoop([&] { return ph->provider_chunk(ph->host_ctx, handle, &c); }) == OUTRIGGER_OK);
+  outrigger_response_view ok = plugin::makeResponse();
+  CHECK(h.onLoop([&] { return ph->provider_done(ph->host_ctx, handle, &ok); }) == OUTRIGGER_OK);
+  REQUIRE(h.runUntilEnded());
+  REQUIRE(h.sink.ends.size() == 1);
+  CHECK(h.sink.ends[0].code == Code::kOk);
+}
+
 TEST_CASE("a completion from another thread is refused with WRONG_THREAD") {
   Harness h;
   g.provider_mode = "async";

@@ -310,3 +310,21 @@ TEST_CASE("a pattern std::regex refuses makes validation fail with INVALID_ARGUM
   CHECK(v.message().find("cannot be checked against the schema") != std::string::npos);
   CHECK(plugin::validateConfig(**s, R"({})", {}).isOk());
 }
+
+TEST_CASE("a long value checked against a pattern neither overflows the stack nor goes unchecked") {
+  // std::regex recurses once per character: 30,000 of them overflowed an 8 MiB stack.
+  auto s = plugin::compileSchema(R"({"properties": {"key": {"type": "string", "pattern": "^(tenant|tag:.+)$"}}})");
+  REQUIRE(s.ok());
+  auto config = [](size_t n) { return R"({"key": "tag:)" + std::string(n, 'x') + R"("})"; };
+  CHECK(plugin::validateConfig(**s, config(60000), {}).isOk());
+  Status bad = plugin::validateConfig(**s, R"({"key": "tog:)" + std::string(60000, 'x') + R"("})", {});
+  CHECK(bad.code() == Code::kInvalidArgument);
+  CHECK(bad.message().find("config/key") != std::string::npos);
+  Status too_long = plugin::validateConfig(**s, config(70000), {});
+  CHECK(too_long.code() == Code::kInvalidArgument);
+  CHECK(too_long.message().find("longer than 65536 bytes") != std::string::npos);
+  // Without patterns in the schema there is no such bound.
+  auto plain = plugin::compileSchema(R"({"properties": {"key": {"type": "string"}}})");
+  REQUIRE(plain.ok());
+  CHECK(plugin::validateConfig(**plain, config(200000), {}).isOk());
+}

@@ -300,7 +300,7 @@ typedef struct outrigger_response_view {
 #define OUTRIGGER_MIN_SIZE_RESPONSE_VIEW OUTRIGGER_SIZE_THROUGH(outrigger_response_view, model)
 
 typedef struct outrigger_tool_call_delta_view {
-  uint32_t index;
+  uint32_t index; /* which call of the answer this adds to, from 0; at least 1024 is refused (E_INVALID) */
   outrigger_str id;
   outrigger_str type;
   outrigger_str name;
