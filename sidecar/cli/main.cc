@@ -4,7 +4,9 @@
 #include <cstdio>
 #include <iostream>
 
+#ifdef OUTRIGGER_WITH_MIMALLOC
 #include <mimalloc.h>
+#endif
 
 #include "chain/chain.h"
 #include "cli/commands.h"
@@ -102,7 +104,12 @@ int main(int argc, char** argv) {
   if (*traces_show) return outrigger::cli::showTrace(opt);
   if (*traces_stats) return outrigger::cli::traceStats(opt);
   if (*alert_rules) return outrigger::cli::alertRules(opt);
+#ifdef OUTRIGGER_WITH_MIMALLOC
   std::printf("outrigger %s (plugin ABI %d.%d, protocol 1.0, mimalloc %d)\n", OUTRIGGER_VERSION, OUTRIGGER_ABI_MAJOR,
               OUTRIGGER_ABI_MINOR, mi_version());
+#else
+  std::printf("outrigger %s (plugin ABI %d.%d, protocol 1.0, system malloc)\n", OUTRIGGER_VERSION, OUTRIGGER_ABI_MAJOR,
+              OUTRIGGER_ABI_MINOR);
+#endif
   return 0;
 }
