@@ -382,11 +382,13 @@ class Client::Impl {
         ++it;
       }
     }
-    auto c = std::make_shared<Connection>(++opened_, verify_);
+    // Only a connection that completed its handshake counts as opened.
+    auto c = std::make_shared<Connection>(opened_ + 1, verify_);
     if (auto e = c->open(opt_.socket_path, opt_)) {
       *err = e;
       return nullptr;
     }
+    ++opened_;
     current_ = c;
     return c;
   }
