@@ -30,6 +30,8 @@ type daemon struct {
 	waitErr error
 	// signalled: SIGTERM was sent (once only: the daemon may treat a second one as "now")
 	signalled bool
+	// killed: the test sent SIGKILL on purpose, so the exit it causes is no failure
+	killed bool
 }
 
 type lockedBuffer struct {
@@ -94,10 +96,28 @@ func startDaemon(t *testing.T, sock string) *daemon {
 	}
 }
 
-// stop sends SIGTERM and waits for the exit; it returns the exit error (nil for status 0).
+// kill sends SIGKILL, as a crash would, and waits for the exit.
+func (d *daemon) kill(t *testing.T) {
+	t.Helper()
+	d.killed = true
+	if err := d.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatalf("SIGKILL: %v", err)
+	}
+	select {
+	case <-d.exited:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the daemon outlived SIGKILL by 10 s")
+	}
+}
+
+// stop sends SIGTERM and waits for the exit; it returns the exit error (nil for status 0, or
+// after kill).
 func (d *daemon) stop() error {
 	select {
 	case <-d.exited:
+		if d.killed {
+			return nil
+		}
 		return d.waitErr
 	default:
 	}
@@ -444,6 +464,182 @@ func TestDaemonRestartReconnects(t *testing.T) {
 	if cn := currentConn(c); cn == nil || cn == firstConn {
 		t.Error("the client did not move to a new connection")
 	}
+}
+
+// SIGKILL the daemon while unary calls and half-read streams are in flight: every call ends
+// within 3 s, either with its whole answer or with a retryable UNAVAILABLE *Error and never
+// both; calls made while no daemon listens wait for a new one on the same socket path, and the
+// same client carries on there.
+func TestDaemonSIGKILLUnderLoad(t *testing.T) {
+	sock := shortSocketPath(t)
+	first := startDaemon(t, sock)
+	c := daemonClient(t, sock)
+	firstConn := currentConn(c)
+	const nUnary, nStreams = 8, 8
+	words := "w0 w1 w2 w3 w4 w5 w6 w7 w8 w9"
+
+	type outcome struct {
+		name    string
+		content string
+		err     error
+	}
+	ended := make(chan outcome, nUnary+nStreams)
+	streaming := make(chan struct{}, nStreams) // one token per stream with a chunk read
+	for i := 0; i < nUnary; i++ {
+		go func() {
+			name := fmt.Sprintf("unary %d", i)
+			resp, err := c.Chat(context.Background(), mockRequest(name, map[string]any{"latency_ms": 2000}))
+			o := outcome{name: name, err: err}
+			if err == nil {
+				o.content = resp.Content
+			}
+			ended <- o
+		}()
+	}
+	for i := 0; i < nStreams; i++ {
+		go func() {
+			o := outcome{name: fmt.Sprintf("stream %d", i)}
+			defer func() { ended <- o }()
+			st, err := c.ChatStream(context.Background(),
+				mockRequest(words, map[string]any{"chunks": 10, "chunk_interval_ms": 200}))
+			if err != nil {
+				o.err = err
+				streaming <- struct{}{}
+				return
+			}
+			defer st.Close()
+			var got strings.Builder
+			for n := 0; ; n++ {
+				ch, err := st.Recv()
+				if err == io.EOF {
+					o.content = got.String()
+					return
+				}
+				if err != nil {
+					o.err = err
+					if n == 0 {
+						streaming <- struct{}{}
+					}
+					return
+				}
+				if n == 0 {
+					streaming <- struct{}{}
+				}
+				got.WriteString(ch.Delta)
+			}
+		}()
+	}
+	for i := 0; i < nStreams; i++ {
+		select {
+		case <-streaming:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d of %d streams got a chunk within 10 s", i, nStreams)
+		}
+	}
+	if !waitFor(5*time.Second, func() bool { return openStreams(c) == nUnary+nStreams }) {
+		t.Fatalf("%d calls in flight, want %d", openStreams(c), nUnary+nStreams)
+	}
+
+	first.kill(t)
+	bound := time.After(3 * time.Second)
+	seen := map[string]outcome{}
+	failures, successes := 0, 0
+	for len(seen) < nUnary+nStreams {
+		var o outcome
+		select {
+		case o = <-ended:
+		case <-bound:
+			t.Fatalf("%d of %d calls still waiting 3 s after SIGKILL", nUnary+nStreams-len(seen), nUnary+nStreams)
+		}
+		if _, twice := seen[o.name]; twice {
+			t.Fatalf("%s ended twice", o.name)
+		}
+		seen[o.name] = o
+		if o.err != nil {
+			failures++
+			var e *Error
+			if !errors.As(o.err, &e) || e.Status != StatusUnavailable || !e.Retryable || !errors.Is(o.err, ErrUnavailable) {
+				t.Errorf("%s: %v (%T), want a retryable UNAVAILABLE *Error", o.name, o.err, o.err)
+			}
+			continue
+		}
+		successes++
+		want := o.name // an answer is whole, never cut short
+		if strings.HasPrefix(o.name, "stream") {
+			want = words
+		}
+		if o.content != want {
+			t.Errorf("%s succeeded with %q, want %q", o.name, o.content, want)
+		}
+	}
+	if successes+failures != nUnary+nStreams || failures == 0 {
+		t.Fatalf("%d successes + %d failures for %d calls (none may be lost, some must fail)",
+			successes, failures, nUnary+nStreams)
+	}
+	if n := openStreams(c); n != 0 {
+		t.Errorf("%d streams still registered after the connection died", n)
+	}
+	t.Logf("after SIGKILL: %d calls failed retryable UNAVAILABLE, %d had their answer", failures, successes)
+
+	// Calls made while nothing listens wait for a daemon (within the connect wait)...
+	const nLate = 4
+	late := make(chan error, nLate)
+	for i := 0; i < nLate; i++ {
+		go func() {
+			want := fmt.Sprintf("while down %d", i)
+			resp, err := c.Chat(callCtx(t), user(want))
+			if err == nil && resp.Content != want {
+				err = fmt.Errorf("got %q, want %q", resp.Content, want)
+			}
+			late <- err
+		}()
+	}
+	if !waitFor(5*time.Second, func() bool { return queuedCalls(c) == nLate }) {
+		t.Fatalf("%d calls queued for a connection, want %d", queuedCalls(c), nLate)
+	}
+	// ...which starts on the same path, after the killed one's socket file.
+	startDaemon(t, sock)
+	for i := 0; i < nLate; i++ {
+		select {
+		case err := <-late:
+			if err != nil {
+				t.Errorf("call made while the daemon was down: %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Fatal("a call made while the daemon was down never finished")
+		}
+	}
+	if resp, err := c.Chat(callCtx(t), user("after")); err != nil || resp.Content != "after" {
+		t.Fatalf("after restart: %v %v", resp, err)
+	}
+	st, err := c.ChatStream(callCtx(t), mockRequest("s t r", map[string]any{"chunks": 3}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got strings.Builder
+	for {
+		ch, err := st.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("stream after restart: %v", err)
+		}
+		got.WriteString(ch.Delta)
+	}
+	if got.String() != "s t r" {
+		t.Errorf("stream after restart: %q", got.String())
+	}
+	if cn := currentConn(c); cn == nil || cn == firstConn {
+		t.Error("the client did not move to a new connection")
+	}
+}
+
+// queuedCalls counts the calls waiting in the client's queue for a connection.
+func queuedCalls(c *Client) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.queue.Len()
 }
 
 func waitFor(limit time.Duration, cond func() bool) bool {

@@ -76,6 +76,29 @@ TEST_CASE("1,000 concurrent streams on one connection all complete") {
   CHECK(c.connectionsOpened() == 1);
 }
 
+TEST_CASE("one client shared by 8 threads: every call is answered, none refused for its stream id") {
+  DaemonProcess d;
+  REQUIRE(d.waitReady());
+  client::Client c(at(d));
+  std::atomic<int> ok{0};
+  std::atomic<int> refused{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 200; ++i) {
+        std::string text = "thread " + std::to_string(t) + " call " + std::to_string(i);
+        auto r = c.chat(ask(text));
+        if (r.ok() && r.value().content == text) ok++;
+        else if (!r.ok() && r.error().code == client::StatusCode::kInvalidArgument) refused++;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(refused == 0);
+  CHECK(ok == 8 * 200);
+  CHECK(c.connectionsOpened() == 1);
+}
+
 TEST_CASE("200 connections at once are all served") {
   DaemonProcess d;
   REQUIRE(d.waitReady());

@@ -7,10 +7,15 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <csignal>
 #include <cstring>
 #include <fstream>
+#include <mutex>
+#include <optional>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include <outrigger/client.h>
 
@@ -158,6 +163,88 @@ TEST_CASE("after GoAway and a restart the same client reconnects") {
   REQUIRE(r.ok());
   CHECK(r.value().content == "after");
   CHECK(c2.connectionsOpened() >= 2);
+}
+
+TEST_CASE("SIGKILL under load: each call ends once, with its whole answer or a retryable UNAVAILABLE, and the client reconnects") {
+  DaemonProcess d;
+  REQUIRE(d.waitReady());
+  client::Client c(at(d));
+  REQUIRE_FALSE(c.connect());
+  constexpr int kUnary = 8, kStreams = 8, kCalls = kUnary + kStreams;
+  const std::string words = "w0 w1 w2 w3 w4 w5 w6 w7 w8 w9";
+  std::mutex mu;
+  std::condition_variable cv;
+  int streaming = 0, ended = 0;
+  std::vector<int> ends(kCalls, 0);
+  std::vector<std::optional<client::Result<client::Response>>> results(kCalls);
+  auto events = [&](int i) {
+    client::CallEvents ev;
+    ev.on_chunk = [&, i, first = true](const client::Chunk&) mutable {
+      if (!std::exchange(first, false)) return;
+      std::lock_guard<std::mutex> lock(mu);
+      ++streaming;
+      cv.notify_all();
+    };
+    ev.on_end = [&, i](const client::Result<client::Response>& r) {
+      std::lock_guard<std::mutex> lock(mu);
+      if (ends[i]++ == 0) results[i] = r;
+      ++ended;
+      cv.notify_all();
+    };
+    return ev;
+  };
+  for (int i = 0; i < kUnary; ++i) c.start(ask("unary " + std::to_string(i), R"({"latency_ms": 2000})"), events(i), false);
+  for (int i = kUnary; i < kCalls; ++i) c.start(ask(words, R"({"chunks": 10, "chunk_interval_ms": 200})"), events(i), true);
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    REQUIRE(cv.wait_for(lock, 10s, [&] { return streaming == kStreams; }));  // every stream is half read
+  }
+
+  d.signal(SIGKILL);
+  REQUIRE(d.waitExit(10s) == 128 + SIGKILL);
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    CHECK(cv.wait_for(lock, 3s, [&] { return ended == kCalls; }));  // none hangs
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    int successes = 0, failures = 0;
+    for (int i = 0; i < kCalls; ++i) {
+      INFO("call " << i);
+      CHECK(ends[i] == 1);
+      if (!results[i]) continue;
+      if (results[i]->ok()) {
+        ++successes;  // an answer is whole, never cut short
+        CHECK(results[i]->value().content == (i < kUnary ? "unary " + std::to_string(i) : words));
+      } else {
+        ++failures;
+        CHECK(results[i]->error().code == StatusCode::kUnavailable);
+        CHECK(results[i]->error().retryable);
+      }
+    }
+    CHECK(successes + failures == kCalls);
+    CHECK(failures > 0);
+  }
+
+  // This SDK does not wait for a daemon: a call while none listens fails at once, retryably.
+  auto down = c.chat(ask("while down"));
+  REQUIRE_FALSE(down.ok());
+  CHECK(down.error().code == StatusCode::kUnavailable);
+  CHECK(down.error().retryable);
+  // A new daemon on the same path (it removes the killed one's socket file); the same client
+  // reconnects by itself.
+  d.restart();
+  REQUIRE(d.waitReady());
+  CHECK(d.log().find("removing stale socket") != std::string::npos);
+  auto after = c.chat(ask("after"));
+  REQUIRE(after.ok());
+  CHECK(after.value().content == "after");
+  auto stream = c.stream(ask("s t r", R"({"chunks": 3})"));
+  std::string text;
+  for (client::Chunk chunk; stream.next(&chunk);) text += chunk.delta;
+  REQUIRE(stream.result().ok());
+  CHECK(text == "s t r");
+  CHECK(c.connectionsOpened() == 2);
 }
 
 TEST_CASE("a second daemon refuses a socket a live daemon owns, and a stale socket file is replaced") {

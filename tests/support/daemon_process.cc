@@ -44,15 +44,26 @@ std::string substitute(std::string text, const std::string& dir, const std::stri
 }  // namespace
 
 DaemonProcess::DaemonProcess(const std::string& config_text, const std::string& extra_args,
-                             const std::string& shell_prefix) {
+                             const std::string& shell_prefix)
+    : extra_args_(extra_args), shell_prefix_(shell_prefix) {
   dir_ = makeTempDir();
   socket_ = dir_ + "/o.sock";
   config_path_ = dir_ + "/outrigger.toml";
   log_path_ = dir_ + "/daemon.log";
   writeConfig(config_text);
+  spawn(false);
+}
+
+void DaemonProcess::restart() {
+  if (alive()) return;
+  exit_code_ = -1;
+  spawn(true);
+}
+
+void DaemonProcess::spawn(bool append_log) {
   pid_ = ::fork();
   if (pid_ == 0) {
-    FILE* log = std::fopen(log_path_.c_str(), "w");
+    FILE* log = std::fopen(log_path_.c_str(), append_log ? "a" : "w");
     if (log) {
       ::dup2(fileno(log), STDOUT_FILENO);
       ::dup2(fileno(log), STDERR_FILENO);
@@ -61,7 +72,7 @@ DaemonProcess::DaemonProcess(const std::string& config_text, const std::string& 
     ::setenv("XDG_STATE_HOME", dir_.c_str(), 1);
     // A benchmark may compare another build's daemon: OUTRIGGER_DAEMON_BIN names it.
     const char* other = std::getenv("OUTRIGGER_DAEMON_BIN");
-    std::string cmd = shell_prefix + std::string("exec ") + (other && *other ? other : OUTRIGGER_BIN) + " serve --config " + config_path_ + " " + extra_args;
+    std::string cmd = shell_prefix_ + std::string("exec ") + (other && *other ? other : OUTRIGGER_BIN) + " serve --config " + config_path_ + " " + extra_args_;
     ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }

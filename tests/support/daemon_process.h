@@ -26,6 +26,9 @@ class DaemonProcess {
                          const std::string& shell_prefix = "");
   ~DaemonProcess();
 
+  // Starts the daemon again, once the previous one has exited (after signal(SIGKILL) and
+  // waitExit, say), with the same config, socket path and directory; its log is appended.
+  void restart();
   bool waitReady(std::chrono::milliseconds timeout = std::chrono::seconds(10));
   void signal(int sig);
   // Waits for exit; the exit code, or -1 on timeout (the process is then still running).
@@ -44,7 +47,9 @@ class DaemonProcess {
   pid_t pid() const { return pid_; }
 
  private:
-  std::string dir_, socket_, config_path_, log_path_;
+  void spawn(bool append_log);
+
+  std::string dir_, socket_, config_path_, log_path_, extra_args_, shell_prefix_;
   pid_t pid_ = -1;
   int exit_code_ = -1;
 };

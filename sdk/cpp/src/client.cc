@@ -120,19 +120,28 @@ class Connection {
   bool usable() const { return !broken_.load() && !going_away_.load(); }
   uint64_t id() const { return id_; }
 
-  // Registers the call and sends its frame; false when the connection is unusable.
-  bool send(uint64_t stream_id, std::shared_ptr<Call> call, const uint8_t* data, size_t size) {
+  // Builds a call's frame with `build`, for a stream id taken from `next_id`, registers the call
+  // under that id and writes the frame, all under the write lock: ids then reach the daemon in
+  // increasing order whichever thread gets there first, as it requires (it refuses a smaller
+  // one). Returns the id, or 0 when the call was not sent and may go to another connection; a
+  // call the reader has taken in the meantime is its to end, as lost.
+  using BuildFrame = std::function<void(flatbuffers::FlatBufferBuilder&, uint64_t stream_id)>;
+  uint64_t send(std::atomic<uint64_t>& next_id, std::shared_ptr<Call> call, const BuildFrame& build) {
+    std::lock_guard<std::mutex> write_lock(write_mu_);
+    uint64_t stream_id = next_id.fetch_add(1);
+    thread_local flatbuffers::FlatBufferBuilder b(1024);
+    b.Clear();
+    build(b, stream_id);
     {
       std::lock_guard<std::mutex> lock(calls_mu_);
-      if (broken_) return false;
+      if (broken_) return 0;
       calls_[stream_id] = std::move(call);
     }
-    if (!sendAll(data, size)) {
+    if (!writeLocked(b.GetBufferPointer(), b.GetSize())) {
       std::lock_guard<std::mutex> lock(calls_mu_);
-      calls_.erase(stream_id);
-      return false;
+      if (calls_.erase(stream_id) == 1) return 0;
     }
-    return true;
+    return stream_id;
   }
 
   bool sendRaw(const uint8_t* data, size_t size) { return sendAll(data, size); }
@@ -153,6 +162,11 @@ class Connection {
  private:
   bool sendAll(const uint8_t* p, size_t n) {
     std::lock_guard<std::mutex> lock(write_mu_);
+    return writeLocked(p, n);
+  }
+
+  // The caller holds write_mu_.
+  bool writeLocked(const uint8_t* p, size_t n) {
     while (n) {
       ssize_t k = ::send(fd_, p, n, MSG_NOSIGNAL);
       if (k < 0) {
@@ -382,11 +396,13 @@ class Client::Impl {
         ++it;
       }
     }
-    auto c = std::make_shared<Connection>(++opened_, verify_);
+    // Only a connection that completed its handshake counts as opened.
+    auto c = std::make_shared<Connection>(opened_ + 1, verify_);
     if (auto e = c->open(opt_.socket_path, opt_)) {
       *err = e;
       return nullptr;
     }
+    ++opened_;
     current_ = c;
     return c;
   }
@@ -442,17 +458,16 @@ class Client::Impl {
     for (int attempt = 0; attempt < 2; ++attempt) {
       auto conn = connection(&err);
       if (!conn) break;
-      uint64_t sid = next_stream_.fetch_add(1);
-      sid_cell->store(sid);
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        routes_[sid] = conn;
-      }
-      thread_local flatbuffers::FlatBufferBuilder b(1024);
-      b.Clear();
-      buildRequest(b, sid, r, streaming);
-      if (conn->send(sid, call, b.GetBufferPointer(), b.GetSize())) return sid;
-      forget(sid);
+      uint64_t sid = conn->send(next_stream_, call, [&](flatbuffers::FlatBufferBuilder& b, uint64_t id) {
+        sid_cell->store(id);
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          routes_[id] = conn;  // before the frame leaves, so that its end finds the route to forget
+        }
+        buildRequest(b, id, r, streaming);
+      });
+      if (sid != 0) return sid;
+      forget(sid_cell->load());
       err = makeError(StatusCode::kUnavailable, "connection to the sidecar was lost", true);
     }
     call->finish(*err);
@@ -492,11 +507,11 @@ class Client::Impl {
     std::optional<Error> err;
     auto conn = connection(&err);
     if (!conn) return err;
-    uint64_t sid = next_stream_.fetch_add(1);
-    flatbuffers::FlatBufferBuilder b(256);
-    auto fb = w::CreateFeedbackDirect(b, trace_id.c_str(), score, comment.c_str());
-    Connection::finishFrame(b, sid, w::Body::Feedback, fb.Union());
-    if (!conn->send(sid, call, b.GetBufferPointer(), b.GetSize())) {
+    uint64_t sid = conn->send(next_stream_, call, [&](flatbuffers::FlatBufferBuilder& b, uint64_t id) {
+      auto fb = w::CreateFeedbackDirect(b, trace_id.c_str(), score, comment.c_str());
+      Connection::finishFrame(b, id, w::Body::Feedback, fb.Union());
+    });
+    if (sid == 0) {
       return makeError(StatusCode::kUnavailable, "connection to the sidecar was lost", true);
     }
     std::unique_lock<std::mutex> lock(m);

@@ -8,7 +8,7 @@ import json
 import os
 import threading
 import time
-from typing import Any, List
+from typing import Any, Callable, Dict, List
 
 import pytest
 
@@ -133,6 +133,111 @@ def test_daemon_restart_same_client_keeps_working(daemon: Any) -> None:
         waiter.join(15)
         assert late == ["while down"]
         assert client.chat("after").content == "after"
+
+
+def wait_until(cond: Callable[[], bool], limit: float) -> bool:
+    """Polls cond until it holds or `limit` seconds pass (an event the client does not signal)."""
+    give_up = time.monotonic() + limit
+    while not cond():
+        if time.monotonic() >= give_up:
+            return False
+        time.sleep(0.005)
+    return True
+
+
+def test_sigkill_under_load_ends_every_call_typed_and_the_client_reconnects(daemon: Any) -> None:
+    """The daemon killed with SIGKILL while unary calls and half-read streams are in flight:
+    each call ends within 3 s, either with its whole answer or with a retryable UNAVAILABLE and
+    never both; calls made while no daemon listens wait for the next one on the same path."""
+    n_unary, n_streams = 8, 8
+    words = " ".join("w%d" % i for i in range(10))
+    outcomes: Dict[str, List[Any]] = {}  # call name -> everything it ended with
+    lock = threading.Lock()
+
+    def record(name: str, outcome: Any) -> None:
+        with lock:
+            outcomes.setdefault(name, []).append(outcome)
+
+    with Client(daemon.socket_path, model="mock-1", connect_timeout=10.0) as client:
+        client.connect()
+        conn_before = client._conn
+        pending = [client.submit("unary %d" % i, extra=mock(latency_ms=2000)) for i in range(n_unary)]
+        streaming = [threading.Event() for _ in range(n_streams)]
+
+        def read_stream(i: int) -> None:
+            name, got = "stream %d" % i, []
+            try:
+                with client.stream(words, extra=mock(chunks=10, chunk_interval_ms=200)) as stream:
+                    for chunk in stream:
+                        got.append(chunk.delta)
+                        streaming[i].set()
+                record(name, "".join(got))
+            except outrigger.OutriggerError as e:
+                record(name, e)
+            except BaseException as e:  # noqa: B902 - an untyped failure fails the test below
+                record(name, e)
+            finally:
+                streaming[i].set()
+
+        def wait_unary(i: int) -> None:
+            try:
+                record("unary %d" % i, pending[i].result().content)
+            except BaseException as e:  # noqa: B902 - checked below
+                record("unary %d" % i, e)
+
+        readers = [threading.Thread(target=read_stream, args=(i,), daemon=True) for i in range(n_streams)]
+        readers += [threading.Thread(target=wait_unary, args=(i,), daemon=True) for i in range(n_unary)]
+        for t in readers:
+            t.start()
+        for e in streaming:
+            assert e.wait(10), "a stream got no chunk from the daemon"
+
+        daemon.kill()
+        killed_at = time.monotonic()
+        for t in readers:
+            t.join(max(0.0, killed_at + 3.0 - time.monotonic()))
+        hung = [t for t in readers if t.is_alive()]
+        assert not hung, "%d calls still waiting 3 s after the daemon was killed" % len(hung)
+
+        made = n_unary + n_streams
+        assert sorted(outcomes) == sorted(["unary %d" % i for i in range(n_unary)] +
+                                          ["stream %d" % i for i in range(n_streams)])
+        assert all(len(v) == 1 for v in outcomes.values()), "a call ended twice: %r" % outcomes
+        ended = {name: v[0] for name, v in outcomes.items()}
+        failures = {name: e for name, e in ended.items() if isinstance(e, BaseException)}
+        successes = {name: r for name, r in ended.items() if not isinstance(r, BaseException)}
+        for name, e in failures.items():
+            assert isinstance(e, outrigger.Unavailable), "%s: %r" % (name, e)
+            assert e.status == outrigger.StatusCode.UNAVAILABLE and e.retryable, "%s: %r" % (name, e)
+        for name, content in successes.items():  # an answer is whole, never cut short
+            assert content == (words if name.startswith("stream") else name), "%s: %r" % (name, content)
+        assert len(successes) + len(failures) == made
+        assert failures, "every call succeeded: the daemon was killed too late to test anything"
+
+        # Calls made while nothing listens wait for a daemon (within connect_timeout)...
+        answers: List[str] = []
+        late_errors: List[BaseException] = []
+
+        def late_call(i: int) -> None:
+            try:
+                answers.append(client.chat("while down %d" % i).content)
+            except BaseException as e:  # noqa: B902 - reported below
+                late_errors.append(e)
+
+        waiting = [threading.Thread(target=late_call, args=(i,), daemon=True) for i in range(4)]
+        for t in waiting:
+            t.start()
+        assert wait_until(lambda: len(client._queue) == 4, 5.0), "the calls did not queue for a connection"
+        # ...which starts on the same path, after the killed one's socket file.
+        daemon.start()
+        for t in waiting:
+            t.join(15)
+        assert not late_errors, late_errors
+        assert sorted(answers) == ["while down %d" % i for i in range(4)]
+        assert client.chat("after").content == "after"
+        with client.stream("s t r", extra=mock(chunks=3)) as stream:
+            assert "".join(c.delta for c in stream) == "s t r"
+        assert client._conn is not None and client._conn is not conn_before, "the client did not reconnect"
 
 
 def test_async_client(daemon: Any) -> None:

@@ -234,4 +234,97 @@ describe('daemon restart', { skip: skipWithoutDaemon }, () => {
       removeSocketDir(dir);
     }
   });
+
+  test('SIGKILL under load: every call ends typed, none twice, and the client reconnects by itself', async () => {
+    const dir = makeSocketDir();
+    const socketPath = path.join(dir, 'o.sock');
+    const client = new OutriggerClient({ socketPath, connectTimeoutMs: 10_000 });
+    let daemon: Daemon | undefined;
+    try {
+      daemon = await Daemon.start(socketPath);
+      await client.connect();
+      const words = 'w0 w1 w2 w3 w4 w5 w6 w7 w8 w9';
+      type Outcome = { name: string; content?: string; error?: unknown };
+      const unary = Array.from({ length: 8 }, (_, i) => {
+        const name = `unary ${i}`;
+        return client.chat(ask(name, { latency_ms: 2000 })).then(
+          (res): Outcome => ({ name, content: res.content }),
+          (error: unknown): Outcome => ({ name, error }));
+      });
+      const streams = Array.from({ length: 8 }, (_, i) =>
+        client.stream(ask(words, { chunks: 10, chunk_interval_ms: 200 })));
+      // Each stream has received a chunk, read through its iterator, before the kill.
+      const iterators = streams.map((s) => s[Symbol.asyncIterator]());
+      const first = await Promise.all(iterators.map((it) => it.next()));
+      assert.ok(first.every((r) => r.done === false), 'every stream received a chunk');
+      const readRest = iterators.map(async (it, i): Promise<Outcome> => {
+        const name = `stream ${i}`;
+        let content = (first[i]!.value as { delta: string }).delta;
+        try {
+          for (let r = await it.next(); r.done !== true; r = await it.next()) content += r.value.delta;
+          return { name, content };
+        } catch (error) {
+          return { name, error };
+        }
+      });
+      assert.equal(client.stats.inFlight, 16);
+
+      await daemon.kill();
+      daemon = undefined;
+      const killedAt = performance.now();
+      let bound: ReturnType<typeof setTimeout> | undefined;
+      const outcomes = await Promise.race([
+        Promise.all([...unary, ...readRest]),
+        new Promise<never>((_, reject) => {
+          bound = setTimeout(() => reject(new Error('calls still waiting 3 s after SIGKILL')), 3000);
+        }),
+      ]).finally(() => clearTimeout(bound));
+      assert.ok(performance.now() - killedAt < 3000);
+
+      const names = new Set(outcomes.map((o) => o.name));
+      assert.equal(names.size, 16, 'each call ended once');
+      let successes = 0;
+      let failures = 0;
+      for (const o of outcomes) {
+        if (o.error === undefined) {
+          successes++;
+          // An answer is whole, never cut short.
+          assert.equal(o.content, o.name.startsWith('stream') ? words : o.name, o.name);
+          continue;
+        }
+        failures++;
+        assert.ok(o.error instanceof OutriggerError, `${o.name}: ${String(o.error)}`);
+        assert.equal(o.error.code, 'UNAVAILABLE', `${o.name}: ${o.error.message}`);
+        assert.equal(o.error.retryable, true, `${o.name}: ${o.error.message}`);
+      }
+      assert.equal(successes + failures, 16);
+      assert.ok(failures > 0, 'every call succeeded: the daemon was killed too late to test anything');
+      for (const s of streams) {
+        assert.ok(s.ended);
+        const end = await s.finalResponse().then(() => undefined, (err: unknown) => err);
+        if (end !== undefined) {
+          assert.ok(end instanceof OutriggerError && end.code === 'UNAVAILABLE' && end.retryable,
+            `the stream's end says ${String(end)}`);
+        }
+      }
+      assert.equal(client.stats.inFlight, 0);
+      assert.equal(client.stats.connects, 1);
+
+      // Calls made while nothing listens wait for a daemon (within connectTimeoutMs)...
+      const late = Array.from({ length: 4 }, (_, i) => client.chat(ask(`while down ${i}`)));
+      assert.equal(client.stats.queued, 4);
+      // ...which starts on the same path, after the killed one's socket file.
+      daemon = await Daemon.start(socketPath);
+      assert.deepEqual((await Promise.all(late)).map((r) => r.content),
+        ['while down 0', 'while down 1', 'while down 2', 'while down 3']);
+      assert.equal((await client.chat(ask('after'))).content, 'after');
+      assert.equal((await client.stream(ask('s t r', { chunks: 3 })).finalResponse()).content, 's t r');
+      assert.equal(client.stats.connects, 2, 'the client reconnected once, by itself');
+      assert.equal(client.stats.goAways, 0, 'a killed daemon says nothing');
+    } finally {
+      client.close();
+      await daemon?.stop();
+      removeSocketDir(dir);
+    }
+  });
 });

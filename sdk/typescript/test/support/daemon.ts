@@ -78,6 +78,13 @@ export class Daemon {
     return this.#output.join('');
   }
 
+  /** Sends SIGKILL, as a crash would, and resolves once the process is gone. */
+  async kill(): Promise<void> {
+    if (this.#child.exitCode !== null || this.#child.signalCode !== null) return;
+    this.#child.kill('SIGKILL');
+    await this.#exited;
+  }
+
   /** Sends SIGTERM and resolves with the exit code (null if killed by a signal). */
   async stop(): Promise<number | null> {
     if (this.#child.exitCode !== null || this.#child.signalCode !== null) return this.#exited;
