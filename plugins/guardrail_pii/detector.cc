@@ -1,0 +1,196 @@
+#include "detector.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+
+#include "validators.h"
+
+namespace outrigger::pii {
+namespace {
+
+bool isDigit(char c) { return c >= '0' && c <= '9'; }
+bool isAlnum(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; }
+bool in(char c, const char* set) { return c != 0 && std::strchr(set, c) != nullptr; }
+
+const char kToken[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
+
+// Digits next to a number: a letter or digit, or a '-'/'.' that joins more digits on.
+bool digitBoundary(char before2, char before, char after, char after2) {
+  if (isAlnum(before) || isAlnum(after)) return false;
+  if (in(before, "-.") && isDigit(before2)) return false;
+  if (in(after, "-.") && isDigit(after2)) return false;
+  return true;
+}
+
+bool containsWord(std::string_view lowered, const std::vector<std::string>& words) {
+  for (const std::string& w : words) {
+    if (lowered.find(w) != std::string_view::npos) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::shared_ptr<const Detector> Detector::build(DetectorSettings settings, std::string* error) {
+  std::shared_ptr<Detector> d(new Detector(std::move(settings)));
+  std::vector<PatternSource> sources;
+  for (const PatternSpec& p : d->settings_.patterns) sources.push_back(p.source);
+  d->db_ = PatternDatabase::compile(sources, &d->max_widths_, error);
+  if (!d->db_) return nullptr;
+  for (size_t i = 0; i < d->settings_.patterns.size(); ++i) {
+    const PatternSpec& p = d->settings_.patterns[i];
+    if (p.max_length) d->max_widths_[i] = std::min(d->max_widths_[i], p.max_length);
+    if (d->max_widths_[i] == UINT32_MAX) {
+      *error = "pattern '" + p.source.expression + "' has no longest match: give it a max_length";
+      return nullptr;
+    }
+    std::vector<bool> alphabet(256, false);
+    for (unsigned char c : p.alphabet) alphabet[c] = true;
+    d->alphabets_.push_back(std::move(alphabet));
+  }
+  return d;
+}
+
+std::string Detector::detect(Scanner& scanner, std::string_view text, std::vector<Detection>* out) const {
+  std::vector<Match> matches;
+  if (std::string err = scanner.scan(text, &matches); !err.empty()) return err;
+  *out = confirm(text, 0, matches, 0, text.size());
+  resolveOverlaps(out);
+  return {};
+}
+
+std::vector<Detection> Detector::confirm(std::string_view text, uint64_t base, const std::vector<Match>& matches,
+                                         uint64_t lo, uint64_t hi) const {
+  std::vector<const Match*> order;
+  for (const Match& m : matches) {
+    if (m.from >= lo && m.from < hi) order.push_back(&m);
+  }
+  // By pattern and start, longest first: the first confirmed end of a group wins.
+  std::sort(order.begin(), order.end(), [](const Match* a, const Match* b) {
+    if (a->pattern != b->pattern) return a->pattern < b->pattern;
+    if (a->from != b->from) return a->from < b->from;
+    return a->to > b->to;
+  });
+  std::vector<Detection> out;
+  for (size_t i = 0; i < order.size();) {
+    size_t j = i;
+    while (j < order.size() && order[j]->pattern == order[i]->pattern && order[j]->from == order[i]->from) ++j;
+    for (size_t k = i; k < j; ++k) {
+      double score = judge(text, base, order[k]->pattern, order[k]->from, order[k]->to);
+      if (score >= settings_.min_score) {
+        out.push_back({order[k]->from, order[k]->to, settings_.patterns[order[k]->pattern].entity, score});
+        break;
+      }
+    }
+    i = j;
+  }
+  return out;
+}
+
+void Detector::resolveOverlaps(std::vector<Detection>* detections) {
+  auto& d = *detections;
+  std::sort(d.begin(), d.end(), [](const Detection& a, const Detection& b) {
+    if (a.from != b.from) return a.from < b.from;
+    if (a.to != b.to) return a.to > b.to;
+    if (a.score != b.score) return a.score > b.score;
+    return a.entity < b.entity;
+  });
+  std::vector<Detection> kept;
+  for (const Detection& x : d) {
+    if (!kept.empty() && x.from < kept.back().to) {
+      const Detection& k = kept.back();
+      if (x.to - x.from > k.to - k.from || (x.to - x.from == k.to - k.from && x.score > k.score)) kept.back() = x;
+      continue;
+    }
+    kept.push_back(x);
+  }
+  d = std::move(kept);
+}
+
+double Detector::judge(std::string_view text, uint64_t base, uint32_t pattern, uint64_t from, uint64_t to) const {
+  const PatternSpec& p = settings_.patterns[pattern];
+  const EntitySpec& e = settings_.entities[p.entity];
+  const size_t f = from - base, t = to - base;
+  auto at = [&](size_t i, ptrdiff_t delta) -> char {
+    ptrdiff_t k = static_cast<ptrdiff_t>(i) + delta;
+    return k >= 0 && static_cast<size_t>(k) < text.size() ? text[static_cast<size_t>(k)] : 0;
+  };
+  const char b2 = at(f, -2), b1 = at(f, -1), a1 = at(t, 0), a2 = at(t, 1);
+  if (t - f > max_widths_[pattern]) return -1;
+  const std::string_view span = text.substr(f, t - f);
+  double score = e.score;
+  bool ok = true;
+  switch (e.check) {
+    case Check::kNone: break;
+    case Check::kEmail: ok = !in(b1, "._%+-") && !isAlnum(b1) && !isAlnum(a1) && !in(a1, "-_@") && emailValid(span); break;
+    case Check::kPhone: ok = b1 != '+' && digitBoundary(b2, b1, a1, a2) && phone_.valid(span); break;
+    case Check::kCard: ok = digitBoundary(b2, b1, a1, a2) && cardValid(span); break;
+    case Check::kIban: ok = !isAlnum(b1) && !isAlnum(a1) && ibanValid(span); break;
+    case Check::kSsn:
+      ok = digitBoundary(b2, b1, a1, a2) && ssnValid(span);
+      if (span.size() == 9) score -= 0.3;  // nine bare digits: an SSN only with context
+      break;
+    case Check::kIpv4: ok = !isAlnum(b1) && b1 != '.' && !isAlnum(a1) && !(a1 == '.' && isDigit(a2)) && ipv4Valid(span); break;
+    case Check::kIpv6: ok = !isAlnum(b1) && !in(b1, ":.") && !isAlnum(a1) && a1 != ':' && ipv6Valid(span); break;
+    case Check::kOpenAi:
+      ok = !in(b1, kToken) && !in(a1, kToken) && span.rfind("sk-ant-", 0) != 0 && mixedCharset(span);
+      if (span.find("T3BlbkFJ") == std::string_view::npos) score -= 0.25;  // every OpenAI key carries it
+      break;
+    case Check::kAnthropic:
+    case Check::kGithub:
+    case Check::kSlack:
+    case Check::kGoogle: ok = !in(b1, kToken) && !in(a1, kToken); break;
+    case Check::kAwsKeyId: ok = !isAlnum(b1) && !isAlnum(a1); break;
+    case Check::kAwsSecret: ok = !isAlnum(b1) && !in(b1, "/+=") && !isAlnum(a1) && !in(a1, "/+=") && mixedCharset(span); break;
+    case Check::kJwt: ok = !in(b1, kToken) && !in(a1, kToken) && jwtValid(span); break;
+    case Check::kPrivateKey: break;
+    case Check::kTerm: ok = !isAlnum(b1) && !isAlnum(a1); break;
+  }
+  if (!ok) return -1;
+  if (!e.raise.empty() || !e.lower.empty()) {
+    const size_t start = f > kLookbehind ? f - kLookbehind : 0;
+    std::string before(text.substr(start, f - start));
+    for (char& c : before) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (containsWord(before, e.raise)) score += 0.35;
+    if (containsWord(before, e.lower)) score -= 0.4;
+  }
+  return std::min(score, 1.0);
+}
+
+uint64_t Detector::liveSuffix(std::string_view text) const {
+  uint64_t live = 0;
+  for (size_t i = 0; i < settings_.patterns.size(); ++i) {
+    const uint64_t width = max_widths_[i];
+    uint64_t run = 0;
+    switch (settings_.patterns[i].live) {
+      case Live::kAlphabet: {
+        const auto& alphabet = alphabets_[i];
+        while (run < text.size() && run < width && alphabet[static_cast<unsigned char>(text[text.size() - 1 - run])]) ++run;
+        break;
+      }
+      case Live::kWidth: run = std::min<uint64_t>(width, text.size()); break;
+      case Live::kPem: {
+        static constexpr std::string_view kBegin = "-----BEGIN ";
+        const size_t window = text.size() > width ? text.size() - width : 0;
+        // The first block still open in the window (no "-----END " + "KEY-----" after it) ...
+        for (size_t at = text.find(kBegin, window); at != std::string_view::npos; at = text.find(kBegin, at + 1)) {
+          size_t end = text.find("-----END ", at + kBegin.size());
+          if (end == std::string_view::npos || text.find("KEY-----", end) == std::string_view::npos) {
+            run = text.size() - at;
+            break;
+          }
+        }
+        // ... or the start of one being written.
+        for (size_t k = std::min(kBegin.size() - 1, text.size()); run == 0 && k > 0; --k) {
+          if (text.substr(text.size() - k) == kBegin.substr(0, k)) run = k;
+        }
+        break;
+      }
+    }
+    live = std::max(live, run);
+  }
+  return live;
+}
+
+}  // namespace outrigger::pii

@@ -1,0 +1,144 @@
+#include "pattern_scanner.h"
+
+#include <hs.h>
+
+#include <climits>
+#include <cstdlib>
+
+namespace outrigger::pii {
+namespace {
+
+struct Collector {
+  std::vector<Match>* out;
+  size_t limit;
+  bool overflow = false;
+};
+
+int onMatch(unsigned int id, unsigned long long from, unsigned long long to, unsigned int, void* ctx) {
+  auto* c = static_cast<Collector*>(ctx);
+  if (c->out->size() >= c->limit) {
+    c->overflow = true;
+    return 1;  // stop: the caller fails closed rather than scan with a partial view
+  }
+  c->out->push_back({id, from, to});
+  return 0;
+}
+
+std::string hsError(const char* what, hs_error_t err) {
+  return std::string(what) + " failed (vectorscan error " + std::to_string(err) + ")";
+}
+
+hs_database_t* compileMode(const std::vector<PatternSource>& patterns, unsigned mode, std::string* error) {
+  std::vector<const char*> expressions;
+  std::vector<unsigned> flags, ids;
+  for (size_t i = 0; i < patterns.size(); ++i) {
+    expressions.push_back(patterns[i].expression.c_str());
+    flags.push_back(HS_FLAG_SOM_LEFTMOST | (patterns[i].caseless ? HS_FLAG_CASELESS : 0u));
+    ids.push_back(static_cast<unsigned>(i));
+  }
+  hs_database_t* db = nullptr;
+  hs_compile_error_t* err = nullptr;
+  if (hs_compile_multi(expressions.data(), flags.data(), ids.data(), static_cast<unsigned>(patterns.size()), mode,
+                       nullptr, &db, &err) != HS_SUCCESS) {
+    std::string which = err && err->expression >= 0 ? "pattern '" + patterns[static_cast<size_t>(err->expression)].expression + "': " : "";
+    *error = which + (err ? err->message : "compile failed");
+    hs_free_compile_error(err);
+    return nullptr;
+  }
+  return db;
+}
+
+}  // namespace
+
+std::shared_ptr<const PatternDatabase> PatternDatabase::compile(const std::vector<PatternSource>& patterns,
+                                                                std::vector<uint32_t>* max_widths, std::string* error) {
+  if (patterns.empty()) {
+    *error = "no patterns";
+    return nullptr;
+  }
+  max_widths->clear();
+  for (const PatternSource& p : patterns) {
+    hs_expr_info_t* info = nullptr;
+    hs_compile_error_t* err = nullptr;
+    if (hs_expression_info(p.expression.c_str(), HS_FLAG_SOM_LEFTMOST | (p.caseless ? HS_FLAG_CASELESS : 0u), &info,
+                           &err) != HS_SUCCESS) {
+      *error = "pattern '" + p.expression + "': " + (err ? err->message : "invalid");
+      hs_free_compile_error(err);
+      return nullptr;
+    }
+    max_widths->push_back(info->max_width == UINT_MAX ? UINT32_MAX : info->max_width);
+    if (info->min_width == 0) {
+      *error = "pattern '" + p.expression + "' matches the empty string";
+      std::free(info);
+      return nullptr;
+    }
+    std::free(info);
+  }
+  std::shared_ptr<PatternDatabase> db(new PatternDatabase());
+  db->count_ = patterns.size();
+  db->block_ = compileMode(patterns, HS_MODE_BLOCK, error);
+  if (!db->block_) return nullptr;
+  db->stream_ = compileMode(patterns, HS_MODE_STREAM | HS_MODE_SOM_HORIZON_LARGE, error);
+  if (!db->stream_) return nullptr;
+  return db;
+}
+
+PatternDatabase::~PatternDatabase() {
+  if (block_) hs_free_database(block_);
+  if (stream_) hs_free_database(stream_);
+}
+
+Scanner::Scanner(std::shared_ptr<const PatternDatabase> db, size_t max_matches)
+    : db_(std::move(db)), max_matches_(max_matches) {
+  hs_error_t err = hs_alloc_scratch(db_->block(), &scratch_);
+  if (err == HS_SUCCESS) err = hs_alloc_scratch(db_->stream(), &scratch_);
+  if (err != HS_SUCCESS) alloc_error_ = hsError("allocating scratch", err);
+}
+
+Scanner::~Scanner() {
+  if (scratch_) hs_free_scratch(scratch_);
+}
+
+MatchStream::~MatchStream() {
+  if (stream_) hs_close_stream(stream_, nullptr, nullptr, nullptr);
+}
+
+hs_scratch* Scanner::scratchForCall() const { return fail_ ? nullptr : scratch_; }
+
+std::string Scanner::scan(std::string_view text, std::vector<Match>* out) {
+  if (text.size() > UINT_MAX) return "text too large to scan";
+  Collector c{out, out->size() + max_matches_};
+  hs_error_t err = hs_scan(db_->block(), text.data(), static_cast<unsigned>(text.size()), 0, scratchForCall(), &onMatch, &c);
+  if (c.overflow) return "more than " + std::to_string(max_matches_) + " candidate matches";
+  return err == HS_SUCCESS ? std::string() : hsError("scan", err);
+}
+
+std::string Scanner::open(MatchStream* stream) {
+  if (stream->stream_) hs_close_stream(stream->stream_, nullptr, nullptr, nullptr);
+  stream->stream_ = nullptr;
+  hs_error_t err = hs_open_stream(db_->stream(), 0, &stream->stream_);
+  return err == HS_SUCCESS ? std::string() : hsError("opening a stream", err);
+}
+
+std::string Scanner::feed(MatchStream& stream, std::string_view chunk, std::vector<Match>* out) {
+  if (!stream.stream_) return "scanning a stream that is not open";
+  if (chunk.size() > UINT_MAX) return "chunk too large to scan";
+  Collector c{out, out->size() + max_matches_};
+  hs_error_t err =
+      hs_scan_stream(stream.stream_, chunk.data(), static_cast<unsigned>(chunk.size()), 0, scratchForCall(), &onMatch, &c);
+  if (c.overflow) return "more than " + std::to_string(max_matches_) + " candidate matches";
+  return err == HS_SUCCESS ? std::string() : hsError("stream scan", err);
+}
+
+std::string Scanner::close(MatchStream& stream, std::vector<Match>* out) {
+  if (!stream.stream_) return "closing a stream that is not open";
+  Collector c{out, out->size() + max_matches_};
+  hs_error_t err = hs_close_stream(stream.stream_, scratchForCall(), &onMatch, &c);
+  // Refused before freeing (no usable scratch): free it without reporting.
+  if (err == HS_INVALID || err == HS_SCRATCH_IN_USE) hs_close_stream(stream.stream_, nullptr, nullptr, nullptr);
+  stream.stream_ = nullptr;
+  if (c.overflow) return "more than " + std::to_string(max_matches_) + " candidate matches";
+  return err == HS_SUCCESS ? std::string() : hsError("closing a stream", err);
+}
+
+}  // namespace outrigger::pii
