@@ -37,6 +37,7 @@ class PlaceholderBook {
   // The original behind a restorable placeholder ("<EMAIL_1>"), or nullptr.
   const std::string* original(std::string_view placeholder) const;
   size_t restorableCount() const { return originals_.size(); }
+  size_t placeholderCount() const { return by_value_.size(); }
 
  private:
   std::map<std::string, uint32_t> next_;             // label -> last number given

@@ -12,7 +12,6 @@ namespace {
 bool isDigit(char c) { return c >= '0' && c <= '9'; }
 bool isUpper(char c) { return c >= 'A' && c <= 'Z'; }
 bool isLower(char c) { return c >= 'a' && c <= 'z'; }
-bool isAlnum(char c) { return isDigit(c) || isUpper(c) || isLower(c); }
 
 int prefixOf(std::string_view digits, size_t n) {
   int v = 0;
