@@ -65,8 +65,8 @@ std::vector<Builtin> builtins() {
       {{"jwt", "JWT", Check::kJwt, 0.95, {}, {}},
        {{R"(eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{16,})", token + ".", 4096}}},
       {{"private_key", "PRIVATE_KEY", Check::kPrivateKey, 1.0, {}, {}},
-       {{R"(-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED )?PRIVATE KEY-----[A-Za-z0-9+/=\r\n]{16,8192}-----END (?:RSA |EC |DSA |OPENSSH |ENCRYPTED )?PRIVATE KEY-----)",
-         ""}}},
+       {{R"(-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED )?PRIVATE KEY-----[A-Za-z0-9+/=\r\n]{16,}-----END (?:RSA |EC |DSA |OPENSSH |ENCRYPTED )?PRIVATE KEY-----)",
+         "", 16384}}},
   };
 }
 

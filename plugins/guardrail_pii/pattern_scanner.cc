@@ -4,6 +4,8 @@
 
 #include <climits>
 #include <cstdlib>
+#include <map>
+#include <mutex>
 
 namespace outrigger::pii {
 namespace {
@@ -74,12 +76,24 @@ std::shared_ptr<const PatternDatabase> PatternDatabase::compile(const std::vecto
     }
     std::free(info);
   }
+  // Every worker's instance of a config compiles the same patterns, and a reload usually keeps
+  // them: one compiled database per pattern list, shared while anyone holds it.
+  std::string key;
+  for (const PatternSource& p : patterns) key += p.expression + (p.caseless ? "\x01i" : "\x01") + '\0';
+  static std::mutex mu;
+  static std::map<std::string, std::weak_ptr<const PatternDatabase>> compiled;
+  std::lock_guard<std::mutex> lock(mu);
+  if (auto it = compiled.find(key); it != compiled.end()) {
+    if (auto shared = it->second.lock()) return shared;
+  }
+  for (auto it = compiled.begin(); it != compiled.end();) it = it->second.expired() ? compiled.erase(it) : std::next(it);
   std::shared_ptr<PatternDatabase> db(new PatternDatabase());
   db->count_ = patterns.size();
   db->block_ = compileMode(patterns, HS_MODE_BLOCK, error);
   if (!db->block_) return nullptr;
   db->stream_ = compileMode(patterns, HS_MODE_STREAM | HS_MODE_SOM_HORIZON_LARGE, error);
   if (!db->stream_) return nullptr;
+  compiled[key] = db;
   return db;
 }
 
