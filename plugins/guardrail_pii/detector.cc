@@ -15,17 +15,28 @@ bool in(char c, const char* set) { return c != 0 && std::strchr(set, c) != nullp
 
 const char kToken[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
 
-// Digits next to a number: a letter or digit, or a '-'/'.' that joins more digits on.
-bool digitBoundary(char before2, char before, char after, char after2) {
+// Digits next to a number: a letter or digit, a '-'/'.' that joins more digits on, or the
+// number's own separator joining another group ("6448 4059 9695" of "6448 4059 9695 8074", or
+// the digits inside "GB02 HATT 0291 4222 2103 06").
+bool digitBoundary(std::string_view span, char before2, char before, char after, char after2) {
   if (isAlnum(before) || isAlnum(after)) return false;
   if (in(before, "-.") && isDigit(before2)) return false;
   if (in(after, "-.") && isDigit(after2)) return false;
-  return true;
+  auto joins = [&](char sep, char next) {
+    return sep != 0 && span.find(sep) != std::string_view::npos && (isDigit(next) || (next >= 'A' && next <= 'Z'));
+  };
+  return !joins(before, before2) && !joins(after, after2);
 }
 
+// A context word as a whole word ("tel" is not in "television"; a plural "s" may follow).
 bool containsWord(std::string_view lowered, const std::vector<std::string>& words) {
+  auto letter = [](char c) { return c >= 'a' && c <= 'z'; };
   for (const std::string& w : words) {
-    if (lowered.find(w) != std::string_view::npos) return true;
+    for (size_t at = lowered.find(w); at != std::string_view::npos; at = lowered.find(w, at + 1)) {
+      size_t end = at + w.size();
+      if (end < lowered.size() && lowered[end] == 's') ++end;
+      if ((at == 0 || !letter(lowered[at - 1])) && (end >= lowered.size() || !letter(lowered[end]))) return true;
+    }
   }
   return false;
 }
@@ -124,12 +135,12 @@ double Detector::judge(std::string_view text, uint64_t base, uint32_t pattern, u
   switch (e.check) {
     case Check::kNone: break;
     case Check::kEmail: ok = !in(b1, "._%+-") && !isAlnum(b1) && !isAlnum(a1) && !in(a1, "-_@") && emailValid(span); break;
-    case Check::kPhone: ok = b1 != '+' && digitBoundary(b2, b1, a1, a2) && phone_.valid(span); break;
-    case Check::kCard: ok = digitBoundary(b2, b1, a1, a2) && cardValid(span); break;
+    case Check::kPhone: ok = b1 != '+' && digitBoundary(span, b2, b1, a1, a2) && phone_.valid(span); break;
+    case Check::kCard: ok = digitBoundary(span, b2, b1, a1, a2) && cardValid(span); break;
     case Check::kIban: ok = !isAlnum(b1) && !isAlnum(a1) && ibanValid(span); break;
     case Check::kSsn:
-      ok = digitBoundary(b2, b1, a1, a2) && ssnValid(span);
-      if (span.size() == 9) score -= 0.3;  // nine bare digits: an SSN only with context
+      ok = digitBoundary(span, b2, b1, a1, a2) && ssnValid(span);
+      if (span.size() == 9) score -= 0.45;  // nine bare digits: an SSN only with context
       break;
     case Check::kIpv4: ok = !isAlnum(b1) && b1 != '.' && !isAlnum(a1) && !(a1 == '.' && isDigit(a2)) && ipv4Valid(span); break;
     case Check::kIpv6: ok = !isAlnum(b1) && !in(b1, ":.") && !isAlnum(a1) && a1 != ':' && ipv6Valid(span); break;

@@ -37,7 +37,7 @@ std::vector<Builtin> builtins() {
        {{R"([0-9](?:[ \-]?[0-9]){11,18})", std::string(kDigits) + " -"}}},
       {{"iban", "IBAN", Check::kIban, 1.0, {"iban", "account", "bank"}, {}},
        {{R"([A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30})", std::string(kDigits) + kUpper + " "}}},
-      {{"us_ssn", "US_SSN", Check::kSsn, 0.6, {"ssn", "social security", "ss#", "taxpayer", "tin"},
+      {{"us_ssn", "US_SSN", Check::kSsn, 0.75, {"ssn", "social security", "ss#", "taxpayer", "tin"},
         {"order", "invoice", "tracking", "phone", "isbn", "serial", "part"}},
        {{R"([0-9]{3}-[0-9]{2}-[0-9]{4})", std::string(kDigits) + "-"},
         {R"([0-9]{3} [0-9]{2} [0-9]{4})", std::string(kDigits) + " "},
