@@ -15,7 +15,7 @@ using namespace outrigger::pii;
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: pii_bench corpus.jsonl [seconds]\n");
+    std::fprintf(stderr, "usage: pii_bench corpus.jsonl [seconds] [config json]\n");
     return 2;
   }
   std::ifstream in(argv[1]);
@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
   }
   if (texts.empty()) return 2;
   const double seconds = argc > 2 ? std::atof(argv[2]) : 2.0;
-  PiiSettings settings = parsePiiSettings("{}");
+  PiiSettings settings = parsePiiSettings(argc > 3 ? argv[3] : "{}");
   Scanner scanner(settings.detector->database(), settings.max_candidates);
   Redactor redactor(*settings.detector, settings.response_policy);
   using Clock = std::chrono::steady_clock;
