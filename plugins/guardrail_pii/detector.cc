@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <tuple>
 
 #include "validators.h"
 
@@ -56,6 +57,7 @@ std::shared_ptr<const Detector> Detector::build(DetectorSettings settings, std::
       *error = "pattern '" + p.source.expression + "' has no longest match: give it a max_length";
       return nullptr;
     }
+    d->max_window_ = std::max<uint64_t>(d->max_window_, uint64_t{d->max_widths_[i]} + 1);
     std::vector<bool> alphabet(256, false);
     for (unsigned char c : p.alphabet) alphabet[c] = true;
     d->alphabets_.push_back(std::move(alphabet));
@@ -64,10 +66,51 @@ std::shared_ptr<const Detector> Detector::build(DetectorSettings settings, std::
 }
 
 std::string Detector::detect(Scanner& scanner, std::string_view text, std::vector<Detection>* out) const {
-  std::vector<Match> matches;
-  if (std::string err = scanner.scan(text, &matches); !err.empty()) return err;
+  std::vector<Match> ends, matches;
+  if (std::string err = scanner.scan(text, &ends); !err.empty()) return err;
+  if (std::string err = locate(scanner, text, 0, ends, &matches); !err.empty()) return err;
   *out = confirm(text, 0, matches, 0, text.size());
   resolveOverlaps(out);
+  return {};
+}
+
+std::string Detector::locate(Scanner& scanner, std::string_view text, uint64_t base, const std::vector<Match>& ends,
+                             std::vector<Match>* out) const {
+  struct Event {
+    uint32_t pattern;
+    uint64_t window, end;
+  };
+  std::vector<Event> events;
+  events.reserve(ends.size());
+  for (const Match& m : ends) {
+    const uint64_t reach = uint64_t{max_widths_[m.pattern]} + 1;
+    uint64_t window = m.to > base + reach ? m.to - reach : base;
+    if (settings_.patterns[m.pattern].live == Live::kAlphabet) {
+      const auto& alphabet = alphabets_[m.pattern];
+      uint64_t at = m.to;
+      while (at > window && alphabet[static_cast<unsigned char>(text[at - 1 - base])]) --at;
+      window = at;
+    }
+    events.push_back({m.pattern, window, m.to});
+  }
+  std::sort(events.begin(), events.end(), [](const Event& a, const Event& b) {
+    return std::tie(a.pattern, a.window, a.end) < std::tie(b.pattern, b.window, b.end);
+  });
+  // One scan per pattern and window: the ends of one run of its characters share it.
+  std::vector<uint64_t> group;
+  for (size_t i = 0; i < events.size();) {
+    size_t j = i;
+    group.clear();
+    while (j < events.size() && events[j].pattern == events[i].pattern && events[j].window == events[i].window) {
+      if (group.empty() || group.back() != events[j].end) group.push_back(events[j].end);
+      ++j;
+    }
+    const uint64_t from = events[i].window, to = group.back();
+    if (std::string err = scanner.locate(events[i].pattern, text.substr(from - base, to - from), from, group, out); !err.empty()) {
+      return err;
+    }
+    i = j;
+  }
   return {};
 }
 
@@ -160,9 +203,17 @@ double Detector::judge(std::string_view text, uint64_t base, uint32_t pattern, u
   }
   if (!ok) return -1;
   if (!e.raise.empty() || !e.lower.empty()) {
+    // The context is the current sentence, up to kLookbehind bytes back: a word that closed
+    // the previous sentence says nothing about this value.
     const size_t start = f > kLookbehind ? f - kLookbehind : 0;
     std::string before(text.substr(start, f - start));
     for (char& c : before) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (size_t i = before.size(); i-- > 1;) {
+      if (before[i] == '\n' || (before[i] == ' ' && std::strchr(".!?", before[i - 1]))) {
+        before.erase(0, i + 1);
+        break;
+      }
+    }
     if (containsWord(before, e.raise)) score += 0.35;
     if (containsWord(before, e.lower)) score -= 0.4;
   }

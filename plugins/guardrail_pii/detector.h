@@ -43,6 +43,16 @@ class Detector {
   // The detections of a whole text (unary): scan, confirm, resolve. Returns what failed, or "".
   std::string detect(Scanner& scanner, std::string_view text, std::vector<Detection>* out) const;
 
+  // Finds where the matches the one pass reported (`ends`: pattern and end) start: the leftmost
+  // start of a match ending there, within the run of the pattern's characters before the end,
+  // at most its longest match + 1 back (a start that far makes the match too long). `text`
+  // starts at absolute offset `base` and holds at least maxWindow() bytes before every end
+  // (or starts at the text's start). Appends to `out`; what failed, or "".
+  std::string locate(Scanner& scanner, std::string_view text, uint64_t base, const std::vector<Match>& ends,
+                     std::vector<Match>* out) const;
+  // The most bytes locate() reads before a match's end.
+  uint64_t maxWindow() const { return max_window_; }
+
   // The confirmed matches among `matches` whose start lies in [lo, hi), at most one per pattern
   // and start, before overlaps are resolved. `text` holds the bytes from absolute offset `base`
   // on (base 0: the start of the text), and reaches at least one byte past every match ending
@@ -69,6 +79,7 @@ class Detector {
   PhoneValidator phone_;
   std::shared_ptr<const PatternDatabase> db_;
   std::vector<uint32_t> max_widths_;
+  uint64_t max_window_ = 0;
   std::vector<std::vector<bool>> alphabets_;  // per pattern, by byte
 };
 

@@ -42,7 +42,7 @@ std::vector<Builtin> builtins() {
        {{R"([0-9]{3}-[0-9]{2}-[0-9]{4})", std::string(kDigits) + "-"},
         {R"([0-9]{3} [0-9]{2} [0-9]{4})", std::string(kDigits) + " "},
         {R"([0-9]{9})", kDigits}}},
-      {{"ipv4", "IP_ADDRESS", Check::kIpv4, 0.6, {"ip", "address", "host", "server"}, {"version", "release"}},
+      {{"ipv4", "IP_ADDRESS", Check::kIpv4, 0.75, {"ip", "address", "host", "server"}, {"version", "release"}},
        {{R"([0-9]{1,3}(?:\.[0-9]{1,3}){3})", std::string(kDigits) + "."}}},
       {{"ipv6", "IP_ADDRESS", Check::kIpv6, 0.7, {"ip", "address", "host", "server"}, {}},
        {{R"([0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7})", std::string(kDigits) + "abcdefABCDEF:"},

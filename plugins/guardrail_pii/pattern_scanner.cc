@@ -2,6 +2,7 @@
 
 #include <hs.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdlib>
 #include <map>
@@ -30,12 +31,32 @@ std::string hsError(const char* what, hs_error_t err) {
   return std::string(what) + " failed (vectorscan error " + std::to_string(err) + ")";
 }
 
-hs_database_t* compileMode(const std::vector<PatternSource>& patterns, unsigned mode, std::string* error) {
+struct Located {
+  std::vector<Match>* out;
+  const std::vector<uint64_t>* ends;
+  uint32_t pattern;
+  uint64_t base;
+  size_t limit;
+  bool overflow = false;
+};
+
+int onLocated(unsigned int, unsigned long long from, unsigned long long to, unsigned int, void* ctx) {
+  auto* c = static_cast<Located*>(ctx);
+  if (!std::binary_search(c->ends->begin(), c->ends->end(), c->base + to)) return 0;
+  if (c->out->size() >= c->limit) {
+    c->overflow = true;
+    return 1;
+  }
+  c->out->push_back({c->pattern, c->base + from, c->base + to});
+  return 0;
+}
+
+hs_database_t* compileMode(const std::vector<PatternSource>& patterns, unsigned mode, unsigned som, std::string* error) {
   std::vector<const char*> expressions;
   std::vector<unsigned> flags, ids;
   for (size_t i = 0; i < patterns.size(); ++i) {
     expressions.push_back(patterns[i].expression.c_str());
-    flags.push_back(HS_FLAG_SOM_LEFTMOST | (patterns[i].caseless ? HS_FLAG_CASELESS : 0u));
+    flags.push_back(som | (patterns[i].caseless ? HS_FLAG_CASELESS : 0u));
     ids.push_back(static_cast<unsigned>(i));
   }
   hs_database_t* db = nullptr;
@@ -88,11 +109,14 @@ std::shared_ptr<const PatternDatabase> PatternDatabase::compile(const std::vecto
   }
   for (auto it = compiled.begin(); it != compiled.end();) it = it->second.expired() ? compiled.erase(it) : std::next(it);
   std::shared_ptr<PatternDatabase> db(new PatternDatabase());
-  db->count_ = patterns.size();
-  db->block_ = compileMode(patterns, HS_MODE_BLOCK, error);
+  db->block_ = compileMode(patterns, HS_MODE_BLOCK, 0, error);
   if (!db->block_) return nullptr;
-  db->stream_ = compileMode(patterns, HS_MODE_STREAM | HS_MODE_SOM_HORIZON_LARGE, error);
+  db->stream_ = compileMode(patterns, HS_MODE_STREAM, 0, error);
   if (!db->stream_) return nullptr;
+  for (const PatternSource& p : patterns) {
+    db->starts_.push_back(compileMode({p}, HS_MODE_BLOCK, HS_FLAG_SOM_LEFTMOST, error));
+    if (!db->starts_.back()) return nullptr;
+  }
   compiled[key] = db;
   return db;
 }
@@ -100,12 +124,16 @@ std::shared_ptr<const PatternDatabase> PatternDatabase::compile(const std::vecto
 PatternDatabase::~PatternDatabase() {
   if (block_) hs_free_database(block_);
   if (stream_) hs_free_database(stream_);
+  for (hs_database* db : starts_) {
+    if (db) hs_free_database(db);
+  }
 }
 
 Scanner::Scanner(std::shared_ptr<const PatternDatabase> db, size_t max_matches)
     : db_(std::move(db)), max_matches_(max_matches) {
   hs_error_t err = hs_alloc_scratch(db_->block(), &scratch_);
   if (err == HS_SUCCESS) err = hs_alloc_scratch(db_->stream(), &scratch_);
+  for (uint32_t i = 0; err == HS_SUCCESS && i < db_->patternCount(); ++i) err = hs_alloc_scratch(db_->starts(i), &scratch_);
   if (err != HS_SUCCESS) alloc_error_ = hsError("allocating scratch", err);
 }
 
@@ -125,6 +153,16 @@ std::string Scanner::scan(std::string_view text, std::vector<Match>* out) {
   hs_error_t err = hs_scan(db_->block(), text.data(), static_cast<unsigned>(text.size()), 0, scratchForCall(), &onMatch, &c);
   if (c.overflow) return "more than " + std::to_string(max_matches_) + " candidate matches";
   return err == HS_SUCCESS ? std::string() : hsError("scan", err);
+}
+
+std::string Scanner::locate(uint32_t pattern, std::string_view window, uint64_t base, const std::vector<uint64_t>& ends,
+                            std::vector<Match>* out) {
+  if (window.size() > UINT_MAX) return "window too large to scan";
+  Located c{out, &ends, pattern, base, out->size() + max_matches_};
+  hs_error_t err = hs_scan(db_->starts(pattern), window.data(), static_cast<unsigned>(window.size()), 0, scratchForCall(),
+                           &onLocated, &c);
+  if (c.overflow) return "more than " + std::to_string(max_matches_) + " candidate matches";
+  return err == HS_SUCCESS ? std::string() : hsError("locating starts", err);
 }
 
 std::string Scanner::open(MatchStream* stream) {

@@ -1,5 +1,7 @@
 #include "phone_validator.h"
 
+#include "validators.h"
+
 #include <phonenumbers/phonenumber.pb.h>
 #include <phonenumbers/phonenumbermatch.h>
 #include <phonenumbers/phonenumbermatcher.h>
@@ -30,6 +32,10 @@ bool PhoneValidator::valid(std::string_view text) const {
   if (digits < 7 || digits > 15) return false;
   // 123-45-6789 is how an SSN is written; no numbering plan groups digits 3-2-4 with dashes.
   if (text.size() == 11 && text[3] == '-' && text[6] == '-' && digits == 9) return false;
+  // A valid dotted quad is an IPv4 address; twelve or more bare digits without a country code
+  // are an account or card number, not a national phone number.
+  if (ipv4Valid(text)) return false;
+  if (text.front() != '+' && digits >= 12 && digits == text.size()) return false;
   const PhoneNumberUtil& util = *PhoneNumberUtil::GetInstance();
   const std::string number(text);
   auto matchesWhole = [&](const std::string& region) {

@@ -11,9 +11,11 @@ constexpr uint64_t kLookahead = 2;
 std::string StreamRedactor::start(Scanner& scanner) { return scanner.open(&stream_); }
 
 std::string StreamRedactor::feed(Scanner& scanner, std::string_view chunk, std::string* out, Outcome* outcome) {
-  if (std::string err = scanner.feed(stream_, chunk, &matches_); !err.empty()) return err;
+  std::vector<Match> ends;
+  if (std::string err = scanner.feed(stream_, chunk, &ends); !err.empty()) return err;
   text_.append(chunk);
   length_ += chunk.size();
+  if (std::string err = detector_.locate(scanner, text_, base_, ends, &matches_); !err.empty()) return err;
   // Validators read two bytes past a match: those stay back too, with whatever a match could
   // still be growing over before them.
   const uint64_t held = length_ - released_;
@@ -38,7 +40,9 @@ std::string StreamRedactor::feed(Scanner& scanner, std::string_view chunk, std::
 }
 
 std::string StreamRedactor::finish(Scanner& scanner, std::string* out, Outcome* outcome) {
-  if (std::string err = scanner.close(stream_, &matches_); !err.empty()) return err;
+  std::vector<Match> ends;
+  if (std::string err = scanner.close(stream_, &ends); !err.empty()) return err;
+  if (std::string err = detector_.locate(scanner, text_, base_, ends, &matches_); !err.empty()) return err;
   releaseUpTo(length_, out, outcome);
   if (restore_) {
     out->append(restorePlaceholders(restore_hold_, book_));
@@ -55,8 +59,10 @@ void StreamRedactor::releaseUpTo(uint64_t cut, std::string* out, Outcome* outcom
   released_ = cut;
   matches_.erase(std::remove_if(matches_.begin(), matches_.end(), [&](const Match& m) { return m.from < cut; }),
                  matches_.end());
-  // Keep the context later matches are judged with (the bytes before them).
-  const uint64_t keep_from = cut > Detector::kLookbehind + 2 ? cut - Detector::kLookbehind - 2 : 0;
+  // Keep the context later matches are judged with (the bytes before them), and what locating
+  // their starts reads.
+  const uint64_t keep = std::max<uint64_t>(Detector::kLookbehind + 2, detector_.maxWindow());
+  const uint64_t keep_from = cut > keep ? cut - keep : 0;
   if (keep_from > base_) {
     text_.erase(0, keep_from - base_);
     base_ = keep_from;

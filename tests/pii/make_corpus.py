@@ -9,6 +9,10 @@ out-of-range IPv4 octets) are listed as negatives.
 
     python3 -m pip install faker==40.*   # from PyPI
     python3 tests/pii/make_corpus.py [--records 3000] [--seed 12] > tests/pii/corpus.jsonl
+    python3 tests/pii/make_corpus.py --mixed --records 300 > tests/pii/bench_corpus.jsonl
+
+--mixed writes the benchmark's corpus: chat-sized texts of Faker prose (about 2 KB each) where
+one in ten carries a labelled record's personal data, closer to traffic than the dense corpus.
 """
 import argparse
 import base64
@@ -162,6 +166,11 @@ def secret(fake, rng):
     return "PRIVATE_KEY", "key file:", "-----BEGIN %sPRIVATE KEY-----\n%s\n-----END %sPRIVATE KEY-----" % (kind_name, body, kind_name)
 
 
+def day(rng):
+    # Not fake.date(): it draws up to today, so the corpus would change with the calendar.
+    return "%04d-%02d-%02d" % (rng.randint(1970, 2024), rng.randint(1, 12), rng.randint(1, 28))
+
+
 class Record:
     def __init__(self):
         self.text, self.entities, self.negatives = "", [], []
@@ -195,7 +204,7 @@ def build(fake, fakers, rng):
         elif pick == 4:
             r.add(rng.choice(["Her SSN is ", "SSN: ", "Social security number ", "Applicant "])); r.entity("US_SSN", ssn(fake, rng)); r.add(".")
         elif pick == 5:
-            r.add("Login from "); r.entity("IP_ADDRESS", fake.ipv4()); r.add(" at %s." % fake.time())
+            r.add("Login from "); r.entity("IP_ADDRESS", fake.ipv4()); r.add(" at %02d:%02d:%02d." % (rng.randrange(24), rng.randrange(60), rng.randrange(60)))
         elif pick == 6:
             r.add("The host is "); r.entity("IP_ADDRESS", fake.ipv6()); r.add(" in %s." % fake.city())
         elif pick == 7:
@@ -210,9 +219,9 @@ def build(fake, fakers, rng):
         elif pick == 11:
             r.add("Bad address "); r.entity("IP_ADDRESS", "%d.%d.%d.%d" % (rng.randint(256, 999), rng.randint(0, 255), rng.randint(0, 255), rng.randint(0, 255)), negative=True); r.add(".")
         elif pick == 12:
-            r.add("Order %s shipped on %s to %s, %s." % (fake.bothify("#########"), fake.date(), fake.street_address(), fake.postcode()))
+            r.add("Order %s shipped on %s to %s, %s." % (fake.bothify("#########"), day(rng), fake.street_address(), fake.postcode()))
         else:
-            r.add("%s paid %s %s on %s (invoice %s)." % (name, fake.currency_code(), fake.pricetag(), fake.date(), fake.bothify("INV-#######")))
+            r.add("%s paid %s %s on %s (invoice %s)." % (name, fake.currency_code(), fake.pricetag(), day(rng), fake.bothify("INV-#######")))
         r.add(" " + fake.sentence(nb_words=rng.randint(3, 10)) + " ")
     return r
 
@@ -221,6 +230,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--records", type=int, default=3000)
     ap.add_argument("--seed", type=int, default=12)
+    ap.add_argument("--mixed", action="store_true")
     args = ap.parse_args()
     Faker.seed(args.seed)
     fake = Faker("en_US")
@@ -228,8 +238,20 @@ def main():
     for i, f in enumerate(fakers.values()):
         f.seed_instance(args.seed + i + 1)
     rng = random.Random(args.seed)
-    for _ in range(args.records):
-        sys.stdout.write(build(fake, fakers, rng).json() + "\n")
+    for i in range(args.records):
+        if not args.mixed:
+            sys.stdout.write(build(fake, fakers, rng).json() + "\n")
+            continue
+        r = Record()
+        while len(r.text) < 2000:
+            r.add(fake.paragraph(nb_sentences=rng.randint(3, 8)) + "\n\n")
+        if i % 10 == 0:
+            inner = build(fake, fakers, rng)
+            shift = len(r.text)
+            r.add(inner.text)
+            r.entities += [dict(e, start=e["start"] + shift, end=e["end"] + shift) for e in inner.entities]
+            r.negatives += [dict(e, start=e["start"] + shift, end=e["end"] + shift) for e in inner.negatives]
+        sys.stdout.write(r.json() + "\n")
 
 
 if __name__ == "__main__":
