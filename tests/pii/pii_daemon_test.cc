@@ -100,7 +100,7 @@ std::string sseContent(const std::string& body) {
 
 }  // namespace
 
-TEST_CASE("socket: the provider sees placeholders; the verdict is in the response and the record") {
+TEST_CASE("socket: the provider sees placeholders, the verdict is in the response and the record") {
   DaemonProcess d(piiConfig("action = \"redact\""));
   REQUIRE(d.waitReady());
   client::Client c(at(d));
@@ -171,7 +171,7 @@ TEST_CASE("socket: a deny action ends the request PERMISSION_DENIED naming the e
   CHECK(end->error().code == StatusCode::kPermissionDenied);
 }
 
-TEST_CASE("socket: a failing detector denies, unary and streamed; never passes the text") {
+TEST_CASE("socket: a failing detector denies, unary and streamed, never passes the text") {
   DaemonProcess d(piiConfig("fail_scans_for_test = true"));
   REQUIRE(d.waitReady());
   client::Client c(at(d));

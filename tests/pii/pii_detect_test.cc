@@ -166,7 +166,7 @@ TEST_CASE("actions: numbered placeholders per value, mask, salted hash, deny and
   CHECK_FALSE(flagged.changed);
 }
 
-TEST_CASE("reversible: request placeholders come back as the caller's values; the answer's own do not") {
+TEST_CASE("reversible: request placeholders come back as the caller's values, the answer's own do not") {
   Fixture f(R"({"reversible": true})");
   PlaceholderBook book;
   std::vector<Detection> found;
