@@ -16,6 +16,7 @@ DEBIAN_PACKAGES=(
   libxxhash-dev libcurl4-openssl-dev libclang-rt-14-dev libh2o-dev libssl-dev libhttp-parser-dev
   libsqlite3-dev  # limiter.budget's spent amounts (plugins/limiter_budget)
   zlib1g-dev  # exporter.otlp gzips its request bodies (plugins/exporter_otlp)
+  libvectorscan-dev libphonenumber-dev  # guardrail.pii: one-pass pattern matching, phone validation (plugins/guardrail_pii)
   ca-certificates python3
   python3-h2  # the HTTP/2 test upstream (tests/upstream/h2_upstream.py)
 )

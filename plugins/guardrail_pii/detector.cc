@@ -1,0 +1,258 @@
+#include "detector.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+#include <tuple>
+
+#include "validators.h"
+
+namespace outrigger::pii {
+namespace {
+
+bool isDigit(char c) { return c >= '0' && c <= '9'; }
+bool isAlnum(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; }
+bool in(char c, const char* set) { return c != 0 && std::strchr(set, c) != nullptr; }
+
+const char kToken[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
+
+// Digits next to a number: a letter or digit, a '-'/'.' that joins more digits on, or the
+// number's own separator joining another group ("6448 4059 9695" of "6448 4059 9695 8074", or
+// the digits inside "GB02 HATT 0291 4222 2103 06").
+bool digitBoundary(std::string_view span, char before2, char before, char after, char after2) {
+  if (isAlnum(before) || isAlnum(after)) return false;
+  if (in(before, "-.") && isDigit(before2)) return false;
+  if (in(after, "-.") && isDigit(after2)) return false;
+  auto joins = [&](char sep, char next) {
+    return sep != 0 && span.find(sep) != std::string_view::npos && (isDigit(next) || (next >= 'A' && next <= 'Z'));
+  };
+  return !joins(before, before2) && !joins(after, after2);
+}
+
+// A context word as a whole word ("tel" is not in "television"; a plural "s" may follow).
+bool containsWord(std::string_view lowered, const std::vector<std::string>& words) {
+  auto letter = [](char c) { return c >= 'a' && c <= 'z'; };
+  for (const std::string& w : words) {
+    for (size_t at = lowered.find(w); at != std::string_view::npos; at = lowered.find(w, at + 1)) {
+      size_t end = at + w.size();
+      if (end < lowered.size() && lowered[end] == 's') ++end;
+      if ((at == 0 || !letter(lowered[at - 1])) && (end >= lowered.size() || !letter(lowered[end]))) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+std::shared_ptr<const Detector> Detector::build(DetectorSettings settings, std::string* error) {
+  std::shared_ptr<Detector> d(new Detector(std::move(settings)));
+  std::vector<PatternSource> sources;
+  for (const PatternSpec& p : d->settings_.patterns) sources.push_back(p.source);
+  d->db_ = PatternDatabase::compile(sources, &d->max_widths_, error);
+  if (!d->db_) return nullptr;
+  for (size_t i = 0; i < d->settings_.patterns.size(); ++i) {
+    const PatternSpec& p = d->settings_.patterns[i];
+    if (p.max_length) d->max_widths_[i] = std::min(d->max_widths_[i], p.max_length);
+    if (d->max_widths_[i] == UINT32_MAX) {
+      *error = "pattern '" + p.source.expression + "' has no longest match: give it a max_length";
+      return nullptr;
+    }
+    d->max_window_ = std::max<uint64_t>(d->max_window_, uint64_t{d->max_widths_[i]} + 1);
+    std::vector<bool> alphabet(256, false);
+    for (unsigned char c : p.alphabet) alphabet[c] = true;
+    d->alphabets_.push_back(std::move(alphabet));
+  }
+  return d;
+}
+
+std::string Detector::detect(Scanner& scanner, std::string_view text, std::vector<Detection>* out) const {
+  std::vector<Match> ends, matches;
+  if (std::string err = scanner.scan(text, &ends); !err.empty()) return err;
+  if (std::string err = locate(scanner, text, 0, ends, &matches); !err.empty()) return err;
+  *out = confirm(text, 0, matches, 0, text.size());
+  resolveOverlaps(out);
+  return {};
+}
+
+std::string Detector::locate(Scanner& scanner, std::string_view text, uint64_t base, const std::vector<Match>& ends,
+                             std::vector<Match>* out) const {
+  struct Event {
+    uint32_t pattern;
+    uint64_t window, end;
+  };
+  std::vector<Event> events;
+  events.reserve(ends.size());
+  for (const Match& m : ends) {
+    const uint64_t reach = uint64_t{max_widths_[m.pattern]} + 1;
+    uint64_t window = m.to > base + reach ? m.to - reach : base;
+    if (settings_.patterns[m.pattern].live == Live::kAlphabet) {
+      const auto& alphabet = alphabets_[m.pattern];
+      uint64_t at = m.to;
+      while (at > window && alphabet[static_cast<unsigned char>(text[at - 1 - base])]) --at;
+      window = at;
+    }
+    events.push_back({m.pattern, window, m.to});
+  }
+  std::sort(events.begin(), events.end(), [](const Event& a, const Event& b) {
+    return std::tie(a.pattern, a.window, a.end) < std::tie(b.pattern, b.window, b.end);
+  });
+  // One scan per pattern and window: the ends of one run of its characters share it.
+  std::vector<uint64_t> group;
+  for (size_t i = 0; i < events.size();) {
+    size_t j = i;
+    group.clear();
+    while (j < events.size() && events[j].pattern == events[i].pattern && events[j].window == events[i].window) {
+      if (group.empty() || group.back() != events[j].end) group.push_back(events[j].end);
+      ++j;
+    }
+    const uint64_t from = events[i].window, to = group.back();
+    if (std::string err = scanner.locate(events[i].pattern, text.substr(from - base, to - from), from, group, out); !err.empty()) {
+      return err;
+    }
+    i = j;
+  }
+  return {};
+}
+
+std::vector<Detection> Detector::confirm(std::string_view text, uint64_t base, const std::vector<Match>& matches,
+                                         uint64_t lo, uint64_t hi) const {
+  std::vector<const Match*> order;
+  for (const Match& m : matches) {
+    if (m.from >= lo && m.from < hi) order.push_back(&m);
+  }
+  // By pattern and start, longest first: the first confirmed end of a group wins.
+  std::sort(order.begin(), order.end(), [](const Match* a, const Match* b) {
+    if (a->pattern != b->pattern) return a->pattern < b->pattern;
+    if (a->from != b->from) return a->from < b->from;
+    return a->to > b->to;
+  });
+  std::vector<Detection> out;
+  for (size_t i = 0; i < order.size();) {
+    size_t j = i;
+    while (j < order.size() && order[j]->pattern == order[i]->pattern && order[j]->from == order[i]->from) ++j;
+    for (size_t k = i; k < j; ++k) {
+      double score = judge(text, base, order[k]->pattern, order[k]->from, order[k]->to);
+      if (score >= settings_.min_score) {
+        out.push_back({order[k]->from, order[k]->to, settings_.patterns[order[k]->pattern].entity, score});
+        break;
+      }
+    }
+    i = j;
+  }
+  return out;
+}
+
+void Detector::resolveOverlaps(std::vector<Detection>* detections) {
+  auto& d = *detections;
+  std::sort(d.begin(), d.end(), [](const Detection& a, const Detection& b) {
+    if (a.from != b.from) return a.from < b.from;
+    if (a.to != b.to) return a.to > b.to;
+    if (a.score != b.score) return a.score > b.score;
+    return a.entity < b.entity;
+  });
+  std::vector<Detection> kept;
+  for (const Detection& x : d) {
+    if (!kept.empty() && x.from < kept.back().to) {
+      const Detection& k = kept.back();
+      if (x.to - x.from > k.to - k.from || (x.to - x.from == k.to - k.from && x.score > k.score)) kept.back() = x;
+      continue;
+    }
+    kept.push_back(x);
+  }
+  d = std::move(kept);
+}
+
+double Detector::judge(std::string_view text, uint64_t base, uint32_t pattern, uint64_t from, uint64_t to) const {
+  const PatternSpec& p = settings_.patterns[pattern];
+  const EntitySpec& e = settings_.entities[p.entity];
+  const size_t f = from - base, t = to - base;
+  auto at = [&](size_t i, ptrdiff_t delta) -> char {
+    ptrdiff_t k = static_cast<ptrdiff_t>(i) + delta;
+    return k >= 0 && static_cast<size_t>(k) < text.size() ? text[static_cast<size_t>(k)] : 0;
+  };
+  const char b2 = at(f, -2), b1 = at(f, -1), a1 = at(t, 0), a2 = at(t, 1);
+  if (t - f > max_widths_[pattern]) return -1;
+  const std::string_view span = text.substr(f, t - f);
+  double score = e.score;
+  bool ok = true;
+  switch (e.check) {
+    case Check::kNone: break;
+    case Check::kEmail: ok = !in(b1, "._%+-") && !isAlnum(b1) && !isAlnum(a1) && !in(a1, "-_@") && emailValid(span); break;
+    case Check::kPhone: ok = b1 != '+' && digitBoundary(span, b2, b1, a1, a2) && phone_.valid(span); break;
+    case Check::kCard: ok = digitBoundary(span, b2, b1, a1, a2) && cardValid(span); break;
+    case Check::kIban: ok = !isAlnum(b1) && !isAlnum(a1) && ibanValid(span); break;
+    case Check::kSsn:
+      ok = digitBoundary(span, b2, b1, a1, a2) && ssnValid(span);
+      if (span.size() == 9) score -= 0.45;  // nine bare digits: an SSN only with context
+      break;
+    case Check::kIpv4: ok = !isAlnum(b1) && b1 != '.' && !isAlnum(a1) && !(a1 == '.' && isDigit(a2)) && ipv4Valid(span); break;
+    case Check::kIpv6: ok = !isAlnum(b1) && !in(b1, ":.") && !isAlnum(a1) && a1 != ':' && ipv6Valid(span); break;
+    case Check::kOpenAi:
+      ok = !in(b1, kToken) && !in(a1, kToken) && span.rfind("sk-ant-", 0) != 0 && mixedCharset(span);
+      if (span.find("T3BlbkFJ") == std::string_view::npos) score -= 0.25;  // every OpenAI key carries it
+      break;
+    case Check::kAnthropic:
+    case Check::kGithub:
+    case Check::kSlack:
+    case Check::kGoogle: ok = !in(b1, kToken) && !in(a1, kToken); break;
+    case Check::kAwsKeyId: ok = !isAlnum(b1) && !isAlnum(a1); break;
+    case Check::kAwsSecret: ok = !isAlnum(b1) && !in(b1, "/+=") && !isAlnum(a1) && !in(a1, "/+=") && mixedCharset(span); break;
+    case Check::kJwt: ok = !in(b1, kToken) && !in(a1, kToken) && jwtValid(span); break;
+    case Check::kPrivateKey: break;
+    case Check::kTerm: ok = !isAlnum(b1) && !isAlnum(a1); break;
+  }
+  if (!ok) return -1;
+  if (!e.raise.empty() || !e.lower.empty()) {
+    // The context is the current sentence, up to kLookbehind bytes back: a word that closed
+    // the previous sentence says nothing about this value.
+    const size_t start = f > kLookbehind ? f - kLookbehind : 0;
+    std::string before(text.substr(start, f - start));
+    for (char& c : before) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (size_t i = before.size(); i-- > 1;) {
+      if (before[i] == '\n' || (before[i] == ' ' && std::strchr(".!?", before[i - 1]))) {
+        before.erase(0, i + 1);
+        break;
+      }
+    }
+    if (containsWord(before, e.raise)) score += 0.35;
+    if (containsWord(before, e.lower)) score -= 0.4;
+  }
+  return std::min(score, 1.0);
+}
+
+uint64_t Detector::liveSuffix(std::string_view text) const {
+  uint64_t live = 0;
+  for (size_t i = 0; i < settings_.patterns.size(); ++i) {
+    const uint64_t width = max_widths_[i];
+    uint64_t run = 0;
+    switch (settings_.patterns[i].live) {
+      case Live::kAlphabet: {
+        const auto& alphabet = alphabets_[i];
+        while (run < text.size() && run < width && alphabet[static_cast<unsigned char>(text[text.size() - 1 - run])]) ++run;
+        break;
+      }
+      case Live::kWidth: run = std::min<uint64_t>(width, text.size()); break;
+      case Live::kPem: {
+        static constexpr std::string_view kBegin = "-----BEGIN ";
+        const size_t window = text.size() > width ? text.size() - width : 0;
+        // The first block still open in the window (no "-----END " + "KEY-----" after it) ...
+        for (size_t at = text.find(kBegin, window); at != std::string_view::npos; at = text.find(kBegin, at + 1)) {
+          size_t end = text.find("-----END ", at + kBegin.size());
+          if (end == std::string_view::npos || text.find("KEY-----", end) == std::string_view::npos) {
+            run = text.size() - at;
+            break;
+          }
+        }
+        // ... or the start of one being written.
+        for (size_t k = std::min(kBegin.size() - 1, text.size()); run == 0 && k > 0; --k) {
+          if (text.substr(text.size() - k) == kBegin.substr(0, k)) run = k;
+        }
+        break;
+      }
+    }
+    live = std::max(live, run);
+  }
+  return live;
+}
+
+}  // namespace outrigger::pii

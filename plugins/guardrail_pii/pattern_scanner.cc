@@ -1,0 +1,196 @@
+#include "pattern_scanner.h"
+
+#include <hs.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+
+namespace outrigger::pii {
+namespace {
+
+struct Collector {
+  std::vector<Match>* out;
+  size_t limit;
+  bool overflow = false;
+};
+
+int onMatch(unsigned int id, unsigned long long from, unsigned long long to, unsigned int, void* ctx) {
+  auto* c = static_cast<Collector*>(ctx);
+  if (c->out->size() >= c->limit) {
+    c->overflow = true;
+    return 1;  // stop: the caller fails closed rather than scan with a partial view
+  }
+  c->out->push_back({id, from, to});
+  return 0;
+}
+
+std::string hsError(const char* what, hs_error_t err) {
+  return std::string(what) + " failed (vectorscan error " + std::to_string(err) + ")";
+}
+
+struct Located {
+  std::vector<Match>* out;
+  const std::vector<uint64_t>* ends;
+  uint32_t pattern;
+  uint64_t base;
+  size_t limit;
+  bool overflow = false;
+};
+
+int onLocated(unsigned int, unsigned long long from, unsigned long long to, unsigned int, void* ctx) {
+  auto* c = static_cast<Located*>(ctx);
+  if (!std::binary_search(c->ends->begin(), c->ends->end(), c->base + to)) return 0;
+  if (c->out->size() >= c->limit) {
+    c->overflow = true;
+    return 1;
+  }
+  c->out->push_back({c->pattern, c->base + from, c->base + to});
+  return 0;
+}
+
+hs_database_t* compileMode(const std::vector<PatternSource>& patterns, unsigned mode, unsigned som, std::string* error) {
+  std::vector<const char*> expressions;
+  std::vector<unsigned> flags, ids;
+  for (size_t i = 0; i < patterns.size(); ++i) {
+    expressions.push_back(patterns[i].expression.c_str());
+    flags.push_back(som | (patterns[i].caseless ? HS_FLAG_CASELESS : 0u));
+    ids.push_back(static_cast<unsigned>(i));
+  }
+  hs_database_t* db = nullptr;
+  hs_compile_error_t* err = nullptr;
+  if (hs_compile_multi(expressions.data(), flags.data(), ids.data(), static_cast<unsigned>(patterns.size()), mode,
+                       nullptr, &db, &err) != HS_SUCCESS) {
+    std::string which = err && err->expression >= 0 ? "pattern '" + patterns[static_cast<size_t>(err->expression)].expression + "': " : "";
+    *error = which + (err ? err->message : "compile failed");
+    hs_free_compile_error(err);
+    return nullptr;
+  }
+  return db;
+}
+
+}  // namespace
+
+std::shared_ptr<const PatternDatabase> PatternDatabase::compile(const std::vector<PatternSource>& patterns,
+                                                                std::vector<uint32_t>* max_widths, std::string* error) {
+  if (patterns.empty()) {
+    *error = "no patterns";
+    return nullptr;
+  }
+  max_widths->clear();
+  for (const PatternSource& p : patterns) {
+    hs_expr_info_t* info = nullptr;
+    hs_compile_error_t* err = nullptr;
+    if (hs_expression_info(p.expression.c_str(), HS_FLAG_SOM_LEFTMOST | (p.caseless ? HS_FLAG_CASELESS : 0u), &info,
+                           &err) != HS_SUCCESS) {
+      *error = "pattern '" + p.expression + "': " + (err ? err->message : "invalid");
+      hs_free_compile_error(err);
+      return nullptr;
+    }
+    max_widths->push_back(info->max_width == UINT_MAX ? UINT32_MAX : info->max_width);
+    if (info->min_width == 0) {
+      *error = "pattern '" + p.expression + "' matches the empty string";
+      std::free(info);
+      return nullptr;
+    }
+    std::free(info);
+  }
+  // Every worker's instance of a config compiles the same patterns, and a reload usually keeps
+  // them: one compiled database per pattern list, shared while anyone holds it.
+  std::string key;
+  for (const PatternSource& p : patterns) key += p.expression + (p.caseless ? "\x01i" : "\x01") + '\0';
+  static std::mutex mu;
+  static std::map<std::string, std::weak_ptr<const PatternDatabase>> compiled;
+  std::lock_guard<std::mutex> lock(mu);
+  if (auto it = compiled.find(key); it != compiled.end()) {
+    if (auto shared = it->second.lock()) return shared;
+  }
+  for (auto it = compiled.begin(); it != compiled.end();) it = it->second.expired() ? compiled.erase(it) : std::next(it);
+  std::shared_ptr<PatternDatabase> db(new PatternDatabase());
+  db->block_ = compileMode(patterns, HS_MODE_BLOCK, 0, error);
+  if (!db->block_) return nullptr;
+  db->stream_ = compileMode(patterns, HS_MODE_STREAM, 0, error);
+  if (!db->stream_) return nullptr;
+  for (const PatternSource& p : patterns) {
+    db->starts_.push_back(compileMode({p}, HS_MODE_BLOCK, HS_FLAG_SOM_LEFTMOST, error));
+    if (!db->starts_.back()) return nullptr;
+  }
+  compiled[key] = db;
+  return db;
+}
+
+PatternDatabase::~PatternDatabase() {
+  if (block_) hs_free_database(block_);
+  if (stream_) hs_free_database(stream_);
+  for (hs_database* db : starts_) {
+    if (db) hs_free_database(db);
+  }
+}
+
+Scanner::Scanner(std::shared_ptr<const PatternDatabase> db, size_t max_matches)
+    : db_(std::move(db)), max_matches_(max_matches) {
+  hs_error_t err = hs_alloc_scratch(db_->block(), &scratch_);
+  if (err == HS_SUCCESS) err = hs_alloc_scratch(db_->stream(), &scratch_);
+  for (uint32_t i = 0; err == HS_SUCCESS && i < db_->patternCount(); ++i) err = hs_alloc_scratch(db_->starts(i), &scratch_);
+  if (err != HS_SUCCESS) alloc_error_ = hsError("allocating scratch", err);
+}
+
+Scanner::~Scanner() {
+  if (scratch_) hs_free_scratch(scratch_);
+}
+
+MatchStream::~MatchStream() {
+  if (stream_) hs_close_stream(stream_, nullptr, nullptr, nullptr);
+}
+
+hs_scratch* Scanner::scratchForCall() const { return fail_ ? nullptr : scratch_; }
+
+std::string Scanner::scan(std::string_view text, std::vector<Match>* out) {
+  if (text.size() > UINT_MAX) return "text too large to scan";
+  Collector c{out, out->size() + max_matches_};
+  hs_error_t err = hs_scan(db_->block(), text.data(), static_cast<unsigned>(text.size()), 0, scratchForCall(), &onMatch, &c);
+  if (c.overflow) return "more than " + std::to_string(max_matches_) + " candidate matches";
+  return err == HS_SUCCESS ? std::string() : hsError("scan", err);
+}
+
+std::string Scanner::locate(uint32_t pattern, std::string_view window, uint64_t base, const std::vector<uint64_t>& ends,
+                            std::vector<Match>* out) {
+  if (window.size() > UINT_MAX) return "window too large to scan";
+  Located c{out, &ends, pattern, base, out->size() + max_matches_};
+  hs_error_t err = hs_scan(db_->starts(pattern), window.data(), static_cast<unsigned>(window.size()), 0, scratchForCall(),
+                           &onLocated, &c);
+  if (c.overflow) return "more than " + std::to_string(max_matches_) + " candidate matches";
+  return err == HS_SUCCESS ? std::string() : hsError("locating starts", err);
+}
+
+std::string Scanner::open(MatchStream* stream) {
+  if (stream->stream_) hs_close_stream(stream->stream_, nullptr, nullptr, nullptr);
+  stream->stream_ = nullptr;
+  hs_error_t err = hs_open_stream(db_->stream(), 0, &stream->stream_);
+  return err == HS_SUCCESS ? std::string() : hsError("opening a stream", err);
+}
+
+std::string Scanner::feed(MatchStream& stream, std::string_view chunk, std::vector<Match>* out) {
+  if (!stream.stream_) return "scanning a stream that is not open";
+  if (chunk.size() > UINT_MAX) return "chunk too large to scan";
+  Collector c{out, out->size() + max_matches_};
+  hs_error_t err =
+      hs_scan_stream(stream.stream_, chunk.data(), static_cast<unsigned>(chunk.size()), 0, scratchForCall(), &onMatch, &c);
+  if (c.overflow) return "more than " + std::to_string(max_matches_) + " candidate matches";
+  return err == HS_SUCCESS ? std::string() : hsError("stream scan", err);
+}
+
+std::string Scanner::close(MatchStream& stream, std::vector<Match>* out) {
+  if (!stream.stream_) return "closing a stream that is not open";
+  Collector c{out, out->size() + max_matches_};
+  hs_error_t err = hs_close_stream(stream.stream_, scratchForCall(), &onMatch, &c);
+  // Refused before freeing (no usable scratch): free it without reporting.
+  if (err == HS_INVALID || err == HS_SCRATCH_IN_USE) hs_close_stream(stream.stream_, nullptr, nullptr, nullptr);
+  stream.stream_ = nullptr;
+  if (c.overflow) return "more than " + std::to_string(max_matches_) + " candidate matches";
+  return err == HS_SUCCESS ? std::string() : hsError("closing a stream", err);
+}
+
+}  // namespace outrigger::pii

@@ -1,0 +1,313 @@
+// guardrail.pii: finds personal data and secrets (Vectorscan patterns confirmed by validators)
+// in the request and the answer, and redacts, masks, hashes, denies or flags them per entity.
+// Detection lives in detector.h, the actions in redaction.h, the streaming hold-back in
+// stream_redactor.h; this file is the plugin glue: hooks, per-request state, fail-closed policy
+// and metrics.
+#include <outrigger/plugin.hpp>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "pii_settings.h"
+#include "stream_redactor.h"
+
+namespace {
+
+using namespace outrigger::plugin;
+using namespace outrigger::pii;
+
+constexpr char kRedactedAll[] = "<REDACTED>";
+
+// What one request carries between hooks: its placeholders and, for a streamed answer, the
+// stream's hold-back.
+struct RequestState {
+  PlaceholderBook book;
+  std::unique_ptr<StreamRedactor> stream;
+  bool stream_failed = false;  // detection failed mid-stream with redact_all: the rest is withheld
+  std::string host_held;       // chunk text the host holds for this guardrail since its last release
+};
+
+class PiiGuardrail final : public Guardrail {
+ public:
+  static constexpr const char* kName = "pii";
+  static constexpr const char* kDescription =
+      "Personal data and secrets (validated): redact with numbered placeholders, mask, hash, deny or flag";
+  static constexpr const char* kConfigSchema = kPiiConfigSchema;
+  static constexpr outrigger_stability kStability = OUTRIGGER_STABILITY_BETA;
+
+  PiiGuardrail(Host host, std::string_view name, std::string_view config)
+      : Guardrail(host, name),
+        settings_(parsePiiSettings(config)),
+        scanner_(settings_.detector->database(), settings_.max_candidates),
+        request_redactor_(*settings_.detector, settings_.request_policy),
+        response_redactor_(*settings_.detector, settings_.response_policy),
+        detections_(settings_.detector->entityCount() * 2) {
+    if (!scanner_.allocError().empty()) throw std::runtime_error(scanner_.allocError());
+    scanner_.failForTest(settings_.fail_scans_for_test);
+  }
+
+  outrigger_status onRequest(const outrigger_request_view& req, outrigger_guardrail_result& result) override {
+    if (!settings_.scan_request) return OUTRIGGER_CONTINUE;
+    auto state = std::make_unique<RequestState>();
+    Outcome outcome;
+    texts_.assign(req.message_count, std::string());
+    for (size_t i = 0; i < req.message_count; ++i) {
+      const std::string_view text = view(req.messages[i].content);
+      std::vector<Detection> found;
+      if (std::string err = settings_.detector->detect(scanner_, text, &found); !err.empty()) {
+        return detectorFailedOnRequest(req, err, result);
+      }
+      request_redactor_.apply(text, 0, 0, text.size(), found, state->book, settings_.reversible, &texts_[i], &outcome);
+    }
+    count(outcome, 0);
+    if (outcome.denied) return deny("request", outcome, result);
+    if (outcome.changed) {
+      rewriteMessages(req, result);
+      reason_ = "redacted " + summary(outcome) + " in the request";
+    } else if (outcome.flagged) {
+      result.verdict = OUTRIGGER_VERDICT_FLAG;
+      reason_ = "personal data in the request: " + summary(outcome);
+    }
+    result.reason = str(reason_);
+    // The answer's placeholders continue the request's numbering (and restore from it).
+    if (state->book.placeholderCount() > 0) host().setRequestState(req.handle, std::move(state));
+    return OUTRIGGER_CONTINUE;
+  }
+
+  outrigger_status onChunk(const outrigger_request_view& req, const outrigger_chunk_view& chunk,
+                           outrigger_guardrail_result& result) override {
+    if (!settings_.scan_response) return OUTRIGGER_CONTINUE;
+    std::string start_error;
+    RequestState* state = streamState(req, &start_error);
+    if (!state) return detectorFailedOnStream(start_error, result);
+    if (state->stream_failed) return releaseNothing(result);
+    state->host_held.append(view(chunk.delta));
+    Outcome outcome;
+    released_.clear();
+    if (std::string err = state->stream->feed(scanner_, view(chunk.delta), &released_, &outcome); !err.empty()) {
+      state->stream_failed = true;
+      return detectorFailedOnStream(err, result);
+    }
+    return decideChunk(state, outcome, /*at_end=*/false, result);
+  }
+
+  outrigger_status onStreamEnd(const outrigger_request_view& req, outrigger_guardrail_result& result) override {
+    if (!settings_.scan_response) return OUTRIGGER_CONTINUE;
+    auto* state = static_cast<RequestState*>(host().requestState(req.handle));
+    if (!state || !state->stream) return OUTRIGGER_CONTINUE;  // no chunk came: on_response sees the answer
+    if (state->stream_failed) return releaseNothing(result);
+    Outcome outcome;
+    released_.clear();
+    if (std::string err = state->stream->finish(scanner_, &released_, &outcome); !err.empty()) {
+      state->stream_failed = true;
+      return detectorFailedOnStream(err, result);
+    }
+    return decideChunk(state, outcome, /*at_end=*/true, result);
+  }
+
+  outrigger_status onResponse(const outrigger_request_view& req, const outrigger_response_view& answer,
+                              outrigger_guardrail_result& result) override {
+    if (!settings_.scan_response) return OUTRIGGER_CONTINUE;
+    auto* state = static_cast<RequestState*>(host().requestState(req.handle));
+    if (state && state->stream) return OUTRIGGER_CONTINUE;  // decided chunk by chunk
+    RequestState scratch;
+    PlaceholderBook& book = state ? state->book : scratch.book;
+    const std::string_view text = view(answer.content);
+    std::vector<Detection> found;
+    if (std::string err = settings_.detector->detect(scanner_, text, &found); !err.empty()) {
+      return detectorFailedOnAnswer(err, result);
+    }
+    Outcome outcome;
+    std::string redacted;
+    response_redactor_.apply(text, 0, 0, text.size(), found, book, false, &redacted, &outcome);
+    count(outcome, 1);
+    if (outcome.denied) return deny("answer", outcome, result);
+    released_ = settings_.reversible ? restorePlaceholders(redacted, book) : std::move(redacted);
+    if (released_ != text) {
+      replaceContent(released_, result);
+      result.verdict = OUTRIGGER_VERDICT_REWRITE;
+      reason_ = outcome.changed ? "redacted " + summary(outcome) + " in the answer" : "restored the caller's values";
+    } else if (outcome.flagged) {
+      result.verdict = OUTRIGGER_VERDICT_FLAG;
+      reason_ = "personal data in the answer: " + summary(outcome);
+    }
+    result.reason = str(reason_);
+    return OUTRIGGER_CONTINUE;
+  }
+
+  void reportMetrics(const MetricsWriter& out) override {
+    static const char* const kSides[] = {"request", "response"};
+    for (size_t i = 0; i < detections_.size(); ++i) {
+      const uint64_t n = detections_[i].load(std::memory_order_relaxed);
+      if (n == 0) continue;
+      out.counter("pii_detections_total", "Personal data detections by entity and side",
+                  {{"entity", settings_.detector->entity(i / 2).name}, {"side", kSides[i % 2]}}, static_cast<double>(n));
+    }
+    out.counter("pii_fail_closed_total", "Detector failures that denied or redacted everything", {},
+                static_cast<double>(fail_closed_.load(std::memory_order_relaxed)));
+    out.counter("pii_denials_total", "Requests and answers denied for the data they held", {},
+                static_cast<double>(denials_.load(std::memory_order_relaxed)));
+  }
+
+ private:
+  // The request's state with its stream open; nullptr and `error` when either fails.
+  RequestState* streamState(const outrigger_request_view& req, std::string* error) {
+    auto* state = static_cast<RequestState*>(host().requestState(req.handle));
+    if (!state) {
+      auto fresh = std::make_unique<RequestState>();
+      state = fresh.get();
+      if (host().setRequestState(req.handle, std::move(fresh)) != OUTRIGGER_OK) {
+        *error = "no per-request state";
+        return nullptr;
+      }
+    }
+    if (!state->stream) {
+      state->stream = std::make_unique<StreamRedactor>(*settings_.detector, response_redactor_, state->book, settings_.reversible);
+      if (std::string err = state->stream->start(scanner_); !err.empty()) {
+        state->stream_failed = true;
+        *error = err;
+        return nullptr;
+      }
+    }
+    return state;
+  }
+
+  // What leaves after a chunk (or the end): nothing yet (HOLD), the chunk unchanged (CONTINUE),
+  // or the released text in place of everything held (RELEASE).
+  outrigger_status decideChunk(RequestState* state, const Outcome& outcome, bool at_end, outrigger_guardrail_result& result) {
+    count(outcome, 1);
+    if (outcome.denied) return deny("answer", outcome, result);
+    if (outcome.flagged) {
+      result.verdict = OUTRIGGER_VERDICT_FLAG;
+      reason_ = "personal data in the answer: " + summary(outcome);
+      result.reason = str(reason_);
+    }
+    if (outcome.changed) {
+      result.verdict = OUTRIGGER_VERDICT_REWRITE;
+      reason_ = "redacted " + summary(outcome) + " in the answer";
+      result.reason = str(reason_);
+    }
+    if (!at_end && released_.empty() && state->stream->held() > 0) return OUTRIGGER_HOLD;
+    if (released_ == state->host_held) {  // exactly what the host holds: let it go unchanged
+      state->host_held.clear();
+      return OUTRIGGER_CONTINUE;
+    }
+    // Hold-back keeps a tail: the host's held bytes are replaced by what is released now, and
+    // the tail comes back in a later release.
+    state->host_held.clear();
+    replaceContent(released_, result);
+    return OUTRIGGER_RELEASE;
+  }
+
+  outrigger_status releaseNothing(outrigger_guardrail_result& result) {
+    replaceContent({}, result);
+    return OUTRIGGER_RELEASE;
+  }
+
+  // Fail closed: a request the detector could not read is denied, or sent with every message
+  // replaced (on_detector_error = redact_all). Never passed as it is.
+  outrigger_status detectorFailedOnRequest(const outrigger_request_view& req, const std::string& err,
+                                           outrigger_guardrail_result& result) {
+    fail_closed_.fetch_add(1, std::memory_order_relaxed);
+    host().log(OUTRIGGER_LOG_WARN, "pii detection failed on a request: " + err);
+    if (settings_.on_error == OnDetectorError::kDeny) return denyFailed(err, result);
+    texts_.assign(req.message_count, kRedactedAll);
+    rewriteMessages(req, result);
+    reason_ = "PII detection failed (" + err + "): every message redacted";
+    result.reason = str(reason_);
+    return OUTRIGGER_CONTINUE;
+  }
+
+  outrigger_status detectorFailedOnAnswer(const std::string& err, outrigger_guardrail_result& result) {
+    fail_closed_.fetch_add(1, std::memory_order_relaxed);
+    host().log(OUTRIGGER_LOG_WARN, "pii detection failed on an answer: " + err);
+    if (settings_.on_error == OnDetectorError::kDeny) return denyFailed(err, result);
+    released_ = kRedactedAll;
+    replaceContent(released_, result);
+    result.verdict = OUTRIGGER_VERDICT_REWRITE;
+    reason_ = "PII detection failed (" + err + "): answer redacted";
+    result.reason = str(reason_);
+    return OUTRIGGER_CONTINUE;
+  }
+
+  outrigger_status detectorFailedOnStream(const std::string& err, outrigger_guardrail_result& result) {
+    fail_closed_.fetch_add(1, std::memory_order_relaxed);
+    host().log(OUTRIGGER_LOG_WARN, "pii detection failed on a stream: " + err);
+    if (settings_.on_error == OnDetectorError::kDeny) return denyFailed(err, result);
+    released_ = kRedactedAll;  // what was held, and everything after it, is withheld
+    replaceContent(released_, result);
+    result.verdict = OUTRIGGER_VERDICT_REWRITE;
+    reason_ = "PII detection failed (" + err + "): rest of the answer redacted";
+    result.reason = str(reason_);
+    return OUTRIGGER_RELEASE;
+  }
+
+  outrigger_status denyFailed(const std::string& err, outrigger_guardrail_result& result) {
+    reason_ = "PII detection failed (" + err + "): denied";
+    result.verdict = OUTRIGGER_VERDICT_DENY;
+    result.reason = str(reason_);
+    return OUTRIGGER_STOP;
+  }
+
+  outrigger_status deny(const char* side, const Outcome& outcome, outrigger_guardrail_result& result) {
+    denials_.fetch_add(1, std::memory_order_relaxed);
+    reason_ = std::string(side) + " holds " + outcome.deny_label + " (denied by the pii guardrail)";
+    result.verdict = OUTRIGGER_VERDICT_DENY;
+    result.reason = str(reason_);
+    return OUTRIGGER_STOP;
+  }
+
+  void rewriteMessages(const outrigger_request_view& req, outrigger_guardrail_result& result) {
+    messages_.assign(req.messages, req.messages + req.message_count);
+    for (size_t i = 0; i < messages_.size(); ++i) messages_[i].content = str(texts_[i]);
+    action_ = {};
+    action_.hdr = OUTRIGGER_HEADER_INIT(outrigger_guardrail_action);
+    action_.messages = messages_.data();
+    action_.message_count = messages_.size();
+    result.verdict = OUTRIGGER_VERDICT_REWRITE;
+    result.action = &action_;
+  }
+
+  void replaceContent(std::string_view content, outrigger_guardrail_result& result) {
+    action_ = {};
+    action_.hdr = OUTRIGGER_HEADER_INIT(outrigger_guardrail_action);
+    action_.content = str(content);
+    action_.replace_content = 1;
+    result.action = &action_;
+  }
+
+  // "2 EMAIL, 1 CREDIT_CARD": types and counts, never values.
+  std::string summary(const Outcome& outcome) const {
+    std::string s;
+    for (size_t i = 0; i < outcome.per_entity.size(); ++i) {
+      if (outcome.per_entity[i] == 0) continue;
+      if (!s.empty()) s += ", ";
+      s += std::to_string(outcome.per_entity[i]) + " " + settings_.detector->entity(i).label;
+    }
+    return s;
+  }
+
+  void count(const Outcome& outcome, size_t side) {
+    for (size_t i = 0; i < outcome.per_entity.size(); ++i) {
+      if (outcome.per_entity[i]) detections_[i * 2 + side].fetch_add(outcome.per_entity[i], std::memory_order_relaxed);
+    }
+  }
+
+  const PiiSettings settings_;
+  Scanner scanner_;  // this instance's worker thread only
+  const Redactor request_redactor_, response_redactor_;
+  // What the host copies when a hook returns (one worker runs this instance: no locking).
+  std::vector<std::string> texts_;
+  std::vector<outrigger_message_view> messages_;
+  std::string released_, reason_;
+  outrigger_guardrail_action action_{};
+  // Read by reportMetrics on the main thread.
+  std::vector<std::atomic<uint64_t>> detections_;  // entity * 2 + side (0 request, 1 response)
+  std::atomic<uint64_t> fail_closed_{0}, denials_{0};
+};
+
+}  // namespace
+
+OUTRIGGER_PLUGIN("guardrail_pii", "1.0.0", outrigger::plugin::typeOf<PiiGuardrail>())

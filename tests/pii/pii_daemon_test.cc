@@ -1,0 +1,251 @@
+// guardrail.pii in the real daemon, as a process, on both fronts: what the provider sees (the
+// mock echoes it), what the caller gets unary and streamed, the verdict in the response and the
+// record, deny, fail closed through an injected scanner failure, reversible placeholders, hot
+// reload and the plugin's metrics.
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <thread>
+
+#include <outrigger/client.h>
+
+#include "support/admin_metrics.h"
+#include "support/daemon_process.h"
+#include "support/raw_http.h"
+#include "support/sdk_requests.h"
+
+using namespace outrigger;
+using namespace outrigger::testing;
+using client::StatusCode;
+using namespace std::chrono_literals;
+
+namespace {
+
+const char kPrompt[] = "Mail jane.roe@example.com or call 415-555-2671 about card 4111 1111 1111 1111.";
+const char kRedacted[] = "Mail <EMAIL_1> or call <PHONE_1> about card <CREDIT_CARD_1>.";
+// An answer of the provider's own, with data the caller never sent.
+const char kAnswer[] = "Your advisor is bob.smith@corp.example (phone +44 20 7946 0958); IBAN GB82 WEST 1234 5698 7654 32.";
+const char kAnswerRedacted[] = "Your advisor is <EMAIL_1> (phone <PHONE_1>); IBAN <IBAN_1>.";
+
+// The mock echoes the prompt as the provider got it; the pii guardrail with `pii_config`; an HTTP
+// front, an admin listener, and a JSONL record of every request with its full content.
+std::string piiConfig(const std::string& pii_config) {
+  return "[server]\nsocket = \"@SOCKET@\"\nworkers = 2\n"
+         "[plugins]\ndirs = [\"@PLUGINS@\"]\n"
+         "[instances.mock]\ntype = \"provider.mock\"\n[instances.mock.config]\nmode = \"echo\"\nallow_request_overrides = true\n"
+         "[instances.pii]\ntype = \"guardrail.pii\"\n[instances.pii.config]\n" + pii_config + "\n"
+         "[instances.log]\ntype = \"exporter.jsonl\"\n[instances.log.config]\npath = \"@DIR@/records.jsonl\"\n"
+         "[routes.default]\nguardrails = [\"pii\"]\nprovider = \"mock\"\nexporters = [\"log\"]\ncapture = \"full\"\n"
+         "[http]\nlisten = \"127.0.0.1:0\"\n[admin]\nlisten = \"127.0.0.1:0\"\n";
+}
+
+std::string records(const DaemonProcess& d, size_t count) {
+  std::string text;
+  for (int i = 0; i < 300; ++i) {
+    std::ifstream in(d.dir() + "/records.jsonl");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    text = ss.str();
+    if (static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) >= count) break;
+    std::this_thread::sleep_for(10ms);
+  }
+  return text;
+}
+
+std::string mockText(const std::string& text, int chunks) {
+  return R"({"text": ")" + text + R"(", "chunks": )" + std::to_string(chunks) + "}";
+}
+
+const client::Verdict* verdictOf(const client::Response& r) {
+  for (const auto& v : r.verdicts) {
+    if (v.guardrail == "pii") return &v;
+  }
+  return nullptr;
+}
+
+// The streamed answer, joined, and whether any chunk carried `secret`.
+std::string streamJoined(client::Client& c, const client::ChatRequest& req, std::optional<client::Result<client::Response>>* end,
+                         const std::string& secret = "") {
+  auto s = c.stream(req);
+  std::string joined;
+  client::Chunk chunk;
+  while (s.next(&chunk)) {
+    if (!secret.empty()) CHECK(chunk.delta.find(secret) == std::string::npos);
+    joined += chunk.delta;
+  }
+  end->emplace(s.result());
+  return joined;
+}
+
+std::string chatBody(const std::string& text, bool stream, const std::string& mock = "") {
+  return R"({"model":"default","stream":)" + std::string(stream ? "true" : "false") +
+         R"(,"messages":[{"role":"user","content":")" + text + "\"}]" + (mock.empty() ? "" : ",\"mock\":" + mock) + "}";
+}
+
+// The text of an SSE chat completion stream: every delta's content, joined.
+std::string sseContent(const std::string& body) {
+  std::string out;
+  const std::string key = "\"content\":\"";
+  for (size_t at = body.find(key); at != std::string::npos; at = body.find(key, at)) {
+    at += key.size();
+    size_t end = body.find('"', at);
+    out += body.substr(at, end - at);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("socket: the provider sees placeholders, the verdict is in the response and the record") {
+  DaemonProcess d(piiConfig("action = \"redact\""));
+  REQUIRE(d.waitReady());
+  client::Client c(at(d));
+  auto r = c.chat(ask(kPrompt));
+  REQUIRE(r.ok());
+  CHECK(r.value().content == kRedacted);  // the echo: what the provider was sent
+  const client::Verdict* v = verdictOf(r.value());
+  REQUIRE(v);
+  CHECK(v->verdict == 3);  // rewrite
+  CHECK(v->reason.find("EMAIL") != std::string::npos);
+  CHECK(v->reason.find("jane") == std::string::npos);  // types and counts, never values
+  std::string rec = records(d, 1);
+  CHECK(rec.find(R"("guardrail":"pii","verdict":"rewrite")") != std::string::npos);
+  CHECK(rec.find("jane.roe") == std::string::npos);
+  CHECK(rec.find("<EMAIL_1>") != std::string::npos);
+}
+
+TEST_CASE("socket: the provider's answer is redacted the same, unary and streamed") {
+  DaemonProcess d(piiConfig("scan_request = false"));
+  REQUIRE(d.waitReady());
+  client::Client c(at(d));
+  auto unary = c.chat(ask("hi", mockText(kAnswer, 1)));
+  REQUIRE(unary.ok());
+  CHECK(unary.value().content == kAnswerRedacted);
+  REQUIRE(verdictOf(unary.value()));
+  CHECK(verdictOf(unary.value())->verdict == 3);
+  for (int chunks : {1, 3, 7, 19, 40}) {
+    INFO(chunks);
+    std::optional<client::Result<client::Response>> end;
+    std::string joined = streamJoined(c, ask("hi", mockText(kAnswer, chunks)), &end, "bob.smith");
+    REQUIRE(end->ok());
+    CHECK(joined == kAnswerRedacted);
+    CHECK(end->value().content == kAnswerRedacted);
+    REQUIRE(verdictOf(end->value()));
+    CHECK(verdictOf(end->value())->verdict == 3);
+  }
+}
+
+TEST_CASE("socket: reversible placeholders give the caller its values back, streamed too") {
+  DaemonProcess d(piiConfig("reversible = true"));
+  REQUIRE(d.waitReady());
+  client::Client c(at(d));
+  auto r = c.chat(ask(kPrompt));
+  REQUIRE(r.ok());
+  CHECK(r.value().content == kPrompt);  // the echo of placeholders, restored
+  std::optional<client::Result<client::Response>> end;
+  CHECK(streamJoined(c, ask(kPrompt, R"({"chunks": 9})"), &end) == kPrompt);
+  REQUIRE(end->ok());
+  // The provider saw placeholders only: the record's prompt is what it was sent.
+  std::string rec = records(d, 2);
+  CHECK(rec.find(R"("content":"Mail <EMAIL_1> or call <PHONE_1>)") != std::string::npos);
+}
+
+TEST_CASE("socket: a deny action ends the request PERMISSION_DENIED naming the entity, not the value") {
+  DaemonProcess d(piiConfig("actions = { us_ssn = \"deny\" }"));
+  REQUIRE(d.waitReady());
+  client::Client c(at(d));
+  auto r = c.chat(ask("my ssn is 536-22-1234"));
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == StatusCode::kPermissionDenied);
+  CHECK(r.error().origin == "guardrail/pii");
+  CHECK(r.error().message.find("US_SSN") != std::string::npos);
+  CHECK(r.error().message.find("536") == std::string::npos);
+  // In an answer, mid-stream: the stream ends denied before the number goes out.
+  std::optional<client::Result<client::Response>> end;
+  std::string joined = streamJoined(c, ask("hi", mockText("ok so the ssn is 536-22-1234 as asked", 6)), &end, "536-22");
+  REQUIRE_FALSE(end->ok());
+  CHECK(end->error().code == StatusCode::kPermissionDenied);
+}
+
+TEST_CASE("socket: a failing detector denies, unary and streamed, never passes the text") {
+  DaemonProcess d(piiConfig("fail_scans_for_test = true"));
+  REQUIRE(d.waitReady());
+  client::Client c(at(d));
+  auto r = c.chat(ask(kPrompt));
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == StatusCode::kPermissionDenied);
+  CHECK(r.error().message.find("PII detection failed") != std::string::npos);
+  CHECK(r.error().message.find("vectorscan error") != std::string::npos);
+  std::optional<client::Result<client::Response>> end;
+  streamJoined(c, ask(kPrompt, R"({"chunks": 3})"), &end, "jane");
+  REQUIRE_FALSE(end->ok());
+  CHECK(end->error().code == StatusCode::kPermissionDenied);
+}
+
+TEST_CASE("socket: with on_detector_error = redact_all a failing detector sends nothing of the text") {
+  DaemonProcess d(piiConfig("fail_scans_for_test = true\non_detector_error = \"redact_all\""));
+  REQUIRE(d.waitReady());
+  client::Client c(at(d));
+  auto r = c.chat(ask(kPrompt));
+  REQUIRE(r.ok());
+  CHECK(r.value().content == "<REDACTED>");
+  std::optional<client::Result<client::Response>> end;
+  CHECK(streamJoined(c, ask(kPrompt, R"({"chunks": 4})"), &end) == "<REDACTED>");
+  REQUIRE(end->ok());
+}
+
+TEST_CASE("http: chat completions are redacted unary and streamed, deny is 403, metrics count detections") {
+  DaemonProcess d(piiConfig("scan_request = false\nactions = { private_key = \"deny\" }"));
+  REQUIRE(d.waitReady());
+  const int port = httpPort(d);
+  REQUIRE(port > 0);
+  HttpReply unary = roundTrip(port, post(chatBody("hi", false, mockText(kAnswer, 1))));
+  CHECK(unary.status == 200);
+  CHECK(unary.body.find(kAnswerRedacted) != std::string::npos);
+  CHECK(unary.body.find("bob.smith") == std::string::npos);
+
+  Tcp s(port);
+  REQUIRE(s.send(post(chatBody("hi", true, mockText(kAnswer, 11)))));
+  std::string sse = s.readUntil([](const std::string& t) { return t.find("[DONE]") != std::string::npos; }, 10s);
+  CHECK(sse.find("bob.smith") == std::string::npos);
+  CHECK(sseContent(sse) == kAnswerRedacted);
+
+  HttpReply denied = roundTrip(port, post(chatBody("hi", false, mockText("-----BEGIN PRIVATE KEY-----\\nMIIBVQIBADANBgkqhkiG9w0BAQEFAASCAT8wggE7AgEAAkEA\\n-----END PRIVATE KEY-----", 1))));
+  CHECK(denied.status == 403);
+  CHECK(denied.body.find("PRIVATE_KEY") != std::string::npos);
+
+  std::string metrics = adminMetricsText(d);
+  CHECK(metrics.find(R"(outrigger_pii_detections_total{instance="pii",entity="email",side="response"})") != std::string::npos);
+  CHECK(metrics.find("outrigger_pii_denials_total") != std::string::npos);
+}
+
+TEST_CASE("http: the request is redacted before the provider, and a failing detector is 403") {
+  DaemonProcess d(piiConfig("fail_scans_for_test = false"));
+  REQUIRE(d.waitReady());
+  const int port = httpPort(d);
+  REQUIRE(port > 0);
+  HttpReply r = roundTrip(port, post(chatBody(kPrompt, false)));
+  CHECK(r.status == 200);
+  CHECK(r.body.find(kRedacted) != std::string::npos);
+  // Hot reload: the new config's scanner fails, so requests are denied.
+  d.writeConfig(piiConfig("fail_scans_for_test = true"));
+  d.signal(SIGHUP);
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (d.log().find("config generation 2 is live") == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  REQUIRE(d.log().find("config generation 2 is live") != std::string::npos);
+  HttpReply failed = roundTrip(port, post(chatBody(kPrompt, false)));
+  CHECK(failed.status == 403);
+  CHECK(failed.body.find("PII detection failed") != std::string::npos);
+  CHECK(failed.body.find("jane") == std::string::npos);
+  Tcp s(port);
+  REQUIRE(s.send(post(chatBody(kPrompt, true))));
+  std::string sse = s.readUntil([](const std::string& t) { return t.find("\r\n0\r\n\r\n") != std::string::npos || t.find("[DONE]") != std::string::npos; }, 5s);
+  CHECK(sse.find("jane") == std::string::npos);
+  CHECK(sse.find("403") != std::string::npos);
+}

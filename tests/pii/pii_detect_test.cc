@@ -1,0 +1,267 @@
+// guardrail.pii's detection without the daemon: validators, every entity found and its
+// look-alikes not, context words, the actions, reversible placeholders, the stream hold-back
+// (equal to the whole-text result at every split point) and detector failures.
+#include <catch2/catch.hpp>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "pii_settings.h"
+#include "stream_redactor.h"
+#include "validators.h"
+
+using namespace outrigger::pii;
+
+namespace {
+
+struct Fixture {
+  explicit Fixture(const std::string& config = "{}")
+      : settings(parsePiiSettings(config)),
+        scanner(settings.detector->database(), settings.max_candidates),
+        redactor(*settings.detector, settings.response_policy) {}
+
+  // The labels found in `text`, in order.
+  std::vector<std::string> labels(const std::string& text) {
+    std::vector<Detection> found;
+    REQUIRE(settings.detector->detect(scanner, text, &found).empty());
+    std::vector<std::string> out;
+    for (const Detection& d : found) out.push_back(settings.detector->entity(d.entity).label);
+    return out;
+  }
+  std::string found(const std::string& text) {
+    std::vector<Detection> f;
+    REQUIRE(settings.detector->detect(scanner, text, &f).empty());
+    std::string out;
+    for (const Detection& d : f) out += (out.empty() ? "" : "|") + text.substr(d.from, d.to - d.from);
+    return out;
+  }
+  // The whole-text result: detect, apply, restore.
+  std::string unary(const std::string& text, PlaceholderBook& book, Outcome* outcome = nullptr) {
+    std::vector<Detection> f;
+    REQUIRE(settings.detector->detect(scanner, text, &f).empty());
+    Outcome o;
+    std::string out;
+    redactor.apply(text, 0, 0, text.size(), f, book, false, &out, outcome ? outcome : &o);
+    return settings.reversible ? restorePlaceholders(out, book) : out;
+  }
+  std::string streamed(const std::vector<std::string>& chunks, PlaceholderBook& book) {
+    StreamRedactor s(*settings.detector, redactor, book, settings.reversible);
+    REQUIRE(s.start(scanner).empty());
+    std::string out;
+    Outcome o;
+    for (const std::string& c : chunks) REQUIRE(s.feed(scanner, c, &out, &o).empty());
+    REQUIRE(s.finish(scanner, &out, &o).empty());
+    return out;
+  }
+
+  PiiSettings settings;
+  Scanner scanner;
+  Redactor redactor;
+};
+
+// Texts with every entity, next to each other, at the ends, and look-alikes.
+const std::vector<std::string> kCorpus = {
+    "Reach jane.roe+news@mail.example.co.uk, +44 20 7946 0958 or (415) 555-2671.",
+    "Card 4111 1111 1111 1111 exp 12/27; Amex 378282246310005; bad 4111-1111-1111-1112; MC 2221000000000009.",
+    "IBAN GB82 WEST 1234 5698 7654 32 and DE89370400440532013000. Not: GB82 WEST 1234 5698 7654 33.",
+    "SSN 536-22-1234, area 666-12-3456 is invalid, so are 900-12-3456 and 123-00-4567. ssn 536221234",
+    "Hosts 10.0.0.254, 256.1.1.1, 1.2.3.4.5 and fe80::1ff:fe23:4567:890a, ::ffff:192.0.2.128 at 10:30:45.",
+    "keys sk-proj-Ab3dT3BlbkFJxYz0123456789abcdefghij AKIAIOSFODNN7EXAMPLE ghp_0123456789abcdefghijABCDEFGHIJ012345 "
+    "xoxb-123456789012-abcdefABCDEF AIzaSyA1234567890abcdefghijklmnopqrstuv",
+    "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY and a token "
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+    "-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\nKUpRKfFLfRYC9AIKjbJTWit+CqvjWYzvQwECAwEAAQ==\n-----END RSA PRIVATE KEY----- done",
+    "<EMAIL_1> wrote to <EMAIL_1> and <PHONE_2>; a@b.c is not an address, x@y.io is. Ends with 4111111111111111",
+};
+
+}  // namespace
+
+TEST_CASE("validators: Luhn, card schemes and lengths, IBAN mod-97 and country length, SSN ranges") {
+  CHECK(luhnValid("4111111111111111"));
+  CHECK_FALSE(luhnValid("4111111111111112"));
+  CHECK(cardValid("4222222222222"));            // Visa 13
+  CHECK(cardValid("4111 1111 1111 1111"));      // Visa 16
+  CHECK(cardValid("4000000000000000006"));      // Visa 19
+  CHECK(cardValid("5555555555554444"));         // Mastercard 51-55
+  CHECK(cardValid("2223003122003222"));         // Mastercard 2221-2720
+  CHECK(cardValid("378282246310005"));          // Amex
+  CHECK(cardValid("6011111111111117"));         // Discover
+  CHECK(cardValid("3530111333300000"));         // JCB 16
+  CHECK(cardValid("180000000000002"));          // JCB 15
+  CHECK(cardValid("6759649826438453"));         // Maestro
+  CHECK(cardValid("6200000000000005"));         // UnionPay
+  CHECK(cardValid("30569309025904"));           // Diners 14
+  CHECK_FALSE(cardValid("4111 1111-1111 1111"));  // mixed separators
+  CHECK_FALSE(cardValid("1234567812345670"));   // Luhn-valid, no scheme
+  CHECK_FALSE(cardValid("378282246310006"));
+  CHECK(ibanValid("GB82WEST12345698765432"));
+  CHECK(ibanValid("GB82 WEST 1234 5698 7654 32"));
+  CHECK_FALSE(ibanValid("GB82WEST12345698765433"));  // check digits
+  CHECK_FALSE(ibanValid("GB82WEST1234569876543"));   // GB length is 22
+  CHECK_FALSE(ibanValid("ZZ82WEST12345698765432"));  // no such country
+  CHECK(ssnValid("536-22-1234"));
+  CHECK(ssnValid("536221234"));
+  for (const char* bad : {"000-12-3456", "666-12-3456", "900-12-3456", "999-12-3456", "536-00-1234", "536-22-0000",
+                          "123-45-6789", "536-22 1234", "111-11-1111"}) {
+    INFO(bad);
+    CHECK_FALSE(ssnValid(bad));
+  }
+  CHECK(ipv4Valid("192.168.0.1"));
+  CHECK_FALSE(ipv4Valid("192.168.0.256"));
+  CHECK_FALSE(ipv4Valid("192.168.01.1"));
+  CHECK(ipv6Valid("2001:db8::1"));
+  CHECK_FALSE(ipv6Valid("10:30:45"));
+  CHECK(emailValid("a.b+c@sub.example.org"));
+  CHECK_FALSE(emailValid("a..b@example.org"));
+  CHECK_FALSE(emailValid("ab@example.c0m"));
+  CHECK(jwtValid("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abcdefghijklmnop"));
+  CHECK_FALSE(jwtValid("eyJmb28iOiJiYXIifQ.eyJzdWIiOiIxIn0.abcdefghijklmnop"));  // no "alg"
+}
+
+TEST_CASE("every built-in entity is found, and its checksum-broken or out-of-range look-alikes are not") {
+  Fixture f;
+  CHECK(f.found(kCorpus[0]) == "jane.roe+news@mail.example.co.uk|+44 20 7946 0958|(415) 555-2671");
+  CHECK(f.found(kCorpus[1]) == "4111 1111 1111 1111|378282246310005|2221000000000009");
+  CHECK(f.found(kCorpus[2]) == "GB82 WEST 1234 5698 7654 32|DE89370400440532013000");
+  CHECK(f.found(kCorpus[3]) == "536-22-1234|536221234");
+  CHECK(f.found(kCorpus[4]) == "10.0.0.254|fe80::1ff:fe23:4567:890a|::ffff:192.0.2.128");
+  CHECK(f.labels(kCorpus[5]) ==
+        std::vector<std::string>{"OPENAI_KEY", "AWS_ACCESS_KEY", "GITHUB_TOKEN", "SLACK_TOKEN", "GOOGLE_API_KEY"});
+  CHECK(f.labels(kCorpus[6]) == std::vector<std::string>{"AWS_SECRET_KEY", "JWT"});
+  CHECK(f.labels(kCorpus[7]) == std::vector<std::string>{"PRIVATE_KEY"});
+  CHECK(f.found(kCorpus[8]) == "x@y.io|4111111111111111");
+}
+
+TEST_CASE("context words raise or lower confidence") {
+  Fixture f;
+  CHECK(f.found("ref 536221234") == "");             // nine bare digits need context
+  CHECK(f.found("my ssn is 536221234") == "536221234");
+  CHECK(f.found("SSN: 536-22-1234") == "536-22-1234");
+  CHECK(f.found("invoice number 536-22-1234") == "");  // lowered below min_score
+  CHECK(f.found("secret wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY") == "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
+  CHECK(f.found("sha wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY") == "");
+}
+
+TEST_CASE("actions: numbered placeholders per value, mask, salted hash, deny and flag") {
+  Fixture f(R"({"actions": {"phone": "mask", "ipv4": "hash", "us_ssn": "deny", "iban": "flag"}, "hash_salt": "s1"})");
+  PlaceholderBook book;
+  Outcome o;
+  std::string out = f.unary("a@x.io, b@x.io, a@x.io call 415-555-2671 from 10.1.2.3", book, &o);
+  CHECK(out.find("<EMAIL_1>, <EMAIL_2>, <EMAIL_1> call ***-***-2671 from <IP_ADDRESS_") == 0);
+  CHECK(out.size() == std::string("<EMAIL_1>, <EMAIL_2>, <EMAIL_1> call ***-***-2671 from <IP_ADDRESS_0123456789abcdef>").size());
+  CHECK(o.changed);
+  CHECK_FALSE(o.denied);
+  Fixture other(R"({"actions": {"ipv4": "hash"}, "hash_salt": "s2"})");
+  PlaceholderBook b2;
+  CHECK(other.unary("from 10.1.2.3", b2) != f.unary("from 10.1.2.3", book));  // the salt matters
+
+  Outcome denied;
+  f.unary("ssn 536-22-1234", book, &denied);
+  CHECK(denied.denied);
+  CHECK(denied.deny_label == "US_SSN");
+  Outcome flagged;
+  CHECK(f.unary("iban DE89370400440532013000", book, &flagged) == "iban DE89370400440532013000");
+  CHECK(flagged.flagged);
+  CHECK_FALSE(flagged.changed);
+}
+
+TEST_CASE("reversible: request placeholders come back as the caller's values, the answer's own do not") {
+  Fixture f(R"({"reversible": true})");
+  PlaceholderBook book;
+  std::vector<Detection> found;
+  const std::string prompt = "mail jane@corp.example about 4111111111111111";
+  REQUIRE(f.settings.detector->detect(f.scanner, prompt, &found).empty());
+  std::string sent;
+  Outcome o;
+  Redactor(*f.settings.detector, f.settings.request_policy).apply(prompt, 0, 0, prompt.size(), found, book, true, &sent, &o);
+  CHECK(sent == "mail <EMAIL_1> about <CREDIT_CARD_1>");
+  // The answer quotes the placeholders and adds an address of its own.
+  const std::string answer = "Sent to <EMAIL_1> (card <CREDIT_CARD_1>); cc bob@corp.example";
+  CHECK(f.unary(answer, book) == "Sent to jane@corp.example (card 4111111111111111); cc <EMAIL_2>");
+  for (size_t split = 0; split <= answer.size(); ++split) {
+    PlaceholderBook copy = book;
+    CHECK(f.streamed({answer.substr(0, split), answer.substr(split)}, copy) ==
+          "Sent to jane@corp.example (card 4111111111111111); cc <EMAIL_2>");
+  }
+}
+
+TEST_CASE("a streamed answer redacts byte for byte as the whole answer does, at every split point") {
+  for (const char* config : {"{}", R"({"reversible": true, "action": "mask"})", R"({"action": "hash"})"}) {
+    INFO(config);
+    Fixture f(config);
+    for (const std::string& text : kCorpus) {
+      INFO(text);
+      PlaceholderBook b0;
+      const std::string whole = f.unary(text, b0);
+      // Two chunks, cut at every byte.
+      for (size_t split = 0; split <= text.size(); ++split) {
+        PlaceholderBook b;
+        REQUIRE(f.streamed({text.substr(0, split), text.substr(split)}, b) == whole);
+      }
+      // One byte at a time, and random cuts.
+      std::vector<std::string> bytes;
+      for (char c : text) bytes.emplace_back(1, c);
+      PlaceholderBook b1;
+      CHECK(f.streamed(bytes, b1) == whole);
+      std::mt19937 rng(7);
+      for (int round = 0; round < 50; ++round) {
+        std::vector<std::string> pieces;
+        for (size_t at = 0; at < text.size();) {
+          size_t n = std::min<size_t>(text.size() - at, 1 + rng() % 12);
+          pieces.push_back(text.substr(at, n));
+          at += n;
+        }
+        PlaceholderBook b2;
+        CHECK(f.streamed(pieces, b2) == whole);
+      }
+    }
+  }
+}
+
+TEST_CASE("the stream holds back only what a match in progress needs") {
+  Fixture f;
+  PlaceholderBook book;
+  StreamRedactor s(*f.settings.detector, f.redactor, book, false);
+  REQUIRE(s.start(f.scanner).empty());
+  std::string out;
+  Outcome o;
+  REQUIRE(s.feed(f.scanner, "The weather is fine today, thanks. ", &out, &o).empty());
+  // Plain prose goes out at once but for its last word and two bytes (the word could still turn
+  // into an address: "thanks@...").
+  CHECK(out == "The weather is fine today, ");
+  CHECK(s.held() == std::string("thanks. ").size());
+  REQUIRE(s.feed(f.scanner, "Write to jane@exam", &out, &o).empty());
+  CHECK(out.find("jane") == std::string::npos);  // a possible address stays back
+  REQUIRE(s.feed(f.scanner, "ple.com now", &out, &o).empty());
+  REQUIRE(s.finish(f.scanner, &out, &o).empty());
+  CHECK(out == "The weather is fine today, thanks. Write to <EMAIL_1> now");
+}
+
+TEST_CASE("custom patterns and deny lists are entities with their own labels and actions") {
+  Fixture f(R"({"entities": ["email"], "custom": [{"name": "employee_id", "pattern": "EMP-[0-9]{6}"}],
+               "deny_lists": [{"name": "project", "label": "CODENAME", "terms": ["Blue Heron", "nightjar"]}],
+               "actions": {"project": "redact"}})");
+  PlaceholderBook book;
+  CHECK(f.unary("EMP-123456 on blue heron and Nightjar; nightjars ok, x@y.io", book) ==
+        "<EMPLOYEE_ID_1> on <CODENAME_1> and <CODENAME_2>; nightjars ok, <EMAIL_1>");
+  CHECK_THROWS_WITH(parsePiiSettings(R"({"actions": {"passport": "deny"}})"), Catch::Contains("passport"));
+  CHECK_THROWS_WITH(parsePiiSettings(R"({"custom": [{"name": "x", "pattern": "(unclosed"}]})"), Catch::Contains("(unclosed"));
+  CHECK_THROWS_WITH(parsePiiSettings(R"({"phone_regions": ["QQ"]})"), Catch::Contains("QQ"));
+}
+
+TEST_CASE("a detector failure is an error, never an empty result") {
+  Fixture f(R"({"fail_scans_for_test": true})");
+  f.scanner.failForTest(true);
+  std::vector<Detection> found;
+  CHECK_THAT(f.settings.detector->detect(f.scanner, "a@b.io", &found), Catch::Contains("vectorscan error"));
+  PlaceholderBook book;
+  StreamRedactor s(*f.settings.detector, f.redactor, book, false);
+  REQUIRE(s.start(f.scanner).empty());
+  std::string out;
+  Outcome o;
+  CHECK_FALSE(s.feed(f.scanner, "a@b.io", &out, &o).empty());
+  // Too many candidate matches fails the same way rather than scanning a part.
+  Fixture small(R"({"max_candidates": 1000})");
+  CHECK_THAT(small.settings.detector->detect(small.scanner, std::string(5000, '7'), &found), Catch::Contains("candidate"));
+}
