@@ -162,16 +162,19 @@ BpeEncoding::BpeEncoding(std::string_view name, const uint8_t* blob, size_t size
 
   size_t capacity = 1;
   while (capacity < rank_count_ * 2) capacity <<= 1;
-  table_.assign(capacity, Slot{0, 0});
+  table_.assign(capacity, Slot{0, 0, 0});
   mask_ = capacity - 1;
   std::fill(std::begin(byte_rank_), std::end(byte_rank_), kNoRank);
+  pair_rank_.assign(65536, kNoRank);
   for (uint32_t rank = 0; rank < rank_count_; ++rank) {
     std::string_view t = tokenBytes(rank);
-    uint64_t h = XXH3_64bits(t.data(), t.size());
-    size_t i = h & mask_;
+    const auto* b = reinterpret_cast<const uint8_t*>(t.data());
+    uint64_t key = keyOf(b, t.size());
+    size_t i = slotHash(key, t.size()) & mask_;
     while (table_[i].rank_plus_one) i = (i + 1) & mask_;
-    table_[i] = {rank + 1, uint32_t(h >> 32)};
-    if (t.size() == 1) byte_rank_[uint8_t(t[0])] = rank;
+    table_[i] = {key, rank + 1, uint32_t(t.size())};
+    if (t.size() == 1) byte_rank_[b[0]] = rank;
+    if (t.size() == 2) pair_rank_[size_t(b[0]) << 8 | b[1]] = rank;
   }
 
   int err;
@@ -192,16 +195,30 @@ std::string_view BpeEncoding::tokenBytes(uint32_t rank) const {
   return {reinterpret_cast<const char*>(token_bytes_) + offsets_[rank], offsets_[rank + 1] - offsets_[rank]};
 }
 
+uint64_t BpeEncoding::keyOf(const uint8_t* p, size_t n) {
+  if (n > 8) return XXH3_64bits(p, n);
+  uint64_t key = 0;
+  std::memcpy(&key, p, n);
+  return key;
+}
+
+uint64_t BpeEncoding::slotHash(uint64_t key, size_t n) {
+  uint64_t h = key ^ (uint64_t(n) << 59);  // MurmurHash3's finalizer: every key bit reaches the low bits
+  h = (h ^ (h >> 33)) * 0xff51afd7ed558ccdull;
+  h = (h ^ (h >> 33)) * 0xc4ceb9fe1a85ec53ull;
+  return h ^ (h >> 33);
+}
+
 uint32_t BpeEncoding::rankOf(const uint8_t* p, size_t n) const {
+  if (n == 2) return pair_rank_[size_t(p[0]) << 8 | p[1]];
   if (n > max_token_len_) return kNoRank;
-  uint64_t h = XXH3_64bits(p, n);
-  uint32_t high = uint32_t(h >> 32);
-  for (size_t i = h & mask_;; i = (i + 1) & mask_) {
+  uint64_t key = keyOf(p, n);
+  for (size_t i = slotHash(key, n) & mask_;; i = (i + 1) & mask_) {
     const Slot& s = table_[i];
     if (!s.rank_plus_one) return kNoRank;
-    if (s.hash_high != high) continue;
+    if (s.key != key || s.size != n) continue;
     uint32_t rank = s.rank_plus_one - 1;
-    if (offsets_[rank + 1] - offsets_[rank] == n && std::memcmp(token_bytes_ + offsets_[rank], p, n) == 0) return rank;
+    if (n <= 8 || std::memcmp(token_bytes_ + offsets_[rank], p, n) == 0) return rank;
   }
 }
 

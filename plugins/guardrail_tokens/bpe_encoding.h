@@ -51,12 +51,18 @@ class BpeEncoding {
   void setQuadraticMergeLimitForTest(size_t limit) { quadratic_limit_ = limit; }
 
  private:
+  // One open-addressing slot. A token of up to 8 bytes is its own key (bytes packed into `key`),
+  // so a lookup touches one cache line; a longer one keys by hash and is checked against the
+  // rank's bytes.
   struct Slot {
+    uint64_t key;
     uint32_t rank_plus_one;  // 0: empty
-    uint32_t hash_high;
+    uint32_t size;
   };
   BpeEncoding(std::string_view name, const uint8_t* blob, size_t size);
   uint32_t rankOf(const uint8_t* p, size_t n) const;  // UINT32_MAX when `p[0..n)` is no token
+  static uint64_t keyOf(const uint8_t* p, size_t n);
+  static uint64_t slotHash(uint64_t key, size_t n);
   template <class Emit>
   void forEachToken(std::string_view text, Emit&& emit) const;
   template <class Emit>
@@ -72,6 +78,7 @@ class BpeEncoding {
   size_t rank_count_ = 0;
   size_t max_token_len_ = 0;
   uint32_t byte_rank_[256];
+  std::vector<uint32_t> pair_rank_;  // 65536: the rank of every two-byte token (most lookups), L2-resident
   std::vector<Slot> table_;
   uint64_t mask_ = 0;
   size_t quadratic_limit_ = kQuadraticMergeLimit;

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <csignal>
+#include <fstream>
 #include <string>
 #include <thread>
 
@@ -12,6 +13,7 @@
 #include "curl_call.h"
 #include "daemon_rig.h"
 #include "support/daemon_process.h"
+#include "support/run_command.h"
 #include "support/sdk_requests.h"
 
 using namespace outrigger;
@@ -185,4 +187,25 @@ TEST_CASE("a reload changes the window the next requests are held to") {
   auto r = c.chat(req);
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().message.find("over the 50-token budget") != std::string::npos);
+}
+
+TEST_CASE("the example config checks, and a bad action or an unknown key is refused") {
+  auto [code, out] = runCommand(std::string(OUTRIGGER_BIN) + " check --config " OUTRIGGER_SOURCE_DIR
+                                "/config/context_windows.toml");
+  CHECK(code == 0);
+  CHECK(out.find("guardrail  context          guardrail.tokens") != std::string::npos);
+
+  std::string dir = makeTempDir();
+  std::string bad = "[plugins]\ndirs = [\"" OUTRIGGER_PLUGIN_DIR "\"]\n"
+                    "[instances.mock]\ntype = \"provider.mock\"\n"
+                    "[instances.t]\ntype = \"guardrail.tokens\"\n[instances.t.config]\naction = \"shrink\"\n"
+                    "[routes.default]\nguardrails = [\"t\"]\nprovider = \"mock\"\n";
+  std::ofstream(dir + "/bad.toml") << bad;
+  auto [bad_code, bad_out] = runCommand(std::string(OUTRIGGER_BIN) + " check --config " + dir + "/bad.toml");
+  CHECK(bad_code != 0);
+  CHECK(bad_out.find("action") != std::string::npos);
+  std::ofstream(dir + "/unknown.toml") << std::string(bad).replace(bad.find("action = \"shrink\""), 17, "windw = 5");
+  auto [unknown_code, unknown_out] = runCommand(std::string(OUTRIGGER_BIN) + " check --config " + dir + "/unknown.toml");
+  CHECK(unknown_code != 0);
+  CHECK(unknown_out.find("windw") != std::string::npos);
 }
