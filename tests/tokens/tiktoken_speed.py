@@ -18,7 +18,7 @@ import make_corpus  # noqa: E402
 
 
 def corpora():
-    """name -> documents: ordinary text (prose in many scripts, code, emoji, chat JSON) repeated to
+    """name -> documents: English prose and C++ (this repository's), ordinary text (prose in many scripts, code, emoji, chat JSON) repeated to
     about 2 MB; random text (code points of many scripts, random bytes as UTF-8); adversarial
     repetitions and whitespace runs."""
     rng = __import__("random").Random(99)
@@ -27,7 +27,16 @@ def corpora():
     while sum(len(d.encode()) for d in mixed) < 2_000_000:
         mixed += ordinary
     random_text = make_corpus.random_script_mix(rng, 40, 3000) + make_corpus.random_bytes_as_utf8(rng, 40, 4000)
-    return {"mixed": mixed, "random": random_text,
+    # English and code as they come: this repository's READMEs and C++ sources, up to 2 MB.
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    repo = []
+    for top in ("README.md", "docs", "sidecar", "plugins"):
+        for dirpath, _, files in sorted(os.walk(os.path.join(root, top))) if top != "README.md" else [(root, None, [top])]:
+            for f in sorted(files):
+                if f.endswith((".md", ".cc", ".h")) and sum(len(d.encode()) for d in repo) < 2_000_000:
+                    with open(os.path.join(dirpath, f), encoding="utf-8", errors="replace") as fh:
+                        repo.append(fh.read())
+    return {"english_code": repo, "mixed": mixed, "random": random_text,
             "adversarial": make_corpus.repetitions() + list(make_corpus.WHITESPACE)}
 
 
