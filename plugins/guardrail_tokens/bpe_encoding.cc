@@ -317,7 +317,12 @@ void BpeEncoding::forEachToken(std::string_view text, Emit&& emit) const {
   for (size_t pos = 0; pos < n;) {
     int rc = pcre2_jit_match(code, s, n, pos, 0, scratch.data, scratch.context);
     if (rc == PCRE2_ERROR_NOMATCH) break;
-    if (rc < 0) throw std::runtime_error(name_ + ": the split pattern failed (PCRE2 error " + std::to_string(rc) + ")");
+    if (rc < 0) {
+      // A matching error (resource limits; not seen with these patterns and an 8 MB JIT stack):
+      // never fail the request, count the rest a byte a token, an upper bound.
+      for (; pos < n; ++pos) emit(s + pos, 1, byte_rank_[s[pos]]);
+      break;
+    }
     const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(scratch.data);
     if (ov[1] <= ov[0]) {  // the patterns never match empty; step over a character if one did
       pos = ov[0] + 1;

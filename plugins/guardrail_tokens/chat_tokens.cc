@@ -35,6 +35,21 @@ PromptCount countPrompt(const BpeEncoding& enc, const outrigger_request_view& re
   return c;
 }
 
+uint64_t promptTokensUpperBound(const outrigger_request_view& req) {
+  uint64_t n = kReplyPriming;
+  for (size_t i = 0; i < req.message_count; ++i) {
+    const outrigger_message_view& m = req.messages[i];
+    n += kTokensPerMessage + m.role.size + m.content.size + m.tool_call_id.size;
+    if (m.name.size) n += kTokensPerName + m.name.size;
+    for (size_t j = 0; m.tool_calls && j < m.tool_call_count; ++j) n += m.tool_calls[j].name.size + m.tool_calls[j].arguments.size;
+  }
+  const outrigger_params_view* p = req.params;
+  for (size_t i = 0; p && p->tools && i < p->tool_count; ++i) {
+    n += p->tools[i].name.size + p->tools[i].description.size + p->tools[i].parameters_json.size;
+  }
+  return n;
+}
+
 uint64_t answerTokens(const BpeEncoding& enc, const outrigger_response_view& resp) {
   uint64_t n = enc.count(sv(resp.content));
   for (size_t i = 0; resp.tool_calls && i < resp.tool_call_count; ++i) {

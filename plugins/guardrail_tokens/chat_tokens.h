@@ -32,6 +32,9 @@ struct PromptCount {
 
 uint64_t messageTokens(const BpeEncoding& enc, const outrigger_message_view& m);
 PromptCount countPrompt(const BpeEncoding& enc, const outrigger_request_view& req);
+// A bound countPrompt never exceeds, in O(messages): every token is at least one byte, so the
+// text's bytes plus the overhead. Lets a prompt far under its window pass without counting.
+uint64_t promptTokensUpperBound(const outrigger_request_view& req);
 // Tokens of an answer: its text plus each tool call's name and arguments.
 uint64_t answerTokens(const BpeEncoding& enc, const outrigger_response_view& resp);
 

@@ -42,6 +42,14 @@ TEST_CASE("a chat prompt counts 3 per message, role and content, and 3 for the r
   CHECK(n.per_message[0] + n.per_message[1] + kReplyPriming == 24);
 }
 
+TEST_CASE("the byte bound is never below the exact count") {
+  Conversation c(Turns{{"system", "You are a helpful assistant."}, {"user", "héllo 👋🏽 wörld, ünïcödé"},
+                       {"assistant", std::string(300, ' ')}, {"user", "x"}});
+  uint64_t bound = promptTokensUpperBound(c.view);
+  CHECK(bound >= countPrompt(o200k(), c.view).total);
+  CHECK(bound >= countPrompt(*BpeEncoding::byName("cl100k_base"), c.view).total);
+}
+
 TEST_CASE("a name costs one token more than its text") {
   Conversation c(Turns{{"user", "hi"}});
   uint64_t plain = messageTokens(o200k(), c.messages[0]);

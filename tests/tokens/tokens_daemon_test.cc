@@ -29,16 +29,20 @@ std::string tokensConfig(int window = 100) {
          "[instances.mock]\ntype = \"provider.mock\"\n[instances.mock.config]\nmode = \"echo\"\n"
          "allow_request_overrides = true\n"
          "[instances.tokens]\ntype = \"guardrail.tokens\"\n[instances.tokens.config]\naction = \"deny\"\n"
+         "always_count = true\n"
          "routes = { trim = \"trim_oldest\" }\n"
          "[[instances.tokens.config.models]]\nmatch = \"tiny-*\"\nencoding = \"o200k_base\"\ncontext_window = " +
          std::to_string(window) + "\nmax_output = 50\n" +
          "[instances.answer_cap]\ntype = \"guardrail.tokens\"\n[instances.answer_cap.config]\n"
-         "use_model_table = false\ndefault_encoding = \"cl100k_base\"\nmax_answer_tokens = 5\nanswer_action = \"deny\"\n"
+         "use_model_table = false\nalways_count = true\ndefault_encoding = \"cl100k_base\"\nmax_answer_tokens = 5\nanswer_action = \"deny\"\n"
          "[routes.default]\nguardrails = [\"tokens\"]\nprovider = \"mock\"\nmodel = \"tiny-model\"\n"
          "exporters = [\"records\"]\ncapture = \"full\"\n"
          "[routes.trim]\nguardrails = [\"tokens\"]\nprovider = \"mock\"\nmodel = \"tiny-model\"\n"
          "exporters = [\"records\"]\ncapture = \"full\"\n"
-         "[routes.capped]\nguardrails = [\"answer_cap\"]\nprovider = \"mock\"\nmodel = \"some-local-model\"\n";
+         "[routes.capped]\nguardrails = [\"answer_cap\"]\nprovider = \"mock\"\nmodel = \"some-local-model\"\n"
+         "[instances.by_bytes]\ntype = \"guardrail.tokens\"\n[instances.by_bytes.config]\nuse_model_table = false\n"
+         "[[instances.by_bytes.config.models]]\nmatch = \"tiny-*\"\nencoding = \"o200k_base\"\ncontext_window = 100\n"
+         "[routes.bytes]\nguardrails = [\"by_bytes\"]\nprovider = \"mock\"\nmodel = \"tiny-model\"\n";
 }
 
 client::ChatRequest chat(const std::string& route, std::vector<client::Message> messages) {
@@ -75,6 +79,22 @@ TEST_CASE("a prompt under the window passes with its exact chat-format count") {
   REQUIRE(v);
   CHECK(v->verdict == 0);
   CHECK(v->reason.find("prompt 9 tokens (o200k_base) of 100") != std::string::npos);
+}
+
+TEST_CASE("a prompt whose bytes prove it fits passes uncounted, and one near the window is counted") {
+  DaemonProcess d(tokensConfig());
+  REQUIRE(d.waitReady());
+  client::Client c(at(d));
+  auto r = c.chat(chat("bytes", {{"user", "hello there", "", "", {}}}));
+  REQUIRE(r.ok());
+  const client::Verdict* v = verdictOf(r.value(), "by_bytes");
+  REQUIRE(v);
+  CHECK(v->reason == "prompt at most 21 tokens (o200k_base, by its bytes) of 100");
+  r = c.chat(chat("bytes", {{"user", words(20), "", "", {}}}));  // 99 bytes, 27 tokens
+  REQUIRE(r.ok());
+  v = verdictOf(r.value(), "by_bytes");
+  REQUIRE(v);
+  CHECK(v->reason == "prompt 27 tokens (o200k_base) of 100");
 }
 
 TEST_CASE("a prompt over the window is denied with the counts, on the socket and over HTTP") {
