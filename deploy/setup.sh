@@ -17,6 +17,7 @@ DEBIAN_PACKAGES=(
   libsqlite3-dev  # limiter.budget's spent amounts (plugins/limiter_budget)
   zlib1g-dev  # exporter.otlp gzips its request bodies (plugins/exporter_otlp)
   libvectorscan-dev libphonenumber-dev  # guardrail.pii: one-pass pattern matching, phone validation (plugins/guardrail_pii)
+  libpcre2-dev  # guardrail.tokens: the split patterns of tiktoken need PCRE2 (JIT, Unicode properties, look-ahead)
   ca-certificates python3
   python3-h2  # the HTTP/2 test upstream (tests/upstream/h2_upstream.py)
 )
@@ -42,6 +43,10 @@ if ((${#missing[@]})); then
     $sudo_cmd systemctl disable --now prometheus >/dev/null 2>&1 || true
   fi
 fi
+
+# guardrail.tokens compiles in the BPE ranks of the npm `tiktoken` package (pinned, hash-checked
+# at build time), fetched with npm once into build/tools (gitignored).
+bash "$root/plugins/guardrail_tokens/fetch_tiktoken_data.sh" "$root/build/tools/tiktoken-1.0.22"
 
 # The collector exporter.otlp's tests export to (tests/otlp): Jaeger v2, an OpenTelemetry
 # Collector distribution with a query API, at the version pinned in tests/tools/jaeger/go.mod.

@@ -1,0 +1,88 @@
+// Exact BPE token counts for OpenAI's o200k_base and cl100k_base encodings, identical to
+// tiktoken's encode_ordinary (tests/tokens/identity_test.py checks ids on a generated corpus).
+//
+// Text is split into pieces by the encoding's own pattern (PCRE2 with JIT: the patterns need
+// Unicode properties and the look-ahead `\s+(?!\S)`), then each piece is merged byte pair by
+// byte pair, lowest rank first, as tiktoken's `_byte_pair_merge` does. Pieces up to
+// kQuadraticMergeLimit bytes use tiktoken's rescanning loop; longer ones (a run of 10,000 'a's
+// is one piece) a heap over a linked list that yields the same merges in O(n log n).
+//
+// The rank tables are compiled in (rank_data.S, from the npm `tiktoken` package, SHA-256-checked
+// at build time). An encoding is built once per process on first use (~10-30 ms) and then
+// shared, immutable, by every thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace outrigger::tokens {
+
+class BpeEncoding {
+ public:
+  static constexpr size_t kQuadraticMergeLimit = 256;
+
+  // The encoding called `name` ("o200k_base", "cl100k_base"), or nullptr. Thread-safe; the first
+  // call for a name builds it. Never freed.
+  static const BpeEncoding* byName(std::string_view name);
+  // The names byName knows.
+  static std::vector<std::string_view> names();
+
+  ~BpeEncoding();
+  BpeEncoding(const BpeEncoding&) = delete;
+  BpeEncoding& operator=(const BpeEncoding&) = delete;
+
+  std::string_view name() const { return name_; }
+  // Number of ordinary ranks (special tokens excluded).
+  size_t rankCount() const { return rank_count_; }
+
+  // Token ids of `text`, appended to *out. Special-token text ("<|endoftext|>") is ordinary text,
+  // as in tiktoken's encode_ordinary. Invalid UTF-8 is first replaced by U+FFFD, each maximal
+  // invalid subsequence by one, as Python's bytes.decode("utf-8", "replace") does. Any thread.
+  void encode(std::string_view text, std::vector<uint32_t>* out) const;
+  // Number of tokens encode would append, without building the list. Any thread.
+  size_t count(std::string_view text) const;
+  // The bytes of token `rank` (an ordinary rank below rankCount()).
+  std::string_view tokenBytes(uint32_t rank) const;
+  // Forces the merge strategy for pieces longer than `limit` bytes (tests compare both).
+  void setQuadraticMergeLimitForTest(size_t limit) { quadratic_limit_ = limit; }
+
+ private:
+  // One open-addressing slot. A token of up to 8 bytes is its own key (bytes packed into `key`),
+  // so a lookup touches one cache line; a longer one keys by hash and is checked against the
+  // rank's bytes.
+  struct Slot {
+    uint64_t key;
+    uint32_t rank_plus_one;  // 0: empty
+    uint32_t size;
+  };
+  BpeEncoding(std::string_view name, const uint8_t* blob, size_t size);
+  uint32_t rankOf(const uint8_t* p, size_t n) const;  // UINT32_MAX when `p[0..n)` is no token
+  static uint64_t keyOf(const uint8_t* p, size_t n);
+  static uint64_t slotHash(uint64_t key, size_t n);
+  template <class Emit>
+  void forEachToken(std::string_view text, Emit&& emit) const;
+  template <class Emit>
+  void mergePiece(const uint8_t* p, size_t n, Emit&& emit) const;
+  template <class Emit>
+  void mergeShort(const uint8_t* p, size_t n, Emit&& emit) const;
+  template <class Emit>
+  void mergeLong(const uint8_t* p, size_t n, Emit&& emit) const;
+
+  std::string name_;
+  const uint8_t* token_bytes_ = nullptr;
+  std::vector<uint32_t> offsets_;  // rank_count_ + 1
+  size_t rank_count_ = 0;
+  size_t max_token_len_ = 0;
+  uint32_t byte_rank_[256];
+  std::vector<uint32_t> pair_rank_;  // 65536: the rank of every two-byte token (most lookups), L2-resident
+  std::vector<Slot> table_;
+  uint64_t mask_ = 0;
+  size_t quadratic_limit_ = kQuadraticMergeLimit;
+  void* pattern_ = nullptr;  // pcre2_code_8, JIT-compiled
+};
+
+}  // namespace outrigger::tokens

@@ -1,0 +1,242 @@
+// guardrail.tokens: exact token counts (tiktoken's o200k_base / cl100k_base) of the chat
+// request against the model's context window and output limit, and of the answer against a cap.
+// Over the window a route denies, drops the oldest non-system messages, or (cap_max_tokens)
+// says how far max_tokens must come down. README.md documents keys, counting and trust posture.
+#include <outrigger/plugin.hpp>
+
+#include <rapidjson/document.h>
+
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "bounded_json.h"
+#include "chat_tokens.h"
+#include "model_limits.h"
+
+namespace {
+
+using namespace outrigger::plugin;
+using namespace outrigger::tokens;
+
+constexpr char kSchema[] = R"json({
+  "type": "object",
+  "additionalProperties": false,
+  "properties": {
+    "action": {"enum": ["deny", "trim_oldest", "cap_max_tokens"],
+               "description": "over the context window: deny, drop the oldest non-system messages, or cap max_tokens (default deny)"},
+    "routes": {"type": "object", "additionalProperties": {"enum": ["deny", "trim_oldest", "cap_max_tokens"]},
+               "description": "action per route name, overriding `action`"},
+    "models": {"type": "array", "description": "per-model limits, first match wins, before the built-in model table",
+      "items": {"type": "object", "additionalProperties": false, "required": ["match"],
+        "properties": {
+          "match": {"type": "string", "minLength": 1, "description": "model name or glob (gpt-4o*, my-*-model)"},
+          "encoding": {"enum": ["o200k_base", "cl100k_base"]},
+          "context_window": {"type": "integer", "minimum": 1, "description": "prompt + answer tokens"},
+          "max_output": {"type": "integer", "minimum": 1, "description": "largest max_tokens the model accepts"}}}},
+    "use_model_table": {"type": "boolean", "description": "also read context_window/max_output from the compiled-in price table (default true)"},
+    "default_encoding": {"enum": ["o200k_base", "cl100k_base"], "description": "count models of unknown family with this (an estimate)"},
+    "unknown_model": {"enum": ["pass", "flag", "deny"], "description": "verdict for a model with no known encoding (default pass)"},
+    "reserve_output_tokens": {"type": "integer", "minimum": 0,
+                              "description": "answer tokens kept free in the window when the request sets no max_tokens (default 0)"},
+    "max_prompt_tokens": {"type": "integer", "minimum": 1, "description": "a prompt cap of its own, below the window"},
+    "max_answer_tokens": {"type": "integer", "minimum": 1, "description": "answers with more tokens get answer_action"},
+    "always_count": {"type": "boolean", "description": "count every prompt, even one whose byte size already proves it fits (default false)"},
+    "answer_action": {"enum": ["flag", "deny"], "description": "for an answer over max_answer_tokens (default flag)"}
+  }
+})json";
+
+enum class OverAction { kDeny, kTrimOldest, kCapMaxTokens };
+
+OverAction parseAction(std::string_view s) {
+  if (s == "trim_oldest") return OverAction::kTrimOldest;
+  if (s == "cap_max_tokens") return OverAction::kCapMaxTokens;
+  return OverAction::kDeny;
+}
+
+std::string u(uint64_t v) { return std::to_string(v); }
+
+class TokensGuardrail final : public Guardrail {
+ public:
+  static constexpr const char* kName = "tokens";
+  static constexpr const char* kDescription =
+      "Exact tiktoken counts (o200k_base, cl100k_base) against per-model context windows: deny, trim or cap";
+  static constexpr const char* kConfigSchema = kSchema;
+  static constexpr outrigger_stability kStability = OUTRIGGER_STABILITY_BETA;
+
+  TokensGuardrail(Host host, std::string_view name, std::string_view config) : Guardrail(host, name) {
+    rapidjson::Document d;
+    if (!outrigger::json::parse(config, &d) || !d.IsObject()) throw std::runtime_error("config is not a JSON object");
+    auto text = [&](const char* k, const char* def) { return std::string(d.HasMember(k) ? d[k].GetString() : def); };
+    auto number = [&](const char* k) { return d.HasMember(k) ? d[k].GetUint64() : uint64_t(0); };
+    action_ = parseAction(text("action", "deny"));
+    if (d.HasMember("routes")) {
+      for (const auto& r : d["routes"].GetObject()) route_actions_[r.name.GetString()] = parseAction(r.value.GetString());
+    }
+    std::vector<ModelRule> rules;
+    if (d.HasMember("models")) {
+      for (const auto& m : d["models"].GetArray()) {
+        ModelRule r{m["match"].GetString(), {}};
+        r.limits.encoding = m.HasMember("encoding") ? m["encoding"].GetString() : "";
+        r.limits.context_window = m.HasMember("context_window") ? m["context_window"].GetUint64() : 0;
+        r.limits.max_output = m.HasMember("max_output") ? m["max_output"].GetUint64() : 0;
+        r.limits.source = "models[" + std::to_string(rules.size()) + "]";
+        rules.push_back(std::move(r));
+      }
+    }
+    models_ = std::make_unique<ModelTable>(std::move(rules), !d.HasMember("use_model_table") || d["use_model_table"].GetBool());
+    default_encoding_ = text("default_encoding", "");
+    unknown_model_ = text("unknown_model", "pass");
+    reserve_output_ = number("reserve_output_tokens");
+    max_prompt_ = number("max_prompt_tokens");
+    max_answer_ = number("max_answer_tokens");
+    deny_long_answer_ = text("answer_action", "flag") == "deny";
+    always_count_ = d.HasMember("always_count") && d["always_count"].GetBool();
+    // Build the tables now, on the main thread, not on the first request.
+    for (std::string_view e : BpeEncoding::names()) BpeEncoding::byName(e);
+  }
+
+  outrigger_status onRequest(const outrigger_request_view& req, outrigger_guardrail_result& result) override {
+    std::optional<ModelLimits> limits = limitsFor(view(req.model));
+    if (!limits) return unknownModel(req, result);
+    bool has_max = req.params && (req.params->present & OUTRIGGER_PARAM_MAX_TOKENS);
+    uint64_t asked = has_max ? req.params->max_tokens : 0;
+    OverAction action = actionFor(view(req.route));
+    std::string window = limits->context_window ? " of " + u(limits->context_window) : "";
+    if (!always_count_ && fitsWithoutCounting(req, *limits, action, has_max, asked)) {
+      return verdict(result, OUTRIGGER_VERDICT_PASS, "prompt at most " + u(promptTokensUpperBound(req)) + " tokens (" +
+                                                         limits->encoding + ", by its bytes)" + window);
+    }
+    // Counting is CPU work on the request's loop: about 20-50 MB/s, so a 500 KB prompt near a
+    // 128k window takes 10-25 ms. The byte bound above spares every prompt far from its window.
+    const BpeEncoding& enc = *BpeEncoding::byName(limits->encoding);
+    PromptCount count = countPrompt(enc, req);
+    std::string what = "prompt " + u(count.total) + " tokens (" + limits->encoding + ")";
+
+    if (has_max && limits->max_output && asked > limits->max_output) {
+      if (action != OverAction::kCapMaxTokens) {
+        return verdict(result, OUTRIGGER_VERDICT_DENY, "max_tokens " + u(asked) + " is over the " + u(limits->max_output) +
+                                                           "-token output limit of " + std::string(view(req.model)));
+      }
+    }
+    uint64_t output = has_max ? asked : reserve_output_;
+    if (action == OverAction::kCapMaxTokens) output = 0;  // the prompt must fit; max_tokens is reported below
+    uint64_t budget = promptBudget(*limits, output);
+    if (budget != UINT64_MAX && count.total > budget) {
+      if (action == OverAction::kTrimOldest) return trim(req, count, budget, *limits, result);
+      return verdict(result, OUTRIGGER_VERDICT_DENY, over(what, *limits, output, view(req.model)));
+    }
+    if (action == OverAction::kCapMaxTokens && has_max && limits->context_window) {
+      uint64_t room = limits->context_window - count.total;
+      if (limits->max_output) room = std::min(room, limits->max_output);
+      if (asked > room) {
+        // The guardrail action can replace messages, not max_tokens (ABI 1.2): say what fits.
+        return verdict(result, OUTRIGGER_VERDICT_FLAG,
+                       what + ": max_tokens " + u(asked) + " should be capped to " + u(room) + " to fit the " +
+                           u(limits->context_window) + "-token window of " + std::string(view(req.model)) +
+                           " (not rewritten: the plugin ABI cannot change max_tokens)");
+      }
+    }
+    return verdict(result, OUTRIGGER_VERDICT_PASS, what + window);
+  }
+
+  outrigger_status onResponse(const outrigger_request_view& req, const outrigger_response_view& resp,
+                              outrigger_guardrail_result& result) override {
+    if (resp.code != OUTRIGGER_CODE_OK) return OUTRIGGER_CONTINUE;
+    std::optional<ModelLimits> limits = limitsFor(view(req.model));
+    if (!limits) return OUTRIGGER_CONTINUE;
+    uint64_t n = answerTokens(*BpeEncoding::byName(limits->encoding), resp);
+    std::string what = "answer " + u(n) + " tokens (" + limits->encoding + ")";
+    if (max_answer_ && n > max_answer_) {
+      return verdict(result, deny_long_answer_ ? OUTRIGGER_VERDICT_DENY : OUTRIGGER_VERDICT_FLAG,
+                     what + ", over max_answer_tokens " + u(max_answer_));
+    }
+    return verdict(result, OUTRIGGER_VERDICT_PASS, what);
+  }
+
+ private:
+  std::optional<ModelLimits> limitsFor(std::string_view model) const {
+    std::optional<ModelLimits> l = models_->find(model);
+    if (l && l->encoding.empty()) l->encoding = default_encoding_;
+    if (!l && !default_encoding_.empty()) l = ModelLimits{default_encoding_, 0, 0, "default_encoding"};
+    if (l && l->encoding.empty()) return std::nullopt;
+    return l;
+  }
+
+  // True when the prompt's byte bound already fits everything onRequest checks.
+  bool fitsWithoutCounting(const outrigger_request_view& req, const ModelLimits& l, OverAction action, bool has_max,
+                           uint64_t asked) const {
+    if (has_max && l.max_output && asked > l.max_output) return false;
+    uint64_t output = action == OverAction::kCapMaxTokens ? asked : (has_max ? asked : reserve_output_);
+    uint64_t budget = promptBudget(l, output);
+    return budget == UINT64_MAX || promptTokensUpperBound(req) <= budget;
+  }
+
+  OverAction actionFor(std::string_view route) const {
+    auto it = route_actions_.find(std::string(route));
+    return it == route_actions_.end() ? action_ : it->second;
+  }
+
+  // The most prompt tokens allowed with `output` answer tokens kept free; UINT64_MAX: no limit.
+  uint64_t promptBudget(const ModelLimits& l, uint64_t output) const {
+    uint64_t budget = max_prompt_ ? max_prompt_ : UINT64_MAX;
+    if (l.context_window) budget = std::min(budget, output >= l.context_window ? 0 : l.context_window - output);
+    return budget;
+  }
+
+  std::string over(const std::string& what, const ModelLimits& l, uint64_t output, std::string_view model) const {
+    std::string s = what + " is over the " + u(promptBudget(l, output)) + "-token budget of " + std::string(model);
+    if (l.context_window) s += " (window " + u(l.context_window) + (output ? ", " + u(output) + " kept for the answer" : "") + ")";
+    return s;
+  }
+
+  outrigger_status trim(const outrigger_request_view& req, const PromptCount& count, uint64_t budget,
+                        const ModelLimits& limits, outrigger_guardrail_result& result) {
+    TrimPlan plan;
+    std::string what = "prompt " + u(count.total) + " tokens (" + limits.encoding + ")";
+    if (!planTrim(req, count, budget, &plan)) {
+      return verdict(result, OUTRIGGER_VERDICT_DENY,
+                     what + " cannot be trimmed under " + u(budget) + " tokens: system messages and the last message alone are over");
+    }
+    kept_.clear();
+    for (size_t i : plan.keep) kept_.push_back(req.messages[i]);
+    action_view_ = {};
+    action_view_.hdr = OUTRIGGER_HEADER_INIT(outrigger_guardrail_action);
+    action_view_.messages = kept_.data();
+    action_view_.message_count = kept_.size();
+    result.action = &action_view_;
+    return verdict(result, OUTRIGGER_VERDICT_REWRITE,
+                   what + " trimmed to " + u(plan.total) + " of " + u(budget) + ": dropped the oldest " + u(plan.dropped) +
+                       " non-system message(s)");
+  }
+
+  outrigger_status unknownModel(const outrigger_request_view& req, outrigger_guardrail_result& result) {
+    std::string why = "no token encoding known for model " + std::string(view(req.model));
+    if (unknown_model_ == "deny") return verdict(result, OUTRIGGER_VERDICT_DENY, why);
+    return verdict(result, unknown_model_ == "flag" ? OUTRIGGER_VERDICT_FLAG : OUTRIGGER_VERDICT_PASS, why);
+  }
+
+  outrigger_status verdict(outrigger_guardrail_result& result, outrigger_verdict v, std::string reason) {
+    reason_ = std::move(reason);
+    result.verdict = v;
+    result.reason = str(reason_);
+    return v == OUTRIGGER_VERDICT_DENY ? OUTRIGGER_STOP : OUTRIGGER_CONTINUE;
+  }
+
+  OverAction action_ = OverAction::kDeny;
+  std::map<std::string, OverAction> route_actions_;
+  std::unique_ptr<ModelTable> models_;
+  std::string default_encoding_, unknown_model_;
+  uint64_t reserve_output_ = 0, max_prompt_ = 0, max_answer_ = 0;
+  bool deny_long_answer_ = false;
+  bool always_count_ = false;
+  // Back result.reason / result.action until the host copies them (when the hook returns).
+  std::string reason_;
+  std::vector<outrigger_message_view> kept_;
+  outrigger_guardrail_action action_view_{};
+};
+
+}  // namespace
+
+OUTRIGGER_PLUGIN("guardrail_tokens", "1.0.0", outrigger::plugin::typeOf<TokensGuardrail>())

@@ -1,0 +1,115 @@
+// Token counting throughput of guardrail.tokens' encoder against Python tiktoken (0.14.0, its
+// Rust core) on the same bytes, in one run: English and C++ (this repository's READMEs and
+// sources), a mixed corpus (prose in many scripts, code, emoji), random text (code points of many scripts, random bytes) and an
+// adversarial one (10,000+ character repetitions, whitespace runs), both encodings, one
+// thread each side, best of 3, CPU time (thread CPU time here, process_time in Python). Prints MB/s and the ratio (goal: >= 4x).
+//   tokens_bench [--python PATH]   (default: the identity test's virtualenv, else python3)
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "bpe_encoding.h"
+
+using outrigger::tokens::BpeEncoding;
+
+namespace {
+
+std::string run(const std::string& cmd) {
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  char buf[4096];
+  while (p && fgets(buf, sizeof buf, p)) out += buf;
+  if (!p || pclose(p) != 0) {
+    std::fprintf(stderr, "tokens_bench: failed: %s\n%s", cmd.c_str(), out.c_str());
+    std::exit(1);
+  }
+  return out;
+}
+
+std::vector<std::string> readCorpus(const std::string& path, size_t* bytes) {
+  std::ifstream in(path, std::ios::binary);
+  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<std::string> docs;
+  *bytes = 0;
+  for (size_t pos = 0; pos + 8 <= data.size();) {
+    uint64_t n;
+    std::memcpy(&n, data.data() + pos, 8);
+    docs.emplace_back(data.substr(pos + 8, n));
+    *bytes += n;
+    pos += 8 + n;
+  }
+  return docs;
+}
+
+// CPU time of this thread: on a shared, loaded machine wall time mostly measures waiting for a core.
+double cpuSeconds() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + double(ts.tv_nsec) / 1e9;
+}
+
+// Best of 3 rounds: MB/s and tokens. `ids`: build the id list (encode) instead of counting.
+std::pair<double, size_t> measure(const BpeEncoding& enc, const std::vector<std::string>& docs, size_t bytes, bool ids) {
+  double best = 1e30;
+  size_t tokens = 0;
+  std::vector<uint32_t> out;
+  for (int round = 0; round < 3; ++round) {
+    double start = cpuSeconds();
+    tokens = 0;
+    for (const auto& d : docs) {
+      if (ids) {
+        out.clear();
+        enc.encode(d, &out);
+        tokens += out.size();
+      } else {
+        tokens += enc.count(d);
+      }
+    }
+    best = std::min(best, cpuSeconds() - start);
+  }
+  return {double(bytes) / best / 1e6, tokens};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string python = std::string(OUTRIGGER_BUILD_DIR) + "/tokens-venv/bin/python";
+  if (access(python.c_str(), X_OK) != 0) python = "python3";
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (std::string(argv[i]) == "--python") python = argv[i + 1];
+  }
+  std::string script = std::string(OUTRIGGER_SOURCE_DIR) + "/tests/tokens/tiktoken_speed.py";
+  char dir_template[] = "/tmp/tokens_bench.XXXXXX";
+  std::string dir = mkdtemp(dir_template);
+  run(python + " " + script + " corpus " + dir);
+
+  std::printf("%-13s %-12s %9s %12s %12s %12s %7s\n", "corpus", "encoding", "MB", "ours count", "ours encode",
+              "tiktoken", "ratio");
+  for (const char* corpus : {"english_code", "mixed", "random", "adversarial"}) {
+    size_t bytes = 0;
+    std::string path = dir + "/" + corpus + ".bin";
+    std::vector<std::string> docs = readCorpus(path, &bytes);
+    for (std::string_view name : BpeEncoding::names()) {
+      const BpeEncoding& enc = *BpeEncoding::byName(name);
+      auto [count_mbs, count_tokens] = measure(enc, docs, bytes, false);
+      auto [encode_mbs, encode_tokens] = measure(enc, docs, bytes, true);
+      std::string theirs = run(python + " " + script + " measure " OUTRIGGER_TIKTOKEN_DIR " " + path + " " + std::string(name));
+      double py_mbs = std::atof(theirs.c_str());
+      size_t py_tokens = std::strtoull(theirs.c_str() + theirs.find(' ') + 1, nullptr, 10);
+      std::printf("%-13s %-12s %9.2f %9.1f MB/s %7.1f MB/s %7.1f MB/s %6.1fx%s\n", corpus, std::string(name).c_str(),
+                  bytes / 1e6, count_mbs, encode_mbs, py_mbs, count_mbs / py_mbs,
+                  count_tokens == py_tokens && encode_tokens == py_tokens ? "" : "  TOKEN COUNTS DIFFER");
+    }
+  }
+  run("rm -rf " + dir);
+  return 0;
+}

@@ -1,0 +1,101 @@
+// The BPE encoder on known strings (ids from Python tiktoken 0.14.0's encode_ordinary), its two
+// merge strategies, invalid UTF-8, and bounded cost on adversarial repetitions.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "bpe_encoding.h"
+
+using outrigger::tokens::BpeEncoding;
+
+namespace {
+
+std::vector<uint32_t> ids(const char* encoding, std::string_view text) {
+  std::vector<uint32_t> out;
+  BpeEncoding::byName(encoding)->encode(text, &out);
+  return out;
+}
+
+using Ids = std::vector<uint32_t>;
+
+}  // namespace
+
+TEST_CASE("o200k_base ids match tiktoken on known strings") {
+  CHECK(ids("o200k_base", "hello world") == Ids{24912, 2375});
+  CHECK(ids("o200k_base", "Hello, world! I'm here.") == Ids{13225, 11, 2375, 0, 5477, 2105, 13});
+  CHECK(ids("o200k_base", "    indented\n\n") == Ids{271, 1383, 23537, 279});
+  CHECK(ids("o200k_base", "👨‍👩‍👧‍👦") == Ids{28823, 101, 2524, 28823, 102, 2524, 28823, 100, 2524, 28823, 99});
+  CHECK(ids("o200k_base", "1234567") == Ids{7633, 19354, 22});
+  CHECK(ids("o200k_base", "こんにちは世界") == Ids{95839, 28428});
+  CHECK(ids("o200k_base", "<|endoftext|>") == Ids{27, 91, 419, 1440, 919, 91, 29});
+  CHECK(ids("o200k_base", std::string(40, 'a')) == Ids{117525, 117525, 117525, 117525, 117525});
+  CHECK(BpeEncoding::byName("o200k_base")->count(std::string(1000, 'a')) == 125);
+  CHECK(BpeEncoding::byName("o200k_base")->rankCount() == 199998);
+}
+
+TEST_CASE("cl100k_base ids match tiktoken on known strings") {
+  CHECK(ids("cl100k_base", "hello world") == Ids{15339, 1917});
+  CHECK(ids("cl100k_base", "Hello, world! I'm here.") == Ids{9906, 11, 1917, 0, 358, 2846, 1618, 13});
+  CHECK(ids("cl100k_base", "    indented\n\n") == Ids{262, 1280, 16243, 271});
+  CHECK(ids("cl100k_base", "こんにちは世界") == Ids{90115, 3574, 244, 98220});
+  CHECK(ids("cl100k_base", "<|endoftext|>") == Ids{27, 91, 8862, 728, 428, 91, 29});
+  CHECK(ids("cl100k_base", std::string(40, 'a')) == Ids{70540, 70540, 70540, 70540, 70540});
+  CHECK(BpeEncoding::byName("cl100k_base")->count(std::string(1000, 'a')) == 125);
+  CHECK(BpeEncoding::byName("cl100k_base")->rankCount() == 100256);
+}
+
+TEST_CASE("unknown encodings are refused, empty text has no tokens") {
+  CHECK(BpeEncoding::byName("p50k_base") == nullptr);
+  CHECK(BpeEncoding::byName("o200k_base")->count("") == 0);
+  CHECK(BpeEncoding::names().size() == 2);
+}
+
+TEST_CASE("the ids decode back to the text") {
+  const BpeEncoding* enc = BpeEncoding::byName("o200k_base");
+  std::string text = "Ünïcödé, emoji 🫱🏻‍🫲🏿 and code: for (int i = 0; i < n; ++i) {}\n\t\t  x";
+  std::string back;
+  for (uint32_t id : ids("o200k_base", text)) back += enc->tokenBytes(id);
+  CHECK(back == text);
+}
+
+TEST_CASE("the heap merge gives the rescanning merge's ids on random words") {
+  std::mt19937 rng(7);
+  for (const char* name : {"o200k_base", "cl100k_base"}) {
+    auto* enc = const_cast<BpeEncoding*>(BpeEncoding::byName(name));
+    for (int round = 0; round < 200; ++round) {
+      std::string alphabet = round % 2 ? "abcdefgh" : "thequickbrownfx";
+      std::string word;
+      size_t len = 1 + rng() % 600;
+      for (size_t i = 0; i < len; ++i) word += alphabet[rng() % alphabet.size()];
+      std::vector<uint32_t> quadratic, heap;
+      enc->setQuadraticMergeLimitForTest(SIZE_MAX);
+      enc->encode(word, &quadratic);
+      enc->setQuadraticMergeLimitForTest(1);
+      enc->encode(word, &heap);
+      enc->setQuadraticMergeLimitForTest(BpeEncoding::kQuadraticMergeLimit);
+      REQUIRE(heap == quadratic);
+    }
+  }
+}
+
+TEST_CASE("invalid UTF-8 counts as U+FFFD per maximal invalid subsequence, as Python's 'replace' decodes it") {
+  // b"a\xff\xe2\x82b".decode("utf-8", "replace") == "a\ufffd\ufffdb"
+  CHECK(ids("o200k_base", "a\xff\xe2\x82" "b") == ids("o200k_base", "a\xEF\xBF\xBD\xEF\xBF\xBD" "b"));
+  CHECK(ids("cl100k_base", "\xc0\xaf") == ids("cl100k_base", "\xEF\xBF\xBD\xEF\xBF\xBD"));
+}
+
+TEST_CASE("adversarial repetitions stay bounded: a million-byte piece encodes") {
+  // One regex piece of 1 MB: the heap merge is O(n log n); tiktoken's loop would be O(n^2).
+  std::string text;
+  std::mt19937 rng(3);
+  for (int i = 0; i < 1 << 20; ++i) text += "ab"[rng() % 2];
+  auto start = std::chrono::steady_clock::now();
+  size_t n = BpeEncoding::byName("o200k_base")->count(text);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  CHECK(n > 1000);
+  WARN("1 MiB single-piece word: " << n << " tokens in " << seconds << " s");
+  CHECK(BpeEncoding::byName("cl100k_base")->count(std::string(1 << 20, ' ') + "x") > 0);
+}

@@ -1,0 +1,231 @@
+// guardrail.tokens in the real daemon, on the socket and the HTTP front: PASS under the window
+// with the exact count in the verdict, deny over it, trimming the oldest messages (the provider
+// sees the trimmed prompt), the output limit, the answer cap, and a hot reload of the window.
+#include <catch2/catch.hpp>
+
+#include <csignal>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include <outrigger/client.h>
+
+#include "curl_call.h"
+#include "daemon_rig.h"
+#include "support/daemon_process.h"
+#include "support/run_command.h"
+#include "support/sdk_requests.h"
+
+using namespace outrigger;
+using namespace outrigger::testing;
+using client::StatusCode;
+using namespace std::chrono_literals;
+
+namespace {
+
+// `window`: context window of the "tiny-*" models the default and trim routes call.
+std::string tokensConfig(int window = 100) {
+  return daemonHead() + "[http]\nlisten = [\"127.0.0.1:0\"]\n" +
+         "[instances.mock]\ntype = \"provider.mock\"\n[instances.mock.config]\nmode = \"echo\"\n"
+         "allow_request_overrides = true\n"
+         "[instances.tokens]\ntype = \"guardrail.tokens\"\n[instances.tokens.config]\naction = \"deny\"\n"
+         "always_count = true\n"
+         "routes = { trim = \"trim_oldest\" }\n"
+         "[[instances.tokens.config.models]]\nmatch = \"tiny-*\"\nencoding = \"o200k_base\"\ncontext_window = " +
+         std::to_string(window) + "\nmax_output = 50\n" +
+         "[instances.answer_cap]\ntype = \"guardrail.tokens\"\n[instances.answer_cap.config]\n"
+         "use_model_table = false\nalways_count = true\ndefault_encoding = \"cl100k_base\"\nmax_answer_tokens = 5\nanswer_action = \"deny\"\n"
+         "[routes.default]\nguardrails = [\"tokens\"]\nprovider = \"mock\"\nmodel = \"tiny-model\"\n"
+         "exporters = [\"records\"]\ncapture = \"full\"\n"
+         "[routes.trim]\nguardrails = [\"tokens\"]\nprovider = \"mock\"\nmodel = \"tiny-model\"\n"
+         "exporters = [\"records\"]\ncapture = \"full\"\n"
+         "[routes.capped]\nguardrails = [\"answer_cap\"]\nprovider = \"mock\"\nmodel = \"some-local-model\"\n"
+         "[instances.by_bytes]\ntype = \"guardrail.tokens\"\n[instances.by_bytes.config]\nuse_model_table = false\n"
+         "[[instances.by_bytes.config.models]]\nmatch = \"tiny-*\"\nencoding = \"o200k_base\"\ncontext_window = 100\n"
+         "[routes.bytes]\nguardrails = [\"by_bytes\"]\nprovider = \"mock\"\nmodel = \"tiny-model\"\n";
+}
+
+client::ChatRequest chat(const std::string& route, std::vector<client::Message> messages) {
+  client::ChatRequest r;
+  r.model = route;
+  r.messages = std::move(messages);
+  return r;
+}
+
+std::string words(int n) {
+  std::string s;
+  for (int i = 0; i < n; ++i) s += i ? " word" : "word";
+  return s;
+}
+
+const client::Verdict* verdictOf(const client::Response& r, const std::string& guardrail) {
+  for (const auto& v : r.verdicts) {
+    if (v.guardrail == guardrail) return &v;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("a prompt under the window passes with its exact chat-format count") {
+  DaemonProcess d(tokensConfig());
+  REQUIRE(d.waitReady());
+  client::Client c(at(d));
+  // 3 + "user" (1) + "hello there" (2) + 3 for the reply = 9 o200k_base tokens.
+  auto r = c.chat(chat("default", {{"user", "hello there", "", "", {}}}));
+  REQUIRE(r.ok());
+  CHECK(r.value().content == "hello there");
+  const client::Verdict* v = verdictOf(r.value(), "tokens");
+  REQUIRE(v);
+  CHECK(v->verdict == 0);
+  CHECK(v->reason.find("prompt 9 tokens (o200k_base) of 100") != std::string::npos);
+}
+
+TEST_CASE("a prompt whose bytes prove it fits passes uncounted, and one near the window is counted") {
+  DaemonProcess d(tokensConfig());
+  REQUIRE(d.waitReady());
+  client::Client c(at(d));
+  auto r = c.chat(chat("bytes", {{"user", "hello there", "", "", {}}}));
+  REQUIRE(r.ok());
+  const client::Verdict* v = verdictOf(r.value(), "by_bytes");
+  REQUIRE(v);
+  CHECK(v->reason == "prompt at most 21 tokens (o200k_base, by its bytes) of 100");
+  r = c.chat(chat("bytes", {{"user", words(20), "", "", {}}}));  // 99 bytes, 27 tokens
+  REQUIRE(r.ok());
+  v = verdictOf(r.value(), "by_bytes");
+  REQUIRE(v);
+  CHECK(v->reason == "prompt 27 tokens (o200k_base) of 100");
+}
+
+TEST_CASE("a prompt over the window is denied with the counts, on the socket and over HTTP") {
+  DaemonProcess d(tokensConfig());
+  REQUIRE(d.waitReady());
+  client::Client c(at(d));
+  auto r = c.chat(chat("default", {{"user", words(120), "", "", {}}}));
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == StatusCode::kPermissionDenied);
+  CHECK(r.error().message.find("prompt 127 tokens (o200k_base) is over the 100-token budget of tiny-model") !=
+        std::string::npos);
+
+  int port = httpPort(d);
+  REQUIRE(port > 0);
+  std::string url = "http://127.0.0.1:" + std::to_string(port) + "/v1/chat/completions";
+  CurlReply over = curlCall(url, R"({"model":"default","messages":[{"role":"user","content":")" + words(120) + "\"}]}");
+  CHECK(over.status == 403);
+  CHECK(over.body.find("prompt 127 tokens") != std::string::npos);
+  CurlReply under = curlCall(url, R"({"model":"default","messages":[{"role":"user","content":"hello there"}]})");
+  CHECK(under.status == 200);
+  CHECK(under.body.find("hello there") != std::string::npos);
+}
+
+TEST_CASE("max_tokens counts against the window and the model's output limit") {
+  DaemonProcess d(tokensConfig());
+  REQUIRE(d.waitReady());
+  client::Client c(at(d));
+  auto req = chat("default", {{"user", words(40), "", "", {}}});  // 47 tokens
+  req.max_tokens = 50;                                              // 97: fits
+  REQUIRE(c.chat(req).ok());
+  req.max_tokens = 51;  // over max_output 50
+  auto r = c.chat(req);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().message.find("max_tokens 51 is over the 50-token output limit") != std::string::npos);
+  req.messages[0].content = words(60);  // 67 + 50 > 100
+  req.max_tokens = 50;
+  r = c.chat(req);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().message.find("over the 50-token budget") != std::string::npos);
+}
+
+TEST_CASE("trim_oldest drops the oldest non-system messages and the provider sees the trimmed prompt") {
+  DaemonProcess d(tokensConfig());
+  REQUIRE(d.waitReady());
+  {
+    client::Client c(at(d));
+    auto r = c.chat(chat("trim", {{"system", "be brief", "", "", {}},
+                                  {"user", words(90), "", "", {}},
+                                  {"assistant", "noted", "", "", {}},
+                                  {"user", "last question", "", "", {}}}));
+    REQUIRE(r.ok());
+    CHECK(r.value().content == "last question");
+    // The mock counts the words it was sent: "be brief" + "noted" + "last question".
+    CHECK(r.value().usage.prompt_tokens == 5);
+    const client::Verdict* v = verdictOf(r.value(), "tokens");
+    REQUIRE(v);
+    CHECK(v->verdict == 3);
+    CHECK(v->reason.find("dropped the oldest 1 non-system message(s)") != std::string::npos);
+
+    // Over HTTP too; with only the last message over the window the request is denied.
+    std::string url = "http://127.0.0.1:" + std::to_string(httpPort(d)) + "/v1/chat/completions";
+    CurlReply trimmed = curlCall(url, R"({"model":"trim","messages":[{"role":"user","content":")" + words(90) +
+                                           R"("},{"role":"user","content":"short"}]})");
+    CHECK(trimmed.status == 200);
+    CHECK(trimmed.body.find(R"("prompt_tokens":1)") != std::string::npos);
+    CurlReply hopeless = curlCall(url, R"({"model":"trim","messages":[{"role":"user","content":")" + words(120) + "\"}]}");
+    CHECK(hopeless.status == 403);
+    CHECK(hopeless.body.find("cannot be trimmed") != std::string::npos);
+  }
+  d.signal(SIGTERM);
+  REQUIRE(d.waitExit() == 0);
+  auto lines = records(d.dir());
+  REQUIRE(lines.size() >= 1);
+  rapidjson::Document rec = parseJson(lines[0]);
+  REQUIRE(rec.HasMember("prompt"));
+  REQUIRE(rec["prompt"].IsArray());
+  REQUIRE(rec["prompt"].Size() == 3);
+  CHECK(std::string(rec["prompt"][1]["content"].GetString()) == "noted");
+}
+
+TEST_CASE("the answer side counts output tokens and denies an answer over max_answer_tokens") {
+  DaemonProcess d(tokensConfig());
+  REQUIRE(d.waitReady());
+  client::Client c(at(d));
+  auto ok = c.chat(chat("capped", {{"user", "one two three", "", "", {}}}));
+  REQUIRE(ok.ok());
+  const client::Verdict* v = verdictOf(ok.value(), "answer_cap");
+  REQUIRE(v);
+  // The record keeps a guardrail's most severe verdict: both sides passed, the first reason stays.
+  CHECK(v->verdict == 0);
+  CHECK(v->reason == "prompt 10 tokens (cl100k_base)");
+  auto long_answer = c.chat(chat("capped", {{"user", words(10), "", "", {}}}));
+  REQUIRE_FALSE(long_answer.ok());
+  CHECK(long_answer.error().code == StatusCode::kPermissionDenied);
+  CHECK(long_answer.error().message.find("answer 10 tokens (cl100k_base), over max_answer_tokens 5") != std::string::npos);
+}
+
+TEST_CASE("a reload changes the window the next requests are held to") {
+  DaemonProcess d(tokensConfig(100));
+  REQUIRE(d.waitReady());
+  client::Client c(at(d));
+  auto req = chat("default", {{"user", words(60), "", "", {}}});  // 67 tokens
+  REQUIRE(c.chat(req).ok());
+  d.writeConfig(tokensConfig(50));
+  d.signal(SIGHUP);
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (d.log().find("config generation 2 is live") == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  auto r = c.chat(req);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().message.find("over the 50-token budget") != std::string::npos);
+}
+
+TEST_CASE("the example config checks, and a bad action or an unknown key is refused") {
+  auto [code, out] = runCommand(std::string(OUTRIGGER_BIN) + " check --config " OUTRIGGER_SOURCE_DIR
+                                "/config/context_windows.toml");
+  CHECK(code == 0);
+  CHECK(out.find("guardrail  context          guardrail.tokens") != std::string::npos);
+
+  std::string dir = makeTempDir();
+  std::string bad = "[plugins]\ndirs = [\"" OUTRIGGER_PLUGIN_DIR "\"]\n"
+                    "[instances.mock]\ntype = \"provider.mock\"\n"
+                    "[instances.t]\ntype = \"guardrail.tokens\"\n[instances.t.config]\naction = \"shrink\"\n"
+                    "[routes.default]\nguardrails = [\"t\"]\nprovider = \"mock\"\n";
+  std::ofstream(dir + "/bad.toml") << bad;
+  auto [bad_code, bad_out] = runCommand(std::string(OUTRIGGER_BIN) + " check --config " + dir + "/bad.toml");
+  CHECK(bad_code != 0);
+  CHECK(bad_out.find("action") != std::string::npos);
+  std::ofstream(dir + "/unknown.toml") << std::string(bad).replace(bad.find("action = \"shrink\""), 17, "windw = 5");
+  auto [unknown_code, unknown_out] = runCommand(std::string(OUTRIGGER_BIN) + " check --config " + dir + "/unknown.toml");
+  CHECK(unknown_code != 0);
+  CHECK(unknown_out.find("windw") != std::string::npos);
+}
