@@ -26,6 +26,10 @@ if [ "${1:-}" = "--test" ]; then
   DEBIAN_PACKAGES+=(chromium)  # headless, loads the admin dashboard (tests/integration/dashboard_test.cc)
 fi
 
+# npm fetches guardrail.tokens' rank data (below); Debian's only when no npm is installed
+# already (a Node.js from elsewhere brings its own, and Debian's would conflict with it).
+command -v npm >/dev/null || DEBIAN_PACKAGES+=(npm)
+
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
