@@ -99,19 +99,6 @@ int connectUnix(const std::string& path) {
   return fd;
 }
 
-int connectTcp(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 // What a front needs from the driver: the first bytes of a connection, the next request, and
 // taking complete answers out of the connection's input (true: one answer taken, ok says how).
 struct Front {
@@ -351,7 +338,7 @@ int main(int argc, char** argv) {
   if (o.only.empty() || o.only == "http") {
     phase("http", o.http_connections,
           [](int port) { return std::make_unique<HttpFront>(port); },
-          [](DaemonProcess&, int port) { return connectTcp(port); });
+          [](DaemonProcess&, int port) { return outrigger::testing::connectLoopback(port); });
   }
   return ok ? 0 : 1;
 }

@@ -461,7 +461,7 @@ class Client::Impl {
       uint64_t sid = conn->send(next_stream_, call, [&](flatbuffers::FlatBufferBuilder& b, uint64_t id) {
         sid_cell->store(id);
         {
-          std::lock_guard<std::mutex> lock(mu_);
+          std::lock_guard<std::mutex> lock(routes_mu_);
           routes_[id] = conn;  // before the frame leaves, so that its end finds the route to forget
         }
         buildRequest(b, id, r, streaming);
@@ -477,7 +477,7 @@ class Client::Impl {
   void cancel(uint64_t sid) {
     std::shared_ptr<Connection> conn;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      std::lock_guard<std::mutex> lock(routes_mu_);
       auto it = routes_.find(sid);
       if (it == routes_.end()) return;
       conn = it->second.lock();
@@ -490,7 +490,7 @@ class Client::Impl {
   }
 
   void forget(uint64_t sid) {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<std::mutex> lock(routes_mu_);
     routes_.erase(sid);
   }
 
@@ -522,9 +522,12 @@ class Client::Impl {
 
   Options opt_;
   bool verify_ = false;
-  std::mutex mu_;
+  std::mutex mu_;  // current_, retired_, opened_; held while a connection opens
   std::shared_ptr<Connection> current_;
   std::vector<std::shared_ptr<Connection>> retired_;
+  // A call's stream id -> its connection. Its own lock, taken inside a connection's write lock
+  // (Connection::send), so never held while waiting for one.
+  std::mutex routes_mu_;
   std::unordered_map<uint64_t, std::weak_ptr<Connection>> routes_;
   std::atomic<uint64_t> next_stream_{1};
   uint64_t opened_ = 0;
