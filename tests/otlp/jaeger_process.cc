@@ -21,19 +21,27 @@
 namespace outrigger::testing {
 namespace {
 
-int freePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
-    port = ntohs(a.sin_port);
+// `n` distinct free loopback ports: each socket stays bound until all are chosen, since a port
+// just closed may be handed out again by the next bind (two of Jaeger's listeners on one port
+// made it exit at start).
+std::vector<int> freePorts(size_t n) {
+  std::vector<int> fds, ports;
+  for (size_t i = 0; i < n; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    int port = 0;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
+      port = ntohs(a.sin_port);
+    }
+    fds.push_back(fd);
+    ports.push_back(port);
   }
-  ::close(fd);
-  return port;
+  for (int fd : fds) ::close(fd);
+  return ports;
 }
 
 bool accepts(int port) {
@@ -62,10 +70,11 @@ std::string JaegerProcess::binary() {
 
 JaegerProcess::JaegerProcess(const std::string& dir)
     : dir_(dir), config_path_(dir + "/jaeger.yaml"), log_path_(dir + "/jaeger.log") {
-  otlp_port_ = freePort();
-  query_port_ = freePort();
-  grpc_port_ = freePort();
-  metrics_port_ = freePort();
+  std::vector<int> ports = freePorts(4);
+  otlp_port_ = ports[0];
+  query_port_ = ports[1];
+  grpc_port_ = ports[2];
+  metrics_port_ = ports[3];
   auto at = [](int port) { return "127.0.0.1:" + std::to_string(port); };
   std::ofstream(config_path_) << "service:\n"
                                  "  extensions: [jaeger_storage, jaeger_query]\n"
