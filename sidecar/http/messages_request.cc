@@ -190,7 +190,7 @@ bool MessagesTranslator::params(const Json& root, Offset<w::Params>* out) {
     std::vector<Offset<String>> v;
     for (const Json& s : root["stop_sequences"].GetArray()) {
       if (!s.IsString()) return fail("stop_sequences", "'stop_sequences' must be strings");
-      v.push_back(str(sv(s)));
+      v.push_back(fbb_.CreateString(s.GetString(), s.GetStringLength()));  // "" too: a vector holds no null
     }
     stop = fbb_.CreateVector(v);
   }

@@ -284,6 +284,19 @@ TEST_CASE("messages request: a forced tool, any and none keep their meaning on t
   CHECK(choiceOf(R"({"type":"auto"})") == "auto");
 }
 
+TEST_CASE("messages request: an empty stop sequence is kept, where it once put a null offset in the vector") {
+  ChatCall call;
+  RequestError error;
+  REQUIRE(buildMessagesCall(R"({"model":"m","max_tokens":8,"messages":[{"role":"user","content":"q"}],)"
+                            R"("stop_sequences":["", "END"]})",
+                            {}, &call, &error));
+  const auto* stop = call.request->params()->stop();
+  REQUIRE(stop);
+  REQUIRE(stop->size() == 2);
+  CHECK(stop->Get(0)->str().empty());
+  CHECK(stop->Get(1)->str() == "END");
+}
+
 TEST_CASE("chat request: the SDK's read timeout is the deadline of a unary call only, and an explicit timeout wins") {
   auto deadlineOf = [](bool stream, uint32_t timeout_ms, uint32_t read_timeout_ms) {
     CallMetadata meta;
