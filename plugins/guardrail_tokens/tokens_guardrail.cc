@@ -1,7 +1,7 @@
 // guardrail.tokens: exact token counts (tiktoken's o200k_base / cl100k_base) of the chat
 // request against the model's context window and output limit, and of the answer against a cap.
 // Over the window a route denies, drops the oldest non-system messages, or (cap_max_tokens)
-// says how far max_tokens must come down. README.md documents keys, counting and trust posture.
+// lowers max_tokens to what fits. README.md documents keys, counting and trust posture.
 #include <outrigger/plugin.hpp>
 
 #include <rapidjson/document.h>
@@ -116,7 +116,7 @@ class TokensGuardrail final : public Guardrail {
 
     if (has_max && limits->max_output && asked > limits->max_output) {
       if (action != OverAction::kCapMaxTokens) {
-        return verdict(result, OUTRIGGER_VERDICT_DENY, "max_tokens " + u(asked) + " is over the " + u(limits->max_output) +
+        return denyInvalid(result, "max_tokens " + u(asked) + " is over the " + u(limits->max_output) +
                                                            "-token output limit of " + std::string(view(req.model)));
       }
     }
@@ -125,17 +125,24 @@ class TokensGuardrail final : public Guardrail {
     uint64_t budget = promptBudget(*limits, output);
     if (budget != UINT64_MAX && count.total > budget) {
       if (action == OverAction::kTrimOldest) return trim(req, count, budget, *limits, result);
-      return verdict(result, OUTRIGGER_VERDICT_DENY, over(what, *limits, output, view(req.model)));
+      return denyInvalid(result, over(what, *limits, output, view(req.model)));
     }
     if (action == OverAction::kCapMaxTokens && has_max && limits->context_window) {
       uint64_t room = limits->context_window - count.total;
       if (limits->max_output) room = std::min(room, limits->max_output);
       if (asked > room) {
-        // The guardrail action can replace messages, not max_tokens (ABI 1.2): say what fits.
-        return verdict(result, OUTRIGGER_VERDICT_FLAG,
-                       what + ": max_tokens " + u(asked) + " should be capped to " + u(room) + " to fit the " +
-                           u(limits->context_window) + "-token window of " + std::string(view(req.model)) +
-                           " (not rewritten: the plugin ABI cannot change max_tokens)");
+        if (room == 0) {
+          return denyInvalid(result, what + " leaves no room for an answer in the " + u(limits->context_window) +
+                                         "-token window of " + std::string(view(req.model)));
+        }
+        action_view_ = {};
+        action_view_.hdr = OUTRIGGER_HEADER_INIT(outrigger_guardrail_action);
+        action_view_.max_tokens = static_cast<uint32_t>(room);
+        action_view_.replace_max_tokens = 1;
+        result.action = &action_view_;
+        return verdict(result, OUTRIGGER_VERDICT_REWRITE,
+                       what + ": max_tokens " + u(asked) + " capped to " + u(room) + " to fit the " +
+                           u(limits->context_window) + "-token window of " + std::string(view(req.model)));
       }
     }
     return verdict(result, OUTRIGGER_VERDICT_PASS, what + window);
@@ -196,7 +203,7 @@ class TokensGuardrail final : public Guardrail {
     TrimPlan plan;
     std::string what = "prompt " + u(count.total) + " tokens (" + limits.encoding + ")";
     if (!planTrim(req, count, budget, &plan)) {
-      return verdict(result, OUTRIGGER_VERDICT_DENY,
+      return denyInvalid(result,
                      what + " cannot be trimmed under " + u(budget) + " tokens: system messages and the last message alone are over");
     }
     kept_.clear();
@@ -215,6 +222,16 @@ class TokensGuardrail final : public Guardrail {
     std::string why = "no token encoding known for model " + std::string(view(req.model));
     if (unknown_model_ == "deny") return verdict(result, OUTRIGGER_VERDICT_DENY, why);
     return verdict(result, unknown_model_ == "flag" ? OUTRIGGER_VERDICT_FLAG : OUTRIGGER_VERDICT_PASS, why);
+  }
+
+  // A request that can never pass as sent (over the window or the output limit) ends as
+  // INVALID_ARGUMENT, an HTTP 400 like the providers' own context-length errors, not a policy 403.
+  outrigger_status denyInvalid(outrigger_guardrail_result& result, std::string reason) {
+    action_view_ = {};
+    action_view_.hdr = OUTRIGGER_HEADER_INIT(outrigger_guardrail_action);
+    action_view_.deny_code = OUTRIGGER_CODE_INVALID_ARGUMENT;
+    result.action = &action_view_;
+    return verdict(result, OUTRIGGER_VERDICT_DENY, std::move(reason));
   }
 
   outrigger_status verdict(outrigger_guardrail_result& result, outrigger_verdict v, std::string reason) {

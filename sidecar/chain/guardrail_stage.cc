@@ -19,20 +19,38 @@ void cancelGuardrail(const Stage& stage, outrigger_request handle) {
 
 }  // namespace
 
-bool GuardrailStage::deny(RequestContext& ctx, const Stage& stage, const std::string& reason) {
+bool GuardrailStage::deny(RequestContext& ctx, const Stage& stage, const std::string& reason, Code code) {
   ctx.recordVerdict(stage.instance->name(), VerdictKind::kDeny, reason);
   ctx.closeSpan("stop");
-  ctx.end(Code::kPermissionDenied, reason.empty() ? "denied by guardrail" : reason, stage.origin);
+  ctx.end(code, reason.empty() ? "denied by guardrail" : reason, stage.origin);
   return false;
+}
+
+// The code a deny ends the request with: the action's deny_code where it is one a guardrail may
+// choose (ABI 1.2 tail), else PERMISSION_DENIED.
+Code GuardrailStage::denyCode(const outrigger_guardrail_action* action) {
+  if (!action) return Code::kPermissionDenied;
+  switch (action->deny_code) {
+    case OUTRIGGER_CODE_INVALID_ARGUMENT:
+      return Code::kInvalidArgument;
+    case OUTRIGGER_CODE_RESOURCE_EXHAUSTED:
+      return Code::kResourceExhausted;
+    case OUTRIGGER_CODE_FAILED_PRECONDITION:
+      return Code::kFailedPrecondition;
+    default:
+      return Code::kPermissionDenied;
+  }
 }
 
 bool GuardrailStage::decide(RequestContext& ctx, const Stage& stage, StageKind side, outrigger_status rc,
                             outrigger_verdict verdict, std::string_view reason_view,
                             const outrigger_guardrail_action* plugin_action) {
   std::string reason(reason_view);
-  if (rc == OUTRIGGER_STOP || verdict == OUTRIGGER_VERDICT_DENY) return deny(ctx, stage, reason);
   outrigger_guardrail_action action;
   bool has_action = plugin::copyPluginStruct(plugin_action, OUTRIGGER_MIN_SIZE_GUARDRAIL_ACTION, &action);
+  if (rc == OUTRIGGER_STOP || verdict == OUTRIGGER_VERDICT_DENY) {
+    return deny(ctx, stage, reason, denyCode(has_action ? &action : nullptr));
+  }
   if (plugin_action && !has_action) return ctx.stageFailed(stage, OUTRIGGER_E_INVALID, "guardrail action (too small)");
   if (has_action && action.reask) {
     if (side != StageKind::kResponseGuardrail) return ctx.stageFailed(stage, OUTRIGGER_E_INVALID, "re-ask outside on_response");
@@ -41,11 +59,15 @@ bool GuardrailStage::decide(RequestContext& ctx, const Stage& stage, StageKind s
   if (verdict == OUTRIGGER_VERDICT_REWRITE) {
     if (!has_action) return ctx.stageFailed(stage, OUTRIGGER_E_INVALID, "guardrail REWRITE without an action");
     if (side == StageKind::kRequestGuardrail) {
-      if (!action.messages || action.message_count == 0) {
+      bool has_messages = action.messages && action.message_count > 0;
+      if (!has_messages && !action.replace_max_tokens) {
         return ctx.stageFailed(stage, OUTRIGGER_E_INVALID, "guardrail REWRITE without messages");
       }
-      ctx.replaceMessages(std::make_unique<OwnedMessages>(
-          std::initializer_list<OwnedMessages::List>{{action.messages, action.message_count}}));
+      if (has_messages) {
+        ctx.replaceMessages(std::make_unique<OwnedMessages>(
+            std::initializer_list<OwnedMessages::List>{{action.messages, action.message_count}}));
+      }
+      if (action.replace_max_tokens) ctx.replaceMaxTokens(action.max_tokens);
     } else {
       rewriteAnswer(ctx, action);
     }

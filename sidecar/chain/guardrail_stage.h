@@ -8,6 +8,7 @@
 #include <outrigger/plugin.h>
 
 #include "chain/stage_kind.h"
+#include "common/status.h"
 
 namespace outrigger::chain {
 
@@ -24,7 +25,9 @@ struct GuardrailStage {
                      outrigger_verdict verdict, std::string_view reason, const outrigger_guardrail_action* action);
 
  private:
-  static bool deny(RequestContext& ctx, const Stage& stage, const std::string& reason);
+  static bool deny(RequestContext& ctx, const Stage& stage, const std::string& reason,
+                   Code code = Code::kPermissionDenied);
+  static Code denyCode(const outrigger_guardrail_action* action);
   static void rewriteAnswer(RequestContext& ctx, const outrigger_guardrail_action& action);
   static bool reask(RequestContext& ctx, const Stage& stage, const outrigger_guardrail_action& action,
                     const std::string& reason);

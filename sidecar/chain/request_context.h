@@ -119,6 +119,11 @@ class RequestContext final {
   // The conversation from now on (a guardrail's REWRITE, a re-ask): every later step, the
   // provider and the record see `messages`.
   void replaceMessages(std::unique_ptr<OwnedMessages> messages);
+  // A guardrail's new max_tokens (REWRITE with replace_max_tokens): later steps see it.
+  void replaceMaxTokens(uint32_t max_tokens) {
+    views_.params.present |= OUTRIGGER_PARAM_MAX_TOKENS;
+    views_.params.max_tokens = max_tokens;
+  }
   // A re-ask sets the answer aside (its usage and cost still count) and runs the provider again.
   void reaskProvider();
   void releasePluginStates();

@@ -30,7 +30,7 @@ std::string tokensConfig(int window = 100) {
          "allow_request_overrides = true\n"
          "[instances.tokens]\ntype = \"guardrail.tokens\"\n[instances.tokens.config]\naction = \"deny\"\n"
          "always_count = true\n"
-         "routes = { trim = \"trim_oldest\" }\n"
+         "routes = { trim = \"trim_oldest\", fit = \"cap_max_tokens\" }\n"
          "[[instances.tokens.config.models]]\nmatch = \"tiny-*\"\nencoding = \"o200k_base\"\ncontext_window = " +
          std::to_string(window) + "\nmax_output = 50\n" +
          "[instances.answer_cap]\ntype = \"guardrail.tokens\"\n[instances.answer_cap.config]\n"
@@ -38,6 +38,8 @@ std::string tokensConfig(int window = 100) {
          "[routes.default]\nguardrails = [\"tokens\"]\nprovider = \"mock\"\nmodel = \"tiny-model\"\n"
          "exporters = [\"records\"]\ncapture = \"full\"\n"
          "[routes.trim]\nguardrails = [\"tokens\"]\nprovider = \"mock\"\nmodel = \"tiny-model\"\n"
+         "exporters = [\"records\"]\ncapture = \"full\"\n"
+         "[routes.fit]\nguardrails = [\"tokens\"]\nprovider = \"mock\"\nmodel = \"tiny-model\"\n"
          "exporters = [\"records\"]\ncapture = \"full\"\n"
          "[routes.capped]\nguardrails = [\"answer_cap\"]\nprovider = \"mock\"\nmodel = \"some-local-model\"\n"
          "[instances.by_bytes]\ntype = \"guardrail.tokens\"\n[instances.by_bytes.config]\nuse_model_table = false\n"
@@ -103,7 +105,8 @@ TEST_CASE("a prompt over the window is denied with the counts, on the socket and
   client::Client c(at(d));
   auto r = c.chat(chat("default", {{"user", words(120), "", "", {}}}));
   REQUIRE_FALSE(r.ok());
-  CHECK(r.error().code == StatusCode::kPermissionDenied);
+  // It can never pass as sent: INVALID_ARGUMENT (a 400), as the providers' own context-length errors.
+  CHECK(r.error().code == StatusCode::kInvalidArgument);
   CHECK(r.error().message.find("prompt 127 tokens (o200k_base) is over the 100-token budget of tiny-model") !=
         std::string::npos);
 
@@ -111,7 +114,7 @@ TEST_CASE("a prompt over the window is denied with the counts, on the socket and
   REQUIRE(port > 0);
   std::string url = "http://127.0.0.1:" + std::to_string(port) + "/v1/chat/completions";
   CurlReply over = curlCall(url, R"({"model":"default","messages":[{"role":"user","content":")" + words(120) + "\"}]}");
-  CHECK(over.status == 403);
+  CHECK(over.status == 400);
   CHECK(over.body.find("prompt 127 tokens") != std::string::npos);
   CurlReply under = curlCall(url, R"({"model":"default","messages":[{"role":"user","content":"hello there"}]})");
   CHECK(under.status == 200);
@@ -134,6 +137,36 @@ TEST_CASE("max_tokens counts against the window and the model's output limit") {
   r = c.chat(req);
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().message.find("over the 50-token budget") != std::string::npos);
+}
+
+TEST_CASE("cap_max_tokens lowers max_tokens to what fits, and the provider call carries the new value") {
+  DaemonProcess d(tokensConfig());
+  REQUIRE(d.waitReady());
+  {
+    client::Client c(at(d));
+    auto req = chat("fit", {{"user", words(60), "", "", {}}});  // 67 tokens: 33 left in the window of 100
+    req.max_tokens = 50;
+    auto r = c.chat(req);
+    REQUIRE(r.ok());
+    const client::Verdict* v = verdictOf(r.value(), "tokens");
+    REQUIRE(v);
+    CHECK(v->verdict == 3);  // REWRITE
+    CHECK(v->reason.find("max_tokens 50 capped to 33") != std::string::npos);
+    req.messages[0].content = words(110);  // over the window on its own
+    auto over = c.chat(req);
+    REQUIRE_FALSE(over.ok());
+    CHECK(over.error().code == StatusCode::kInvalidArgument);
+  }
+  d.signal(SIGTERM);
+  REQUIRE(d.waitExit() == 0);
+  auto lines = records(d.dir());
+  REQUIRE(lines.size() >= 1);
+  // The provider attempt's span records the max_tokens the provider was called with.
+  size_t at = lines[0].find("gen_ai.request.max_tokens");
+  REQUIRE(at != std::string::npos);
+  std::string near = lines[0].substr(at, 60);
+  CHECK(near.find("33") != std::string::npos);
+  CHECK(near.find("50") == std::string::npos);
 }
 
 TEST_CASE("trim_oldest drops the oldest non-system messages and the provider sees the trimmed prompt") {
@@ -161,7 +194,7 @@ TEST_CASE("trim_oldest drops the oldest non-system messages and the provider see
     CHECK(trimmed.status == 200);
     CHECK(trimmed.body.find(R"("prompt_tokens":1)") != std::string::npos);
     CurlReply hopeless = curlCall(url, R"({"model":"trim","messages":[{"role":"user","content":")" + words(120) + "\"}]}");
-    CHECK(hopeless.status == 403);
+    CHECK(hopeless.status == 400);
     CHECK(hopeless.body.find("cannot be trimmed") != std::string::npos);
   }
   d.signal(SIGTERM);

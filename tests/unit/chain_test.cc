@@ -36,6 +36,7 @@ struct ProbeState {
   int embed_calls = 0;
   int guard_requests = 0;
   uint32_t embed_dimensions = 0;
+  outrigger_code deny_code = 0;  // guard_mode "deny": the action's deny_code (0: no action)
 };
 ProbeState g;
 
@@ -103,6 +104,12 @@ class ProbeGuard final : public plugin::Guardrail {
     if (g.guard_mode == "deny") {
       res.verdict = OUTRIGGER_VERDICT_DENY;
       res.reason = plugin::str("no thanks");
+      if (g.deny_code) {
+        action_ = {};
+        action_.hdr = OUTRIGGER_HEADER_INIT(outrigger_guardrail_action);
+        action_.deny_code = g.deny_code;
+        res.action = &action_;
+      }
       return OUTRIGGER_STOP;
     }
     if (g.guard_mode == "flag") {
@@ -122,6 +129,9 @@ class ProbeGuard final : public plugin::Guardrail {
     return OUTRIGGER_STOP;
   }
   void onCancel(outrigger_request) override { ++g.guard_cancels; }
+
+ private:
+  outrigger_guardrail_action action_{};
 };
 
 struct End {
@@ -274,6 +284,26 @@ TEST_CASE("a chunk naming a tool call index past the bound is refused, and the s
   REQUIRE(h.runUntilEnded());
   REQUIRE(h.sink.ends.size() == 1);
   CHECK(h.sink.ends[0].code == Code::kOk);
+}
+
+TEST_CASE("a deny ends with the code the guardrail's action names, when it is one a guardrail may choose") {
+  auto codeFor = [](outrigger_code deny_code) {
+    Harness h;
+    g.guard_mode = "deny";
+    g.deny_code = deny_code;
+    h.start({});
+    REQUIRE(h.runUntilEnded());
+    REQUIRE(h.sink.ends.size() == 1);
+    CHECK(g.provider_starts == 0);
+    return h.sink.ends[0].code;
+  };
+  CHECK(codeFor(0) == Code::kPermissionDenied);
+  CHECK(codeFor(OUTRIGGER_CODE_INVALID_ARGUMENT) == Code::kInvalidArgument);
+  CHECK(codeFor(OUTRIGGER_CODE_RESOURCE_EXHAUSTED) == Code::kResourceExhausted);
+  CHECK(codeFor(OUTRIGGER_CODE_FAILED_PRECONDITION) == Code::kFailedPrecondition);
+  // Codes that would tell a client to retry, or claim success, are not a guardrail's to choose.
+  CHECK(codeFor(OUTRIGGER_CODE_UNAVAILABLE) == Code::kPermissionDenied);
+  CHECK(codeFor(OUTRIGGER_CODE_OK) == Code::kPermissionDenied);
 }
 
 TEST_CASE("a completion from another thread is refused with WRONG_THREAD") {

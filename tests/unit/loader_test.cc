@@ -207,7 +207,10 @@ TEST_CASE("ABI structs keep their v1.0 layout") {
   STATIC_REQUIRE(offsetof(outrigger_guardrail_hooks, on_cancel) == 32);
   STATIC_REQUIRE(offsetof(outrigger_guardrail_hooks, on_stream_end) == 40);
   STATIC_REQUIRE(offsetof(outrigger_guardrail_result, action) == 24);
-  STATIC_REQUIRE(sizeof(outrigger_guardrail_action) == 64);
+  STATIC_REQUIRE(offsetof(outrigger_guardrail_action, deny_code) == 64);
+  STATIC_REQUIRE(offsetof(outrigger_guardrail_action, max_tokens) == 68);
+  STATIC_REQUIRE(offsetof(outrigger_guardrail_action, replace_max_tokens) == 72);
+  STATIC_REQUIRE(sizeof(outrigger_guardrail_action) == 80);
   STATIC_REQUIRE(offsetof(outrigger_provider_hooks, resume) == 24);
   STATIC_REQUIRE(offsetof(outrigger_provider_hooks, embed) == 32);
   STATIC_REQUIRE(sizeof(outrigger_provider_hooks) == 40);

@@ -349,6 +349,17 @@ typedef struct outrigger_guardrail_action {
   uint8_t replace_tool_calls;
   uint8_t reask;
   uint8_t reserved_[5];
+  /* ---- minor 2 tail, read behind OUTRIGGER_HAS_SLOT (zero from a plugin built without it) */
+  /* With verdict DENY (or STOP): the code the request ends with instead of PERMISSION_DENIED:
+   * INVALID_ARGUMENT (it can never pass as sent, e.g. over a model's context window),
+   * RESOURCE_EXHAUSTED (a size or quota the caller may come back under) or FAILED_PRECONDITION.
+   * 0 or any other code keeps PERMISSION_DENIED. */
+  outrigger_code deny_code;
+  /* on_request, verdict REWRITE, with replace_max_tokens: the request's max_tokens becomes
+   * `max_tokens` (the limiters, the provider and the record see it); `messages` may then be NULL. */
+  uint32_t max_tokens;
+  uint8_t replace_max_tokens;
+  uint8_t reserved2_[7];
 } outrigger_guardrail_action;
 #define OUTRIGGER_MIN_SIZE_GUARDRAIL_ACTION OUTRIGGER_SIZE_THROUGH(outrigger_guardrail_action, reserved_) /* 1.2 */
 
