@@ -17,6 +17,7 @@
 #include <cctype>
 #include <functional>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -70,9 +71,15 @@ const rapidjson::Value* resolve(const rapidjson::Document& doc, std::string_view
       auto it = node->FindMember(rapidjson::StringRef(token.data(), static_cast<rapidjson::SizeType>(token.size())));
       if (it == node->MemberEnd()) return nullptr;
       node = &it->value;
-    } else if (node->IsArray() && !token.empty() && token.size() < 10 &&
-               token.find_first_not_of("0123456789") == std::string::npos) {
-      size_t index = std::stoul(token);
+    } else if (node->IsArray()) {
+      // As valijson reads an index: std::stoul, so "1x" is 1 (a stricter reading here would miss
+      // the cycles valijson then follows).
+      unsigned long index = 0;
+      try {
+        index = std::stoul(token);
+      } catch (const std::exception&) {
+        return nullptr;
+      }
       if (index >= node->Size()) return nullptr;
       node = &(*node)[static_cast<rapidjson::SizeType>(index)];
     } else {
@@ -111,6 +118,70 @@ std::string unusableRefs(const rapidjson::Document& doc) {
     ends.insert(chain.begin(), chain.end());
   }
   return {};
+}
+
+// The schemas a schema applies to the same instance: its $ref's target and the subschemas of
+// allOf, anyOf, oneOf, not, if, then and else. A cycle through these never reaches a smaller part
+// of the config, so valijson would recurse until the stack overflowed (e.g. {"allOf": [{"$ref":
+// "#"}]}); a cycle through properties or items is a recursive schema, and fine.
+std::vector<const rapidjson::Value*> inPlaceSubschemas(const rapidjson::Document& doc, const rapidjson::Value& v) {
+  std::vector<const rapidjson::Value*> out;
+  if (!v.IsObject()) return out;
+  if (const rapidjson::Value* ref = refOf(v)) {
+    if (const rapidjson::Value* target = resolve(doc, std::string_view(ref->GetString(), ref->GetStringLength()))) {
+      out.push_back(target);
+    }
+  }
+  for (const char* key : {"allOf", "anyOf", "oneOf"}) {
+    auto it = v.FindMember(key);
+    if (it != v.MemberEnd() && it->value.IsArray()) {
+      for (const auto& e : it->value.GetArray()) out.push_back(&e);
+    }
+  }
+  for (const char* key : {"not", "if", "then", "else"}) {
+    auto it = v.FindMember(key);
+    if (it != v.MemberEnd()) out.push_back(&it->value);
+  }
+  return out;
+}
+
+// True when the in-place edges above form a cycle anywhere in `doc` (iterative depth-first search).
+bool hasInPlaceCycle(const rapidjson::Document& doc) {
+  enum class Mark { kOnPath, kDone };
+  std::unordered_map<const rapidjson::Value*, Mark> marks;
+  std::vector<const rapidjson::Value*> nodes{&doc};
+  for (size_t i = 0; i < nodes.size(); ++i) {  // every object in the document is a start
+    const rapidjson::Value* v = nodes[i];
+    if (v->IsObject()) {
+      for (const auto& m : v->GetObject()) nodes.push_back(&m.value);
+    } else if (v->IsArray()) {
+      for (const auto& e : v->GetArray()) nodes.push_back(&e);
+    }
+  }
+  for (const rapidjson::Value* start : nodes) {
+    if (!start->IsObject() || marks.count(start)) continue;
+    std::vector<std::pair<const rapidjson::Value*, std::vector<const rapidjson::Value*>>> path;
+    marks[start] = Mark::kOnPath;
+    path.push_back({start, inPlaceSubschemas(doc, *start)});
+    while (!path.empty()) {
+      auto& [node, next] = path.back();
+      if (next.empty()) {
+        marks[node] = Mark::kDone;
+        path.pop_back();
+        continue;
+      }
+      const rapidjson::Value* child = next.back();
+      next.pop_back();
+      auto it = marks.find(child);
+      if (it != marks.end()) {
+        if (it->second == Mark::kOnPath) return true;
+        continue;
+      }
+      marks[child] = Mark::kOnPath;
+      path.push_back({child, inPlaceSubschemas(doc, *child)});
+    }
+  }
+  return false;
 }
 
 // valijson checks "pattern" with std::regex, whose matcher recurses once per character of the
@@ -184,6 +255,11 @@ Expected<std::shared_ptr<const ConfigSchema>> compileSchema(std::string_view sch
   if (!parsed) return Status(Code::kInvalidArgument, "config schema is not JSON: " + parsed.reason());
   if (std::string why = unusableRefs(out->doc); !why.empty()) {
     return Status(Code::kInvalidArgument, "config schema is not valid JSON Schema: " + why);
+  }
+  if (hasInPlaceCycle(out->doc)) {
+    return Status(Code::kInvalidArgument,
+                  "config schema is not valid JSON Schema: a $ref cycle through allOf/anyOf/oneOf/not/if/then/else "
+                  "applies a schema to the same value without end");
   }
   try {
     valijson::SchemaParser parser;

@@ -297,6 +297,16 @@ TEST_CASE("a $ref that leads only to itself is refused, where valijson recursed 
             .find("refers to itself only") != std::string::npos);
   CHECK(schemaError(R"({"$ref": "#)" + std::string(60000, '/') + R"("})").find("'/'") != std::string::npos);
 
+  // A cycle through keywords that apply to the same value never ends either (found by schema_fuzz).
+  CHECK(schemaError(R"({"allOf":[{"+$ref":"#/allOf/2"},{"$ref":"#////////"}]})").find("applies a schema to the same value") !=
+        std::string::npos);
+  CHECK(schemaError(R"({"definitions": {"a": {"anyOf": [{"$ref": "#/definitions/b"}]}, "b": {"not": {"$ref": "#/definitions/a"}}},
+                        "$ref": "#/definitions/a"})")
+            .find("applies a schema to the same value") != std::string::npos);
+
+  // valijson reads "1x" as index 1, so this refers to itself too.
+  CHECK(schemaError(R"({"allOf":[{"x":0},{"$ref":"#/allOf/1x"}]})").find("refers to itself only") != std::string::npos);
+
   // Recursion through a keyword is a recursive schema, not a cycle.
   auto tree = plugin::compileSchema(
       R"({"type": "object", "properties": {"child": {"$ref": "#"}, "n": {"type": "integer"}}})");
