@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "bounded_json.h"
+#include "common/utf8.h"
 
 namespace outrigger::plugin {
 
@@ -209,6 +210,27 @@ bool usesPatterns(const rapidjson::Value& v) {
   return false;
 }
 
+// True when a string or a member name in `v` is not UTF-8. valijson counts the characters of a
+// string for minLength/maxLength by reading continuation bytes into a six-entry table, out of
+// bounds on malformed input; config from TOML is always UTF-8, so only raw input is refused.
+bool hasInvalidUtf8(const rapidjson::Value& v) {
+  std::vector<const rapidjson::Value*> todo{&v};
+  while (!todo.empty()) {
+    const rapidjson::Value* at = todo.back();
+    todo.pop_back();
+    if (at->IsString() && !validUtf8({at->GetString(), at->GetStringLength()})) return true;
+    if (at->IsObject()) {
+      for (const auto& m : at->GetObject()) {
+        if (!validUtf8({m.name.GetString(), m.name.GetStringLength()})) return true;
+        todo.push_back(&m.value);
+      }
+    } else if (at->IsArray()) {
+      for (const auto& e : at->GetArray()) todo.push_back(&e);
+    }
+  }
+  return false;
+}
+
 // True when a string or a member name in `v` is longer than kMaxPatternInput.
 bool hasLongString(const rapidjson::Value& v) {
   std::vector<const rapidjson::Value*> todo{&v};
@@ -297,6 +319,7 @@ Status validateConfig(const ConfigSchema& schema, std::string_view config_json,
   json::ParseResult parsed = json::parse(config_json, &doc);
   if (parsed.tooDeep()) return Status(Code::kInvalidArgument, "config is " + json::tooDeepReason());
   if (!parsed) return Status(Code::kInvalidArgument, "config is not valid JSON");
+  if (hasInvalidUtf8(doc)) return Status(Code::kInvalidArgument, "config has a string that is not valid UTF-8");
   if (schema.has_patterns && hasLongString(doc)) {
     return Status(Code::kInvalidArgument, "config has a value longer than " + std::to_string(kMaxPatternInput) +
                                               " bytes, more than its schema's patterns can check");

@@ -341,6 +341,12 @@ TEST_CASE("a long value checked against a pattern neither overflows the stack no
   Status too_long = plugin::validateConfig(**s, config(70000), {});
   CHECK(too_long.code() == Code::kInvalidArgument);
   CHECK(too_long.message().find("longer than 65536 bytes") != std::string::npos);
+  // Malformed UTF-8 is refused before valijson counts characters (it read past a table on it).
+  auto sized = plugin::compileSchema(R"({"properties": {"key": {"type": "string", "maxLength": 3}}})");
+  REQUIRE(sized.ok());
+  Status bytes = plugin::validateConfig(**sized, std::string("{\"key\": \"\xc3") + std::string(90, '\x80') + "\"}", {});
+  CHECK(bytes.code() == Code::kInvalidArgument);
+  CHECK(bytes.message().find("not valid UTF-8") != std::string::npos);
   // Without patterns in the schema there is no such bound.
   auto plain = plugin::compileSchema(R"({"properties": {"key": {"type": "string"}}})");
   REQUIRE(plain.ok());
