@@ -40,20 +40,6 @@ std::string accessConfig(const std::string& http_extra, const std::string& admin
                      "[admin]\nlisten = \"127.0.0.1:0\"\n" + admin_extra);
 }
 
-// Waits until the records file holds `count` lines and returns them.
-std::string records(const DaemonProcess& d, size_t count) {
-  std::string text;
-  for (int i = 0; i < 300; ++i) {
-    std::ifstream in(d.dir() + "/records.jsonl");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    text = ss.str();
-    if (static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) >= count) break;
-    std::this_thread::sleep_for(10ms);
-  }
-  return text;
-}
-
 const char* kKeys =
     "[[http.virtual_keys]]\nkey = \"key-a\"\ntenant = \"team-a\"\n"
     "[[http.virtual_keys]]\nkey = \"key-ops\"\ntenant = \"ops\"\ntenants = [\"team-a\", \"team-b\"]\n";
@@ -76,7 +62,7 @@ TEST_CASE("without a virtual key every caller is the default tenant, and naming 
   CHECK(anthropic.status == 403);
   CHECK(anthropic.body.find("\"type\":\"permission_error\"") != std::string::npos);  // Anthropic's shape
   CHECK(roundTrip(port, chatWith("Authorization: Bearer not-a-key\r\n")).status == 200);
-  CHECK(records(d, 1).find("\"tenant\":\"default\"") != std::string::npos);
+  CHECK(awaitRecords(d, 1).find("\"tenant\":\"default\"") != std::string::npos);
 }
 
 TEST_CASE("a virtual key decides the tenant and may name only the tenants it is allowed") {
@@ -94,7 +80,7 @@ TEST_CASE("a virtual key decides the tenant and may name only the tenants it is 
                                        "anthropic-version: 2023-06-01\r\nContent-Type: application/json\r\n"
                                        "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
   CHECK(messages.status == 200);
-  std::string log = records(d, 3);
+  std::string log = awaitRecords(d, 3);
   CHECK(std::count(log.begin(), log.end(), '\n') == 3);
   CHECK(log.find("\"tenant\":\"team-b\"") != std::string::npos);
   CHECK(log.find("\"tenant\":\"team-a\"") != std::string::npos);

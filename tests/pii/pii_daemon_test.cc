@@ -43,19 +43,6 @@ std::string piiConfig(const std::string& pii_config) {
          "[http]\nlisten = \"127.0.0.1:0\"\n[admin]\nlisten = \"127.0.0.1:0\"\n";
 }
 
-std::string records(const DaemonProcess& d, size_t count) {
-  std::string text;
-  for (int i = 0; i < 300; ++i) {
-    std::ifstream in(d.dir() + "/records.jsonl");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    text = ss.str();
-    if (static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) >= count) break;
-    std::this_thread::sleep_for(10ms);
-  }
-  return text;
-}
-
 std::string mockText(const std::string& text, int chunks) {
   return R"({"text": ")" + text + R"(", "chunks": )" + std::to_string(chunks) + "}";
 }
@@ -112,7 +99,7 @@ TEST_CASE("socket: the provider sees placeholders, the verdict is in the respons
   CHECK(v->verdict == 3);  // rewrite
   CHECK(v->reason.find("EMAIL") != std::string::npos);
   CHECK(v->reason.find("jane") == std::string::npos);  // types and counts, never values
-  std::string rec = records(d, 1);
+  std::string rec = awaitRecords(d, 1);
   CHECK(rec.find(R"("guardrail":"pii","verdict":"rewrite")") != std::string::npos);
   CHECK(rec.find("jane.roe") == std::string::npos);
   CHECK(rec.find("<EMAIL_1>") != std::string::npos);
@@ -150,7 +137,7 @@ TEST_CASE("socket: reversible placeholders give the caller its values back, stre
   CHECK(streamJoined(c, ask(kPrompt, R"({"chunks": 9})"), &end) == kPrompt);
   REQUIRE(end->ok());
   // The provider saw placeholders only: the record's prompt is what it was sent.
-  std::string rec = records(d, 2);
+  std::string rec = awaitRecords(d, 2);
   CHECK(rec.find(R"("content":"Mail <EMAIL_1> or call <PHONE_1>)") != std::string::npos);
 }
 

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -201,6 +202,19 @@ bool RawConnection::closedByPeer(std::chrono::milliseconds timeout) {
     if (k <= 0) return true;
   }
   return false;
+}
+
+std::string awaitRecords(const DaemonProcess& d, size_t count) {
+  std::string text;
+  for (int i = 0; i < 300; ++i) {
+    std::ifstream in(d.dir() + "/records.jsonl");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    text = ss.str();
+    if (static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) >= count) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return text;
 }
 
 }  // namespace outrigger::testing

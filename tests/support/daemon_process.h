@@ -54,6 +54,10 @@ class DaemonProcess {
   int exit_code_ = -1;
 };
 
+// The text of `dir()/records.jsonl` (an exporter.jsonl path in the test's config) once it holds
+// `count` lines, or what it holds after 3 s.
+std::string awaitRecords(const DaemonProcess& d, size_t count);
+
 // A blocking client speaking raw frames.
 class RawConnection {
  public:
