@@ -322,6 +322,7 @@ bool parseMessagesResponse(std::string_view body, Answer* answer, Failure* failu
   if (const Value* u = member(d, "usage")) {
     readUsage(*u, &in, &creation, &read, &out);
     setUsage(answer, in, creation, read, out);
+    answer->service_tier.assign(getString(*u, "service_tier"));
   }
   return true;
 }
@@ -367,7 +368,10 @@ StreamDecoder::Step StreamDecoder::decode(const SseEvent& event, StreamDelta* de
     if (const Value* msg = member(d, "message")) {
       summary_.model.assign(getString(*msg, "model"));
       summary_.id.assign(getString(*msg, "id"));
-      if (const Value* u = member(*msg, "usage")) readUsage(*u, &input_tokens_, &cache_creation_, &cache_read_, &output);
+      if (const Value* u = member(*msg, "usage")) {
+        readUsage(*u, &input_tokens_, &cache_creation_, &cache_read_, &output);
+        summary_.service_tier.assign(getString(*u, "service_tier"));
+      }
     }
   } else if (type == "content_block_start") {
     const Value* block = member(d, "content_block");
@@ -417,6 +421,7 @@ StreamDecoder::Step StreamDecoder::decode(const SseEvent& event, StreamDelta* de
     return Step::kError;
   }
   setUsage(&summary_, input_tokens_, cache_creation_, cache_read_, output);
+  delta->head = &summary_;
   return delta->empty() ? Step::kNothing : Step::kDelta;
 }
 

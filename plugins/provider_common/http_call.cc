@@ -124,6 +124,15 @@ void HttpProvider::emit(HttpCall* c, const StreamDelta& d) {
   outrigger_chunk_view chunk = makeChunk(d.content);
   chunk.tool_calls = calls.data();
   chunk.tool_call_count = calls.size();
+  chunk.flags = d.refusal ? OUTRIGGER_ANSWER_REFUSAL : 0;
+  if (const Answer* head = d.head) {
+    chunk.model = str(head->model);
+    chunk.system_fingerprint = str(head->system_fingerprint);
+    chunk.service_tier = str(head->service_tier);
+    chunk.prompt_tokens = head->usage.prompt_tokens;
+    chunk.cached_tokens = head->usage.cached_tokens;
+    chunk.cache_write_tokens = head->cache_write_tokens;
+  }
   outrigger_status st = host().providerChunk(c->handle, chunk);
   if (st == OUTRIGGER_PAUSE) c->paused = true;
   else if (st < 0) c->finished = true;  // the request ended meanwhile (deny, cancel, deadline)
@@ -153,6 +162,7 @@ void HttpProvider::finishStream(HttpCall* c, bool done, const Answer& a, std::st
   r.cache_write_tokens = a.cache_write_tokens;
   r.model = str(a.model);
   r.response_id = str(a.id);
+  describeAnswer(a, &r);
   finishOk(c, r);
 }
 
@@ -168,7 +178,14 @@ void HttpProvider::finishAnswer(HttpCall* c, const Answer& a) {
   r.cache_write_tokens = a.cache_write_tokens;
   r.model = str(a.model);
   r.response_id = str(a.id);
+  describeAnswer(a, &r);
   finishOk(c, r);
+}
+
+void HttpProvider::describeAnswer(const Answer& a, outrigger_response_view* r) {
+  r->flags = a.refusal ? OUTRIGGER_ANSWER_REFUSAL : 0;
+  r->system_fingerprint = str(a.system_fingerprint);
+  r->service_tier = str(a.service_tier);
 }
 
 void HttpProvider::finishOk(HttpCall* c, const outrigger_response_view& r) {

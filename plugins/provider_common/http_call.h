@@ -93,6 +93,8 @@ class HttpProvider : public plugin::Provider {
   void finishStream(HttpCall* c, bool done, const Answer& a, std::string_view finish_reason);
   // A parsed unary answer as the call's answer.
   void finishAnswer(HttpCall* c, const Answer& a);
+  // A refusal, the fingerprint and the tier, onto the view that reports `a`.
+  static void describeAnswer(const Answer& a, outrigger_response_view* r);
   void finishOk(HttpCall* c, const outrigger_response_view& r);
   void finishFailure(HttpCall* c, const Failure& f);
   // The transfer goes before the answer, so ending the request never calls back into a call

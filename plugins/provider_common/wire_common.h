@@ -27,6 +27,8 @@ struct Answer {
   uint32_t cache_write_tokens = 0;  // prompt tokens written to the prompt cache (part of usage.prompt_tokens)
   bool has_usage = false;
   bool refusal = false;  // content is the model's refusal text
+  std::string system_fingerprint;  // OpenAI's backend configuration id
+  std::string service_tier;        // the tier the upstream served the answer on
 };
 
 // A failure as the provider reports it to the core (which decides about retries).
@@ -52,6 +54,10 @@ struct ToolCallDelta {
 struct StreamDelta {
   std::string content;
   std::vector<ToolCallDelta> tool_calls;
+  bool refusal = false;  // `content` is refusal text
+  // What the stream said so far about the answer (model, fingerprint, tier, the prompt's usage
+  // at message_start): the decoder's summary, sent along with every chunk.
+  const Answer* head = nullptr;
   bool empty() const { return content.empty() && tool_calls.empty(); }
 };
 

@@ -455,11 +455,13 @@ bool parseChatResponse(std::string_view body, Answer* answer, Failure* failure) 
   }
   answer->model.assign(getString(d, "model"));
   answer->id.assign(getString(d, "id"));
+  answer->system_fingerprint.assign(getString(d, "system_fingerprint"));
+  answer->service_tier.assign(getString(d, "service_tier"));
   answer->finish_reason.assign(getString(choice, "finish_reason"));
   answer->content.assign(getString(*message, "content"));
   std::string_view refusal = getString(*message, "refusal");
   if (!refusal.empty() && answer->content.empty()) {
-    // No separate refusal field on the wire: the text goes as content, flagged by the reason.
+    // The text goes as content, flagged as a refusal (and by the reason).
     answer->content.assign(refusal);
     answer->refusal = true;
     answer->finish_reason = "content_filter";
@@ -523,6 +525,10 @@ StreamDecoder::Step StreamDecoder::decode(std::string_view data, StreamDelta* de
   std::string_view model = getString(d, "model");
   if (!model.empty()) summary_.model.assign(model);
   if (std::string_view id = getString(d, "id"); !id.empty() && summary_.id.empty()) summary_.id.assign(id);
+  if (std::string_view fp = getString(d, "system_fingerprint"); !fp.empty() && summary_.system_fingerprint.empty()) {
+    summary_.system_fingerprint.assign(fp);
+  }
+  if (std::string_view tier = getString(d, "service_tier"); !tier.empty()) summary_.service_tier.assign(tier);
   outrigger_usage u{};
   if (readUsage(d, &u)) {
     summary_.usage = u;
@@ -539,6 +545,7 @@ StreamDecoder::Step StreamDecoder::decode(std::string_view data, StreamDelta* de
   std::string_view refusal = getString(*dl, "refusal");
   if (!refusal.empty()) {
     delta->content.append(refusal);
+    delta->refusal = true;
     summary_.refusal = true;
   }
   if (const auto* calls = member(*dl, "tool_calls"); calls && calls->IsArray()) {
@@ -555,6 +562,7 @@ StreamDecoder::Step StreamDecoder::decode(std::string_view data, StreamDelta* de
       delta->tool_calls.push_back(std::move(t));
     }
   }
+  delta->head = &summary_;
   return delta->empty() ? Step::kNothing : Step::kDelta;
 }
 

@@ -132,6 +132,8 @@ TABLES = {
         ("provider", S),
         ("cache_hit", ("scalar", BOOL, False)),
         ("trace_id", S),
+        ("system_fingerprint", S),
+        ("service_tier", S),
     ],
     "ToolCallDelta": [
         ("index", ("scalar", U32, 0)),
@@ -144,6 +146,7 @@ TABLES = {
         ("seq", ("scalar", U32, 0)),
         ("delta", S),
         ("tool_calls", ("tables", "ToolCallDelta")),
+        ("refusal", ("scalar", BOOL, False)),
     ],
     "Usage": [
         ("prompt_tokens", ("scalar", U32, 0)),
@@ -173,6 +176,9 @@ TABLES = {
         ("verdicts", ("tables", "GuardrailVerdict")),
         ("model", S),
         ("reached_provider", ("scalar", BOOL, False)),
+        ("refusal", ("scalar", BOOL, False)),
+        ("system_fingerprint", S),
+        ("service_tier", S),
     ],
 }
 
@@ -509,6 +515,8 @@ def vectors():
             "provider": "mock",
             "cache_hit": False,
             "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+            "system_fingerprint": "fp_44709d6fcb",
+            "service_tier": "default",
         },
     }
     yield "response_chunk", {
@@ -521,7 +529,13 @@ def vectors():
                 {"index": 0, "id": "call_1", "type": "function", "name": "get_weather", "arguments": '{"city":'},
                 {"index": 1, "arguments": '"Lisbon"}'},
             ],
+            "refusal": False,
         },
+    }
+    yield "response_chunk_refusal", {
+        "stream_id": 5,
+        "body_type": "ResponseChunk",
+        "body": {"seq": 0, "delta": "I can't help with that.", "refusal": True},
     }
     yield "response_end_ok", {
         "stream_id": 3,
@@ -548,6 +562,24 @@ def vectors():
             ],
             "model": "gpt-4o-mini-2024-07-18",
             "reached_provider": True,
+            "refusal": False,
+            "system_fingerprint": "fp_44709d6fcb",
+            "service_tier": "default",
+        },
+    }
+    yield "response_end_refusal", {
+        "stream_id": 5,
+        "body_type": "ResponseEnd",
+        "body": {
+            "status": "OK",
+            "retryable": False,
+            "retry_after_ms": 0,
+            "content": "I can't help with that.",
+            "finish_reason": "content_filter",
+            "cost_usd": 0.0,
+            "cache_hit": False,
+            "reached_provider": True,
+            "refusal": True,
         },
     }
     yield "response_end_error", {
@@ -562,6 +594,7 @@ def vectors():
             "cost_usd": 0.0,
             "cache_hit": False,
             "reached_provider": False,
+            "refusal": False,
         },
     }
     yield "cancel", {"stream_id": 13, "body_type": "Cancel", "body": {"reason": "user pressed stop"}}

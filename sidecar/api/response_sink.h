@@ -69,6 +69,10 @@ struct ResponseStartInfo {
   std::string_view provider;
   bool cache_hit = false;
   std::string_view trace_id;
+  // What the upstream said as its stream began (empty or 0 when it had not said).
+  std::string_view system_fingerprint;
+  std::string_view service_tier;
+  Usage prompt_usage;  // the prompt's tokens (prompt, cached, cache write) as reported at the start
 };
 
 struct ResponseChunkInfo {
@@ -79,6 +83,8 @@ struct ResponseChunkInfo {
   // The request producing the chunk: what Engine::resume and Engine::cancel take. Chunks can
   // come before Engine::start has returned the handle to the front.
   outrigger_request handle{};
+  // The answer is the model's refusal: this text is refusal text, not content.
+  bool refusal = false;
 };
 
 // The terminal outcome of a request. Views are valid for the duration of the call.
@@ -106,6 +112,11 @@ struct ResponseEndInfo {
   bool retries_spent = false;
   // An embeddings request's vectors, one per input in input order (nullptr for chat).
   const std::vector<std::vector<float>>* embeddings = nullptr;
+  // The answer is the model's refusal (`content`, or the streamed text, is refusal text), and
+  // what the upstream said about how it served it.
+  bool refusal = false;
+  std::string_view system_fingerprint;
+  std::string_view service_tier;
 };
 
 // Implemented by a front end; called on the request's worker thread only.

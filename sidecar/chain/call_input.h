@@ -38,6 +38,10 @@ struct CallInput {
   std::vector<std::pair<std::string, std::string>> tags;
   uint32_t timeout_ms = 0;  // 0: the server's default
   uint64_t deadline_ns = 0;  // absolute (monotonic), when earlier than the timeout: a model call's caller
+  // A model call's: when the caller's deadline timer fires, in ms from the loop's time now. The
+  // child's own timer is set just after it, so the caller ends with its deadline and cancels
+  // the child, rather than reacting to the child's deadline (the two would race).
+  uint64_t caller_timer_due_in_ms = 0;
   bool cache_bypass = false, cache_no_store = false;
   uint32_t cache_ttl_ms = 0;
 };

@@ -91,6 +91,7 @@ outrigger_status RequestContext::startModelCall(plugin::PluginInstance* inst, co
   std::string span_id = engine_.newTraceId().substr(0, 16);
   std::string traceparent = "00-" + trace_id_ + "-" + span_id + "-01";
   auto input = childInput(call, views_.metadata, traceparent, timeout, deadline_ns_);
+  input->caller_timer_due_in_ms = uv_timer_get_due_in(&deadline_timer_);
   std::unique_ptr<EmbedInput> embed_input;
   if (embed) {
     embed_input = std::make_unique<EmbedInput>();

@@ -160,6 +160,8 @@ bool ProviderStage::serveFallbackAnswer(const std::string& why) {
   ctx_.content_ = *ctx_.route_->fallback_answer;
   ctx_.tool_calls_.clear();
   ctx_.finish_reason_ = "stop";
+  ctx_.answer_model_.clear();
+  ctx_.answer_meta_ = {};  // the route's own answer: nothing an upstream said applies
   ctx_.spans_.push_back({"fallback", ctx_.route_->name, monoNowNs(), 0, "degraded answer: " + why});
   if (ctx_.view_.stream) ctx_.sendChunk(ctx_.content_, nullptr);
   return true;

@@ -46,6 +46,8 @@ bool ProviderStage::startAttempt(size_t index) {
   attempt_view_.model = {r.model_.data(), r.model_.size()};
   r.content_.clear();  // a failed unary attempt leaves nothing behind
   r.tool_calls_.clear();
+  r.answer_model_.clear();
+  r.answer_meta_ = {};
   if (r.stream_guard_) r.stream_guard_->newAttempt();
   planner_->started();
   attempt_start_ns_ = monoNowNs();
@@ -88,6 +90,7 @@ outrigger_status ProviderStage::chunk(plugin::PluginInstance* inst, const outrig
   for (size_t i = 0; chunk.tool_calls && i < chunk.tool_call_count; ++i) {
     if (chunk.tool_calls[i].index >= kMaxToolCallIndex) return OUTRIGGER_E_INVALID;
   }
+  if (!hedge) r.noteChunkHead(chunk);
   // The guardrails see the current attempt's chunks before anyone else; a hedge's answer is
   // checked whole by on_response if it wins.
   if (!hedge && r.stream_guard_) return r.stream_guard_->chunk(chunk);
@@ -200,6 +203,7 @@ void ProviderStage::succeeded(const outrigger_response_view& response) {
 }
 
 void ProviderStage::keepFinal(const outrigger_response_view& response) {
+  ctx_.noteAnswerMeta(response);  // the views below outlive the plugin's strings
   final_.finish_reason.assign(sv(response.finish_reason));
   final_.model.assign(sv(response.model));
   final_.view = response;
@@ -209,6 +213,9 @@ void ProviderStage::keepFinal(const outrigger_response_view& response) {
   final_.view.tool_call_count = 0;
   final_.view.finish_reason = {final_.finish_reason.data(), final_.finish_reason.size()};
   final_.view.model = {final_.model.data(), final_.model.size()};
+  const RequestContext::AnswerMeta& meta = ctx_.answer_meta_;
+  final_.view.system_fingerprint = {meta.system_fingerprint.data(), meta.system_fingerprint.size()};
+  final_.view.service_tier = {meta.service_tier.data(), meta.service_tier.size()};
 }
 
 void ProviderStage::finishAfterStreamGuard() {

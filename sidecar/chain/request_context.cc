@@ -71,6 +71,11 @@ void RequestContext::begin() {
   if (input_ && input_->deadline_ns && input_->deadline_ns < deadline_ns_) {
     deadline_ns_ = std::max(input_->deadline_ns, start_ns_);
     timeout = uint32_t((deadline_ns_ - start_ns_ + 999999) / 1000000);
+    // A model call capped at its caller's deadline: the caller's timer ends the caller and
+    // cancels this call then; this one is a backstop set to fire just after it, in the loop's
+    // time (the monotonic clock above can run ahead of the loop's cached time, which would make
+    // this later-armed timer fire first, and the caller react to its child's deadline instead).
+    if (input_->caller_timer_due_in_ms) timeout = uint32_t(std::min<uint64_t>(input_->caller_timer_due_in_ms + 1, UINT32_MAX));
   }
   uv_timer_start(&deadline_timer_, &RequestContext::onDeadline, timeout, 0);
 
@@ -194,6 +199,7 @@ void RequestContext::reaskProvider() {
   tool_calls_.clear();
   finish_reason_.clear();
   answer_model_.clear();
+  answer_meta_ = {};
   step_ = route_->response_steps_from - 1;  // the provider step, then every response step again
 }
 
@@ -241,10 +247,36 @@ outrigger_response_view RequestContext::answerView(std::vector<outrigger_tool_ca
   setUsage(&resp, usage_);
   resp.cost_usd = cost_usd_;
   resp.model = {answer_model_.data(), answer_model_.size()};
+  resp.flags = answer_meta_.refusal ? OUTRIGGER_ANSWER_REFUSAL : 0;
+  resp.system_fingerprint = {answer_meta_.system_fingerprint.data(), answer_meta_.system_fingerprint.size()};
+  resp.service_tier = {answer_meta_.service_tier.data(), answer_meta_.service_tier.size()};
   return resp;
 }
 
+void RequestContext::noteChunkHead(const outrigger_chunk_view& c) {
+  if (c.flags & OUTRIGGER_ANSWER_REFUSAL) answer_meta_.refusal = true;
+  if (c.prompt_tokens && !answer_meta_.start_usage.prompt_tokens) {
+    answer_meta_.start_usage.prompt_tokens = c.prompt_tokens;
+    answer_meta_.start_usage.cached_tokens = c.cached_tokens;
+    answer_meta_.start_usage.cache_write_tokens = c.cache_write_tokens;
+  }
+  if (c.model.size && answer_model_.empty()) answer_model_.assign(c.model.data, c.model.size);
+  if (c.system_fingerprint.size && answer_meta_.system_fingerprint.empty()) {
+    answer_meta_.system_fingerprint.assign(c.system_fingerprint.data, c.system_fingerprint.size);
+  }
+  if (c.service_tier.size && answer_meta_.service_tier.empty()) {
+    answer_meta_.service_tier.assign(c.service_tier.data, c.service_tier.size);
+  }
+}
+
+void RequestContext::noteAnswerMeta(const outrigger_response_view& r) {
+  if (r.flags & OUTRIGGER_ANSWER_REFUSAL) answer_meta_.refusal = true;
+  if (r.system_fingerprint.size) answer_meta_.system_fingerprint.assign(r.system_fingerprint.data, r.system_fingerprint.size);
+  if (r.service_tier.size) answer_meta_.service_tier.assign(r.service_tier.data, r.service_tier.size);
+}
+
 void RequestContext::copyFinal(const outrigger_response_view& r) {
+  noteAnswerMeta(r);
   if (r.content.size) content_.assign(r.content.data, r.content.size);
   if (r.finish_reason.size) finish_reason_.assign(r.finish_reason.data, r.finish_reason.size);
   if (r.model.size) answer_model_.assign(r.model.data, r.model.size);
@@ -285,8 +317,13 @@ void RequestContext::sendChunk(std::string_view delta, const outrigger_chunk_vie
     started_ = true;
     first_chunk_ns_ = monoNowNs();
     std::string origin = degraded_ ? fallbackOrigin() : std::string();
-    sink_->onStart(stream_id_, {model_, degraded_ ? std::string_view(origin) : std::string_view(provider_.stage().instance->name()),
-                                from_cache_, trace_id_});
+    ResponseStartInfo start{answer_model_.empty() ? std::string_view(model_) : std::string_view(answer_model_),
+                            degraded_ ? std::string_view(origin) : std::string_view(provider_.stage().instance->name()),
+                            from_cache_, trace_id_};
+    start.system_fingerprint = answer_meta_.system_fingerprint;
+    start.service_tier = answer_meta_.service_tier;
+    start.prompt_usage = answer_meta_.start_usage;
+    sink_->onStart(stream_id_, start);
   }
   std::vector<ToolCallDelta> deltas;
   if (chunk) {
@@ -296,6 +333,7 @@ void RequestContext::sendChunk(std::string_view delta, const outrigger_chunk_vie
     }
   }
   ResponseChunkInfo info{chunk_seq_++, delta, deltas.data(), deltas.size(), handle_};
+  info.refusal = answer_meta_.refusal;
   if (sink_->onChunk(stream_id_, info) == ResponseSink::Flow::kPause) paused_ = true;
 }
 

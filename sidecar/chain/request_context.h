@@ -162,6 +162,10 @@ class RequestContext final {
   bool stageFailed(const Stage& stage, outrigger_status rc, const char* what);
   void recordVerdict(const std::string& guardrail, VerdictKind kind, const std::string& reason);
   void copyFinal(const outrigger_response_view& r);
+  // What a provider's chunk or whole answer says about the answer besides its text (the model,
+  // a refusal, fingerprint, tier): the first of each is kept for this attempt.
+  void noteChunkHead(const outrigger_chunk_view& chunk);
+  void noteAnswerMeta(const outrigger_response_view& r);
   // The answer so far as a view for plugins; `calls` backs its tool calls.
   outrigger_response_view answerView(std::vector<outrigger_tool_call_view>* calls) const;
   void sendChunk(std::string_view delta, const outrigger_chunk_view* chunk);
@@ -226,6 +230,13 @@ class RequestContext final {
   std::vector<ToolCall> tool_calls_;
   std::string finish_reason_;
   std::string answer_model_;
+  // What the upstream said about the answer besides its text, passed back as it was sent.
+  struct AnswerMeta {
+    bool refusal = false;              // the text is the model's refusal (OUTRIGGER_ANSWER_REFUSAL)
+    Usage start_usage;                 // the prompt's tokens as reported when a stream began
+    std::string system_fingerprint, service_tier;
+  };
+  AnswerMeta answer_meta_;
   Usage usage_;
   double cost_usd_ = 0;
   bool cost_unpriced_ = false;  // an attempt's usage had no price (provider_cost.cc)

@@ -143,6 +143,11 @@ void RequestContext::end(Code code, std::string_view message, std::string_view o
     info.verdicts = &verdicts_;
     info.model = answer_model_.empty() ? std::string_view(model_) : std::string_view(answer_model_);
     if (embed_ && code == Code::kOk) info.embeddings = &embeddings_;
+    if (code == Code::kOk) {
+      info.refusal = answer_meta_.refusal;
+      info.system_fingerprint = answer_meta_.system_fingerprint;
+      info.service_tier = answer_meta_.service_tier;
+    }
     ResponseSink* sink = sink_;
     sink_ = nullptr;
     sink->onEnd(stream_id_, info);

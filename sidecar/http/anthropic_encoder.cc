@@ -16,7 +16,9 @@ using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
 void str(Writer& w, std::string_view s) { w.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); }
 
-std::string_view stopReason(std::string_view finish) {
+std::string_view stopReason(const ResponseEndInfo& end) {
+  if (end.refusal) return "refusal";
+  std::string_view finish = end.finish_reason;
   if (finish == "length") return "max_tokens";
   if (finish == "tool_calls") return "tool_use";
   if (finish == "content_filter") return "refusal";
@@ -51,7 +53,11 @@ class AnthropicEncoder final : public ResponseEncoder {
       : id_("msg_" + std::string(request_id)), model_(call.model) {}
 
   std::string_view endpoint() const override { return "messages"; }
-  void setModel(std::string_view model) override { model_ = std::string(model); }
+  void setHead(const AnswerHead& head) override {
+    if (!head.model.empty()) model_ = std::string(head.model);
+    if (!head.service_tier.empty()) service_tier_ = std::string(head.service_tier);
+    if (head.prompt_usage.prompt_tokens) start_usage_ = head.prompt_usage;
+  }
 
   std::string unary(const ResponseEndInfo& end, std::string_view text) override {
     std::string_view content = end.content.empty() ? text : end.content;
@@ -67,7 +73,7 @@ class AnthropicEncoder final : public ResponseEncoder {
     }
     w.EndArray();
     w.Key("stop_reason");
-    str(w, stopReason(end.finish_reason));
+    str(w, stopReason(end));
     w.Key("stop_sequence");
     w.Null();
     usage(w, end.usage);
@@ -91,7 +97,7 @@ class AnthropicEncoder final : public ResponseEncoder {
     w.Null();
     w.Key("stop_sequence");
     w.Null();
-    usage(w, Usage{});
+    usage(w, start_usage_);  // what the upstream reported at its start, when it did
     w.EndObject();
     w.EndObject();
     return event("message_start", buf);
@@ -121,7 +127,7 @@ class AnthropicEncoder final : public ResponseEncoder {
     w.Key("delta");
     w.StartObject();
     w.Key("stop_reason");
-    str(w, stopReason(end.finish_reason));
+    str(w, stopReason(end));
     w.Key("stop_sequence");
     w.Null();
     w.EndObject();
@@ -159,7 +165,7 @@ class AnthropicEncoder final : public ResponseEncoder {
     str(w, model_);
   }
 
-  static void usage(Writer& w, const Usage& u) {
+  void usage(Writer& w, const Usage& u) const {
     w.Key("usage");
     w.StartObject();
     // Anthropic's input_tokens leaves out the prompt cache's reads and writes; ours include them.
@@ -172,6 +178,10 @@ class AnthropicEncoder final : public ResponseEncoder {
     w.Uint(u.cached_tokens);
     w.Key("cache_creation_input_tokens");
     w.Uint(u.cache_write_tokens);
+    if (!service_tier_.empty()) {
+      w.Key("service_tier");
+      str(w, service_tier_);
+    }
     w.EndObject();
   }
 
@@ -266,6 +276,8 @@ class AnthropicEncoder final : public ResponseEncoder {
 
   std::string id_;
   std::string model_;
+  std::string service_tier_;
+  Usage start_usage_;
   int open_ = kNone;
   unsigned index_ = 0;
 };

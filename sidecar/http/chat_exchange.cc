@@ -109,7 +109,7 @@ void ChatExchange::startStream() {
 
 void ChatExchange::onStart(uint64_t, const ResponseStartInfo& info) {
   Busy busy(&depth_);
-  if (!info.model.empty()) encoder_->setModel(info.model);
+  encoder_->setHead({info.model, info.system_fingerprint, info.service_tier, info.prompt_usage});
   if (stream_ && !headers_sent_ && req_ && isDegraded(info.provider)) addHeader(req_, "x-outrigger-degraded", "true");
   if (stream_) startStream();
 }
@@ -134,14 +134,18 @@ void ChatExchange::onEnd(uint64_t, const ResponseEndInfo& end) {
   Busy busy(&depth_);
   engine_done_ = true;
   // Every chunk of a stream names the same model, so only an answer not yet started takes it.
-  if (!end.model.empty() && !headers_sent_) encoder_->setModel(end.model);
+  if (!headers_sent_) encoder_->setHead({end.model, end.system_fingerprint, end.service_tier, {}});
   if (!req_ || stopped_) return;
   if (headers_sent_) return endStream(end);
   if (end.code != Code::kOk) return replyError(end);
   if (!stream_) return replyUnary(end);
   // A stream answered whole (a cache hit, say): send it as one chunk.
   startStream();
-  if (!end.content.empty()) queue(encoder_->streamChunk({0, end.content, nullptr, 0, handle_}), false);
+  if (!end.content.empty()) {
+    ResponseChunkInfo whole{0, end.content, nullptr, 0, handle_};
+    whole.refusal = end.refusal;
+    queue(encoder_->streamChunk(whole), false);
+  }
   endStream(end);
 }
 

@@ -25,7 +25,11 @@ void head(Writer& w, const CompletionIdentity& ident, const char* object) {
   w.Key("model");
   str(w, ident.model);
   w.Key("system_fingerprint");
-  w.Null();
+  strOrNull(w, ident.system_fingerprint);
+  if (!ident.service_tier.empty()) {
+    w.Key("service_tier");
+    str(w, ident.service_tier);
+  }
 }
 
 void usage(Writer& w, const Usage& u) {
@@ -122,11 +126,13 @@ std::string completionBody(const CompletionIdentity& ident, const ResponseEndInf
   w.StartObject();
   w.Key("role");
   w.String("assistant");
+  bool refusal = end.refusal && !has_calls;
   w.Key("content");
-  if (has_calls && end.content.empty()) w.Null();
+  if (refusal || (has_calls && end.content.empty())) w.Null();
   else str(w, end.content);
   w.Key("refusal");
-  w.Null();
+  if (refusal) str(w, end.content);
+  else w.Null();
   if (has_calls) {
     w.Key("tool_calls");
     toolCalls(w, *end.tool_calls);
@@ -135,7 +141,8 @@ std::string completionBody(const CompletionIdentity& ident, const ResponseEndInf
   w.Key("logprobs");
   w.Null();
   w.Key("finish_reason");
-  str(w, end.finish_reason.empty() ? std::string_view(has_calls ? "tool_calls" : "stop") : end.finish_reason);
+  bool plain_stop = end.finish_reason.empty() || (refusal && end.finish_reason == "content_filter");
+  str(w, plain_stop ? std::string_view(has_calls ? "tool_calls" : "stop") : end.finish_reason);
   w.EndObject();
   w.EndArray();
   w.Key("usage");
@@ -160,9 +167,16 @@ std::string chunkEvent(const CompletionIdentity& ident, const ChunkDelta& d, boo
     w.Key("role");
     w.String("assistant");
   }
-  if (d.has_content || d.role) {
+  if (d.refusal) {
+    w.Key("refusal");
+    str(w, d.content);
+  } else if (d.has_content || d.role) {
     w.Key("content");
     str(w, d.content);
+  }
+  if (d.role) {
+    w.Key("refusal");
+    w.Null();
   }
   if (d.tool_call_count) {
     w.Key("tool_calls");

@@ -17,15 +17,19 @@ struct CompletionIdentity {
   std::string id;       // "chatcmpl-<trace id>"
   int64_t created = 0;  // unix seconds, the same on every chunk
   std::string model;
+  std::string system_fingerprint;  // empty: null
+  std::string service_tier;        // empty: left out
 };
 
-// {"id","object":"chat.completion","created","model","choices":[...],"usage":{...}}
+// {"id","object":"chat.completion","created","model","choices":[...],"usage":{...}}. A refusal
+// is message.refusal with content null, finishing "stop" as OpenAI's do.
 std::string completionBody(const CompletionIdentity& ident, const ResponseEndInfo& end);
 
 struct ChunkDelta {
   bool role = false;  // the first chunk names the assistant role (with content "")
   std::string_view content;
   bool has_content = false;
+  bool refusal = false;  // `content` is refusal text: written as delta.refusal
   const ToolCallDelta* tool_calls = nullptr;
   size_t tool_call_count = 0;
   std::string_view finish_reason;  // empty: null

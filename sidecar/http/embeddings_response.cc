@@ -39,7 +39,9 @@ class EmbeddingsEncoder final : public ResponseEncoder {
   EmbeddingsEncoder(std::string_view model, bool base64) : model_(model), base64_(base64) {}
 
   std::string_view endpoint() const override { return "embeddings"; }
-  void setModel(std::string_view model) override { model_ = std::string(model); }
+  void setHead(const AnswerHead& head) override {
+    if (!head.model.empty()) model_ = std::string(head.model);
+  }
 
   std::string unary(const ResponseEndInfo& end, std::string_view) override {
     static const std::vector<std::vector<float>> kNone;

@@ -17,7 +17,11 @@ class OpenAiEncoder final : public ResponseEncoder {
   }
 
   std::string_view endpoint() const override { return "chat_completions"; }
-  void setModel(std::string_view model) override { ident_.model = std::string(model); }
+  void setHead(const AnswerHead& head) override {
+    if (!head.model.empty()) ident_.model = std::string(head.model);
+    if (!head.system_fingerprint.empty()) ident_.system_fingerprint = std::string(head.system_fingerprint);
+    if (!head.service_tier.empty()) ident_.service_tier = std::string(head.service_tier);
+  }
 
   std::string unary(const ResponseEndInfo& end, std::string_view text) override {
     ResponseEndInfo whole = end;
@@ -35,6 +39,8 @@ class OpenAiEncoder final : public ResponseEncoder {
     ChunkDelta d;
     d.content = chunk.delta;
     d.has_content = !chunk.delta.empty() || chunk.tool_call_count == 0;
+    d.refusal = chunk.refusal;
+    streamed_refusal_ = streamed_refusal_ || chunk.refusal;
     d.tool_calls = chunk.tool_calls;
     d.tool_call_count = chunk.tool_call_count;
     return chunkEvent(ident_, d, include_usage_);
@@ -42,7 +48,9 @@ class OpenAiEncoder final : public ResponseEncoder {
 
   std::string streamClose(const ResponseEndInfo& end) override {
     ChunkDelta last;
-    last.finish_reason = end.finish_reason.empty() ? std::string_view("stop") : end.finish_reason;
+    // A refusal streamed as delta.refusal finishes "stop", as OpenAI's own do.
+    bool plain_stop = end.finish_reason.empty() || (streamed_refusal_ && end.finish_reason == "content_filter");
+    last.finish_reason = plain_stop ? std::string_view("stop") : end.finish_reason;
     std::string tail = chunkEvent(ident_, last, include_usage_);
     if (include_usage_) tail += usageEvent(ident_, end.usage);
     tail += kDoneEvent;
@@ -60,6 +68,7 @@ class OpenAiEncoder final : public ResponseEncoder {
  private:
   CompletionIdentity ident_;
   bool include_usage_;
+  bool streamed_refusal_ = false;
 };
 
 }  // namespace

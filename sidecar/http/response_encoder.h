@@ -13,14 +13,22 @@
 
 namespace outrigger::http {
 
+// What an answer says about itself besides its text, as the upstream said it. Every stream event
+// repeats some of it, so the chain tells it before the first byte is written.
+struct AnswerHead {
+  std::string_view model;  // empty: keep the one the request named
+  std::string_view system_fingerprint;
+  std::string_view service_tier;
+  Usage prompt_usage;  // the prompt's tokens when known at the start (Anthropic's message_start)
+};
+
 class ResponseEncoder {
  public:
   virtual ~ResponseEncoder() = default;
 
   // The metrics label of the endpoint ("chat_completions", "messages").
   virtual std::string_view endpoint() const = 0;
-  // The model the answer names; the chain may tell it before the first byte is written.
-  virtual void setModel(std::string_view model) = 0;
+  virtual void setHead(const AnswerHead& head) = 0;
 
   // A whole answer. `text` is the content when the chain streamed it in chunks.
   virtual std::string unary(const ResponseEndInfo& end, std::string_view text) = 0;

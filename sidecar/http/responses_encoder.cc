@@ -24,7 +24,8 @@ void str(Writer& w, std::string_view s) { w.String(s.data(), static_cast<rapidjs
 
 // One output item as the stream builds it.
 struct Item {
-  bool text = false;  // a message with one output_text part; else a function call
+  bool text = false;  // a message with one output_text (or refusal) part; else a function call
+  bool refusal = false;  // the message's part is the model's refusal
   std::string id, call_id, name, content;  // content: the text, or the call's arguments
 };
 
@@ -35,13 +36,18 @@ class ResponsesEncoder final : public ResponseEncoder {
         created_(static_cast<int64_t>(std::time(nullptr))) {}
 
   std::string_view endpoint() const override { return "responses"; }
-  void setModel(std::string_view model) override { model_ = std::string(model); }
+  void setHead(const AnswerHead& head) override {
+    if (!head.model.empty()) model_ = std::string(head.model);
+    if (!head.service_tier.empty()) service_tier_ = std::string(head.service_tier);
+  }
 
   std::string unary(const ResponseEndInfo& end, std::string_view text) override {
     std::string_view content = end.content.empty() ? text : end.content;
-    if (!content.empty()) items_.push_back({true, "msg_" + request_id_, "", "", std::string(content)});
+    if (!content.empty()) items_.push_back({true, end.refusal, "msg_" + request_id_, "", "", std::string(content)});
     if (end.tool_calls) {
-      for (const ToolCall& c : *end.tool_calls) items_.push_back({false, callItemId(items_.size()), c.id, c.name, c.arguments});
+      for (const ToolCall& c : *end.tool_calls) {
+        items_.push_back({false, false, callItemId(items_.size()), c.id, c.name, c.arguments});
+      }
     }
     rapidjson::StringBuffer buf;
     Writer w(buf);
@@ -64,10 +70,10 @@ class ResponsesEncoder final : public ResponseEncoder {
   std::string streamChunk(const ResponseChunkInfo& chunk) override {
     std::string out;
     if (!chunk.delta.empty()) {
-      if (text_item_ < 0) out += openText();
+      if (text_item_ < 0) out += openText(chunk.refusal);
       Item& it = items_[size_t(text_item_)];
       it.content.append(chunk.delta);
-      out += event("response.output_text.delta", [&](Writer& w) {
+      out += event(it.refusal ? "response.refusal.delta" : "response.output_text.delta", [&](Writer& w) {
         position(w, size_t(text_item_));
         w.Key("content_index"), w.Uint(0);
         w.Key("delta"), str(w, chunk.delta);
@@ -78,7 +84,7 @@ class ResponsesEncoder final : public ResponseEncoder {
       auto found = call_items_.find(d.index);
       if (found == call_items_.end()) {
         found = call_items_.emplace(d.index, items_.size()).first;
-        items_.push_back({false, callItemId(items_.size()), std::string(d.id), std::string(d.name), ""});
+        items_.push_back({false, false, callItemId(items_.size()), std::string(d.id), std::string(d.name), ""});
         out += event("response.output_item.added", [&](Writer& w) {
           w.Key("output_index"), w.Uint(unsigned(found->second));
           w.Key("item");
@@ -100,16 +106,16 @@ class ResponsesEncoder final : public ResponseEncoder {
     for (size_t i = 0; i < items_.size(); ++i) {
       const Item& it = items_[i];
       if (it.text) {
-        out += event("response.output_text.done", [&](Writer& w) {
+        out += event(it.refusal ? "response.refusal.done" : "response.output_text.done", [&](Writer& w) {
           position(w, i);
           w.Key("content_index"), w.Uint(0);
-          w.Key("text"), str(w, it.content);
+          w.Key(it.refusal ? "refusal" : "text"), str(w, it.content);
         });
         out += event("response.content_part.done", [&](Writer& w) {
           position(w, i);
           w.Key("content_index"), w.Uint(0);
           w.Key("part");
-          textPart(w, it.content);
+          contentPart(w, it.refusal, it.content);
         });
       } else {
         out += event("response.function_call_arguments.done", [&](Writer& w) {
@@ -189,9 +195,9 @@ class ResponsesEncoder final : public ResponseEncoder {
     return out;
   }
 
-  std::string openText() {
+  std::string openText(bool refusal) {
     text_item_ = int(items_.size());
-    items_.push_back({true, "msg_" + request_id_, "", "", ""});
+    items_.push_back({true, refusal, "msg_" + request_id_, "", "", ""});
     std::string out = event("response.output_item.added", [&](Writer& w) {
       w.Key("output_index"), w.Uint(unsigned(text_item_));
       w.Key("item");
@@ -201,7 +207,7 @@ class ResponsesEncoder final : public ResponseEncoder {
       position(w, size_t(text_item_));
       w.Key("content_index"), w.Uint(0);
       w.Key("part");
-      textPart(w, "");
+      contentPart(w, refusal, "");
     });
     return out;
   }
@@ -211,13 +217,19 @@ class ResponsesEncoder final : public ResponseEncoder {
     w.Key("output_index"), w.Uint(unsigned(index));
   }
 
-  static void textPart(Writer& w, std::string_view text) {
+  // An output_text part, or a refusal part ({"type":"refusal","refusal":...}).
+  static void contentPart(Writer& w, bool refusal, std::string_view text) {
     w.StartObject();
-    w.Key("type"), w.String("output_text");
-    w.Key("text"), str(w, text);
-    w.Key("annotations");
-    w.StartArray();
-    w.EndArray();
+    if (refusal) {
+      w.Key("type"), w.String("refusal");
+      w.Key("refusal"), str(w, text);
+    } else {
+      w.Key("type"), w.String("output_text");
+      w.Key("text"), str(w, text);
+      w.Key("annotations");
+      w.StartArray();
+      w.EndArray();
+    }
     w.EndObject();
   }
 
@@ -230,7 +242,7 @@ class ResponsesEncoder final : public ResponseEncoder {
       w.Key("role"), w.String("assistant");
       w.Key("content");
       w.StartArray();
-      if (with_parts) textPart(w, it.content);
+      if (with_parts) contentPart(w, it.refusal, it.content);
       w.EndArray();
     } else {
       w.Key("type"), w.String("function_call");
@@ -282,6 +294,7 @@ class ResponsesEncoder final : public ResponseEncoder {
     w.StartObject();
     w.EndObject();
     w.Key("store"), w.Bool(false);
+    if (!service_tier_.empty()) w.Key("service_tier"), str(w, service_tier_);
     w.Key("usage");
     if (end) {
       const Usage& u = end->usage;
@@ -304,7 +317,7 @@ class ResponsesEncoder final : public ResponseEncoder {
     w.EndObject();
   }
 
-  std::string request_id_, id_, model_;
+  std::string request_id_, id_, model_, service_tier_;
   int64_t created_;
   std::vector<Item> items_;
   std::map<uint32_t, size_t> call_items_;  // a tool call's stream index -> its item

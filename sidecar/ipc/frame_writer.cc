@@ -59,7 +59,12 @@ void FrameWriter::responseStart(std::string* out, uint64_t stream_id, const Resp
   auto model = builder_.CreateString(info.model.data(), info.model.size());
   auto provider = builder_.CreateString(info.provider.data(), info.provider.size());
   auto trace = builder_.CreateString(info.trace_id.data(), info.trace_id.size());
-  auto body = w::CreateResponseStart(builder_, model, provider, info.cache_hit, trace);
+  auto optional = [&](std::string_view s) {
+    return s.empty() ? flatbuffers::Offset<flatbuffers::String>() : builder_.CreateString(s.data(), s.size());
+  };
+  auto fingerprint = optional(info.system_fingerprint);
+  auto tier = optional(info.service_tier);
+  auto body = w::CreateResponseStart(builder_, model, provider, info.cache_hit, trace, fingerprint, tier);
   finish(out, stream_id, static_cast<uint8_t>(w::Body::ResponseStart), body.Union());
 }
 
@@ -78,7 +83,7 @@ void FrameWriter::responseChunk(std::string* out, uint64_t stream_id, const Resp
     }
     calls = builder_.CreateVector(v);
   }
-  auto body = w::CreateResponseChunk(builder_, chunk.seq, delta, calls);
+  auto body = w::CreateResponseChunk(builder_, chunk.seq, delta, calls, chunk.refusal);
   finish(out, stream_id, static_cast<uint8_t>(w::Body::ResponseChunk), body.Union());
 }
 
@@ -109,6 +114,8 @@ void FrameWriter::responseEnd(std::string* out, uint64_t stream_id, const Respon
   auto finish_reason = str(end.finish_reason);
   auto trace = str(end.trace_id);
   auto model = str(end.model);
+  auto fingerprint = str(end.system_fingerprint);
+  auto tier = str(end.service_tier);
   auto usage = w::CreateUsage(builder_, end.usage.prompt_tokens, end.usage.completion_tokens,
                               end.usage.cached_tokens, end.usage.reasoning_tokens, end.usage.cache_write_tokens);
   w::ResponseEndBuilder b(builder_);
@@ -127,6 +134,9 @@ void FrameWriter::responseEnd(std::string* out, uint64_t stream_id, const Respon
   b.add_verdicts(verdicts);
   b.add_model(model);
   b.add_reached_provider(end.reached_provider);
+  b.add_refusal(end.refusal);
+  b.add_system_fingerprint(fingerprint);
+  b.add_service_tier(tier);
   finish(out, stream_id, static_cast<uint8_t>(w::Body::ResponseEnd), b.Finish().Union());
 }
 

@@ -245,6 +245,7 @@ TEST_CASE("a model call never outlives the caller's deadline") {
   rig.start(/*timeout_ms=*/40);
   REQUIRE(rig.loop.runUntilForTest([&] { return rig.sink.out.ends > 0; }, 2000));
   CHECK(s.judge_deadline <= s.main_deadline);  // the child's deadline: the caller's, at most
+  INFO("callback code " << s.callback_code << " judge_deadline-main " << int64_t(s.judge_deadline - s.main_deadline));
   CHECK(rig.sink.out.code == Code::kDeadlineExceeded);
   CHECK(s.callbacks == 1);
 }

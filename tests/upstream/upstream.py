@@ -16,7 +16,7 @@ A step is an object; "fault" picks the behaviour (default "ok"), "repeat" repeat
 waits that long before any answer (an error included):
   mix                one of "choices" (steps) drawn by "weights", seeded (soak runs)
   ok                 answer normally; "text", "pieces" (stream events of text), "tool_calls" [{id,name,arguments}], "usage",
-                     "finish_reason", "model" shape the answer
+                     "finish_reason", "model", "system_fingerprint", "service_tier" (OpenAI) shape the answer
   status             answer with "code" (429, 500, 503, 529 ...), "headers" (e.g.
                      {"retry-after": "1"}), and "error_type" / "error_code" / "message"
   hang               accept, then send nothing for "ms" (default 60000) before answering
@@ -27,7 +27,8 @@ waits that long before any answer (an error included):
   deep_json          valid JSON nested "depth" arrays deep (default 100000) as the body of a "code" answer
                      (default 200), or as one stream event after the head of a stream
   empty_choices      an OpenAI 200 with "choices": []
-  refusal            an answer whose assistant message carries a refusal
+  refusal            an answer whose assistant message carries a refusal ("refusal" text; OpenAI streams it
+                     as delta.refusal); Anthropic's is "text" with stop_reason refusal
   drop_before_head   read the request, then close the connection without answering a byte
   short_body         a 200 whose content-length promises more than is sent, then a close
   close_delimited    a 200 with neither content-length nor chunking: the close ends the body
@@ -288,6 +289,9 @@ class Handler(BaseHTTPRequestHandler):
         refusal = step.get("refusal", "I can't help with that.") if fault == "refusal" else None
         if fault == "refusal":
             text = None
+        head = {"system_fingerprint": step.get("system_fingerprint", "fp_test")}
+        if "service_tier" in step:
+            head["service_tier"] = step["service_tier"]
         if not body.get("stream"):
             if fault == "malformed_json":
                 return self.send_raw(200, b'{"id": "chatcmpl-1", "choices": [')
@@ -298,15 +302,13 @@ class Handler(BaseHTTPRequestHandler):
             choices = [] if fault == "empty_choices" else [
                 {"index": 0, "message": message, "finish_reason": finish, "logprobs": None}]
             return self.send_json(200, {"id": "chatcmpl-test", "object": "chat.completion", "created": 1700000000,
-                                        "model": model, "choices": choices, "usage": usage,
-                                        "system_fingerprint": "fp_test"})
+                                        "model": model, "choices": choices, "usage": usage, **head})
         events = []
 
         def ev(choices, u=None):
             events.append("data: " + json.dumps({"id": "chatcmpl-test", "object": "chat.completion.chunk",
-                                                  "created": 1700000000, "model": model,
-                                                  "system_fingerprint": "fp_test", "choices": choices,
-                                                  "usage": u}) + "\n\n")
+                                                  "created": 1700000000, "model": model, **head,
+                                                  "choices": choices, "usage": u}) + "\n\n")
 
         ev([{"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": None, "finish_reason": None}])
         if refusal:

@@ -255,7 +255,8 @@ class Connection {
           auto call = findCall(sid, false);
           const auto* s = f->body_as_ResponseStart();
           if (call && call->events.on_start) {
-            call->events.on_start({str(s->model()), str(s->provider()), str(s->trace_id()), s->cache_hit()});
+            call->events.on_start({str(s->model()), str(s->provider()), str(s->trace_id()), s->cache_hit(),
+                                   str(s->system_fingerprint()), str(s->service_tier())});
           }
           break;
         }
@@ -263,7 +264,7 @@ class Connection {
           auto call = findCall(sid, false);
           const auto* c = f->body_as_ResponseChunk();
           if (call) {
-            Chunk chunk{c->seq(), str(c->delta())};
+            Chunk chunk{c->seq(), str(c->delta()), c->refusal()};
             call->response.content += chunk.delta;
             if (call->events.on_chunk) call->events.on_chunk(chunk);
           }
@@ -316,6 +317,9 @@ class Connection {
     r.cache_hit = e->cache_hit();
     r.origin = str(e->origin());
     r.message = str(e->message());
+    r.refusal = e->refusal();
+    r.system_fingerprint = str(e->system_fingerprint());
+    r.service_tier = str(e->service_tier());
     if (const auto* u = e->usage()) {
       r.usage = {u->prompt_tokens(), u->completion_tokens(), u->cached_tokens(), u->reasoning_tokens(),
                  u->cache_write_tokens()};

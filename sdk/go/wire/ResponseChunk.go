@@ -73,8 +73,20 @@ func (rcv *ResponseChunk) ToolCallsLength() int {
 	return 0
 }
 
+func (rcv *ResponseChunk) Refusal() bool {
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(10))
+	if o != 0 {
+		return rcv._tab.GetBool(o + rcv._tab.Pos)
+	}
+	return false
+}
+
+func (rcv *ResponseChunk) MutateRefusal(n bool) bool {
+	return rcv._tab.MutateBoolSlot(10, n)
+}
+
 func ResponseChunkStart(builder *flatbuffers.Builder) {
-	builder.StartObject(3)
+	builder.StartObject(4)
 }
 func ResponseChunkAddSeq(builder *flatbuffers.Builder, seq uint32) {
 	builder.PrependUint32Slot(0, seq, 0)
@@ -87,6 +99,9 @@ func ResponseChunkAddToolCalls(builder *flatbuffers.Builder, toolCalls flatbuffe
 }
 func ResponseChunkStartToolCallsVector(builder *flatbuffers.Builder, numElems int) flatbuffers.UOffsetT {
 	return builder.StartVector(4, numElems, 4)
+}
+func ResponseChunkAddRefusal(builder *flatbuffers.Builder, refusal bool) {
+	builder.PrependBoolSlot(3, refusal, false)
 }
 func ResponseChunkEnd(builder *flatbuffers.Builder) flatbuffers.UOffsetT {
 	return builder.EndObject()

@@ -206,8 +206,36 @@ func (rcv *ResponseEnd) MutateReachedProvider(n bool) bool {
 	return rcv._tab.MutateBoolSlot(32, n)
 }
 
+func (rcv *ResponseEnd) Refusal() bool {
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(34))
+	if o != 0 {
+		return rcv._tab.GetBool(o + rcv._tab.Pos)
+	}
+	return false
+}
+
+func (rcv *ResponseEnd) MutateRefusal(n bool) bool {
+	return rcv._tab.MutateBoolSlot(34, n)
+}
+
+func (rcv *ResponseEnd) SystemFingerprint() []byte {
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(36))
+	if o != 0 {
+		return rcv._tab.ByteVector(o + rcv._tab.Pos)
+	}
+	return nil
+}
+
+func (rcv *ResponseEnd) ServiceTier() []byte {
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(38))
+	if o != 0 {
+		return rcv._tab.ByteVector(o + rcv._tab.Pos)
+	}
+	return nil
+}
+
 func ResponseEndStart(builder *flatbuffers.Builder) {
-	builder.StartObject(15)
+	builder.StartObject(18)
 }
 func ResponseEndAddStatus(builder *flatbuffers.Builder, status Status) {
 	builder.PrependInt32Slot(0, int32(status), 0)
@@ -259,6 +287,15 @@ func ResponseEndAddModel(builder *flatbuffers.Builder, model flatbuffers.UOffset
 }
 func ResponseEndAddReachedProvider(builder *flatbuffers.Builder, reachedProvider bool) {
 	builder.PrependBoolSlot(14, reachedProvider, false)
+}
+func ResponseEndAddRefusal(builder *flatbuffers.Builder, refusal bool) {
+	builder.PrependBoolSlot(15, refusal, false)
+}
+func ResponseEndAddSystemFingerprint(builder *flatbuffers.Builder, systemFingerprint flatbuffers.UOffsetT) {
+	builder.PrependUOffsetTSlot(16, flatbuffers.UOffsetT(systemFingerprint), 0)
+}
+func ResponseEndAddServiceTier(builder *flatbuffers.Builder, serviceTier flatbuffers.UOffsetT) {
+	builder.PrependUOffsetTSlot(17, flatbuffers.UOffsetT(serviceTier), 0)
 }
 func ResponseEndEnd(builder *flatbuffers.Builder) flatbuffers.UOffsetT {
 	return builder.EndObject()

@@ -69,8 +69,24 @@ func (rcv *ResponseStart) TraceId() []byte {
 	return nil
 }
 
+func (rcv *ResponseStart) SystemFingerprint() []byte {
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(12))
+	if o != 0 {
+		return rcv._tab.ByteVector(o + rcv._tab.Pos)
+	}
+	return nil
+}
+
+func (rcv *ResponseStart) ServiceTier() []byte {
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(14))
+	if o != 0 {
+		return rcv._tab.ByteVector(o + rcv._tab.Pos)
+	}
+	return nil
+}
+
 func ResponseStartStart(builder *flatbuffers.Builder) {
-	builder.StartObject(4)
+	builder.StartObject(6)
 }
 func ResponseStartAddModel(builder *flatbuffers.Builder, model flatbuffers.UOffsetT) {
 	builder.PrependUOffsetTSlot(0, flatbuffers.UOffsetT(model), 0)
@@ -83,6 +99,12 @@ func ResponseStartAddCacheHit(builder *flatbuffers.Builder, cacheHit bool) {
 }
 func ResponseStartAddTraceId(builder *flatbuffers.Builder, traceId flatbuffers.UOffsetT) {
 	builder.PrependUOffsetTSlot(3, flatbuffers.UOffsetT(traceId), 0)
+}
+func ResponseStartAddSystemFingerprint(builder *flatbuffers.Builder, systemFingerprint flatbuffers.UOffsetT) {
+	builder.PrependUOffsetTSlot(4, flatbuffers.UOffsetT(systemFingerprint), 0)
+}
+func ResponseStartAddServiceTier(builder *flatbuffers.Builder, serviceTier flatbuffers.UOffsetT) {
+	builder.PrependUOffsetTSlot(5, flatbuffers.UOffsetT(serviceTier), 0)
 }
 func ResponseStartEnd(builder *flatbuffers.Builder) flatbuffers.UOffsetT {
 	return builder.EndObject()

@@ -150,3 +150,109 @@ def test_messages_stream(claude, upstream):
     assert text == "Paris is the capital."
     assert final.stop_reason == "end_turn"
     assert final.usage.cache_read_input_tokens == 3
+
+
+# ---------------------------------------------------------------- what the answer says about itself
+
+REFUSAL = "I can't help with that."
+UPSTREAM_HEAD = {"model": "gpt-4o-mini-2024-07-18", "system_fingerprint": "fp_44709d6fcb", "service_tier": "priority"}
+
+
+def capital_model():
+    from pydantic import BaseModel
+
+    class Capital(BaseModel):
+        city: str
+
+    return Capital
+
+
+def test_chat_refusal_reaches_parse_as_message_refusal(oai, upstream):
+    upstream.script({"fault": "refusal", "refusal": REFUSAL})
+    r = oai.chat.completions.parse(model="gpt-4o-mini", messages=[{"role": "user", "content": "Capital?"}],
+                                   response_format=capital_model())
+    message = r.choices[0].message
+    assert (message.refusal, message.content, message.parsed) == (REFUSAL, None, None)
+    assert r.choices[0].finish_reason == "stop"
+
+
+def test_chat_streamed_refusal_arrives_as_refusal_deltas(oai, upstream):
+    upstream.script({"fault": "refusal", "refusal": REFUSAL})
+    with oai.chat.completions.stream(model="gpt-4o-mini", messages=[{"role": "user", "content": "Capital?"}],
+                                     response_format=capital_model()) as stream:
+        events = list(stream)
+        final = stream.get_final_completion()
+    assert "".join(e.delta for e in events if e.type == "refusal.delta") == REFUSAL
+    assert [e.refusal for e in events if e.type == "refusal.done"] == [REFUSAL]
+    assert not [e for e in events if e.type == "content.delta" and e.delta]
+    message = final.choices[0].message
+    assert (message.refusal, message.parsed) == (REFUSAL, None)
+    assert final.choices[0].finish_reason == "stop"
+
+
+def test_an_anthropic_refusal_reaches_openai_callers_as_a_refusal(oai, upstream):
+    upstream.script({"fault": "refusal", "text": "I won't write that."})
+    r = oai.chat.completions.create(model="claude-sonnet-4-5", messages=[{"role": "user", "content": "Write it."}])
+    message = r.choices[0].message
+    assert (message.refusal, message.content) == ("I won't write that.", None)
+
+
+def test_an_openai_refusal_reaches_anthropic_callers_as_stop_reason_refusal(claude, upstream):
+    upstream.script({"fault": "refusal", "refusal": REFUSAL})
+    r = claude.messages.create(model="gpt-4o-mini", max_tokens=64, messages=[{"role": "user", "content": "Capital?"}])
+    assert r.stop_reason == "refusal"
+    assert [(b.type, b.text) for b in r.content] == [("text", REFUSAL)]
+    upstream.reset()
+    upstream.script({"fault": "refusal", "refusal": REFUSAL})
+    with claude.messages.stream(model="gpt-4o-mini", max_tokens=64,
+                                messages=[{"role": "user", "content": "Capital?"}]) as stream:
+        text = "".join(stream.text_stream)
+        final = stream.get_final_message()
+    assert (text, final.stop_reason) == (REFUSAL, "refusal")
+
+
+def test_chat_passes_back_the_upstreams_model_fingerprint_and_tier(oai, upstream):
+    upstream.script(dict(UPSTREAM_HEAD, text="Paris."))
+    r = oai.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Capital?"}],
+                                    service_tier="priority")
+    assert upstream.only_body()["service_tier"] == "priority"
+    assert (r.model, r.system_fingerprint, r.service_tier) == tuple(UPSTREAM_HEAD.values())
+    upstream.reset()
+    upstream.script(dict(UPSTREAM_HEAD, text="Paris is the capital."))
+    chunks = list(oai.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Capital?"}],
+                                              stream=True, stream_options={"include_usage": True}))
+    # Every chunk, the first included, names what the upstream named: the same as the unary answer.
+    assert len(chunks) > 3
+    assert {(c.model, c.system_fingerprint, c.service_tier) for c in chunks} == {tuple(UPSTREAM_HEAD.values())}
+
+
+def test_responses_refusal_and_tier(oai, upstream):
+    upstream.script(dict(UPSTREAM_HEAD, fault="refusal", refusal=REFUSAL))
+    r = oai.responses.create(model="gpt-4o-mini", input="Capital?")
+    part = r.output[0].content[0]
+    assert (part.type, part.refusal) == ("refusal", REFUSAL)
+    assert (r.model, r.service_tier) == ("gpt-4o-mini-2024-07-18", "priority")
+    upstream.reset()
+    upstream.script({"fault": "refusal", "refusal": REFUSAL})
+    events = list(oai.responses.create(model="gpt-4o-mini", input="Capital?", stream=True))
+    assert "".join(e.delta for e in events if e.type == "response.refusal.delta") == REFUSAL
+    assert [e.refusal for e in events if e.type == "response.refusal.done"] == [REFUSAL]
+    assert events[-1].response.output[0].content[0].refusal == REFUSAL
+
+
+def test_messages_stream_starts_with_the_upstreams_model_and_input_tokens(claude, upstream):
+    usage = {"input_tokens": 21, "output_tokens": 6, "cache_creation_input_tokens": 5, "cache_read_input_tokens": 3,
+             "service_tier": "standard"}
+    upstream.script({"text": "Paris.", "model": "claude-sonnet-4-5-20250929", "usage": usage})
+    with claude.messages.stream(model="claude-sonnet-4-5", max_tokens=64,
+                                messages=[{"role": "user", "content": "Capital?"}]) as stream:
+        start = next(e for e in stream if e.type == "message_start").message
+        final = stream.get_final_message()
+    assert start.model == final.model == "claude-sonnet-4-5-20250929"
+    assert (start.usage.input_tokens, start.usage.cache_read_input_tokens, start.usage.cache_creation_input_tokens) == (
+        21, 3, 5)
+    assert final.usage.service_tier == "standard"
+    upstream.reset()
+    upstream.script({"text": "Paris.", "model": "claude-sonnet-4-5-20250929", "usage": usage})
+    r = claude.messages.create(model="claude-sonnet-4-5", max_tokens=64, messages=[{"role": "user", "content": "Capital?"}])
+    assert (r.model, r.usage.input_tokens, r.usage.service_tier) == ("claude-sonnet-4-5-20250929", 21, "standard")

@@ -117,16 +117,23 @@ struct Response {
   // marks a route's degraded answer, served because every target failed.
   std::string origin;
   std::string message;  // for a degraded answer: why
+  // The answer is the model's refusal: `content` is refusal text, not an answer to parse
+  // (finish_reason is content_filter).
+  bool refusal = false;
+  std::string system_fingerprint;  // the upstream's, when it sent one
+  std::string service_tier;        // the tier the upstream served the answer on, when it said
 };
 
 struct StreamStart {
-  std::string model, provider, trace_id;
+  std::string model, provider, trace_id;  // model: the upstream's name for it, when it said one
   bool cache_hit = false;
+  std::string system_fingerprint, service_tier;
 };
 
 struct Chunk {
   uint32_t seq = 0;
   std::string delta;
+  bool refusal = false;  // `delta` is refusal text
 };
 
 // Callbacks of an asynchronous call; each optional. on_end runs exactly once.

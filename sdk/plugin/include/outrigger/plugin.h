@@ -295,7 +295,19 @@ typedef struct outrigger_response_view {
    * OUTRIGGER_SIZE_THROUGH(outrigger_response_view, response_id). */
   outrigger_str response_id;       /* the upstream's id of the answer (chatcmpl-..., msg_...),
                                       recorded as gen_ai.response.id; empty: none */
+  /* ---- minor 2, later builds still: present when hdr.struct_size >=
+   * OUTRIGGER_SIZE_THROUGH(outrigger_response_view, service_tier). */
+  uint32_t flags;                  /* OUTRIGGER_ANSWER_* */
+  uint32_t reserved3_;
+  outrigger_str system_fingerprint; /* the upstream's backend configuration id; empty: none */
+  outrigger_str service_tier;      /* the tier the upstream served the answer on ("default",
+                                      "priority", "standard" ...); empty: not reported */
 } outrigger_response_view;
+
+/* outrigger_response_view.flags and outrigger_chunk_view.flags. */
+#define OUTRIGGER_ANSWER_REFUSAL (1u << 0) /* the text is the model's refusal (OpenAI's
+                                              message.refusal, Anthropic's stop_reason refusal),
+                                              not an answer to parse */
 /* Smallest response view a plugin may pass (provider_done, cache_done): the 1.0 layout. */
 #define OUTRIGGER_MIN_SIZE_RESPONSE_VIEW OUTRIGGER_SIZE_THROUGH(outrigger_response_view, model)
 
@@ -312,6 +324,19 @@ typedef struct outrigger_chunk_view {
   outrigger_str delta;
   const outrigger_tool_call_delta_view* tool_calls;
   size_t tool_call_count;
+  /* ---- minor 2, later builds: present when hdr.struct_size >=
+   * OUTRIGGER_SIZE_THROUGH(outrigger_chunk_view, service_tier). What the upstream said about the
+   * answer as it began: a provider may set them on every chunk; the host keeps the first it
+   * gets of each, so a streamed answer's start already names the upstream's model. */
+  uint32_t flags;                  /* OUTRIGGER_ANSWER_REFUSAL: `delta` is refusal text */
+  /* The prompt's tokens as the upstream reported them when the stream began (Anthropic's
+   * message_start), counted as in outrigger_usage; 0: not known yet. */
+  uint32_t prompt_tokens;          /* every input token, the prompt cache's included */
+  uint32_t cached_tokens;          /* of which read from the prompt cache */
+  uint32_t cache_write_tokens;     /* of which written to it */
+  outrigger_str model;             /* the model answering, as the upstream names it */
+  outrigger_str system_fingerprint;
+  outrigger_str service_tier;
 } outrigger_chunk_view;
 /* Smallest chunk view a plugin may pass (provider_chunk): the 1.0 layout. */
 #define OUTRIGGER_MIN_SIZE_CHUNK_VIEW OUTRIGGER_SIZE_THROUGH(outrigger_chunk_view, tool_call_count)

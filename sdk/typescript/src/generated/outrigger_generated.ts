@@ -1576,8 +1576,22 @@ traceId(optionalEncoding?:any):string|Uint8Array|null {
   return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
 }
 
+systemFingerprint():string|null
+systemFingerprint(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+systemFingerprint(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 12);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
+serviceTier():string|null
+serviceTier(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+serviceTier(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
 static startResponseStart(builder:flatbuffers.Builder) {
-  builder.startObject(4);
+  builder.startObject(6);
 }
 
 static addModel(builder:flatbuffers.Builder, modelOffset:flatbuffers.Offset) {
@@ -1596,17 +1610,27 @@ static addTraceId(builder:flatbuffers.Builder, traceIdOffset:flatbuffers.Offset)
   builder.addFieldOffset(3, traceIdOffset, 0);
 }
 
+static addSystemFingerprint(builder:flatbuffers.Builder, systemFingerprintOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(4, systemFingerprintOffset, 0);
+}
+
+static addServiceTier(builder:flatbuffers.Builder, serviceTierOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(5, serviceTierOffset, 0);
+}
+
 static endResponseStart(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createResponseStart(builder:flatbuffers.Builder, modelOffset:flatbuffers.Offset, providerOffset:flatbuffers.Offset, cacheHit:boolean, traceIdOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createResponseStart(builder:flatbuffers.Builder, modelOffset:flatbuffers.Offset, providerOffset:flatbuffers.Offset, cacheHit:boolean, traceIdOffset:flatbuffers.Offset, systemFingerprintOffset:flatbuffers.Offset, serviceTierOffset:flatbuffers.Offset):flatbuffers.Offset {
   ResponseStart.startResponseStart(builder);
   ResponseStart.addModel(builder, modelOffset);
   ResponseStart.addProvider(builder, providerOffset);
   ResponseStart.addCacheHit(builder, cacheHit);
   ResponseStart.addTraceId(builder, traceIdOffset);
+  ResponseStart.addSystemFingerprint(builder, systemFingerprintOffset);
+  ResponseStart.addServiceTier(builder, serviceTierOffset);
   return ResponseStart.endResponseStart(builder);
 }
 }
@@ -1742,8 +1766,13 @@ toolCallsLength():number {
   return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
 }
 
+refusal():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
 static startResponseChunk(builder:flatbuffers.Builder) {
-  builder.startObject(3);
+  builder.startObject(4);
 }
 
 static addSeq(builder:flatbuffers.Builder, seq:number) {
@@ -1770,16 +1799,21 @@ static startToolCallsVector(builder:flatbuffers.Builder, numElems:number) {
   builder.startVector(4, numElems, 4);
 }
 
+static addRefusal(builder:flatbuffers.Builder, refusal:boolean) {
+  builder.addFieldInt8(3, +refusal, +false);
+}
+
 static endResponseChunk(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createResponseChunk(builder:flatbuffers.Builder, seq:number, deltaOffset:flatbuffers.Offset, toolCallsOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createResponseChunk(builder:flatbuffers.Builder, seq:number, deltaOffset:flatbuffers.Offset, toolCallsOffset:flatbuffers.Offset, refusal:boolean):flatbuffers.Offset {
   ResponseChunk.startResponseChunk(builder);
   ResponseChunk.addSeq(builder, seq);
   ResponseChunk.addDelta(builder, deltaOffset);
   ResponseChunk.addToolCalls(builder, toolCallsOffset);
+  ResponseChunk.addRefusal(builder, refusal);
   return ResponseChunk.endResponseChunk(builder);
 }
 }
@@ -2049,8 +2083,27 @@ reachedProvider():boolean {
   return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
 }
 
+refusal():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 34);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
+systemFingerprint():string|null
+systemFingerprint(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+systemFingerprint(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 36);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
+serviceTier():string|null
+serviceTier(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+serviceTier(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 38);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
 static startResponseEnd(builder:flatbuffers.Builder) {
-  builder.startObject(15);
+  builder.startObject(18);
 }
 
 static addStatus(builder:flatbuffers.Builder, status:Status) {
@@ -2135,6 +2188,18 @@ static addModel(builder:flatbuffers.Builder, modelOffset:flatbuffers.Offset) {
 
 static addReachedProvider(builder:flatbuffers.Builder, reachedProvider:boolean) {
   builder.addFieldInt8(14, +reachedProvider, +false);
+}
+
+static addRefusal(builder:flatbuffers.Builder, refusal:boolean) {
+  builder.addFieldInt8(15, +refusal, +false);
+}
+
+static addSystemFingerprint(builder:flatbuffers.Builder, systemFingerprintOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(16, systemFingerprintOffset, 0);
+}
+
+static addServiceTier(builder:flatbuffers.Builder, serviceTierOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(17, serviceTierOffset, 0);
 }
 
 static endResponseEnd(builder:flatbuffers.Builder):flatbuffers.Offset {

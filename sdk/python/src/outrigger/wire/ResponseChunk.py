@@ -67,7 +67,14 @@ class ResponseChunk(object):
         o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(8))
         return o == 0
 
-def ResponseChunkStart(builder): builder.StartObject(3)
+    # ResponseChunk
+    def Refusal(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(10))
+        if o != 0:
+            return bool(self._tab.Get(flatbuffers.number_types.BoolFlags, o + self._tab.Pos))
+        return False
+
+def ResponseChunkStart(builder): builder.StartObject(4)
 def Start(builder):
     return ResponseChunkStart(builder)
 def ResponseChunkAddSeq(builder, seq): builder.PrependUint32Slot(0, seq, 0)
@@ -82,6 +89,9 @@ def AddToolCalls(builder, toolCalls):
 def ResponseChunkStartToolCallsVector(builder, numElems): return builder.StartVector(4, numElems, 4)
 def StartToolCallsVector(builder, numElems):
     return ResponseChunkStartToolCallsVector(builder, numElems)
+def ResponseChunkAddRefusal(builder, refusal): builder.PrependBoolSlot(3, refusal, 0)
+def AddRefusal(builder, refusal):
+    return ResponseChunkAddRefusal(builder, refusal)
 def ResponseChunkEnd(builder): return builder.EndObject()
 def End(builder):
     return ResponseChunkEnd(builder)

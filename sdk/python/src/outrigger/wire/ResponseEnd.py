@@ -173,7 +173,28 @@ class ResponseEnd(object):
             return bool(self._tab.Get(flatbuffers.number_types.BoolFlags, o + self._tab.Pos))
         return False
 
-def ResponseEndStart(builder): builder.StartObject(15)
+    # ResponseEnd
+    def Refusal(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(34))
+        if o != 0:
+            return bool(self._tab.Get(flatbuffers.number_types.BoolFlags, o + self._tab.Pos))
+        return False
+
+    # ResponseEnd
+    def SystemFingerprint(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(36))
+        if o != 0:
+            return self._tab.String(o + self._tab.Pos)
+        return None
+
+    # ResponseEnd
+    def ServiceTier(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(38))
+        if o != 0:
+            return self._tab.String(o + self._tab.Pos)
+        return None
+
+def ResponseEndStart(builder): builder.StartObject(18)
 def Start(builder):
     return ResponseEndStart(builder)
 def ResponseEndAddStatus(builder, status): builder.PrependInt32Slot(0, status, 0)
@@ -227,6 +248,15 @@ def AddModel(builder, model):
 def ResponseEndAddReachedProvider(builder, reachedProvider): builder.PrependBoolSlot(14, reachedProvider, 0)
 def AddReachedProvider(builder, reachedProvider):
     return ResponseEndAddReachedProvider(builder, reachedProvider)
+def ResponseEndAddRefusal(builder, refusal): builder.PrependBoolSlot(15, refusal, 0)
+def AddRefusal(builder, refusal):
+    return ResponseEndAddRefusal(builder, refusal)
+def ResponseEndAddSystemFingerprint(builder, systemFingerprint): builder.PrependUOffsetTRelativeSlot(16, flatbuffers.number_types.UOffsetTFlags.py_type(systemFingerprint), 0)
+def AddSystemFingerprint(builder, systemFingerprint):
+    return ResponseEndAddSystemFingerprint(builder, systemFingerprint)
+def ResponseEndAddServiceTier(builder, serviceTier): builder.PrependUOffsetTRelativeSlot(17, flatbuffers.number_types.UOffsetTFlags.py_type(serviceTier), 0)
+def AddServiceTier(builder, serviceTier):
+    return ResponseEndAddServiceTier(builder, serviceTier)
 def ResponseEndEnd(builder): return builder.EndObject()
 def End(builder):
     return ResponseEndEnd(builder)

@@ -56,7 +56,21 @@ class ResponseStart(object):
             return self._tab.String(o + self._tab.Pos)
         return None
 
-def ResponseStartStart(builder): builder.StartObject(4)
+    # ResponseStart
+    def SystemFingerprint(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(12))
+        if o != 0:
+            return self._tab.String(o + self._tab.Pos)
+        return None
+
+    # ResponseStart
+    def ServiceTier(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(14))
+        if o != 0:
+            return self._tab.String(o + self._tab.Pos)
+        return None
+
+def ResponseStartStart(builder): builder.StartObject(6)
 def Start(builder):
     return ResponseStartStart(builder)
 def ResponseStartAddModel(builder, model): builder.PrependUOffsetTRelativeSlot(0, flatbuffers.number_types.UOffsetTFlags.py_type(model), 0)
@@ -71,6 +85,12 @@ def AddCacheHit(builder, cacheHit):
 def ResponseStartAddTraceId(builder, traceId): builder.PrependUOffsetTRelativeSlot(3, flatbuffers.number_types.UOffsetTFlags.py_type(traceId), 0)
 def AddTraceId(builder, traceId):
     return ResponseStartAddTraceId(builder, traceId)
+def ResponseStartAddSystemFingerprint(builder, systemFingerprint): builder.PrependUOffsetTRelativeSlot(4, flatbuffers.number_types.UOffsetTFlags.py_type(systemFingerprint), 0)
+def AddSystemFingerprint(builder, systemFingerprint):
+    return ResponseStartAddSystemFingerprint(builder, systemFingerprint)
+def ResponseStartAddServiceTier(builder, serviceTier): builder.PrependUOffsetTRelativeSlot(5, flatbuffers.number_types.UOffsetTFlags.py_type(serviceTier), 0)
+def AddServiceTier(builder, serviceTier):
+    return ResponseStartAddServiceTier(builder, serviceTier)
 def ResponseStartEnd(builder): return builder.EndObject()
 def End(builder):
     return ResponseStartEnd(builder)
