@@ -163,3 +163,43 @@ TEST_CASE("cost via daemon: an unpriced model costs 0 and is counted, a config p
   CHECK(lines[0].find(R"("outrigger.cost.source":"unpriced")") != std::string::npos);
   CHECK_FALSE(parseJson(lines[1]).HasMember("cost_unpriced"));
 }
+
+TEST_CASE("records via daemon: the settings a caller sent and what the upstream said of its answer are recorded") {
+  Rig rig(openaiInstance("openai", "@UP@"), "provider = \"openai\"\n");
+  REQUIRE(rig.up.script(R"([{"fault":"refusal","refusal":"No.","model":"gpt-4o-2024-08-06",
+    "system_fingerprint":"fp_9f1c","service_tier":"priority"}])"));
+  // Fields without a wire home travel in extra_json, to the upstream unchanged.
+  const std::string extras =
+      R"("service_tier":"priority","logprobs":true,"top_logprobs":2,"reasoning_effort":"low","store":false,)"
+      R"("logit_bias":{"50256":-100},"prediction":{"type":"content","content":"a secret draft"},"modalities":["text"])";
+  auto reply = curlCall("http://127.0.0.1:" + std::to_string(rig.http) + "/v1/chat/completions",
+                        R"({"model":"gpt-4o","temperature":0.3,"user":"u-9","metadata":{"team":"search"},)" + extras +
+                            R"(,"messages":[{"role":"user","content":"hi"}]})");
+  INFO(reply.body);
+  auto body = parseJson(reply.body);
+  CHECK(std::string(body["choices"][0]["message"]["refusal"].GetString()) == "No.");
+  CHECK(body["choices"][0]["message"]["content"].IsNull());
+  CHECK(std::string(body["system_fingerprint"].GetString()) == "fp_9f1c");
+  CHECK(std::string(body["service_tier"].GetString()) == "priority");
+  CHECK(std::string(body["model"].GetString()) == "gpt-4o-2024-08-06");
+  std::string log = rig.up.log();
+  CHECK(log.find(R"("temperature": 0.3,)") != std::string::npos);
+  CHECK(log.find(R"("prediction": {"type": "content", "content": "a secret draft"})") != std::string::npos);
+  CHECK(log.find(R"("logit_bias": {"50256": -100})") != std::string::npos);
+
+  auto lines = rig.stop();
+  REQUIRE(lines.size() == 1);
+  const std::string& r = lines[0];
+  INFO(r);
+  for (const char* attribute :
+       {R"("openai.request.service_tier":"priority")", R"("outrigger.request.logprobs":"true")",
+        R"("outrigger.request.top_logprobs":"2")", R"("outrigger.request.reasoning_effort":"low")",
+        R"("outrigger.request.store":"false")",
+        R"("outrigger.request.extra_fields":"service_tier,logprobs,top_logprobs,reasoning_effort,store,logit_bias,prediction,modalities")",
+        R"("gen_ai.request.temperature":"0.3")", R"("openai.response.system_fingerprint":"fp_9f1c")",
+        R"("openai.response.service_tier":"priority")", R"("outrigger.refusal":"true")",
+        R"("gen_ai.response.model":"gpt-4o-2024-08-06")", R"("user":"u-9")", R"("team":"search")"}) {
+    CHECK(r.find(attribute) != std::string::npos);
+  }
+  CHECK(r.find("a secret draft") == std::string::npos);  // content-bearing fields are named, never copied
+}
