@@ -22,12 +22,14 @@ const StageHooks CacheStage::kLookup = {
 };
 
 // Every cache stores a provider's answer; nothing else is stored (a hit, a degraded answer, an
-// error) and a caller's bypass or no-store is honoured.
+// error) and a caller's bypass or no-store is honoured. A refusal or a content-filtered answer
+// is not an answer to serve again: the next caller asks the provider.
 const StageHooks CacheStage::kStore = {
     "cache.store",
     [](const RequestContext& ctx, const Stage&) {
       return !ctx.from_cache_ && !ctx.view_.cache_bypass && !ctx.view_.cache_no_store &&
-             ctx.provider_code_ == Code::kOk && !ctx.degraded_;
+             ctx.provider_code_ == Code::kOk && !ctx.degraded_ && !ctx.answer_meta_.refusal &&
+             ctx.finish_reason_ != "content_filter";
     },
     [](RequestContext& ctx, const Stage& stage) -> outrigger_status {
       outrigger_response_view answer = ctx.answerView(&ctx.answer_calls_);

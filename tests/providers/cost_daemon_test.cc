@@ -203,3 +203,23 @@ TEST_CASE("records via daemon: the settings a caller sent and what the upstream 
   }
   CHECK(r.find("a secret draft") == std::string::npos);  // content-bearing fields are named, never copied
 }
+
+TEST_CASE("records via daemon: a refusal is not cached, so the same question asks the provider again") {
+  Rig rig(openaiInstance("openai", "@UP@") + "[instances.memory]\ntype = \"cache.memory\"\n",
+          "provider = \"openai\"\ncache = \"memory\"\n");
+  REQUIRE(rig.up.script(R"([{"fault":"refusal","refusal":"No.","repeat":2},{"text":"Paris."},{"text":"Rome."}])"));
+  const std::string url = "http://127.0.0.1:" + std::to_string(rig.http) + "/v1/chat/completions";
+  const std::string ask = R"({"model":"gpt-4o","messages":[{"role":"user","content":"capital?"}]})";
+  for (int i = 0; i < 2; ++i) {
+    auto body = parseJson(curlCall(url, ask).body);
+    CHECK(std::string(body["choices"][0]["message"]["refusal"].GetString()) == "No.");
+  }
+  // An ordinary answer is stored: the third call reaches the upstream, the fourth is a hit.
+  for (int i = 0; i < 2; ++i) {
+    auto body = parseJson(curlCall(url, ask).body);
+    CHECK(std::string(body["choices"][0]["message"]["content"].GetString()) == "Paris.");
+  }
+  auto log = parseJson(rig.up.log());
+  CHECK(log.Size() == 3);
+  rig.stop();
+}
