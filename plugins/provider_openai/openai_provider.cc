@@ -91,7 +91,7 @@ class OpenAiProvider final : public HttpProvider {
   static constexpr const char* kDescription = "OpenAI-compatible Chat Completions and embeddings over the host HTTP client";
   static constexpr const char* kConfigSchema = kSchema;
   static constexpr outrigger_stability kStability = OUTRIGGER_STABILITY_EXPERIMENTAL;
-  static constexpr uint64_t kCapabilities = OUTRIGGER_CAP_STREAMING;
+  static constexpr uint64_t kCapabilities = OUTRIGGER_CAP_STREAMING | OUTRIGGER_CAP_EMBED_TOKEN_IDS;
 
   OpenAiProvider(Host host, std::string_view name, std::string_view config)
       : HttpProvider(host, name), settings_(parseSettings(config)) {}

@@ -310,9 +310,15 @@ bool buildEmbeddingsRequest(const outrigger_embed_request_view& request, const W
   w.StartObject();
   key(w, "model");
   str(w, settings.model.empty() ? sv(request.model) : std::string_view(settings.model));
+  // Inputs of token ids (a host of a later 1.2 build says so in `flags`) go as the arrays they are.
+  bool token_ids = request.hdr.struct_size >= OUTRIGGER_SIZE_THROUGH(outrigger_embed_request_view, flags) &&
+                   (request.flags & OUTRIGGER_EMBED_TOKEN_IDS);
   key(w, "input");
   w.StartArray();
-  for (size_t i = 0; i < request.input_count; ++i) str(w, sv(request.inputs[i]));
+  for (size_t i = 0; i < request.input_count; ++i) {
+    if (token_ids) w.embed(sv(request.inputs[i]), "input");
+    else str(w, sv(request.inputs[i]));
+  }
   w.EndArray();
   key(w, "encoding_format");
   str(w, "base64");

@@ -93,6 +93,7 @@ struct FrameBuffer {
 // deadline and cache control; its messages are empty).
 struct EmbedInput {
   std::vector<std::string> inputs;
+  bool token_ids = false;   // each input is a compact JSON array of token ids (OUTRIGGER_EMBED_TOKEN_IDS)
   uint32_t dimensions = 0;  // 0: the model's own
   std::string extra_json;   // provider-specific fields, a JSON object or empty
 };

@@ -25,6 +25,12 @@ bool ProviderStage::runEmbed() {
     r.end(Code::kUnimplemented, cannot, "router");
     return false;
   }
+  if (r.embed_->token_ids && !stage.instance->embedsTokenIds()) {
+    r.end(Code::kInvalidArgument,
+          "the route's provider '" + stage.instance->name() + "' embeds text only: send 'input' as text, not token ids",
+          "router");
+    return false;
+  }
   r.reached_provider_ = true;
   embed_inputs_.clear();
   for (const std::string& in : r.embed_->inputs) embed_inputs_.push_back({in.data(), in.size()});
@@ -40,6 +46,7 @@ bool ProviderStage::runEmbed() {
   embed_view_.deadline_ns = r.deadline_ns_;
   embed_view_.extra_json = {r.embed_->extra_json.data(), r.embed_->extra_json.size()};
   embed_view_.trace_id = r.view_.trace_id;
+  embed_view_.flags = r.embed_->token_ids ? OUTRIGGER_EMBED_TOKEN_IDS : 0;
   attempt_start_ns_ = monoNowNs();
   r.engine_.counters().attempts.fetch_add(1, std::memory_order_relaxed);
   r.setPending(stage, StageKind::kProvider);

@@ -53,6 +53,7 @@ class Translator {
 
   bool run(const Json& root, ChatCall* out);
   bool runEmbeddings(const Json& root, ChatCall* out);
+  bool tokenIds(const Json& array, const std::string& param, std::string* out);
 
  private:
   bool fail(std::string param, std::string message) {
@@ -381,6 +382,22 @@ void Translator::finish(ChatCall* out, Offset<flatbuffers::Vector<Offset<w::Mess
 // Top-level embeddings fields with a home; the rest go to extra_json.
 const std::set<std::string_view> kEmbedMapped = {"model", "input", "encoding_format", "dimensions", "user", "metadata"};
 
+// A non-empty array of token ids (integers from 0 to 2^31 - 1) as compact JSON text.
+bool Translator::tokenIds(const Json& array, const std::string& param, std::string* out) {
+  if (array.Empty()) return fail(param, "a token array must not be empty");
+  out->push_back('[');
+  for (rapidjson::SizeType i = 0; i < array.Size(); ++i) {
+    const Json& id = array[i];
+    if (!id.IsUint() || id.GetUint() > 0x7fffffffu) {
+      return fail(param, "token ids must be integers from 0 to 2147483647");
+    }
+    if (i) out->push_back(',');
+    out->append(std::to_string(id.GetUint()));
+  }
+  out->push_back(']');
+  return true;
+}
+
 bool Translator::runEmbeddings(const Json& root, ChatCall* out) {
   if (!root.IsObject()) return fail("", "the request body must be a JSON object");
   if (!root.HasMember("model") || !root["model"].IsString() || root["model"].GetStringLength() == 0) {
@@ -394,19 +411,29 @@ bool Translator::runEmbeddings(const Json& root, ChatCall* out) {
     embed->inputs.emplace_back(sv(input));
   } else if (input.IsArray()) {
     if (input.Empty()) return fail("input", "'input' must not be an empty array");
-    for (rapidjson::SizeType i = 0; i < input.Size(); ++i) {
-      const Json& item = input[i];
-      if (item.IsString()) {
+    if (input[0].IsNumber()) {
+      // One input as token ids (what tiktoken-counting clients such as LangChain send).
+      std::string ids;
+      if (!tokenIds(input, "input", &ids)) return false;
+      embed->inputs.push_back(std::move(ids));
+      embed->token_ids = true;
+    } else if (input[0].IsArray()) {
+      for (rapidjson::SizeType i = 0; i < input.Size(); ++i) {
+        std::string ids;
+        if (!input[i].IsArray()) return fail("input[" + std::to_string(i) + "]", "'input' items must all be token arrays");
+        if (!tokenIds(input[i], "input[" + std::to_string(i) + "]", &ids)) return false;
+        embed->inputs.push_back(std::move(ids));
+      }
+      embed->token_ids = true;
+    } else {
+      for (rapidjson::SizeType i = 0; i < input.Size(); ++i) {
+        const Json& item = input[i];
+        if (!item.IsString()) return fail("input[" + std::to_string(i) + "]", "'input' items must all be strings");
         embed->inputs.emplace_back(sv(item));
-        continue;
       }
-      if (item.IsNumber() || item.IsArray()) {
-        return fail("input", "token arrays are not supported as 'input'; send text");
-      }
-      return fail("input[" + std::to_string(i) + "]", "'input' items must be strings");
     }
   } else {
-    return fail("input", "'input' must be a string or an array of strings");
+    return fail("input", "'input' must be a string, an array of strings, or token ids");
   }
   if (embed->inputs.size() > 2048) return fail("input", "'input' must have at most 2048 items");
   for (size_t i = 0; i < embed->inputs.size(); ++i) {

@@ -35,6 +35,7 @@ class PluginInstance {
   const std::string& name() const { return name_; }
   config::OnError onError() const { return on_error_; }
   bool shared() const { return (type_->c_type->capabilities & OUTRIGGER_CAP_SHARED_INSTANCE) != 0; }
+  bool embedsTokenIds() const { return (type_->c_type->capabilities & OUTRIGGER_CAP_EMBED_TOKEN_IDS) != 0; }
 
   const outrigger_provider_hooks* provider() const { return static_cast<const outrigger_provider_hooks*>(type_->c_type->hooks); }
   const outrigger_guardrail_hooks* guardrail() const { return static_cast<const outrigger_guardrail_hooks*>(type_->c_type->hooks); }

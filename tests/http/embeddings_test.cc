@@ -72,8 +72,11 @@ TEST_CASE("bad embeddings bodies are refused with the offending field") {
     const char* param;
   };
   for (const Case& c : {Case{R"({"input":"x"})", "model"}, Case{R"({"model":"m"})", "input"},
-                        Case{R"({"model":"m","input":[]})", "input"}, Case{R"({"model":"m","input":[1,2,3]})", "input"},
-                        Case{R"({"model":"m","input":[[1,2]]})", "input"}, Case{R"({"model":"m","input":[""]})", "input"},
+                        Case{R"({"model":"m","input":[]})", "input"}, Case{R"({"model":"m","input":[1,-2,3]})", "input"},
+                        Case{R"({"model":"m","input":[1,2.5]})", "input"}, Case{R"({"model":"m","input":[2147483648]})", "input"},
+                        Case{R"({"model":"m","input":[[1,2],[]]})", "input[1]"}, Case{R"({"model":"m","input":[[1],"a"]})", "input[1]"},
+                        Case{R"({"model":"m","input":["a",[1]]})", "input[1]"}, Case{R"({"model":"m","input":[1,"a"]})", "input"},
+                        Case{R"({"model":"m","input":[""]})", "input"},
                         Case{R"({"model":"m","input":["a",{}]})", "input[1]"}, Case{R"({"model":"m","input":7})", "input"},
                         Case{R"({"model":"m","input":"a","encoding_format":"int8"})", "encoding_format"},
                         Case{R"({"model":"m","input":"a","dimensions":0})", "dimensions"},
@@ -122,4 +125,18 @@ TEST_CASE("the embeddings answer has OpenAI's list shape, as floats or base64") 
       CHECK(first["embedding"][1].GetDouble() == -2.0);
     }
   }
+}
+
+TEST_CASE("token ids are inputs too: one array, or one array per input, kept as compact JSON") {
+  Built one = build(R"({"model":"emb","input":[9906, 1917, 0, 2147483647]})");
+  REQUIRE(one.ok);
+  CHECK(one.call.embed->token_ids);
+  CHECK(one.call.embed->inputs == std::vector<std::string>{"[9906,1917,0,2147483647]"});
+  Built many = build(R"({"model":"emb","input":[[1,2],[3]]})");
+  REQUIRE(many.ok);
+  CHECK(many.call.embed->token_ids);
+  CHECK(many.call.embed->inputs == std::vector<std::string>{"[1,2]", "[3]"});
+  Built text = build(R"({"model":"emb","input":["[1,2]"]})");
+  REQUIRE(text.ok);
+  CHECK_FALSE(text.call.embed->token_ids);  // text that looks like ids is still text
 }

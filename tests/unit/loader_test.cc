@@ -218,7 +218,8 @@ TEST_CASE("ABI structs keep their v1.0 layout") {
   STATIC_REQUIRE(offsetof(outrigger_embed_request_view, dimensions) == 64);
   STATIC_REQUIRE(offsetof(outrigger_embed_request_view, metadata) == 72);
   STATIC_REQUIRE(offsetof(outrigger_embed_request_view, trace_id) == 104);
-  STATIC_REQUIRE(sizeof(outrigger_embed_request_view) == 120);
+  STATIC_REQUIRE(offsetof(outrigger_embed_request_view, flags) == 120);  // minor 2 tail
+  STATIC_REQUIRE(sizeof(outrigger_embed_request_view) == 128);
   STATIC_REQUIRE(sizeof(outrigger_embedding_view) == 16);
   STATIC_REQUIRE(offsetof(outrigger_embeddings_view, message) == 24);
   STATIC_REQUIRE(offsetof(outrigger_embeddings_view, embeddings) == 40);
@@ -249,6 +250,15 @@ TEST_CASE("ABI structs keep their v1.0 layout") {
   STATIC_REQUIRE(offsetof(outrigger_record_view, cost_unpriced) == 324);
   STATIC_REQUIRE(sizeof(outrigger_record_view) == 328);
   STATIC_REQUIRE(offsetof(outrigger_response_view, cache_write_tokens) == OUTRIGGER_MIN_SIZE_RESPONSE_VIEW);
+  // What the upstream said of its answer: a refusal, fingerprint and tier (response and chunk
+  // views), and the stream's head on a chunk.
+  STATIC_REQUIRE(offsetof(outrigger_response_view, response_id) == 136);
+  STATIC_REQUIRE(offsetof(outrigger_response_view, flags) == 152);
+  STATIC_REQUIRE(offsetof(outrigger_response_view, system_fingerprint) == 160);
+  STATIC_REQUIRE(sizeof(outrigger_response_view) == 192);
+  STATIC_REQUIRE(offsetof(outrigger_chunk_view, flags) == OUTRIGGER_MIN_SIZE_CHUNK_VIEW);
+  STATIC_REQUIRE(offsetof(outrigger_chunk_view, model) == 56);
+  STATIC_REQUIRE(sizeof(outrigger_chunk_view) == 104);
   STATIC_REQUIRE(sizeof(outrigger_attribute) == 32);
   STATIC_REQUIRE(offsetof(outrigger_span_trace_view, parent_span_id) == 16);
   STATIC_REQUIRE(offsetof(outrigger_span_trace_view, start_unix_ns) == 32);

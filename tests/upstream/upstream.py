@@ -258,11 +258,12 @@ class Handler(BaseHTTPRequestHandler):
     # ---------------------------------------------------------------- OpenAI
 
     def embeddings(self, body, step, fault):
-        # Vector i of input text t: [len(t), i, 0.5, -1] (or "dimensions" values), as base64 when asked.
+        # Vector i of input text t: [len(t), i, 0.5, -1] (or "dimensions" values), as base64 when asked;
+        # an input of token ids counts its ids as its length (and as its tokens).
         if fault == "malformed_json":
             return self.send_raw(200, b'{"object": "list", "data": [')
         inputs = body.get("input", [])
-        if isinstance(inputs, str):
+        if isinstance(inputs, str) or (inputs and isinstance(inputs[0], int)):
             inputs = [inputs]
         dims = body.get("dimensions") or 4
         data = []
@@ -274,7 +275,7 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 emb = vec
             data.append({"object": "embedding", "index": i, "embedding": emb})
-        tokens = sum(len(t.split()) for t in inputs)
+        tokens = sum(len(t) if isinstance(t, list) else len(t.split()) for t in inputs)
         self.send_json(200, {"object": "list", "data": data, "model": step.get("model", body.get("model", "emb-test")),
                              "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
 

@@ -118,6 +118,22 @@ def test_embeddings_of_texts(daemon, upstream):
     assert vectors == [[5.0, 0.0, 0.5, -1.0], [10.0, 1.0, 0.5, -1.0]]
 
 
+def test_embeddings_of_token_ids_as_langchain_sends_by_default(daemon, upstream, offline_tiktoken):
+    # By default LangChain counts tokens with tiktoken and sends token ids; they reach an OpenAI
+    # upstream as the same arrays.
+    emb = OpenAIEmbeddings(model="text-embedding-3-small", base_url=daemon.base_url, api_key="sk-test", max_retries=0)
+    vectors = emb.embed_documents(["alpha", "beta gamma"])
+    enc = offline_tiktoken.get_encoding("cl100k_base")
+    ids = [enc.encode("alpha"), enc.encode("beta gamma")]
+    assert upstream.only_body() == {"model": "text-embedding-3-small", "input": ids, "encoding_format": "base64"}
+    # The upstream's vector i is [len(ids), i, 0.5, -1]; LangChain may normalise what it gets.
+    wanted = [[float(len(t)), float(i), 0.5, -1.0] for i, t in enumerate(ids)]
+    assert len(vectors) == len(wanted)
+    for got, want in zip(vectors, wanted):
+        norm = sum(x * x for x in want) ** 0.5
+        assert got == pytest.approx(want) or got == pytest.approx([x / norm for x in want])
+
+
 def test_upstream_rate_limit_reaches_langchain_as_a_rate_limit_error(daemon, upstream):
     upstream.script({"fault": "status", "code": 429, "message": "slow down", "headers": {"retry-after": "1"}})
     with pytest.raises(openai.RateLimitError) as err:

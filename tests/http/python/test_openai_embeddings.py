@@ -64,9 +64,13 @@ def test_raw_base64_is_little_endian_float32(daemon):
 def test_bad_requests_are_400_in_openai_shape(daemon):
     c = client(daemon)
     with pytest.raises(openai.BadRequestError) as e:
-        c.embeddings.create(model="default", input=[[1, 2, 3]], encoding_format="float")
+        c.embeddings.create(model="default", input=[[1, -2, 3]], encoding_format="float")
     assert e.value.status_code == 400
-    assert e.value.body["param"] == "input"
+    assert e.value.body["param"] == "input[0]"
+    # Token ids are refused by a provider that embeds text only (the mock), before it is called.
+    with pytest.raises(openai.BadRequestError) as e:
+        c.embeddings.create(model="default", input=[[1, 2, 3]], encoding_format="float")
+    assert "embeds text only" in e.value.body["message"]
     with pytest.raises(openai.BadRequestError):
         c.embeddings.create(model="default", input=[], encoding_format="float")
     with pytest.raises(openai.BadRequestError) as e:

@@ -126,6 +126,8 @@ enum {
 /* Capability bits of a plugin type. */
 #define OUTRIGGER_CAP_SHARED_INSTANCE ((uint64_t)1 << 0) /* one instance for all workers; thread-safe */
 #define OUTRIGGER_CAP_STREAMING ((uint64_t)1 << 1)       /* provider emits chunks */
+#define OUTRIGGER_CAP_EMBED_TOKEN_IDS ((uint64_t)1 << 2) /* minor 2: provider embed takes inputs of
+                                                            token ids (OUTRIGGER_EMBED_TOKEN_IDS) */
 
 /* A borrowed byte string. Not NUL-terminated. {NULL, 0} is the empty string. */
 typedef struct outrigger_str {
@@ -670,7 +672,15 @@ typedef struct outrigger_embed_request_view {
   uint64_t deadline_ns;                 /* absolute, on the host's monotonic clock (now_ns) */
   outrigger_str extra_json;             /* provider-specific fields, a JSON object or empty */
   outrigger_str trace_id;
+  /* ---- minor 2, later builds: present when hdr.struct_size >=
+   * OUTRIGGER_SIZE_THROUGH(outrigger_embed_request_view, flags). */
+  uint32_t flags;                       /* OUTRIGGER_EMBED_* */
+  uint32_t reserved2_;
 } outrigger_embed_request_view;
+/* Each input is a JSON array of token ids ("[9906,1917]", compact, ids < 2^31), as the OpenAI
+ * embeddings API takes them, not text. Only a provider whose type declares
+ * OUTRIGGER_CAP_EMBED_TOKEN_IDS is given such a request; the host refuses it for any other. */
+#define OUTRIGGER_EMBED_TOKEN_IDS (1u << 0)
 
 /* One vector. */
 typedef struct outrigger_embedding_view {
