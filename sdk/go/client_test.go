@@ -168,6 +168,100 @@ func TestStreamDeliversChunksThenEOF(t *testing.T) {
 	}
 }
 
+func TestStreamSurfacesRefusalAndUpstreamMeta(t *testing.T) {
+	srv := newFakeServer(t, ackSpec{})
+	c := dialFake(t, srv)
+	fc := srv.next(t)
+	st, err := c.ChatStream(context.Background(), user("hi"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := fc.recvType(t, "Request")
+	fc.send(startFrameMeta(r.id, "m1", "mock", "tr-1", "fp_start", "flex"),
+		chunkFrame(r.id, 0, "Sure, "),
+		refusalChunkFrame(r.id, 1, "I can't help with that."),
+		endFrame(r.id, endSpec{origin: "provider/mock", finishReason: "content_filter", refusal: true,
+			systemFingerprint: "fp_end", serviceTier: "default"}))
+	var refusals []bool
+	for {
+		ch, err := st.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		refusals = append(refusals, ch.Refusal)
+	}
+	if len(refusals) != 2 || refusals[0] || !refusals[1] {
+		t.Fatalf("chunk refusal flags %v, want [false true]", refusals)
+	}
+	if s := st.Start(); s == nil || s.SystemFingerprint != "fp_start" || s.ServiceTier != "flex" {
+		t.Fatalf("start %+v", s)
+	}
+	resp := st.Response()
+	if !resp.Refusal || resp.FinishReason != "content_filter" || resp.Content != "Sure, I can't help with that." {
+		t.Fatalf("response %+v", resp)
+	}
+	// The end's values win over the start's.
+	if resp.SystemFingerprint != "fp_end" || resp.ServiceTier != "default" {
+		t.Fatalf("response fingerprint %q tier %q", resp.SystemFingerprint, resp.ServiceTier)
+	}
+}
+
+func TestStreamResponseTakesUpstreamMetaFromStart(t *testing.T) {
+	srv := newFakeServer(t, ackSpec{})
+	c := dialFake(t, srv)
+	fc := srv.next(t)
+	st, err := c.ChatStream(context.Background(), user("hi"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := fc.recvType(t, "Request")
+	fc.send(startFrameMeta(r.id, "m1", "mock", "tr-1", "fp_start", "flex"), chunkFrame(r.id, 0, "ok"),
+		endFrame(r.id, endSpec{origin: "provider/mock"}))
+	for {
+		if _, err := st.Recv(); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	resp := st.Response()
+	if resp.Refusal || resp.SystemFingerprint != "fp_start" || resp.ServiceTier != "flex" {
+		t.Fatalf("response %+v", resp)
+	}
+}
+
+func TestUnarySurfacesRefusalAndUpstreamMeta(t *testing.T) {
+	srv := newFakeServer(t, ackSpec{})
+	c := dialFake(t, srv)
+	fc := srv.next(t)
+	go func() {
+		r := fc.recvType(t, "Request")
+		fc.send(endFrame(r.id, endSpec{content: "I can't help with that.", origin: "provider/mock",
+			finishReason: "content_filter", refusal: true, systemFingerprint: "fp_44709d6fcb",
+			serviceTier: "priority"}))
+		r = fc.recvType(t, "Request")
+		fc.send(endOK(r.id, "fine", "m"))
+	}()
+	resp, err := c.Chat(context.Background(), user("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !resp.Refusal || resp.Content != "I can't help with that." || resp.FinishReason != "content_filter" ||
+		resp.SystemFingerprint != "fp_44709d6fcb" || resp.ServiceTier != "priority" {
+		t.Fatalf("response %+v", resp)
+	}
+	resp, err = c.Chat(context.Background(), user("y"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Refusal || resp.SystemFingerprint != "" || resp.ServiceTier != "" {
+		t.Fatalf("plain answer %+v", resp)
+	}
+}
+
 func TestCutStreamReturnsChunksThenError(t *testing.T) {
 	srv := newFakeServer(t, ackSpec{})
 	c := dialFake(t, srv)

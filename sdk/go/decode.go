@@ -88,13 +88,14 @@ func decodeStart(t flatbuffers.Table) StreamStart {
 	var s wire.ResponseStart
 	s.Init(t.Bytes, t.Pos)
 	return StreamStart{Model: string(s.Model()), Provider: string(s.Provider()),
-		CacheHit: s.CacheHit(), TraceID: string(s.TraceId())}
+		CacheHit: s.CacheHit(), TraceID: string(s.TraceId()),
+		SystemFingerprint: string(s.SystemFingerprint()), ServiceTier: string(s.ServiceTier())}
 }
 
 func decodeChunk(t flatbuffers.Table) Chunk {
 	var c wire.ResponseChunk
 	c.Init(t.Bytes, t.Pos)
-	out := Chunk{Seq: c.Seq(), Delta: string(c.Delta())}
+	out := Chunk{Seq: c.Seq(), Delta: string(c.Delta()), Refusal: c.Refusal()}
 	if n := c.ToolCallsLength(); n > 0 {
 		out.ToolCalls = make([]ToolCallDelta, n)
 		var d wire.ToolCallDelta
@@ -123,14 +124,17 @@ func decodeEnd(t flatbuffers.Table) (*Response, *Error) {
 		}
 	}
 	r := &Response{
-		Content:         string(e.Content()),
-		FinishReason:    string(e.FinishReason()),
-		CostUSD:         e.CostUsd(),
-		CacheHit:        e.CacheHit(),
-		TraceID:         string(e.TraceId()),
-		Model:           string(e.Model()),
-		Origin:          string(e.Origin()),
-		ReachedProvider: e.ReachedProvider(),
+		Content:           string(e.Content()),
+		FinishReason:      string(e.FinishReason()),
+		CostUSD:           e.CostUsd(),
+		CacheHit:          e.CacheHit(),
+		TraceID:           string(e.TraceId()),
+		Model:             string(e.Model()),
+		Origin:            string(e.Origin()),
+		ReachedProvider:   e.ReachedProvider(),
+		Refusal:           e.Refusal(),
+		SystemFingerprint: string(e.SystemFingerprint()),
+		ServiceTier:       string(e.ServiceTier()),
 	}
 	if n := e.ToolCallsLength(); n > 0 {
 		r.ToolCalls = make([]ToolCall, n)

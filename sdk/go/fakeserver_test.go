@@ -277,17 +277,39 @@ func pongFrame(opaque uint64) []byte {
 }
 
 func startFrame(id uint64, model, provider, trace string) []byte {
+	return startFrameMeta(id, model, provider, trace, "", "")
+}
+
+// startFrameMeta is a start that also carries the upstream's system fingerprint and service
+// tier (each left out when empty).
+func startFrameMeta(id uint64, model, provider, trace, fingerprint, tier string) []byte {
 	return serverFrame(id, wire.BodyResponseStart, func(b *flatbuffers.Builder) flatbuffers.UOffsetT {
 		m, p, tr := b.CreateString(model), b.CreateString(provider), b.CreateString(trace)
+		fp, st := optString(b, fingerprint), optString(b, tier)
 		wire.ResponseStartStart(b)
 		wire.ResponseStartAddModel(b, m)
 		wire.ResponseStartAddProvider(b, p)
 		wire.ResponseStartAddTraceId(b, tr)
+		if fp != 0 {
+			wire.ResponseStartAddSystemFingerprint(b, fp)
+		}
+		if st != 0 {
+			wire.ResponseStartAddServiceTier(b, st)
+		}
 		return wire.ResponseStartEnd(b)
 	})
 }
 
 func chunkFrame(id uint64, seq uint32, delta string, calls ...ToolCallDelta) []byte {
+	return chunkFrameOf(id, seq, delta, false, calls...)
+}
+
+// refusalChunkFrame is a chunk whose delta is the model's refusal text.
+func refusalChunkFrame(id uint64, seq uint32, delta string) []byte {
+	return chunkFrameOf(id, seq, delta, true)
+}
+
+func chunkFrameOf(id uint64, seq uint32, delta string, refusal bool, calls ...ToolCallDelta) []byte {
 	return serverFrame(id, wire.BodyResponseChunk, func(b *flatbuffers.Builder) flatbuffers.UOffsetT {
 		offs := make([]flatbuffers.UOffsetT, len(calls))
 		for i, c := range calls {
@@ -311,6 +333,9 @@ func chunkFrame(id uint64, seq uint32, delta string, calls ...ToolCallDelta) []b
 		if vec != 0 {
 			wire.ResponseChunkAddToolCalls(b, vec)
 		}
+		if refusal {
+			wire.ResponseChunkAddRefusal(b, true)
+		}
 		return wire.ResponseChunkEnd(b)
 	})
 }
@@ -325,13 +350,23 @@ type endSpec struct {
 	model           string
 	traceID         string
 	reachedProvider bool
+	// finishReason replaces "stop" on an OK end.
+	finishReason      string
+	refusal           bool
+	systemFingerprint string
+	serviceTier       string
 }
 
 func endFrame(id uint64, e endSpec) []byte {
 	return serverFrame(id, wire.BodyResponseEnd, func(b *flatbuffers.Builder) flatbuffers.UOffsetT {
 		origin, msg, content := optString(b, e.origin), optString(b, e.message), optString(b, e.content)
 		model, trace := optString(b, e.model), optString(b, e.traceID)
-		stop := b.CreateString("stop")
+		fp, tier := optString(b, e.systemFingerprint), optString(b, e.serviceTier)
+		finish := e.finishReason
+		if finish == "" {
+			finish = "stop"
+		}
+		stop := b.CreateString(finish)
 		wire.UsageStart(b)
 		wire.UsageAddPromptTokens(b, 3)
 		wire.UsageAddCompletionTokens(b, 5)
@@ -341,12 +376,16 @@ func endFrame(id uint64, e endSpec) []byte {
 		wire.ResponseEndAddRetryable(b, e.retryable)
 		wire.ResponseEndAddRetryAfterMs(b, e.retryAfterMs)
 		wire.ResponseEndAddReachedProvider(b, e.reachedProvider)
+		if e.refusal {
+			wire.ResponseEndAddRefusal(b, true)
+		}
 		for _, f := range []struct {
 			off flatbuffers.UOffsetT
 			add func(*flatbuffers.Builder, flatbuffers.UOffsetT)
 		}{{origin, wire.ResponseEndAddOrigin}, {msg, wire.ResponseEndAddMessage},
 			{content, wire.ResponseEndAddContent}, {model, wire.ResponseEndAddModel},
-			{trace, wire.ResponseEndAddTraceId}} {
+			{trace, wire.ResponseEndAddTraceId}, {fp, wire.ResponseEndAddSystemFingerprint},
+			{tier, wire.ResponseEndAddServiceTier}} {
 			if f.off != 0 {
 				f.add(b, f.off)
 			}

@@ -109,6 +109,12 @@ func (s *Stream) Response() *Response {
 		if r.TraceID == "" {
 			r.TraceID = start.TraceID
 		}
+		if r.SystemFingerprint == "" {
+			r.SystemFingerprint = start.SystemFingerprint
+		}
+		if r.ServiceTier == "" {
+			r.ServiceTier = start.ServiceTier
+		}
 	}
 	return &r
 }

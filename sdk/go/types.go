@@ -218,14 +218,25 @@ type Response struct {
 	Provider string
 	// ReachedProvider: the sidecar started a provider attempt for this request.
 	ReachedProvider bool
+	// Refusal: the answer is the model's refusal. Content is refusal text, not an answer to
+	// parse, and FinishReason is content_filter.
+	Refusal bool
+	// SystemFingerprint is the upstream's backend configuration id, when it sent one.
+	SystemFingerprint string
+	// ServiceTier is the tier the upstream served the answer on, when it said.
+	ServiceTier string
 }
 
 // StreamStart is the first frame of a streamed answer.
 type StreamStart struct {
-	Model    string
+	Model    string // the model answering: the upstream's name for it when it said one
 	Provider string // plugin instance that is answering
 	CacheHit bool
 	TraceID  string
+	// SystemFingerprint and ServiceTier are what the upstream said as its stream began, when
+	// it did.
+	SystemFingerprint string
+	ServiceTier       string
 }
 
 // ToolCallDelta is a fragment of a tool call in a streamed answer. Fragments with the same
@@ -243,6 +254,7 @@ type Chunk struct {
 	Seq       uint32
 	Delta     string
 	ToolCalls []ToolCallDelta
+	Refusal   bool // Delta is the model's refusal text, not content
 }
 
 // Feedback scores an earlier answer, found by its trace id.

@@ -271,7 +271,8 @@ func TestVectorsDecodeThroughSDK(t *testing.T) {
 		switch v.desc["body_type"] {
 		case "ResponseStart":
 			s := decodeStart(tbl)
-			got = map[string]any{"model": s.Model, "provider": s.Provider, "cache_hit": s.CacheHit, "trace_id": s.TraceID}
+			got = map[string]any{"model": s.Model, "provider": s.Provider, "cache_hit": s.CacheHit, "trace_id": s.TraceID,
+				"system_fingerprint": s.SystemFingerprint, "service_tier": s.ServiceTier}
 		case "ResponseChunk":
 			got = chunkJSON(decodeChunk(tbl))
 		case "ResponseEnd":
@@ -311,14 +312,15 @@ func chunkJSON(c Chunk) map[string]any {
 	for i, d := range c.ToolCalls {
 		calls[i] = map[string]any{"index": d.Index, "id": d.ID, "type": d.Type, "name": d.Name, "arguments": d.Arguments}
 	}
-	return map[string]any{"seq": c.Seq, "delta": c.Delta, "tool_calls": calls}
+	return map[string]any{"seq": c.Seq, "delta": c.Delta, "tool_calls": calls, "refusal": c.Refusal}
 }
 
 func endJSON(r *Response, e *Error) map[string]any {
 	if e != nil {
 		return map[string]any{"status": e.Status.String(), "retryable": e.Retryable,
 			"retry_after_ms": e.RetryAfter.Milliseconds(), "origin": e.Origin, "message": e.Message,
-			"trace_id": e.TraceID, "cost_usd": 0, "cache_hit": false, "reached_provider": e.ReachedProvider}
+			"trace_id": e.TraceID, "cost_usd": 0, "cache_hit": false, "reached_provider": e.ReachedProvider,
+			"refusal": false}
 	}
 	calls := make([]any, len(r.ToolCalls))
 	for i, c := range r.ToolCalls {
@@ -329,14 +331,19 @@ func endJSON(r *Response, e *Error) map[string]any {
 		verdicts[i] = map[string]any{"guardrail": v.Guardrail, "verdict": v.Verdict.String(), "reason": v.Reason}
 	}
 	u := r.Usage
-	return map[string]any{"status": "OK", "retryable": false, "retry_after_ms": 0,
+	out := map[string]any{"status": "OK", "retryable": false, "retry_after_ms": 0,
 		"origin":  r.Origin,
 		"content": r.Content, "finish_reason": r.FinishReason, "tool_calls": calls,
-		"usage": map[string]any{"prompt_tokens": u.PromptTokens, "completion_tokens": u.CompletionTokens,
-			"cached_tokens": u.CachedTokens, "reasoning_tokens": u.ReasoningTokens,
-			"cache_write_tokens": u.CacheWriteTokens},
 		"cost_usd": r.CostUSD, "cache_hit": r.CacheHit, "trace_id": r.TraceID, "verdicts": verdicts,
-		"model": r.Model, "reached_provider": r.ReachedProvider}
+		"model": r.Model, "reached_provider": r.ReachedProvider, "refusal": r.Refusal,
+		"system_fingerprint": r.SystemFingerprint, "service_tier": r.ServiceTier}
+	// A Response cannot tell usage the end left out from usage of zeros: zeros stand for absent.
+	if u != (Usage{}) {
+		out["usage"] = map[string]any{"prompt_tokens": u.PromptTokens, "completion_tokens": u.CompletionTokens,
+			"cached_tokens": u.CachedTokens, "reasoning_tokens": u.ReasoningTokens,
+			"cache_write_tokens": u.CacheWriteTokens}
+	}
+	return out
 }
 
 // The frame a real Chat call writes for request_full describes back to the vector (apart from

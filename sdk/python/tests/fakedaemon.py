@@ -263,17 +263,25 @@ class FakeDaemon:
                "model": req.get("model", ""),
                "usage": {"prompt_tokens": sum(len(u.split()) for u in user), "completion_tokens": len(text.split()),
                          "cached_tokens": 0, "reasoning_tokens": 0, "cache_write_tokens": 0}}
+        # What the upstream said about its answer: mock.fingerprint and mock.tier go on the start and
+        # (unless mock.start_meta_only) on the end; mock.refusal makes the text the model's refusal.
+        meta = {k: mock[m] for k, m in (("system_fingerprint", "fingerprint"), ("service_tier", "tier")) if m in mock}
+        refusal = bool(mock.get("refusal"))
+        if not mock.get("start_meta_only"):
+            end.update(meta)
+        if refusal:
+            end.update(refusal=True, finish_reason="content_filter")
         if req.get("stream"):
             conn.send({"stream_id": sid, "body_type": "ResponseStart",
                        "body": {"model": req.get("model", ""), "provider": "mock", "cache_hit": False,
-                                "trace_id": "trace-%d" % sid}})
+                                "trace_id": "trace-%d" % sid, **meta}})
             n = max(1, int(mock.get("chunks", 1)))
             step = -(-len(text) // n) if text else 0
             for i in range(n):
                 if i and not wait(mock.get("chunk_interval_ms", 0) / 1000.0):
                     return
                 conn.send({"stream_id": sid, "body_type": "ResponseChunk",
-                           "body": {"seq": i, "delta": text[i * step:(i + 1) * step]}})
+                           "body": {"seq": i, "delta": text[i * step:(i + 1) * step], "refusal": refusal}})
         else:
             end["content"] = text
         conn.end(sid, **end)

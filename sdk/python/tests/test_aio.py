@@ -56,6 +56,24 @@ def test_streaming(fake: FakeDaemon, sock_path: str) -> None:
     run(main)
 
 
+def test_refusal_and_upstream_meta(fake: FakeDaemon, sock_path: str) -> None:
+    async def main() -> None:
+        async with AsyncClient(sock_path) as client:
+            async with client.stream("no way", extra=mock(chunks=2, refusal=True, fingerprint="fp_a",
+                                                          tier="flex")) as stream:
+                refusals = [c.refusal async for c in stream]
+            assert refusals == [True, True]
+            assert stream.start is not None and stream.start.system_fingerprint == "fp_a"
+            assert stream.start.service_tier == "flex"
+            r = stream.response
+            assert r is not None and r.refusal and r.content == "no way"
+            assert (r.system_fingerprint, r.service_tier) == ("fp_a", "flex")
+            r = await client.chat("nope", extra=mock(refusal=True, tier="priority"))
+            assert r.refusal and r.finish_reason == "content_filter" and r.service_tier == "priority"
+            assert not (await client.chat("fine")).refusal
+    run(main)
+
+
 def test_concurrent_calls_share_one_connection(fake: FakeDaemon, sock_path: str) -> None:
     async def main() -> None:
         async with AsyncClient(sock_path) as client:

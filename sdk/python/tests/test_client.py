@@ -103,6 +103,35 @@ def test_streaming(fake: FakeDaemon, sock_path: str) -> None:
     assert all(r["body"]["stream"] for r in fake.frames("Request"))
 
 
+def test_streamed_refusal_and_upstream_meta(fake: FakeDaemon, sock_path: str) -> None:
+    with Client(sock_path) as client:
+        with client.stream("I can't help with that.", extra=mock(chunks=2, refusal=True, fingerprint="fp_1",
+                                                                  tier="flex")) as stream:
+            chunks = list(stream)
+            assert stream.start is not None
+            assert (stream.start.system_fingerprint, stream.start.service_tier) == ("fp_1", "flex")
+        assert [c.refusal for c in chunks] == [True, True]
+        r = stream.response
+        assert r is not None and r.refusal and r.finish_reason == "content_filter"
+        assert r.content == "I can't help with that."
+        assert (r.system_fingerprint, r.service_tier) == ("fp_1", "flex")
+        # The end said nothing: the start's values stand.
+        r = client.stream("x", extra=mock(fingerprint="fp_2", tier="priority", start_meta_only=True)).collect()
+        assert (r.system_fingerprint, r.service_tier, r.refusal) == ("fp_2", "priority", False)
+        with client.stream("a b", extra=mock(chunks=2)) as stream:
+            assert [c.refusal for c in stream] == [False, False]
+            assert stream.start is not None and stream.start.system_fingerprint == ""
+
+
+def test_unary_refusal_and_upstream_meta(fake: FakeDaemon, sock_path: str) -> None:
+    with Client(sock_path) as client:
+        r = client.chat("No.", extra=mock(refusal=True, fingerprint="fp_3", tier="default"))
+        assert r.refusal and r.content == "No." and r.finish_reason == "content_filter"
+        assert (r.system_fingerprint, r.service_tier) == ("fp_3", "default")
+        r = client.chat("yes")
+        assert not r.refusal and r.system_fingerprint == "" and r.service_tier == ""
+
+
 def test_concurrent_calls_share_one_connection(fake: FakeDaemon, sock_path: str) -> None:
     results: List[str] = []
     errors: List[BaseException] = []

@@ -148,8 +148,11 @@ export function responseFromEnd(end: EndFrame, streamed?: StreamedParts): ChatRe
     cacheHit: end.cacheHit || (streamed?.start?.cacheHit ?? false),
     verdicts: end.verdicts,
     reachedProvider: end.reachedProvider,
+    refusal: end.refusal,
   };
   const model = end.model ?? streamed?.start?.model;
+  const systemFingerprint = end.systemFingerprint ?? streamed?.start?.systemFingerprint;
+  const serviceTier = end.serviceTier ?? streamed?.start?.serviceTier;
   const traceId = end.traceId ?? streamed?.start?.traceId;
   const provider = streamed?.start?.provider;
   if (end.finishReason !== undefined) response.finishReason = end.finishReason;
@@ -158,5 +161,7 @@ export function responseFromEnd(end: EndFrame, streamed?: StreamedParts): ChatRe
   if (traceId !== undefined) response.traceId = traceId;
   if (end.origin !== undefined) response.origin = end.origin;
   if (provider !== undefined) response.provider = provider;
+  if (systemFingerprint !== undefined) response.systemFingerprint = systemFingerprint;
+  if (serviceTier !== undefined) response.serviceTier = serviceTier;
   return response;
 }

@@ -271,6 +271,9 @@ export interface EndFrame {
   verdicts: GuardrailVerdict[];
   model?: string;
   reachedProvider: boolean;
+  refusal: boolean;
+  systemFingerprint?: string;
+  serviceTier?: string;
 }
 
 export interface ErrorFrame {
@@ -377,6 +380,7 @@ function decodeEnd(e: wire.ResponseEnd): EndFrame {
     cacheHit: e.cacheHit(),
     verdicts: [],
     reachedProvider: e.reachedProvider(),
+    refusal: e.refusal(),
   };
   const origin = opt(e.origin());
   const message = opt(e.message());
@@ -384,6 +388,8 @@ function decodeEnd(e: wire.ResponseEnd): EndFrame {
   const finishReason = opt(e.finishReason());
   const traceId = opt(e.traceId());
   const model = opt(e.model());
+  const systemFingerprint = opt(e.systemFingerprint());
+  const serviceTier = opt(e.serviceTier());
   const u = usage(e.usage());
   if (origin !== undefined) end.origin = origin;
   if (message !== undefined) end.message = message;
@@ -391,6 +397,8 @@ function decodeEnd(e: wire.ResponseEnd): EndFrame {
   if (finishReason !== undefined) end.finishReason = finishReason;
   if (traceId !== undefined) end.traceId = traceId;
   if (model !== undefined) end.model = model;
+  if (systemFingerprint !== undefined) end.systemFingerprint = systemFingerprint;
+  if (serviceTier !== undefined) end.serviceTier = serviceTier;
   if (u !== undefined) end.usage = u;
   const calls = e.toolCallsLength();
   if (calls > 0) {
@@ -414,14 +422,18 @@ function decodeStart(s: wire.ResponseStart): StreamStart {
   const model = opt(s.model());
   const provider = opt(s.provider());
   const traceId = opt(s.traceId());
+  const systemFingerprint = opt(s.systemFingerprint());
+  const serviceTier = opt(s.serviceTier());
   if (model !== undefined) start.model = model;
   if (provider !== undefined) start.provider = provider;
   if (traceId !== undefined) start.traceId = traceId;
+  if (systemFingerprint !== undefined) start.systemFingerprint = systemFingerprint;
+  if (serviceTier !== undefined) start.serviceTier = serviceTier;
   return start;
 }
 
 function decodeChunk(c: wire.ResponseChunk): StreamChunk {
-  const chunk: StreamChunk = { seq: c.seq(), delta: c.delta() ?? '', toolCalls: [] };
+  const chunk: StreamChunk = { seq: c.seq(), delta: c.delta() ?? '', toolCalls: [], refusal: c.refusal() };
   for (let i = 0; i < c.toolCallsLength(); i++) {
     const t = c.toolCalls(i)!;
     const delta: ToolCallDelta = { index: t.index() };

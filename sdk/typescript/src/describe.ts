@@ -189,6 +189,8 @@ function responseStart(s: wire.ResponseStart): Obj {
   put(o, 'provider', s.provider());
   o.cache_hit = s.cacheHit();
   put(o, 'trace_id', s.traceId());
+  put(o, 'system_fingerprint', s.systemFingerprint());
+  put(o, 'service_tier', s.serviceTier());
   return o;
 }
 
@@ -205,6 +207,7 @@ function responseChunk(c: wire.ResponseChunk): Obj {
   const o: Obj = { seq: c.seq() };
   put(o, 'delta', c.delta());
   put(o, 'tool_calls', vector(c, 2, c.toolCallsLength(), (i) => c.toolCalls(i)!, toolCallDelta));
+  o.refusal = c.refusal();
   return o;
 }
 
@@ -245,6 +248,9 @@ function responseEnd(e: wire.ResponseEnd): Obj {
   put(o, 'verdicts', vector(e, 12, e.verdictsLength(), (i) => e.verdicts(i)!, verdict));
   put(o, 'model', e.model());
   o.reached_provider = e.reachedProvider();
+  o.refusal = e.refusal();
+  put(o, 'system_fingerprint', e.systemFingerprint());
+  put(o, 'service_tier', e.serviceTier());
   return o;
 }
 

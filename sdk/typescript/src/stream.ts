@@ -152,6 +152,8 @@ export class ChatStream implements AsyncIterable<StreamChunk> {
       const start: StreamStart = { cacheHit: response.cacheHit };
       if (response.model !== undefined) start.model = response.model;
       if (response.traceId !== undefined) start.traceId = response.traceId;
+      if (response.systemFingerprint !== undefined) start.systemFingerprint = response.systemFingerprint;
+      if (response.serviceTier !== undefined) start.serviceTier = response.serviceTier;
       this.#start.resolve(start);
     }
     this.#final.resolve(response);

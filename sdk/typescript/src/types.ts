@@ -135,15 +135,29 @@ export interface ChatResponse {
   provider?: string;
   /** The daemon started a provider attempt for this request. */
   reachedProvider: boolean;
+  /**
+   * The answer is the model's refusal: `content` is refusal text, not an answer to parse
+   * (`finishReason` is `content_filter`).
+   */
+  refusal: boolean;
+  /** The upstream's backend configuration id, when it sent one. */
+  systemFingerprint?: string;
+  /** The tier the upstream served the answer on, when it said. */
+  serviceTier?: string;
 }
 
 /** First event of a streamed call. */
 export interface StreamStart {
+  /** The model answering: the upstream's name for it when it said one. */
   model?: string;
   /** Plugin instance that is answering. */
   provider?: string;
   cacheHit: boolean;
   traceId?: string;
+  /** The upstream's backend configuration id, when it sent one as the stream began. */
+  systemFingerprint?: string;
+  /** The tier the upstream serves the answer on, when it said. */
+  serviceTier?: string;
 }
 
 export interface ToolCallDelta {
@@ -160,6 +174,8 @@ export interface StreamChunk {
   seq: number;
   delta: string;
   toolCalls: ToolCallDelta[];
+  /** `delta` is the model's refusal text, not content. */
+  refusal: boolean;
 }
 
 export interface FeedbackOptions {

@@ -121,6 +121,79 @@ describe('streaming', () => {
     }
   });
 
+  test('surfaces refusal chunks, the refusal and the upstream\'s fingerprint and tier', async () => {
+    const daemon = await FakeDaemon.start({
+      onRequest: (req, d) => {
+        if (req.body['stream'] !== true) {
+          d.end(req, {
+            content: 'No.', origin: 'provider/fake', finishReason: 'content_filter', refusal: true,
+            systemFingerprint: 'fp_unary', serviceTier: 'priority',
+          });
+          return;
+        }
+        req.conn.send(startFrame(req.streamId, 'tr-1', { systemFingerprint: 'fp_start', serviceTier: 'flex' }),
+          chunkFrame(req.streamId, 0, 'Sure, '), chunkFrame(req.streamId, 1, 'I can\'t help with that.', true));
+        d.end(req, {
+          origin: 'provider/fake', finishReason: 'content_filter', refusal: true,
+          systemFingerprint: 'fp_end', serviceTier: 'default',
+        });
+      },
+    });
+    const client = new OutriggerClient({ socketPath: daemon.socketPath });
+    try {
+      const stream = client.stream(user('x'));
+      const refusals: boolean[] = [];
+      for await (const chunk of stream) refusals.push(chunk.refusal);
+      assert.deepEqual(refusals, [false, true]);
+      const start = await stream.start();
+      assert.equal(start.systemFingerprint, 'fp_start');
+      assert.equal(start.serviceTier, 'flex');
+      const res = await stream.finalResponse();
+      assert.equal(res.refusal, true);
+      assert.equal(res.finishReason, 'content_filter');
+      assert.equal(res.content, 'Sure, I can\'t help with that.');
+      assert.equal(res.systemFingerprint, 'fp_end', 'the end\'s value wins');
+      assert.equal(res.serviceTier, 'default');
+
+      const unary = await client.chat(user('y'));
+      assert.equal(unary.refusal, true);
+      assert.equal(unary.content, 'No.');
+      assert.equal(unary.systemFingerprint, 'fp_unary');
+      assert.equal(unary.serviceTier, 'priority');
+    } finally {
+      client.close();
+      await daemon.stop();
+    }
+  });
+
+  test('a streamed response keeps the start\'s fingerprint and tier when the end has none', async () => {
+    const daemon = await FakeDaemon.start({
+      onRequest: (req, d) => {
+        if (req.body['stream'] !== true) {
+          echo(req, d);
+          return;
+        }
+        req.conn.send(startFrame(req.streamId, 'tr-1', { systemFingerprint: 'fp_start', serviceTier: 'flex' }),
+          chunkFrame(req.streamId, 0, 'ok'));
+        d.end(req, { origin: 'provider/fake' });
+      },
+    });
+    const client = new OutriggerClient({ socketPath: daemon.socketPath });
+    try {
+      const res = await client.stream(user('x')).finalResponse();
+      assert.equal(res.refusal, false);
+      assert.equal(res.systemFingerprint, 'fp_start');
+      assert.equal(res.serviceTier, 'flex');
+      const plain = await client.chat(user('y'));
+      assert.equal(plain.refusal, false);
+      assert.equal(plain.systemFingerprint, undefined);
+      assert.equal(plain.serviceTier, undefined);
+    } finally {
+      client.close();
+      await daemon.stop();
+    }
+  });
+
   test('breaking out of the loop sends Cancel', async () => {
     const daemon = await FakeDaemon.start({
       onRequest: (req) => req.conn.send(startFrame(req.streamId), chunkFrame(req.streamId, 0, 'a')),

@@ -241,6 +241,19 @@ describe('shared vectors: the client decoder', () => {
       arguments: '{"city":"Lisbon","unit":"celsius"}',
     }]);
     assert.deepEqual(f.end.verdicts.map((v) => v.verdict), ['Pass', 'Rewrite', 'Skipped']);
+    assert.equal(f.end.refusal, false);
+    assert.equal(f.end.systemFingerprint, 'fp_44709d6fcb');
+    assert.equal(f.end.serviceTier, 'default');
+  });
+
+  test('response_end_refusal maps to a refusal', () => {
+    const f = decode('response_end_refusal');
+    assert.ok(f.kind === 'ResponseEnd');
+    assert.equal(f.end.code, 'OK');
+    assert.equal(f.end.refusal, true);
+    assert.equal(f.end.content, "I can't help with that.");
+    assert.equal(f.end.finishReason, 'content_filter');
+    assert.equal(f.end.systemFingerprint, undefined);
   });
 
   test('response_end_error maps to a retryable DEADLINE_EXCEEDED', () => {
@@ -258,6 +271,14 @@ describe('shared vectors: the client decoder', () => {
     assert.ok(chunk.kind === 'ResponseChunk');
     assert.equal(chunk.chunk.delta, 'It is sunny');
     assert.deepEqual(chunk.chunk.toolCalls[1], { index: 1, arguments: '"Lisbon"}' });
+    assert.equal(chunk.chunk.refusal, false);
+    const refusal = decode('response_chunk_refusal');
+    assert.ok(refusal.kind === 'ResponseChunk');
+    assert.deepEqual(refusal.chunk, { seq: 0, delta: "I can't help with that.", toolCalls: [], refusal: true });
+    const start = decode('response_start');
+    assert.ok(start.kind === 'ResponseStart');
+    assert.equal(start.start.systemFingerprint, 'fp_44709d6fcb');
+    assert.equal(start.start.serviceTier, 'default');
     const ack = decode('hello_ack');
     assert.ok(ack.kind === 'HelloAck');
     assert.equal(ack.ack.maxConcurrentStreams, 1024);

@@ -99,6 +99,8 @@ func describeBody(bt wire.Body, t flatbuffers.Table) Object {
 		setStr(o, "model", s.Model())
 		setStr(o, "provider", s.Provider())
 		setStr(o, "trace_id", s.TraceId())
+		setStr(o, "system_fingerprint", s.SystemFingerprint())
+		setStr(o, "service_tier", s.ServiceTier())
 		return o
 	case wire.BodyResponseChunk:
 		var c wire.ResponseChunk
@@ -267,7 +269,7 @@ func describeMetadata(m *wire.Metadata) Object {
 }
 
 func describeChunk(c *wire.ResponseChunk) Object {
-	o := Object{"seq": c.Seq()}
+	o := Object{"seq": c.Seq(), "refusal": c.Refusal()}
 	setStr(o, "delta", c.Delta())
 	if present(c.Table(), 2) {
 		calls := make([]any, c.ToolCallsLength())
@@ -289,7 +291,7 @@ func describeChunk(c *wire.ResponseChunk) Object {
 func describeEnd(e *wire.ResponseEnd) Object {
 	o := Object{"status": enumName(wire.EnumNamesStatus, e.Status()), "retryable": e.Retryable(),
 		"retry_after_ms": e.RetryAfterMs(), "cost_usd": e.CostUsd(), "cache_hit": e.CacheHit(),
-		"reached_provider": e.ReachedProvider()}
+		"reached_provider": e.ReachedProvider(), "refusal": e.Refusal()}
 	setStr(o, "origin", e.Origin())
 	setStr(o, "message", e.Message())
 	setStr(o, "content", e.Content())
@@ -322,5 +324,7 @@ func describeEnd(e *wire.ResponseEnd) Object {
 		o["verdicts"] = vs
 	}
 	setStr(o, "model", e.Model())
+	setStr(o, "system_fingerprint", e.SystemFingerprint())
+	setStr(o, "service_tier", e.ServiceTier())
 	return o
 }

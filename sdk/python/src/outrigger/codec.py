@@ -422,6 +422,9 @@ class ResponseEnd:
     verdicts: Tuple[GuardrailVerdict, ...] = ()
     model: str = ""
     reached_provider: bool = False
+    refusal: bool = False
+    system_fingerprint: str = ""
+    service_tier: str = ""
 
     @property
     def ok(self) -> bool:
@@ -448,6 +451,9 @@ class ResponseEnd:
             provider=start.provider if start is not None else "",
             origin=self.origin,
             reached_provider=self.reached_provider,
+            refusal=self.refusal,
+            system_fingerprint=self.system_fingerprint or (start.system_fingerprint if start is not None else ""),
+            service_tier=self.service_tier or (start.service_tier if start is not None else ""),
         )
 
 
@@ -518,6 +524,9 @@ def _read_end(t: Any) -> ResponseEnd:
             for v in (t.Verdicts(i) for i in range(t.VerdictsLength()))),
         model=_str(t.Model()),
         reached_provider=bool(t.ReachedProvider()),
+        refusal=bool(t.Refusal()),
+        system_fingerprint=_str(t.SystemFingerprint()),
+        service_tier=_str(t.ServiceTier()),
     )
 
 
@@ -527,7 +536,7 @@ def _read_chunk(t: Any) -> Chunk:
         d = t.ToolCalls(i)
         deltas.append(ToolCallDelta(int(d.Index()), _opt_str(d.Id()), _opt_str(d.Type()), _opt_str(d.Name()),
                                     _opt_str(d.Arguments())))
-    return Chunk(int(t.Seq()), _str(t.Delta()), tuple(deltas))
+    return Chunk(int(t.Seq()), _str(t.Delta()), tuple(deltas), bool(t.Refusal()))
 
 
 def _read_body(body_type: int, t: Any) -> FrameBody:
@@ -536,7 +545,8 @@ def _read_body(body_type: int, t: Any) -> FrameBody:
     if body_type == BodyType.RESPONSE_END:
         return _read_end(t)
     if body_type == BodyType.RESPONSE_START:
-        return StreamStart(_str(t.Model()), _str(t.Provider()), bool(t.CacheHit()), _str(t.TraceId()))
+        return StreamStart(_str(t.Model()), _str(t.Provider()), bool(t.CacheHit()), _str(t.TraceId()),
+                           _str(t.SystemFingerprint()), _str(t.ServiceTier()))
     if body_type == BodyType.HELLO_ACK:
         return ServerInfo(int(t.ProtoMajor()), int(t.ProtoMinor()), _str(t.ServerVersion()), int(t.MaxFrameSize()),
                           int(t.MaxConcurrentStreams()), Feature(int(t.Features()) & 0xF), int(t.HeartbeatMs()))

@@ -56,9 +56,11 @@ TABLES: Dict[str, Sequence[Tuple[str, _Kind]]] = {
                 ("cache", ("table", "CacheControl"))],
     "Cancel": [("reason", _S)],
     "Feedback": [("trace_id", _S), ("score", "scalar"), ("comment", _S), ("metadata", ("table", "Metadata"))],
-    "ResponseStart": [("model", _S), ("provider", _S), ("cache_hit", "scalar"), ("trace_id", _S)],
+    "ResponseStart": [("model", _S), ("provider", _S), ("cache_hit", "scalar"), ("trace_id", _S),
+                      ("system_fingerprint", _S), ("service_tier", _S)],
     "ToolCallDelta": [("index", "scalar"), ("id", _S), ("type", _S), ("name", _S), ("arguments", _S)],
-    "ResponseChunk": [("seq", "scalar"), ("delta", _S), ("tool_calls", ("tables", "ToolCallDelta"))],
+    "ResponseChunk": [("seq", "scalar"), ("delta", _S), ("tool_calls", ("tables", "ToolCallDelta")),
+                      ("refusal", "scalar")],
     "Usage": [("prompt_tokens", "scalar"), ("completion_tokens", "scalar"), ("cached_tokens", "scalar"),
               ("reasoning_tokens", "scalar"), ("cache_write_tokens", "scalar")],
     "GuardrailVerdict": [("guardrail", _S), ("verdict", ("enum", _VERDICT_NAMES)), ("reason", _S)],
@@ -66,7 +68,8 @@ TABLES: Dict[str, Sequence[Tuple[str, _Kind]]] = {
                     ("origin", _S), ("message", _S), ("content", _S), ("finish_reason", _S),
                     ("tool_calls", ("tables", "ToolCall")), ("usage", ("table", "Usage")),
                     ("cost_usd", "scalar"), ("cache_hit", "scalar"), ("trace_id", _S),
-                    ("verdicts", ("tables", "GuardrailVerdict")), ("model", _S), ("reached_provider", "scalar")],
+                    ("verdicts", ("tables", "GuardrailVerdict")), ("model", _S), ("reached_provider", "scalar"),
+                    ("refusal", "scalar"), ("system_fingerprint", _S), ("service_tier", _S)],
 }
 
 

@@ -269,9 +269,14 @@ class StreamStart:
     """The first frame of a streamed answer."""
 
     model: str
+    """The model answering: the upstream's name for it when it said one."""
     provider: str
     cache_hit: bool
     trace_id: str
+    system_fingerprint: str = ""
+    """The upstream's backend configuration id, when it sent one as the stream began."""
+    service_tier: str = ""
+    """The tier the upstream serves the answer on, when it said."""
 
 
 @dataclass(frozen=True)
@@ -281,6 +286,8 @@ class Chunk:
     seq: int
     delta: str
     tool_calls: Tuple[ToolCallDelta, ...] = ()
+    refusal: bool = False
+    """`delta` is the model's refusal text, not content."""
 
 
 @dataclass(frozen=True)
@@ -301,6 +308,13 @@ class Response:
     origin: str = ""
     reached_provider: bool = False
     """The daemon started a provider attempt for this request."""
+    refusal: bool = False
+    """The answer is the model's refusal: `content` is refusal text, not an answer to parse
+    (`finish_reason` is "content_filter")."""
+    system_fingerprint: str = ""
+    """The upstream's backend configuration id, when it sent one."""
+    service_tier: str = ""
+    """The tier the upstream served the answer on, when it said."""
 
 
 @dataclass(frozen=True)

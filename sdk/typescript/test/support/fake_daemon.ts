@@ -30,6 +30,17 @@ export interface EndFields {
   content?: string;
   traceId?: string;
   reachedProvider?: boolean;
+  /** Default `stop`. */
+  finishReason?: string;
+  refusal?: boolean;
+  systemFingerprint?: string;
+  serviceTier?: string;
+}
+
+/** What the upstream said as its stream began. */
+export interface StartMeta {
+  systemFingerprint?: string;
+  serviceTier?: string;
 }
 
 export interface AckFields {
@@ -64,16 +75,20 @@ export function goAwayFrame(lastStreamId: number, drainMs = 1000): Uint8Array {
   return finish(b, 0, wire.Body.GoAway, body);
 }
 
-export function startFrame(streamId: number, traceId = 'trace-1'): Uint8Array {
+export function startFrame(streamId: number, traceId = 'trace-1', meta: StartMeta = {}): Uint8Array {
   const b = new flatbuffers.Builder(128);
+  const fingerprint = meta.systemFingerprint === undefined ? 0 : b.createString(meta.systemFingerprint);
+  const tier = meta.serviceTier === undefined ? 0 : b.createString(meta.serviceTier);
   const body = wire.ResponseStart.createResponseStart(
-    b, b.createString('fake-model'), b.createString('provider/fake'), false, b.createString(traceId));
+    b, b.createString('fake-model'), b.createString('provider/fake'), false, b.createString(traceId),
+    fingerprint, tier);
   return finish(b, streamId, wire.Body.ResponseStart, body);
 }
 
-export function chunkFrame(streamId: number, seq: number, delta: string): Uint8Array {
+/** A chunk; with `refusal`, its delta is the model's refusal text. */
+export function chunkFrame(streamId: number, seq: number, delta: string, refusal = false): Uint8Array {
   const b = new flatbuffers.Builder(128);
-  const body = wire.ResponseChunk.createResponseChunk(b, seq, b.createString(delta), 0);
+  const body = wire.ResponseChunk.createResponseChunk(b, seq, b.createString(delta), 0, refusal);
   return finish(b, streamId, wire.Body.ResponseChunk, body);
 }
 
@@ -83,7 +98,9 @@ export function endFrame(streamId: number, e: EndFields = {}): Uint8Array {
   const message = e.message === undefined ? 0 : b.createString(e.message);
   const content = e.content === undefined ? 0 : b.createString(e.content);
   const trace = e.traceId === undefined ? 0 : b.createString(e.traceId);
-  const finishReason = b.createString('stop');
+  const fingerprint = e.systemFingerprint === undefined ? 0 : b.createString(e.systemFingerprint);
+  const tier = e.serviceTier === undefined ? 0 : b.createString(e.serviceTier);
+  const finishReason = b.createString(e.finishReason ?? 'stop');
   wire.ResponseEnd.startResponseEnd(b);
   wire.ResponseEnd.addStatus(b, e.status ?? wire.Status.OK);
   wire.ResponseEnd.addRetryable(b, e.retryable ?? false);
@@ -94,6 +111,9 @@ export function endFrame(streamId: number, e: EndFields = {}): Uint8Array {
   if (content) wire.ResponseEnd.addContent(b, content);
   wire.ResponseEnd.addFinishReason(b, finishReason);
   if (trace) wire.ResponseEnd.addTraceId(b, trace);
+  if (e.refusal) wire.ResponseEnd.addRefusal(b, true);
+  if (fingerprint) wire.ResponseEnd.addSystemFingerprint(b, fingerprint);
+  if (tier) wire.ResponseEnd.addServiceTier(b, tier);
   return finish(b, streamId, wire.Body.ResponseEnd, wire.ResponseEnd.endResponseEnd(b));
 }
 
