@@ -26,7 +26,8 @@ class CompiledSchema {
  public:
   rapidjson::Document doc;  // valijson keeps pointers into it
   valijson::Schema schema;
-  bool uses_regex = false;  // "pattern", "patternProperties" or "format": std::regex runs
+  bool uses_regex = false;   // "pattern", "patternProperties" or "format": std::regex runs
+  bool uses_unique = false;  // "uniqueItems": valijson compares every pair of items
 };
 
 namespace {
@@ -221,15 +222,18 @@ unsigned depthOf(const Value& root) {
 
 // Caller schemas: "pattern" dropped (counted), "patternProperties" and a "multipleOf" that is not
 // positive refused. Config schemas: every regex compiled once now, so a bad one fails at startup.
-std::string screenKeywords(Value& root, SchemaSource source, size_t* dropped, bool* uses_regex) {
+std::string screenKeywords(CompiledSchema* compiled, SchemaSource source, size_t* dropped) {
   std::string why;
   std::vector<std::pair<Value*, std::string>> drops;
-  forEachKeyword(root, [&](Value& object, Value::Member& m) {
+  bool* uses_regex = &compiled->uses_regex;
+  forEachKeyword(compiled->doc, [&](Value& object, Value::Member& m) {
     std::string_view key = keyOf(m);
     if (key == "multipleOf" && m.value.IsNumber() && !(m.value.GetDouble() > 0)) {
       why = "\"multipleOf\" must be greater than 0";
     } else if (key == "format" && m.value.IsString()) {
       *uses_regex = true;
+    } else if (key == "uniqueItems" && m.value.IsTrue()) {
+      compiled->uses_unique = true;
     } else if (key == "pattern" && m.value.IsString()) {
       if (source == SchemaSource::kCaller) {
         drops.push_back({&object, std::string(key)});
@@ -264,23 +268,30 @@ std::string screenKeywords(Value& root, SchemaSource source, size_t* dropped, bo
   return why;
 }
 
-// True when a string or a member name in `v` is longer than kMaxRegexInput.
-bool hasLongString(const Value& v) {
+// The longest string (or member name) and the longest array in `v`.
+struct Extent {
+  size_t string = 0;
+  size_t array = 0;
+};
+
+Extent extentOf(const Value& v) {
+  Extent e;
   std::vector<const Value*> todo{&v};
   while (!todo.empty()) {
     const Value* at = todo.back();
     todo.pop_back();
-    if (at->IsString() && at->GetStringLength() > kMaxRegexInput) return true;
+    if (at->IsString()) e.string = std::max<size_t>(e.string, at->GetStringLength());
     if (at->IsObject()) {
       for (const auto& m : at->GetObject()) {
-        if (m.name.GetStringLength() > kMaxRegexInput) return true;
+        e.string = std::max<size_t>(e.string, m.name.GetStringLength());
         todo.push_back(&m.value);
       }
     } else if (at->IsArray()) {
-      for (const auto& e : at->GetArray()) todo.push_back(&e);
+      e.array = std::max<size_t>(e.array, at->Size());
+      for (const auto& item : at->GetArray()) todo.push_back(&item);
     }
   }
-  return false;
+  return e;
 }
 
 // valijson's context is {"<root>", "[key]", "[0]" ...}; a JSON pointer reads better.
@@ -318,7 +329,7 @@ CompileResult compileSchema(std::string_view text, SchemaSource source, const Sc
     out.error = "schema nests deeper than " + std::to_string(limits.max_depth) + " levels";
     return out;
   }
-  if (std::string why = screenKeywords(compiled->doc, source, &out.dropped_patterns, &compiled->uses_regex); !why.empty()) {
+  if (std::string why = screenKeywords(compiled.get(), source, &out.dropped_patterns); !why.empty()) {
     out.error = "schema refused: " + why;
     return out;
   }
@@ -346,10 +357,18 @@ CompileResult compileSchema(std::string_view text, SchemaSource source, const Sc
 
 bool validate(const CompiledSchema& schema, const rapidjson::Value& value, size_t max_errors,
               std::vector<std::string>* errors) {
-  if (schema.uses_regex && hasLongString(value)) {
-    errors->push_back("/: a string longer than " + std::to_string(kMaxRegexInput) +
-                      " bytes cannot be checked against the schema's pattern or format");
-    return false;
+  if (schema.uses_regex || schema.uses_unique) {
+    const Extent extent = extentOf(value);
+    if (schema.uses_regex && extent.string > kMaxRegexInput) {
+      errors->push_back("/: a string longer than " + std::to_string(kMaxRegexInput) +
+                        " bytes cannot be checked against the schema's pattern or format");
+      return false;
+    }
+    if (schema.uses_unique && extent.array > kMaxUniqueItems) {
+      errors->push_back("/: an array of more than " + std::to_string(kMaxUniqueItems) +
+                        " items cannot be checked against the schema's uniqueItems");
+      return false;
+    }
   }
   valijson::Validator validator;
   valijson::ValidationResults results;

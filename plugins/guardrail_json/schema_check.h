@@ -8,7 +8,8 @@
 // without bound and recurses once per character), a "multipleOf" that is not positive is refused
 // (valijson divides by it as an integer), and the number of schemas one value may be checked
 // against through $ref/allOf/anyOf/oneOf/not/if/then/else is bounded (a small schema can
-// otherwise fan out exponentially).
+// otherwise fan out exponentially). Whatever the source, the answer's strings and arrays are
+// bounded before valijson runs regular expressions or uniqueItems over them.
 //
 // Thread: a CompiledSchema is immutable once built and may be shared; validate() keeps no state.
 #pragma once
@@ -37,6 +38,9 @@ struct SchemaLimits {
 // "format" (std::regex recurses once per character: about 300 bytes of stack each, and the
 // worker threads have the default 8 MiB).
 inline constexpr size_t kMaxRegexInput = 4096;
+// Arrays longer than this are not handed to valijson when the schema asks for "uniqueItems"
+// (it compares every pair of items).
+inline constexpr size_t kMaxUniqueItems = 2048;
 
 class CompiledSchema;
 

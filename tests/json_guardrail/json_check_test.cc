@@ -171,6 +171,17 @@ TEST_CASE("a caller's pattern keywords are dropped and counted, the config's are
   CHECK(refusal(R"({"pattern":"(unclosed"})", SchemaSource::kConfig).find("(unclosed") != std::string::npos);
 }
 
+TEST_CASE("uniqueItems is checked on arrays up to the bound and refused with a reason past it") {
+  auto schema = compiled(R"({"type":"array","uniqueItems":true})");
+  CHECK(errorsOf(*schema, "[1, 2, 3]").empty());
+  CHECK_FALSE(errorsOf(*schema, "[1, 2, 1]").empty());
+  std::string big = "[0";
+  for (size_t i = 1; i <= kMaxUniqueItems; ++i) big += "," + std::to_string(i);
+  std::vector<std::string> errors = errorsOf(*schema, big + "]");
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].find("more than 2048 items") != std::string::npos);
+}
+
 TEST_CASE("a long chain of references within the size bound compiles and validates without exhausting the stack") {
   // About 64 KiB of schema: each definition refers to the next.
   std::string defs;
