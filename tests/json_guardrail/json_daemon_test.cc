@@ -36,8 +36,8 @@ const char kPersonSchema[] =
 const char kWeatherParams[] = R"({"type":"object","required":["city"],"properties":{"city":{"type":"string"}}})";
 const char kValid[] = R"({"name":"Ann","age":41})";
 
-// One worker, provider.openai on the scripted upstream, guardrail.json with `json_config`, an
-// HTTP front and an admin listener.
+// One worker, provider.openai on the scripted upstream, guardrail.json with `json_config`, a
+// JSONL record of every request, an HTTP front and an admin listener.
 struct Rig {
   UpstreamProcess upstream;
   std::unique_ptr<DaemonProcess> daemon;
@@ -53,7 +53,9 @@ struct Rig {
     return "[server]\nsocket = \"@SOCKET@\"\nworkers = 1\n[plugins]\ndirs = [\"@PLUGINS@\"]\n" +
            openaiInstance("openai", upstream.baseUrl()) +
            "[instances.structured]\ntype = \"guardrail.json\"\n[instances.structured.config]\n" + json_config + "\n" +
-           "[routes.default]\nguardrails = [\"structured\"]\nprovider = \"openai\"\nmodel = \"gpt-test\"\n" + route_extra +
+           "[instances.log]\ntype = \"exporter.jsonl\"\n[instances.log.config]\npath = \"@DIR@/records.jsonl\"\n" +
+           "[routes.default]\nguardrails = [\"structured\"]\nprovider = \"openai\"\nmodel = \"gpt-test\"\n"
+           "exporters = [\"log\"]\n" + route_extra +
            "[http]\nlisten = \"127.0.0.1:0\"\n[admin]\nlisten = \"127.0.0.1:0\"\n";
   }
 
@@ -207,6 +209,8 @@ TEST_CASE("socket: an invalid answer is re-asked with the errors quoted, and the
   REQUIRE(messages.Size() == 3);
   CHECK(std::string(messages[1]["role"].GetString()) == "assistant");
   CHECK(std::string(messages[1]["content"].GetString()) == R"({"name":"Ann","age":-4})");
+  std::string record = awaitRecords(*rig.daemon, 1);
+  CHECK(record.find(R"("guardrail":"structured","verdict":"flag")") != std::string::npos);
 }
 
 TEST_CASE("socket: an answer still invalid after max_reasks ends FAILED_PRECONDITION with the errors") {
@@ -220,6 +224,8 @@ TEST_CASE("socket: an answer still invalid after max_reasks ends FAILED_PRECONDI
   CHECK(a.verdict == 2);
   CHECK(rig.requests() == 2);
   CHECK(rig.lastMessage(1).find("not JSON") != std::string::npos);
+  std::string record = awaitRecords(*rig.daemon, 1);
+  CHECK(record.find(R"("guardrail":"structured","verdict":"deny")") != std::string::npos);
 }
 
 TEST_CASE("socket: a fenced answer passes as the bare value, with no re-ask") {
@@ -230,6 +236,8 @@ TEST_CASE("socket: a fenced answer passes as the bare value, with no re-ask") {
   CHECK(a.content == kValid);
   CHECK(a.verdict == 3);  // rewrite
   CHECK(rig.requests() == 1);
+  std::string record = awaitRecords(*rig.daemon, 1);
+  CHECK(record.find(R"("guardrail":"structured","verdict":"rewrite")") != std::string::npos);
 }
 
 TEST_CASE("socket: a hallucinated function is re-asked naming the declared ones, then denied with the typed error") {
@@ -391,6 +399,9 @@ TEST_CASE("http: a hallucinated tool call is 400 naming it, a declared one passe
   CHECK(passed.status == 200);
   CHECK(passed.body.find("get_weather") != std::string::npos);
   CHECK(rig.requests() == 2);
+  std::string records = awaitRecords(*rig.daemon, 2);
+  CHECK(records.find(R"("guardrail":"structured","verdict":"deny")") != std::string::npos);
+  CHECK(records.find(R"("guardrail":"structured","verdict":"pass")") != std::string::npos);
 }
 
 TEST_CASE("http: hostile caller schemas are refused 400 before the upstream, and the daemon serves on") {
