@@ -23,11 +23,12 @@ using namespace outrigger::jsonguard;
 // check it is bounded. Held streams are bounded by the route's max_held_bytes instead.
 constexpr size_t kMaxUnheldStreamBytes = 8u << 20;
 
-// A held stream that fails is denied, not re-asked: the host calls on_stream_end once per
-// request, so the re-asked stream would stay held and never reach the client (README,
-// "Decisions"). Everything a re-asked held stream needs is in place for a host that calls it
-// again for each attempt.
-constexpr bool kReaskHeldStreams = false;
+// A streamed answer that fails is denied, not re-asked: the host calls on_stream_end once per
+// request, so a re-asked stream would stay held and never reach the client, and an answer the
+// provider gave whole reached a streaming client before on_response (README, "Decisions").
+// Everything a re-asked held stream needs is in place for a host that calls on_stream_end again
+// for each attempt.
+constexpr bool kReaskStreams = false;
 
 // A streamed answer as this guardrail saw it.
 struct StreamedAnswer {
@@ -169,8 +170,8 @@ class JsonGuardrail final : public Guardrail {
     return settings_.streaming == StreamMode::kHold && state.rules.holdsStream();
   }
 
-  bool reasksLeft(const RequestState& state, bool withheld) const {
-    return (kReaskHeldStreams || !withheld) && state.reasks < settings_.max_reasks;
+  bool reasksLeft(const outrigger_request_view& req, const RequestState& state) const {
+    return (kReaskStreams || !req.stream) && state.reasks < settings_.max_reasks;
   }
 
   RequestState* stateOf(const outrigger_request_view& req) const {
@@ -253,7 +254,7 @@ class JsonGuardrail final : public Guardrail {
                              bool has_calls, outrigger_guardrail_result& result) {
     counter(truncated_);
     const bool can_continue = settings_.on_truncated == OnTruncated::kContinue && !has_calls;
-    if (!can_continue || !reasksLeft(*state, withheld)) {
+    if (!can_continue || !reasksLeft(req, *state)) {
       std::string why = "the answer was cut off at max_tokens (finish_reason length)";
       if (state->reasks > 0) why += " after " + std::to_string(state->reasks) + " re-ask(s)";
       counter(denied_);
@@ -273,11 +274,11 @@ class JsonGuardrail final : public Guardrail {
   outrigger_status reaskOrDeny(const outrigger_request_view& req, RequestState* state, const Finding& finding,
                                bool withheld, const std::string& text, outrigger_guardrail_result& result) {
     if (finding.tool_problem) counter(tool_rejections_);
-    if (!reasksLeft(*state, withheld)) {
+    if (!reasksLeft(req, *state)) {
       counter(denied_);
       std::string why = describe(finding);
       if (state->reasks > 0) why += " (after " + std::to_string(state->reasks) + " re-ask(s))";
-      if (withheld && !kReaskHeldStreams && settings_.max_reasks > 0) why += " (a held stream is not re-asked)";
+      if (req.stream && !kReaskStreams && settings_.max_reasks > 0) why += " (a streamed answer is not re-asked)";
       return deny(settings_.deny_code, why, result);
     }
     prompt_ = repairPrompt(settings_.repair_prompt, state->rules, finding, withheld ? text : std::string(),

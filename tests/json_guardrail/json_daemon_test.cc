@@ -284,7 +284,7 @@ TEST_CASE("socket: a held stream that fails ends with the typed error and no chu
   Answer a = exchange(*rig.daemon, personRequest(/*stream=*/true));
   CHECK(a.status == OUTRIGGER_CODE_FAILED_PRECONDITION);
   CHECK(a.message.find("/age") != std::string::npos);
-  CHECK(a.message.find("a held stream is not re-asked") != std::string::npos);
+  CHECK(a.message.find("a streamed answer is not re-asked") != std::string::npos);
   CHECK(a.streamed.empty());
   CHECK(a.chunks.empty());
   CHECK(rig.requests() == 1);
