@@ -1,0 +1,302 @@
+// guardrail.json's checks without the daemon: finding the JSON value in an answer, compiling and
+// applying schemas (hostile ones from callers included), checking answers and tool calls, the
+// repair prompt, and the config table against the schema and the README.
+#include <catch2/catch.hpp>
+
+#include "answer_check.h"
+#include "bounded_json.h"
+#include "json_extract.h"
+#include "json_settings.h"
+#include "schema_check.h"
+
+using namespace outrigger::jsonguard;
+
+namespace {
+
+const char kPersonSchema[] =
+    R"({"type":"object","required":["name","age"],"additionalProperties":false,)"
+    R"("properties":{"name":{"type":"string","minLength":1},"age":{"type":"integer","minimum":0}}})";
+
+std::shared_ptr<const CompiledSchema> compiled(const std::string& text, SchemaSource source = SchemaSource::kCaller) {
+  CompileResult r = compileSchema(text, source, SchemaLimits{});
+  INFO(r.error);
+  REQUIRE(r.schema);
+  return r.schema;
+}
+
+std::string refusal(const std::string& text, SchemaSource source = SchemaSource::kCaller, SchemaLimits limits = {}) {
+  CompileResult r = compileSchema(text, source, limits);
+  return r.schema ? std::string() : r.error;
+}
+
+std::vector<std::string> errorsOf(const CompiledSchema& schema, const std::string& value) {
+  rapidjson::Document d;
+  REQUIRE(outrigger::json::parse(value, &d));
+  std::vector<std::string> errors;
+  validate(schema, d, 8, &errors);
+  return errors;
+}
+
+AnswerRules personRules() {
+  AnswerRules r;
+  r.json_content = true;
+  r.content_schema = compiled(kPersonSchema);
+  r.schema_name = "person";
+  return r;
+}
+
+AnswerRules toolRules() {
+  AnswerRules r;
+  r.check_tools = true;
+  r.tools.push_back({"get_weather", compiled(R"({"type":"object","required":["city"],"properties":{"city":{"type":"string"}}})")});
+  r.tools.push_back({"get_time", nullptr});
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("a whole-text JSON value is taken as it is") {
+  Extracted e = extractJson("  {\"a\": [1, 2]}\n", true);
+  REQUIRE(e.found);
+  CHECK_FALSE(e.surrounded);
+  CHECK(e.json == "{\"a\": [1, 2]}");
+  CHECK(e.doc["a"].Size() == 2);
+}
+
+TEST_CASE("the value inside a code fence or prose is found, and marked as surrounded") {
+  Extracted fenced = extractJson("Sure! Here it is:\n```json\n{\"name\": \"Ann\"}\n```\nAnything else?", true);
+  REQUIRE(fenced.found);
+  CHECK(fenced.surrounded);
+  CHECK(fenced.json == "{\"name\": \"Ann\"}");
+  Extracted prose = extractJson("The result is {\"ok\": true} as requested; {not this}", true);
+  REQUIRE(prose.found);
+  CHECK(prose.json == "{\"ok\": true}");
+  Extracted skipped = extractJson("Pick {one} of these: [1, 2, 3].", true);
+  REQUIRE(skipped.found);
+  CHECK(skipped.json == "[1, 2, 3]");
+}
+
+TEST_CASE("without strip, only a whole-text value counts, and the error says where parsing stopped") {
+  Extracted e = extractJson("```json\n{\"a\": 1}\n```", false);
+  CHECK_FALSE(e.found);
+  CHECK(e.error.find("at byte 0") != std::string::npos);
+  CHECK_FALSE(extractJson("The answer is 42.", true).found);  // a number in prose is not an answer
+}
+
+TEST_CASE("an answer that ends inside a value is recognised as incomplete") {
+  Extracted cut = extractJson("{\"name\": \"Ann\", \"hobbies\": [\"chess\", \"go", true);
+  CHECK_FALSE(cut.found);
+  CHECK(cut.incomplete);
+  Extracted broken = extractJson("{\"name\" \"Ann\"}", true);
+  CHECK_FALSE(broken.found);
+  CHECK_FALSE(broken.incomplete);
+}
+
+TEST_CASE("answers nested past the bound or not UTF-8 are not JSON, without crashing") {
+  std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  Extracted e = extractJson(deep, true);
+  CHECK_FALSE(e.found);
+  CHECK(e.error.find("deeper than") != std::string::npos);
+  CHECK_FALSE(extractJson("{\"a\": \"\xff\xfe\"}", true).found);
+}
+
+TEST_CASE("validation errors name the place in the value and say what is wrong") {
+  auto schema = compiled(kPersonSchema);
+  CHECK(errorsOf(*schema, R"({"name":"Ann","age":41})").empty());
+  std::vector<std::string> errors = errorsOf(*schema, R"({"name":"","age":-1,"extra":1})");
+  REQUIRE_FALSE(errors.empty());
+  std::string all;
+  for (const auto& e : errors) all += e + "\n";
+  INFO(all);
+  CHECK(all.find("/age") != std::string::npos);
+  CHECK(all.find("/name") != std::string::npos);
+  CHECK(errors.size() <= 8);
+}
+
+TEST_CASE("caller schemas that would hurt the worker are refused with a reason") {
+  CHECK(refusal(R"({"$ref": "#"})").find("cycle") != std::string::npos);
+  CHECK(refusal(R"({"allOf": [{"$ref": "#"}]})").find("cycle") != std::string::npos);
+  CHECK(refusal(R"({"definitions":{"a":{"$ref":"#/definitions/b"},"b":{"$ref":"#/definitions/a"}},"$ref":"#/definitions/a"})") != "");
+  CHECK(refusal(R"({"type":"integer","multipleOf":0})").find("multipleOf") != std::string::npos);
+  CHECK(refusal(R"({"type":"integer","multipleOf":-1})").find("multipleOf") != std::string::npos);
+  CHECK(refusal(R"({"patternProperties":{"^a":{}}})").find("patternProperties") != std::string::npos);
+  CHECK(refusal(std::string(40, '[') + std::string(40, ']')).find("not a JSON object") != std::string::npos);
+  CHECK(refusal("{\"type\": \"str\xff\"}").find("not JSON") != std::string::npos);
+  CHECK(refusal(R"({"type": "strin"})").find("not valid JSON Schema") != std::string::npos);
+  CHECK(refusal(R"({"$ref": "http://example.com/remote.json"})") != "");
+  std::string big = R"({"description":")" + std::string(70000, 'x') + R"("})";
+  CHECK(refusal(big).find("bytes, more than") != std::string::npos);
+  CHECK(refusal(big, SchemaSource::kConfig).empty());  // the operator's own schema is not size-bound
+}
+
+TEST_CASE("a caller schema nested past max_schema_depth is refused, a shallower one compiles") {
+  auto nest = [](int levels) {
+    std::string s;
+    for (int i = 0; i < levels; ++i) s += R"({"type":"object","properties":{"a":)";
+    s += "{}";
+    for (int i = 0; i < levels; ++i) s += "}}";
+    return s;
+  };
+  CHECK(refusal(nest(10)).empty());
+  CHECK(refusal(nest(20)).find("deeper than 32") != std::string::npos);
+}
+
+TEST_CASE("a small schema that fans out exponentially through combinators is refused") {
+  // Each level checks the next twice: 2^24 schemas for one value.
+  std::string defs;
+  for (int i = 0; i < 24; ++i) {
+    defs += (i ? "," : "") + std::string("\"d") + std::to_string(i) + "\":{\"anyOf\":[{\"$ref\":\"#/definitions/d" +
+            std::to_string(i + 1) + "\"},{\"$ref\":\"#/definitions/d" + std::to_string(i + 1) + "\"}]}";
+  }
+  defs += ",\"d24\":{\"type\":\"string\"}";
+  std::string schema = "{\"definitions\":{" + defs + "},\"$ref\":\"#/definitions/d0\"}";
+  CHECK(refusal(schema).find("more than 10000 schemas") != std::string::npos);
+}
+
+TEST_CASE("a caller's pattern keywords are dropped and counted, the config's are enforced") {
+  const char* schema = R"({"type":"object","properties":{"code":{"type":"string","pattern":"^[A-Z]{3}$"},)"
+                       R"("pattern":{"type":"string"}},"enum":[{"pattern":"kept"}]})";
+  CompileResult caller = compileSchema(schema, SchemaSource::kCaller, {});
+  REQUIRE(caller.schema);
+  CHECK(caller.dropped_patterns == 1);
+  CHECK(errorsOf(*caller.schema, R"({"code":"lower","pattern":"x"})").size() > 0);  // the enum still applies
+  auto trusted = compiled(R"({"type":"object","properties":{"code":{"type":"string","pattern":"^[A-Z]{3}$"}}})",
+                          SchemaSource::kConfig);
+  CHECK(errorsOf(*trusted, R"({"code":"ABC"})").empty());
+  CHECK_FALSE(errorsOf(*trusted, R"({"code":"abc"})").empty());
+  // A long string is not handed to std::regex: it fails with a reason instead.
+  std::vector<std::string> long_one = errorsOf(*trusted, R"({"code":")" + std::string(5000, 'A') + R"("})");
+  REQUIRE(long_one.size() == 1);
+  CHECK(long_one[0].find("longer than 4096") != std::string::npos);
+  CHECK(refusal(R"({"pattern":"(unclosed"})", SchemaSource::kConfig).find("(unclosed") != std::string::npos);
+}
+
+TEST_CASE("uniqueItems is checked on arrays up to the bound and refused with a reason past it") {
+  auto schema = compiled(R"({"type":"array","uniqueItems":true})");
+  CHECK(errorsOf(*schema, "[1, 2, 3]").empty());
+  CHECK_FALSE(errorsOf(*schema, "[1, 2, 1]").empty());
+  std::string big = "[0";
+  for (size_t i = 1; i <= kMaxUniqueItems; ++i) big += "," + std::to_string(i);
+  std::vector<std::string> errors = errorsOf(*schema, big + "]");
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].find("more than 2048 items") != std::string::npos);
+}
+
+TEST_CASE("a long chain of references within the size bound compiles and validates without exhausting the stack") {
+  // About 64 KiB of schema: each definition refers to the next.
+  std::string defs;
+  int n = 0;
+  while (defs.size() < 60000) {
+    defs += "\"a" + std::to_string(n) + "\":{\"$ref\":\"#/definitions/a" + std::to_string(n + 1) + "\"},";
+    ++n;
+  }
+  defs += "\"a" + std::to_string(n) + "\":{\"type\":\"string\"}";
+  auto schema = compiled("{\"definitions\":{" + defs + "},\"$ref\":\"#/definitions/a0\"}");
+  CHECK(errorsOf(*schema, "\"text\"").empty());
+  CHECK_FALSE(errorsOf(*schema, "7").empty());
+}
+
+TEST_CASE("a schema cache returns the same compiled schema and keeps to its capacity") {
+  SchemaCache cache(2);
+  CompileResult a = cache.get(R"({"type":"string"})", SchemaSource::kCaller, {});
+  CompileResult again = cache.get(R"({"type":"string"})", SchemaSource::kCaller, {});
+  CHECK(a.schema.get() == again.schema.get());
+  cache.get(R"({"type":"number"})", SchemaSource::kCaller, {});
+  cache.get(R"({"type":"boolean"})", SchemaSource::kCaller, {});
+  CHECK(cache.size() == 2);
+  CHECK(cache.get(R"({"$ref":"#"})", SchemaSource::kCaller, {}).error.find("cycle") != std::string::npos);
+}
+
+TEST_CASE("an answer matching the schema passes, and a fenced one passes with the bare value to send") {
+  CheckSettings s;
+  CHECK(checkAnswer(personRules(), R"({"name":"Ann","age":41})", {}, s).ok);
+  Finding f = checkAnswer(personRules(), "```json\n{\"name\":\"Ann\",\"age\":41}\n```", {}, s);
+  CHECK(f.ok);
+  CHECK(f.stripped);
+  CHECK(f.json == R"({"name":"Ann","age":41})");
+  s.strip = false;
+  CHECK_FALSE(checkAnswer(personRules(), "```json\n{\"name\":\"Ann\",\"age\":41}\n```", {}, s).ok);
+}
+
+TEST_CASE("an answer that is not JSON, or breaks the schema, fails with the errors") {
+  Finding prose = checkAnswer(personRules(), "Ann is 41 years old.", {}, {});
+  CHECK_FALSE(prose.ok);
+  REQUIRE(prose.errors.size() == 1);
+  CHECK(prose.errors[0].find("not JSON") != std::string::npos);
+  Finding wrong = checkAnswer(personRules(), R"({"name":"Ann","age":"forty-one"})", {}, {});
+  CHECK_FALSE(wrong.ok);
+  CHECK(joinErrors(wrong.errors).find("/age") != std::string::npos);
+  CHECK_FALSE(wrong.tool_problem);
+}
+
+TEST_CASE("json_object asks for an object, any object") {
+  AnswerRules r;
+  r.json_content = r.object_content = true;
+  CHECK(checkAnswer(r, R"({"anything": [1]})", {}, {}).ok);
+  Finding f = checkAnswer(r, "[1, 2]", {}, {});
+  CHECK_FALSE(f.ok);
+  CHECK(f.errors[0].find("must be a JSON object") != std::string::npos);
+}
+
+TEST_CASE("a tool call must name a declared tool: a hallucinated one fails naming the declared ones") {
+  Finding f = checkAnswer(toolRules(), "", {{"delete_everything", "{}"}}, {});
+  CHECK_FALSE(f.ok);
+  CHECK(f.tool_problem);
+  REQUIRE(f.errors.size() == 1);
+  CHECK(f.errors[0].find("no function named \"delete_everything\"") != std::string::npos);
+  CHECK(f.errors[0].find("get_weather, get_time") != std::string::npos);
+  AnswerRules none;
+  none.check_tools = true;
+  CHECK(checkAnswer(none, "", {{"anything", "{}"}}, {}).errors[0].find("none were declared") != std::string::npos);
+}
+
+TEST_CASE("tool arguments must parse as an object and match the tool's parameters") {
+  CHECK(checkAnswer(toolRules(), "", {{"get_weather", R"({"city":"Oslo"})"}, {"get_time", "{}"}}, {}).ok);
+  Finding bad_json = checkAnswer(toolRules(), "", {{"get_weather", R"({"city":"Os)"}}, {});
+  CHECK_FALSE(bad_json.ok);
+  CHECK(bad_json.errors[0].find("not JSON") != std::string::npos);
+  CHECK_FALSE(checkAnswer(toolRules(), "", {{"get_time", "[1]"}}, {}).ok);
+  Finding missing = checkAnswer(toolRules(), "", {{"get_weather", R"({"town":"Oslo"})"}}, {});
+  CHECK_FALSE(missing.ok);
+  CHECK(missing.errors[0].find("tool call 0 (get_weather) arguments") != std::string::npos);
+}
+
+TEST_CASE("tool_choice is kept: none, required and a named tool") {
+  AnswerRules r = toolRules();
+  r.tool_choice = "none";
+  CHECK_FALSE(checkAnswer(r, "", {{"get_time", "{}"}}, {}).ok);
+  r.tool_choice = "required";
+  CHECK_FALSE(checkAnswer(r, "plain text", {}, {}).ok);
+  CHECK(checkAnswer(r, "", {{"get_time", "{}"}}, {}).ok);
+  r.tool_choice = "get_weather";
+  CHECK_FALSE(checkAnswer(r, "", {{"get_time", "{}"}}, {}).ok);
+}
+
+TEST_CASE("the repair prompt lists the errors, names the schema, and quotes a withheld answer cut to size") {
+  Finding f = checkAnswer(personRules(), R"({"name":"Ann"})", {}, {});
+  REQUIRE_FALSE(f.ok);
+  std::string p = repairPrompt(kDefaultRepairPrompt, personRules(), f, "", 4096);
+  CHECK(p.find("- /: Missing required property 'age'.") != std::string::npos);
+  CHECK(p.find("matching the schema \"person\"") != std::string::npos);
+  CHECK(p.find("previous answer was:") == std::string::npos);
+  std::string quoted = repairPrompt("Fix: {errors}", personRules(), f, std::string(100, 'x') + "\xc3\xa9", 101);
+  CHECK(quoted.rfind("Fix: - /", 0) == 0);
+  CHECK(quoted.find(std::string(100, 'x') + "\n[...]") != std::string::npos);  // never half a code point
+}
+
+TEST_CASE("settings parse with their defaults, and a configured schema valijson refuses names the key") {
+  JsonSettings s = parseJsonSettings("{}");
+  CHECK(s.max_reasks == 1);
+  CHECK(s.deny_code == 9);
+  CHECK(s.streaming == StreamMode::kHold);
+  CHECK_FALSE(s.schema);
+  JsonSettings t = parseJsonSettings(R"({"schema":{"type":"object"},"max_reasks":3,"deny_code":"invalid_argument",)"
+                                     R"("on_truncated":"continue","streaming":"check_at_end","strip":false})");
+  CHECK(t.schema);
+  CHECK(t.max_reasks == 3);
+  CHECK(t.deny_code == 3);
+  CHECK(t.on_truncated == OnTruncated::kContinue);
+  CHECK(t.streaming == StreamMode::kCheckAtEnd);
+  CHECK_FALSE(t.check.strip);
+  CHECK_THROWS_WITH(parseJsonSettings(R"({"schema":{"type":"nonsense"}})"), Catch::Contains("schema:"));
+}
