@@ -23,11 +23,9 @@ using namespace outrigger::jsonguard;
 // check it is bounded. Held streams are bounded by the route's max_held_bytes instead.
 constexpr size_t kMaxUnheldStreamBytes = 8u << 20;
 
-// A streamed answer that fails is denied, not re-asked: the host calls on_stream_end once per
-// request, so a re-asked stream would stay held and never reach the client, and an answer the
-// provider gave whole reached a streaming client before on_response (README, "Decisions").
-// Everything a re-asked held stream needs is in place for a host that calls on_stream_end again
-// for each attempt.
+// A streamed answer that fails is denied, not re-asked (README, "Decisions"). Everything a
+// re-asked held stream needs is in place, and the host runs on_stream_end again for each
+// attempt; turning it on waits for tests of its own.
 constexpr bool kReaskStreams = false;
 
 // A streamed answer as this guardrail saw it.
@@ -40,13 +38,6 @@ struct StreamedAnswer {
 };
 
 enum class StreamOutcome : uint8_t { kNone, kPassed, kWithheld };
-
-// A re-ask decided on the loop's next turn: what guardrail_decided points to lives here.
-struct Reask {
-  std::string prompt, reason;
-  outrigger_message_view message{};
-  outrigger_guardrail_action action{};
-};
 
 struct RequestState {
   AnswerRules rules;
@@ -292,38 +283,22 @@ class JsonGuardrail final : public Guardrail {
   // Asks the host to run the provider again with the repair prompt in prompt_ (and reason_ set).
   // The deny code rides along: a host that has used up the route's max_reasks denies with it.
   //
-  // The decision is made on the loop's next turn (PENDING, then guardrail_decided from a zero
-  // timer), not inside this hook: on_response runs inside the provider's provider_done, and a
-  // re-ask decided at once starts the provider again for the same request before that call has
-  // returned, which an HTTP provider still tracking the finished call by request does not expect.
-  outrigger_status reask(const outrigger_request_view& req, RequestState* state, outrigger_guardrail_result& result) {
+  // The re-ask is decided at once; the host asks the provider again from the loop's next turn.
+  outrigger_status reask(const outrigger_request_view&, RequestState* state, outrigger_guardrail_result& result) {
     ++state->reasks;
     counter(reasked_);
     state->stream = {};
     state->stream_outcome = StreamOutcome::kNone;
     state->stream_finding = {};
-    auto decision = std::make_shared<Reask>();
-    decision->prompt = prompt_;
-    decision->reason = reason_;
-    decision->message.role = str("user");
-    decision->message.content = str(decision->prompt);
-    decision->action.hdr = OUTRIGGER_HEADER_INIT(outrigger_guardrail_action);
-    decision->action.messages = &decision->message;
-    decision->action.message_count = 1;
-    decision->action.reask = 1;
-    decision->action.deny_code = settings_.deny_code;
-    const Host host_api = host();
-    const outrigger_request handle = req.handle;
-    outrigger_status st = host_api.setTimer(handle, 0, [host_api, handle, decision](outrigger_status status) {
-      if (status != OUTRIGGER_OK) return;  // the request ended first
-      host_api.guardrailDecided(handle, OUTRIGGER_CONTINUE, OUTRIGGER_VERDICT_FLAG, decision->reason, &decision->action);
-    });
-    if (st == OUTRIGGER_OK) return OUTRIGGER_PENDING;
-    // No timer: decide now.
-    repair_ = decision->message;
-    action_ = decision->action;
-    action_.messages = &repair_;
+    repair_ = {};
+    repair_.role = str("user");
     repair_.content = str(prompt_);
+    action_ = {};
+    action_.hdr = OUTRIGGER_HEADER_INIT(outrigger_guardrail_action);
+    action_.messages = &repair_;
+    action_.message_count = 1;
+    action_.reask = 1;
+    action_.deny_code = settings_.deny_code;
     result.verdict = OUTRIGGER_VERDICT_FLAG;
     result.reason = str(reason_);
     result.action = &action_;

@@ -100,10 +100,10 @@ void GuardrailStage::rewriteAnswer(RequestContext& ctx, const outrigger_guardrai
 bool GuardrailStage::reask(RequestContext& ctx, const Stage& stage, const outrigger_guardrail_action& action,
                            const std::string& reason) {
   if (ctx.view_.stream && ctx.chunk_seq_ > 0) {
-    return deny(ctx, stage, "re-ask after the answer was streamed: " + reason);
+    return deny(ctx, stage, "re-ask after the answer was streamed: " + reason, denyCode(&action));
   }
   if (ctx.reasks_ >= ctx.route_->max_reasks) {
-    return deny(ctx, stage, reason + " (after " + std::to_string(ctx.reasks_) + " re-asks)");
+    return deny(ctx, stage, reason + " (after " + std::to_string(ctx.reasks_) + " re-asks)", denyCode(&action));
   }
   std::vector<outrigger_tool_call_view> calls;
   outrigger_message_view answer = OwnedMessages::assistantMessage(ctx.content_, ctx.tool_calls_, &calls);
@@ -115,7 +115,19 @@ bool GuardrailStage::reask(RequestContext& ctx, const Stage& stage, const outrig
                         "re-ask " + std::to_string(ctx.reasks_ + 1) + " of " + std::to_string(ctx.route_->max_reasks) +
                             " by " + stage.origin + ": " + reason});
   ctx.reaskProvider();
-  return true;
+  // The provider is asked again from the loop's next turn, never from inside this decision: the
+  // answer being re-asked may still be inside its provider's provider_done, and a provider that
+  // keys its calls by request would see the new call while the old one unwinds.
+  if (ctx.setTimer(0, &GuardrailStage::onReaskTimer, &ctx) != OUTRIGGER_OK) {
+    ctx.end(Code::kInternal, "cannot schedule the re-ask", stage.origin);
+  }
+  return false;
+}
+
+void GuardrailStage::onReaskTimer(void* user_data, outrigger_status status) {
+  auto* ctx = static_cast<RequestContext*>(user_data);
+  if (status != OUTRIGGER_OK || ctx->ended_) return;  // the request ended meanwhile
+  ctx->advance();
 }
 
 const StageHooks GuardrailStage::kOnRequest = {
@@ -171,8 +183,7 @@ outrigger_status RequestContext::guardrailDecided(plugin::PluginInstance* inst, 
   if (decision != OUTRIGGER_CONTINUE && decision != OUTRIGGER_STOP) return OUTRIGGER_E_INVALID;
   const Stage& stage = *pending_.stage;
   pending_ = {};
-  GuardrailStage::decide(*this, stage, side, decision, verdict, reason, action);
-  resumeAfterCompletion();
+  if (GuardrailStage::decide(*this, stage, side, decision, verdict, reason, action)) resumeAfterCompletion();
   return OUTRIGGER_OK;
 }
 

@@ -20,7 +20,8 @@ struct GuardrailStage {
 
   // A hook's decision, returned at once or through guardrail_done/_decided: PASS and FLAG go on,
   // DENY ends the request, REWRITE replaces the request's messages (`side` on_request) or the
-  // answer (on_response), a re-ask runs the provider again. False when the request ended.
+  // answer (on_response), a re-ask runs the provider again (from the loop's next turn). False
+  // when the request ended or waits for that re-ask.
   static bool decide(RequestContext& ctx, const Stage& stage, StageKind side, outrigger_status rc,
                      outrigger_verdict verdict, std::string_view reason, const outrigger_guardrail_action* action);
 
@@ -31,6 +32,7 @@ struct GuardrailStage {
   static void rewriteAnswer(RequestContext& ctx, const outrigger_guardrail_action& action);
   static bool reask(RequestContext& ctx, const Stage& stage, const outrigger_guardrail_action& action,
                     const std::string& reason);
+  static void onReaskTimer(void* user_data, outrigger_status status);
 };
 
 }  // namespace outrigger::chain

@@ -126,6 +126,11 @@ outrigger_status ProviderStage::done(plugin::PluginInstance* inst, const outrigg
   r.provider_code_ = toCode(response.code);
   endAttempt();
   if (r.provider_code_ == Code::kOk) {
+    if (r.stream_guard_ && r.view_.stream && r.stream_guard_->chunksSeen() == 0 &&
+        (response.content.size || response.tool_call_count)) {
+      guardWholeAnswer(response);
+      if (r.ended_) return OUTRIGGER_OK;
+    }
     if (r.stream_guard_ && r.stream_guard_->chunksSeen() > 0) {
       // The answer's text came through the guardrails; their on_stream_end decide first.
       keepFinal(response);
@@ -216,6 +221,22 @@ void ProviderStage::keepFinal(const outrigger_response_view& response) {
   const RequestContext::AnswerMeta& meta = ctx_.answer_meta_;
   final_.view.system_fingerprint = {meta.system_fingerprint.data(), meta.system_fingerprint.size()};
   final_.view.service_tier = {meta.service_tier.data(), meta.service_tier.size()};
+}
+
+void ProviderStage::guardWholeAnswer(const outrigger_response_view& response) {
+  std::vector<outrigger_tool_call_delta_view> deltas;
+  for (size_t i = 0; response.tool_calls && i < response.tool_call_count; ++i) {
+    const outrigger_tool_call_view& c = response.tool_calls[i];
+    deltas.push_back({uint32_t(i), c.id, c.type, c.name, c.arguments});
+  }
+  outrigger_chunk_view chunk{};
+  chunk.hdr = OUTRIGGER_HEADER_INIT(outrigger_chunk_view);
+  chunk.delta = response.content;
+  chunk.tool_calls = deltas.data();
+  chunk.tool_call_count = deltas.size();
+  chunk.flags = response.flags;
+  ctx_.noteChunkHead(chunk);
+  ctx_.stream_guard_->chunk(chunk);
 }
 
 void ProviderStage::finishAfterStreamGuard() {

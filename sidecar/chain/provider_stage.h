@@ -95,6 +95,9 @@ class ProviderStage final : public LimitWaiter {
   void succeeded(const outrigger_response_view& r);
   // Keeps a streamed answer's usage, cost, finish reason and model while guardrails decide.
   void keepFinal(const outrigger_response_view& r);
+  // A streaming request's provider answered whole: the answer goes through the route's chunk
+  // guardrails as one chunk, so they see all a streaming client gets.
+  void guardWholeAnswer(const outrigger_response_view& r);
   // True when another attempt starts after a backoff; otherwise the step is over.
   bool failed(const outrigger_response_view& r);
   // The running attempt stops counting against its target's concurrency limit (idempotent).

@@ -383,6 +383,10 @@ void StreamGuard::newAttempt() {
   dropPending();
   chunks_seen_ = 0;
   paused_provider_ = false;
+  // A re-ask's new answer goes through every on_stream_end again.
+  provider_finished_ = false;
+  finished_ = false;
+  stream_end_next_ = 0;
   accountHeld();
 }
 

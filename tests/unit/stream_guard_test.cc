@@ -25,6 +25,7 @@ struct Script {
   std::string first_mode = "hold_to_period";
   std::string second_mode = "";  // "" (no second guardrail) | record
   bool respect_pause = false;    // the provider stops at PAUSE until resume
+  bool whole = false;            // the provider answers whole (the chunks joined), never streaming
   std::vector<outrigger_status> chunk_statuses;
   int resumes = 0, provider_cancels = 0, guard_cancels = 0, stream_ends = 0;
   std::vector<std::string> second_saw;
@@ -55,6 +56,14 @@ class Streamer final : public plugin::Provider {
 
  private:
   void sendMore() {
+    if (s.whole) {
+      std::string text;
+      for (const std::string& c : s.chunks) text += c;
+      outrigger_response_view done = plugin::makeResponse();
+      done.content = plugin::str(text);
+      host().providerDone(handle_, done);
+      return;
+    }
     while (next_ < s.chunks.size()) {
       outrigger_status st = host().providerChunk(handle_, plugin::makeChunk(s.chunks[next_++]));
       s.chunk_statuses.push_back(st);
@@ -263,6 +272,20 @@ TEST_CASE("a release with a replacement is what the client, the next guardrail a
   REQUIRE(rig.verdictOf("first"));
   CHECK(rig.verdictOf("first")->kind == VerdictKind::kRewrite);
   CHECK(rig.engine.counters().rewrites >= 1);
+}
+
+TEST_CASE("a provider that answers a streaming request whole is guarded like a stream: nothing unredacted goes out") {
+  Rig rig(65536, config::OnError::kDeny, /*second=*/true);
+  s.first_mode = "redact_card";
+  s.whole = true;
+  s.chunks = {"my card ", "41", "11 ok"};
+  const Outcome& out = rig.run();
+  REQUIRE(out.code == Code::kOk);
+  std::string streamed = joined(out.chunks);
+  CHECK(streamed == "my card [CARD] ok");
+  CHECK(streamed.find("41") == std::string::npos);
+  CHECK(joined(s.second_saw) == "my card [CARD] ok");
+  CHECK(s.stream_ends == 1);
 }
 
 TEST_CASE("a unary answer streamed by the provider gets the guardrails' replacement as its content") {
