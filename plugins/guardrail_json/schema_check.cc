@@ -19,6 +19,7 @@
 #include <unordered_set>
 
 #include "bounded_json.h"
+#include "schema_guards.h"
 
 namespace outrigger::jsonguard {
 
@@ -60,84 +61,11 @@ void forEachKeyword(Value& root, Fn&& fn) {
   }
 }
 
-// ---- $ref handling, as sidecar/plugin/schema.cc reads references (valijson's way)
+// ---- $ref handling, as valijson reads references (json/schema_guards.h)
 
-constexpr size_t kMaxRefSlashes = 2 * json::kMaxDepth;
-
-const Value* refOf(const Value& v) {
-  if (!v.IsObject()) return nullptr;
-  auto it = v.FindMember("$ref");
-  return it != v.MemberEnd() && it->value.IsString() ? &it->value : nullptr;
-}
-
-std::string unescapeToken(std::string_view raw) {
-  std::string token;
-  for (size_t i = 0; i < raw.size(); ++i) {
-    if (raw[i] == '~' && i + 1 < raw.size() && (raw[i + 1] == '0' || raw[i + 1] == '1')) {
-      token += raw[++i] == '0' ? '~' : '/';
-    } else if (raw[i] == '%' && i + 2 < raw.size() && std::isxdigit(static_cast<unsigned char>(raw[i + 1])) &&
-               std::isxdigit(static_cast<unsigned char>(raw[i + 2]))) {
-      token += static_cast<char>(std::stoi(std::string(raw.substr(i + 1, 2)), nullptr, 16));
-      i += 2;
-    } else {
-      token += raw[i];
-    }
-  }
-  return token;
-}
-
-// The node a reference points at within `doc` (the part after '#', empty tokens skipped, array
-// indices read with std::stoul as valijson reads them); nullptr when it points nowhere.
-const Value* resolve(const Value& doc, std::string_view ref) {
-  size_t hash = ref.find('#');
-  std::string_view pointer = hash == std::string_view::npos ? std::string_view() : ref.substr(hash + 1);
-  const Value* node = &doc;
-  while (!pointer.empty()) {
-    size_t slash = pointer.find('/', 1);
-    std::string_view raw = pointer.substr(1, slash == std::string_view::npos ? std::string_view::npos : slash - 1);
-    pointer = slash == std::string_view::npos ? std::string_view() : pointer.substr(slash);
-    if (raw.empty()) continue;
-    std::string token = unescapeToken(raw);
-    if (node->IsObject()) {
-      auto it = node->FindMember(Value(rapidjson::StringRef(token.data(), static_cast<rapidjson::SizeType>(token.size()))));
-      if (it == node->MemberEnd()) return nullptr;
-      node = &it->value;
-    } else if (node->IsArray()) {
-      unsigned long index = 0;
-      try {
-        index = std::stoul(token);
-      } catch (const std::exception&) {
-        return nullptr;
-      }
-      if (index >= node->Size()) return nullptr;
-      node = &(*node)[static_cast<rapidjson::SizeType>(index)];
-    } else {
-      return nullptr;
-    }
-  }
-  return node;
-}
-
-// The schemas applied to the same value as `v`: its $ref's target and the subschemas of allOf,
-// anyOf, oneOf, not, if, then and else.
-std::vector<const Value*> inPlaceSubschemas(const Value& doc, const Value& v) {
-  std::vector<const Value*> out;
-  if (!v.IsObject()) return out;
-  if (const Value* ref = refOf(v)) {
-    if (const Value* target = resolve(doc, {ref->GetString(), ref->GetStringLength()})) out.push_back(target);
-  }
-  for (const char* key : {"allOf", "anyOf", "oneOf"}) {
-    auto it = v.FindMember(key);
-    if (it != v.MemberEnd() && it->value.IsArray()) {
-      for (const auto& e : it->value.GetArray()) out.push_back(&e);
-    }
-  }
-  for (const char* key : {"not", "if", "then", "else"}) {
-    auto it = v.FindMember(key);
-    if (it != v.MemberEnd()) out.push_back(&it->value);
-  }
-  return out;
-}
+using json::inPlaceSubschemas;
+using json::kMaxRefSlashes;
+using json::refOf;
 
 std::vector<const Value*> allNodes(const Value& doc) {
   std::vector<const Value*> nodes{&doc};
@@ -357,6 +285,10 @@ CompileResult compileSchema(std::string_view text, SchemaSource source, const Sc
 
 bool validate(const CompiledSchema& schema, const rapidjson::Value& value, size_t max_errors,
               std::vector<std::string>* errors) {
+  if (json::hasInvalidUtf8(value)) {
+    errors->push_back("/: a string that is not UTF-8 cannot be checked against the schema");
+    return false;
+  }
   if (schema.uses_regex || schema.uses_unique) {
     const Extent extent = extentOf(value);
     if (schema.uses_regex && extent.string > kMaxRegexInput) {

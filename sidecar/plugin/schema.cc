@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "bounded_json.h"
-#include "common/utf8.h"
+#include "schema_guards.h"
 
 namespace outrigger::plugin {
 
@@ -34,61 +34,10 @@ struct ConfigSchema {
 
 namespace {
 
-// valijson resolves a JSON pointer with one recursive call per '/'; real references have a few.
-constexpr size_t kMaxRefSlashes = 2 * json::kMaxDepth;
-
-// The string of a "$ref" member, or nullptr.
-const rapidjson::Value* refOf(const rapidjson::Value& v) {
-  if (!v.IsObject()) return nullptr;
-  auto it = v.FindMember("$ref");
-  return it != v.MemberEnd() && it->value.IsString() ? &it->value : nullptr;
-}
-
-// The node a reference points at within `doc`, resolved as valijson resolves it (the part after
-// '#', empty tokens skipped, ~1 ~0 and %XX unescaped); nullptr when it points nowhere, which
-// valijson refuses by itself.
-const rapidjson::Value* resolve(const rapidjson::Document& doc, std::string_view ref) {
-  size_t hash = ref.find('#');
-  std::string_view pointer = hash == std::string_view::npos ? std::string_view() : ref.substr(hash + 1);
-  const rapidjson::Value* node = &doc;
-  while (!pointer.empty()) {
-    size_t slash = pointer.find('/', 1);
-    std::string_view raw = pointer.substr(1, slash == std::string_view::npos ? std::string_view::npos : slash - 1);
-    pointer = slash == std::string_view::npos ? std::string_view() : pointer.substr(slash);
-    if (raw.empty()) continue;
-    std::string token;
-    for (size_t i = 0; i < raw.size(); ++i) {
-      if (raw[i] == '~' && i + 1 < raw.size() && (raw[i + 1] == '0' || raw[i + 1] == '1')) {
-        token += raw[++i] == '0' ? '~' : '/';
-      } else if (raw[i] == '%' && i + 2 < raw.size() && std::isxdigit(static_cast<unsigned char>(raw[i + 1])) &&
-                 std::isxdigit(static_cast<unsigned char>(raw[i + 2]))) {
-        token += static_cast<char>(std::stoi(std::string(raw.substr(i + 1, 2)), nullptr, 16));
-        i += 2;
-      } else {
-        token += raw[i];
-      }
-    }
-    if (node->IsObject()) {
-      auto it = node->FindMember(rapidjson::StringRef(token.data(), static_cast<rapidjson::SizeType>(token.size())));
-      if (it == node->MemberEnd()) return nullptr;
-      node = &it->value;
-    } else if (node->IsArray()) {
-      // As valijson reads an index: std::stoul, so "1x" is 1 (a stricter reading here would miss
-      // the cycles valijson then follows).
-      unsigned long index = 0;
-      try {
-        index = std::stoul(token);
-      } catch (const std::exception&) {
-        return nullptr;
-      }
-      if (index >= node->Size()) return nullptr;
-      node = &(*node)[static_cast<rapidjson::SizeType>(index)];
-    } else {
-      return nullptr;
-    }
-  }
-  return node;
-}
+using json::hasInvalidUtf8;
+using json::inPlaceSubschemas;
+using json::kMaxRefSlashes;
+using json::refOf;
 
 // valijson follows a $ref to a node that is itself only a $ref without noticing a cycle
 // ("degenerate circular references" are a TODO there), so {"$ref": "#"} recursed until the stack
@@ -112,7 +61,7 @@ std::string unusableRefs(const rapidjson::Document& doc) {
         return "a $ref has more than " + std::to_string(kMaxRefSlashes) + " '/'";
       }
       if (ends.count(at) || !chain.insert(at).second) break;
-      at = resolve(doc, text);
+      at = json::resolveRef(doc, text);
       if (!at) break;
       if (chain.count(at)) return "$ref \"" + std::string(text) + "\" refers to itself only";
     }
@@ -121,32 +70,7 @@ std::string unusableRefs(const rapidjson::Document& doc) {
   return {};
 }
 
-// The schemas a schema applies to the same instance: its $ref's target and the subschemas of
-// allOf, anyOf, oneOf, not, if, then and else. A cycle through these never reaches a smaller part
-// of the config, so valijson would recurse until the stack overflowed (e.g. {"allOf": [{"$ref":
-// "#"}]}); a cycle through properties or items is a recursive schema, and fine.
-std::vector<const rapidjson::Value*> inPlaceSubschemas(const rapidjson::Document& doc, const rapidjson::Value& v) {
-  std::vector<const rapidjson::Value*> out;
-  if (!v.IsObject()) return out;
-  if (const rapidjson::Value* ref = refOf(v)) {
-    if (const rapidjson::Value* target = resolve(doc, std::string_view(ref->GetString(), ref->GetStringLength()))) {
-      out.push_back(target);
-    }
-  }
-  for (const char* key : {"allOf", "anyOf", "oneOf"}) {
-    auto it = v.FindMember(key);
-    if (it != v.MemberEnd() && it->value.IsArray()) {
-      for (const auto& e : it->value.GetArray()) out.push_back(&e);
-    }
-  }
-  for (const char* key : {"not", "if", "then", "else"}) {
-    auto it = v.FindMember(key);
-    if (it != v.MemberEnd()) out.push_back(&it->value);
-  }
-  return out;
-}
-
-// True when the in-place edges above form a cycle anywhere in `doc` (iterative depth-first search).
+// True when the in-place edges (json::inPlaceSubschemas) form a cycle anywhere in `doc` (iterative depth-first search).
 bool hasInPlaceCycle(const rapidjson::Document& doc) {
   enum class Mark { kOnPath, kDone };
   std::unordered_map<const rapidjson::Value*, Mark> marks;
@@ -210,18 +134,17 @@ bool usesPatterns(const rapidjson::Value& v) {
   return false;
 }
 
-// True when a string or a member name in `v` is not UTF-8. valijson counts the characters of a
-// string for minLength/maxLength by reading continuation bytes into a six-entry table, out of
-// bounds on malformed input; config from TOML is always UTF-8, so only raw input is refused.
-bool hasInvalidUtf8(const rapidjson::Value& v) {
+// True when a "multipleOf" in `v` is a number that is not positive: valijson divides by it, and
+// an integer value checked against 0 stops the process (SIGFPE).
+bool hasBadMultipleOf(const rapidjson::Value& v) {
   std::vector<const rapidjson::Value*> todo{&v};
   while (!todo.empty()) {
     const rapidjson::Value* at = todo.back();
     todo.pop_back();
-    if (at->IsString() && !validUtf8({at->GetString(), at->GetStringLength()})) return true;
     if (at->IsObject()) {
       for (const auto& m : at->GetObject()) {
-        if (!validUtf8({m.name.GetString(), m.name.GetStringLength()})) return true;
+        std::string_view name(m.name.GetString(), m.name.GetStringLength());
+        if (name == "multipleOf" && m.value.IsNumber() && !(m.value.GetDouble() > 0)) return true;
         todo.push_back(&m.value);
       }
     } else if (at->IsArray()) {
@@ -282,6 +205,9 @@ Expected<std::shared_ptr<const ConfigSchema>> compileSchema(std::string_view sch
     return Status(Code::kInvalidArgument,
                   "config schema is not valid JSON Schema: a $ref cycle through allOf/anyOf/oneOf/not/if/then/else "
                   "applies a schema to the same value without end");
+  }
+  if (hasBadMultipleOf(out->doc)) {
+    return Status(Code::kInvalidArgument, "config schema is not valid JSON Schema: \"multipleOf\" must be greater than 0");
   }
   try {
     valijson::SchemaParser parser;

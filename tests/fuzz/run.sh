@@ -3,7 +3,7 @@
 # its seed corpus: the shared vectors for frame_fuzz, tests/fuzz/corpus/<name> for the JSON
 # targets (with the JSON dictionary). Crashes are written to the build directory.
 # Usage: tests/fuzz/run.sh [SECONDS] [frame_fuzz | http_body_fuzz | extras_fuzz | sse_fuzz | response_fuzz |
-#        config_fuzz | schema_fuzz]
+#        config_fuzz | schema_fuzz | caller_schema_fuzz]
 set -euo pipefail
 seconds="${1:-60}"
 target="${2:-frame_fuzz}"

@@ -317,6 +317,11 @@ TEST_CASE("a $ref that leads only to itself is refused, where valijson recursed 
   // valijson reads "1x" as index 1, so this refers to itself too.
   CHECK(schemaError(R"({"allOf":[{"x":0},{"$ref":"#/allOf/1x"}]})").find("refers to itself only") != std::string::npos);
 
+  // valijson divides by multipleOf: 0 (or less) is refused before an integer value meets it.
+  CHECK(schemaError(R"({"properties": {"n": {"type": "integer", "multipleOf": 0}}})").find("multipleOf") !=
+        std::string::npos);
+  CHECK(plugin::compileSchema(R"({"properties": {"multipleOf": {"type": "integer", "multipleOf": 2}}})").ok());
+
   // Recursion through a keyword is a recursive schema, not a cycle.
   auto tree = plugin::compileSchema(
       R"({"type": "object", "properties": {"child": {"$ref": "#"}, "n": {"type": "integer"}}})");

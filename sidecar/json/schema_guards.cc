@@ -1,0 +1,127 @@
+#include "schema_guards.h"
+
+#include <rapidjson/memorystream.h>
+
+#include <cctype>
+#include <exception>
+#include <string>
+
+namespace outrigger::json {
+
+const rapidjson::Value* refOf(const rapidjson::Value& v) {
+  if (!v.IsObject()) return nullptr;
+  auto it = v.FindMember("$ref");
+  return it != v.MemberEnd() && it->value.IsString() ? &it->value : nullptr;
+}
+
+namespace {
+
+std::string unescapeToken(std::string_view raw) {
+  std::string token;
+  for (size_t i = 0; i < raw.size(); ++i) {
+    if (raw[i] == '~' && i + 1 < raw.size() && (raw[i + 1] == '0' || raw[i + 1] == '1')) {
+      token += raw[++i] == '0' ? '~' : '/';
+    } else if (raw[i] == '%' && i + 2 < raw.size() && std::isxdigit(static_cast<unsigned char>(raw[i + 1])) &&
+               std::isxdigit(static_cast<unsigned char>(raw[i + 2]))) {
+      token += static_cast<char>(std::stoi(std::string(raw.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      token += raw[i];
+    }
+  }
+  return token;
+}
+
+}  // namespace
+
+const rapidjson::Value* resolveRef(const rapidjson::Value& doc, std::string_view ref) {
+  size_t hash = ref.find('#');
+  std::string_view pointer = hash == std::string_view::npos ? std::string_view() : ref.substr(hash + 1);
+  const rapidjson::Value* node = &doc;
+  while (!pointer.empty()) {
+    size_t slash = pointer.find('/', 1);
+    std::string_view raw = pointer.substr(1, slash == std::string_view::npos ? std::string_view::npos : slash - 1);
+    pointer = slash == std::string_view::npos ? std::string_view() : pointer.substr(slash);
+    if (raw.empty()) continue;
+    std::string token = unescapeToken(raw);
+    if (node->IsObject()) {
+      auto it = node->FindMember(rapidjson::StringRef(token.data(), static_cast<rapidjson::SizeType>(token.size())));
+      if (it == node->MemberEnd()) return nullptr;
+      node = &it->value;
+    } else if (node->IsArray()) {
+      // As valijson reads an index (a stricter reading here would miss the cycles it follows).
+      unsigned long index = 0;
+      try {
+        index = std::stoul(token);
+      } catch (const std::exception&) {
+        return nullptr;
+      }
+      if (index >= node->Size()) return nullptr;
+      node = &(*node)[static_cast<rapidjson::SizeType>(index)];
+    } else {
+      return nullptr;
+    }
+  }
+  return node;
+}
+
+std::vector<const rapidjson::Value*> inPlaceSubschemas(const rapidjson::Value& doc, const rapidjson::Value& v) {
+  std::vector<const rapidjson::Value*> out;
+  if (!v.IsObject()) return out;
+  if (const rapidjson::Value* ref = refOf(v)) {
+    if (const rapidjson::Value* target = resolveRef(doc, {ref->GetString(), ref->GetStringLength()})) {
+      out.push_back(target);
+    }
+  }
+  for (const char* key : {"allOf", "anyOf", "oneOf"}) {
+    auto it = v.FindMember(key);
+    if (it != v.MemberEnd() && it->value.IsArray()) {
+      for (const auto& e : it->value.GetArray()) out.push_back(&e);
+    }
+  }
+  for (const char* key : {"not", "if", "then", "else"}) {
+    auto it = v.FindMember(key);
+    if (it != v.MemberEnd()) out.push_back(&it->value);
+  }
+  return out;
+}
+
+namespace {
+
+struct Discard {
+  void Put(char) {}
+};
+
+bool validUtf8(const char* text, size_t size) {
+  size_t i = 0;
+  while (i < size && static_cast<unsigned char>(text[i]) < 0x80) ++i;  // ASCII fast path
+  if (i == size) return true;
+  rapidjson::MemoryStream in(text + i, size - i);
+  Discard out;
+  while (in.Tell() < size - i) {
+    if (!rapidjson::UTF8<>::Validate(in, out)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool hasInvalidUtf8(const rapidjson::Value& v) {
+  std::vector<const rapidjson::Value*> todo{&v};
+  while (!todo.empty()) {
+    const rapidjson::Value* at = todo.back();
+    todo.pop_back();
+    if (at->IsString() && !validUtf8(at->GetString(), at->GetStringLength())) return true;
+    if (at->IsObject()) {
+      for (const auto& m : at->GetObject()) {
+        if (!validUtf8(m.name.GetString(), m.name.GetStringLength())) return true;
+        todo.push_back(&m.value);
+      }
+    } else if (at->IsArray()) {
+      for (const auto& e : at->GetArray()) todo.push_back(&e);
+    }
+  }
+  return false;
+}
+
+}  // namespace outrigger::json

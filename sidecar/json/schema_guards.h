@@ -1,0 +1,39 @@
+// What valijson must not be given, and how it reads a JSON Schema's references: a schema it
+// would follow without end (or through thousands of recursive pointer steps) is refused before
+// valijson sees it, and so is text that is not UTF-8. Shared by the plugin-config schemas
+// (plugin/schema.cc) and guardrail.json, which compiles callers' schemas and checks answers.
+#pragma once
+
+#include <rapidjson/document.h>
+
+#include <cstddef>
+#include <string_view>
+#include <vector>
+
+#include "bounded_json.h"
+
+namespace outrigger::json {
+
+// valijson resolves a JSON pointer with one recursive call per '/'; real references have a few.
+inline constexpr size_t kMaxRefSlashes = 2 * kMaxDepth;
+
+// The string of a "$ref" member of `v`, or nullptr.
+const rapidjson::Value* refOf(const rapidjson::Value& v);
+
+// The node `ref` points at within `doc`, resolved as valijson resolves it: the part after '#',
+// empty tokens skipped, ~1 ~0 and %XX unescaped, array indices read with std::stoul (so "1x" is
+// 1). nullptr when it points nowhere, which valijson refuses by itself.
+const rapidjson::Value* resolveRef(const rapidjson::Value& doc, std::string_view ref);
+
+// The schemas applied to the same value as `v`: its $ref's target and the subschemas of allOf,
+// anyOf, oneOf, not, if, then and else. A cycle through these never reaches a smaller part of
+// the value, so valijson would recurse until the stack overflowed (e.g. {"allOf": [{"$ref":
+// "#"}]}); a cycle through properties or items is a recursive schema, and fine.
+std::vector<const rapidjson::Value*> inPlaceSubschemas(const rapidjson::Value& doc, const rapidjson::Value& v);
+
+// True when a string or a member name in `v` is not UTF-8 (RapidJSON's validator). valijson
+// counts a string's characters for minLength/maxLength by reading continuation bytes into a
+// six-entry table, out of bounds on malformed input.
+bool hasInvalidUtf8(const rapidjson::Value& v);
+
+}  // namespace outrigger::json
