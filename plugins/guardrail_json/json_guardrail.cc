@@ -23,10 +23,6 @@ using namespace outrigger::jsonguard;
 // check it is bounded. Held streams are bounded by the route's max_held_bytes instead.
 constexpr size_t kMaxUnheldStreamBytes = 8u << 20;
 
-// A streamed answer that fails is denied, not re-asked (README, "Decisions"). Everything a
-// re-asked held stream needs is in place, and the host runs on_stream_end again for each
-// attempt; turning it on waits for tests of its own.
-constexpr bool kReaskStreams = false;
 
 // A streamed answer as this guardrail saw it.
 struct StreamedAnswer {
@@ -161,8 +157,11 @@ class JsonGuardrail final : public Guardrail {
     return settings_.streaming == StreamMode::kHold && state.rules.holdsStream();
   }
 
+  // A held stream that fails is re-asked like a unary answer: nothing of it went out, and the
+  // host runs every on_stream_end again for the new attempt. An unheld stream (check_at_end) went
+  // out as it came, so it is denied instead.
   bool reasksLeft(const outrigger_request_view& req, const RequestState& state) const {
-    return (kReaskStreams || !req.stream) && state.reasks < settings_.max_reasks;
+    return (!req.stream || held(state)) && state.reasks < settings_.max_reasks;
   }
 
   RequestState* stateOf(const outrigger_request_view& req) const {
@@ -269,7 +268,7 @@ class JsonGuardrail final : public Guardrail {
       counter(denied_);
       std::string why = describe(finding);
       if (state->reasks > 0) why += " (after " + std::to_string(state->reasks) + " re-ask(s))";
-      if (req.stream && !kReaskStreams && settings_.max_reasks > 0) why += " (a streamed answer is not re-asked)";
+      if (req.stream && !held(*state) && settings_.max_reasks > 0) why += " (an unheld stream is not re-asked)";
       return deny(settings_.deny_code, why, result);
     }
     prompt_ = repairPrompt(settings_.repair_prompt, state->rules, finding, withheld ? text : std::string(),
