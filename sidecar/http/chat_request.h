@@ -26,6 +26,7 @@ namespace outrigger::http {
 struct CallMetadata {
   std::string tenant, user, session, request_id, prompt_id, prompt_version, traceparent;
   std::string route;     // x-outrigger-route: names the route instead of the body's model
+  bool counting = false;  // count_tokens: a Messages body without max_tokens
   bool cache_bypass = false;
   bool cache_no_store = false;
   uint32_t cache_ttl_ms = 0;

@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/utf8.h"
 #include "http/chat_exchange.h"
+#include "http/count_tokens.h"
 #include "http/messages_request.h"
 #include "http/responses_request.h"
 #include "http/chat_response.h"
@@ -219,8 +220,6 @@ int HttpFront::route(h2o_req_t* req) {
     return 0;
   }
   if (path == "/messages/count_tokens") {
-    // Anthropic's token counting needs the model's own tokenizer, which the sidecar does not
-    // have for every provider; an estimate presented as a count would mislead a budget.
     Caller caller = identify(req);
     if (caller.refusal) {
       Refusal r = refusalFor(caller.refusal);
@@ -229,9 +228,7 @@ int HttpFront::route(h2o_req_t* req) {
       addHeader(req, "allow", "POST");
       sendMessagesError(req, 405, "Method Not Allowed", "invalid_request_error", "use POST");
     } else {
-      sendMessagesError(req, 501, "Not Implemented", "api_error",
-                        "count_tokens is not supported by this gateway: it has no exact tokenizer for the route's "
-                        "model; count with the provider's own endpoint");
+      handleCountTokens(req, std::move(caller.tenant));
     }
     simple("count_tokens", req->res.status);
     return 0;
@@ -369,6 +366,32 @@ void HttpFront::handleChat(h2o_req_t* req, std::string_view request_id, Dialect 
                  : dialect == Dialect::kResponses  ? makeResponsesEncoder(call, request_id)
                                                    : makeOpenAiEncoder(call, request_id);
   ex->start(std::move(call), next_stream_id_++, std::move(encoder));
+}
+
+// Exact where the model the route calls has a known encoding (count_tokens.h); else 501, since an
+// estimate presented as a count would mislead a budget.
+void HttpFront::handleCountTokens(h2o_req_t* req, std::string tenant) {
+  CallMetadata meta;
+  meta.tenant = std::move(tenant);
+  meta.route = requestHeader(req, "x-outrigger-route");
+  meta.counting = true;
+  if (!meta.route.empty() && !(engine_.chain() && engine_.chain()->routes.count(meta.route))) {
+    return sendMessagesError(req, 400, "Bad Request", "invalid_request_error",
+                             "x-outrigger-route names no route: '" + std::string(meta.route) + "'");
+  }
+  ChatCall call;
+  RequestError error;
+  if (!buildMessagesCall(view(req->entity), meta, &call, &error)) {
+    return sendMessagesError(req, 400, "Bad Request", "invalid_request_error", error.message);
+  }
+  const chain::Route* route = engine_.chain() ? engine_.chain()->resolve(meta.route.empty() ? call.model : meta.route) : nullptr;
+  TokenCount count = countPromptTokens(call, route);
+  if (!count.known) {
+    return sendMessagesError(req, 501, "Not Implemented", "api_error",
+                             "count_tokens has no exact tokenizer for model '" + count.model +
+                                 "' (it counts OpenAI's encodings only); count with the provider's own endpoint");
+  }
+  sendWhole(req, 200, "OK", "application/json", "{\"input_tokens\":" + std::to_string(count.input_tokens) + "}");
 }
 
 void HttpFront::handleModels(h2o_req_t* req, std::string_view id) {

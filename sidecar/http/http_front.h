@@ -63,6 +63,7 @@ class HttpFront {
   enum class Dialect { kOpenAi, kAnthropic, kEmbeddings, kResponses };
   void handleChat(h2o_req_t* req, std::string_view request_id, Dialect dialect);
   void handleModels(h2o_req_t* req, std::string_view id);
+  void handleCountTokens(h2o_req_t* req, std::string tenant);
   // Who the caller is: its tenant from its virtual key (Authorization: Bearer, or Anthropic's
   // x-api-key), or the default tenant without one. An x-outrigger-tenant header is honoured only
   // with a key allowed to name that tenant. On refusal, the status (401/403) and why.

@@ -182,7 +182,9 @@ bool MessagesTranslator::tools(const Json& root, Offset<flatbuffers::Vector<Offs
 }
 
 bool MessagesTranslator::params(const Json& root, Offset<w::Params>* out) {
-  if (!root.HasMember("max_tokens") || !root["max_tokens"].IsUint() || root["max_tokens"].GetUint() == 0) {
+  bool has_max = root.HasMember("max_tokens");
+  if ((has_max || !meta_.counting) &&
+      (!has_max || !root["max_tokens"].IsUint() || root["max_tokens"].GetUint() == 0)) {
     return fail("max_tokens", "'max_tokens' is required and must be a positive integer");
   }
   Offset<flatbuffers::Vector<Offset<String>>> stop = 0;
@@ -220,7 +222,7 @@ bool MessagesTranslator::params(const Json& root, Offset<w::Params>* out) {
     if (key[1] == 'e') p.add_temperature(v);
     else p.add_top_p(v);
   }
-  p.add_max_tokens(root["max_tokens"].GetUint());
+  if (has_max) p.add_max_tokens(root["max_tokens"].GetUint());
   if (!stop.IsNull()) p.add_stop(stop);
   if (!tls.IsNull()) p.add_tools(tls);
   if (!choice.IsNull()) p.add_tool_choice(choice);

@@ -185,7 +185,7 @@ TEST_CASE("unknown paths get 404 and wrong methods 405, both as OpenAI errors") 
   CHECK(m.find("allow: POST") != std::string::npos);
 }
 
-TEST_CASE("Anthropic's count_tokens gets a typed 501 in Anthropic's shape, not a guess, and the connection keeps serving") {
+TEST_CASE("Anthropic's count_tokens for a model without a known encoding is a typed 501, not a guess, and the connection keeps serving") {
   HttpDaemon d;
   Tcp c(d.port());
   std::string body = R"({"model":"default","messages":[{"role":"user","content":"count me"}]})";
@@ -193,7 +193,8 @@ TEST_CASE("Anthropic's count_tokens gets a typed 501 in Anthropic's shape, not a
                  std::to_string(body.size()) + "\r\n\r\n" + body));
   std::string r = c.responses(1);
   CHECK(r.rfind("HTTP/1.1 501", 0) == 0);
-  CHECK(r.find(R"("type":"error","error":{"type":"api_error","message":"count_tokens is not supported)") != std::string::npos);
+  CHECK(r.find(R"("type":"error","error":{"type":"api_error","message":"count_tokens has no exact tokenizer for model 'default')") !=
+        std::string::npos);
   CHECK(r.find("x-should-retry: false") != std::string::npos);
   REQUIRE(c.send(chat("still here")));
   CHECK(c.responses(1).rfind("HTTP/1.1 200", 0) == 0);

@@ -256,3 +256,17 @@ def test_messages_stream_starts_with_the_upstreams_model_and_input_tokens(claude
     upstream.script({"text": "Paris.", "model": "claude-sonnet-4-5-20250929", "usage": usage})
     r = claude.messages.create(model="claude-sonnet-4-5", max_tokens=64, messages=[{"role": "user", "content": "Capital?"}])
     assert (r.model, r.usage.input_tokens, r.usage.service_tier) == ("claude-sonnet-4-5-20250929", 21, "standard")
+
+
+def test_count_tokens_is_exact_for_an_openai_encoding_and_501_otherwise(claude, upstream):
+    # gpt-4o-mini is o200k_base: each message costs 3 + its role + its content, the reply 3 more
+    # ("system" 1, "Answer in one word." 5, "user" 1, "Capital of France?" 4: ids checked against
+    # tiktoken by the tokens suite).
+    r = claude.messages.count_tokens(model="gpt-4o-mini", system="Answer in one word.",
+                                     messages=[{"role": "user", "content": "Capital of France?"}])
+    assert r.input_tokens == (3 + 1 + 5) + (3 + 1 + 4) + 3
+    with pytest.raises(anthropic.APIStatusError) as err:
+        claude.messages.count_tokens(model="claude-sonnet-4-5", messages=[{"role": "user", "content": "hi"}])
+    assert err.value.status_code == 501
+    assert "no exact tokenizer for model 'claude-sonnet-4-5'" in str(err.value)
+    assert upstream.requests() == []  # counting never reaches a provider
