@@ -85,6 +85,15 @@ class JsonGuardrail final : public Guardrail {
     return hold ? OUTRIGGER_HOLD : OUTRIGGER_CONTINUE;
   }
 
+  // A retried, fallen-back or re-asked stream starts the check over.
+  void onStreamRestart(const outrigger_request_view& req) override {
+    if (auto* state = stateOf(req)) {
+      state->stream = {};
+      state->stream_outcome = StreamOutcome::kNone;
+      state->stream_finding = {};
+    }
+  }
+
   outrigger_status onStreamEnd(const outrigger_request_view& req, outrigger_guardrail_result& result) override {
     auto* state = stateOf(req);
     if (!state || !state->stream.started) return OUTRIGGER_CONTINUE;

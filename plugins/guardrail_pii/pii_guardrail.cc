@@ -93,6 +93,16 @@ class PiiGuardrail final : public Guardrail {
     return decideChunk(state, outcome, /*at_end=*/false, result);
   }
 
+  // A retried, fallen-back or re-asked stream: the earlier attempt's hold-back (and what the host
+  // held for it) is gone; its text must not be joined to the new attempt's. Placeholders stay.
+  void onStreamRestart(const outrigger_request_view& req) override {
+    auto* state = static_cast<RequestState*>(host().requestState(req.handle));
+    if (!state) return;
+    state->stream.reset();
+    state->stream_failed = false;
+    state->host_held.clear();
+  }
+
   outrigger_status onStreamEnd(const outrigger_request_view& req, outrigger_guardrail_result& result) override {
     if (!settings_.scan_response) return OUTRIGGER_CONTINUE;
     auto* state = static_cast<RequestState*>(host().requestState(req.handle));

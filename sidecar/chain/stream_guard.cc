@@ -381,6 +381,15 @@ void StreamGuard::requestEnded() {
 
 void StreamGuard::newAttempt() {
   dropPending();
+  // Guardrails that saw the last attempt's chunks forget them (none reached the client: a stream
+  // is only retried, fallen back or re-asked before its first chunk went out).
+  if (chunks_seen_ > 0) {
+    for (const Stage& g : ctx_.route_->guardrails) {
+      if (OUTRIGGER_HAS_SLOT(hooksOf(g), outrigger_guardrail_hooks, on_stream_restart)) {
+        hooksOf(g)->on_stream_restart(g.instance->handle(), &ctx_.view_);
+      }
+    }
+  }
   chunks_seen_ = 0;
   paused_provider_ = false;
   // A re-ask's new answer goes through every on_stream_end again.

@@ -206,6 +206,7 @@ TEST_CASE("ABI structs keep their v1.0 layout") {
   STATIC_REQUIRE(sizeof(outrigger_settlement) == 56);
   STATIC_REQUIRE(offsetof(outrigger_guardrail_hooks, on_cancel) == 32);
   STATIC_REQUIRE(offsetof(outrigger_guardrail_hooks, on_stream_end) == 40);
+  STATIC_REQUIRE(offsetof(outrigger_guardrail_hooks, on_stream_restart) == 48);  // a later minor 2 tail
   STATIC_REQUIRE(offsetof(outrigger_guardrail_result, action) == 24);
   STATIC_REQUIRE(offsetof(outrigger_guardrail_action, deny_code) == 64);
   STATIC_REQUIRE(offsetof(outrigger_guardrail_action, max_tokens) == 68);

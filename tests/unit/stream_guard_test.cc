@@ -26,6 +26,8 @@ struct Script {
   std::string second_mode = "";  // "" (no second guardrail) | record
   bool respect_pause = false;    // the provider stops at PAUSE until resume
   bool whole = false;            // the provider answers whole (the chunks joined), never streaming
+  size_t fail_first_after = 0;   // the first attempt fails (retryable) after this many chunks; 0: never
+  int attempts = 0, restarts = 0;
   std::vector<outrigger_status> chunk_statuses;
   int resumes = 0, provider_cancels = 0, guard_cancels = 0, stream_ends = 0;
   std::vector<std::string> second_saw;
@@ -45,6 +47,7 @@ class Streamer final : public plugin::Provider {
   outrigger_status start(const outrigger_request_view& r) override {
     handle_ = r.handle;
     next_ = 0;
+    ++s.attempts;
     sendMore();
     return OUTRIGGER_PENDING;
   }
@@ -65,6 +68,10 @@ class Streamer final : public plugin::Provider {
       return;
     }
     while (next_ < s.chunks.size()) {
+      if (s.attempts == 1 && s.fail_first_after && next_ == s.fail_first_after) {
+        host().providerDone(handle_, plugin::makeError(OUTRIGGER_CODE_UNAVAILABLE, "upstream reset", true));
+        return;
+      }
       outrigger_status st = host().providerChunk(handle_, plugin::makeChunk(s.chunks[next_++]));
       s.chunk_statuses.push_back(st);
       if (st == OUTRIGGER_E_STALE) return;
@@ -141,6 +148,12 @@ class Holder final : public plugin::Guardrail {
     return OUTRIGGER_CONTINUE;
   }
 
+  void onStreamRestart(const outrigger_request_view&) override {
+    if (second_) return;
+    ++s.restarts;
+    seen_.clear();
+  }
+
   outrigger_status onStreamEnd(const outrigger_request_view&, outrigger_guardrail_result& res) override {
     if (second_) return OUTRIGGER_CONTINUE;
     ++s.stream_ends;
@@ -211,6 +224,9 @@ struct Rig {
       r.guardrails.push_back({plugin::PluginInstance::create(guard_type, g2, chain::hostApiTemplate()).value(), "guardrail/second"});
     }
     r.max_held_bytes = max_held_bytes;
+    r.policy.retry.max_attempts = 2;  // an attempt that fails before any chunk went out is retried
+    r.policy.retry.base_backoff_ms = 1;
+    r.policy.retry.max_backoff_ms = 1;
     chain::layOutSteps(&chain->routes.emplace("default", std::move(r)).first->second);
     chain->default_route = "default";
     engine.setChain(chain);
@@ -272,6 +288,20 @@ TEST_CASE("a release with a replacement is what the client, the next guardrail a
   REQUIRE(rig.verdictOf("first"));
   CHECK(rig.verdictOf("first")->kind == VerdictKind::kRewrite);
   CHECK(rig.engine.counters().rewrites >= 1);
+}
+
+TEST_CASE("a retried stream starts over in the guardrails: nothing kept of the failed attempt reaches the answer") {
+  Rig rig(65536, config::OnError::kDeny, /*second=*/true);
+  s.first_mode = "redact_card";
+  s.chunks = {"card:", "41", "11 ok"};
+  s.fail_first_after = 2;  // "card:" and "41" are held (no space yet), then the upstream resets
+  const Outcome& out = rig.run();
+  INFO(out.message << " after " << s.attempts << " attempt(s)");
+  REQUIRE(out.code == Code::kOk);
+  CHECK(s.attempts == 2);
+  CHECK(s.restarts == 1);
+  CHECK(joined(out.chunks) == "card:[CARD] ok");
+  CHECK(joined(s.second_saw) == "card:[CARD] ok");
 }
 
 TEST_CASE("a provider that answers a streaming request whole is guarded like a stream: nothing unredacted goes out") {

@@ -973,6 +973,12 @@ typedef struct outrigger_guardrail_hooks {
    * when nothing is held. */
   outrigger_status (*on_stream_end)(void* instance, const outrigger_request_view* request,
                                     outrigger_guardrail_result* result) OUTRIGGER_NOEXCEPT;
+  /* [loop] Optional (minor 2, later builds). The answer's stream starts over: the provider is
+   * called again (a retry, a fallback or a re-ask) after this guardrail saw chunks of an attempt
+   * none of which reached the client. Forget what was kept of those chunks; the host already
+   * dropped what it held. on_chunk then sees the new attempt's chunks, and on_stream_end runs
+   * again at its end. */
+  void (*on_stream_restart)(void* instance, const outrigger_request_view* request) OUTRIGGER_NOEXCEPT;
 } outrigger_guardrail_hooks;
 #define OUTRIGGER_MIN_SIZE_GUARDRAIL_HOOKS OUTRIGGER_SIZE_THROUGH(outrigger_guardrail_hooks, on_cancel) /* 1.0 */
 

@@ -432,6 +432,8 @@ class Guardrail : public Instance {
   virtual outrigger_status onStreamEnd(const outrigger_request_view&, outrigger_guardrail_result&) {
     return OUTRIGGER_CONTINUE;
   }
+  // ABI minor 2: the stream starts over (a retry, fallback or re-ask); forget its earlier chunks.
+  virtual void onStreamRestart(const outrigger_request_view&) {}
 };
 
 class Cache : public Instance {
@@ -547,6 +549,9 @@ template <class T> struct Hooks<Guardrail, T> {
         [](void* i, outrigger_request r) noexcept { guardedVoid(i, [&] { self<T>(i)->onCancel(r); }); },
         [](void* i, const outrigger_request_view* r, outrigger_guardrail_result* res) noexcept {
           return guarded(i, [&] { return self<T>(i)->onStreamEnd(*r, *res); });
+        },
+        [](void* i, const outrigger_request_view* r) noexcept {
+          guardedVoid(i, [&] { self<T>(i)->onStreamRestart(*r); });
         },
     };
     return &hooks;
