@@ -116,15 +116,16 @@ bool hasInPlaceCycle(const rapidjson::Document& doc) {
 constexpr size_t kMaxPatternInput = 64 * 1024;
 constexpr size_t kValidationStack = 128u << 20;
 
-bool usesPatterns(const rapidjson::Value& v) {
+// True when some member anywhere in `v` satisfies `match(name, value)` (iterative walk).
+template <class Match>
+bool anyMember(const rapidjson::Value& v, Match&& match) {
   std::vector<const rapidjson::Value*> todo{&v};
   while (!todo.empty()) {
     const rapidjson::Value* at = todo.back();
     todo.pop_back();
     if (at->IsObject()) {
       for (const auto& m : at->GetObject()) {
-        std::string_view name(m.name.GetString(), m.name.GetStringLength());
-        if (name == "pattern" || name == "patternProperties") return true;
+        if (match(std::string_view(m.name.GetString(), m.name.GetStringLength()), m.value)) return true;
         todo.push_back(&m.value);
       }
     } else if (at->IsArray()) {
@@ -134,24 +135,18 @@ bool usesPatterns(const rapidjson::Value& v) {
   return false;
 }
 
+bool usesPatterns(const rapidjson::Value& v) {
+  return anyMember(v, [](std::string_view name, const rapidjson::Value&) {
+    return name == "pattern" || name == "patternProperties";
+  });
+}
+
 // True when a "multipleOf" in `v` is a number that is not positive: valijson divides by it, and
 // an integer value checked against 0 stops the process (SIGFPE).
 bool hasBadMultipleOf(const rapidjson::Value& v) {
-  std::vector<const rapidjson::Value*> todo{&v};
-  while (!todo.empty()) {
-    const rapidjson::Value* at = todo.back();
-    todo.pop_back();
-    if (at->IsObject()) {
-      for (const auto& m : at->GetObject()) {
-        std::string_view name(m.name.GetString(), m.name.GetStringLength());
-        if (name == "multipleOf" && m.value.IsNumber() && !(m.value.GetDouble() > 0)) return true;
-        todo.push_back(&m.value);
-      }
-    } else if (at->IsArray()) {
-      for (const auto& e : at->GetArray()) todo.push_back(&e);
-    }
-  }
-  return false;
+  return anyMember(v, [](std::string_view name, const rapidjson::Value& value) {
+    return name == "multipleOf" && value.IsNumber() && !(value.GetDouble() > 0);
+  });
 }
 
 // True when a string or a member name in `v` is longer than kMaxPatternInput.
