@@ -25,6 +25,7 @@ namespace outrigger::tokens {
 namespace {
 
 constexpr uint32_t kNoRank = UINT32_MAX;
+constexpr uint64_t kNoPair = UINT64_MAX;  // a tree leaf with no pair to merge
 
 uint32_t read32(const uint8_t* p) {
   uint32_t v;
@@ -172,7 +173,7 @@ struct BpeEncoding::Scratch {
   std::vector<uint32_t> ids = std::vector<uint32_t>(kQuadraticMergeLimit + 2);  // the current piece's tokens
   std::vector<Part> parts = std::vector<Part>(kQuadraticMergeLimit + 2);
   std::vector<uint32_t> next, prev;  // mergeLong's linked list
-  std::vector<uint64_t> heap;        // mergeLong's (rank, position) entries
+  std::vector<uint64_t> tree;        // mergeLong's tournament tree
   std::unique_ptr<PieceMemo> memos[std::size(kBlobs)];
 
   Scratch() { pcre2_jit_stack_assign(context, nullptr, stack); }
@@ -335,49 +336,50 @@ size_t BpeEncoding::mergeShort(Scratch& scratch, const uint8_t* p, size_t n) con
 }
 
 // The same merges in O(n log n): parts are a linked list over byte positions (a part is named by
-// its first byte), a min-heap holds (rank, position) of every pair, and an entry is acted on only
-// when it still describes its part. Popping the lowest (rank, position) is exactly tiktoken's
-// choice of the lowest rank, leftmost first.
+// its first byte), and a tournament tree over the positions holds (rank << 32 | position) of
+// every part's pair, so its root is the lowest rank, leftmost first: exactly tiktoken's choice.
+// A merge changes three leaves (the pair that merged, the part it absorbed, the part before)
+// and their paths to the root, which mostly coincide.
 size_t BpeEncoding::mergeLong(Scratch& scratch, const uint8_t* p, size_t n) const {
   std::vector<uint32_t>& next = scratch.next;
   std::vector<uint32_t>& prev = scratch.prev;
-  std::vector<uint64_t>& heap = scratch.heap;
+  std::vector<uint64_t>& tree = scratch.tree;
   if (scratch.parts.size() < n + 1) scratch.parts.resize(n + 1);
   Part* parts = scratch.parts.data();  // start is unused: a part is named by its position
+  size_t leaves = 1;
+  while (leaves < n) leaves <<= 1;
   next.resize(n + 1);
   prev.resize(n + 1);
-  heap.clear();
-  auto pairRank = [&](uint32_t i) {
-    uint32_t j = next[i];
-    if (j >= n) return kNoRank;
-    return rankOf(p + i, next[j] - i);
-  };
+  tree.assign(2 * leaves, kNoPair);
   for (uint32_t i = 0; i <= n; ++i) next[i] = i + 1, prev[i] = i - 1;
   for (uint32_t i = 0; i < n; ++i) {
     parts[i].token = byte_rank_[p[i]];
-    parts[i].rank = i + 1 < n ? pair_rank_[size_t(p[i]) << 8 | p[i + 1]] : kNoRank;
-    if (parts[i].rank != kNoRank) heap.push_back(uint64_t(parts[i].rank) << 32 | i);
+    uint32_t rank = i + 1 < n ? pair_rank_[size_t(p[i]) << 8 | p[i + 1]] : kNoRank;
+    if (rank != kNoRank) tree[leaves + i] = uint64_t(rank) << 32 | i;
   }
-  auto later = std::greater<uint64_t>();
-  std::make_heap(heap.begin(), heap.end(), later);
-  auto push = [&](uint32_t i) {
-    if ((parts[i].rank = pairRank(i)) == kNoRank) return;
-    heap.push_back(uint64_t(parts[i].rank) << 32 | i);
-    std::push_heap(heap.begin(), heap.end(), later);
-  };
-  while (!heap.empty()) {
-    std::pop_heap(heap.begin(), heap.end(), later);
-    uint64_t key = heap.back();
-    heap.pop_back();
-    uint32_t i = uint32_t(key), r = uint32_t(key >> 32);
-    if (parts[i].rank != r) continue;  // stale: the part was merged away or its pair changed
+  for (size_t k = leaves - 1; k > 0; --k) tree[k] = std::min(tree[2 * k], tree[2 * k + 1]);
+  auto pairOf = [&](uint32_t i) {
     uint32_t j = next[i];
-    parts[j].rank = kNoRank;  // j is gone; no entry of its may act
-    parts[i].token = r;
+    uint32_t rank = j < n ? rankOf(p + i, next[j] - i) : kNoRank;
+    return rank != kNoRank ? uint64_t(rank) << 32 | i : kNoPair;
+  };
+  auto refresh = [&](size_t k) { tree[k] = std::min(tree[2 * k], tree[2 * k + 1]); };
+  while (tree[1] != kNoPair) {
+    uint32_t i = uint32_t(tree[1]), j = next[i], before = i > 0 ? prev[i] : i;
+    parts[i].token = uint32_t(tree[1] >> 32);
     next[i] = next[j];
     prev[next[j]] = i;
-    push(i);
-    if (i > 0) push(prev[i]);
+    tree[leaves + j] = kNoPair;
+    tree[leaves + i] = pairOf(i);
+    if (before != i) tree[leaves + before] = pairOf(before);
+    // The three leaves' paths up, each node once: before <= i < j, so their ancestors stay in
+    // that order and meet from the left.
+    for (size_t a = leaves + before, b = leaves + i, c = leaves + j; a > 1;) {
+      a >>= 1, b >>= 1, c >>= 1;
+      refresh(a);
+      if (b != a) refresh(b);
+      if (c != b) refresh(c);
+    }
   }
   size_t count = 0;
   for (uint32_t i = 0; i < n; i = next[i]) ++count;
@@ -387,7 +389,7 @@ size_t BpeEncoding::mergeLong(Scratch& scratch, const uint8_t* p, size_t n) cons
   if (n > kKeptScratch) {
     next = {};
     prev = {};
-    heap = {};
+    tree = {};
     scratch.parts.resize(kQuadraticMergeLimit + 2);
     scratch.parts.shrink_to_fit();
   }

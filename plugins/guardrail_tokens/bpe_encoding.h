@@ -5,7 +5,7 @@
 // Unicode properties and the look-ahead `\s+(?!\S)`), then each piece is merged byte pair by
 // byte pair, lowest rank first, as tiktoken's `_byte_pair_merge` does. Pieces up to
 // kQuadraticMergeLimit bytes use tiktoken's rescanning loop; longer ones (a run of 10,000 'a's
-// is one piece) a heap over a linked list that yields the same merges in O(n log n).
+// is one piece) a tournament tree over a linked list that yields the same merges in O(n log n).
 // Each thread keeps a small memo of recent short pieces and their ids (256 KB per encoding it
 // used), so repeated words and indentation skip the rank table.
 //
