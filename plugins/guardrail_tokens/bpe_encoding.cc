@@ -174,6 +174,7 @@ struct BpeEncoding::Scratch {
   std::vector<Part> parts = std::vector<Part>(kQuadraticMergeLimit + 2);
   std::vector<uint32_t> next, prev;  // mergeLong's linked list
   std::vector<uint64_t> tree;        // mergeLong's tournament tree
+  std::vector<size_t> levels;
   std::unique_ptr<PieceMemo> memos[std::size(kBlobs)];
 
   Scratch() { pcre2_jit_stack_assign(context, nullptr, stack); }
@@ -338,47 +339,64 @@ size_t BpeEncoding::mergeShort(Scratch& scratch, const uint8_t* p, size_t n) con
 // The same merges in O(n log n): parts are a linked list over byte positions (a part is named by
 // its first byte), and a tournament tree over the positions holds (rank << 32 | position) of
 // every part's pair, so its root is the lowest rank, leftmost first: exactly tiktoken's choice.
-// A merge changes three leaves (the pair that merged, the part it absorbed, the part before)
-// and their paths to the root, which mostly coincide.
+// Nodes have kFanout children, one cache line, so a 20,000-byte piece is five levels deep. A
+// merge changes three leaves (the pair that merged, the part it absorbed, the part before) and
+// their paths to the root, which mostly coincide.
 size_t BpeEncoding::mergeLong(Scratch& scratch, const uint8_t* p, size_t n) const {
+  constexpr size_t kFanout = 8;
   std::vector<uint32_t>& next = scratch.next;
   std::vector<uint32_t>& prev = scratch.prev;
   std::vector<uint64_t>& tree = scratch.tree;
+  std::vector<size_t>& level = scratch.levels;  // where each level starts in `tree`, leaves first
   if (scratch.parts.size() < n + 1) scratch.parts.resize(n + 1);
   Part* parts = scratch.parts.data();  // start is unused: a part is named by its position
-  size_t leaves = 1;
-  while (leaves < n) leaves <<= 1;
+  level.clear();
+  size_t nodes = 0;
+  for (size_t width = n;; width = (width + kFanout - 1) / kFanout) {
+    level.push_back(nodes);
+    nodes += (width + kFanout - 1) / kFanout * kFanout;
+    if (width == 1) break;
+  }
   next.resize(n + 1);
   prev.resize(n + 1);
-  tree.assign(2 * leaves, kNoPair);
+  tree.assign(nodes, kNoPair);
   for (uint32_t i = 0; i <= n; ++i) next[i] = i + 1, prev[i] = i - 1;
   for (uint32_t i = 0; i < n; ++i) {
     parts[i].token = byte_rank_[p[i]];
     uint32_t rank = i + 1 < n ? pair_rank_[size_t(p[i]) << 8 | p[i + 1]] : kNoRank;
-    if (rank != kNoRank) tree[leaves + i] = uint64_t(rank) << 32 | i;
+    if (rank != kNoRank) tree[i] = uint64_t(rank) << 32 | i;
   }
-  for (size_t k = leaves - 1; k > 0; --k) tree[k] = std::min(tree[2 * k], tree[2 * k + 1]);
+  // Node x of level l is the least of its children, nodes kFanout * x.. of level l - 1.
+  auto refresh = [&](size_t l, size_t x) {
+    const uint64_t* c = &tree[level[l - 1] + kFanout * x];
+    uint64_t m01 = std::min(c[0], c[1]), m23 = std::min(c[2], c[3]);
+    uint64_t m45 = std::min(c[4], c[5]), m67 = std::min(c[6], c[7]);
+    tree[level[l] + x] = std::min(std::min(m01, m23), std::min(m45, m67));
+  };
+  for (size_t l = 1, width = (n + kFanout - 1) / kFanout; l < level.size(); ++l, width = (width + kFanout - 1) / kFanout) {
+    for (size_t x = 0; x < width; ++x) refresh(l, x);
+  }
+  const size_t root = level.back();
   auto pairOf = [&](uint32_t i) {
     uint32_t j = next[i];
     uint32_t rank = j < n ? rankOf(p + i, next[j] - i) : kNoRank;
     return rank != kNoRank ? uint64_t(rank) << 32 | i : kNoPair;
   };
-  auto refresh = [&](size_t k) { tree[k] = std::min(tree[2 * k], tree[2 * k + 1]); };
-  while (tree[1] != kNoPair) {
-    uint32_t i = uint32_t(tree[1]), j = next[i], before = i > 0 ? prev[i] : i;
-    parts[i].token = uint32_t(tree[1] >> 32);
+  while (tree[root] != kNoPair) {
+    uint32_t i = uint32_t(tree[root]), j = next[i], before = i > 0 ? prev[i] : i;
+    parts[i].token = uint32_t(tree[root] >> 32);
     next[i] = next[j];
     prev[next[j]] = i;
-    tree[leaves + j] = kNoPair;
-    tree[leaves + i] = pairOf(i);
-    if (before != i) tree[leaves + before] = pairOf(before);
+    tree[j] = kNoPair;
+    tree[i] = pairOf(i);
+    if (before != i) tree[before] = pairOf(before);
     // The three leaves' paths up, each node once: before <= i < j, so their ancestors stay in
     // that order and meet from the left.
-    for (size_t a = leaves + before, b = leaves + i, c = leaves + j; a > 1;) {
-      a >>= 1, b >>= 1, c >>= 1;
-      refresh(a);
-      if (b != a) refresh(b);
-      if (c != b) refresh(c);
+    for (size_t l = 1, a = before, b = i, c = j; l < level.size(); ++l) {
+      a /= kFanout, b /= kFanout, c /= kFanout;
+      refresh(l, a);
+      if (b != a) refresh(l, b);
+      if (c != b) refresh(l, c);
     }
   }
   size_t count = 0;
