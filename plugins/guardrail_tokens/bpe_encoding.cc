@@ -227,30 +227,7 @@ BpeEncoding::BpeEncoding(std::string_view name, size_t index, const uint8_t* blo
   token_bytes_ = p;
   if (token_bytes_ + offsets_.back() > blob + size) throw std::runtime_error(name_ + ": rank data is truncated");
 
-  // The table is walked at random: on 2 MB pages its 4-8 MB cost a few TLB entries, not thousands.
-  constexpr size_t kHugePage = 2 << 20;
-  size_t capacity = kHugePage / sizeof(Slot);
-  while (capacity < rank_count_ * 2) capacity <<= 1;
-  void* slots = std::aligned_alloc(kHugePage, capacity * sizeof(Slot));
-  if (!slots) throw std::bad_alloc();
-#ifdef MADV_HUGEPAGE
-  madvise(slots, capacity * sizeof(Slot), MADV_HUGEPAGE);
-#endif
-  std::memset(slots, 0, capacity * sizeof(Slot));
-  table_.reset(static_cast<Slot*>(slots));
-  mask_ = capacity - 1;
-  std::fill(std::begin(byte_rank_), std::end(byte_rank_), kNoRank);
-  pair_rank_.assign(65536, kNoRank);
-  for (uint32_t rank = 0; rank < rank_count_; ++rank) {
-    std::string_view t = tokenBytes(rank);
-    const auto* b = reinterpret_cast<const uint8_t*>(t.data());
-    uint64_t key = keyOf(b, t.size());
-    size_t i = slotHash(key, t.size()) & mask_;
-    while (table_[i].rank_plus_one) i = (i + 1) & mask_;
-    table_[i] = {key, rank + 1, uint32_t(t.size())};
-    if (t.size() == 1) byte_rank_[b[0]] = rank;
-    if (t.size() == 2) pair_rank_[size_t(b[0]) << 8 | b[1]] = rank;
-  }
+  indexRanks();
 
   int err;
   PCRE2_SIZE err_offset;
@@ -266,6 +243,46 @@ BpeEncoding::BpeEncoding(std::string_view name, size_t index, const uint8_t* blo
     throw std::runtime_error(name_ + ": PCRE2 has no JIT on this platform");
   }
   pattern_ = code;
+}
+
+// The lookup tables over the ranks: every token in table_, and the short ones again in tables
+// small enough to stay in cache (bytes, pairs, three and four bytes).
+void BpeEncoding::indexRanks() {
+  // The table is walked at random: on 2 MB pages its 4-8 MB cost a few TLB entries, not thousands.
+  constexpr size_t kHugePage = 2 << 20;
+  size_t capacity = kHugePage / sizeof(Slot);
+  while (capacity < rank_count_ * 2) capacity <<= 1;
+  void* slots = std::aligned_alloc(kHugePage, capacity * sizeof(Slot));
+  if (!slots) throw std::bad_alloc();
+#ifdef MADV_HUGEPAGE
+  madvise(slots, capacity * sizeof(Slot), MADV_HUGEPAGE);
+#endif
+  std::memset(slots, 0, capacity * sizeof(Slot));
+  table_.reset(static_cast<Slot*>(slots));
+  mask_ = capacity - 1;
+  std::fill(std::begin(byte_rank_), std::end(byte_rank_), kNoRank);
+  pair_rank_.assign(65536, kNoRank);
+  size_t short_tokens = 0;
+  for (uint32_t rank = 0; rank < rank_count_; ++rank) short_tokens += tokenBytes(rank).size() - 3 <= 1;
+  size_t short_capacity = 64;
+  for (short_shift_ = 32 - 6; short_capacity < short_tokens * 3 / 2; short_capacity <<= 1) --short_shift_;
+  short_table_.assign(short_capacity, ShortSlot{0, 0});
+  for (uint32_t rank = 0; rank < rank_count_; ++rank) {
+    std::string_view t = tokenBytes(rank);
+    const auto* b = reinterpret_cast<const uint8_t*>(t.data());
+    uint64_t key = keyOf(b, t.size());
+    size_t i = slotHash(key, t.size()) & mask_;
+    while (table_[i].rank_plus_one) i = (i + 1) & mask_;
+    table_[i] = {key, rank + 1, uint32_t(t.size())};
+    if (t.size() == 1) byte_rank_[b[0]] = rank;
+    if (t.size() == 2) pair_rank_[size_t(b[0]) << 8 | b[1]] = rank;
+    if (t.size() == 3 || t.size() == 4) {
+      uint32_t short_key = uint32_t(key);
+      size_t j = shortHash(short_key, t.size()) >> short_shift_;
+      while (short_table_[j].rank_and_size) j = (j + 1) & (short_table_.size() - 1);
+      short_table_[j] = {short_key, rank << 3 | uint32_t(t.size())};
+    }
+  }
 }
 
 BpeEncoding::~BpeEncoding() { pcre2_code_free(static_cast<pcre2_code*>(pattern_)); }
@@ -285,8 +302,18 @@ uint64_t BpeEncoding::slotHash(uint64_t key, size_t n) {
   return h ^ (h >> 33);
 }
 
+uint32_t BpeEncoding::shortHash(uint32_t key, size_t n) { return (key ^ uint32_t(n) << 29) * 0x9E3779B1u; }
+
 uint32_t BpeEncoding::rankOf(const uint8_t* p, size_t n) const {
   if (n == 2) return pair_rank_[size_t(p[0]) << 8 | p[1]];
+  if (n - 3 <= 1) {
+    uint32_t key = uint32_t(packSmall(p, n));
+    for (size_t j = shortHash(key, n) >> short_shift_;; j = (j + 1) & (short_table_.size() - 1)) {
+      const ShortSlot& s = short_table_[j];
+      if (!s.rank_and_size) return kNoRank;
+      if (s.key == key && (s.rank_and_size & 7) == n) return s.rank_and_size >> 3;
+    }
+  }
   if (n > max_token_len_) return kNoRank;
   uint64_t key = keyOf(p, n);
   for (size_t i = slotHash(key, n) & mask_;; i = (i + 1) & mask_) {

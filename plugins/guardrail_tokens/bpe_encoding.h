@@ -66,9 +66,11 @@ class BpeEncoding {
     void operator()(Slot* slots) const;
   };
   BpeEncoding(std::string_view name, size_t index, const uint8_t* blob, size_t size);
+  void indexRanks();
   uint32_t rankOf(const uint8_t* p, size_t n) const;  // UINT32_MAX when `p[0..n)` is no token
   static uint64_t keyOf(const uint8_t* p, size_t n);
   static uint64_t slotHash(uint64_t key, size_t n);
+  static uint32_t shortHash(uint32_t key, size_t n);
   template <class Emit>
   void forEachPiece(std::string_view text, Emit&& emit) const;
   size_t pieceTokens(Scratch& scratch, const uint8_t* p, size_t n, const uint32_t** ids) const;
@@ -83,6 +85,14 @@ class BpeEncoding {
   size_t max_token_len_ = 0;
   uint32_t byte_rank_[256];
   std::vector<uint32_t> pair_rank_;  // 65536: the rank of every two-byte token (most lookups), L2-resident
+  // The three- and four-byte tokens, the next most looked up, in a table of their own that
+  // stays in cache: `key` is the bytes packed, `rank_and_size` the rank << 3 | size.
+  struct ShortSlot {
+    uint32_t key;
+    uint32_t rank_and_size;  // 0: empty
+  };
+  std::vector<ShortSlot> short_table_;
+  uint32_t short_shift_ = 0;  // slot = hash >> short_shift_
   std::unique_ptr<Slot[], SlotsDeleter> table_;  // on huge pages where the kernel allows
   uint64_t mask_ = 0;
   size_t quadratic_limit_ = kQuadraticMergeLimit;
