@@ -143,6 +143,13 @@ struct PieceMemo {
   };
   std::unique_ptr<Entry[]> entries{new Entry[size_t(1) << kSlotBits]()};
 
+  // The piece's bytes, zero-padded, as words: loaded whole, since bytes stored one by one and
+  // read back as words would wait for each store.
+  static void keyOf(const uint8_t* p, size_t n, uint64_t (&key)[kMaxBytes / 8]) {
+    size_t whole = 0;
+    for (; (whole + 1) * 8 < n; ++whole) std::memcpy(&key[whole], p + 8 * whole, 8);
+    key[whole] = packSmall(p + 8 * whole, n - 8 * whole);
+  }
   // The slot of the piece whose zero-padded bytes are `key`.
   Entry& slotOf(const uint64_t (&key)[kMaxBytes / 8], size_t n) {
     uint64_t h = key[0] * 0x9E3779B97F4A7C15ull + key[1] * 0xC2B2AE3D27D4EB4Full + key[2] * 0x165667B19E3779F9ull + n;
@@ -446,7 +453,7 @@ size_t BpeEncoding::pieceTokens(Scratch& scratch, const uint8_t* p, size_t n, co
   PieceMemo::Entry* entry = nullptr;
   uint64_t key[PieceMemo::kMaxBytes / 8] = {};
   if (n <= PieceMemo::kMaxBytes && quadratic_limit_ == kQuadraticMergeLimit) {  // tests that force a merge skip it
-    std::memcpy(key, p, n);
+    PieceMemo::keyOf(p, n, key);
     entry = &scratch.memo(index_).slotOf(key, n);
     if (entry->size == n && std::equal(std::begin(key), std::end(key), entry->key)) {
       *ids = entry->ids;
