@@ -252,13 +252,19 @@ BpeEncoding::BpeEncoding(std::string_view name, size_t index, const uint8_t* blo
   pattern_ = code;
 }
 
-// The lookup tables over the ranks: every token in table_, and the short ones again in tables
-// small enough to stay in cache (bytes, pairs, three and four bytes).
+// The lookup tables over the ranks: single bytes and pairs in direct tables, three- and four-byte
+// tokens in short_table_ (small enough to stay in cache), the longer ones in table_.
 void BpeEncoding::indexRanks() {
   // The table is walked at random: on 2 MB pages its 4-8 MB cost a few TLB entries, not thousands.
   constexpr size_t kHugePage = 2 << 20;
+  size_t long_tokens = 0, short_tokens = 0;
+  for (uint32_t rank = 0; rank < rank_count_; ++rank) {
+    size_t size = tokenBytes(rank).size();
+    long_tokens += size > 4;
+    short_tokens += size == 3 || size == 4;
+  }
   size_t capacity = kHugePage / sizeof(Slot);
-  while (capacity < rank_count_ * 2) capacity <<= 1;
+  while (capacity < long_tokens * 3 / 2) capacity <<= 1;
   void* slots = std::aligned_alloc(kHugePage, capacity * sizeof(Slot));
   if (!slots) throw std::bad_alloc();
 #ifdef MADV_HUGEPAGE
@@ -269,8 +275,6 @@ void BpeEncoding::indexRanks() {
   mask_ = capacity - 1;
   std::fill(std::begin(byte_rank_), std::end(byte_rank_), kNoRank);
   pair_rank_.assign(65536, kNoRank);
-  size_t short_tokens = 0;
-  for (uint32_t rank = 0; rank < rank_count_; ++rank) short_tokens += tokenBytes(rank).size() - 3 <= 1;
   size_t short_capacity = 64;
   for (short_shift_ = 32 - 6; short_capacity < short_tokens * 3 / 2; short_capacity <<= 1) --short_shift_;
   short_table_.assign(short_capacity, ShortSlot{0, 0});
@@ -278,16 +282,18 @@ void BpeEncoding::indexRanks() {
     std::string_view t = tokenBytes(rank);
     const auto* b = reinterpret_cast<const uint8_t*>(t.data());
     uint64_t key = keyOf(b, t.size());
-    size_t i = slotHash(key, t.size()) & mask_;
-    while (table_[i].rank_plus_one) i = (i + 1) & mask_;
-    table_[i] = {key, rank + 1, uint32_t(t.size())};
-    if (t.size() == 1) byte_rank_[b[0]] = rank;
-    if (t.size() == 2) pair_rank_[size_t(b[0]) << 8 | b[1]] = rank;
-    if (t.size() == 3 || t.size() == 4) {
-      uint32_t short_key = uint32_t(key);
-      size_t j = shortHash(short_key, t.size()) >> short_shift_;
+    if (t.size() == 1) {
+      byte_rank_[b[0]] = rank;
+    } else if (t.size() == 2) {
+      pair_rank_[size_t(b[0]) << 8 | b[1]] = rank;
+    } else if (t.size() <= 4) {
+      size_t j = shortHash(uint32_t(key), t.size()) >> short_shift_;
       while (short_table_[j].rank_and_size) j = (j + 1) & (short_table_.size() - 1);
-      short_table_[j] = {short_key, rank << 3 | uint32_t(t.size())};
+      short_table_[j] = {uint32_t(key), rank << 3 | uint32_t(t.size())};
+    } else {
+      size_t i = slotHash(key, t.size()) & mask_;
+      while (table_[i].rank_plus_one) i = (i + 1) & mask_;
+      table_[i] = {key, rank + 1, uint32_t(t.size())};
     }
   }
 }
@@ -312,6 +318,7 @@ uint64_t BpeEncoding::slotHash(uint64_t key, size_t n) {
 uint32_t BpeEncoding::shortHash(uint32_t key, size_t n) { return (key ^ uint32_t(n) << 29) * 0x9E3779B1u; }
 
 uint32_t BpeEncoding::rankOf(const uint8_t* p, size_t n) const {
+  if (n == 1) return byte_rank_[p[0]];
   if (n == 2) return pair_rank_[size_t(p[0]) << 8 | p[1]];
   if (n - 3 <= 1) {
     uint32_t key = uint32_t(packSmall(p, n));
