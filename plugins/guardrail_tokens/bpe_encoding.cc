@@ -158,7 +158,7 @@ struct PieceMemo {
   }
 };
 
-// Where merging keeps its state (positions, ranks, heap), so a piece costs no allocation.
+// Where merging keeps its state (positions, ranks, the tree), so a piece costs no allocation.
 struct Part {
   uint32_t start;  // first byte of the part
   uint32_t rank;   // rank of the part joined with the next one, or kNoRank
