@@ -158,6 +158,22 @@ struct PieceMemo {
   }
 };
 
+// Pieces of 25 to 128 bytes (words of scripts written without spaces, long identifiers, runs of
+// punctuation) in a second memo that compares the bytes themselves: such a piece costs many
+// merges, and text that repeats repeats them too. 256 KB, made on the first such piece.
+struct LongPieceMemo {
+  static constexpr size_t kMaxBytes = 128, kMaxIds = 31, kSlotBits = 10;
+  struct alignas(64) Entry {
+    uint8_t bytes[kMaxBytes];
+    uint32_t ids[kMaxIds];
+    uint8_t size = 0;  // 0: empty
+    uint8_t count = 0;
+  };
+  std::unique_ptr<Entry[]> entries{new Entry[size_t(1) << kSlotBits]()};
+
+  Entry& slotOf(const uint8_t* p, size_t n) { return entries[XXH3_64bits(p, n) >> (64 - kSlotBits)]; }
+};
+
 // Where merging keeps its state (positions, ranks, the tree), so a piece costs no allocation.
 struct Part {
   uint32_t start;  // first byte of the part
@@ -183,6 +199,7 @@ struct BpeEncoding::Scratch {
   std::vector<uint64_t> tree;        // mergeLong's tournament tree
   std::vector<size_t> levels;
   std::unique_ptr<PieceMemo> memos[std::size(kBlobs)];
+  std::unique_ptr<LongPieceMemo> long_memos[std::size(kBlobs)];
 
   Scratch() { pcre2_jit_stack_assign(context, nullptr, stack); }
   ~Scratch() {
@@ -197,6 +214,10 @@ struct BpeEncoding::Scratch {
   PieceMemo& memo(size_t encoding) {
     if (!memos[encoding]) memos[encoding] = std::make_unique<PieceMemo>();
     return *memos[encoding];
+  }
+  LongPieceMemo& longMemo(size_t encoding) {
+    if (!long_memos[encoding]) long_memos[encoding] = std::make_unique<LongPieceMemo>();
+    return *long_memos[encoding];
   }
 };
 
@@ -461,16 +482,25 @@ size_t BpeEncoding::mergeLong(Scratch& scratch, const uint8_t* p, size_t n) cons
   return count;
 }
 
-// The ids of one piece of two or more bytes: from the memo, as one whole token, or merged.
+// The ids of one piece of two or more bytes: from a memo, as one whole token, or merged. Tests
+// that force a merge strategy bypass the memos, which would answer with the other's ids.
 size_t BpeEncoding::pieceTokens(Scratch& scratch, const uint8_t* p, size_t n, const uint32_t** ids) const {
+  const bool memoize = quadratic_limit_ == kQuadraticMergeLimit;
   PieceMemo::Entry* entry = nullptr;
+  LongPieceMemo::Entry* long_entry = nullptr;
   uint64_t key[PieceMemo::kMaxBytes / 8] = {};
-  if (n <= PieceMemo::kMaxBytes && quadratic_limit_ == kQuadraticMergeLimit) {  // tests that force a merge skip it
+  if (memoize && n <= PieceMemo::kMaxBytes) {
     PieceMemo::keyOf(p, n, key);
     entry = &scratch.memo(index_).slotOf(key, n);
     if (entry->size == n && std::equal(std::begin(key), std::end(key), entry->key)) {
       *ids = entry->ids;
       return entry->count;
+    }
+  } else if (memoize && n <= LongPieceMemo::kMaxBytes) {
+    long_entry = &scratch.longMemo(index_).slotOf(p, n);
+    if (long_entry->size == n && std::memcmp(long_entry->bytes, p, n) == 0) {
+      *ids = long_entry->ids;
+      return long_entry->count;
     }
   }
   size_t count;
@@ -486,6 +516,11 @@ size_t BpeEncoding::pieceTokens(Scratch& scratch, const uint8_t* p, size_t n, co
     std::copy(*ids, *ids + count, entry->ids);
     entry->size = uint8_t(n);
     entry->count = uint8_t(count);
+  } else if (long_entry && count <= LongPieceMemo::kMaxIds) {
+    std::memcpy(long_entry->bytes, p, n);
+    std::copy(*ids, *ids + count, long_entry->ids);
+    long_entry->size = uint8_t(n);
+    long_entry->count = uint8_t(count);
   }
   return count;
 }

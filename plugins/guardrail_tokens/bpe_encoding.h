@@ -6,8 +6,8 @@
 // byte pair, lowest rank first, as tiktoken's `_byte_pair_merge` does. Pieces up to
 // kQuadraticMergeLimit bytes use tiktoken's rescanning loop; longer ones (a run of 10,000 'a's
 // is one piece) a tournament tree over a linked list that yields the same merges in O(n log n).
-// Each thread keeps a small memo of recent short pieces and their ids (256 KB per encoding it
-// used), so repeated words and indentation skip the rank table.
+// Each thread keeps memos of recent pieces of up to 128 bytes and their ids (up to 512 KB per
+// encoding it used), so repeated words, identifiers and indentation skip the rank tables.
 //
 // The rank tables are compiled in (rank_data.S, from the npm `tiktoken` package, SHA-256-checked
 // at build time). An encoding is built once per process on first use (~10-30 ms) and then
@@ -61,7 +61,7 @@ class BpeEncoding {
     uint32_t rank_plus_one;  // 0: empty
     uint32_t size;
   };
-  struct Scratch;  // per-thread match state, merge buffers and piece memo (bpe_encoding.cc)
+  struct Scratch;  // per-thread match state, merge buffers and piece memos (bpe_encoding.cc)
   struct SlotsDeleter {
     void operator()(Slot* slots) const;
   };
