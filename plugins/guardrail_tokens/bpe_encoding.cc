@@ -129,10 +129,10 @@ uint64_t packSmall(const uint8_t* p, size_t n) {
   return key;
 }
 
-// A per-thread memo of recent pieces and their ids. Text repeats (common words, indentation,
-// identifiers, the same system prompt on every request), so most pieces are found here without
-// touching the multi-megabyte rank table. Direct-mapped: a new piece replaces whatever shared
-// its slot. One memo per encoding and thread, 256 KB, made on the thread's first count.
+// A per-thread memo of recent pieces of up to 24 bytes and their ids. Text repeats (common words,
+// indentation, identifiers, the same system prompt on every request), so most pieces are found
+// here without touching the rank tables. Direct-mapped: a new piece replaces whatever shared its
+// slot. One memo per encoding and thread, 256 KB, made on the thread's first count.
 struct PieceMemo {
   static constexpr size_t kMaxBytes = 24, kMaxIds = 8, kSlotBits = 12;
   struct alignas(64) Entry {
@@ -181,7 +181,8 @@ struct Part {
   uint32_t token;  // the part's own rank
 };
 
-// Scratch kept for pieces up to this many bytes; the buffers of a longer one are freed after it.
+// Scratch kept for pieces up to this many bytes; the buffers of a longer one are freed after it
+// (its ids after the text is done).
 constexpr size_t kKeptScratch = 1 << 16;
 
 }  // namespace
@@ -197,7 +198,7 @@ struct BpeEncoding::Scratch {
   std::vector<Part> parts = std::vector<Part>(kQuadraticMergeLimit + 2);
   std::vector<uint32_t> next, prev;  // mergeLong's linked list
   std::vector<uint64_t> tree;        // mergeLong's tournament tree
-  std::vector<size_t> levels;
+  std::vector<size_t> levels;        // where each of the tree's levels starts
   std::unique_ptr<PieceMemo> memos[std::size(kBlobs)];
   std::unique_ptr<LongPieceMemo> long_memos[std::size(kBlobs)];
 
@@ -276,7 +277,8 @@ BpeEncoding::BpeEncoding(std::string_view name, size_t index, const uint8_t* blo
 // The lookup tables over the ranks: single bytes and pairs in direct tables, three- and four-byte
 // tokens in short_table_ (small enough to stay in cache), the longer ones in table_.
 void BpeEncoding::indexRanks() {
-  // The table is walked at random: on 2 MB pages its 4-8 MB cost a few TLB entries, not thousands.
+  // table_ is walked at random: on 2 MB pages its 2-4 MB cost one or two TLB entries, not a
+  // thousand.
   constexpr size_t kHugePage = 2 << 20;
   size_t long_tokens = 0, short_tokens = 0;
   for (uint32_t rank = 0; rank < rank_count_; ++rank) {
@@ -561,6 +563,10 @@ void BpeEncoding::forEachPiece(std::string_view text, Emit&& emit) const {
     const uint32_t* ids;
     size_t count = pieceTokens(scratch, s + start, size, &ids);
     emit(ids, count);
+  }
+  if (scratch.ids.size() > kKeptScratch) {
+    scratch.ids.resize(kQuadraticMergeLimit + 2);
+    scratch.ids.shrink_to_fit();
   }
 }
 
