@@ -2,6 +2,7 @@
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#define XXH_INLINE_ALL  // the hash of a 9-128 byte key inlined, not a call into the shared library
 #include <xxhash.h>
 
 #include <sys/mman.h>
