@@ -2,13 +2,16 @@
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#define XXH_INLINE_ALL  // the hash of a 9-128 byte key inlined, not a call into the shared library
 #include <xxhash.h>
 
+#include <sys/mman.h>
+
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <mutex>
-#include <queue>
 #include <stdexcept>
 
 // The blobs tiktoken_rankgen wrote (layout: rankgen.cc), assembled in by rank_data.S.
@@ -23,30 +26,12 @@ namespace outrigger::tokens {
 namespace {
 
 constexpr uint32_t kNoRank = UINT32_MAX;
+constexpr uint64_t kNoPair = UINT64_MAX;  // a tree leaf with no pair to merge
 
 uint32_t read32(const uint8_t* p) {
   uint32_t v;
   std::memcpy(&v, p, 4);
   return v;
-}
-
-// Per-thread PCRE2 match state: match data, and a JIT stack large enough for any run the
-// patterns can backtrack over (a greedy class repeat keeps no per-character frames).
-struct MatchScratch {
-  pcre2_match_data* data = pcre2_match_data_create(1, nullptr);
-  pcre2_jit_stack* stack = pcre2_jit_stack_create(32 * 1024, 8 * 1024 * 1024, nullptr);
-  pcre2_match_context* context = pcre2_match_context_create(nullptr);
-  MatchScratch() { pcre2_jit_stack_assign(context, nullptr, stack); }
-  ~MatchScratch() {
-    pcre2_match_context_free(context);
-    pcre2_jit_stack_free(stack);
-    pcre2_match_data_free(data);
-  }
-};
-
-MatchScratch& matchScratch() {
-  thread_local MatchScratch scratch;
-  return scratch;
 }
 
 // Length of the well-formed UTF-8 sequence at s[0..n) (1-4), or 0 when it is not one; *subpart
@@ -86,6 +71,11 @@ bool validUtf8(std::string_view text) {
   const auto* s = reinterpret_cast<const uint8_t*>(text.data());
   size_t n = text.size(), i = 0, bad;
   while (i < n) {
+    uint64_t word;
+    if (i + 8 <= n && (std::memcpy(&word, s + i, 8), (word & 0x8080808080808080ull) == 0)) {
+      i += 8;
+      continue;
+    }
     if (s[i] < 0x80) {
       ++i;
       continue;
@@ -125,7 +115,113 @@ const BlobRef kBlobs[] = {
     {"cl100k_base", outrigger_bpe_cl100k_base, outrigger_bpe_cl100k_base_end},
 };
 
+// A token of up to 8 bytes packed little-endian into a word, as memcpy would, without a call:
+// two overlapping 4-byte loads put the shared bytes at the same place.
+uint64_t packSmall(const uint8_t* p, size_t n) {
+  if (n >= 4) {
+    uint32_t lo, hi;
+    std::memcpy(&lo, p, 4);
+    std::memcpy(&hi, p + n - 4, 4);
+    return lo | uint64_t(hi) << (8 * (n - 4));
+  }
+  uint64_t key = p[0];
+  if (n > 1) key |= uint64_t(p[1]) << 8;
+  if (n > 2) key |= uint64_t(p[2]) << 16;
+  return key;
+}
+
+// A per-thread memo of recent pieces of up to 24 bytes and their ids. Text repeats (common words,
+// indentation, identifiers, the same system prompt on every request), so most pieces are found
+// here without touching the rank tables. Direct-mapped: a new piece replaces whatever shared its
+// slot. One memo per encoding and thread, 256 KB, made on the thread's first count.
+struct PieceMemo {
+  static constexpr size_t kMaxBytes = 24, kMaxIds = 8, kSlotBits = 12;
+  struct alignas(64) Entry {
+    uint64_t key[kMaxBytes / 8];  // the piece's bytes, zero-padded
+    uint32_t ids[kMaxIds];
+    uint8_t size = 0;  // 0: empty
+    uint8_t count = 0;
+  };
+  std::unique_ptr<Entry[]> entries{new Entry[size_t(1) << kSlotBits]()};
+
+  // The piece's bytes, zero-padded, as words: loaded whole, since bytes stored one by one and
+  // read back as words would wait for each store.
+  static void keyOf(const uint8_t* p, size_t n, uint64_t (&key)[kMaxBytes / 8]) {
+    size_t whole = 0;
+    for (; (whole + 1) * 8 < n; ++whole) std::memcpy(&key[whole], p + 8 * whole, 8);
+    key[whole] = packSmall(p + 8 * whole, n - 8 * whole);
+  }
+  // The slot of the piece whose zero-padded bytes are `key`.
+  Entry& slotOf(const uint64_t (&key)[kMaxBytes / 8], size_t n) {
+    uint64_t h = key[0] * 0x9E3779B97F4A7C15ull + key[1] * 0xC2B2AE3D27D4EB4Full + key[2] * 0x165667B19E3779F9ull + n;
+    h = (h ^ (h >> 32)) * 0xD6E8FEB86659FD93ull;
+    return entries[h >> (64 - kSlotBits)];
+  }
+};
+
+// Pieces of 25 to 128 bytes (words of scripts written without spaces, long identifiers, runs of
+// punctuation) in a second memo that compares the bytes themselves: such a piece costs many
+// merges, and text that repeats repeats them too. 256 KB, made on the first such piece.
+struct LongPieceMemo {
+  static constexpr size_t kMaxBytes = 128, kMaxIds = 31, kSlotBits = 10;
+  struct alignas(64) Entry {
+    uint8_t bytes[kMaxBytes];
+    uint32_t ids[kMaxIds];
+    uint8_t size = 0;  // 0: empty
+    uint8_t count = 0;
+  };
+  std::unique_ptr<Entry[]> entries{new Entry[size_t(1) << kSlotBits]()};
+
+  Entry& slotOf(const uint8_t* p, size_t n) { return entries[XXH3_64bits(p, n) >> (64 - kSlotBits)]; }
+};
+
+// Where merging keeps its state (positions, ranks, the tree), so a piece costs no allocation.
+struct Part {
+  uint32_t start;  // first byte of the part
+  uint32_t rank;   // rank of the part joined with the next one, or kNoRank
+  uint32_t token;  // the part's own rank
+};
+
+// Scratch kept for pieces up to this many bytes; the buffers of a longer one are freed after it
+// (its ids after the text is done).
+constexpr size_t kKeptScratch = 1 << 16;
+
 }  // namespace
+
+// Per-thread state: PCRE2 match data with a JIT stack large enough for any run the patterns can
+// backtrack over (a greedy class repeat keeps no per-character frames), merge buffers and the
+// piece memos.
+struct BpeEncoding::Scratch {
+  pcre2_match_data* data = pcre2_match_data_create(1, nullptr);
+  pcre2_jit_stack* stack = pcre2_jit_stack_create(32 * 1024, 8 * 1024 * 1024, nullptr);
+  pcre2_match_context* context = pcre2_match_context_create(nullptr);
+  std::vector<uint32_t> ids = std::vector<uint32_t>(kQuadraticMergeLimit + 2);  // the current piece's tokens
+  std::vector<Part> parts = std::vector<Part>(kQuadraticMergeLimit + 2);
+  std::vector<uint32_t> next, prev;  // mergeLong's linked list
+  std::vector<uint64_t> tree;        // mergeLong's tournament tree
+  std::vector<size_t> levels;        // where each of the tree's levels starts
+  std::unique_ptr<PieceMemo> memos[std::size(kBlobs)];
+  std::unique_ptr<LongPieceMemo> long_memos[std::size(kBlobs)];
+
+  Scratch() { pcre2_jit_stack_assign(context, nullptr, stack); }
+  ~Scratch() {
+    pcre2_match_context_free(context);
+    pcre2_jit_stack_free(stack);
+    pcre2_match_data_free(data);
+  }
+  static Scratch& ofThisThread() {
+    thread_local Scratch scratch;
+    return scratch;
+  }
+  PieceMemo& memo(size_t encoding) {
+    if (!memos[encoding]) memos[encoding] = std::make_unique<PieceMemo>();
+    return *memos[encoding];
+  }
+  LongPieceMemo& longMemo(size_t encoding) {
+    if (!long_memos[encoding]) long_memos[encoding] = std::make_unique<LongPieceMemo>();
+    return *long_memos[encoding];
+  }
+};
 
 const BpeEncoding* BpeEncoding::byName(std::string_view name) {
   static std::once_flag once[std::size(kBlobs)];
@@ -133,7 +229,7 @@ const BpeEncoding* BpeEncoding::byName(std::string_view name) {
   for (size_t i = 0; i < std::size(kBlobs); ++i) {
     if (kBlobs[i].name != name) continue;
     std::call_once(once[i], [i] {
-      built[i] = new BpeEncoding(kBlobs[i].name, kBlobs[i].begin, size_t(kBlobs[i].end - kBlobs[i].begin));
+      built[i] = new BpeEncoding(kBlobs[i].name, i, kBlobs[i].begin, size_t(kBlobs[i].end - kBlobs[i].begin));
     });
     return built[i];
   }
@@ -146,7 +242,8 @@ std::vector<std::string_view> BpeEncoding::names() {
   return out;
 }
 
-BpeEncoding::BpeEncoding(std::string_view name, const uint8_t* blob, size_t size) : name_(name) {
+BpeEncoding::BpeEncoding(std::string_view name, size_t index, const uint8_t* blob, size_t size)
+    : name_(name), index_(index) {
   if (size < 24 || std::memcmp(blob, "ORBPE01", 8) != 0) throw std::runtime_error(name_ + ": rank data is damaged");
   rank_count_ = read32(blob + 8);
   max_token_len_ = read32(blob + 12);
@@ -160,27 +257,16 @@ BpeEncoding::BpeEncoding(std::string_view name, const uint8_t* blob, size_t size
   token_bytes_ = p;
   if (token_bytes_ + offsets_.back() > blob + size) throw std::runtime_error(name_ + ": rank data is truncated");
 
-  size_t capacity = 1;
-  while (capacity < rank_count_ * 2) capacity <<= 1;
-  table_.assign(capacity, Slot{0, 0, 0});
-  mask_ = capacity - 1;
-  std::fill(std::begin(byte_rank_), std::end(byte_rank_), kNoRank);
-  pair_rank_.assign(65536, kNoRank);
-  for (uint32_t rank = 0; rank < rank_count_; ++rank) {
-    std::string_view t = tokenBytes(rank);
-    const auto* b = reinterpret_cast<const uint8_t*>(t.data());
-    uint64_t key = keyOf(b, t.size());
-    size_t i = slotHash(key, t.size()) & mask_;
-    while (table_[i].rank_plus_one) i = (i + 1) & mask_;
-    table_[i] = {key, rank + 1, uint32_t(t.size())};
-    if (t.size() == 1) byte_rank_[b[0]] = rank;
-    if (t.size() == 2) pair_rank_[size_t(b[0]) << 8 | b[1]] = rank;
-  }
+  indexRanks();
 
   int err;
   PCRE2_SIZE err_offset;
-  pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
-                                   PCRE2_UTF | PCRE2_UCP | PCRE2_NO_UTF_CHECK, &err, &err_offset, nullptr);
+  // PCRE2_NO_START_OPTIMIZE: every position starts a piece with these patterns (any character
+  // is a letter, digit, space or other), so the start-of-match scan only costs time. It changes
+  // no match of a pattern without (*COMMIT), (*PRUNE) or callouts.
+  pcre2_code* code =
+      pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
+                    PCRE2_UTF | PCRE2_UCP | PCRE2_NO_UTF_CHECK | PCRE2_NO_START_OPTIMIZE, &err, &err_offset, nullptr);
   if (!code) throw std::runtime_error(name_ + ": the split pattern does not compile");
   if (pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) != 0) {
     pcre2_code_free(code);
@@ -189,18 +275,62 @@ BpeEncoding::BpeEncoding(std::string_view name, const uint8_t* blob, size_t size
   pattern_ = code;
 }
 
+// The lookup tables over the ranks: single bytes and pairs in direct tables, three- and four-byte
+// tokens in short_table_ (small enough to stay in cache), the longer ones in table_.
+void BpeEncoding::indexRanks() {
+  // table_ is walked at random: on 2 MB pages its 2-4 MB cost one or two TLB entries, not a
+  // thousand.
+  constexpr size_t kHugePage = 2 << 20;
+  size_t long_tokens = 0, short_tokens = 0;
+  for (uint32_t rank = 0; rank < rank_count_; ++rank) {
+    size_t size = tokenBytes(rank).size();
+    long_tokens += size > 4;
+    short_tokens += size == 3 || size == 4;
+  }
+  size_t capacity = kHugePage / sizeof(Slot);
+  while (capacity < long_tokens * 3 / 2) capacity <<= 1;
+  void* slots = std::aligned_alloc(kHugePage, capacity * sizeof(Slot));
+  if (!slots) throw std::bad_alloc();
+#ifdef MADV_HUGEPAGE
+  madvise(slots, capacity * sizeof(Slot), MADV_HUGEPAGE);
+#endif
+  std::memset(slots, 0, capacity * sizeof(Slot));
+  table_.reset(static_cast<Slot*>(slots));
+  mask_ = capacity - 1;
+  std::fill(std::begin(byte_rank_), std::end(byte_rank_), kNoRank);
+  pair_rank_.assign(65536, kNoRank);
+  size_t short_capacity = 64;
+  for (short_shift_ = 32 - 6; short_capacity < short_tokens * 3 / 2; short_capacity <<= 1) --short_shift_;
+  short_table_.assign(short_capacity, ShortSlot{0, 0});
+  for (uint32_t rank = 0; rank < rank_count_; ++rank) {
+    std::string_view t = tokenBytes(rank);
+    const auto* b = reinterpret_cast<const uint8_t*>(t.data());
+    uint64_t key = keyOf(b, t.size());
+    if (t.size() == 1) {
+      byte_rank_[b[0]] = rank;
+    } else if (t.size() == 2) {
+      pair_rank_[size_t(b[0]) << 8 | b[1]] = rank;
+    } else if (t.size() <= 4) {
+      size_t j = shortHash(uint32_t(key), t.size()) >> short_shift_;
+      while (short_table_[j].rank_and_size) j = (j + 1) & (short_table_.size() - 1);
+      short_table_[j] = {uint32_t(key), rank << 3 | uint32_t(t.size())};
+    } else {
+      size_t i = slotHash(key, t.size()) & mask_;
+      while (table_[i].rank_plus_one) i = (i + 1) & mask_;
+      table_[i] = {key, rank + 1, uint32_t(t.size())};
+    }
+  }
+}
+
 BpeEncoding::~BpeEncoding() { pcre2_code_free(static_cast<pcre2_code*>(pattern_)); }
+
+void BpeEncoding::SlotsDeleter::operator()(Slot* slots) const { std::free(slots); }
 
 std::string_view BpeEncoding::tokenBytes(uint32_t rank) const {
   return {reinterpret_cast<const char*>(token_bytes_) + offsets_[rank], offsets_[rank + 1] - offsets_[rank]};
 }
 
-uint64_t BpeEncoding::keyOf(const uint8_t* p, size_t n) {
-  if (n > 8) return XXH3_64bits(p, n);
-  uint64_t key = 0;
-  std::memcpy(&key, p, n);
-  return key;
-}
+uint64_t BpeEncoding::keyOf(const uint8_t* p, size_t n) { return n > 8 ? XXH3_64bits(p, n) : packSmall(p, n); }
 
 uint64_t BpeEncoding::slotHash(uint64_t key, size_t n) {
   uint64_t h = key ^ (uint64_t(n) << 59);  // MurmurHash3's finalizer: every key bit reaches the low bits
@@ -209,8 +339,19 @@ uint64_t BpeEncoding::slotHash(uint64_t key, size_t n) {
   return h ^ (h >> 33);
 }
 
+uint32_t BpeEncoding::shortHash(uint32_t key, size_t n) { return (key ^ uint32_t(n) << 29) * 0x9E3779B1u; }
+
 uint32_t BpeEncoding::rankOf(const uint8_t* p, size_t n) const {
+  if (n == 1) return byte_rank_[p[0]];
   if (n == 2) return pair_rank_[size_t(p[0]) << 8 | p[1]];
+  if (n - 3 <= 1) {
+    uint32_t key = uint32_t(packSmall(p, n));
+    for (size_t j = shortHash(key, n) >> short_shift_;; j = (j + 1) & (short_table_.size() - 1)) {
+      const ShortSlot& s = short_table_[j];
+      if (!s.rank_and_size) return kNoRank;
+      if (s.key == key && (s.rank_and_size & 7) == n) return s.rank_and_size >> 3;
+    }
+  }
   if (n > max_token_len_) return kNoRank;
   uint64_t key = keyOf(p, n);
   for (size_t i = slotHash(key, n) & mask_;; i = (i + 1) & mask_) {
@@ -222,127 +363,221 @@ uint32_t BpeEncoding::rankOf(const uint8_t* p, size_t n) const {
   }
 }
 
+
 // tiktoken's _byte_pair_merge: parts[i] starts a part and holds the rank of merging it with the
-// next one; each round merges the lowest rank (the leftmost among equals) and rescans.
-template <class Emit>
-void BpeEncoding::mergeShort(const uint8_t* p, size_t n, Emit&& emit) const {
-  struct Part {
-    uint32_t start, rank;
-  };
-  thread_local std::vector<Part> parts;
-  parts.clear();
+// next one; each round merges the lowest rank (the leftmost among equals) and rescans. The ids
+// go to scratch.ids; returns how many.
+size_t BpeEncoding::mergeShort(Scratch& scratch, const uint8_t* p, size_t n) const {
+  if (scratch.parts.size() < n + 1) scratch.parts.resize(n + 1);
+  Part* parts = scratch.parts.data();
   uint32_t min_rank = kNoRank;
   size_t min_i = 0;
   for (size_t i = 0; i + 1 < n; ++i) {
-    uint32_t r = rankOf(p + i, 2);
+    uint32_t r = pair_rank_[size_t(p[i]) << 8 | p[i + 1]];
     if (r < min_rank) min_rank = r, min_i = i;
-    parts.push_back({uint32_t(i), r});
+    parts[i] = {uint32_t(i), r, byte_rank_[p[i]]};
   }
-  parts.push_back({uint32_t(n - 1), kNoRank});
-  parts.push_back({uint32_t(n), kNoRank});
-  auto rankAt = [&](size_t i) {
-    return i + 3 < parts.size() ? rankOf(p + parts[i].start, parts[i + 3].start - parts[i].start) : kNoRank;
+  parts[n - 1] = {uint32_t(n - 1), kNoRank, byte_rank_[p[n - 1]]};
+  parts[n] = {uint32_t(n), kNoRank, kNoRank};  // the end
+  // The first merges look up three- and four-byte spans: request all their slots at once, so
+  // their cache misses overlap instead of following one another.
+  for (size_t i = 0; i + 3 <= n; ++i) {
+    __builtin_prefetch(&short_table_[shortHash(uint32_t(packSmall(p + i, 3)), 3) >> short_shift_]);
+    if (i + 4 <= n) __builtin_prefetch(&short_table_[shortHash(uint32_t(packSmall(p + i, 4)), 4) >> short_shift_]);
+  }
+  size_t count = n + 1;                          // parts, the end included
+  // The rank of part i joined with part i + 1 (both before the end).
+  auto pairRank = [&](size_t i) {
+    return i + 2 < count ? rankOf(p + parts[i].start, parts[i + 2].start - parts[i].start) : kNoRank;
   };
   while (min_rank != kNoRank) {
     size_t i = min_i;
-    if (i > 0) parts[i - 1].rank = rankAt(i - 1);
-    parts[i].rank = rankAt(i);
-    parts.erase(parts.begin() + long(i) + 1);
+    parts[i].token = min_rank;
+    std::memmove(parts + i + 1, parts + i + 2, (count - i - 2) * sizeof(Part));
+    --count;
+    if (i > 0) parts[i - 1].rank = pairRank(i - 1);
+    parts[i].rank = pairRank(i);
     min_rank = kNoRank;
-    for (size_t j = 0; j + 1 < parts.size(); ++j) {
+    for (size_t j = 0; j + 1 < count; ++j) {
       if (parts[j].rank < min_rank) min_rank = parts[j].rank, min_i = j;
     }
   }
-  for (size_t i = 0; i + 1 < parts.size(); ++i) emit(p + parts[i].start, parts[i + 1].start - parts[i].start, kNoRank);
+  if (scratch.ids.size() < count) scratch.ids.resize(count);
+  for (size_t i = 0; i + 1 < count; ++i) scratch.ids[i] = parts[i].token;
+  return count - 1;
 }
 
 // The same merges in O(n log n): parts are a linked list over byte positions (a part is named by
-// its first byte), a min-heap holds (rank, position) of every pair, and an entry is acted on only
-// when it still describes its part. Popping the lowest (rank, position) is exactly tiktoken's
-// choice of the lowest rank, leftmost first.
-template <class Emit>
-void BpeEncoding::mergeLong(const uint8_t* p, size_t n, Emit&& emit) const {
-  std::vector<uint32_t> next(n + 1), prev(n + 1), rank(n + 1, kNoRank);
-  for (size_t i = 0; i <= n; ++i) next[i] = uint32_t(i + 1), prev[i] = uint32_t(i) - 1;
-  auto pairRank = [&](uint32_t i) {
-    uint32_t j = next[i];
-    if (j >= n) return kNoRank;
-    return rankOf(p + i, next[j] - i);
-  };
-  std::vector<uint64_t> heap;
-  heap.reserve(n);
-  for (uint32_t i = 0; i + 1 < n; ++i) {
-    rank[i] = pairRank(i);
-    if (rank[i] != kNoRank) heap.push_back(uint64_t(rank[i]) << 32 | i);
+// its first byte), and a tournament tree over the positions holds (rank << 32 | position) of
+// every part's pair, so its root is the lowest rank, leftmost first: exactly tiktoken's choice.
+// Nodes have kFanout children, one cache line, so a 20,000-byte piece is five levels deep. A
+// merge changes three leaves (the pair that merged, the part it absorbed, the part before) and
+// their paths to the root, which mostly coincide.
+size_t BpeEncoding::mergeLong(Scratch& scratch, const uint8_t* p, size_t n) const {
+  constexpr size_t kFanout = 8;
+  std::vector<uint32_t>& next = scratch.next;
+  std::vector<uint32_t>& prev = scratch.prev;
+  std::vector<uint64_t>& tree = scratch.tree;
+  std::vector<size_t>& level = scratch.levels;  // where each level starts in `tree`, leaves first
+  if (scratch.parts.size() < n + 1) scratch.parts.resize(n + 1);
+  Part* parts = scratch.parts.data();  // start is unused: a part is named by its position
+  level.clear();
+  size_t nodes = 0;
+  for (size_t width = n;; width = (width + kFanout - 1) / kFanout) {
+    level.push_back(nodes);
+    nodes += (width + kFanout - 1) / kFanout * kFanout;
+    if (width == 1) break;
   }
-  std::priority_queue<uint64_t, std::vector<uint64_t>, std::greater<>> queue(std::greater<>(), std::move(heap));
-  std::vector<uint8_t> alive(n + 1, 1);
-  while (!queue.empty()) {
-    uint64_t key = queue.top();
-    queue.pop();
-    uint32_t i = uint32_t(key), r = uint32_t(key >> 32);
-    if (!alive[i] || rank[i] != r) continue;
+  next.resize(n + 1);
+  prev.resize(n + 1);
+  tree.assign(nodes, kNoPair);
+  for (uint32_t i = 0; i <= n; ++i) next[i] = i + 1, prev[i] = i - 1;
+  for (uint32_t i = 0; i < n; ++i) {
+    parts[i].token = byte_rank_[p[i]];
+    uint32_t rank = i + 1 < n ? pair_rank_[size_t(p[i]) << 8 | p[i + 1]] : kNoRank;
+    if (rank != kNoRank) tree[i] = uint64_t(rank) << 32 | i;
+  }
+  // Node x of level l is the least of its children, nodes kFanout * x.. of level l - 1.
+  auto refresh = [&](size_t l, size_t x) {
+    const uint64_t* c = &tree[level[l - 1] + kFanout * x];
+    uint64_t m01 = std::min(c[0], c[1]), m23 = std::min(c[2], c[3]);
+    uint64_t m45 = std::min(c[4], c[5]), m67 = std::min(c[6], c[7]);
+    tree[level[l] + x] = std::min(std::min(m01, m23), std::min(m45, m67));
+  };
+  for (size_t l = 1, width = (n + kFanout - 1) / kFanout; l < level.size(); ++l, width = (width + kFanout - 1) / kFanout) {
+    for (size_t x = 0; x < width; ++x) refresh(l, x);
+  }
+  const size_t root = level.back();
+  auto pairOf = [&](uint32_t i) {
     uint32_t j = next[i];
-    alive[j] = 0;
+    uint32_t rank = j < n ? rankOf(p + i, next[j] - i) : kNoRank;
+    return rank != kNoRank ? uint64_t(rank) << 32 | i : kNoPair;
+  };
+  while (tree[root] != kNoPair) {
+    uint32_t i = uint32_t(tree[root]), j = next[i], before = i > 0 ? prev[i] : i;
+    parts[i].token = uint32_t(tree[root] >> 32);
     next[i] = next[j];
     prev[next[j]] = i;
-    if ((rank[i] = pairRank(i)) != kNoRank) queue.push(uint64_t(rank[i]) << 32 | i);
-    if (i > 0) {
-      uint32_t before = prev[i];
-      if ((rank[before] = pairRank(before)) != kNoRank) queue.push(uint64_t(rank[before]) << 32 | before);
+    tree[j] = kNoPair;
+    tree[i] = pairOf(i);
+    if (before != i) tree[before] = pairOf(before);
+    // The three leaves' paths up, each node once: before <= i < j, so their ancestors stay in
+    // that order and meet from the left.
+    for (size_t l = 1, a = before, b = i, c = j; l < level.size(); ++l) {
+      a /= kFanout, b /= kFanout, c /= kFanout;
+      refresh(l, a);
+      if (b != a) refresh(l, b);
+      if (c != b) refresh(l, c);
     }
   }
-  for (uint32_t i = 0; i < n; i = next[i]) emit(p + i, next[i] - i, kNoRank);
+  size_t count = 0;
+  for (uint32_t i = 0; i < n; i = next[i]) ++count;
+  if (scratch.ids.size() < count) scratch.ids.resize(count);
+  count = 0;
+  for (uint32_t i = 0; i < n; i = next[i]) scratch.ids[count++] = parts[i].token;
+  if (n > kKeptScratch) {
+    next = {};
+    prev = {};
+    tree = {};
+    scratch.parts.resize(kQuadraticMergeLimit + 2);
+    scratch.parts.shrink_to_fit();
+  }
+  return count;
 }
 
-template <class Emit>
-void BpeEncoding::mergePiece(const uint8_t* p, size_t n, Emit&& emit) const {
-  if (n == 1) return emit(p, 1, byte_rank_[p[0]]);
-  if (uint32_t whole = rankOf(p, n); whole != kNoRank) return emit(p, n, whole);
-  if (n <= quadratic_limit_) return mergeShort(p, n, emit);
-  mergeLong(p, n, emit);
+// The ids of one piece of two or more bytes: from a memo, as one whole token, or merged. Tests
+// that force a merge strategy bypass the memos, which would answer with the other's ids.
+size_t BpeEncoding::pieceTokens(Scratch& scratch, const uint8_t* p, size_t n, const uint32_t** ids) const {
+  const bool memoize = quadratic_limit_ == kQuadraticMergeLimit;
+  PieceMemo::Entry* entry = nullptr;
+  LongPieceMemo::Entry* long_entry = nullptr;
+  uint64_t key[PieceMemo::kMaxBytes / 8] = {};
+  if (memoize && n <= PieceMemo::kMaxBytes) {
+    PieceMemo::keyOf(p, n, key);
+    entry = &scratch.memo(index_).slotOf(key, n);
+    if (entry->size == n && std::equal(std::begin(key), std::end(key), entry->key)) {
+      *ids = entry->ids;
+      return entry->count;
+    }
+  } else if (memoize && n <= LongPieceMemo::kMaxBytes) {
+    long_entry = &scratch.longMemo(index_).slotOf(p, n);
+    if (long_entry->size == n && std::memcmp(long_entry->bytes, p, n) == 0) {
+      *ids = long_entry->ids;
+      return long_entry->count;
+    }
+  }
+  size_t count;
+  if (uint32_t whole = rankOf(p, n); whole != kNoRank) {
+    scratch.ids[0] = whole;
+    count = 1;
+  } else {
+    count = n <= quadratic_limit_ ? mergeShort(scratch, p, n) : mergeLong(scratch, p, n);
+  }
+  *ids = scratch.ids.data();
+  if (entry && count <= PieceMemo::kMaxIds) {
+    std::copy(std::begin(key), std::end(key), entry->key);
+    std::copy(*ids, *ids + count, entry->ids);
+    entry->size = uint8_t(n);
+    entry->count = uint8_t(count);
+  } else if (long_entry && count <= LongPieceMemo::kMaxIds) {
+    std::memcpy(long_entry->bytes, p, n);
+    std::copy(*ids, *ids + count, long_entry->ids);
+    long_entry->size = uint8_t(n);
+    long_entry->count = uint8_t(count);
+  }
+  return count;
 }
 
+// Calls emit(ids, count) for each piece of `text`, in order.
 template <class Emit>
-void BpeEncoding::forEachToken(std::string_view text, Emit&& emit) const {
+void BpeEncoding::forEachPiece(std::string_view text, Emit&& emit) const {
   std::string repaired;
   if (!validUtf8(text)) {
     repaired = replaceInvalidUtf8(text);
     text = repaired;
   }
-  MatchScratch& scratch = matchScratch();
+  Scratch& scratch = Scratch::ofThisThread();
   const auto* code = static_cast<const pcre2_code*>(pattern_);
   const auto* s = reinterpret_cast<PCRE2_SPTR>(text.data());
   const size_t n = text.size();
+  const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(scratch.data);
   for (size_t pos = 0; pos < n;) {
     int rc = pcre2_jit_match(code, s, n, pos, 0, scratch.data, scratch.context);
     if (rc == PCRE2_ERROR_NOMATCH) break;
     if (rc < 0) {
       // A matching error (resource limits; not seen with these patterns and an 8 MB JIT stack):
       // never fail the request, count the rest a byte a token, an upper bound.
-      for (; pos < n; ++pos) emit(s + pos, 1, byte_rank_[s[pos]]);
+      for (; pos < n; ++pos) emit(&byte_rank_[s[pos]], 1);
       break;
     }
-    const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(scratch.data);
     if (ov[1] <= ov[0]) {  // the patterns never match empty; step over a character if one did
       pos = ov[0] + 1;
       while (pos < n && (s[pos] & 0xC0) == 0x80) ++pos;
       continue;
     }
-    mergePiece(s + ov[0], ov[1] - ov[0], emit);
+    size_t start = ov[0], size = ov[1] - ov[0];
     pos = ov[1];
+    if (size == 1) {
+      emit(&byte_rank_[s[start]], 1);
+      continue;
+    }
+    const uint32_t* ids;
+    size_t count = pieceTokens(scratch, s + start, size, &ids);
+    emit(ids, count);
+  }
+  if (scratch.ids.size() > kKeptScratch) {
+    scratch.ids.resize(kQuadraticMergeLimit + 2);
+    scratch.ids.shrink_to_fit();
   }
 }
 
 void BpeEncoding::encode(std::string_view text, std::vector<uint32_t>* out) const {
-  forEachToken(text, [&](const uint8_t* p, size_t n, uint32_t rank) {
-    out->push_back(rank != kNoRank ? rank : rankOf(p, n));
-  });
+  forEachPiece(text, [&](const uint32_t* ids, size_t count) { out->insert(out->end(), ids, ids + count); });
 }
 
 size_t BpeEncoding::count(std::string_view text) const {
   size_t tokens = 0;
-  forEachToken(text, [&](const uint8_t*, size_t, uint32_t) { ++tokens; });
+  forEachPiece(text, [&](const uint32_t*, size_t count) { tokens += count; });
   return tokens;
 }
 

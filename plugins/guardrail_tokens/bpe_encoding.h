@@ -5,7 +5,9 @@
 // Unicode properties and the look-ahead `\s+(?!\S)`), then each piece is merged byte pair by
 // byte pair, lowest rank first, as tiktoken's `_byte_pair_merge` does. Pieces up to
 // kQuadraticMergeLimit bytes use tiktoken's rescanning loop; longer ones (a run of 10,000 'a's
-// is one piece) a heap over a linked list that yields the same merges in O(n log n).
+// is one piece) a tournament tree over a linked list that yields the same merges in O(n log n).
+// Each thread keeps memos of recent pieces of up to 128 bytes and their ids (up to 512 KB per
+// encoding it used), so repeated words, identifiers and indentation skip the rank tables.
 //
 // The rank tables are compiled in (rank_data.S, from the npm `tiktoken` package, SHA-256-checked
 // at build time). An encoding is built once per process on first use (~10-30 ms) and then
@@ -59,27 +61,39 @@ class BpeEncoding {
     uint32_t rank_plus_one;  // 0: empty
     uint32_t size;
   };
-  BpeEncoding(std::string_view name, const uint8_t* blob, size_t size);
+  struct Scratch;  // per-thread match state, merge buffers and piece memos (bpe_encoding.cc)
+  struct SlotsDeleter {
+    void operator()(Slot* slots) const;
+  };
+  BpeEncoding(std::string_view name, size_t index, const uint8_t* blob, size_t size);
+  void indexRanks();
   uint32_t rankOf(const uint8_t* p, size_t n) const;  // UINT32_MAX when `p[0..n)` is no token
   static uint64_t keyOf(const uint8_t* p, size_t n);
   static uint64_t slotHash(uint64_t key, size_t n);
+  static uint32_t shortHash(uint32_t key, size_t n);
   template <class Emit>
-  void forEachToken(std::string_view text, Emit&& emit) const;
-  template <class Emit>
-  void mergePiece(const uint8_t* p, size_t n, Emit&& emit) const;
-  template <class Emit>
-  void mergeShort(const uint8_t* p, size_t n, Emit&& emit) const;
-  template <class Emit>
-  void mergeLong(const uint8_t* p, size_t n, Emit&& emit) const;
+  void forEachPiece(std::string_view text, Emit&& emit) const;
+  size_t pieceTokens(Scratch& scratch, const uint8_t* p, size_t n, const uint32_t** ids) const;
+  size_t mergeShort(Scratch& scratch, const uint8_t* p, size_t n) const;
+  size_t mergeLong(Scratch& scratch, const uint8_t* p, size_t n) const;
 
   std::string name_;
+  size_t index_;  // position among names(): which of a thread's piece memos is this encoding's
   const uint8_t* token_bytes_ = nullptr;
   std::vector<uint32_t> offsets_;  // rank_count_ + 1
   size_t rank_count_ = 0;
   size_t max_token_len_ = 0;
   uint32_t byte_rank_[256];
   std::vector<uint32_t> pair_rank_;  // 65536: the rank of every two-byte token (most lookups), L2-resident
-  std::vector<Slot> table_;
+  // The three- and four-byte tokens, the next most looked up, in a table of their own that
+  // stays in cache: `key` is the bytes packed, `rank_and_size` the rank << 3 | size.
+  struct ShortSlot {
+    uint32_t key;
+    uint32_t rank_and_size;  // 0: empty
+  };
+  std::vector<ShortSlot> short_table_;
+  uint32_t short_shift_ = 0;  // slot = hash >> short_shift_
+  std::unique_ptr<Slot[], SlotsDeleter> table_;  // on huge pages where the kernel allows
   uint64_t mask_ = 0;
   size_t quadratic_limit_ = kQuadraticMergeLimit;
   void* pattern_ = nullptr;  // pcre2_code_8, JIT-compiled

@@ -1,10 +1,12 @@
 // The BPE encoder on known strings (ids from Python tiktoken 0.14.0's encode_ordinary), its two
-// merge strategies, invalid UTF-8, and bounded cost on adversarial repetitions.
+// merge strategies, its per-thread piece memo, invalid UTF-8, and bounded cost on adversarial
+// repetitions.
 #include <catch2/catch.hpp>
 
 #include <chrono>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "bpe_encoding.h"
@@ -61,7 +63,7 @@ TEST_CASE("the ids decode back to the text") {
   CHECK(back == text);
 }
 
-TEST_CASE("the heap merge gives the rescanning merge's ids on random words") {
+TEST_CASE("the tree merge gives the rescanning merge's ids on random words") {
   std::mt19937 rng(7);
   for (const char* name : {"o200k_base", "cl100k_base"}) {
     auto* enc = const_cast<BpeEncoding*>(BpeEncoding::byName(name));
@@ -70,15 +72,31 @@ TEST_CASE("the heap merge gives the rescanning merge's ids on random words") {
       std::string word;
       size_t len = 1 + rng() % 600;
       for (size_t i = 0; i < len; ++i) word += alphabet[rng() % alphabet.size()];
-      std::vector<uint32_t> quadratic, heap;
+      std::vector<uint32_t> quadratic, tree;
       enc->setQuadraticMergeLimitForTest(SIZE_MAX);
       enc->encode(word, &quadratic);
       enc->setQuadraticMergeLimitForTest(1);
-      enc->encode(word, &heap);
+      enc->encode(word, &tree);
       enc->setQuadraticMergeLimitForTest(BpeEncoding::kQuadraticMergeLimit);
-      REQUIRE(heap == quadratic);
+      REQUIRE(tree == quadratic);
     }
   }
+}
+
+TEST_CASE("the piece memo answers each encoding and each thread with that encoding's ids") {
+  // The same pieces through both encodings in turn, again and again, then on a fresh thread:
+  // a memo shared between encodings, or one answering with stale entries, changes the ids.
+  const std::string text = "Hello, world! I'm here. Hello, world! I'm here.";
+  const Ids o200k{13225, 11, 2375, 0, 5477, 2105, 13, 32949, 11, 2375, 0, 5477, 2105, 13};
+  const Ids cl100k{9906, 11, 1917, 0, 358, 2846, 1618, 13, 22691, 11, 1917, 0, 358, 2846, 1618, 13};
+  for (int round = 0; round < 3; ++round) {
+    CHECK(ids("o200k_base", text) == o200k);
+    CHECK(ids("cl100k_base", text) == cl100k);
+    CHECK(BpeEncoding::byName("o200k_base")->count(text) == o200k.size());
+  }
+  Ids on_thread;
+  std::thread([&] { on_thread = ids("cl100k_base", text); }).join();
+  CHECK(on_thread == cl100k);
 }
 
 TEST_CASE("invalid UTF-8 counts as U+FFFD per maximal invalid subsequence, as Python's 'replace' decodes it") {
@@ -88,7 +106,7 @@ TEST_CASE("invalid UTF-8 counts as U+FFFD per maximal invalid subsequence, as Py
 }
 
 TEST_CASE("adversarial repetitions stay bounded: a million-byte piece encodes") {
-  // One regex piece of 1 MB: the heap merge is O(n log n); tiktoken's loop would be O(n^2).
+  // One regex piece of 1 MB: the tree merge is O(n log n); tiktoken's loop would be O(n^2).
   std::string text;
   std::mt19937 rng(3);
   for (int i = 0; i < 1 << 20; ++i) text += "ab"[rng() % 2];

@@ -1,7 +1,7 @@
 // Encodes every document of a corpus file (<u64 LE length><UTF-8 bytes> records, as
 // make_corpus.py writes them) and prints one line of token ids per document, for
 // identity_test.py to compare with Python tiktoken. Also checks, per document, that count()
-// agrees with encode() and that the heap merge gives the ids of tiktoken's rescanning loop.
+// agrees with encode() and that the tree merge gives the ids of tiktoken's rescanning loop.
 //   tokens_encode ENCODING CORPUS
 #include <cstdint>
 #include <cstdio>
@@ -27,7 +27,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "tokens_encode: unknown encoding or empty corpus\n");
     return 2;
   }
-  std::vector<uint32_t> ids, heap_ids;
+  std::vector<uint32_t> ids, tree_ids;
   std::string line;
   for (size_t pos = 0; pos + 8 <= corpus.size();) {
     uint64_t len;
@@ -40,12 +40,12 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "tokens_encode: count() %zu != encode() %zu\n", enc->count(doc), ids.size());
       return 1;
     }
-    heap_ids.clear();
+    tree_ids.clear();
     const_cast<BpeEncoding*>(enc)->setQuadraticMergeLimitForTest(1);
-    enc->encode(doc, &heap_ids);
+    enc->encode(doc, &tree_ids);
     const_cast<BpeEncoding*>(enc)->setQuadraticMergeLimitForTest(BpeEncoding::kQuadraticMergeLimit);
-    if (heap_ids != ids) {
-      std::fprintf(stderr, "tokens_encode: the heap merge differs from the rescanning merge\n");
+    if (tree_ids != ids) {
+      std::fprintf(stderr, "tokens_encode: the tree merge differs from the rescanning merge\n");
       return 1;
     }
     line.clear();
