@@ -22,6 +22,7 @@
 #include "support/admin_metrics.h"
 #include "support/daemon_process.h"
 #include "support/raw_http.h"
+#include "support/socket_answer.h"
 #include "upstream_process.h"
 
 using namespace outrigger;
@@ -63,7 +64,7 @@ struct Rig {
   void answers(const std::vector<std::string>& texts, const std::string& finish_reason = "") {
     std::string steps = "[";
     for (size_t i = 0; i < texts.size(); ++i) {
-      steps += std::string(i ? "," : "") + R"({"text":)" + quoted(texts[i]) + R"(,"pieces":4)" +
+      steps += std::string(i ? "," : "") + R"({"text":)" + jsonQuoted(texts[i]) + R"(,"pieces":4)" +
                (finish_reason.empty() ? "" : R"(,"finish_reason":")" + finish_reason + "\"") + "}";
     }
     REQUIRE(upstream.script(steps + "]"));
@@ -84,67 +85,10 @@ struct Rig {
     const auto& last = messages[messages.Size() - 1];
     return last["content"].IsString() ? last["content"].GetString() : "";
   }
-
-  static std::string quoted(const std::string& text) {
-    std::string out = "\"";
-    for (char c : text) {
-      if (c == '"' || c == '\\') out += '\\';
-      if (c == '\n') {
-        out += "\\n";
-        continue;
-      }
-      out += c;
-    }
-    return out + "\"";
-  }
 };
 
-// What the socket client got for one request.
-struct Answer {
-  int status = -1;
-  std::string message, content, streamed, finish_reason;
-  std::vector<std::string> chunks;
-  std::vector<std::pair<std::string, std::string>> tool_calls;  // name, arguments
-  int verdict = -1;
-  std::string verdict_reason;
-};
-
-Answer exchange(const DaemonProcess& d, const RequestSpec& spec) {
-  RawConnection raw(d.socket());
-  REQUIRE(raw.send(helloFrame()));
-  REQUIRE(raw.readFrame());
-  REQUIRE(raw.send(requestFrame(1, spec)));
-  Answer a;
-  while (auto f = raw.readFrame(std::chrono::seconds(10))) {
-    const wire::Frame* frame = wire::GetSizePrefixedFrame(f->data());
-    if (frame->body_type() == wire::Body::ResponseChunk) {
-      const auto* c = frame->body_as_ResponseChunk();
-      std::string delta = c->delta() ? c->delta()->str() : "";
-      a.chunks.push_back(delta);
-      a.streamed += delta;
-      continue;
-    }
-    if (frame->body_type() != wire::Body::ResponseEnd) continue;
-    const wire::ResponseEnd* e = frame->body_as_ResponseEnd();
-    a.status = int(e->status());
-    if (e->message()) a.message = e->message()->str();
-    if (e->content()) a.content = e->content()->str();
-    if (e->finish_reason()) a.finish_reason = e->finish_reason()->str();
-    if (e->tool_calls()) {
-      for (const auto* t : *e->tool_calls()) a.tool_calls.push_back({t->name()->str(), t->arguments()->str()});
-    }
-    if (e->verdicts()) {
-      for (const auto* v : *e->verdicts()) {
-        if (v->guardrail()->str() != "structured") continue;
-        a.verdict = int(v->verdict());
-        a.verdict_reason = v->reason() ? v->reason()->str() : "";
-      }
-    }
-    return a;
-  }
-  FAIL("no ResponseEnd; daemon log:\n" << d.log());
-  return a;
-}
+using Answer = SocketAnswer;
+Answer exchange(const DaemonProcess& d, const RequestSpec& spec) { return socketExchange(d, spec, "structured"); }
 
 RequestSpec personRequest(bool stream = false) {
   RequestSpec spec;
@@ -162,7 +106,7 @@ RequestSpec weatherRequest() {
 }
 
 std::string toolStep(const std::string& name, const std::string& arguments) {
-  return R"({"tool_calls":[{"id":"call_1","name":")" + name + R"(","arguments":)" + Rig::quoted(arguments) + "}]}";
+  return R"({"tool_calls":[{"id":"call_1","name":")" + name + R"(","arguments":)" + jsonQuoted(arguments) + "}]}";
 }
 
 std::string chatBody(const std::string& extra, bool stream = false) {
@@ -445,14 +389,7 @@ TEST_CASE("http: a reload changes the guardrail's config for the next request") 
   rig.answers({"not json", kValid});
   CHECK(roundTrip(port, post(chatBody(kHttpFormat))).status == 200);
   CHECK(rig.requests() == 2);
-  rig.daemon->writeConfig(rig.config("max_reasks = 0\ndeny_code = \"invalid_argument\"", "max_reasks = 1\n"));
-  rig.daemon->signal(SIGHUP);
-  auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (rig.daemon->log().find("config generation 2 is live") == std::string::npos &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(10ms);
-  }
-  REQUIRE(rig.daemon->log().find("config generation 2 is live") != std::string::npos);
+  REQUIRE(rig.daemon->reload(rig.config("max_reasks = 0\ndeny_code = \"invalid_argument\"", "max_reasks = 1\n"), 2));
   REQUIRE(rig.upstream.reset());
   rig.answers({"not json", kValid});
   HttpReply r = roundTrip(port, post(chatBody(kHttpFormat)));

@@ -105,6 +105,18 @@ bool DaemonProcess::waitReady(std::chrono::milliseconds timeout) {
 
 void DaemonProcess::signal(int sig) { ::kill(pid_, sig); }
 
+bool DaemonProcess::reload(const std::string& config_text, int generation, std::chrono::milliseconds timeout) {
+  writeConfig(config_text);
+  signal(SIGHUP);
+  const std::string live = "config generation " + std::to_string(generation) + " is live";
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (log().find(live) == std::string::npos) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
 bool DaemonProcess::alive() {
   if (pid_ <= 0 || exit_code_ >= 0) return false;
   int status = 0;

@@ -36,6 +36,8 @@ class DaemonProcess {
   bool alive();
   // Rewrites the config file (for reload tests).
   void writeConfig(const std::string& config_text);
+  // Rewrites the config, sends SIGHUP and waits until the log says generation `generation` is live.
+  bool reload(const std::string& config_text, int generation, std::chrono::milliseconds timeout = std::chrono::seconds(10));
   long rssKb() const;
   std::string log() const;
 
