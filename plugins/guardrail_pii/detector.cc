@@ -215,8 +215,7 @@ double Detector::judge(std::string_view text, uint64_t base, uint32_t pattern, u
   const std::string_view span = text.substr(f, t - f);
   // The score first: context words cost a few short searches, a validator (libphonenumber above
   // all) far more, and a match its context leaves below min_score needs no validating.
-  double score = e.score;
-  score += p.score_delta;
+  double score = e.score + p.score_delta;
   if (e.check == Check::kOpenAi && span.find("T3BlbkFJ") == std::string_view::npos) score -= 0.25;  // every OpenAI key carries it
   score = std::min(score + contextDelta(text.substr(0, f), e), 1.0);
   if (score < settings_.min_score) return -1;
