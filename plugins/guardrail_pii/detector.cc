@@ -100,6 +100,7 @@ std::shared_ptr<const Detector> Detector::build(DetectorSettings settings, std::
     for (unsigned char c : p.alphabet) alphabet[c] = true;
     d->alphabets_.push_back(std::move(alphabet));
   }
+  d->findSuffixPatterns();
   return d;
 }
 
@@ -274,9 +275,30 @@ bool Detector::validates(Check check, std::string_view span, char b2, char b1, c
   return false;
 }
 
+void Detector::findSuffixPatterns() {
+  // A pattern whose alphabet holds another's, with a longest match at least as long, always
+  // has the longer live run: the other need not be measured.
+  auto dominates = [&](size_t a, size_t b) {
+    if (max_widths_[a] < max_widths_[b]) return false;
+    for (size_t c = 0; c < 256; ++c) {
+      if (alphabets_[b][c] && !alphabets_[a][c]) return false;
+    }
+    return true;
+  };
+  const auto& patterns = settings_.patterns;
+  for (size_t i = 0; i < patterns.size(); ++i) {
+    bool dominated = false;
+    for (size_t j = 0; patterns[i].live == Live::kAlphabet && j < patterns.size() && !dominated; ++j) {
+      // Of two that dominate each other (same alphabet and width), the first is kept.
+      dominated = j != i && patterns[j].live == Live::kAlphabet && dominates(j, i) && (j < i || !dominates(i, j));
+    }
+    if (!dominated) suffix_patterns_.push_back(static_cast<uint32_t>(i));
+  }
+}
+
 uint64_t Detector::liveSuffix(std::string_view text) const {
   uint64_t live = 0;
-  for (size_t i = 0; i < settings_.patterns.size(); ++i) {
+  for (uint32_t i : suffix_patterns_) {
     const uint64_t width = max_widths_[i];
     uint64_t run = 0;
     switch (settings_.patterns[i].live) {

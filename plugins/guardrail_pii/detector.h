@@ -85,7 +85,11 @@ class Detector {
   std::shared_ptr<const PatternDatabase> db_;
   std::vector<uint32_t> max_widths_;
   uint64_t max_window_ = 0;
+  // Fills suffix_patterns_.
+  void findSuffixPatterns();
+
   std::vector<std::array<bool, 256>> alphabets_;  // per pattern, by byte
+  std::vector<uint32_t> suffix_patterns_;  // the patterns liveSuffix() measures
 };
 
 }  // namespace outrigger::pii
