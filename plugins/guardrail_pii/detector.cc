@@ -1,6 +1,7 @@
 #include "detector.h"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cstring>
 #include <tuple>
@@ -29,6 +30,32 @@ bool digitBoundary(std::string_view span, char before2, char before, char after,
   return !joins(before, before2) && !joins(after, after2);
 }
 
+// The part of each validator that reads only the two bytes after a match (0 past the text):
+// false rules the match out whatever its start.
+bool endAllowed(Check check, char a1, char a2) {
+  switch (check) {
+    case Check::kEmail: return !isAlnum(a1) && !in(a1, "-_@");
+    case Check::kPhone:
+    case Check::kCard:
+    case Check::kSsn: return !isAlnum(a1) && !(in(a1, "-.") && isDigit(a2));
+    case Check::kIban:
+    case Check::kAwsKeyId:
+    case Check::kTerm: return !isAlnum(a1);
+    case Check::kIpv4: return !isAlnum(a1) && !(a1 == '.' && isDigit(a2));
+    case Check::kIpv6: return !isAlnum(a1) && a1 != ':';
+    case Check::kOpenAi:
+    case Check::kAnthropic:
+    case Check::kGithub:
+    case Check::kSlack:
+    case Check::kGoogle:
+    case Check::kJwt: return !in(a1, kToken);
+    case Check::kAwsSecret: return !isAlnum(a1) && !in(a1, "/+=");
+    case Check::kNone:
+    case Check::kPrivateKey: return true;
+  }
+  return true;
+}
+
 // A context word as a whole word ("tel" is not in "television"; a plural "s" may follow).
 bool containsWord(std::string_view lowered, const std::vector<std::string>& words) {
   auto letter = [](char c) { return c >= 'a' && c <= 'z'; };
@@ -47,7 +74,18 @@ bool containsWord(std::string_view lowered, const std::vector<std::string>& word
 std::shared_ptr<const Detector> Detector::build(DetectorSettings settings, std::string* error) {
   std::shared_ptr<Detector> d(new Detector(std::move(settings)));
   std::vector<PatternSource> sources;
-  for (const PatternSpec& p : d->settings_.patterns) sources.push_back(p.source);
+  for (const PatternSpec& p : d->settings_.patterns) {
+    sources.push_back(p.source);
+    const EntitySpec& e = d->settings_.entities[p.entity];
+    if (p.after_raise_word && !e.raise.empty() && e.score + p.score_delta < d->settings_.min_score) {
+      // Below min_score without a raise word in the kLookbehind bytes before it: a match
+      // without one is never reported, so the one pass need not report it either.
+      std::string words;
+      for (const std::string& w : e.raise) words += (words.empty() ? "" : "|") + literalExpression(w);
+      sources.back().after = "(?i:" + words + ")";
+      sources.back().after_within = kLookbehind;
+    }
+  }
   d->db_ = PatternDatabase::compile(sources, &d->max_widths_, error);
   if (!d->db_) return nullptr;
   for (size_t i = 0; i < d->settings_.patterns.size(); ++i) {
@@ -58,16 +96,19 @@ std::shared_ptr<const Detector> Detector::build(DetectorSettings settings, std::
       return nullptr;
     }
     d->max_window_ = std::max<uint64_t>(d->max_window_, uint64_t{d->max_widths_[i]} + 1);
-    std::vector<bool> alphabet(256, false);
+    std::array<bool, 256> alphabet{};
     for (unsigned char c : p.alphabet) alphabet[c] = true;
     d->alphabets_.push_back(std::move(alphabet));
   }
+  d->findSuffixPatterns();
   return d;
 }
 
 std::string Detector::detect(Scanner& scanner, std::string_view text, std::vector<Detection>* out) const {
   std::vector<Match> ends, matches;
   if (std::string err = scanner.scan(text, &ends); !err.empty()) return err;
+  out->clear();
+  if (ends.empty()) return {};  // most texts: nothing to locate or confirm
   if (std::string err = locate(scanner, text, 0, ends, &matches); !err.empty()) return err;
   *out = confirm(text, 0, matches, 0, text.size());
   resolveOverlaps(out);
@@ -83,6 +124,10 @@ std::string Detector::locate(Scanner& scanner, std::string_view text, uint64_t b
   std::vector<Event> events;
   events.reserve(ends.size());
   for (const Match& m : ends) {
+    // The bytes after an end can rule a match out whatever its start: no need to find it.
+    const uint64_t after = m.to - base;
+    const Check check = settings_.entities[settings_.patterns[m.pattern].entity].check;
+    if (after + 2 <= text.size() && !endAllowed(check, text[after], text[after + 1])) continue;
     const uint64_t reach = uint64_t{max_widths_[m.pattern]} + 1;
     uint64_t window = m.to > base + reach ? m.to - reach : base;
     if (settings_.patterns[m.pattern].live == Live::kAlphabet) {
@@ -93,6 +138,7 @@ std::string Detector::locate(Scanner& scanner, std::string_view text, uint64_t b
     }
     events.push_back({m.pattern, window, m.to});
   }
+  if (events.empty()) return {};
   std::sort(events.begin(), events.end(), [](const Event& a, const Event& b) {
     return std::tie(a.pattern, a.window, a.end) < std::tie(b.pattern, b.window, b.end);
   });
@@ -166,63 +212,93 @@ double Detector::judge(std::string_view text, uint64_t base, uint32_t pattern, u
   const PatternSpec& p = settings_.patterns[pattern];
   const EntitySpec& e = settings_.entities[p.entity];
   const size_t f = from - base, t = to - base;
+  if (t - f > max_widths_[pattern]) return -1;
+  const std::string_view span = text.substr(f, t - f);
+  // The score first: context words cost a few short searches, a validator (libphonenumber above
+  // all) far more, and a match its context leaves below min_score needs no validating.
+  double score = e.score + p.score_delta;
+  if (e.check == Check::kOpenAi && span.find("T3BlbkFJ") == std::string_view::npos) score -= 0.25;  // every OpenAI key carries it
+  score = std::min(score + contextDelta(text.substr(0, f), e), 1.0);
+  if (score < settings_.min_score) return -1;
   auto at = [&](size_t i, ptrdiff_t delta) -> char {
     ptrdiff_t k = static_cast<ptrdiff_t>(i) + delta;
     return k >= 0 && static_cast<size_t>(k) < text.size() ? text[static_cast<size_t>(k)] : 0;
   };
-  const char b2 = at(f, -2), b1 = at(f, -1), a1 = at(t, 0), a2 = at(t, 1);
-  if (t - f > max_widths_[pattern]) return -1;
-  const std::string_view span = text.substr(f, t - f);
-  double score = e.score;
-  bool ok = true;
-  switch (e.check) {
-    case Check::kNone: break;
-    case Check::kEmail: ok = !in(b1, "._%+-") && !isAlnum(b1) && !isAlnum(a1) && !in(a1, "-_@") && emailValid(span); break;
-    case Check::kPhone: ok = b1 != '+' && digitBoundary(span, b2, b1, a1, a2) && phone_.valid(span); break;
-    case Check::kCard: ok = digitBoundary(span, b2, b1, a1, a2) && cardValid(span); break;
-    case Check::kIban: ok = !isAlnum(b1) && !isAlnum(a1) && ibanValid(span); break;
-    case Check::kSsn:
-      ok = digitBoundary(span, b2, b1, a1, a2) && ssnValid(span);
-      if (span.size() == 9) score -= 0.45;  // nine bare digits: an SSN only with context
+  return validates(e.check, span, at(f, -2), at(f, -1), at(t, 0), at(t, 1)) ? score : -1;
+}
+
+double Detector::contextDelta(std::string_view before_match, const EntitySpec& e) {
+  if (e.raise.empty() && e.lower.empty()) return 0;
+  // The context is the current sentence, up to kLookbehind bytes back: a word that closed the
+  // previous sentence says nothing about this value.
+  const size_t n = std::min(before_match.size(), kLookbehind);
+  char lowered[kLookbehind];
+  for (size_t i = 0; i < n; ++i) {
+    const char c = before_match[before_match.size() - n + i];
+    lowered[i] = c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+  }
+  std::string_view before(lowered, n);
+  for (size_t i = before.size(); i-- > 1;) {
+    if (before[i] == '\n' || (before[i] == ' ' && std::strchr(".!?", before[i - 1]))) {
+      before.remove_prefix(i + 1);
       break;
-    case Check::kIpv4: ok = !isAlnum(b1) && b1 != '.' && !isAlnum(a1) && !(a1 == '.' && isDigit(a2)) && ipv4Valid(span); break;
-    case Check::kIpv6: ok = !isAlnum(b1) && !in(b1, ":.") && !isAlnum(a1) && a1 != ':' && ipv6Valid(span); break;
-    case Check::kOpenAi:
-      ok = !in(b1, kToken) && !in(a1, kToken) && span.rfind("sk-ant-", 0) != 0 && mixedCharset(span);
-      if (span.find("T3BlbkFJ") == std::string_view::npos) score -= 0.25;  // every OpenAI key carries it
-      break;
+    }
+  }
+  double delta = 0;
+  if (containsWord(before, e.raise)) delta += 0.35;
+  if (containsWord(before, e.lower)) delta -= 0.4;
+  return delta;
+}
+
+bool Detector::validates(Check check, std::string_view span, char b2, char b1, char a1, char a2) const {
+  if (!endAllowed(check, a1, a2)) return false;
+  switch (check) {
+    case Check::kNone: return true;
+    case Check::kEmail: return !in(b1, "._%+-") && !isAlnum(b1) && emailValid(span);
+    case Check::kPhone: return b1 != '+' && digitBoundary(span, b2, b1, a1, a2) && phone_.valid(span);
+    case Check::kCard: return digitBoundary(span, b2, b1, a1, a2) && cardValid(span);
+    case Check::kIban: return !isAlnum(b1) && ibanValid(span);
+    case Check::kSsn: return digitBoundary(span, b2, b1, a1, a2) && ssnValid(span);
+    case Check::kIpv4: return !isAlnum(b1) && b1 != '.' && ipv4Valid(span);
+    case Check::kIpv6: return !isAlnum(b1) && !in(b1, ":.") && ipv6Valid(span);
+    case Check::kOpenAi: return !in(b1, kToken) && span.rfind("sk-ant-", 0) != 0 && mixedCharset(span);
     case Check::kAnthropic:
     case Check::kGithub:
     case Check::kSlack:
-    case Check::kGoogle: ok = !in(b1, kToken) && !in(a1, kToken); break;
-    case Check::kAwsKeyId: ok = !isAlnum(b1) && !isAlnum(a1); break;
-    case Check::kAwsSecret: ok = !isAlnum(b1) && !in(b1, "/+=") && !isAlnum(a1) && !in(a1, "/+=") && mixedCharset(span); break;
-    case Check::kJwt: ok = !in(b1, kToken) && !in(a1, kToken) && jwtValid(span); break;
-    case Check::kPrivateKey: break;
-    case Check::kTerm: ok = !isAlnum(b1) && !isAlnum(a1); break;
+    case Check::kGoogle: return !in(b1, kToken);
+    case Check::kAwsKeyId: return !isAlnum(b1);
+    case Check::kAwsSecret: return !isAlnum(b1) && !in(b1, "/+=") && mixedCharset(span);
+    case Check::kJwt: return !in(b1, kToken) && jwtValid(span);
+    case Check::kPrivateKey: return true;
+    case Check::kTerm: return !isAlnum(b1);
   }
-  if (!ok) return -1;
-  if (!e.raise.empty() || !e.lower.empty()) {
-    // The context is the current sentence, up to kLookbehind bytes back: a word that closed
-    // the previous sentence says nothing about this value.
-    const size_t start = f > kLookbehind ? f - kLookbehind : 0;
-    std::string before(text.substr(start, f - start));
-    for (char& c : before) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    for (size_t i = before.size(); i-- > 1;) {
-      if (before[i] == '\n' || (before[i] == ' ' && std::strchr(".!?", before[i - 1]))) {
-        before.erase(0, i + 1);
-        break;
-      }
+  return false;
+}
+
+void Detector::findSuffixPatterns() {
+  // A pattern whose alphabet holds another's, with a longest match at least as long, always
+  // has the longer live run: the other need not be measured.
+  auto dominates = [&](size_t a, size_t b) {
+    if (max_widths_[a] < max_widths_[b]) return false;
+    for (size_t c = 0; c < 256; ++c) {
+      if (alphabets_[b][c] && !alphabets_[a][c]) return false;
     }
-    if (containsWord(before, e.raise)) score += 0.35;
-    if (containsWord(before, e.lower)) score -= 0.4;
+    return true;
+  };
+  const auto& patterns = settings_.patterns;
+  for (size_t i = 0; i < patterns.size(); ++i) {
+    bool dominated = false;
+    for (size_t j = 0; patterns[i].live == Live::kAlphabet && j < patterns.size() && !dominated; ++j) {
+      // Of two that dominate each other (same alphabet and width), the first is kept.
+      dominated = j != i && patterns[j].live == Live::kAlphabet && dominates(j, i) && (j < i || !dominates(i, j));
+    }
+    if (!dominated) suffix_patterns_.push_back(static_cast<uint32_t>(i));
   }
-  return std::min(score, 1.0);
 }
 
 uint64_t Detector::liveSuffix(std::string_view text) const {
   uint64_t live = 0;
-  for (size_t i = 0; i < settings_.patterns.size(); ++i) {
+  for (uint32_t i : suffix_patterns_) {
     const uint64_t width = max_widths_[i];
     uint64_t run = 0;
     switch (settings_.patterns[i].live) {
@@ -244,7 +320,8 @@ uint64_t Detector::liveSuffix(std::string_view text) const {
           }
         }
         // ... or the start of one being written.
-        for (size_t k = std::min(kBegin.size() - 1, text.size()); run == 0 && k > 0; --k) {
+        const bool may_begin = !text.empty() && kBegin.find(text.back()) != std::string_view::npos;
+        for (size_t k = std::min(kBegin.size() - 1, text.size()); may_begin && run == 0 && k > 0; --k) {
           if (text.substr(text.size() - k) == kBegin.substr(0, k)) run = k;
         }
         break;

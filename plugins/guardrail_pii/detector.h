@@ -7,6 +7,7 @@
 // as the whole text would (stream_redactor.h).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -74,13 +75,21 @@ class Detector {
   explicit Detector(DetectorSettings settings) : settings_(std::move(settings)), phone_(settings_.phone_regions) {}
   // The confidence of text[from, to) as its pattern's entity, or a negative value.
   double judge(std::string_view text, uint64_t base, uint32_t pattern, uint64_t from, uint64_t to) const;
+  // What the context words in the sentence before a match add to its confidence.
+  static double contextDelta(std::string_view before_match, const EntitySpec& e);
+  // The entity's validator, with the two bytes before and after the match (0 past the text).
+  bool validates(Check check, std::string_view span, char b2, char b1, char a1, char a2) const;
 
   DetectorSettings settings_;
   PhoneValidator phone_;
   std::shared_ptr<const PatternDatabase> db_;
   std::vector<uint32_t> max_widths_;
   uint64_t max_window_ = 0;
-  std::vector<std::vector<bool>> alphabets_;  // per pattern, by byte
+  // Fills suffix_patterns_.
+  void findSuffixPatterns();
+
+  std::vector<std::array<bool, 256>> alphabets_;  // per pattern, by byte
+  std::vector<uint32_t> suffix_patterns_;  // the patterns liveSuffix() measures
 };
 
 }  // namespace outrigger::pii

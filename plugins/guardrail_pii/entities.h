@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "pattern_scanner.h"
@@ -31,13 +32,28 @@ enum class Live : uint8_t {
   kWidth,     // anything: the pattern's longest match
 };
 
+// Which database a pattern is scanned in (pattern_scanner.h says why there are several).
+enum ScanGroup : uint8_t {
+  kDigitRuns = 0,   // patterns without a literal, over digits and separators
+  kHexColons = 1,   // IPv6: slows the digit runs down when it shares their database
+  kLiterals = 2,    // patterns led by a literal (key prefixes, '@'), custom patterns, deny lists
+};
+
 struct PatternSpec {
   PatternSource source;
   uint32_t entity = 0;  // index into the entity list
   Live live = Live::kAlphabet;
   std::string alphabet;
   uint32_t max_length = 0;  // longest match accepted; 0: the expression's own bound
+  double score_delta = 0;   // added to the entity's confidence for a match of this pattern
+  // A match is reported only after one of the entity's raise words when its confidence without
+  // one is below min_score (Detector::build decides): the one pass then looks for the word
+  // first, which turns a pattern without a literal into one led by literals.
+  bool after_raise_word = false;
 };
+
+// A Vectorscan expression matching `text` literally.
+std::string literalExpression(std::string_view text);
 
 // Names of the built-in entities, in their fixed order.
 const std::vector<std::string>& builtinEntityNames();

@@ -51,19 +51,29 @@ int onLocated(unsigned int, unsigned long long from, unsigned long long to, unsi
   return 0;
 }
 
-hs_database_t* compileMode(const std::vector<PatternSource>& patterns, unsigned mode, unsigned som, std::string* error) {
+// The expression the one pass looks for: the pattern, after its required prefix when it has one.
+std::string onePassExpression(const PatternSource& p) {
+  if (p.after.empty()) return p.expression;
+  return "(?:" + p.after + ")[\\s\\S]{0," + std::to_string(p.after_within) + "}(?:" + p.expression + ")";
+}
+
+// Compiles `indices` of `patterns`, each with its index as its id.
+hs_database_t* compileMode(const std::vector<PatternSource>& patterns, const std::vector<uint32_t>& indices, unsigned mode,
+                           unsigned som, std::string* error) {
+  std::vector<std::string> sources;
   std::vector<const char*> expressions;
   std::vector<unsigned> flags, ids;
-  for (size_t i = 0; i < patterns.size(); ++i) {
-    expressions.push_back(patterns[i].expression.c_str());
-    flags.push_back(som | (patterns[i].caseless ? HS_FLAG_CASELESS : 0u));
-    ids.push_back(static_cast<unsigned>(i));
+  for (uint32_t i : indices) sources.push_back(som ? patterns[i].expression : onePassExpression(patterns[i]));
+  for (size_t k = 0; k < indices.size(); ++k) {
+    expressions.push_back(sources[k].c_str());
+    flags.push_back(som | (patterns[indices[k]].caseless ? HS_FLAG_CASELESS : 0u));
+    ids.push_back(indices[k]);
   }
   hs_database_t* db = nullptr;
   hs_compile_error_t* err = nullptr;
-  if (hs_compile_multi(expressions.data(), flags.data(), ids.data(), static_cast<unsigned>(patterns.size()), mode,
+  if (hs_compile_multi(expressions.data(), flags.data(), ids.data(), static_cast<unsigned>(indices.size()), mode,
                        nullptr, &db, &err) != HS_SUCCESS) {
-    std::string which = err && err->expression >= 0 ? "pattern '" + patterns[static_cast<size_t>(err->expression)].expression + "': " : "";
+    std::string which = err && err->expression >= 0 ? "pattern '" + sources[static_cast<size_t>(err->expression)] + "': " : "";
     *error = which + (err ? err->message : "compile failed");
     hs_free_compile_error(err);
     return nullptr;
@@ -100,7 +110,10 @@ std::shared_ptr<const PatternDatabase> PatternDatabase::compile(const std::vecto
   // Every worker's instance of a config compiles the same patterns, and a reload usually keeps
   // them: one compiled database per pattern list, shared while anyone holds it.
   std::string key;
-  for (const PatternSource& p : patterns) key += p.expression + (p.caseless ? "\x01i" : "\x01") + '\0';
+  for (const PatternSource& p : patterns) {
+    key += p.expression + (p.caseless ? "\x01i" : "\x01") + char('0' + p.group) + p.after + '\x01' +
+           std::to_string(p.after_within) + '\0';
+  }
   static std::mutex mu;
   static std::map<std::string, std::weak_ptr<const PatternDatabase>> compiled;
   std::lock_guard<std::mutex> lock(mu);
@@ -109,12 +122,18 @@ std::shared_ptr<const PatternDatabase> PatternDatabase::compile(const std::vecto
   }
   for (auto it = compiled.begin(); it != compiled.end();) it = it->second.expired() ? compiled.erase(it) : std::next(it);
   std::shared_ptr<PatternDatabase> db(new PatternDatabase());
-  db->block_ = compileMode(patterns, HS_MODE_BLOCK, 0, error);
-  if (!db->block_) return nullptr;
-  db->stream_ = compileMode(patterns, HS_MODE_STREAM, 0, error);
+  std::map<uint8_t, std::vector<uint32_t>> groups;
+  for (uint32_t i = 0; i < patterns.size(); ++i) groups[patterns[i].group].push_back(i);
+  std::vector<uint32_t> all;
+  for (const auto& [group, indices] : groups) {
+    db->blocks_.push_back(compileMode(patterns, indices, HS_MODE_BLOCK, 0, error));
+    if (!db->blocks_.back()) return nullptr;
+    all.insert(all.end(), indices.begin(), indices.end());
+  }
+  db->stream_ = compileMode(patterns, all, HS_MODE_STREAM, 0, error);
   if (!db->stream_) return nullptr;
-  for (const PatternSource& p : patterns) {
-    db->starts_.push_back(compileMode({p}, HS_MODE_BLOCK, HS_FLAG_SOM_LEFTMOST, error));
+  for (uint32_t i = 0; i < patterns.size(); ++i) {
+    db->starts_.push_back(compileMode(patterns, {i}, HS_MODE_BLOCK, HS_FLAG_SOM_LEFTMOST, error));
     if (!db->starts_.back()) return nullptr;
   }
   compiled[key] = db;
@@ -122,17 +141,18 @@ std::shared_ptr<const PatternDatabase> PatternDatabase::compile(const std::vecto
 }
 
 PatternDatabase::~PatternDatabase() {
-  if (block_) hs_free_database(block_);
   if (stream_) hs_free_database(stream_);
-  for (hs_database* db : starts_) {
-    if (db) hs_free_database(db);
+  for (const auto* list : {&blocks_, &starts_}) {
+    for (hs_database* db : *list) {
+      if (db) hs_free_database(db);
+    }
   }
 }
 
 Scanner::Scanner(std::shared_ptr<const PatternDatabase> db, size_t max_matches)
     : db_(std::move(db)), max_matches_(max_matches) {
-  hs_error_t err = hs_alloc_scratch(db_->block(), &scratch_);
-  if (err == HS_SUCCESS) err = hs_alloc_scratch(db_->stream(), &scratch_);
+  hs_error_t err = hs_alloc_scratch(db_->stream(), &scratch_);
+  for (size_t i = 0; err == HS_SUCCESS && i < db_->blocks().size(); ++i) err = hs_alloc_scratch(db_->blocks()[i], &scratch_);
   for (uint32_t i = 0; err == HS_SUCCESS && i < db_->patternCount(); ++i) err = hs_alloc_scratch(db_->starts(i), &scratch_);
   if (err != HS_SUCCESS) alloc_error_ = hsError("allocating scratch", err);
 }
@@ -150,7 +170,10 @@ hs_scratch* Scanner::scratchForCall() const { return fail_ ? nullptr : scratch_;
 std::string Scanner::scan(std::string_view text, std::vector<Match>* out) {
   if (text.size() > UINT_MAX) return "text too large to scan";
   Collector c{out, out->size() + max_matches_};
-  hs_error_t err = hs_scan(db_->block(), text.data(), static_cast<unsigned>(text.size()), 0, scratchForCall(), &onMatch, &c);
+  hs_error_t err = HS_SUCCESS;
+  for (size_t i = 0; err == HS_SUCCESS && i < db_->blocks().size(); ++i) {
+    err = hs_scan(db_->blocks()[i], text.data(), static_cast<unsigned>(text.size()), 0, scratchForCall(), &onMatch, &c);
+  }
   if (c.overflow) return "more than " + std::to_string(max_matches_) + " candidate matches";
   return err == HS_SUCCESS ? std::string() : hsError("scan", err);
 }

@@ -22,20 +22,22 @@ std::string StreamRedactor::feed(Scanner& scanner, std::string_view chunk, std::
   if (held <= kLookahead) return {};
   const std::string_view settled(text_.data() + (released_ - base_), held - kLookahead);
   uint64_t cut = length_ - kLookahead - std::min<uint64_t>(detector_.liveSuffix(settled), settled.size());
-  if (cut > released_) {
-    // Matches starting before the cut are complete; one that crosses it moves it back.
-    std::vector<Detection> found = detector_.confirm(text_, base_, matches_, released_, cut);
-    for (bool moved = true; moved;) {
-      moved = false;
-      for (const Detection& d : found) {
-        if (d.from < cut && d.to > cut) {
-          cut = d.from;
-          moved = true;
-        }
+  if (cut <= released_) return {};
+  // Matches starting before the cut are complete; one that crosses it moves it back.
+  std::vector<Detection> found = detector_.confirm(text_, base_, matches_, released_, cut);
+  for (bool moved = true; moved;) {
+    moved = false;
+    for (const Detection& d : found) {
+      if (d.from < cut && d.to > cut) {
+        cut = d.from;
+        moved = true;
       }
     }
   }
-  if (cut > released_) releaseUpTo(cut, out, outcome);
+  // What confirm() would say of [released_, cut): its verdict on a match does not depend on the
+  // range, so the detections already made are reused rather than validated again.
+  found.erase(std::remove_if(found.begin(), found.end(), [&](const Detection& d) { return d.from >= cut; }), found.end());
+  if (cut > released_) releaseUpTo(cut, std::move(found), out, outcome);
   return {};
 }
 
@@ -43,7 +45,7 @@ std::string StreamRedactor::finish(Scanner& scanner, std::string* out, Outcome* 
   std::vector<Match> ends;
   if (std::string err = scanner.close(stream_, &ends); !err.empty()) return err;
   if (std::string err = detector_.locate(scanner, text_, base_, ends, &matches_); !err.empty()) return err;
-  releaseUpTo(length_, out, outcome);
+  releaseUpTo(length_, detector_.confirm(text_, base_, matches_, released_, length_), out, outcome);
   if (restore_) {
     out->append(restorePlaceholders(restore_hold_, book_));
     restore_hold_.clear();
@@ -51,8 +53,7 @@ std::string StreamRedactor::finish(Scanner& scanner, std::string* out, Outcome* 
   return {};
 }
 
-void StreamRedactor::releaseUpTo(uint64_t cut, std::string* out, Outcome* outcome) {
-  std::vector<Detection> found = detector_.confirm(text_, base_, matches_, released_, cut);
+void StreamRedactor::releaseUpTo(uint64_t cut, std::vector<Detection> found, std::string* out, Outcome* outcome) {
   Detector::resolveOverlaps(&found);
   std::string redacted;
   redactor_.apply(text_, base_, released_, cut, found, book_, /*restorable=*/false, &redacted, outcome);

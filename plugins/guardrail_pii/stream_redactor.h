@@ -41,7 +41,8 @@ class StreamRedactor {
   size_t held() const { return static_cast<size_t>(length_ - released_) + restore_hold_.size(); }
 
  private:
-  void releaseUpTo(uint64_t cut, std::string* out, Outcome* outcome);
+  // Releases [released_, cut) with `found` (its confirmed matches) applied.
+  void releaseUpTo(uint64_t cut, std::vector<Detection> found, std::string* out, Outcome* outcome);
 
   const Detector& detector_;
   const Redactor& redactor_;

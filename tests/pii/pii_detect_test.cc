@@ -143,6 +143,28 @@ TEST_CASE("context words raise or lower confidence") {
   CHECK(f.found("sha wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY") == "");
 }
 
+TEST_CASE("a pattern only context can lift to min_score is found after its context word, and anywhere once it need not be") {
+  Fixture f;
+  CHECK(f.found("AWS secret: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY") == "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
+  CHECK(f.found("SSN 536221234") == "536221234");
+  CHECK(f.found("secret, then more than sixty-four bytes of prose before the key appears: "
+                "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY") == "");
+  Fixture low(R"({"min_score": 0.3})");
+  CHECK(low.found("sha wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY") == "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
+}
+
+TEST_CASE("phone look-alikes are ruled out before the phone matcher, real numbers are not") {
+  PhoneValidator phone({"US", "GB", "DE", "FR"});
+  for (const char* not_phone : {"2024-08-04", "1999-12-28", "3452-530931-85619", "360639183"}) {
+    INFO(not_phone);
+    CHECK_FALSE(phone.valid(not_phone));
+  }
+  for (const char* number : {"(415) 555-2671", "+44 20 7946 0958", "+49 30 12345678", "+33 1 54 56 14 84"}) {
+    INFO(number);
+    CHECK(phone.valid(number));
+  }
+}
+
 TEST_CASE("actions: numbered placeholders per value, mask, salted hash, deny and flag") {
   Fixture f(R"({"actions": {"phone": "mask", "ipv4": "hash", "us_ssn": "deny", "iban": "flag"}, "hash_salt": "s1"})");
   PlaceholderBook book;
