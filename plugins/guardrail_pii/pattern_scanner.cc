@@ -169,6 +169,7 @@ hs_scratch* Scanner::scratchForCall() const { return fail_ ? nullptr : scratch_;
 
 std::string Scanner::scan(std::string_view text, std::vector<Match>* out) {
   if (text.size() > UINT_MAX) return "text too large to scan";
+  if (text.empty()) return {};  // nothing to find, and Vectorscan refuses a null buffer
   Collector c{out, out->size() + max_matches_};
   hs_error_t err = HS_SUCCESS;
   for (size_t i = 0; err == HS_SUCCESS && i < db_->blocks().size(); ++i) {
@@ -198,6 +199,7 @@ std::string Scanner::open(MatchStream* stream) {
 std::string Scanner::feed(MatchStream& stream, std::string_view chunk, std::vector<Match>* out) {
   if (!stream.stream_) return "scanning a stream that is not open";
   if (chunk.size() > UINT_MAX) return "chunk too large to scan";
+  if (chunk.empty()) return {};  // a chunk of tool-call deltas only: Vectorscan refuses a null buffer
   Collector c{out, out->size() + max_matches_};
   hs_error_t err =
       hs_scan_stream(stream.stream_, chunk.data(), static_cast<unsigned>(chunk.size()), 0, scratchForCall(), &onMatch, &c);

@@ -53,6 +53,7 @@ class PiiGuardrail final : public Guardrail {
     auto state = std::make_unique<RequestState>();
     Outcome outcome;
     texts_.assign(req.message_count, std::string());
+    request_args_.assign(req.message_count, {});
     for (size_t i = 0; i < req.message_count; ++i) {
       const std::string_view text = view(req.messages[i].content);
       std::vector<Detection> found;
@@ -60,6 +61,12 @@ class PiiGuardrail final : public Guardrail {
         return detectorFailedOnRequest(req, err, result);
       }
       request_redactor_.apply(text, 0, 0, text.size(), found, state->book, settings_.reversible, &texts_[i], &outcome);
+      // An assistant turn's tool calls in the history: their arguments go to the provider too.
+      if (std::string err = redactArguments(req.messages[i].tool_calls, req.messages[i].tool_call_count, request_redactor_,
+                                            state->book, settings_.reversible, &request_args_[i], &outcome);
+          !err.empty()) {
+        return detectorFailedOnRequest(req, err, result);
+      }
     }
     count(outcome, 0);
     if (outcome.denied) return deny("request", outcome, result);
@@ -121,22 +128,55 @@ class PiiGuardrail final : public Guardrail {
                               outrigger_guardrail_result& result) override {
     if (!settings_.scan_response) return OUTRIGGER_CONTINUE;
     auto* state = static_cast<RequestState*>(host().requestState(req.handle));
-    if (state && state->stream) return OUTRIGGER_CONTINUE;  // decided chunk by chunk
+    // The text of an answer that came in chunks was decided chunk by chunk; its tool calls are
+    // decided here, whole (see the README on streamed tool calls).
+    const bool text_decided = state && state->stream;
+    if (text_decided && answer.tool_call_count == 0) return OUTRIGGER_CONTINUE;
     RequestState scratch;
     PlaceholderBook& book = state ? state->book : scratch.book;
     const std::string_view text = view(answer.content);
-    std::vector<Detection> found;
-    if (std::string err = settings_.detector->detect(scanner_, text, &found); !err.empty()) {
-      return detectorFailedOnAnswer(err, result);
-    }
     Outcome outcome;
-    std::string redacted;
-    response_redactor_.apply(text, 0, 0, text.size(), found, book, false, &redacted, &outcome);
+    std::string redacted(text);
+    if (!text_decided) {
+      std::vector<Detection> found;
+      if (std::string err = settings_.detector->detect(scanner_, text, &found); !err.empty()) {
+        return detectorFailedOnAnswer(answer, err, result);
+      }
+      redacted.clear();
+      response_redactor_.apply(text, 0, 0, text.size(), found, book, false, &redacted, &outcome);
+    }
+    // Tool-call arguments are what a tool receives: scanned and redacted like the text, and in
+    // reversible mode given back the caller's values (the tool needs the real address).
+    std::vector<std::string> arguments;
+    if (std::string err = redactArguments(answer.tool_calls, answer.tool_call_count, response_redactor_, book, false,
+                                          &arguments, &outcome);
+        !err.empty()) {
+      return detectorFailedOnAnswer(answer, err + " in tool-call arguments", result);
+    }
     count(outcome, 1);
     if (outcome.denied) return deny("answer", outcome, result);
-    released_ = settings_.reversible ? restorePlaceholders(redacted, book) : std::move(redacted);
-    if (released_ != text) {
-      replaceContent(released_, result);
+    released_ = settings_.reversible && !text_decided ? restorePlaceholders(redacted, book) : std::move(redacted);
+    bool arguments_changed = false;
+    for (size_t i = 0; i < arguments.size(); ++i) {
+      if (settings_.reversible) arguments[i] = restorePlaceholders(arguments[i], book);
+      arguments_changed = arguments_changed || arguments[i] != view(answer.tool_calls[i].arguments);
+    }
+    const bool text_changed = released_ != text;
+    if (text_changed || arguments_changed) {
+      action_ = {};
+      action_.hdr = OUTRIGGER_HEADER_INIT(outrigger_guardrail_action);
+      if (text_changed) {
+        action_.content = str(released_);
+        action_.replace_content = 1;
+      }
+      if (arguments_changed) {
+        answer_args_ = std::move(arguments);
+        answer_calls_ = withArguments(answer.tool_calls, answer_args_);
+        action_.tool_calls = answer_calls_.data();
+        action_.tool_call_count = answer_calls_.size();
+        action_.replace_tool_calls = 1;
+      }
+      result.action = &action_;
       result.verdict = OUTRIGGER_VERDICT_REWRITE;
       reason_ = outcome.changed ? "redacted " + summary(outcome) + " in the answer" : "restored the caller's values";
     } else if (outcome.flagged) {
@@ -224,18 +264,28 @@ class PiiGuardrail final : public Guardrail {
     host().log(OUTRIGGER_LOG_WARN, "pii detection failed on a request: " + err);
     if (settings_.on_error == OnDetectorError::kDeny) return denyFailed(err, result);
     texts_.assign(req.message_count, kRedactedAll);
+    request_args_.assign(req.message_count, {});
+    for (size_t i = 0; i < req.message_count; ++i) request_args_[i].assign(req.messages[i].tool_call_count, "{}");
     rewriteMessages(req, result);
     reason_ = "PII detection failed (" + err + "): every message redacted";
     result.reason = str(reason_);
     return OUTRIGGER_CONTINUE;
   }
 
-  outrigger_status detectorFailedOnAnswer(const std::string& err, outrigger_guardrail_result& result) {
+  outrigger_status detectorFailedOnAnswer(const outrigger_response_view& answer, const std::string& err,
+                                          outrigger_guardrail_result& result) {
     fail_closed_.fetch_add(1, std::memory_order_relaxed);
     host().log(OUTRIGGER_LOG_WARN, "pii detection failed on an answer: " + err);
     if (settings_.on_error == OnDetectorError::kDeny) return denyFailed(err, result);
     released_ = kRedactedAll;
     replaceContent(released_, result);
+    if (answer.tool_call_count > 0) {  // the calls' arguments are withheld too
+      answer_args_.assign(answer.tool_call_count, "{}");
+      answer_calls_ = withArguments(answer.tool_calls, answer_args_);
+      action_.tool_calls = answer_calls_.data();
+      action_.tool_call_count = answer_calls_.size();
+      action_.replace_tool_calls = 1;
+    }
     result.verdict = OUTRIGGER_VERDICT_REWRITE;
     reason_ = "PII detection failed (" + err + "): answer redacted";
     result.reason = str(reason_);
@@ -271,13 +321,42 @@ class PiiGuardrail final : public Guardrail {
 
   void rewriteMessages(const outrigger_request_view& req, outrigger_guardrail_result& result) {
     messages_.assign(req.messages, req.messages + req.message_count);
-    for (size_t i = 0; i < messages_.size(); ++i) messages_[i].content = str(texts_[i]);
+    request_calls_.assign(messages_.size(), {});
+    for (size_t i = 0; i < messages_.size(); ++i) {
+      messages_[i].content = str(texts_[i]);
+      if (i < request_args_.size() && !request_args_[i].empty()) {
+        request_calls_[i] = withArguments(messages_[i].tool_calls, request_args_[i]);
+        messages_[i].tool_calls = request_calls_[i].data();
+      }
+    }
     action_ = {};
     action_.hdr = OUTRIGGER_HEADER_INIT(outrigger_guardrail_action);
     action_.messages = messages_.data();
     action_.message_count = messages_.size();
     result.verdict = OUTRIGGER_VERDICT_REWRITE;
     result.action = &action_;
+  }
+
+  // Each tool call's arguments with the actions applied, into `out`; empty when there are none.
+  // A detection error is returned: the caller fails closed.
+  std::string redactArguments(const outrigger_tool_call_view* calls, size_t count, const Redactor& redactor,
+                              PlaceholderBook& book, bool restorable, std::vector<std::string>* out, Outcome* outcome) {
+    out->assign(count, std::string());
+    for (size_t i = 0; i < count; ++i) {
+      const std::string_view arguments = view(calls[i].arguments);
+      std::vector<Detection> found;
+      if (std::string err = settings_.detector->detect(scanner_, arguments, &found); !err.empty()) return err;
+      redactor.apply(arguments, 0, 0, arguments.size(), found, book, restorable, &(*out)[i], outcome);
+    }
+    return {};
+  }
+
+  // Copies of `calls` whose arguments are `arguments` (which must outlive them).
+  static std::vector<outrigger_tool_call_view> withArguments(const outrigger_tool_call_view* calls,
+                                                             const std::vector<std::string>& arguments) {
+    std::vector<outrigger_tool_call_view> out(calls, calls + arguments.size());
+    for (size_t i = 0; i < out.size(); ++i) out[i].arguments = str(arguments[i]);
+    return out;
   }
 
   void replaceContent(std::string_view content, outrigger_guardrail_result& result) {
@@ -311,6 +390,10 @@ class PiiGuardrail final : public Guardrail {
   // What the host copies when a hook returns (one worker runs this instance: no locking).
   std::vector<std::string> texts_;
   std::vector<outrigger_message_view> messages_;
+  std::vector<std::vector<std::string>> request_args_;  // per message, its tool calls' arguments
+  std::vector<std::vector<outrigger_tool_call_view>> request_calls_;
+  std::vector<std::string> answer_args_;
+  std::vector<outrigger_tool_call_view> answer_calls_;
   std::string released_, reason_;
   outrigger_guardrail_action action_{};
   // Read by reportMetrics on the main thread.

@@ -1,7 +1,7 @@
 // guardrail.pii in the real daemon, as a process, on both fronts: what the provider sees (the
 // mock echoes it), what the caller gets unary and streamed, the verdict in the response and the
 // record, deny, fail closed through an injected scanner failure, reversible placeholders, hot
-// reload and the plugin's metrics.
+// reload, tool-call arguments (in the answer and in the conversation) and the plugin's metrics.
 #include <catch2/catch.hpp>
 
 #include <signal.h>
@@ -14,7 +14,9 @@
 #include <outrigger/client.h>
 
 #include "support/admin_metrics.h"
+#include "outrigger_generated.h"
 #include "support/daemon_process.h"
+#include "support/frames.h"
 #include "support/raw_http.h"
 #include "support/sdk_requests.h"
 
@@ -235,4 +237,59 @@ TEST_CASE("http: the request is redacted before the provider, and a failing dete
   std::string sse = s.readUntil([](const std::string& t) { return t.find("\r\n0\r\n\r\n") != std::string::npos || t.find("[DONE]") != std::string::npos; }, 5s);
   CHECK(sse.find("jane") == std::string::npos);
   CHECK(sse.find("403") != std::string::npos);
+}
+
+TEST_CASE("http: tool-call arguments are redacted in the answer, and reversible mode gives the tool the caller's values") {
+  const std::string call = R"({"tool_calls":[{"id":"c1","name":"send_mail","arguments":"{\"to\":\"bob.smith@corp.example\",\"card\":\"4111 1111 1111 1111\"}"}]})";
+  {
+    DaemonProcess d(piiConfig(""));
+    REQUIRE(d.waitReady());
+    HttpReply r = roundTrip(httpPort(d), post(chatBody("Mail Bob", false, call)));
+    INFO(r.body);
+    CHECK(r.status == 200);
+    CHECK(r.body.find("send_mail") != std::string::npos);
+    CHECK(r.body.find("bob.smith") == std::string::npos);
+    CHECK(r.body.find("4111") == std::string::npos);
+    CHECK(r.body.find(R"(\"to\":\"<EMAIL_1>\")") != std::string::npos);
+    CHECK(r.body.find(R"(\"card\":\"<CREDIT_CARD_1>\")") != std::string::npos);
+  }
+  {
+    // The provider saw <EMAIL_1> for the caller's address and calls a tool with it: the tool
+    // (the caller's code) gets the address back.
+    DaemonProcess d(piiConfig("reversible = true"));
+    REQUIRE(d.waitReady());
+    const std::string placeholder_call = R"({"tool_calls":[{"id":"c1","name":"send_mail","arguments":"{\"to\":\"<EMAIL_1>\"}"}]})";
+    HttpReply r = roundTrip(httpPort(d), post(chatBody("Write to jane.roe@example.com please", false, placeholder_call)));
+    CHECK(r.status == 200);
+    CHECK(r.body.find(R"(\"to\":\"jane.roe@example.com\")") != std::string::npos);
+    CHECK(r.body.find("EMAIL_1") == std::string::npos);
+  }
+  {
+    // A failing detector withholds the arguments too.
+    DaemonProcess d(piiConfig("fail_scans_for_test = true\non_detector_error = \"redact_all\""));
+    REQUIRE(d.waitReady());
+    HttpReply r = roundTrip(httpPort(d), post(chatBody("Mail Bob", false, call)));
+    INFO(r.body);
+    CHECK(r.body.find("bob.smith") == std::string::npos);
+  }
+}
+
+TEST_CASE("socket: tool-call arguments in the conversation reach the provider redacted") {
+  DaemonProcess d(piiConfig(""));
+  REQUIRE(d.waitReady());
+  RequestSpec spec;
+  spec.messages = {{"user", "Who wrote to me?"}};
+  spec.tool_call_arguments = R"({"from":"jane.roe@example.com"})";
+  RawConnection raw(d.socket());
+  REQUIRE(raw.send(helloFrame()));
+  REQUIRE(raw.readFrame());
+  REQUIRE(raw.send(requestFrame(1, spec)));
+  while (auto f = raw.readFrame(std::chrono::seconds(10))) {
+    if (wire::GetSizePrefixedFrame(f->data())->body_type() == wire::Body::ResponseEnd) break;
+  }
+  // The record's prompt is what the provider was sent.
+  std::string rec = awaitRecords(d, 1);
+  INFO(rec);
+  CHECK(rec.find("jane.roe") == std::string::npos);
+  CHECK(rec.find("<EMAIL_1>") != std::string::npos);
 }
