@@ -5,6 +5,7 @@
 // and metrics.
 #include <outrigger/plugin.hpp>
 
+#include <array>
 #include <atomic>
 #include <memory>
 #include <string>
@@ -19,6 +20,7 @@ using namespace outrigger::plugin;
 using namespace outrigger::pii;
 
 constexpr char kRedactedAll[] = "<REDACTED>";
+constexpr uint32_t kMaxStreamedCalls = 128;  // tool calls a streamed answer may gather
 
 // What one request carries between hooks: its placeholders and, for a streamed answer, the
 // stream's hold-back.
@@ -27,6 +29,11 @@ struct RequestState {
   std::unique_ptr<StreamRedactor> stream;
   bool stream_failed = false;  // detection failed mid-stream with redact_all: the rest is withheld
   std::string host_held;       // chunk text the host holds for this guardrail since its last release
+  // A streamed answer's tool calls, gathered from their deltas, which never go out as they
+  // come: each call is released whole, redacted, when the stream ends.
+  std::vector<outrigger_tool_call_view> calls;  // views into call_parts
+  std::vector<std::array<std::string, 4>> call_parts;  // id, type, name, arguments, by delta index
+  bool calls_seen = false;
 };
 
 class PiiGuardrail final : public Guardrail {
@@ -89,6 +96,7 @@ class PiiGuardrail final : public Guardrail {
     std::string start_error;
     RequestState* state = streamState(req, &start_error);
     if (!state) return detectorFailedOnStream(start_error, result);
+    gatherCalls(chunk, state);
     if (state->stream_failed) return releaseNothing(result);
     state->host_held.append(view(chunk.delta));
     Outcome outcome;
@@ -108,6 +116,8 @@ class PiiGuardrail final : public Guardrail {
     state->stream.reset();
     state->stream_failed = false;
     state->host_held.clear();
+    state->call_parts.clear();
+    state->calls_seen = false;
   }
 
   outrigger_status onStreamEnd(const outrigger_request_view& req, outrigger_guardrail_result& result) override {
@@ -121,6 +131,21 @@ class PiiGuardrail final : public Guardrail {
       state->stream_failed = true;
       return detectorFailedOnStream(err, result);
     }
+    if (state->calls_seen) {
+      std::vector<std::string> arguments;
+      std::vector<outrigger_tool_call_view> gathered = gatheredCalls(*state);
+      if (std::string err = redactArguments(gathered.data(), gathered.size(), response_redactor_, state->book, false,
+                                            &arguments, &outcome);
+          !err.empty()) {
+        state->stream_failed = true;
+        return detectorFailedOnStream(err + " in tool-call arguments", result);
+      }
+      if (settings_.reversible) {
+        for (std::string& a : arguments) a = restorePlaceholders(a, state->book);
+      }
+      answer_args_ = std::move(arguments);
+      answer_calls_ = withArguments(gathered.data(), answer_args_);
+    }
     return decideChunk(state, outcome, /*at_end=*/true, result);
   }
 
@@ -128,10 +153,9 @@ class PiiGuardrail final : public Guardrail {
                               outrigger_guardrail_result& result) override {
     if (!settings_.scan_response) return OUTRIGGER_CONTINUE;
     auto* state = static_cast<RequestState*>(host().requestState(req.handle));
-    // The text of an answer that came in chunks was decided chunk by chunk; its tool calls are
-    // decided here, whole (see the README on streamed tool calls).
+    // An answer that came in chunks was decided chunk by chunk, its tool calls at its end.
     const bool text_decided = state && state->stream;
-    if (text_decided && answer.tool_call_count == 0) return OUTRIGGER_CONTINUE;
+    if (text_decided) return OUTRIGGER_CONTINUE;
     RequestState scratch;
     PlaceholderBook& book = state ? state->book : scratch.book;
     const std::string_view text = view(answer.content);
@@ -240,19 +264,27 @@ class PiiGuardrail final : public Guardrail {
       result.reason = str(reason_);
     }
     if (!at_end && released_.empty() && state->stream->held() > 0) return OUTRIGGER_HOLD;
-    if (released_ == state->host_held) {  // exactly what the host holds: let it go unchanged
+    if (released_ == state->host_held && !state->calls_seen) {  // exactly what the host holds: let it go unchanged
       state->host_held.clear();
       return OUTRIGGER_CONTINUE;
     }
     // Hold-back keeps a tail: the host's held bytes are replaced by what is released now, and
-    // the tail comes back in a later release.
+    // the tail comes back in a later release. Held tool-call deltas are replaced by nothing
+    // until the end, then by the whole calls, redacted.
     state->host_held.clear();
     replaceContent(released_, result);
+    if (state->calls_seen) {
+      if (!at_end) answer_calls_.clear();
+      action_.tool_calls = answer_calls_.data();
+      action_.tool_call_count = answer_calls_.size();
+      action_.replace_tool_calls = 1;
+    }
     return OUTRIGGER_RELEASE;
   }
 
   outrigger_status releaseNothing(outrigger_guardrail_result& result) {
     replaceContent({}, result);
+    action_.replace_tool_calls = 1;  // held tool-call deltas are withheld too
     return OUTRIGGER_RELEASE;
   }
 
@@ -298,6 +330,7 @@ class PiiGuardrail final : public Guardrail {
     if (settings_.on_error == OnDetectorError::kDeny) return denyFailed(err, result);
     released_ = kRedactedAll;  // what was held, and everything after it, is withheld
     replaceContent(released_, result);
+    action_.replace_tool_calls = 1;  // tool calls too: none goes out
     result.verdict = OUTRIGGER_VERDICT_REWRITE;
     reason_ = "PII detection failed (" + err + "): rest of the answer redacted";
     result.reason = str(reason_);
@@ -349,6 +382,27 @@ class PiiGuardrail final : public Guardrail {
       redactor.apply(arguments, 0, 0, arguments.size(), found, book, restorable, &(*out)[i], outcome);
     }
     return {};
+  }
+
+  // Adds a chunk's tool-call deltas to the calls the stream gathers.
+  static void gatherCalls(const outrigger_chunk_view& chunk, RequestState* state) {
+    for (size_t i = 0; chunk.tool_calls && i < chunk.tool_call_count; ++i) {
+      const outrigger_tool_call_delta_view& d = chunk.tool_calls[i];
+      if (d.index >= kMaxStreamedCalls) continue;  // past any real answer's count: not kept
+      if (d.index >= state->call_parts.size()) state->call_parts.resize(d.index + 1);
+      auto& parts = state->call_parts[d.index];
+      parts[0].append(view(d.id));
+      parts[1].append(view(d.type));
+      parts[2].append(view(d.name));
+      parts[3].append(view(d.arguments));
+      state->calls_seen = true;
+    }
+  }
+
+  static std::vector<outrigger_tool_call_view> gatheredCalls(const RequestState& state) {
+    std::vector<outrigger_tool_call_view> out;
+    for (const auto& p : state.call_parts) out.push_back({str(p[0]), str(p[1]), str(p[2]), str(p[3])});
+    return out;
   }
 
   // Copies of `calls` whose arguments are `arguments` (which must outlive them).

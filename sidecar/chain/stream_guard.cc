@@ -101,9 +101,9 @@ void StreamGuard::callGuard(size_t index, Waiting what, Call&& call, Decide&& de
   waiting_ = Waiting::kNothing;
   if (rc != OUTRIGGER_PENDING) return decide(rc, result.verdict, sv(result.reason), result.action);
   // It decided inside its own call: that decision, now the hook has returned.
-  outrigger_guardrail_action action = earlyAction();
   EarlyDecision early = std::move(early_);
   early_ = {};
+  outrigger_guardrail_action action = actionOf(early);
   decide(early.decision, early.verdict, early.reason, &action);
 }
 
@@ -132,9 +132,9 @@ void StreamGuard::passThrough(const outrigger_chunk_view& chunk) {
     }
     waiting_ = Waiting::kNothing;
     if (rc == OUTRIGGER_PENDING) {
-      outrigger_guardrail_action action = earlyAction();
       EarlyDecision early = std::move(early_);
       early_ = {};
+      outrigger_guardrail_action action = actionOf(early);
       return apply(index, early.decision, early.verdict, early.reason, &action, pieceOf(chunk));
     }
     return apply(index, rc, result.verdict, sv(result.reason), result.action, pieceOf(chunk));
@@ -142,12 +142,30 @@ void StreamGuard::passThrough(const outrigger_chunk_view& chunk) {
   if (!ctx_.ended_) ctx_.takeChunk(chunk);
 }
 
-outrigger_guardrail_action StreamGuard::earlyAction() const {
+outrigger_guardrail_action StreamGuard::actionOf(EarlyDecision& early) {
   outrigger_guardrail_action action{};
   action.hdr = OUTRIGGER_HEADER_INIT(outrigger_guardrail_action);
-  action.content = {early_.content.data(), early_.content.size()};
-  action.replace_content = early_.replace;
+  action.content = {early.content.data(), early.content.size()};
+  action.replace_content = early.replace;
+  early.call_views.clear();
+  for (const Delta& d : early.calls) {
+    early.call_views.push_back({{d.id.data(), d.id.size()}, {d.type.data(), d.type.size()}, {d.name.data(), d.name.size()},
+                                {d.arguments.data(), d.arguments.size()}});
+  }
+  action.tool_calls = early.call_views.data();
+  action.tool_call_count = early.call_views.size();
+  action.replace_tool_calls = early.replace_calls;
   return action;
+}
+
+std::vector<StreamGuard::Delta> StreamGuard::callsOf(const outrigger_guardrail_action& action) {
+  std::vector<Delta> out;
+  for (size_t i = 0; action.tool_calls && i < action.tool_call_count; ++i) {
+    const outrigger_tool_call_view& c = action.tool_calls[i];
+    out.push_back({static_cast<uint32_t>(i), std::string(sv(c.id)), std::string(sv(c.type)), std::string(sv(c.name)),
+                   std::string(sv(c.arguments))});
+  }
+  return out;
 }
 
 void StreamGuard::feed(size_t index, Piece piece) {
@@ -206,8 +224,9 @@ void StreamGuard::apply(size_t index, outrigger_status decision, outrigger_verdi
   for (const Piece& p : holds_) holding_ = holding_ || !p.text.empty() || !p.deltas.empty();
   outrigger_guardrail_action action;
   if (decision == OUTRIGGER_RELEASE && plugin::copyPluginStruct(plugin_action, OUTRIGGER_MIN_SIZE_GUARDRAIL_ACTION, &action) &&
-      action.replace_content) {
-    out.text.assign(sv(action.content));
+      (action.replace_content || action.replace_tool_calls)) {
+    if (action.replace_content) out.text.assign(sv(action.content));
+    if (action.replace_tool_calls) out.deltas = callsOf(action);
     ctx_.recordVerdict(g.instance->name(), VerdictKind::kRewrite, std::string(reason));
     ctx_.engine_.counters().rewrites.fetch_add(1, std::memory_order_relaxed);
   } else if (decision != OUTRIGGER_CONTINUE && decision != OUTRIGGER_RELEASE) {
@@ -239,8 +258,13 @@ outrigger_status StreamGuard::decided(plugin::PluginInstance* inst, outrigger_st
     // Inside the hook it completes: kept (copied) until the hook returns.
     if (early_.set) return OUTRIGGER_E_INVALID;
     outrigger_guardrail_action copy;
-    bool replace = plugin::copyPluginStruct(action, OUTRIGGER_MIN_SIZE_GUARDRAIL_ACTION, &copy) && copy.replace_content;
-    early_ = {true, decision, verdict, std::string(reason), replace, replace ? std::string(sv(copy.content)) : ""};
+    const bool copied = plugin::copyPluginStruct(action, OUTRIGGER_MIN_SIZE_GUARDRAIL_ACTION, &copy);
+    const bool replace = copied && copy.replace_content;
+    early_ = {true, decision, verdict, std::string(reason), replace, replace ? std::string(sv(copy.content)) : "", false, {}, {}};
+    if (copied && copy.replace_tool_calls) {
+      early_.replace_calls = true;
+      early_.calls = callsOf(copy);
+    }
     return OUTRIGGER_OK;
   }
   Waiting what = waiting_;

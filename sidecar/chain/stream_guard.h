@@ -75,12 +75,18 @@ class StreamGuard {
     std::string reason;
     bool replace = false;
     std::string content;
+    bool replace_calls = false;
+    std::vector<Delta> calls;  // whole calls, index = position
+    std::vector<outrigger_tool_call_view> call_views;  // what actionOf points them to
   };
 
   // Runs `piece` through guardrails from `index` on; the last one's output is emitted.
   void feed(size_t index, Piece piece);
   void passThrough(const outrigger_chunk_view& chunk);
-  outrigger_guardrail_action earlyAction() const;
+  // The action of an early decision; points into `early`, which must outlive it.
+  static outrigger_guardrail_action actionOf(EarlyDecision& early);
+  // A RELEASE's replacement tool calls as the deltas that go on: each whole call one delta.
+  static std::vector<Delta> callsOf(const outrigger_guardrail_action& action);
   void sizeHolds();  // holds_ and skipped_ get one entry per guardrail on first use
   // Applies guardrail `index`'s decision on `piece`, which reached it: hold it with what it
   // holds, or let both (or their replacement) go on to the next guardrail.

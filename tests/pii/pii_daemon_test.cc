@@ -293,3 +293,33 @@ TEST_CASE("socket: tool-call arguments in the conversation reach the provider re
   CHECK(rec.find("jane.roe") == std::string::npos);
   CHECK(rec.find("<EMAIL_1>") != std::string::npos);
 }
+
+TEST_CASE("http: a streamed answer's tool calls are held and sent whole, redacted, and reversible gives the values back") {
+  const std::string call = R"({"chunks":4,"tool_calls":[{"id":"c1","name":"send_mail","arguments":"{\"to\":\"bob.smith@corp.example\",\"note\":\"call 415-555-2671\"}"}]})";
+  auto sse = [](int port, const std::string& body) {
+    Tcp s(port);
+    REQUIRE(s.send(post(body)));
+    return s.readUntil([](const std::string& t) { return t.find("[DONE]") != std::string::npos; }, 10s);
+  };
+  {
+    DaemonProcess d(piiConfig(""));
+    REQUIRE(d.waitReady());
+    std::string body = sse(httpPort(d), chatBody("Mail Bob", true, call));
+    INFO(body);
+    CHECK(body.find("send_mail") != std::string::npos);
+    CHECK(body.find("bob.smith") == std::string::npos);
+    CHECK(body.find("2671") == std::string::npos);
+    CHECK(body.find(R"(\"to\":\"<EMAIL_1>\")") != std::string::npos);
+    std::string rec = awaitRecords(d, 1);
+    CHECK(rec.find("bob.smith") == std::string::npos);
+  }
+  {
+    DaemonProcess d(piiConfig("reversible = true"));
+    REQUIRE(d.waitReady());
+    const std::string placeholder_call = R"({"chunks":3,"tool_calls":[{"id":"c1","name":"send_mail","arguments":"{\"to\":\"<EMAIL_1>\"}"}]})";
+    std::string body = sse(httpPort(d), chatBody("Write to jane.roe@example.com please", true, placeholder_call));
+    INFO(body);
+    CHECK(body.find(R"(\"to\":\"jane.roe@example.com\")") != std::string::npos);
+    CHECK(body.find("EMAIL_1") == std::string::npos);
+  }
+}

@@ -364,7 +364,9 @@ enum {
  *     with the conversation, the answer as an assistant message, then `messages` (a repair
  *     prompt). At most the route's max_reasks times; then the answer is denied. Not for a
  *     streamed answer whose chunks went out (that is a deny).
- *   on_chunk / on_stream_end, RELEASE: `content` (when replace_content) replaces every held byte. */
+ *   on_chunk / on_stream_end, RELEASE: `content` (when replace_content) replaces every held byte,
+ *     and `tool_calls` (when replace_tool_calls) every held tool-call delta: each call goes on
+ *     whole, as one delta whose index is its position (none: the held deltas are withheld). */
 typedef struct outrigger_guardrail_action {
   outrigger_header hdr;
   const outrigger_message_view* messages;
