@@ -36,6 +36,11 @@ N_ENCODING = 60
 # "jailbreak research system"); they are attacks, not benign negatives.
 JAILBREAK_RE = re.compile(r"\bDAN\b|do anything now|jailbreak|"
                           r"ignore (all )?(the )?(previous|prior|above) instructions", re.I)
+# Nor are instruction files for AI coding agents (CLAUDE.md, subagent definitions): they are
+# configuration for a tool, not requests a user sends in a chat.
+AGENT_TOOLING_RE = re.compile(r"\b(claude|codex|gemini|copilot|cursor|windsurf|opencode|antigravity|subagents?)\b|"
+                              r"\b(coding|worker) agents?\b|"
+                              r"\b(claude|agents)\.md\b", re.I)
 
 
 def git_show(gitdir, commit, path):
@@ -68,8 +73,8 @@ def awesome(gitdir, rng):
         text = row["prompt"].strip()
         if row.get("type", "TEXT") != "TEXT" or len(text.encode()) > MAX_BYTES:
             continue
-        (dropped if JAILBREAK_RE.search(text) else keep).append(text)
-    print(f"awesome-chatgpt-prompts: dropped {len(dropped)} jailbreak-like prompts")
+        (dropped if JAILBREAK_RE.search(text) or AGENT_TOOLING_RE.search(text) else keep).append(text)
+    print(f"awesome-chatgpt-prompts: dropped {len(dropped)} jailbreak-like or coding-agent prompts")
     src = f"awesome-chatgpt-prompts@{AWESOME_COMMIT[:12]} prompts.csv"
     return [(t, src) for t in rng.sample(keep, min(N_ROLEPLAY, len(keep)))]
 
