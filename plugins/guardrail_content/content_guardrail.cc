@@ -59,16 +59,17 @@ class ContentGuardrail final : public Guardrail {
         worst_index = i;
       }
     }
-    const std::string where = "message " + std::to_string(worst_index) + ": injection score " + worst.summary();
+    // Only a finding is worth a reason: most prompts score 0 and skip the formatting.
+    auto where = [&] { return "message " + std::to_string(worst_index) + ": injection score " + worst.summary(); };
     if (worst.score >= s.deny_score) {
       injection_denied_.fetch_add(1, std::memory_order_relaxed);
-      return finish(Action::kDeny, "prompt injection or jailbreak (" + where + ")", result);
+      return finish(Action::kDeny, "prompt injection or jailbreak (" + where() + ")", result);
     }
     const bool uncertain = worst.score >= s.flag_score;
-    if (!s.judge.route.empty() && (s.judge.always || uncertain)) return askJudge(req, where, uncertain, topics, result);
+    if (!s.judge.route.empty() && (s.judge.always || uncertain)) return askJudge(req, where(), uncertain, topics, result);
     if (uncertain) {
       injection_flagged_.fetch_add(1, std::memory_order_relaxed);
-      topics.raise(Action::kFlag, "possible prompt injection (" + where + ")");
+      topics.raise(Action::kFlag, "possible prompt injection (" + where() + ")");
     }
     return finish(topics.action, topics.reason, result);
   }

@@ -21,6 +21,7 @@ using namespace outrigger::pii;
 
 constexpr char kRedactedAll[] = "<REDACTED>";
 constexpr uint32_t kMaxStreamedCalls = 128;  // tool calls a streamed answer may gather
+constexpr size_t kMaxStreamedCallBytes = 4 << 20;  // and their bytes: past it the stream fails closed
 
 // What one request carries between hooks: its placeholders and, for a streamed answer, the
 // stream's hold-back.
@@ -31,8 +32,8 @@ struct RequestState {
   std::string host_held;       // chunk text the host holds for this guardrail since its last release
   // A streamed answer's tool calls, gathered from their deltas, which never go out as they
   // come: each call is released whole, redacted, when the stream ends.
-  std::vector<outrigger_tool_call_view> calls;  // views into call_parts
   std::vector<std::array<std::string, 4>> call_parts;  // id, type, name, arguments, by delta index
+  size_t call_bytes = 0;
   bool calls_seen = false;
 };
 
@@ -96,8 +97,11 @@ class PiiGuardrail final : public Guardrail {
     std::string start_error;
     RequestState* state = streamState(req, &start_error);
     if (!state) return detectorFailedOnStream(start_error, result);
-    gatherCalls(chunk, state);
     if (state->stream_failed) return releaseNothing(result);
+    if (!gatherCalls(chunk, state)) {
+      state->stream_failed = true;
+      return detectorFailedOnStream("tool-call arguments over 4 MiB", result);
+    }
     state->host_held.append(view(chunk.delta));
     Outcome outcome;
     released_.clear();
@@ -117,6 +121,7 @@ class PiiGuardrail final : public Guardrail {
     state->stream_failed = false;
     state->host_held.clear();
     state->call_parts.clear();
+    state->call_bytes = 0;
     state->calls_seen = false;
   }
 
@@ -153,22 +158,17 @@ class PiiGuardrail final : public Guardrail {
                               outrigger_guardrail_result& result) override {
     if (!settings_.scan_response) return OUTRIGGER_CONTINUE;
     auto* state = static_cast<RequestState*>(host().requestState(req.handle));
-    // An answer that came in chunks was decided chunk by chunk, its tool calls at its end.
-    const bool text_decided = state && state->stream;
-    if (text_decided) return OUTRIGGER_CONTINUE;
+    if (state && state->stream) return OUTRIGGER_CONTINUE;  // decided chunk by chunk, its tool calls at its end
     RequestState scratch;
     PlaceholderBook& book = state ? state->book : scratch.book;
     const std::string_view text = view(answer.content);
-    Outcome outcome;
-    std::string redacted(text);
-    if (!text_decided) {
-      std::vector<Detection> found;
-      if (std::string err = settings_.detector->detect(scanner_, text, &found); !err.empty()) {
-        return detectorFailedOnAnswer(answer, err, result);
-      }
-      redacted.clear();
-      response_redactor_.apply(text, 0, 0, text.size(), found, book, false, &redacted, &outcome);
+    std::vector<Detection> found;
+    if (std::string err = settings_.detector->detect(scanner_, text, &found); !err.empty()) {
+      return detectorFailedOnAnswer(answer, err, result);
     }
+    Outcome outcome;
+    std::string redacted;
+    response_redactor_.apply(text, 0, 0, text.size(), found, book, false, &redacted, &outcome);
     // Tool-call arguments are what a tool receives: scanned and redacted like the text, and in
     // reversible mode given back the caller's values (the tool needs the real address).
     std::vector<std::string> arguments;
@@ -179,7 +179,7 @@ class PiiGuardrail final : public Guardrail {
     }
     count(outcome, 1);
     if (outcome.denied) return deny("answer", outcome, result);
-    released_ = settings_.reversible && !text_decided ? restorePlaceholders(redacted, book) : std::move(redacted);
+    released_ = settings_.reversible ? restorePlaceholders(redacted, book) : std::move(redacted);
     bool arguments_changed = false;
     for (size_t i = 0; i < arguments.size(); ++i) {
       if (settings_.reversible) arguments[i] = restorePlaceholders(arguments[i], book);
@@ -384,11 +384,12 @@ class PiiGuardrail final : public Guardrail {
     return {};
   }
 
-  // Adds a chunk's tool-call deltas to the calls the stream gathers.
-  static void gatherCalls(const outrigger_chunk_view& chunk, RequestState* state) {
+  // Adds a chunk's tool-call deltas to the calls the stream gathers; false past the bounds.
+  static bool gatherCalls(const outrigger_chunk_view& chunk, RequestState* state) {
     for (size_t i = 0; chunk.tool_calls && i < chunk.tool_call_count; ++i) {
       const outrigger_tool_call_delta_view& d = chunk.tool_calls[i];
-      if (d.index >= kMaxStreamedCalls) continue;  // past any real answer's count: not kept
+      state->call_bytes += d.id.size + d.type.size + d.name.size + d.arguments.size;
+      if (d.index >= kMaxStreamedCalls || state->call_bytes > kMaxStreamedCallBytes) return false;
       if (d.index >= state->call_parts.size()) state->call_parts.resize(d.index + 1);
       auto& parts = state->call_parts[d.index];
       parts[0].append(view(d.id));
@@ -397,6 +398,7 @@ class PiiGuardrail final : public Guardrail {
       parts[3].append(view(d.arguments));
       state->calls_seen = true;
     }
+    return true;
   }
 
   static std::vector<outrigger_tool_call_view> gatheredCalls(const RequestState& state) {

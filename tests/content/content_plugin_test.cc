@@ -10,6 +10,7 @@
 #include <string>
 
 #include "chain/chain.h"
+#include "support/chain_build.h"
 #include "config/config.h"
 #include "content_settings.h"
 
@@ -26,13 +27,9 @@ TEST_CASE("the example config/content_policy.toml builds a chain with the conten
 
 TEST_CASE("a content config the schema or the plugin refuses fails the chain build, naming the key") {
   auto build = [](const std::string& config) {
-    auto settings = config::parseConfig("[plugins]\ndirs = [\"" OUTRIGGER_PLUGIN_DIR "\"]\n[instances.mock]\ntype = \"provider.mock\"\n"
-                                        "[instances.content]\ntype = \"guardrail.content\"\n[instances.content.config]\n" + config +
-                                        "\n[routes.default]\nguardrails = [\"content\"]\nprovider = \"mock\"\n",
-                                        "content.toml", ".");
-    REQUIRE(settings.ok());
-    auto chain = chain::buildChain(settings.value(), 1, 1);
-    return chain.ok() ? std::string() : chain.status().message();
+    return testing::chainBuildError("[instances.mock]\ntype = \"provider.mock\"\n"
+                                    "[instances.content]\ntype = \"guardrail.content\"\n[instances.content.config]\n" + config +
+                                    "\n[routes.default]\nguardrails = [\"content\"]\nprovider = \"mock\"\n");
   };
   CHECK(build("empty_answer = \"deny\"").empty());
   CHECK(build("empty_answer = \"sometimes\"").find("empty_answer") != std::string::npos);

@@ -12,6 +12,7 @@
 #include "json_settings.h"
 
 #include "chain/chain.h"
+#include "support/chain_build.h"
 #include "config/config.h"
 #include "plugin/loader.h"
 
@@ -41,13 +42,9 @@ TEST_CASE("the example config/structured_output.toml builds a chain with the jso
 
 TEST_CASE("a json config the schema or the plugin refuses fails the chain build, naming the key") {
   auto build = [](const std::string& config) {
-    auto settings = config::parseConfig("[plugins]\ndirs = [\"" OUTRIGGER_PLUGIN_DIR "\"]\n[instances.mock]\ntype = \"provider.mock\"\n"
-                                        "[instances.json]\ntype = \"guardrail.json\"\n[instances.json.config]\n" + config +
-                                        "\n[routes.default]\nguardrails = [\"json\"]\nprovider = \"mock\"\n",
-                                        "json.toml", ".");
-    REQUIRE(settings.ok());
-    auto chain = chain::buildChain(settings.value(), 1, 1);
-    return chain.ok() ? std::string() : chain.status().message();
+    return testing::chainBuildError("[instances.mock]\ntype = \"provider.mock\"\n"
+                                    "[instances.json]\ntype = \"guardrail.json\"\n[instances.json.config]\n" + config +
+                                    "\n[routes.default]\nguardrails = [\"json\"]\nprovider = \"mock\"\n");
   };
   CHECK(build("max_reasks = 2").empty());
   CHECK(build("schema = { type = \"object\", required = [\"id\"] }").empty());

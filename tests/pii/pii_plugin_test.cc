@@ -5,6 +5,7 @@
 #include <outrigger/plugin.hpp>
 
 #include "chain/chain.h"
+#include "support/chain_build.h"
 #include "config/config.h"
 #include "plugin/loader.h"
 #include "support/daemon_process.h"
@@ -31,14 +32,10 @@ TEST_CASE("the example config/pii.toml builds a chain with the pii guardrail cre
 
 TEST_CASE("a pii config the schema or the plugin refuses fails the chain build, naming the key") {
   auto build = [](const std::string& config) {
-    auto settings = config::parseConfig("[plugins]\ndirs = [\"" OUTRIGGER_PLUGIN_DIR "\"]\n[instances.mock]\ntype = \"provider.mock\"\n"
-                                        "[instances.mock.config]\nmode = \"echo\"\n[instances.pii]\ntype = \"guardrail.pii\"\n"
-                                        "[instances.pii.config]\n" + config +
-                                        "\n[routes.default]\nguardrails = [\"pii\"]\nprovider = \"mock\"\n",
-                                        "pii.toml", ".");
-    REQUIRE(settings.ok());
-    auto chain = chain::buildChain(settings.value(), 1, 1);
-    return chain.ok() ? std::string() : chain.status().message();
+    return testing::chainBuildError("[instances.mock]\ntype = \"provider.mock\"\n"
+                                    "[instances.mock.config]\nmode = \"echo\"\n[instances.pii]\ntype = \"guardrail.pii\"\n"
+                                    "[instances.pii.config]\n" + config +
+                                    "\n[routes.default]\nguardrails = [\"pii\"]\nprovider = \"mock\"\n");
   };
   CHECK(build("action = \"redact\"").empty());
   CHECK(build("action = \"shred\"") != "");

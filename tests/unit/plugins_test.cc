@@ -5,6 +5,7 @@
 #include <outrigger/plugin.hpp>
 
 #include "chain/chain.h"
+#include "support/chain_build.h"
 #include "config/config.h"
 #include "plugin/loader.h"
 #include "support/daemon_process.h"
@@ -42,13 +43,9 @@ TEST_CASE("the example configs build a chain with every instance created") {
 
 TEST_CASE("limiter.budget refuses, at creation, a budget without a limit, a rolling window without its length and a relative path") {
   auto build = [](const std::string& budget) {
-    auto settings = config::parseConfig("[plugins]\ndirs = [\"" OUTRIGGER_PLUGIN_DIR "\"]\n[instances.mock]\ntype = \"provider.mock\"\n"
-                                        "[instances.b]\ntype = \"limiter.budget\"\n[instances.b.config]\n" + budget +
-                                        "[routes.a]\nprovider = \"mock\"\nlimiters = [\"b\"]\n",
-                                        "budget.toml", ".");
-    REQUIRE(settings.ok());
-    auto chain = chain::buildChain(settings.value(), 1, 1);
-    return chain.ok() ? std::string() : chain.status().message();
+    return testing::chainBuildError("[instances.mock]\ntype = \"provider.mock\"\n"
+                                    "[instances.b]\ntype = \"limiter.budget\"\n[instances.b.config]\n" + budget +
+                                    "[routes.a]\nprovider = \"mock\"\nlimiters = [\"b\"]\n");
   };
   CHECK(build("window = \"daily\"\nlimit_usd = 5.0\n").empty());
   CHECK(build("window = \"rolling\"\nwindow_seconds = 3600\nlimit_tokens = 100000\nkey = \"tag:project\"\n").empty());
