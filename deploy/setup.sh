@@ -17,12 +17,14 @@ DEBIAN_PACKAGES=(
   libsqlite3-dev  # limiter.budget's spent amounts (plugins/limiter_budget)
   zlib1g-dev  # exporter.otlp gzips its request bodies (plugins/exporter_otlp)
   libvectorscan-dev libphonenumber-dev  # guardrail.pii: one-pass pattern matching, phone validation (plugins/guardrail_pii)
+  libhiredis-dev  # cache.redis, limiter.redis: RESP commands and replies (plugins/redis_common)
   libpcre2-dev  # guardrail.tokens: the split patterns of tiktoken need PCRE2 (JIT, Unicode properties, look-ahead)
   ca-certificates python3
   python3-h2  # the HTTP/2 test upstream (tests/upstream/h2_upstream.py)
 )
 if [ "${1:-}" = "--test" ]; then
   DEBIAN_PACKAGES+=(prometheus)  # promtool checks a live /metrics scrape (tests/integration/metrics_test.cc)
+  DEBIAN_PACKAGES+=(redis-server)  # the real Redis the Redis plugins' tests start (tests/redis)
   DEBIAN_PACKAGES+=(chromium)  # headless, loads the admin dashboard (tests/integration/dashboard_test.cc)
 fi
 

@@ -13,11 +13,14 @@
 
 #include "bounded_json.h"
 #include "limit_table.h"
+#include "local_admission.h"
 
 namespace {
 
 using namespace outrigger::plugin;
-using outrigger::limiter::LimitRecord;
+using outrigger::limiter::LocalAdmission;
+using outrigger::limiter::LocalRefusal;
+using outrigger::limiter::admitLocally;
 using outrigger::limiter::LimitTable;
 using outrigger::limiter::Rates;
 
@@ -34,28 +37,6 @@ constexpr char kSchema[] = R"json({
 })json";
 
 enum class KeyBy { kTenant, kUser, kSession, kRoute, kGlobal };
-
-// What an admitted request holds until it ends. The host destroys it once the request has ended
-// (its request state's release), which settles the record: the request token goes back when no
-// attempt started; the tokens are charged to what the answers used, to the estimate when an
-// attempt was cut short in flight, and to nothing when every attempt failed; the slot frees.
-struct Admission {
-  Host host;
-  std::shared_ptr<LimitRecord> record;
-  bool took_request = false;
-  bool holds_slot = false;
-  double charged = 0;  // the prompt's estimate, charged at admission
-  double used = 0;     // what answered attempts reported
-  bool attempted = false, answered = false, cut_short = false;
-
-  ~Admission() {
-    uint64_t now = host.nowNs();
-    if (took_request && !attempted) record->requests.charge(now, -1);
-    double owed = answered ? used : cut_short ? charged : 0;
-    if (owed != charged) record->tokens.charge(now, owed - charged);
-    if (holds_slot) record->in_flight.fetch_sub(1);
-  }
-};
 
 class MemoryLimiter final : public Limiter {
  public:
@@ -79,48 +60,17 @@ class MemoryLimiter final : public Limiter {
 
   outrigger_status admit(const outrigger_request_view& request, const outrigger_limit_estimate& estimate,
                          outrigger_limit_result& result) override {
-    uint64_t now = host().nowNs();
-    std::shared_ptr<LimitRecord> record = table_->find(keyOf(request), rates_, now);
-    if (!record) return refuse(result, 1000, std::string("too many ") + keyName() + "s tracked at once");
-    // Built in place: a temporary Admission would settle (as an empty admission) when destroyed.
-    std::unique_ptr<Admission> a(new Admission{host(), record});
-    if (rates_.rpm) {
-      if (!record->requests.take(now)) {
-        return refuse(result, std::max(record->requests.waitMs(now), 1u), overLimit("request rate limit", rates_.rpm, "per minute"));
-      }
-      a->took_request = true;
-    }
-    // An empty prompt still costs the upstream a token or so.
-    double need = double(std::max<uint64_t>(estimate.prompt_tokens, 1));
-    if (uint32_t wait = rates_.tpm ? record->tokens.waitMs(now, need) : 0) {
-      return refuse(result, wait, overLimit("token rate limit", rates_.tpm, "per minute"));  // `a` gives the request token back
-    }
-    if (rates_.max_concurrent) {
-      if (record->in_flight.fetch_add(1) >= rates_.max_concurrent) {
-        record->in_flight.fetch_sub(1);
-        return refuse(result, 0, overLimit("concurrency limit", rates_.max_concurrent, "in flight"));
-      }
-      a->holds_slot = true;
-    }
-    if (rates_.tpm) {
-      record->tokens.charge(now, need);
-      a->charged = need;
+    std::unique_ptr<LocalAdmission> a;
+    LocalRefusal refusal;
+    if (!admitLocally(host(), *table_, rates_, keyOf(request), keyName(), estimate, &a, &refusal)) {
+      return refuse(result, refusal.retry_after_ms, std::move(refusal.reason));
     }
     outrigger_status st = host().setRequestState(request.handle, std::move(a));
     return st == OUTRIGGER_OK ? OUTRIGGER_CONTINUE : st;
   }
 
   void settle(const outrigger_request_view& request, const outrigger_settlement& s) override {
-    auto* a = static_cast<Admission*>(host().requestState(request.handle));
-    if (!a) return;
-    if (s.target.size) a->attempted = true;
-    if (s.code == OUTRIGGER_CODE_OK) {
-      a->answered = true;
-      uint64_t reported = uint64_t(s.usage.prompt_tokens) + s.usage.completion_tokens;
-      a->used += reported ? double(reported) : a->charged;  // no usage reported: the estimate stands
-    } else if (s.code == OUTRIGGER_CODE_CANCELLED && s.reached_upstream) {
-      a->cut_short = true;
-    }
+    if (auto* a = static_cast<LocalAdmission*>(host().requestState(request.handle))) a->settle(s);
   }
 
  private:
@@ -153,10 +103,6 @@ class MemoryLimiter final : public Limiter {
       case KeyBy::kGlobal: break;
     }
     return {};
-  }
-
-  std::string overLimit(const char* what, uint32_t limit, const char* unit) const {
-    return std::string(keyName()) + " over its " + what + " (" + std::to_string(limit) + " " + unit + ")";
   }
 
   // The reason is copied by the host when admit returns; admits on other workers run at the same

@@ -1,0 +1,46 @@
+// Admission against in-process buckets: limiter.memory's whole job, and limiter.redis's
+// fallback when Redis is unreachable. An admitted request's LocalAdmission lives in its request
+// state; the host destroys it once the request has ended, which settles it: the request token
+// goes back when no attempt started; the tokens are charged to what the answers used, to the
+// estimate when an attempt was cut short in flight, and to nothing when every attempt failed;
+// the slot frees.
+#pragma once
+
+#include <outrigger/plugin.hpp>
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "limit_table.h"
+
+namespace outrigger::limiter {
+
+struct LocalAdmission {
+  plugin::Host host;
+  std::shared_ptr<LimitRecord> record;
+  bool took_request = false;
+  bool holds_slot = false;
+  double charged = 0;  // the prompt's estimate, charged at admission
+  double used = 0;     // what answered attempts reported
+  bool attempted = false, answered = false, cut_short = false;
+
+  ~LocalAdmission();
+  // One attempt's end (Limiter::settle).
+  void settle(const outrigger_settlement& s);
+};
+
+// Why a request was refused: what `result` should say.
+struct LocalRefusal {
+  uint32_t retry_after_ms = 0;
+  std::string reason;
+};
+
+// Takes what `estimate` needs from `key`'s buckets. On success `*admitted` holds the admission
+// (for the request state); otherwise `*refusal` says why. `what` names the key in reasons
+// ("tenant", "user", ...).
+bool admitLocally(plugin::Host host, LimitTable& table, const Rates& rates, std::string_view key, const char* what,
+                  const outrigger_limit_estimate& estimate, std::unique_ptr<LocalAdmission>* admitted,
+                  LocalRefusal* refusal);
+
+}  // namespace outrigger::limiter

@@ -1,0 +1,58 @@
+// What a request admitted by limiter.redis holds until it ends, and what it gives back then: the
+// host destroys it with the request state, and the destructor sends the settle script (fire and
+// forget; if Redis cannot take it, the leases return the slot and the reservation and the
+// spending is counted as unsettled).
+#pragma once
+
+#include <outrigger/plugin.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "local_admission.h"
+#include "redis_client.h"
+
+namespace outrigger::limiter {
+
+struct FleetCounters {
+  std::atomic<uint64_t> admitted{0}, refused_rpm{0}, refused_tpm{0}, refused_concurrency{0}, refused_budget{0};
+  std::atomic<uint64_t> redis_failed_closed{0}, local_fallbacks{0}, settle_failures{0};
+  std::atomic<uint64_t> unsettled_micro_usd{0};
+};
+
+struct FleetLimits {
+  uint32_t rpm = 0, tpm = 0, max_concurrent = 0;
+  double budget_usd = 0;
+};
+
+struct FleetAdmission {
+  std::weak_ptr<redis::RedisClient> redis;
+  std::shared_ptr<FleetCounters> counters;
+  const redis::RedisScript* settle_script = nullptr;
+  std::vector<std::string> keys;  // the four script keys
+  FleetLimits limits;
+  std::string id;
+  int64_t budget_ttl_s = 0;
+  double charged_tokens = 0;
+  // What the attempts reported (Limiter::settle).
+  double used_tokens = 0, spent_usd = 0;
+  bool attempted = false, answered = false, cut_short = false;
+  // False until Redis admitted it (and when Redis' answer is unknown): nothing to give back.
+  bool reserved = false;
+
+  ~FleetAdmission();
+  void settle(const outrigger_settlement& s);
+};
+
+// A request's state for limiter.redis: admitted by Redis, or by the local fallback.
+struct AdmissionState {
+  std::unique_ptr<FleetAdmission> fleet;
+  std::unique_ptr<LocalAdmission> local;
+  void settle(const outrigger_settlement& s) {
+    if (fleet) fleet->settle(s);
+    if (local) local->settle(s);
+  }
+};
+
+}  // namespace outrigger::limiter

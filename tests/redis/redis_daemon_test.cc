@@ -1,0 +1,349 @@
+// cache.redis and limiter.redis through real daemons sharing one real redis-server on a loopback
+// port (started per test): hits shared between two sidecar processes and never across tenants,
+// the full key compared on a hit, limits and budgets that hold for the fleet rather than for each
+// sidecar, a dead sidecar's slot returned by its lease, and Redis killed and restarted mid-run
+// (no crash, no hung request, the configured failure mode, recovery).
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <csignal>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <outrigger/client.h>
+
+#include "redis_server.h"
+#include "stored_answer.h"
+#include "support/admin_metrics.h"
+#include "support/daemon_process.h"
+#include "support/sdk_requests.h"
+
+using namespace outrigger;
+using namespace outrigger::testing;
+using client::StatusCode;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string redisBlock(const RedisServer& redis, const std::string& instance, const std::string& extra = "") {
+  return "[instances." + instance + ".config.redis]\nport = " + std::to_string(redis.port()) +
+         "\nkey_prefix = \"fleet-test:\"\ncommand_timeout_ms = 200\nconnect_timeout_ms = 200\n"
+         "reconnect_min_ms = 20\nreconnect_max_ms = 200\n" + extra;
+}
+
+// The default route (mock, echo) with the shared cache.
+std::string cacheConfig(const RedisServer& redis) {
+  return basicConfig("mode = \"echo\"\nallow_request_overrides = true",
+                     "cache = \"shared\"\n"
+                     "[instances.shared]\ntype = \"cache.redis\"\n[instances.shared.config]\nttl_ms = 60000\n" +
+                         redisBlock(redis, "shared") + "[admin]\nlisten = \"127.0.0.1:0\"\n");
+}
+
+// The default route behind one limiter.redis instance `fleet` with `limits` (TOML lines).
+std::string limiterConfig(const RedisServer& redis, const std::string& limits, const std::string& route_extra = "",
+                          const std::string& redis_extra = "") {
+  return basicConfig("mode = \"echo\"\nallow_request_overrides = true",
+                     "limiters = [\"fleet\"]\n" + route_extra +
+                         "[instances.fleet]\ntype = \"limiter.redis\"\n[instances.fleet.config]\nlease_ms = 1000\n" + limits +
+                         redisBlock(redis, "fleet", redis_extra) + "[admin]\nlisten = \"127.0.0.1:0\"\n");
+}
+
+client::ChatRequest as(const std::string& tenant, const std::string& text, const std::string& mock = "") {
+  client::ChatRequest r = ask(text, mock);
+  client::Metadata m;
+  m.tenant = tenant;
+  r.metadata = m;
+  return r;
+}
+
+struct Sidecar {
+  DaemonProcess daemon;
+  std::optional<client::Client> client;
+  explicit Sidecar(const std::string& config) : daemon(config) {
+    REQUIRE(daemon.waitReady());
+    client.emplace(at(daemon));
+    REQUIRE_FALSE(client->connect());
+  }
+  client::Result<client::Response> chat(const client::ChatRequest& r) { return client->chat(r); }
+};
+
+// Until the sidecar's pool is connected (first use may come before the connections are up).
+void awaitConnected(const Sidecar& s, const std::string& instance = "shared") {
+  std::string series = "outrigger_redis_connections_up{instance=\"" + instance + "\"}";
+  for (int i = 0; i < 200 && adminMetric(s.daemon, series) < 4; ++i) std::this_thread::sleep_for(10ms);
+  REQUIRE(adminMetric(s.daemon, series) == 4);  // 2 workers x a pool of 2
+}
+
+}  // namespace
+
+TEST_CASE("cache.redis: two sidecars share hits, and another tenant asking the same never gets one") {
+  RedisServer redis;
+  Sidecar a(cacheConfig(redis)), b(cacheConfig(redis));
+  awaitConnected(a);
+  awaitConnected(b);
+
+  auto first = a.chat(as("acme", "what is the capital of France?"));
+  REQUIRE(first.ok());
+  CHECK_FALSE(first.value().cache_hit);
+  // The store is sent after the answer; wait until it is in Redis.
+  for (int i = 0; i < 100 && redis.keys("fleet-test:cache:*").empty(); ++i) std::this_thread::sleep_for(10ms);
+  REQUIRE(redis.keys("fleet-test:cache:*").size() == 1);
+
+  auto shared = b.chat(as("acme", "what is the capital of France?"));
+  REQUIRE(shared.ok());
+  CHECK(shared.value().cache_hit);
+  CHECK(shared.value().content == first.value().content);
+  CHECK(shared.value().cost_usd == 0);
+
+  auto other = b.chat(as("globex", "what is the capital of France?"));
+  REQUIRE(other.ok());
+  CHECK_FALSE(other.value().cache_hit);
+  for (int i = 0; i < 100 && redis.keys("fleet-test:cache:*").size() < 2; ++i) std::this_thread::sleep_for(10ms);
+  std::vector<std::string> keys = redis.keys("fleet-test:cache:*");
+  REQUIRE(keys.size() == 2);
+  // Each tenant's entries live in its own namespace.
+  CHECK(keys[0].substr(0, 34) != keys[1].substr(0, 34));
+  CHECK(adminMetric(b.daemon, "outrigger_redis_cache_lookups_total{instance=\"shared\",result=\"hit\"}") == 1);
+}
+
+TEST_CASE("cache.redis: a stored value whose full key differs is a miss, the same value with its key intact is served") {
+  RedisServer redis;
+  Sidecar a(cacheConfig(redis));
+  awaitConnected(a);
+  REQUIRE(a.chat(as("acme", "tell me a fact")).ok());
+  for (int i = 0; i < 100 && redis.keys("fleet-test:cache:*").empty(); ++i) std::this_thread::sleep_for(10ms);
+  std::vector<std::string> keys = redis.keys("fleet-test:cache:*");
+  REQUIRE(keys.size() == 1);
+  std::optional<cache::StoredAnswer> stored = cache::decodeAnswer(redis.call({"GET", keys[0]}));
+  REQUIRE(stored);
+
+  // The value another request would have stored under the same hash: a collision.
+  cache::StoredAnswer forged = *stored;
+  forged.content = "POISONED";
+  forged.key[forged.key.size() - 1] ^= 1;
+  redis.call({"SET", keys[0], cache::encodeAnswer(forged)});
+  auto r = a.chat(as("acme", "tell me a fact"));
+  REQUIRE(r.ok());
+  CHECK_FALSE(r.value().cache_hit);
+  CHECK(r.value().content != "POISONED");
+
+  // The same bytes with the key intact are a hit: the comparison above is what refused it.
+  forged.key = stored->key;
+  redis.call({"SET", keys[0], cache::encodeAnswer(forged)});
+  auto hit = a.chat(as("acme", "tell me a fact"));
+  REQUIRE(hit.ok());
+  CHECK(hit.value().cache_hit);
+  CHECK(hit.value().content == "POISONED");
+
+  redis.call({"SET", keys[0], "not an answer"});
+  auto garbage = a.chat(as("acme", "tell me a fact"));
+  REQUIRE(garbage.ok());
+  CHECK_FALSE(garbage.value().cache_hit);
+}
+
+TEST_CASE("cache.redis: with Redis killed answers go on as misses without waiting, and hits come back after a restart") {
+  RedisServer redis;
+  Sidecar a(cacheConfig(redis)), b(cacheConfig(redis));
+  awaitConnected(a);
+  awaitConnected(b);
+  REQUIRE(a.chat(as("acme", "before the outage")).ok());
+
+  redis.kill();
+  for (int i = 0; i < 20; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    auto r = (i % 2 ? a : b).chat(as("acme", "during the outage " + std::to_string(i % 3)));
+    REQUIRE(r.ok());
+    CHECK_FALSE(r.value().cache_hit);
+    CHECK(std::chrono::steady_clock::now() - t0 < 1s);  // at most the command timeout (200 ms)
+  }
+  CHECK(a.daemon.alive());
+  CHECK(b.daemon.alive());
+  CHECK(adminMetric(b.daemon, "outrigger_redis_cache_lookups_total{instance=\"shared\",result=\"error\"}") >= 1);
+
+  redis.restart();  // empty: what was stored before is gone
+  bool hit = false;
+  for (int i = 0; i < 100 && !hit; ++i) {
+    auto stored = a.chat(as("acme", "after the outage"));
+    REQUIRE(stored.ok());
+    std::this_thread::sleep_for(20ms);
+    auto r = b.chat(as("acme", "after the outage"));
+    REQUIRE(r.ok());
+    hit = r.value().cache_hit;
+  }
+  CHECK(hit);
+  CHECK(adminMetric(a.daemon, "outrigger_redis_reconnects_total{instance=\"shared\"}") >= 1);
+}
+
+TEST_CASE("limiter.redis: two sidecars admit a tenant's requests per minute that many times in all, limiter.memory that many on each") {
+  RedisServer redis;
+  Sidecar a(limiterConfig(redis, "rpm = 4\n")), b(limiterConfig(redis, "rpm = 4\n"));
+  int ok = 0;
+  for (int i = 0; i < 8; ++i) {
+    auto r = (i % 2 ? b : a).chat(as("acme", "q" + std::to_string(i)));
+    if (r.ok()) {
+      ++ok;
+    } else {
+      CHECK(r.error().code == StatusCode::kResourceExhausted);
+      CHECK(r.error().message.find("fleet-wide request rate limit (4 per minute)") != std::string::npos);
+    }
+  }
+  CHECK(ok == 4);
+  CHECK(b.chat(as("globex", "another tenant")).ok());
+
+  // The same limit kept in each process's memory: each sidecar admits its own 4.
+  std::string local = basicConfig("mode = \"echo\"", "limiters = [\"per_process\"]\n"
+                                  "[instances.per_process]\ntype = \"limiter.memory\"\n[instances.per_process.config]\nrpm = 4\n");
+  Sidecar c(local), d(local);
+  int local_ok = 0;
+  for (int i = 0; i < 8; ++i) local_ok += (i % 2 ? d : c).chat(as("acme", "q" + std::to_string(i))).ok();
+  CHECK(local_ok == 8);
+}
+
+TEST_CASE("limiter.redis: a cache hit gives its request back, and a slot held on one sidecar is held for the fleet") {
+  RedisServer redis;
+  std::string limits = "rpm = 3\nmax_concurrent = 1\n";
+  std::string with_cache = "cache = \"memo\"\n[instances.memo]\ntype = \"cache.memory\"\n";
+  Sidecar a(limiterConfig(redis, limits, with_cache)), b(limiterConfig(redis, limits, with_cache));
+  REQUIRE(a.chat(as("acme", "cached question")).ok());
+  // Hits on the same sidecar make no attempt: their request goes back, so more than 3 pass.
+  for (int i = 0; i < 4; ++i) {
+    auto r = a.chat(as("acme", "cached question"));
+    REQUIRE(r.ok());
+    CHECK(r.value().cache_hit);
+  }
+  std::optional<client::Result<client::Response>> slow;
+  std::thread t([&] { slow.emplace(a.chat(as("acme", "slow one", R"({"latency_ms": 1500})"))); });
+  for (int i = 0; i < 200 && redis.call({"ZCARD", redis.keys("fleet-test:limit:*:slots").empty() ? "x" : redis.keys("fleet-test:limit:*:slots")[0]}) != "1"; ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
+  auto refused = b.chat(as("acme", "while the slow one runs"));
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == StatusCode::kResourceExhausted);
+  CHECK(refused.error().message.find("concurrency limit (1 in flight)") != std::string::npos);
+  t.join();
+  REQUIRE(slow->ok());
+  // The slow request settled: its slot is free; with it the minute's 3 requests are spent.
+  CHECK(b.chat(as("acme", "after the slow one")).ok());
+  auto spent = b.chat(as("acme", "one more"));
+  REQUIRE_FALSE(spent.ok());
+  CHECK(spent.error().message.find("request rate limit (3 per minute)") != std::string::npos);
+}
+
+TEST_CASE("limiter.redis: a sidecar killed while holding a slot gives it back when its lease runs out") {
+  RedisServer redis;
+  Sidecar a(limiterConfig(redis, "max_concurrent = 1\n")), b(limiterConfig(redis, "max_concurrent = 1\n"));
+  std::thread t([&] { (void)a.chat(as("acme", "never answered", R"({"latency_ms": 30000})")); });
+  std::vector<std::string> slots;
+  for (int i = 0; i < 200 && slots.empty(); ++i) {
+    slots = redis.keys("fleet-test:limit:*:slots");
+    std::this_thread::sleep_for(10ms);
+  }
+  REQUIRE(slots.size() == 1);
+  a.daemon.signal(SIGKILL);
+  a.daemon.waitExit();
+  t.join();
+  auto held = b.chat(as("acme", "right after the crash"));
+  REQUIRE_FALSE(held.ok());
+  CHECK(held.error().code == StatusCode::kResourceExhausted);
+  std::this_thread::sleep_for(1100ms);  // lease_ms = 1000
+  CHECK(b.chat(as("acme", "after the lease")).ok());
+}
+
+TEST_CASE("limiter.redis: a budget shared by two sidecars is reserved at admission and settled to the real cost") {
+  RedisServer redis;
+  // Echo answers cost input + output tokens at these prices; each request reserves at most
+  // prompt + max_tokens x output price.
+  std::string priced = "[prices.\"mock/mock-1\"]\ninput = 0.001\noutput = 0.002\n";
+  std::string limits = "budget_usd = 0.2\n";
+  Sidecar a(limiterConfig(redis, limits, "model = \"mock-1\"\n") + priced), b(limiterConfig(redis, limits, "model = \"mock-1\"\n") + priced);
+  double spent = 0;
+  int ok = 0, refused = 0;
+  for (int i = 0; i < 30; ++i) {
+    client::ChatRequest q = as("acme", "spend a little " + std::to_string(i));
+    q.max_tokens = 20;
+    auto r = (i % 2 ? b : a).chat(q);
+    if (r.ok()) {
+      ++ok;
+      spent += r.value().cost_usd;
+    } else {
+      ++refused;
+      CHECK(r.error().code == StatusCode::kResourceExhausted);
+      CHECK(r.error().message.find("fleet-wide daily budget") != std::string::npos);
+      CHECK(r.error().retry_after_ms > 0);
+    }
+  }
+  CHECK(ok >= 2);
+  CHECK(refused >= 1);
+  CHECK(spent <= 0.2 + 1e-9);  // reservations keep the fleet within the budget
+  // What Redis recorded is what the answers cost, and nothing is left reserved.
+  std::vector<std::string> budget = redis.keys("fleet-test:limit:*:budget:*");
+  std::string hash;
+  for (const auto& k : budget) {
+    if (k.find(":leases") == std::string::npos) hash = k;
+  }
+  REQUIRE_FALSE(hash.empty());
+  CHECK(std::stod(redis.call({"HGET", hash, "spent"})) == Approx(spent).epsilon(1e-6));
+  CHECK(std::stod(redis.call({"HGET", hash, "reserved"})) == Approx(0).margin(1e-9));
+}
+
+TEST_CASE("limiter.redis: with Redis down fail_closed refuses as UNAVAILABLE at once, local falls back, and both recover") {
+  RedisServer redis;
+  Sidecar closed(limiterConfig(redis, "rpm = 100\n"));
+  Sidecar local(limiterConfig(redis, "rpm = 100\non_unavailable = \"local\"\nlocal_fraction = 0.02\n"));
+  REQUIRE(closed.chat(as("acme", "before")).ok());
+  REQUIRE(local.chat(as("acme", "before")).ok());
+
+  redis.kill();
+  auto t0 = std::chrono::steady_clock::now();
+  auto refused = closed.chat(as("acme", "during"));
+  CHECK(std::chrono::steady_clock::now() - t0 < 1s);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == StatusCode::kUnavailable);
+  CHECK(refused.error().message.find("cannot reach Redis") != std::string::npos);
+  // local_fraction 0.02 of 100 per minute: this process alone admits 2.
+  int ok = 0;
+  for (int i = 0; i < 4; ++i) ok += local.chat(as("acme", "during " + std::to_string(i))).ok();
+  CHECK(ok == 2);
+  CHECK(adminMetric(closed.daemon, "outrigger_redis_limiter_unavailable_total{instance=\"fleet\",action=\"fail_closed\"}") >= 1);
+  CHECK(adminMetric(local.daemon, "outrigger_redis_limiter_unavailable_total{instance=\"fleet\",action=\"local\"}") >= 4);
+  CHECK(closed.daemon.log().find("refusing requests") != std::string::npos);
+
+  redis.restart();
+  bool back = false;
+  for (int i = 0; i < 100 && !back; ++i) {
+    back = closed.chat(as("acme", "after " + std::to_string(i))).ok();
+    if (!back) std::this_thread::sleep_for(30ms);
+  }
+  CHECK(back);
+  CHECK(closed.daemon.log().find("decides admissions again") != std::string::npos);
+}
+
+TEST_CASE("limiter.redis: AUTH with the right password admits, a wrong one refuses as unavailable and says why") {
+  RedisServer redis("--requirepass s3cret");
+  Sidecar good(limiterConfig(redis, "rpm = 10\n", "", "password = \"s3cret\"\n"));
+  Sidecar bad(limiterConfig(redis, "rpm = 10\n", "", "password = \"wrong\"\n"));
+  CHECK(good.chat(as("acme", "hello")).ok());
+  auto r = bad.chat(as("acme", "hello"));
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == StatusCode::kUnavailable);
+  for (int i = 0; i < 100 && bad.daemon.log().find("WRONGPASS") == std::string::npos; ++i) std::this_thread::sleep_for(10ms);
+  CHECK(bad.daemon.log().find("WRONGPASS") != std::string::npos);
+}
+
+TEST_CASE("limiter.redis: over TLS, a server whose certificate names the host is used, one that does not is refused") {
+  RedisServer redis("", /*tls=*/true);
+  std::string tls = "host = \"127.0.0.1\"\ntls = true\ntls_ca_file = \"" + redis.caFile() + "\"\n";
+  Sidecar good(limiterConfig(redis, "rpm = 1\n", "", tls + "tls_server_name = \"localhost\"\n"));
+  Sidecar wrong_name(limiterConfig(redis, "rpm = 1\n", "", tls + "tls_server_name = \"redis.example\"\n"));
+  CHECK(good.chat(as("acme", "first")).ok());
+  auto second = good.chat(as("acme", "second"));  // Redis answered: the minute's request is spent
+  REQUIRE_FALSE(second.ok());
+  CHECK(second.error().code == StatusCode::kResourceExhausted);
+  auto refused = wrong_name.chat(as("acme", "hello"));
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == StatusCode::kUnavailable);
+  for (int i = 0; i < 100 && wrong_name.daemon.log().find("TLS handshake") == std::string::npos; ++i) std::this_thread::sleep_for(10ms);
+  CHECK(wrong_name.daemon.log().find("TLS handshake") != std::string::npos);
+}
