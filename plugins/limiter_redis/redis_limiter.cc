@@ -19,6 +19,7 @@
 #include <xxhash.h>
 
 #include "bounded_json.h"
+#include "breaker_share.h"
 #include "budget_window.h"
 #include "fleet_admission.h"
 #include "limit_scripts.h"
@@ -50,6 +51,8 @@ const std::string kSchemaText = std::string(R"json({
     "on_unavailable": {"enum": ["fail_closed", "local"], "description": "when Redis cannot answer: refuse, or use local limits"},
     "local_fraction": {"type": "number", "exclusiveMinimum": 0, "maximum": 1, "description": "share of each limit one process allows alone (local fallback)"},
     "max_keys": {"type": "integer", "minimum": 1, "maximum": 10000000, "description": "keys the local fallback tracks at once"},
+    "share_breakers": {"type": "boolean", "description": "share the process's circuit breakers with the fleet"},
+    "breaker_poll_ms": {"type": "integer", "minimum": 20, "maximum": 60000, "description": "how often breakers are published and read"},
     "redis": )json") + outrigger::redis::kRedisSettingsSchema + R"json(
   }
 })json";
@@ -103,6 +106,11 @@ class RedisLimiter final : public Limiter {
     if (d.HasMember("redis")) settings = outrigger::redis::parseRedisSettings(d["redis"]);
     redis_ = std::make_shared<RedisClient>(host, std::move(settings), stats_);
     redis_->start();
+    if (d.HasMember("share_breakers") && d["share_breakers"].GetBool()) {
+      uint32_t poll_ms = d.HasMember("breaker_poll_ms") ? d["breaker_poll_ms"].GetUint() : 200;
+      breakers_ = std::make_unique<outrigger::limiter::BreakerShare>(host, redis_, poll_ms, breaker_counters_);
+      breakers_->start();
+    }
   }
 
   ~RedisLimiter() override {
@@ -182,6 +190,11 @@ class RedisLimiter final : public Limiter {
     out.counter("redis_limiter_settle_failures_total", "Settlements Redis did not take (leases expire them).", {}, double(c.settle_failures));
     out.counter("redis_limiter_unsettled_usd_total", "Spending not recorded in Redis because a settlement failed.", {},
                 double(c.unsettled_micro_usd) / 1e6);
+    if (breakers_) {
+      const char* shared = "Circuit breakers shared through Redis, by direction.";
+      out.counter("redis_breakers_shared_total", shared, {{"direction", "published"}}, double(breaker_counters_->published));
+      out.counter("redis_breakers_shared_total", shared, {{"direction", "applied"}}, double(breaker_counters_->applied));
+    }
     outrigger::redis::reportRedisStats(out, *stats_);
   }
 
@@ -325,6 +338,9 @@ class RedisLimiter final : public Limiter {
   std::shared_ptr<FleetCounters> counters_ = std::make_shared<FleetCounters>();
   std::map<uint64_t, std::shared_ptr<bool>> pending_;  // admits waiting for Redis, by request
   std::shared_ptr<RedisClient> redis_;
+  std::shared_ptr<outrigger::limiter::BreakerShareCounters> breaker_counters_ =
+      std::make_shared<outrigger::limiter::BreakerShareCounters>();
+  std::unique_ptr<outrigger::limiter::BreakerShare> breakers_;  // before redis_ goes
 };
 
 }  // namespace

@@ -49,6 +49,13 @@ Engine::~Engine() {
 
 void Engine::setChain(std::shared_ptr<const WorkerChain> chain) {
   if (chain && !loops_retired_) bindInstanceLoops(*chain);
+  // Every target has its breaker from the start, so a trip seen elsewhere in a fleet
+  // (host breaker_open) can open it before this process sends the target anything.
+  if (chain) {
+    for (const auto& [name, route] : chain->routes) {
+      for (const Target& t : route.targets) health_->target(t.key, route.policy);
+    }
+  }
   chain_ = std::move(chain);
 }
 
@@ -59,7 +66,7 @@ void Engine::bindInstanceLoops(const WorkerChain& chain) {
   auto bind = [this](const Stage& stage) {
     if (!stage.instance) return;
     const std::shared_ptr<plugin::InstanceLoop>& l = stage.instance->instanceLoop();
-    if (l->bind(&loop_, http_client_)) bound_loops_.push_back(l);
+    if (l->bind(&loop_, http_client_, health_)) bound_loops_.push_back(l);
   };
   for (const auto& [name, route] : chain.routes) {
     for (const Stage& s : route.guardrails) bind(s);

@@ -6,6 +6,7 @@
 #include "common/log.h"
 #include "http_client/http_client.h"
 #include "plugin/plugin_struct.h"
+#include "resilience/target_health.h"
 
 namespace outrigger::chain {
 namespace {
@@ -284,6 +285,37 @@ outrigger_status hostInstanceHttpResume(void* host_ctx, uint64_t transfer_id) no
   return onInstanceLoop(host_ctx, [&](plugin::InstanceLoop& l) { return l.httpResume(transfer_id); });
 }
 
+// The process's circuit breakers, for a fleet to share (limiter.redis).
+
+outrigger_status hostBreakers(void* host_ctx, outrigger_breaker_visitor visit, void* user_data) noexcept {
+  if (!visit) return OUTRIGGER_E_INVALID;
+  return onInstanceLoop(host_ctx, [&](plugin::InstanceLoop& l) -> outrigger_status {
+    resilience::HealthRegistry* health = nullptr;
+    if (outrigger_status st = l.health(&health); st != OUTRIGGER_OK) return st;
+    for (const auto& b : health->breakerSnapshots(monoNowNs())) {
+      outrigger_breaker_view v{};
+      v.target = {b.key.data(), b.key.size()};
+      v.state = b.state == resilience::CircuitBreaker::State::kOpen       ? OUTRIGGER_BREAKER_OPEN
+                : b.state == resilience::CircuitBreaker::State::kHalfOpen ? OUTRIGGER_BREAKER_HALF_OPEN
+                                                                          : OUTRIGGER_BREAKER_CLOSED;
+      v.opened_here = b.opened_here ? 1 : 0;
+      v.open_remaining_ms = b.open_remaining_ms;
+      v.times_opened = b.times_opened;
+      visit(user_data, &v);
+    }
+    return OUTRIGGER_OK;
+  });
+}
+
+outrigger_status hostBreakerOpen(void* host_ctx, outrigger_str target, uint32_t open_ms) noexcept {
+  return onInstanceLoop(host_ctx, [&](plugin::InstanceLoop& l) -> outrigger_status {
+    resilience::HealthRegistry* health = nullptr;
+    if (outrigger_status st = l.health(&health); st != OUTRIGGER_OK) return st;
+    std::string_view key = target.size ? std::string_view(target.data, target.size) : std::string_view();
+    return health->openBreaker(key, monoNowNs(), open_ms) ? OUTRIGGER_OK : OUTRIGGER_E_INVALID;
+  });
+}
+
 }  // namespace
 
 const outrigger_host_api& hostApiTemplate() {
@@ -318,6 +350,8 @@ const outrigger_host_api& hostApiTemplate() {
       &hostInstanceHttpCancel,
       &hostInstanceHttpResume,
       &hostSpanAttribute,
+      &hostBreakers,
+      &hostBreakerOpen,
   };
   return api;
 }

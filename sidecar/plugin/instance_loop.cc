@@ -132,13 +132,14 @@ InstanceLoop::InstanceLoop(bool bindable)
 
 InstanceLoop::~InstanceLoop() { retire(); }
 
-bool InstanceLoop::bind(event::EventLoop* loop, http_client::HttpClient* http) {
+bool InstanceLoop::bind(event::EventLoop* loop, http_client::HttpClient* http, resilience::HealthRegistry* health) {
   std::vector<EarlyPost> refused;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!bindable_ || state_.load() != State::kUnbound) return false;
     loop_ = loop;
     http_ = http;
+    health_ = health;
     state_.store(State::kBound, std::memory_order_release);
     for (const EarlyPost& p : early_) {
       if (!postLocked(p.fn, p.user_data)) refused.push_back(p);
@@ -191,6 +192,13 @@ outrigger_status InstanceLoop::onLoopCheck() const {
   if (st == State::kUnbound) return OUTRIGGER_E_UNSUPPORTED;
   if (!loop_->inLoopThread()) return OUTRIGGER_E_WRONG_THREAD;
   return st == State::kBound ? OUTRIGGER_OK : OUTRIGGER_E_STALE;
+}
+
+outrigger_status InstanceLoop::health(resilience::HealthRegistry** out) {
+  if (outrigger_status st = onLoopCheck(); st != OUTRIGGER_OK) return st;
+  if (!health_) return OUTRIGGER_E_UNSUPPORTED;  // the exporter thread's loop has no targets
+  *out = health_;
+  return OUTRIGGER_OK;
 }
 
 outrigger_status InstanceLoop::setTimer(uint32_t delay_ms, uint32_t repeat_ms, outrigger_callback fn, void* user_data,

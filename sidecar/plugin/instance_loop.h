@@ -42,6 +42,7 @@
 
 namespace outrigger::event { class EventLoop; }
 namespace outrigger::http_client { class HttpClient; }
+namespace outrigger::resilience { class HealthRegistry; }
 
 namespace outrigger::plugin {
 
@@ -55,9 +56,13 @@ class InstanceLoop : public std::enable_shared_from_this<InstanceLoop> {
 
   // Binds to `loop` and hands it the posts queued so far. `http`: that loop's HTTP client, which
   // must outlive the binding until retire(); nullptr refuses transfers with
-  // OUTRIGGER_E_UNSUPPORTED. False when the instance has no single loop, is bound already or was
-  // torn down (the caller then keeps no reference for retiring).
-  bool bind(event::EventLoop* loop, http_client::HttpClient* http = nullptr);
+  // OUTRIGGER_E_UNSUPPORTED. `health`: the process's targets, when a worker binds (the breaker
+  // calls); nullptr refuses them. False when the instance has no single loop, is bound already
+  // or was torn down (the caller then keeps no reference for retiring).
+  bool bind(event::EventLoop* loop, http_client::HttpClient* http = nullptr,
+            resilience::HealthRegistry* health = nullptr);
+  // [instance loop] The registry given to bind (the breaker calls), or why there is none.
+  outrigger_status health(resilience::HealthRegistry** out);
 
   // The host API calls; each returns the status the plugin gets (see plugin.h).
   outrigger_status post(outrigger_callback fn, void* user_data);  // [any]
@@ -119,6 +124,7 @@ class InstanceLoop : public std::enable_shared_from_this<InstanceLoop> {
   size_t in_flight_ = 0;  // posts queued on the loop and not yet run
   std::function<void()> teardown_;
   http_client::HttpClient* http_ = nullptr;
+  resilience::HealthRegistry* health_ = nullptr;
   // Owner of this instance's transfers in the HTTP client: a slot no request handle uses.
   outrigger_request http_owner_{};
   // Loop thread only (or while the loop does not run).

@@ -26,6 +26,23 @@ void CircuitBreaker::setPolicy(const BreakerPolicy& p) {
   policy_ = p;
 }
 
+void CircuitBreaker::openFor(uint64_t now_ns, uint32_t open_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  uint64_t until = now_ns + uint64_t(open_ms) * 1000000;
+  if (stateLocked(now_ns) == State::kOpen && open_until_ns_ >= until) return;
+  open_ = true;
+  opened_here_ = false;
+  open_until_ns_ = until;
+  probing_ = false;
+  window_.clear();
+  window_failures_ = 0;
+}
+
+bool CircuitBreaker::openedHere() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return open_ && opened_here_;
+}
+
 uint64_t CircuitBreaker::timesOpened() const {
   std::lock_guard<std::mutex> lock(mu_);
   return opened_;
@@ -49,6 +66,7 @@ bool CircuitBreaker::overErrorRate() const {
 void CircuitBreaker::trip(uint64_t now_ns) {
   if (!open_ || probing_) ++opened_;
   open_ = true;
+  opened_here_ = true;
   open_until_ns_ = now_ns + uint64_t(policy_.open_ms) * 1000000;
   window_.clear();  // a fresh window after the breaker closes again
   window_failures_ = 0;

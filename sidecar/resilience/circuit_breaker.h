@@ -28,11 +28,17 @@ class CircuitBreaker {
   void onFailure(uint64_t now_ns);
   // An admitted attempt ended without a verdict (request cancelled): frees the probe slot.
   void onAbandon();
+  // A trip seen elsewhere (another sidecar of a fleet): open until `open_ms` from now, unless
+  // already open longer; then half-open as after any trip. Not counted in timesOpened.
+  void openFor(uint64_t now_ns, uint32_t open_ms);
 
   State state(uint64_t now_ns) const;
   // Time until a probe may go, 0 unless open.
   uint32_t openRemainingMs(uint64_t now_ns) const;
+  // Trips by this process's own failures (openFor is not one).
   uint64_t timesOpened() const;
+  // The breaker is open because of this process's own failures, not openFor.
+  bool openedHere() const;
   void setPolicy(const BreakerPolicy& p);
 
  private:
@@ -50,6 +56,7 @@ class CircuitBreaker {
   uint64_t open_until_ns_ = 0;
   bool probing_ = false;
   uint64_t opened_ = 0;
+  bool opened_here_ = false;
 };
 
 const char* stateName(CircuitBreaker::State s);

@@ -24,6 +24,24 @@ std::vector<std::pair<std::string, CircuitBreaker::State>> HealthRegistry::break
   return out;
 }
 
+std::vector<HealthRegistry::BreakerSnapshot> HealthRegistry::breakerSnapshots(uint64_t now_ns) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  std::vector<BreakerSnapshot> out;
+  for (const auto& [key, t] : targets_) {
+    out.push_back({key, t.breaker.state(now_ns), t.breaker.openRemainingMs(now_ns), t.breaker.openedHere(),
+                   t.breaker.timesOpened()});
+  }
+  return out;
+}
+
+bool HealthRegistry::openBreaker(std::string_view key, uint64_t now_ns, uint32_t open_ms) {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  auto it = targets_.find(key);
+  if (it == targets_.end()) return false;
+  it->second.breaker.openFor(now_ns, open_ms);
+  return true;
+}
+
 void HealthRegistry::addWaiters(CapacityWaiters* w) {
   std::lock_guard<std::mutex> lock(waiters_mu_);
   waiters_.push_back(w);

@@ -108,6 +108,19 @@ class HealthRegistry {
   // [any] Every target's key and breaker state now, in key order (for /metrics).
   std::vector<std::pair<std::string, CircuitBreaker::State>> breakerStates(uint64_t now_ns) const;
 
+  // [any] What a fleet shares about each target's breaker (ABI 1.2 `breakers`).
+  struct BreakerSnapshot {
+    std::string key;
+    CircuitBreaker::State state = CircuitBreaker::State::kClosed;
+    uint32_t open_remaining_ms = 0;
+    bool opened_here = false;
+    uint64_t times_opened = 0;
+  };
+  std::vector<BreakerSnapshot> breakerSnapshots(uint64_t now_ns) const;
+  // [any] Opens a known target's breaker for `open_ms` (a trip elsewhere in the fleet); false
+  // when no target has that key.
+  bool openBreaker(std::string_view key, uint64_t now_ns, uint32_t open_ms);
+
   // Waiters to wake when capacity frees elsewhere. `w` must stay valid until removeWaiters(w)
   // has returned; after that it is never called again.
   void addWaiters(CapacityWaiters* w);

@@ -19,6 +19,7 @@
 #include "support/admin_metrics.h"
 #include "support/daemon_process.h"
 #include "support/sdk_requests.h"
+#include "support/socket_answer.h"
 
 using namespace outrigger;
 using namespace outrigger::testing;
@@ -46,7 +47,8 @@ std::string limiterConfig(const RedisServer& redis, const std::string& limits, c
                           const std::string& redis_extra = "") {
   return basicConfig("mode = \"echo\"\nallow_request_overrides = true",
                      "limiters = [\"fleet\"]\n" + route_extra +
-                         "[instances.fleet]\ntype = \"limiter.redis\"\n[instances.fleet.config]\nlease_ms = 1000\n" + limits +
+                         "[instances.fleet]\ntype = \"limiter.redis\"\n[instances.fleet.config]\n" +
+                         (limits.find("lease_ms") == std::string::npos ? "lease_ms = 1000\n" : "") + limits +
                          redisBlock(redis, "fleet", redis_extra) + "[admin]\nlisten = \"127.0.0.1:0\"\n");
 }
 
@@ -105,6 +107,25 @@ TEST_CASE("cache.redis: two sidecars share hits, and another tenant asking the s
   REQUIRE(keys.size() == 2);
   // Each tenant's entries live in its own namespace.
   CHECK(keys[0].substr(0, 34) != keys[1].substr(0, 34));
+  CHECK(adminMetric(b.daemon, "outrigger_redis_cache_lookups_total{instance=\"shared\",result=\"hit\"}") == 1);
+}
+
+TEST_CASE("cache.redis: a streaming request on the other sidecar gets the shared hit as chunks") {
+  RedisServer redis;
+  Sidecar a(cacheConfig(redis)), b(cacheConfig(redis));
+  awaitConnected(a);
+  awaitConnected(b);
+  RequestSpec spec;
+  spec.tenant = "acme";
+  spec.messages = {{"user", "stream me the cached answer please"}};
+  SocketAnswer unary = socketExchange(a.daemon, spec, "");
+  REQUIRE(unary.status == 0);
+  for (int i = 0; i < 100 && redis.keys("fleet-test:cache:*").empty(); ++i) std::this_thread::sleep_for(10ms);
+  spec.stream = true;
+  SocketAnswer streamed = socketExchange(b.daemon, spec, "");
+  REQUIRE(streamed.status == 0);
+  CHECK_FALSE(streamed.chunks.empty());
+  CHECK(streamed.streamed == unary.content);
   CHECK(adminMetric(b.daemon, "outrigger_redis_cache_lookups_total{instance=\"shared\",result=\"hit\"}") == 1);
 }
 
@@ -231,6 +252,26 @@ TEST_CASE("limiter.redis: a cache hit gives its request back, and a slot held on
   CHECK(spent.error().message.find("request rate limit (3 per minute)") != std::string::npos);
 }
 
+TEST_CASE("limiter.redis: a request cut short by its deadline gives its slot back at once, not at its lease") {
+  RedisServer redis;
+  std::string limits = "max_concurrent = 1\nlease_ms = 60000\n";
+  Sidecar a(limiterConfig(redis, limits)), b(limiterConfig(redis, limits));
+  client::ChatRequest slow = as("acme", "too slow", R"({"latency_ms": 5000})");
+  slow.timeout = 300ms;
+  auto cut = a.chat(slow);
+  REQUIRE_FALSE(cut.ok());
+  CHECK(cut.error().code == StatusCode::kDeadlineExceeded);
+  std::string slots;
+  for (int i = 0; i < 100; ++i) {
+    std::vector<std::string> keys = redis.keys("fleet-test:limit:*:slots");
+    slots = keys.empty() ? "0" : redis.call({"ZCARD", keys[0]});
+    if (slots == "0") break;
+    std::this_thread::sleep_for(10ms);
+  }
+  CHECK(slots == "0");
+  CHECK(b.chat(as("acme", "next")).ok());
+}
+
 TEST_CASE("limiter.redis: a sidecar killed while holding a slot gives it back when its lease runs out") {
   RedisServer redis;
   Sidecar a(limiterConfig(redis, "max_concurrent = 1\n")), b(limiterConfig(redis, "max_concurrent = 1\n"));
@@ -346,4 +387,37 @@ TEST_CASE("limiter.redis: over TLS, a server whose certificate names the host is
   CHECK(refused.error().code == StatusCode::kUnavailable);
   for (int i = 0; i < 100 && wrong_name.daemon.log().find("TLS handshake") == std::string::npos; ++i) std::this_thread::sleep_for(10ms);
   CHECK(wrong_name.daemon.log().find("TLS handshake") != std::string::npos);
+}
+
+TEST_CASE("limiter.redis: with share_breakers a breaker opened by one sidecar's failures opens on the others for its time") {
+  RedisServer redis;
+  std::string route = "breaker = { failure_threshold = 2, open_ms = 2000 }\n";
+  std::string shared = "rpm = 1000\nshare_breakers = true\nbreaker_poll_ms = 50\n";
+  Sidecar a(limiterConfig(redis, shared, route)), b(limiterConfig(redis, shared, route));
+  Sidecar alone(limiterConfig(redis, "rpm = 1000\n", route));
+  const char* fail = R"({"fail": {"code": "UNAVAILABLE", "retryable": true, "message": "upstream down"}})";
+  for (int i = 0; i < 2; ++i) REQUIRE_FALSE(a.chat(as("acme", "failing " + std::to_string(i), fail)).ok());
+  auto tripped = a.chat(as("acme", "after the trip"));
+  REQUIRE_FALSE(tripped.ok());
+  CHECK(tripped.error().message.find("circuit breaker") != std::string::npos);
+
+  // b saw no failure of its own; its breaker opens from Redis within a few polls.
+  std::optional<client::Result<client::Response>> refused;
+  for (int i = 0; i < 100; ++i) {
+    refused.emplace(b.chat(as("acme", "on b " + std::to_string(i))));
+    if (!refused->ok()) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  REQUIRE_FALSE(refused->ok());
+  CHECK(refused->error().code == StatusCode::kUnavailable);
+  CHECK(refused->error().message.find("circuit breaker") != std::string::npos);
+  CHECK(adminMetric(a.daemon, "outrigger_redis_breakers_shared_total{instance=\"fleet\",direction=\"published\"}") >= 1);
+  CHECK(adminMetric(b.daemon, "outrigger_redis_breakers_shared_total{instance=\"fleet\",direction=\"applied\"}") >= 1);
+  // A sidecar that does not share keeps its own breaker closed.
+  CHECK(alone.chat(as("acme", "on the sidecar alone")).ok());
+
+  // When the open time is over, b probes the target itself and closes again.
+  std::this_thread::sleep_for(2100ms);
+  CHECK(b.chat(as("acme", "after the open time")).ok());
+  CHECK(b.chat(as("acme", "closed again")).ok());
 }

@@ -203,7 +203,11 @@ TEST_CASE("ABI structs keep their v1.0 layout") {
   STATIC_REQUIRE(offsetof(outrigger_host_api, instance_http_resume) == 224);
   // Minor 2, later: a plugin's attribute on its own span, after the instance transfers.
   STATIC_REQUIRE(offsetof(outrigger_host_api, span_attribute) == 232);
-  STATIC_REQUIRE(sizeof(outrigger_host_api) == 240);
+  // Then the breakers a fleet shares.
+  STATIC_REQUIRE(offsetof(outrigger_host_api, breakers) == 240);
+  STATIC_REQUIRE(offsetof(outrigger_host_api, breaker_open) == 248);
+  STATIC_REQUIRE(sizeof(outrigger_host_api) == 256);
+  STATIC_REQUIRE(sizeof(outrigger_breaker_view) == 32);
   STATIC_REQUIRE(sizeof(outrigger_limiter_hooks) == 32);
   STATIC_REQUIRE(sizeof(outrigger_settlement) == 56);
   STATIC_REQUIRE(offsetof(outrigger_guardrail_hooks, on_cancel) == 32);

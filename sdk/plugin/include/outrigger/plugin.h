@@ -748,6 +748,23 @@ typedef void (*outrigger_callback)(void* user_data, outrigger_status status);
  * OUTRIGGER_OK; last with OUTRIGGER_E_STALE, exactly once (see watch_fd). */
 typedef void (*outrigger_fd_callback)(void* user_data, int fd, uint32_t ready_events, outrigger_status status);
 
+/* Minor 2 (later builds). One target's circuit breaker, as the `breakers` host call shows it.
+ * OWNERSHIP: host-owned, valid during the visit. */
+typedef enum outrigger_breaker_state {
+  OUTRIGGER_BREAKER_CLOSED = 0,
+  OUTRIGGER_BREAKER_OPEN = 1,
+  OUTRIGGER_BREAKER_HALF_OPEN = 2
+} outrigger_breaker_state;
+typedef struct outrigger_breaker_view {
+  outrigger_str target;        /* "instance/model" */
+  uint8_t state;               /* outrigger_breaker_state */
+  uint8_t opened_here;         /* open because of this process's own failures (not breaker_open) */
+  uint8_t reserved_[2];
+  uint32_t open_remaining_ms;  /* while open: until it turns half-open */
+  uint64_t times_opened;       /* this process's trips so far: a change is a new opening */
+} outrigger_breaker_view;
+typedef void (*outrigger_breaker_visitor)(void* user_data, const outrigger_breaker_view* breaker);
+
 /* Minor 2: what one instance may hold on its loop at once (see instance_post). */
 #define OUTRIGGER_INSTANCE_MAX_TIMERS 256
 #define OUTRIGGER_INSTANCE_MAX_WATCHES 64
@@ -932,6 +949,16 @@ typedef struct outrigger_host_api {
    * request. Copied during the call. */
   outrigger_status (*span_attribute)(void* host_ctx, outrigger_request request, outrigger_str key,
                                      outrigger_str value) OUTRIGGER_NOEXCEPT;
+
+  /* [instance loop] The process's circuit breakers, one `visit` call each before this returns
+   * (a fleet shares them: limiter.redis). A per-worker instance only; OUTRIGGER_E_UNSUPPORTED
+   * for shared instances and exporters. */
+  outrigger_status (*breakers)(void* host_ctx, outrigger_breaker_visitor visit, void* user_data) OUTRIGGER_NOEXCEPT;
+  /* [instance loop] Opens `target`'s breaker ("instance/model") for `open_ms`, as a trip
+   * elsewhere in the fleet: then half-open as after any trip. Never shortens an open breaker; not
+   * counted as this process's trip (outrigger_breaker_view.times_opened). OUTRIGGER_E_INVALID for
+   * a target this process has no breaker for. */
+  outrigger_status (*breaker_open)(void* host_ctx, outrigger_str target, uint32_t open_ms) OUTRIGGER_NOEXCEPT;
 
   /* Tail: slots added by later minors go here. */
 } outrigger_host_api;

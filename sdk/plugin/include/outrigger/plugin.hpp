@@ -250,6 +250,19 @@ class Host {
   outrigger_status unwatchFd(uint64_t watch_id) const noexcept {
     return hasInstanceLoop() ? api_->unwatch_fd(api_->host_ctx, watch_id) : OUTRIGGER_E_UNSUPPORTED;
   }
+  // [instance loop] The process's circuit breakers (ABI minor 2, later builds); see
+  // outrigger_host_api::breakers. OUTRIGGER_E_UNSUPPORTED from an older host.
+  using BreakerFn = std::function<void(const outrigger_breaker_view&)>;
+  outrigger_status breakers(const BreakerFn& fn) const {
+    if (!OUTRIGGER_HAS_SLOT(api_, outrigger_host_api, breakers)) return OUTRIGGER_E_UNSUPPORTED;
+    return api_->breakers(api_->host_ctx, [](void* f, const outrigger_breaker_view* b) {
+      (*static_cast<const BreakerFn*>(f))(*b);
+    }, const_cast<BreakerFn*>(&fn));
+  }
+  outrigger_status breakerOpen(std::string_view target, uint32_t open_ms) const noexcept {
+    if (!OUTRIGGER_HAS_SLOT(api_, outrigger_host_api, breaker_open)) return OUTRIGGER_E_UNSUPPORTED;
+    return api_->breaker_open(api_->host_ctx, str(target), open_ms);
+  }
   // True when the host offers transfers owned by the instance (ABI minor 2, after unwatch_fd).
   bool hasInstanceHttp() const noexcept {
     return OUTRIGGER_HAS_SLOT(api_, outrigger_host_api, instance_http_request) &&
