@@ -10,10 +10,10 @@
 #include <mutex>
 #include <stdexcept>
 #include <unordered_map>
-#include <vector>
 
 #include "bounded_json.h"
 #include "cache_key.h"
+#include "stored_answer.h"
 
 namespace {
 
@@ -30,23 +30,11 @@ constexpr char kSchema[] = R"json({
   }
 })json";
 
-struct StoredCall {
-  std::string id, type, name, arguments;
-};
-
 struct Entry {
   KeyHash hash;
-  std::string key;  // compared on every hit: a hash collision can never serve a wrong answer
-  std::string content, finish_reason, model;
-  std::vector<StoredCall> tool_calls;
-  outrigger_usage usage{};
-  double cost = 0;
+  outrigger::cache::StoredAnswer answer;  // answer.key is compared on every hit
   uint64_t expires_ns = 0;
-  size_t bytes() const {
-    size_t n = key.size() + content.size() + finish_reason.size() + model.size() + 160;
-    for (const auto& c : tool_calls) n += c.id.size() + c.type.size() + c.name.size() + c.arguments.size() + 128;
-    return n;
-  }
+  size_t bytes() const { return outrigger::cache::storedBytes(answer); }
 };
 
 struct HashOf {
@@ -61,7 +49,7 @@ class Shard {
     auto it = index_.find(h);
     if (it == index_.end()) return false;
     Entry& e = *it->second;
-    if (e.expires_ns <= now || e.key != key) {
+    if (e.expires_ns <= now || e.answer.key != key) {
       if (e.expires_ns <= now) erase(it);
       return false;
     }
@@ -114,35 +102,14 @@ class MemoryCache final : public Cache {
     KeyHash h = outrigger::cache::hashKey(key);
     Entry e;
     if (!shard(h).get(h, key, host().nowNs(), &e)) return OUTRIGGER_CONTINUE;
-    std::vector<outrigger_tool_call_view> calls;
-    for (const auto& c : e.tool_calls) calls.push_back({str(c.id), str(c.type), str(c.name), str(c.arguments)});
-    outrigger_response_view r = makeResponse();
-    r.content = str(e.content);
-    r.finish_reason = str(e.finish_reason);
-    r.model = str(e.model);
-    r.tool_calls = calls.data();
-    r.tool_call_count = calls.size();
-    r.usage = e.usage;
-    r.usage.cached_tokens = e.usage.prompt_tokens;
-    r.cost_usd = 0;  // a hit costs nothing upstream
-    host().cacheDone(req.handle, &r);
+    outrigger::cache::answerHit(host(), req.handle, e.answer);
     return OUTRIGGER_PENDING;
   }
 
   void store(const outrigger_request_view& req, const outrigger_response_view& resp) override {
     Entry e;
-    e.key = outrigger::cache::canonicalKey(req);
-    e.hash = outrigger::cache::hashKey(e.key);
-    e.content.assign(view(resp.content));
-    e.finish_reason.assign(view(resp.finish_reason));
-    e.model.assign(view(resp.model));
-    for (size_t i = 0; i < resp.tool_call_count; ++i) {
-      const auto& c = resp.tool_calls[i];
-      e.tool_calls.push_back({std::string(view(c.id)), std::string(view(c.type)), std::string(view(c.name)),
-                              std::string(view(c.arguments))});
-    }
-    e.usage = resp.usage;
-    e.cost = resp.cost_usd;
+    e.answer = outrigger::cache::storedFrom(outrigger::cache::canonicalKey(req), resp);
+    e.hash = outrigger::cache::hashKey(e.answer.key);
     uint64_t ttl = req.cache_ttl_ms ? req.cache_ttl_ms : ttl_ms_;
     e.expires_ns = host().nowNs() + ttl * 1000000;
     if (e.bytes() > max_entry_bytes_) return;

@@ -21,6 +21,7 @@
 namespace {
 
 using namespace outrigger::plugin;
+using outrigger::redis::hex64;
 using outrigger::redis::RedisClient;
 using outrigger::redis::RedisResult;
 using outrigger::redis::RedisStats;
@@ -34,12 +35,6 @@ const std::string kSchemaText = std::string(R"json({
     "redis": )json") + outrigger::redis::kRedisSettingsSchema + R"json(
   }
 })json";
-
-std::string hex64(uint64_t v) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
-  return buf;
-}
 
 struct CacheCounters {
   std::atomic<uint64_t> hits{0}, misses{0}, errors{0}, stores{0}, too_large{0}, corrupt{0};
@@ -86,7 +81,7 @@ class RedisCache final : public Cache {
         return;
       }
       counters->hits.fetch_add(1);
-      answer(h, handle, *a);
+      outrigger::cache::answerHit(h, handle, *a);
     });
     return OUTRIGGER_PENDING;
   }
@@ -125,21 +120,6 @@ class RedisCache final : public Cache {
     std::string_view tenant = req.metadata ? view(req.metadata->tenant) : std::string_view();
     outrigger::cache::KeyHash k = outrigger::cache::hashKey(canonical);
     return redis_->key("cache:" + hex64(XXH3_64bits(tenant.data(), tenant.size())) + ":" + hex64(k.hi) + hex64(k.lo));
-  }
-
-  static void answer(const Host& h, outrigger_request handle, const outrigger::cache::StoredAnswer& a) {
-    std::vector<outrigger_tool_call_view> calls;
-    for (const auto& c : a.tool_calls) calls.push_back({str(c.id), str(c.type), str(c.name), str(c.arguments)});
-    outrigger_response_view r = makeResponse();
-    r.content = str(a.content);
-    r.finish_reason = str(a.finish_reason);
-    r.model = str(a.model);
-    r.tool_calls = calls.data();
-    r.tool_call_count = calls.size();
-    r.usage = a.usage;
-    r.usage.cached_tokens = a.usage.prompt_tokens;
-    r.cost_usd = 0;  // a hit costs nothing upstream
-    h.cacheDone(handle, &r);
   }
 
   uint64_t ttl_ms_ = 600000;

@@ -12,16 +12,9 @@ std::string overLimit(const char* what, const char* limit, uint32_t value, const
 
 }  // namespace
 
-LocalAdmission::~LocalAdmission() {
-  uint64_t now = host.nowNs();
-  if (took_request && !attempted) record->requests.charge(now, -1);
-  double owed = answered ? used : cut_short ? charged : 0;
-  if (owed != charged) record->tokens.charge(now, owed - charged);
-  if (holds_slot) record->in_flight.fetch_sub(1);
-}
-
-void LocalAdmission::settle(const outrigger_settlement& s) {
+void AttemptTally::add(const outrigger_settlement& s) {
   if (s.target.size) attempted = true;
+  if (s.reached_upstream) spent_usd += s.cost_usd;
   if (s.code == OUTRIGGER_CODE_OK) {
     answered = true;
     uint64_t reported = uint64_t(s.usage.prompt_tokens) + s.usage.completion_tokens;
@@ -29,6 +22,14 @@ void LocalAdmission::settle(const outrigger_settlement& s) {
   } else if (s.code == OUTRIGGER_CODE_CANCELLED && s.reached_upstream) {
     cut_short = true;
   }
+}
+
+LocalAdmission::~LocalAdmission() {
+  uint64_t now = host.nowNs();
+  if (took_request && !tally.attempted) record->requests.charge(now, -1);
+  double owed = tally.owed();
+  if (owed != tally.charged) record->tokens.charge(now, owed - tally.charged);
+  if (holds_slot) record->in_flight.fetch_sub(1);
 }
 
 bool admitLocally(plugin::Host host, LimitTable& table, const Rates& rates, std::string_view key, const char* what,
@@ -66,7 +67,7 @@ bool admitLocally(plugin::Host host, LimitTable& table, const Rates& rates, std:
   }
   if (rates.tpm) {
     record->tokens.charge(now, need);
-    a->charged = need;
+    a->tally.charged = need;
   }
   *admitted = std::move(a);
   return true;

@@ -16,18 +16,30 @@
 
 namespace outrigger::limiter {
 
+// What an admitted request's attempts used, as their settlements say: what limiter.memory and
+// limiter.redis settle to when the request ends.
+struct AttemptTally {
+  double charged = 0;    // tokens taken at admission
+  double used = 0;       // tokens the answered attempts reported
+  double spent_usd = 0;  // what the attempts that reached the upstream cost
+  bool attempted = false, answered = false, cut_short = false;
+
+  // One attempt's end (Limiter::settle).
+  void add(const outrigger_settlement& s);
+  // The tokens owed: what the answers used (the estimate for an answer that reports none), even
+  // when the request then failed (an output guardrail's deny); the charge when an attempt was cut
+  // short in flight; nothing when every attempt failed or none started.
+  double owed() const { return answered ? used : cut_short ? charged : 0; }
+};
+
 struct LocalAdmission {
   plugin::Host host;
   std::shared_ptr<LimitRecord> record;
   bool took_request = false;
   bool holds_slot = false;
-  double charged = 0;  // the prompt's estimate, charged at admission
-  double used = 0;     // what answered attempts reported
-  bool attempted = false, answered = false, cut_short = false;
+  AttemptTally tally;
 
   ~LocalAdmission();
-  // One attempt's end (Limiter::settle).
-  void settle(const outrigger_settlement& s);
 };
 
 // Why a request was refused: what `result` should say.

@@ -13,11 +13,16 @@
 
 #include "bounded_json.h"
 #include "limit_table.h"
+#include "limit_key.h"
 #include "local_admission.h"
 
 namespace {
 
 using namespace outrigger::plugin;
+using outrigger::limiter::KeyBy;
+using outrigger::limiter::keyBy;
+using outrigger::limiter::keyName;
+using outrigger::limiter::keyOf;
 using outrigger::limiter::LocalAdmission;
 using outrigger::limiter::LocalRefusal;
 using outrigger::limiter::admitLocally;
@@ -35,8 +40,6 @@ constexpr char kSchema[] = R"json({
     "max_keys": {"type": "integer", "minimum": 1, "maximum": 10000000, "description": "keys tracked at once"}
   }
 })json";
-
-enum class KeyBy { kTenant, kUser, kSession, kRoute, kGlobal };
 
 class MemoryLimiter final : public Limiter {
  public:
@@ -62,7 +65,7 @@ class MemoryLimiter final : public Limiter {
                          outrigger_limit_result& result) override {
     std::unique_ptr<LocalAdmission> a;
     LocalRefusal refusal;
-    if (!admitLocally(host(), *table_, rates_, keyOf(request), keyName(), estimate, &a, &refusal)) {
+    if (!admitLocally(host(), *table_, rates_, keyOf(key_by_, request), keyName(key_by_), estimate, &a, &refusal)) {
       return refuse(result, refusal.retry_after_ms, std::move(refusal.reason));
     }
     outrigger_status st = host().setRequestState(request.handle, std::move(a));
@@ -70,41 +73,10 @@ class MemoryLimiter final : public Limiter {
   }
 
   void settle(const outrigger_request_view& request, const outrigger_settlement& s) override {
-    if (auto* a = static_cast<LocalAdmission*>(host().requestState(request.handle))) a->settle(s);
+    if (auto* a = static_cast<LocalAdmission*>(host().requestState(request.handle))) a->tally.add(s);
   }
 
  private:
-  static KeyBy keyBy(std::string_view s) {
-    if (s == "user") return KeyBy::kUser;
-    if (s == "session") return KeyBy::kSession;
-    if (s == "route") return KeyBy::kRoute;
-    if (s == "global") return KeyBy::kGlobal;
-    return KeyBy::kTenant;
-  }
-
-  const char* keyName() const {
-    switch (key_by_) {
-      case KeyBy::kUser: return "user";
-      case KeyBy::kSession: return "session";
-      case KeyBy::kRoute: return "route";
-      case KeyBy::kGlobal: return "limiter";
-      case KeyBy::kTenant: break;
-    }
-    return "tenant";
-  }
-
-  std::string_view keyOf(const outrigger_request_view& r) const {
-    const outrigger_metadata_view* md = r.metadata;
-    switch (key_by_) {
-      case KeyBy::kTenant: return md ? view(md->tenant) : std::string_view();
-      case KeyBy::kUser: return md ? view(md->user) : std::string_view();
-      case KeyBy::kSession: return md ? view(md->session) : std::string_view();
-      case KeyBy::kRoute: return view(r.route);
-      case KeyBy::kGlobal: break;
-    }
-    return {};
-  }
-
   // The reason is copied by the host when admit returns; admits on other workers run at the same
   // time, so it lives in a buffer of the calling thread.
   static outrigger_status refuse(outrigger_limit_result& result, uint32_t retry_after_ms, std::string reason) {

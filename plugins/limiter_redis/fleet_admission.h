@@ -34,15 +34,11 @@ struct FleetAdmission {
   FleetLimits limits;
   std::string id;
   int64_t budget_ttl_s = 0;
-  double charged_tokens = 0;
-  // What the attempts reported (Limiter::settle).
-  double used_tokens = 0, spent_usd = 0;
-  bool attempted = false, answered = false, cut_short = false;
+  AttemptTally tally;  // tally.charged: the tokens reserved
   // False until Redis admitted it (and when Redis' answer is unknown): nothing to give back.
   bool reserved = false;
 
   ~FleetAdmission();
-  void settle(const outrigger_settlement& s);
 };
 
 // A request's state for limiter.redis: admitted by Redis, or by the local fallback.
@@ -50,8 +46,8 @@ struct AdmissionState {
   std::unique_ptr<FleetAdmission> fleet;
   std::unique_ptr<LocalAdmission> local;
   void settle(const outrigger_settlement& s) {
-    if (fleet) fleet->settle(s);
-    if (local) local->settle(s);
+    if (fleet) fleet->tally.add(s);
+    if (local) local->tally.add(s);
   }
 };
 

@@ -23,16 +23,22 @@
 #include "budget_window.h"
 #include "fleet_admission.h"
 #include "limit_scripts.h"
+#include "limit_key.h"
 #include "local_admission.h"
 #include "redis_client.h"
 
 namespace {
 
 using namespace outrigger::plugin;
+using outrigger::limiter::KeyBy;
+using outrigger::limiter::keyBy;
+using outrigger::limiter::keyName;
+using outrigger::limiter::keyOf;
 using outrigger::limiter::AdmissionState;
 using outrigger::limiter::FleetAdmission;
 using outrigger::limiter::FleetCounters;
 using outrigger::limiter::FleetLimits;
+using outrigger::redis::hex64;
 using outrigger::redis::RedisClient;
 using outrigger::redis::RedisResult;
 using outrigger::redis::RedisScript;
@@ -56,14 +62,6 @@ const std::string kSchemaText = std::string(R"json({
     "redis": )json") + outrigger::redis::kRedisSettingsSchema + R"json(
   }
 })json";
-
-enum class KeyBy { kTenant, kUser, kSession, kRoute, kGlobal };
-
-std::string hex64(uint64_t v) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
-  return buf;
-}
 
 // 128 random bits: names one admission's slot and reservation in Redis.
 std::string admissionId() {
@@ -126,19 +124,20 @@ class RedisLimiter final : public Limiter {
     a->settle_script = &settle_script_;
     a->limits = limits_;
     a->id = admissionId();
-    std::string base = redis_->key("limit:{" + name() + ":" + hex64(XXH3_64bits(keyOf(request).data(), keyOf(request).size())) + "}");
+    std::string_view key = keyOf(key_by_, request);
+    std::string base = redis_->key("limit:{" + name() + ":" + hex64(XXH3_64bits(key.data(), key.size())) + "}");
     int64_t window = window_.bucketStart(now_ms);
     std::string budget = base + ":budget:" + std::to_string(window);
     a->keys = {base + ":rate", base + ":slots", budget, budget + ":leases"};
     a->budget_ttl_s = window_.bucketSeconds(window) + 3600;
     // Tokens reserved: the prompt and all the answer may add, so a burst of admissions cannot
     // overshoot by their answers (the settle gives back what was not used).
-    a->charged_tokens = double(std::max<uint64_t>(estimate.prompt_tokens, 1) + estimate.max_completion_tokens);
+    a->tally.charged = double(std::max<uint64_t>(estimate.prompt_tokens, 1) + estimate.max_completion_tokens);
     double reserve_usd = limits_.budget_usd > 0 ? reserveUsd(estimate) : 0;
     int64_t retry_budget_ms = window_.expiresMs(window) - now_ms;
 
     std::vector<std::string> args = {std::to_string(limits_.rpm), std::to_string(limits_.tpm),
-                                     std::to_string(uint64_t(a->charged_tokens)), std::to_string(limits_.max_concurrent),
+                                     std::to_string(uint64_t(a->tally.charged)), std::to_string(limits_.max_concurrent),
                                      number(limits_.budget_usd), number(reserve_usd), a->id, std::to_string(lease_ms_),
                                      std::to_string(a->budget_ttl_s)};
     std::vector<std::string> keys = a->keys;
@@ -148,7 +147,7 @@ class RedisLimiter final : public Limiter {
     outrigger_request handle = request.handle;
     // The request's fields are gone once admit returns: copy what the fallback needs.
     outrigger_limit_estimate est = estimate;
-    std::string local_key(keyOf(request));
+    std::string local_key(key);
     // std::function wants a copyable callback; the admission moves on from the box.
     auto box = std::make_shared<std::unique_ptr<FleetAdmission>>(std::move(a));
     redis_->eval(admit_script_, keys, args,
@@ -226,7 +225,7 @@ class RedisLimiter final : public Limiter {
     counters_->local_fallbacks.fetch_add(1);
     auto state = std::make_unique<AdmissionState>();
     outrigger::limiter::LocalRefusal refusal;
-    if (!outrigger::limiter::admitLocally(h, *local_table_, local_rates_, local_key, keyName(), est, &state->local, &refusal)) {
+    if (!outrigger::limiter::admitLocally(h, *local_table_, local_rates_, local_key, keyName(key_by_), est, &state->local, &refusal)) {
       h.limiterDone(handle, OUTRIGGER_CODE_RESOURCE_EXHAUSTED, refusal.retry_after_ms, refusal.reason + " (local fallback)");
       return;
     }
@@ -290,38 +289,7 @@ class RedisLimiter final : public Limiter {
   }
 
   std::string overLimit(const std::string& what, const std::string& limit) const {
-    return std::string(keyName()) + " over its fleet-wide " + what + " (" + limit + ")";
-  }
-
-  static KeyBy keyBy(std::string_view s) {
-    if (s == "user") return KeyBy::kUser;
-    if (s == "session") return KeyBy::kSession;
-    if (s == "route") return KeyBy::kRoute;
-    if (s == "global") return KeyBy::kGlobal;
-    return KeyBy::kTenant;
-  }
-
-  const char* keyName() const {
-    switch (key_by_) {
-      case KeyBy::kUser: return "user";
-      case KeyBy::kSession: return "session";
-      case KeyBy::kRoute: return "route";
-      case KeyBy::kGlobal: return "limiter";
-      case KeyBy::kTenant: break;
-    }
-    return "tenant";
-  }
-
-  std::string_view keyOf(const outrigger_request_view& r) const {
-    const outrigger_metadata_view* md = r.metadata;
-    switch (key_by_) {
-      case KeyBy::kTenant: return md ? view(md->tenant) : std::string_view();
-      case KeyBy::kUser: return md ? view(md->user) : std::string_view();
-      case KeyBy::kSession: return md ? view(md->session) : std::string_view();
-      case KeyBy::kRoute: return view(r.route);
-      case KeyBy::kGlobal: break;
-    }
-    return {};
+    return std::string(keyName(key_by_)) + " over its fleet-wide " + what + " (" + limit + ")";
   }
 
   KeyBy key_by_ = KeyBy::kTenant;

@@ -68,6 +68,12 @@ SSL_CTX* tlsContext(const RedisSettings& s) {
 
 }  // namespace
 
+std::string hex64(uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
 void reportRedisStats(const plugin::MetricsWriter& out, const RedisStats& s) {
   out.counter("redis_commands_total", "Commands sent to Redis.", {}, double(s.commands));
   const char* failures = "Commands that got no answer, by why.";

@@ -29,6 +29,9 @@ struct RedisStats {
   std::atomic<int64_t> connections_up{0};
 };
 
+// 16 hex digits: how keys name a hash (a tenant's, a request's).
+std::string hex64(uint64_t v);
+
 // The client's series for the instance's metrics hook (summed over its workers by the host).
 void reportRedisStats(const plugin::MetricsWriter& out, const RedisStats& stats);
 

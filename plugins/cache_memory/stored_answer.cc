@@ -64,6 +64,28 @@ StoredAnswer storedFrom(std::string key, const outrigger_response_view& r) {
   return a;
 }
 
+size_t storedBytes(const StoredAnswer& a) {
+  size_t n = a.key.size() + a.content.size() + a.finish_reason.size() + a.model.size() + 160;
+  for (const auto& c : a.tool_calls) n += c.id.size() + c.type.size() + c.name.size() + c.arguments.size() + 128;
+  return n;
+}
+
+void answerHit(const plugin::Host& host, outrigger_request request, const StoredAnswer& a) {
+  using plugin::str;
+  std::vector<outrigger_tool_call_view> calls;
+  for (const auto& c : a.tool_calls) calls.push_back({str(c.id), str(c.type), str(c.name), str(c.arguments)});
+  outrigger_response_view r = plugin::makeResponse();
+  r.content = str(a.content);
+  r.finish_reason = str(a.finish_reason);
+  r.model = str(a.model);
+  r.tool_calls = calls.data();
+  r.tool_call_count = calls.size();
+  r.usage = a.usage;
+  r.usage.cached_tokens = a.usage.prompt_tokens;
+  r.cost_usd = 0;  // a hit costs nothing upstream
+  host.cacheDone(request, &r);
+}
+
 std::string encodeAnswer(const StoredAnswer& a) {
   std::string out;
   out += char(kVersion);
