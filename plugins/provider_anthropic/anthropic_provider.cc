@@ -19,7 +19,7 @@ using namespace outrigger::plugin;
 namespace wire = outrigger::providers::anthropic;
 using namespace outrigger::providers;  // provider_common: the shared call machinery
 
-constexpr char kSchema[] = R"json({
+const std::string kSchemaText = std::string(R"json({
   "type": "object",
   "additionalProperties": false,
   "properties": {
@@ -36,7 +36,8 @@ constexpr char kSchema[] = R"json({
     "first_byte_timeout_ms": {"type": "integer", "minimum": 1},
     "idle_timeout_ms": {"type": "integer", "minimum": 1},
     "total_timeout_ms": {"type": "integer", "minimum": 1},
-    "max_body_bytes": {"type": "integer", "minimum": 1024, "description": "largest unary or error body kept"}
+    "max_body_bytes": {"type": "integer", "minimum": 1024, "description": "largest unary or error body kept"},
+    "cassette": )json") + kCassetteSchema + R"json(
   }
 })json";
 
@@ -75,7 +76,7 @@ class AnthropicProvider final : public HttpProvider {
  public:
   static constexpr const char* kName = "anthropic";
   static constexpr const char* kDescription = "Anthropic Messages API over the host HTTP client";
-  static constexpr const char* kConfigSchema = kSchema;
+  static inline const char* const kConfigSchema = kSchemaText.c_str();
   static constexpr outrigger_stability kStability = OUTRIGGER_STABILITY_EXPERIMENTAL;
   static constexpr uint64_t kCapabilities = OUTRIGGER_CAP_STREAMING;
 

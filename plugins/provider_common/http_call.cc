@@ -15,6 +15,21 @@ namespace {
 
 uint64_t keyOf(outrigger_request r) { return (uint64_t(r.slot) << 32) | r.generation; }
 
+// The URL without scheme and host: what a cassette keys by, with the request body.
+std::string_view pathOf(std::string_view url) {
+  size_t scheme = url.find("://");
+  size_t slash = url.find('/', scheme == std::string_view::npos ? 0 : scheme + 3);
+  return slash == std::string_view::npos ? std::string_view("/") : url.substr(slash);
+}
+
+// The response headers a recording keeps: what the parsers and the retry hints read.
+bool recordedHeader(std::string_view lower_name) {
+  return lower_name == "content-type" || lower_name == "retry-after" || lower_name == "retry-after-ms" ||
+         lower_name == "x-should-retry";
+}
+
+uint32_t msSince(uint64_t from_ns, uint64_t now_ns) { return uint32_t(now_ns > from_ns ? (now_ns - from_ns) / 1000000 : 0); }
+
 }  // namespace
 
 HttpProvider::HttpProvider(Host host, std::string_view name) : Provider(host, name) {
@@ -35,6 +50,24 @@ outrigger_status HttpProvider::send(std::unique_ptr<HttpCall> call, const std::s
   HttpCall* c = call.get();
   c->owner = this;
   const HttpSettings& s = http();
+  c->sent_ns = host().nowNs();
+
+  if (const CassetteSettings& tape = s.cassette; tape.tape) {
+    std::string_view path = pathOf(url);
+    CanonicalRequest canonical = canonicalRequest(path, body, tape);
+    using Mode = CassetteSettings::Mode;
+    if (tape.mode == Mode::kReplay || tape.mode == Mode::kReplayOrRecord) {
+      if (auto found = tape.tape->take(canonical.key)) return replay(std::move(call), std::move(found));
+      if (tape.mode == Mode::kReplay) {
+        std::string why = tape.tape->explainMiss(path, redactedRequest(canonical.text, tape));
+        return refuse(c, Failure{OUTRIGGER_CODE_FAILED_PRECONDITION, false, 0, why});
+      }
+    }
+    c->recording = std::make_shared<RecordedExchange>();
+    c->recording->key = canonical.key;
+    c->recording->path = path;
+    c->recording->request = redactedRequest(canonical.text, tape);
+  }
 
   HeaderList owned;  // header values that must live through the call
   owned.emplace_back("content-type", "application/json");
@@ -94,8 +127,83 @@ void HttpProvider::resume(outrigger_request request) {
   ++c->in_callback;
   pump(c);
   if (!c->finished && !c->paused && c->transfer_live) host().httpResume(c->handle, c->transfer);
+  if (!c->finished && !c->paused && c->replay) replayBody(c);
   --c->in_callback;
   reap(c);
+}
+
+outrigger_status HttpProvider::replay(std::unique_ptr<HttpCall> call, std::shared_ptr<const RecordedExchange> exchange) {
+  HttpCall* c = call.get();
+  c->replay = std::move(exchange);
+  uint64_t key = keyOf(c->handle);
+  calls_.emplace(key, std::move(call));
+  // From the loop's next turn, as a transfer's callbacks would come: never inside start.
+  outrigger_status st = host().post(c->handle, [this, key](outrigger_status status) {
+    auto it = calls_.find(key);
+    if (status != OUTRIGGER_OK || it == calls_.end() || it->second->finished) return;
+    HttpCall* c = it->second.get();
+    std::vector<outrigger_http_header> headers;
+    for (const auto& [n, v] : c->replay->headers) headers.push_back({str(n), str(v)});
+    outrigger_http_response_head head{};
+    head.hdr = OUTRIGGER_HEADER_INIT(outrigger_http_response_head);
+    head.status = c->replay->status;
+    head.headers = headers.data();
+    head.header_count = headers.size();
+    c->onHead(head);
+    replayBody(c);
+  });
+  if (st != OUTRIGGER_OK) {
+    c->finished = true;
+    sendFailure(c, Failure{OUTRIGGER_CODE_INTERNAL, false, 0, "cannot replay the recorded answer"});
+    reap(c);
+  }
+  return OUTRIGGER_PENDING;
+}
+
+void HttpProvider::replayBody(HttpCall* c) {
+  ++c->in_callback;  // onBody and onComplete may finish the call: it is freed below, not there
+  const RecordedExchange& e = *c->replay;
+  bool waiting = false;
+  while (!c->finished && !c->paused && c->replay_next < e.pieces.size()) {
+    const RecordedPiece& piece = e.pieces[c->replay_next];
+    uint32_t elapsed = msSince(c->sent_ns, host().nowNs());
+    if (http().cassette.latency && piece.at_ms > elapsed) {
+      uint64_t key = keyOf(c->handle);
+      host().setTimer(c->handle, piece.at_ms - elapsed, [this, key](outrigger_status status) {
+        auto it = calls_.find(key);
+        if (status == OUTRIGGER_OK && it != calls_.end()) replayBody(it->second.get());
+      });
+      waiting = true;
+      break;
+    }
+    ++c->replay_next;
+    if (c->onBody(piece.bytes) == OUTRIGGER_E_INVALID) {  // over max_body: the transfer would abort
+      c->replay_next = e.pieces.size();
+      outrigger_http_result aborted{};
+      aborted.hdr = OUTRIGGER_HEADER_INIT(outrigger_http_result);
+      aborted.error = OUTRIGGER_HTTP_E_ABORTED;
+      aborted.status = e.status;
+      c->onComplete(aborted);
+    }
+  }
+  if (!waiting && !c->finished && !c->paused && c->replay_next == e.pieces.size() && !c->transfer_ended) {
+    outrigger_http_result done{};
+    done.hdr = OUTRIGGER_HEADER_INIT(outrigger_http_result);
+    done.status = e.status;
+    c->onComplete(done);
+  }
+  --c->in_callback;
+  reap(c);
+}
+
+void HttpProvider::recordEnd(HttpCall* c, const outrigger_http_result& result) {
+  std::shared_ptr<RecordedExchange> e = std::move(c->recording);
+  // Only whole HTTP exchanges: a reset or a timeout is the network's, not the upstream's answer.
+  if (!e || result.error != OUTRIGGER_HTTP_OK || e->status == 0) return;
+  e->total_ms = msSince(c->sent_ns, host().nowNs());
+  if (!http().cassette.tape->append(std::move(e))) {
+    host().log(OUTRIGGER_LOG_WARN, "cannot write to the cassette: the exchange is not recorded");
+  }
 }
 
 void HttpProvider::pump(HttpCall* c) {
@@ -218,8 +326,10 @@ void HttpProvider::reap(HttpCall* c) {
 
 outrigger_status HttpCall::onHead(const outrigger_http_response_head& head) {
   status = head.status;
+  if (recording) recording->status = head.status;
   for (size_t i = 0; i < head.header_count; ++i) {
     std::string name = lowerAscii(view(head.headers[i].name));
+    if (recording && recordedHeader(name)) recording->headers.emplace_back(name, std::string(view(head.headers[i].value)));
     if (name == "retry-after") retry_after.assign(view(head.headers[i].value));
     else if (name == "retry-after-ms") retry_after_ms.assign(view(head.headers[i].value));
     else if (name == "x-should-retry") should_retry = lowerAscii(view(head.headers[i].value));
@@ -229,6 +339,7 @@ outrigger_status HttpCall::onHead(const outrigger_http_response_head& head) {
 
 outrigger_status HttpCall::onBody(std::string_view bytes) {
   if (finished) return OUTRIGGER_E_STALE;
+  if (recording) recording->pieces.push_back({msSince(sent_ns, owner->host().nowNs()), std::string(bytes)});
   bool sse_body = stream && status >= 200 && status < 300;
   if (!sse_body) {
     if (body.size() + bytes.size() > owner->maxBody()) return OUTRIGGER_E_INVALID;  // aborts the transfer
@@ -250,6 +361,7 @@ outrigger_status HttpCall::onBody(std::string_view bytes) {
 }
 
 void HttpCall::onComplete(const outrigger_http_result& result) {
+  if (recording) owner->recordEnd(this, result);
   transfer_live = false;
   transfer_ended = true;
   http_error = result.error;

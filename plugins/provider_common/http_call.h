@@ -43,7 +43,13 @@ struct HttpCall : plugin::HttpHandler {
   std::string http_detail;
   bool finished = false;        // the answer was sent or the request ended
   int in_callback = 0;
+  // Cassettes: what this call records, or the recording it replays instead of a transfer.
+  std::shared_ptr<RecordedExchange> recording;
+  uint64_t sent_ns = 0;
+  std::shared_ptr<const RecordedExchange> replay;
+  size_t replay_next = 0;  // the next recorded piece to hand on
 
+  // The transfer's callbacks; a replay calls them too, with the recorded head and pieces.
   outrigger_status onHead(const outrigger_http_response_head& head) final;
   outrigger_status onBody(std::string_view bytes) final;
   void onComplete(const outrigger_http_result& result) final;
@@ -65,6 +71,8 @@ class HttpProvider : public plugin::Provider {
   void pump(HttpCall* c);
   // Frees a finished call once no callback of it is on the stack.
   void reap(HttpCall* c);
+  // A cassette recording's end (HttpCall::onComplete): the exchange goes into the cassette.
+  void recordEnd(HttpCall* c, const outrigger_http_result& result);
   size_t maxBody() const { return http().max_body; }
 
  protected:
@@ -104,6 +112,10 @@ class HttpProvider : public plugin::Provider {
  private:
   void emit(HttpCall* c, const StreamDelta& d);
   void complete(HttpCall* c);
+  // Serves the call from `exchange`, as a transfer would have, from the loop's next turn.
+  outrigger_status replay(std::unique_ptr<HttpCall> call, std::shared_ptr<const RecordedExchange> exchange);
+  // Hands on recorded pieces until a pause, the recorded pace or the end.
+  void replayBody(HttpCall* c);
 
   std::unordered_map<uint64_t, std::unique_ptr<HttpCall>> calls_;
   uint64_t next_key_ = 0;

@@ -45,6 +45,7 @@ HttpSettings readHttpSettings(const rapidjson::Value& d) {
   s.idle_ms = configUint(d, "idle_timeout_ms");
   s.total_ms = configUint(d, "total_timeout_ms");
   if (uint32_t m = configUint(d, "max_body_bytes")) s.max_body = m;
+  s.cassette = readCassetteSettings(d);
   return s;
 }
 

@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "cassette.h"
+
 namespace outrigger::providers {
 
 struct HttpSettings {
@@ -19,10 +21,11 @@ struct HttpSettings {
   std::vector<std::pair<std::string, std::string>> headers;  // extra request headers
   uint32_t connect_ms = 0, first_byte_ms = 0, idle_ms = 0, total_ms = 0;
   size_t max_body = 8 << 20;                                 // largest unary or error body kept
+  CassetteSettings cassette;                                 // record / replay (cassette.h)
 };
 
 // api_key / api_keys (resolved through secret_ref.h; throws std::runtime_error "api key: ..."),
-// headers, *_timeout_ms and max_body_bytes from `config` (a JSON object).
+// headers, *_timeout_ms, max_body_bytes and cassette from `config` (a JSON object).
 HttpSettings readHttpSettings(const rapidjson::Value& config);
 
 // `text` of `config` as a string, or `def` when absent or not a string.

@@ -21,7 +21,7 @@ using namespace outrigger::plugin;
 namespace wire = outrigger::providers::openai;
 using namespace outrigger::providers;  // provider_common: the shared call machinery
 
-constexpr char kSchema[] = R"json({
+const std::string kSchemaText = std::string(R"json({
   "type": "object",
   "additionalProperties": false,
   "required": ["base_url"],
@@ -41,7 +41,8 @@ constexpr char kSchema[] = R"json({
     "first_byte_timeout_ms": {"type": "integer", "minimum": 1},
     "idle_timeout_ms": {"type": "integer", "minimum": 1},
     "total_timeout_ms": {"type": "integer", "minimum": 1},
-    "max_body_bytes": {"type": "integer", "minimum": 1024, "description": "largest unary or error body kept"}
+    "max_body_bytes": {"type": "integer", "minimum": 1024, "description": "largest unary or error body kept"},
+    "cassette": )json") + kCassetteSchema + R"json(
   }
 })json";
 
@@ -89,7 +90,7 @@ class OpenAiProvider final : public HttpProvider {
  public:
   static constexpr const char* kName = "openai";
   static constexpr const char* kDescription = "OpenAI-compatible Chat Completions and embeddings over the host HTTP client";
-  static constexpr const char* kConfigSchema = kSchema;
+  static inline const char* const kConfigSchema = kSchemaText.c_str();
   static constexpr outrigger_stability kStability = OUTRIGGER_STABILITY_EXPERIMENTAL;
   static constexpr uint64_t kCapabilities = OUTRIGGER_CAP_STREAMING | OUTRIGGER_CAP_EMBED_TOKEN_IDS;
 

@@ -1,0 +1,193 @@
+// Cassettes through the real daemon: 1,000 requests (unary and streamed, tool calls, refusals,
+// guardrail denials, cache hits) recorded from the scripted upstream, then replayed
+// by a daemon whose upstream is gone: every answer the same, byte for byte and chunk for chunk,
+// with the same verdicts, cache decisions and costs, and not one upstream connection. A request
+// that was never recorded is a typed error naming where it differs from the nearest recording.
+#include <catch2/catch.hpp>
+
+#include <csignal>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <outrigger/client.h>
+
+#include "daemon_rig.h"
+#include "support/admin_metrics.h"
+#include "support/daemon_process.h"
+#include "support/sdk_requests.h"
+#include "upstream_process.h"
+
+using namespace outrigger;
+using namespace outrigger::testing;
+using client::StatusCode;
+
+namespace {
+
+std::string replayConfig(const std::string& base_url, const std::string& mode, const std::string& tape,
+                         const std::string& route_extra = "") {
+  return daemonHead() + openaiInstance("openai", base_url) + "model = \"gpt-4o-mini\"\n" +
+         "[instances.openai.config.cassette]\nmode = \"" + mode + "\"\npath = \"" + tape + "\"\n" +
+         "redact = ['\\d{3}-\\d{2}-\\d{4}']\n"
+         "[instances.memo]\ntype = \"cache.memory\"\n"
+         "[instances.input_rules]\ntype = \"guardrail.rules\"\n[instances.input_rules.config]\n"
+         "deny_patterns = ['(?i)forbidden phrase']\n"
+         "[routes.default]\nprovider = \"openai\"\nguardrails = [\"input_rules\"]\ncache = \"memo\"\n" + route_extra +
+         "[prices.\"openai/gpt-4o-mini\"]\ninput = 0.00000015\noutput = 0.0000006\n"
+         "[admin]\nlisten = \"127.0.0.1:0\"\n";
+}
+
+client::ChatRequest question(int i) {
+  std::string text = "question " + std::to_string(i % 250);
+  if (i % 97 == 0) text += " with a forbidden phrase";
+  client::ChatRequest r = ask(text);
+  r.max_tokens = 64;
+  return r;
+}
+
+// Everything the caller saw of one answer, as one comparable text.
+std::string seen(client::Client& c, int i) {
+  client::ChatRequest r = question(i);
+  std::string out;
+  const client::Result<client::Response>* result = nullptr;
+  std::unique_ptr<client::Stream> stream;
+  client::Result<client::Response> unary = client::Error{};
+  if (i % 3 == 0) {
+    stream = std::make_unique<client::Stream>(c.stream(r));
+    client::Chunk chunk;
+    while (stream->next(&chunk)) out += "[chunk " + std::to_string(chunk.seq) + (chunk.refusal ? " refusal" : "") + "]" + chunk.delta;
+    result = &stream->result();
+  } else {
+    unary = c.chat(r);
+    result = &unary;
+  }
+  if (!result->ok()) return out + " error " + std::to_string(int(result->error().code)) + " " + result->error().message;
+  const client::Response& a = result->value();
+  out += " content=" + a.content + " finish=" + a.finish_reason + " model=" + a.model + " refusal=" +
+         std::to_string(a.refusal) + " hit=" + std::to_string(a.cache_hit) + " cost=" + std::to_string(a.cost_usd) +
+         " usage=" + std::to_string(a.usage.prompt_tokens) + "/" + std::to_string(a.usage.completion_tokens);
+  for (const auto& t : a.tool_calls) out += " tool=" + t.name + t.arguments;
+  for (const auto& v : a.verdicts) out += " verdict=" + v.guardrail + ":" + std::to_string(v.verdict) + ":" + v.reason;
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("cassettes: 1,000 recorded requests replay with the same bytes, chunks, verdicts, cache decisions and costs, with no upstream") {
+  ::setenv("OUTRIGGER_TEST_OPENAI_KEY", "sk-test-replay", 1);
+  std::string tape = makeTempDir() + "/session.jsonl";
+  std::vector<std::string> recorded;
+  std::string dead_url;
+  {
+    UpstreamProcess up;
+    REQUIRE(up.ready());
+    dead_url = up.baseUrl();
+    // Seeded choices: text in pieces, tool calls and refusals.
+    REQUIRE(up.post("/_control/script", R"({"steps": [], "keep_log": false, "default": {"fault": "mix", "weights": [6, 1, 1],
+      "choices": [{"fault": "ok", "text": "Hello there, friend.", "pieces": 4, "usage": {"prompt_tokens": 11, "completion_tokens": 4, "total_tokens": 15}},
+                  {"fault": "ok", "tool_calls": [{"id": "call_1", "name": "lookup", "arguments": "{\"q\": 1}"}]},
+                  {"fault": "refusal", "refusal": "I can't help with that."}]}})") == 200);
+    DaemonProcess record(replayConfig(up.baseUrl(), "record", tape));
+    REQUIRE(record.waitReady());
+    client::Client c(at(record));
+    for (int i = 0; i < 1000; ++i) recorded.push_back(seen(c, i));
+
+  }  // the upstream is gone from here on
+  size_t lines = 0;
+  {
+    std::ifstream in(tape);
+    for (std::string l; std::getline(in, l);) ++lines;
+  }
+  CHECK(lines >= 250);  // every call the provider made, retries included
+
+  DaemonProcess replay(replayConfig(dead_url, "replay", tape));
+  REQUIRE(replay.waitReady());
+  client::Client c(at(replay));
+  int same = 0;
+  for (int i = 0; i < 1000; ++i) {
+    std::string again = seen(c, i);
+    if (again == recorded[i]) {
+      ++same;
+    } else {
+      INFO("request " << i << "\nrecorded: " << recorded[i] << "\nreplayed: " << again);
+      CHECK(again == recorded[i]);
+    }
+  }
+  CHECK(same == 1000);
+  CHECK(adminMetric(replay, "outrigger_upstream_connections_opened_total") == 0);
+
+  // The variety the session covered, so the comparison above means something.
+  auto count = [&](const std::string& what) {
+    return std::count_if(recorded.begin(), recorded.end(), [&](const std::string& s) { return s.find(what) != std::string::npos; });
+  };
+  CHECK(count("[chunk") > 100);
+  CHECK(count("error") == count("error 7 "));  // no other failure: the upstream answered every call
+  CHECK(count("tool=lookup") > 10);
+  CHECK(count("refusal=1") > 10);
+  CHECK(count("hit=1") > 100);
+  CHECK(count("error 7 ") >= 10);  // denied by the guardrail before the provider
+}
+
+TEST_CASE("cassettes: a request never recorded is a typed error that says where it differs from the nearest recording") {
+  ::setenv("OUTRIGGER_TEST_OPENAI_KEY", "sk-test-replay", 1);
+  std::string tape = makeTempDir() + "/one.jsonl";
+  std::string url;
+  {
+    UpstreamProcess up;
+    REQUIRE(up.ready());
+    url = up.baseUrl();
+    DaemonProcess record(replayConfig(up.baseUrl(), "record", tape));
+    REQUIRE(record.waitReady());
+    client::Client c(at(record));
+    REQUIRE(c.chat(ask("my number is 123-45-6789, what is the weather")).ok());
+  }
+  std::ifstream in(tape);
+  std::string line;
+  REQUIRE(std::getline(in, line));
+  CHECK(line.find("123-45-6789") == std::string::npos);  // redacted in the stored request
+  CHECK(line.find("<redacted>") != std::string::npos);
+  CHECK(line.find("sk-test-replay") == std::string::npos);  // request headers are never written
+
+  DaemonProcess replay(replayConfig(url, "replay", tape));
+  REQUIRE(replay.waitReady());
+  client::Client c(at(replay));
+  auto same = c.chat(ask("my number is 123-45-6789, what is the weather"));
+  REQUIRE(same.ok());
+  auto other = c.chat(ask("my number is 123-45-6789, what is the time"));
+  REQUIRE_FALSE(other.ok());
+  CHECK(other.error().code == StatusCode::kFailedPrecondition);
+  CHECK(other.error().message.find("no recording for this request") != std::string::npos);
+  CHECK(other.error().message.find("/messages/0/content") != std::string::npos);
+  CHECK(other.error().message.find("what is the weather") != std::string::npos);
+  CHECK(other.error().message.find("what is the time") != std::string::npos);
+}
+
+TEST_CASE("cassettes: a request recorded several times replays its recordings in order, so a retried 429 is retried again") {
+  ::setenv("OUTRIGGER_TEST_OPENAI_KEY", "sk-test-replay", 1);
+  std::string tape = makeTempDir() + "/retry.jsonl";
+  std::string url;
+  std::string retry = "retry = { max_attempts = 3, base_backoff_ms = 1, max_backoff_ms = 5 }\n";
+  {
+    UpstreamProcess up;
+    REQUIRE(up.ready());
+    url = up.baseUrl();
+    REQUIRE(up.script(R"([{"fault": "status", "code": 429, "headers": {"retry-after-ms": "5"}},
+                          {"fault": "ok", "text": "answered on the second attempt"}])"));
+    DaemonProcess record(replayConfig(up.baseUrl(), "record", tape, retry));
+    REQUIRE(record.waitReady());
+    client::Client c(at(record));
+    auto r = c.chat(ask("retry me"));
+    REQUIRE(r.ok());
+    CHECK(r.value().content == "answered on the second attempt");
+    CHECK(adminMetric(record, "outrigger_attempts_total") == 2);
+  }
+  DaemonProcess replay(replayConfig(url, "replay", tape, retry));
+  REQUIRE(replay.waitReady());
+  client::Client c(at(replay));
+  auto r = c.chat(ask("retry me"));
+  REQUIRE(r.ok());
+  CHECK(r.value().content == "answered on the second attempt");
+  CHECK(adminMetric(replay, "outrigger_attempts_total") == 2);  // the 429 again, then the answer
+  CHECK(adminMetric(replay, "outrigger_upstream_connections_opened_total") == 0);
+}
