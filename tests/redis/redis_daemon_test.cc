@@ -130,6 +130,48 @@ TEST_CASE("cache.redis: a streaming request on the other sidecar gets the shared
   CHECK(adminMetric(b.daemon, "outrigger_redis_cache_lookups_total{instance=\"shared\",result=\"hit\"}") == 1);
 }
 
+TEST_CASE("cache.redis: the request's TTL, no-store and bypass are honoured, and answers over max_entry_bytes are not stored") {
+  RedisServer redis;
+  std::string config = basicConfig("mode = \"echo\"\nallow_request_overrides = true",
+                                   "cache = \"shared\"\n[instances.shared]\ntype = \"cache.redis\"\n"
+                                   "[instances.shared.config]\nttl_ms = 60000\nmax_entry_bytes = 600\n" +
+                                       redisBlock(redis, "shared") + "[admin]\nlisten = \"127.0.0.1:0\"\n");
+  Sidecar a(config);
+  awaitConnected(a);
+  auto stored = [&](size_t n) {
+    for (int i = 0; i < 100 && redis.keys("fleet-test:cache:*").size() < n; ++i) std::this_thread::sleep_for(10ms);
+    return redis.keys("fleet-test:cache:*").size();
+  };
+
+  client::ChatRequest short_lived = as("acme", "short lived");
+  short_lived.cache_ttl_ms = 1500;
+  REQUIRE(a.chat(short_lived).ok());
+  REQUIRE(stored(1) == 1);
+  long long pttl = std::stoll(redis.call({"PTTL", redis.keys("fleet-test:cache:*")[0]}));
+  CHECK(pttl > 0);
+  CHECK(pttl <= 1500);  // the request's TTL, not the instance's 60 s
+
+  client::ChatRequest not_kept = as("acme", "not kept");
+  not_kept.cache_no_store = true;
+  REQUIRE(a.chat(not_kept).ok());
+  client::ChatRequest around = as("acme", "short lived");
+  around.cache_bypass = true;
+  auto bypassed = a.chat(around);
+  REQUIRE(bypassed.ok());
+  CHECK_FALSE(bypassed.value().cache_hit);  // stored, but bypass does not look
+  CHECK(a.chat(as("acme", "short lived")).value().cache_hit);
+
+  // The echo answer repeats the prompt: a long prompt makes a value over 600 bytes.
+  REQUIRE(a.chat(as("acme", std::string(700, 'x'))).ok());
+  std::this_thread::sleep_for(100ms);
+  CHECK(stored(2) == 1);  // neither the no-store answer nor the large one
+  CHECK(adminMetric(a.daemon, "outrigger_redis_cache_skipped_total{instance=\"shared\",reason=\"too_large\"}") == 1);
+
+  std::this_thread::sleep_for(1600ms);
+  CHECK(redis.keys("fleet-test:cache:*").empty());  // Redis expired it
+  CHECK_FALSE(a.chat(as("acme", "short lived")).value().cache_hit);
+}
+
 TEST_CASE("cache.redis: a stored value whose full key differs is a miss, the same value with its key intact is served") {
   RedisServer redis;
   Sidecar a(cacheConfig(redis));
