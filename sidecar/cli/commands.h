@@ -38,6 +38,7 @@ int listPrices(const Options& opt);
 int listTraces(const Options& opt);
 int showTrace(const Options& opt);
 int traceStats(const Options& opt);
+int traceArms(const Options& opt);
 // alert_commands.cc
 int alertRules(const Options& opt);
 

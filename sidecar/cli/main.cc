@@ -84,6 +84,9 @@ int main(int argc, char** argv) {
   filter_options(traces_stats);
   traces_stats->add_option("--by", opt.group_by, "Group by tenant, model, route, provider, user or prompt_version");
   traces_stats->add_option("--bucket", opt.bucket_seconds, "Per time bucket of this many seconds (needs --since)");
+  auto* traces_arms = traces->add_subcommand("arms", "A split route's arms compared: errors, latency, cost, feedback, with 95% intervals");
+  store_options(traces_arms);
+  filter_options(traces_arms);
 
   auto* alerts = app.add_subcommand("alerts", "Alert rules: export them for Prometheus");
   alerts->require_subcommand(1);
@@ -103,6 +106,7 @@ int main(int argc, char** argv) {
   if (*traces_list) return outrigger::cli::listTraces(opt);
   if (*traces_show) return outrigger::cli::showTrace(opt);
   if (*traces_stats) return outrigger::cli::traceStats(opt);
+  if (*traces_arms) return outrigger::cli::traceArms(opt);
   if (*alert_rules) return outrigger::cli::alertRules(opt);
 #ifdef OUTRIGGER_WITH_MIMALLOC
   std::printf("outrigger %s (plugin ABI %d.%d, protocol 1.0, mimalloc %d)\n", OUTRIGGER_VERSION, OUTRIGGER_ABI_MAJOR,

@@ -11,6 +11,7 @@
 
 #include "cli/commands.h"
 #include "config/config.h"
+#include "traces/arm_comparison.h"
 #include "traces/store_location.h"
 #include "traces/trace_json.h"
 #include "traces/trace_query.h"
@@ -274,6 +275,51 @@ int traceStats(const Options& opt) {
                 100.0 * static_cast<double>(r.refusals) / n, r.p50_ms, r.p95_ms, r.p99_ms,
                 static_cast<unsigned long long>(r.input_tokens), static_cast<unsigned long long>(r.output_tokens),
                 r.cost_usd);
+  }
+  return 0;
+}
+
+int traceArms(const Options& opt) {
+  traces::TraceFilter filter;
+  if (!filterOf(opt, "arms", &filter)) return 2;
+  if (filter.route.empty()) {
+    std::fprintf(stderr, "outrigger traces arms: --route is required (the route that splits its traffic)\n");
+    return 2;
+  }
+  traces::Database db = openStore(opt, "arms");
+  if (!db) return 1;
+  std::vector<traces::ArmRow> arms;
+  std::string error;
+  if (!traces::compareArms(db.get(), filter, {}, &arms, &error)) {
+    std::fprintf(stderr, "outrigger traces arms: %s\n", error.c_str());
+    return 1;
+  }
+  if (opt.json) {
+    std::printf("%s\n", traces::armsJson(arms).c_str());
+    return 0;
+  }
+  // Each figure with its 95% interval; against the baseline, a '*' marks a significant difference.
+  std::printf("%-28s %8s %22s %22s %24s %22s\n", "ARM", "REQUESTS", "ERROR %", "MEAN MS", "MEAN COST USD", "FEEDBACK");
+  auto cell = [](const traces::Estimate& e, double scale, int digits) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.*f [%.*f, %.*f]", digits, e.value * scale, digits, e.ci.low * scale, digits,
+                  e.ci.high * scale);
+    return std::string(buf);
+  };
+  for (const traces::ArmRow& a : arms) {
+    std::printf("%-28s %8llu %22s %22s %24s %22s%s\n", a.arm.c_str(), static_cast<unsigned long long>(a.requests),
+                cell(a.error_rate, 100, 1).c_str(), cell(a.latency_ms, 1, 1).c_str(), cell(a.cost_usd, 1, 6).c_str(),
+                a.feedback.n ? cell(a.feedback, 1, 2).c_str() : "-", a.baseline ? "  (baseline)" : "");
+    if (a.baseline) continue;
+    auto diff = [](const traces::Difference& d, double scale, int digits) {
+      char buf[80];
+      std::snprintf(buf, sizeof buf, "%+.*f [%+.*f, %+.*f]%s", digits, d.value * scale, digits, d.ci.low * scale, digits,
+                    d.ci.high * scale, d.significant ? "*" : "");
+      return std::string(buf);
+    };
+    std::printf("%-28s %8s %22s %22s %24s %22s\n", "  vs baseline", "", diff(a.error_rate_diff, 100, 1).c_str(),
+                diff(a.latency_diff, 1, 1).c_str(), diff(a.cost_diff, 1, 6).c_str(),
+                a.feedback.n ? diff(a.feedback_diff, 1, 2).c_str() : "-");
   }
   return 0;
 }

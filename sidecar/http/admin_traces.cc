@@ -15,7 +15,7 @@ namespace {
 constexpr uint32_t kQueryTimeoutMs = 3000;
 constexpr uint32_t kMaxListLimit = 1000;
 
-enum class Endpoint { kList, kStats, kTrace };
+enum class Endpoint { kList, kStats, kArms, kTrace };
 
 // One query on its way through the thread pool. The request may go away meanwhile (the client
 // closed the connection): its pool then disposes the guard, which clears `req`.
@@ -154,6 +154,12 @@ void runQuery(uv_work_t* work) {
       if (ok) job->body = traces::requestsJson(rows);
       break;
     }
+    case Endpoint::kArms: {
+      std::vector<traces::ArmRow> arms;
+      ok = traces::compareArms(db.get(), job->filter, limits, &arms, &error);
+      if (ok) job->body = traces::armsJson(arms);
+      break;
+    }
     case Endpoint::kStats: {
       if (job->bucket_seconds) {
         std::vector<traces::SeriesRow> series;
@@ -212,6 +218,8 @@ bool AdminTraces::serve(h2o_req_t* req, std::string_view path) {
     job->endpoint = Endpoint::kList;
   } else if (path == "/traces/stats") {
     job->endpoint = Endpoint::kStats;
+  } else if (path == "/traces/arms") {
+    job->endpoint = Endpoint::kArms;
   } else {
     job->endpoint = Endpoint::kTrace;
     job->trace_id = std::string(path.substr(8));
@@ -223,6 +231,11 @@ bool AdminTraces::serve(h2o_req_t* req, std::string_view path) {
   std::string error;
   if (!parseQuery(query, &params, &error) || !readParameters(params, job.get(), &error)) {
     sendWhole(req, 400, "Bad Request", "application/json", traces::errorJson("invalid_request", error));
+    return true;
+  }
+  if (job->endpoint == Endpoint::kArms && job->filter.route.empty()) {
+    sendWhole(req, 400, "Bad Request", "application/json",
+              traces::errorJson("invalid_request", "route= is required: the route that splits its traffic"));
     return true;
   }
   job->store_path = store_path_ ? store_path_() : std::string();

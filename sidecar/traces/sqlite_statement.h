@@ -60,6 +60,7 @@ class Statement {
   }
   int64_t columnInt(int col) const { return sqlite3_column_int64(stmt_, col); }
   double columnReal(int col) const { return sqlite3_column_double(stmt_, col); }
+  bool columnIsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
 
  private:
   sqlite3_stmt* stmt_ = nullptr;

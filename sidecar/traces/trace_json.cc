@@ -140,6 +140,71 @@ std::string traceJson(std::string_view trace_id, const TraceDetail& trace) {
   return {buf.GetString(), buf.GetSize()};
 }
 
+namespace {
+
+void interval(JsonWriter& w, const char* key, const Interval& ci) {
+  w.Key(key);
+  w.StartArray();
+  w.Double(ci.low);
+  w.Double(ci.high);
+  w.EndArray();
+}
+
+void estimate(JsonWriter& w, const char* key, const Estimate& e) {
+  w.Key(key);
+  w.StartObject();
+  w.Key("value"), w.Double(e.value);
+  interval(w, "ci95", e.ci);
+  w.Key("n"), w.Uint64(e.n);
+  w.EndObject();
+}
+
+void difference(JsonWriter& w, const char* key, const Difference& d) {
+  w.Key(key);
+  w.StartObject();
+  w.Key("value"), w.Double(d.value);
+  interval(w, "ci95", d.ci);
+  w.Key("significant"), w.Bool(d.significant);
+  w.EndObject();
+}
+
+}  // namespace
+
+std::string armsJson(const std::vector<ArmRow>& arms) {
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  w.Key("arms");
+  w.StartArray();
+  for (const ArmRow& a : arms) {
+    w.StartObject();
+    str(w, "arm", a.arm);
+    w.Key("baseline"), w.Bool(a.baseline);
+    w.Key("requests"), w.Uint64(a.requests);
+    estimate(w, "error_rate", a.error_rate);
+    estimate(w, "refusal_rate", a.refusal_rate);
+    estimate(w, "cost_usd", a.cost_usd);
+    estimate(w, "latency_ms", a.latency_ms);
+    estimate(w, "feedback", a.feedback);
+    w.Key("p50_ms"), w.Double(a.p50_ms);
+    w.Key("p95_ms"), w.Double(a.p95_ms);
+    if (!a.baseline) {
+      w.Key("vs_baseline");
+      w.StartObject();
+      difference(w, "error_rate", a.error_rate_diff);
+      difference(w, "refusal_rate", a.refusal_rate_diff);
+      difference(w, "cost_usd", a.cost_diff);
+      difference(w, "latency_ms", a.latency_diff);
+      difference(w, "feedback", a.feedback_diff);
+      w.EndObject();
+    }
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return {buf.GetString(), buf.GetSize()};
+}
+
 std::string statsJson(GroupBy by, const std::vector<StatsRow>& rows) {
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);

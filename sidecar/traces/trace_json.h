@@ -15,12 +15,15 @@
 #include <string>
 #include <vector>
 
+#include "traces/arm_comparison.h"
 #include "traces/trace_query.h"
 
 namespace outrigger::traces {
 
 std::string requestsJson(const std::vector<RequestRow>& rows);
 std::string traceJson(std::string_view trace_id, const TraceDetail& trace);
+// The arms of a split route with their intervals and differences (/traces/arms, traces arms --json).
+std::string armsJson(const std::vector<ArmRow>& arms);
 std::string statsJson(GroupBy by, const std::vector<StatsRow>& rows);
 std::string bucketedStatsJson(GroupBy by, uint32_t bucket_seconds, int64_t since_unix_ns, int64_t until_unix_ns,
                               const std::vector<SeriesRow>& series);

@@ -13,103 +13,13 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "traces/query_parts.h"
 #include "traces/trace_store.h"
 
 namespace outrigger::traces {
 namespace {
 
-using Value = std::variant<std::string, int64_t>;
-
-// A WHERE clause over `requests AS r` and the values it binds, in order.
-struct Where {
-  std::string sql;
-  std::vector<Value> values;
-
-  void add(const std::string& condition, Value v) {
-    sql += sql.empty() ? " WHERE " : " AND ";
-    sql += condition;
-    values.push_back(std::move(v));
-  }
-  void addText(const char* column, const std::string& v) {
-    if (!v.empty()) add(std::string("r.") + column + " = ?" + std::to_string(values.size() + 1), v);
-  }
-  void bind(Statement& s, int from = 1) const {
-    for (size_t i = 0; i < values.size(); ++i) {
-      int at = from + static_cast<int>(i);
-      if (const auto* t = std::get_if<std::string>(&values[i])) s.text(at, *t);
-      else s.integer(at, std::get<int64_t>(values[i]));
-    }
-  }
-};
-
-// The bit exporter.sqlite sets in verdict_flags for a verdict (the wire Verdict's value).
-int verdictBit(const std::string& name) {
-  static const char* kNames[] = {"pass", "flag", "deny", "rewrite", "skipped", "error"};
-  for (int i = 0; i < 6; ++i) {
-    if (name == kNames[i]) return i;
-  }
-  return -1;
-}
-
-Where whereOf(const TraceFilter& f) {
-  Where w;
-  if (!f.trace_id.empty()) {
-    w.add("r.trace_key = ?" + std::to_string(w.values.size() + 1), traceKey(f.trace_id));
-    w.addText("trace_id", f.trace_id);
-  }
-  w.addText("route", f.route);
-  w.addText("tenant", f.tenant);
-  w.addText("user", f.user);
-  w.addText("session", f.session);
-  w.addText("model", f.model);
-  w.addText("provider", f.provider);
-  w.addText("prompt_id", f.prompt_id);
-  w.addText("prompt_version", f.prompt_version);
-  if (f.status == "error" || f.status == "ERROR") {
-    w.add("r.status <> ?" + std::to_string(w.values.size() + 1), std::string("OK"));
-  } else if (!f.status.empty()) {
-    std::string upper = f.status;
-    std::transform(upper.begin(), upper.end(), upper.begin(), [](unsigned char c) { return std::toupper(c); });
-    w.add("r.status = ?" + std::to_string(w.values.size() + 1), upper);
-  }
-  if (!f.verdict.empty()) {
-    w.add("(r.verdict_flags & ?" + std::to_string(w.values.size() + 1) + ") <> 0", int64_t{1} << verdictBit(f.verdict));
-  }
-  if (f.since_unix_ns) w.add("r.start_unix_ns >= ?" + std::to_string(w.values.size() + 1), f.since_unix_ns);
-  if (f.until_unix_ns) w.add("r.start_unix_ns < ?" + std::to_string(w.values.size() + 1), f.until_unix_ns);
-  return w;
-}
-
-// Interrupts a query that runs past its deadline (sqlite3_progress_handler).
-class QueryDeadline {
- public:
-  QueryDeadline(sqlite3* db, const QueryLimits& limits) : db_(db) {
-    if (limits.timeout_ms == 0) return;
-    deadline_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(limits.timeout_ms);
-    sqlite3_progress_handler(db_, 10000, &QueryDeadline::check, this);
-    armed_ = true;
-  }
-  ~QueryDeadline() {
-    if (armed_) sqlite3_progress_handler(db_, 0, nullptr, nullptr);
-  }
-  // The error for a failed step: says so when it was the deadline.
-  std::string error(const char* what) const {
-    if (expired_) return std::string(what) + ": the query ran too long; narrow the filter (route, tenant, --since)";
-    return std::string(what) + ": " + sqlite3_errmsg(db_);
-  }
-
- private:
-  static int check(void* self) {
-    auto* d = static_cast<QueryDeadline*>(self);
-    if (std::chrono::steady_clock::now() < d->deadline_) return 0;
-    d->expired_ = true;
-    return 1;
-  }
-  sqlite3* db_;
-  std::chrono::steady_clock::time_point deadline_;
-  bool armed_ = false;
-  bool expired_ = false;
-};
+using namespace query_parts;
 
 constexpr char kRequestColumns[] =
     "r.id, r.trace_id, r.span_id, r.parent_span_id, r.start_unix_ns, r.duration_us, r.first_chunk_us, r.route,"
@@ -201,16 +111,6 @@ RequestRow readRequest(const Statement& s, bool content, std::vector<SpanRow>* s
   }
   if (spans) readSpans(s.columnText(c + (content ? 0 : 4)), r, spans);
   return r;
-}
-
-bool isRefusal(const std::string& finish_reason) {
-  return finish_reason == "content_filter" || finish_reason == "refusal";
-}
-
-double nearestRank(const std::vector<int64_t>& sorted_us, double p) {
-  if (sorted_us.empty()) return 0;
-  size_t rank = static_cast<size_t>(std::ceil(p * static_cast<double>(sorted_us.size())));
-  return static_cast<double>(sorted_us[std::min(sorted_us.size(), std::max<size_t>(rank, 1)) - 1]) / 1000.0;
 }
 
 const char* groupColumn(GroupBy by) {

@@ -1,0 +1,53 @@
+// The arms of a route that splits its traffic (weighted targets, a canary), compared by outcome.
+// A request belongs to the arm its first provider attempt went to: that is what the split
+// decided, whatever a fallback did next. Each arm gets its error and refusal rates (Wilson 95%
+// intervals), its mean cost, latency and user feedback score (bootstrap 95% intervals), and its
+// difference from the baseline arm (the busiest) with a 95% interval: a difference is
+// significant when its interval leaves out 0. Cache hits and requests refused before any
+// attempt belong to no arm.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "traces/trace_query.h"
+
+namespace outrigger::traces {
+
+struct Interval {
+  double low = 0, high = 0;
+};
+
+struct Estimate {
+  double value = 0;
+  Interval ci;
+  uint64_t n = 0;  // the samples it is over (feedback: the requests that got a score)
+};
+
+struct Difference {
+  double value = 0;  // this arm minus the baseline
+  Interval ci;
+  bool significant = false;
+};
+
+struct ArmRow {
+  std::string arm;  // "instance/model" of the first attempt
+  uint64_t requests = 0;
+  Estimate error_rate, refusal_rate, cost_usd, latency_ms, feedback;
+  double p50_ms = 0, p95_ms = 0;
+  bool baseline = false;
+  Difference error_rate_diff, refusal_rate_diff, cost_diff, latency_diff, feedback_diff;  // not for the baseline
+};
+
+// The arms of the requests `filter` selects (name a route), the baseline first.
+bool compareArms(sqlite3* db, const TraceFilter& filter, const QueryLimits& limits, std::vector<ArmRow>* out,
+                 std::string* error);
+
+// 95% intervals: Wilson's for a proportion, Newcombe's for the difference of two.
+Interval wilson(uint64_t successes, uint64_t n);
+Interval newcombe(uint64_t s1, uint64_t n1, uint64_t s0, uint64_t n0);
+
+}  // namespace outrigger::traces

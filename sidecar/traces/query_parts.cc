@@ -1,0 +1,59 @@
+#include "traces/query_parts.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+
+#include "traces/trace_store.h"
+
+namespace outrigger::traces::query_parts {
+
+int verdictBit(const std::string& name) {
+  static const char* kNames[] = {"pass", "flag", "deny", "rewrite", "skipped", "error"};
+  for (int i = 0; i < 6; ++i) {
+    if (name == kNames[i]) return i;
+  }
+  return -1;
+}
+
+
+Where whereOf(const TraceFilter& f) {
+  Where w;
+  if (!f.trace_id.empty()) {
+    w.add("r.trace_key = ?" + std::to_string(w.values.size() + 1), traceKey(f.trace_id));
+    w.addText("trace_id", f.trace_id);
+  }
+  w.addText("route", f.route);
+  w.addText("tenant", f.tenant);
+  w.addText("user", f.user);
+  w.addText("session", f.session);
+  w.addText("model", f.model);
+  w.addText("provider", f.provider);
+  w.addText("prompt_id", f.prompt_id);
+  w.addText("prompt_version", f.prompt_version);
+  if (f.status == "error" || f.status == "ERROR") {
+    w.add("r.status <> ?" + std::to_string(w.values.size() + 1), std::string("OK"));
+  } else if (!f.status.empty()) {
+    std::string upper = f.status;
+    std::transform(upper.begin(), upper.end(), upper.begin(), [](unsigned char c) { return std::toupper(c); });
+    w.add("r.status = ?" + std::to_string(w.values.size() + 1), upper);
+  }
+  if (!f.verdict.empty()) {
+    w.add("(r.verdict_flags & ?" + std::to_string(w.values.size() + 1) + ") <> 0", int64_t{1} << verdictBit(f.verdict));
+  }
+  if (f.since_unix_ns) w.add("r.start_unix_ns >= ?" + std::to_string(w.values.size() + 1), f.since_unix_ns);
+  if (f.until_unix_ns) w.add("r.start_unix_ns < ?" + std::to_string(w.values.size() + 1), f.until_unix_ns);
+  return w;
+}
+
+bool isRefusal(const std::string& finish_reason) {
+  return finish_reason == "content_filter" || finish_reason == "refusal";
+}
+
+double nearestRank(const std::vector<int64_t>& sorted_us, double p) {
+  if (sorted_us.empty()) return 0;
+  size_t rank = static_cast<size_t>(std::ceil(p * static_cast<double>(sorted_us.size())));
+  return static_cast<double>(sorted_us[std::min(sorted_us.size(), std::max<size_t>(rank, 1)) - 1]) / 1000.0;
+}
+
+}  // namespace outrigger::traces::query_parts
