@@ -25,6 +25,11 @@ struct Options {
   traces::TraceFilter trace_filter;
   uint32_t bucket_seconds = 0;  // stats: per time bucket of this many seconds
   bool json = false;
+  // eval capture
+  std::string dataset_path;
+  double feedback_below = -1;
+  std::vector<std::string> redact, capture_only;
+  uint32_t follow_seconds = 0;
 };
 
 int serve(const Options& opt);
@@ -39,6 +44,7 @@ int listTraces(const Options& opt);
 int showTrace(const Options& opt);
 int traceStats(const Options& opt);
 int traceArms(const Options& opt);
+int captureCases(const Options& opt);
 // alert_commands.cc
 int alertRules(const Options& opt);
 

@@ -1,4 +1,4 @@
-// outrigger: serve, check, plugins, chat, prices, traces, alerts, version.
+// outrigger: serve, check, plugins, chat, prices, traces, alerts, eval, version.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -94,6 +94,18 @@ int main(int argc, char** argv) {
   alert_rules->add_option("-c,--config", opt.config_path, "TOML config (default: the embedded default config)");
   alert_rules->add_option("-o,--out", opt.price_out, "Write here (default: standard output)");
 
+  auto* eval = app.add_subcommand("eval", "Evaluation: production failures into datasets");
+  eval->require_subcommand(1);
+  auto* eval_capture = eval->add_subcommand("capture", "Append the trace store's failed requests (errors, denials, flags, "
+                                                       "refusals, fallbacks, low feedback) to a dataset, de-duplicated");
+  eval_capture->add_option("dataset", opt.dataset_path, "The dataset (JSONL) to append to")->required();
+  store_options(eval_capture);
+  filter_options(eval_capture);
+  eval_capture->add_option("--only", opt.capture_only, "Only these: errors, denials, flags, refusals, fallbacks, feedback");
+  eval_capture->add_option("--feedback-below", opt.feedback_below, "Answers scored below this become cases");
+  eval_capture->add_option("--redact", opt.redact, "An RE2 pattern replaced by <redacted> in the cases (repeatable)");
+  eval_capture->add_option("--follow", opt.follow_seconds, "Keep capturing, every this many seconds");
+
   app.add_subcommand("version", "Print the version");
 
   CLI11_PARSE(app, argc, argv);
@@ -108,6 +120,7 @@ int main(int argc, char** argv) {
   if (*traces_stats) return outrigger::cli::traceStats(opt);
   if (*traces_arms) return outrigger::cli::traceArms(opt);
   if (*alert_rules) return outrigger::cli::alertRules(opt);
+  if (*eval_capture) return outrigger::cli::captureCases(opt);
 #ifdef OUTRIGGER_WITH_MIMALLOC
   std::printf("outrigger %s (plugin ABI %d.%d, protocol 1.0, mimalloc %d)\n", OUTRIGGER_VERSION, OUTRIGGER_ABI_MAJOR,
               OUTRIGGER_ABI_MINOR, mi_version());

@@ -4,6 +4,8 @@
 #include <ctime>
 #include <functional>
 #include <map>
+#include <set>
+#include <thread>
 #include <string>
 #include <string_view>
 
@@ -12,6 +14,7 @@
 #include "cli/commands.h"
 #include "config/config.h"
 #include "traces/arm_comparison.h"
+#include "traces/dataset_capture.h"
 #include "traces/store_location.h"
 #include "traces/trace_json.h"
 #include "traces/trace_query.h"
@@ -322,6 +325,61 @@ int traceArms(const Options& opt) {
                 a.feedback.n ? diff(a.feedback_diff, 1, 2).c_str() : "-");
   }
   return 0;
+}
+
+// outrigger eval capture: the store's failed requests appended to a dataset, once or every
+// --follow seconds (each round looks only at requests stored since the last).
+int captureCases(const Options& opt) {
+  traces::CaptureOptions c;
+  if (!filterOf(opt, "capture", &c.filter)) return 2;
+  c.feedback_below = opt.feedback_below;
+  c.redact = opt.redact;
+  if (!opt.capture_only.empty()) {
+    c.errors = c.denials = c.flags = c.refusals = c.fallbacks = false;
+    for (const std::string& kind : opt.capture_only) {
+      if (kind == "errors") c.errors = true;
+      else if (kind == "denials") c.denials = true;
+      else if (kind == "flags") c.flags = true;
+      else if (kind == "refusals") c.refusals = true;
+      else if (kind == "fallbacks") c.fallbacks = true;
+      else if (kind != "feedback") {
+        std::fprintf(stderr, "outrigger eval capture: --only %s: use errors, denials, flags, refusals, fallbacks, feedback\n",
+                     kind.c_str());
+        return 2;
+      }
+    }
+  }
+  traces::Database db = openStore(opt, "capture");
+  if (!db) return 1;
+  std::set<std::string> known = traces::knownPromptHashes(opt.dataset_path);
+  for (;;) {
+    std::vector<traces::CapturedCase> cases;
+    traces::CaptureReport report;
+    std::string error;
+    if (!traces::captureCases(db.get(), c, &known, &cases, &report, &error)) {
+      std::fprintf(stderr, "outrigger eval capture: %s\n", error.c_str());
+      return 1;
+    }
+    if (!cases.empty()) {
+      FILE* f = std::fopen(opt.dataset_path.c_str(), "ae");
+      if (!f) {
+        std::fprintf(stderr, "outrigger eval capture: cannot append to %s\n", opt.dataset_path.c_str());
+        return 1;
+      }
+      for (const auto& k : cases) std::fprintf(f, "%s\n", k.line.c_str());
+      if (std::fclose(f) != 0) {
+        std::fprintf(stderr, "outrigger eval capture: cannot write %s\n", opt.dataset_path.c_str());
+        return 1;
+      }
+    }
+    std::printf("looked at %llu requests: %llu new cases, %llu already in the dataset, %llu without captured text\n",
+                static_cast<unsigned long long>(report.scanned), static_cast<unsigned long long>(report.captured),
+                static_cast<unsigned long long>(report.duplicates), static_cast<unsigned long long>(report.without_text));
+    std::fflush(stdout);
+    if (opt.follow_seconds == 0) return 0;
+    if (report.last_request) c.after_request = report.last_request;
+    std::this_thread::sleep_for(std::chrono::seconds(opt.follow_seconds));
+  }
 }
 
 }  // namespace outrigger::cli
