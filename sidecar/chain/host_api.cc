@@ -209,6 +209,18 @@ outrigger_status hostEmbed(void* host_ctx, outrigger_request handle, const outri
   }
 }
 
+outrigger_status hostSpanAttribute(void* host_ctx, outrigger_request handle, outrigger_str key,
+                                   outrigger_str value) noexcept {
+  RequestContext* ctx = nullptr;
+  if (outrigger_status st = lookup(handle, &ctx); st != OUTRIGGER_OK) return st;
+  try {
+    return ctx->addPluginSpanAttribute(instanceOf(host_ctx), std::string_view(key.data ? key.data : "", key.size),
+                                       std::string_view(value.data ? value.data : "", value.size));
+  } catch (...) {
+    return OUTRIGGER_E_NOMEM;
+  }
+}
+
 // The instance's own loop (plugin/instance_loop.h): no request handle, the instance's worker.
 
 template <class F>
@@ -305,6 +317,7 @@ const outrigger_host_api& hostApiTemplate() {
       &hostInstanceHttpRequest,
       &hostInstanceHttpCancel,
       &hostInstanceHttpResume,
+      &hostSpanAttribute,
   };
   return api;
 }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <mutex>
+#include <set>
 
 #include "chain/call_hook.h"
 #include "chain/request_json_depth.h"
@@ -137,11 +139,45 @@ void RequestContext::resumeAfterCompletion() {
   else advance();
 }
 
+// The latest span still open: a hook's own span, unless a model call it made (whose span comes
+// after it and is closed when the call ends) sits behind it.
 void RequestContext::closeSpan(std::string_view outcome) {
-  if (spans_.empty() || !spans_.back().outcome.empty()) return;
-  auto& s = spans_.back();
-  s.duration_ns = monoNowNs() - s.start_ns;
-  s.outcome = std::string(outcome);
+  for (size_t i = spans_.size(); i-- > 0;) {
+    if (!spans_[i].outcome.empty()) continue;
+    auto& s = spans_[i];
+    s.duration_ns = monoNowNs() - s.start_ns;
+    s.outcome = std::string(outcome);
+    return;
+  }
+}
+
+namespace {
+// Span attribute keys are string_views into this table, which only grows (bounded): records
+// outlive requests, instances and reloads on the exporter thread.
+std::string_view internedKey(std::string_view key) {
+  static std::mutex mu;
+  static std::set<std::string, std::less<>> keys;
+  std::lock_guard<std::mutex> lock(mu);
+  if (auto it = keys.find(key); it != keys.end()) return *it;
+  if (keys.size() >= 1024) return {};
+  return *keys.emplace(key).first;
+}
+}  // namespace
+
+outrigger_status RequestContext::addPluginSpanAttribute(plugin::PluginInstance* inst, std::string_view key,
+                                                        std::string_view value) {
+  constexpr size_t kMaxPerSpan = 8;
+  if (key.size() > 64 || key.substr(0, 10) != "outrigger." || value.size() > 256) return OUTRIGGER_E_INVALID;
+  for (size_t i = spans_.size(); i-- > 0;) {
+    auto& s = spans_[i];
+    if (!s.outcome.empty() || s.instance != inst->name()) continue;
+    if (s.attributes.size() >= kMaxPerSpan) return OUTRIGGER_E_INVALID;
+    std::string_view k = internedKey(key);
+    if (k.empty()) return OUTRIGGER_E_NOMEM;
+    s.attributes.emplace_back(k, std::string(value));
+    return OUTRIGGER_OK;
+  }
+  return OUTRIGGER_E_STALE;
 }
 
 void RequestContext::closeSpanAt(size_t index, std::string_view outcome) {

@@ -80,6 +80,8 @@ class RequestContext final {
   // Per-request plugin state: one slot per instance, released after the request ends.
   outrigger_status setPluginState(plugin::PluginInstance* inst, void* state, void (*release)(void*));
   void* pluginState(plugin::PluginInstance* inst) const;
+  // A plugin's attribute on its open span (host span_attribute): bounded in size and count.
+  outrigger_status addPluginSpanAttribute(plugin::PluginInstance* inst, std::string_view key, std::string_view value);
 
   // uv close callbacks report here; the request frees itself after its last handle closes.
   void handleClosed();

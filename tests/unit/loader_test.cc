@@ -201,7 +201,9 @@ TEST_CASE("ABI structs keep their v1.0 layout") {
   STATIC_REQUIRE(offsetof(outrigger_host_api, instance_http_request) == 208);
   STATIC_REQUIRE(offsetof(outrigger_host_api, instance_http_cancel) == 216);
   STATIC_REQUIRE(offsetof(outrigger_host_api, instance_http_resume) == 224);
-  STATIC_REQUIRE(sizeof(outrigger_host_api) == 232);
+  // Minor 2, later: a plugin's attribute on its own span, after the instance transfers.
+  STATIC_REQUIRE(offsetof(outrigger_host_api, span_attribute) == 232);
+  STATIC_REQUIRE(sizeof(outrigger_host_api) == 240);
   STATIC_REQUIRE(sizeof(outrigger_limiter_hooks) == 32);
   STATIC_REQUIRE(sizeof(outrigger_settlement) == 56);
   STATIC_REQUIRE(offsetof(outrigger_guardrail_hooks, on_cancel) == 32);

@@ -923,6 +923,16 @@ typedef struct outrigger_host_api {
    * again. */
   outrigger_status (*instance_http_resume)(void* host_ctx, uint64_t transfer_id) OUTRIGGER_NOEXCEPT;
 
+  /* ---- minor 2, later builds: read behind OUTRIGGER_HAS_SLOT. */
+
+  /* [loop] Adds `key` = `value` to the span of this instance's hook that is running or pending
+   * on `request` (a cache lookup's best similarity, a score a threshold is tuned by). `key`
+   * starts with "outrigger." and is at most 64 bytes, `value` at most 256; at most 8 per span.
+   * OUTRIGGER_E_INVALID otherwise, OUTRIGGER_E_STALE when the instance has no open span on the
+   * request. Copied during the call. */
+  outrigger_status (*span_attribute)(void* host_ctx, outrigger_request request, outrigger_str key,
+                                     outrigger_str value) OUTRIGGER_NOEXCEPT;
+
   /* Tail: slots added by later minors go here. */
 } outrigger_host_api;
 

@@ -155,6 +155,12 @@ class Host {
     if (st == OUTRIGGER_OK) state.release();
     return st;
   }
+  // [loop] Records `key` = `value` on this instance's open span of request `r` (ABI minor 2,
+  // later builds); OUTRIGGER_E_UNSUPPORTED from an older host.
+  outrigger_status spanAttribute(outrigger_request r, std::string_view key, std::string_view value) const noexcept {
+    if (!OUTRIGGER_HAS_SLOT(api_, outrigger_host_api, span_attribute)) return OUTRIGGER_E_UNSUPPORTED;
+    return api_->span_attribute(api_->host_ctx, r, str(key), str(value));
+  }
   void* requestState(outrigger_request r) const noexcept {
     if (!OUTRIGGER_HAS_SLOT(api_, outrigger_host_api, request_state)) return nullptr;
     return api_->request_state(api_->host_ctx, r);
