@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace outrigger::wordllama {
@@ -54,7 +55,10 @@ std::string piece(std::string_view text, float score, PieceType type) {
 // the pair with the lowest rank in its merge list. So a piece scores minus the rank of the first
 // merge that makes it. (The list is not in vocabulary order: the merges of whitespace runs such
 // as "▁▁" come last.) A piece no merge makes keeps the lowest scores, in vocabulary order.
-std::vector<float> mergeScores(const rapidjson::Value& model, const rapidjson::Value& vocab, size_t n) {
+std::vector<float> mergeScores(const rapidjson::Value& model, const std::vector<std::string_view>& by_id) {
+  size_t n = by_id.size();
+  std::unordered_map<std::string_view, size_t> id_of;  // RapidJSON's FindMember is a linear scan
+  for (size_t id = 0; id < n; ++id) id_of.emplace(by_id[id], id);
   std::vector<float> scores(n);
   for (size_t id = 0; id < n; ++id) scores[id] = -float(1000000 + id);  // below every merge rank, exact in float
   if (!model.HasMember("merges") || !model["merges"].IsArray()) return scores;
@@ -72,8 +76,7 @@ std::vector<float> mergeScores(const rapidjson::Value& model, const rapidjson::V
     } else {
       continue;
     }
-    auto it = vocab.FindMember(rapidjson::StringRef(joined.data(), joined.size()));
-    if (it != vocab.MemberEnd() && it->value.IsUint() && it->value.GetUint() < n) scores[it->value.GetUint()] = -float(rank);
+    if (auto it = id_of.find(joined); it != id_of.end()) scores[it->second] = -float(rank);
   }
   return scores;
 }
@@ -105,7 +108,7 @@ std::string sentencePieceModelFrom(const rapidjson::Document& doc, std::string* 
     *error = "expected <unk>, <s>, </s> at ids 0, 1, 2";
     return {};
   }
-  std::vector<float> scores = mergeScores(model, vocab, by_id.size());
+  std::vector<float> scores = mergeScores(model, by_id);
   std::string out;
   for (size_t id = 0; id < by_id.size(); ++id) {
     PieceType type = id == 0 ? kUnknown : id < 3 ? kControl : isBytePiece(by_id[id]) ? kByte : kNormal;
