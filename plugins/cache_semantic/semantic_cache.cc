@@ -5,6 +5,7 @@
 // worker: the store is shared and locked.
 #include <outrigger/plugin.hpp>
 
+#include <atomic>
 #include <cstdio>
 #include <memory>
 
@@ -66,6 +67,7 @@ class SemanticCache final : public Cache {
       onEmbedded(handle, *state, threshold, r);
     });
     if (st != OUTRIGGER_OK) {
+      embed_failures_.fetch_add(1, std::memory_order_relaxed);
       host().spanAttribute(handle, "outrigger.cache.semantic.error", "embed call refused (is the embed route in `calls`?)");
       return OUTRIGGER_CONTINUE;
     }
@@ -91,6 +93,12 @@ class SemanticCache final : public Cache {
     w.gauge("semantic_cache_bytes", "Bytes the semantic cache accounts for", {}, double(c.bytes));
     w.counter("semantic_cache_evictions_total", "Entries evicted by the entry or byte bound", {}, double(c.evictions));
     w.counter("semantic_cache_expirations_total", "Entries dropped at their time to live", {}, double(c.expirations));
+    w.counter("semantic_cache_lookups_total", "Lookups that searched an index", {}, double(lookups_.load()));
+    w.counter("semantic_cache_hits_total", "Lookups answered from the semantic cache", {}, double(hits_.load()));
+    w.counter("semantic_cache_guard_refusals_total", "Lookups whose best candidate over the threshold the negation and number guard refused",
+              {}, double(guard_refusals_.load()));
+    w.counter("semantic_cache_embed_failures_total", "Lookups whose embedding failed or was refused (each a miss)", {},
+              double(embed_failures_.load()));
   }
 
  private:
@@ -100,6 +108,7 @@ class SemanticCache final : public Cache {
     if (r.code != OUTRIGGER_CODE_OK || r.embedding_count != 1 || r.embeddings[0].size != settings_.limits.dims) {
       host().spanAttribute(handle, "outrigger.cache.semantic.error",
                            r.code != OUTRIGGER_CODE_OK ? "embedding failed" : "embedding has the wrong dimensions");
+      embed_failures_.fetch_add(1, std::memory_order_relaxed);
       host().cacheDone(handle, nullptr);
       return;
     }
@@ -107,7 +116,11 @@ class SemanticCache final : public Cache {
     Match m = store_.find(state.partition, state.vector.data(), state.marks, threshold, host().nowNs(), settings_.guard);
     host().spanAttribute(handle, "outrigger.cache.semantic.similarity", m.found_any ? fixed4(m.best_similarity) : "none");
     host().spanAttribute(handle, "outrigger.cache.semantic.threshold", fixed4(threshold));
-    if (!m.refused_by.empty()) host().spanAttribute(handle, "outrigger.cache.semantic.guard", m.refused_by);
+    lookups_.fetch_add(1, std::memory_order_relaxed);
+    if (!m.refused_by.empty()) {
+      guard_refusals_.fetch_add(1, std::memory_order_relaxed);
+      host().spanAttribute(handle, "outrigger.cache.semantic.guard", m.refused_by);
+    }
     if (!m.hit) {
       host().cacheDone(handle, nullptr);
       return;
@@ -121,11 +134,13 @@ class SemanticCache final : public Cache {
     hit.usage.completion_tokens = m.answer.completion_tokens;
     hit.usage.cached_tokens = m.answer.prompt_tokens;
     hit.cost_usd = 0;  // a hit costs nothing upstream (the embedding is priced on its own route)
+    hits_.fetch_add(1, std::memory_order_relaxed);
     host().cacheDone(handle, &hit);
   }
 
   SemanticSettings settings_;
   SemanticStore store_;
+  std::atomic<uint64_t> lookups_{0}, hits_{0}, guard_refusals_{0}, embed_failures_{0};
 };
 
 }  // namespace

@@ -14,7 +14,9 @@
 #include <outrigger/plugin.h>
 
 #include "daemon_rig.h"
+#include "support/admin_metrics.h"
 #include "support/daemon_process.h"
+#include "support/raw_http.h"
 #include "support/socket_answer.h"
 #include "upstream_process.h"
 
@@ -44,7 +46,8 @@ struct Rig {
            "embed_route = \"embed\"\n" + cache_extra +
            "[routes.default]\ncache = [\"semantic\"]\nprovider = \"openai\"\nmodel = \"gpt-test\"\n"
            "exporters = [\"records\"]\ncalls = [\"embed\"]\ncache_replay_chunk_bytes = 8\n"
-           "[routes.embed]\nprovider = \"local_embed\"\n";
+           "[routes.embed]\nprovider = \"local_embed\"\n[admin]\nlisten = \"127.0.0.1:0\"\n"
+           "[http]\nlisten = \"127.0.0.1:0\"\n";
   }
 
   void answers(const std::vector<std::string>& texts) {
@@ -98,6 +101,11 @@ TEST_CASE("a paraphrase is served from the cache, a negation and a changed numbe
   CHECK(ask(rig, "t", "How much rice do I cook for 2 people?").content == "Cook 1 cup.");
   CHECK(ask(rig, "t", "How much rice do I cook for 6 people?").content == "Cook 3 cups.");
   CHECK(rig.upstreamCalls() == 4);
+  // The guard, not the threshold, turned the negation and the other number away.
+  std::string metrics = adminMetricsText(*rig.daemon);
+  CHECK(metrics.find(R"(outrigger_semantic_cache_hits_total{instance="semantic"} 1)") != std::string::npos);
+  CHECK(metrics.find(R"(outrigger_semantic_cache_guard_refusals_total{instance="semantic"} 2)") != std::string::npos);
+  CHECK(metrics.find(R"(outrigger_semantic_cache_entries{instance="semantic"} 4)") != std::string::npos);
 }
 
 TEST_CASE("a streamed request gets a cached answer as chunks") {
@@ -162,4 +170,29 @@ TEST_CASE("a caller's bypass skips the lookup and the store") {
   CHECK(socketExchange(*rig.daemon, spec, "").content == "one");
   CHECK(ask(rig, "t", "What is the boiling point of water?").content == "two");  // nothing was stored
   CHECK(rig.upstreamCalls() == 2);
+}
+
+namespace {
+
+// A chat completion on the HTTP front with the caller's cache header (`header` empty: none).
+HttpReply httpAsk(int port, const std::string& text, const std::string& header) {
+  const std::string body = R"({"model":"default","messages":[{"role":"user","content":)" + jsonQuoted(text) + "}]}";
+  std::string request = post(body);
+  if (!header.empty()) request.insert(request.find("\r\n") + 2, header + "\r\n");
+  return roundTrip(port, request);
+}
+
+}  // namespace
+
+TEST_CASE("http: a caller's no-store and time to live are honoured as for the exact cache") {
+  Rig rig;
+  const int port = httpPort(*rig.daemon);
+  REQUIRE(port > 0);
+  rig.answers({"one", "two", "three", "four"});
+  const std::string q = "What is the tallest mountain in the world?";
+  CHECK(httpAsk(port, q, "x-outrigger-cache: no-store").body.find("one") != std::string::npos);
+  CHECK(httpAsk(port, q, "x-outrigger-cache-ttl-ms: 1").body.find("two") != std::string::npos);  // stored: 1 ms
+  CHECK(httpAsk(port, q, "").body.find("three") != std::string::npos);  // the 1 ms entry is gone; this one stays
+  CHECK(httpAsk(port, q, "").body.find("three") != std::string::npos);
+  CHECK(rig.upstreamCalls() == 3);
 }
