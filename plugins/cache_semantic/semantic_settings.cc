@@ -28,7 +28,7 @@ const char kSemanticSchema[] = R"json({
     "embed_timeout_ms": {"type": "integer", "minimum": 1, "description": "a slower embedding is a miss (default 1000)"},
     "hnsw_m": {"type": "integer", "minimum": 4, "maximum": 64, "description": "HNSW links per node (default 16)"},
     "ef_construction": {"type": "integer", "minimum": 8, "maximum": 1024, "description": "HNSW build breadth (default 200)"},
-    "ef_search": {"type": "integer", "minimum": 1, "maximum": 1024, "description": "HNSW search breadth (default 64)"}
+    "ef_search": {"type": "integer", "minimum": 1, "maximum": 1024, "description": "HNSW search breadth (default 16)"}
   }
 })json";
 

