@@ -5,9 +5,23 @@
 #include <algorithm>
 #include <utility>
 
+#include "quantized_space.h"
+
 namespace outrigger::semantic {
 
+class SemanticStore::QuantizedSpace : public hnswlib::SpaceInterface<float> {
+ public:
+  explicit QuantizedSpace(size_t dims) : dims_(dims) {}
+  size_t get_data_size() override { return quantizedBytes(dims_); }
+  hnswlib::DISTFUNC<float> get_dist_func() override { return &quantizedDistance; }
+  void* get_dist_func_param() override { return &dims_; }
+
+ private:
+  size_t dims_;
+};
+
 struct SemanticStore::Entry {
+  std::vector<float> vector;  // exact, for rescoring what the quantized index returns
   std::string query;
   QueryMarks marks;
   CachedAnswer answer;
@@ -30,22 +44,29 @@ namespace {
 
 constexpr size_t kInitialCapacity = 64;
 
-size_t entryBytes(const std::string& query, const CachedAnswer& a) {
-  return query.size() + a.content.size() + a.finish_reason.size() + a.model.size() + 256;  // + the entry's own fields
+size_t entryBytes(size_t dims, const std::string& query, const CachedAnswer& a) {
+  return dims * sizeof(float) + query.size() + a.content.size() + a.finish_reason.size() + a.model.size() +
+         256;  // + the entry's own fields
+}
+
+float dot(const float* a, const float* b, size_t n) {
+  float sum = 0;
+  for (size_t i = 0; i < n; ++i) sum += a[i] * b[i];
+  return sum;
 }
 
 }  // namespace
 
 SemanticStore::SemanticStore(StoreLimits limits)
-    : limits_(limits), space_(std::make_unique<hnswlib::InnerProductSpace>(limits.dims)) {}
+    : limits_(limits), space_(std::make_unique<QuantizedSpace>(limits.dims)) {}
 
 SemanticStore::~SemanticStore() = default;
 
-// What one allocated index slot costs: its vector, its level-0 links and label, the per-element
-// lock and level bookkeeping, and the upper levels' links on average (1 in M elements).
+// What one allocated index slot costs: its quantized vector, its level-0 links and label, the
+// per-element lock and level bookkeeping, and the upper levels' links on average (1 in M).
 size_t SemanticStore::slotBytes() const {
   size_t links0 = 2 * limits_.hnsw_m * 4 + 4, upper = (limits_.hnsw_m * 4 + 4) / std::max<size_t>(limits_.hnsw_m - 1, 1);
-  return limits_.dims * 4 + links0 + 8 + sizeof(void*) + sizeof(int) + sizeof(std::mutex) + upper;
+  return quantizedBytes(limits_.dims) + links0 + 8 + sizeof(void*) + sizeof(int) + sizeof(std::mutex) + upper;
 }
 
 Match SemanticStore::find(const std::string& key, const float* vector, const QueryMarks& marks, float threshold,
@@ -55,10 +76,15 @@ Match SemanticStore::find(const std::string& key, const float* vector, const Que
   auto it = partitions_.find(key);
   if (it == partitions_.end() || it->second->live == 0) return m;
   Partition* p = it->second.get();
-  auto heap = p->index->searchKnn(vector, std::min(limits_.candidates, p->live));
-  std::vector<std::pair<float, size_t>> nearest;  // (distance, label), nearest first
-  for (; !heap.empty(); heap.pop()) nearest.emplace_back(heap.top().first, heap.top().second);
-  std::reverse(nearest.begin(), nearest.end());
+  std::vector<uint8_t> quantized(quantizedBytes(limits_.dims));
+  quantize(vector, limits_.dims, quantized.data());
+  auto heap = p->index->searchKnn(quantized.data(), std::min(limits_.candidates, p->live));
+  std::vector<std::pair<float, size_t>> nearest;  // (distance, label), nearest first, exact
+  for (; !heap.empty(); heap.pop()) {
+    size_t label = heap.top().second;
+    if (Entry* e = p->slots[label].get()) nearest.emplace_back(1.0f - dot(vector, e->vector.data(), limits_.dims), label);
+  }
+  std::sort(nearest.begin(), nearest.end());
   std::vector<size_t> expired;
   for (const auto& [distance, label] : nearest) {
     Entry* e = p->slots[label].get();
@@ -88,7 +114,7 @@ Match SemanticStore::find(const std::string& key, const float* vector, const Que
 
 bool SemanticStore::add(const std::string& key, const float* vector, std::string query, QueryMarks marks,
                         CachedAnswer answer, uint64_t expires_ns) {
-  size_t bytes = entryBytes(query, answer);
+  size_t bytes = entryBytes(limits_.dims, query, answer);
   if (bytes > limits_.max_entry_bytes) return false;
   std::lock_guard<std::mutex> lock(mu_);
   auto& slot = partitions_[key];
@@ -111,10 +137,13 @@ bool SemanticStore::add(const std::string& key, const float* vector, std::string
       bytes_ += p->capacity * slotBytes();
       p->capacity *= 2;
     }
-    p->index->addPoint(vector, label);
+    std::vector<uint8_t> quantized(quantizedBytes(limits_.dims));
+    quantize(vector, limits_.dims, quantized.data());
+    p->index->addPoint(quantized.data(), label);
     if (label == p->slots.size()) p->slots.emplace_back();
     else p->free_labels.pop_back();
     auto e = std::make_unique<Entry>();
+    e->vector.assign(vector, vector + limits_.dims);
     e->query = std::move(query);
     e->marks = std::move(marks);
     e->answer = std::move(answer);

@@ -1,5 +1,5 @@
-// The semantic cache's entries: one HNSW index (hnswlib, inner product over unit vectors) per
-// hard partition (tenant, route, model, system prompt and tools, response format). A lookup
+// The semantic cache's entries: one HNSW index (hnswlib, inner product over unit vectors, held
+// as int8 and rescored in float: quantized_space.h) per hard partition (tenant, route, model, system prompt and tools, response format). A lookup
 // searches its own partition's index only, so nothing can match across partitions: there is no
 // shared index to filter. Bounded by entry count and bytes (least recently used goes first) and
 // by a time to live per entry. Thread-safe: one lock over the whole store (a lookup holds it for
@@ -20,7 +20,6 @@
 namespace hnswlib {
 template <typename T>
 class HierarchicalNSW;
-class InnerProductSpace;
 }  // namespace hnswlib
 
 namespace outrigger::semantic {
@@ -74,6 +73,7 @@ class SemanticStore {
  private:
   struct Partition;
   struct Entry;
+  class QuantizedSpace;
   using Lru = std::list<std::pair<Partition*, size_t>>;  // most recent first: (partition, label)
 
   void remove(Partition* p, size_t label);
@@ -81,7 +81,7 @@ class SemanticStore {
   size_t slotBytes() const;
 
   StoreLimits limits_;
-  std::unique_ptr<hnswlib::InnerProductSpace> space_;
+  std::unique_ptr<QuantizedSpace> space_;
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::unique_ptr<Partition>> partitions_;
   Lru lru_;
