@@ -2,7 +2,9 @@
 // the daemon without a cache, then with cache.semantic embedding through provider.wordllama on
 // an embed route, (a) where every lookup misses (max_entry_bytes = 1 stores nothing, so each
 // request pays the embed call, the lookup and the store attempt before the provider), and (b)
-// where every lookup after the first hits. Alternating rounds of the same closed-loop load from
+// where every lookup after the first hits, and (c) whose embed route is not in the route's
+// `calls`, so the host refuses the embed call: what the cache stage costs without the child
+// request. Alternating rounds of the same closed-loop load from
 // one connection; prints p50/p99, the server's CPU per request and what each adds over the
 // default chain in the same rounds. The index search at 100k entries is semantic_index_bench's.
 //   semantic_chain_bench [--seconds N] [--rounds N]
@@ -38,8 +40,8 @@ std::string configFor(const Variant& v, const std::string& plugin_dir) {
     text += "[instances.local_embed]\ntype = \"provider.wordllama\"\n[instances.local_embed.config]\n"
             "tokenizer = \"" + model + "/l2_supercat_tokenizer_config.json\"\n"
             "weights = \"" + model + "/l2_supercat_256.safetensors\"\n"
-            "[instances.semantic]\ntype = \"cache.semantic\"\n[instances.semantic.config]\nembed_route = \"embed\"\n" +
-            v.cache_config;
+            "[instances.semantic]\ntype = \"cache.semantic\"\n[instances.semantic.config]\n" +
+            (v.cache_config.find("embed_route") == std::string::npos ? "embed_route = \"embed\"\n" : "") + v.cache_config;
     route += "cache = [\"semantic\"]\ncalls = [\"embed\"]\n[routes.embed]\nprovider = \"local_embed\"\n";
   }
   return text + route;
@@ -60,6 +62,7 @@ int main(int argc, char** argv) {
       {"default", ""},
       {"+semantic miss", "max_entry_bytes = 1\n"},
       {"+semantic hit", "ttl_ms = 3600000\n"},
+      {"+refused embed", "embed_route = \"nowhere\"\n"},
   };
   for (size_t i = 0; i < variants.size(); ++i) {
     Variant& v = variants[i];
