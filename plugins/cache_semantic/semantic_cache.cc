@@ -78,10 +78,16 @@ class SemanticCache final : public Cache {
     auto* ref = static_cast<StateRef*>(host().requestState(req.handle));
     if (!ref || (*ref)->vector.empty()) return;  // not looked up, or its embedding failed
     if (resp.tool_call_count && !settings_.store_tool_answers) return;
-    if (view(resp.finish_reason) != "stop" && !settings_.store_incomplete) return;
+    bool complete = view(resp.finish_reason) == "stop" || (resp.tool_call_count && view(resp.finish_reason) == "tool_calls");
+    if (!complete && !settings_.store_incomplete) return;
     const LookupState& s = **ref;
     CachedAnswer a{std::string(view(resp.content)), std::string(view(resp.finish_reason)), std::string(view(resp.model)),
-                   resp.usage.prompt_tokens, resp.usage.completion_tokens};
+                   resp.usage.prompt_tokens, resp.usage.completion_tokens, {}};
+    for (size_t i = 0; i < resp.tool_call_count; ++i) {
+      const auto& c = resp.tool_calls[i];
+      a.tool_calls.push_back({std::string(view(c.id)), std::string(view(c.type)), std::string(view(c.name)),
+                              std::string(view(c.arguments))});
+    }
     uint64_t ttl = req.cache_ttl_ms ? req.cache_ttl_ms : settings_.ttl_ms;
     store_.add(s.partition, s.vector.data(), s.text, s.marks, std::move(a), host().nowNs() + ttl * 1000000);
   }
@@ -133,6 +139,10 @@ class SemanticCache final : public Cache {
     hit.usage.prompt_tokens = m.answer.prompt_tokens;
     hit.usage.completion_tokens = m.answer.completion_tokens;
     hit.usage.cached_tokens = m.answer.prompt_tokens;
+    std::vector<outrigger_tool_call_view> calls;
+    for (const auto& c : m.answer.tool_calls) calls.push_back({str(c.id), str(c.type), str(c.name), str(c.arguments)});
+    hit.tool_calls = calls.data();
+    hit.tool_call_count = calls.size();
     hit.cost_usd = 0;  // a hit costs nothing upstream (the embedding is priced on its own route)
     hits_.fetch_add(1, std::memory_order_relaxed);
     host().cacheDone(handle, &hit);

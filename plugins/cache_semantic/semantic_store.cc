@@ -45,8 +45,10 @@ namespace {
 constexpr size_t kInitialCapacity = 64;
 
 size_t entryBytes(size_t dims, const std::string& query, const CachedAnswer& a) {
-  return dims * sizeof(float) + query.size() + a.content.size() + a.finish_reason.size() + a.model.size() +
-         256;  // + the entry's own fields
+  size_t n = dims * sizeof(float) + query.size() + a.content.size() + a.finish_reason.size() + a.model.size() +
+             256;  // + the entry's own fields
+  for (const auto& c : a.tool_calls) n += c.id.size() + c.type.size() + c.name.size() + c.arguments.size() + 128;
+  return n;
 }
 
 float dot(const float* a, const float* b, size_t n) {

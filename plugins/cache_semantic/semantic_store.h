@@ -25,9 +25,14 @@ class HierarchicalNSW;
 namespace outrigger::semantic {
 
 // What a hit serves.
+struct CachedToolCall {
+  std::string id, type, name, arguments;
+};
+
 struct CachedAnswer {
   std::string content, finish_reason, model;
   uint32_t prompt_tokens = 0, completion_tokens = 0;
+  std::vector<CachedToolCall> tool_calls;  // only with store_tool_answers
 };
 
 struct StoreLimits {

@@ -144,6 +144,18 @@ TEST_CASE("answers that call tools or are cut short are not stored") {
   CHECK(rig.upstreamCalls() == 3);
 }
 
+TEST_CASE("store_tool_answers stores an answer that calls tools, and a hit calls them again") {
+  Rig rig("store_tool_answers = true\n");
+  REQUIRE(rig.upstream.script(R"([{"text":"","tool_calls":[{"id":"c1","name":"lookup","arguments":"{\"order\":7}"}]}])"));
+  SocketAnswer first = ask(rig, "t", "Look up the order status for me.");
+  REQUIRE(first.tool_calls.size() == 1);
+  SocketAnswer again = ask(rig, "t", "Look up the order status for me.");
+  REQUIRE(again.tool_calls.size() == 1);
+  CHECK(again.tool_calls[0].first == "lookup");
+  CHECK(again.tool_calls[0].second == R"({"order":7})");
+  CHECK(rig.upstreamCalls() == 1);
+}
+
 TEST_CASE("store_incomplete stores an answer cut at the length limit") {
   Rig rig("store_incomplete = true\n");
   REQUIRE(rig.upstream.script(R"([{"text":"half an answ","finish_reason":"length"}])"));
