@@ -19,6 +19,8 @@ DEBIAN_PACKAGES=(
   libvectorscan-dev libphonenumber-dev  # guardrail.pii: one-pass pattern matching, phone validation (plugins/guardrail_pii)
   libhiredis-dev  # cache.redis, limiter.redis: RESP commands and replies (plugins/redis_common)
   libpcre2-dev  # guardrail.tokens: the split patterns of tiktoken need PCRE2 (JIT, Unicode properties, look-ahead)
+  libhnswlib-dev  # cache.semantic: one HNSW index per partition (plugins/cache_semantic)
+  libsentencepiece-dev  # provider.wordllama: the Llama-2 tokenizer of its local model (plugins/provider_wordllama)
   ca-certificates python3
   python3-h2  # the HTTP/2 test upstream (tests/upstream/h2_upstream.py)
 )
@@ -53,6 +55,10 @@ fi
 # guardrail.tokens compiles in the BPE ranks of the npm `tiktoken` package (pinned, hash-checked
 # at build time), fetched with npm once into build/tools (gitignored).
 bash "$root/plugins/guardrail_tokens/fetch_tiktoken_data.sh" "$root/build/tools/tiktoken-1.0.22"
+
+# provider.wordllama embeds with the model files the PyPI wheel `wordllama` ships (pinned,
+# hash-checked), fetched with pip once into build/tools (gitignored).
+bash "$root/plugins/provider_wordllama/fetch_wordllama.sh" "$root/build/tools/wordllama-0.4.0.post1"
 
 # The collector exporter.otlp's tests export to (tests/otlp): Jaeger v2, an OpenTelemetry
 # Collector distribution with a query API, at the version pinned in tests/tools/jaeger/go.mod.

@@ -1,0 +1,68 @@
+#include "cache_scope.h"
+
+#include <xxhash.h>
+
+#include <cstdint>
+#include <string_view>
+
+namespace outrigger::semantic {
+namespace {
+
+std::string_view sv(outrigger_str s) { return {s.data ? s.data : "", s.size}; }
+
+void putStr(std::string* out, std::string_view s) {
+  uint64_t n = s.size();
+  out->append(reinterpret_cast<const char*>(&n), sizeof n);
+  out->append(s);
+}
+
+}  // namespace
+
+std::string partitionKey(const outrigger_request_view& req) {
+  std::string shape;  // what is hashed: system prompts, tools, tool choice, response format
+  for (size_t i = 0; i < req.message_count; ++i) {
+    if (sv(req.messages[i].role) == "system" || sv(req.messages[i].role) == "developer") {
+      putStr(&shape, sv(req.messages[i].role));
+      putStr(&shape, sv(req.messages[i].content));
+    }
+  }
+  if (const outrigger_params_view* p = req.params) {
+    for (size_t i = 0; p->tools && i < p->tool_count; ++i) {
+      putStr(&shape, sv(p->tools[i].type));
+      putStr(&shape, sv(p->tools[i].name));
+      putStr(&shape, sv(p->tools[i].description));
+      putStr(&shape, sv(p->tools[i].parameters_json));
+    }
+    putStr(&shape, sv(p->tool_choice));
+    putStr(&shape, std::to_string(p->response_format));
+    putStr(&shape, sv(p->response_schema_name));
+    putStr(&shape, sv(p->response_schema_json));
+    putStr(&shape, p->response_schema_strict ? "strict" : "");
+  }
+  XXH128_hash_t h = XXH3_128bits(shape.data(), shape.size());
+  std::string key;
+  putStr(&key, req.metadata ? sv(req.metadata->tenant) : "");
+  putStr(&key, sv(req.route));
+  putStr(&key, sv(req.model));
+  key.append(reinterpret_cast<const char*>(&h.high64), 8);
+  key.append(reinterpret_cast<const char*>(&h.low64), 8);
+  return key;
+}
+
+std::string keyText(const outrigger_request_view& req, KeyText mode) {
+  if (mode == KeyText::kLastUser) {
+    for (size_t i = req.message_count; i-- > 0;) {
+      if (sv(req.messages[i].role) == "user") return std::string(sv(req.messages[i].content));
+    }
+    return {};
+  }
+  std::string text;
+  bool has_user = false;
+  for (size_t i = 0; i < req.message_count; ++i) {
+    has_user = has_user || sv(req.messages[i].role) == "user";
+    text.append(sv(req.messages[i].role)).append(": ").append(sv(req.messages[i].content)).append("\n");
+  }
+  return has_user ? text : std::string();
+}
+
+}  // namespace outrigger::semantic

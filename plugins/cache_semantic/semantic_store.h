@@ -1,0 +1,96 @@
+// The semantic cache's entries: one HNSW index (hnswlib, inner product over unit vectors, held
+// as int8 and rescored in float: quantized_space.h) per hard partition (tenant, route, model, system prompt and tools, response format). A lookup
+// searches its own partition's index only, so nothing can match across partitions: there is no
+// shared index to filter. Bounded by entry count and bytes (least recently used goes first) and
+// by a time to live per entry. Thread-safe: one lock over the whole store (a lookup holds it for
+// one index search, ~100 us at 100k entries).
+#pragma once
+
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "query_guard.h"
+
+namespace hnswlib {
+template <typename T>
+class HierarchicalNSW;
+}  // namespace hnswlib
+
+namespace outrigger::semantic {
+
+// What a hit serves.
+struct CachedToolCall {
+  std::string id, type, name, arguments;
+};
+
+struct CachedAnswer {
+  std::string content, finish_reason, model;
+  uint32_t prompt_tokens = 0, completion_tokens = 0;
+  std::vector<CachedToolCall> tool_calls;  // only with store_tool_answers
+};
+
+struct StoreLimits {
+  size_t dims = 0;
+  size_t max_entries = 100000;
+  size_t max_bytes = 256u << 20;  // entries, their vectors and the index slots they take
+  size_t max_entry_bytes = 1u << 20;
+  size_t hnsw_m = 16, ef_construction = 200, ef_search = 16;  // semantic_index_bench: recall@1 0.998 at 16
+  size_t candidates = 4;  // nearest neighbours checked against the guard
+};
+
+// The result of a search: the best candidate's similarity whatever it became (a hit or not), and
+// the answer when a candidate at or above the threshold passed the guard.
+struct Match {
+  bool found_any = false;
+  float best_similarity = 0;
+  bool hit = false;
+  float hit_similarity = 0;
+  std::string refused_by;  // "negation" | "number" when the best candidate over threshold was refused
+  CachedAnswer answer;
+};
+
+struct StoreCounts {
+  size_t entries = 0, partitions = 0, bytes = 0, evictions = 0, expirations = 0;
+};
+
+class SemanticStore {
+ public:
+  explicit SemanticStore(StoreLimits limits);
+  ~SemanticStore();
+
+  // Searches `partition` for `vector` (unit length, dims values). `guard` false skips the
+  // negation and number check (the evaluation measures both ways).
+  Match find(const std::string& partition, const float* vector, const QueryMarks& marks, float threshold,
+             uint64_t now_ns, bool guard = true);
+  // Adds an entry; false when it is larger than max_entry_bytes (not stored).
+  bool add(const std::string& partition, const float* vector, std::string query, QueryMarks marks,
+           CachedAnswer answer, uint64_t expires_ns);
+  StoreCounts counts() const;
+  // The HNSW search breadth of every partition, for the benchmark's recall sweep.
+  void setSearchBreadthForTest(size_t ef);
+
+ private:
+  struct Partition;
+  struct Entry;
+  class QuantizedSpace;
+  using Lru = std::list<std::pair<Partition*, size_t>>;  // most recent first: (partition, label)
+
+  void remove(Partition* p, size_t label);
+  void evictOverBounds();
+  size_t slotBytes() const;
+
+  StoreLimits limits_;
+  std::unique_ptr<QuantizedSpace> space_;
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, std::unique_ptr<Partition>> partitions_;
+  Lru lru_;
+  size_t entries_ = 0, bytes_ = 0, evictions_ = 0, expirations_ = 0;
+};
+
+}  // namespace outrigger::semantic

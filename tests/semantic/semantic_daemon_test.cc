@@ -1,0 +1,210 @@
+// cache.semantic in the real daemon, as a process: provider.openai on the scripted upstream
+// (tests/upstream/upstream.py) answers the chat route, provider.wordllama embeds on the "embed"
+// route through the host. Tenants are hard partitions, paraphrases hit, negations do not, a
+// streamed request gets a hit as chunks, and every lookup's span carries the best similarity.
+#include <catch2/catch.hpp>
+
+#include <rapidjson/document.h>
+
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <outrigger/plugin.h>
+
+#include "daemon_rig.h"
+#include "support/admin_metrics.h"
+#include "support/daemon_process.h"
+#include "support/raw_http.h"
+#include "support/socket_answer.h"
+#include "upstream_process.h"
+
+using namespace outrigger::testing;
+
+namespace {
+
+const char kModelDir[] = OUTRIGGER_WORDLLAMA_MODEL;
+
+struct Rig {
+  UpstreamProcess upstream;
+  std::unique_ptr<DaemonProcess> daemon;
+
+  explicit Rig(const std::string& cache_extra = "") {
+    REQUIRE(upstream.ready());
+    ::setenv("OUTRIGGER_TEST_OPENAI_KEY", "sk-test", 1);
+    daemon = std::make_unique<DaemonProcess>(config(cache_extra));
+    if (!daemon->waitReady()) FAIL("the daemon did not start:\n" << daemon->log());
+  }
+
+  std::string config(const std::string& cache_extra) const {
+    return daemonHead() + openaiInstance("openai", upstream.baseUrl()) +
+           "[instances.local_embed]\ntype = \"provider.wordllama\"\n[instances.local_embed.config]\n"
+           "tokenizer = \"" + std::string(kModelDir) + "/l2_supercat_tokenizer_config.json\"\n"
+           "weights = \"" + std::string(kModelDir) + "/l2_supercat_256.safetensors\"\n"
+           "[instances.semantic]\ntype = \"cache.semantic\"\n[instances.semantic.config]\n"
+           "embed_route = \"embed\"\n" + cache_extra +
+           "[routes.default]\ncache = [\"semantic\"]\nprovider = \"openai\"\nmodel = \"gpt-test\"\n"
+           "exporters = [\"records\"]\ncalls = [\"embed\"]\ncache_replay_chunk_bytes = 8\n"
+           "[routes.embed]\nprovider = \"local_embed\"\n[admin]\nlisten = \"127.0.0.1:0\"\n"
+           "[http]\nlisten = \"127.0.0.1:0\"\n";
+  }
+
+  void answers(const std::vector<std::string>& texts) {
+    std::string all = "[";
+    for (size_t i = 0; i < texts.size(); ++i) all += (i ? "," : "") + (R"({"text":)" + jsonQuoted(texts[i]) + R"(,"pieces":3})");
+    REQUIRE(upstream.script(all + "]"));
+  }
+  size_t upstreamCalls() {
+    rapidjson::Document l = parseJson(upstream.log());
+    return l.IsArray() ? l.Size() : 0;
+  }
+};
+
+SocketAnswer ask(const Rig& rig, const std::string& tenant, const std::string& text, bool stream = false) {
+  RequestSpec spec;
+  spec.tenant = tenant;
+  spec.messages = {{"system", "Answer briefly."}, {"user", text}};
+  spec.stream = stream;
+  return socketExchange(*rig.daemon, spec, "");
+}
+
+}  // namespace
+
+TEST_CASE("identical prompts from two tenants never hit each other's entries") {
+  Rig rig;
+  rig.answers({"answer for tenant a", "answer for tenant b"});
+  const std::string q = "What is the capital of France?";
+  CHECK(ask(rig, "tenant-a", q).content == "answer for tenant a");
+  CHECK(rig.upstreamCalls() == 1);
+  SocketAnswer b = ask(rig, "tenant-b", q);  // the same words: still a miss for another tenant
+  CHECK(b.content == "answer for tenant b");
+  CHECK(rig.upstreamCalls() == 2);
+  // Each tenant's repeat is a hit on its own entry, never the other's.
+  for (int i = 0; i < 3; ++i) {
+    CHECK(ask(rig, "tenant-a", q).content == "answer for tenant a");
+    CHECK(ask(rig, "tenant-b", q).content == "answer for tenant b");
+  }
+  CHECK(rig.upstreamCalls() == 2);
+}
+
+TEST_CASE("a paraphrase is served from the cache, a negation and a changed number are not") {
+  Rig rig;
+  rig.answers({"Use the reset link.", "Because of the lock.", "Cook 1 cup.", "Cook 3 cups."});
+  CHECK(ask(rig, "t", "How do I reset my password?").content == "Use the reset link.");
+  SocketAnswer para = ask(rig, "t", "How can I reset my password?");
+  CHECK(para.status == OUTRIGGER_CODE_OK);
+  CHECK(para.content == "Use the reset link.");
+  CHECK(rig.upstreamCalls() == 1);
+  CHECK(ask(rig, "t", "How do I not reset my password?").content == "Because of the lock.");
+  CHECK(rig.upstreamCalls() == 2);
+  CHECK(ask(rig, "t", "How much rice do I cook for 2 people?").content == "Cook 1 cup.");
+  CHECK(ask(rig, "t", "How much rice do I cook for 6 people?").content == "Cook 3 cups.");
+  CHECK(rig.upstreamCalls() == 4);
+  // The guard, not the threshold, turned the negation and the other number away.
+  std::string metrics = adminMetricsText(*rig.daemon);
+  CHECK(metrics.find(R"(outrigger_semantic_cache_hits_total{instance="semantic"} 1)") != std::string::npos);
+  CHECK(metrics.find(R"(outrigger_semantic_cache_guard_refusals_total{instance="semantic"} 2)") != std::string::npos);
+  CHECK(metrics.find(R"(outrigger_semantic_cache_entries{instance="semantic"} 4)") != std::string::npos);
+}
+
+TEST_CASE("a streamed request gets a cached answer as chunks") {
+  Rig rig;
+  rig.answers({"Use the reset link on the sign-in page."});
+  CHECK(ask(rig, "t", "How do I reset my password?").content == "Use the reset link on the sign-in page.");
+  SocketAnswer streamed = ask(rig, "t", "How can I reset my password?", true);
+  CHECK(streamed.status == OUTRIGGER_CODE_OK);
+  CHECK(streamed.streamed == "Use the reset link on the sign-in page.");
+  CHECK(streamed.chunks.size() >= 4);  // replayed 8 bytes at a time
+  CHECK(rig.upstreamCalls() == 1);
+}
+
+TEST_CASE("every lookup's span carries the best similarity and the threshold, on a miss and on a hit") {
+  Rig rig;
+  rig.answers({"first"});
+  ask(rig, "t", "How do I reset my password?");
+  ask(rig, "t", "How can I reset my password?");
+  std::string records = awaitRecords(*rig.daemon, 2);
+  CHECK(records.find(R"("outrigger.cache.semantic.similarity":"none")") != std::string::npos);  // empty partition
+  CHECK(records.find(R"("outrigger.cache.semantic.threshold":"0.9500")") != std::string::npos);
+  CHECK(records.find(R"("outcome":"hit")") != std::string::npos);
+  CHECK(records.find(R"("outrigger.cache.semantic.similarity":"0.9)") != std::string::npos);
+}
+
+TEST_CASE("answers that call tools or are cut short are not stored") {
+  Rig rig;
+  REQUIRE(rig.upstream.script(R"([{"text":"","tool_calls":[{"id":"c1","name":"lookup","arguments":"{}"}]},)"
+                              R"({"text":"half an answ","finish_reason":"length"},{"text":"whole"}])"));
+  ask(rig, "t", "Look up the order status for me.");
+  ask(rig, "t", "Look up the order status for me.");
+  CHECK(rig.upstreamCalls() == 2);  // the tool-call answer was not stored
+  ask(rig, "t", "Look up the order status for me.");
+  CHECK(rig.upstreamCalls() == 3);  // nor the one cut at the length limit
+  CHECK(ask(rig, "t", "Look up the order status for me.").content == "whole");
+  CHECK(rig.upstreamCalls() == 3);
+}
+
+TEST_CASE("store_tool_answers stores an answer that calls tools, and a hit calls them again") {
+  Rig rig("store_tool_answers = true\n");
+  REQUIRE(rig.upstream.script(R"([{"text":"","tool_calls":[{"id":"c1","name":"lookup","arguments":"{\"order\":7}"}]}])"));
+  SocketAnswer first = ask(rig, "t", "Look up the order status for me.");
+  REQUIRE(first.tool_calls.size() == 1);
+  SocketAnswer again = ask(rig, "t", "Look up the order status for me.");
+  REQUIRE(again.tool_calls.size() == 1);
+  CHECK(again.tool_calls[0].first == "lookup");
+  CHECK(again.tool_calls[0].second == R"({"order":7})");
+  CHECK(rig.upstreamCalls() == 1);
+}
+
+TEST_CASE("store_incomplete stores an answer cut at the length limit") {
+  Rig rig("store_incomplete = true\n");
+  REQUIRE(rig.upstream.script(R"([{"text":"half an answ","finish_reason":"length"}])"));
+  ask(rig, "t", "Tell me about the history of Rome.");
+  CHECK(ask(rig, "t", "Tell me about the history of Rome.").content == "half an answ");
+  CHECK(rig.upstreamCalls() == 1);
+}
+
+TEST_CASE("a threshold per route applies: at 1.0 only an identical question hits") {
+  Rig rig("route_thresholds = { default = 1.0 }\n");
+  rig.answers({"one", "two"});
+  ask(rig, "t", "How do I reset my password?");
+  CHECK(ask(rig, "t", "How can I reset my password?").content == "two");
+  CHECK(rig.upstreamCalls() == 2);
+}
+
+TEST_CASE("a caller's bypass skips the lookup and the store") {
+  Rig rig;
+  rig.answers({"one", "two", "three"});
+  RequestSpec spec;
+  spec.tenant = "t";
+  spec.messages = {{"user", "What is the boiling point of water?"}};
+  spec.cache_bypass = true;
+  CHECK(socketExchange(*rig.daemon, spec, "").content == "one");
+  CHECK(ask(rig, "t", "What is the boiling point of water?").content == "two");  // nothing was stored
+  CHECK(rig.upstreamCalls() == 2);
+}
+
+namespace {
+
+// A chat completion on the HTTP front with the caller's cache header (`header` empty: none).
+HttpReply httpAsk(int port, const std::string& text, const std::string& header) {
+  const std::string body = R"({"model":"default","messages":[{"role":"user","content":)" + jsonQuoted(text) + "}]}";
+  std::string request = post(body);
+  if (!header.empty()) request.insert(request.find("\r\n") + 2, header + "\r\n");
+  return roundTrip(port, request);
+}
+
+}  // namespace
+
+TEST_CASE("http: a caller's no-store and time to live are honoured as for the exact cache") {
+  Rig rig;
+  const int port = httpPort(*rig.daemon);
+  REQUIRE(port > 0);
+  rig.answers({"one", "two", "three", "four"});
+  const std::string q = "What is the tallest mountain in the world?";
+  CHECK(httpAsk(port, q, "x-outrigger-cache: no-store").body.find("one") != std::string::npos);
+  CHECK(httpAsk(port, q, "x-outrigger-cache-ttl-ms: 1").body.find("two") != std::string::npos);  // stored: 1 ms
+  CHECK(httpAsk(port, q, "").body.find("three") != std::string::npos);  // the 1 ms entry is gone; this one stays
+  CHECK(httpAsk(port, q, "").body.find("three") != std::string::npos);
+  CHECK(rig.upstreamCalls() == 3);
+}

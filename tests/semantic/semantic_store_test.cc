@@ -1,0 +1,236 @@
+// cache.semantic's store, guard and scope without the daemon: partitions are separate indexes,
+// the threshold and the guard decide hits, and the entry, byte and time bounds evict.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <outrigger/plugin.h>
+
+#include "cache_scope.h"
+#include "quantized_space.h"
+#include "query_guard.h"
+#include "semantic_store.h"
+
+using namespace outrigger::semantic;
+
+namespace {
+
+constexpr size_t kDims = 32;
+
+std::vector<float> unitVector(uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> n;
+  std::vector<float> v(kDims);
+  double norm = 0;
+  for (float& x : v) {
+    x = n(rng);
+    norm += double(x) * x;
+  }
+  for (float& x : v) x = float(x / std::sqrt(norm));
+  return v;
+}
+
+// `v` turned towards another random direction until its cosine with `v` is about `cosine`.
+std::vector<float> near(const std::vector<float>& v, double cosine, uint32_t seed) {
+  std::vector<float> w = unitVector(seed);
+  double dot = 0;
+  for (size_t i = 0; i < kDims; ++i) dot += double(v[i]) * w[i];
+  std::vector<float> out(kDims);
+  double norm = 0;
+  for (size_t i = 0; i < kDims; ++i) {
+    out[i] = float(w[i] - dot * v[i]);
+    norm += double(out[i]) * out[i];
+  }
+  double s = std::sqrt(1 - cosine * cosine);
+  for (size_t i = 0; i < kDims; ++i) out[i] = float(cosine * v[i] + s * out[i] / std::sqrt(norm));
+  return out;
+}
+
+StoreLimits limits(size_t max_entries = 1000, size_t max_bytes = 64u << 20) {
+  StoreLimits l;
+  l.dims = kDims;
+  l.max_entries = max_entries;
+  l.max_bytes = max_bytes;
+  return l;
+}
+
+CachedAnswer answer(const std::string& text) { return {text, "stop", "m", 3, 4}; }
+
+constexpr uint64_t kNow = 1000, kLater = 2000000000;
+
+}  // namespace
+
+TEST_CASE("the same vector in another partition is never a hit") {
+  SemanticStore store(limits());
+  auto v = unitVector(1);
+  REQUIRE(store.add("tenant-a", v.data(), "q", marksOf("q"), answer("a's answer"), kLater));
+  Match other = store.find("tenant-b", v.data(), marksOf("q"), 0.0f, kNow);
+  CHECK_FALSE(other.hit);
+  CHECK_FALSE(other.found_any);
+  Match own = store.find("tenant-a", v.data(), marksOf("q"), 0.99f, kNow);
+  REQUIRE(own.hit);
+  CHECK(own.answer.content == "a's answer");
+  CHECK(own.hit_similarity == Approx(1.0).margin(1e-4));
+}
+
+TEST_CASE("a candidate under the threshold is a miss, and its similarity is still reported") {
+  SemanticStore store(limits());
+  auto v = unitVector(2);
+  REQUIRE(store.add("p", v.data(), "q", marksOf("q"), answer("x"), kLater));
+  auto q = near(v, 0.90, 3);
+  Match m = store.find("p", q.data(), marksOf("q"), 0.95f, kNow);
+  CHECK_FALSE(m.hit);
+  REQUIRE(m.found_any);
+  CHECK(m.best_similarity == Approx(0.90).margin(1e-3));
+  CHECK(store.find("p", q.data(), marksOf("q"), 0.89f, kNow).hit);
+}
+
+TEST_CASE("the guard refuses a candidate that differs in a negation word or a number") {
+  SemanticStore store(limits());
+  auto v = unitVector(4);
+  REQUIRE(store.add("p", v.data(), "Is it safe to eat raw eggs?", marksOf("Is it safe to eat raw eggs?"), answer("x"), kLater));
+  Match negated = store.find("p", v.data(), marksOf("Is it not safe to eat raw eggs?"), 0.9f, kNow);
+  CHECK_FALSE(negated.hit);
+  CHECK(negated.refused_by == "negation");
+  CHECK(store.find("p", v.data(), marksOf("Is it not safe to eat raw eggs?"), 0.9f, kNow, /*guard=*/false).hit);
+
+  REQUIRE(store.add("n", v.data(), "Rice for 2 people", marksOf("Rice for 2 people"), answer("y"), kLater));
+  Match other_number = store.find("n", v.data(), marksOf("Rice for 6 people"), 0.9f, kNow);
+  CHECK_FALSE(other_number.hit);
+  CHECK(other_number.refused_by == "number");
+  CHECK(store.find("n", v.data(), marksOf("rice for two people"), 0.9f, kNow).hit);
+}
+
+TEST_CASE("the guard reads contractions, number words and separators") {
+  CHECK(marksOf("Why isn't my laptop charging?").negations == std::vector<std::string>{"not"});
+  CHECK(marksOf("Why doesn't it work").negations == marksOf("Why does it not work").negations);
+  CHECK(marksOf("Return it without the receipt").negations.size() == 1);
+  CHECK(marksOf("Notebook knowledge").negations.empty());
+  CHECK(marksOf("1,000 apples and 3.5 pears").numbers == std::vector<std::string>{"1000", "3.5"});
+  CHECK(marksOf("two cups").numbers == std::vector<std::string>{"2"});
+  CHECK(guardRefusal(marksOf("in 4 days"), marksOf("in four days")).empty());
+  CHECK(guardRefusal(marksOf("in 4 days"), marksOf("in 14 days")) == "number");
+}
+
+TEST_CASE("the entry bound evicts the least recently used entry") {
+  SemanticStore store(limits(2));
+  auto a = unitVector(10), b = unitVector(11), c = unitVector(12);
+  store.add("p", a.data(), "a", {}, answer("A"), kLater);
+  store.add("p", b.data(), "b", {}, answer("B"), kLater);
+  REQUIRE(store.find("p", a.data(), {}, 0.99f, kNow).hit);  // a is now the most recent
+  store.add("p", c.data(), "c", {}, answer("C"), kLater);
+  CHECK(store.counts().entries == 2);
+  CHECK(store.counts().evictions == 1);
+  CHECK(store.find("p", a.data(), {}, 0.99f, kNow).hit);
+  CHECK_FALSE(store.find("p", b.data(), {}, 0.99f, kNow).hit);
+  CHECK(store.find("p", c.data(), {}, 0.99f, kNow).hit);
+}
+
+TEST_CASE("the byte bound evicts, and an emptied partition gives its index back") {
+  SemanticStore store(limits(1000, 65536));
+  auto a = unitVector(20), b = unitVector(21);
+  store.add("p1", a.data(), "a", {}, answer(std::string(20000, 'x')), kLater);
+  size_t one = store.counts().bytes;
+  CHECK(one > 20000);
+  store.add("p2", b.data(), "b", {}, answer(std::string(30000, 'y')), kLater);
+  StoreCounts c = store.counts();
+  CHECK(c.bytes <= 65536);
+  CHECK(c.entries == 1);
+  CHECK(c.partitions == 1);
+  CHECK(store.find("p2", b.data(), {}, 0.99f, kNow).hit);
+}
+
+TEST_CASE("an answer larger than max_entry_bytes is not stored") {
+  StoreLimits l = limits();
+  l.max_entry_bytes = 1000;
+  SemanticStore store(l);
+  auto a = unitVector(30);
+  CHECK_FALSE(store.add("p", a.data(), "a", {}, answer(std::string(2000, 'x')), kLater));
+  CHECK(store.counts().entries == 0);
+}
+
+TEST_CASE("an expired entry is not served and is dropped, and its slot is reused") {
+  SemanticStore store(limits());
+  auto a = unitVector(40), b = unitVector(41), c = unitVector(42);
+  store.add("p", a.data(), "a", {}, answer("A"), 5000);
+  store.add("p", b.data(), "b", {}, answer("B"), kLater);
+  CHECK(store.find("p", a.data(), {}, 0.99f, 4000).hit);
+  Match late = store.find("p", a.data(), {}, 0.99f, 6000);
+  CHECK_FALSE(late.hit);
+  CHECK(store.counts().expirations == 1);
+  CHECK(store.counts().entries == 1);
+  store.add("p", c.data(), "c", {}, answer("C"), kLater);
+  CHECK(store.find("p", c.data(), {}, 0.99f, 6000).answer.content == "C");
+  CHECK(store.find("p", b.data(), {}, 0.99f, 6000).answer.content == "B");
+}
+
+TEST_CASE("a partition grows past its first index capacity and still finds every entry") {
+  SemanticStore store(limits(10000));
+  std::vector<std::vector<float>> vs;
+  for (uint32_t i = 0; i < 300; ++i) {
+    vs.push_back(unitVector(1000 + i));
+    REQUIRE(store.add("p", vs.back().data(), "q" + std::to_string(i), {}, answer(std::to_string(i)), kLater));
+  }
+  size_t found = 0;
+  for (uint32_t i = 0; i < 300; ++i) found += store.find("p", vs[i].data(), {}, 0.999f, kNow).answer.content == std::to_string(i);
+  CHECK(found == 300);
+}
+
+namespace {
+
+struct ViewOf {
+  std::vector<outrigger_message_view> messages;
+  outrigger_params_view params{};
+  outrigger_metadata_view metadata{};
+  outrigger_request_view req{};
+  ViewOf(const char* tenant, const char* system, const char* user) {
+    if (system[0]) messages.push_back({{"system", 6}, {system, strlen(system)}, {}, {}, nullptr, 0});
+    messages.push_back({{"user", 4}, {user, strlen(user)}, {}, {}, nullptr, 0});
+    metadata.tenant = {tenant, strlen(tenant)};
+    req.route = {"default", 7};
+    req.model = {"m", 1};
+    req.messages = messages.data();
+    req.message_count = messages.size();
+    req.params = &params;
+    req.metadata = &metadata;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("the partition key separates tenants, system prompts, tools and response formats, not questions") {
+  ViewOf a("t1", "be brief", "hello"), b("t1", "be brief", "another question");
+  CHECK(partitionKey(a.req) == partitionKey(b.req));
+  CHECK(partitionKey(a.req) != partitionKey(ViewOf("t2", "be brief", "hello").req));
+  CHECK(partitionKey(a.req) != partitionKey(ViewOf("t1", "be verbose", "hello").req));
+  ViewOf tools("t1", "be brief", "hello");
+  outrigger_tool_view tool{{"function", 8}, {"lookup", 6}, {}, {"{}", 2}};
+  tools.params.tools = &tool;
+  tools.params.tool_count = 1;
+  CHECK(partitionKey(a.req) != partitionKey(tools.req));
+  ViewOf json("t1", "be brief", "hello");
+  json.params.response_format = 1;
+  CHECK(partitionKey(a.req) != partitionKey(json.req));
+  CHECK(keyText(a.req, KeyText::kLastUser) == "hello");
+  CHECK(keyText(a.req, KeyText::kConversation) == "system: be brief\nuser: hello\n");
+}
+
+TEST_CASE("the int8 index's distance stays within 0.01 of the exact one, which hits are decided on") {
+  std::vector<uint8_t> qa(quantizedBytes(kDims)), qb(quantizedBytes(kDims));
+  double worst = 0;
+  for (uint32_t seed = 0; seed < 200; ++seed) {
+    auto a = unitVector(5000 + seed), b = near(a, 0.5 + seed / 400.0, 9000 + seed);
+    quantize(a.data(), kDims, qa.data());
+    quantize(b.data(), kDims, qb.data());
+    double exact = 0;
+    for (size_t i = 0; i < kDims; ++i) exact += double(a[i]) * b[i];
+    size_t dims = kDims;
+    worst = std::max(worst, std::fabs((1.0 - quantizedDistance(qa.data(), qb.data(), &dims)) - exact));
+  }
+  CHECK(worst < 0.01);
+  CHECK(worst > 0);  // it is an approximation: the store rescores in float
+}
