@@ -1,4 +1,4 @@
-// outrigger: serve, check, plugins, chat, prices, traces, alerts, version.
+// outrigger: serve, check, plugins, chat, prices, traces, alerts, eval, version.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -91,6 +91,25 @@ int main(int argc, char** argv) {
   alert_rules->add_option("-c,--config", opt.config_path, "TOML config (default: the embedded default config)");
   alert_rules->add_option("-o,--out", opt.price_out, "Write here (default: standard output)");
 
+  auto* eval = app.add_subcommand("eval", "Evaluate routes on a dataset: scorers, reports, a regression gate");
+  eval->require_subcommand(1);
+  auto* eval_run = eval->add_subcommand("run", "Run an eval file's dataset through its targets and score the answers "
+                                               "(exit 0 pass, 100 regression, 2 could not evaluate)");
+  eval_run->add_option("eval_file", opt.eval_file, "The eval TOML")->required();
+  eval_run->add_option("-s,--socket", opt.socket_path, "The sidecar's socket (default: the eval file's, else as chat)");
+  eval_run->add_option("--baseline", opt.baseline, "An earlier results JSON: per-case diffs and the regression gate");
+  eval_run->add_option("--json", opt.json_out, "Write the results JSON here");
+  eval_run->add_option("--junit", opt.junit_out, "Write JUnit XML here");
+  eval_run->add_option("--markdown", opt.markdown_out, "Write a Markdown summary here (for a pull-request comment)");
+  eval_run->add_option("--html", opt.html_out, "Write a self-contained HTML report here");
+  eval_run->add_option("-j,--concurrency", opt.concurrency, "Requests in flight (overrides the eval file)");
+  auto* eval_calibrate = eval->add_subcommand("calibrate", "Measure each judge's agreement with human labels "
+                                                           "(exit 0 enough to gate, 100 below, 2 could not measure)");
+  eval_calibrate->add_option("eval_file", opt.eval_file, "The eval TOML")->required();
+  eval_calibrate->add_option("-s,--socket", opt.socket_path, "The sidecar's socket");
+  eval_calibrate->add_option("--scorer", opt.judge_scorer, "Only the judge scorer of this name");
+  eval_calibrate->add_option("--labels", opt.labels, "The labelled set (default: the scorer's labels)");
+
   app.add_subcommand("version", "Print the version");
 
   CLI11_PARSE(app, argc, argv);
@@ -104,6 +123,8 @@ int main(int argc, char** argv) {
   if (*traces_show) return outrigger::cli::showTrace(opt);
   if (*traces_stats) return outrigger::cli::traceStats(opt);
   if (*alert_rules) return outrigger::cli::alertRules(opt);
+  if (*eval_run) return outrigger::cli::evalRun(opt);
+  if (*eval_calibrate) return outrigger::cli::evalCalibrate(opt);
 #ifdef OUTRIGGER_WITH_MIMALLOC
   std::printf("outrigger %s (plugin ABI %d.%d, protocol 1.0, mimalloc %d)\n", OUTRIGGER_VERSION, OUTRIGGER_ABI_MAJOR,
               OUTRIGGER_ABI_MINOR, mi_version());
