@@ -9,6 +9,7 @@
 #include <regex>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "support/admin_metrics.h"
 #include "support/daemon_process.h"
@@ -26,6 +27,19 @@ inline std::string evalDaemonConfig() {
       "[routes.judge_yes]\nprovider = \"judge_yes\"\n[routes.judge_no]\nprovider = \"judge_no\"\n"
       "[admin]\nlisten = \"127.0.0.1:0\"\n[http]\nlisten = \"127.0.0.1:0\"\n"
       "[prices.\"mock/mock-1\"]\ninput = 0.001\noutput = 0.001\n");
+}
+
+// The daemon of evalDaemonConfig() serves its socket, and has logged its admin and HTTP fronts
+// (which start listening after the socket does).
+inline bool evalDaemonReady(DaemonProcess& d) {
+  if (!d.waitReady()) return false;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::string log = d.log();
+    if (log.find("API listening on") != std::string::npos && log.find("admin endpoints listening on") != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return false;
 }
 
 inline void writeText(const std::string& path, const std::string& text) { std::ofstream(path, std::ios::trunc) << text; }

@@ -27,7 +27,7 @@ const char* kExact = "[[scorers]]\ntype = \"exact\"\n";
 
 TEST_CASE("gate: exit 0 when every case passes, 100 below min_pass_rate without a baseline") {
   DaemonProcess d(evalDaemonConfig());
-  REQUIRE(d.waitReady());
+  REQUIRE(evalDaemonReady(d));
   writeText(d.dir() + "/good.jsonl", dataset(0));
   writeText(d.dir() + "/one_bad.jsonl", dataset(1));
   auto good = outriggerEval(d, "run " + writeEvalFile(d, "good", "good.jsonl", kExact));
@@ -44,7 +44,7 @@ TEST_CASE("gate: exit 0 when every case passes, 100 below min_pass_rate without 
 
 TEST_CASE("gate: a significant drop against the baseline exits 100 with per-case diffs and per-tag rates") {
   DaemonProcess d(evalDaemonConfig());
-  REQUIRE(d.waitReady());
+  REQUIRE(evalDaemonReady(d));
   writeText(d.dir() + "/base.jsonl", dataset(0));
   writeText(d.dir() + "/worse.jsonl", dataset(12));
   auto base = outriggerEval(d, "run " + writeEvalFile(d, "base", "base.jsonl", kExact) + " --json " + d.dir() + "/base.json");
@@ -71,7 +71,7 @@ TEST_CASE("gate: a significant drop against the baseline exits 100 with per-case
 
 TEST_CASE("gate: a drop of one case in twenty is not significant and exits 0, saying so") {
   DaemonProcess d(evalDaemonConfig());
-  REQUIRE(d.waitReady());
+  REQUIRE(evalDaemonReady(d));
   writeText(d.dir() + "/base.jsonl", dataset(0));
   writeText(d.dir() + "/slightly.jsonl", dataset(1));
   REQUIRE(outriggerEval(d, "run " + writeEvalFile(d, "base", "base.jsonl", kExact) + " --json " + d.dir() + "/base.json").first == 0);
@@ -88,7 +88,7 @@ TEST_CASE("gate: a drop of one case in twenty is not significant and exits 0, sa
 
 TEST_CASE("gate: exit 2 when a case cannot be evaluated, the sidecar is unreachable or the eval file is bad") {
   DaemonProcess d(evalDaemonConfig());
-  REQUIRE(d.waitReady());
+  REQUIRE(evalDaemonReady(d));
   // The rules guardrail denies this prompt: no answer, so the case could not be evaluated.
   writeText(d.dir() + "/denied.jsonl", dataset(0, "{\"id\": \"denied\", \"prompt\": \"a forbidden phrase\", \"expected\": \"x\"}\n"));
   std::string eval = writeEvalFile(d, "denied", "denied.jsonl", kExact);

@@ -37,7 +37,7 @@ void writeLabels(const std::string& path, const char* first_two, const char* las
 
 TEST_CASE("the judge's score, reason and pass come from the judge route, for a passing and a failing judge") {
   DaemonProcess d(evalDaemonConfig());
-  REQUIRE(d.waitReady());
+  REQUIRE(evalDaemonReady(d));
   writeText(d.dir() + "/cases.jsonl", kCases);
   std::string eval = writeEvalFile(d, "judged", "cases.jsonl", judgeScorer("kind", "judge_yes") + judgeScorer("harsh", "judge_no"));
   auto [code, out] = outriggerEval(d, "run " + eval + " --json " + d.dir() + "/r.json");
@@ -57,7 +57,7 @@ TEST_CASE("the judge's score, reason and pass come from the judge route, for a p
 
 TEST_CASE("judge answers are cached by rubric, case and output: a second run makes zero judge calls") {
   DaemonProcess d(evalDaemonConfig());
-  REQUIRE(d.waitReady());
+  REQUIRE(evalDaemonReady(d));
   writeText(d.dir() + "/cases.jsonl", kCases);
   std::string eval = writeEvalFile(d, "cached", "cases.jsonl", judgeScorer("kind", "judge_yes"));
   auto first = outriggerEval(d, "run " + eval + " --json " + d.dir() + "/1.json");
@@ -86,7 +86,7 @@ TEST_CASE("judge answers are cached by rubric, case and output: a second run mak
 
 TEST_CASE("calibrate: a judge that disagrees with the human labels cannot gate CI, and the run says why") {
   DaemonProcess d(evalDaemonConfig());
-  REQUIRE(d.waitReady());
+  REQUIRE(evalDaemonReady(d));
   writeText(d.dir() + "/cases.jsonl", kCases);
   writeLabels(d.dir() + "/mixed.jsonl", "true", "false");  // judge_yes agrees on 2 of 4
   std::string eval = writeEvalFile(d, "calibrated", "cases.jsonl",
@@ -106,7 +106,7 @@ TEST_CASE("calibrate: a judge that disagrees with the human labels cannot gate C
 
 TEST_CASE("calibrate: a judge that agrees with the labels gates, and its failures fail the run with exit 100") {
   DaemonProcess d(evalDaemonConfig());
-  REQUIRE(d.waitReady());
+  REQUIRE(evalDaemonReady(d));
   writeText(d.dir() + "/cases.jsonl", kCases);
   writeLabels(d.dir() + "/all_fail.jsonl", "false", "false");  // judge_no agrees on all 4
   std::string eval = writeEvalFile(d, "strict", "cases.jsonl",

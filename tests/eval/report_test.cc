@@ -35,7 +35,7 @@ Run runWithReports(const DaemonProcess& d) {
 
 TEST_CASE("reports: JUnit XML read back by a JUnit reader has failures as failure and runtime errors as error") {
   DaemonProcess d(evalDaemonConfig());
-  REQUIRE(d.waitReady());
+  REQUIRE(evalDaemonReady(d));
   Run run = runWithReports(d);
   INFO(run.out);
   REQUIRE(run.code == 2);  // the denied case could not be evaluated
@@ -58,7 +58,7 @@ TEST_CASE("reports: JUnit XML read back by a JUnit reader has failures as failur
 
 TEST_CASE("reports: the Markdown summary has the target table, the tag table and why cases did not pass") {
   DaemonProcess d(evalDaemonConfig());
-  REQUIRE(d.waitReady());
+  REQUIRE(evalDaemonReady(d));
   Run run = runWithReports(d);
   INFO(run.out);
   std::string md = readText(d.dir() + "/r.md");
@@ -72,7 +72,7 @@ TEST_CASE("reports: the Markdown summary has the target table, the tag table and
 TEST_CASE("reports: the HTML report in headless Chromium shows the verdict, the charts and every case") {
   REQUIRE_FALSE(chromiumPath().empty());  // Debian chromium, installed by deploy/setup.sh --test
   DaemonProcess d(evalDaemonConfig());
-  REQUIRE(d.waitReady());
+  REQUIRE(evalDaemonReady(d));
   Run run = runWithReports(d);
   INFO(run.out);
   std::string html = readText(d.dir() + "/r.html");

@@ -59,7 +59,7 @@ gate = false
 
 TEST_CASE("text scorers: exact, contains, regex and levenshtein pass and fail on real answers") {
   DaemonProcess d(evalDaemonConfig());
-  REQUIRE(d.waitReady());
+  REQUIRE(evalDaemonReady(d));
   writeText(d.dir() + "/cases.jsonl", kCases);
   std::string eval = writeEvalFile(d, "scorers", "cases.jsonl", kScorers);
   auto [code, out] = outriggerEval(d, "run " + eval + " --json " + d.dir() + "/r.json");
@@ -79,7 +79,7 @@ TEST_CASE("text scorers: exact, contains, regex and levenshtein pass and fail on
 
 TEST_CASE("JSON scorers: valid JSON, JSON Schema and tool calls by name and arguments pass and fail on real answers") {
   DaemonProcess d(evalDaemonConfig());
-  REQUIRE(d.waitReady());
+  REQUIRE(evalDaemonReady(d));
   writeText(d.dir() + "/cases.jsonl", kCases);
   std::string eval = writeEvalFile(d, "scorers", "cases.jsonl", kScorers);
   auto [code, out] = outriggerEval(d, "run " + eval + " --json " + d.dir() + "/r.json");
@@ -98,7 +98,7 @@ TEST_CASE("JSON scorers: valid JSON, JSON Schema and tool calls by name and argu
 
 TEST_CASE("latency and cost ceilings pass and fail on the recorded latency and the daemon's cost") {
   DaemonProcess d(evalDaemonConfig());
-  REQUIRE(d.waitReady());
+  REQUIRE(evalDaemonReady(d));
   writeText(d.dir() + "/cases.jsonl", kCases);
   std::string eval = writeEvalFile(d, "scorers", "cases.jsonl", kScorers);
   auto [code, out] = outriggerEval(d, "run " + eval + " --json " + d.dir() + "/r.json");
@@ -117,7 +117,7 @@ TEST_CASE("latency and cost ceilings pass and fail on the recorded latency and t
 
 TEST_CASE("embedding similarity through the embeddings route passes on the same text and fails on another") {
   DaemonProcess d(evalDaemonConfig());
-  REQUIRE(d.waitReady());
+  REQUIRE(evalDaemonReady(d));
   std::string url = httpFrontUrl(d);
   REQUIRE_FALSE(url.empty());
   writeText(d.dir() + "/cases.jsonl",
@@ -137,7 +137,7 @@ TEST_CASE("embedding similarity through the embeddings route passes on the same 
 
 TEST_CASE("an external command scorer decides pass and fail, and one that crashes or hangs is an error") {
   DaemonProcess d(evalDaemonConfig());
-  REQUIRE(d.waitReady());
+  REQUIRE(evalDaemonReady(d));
   writeText(d.dir() + "/says_yes.py",
             "import json, sys\nreq = json.load(sys.stdin)\nok = 'yes' in req['output']\n"
             "print(json.dumps({'pass': ok, 'score': 1 if ok else 0, 'reason': 'case ' + req['case']['id']}))\n");
