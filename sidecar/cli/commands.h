@@ -26,7 +26,7 @@ struct Options {
   uint32_t bucket_seconds = 0;  // stats: per time bucket of this many seconds
   bool json = false;
   // eval run | calibrate
-  std::string eval_file, baseline, json_out, junit_out, markdown_out, html_out, judge_scorer, labels;
+  std::string eval_file, baseline, json_out, junit_out, markdown_out, html_out, judge_scorer, labels, judge_cache;
   uint32_t concurrency = 0;
 };
 

@@ -26,6 +26,7 @@ eval::RunOptions runOptions(const Options& opt) {
   r.socket = opt.socket_path;
   r.baseline = opt.baseline;
   r.concurrency = opt.concurrency;
+  r.judge_cache = opt.judge_cache;
   return r;
 }
 

@@ -103,12 +103,14 @@ int main(int argc, char** argv) {
   eval_run->add_option("--markdown", opt.markdown_out, "Write a Markdown summary here (for a pull-request comment)");
   eval_run->add_option("--html", opt.html_out, "Write a self-contained HTML report here");
   eval_run->add_option("-j,--concurrency", opt.concurrency, "Requests in flight (overrides the eval file)");
+  eval_run->add_option("--judge-cache", opt.judge_cache, "The judge cache file (overrides the eval file)");
   auto* eval_calibrate = eval->add_subcommand("calibrate", "Measure each judge's agreement with human labels "
                                                            "(exit 0 enough to gate, 100 below, 2 could not measure)");
   eval_calibrate->add_option("eval_file", opt.eval_file, "The eval TOML")->required();
   eval_calibrate->add_option("-s,--socket", opt.socket_path, "The sidecar's socket");
   eval_calibrate->add_option("--scorer", opt.judge_scorer, "Only the judge scorer of this name");
   eval_calibrate->add_option("--labels", opt.labels, "The labelled set (default: the scorer's labels)");
+  eval_calibrate->add_option("--judge-cache", opt.judge_cache, "The judge cache file (overrides the eval file)");
 
   app.add_subcommand("version", "Print the version");
 

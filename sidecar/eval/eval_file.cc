@@ -34,7 +34,7 @@ void take(const toml::table& t, const char* key, T* into) {
 bool readScorer(const toml::table& t, const EvalConfig& cfg, ScorerConfig* s, std::string* error) {
   static const std::set<std::string> known{"type", "name", "threshold", "value", "pattern", "ignore_case", "schema",
                                            "schema_file", "max_ms", "max_usd", "route", "rubric", "command",
-                                           "timeout_ms", "gate", "min_agreement", "labels"};
+                                           "timeout_ms", "gate", "min_agreement", "labels", "tags"};
   if (!onlyKnownKeys(t, known, "[[scorers]]", cfg.path, error)) return false;
   take(t, "type", &s->type);
   s->name = s->type;
@@ -55,6 +55,9 @@ bool readScorer(const toml::table& t, const EvalConfig& cfg, ScorerConfig* s, st
   take(t, "min_agreement", &s->min_agreement);
   take(t, "labels", &s->labels);
   s->working_dir = cfg.dir;
+  if (auto* tags = t["tags"].as_array()) {
+    for (const auto& tag : *tags) s->tags.push_back(tag.value_or(std::string()));
+  }
   if (auto* cmd = t["command"].as_array()) {
     for (const auto& part : *cmd) s->command.push_back(part.value_or(std::string()));
   }

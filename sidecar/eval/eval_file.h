@@ -29,6 +29,7 @@ struct ScorerConfig {
   std::string working_dir;           // command: runs here (the eval file's directory)
   uint32_t timeout_ms = 10000;       // command
   bool gate = true;       // false: reported but never decides a case
+  std::vector<std::string> tags;  // when set, only cases with one of these tags are scored
   double min_agreement = 0.9;  // judge: the calibrated agreement needed to gate
   std::string labels;     // judge: the labelled set calibrate (and run, before gating) reads
 };

@@ -44,6 +44,7 @@ struct Session {
 bool openSession(const RunOptions& opt, Session* s, std::string* error) {
   if (!readEvalFile(opt.eval_path, &s->cfg, error)) return false;
   if (opt.concurrency) s->cfg.concurrency = opt.concurrency;
+  if (!opt.judge_cache.empty()) s->cfg.judge_cache = opt.judge_cache;
   client::Client::Options co;
   co.socket_path = opt.socket.empty() ? s->cfg.socket : opt.socket;
   co.client_name = "outrigger-eval";

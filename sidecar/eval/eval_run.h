@@ -25,6 +25,7 @@ struct RunOptions {
   std::string socket;    // overrides the eval file's
   std::string baseline;  // an earlier results JSON
   uint32_t concurrency = 0;  // overrides the eval file's when set
+  std::string judge_cache;   // overrides the eval file's
 };
 
 // Runs the eval. On a setup error returns kExitInconclusive with `error` set and `report`

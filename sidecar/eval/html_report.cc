@@ -94,6 +94,13 @@ std::string scoreCell(const CaseResult& c) {
   return cell;
 }
 
+// The answer's text, then its tool calls as name(arguments).
+std::string outputCell(const CaseOutput& out) {
+  std::string text = out.content.substr(0, 2000);
+  for (const auto& t : out.tool_calls) text += (text.empty() ? "" : "\n") + t.name + "(" + t.arguments.substr(0, 500) + ")";
+  return "<pre>" + h(text) + "</pre>";
+}
+
 std::string caseTable(const TargetResult& t, size_t index) {
   std::string id = "cases-" + std::to_string(index);
   std::string x = "<form class=\"filters\" data-table=\"" + id + "\">Show <label><input type=\"radio\" name=\"f\" value=\"all\" checked> all</label> "
@@ -105,8 +112,7 @@ std::string caseTable(const TargetResult& t, size_t index) {
     for (const auto& tag : c.input->tags) tags += (tags.empty() ? "" : ", ") + h(tag);
     x += "<tr class=\"case " + std::string(caseStatusName(c.status)) + "\" data-case=\"" + h(c.input->id) + "\"><td>" + h(c.input->id) +
          "</td><td class=\"status\">" + caseStatusName(c.status) + "</td><td>" + tags + "</td><td>" + fmt("%.0f ms", c.output.latency_ms) +
-         "</td><td>" + fmt("$%.6f", c.output.cost_usd) + "</td><td>" + scoreCell(c) + "</td><td><pre>" + h(c.output.content.substr(0, 2000)) +
-         "</pre></td></tr>\n";
+         "</td><td>" + fmt("$%.6f", c.output.cost_usd) + "</td><td>" + scoreCell(c) + "</td><td>" + outputCell(c.output) + "</td></tr>\n";
   }
   return x + "</table>\n";
 }

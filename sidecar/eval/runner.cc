@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <mutex>
@@ -65,6 +66,15 @@ void addMember(const char* key, const std::string& text, rapidjson::Document* in
   auto& a = into->GetAllocator();
   into->RemoveMember(key);
   into->AddMember(rapidjson::Value(key, a), rapidjson::Value(value, a), a);
+}
+
+// A scorer limited to some tags scores only the cases that carry one of them.
+bool applies(const ScorerConfig& s, const EvalCase& c) {
+  if (s.tags.empty()) return true;
+  for (const auto& t : c.tags) {
+    if (std::find(s.tags.begin(), s.tags.end(), t) != s.tags.end()) return true;
+  }
+  return false;
 }
 
 bool worthRetrying(const client::Error& e) {
@@ -145,7 +155,9 @@ TargetResult runTarget(client::Client* client, const EvalConfig& cfg, const Targ
       r.input = &cases[i];
       r.output = ask(client, cfg, target, cases[i], &rng);
       if (r.output.ok) {
-        for (const auto& s : scorers) r.scores.push_back(s->score(cases[i], r.output));
+        for (const auto& s : scorers) {
+          if (applies(s->config(), cases[i])) r.scores.push_back(s->score(cases[i], r.output));
+        }
       }
       r.status = decideCase(r.output, r.scores);
       progress.report(r);

@@ -54,7 +54,7 @@ std::string horizontalBars(const std::string& id, const std::string& title, cons
 
 std::string histogram(const std::string& id, const std::string& title, const std::vector<std::string>& labels,
                       const std::vector<uint32_t>& counts) {
-  constexpr double kLeft = 40, kTop = 28, kPlotH = 140, kPlotW = 680;
+  constexpr double kLeft = 40, kTop = 42, kPlotH = 140, kPlotW = 680;  // room for the tallest count
   uint32_t peak = std::max<uint32_t>(1, counts.empty() ? 1 : *std::max_element(counts.begin(), counts.end()));
   double slot = counts.empty() ? kPlotW : kPlotW / counts.size();
   std::string svg = "<svg id=\"" + escapeMarkup(id) + "\" class=\"chart\" role=\"img\" xmlns=\"http://www.w3.org/2000/svg\" width=\"760\" height=\"" +
