@@ -55,12 +55,13 @@ inline std::pair<int, std::string> outriggerEval(const DaemonProcess& d, const s
   return runCommand(std::string(OUTRIGGER_BIN) + " eval " + args + " --socket " + d.socket());
 }
 
-// An eval file in the daemon's directory: the header keys, one target on route "default", then
-// the scorer tables given.
+// An eval file in the daemon's directory: the header keys (timeout_ms 5000 unless they set it),
+// one target on route "default", then the scorer tables given.
 inline std::string writeEvalFile(const DaemonProcess& d, const std::string& name, const std::string& dataset,
                                  const std::string& scorers, const std::string& header = "") {
   std::string path = d.dir() + "/" + name + ".toml";
-  writeText(path, "name = \"" + name + "\"\ndataset = \"" + dataset + "\"\nconcurrency = 3\ntimeout_ms = 5000\n" + header +
+  std::string timeout = header.find("timeout_ms") == std::string::npos ? "timeout_ms = 5000\n" : "";
+  writeText(path, "name = \"" + name + "\"\ndataset = \"" + dataset + "\"\nconcurrency = 3\n" + timeout + header +
                       "\n[[targets]]\nname = \"mock\"\nroute = \"default\"\n\n" + scorers);
   return path;
 }
