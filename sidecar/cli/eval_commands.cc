@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "eval/eval_run.h"
+#include "eval/in_process_backend.h"
 #include "eval/report_stats.h"
 #include "eval/reports.h"
 
@@ -41,12 +42,25 @@ void printSummary(const eval::RunReport& run) {
   std::cout << "verdict: " << run.verdict << " (exit " << run.exit_code << ")\n";
 }
 
+// With --config, the chain is built in this process; nullptr (and no error) otherwise.
+std::unique_ptr<eval::InProcessBackend> inProcessChain(const Options& opt, std::string* error) {
+  if (opt.config_path.empty()) return nullptr;
+  return eval::InProcessBackend::start(opt.config_path, error);
+}
+
 }  // namespace
 
 int evalRun(const Options& opt) {
   eval::RunReport run;
   std::string error;
-  int code = eval::runEval(runOptions(opt), &run, &error);
+  auto chain = inProcessChain(opt, &error);
+  if (!error.empty()) {
+    std::cerr << "outrigger eval run: " << error << "\n";
+    return eval::kExitInconclusive;
+  }
+  eval::RunOptions options = runOptions(opt);
+  options.backend = chain.get();
+  int code = eval::runEval(options, &run, &error);
   if (!error.empty()) {
     std::cerr << "outrigger eval run: " << error << "\n";
     return eval::kExitInconclusive;
@@ -58,8 +72,15 @@ int evalRun(const Options& opt) {
 }
 
 int evalCalibrate(const Options& opt) {
-  std::string out;
-  int code = eval::calibrateJudges(runOptions(opt), opt.judge_scorer, opt.labels, &out);
+  std::string out, error;
+  auto chain = inProcessChain(opt, &error);
+  if (!error.empty()) {
+    std::cerr << "outrigger eval calibrate: " << error << "\n";
+    return eval::kExitInconclusive;
+  }
+  eval::RunOptions options = runOptions(opt);
+  options.backend = chain.get();
+  int code = eval::calibrateJudges(options, opt.judge_scorer, opt.labels, &out);
   std::cout << out;
   return code;
 }

@@ -37,6 +37,8 @@ std::string pct(double v) {
 struct Session {
   EvalConfig cfg;
   std::unique_ptr<client::Client> client;
+  std::unique_ptr<SocketBackend> socket;
+  ChatBackend* backend = nullptr;  // the socket's, or the caller's in-process chain
   JudgeCache cache;
   std::unique_ptr<EmbeddingClient> embeddings;
 };
@@ -45,20 +47,26 @@ bool openSession(const RunOptions& opt, Session* s, std::string* error) {
   if (!readEvalFile(opt.eval_path, &s->cfg, error)) return false;
   if (opt.concurrency) s->cfg.concurrency = opt.concurrency;
   if (!opt.judge_cache.empty()) s->cfg.judge_cache = opt.judge_cache;
-  client::Client::Options co;
-  co.socket_path = opt.socket.empty() ? s->cfg.socket : opt.socket;
-  co.client_name = "outrigger-eval";
-  s->client = std::make_unique<client::Client>(co);
-  if (auto e = s->client->connect()) {
-    *error = "cannot reach the sidecar: " + e->toString();
-    return false;
+  if (opt.backend) {
+    s->backend = opt.backend;
+  } else {
+    client::Client::Options co;
+    co.socket_path = opt.socket.empty() ? s->cfg.socket : opt.socket;
+    co.client_name = "outrigger-eval";
+    s->client = std::make_unique<client::Client>(co);
+    if (auto e = s->client->connect()) {
+      *error = "cannot reach the sidecar: " + e->toString();
+      return false;
+    }
+    s->socket = std::make_unique<SocketBackend>(s->client.get());
+    s->backend = s->socket.get();
   }
   if (!s->cfg.embeddings_url.empty()) s->embeddings = std::make_unique<EmbeddingClient>(s->cfg.embeddings_url, s->cfg.timeout_ms);
   return s->cache.open(s->cfg.judge_cache, error);
 }
 
 Judge judgeFor(Session& s, const ScorerConfig& sc) {
-  return Judge(s.client.get(), &s.cache, sc.route, sc.rubric, sc.threshold < 0 ? 0.5 : sc.threshold, s.cfg.timeout_ms);
+  return Judge(s.backend, &s.cache, sc.route, sc.rubric, sc.threshold < 0 ? 0.5 : sc.threshold, s.cfg.timeout_ms);
 }
 
 // A judge gates only when its agreement with human labels reaches min_agreement; otherwise it
@@ -121,7 +129,7 @@ int runEval(const RunOptions& opt, RunReport* run, std::string* error) {
   }
   run->name = s.cfg.name;
   decideJudgeGating(s, &run->notes);
-  ScorerServices services{s.client.get(), &s.cache, s.embeddings.get(), s.cfg.timeout_ms};
+  ScorerServices services{s.backend, &s.cache, s.embeddings.get(), s.cfg.timeout_ms};
   ScorerList scorers;
   for (const auto& sc : s.cfg.scorers) {
     auto scorer = makeScorer(sc, services, error);
@@ -133,7 +141,7 @@ int runEval(const RunOptions& opt, RunReport* run, std::string* error) {
   }
   for (const auto& target : s.cfg.targets) {
     TargetReport tr;
-    tr.result = runTarget(s.client.get(), s.cfg, target, cases, scorers);
+    tr.result = runTarget(s.backend, s.cfg, target, cases, scorers);
     auto base = baseline.find(target.name);
     const std::map<std::string, BaselineCase>* base_cases = base == baseline.end() ? nullptr : &base->second;
     if (base_cases) tr.gate = compareWithBaseline(tr.result, *base_cases);

@@ -12,6 +12,7 @@
 
 #include <string>
 
+#include "eval/chat_backend.h"
 #include "eval/eval_types.h"
 
 namespace outrigger::eval {
@@ -26,6 +27,8 @@ struct RunOptions {
   std::string baseline;  // an earlier results JSON
   uint32_t concurrency = 0;  // overrides the eval file's when set
   std::string judge_cache;   // overrides the eval file's
+  // Requests go here instead of a socket (the chain built in process); not owned.
+  ChatBackend* backend = nullptr;
 };
 
 // Runs the eval. On a setup error returns kExitInconclusive with `error` set and `report`

@@ -7,13 +7,13 @@
 #include <string>
 
 #include "eval/judge_cache.h"
-#include "outrigger/client.h"
+#include "eval/chat_backend.h"
 
 namespace outrigger::eval {
 
 class Judge {
  public:
-  Judge(client::Client* client, JudgeCache* cache, std::string route, std::string rubric, double threshold,
+  Judge(ChatBackend* client, JudgeCache* cache, std::string route, std::string rubric, double threshold,
         uint32_t timeout_ms)
       : client_(client), cache_(cache), route_(std::move(route)), rubric_(std::move(rubric)),
         threshold_(threshold), timeout_ms_(timeout_ms) {}
@@ -27,7 +27,7 @@ class Judge {
   static std::optional<JudgeAnswer> parseAnswer(const std::string& text, double threshold, std::string* error);
 
  private:
-  client::Client* client_;
+  ChatBackend* client_;
   JudgeCache* cache_;
   std::string route_, rubric_;
   double threshold_;

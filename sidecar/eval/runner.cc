@@ -81,7 +81,7 @@ bool worthRetrying(const client::Error& e) {
   return e.retryable || e.code == client::StatusCode::kUnavailable || e.code == client::StatusCode::kDeadlineExceeded;
 }
 
-CaseOutput ask(client::Client* client, const EvalConfig& cfg, const TargetConfig& target, const EvalCase& c,
+CaseOutput ask(ChatBackend* client, const EvalConfig& cfg, const TargetConfig& target, const EvalCase& c,
                std::mt19937* rng) {
   client::ChatRequest req;
   req.model = target.route;
@@ -140,7 +140,7 @@ CaseStatus decideCase(const CaseOutput& out, const std::vector<Score>& scores) {
   return pass ? CaseStatus::kPass : CaseStatus::kFail;
 }
 
-TargetResult runTarget(client::Client* client, const EvalConfig& cfg, const TargetConfig& target,
+TargetResult runTarget(ChatBackend* client, const EvalConfig& cfg, const TargetConfig& target,
                        const std::vector<EvalCase>& cases, const ScorerList& scorers) {
   TargetResult result;
   result.name = target.name;

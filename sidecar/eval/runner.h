@@ -1,5 +1,5 @@
-// Runs every case of the dataset through a target (a route of a running sidecar, over its
-// socket), with `concurrency` requests in flight, a deadline per request and retries of
+// Runs every case of the dataset through a target (a route of a running sidecar over its
+// socket, or of the chain in this process), with `concurrency` requests in flight, a deadline per request and retries of
 // retryable errors, then scores each answer. Progress goes to stderr: a bar on a terminal,
 // one line per case otherwise.
 #pragma once
@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "eval/chat_backend.h"
 #include "eval/eval_file.h"
 #include "eval/eval_types.h"
 #include "eval/scorer.h"
@@ -16,7 +17,7 @@ namespace outrigger::eval {
 using ScorerList = std::vector<std::unique_ptr<Scorer>>;
 
 // Blocks until every case has an answer (or an error) and its scores.
-TargetResult runTarget(client::Client* client, const EvalConfig& cfg, const TargetConfig& target,
+TargetResult runTarget(ChatBackend* client, const EvalConfig& cfg, const TargetConfig& target,
                        const std::vector<EvalCase>& cases, const ScorerList& scorers);
 
 // What decides a case: an answer error or a gating scorer that could not run is an error;

@@ -27,6 +27,7 @@
 
 namespace outrigger::eval {
 
+class ChatBackend;
 class JudgeCache;
 class EmbeddingClient;
 
@@ -47,7 +48,7 @@ class Scorer {
 
 // What model-backed scorers call through.
 struct ScorerServices {
-  client::Client* client = nullptr;
+  ChatBackend* client = nullptr;
   JudgeCache* judge_cache = nullptr;
   EmbeddingClient* embeddings = nullptr;
   uint32_t timeout_ms = 30000;
