@@ -1,5 +1,7 @@
 #include "eval/scorer.h"
 
+#include <functional>
+
 namespace outrigger::eval {
 
 Score Scorer::verdict(bool pass, double score, std::string reason) const {
@@ -19,14 +21,22 @@ Score Scorer::failedToRun(std::string error) const {
 }
 
 std::unique_ptr<Scorer> makeScorer(const ScorerConfig& config, const ScorerServices& services, std::string* error) {
-  std::unique_ptr<Scorer> s;
-  if (!(s = makeTextScorer(config, error)) && error->empty() && !(s = makeJsonScorer(config, error)) && error->empty() &&
-      !(s = makeBudgetScorer(config, error)) && error->empty() && !(s = makeJudgeScorer(config, services, error)) &&
-      error->empty() && !(s = makeEmbeddingScorer(config, services, error)) && error->empty() &&
-      !(s = makeCommandScorer(config, error)) && error->empty()) {
-    *error = "unknown scorer type '" + config.type + "'";
+  // Each family returns nullptr for a type that is not its own, and sets `error` for a bad
+  // setting of one that is.
+  const std::function<std::unique_ptr<Scorer>()> families[] = {
+      [&] { return makeTextScorer(config, error); },
+      [&] { return makeJsonScorer(config, error); },
+      [&] { return makeBudgetScorer(config, error); },
+      [&] { return makeJudgeScorer(config, services, error); },
+      [&] { return makeEmbeddingScorer(config, services, error); },
+      [&] { return makeCommandScorer(config, error); },
+  };
+  for (const auto& make : families) {
+    if (auto scorer = make()) return scorer;
+    if (!error->empty()) return nullptr;
   }
-  return s;
+  *error = "unknown scorer type '" + config.type + "'";
+  return nullptr;
 }
 
 }  // namespace outrigger::eval

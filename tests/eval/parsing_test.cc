@@ -52,6 +52,14 @@ TEST_CASE("eval file: defaults, relative paths from the file's directory, and an
   EvalConfig bad;
   CHECK_FALSE(readEvalFile(dir + "/bad.toml", &bad, &error));
   CHECK(error == dir + "/bad.toml:6: unknown key 'patern' in [[scorers]]");
+  outrigger::testing::writeText(dir + "/typed.toml", "dataset = \"d.jsonl\"\nconcurrency = \"4\"\n");
+  EvalConfig typed;
+  CHECK_FALSE(readEvalFile(dir + "/typed.toml", &typed, &error));
+  CHECK(error == dir + "/typed.toml:2: 'concurrency' must be an integer");
+  outrigger::testing::writeText(dir + "/range.toml", "dataset = \"d.jsonl\"\nretries = 50\n");
+  EvalConfig range;
+  CHECK_FALSE(readEvalFile(dir + "/range.toml", &range, &error));
+  CHECK(error == dir + "/range.toml:2: 'retries' must be 0..10");
 }
 
 TEST_CASE("scorers: a bad regex, a schema that is not JSON and an unknown type are refused before the run") {
