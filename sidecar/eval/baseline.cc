@@ -1,6 +1,7 @@
 #include "eval/baseline.h"
 
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "bounded_json.h"
@@ -54,6 +55,11 @@ GateResult compareWithBaseline(const TargetResult& result, const std::map<std::s
     if (it->second.status == "error" || r.status == CaseStatus::kError) continue;
     before.push_back(it->second.status == "pass");
     after.push_back(r.status == CaseStatus::kPass);
+  }
+  std::set<std::string> ids;
+  for (const auto& r : result.cases) ids.insert(r.input->id);
+  for (const auto& [id, b] : baseline) {
+    if (!ids.count(id)) g.changes.push_back({id, b.status, "removed"});
   }
   g.paired_cases = static_cast<uint32_t>(before.size());
   BootstrapInterval ci = pairedBootstrap(before, after);

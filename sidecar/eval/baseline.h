@@ -19,7 +19,8 @@ using Baseline = std::map<std::string, std::map<std::string, BaselineCase>>;
 
 [[nodiscard]] bool readBaseline(const std::string& path, Baseline* out, std::string* error);
 
-// Compares `result` with the baseline's cases of the same target: per-case changes, and the
+// Compares `result` with the baseline's cases of the same target: per-case changes (new and
+// removed cases included), and the
 // gate (paired bootstrap over the cases that have an answer in both runs; a regression only
 // when the whole 95% interval is below 0).
 GateResult compareWithBaseline(const TargetResult& result, const std::map<std::string, BaselineCase>& baseline);

@@ -132,6 +132,8 @@ std::unique_ptr<Scorer> makeCommandScorer(const ScorerConfig& cfg, std::string* 
     *error = "scorer " + cfg.name + ": command must be a non-empty array (argv)";
     return nullptr;
   }
+  // A command that exits without reading its stdin must cost a failed write, not this process.
+  ::signal(SIGPIPE, SIG_IGN);
   return std::make_unique<CommandScorer>(cfg);
 }
 

@@ -32,6 +32,11 @@ std::string requestBody(const std::string& route, const std::vector<std::string>
 
 }  // namespace
 
+EmbeddingClient::EmbeddingClient(std::string base_url, uint32_t timeout_ms)
+    : base_url_(std::move(base_url)), timeout_ms_(timeout_ms) {
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
 double cosineSimilarity(const std::vector<double>& a, const std::vector<double>& b) {
   if (a.size() != b.size() || a.empty()) return 0;
   double dot = 0, na = 0, nb = 0;

@@ -11,7 +11,9 @@ namespace outrigger::eval {
 
 class EmbeddingClient {
  public:
-  EmbeddingClient(std::string base_url, uint32_t timeout_ms) : base_url_(std::move(base_url)), timeout_ms_(timeout_ms) {}
+  // Construct on the main thread, before any embed(): it initialises libcurl, which is not
+  // thread-safe to do lazily.
+  EmbeddingClient(std::string base_url, uint32_t timeout_ms);
   // One vector per input, from `route`; nullopt with `error` on any failure.
   std::optional<std::vector<std::vector<double>>> embed(const std::string& route, const std::vector<std::string>& inputs,
                                                         std::string* error) const;

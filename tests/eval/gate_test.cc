@@ -69,6 +69,26 @@ TEST_CASE("gate: a significant drop against the baseline exits 100 with per-case
   CHECK(std::string(doc["verdict"].GetString()) == "regression");
 }
 
+TEST_CASE("gate: cases added or removed since the baseline are listed and left out of the pairing") {
+  DaemonProcess d(evalDaemonConfig());
+  REQUIRE(evalDaemonReady(d));
+  writeText(d.dir() + "/base.jsonl", dataset(0) + "{\"id\": \"gone\", \"prompt\": \"g\", \"expected\": \"g\"}\n");
+  writeText(d.dir() + "/now.jsonl", dataset(0) + "{\"id\": \"fresh\", \"prompt\": \"f\", \"expected\": \"nope\"}\n");
+  REQUIRE(outriggerEval(d, "run " + writeEvalFile(d, "base", "base.jsonl", kExact) + " --json " + d.dir() + "/base.json").first == 0);
+  auto [code, out] = outriggerEval(d, "run " + writeEvalFile(d, "now", "now.jsonl", kExact) + " --baseline " + d.dir() +
+                                          "/base.json --json " + d.dir() + "/r.json");
+  INFO(out);
+  CHECK(code == 0);  // the new case fails, but it has nothing to be compared with
+  auto doc = readJson(d.dir() + "/r.json");
+  const auto& gate = doc["targets"][0]["gate"];
+  CHECK(gate["paired_cases"].GetUint() == 20);
+  REQUIRE(gate["changes"].Size() == 2);
+  CHECK(std::string(gate["changes"][0]["id"].GetString()) == "fresh");
+  CHECK(std::string(gate["changes"][0]["before"].GetString()) == "new");
+  CHECK(std::string(gate["changes"][1]["id"].GetString()) == "gone");
+  CHECK(std::string(gate["changes"][1]["after"].GetString()) == "removed");
+}
+
 TEST_CASE("gate: a drop of one case in twenty is not significant and exits 0, saying so") {
   DaemonProcess d(evalDaemonConfig());
   REQUIRE(evalDaemonReady(d));
@@ -83,6 +103,7 @@ TEST_CASE("gate: a drop of one case in twenty is not significant and exits 0, sa
   auto doc = readJson(d.dir() + "/r.json");
   CHECK(doc["targets"][0]["gate"]["changes"].Size() == 1);
   CHECK(doc["targets"][0]["gate"]["ci_low"].GetDouble() < 0);
+  CHECK(doc["targets"][0]["gate"]["paired_cases"].GetUint() == 20);
   CHECK(doc["targets"][0]["gate"]["ci_high"].GetDouble() >= 0);
 }
 
