@@ -96,8 +96,9 @@ int main(int argc, char** argv) {
   auto* eval_run = eval->add_subcommand("run", "Run an eval file's dataset through its targets and score the answers "
                                                "(exit 0 pass, 100 regression, 2 could not evaluate)");
   eval_run->add_option("eval_file", opt.eval_file, "The eval TOML")->required();
-  eval_run->add_option("-s,--socket", opt.socket_path, "The sidecar's socket (default: the eval file's, else as chat)");
-  eval_run->add_option("-c,--config", opt.config_path, "Build this config's chain in process instead of using a socket");
+  auto* run_socket = eval_run->add_option("-s,--socket", opt.socket_path, "The sidecar's socket (default: the eval file's, else as chat)");
+  eval_run->add_option("-c,--config", opt.config_path, "Build this config's chain in process instead of using a socket")
+      ->excludes(run_socket);
   eval_run->add_option("--baseline", opt.baseline, "An earlier results JSON: per-case diffs and the regression gate");
   eval_run->add_option("--json", opt.json_out, "Write the results JSON here");
   eval_run->add_option("--junit", opt.junit_out, "Write JUnit XML here");
@@ -108,8 +109,9 @@ int main(int argc, char** argv) {
   auto* eval_calibrate = eval->add_subcommand("calibrate", "Measure each judge's agreement with human labels "
                                                            "(exit 0 enough to gate, 100 below, 2 could not measure)");
   eval_calibrate->add_option("eval_file", opt.eval_file, "The eval TOML")->required();
-  eval_calibrate->add_option("-s,--socket", opt.socket_path, "The sidecar's socket");
-  eval_calibrate->add_option("-c,--config", opt.config_path, "Build this config's chain in process instead of using a socket");
+  auto* calibrate_socket = eval_calibrate->add_option("-s,--socket", opt.socket_path, "The sidecar's socket");
+  eval_calibrate->add_option("-c,--config", opt.config_path, "Build this config's chain in process instead of using a socket")
+      ->excludes(calibrate_socket);
   eval_calibrate->add_option("--scorer", opt.judge_scorer, "Only the judge scorer of this name");
   eval_calibrate->add_option("--labels", opt.labels, "The labelled set (default: the scorer's labels)");
   eval_calibrate->add_option("--judge-cache", opt.judge_cache, "The judge cache file (overrides the eval file)");
