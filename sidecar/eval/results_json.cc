@@ -32,6 +32,7 @@ rapidjson::Value caseJson(const CaseResult& c, Alloc& a) {
   v.AddMember("id", stringValue(c.input->id, a), a);
   v.AddMember("tags", stringList(c.input->tags, a), a);
   v.AddMember("status", rapidjson::StringRef(caseStatusName(c.status)), a);
+  if (!c.input->expected.empty()) v.AddMember("expected", stringValue(c.input->expected, a), a);
   v.AddMember("output", stringValue(c.output.content, a), a);
   rapidjson::Value calls(rapidjson::kArrayType);
   for (const auto& t : c.output.tool_calls) {

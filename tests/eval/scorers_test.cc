@@ -75,6 +75,7 @@ TEST_CASE("text scorers: exact, contains, regex and levenshtein pass and fail on
   CHECK(scoreVerdict(doc, "typo", "levenshtein") == "pass");  // 2 edits in 12 bytes
   CHECK(scoreVerdict(doc, "far", "levenshtein") == "fail");
   CHECK(std::string(resultCase(doc, "greet")["output"].GetString()) == "Hello, world");
+  CHECK(std::string(resultCase(doc, "typo")["expected"].GetString()) == "Hello, world");
 }
 
 TEST_CASE("JSON scorers: valid JSON, JSON Schema and tool calls by name and arguments pass and fail on real answers") {
