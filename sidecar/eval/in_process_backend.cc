@@ -6,10 +6,12 @@
 #include <thread>
 #include <unordered_map>
 
+#include "bounded_json.h"
 #include "chain/call_input.h"
 #include "chain/chain.h"
 #include "chain/engine.h"
 #include "config/config.h"
+#include "eval/json_text.h"
 #include "event/event_loop.h"
 #include "http_client/http_client.h"
 
@@ -89,6 +91,39 @@ std::unique_ptr<chain::CallInput> callInput(const client::ChatRequest& req) {
   return in;
 }
 
+std::string jsonText(const rapidjson::Value& v) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  v.Accept(w);
+  return {buf.GetString(), buf.GetSize()};
+}
+
+// OpenAI's `tools` ([{type, function: {name, description, parameters}}]) and `response_format`
+// ({type, json_schema: {name, schema, strict}}) as the chain's own parameters.
+void addCaseParams(const CaseParams& params, chain::CallInput* in) {
+  rapidjson::Document tools, format;
+  if (!params.tools_json.empty() && json::parse(params.tools_json, &tools) && tools.IsArray()) {
+    for (const auto& t : tools.GetArray()) {
+      const rapidjson::Value* fn = t.IsObject() && t.HasMember("function") ? &t["function"] : nullptr;
+      if (!fn || !fn->IsObject()) continue;
+      chain::CallInput::Tool tool;
+      tool.name = stringMember(*fn, "name");
+      tool.description = stringMember(*fn, "description");
+      if (fn->HasMember("parameters")) tool.parameters_json = jsonText((*fn)["parameters"]);
+      in->tools.push_back(std::move(tool));
+    }
+  }
+  if (params.response_format_json.empty() || !json::parse(params.response_format_json, &format) || !format.IsObject()) return;
+  std::string type = stringMember(format, "type");
+  in->response_format = type == "json_object" ? 1 : type == "json_schema" ? 2 : 0;
+  if (format.HasMember("json_schema") && format["json_schema"].IsObject()) {
+    const auto& js = format["json_schema"];
+    in->response_schema_name = stringMember(js, "name");
+    if (js.HasMember("schema")) in->response_schema_json = jsonText(js["schema"]);
+    in->response_schema_strict = js.HasMember("strict") && js["strict"].IsBool() && js["strict"].GetBool();
+  }
+}
+
 }  // namespace
 
 class InProcessBackend::Impl {
@@ -113,10 +148,11 @@ class InProcessBackend::Impl {
     engine_.setChain(snapshot_->workers[0]);
     thread_ = std::thread([this] { loop_.run(); });
   }
-  client::Result<client::Response> chat(const client::ChatRequest& req) {
+  client::Result<client::Response> chat(const client::ChatRequest& req, const CaseParams& params) {
     uint64_t id = next_id_.fetch_add(1);
     auto answer = sink_.expect(id);
     std::shared_ptr<chain::CallInput> input = callInput(req);
+    addCaseParams(params, input.get());
     if (!loop_.post([this, input, id]() mutable {
           engine_.start(std::make_unique<chain::CallInput>(std::move(*input)), &sink_, id);
         })) {
@@ -157,6 +193,8 @@ std::unique_ptr<InProcessBackend> InProcessBackend::start(const std::string& con
 InProcessBackend::InProcessBackend(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 InProcessBackend::~InProcessBackend() = default;
 
-client::Result<client::Response> InProcessBackend::chat(const client::ChatRequest& request) { return impl_->chat(request); }
+client::Result<client::Response> InProcessBackend::chat(const client::ChatRequest& request, const CaseParams& params) {
+  return impl_->chat(request, params);
+}
 
 }  // namespace outrigger::eval

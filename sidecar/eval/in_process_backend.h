@@ -20,7 +20,8 @@ class InProcessBackend : public ChatBackend {
   static std::unique_ptr<InProcessBackend> start(const std::string& config_path, std::string* error);
   ~InProcessBackend() override;
 
-  client::Result<client::Response> chat(const client::ChatRequest& request) override;
+  client::Result<client::Response> chat(const client::ChatRequest& request, const CaseParams& params) override;
+  bool sendsCaseParams() const override { return true; }
 
   class Impl;
 

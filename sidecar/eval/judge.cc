@@ -44,7 +44,7 @@ std::optional<JudgeAnswer> Judge::grade(const std::string& input, const std::str
   req.messages.push_back({"system", kInstructions, "", "", {}});
   req.messages.push_back({"user", "Rubric:\n" + rubric_ + "\n\nInput:\n" + input + "\nAnswer:\n" + output, "", "", {}});
   cache_->calls.fetch_add(1);
-  auto r = client_->chat(req);
+  auto r = client_->chat(req, {});
   if (!r.ok()) {
     *error = "the judge route " + route_ + " failed: " + r.error().toString();
     return std::nullopt;

@@ -96,7 +96,7 @@ CaseOutput ask(ChatBackend* client, const EvalConfig& cfg, const TargetConfig& t
       std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<uint32_t>(0, cap)(*rng)));
     }
     auto start = std::chrono::steady_clock::now();
-    auto r = client->chat(req);
+    auto r = client->chat(req, {c.tools_json, c.response_format_json});
     out.latency_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     out.attempts = attempt + 1;
     if (r.ok()) {

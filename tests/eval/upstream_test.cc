@@ -34,6 +34,35 @@ std::pair<size_t, size_t> loggedRequests(UpstreamProcess& upstream, const std::s
 
 }  // namespace
 
+TEST_CASE("upstream: in process a case's tools and response_format reach the upstream, over a socket the run says they cannot") {
+  UpstreamProcess upstream;
+  REQUIRE(upstream.ready());
+  ::setenv("OUTRIGGER_TEST_OPENAI_KEY", "sk-test", 1);
+  std::string config = "[server]\nsocket = \"@SOCKET@\"\nworkers = 1\n[plugins]\ndirs = [\"@PLUGINS@\"]\n" +
+                       openaiInstance("openai", upstream.baseUrl()) + "[routes.default]\nprovider = \"openai\"\nmodel = \"gpt-test\"\n";
+  DaemonProcess d(config);
+  REQUIRE(d.waitReady());
+  writeText(d.dir() + "/cases.jsonl",
+            R"({"id": "t", "prompt": "weather?", "tools": [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}], "response_format": {"type": "json_object"}})" "\n");
+  std::string eval = writeEvalFile(d, "tools", "cases.jsonl", "[[scorers]]\ntype = \"json_valid\"\ngate = false\n");
+
+  auto over_socket = outriggerEval(d, "run " + eval);
+  INFO(over_socket.second);
+  CHECK(over_socket.first == 0);
+  CHECK(over_socket.second.find("1 cases have tools or response_format, which the socket client cannot send") != std::string::npos);
+  CHECK(loggedRequests(upstream, "\"get_weather\"").first == 0);
+
+  std::string in_process = d.dir() + "/in_process.toml";
+  std::string text = readText(d.configPath());
+  writeText(in_process, text);
+  auto [code, out] = runCommand(std::string(OUTRIGGER_BIN) + " eval run " + eval + " --config " + in_process);
+  INFO(out);
+  CHECK(code == 0);
+  CHECK(out.find("cannot send") == std::string::npos);
+  CHECK(loggedRequests(upstream, "\"get_weather\"").first == 1);
+  CHECK(loggedRequests(upstream, "\"json_object\"").first == 1);
+}
+
 TEST_CASE("upstream: through provider.openai the judge reaches the upstream once per case and a re-run sends it nothing") {
   UpstreamProcess upstream;
   REQUIRE(upstream.ready());
