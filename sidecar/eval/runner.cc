@@ -77,6 +77,9 @@ bool applies(const ScorerConfig& s, const EvalCase& c) {
   return false;
 }
 
+// A retry-after longer than this is not waited for in full: an eval run should not stall.
+constexpr uint32_t kMaxRetryAfterMs = 30000;
+
 bool worthRetrying(const client::Error& e) {
   return e.retryable || e.code == client::StatusCode::kUnavailable || e.code == client::StatusCode::kDeadlineExceeded;
 }
@@ -89,11 +92,13 @@ CaseOutput ask(ChatBackend* client, const EvalConfig& cfg, const TargetConfig& t
   req.extra_json = requestExtraJson(target, c);
   req.timeout = std::chrono::milliseconds(cfg.timeout_ms);
   CaseOutput out;
+  uint32_t retry_after_ms = 0;  // what the last error asked for
   for (uint32_t attempt = 0; attempt <= cfg.retries; ++attempt) {
     if (attempt > 0) {
-      // Exponential backoff with full jitter, honouring the server's retry-after when longer.
+      // Exponential backoff with full jitter, or the server's retry-after when that is longer.
       uint32_t cap = cfg.retry_backoff_ms << std::min(attempt - 1, 10u);
-      std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<uint32_t>(0, cap)(*rng)));
+      uint32_t wait = std::max(std::uniform_int_distribution<uint32_t>(0, cap)(*rng), std::min(retry_after_ms, kMaxRetryAfterMs));
+      std::this_thread::sleep_for(std::chrono::milliseconds(wait));
     }
     auto start = std::chrono::steady_clock::now();
     auto r = client->chat(req, {c.tools_json, c.response_format_json});
@@ -113,7 +118,7 @@ CaseOutput ask(ChatBackend* client, const EvalConfig& cfg, const TargetConfig& t
     }
     out.error = r.error().toString();
     if (!worthRetrying(r.error())) break;
-    if (r.error().retry_after_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(r.error().retry_after_ms));
+    retry_after_ms = r.error().retry_after_ms;
   }
   return out;
 }
