@@ -25,6 +25,9 @@ struct Options {
   traces::TraceFilter trace_filter;
   uint32_t bucket_seconds = 0;  // stats: per time bucket of this many seconds
   bool json = false;
+  // eval run | calibrate
+  std::string eval_file, baseline, json_out, junit_out, markdown_out, html_out, judge_scorer, labels, judge_cache;
+  uint32_t concurrency = 0;
   // eval capture
   std::string dataset_path;
   double feedback_below = -1;
@@ -47,5 +50,8 @@ int traceArms(const Options& opt);
 int captureCases(const Options& opt);
 // alert_commands.cc
 int alertRules(const Options& opt);
+// eval_commands.cc
+int evalRun(const Options& opt);
+int evalCalibrate(const Options& opt);
 
 }  // namespace outrigger::cli

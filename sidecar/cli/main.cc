@@ -94,8 +94,30 @@ int main(int argc, char** argv) {
   alert_rules->add_option("-c,--config", opt.config_path, "TOML config (default: the embedded default config)");
   alert_rules->add_option("-o,--out", opt.price_out, "Write here (default: standard output)");
 
-  auto* eval = app.add_subcommand("eval", "Evaluation: production failures into datasets");
+  auto* eval = app.add_subcommand("eval", "Evaluate routes on a dataset (scorers, reports, a regression gate) and capture production failures into datasets");
   eval->require_subcommand(1);
+  auto* eval_run = eval->add_subcommand("run", "Run an eval file's dataset through its targets and score the answers "
+                                               "(exit 0 pass, 100 regression, 2 could not evaluate)");
+  eval_run->add_option("eval_file", opt.eval_file, "The eval TOML")->required();
+  auto* run_socket = eval_run->add_option("-s,--socket", opt.socket_path, "The sidecar's socket (default: the eval file's, else as chat)");
+  eval_run->add_option("-c,--config", opt.config_path, "Build this config's chain in process instead of using a socket")
+      ->excludes(run_socket);
+  eval_run->add_option("--baseline", opt.baseline, "An earlier results JSON: per-case diffs and the regression gate");
+  eval_run->add_option("--json", opt.json_out, "Write the results JSON here");
+  eval_run->add_option("--junit", opt.junit_out, "Write JUnit XML here");
+  eval_run->add_option("--markdown", opt.markdown_out, "Write a Markdown summary here (for a pull-request comment)");
+  eval_run->add_option("--html", opt.html_out, "Write a self-contained HTML report here");
+  eval_run->add_option("-j,--concurrency", opt.concurrency, "Requests in flight (overrides the eval file)");
+  eval_run->add_option("--judge-cache", opt.judge_cache, "The judge cache file (overrides the eval file)");
+  auto* eval_calibrate = eval->add_subcommand("calibrate", "Measure each judge's agreement with human labels "
+                                                           "(exit 0 enough to gate, 100 below, 2 could not measure)");
+  eval_calibrate->add_option("eval_file", opt.eval_file, "The eval TOML")->required();
+  auto* calibrate_socket = eval_calibrate->add_option("-s,--socket", opt.socket_path, "The sidecar's socket");
+  eval_calibrate->add_option("-c,--config", opt.config_path, "Build this config's chain in process instead of using a socket")
+      ->excludes(calibrate_socket);
+  eval_calibrate->add_option("--scorer", opt.judge_scorer, "Only the judge scorer of this name");
+  eval_calibrate->add_option("--labels", opt.labels, "The labelled set (default: the scorer's labels)");
+  eval_calibrate->add_option("--judge-cache", opt.judge_cache, "The judge cache file (overrides the eval file)");
   auto* eval_capture = eval->add_subcommand("capture", "Append the trace store's failed requests (errors, denials, flags, "
                                                        "refusals, fallbacks, low feedback) to a dataset, de-duplicated");
   eval_capture->add_option("dataset", opt.dataset_path, "The dataset (JSONL) to append to")->required();
@@ -120,6 +142,8 @@ int main(int argc, char** argv) {
   if (*traces_stats) return outrigger::cli::traceStats(opt);
   if (*traces_arms) return outrigger::cli::traceArms(opt);
   if (*alert_rules) return outrigger::cli::alertRules(opt);
+  if (*eval_run) return outrigger::cli::evalRun(opt);
+  if (*eval_calibrate) return outrigger::cli::evalCalibrate(opt);
   if (*eval_capture) return outrigger::cli::captureCases(opt);
 #ifdef OUTRIGGER_WITH_MIMALLOC
   std::printf("outrigger %s (plugin ABI %d.%d, protocol 1.0, mimalloc %d)\n", OUTRIGGER_VERSION, OUTRIGGER_ABI_MAJOR,
