@@ -7,30 +7,31 @@
 
 namespace outrigger::eval {
 
-// A case's OpenAI `tools` and `response_format`, as JSON text ("" when absent). The socket SDK's
-// ChatRequest has no fields for them, so over a socket they travel only in extra_json, which
-// providers do not forward under these names; the in-process chain takes them as parameters.
+// A case's OpenAI `tools` and `response_format`, as JSON text ("" when absent).
 struct CaseParams {
   std::string tools_json, response_format_json;
   bool empty() const { return tools_json.empty() && response_format_json.empty(); }
 };
+
+// Puts them on the request as its tools and response format (case_params.cc).
+void applyCaseParams(const CaseParams& params, client::ChatRequest* request);
 
 class ChatBackend {
  public:
   virtual ~ChatBackend() = default;
   // Blocks until the answer, an error, or the request's deadline.
   virtual client::Result<client::Response> chat(const client::ChatRequest& request, const CaseParams& params) = 0;
-  // Whether chat() sends CaseParams to the model.
-  virtual bool sendsCaseParams() const = 0;
 };
 
 class SocketBackend : public ChatBackend {
  public:
   explicit SocketBackend(client::Client* client) : client_(client) {}
-  client::Result<client::Response> chat(const client::ChatRequest& request, const CaseParams&) override {
-    return client_->chat(request);
+  client::Result<client::Response> chat(const client::ChatRequest& request, const CaseParams& params) override {
+    if (params.empty()) return client_->chat(request);
+    client::ChatRequest with = request;
+    applyCaseParams(params, &with);
+    return client_->chat(with);
   }
-  bool sendsCaseParams() const override { return false; }
 
  private:
   client::Client* client_;

@@ -92,18 +92,6 @@ void decideJudgeGating(Session& s, std::vector<std::string>* notes) {
   }
 }
 
-// Over a socket, a case's tools and response_format cannot be sent as parameters: say so
-// rather than let a tool or format scorer fail for a reason the report does not show.
-void noteUnsentParams(const Session& s, const std::vector<EvalCase>& cases, std::vector<std::string>* notes) {
-  if (s.backend->sendsCaseParams()) return;
-  size_t with_params = 0;
-  for (const auto& c : cases) with_params += !c.tools_json.empty() || !c.response_format_json.empty();
-  if (with_params) {
-    notes->push_back(std::to_string(with_params) + " cases have tools or response_format, which the socket client cannot send as " +
-                     "request parameters (they go in extra_json only); run in process with --config to send them");
-  }
-}
-
 void decideVerdict(const EvalConfig& cfg, bool have_baseline, RunReport* run) {
   bool regression = false, below = false;
   uint32_t errors = 0;
@@ -140,7 +128,6 @@ int runEval(const RunOptions& opt, RunReport* run, std::string* error) {
     return kExitInconclusive;
   }
   run->name = s.cfg.name;
-  noteUnsentParams(s, cases, &run->notes);
   decideJudgeGating(s, &run->notes);
   ScorerServices services{s.backend, &s.cache, s.embeddings.get(), s.cfg.timeout_ms};
   ScorerList scorers;

@@ -81,6 +81,14 @@ std::unique_ptr<chain::CallInput> callInput(const client::ChatRequest& req) {
   in->max_tokens = req.max_tokens;
   in->seed = req.seed;
   in->stop = req.stop;
+  for (const auto& t : req.tools) in->tools.push_back({"function", t.name, t.description, t.parameters_json});
+  in->tool_choice = req.tool_choice;
+  if (req.response_format) {
+    in->response_format = static_cast<int>(req.response_format->type);
+    in->response_schema_name = req.response_format->schema_name;
+    in->response_schema_json = req.response_format->schema_json;
+    in->response_schema_strict = req.response_format->strict;
+  }
   in->extra_json = req.extra_json;
   in->timeout_ms = static_cast<uint32_t>(req.timeout.count());
   if (req.metadata) {
@@ -96,32 +104,6 @@ std::string jsonText(const rapidjson::Value& v) {
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);
   v.Accept(w);
   return {buf.GetString(), buf.GetSize()};
-}
-
-// OpenAI's `tools` ([{type, function: {name, description, parameters}}]) and `response_format`
-// ({type, json_schema: {name, schema, strict}}) as the chain's own parameters.
-void addCaseParams(const CaseParams& params, chain::CallInput* in) {
-  rapidjson::Document tools, format;
-  if (!params.tools_json.empty() && json::parse(params.tools_json, &tools) && tools.IsArray()) {
-    for (const auto& t : tools.GetArray()) {
-      const rapidjson::Value* fn = t.IsObject() && t.HasMember("function") ? &t["function"] : nullptr;
-      if (!fn || !fn->IsObject()) continue;
-      chain::CallInput::Tool tool;
-      tool.name = stringMember(*fn, "name");
-      tool.description = stringMember(*fn, "description");
-      if (fn->HasMember("parameters")) tool.parameters_json = jsonText((*fn)["parameters"]);
-      in->tools.push_back(std::move(tool));
-    }
-  }
-  if (params.response_format_json.empty() || !json::parse(params.response_format_json, &format) || !format.IsObject()) return;
-  std::string type = stringMember(format, "type");
-  in->response_format = type == "json_object" ? 1 : type == "json_schema" ? 2 : 0;
-  if (format.HasMember("json_schema") && format["json_schema"].IsObject()) {
-    const auto& js = format["json_schema"];
-    in->response_schema_name = stringMember(js, "name");
-    if (js.HasMember("schema")) in->response_schema_json = jsonText(js["schema"]);
-    in->response_schema_strict = js.HasMember("strict") && js["strict"].IsBool() && js["strict"].GetBool();
-  }
 }
 
 }  // namespace
@@ -151,8 +133,9 @@ class InProcessBackend::Impl {
   client::Result<client::Response> chat(const client::ChatRequest& req, const CaseParams& params) {
     uint64_t id = next_id_.fetch_add(1);
     auto answer = sink_.expect(id);
-    std::shared_ptr<chain::CallInput> input = callInput(req);
-    addCaseParams(params, input.get());
+    client::ChatRequest with = req;
+    applyCaseParams(params, &with);
+    std::shared_ptr<chain::CallInput> input = callInput(with);
     if (!loop_.post([this, input, id]() mutable {
           engine_.start(std::make_unique<chain::CallInput>(std::move(*input)), &sink_, id);
         })) {

@@ -21,7 +21,6 @@ class InProcessBackend : public ChatBackend {
   ~InProcessBackend() override;
 
   client::Result<client::Response> chat(const client::ChatRequest& request, const CaseParams& params) override;
-  bool sendsCaseParams() const override { return true; }
 
   class Impl;
 

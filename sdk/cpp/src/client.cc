@@ -427,6 +427,20 @@ class Client::Impl {
     flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<flatbuffers::String>>> stop;
     if (!r.stop.empty()) stop = b.CreateVectorOfStrings(r.stop);
     auto extra = r.extra_json.empty() ? 0 : b.CreateString(r.extra_json);
+    std::vector<flatbuffers::Offset<w::Tool>> tool_defs;
+    for (const Tool& t : r.tools) {
+      tool_defs.push_back(w::CreateToolDirect(b, "function", t.name.c_str(), t.description.c_str(),
+                                              t.parameters_json.empty() ? nullptr : t.parameters_json.c_str()));
+    }
+    auto tools = tool_defs.empty() ? 0 : b.CreateVector(tool_defs);
+    auto tool_choice = r.tool_choice.empty() ? 0 : b.CreateString(r.tool_choice);
+    flatbuffers::Offset<w::ResponseFormat> format;
+    if (r.response_format) {
+      const ResponseFormat& f = *r.response_format;
+      format = w::CreateResponseFormatDirect(b, static_cast<w::ResponseFormatType>(f.type),
+                                             f.schema_name.empty() ? nullptr : f.schema_name.c_str(),
+                                             f.schema_json.empty() ? nullptr : f.schema_json.c_str(), f.strict);
+    }
     w::ParamsBuilder pb(b);
     if (r.temperature) pb.add_temperature(*r.temperature);
     if (r.top_p) pb.add_top_p(*r.top_p);
@@ -434,6 +448,9 @@ class Client::Impl {
     if (r.seed) pb.add_seed(*r.seed);
     if (!stop.IsNull()) pb.add_stop(stop);
     if (!extra.IsNull()) pb.add_extra_json(extra);
+    if (!tools.IsNull()) pb.add_tools(tools);
+    if (!tool_choice.IsNull()) pb.add_tool_choice(tool_choice);
+    if (!format.IsNull()) pb.add_response_format(format);
     auto params = pb.Finish();
     const Metadata& md = r.metadata ? *r.metadata : opt_.default_metadata;
     std::vector<flatbuffers::Offset<w::Tag>> tags;

@@ -74,6 +74,19 @@ struct Metadata {
   std::map<std::string, std::string> tags;
 };
 
+// A function the model may call, with the JSON Schema of its arguments.
+struct Tool {
+  std::string name, description, parameters_json;
+};
+
+// The shape the answer must take (OpenAI's response_format).
+struct ResponseFormat {
+  enum class Type : uint8_t { kText = 0, kJsonObject = 1, kJsonSchema = 2 };
+  Type type = Type::kText;
+  std::string schema_name, schema_json;  // kJsonSchema
+  bool strict = false;
+};
+
 struct ChatRequest {
   std::string model;
   std::vector<Message> messages;
@@ -82,6 +95,9 @@ struct ChatRequest {
   std::optional<uint32_t> max_tokens;
   std::optional<int64_t> seed;
   std::vector<std::string> stop;
+  std::vector<Tool> tools;
+  std::string tool_choice;           // "auto" | "none" | "required" | a function's name; "" unset
+  std::optional<ResponseFormat> response_format;
   std::string extra_json;            // provider-specific fields, a JSON object
   std::optional<Metadata> metadata;  // unset: the client's default metadata
   std::chrono::milliseconds timeout{0};  // 0: the server's default
