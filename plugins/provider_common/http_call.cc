@@ -339,7 +339,16 @@ outrigger_status HttpCall::onHead(const outrigger_http_response_head& head) {
 
 outrigger_status HttpCall::onBody(std::string_view bytes) {
   if (finished) return OUTRIGGER_E_STALE;
-  if (recording) recording->pieces.push_back({msSince(sent_ns, owner->host().nowNs()), std::string(bytes)});
+  if (recording) {
+    // A recording is held whole until the exchange ends: one over max_body_bytes is not kept.
+    recorded_bytes += bytes.size();
+    if (recorded_bytes > owner->maxBody()) {
+      recording.reset();
+      owner->host().log(OUTRIGGER_LOG_WARN, "an upstream answer over max_body_bytes is not recorded in the cassette");
+    } else {
+      recording->pieces.push_back({msSince(sent_ns, owner->host().nowNs()), std::string(bytes)});
+    }
+  }
   bool sse_body = stream && status >= 200 && status < 300;
   if (!sse_body) {
     if (body.size() + bytes.size() > owner->maxBody()) return OUTRIGGER_E_INVALID;  // aborts the transfer

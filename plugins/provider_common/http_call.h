@@ -45,6 +45,7 @@ struct HttpCall : plugin::HttpHandler {
   int in_callback = 0;
   // Cassettes: what this call records, or the recording it replays instead of a transfer.
   std::shared_ptr<RecordedExchange> recording;
+  size_t recorded_bytes = 0;
   uint64_t sent_ns = 0;
   std::shared_ptr<const RecordedExchange> replay;
   size_t replay_next = 0;  // the next recorded piece to hand on

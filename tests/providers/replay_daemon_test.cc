@@ -26,8 +26,8 @@ using client::StatusCode;
 namespace {
 
 std::string replayConfig(const std::string& base_url, const std::string& mode, const std::string& tape,
-                         const std::string& route_extra = "") {
-  return daemonHead() + openaiInstance("openai", base_url) + "model = \"gpt-4o-mini\"\n" +
+                         const std::string& route_extra = "", const std::string& openai_extra = "") {
+  return daemonHead() + openaiInstance("openai", base_url) + "model = \"gpt-4o-mini\"\n" + openai_extra +
          "[instances.openai.config.cassette]\nmode = \"" + mode + "\"\npath = \"" + tape + "\"\n" +
          "redact = ['\\d{3}-\\d{2}-\\d{4}']\n"
          "[instances.memo]\ntype = \"cache.memory\"\n"
@@ -190,4 +190,33 @@ TEST_CASE("cassettes: a request recorded several times replays its recordings in
   CHECK(r.value().content == "answered on the second attempt");
   CHECK(adminMetric(replay, "outrigger_attempts_total") == 2);  // the 429 again, then the answer
   CHECK(adminMetric(replay, "outrigger_upstream_connections_opened_total") == 0);
+}
+
+TEST_CASE("cassettes: an answer over max_body_bytes still reaches the caller but is not recorded") {
+  ::setenv("OUTRIGGER_TEST_OPENAI_KEY", "sk-test-replay", 1);
+  std::string tape = makeTempDir() + "/big.jsonl";
+  UpstreamProcess up;
+  REQUIRE(up.ready());
+  std::string text(3000, 'x');
+  REQUIRE(up.script(R"([{"fault": "ok", "text": ")" + text + R"(", "pieces": 30},
+                        {"fault": "ok", "text": "small"}])"));
+  DaemonProcess record(replayConfig(up.baseUrl(), "record", tape, "", "max_body_bytes = 2048\n"));
+  REQUIRE(record.waitReady());
+  client::Client c(at(record));
+  client::ChatRequest big = ask("a long answer please");
+  client::Stream s = c.stream(big);
+  client::Chunk chunk;
+  while (s.next(&chunk)) {
+  }
+  REQUIRE(s.result().ok());
+  CHECK(s.result().value().content == text);
+  REQUIRE(c.chat(ask("a short one")).ok());
+  std::ifstream in(tape);
+  size_t lines = 0;
+  for (std::string l; std::getline(in, l);) {
+    ++lines;
+    CHECK(l.find("small") != std::string::npos);
+  }
+  CHECK(lines == 1);  // only the small answer
+  CHECK(record.log().find("not recorded in the cassette") != std::string::npos);
 }
