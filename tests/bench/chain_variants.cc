@@ -11,7 +11,7 @@ bool startVariants(std::vector<ChainVariant>& variants, const std::string& dir, 
     const std::string config = dir + "/config" + std::to_string(i) + ".toml";
     std::ofstream(config) << v.config;
     v.socket = dir + "/daemon" + std::to_string(i) + ".sock";
-    v.pid = spawn({OUTRIGGER_BIN, "serve", "--config", config, "--socket", v.socket, "--workers", "1"});
+    v.pid = spawn({v.bin, "serve", "--config", config, "--socket", v.socket, "--workers", "1"});
     if (waitAccepting(v.socket) < 0) {
       std::fprintf(stderr, "%s: the %s daemon did not start (OUTRIGGER_BENCH_VERBOSE=1 shows its log)\n", bench,
                    v.name.c_str());

@@ -15,6 +15,7 @@ namespace outrigger::bench {
 struct ChainVariant {
   std::string name;
   std::string config;  // the whole config text
+  std::string bin = OUTRIGGER_BIN;  // the daemon: this build's, or another's to compare with
   std::string socket;
   pid_t pid = -1;
   std::vector<Result> results;
