@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "traces/drift.h"
 #include "traces/trace_query.h"
 
 namespace outrigger::cli {
@@ -33,6 +34,9 @@ struct Options {
   double feedback_below = -1;
   std::vector<std::string> redact, capture_only;
   uint32_t follow_seconds = 0;
+  // drift report (the current window is --since/--until)
+  std::string baseline_since, baseline_until, baseline_eval, prometheus_out, embed_url, embed_route;
+  traces::DriftThresholds drift;
 };
 
 int serve(const Options& opt);
@@ -53,5 +57,7 @@ int alertRules(const Options& opt);
 // eval_commands.cc
 int evalRun(const Options& opt);
 int evalCalibrate(const Options& opt);
+// drift_commands.cc
+int driftReport(const Options& opt);
 
 }  // namespace outrigger::cli

@@ -1,4 +1,4 @@
-// outrigger: serve, check, plugins, chat, prices, traces, alerts, eval, version.
+// outrigger: serve, check, plugins, chat, prices, traces, alerts, eval, drift, version.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -128,6 +128,28 @@ int main(int argc, char** argv) {
   eval_capture->add_option("--redact", opt.redact, "An RE2 pattern replaced by <redacted> in the cases (repeatable)");
   eval_capture->add_option("--follow", opt.follow_seconds, "Keep capturing, every this many seconds");
 
+  auto* drift = app.add_subcommand("drift", "Drift of a route's traffic against a baseline window or an eval run");
+  drift->require_subcommand(1);
+  auto* drift_report = drift->add_subcommand("report", "Compare answer length, latency, error, refusal and verdict rates, "
+                                                       "feedback, judge scores and the answers' embedding centroid, per "
+                                                       "route and prompt version (exit 0 no drift, 100 drift, 2 could not compare)");
+  store_options(drift_report);
+  filter_options(drift_report);
+  drift_report->add_option("--baseline-since", opt.baseline_since, "The baseline window's start (default: a day before --since)");
+  drift_report->add_option("--baseline-until", opt.baseline_until, "The baseline window's end (default: --since)");
+  drift_report->add_option("--baseline-eval", opt.baseline_eval, "An eval run's results JSON as the baseline instead");
+  drift_report->add_option("--prometheus", opt.prometheus_out, "Also write the report as Prometheus gauges to this file");
+  drift_report->add_option("--embed-url", opt.embed_url, "A sidecar's HTTP front (http://127.0.0.1:8080): compare the "
+                                                         "captured answers' embedding centroids through it");
+  drift_report->add_option("--embed-route", opt.embed_route, "The embeddings route for --embed-url")->default_val("embeddings");
+  drift_report->add_option("--min-samples", opt.drift.min_samples, "Fewer requests on either side: insufficient (default 30)");
+  drift_report->add_option("--psi", opt.drift.psi_drifted, "A population stability index at or above this drifts (default 0.25)");
+  drift_report->add_option("--min-rate-change", opt.drift.min_rate_change, "A significant rate change this large drifts (default 0.05)");
+  drift_report->add_option("--min-latency-change-ms", opt.drift.min_latency_change_ms, "Latency drifts only when its "
+                                                                                   "median moved this much too (default 100)");
+  drift_report->add_option("--centroid-distance", opt.drift.centroid_distance, "A centroid distance above this (and above the "
+                                                                               "baseline's noise) drifts (default 0.02)");
+
   app.add_subcommand("version", "Print the version");
 
   CLI11_PARSE(app, argc, argv);
@@ -145,6 +167,7 @@ int main(int argc, char** argv) {
   if (*eval_run) return outrigger::cli::evalRun(opt);
   if (*eval_calibrate) return outrigger::cli::evalCalibrate(opt);
   if (*eval_capture) return outrigger::cli::captureCases(opt);
+  if (*drift_report) return outrigger::cli::driftReport(opt);
 #ifdef OUTRIGGER_WITH_MIMALLOC
   std::printf("outrigger %s (plugin ABI %d.%d, protocol 1.0, mimalloc %d)\n", OUTRIGGER_VERSION, OUTRIGGER_ABI_MAJOR,
               OUTRIGGER_ABI_MINOR, mi_version());

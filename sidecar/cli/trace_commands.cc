@@ -12,6 +12,7 @@
 #include <rapidjson/document.h>
 
 #include "cli/commands.h"
+#include "cli/store_options.h"
 #include "config/config.h"
 #include "traces/arm_comparison.h"
 #include "traces/dataset_capture.h"
@@ -22,48 +23,6 @@
 
 namespace outrigger::cli {
 namespace {
-
-// The store: --db, else the one the config (--config, else the embedded default) writes.
-std::string storePath(const Options& opt, std::string* error) {
-  if (!opt.db_path.empty()) return opt.db_path;
-  auto settings = opt.config_path.empty() ? config::loadDefaultConfig() : config::loadConfigFile(opt.config_path);
-  if (!settings.ok()) {
-    *error = settings.status().message();
-    return {};
-  }
-  std::string path = traces::storePathOf(*settings);
-  if (path.empty()) *error = settings->source + " has no exporter.sqlite instance; pass --db";
-  return path;
-}
-
-traces::Database openStore(const Options& opt, const char* command) {
-  std::string error;
-  std::string path = storePath(opt, &error);
-  traces::Database db = path.empty() ? nullptr : traces::openStoreForReading(path, &error);
-  if (!db) std::fprintf(stderr, "outrigger traces %s: %s\n", command, error.c_str());
-  return db;
-}
-
-int64_t nowUnixNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-bool filterOf(const Options& opt, const char* command, traces::TraceFilter* f) {
-  *f = opt.trace_filter;
-  int64_t now = nowUnixNs();
-  if (!opt.since.empty() && !traces::parseTimeBound(opt.since, now, &f->since_unix_ns)) {
-    std::fprintf(stderr, "outrigger traces %s: --since %s: use 15m, 2h, 7d, Unix seconds or 2026-12-03T01:00:00Z\n",
-                 command, opt.since.c_str());
-    return false;
-  }
-  if (!opt.until.empty() && !traces::parseTimeBound(opt.until, now, &f->until_unix_ns)) {
-    std::fprintf(stderr, "outrigger traces %s: --until %s: use 15m, 2h, 7d, Unix seconds or 2026-12-03T01:00:00Z\n",
-                 command, opt.until.c_str());
-    return false;
-  }
-  return true;
-}
 
 std::string utcTime(int64_t unix_ns) {
   std::time_t seconds = static_cast<std::time_t>(unix_ns / 1000000000);
@@ -163,8 +122,8 @@ void printTree(const traces::TraceDetail& t) {
 
 int listTraces(const Options& opt) {
   traces::TraceFilter filter;
-  if (!filterOf(opt, "list", &filter)) return 2;
-  traces::Database db = openStore(opt, "list");
+  if (!filterOf(opt, "traces list", &filter)) return 2;
+  traces::Database db = openStore(opt, "traces list");
   if (!db) return 1;
   std::vector<traces::RequestRow> rows;
   std::string error;
@@ -183,7 +142,7 @@ int listTraces(const Options& opt) {
 }
 
 int showTrace(const Options& opt) {
-  traces::Database db = openStore(opt, "show");
+  traces::Database db = openStore(opt, "traces show");
   if (!db) return 1;
   traces::TraceDetail trace;
   std::string error;
@@ -250,13 +209,13 @@ int traceStats(const Options& opt) {
     return 2;
   }
   traces::TraceFilter filter;
-  if (!filterOf(opt, "stats", &filter)) return 2;
+  if (!filterOf(opt, "traces stats", &filter)) return 2;
   std::string why;
   if (opt.bucket_seconds && !traces::validBuckets(filter, opt.bucket_seconds, nowUnixNs(), &why)) {
     std::fprintf(stderr, "outrigger traces stats: %s\n", why.c_str());
     return 2;
   }
-  traces::Database db = openStore(opt, "stats");
+  traces::Database db = openStore(opt, "traces stats");
   if (!db) return 1;
   if (opt.bucket_seconds) return bucketedStats(opt, by, filter, db.get());
   std::vector<traces::StatsRow> rows;
@@ -284,12 +243,12 @@ int traceStats(const Options& opt) {
 
 int traceArms(const Options& opt) {
   traces::TraceFilter filter;
-  if (!filterOf(opt, "arms", &filter)) return 2;
+  if (!filterOf(opt, "traces arms", &filter)) return 2;
   if (filter.route.empty()) {
     std::fprintf(stderr, "outrigger traces arms: --route is required (the route that splits its traffic)\n");
     return 2;
   }
-  traces::Database db = openStore(opt, "arms");
+  traces::Database db = openStore(opt, "traces arms");
   if (!db) return 1;
   std::vector<traces::ArmRow> arms;
   std::string error;
@@ -331,7 +290,7 @@ int traceArms(const Options& opt) {
 // --follow seconds (each round looks only at requests stored since the last).
 int captureCases(const Options& opt) {
   traces::CaptureOptions c;
-  if (!filterOf(opt, "capture", &c.filter)) return 2;
+  if (!filterOf(opt, "eval capture", &c.filter)) return 2;
   c.feedback_below = opt.feedback_below;
   c.redact = opt.redact;
   if (!opt.capture_only.empty()) {
@@ -349,7 +308,7 @@ int captureCases(const Options& opt) {
       }
     }
   }
-  traces::Database db = openStore(opt, "capture");
+  traces::Database db = openStore(opt, "eval capture");
   if (!db) return 1;
   std::set<std::string> known = traces::knownPromptHashes(opt.dataset_path);
   for (;;) {

@@ -5,6 +5,8 @@
 #include <map>
 
 #include "http/reply.h"
+#include "traces/drift_output.h"
+#include "traces/drift_report.h"
 #include "traces/trace_json.h"
 #include "traces/trace_query.h"
 #include "traces/trace_store.h"
@@ -15,7 +17,10 @@ namespace {
 constexpr uint32_t kQueryTimeoutMs = 3000;
 constexpr uint32_t kMaxListLimit = 1000;
 
-enum class Endpoint { kList, kStats, kArms, kTrace };
+enum class Endpoint { kList, kStats, kArms, kDrift, kDriftMetrics, kTrace };
+
+constexpr int64_t kHourNs = 3600LL * 1000000000LL;
+constexpr int64_t kDayNs = 24 * kHourNs;
 
 // One query on its way through the thread pool. The request may go away meanwhile (the client
 // closed the connection): its pool then disposes the guard, which clears `req`.
@@ -33,6 +38,9 @@ struct TraceJob {
   traces::GroupBy by = traces::GroupBy::kNone;
   uint32_t bucket_seconds = 0;  // stats only: per time bucket when set
   int64_t now_unix_ns = 0;      // when the parameters were read: relative bounds count from it
+  // drift only: the baseline window (the current one is the filter's since/until)
+  int64_t baseline_since_ns = 0, baseline_until_ns = 0;
+  traces::DriftThresholds thresholds;
   // The answer, filled on the pool thread.
   int status = 200;
   std::string body;
@@ -51,6 +59,8 @@ int hexValue(char c) {
 }
 
 // application/x-www-form-urlencoded: '+' is a space, %XX a byte. False on a broken escape.
+bool isDrift(Endpoint e) { return e == Endpoint::kDrift || e == Endpoint::kDriftMetrics; }
+
 bool decodeComponent(std::string_view in, std::string* out) {
   out->clear();
   for (size_t i = 0; i < in.size(); ++i) {
@@ -87,6 +97,20 @@ bool parseQuery(std::string_view query, std::map<std::string, std::string>* out,
   return true;
 }
 
+// As `outrigger drift report`: the last hour against the day before it, unless told otherwise.
+bool driftWindows(TraceJob* job, std::string* error) {
+  traces::TraceFilter& f = job->filter;
+  if (!f.until_unix_ns) f.until_unix_ns = job->now_unix_ns;
+  if (!f.since_unix_ns) f.since_unix_ns = f.until_unix_ns - kHourNs;
+  if (!job->baseline_until_ns) job->baseline_until_ns = f.since_unix_ns;
+  if (!job->baseline_since_ns) job->baseline_since_ns = f.since_unix_ns - kDayNs;
+  if (f.since_unix_ns >= f.until_unix_ns || job->baseline_since_ns >= job->baseline_until_ns) {
+    *error = "a window is empty (its start is not before its end)";
+    return false;
+  }
+  return true;
+}
+
 // Fills the job's filter (and grouping) from the query; false with a message for a 400.
 bool readParameters(const std::map<std::string, std::string>& params, TraceJob* job, std::string* error) {
   traces::TraceFilter& f = job->filter;
@@ -101,6 +125,19 @@ bool readParameters(const std::map<std::string, std::string>& params, TraceJob* 
   for (const auto& [key, value] : params) {
     if (auto it = text.find(key); it != text.end()) {
       *it->second = value;
+    } else if ((key == "baseline_since" || key == "baseline_until") && isDrift(job->endpoint)) {
+      if (!traces::parseTimeBound(value, now, key == "baseline_since" ? &job->baseline_since_ns : &job->baseline_until_ns)) {
+        *error = key + "=" + value + ": use 15m, 2h, 7d, Unix seconds or 2026-12-03T01:00:00Z";
+        return false;
+      }
+    } else if (key == "min_samples" && isDrift(job->endpoint)) {
+      char* end = nullptr;
+      unsigned long n = std::strtoul(value.c_str(), &end, 10);
+      if (value.empty() || *end != '\0' || n == 0 || n > 1000000) {
+        *error = "min_samples must be 1..1000000";
+        return false;
+      }
+      job->thresholds.min_samples = static_cast<uint32_t>(n);
     } else if (key == "since" || key == "until") {
       if (!traces::parseTimeBound(value, now, key == "since" ? &f.since_unix_ns : &f.until_unix_ns)) {
         *error = key + "=" + value + ": use 15m, 2h, 7d, Unix seconds or 2026-12-03T01:00:00Z";
@@ -133,6 +170,7 @@ bool readParameters(const std::map<std::string, std::string>& params, TraceJob* 
     }
   }
   if (job->bucket_seconds && !traces::validBuckets(f, job->bucket_seconds, now, error)) return false;
+  if (isDrift(job->endpoint) && !driftWindows(job, error)) return false;
   return traces::validFilter(f, error);
 }
 
@@ -158,6 +196,19 @@ void runQuery(uv_work_t* work) {
       std::vector<traces::ArmRow> arms;
       ok = traces::compareArms(db.get(), job->filter, limits, &arms, &error);
       if (ok) job->body = traces::armsJson(arms);
+      break;
+    }
+    case Endpoint::kDrift:
+    case Endpoint::kDriftMetrics: {
+      traces::DriftQuery q;
+      q.current = job->filter;
+      q.baseline = job->filter;
+      q.baseline.since_unix_ns = job->baseline_since_ns;
+      q.baseline.until_unix_ns = job->baseline_until_ns;
+      q.thresholds = job->thresholds;
+      traces::DriftReport report;
+      ok = traces::driftReportFromStore(db.get(), q, limits, &report, &error);
+      if (ok) job->body = job->endpoint == Endpoint::kDrift ? traces::driftJson(report) : traces::driftPrometheus(report);
       break;
     }
     case Endpoint::kStats: {
@@ -204,7 +255,9 @@ void answerQuery(uv_work_t* work, int) {
   auto* job = static_cast<TraceJob*>(work->data);
   if (job->req) {
     job->guard->job = nullptr;
-    sendWhole(job->req, job->status, reasonOf(job->status), "application/json", job->body);
+    bool exposition = job->endpoint == Endpoint::kDriftMetrics && job->status == 200;
+    sendWhole(job->req, job->status, reasonOf(job->status),
+              exposition ? "text/plain; version=0.0.4; charset=utf-8" : "application/json", job->body);
   }
   delete job;
 }
@@ -220,6 +273,10 @@ bool AdminTraces::serve(h2o_req_t* req, std::string_view path) {
     job->endpoint = Endpoint::kStats;
   } else if (path == "/traces/arms") {
     job->endpoint = Endpoint::kArms;
+  } else if (path == "/traces/drift") {
+    job->endpoint = Endpoint::kDrift;
+  } else if (path == "/traces/drift/metrics") {
+    job->endpoint = Endpoint::kDriftMetrics;
   } else {
     job->endpoint = Endpoint::kTrace;
     job->trace_id = std::string(path.substr(8));

@@ -13,25 +13,10 @@
 #include <string>
 #include <vector>
 
+#include "traces/statistics.h"
 #include "traces/trace_query.h"
 
 namespace outrigger::traces {
-
-struct Interval {
-  double low = 0, high = 0;
-};
-
-struct Estimate {
-  double value = 0;
-  Interval ci;
-  uint64_t n = 0;  // the samples it is over (feedback: the requests that got a score)
-};
-
-struct Difference {
-  double value = 0;  // this arm minus the baseline
-  Interval ci;
-  bool significant = false;
-};
 
 struct ArmRow {
   std::string arm;  // "instance/model" of the first attempt
@@ -45,9 +30,5 @@ struct ArmRow {
 // The arms of the requests `filter` selects (name a route), the baseline first.
 bool compareArms(sqlite3* db, const TraceFilter& filter, const QueryLimits& limits, std::vector<ArmRow>* out,
                  std::string* error);
-
-// 95% intervals: Wilson's for a proportion, Newcombe's for the difference of two.
-Interval wilson(uint64_t successes, uint64_t n);
-Interval newcombe(uint64_t s1, uint64_t n1, uint64_t s0, uint64_t n0);
 
 }  // namespace outrigger::traces

@@ -130,3 +130,83 @@ TEST_CASE("alerts rules: a config with a cost rule by tenant but no tenant label
   CHECK(status != 0);
   CHECK(out.find("bad.toml:2: a cost rule by tenant needs [metrics] tenant_label = true") != std::string::npos);
 }
+
+namespace {
+
+// The series /traces/drift/metrics gives for a drifted route (see drift_daemon_test.cc), a
+// stable one, and a target whose upstream changed its model.
+constexpr const char* kDriftTest = R"(rule_files:
+  - @RULES@
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: 'outrigger_drift_status{route="support",prompt="faq@2"}'
+        values: '2x40'
+      - series: 'outrigger_drift_status{route="steady",prompt="faq@1"}'
+        values: '0x40'
+      - series: 'outrigger_drift_signal_status{route="support",prompt="faq@2",signal="refusal_rate"}'
+        values: '2x40'
+      - series: 'outrigger_drift_value{route="support",prompt="faq@2",signal="refusal_rate",measure="rate"}'
+        values: '0.33x40'
+      - series: 'outrigger_drift_signal_status{route="steady",prompt="faq@1",signal="refusal_rate"}'
+        values: '2x40'
+      - series: 'outrigger_drift_value{route="steady",prompt="faq@1",signal="refusal_rate",measure="rate"}'
+        values: '-0.2x40'
+      - series: 'outrigger_drift_signal_status{route="support",prompt="faq@2",signal="verdict:pii/rewrite"}'
+        values: '1x40'
+      - series: 'outrigger_drift_model_changes{route="support",target="openai/gpt-4o",kind="model"}'
+        values: '1x40'
+      - series: 'outrigger_drift_model_changes{route="support",target="openai/gpt-4o",kind="system_fingerprint"}'
+        values: '3x40'
+    alert_rule_test:
+      - eval_time: 20m
+        alertname: OutriggerRouteDrifted
+        exp_alerts: []
+      - eval_time: 35m
+        alertname: OutriggerRouteDrifted
+        exp_alerts:
+          - exp_labels: {severity: warning, route: support, prompt: "faq@2"}
+            exp_annotations:
+              summary: "support faq@2 answers differently from its baseline"
+              description: "Run: outrigger drift report --route support"
+      - eval_time: 20m
+        alertname: OutriggerRefusalRateRose
+        exp_alerts:
+          - exp_labels: {severity: page, route: support, prompt: "faq@2", signal: refusal_rate}
+            exp_annotations:
+              summary: "support faq@2 refuses more often than in its baseline"
+      - eval_time: 35m
+        alertname: OutriggerGuardrailVerdictsShifted
+        exp_alerts: []
+      - eval_time: 1m
+        alertname: OutriggerUpstreamModelChanged
+        exp_alerts:
+          - exp_labels: {severity: info, route: support, target: openai/gpt-4o, kind: model}
+            exp_annotations:
+              summary: "openai/gpt-4o on support now answers as another model"
+)";
+
+}  // namespace
+
+TEST_CASE("alerts rules: the shipped drift rules pass promtool check rules and fire on drifted routes only") {
+  std::string rules = std::string(OUTRIGGER_SOURCE_DIR) + "/deploy/prometheus/drift-rules.yml";
+  auto [checked, check_out] = runCommand("promtool check rules " + rules + " 2>&1");
+  INFO(check_out);
+  CHECK(checked == 0);
+  CHECK(check_out.find("SUCCESS: 4 rules found") != std::string::npos);
+
+  auto [config_checked, config_out] =
+      runCommand("promtool check config --syntax-only " + std::string(OUTRIGGER_SOURCE_DIR) +
+                 "/deploy/prometheus/drift-scrape.yml 2>&1");
+  INFO(config_out);
+  CHECK(config_checked == 0);
+
+  std::string dir = makeTempDir();
+  std::string test = kDriftTest;
+  test.replace(test.find("@RULES@"), 7, rules);
+  std::ofstream(dir + "/drift_test.yml") << test;
+  auto [tested, test_out] = runCommand("cd " + dir + " && promtool test rules drift_test.yml 2>&1");
+  INFO(test_out);
+  CHECK(tested == 0);
+}

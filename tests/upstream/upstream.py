@@ -259,7 +259,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def embeddings(self, body, step, fault):
         # Vector i of input text t: [len(t), i, 0.5, -1] (or "dimensions" values), as base64 when asked;
-        # an input of token ids counts its ids as its length (and as its tokens).
+        # an input of token ids counts its ids as its length (and as its tokens). With the step's
+        # "vectors": "by_text", a function of the text alone, wherever it sits in the batch: its
+        # counts of letters, digits, spaces and other characters.
         if fault == "malformed_json":
             return self.send_raw(200, b'{"object": "list", "data": [')
         inputs = body.get("input", [])
@@ -268,7 +270,11 @@ class Handler(BaseHTTPRequestHandler):
         dims = body.get("dimensions") or 4
         data = []
         for i, text in enumerate(inputs):
-            vec = ([float(len(text)), float(i), 0.5, -1.0] + [0.0] * dims)[:dims]
+            if step.get("vectors") == "by_text" and isinstance(text, str):
+                kinds = [sum(c.isalpha() for c in text), sum(c.isdigit() for c in text), text.count(" ")]
+                vec = [float(k) for k in kinds] + [float(len(text) - sum(kinds))]
+            else:
+                vec = ([float(len(text)), float(i), 0.5, -1.0] + [0.0] * dims)[:dims]
             if body.get("encoding_format") == "base64":
                 import base64
                 emb = base64.b64encode(struct.pack("<%df" % len(vec), *vec)).decode()

@@ -1,0 +1,150 @@
+// outrigger drift report: a route's traffic in a window against a baseline (an earlier window, or
+// an eval run's results), from the trace store. Exit 0 no drift, 100 drift, 2 could not compare.
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "cli/commands.h"
+#include "cli/store_options.h"
+#include "eval/embedding_client.h"
+#include "traces/drift.h"
+#include "traces/drift_output.h"
+#include "traces/drift_population.h"
+#include "traces/drift_report.h"
+
+namespace outrigger::cli {
+namespace {
+
+constexpr int kExitNoDrift = 0;
+constexpr int kExitDrift = 100;
+constexpr int kExitCannotCompare = 2;
+constexpr int64_t kDayNs = 86400LL * 1000000000LL;
+constexpr int64_t kHourNs = 3600LL * 1000000000LL;
+
+bool readFile(const std::string& path, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::ostringstream s;
+  s << in.rdbuf();
+  *out = s.str();
+  return true;
+}
+
+// The current window: --since (default the last hour) to --until (default now); the baseline
+// window: --baseline-since/--baseline-until, by default the day before the current window.
+bool windowsOf(const Options& opt, traces::TraceFilter* current, traces::TraceFilter* baseline) {
+  if (!filterOf(opt, "drift report", current)) return false;
+  int64_t now = nowUnixNs();
+  if (!current->until_unix_ns) current->until_unix_ns = now;
+  if (!current->since_unix_ns) current->since_unix_ns = current->until_unix_ns - kHourNs;
+  *baseline = *current;
+  baseline->until_unix_ns = current->since_unix_ns;
+  baseline->since_unix_ns = current->since_unix_ns - kDayNs;
+  auto bound = [&](const std::string& text, const char* flag, int64_t* out) {
+    if (text.empty()) return true;
+    if (traces::parseTimeBound(text, now, out)) return true;
+    std::fprintf(stderr, "outrigger drift report: %s %s: use 15m, 2h, 7d, Unix seconds or 2026-12-03T01:00:00Z\n", flag,
+                 text.c_str());
+    return false;
+  };
+  if (!bound(opt.baseline_since, "--baseline-since", &baseline->since_unix_ns) ||
+      !bound(opt.baseline_until, "--baseline-until", &baseline->until_unix_ns)) {
+    return false;
+  }
+  if (baseline->since_unix_ns >= baseline->until_unix_ns || current->since_unix_ns >= current->until_unix_ns) {
+    std::fprintf(stderr, "outrigger drift report: a window is empty (its start is not before its end)\n");
+    return false;
+  }
+  return true;
+}
+
+traces::EmbedTexts embedderOf(const Options& opt, std::unique_ptr<eval::EmbeddingClient>* client) {
+  if (opt.embed_url.empty()) return {};
+  *client = std::make_unique<eval::EmbeddingClient>(opt.embed_url, 30000);
+  eval::EmbeddingClient* c = client->get();
+  std::string route = opt.embed_route;
+  return [c, route](const std::vector<std::string>& texts, std::string* error) { return c->embed(route, texts, error); };
+}
+
+void printTable(const traces::DriftReport& r) {
+  for (const traces::DriftGroup& g : r.groups) {
+    std::printf("%s%s%s: %s (%llu requests against %llu, baseline of the %s)\n", g.route.c_str(),
+                g.prompt.empty() ? "" : " ", g.prompt.c_str(), traces::driftStatusName(g.status),
+                static_cast<unsigned long long>(g.current_requests), static_cast<unsigned long long>(g.baseline_requests),
+                g.baseline_scope.c_str());
+    std::printf("  %-32s %-16s %12s %12s %12s  %s\n", "SIGNAL", "MEASURE", "BASELINE", "CURRENT", "VALUE", "STATUS");
+    for (const traces::DriftSignal& s : g.signals) {
+      char value[64];
+      if (s.measure == "rate" || s.measure == "mean") {
+        std::snprintf(value, sizeof value, "%+.4f [%+.4f, %+.4f]", s.value, s.ci.low, s.ci.high);
+      } else if (s.measure == "cosine_distance") {
+        std::snprintf(value, sizeof value, "%.4f (noise %.4f)", s.value, s.noise);
+      } else {
+        std::snprintf(value, sizeof value, "%.4f", s.value);
+      }
+      std::printf("  %-32s %-16s %12.4g %12.4g %12s  %s\n", s.name.c_str(), s.measure.c_str(), s.baseline, s.current,
+                  value, traces::driftStatusName(s.status));
+    }
+  }
+  for (const traces::ModelEvent& e : r.events) {
+    std::printf("event: %s %s %s changed %s -> %s (trace %s)\n", e.route.c_str(), e.target.c_str(), e.kind.c_str(),
+                e.from.c_str(), e.to.c_str(), e.trace_id.c_str());
+  }
+  for (const std::string& n : r.notes) std::printf("note: %s\n", n.c_str());
+  std::printf("%s\n", r.drifted() ? "drift: yes" : "drift: no");
+}
+
+}  // namespace
+
+int driftReport(const Options& opt) {
+  traces::TraceFilter current, baseline_window;
+  if (!windowsOf(opt, &current, &baseline_window)) return kExitCannotCompare;
+  traces::Database db = openStore(opt, "drift report");
+  if (!db) return kExitCannotCompare;
+  traces::DriftQuery q;
+  q.current = current;
+  q.baseline = baseline_window;
+  q.thresholds = opt.drift;
+  std::unique_ptr<eval::EmbeddingClient> client;
+  q.embed = embedderOf(opt, &client);
+  traces::DriftPopulation eval_baseline;
+  std::string error;
+  if (!opt.baseline_eval.empty()) {
+    std::string text;
+    if (!readFile(opt.baseline_eval, &text)) {
+      std::fprintf(stderr, "outrigger drift report: cannot read %s\n", opt.baseline_eval.c_str());
+      return kExitCannotCompare;
+    }
+    if (!traces::loadEvalBaseline(text, current.route, &eval_baseline, &error)) {
+      std::fprintf(stderr, "outrigger drift report: %s: %s\n", opt.baseline_eval.c_str(), error.c_str());
+      return kExitCannotCompare;
+    }
+    q.eval_baseline = &eval_baseline;
+    q.eval_source = opt.baseline_eval;
+  }
+  traces::DriftReport report;
+  if (!traces::driftReportFromStore(db.get(), q, {}, &report, &error)) {
+    std::fprintf(stderr, "outrigger drift report: %s\n", error.c_str());
+    return kExitCannotCompare;
+  }
+  if (!opt.prometheus_out.empty()) {
+    // Written aside and renamed, so a textfile collector never reads half a file.
+    std::string partial = opt.prometheus_out + ".partial";
+    std::ofstream out(partial, std::ios::binary | std::ios::trunc);
+    bool written = static_cast<bool>(out << traces::driftPrometheus(report));
+    out.close();
+    if (!written || std::rename(partial.c_str(), opt.prometheus_out.c_str()) != 0) {
+      std::fprintf(stderr, "outrigger drift report: cannot write %s\n", opt.prometheus_out.c_str());
+      return kExitCannotCompare;
+    }
+  }
+  if (opt.json) {
+    std::printf("%s\n", traces::driftJson(report).c_str());
+  } else {
+    printTable(report);
+  }
+  if (report.groups.empty()) return kExitCannotCompare;
+  return report.drifted() ? kExitDrift : kExitNoDrift;
+}
+
+}  // namespace outrigger::cli

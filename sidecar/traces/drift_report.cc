@@ -1,0 +1,25 @@
+#include "traces/drift_report.h"
+
+#include "traces/drift_population.h"
+#include "traces/model_events.h"
+
+namespace outrigger::traces {
+
+bool driftReportFromStore(sqlite3* db, const DriftQuery& q, const QueryLimits& limits, DriftReport* out,
+                          std::string* error) {
+  bool with_answers = static_cast<bool>(q.embed);
+  DriftPopulation stored_baseline, current;
+  if (!q.eval_baseline && !loadDriftWindow(db, q.baseline, limits, with_answers, &stored_baseline, error)) return false;
+  if (!loadDriftWindow(db, q.current, limits, with_answers, &current, error)) return false;
+  const DriftPopulation& baseline = q.eval_baseline ? *q.eval_baseline : stored_baseline;
+  *out = compareWindows(baseline, current, q.thresholds, q.embed);
+  out->baseline_source = q.eval_baseline ? q.eval_source : "store";
+  out->baseline_since_ns = q.baseline.since_unix_ns;
+  out->baseline_until_ns = q.baseline.until_unix_ns;
+  out->since_ns = q.current.since_unix_ns;
+  out->until_ns = q.current.until_unix_ns;
+  int64_t look_back = q.eval_baseline ? q.current.since_unix_ns : q.baseline.since_unix_ns;
+  return loadModelEvents(db, q.current, look_back, limits, &out->events, error);
+}
+
+}  // namespace outrigger::traces
