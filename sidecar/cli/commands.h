@@ -37,6 +37,9 @@ struct Options {
   // drift report (the current window is --since/--until)
   std::string baseline_since, baseline_until, baseline_eval, prometheus_out, embed_url, embed_route;
   traces::DriftThresholds drift;
+  std::string judge_route, judge_rubric, judge_rubric_file;  // drift report's sampled judge
+  uint32_t judge_sample = 50;
+  double judge_per_second = 5, judge_budget_usd = 0.5;
 };
 
 int serve(const Options& opt);

@@ -142,6 +142,15 @@ int main(int argc, char** argv) {
   drift_report->add_option("--embed-url", opt.embed_url, "A sidecar's HTTP front (http://127.0.0.1:8080): compare the "
                                                          "captured answers' embedding centroids through it");
   drift_report->add_option("--embed-route", opt.embed_route, "The embeddings route for --embed-url")->default_val("embeddings");
+  drift_report->add_option("--judge-route", opt.judge_route, "Grade a sample of each window's captured answers with an "
+                                                             "LLM judge through this route of the sidecar at --socket");
+  drift_report->add_option("-s,--socket", opt.socket_path, "The sidecar the judge route is on (default: as chat)");
+  drift_report->add_option("--judge-rubric", opt.judge_rubric, "The judge's rubric");
+  drift_report->add_option("--judge-rubric-file", opt.judge_rubric_file, "The judge's rubric, from a file");
+  drift_report->add_option("--judge-sample", opt.judge_sample, "Answers graded per window, spread evenly (default 50)");
+  drift_report->add_option("--judge-per-second", opt.judge_per_second, "Judge calls per second at most (default 5)");
+  drift_report->add_option("--judge-budget-usd", opt.judge_budget_usd, "Stop judging once its answers cost this (default 0.5)");
+  drift_report->add_option("--judge-cache", opt.judge_cache, "The judge cache (default .outrigger-judge-cache.sqlite)");
   drift_report->add_option("--min-samples", opt.drift.min_samples, "Fewer requests on either side: insufficient (default 30)");
   drift_report->add_option("--psi", opt.drift.psi_drifted, "A population stability index at or above this drifts (default 0.25)");
   drift_report->add_option("--min-rate-change", opt.drift.min_rate_change, "A significant rate change this large drifts (default 0.05)");

@@ -209,7 +209,7 @@ DriftGroup compareGroup(const std::string& route, const std::string& prompt, con
   if (!fb.empty() || !fc.empty()) g.signals.push_back(meanSignal("feedback", fb, fc, t));
   auto judge = [](const DriftSample& x) { return x.judge; };
   std::vector<double> jb = column(base, judge), jc = column(cur, judge);
-  if (!jb.empty() && !jc.empty()) g.signals.push_back(meanSignal("judge_score", jb, jc, t));
+  if (!jb.empty() || !jc.empty()) g.signals.push_back(meanSignal("judge_score", jb, jc, t));
   if (embed) {
     std::string note;
     if (auto s = centroidSignal(base, cur, t, embed, &note)) g.signals.push_back(std::move(*s));

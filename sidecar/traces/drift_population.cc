@@ -26,6 +26,19 @@ std::vector<std::string> lines(const std::string& text) {
   return out;
 }
 
+// The captured prompt (a JSON array of {role, content}) as the judge reads a conversation.
+std::string conversation(const std::string& prompt_json) {
+  rapidjson::Document d;
+  if (prompt_json.empty() || d.Parse(prompt_json.c_str(), prompt_json.size()).HasParseError() || !d.IsArray()) return "";
+  std::string text;
+  for (const auto& m : d.GetArray()) {
+    if (!m.IsObject() || !m.HasMember("role") || !m["role"].IsString()) continue;
+    std::string content = m.HasMember("content") && m["content"].IsString() ? m["content"].GetString() : "";
+    text += std::string("[") + m["role"].GetString() + "] " + content + "\n";
+  }
+  return text;
+}
+
 bool isJudge(const rapidjson::Value& score) {
   if (!score.IsObject() || !score.HasMember("scorer") || !score["scorer"].IsString()) return false;
   return std::string_view(score["scorer"].GetString()).rfind("judge", 0) == 0;
@@ -43,7 +56,7 @@ bool loadDriftWindow(sqlite3* db, const TraceFilter& filter, const QueryLimits& 
       " (SELECT group_concat((v.value ->> 'guardrail') || '/' || (v.value ->> 'verdict'), char(10))"
       "  FROM json_each(r.verdicts) v WHERE v.value ->> 'verdict' <> 'pass'),"
       " (SELECT avg(score) FROM feedback fb WHERE fb.trace_id = r.trace_id), " +
-      std::string(with_answers ? "coalesce(r.answer, '')" : "''") + " FROM requests r" + w.sql +
+      std::string(with_answers ? "coalesce(r.answer, ''), coalesce(r.prompt, '')" : "'', ''") + " FROM requests r" + w.sql +
       " ORDER BY r.start_unix_ns";
   Statement s(db, sql);
   if (!s.ok()) {
@@ -63,6 +76,7 @@ bool loadDriftWindow(sqlite3* db, const TraceFilter& filter, const QueryLimits& 
     x.verdicts = lines(s.columnText(7));
     if (!s.columnIsNull(8)) x.feedback = s.columnReal(8);
     x.answer = s.columnText(9);
+    x.prompt_text = conversation(s.columnText(10));
     out->samples.push_back(std::move(x));
   }
   if (rc != SQLITE_DONE) {

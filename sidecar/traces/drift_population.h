@@ -22,6 +22,7 @@ struct DriftSample {
   std::optional<double> feedback;     // the mean user feedback score, when any
   std::optional<double> judge;        // an eval judge's score, when the baseline is an eval run
   std::string answer;                 // the captured answer text, "" when the route captures none
+  std::string prompt_text;            // the captured prompt as "[role] content" lines, likewise
 };
 
 struct DriftPopulation {
@@ -31,7 +32,7 @@ struct DriftPopulation {
 };
 
 // The requests `filter` selects (cache hits included: they are answers users got), oldest first.
-// Captured answers are read too (for the centroid) when `with_answers`.
+// Captured prompts and answers are read too (for the centroid and the judge) when `with_answers`.
 bool loadDriftWindow(sqlite3* db, const TraceFilter& filter, const QueryLimits& limits, bool with_answers,
                      DriftPopulation* out, std::string* error);
 

@@ -7,12 +7,15 @@ namespace outrigger::traces {
 
 bool driftReportFromStore(sqlite3* db, const DriftQuery& q, const QueryLimits& limits, DriftReport* out,
                           std::string* error) {
-  bool with_answers = static_cast<bool>(q.embed);
+  bool with_answers = q.read_content || static_cast<bool>(q.embed);
   DriftPopulation stored_baseline, current;
   if (!q.eval_baseline && !loadDriftWindow(db, q.baseline, limits, with_answers, &stored_baseline, error)) return false;
   if (!loadDriftWindow(db, q.current, limits, with_answers, &current, error)) return false;
+  std::vector<std::string> notes;
+  if (q.annotate) notes = q.annotate(q.eval_baseline ? nullptr : &stored_baseline, &current);
   const DriftPopulation& baseline = q.eval_baseline ? *q.eval_baseline : stored_baseline;
   *out = compareWindows(baseline, current, q.thresholds, q.embed);
+  out->notes.insert(out->notes.begin(), notes.begin(), notes.end());
   out->baseline_source = q.eval_baseline ? q.eval_source : "store";
   out->baseline_since_ns = q.baseline.since_unix_ns;
   out->baseline_until_ns = q.baseline.until_unix_ns;

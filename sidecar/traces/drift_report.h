@@ -5,7 +5,9 @@
 
 #include <sqlite3.h>
 
+#include <functional>
 #include <string>
+#include <vector>
 
 #include "traces/drift.h"
 
@@ -17,7 +19,11 @@ struct DriftQuery {
   const DriftPopulation* eval_baseline = nullptr;  // an eval run's cases as the baseline instead
   std::string eval_source;         // its path, for the report
   DriftThresholds thresholds;
-  EmbedTexts embed;                // empty: no centroid (and captured answers are not read)
+  EmbedTexts embed;                // empty: no centroid
+  // Called with the loaded windows before they are compared (the baseline is null when it is an
+  // eval run): the sampled judge fills in scores here. Its notes go into the report.
+  std::function<std::vector<std::string>(DriftPopulation* baseline, DriftPopulation* current)> annotate;
+  bool read_content = false;       // read captured prompts and answers (the centroid and the judge need them)
 };
 
 bool driftReportFromStore(sqlite3* db, const DriftQuery& q, const QueryLimits& limits, DriftReport* out,

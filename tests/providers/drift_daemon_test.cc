@@ -43,7 +43,8 @@ std::string driftConfig(const std::string& upstream) {
          "[admin]\nlisten = \"127.0.0.1:0\"\n[http]\nlisten = [\"127.0.0.1:0\"]\n"
          "[routes.support]\nprovider = \"openai\"\nmodel = \"gpt-4o\"\nexporters = [\"traces\"]\ncapture = \"full\"\n"
          "[routes.steady]\nprovider = \"openai\"\nmodel = \"gpt-4o\"\nexporters = [\"traces\"]\ncapture = \"full\"\n"
-         "[routes.embeddings]\nprovider = \"openai\"\nmodel = \"text-embedding-3-small\"\n";
+         "[routes.embeddings]\nprovider = \"openai\"\nmodel = \"text-embedding-3-small\"\n"
+         "[routes.judge]\nprovider = \"openai\"\nmodel = \"gpt-4o\"\n";
 }
 
 // One upstream step answering `n` times with `text` of `tokens` completion tokens.
@@ -228,4 +229,89 @@ TEST_CASE("drift via daemon: a new prompt version's longer, refused, other-model
 
   // An empty window is refused.
   CHECK(curlCall("http://127.0.0.1:" + std::to_string(admin) + "/traces/drift?since=1h&until=2h").status == 400);
+}
+
+TEST_CASE("drift via daemon: a sampled judge grades both windows through a judge route, cached, within its budget") {
+  UpstreamProcess up;
+  REQUIRE(up.ready());
+  ::setenv("OUTRIGGER_TEST_OPENAI_KEY", "sk-test", 1);
+  DaemonProcess d(driftConfig(up.baseUrl()));
+  REQUIRE(d.waitReady());
+  client::Client c(at(d));
+  auto seconds = [](int64_t ns) {
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%.6f", double(ns) / 1e9);
+    return std::string(buf);
+  };
+  int64_t since = nowNs();
+  REQUIRE(up.script("[" + answers(40, "Open settings and choose reset password.", 7, "gpt-4o", "fp_a") + "]"));
+  ask(c, "support", "1", 40);
+  std::this_thread::sleep_for(20ms);
+  int64_t split = nowNs();
+  std::this_thread::sleep_for(20ms);
+  REQUIRE(up.script("[" + answers(40, "No idea, try again later.", 6, "gpt-4o", "fp_a") + "]"));
+  ask(c, "support", "1", 40);
+  int64_t until = nowNs() + 1000000000LL;
+
+  // The judge likes the baseline's answers and not the current ones: it is asked in that order.
+  auto verdict = [](int n, double score) {
+    std::string text = R"({\"score\": )" + std::to_string(score) + R"(, \"reason\": \"graded\", \"pass\": )" +
+                       (score >= 0.5 ? "true" : "false") + "}";
+    return R"({"repeat":)" + std::to_string(n) + R"(,"text":")" + text +
+           R"(","usage":{"prompt_tokens":200,"completion_tokens":20,"total_tokens":220}})";
+  };
+  REQUIRE(up.script("[" + verdict(40, 0.9) + "," + verdict(40, 0.3) + "]"));
+  std::string dir = d.dir();
+  std::string report = std::string(OUTRIGGER_BIN) + " drift report --route support --json --db " + dir +
+                       "/traces.db --baseline-since " + seconds(since) + " --baseline-until " + seconds(split) +
+                       " --since " + seconds(split) + " --until " + seconds(until) + " --socket " + d.socket() +
+                       " --judge-route judge --judge-rubric 'Does the answer help the user?' --judge-per-second 1000";
+
+  // Wait for the store to hold the 80 requests (the judge's own requests are not exported).
+  std::string count = std::string(OUTRIGGER_BIN) + " traces stats --json --route support --db " + dir + "/traces.db";
+  for (int i = 0; i < 200; ++i) {
+    auto [code, out] = runCommand(count);
+    if (out.find("\"requests\":80") != std::string::npos) break;
+    std::this_thread::sleep_for(25ms);
+  }
+  auto [code, out] = runCommand(report + " --judge-cache " + dir + "/judge.sqlite 2>&1");
+  INFO(out);
+  CHECK(code == 100);
+  rapidjson::Document doc;
+  doc.Parse(out.c_str());
+  REQUIRE_FALSE(doc.HasParseError());
+  const rapidjson::Value* support = group(doc, "support");
+  REQUIRE(support);
+  const rapidjson::Value* judge = signal(*support, "judge_score");
+  REQUIRE(judge);
+  CHECK(std::string((*judge)["status"].GetString()) == "drifted");
+  CHECK((*judge)["baseline"].GetDouble() == Approx(0.9));
+  CHECK((*judge)["current"].GetDouble() == Approx(0.3));
+  CHECK((*judge)["baseline_n"].GetUint64() == 40);
+  CHECK(out.find("80 answers graded, 0 from the cache") != std::string::npos);
+
+  // Again: every grade from the cache, no judge call reaches the upstream.
+  std::string stats_before;
+  up.get("/_control/stats", &stats_before);
+  auto [again_code, again] = runCommand(report + " --judge-cache " + dir + "/judge.sqlite 2>&1");
+  INFO(again);
+  CHECK(again_code == 100);
+  CHECK(again.find("0 answers graded, 80 from the cache, $0.000000 spent") != std::string::npos);
+  std::string stats_after;
+  up.get("/_control/stats", &stats_after);
+  CHECK(stats_after == stats_before);
+
+  // A budget of a few answers' cost: judging stops there, and the report says what was left.
+  REQUIRE(up.script("[" + verdict(80, 0.9) + "]"));
+  auto [budget_code, budgeted] =
+      runCommand(report + " --judge-cache " + dir + "/fresh.sqlite --judge-budget-usd 0.002 2>&1");
+  INFO(budgeted);
+  CHECK(budgeted.find("the judge budget of $0.0020 was spent") != std::string::npos);
+  rapidjson::Document limited;
+  limited.Parse(budgeted.c_str());
+  REQUIRE_FALSE(limited.HasParseError());
+  const rapidjson::Value* thin = signal(*group(limited, "support"), "judge_score");
+  REQUIRE(thin);
+  CHECK(std::string((*thin)["status"].GetString()) == "insufficient");
+  CHECK((*thin)["baseline_n"].GetUint64() < 40);
 }
