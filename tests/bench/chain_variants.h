@@ -13,9 +13,11 @@
 namespace outrigger::bench {
 
 struct ChainVariant {
+  ChainVariant(std::string name_, std::string config_, std::string bin_ = OUTRIGGER_BIN)
+      : name(std::move(name_)), config(std::move(config_)), bin(std::move(bin_)) {}
   std::string name;
   std::string config;  // the whole config text
-  std::string bin = OUTRIGGER_BIN;  // the daemon: this build's, or another's to compare with
+  std::string bin;  // the daemon: this build's, or another's to compare with
   std::string socket;
   pid_t pid = -1;
   std::vector<Result> results;
