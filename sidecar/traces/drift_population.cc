@@ -47,10 +47,27 @@ bool isJudge(const rapidjson::Value& score) {
 }  // namespace
 
 bool loadDriftWindow(sqlite3* db, const TraceFilter& filter, const QueryLimits& limits, bool with_answers,
-                     DriftPopulation* out, std::string* error) {
+                     DriftPopulation* out, std::string* error, uint64_t max_requests) {
   if (!validFilter(filter, error)) return false;
   QueryDeadline deadline(db, limits);
   Where w = whereOf(filter);
+  {
+    Statement count(db, "SELECT count(*) FROM requests r" + w.sql);
+    if (!count.ok()) {
+      *error = deadline.error("drift");
+      return false;
+    }
+    w.bind(count);
+    if (count.step() != SQLITE_ROW) {
+      *error = deadline.error("drift");
+      return false;
+    }
+    uint64_t n = uint64_t(count.columnInt(0));
+    if (max_requests && n > max_requests) {
+      out->sampled_one_in = (n + max_requests - 1) / max_requests;
+      w.add("(r.id % ?" + std::to_string(w.values.size() + 1) + ") = 0", int64_t(out->sampled_one_in));
+    }
+  }
   std::string sql =
       "SELECT r.route, r.prompt_id, r.prompt_version, r.status, r.finish_reason, r.output_tokens, r.duration_us,"
       " (SELECT group_concat((v.value ->> 'guardrail') || '/' || (v.value ->> 'verdict'), char(10))"

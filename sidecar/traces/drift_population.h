@@ -29,12 +29,17 @@ struct DriftPopulation {
   std::vector<DriftSample> samples;
   // An eval run knows no guardrail verdicts or refusals: those signals are not compared.
   bool verdicts_known = true, refusals_known = true;
+  uint64_t sampled_one_in = 1;  // a window larger than the cap is read one request in this many
 };
+
+// Windows beyond this many requests are sampled evenly (by request id): the statistics need
+// thousands, not millions, and a day of a busy route would not fit in memory otherwise.
+constexpr uint64_t kMaxDriftWindowRequests = 200000;
 
 // The requests `filter` selects (cache hits included: they are answers users got), oldest first.
 // Captured prompts and answers are read too (for the centroid and the judge) when `with_answers`.
 bool loadDriftWindow(sqlite3* db, const TraceFilter& filter, const QueryLimits& limits, bool with_answers,
-                     DriftPopulation* out, std::string* error);
+                     DriftPopulation* out, std::string* error, uint64_t max_requests = kMaxDriftWindowRequests);
 
 // The cases of an eval run's results (JSON text) as samples: every target of the run whose route
 // is `route` (all of them when `route` is empty). Judge scores are the scores of scorers named

@@ -16,6 +16,13 @@ bool driftReportFromStore(sqlite3* db, const DriftQuery& q, const QueryLimits& l
   const DriftPopulation& baseline = q.eval_baseline ? *q.eval_baseline : stored_baseline;
   *out = compareWindows(baseline, current, q.thresholds, q.embed);
   out->notes.insert(out->notes.begin(), notes.begin(), notes.end());
+  for (const auto& [name, pop] : {std::pair<const char*, const DriftPopulation*>{"baseline", &stored_baseline}, {"current", &current}}) {
+    if (pop->sampled_one_in > 1) {
+      out->notes.push_back(std::string("the ") + name + " window was read one request in " +
+                           std::to_string(pop->sampled_one_in) + " (more than " +
+                           std::to_string(kMaxDriftWindowRequests) + " requests)");
+    }
+  }
   out->baseline_source = q.eval_baseline ? q.eval_source : "store";
   out->baseline_since_ns = q.baseline.since_unix_ns;
   out->baseline_until_ns = q.baseline.until_unix_ns;

@@ -10,6 +10,9 @@
 #include "traces/drift_output.h"
 #include "traces/drift_population.h"
 #include "traces/statistics.h"
+#include "traces/trace_store.h"
+
+#include "support/daemon_process.h"
 
 using namespace outrigger::traces;
 
@@ -208,4 +211,27 @@ TEST_CASE("drift: an eval run's results are a baseline, with judge scores and wi
   CHECK(find(r.groups[0], "verdict:pii/rewrite") == nullptr);
   CHECK(find(r.groups[0], "judge_score")->status == DriftStatus::kDrifted);
   CHECK(find(r.groups[0], "judge_score")->value == Approx(-0.4));
+}
+
+TEST_CASE("drift: a window larger than the cap is read evenly, one request in k") {
+  std::string path = outrigger::testing::makeTempDir() + "/traces.db";
+  std::string error;
+  Database db = openStoreForWriting(path, &error);
+  REQUIRE(db);
+  REQUIRE(sqlite3_exec(db.get(),
+                       "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000)"
+                       " INSERT INTO requests (trace_id, trace_key, start_unix_ns, duration_us, route, status, output_tokens)"
+                       " SELECT printf('%032x', i), i, i, 1000, 'r', 'OK', i FROM n",
+                       nullptr, nullptr, nullptr) == SQLITE_OK);
+  TraceFilter all;
+  all.route = "r";
+  DriftPopulation whole, sampled;
+  REQUIRE(loadDriftWindow(db.get(), all, {}, false, &whole, &error));
+  CHECK(whole.samples.size() == 1000);
+  CHECK(whole.sampled_one_in == 1);
+  REQUIRE(loadDriftWindow(db.get(), all, {}, false, &sampled, &error, 300));
+  CHECK(sampled.sampled_one_in == 4);
+  CHECK(sampled.samples.size() == 250);
+  CHECK(sampled.samples.front().answer_tokens == 4);
+  CHECK(sampled.samples.back().answer_tokens == 1000);
 }
