@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
-#include "cli/drift_judging.h"
+#include "cli/sampled_judge.h"
 #include "cli/store_options.h"
 #include "eval/embedding_client.h"
 #include "traces/drift.h"
@@ -67,25 +67,6 @@ traces::EmbedTexts embedderOf(const Options& opt, std::unique_ptr<eval::Embeddin
   return [c, route](const std::vector<std::string>& texts, std::string* error) { return c->embed(route, texts, error); };
 }
 
-bool judgingOf(const Options& opt, DriftJudging* j) {
-  j->socket = opt.socket_path;
-  j->route = opt.judge_route;
-  j->rubric = opt.judge_rubric;
-  if (!opt.judge_rubric_file.empty() && !readFile(opt.judge_rubric_file, &j->rubric)) {
-    std::fprintf(stderr, "outrigger drift report: cannot read %s\n", opt.judge_rubric_file.c_str());
-    return false;
-  }
-  if (j->rubric.empty()) {
-    std::fprintf(stderr, "outrigger drift report: --judge-route needs --judge-rubric or --judge-rubric-file\n");
-    return false;
-  }
-  j->cache_path = opt.judge_cache.empty() ? ".outrigger-judge-cache.sqlite" : opt.judge_cache;
-  j->sample = opt.judge_sample;
-  j->per_second = opt.judge_per_second;
-  j->budget_usd = opt.judge_budget_usd;
-  return true;
-}
-
 void printTable(const traces::DriftReport& r) {
   for (const traces::DriftGroup& g : r.groups) {
     std::printf("%s%s%s: %s (%llu requests against %llu, baseline of the %s)\n", g.route.c_str(),
@@ -144,11 +125,19 @@ int driftReport(const Options& opt) {
   }
   JudgingTally tally;
   if (!opt.judge_route.empty()) {
-    DriftJudging judging;
-    if (!judgingOf(opt, &judging)) return kExitCannotCompare;
+    SampledJudging judging;
+    if (!sampledJudgingOf(opt, "drift report", &judging)) return kExitCannotCompare;
     q.read_content = true;
     q.annotate = [judging, &tally](traces::DriftPopulation* baseline, traces::DriftPopulation* current) {
-      return judgeWindows(judging, baseline, current, &tally);
+      std::vector<std::vector<JudgeItem>> groups;
+      for (traces::DriftPopulation* pop : {baseline, current}) {
+        if (!pop) continue;
+        groups.emplace_back();
+        for (traces::DriftSample& x : pop->samples) {
+          if (!x.error) groups.back().push_back({&x.prompt_text, &x.answer, &x.judge});
+        }
+      }
+      return judgeSamples(judging, groups, &tally);
     };
   }
   traces::DriftReport report;

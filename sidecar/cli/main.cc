@@ -72,6 +72,18 @@ int main(int argc, char** argv) {
     c->add_option("--since", opt.since, "Started at or after: 15m, 2h, 7d, Unix seconds or 2026-12-03T01:00:00Z");
     c->add_option("--until", opt.until, "Started before (same forms as --since)");
   };
+  // A sampled LLM judge over stored answers (drift report: per window; traces arms: per arm).
+  auto judge_options = [&](CLI::App* c, const std::string& per) {
+    c->add_option("--judge-route", opt.judge_route, "Grade a sample of each " + per + "'s captured answers with an "
+                                                    "LLM judge through this route of the sidecar at --socket");
+    c->add_option("-s,--socket", opt.socket_path, "The sidecar the judge route is on (default: as chat)");
+    c->add_option("--judge-rubric", opt.judge_rubric, "The judge's rubric");
+    c->add_option("--judge-rubric-file", opt.judge_rubric_file, "The judge's rubric, from a file");
+    c->add_option("--judge-sample", opt.judge_sample, "Answers graded per " + per + ", spread evenly (default 50)");
+    c->add_option("--judge-per-second", opt.judge_per_second, "Judge calls per second at most (default 5)");
+    c->add_option("--judge-budget-usd", opt.judge_budget_usd, "Stop judging once its answers cost this (default 0.5)");
+    c->add_option("--judge-cache", opt.judge_cache, "The judge cache (default .outrigger-judge-cache.sqlite)");
+  };
   auto* traces_list = traces->add_subcommand("list", "The newest requests, filtered");
   store_options(traces_list);
   filter_options(traces_list);
@@ -84,9 +96,10 @@ int main(int argc, char** argv) {
   filter_options(traces_stats);
   traces_stats->add_option("--by", opt.group_by, "Group by tenant, model, route, provider, user or prompt_version");
   traces_stats->add_option("--bucket", opt.bucket_seconds, "Per time bucket of this many seconds (needs --since)");
-  auto* traces_arms = traces->add_subcommand("arms", "A split route's arms compared: errors, latency, cost, feedback, with 95% intervals");
+  auto* traces_arms = traces->add_subcommand("arms", "A split route's arms compared: errors, latency, cost, feedback (and sampled judge scores), with 95% intervals");
   store_options(traces_arms);
   filter_options(traces_arms);
+  judge_options(traces_arms, "arm");
 
   auto* alerts = app.add_subcommand("alerts", "Alert rules: export them for Prometheus");
   alerts->require_subcommand(1);
@@ -142,15 +155,7 @@ int main(int argc, char** argv) {
   drift_report->add_option("--embed-url", opt.embed_url, "A sidecar's HTTP front (http://127.0.0.1:8080): compare the "
                                                          "captured answers' embedding centroids through it");
   drift_report->add_option("--embed-route", opt.embed_route, "The embeddings route for --embed-url")->default_val("embeddings");
-  drift_report->add_option("--judge-route", opt.judge_route, "Grade a sample of each window's captured answers with an "
-                                                             "LLM judge through this route of the sidecar at --socket");
-  drift_report->add_option("-s,--socket", opt.socket_path, "The sidecar the judge route is on (default: as chat)");
-  drift_report->add_option("--judge-rubric", opt.judge_rubric, "The judge's rubric");
-  drift_report->add_option("--judge-rubric-file", opt.judge_rubric_file, "The judge's rubric, from a file");
-  drift_report->add_option("--judge-sample", opt.judge_sample, "Answers graded per window, spread evenly (default 50)");
-  drift_report->add_option("--judge-per-second", opt.judge_per_second, "Judge calls per second at most (default 5)");
-  drift_report->add_option("--judge-budget-usd", opt.judge_budget_usd, "Stop judging once its answers cost this (default 0.5)");
-  drift_report->add_option("--judge-cache", opt.judge_cache, "The judge cache (default .outrigger-judge-cache.sqlite)");
+  judge_options(drift_report, "window");
   drift_report->add_option("--min-samples", opt.drift.min_samples, "Fewer requests on either side: insufficient (default 30)");
   drift_report->add_option("--psi", opt.drift.psi_drifted, "A population stability index at or above this drifts (default 0.25)");
   drift_report->add_option("--min-rate-change", opt.drift.min_rate_change, "A significant rate change this large drifts (default 0.05)");

@@ -1,4 +1,5 @@
 // outrigger traces list | show | stats: the local trace store (exporter.sqlite), read-only.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -12,6 +13,7 @@
 #include <rapidjson/document.h>
 
 #include "cli/commands.h"
+#include "cli/sampled_judge.h"
 #include "cli/store_options.h"
 #include "config/config.h"
 #include "traces/arm_comparison.h"
@@ -251,17 +253,34 @@ int traceArms(const Options& opt) {
   traces::Database db = openStore(opt, "traces arms");
   if (!db) return 1;
   std::vector<traces::ArmRow> arms;
+  std::vector<std::string> notes;
   std::string error;
-  if (!traces::compareArms(db.get(), filter, {}, &arms, &error)) {
+  traces::GradeArms grade;
+  JudgingTally tally;
+  if (!opt.judge_route.empty()) {
+    SampledJudging judging;
+    if (!sampledJudgingOf(opt, "traces arms", &judging)) return 2;
+    grade = [judging, &tally](std::vector<std::vector<traces::ArmAnswer*>>& per_arm) {
+      std::vector<std::vector<JudgeItem>> groups;
+      for (auto& answers : per_arm) {
+        groups.emplace_back();
+        for (traces::ArmAnswer* a : answers) groups.back().push_back({&a->prompt_text, &a->answer, &a->judge});
+      }
+      return judgeSamples(judging, groups, &tally);
+    };
+  }
+  if (!traces::compareArms(db.get(), filter, {}, &arms, &error, grade, &notes)) {
     std::fprintf(stderr, "outrigger traces arms: %s\n", error.c_str());
     return 1;
   }
   if (opt.json) {
-    std::printf("%s\n", traces::armsJson(arms).c_str());
+    std::printf("%s\n", traces::armsJson(arms, notes).c_str());
     return 0;
   }
   // Each figure with its 95% interval; against the baseline, a '*' marks a significant difference.
-  std::printf("%-28s %8s %22s %22s %24s %22s\n", "ARM", "REQUESTS", "ERROR %", "MEAN MS", "MEAN COST USD", "FEEDBACK");
+  bool judged = std::any_of(arms.begin(), arms.end(), [](const traces::ArmRow& a) { return a.judge.n > 0; });
+  std::printf("%-28s %8s %22s %22s %24s %22s%s\n", "ARM", "REQUESTS", "ERROR %", "MEAN MS", "MEAN COST USD", "FEEDBACK",
+              judged ? "                  JUDGE" : "");
   auto cell = [](const traces::Estimate& e, double scale, int digits) {
     char buf[64];
     std::snprintf(buf, sizeof buf, "%.*f [%.*f, %.*f]", digits, e.value * scale, digits, e.ci.low * scale, digits,
@@ -269,9 +288,15 @@ int traceArms(const Options& opt) {
     return std::string(buf);
   };
   for (const traces::ArmRow& a : arms) {
-    std::printf("%-28s %8llu %22s %22s %24s %22s%s\n", a.arm.c_str(), static_cast<unsigned long long>(a.requests),
+    std::string judge;
+    if (judged) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, " %22s", a.judge.n ? cell(a.judge, 1, 2).c_str() : "-");
+      judge = buf;
+    }
+    std::printf("%-28s %8llu %22s %22s %24s %22s%s%s\n", a.arm.c_str(), static_cast<unsigned long long>(a.requests),
                 cell(a.error_rate, 100, 1).c_str(), cell(a.latency_ms, 1, 1).c_str(), cell(a.cost_usd, 1, 6).c_str(),
-                a.feedback.n ? cell(a.feedback, 1, 2).c_str() : "-", a.baseline ? "  (baseline)" : "");
+                a.feedback.n ? cell(a.feedback, 1, 2).c_str() : "-", judge.c_str(), a.baseline ? "  (baseline)" : "");
     if (a.baseline) continue;
     auto diff = [](const traces::Difference& d, double scale, int digits) {
       char buf[80];
@@ -279,10 +304,17 @@ int traceArms(const Options& opt) {
                     d.ci.high * scale, d.significant ? "*" : "");
       return std::string(buf);
     };
-    std::printf("%-28s %8s %22s %22s %24s %22s\n", "  vs baseline", "", diff(a.error_rate_diff, 100, 1).c_str(),
+    std::string judge_diff;
+    if (judged) {
+      char buf[48];
+      std::snprintf(buf, sizeof buf, " %22s", a.judge.n ? diff(a.judge_diff, 1, 2).c_str() : "-");
+      judge_diff = buf;
+    }
+    std::printf("%-28s %8s %22s %22s %24s %22s%s\n", "  vs baseline", "", diff(a.error_rate_diff, 100, 1).c_str(),
                 diff(a.latency_diff, 1, 1).c_str(), diff(a.cost_diff, 1, 6).c_str(),
-                a.feedback.n ? diff(a.feedback_diff, 1, 2).c_str() : "-");
+                a.feedback.n ? diff(a.feedback_diff, 1, 2).c_str() : "-", judge_diff.c_str());
   }
+  for (const std::string& n : notes) std::printf("note: %s\n", n.c_str());
   return 0;
 }
 

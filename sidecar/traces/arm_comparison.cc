@@ -17,12 +17,13 @@ struct Sample {
   double cost = 0;
   bool scored = false;
   double score = 0;
+  ArmAnswer content;
 };
 
 }  // namespace
 
 bool compareArms(sqlite3* db, const TraceFilter& filter, const QueryLimits& limits, std::vector<ArmRow>* out,
-                 std::string* error) {
+                 std::string* error, const GradeArms& grade, std::vector<std::string>* notes) {
   if (!validFilter(filter, error)) return false;
   QueryDeadline deadline(db, limits);
   Where w = whereOf(filter);
@@ -30,7 +31,8 @@ bool compareArms(sqlite3* db, const TraceFilter& filter, const QueryLimits& limi
       "WITH first AS (SELECT request, target FROM (SELECT request, target, row_number() OVER"
       " (PARTITION BY request ORDER BY seq) AS n FROM attempts) WHERE n = 1)"
       " SELECT f.target, r.status, r.finish_reason, r.duration_us, r.cost_usd,"
-      " (SELECT avg(score) FROM feedback fb WHERE fb.trace_id = r.trace_id)"
+      " (SELECT avg(score) FROM feedback fb WHERE fb.trace_id = r.trace_id)," +
+      std::string(grade ? " coalesce(r.prompt, ''), coalesce(r.answer, '')" : " '', ''") +
       " FROM requests r JOIN first f ON f.request = r.id" + w.sql + (w.sql.empty() ? " WHERE" : " AND") +
       " r.cache_hit = 0";
   Statement s(db, sql);
@@ -49,15 +51,28 @@ bool compareArms(sqlite3* db, const TraceFilter& filter, const QueryLimits& limi
     x.cost = s.columnReal(4);
     x.scored = !s.columnIsNull(5);
     if (x.scored) x.score = s.columnReal(5);
-    arms[s.columnText(0)].push_back(x);
+    x.content.prompt_text = promptConversation(s.columnText(6));
+    x.content.answer = s.columnText(7);
+    arms[s.columnText(0)].push_back(std::move(x));
   }
   if (rc != SQLITE_DONE) {
     *error = deadline.error("arms");
     return false;
   }
+  if (grade) {
+    std::vector<std::vector<ArmAnswer*>> per_arm;
+    for (auto& [arm, samples] : arms) {
+      per_arm.emplace_back();
+      for (Sample& x : samples) {
+        if (!x.error) per_arm.back().push_back(&x.content);
+      }
+    }
+    std::vector<std::string> said = grade(per_arm);
+    if (notes) notes->insert(notes->end(), said.begin(), said.end());
+  }
   struct Columns {
     uint64_t errors = 0, refusals = 0;
-    std::vector<double> cost, latency_ms, score;
+    std::vector<double> cost, latency_ms, score, judge;
     std::vector<int64_t> latency_us;
   };
   std::map<std::string, Columns> columns;
@@ -70,6 +85,7 @@ bool compareArms(sqlite3* db, const TraceFilter& filter, const QueryLimits& limi
       c.latency_ms.push_back(double(x.latency_us) / 1000.0);
       c.latency_us.push_back(x.latency_us);
       if (x.scored) c.score.push_back(x.score);
+      if (x.content.judge) c.judge.push_back(*x.content.judge);
     }
     std::sort(c.latency_us.begin(), c.latency_us.end());
     ArmRow row;
@@ -80,6 +96,7 @@ bool compareArms(sqlite3* db, const TraceFilter& filter, const QueryLimits& limi
     row.cost_usd = bootstrapMean(c.cost);
     row.latency_ms = bootstrapMean(c.latency_ms);
     row.feedback = bootstrapMean(c.score);
+    row.judge = bootstrapMean(c.judge);
     row.p50_ms = nearestRank(c.latency_us, 0.50);
     row.p95_ms = nearestRank(c.latency_us, 0.95);
     out->push_back(std::move(row));
@@ -98,6 +115,7 @@ bool compareArms(sqlite3* db, const TraceFilter& filter, const QueryLimits& limi
     row.cost_diff = bootstrapDifference(c.cost, b.cost);
     row.latency_diff = bootstrapDifference(c.latency_ms, b.latency_ms);
     row.feedback_diff = bootstrapDifference(c.score, b.score);
+    row.judge_diff = bootstrapDifference(c.judge, b.judge);
   }
   return true;
 }

@@ -26,19 +26,6 @@ std::vector<std::string> lines(const std::string& text) {
   return out;
 }
 
-// The captured prompt (a JSON array of {role, content}) as the judge reads a conversation.
-std::string conversation(const std::string& prompt_json) {
-  rapidjson::Document d;
-  if (prompt_json.empty() || d.Parse(prompt_json.c_str(), prompt_json.size()).HasParseError() || !d.IsArray()) return "";
-  std::string text;
-  for (const auto& m : d.GetArray()) {
-    if (!m.IsObject() || !m.HasMember("role") || !m["role"].IsString()) continue;
-    std::string content = m.HasMember("content") && m["content"].IsString() ? m["content"].GetString() : "";
-    text += std::string("[") + m["role"].GetString() + "] " + content + "\n";
-  }
-  return text;
-}
-
 bool isJudge(const rapidjson::Value& score) {
   if (!score.IsObject() || !score.HasMember("scorer") || !score["scorer"].IsString()) return false;
   return std::string_view(score["scorer"].GetString()).rfind("judge", 0) == 0;
@@ -93,7 +80,7 @@ bool loadDriftWindow(sqlite3* db, const TraceFilter& filter, const QueryLimits& 
     x.verdicts = lines(s.columnText(7));
     if (!s.columnIsNull(8)) x.feedback = s.columnReal(8);
     x.answer = s.columnText(9);
-    x.prompt_text = conversation(s.columnText(10));
+    x.prompt_text = promptConversation(s.columnText(10));
     out->samples.push_back(std::move(x));
   }
   if (rc != SQLITE_DONE) {

@@ -1,5 +1,7 @@
 #include "traces/query_parts.h"
 
+#include <rapidjson/document.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -44,6 +46,18 @@ Where whereOf(const TraceFilter& f) {
   if (f.since_unix_ns) w.add("r.start_unix_ns >= ?" + std::to_string(w.values.size() + 1), f.since_unix_ns);
   if (f.until_unix_ns) w.add("r.start_unix_ns < ?" + std::to_string(w.values.size() + 1), f.until_unix_ns);
   return w;
+}
+
+std::string promptConversation(const std::string& prompt_json) {
+  rapidjson::Document d;
+  if (prompt_json.empty() || d.Parse(prompt_json.c_str(), prompt_json.size()).HasParseError() || !d.IsArray()) return "";
+  std::string text;
+  for (const auto& m : d.GetArray()) {
+    if (!m.IsObject() || !m.HasMember("role") || !m["role"].IsString()) continue;
+    std::string content = m.HasMember("content") && m["content"].IsString() ? m["content"].GetString() : "";
+    text += std::string("[") + m["role"].GetString() + "] " + content + "\n";
+  }
+  return text;
 }
 
 bool isRefusal(const std::string& finish_reason) {

@@ -79,6 +79,9 @@ class QueryDeadline {
 
 // The finish reasons that mean the model refused.
 bool isRefusal(const std::string& finish_reason);
+// A captured prompt (the store's JSON array of {role, content}) as "[role] content" lines, the
+// way the eval judge reads a conversation; "" when there is none.
+std::string promptConversation(const std::string& prompt_json);
 // The p-th percentile (nearest rank) of sorted microseconds, in milliseconds.
 double nearestRank(const std::vector<int64_t>& sorted_us, double p);
 

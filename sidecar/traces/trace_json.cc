@@ -170,7 +170,7 @@ void difference(JsonWriter& w, const char* key, const Difference& d) {
 
 }  // namespace
 
-std::string armsJson(const std::vector<ArmRow>& arms) {
+std::string armsJson(const std::vector<ArmRow>& arms, const std::vector<std::string>& notes) {
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
@@ -186,6 +186,7 @@ std::string armsJson(const std::vector<ArmRow>& arms) {
     estimate(w, "cost_usd", a.cost_usd);
     estimate(w, "latency_ms", a.latency_ms);
     estimate(w, "feedback", a.feedback);
+    if (a.judge.n) estimate(w, "judge", a.judge);
     w.Key("p50_ms"), w.Double(a.p50_ms);
     w.Key("p95_ms"), w.Double(a.p95_ms);
     if (!a.baseline) {
@@ -196,11 +197,18 @@ std::string armsJson(const std::vector<ArmRow>& arms) {
       difference(w, "cost_usd", a.cost_diff);
       difference(w, "latency_ms", a.latency_diff);
       difference(w, "feedback", a.feedback_diff);
+      if (a.judge.n) difference(w, "judge", a.judge_diff);
       w.EndObject();
     }
     w.EndObject();
   }
   w.EndArray();
+  if (!notes.empty()) {
+    w.Key("notes");
+    w.StartArray();
+    for (const std::string& n : notes) w.String(n.c_str(), static_cast<rapidjson::SizeType>(n.size()));
+    w.EndArray();
+  }
   w.EndObject();
   return {buf.GetString(), buf.GetSize()};
 }

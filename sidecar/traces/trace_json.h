@@ -23,7 +23,8 @@ namespace outrigger::traces {
 std::string requestsJson(const std::vector<RequestRow>& rows);
 std::string traceJson(std::string_view trace_id, const TraceDetail& trace);
 // The arms of a split route with their intervals and differences (/traces/arms, traces arms --json).
-std::string armsJson(const std::vector<ArmRow>& arms);
+// `notes` (what a judge could not grade, say) are included when there are any.
+std::string armsJson(const std::vector<ArmRow>& arms, const std::vector<std::string>& notes = {});
 std::string statsJson(GroupBy by, const std::vector<StatsRow>& rows);
 std::string bucketedStatsJson(GroupBy by, uint32_t bucket_seconds, int64_t since_unix_ns, int64_t until_unix_ns,
                               const std::vector<SeriesRow>& series);

@@ -312,7 +312,10 @@ bool bucketedStats(sqlite3* db, const TraceFilter& filter, GroupBy by, uint32_t 
   int rc;
   while ((rc = s.step()) == SQLITE_ROW) {
     std::string key = s.columnText(0);
-    if (out->empty() || out->back().key != key) out->push_back(SeriesRow{key});
+    if (out->empty() || out->back().key != key) {
+      out->emplace_back();
+      out->back().key = key;
+    }
     SeriesRow& series = out->back();
     BucketRow b{s.columnInt(1),
                 static_cast<uint64_t>(s.columnInt(2)),

@@ -118,3 +118,68 @@ TEST_CASE("arms: a split route's arms are compared by errors, latency and feedba
   CHECK(text.find("vs baseline") != std::string::npos);
   CHECK(text.find("]*") != std::string::npos);  // a significant difference is marked
 }
+
+TEST_CASE("arms: a sampled judge grades each arm's captured answers, and the arms' judge scores differ significantly") {
+  // Each arm answers with the grade it deserves; the judge route echoes the answer it is shown,
+  // so the judge's verdict is the arm's own grade.
+  DaemonProcess d(basicConfig("mode = \"echo\"",
+                              "[instances.steady]\ntype = \"provider.mock\"\n[instances.steady.config]\nmodel = \"steady-1\"\n"
+                              "mode = \"fixed\"\ntext = '{\"score\": 0.9, \"reason\": \"kind and right\"}'\n"
+                              "[instances.canary]\ntype = \"provider.mock\"\n[instances.canary.config]\nmodel = \"canary-1\"\n"
+                              "mode = \"fixed\"\ntext = '{\"score\": 0.3, \"reason\": \"curt\"}'\n"
+                              "[instances.traces]\ntype = \"exporter.sqlite\"\n[instances.traces.config]\n"
+                              "path = \"@DIR@/traces.db\"\ncommit_interval_ms = 20\n"
+                              "[routes.split]\nstrategy = \"weighted\"\nexporters = [\"traces\"]\ncapture = \"full\"\n"
+                              "targets = [{ provider = \"steady\", model = \"steady-1\" }, { provider = \"canary\", model = \"canary-1\" }]\n"
+                              "[routes.judge]\nprovider = \"mock\"\n"));
+  REQUIRE(d.waitReady());
+  client::Client c(at(d));
+  for (int i = 0; i < 120; ++i) {
+    client::ChatRequest r = ask("question " + std::to_string(i));
+    r.model = "split";
+    REQUIRE(c.chat(r).ok());
+  }
+  std::string judged = arms(d, "--json --socket " + d.socket() + " --judge-route judge --judge-rubric 'Is it helpful' "
+                               "--judge-sample 30 --judge-per-second 1000 --judge-cache " + d.dir() + "/judge.sqlite");
+  rapidjson::Document doc;
+  for (int i = 0; i < 200; ++i) {
+    auto [status, out] = runCommand(arms(d, "--json"));
+    doc.Parse(out.c_str());
+    uint64_t total = 0;
+    if (status == 0 && !doc.HasParseError() && doc.IsObject()) {
+      for (const auto& a : doc["arms"].GetArray()) total += a["requests"].GetUint64();
+    }
+    if (total == 120) break;
+    std::this_thread::sleep_for(25ms);
+  }
+  CHECK_FALSE(doc["arms"][0].HasMember("judge"));  // no judge asked for, none shown
+
+  auto [status, out] = runCommand(judged);
+  INFO(out);
+  REQUIRE(status == 0);
+  doc.Parse(out.c_str());
+  REQUIRE_FALSE(doc.HasParseError());
+  const rapidjson::Value* steady = armNamed(doc, "steady/steady-1");
+  const rapidjson::Value* canary = armNamed(doc, "canary/canary-1");
+  REQUIRE(steady);
+  REQUIRE(canary);
+  CHECK((*steady)["judge"]["value"].GetDouble() == Approx(0.9));
+  CHECK((*canary)["judge"]["value"].GetDouble() == Approx(0.3));
+  CHECK((*steady)["judge"]["n"].GetUint64() == std::min<uint64_t>(30, (*steady)["requests"].GetUint64()));
+  const rapidjson::Value* other = (*steady)["baseline"].GetBool() ? canary : steady;
+  double sign = other == canary ? 1 : -1;
+  CHECK((*other)["vs_baseline"]["judge"]["significant"].GetBool());
+  CHECK(sign * (*other)["vs_baseline"]["judge"]["value"].GetDouble() == Approx(-0.6));
+  REQUIRE(doc.HasMember("notes"));
+  std::string note = doc["notes"][0].GetString();
+  CHECK(note.find("answers graded, 0 from the cache") != std::string::npos);
+
+  // The table shows the column; a rubric is required.
+  auto [table_status, table] = runCommand(judged.substr(0, judged.find(" --json")) + judged.substr(judged.find(" --json") + 7));
+  CHECK(table_status == 0);
+  CHECK(table.find("JUDGE") != std::string::npos);
+  CHECK(table.find("from the cache") != std::string::npos);
+  auto [no_rubric, why] = runCommand(arms(d, "--socket " + d.socket() + " --judge-route judge 2>&1"));
+  CHECK(no_rubric == 2);
+  CHECK(why.find("--judge-route needs --judge-rubric") != std::string::npos);
+}

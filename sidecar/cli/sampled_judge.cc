@@ -1,4 +1,7 @@
-#include "cli/drift_judging.h"
+#include "cli/sampled_judge.h"
+
+#include <fstream>
+#include <sstream>
 
 #include <chrono>
 #include <cstdio>
@@ -44,27 +47,55 @@ class MeteredBackend : public eval::ChatBackend {
   std::chrono::steady_clock::time_point next_ = std::chrono::steady_clock::now();
 };
 
-// At most `limit` answered samples with a captured prompt and answer, spread evenly.
-std::vector<traces::DriftSample*> sampleOf(traces::DriftPopulation* pop, uint32_t limit) {
-  std::vector<traces::DriftSample*> all;
-  for (traces::DriftSample& x : pop->samples) {
-    if (!x.error && !x.answer.empty() && !x.prompt_text.empty()) all.push_back(&x);
+// At most `limit` items with a prompt and an answer, spread evenly.
+std::vector<JudgeItem> sampleOf(const std::vector<JudgeItem>& group, uint32_t limit) {
+  std::vector<JudgeItem> all;
+  for (const JudgeItem& x : group) {
+    if (!x.answer->empty() && !x.prompt_text->empty()) all.push_back(x);
   }
   if (all.size() <= limit) return all;
-  std::vector<traces::DriftSample*> picked;
+  std::vector<JudgeItem> picked;
   for (uint32_t i = 0; i < limit; ++i) picked.push_back(all[size_t(double(i) * double(all.size()) / limit)]);
   return picked;
 }
 
+bool readFile(const std::string& path, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::ostringstream s;
+  s << in.rdbuf();
+  *out = s.str();
+  return true;
+}
+
 }  // namespace
 
-std::vector<std::string> judgeWindows(const DriftJudging& judging, traces::DriftPopulation* baseline,
-                                      traces::DriftPopulation* current, JudgingTally* tally) {
+bool sampledJudgingOf(const Options& opt, const char* command, SampledJudging* j) {
+  j->socket = opt.socket_path;
+  j->route = opt.judge_route;
+  j->rubric = opt.judge_rubric;
+  if (!opt.judge_rubric_file.empty() && !readFile(opt.judge_rubric_file, &j->rubric)) {
+    std::fprintf(stderr, "outrigger %s: cannot read %s\n", command, opt.judge_rubric_file.c_str());
+    return false;
+  }
+  if (j->rubric.empty()) {
+    std::fprintf(stderr, "outrigger %s: --judge-route needs --judge-rubric or --judge-rubric-file\n", command);
+    return false;
+  }
+  j->cache_path = opt.judge_cache.empty() ? ".outrigger-judge-cache.sqlite" : opt.judge_cache;
+  j->sample = opt.judge_sample;
+  j->per_second = opt.judge_per_second;
+  j->budget_usd = opt.judge_budget_usd;
+  return true;
+}
+
+std::vector<std::string> judgeSamples(const SampledJudging& judging, const std::vector<std::vector<JudgeItem>>& groups,
+                                      JudgingTally* tally) {
   std::vector<std::string> notes;
   eval::JudgeCache cache;
   std::string error;
   if (!cache.open(judging.cache_path, &error)) {
-    notes.push_back("judge_score not compared: " + error);
+    notes.push_back("judge scores not compared: " + error);
     return notes;
   }
   client::Client::Options co;
@@ -74,13 +105,12 @@ std::vector<std::string> judgeWindows(const DriftJudging& judging, traces::Drift
   MeteredBackend metered(&socket, judging.budget_usd, judging.per_second);
   eval::Judge judge(&metered, &cache, judging.route, judging.rubric, 0.5, judging.timeout_ms);
   std::string last_error;
-  for (traces::DriftPopulation* pop : {baseline, current}) {
-    if (!pop) continue;
-    for (traces::DriftSample* x : sampleOf(pop, judging.sample)) {
+  for (const std::vector<JudgeItem>& group : groups) {
+    for (const JudgeItem& x : sampleOf(group, judging.sample)) {
       uint64_t hits = cache.hits.load();
-      auto grade = judge.grade(x->prompt_text, x->answer, &error);
+      auto grade = judge.grade(*x.prompt_text, *x.answer, &error);
       if (grade) {
-        x->judge = grade->score;
+        *x.score = grade->score;
         ++(cache.hits.load() > hits ? tally->cached : tally->graded);
       } else if (metered.over_budget == 0) {
         ++tally->failed;
