@@ -58,7 +58,7 @@ StoreLimits limits(size_t max_entries = 1000, size_t max_bytes = 64u << 20) {
   return l;
 }
 
-CachedAnswer answer(const std::string& text) { return {text, "stop", "m", 3, 4}; }
+CachedAnswer answer(const std::string& text) { return {text, "stop", "m", 3, 4, {}}; }
 
 constexpr uint64_t kNow = 1000, kLater = 2000000000;
 
@@ -217,6 +217,28 @@ TEST_CASE("the partition key separates tenants, system prompts, tools and respon
   CHECK(partitionKey(a.req) != partitionKey(json.req));
   CHECK(keyText(a.req, KeyText::kLastUser) == "hello");
   CHECK(keyText(a.req, KeyText::kConversation) == "system: be brief\nuser: hello\n");
+}
+
+TEST_CASE("the AVX2 and SSE2 int8 kernels give the same inner products, at every length and at the extremes") {
+  if (!cpuHasAvx2()) {
+    WARN("this CPU has no AVX2: only the SSE2 kernel runs here");
+    return;
+  }
+  CHECK(activeDotKernel() == DotKernel::kAvx2);
+  std::mt19937 rng(3);
+  std::uniform_int_distribution<int> byte(-128, 127);
+  for (size_t n : {0, 1, 15, 16, 17, 31, 32, 33, 63, 256, 384, 385, 1024}) {
+    std::vector<int8_t> a(n), b(n);
+    for (size_t i = 0; i < n; ++i) a[i] = int8_t(byte(rng)), b[i] = int8_t(byte(rng));
+    int64_t exact = 0;
+    for (size_t i = 0; i < n; ++i) exact += int64_t(a[i]) * b[i];
+    CHECK(dotInt8(DotKernel::kSse2, a.data(), b.data(), n) == exact);
+    CHECK(dotInt8(DotKernel::kAvx2, a.data(), b.data(), n) == exact);
+  }
+  // The extremes the quantizer can produce (-127..127), and -128 beside them.
+  std::vector<int8_t> low(384, -128), high(384, 127);
+  CHECK(dotInt8(DotKernel::kAvx2, low.data(), high.data(), 384) == -128 * 127 * 384);
+  CHECK(dotInt8(DotKernel::kAvx2, low.data(), low.data(), 384) == 128 * 128 * 384);
 }
 
 TEST_CASE("the int8 index's distance stays within 0.01 of the exact one, which hits are decided on") {
