@@ -137,25 +137,28 @@ bool readSimulationFile(const std::string& path, SimulationConfig* cfg, std::str
   if (!readPersonas(builtInPersonasText(), "eval/personas.toml", &cfg->personas, error) || !readHeader(root, cfg, error)) return false;
   cfg->judge_cache = resolved(*cfg, cfg->judge_cache.empty() ? ".outrigger-judge-cache.sqlite" : cfg->judge_cache);
   const std::string& file = cfg->path;
+  auto target = [&](const toml::table& t) {
+    SimTargetConfig item;
+    if (!readTarget(t, file, &item, error)) return false;
+    cfg->targets.push_back(std::move(item));
+    return true;
+  };
+  auto scenario = [&](const toml::table& t) {
+    ScenarioConfig item;
+    if (!readScenario(t, *cfg, &item, error)) return false;
+    for (const auto& other : cfg->scenarios) {
+      // Transcripts are named "<scenario>/<persona>", and baselines pair them by that name.
+      if (other.name != item.name) continue;
+      *error = file + ":" + std::to_string(t.source().begin.line) + ": a second scenario named '" + item.name + "'";
+      return false;
+    }
+    cfg->scenarios.push_back(std::move(item));
+    return true;
+  };
   return readSection(root, "persona", file, [&](const toml::table& t) { return readPersonaRoute(t, file, &cfg->persona, error); }, error) &&
          readSection(root, "judge", file, [&](const toml::table& t) { return readJudge(t, file, &cfg->judge, error); }, error) &&
          readTables(root, "personas", file, false, [&](const toml::table& t) { return readUserPersona(t, file, &cfg->personas, error); }, error) &&
-         readTables(root, "targets", file, true, [&](const toml::table& t) {
-           SimTargetConfig target;
-           if (!readTarget(t, file, &target, error)) return false;
-           cfg->targets.push_back(std::move(target));
-           return true;
-         }, error) &&
-         readTables(root, "scenarios", file, true, [&](const toml::table& t) {
-           ScenarioConfig scenario;
-           if (!readScenario(t, *cfg, &scenario, error)) return false;
-           for (const auto& other : cfg->scenarios) {
-             // Transcripts are named "<scenario>/<persona>": baselines pair them by that name.
-             if (other.name == scenario.name) return *error = file + ":" + std::to_string(t.source().begin.line) + ": a second scenario named '" + scenario.name + "'", false;
-           }
-           cfg->scenarios.push_back(std::move(scenario));
-           return true;
-         }, error);
+         readTables(root, "targets", file, true, target, error) && readTables(root, "scenarios", file, true, scenario, error);
 }
 
 }  // namespace outrigger::eval

@@ -18,7 +18,7 @@ namespace {
 // Persona and target on one openai instance (models persona-model and gpt-test), a flagging
 // guardrail on the target, the fixed judge on a mock; `cassette`: a [cassette] table body.
 std::string upstreamConfig(const std::string& base_url, const std::string& cassette = "") {
-  return daemonHead() + openaiInstance("openai", base_url) + "model = \"gpt-test\"\n" +
+  return daemonHead() + openaiInstance("openai", base_url) +
          (cassette.empty() ? "" : "[instances.openai.config.cassette]\n" + cassette) +
          "[instances.input_rules]\ntype = \"guardrail.rules\"\n[instances.input_rules.config]\nflag_patterns = ['(?i)order']\n"
          "[instances.judge_yes]\ntype = \"provider.mock\"\n[instances.judge_yes.config]\nmode = \"fixed\"\n"
