@@ -22,7 +22,8 @@ bool readFile(const std::string& path, std::string* into) {
 bool readScorer(const toml::table& t, const EvalConfig& cfg, ScorerConfig* s, std::string* error) {
   TableReader r(t, cfg.path, error);
   if (!r.onlyKeys({"type", "name", "threshold", "value", "pattern", "ignore_case", "schema", "schema_file", "max_ms",
-                   "max_usd", "route", "rubric", "command", "timeout_ms", "gate", "min_agreement", "labels", "tags"},
+                   "max_usd", "route", "rubric", "command", "timeout_ms", "gate", "min_agreement", "labels", "tags", "path",
+                   "config"},
                   "[[scorers]]")) {
     return false;
   }
@@ -44,6 +45,18 @@ bool readScorer(const toml::table& t, const EvalConfig& cfg, ScorerConfig* s, st
   r.number("min_agreement", &s->min_agreement);
   r.text("labels", &s->labels);
   r.strings("tags", &s->tags);
+  r.text("path", &s->plugin_path);
+  s->plugin_path = resolvePath(cfg, s->plugin_path);
+  if (const toml::node* config = t.get("config"); config && r.ok()) {
+    // A table reaches the plugin as JSON text, which it can parse with any JSON library.
+    if (const toml::table* table = config->as_table()) {
+      std::ostringstream json;
+      json << toml::json_formatter{*table, toml::format_flags::none};
+      s->plugin_config = json.str();
+    } else {
+      r.text("config", &s->plugin_config);
+    }
+  }
   std::string schema_file;
   r.text("schema_file", &schema_file);
   if (r.ok() && s->type.empty()) r.fail(t, "a scorer needs a type");
