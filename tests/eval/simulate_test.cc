@@ -122,3 +122,37 @@ TEST_CASE("simulate: a bad simulation file is refused with its line and exit 2")
   CHECK(code2 == 2);
   CHECK(out2.find("unknown key 'unknown'") != std::string::npos);
 }
+
+TEST_CASE("simulate: with stop_when_goal_met the conversation ends at the first answer the goal judge passes") {
+  DaemonProcess d(simulateDaemonConfig());
+  REQUIRE(d.waitReady());
+  std::string sim = writeSimulationFile(d.dir(), "early", "customer", "judge_yes",
+                                        "[[scenarios]]\nname = \"refund\"\ngoal = \"Get a refund.\"\npersonas = [\"non_native\"]\n"
+                                        "max_turns = 5\nstop_when_goal_met = true\n");
+  auto [code, out] = outriggerEval(d, "simulate " + sim + " --json " + d.dir() + "/r.json");
+  INFO(out);
+  CHECK(code == 0);
+  auto doc = readJson(d.dir() + "/r.json");
+  const auto& c = resultCase(doc, "refund/non_native");
+  REQUIRE(c.IsObject());
+  CHECK(std::string(c["ended"].GetString()) == "goal_met");
+  CHECK(c["turns"].Size() == 1);
+  CHECK(doc["judge"]["calls"].GetUint() == 1);  // the final judgement of the same transcript is a cache hit
+}
+
+TEST_CASE("simulate: a persona route that fails makes the transcript an error with exit 2, not a verdict") {
+  DaemonProcess d(simulateDaemonConfig());
+  REQUIRE(d.waitReady());
+  std::string sim = writeSimulationFile(d.dir(), "no_persona", "no_such_route", "judge_yes",
+                                        "[[scenarios]]\nname = \"refund\"\ngoal = \"Get a refund.\"\npersonas = [\"hostile\"]\n");
+  auto [code, out] = outriggerEval(d, "simulate " + sim + " --json " + d.dir() + "/r.json");
+  INFO(out);
+  CHECK(code == 2);
+  auto doc = readJson(d.dir() + "/r.json");
+  const auto& c = resultCase(doc, "refund/hostile");
+  REQUIRE(c.IsObject());
+  CHECK(std::string(c["status"].GetString()) == "error");
+  CHECK(std::string(c["ended"].GetString()) == "persona_error");
+  CHECK(std::string(c["error"].GetString()).find("the persona route no_such_route failed") != std::string::npos);
+  CHECK(c["turns"].Size() == 0);
+}
