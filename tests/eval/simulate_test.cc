@@ -49,7 +49,9 @@ TEST_CASE("simulate: a persona talks to the target for several turns until its s
   CHECK(str(greeting, "ended") == "max_turns");
   REQUIRE(greeting["turns"].Size() == 1);
   CHECK(str(turn(greeting, 0), "user") == "Hello there");  // the scenario's opening, no persona call
-  CHECK(readText(d.dir() + "/r.xml").find("name=\"refund/hostile\"") != std::string::npos);
+  std::string junit = readText(d.dir() + "/r.xml");
+  CHECK(junit.find("name=\"refund/hostile\"") != std::string::npos);
+  CHECK(junit.find("[user] It arrived broken, what now?\n[assistant] It arrived broken, what now?") != std::string::npos);
 
   SECTION("a judge that says the goal was not met fails the run with exit 100") {
     std::string failing = writeSimulationFile(d.dir(), "refunds_judged_no", "customer", "judge_no",
