@@ -140,6 +140,14 @@ TEST_CASE("simulate: with stop_when_goal_met the conversation ends at the first 
   CHECK(std::string(c["ended"].GetString()) == "goal_met");
   CHECK(c["turns"].Size() == 1);
   CHECK(doc["judge"]["calls"].GetUint() == 1);  // the final judgement of the same transcript is a cache hit
+
+  // A later run gated on this one pairs the transcripts by "<scenario>/<persona>".
+  auto [again, again_out] = outriggerEval(d, "simulate " + sim + " --baseline " + d.dir() + "/r.json --json " + d.dir() + "/again.json");
+  INFO(again_out);
+  CHECK(again == 0);
+  auto gated = readJson(d.dir() + "/again.json");
+  CHECK(gated["targets"][0]["gate"]["compared"].GetBool());
+  CHECK(gated["targets"][0]["gate"]["paired_cases"].GetUint() == 1);
 }
 
 TEST_CASE("simulate: a persona route that fails makes the transcript an error with exit 2, not a verdict") {
