@@ -26,7 +26,8 @@ client::ChatRequest personaRequest(const ConversationPlan& plan, const std::vect
   if (cfg.persona.max_tokens) req.max_tokens = cfg.persona.max_tokens;
   req.extra_json = cfg.persona.extra_json;
   req.timeout = std::chrono::milliseconds(cfg.timeout_ms);
-  req.messages.push_back({"system", personaSystemPrompt(cfg.personas, *plan.persona, plan.scenario->goal, plan.scenario->stop_phrase), "", "", {}});
+  std::string system = personaSystemPrompt(cfg.personas, *plan.persona, plan.scenario->goal, plan.scenario->stop_phrase);
+  req.messages.push_back({"system", system, "", "", {}});
   req.messages.push_back({"user", kPersonaStart, "", "", {}});
   for (const auto& t : turns) {
     req.messages.push_back({"assistant", t.user, "", "", {}});

@@ -104,7 +104,9 @@ bool readHeader(const toml::table& root, SimulationConfig* cfg, std::string* err
   r.text("judge_cache", &cfg->judge_cache);
   std::string on_error = "error";
   r.text("on_target_error", &on_error);
-  if (r.ok() && on_error != "error" && on_error != "fail") r.fail(*root.get("on_target_error"), "'on_target_error' must be \"error\" or \"fail\"");
+  if (r.ok() && on_error != "error" && on_error != "fail") {
+    r.fail(*root.get("on_target_error"), "'on_target_error' must be \"error\" or \"fail\"");
+  }
   cfg->target_errors_fail = on_error == "fail";
   return r.ok();
 }
@@ -155,10 +157,13 @@ bool readSimulationFile(const std::string& path, SimulationConfig* cfg, std::str
     cfg->scenarios.push_back(std::move(item));
     return true;
   };
-  return readSection(root, "persona", file, [&](const toml::table& t) { return readPersonaRoute(t, file, &cfg->persona, error); }, error) &&
-         readSection(root, "judge", file, [&](const toml::table& t) { return readJudge(t, file, &cfg->judge, error); }, error) &&
-         readTables(root, "personas", file, false, [&](const toml::table& t) { return readUserPersona(t, file, &cfg->personas, error); }, error) &&
-         readTables(root, "targets", file, true, target, error) && readTables(root, "scenarios", file, true, scenario, error);
+  auto persona_route = [&](const toml::table& t) { return readPersonaRoute(t, file, &cfg->persona, error); };
+  auto judge = [&](const toml::table& t) { return readJudge(t, file, &cfg->judge, error); };
+  auto persona = [&](const toml::table& t) { return readUserPersona(t, file, &cfg->personas, error); };
+  // The personas before the scenarios, which name them.
+  return readSection(root, "persona", file, persona_route, error) && readSection(root, "judge", file, judge, error) &&
+         readTables(root, "personas", file, false, persona, error) && readTables(root, "targets", file, true, target, error) &&
+         readTables(root, "scenarios", file, true, scenario, error);
 }
 
 }  // namespace outrigger::eval
