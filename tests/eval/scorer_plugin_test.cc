@@ -1,6 +1,7 @@
 // Scorer plugins through the scorer C ABI (outrigger/scorer_plugin.h): the word-overlap example
 // loaded by `outrigger eval run` and scoring answers of the real daemon, and the loader's
-// refusals (no entry symbol, another ABI major, a missing file, a config the plugin refuses).
+// refusals (no entry symbol, another ABI major, a short table, a missing file, a config the
+// plugin refuses).
 #include <catch2/catch.hpp>
 
 #include "eval_fixture.h"
@@ -57,7 +58,7 @@ TEST_CASE("scorer plugin: a plugin that cannot score a case makes it a runtime e
   CHECK(readText(d.dir() + "/r.xml").find("<error") != std::string::npos);
 }
 
-TEST_CASE("scorer plugin: a library without the entry symbol, for another ABI major, missing, or refusing its config stops the run with exit 2") {
+TEST_CASE("scorer plugin: a library without the entry symbol, for another ABI major, with a short table, missing, or refusing its config stops the run with exit 2") {
   DaemonProcess d(evalDaemonConfig());
   REQUIRE(d.waitReady());
   writeText(d.dir() + "/cases.jsonl", "{\"id\": \"a\", \"prompt\": \"x\", \"expected\": \"x\"}\n");
@@ -68,6 +69,7 @@ TEST_CASE("scorer plugin: a library without the entry symbol, for another ABI ma
   };
   CHECK(refusal("no_entry", pluginScorer("scorer_no_entry")).find("does not export outrigger_scorer_entry_v1: it is not a scorer plugin") != std::string::npos);
   CHECK(refusal("abi_2", pluginScorer("scorer_abi_2")).find("is built for scorer ABI 2.0; this outrigger speaks 1.0") != std::string::npos);
+  CHECK(refusal("short_table", pluginScorer("scorer_short_table")).find("its scorer table is 16 bytes, less than the") != std::string::npos);
   CHECK(refusal("missing", pluginScorer("scorer_missing")).find("cannot load ") != std::string::npos);
   CHECK(refusal("bad_config", pluginScorer("scorer_word_overlap", "config = {lowercase = \"yes\"}\n"))
             .find("plugin scorer.word_overlap refused its config: config must be a table like {lowercase = true}") != std::string::npos);

@@ -98,8 +98,14 @@ constexpr uint16_t kMajor = OUTRIGGER_TEST_ABI_MAJOR;  // a build for the wrong-
 constexpr uint16_t kMajor = OUTRIGGER_SCORER_ABI_MAJOR;
 #endif
 
+#ifdef OUTRIGGER_TEST_SHORT_TABLE
+constexpr uint32_t kTableSize = 16;  // a build for the table-size test
+#else
+constexpr uint32_t kTableSize = sizeof(outrigger_scorer_plugin);
+#endif
+
 const outrigger_scorer_plugin kPlugin = {
-    {static_cast<uint32_t>(sizeof(outrigger_scorer_plugin)), kMajor, OUTRIGGER_SCORER_ABI_MINOR},
+    {kTableSize, kMajor, OUTRIGGER_SCORER_ABI_MINOR},
     "scorer.word_overlap", "1.0.0", create, score, destroy};
 
 }  // namespace
