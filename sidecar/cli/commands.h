@@ -26,7 +26,7 @@ struct Options {
   traces::TraceFilter trace_filter;
   uint32_t bucket_seconds = 0;  // stats: per time bucket of this many seconds
   bool json = false;
-  // eval run | calibrate
+  // eval run | simulate | calibrate
   std::string eval_file, baseline, json_out, junit_out, markdown_out, html_out, judge_scorer, labels, judge_cache;
   uint32_t concurrency = 0;
   // eval capture
@@ -59,6 +59,7 @@ int captureCases(const Options& opt);
 int alertRules(const Options& opt);
 // eval_commands.cc
 int evalRun(const Options& opt);
+int evalSimulate(const Options& opt);
 int evalCalibrate(const Options& opt);
 // drift_commands.cc
 int driftReport(const Options& opt);

@@ -1,4 +1,5 @@
-// outrigger eval run | calibrate: the flags around eval/eval_run.h, and the report files.
+// outrigger eval run | simulate | calibrate: the flags around eval/eval_run.h and
+// eval/simulation.h, and the report files.
 #include <fstream>
 #include <iostream>
 
@@ -7,6 +8,7 @@
 #include "eval/in_process_backend.h"
 #include "eval/report_stats.h"
 #include "eval/reports.h"
+#include "eval/simulation.h"
 
 namespace outrigger::cli {
 
@@ -48,21 +50,24 @@ std::unique_ptr<eval::InProcessBackend> inProcessChain(const Options& opt, std::
   return eval::InProcessBackend::start(opt.config_path, error);
 }
 
-}  // namespace
 
-int evalRun(const Options& opt) {
+using RunFunction = int (*)(const eval::RunOptions&, eval::RunReport*, std::string*);
+
+// Runs `run` (an eval or a simulation) through the socket or the in-process chain, writes the
+// reports asked for and prints the summary.
+int runAndReport(const Options& opt, const char* command, RunFunction run_function) {
   eval::RunReport run;
   std::string error;
   auto chain = inProcessChain(opt, &error);
   if (!error.empty()) {
-    std::cerr << "outrigger eval run: " << error << "\n";
+    std::cerr << "outrigger eval " << command << ": " << error << "\n";
     return eval::kExitInconclusive;
   }
   eval::RunOptions options = runOptions(opt);
   options.backend = chain.get();
-  int code = eval::runEval(options, &run, &error);
+  int code = run_function(options, &run, &error);
   if (!error.empty()) {
-    std::cerr << "outrigger eval run: " << error << "\n";
+    std::cerr << "outrigger eval " << command << ": " << error << "\n";
     return eval::kExitInconclusive;
   }
   bool written = writeFile(opt.json_out, eval::resultsJson(run)) && writeFile(opt.junit_out, eval::junitXml(run)) &&
@@ -70,6 +75,12 @@ int evalRun(const Options& opt) {
   printSummary(run);
   return written ? code : eval::kExitInconclusive;
 }
+
+}  // namespace
+
+int evalRun(const Options& opt) { return runAndReport(opt, "run", eval::runEval); }
+
+int evalSimulate(const Options& opt) { return runAndReport(opt, "simulate", eval::runSimulation); }
 
 int evalCalibrate(const Options& opt) {
   std::string out, error;

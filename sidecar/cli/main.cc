@@ -107,7 +107,7 @@ int main(int argc, char** argv) {
   alert_rules->add_option("-c,--config", opt.config_path, "TOML config (default: the embedded default config)");
   alert_rules->add_option("-o,--out", opt.price_out, "Write here (default: standard output)");
 
-  auto* eval = app.add_subcommand("eval", "Evaluate routes on a dataset (scorers, reports, a regression gate) and capture production failures into datasets");
+  auto* eval = app.add_subcommand("eval", "Evaluate routes on a dataset (scorers, reports, a regression gate), simulate users against them, and capture production failures into datasets");
   eval->require_subcommand(1);
   auto* eval_run = eval->add_subcommand("run", "Run an eval file's dataset through its targets and score the answers "
                                                "(exit 0 pass, 100 regression, 2 could not evaluate)");
@@ -122,6 +122,20 @@ int main(int argc, char** argv) {
   eval_run->add_option("--html", opt.html_out, "Write a self-contained HTML report here");
   eval_run->add_option("-j,--concurrency", opt.concurrency, "Requests in flight (overrides the eval file)");
   eval_run->add_option("--judge-cache", opt.judge_cache, "The judge cache file (overrides the eval file)");
+  auto* eval_simulate = eval->add_subcommand("simulate", "Play a simulation file's scenarios: personas (an LLM on a route) "
+                                                         "talk to the targets for N turns, every transcript judged "
+                                                         "(exit 0 pass, 100 below threshold, 2 could not evaluate)");
+  eval_simulate->add_option("simulation_file", opt.eval_file, "The simulation TOML")->required();
+  auto* simulate_socket = eval_simulate->add_option("-s,--socket", opt.socket_path, "The sidecar's socket (default: the file's, else as chat)");
+  eval_simulate->add_option("-c,--config", opt.config_path, "Build this config's chain in process instead of using a socket")
+      ->excludes(simulate_socket);
+  eval_simulate->add_option("--baseline", opt.baseline, "An earlier results JSON: per-transcript diffs and the regression gate");
+  eval_simulate->add_option("--json", opt.json_out, "Write the results JSON (with every transcript) here");
+  eval_simulate->add_option("--junit", opt.junit_out, "Write JUnit XML here");
+  eval_simulate->add_option("--markdown", opt.markdown_out, "Write a Markdown summary here");
+  eval_simulate->add_option("--html", opt.html_out, "Write a self-contained HTML report here");
+  eval_simulate->add_option("-j,--concurrency", opt.concurrency, "Conversations at once (overrides the file)");
+  eval_simulate->add_option("--judge-cache", opt.judge_cache, "The judge cache file (overrides the file)");
   auto* eval_calibrate = eval->add_subcommand("calibrate", "Measure each judge's agreement with human labels "
                                                            "(exit 0 enough to gate, 100 below, 2 could not measure)");
   eval_calibrate->add_option("eval_file", opt.eval_file, "The eval TOML")->required();
@@ -179,6 +193,7 @@ int main(int argc, char** argv) {
   if (*traces_arms) return outrigger::cli::traceArms(opt);
   if (*alert_rules) return outrigger::cli::alertRules(opt);
   if (*eval_run) return outrigger::cli::evalRun(opt);
+  if (*eval_simulate) return outrigger::cli::evalSimulate(opt);
   if (*eval_calibrate) return outrigger::cli::evalCalibrate(opt);
   if (*eval_capture) return outrigger::cli::captureCases(opt);
   if (*drift_report) return outrigger::cli::driftReport(opt);

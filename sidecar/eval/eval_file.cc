@@ -5,62 +5,11 @@
 #include <sstream>
 #include <toml++/toml.h>
 
+#include "eval/toml_table_reader.h"
+
 namespace outrigger::eval {
 
 namespace {
-
-// Reads one table's keys: refuses keys it does not know and values of the wrong type, naming
-// the file and line. The first error sticks; later reads are no-ops.
-class TableReader {
- public:
-  TableReader(const toml::table& t, const std::string& file, std::string* error) : t_(t), file_(file), error_(error) {}
-
-  bool onlyKeys(const std::set<std::string>& known, const std::string& section) {
-    for (const auto& [key, node] : t_) {
-      if (!known.count(std::string(key.str()))) fail(node, "unknown key '" + std::string(key.str()) + "' in " + section);
-    }
-    return ok_;
-  }
-  template <class T>
-  void get(const char* key, T* into, const char* type_name) {
-    const toml::node* n = t_.get(key);
-    if (!ok_ || !n) return;
-    if (auto v = n->value<T>()) *into = *v;
-    else fail(*n, std::string("'") + key + "' must be " + type_name);
-  }
-  void text(const char* key, std::string* into) { get(key, into, "a string"); }
-  void flag(const char* key, bool* into) { get(key, into, "true or false"); }
-  void number(const char* key, double* into) { get(key, into, "a number"); }
-  // An integer within [lo, hi].
-  void count(const char* key, uint32_t* into, int64_t lo, int64_t hi) {
-    int64_t v = *into;
-    get(key, &v, "an integer");
-    if (ok_ && (v < lo || v > hi)) fail(*t_.get(key), std::string("'") + key + "' must be " + std::to_string(lo) + ".." + std::to_string(hi));
-    if (ok_) *into = static_cast<uint32_t>(v);
-  }
-  void strings(const char* key, std::vector<std::string>* into) {
-    const toml::node* n = t_.get(key);
-    if (!ok_ || !n) return;
-    const toml::array* a = n->as_array();
-    if (!a) return fail(*n, std::string("'") + key + "' must be an array of strings");
-    for (const auto& e : *a) {
-      if (!e.is_string()) return fail(e, std::string("'") + key + "' must be an array of strings");
-      into->push_back(*e.value<std::string>());
-    }
-  }
-  void fail(const toml::node& n, const std::string& why) {
-    if (!ok_) return;
-    ok_ = false;
-    *error_ = file_ + ":" + std::to_string(n.source().begin.line) + ": " + why;
-  }
-  bool ok() const { return ok_; }
-
- private:
-  const toml::table& t_;
-  const std::string& file_;
-  std::string* error_;
-  bool ok_ = true;
-};
 
 bool readFile(const std::string& path, std::string* into) {
   std::ifstream in(path);
@@ -73,7 +22,8 @@ bool readFile(const std::string& path, std::string* into) {
 bool readScorer(const toml::table& t, const EvalConfig& cfg, ScorerConfig* s, std::string* error) {
   TableReader r(t, cfg.path, error);
   if (!r.onlyKeys({"type", "name", "threshold", "value", "pattern", "ignore_case", "schema", "schema_file", "max_ms",
-                   "max_usd", "route", "rubric", "command", "timeout_ms", "gate", "min_agreement", "labels", "tags"},
+                   "max_usd", "route", "rubric", "command", "timeout_ms", "gate", "min_agreement", "labels", "tags", "path",
+                   "config"},
                   "[[scorers]]")) {
     return false;
   }
@@ -95,6 +45,18 @@ bool readScorer(const toml::table& t, const EvalConfig& cfg, ScorerConfig* s, st
   r.number("min_agreement", &s->min_agreement);
   r.text("labels", &s->labels);
   r.strings("tags", &s->tags);
+  r.text("path", &s->plugin_path);
+  s->plugin_path = resolvePath(cfg, s->plugin_path);
+  if (const toml::node* config = t.get("config"); config && r.ok()) {
+    // A table reaches the plugin as JSON text, which it can parse with any JSON library.
+    if (const toml::table* table = config->as_table()) {
+      std::ostringstream json;
+      json << toml::json_formatter{*table, toml::format_flags::none};
+      s->plugin_config = json.str();
+    } else {
+      r.text("config", &s->plugin_config);
+    }
+  }
   std::string schema_file;
   r.text("schema_file", &schema_file);
   if (r.ok() && s->type.empty()) r.fail(t, "a scorer needs a type");
@@ -119,22 +81,12 @@ bool readTarget(const toml::table& t, const EvalConfig& cfg, TargetConfig* targe
 // Each entry of the array of tables `key`, read by `read`; at least one is required.
 template <class T, class Read>
 bool readList(const toml::table& root, const char* key, EvalConfig* cfg, std::vector<T>* into, Read read, std::string* error) {
-  const toml::array* list = root[key].as_array();
-  if (!list || list->empty()) {
-    *error = cfg->path + ": no [[" + key + "]]";
-    return false;
-  }
-  for (const auto& node : *list) {
-    const toml::table* t = node.as_table();
+  return readTables(root, key, cfg->path, true, [&](const toml::table& t) {
     T item;
-    if (!t) {
-      *error = cfg->path + ":" + std::to_string(node.source().begin.line) + ": [[" + key + "]] entries must be tables";
-      return false;
-    }
-    if (!read(*t, *cfg, &item, error)) return false;
+    if (!read(t, *cfg, &item, error)) return false;
     into->push_back(std::move(item));
-  }
-  return true;
+    return true;
+  }, error);
 }
 
 }  // namespace

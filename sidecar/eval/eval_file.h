@@ -28,6 +28,8 @@ struct ScorerConfig {
   std::vector<std::string> command;  // command: argv of the external scorer
   std::string working_dir;           // command: runs here (the eval file's directory)
   uint32_t timeout_ms = 10000;       // command
+  std::string plugin_path;    // plugin: the shared library (resolved against the eval file)
+  std::string plugin_config;  // plugin: `config` as written (a string), or a table as JSON text
   bool gate = true;       // false: reported but never decides a case
   std::vector<std::string> tags;  // when set, only cases with one of these tags are scored
   double min_agreement = 0.9;  // judge: the calibrated agreement needed to gate

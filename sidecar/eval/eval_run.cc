@@ -16,8 +16,6 @@
 
 namespace outrigger::eval {
 
-namespace {
-
 std::string nowRfc3339() {
   std::time_t t = std::time(nullptr);
   std::tm tm{};
@@ -26,6 +24,26 @@ std::string nowRfc3339() {
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
 }
+
+bool connectBackend(const RunOptions& opt, const std::string& file_socket, BackendLink* link, std::string* error) {
+  if (opt.backend) {
+    link->backend = opt.backend;
+    return true;
+  }
+  client::Client::Options co;
+  co.socket_path = opt.socket.empty() ? file_socket : opt.socket;
+  co.client_name = "outrigger-eval";
+  link->client = std::make_unique<client::Client>(co);
+  if (auto e = link->client->connect()) {
+    *error = "cannot reach the sidecar: " + e->toString();
+    return false;
+  }
+  link->socket = std::make_unique<SocketBackend>(link->client.get());
+  link->backend = link->socket.get();
+  return true;
+}
+
+namespace {
 
 std::string pct(double v) {
   char buf[32];
@@ -36,8 +54,7 @@ std::string pct(double v) {
 // Everything a run or a calibration talks through.
 struct Session {
   EvalConfig cfg;
-  std::unique_ptr<client::Client> client;
-  std::unique_ptr<SocketBackend> socket;
+  BackendLink link;
   ChatBackend* backend = nullptr;  // the socket's, or the caller's in-process chain
   JudgeCache cache;
   std::unique_ptr<EmbeddingClient> embeddings;
@@ -47,20 +64,8 @@ bool openSession(const RunOptions& opt, Session* s, std::string* error) {
   if (!readEvalFile(opt.eval_path, &s->cfg, error)) return false;
   if (opt.concurrency) s->cfg.concurrency = opt.concurrency;
   if (!opt.judge_cache.empty()) s->cfg.judge_cache = opt.judge_cache;
-  if (opt.backend) {
-    s->backend = opt.backend;
-  } else {
-    client::Client::Options co;
-    co.socket_path = opt.socket.empty() ? s->cfg.socket : opt.socket;
-    co.client_name = "outrigger-eval";
-    s->client = std::make_unique<client::Client>(co);
-    if (auto e = s->client->connect()) {
-      *error = "cannot reach the sidecar: " + e->toString();
-      return false;
-    }
-    s->socket = std::make_unique<SocketBackend>(s->client.get());
-    s->backend = s->socket.get();
-  }
+  if (!connectBackend(opt, s->cfg.socket, &s->link, error)) return false;
+  s->backend = s->link.backend;
   if (!s->cfg.embeddings_url.empty()) s->embeddings = std::make_unique<EmbeddingClient>(s->cfg.embeddings_url, s->cfg.timeout_ms);
   return s->cache.open(s->cfg.judge_cache, error);
 }
@@ -92,7 +97,9 @@ void decideJudgeGating(Session& s, std::vector<std::string>* notes) {
   }
 }
 
-void decideVerdict(const EvalConfig& cfg, bool have_baseline, RunReport* run) {
+}  // namespace
+
+void decideVerdict(double min_pass_rate, bool have_baseline, RunReport* run) {
   bool regression = false, below = false;
   uint32_t errors = 0;
   for (const auto& t : run->targets) {
@@ -101,10 +108,10 @@ void decideVerdict(const EvalConfig& cfg, bool have_baseline, RunReport* run) {
       regression = regression || t.gate.regression;
       run->notes.push_back("target '" + t.result.name + "': " + (t.gate.regression ? "regression, " : "") +
                            std::to_string(t.gate.changes.size()) + " cases changed vs baseline");
-    } else if (t.result.passRate() < cfg.min_pass_rate) {
+    } else if (t.result.passRate() < min_pass_rate) {
       below = true;
       run->notes.push_back("target '" + t.result.name + "': pass rate " + pct(t.result.passRate()) + " is below min_pass_rate " +
-                           pct(cfg.min_pass_rate) + (have_baseline ? " (the baseline has no such target)" : ""));
+                           pct(min_pass_rate) + (have_baseline ? " (the baseline has no such target)" : ""));
     }
   }
   // A drop proven on the cases that could be evaluated stands even when others could not.
@@ -114,8 +121,6 @@ void decideVerdict(const EvalConfig& cfg, bool have_baseline, RunReport* run) {
   else run->verdict = "pass", run->exit_code = kExitPass;
   if (errors) run->notes.push_back(std::to_string(errors) + " cases could not be evaluated (see their errors)");
 }
-
-}  // namespace
 
 int runEval(const RunOptions& opt, RunReport* run, std::string* error) {
   auto started = std::chrono::steady_clock::now();
@@ -153,7 +158,7 @@ int runEval(const RunOptions& opt, RunReport* run, std::string* error) {
   run->cases = std::move(cases);
   run->judge_calls = s.cache.calls.load();
   run->judge_cache_hits = s.cache.hits.load();
-  decideVerdict(s.cfg, !opt.baseline.empty(), run);
+  decideVerdict(s.cfg.min_pass_rate, !opt.baseline.empty(), run);
   run->duration_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return run->exit_code;
 }

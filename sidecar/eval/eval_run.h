@@ -10,6 +10,7 @@
 //        answer or scorer could not be obtained
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "eval/chat_backend.h"
@@ -30,6 +31,23 @@ struct RunOptions {
   // Requests go here instead of a socket (the chain built in process); not owned.
   ChatBackend* backend = nullptr;
 };
+
+// What a run talks through: `opt.backend` when set, else a client connected to `opt.socket`
+// (else `file_socket`, the eval file's). False with `error` when the sidecar cannot be reached.
+struct BackendLink {
+  std::unique_ptr<client::Client> client;
+  std::unique_ptr<SocketBackend> socket;
+  ChatBackend* backend = nullptr;
+};
+[[nodiscard]] bool connectBackend(const RunOptions& opt, const std::string& file_socket, BackendLink* link, std::string* error);
+
+// Sets the report's verdict, exit code and notes from its targets: a significant regression
+// against the baseline (100) wins over cases that could not be evaluated (2), which win over a
+// pass rate below `min_pass_rate` where there was no baseline to compare with (100).
+void decideVerdict(double min_pass_rate, bool have_baseline, RunReport* run);
+
+// The current time, RFC 3339 in UTC.
+std::string nowRfc3339();
 
 // Runs the eval. On a setup error returns kExitInconclusive with `error` set and `report`
 // empty; otherwise the report's exit_code.

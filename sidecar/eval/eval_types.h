@@ -50,6 +50,21 @@ struct Score {
   std::string error;
 };
 
+// One turn of a simulated conversation (`outrigger eval simulate`): what the persona wrote and
+// what the target did with it.
+struct Turn {
+  std::string user;      // the persona's message
+  bool sent = true;      // false: the persona's closing message (it said the stop phrase), not sent
+  std::string answer;    // the target's answer ("" when it gave none)
+  std::string error;     // why it gave none, e.g. "PERMISSION_DENIED [guardrail/input_rules]: ..."
+  std::string error_code;  // the status name of `error` ("" when answered)
+  std::vector<client::Verdict> verdicts;  // the guardrails' verdicts on this turn (a denial's too)
+  double latency_ms = 0, cost_usd = 0;    // the target's answered (or last) attempt, and its cost
+  uint32_t attempts = 0, prompt_tokens = 0, completion_tokens = 0;
+  std::string trace_id;
+  double persona_latency_ms = 0, persona_cost_usd = 0;  // writing `user`
+};
+
 enum class CaseStatus { kPass, kFail, kError };
 const char* caseStatusName(CaseStatus s);
 
@@ -58,6 +73,10 @@ struct CaseResult {
   CaseOutput output;
   std::vector<Score> scores;
   CaseStatus status = CaseStatus::kError;
+  // A simulated conversation's turns, and why it ended (max_turns, stop_phrase, goal_met, denied,
+  // target_error, persona_error, judge_error); empty for a dataset case.
+  std::vector<Turn> turns;
+  std::string ended;
 };
 
 struct TargetResult {

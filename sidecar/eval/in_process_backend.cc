@@ -19,6 +19,14 @@ namespace outrigger::eval {
 
 namespace {
 
+// The guardrails' verdicts as the socket client reports them (the same numbering as the wire).
+std::vector<client::Verdict> clientVerdicts(const std::vector<Verdict>* verdicts) {
+  std::vector<client::Verdict> out;
+  if (!verdicts) return out;
+  for (const auto& v : *verdicts) out.push_back({v.guardrail, static_cast<int>(v.kind), v.reason});
+  return out;
+}
+
 // Collects a request's answer on the loop thread and hands it to the waiting caller.
 class AnswerSink : public ResponseSink {
  public:
@@ -45,6 +53,7 @@ class AnswerSink : public ResponseSink {
       err.origin = std::string(e.origin);
       err.message = std::string(e.message);
       err.reached_provider = e.reached_provider;
+      err.verdicts = clientVerdicts(e.verdicts);
       return done.set_value(err);
     }
     client::Response r;
@@ -60,6 +69,7 @@ class AnswerSink : public ResponseSink {
     r.cost_usd = e.cost_usd;
     r.cache_hit = e.cache_hit;
     r.refusal = e.refusal;
+    r.verdicts = clientVerdicts(e.verdicts);
     done.set_value(std::move(r));
   }
 

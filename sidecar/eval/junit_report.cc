@@ -1,5 +1,6 @@
 #include <cstdio>
 
+#include "eval/conversation.h"
 #include "eval/report_stats.h"
 #include "eval/reports.h"
 
@@ -35,7 +36,9 @@ std::string testcase(const TargetResult& t, const CaseResult& c) {
     x += "      <error" + attr("message", whyNotPassed(c)) + attr("type", c.output.ok ? "scorer" : "request") + ">" +
          escapeMarkup(c.output.ok ? scoreLines(c) : c.output.error) + "</error>\n";
   }
-  x += "      <system-out>" + escapeMarkup(c.output.content) + "</system-out>\n";
+  // A simulated conversation shows its whole transcript; a dataset case, its answer.
+  std::string shown = c.turns.empty() ? c.output.content : transcriptText(c.turns);
+  x += "      <system-out>" + escapeMarkup(shown) + "</system-out>\n";
   return x + "    </testcase>\n";
 }
 

@@ -27,6 +27,38 @@ rapidjson::Value scoreJson(const Score& s, Alloc& a) {
   return v;
 }
 
+rapidjson::Value turnJson(const Turn& t, Alloc& a) {
+  rapidjson::Value v(rapidjson::kObjectType);
+  v.AddMember("user", stringValue(t.user, a), a);
+  v.AddMember("sent", t.sent, a);
+  if (!t.sent) return v;
+  v.AddMember("answer", stringValue(t.answer, a), a);
+  if (!t.error.empty()) {
+    v.AddMember("error", stringValue(t.error, a), a);
+    v.AddMember("error_code", stringValue(t.error_code, a), a);
+  }
+  rapidjson::Value verdicts(rapidjson::kArrayType);
+  static const char* const kVerdictNames[] = {"pass", "flag", "deny", "rewrite", "skipped", "error"};
+  for (const auto& g : t.verdicts) {
+    rapidjson::Value verdict(rapidjson::kObjectType);
+    verdict.AddMember("guardrail", stringValue(g.guardrail, a), a);
+    bool known = g.verdict >= 0 && g.verdict < 6;
+    verdict.AddMember("verdict", stringValue(known ? kVerdictNames[g.verdict] : std::to_string(g.verdict), a), a);
+    verdict.AddMember("reason", stringValue(g.reason, a), a);
+    verdicts.PushBack(verdict, a);
+  }
+  v.AddMember("verdicts", verdicts, a);
+  v.AddMember("latency_ms", t.latency_ms, a);
+  v.AddMember("cost_usd", t.cost_usd, a);
+  v.AddMember("attempts", t.attempts, a);
+  v.AddMember("prompt_tokens", t.prompt_tokens, a);
+  v.AddMember("completion_tokens", t.completion_tokens, a);
+  v.AddMember("trace_id", stringValue(t.trace_id, a), a);
+  v.AddMember("persona_latency_ms", t.persona_latency_ms, a);
+  v.AddMember("persona_cost_usd", t.persona_cost_usd, a);
+  return v;
+}
+
 rapidjson::Value caseJson(const CaseResult& c, Alloc& a) {
   rapidjson::Value v(rapidjson::kObjectType);
   v.AddMember("id", stringValue(c.input->id, a), a);
@@ -52,6 +84,15 @@ rapidjson::Value caseJson(const CaseResult& c, Alloc& a) {
   rapidjson::Value scores(rapidjson::kArrayType);
   for (const auto& s : c.scores) scores.PushBack(scoreJson(s, a), a);
   v.AddMember("scores", scores, a);
+  if (!c.ended.empty()) {
+    v.AddMember("ended", stringValue(c.ended, a), a);
+    rapidjson::Value metadata(rapidjson::kObjectType);  // the scenario, persona and goal
+    for (const auto& [key, value] : c.input->metadata) metadata.AddMember(stringValue(key, a), stringValue(value, a), a);
+    v.AddMember("metadata", metadata, a);
+    rapidjson::Value turns(rapidjson::kArrayType);
+    for (const auto& t : c.turns) turns.PushBack(turnJson(t, a), a);
+    v.AddMember("turns", turns, a);
+  }
   return v;
 }
 

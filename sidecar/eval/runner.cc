@@ -11,6 +11,7 @@
 
 #include "bounded_json.h"
 #include "eval/json_text.h"
+#include "eval/retrying_call.h"
 
 namespace outrigger::eval {
 
@@ -77,13 +78,6 @@ bool applies(const ScorerConfig& s, const EvalCase& c) {
   return false;
 }
 
-// A retry-after longer than this is not waited for in full: an eval run should not stall.
-constexpr uint32_t kMaxRetryAfterMs = 30000;
-
-bool worthRetrying(const client::Error& e) {
-  return e.retryable || e.code == client::StatusCode::kUnavailable || e.code == client::StatusCode::kDeadlineExceeded;
-}
-
 CaseOutput ask(ChatBackend* client, const EvalConfig& cfg, const TargetConfig& target, const EvalCase& c,
                std::mt19937* rng) {
   client::ChatRequest req;
@@ -91,35 +85,22 @@ CaseOutput ask(ChatBackend* client, const EvalConfig& cfg, const TargetConfig& t
   req.messages = c.messages;
   req.extra_json = requestExtraJson(target, c);
   req.timeout = std::chrono::milliseconds(cfg.timeout_ms);
+  CallOutcome call = callWithRetries(client, req, {c.tools_json, c.response_format_json}, {cfg.retries, cfg.retry_backoff_ms}, rng);
   CaseOutput out;
-  uint32_t retry_after_ms = 0;  // what the last error asked for
-  for (uint32_t attempt = 0; attempt <= cfg.retries; ++attempt) {
-    if (attempt > 0) {
-      // Exponential backoff with full jitter, or the server's retry-after when that is longer.
-      uint32_t cap = cfg.retry_backoff_ms << std::min(attempt - 1, 10u);
-      uint32_t wait = std::max(std::uniform_int_distribution<uint32_t>(0, cap)(*rng), std::min(retry_after_ms, kMaxRetryAfterMs));
-      std::this_thread::sleep_for(std::chrono::milliseconds(wait));
-    }
-    auto start = std::chrono::steady_clock::now();
-    auto r = client->chat(req, {c.tools_json, c.response_format_json});
-    out.latency_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    out.attempts = attempt + 1;
-    if (r.ok()) {
-      const auto& v = r.value();
-      out.ok = true;
-      out.content = v.content;
-      out.tool_calls = v.tool_calls;
-      out.cost_usd += v.cost_usd;
-      out.prompt_tokens = v.usage.prompt_tokens;
-      out.completion_tokens = v.usage.completion_tokens;
-      out.trace_id = v.trace_id;
-      out.error.clear();
-      return out;
-    }
-    out.error = r.error().toString();
-    if (!worthRetrying(r.error())) break;
-    retry_after_ms = r.error().retry_after_ms;
+  out.latency_ms = call.latency_ms;
+  out.attempts = call.attempts;
+  if (!call.result.ok()) {
+    out.error = call.result.error().toString();
+    return out;
   }
+  const auto& v = call.result.value();
+  out.ok = true;
+  out.content = v.content;
+  out.tool_calls = v.tool_calls;
+  out.cost_usd = v.cost_usd;
+  out.prompt_tokens = v.usage.prompt_tokens;
+  out.completion_tokens = v.usage.completion_tokens;
+  out.trace_id = v.trace_id;
   return out;
 }
 

@@ -30,6 +30,7 @@ std::unique_ptr<Scorer> makeScorer(const ScorerConfig& config, const ScorerServi
       [&] { return makeJudgeScorer(config, services, error); },
       [&] { return makeEmbeddingScorer(config, services, error); },
       [&] { return makeCommandScorer(config, error); },
+      [&] { return makePluginScorer(config, error); },
   };
   for (const auto& make : families) {
     if (auto scorer = make()) return scorer;

@@ -13,6 +13,7 @@
 // | cost        | cost_usd <= max_usd                                       |                   |
 // | judge       | the judge route's {score, reason, pass} says pass         | 0.5 (on score)    |
 // | command     | the external command's {score, pass, reason} says pass    |                   |
+// | plugin      | the scorer plugin's verdict (scorer C ABI) says pass      | the plugin's      |
 //
 // Thread-safety: score() runs on the runner's threads, many at once; scorers keep no per-call
 // state. A scorer that cannot run (a judge that does not answer, a command that crashes) sets
@@ -58,13 +59,15 @@ struct ScorerServices {
 std::unique_ptr<Scorer> makeScorer(const ScorerConfig& config, const ScorerServices& services, std::string* error);
 
 // Per family (text_scorers.cc, json_scorers.cc, budget_scorers.cc, judge_scorer.cc,
-// embedding_scorer.cc, command_scorer.cc); nullptr when `config.type` is not theirs.
+// embedding_scorer.cc, command_scorer.cc, plugin_scorer.cc); nullptr when `config.type` is not
+// theirs.
 std::unique_ptr<Scorer> makeTextScorer(const ScorerConfig& config, std::string* error);
 std::unique_ptr<Scorer> makeJsonScorer(const ScorerConfig& config, std::string* error);
 std::unique_ptr<Scorer> makeBudgetScorer(const ScorerConfig& config, std::string* error);
 std::unique_ptr<Scorer> makeJudgeScorer(const ScorerConfig& config, const ScorerServices& services, std::string* error);
 std::unique_ptr<Scorer> makeEmbeddingScorer(const ScorerConfig& config, const ScorerServices& services, std::string* error);
 std::unique_ptr<Scorer> makeCommandScorer(const ScorerConfig& config, std::string* error);
+std::unique_ptr<Scorer> makePluginScorer(const ScorerConfig& config, std::string* error);
 
 // Levenshtein distance in bytes, O(min(a,b)) memory.
 size_t levenshtein(const std::string& a, const std::string& b);

@@ -296,6 +296,14 @@ class Connection {
     }
   }
 
+  static std::vector<Verdict> verdictsOf(const w::ResponseEnd* e) {
+    std::vector<Verdict> out;
+    if (const auto* vs = e->verdicts()) {
+      for (const auto* v : *vs) out.push_back({str(v->guardrail()), static_cast<int>(v->verdict()), str(v->reason())});
+    }
+    return out;
+  }
+
   static void deliverEnd(Call& call, const w::ResponseEnd* e) {
     if (e->status() != w::Status::OK) {
       Error err;
@@ -305,6 +313,7 @@ class Connection {
       err.origin = str(e->origin());
       err.message = str(e->message());
       err.reached_provider = e->reached_provider();
+      err.verdicts = verdictsOf(e);
       call.finish(err);
       return;
     }
@@ -327,9 +336,7 @@ class Connection {
     if (const auto* calls = e->tool_calls()) {
       for (const auto* c : *calls) r.tool_calls.push_back({str(c->id()), str(c->type()), str(c->name()), str(c->arguments())});
     }
-    if (const auto* vs = e->verdicts()) {
-      for (const auto* v : *vs) r.verdicts.push_back({str(v->guardrail()), static_cast<int>(v->verdict()), str(v->reason())});
-    }
+    r.verdicts = verdictsOf(e);
     call.finish(r);
   }
 

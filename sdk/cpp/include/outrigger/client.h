@@ -31,6 +31,12 @@ enum class StatusCode : int32_t {
 };
 const char* statusName(StatusCode code);
 
+struct Verdict {
+  std::string guardrail;
+  int verdict = 0;  // 0 pass, 1 flag, 2 deny, 3 rewrite, 4 skipped, 5 error
+  std::string reason;
+};
+
 struct Error {
   StatusCode code = StatusCode::kUnknown;
   bool retryable = false;
@@ -40,6 +46,8 @@ struct Error {
   // The server called a provider for this request, so the upstream may have acted on it: a
   // retry could run it twice.
   bool reached_provider = false;
+  // The guardrails' verdicts up to the error: a guardrail's denial names itself here.
+  std::vector<Verdict> verdicts;
   std::string toString() const;
 };
 
@@ -111,12 +119,6 @@ struct ChatRequest {
 struct Usage {
   uint32_t prompt_tokens = 0, completion_tokens = 0, cached_tokens = 0, reasoning_tokens = 0;
   uint32_t cache_write_tokens = 0;
-};
-
-struct Verdict {
-  std::string guardrail;
-  int verdict = 0;  // 0 pass, 1 flag, 2 deny, 3 rewrite, 4 skipped, 5 error
-  std::string reason;
 };
 
 struct Response {
