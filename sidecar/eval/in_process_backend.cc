@@ -109,13 +109,6 @@ std::unique_ptr<chain::CallInput> callInput(const client::ChatRequest& req) {
   return in;
 }
 
-std::string jsonText(const rapidjson::Value& v) {
-  rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-  v.Accept(w);
-  return {buf.GetString(), buf.GetSize()};
-}
-
 }  // namespace
 
 class InProcessBackend::Impl {
