@@ -42,7 +42,8 @@ const median = (xs) => {
 let problems = 0;
 let readRuns = 0;  // runs whose verdicts could be read
 const differences = [];
-const differing = new Set();  // ids whose verdict differed in some run
+const differing = new Set();  // ids whose verdict was not the expected one in some run
+const seen = new Map(ids.map((id) => [id, new Set()]));  // id -> every verdict any run gave it
 const groups = new Map();  // "row|concurrency" -> {row, tool, concurrency, walls, passed, failed}
 for (const run of runs) {
   const key = `${run.row}|${run.concurrency}`;
@@ -70,6 +71,7 @@ for (const run of runs) {
     const want = expected[id] ? 'pass' : 'fail';
     const v = got.get(id) ?? 'absent';
     counts[v === 'pass' || v === 'fail' ? v : 'other']++;
+    seen.get(id).add(v);
     if (v !== want) differing.add(id), differences.push(`${run.row} at ${run.concurrency}, run ${run.run}: ${id} is ${v}, expected ${want}`);
   }
   [g.passed, g.failed, g.other] = [counts.pass, counts.fail, counts.other];
@@ -94,8 +96,9 @@ for (const g of rows) {
 }
 
 const measured = readRuns;
-const identical = cases - differing.size;
-console.log(`\nverdicts: ${identical} of ${cases} cases identical in all ${measured} measured runs of every tool ` +
+const identical = ids.filter((id) => seen.get(id).size === 1).length;
+console.log(`\nverdicts: ${identical} of ${cases} cases got the same verdict from every tool in all ${measured} measured runs; ` +
+  `${cases - differing.size} of ${cases} the expected one ` +
   `(${ids.filter((id) => expected[id]).length} expected to pass, ${ids.filter((id) => !expected[id]).length} to fail)`);
 for (const d of differences.slice(0, 30)) console.log(`  DIFFERENT: ${d}`);
 if (differences.length > 30) console.log(`  ... and ${differences.length - 30} more`);
