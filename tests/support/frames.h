@@ -10,14 +10,14 @@ namespace outrigger::testing {
 struct RequestSpec {
   std::string model = "default";
   std::vector<std::pair<std::string, std::string>> messages = {{"user", "hello"}};
-  std::string tenant;
-  std::string extra_json;
+  std::string tenant{};
+  std::string extra_json{};
   bool stream = false;
   uint32_t timeout_ms = 0;
   bool cache_bypass = false;
-  std::vector<std::pair<std::string, std::string>> tools;  // name, parameters_json
-  std::string response_schema_json;  // non-empty: a json_schema response format with this schema
-  std::string tool_call_arguments;   // non-empty: an assistant call of tool "lookup" with these comes first
+  std::vector<std::pair<std::string, std::string>> tools{};  // name, parameters_json
+  std::string response_schema_json{};  // non-empty: a json_schema response format with this schema
+  std::string tool_call_arguments{};   // non-empty: an assistant call of tool "lookup" with these comes first
 };
 
 // A size-prefixed Frame{stream_id, Request}.
