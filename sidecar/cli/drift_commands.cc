@@ -2,9 +2,9 @@
 // an eval run's results), from the trace store. Exit 0 no drift, 100 drift, 2 could not compare.
 #include <cstdio>
 #include <fstream>
-#include <sstream>
 
 #include "cli/commands.h"
+#include "common/file_text.h"
 #include "cli/sampled_judge.h"
 #include "cli/store_options.h"
 #include "eval/embedding_client.h"
@@ -21,15 +21,6 @@ constexpr int kExitDrift = 100;
 constexpr int kExitCannotCompare = 2;
 constexpr int64_t kDayNs = 86400LL * 1000000000LL;
 constexpr int64_t kHourNs = 3600LL * 1000000000LL;
-
-bool readFile(const std::string& path, std::string* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream s;
-  s << in.rdbuf();
-  *out = s.str();
-  return true;
-}
 
 // The current window: --since (default the last hour) to --until (default now); the baseline
 // window: --baseline-since/--baseline-until, by default the day before the current window.
@@ -112,7 +103,7 @@ int driftReport(const Options& opt) {
   std::string error;
   if (!opt.baseline_eval.empty()) {
     std::string text;
-    if (!readFile(opt.baseline_eval, &text)) {
+    if (!readFileText(opt.baseline_eval, &text)) {
       std::fprintf(stderr, "outrigger drift report: cannot read %s\n", opt.baseline_eval.c_str());
       return kExitCannotCompare;
     }

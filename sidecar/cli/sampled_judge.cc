@@ -1,13 +1,11 @@
 #include "cli/sampled_judge.h"
 
-#include <fstream>
-#include <sstream>
-
 #include <chrono>
 #include <cstdio>
 #include <memory>
 #include <thread>
 
+#include "common/file_text.h"
 #include "eval/chat_backend.h"
 #include "eval/judge.h"
 #include "eval/judge_cache.h"
@@ -59,22 +57,13 @@ std::vector<JudgeItem> sampleOf(const std::vector<JudgeItem>& group, uint32_t li
   return picked;
 }
 
-bool readFile(const std::string& path, std::string* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream s;
-  s << in.rdbuf();
-  *out = s.str();
-  return true;
-}
-
 }  // namespace
 
 bool sampledJudgingOf(const Options& opt, const char* command, SampledJudging* j) {
   j->socket = opt.socket_path;
   j->route = opt.judge_route;
   j->rubric = opt.judge_rubric;
-  if (!opt.judge_rubric_file.empty() && !readFile(opt.judge_rubric_file, &j->rubric)) {
+  if (!opt.judge_rubric_file.empty() && !readFileText(opt.judge_rubric_file, &j->rubric)) {
     std::fprintf(stderr, "outrigger %s: cannot read %s\n", command, opt.judge_rubric_file.c_str());
     return false;
   }

@@ -1,23 +1,15 @@
 #include "eval/eval_file.h"
 
-#include <fstream>
 #include <set>
 #include <sstream>
 #include <toml++/toml.h>
 
+#include "common/file_text.h"
 #include "eval/toml_table_reader.h"
 
 namespace outrigger::eval {
 
 namespace {
-
-bool readFile(const std::string& path, std::string* into) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  *into = text.str();
-  return static_cast<bool>(in);
-}
 
 bool readScorer(const toml::table& t, const EvalConfig& cfg, ScorerConfig* s, std::string* error) {
   TableReader r(t, cfg.path, error);
@@ -60,7 +52,7 @@ bool readScorer(const toml::table& t, const EvalConfig& cfg, ScorerConfig* s, st
   std::string schema_file;
   r.text("schema_file", &schema_file);
   if (r.ok() && s->type.empty()) r.fail(t, "a scorer needs a type");
-  if (r.ok() && !schema_file.empty() && !readFile(resolvePath(cfg, schema_file), &s->schema_json)) {
+  if (r.ok() && !schema_file.empty() && !readFileText(resolvePath(cfg, schema_file), &s->schema_json)) {
     r.fail(*t.get("schema_file"), "cannot read schema_file " + schema_file);
   }
   s->working_dir = cfg.dir;

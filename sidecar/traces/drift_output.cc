@@ -1,20 +1,12 @@
 #include "traces/drift_output.h"
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
 #include <cstdio>
 #include <map>
 
+#include "traces/json_writer.h"
+
 namespace outrigger::traces {
 namespace {
-
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
-
-void str(JsonWriter& w, const char* key, std::string_view v) {
-  w.Key(key);
-  w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
-}
 
 void signalJson(JsonWriter& w, const DriftSignal& s) {
   w.StartObject();

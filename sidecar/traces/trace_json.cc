@@ -1,18 +1,11 @@
 #include "traces/trace_json.h"
 
 #include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
+
+#include "traces/json_writer.h"
 
 namespace outrigger::traces {
 namespace {
-
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
-
-void str(JsonWriter& w, const char* key, std::string_view v) {
-  w.Key(key);
-  w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
-}
 
 // A column that holds JSON text goes in as JSON, not as a string; text that does not parse
 // (a store written by hand) goes in as a string.

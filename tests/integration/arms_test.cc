@@ -39,6 +39,22 @@ std::string arms(const DaemonProcess& d, const std::string& args) {
   return std::string(OUTRIGGER_BIN) + " traces arms --route split " + args + " --db " + d.dir() + "/traces.db";
 }
 
+// `traces arms --json` once the store holds `requests` requests of the split route.
+rapidjson::Document armsOnceStored(const DaemonProcess& d, uint64_t requests) {
+  rapidjson::Document doc;
+  for (int i = 0; i < 200; ++i) {
+    auto [status, out] = runCommand(arms(d, "--json"));
+    doc.Parse(out.c_str());
+    uint64_t total = 0;
+    if (status == 0 && !doc.HasParseError() && doc.IsObject()) {
+      for (const auto& a : doc["arms"].GetArray()) total += a["requests"].GetUint64();
+    }
+    if (total == requests) break;
+    std::this_thread::sleep_for(25ms);
+  }
+  return doc;
+}
+
 const rapidjson::Value* armNamed(const rapidjson::Document& doc, const std::string& name) {
   for (const auto& a : doc["arms"].GetArray()) {
     if (name == a["arm"].GetString()) return &a;
@@ -64,17 +80,7 @@ TEST_CASE("arms: a split route's arms are compared by errors, latency and feedba
   }
   REQUIRE(answered > 150);
 
-  rapidjson::Document doc;
-  for (int i = 0; i < 200; ++i) {
-    auto [status, out] = runCommand(arms(d, "--json"));
-    doc.Parse(out.c_str());
-    uint64_t total = 0;
-    if (status == 0 && !doc.HasParseError() && doc.IsObject()) {
-      for (const auto& a : doc["arms"].GetArray()) total += a["requests"].GetUint64();
-    }
-    if (total == 240) break;
-    std::this_thread::sleep_for(25ms);
-  }
+  rapidjson::Document doc = armsOnceStored(d, 240);
   REQUIRE(doc.IsObject());
   REQUIRE(doc["arms"].Size() == 2);
   const rapidjson::Value* steady = armNamed(doc, "steady/steady-1");
@@ -141,17 +147,7 @@ TEST_CASE("arms: a sampled judge grades each arm's captured answers, and the arm
   }
   std::string judged = arms(d, "--json --socket " + d.socket() + " --judge-route judge --judge-rubric 'Is it helpful' "
                                "--judge-sample 30 --judge-per-second 1000 --judge-cache " + d.dir() + "/judge.sqlite");
-  rapidjson::Document doc;
-  for (int i = 0; i < 200; ++i) {
-    auto [status, out] = runCommand(arms(d, "--json"));
-    doc.Parse(out.c_str());
-    uint64_t total = 0;
-    if (status == 0 && !doc.HasParseError() && doc.IsObject()) {
-      for (const auto& a : doc["arms"].GetArray()) total += a["requests"].GetUint64();
-    }
-    if (total == 120) break;
-    std::this_thread::sleep_for(25ms);
-  }
+  rapidjson::Document doc = armsOnceStored(d, 120);
   CHECK_FALSE(doc["arms"][0].HasMember("judge"));  // no judge asked for, none shown
 
   auto [status, out] = runCommand(judged);
