@@ -90,16 +90,9 @@ std::string resolvePath(const EvalConfig& cfg, const std::string& path) {
 
 bool readEvalFile(const std::string& path, EvalConfig* cfg, std::string* error) {
   toml::table root;
-  try {
-    root = toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
-    *error = path + ":" + std::to_string(e.source().begin.line) + ": " + std::string(e.description());
-    return false;
-  }
+  if (!parseTomlFile(path, &root, error)) return false;
   cfg->path = path;
-  size_t slash = path.rfind('/');
-  cfg->dir = slash == std::string::npos ? "" : path.substr(0, slash);
-  cfg->name = path.substr(slash == std::string::npos ? 0 : slash + 1);
+  splitPath(path, &cfg->dir, &cfg->name);
   TableReader r(root, path, error);
   if (!r.onlyKeys({"name", "dataset", "socket", "concurrency", "timeout_ms", "retries", "retry_backoff_ms",
                    "min_pass_rate", "judge_cache", "embeddings_url", "targets", "scorers"},

@@ -126,16 +126,9 @@ bool readSection(const toml::table& root, const char* key, const std::string& fi
 
 bool readSimulationFile(const std::string& path, SimulationConfig* cfg, std::string* error) {
   toml::table root;
-  try {
-    root = toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
-    *error = path + ":" + std::to_string(e.source().begin.line) + ": " + std::string(e.description());
-    return false;
-  }
+  if (!parseTomlFile(path, &root, error)) return false;
   cfg->path = path;
-  size_t slash = path.rfind('/');
-  cfg->dir = slash == std::string::npos ? "" : path.substr(0, slash);
-  cfg->name = path.substr(slash == std::string::npos ? 0 : slash + 1);
+  splitPath(path, &cfg->dir, &cfg->name);
   if (!readPersonas(builtInPersonasText(), "eval/personas.toml", &cfg->personas, error) || !readHeader(root, cfg, error)) return false;
   cfg->judge_cache = resolved(*cfg, cfg->judge_cache.empty() ? ".outrigger-judge-cache.sqlite" : cfg->judge_cache);
   const std::string& file = cfg->path;

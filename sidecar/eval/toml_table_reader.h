@@ -11,6 +11,24 @@
 
 namespace outrigger::eval {
 
+// Parses the TOML file at `path`; false with "path:line: what" on a syntax error.
+inline bool parseTomlFile(const std::string& path, toml::table* root, std::string* error) {
+  try {
+    *root = toml::parse_file(path);
+    return true;
+  } catch (const toml::parse_error& e) {
+    *error = path + ":" + std::to_string(e.source().begin.line) + ": " + std::string(e.description());
+    return false;
+  }
+}
+
+// The folder `path` is in ("" for the working directory) and its file name.
+inline void splitPath(const std::string& path, std::string* dir, std::string* name) {
+  size_t slash = path.rfind('/');
+  *dir = slash == std::string::npos ? "" : path.substr(0, slash);
+  *name = path.substr(slash == std::string::npos ? 0 : slash + 1);
+}
+
 // Reads one table's keys: refuses keys it does not know and values of the wrong type, naming
 // the file and line. The first error sticks; later reads are no-ops.
 class TableReader {
