@@ -9,6 +9,7 @@
 #include "chain/request_context.h"
 #include "chain/span_attributes.h"
 #include "common/clock.h"
+#include "common/rate_limited_log.h"
 #include "http_client/http_client.h"
 #include "plugin/str_view.h"
 
@@ -185,6 +186,17 @@ void ProviderStage::noteRateLimit(const outrigger_response_view& failure) {
   if (ms && (!soonest_rate_limit_ms_ || ms < soonest_rate_limit_ms_)) soonest_rate_limit_ms_ = ms;
 }
 
+// A target whose upstream now answers as another model or fingerprint: logged (a few lines a
+// second at most, should an upstream flap between two) and counted on /metrics.
+void ProviderStage::noteUpstreamIdentity(resilience::TargetHealth& health, const outrigger_response_view& response) {
+  for (const auto& change : health.identity.observe(sv(response.model), sv(response.system_fingerprint))) {
+    static RateLimitedLog log;
+    log.write(LogLevel::kWarn, "upstream",
+              "target " + target_->key + " now answers with " + change.kind + " " + change.to + " (was " + change.from +
+                  "), first in trace " + ctx_.trace_id_);
+  }
+}
+
 void ProviderStage::succeeded(const outrigger_response_view& response) {
   RequestContext& r = ctx_;
   planner_->succeeded();
@@ -193,6 +205,7 @@ void ProviderStage::succeeded(const outrigger_response_view& response) {
   uint64_t until = r.first_chunk_ns_ > attempt_start_ns_ ? r.first_chunk_ns_ : now;
   resilience::TargetHealth& health = r.engine_.health().target(target_->key, r.route_->policy);
   health.latency.add(double(until - attempt_start_ns_) / 1e6);
+  noteUpstreamIdentity(health, response);
   settleTokens(&attempt_tokens_,
                usedTokens(response.usage.prompt_tokens, response.usage.completion_tokens, attempt_tokens_.charged));
   r.answered_ = true;

@@ -92,6 +92,7 @@ class ProviderStage final : public LimitWaiter {
   // Starts the attempt on route target `index`; true when it finished synchronously.
   bool startAttempt(size_t index);
   outrigger_status callStart(const Stage& stage, const outrigger_request_view* view);
+  void noteUpstreamIdentity(resilience::TargetHealth& health, const outrigger_response_view& response);
   void succeeded(const outrigger_response_view& r);
   // Keeps a streamed answer's usage, cost, finish reason and model while guardrails decide.
   void keepFinal(const outrigger_response_view& r);

@@ -52,6 +52,7 @@ class Daemon {
   std::string usageMetrics() const;
   std::string requestMetrics() const;
   std::string breakerMetrics() const;
+  std::string upstreamMetrics() const;
   std::string metricsText() const;
   std::string resilienceMetrics() const;
   std::vector<std::shared_ptr<plugin::PluginInstance>> liveInstances() const;

@@ -76,6 +76,7 @@ std::string Daemon::metricsText() const {
   out += usageMetrics();
   out += requestMetrics();
   out += breakerMetrics();
+  out += upstreamMetrics();
   out += alertMetrics();
   if (tenant_labels_) {
     out += http::renderScalar("outrigger_metric_tenants", "gauge", "Tenants with a label of their own on /metrics.",
@@ -124,6 +125,29 @@ std::string Daemon::breakerMetrics() const {
   for (const auto& [target, state] : health_->breakerStates(monoNowNs())) {
     int v = state == resilience::CircuitBreaker::State::kOpen ? 2 : state == resilience::CircuitBreaker::State::kHalfOpen ? 1 : 0;
     out += "outrigger_breaker_state{target=\"" + http::escapeLabel(target) + "\"} " + std::to_string(v) + "\n";
+  }
+  return out;
+}
+
+// What each target's upstream reports itself as, and how often that changed (a provider moving
+// an alias to another snapshot is the first thing a drift alert wants to know).
+std::string Daemon::upstreamMetrics() const {
+  auto identities = health_->upstreamIdentities();
+  std::string out =
+      "# HELP outrigger_upstream_changes_total Changes of the model or system fingerprint a target's upstream reported "
+      "between consecutive answers.\n# TYPE outrigger_upstream_changes_total counter\n";
+  for (const auto& [target, id] : identities) {
+    std::string t = http::escapeLabel(target);
+    out += "outrigger_upstream_changes_total{target=\"" + t + "\",kind=\"model\"} " + std::to_string(id.model_changes) + "\n";
+    out += "outrigger_upstream_changes_total{target=\"" + t + "\",kind=\"system_fingerprint\"} " +
+           std::to_string(id.fingerprint_changes) + "\n";
+  }
+  out += "# HELP outrigger_upstream_info The model and system fingerprint a target's upstream reported last (1 per target).\n"
+         "# TYPE outrigger_upstream_info gauge\n";
+  for (const auto& [target, id] : identities) {
+    if (id.model.empty() && id.fingerprint.empty()) continue;
+    out += "outrigger_upstream_info{target=\"" + http::escapeLabel(target) + "\",model=\"" + http::escapeLabel(id.model) +
+           "\",system_fingerprint=\"" + http::escapeLabel(id.fingerprint) + "\"} 1\n";
   }
   return out;
 }

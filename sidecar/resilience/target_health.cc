@@ -24,6 +24,13 @@ std::vector<std::pair<std::string, CircuitBreaker::State>> HealthRegistry::break
   return out;
 }
 
+std::vector<std::pair<std::string, UpstreamIdentity::Snapshot>> HealthRegistry::upstreamIdentities() const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  std::vector<std::pair<std::string, UpstreamIdentity::Snapshot>> out;
+  for (const auto& [key, t] : targets_) out.emplace_back(key, t.identity.snapshot());
+  return out;
+}
+
 std::vector<HealthRegistry::BreakerSnapshot> HealthRegistry::breakerSnapshots(uint64_t now_ns) const {
   std::shared_lock<std::shared_mutex> lock(mu_);
   std::vector<BreakerSnapshot> out;

@@ -22,6 +22,7 @@
 #include "resilience/circuit_breaker.h"
 #include "resilience/policy.h"
 #include "resilience/rate_bucket.h"
+#include "resilience/upstream_identity.h"
 
 namespace outrigger::resilience {
 
@@ -80,6 +81,7 @@ struct TargetHealth {
   std::atomic<uint32_t> in_flight{0};  // attempts running on this target, all workers (max_concurrent counts these)
   RpmBucket rpm;                       // the target's requests-per-minute limit, for the whole process
   RpmBucket tpm;                       // the target's (LLM) tokens-per-minute limit, for the whole process
+  UpstreamIdentity identity;           // the model and fingerprint its answers report, and their changes
 };
 
 // Where requests wait for capacity (a worker's limit queues). A worker that frees capacity (an
@@ -117,6 +119,8 @@ class HealthRegistry {
     uint64_t times_opened = 0;
   };
   std::vector<BreakerSnapshot> breakerSnapshots(uint64_t now_ns) const;
+  // [any] Each target's upstream identity and its changes, in key order (for /metrics).
+  std::vector<std::pair<std::string, UpstreamIdentity::Snapshot>> upstreamIdentities() const;
   // [any] Opens a known target's breaker for `open_ms` (a trip elsewhere in the fleet); false
   // when no target has that key.
   bool openBreaker(std::string_view key, uint64_t now_ns, uint32_t open_ms);

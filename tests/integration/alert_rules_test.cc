@@ -135,7 +135,7 @@ namespace {
 
 // The series /traces/drift/metrics gives for a drifted route (see drift_daemon_test.cc), a
 // stable one, and a target whose upstream changed its model.
-constexpr const char* kDriftTest = R"(rule_files:
+constexpr const char* kDriftTest = R"yml(rule_files:
   - @RULES@
 evaluation_interval: 1m
 tests:
@@ -159,6 +159,8 @@ tests:
         values: '1x40'
       - series: 'outrigger_drift_model_changes{route="support",target="openai/gpt-4o",kind="system_fingerprint"}'
         values: '3x40'
+      - series: 'outrigger_upstream_changes_total{target="openai/gpt-4o",kind="model"}'
+        values: '0x10 1x30'
     alert_rule_test:
       - eval_time: 20m
         alertname: OutriggerRouteDrifted
@@ -185,7 +187,16 @@ tests:
           - exp_labels: {severity: info, route: support, target: openai/gpt-4o, kind: model}
             exp_annotations:
               summary: "openai/gpt-4o on support now answers as another model"
-)";
+      - eval_time: 5m
+        alertname: OutriggerUpstreamChangedNow
+        exp_alerts: []
+      - eval_time: 15m
+        alertname: OutriggerUpstreamChangedNow
+        exp_alerts:
+          - exp_labels: {severity: info, target: openai/gpt-4o, kind: model}
+            exp_annotations:
+              summary: "openai/gpt-4o started answering as another model (/metrics, as it happened)"
+)yml";
 
 }  // namespace
 
@@ -194,7 +205,7 @@ TEST_CASE("alerts rules: the shipped drift rules pass promtool check rules and f
   auto [checked, check_out] = runCommand("promtool check rules " + rules + " 2>&1");
   INFO(check_out);
   CHECK(checked == 0);
-  CHECK(check_out.find("SUCCESS: 4 rules found") != std::string::npos);
+  CHECK(check_out.find("SUCCESS: 5 rules found") != std::string::npos);
 
   auto [config_checked, config_out] =
       runCommand("promtool check config --syntax-only " + std::string(OUTRIGGER_SOURCE_DIR) +

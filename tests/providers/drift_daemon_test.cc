@@ -197,6 +197,17 @@ TEST_CASE("drift via daemon: a new prompt version's longer, refused, other-model
   CHECK(written.find("outrigger_drift_value{measure=\"cosine_distance\",prompt=\"faq@2\",route=\"support\",signal=\"answer_centroid\"}") !=
         std::string::npos);
 
+  // The daemon saw the changes as they happened: support's answers moved the shared target to
+  // the new snapshot, steady's moved it back; each change logged and counted.
+  std::string live = curlCall("http://127.0.0.1:" + std::to_string(admin) + "/metrics").body;
+  CHECK(live.find("outrigger_upstream_changes_total{target=\"openai/gpt-4o\",kind=\"model\"} 2") != std::string::npos);
+  CHECK(live.find("outrigger_upstream_changes_total{target=\"openai/gpt-4o\",kind=\"system_fingerprint\"} 2") !=
+        std::string::npos);
+  CHECK(live.find("outrigger_upstream_info{target=\"openai/gpt-4o\",model=\"gpt-4o-2024-08-06\",system_fingerprint=\"fp_a\"} 1") !=
+        std::string::npos);
+  CHECK(d.log().find("target openai/gpt-4o now answers with model gpt-4o-2024-11-20 (was gpt-4o-2024-08-06)") !=
+        std::string::npos);
+
   // Steady alone: no drift, exit 0.
   auto [steady_code, steady_out] = runCommand(report + " --route steady 2>&1");
   INFO(steady_out);

@@ -35,6 +35,7 @@ inline outrigger_plugin_type passingGuardrailType(decltype(outrigger_plugin_type
       nullptr,
       nullptr,
       nullptr,
+      nullptr,  // on_stream_restart
   };
   outrigger_plugin_type t{};
   t.hdr = OUTRIGGER_HEADER_INIT(outrigger_plugin_type);

@@ -158,3 +158,45 @@ TEST_CASE("shared health: a latency average fed from several threads stays withi
   CHECK(t.latency.ms() >= 10);
   CHECK(t.latency.ms() <= 10.0 * kThreads);
 }
+
+TEST_CASE("upstream identity: the first model is not a change, a new one is, with what it was, and empty reports change nothing") {
+  UpstreamIdentity id;
+  CHECK(id.observe("gpt-4o-2024-08-06", "fp_a").empty());
+  CHECK(id.observe("gpt-4o-2024-08-06", "fp_a").empty());
+  CHECK(id.observe("", "").empty());  // a provider that reports neither
+  auto changes = id.observe("gpt-4o-2024-11-20", "fp_a");
+  REQUIRE(changes.size() == 1);
+  CHECK(std::string(changes[0].kind) == "model");
+  CHECK(changes[0].from == "gpt-4o-2024-08-06");
+  CHECK(changes[0].to == "gpt-4o-2024-11-20");
+  changes = id.observe("gpt-4o-2024-11-20", "fp_b");
+  REQUIRE(changes.size() == 1);
+  CHECK(std::string(changes[0].kind) == "system_fingerprint");
+  auto s = id.snapshot();
+  CHECK(s.model == "gpt-4o-2024-11-20");
+  CHECK(s.fingerprint == "fp_b");
+  CHECK(s.model_changes == 1);
+  CHECK(s.fingerprint_changes == 1);
+  // An upstream's very long model name is kept (and labelled) cut to 128 bytes.
+  changes = id.observe(std::string(10000, 'x'), "fp_b");
+  REQUIRE(changes.size() == 1);
+  CHECK(changes[0].to.size() == UpstreamIdentity::kMaxValueBytes);
+  CHECK(id.observe(std::string(20000, 'x'), "fp_b").empty());  // the same, once cut
+}
+
+TEST_CASE("upstream identity: workers observing at once count every change once") {
+  UpstreamIdentity id;
+  // Four threads see the same sequence of snapshots, A B A B ...: every flip is one change, seen
+  // by whichever thread records it first.
+  std::atomic<uint64_t> reported{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 1000; ++i) reported += id.observe(i / 100 % 2 ? "b" : "a", "").size();
+    });
+  }
+  for (auto& th : threads) th.join();
+  auto s = id.snapshot();
+  CHECK(s.model_changes == reported.load());
+  CHECK(s.model_changes >= 9);  // at least the flips one thread alone would see
+}
