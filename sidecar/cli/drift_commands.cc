@@ -1,6 +1,8 @@
 // outrigger drift report: a route's traffic in a window against a baseline (an earlier window, or
 // an eval run's results), from the trace store. Exit 0 no drift, 100 drift, 2 could not compare.
+#include <chrono>
 #include <cstdio>
+#include <thread>
 #include <fstream>
 
 #include "cli/commands.h"
@@ -86,6 +88,29 @@ void printTable(const traces::DriftReport& r) {
   std::printf("%s\n", r.drifted() ? "drift: yes" : "drift: no");
 }
 
+// Writes the report's gauges aside and renames them in, so a textfile collector never reads
+// half a file.
+bool writePrometheus(const std::string& path, const traces::DriftReport& report) {
+  std::string partial = path + ".partial";
+  std::ofstream out(partial, std::ios::binary | std::ios::trunc);
+  bool written = static_cast<bool>(out << traces::driftPrometheus(report));
+  out.close();
+  if (written && std::rename(partial.c_str(), path.c_str()) == 0) return true;
+  std::fprintf(stderr, "outrigger drift report: cannot write %s\n", path.c_str());
+  return false;
+}
+
+// The judge's spend today (UTC), so that --follow keeps to --judge-budget-usd a day.
+struct DailySpend {
+  int64_t day = -1;
+  double spent_usd = 0;
+  double remaining(double budget, int64_t now_ns) {
+    int64_t today = now_ns / kDayNs;
+    if (today != day) day = today, spent_usd = 0;
+    return budget > spent_usd ? budget - spent_usd : 0;
+  }
+};
+
 }  // namespace
 
 int driftReport(const Options& opt) {
@@ -93,12 +118,8 @@ int driftReport(const Options& opt) {
   if (!windowsOf(opt, &current, &baseline_window)) return kExitCannotCompare;
   traces::Database db = openStore(opt, "drift report");
   if (!db) return kExitCannotCompare;
-  traces::DriftQuery q;
-  q.current = current;
-  q.baseline = baseline_window;
-  q.thresholds = opt.drift;
   std::unique_ptr<eval::EmbeddingClient> client;
-  q.embed = embedderOf(opt, &client);
+  traces::EmbedTexts embed = embedderOf(opt, &client);
   traces::DriftPopulation eval_baseline;
   std::string error;
   if (!opt.baseline_eval.empty()) {
@@ -111,49 +132,65 @@ int driftReport(const Options& opt) {
       std::fprintf(stderr, "outrigger drift report: %s: %s\n", opt.baseline_eval.c_str(), error.c_str());
       return kExitCannotCompare;
     }
-    q.eval_baseline = &eval_baseline;
-    q.eval_source = opt.baseline_eval;
   }
-  JudgingTally tally;
-  if (!opt.judge_route.empty()) {
-    SampledJudging judging;
-    if (!sampledJudgingOf(opt, "drift report", &judging)) return kExitCannotCompare;
-    q.read_content = true;
-    q.annotate = [judging, &tally](traces::DriftPopulation* baseline, traces::DriftPopulation* current) {
-      std::vector<std::vector<JudgeItem>> groups;
-      for (traces::DriftPopulation* pop : {baseline, current}) {
-        if (!pop) continue;
-        groups.emplace_back();
-        for (traces::DriftSample& x : pop->samples) {
-          if (!x.error) groups.back().push_back({&x.prompt_text, &x.answer, &x.judge});
-        }
-      }
-      return judgeSamples(judging, groups, &tally);
-    };
-  }
-  traces::DriftReport report;
-  if (!traces::driftReportFromStore(db.get(), q, {}, &report, &error)) {
-    std::fprintf(stderr, "outrigger drift report: %s\n", error.c_str());
-    return kExitCannotCompare;
-  }
-  if (!opt.prometheus_out.empty()) {
-    // Written aside and renamed, so a textfile collector never reads half a file.
-    std::string partial = opt.prometheus_out + ".partial";
-    std::ofstream out(partial, std::ios::binary | std::ios::trunc);
-    bool written = static_cast<bool>(out << traces::driftPrometheus(report));
-    out.close();
-    if (!written || std::rename(partial.c_str(), opt.prometheus_out.c_str()) != 0) {
-      std::fprintf(stderr, "outrigger drift report: cannot write %s\n", opt.prometheus_out.c_str());
-      return kExitCannotCompare;
+  SampledJudging judging;
+  if (!opt.judge_route.empty() && !sampledJudgingOf(opt, "drift report", &judging)) return kExitCannotCompare;
+  DailySpend spend;
+  for (uint64_t round = 1;; ++round) {
+    // Relative windows (--since 1h) move with each round.
+    if (round > 1 && !windowsOf(opt, &current, &baseline_window)) return kExitCannotCompare;
+    traces::DriftQuery q;
+    q.current = current;
+    q.baseline = baseline_window;
+    q.thresholds = opt.drift;
+    q.embed = embed;
+    if (!opt.baseline_eval.empty()) {
+      q.eval_baseline = &eval_baseline;
+      q.eval_source = opt.baseline_eval;
     }
+    JudgingTally tally;
+    if (!opt.judge_route.empty()) {
+      SampledJudging today = judging;
+      today.budget_usd = spend.remaining(judging.budget_usd, nowUnixNs());
+      q.read_content = true;
+      q.annotate = [today, &tally](traces::DriftPopulation* baseline, traces::DriftPopulation* current) {
+        std::vector<std::vector<JudgeItem>> groups;
+        for (traces::DriftPopulation* pop : {baseline, current}) {
+          if (!pop) continue;
+          groups.emplace_back();
+          for (traces::DriftSample& x : pop->samples) {
+            if (!x.error) groups.back().push_back({&x.prompt_text, &x.answer, &x.judge});
+          }
+        }
+        return judgeSamples(today, groups, &tally);
+      };
+    }
+    traces::DriftReport report;
+    if (!traces::driftReportFromStore(db.get(), q, {}, &report, &error)) {
+      std::fprintf(stderr, "outrigger drift report: %s\n", error.c_str());
+      if (opt.follow_seconds == 0) return kExitCannotCompare;
+    } else {
+      spend.spent_usd += tally.spent_usd;
+      if (!opt.prometheus_out.empty() && !writePrometheus(opt.prometheus_out, report) && opt.follow_seconds == 0) {
+        return kExitCannotCompare;
+      }
+      if (opt.follow_seconds) {
+        std::printf("round %llu: drift %s, %zu groups, %zu events%s\n", static_cast<unsigned long long>(round),
+                    report.drifted() ? "yes" : "no", report.groups.size(), report.events.size(),
+                    opt.judge_route.empty() ? "" : (", judge spent $" + std::to_string(spend.spent_usd) + " today").c_str());
+        std::fflush(stdout);
+      } else if (opt.json) {
+        std::printf("%s\n", traces::driftJson(report).c_str());
+      } else {
+        printTable(report);
+      }
+      if (opt.follow_seconds == 0) {
+        if (report.groups.empty()) return kExitCannotCompare;
+        return report.drifted() ? kExitDrift : kExitNoDrift;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(opt.follow_seconds));
   }
-  if (opt.json) {
-    std::printf("%s\n", traces::driftJson(report).c_str());
-  } else {
-    printTable(report);
-  }
-  if (report.groups.empty()) return kExitCannotCompare;
-  return report.drifted() ? kExitDrift : kExitNoDrift;
 }
 
 }  // namespace outrigger::cli

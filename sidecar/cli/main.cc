@@ -166,6 +166,8 @@ int main(int argc, char** argv) {
   drift_report->add_option("--baseline-until", opt.baseline_until, "The baseline window's end (default: --since)");
   drift_report->add_option("--baseline-eval", opt.baseline_eval, "An eval run's results JSON as the baseline instead");
   drift_report->add_option("--prometheus", opt.prometheus_out, "Also write the report as Prometheus gauges to this file");
+  drift_report->add_option("--follow", opt.follow_seconds, "Report again every this many seconds (windows move with "
+                                                          "now; one line a round; the judge budget is per UTC day)");
   drift_report->add_option("--embed-url", opt.embed_url, "A sidecar's HTTP front (http://127.0.0.1:8080): compare the "
                                                          "captured answers' embedding centroids through it");
   drift_report->add_option("--embed-route", opt.embed_route, "The embeddings route for --embed-url")->default_val("embeddings");

@@ -325,4 +325,18 @@ TEST_CASE("drift via daemon: a sampled judge grades both windows through a judge
   REQUIRE(thin);
   CHECK(std::string((*thin)["status"].GetString()) == "insufficient");
   CHECK((*thin)["baseline_n"].GetUint64() < 40);
+
+  // --follow: a report a second (one line each), the gauges rewritten each round, the grades
+  // from the cache so the day's spend stays where it was.
+  std::string follow = report.substr(0, report.find(" --json")) + report.substr(report.find(" --json") + 7);
+  auto [follow_code, rounds] = runCommand("timeout 2.5 " + follow + " --judge-cache " + dir + "/judge.sqlite --follow 1 --prometheus " +
+                                          dir + "/live.prom 2>&1");
+  INFO(rounds);
+  CHECK(follow_code == 124);  // still running when stopped
+  CHECK(rounds.find("round 1: drift yes, 1 groups, 0 events, judge spent $0.000000 today") != std::string::npos);
+  CHECK(rounds.find("round 2: drift yes") != std::string::npos);
+  std::ifstream live(dir + "/live.prom");
+  std::string gauges((std::istreambuf_iterator<char>(live)), std::istreambuf_iterator<char>());
+  CHECK(gauges.find("outrigger_drift_signal_status{prompt=\"faq@1\",route=\"support\",signal=\"judge_score\"} 2") !=
+        std::string::npos);
 }
