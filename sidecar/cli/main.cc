@@ -112,30 +112,25 @@ int main(int argc, char** argv) {
   auto* eval_run = eval->add_subcommand("run", "Run an eval file's dataset through its targets and score the answers "
                                                "(exit 0 pass, 100 regression, 2 could not evaluate)");
   eval_run->add_option("eval_file", opt.eval_file, "The eval TOML")->required();
-  auto* run_socket = eval_run->add_option("-s,--socket", opt.socket_path, "The sidecar's socket (default: the eval file's, else as chat)");
-  eval_run->add_option("-c,--config", opt.config_path, "Build this config's chain in process instead of using a socket")
-      ->excludes(run_socket);
-  eval_run->add_option("--baseline", opt.baseline, "An earlier results JSON: per-case diffs and the regression gate");
-  eval_run->add_option("--json", opt.json_out, "Write the results JSON here");
-  eval_run->add_option("--junit", opt.junit_out, "Write JUnit XML here");
-  eval_run->add_option("--markdown", opt.markdown_out, "Write a Markdown summary here (for a pull-request comment)");
-  eval_run->add_option("--html", opt.html_out, "Write a self-contained HTML report here");
-  eval_run->add_option("-j,--concurrency", opt.concurrency, "Requests in flight (overrides the eval file)");
-  eval_run->add_option("--judge-cache", opt.judge_cache, "The judge cache file (overrides the eval file)");
+  // What `run` and `simulate` share: where the chain is, the gate's baseline, reports, concurrency.
+  auto run_options = [&](CLI::App* c, const std::string& unit, const std::string& in_flight) {
+    auto* socket = c->add_option("-s,--socket", opt.socket_path, "The sidecar's socket (default: the file's, else as chat)");
+    c->add_option("-c,--config", opt.config_path, "Build this config's chain in process instead of using a socket")
+        ->excludes(socket);
+    c->add_option("--baseline", opt.baseline, "An earlier results JSON: per-" + unit + " diffs and the regression gate");
+    c->add_option("--json", opt.json_out, "Write the results JSON here");
+    c->add_option("--junit", opt.junit_out, "Write JUnit XML here");
+    c->add_option("--markdown", opt.markdown_out, "Write a Markdown summary here (for a pull-request comment)");
+    c->add_option("--html", opt.html_out, "Write a self-contained HTML report here");
+    c->add_option("-j,--concurrency", opt.concurrency, in_flight + " at once (overrides the file)");
+    c->add_option("--judge-cache", opt.judge_cache, "The judge cache file (overrides the file)");
+  };
+  run_options(eval_run, "case", "Requests");
   auto* eval_simulate = eval->add_subcommand("simulate", "Play a simulation file's scenarios: personas (an LLM on a route) "
                                                          "talk to the targets for N turns, every transcript judged "
                                                          "(exit 0 pass, 100 below threshold, 2 could not evaluate)");
   eval_simulate->add_option("simulation_file", opt.eval_file, "The simulation TOML")->required();
-  auto* simulate_socket = eval_simulate->add_option("-s,--socket", opt.socket_path, "The sidecar's socket (default: the file's, else as chat)");
-  eval_simulate->add_option("-c,--config", opt.config_path, "Build this config's chain in process instead of using a socket")
-      ->excludes(simulate_socket);
-  eval_simulate->add_option("--baseline", opt.baseline, "An earlier results JSON: per-transcript diffs and the regression gate");
-  eval_simulate->add_option("--json", opt.json_out, "Write the results JSON (with every transcript) here");
-  eval_simulate->add_option("--junit", opt.junit_out, "Write JUnit XML here");
-  eval_simulate->add_option("--markdown", opt.markdown_out, "Write a Markdown summary here");
-  eval_simulate->add_option("--html", opt.html_out, "Write a self-contained HTML report here");
-  eval_simulate->add_option("-j,--concurrency", opt.concurrency, "Conversations at once (overrides the file)");
-  eval_simulate->add_option("--judge-cache", opt.judge_cache, "The judge cache file (overrides the file)");
+  run_options(eval_simulate, "transcript", "Conversations");
   auto* eval_calibrate = eval->add_subcommand("calibrate", "Measure each judge's agreement with human labels "
                                                            "(exit 0 enough to gate, 100 below, 2 could not measure)");
   eval_calibrate->add_option("eval_file", opt.eval_file, "The eval TOML")->required();

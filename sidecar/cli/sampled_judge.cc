@@ -9,6 +9,7 @@
 #include "eval/chat_backend.h"
 #include "eval/judge.h"
 #include "eval/judge_cache.h"
+#include "traces/statistics.h"
 
 namespace outrigger::cli {
 namespace {
@@ -51,10 +52,7 @@ std::vector<JudgeItem> sampleOf(const std::vector<JudgeItem>& group, uint32_t li
   for (const JudgeItem& x : group) {
     if (!x.answer->empty() && !x.prompt_text->empty()) all.push_back(x);
   }
-  if (all.size() <= limit) return all;
-  std::vector<JudgeItem> picked;
-  for (uint32_t i = 0; i < limit; ++i) picked.push_back(all[size_t(double(i) * double(all.size()) / limit)]);
-  return picked;
+  return traces::spreadEvenly(all, limit);
 }
 
 }  // namespace

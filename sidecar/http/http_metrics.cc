@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "common/prometheus_label.h"
+
 namespace outrigger::http {
 
 void HttpMetrics::record(std::string_view endpoint, std::string_view route, int status, double seconds) {
@@ -45,17 +47,7 @@ void HttpMetrics::mergeInto(MetricsSnapshot* into) const {
   into->stream_errors += data_.stream_errors;
 }
 
-std::string escapeLabel(std::string_view v) {
-  std::string out;
-  out.reserve(v.size());
-  for (char c : v) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
-  }
-  return out;
-}
+std::string escapeLabel(std::string_view v) { return escapePrometheusLabel(v); }
 
 namespace {
 

@@ -38,8 +38,9 @@ std::vector<double> column(const Samples& v, Get get) {
 }
 
 // Answer length and latency of the answers given (an error has neither).
+// `min_median_change`: the medians must also differ this much for the signal to drift (0: PSI alone).
 DriftSignal distributionSignal(const char* name, const Samples& base, const Samples& cur, double DriftSample::*field,
-                               const DriftThresholds& t) {
+                               double min_median_change, const DriftThresholds& t) {
   auto get = [field](const DriftSample& x) { return x.error ? std::nullopt : std::optional<double>(x.*field); };
   std::vector<double> b = column(base, get), c = column(cur, get);
   DriftSignal s = signalNamed(name, "psi");
@@ -55,8 +56,9 @@ DriftSignal distributionSignal(const char* name, const Samples& base, const Samp
   s.status = s.value >= t.psi_drifted    ? DriftStatus::kDrifted
              : s.value >= t.psi_moderate ? DriftStatus::kModerate
                                          : DriftStatus::kStable;
-  bool material = field != &DriftSample::latency_ms || std::fabs(s.current - s.baseline) >= t.min_latency_change_ms;
-  if (s.status == DriftStatus::kDrifted && !material) s.status = DriftStatus::kModerate;
+  if (s.status == DriftStatus::kDrifted && std::fabs(s.current - s.baseline) < min_median_change) {
+    s.status = DriftStatus::kModerate;
+  }
   return s;
 }
 
@@ -109,10 +111,7 @@ std::vector<std::string> answersOf(const Samples& v, uint32_t limit) {
   for (const DriftSample* x : v) {
     if (!x->error && !x->answer.empty()) all.push_back(x->answer);
   }
-  if (all.size() <= limit) return all;
-  std::vector<std::string> picked;
-  for (uint32_t i = 0; i < limit; ++i) picked.push_back(all[size_t(double(i) * double(all.size()) / limit)]);
-  return picked;
+  return spreadEvenly(all, limit);
 }
 
 std::vector<double> centroid(const std::vector<std::vector<double>>& vectors, const std::vector<size_t>& which) {
@@ -186,8 +185,8 @@ DriftGroup compareGroup(const std::string& route, const std::string& prompt, con
   g.baseline_scope = own_baseline ? "prompt" : "route";
   g.baseline_requests = base.size();
   g.current_requests = cur.size();
-  g.signals.push_back(distributionSignal("answer_tokens", base, cur, &DriftSample::answer_tokens, t));
-  g.signals.push_back(distributionSignal("latency_ms", base, cur, &DriftSample::latency_ms, t));
+  g.signals.push_back(distributionSignal("answer_tokens", base, cur, &DriftSample::answer_tokens, 0, t));
+  g.signals.push_back(distributionSignal("latency_ms", base, cur, &DriftSample::latency_ms, t.min_latency_change_ms, t));
   g.signals.push_back(rateSignal("error_rate", base, cur, [](const DriftSample& x) { return x.error; }, t));
   if (baseline.refusals_known) {
     g.signals.push_back(rateSignal("refusal_rate", base, cur, [](const DriftSample& x) { return x.refusal; }, t));

@@ -4,6 +4,7 @@
 // The bootstrap uses fixed seeds: the same store gives the same intervals every time it is asked.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -38,6 +39,17 @@ Difference proportionDifference(uint64_t s1, uint64_t n1, uint64_t s0, uint64_t 
 // baseline repeats is one bin) and a half count added to each bin so an empty one stays finite.
 // Usual reading: below 0.1 stable, 0.1 to 0.25 a moderate shift, above 0.25 a significant one.
 double populationStability(std::vector<double> baseline, const std::vector<double>& current, int bins = 10);
+
+// At most `limit` of `all`, spread evenly over it (all of it when it is no longer): a sample that
+// covers a whole window rather than its start.
+template <typename T>
+std::vector<T> spreadEvenly(const std::vector<T>& all, size_t limit) {
+  if (all.size() <= limit) return all;
+  std::vector<T> picked;
+  picked.reserve(limit);
+  for (size_t i = 0; i < limit; ++i) picked.push_back(all[size_t(double(i) * double(all.size()) / double(limit))]);
+  return picked;
+}
 
 // The median of `v` (nearest rank; 0 when empty).
 double median(std::vector<double> v);
