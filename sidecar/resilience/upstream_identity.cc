@@ -18,12 +18,16 @@ void UpstreamIdentity::observeField(Field& f, const char* kind, std::string_view
   uint64_t h = hashOf(value);
   if (f.hash.load(std::memory_order_acquire) == h) return;
   std::lock_guard<std::mutex> lock(mu_);
-  if (f.value == value) return;  // another thread recorded it first (or a hash collision)
+  std::string printable(value);
+  for (char& c : printable) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';  // an upstream cannot forge log lines
+  }
+  if (f.value == printable) return;  // another thread recorded it first (or a hash collision)
   if (!f.value.empty()) {
-    out->push_back({kind, f.value, std::string(value)});
+    out->push_back({kind, f.value, printable});
     ++f.changes;
   }
-  f.value.assign(value);
+  f.value = std::move(printable);
   f.hash.store(h, std::memory_order_release);
 }
 

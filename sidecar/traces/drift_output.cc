@@ -1,8 +1,11 @@
 #include "traces/drift_output.h"
 
 #include <cstdio>
+#include <algorithm>
 #include <map>
+#include <set>
 
+#include "common/prometheus_label.h"
 #include "traces/json_writer.h"
 
 namespace outrigger::traces {
@@ -27,16 +30,13 @@ void signalJson(JsonWriter& w, const DriftSignal& s) {
   w.EndObject();
 }
 
-// A Prometheus label value: backslash, double quote and newline escaped.
-std::string label(std::string_view v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\' || c == '"') out += '\\', out += c;
-    else if (c == '\n') out += "\\n";
-    else out += c;
-  }
-  return out;
-}
+// Prompt ids and versions come from callers: their label values are cut to this many bytes.
+constexpr size_t kMaxLabelBytes = 128;
+// Groups beyond this many (the busiest kept) are left out of the gauges and counted, so callers
+// naming ever new prompt versions cannot grow a scrape without bound.
+constexpr size_t kMaxExposedGroups = 100;
+
+std::string label(std::string_view v) { return escapePrometheusLabel(v.substr(0, kMaxLabelBytes)); }
 
 std::string number(double v) {
   char buf[40];
@@ -51,13 +51,13 @@ class Exposition {
     text_ += "# HELP " + name + " " + help + "\n# TYPE " + name + " gauge\n";
   }
   void sample(const std::string& name, const std::map<std::string, std::string>& labels, double value) {
-    text_ += name + "{";
+    text_ += name;
     bool first = true;
     for (const auto& [k, v] : labels) {
-      text_ += (first ? "" : ",") + k + "=\"" + label(v) + "\"";
+      text_ += (first ? "{" : ",") + k + "=\"" + label(v) + "\"";
       first = false;
     }
-    text_ += "} " + number(value) + "\n";
+    text_ += (labels.empty() ? " " : "} ") + number(value) + "\n";
   }
   std::string take() { return std::move(text_); }
 
@@ -135,14 +135,26 @@ std::string driftJson(const DriftReport& r) {
 }
 
 std::string driftPrometheus(const DriftReport& r) {
+  // The busiest groups, at most kMaxExposedGroups, and never two whose cut labels are the same.
+  std::vector<const DriftGroup*> groups;
+  for (const DriftGroup& g : r.groups) groups.push_back(&g);
+  std::stable_sort(groups.begin(), groups.end(),
+                   [](const DriftGroup* a, const DriftGroup* b) { return a->current_requests > b->current_requests; });
+  std::vector<const DriftGroup*> exposed;
+  std::set<std::pair<std::string, std::string>> seen;
+  for (const DriftGroup* g : groups) {
+    if (exposed.size() < kMaxExposedGroups && seen.insert({label(g->route), label(g->prompt)}).second) exposed.push_back(g);
+  }
   Exposition x;
   x.family("outrigger_drift_status",
            "The worst drift signal of a route and prompt version: -1 insufficient, 0 stable, 1 moderate, 2 drifted");
-  for (const DriftGroup& g : r.groups) {
+  for (const DriftGroup* gp : exposed) {
+    const DriftGroup& g = *gp;
     x.sample("outrigger_drift_status", {{"route", g.route}, {"prompt", g.prompt}}, driftStatusLevel(g.status));
   }
   x.family("outrigger_drift_signal_status", "One drift signal's status: -1 insufficient, 0 stable, 1 moderate, 2 drifted");
-  for (const DriftGroup& g : r.groups) {
+  for (const DriftGroup* gp : exposed) {
+    const DriftGroup& g = *gp;
     for (const DriftSignal& s : g.signals) {
       x.sample("outrigger_drift_signal_status", {{"route", g.route}, {"prompt", g.prompt}, {"signal", s.name}},
                driftStatusLevel(s.status));
@@ -151,7 +163,8 @@ std::string driftPrometheus(const DriftReport& r) {
   x.family("outrigger_drift_value",
            "A drift signal's measure: the population stability index, the change of a rate or mean, or the cosine "
            "distance of answer centroids");
-  for (const DriftGroup& g : r.groups) {
+  for (const DriftGroup* gp : exposed) {
+    const DriftGroup& g = *gp;
     for (const DriftSignal& s : g.signals) {
       if (s.status == DriftStatus::kInsufficient) continue;
       x.sample("outrigger_drift_value",
@@ -159,12 +172,16 @@ std::string driftPrometheus(const DriftReport& r) {
     }
   }
   x.family("outrigger_drift_requests", "The requests a drift report compared, per window");
-  for (const DriftGroup& g : r.groups) {
+  for (const DriftGroup* gp : exposed) {
+    const DriftGroup& g = *gp;
     x.sample("outrigger_drift_requests", {{"route", g.route}, {"prompt", g.prompt}, {"window", "baseline"}},
              double(g.baseline_requests));
     x.sample("outrigger_drift_requests", {{"route", g.route}, {"prompt", g.prompt}, {"window", "current"}},
              double(g.current_requests));
   }
+  x.family("outrigger_drift_groups_omitted", "Route and prompt version groups left out of these gauges (beyond " +
+                                                 std::to_string(kMaxExposedGroups) + " or with the same cut labels)");
+  x.sample("outrigger_drift_groups_omitted", {}, double(r.groups.size() - exposed.size()));
   x.family("outrigger_drift_model_changes",
            "Changes of the model or system fingerprint an upstream reported for a target, in the current window");
   std::map<std::map<std::string, std::string>, int> changes;

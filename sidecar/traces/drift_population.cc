@@ -4,6 +4,7 @@
 
 #include <sstream>
 
+#include "bounded_json.h"
 #include "traces/query_parts.h"
 
 namespace outrigger::traces {
@@ -93,8 +94,7 @@ bool loadDriftWindow(sqlite3* db, const TraceFilter& filter, const QueryLimits& 
 bool loadEvalBaseline(const std::string& results_json, const std::string& route, DriftPopulation* out,
                       std::string* error) {
   rapidjson::Document doc;
-  doc.Parse(results_json.c_str(), results_json.size());
-  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("targets") || !doc["targets"].IsArray()) {
+  if (!json::parse(results_json, &doc) || !doc.IsObject() || !doc.HasMember("targets") || !doc["targets"].IsArray()) {
     *error = "not the results of outrigger eval run --json (no \"targets\" array)";
     return false;
   }

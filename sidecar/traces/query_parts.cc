@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cmath>
 
+#include "bounded_json.h"
 #include "traces/trace_store.h"
 
 namespace outrigger::traces::query_parts {
@@ -50,7 +51,7 @@ Where whereOf(const TraceFilter& f) {
 
 std::string promptConversation(const std::string& prompt_json) {
   rapidjson::Document d;
-  if (prompt_json.empty() || d.Parse(prompt_json.c_str(), prompt_json.size()).HasParseError() || !d.IsArray()) return "";
+  if (prompt_json.empty() || !json::parse(prompt_json, &d) || !d.IsArray()) return "";
   std::string text;
   for (const auto& m : d.GetArray()) {
     if (!m.IsObject() || !m.HasMember("role") || !m["role"].IsString()) continue;

@@ -235,3 +235,22 @@ TEST_CASE("drift: a window larger than the cap is read evenly, one request in k"
   CHECK(sampled.samples.front().answer_tokens == 4);
   CHECK(sampled.samples.back().answer_tokens == 1000);
 }
+
+TEST_CASE("drift: the gauges keep the busiest 100 groups, cut caller-named prompt labels, and count the rest") {
+  DriftReport r;
+  for (int i = 0; i < 150; ++i) {
+    DriftGroup g;
+    g.route = "r";
+    g.prompt = "p@" + std::to_string(i) + std::string(i == 149 ? 500 : 0, 'v');
+    g.current_requests = uint64_t(i);
+    r.groups.push_back(g);
+  }
+  std::string metrics = driftPrometheus(r);
+  size_t series = 0;
+  for (size_t at = 0; (at = metrics.find("\noutrigger_drift_status{", at)) != std::string::npos; ++at) ++series;
+  CHECK(series == 100);
+  CHECK(metrics.find("\noutrigger_drift_groups_omitted 50\n") != std::string::npos);
+  CHECK(metrics.find("prompt=\"p@149" + std::string(123, 'v') + "\"") != std::string::npos);  // 128 bytes
+  CHECK(metrics.find("prompt=\"p@49\"") == std::string::npos);  // among the quietest, left out
+  CHECK(metrics.find("prompt=\"p@50\"") != std::string::npos);
+}

@@ -182,6 +182,10 @@ TEST_CASE("upstream identity: the first model is not a change, a new one is, wit
   REQUIRE(changes.size() == 1);
   CHECK(changes[0].to.size() == UpstreamIdentity::kMaxValueBytes);
   CHECK(id.observe(std::string(20000, 'x'), "fp_b").empty());  // the same, once cut
+  // Control characters cannot forge a log line.
+  changes = id.observe("evil\nERROR forged line", "fp_b");
+  REQUIRE(changes.size() == 1);
+  CHECK(changes[0].to == "evil?ERROR forged line");
 }
 
 TEST_CASE("upstream identity: workers observing at once count every change once") {
