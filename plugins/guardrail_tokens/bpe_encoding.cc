@@ -133,9 +133,11 @@ uint64_t packSmall(const uint8_t* p, size_t n) {
 // A per-thread memo of recent pieces of up to 24 bytes and their ids. Text repeats (common words,
 // indentation, identifiers, the same system prompt on every request), so most pieces are found
 // here without touching the rank tables. Direct-mapped: a new piece replaces whatever shared its
-// slot. One memo per encoding and thread, 256 KB, made on the thread's first count.
+// slot. One memo per encoding and thread, 1 MB, made on the thread's first count: on this
+// repository's English and C++, 16,384 slots miss 4% of pieces where 4,096 missed 12%, and a
+// miss costs a merge (about 8% faster in all).
 struct PieceMemo {
-  static constexpr size_t kMaxBytes = 24, kMaxIds = 8, kSlotBits = 12;
+  static constexpr size_t kMaxBytes = 24, kMaxIds = 8, kSlotBits = 14;
   struct alignas(64) Entry {
     uint64_t key[kMaxBytes / 8];  // the piece's bytes, zero-padded
     uint32_t ids[kMaxIds];

@@ -6,7 +6,7 @@
 // byte pair, lowest rank first, as tiktoken's `_byte_pair_merge` does. Pieces up to
 // kQuadraticMergeLimit bytes use tiktoken's rescanning loop; longer ones (a run of 10,000 'a's
 // is one piece) a tournament tree over a linked list that yields the same merges in O(n log n).
-// Each thread keeps memos of recent pieces of up to 128 bytes and their ids (up to 512 KB per
+// Each thread keeps memos of recent pieces of up to 128 bytes and their ids (up to 1.25 MB per
 // encoding it used), so repeated words, identifiers and indentation skip the rank tables.
 //
 // The rank tables are compiled in (rank_data.S, from the npm `tiktoken` package, SHA-256-checked

@@ -3,7 +3,7 @@
   tiktoken_speed.py corpus DIR            writes DIR/{mixed,random,adversarial}.bin
   tiktoken_speed.py measure TIKTOKEN_DIR CORPUS ENCODING
                                           prints "<MB/s> <tokens>": encode_ordinary over every
-                                          document, one thread, best of 3 rounds of
+                                          document, one thread, best of 5 rounds of
                                           CPU time (process_time: a loaded machine's waits left out)
 """
 import os
@@ -61,7 +61,7 @@ def main():
     with tempfile.TemporaryDirectory() as cache:
         enc = identity_test.offline_tiktoken(tiktoken_dir, cache).get_encoding(name)
         best, tokens = None, 0
-        for _ in range(3):
+        for _ in range(5):
             start = time.process_time()
             tokens = sum(len(enc.encode_ordinary(d)) for d in docs)
             elapsed = time.process_time() - start
