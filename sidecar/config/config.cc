@@ -393,8 +393,8 @@ Settings Parser::run(const toml::table& root) {
     checkKeys(*t, {"queue_capacity", "priority"}, "[exporter]");
     if (const toml::node* p = t->get("priority")) {
       s.exporter_priority = p->value_or(std::string());
-      if (s.exporter_priority != "low" && s.exporter_priority != "normal") {
-        fail(*p, "'priority' must be \"low\" or \"normal\"");
+      if (s.exporter_priority != "idle" && s.exporter_priority != "low" && s.exporter_priority != "normal") {
+        fail(*p, "'priority' must be \"idle\", \"low\" or \"normal\"");
       }
     }
     if (const toml::node* q = t->get("queue_capacity")) {

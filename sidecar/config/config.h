@@ -191,7 +191,7 @@ struct Settings {
   // How the exporter thread shares the CPU with the workers ([exporter] priority): "normal", or
   // "low" (nice 10: on a saturated host the workers get more of the CPU and a full queue sheds
   // records, counted).
-  std::string exporter_priority = "normal";
+  std::string exporter_priority = "idle";
   std::vector<InstanceSettings> instances;
   std::vector<RouteSettings> routes;
   PriceSettings prices;

@@ -88,8 +88,9 @@ int Daemon::run() {
   exporter_ = std::make_unique<telemetry::ExporterThread>(settings_.exporter_queue_capacity,
                                                           upstreamSettings(settings_.server));
   exporter_->adopt(snapshot_->exporters);
-  exporter_->start(settings_.exporter_priority == "low" ? telemetry::ExporterPriority::kLow
-                                                        : telemetry::ExporterPriority::kNormal);
+  exporter_->start(settings_.exporter_priority == "normal" ? telemetry::ExporterPriority::kNormal
+                   : settings_.exporter_priority == "low"  ? telemetry::ExporterPriority::kLow
+                                                           : telemetry::ExporterPriority::kIdle);
   for (uint32_t i = 0; i < n; ++i) {
     workers_.push_back(
         std::make_unique<Worker>(i, settings_.server, exporter_.get(), &settings_.http, guards, health_.get(),

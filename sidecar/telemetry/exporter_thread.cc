@@ -1,5 +1,7 @@
 #include "telemetry/exporter_thread.h"
 
+#include <pthread.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -14,17 +16,23 @@ namespace outrigger::telemetry {
 
 namespace {
 constexpr uint64_t kDrainIntervalMs = 5;
+constexpr int kQuietTicks = 40;  // 200 ms without a record stops the drain timer
 }  // namespace
 
 ExporterThread::ExporterThread(size_t queue_capacity, http_client::HttpClientSettings http)
-    : wake_at_(std::max<size_t>(1, queue_capacity / 4)),
-      loop_(/*index=*/0xff, queue_capacity),
+    : capacity_(static_cast<int64_t>(std::max<size_t>(1, queue_capacity))),
+      wake_at_(std::max<size_t>(1, queue_capacity / 4)),
+      ring_(std::max<size_t>(1, queue_capacity)),
+      loop_(/*index=*/0xff),
       http_client_(std::make_unique<http_client::HttpClient>(loop_.loop(), std::move(http))),
       span_ids_((uint64_t{std::random_device{}()} << 32) ^ std::random_device{}()) {
+  uv_async_init(loop_.loop(), &wake_, &ExporterThread::onWake);
+  wake_.data = this;
   // After every record queued before stop(): the exporters see them before their loop use ends.
   // The instances' transfers are aborted first (their sinks hear E_CANCELLED), then the
   // client's own connections, polls and timer go, before the loop closes whatever is left.
   loop_.setBeforeClose([this] {
+    exportQueued();
     retireInstanceLoops();
     http_client_->shutdown();
   });
@@ -32,8 +40,12 @@ ExporterThread::ExporterThread(size_t queue_capacity, http_client::HttpClientSet
 
 ExporterThread::~ExporterThread() {
   stop();
-  // Never started: nothing ran on the loop, so the instances are retired here, off it.
+  // Records that raced with stop() were never exported: counted, as any drop.
+  for (Queued item; ring_.pop(&item);) (item.record ? dropped_ : feedback_dropped_).fetch_add(1);
+  // Never started: nothing ran on the loop, so the instances are retired here, off it, and the
+  // wake-up handle is closed for the loop's own teardown.
   retireInstanceLoops();
+  if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&wake_))) uv_close(reinterpret_cast<uv_handle_t*>(&wake_), nullptr);
 }
 
 void ExporterThread::start(ExporterPriority priority) {
@@ -42,6 +54,11 @@ void ExporterThread::start(ExporterPriority priority) {
   // Linux threads have their own scheduling policy and nice value; set on the thread itself.
   if (priority == ExporterPriority::kLow) {
     loop_.post([] { ::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 10); });
+  } else if (priority == ExporterPriority::kIdle) {
+    loop_.post([] {
+      sched_param param{};
+      pthread_setschedparam(pthread_self(), SCHED_IDLE, &param);
+    });
   }
   loop_.startThread();
 }
@@ -75,35 +92,78 @@ void ExporterThread::retireInstanceLoops() {
 }
 
 bool ExporterThread::submit(std::shared_ptr<RequestRecord> record) {
-  int64_t before = queued_.fetch_add(1, std::memory_order_relaxed);
-  auto fn = [this, record = std::move(record)] {
+  if (enqueue(Queued{std::move(record), nullptr})) return true;
+  dropped_.fetch_add(1, std::memory_order_relaxed);
+  return false;
+}
+
+bool ExporterThread::submitFeedback(std::shared_ptr<FeedbackRecord> feedback) {
+  if (enqueue(Queued{nullptr, std::move(feedback)})) return true;
+  feedback_dropped_.fetch_add(1, std::memory_order_relaxed);
+  return false;
+}
+
+// The count goes up before the push, so the ring never holds more than capacity_ (its pushes
+// cannot fail) and a drain that finds a cell not yet published sees the count and comes back.
+bool ExporterThread::enqueue(Queued item) {
+  if (loop_.stopping()) return false;
+  int64_t before = queued_.fetch_add(1, std::memory_order_seq_cst);
+  if (before >= capacity_ || !ring_.push(std::move(item))) {
     queued_.fetch_sub(1, std::memory_order_relaxed);
-    exportOne(*record);
-    keepDraining();
-  };
-  bool wake = before <= 0 || static_cast<size_t>(before) + 1 >= wake_at_;
-  bool posted = wake ? loop_.post(std::move(fn)) : loop_.postQuiet(std::move(fn));
-  if (!posted) queued_.fetch_sub(1, std::memory_order_relaxed);
-  return posted;
+    return false;
+  }
+  if (static_cast<size_t>(before) + 1 >= wake_at_ || !timer_draining_.load(std::memory_order_seq_cst)) {
+    uv_async_send(&wake_);
+  }
+  return true;
+}
+
+void ExporterThread::onWake(uv_async_t* handle) {
+  auto* self = static_cast<ExporterThread*>(handle->data);
+  self->exportQueued();
+  self->keepDraining();
+}
+
+void ExporterThread::exportQueued() {
+  for (Queued item; ring_.pop(&item); item = {}) {
+    queued_.fetch_sub(1, std::memory_order_relaxed);
+    if (item.record) exportOne(*item.record);
+    else if (item.feedback) exportFeedback(*item.feedback);
+  }
 }
 
 // Records queued without a wake-up after this one are drained by the timer; a record counted
 // but not yet pushed when the timer drains is taken at the next tick, since the count stays up.
 void ExporterThread::keepDraining() {
-  if (draining_ || queued_.load(std::memory_order_relaxed) <= 0 || loop_.stopping()) return;
+  if (draining_ || loop_.stopping()) return;
   if (!drain_timer_ready_) {
     uv_timer_init(loop_.loop(), &drain_timer_);
     drain_timer_.data = this;
     drain_timer_ready_ = true;
   }
   draining_ = true;
+  quiet_ticks_ = 0;
+  timer_draining_.store(true, std::memory_order_seq_cst);
   uv_timer_start(&drain_timer_, &ExporterThread::onDrainTimer, kDrainIntervalMs, kDrainIntervalMs);
 }
 
+// The timer outlives a drained queue by kQuietTicks, so a steady trickle (a record every few
+// hundred microseconds) is drained by ticks alone, with no wake-up per record.
 void ExporterThread::onDrainTimer(uv_timer_t* timer) {
   auto* self = static_cast<ExporterThread*>(timer->data);
-  self->loop_.drainQueued();
-  if (self->queued_.load(std::memory_order_relaxed) > 0) return;
+  bool had_work = self->queued_.load(std::memory_order_relaxed) > 0;
+  self->exportQueued();
+  if (had_work || ++self->quiet_ticks_ < kQuietTicks) {
+    if (had_work) self->quiet_ticks_ = 0;
+    return;
+  }
+  // Stopping: a record submitted meanwhile either sees the flag down and wakes the thread, or was
+  // counted before the flag went down and is seen here (both sides are sequentially consistent).
+  self->timer_draining_.store(false, std::memory_order_seq_cst);
+  if (self->queued_.load(std::memory_order_seq_cst) > 0) {
+    self->timer_draining_.store(true, std::memory_order_seq_cst);
+    return;
+  }
   self->draining_ = false;
   uv_timer_stop(timer);
 }
@@ -129,12 +189,6 @@ void ExporterThread::exportOne(RequestRecord& r) {
       failed_.fetch_add(1, std::memory_order_relaxed);
     }
   }
-}
-
-bool ExporterThread::submitFeedback(std::shared_ptr<FeedbackRecord> feedback) {
-  bool queued = loop_.post([this, feedback = std::move(feedback)] { exportFeedback(*feedback); });
-  if (!queued) feedback_dropped_.fetch_add(1, std::memory_order_relaxed);
-  return queued;
 }
 
 // Feedback names a trace, not a route: every exporter of the chain hears it, once each.

@@ -7,7 +7,7 @@
 // CPU per request with the on/off ratios. --sustain S adds one S-second run at the fixed rate
 // (the 60-second acceptance run) with the same check.
 //   exporter_bench [--seconds N] [--rounds N] [--connections N] [--workers N] [--rate R] [--sustain S]
-//                  [--priority low|normal] [--otlp no]
+//                  [--priority idle|low|normal] [--otlp no]
 #include <sqlite3.h>
 #include <sys/socket.h>
 #include <sys/un.h>

@@ -40,6 +40,17 @@ TEST_CASE("a minimal config gets defaults and its single route is the default") 
   CHECK(s->instances[0].type == "mock");
   CHECK(s->instances[0].config_json == "{}");
   CHECK(s->server.max_frame_size == 4u << 20);
+  CHECK(s->exporter_priority == "idle");
+}
+
+TEST_CASE("the exporter thread's priority is idle, low or normal") {
+  for (const char* p : {"idle", "low", "normal"}) {
+    auto s = config::parseConfig(std::string(kMinimal) + "[exporter]\npriority = \"" + p + "\"\n", "test.toml", "/etc");
+    REQUIRE(s.ok());
+    CHECK(s->exporter_priority == p);
+  }
+  CHECK(errorOf("[exporter]\npriority = \"realtime\"\n").find("'priority' must be \"idle\", \"low\" or \"normal\"") !=
+        std::string::npos);
 }
 
 TEST_CASE("unknown keys are errors that name the file and line") {
