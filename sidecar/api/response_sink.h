@@ -70,9 +70,9 @@ struct ResponseStartInfo {
   bool cache_hit = false;
   std::string_view trace_id;
   // What the upstream said as its stream began (empty or 0 when it had not said).
-  std::string_view system_fingerprint;
-  std::string_view service_tier;
-  Usage prompt_usage;  // the prompt's tokens (prompt, cached, cache write) as reported at the start
+  std::string_view system_fingerprint = {};
+  std::string_view service_tier = {};
+  Usage prompt_usage = {};  // the prompt's tokens (prompt, cached, cache write) as reported at the start
 };
 
 struct ResponseChunkInfo {

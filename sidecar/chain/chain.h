@@ -34,7 +34,7 @@ struct Target {
   // bucket); 0: none.
   uint32_t rpm = 0;
   uint32_t tpm = 0;  // likewise for LLM tokens per minute
-  std::string key;    // "instance/model": the target's name in spans and its breaker's key
+  std::string key = {};  // "instance/model": the target's name in spans and its breaker's key
 };
 
 struct Route {

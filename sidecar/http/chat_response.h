@@ -17,8 +17,8 @@ struct CompletionIdentity {
   std::string id;       // "chatcmpl-<trace id>"
   int64_t created = 0;  // unix seconds, the same on every chunk
   std::string model;
-  std::string system_fingerprint;  // empty: null
-  std::string service_tier;        // empty: left out
+  std::string system_fingerprint = {};  // empty: null
+  std::string service_tier = {};        // empty: left out
 };
 
 // {"id","object":"chat.completion","created","model","choices":[...],"usage":{...}}. A refusal

@@ -234,7 +234,7 @@ int main(int argc, char** argv) {
   struct Side {
     const char* name;
     bool on;
-    std::string socket, admin, store, config;
+    std::string socket = {}, admin = {}, store = {}, config = {};
     pid_t pid = -1;
   };
   Side off{"off", false}, on{"on", true};

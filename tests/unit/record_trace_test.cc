@@ -187,7 +187,7 @@ struct RouteShape {
   bool guardrail = false;
   bool cache = false;
   config::Capture capture = config::Capture::kNone;
-  resilience::RoutePolicy policy;
+  resilience::RoutePolicy policy = {};
 };
 
 // A route [redacting guardrail] -> [toggle cache] -> scripted provider (target "scripted/m"),
