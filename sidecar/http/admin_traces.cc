@@ -44,6 +44,7 @@ struct TraceJob {
   // The answer, filled on the pool thread.
   int status = 200;
   std::string body;
+  std::shared_ptr<AdminTraces::InFlight> in_flight;  // the server's counts, down when the answer goes
 };
 
 void onRequestDisposed(void* p) {
@@ -247,12 +248,15 @@ const char* reasonOf(int status) {
     case 200: return "OK";
     case 400: return "Bad Request";
     case 404: return "Not Found";
+    case 429: return "Too Many Requests";
     default: return "Service Unavailable";
   }
 }
 
 void answerQuery(uv_work_t* work, int) {
   auto* job = static_cast<TraceJob*>(work->data);
+  --job->in_flight->queries;
+  if (isDrift(job->endpoint)) --job->in_flight->drift_reports;
   if (job->req) {
     job->guard->job = nullptr;
     bool exposition = job->endpoint == Endpoint::kDriftMetrics && job->status == 200;
@@ -301,11 +305,24 @@ bool AdminTraces::serve(h2o_req_t* req, std::string_view path) {
               traces::errorJson("no_trace_store", "the config has no exporter.sqlite instance"));
     return true;
   }
+  const bool drift = isDrift(job->endpoint);
+  if (in_flight_->queries >= kMaxQueries || (drift && in_flight_->drift_reports >= kMaxDriftReports)) {
+    std::string running = drift ? std::to_string(in_flight_->drift_reports) + " drift reports"
+                                : std::to_string(in_flight_->queries) + " trace store queries";
+    sendWhole(req, 429, "Too Many Requests", "application/json",
+              traces::errorJson("busy", running + " are running: retry in a moment"));
+    return true;
+  }
   job->req = req;
+  job->in_flight = in_flight_;
   job->guard = static_cast<TraceJob::Guard*>(h2o_mem_alloc_shared(&req->pool, sizeof(TraceJob::Guard), &onRequestDisposed));
   job->guard->job = job.get();
   job->work.data = job.get();
+  ++in_flight_->queries;
+  in_flight_->drift_reports += drift;
   if (uv_queue_work(loop_, &job->work, &runQuery, &answerQuery) != 0) {
+    --in_flight_->queries;
+    in_flight_->drift_reports -= drift;
     job->guard->job = nullptr;
     sendWhole(req, 503, "Service Unavailable", "application/json",
               traces::errorJson("query_failed", "the query could not be queued"));

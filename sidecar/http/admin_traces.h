@@ -7,12 +7,18 @@
 //
 // Queries run on libuv's thread pool, never on the admin loop, so probes keep answering while a
 // large store is read; each is interrupted after a few seconds (a 503 that says to narrow it).
+// At most kMaxQueries are queued or running at once, of which at most kMaxDriftReports drift
+// reports; another is answered 429 `busy` at once. The pool is the process's (four threads, also
+// used for file and DNS work), and a drift report holds up to 200k rows per window: a burst of
+// queries must neither queue without bound nor hold the memory of many reports. (The dashboard
+// asks for four at once.)
 #pragma once
 
 #include <h2o.h>
 #include <uv.h>
 
 #include <functional>
+#include <memory>
 #include <string>
 
 namespace outrigger::http {
@@ -26,9 +32,19 @@ class AdminTraces {
   // True when `path` is one of the endpoints above; the answer follows, now or later.
   bool serve(h2o_req_t* req, std::string_view path);
 
+  static constexpr int kMaxQueries = 8;
+  static constexpr int kMaxDriftReports = 2;
+
+  // [admin loop] Queries queued or running; shared with each job, which may outlive the server.
+  struct InFlight {
+    int queries = 0;
+    int drift_reports = 0;
+  };
+
  private:
   uv_loop_t* loop_;
   std::function<std::string()> store_path_;
+  std::shared_ptr<InFlight> in_flight_ = std::make_shared<InFlight>();
 };
 
 }  // namespace outrigger::http

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <outrigger/client.h>
 
@@ -240,6 +241,28 @@ TEST_CASE("drift via daemon: a new prompt version's longer, refused, other-model
 
   // An empty window is refused.
   CHECK(curlCall("http://127.0.0.1:" + std::to_string(admin) + "/traces/drift?since=1h&until=2h").status == 400);
+
+  // Reports asked for at once: at most two run, the others are refused at once as busy, and
+  // every answer is one or the other. Bursts until one is refused (the first may all fit).
+  int refused = 0, answered = 0, other = 0;
+  for (int burst = 0; burst < 5 && refused == 0; ++burst) {
+    std::vector<CurlReply> replies(12);
+    std::vector<std::thread> callers;
+    for (auto& reply : replies) {
+      callers.emplace_back([&, query] { reply = curlCall("http://127.0.0.1:" + std::to_string(admin) + "/traces/drift" + query); });
+    }
+    for (auto& t : callers) t.join();
+    for (const auto& reply : replies) {
+      if (reply.status == 200) ++answered;
+      else if (reply.status == 429 && reply.body.find("\"busy\"") != std::string::npos) ++refused;
+      else ++other;
+    }
+  }
+  CHECK(refused > 0);
+  CHECK(answered > 0);
+  CHECK(other == 0);
+  // The count comes back down: a report asked for alone is answered.
+  CHECK(curlCall("http://127.0.0.1:" + std::to_string(admin) + "/traces/drift" + query).status == 200);
 }
 
 TEST_CASE("drift via daemon: a sampled judge grades both windows through a judge route, cached, within its budget") {
