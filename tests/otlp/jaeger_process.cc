@@ -17,32 +17,10 @@
 #include <rapidjson/document.h>
 
 #include "providers/curl_call.h"
+#include "support/loopback_ports.h"
 
 namespace outrigger::testing {
 namespace {
-
-// `n` distinct free loopback ports: each socket stays bound until all are chosen, since a port
-// just closed may be handed out again by the next bind (two of Jaeger's listeners on one port
-// made it exit at start).
-std::vector<int> freePorts(size_t n) {
-  std::vector<int> fds, ports;
-  for (size_t i = 0; i < n; ++i) {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    int port = 0;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
-      port = ntohs(a.sin_port);
-    }
-    fds.push_back(fd);
-    ports.push_back(port);
-  }
-  for (int fd : fds) ::close(fd);
-  return ports;
-}
 
 bool accepts(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -70,7 +48,8 @@ std::string JaegerProcess::binary() {
 
 JaegerProcess::JaegerProcess(const std::string& dir)
     : dir_(dir), config_path_(dir + "/jaeger.yaml"), log_path_(dir + "/jaeger.log") {
-  std::vector<int> ports = freePorts(4);
+  // Below the ephemeral range: Jaeger is restarted on these ports while clients retry them.
+  std::vector<int> ports = stablePorts(4);
   otlp_port_ = ports[0];
   query_port_ = ports[1];
   grpc_port_ = ports[2];

@@ -12,22 +12,11 @@
 #include <thread>
 
 #include "support/daemon_process.h"
+#include "support/loopback_ports.h"
 
 namespace outrigger::testing {
 
 namespace {
-
-int freePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
 
 std::string text(const redisReply* r) {
   if (!r) return "ERR:no reply";
@@ -61,7 +50,7 @@ bool RedisServer::accepting() const {
 
 RedisServer::RedisServer(std::string extra, bool tls) : extra_(std::move(extra)), tls_(tls) {
   dir_ = makeTempDir();
-  port_ = freePort();
+  port_ = stablePorts(1)[0];  // killed and restarted on it while daemons reconnect
   if (tls_) {
     std::string make = "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost -addext "
                        "subjectAltName=DNS:localhost -keyout " + dir_ + "/key.pem -out " + dir_ + "/cert.pem 2>/dev/null";
