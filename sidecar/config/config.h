@@ -188,9 +188,9 @@ struct Settings {
   AdminSettings admin;
   std::vector<std::string> plugin_dirs;  // absolute after parsing
   uint32_t exporter_queue_capacity = 4096;  // a queued record of the default chain holds about 7 KiB
-  // How the exporter thread shares the CPU with the workers ([exporter] priority): "normal", or
-  // "low" (nice 10: on a saturated host the workers get more of the CPU and a full queue sheds
-  // records, counted).
+  // How the exporter thread shares the CPU with the workers ([exporter] priority): "idle"
+  // (SCHED_IDLE: only CPU the workers leave; a host saturated for longer than the queue lasts
+  // sheds records, counted), "low" (nice 10) or "normal".
   std::string exporter_priority = "idle";
   std::vector<InstanceSettings> instances;
   std::vector<RouteSettings> routes;

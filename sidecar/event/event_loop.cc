@@ -58,29 +58,19 @@ bool EventLoop::post(std::function<void()> fn) {
   return true;
 }
 
-bool EventLoop::postQuiet(std::function<void()> fn) {
-  if (stopping_.load(std::memory_order_acquire) || !queue_.push(std::move(fn))) {
-    dropped_posts_.fetch_add(1, std::memory_order_relaxed);
-    return false;
-  }
-  return true;
-}
-
 void EventLoop::onAsync(uv_async_t* handle) { static_cast<EventLoop*>(handle->data)->drain(); }
 
-void EventLoop::drainQueued() {
+void EventLoop::runQueued() {
   queue_.drain(&batch_);
   for (auto& fn : batch_) fn();
   batch_.clear();
 }
 
 void EventLoop::drain() {
-  drainQueued();
+  runQueued();
   if (stopping_.load(std::memory_order_acquire)) {
     // Run anything that raced in, then close every handle; run() returns once they are closed.
-    queue_.drain(&batch_);
-    for (auto& fn : batch_) fn();
-    batch_.clear();
+    runQueued();
     if (auto before_close = std::exchange(before_close_, nullptr)) before_close();
     uv_walk(&loop_, [](uv_handle_t* h, void*) {
       if (!uv_is_closing(h)) uv_close(h, nullptr);

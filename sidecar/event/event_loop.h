@@ -29,12 +29,6 @@ class EventLoop {
   // [any] Queues `fn` to run on the loop thread. False when the queue is full or the loop has
   // stopped; `fn` is then not run (the caller counts the drop).
   bool post(std::function<void()> fn);
-  // [any] As post(), without waking the loop: `fn` runs at its next wake-up (any post(), or
-  // drainQueued() from a timer the owner keeps). For work that can wait a few milliseconds, at
-  // rates where a wake-up per item costs more than the item.
-  bool postQuiet(std::function<void()> fn);
-  // [loop] Runs everything queued so far.
-  void drainQueued();
 
   // [any] Asks the loop to close every handle and return from run().
   void stop();
@@ -71,6 +65,7 @@ class EventLoop {
   static void onAsync(uv_async_t* handle);
   static void onSpin(uv_idle_t* handle);
   void drain();
+  void runQueued();  // everything queued so far
 
   uv_loop_t loop_;
   uv_async_t async_;
