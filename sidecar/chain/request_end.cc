@@ -170,8 +170,7 @@ void RequestContext::end(Code code, std::string_view message, std::string_view o
 void RequestContext::submitRecord(Code code, std::string_view message, std::string_view origin) {
   telemetry::ExporterThread* exporter = engine_.exporter();
   if (!exporter || !route_ || route_->exporters.empty()) return;
-  if (exporter->full()) {  // shed before building: at saturation most records would be
-    exporter->countDropped();
+  if (exporter->shedIfFull()) {  // before building: at saturation most records would be dropped
     engine_.counters().records_dropped.fetch_add(1, std::memory_order_relaxed);
     return;
   }

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <map>
+#include <optional>
 
 #include "http/reply.h"
 #include "traces/drift_output.h"
@@ -21,6 +22,26 @@ enum class Endpoint { kList, kStats, kArms, kDrift, kDriftMetrics, kTrace };
 
 constexpr int64_t kHourNs = 3600LL * 1000000000LL;
 constexpr int64_t kDayNs = 24 * kHourNs;
+
+// A query's place among those queued or running, given back when its job ends (answered, or
+// refused by the pool). Admin loop only.
+class QuerySlot {
+ public:
+  QuerySlot(std::shared_ptr<AdminTraces::InFlight> counts, bool drift) : counts_(std::move(counts)), drift_(drift) {
+    ++counts_->queries;
+    counts_->drift_reports += drift_;
+  }
+  ~QuerySlot() {
+    --counts_->queries;
+    counts_->drift_reports -= drift_;
+  }
+  QuerySlot(const QuerySlot&) = delete;
+  QuerySlot& operator=(const QuerySlot&) = delete;
+
+ private:
+  std::shared_ptr<AdminTraces::InFlight> counts_;  // the server's, which the job may outlive
+  bool drift_;
+};
 
 // One query on its way through the thread pool. The request may go away meanwhile (the client
 // closed the connection): its pool then disposes the guard, which clears `req`.
@@ -44,7 +65,7 @@ struct TraceJob {
   // The answer, filled on the pool thread.
   int status = 200;
   std::string body;
-  std::shared_ptr<AdminTraces::InFlight> in_flight;  // the server's counts, down when the answer goes
+  std::optional<QuerySlot> slot;
 };
 
 void onRequestDisposed(void* p) {
@@ -255,8 +276,6 @@ const char* reasonOf(int status) {
 
 void answerQuery(uv_work_t* work, int) {
   auto* job = static_cast<TraceJob*>(work->data);
-  --job->in_flight->queries;
-  if (isDrift(job->endpoint)) --job->in_flight->drift_reports;
   if (job->req) {
     job->guard->job = nullptr;
     bool exposition = job->endpoint == Endpoint::kDriftMetrics && job->status == 200;
@@ -314,15 +333,11 @@ bool AdminTraces::serve(h2o_req_t* req, std::string_view path) {
     return true;
   }
   job->req = req;
-  job->in_flight = in_flight_;
+  job->slot.emplace(in_flight_, drift);
   job->guard = static_cast<TraceJob::Guard*>(h2o_mem_alloc_shared(&req->pool, sizeof(TraceJob::Guard), &onRequestDisposed));
   job->guard->job = job.get();
   job->work.data = job.get();
-  ++in_flight_->queries;
-  in_flight_->drift_reports += drift;
   if (uv_queue_work(loop_, &job->work, &runQuery, &answerQuery) != 0) {
-    --in_flight_->queries;
-    in_flight_->drift_reports -= drift;
     job->guard->job = nullptr;
     sendWhole(req, 503, "Service Unavailable", "application/json",
               traces::errorJson("query_failed", "the query could not be queued"));

@@ -35,7 +35,7 @@ class AdminTraces {
   static constexpr int kMaxQueries = 8;
   static constexpr int kMaxDriftReports = 2;
 
-  // [admin loop] Queries queued or running; shared with each job, which may outlive the server.
+  // [admin loop] Queries queued or running (each job holds a slot of them).
   struct InFlight {
     int queries = 0;
     int drift_reports = 0;

@@ -135,13 +135,12 @@ void ExporterThread::exportQueued() {
 // Records queued without a wake-up after this one are drained by the timer; a record counted
 // but not yet pushed when the timer drains is taken at the next tick, since the count stays up.
 void ExporterThread::keepDraining() {
-  if (draining_ || loop_.stopping()) return;
+  if (timer_draining_.load(std::memory_order_relaxed) || loop_.stopping()) return;
   if (!drain_timer_ready_) {
     uv_timer_init(loop_.loop(), &drain_timer_);
     drain_timer_.data = this;
     drain_timer_ready_ = true;
   }
-  draining_ = true;
   quiet_ticks_ = 0;
   timer_draining_.store(true, std::memory_order_seq_cst);
   uv_timer_start(&drain_timer_, &ExporterThread::onDrainTimer, kDrainIntervalMs, kDrainIntervalMs);
@@ -164,7 +163,6 @@ void ExporterThread::onDrainTimer(uv_timer_t* timer) {
     self->timer_draining_.store(true, std::memory_order_seq_cst);
     return;
   }
-  self->draining_ = false;
   uv_timer_stop(timer);
 }
 

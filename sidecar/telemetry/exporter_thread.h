@@ -52,10 +52,13 @@ class ExporterThread {
 
   // [any] Never blocks. False (and counted) when the queue is full.
   bool submit(std::shared_ptr<RequestRecord> record);
-  // [any] The queue is full now: a record built for submit() would be dropped. Lets a worker on a
-  // saturated host skip building it (and count the drop with countDropped()).
-  bool full() const { return queued_.load(std::memory_order_relaxed) >= capacity_; }
-  void countDropped() { dropped_.fetch_add(1, std::memory_order_relaxed); }
+  // [any] True, and the drop counted, when the queue is full now: a record built for submit()
+  // would be dropped, so a worker on a saturated host asks first and skips building it.
+  bool shedIfFull() {
+    if (queued_.load(std::memory_order_relaxed) < capacity_) return false;
+    dropped_.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
   // [any] Never blocks. Sends the feedback to every exporter of its chain that takes feedback
   // (export_feedback, ABI 1.2). False (and counted in feedbackDropped) when the queue is full.
   bool submitFeedback(std::shared_ptr<FeedbackRecord> feedback);
@@ -90,10 +93,9 @@ class ExporterThread {
   uv_async_t wake_;
   uv_timer_t drain_timer_;
   bool drain_timer_ready_ = false;  // exporter thread only
-  bool draining_ = false;           // exporter thread only: the timer is running
   int quiet_ticks_ = 0;             // exporter thread only: ticks since the last record
-  // The drain timer is running: a record need not wake the thread (unless the queue is a
-  // quarter full).
+  // The drain timer is running (set and cleared on the exporter thread): a record need not wake
+  // the thread, unless the queue is a quarter full.
   std::atomic<bool> timer_draining_{false};
   const int64_t capacity_;
   size_t wake_at_;  // queued records at which a record wakes the thread anyway

@@ -104,14 +104,15 @@ TEST_CASE("the exporter thread runs at SCHED_IDLE by default and at SCHED_OTHER 
 
 TEST_CASE("a worker asks whether the queue is full before building a record, and the skipped record counts as dropped") {
   telemetry::ExporterThread exporter(/*queue_capacity=*/2);
-  CHECK_FALSE(exporter.full());
+  CHECK_FALSE(exporter.shedIfFull());
+  CHECK(exporter.dropped() == 0);
   REQUIRE(exporter.submit(std::make_shared<telemetry::RequestRecord>()));
   REQUIRE(exporter.submit(std::make_shared<telemetry::RequestRecord>()));
-  CHECK(exporter.full());
-  exporter.countDropped();
+  CHECK(exporter.shedIfFull());
   CHECK(exporter.dropped() == 1);
   exporter.start();
   for (int i = 0; i < 400 && exporter.queued() != 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  CHECK_FALSE(exporter.full());
+  CHECK_FALSE(exporter.shedIfFull());
+  CHECK(exporter.dropped() == 1);
   exporter.stop();
 }
