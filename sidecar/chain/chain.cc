@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "chain/host_api.h"
+#include "chain/prompt_tokens.h"
 #include "chain/stream_guard.h"
 #include "cost/price_sources.h"
 
@@ -159,6 +160,12 @@ Expected<std::shared_ptr<ChainSnapshot>> buildChain(const config::Settings& sett
       r.calls = rs.calls;
       r.max_held_bytes = rs.max_held_bytes;
       r.capture = rs.capture;
+      // Token limits count prompts with the targets' encodings: built now, not on a request.
+      bool limits_tokens = !r.limiters.empty();
+      for (const Target& t : r.targets) limits_tokens = limits_tokens || t.tpm;
+      for (const Target& t : r.targets) {
+        if (limits_tokens) PromptTokenCounter::prepare(t.model.empty() ? r.model : t.model);
+      }
       for (const auto& e : rs.exporters) {
         if (Status s = add(e, &r.exporters); !s.isOk()) return s;
       }

@@ -15,13 +15,17 @@ const outrigger_limiter_hooks* hooksOf(const Stage& stage) { return stage.instan
 
 }  // namespace
 
-// What admit is told: the prompt's estimated size, the caller's completion cap, and what the
+// What admit is told: the prompt's size in tokens, the caller's completion cap, and what the
 // request may cost at most.
-outrigger_limit_estimate LimiterStage::estimateOf(const RequestContext& ctx) {
+outrigger_limit_estimate LimiterStage::estimateOf(RequestContext& ctx) {
   const outrigger_request_view& view = ctx.view_;
   outrigger_limit_estimate e{};
   e.hdr = OUTRIGGER_HEADER_INIT(outrigger_limit_estimate);
-  e.prompt_tokens = promptTokenEstimate(view);
+  // The most any target's model counts, so the charge holds whichever target answers.
+  for (const Target& target : ctx.route_->targets) {
+    e.prompt_tokens = std::max(e.prompt_tokens, ctx.prompt_tokens_.count(view, ctx.modelFor(target)));
+  }
+  if (ctx.route_->targets.empty()) e.prompt_tokens = ctx.prompt_tokens_.count(view, ctx.requestModel());
   if (view.params && (view.params->present & OUTRIGGER_PARAM_MAX_TOKENS)) e.max_completion_tokens = view.params->max_tokens;
   // The highest price of each kind over the route's targets, each priced at the model it would
   // call, so the worst case holds whichever target an attempt (a retry, a fallback) goes to.

@@ -25,7 +25,7 @@ struct LimiterStage {
                      std::string_view reason);
   // What admit is told: the prompt's estimated size, the caller's completion cap, and the
   // request's worst-case cost over the route's targets from the chain's price table.
-  static outrigger_limit_estimate estimateOf(const RequestContext& ctx);
+  static outrigger_limit_estimate estimateOf(RequestContext& ctx);
 };
 
 }  // namespace outrigger::chain

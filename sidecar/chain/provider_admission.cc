@@ -23,22 +23,27 @@ void ProviderStage::preparePlanner() {
     implicit_targets_.push_back({ctx_.route_->provider, "", 1, 0, 0, 0, ctx_.route_->provider.instance->name() + "/*"});
   }
   std::vector<resilience::TargetView> targets;
+  token_needs_.clear();
   for (const Target& t : routeTargets()) {
     resilience::TargetHealth& h = ctx_.engine_.health().target(t.key, ctx_.route_->policy);
     h.rpm.setRate(t.rpm);
     h.tpm.setRate(t.tpm);
+    token_needs_.push_back(t.tpm ? promptTokensFor(t) : 1.0);
     targets.push_back({t.key, t.weight, &h.breaker, h.latency.seen() ? h.latency.ms() : -1.0, &h.budget,
-                       &h.in_flight, t.max_concurrent, &h.rpm, &h.tpm, t.stage.instance.get()});
+                       &h.in_flight, t.max_concurrent, &h.rpm, &h.tpm, t.stage.instance.get(), token_needs_.back()});
   }
   planner_ = std::make_unique<resilience::AttemptPlanner>(ctx_.route_->policy, std::move(targets), ctx_.deadline_ns_,
                                                           ctx_.engine_.nextSeed());
-  token_estimate_ = estimatePromptTokens();
-  planner_->setTokenEstimate(token_estimate_);
 }
 
-double ProviderStage::estimatePromptTokens() const {
-  uint64_t tokens = promptTokenEstimate(ctx_.view_);
+// Counted only for a target with a tokens-per-minute limit: nothing else charges it up front.
+double ProviderStage::promptTokensFor(const Target& target) {
+  uint64_t tokens = ctx_.prompt_tokens_.count(ctx_.view_, ctx_.modelFor(target));
   return tokens ? double(tokens) : 1.0;
+}
+
+double ProviderStage::tokenNeed(size_t index) const {
+  return index < token_needs_.size() ? token_needs_[index] : 1.0;
 }
 
 // What an answer used, from its usage report; a provider that reports none (all zeros) leaves

@@ -47,8 +47,9 @@ void ProviderStage::startHedge(size_t index) {
   h.health = &ctx_.engine_.health().target(h.target->key, ctx_.route_->policy);
   ++h.health->in_flight;
   if (h.health->tpm.limited()) {
-    h.health->tpm.charge(h.start_ns, token_estimate_);
-    h.tokens = {&h.health->tpm, token_estimate_};
+    double need = tokenNeed(index);
+    h.health->tpm.charge(h.start_ns, need);
+    h.tokens = {&h.health->tpm, need};
   }
   ctx_.engine_.counters().attempts.fetch_add(1, std::memory_order_relaxed);
   ctx_.engine_.counters().hedges.fetch_add(1, std::memory_order_relaxed);

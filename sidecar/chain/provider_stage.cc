@@ -26,7 +26,7 @@ const std::vector<Target>& ProviderStage::routeTargets() const {
   return ctx_.route_->targets.empty() ? implicit_targets_ : ctx_.route_->targets;
 }
 
-bool ProviderStage::traced() const { return !ctx_.route_->exporters.empty(); }
+bool ProviderStage::traced() const { return ctx_.traced_; }
 
 bool ProviderStage::isAttempt(plugin::PluginInstance* inst) const {
   return ctx_.pendingIs(StageKind::kProvider, inst);
@@ -57,8 +57,9 @@ bool ProviderStage::startAttempt(size_t index) {
   ++attempt_health_->in_flight;
   if (attempt_health_->tpm.limited()) {
     // The prompt's estimate now; the answer's usage corrects it (settleTokens).
-    attempt_health_->tpm.charge(attempt_start_ns_, token_estimate_);
-    attempt_tokens_ = {&attempt_health_->tpm, token_estimate_};
+    double need = tokenNeed(index);
+    attempt_health_->tpm.charge(attempt_start_ns_, need);
+    attempt_tokens_ = {&attempt_health_->tpm, need};
   }
   ++attempt_number_;
   r.reached_provider_ = true;

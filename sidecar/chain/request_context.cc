@@ -11,6 +11,7 @@
 #include "common/clock.h"
 #include "outrigger_generated.h"
 #include "plugin/str_view.h"
+#include "telemetry/exporter_thread.h"
 
 namespace outrigger::chain {
 
@@ -88,6 +89,9 @@ void RequestContext::begin() {
     return end(Code::kInvalidArgument, "no route for model '" + std::string(model) + "' and no default route", "router");
   }
   buildViews();
+  if (telemetry::ExporterThread* exporter = engine_.exporter(); exporter && !route_->exporters.empty()) {
+    traced_ = !exporter->full();
+  }
   if (route_->stream_guards && !embed_) stream_guard_.emplace(*this);
   if (embed_) {
     if (embed_->inputs.empty()) return end(Code::kInvalidArgument, "embeddings request has no input", "router");
@@ -222,6 +226,7 @@ void RequestContext::replaceMessages(std::unique_ptr<OwnedMessages> messages) {
   views_.message_count = messages_->size();
   view_.messages = messages_->data();
   view_.message_count = messages_->size();
+  prompt_tokens_.reset();
 }
 
 void RequestContext::reaskProvider() {

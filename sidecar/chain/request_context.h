@@ -21,6 +21,7 @@
 #include "chain/limiter_wait.h"
 #include "chain/model_call.h"
 #include "chain/owned_messages.h"
+#include "chain/prompt_tokens.h"
 #include "chain/provider_stage.h"
 #include "chain/request_views.h"
 #include "chain/stage_kind.h"
@@ -198,6 +199,7 @@ class RequestContext final {
   std::pmr::monotonic_buffer_resource arena_;
   outrigger_request_view view_{};  // the request as the route received it
   RequestViews views_;  // messages, params and metadata as the request's own storage holds them
+  PromptTokenCounter prompt_tokens_;  // the prompt's tokens per encoding, counted when first asked
   std::string trace_id_;
   std::string model_;  // the model of the current attempt (the request's before one starts)
   std::string caller_model_;
@@ -223,6 +225,10 @@ class RequestContext final {
   bool reached_provider_ = false;  // a provider hook was called: the upstream may have acted
   bool degraded_ = false;          // the route's fallback_answer stands in for a failure
   bool paused_ = false;
+  // The route exports records and the exporter queue had room when the request began: the
+  // attempts' trace attributes are collected. A request that began with the queue full skips
+  // them, and its record is shed at the end (counted) as it would have been when built.
+  bool traced_ = false;
 
   // What the provider (or cache) produced, and how the provider step ended.
   bool from_cache_ = false;

@@ -170,7 +170,10 @@ void RequestContext::end(Code code, std::string_view message, std::string_view o
 void RequestContext::submitRecord(Code code, std::string_view message, std::string_view origin) {
   telemetry::ExporterThread* exporter = engine_.exporter();
   if (!exporter || !route_ || route_->exporters.empty()) return;
-  if (exporter->shedIfFull()) {  // before building: at saturation most records would be dropped
+  // Before building: at saturation most records would be dropped. One whose request began with
+  // the queue full has no trace attributes, so it is shed even if the queue has room now.
+  if (!traced_) exporter->countShed();
+  if (!traced_ || exporter->shedIfFull()) {
     engine_.counters().records_dropped.fetch_add(1, std::memory_order_relaxed);
     return;
   }

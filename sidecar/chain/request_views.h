@@ -30,8 +30,8 @@ RequestViews viewsOf(const wire::Request& request, std::pmr::memory_resource* ar
 RequestViews viewsOf(const CallInput& input, std::pmr::memory_resource* arena);
 
 // The prompt's size in tokens, estimated as its text bytes (content, tool call names and
-// arguments) / 4, rounded up: close enough for English and code with the common BPE vocabularies;
-// limits and limiters correct it with the answer's usage.
+// arguments) / 4, rounded up: what limits charge for a model whose encoding is unknown
+// (chain/prompt_tokens.h counts the others exactly); the answer's usage corrects it.
 uint64_t promptTokenEstimate(const outrigger_request_view& view);
 
 }  // namespace outrigger::chain

@@ -84,7 +84,7 @@ bool AttemptPlanner::admit(size_t from, uint64_t now_ns, size_t* pos, std::strin
       skip(t, "over its rate limit");
       continue;
     }
-    if (t.tpm && t.tpm->limited() && t.tpm->waitMs(now_ns, token_need_) > 0) {
+    if (t.tpm && t.tpm->limited() && t.tpm->waitMs(now_ns, t.token_need) > 0) {
       refundRequest(t, now_ns);
       ++counters_.rate_skips;
       skip(t, "over its token limit");
@@ -119,7 +119,7 @@ Decision AttemptPlanner::first(uint64_t now_ns) {
     d.retry_after_ms = soonestReopenMs(now_ns);
     d.at_limit = counters_.limit_skips + counters_.rate_skips > limited_before;
     for (const auto& t : targets_) {
-      uint32_t w = std::max(t.rpm ? t.rpm->waitMs(now_ns) : 0u, t.tpm ? t.tpm->waitMs(now_ns, token_need_) : 0u);
+      uint32_t w = std::max(t.rpm ? t.rpm->waitMs(now_ns) : 0u, t.tpm ? t.tpm->waitMs(now_ns, t.token_need) : 0u);
       if (w && (d.retry_after_ms == 0 || w < d.retry_after_ms)) d.retry_after_ms = w;
     }
     d.note = "give up: no target available; " + skipped;
@@ -211,7 +211,7 @@ Decision AttemptPlanner::hedge(uint64_t now_ns) {
     // A hedge is optional load: it never takes a half-open probe or goes past a limit.
     if (t.breaker && t.breaker->state(now_ns) != CircuitBreaker::State::kClosed) continue;
     if (atConcurrencyLimit(t)) continue;
-    if (t.tpm && t.tpm->limited() && t.tpm->waitMs(now_ns, token_need_) > 0) continue;
+    if (t.tpm && t.tpm->limited() && t.tpm->waitMs(now_ns, t.token_need) > 0) continue;
     if (!fits(now_ns, 0)) break;
     if (t.rpm && !t.rpm->take(now_ns)) continue;
     hedge_pos_ = p;

@@ -35,6 +35,8 @@ struct TargetView {
   RpmBucket* rpm = nullptr;             // requests-per-minute limit; nullptr: none
   RpmBucket* tpm = nullptr;             // tokens-per-minute limit; nullptr: none
   const void* instance = nullptr;       // the provider instance: a hedge never goes to the same one
+  double token_need = 1;                // the prompt's tokens as the target's model counts them:
+                                        // its tpm bucket must hold this many (or be full)
 };
 
 // How an attempt failed, as the provider classified it.
@@ -97,10 +99,6 @@ class AttemptPlanner {
   void abandoned();
   // A decided kStart attempt actually starts now.
   void started() { ++counters_.attempts; in_flight_ = true; }
-  // The request's estimated LLM tokens: a target's tokens-per-minute bucket must hold this many
-  // (or be full) to admit it. Default 1.
-  void setTokenEstimate(double tokens) { token_need_ = tokens < 1 ? 1 : tokens; }
-
   // Hedging (unary calls): a second attempt while the current one is still running, on the next
   // admitted target of another provider instance whose breaker is closed. kGiveUp when none.
   Decision hedge(uint64_t now_ns);
@@ -140,7 +138,6 @@ class AttemptPlanner {
   bool in_flight_ = false;
   bool holds_probe_ = false;
   size_t hedge_pos_ = 0;      // position in order_ of the hedge target; 0: no hedge yet
-  double token_need_ = 1;
   PlannerCounters counters_;
 };
 

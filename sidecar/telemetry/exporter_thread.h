@@ -1,6 +1,7 @@
 // The exporter thread: finished-request records and feedback reach exporter plugins here, off
 // the request path. Workers submit without blocking; when the bounded queue is full the record
-// is dropped and counted. A record's trace (span ids, wall-clock starts, attributes a span's
+// is dropped and counted (a request that began while it was full collected no trace attributes,
+// and its record is dropped at the end). A record's trace (span ids, wall-clock starts, attributes a span's
 // stage tells) is completed here, before the exporters see it (telemetry/span_trace.h).
 //
 // Records and feedback reach the thread through a lock-free ring (common/mpsc_ring.h), never the
@@ -52,11 +53,16 @@ class ExporterThread {
 
   // [any] Never blocks. False (and counted) when the queue is full.
   bool submit(std::shared_ptr<RequestRecord> record);
+  // [any] Whether the queue is full now. A worker asks when a request begins: a record that
+  // would be shed needs no trace attributes collected along the way.
+  bool full() const { return queued_.load(std::memory_order_relaxed) >= capacity_; }
+  // [any] Counts a record shed without being submitted.
+  void countShed() { dropped_.fetch_add(1, std::memory_order_relaxed); }
   // [any] True, and the drop counted, when the queue is full now: a record built for submit()
   // would be dropped, so a worker on a saturated host asks first and skips building it.
   bool shedIfFull() {
-    if (queued_.load(std::memory_order_relaxed) < capacity_) return false;
-    dropped_.fetch_add(1, std::memory_order_relaxed);
+    if (!full()) return false;
+    countShed();
     return true;
   }
   // [any] Never blocks. Sends the feedback to every exporter of its chain that takes feedback

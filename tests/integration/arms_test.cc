@@ -39,17 +39,22 @@ std::string arms(const DaemonProcess& d, const std::string& args) {
   return std::string(OUTRIGGER_BIN) + " traces arms --route split " + args + " --db " + d.dir() + "/traces.db";
 }
 
-// `traces arms --json` once the store holds `requests` requests of the split route.
-rapidjson::Document armsOnceStored(const DaemonProcess& d, uint64_t requests) {
+// `traces arms --json` once the store holds `requests` requests of the split route and
+// `feedback` feedback records for them (a feedback row is committed after its request's, so
+// waiting for the requests alone could catch the last ones without theirs).
+rapidjson::Document armsOnceStored(const DaemonProcess& d, uint64_t requests, uint64_t feedback) {
   rapidjson::Document doc;
   for (int i = 0; i < 200; ++i) {
     auto [status, out] = runCommand(arms(d, "--json"));
     doc.Parse(out.c_str());
-    uint64_t total = 0;
+    uint64_t total = 0, scored = 0;
     if (status == 0 && !doc.HasParseError() && doc.IsObject()) {
-      for (const auto& a : doc["arms"].GetArray()) total += a["requests"].GetUint64();
+      for (const auto& a : doc["arms"].GetArray()) {
+        total += a["requests"].GetUint64();
+        scored += a["feedback"]["n"].GetUint64();
+      }
     }
-    if (total == requests) break;
+    if (total == requests && scored == feedback) break;
     std::this_thread::sleep_for(25ms);
   }
   return doc;
@@ -80,7 +85,7 @@ TEST_CASE("arms: a split route's arms are compared by errors, latency and feedba
   }
   REQUIRE(answered > 150);
 
-  rapidjson::Document doc = armsOnceStored(d, 240);
+  rapidjson::Document doc = armsOnceStored(d, 240, static_cast<uint64_t>(answered));
   REQUIRE(doc.IsObject());
   REQUIRE(doc["arms"].Size() == 2);
   const rapidjson::Value* steady = armNamed(doc, "steady/steady-1");
@@ -147,7 +152,7 @@ TEST_CASE("arms: a sampled judge grades each arm's captured answers, and the arm
   }
   std::string judged = arms(d, "--json --socket " + d.socket() + " --judge-route judge --judge-rubric 'Is it helpful' "
                                "--judge-sample 30 --judge-per-second 1000 --judge-cache " + d.dir() + "/judge.sqlite");
-  rapidjson::Document doc = armsOnceStored(d, 120);
+  rapidjson::Document doc = armsOnceStored(d, 120, 0);  // no feedback sent
   CHECK_FALSE(doc["arms"][0].HasMember("judge"));  // no judge asked for, none shown
 
   auto [status, out] = runCommand(judged);

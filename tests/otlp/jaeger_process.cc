@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <fstream>
 #include <random>
@@ -113,6 +114,8 @@ bool JaegerProcess::start(std::chrono::milliseconds timeout) {
       ::dup2(fileno(log), STDOUT_FILENO);
       ::dup2(fileno(log), STDERR_FILENO);
     }
+    errno = 0;
+    if (nice_ != 0 && ::nice(nice_) == -1 && errno != 0) ::_exit(126);
     ::execl(bin.c_str(), bin.c_str(), "--config", config_path_.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }

@@ -402,12 +402,12 @@ TEST_CASE("rate limits: a token estimate waits for that many tokens, a refund ne
   RpmBucket small;
   small.setRate(100);
   small.charge(0, 50);  // 50 left
-  AttemptPlanner plan(RoutePolicy{}, {{"a/m", 1, &a, -1, nullptr, nullptr, 0, nullptr, &small}, {"b/m", 1, &b}}, 0, 1);
-  plan.setTokenEstimate(75);
+  AttemptPlanner plan(RoutePolicy{}, {{"a/m", 1, &a, -1, nullptr, nullptr, 0, nullptr, &small, nullptr, 75}, {"b/m", 1, &b}},
+                      0, 1);
   Decision d = plan.first(0);
   CHECK(d.target == 1);  // 50 tokens do not fit a 75-token prompt
-  AttemptPlanner fits(RoutePolicy{}, {{"a/m", 1, &a, -1, nullptr, nullptr, 0, nullptr, &small}, {"b/m", 1, &b}}, 0, 1);
-  fits.setTokenEstimate(40);
+  AttemptPlanner fits(RoutePolicy{}, {{"a/m", 1, &a, -1, nullptr, nullptr, 0, nullptr, &small, nullptr, 40}, {"b/m", 1, &b}},
+                      0, 1);
   CHECK(fits.first(0).target == 0);
 }
 

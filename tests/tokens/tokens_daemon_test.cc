@@ -1,10 +1,12 @@
 // guardrail.tokens in the real daemon, on the socket and the HTTP front: PASS under the window
 // with the exact count in the verdict, deny over it, trimming the oldest messages (the provider
-// sees the trimmed prompt), the output limit, the answer cap, and a hot reload of the window.
+// sees the trimmed prompt), the output limit, the answer cap, and a hot reload of the window;
+// and the token limits (tenant_tpm, a target's tpm) charging a prompt its exact count.
 #include <catch2/catch.hpp>
 
 #include <csignal>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -261,4 +263,76 @@ TEST_CASE("the example config checks, and a bad action or an unknown key is refu
   auto [unknown_code, unknown_out] = runCommand(std::string(OUTRIGGER_BIN) + " check --config " + dir + "/unknown.toml");
   CHECK(unknown_code != 0);
   CHECK(unknown_out.find("windw") != std::string::npos);
+}
+
+namespace {
+
+// Token limits charge a prompt before its answer: counted exactly for a model whose encoding is
+// known (gpt-4o*), estimated as its bytes / 4 for one that is not (llama-*). Each route has its
+// own model, so no two share a target's buckets.
+std::string limitsConfig() {
+  return daemonHead() +
+         "[instances.primary]\ntype = \"provider.mock\"\n[instances.primary.config]\nmode = \"echo\"\n"
+         "allow_request_overrides = true\nmodel = \"primary\"\n"
+         "[instances.backup]\ntype = \"provider.mock\"\n[instances.backup.config]\nmode = \"echo\"\nmodel = \"backup\"\n"
+         "[routes.counted]\nprovider = \"primary\"\nmodel = \"gpt-4o\"\ntenant_tpm = 200\n"
+         "[routes.estimated]\nprovider = \"primary\"\nmodel = \"llama-a\"\ntenant_tpm = 200\n"
+         "[routes.counted_target]\ntargets = [{ provider = \"primary\", model = \"gpt-4o-mini\", tpm = 200 }, "
+         "{ provider = \"backup\", model = \"gpt-4o-mini\" }]\n"
+         "[routes.estimated_target]\ntargets = [{ provider = \"primary\", model = \"llama-b\", tpm = 200 }, "
+         "{ provider = \"backup\", model = \"llama-b\" }]\n";
+}
+
+// " a" 100 times: 107 o200k_base tokens as a chat prompt (3 + "user" + 100 + 3 for the reply),
+// 50 by its 200 bytes / 4. Two at once need 214 of 200 counted, 100 estimated.
+const std::string kHundredAs = [] {
+  std::string s;
+  for (int i = 0; i < 100; ++i) s += " a";
+  return s;
+}();
+
+struct TwoAtOnce {
+  std::optional<client::Result<client::Response>> first, second;
+};
+
+// The first request holds its charge for 600 ms; the second starts 200 ms in.
+TwoAtOnce twoAtOnce(const DaemonProcess& d, const std::string& route) {
+  TwoAtOnce out;
+  client::ChatRequest slow = chat(route, {{"user", kHundredAs, "", "", {}}});
+  slow.extra_json = R"({"mock": {"latency_ms": 600}})";
+  std::thread a([&] { out.first.emplace(client::Client(at(d)).chat(slow)); });
+  std::this_thread::sleep_for(200ms);
+  out.second.emplace(client::Client(at(d)).chat(chat(route, {{"user", kHundredAs, "", "", {}}})));
+  a.join();
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("tenant_tpm charges an o200k_base model's prompt its exact token count, an unknown model's its bytes / 4") {
+  DaemonProcess d(limitsConfig());
+  REQUIRE(d.waitReady());
+  TwoAtOnce counted = twoAtOnce(d, "counted");
+  REQUIRE(counted.first->ok());
+  REQUIRE_FALSE(counted.second->ok());  // 107 + 107 > 200
+  CHECK(counted.second->error().code == StatusCode::kResourceExhausted);
+  CHECK(counted.second->error().message.find("token rate limit") != std::string::npos);
+  TwoAtOnce estimated = twoAtOnce(d, "estimated");
+  CHECK(estimated.first->ok());
+  CHECK(estimated.second->ok());  // 50 + 50 <= 200
+}
+
+TEST_CASE("a target's tpm charges the exact count too: the second request falls back while the first holds it") {
+  DaemonProcess d(limitsConfig());
+  REQUIRE(d.waitReady());
+  TwoAtOnce counted = twoAtOnce(d, "counted_target");
+  REQUIRE(counted.first->ok());
+  REQUIRE(counted.second->ok());
+  CHECK(counted.first->value().model == "primary");
+  CHECK(counted.second->value().model == "backup");  // 93 tokens left do not fit 107
+  TwoAtOnce estimated = twoAtOnce(d, "estimated_target");
+  REQUIRE(estimated.first->ok());
+  REQUIRE(estimated.second->ok());
+  CHECK(estimated.first->value().model == "primary");
+  CHECK(estimated.second->value().model == "primary");  // 150 left fit 50
 }

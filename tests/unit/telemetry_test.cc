@@ -102,17 +102,22 @@ TEST_CASE("the exporter thread runs at SCHED_IDLE by default and at SCHED_OTHER 
   exporter.stop();
 }
 
-TEST_CASE("a worker asks whether the queue is full before building a record, and the skipped record counts as dropped") {
+TEST_CASE("a worker asks whether the queue is full when a request begins and before building its record, and a skipped record counts as dropped") {
   telemetry::ExporterThread exporter(/*queue_capacity=*/2);
   CHECK_FALSE(exporter.shedIfFull());
   CHECK(exporter.dropped() == 0);
   REQUIRE(exporter.submit(std::make_shared<telemetry::RequestRecord>()));
   REQUIRE(exporter.submit(std::make_shared<telemetry::RequestRecord>()));
+  CHECK(exporter.full());  // asked when a request begins: this one collects no trace attributes
+  CHECK(exporter.dropped() == 0);
   CHECK(exporter.shedIfFull());
   CHECK(exporter.dropped() == 1);
+  exporter.countShed();  // the record of a request that began with the queue full
+  CHECK(exporter.dropped() == 2);
   exporter.start();
   for (int i = 0; i < 400 && exporter.queued() != 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  CHECK_FALSE(exporter.full());
   CHECK_FALSE(exporter.shedIfFull());
-  CHECK(exporter.dropped() == 1);
+  CHECK(exporter.dropped() == 2);
   exporter.stop();
 }

@@ -407,7 +407,8 @@ typedef struct outrigger_guardrail_result {
 /* What admit is asked about: the request's size before it runs. */
 typedef struct outrigger_limit_estimate {
   outrigger_header hdr;
-  uint64_t prompt_tokens;          /* estimated from the prompt's text (bytes / 4) */
+  uint64_t prompt_tokens;          /* the prompt's tokens: exact where the host knows the model's
+                                    * encoding, else its text bytes / 4; the most over the route's targets */
   uint64_t max_completion_tokens;  /* the caller's max_tokens; 0 when not set */
   /* ---- later 1.2 slots: what the request may cost, priced by the host from its price table
    * over every target of the route (each at its own model), taking the highest price of each
