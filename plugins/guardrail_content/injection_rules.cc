@@ -3,6 +3,8 @@
 #include <hs/hs.h>
 #include <toml++/toml.h>
 
+#include "vectorscan_runtime.h"
+
 #include <cstdio>
 #include <stdexcept>
 
@@ -67,8 +69,9 @@ InjectionScanner::InjectionScanner(std::vector<Rule> rules) : rules_(std::move(r
     ids.push_back(static_cast<unsigned>(i));
   }
   hs_compile_error_t* err = nullptr;
+  hs_platform_info_t platform = vectorscan::compilePlatform();
   if (hs_compile_multi(expressions.data(), flags.data(), ids.data(), static_cast<unsigned>(rules_.size()), HS_MODE_BLOCK,
-                       nullptr, &database_, &err) != HS_SUCCESS) {
+                       &platform, &database_, &err) != HS_SUCCESS) {
     const std::string what = err && err->expression >= 0 ? "rule " + rules_[static_cast<size_t>(err->expression)].name
                                                           : std::string("the injection rules");
     const std::string why = err && err->message ? err->message : "unknown error";
@@ -93,7 +96,9 @@ bool InjectionScanner::matchInto(std::string_view text, bool hidden, std::vector
     static_cast<std::vector<unsigned>*>(ctx)->push_back(id);
     return 0;
   };
-  if (hs_scan(database_, text.data(), static_cast<unsigned>(text.size()), 0, scratch_, onMatch, &hits) != HS_SUCCESS) {
+  // The build that scans is chosen in vectorscan_runtime.h (one of Debian's misses matches).
+  if (vectorscan::runtime().scan(database_, text.data(), static_cast<unsigned>(text.size()), 0, scratch_, onMatch,
+                                 &hits) != HS_SUCCESS) {
     out->error = "rule engine failed";
     return false;
   }

@@ -2,6 +2,8 @@
 
 #include <hs.h>
 
+#include "vectorscan_runtime.h"
+
 #include <algorithm>
 #include <climits>
 #include <cstdlib>
@@ -10,6 +12,9 @@
 
 namespace outrigger::pii {
 namespace {
+
+// The library build that scans here (vectorscan_runtime.h says why it is chosen).
+const vectorscan::Runtime& hs() { return vectorscan::runtime(); }
 
 struct Collector {
   std::vector<Match>* out;
@@ -71,8 +76,9 @@ hs_database_t* compileMode(const std::vector<PatternSource>& patterns, const std
   }
   hs_database_t* db = nullptr;
   hs_compile_error_t* err = nullptr;
+  hs_platform_info_t platform = vectorscan::compilePlatform();
   if (hs_compile_multi(expressions.data(), flags.data(), ids.data(), static_cast<unsigned>(indices.size()), mode,
-                       nullptr, &db, &err) != HS_SUCCESS) {
+                       &platform, &db, &err) != HS_SUCCESS) {
     std::string which = err && err->expression >= 0 ? "pattern '" + sources[static_cast<size_t>(err->expression)] + "': " : "";
     *error = which + (err ? err->message : "compile failed");
     hs_free_compile_error(err);
@@ -152,8 +158,12 @@ PatternDatabase::~PatternDatabase() {
 Scanner::Scanner(std::shared_ptr<const PatternDatabase> db, size_t max_matches)
     : db_(std::move(db)), max_matches_(max_matches) {
   hs_error_t err = hs_alloc_scratch(db_->stream(), &scratch_);
-  for (size_t i = 0; err == HS_SUCCESS && i < db_->blocks().size(); ++i) err = hs_alloc_scratch(db_->blocks()[i], &scratch_);
-  for (uint32_t i = 0; err == HS_SUCCESS && i < db_->patternCount(); ++i) err = hs_alloc_scratch(db_->starts(i), &scratch_);
+  for (size_t i = 0; err == HS_SUCCESS && i < db_->blocks().size(); ++i) {
+    err = hs_alloc_scratch(db_->blocks()[i], &scratch_);
+  }
+  for (uint32_t i = 0; err == HS_SUCCESS && i < db_->patternCount(); ++i) {
+    err = hs_alloc_scratch(db_->starts(i), &scratch_);
+  }
   if (err != HS_SUCCESS) alloc_error_ = hsError("allocating scratch", err);
 }
 
@@ -162,7 +172,7 @@ Scanner::~Scanner() {
 }
 
 MatchStream::~MatchStream() {
-  if (stream_) hs_close_stream(stream_, nullptr, nullptr, nullptr);
+  if (stream_) hs().close_stream(stream_, nullptr, nullptr, nullptr);
 }
 
 hs_scratch* Scanner::scratchForCall() const { return fail_ ? nullptr : scratch_; }
@@ -173,7 +183,8 @@ std::string Scanner::scan(std::string_view text, std::vector<Match>* out) {
   Collector c{out, out->size() + max_matches_};
   hs_error_t err = HS_SUCCESS;
   for (size_t i = 0; err == HS_SUCCESS && i < db_->blocks().size(); ++i) {
-    err = hs_scan(db_->blocks()[i], text.data(), static_cast<unsigned>(text.size()), 0, scratchForCall(), &onMatch, &c);
+    err = hs().scan(db_->blocks()[i], text.data(), static_cast<unsigned>(text.size()), 0, scratchForCall(), &onMatch,
+                    &c);
   }
   if (c.overflow) return "more than " + std::to_string(max_matches_) + " candidate matches";
   return err == HS_SUCCESS ? std::string() : hsError("scan", err);
@@ -183,16 +194,16 @@ std::string Scanner::locate(uint32_t pattern, std::string_view window, uint64_t 
                             std::vector<Match>* out) {
   if (window.size() > UINT_MAX) return "window too large to scan";
   Located c{out, &ends, pattern, base, out->size() + max_matches_};
-  hs_error_t err = hs_scan(db_->starts(pattern), window.data(), static_cast<unsigned>(window.size()), 0, scratchForCall(),
-                           &onLocated, &c);
+  hs_error_t err = hs().scan(db_->starts(pattern), window.data(), static_cast<unsigned>(window.size()), 0,
+                             scratchForCall(), &onLocated, &c);
   if (c.overflow) return "more than " + std::to_string(max_matches_) + " candidate matches";
   return err == HS_SUCCESS ? std::string() : hsError("locating starts", err);
 }
 
 std::string Scanner::open(MatchStream* stream) {
-  if (stream->stream_) hs_close_stream(stream->stream_, nullptr, nullptr, nullptr);
+  if (stream->stream_) hs().close_stream(stream->stream_, nullptr, nullptr, nullptr);
   stream->stream_ = nullptr;
-  hs_error_t err = hs_open_stream(db_->stream(), 0, &stream->stream_);
+  hs_error_t err = hs().open_stream(db_->stream(), 0, &stream->stream_);
   return err == HS_SUCCESS ? std::string() : hsError("opening a stream", err);
 }
 
@@ -202,7 +213,8 @@ std::string Scanner::feed(MatchStream& stream, std::string_view chunk, std::vect
   if (chunk.empty()) return {};  // a chunk of tool-call deltas only: Vectorscan refuses a null buffer
   Collector c{out, out->size() + max_matches_};
   hs_error_t err =
-      hs_scan_stream(stream.stream_, chunk.data(), static_cast<unsigned>(chunk.size()), 0, scratchForCall(), &onMatch, &c);
+      hs().scan_stream(stream.stream_, chunk.data(), static_cast<unsigned>(chunk.size()), 0, scratchForCall(),
+                       &onMatch, &c);
   if (c.overflow) return "more than " + std::to_string(max_matches_) + " candidate matches";
   return err == HS_SUCCESS ? std::string() : hsError("stream scan", err);
 }
@@ -210,9 +222,9 @@ std::string Scanner::feed(MatchStream& stream, std::string_view chunk, std::vect
 std::string Scanner::close(MatchStream& stream, std::vector<Match>* out) {
   if (!stream.stream_) return "closing a stream that is not open";
   Collector c{out, out->size() + max_matches_};
-  hs_error_t err = hs_close_stream(stream.stream_, scratchForCall(), &onMatch, &c);
+  hs_error_t err = hs().close_stream(stream.stream_, scratchForCall(), &onMatch, &c);
   // Refused before freeing (no usable scratch): free it without reporting.
-  if (err == HS_INVALID || err == HS_SCRATCH_IN_USE) hs_close_stream(stream.stream_, nullptr, nullptr, nullptr);
+  if (err == HS_INVALID || err == HS_SCRATCH_IN_USE) hs().close_stream(stream.stream_, nullptr, nullptr, nullptr);
   stream.stream_ = nullptr;
   if (c.overflow) return "more than " + std::to_string(max_matches_) + " candidate matches";
   return err == HS_SUCCESS ? std::string() : hsError("closing a stream", err);

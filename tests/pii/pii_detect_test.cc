@@ -3,10 +3,13 @@
 // (equal to the whole-text result at every split point) and detector failures.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cstdint>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "pattern_scanner.h"
 #include "pii_settings.h"
 #include "stream_redactor.h"
 #include "validators.h"
@@ -76,6 +79,28 @@ const std::vector<std::string> kCorpus = {
 };
 
 }  // namespace
+
+TEST_CASE("the scanner finds a match at each of 64 alignments of the text's buffer") {
+  // The e-mail pattern alone: Debian's Vectorscan AVX-512 build missed it at 15 of 64 alignments.
+  std::vector<uint32_t> widths;
+  std::string error;
+  PatternSource email;
+  email.expression = R"([A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,})";
+  auto db = PatternDatabase::compile({email}, &widths, &error);
+  REQUIRE(db);
+  Scanner scanner(db, 64);
+  const std::string text = "Admit important recently west. Please write to Linda Dougherty at sara49@gmail.com. Art. ";
+  std::vector<char> buffer(text.size() + 128);
+  char* base = buffer.data() + (64 - reinterpret_cast<uintptr_t>(buffer.data()) % 64);
+  int missed = 0;
+  for (size_t offset = 0; offset < 64; ++offset) {
+    std::copy(text.begin(), text.end(), base + offset);
+    std::vector<Match> ends;
+    REQUIRE(scanner.scan(std::string_view(base + offset, text.size()), &ends).empty());
+    if (ends.empty()) ++missed;
+  }
+  CHECK(missed == 0);
+}
 
 TEST_CASE("validators: Luhn, card schemes and lengths, IBAN mod-97 and country length, SSN ranges") {
   CHECK(luhnValid("4111111111111111"));
