@@ -16,6 +16,7 @@ namespace {
 
 Runtime choose() {
   Runtime dispatched{"dispatched", &::hs_scan, &::hs_open_stream, &::hs_scan_stream, &::hs_close_stream, ~0ull};
+#if defined(__x86_64__) || defined(__i386__)
   // Where the dispatcher picks avx2 anyway this changes nothing; where it would pick avx512,
   // it keeps the scans off that build.
   __builtin_cpu_init();
@@ -23,6 +24,9 @@ Runtime choose() {
   if (!avx2_hs_scan || !avx2_hs_open_stream || !avx2_hs_scan_stream || !avx2_hs_close_stream) return dispatched;
   return {"avx2", &avx2_hs_scan, &avx2_hs_open_stream, &avx2_hs_scan_stream, &avx2_hs_close_stream,
           HS_CPU_FEATURES_AVX2};
+#else
+  return dispatched;  // one build on other architectures
+#endif
 }
 
 }  // namespace

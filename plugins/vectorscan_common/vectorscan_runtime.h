@@ -1,4 +1,4 @@
-// Vectorscan's scanning entry points, chosen once per process, and the platform to compile
+// Vectorscan's scanning entry points, chosen once per plugin library, and the platform to compile
 // databases for. (Scratch space and compiling are common to every build: call them directly.)
 //
 // Debian bookworm's Vectorscan 5.4.9 is a fat runtime: builds for core2, corei7, avx2 and avx512,
@@ -26,7 +26,7 @@ struct Runtime {
   unsigned long long cpu_features_mask;
 };
 
-// [any] Chosen on the first call.
+// [any] Chosen on the first call (x86 only; one build elsewhere).
 const Runtime& runtime();
 
 // [any] The host's platform as the chosen build runs it: pass it to hs_compile_multi.

@@ -32,6 +32,19 @@ void unifyTargetRates(WorkerChain* chain) {
   }
 }
 
+// Token limits count prompts with the targets' encodings: built at load, not on a request. A
+// target calling the caller's model may need any of them.
+void prepareTokenCounts(const Route& route) {
+  bool limits_tokens = !route.limiters.empty();
+  for (const Target& t : route.targets) limits_tokens = limits_tokens || t.tpm;
+  if (!limits_tokens) return;
+  for (const Target& t : route.targets) {
+    const std::string& model = t.model.empty() ? route.model : t.model;
+    if (model.empty()) PromptTokenCounter::prepareAll();
+    else PromptTokenCounter::prepare(model);
+  }
+}
+
 }  // namespace
 
 void layOutSteps(Route* route) {
@@ -160,18 +173,13 @@ Expected<std::shared_ptr<ChainSnapshot>> buildChain(const config::Settings& sett
       r.calls = rs.calls;
       r.max_held_bytes = rs.max_held_bytes;
       r.capture = rs.capture;
-      // Token limits count prompts with the targets' encodings: built now, not on a request.
-      bool limits_tokens = !r.limiters.empty();
-      for (const Target& t : r.targets) limits_tokens = limits_tokens || t.tpm;
-      for (const Target& t : r.targets) {
-        if (limits_tokens) PromptTokenCounter::prepare(t.model.empty() ? r.model : t.model);
-      }
       for (const auto& e : rs.exporters) {
         if (Status s = add(e, &r.exporters); !s.isOk()) return s;
       }
       layOutSteps(&chain->routes.emplace(rs.name, std::move(r)).first->second);
     }
     unifyTargetRates(chain.get());
+    for (const auto& [name, route] : chain->routes) prepareTokenCounts(route);
     snapshot->workers.push_back(std::move(chain));
   }
   for (auto& [name, inst] : shared) {

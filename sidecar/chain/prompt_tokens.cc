@@ -43,4 +43,10 @@ uint64_t PromptTokenCounter::count(const outrigger_request_view& view, std::stri
 
 bool PromptTokenCounter::exactFor(std::string_view model) { return encodingOf(model) != nullptr; }
 
+void PromptTokenCounter::prepareAll() {
+#ifdef OUTRIGGER_WITH_TOKENIZER
+  for (std::string_view name : {"o200k_base", "cl100k_base"}) tokens::BpeEncoding::byName(name);
+#endif
+}
+
 }  // namespace outrigger::chain

@@ -1,9 +1,10 @@
 // A request's prompt in tokens, as limits charge it before the answer's usage is known: exact
 // for a model whose encoding is known (OpenAI's o200k_base and cl100k_base, counted the way
 // OpenAI bills a chat prompt with guardrail.tokens' tokenizer, when the build has it), else the
-// estimate of its text bytes / 4. A request's counter keeps one count per encoding until the
-// conversation changes (a guardrail's REWRITE), so its limiters and its provider step count the
-// prompt once.
+// estimate of its text bytes / 4. Tool definitions are counted as their text, which OpenAI does
+// not document: a request with tools is close, not exact. A request's counter keeps one count per
+// encoding until the conversation changes (a guardrail's REWRITE, a re-ask), so its limiters and
+// its provider step count the prompt once.
 #pragma once
 
 #include <outrigger/plugin.h>
@@ -26,6 +27,8 @@ class PromptTokenCounter {
   // Builds `model`'s encoding now, if it has one, so the first request to count with it does not
   // (config load calls this for the models of routes that limit tokens).
   static void prepare(std::string_view model) { exactFor(model); }
+  // Builds every encoding counted here (for a route whose model is the caller's).
+  static void prepareAll();
 
  private:
   struct Memo {

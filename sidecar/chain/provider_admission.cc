@@ -42,6 +42,16 @@ double ProviderStage::promptTokensFor(const Target& target) {
   return tokens ? double(tokens) : 1.0;
 }
 
+void ProviderStage::recountTokenNeeds() {
+  if (!planner_) return;  // counted when the planner is made
+  const std::vector<Target>& targets = routeTargets();
+  for (size_t i = 0; i < targets.size() && i < token_needs_.size(); ++i) {
+    if (!targets[i].tpm) continue;
+    token_needs_[i] = promptTokensFor(targets[i]);
+    planner_->setTokenNeed(i, token_needs_[i]);
+  }
+}
+
 double ProviderStage::tokenNeed(size_t index) const {
   return index < token_needs_.size() ? token_needs_[index] : 1.0;
 }

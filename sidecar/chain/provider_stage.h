@@ -67,6 +67,9 @@ class ProviderStage final : public LimitWaiter {
   bool tryAgain(uint32_t* wake_ms) override;
   void waitExpired() override;
 
+  // The conversation grew (a re-ask): the targets' token charges are counted again.
+  void recountTokenNeeds();
+
  private:
   // One try at admitting the attempt past its targets' limits.
   enum class Admission { kStartedDone, kStartedPending, kLimited, kEnded };
@@ -119,6 +122,7 @@ class ProviderStage final : public LimitWaiter {
   double promptTokensFor(const Target& target);
   // What an attempt on route target `index` charges its tokens bucket up front.
   double tokenNeed(size_t index) const;
+
   void recordDecision(const resilience::Decision& d);
   // Charges or refunds the difference between `actual` and what was charged ahead.
   static double usedTokens(uint64_t prompt, uint64_t completion, double estimate);

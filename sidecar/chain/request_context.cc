@@ -242,6 +242,7 @@ void RequestContext::reaskProvider() {
   answer_model_.clear();
   answer_meta_ = {};
   step_ = route_->response_steps_from - 1;  // the provider step, then every response step again
+  provider_.recountTokenNeeds();  // the re-ask's prompt is the old one, the answer and the repair
 }
 
 outrigger_status RequestContext::setPluginState(plugin::PluginInstance* inst, void* state, void (*release)(void*)) {

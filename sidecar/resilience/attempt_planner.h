@@ -99,6 +99,10 @@ class AttemptPlanner {
   void abandoned();
   // A decided kStart attempt actually starts now.
   void started() { ++counters_.attempts; in_flight_ = true; }
+  // Target `index`'s prompt grew (a re-ask): its tpm bucket must hold `tokens` from now on.
+  void setTokenNeed(size_t index, double tokens) {
+    if (index < targets_.size()) targets_[index].token_need = tokens < 1 ? 1 : tokens;
+  }
   // Hedging (unary calls): a second attempt while the current one is still running, on the next
   // admitted target of another provider instance whose breaker is closed. kGiveUp when none.
   Decision hedge(uint64_t now_ns);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "pattern_scanner.h"
+#include "vectorscan_runtime.h"
 #include "pii_settings.h"
 #include "stream_redactor.h"
 #include "validators.h"
@@ -92,14 +93,25 @@ TEST_CASE("the scanner finds a match at each of 64 alignments of the text's buff
   const std::string text = "Admit important recently west. Please write to Linda Dougherty at sara49@gmail.com. Art. ";
   std::vector<char> buffer(text.size() + 128);
   char* base = buffer.data() + (64 - reinterpret_cast<uintptr_t>(buffer.data()) % 64);
-  int missed = 0;
+  int missed = 0, missed_streamed = 0;
   for (size_t offset = 0; offset < 64; ++offset) {
     std::copy(text.begin(), text.end(), base + offset);
-    std::vector<Match> ends;
+    std::vector<Match> ends, streamed;
     REQUIRE(scanner.scan(std::string_view(base + offset, text.size()), &ends).empty());
     if (ends.empty()) ++missed;
+    MatchStream stream;
+    REQUIRE(scanner.open(&stream).empty());
+    REQUIRE(scanner.feed(stream, std::string_view(base + offset, text.size()), &streamed).empty());
+    REQUIRE(scanner.close(stream, &streamed).empty());
+    if (streamed.empty()) ++missed_streamed;
   }
   CHECK(missed == 0);
+  CHECK(missed_streamed == 0);
+#if defined(__x86_64__)
+  // The workaround is in force wherever it can be (the weak symbols resolved).
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2")) CHECK(std::string(outrigger::vectorscan::runtime().build) == "avx2");
+#endif
 }
 
 TEST_CASE("validators: Luhn, card schemes and lengths, IBAN mod-97 and country length, SSN ranges") {

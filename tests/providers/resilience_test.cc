@@ -409,6 +409,10 @@ TEST_CASE("rate limits: a token estimate waits for that many tokens, a refund ne
   AttemptPlanner fits(RoutePolicy{}, {{"a/m", 1, &a, -1, nullptr, nullptr, 0, nullptr, &small, nullptr, 40}, {"b/m", 1, &b}},
                       0, 1);
   CHECK(fits.first(0).target == 0);
+  AttemptPlanner grew(RoutePolicy{}, {{"a/m", 1, &a, -1, nullptr, nullptr, 0, nullptr, &small, nullptr, 40}, {"b/m", 1, &b}},
+                      0, 1);
+  grew.setTokenNeed(0, 75);  // a re-ask's longer prompt
+  CHECK(grew.first(0).target == 1);
 }
 
 TEST_CASE("planner: a hedge goes to the next admitted target of another instance with a closed breaker") {
