@@ -23,14 +23,13 @@ void ProviderStage::preparePlanner() {
     implicit_targets_.push_back({ctx_.route_->provider, "", 1, 0, 0, 0, ctx_.route_->provider.instance->name() + "/*"});
   }
   std::vector<resilience::TargetView> targets;
-  token_needs_.clear();
   for (const Target& t : routeTargets()) {
     resilience::TargetHealth& h = ctx_.engine_.health().target(t.key, ctx_.route_->policy);
     h.rpm.setRate(t.rpm);
     h.tpm.setRate(t.tpm);
-    token_needs_.push_back(t.tpm ? promptTokensFor(t) : 1.0);
     targets.push_back({t.key, t.weight, &h.breaker, h.latency.seen() ? h.latency.ms() : -1.0, &h.budget,
-                       &h.in_flight, t.max_concurrent, &h.rpm, &h.tpm, t.stage.instance.get(), token_needs_.back()});
+                       &h.in_flight, t.max_concurrent, &h.rpm, &h.tpm, t.stage.instance.get(),
+                       t.tpm ? promptTokensFor(t) : 1.0});
   }
   planner_ = std::make_unique<resilience::AttemptPlanner>(ctx_.route_->policy, std::move(targets), ctx_.deadline_ns_,
                                                           ctx_.engine_.nextSeed());
@@ -45,15 +44,9 @@ double ProviderStage::promptTokensFor(const Target& target) {
 void ProviderStage::recountTokenNeeds() {
   if (!planner_) return;  // counted when the planner is made
   const std::vector<Target>& targets = routeTargets();
-  for (size_t i = 0; i < targets.size() && i < token_needs_.size(); ++i) {
-    if (!targets[i].tpm) continue;
-    token_needs_[i] = promptTokensFor(targets[i]);
-    planner_->setTokenNeed(i, token_needs_[i]);
+  for (size_t i = 0; i < targets.size(); ++i) {
+    if (targets[i].tpm) planner_->setTokenNeed(i, promptTokensFor(targets[i]));
   }
-}
-
-double ProviderStage::tokenNeed(size_t index) const {
-  return index < token_needs_.size() ? token_needs_[index] : 1.0;
 }
 
 // What an answer used, from its usage report; a provider that reports none (all zeros) leaves

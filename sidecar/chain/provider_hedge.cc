@@ -47,7 +47,7 @@ void ProviderStage::startHedge(size_t index) {
   h.health = &ctx_.engine_.health().target(h.target->key, ctx_.route_->policy);
   ++h.health->in_flight;
   if (h.health->tpm.limited()) {
-    double need = tokenNeed(index);
+    double need = planner_->tokenNeed(index);
     h.health->tpm.charge(h.start_ns, need);
     h.tokens = {&h.health->tpm, need};
   }

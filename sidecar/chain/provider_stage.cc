@@ -57,7 +57,7 @@ bool ProviderStage::startAttempt(size_t index) {
   ++attempt_health_->in_flight;
   if (attempt_health_->tpm.limited()) {
     // The prompt's estimate now; the answer's usage corrects it (settleTokens).
-    double need = tokenNeed(index);
+    double need = planner_->tokenNeed(index);
     attempt_health_->tpm.charge(attempt_start_ns_, need);
     attempt_tokens_ = {&attempt_health_->tpm, need};
   }

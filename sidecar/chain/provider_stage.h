@@ -120,9 +120,6 @@ class ProviderStage final : public LimitWaiter {
   void failLimited(uint32_t wait_ms, const std::string& why, const std::string& message);
   // The prompt's tokens as `target`'s model counts them (chain/prompt_tokens.h).
   double promptTokensFor(const Target& target);
-  // What an attempt on route target `index` charges its tokens bucket up front.
-  double tokenNeed(size_t index) const;
-
   void recordDecision(const resilience::Decision& d);
   // Charges or refunds the difference between `actual` and what was charged ahead.
   static double usedTokens(uint64_t prompt, uint64_t completion, double estimate);
@@ -173,7 +170,6 @@ class ProviderStage final : public LimitWaiter {
   uint32_t rate_limited_ = 0, other_failures_ = 0, soonest_rate_limit_ms_ = 0;
   outrigger_request_view attempt_view_{};  // the request with the current attempt's target model
   TokenCharge attempt_tokens_;   // the current attempt's estimate on its target's tokens bucket
-  std::vector<double> token_needs_;  // per route target: its tpm charge (1 without a tpm)
   HedgeAttempt hedge_;
   QueueSeat seat_;  // the route's limit queue, while every target is at its limits
   // A streamed answer's final fields, kept while the guardrails decide on its end.

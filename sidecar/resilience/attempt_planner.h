@@ -99,6 +99,8 @@ class AttemptPlanner {
   void abandoned();
   // A decided kStart attempt actually starts now.
   void started() { ++counters_.attempts; in_flight_ = true; }
+  // What an attempt on target `index` charges its tpm bucket up front.
+  double tokenNeed(size_t index) const { return index < targets_.size() ? targets_[index].token_need : 1; }
   // Target `index`'s prompt grew (a re-ask): its tpm bucket must hold `tokens` from now on.
   void setTokenNeed(size_t index, double tokens) {
     if (index < targets_.size()) targets_[index].token_need = tokens < 1 ? 1 : tokens;
