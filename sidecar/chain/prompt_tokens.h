@@ -1,7 +1,8 @@
 // A request's prompt in tokens, as limits charge it before the answer's usage is known: exact
 // for a model whose encoding is known (OpenAI's o200k_base and cl100k_base, counted the way
 // OpenAI bills a chat prompt with guardrail.tokens' tokenizer, when the build has it), else the
-// estimate of its text bytes / 4. Tool definitions are counted as their text, which OpenAI does
+// estimate of its text bytes / 4 (as is a prompt of more than 1 MiB of text, whose counting
+// would hold a worker too long). Tool definitions are counted as their text, which OpenAI does
 // not document: a request with tools is close, not exact. A request's counter keeps one count per
 // encoding until the conversation changes (a guardrail's REWRITE, a re-ask), so its limiters and
 // its provider step count the prompt once.

@@ -277,6 +277,7 @@ std::string limitsConfig() {
          "[instances.backup]\ntype = \"provider.mock\"\n[instances.backup.config]\nmode = \"echo\"\nmodel = \"backup\"\n"
          "[routes.counted]\nprovider = \"primary\"\nmodel = \"gpt-4o\"\ntenant_tpm = 200\n"
          "[routes.estimated]\nprovider = \"primary\"\nmodel = \"llama-a\"\ntenant_tpm = 200\n"
+         "[routes.large]\nprovider = \"primary\"\nmodel = \"gpt-4o-2024-08-06\"\ntenant_tpm = 700000\n"
          "[routes.counted_target]\ntargets = [{ provider = \"primary\", model = \"gpt-4o-mini\", tpm = 200 }, "
          "{ provider = \"backup\", model = \"gpt-4o-mini\" }]\n"
          "[routes.estimated_target]\ntargets = [{ provider = \"primary\", model = \"llama-b\", tpm = 200 }, "
@@ -308,9 +309,9 @@ struct TwoAtOnce {
 
 // Two requests whose answers take 1.5 s, the second sent 300 ms after the first: both are in
 // flight together whichever the daemon reads first.
-TwoAtOnce twoAtOnce(const DaemonProcess& d, const std::string& route) {
+TwoAtOnce twoAtOnce(const DaemonProcess& d, const std::string& route, const std::string& prompt = kHundredAs) {
   std::optional<client::Result<client::Response>> first, second;
-  client::ChatRequest slow = chat(route, {{"user", kHundredAs, "", "", {}}});
+  client::ChatRequest slow = chat(route, {{"user", prompt, "", "", {}}});
   slow.extra_json = R"({"mock": {"latency_ms": 1500}})";
   std::thread a([&] { first.emplace(client::Client(at(d)).chat(slow)); });
   std::this_thread::sleep_for(300ms);
@@ -348,4 +349,15 @@ TEST_CASE("a target's tpm charges the exact count too: the second request falls 
   TwoAtOnce estimated = twoAtOnce(d, "estimated_target");
   REQUIRE(estimated.ok() == 2);
   CHECK(estimated.answeredBy("primary") == 2);  // 150 left fit 50
+}
+
+TEST_CASE("a prompt of more than 1 MiB of text is charged its bytes / 4, not counted") {
+  DaemonProcess d(limitsConfig());
+  REQUIRE(d.waitReady());
+  // " a" 600,000 times: 600,007 tokens counted, 300,000 estimated. Two at once against 700,000 a
+  // minute fit only as estimates.
+  std::string large;
+  for (int i = 0; i < 600000; ++i) large += " a";
+  TwoAtOnce both = twoAtOnce(d, "large", large);
+  CHECK(both.ok() == 2);
 }
