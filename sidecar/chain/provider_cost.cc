@@ -5,9 +5,9 @@
 #include <string>
 
 #include "chain/request_context.h"
+#include "chain/span_attributes.h"
 #include "cost/price_table.h"
 #include "plugin/str_view.h"
-#include "telemetry/span_trace.h"
 
 namespace outrigger::chain {
 
@@ -52,11 +52,7 @@ outrigger_response_view ProviderStage::priced(plugin::PluginInstance* inst, cons
   out.cost_usd = attemptCost(inst, sv(reported.model), hedge ? hedge_.model : ctx_.model_, usageOf(reported),
                              reported.cost_usd, &how, &entry);
   size_t span = hedge ? hedge_.span : attempt_span_;
-  if (traced() && span < ctx_.spans_.size()) {
-    telemetry::Attributes& a = ctx_.spans_[span].attributes;
-    telemetry::setAttribute(&a, "outrigger.cost.source", std::string(how));
-    if (!entry.empty()) telemetry::setAttribute(&a, "outrigger.cost.price", entry);
-  }
+  if (traced()) describeAttemptCost(&ctx_.spans_, span, how, std::move(entry));
   return out;
 }
 

@@ -1,8 +1,8 @@
-// What only the chain knows about a provider attempt, written on its span as attributes: at its
-// start, the target, provider, model and sampling parameters it calls with and why it runs (the resilience decision that
-// started it, when it is a retry, a fallback or a hedge); at its end, its status, usage and
-// cost. Everything a span's stage and outcome tell is added later, on the exporter thread
-// (telemetry/span_trace.h).
+// What only the chain knows about a provider attempt, kept on its span as raw facts
+// (telemetry::AttemptFacts): at its start, the target, provider, model and sampling parameters it
+// calls with and why it runs (the resilience decision that started it, when it is a retry, a
+// fallback or a hedge); at its end, its status, usage and cost. The exporter thread writes them
+// out as attributes, with everything a span's stage and outcome tell (telemetry/span_trace.h).
 #pragma once
 
 #include <cstddef>
@@ -22,5 +22,9 @@ namespace outrigger::chain {
 void describeAttemptStart(std::vector<telemetry::SpanRecord>* spans, size_t span, const Target& target,
                           std::string_view model, const outrigger_params_view* params);
 void describeAttemptEnd(std::vector<telemetry::SpanRecord>* spans, size_t span, const outrigger_response_view& response);
+// How the attempt's cost was priced: "provider", "table", "unpriced" or "none" (a static
+// string), and the price-table entry used (empty when none was).
+void describeAttemptCost(std::vector<telemetry::SpanRecord>* spans, size_t span, std::string_view source,
+                         std::string price_entry);
 
 }  // namespace outrigger::chain

@@ -20,9 +20,39 @@ namespace outrigger::telemetry {
 // and a key copied to the heap per span and request is most of a record's allocations.
 using Attributes = std::vector<std::pair<std::string_view, std::string>>;
 
-// One step of a request. The chain fills the first five members (and a provider attempt's
-// attributes, chain/span_attributes.h); the exporter thread fills the ids and the wall-clock
-// start before the exporters see it (telemetry/trace_ids.h).
+// What the chain knows of a provider attempt (chain/span_attributes.h), kept raw on the request
+// path: the exporter thread writes it out as the span's attributes (telemetry/attempt_attributes.h).
+// The target, provider, model and sampling parameters it called with and why it ran (the
+// resilience decision that started a retry, a fallback or a hedge); its status, usage and cost;
+// how the cost was priced.
+struct AttemptFacts {
+  // At the start. The two views name config the record's chain keeps alive.
+  bool started = false;
+  std::string_view provider;  // the provider instance's name
+  std::string_view target;    // the target's key
+  std::string model;
+  uint32_t params_present = 0;  // OUTRIGGER_PARAM_* bits of the four below
+  float temperature = 0, top_p = 0;
+  uint32_t max_tokens = 0;
+  int64_t seed = 0;
+  std::string extra_json;    // the caller's provider-specific settings, a JSON object or empty
+  std::string retry_reason;  // the resilience outcome that started it; empty for a first try
+  // At the end.
+  bool ended = false;
+  int32_t code = 0;
+  std::string response_model, response_id, system_fingerprint, service_tier;
+  bool refusal = false;
+  Usage usage;
+  double cost_usd = 0;
+  // From pricing (chain/provider_cost.cc): "provider", "table", "unpriced" or "none", and the
+  // price-table entry used.
+  std::string_view cost_source;
+  std::string cost_price;
+};
+
+// One step of a request. The chain fills the first five members (a provider attempt's facts,
+// and attributes a plugin sets); the exporter thread fills the ids, the wall-clock start and the
+// attributes before the exporters see it (telemetry/span_trace.h).
 struct SpanRecord {
   std::string stage;     // guardrail.request | cache.lookup | provider | guardrail.response | cache.store ...
   std::string instance;
@@ -34,6 +64,8 @@ struct SpanRecord {
                                     // model call's span (its child request's parent)
   std::string parent_span_id = {};  // the request's root span
   uint64_t start_unix_ns = 0;
+  // A provider attempt's span only. Copies of a span share it (the chain moves spans; tests copy).
+  std::shared_ptr<AttemptFacts> attempt = {};
 };
 
 

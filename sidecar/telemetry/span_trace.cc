@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <vector>
 
+#include "telemetry/attempt_attributes.h"
+
 namespace outrigger::telemetry {
 namespace {
 
@@ -33,7 +35,7 @@ void describeByStage(SpanRecord* s) {
       setAttribute(&s->attributes, "outrigger.cache.hit", s->outcome == "hit" ? "true" : "false");
     }
   } else if (stage == "provider" || stage == "provider.embed") {
-    // An attempt's start and end are described by the chain; these hold for one cut short too.
+    // An attempt's facts are described first (describeAttempt); these hold for one cut short too.
     if (!findAttribute(s->attributes, "gen_ai.operation.name")) {
       setAttribute(&s->attributes, "gen_ai.operation.name", stage == "provider" ? "chat" : "embeddings");
     }
@@ -105,6 +107,7 @@ void completeTrace(RequestRecord* r, SpanIdSource* ids) {
     s.parent_span_id = r->root_span_id;
     // A span started before the request's clocks were read (none should) starts with it.
     s.start_unix_ns = r->start_unix_ns + (s.start_ns > r->start_mono_ns ? s.start_ns - r->start_mono_ns : 0);
+    if (s.attempt) describeAttempt(*s.attempt, &s.attributes);
     describeByStage(&s);
   }
 }

@@ -1,7 +1,7 @@
 // The trace of a finished request, completed on the exporter thread before exporters see it:
 // span ids, parents, wall-clock starts, and the attributes a span's stage and outcome tell
-// (a guardrail's verdict, a cache lookup's hit). The chain records only what it alone knows
-// (a provider attempt's target, model, usage and cost: chain/span_attributes.h), so ids and
+// (a guardrail's verdict, a cache lookup's hit), and a provider attempt's facts the chain
+// recorded raw (its target, model, usage and cost: chain/span_attributes.h), so ids and
 // formatting cost the request path nothing.
 //
 // Shape (OpenTelemetry): the request is the root span, a child of the caller's W3C traceparent
@@ -46,7 +46,8 @@ class SpanIdSource {
 };
 
 // Fills the record's root span id and parent, and each span's ids, wall-clock start and the
-// attributes its stage and outcome tell. Idempotent for the attributes; ids are drawn anew.
+// attributes its attempt's facts, stage and outcome tell. Idempotent for the attributes; ids are
+// drawn anew.
 void completeTrace(RequestRecord* record, SpanIdSource* ids);
 
 }  // namespace outrigger::telemetry

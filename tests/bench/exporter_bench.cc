@@ -4,17 +4,23 @@
 // second, several times what a busy host's LLM traffic needs), where nothing may be lost: every
 // answered request is a row in the store and the daemon dropped no record; then saturation
 // (closed loop: every answer starts the next request), where the exporter thread sheds what it
-// cannot store (counted). Prints p50/p99, throughput and
-// CPU per request with the on/off ratios. With the test collector built, 'on' also exports over
-// OTLP to a local Jaeger run at nice 19: it stands in for a collector on another host, and at an
-// equal share it took a third of this 2-core machine from the daemons being compared (its CPU is
-// printed per phase). --sustain S adds one S-second run at the fixed rate
-// (the 60-second acceptance run) with the same check.
+// cannot store (counted). Prints p50/p99, throughput and CPU per request with the on/off ratios
+// of the rounds' medians, and the p50 ratio paired round by round (each 'on' round against the
+// 'off' round before it) with a 95% interval. With the test collector built, 'on' also exports
+// over OTLP to a local Jaeger run at SCHED_IDLE: it stands in for a collector on another host,
+// and at an equal share it took a third of this 2-core machine from the daemons being compared
+// (its CPU is printed per phase). --sustain S adds one S-second run at the fixed rate (the
+// 60-second acceptance run) with the same check.
 // --control yes runs the 'off' config on both daemons (no collector): an A/A run whose ratios
-// are this machine's noise floor. On a 2-core VM the fixed-rate p50 of identical daemons read
-// 0.89x-1.14x over 5 rounds of 3 s, 0.99x over 15 rounds of 2 s: judge the targets on 15 rounds.
+// are this machine's noise floor. On a shared 2-core VM one round's p50 ratio ranges 0.3x-4x,
+// and the host's speed drifts over seconds: judge the p50 on many short rounds (--seconds 0.5
+// --rounds 80) by the paired median. --spin N runs N busy SCHED_IDLE threads during the 'on'
+// rounds (with --control yes: what CPU work that never preempts a worker costs its latency).
 //   exporter_bench [--seconds N] [--rounds N] [--connections N] [--workers N] [--rate R] [--sustain S]
 //                  [--priority idle|low|normal] [--otlp no] [--control yes] [--load fixed|saturation|both]
+//                  [--spin N]
+#include <pthread.h>
+#include <sched.h>
 #include <sqlite3.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -24,6 +30,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -31,6 +38,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "load_driver.h"
 #include "otlp/jaeger_process.h"
@@ -51,6 +59,7 @@ struct Options : LoadOptions {
   bool no_otlp = false;  // --otlp no: the SQLite store only, even with a collector at hand
   std::string load = "both";  // --load fixed|saturation|both
   bool control = false;  // --control yes: 'on' runs the 'off' config too (an A/A run: the noise floor)
+  int spinners = 0;  // --spin N: N SCHED_IDLE busy threads run during the 'on' rounds
 };
 
 std::string readFile(const std::string& path) {
@@ -196,6 +205,46 @@ class Scraper {
   std::thread thread_;
 };
 
+// The p50 ratio round by round: each 'on' round against the 'off' round just before it, so a
+// slow drift of the host's speed (seconds long on a shared VM) cancels out. Prints the median
+// with a distribution-free 95% interval (order statistics of the sorted ratios).
+void printPairedP50(const std::vector<Result>& offs, const std::vector<Result>& ons) {
+  std::vector<double> ratios;
+  for (size_t i = 0; i < offs.size() && i < ons.size(); ++i) ratios.push_back(ons[i].p50_us / offs[i].p50_us);
+  if (ratios.empty()) return;
+  std::sort(ratios.begin(), ratios.end());
+  const double n = static_cast<double>(ratios.size()), spread = 0.98 * std::sqrt(n);
+  const size_t lo = static_cast<size_t>(std::max(0.0, std::floor(n / 2 - spread)));
+  const size_t hi = std::min(ratios.size() - 1, static_cast<size_t>(std::ceil(n / 2 + spread)) - 1);
+  std::printf("on/off p50 paired by round: median %.2fx, 95%% interval %.2fx-%.2fx over %zu rounds "
+              "(each round's ratios: %.2fx-%.2fx)\n",
+              ratios[ratios.size() / 2], ratios[lo], ratios[hi], ratios.size(), ratios.front(), ratios.back());
+}
+
+// Threads that only spin, at SCHED_IDLE, while they live: with --control yes, what CPU work that
+// never preempts anyone costs the daemon's latency on this host (wake-ups of a busy CPU).
+class IdleSpinners {
+ public:
+  explicit IdleSpinners(int n) {
+    for (int i = 0; i < n; ++i) {
+      threads_.emplace_back([this] {
+        sched_param param{};
+        pthread_setschedparam(pthread_self(), SCHED_IDLE, &param);
+        volatile uint64_t spins = 0;
+        while (!stop_.load(std::memory_order_relaxed)) spins = spins + 1;
+      });
+    }
+  }
+  ~IdleSpinners() {
+    stop_ = true;
+    for (auto& t : threads_) t.join();
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::vector<std::thread> threads_;
+};
+
 // What the store and the daemon's counters said before a phase, so a phase's losses are its own.
 struct Tally {
   int64_t rows = 0;
@@ -241,6 +290,7 @@ int main(int argc, char** argv) {
     else if (a == "--workers") opt.workers = std::atoi(argv[i + 1]);
     else if (a == "--sustain") opt.sustain = std::atof(argv[i + 1]);
     else if (a == "--rate") opt.fixed_rate = std::atof(argv[i + 1]);
+    else if (a == "--spin") opt.spinners = std::max(0, std::atoi(argv[i + 1]));
     else if (a == "--priority") opt.priority = argv[i + 1];
     else if (a == "--otlp") opt.no_otlp = std::string(argv[i + 1]) == "no";
     else if (a == "--load") opt.load = argv[i + 1];
@@ -261,7 +311,7 @@ int main(int argc, char** argv) {
   if (!opt.no_otlp && !opt.control && !outrigger::testing::JaegerProcess::binary().empty()) {
     ::mkdir((dir + "/jaeger").c_str(), 0755);
     jaeger = std::make_unique<outrigger::testing::JaegerProcess>(dir + "/jaeger");
-    jaeger->setNice(19);  // a stand-in for a collector on another host: it takes the CPU the daemons leave
+    jaeger->setIdleOnly(true);  // a stand-in for a collector on another host: it takes the CPU the daemons leave
     if (!jaeger->start()) {
       std::fprintf(stderr, "the OTLP collector (Jaeger) did not start\n");
       return 2;
@@ -304,6 +354,7 @@ int main(int argc, char** argv) {
     for (int r = 0; r < opt.rounds; ++r) {
       offs.push_back(drive(off.socket, off.pid, opt.connections, load));
       Scraper scraper(on.admin);
+      IdleSpinners spinners(opt.spinners);
       ons.push_back(drive(on.socket, on.pid, opt.connections, load));
     }
     Result a = median(offs), b = median(ons);
@@ -313,12 +364,13 @@ int main(int argc, char** argv) {
     }
     std::printf("%-10s %9.2fx %9.2fx %11.2fx %8s %9.2fx   (targets: p50 <= 1.10x, throughput >= 0.90x)\n", "on/off",
                 b.p50_us / a.p50_us, b.p99_us / a.p99_us, b.rps / a.rps, "", b.cpu_us / a.cpu_us);
+    printPairedP50(offs, ons);
     ok = ok && a.errors == 0 && b.errors == 0;
     ok = checkNothingLost(on.admin, on.store, before, b.completed, rate > 0 ? "fixed rate" : "saturation", rate > 0) && ok;
     if (jaeger) {
       double took = duration<double>(steady_clock::now() - phase_start).count();
       printOtlpPhase(otlp_before, otlpTally(jaeger.get()), took);
-      std::printf("the collector used %.2f cores over the phase (at nice 19)\n", (cpuUs(jaeger->pid()) - collector_cpu) / 1e6 / took);
+      std::printf("the collector used %.2f cores over the phase (at SCHED_IDLE)\n", (cpuUs(jaeger->pid()) - collector_cpu) / 1e6 / took);
     }
   }
 
@@ -330,6 +382,7 @@ int main(int argc, char** argv) {
     Result s;
     {
       Scraper scraper(on.admin);
+      IdleSpinners spinners(opt.spinners);
       s = drive(on.socket, on.pid, opt.connections, sustained);
     }
     std::printf("\nsustained %.0f s at %.0f requests/s: p50 %.1f us, p99 %.1f us, %.0f req/s, %llu errors\n", opt.sustain,

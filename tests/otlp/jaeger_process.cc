@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -114,8 +115,8 @@ bool JaegerProcess::start(std::chrono::milliseconds timeout) {
       ::dup2(fileno(log), STDOUT_FILENO);
       ::dup2(fileno(log), STDERR_FILENO);
     }
-    errno = 0;
-    if (nice_ != 0 && ::nice(nice_) == -1 && errno != 0) ::_exit(126);
+    sched_param param{};
+    if (idle_only_ && ::sched_setscheduler(0, SCHED_IDLE, &param) != 0) ::_exit(126);
     ::execl(bin.c_str(), bin.c_str(), "--config", config_path_.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }

@@ -32,10 +32,11 @@ class JaegerProcess {
   bool start(std::chrono::milliseconds timeout = std::chrono::seconds(30));
   // SIGKILL, then waits for the exit: everything in memory is gone, as with a crash.
   void kill();
-  // The nice value the next start() runs the collector at (every thread of it). A benchmark
-  // sets 19: the collector stands in for one on another host, and at 0 it would compete with
-  // the daemon it measures for this machine's cores.
-  void setNice(int nice) { nice_ = nice; }
+  // Whether the next start() runs the collector at SCHED_IDLE (every thread of it): it gets only
+  // the CPU nothing else wants, and a waking daemon thread preempts it at once. A benchmark sets
+  // it: the collector stands in for one on another host, and at an equal share it would compete
+  // with the daemon it measures for this machine's cores.
+  void setIdleOnly(bool idle) { idle_only_ = idle; }
   pid_t pid() const { return pid_; }  // the running collector's, else -1
 
   std::string endpoint() const;  // the OTLP/HTTP base URL
@@ -57,7 +58,7 @@ class JaegerProcess {
   std::string dir_, config_path_, log_path_;
   int otlp_port_ = 0, query_port_ = 0, grpc_port_ = 0, metrics_port_ = 0;
   pid_t pid_ = -1;
-  int nice_ = 0;
+  bool idle_only_ = false;
 };
 
 // A random 32-hex trace id and 16-hex span id, and the traceparent that names them.
