@@ -52,7 +52,7 @@ bool PromptTokenCounter::exactFor(std::string_view model) { return encodingOf(mo
 
 void PromptTokenCounter::prepareAll() {
 #ifdef OUTRIGGER_WITH_TOKENIZER
-  for (std::string_view name : {"o200k_base", "cl100k_base"}) tokens::BpeEncoding::byName(name);
+  for (std::string_view name : tokens::BpeEncoding::names()) tokens::BpeEncoding::byName(name);
 #endif
 }
 

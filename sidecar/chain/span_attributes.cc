@@ -3,6 +3,7 @@
 #include <memory>
 #include <string>
 
+#include "telemetry/attempt_attributes.h"
 
 namespace outrigger::chain {
 namespace {
@@ -48,7 +49,9 @@ void describeAttemptStart(std::vector<telemetry::SpanRecord>* spans, size_t span
     f->top_p = params->top_p;
     f->max_tokens = params->max_tokens;
     f->seed = params->seed;
-    f->extra_json = std::string(text(params->extra_json));
+    std::string_view extra = text(params->extra_json);
+    if (extra.size() <= telemetry::AttemptFacts::kMaxKeptExtraJson) f->extra_json = std::string(extra);
+    else telemetry::describeExtras(extra, &f->extra_attributes);
   }
   f->retry_reason = retryReason(*spans, span, target.key);
 }

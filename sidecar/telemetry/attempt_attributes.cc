@@ -25,41 +25,6 @@ std::string scalarText(const rapidjson::Value& v) {
   return std::string(buf.GetString(), buf.GetSize());
 }
 
-// Settings a caller sent that travel to the provider in extra_json, so that a record shows what
-// the upstream was asked for. Settings only: fields that may hold content (prediction, metadata
-// values, logit_bias maps) are named in the field list, never copied. OpenTelemetry names where
-// they exist.
-void describeExtras(Attributes* a, std::string_view extra_json) {
-  rapidjson::Document d;
-  if (extra_json.empty() || !json::parse(extra_json, &d) || !d.IsObject()) return;
-  auto scalar = [&](const char* key) -> std::string {
-    auto it = d.FindMember(key);
-    return it == d.MemberEnd() ? std::string() : scalarText(it->value);
-  };
-  if (std::string v = scalar("service_tier"); !v.empty()) setAttribute(a, "openai.request.service_tier", v);
-  if (std::string v = scalar("frequency_penalty"); !v.empty()) setAttribute(a, "gen_ai.request.frequency_penalty", v);
-  if (std::string v = scalar("presence_penalty"); !v.empty()) setAttribute(a, "gen_ai.request.presence_penalty", v);
-  if (std::string v = scalar("n"); !v.empty()) setAttribute(a, "gen_ai.request.choice.count", v);
-  if (std::string v = scalar("top_k"); !v.empty()) setAttribute(a, "gen_ai.request.top_k", v);
-  if (std::string v = scalar("reasoning_effort"); !v.empty()) setAttribute(a, "outrigger.request.reasoning_effort", v);
-  if (std::string v = scalar("logprobs"); !v.empty()) setAttribute(a, "outrigger.request.logprobs", v);
-  if (std::string v = scalar("top_logprobs"); !v.empty()) setAttribute(a, "outrigger.request.top_logprobs", v);
-  if (std::string v = scalar("store"); !v.empty()) setAttribute(a, "outrigger.request.store", v);
-  if (std::string v = scalar("parallel_tool_calls"); !v.empty()) {
-    setAttribute(a, "outrigger.request.parallel_tool_calls", v);
-  }
-  // Every field's name, so nothing the caller sent is invisible in the record (bounded).
-  constexpr size_t kMaxNamesBytes = 512;
-  std::string names;
-  for (auto it = d.MemberBegin(); it != d.MemberEnd(); ++it) {
-    std::string_view name(it->name.GetString(), it->name.GetStringLength());
-    if (names.size() + name.size() + 1 > kMaxNamesBytes) break;
-    if (!names.empty()) names += ',';
-    names.append(name);
-  }
-  setAttribute(a, "outrigger.request.extra_fields", std::move(names));
-}
-
 void describeStart(const AttemptFacts& f, Attributes* a) {
   setAttribute(a, "gen_ai.operation.name", "chat");
   setAttribute(a, "gen_ai.provider.name", std::string(f.provider));
@@ -78,7 +43,8 @@ void describeStart(const AttemptFacts& f, Attributes* a) {
     setAttribute(a, "gen_ai.request.max_tokens", std::to_string(f.max_tokens));
   }
   if (f.params_present & OUTRIGGER_PARAM_SEED) setAttribute(a, "gen_ai.request.seed", std::to_string(f.seed));
-  describeExtras(a, f.extra_json);
+  describeExtras(f.extra_json, a);
+  for (const auto& [key, value] : f.extra_attributes) setAttributeOfStaticKey(a, key, value);
   if (!f.retry_reason.empty()) setAttribute(a, "outrigger.retry_reason", f.retry_reason);
 }
 
@@ -108,6 +74,41 @@ void describeEnd(const AttemptFacts& f, Attributes* a) {
 }
 
 }  // namespace
+
+// Settings a caller sent that travel to the provider in extra_json, so that a record shows what
+// the upstream was asked for. Settings only: fields that may hold content (prediction, metadata
+// values, logit_bias maps) are named in the field list, never copied. OpenTelemetry names where
+// they exist.
+void describeExtras(std::string_view extra_json, Attributes* a) {
+  rapidjson::Document d;
+  if (extra_json.empty() || !json::parse(extra_json, &d) || !d.IsObject()) return;
+  auto scalar = [&](const char* key) -> std::string {
+    auto it = d.FindMember(key);
+    return it == d.MemberEnd() ? std::string() : scalarText(it->value);
+  };
+  if (std::string v = scalar("service_tier"); !v.empty()) setAttribute(a, "openai.request.service_tier", v);
+  if (std::string v = scalar("frequency_penalty"); !v.empty()) setAttribute(a, "gen_ai.request.frequency_penalty", v);
+  if (std::string v = scalar("presence_penalty"); !v.empty()) setAttribute(a, "gen_ai.request.presence_penalty", v);
+  if (std::string v = scalar("n"); !v.empty()) setAttribute(a, "gen_ai.request.choice.count", v);
+  if (std::string v = scalar("top_k"); !v.empty()) setAttribute(a, "gen_ai.request.top_k", v);
+  if (std::string v = scalar("reasoning_effort"); !v.empty()) setAttribute(a, "outrigger.request.reasoning_effort", v);
+  if (std::string v = scalar("logprobs"); !v.empty()) setAttribute(a, "outrigger.request.logprobs", v);
+  if (std::string v = scalar("top_logprobs"); !v.empty()) setAttribute(a, "outrigger.request.top_logprobs", v);
+  if (std::string v = scalar("store"); !v.empty()) setAttribute(a, "outrigger.request.store", v);
+  if (std::string v = scalar("parallel_tool_calls"); !v.empty()) {
+    setAttribute(a, "outrigger.request.parallel_tool_calls", v);
+  }
+  // Every field's name, so nothing the caller sent is invisible in the record (bounded).
+  constexpr size_t kMaxNamesBytes = 512;
+  std::string names;
+  for (auto it = d.MemberBegin(); it != d.MemberEnd(); ++it) {
+    std::string_view name(it->name.GetString(), it->name.GetStringLength());
+    if (names.size() + name.size() + 1 > kMaxNamesBytes) break;
+    if (!names.empty()) names += ',';
+    names.append(name);
+  }
+  setAttribute(a, "outrigger.request.extra_fields", std::move(names));
+}
 
 void describeAttempt(const AttemptFacts& f, Attributes* a) {
   if (f.started) describeStart(f, a);

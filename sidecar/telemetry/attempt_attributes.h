@@ -14,5 +14,8 @@ namespace outrigger::telemetry {
 
 // Sets the attempt's attributes on `attributes`, replacing values of the same keys.
 void describeAttempt(const AttemptFacts& facts, Attributes* attributes);
+// The settings a caller sent in extra_json that travel to the provider, as attributes on
+// `attributes` (settings only, and the fields' names, bounded).
+void describeExtras(std::string_view extra_json, Attributes* attributes);
 
 }  // namespace outrigger::telemetry

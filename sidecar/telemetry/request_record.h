@@ -35,7 +35,12 @@ struct AttemptFacts {
   float temperature = 0, top_p = 0;
   uint32_t max_tokens = 0;
   int64_t seed = 0;
-  std::string extra_json;    // the caller's provider-specific settings, a JSON object or empty
+  // The caller's provider-specific settings (a JSON object), kept whole up to kMaxKeptExtraJson
+  // bytes; a larger one is described on the request path into extra_attributes, so a queued
+  // record stays small whatever a caller sends.
+  static constexpr size_t kMaxKeptExtraJson = 4096;
+  std::string extra_json;
+  Attributes extra_attributes;
   std::string retry_reason;  // the resilience outcome that started it; empty for a first try
   // At the end.
   bool ended = false;

@@ -204,6 +204,25 @@ TEST_CASE("records via daemon: the settings a caller sent and what the upstream 
   CHECK(r.find("a secret draft") == std::string::npos);  // content-bearing fields are named, never copied
 }
 
+TEST_CASE("records via daemon: settings beside a large extra field are recorded the same, the field's content never") {
+  // Past AttemptFacts::kMaxKeptExtraJson the settings are read on the request path (a queued
+  // record keeps no copy of a large body); the record must say the same.
+  Rig rig(openaiInstance("openai", "@UP@"), "provider = \"openai\"\n");
+  const std::string draft(8000, 'd');
+  auto reply = curlCall("http://127.0.0.1:" + std::to_string(rig.http) + "/v1/chat/completions",
+                        R"({"model":"gpt-4o","service_tier":"priority","store":false,"prediction":{"type":"content","content":")" +
+                            draft + R"("},"messages":[{"role":"user","content":"hi"}]})");
+  INFO(reply.body);
+  CHECK(reply.status == 200);
+  auto lines = rig.stop();
+  REQUIRE(lines.size() == 1);
+  const std::string& r = lines[0];
+  CHECK(r.find(R"("openai.request.service_tier":"priority")") != std::string::npos);
+  CHECK(r.find(R"("outrigger.request.store":"false")") != std::string::npos);
+  CHECK(r.find(R"("outrigger.request.extra_fields":"service_tier,store,prediction")") != std::string::npos);
+  CHECK(r.find(draft.substr(0, 64)) == std::string::npos);
+}
+
 TEST_CASE("records via daemon: a refusal is not cached, so the same question asks the provider again") {
   Rig rig(openaiInstance("openai", "@UP@") + "[instances.memory]\ntype = \"cache.memory\"\n",
           "provider = \"openai\"\ncache = \"memory\"\n");
