@@ -33,7 +33,7 @@ void writeMetadata(JsonWriter& w, const outrigger_metadata_view* m) {
 }  // namespace
 
 void appendFeedbackLog(const outrigger_feedback_view& f, std::string_view root_span_id, std::string* out) {
-  rapidjson::StringBuffer buf;
+  json::JsonBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
   w.Key("timeUnixNano");
@@ -68,7 +68,7 @@ void appendFeedbackLog(const outrigger_feedback_view& f, std::string_view root_s
   w.EndArray();
   w.EndObject();
   if (!out->empty()) out->push_back(',');
-  out->append(buf.GetString(), buf.GetSize());
+  out->append(buf.view());
 }
 
 std::string logsRequest(std::string_view resource_json, std::string_view log_records) {

@@ -177,7 +177,7 @@ void GenAiMetrics::observe(const outrigger_record_view& r) {
 std::string GenAiMetrics::request(std::string_view resource_json, uint64_t now_unix_ns,
                                   const std::vector<std::pair<std::string, uint64_t>>& span_counters) const {
   if (empty() && span_counters.empty()) return {};
-  rapidjson::StringBuffer buf;
+  json::JsonBuffer buf;
   JsonWriter w(buf);
   w.StartArray();
   if (!tokens_.empty()) {
@@ -192,7 +192,7 @@ std::string GenAiMetrics::request(std::string_view resource_json, uint64_t now_u
   w.EndArray();
   std::string body = R"({"resourceMetrics":[{"resource":)";
   body.append(resource_json).append(R"(,"scopeMetrics":[{"scope":)").append(scopeJson()).append(R"(,"metrics":)");
-  body.append(buf.GetString(), buf.GetSize()).append("}]}]}");
+  body.append(buf.view()).append("}]}]}");
   return body;
 }
 

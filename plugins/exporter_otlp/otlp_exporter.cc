@@ -130,8 +130,8 @@ class OtlpExporter final : public Exporter, private DeliveryEnv {
         settings_(parsed(config)),
         delivery_(deliverySettings(settings_, reinterpret_cast<uintptr_t>(this)), this),
         metrics_(wallNowNs()),
-        root_spans_(kRootSpansKept),
-        resource_json_(resourceJson(settings_.service_name, settings_.resource_attributes)) {
+        resource_json_(resourceJson(settings_.service_name, settings_.resource_attributes)),
+        root_spans_(kRootSpansKept) {
     if (!settings_.spool_path.empty()) checkSpoolPath();
     // Timers, the spool and POSTs belong to the exporter thread's loop, bound after create.
     host.instancePost([this](outrigger_status st) {

@@ -147,7 +147,7 @@ void writeTypedAttribute(JsonWriter& w, std::string_view k, std::string_view tex
 }
 
 std::string resourceJson(std::string_view service_name, const StringAttributes& attributes) {
-  rapidjson::StringBuffer buf;
+  json::JsonBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
   key(w, "attributes");
@@ -158,7 +158,7 @@ std::string resourceJson(std::string_view service_name, const StringAttributes& 
   }
   w.EndArray();
   w.EndObject();
-  return {buf.GetString(), buf.GetSize()};
+  return std::string(buf.view());
 }
 
 std::string scopeJson() {

@@ -324,7 +324,7 @@ void writeTextPart(JsonWriter& w, std::string_view text) {
 uint32_t appendRecordSpans(const outrigger_record_view& r, std::string* out) {
   if (!hasTrace(r) || !isHexId(sv(r.trace_id), 32) || !isHexId(sv(r.root_span_id), 16)) return 0;
   int answering = answeringAttempt(r);
-  rapidjson::StringBuffer buf;
+  json::JsonBuffer buf;
   JsonWriter w(buf);
   uint32_t n = 1;
   writeRoot(w, r, answering < 0);
@@ -340,7 +340,7 @@ uint32_t appendRecordSpans(const outrigger_record_view& r, std::string* out) {
     ++n;
   }
   if (!out->empty()) out->push_back(',');
-  out->append(buf.GetString(), buf.GetSize());
+  out->append(buf.view());
   return n;
 }
 
@@ -354,7 +354,7 @@ std::string tracesRequest(std::string_view resource_json, std::string_view spans
 }
 
 std::string inputMessagesJson(const outrigger_record_view& r) {
-  rapidjson::StringBuffer buf;
+  json::JsonBuffer buf;
   JsonWriter w(buf);
   w.StartArray();
   for (size_t i = 0; r.prompt && i < r.prompt_count; ++i) {
@@ -381,11 +381,11 @@ std::string inputMessagesJson(const outrigger_record_view& r) {
     w.EndObject();
   }
   w.EndArray();
-  return {buf.GetString(), buf.GetSize()};
+  return std::string(buf.view());
 }
 
 std::string outputMessagesJson(const outrigger_record_view& r) {
-  rapidjson::StringBuffer buf;
+  json::JsonBuffer buf;
   JsonWriter w(buf);
   w.StartArray();
   w.StartObject();
@@ -400,7 +400,7 @@ std::string outputMessagesJson(const outrigger_record_view& r) {
   writeString(w, r.finish_reason.size ? sv(r.finish_reason) : std::string_view("stop"));
   w.EndObject();
   w.EndArray();
-  return {buf.GetString(), buf.GetSize()};
+  return std::string(buf.view());
 }
 
 }  // namespace outrigger::otlp

@@ -2,12 +2,13 @@
 
 #include <outrigger/plugin.hpp>
 
-#include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <string_view>
+
+#include "json_buffer.h"
 
 namespace outrigger::traces {
 namespace {
@@ -20,14 +21,14 @@ std::string_view text(outrigger_str s) { return {s.data ? s.data : "", s.size}; 
 
 // A JSON value being written into a column.
 struct JsonText {
-  rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w{buf};
+  json::JsonBuffer buf;
+  rapidjson::Writer<json::JsonBuffer> w{buf};
   void str(std::string_view v) { w.String(v.data(), static_cast<rapidjson::SizeType>(v.size())); }
   void key(std::string_view k) { w.Key(k.data(), static_cast<rapidjson::SizeType>(k.size())); }
-  std::string_view view() const { return {buf.GetString(), buf.GetSize()}; }
+  std::string_view view() const { return buf.view(); }
   // Empties it for the next value, keeping the buffer's memory.
   JsonText& reset() {
-    buf.Clear();
+    buf.clear();
     w.Reset(buf);
     return *this;
   }

@@ -249,7 +249,7 @@ void setUsage(Answer* answer, uint32_t input, uint32_t creation, uint32_t read, 
 
 bool buildMessagesRequest(const outrigger_request_view& request, const WireSettings& settings, std::string* body,
                           Failure* failure) {
-  rapidjson::StringBuffer buf;
+  json::JsonBuffer buf;
   Writer w(buf);
   w.StartObject();
   w.Key("model");

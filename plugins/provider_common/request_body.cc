@@ -35,7 +35,7 @@ bool BodyWriter::finish(std::string* body, Failure* failure) const {
     *failure = tooDeepRequest(too_deep_);
     return false;
   }
-  body->assign(os_->GetString(), os_->GetSize());
+  body->assign(os_->view());
   return true;
 }
 

@@ -6,12 +6,12 @@
 #pragma once
 
 #include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include <string>
 #include <string_view>
 
+#include "json_buffer.h"
 #include "wire_common.h"
 
 namespace outrigger::providers {
@@ -19,9 +19,11 @@ namespace outrigger::providers {
 // How embed() writes request text that is not JSON at all.
 enum class NotJson { kAsString, kAsEmptyObject };
 
-class BodyWriter : public rapidjson::Writer<rapidjson::StringBuffer> {
+// Into a JsonBuffer: a request body is mostly short strings, which it writes about twice as fast
+// as RapidJSON's StringBuffer (json_buffer.h).
+class BodyWriter : public rapidjson::Writer<json::JsonBuffer> {
  public:
-  explicit BodyWriter(rapidjson::StringBuffer& out) : Writer(out) {}
+  explicit BodyWriter(json::JsonBuffer& out) : Writer(out) {}
 
   // Parses the request's `text` into `doc`. False when it is not JSON, or when it nests too
   // deeply, in which case `field` (e.g. "params.extra_json") is noted.

@@ -271,7 +271,7 @@ const rapidjson::Value* errorObject(const rapidjson::Document& d) {
 
 bool buildChatRequest(const outrigger_request_view& request, const WireSettings& settings, std::string* body,
                       Failure* failure) {
-  rapidjson::StringBuffer buf;
+  json::JsonBuffer buf;
   Writer w(buf);
   w.StartObject();
   key(w, "model");
@@ -305,7 +305,7 @@ bool buildChatRequest(const outrigger_request_view& request, const WireSettings&
 
 bool buildEmbeddingsRequest(const outrigger_embed_request_view& request, const WireSettings& settings,
                             std::string* body, Failure* failure) {
-  rapidjson::StringBuffer buf;
+  json::JsonBuffer buf;
   Writer w(buf);
   w.StartObject();
   key(w, "model");

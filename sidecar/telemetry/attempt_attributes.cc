@@ -5,10 +5,10 @@
 
 #include <outrigger/plugin.h>
 #include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include "bounded_json.h"
+#include "json_buffer.h"
 #include "common/status.h"
 #include "telemetry/span_trace.h"
 
@@ -19,10 +19,10 @@ namespace {
 std::string scalarText(const rapidjson::Value& v) {
   if (v.IsString()) return std::string(v.GetString(), v.GetStringLength());
   if (!v.IsNumber() && !v.IsBool()) return {};
-  rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  json::JsonBuffer buf;
+  rapidjson::Writer<json::JsonBuffer> w(buf);
   v.Accept(w);
-  return std::string(buf.GetString(), buf.GetSize());
+  return std::string(buf.view());
 }
 
 void describeStart(const AttemptFacts& f, Attributes* a) {

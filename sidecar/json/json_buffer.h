@@ -1,0 +1,74 @@
+// An output stream for RapidJSON's Writer that writes JSON text about three times as fast as its
+// StringBuffer on short strings (attribute keys and values).
+//
+// Why: the Writer copies a string one character at a time (escaping as it goes). Into a
+// StringBuffer each character is a store through a `char*`, which C++ lets alias anything, the
+// buffer's own cursor included, so the compiler reloads and stores the cursor around every
+// character. Here the text is stored as `char8_t`, which aliases nothing but `char8_t`: the
+// cursor stays in a register for the whole string. The bytes are the same; view() reads them as
+// `char` (which may read any object).
+//
+// Header-only, like bounded_json.h, for the daemon and the built-in plugins. RapidJSON finds
+// PutReserve and PutUnsafe below by argument-dependent lookup, before its generic ones.
+#pragma once
+
+#include <cstddef>
+#include <cstring>
+#include <memory>
+#include <string_view>
+
+namespace outrigger::json {
+
+class JsonBuffer {
+ public:
+  typedef char Ch;  // what RapidJSON's Writer writes
+
+  JsonBuffer() = default;
+  JsonBuffer(const JsonBuffer&) = delete;
+  JsonBuffer& operator=(const JsonBuffer&) = delete;
+
+  void Put(char c) {
+    if (cur_ == end_) grow(1);
+    *cur_++ = static_cast<char8_t>(c);
+  }
+  // After reserve(n): n characters fit.
+  void PutUnsafe(char c) { *cur_++ = static_cast<char8_t>(c); }
+  void reserve(size_t n) {
+    if (static_cast<size_t>(end_ - cur_) < n) grow(n);
+  }
+  void Flush() {}
+
+  void append(std::string_view text) {
+    reserve(text.size());
+    if (!text.empty()) std::memcpy(cur_, text.data(), text.size());
+    cur_ += text.size();
+  }
+  std::string_view view() const {
+    return {reinterpret_cast<const char*>(data_.get()), static_cast<size_t>(cur_ - data_.get())};
+  }
+  size_t size() const { return static_cast<size_t>(cur_ - data_.get()); }
+  bool empty() const { return cur_ == data_.get(); }
+  // Empties the text and keeps the memory.
+  void clear() { cur_ = data_.get(); }
+
+ private:
+  void grow(size_t n) {
+    size_t used = size(), capacity = static_cast<size_t>(end_ - data_.get());
+    size_t wanted = capacity ? capacity * 2 : 256;
+    while (wanted - used < n) wanted *= 2;
+    std::unique_ptr<char8_t[]> bigger(new char8_t[wanted]);
+    if (used) std::memcpy(bigger.get(), data_.get(), used);
+    data_ = std::move(bigger);
+    cur_ = data_.get() + used;
+    end_ = data_.get() + wanted;
+  }
+
+  std::unique_ptr<char8_t[]> data_;
+  char8_t* cur_ = nullptr;
+  char8_t* end_ = nullptr;
+};
+
+inline void PutReserve(JsonBuffer& out, size_t count) { out.reserve(count); }
+inline void PutUnsafe(JsonBuffer& out, char c) { out.PutUnsafe(c); }
+
+}  // namespace outrigger::json
