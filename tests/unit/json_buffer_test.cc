@@ -68,7 +68,7 @@ TEST_CASE("json buffer: the writer's bytes are StringBuffer's, through escapes, 
   }
 }
 
-TEST_CASE("json buffer: clear keeps writing from the start; append and Put grow it") {
+TEST_CASE("json buffer: clear keeps writing from the start, and append and Put grow it") {
   JsonBuffer b;
   CHECK(b.empty());
   b.append("abc");
