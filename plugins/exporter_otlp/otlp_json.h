@@ -20,7 +20,7 @@ namespace outrigger::otlp {
 inline constexpr char kPluginVersion[] = "1.0.0";
 
 // JsonBuffer rather than RapidJSON's StringBuffer: a record's spans are some 70 short attributes,
-// which it writes about twice as fast (json_buffer.h).
+// which it takes faster (json_buffer.h).
 using JsonWriter = rapidjson::Writer<json::JsonBuffer>;
 
 // OTLP SpanKind and Status.code values.
