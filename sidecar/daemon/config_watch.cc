@@ -1,6 +1,12 @@
 #include "daemon/config_watch.h"
 
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <fstream>
+#include <string_view>
 #include <functional>
 #include <sstream>
 
@@ -28,18 +34,22 @@ std::string ConfigWatch::contentHash() const {
 
 bool ConfigWatch::start() {
   seen_ = contentHash();
-  event_ = new uv_fs_event_t;
-  timer_ = new uv_timer_t;
-  uv_fs_event_init(loop_, event_);
-  uv_timer_init(loop_, timer_);
-  event_->data = this;
-  timer_->data = this;
-  if (int rc = uv_fs_event_start(event_, &ConfigWatch::onEvent, dir_.c_str(), 0); rc != 0) {
-    ORLOG(LogLevel::kWarn, "reload", "cannot watch " + dir_ + " for config changes (" + uv_strerror(rc) +
+  // What ends a change to a name; IN_MODIFY (each write) is left out on purpose (see the header).
+  constexpr uint32_t kMask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_ATTRIB;
+  inotify_fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (inotify_fd_ < 0 || ::inotify_add_watch(inotify_fd_, dir_.c_str(), kMask) < 0) {
+    ORLOG(LogLevel::kWarn, "reload", "cannot watch " + dir_ + " for config changes (" + std::strerror(errno) +
                                          "); SIGHUP still reloads");
     stop();
     return false;
   }
+  poll_ = new uv_poll_t;
+  timer_ = new uv_timer_t;
+  uv_poll_init(loop_, poll_, inotify_fd_);
+  uv_timer_init(loop_, timer_);
+  poll_->data = this;
+  timer_->data = this;
+  uv_poll_start(poll_, UV_READABLE, &ConfigWatch::onReadable);
   ORLOG(LogLevel::kInfo, "reload", "watching " + path_ + " for changes");
   return true;
 }
@@ -48,10 +58,14 @@ void ConfigWatch::stop() {
   auto close = [](uv_handle_t* h, auto deleter) {
     if (h && !uv_is_closing(h)) uv_close(h, deleter);
   };
-  if (event_) {
-    uv_fs_event_stop(event_);
-    close(reinterpret_cast<uv_handle_t*>(event_), [](uv_handle_t* h) { delete reinterpret_cast<uv_fs_event_t*>(h); });
-    event_ = nullptr;
+  if (poll_) {
+    uv_poll_stop(poll_);
+    close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+    poll_ = nullptr;
+  }
+  if (inotify_fd_ >= 0) {
+    ::close(inotify_fd_);  // libuv has stopped polling it
+    inotify_fd_ = -1;
   }
   if (timer_) {
     uv_timer_stop(timer_);
@@ -60,13 +74,25 @@ void ConfigWatch::stop() {
   }
 }
 
-void ConfigWatch::onEvent(uv_fs_event_t* h, const char* filename, int, int status) {
+void ConfigWatch::onReadable(uv_poll_t* h, int status, int) {
   auto* self = static_cast<ConfigWatch*>(h->data);
-  // The daemon's own files may share the directory (a log, the trace store): only the config's
-  // name, or Kubernetes' `..data` swap, counts. No name (some file systems): check anyway.
-  std::string_view name = filename ? filename : "";
-  if (status != 0 || !(name.empty() || name == self->name_ || name == "..data")) return;
-  uv_timer_start(self->timer_, &ConfigWatch::onSettled, kDebounceMs, 0);
+  if (status != 0) return;
+  alignas(inotify_event) char buf[4096];
+  bool relevant = false;
+  for (;;) {
+    ssize_t n = ::read(self->inotify_fd_, buf, sizeof buf);
+    if (n <= 0) break;  // EAGAIN: drained
+    for (ssize_t at = 0; at < n;) {
+      const auto* e = reinterpret_cast<const inotify_event*>(buf + at);
+      at += static_cast<ssize_t>(sizeof(inotify_event) + e->len);
+      ++self->events_delivered_;
+      // The daemon's own files may share the directory (a log, the trace store): only the
+      // config's name, or Kubernetes' `..data` swap, counts. An overflow may have lost either.
+      std::string_view name = e->len ? std::string_view(e->name) : std::string_view();
+      if ((e->mask & IN_Q_OVERFLOW) || name == self->name_ || name == "..data") relevant = true;
+    }
+  }
+  if (relevant) uv_timer_start(self->timer_, &ConfigWatch::onSettled, kDebounceMs, 0);
 }
 
 void ConfigWatch::onSettled(uv_timer_t* t) {

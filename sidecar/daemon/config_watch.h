@@ -3,6 +3,13 @@
 // new file and rename it over the old one, so the directory is watched, not the file: an event
 // for the file's name or `..data` starts a debounce, and when it settles the file is read and
 // compared with what was last applied, so only a real change reloads.
+//
+// The watch is inotify's, asked only for what ends a change to a name (a writer closing the
+// file, a rename onto it, a create or delete), never for each write: the trace store, a JSONL
+// log or a spool may share the directory, and a watch on every write (what libuv's fs_event
+// asks for) made the kernel queue an event for each of their writes and woke the loop to read
+// it. So an edit is seen when its writer closes the file; a program that writes the file and
+// keeps it open is seen on SIGHUP.
 // Thread: the daemon's main loop.
 #pragma once
 
@@ -29,17 +36,23 @@ class ConfigWatch {
   // Stops and closes the handles (their memory goes with their close callbacks).
   void stop();
 
+  // Events the kernel delivered for the directory, about any name (tests: writes to a
+  // neighbouring file deliver none).
+  uint64_t eventsDelivered() const { return events_delivered_; }
+
  private:
-  static void onEvent(uv_fs_event_t* h, const char* filename, int events, int status);
+  static void onReadable(uv_poll_t* h, int status, int events);
   static void onSettled(uv_timer_t* t);
   std::string contentHash() const;
 
   uv_loop_t* loop_;
   std::string path_, dir_, name_;
   std::function<void()> on_change_;
-  uv_fs_event_t* event_ = nullptr;
+  int inotify_fd_ = -1;
+  uv_poll_t* poll_ = nullptr;
   uv_timer_t* timer_ = nullptr;
   std::string seen_;  // the hash of the content last applied (or found at start)
+  uint64_t events_delivered_ = 0;
 };
 
 }  // namespace outrigger::daemon
