@@ -28,9 +28,9 @@ void writeAttributes(JsonWriter& w, const StringAttributes& attributes) {
   w.EndArray();
 }
 
-template <size_t N>
+template <class Family, size_t N>
 void writeHistogram(JsonWriter& w, const char* name, const char* unit, const char* description,
-                    const std::map<StringAttributes, Histogram>& family, const std::array<double, N>& bounds,
+                    const Family& family, const std::array<double, N>& bounds,
                     uint64_t start_unix_ns, uint64_t now_unix_ns) {
   w.StartObject();
   w.Key("name");
@@ -121,15 +121,18 @@ void Histogram::observe(double value, const double* bounds, size_t bound_count) 
   sum += value;
 }
 
-Histogram* GenAiMetrics::series(std::map<Key, Histogram>* family, Key key, size_t bound_count) {
-  std::sort(key.begin(), key.end());
+Histogram* GenAiMetrics::series(Family* family, KeyView key, size_t bound_count) {
+  // Sorted by key (insertion sort: at most six, nearly in order already).
+  for (size_t i = 1; i < key.size; ++i) {
+    for (size_t j = i; j > 0 && key.items[j].first < key.items[j - 1].first; --j) std::swap(key.items[j], key.items[j - 1]);
+  }
   auto it = family->find(key);
   if (it != family->end()) return &it->second;
   if (tokens_.size() + durations_.size() >= max_series_) {
     ++refused_series_;
     return nullptr;
   }
-  Histogram& h = (*family)[std::move(key)];
+  Histogram& h = (*family)[Key(key.begin(), key.end())];
   h.buckets.assign(bound_count + 1, 0);
   return &h;
 }
@@ -147,15 +150,14 @@ void GenAiMetrics::observe(const outrigger_record_view& r) {
     std::string_view op = attribute(t, "gen_ai.operation.name");
     std::string_view provider = attribute(t, "gen_ai.provider.name");
     std::string_view model = attribute(t, "gen_ai.request.model");
-    Key base = {{"gen_ai.operation.name", std::string(op.empty() ? (stage == "provider" ? "chat" : "embeddings") : op)},
-                {"gen_ai.provider.name", std::string(provider.empty() ? sv(r.spans[i].instance) : provider)},
-                {"gen_ai.request.model", std::string(model.empty() ? sv(r.model) : model)}};
-    if (std::string_view m = attribute(t, "gen_ai.response.model"); !m.empty()) {
-      base.emplace_back("gen_ai.response.model", std::string(m));
-    }
-    Key duration_key = base;
-    if (std::string_view e = attribute(t, "error.type"); !e.empty()) duration_key.emplace_back("error.type", std::string(e));
-    if (Histogram* h = series(&durations_, std::move(duration_key), kDurationBounds.size())) {
+    KeyView base;
+    base.add("gen_ai.operation.name", op.empty() ? (stage == "provider" ? "chat" : "embeddings") : op);
+    base.add("gen_ai.provider.name", provider.empty() ? sv(r.spans[i].instance) : provider);
+    base.add("gen_ai.request.model", model.empty() ? sv(r.model) : model);
+    if (std::string_view m = attribute(t, "gen_ai.response.model"); !m.empty()) base.add("gen_ai.response.model", m);
+    KeyView duration_key = base;
+    if (std::string_view e = attribute(t, "error.type"); !e.empty()) duration_key.add("error.type", e);
+    if (Histogram* h = series(&durations_, duration_key, kDurationBounds.size())) {
       h->observe(static_cast<double>(r.spans[i].duration_ns) / 1e9, kDurationBounds.data(), kDurationBounds.size());
     }
     // Token counts only for an attempt that answered, or one that reported what it billed.
@@ -165,9 +167,9 @@ void GenAiMetrics::observe(const outrigger_record_view& r) {
     if (attribute(t, "outrigger.status") != "OK" && in == 0 && out == 0) continue;
     for (auto [type, value, has] : {std::tuple{"input", in, has_in}, std::tuple{"output", out, has_out}}) {
       if (!has) continue;
-      Key k = base;
-      k.emplace_back("gen_ai.token.type", type);
-      if (Histogram* h = series(&tokens_, std::move(k), kTokenBounds.size())) {
+      KeyView k = base;
+      k.add("gen_ai.token.type", type);
+      if (Histogram* h = series(&tokens_, k, kTokenBounds.size())) {
         h->observe(static_cast<double>(value), kTokenBounds.data(), kTokenBounds.size());
       }
     }

@@ -14,6 +14,7 @@
 
 #include <outrigger/plugin.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <map>
@@ -59,13 +60,34 @@ class GenAiMetrics {
 
  private:
   using Key = StringAttributes;  // sorted by key: the series identity
-  Histogram* series(std::map<Key, Histogram>* family, Key key, size_t bound_count);
+  // A series' attributes as views into the record, sorted: what a lookup builds, so counting an
+  // attempt in a series that exists allocates nothing.
+  struct KeyView {
+    std::array<std::pair<std::string_view, std::string_view>, 6> items;
+    size_t size = 0;
+    void add(std::string_view key, std::string_view value) { items[size++] = {key, value}; }
+    const std::pair<std::string_view, std::string_view>* begin() const { return items.data(); }
+    const std::pair<std::string_view, std::string_view>* end() const { return items.data() + size; }
+  };
+  // Orders keys and key views alike (pair by pair, as strings), so maps find by either.
+  struct KeyLess {
+    using is_transparent = void;
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const {
+      return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(), [](const auto& x, const auto& y) {
+        std::string_view xk = x.first, yk = y.first;
+        return xk != yk ? xk < yk : std::string_view(x.second) < std::string_view(y.second);
+      });
+    }
+  };
+  using Family = std::map<Key, Histogram, KeyLess>;
+  Histogram* series(Family* family, KeyView key, size_t bound_count);
 
   uint64_t start_unix_ns_;
   size_t max_series_;
   uint64_t refused_series_ = 0;
-  std::map<Key, Histogram> tokens_;
-  std::map<Key, Histogram> durations_;
+  Family tokens_;
+  Family durations_;
 };
 
 }  // namespace outrigger::otlp

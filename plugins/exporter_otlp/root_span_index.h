@@ -22,13 +22,18 @@ class RootSpanIndex {
       auto it = latest_.find(slot.trace_id);
       if (it != latest_.end() && it->second == slot.position) latest_.erase(it);
     }
-    slot = {std::string(trace_id), std::string(root_span_id), next_};
-    latest_[slot.trace_id] = next_++;
+    // A key views the text of the slot its position names. So an entry for this trace (from an
+    // older slot) goes before the new one goes in, and no key views this slot as it is rewritten.
+    latest_.erase(trace_id);
+    slot.trace_id.assign(trace_id);  // in the slot's memory once the ring has come round
+    slot.root_span_id.assign(root_span_id);
+    slot.position = next_;
+    latest_.emplace(slot.trace_id, next_++);
   }
 
   // The root span id of the latest request of that trace; empty when it is not (or no longer) here.
   std::string_view find(std::string_view trace_id) const {
-    auto it = latest_.find(std::string(trace_id));
+    auto it = latest_.find(trace_id);
     return it == latest_.end() ? std::string_view() : std::string_view(ring_[it->second % ring_.size()].root_span_id);
   }
 
@@ -38,7 +43,8 @@ class RootSpanIndex {
     uint64_t position = 0;
   };
   std::vector<Entry> ring_;
-  std::unordered_map<std::string, uint64_t> latest_;  // trace id -> position of its latest entry
+  // Trace id (a view of ring_[position].trace_id) -> position of its latest entry.
+  std::unordered_map<std::string_view, uint64_t> latest_;
   uint64_t next_ = 0;
 };
 

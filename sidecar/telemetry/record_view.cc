@@ -9,6 +9,7 @@ outrigger_str cstr(const std::string& s) { return {s.data(), s.size()}; }
 outrigger_str cstr(std::string_view s) { return {s.data(), s.size()}; }
 
 outrigger_metadata_view metadataView(const MetadataRecord& m, std::vector<outrigger_tag_view>* tags) {
+  tags->reserve(m.tags.size());
   for (const auto& [k, v] : m.tags) tags->push_back({cstr(k), cstr(v)});
   return {cstr(m.tenant), cstr(m.user), cstr(m.session), cstr(m.request_id), cstr(m.prompt_id),
           cstr(m.prompt_version), tags->data(), tags->size(), cstr(m.traceparent)};
@@ -17,10 +18,13 @@ outrigger_metadata_view metadataView(const MetadataRecord& m, std::vector<outrig
 }  // namespace
 
 RecordView::RecordView(const RequestRecord& r) {
+  // Every array is sized once: a record is viewed on the exporter thread for each one exported.
   metadata_ = metadataView(r.metadata, &tags_);
+  spans_.reserve(r.spans.size());
   for (const auto& s : r.spans) {
     spans_.push_back({cstr(s.stage), cstr(s.instance), s.start_ns, s.duration_ns, cstr(s.outcome)});
   }
+  verdicts_.reserve(r.verdicts.size());
   for (const auto& v : r.verdicts) {
     verdicts_.push_back({cstr(v.guardrail), static_cast<outrigger_verdict>(v.kind), cstr(v.reason)});
   }
@@ -52,12 +56,14 @@ RecordView::RecordView(const RequestRecord& r) {
 }
 
 void RecordView::addTrace(const RequestRecord& r) {
-  attributes_.resize(r.spans.size());
-  for (size_t i = 0; i < r.spans.size(); ++i) {
-    const SpanRecord& s = r.spans[i];
-    for (const auto& [k, v] : s.attributes) attributes_[i].push_back({cstr(k), cstr(v)});
-    traces_.push_back({cstr(s.span_id), cstr(s.parent_span_id), s.start_unix_ns, attributes_[i].data(),
-                       attributes_[i].size()});
+  size_t attribute_count = 0;
+  for (const SpanRecord& s : r.spans) attribute_count += s.attributes.size();
+  attributes_.reserve(attribute_count);  // never grows after this, so each span's pointer holds
+  traces_.reserve(r.spans.size());
+  for (const SpanRecord& s : r.spans) {
+    const outrigger_attribute* first = attributes_.data() + attributes_.size();
+    for (const auto& [k, v] : s.attributes) attributes_.push_back({cstr(k), cstr(v)});
+    traces_.push_back({cstr(s.span_id), cstr(s.parent_span_id), s.start_unix_ns, first, s.attributes.size()});
   }
   view_.root_span_id = cstr(r.root_span_id);
   view_.root_parent_span_id = cstr(r.root_parent_span_id);
@@ -72,6 +78,7 @@ void RecordView::addContent(const RequestRecord& r) {
     view_.prompt_count = r.prompt->size();
   }
   view_.answer = cstr(r.answer);
+  answer_calls_.reserve(r.answer_tool_calls.size());
   for (const ToolCall& c : r.answer_tool_calls) {
     answer_calls_.push_back({cstr(c.id), cstr(c.type), cstr(c.name), cstr(c.arguments)});
   }

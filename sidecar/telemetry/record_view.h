@@ -26,7 +26,7 @@ class RecordView {
   outrigger_metadata_view metadata_{};
   std::vector<outrigger_span_view> spans_;
   std::vector<outrigger_span_trace_view> traces_;
-  std::vector<std::vector<outrigger_attribute>> attributes_;  // per span
+  std::vector<outrigger_attribute> attributes_;  // every span's, in span order
   std::vector<outrigger_verdict_view> verdicts_;
   std::vector<outrigger_tool_call_view> answer_calls_;
   outrigger_record_view view_{};

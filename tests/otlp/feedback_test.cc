@@ -7,8 +7,11 @@
 #include <outrigger/plugin.hpp>
 #include <rapidjson/document.h>
 
+#include <algorithm>
 #include <map>
+#include <random>
 #include <string>
+#include <vector>
 
 #include "feedback_encoder.h"
 #include "otlp_json.h"
@@ -116,4 +119,30 @@ TEST_CASE("feedback: the root span index keeps a trace's latest root span and fo
   CHECK(index.find("t1") == "s3");
   CHECK(index.find("t3") == "s4");
   CHECK(index.find("never").empty());
+}
+
+TEST_CASE("feedback: the root span index answers as a scan of its last entries would, over many reused traces") {
+  // Keys view the ring's own text, so slots rewritten while other entries of the same trace
+  // live must never leave a key reading another trace's id.
+  constexpr size_t kCapacity = 8;
+  RootSpanIndex index(kCapacity);
+  std::vector<std::pair<std::string, std::string>> remembered;
+  std::mt19937 rng(7);
+  for (int i = 0; i < 20000; ++i) {
+    // Trace ids as long as W3C's (past the small-string buffer), from a set small enough to repeat.
+    std::string trace = std::string(24, 'a' + static_cast<char>(rng() % 5)) + std::to_string(rng() % 12);
+    std::string span = "span-" + std::to_string(i);
+    index.remember(trace, span);
+    remembered.emplace_back(trace, span);
+    std::string probe = std::string(24, 'a' + static_cast<char>(rng() % 5)) + std::to_string(rng() % 12);
+    std::string expected;
+    for (size_t back = 0; back < std::min(kCapacity, remembered.size()); ++back) {
+      const auto& [t, s] = remembered[remembered.size() - 1 - back];
+      if (t == probe) {
+        expected = s;
+        break;
+      }
+    }
+    REQUIRE(std::string(index.find(probe)) == expected);
+  }
 }
