@@ -14,6 +14,7 @@
 // PutReserve and PutUnsafe below by argument-dependent lookup, before its generic ones.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstring>
 #include <memory>
@@ -45,14 +46,16 @@ class JsonBuffer {
   }
   size_t size() const { return static_cast<size_t>(cur_ - data_.get()); }
   bool empty() const { return cur_ == data_.get(); }
+  size_t capacity() const { return static_cast<size_t>(end_ - data_.get()); }
   // Empties the text and keeps the memory.
   void clear() { cur_ = data_.get(); }
 
  private:
   void grow(size_t n) {
     size_t used = size(), capacity = static_cast<size_t>(end_ - data_.get());
-    size_t wanted = capacity ? capacity * 2 : 256;
-    while (wanted - used < n) wanted *= 2;
+    // Doubles, or takes exactly what a large reservation needs (RapidJSON reserves six bytes a
+    // character of a string, for escapes, so a huge string must not make it double past that).
+    size_t wanted = std::max(capacity ? capacity * 2 : 256, used + n);
     std::unique_ptr<char8_t[]> bigger(new char8_t[wanted]);
     if (used) std::memcpy(bigger.get(), data_.get(), used);
     data_ = std::move(bigger);

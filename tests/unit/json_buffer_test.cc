@@ -88,6 +88,23 @@ TEST_CASE("json buffer: clear keeps writing from the start, and Put grows it") {
   CHECK(b.view().find_first_not_of('z') == 70000);
 }
 
+TEST_CASE("json buffer: a large reservation takes what it asks for, not the next doubling past it") {
+  // The Writer reserves six bytes a character of a string (for escapes) before writing it.
+  JsonBuffer b;
+  rapidjson::Writer<JsonBuffer> w(b);
+  std::string big(1 << 20, 'x');
+  w.String(big.data(), static_cast<rapidjson::SizeType>(big.size()));
+  CHECK(b.size() == big.size() + 2);
+  CHECK(b.capacity() >= 6 * big.size());
+  CHECK(b.capacity() < 7 * big.size());  // doubling from 256 would have reached 8 MiB
+  // Small writes still double, so a buffer filled a character at a time copies O(n) in all.
+  JsonBuffer small;
+  small.Put('a');
+  size_t first = small.capacity();
+  for (size_t i = 0; i < first; ++i) small.Put('b');
+  CHECK(small.capacity() == 2 * first);
+}
+
 namespace {
 
 // One {"key":k,"value":{"stringValue":v}} object, written through a writer the caller owns, out
