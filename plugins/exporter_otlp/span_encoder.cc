@@ -321,10 +321,15 @@ void writeTextPart(JsonWriter& w, std::string_view text) {
 
 }  // namespace
 
+constexpr size_t kKeptBufferBytes = 1 << 20;
+
 uint32_t appendRecordSpans(const outrigger_record_view& r, std::string* out) {
   if (!hasTrace(r) || !isHexId(sv(r.trace_id), 32) || !isHexId(sv(r.root_span_id), 16)) return 0;
   int answering = answeringAttempt(r);
-  json::JsonBuffer buf;
+  // One buffer per thread, kept: a record's spans (some 6 KB) are written without allocating
+  // or regrowing, then copied once onto the batch.
+  static thread_local json::JsonBuffer buf;
+  buf.clear();
   JsonWriter w(buf);
   uint32_t n = 1;
   writeRoot(w, r, answering < 0);
@@ -341,6 +346,7 @@ uint32_t appendRecordSpans(const outrigger_record_view& r, std::string* out) {
   }
   if (!out->empty()) out->push_back(',');
   out->append(buf.view());
+  if (buf.capacity() > kKeptBufferBytes) buf.release();  // a record with a huge captured prompt
   return n;
 }
 

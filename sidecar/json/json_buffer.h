@@ -49,6 +49,11 @@ class JsonBuffer {
   size_t capacity() const { return static_cast<size_t>(end_ - data_.get()); }
   // Empties the text and keeps the memory.
   void clear() { cur_ = data_.get(); }
+  // Empties the text and frees the memory (a buffer kept for reuse after one huge text).
+  void release() {
+    data_.reset();
+    cur_ = end_ = nullptr;
+  }
 
  private:
   void grow(size_t n) {

@@ -86,6 +86,11 @@ TEST_CASE("json buffer: clear keeps writing from the start, and Put grows it") {
   CHECK(b.size() == 70001);
   CHECK(b.view().back() == '!');
   CHECK(b.view().find_first_not_of('z') == 70000);
+  b.release();
+  CHECK(b.empty());
+  CHECK(b.capacity() == 0);
+  b.Put('y');
+  CHECK(b.view() == "y");
 }
 
 TEST_CASE("json buffer: a large reservation takes what it asks for, not the next doubling past it") {
