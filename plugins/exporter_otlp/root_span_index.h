@@ -14,7 +14,7 @@ namespace outrigger::otlp {
 
 class RootSpanIndex {
  public:
-  explicit RootSpanIndex(size_t capacity) : ring_(capacity ? capacity : 1) {}
+  explicit RootSpanIndex(size_t capacity) : ring_(capacity ? capacity : 1) { latest_.reserve(ring_.size()); }
 
   void remember(std::string_view trace_id, std::string_view root_span_id) {
     Entry& slot = ring_[next_ % ring_.size()];
@@ -22,13 +22,19 @@ class RootSpanIndex {
       auto it = latest_.find(slot.trace_id);
       if (it != latest_.end() && it->second == slot.position) latest_.erase(it);
     }
-    // A key views the text of the slot its position names. So an entry for this trace (from an
-    // older slot) goes before the new one goes in, and no key views this slot as it is rewritten.
-    latest_.erase(trace_id);
+    // No key views this slot now (a key views the slot its position names), so it can be rewritten.
     slot.trace_id.assign(trace_id);  // in the slot's memory once the ring has come round
     slot.root_span_id.assign(root_span_id);
     slot.position = next_;
-    latest_.emplace(slot.trace_id, next_++);
+    auto [it, added] = latest_.try_emplace(slot.trace_id, next_);
+    if (!added) {
+      // The trace has an entry in an older slot: its key moves to view this slot's text.
+      auto node = latest_.extract(it);
+      node.key() = slot.trace_id;
+      node.mapped() = next_;
+      latest_.insert(std::move(node));
+    }
+    ++next_;
   }
 
   // The root span id of the latest request of that trace; empty when it is not (or no longer) here.
