@@ -18,7 +18,7 @@
 // rounds (with --control yes: what CPU work that never preempts a worker costs its latency).
 //   exporter_bench [--seconds N] [--rounds N] [--connections N] [--workers N] [--rate R] [--sustain S]
 //                  [--priority idle|low|normal] [--otlp no] [--control yes] [--load fixed|saturation|both]
-//                  [--spin N]
+//                  [--spin N] [--otlp-set "key = value"]...  (a line for the OTLP exporter's config)
 #include <pthread.h>
 #include <sched.h>
 #include <sqlite3.h>
@@ -56,6 +56,7 @@ struct Options : LoadOptions {
   double sustain = 0;
   double fixed_rate = 5000;
   std::string priority;  // [exporter] priority for the 'on' daemon; empty: the default
+  std::string otlp_settings;  // --otlp-set lines for the OTLP exporter's config ("gzip = true")
   bool no_otlp = false;  // --otlp no: the SQLite store only, even with a collector at hand
   std::string load = "both";  // --load fixed|saturation|both
   bool control = false;  // --control yes: 'on' runs the 'off' config too (an A/A run: the noise floor)
@@ -122,7 +123,8 @@ void printOtlpDrain(const outrigger::testing::JaegerProcess* jaeger, steady_cloc
 
 // The default config on `socket`, with an admin listener on `admin`, exporters on or off.
 std::string configText(const std::string& socket, const std::string& admin, const std::string& store, bool on,
-                       const std::string& priority, const std::string& otlp_endpoint, const std::string& spool) {
+                       const std::string& priority, const std::string& otlp_endpoint, const std::string& spool,
+                       const std::string& otlp_settings) {
   std::string text = readFile(std::string(OUTRIGGER_SOURCE_DIR) + "/config/default.toml");
   replaceOnce(&text, "[server]\n", "[admin]\nlisten = \"unix:" + admin + "\"\n\n[server]\nsocket = \"" + socket + "\"\n");
   replaceOnce(&text, "[instances.traces.config]\n", "[instances.traces.config]\npath = \"" + store + "\"\n");
@@ -130,7 +132,7 @@ std::string configText(const std::string& socket, const std::string& admin, cons
   if (on && !otlp_endpoint.empty()) {
     replaceOnce(&text, "exporters = [\"traces\"]\n", "exporters = [\"traces\", \"otel\"]\n");
     text += "\n[instances.otel]\ntype = \"exporter.otlp\"\n[instances.otel.config]\nendpoint = \"" + otlp_endpoint +
-            "\"\nspool_path = \"" + spool + "\"\nmetrics_interval_ms = 1000\n";
+            "\"\nspool_path = \"" + spool + "\"\nmetrics_interval_ms = 1000\n" + otlp_settings;
   }
   if (!priority.empty()) replaceOnce(&text, "[admin]\n", "[exporter]\npriority = \"" + priority + "\"\n\n[admin]\n");
   return text;
@@ -307,6 +309,7 @@ int main(int argc, char** argv) {
     else if (a == "--otlp") opt.no_otlp = std::string(argv[i + 1]) == "no";
     else if (a == "--load") opt.load = argv[i + 1];
     else if (a == "--control") opt.control = std::string(argv[i + 1]) == "yes";
+    else if (a == "--otlp-set") opt.otlp_settings += std::string(argv[i + 1]) + "\n";
   }
   std::string dir = outrigger::testing::makeTempDir();
   ::setenv("XDG_STATE_HOME", dir.c_str(), 1);
@@ -335,7 +338,8 @@ int main(int argc, char** argv) {
     s->admin = dir + "/" + s->name + "-admin.sock";
     s->store = dir + "/" + s->name + "-traces.db";
     s->config = dir + "/" + s->name + ".toml";
-    std::ofstream(s->config) << configText(s->socket, s->admin, s->store, s->on && !opt.control, opt.priority, otlp_endpoint, dir + "/otlp-spool");
+    std::ofstream(s->config) << configText(s->socket, s->admin, s->store, s->on && !opt.control, opt.priority, otlp_endpoint, dir + "/otlp-spool",
+                                     opt.otlp_settings);
     s->pid = spawn({OUTRIGGER_BIN, "serve", "--config", s->config, "--workers", std::to_string(opt.workers)});
     if (waitAccepting(s->socket) < 0) {
       std::fprintf(stderr, "the daemon with exporters %s did not start\n", s->name);
