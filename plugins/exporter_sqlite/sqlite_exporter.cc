@@ -37,11 +37,6 @@ constexpr char kSchema[] = R"json({
   }
 })json";
 
-// Requests one retention run may delete: at one run a second (the default) that is 20,000
-// requests a second, above what the store takes in, in transactions short enough that the
-// exporter thread keeps up with new records meanwhile.
-constexpr uint64_t kRetentionRowsPerRun = 20000;
-
 int64_t unixNowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
@@ -73,7 +68,7 @@ class SqliteExporter final : public Exporter {
     // convenience: where it cannot be written (a read-only root file system), the daemon serves
     // without a trace store and says so, rather than refusing to start.
     std::string error;
-    if (!path.empty()) writer_ = TraceWriter::open(path, content, &error);
+    if (!path.empty()) writer_ = TraceWriter::open(path, content, TraceWriter::kDefaultCacheMib, &error);
     if (!writer_) {
       if (explicit_path) throw std::runtime_error(error);
       host.log(OUTRIGGER_LOG_WARN, "the trace store is off: " +
@@ -147,7 +142,7 @@ class SqliteExporter final : public Exporter {
     if (retention_.max_age_ns == 0 && retention_.max_bytes == 0) return;
     RetentionResult result;
     std::string error;
-    if (!writer_->enforce(retention_, unixNowNs(), &result, &error, kRetentionRowsPerRun)) {
+    if (!writer_->enforce(retention_, unixNowNs(), &result, &error, TraceWriter::kRetentionRowsPerRun)) {
       fail(error);
       return;
     }

@@ -131,9 +131,12 @@ struct TraceWriter::Statements {
   Statement request, feedback;
 };
 
-std::unique_ptr<TraceWriter> TraceWriter::open(const std::string& path, bool content, std::string* error) {
+std::unique_ptr<TraceWriter> TraceWriter::open(const std::string& path, bool content, uint32_t cache_mib,
+                                               std::string* error) {
   Database db = openStoreForWriting(path, error);
   if (!db) return nullptr;
+  std::string cache = "PRAGMA cache_size = -" + std::to_string(uint64_t{cache_mib} * 1024);
+  if (!execute(db.get(), cache.c_str(), error)) return nullptr;
   std::unique_ptr<TraceWriter> writer(new TraceWriter(std::move(db), content));
   if (!writer->statements_->ok()) {
     *error = path + ": " + sqlite3_errmsg(writer->db_.get());

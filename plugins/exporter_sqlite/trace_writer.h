@@ -28,8 +28,16 @@ struct RetentionResult {
 
 class TraceWriter {
  public:
+  static constexpr uint32_t kDefaultCacheMib = 8;
+  // Requests one retention run deletes at most, as the exporter runs it: at one run a second
+  // that is 20,000 requests a second, above what the store takes in, in transactions short
+  // enough that the exporter thread keeps up with new records meanwhile.
+  static constexpr uint64_t kRetentionRowsPerRun = 20000;
+
   // `content`: keep the prompt and answer the route captured (false keeps metadata only).
-  static std::unique_ptr<TraceWriter> open(const std::string& path, bool content, std::string* error);
+  // `cache_mib`: the connection's page cache.
+  static std::unique_ptr<TraceWriter> open(const std::string& path, bool content, uint32_t cache_mib,
+                                           std::string* error);
   ~TraceWriter();
 
   // Adds the record's rows to the open transaction, beginning one when none is open.
@@ -48,6 +56,8 @@ class TraceWriter {
                uint64_t max_rows = 0);
   // The bytes the store's live pages take (the file, less its free pages).
   uint64_t usedBytes() const;
+  // The connection (benchmarks read its page cache statistics).
+  sqlite3* handle() const { return db_.get(); }
 
  private:
   struct Statements;

@@ -1,14 +1,21 @@
 // How fast exporter.sqlite's writer stores records, alone on one thread: records a second and
 // bytes a record for a default-chain request (a guardrail on each side, one provider attempt),
 // committed in batches as the exporter commits them, into a fresh store and into one that already
-// holds a million requests' worth of trace ids.
-//   trace_store_bench [--records N] [--batch N] [--full no]
+// holds a million requests' worth of trace ids. Then the steady state of a store at its size
+// bound (the default 256 MiB), where retention deletes as many requests as are written, as the
+// exporter runs it (a commit and a retention run every --batch records), with each page cache
+// size of --cache-mib in turn: records a second, and the pages read back from the file.
+//   trace_store_bench [--records N] [--batch N] [--full no] [--bounded no] [--cache-mib 8,16,32]
+#include <sqlite3.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <random>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "support/daemon_process.h"
 #include "telemetry/record_view.h"
@@ -86,21 +93,79 @@ double run(traces::TraceWriter& writer, std::mt19937_64& rng, uint64_t n, uint64
   return static_cast<double>(n) / duration<double>(steady_clock::now() - t0).count();
 }
 
+// Writes `n` records, committing and enforcing `retention` every `batch`; records a second.
+double runBounded(traces::TraceWriter& writer, std::mt19937_64& rng, uint64_t n, uint64_t batch, uint64_t* clock,
+                  const traces::Retention& retention) {
+  std::vector<telemetry::RequestRecord> records;
+  for (uint64_t i = 0; i < n; ++i) records.push_back(defaultChainRecord(rng, (*clock += 20000)));
+  std::string error;
+  traces::RetentionResult deleted;
+  auto t0 = steady_clock::now();
+  for (uint64_t i = 0; i < n; ++i) {
+    telemetry::RecordView view(records[i]);
+    bool ok = writer.writeRequest(*view.get(), &error);
+    if (ok && (i + 1) % batch == 0) {
+      ok = writer.commit(&error) &&
+           writer.enforce(retention, static_cast<int64_t>(*clock), &deleted, &error, traces::TraceWriter::kRetentionRowsPerRun);
+    }
+    if (!ok) {
+      std::fprintf(stderr, "%s\n", error.c_str());
+      std::exit(1);
+    }
+  }
+  writer.commit(&error);
+  return static_cast<double>(n) / duration<double>(steady_clock::now() - t0).count();
+}
+
+// A store kept at the default bound, with a `cache_mib` page cache: fills it, then times `n`
+// more records written with retention on.
+void boundedStore(uint32_t cache_mib, uint64_t n, uint64_t batch) {
+  std::string dir = testing::makeTempDir();
+  std::string error;
+  auto writer = traces::TraceWriter::open(dir + "/traces.db", true, cache_mib, &error);
+  if (!writer) {
+    std::fprintf(stderr, "%s\n", error.c_str());
+    std::exit(1);
+  }
+  traces::Retention retention;
+  retention.max_bytes = 256ull << 20;
+  std::mt19937_64 rng(11);
+  uint64_t clock = 1800000000000000000;
+  while (writer->usedBytes() < retention.max_bytes) run(*writer, rng, 20000, batch, &clock);
+  runBounded(*writer, rng, n / 2, batch, &clock, retention);  // retention's first rounds
+  int read_before = 0, read_after = 0, ignored = 0;
+  sqlite3_db_status(writer->handle(), SQLITE_DBSTATUS_CACHE_MISS, &ignored, &read_before, 0);
+  double rate = runBounded(*writer, rng, n, batch, &clock, retention);
+  sqlite3_db_status(writer->handle(), SQLITE_DBSTATUS_CACHE_MISS, &ignored, &read_after, 0);
+  std::printf("at the bound, %4u MiB cache: %9.0f records/s, %6.2f pages read a record (store %.0f MiB)\n",
+              cache_mib, rate, static_cast<double>(read_after - read_before) / static_cast<double>(n),
+              static_cast<double>(writer->usedBytes()) / (1 << 20));
+  writer.reset();
+  std::system(("rm -rf " + dir).c_str());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   uint64_t n = 200000, batch = 1000;
-  bool full_store = true;
+  bool full_store = true, bounded = true;
+  std::vector<uint32_t> cache_sizes = {8, 16, 32};
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--records") n = std::strtoull(argv[i + 1], nullptr, 10);
     else if (a == "--batch") batch = std::max<uint64_t>(1, std::strtoull(argv[i + 1], nullptr, 10));
     else if (a == "--full") full_store = std::string(argv[i + 1]) != "no";
+    else if (a == "--bounded") bounded = std::string(argv[i + 1]) != "no";
+    else if (a == "--cache-mib") {
+      cache_sizes.clear();
+      std::stringstream list(argv[i + 1]);
+      for (std::string mib; std::getline(list, mib, ',');) cache_sizes.push_back(static_cast<uint32_t>(std::stoul(mib)));
+    }
   }
   std::string dir = testing::makeTempDir();
   std::string path = dir + "/traces.db";
   std::string error;
-  auto writer = traces::TraceWriter::open(path, true, &error);
+  auto writer = traces::TraceWriter::open(path, true, traces::TraceWriter::kDefaultCacheMib, &error);
   if (!writer) {
     std::fprintf(stderr, "%s\n", error.c_str());
     return 1;
@@ -119,5 +184,9 @@ int main(int argc, char** argv) {
   }
   writer.reset();
   std::system(("rm -rf " + dir).c_str());
+  // A commit and a retention run a second at 5,000 requests a second, as the exporter runs them.
+  if (bounded) {
+    for (uint32_t mib : cache_sizes) boundedStore(mib, n, 5000);
+  }
   return 0;
 }

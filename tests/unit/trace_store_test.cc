@@ -383,7 +383,7 @@ TEST_CASE("trace store: a bucketed query needs since, a bucket of 1 s to a day, 
 TEST_CASE("trace store: retention deletes by age, and by size down to the bound, oldest first") {
   std::string path = testing::makeTempDir() + "/traces.db";
   std::string error;
-  auto writer = traces::TraceWriter::open(path, true, &error);
+  auto writer = traces::TraceWriter::open(path, true, traces::TraceWriter::kDefaultCacheMib, &error);
   REQUIRE(writer);
   const uint64_t hour = 3600ull * 1000000000;
   for (uint64_t i = 0; i < 10; ++i) {
@@ -520,7 +520,7 @@ TEST_CASE("trace store: the log is copied into the file on the checkpointer's th
     return f ? static_cast<long long>(f.tellg()) : -1LL;
   };
   std::string error;
-  auto writer = traces::TraceWriter::open(path, true, &error);
+  auto writer = traces::TraceWriter::open(path, true, traces::TraceWriter::kDefaultCacheMib, &error);
   REQUIRE(writer);
   std::string big(4000, 'y');
   for (uint64_t i = 0; i < 8000; ++i) {  // about 32 MiB: past the 16 MiB threshold at least once
