@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cassert>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -65,7 +66,10 @@ class GenAiMetrics {
   struct KeyView {
     std::array<std::pair<std::string_view, std::string_view>, 6> items;
     size_t size = 0;
-    void add(std::string_view key, std::string_view value) { items[size++] = {key, value}; }
+    void add(std::string_view key, std::string_view value) {
+      assert(size < items.size());  // five at most today: three base keys, response model, one more
+      items[size++] = {key, value};
+    }
     const std::pair<std::string_view, std::string_view>* begin() const { return items.data(); }
     const std::pair<std::string_view, std::string_view>* end() const { return items.data() + size; }
   };

@@ -15,6 +15,9 @@ namespace outrigger::otlp {
 class RootSpanIndex {
  public:
   explicit RootSpanIndex(size_t capacity) : ring_(capacity ? capacity : 1) { latest_.reserve(ring_.size()); }
+  // A copy's keys would view the original's ring.
+  RootSpanIndex(const RootSpanIndex&) = delete;
+  RootSpanIndex& operator=(const RootSpanIndex&) = delete;
 
   void remember(std::string_view trace_id, std::string_view root_span_id) {
     Entry& slot = ring_[next_ % ring_.size()];

@@ -321,13 +321,15 @@ void writeTextPart(JsonWriter& w, std::string_view text) {
 
 }  // namespace
 
-constexpr size_t kKeptBufferBytes = 1 << 20;
+// RapidJSON reserves six bytes a character of a string, so this keeps the buffer through
+// captured prompts of a megabyte or so and frees it after larger ones.
+constexpr size_t kKeptBufferBytes = 8 << 20;
 
 uint32_t appendRecordSpans(const outrigger_record_view& r, std::string* out) {
   if (!hasTrace(r) || !isHexId(sv(r.trace_id), 32) || !isHexId(sv(r.root_span_id), 16)) return 0;
   int answering = answeringAttempt(r);
   // One buffer per thread, kept: a record's spans (some 6 KB) are written without allocating
-  // or regrowing, then copied once onto the batch.
+  // or regrowing, then copied once onto the batch. Freed after a record past kKeptBufferBytes.
   static thread_local json::JsonBuffer buf;
   buf.clear();
   JsonWriter w(buf);
@@ -346,7 +348,7 @@ uint32_t appendRecordSpans(const outrigger_record_view& r, std::string* out) {
   }
   if (!out->empty()) out->push_back(',');
   out->append(buf.view());
-  if (buf.capacity() > kKeptBufferBytes) buf.release();  // a record with a huge captured prompt
+  if (buf.capacity() > kKeptBufferBytes) buf.release();
   return n;
 }
 

@@ -1,6 +1,7 @@
 #include "daemon/config_watch.h"
 
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -36,20 +37,27 @@ bool ConfigWatch::start() {
   seen_ = contentHash();
   // What ends a change to a name; IN_MODIFY (each write) is left out on purpose (see the header).
   constexpr uint32_t kMask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_ATTRIB;
-  inotify_fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-  if (inotify_fd_ < 0 || ::inotify_add_watch(inotify_fd_, dir_.c_str(), kMask) < 0) {
-    ORLOG(LogLevel::kWarn, "reload", "cannot watch " + dir_ + " for config changes (" + std::strerror(errno) +
-                                         "); SIGHUP still reloads");
+  auto fail = [this](const std::string& why) {
+    ORLOG(LogLevel::kWarn, "reload", "cannot watch " + dir_ + " for config changes (" + why + "); SIGHUP still reloads");
     stop();
     return false;
+  };
+  inotify_fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (inotify_fd_ < 0 || ::inotify_add_watch(inotify_fd_, dir_.c_str(), kMask) < 0) {
+    int error = errno;
+    return fail(std::strerror(error));
   }
-  poll_ = new uv_poll_t;
   timer_ = new uv_timer_t;
-  uv_poll_init(loop_, poll_, inotify_fd_);
   uv_timer_init(loop_, timer_);
-  poll_->data = this;
   timer_->data = this;
-  uv_poll_start(poll_, UV_READABLE, &ConfigWatch::onReadable);
+  poll_ = new uv_poll_t;
+  if (int rc = uv_poll_init(loop_, poll_, inotify_fd_); rc != 0) {
+    delete poll_;  // never initialized: nothing for the loop to close
+    poll_ = nullptr;
+    return fail(uv_strerror(rc));
+  }
+  poll_->data = this;
+  if (int rc = uv_poll_start(poll_, UV_READABLE, &ConfigWatch::onReadable); rc != 0) return fail(uv_strerror(rc));
   ORLOG(LogLevel::kInfo, "reload", "watching " + path_ + " for changes");
   return true;
 }
@@ -76,7 +84,12 @@ void ConfigWatch::stop() {
 
 void ConfigWatch::onReadable(uv_poll_t* h, int status, int) {
   auto* self = static_cast<ConfigWatch*>(h->data);
-  if (status != 0) return;
+  if (status != 0) {
+    ORLOG(LogLevel::kWarn, "reload", std::string("the config watch failed (") + uv_strerror(status) +
+                                         "); SIGHUP still reloads");
+    uv_poll_stop(h);
+    return;
+  }
   alignas(inotify_event) char buf[4096];
   bool relevant = false;
   for (;;) {
@@ -86,10 +99,20 @@ void ConfigWatch::onReadable(uv_poll_t* h, int status, int) {
       const auto* e = reinterpret_cast<const inotify_event*>(buf + at);
       at += static_cast<ssize_t>(sizeof(inotify_event) + e->len);
       ++self->events_delivered_;
+      if (e->mask & IN_IGNORED) {  // the folder went away or was unmounted: the watch is gone
+        ORLOG(LogLevel::kWarn, "reload", self->dir_ + " is no longer watched; SIGHUP still reloads");
+        continue;
+      }
       // The daemon's own files may share the directory (a log, the trace store): only the
       // config's name, or Kubernetes' `..data` swap, counts. An overflow may have lost either.
       std::string_view name = e->len ? std::string_view(e->name) : std::string_view();
-      if ((e->mask & IN_Q_OVERFLOW) || name == self->name_ || name == "..data") relevant = true;
+      if (e->mask & IN_Q_OVERFLOW) relevant = true;
+      if (name != self->name_ && name != "..data") continue;
+      // A regular file just created is still being written: its close (IN_CLOSE_WRITE) counts,
+      // so a slow writer is not read half way. A link created there is complete at once.
+      struct stat st;
+      if ((e->mask & IN_CREATE) && ::lstat(self->path_.c_str(), &st) == 0 && S_ISREG(st.st_mode)) continue;
+      relevant = true;
     }
   }
   if (relevant) uv_timer_start(self->timer_, &ConfigWatch::onSettled, kDebounceMs, 0);

@@ -8,8 +8,10 @@
 // file, a rename onto it, a create or delete), never for each write: the trace store, a JSONL
 // log or a spool may share the directory, and a watch on every write (what libuv's fs_event
 // asks for) made the kernel queue an event for each of their writes and woke the loop to read
-// it. So an edit is seen when its writer closes the file; a program that writes the file and
-// keeps it open is seen on SIGHUP.
+// it. So an edit is seen when its writer closes the file (a file created at the config's name
+// too: a slow writer's half is never read); a link made there is seen at once; a program that
+// writes the file and keeps it open is seen on SIGHUP. If the folder itself goes, the watch
+// says so in the log and SIGHUP remains.
 // Thread: the daemon's main loop.
 #pragma once
 

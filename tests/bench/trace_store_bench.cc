@@ -134,9 +134,9 @@ void boundedStore(uint32_t cache_mib, uint64_t n, uint64_t batch) {
   while (writer->usedBytes() < retention.max_bytes) run(*writer, rng, 20000, batch, &clock);
   runBounded(*writer, rng, n / 2, batch, &clock, retention);  // retention's first rounds
   int read_before = 0, read_after = 0, ignored = 0;
-  sqlite3_db_status(writer->handle(), SQLITE_DBSTATUS_CACHE_MISS, &ignored, &read_before, 0);
+  sqlite3_db_status(writer->handle(), SQLITE_DBSTATUS_CACHE_MISS, &read_before, &ignored, 0);
   double rate = runBounded(*writer, rng, n, batch, &clock, retention);
-  sqlite3_db_status(writer->handle(), SQLITE_DBSTATUS_CACHE_MISS, &ignored, &read_after, 0);
+  sqlite3_db_status(writer->handle(), SQLITE_DBSTATUS_CACHE_MISS, &read_after, &ignored, 0);
   std::printf("at the bound, %4u MiB cache: %9.0f records/s, %6.2f pages read a record (store %.0f MiB)\n",
               cache_mib, rate, static_cast<double>(read_after - read_before) / static_cast<double>(n),
               static_cast<double>(writer->usedBytes()) / (1 << 20));

@@ -65,3 +65,37 @@ TEST_CASE("config watch: writes to a neighbouring file deliver nothing, and an e
   uv_run(&loop, UV_RUN_NOWAIT);  // the handles' close callbacks
   CHECK(uv_loop_close(&loop) == 0);
 }
+
+TEST_CASE("config watch: a config created in place is read once its writer closes it, a link at once") {
+  std::string dir = outrigger::testing::makeTempDir();
+  std::string config = dir + "/outrigger.toml";
+  std::ofstream(config) << "generation one\n";
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  int reloads = 0;
+  {
+    ConfigWatch watch(&loop, config, [&] { ++reloads; });
+    REQUIRE(watch.start());
+    // Moved away (not watched for), then written anew at its name by a slow writer.
+    REQUIRE(std::rename(config.c_str(), (dir + "/old.toml").c_str()) == 0);
+    int fd = ::open(config.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    REQUIRE(fd >= 0);
+    REQUIRE(::write(fd, "generation ", 11) == 11);
+    runUntil(&loop, 3 * static_cast<int>(ConfigWatch::kDebounceMs), [] { return false; });
+    CHECK(reloads == 0);  // half a file is never read
+    REQUIRE(::write(fd, "two\n", 4) == 4);
+    ::close(fd);
+    runUntil(&loop, 5000, [&] { return reloads > 0; });
+    CHECK(reloads == 1);
+
+    // A link put at its name is complete as soon as it exists.
+    std::ofstream(dir + "/three.toml") << "generation three\n";
+    REQUIRE(::unlink(config.c_str()) == 0);
+    REQUIRE(::symlink((dir + "/three.toml").c_str(), config.c_str()) == 0);
+    runUntil(&loop, 5000, [&] { return reloads > 1; });
+    CHECK(reloads == 2);
+    watch.stop();
+  }
+  uv_run(&loop, UV_RUN_NOWAIT);
+  CHECK(uv_loop_close(&loop) == 0);
+}
