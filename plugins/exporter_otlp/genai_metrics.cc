@@ -124,7 +124,9 @@ void Histogram::observe(double value, const double* bounds, size_t bound_count) 
 Histogram* GenAiMetrics::series(Family* family, KeyView key, size_t bound_count) {
   // Sorted by key (insertion sort: at most six, nearly in order already).
   for (size_t i = 1; i < key.size; ++i) {
-    for (size_t j = i; j > 0 && key.items[j].first < key.items[j - 1].first; --j) std::swap(key.items[j], key.items[j - 1]);
+    for (size_t j = i; j > 0 && key.items[j].first < key.items[j - 1].first; --j) {
+      std::swap(key.items[j], key.items[j - 1]);
+    }
   }
   auto it = family->find(key);
   if (it != family->end()) return &it->second;

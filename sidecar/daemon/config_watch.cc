@@ -38,7 +38,8 @@ bool ConfigWatch::start() {
   // What ends a change to a name; IN_MODIFY (each write) is left out on purpose (see the header).
   constexpr uint32_t kMask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_ATTRIB;
   auto fail = [this](const std::string& why) {
-    ORLOG(LogLevel::kWarn, "reload", "cannot watch " + dir_ + " for config changes (" + why + "); SIGHUP still reloads");
+    ORLOG(LogLevel::kWarn, "reload",
+          "cannot watch " + dir_ + " for config changes (" + why + "); SIGHUP still reloads");
     stop();
     return false;
   };

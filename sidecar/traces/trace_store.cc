@@ -117,12 +117,12 @@ Database openStoreForWriting(const std::string& path, std::string* error) {
     return nullptr;
   }
   // 16 KiB pages: a commit writes fewer, larger pages (with the compact span encoding this took
-  // trace_store_bench from about 17k to 36k records/s); an 8 MiB page cache. auto_vacuum and
-  // page_size must be chosen before the first table exists. WAL: commits do not block readers
+  // trace_store_bench from about 17k to 36k records/s); the writer sets its page cache.
+  // auto_vacuum and page_size must be chosen before the first table exists. WAL: commits do not block readers
   // (the CLI, the admin server) and cost one append; NORMAL sync may lose the last commits on
   // power loss, never the file. The WAL file is truncated back to 4 MiB after checkpoints.
   std::string why;
-  if (!execute(db.get(), "PRAGMA page_size = 16384", &why) || !execute(db.get(), "PRAGMA cache_size = -8192", &why) ||
+  if (!execute(db.get(), "PRAGMA page_size = 16384", &why) ||
       !execute(db.get(), "PRAGMA auto_vacuum = INCREMENTAL", &why) ||
       !execute(db.get(), "PRAGMA journal_mode = WAL", &why) || !execute(db.get(), "PRAGMA synchronous = NORMAL", &why) ||
       !execute(db.get(), "PRAGMA journal_size_limit = 4194304", &why) || !execute(db.get(), kSchema, &why) ||

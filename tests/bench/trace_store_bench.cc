@@ -72,30 +72,10 @@ telemetry::RequestRecord defaultChainRecord(std::mt19937_64& rng, uint64_t start
   return r;
 }
 
-// Writes `n` records in batches of `batch`; records a second.
-double run(traces::TraceWriter& writer, std::mt19937_64& rng, uint64_t n, uint64_t batch, uint64_t* clock) {
-  std::vector<telemetry::RequestRecord> records;
-  for (uint64_t i = 0; i < n; ++i) records.push_back(defaultChainRecord(rng, (*clock += 20000)));
-  std::string error;
-  auto t0 = steady_clock::now();
-  for (uint64_t i = 0; i < n; ++i) {
-    telemetry::RecordView view(records[i]);
-    if (!writer.writeRequest(*view.get(), &error)) {
-      std::fprintf(stderr, "%s\n", error.c_str());
-      std::exit(1);
-    }
-    if ((i + 1) % batch == 0 && !writer.commit(&error)) {
-      std::fprintf(stderr, "%s\n", error.c_str());
-      std::exit(1);
-    }
-  }
-  writer.commit(&error);
-  return static_cast<double>(n) / duration<double>(steady_clock::now() - t0).count();
-}
-
-// Writes `n` records, committing and enforcing `retention` every `batch`; records a second.
-double runBounded(traces::TraceWriter& writer, std::mt19937_64& rng, uint64_t n, uint64_t batch, uint64_t* clock,
-                  const traces::Retention& retention) {
+// Writes `n` records in batches of `batch`, each batch committed and, with `retention`, followed
+// by a retention run as the exporter runs it; records a second.
+double run(traces::TraceWriter& writer, std::mt19937_64& rng, uint64_t n, uint64_t batch, uint64_t* clock,
+           const traces::Retention* retention = nullptr) {
   std::vector<telemetry::RequestRecord> records;
   for (uint64_t i = 0; i < n; ++i) records.push_back(defaultChainRecord(rng, (*clock += 20000)));
   std::string error;
@@ -106,7 +86,8 @@ double runBounded(traces::TraceWriter& writer, std::mt19937_64& rng, uint64_t n,
     bool ok = writer.writeRequest(*view.get(), &error);
     if (ok && (i + 1) % batch == 0) {
       ok = writer.commit(&error) &&
-           writer.enforce(retention, static_cast<int64_t>(*clock), &deleted, &error, traces::TraceWriter::kRetentionRowsPerRun);
+           (!retention || writer.enforce(*retention, static_cast<int64_t>(*clock), &deleted, &error,
+                                         traces::TraceWriter::kRetentionRowsPerRun));
     }
     if (!ok) {
       std::fprintf(stderr, "%s\n", error.c_str());
@@ -132,10 +113,10 @@ void boundedStore(uint32_t cache_mib, uint64_t n, uint64_t batch) {
   std::mt19937_64 rng(11);
   uint64_t clock = 1800000000000000000;
   while (writer->usedBytes() < retention.max_bytes) run(*writer, rng, 20000, batch, &clock);
-  runBounded(*writer, rng, n / 2, batch, &clock, retention);  // retention's first rounds
+  run(*writer, rng, n / 2, batch, &clock, &retention);  // retention's first rounds
   int read_before = 0, read_after = 0, ignored = 0;
   sqlite3_db_status(writer->handle(), SQLITE_DBSTATUS_CACHE_MISS, &read_before, &ignored, 0);
-  double rate = runBounded(*writer, rng, n, batch, &clock, retention);
+  double rate = run(*writer, rng, n, batch, &clock, &retention);
   sqlite3_db_status(writer->handle(), SQLITE_DBSTATUS_CACHE_MISS, &read_after, &ignored, 0);
   std::printf("at the bound, %4u MiB cache: %9.0f records/s, %6.2f pages read a record (store %.0f MiB)\n",
               cache_mib, rate, static_cast<double>(read_after - read_before) / static_cast<double>(n),
@@ -159,7 +140,9 @@ int main(int argc, char** argv) {
     else if (a == "--cache-mib") {
       cache_sizes.clear();
       std::stringstream list(argv[i + 1]);
-      for (std::string mib; std::getline(list, mib, ',');) cache_sizes.push_back(static_cast<uint32_t>(std::stoul(mib)));
+      for (std::string mib; std::getline(list, mib, ',');) {
+        cache_sizes.push_back(static_cast<uint32_t>(std::stoul(mib)));
+      }
     }
   }
   std::string dir = testing::makeTempDir();
