@@ -47,10 +47,17 @@ class BpeEncoding {
   void encode(std::string_view text, std::vector<uint32_t>* out) const;
   // Number of tokens encode would append, without building the list. Any thread.
   size_t count(std::string_view text) const;
+  // Number of pieces the encoding's split pattern cuts `text` into: the split alone, which
+  // tokens_bench times to show how much of a count it is.
+  size_t pieceCount(std::string_view text) const;
   // The bytes of token `rank` (an ordinary rank below rankCount()).
   std::string_view tokenBytes(uint32_t rank) const;
   // Forces the merge strategy for pieces longer than `limit` bytes (tests compare both).
   void setQuadraticMergeLimitForTest(size_t limit) { quadratic_limit_ = limit; }
+  // An encoding of `tokens` (rank = position; the first 256 must be the single bytes) split by
+  // `pattern`, without piece memos: tests give the merges vocabularies the real ones do not have.
+  static std::unique_ptr<BpeEncoding> fromTokensForTest(std::string_view pattern,
+                                                       const std::vector<std::string>& tokens);
 
  private:
   // One open-addressing slot. A token of up to 8 bytes is its own key (bytes packed into `key`),
@@ -65,12 +72,17 @@ class BpeEncoding {
   struct SlotsDeleter {
     void operator()(Slot* slots) const;
   };
+  static constexpr size_t kNoMemo = SIZE_MAX;  // index_ of an encoding whose pieces are not memoized
   BpeEncoding(std::string_view name, size_t index, const uint8_t* blob, size_t size);
+  explicit BpeEncoding(std::string test_blob);  // fromTokensForTest
+  void load(const uint8_t* blob, size_t size);  // parses the rank data, builds the tables and the pattern
   void indexRanks();
   uint32_t rankOf(const uint8_t* p, size_t n) const;  // UINT32_MAX when `p[0..n)` is no token
   static uint64_t keyOf(const uint8_t* p, size_t n);
   static uint64_t slotHash(uint64_t key, size_t n);
   static uint32_t shortHash(uint32_t key, size_t n);
+  template <class OnPiece>
+  void split(std::string_view text, Scratch& scratch, OnPiece&& on_piece) const;
   template <class Emit>
   void forEachPiece(std::string_view text, Emit&& emit) const;
   size_t pieceTokens(Scratch& scratch, const uint8_t* p, size_t n, const uint32_t** ids) const;
@@ -79,6 +91,7 @@ class BpeEncoding {
 
   std::string name_;
   size_t index_;  // position among names(): which of a thread's piece memos is this encoding's
+  std::string test_blob_;  // the rank data of an encoding made by fromTokensForTest
   const uint8_t* token_bytes_ = nullptr;
   std::vector<uint32_t> offsets_;  // rank_count_ + 1
   size_t rank_count_ = 0;

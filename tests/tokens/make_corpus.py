@@ -1,8 +1,9 @@
 """The token-count identity corpus: seeded, so every run (and the benchmark) sees the same text.
 
 Documents: prose in many scripts, emoji (ZWJ sequences, skin tones, flags, keycaps), source code,
-long and mixed whitespace runs, adversarial repetitions of 10,000+ characters, the text of
-special tokens, and random bytes decoded as UTF-8 where valid. write_corpus() stores them as
+long and mixed whitespace runs, adversarial repetitions of 10,000+ characters (whole, and shorter
+ones with a few characters changed), the text of special tokens, and random bytes decoded as
+UTF-8 where valid. write_corpus() stores them as
 <u64 little-endian length><UTF-8 bytes> records, the format tests/tokens/tokens_encode.cc reads.
 """
 import random
@@ -87,6 +88,21 @@ def repetitions():
     return out
 
 
+def mutated_repetitions(rng, count):
+    # A short unit repeated for thousands of characters with a few characters changed: the long
+    # pieces whose merges of one rank sit side by side, broken here and there.
+    alphabets = ["ab", "xyz ", "ing", "thequick", "é e", "中文字", "😀👍", "0123", "!?.,"]
+    docs = []
+    for _ in range(count):
+        alphabet = rng.choice(alphabets)
+        unit = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 6)))
+        chars = list((unit * (4000 // len(unit) + 1))[:rng.randint(300, 4000)])
+        for _ in range(rng.randint(1, 6)):
+            chars[rng.randrange(len(chars))] = rng.choice(alphabet)
+        docs.append("".join(chars))
+    return docs
+
+
 def random_bytes_as_utf8(rng, count, size):
     docs = []
     for _ in range(count):
@@ -117,6 +133,7 @@ def generate(seed=20260101):
     docs = list(SCRIPTS) + list(EMOJI) + list(CODE) + list(WHITESPACE) + list(SPECIAL_TEXT)
     docs.append("\n".join(SCRIPTS + EMOJI + CODE))  # one long mixed document
     docs += repetitions()
+    docs += mutated_repetitions(rng, 30)
     docs += random_bytes_as_utf8(rng, 40, 4000)
     docs += random_script_mix(rng, 40, 3000)
     docs += ["", " ", "a", "\n", "😀", "'", "'s"]
