@@ -45,6 +45,7 @@ void Checkpointer::stop() {
 
 int Checkpointer::onCommit(void* self, sqlite3*, const char*, int pages) {
   auto* c = static_cast<Checkpointer*>(self);
+  c->log_pages_.store(pages, std::memory_order_relaxed);
   if (pages >= c->pages_) {
     {
       std::lock_guard<std::mutex> lock(c->mu_);
@@ -55,11 +56,37 @@ int Checkpointer::onCommit(void* self, sqlite3*, const char*, int pages) {
   return SQLITE_OK;
 }
 
+bool Checkpointer::emptyLog(std::chrono::milliseconds wait) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!thread_.joinable() || stopping_) return false;
+  uint64_t ticket = ++empty_requests_;
+  empty_wanted_ = true;
+  cv_.notify_one();
+  bool answered = emptied_cv_.wait_for(lock, wait, [&] { return empty_answers_ >= ticket; });
+  bool ok = answered && empty_ok_;
+  (ok ? logs_emptied_ : logs_not_emptied_).fetch_add(1, std::memory_order_relaxed);
+  return ok;
+}
+
 void Checkpointer::run() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
-    cv_.wait_for(lock, std::chrono::seconds(1), [this] { return wanted_ || stopping_; });
+    cv_.wait_for(lock, std::chrono::seconds(1), [this] { return wanted_ || empty_wanted_ || stopping_; });
     if (stopping_) break;
+    if (empty_wanted_) {
+      // The writer waits between transactions, so only readers can hold this up.
+      empty_wanted_ = false;
+      uint64_t answering = empty_requests_;
+      lock.unlock();
+      sqlite3_busy_timeout(db_, kReaderWaitMs);
+      int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+      sqlite3_busy_timeout(db_, 5000);
+      lock.lock();
+      empty_answers_ = answering;
+      empty_ok_ = rc == SQLITE_OK;
+      emptied_cv_.notify_all();
+      continue;
+    }
     wanted_ = false;
     lock.unlock();
     sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);

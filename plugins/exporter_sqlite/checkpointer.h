@@ -6,10 +6,19 @@
 // The writer's connection reports each commit's log size (sqlite3_wal_hook); past `pages` the
 // checkpointer wakes and runs a PASSIVE checkpoint on its own connection (which never blocks the
 // writer or readers). It also runs every second, and a last TRUNCATE checkpoint when it stops.
+//
+// A log starts over only when a checkpoint copied all of it before the writer's next transaction.
+// A writer that never pauses (the exporter thread behind a backlog) appends while each passive
+// copy runs, so that never happens and the log grew without bound: 2.5 GB in 14 s of
+// trace_store_bench. The writer then calls emptyLog() between its transactions: it waits while
+// this thread finishes the copy it is making and runs a TRUNCATE checkpoint, which copies the
+// rest (little, after the passive copies) and empties the file.
 #pragma once
 
 #include <sqlite3.h>
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <string>
@@ -27,6 +36,16 @@ class Checkpointer {
   ~Checkpointer() { stop(); }
 
   uint64_t checkpoints() const { return checkpoints_; }
+  // The log's length in pages at the writer's last commit.
+  int logPages() const { return log_pages_.load(std::memory_order_relaxed); }
+  // From the writer, outside a transaction: empties the log, waiting at most `wait` for it. False
+  // when that did not happen in time or a reader kept an old snapshot past kReaderWaitMs.
+  bool emptyLog(std::chrono::milliseconds wait);
+  // emptyLog() calls that emptied the log, and those that did not.
+  uint64_t logsEmptied() const { return logs_emptied_.load(std::memory_order_relaxed); }
+  uint64_t logsNotEmptied() const { return logs_not_emptied_.load(std::memory_order_relaxed); }
+
+  static constexpr int kReaderWaitMs = 200;
 
  private:
   static int onCommit(void* self, sqlite3* db, const char* name, int pages);
@@ -36,9 +55,15 @@ class Checkpointer {
   int pages_ = 1000;
   std::mutex mu_;
   std::condition_variable cv_;
+  std::condition_variable emptied_cv_;
   bool wanted_ = false;
   bool stopping_ = false;
+  bool empty_wanted_ = false;
+  uint64_t empty_requests_ = 0, empty_answers_ = 0;  // emptyLog() calls made and answered
+  bool empty_ok_ = false;                            // the last answer
   uint64_t checkpoints_ = 0;  // checkpoint thread only until joined
+  std::atomic<int> log_pages_{0};
+  std::atomic<uint64_t> logs_emptied_{0}, logs_not_emptied_{0};
   std::thread thread_;
 };
 

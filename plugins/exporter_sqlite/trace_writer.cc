@@ -175,7 +175,16 @@ bool TraceWriter::commit(std::string* error) {
   }
   in_transaction_ = false;
   uncommitted_ = 0;
+  resetLogIfLong();
   return true;
+}
+
+// A writer that never pauses keeps the log from starting over (checkpointer.h): past the reset
+// length it waits here, between transactions, while the checkpointer empties it. In a second's
+// wait (the log past 64 MiB, most of it copied already) the exporter thread's queue holds the
+// records that arrive meanwhile.
+void TraceWriter::resetLogIfLong() {
+  if (checkpointer_.logPages() >= log_reset_pages_) checkpointer_.emptyLog(std::chrono::seconds(1));
 }
 
 bool TraceWriter::writeRequest(const outrigger_record_view& r, std::string* error) {

@@ -2,7 +2,8 @@
 // them in one open transaction that commit() ends, and keeps the store within its retention.
 //
 // Thread: one caller at a time (the exporter thread). Commits append to the write-ahead log;
-// copying it into the file (and its fsyncs) happens on the checkpointer's thread.
+// copying it into the file (and its fsyncs) happens on the checkpointer's thread; a commit waits
+// for it only to empty a log that grew past kLogResetPages because the writer never paused.
 #pragma once
 
 #include <outrigger/plugin.h>
@@ -35,6 +36,9 @@ class TraceWriter {
   // that is 20,000 requests a second, above what the store takes in, in transactions short
   // enough that the exporter thread keeps up with new records meanwhile.
   static constexpr uint64_t kRetentionRowsPerRun = 20000;
+  // The log's length (16 KiB pages) past which a commit empties it: 64 MiB. The checkpointer
+  // keeps it near its 16 MiB threshold unless the writer never pauses.
+  static constexpr int kLogResetPages = 4000;
 
   // `content`: keep the prompt and answer the route captured (false keeps metadata only).
   // `cache_mib`: the connection's page cache.
@@ -60,11 +64,16 @@ class TraceWriter {
   uint64_t usedBytes() const;
   // The connection (benchmarks read its page cache statistics).
   sqlite3* handle() const { return db_.get(); }
+  // Commits that had the log emptied, and those that waited in vain (a reader in the way).
+  uint64_t logResets() const { return checkpointer_.logsEmptied(); }
+  uint64_t logResetsFailed() const { return checkpointer_.logsNotEmptied(); }
+  void setLogResetPagesForTest(int pages) { log_reset_pages_ = pages; }
 
  private:
   struct Statements;
   TraceWriter(Database db, bool content);
   bool begin(std::string* error);
+  void resetLogIfLong();
 
   Database db_;
   Checkpointer checkpointer_;  // stopped (and joined) before db_ closes
@@ -72,6 +81,7 @@ class TraceWriter {
   bool content_;
   bool in_transaction_ = false;
   size_t uncommitted_ = 0;
+  int log_reset_pages_ = kLogResetPages;
 };
 
 }  // namespace outrigger::traces

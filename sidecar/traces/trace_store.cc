@@ -109,7 +109,7 @@ Database openStoreForWriting(const std::string& path, std::string* error) {
     return nullptr;
   }
   // Another writer (a second daemon, or the old instance during a reload) is waited on briefly.
-  sqlite3_busy_timeout(db.get(), 2000);
+  sqlite3_busy_timeout(db.get(), kBusyTimeoutMs);
   int version = userVersion(db.get());
   if (version > kSchemaVersion) {
     *error = path + " holds trace store schema " + std::to_string(version) + ", newer than this build's " +
@@ -141,7 +141,7 @@ Database openStoreForReading(const std::string& path, std::string* error) {
     *error = "cannot open the trace store " + path + ": " + (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc));
     return nullptr;
   }
-  sqlite3_busy_timeout(db.get(), 2000);
+  sqlite3_busy_timeout(db.get(), kBusyTimeoutMs);
   int version = userVersion(db.get());
   if (version != kSchemaVersion) {
     *error = version < 0 ? path + " is not an SQLite database"

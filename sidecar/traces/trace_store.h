@@ -26,6 +26,8 @@ namespace outrigger::traces {
 // The schema's version, kept in `PRAGMA user_version`. A store written by a newer version is
 // refused rather than misread.
 constexpr int kSchemaVersion = 1;
+// How long a connection waits for another's lock (a second writer, a checkpoint) before failing.
+constexpr int kBusyTimeoutMs = 2000;
 
 // Opens the store at `path` for writing, creating the file and its directory (0750) when
 // missing: WAL, incremental auto-vacuum (so retention can give space back), tables, indexes.

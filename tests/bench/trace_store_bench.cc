@@ -158,7 +158,10 @@ int main(int argc, char** argv) {
   std::printf("trace store writer: default-chain records, commits every %llu\n", static_cast<unsigned long long>(batch));
   double fresh = run(*writer, rng, n, batch, &clock);
   uint64_t bytes = writer->usedBytes();
-  std::printf("fresh store:        %9.0f records/s, %6.0f bytes/record\n", fresh, static_cast<double>(bytes) / n);
+  std::printf("fresh store:        %9.0f records/s, %6.0f bytes/record; the log emptied for %llu commits (%llu "
+              "waited in vain)\n",
+              fresh, static_cast<double>(bytes) / n, static_cast<unsigned long long>(writer->logResets()),
+              static_cast<unsigned long long>(writer->logResetsFailed()));
   if (full_store) {
     for (uint64_t filled = n; filled < 1000000; filled += n) run(*writer, rng, n, batch, &clock);
     double full = run(*writer, rng, n, batch, &clock);

@@ -550,6 +550,82 @@ TEST_CASE("trace store: the log is copied into the file on the checkpointer's th
   CHECK((st.st_mode & 0007) == 0);
 }
 
+TEST_CASE("trace store: a writer that never pauses cannot grow the log without bound") {
+  // Records written and committed with no pause: the checkpointer copies while the writer
+  // appends, so the log is never all copied and never starts over by itself. Past the reset
+  // length (1 MiB here, 64 MiB in use) a commit empties it. Without that this loop grew the log
+  // to what it wrote.
+  std::string path = testing::makeTempDir() + "/traces.db";
+  std::string error;
+  auto writer = traces::TraceWriter::open(path, true, traces::TraceWriter::kDefaultCacheMib, &error);
+  REQUIRE(writer);
+  writer->setLogResetPagesForTest(64);
+  std::string big(4000, 'y');
+  struct stat st {};
+  long long largest = 0, written = 0;
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  for (uint64_t i = 0; std::chrono::steady_clock::now() < until && written < (200 << 20); ++i) {
+    auto r = request("ab" + std::to_string(100000 + i), "ac" + std::to_string(100000 + i), "chat", "acme", kT0 + i, 5);
+    r.capture = config::Capture::kFull;
+    r.answer = big;
+    telemetry::RecordView view(r);
+    REQUIRE(writer->writeRequest(*view.get(), &error));
+    written += 4000;
+    if (i % 50 == 49) {
+      REQUIRE(writer->commit(&error));
+      if (::stat((path + "-wal").c_str(), &st) == 0) largest = std::max<long long>(largest, st.st_size);
+    }
+  }
+  REQUIRE(writer->commit(&error));
+  INFO("wrote " << written / (1 << 20) << " MiB, the log reached " << largest / (1 << 20) << " MiB, "
+                << writer->logResets() << " resets, " << writer->logResetsFailed() << " waited in vain");
+  CHECK(written > (40 << 20));  // far past the bound below
+  CHECK(writer->logResets() >= 1);
+  CHECK(largest < (8 << 20));
+}
+
+TEST_CASE("trace store: a reader holding an old snapshot delays emptying the log, never a commit") {
+  std::string path = testing::makeTempDir() + "/traces.db";
+  std::string error;
+  auto writer = traces::TraceWriter::open(path, true, traces::TraceWriter::kDefaultCacheMib, &error);
+  REQUIRE(writer);
+  writer->setLogResetPagesForTest(16);
+  std::string big(4000, 'y');
+  uint64_t next = 0;
+  auto writeBatch = [&](int records) {  // 100 records: about 400 KB, past 16 pages of 16 KiB
+    for (int k = 0; k < records; ++k, ++next) {
+      auto r = request("ab" + std::to_string(100000 + next), "ac" + std::to_string(100000 + next), "chat", "acme",
+                       kT0 + next, 5);
+      r.capture = config::Capture::kFull;
+      r.answer = big;
+      telemetry::RecordView view(r);
+      REQUIRE(writer->writeRequest(*view.get(), &error));
+    }
+    REQUIRE(writer->commit(&error));
+  };
+  writeBatch(100);
+  REQUIRE(writer->logResets() == 1);
+  writeBatch(1);  // below the reset length: the log keeps it
+  // A reader whose snapshot reaches into the log keeps it from being emptied.
+  traces::Database reader = traces::openStoreForReading(path, &error);
+  REQUIRE(reader);
+  REQUIRE(sqlite3_exec(reader.get(), "BEGIN", nullptr, nullptr, nullptr) == SQLITE_OK);
+  CHECK(count(reader.get(), "SELECT count(*) FROM requests") == 101);  // the snapshot is taken here
+  auto started = std::chrono::steady_clock::now();
+  writeBatch(100);
+  auto waited = std::chrono::steady_clock::now() - started;
+  CHECK(writer->logResets() == 1);
+  CHECK(writer->logResetsFailed() == 1);
+  CHECK(waited < std::chrono::seconds(2));  // the checkpointer gave up after its short wait for readers
+  REQUIRE(sqlite3_exec(reader.get(), "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK);
+  writeBatch(100);
+  CHECK(writer->logResets() == 2);
+  writer.reset();
+  traces::Database db = traces::openStoreForReading(path, &error);
+  REQUIRE(db);
+  CHECK(count(db.get(), "SELECT count(*) FROM requests") == 301);
+}
+
 TEST_CASE("trace store: a record view from a host without the minor 2 tail is stored without its trace") {
   Store store;
   auto r = request("abab0000000000000000000000000001", "ab00000000000001", "chat", "acme", kT0, 4);
