@@ -11,16 +11,51 @@
 #include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 namespace outrigger::testing {
+
+namespace {
+
+// The folders makeTempDir made in this process, removed when it exits (not by a forked child's
+// exit, which would take them from under its parent). OUTRIGGER_KEEP_TEST_DIRS=1 keeps them for a
+// look after a failure.
+struct TempDirs {
+  std::mutex mu;
+  std::vector<std::string> dirs;
+  pid_t owner = ::getpid();
+
+  static TempDirs& get() {
+    static TempDirs* all = [] {
+      auto* t = new TempDirs;  // never destroyed: the exit handler may run after static destructors
+      std::atexit([] { TempDirs::get().removeAll(); });
+      return t;
+    }();
+    return *all;
+  }
+  void removeAll() {
+    const char* keep = std::getenv("OUTRIGGER_KEEP_TEST_DIRS");
+    if (::getpid() != owner || (keep && *keep && std::string(keep) != "0")) return;
+    std::lock_guard<std::mutex> lock(mu);
+    for (const auto& d : dirs) (void)std::system(("rm -rf '" + d + "'").c_str());
+    dirs.clear();
+  }
+};
+
+}  // namespace
 
 std::string makeTempDir() {
   const char* base = std::getenv("TMPDIR");
   std::string tmpl = std::string(base && *base ? base : "/tmp") + "/outrigger-test-XXXXXX";
   char* d = ::mkdtemp(tmpl.data());
-  return d ? std::string(d) : std::string();
+  if (!d) return std::string();
+  TempDirs& all = TempDirs::get();
+  std::lock_guard<std::mutex> lock(all.mu);
+  all.dirs.emplace_back(d);
+  return d;
 }
 
 std::string basicConfig(const std::string& mock_config, const std::string& extra) {

@@ -12,6 +12,8 @@
 
 namespace outrigger::testing {
 
+// A fresh folder under $TMPDIR (else /tmp), removed with everything in it when this process exits
+// (OUTRIGGER_KEEP_TEST_DIRS=1 keeps it).
 std::string makeTempDir();
 
 // A config using the mock provider and the rules guardrail. @SOCKET@, @DIR@ and @PLUGINS@ in
