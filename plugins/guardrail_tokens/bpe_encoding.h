@@ -40,6 +40,8 @@ class BpeEncoding {
   std::string_view name() const { return name_; }
   // Number of ordinary ranks (special tokens excluded).
   size_t rankCount() const { return rank_count_; }
+  // The encoding's split pattern, as its rank data gives it.
+  std::string_view splitPattern() const { return split_pattern_; }
 
   // Token ids of `text`, appended to *out. Special-token text ("<|endoftext|>") is ordinary text,
   // as in tiktoken's encode_ordinary. Invalid UTF-8 is first replaced by U+FFFD, each maximal
@@ -55,7 +57,8 @@ class BpeEncoding {
   // Forces the merge strategy for pieces longer than `limit` bytes (tests compare both).
   void setQuadraticMergeLimitForTest(size_t limit) { quadratic_limit_ = limit; }
   // An encoding of `tokens` (rank = position; the first 256 must be the single bytes) split by
-  // `pattern`, without piece memos: tests give the merges vocabularies the real ones do not have.
+  // `pattern` exactly as given, without piece memos: tests give the merges vocabularies the real
+  // ones do not have, and compare the split with the pattern the real ones compile.
   static std::unique_ptr<BpeEncoding> fromTokensForTest(std::string_view pattern,
                                                        const std::vector<std::string>& tokens);
 
@@ -92,6 +95,7 @@ class BpeEncoding {
   std::string name_;
   size_t index_;  // position among names(): which of a thread's piece memos is this encoding's
   std::string test_blob_;  // the rank data of an encoding made by fromTokensForTest
+  std::string split_pattern_;
   const uint8_t* token_bytes_ = nullptr;
   std::vector<uint32_t> offsets_;  // rank_count_ + 1
   size_t rank_count_ = 0;

@@ -128,6 +128,33 @@ TEST_CASE("the tree merge gives the rescanning merge's ids on vocabularies whose
   }
 }
 
+TEST_CASE("the ASCII word alternative splits text as the encoding's own pattern does") {
+  // byName's encodings compile their pattern after an alternative for ASCII words; the same
+  // ranks split by the pattern alone must give the same ids. The text mixes ASCII words with
+  // what ends or continues a word differently in each encoding: capitals, digits, apostrophes
+  // and contractions, a combining mark, a modifier letter (Lm), a titlecase letter (Lt), other
+  // letters (Lo), accented Latin letters, spaces, newlines and punctuation.
+  const std::vector<std::string> parts = {"a", "b", "z", "A", "Q", "Z", "the", "Hello", "ing", "x", "0", "42", "'",
+                                          "'s", "'LL", "'re", " ", " ", "  ", "\n", ".", "(", "-", "\u0301", "\u02b0",
+                                          "\u01c5", "\u4e2d", "\u00e9", "\u00c9", "\u00a0", "\t"};
+  std::mt19937 rng(5);
+  for (const char* name : {"o200k_base", "cl100k_base"}) {
+    const BpeEncoding* enc = BpeEncoding::byName(name);
+    std::vector<std::string> tokens;
+    for (uint32_t rank = 0; rank < enc->rankCount(); ++rank) tokens.emplace_back(enc->tokenBytes(rank));
+    auto plain = BpeEncoding::fromTokensForTest(enc->splitPattern(), tokens);
+    for (int round = 0; round < 3000; ++round) {
+      std::string text;
+      for (int k = 1 + int(rng() % 12); k > 0; --k) text += parts[rng() % parts.size()];
+      std::vector<uint32_t> fast, own;
+      enc->encode(text, &fast);
+      plain->encode(text, &own);
+      INFO(name << ": " << text);
+      REQUIRE(fast == own);
+    }
+  }
+}
+
 TEST_CASE("the piece memo answers each encoding and each thread with that encoding's ids") {
   // The same pieces through both encodings in turn, again and again, then on a fresh thread:
   // a memo shared between encodings, or one answering with stale entries, changes the ids. The
