@@ -79,34 +79,15 @@ void writeInt64(JsonWriter& w, uint64_t v) {
   w.String(buf, static_cast<rapidjson::SizeType>(p - buf));
 }
 
-void writeStringAttribute(JsonWriter& w, std::string_view k, std::string_view value) {
-  startAttribute(w, k);
-  key(w, "stringValue");
-  writeString(w, value);
-  endAttribute(w);
-}
+void writeStringAttribute(JsonWriter& w, std::string_view k, std::string_view value) { w.stringAttribute(k, value); }
 
-void writeIntAttribute(JsonWriter& w, std::string_view k, int64_t value) {
-  startAttribute(w, k);
-  key(w, "intValue");
-  std::string text = std::to_string(value);
-  writeString(w, text);
-  endAttribute(w);
-}
+void writeIntAttribute(JsonWriter& w, std::string_view k, int64_t value) { w.intAttribute(k, value); }
 
 void writeDoubleAttribute(JsonWriter& w, std::string_view k, double value) {
-  startAttribute(w, k);
-  key(w, "doubleValue");
-  w.Double(std::isfinite(value) ? value : 0.0);
-  endAttribute(w);
+  w.doubleAttribute(k, std::isfinite(value) ? value : 0.0);
 }
 
-void writeBoolAttribute(JsonWriter& w, std::string_view k, bool value) {
-  startAttribute(w, k);
-  key(w, "boolValue");
-  w.Bool(value);
-  endAttribute(w);
-}
+void writeBoolAttribute(JsonWriter& w, std::string_view k, bool value) { w.boolAttribute(k, value); }
 
 void writeStringArrayAttribute(JsonWriter& w, std::string_view k, const std::vector<std::string_view>& values) {
   startAttribute(w, k);

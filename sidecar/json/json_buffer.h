@@ -39,6 +39,12 @@ class JsonBuffer {
   void reserve(size_t n) {
     if (static_cast<size_t>(end_ - cur_) < n) grow(n);
   }
+  // Text copied as it is (no escaping): JSON the caller knows to be well formed.
+  void append(const char* s, size_t n) {
+    reserve(n);
+    std::memcpy(cur_, s, n);
+    cur_ += n;
+  }
   void Flush() {}
 
   std::string_view view() const {

@@ -108,6 +108,63 @@ std::vector<OtlpSpan> encode(const telemetry::RequestRecord& r, uint32_t* count 
 
 }  // namespace
 
+TEST_CASE("encoding: an attribute written in one step is the JSON RapidJSON's calls write") {
+  // The attributes copy their fixed text whole; keys and values must still be escaped exactly as
+  // String() escapes them, and the commas between array elements stay the Writer's.
+  const std::string tricky[] = {"", "plain", "quote \" backslash \\ slash /", "tab\tnewline\ncr\r", std::string("nul\0x", 5),
+                                "\x01\x1f control", "caf\xc3\xa9 \xe4\xb8\xad \xf0\x9f\x98\x80", "</script>"};
+  auto viaCalls = [&](auto&& value) {
+    json::JsonBuffer buf;
+    rapidjson::Writer<json::JsonBuffer> w(buf);
+    w.StartArray();
+    for (const std::string& k : tricky) {
+      w.StartObject();
+      w.Key("key");
+      w.String(k.data(), static_cast<rapidjson::SizeType>(k.size()));
+      w.Key("value");
+      w.StartObject();
+      value(w, k);
+      w.EndObject();
+      w.EndObject();
+    }
+    w.EndArray();
+    return std::string(buf.view());
+  };
+  auto inOneStep = [&](auto&& attribute) {
+    json::JsonBuffer buf;
+    JsonWriter w(buf);
+    w.StartArray();
+    for (const std::string& k : tricky) attribute(w, k);
+    w.EndArray();
+    return std::string(buf.view());
+  };
+  CHECK(inOneStep([](JsonWriter& w, const std::string& k) { writeStringAttribute(w, k, k + "\x7f\"v"); }) ==
+        viaCalls([](auto& w, const std::string& k) {
+          w.Key("stringValue");
+          std::string v = k + "\x7f\"v";
+          w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
+        }));
+  CHECK(inOneStep([](JsonWriter& w, const std::string& k) { writeIntAttribute(w, k, -9223372036854775807LL - 1); }) ==
+        viaCalls([](auto& w, const std::string&) {
+          w.Key("intValue");
+          w.String("-9223372036854775808");
+        }));
+  CHECK(inOneStep([](JsonWriter& w, const std::string& k) { writeDoubleAttribute(w, k, 0.000123456789); }) ==
+        viaCalls([](auto& w, const std::string&) {
+          w.Key("doubleValue");
+          w.Double(0.000123456789);
+        }));
+  CHECK(inOneStep([](JsonWriter& w, const std::string& k) { writeBoolAttribute(w, k, k.size() % 2); }) ==
+        viaCalls([](auto& w, const std::string& k) {
+          w.Key("boolValue");
+          w.Bool(k.size() % 2);
+        }));
+  rapidjson::Document d;
+  d.Parse(inOneStep([](JsonWriter& w, const std::string& k) { writeStringAttribute(w, k, k); }).c_str());
+  REQUIRE(d.IsArray());
+  CHECK(d.Size() == std::size(tricky));
+}
+
 TEST_CASE("encoding: the root is a SERVER span in the caller's trace, parented to its traceparent span") {
   uint32_t n = 0;
   auto spans = encode(tracedRecord(config::Capture::kNone), &n);
