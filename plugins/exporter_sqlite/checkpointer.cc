@@ -63,9 +63,29 @@ bool Checkpointer::emptyLog(std::chrono::milliseconds wait) {
   empty_wanted_ = true;
   cv_.notify_one();
   bool answered = emptied_cv_.wait_for(lock, wait, [&] { return empty_answers_ >= ticket; });
+  // Not begun yet: withdrawn, so no TRUNCATE takes the write lock once the writer has gone on.
+  if (!answered) empty_wanted_ = false;
   bool ok = answered && empty_ok_;
-  (ok ? logs_emptied_ : logs_not_emptied_).fetch_add(1, std::memory_order_relaxed);
+  if (!ok) logs_not_emptied_.fetch_add(1, std::memory_order_relaxed);
   return ok;
+}
+
+// A PASSIVE copy first, which takes no lock: a TRUNCATE holds the write lock while it copies, so
+// it is only run for what little is left. What a reader's old snapshot kept from being copied
+// stays in the log until that reader is gone; copying it under the lock could keep the writer
+// out for long.
+bool Checkpointer::copyAndTruncate() {
+  int log = 0, copied = 0;
+  int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
+  ++checkpoints_;
+  if (rc != SQLITE_OK || log - copied > kTruncateBacklogPages) return false;
+  sqlite3_busy_timeout(db_, kReaderWaitMs);
+  rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+  sqlite3_busy_timeout(db_, 5000);
+  if (rc != SQLITE_OK) return false;
+  log_pages_.store(0, std::memory_order_relaxed);  // the hook hears of the log again at the next commit that writes
+  logs_emptied_.fetch_add(1, std::memory_order_relaxed);
+  return true;
 }
 
 void Checkpointer::run() {
@@ -78,12 +98,10 @@ void Checkpointer::run() {
       empty_wanted_ = false;
       uint64_t answering = empty_requests_;
       lock.unlock();
-      sqlite3_busy_timeout(db_, kReaderWaitMs);
-      int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
-      sqlite3_busy_timeout(db_, 5000);
+      bool ok = copyAndTruncate();
       lock.lock();
       empty_answers_ = answering;
-      empty_ok_ = rc == SQLITE_OK;
+      empty_ok_ = ok;
       emptied_cv_.notify_all();
       continue;
     }

@@ -11,8 +11,9 @@
 // A writer that never pauses (the exporter thread behind a backlog) appends while each passive
 // copy runs, so that never happens and the log grew without bound: 2.5 GB in 14 s of
 // trace_store_bench. The writer then calls emptyLog() between its transactions: it waits while
-// this thread finishes the copy it is making and runs a TRUNCATE checkpoint, which copies the
-// rest (little, after the passive copies) and empties the file.
+// this thread finishes the copy it is making, copies what is left without a lock, and runs a
+// TRUNCATE checkpoint, which holds the write lock for the little appended since and empties the
+// file.
 #pragma once
 
 #include <sqlite3.h>
@@ -39,17 +40,20 @@ class Checkpointer {
   // The log's length in pages at the writer's last commit.
   int logPages() const { return log_pages_.load(std::memory_order_relaxed); }
   // From the writer, outside a transaction: empties the log, waiting at most `wait` for it. False
-  // when that did not happen in time or a reader kept an old snapshot past kReaderWaitMs.
+  // when that did not happen in time, or a reader's old snapshot kept more than
+  // kTruncateBacklogPages from being copied or was still there after kReaderWaitMs.
   bool emptyLog(std::chrono::milliseconds wait);
-  // emptyLog() calls that emptied the log, and those that did not.
+  // Logs emptied at the writer's request, and emptyLog() calls that returned without.
   uint64_t logsEmptied() const { return logs_emptied_.load(std::memory_order_relaxed); }
   uint64_t logsNotEmptied() const { return logs_not_emptied_.load(std::memory_order_relaxed); }
 
   static constexpr int kReaderWaitMs = 200;
+  static constexpr int kTruncateBacklogPages = 256;
 
  private:
   static int onCommit(void* self, sqlite3* db, const char* name, int pages);
   void run();
+  bool copyAndTruncate();  // on this thread, for emptyLog()
 
   sqlite3* db_ = nullptr;  // the checkpointer's own connection
   int pages_ = 1000;

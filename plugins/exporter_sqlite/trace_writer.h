@@ -38,7 +38,7 @@ class TraceWriter {
   static constexpr uint64_t kRetentionRowsPerRun = 20000;
   // The log's length (16 KiB pages) past which a commit empties it: 64 MiB. The checkpointer
   // keeps it near its 16 MiB threshold unless the writer never pauses.
-  static constexpr int kLogResetPages = 4000;
+  static constexpr int kLogResetPages = 4096;
 
   // `content`: keep the prompt and answer the route captured (false keeps metadata only).
   // `cache_mib`: the connection's page cache.

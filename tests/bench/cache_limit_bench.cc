@@ -50,6 +50,6 @@ int main(int argc, char** argv) {
               "rounds of %.1f s\n", rounds, opt.seconds);
   runRounds(variants, rounds, 1, opt);
   bool ok = reportVariants(variants, 10, AddedColumn::kCpu);
-  std::system(("rm -rf " + dir).c_str());
+  outrigger::testing::removeTempDir(dir);
   return ok ? 0 : 1;
 }

@@ -422,6 +422,6 @@ int main(int argc, char** argv) {
               static_cast<double>(std::ifstream(on.store, std::ios::ate | std::ios::binary).tellg()) / (1 << 20));
   stop(off.pid);
   stop(on.pid);
-  std::system(("rm -rf " + dir).c_str());
+  outrigger::testing::removeTempDir(dir);
   return ok ? 0 : 1;
 }

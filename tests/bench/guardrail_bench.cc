@@ -52,6 +52,6 @@ int main(int argc, char** argv) {
               "rounds of %.1f s\n", connections, rounds, opt.seconds);
   runRounds(variants, rounds, connections, opt);
   bool ok = reportVariants(variants, 10, AddedColumn::kCpu);
-  std::system(("rm -rf " + dir).c_str());
+  outrigger::testing::removeTempDir(dir);
   return ok ? 0 : 1;
 }

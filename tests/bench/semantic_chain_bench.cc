@@ -60,6 +60,6 @@ int main(int argc, char** argv) {
               "alternating rounds of %.1f s\n", rounds, opt.seconds);
   runRounds(variants, rounds, 1, opt);
   bool ok = reportVariants(variants, 15, AddedColumn::kP99);
-  std::system(("rm -rf " + dir).c_str());
+  outrigger::testing::removeTempDir(dir);
   return ok ? 0 : 1;
 }

@@ -108,6 +108,6 @@ int main(int argc, char** argv) {
               starts[0]);
   stop(sidecar);
   stop(echo);
-  std::system(("rm -rf " + dir).c_str());
+  outrigger::testing::removeTempDir(dir);
   return ok ? 0 : 1;
 }

@@ -122,7 +122,7 @@ void boundedStore(uint32_t cache_mib, uint64_t n, uint64_t batch) {
               cache_mib, rate, static_cast<double>(read_after - read_before) / static_cast<double>(n),
               static_cast<double>(writer->usedBytes()) / (1 << 20));
   writer.reset();
-  std::system(("rm -rf " + dir).c_str());
+  outrigger::testing::removeTempDir(dir);
 }
 
 }  // namespace
@@ -169,7 +169,7 @@ int main(int argc, char** argv) {
                 static_cast<double>(writer->usedBytes()) / (1 << 20));
   }
   writer.reset();
-  std::system(("rm -rf " + dir).c_str());
+  outrigger::testing::removeTempDir(dir);
   // A commit and a retention run a second at 5,000 requests a second, as the exporter runs them.
   if (bounded) {
     for (uint32_t mib : cache_sizes) boundedStore(mib, n, 5000);

@@ -66,7 +66,7 @@ TEST_CASE("outrigger check exits non-zero with file:line on an error") {
   CHECK(r.code == 1);
   CHECK(r.out.find(path + ":4") != std::string::npos);
   CHECK(r.out.find("config/latency_ms") != std::string::npos);
-  std::system(("rm -rf " + dir).c_str());
+  outrigger::testing::removeTempDir(dir);
 }
 
 TEST_CASE("outrigger check leaves no exporter file behind, and refuses a path it could never write") {
@@ -84,7 +84,7 @@ TEST_CASE("outrigger check leaves no exporter file behind, and refuses a path it
   r = run("check --config " + bad);
   CHECK(r.code == 1);
   CHECK(r.out.find("cannot create " + dir + "/no-such-dir/requests.jsonl") != std::string::npos);
-  std::system(("rm -rf " + dir).c_str());
+  outrigger::testing::removeTempDir(dir);
 }
 
 TEST_CASE("outrigger plugins lists every type with kind, version, stability and schema") {

@@ -282,7 +282,7 @@ TEST_CASE("a second daemon refuses a socket a live daemon owns, and a stale sock
   CHECK((st.st_mode & 0777) == 0600);
   third.signal(SIGTERM);
   CHECK(third.waitExit(10s) == 0);
-  std::system(("rm -rf " + dir).c_str());
+  outrigger::testing::removeTempDir(dir);
 }
 
 TEST_CASE("SIGTERM does not wait forever on a client that never reads") {

@@ -158,7 +158,7 @@ TEST_CASE("a socket path another user holds is neither served on nor removed") {
   CHECK(d.waitExit(10s) == 1);
   CHECK(d.log().find("belongs to uid 65534") != std::string::npos);
   CHECK(::lstat(path.c_str(), &st) == 0);  // still there: not removed
-  (void)std::system(("rm -rf " + dir).c_str());
+  outrigger::testing::removeTempDir(dir);
 }
 
 TEST_CASE("without a configured socket the daemon serves in a private runtime directory, and clients find and check it") {
@@ -193,7 +193,7 @@ TEST_CASE("without a configured socket the daemon serves in a private runtime di
     CHECK(r.error().message.find("not trusted") != std::string::npos);
   }
   ::unsetenv("XDG_RUNTIME_DIR");
-  (void)std::system(("rm -rf " + runtime).c_str());
+  outrigger::testing::removeTempDir(runtime);
 }
 
 TEST_CASE("a runtime directory another user created is refused, naming its owner") {
@@ -213,5 +213,5 @@ TEST_CASE("a runtime directory another user created is refused, naming its owner
     REQUIRE(next.ok());
     CHECK(next.value() == base + "/fallback/outrigger.sock");
   }
-  (void)std::system(("rm -rf " + base).c_str());
+  outrigger::testing::removeTempDir(base);
 }

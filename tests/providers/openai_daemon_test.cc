@@ -256,7 +256,7 @@ TEST_CASE("openai check: every target of every route is printed with its model a
   char buf[4096];
   while (size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
   CHECK(::pclose(p) == 0);
-  std::system(("rm -rf " + dir).c_str());
+  outrigger::testing::removeTempDir(dir);
   INFO(out);
   CHECK(out.find("provider   primary") != std::string::npos);
   CHECK(out.find("model gpt-a, weight 3, max_concurrent 4, rpm 60, tpm 5000") != std::string::npos);

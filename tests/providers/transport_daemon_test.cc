@@ -31,7 +31,7 @@ struct SelfSigned {
                       dir + "/key.pem > " + server;
     ok = std::system(cmd.c_str()) == 0;
   }
-  ~SelfSigned() { (void)std::system(("rm -rf " + dir).c_str()); }
+  ~SelfSigned() { outrigger::testing::removeTempDir(dir); }
 };
 
 // Sets environment variables for a daemon started while this lives (the child inherits them);

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <sstream>
@@ -20,9 +21,19 @@ namespace outrigger::testing {
 
 namespace {
 
-// The folders makeTempDir made in this process, removed when it exits (not by a forked child's
-// exit, which would take them from under its parent). OUTRIGGER_KEEP_TEST_DIRS=1 keeps them for a
-// look after a failure.
+bool keepTempDirs() {
+  const char* keep = std::getenv("OUTRIGGER_KEEP_TEST_DIRS");
+  return keep && *keep && std::string_view(keep) != "0";
+}
+
+void removeNow(const std::string& dir) {
+  std::error_code ignored;
+  if (!dir.empty()) std::filesystem::remove_all(dir, ignored);
+}
+
+// The folders makeTempDir made in this process, removed when it exits normally (not by a forked
+// child's exit, which would take them from under its parent). OUTRIGGER_KEEP_TEST_DIRS=1 keeps
+// them, and those removeTempDir would take, for a look after a failure.
 struct TempDirs {
   std::mutex mu;
   std::vector<std::string> dirs;
@@ -37,10 +48,9 @@ struct TempDirs {
     return *all;
   }
   void removeAll() {
-    const char* keep = std::getenv("OUTRIGGER_KEEP_TEST_DIRS");
-    if (::getpid() != owner || (keep && *keep && std::string(keep) != "0")) return;
+    if (::getpid() != owner || keepTempDirs()) return;
     std::lock_guard<std::mutex> lock(mu);
-    for (const auto& d : dirs) (void)std::system(("rm -rf '" + d + "'").c_str());
+    for (const auto& d : dirs) removeNow(d);
     dirs.clear();
   }
 };
@@ -56,6 +66,10 @@ std::string makeTempDir() {
   std::lock_guard<std::mutex> lock(all.mu);
   all.dirs.emplace_back(d);
   return d;
+}
+
+void removeTempDir(const std::string& dir) {
+  if (!keepTempDirs()) removeNow(dir);
 }
 
 std::string basicConfig(const std::string& mock_config, const std::string& extra) {
@@ -119,8 +133,7 @@ DaemonProcess::~DaemonProcess() {
     ::kill(pid_, SIGKILL);
     waitExit(std::chrono::seconds(5));
   }
-  std::string rm = "rm -rf " + dir_;
-  if (!dir_.empty()) (void)std::system(rm.c_str());
+  removeTempDir(dir_);
 }
 
 void DaemonProcess::writeConfig(const std::string& config_text) {

@@ -13,8 +13,10 @@
 namespace outrigger::testing {
 
 // A fresh folder under $TMPDIR (else /tmp), removed with everything in it when this process exits
-// (OUTRIGGER_KEEP_TEST_DIRS=1 keeps it).
+// normally (OUTRIGGER_KEEP_TEST_DIRS=1 keeps it).
 std::string makeTempDir();
+// Removes a makeTempDir folder now, unless OUTRIGGER_KEEP_TEST_DIRS is set.
+void removeTempDir(const std::string& dir);
 
 // A config using the mock provider and the rules guardrail. @SOCKET@, @DIR@ and @PLUGINS@ in
 // any config text are replaced before the daemon starts.

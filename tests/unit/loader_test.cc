@@ -73,7 +73,7 @@ TEST_CASE("world-writable plugin files are refused") {
   CHECK(e.find("world-writable") != std::string::npos);
   ::chmod(copy.c_str(), 0755);
   CHECK(plugin::loadLibrary(copy).ok());
-  std::system(("rm -rf " + dir).c_str());
+  outrigger::testing::removeTempDir(dir);
 }
 
 TEST_CASE("one library can provide several types, loading twice returns the same types") {
