@@ -117,6 +117,25 @@ int64_t count(sqlite3* db, const std::string& sql) {
   return s.columnInt(0);
 }
 
+std::unique_ptr<traces::TraceWriter> openWriter(const std::string& path) {
+  std::string error;
+  auto writer = traces::TraceWriter::open(path, true, traces::TraceWriter::kDefaultCacheMib, &error);
+  INFO(error);
+  REQUIRE(writer);
+  return writer;
+}
+
+// Request number `n` with a captured 4,000-byte answer, written into the writer's open transaction.
+void writeWithAnswer(traces::TraceWriter& writer, uint64_t n) {
+  static const std::string big(4000, 'y');
+  auto r = request("ab" + std::to_string(100000 + n), "ac" + std::to_string(100000 + n), "chat", "acme", kT0 + n, 5);
+  r.capture = config::Capture::kFull;
+  r.answer = big;
+  telemetry::RecordView view(r);
+  std::string error;
+  REQUIRE(writer.writeRequest(*view.get(), &error));
+}
+
 }  // namespace
 
 TEST_CASE("trace store: requests, attempts, verdicts and metadata read back, filtered and newest first") {
@@ -383,8 +402,7 @@ TEST_CASE("trace store: a bucketed query needs since, a bucket of 1 s to a day, 
 TEST_CASE("trace store: retention deletes by age, and by size down to the bound, oldest first") {
   std::string path = testing::makeTempDir() + "/traces.db";
   std::string error;
-  auto writer = traces::TraceWriter::open(path, true, traces::TraceWriter::kDefaultCacheMib, &error);
-  REQUIRE(writer);
+  auto writer = openWriter(path);
   const uint64_t hour = 3600ull * 1000000000;
   for (uint64_t i = 0; i < 10; ++i) {
     auto r = request("ffff00000000000000000000000000" + std::to_string(10 + i), "f10000000000000" + std::to_string(i),
@@ -520,15 +538,9 @@ TEST_CASE("trace store: the log is copied into the file on the checkpointer's th
     return f ? static_cast<long long>(f.tellg()) : -1LL;
   };
   std::string error;
-  auto writer = traces::TraceWriter::open(path, true, traces::TraceWriter::kDefaultCacheMib, &error);
-  REQUIRE(writer);
-  std::string big(4000, 'y');
+  auto writer = openWriter(path);
   for (uint64_t i = 0; i < 8000; ++i) {  // about 32 MiB: past the 16 MiB threshold at least once
-    auto r = request("ab" + std::to_string(100000 + i), "ac" + std::to_string(100000 + i), "chat", "acme", kT0 + i, 5);
-    r.capture = config::Capture::kFull;
-    r.answer = big;
-    telemetry::RecordView view(r);
-    REQUIRE(writer->writeRequest(*view.get(), &error));
+    writeWithAnswer(*writer, i);
     if (i % 500 == 499) REQUIRE(writer->commit(&error));
   }
   REQUIRE(writer->commit(&error));
@@ -557,19 +569,13 @@ TEST_CASE("trace store: a writer that never pauses cannot grow the log without b
   // to what it wrote.
   std::string path = testing::makeTempDir() + "/traces.db";
   std::string error;
-  auto writer = traces::TraceWriter::open(path, true, traces::TraceWriter::kDefaultCacheMib, &error);
-  REQUIRE(writer);
+  auto writer = openWriter(path);
   writer->setLogResetPagesForTest(64);
-  std::string big(4000, 'y');
   struct stat st {};
   long long largest = 0, written = 0;
   auto until = std::chrono::steady_clock::now() + std::chrono::seconds(3);
   for (uint64_t i = 0; std::chrono::steady_clock::now() < until && written < (200 << 20); ++i) {
-    auto r = request("ab" + std::to_string(100000 + i), "ac" + std::to_string(100000 + i), "chat", "acme", kT0 + i, 5);
-    r.capture = config::Capture::kFull;
-    r.answer = big;
-    telemetry::RecordView view(r);
-    REQUIRE(writer->writeRequest(*view.get(), &error));
+    writeWithAnswer(*writer, i);
     written += 4000;
     if (i % 50 == 49) {
       REQUIRE(writer->commit(&error));
@@ -587,20 +593,11 @@ TEST_CASE("trace store: a writer that never pauses cannot grow the log without b
 TEST_CASE("trace store: a reader holding an old snapshot delays emptying the log, and commits go on") {
   std::string path = testing::makeTempDir() + "/traces.db";
   std::string error;
-  auto writer = traces::TraceWriter::open(path, true, traces::TraceWriter::kDefaultCacheMib, &error);
-  REQUIRE(writer);
+  auto writer = openWriter(path);
   writer->setLogResetPagesForTest(16);
-  std::string big(4000, 'y');
   uint64_t next = 0;
   auto writeBatch = [&](int records) {  // 100 records: about 400 KB, past 16 pages of 16 KiB
-    for (int k = 0; k < records; ++k, ++next) {
-      auto r = request("ab" + std::to_string(100000 + next), "ac" + std::to_string(100000 + next), "chat", "acme",
-                       kT0 + next, 5);
-      r.capture = config::Capture::kFull;
-      r.answer = big;
-      telemetry::RecordView view(r);
-      REQUIRE(writer->writeRequest(*view.get(), &error));
-    }
+    for (int k = 0; k < records; ++k) writeWithAnswer(*writer, next++);
     REQUIRE(writer->commit(&error));
   };
   writeBatch(100);
