@@ -1,5 +1,7 @@
 #include "bpe_encoding.h"
 
+#include "rank_blob.h"
+
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 #define XXH_INLINE_ALL  // the hash of a 9-128 byte key inlined, not a call into the shared library
@@ -14,7 +16,7 @@
 #include <mutex>
 #include <stdexcept>
 
-// The blobs tiktoken_rankgen wrote (layout: rankgen.cc), assembled in by rank_data.S.
+// The blobs tiktoken_rankgen wrote (layout: rank_blob.h), assembled in by rank_data.S.
 extern "C" {
 extern const uint8_t outrigger_bpe_o200k_base[];
 extern const uint8_t outrigger_bpe_o200k_base_end[];
@@ -267,42 +269,26 @@ std::vector<std::string_view> BpeEncoding::names() {
 
 std::unique_ptr<BpeEncoding> BpeEncoding::fromTokensForTest(std::string_view pattern,
                                                           const std::vector<std::string>& tokens) {
-  // The layout tiktoken_rankgen writes, without special tokens.
-  std::string blob("ORBPE01", 8);
-  auto put32 = [&](size_t v) {
-    uint32_t u = uint32_t(v);
-    blob.append(reinterpret_cast<const char*>(&u), 4);
-  };
-  size_t max_len = 0, offset = 0;
-  for (const auto& t : tokens) max_len = std::max(max_len, t.size());
-  put32(tokens.size());
-  put32(max_len);
-  put32(pattern.size());
-  put32(0);
-  blob += pattern;
-  for (const auto& t : tokens) put32(offset), offset += t.size();
-  put32(offset);
-  for (const auto& t : tokens) blob += t;
-  return std::unique_ptr<BpeEncoding>(new BpeEncoding(std::move(blob)));
+  return std::unique_ptr<BpeEncoding>(new BpeEncoding(encodeRankBlob(pattern, {}, tokens)));
 }
 
 BpeEncoding::BpeEncoding(std::string_view name, size_t index, const uint8_t* blob, size_t size)
     : name_(name), index_(index) {
-  load(blob, size);
+  load(blob, size, /*ascii_word_first=*/true);
 }
 
 BpeEncoding::BpeEncoding(std::string test_blob) : name_("test"), index_(kNoMemo), test_blob_(std::move(test_blob)) {
-  load(reinterpret_cast<const uint8_t*>(test_blob_.data()), test_blob_.size());
+  load(reinterpret_cast<const uint8_t*>(test_blob_.data()), test_blob_.size(), /*ascii_word_first=*/false);
 }
 
-void BpeEncoding::load(const uint8_t* blob, size_t size) {
+void BpeEncoding::load(const uint8_t* blob, size_t size, bool ascii_word_first) {
   if (size < 24 || std::memcmp(blob, "ORBPE01", 8) != 0) throw std::runtime_error(name_ + ": rank data is damaged");
   rank_count_ = read32(blob + 8);
   max_token_len_ = read32(blob + 12);
   uint32_t pat_len = read32(blob + 16), specials = read32(blob + 20);
   const uint8_t* p = blob + 24;
   split_pattern_.assign(reinterpret_cast<const char*>(p), pat_len);
-  std::string pattern = index_ == kNoMemo ? split_pattern_ : withAsciiWordFirst(split_pattern_);
+  std::string pattern = ascii_word_first ? withAsciiWordFirst(split_pattern_) : split_pattern_;
   p += pat_len;
   for (uint32_t i = 0; i < specials; ++i) p += 4 + read32(p) + 4;  // special tokens: not used by encode_ordinary
   offsets_.resize(rank_count_ + 1);

@@ -78,7 +78,9 @@ class BpeEncoding {
   static constexpr size_t kNoMemo = SIZE_MAX;  // index_ of an encoding whose pieces are not memoized
   BpeEncoding(std::string_view name, size_t index, const uint8_t* blob, size_t size);
   explicit BpeEncoding(std::string test_blob);  // fromTokensForTest
-  void load(const uint8_t* blob, size_t size);  // parses the rank data, builds the tables and the pattern
+  // Parses the rank data (rank_blob.h), builds the tables and compiles the split pattern, after
+  // the ASCII word alternative when `ascii_word_first` (bpe_encoding.cc).
+  void load(const uint8_t* blob, size_t size, bool ascii_word_first);
   void indexRanks();
   uint32_t rankOf(const uint8_t* p, size_t n) const;  // UINT32_MAX when `p[0..n)` is no token
   static uint64_t keyOf(const uint8_t* p, size_t n);

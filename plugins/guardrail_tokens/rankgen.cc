@@ -1,5 +1,5 @@
 // Build-time converter: one encoder of the npm `tiktoken` package ({pat_str, special_tokens,
-// bpe_ranks}) into the compact blob compiled into the plugin (rank_data.h documents the layout)
+// bpe_ranks}) into the compact blob compiled into the plugin (rank_blob.h documents the layout)
 // and into tiktoken's own text format ("<base64 token> <rank>" lines), whose SHA-256 the build
 // compares with the hash OpenAI's tiktoken expects: that proves the blob holds the official ranks.
 //   tiktoken_rankgen ENCODER.json OUT.ranks OUT.tiktoken
@@ -14,6 +14,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "rank_blob.h"
 
 namespace {
 
@@ -47,8 +49,6 @@ bool base64Decode(std::string_view in, std::string* out) {
   }
   return !out->empty();
 }
-
-void put32(std::string* blob, uint32_t v) { blob->append(reinterpret_cast<const char*>(&v), 4); }
 
 }  // namespace
 
@@ -86,27 +86,12 @@ int main(int argc, char** argv) {
   }
   if (tokens.size() < 256) return fail("fewer than 256 ranks");
 
-  std::string blob("ORBPE01", 8);
-  uint32_t max_len = 0;
-  for (const auto& t : tokens) max_len = std::max<uint32_t>(max_len, uint32_t(t.size()));
-  const auto& specials = d["special_tokens"];
-  put32(&blob, uint32_t(tokens.size()));
-  put32(&blob, max_len);
-  put32(&blob, d["pat_str"].GetStringLength());
-  put32(&blob, specials.MemberCount());
-  blob.append(d["pat_str"].GetString(), d["pat_str"].GetStringLength());
-  for (const auto& s : specials.GetObject()) {
-    put32(&blob, s.name.GetStringLength());
-    blob.append(s.name.GetString(), s.name.GetStringLength());
-    put32(&blob, s.value.GetUint());
+  std::vector<std::pair<std::string, uint32_t>> specials;
+  for (const auto& s : d["special_tokens"].GetObject()) {
+    specials.emplace_back(std::string(s.name.GetString(), s.name.GetStringLength()), s.value.GetUint());
   }
-  uint32_t offset = 0;
-  for (const auto& t : tokens) {
-    put32(&blob, offset);
-    offset += uint32_t(t.size());
-  }
-  put32(&blob, offset);
-  for (const auto& t : tokens) blob += t;
+  std::string blob = outrigger::tokens::encodeRankBlob(
+      std::string_view(d["pat_str"].GetString(), d["pat_str"].GetStringLength()), specials, tokens);
 
   std::ofstream ranks(argv[2], std::ios::binary | std::ios::trunc);
   ranks.write(blob.data(), std::streamsize(blob.size()));
