@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "bounded_json.h"
+#include "otlp_proto.h"
 
 namespace outrigger::otlp {
 namespace {
@@ -14,8 +15,10 @@ namespace {
 // OTLP/HTTP: these may pass; every other failure status is final for the batch.
 bool retryableStatus(int status) { return status == 429 || status == 502 || status == 503 || status == 504; }
 
-// The rejected count and message of an OTLP partialSuccess, when the body carries one.
-uint64_t partialRejections(const std::string& body, std::string* message) {
+// The rejected count and message of an OTLP partial success, when the answer carries one. The
+// collector answers in the encoding it was sent.
+uint64_t partialRejections(Encoding encoding, const std::string& body, std::string* message) {
+  if (encoding == Encoding::kProtobuf) return pb::partialRejections(body, message);
   rapidjson::Document d;
   if (body.empty() || !json::parse(body, &d) || !d.IsObject()) return 0;
   auto ps = d.FindMember("partialSuccess");
@@ -74,7 +77,8 @@ void Delivery::submit(Batch batch) {
 void Delivery::spill(Batch batch) {
   ItemCounters& t = tally(batch.signal);
   env_->packForSpool(&batch.body);
-  Spool::Entry e{static_cast<uint8_t>(batch.signal), batch.items, std::move(batch.body)};
+  Spool::Entry e{static_cast<uint8_t>(batch.signal), batch.items, std::move(batch.body),
+                 static_cast<uint8_t>(batch.encoding)};
   switch (spool_->append(e)) {
     case Spool::Append::kOk:
       t.spooled += batch.items;
@@ -137,7 +141,8 @@ bool Delivery::startNext() {
   Spool::Entry e;
   if (spool_ && spool_->next(&e)) {
     Signal signal = e.signal == static_cast<uint8_t>(Signal::kLogs) ? Signal::kLogs : Signal::kTraces;
-    spool_flights_.push_back({next_flight_id_++, Source::kSpool, Batch{signal, e.items, std::move(e.body)}});
+    Encoding encoding = e.encoding == static_cast<uint8_t>(Encoding::kProtobuf) ? Encoding::kProtobuf : Encoding::kJson;
+    spool_flights_.push_back({next_flight_id_++, Source::kSpool, Batch{signal, e.items, std::move(e.body), encoding}});
     return send(spool_flights_.back().id);
   }
   if (!memory_.empty()) {
@@ -167,7 +172,7 @@ bool Delivery::send(uint64_t id) {
   Flight& f = *find(id);
   f.sending = true;
   ++in_flight_;
-  if (env_->post(f.batch.signal, f.batch.body, [this, id](PostOutcome o) { done(id, o); })) {
+  if (env_->post(f.batch, [this, id](PostOutcome o) { done(id, o); })) {
     counters_.most_in_flight = std::max(counters_.most_in_flight, in_flight_);
     return true;
   }
@@ -213,7 +218,7 @@ void Delivery::succeeded(Flight& f, const PostOutcome& o) {
   attempt_ = 0;
   std::string message;
   uint32_t items = f.batch.items;
-  uint64_t refused = std::min<uint64_t>(partialRejections(o.body, &message), items);
+  uint64_t refused = std::min<uint64_t>(partialRejections(f.batch.encoding, o.body, &message), items);
   if (refused || !message.empty()) {
     env_->log(OUTRIGGER_LOG_WARN, "collector accepted part of a batch: " + std::to_string(refused) + " rejected" +
                                       (message.empty() ? std::string() : ": " + message));

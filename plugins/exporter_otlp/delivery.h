@@ -34,6 +34,7 @@
 #include <random>
 #include <string>
 
+#include "otlp_encoding.h"
 #include "spool.h"
 
 namespace outrigger::otlp {
@@ -44,6 +45,7 @@ struct Batch {
   Signal signal = Signal::kTraces;
   uint32_t items = 0;  // spans (traces) or log records (logs); 0 for metrics
   std::string body;    // as sent: gzipped when the exporter compresses
+  Encoding encoding = Encoding::kJson;  // of the body before any gzip: its Content-Type
 };
 
 // What became of one POST.
@@ -60,9 +62,9 @@ struct PostOutcome {
 class DeliveryEnv {
  public:
   virtual ~DeliveryEnv() = default;
-  // Starts a POST of `body`. On true, `done` runs exactly once, later (never inside this call).
-  // False: it could not start (nothing runs); Delivery backs off and tries again.
-  virtual bool post(Signal signal, const std::string& body, std::function<void(PostOutcome)> done) = 0;
+  // Starts a POST of the batch's body. On true, `done` runs exactly once, later (never inside
+  // this call). False: it could not start (nothing runs); Delivery backs off and tries again.
+  virtual bool post(const Batch& batch, std::function<void(PostOutcome)> done) = 0;
   // Runs `fn` once after `delay_ms`, unless the instance is torn down first. False: no timer.
   virtual bool after(uint32_t delay_ms, std::function<void()> fn) = 0;
   virtual void log(outrigger_log_level level, const std::string& message) = 0;

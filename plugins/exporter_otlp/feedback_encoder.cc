@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "otlp_json.h"
+#include "otlp_proto.h"
 
 namespace outrigger::otlp {
 namespace {
@@ -18,7 +19,12 @@ std::string_view tagOf(const outrigger_metadata_view* m, std::string_view key) {
   return {};
 }
 
-void writeMetadata(JsonWriter& w, const outrigger_metadata_view* m) {
+// The attribute writers of otlp_json.h, for protobuf (declared before the templates that call them).
+void writeStringAttribute(pb::Attributes& a, std::string_view k, std::string_view v) { a.stringAttribute(k, v); }
+void writeDoubleAttribute(pb::Attributes& a, std::string_view k, double v) { a.doubleAttribute(k, v); }
+
+template <class W>
+void writeMetadata(W& w, const outrigger_metadata_view* m) {
   if (!m) return;
   if (m->tenant.size) writeStringAttribute(w, "outrigger.tenant", sv(m->tenant));
   if (m->request_id.size) writeStringAttribute(w, "outrigger.request_id", sv(m->request_id));
@@ -30,9 +36,23 @@ void writeMetadata(JsonWriter& w, const outrigger_metadata_view* m) {
   }
 }
 
-}  // namespace
+// The attributes of the log record, in either encoding's attribute writer.
+template <class W>
+void writeFeedbackAttributes(W& w, const outrigger_feedback_view& f) {
+  std::string_view trace_id = sv(f.trace_id);
+  std::string_view name = tagOf(f.metadata, "gen_ai.evaluation.name");
+  writeStringAttribute(w, "gen_ai.evaluation.name", name.empty() ? kDefaultEvaluationName : name);
+  if (std::isfinite(f.score)) writeDoubleAttribute(w, "gen_ai.evaluation.score.value", f.score);
+  if (std::string_view label = tagOf(f.metadata, "gen_ai.evaluation.score.label"); !label.empty()) {
+    writeStringAttribute(w, "gen_ai.evaluation.score.label", label);
+  }
+  if (f.comment.size) writeStringAttribute(w, "gen_ai.evaluation.explanation", sv(f.comment));
+  // A trace id that is not an OTLP one still says which answer this was.
+  if (!trace_id.empty() && !isHexId(trace_id, 32)) writeStringAttribute(w, "outrigger.trace_id", trace_id);
+  writeMetadata(w, f.metadata);
+}
 
-void appendFeedbackLog(const outrigger_feedback_view& f, std::string_view root_span_id, std::string* out) {
+void appendJsonLog(const outrigger_feedback_view& f, std::string_view root_span_id, std::string* out) {
   json::JsonBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
@@ -55,23 +75,39 @@ void appendFeedbackLog(const outrigger_feedback_view& f, std::string_view root_s
   }
   w.Key("attributes");
   w.StartArray();
-  std::string_view name = tagOf(f.metadata, "gen_ai.evaluation.name");
-  writeStringAttribute(w, "gen_ai.evaluation.name", name.empty() ? kDefaultEvaluationName : name);
-  if (std::isfinite(f.score)) writeDoubleAttribute(w, "gen_ai.evaluation.score.value", f.score);
-  if (std::string_view label = tagOf(f.metadata, "gen_ai.evaluation.score.label"); !label.empty()) {
-    writeStringAttribute(w, "gen_ai.evaluation.score.label", label);
-  }
-  if (f.comment.size) writeStringAttribute(w, "gen_ai.evaluation.explanation", sv(f.comment));
-  // A trace id that is not an OTLP one still says which answer this was.
-  if (!trace_id.empty() && !isHexId(trace_id, 32)) writeStringAttribute(w, "outrigger.trace_id", trace_id);
-  writeMetadata(w, f.metadata);
+  writeFeedbackAttributes(w, f);
   w.EndArray();
   w.EndObject();
   if (!out->empty()) out->push_back(',');
   out->append(buf.view());
 }
 
-std::string logsRequest(std::string_view resource_json, std::string_view log_records) {
+void appendProtoLog(const outrigger_feedback_view& f, std::string_view root_span_id, std::string* out) {
+  protozero::pbf_writer batch(*out);
+  protozero::pbf_writer log(batch, pb::scope_logs::kLogRecords);
+  log.add_fixed64(pb::log_record::kTime, f.received_unix_ns);
+  log.add_fixed64(pb::log_record::kObservedTime, f.received_unix_ns);
+  log.add_enum(pb::log_record::kSeverityNumber, kSeverityInfo);
+  log.add_string(pb::log_record::kEventName, kEvaluationEvent);
+  std::string_view trace_id = sv(f.trace_id);
+  if (isHexId(trace_id, 32)) {
+    log.add_bytes(pb::log_record::kTraceId, pb::idBytes(trace_id));
+    if (isHexId(root_span_id, 16)) log.add_bytes(pb::log_record::kSpanId, pb::idBytes(root_span_id));
+  }
+  pb::Attributes a(out, pb::log_record::kAttributes);
+  writeFeedbackAttributes(a, f);
+}
+
+}  // namespace
+
+void appendFeedbackLog(const outrigger_feedback_view& f, std::string_view root_span_id, Encoding encoding,
+                       std::string* out) {
+  if (encoding == Encoding::kProtobuf) appendProtoLog(f, root_span_id, out);
+  else appendJsonLog(f, root_span_id, out);
+}
+
+std::string logsRequest(Encoding encoding, std::string_view resource_json, std::string_view log_records) {
+  if (encoding == Encoding::kProtobuf) return pb::exportRequest(resource_json, log_records);
   std::string body;
   body.reserve(log_records.size() + resource_json.size() + 128);
   body.append(R"({"resourceLogs":[{"resource":)").append(resource_json);

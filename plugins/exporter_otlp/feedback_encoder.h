@@ -21,16 +21,21 @@
 #include <string>
 #include <string_view>
 
+#include "otlp_encoding.h"
+
 namespace outrigger::otlp {
 
 inline constexpr char kEvaluationEvent[] = "gen_ai.evaluation.result";
 inline constexpr char kDefaultEvaluationName[] = "user_feedback";
 
-// Appends the feedback as one OTLP logRecord object to `out` (comma-separated, like
-// appendRecordSpans). `root_span_id`: the answered request's root span id, or empty.
-void appendFeedbackLog(const outrigger_feedback_view& feedback, std::string_view root_span_id, std::string* out);
+// Appends the feedback as one OTLP log record to `out`: a logRecord object (comma-separated, like
+// appendRecordSpans) or a ScopeLogs.log_records field. `root_span_id`: the answered request's
+// root span id, or empty.
+void appendFeedbackLog(const outrigger_feedback_view& feedback, std::string_view root_span_id, Encoding encoding,
+                       std::string* out);
 
-// An ExportLogsServiceRequest around logRecord objects appendFeedbackLog wrote.
-std::string logsRequest(std::string_view resource_json, std::string_view log_records);
+// An ExportLogsServiceRequest around log records appendFeedbackLog wrote in `encoding`, with the
+// resource in the same encoding (encodedResource).
+std::string logsRequest(Encoding encoding, std::string_view resource, std::string_view log_records);
 
 }  // namespace outrigger::otlp

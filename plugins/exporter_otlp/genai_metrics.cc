@@ -4,6 +4,8 @@
 #include <charconv>
 #include <tuple>
 
+#include "otlp_proto.h"
+
 namespace outrigger::otlp {
 namespace {
 
@@ -108,6 +110,52 @@ void writeSpanCounters(JsonWriter& w, const std::vector<std::pair<std::string, u
   w.EndObject();
 }
 
+// The same two families and the counters as Metric messages (ScopeMetrics.metrics fields).
+template <class Family, size_t N>
+void addHistogram(std::string* out, const char* name, const char* unit, const char* description,
+                  const Family& family, const std::array<double, N>& bounds, uint64_t start_unix_ns,
+                  uint64_t now_unix_ns) {
+  protozero::pbf_writer metrics(*out);
+  protozero::pbf_writer m(metrics, pb::scope_metrics::kMetrics);
+  m.add_string(pb::metric::kName, name);
+  m.add_string(pb::metric::kDescription, description);
+  m.add_string(pb::metric::kUnit, unit);
+  protozero::pbf_writer h(m, pb::metric::kHistogram);
+  for (const auto& [attributes, series] : family) {
+    protozero::pbf_writer p(h, pb::histogram::kDataPoints);
+    pb::Attributes a(out, pb::histogram_point::kAttributes);
+    for (const auto& [k, v] : attributes) a.stringAttribute(k, v);
+    p.add_fixed64(pb::histogram_point::kStartTime, start_unix_ns);
+    p.add_fixed64(pb::histogram_point::kTime, now_unix_ns);
+    p.add_fixed64(pb::histogram_point::kCount, series.count);
+    p.add_double(pb::histogram_point::kSum, series.sum);
+    p.add_packed_fixed64(pb::histogram_point::kBucketCounts, series.buckets.begin(), series.buckets.end());
+    p.add_packed_double(pb::histogram_point::kExplicitBounds, bounds.begin(), bounds.end());
+    p.add_double(pb::histogram_point::kMin, series.min);
+    p.add_double(pb::histogram_point::kMax, series.max);
+  }
+  h.add_enum(pb::histogram::kTemporality, pb::kAggregationCumulative);
+}
+
+void addSpanCounters(std::string* out, const std::vector<std::pair<std::string, uint64_t>>& counters,
+                     uint64_t start_unix_ns, uint64_t now_unix_ns) {
+  protozero::pbf_writer metrics(*out);
+  protozero::pbf_writer m(metrics, pb::scope_metrics::kMetrics);
+  m.add_string(pb::metric::kName, "outrigger.otlp.spans");
+  m.add_string(pb::metric::kDescription, "Spans the OTLP exporter handled, by outcome");
+  m.add_string(pb::metric::kUnit, "{span}");
+  protozero::pbf_writer sum(m, pb::metric::kSum);
+  for (const auto& [outcome, value] : counters) {
+    protozero::pbf_writer p(sum, pb::sum::kDataPoints);
+    pb::Attributes(out, pb::number_point::kAttributes).stringAttribute("outcome", outcome);
+    p.add_fixed64(pb::number_point::kStartTime, start_unix_ns);
+    p.add_fixed64(pb::number_point::kTime, now_unix_ns);
+    p.add_sfixed64(pb::number_point::kAsInt, static_cast<int64_t>(value));
+  }
+  sum.add_enum(pb::sum::kTemporality, pb::kAggregationCumulative);
+  sum.add_bool(pb::sum::kMonotonic, true);
+}
+
 }  // namespace
 
 void Histogram::observe(double value, const double* bounds, size_t bound_count) {
@@ -178,9 +226,22 @@ void GenAiMetrics::observe(const outrigger_record_view& r) {
   }
 }
 
-std::string GenAiMetrics::request(std::string_view resource_json, uint64_t now_unix_ns,
+std::string GenAiMetrics::request(Encoding encoding, std::string_view resource, uint64_t now_unix_ns,
                                   const std::vector<std::pair<std::string, uint64_t>>& span_counters) const {
   if (empty() && span_counters.empty()) return {};
+  if (encoding == Encoding::kProtobuf) {
+    std::string metrics;
+    if (!tokens_.empty()) {
+      addHistogram(&metrics, "gen_ai.client.token.usage", "{token}", "Number of input and output tokens used", tokens_,
+                   kTokenBounds, start_unix_ns_, now_unix_ns);
+    }
+    if (!durations_.empty()) {
+      addHistogram(&metrics, "gen_ai.client.operation.duration", "s", "GenAI operation duration", durations_,
+                   kDurationBounds, start_unix_ns_, now_unix_ns);
+    }
+    if (!span_counters.empty()) addSpanCounters(&metrics, span_counters, start_unix_ns_, now_unix_ns);
+    return pb::exportRequest(resource, metrics);
+  }
   json::JsonBuffer buf;
   JsonWriter w(buf);
   w.StartArray();
@@ -195,7 +256,7 @@ std::string GenAiMetrics::request(std::string_view resource_json, uint64_t now_u
   if (!span_counters.empty()) writeSpanCounters(w, span_counters, start_unix_ns_, now_unix_ns);
   w.EndArray();
   std::string body = R"({"resourceMetrics":[{"resource":)";
-  body.append(resource_json).append(R"(,"scopeMetrics":[{"scope":)").append(scopeJson()).append(R"(,"metrics":)");
+  body.append(resource).append(R"(,"scopeMetrics":[{"scope":)").append(scopeJson()).append(R"(,"metrics":)");
   body.append(buf.view()).append("}]}]}");
   return body;
 }

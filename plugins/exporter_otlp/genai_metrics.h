@@ -1,5 +1,5 @@
 // The GenAI client metrics of the OpenTelemetry semantic conventions, aggregated from finished
-// requests and written as an OTLP ExportMetricsServiceRequest (JSON, cumulative temporality):
+// requests and written as an OTLP ExportMetricsServiceRequest (protobuf or JSON, cumulative temporality):
 //
 //   gen_ai.client.token.usage        histogram {token}, one point per attempt and token type
 //                                    (gen_ai.token.type input | output), buckets 1, 4 ... 67108864
@@ -24,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "otlp_encoding.h"
 #include "otlp_json.h"
 
 namespace outrigger::otlp {
@@ -50,10 +51,10 @@ class GenAiMetrics {
   // Counts every provider attempt of the record.
   void observe(const outrigger_record_view& record);
 
-  // An ExportMetricsServiceRequest with every series so far, stamped `now_unix_ns`, and the
-  // counters given (name of the `outcome` attribute -> value) as outrigger.otlp.spans. Empty
-  // when there is nothing to send.
-  std::string request(std::string_view resource_json, uint64_t now_unix_ns,
+  // An ExportMetricsServiceRequest in `encoding` (`resource` in the same, encodedResource) with
+  // every series so far, stamped `now_unix_ns`, and the counters given (name of the `outcome`
+  // attribute -> value) as outrigger.otlp.spans. Empty when there is nothing to send.
+  std::string request(Encoding encoding, std::string_view resource, uint64_t now_unix_ns,
                       const std::vector<std::pair<std::string, uint64_t>>& span_counters) const;
 
   uint64_t refusedSeries() const { return refused_series_; }

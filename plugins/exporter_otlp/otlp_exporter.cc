@@ -1,6 +1,7 @@
 // exporter.otlp: finished requests as OpenTelemetry spans, feedback as GenAI evaluation events
-// (OTLP log records), and the GenAI client metrics, to an OTLP/HTTP collector in OTLP's JSON
-// encoding (gzip by default). Runs on the exporter thread:
+// (OTLP log records), and the GenAI client metrics, to an OTLP/HTTP collector in OTLP's protobuf
+// encoding (or its JSON one), gzipped unless the collector is on this machine. Runs on the
+// exporter thread:
 // records are encoded as they arrive and batched; a repeating instance timer seals a batch at
 // least every flush_interval_ms, and every POST goes through the host's HTTP client on this
 // thread's loop, so nothing here waits on the network. Delivery (delivery.h) retries, backs off
@@ -24,6 +25,7 @@
 #include "genai_metrics.h"
 #include "gzip.h"
 #include "otlp_json.h"
+#include "otlp_proto.h"
 #include "otlp_settings.h"
 #include "root_span_index.h"
 #include "span_encoder.h"
@@ -121,7 +123,7 @@ class OtlpExporter final : public Exporter, private DeliveryEnv {
   static constexpr const char* kName = "otlp";
   static constexpr const char* kDescription =
       "Exports requests as OpenTelemetry GenAI spans and metrics, and feedback as evaluation events, over OTLP/HTTP "
-      "(JSON), with retries and a disk spool";
+      "(protobuf or JSON), with retries and a disk spool";
   static constexpr const char* kConfigSchema = outrigger::otlp::kConfigSchema;
   static constexpr outrigger_stability kStability = OUTRIGGER_STABILITY_EXPERIMENTAL;
 
@@ -130,7 +132,7 @@ class OtlpExporter final : public Exporter, private DeliveryEnv {
         settings_(parsed(config)),
         delivery_(deliverySettings(settings_, reinterpret_cast<uintptr_t>(this)), this),
         metrics_(wallNowNs()),
-        resource_json_(resourceJson(settings_.service_name, settings_.resource_attributes)),
+        resource_(encodedResource(settings_.encoding, settings_.service_name, settings_.resource_attributes)),
         root_spans_(kRootSpansKept) {
     if (!settings_.spool_path.empty()) checkSpoolPath();
     // Timers, the spool and POSTs belong to the exporter thread's loop, bound after create.
@@ -147,7 +149,7 @@ class OtlpExporter final : public Exporter, private DeliveryEnv {
 
   outrigger_status exportRecord(const outrigger_record_view& r) override {
     if (settings_.metrics) metrics_.observe(r);
-    uint32_t n = appendRecordSpans(r, &pending_);
+    uint32_t n = appendRecordSpans(r, settings_.encoding, &pending_);
     if (n == 0) {
       ++unencodable_;
       return OUTRIGGER_OK;
@@ -161,7 +163,7 @@ class OtlpExporter final : public Exporter, private DeliveryEnv {
 
   // One gen_ai.evaluation.result log record, batched like spans.
   outrigger_status exportFeedback(const outrigger_feedback_view& f) override {
-    appendFeedbackLog(f, root_spans_.find(view(f.trace_id)), &pending_logs_);
+    appendFeedbackLog(f, root_spans_.find(view(f.trace_id)), settings_.encoding, &pending_logs_);
     ++pending_log_records_;
     ++feedback_encoded_;
     if (pending_log_records_ >= settings_.batch_spans) seal();
@@ -248,14 +250,14 @@ class OtlpExporter final : public Exporter, private DeliveryEnv {
 
   void seal() {
     if (pending_log_records_ > 0) {
-      std::string body = logsRequest(resource_json_, pending_logs_);
+      std::string body = logsRequest(settings_.encoding, resource_, pending_logs_);
       uint32_t n = pending_log_records_;
       pending_logs_.clear();
       pending_log_records_ = 0;
       submit(Signal::kLogs, n, std::move(body));
     }
     if (pending_spans_ == 0) return;
-    std::string body = tracesRequest(resource_json_, pending_);
+    std::string body = tracesRequest(settings_.encoding, resource_, pending_);
     uint32_t n = pending_spans_;
     pending_.clear();
     pending_spans_ = 0;
@@ -264,7 +266,7 @@ class OtlpExporter final : public Exporter, private DeliveryEnv {
 
   void pushMetrics() {
     const DeliveryCounters& c = delivery_.counters();
-    std::string body = metrics_.request(resource_json_, wallNowNs(),
+    std::string body = metrics_.request(settings_.encoding, resource_, wallNowNs(),
                                         {{"encoded", encoded_}, {"exported", c.spans.exported}, {"spooled", c.spans.spooled},
                                          {"dropped", c.spans.dropped}, {"rejected", c.spans.rejected}});
     if (!body.empty()) submit(Signal::kMetrics, 0, std::move(body));
@@ -275,7 +277,7 @@ class OtlpExporter final : public Exporter, private DeliveryEnv {
       std::string packed;
       if (gzip(body, &packed)) body = std::move(packed);
     }
-    delivery_.submit(Batch{signal, items, std::move(body)});
+    delivery_.submit(Batch{signal, items, std::move(body), settings_.encoding});
   }
 
   // Counters to the log: when they changed, at most every 10 s (and at the end).
@@ -316,14 +318,16 @@ class OtlpExporter final : public Exporter, private DeliveryEnv {
   }
 
   static bool gzipped(const std::string& body) {
-    return body.size() >= 2 && uint8_t(body[0]) == 0x1f && uint8_t(body[1]) == 0x8b;  // JSON never starts so
+    // Neither encoding's requests start so: JSON with '{', protobuf with field 1's tag, 0x0a.
+    return body.size() >= 2 && uint8_t(body[0]) == 0x1f && uint8_t(body[1]) == 0x8b;
   }
 
-  bool post(Signal signal, const std::string& body, std::function<void(PostOutcome)> done) override {
-    std::string url = settings_.endpoint + pathOf(signal);
+  bool post(const Batch& batch, std::function<void(PostOutcome)> done) override {
+    const std::string& body = batch.body;
+    std::string url = settings_.endpoint + pathOf(batch.signal);
     std::vector<outrigger_http_header> headers;
-    headers.push_back({str("Content-Type"), str("application/json")});
-    // By the body, not the setting: the spool holds gzipped bodies whatever the setting.
+    // By the batch, not the setting: the spool may hold batches from a config that chose otherwise.
+    headers.push_back({str("Content-Type"), str(contentType(batch.encoding))});
     if (gzipped(body)) headers.push_back({str("Content-Encoding"), str("gzip")});
     for (const auto& [k, v] : settings_.headers) headers.push_back({str(k), str(v)});
     outrigger_http_request req{};
@@ -358,13 +362,13 @@ class OtlpExporter final : public Exporter, private DeliveryEnv {
   OtlpSettings settings_;
   Delivery delivery_;
   GenAiMetrics metrics_;
-  std::string resource_json_;
-  std::string pending_;  // span objects of the batch being filled
+  std::string resource_;  // in settings_.encoding
+  std::string pending_;  // spans of the batch being filled, in settings_.encoding
   uint32_t pending_spans_ = 0;
   uint64_t encoded_ = 0;      // spans made from records: each ends exported, rejected or dropped
   uint64_t unencodable_ = 0;  // records without a usable trace id: nothing to send
   RootSpanIndex root_spans_;
-  std::string pending_logs_;  // logRecord objects of the feedback batch being filled
+  std::string pending_logs_;  // log records of the feedback batch being filled
   uint32_t pending_log_records_ = 0;
   uint64_t feedback_encoded_ = 0;
   bool spool_error_logged_ = false;

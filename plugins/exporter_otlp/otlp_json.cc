@@ -38,17 +38,17 @@ void endAttribute(JsonWriter& w) {
   w.EndObject();
 }
 
-bool parseInt(std::string_view s, int64_t* out) {
+}  // namespace
+
+bool parseIntText(std::string_view s, int64_t* out) {
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
   return ec == std::errc() && p == s.data() + s.size() && !s.empty();
 }
 
-bool parseDouble(std::string_view s, double* out) {
+bool parseDoubleText(std::string_view s, double* out) {
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
   return ec == std::errc() && p == s.data() + s.size() && !s.empty() && std::isfinite(*out);
 }
-
-}  // namespace
 
 AttrType attributeType(std::string_view k) {
   for (const auto& [name, type] : kTypedKeys) {
@@ -106,26 +106,7 @@ void writeStringArrayAttribute(JsonWriter& w, std::string_view k, const std::vec
   endAttribute(w);
 }
 
-void writeTypedAttribute(JsonWriter& w, std::string_view k, std::string_view text) {
-  switch (attributeType(k)) {
-    case AttrType::kInt: {
-      int64_t v = 0;
-      if (parseInt(text, &v)) return writeIntAttribute(w, k, v);
-      break;
-    }
-    case AttrType::kDouble: {
-      double v = 0;
-      if (parseDouble(text, &v)) return writeDoubleAttribute(w, k, v);
-      break;
-    }
-    case AttrType::kBool:
-      if (text == "true" || text == "false") return writeBoolAttribute(w, k, text == "true");
-      break;
-    case AttrType::kString:
-      break;
-  }
-  writeStringAttribute(w, k, text);
-}
+void writeTypedAttribute(JsonWriter& w, std::string_view k, std::string_view text) { writeTyped(w, k, text); }
 
 std::string resourceJson(std::string_view service_name, const StringAttributes& attributes) {
   json::JsonBuffer buf;

@@ -103,6 +103,34 @@ void writeStringArrayAttribute(JsonWriter& w, std::string_view key, const std::v
 // not parse as that type.
 void writeTypedAttribute(JsonWriter& w, std::string_view key, std::string_view text);
 
+// The whole of `text` as a decimal integer, or a finite number.
+bool parseIntText(std::string_view text, int64_t* out);
+bool parseDoubleText(std::string_view text, double* out);
+
+// writeTypedAttribute for any attribute writer with stringAttribute, intAttribute,
+// doubleAttribute and boolAttribute (JsonWriter, pb::Attributes).
+template <class Out>
+void writeTyped(Out& out, std::string_view key, std::string_view text) {
+  switch (attributeType(key)) {
+    case AttrType::kInt: {
+      int64_t v = 0;
+      if (parseIntText(text, &v)) return out.intAttribute(key, v);
+      break;
+    }
+    case AttrType::kDouble: {
+      double v = 0;
+      if (parseDoubleText(text, &v)) return out.doubleAttribute(key, v);
+      break;
+    }
+    case AttrType::kBool:
+      if (text == "true" || text == "false") return out.boolAttribute(key, text == "true");
+      break;
+    case AttrType::kString:
+      break;
+  }
+  out.stringAttribute(key, text);
+}
+
 // {"attributes":[...]} of a resource: service.name first, then the configured ones.
 std::string resourceJson(std::string_view service_name, const StringAttributes& attributes);
 // {"name":..., "version":...} of the instrumentation scope.

@@ -22,6 +22,7 @@ const char kConfigSchema[] = R"json({
     "max_in_flight": {"type": "integer", "minimum": 1, "maximum": 32, "description": "POSTs under way at once"},
     "timeout_ms": {"type": "integer", "minimum": 100, "maximum": 600000, "description": "one POST, connect to last byte"},
     "max_backoff_ms": {"type": "integer", "minimum": 10, "maximum": 3600000, "description": "longest pause between retries (without Retry-After)"},
+    "encoding": {"enum": ["protobuf", "json"], "description": "request bodies in OTLP's protobuf (default) or JSON encoding"},
     "gzip": {"type": "boolean", "description": "Content-Encoding: gzip (default: off for a loopback endpoint, on otherwise)"},
     "spool_path": {"type": "string", "minLength": 1, "description": "directory of the on-disk spool; unset: no spool"},
     "spool_max_bytes": {"type": "integer", "minimum": 4096, "description": "spool size cap; beyond: dropped and counted"},
@@ -98,6 +99,9 @@ bool parseSettings(std::string_view config_json, OtlpSettings* s, std::string* e
   readUint(d, "max_backoff_ms", &s->max_backoff_ms);
   readUint(d, "spool_max_bytes", &s->spool_max_bytes);
   readUint(d, "metrics_interval_ms", &s->metrics_interval_ms);
+  if (auto it = d.FindMember("encoding"); it != d.MemberEnd() && it->value.IsString()) {
+    s->encoding = stringOf(it->value) == "json" ? Encoding::kJson : Encoding::kProtobuf;
+  }
   s->gzip = !loopbackEndpoint(s->endpoint);
   readBool(d, "gzip", &s->gzip);
   readBool(d, "metrics", &s->metrics);

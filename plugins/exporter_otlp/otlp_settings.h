@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "otlp_encoding.h"
+
 namespace outrigger::otlp {
 
 extern const char kConfigSchema[];
@@ -23,6 +25,7 @@ struct OtlpSettings {
   uint32_t max_in_flight = 4;
   uint32_t timeout_ms = 10000;
   uint32_t max_backoff_ms = 30000;
+  Encoding encoding = Encoding::kProtobuf;
   bool gzip = true;  // unset in the config: off for a loopback endpoint, on for any other
   std::string spool_path;  // empty: no spool
   uint64_t spool_max_bytes = 256ull << 20;

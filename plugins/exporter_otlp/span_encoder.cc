@@ -4,9 +4,11 @@
 
 #include <rapidjson/document.h>
 
+#include <optional>
 #include <vector>
 
 #include "bounded_json.h"
+#include "otlp_proto.h"
 
 namespace outrigger::otlp {
 namespace {
@@ -77,7 +79,10 @@ struct SpanHead {
   uint64_t start_unix_ns, end_unix_ns;
 };
 
-void startSpan(JsonWriter& w, const SpanHead& h) {
+// How each encoding writes a span's frame around the attributes the functions below choose:
+// beginSpan (head, then attributes), endAttributes, an optional beginEvent/endEvent (with
+// attributes of its own), endSpan (status). JSON: the JsonWriter; protobuf: ProtoSpan.
+void beginSpan(JsonWriter& w, const SpanHead& h) {
   w.StartObject();
   w.Key("traceId");
   writeString(w, h.trace_id);
@@ -95,9 +100,31 @@ void startSpan(JsonWriter& w, const SpanHead& h) {
   writeInt64(w, h.start_unix_ns);
   w.Key("endTimeUnixNano");
   writeInt64(w, h.end_unix_ns);
+  w.Key("attributes");
+  w.StartArray();
 }
 
-void writeStatus(JsonWriter& w, StatusCode code, std::string_view message) {
+void endAttributes(JsonWriter& w) { w.EndArray(); }
+
+void beginEvent(JsonWriter& w, uint64_t time_unix_ns, std::string_view name) {
+  w.Key("events");
+  w.StartArray();
+  w.StartObject();
+  w.Key("timeUnixNano");
+  writeInt64(w, time_unix_ns);
+  w.Key("name");
+  writeString(w, name);
+  w.Key("attributes");
+  w.StartArray();
+}
+
+void endEvent(JsonWriter& w) {
+  w.EndArray();
+  w.EndObject();
+  w.EndArray();
+}
+
+void endSpan(JsonWriter& w, StatusCode code, std::string_view message) {
   w.Key("status");
   w.StartObject();
   if (code == StatusCode::kError && !message.empty()) {
@@ -107,9 +134,76 @@ void writeStatus(JsonWriter& w, StatusCode code, std::string_view message) {
   w.Key("code");
   w.Int(static_cast<int>(code));
   w.EndObject();
+  w.EndObject();
 }
 
-void writeUsage(JsonWriter& w, const outrigger_record_view& r) {
+// Span messages appended to a buffer as ScopeSpans.spans fields (otlp_proto.h), one at a time.
+class ProtoSpan {
+ public:
+  explicit ProtoSpan(std::string* out) : out_(out), batch_(*out) {}
+
+  void begin(const SpanHead& h) {
+    span_.emplace(batch_, pb::scope_spans::kSpans);
+    std::string id = pb::idBytes(h.trace_id);
+    span_->add_bytes(pb::span::kTraceId, id);
+    id = pb::idBytes(h.span_id);
+    span_->add_bytes(pb::span::kSpanId, id);
+    if (isHexId(h.parent_span_id, 16)) {
+      id = pb::idBytes(h.parent_span_id);
+      span_->add_bytes(pb::span::kParentSpanId, id);
+    }
+    span_->add_string(pb::span::kName, h.name.data(), h.name.size());
+    span_->add_enum(pb::span::kKind, static_cast<int32_t>(h.kind));
+    span_->add_fixed64(pb::span::kStartTime, h.start_unix_ns);
+    span_->add_fixed64(pb::span::kEndTime, h.end_unix_ns);
+    attributes_.emplace(out_, pb::span::kAttributes);
+  }
+  void beginEvent(uint64_t time_unix_ns, std::string_view name) {
+    event_.emplace(*span_, pb::span::kEvents);
+    event_->add_fixed64(pb::event::kTime, time_unix_ns);
+    event_->add_string(pb::event::kName, name.data(), name.size());
+    attributes_.emplace(out_, pb::event::kAttributes);
+  }
+  void endEvent() {
+    event_.reset();  // writes the event's length
+    attributes_.emplace(out_, pb::span::kAttributes);
+  }
+  void end(StatusCode code, std::string_view message) {
+    attributes_.reset();
+    {
+      protozero::pbf_writer st(*span_, pb::span::kStatus);
+      if (code == StatusCode::kError && !message.empty()) st.add_string(pb::status::kMessage, message.data(), message.size());
+      st.add_enum(pb::status::kCode, static_cast<int32_t>(code));
+    }
+    span_.reset();  // writes the span's length
+  }
+  pb::Attributes& attributes() { return *attributes_; }
+
+ private:
+  std::string* out_;
+  protozero::pbf_writer batch_;
+  std::optional<protozero::pbf_writer> span_, event_;
+  std::optional<pb::Attributes> attributes_;
+};
+
+void beginSpan(ProtoSpan& p, const SpanHead& h) { p.begin(h); }
+void endAttributes(ProtoSpan&) {}
+void beginEvent(ProtoSpan& p, uint64_t time_unix_ns, std::string_view name) { p.beginEvent(time_unix_ns, name); }
+void endEvent(ProtoSpan& p) { p.endEvent(); }
+void endSpan(ProtoSpan& p, StatusCode code, std::string_view message) { p.end(code, message); }
+
+// The attribute writers of otlp_json.h, for protobuf spans.
+void writeStringAttribute(ProtoSpan& p, std::string_view k, std::string_view v) { p.attributes().stringAttribute(k, v); }
+void writeIntAttribute(ProtoSpan& p, std::string_view k, int64_t v) { p.attributes().intAttribute(k, v); }
+void writeDoubleAttribute(ProtoSpan& p, std::string_view k, double v) { p.attributes().doubleAttribute(k, v); }
+void writeBoolAttribute(ProtoSpan& p, std::string_view k, bool v) { p.attributes().boolAttribute(k, v); }
+void writeStringArrayAttribute(ProtoSpan& p, std::string_view k, const std::vector<std::string_view>& v) {
+  p.attributes().stringArrayAttribute(k, v);
+}
+void writeTypedAttribute(ProtoSpan& p, std::string_view k, std::string_view text) { writeTyped(p.attributes(), k, text); }
+
+template <class W>
+void writeUsage(W& w, const outrigger_record_view& r) {
   writeIntAttribute(w, "gen_ai.usage.input_tokens", r.usage.prompt_tokens);
   writeIntAttribute(w, "gen_ai.usage.output_tokens", r.usage.completion_tokens);
   if (r.usage.cached_tokens) writeIntAttribute(w, "gen_ai.usage.cache_read.input_tokens", r.usage.cached_tokens);
@@ -120,33 +214,35 @@ void writeUsage(JsonWriter& w, const outrigger_record_view& r) {
   if (r.usage.reasoning_tokens) writeIntAttribute(w, "gen_ai.usage.reasoning.output_tokens", r.usage.reasoning_tokens);
 }
 
-void writeContent(JsonWriter& w, const outrigger_record_view& r) {
+template <class W>
+void writeContent(W& w, const outrigger_record_view& r) {
   if (!hasTrace(r) || r.capture != OUTRIGGER_CAPTURE_FULL) return;
   writeStringAttribute(w, "gen_ai.input.messages", inputMessagesJson(r));
   writeStringAttribute(w, "gen_ai.output.messages", outputMessagesJson(r));
 }
 
-void writeRequestAttributes(JsonWriter& w, const outrigger_record_view& r) {
+template <class W>
+void writeRequestAttributes(W& w, const outrigger_record_view& r) {
   writeBoolAttribute(w, "gen_ai.request.stream", r.stream != 0);
   if (r.metadata && r.metadata->session.size) writeStringAttribute(w, "gen_ai.conversation.id", sv(r.metadata->session));
 }
 
 // The first chunk as seen from an attempt that started at `start_unix_ns`, in seconds.
-void writeTimeToFirstChunk(JsonWriter& w, const outrigger_record_view& r, uint64_t start_unix_ns) {
+template <class W>
+void writeTimeToFirstChunk(W& w, const outrigger_record_view& r, uint64_t start_unix_ns) {
   if (!r.stream || !r.time_to_first_chunk_ns) return;
   uint64_t first = r.start_unix_ns + r.time_to_first_chunk_ns;
   if (first < start_unix_ns) return;
   writeDoubleAttribute(w, "gen_ai.response.time_to_first_chunk", static_cast<double>(first - start_unix_ns) / 1e9);
 }
 
-void writeRoot(JsonWriter& w, const outrigger_record_view& r, bool content_here) {
+template <class W>
+void writeRoot(W& w, const outrigger_record_view& r, bool content_here) {
   std::string_view op = operationOf(r);
   std::string_view model = requestModel(r);
   std::string name = spanName(op, model);
-  startSpan(w, {sv(r.trace_id), sv(r.root_span_id), sv(r.root_parent_span_id), name, SpanKind::kServer,
+  beginSpan(w, {sv(r.trace_id), sv(r.root_span_id), sv(r.root_parent_span_id), name, SpanKind::kServer,
                 r.start_unix_ns, r.start_unix_ns + r.duration_ns});
-  w.Key("attributes");
-  w.StartArray();
   writeStringAttribute(w, "gen_ai.operation.name", op);
   if (!model.empty()) writeStringAttribute(w, "gen_ai.request.model", model);
   if (r.code == OUTRIGGER_CODE_OK && r.model.size) writeStringAttribute(w, "gen_ai.response.model", sv(r.model));
@@ -171,35 +267,35 @@ void writeRoot(JsonWriter& w, const outrigger_record_view& r, bool content_here)
     }
   }
   if (content_here) writeContent(w, r);
-  w.EndArray();
+  endAttributes(w);
   bool failed = r.code != OUTRIGGER_CODE_OK;
-  writeStatus(w, failed ? StatusCode::kError : StatusCode::kUnset, r.message.size ? sv(r.message) : codeName(r.code));
-  w.EndObject();
+  endSpan(w, failed ? StatusCode::kError : StatusCode::kUnset, r.message.size ? sv(r.message) : codeName(r.code));
 }
 
-void writeHostAttributes(JsonWriter& w, const outrigger_span_trace_view* t) {
+template <class W>
+void writeHostAttributes(W& w, const outrigger_span_trace_view* t) {
   for (size_t i = 0; t && i < t->attribute_count; ++i) {
     writeTypedAttribute(w, sv(t->attributes[i].key), sv(t->attributes[i].value));
   }
 }
 
-void writeStageAttributes(JsonWriter& w, const outrigger_span_view& s) {
+template <class W>
+void writeStageAttributes(W& w, const outrigger_span_view& s) {
   writeStringAttribute(w, "outrigger.stage", sv(s.stage));
   writeStringAttribute(w, "outrigger.instance", sv(s.instance));
   if (s.outcome.size) writeStringAttribute(w, "outrigger.outcome", sv(s.outcome));
 }
 
-void writeAttempt(JsonWriter& w, const outrigger_record_view& r, size_t i, bool answering) {
+template <class W>
+void writeAttempt(W& w, const outrigger_record_view& r, size_t i, bool answering) {
   const outrigger_span_view& s = r.spans[i];
   const outrigger_span_trace_view* t = traceOf(r, i);
   std::string_view op = attribute(t, "gen_ai.operation.name");
   if (op.empty()) op = sv(s.stage) == "provider.embed" ? "embeddings" : "chat";
   std::string_view model = attribute(t, "gen_ai.request.model");
   std::string name = spanName(op, model.empty() ? sv(r.model) : model);
-  startSpan(w, {sv(r.trace_id), sv(t->span_id), sv(t->parent_span_id), name, SpanKind::kClient, t->start_unix_ns,
+  beginSpan(w, {sv(r.trace_id), sv(t->span_id), sv(t->parent_span_id), name, SpanKind::kClient, t->start_unix_ns,
                 t->start_unix_ns + s.duration_ns});
-  w.Key("attributes");
-  w.StartArray();
   writeHostAttributes(w, t);
   writeRequestAttributes(w, r);
   writeStageAttributes(w, s);
@@ -208,12 +304,11 @@ void writeAttempt(JsonWriter& w, const outrigger_record_view& r, size_t i, bool 
     writeTimeToFirstChunk(w, r, t->start_unix_ns);
     writeContent(w, r);
   }
-  w.EndArray();
+  endAttributes(w);
   std::string_view status = attribute(t, "outrigger.status");
   bool failed = !status.empty() && status != "OK" && status != "CANCELLED";
   std::string_view message = answering && r.code != OUTRIGGER_CODE_OK && r.message.size ? sv(r.message) : status;
-  writeStatus(w, failed ? StatusCode::kError : StatusCode::kUnset, message);
-  w.EndObject();
+  endSpan(w, failed ? StatusCode::kError : StatusCode::kUnset, message);
 }
 
 std::string_view reasonOf(const outrigger_record_view& r, std::string_view guardrail) {
@@ -225,7 +320,8 @@ std::string_view reasonOf(const outrigger_record_view& r, std::string_view guard
 
 // The guardrail's own result: the verdict it gave (outrigger's native result, not a translation
 // into allow/deny), where it looked, and its reason.
-void writeGuardrailResult(JsonWriter& w, const outrigger_record_view& r, const outrigger_span_view& s,
+template <class W>
+void writeGuardrailResult(W& w, const outrigger_record_view& r, const outrigger_span_view& s,
                           const outrigger_span_trace_view* t) {
   std::string_view verdict = attribute(t, "outrigger.guardrail.verdict");
   writeStringAttribute(w, "gen_ai.guardrail.component.name", sv(s.instance));
@@ -239,51 +335,37 @@ void writeGuardrailResult(JsonWriter& w, const outrigger_record_view& r, const o
   if (!reason.empty()) writeStringAttribute(w, "gen_ai.guardrail.result.reason", reason);
 }
 
-void writeGuardrail(JsonWriter& w, const outrigger_record_view& r, size_t i) {
+template <class W>
+void writeGuardrail(W& w, const outrigger_record_view& r, size_t i) {
   const outrigger_span_view& s = r.spans[i];
   const outrigger_span_trace_view* t = traceOf(r, i);
   std::string name = "apply_guardrail " + std::string(sv(s.instance));
   uint64_t end = t->start_unix_ns + s.duration_ns;
-  startSpan(w, {sv(r.trace_id), sv(t->span_id), sv(t->parent_span_id), name, SpanKind::kInternal, t->start_unix_ns, end});
-  w.Key("attributes");
-  w.StartArray();
+  beginSpan(w, {sv(r.trace_id), sv(t->span_id), sv(t->parent_span_id), name, SpanKind::kInternal, t->start_unix_ns, end});
   writeStringAttribute(w, "gen_ai.operation.name", "apply_guardrail");
   writeGuardrailResult(w, r, s, t);
   writeHostAttributes(w, t);
   writeStageAttributes(w, s);
-  w.EndArray();
-  w.Key("events");
-  w.StartArray();
-  w.StartObject();
-  w.Key("timeUnixNano");
-  writeInt64(w, end);
-  w.Key("name");
-  w.String("gen_ai.guardrail.result");
-  w.Key("attributes");
-  w.StartArray();
+  endAttributes(w);
+  beginEvent(w, end, "gen_ai.guardrail.result");
   writeGuardrailResult(w, r, s, t);
-  w.EndArray();
-  w.EndObject();
-  w.EndArray();
+  endEvent(w);
   bool failed = sv(s.outcome) == "error";
-  writeStatus(w, failed ? StatusCode::kError : StatusCode::kUnset, "guardrail hook failed");
-  w.EndObject();
+  endSpan(w, failed ? StatusCode::kError : StatusCode::kUnset, "guardrail hook failed");
 }
 
-void writeStage(JsonWriter& w, const outrigger_record_view& r, size_t i) {
+template <class W>
+void writeStage(W& w, const outrigger_record_view& r, size_t i) {
   const outrigger_span_view& s = r.spans[i];
   const outrigger_span_trace_view* t = traceOf(r, i);
   std::string name = spanName(sv(s.stage), sv(s.instance));
-  startSpan(w, {sv(r.trace_id), sv(t->span_id), sv(t->parent_span_id), name, SpanKind::kInternal, t->start_unix_ns,
+  beginSpan(w, {sv(r.trace_id), sv(t->span_id), sv(t->parent_span_id), name, SpanKind::kInternal, t->start_unix_ns,
                 t->start_unix_ns + s.duration_ns});
-  w.Key("attributes");
-  w.StartArray();
   writeHostAttributes(w, t);
   writeStageAttributes(w, s);
-  w.EndArray();
+  endAttributes(w);
   bool failed = sv(s.outcome) == "error";
-  writeStatus(w, failed ? StatusCode::kError : StatusCode::kUnset, "stage failed");
-  w.EndObject();
+  endSpan(w, failed ? StatusCode::kError : StatusCode::kUnset, "stage failed");
 }
 
 void writeArguments(JsonWriter& w, std::string_view arguments) {
@@ -325,37 +407,58 @@ void writeTextPart(JsonWriter& w, std::string_view text) {
 // captured prompts of a megabyte or so and frees it after larger ones.
 constexpr size_t kKeptBufferBytes = 8 << 20;
 
-uint32_t appendRecordSpans(const outrigger_record_view& r, std::string* out) {
-  if (!hasTrace(r) || !isHexId(sv(r.trace_id), 32) || !isHexId(sv(r.root_span_id), 16)) return 0;
+namespace {
+
+// The root, then every span with a usable id, in the record's order; `between` runs before each
+// span but the first. Returns how many spans were written.
+template <class W, class Between>
+uint32_t writeRecord(W& w, const outrigger_record_view& r, Between&& between) {
   int answering = answeringAttempt(r);
-  // One buffer per thread, kept: a record's spans (some 6 KB) are written without allocating
-  // or regrowing, then copied once onto the batch. Freed after a record past kKeptBufferBytes.
-  static thread_local json::JsonBuffer buf;
-  buf.clear();
-  JsonWriter w(buf);
   uint32_t n = 1;
   writeRoot(w, r, answering < 0);
   for (size_t i = 0; i < r.span_count; ++i) {
     const outrigger_span_trace_view* t = traceOf(r, i);
     if (!t || !isHexId(sv(t->span_id), 16)) continue;
-    buf.Put(',');
-    w.Reset(buf);
+    between();
     std::string_view stage = sv(r.spans[i].stage);
     if (isAttempt(stage)) writeAttempt(w, r, i, static_cast<int>(i) == answering);
     else if (isGuardrail(stage)) writeGuardrail(w, r, i);
     else writeStage(w, r, i);
     ++n;
   }
+  return n;
+}
+
+uint32_t appendJsonSpans(const outrigger_record_view& r, std::string* out) {
+  // One buffer per thread, kept: a record's spans (some 6 KB) are written without allocating
+  // or regrowing, then copied once onto the batch. Freed after a record past kKeptBufferBytes.
+  static thread_local json::JsonBuffer buf;
+  buf.clear();
+  JsonWriter w(buf);
+  uint32_t n = writeRecord(w, r, [&] {
+    buf.Put(',');
+    w.Reset(buf);
+  });
   if (!out->empty()) out->push_back(',');
   out->append(buf.view());
   if (buf.capacity() > kKeptBufferBytes) buf.release();
   return n;
 }
 
-std::string tracesRequest(std::string_view resource_json, std::string_view spans) {
+}  // namespace
+
+uint32_t appendRecordSpans(const outrigger_record_view& r, Encoding encoding, std::string* out) {
+  if (!hasTrace(r) || !isHexId(sv(r.trace_id), 32) || !isHexId(sv(r.root_span_id), 16)) return 0;
+  if (encoding == Encoding::kJson) return appendJsonSpans(r, out);
+  ProtoSpan spans(out);  // straight onto the batch: protobuf needs no separators
+  return writeRecord(spans, r, [] {});
+}
+
+std::string tracesRequest(Encoding encoding, std::string_view resource, std::string_view spans) {
+  if (encoding == Encoding::kProtobuf) return pb::exportRequest(resource, spans);
   std::string body;
-  body.reserve(spans.size() + resource_json.size() + 128);
-  body.append(R"({"resourceSpans":[{"resource":)").append(resource_json);
+  body.reserve(spans.size() + resource.size() + 128);
+  body.append(R"({"resourceSpans":[{"resource":)").append(resource);
   body.append(R"(,"scopeSpans":[{"scope":)").append(scopeJson()).append(R"(,"spans":[)");
   body.append(spans).append("]}]}]}");
   return body;

@@ -19,17 +19,20 @@
 #include <string>
 #include <string_view>
 
+#include "otlp_encoding.h"
 #include "otlp_json.h"
 
 namespace outrigger::otlp {
 
-// Appends the record's spans to `out` as comma-separated OTLP span objects (the inside of a
-// "spans" array; a comma first when `out` is not empty). Returns how many spans it wrote: 0
-// when the record has no valid trace id or root span id (nothing is written then).
-uint32_t appendRecordSpans(const outrigger_record_view& record, std::string* out);
+// Appends the record's spans to `out`: in JSON, comma-separated span objects (the inside of a
+// "spans" array; a comma first when `out` is not empty); in protobuf, ScopeSpans.spans fields.
+// Returns how many spans it wrote: 0 when the record has no valid trace id or root span id
+// (nothing is written then).
+uint32_t appendRecordSpans(const outrigger_record_view& record, Encoding encoding, std::string* out);
 
-// An ExportTraceServiceRequest around span objects appendRecordSpans wrote.
-std::string tracesRequest(std::string_view resource_json, std::string_view spans);
+// An ExportTraceServiceRequest around spans appendRecordSpans wrote in `encoding`, with the
+// resource in the same encoding (encodedResource).
+std::string tracesRequest(Encoding encoding, std::string_view resource, std::string_view spans);
 
 // The gen_ai.input.messages / gen_ai.output.messages JSON text of a record (FULL capture).
 std::string inputMessagesJson(const outrigger_record_view& record);

@@ -153,8 +153,8 @@ void Spool::scan(Segment& seg, bool last) {
   if (&seg == &segments_.front()) head_offset_ = std::min(head_offset_, seg.size);
   uint64_t offset = &seg == &segments_.front() ? head_offset_ : 0;
   uint32_t items = 0, length = 0, crc = 0;
-  uint8_t signal = 0;
-  while (offset < seg.size && readHeader(fd, offset, seg.size, &items, &length, &crc, &signal)) {
+  uint8_t signal = 0, encoding = 0;
+  while (offset < seg.size && readHeader(fd, offset, seg.size, &items, &length, &crc, &signal, &encoding)) {
     ++entries_;
     items_ += items;
     offset += kHeader + length;
@@ -169,11 +169,12 @@ void Spool::scan(Segment& seg, bool last) {
 }
 
 bool Spool::readHeader(int fd, uint64_t offset, uint64_t size, uint32_t* items, uint32_t* length, uint32_t* crc,
-                       uint8_t* signal) const {
+                       uint8_t* signal, uint8_t* encoding) const {
   unsigned char h[kHeader];
   if (offset + kHeader > size || !preadAll(fd, h, kHeader, offset)) return false;
   if (get32(h) != kMagic || h[4] != kVersion) return false;
   *signal = h[5];
+  *encoding = h[6];
   *items = get32(h + 8);
   *length = get32(h + 12);
   *crc = get32(h + 16);
@@ -199,6 +200,7 @@ Spool::Append Spool::append(const Entry& e) {
   put32(h, kMagic);
   h[4] = kVersion;
   h[5] = e.signal;
+  h[6] = e.encoding;
   put32(h + 8, e.items);
   put32(h + 12, static_cast<uint32_t>(e.body.size()));
   put32(h + 16, crcOf(e.body));
@@ -238,8 +240,8 @@ bool Spool::next(Entry* out) {
     if (read_offset_ >= seg.size) continue;
     int fd = ::open(segmentPath(seg.seq).c_str(), O_RDONLY | O_CLOEXEC);
     uint32_t items = 0, length = 0, crc = 0;
-    uint8_t signal = 0;
-    bool ok = fd >= 0 && readHeader(fd, read_offset_, seg.size, &items, &length, &crc, &signal);
+    uint8_t signal = 0, encoding = 0;
+    bool ok = fd >= 0 && readHeader(fd, read_offset_, seg.size, &items, &length, &crc, &signal, &encoding);
     if (ok) {
       out->body.resize(length);
       ok = preadAll(fd, out->body.data(), length, read_offset_ + kHeader) && crcOf(out->body) == crc;
@@ -250,6 +252,7 @@ bool Spool::next(Entry* out) {
       continue;
     }
     out->signal = signal;
+    out->encoding = encoding;
     out->items = items;
     read_offset_ += kHeader + length;
     handed_.push_back({seg.seq, read_offset_, items});

@@ -4,7 +4,8 @@
 // open, e.g. the next config's instance during a reload, gets Busy until the first is gone),
 // append-only segment files `<20-digit sequence>.seg`, and `cursor` (the head segment and the
 // offset of its first unacknowledged batch, rewritten on each pop). Each batch is a 24-byte
-// header (magic, version, signal, item count, body length, CRC-32 of the body) and the body.
+// header (magic, version, signal, body encoding, item count, body length, CRC-32 of the body)
+// and the body.
 //
 // Bounded by `max_bytes` over every segment file (the acknowledged head of the oldest segment
 // counts until that segment is removed): a batch that does not fit is refused (Full), never
@@ -31,6 +32,7 @@ class Spool {
     uint8_t signal = 0;
     uint32_t items = 0;
     std::string body;
+    uint8_t encoding = 0;  // 0 JSON, 1 protobuf (otlp_encoding.h); 0 in spools written before it existed
   };
   enum class Append { kOk, kFull, kError };
   enum class OpenError { kNone, kBusy, kFailed };
@@ -76,7 +78,7 @@ class Spool {
   void skipCorrupt(const Segment& seg);
   void writeCursor();
   bool readHeader(int fd, uint64_t offset, uint64_t size, uint32_t* items, uint32_t* length, uint32_t* crc,
-                  uint8_t* signal) const;
+                  uint8_t* signal, uint8_t* encoding) const;
 
   std::string dir_;
   uint64_t max_bytes_;

@@ -45,7 +45,9 @@ bool haveCollector() {
   return false;
 }
 
-std::string daemonConfig(const std::string& endpoint, const std::string& spool_dir, uint64_t spool_max_bytes = 1 << 20) {
+// `encoding`: the exporter's, "protobuf" (its default) or "json".
+std::string daemonConfig(const std::string& endpoint, const std::string& spool_dir, uint64_t spool_max_bytes = 1 << 20,
+                         const std::string& encoding = "protobuf") {
   return "[server]\nsocket = \"@SOCKET@\"\nworkers = 2\ndrain_grace_ms = 2000\n"
          "[plugins]\ndirs = [\"@PLUGINS@\"]\n"
          "[instances.mock]\ntype = \"provider.mock\"\n[instances.mock.config]\nmode = \"echo\"\nstream_chunks = 3\n"
@@ -54,6 +56,7 @@ std::string daemonConfig(const std::string& endpoint, const std::string& spool_d
          "[instances.otel]\ntype = \"exporter.otlp\"\n[instances.otel.config]\n"
          "endpoint = \"" + endpoint + "\"\n"
          "service_name = \"outrigger-test\"\n"
+         "encoding = \"" + encoding + "\"\n"
          "flush_interval_ms = 50\nbatch_spans = 64\nmax_backoff_ms = 200\ntimeout_ms = 2000\n"
          "metrics_interval_ms = 200\n"
          "spool_path = \"" + spool_dir + "\"\nspool_max_bytes = " + std::to_string(spool_max_bytes) + "\n"
@@ -130,10 +133,12 @@ bool eventually(P done, std::chrono::milliseconds timeout = std::chrono::seconds
 
 TEST_CASE("collector: Jaeger stores the caller's trace with a SERVER root under its traceparent, CLIENT attempts with usage, the guardrail, and content only where captured") {
   if (!haveCollector()) return;
+  std::string encoding = GENERATE(as<std::string>(), "protobuf", "json");
+  INFO("encoding " << encoding);
   std::string dir = makeTempDir();
   JaegerProcess jaeger(dir);
   REQUIRE(jaeger.start());
-  DaemonProcess d(daemonConfig(jaeger.endpoint(), dir + "/spool"));
+  DaemonProcess d(daemonConfig(jaeger.endpoint(), dir + "/spool", 1 << 20, encoding));
   REQUIRE(d.waitReady());
   client::Client c(at(d));
 
@@ -213,10 +218,12 @@ TEST_CASE("collector: Jaeger stores the caller's trace with a SERVER root under 
 
 TEST_CASE("collector: the GenAI metrics reach the collector with the conventions' names, units and buckets") {
   if (!haveCollector()) return;
+  std::string encoding = GENERATE(as<std::string>(), "protobuf", "json");
+  INFO("encoding " << encoding);
   std::string dir = makeTempDir();
   JaegerProcess jaeger(dir);
   REQUIRE(jaeger.start());
-  DaemonProcess d(daemonConfig(jaeger.endpoint(), dir + "/spool"));
+  DaemonProcess d(daemonConfig(jaeger.endpoint(), dir + "/spool", 1 << 20, encoding));
   REQUIRE(d.waitReady());
   client::Client c(at(d));
   uint64_t input = 0;
@@ -398,10 +405,12 @@ std::string logRecordOf(const std::string& log, const std::string& trace, const 
 
 TEST_CASE("collector: feedback arrives as a gen_ai.evaluation.result log record in the answer's trace and root span, also after an outage") {
   if (!haveCollector()) return;
+  std::string encoding = GENERATE(as<std::string>(), "protobuf", "json");
+  INFO("encoding " << encoding);
   std::string dir = makeTempDir();
   JaegerProcess jaeger(dir);
   REQUIRE(jaeger.start());
-  DaemonProcess d(daemonConfig(jaeger.endpoint(), dir + "/spool"));
+  DaemonProcess d(daemonConfig(jaeger.endpoint(), dir + "/spool", 1 << 20, encoding));
   REQUIRE(d.waitReady());
   client::Client c(at(d));
   std::string trace = randomHex(32);

@@ -28,16 +28,17 @@ class FakeEnv : public DeliveryEnv {
     Signal signal;
     std::string body;
     std::function<void(PostOutcome)> done;
+    Encoding encoding;
   };
   struct Timer {
     uint32_t delay_ms;
     std::function<void()> fn;
   };
 
-  bool post(Signal signal, const std::string& body, std::function<void(PostOutcome)> done) override {
+  bool post(const Batch& batch, std::function<void(PostOutcome)> done) override {
     if (refuse_posts) return false;
-    posts.push_back({signal, body, std::move(done)});
-    sent.push_back(body);
+    posts.push_back({batch.signal, batch.body, std::move(done), batch.encoding});
+    sent.push_back(batch.body);
     return true;
   }
   bool after(uint32_t delay_ms, std::function<void()> fn) override {
@@ -464,12 +465,12 @@ TEST_CASE("delivery: at shutdown the batches in flight go to the spool before th
   CHECK(d.counters().spans.exported == 3);
 }
 
-TEST_CASE("delivery: feedback log batches are counted apart from spans and keep their signal through the spool") {
+TEST_CASE("delivery: feedback log batches are counted apart from spans and keep their signal and encoding through the spool") {
   std::string dir = outrigger::testing::makeTempDir() + "/spool";
   FakeEnv env;
   Delivery d(settings(1000, 4), &env);
   d.attachSpool(openSpool(dir));
-  d.submit(Batch{Signal::kLogs, 2, "feedback"});
+  d.submit(Batch{Signal::kLogs, 2, "feedback", Encoding::kProtobuf});
   d.submit(traces("spans", 3));
   env.refuseConnection(0);
   env.refuseConnection(0);
@@ -478,7 +479,9 @@ TEST_CASE("delivery: feedback log batches are counted apart from spans and keep 
   env.fire();
   REQUIRE(env.posts.size() == 2);
   CHECK(env.posts[0].signal == Signal::kLogs);
+  CHECK(env.posts[0].encoding == Encoding::kProtobuf);  // its Content-Type, as it was sent first
   CHECK(env.posts[1].signal == Signal::kTraces);
+  CHECK(env.posts[1].encoding == Encoding::kJson);
   env.answer(200);
   env.answer(400);
   CHECK(d.counters().logs.exported == 2);
@@ -536,7 +539,9 @@ TEST_CASE("spool: batches come back in order after a reopen, acknowledged ones d
   std::string dir = outrigger::testing::makeTempDir() + "/spool";
   {
     auto s = openSpool(dir, 1 << 20);
-    for (int i = 0; i < 50; ++i) REQUIRE(s->append({1, 2, "batch-" + std::to_string(i)}) == Spool::Append::kOk);
+    for (int i = 0; i < 50; ++i) {
+      REQUIRE(s->append({1, 2, "batch-" + std::to_string(i), static_cast<uint8_t>(i % 2)}) == Spool::Append::kOk);
+    }
     Spool::Entry e;
     for (int i = 0; i < 20; ++i) {
       REQUIRE(s->next(&e));
@@ -554,6 +559,7 @@ TEST_CASE("spool: batches come back in order after a reopen, acknowledged ones d
     CHECK(e.body == "batch-" + std::to_string(i));
     CHECK(e.items == 2);
     CHECK(e.signal == 1);
+    CHECK(e.encoding == i % 2);
     s->pop();
   }
   CHECK(s->empty());

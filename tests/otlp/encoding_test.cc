@@ -18,7 +18,9 @@
 #include "gzip.h"
 #include "otlp_settings.h"
 #include "otlp/otlp_spans.h"
+#include "otlp/traced_record.h"
 #include "otlp_json.h"
+#include "otlp_proto.h"
 #include "plugin/instance.h"
 #include "plugin/loader.h"
 #include "span_encoder.h"
@@ -30,75 +32,17 @@ using namespace outrigger;
 using namespace outrigger::otlp;
 using outrigger::testing::findSpan;
 using outrigger::testing::OtlpSpan;
+using outrigger::testing::kStart;
+using outrigger::testing::tracedRecord;
 
 namespace {
-
-constexpr uint64_t kStart = 1700000000000000000;
-
-telemetry::SpanRecord span(const char* stage, const char* instance, uint64_t offset_ns, uint64_t duration_ns,
-                           const char* outcome, const char* id, telemetry::Attributes attributes) {
-  telemetry::SpanRecord s{stage, instance, 100 + offset_ns, duration_ns, outcome};
-  s.span_id = id;
-  s.parent_span_id = "a1a2a3a4a5a6a7a8";
-  s.start_unix_ns = kStart + offset_ns;
-  s.attributes = std::move(attributes);
-  return s;
-}
-
-// A streamed request: its guardrail passed, a first attempt failed UNAVAILABLE, the fallback
-// answered with usage including cache reads and reasoning.
-telemetry::RequestRecord tracedRecord(config::Capture capture) {
-  telemetry::RequestRecord r;
-  r.trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
-  r.route_name = "default";
-  r.provider = "openai";
-  r.model = "gpt-4o";
-  r.start_unix_ns = kStart;
-  r.duration_ns = 900000000;
-  r.time_to_first_chunk_ns = 600000000;
-  r.stream = true;
-  r.finish_reason = "stop";
-  r.usage = {120, 30, 100, 8, 0};
-  r.cost_usd = 0.0125;
-  r.metadata.tenant = "acme";
-  r.metadata.session = "conv-7";
-  r.root_span_id = "a1a2a3a4a5a6a7a8";
-  r.root_parent_span_id = "00f067aa0ba902b7";
-  r.verdicts = {{"input_rules", VerdictKind::kPass, ""}};
-  r.spans = {
-      span("guardrail.request", "input_rules", 1000, 2000, "continue", "b1b2b3b4b5b6b7b8",
-           {{"outrigger.guardrail.verdict", "pass"}, {"outrigger.guardrail.source", "input"}}),
-      span("provider", "anthropic", 10000, 200000000, "error", "c1c2c3c4c5c6c7c8",
-           {{"gen_ai.operation.name", "chat"}, {"gen_ai.provider.name", "anthropic"},
-            {"gen_ai.request.model", "claude-x"}, {"outrigger.status", "UNAVAILABLE"}, {"error.type", "UNAVAILABLE"},
-            {"gen_ai.usage.input_tokens", "0"}, {"gen_ai.usage.output_tokens", "0"}}),
-      span("provider", "openai", 300000000, 500000000, "ok", "d1d2d3d4d5d6d7d8",
-           {{"gen_ai.operation.name", "chat"}, {"gen_ai.provider.name", "openai"}, {"gen_ai.request.model", "gpt-4o"},
-            {"gen_ai.response.model", "gpt-4o-2024-08-06"}, {"outrigger.status", "OK"},
-            {"gen_ai.usage.input_tokens", "120"}, {"gen_ai.usage.output_tokens", "30"},
-            {"gen_ai.usage.cache_read.input_tokens", "100"}, {"gen_ai.usage.reasoning.output_tokens", "8"},
-            {"outrigger.cost_usd", "0.0125"}}),
-      span("cache.lookup", "memo", 500, 300, "miss", "e1e2e3e4e5e6e7e8", {{"outrigger.cache.hit", "false"}}),
-  };
-  r.capture = capture;
-  if (capture != config::Capture::kNone) {
-    static const outrigger_tool_call_view call{{"call_1", 6}, {"function", 8}, {"lookup", 6}, {R"({"q":"x"})", 9}};
-    outrigger_message_view m[] = {
-        {{"user", 4}, {"my [EMAIL]", capture == config::Capture::kFull ? 10u : 0u}, {}, {}, nullptr, 0},
-        {{"assistant", 9}, {}, {}, {}, &call, 1},
-        {{"tool", 4}, {"42", capture == config::Capture::kFull ? 2u : 0u}, {}, {"call_1", 6}, nullptr, 0}};
-    r.prompt = std::make_shared<chain::OwnedMessages>(std::initializer_list<chain::OwnedMessages::List>{{m, 3}});
-    if (capture == config::Capture::kFull) r.answer = "the answer";
-  }
-  return r;
-}
 
 std::vector<OtlpSpan> encode(const telemetry::RequestRecord& r, uint32_t* count = nullptr) {
   telemetry::RecordView view(r);
   std::string spans;
-  uint32_t n = appendRecordSpans(*view.get(), &spans);
+  uint32_t n = appendRecordSpans(*view.get(), Encoding::kJson, &spans);
   if (count) *count = n;
-  std::string body = tracesRequest(resourceJson("svc", {{"deployment.environment", "test"}}), spans);
+  std::string body = tracesRequest(Encoding::kJson, resourceJson("svc", {{"deployment.environment", "test"}}), spans);
   rapidjson::Document d;
   d.Parse(body.c_str(), body.size());
   REQUIRE_FALSE(d.HasParseError());
@@ -276,13 +220,13 @@ TEST_CASE("encoding: a record without a valid trace id, or from a host without t
   r.trace_id = "not-a-trace";
   telemetry::RecordView bad(r);
   std::string out;
-  CHECK(appendRecordSpans(*bad.get(), &out) == 0);
+  CHECK(appendRecordSpans(*bad.get(), Encoding::kJson, &out) == 0);
   CHECK(out.empty());
   telemetry::RequestRecord ok = tracedRecord(config::Capture::kNone);
   telemetry::RecordView view(ok);
   outrigger_record_view older = *view.get();
   older.hdr.struct_size = OUTRIGGER_SIZE_THROUGH(outrigger_record_view, verdict_count);
-  CHECK(appendRecordSpans(older, &out) == 0);
+  CHECK(appendRecordSpans(older, Encoding::kJson, &out) == 0);
   CHECK(out.empty());
 }
 
@@ -292,7 +236,7 @@ TEST_CASE("metrics: token usage and duration histograms per attempt with the con
   telemetry::RecordView view(r);
   m.observe(*view.get());
   m.observe(*view.get());
-  std::string body = m.request(resourceJson("svc", {}), kStart + 1000, {{"exported", 10}, {"dropped", 2}});
+  std::string body = m.request(Encoding::kJson, resourceJson("svc", {}), kStart + 1000, {{"exported", 10}, {"dropped", 2}});
   rapidjson::Document d;
   d.Parse(body.c_str());
   REQUIRE_FALSE(d.HasParseError());
@@ -434,27 +378,41 @@ TEST_CASE("encoding: cost of encoding and gzipping a batch of records", "[.][ben
   }
   std::vector<std::unique_ptr<telemetry::RecordView>> views;
   for (const auto& r : records) views.push_back(std::make_unique<telemetry::RecordView>(r));
-  std::string resource = resourceJson("svc", {});
-  size_t raw = 0, packed = 0;
-  uint64_t encode_ns = 0, gzip_ns = 0;
-  std::string spans;
-  for (int i = 0; i < kRecords; ++i) {
-    auto t0 = std::chrono::steady_clock::now();
-    appendRecordSpans(*views[i % kDistinct]->get(), &spans);
-    encode_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
-    if ((i + 1) % kPerBatch == 0) {
-      auto t1 = std::chrono::steady_clock::now();
-      std::string body = tracesRequest(resource, spans), gz;
-      REQUIRE(gzip(body, &gz));
-      gzip_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t1).count();
-      raw += body.size();
-      packed += gz.size();
-      spans.clear();
+  for (Encoding encoding : {Encoding::kJson, Encoding::kProtobuf, Encoding::kJson, Encoding::kProtobuf}) {
+    std::string resource = encodedResource(encoding, "svc", {});
+    size_t raw = 0, packed = 0;
+    uint64_t encode_ns = 0, gzip_ns = 0;
+    std::string spans;
+    for (int i = 0; i < kRecords; ++i) {
+      auto t0 = std::chrono::steady_clock::now();
+      appendRecordSpans(*views[i % kDistinct]->get(), encoding, &spans);
+      encode_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
+      if ((i + 1) % kPerBatch == 0) {
+        auto t1 = std::chrono::steady_clock::now();
+        std::string body = tracesRequest(encoding, resource, spans), gz;
+        REQUIRE(gzip(body, &gz));
+        gzip_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t1).count();
+        raw += body.size();
+        packed += gz.size();
+        spans.clear();
+      }
     }
+    WARN((encoding == Encoding::kJson ? "JSON    " : "protobuf") << " records " << kRecords << " (5 spans each): encode "
+         << encode_ns / kRecords / 1000.0 << " us/record, gzip " << gzip_ns / kRecords / 1000.0 << " us/record; "
+         << raw / kRecords << " B/record, gzipped " << packed / kRecords << " B/record ("
+         << static_cast<double>(raw) / packed << "x)");
   }
-  WARN("records " << kRecords << " (5 spans each): encode " << encode_ns / kRecords / 1000.0 << " us/record, gzip "
-                  << gzip_ns / kRecords / 1000.0 << " us/record; JSON " << raw / kRecords << " B/record, gzipped "
-                  << packed / kRecords << " B/record (" << static_cast<double>(raw) / packed << "x)");
+}
+
+TEST_CASE("settings: bodies are protobuf unless the config says json") {
+  outrigger::otlp::OtlpSettings s;
+  std::string error;
+  REQUIRE(outrigger::otlp::parseSettings(R"({"endpoint":"http://collector:4318"})", &s, &error));
+  CHECK(s.encoding == Encoding::kProtobuf);
+  REQUIRE(outrigger::otlp::parseSettings(R"({"endpoint":"http://collector:4318","encoding":"json"})", &s, &error));
+  CHECK(s.encoding == Encoding::kJson);
+  CHECK(std::string(contentType(Encoding::kJson)) == "application/json");
+  CHECK(std::string(contentType(Encoding::kProtobuf)) == "application/x-protobuf");
 }
 
 TEST_CASE("settings: gzip defaults to off for a collector on this machine and on for any other, and the config wins") {

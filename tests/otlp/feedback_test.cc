@@ -67,9 +67,9 @@ TEST_CASE("feedback: a gen_ai.evaluation.result log record in the answer's trace
   bare.received_unix_ns = 1700000000000000000;
 
   std::string records;
-  appendFeedbackLog(f, kRootSpan, &records);
-  appendFeedbackLog(bare, "", &records);
-  std::string body = logsRequest(resourceJson("svc", {}), records);
+  appendFeedbackLog(f, kRootSpan, Encoding::kJson, &records);
+  appendFeedbackLog(bare, "", Encoding::kJson, &records);
+  std::string body = logsRequest(Encoding::kJson, resourceJson("svc", {}), records);
   rapidjson::Document d;
   d.Parse(body.data(), body.size());
   REQUIRE_FALSE(d.HasParseError());

@@ -1,0 +1,146 @@
+#include "otlp_proto.h"
+
+#include <protozero/exception.hpp>
+#include <protozero/pbf_reader.hpp>
+#include <protozero/varint.hpp>
+
+#include <cmath>
+
+namespace outrigger::otlp::pb {
+namespace {
+
+// Bytes of a length-delimited field: its tag (every field number here is below 16, one byte),
+// the length varint, the payload.
+size_t delimited(size_t payload) { return 1 + static_cast<size_t>(protozero::length_of_varint(payload)) + payload; }
+
+void putHead(std::string* b, uint32_t field, size_t length) {
+  protozero::add_varint_to_buffer(b, field << 3 | static_cast<uint32_t>(protozero::pbf_wire_type::length_delimited));
+  protozero::add_varint_to_buffer(b, length);
+}
+
+void putString(std::string* b, uint32_t field, std::string_view s) {
+  putHead(b, field, s.size());
+  b->append(s.data(), s.size());
+}
+
+int hexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return c - 'A' + 10;
+}
+
+}  // namespace
+
+// A KeyValue whose AnyValue payload (`any` bytes) `value` writes.
+template <class WriteValue>
+void Attributes::keyValue(std::string_view key, size_t any, WriteValue&& value) {
+  putHead(buffer_, field_, delimited(key.size()) + delimited(any));
+  putString(buffer_, key_value::kKey, key);
+  putHead(buffer_, key_value::kValue, any);
+  value();
+}
+
+void Attributes::stringAttribute(std::string_view key, std::string_view value) {
+  keyValue(key, delimited(value.size()), [&] { putString(buffer_, any_value::kString, value); });
+}
+
+void Attributes::intAttribute(std::string_view key, int64_t value) {
+  auto bits = static_cast<uint64_t>(value);  // int64: two's complement, ten bytes when negative
+  keyValue(key, 1 + static_cast<size_t>(protozero::length_of_varint(bits)), [&] {
+    protozero::add_varint_to_buffer(buffer_, any_value::kInt << 3 | static_cast<uint32_t>(protozero::pbf_wire_type::varint));
+    protozero::add_varint_to_buffer(buffer_, bits);
+  });
+}
+
+void Attributes::doubleAttribute(std::string_view key, double value) {
+  keyValue(key, 1 + 8, [&] {
+    protozero::pbf_writer(*buffer_).add_double(any_value::kDouble, std::isfinite(value) ? value : 0.0);
+  });
+}
+
+void Attributes::boolAttribute(std::string_view key, bool value) {
+  keyValue(key, 1 + 1, [&] { protozero::pbf_writer(*buffer_).add_bool(any_value::kBool, value); });
+}
+
+void Attributes::stringArrayAttribute(std::string_view key, const std::vector<std::string_view>& values) {
+  size_t array = 0;  // ArrayValue: one AnyValue (a string) per value
+  for (std::string_view v : values) array += delimited(delimited(v.size()));
+  keyValue(key, delimited(array), [&] {
+    putHead(buffer_, any_value::kArray, array);
+    for (std::string_view v : values) {
+      putHead(buffer_, array_value::kValues, delimited(v.size()));
+      putString(buffer_, any_value::kString, v);
+    }
+  });
+}
+
+std::string idBytes(std::string_view hex) {
+  std::string out(hex.size() / 2, '\0');
+  for (size_t i = 0; i < out.size(); ++i) {
+    out[i] = static_cast<char>(hexValue(hex[2 * i]) << 4 | hexValue(hex[2 * i + 1]));
+  }
+  return out;
+}
+
+std::string resourceMessage(std::string_view service_name, const StringAttributes& attributes) {
+  std::string out;
+  Attributes a(&out, resource::kAttributes);
+  a.stringAttribute("service.name", service_name);
+  for (const auto& [k, v] : attributes) {
+    if (k != "service.name") a.stringAttribute(k, v);
+  }
+  return out;
+}
+
+std::string scopeMessage() {
+  std::string out;
+  protozero::pbf_writer w(out);
+  w.add_string(scope::kName, "outrigger.exporter.otlp");
+  w.add_string(scope::kVersion, kPluginVersion);
+  return out;
+}
+
+std::string exportRequest(std::string_view resource_message, std::string_view items) {
+  std::string scope = scopeMessage();
+  size_t scoped = delimited(scope.size()) + items.size();
+  size_t resourced = delimited(resource_message.size()) + delimited(scoped);
+  std::string out;
+  out.reserve(delimited(resourced));
+  putHead(&out, 1, resourced);  // Resource{Spans,Metrics,Logs}
+  putString(&out, 1, resource_message);
+  putHead(&out, 2, scoped);     // Scope{Spans,Metrics,Logs}
+  putString(&out, 1, scope);
+  out.append(items.data(), items.size());
+  return out;
+}
+
+uint64_t partialRejections(std::string_view body, std::string* message) {
+  uint64_t rejected = 0;
+  try {
+    protozero::pbf_reader response(body.data(), body.size());
+    while (response.next()) {
+      if (response.tag() != export_response::kPartialSuccess ||
+          response.wire_type() != protozero::pbf_wire_type::length_delimited) {
+        response.skip();
+        continue;
+      }
+      protozero::pbf_reader ps = response.get_message();
+      while (ps.next()) {
+        if (ps.tag() == partial_success::kRejected && ps.wire_type() == protozero::pbf_wire_type::varint) {
+          int64_t n = ps.get_int64();
+          rejected = n > 0 ? static_cast<uint64_t>(n) : 0;
+        } else if (ps.tag() == partial_success::kErrorMessage &&
+                   ps.wire_type() == protozero::pbf_wire_type::length_delimited) {
+          *message = ps.get_string();
+        } else {
+          ps.skip();
+        }
+      }
+    }
+  } catch (const protozero::exception&) {
+    return 0;  // not protobuf (a proxy's text answer): nothing rejected that it could say
+  }
+  return rejected;
+}
+
+}  // namespace outrigger::otlp::pb
