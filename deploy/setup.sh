@@ -17,6 +17,7 @@ DEBIAN_PACKAGES=(
   libsqlite3-dev  # limiter.budget's spent amounts (plugins/limiter_budget)
   zlib1g-dev  # exporter.otlp gzips its request bodies (plugins/exporter_otlp)
   libprotozero-dev  # exporter.otlp writes OTLP's protobuf encoding (plugins/exporter_otlp)
+  protobuf-compiler libprotobuf-dev  # the tests decode that protobuf with opentelemetry-proto's classes (tests/otlp/proto)
   libvectorscan-dev libphonenumber-dev  # guardrail.pii: one-pass pattern matching, phone validation (plugins/guardrail_pii)
   libhiredis-dev  # cache.redis, limiter.redis: RESP commands and replies (plugins/redis_common)
   libpcre2-dev  # guardrail.tokens: the split patterns of tiktoken need PCRE2 (JIT, Unicode properties, look-ahead)
@@ -29,7 +30,6 @@ if [ "${1:-}" = "--test" ]; then
   DEBIAN_PACKAGES+=(prometheus)  # promtool checks a live /metrics scrape (tests/integration/metrics_test.cc)
   DEBIAN_PACKAGES+=(redis-server)  # the real Redis the Redis plugins' tests start (tests/redis)
   DEBIAN_PACKAGES+=(chromium)  # headless, loads the admin dashboard (tests/integration/dashboard_test.cc)
-  DEBIAN_PACKAGES+=(protobuf-compiler libprotobuf-dev)  # decode exporter.otlp's protobuf with opentelemetry-proto's classes (tests/otlp/proto)
 fi
 
 # npm fetches guardrail.tokens' rank data (below); Debian's only when no npm is installed

@@ -40,10 +40,14 @@ uint64_t partialRejections(Encoding encoding, const std::string& body, std::stri
 
 const char* itemName(Signal signal) { return signal == Signal::kLogs ? "feedback records" : "spans"; }
 
-std::string describe(const PostOutcome& o) {
+// What a failed POST's answer said, for the log. A collector answers an error in the encoding it
+// was sent: a protobuf google.rpc.Status gives its message; other bytes are shown printable.
+std::string describe(const PostOutcome& o, Encoding encoding) {
   if (!o.answered) return o.error.empty() ? std::string("no response") : o.error;
   std::string s = "HTTP " + std::to_string(o.status);
-  if (!o.body.empty()) s += ": " + o.body.substr(0, 200);
+  std::string said = encoding == Encoding::kProtobuf ? pb::statusMessage(o.body) : std::string();
+  if (said.empty()) said = pb::printable(std::string_view(o.body).substr(0, 200));
+  if (!said.empty()) s += ": " + said.substr(0, 200);
   return s;
 }
 
@@ -239,7 +243,7 @@ void Delivery::failed(Flight& f, const PostOutcome& o) {
   if (first && !throttled) ++attempt_;
   uint32_t delay = throttled ? std::min(o.retry_after_ms, settings_.max_retry_after_ms) : backoffMs(std::max(attempt_, 1u));
   if (!o.cancelled && ((first && attempt_ <= 1) || throttled)) {
-    env_->log(OUTRIGGER_LOG_WARN, "collector unavailable (" + describe(o) + "); retrying in " +
+    env_->log(OUTRIGGER_LOG_WARN, "collector unavailable (" + describe(o, f.batch.encoding) + "); retrying in " +
                                       std::to_string(delay) + " ms" + (spool_ ? ", spooling meanwhile" : ""));
   }
   uint64_t id = f.id;
@@ -270,7 +274,7 @@ void Delivery::rejected(Flight& f, const PostOutcome& o) {
   std::string what = f.source == Source::kMetrics ? std::string("metrics push")
                                                     : std::to_string(items) + "-" +
                                                           (f.batch.signal == Signal::kLogs ? "record feedback" : "span") + " batch";
-  env_->log(OUTRIGGER_LOG_ERROR, "collector rejected a " + what + " (" + describe(o) + "); not retried");
+  env_->log(OUTRIGGER_LOG_ERROR, "collector rejected a " + what + " (" + describe(o, f.batch.encoding) + "); not retried");
   finish(f);
 }
 

@@ -10,7 +10,8 @@
 // the spool the same way. Without a spool the failed batch goes back to the head of the memory
 // queue. Beyond the memory bound (no spool) or the spool's size the newest batch is dropped and
 // counted; nothing ever blocks. Any other answer (400, 401, 413, 500 ...) rejects the batch:
-// counted, logged, not retried. A 200 with partialSuccess counts the collector's rejections.
+// counted, logged, not retried. A 200 with a partial success (partialSuccess in JSON, field 1 of
+// the Export*ServiceResponse in protobuf) counts the collector's rejections.
 //
 // Order: batches leave in the order they were made (memory) or written (spool), but with
 // several POSTs in flight they may arrive out of order, and a batch whose POST failed while
@@ -45,7 +46,7 @@ struct Batch {
   Signal signal = Signal::kTraces;
   uint32_t items = 0;  // spans (traces) or log records (logs); 0 for metrics
   std::string body;    // as sent: gzipped when the exporter compresses
-  Encoding encoding = Encoding::kJson;  // of the body before any gzip: its Content-Type
+  Encoding encoding = Encoding::kProtobuf;  // of the body before any gzip: its Content-Type
 };
 
 // What became of one POST.

@@ -106,11 +106,11 @@ void appendFeedbackLog(const outrigger_feedback_view& f, std::string_view root_s
   else appendJsonLog(f, root_span_id, out);
 }
 
-std::string logsRequest(Encoding encoding, std::string_view resource_json, std::string_view log_records) {
-  if (encoding == Encoding::kProtobuf) return pb::exportRequest(resource_json, log_records);
+std::string logsRequest(Encoding encoding, std::string_view resource, std::string_view log_records) {
+  if (encoding == Encoding::kProtobuf) return pb::exportRequest(resource, log_records);
   std::string body;
-  body.reserve(log_records.size() + resource_json.size() + 128);
-  body.append(R"({"resourceLogs":[{"resource":)").append(resource_json);
+  body.reserve(log_records.size() + resource.size() + 128);
+  body.append(R"({"resourceLogs":[{"resource":)").append(resource);
   body.append(R"(,"scopeLogs":[{"scope":)").append(scopeJson()).append(R"(,"logRecords":[)");
   body.append(log_records).append("]}]}]}");
   return body;

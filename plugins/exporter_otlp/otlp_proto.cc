@@ -138,9 +138,43 @@ uint64_t partialRejections(std::string_view body, std::string* message) {
       }
     }
   } catch (const protozero::exception&) {
-    return 0;  // not protobuf (a proxy's text answer): nothing rejected that it could say
+    message->clear();  // not protobuf (a proxy's text answer): nothing rejected that it could say
+    return 0;
   }
   return rejected;
+}
+
+std::string statusMessage(std::string_view body) {
+  constexpr uint32_t kStatusMessage = 2;  // google/rpc/status.proto: code 1, message 2, details 3
+  std::string message;
+  try {
+    protozero::pbf_reader status(body.data(), body.size());
+    while (status.next()) {
+      if (status.tag() == kStatusMessage && status.wire_type() == protozero::pbf_wire_type::length_delimited) {
+        message = status.get_string();
+      } else {
+        status.skip();
+      }
+    }
+  } catch (const protozero::exception&) {
+    return {};
+  }
+  return message;
+}
+
+std::string printable(std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) {
+    if (c >= 0x20 && c < 0x7f) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += "\\x";
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 0xf]);
+    }
+  }
+  return out;
 }
 
 }  // namespace outrigger::otlp::pb

@@ -106,6 +106,13 @@ std::string exportRequest(std::string_view resource, std::string_view items);
 // it carries no partial success or does not parse.
 uint64_t partialRejections(std::string_view body, std::string* message);
 
+// The message of a google.rpc.Status (what OTLP/HTTP answers an error with, in protobuf); empty
+// when there is none or the bytes do not parse.
+std::string statusMessage(std::string_view body);
+
+// `bytes` with every byte outside printable ASCII written as \xNN, for a log line.
+std::string printable(std::string_view bytes);
+
 }  // namespace outrigger::otlp::pb
 
 namespace outrigger::otlp {

@@ -19,6 +19,7 @@ namespace {
 
 constexpr uint32_t kMagic = 0x5053544f;  // "OTSP"
 constexpr uint8_t kVersion = 1;
+constexpr uint8_t kLastEncoding = 1;  // header byte 6: 0 JSON, 1 protobuf (otlp_encoding.h); 0 before it existed
 constexpr size_t kHeader = 24;
 constexpr uint64_t kMinSegment = 4096;
 constexpr uint64_t kMaxSegment = 8u << 20;
@@ -241,7 +242,9 @@ bool Spool::next(Entry* out) {
     int fd = ::open(segmentPath(seg.seq).c_str(), O_RDONLY | O_CLOEXEC);
     uint32_t items = 0, length = 0, crc = 0;
     uint8_t signal = 0, encoding = 0;
-    bool ok = fd >= 0 && readHeader(fd, read_offset_, seg.size, &items, &length, &crc, &signal, &encoding);
+    // An encoding this build does not know is damage, like a failed CRC: skipped, counted.
+    bool ok = fd >= 0 && readHeader(fd, read_offset_, seg.size, &items, &length, &crc, &signal, &encoding) &&
+              encoding <= kLastEncoding;
     if (ok) {
       out->body.resize(length);
       ok = preadAll(fd, out->body.data(), length, read_offset_ + kHeader) && crcOf(out->body) == crc;

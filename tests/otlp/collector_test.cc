@@ -319,7 +319,8 @@ TEST_CASE("collector: traces spooled while the collector is away survive a daemo
   }
   REQUIRE(spooledBytes(spool) > 0);
   REQUIRE(jaeger.start());
-  DaemonProcess d(daemonConfig(jaeger.endpoint(), spool));
+  // The next config says JSON: the spooled batches are protobuf, and go with their own Content-Type.
+  DaemonProcess d(daemonConfig(jaeger.endpoint(), spool, 1 << 20, "json"));
   REQUIRE(d.waitReady());
   INFO(d.log());
   for (const auto& t : traces) CHECK(jaeger.waitForTrace(t, 5).size() == 5);

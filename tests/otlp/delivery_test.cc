@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "delivery.h"
+#include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
 #include "spool.h"
 #include "support/daemon_process.h"
 
@@ -97,7 +98,7 @@ class FakeEnv : public DeliveryEnv {
   std::vector<std::string> exported_bodies;  // bodies answered 200, in answer order
 };
 
-Batch traces(const std::string& body, uint32_t spans) { return Batch{Signal::kTraces, spans, body}; }
+Batch traces(const std::string& body, uint32_t spans) { return Batch{Signal::kTraces, spans, body, Encoding::kJson}; }
 
 // One POST at a time unless a test asks for more: the tests written for that case keep its order.
 DeliverySettings settings(uint64_t max_queue_spans = 1000, uint32_t max_in_flight = 1) {
@@ -203,6 +204,39 @@ TEST_CASE("delivery: a partial success counts the collector's rejected spans and
   CHECK(d.counters().spans.rejected == 3);
   REQUIRE(env.logs.size() == 1);
   CHECK(env.logs[0].find("span too large") != std::string::npos);
+}
+
+TEST_CASE("delivery: a protobuf batch's answers are read as protobuf: its partial success, and an error's google.rpc.Status message") {
+  FakeEnv env;
+  Delivery d(settings(), &env);
+  d.submit(Batch{Signal::kTraces, 10, "spans", Encoding::kProtobuf});
+  opentelemetry::proto::collector::trace::v1::ExportTraceServiceResponse partial;
+  partial.mutable_partial_success()->set_rejected_spans(4);
+  partial.mutable_partial_success()->set_error_message("span too old");
+  env.answer(200, 0, partial.SerializeAsString());
+  CHECK(d.counters().spans.exported == 6);
+  CHECK(d.counters().spans.rejected == 4);
+  REQUIRE(env.logs.size() == 1);
+  CHECK(env.logs[0].find("span too old") != std::string::npos);
+
+  // google/rpc/status.proto: code (1) and message (2); the log quotes the message, not the bytes.
+  std::string status;
+  status += '\x08';
+  status += '\x03';  // INVALID_ARGUMENT
+  std::string text = "resource attributes\nmissing";
+  status += '\x12';
+  status += static_cast<char>(text.size());
+  status += text;
+  d.submit(Batch{Signal::kTraces, 5, "more", Encoding::kProtobuf});
+  env.answer(400, 0, status);
+  CHECK(d.counters().spans.rejected == 9);
+  REQUIRE(env.logs.size() == 2);
+  CHECK(env.logs[1].find("HTTP 400: resource attributes\nmissing") != std::string::npos);
+  // A body that is no Status (a proxy's page) is quoted with its control bytes escaped.
+  d.submit(Batch{Signal::kTraces, 1, "last", Encoding::kProtobuf});
+  env.answer(500, 0, std::string("<html>\x01\n"));
+  REQUIRE(env.logs.size() == 3);
+  CHECK(env.logs[2].find("HTTP 500: <html>\\x01\\x0a") != std::string::npos);
 }
 
 TEST_CASE("delivery: without a spool the memory bound drops the newest batches, counted, and never waits") {
@@ -471,7 +505,7 @@ TEST_CASE("delivery: feedback log batches are counted apart from spans and keep 
   Delivery d(settings(1000, 4), &env);
   d.attachSpool(openSpool(dir));
   d.submit(Batch{Signal::kLogs, 2, "feedback", Encoding::kProtobuf});
-  d.submit(traces("spans", 3));
+  d.submit(traces("spans", 3));  // JSON
   env.refuseConnection(0);
   env.refuseConnection(0);
   CHECK(d.counters().logs.spooled == 2);

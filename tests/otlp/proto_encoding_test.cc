@@ -116,6 +116,7 @@ void checkSame(const std::map<std::string, OtlpAttr>& proto, const std::map<std:
     REQUIRE(proto.count(key) == 1);
     CHECK(proto.at(key).type == a.type);
     CHECK(proto.at(key).text == a.text);
+    if (a.type == "double") CHECK(proto.at(key).number == a.number);  // bit for bit, not to six places
   }
 }
 
@@ -123,66 +124,107 @@ const std::string kResourceAttr = "deployment.environment";
 
 }  // namespace
 
+// Encodes `r` both ways (twice in one protobuf batch, as the exporter appends records), decodes
+// the protobuf with the generated classes and checks it carries the JSON encoding's spans, field
+// by field. Returns the spans as decoded from protobuf.
+std::vector<OtlpSpan> checkBothEncodings(const telemetry::RequestRecord& r) {
+  telemetry::RecordView view(r);
+  std::string json_spans, proto_spans;
+  uint32_t jn = appendRecordSpans(*view.get(), Encoding::kJson, &json_spans);
+  uint32_t pn = appendRecordSpans(*view.get(), Encoding::kProtobuf, &proto_spans);
+  pn += appendRecordSpans(*view.get(), Encoding::kProtobuf, &proto_spans);
+  REQUIRE(jn > 0);
+  REQUIRE(pn == 2 * jn);
+  StringAttributes resource_attrs = {{kResourceAttr, "test"}};
+  std::string json_body = tracesRequest(Encoding::kJson, resourceJson("svc", resource_attrs), json_spans);
+  std::string proto_body =
+      tracesRequest(Encoding::kProtobuf, encodedResource(Encoding::kProtobuf, "svc", resource_attrs), proto_spans);
+
+  otel::collector::trace::v1::ExportTraceServiceRequest request;
+  REQUIRE(request.ParseFromString(proto_body));
+  REQUIRE(request.resource_spans_size() == 1);
+  const auto& rs = request.resource_spans(0);
+  auto resource = attrsOf(rs.resource().attributes());
+  CHECK(resource["service.name"].text == "svc");
+  CHECK(resource[kResourceAttr].text == "test");
+  REQUIRE(rs.scope_spans_size() == 1);
+  CHECK(rs.scope_spans(0).scope().name() == "outrigger.exporter.otlp");
+  CHECK(rs.scope_spans(0).scope().version() == kPluginVersion);
+
+  rapidjson::Document d;  // full precision: RapidJSON's default may read a double one bit off
+  d.Parse<rapidjson::kParseFullPrecisionFlag>(json_body.c_str(), json_body.size());
+  REQUIRE_FALSE(d.HasParseError());
+  std::vector<OtlpSpan> from_json = testing::otlpSpans(d);
+  std::vector<OtlpSpan> from_proto = spansOf(request);
+  REQUIRE(from_json.size() == jn);
+  REQUIRE(from_proto.size() == 2 * from_json.size());
+  for (size_t i = 0; i < from_proto.size(); ++i) {
+    const OtlpSpan& p = from_proto[i];
+    const OtlpSpan& j = from_json[i % from_json.size()];
+    INFO("span " << i << " " << j.name);
+    CHECK(p.trace_id == j.trace_id);
+    CHECK(p.span_id == j.span_id);
+    CHECK(p.parent_span_id == j.parent_span_id);
+    CHECK(p.name == j.name);
+    CHECK(p.kind == j.kind);
+    CHECK(p.start_ns == j.start_ns);
+    CHECK(p.end_ns == j.end_ns);
+    CHECK(p.status_code == j.status_code);
+    CHECK(p.status_message == j.status_message);
+    checkSame(p.attributes, j.attributes);
+    CHECK(p.events == j.events);
+    for (const auto& [name, attrs] : j.event_attributes) checkSame(p.event_attributes.at(name), attrs);
+  }
+  return from_proto;
+}
+
 TEST_CASE("protobuf: a record's spans decode, with the specification's generated classes, to its JSON encoding's spans") {
   for (auto capture : {config::Capture::kNone, config::Capture::kMetadata, config::Capture::kFull}) {
-    telemetry::RequestRecord r = tracedRecord(capture);
-    telemetry::RecordView view(r);
-    std::string json_spans, proto_spans;
-    uint32_t jn = appendRecordSpans(*view.get(), Encoding::kJson, &json_spans);
-    // Two records in one batch, as the exporter appends them.
-    uint32_t pn = appendRecordSpans(*view.get(), Encoding::kProtobuf, &proto_spans);
-    pn += appendRecordSpans(*view.get(), Encoding::kProtobuf, &proto_spans);
-    REQUIRE(jn == 5);
-    REQUIRE(pn == 2 * jn);
-    StringAttributes resource_attrs = {{kResourceAttr, "test"}};
-    std::string json_body =
-        tracesRequest(Encoding::kJson, resourceJson("svc", resource_attrs), json_spans);
-    std::string proto_body =
-        tracesRequest(Encoding::kProtobuf, encodedResource(Encoding::kProtobuf, "svc", resource_attrs), proto_spans);
-
-    otel::collector::trace::v1::ExportTraceServiceRequest request;
-    REQUIRE(request.ParseFromString(proto_body));
-    REQUIRE(request.resource_spans_size() == 1);
-    const auto& rs = request.resource_spans(0);
-    auto resource = attrsOf(rs.resource().attributes());
-    CHECK(resource["service.name"].text == "svc");
-    CHECK(resource[kResourceAttr].text == "test");
-    REQUIRE(rs.scope_spans_size() == 1);
-    CHECK(rs.scope_spans(0).scope().name() == "outrigger.exporter.otlp");
-    CHECK(rs.scope_spans(0).scope().version() == kPluginVersion);
-
-    rapidjson::Document d;
-    d.Parse(json_body.c_str(), json_body.size());
-    REQUIRE_FALSE(d.HasParseError());
-    std::vector<OtlpSpan> from_json = testing::otlpSpans(d);
-    std::vector<OtlpSpan> from_proto = spansOf(request);
-    REQUIRE(from_proto.size() == 2 * from_json.size());
-    for (size_t i = 0; i < from_proto.size(); ++i) {
-      const OtlpSpan& p = from_proto[i];
-      const OtlpSpan& j = from_json[i % from_json.size()];
-      INFO("span " << i << " " << j.name);
-      CHECK(p.trace_id == j.trace_id);
-      CHECK(p.span_id == j.span_id);
-      CHECK(p.parent_span_id == j.parent_span_id);
-      CHECK(p.name == j.name);
-      CHECK(p.kind == j.kind);
-      CHECK(p.start_ns == j.start_ns);
-      CHECK(p.end_ns == j.end_ns);
-      CHECK(p.status_code == j.status_code);
-      CHECK(p.status_message == j.status_message);
-      checkSame(p.attributes, j.attributes);
-      CHECK(p.events == j.events);
-      for (const auto& [name, attrs] : j.event_attributes) checkSame(p.event_attributes.at(name), attrs);
-    }
+    std::vector<OtlpSpan> spans = checkBothEncodings(tracedRecord(capture));
+    REQUIRE(spans.size() == 10);
     // What the JSON tests check by value holds here too (not merely "the same as JSON").
-    const OtlpSpan& root = from_proto[0];
+    const OtlpSpan& root = spans[0];
     CHECK(root.kind == 2);
     CHECK(root.trace_id == "4bf92f3577b34da6a3ce929d0e0e4736");
     CHECK(root.parent_span_id == "00f067aa0ba902b7");
     CHECK(root.type("gen_ai.usage.input_tokens") == "int");
     CHECK(root.text("gen_ai.usage.input_tokens") == "120");
-    if (capture == config::Capture::kFull) CHECK(from_proto[3].has("gen_ai.output.messages"));
+    CHECK(root.attributes.at("outrigger.cost_usd").number == 0.0125);
+    CHECK(spans[3].has("gen_ai.output.messages") == (capture == config::Capture::kFull));
   }
+}
+
+TEST_CASE("protobuf: long values, long keys, negative ints and a failed request without metadata decode as in JSON") {
+  telemetry::RequestRecord r = tracedRecord(config::Capture::kFull);
+  r.answer = std::string(70000, 'x');  // a 3-byte length, in the attribute and in the span around it
+  r.metadata.tags.emplace_back(std::string(200, 'k'), std::string(300, 'v'));  // a key over 127 bytes
+  telemetry::setAttribute(&r.spans[2].attributes, "gen_ai.request.seed", "-1");  // a 10-byte varint
+  telemetry::setAttribute(&r.spans[2].attributes, "gen_ai.request.max_tokens", "9223372036854775807");
+  telemetry::setAttribute(&r.spans[2].attributes, "gen_ai.request.temperature", "0.30000000000000004");
+  std::vector<OtlpSpan> spans = checkBothEncodings(r);
+  CHECK(spans[3].text("gen_ai.request.seed") == "-1");
+  CHECK(spans[3].type("gen_ai.request.seed") == "int");
+  CHECK(spans[3].text("gen_ai.request.max_tokens") == "9223372036854775807");
+  CHECK(spans[3].attributes.at("gen_ai.request.temperature").number == 0.30000000000000004);
+  CHECK(spans[3].text("gen_ai.output.messages").size() > 70000);
+  CHECK(spans[0].text("outrigger.tag." + std::string(200, 'k')) == std::string(300, 'v'));
+
+  telemetry::RequestRecord failed = tracedRecord(config::Capture::kNone);
+  failed.code = Code::kUnavailable;
+  failed.message = "every target failed";
+  failed.metadata = {};
+  failed.stream = false;
+  failed.finish_reason.clear();
+  failed.root_parent_span_id.clear();
+  failed.usage = {};
+  failed.spans.resize(1);  // only the guardrail ran
+  std::vector<OtlpSpan> f = checkBothEncodings(failed);
+  REQUIRE(f.size() == 4);
+  CHECK(f[0].status_code == 2);
+  CHECK(f[0].status_message == "every target failed");
+  CHECK(f[0].parent_span_id.empty());
+  CHECK(f[0].text("error.type") == "UNAVAILABLE");
+  CHECK_FALSE(f[0].has("outrigger.tenant"));
 }
 
 TEST_CASE("protobuf: the metrics decode to the JSON encoding's histograms and span counters") {
@@ -197,7 +239,7 @@ TEST_CASE("protobuf: the metrics decode to the JSON encoding's histograms and sp
   otel::collector::metrics::v1::ExportMetricsServiceRequest request;
   REQUIRE(request.ParseFromString(proto_body));
   rapidjson::Document d;
-  d.Parse(json_body.c_str());
+  d.Parse<rapidjson::kParseFullPrecisionFlag>(json_body.c_str());
   REQUIRE_FALSE(d.HasParseError());
   const auto& jm = d["resourceMetrics"][0]["scopeMetrics"][0]["metrics"];
   REQUIRE(request.resource_metrics_size() == 1);
