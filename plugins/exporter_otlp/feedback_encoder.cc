@@ -91,8 +91,12 @@ void appendProtoLog(const outrigger_feedback_view& f, std::string_view root_span
   log.add_string(pb::log_record::kEventName, kEvaluationEvent);
   std::string_view trace_id = sv(f.trace_id);
   if (isHexId(trace_id, 32)) {
-    log.add_bytes(pb::log_record::kTraceId, pb::idBytes(trace_id));
-    if (isHexId(root_span_id, 16)) log.add_bytes(pb::log_record::kSpanId, pb::idBytes(root_span_id));
+    pb::IdBytes id = pb::idBytes(trace_id);
+    log.add_bytes(pb::log_record::kTraceId, id.bytes, id.size);
+    if (isHexId(root_span_id, 16)) {
+      id = pb::idBytes(root_span_id);
+      log.add_bytes(pb::log_record::kSpanId, id.bytes, id.size);
+    }
   }
   pb::Attributes a(out, pb::log_record::kAttributes);
   writeFeedbackAttributes(a, f);

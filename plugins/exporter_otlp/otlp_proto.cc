@@ -4,6 +4,7 @@
 #include <protozero/pbf_reader.hpp>
 #include <protozero/varint.hpp>
 
+#include <algorithm>
 #include <cmath>
 
 namespace outrigger::otlp::pb {
@@ -13,9 +14,14 @@ namespace {
 // the length varint, the payload.
 size_t delimited(size_t payload) { return 1 + static_cast<size_t>(protozero::length_of_varint(payload)) + payload; }
 
+// A length-delimited field's tag and length, in one append (protozero's std::string overload
+// appends a byte at a time).
 void putHead(std::string* b, uint32_t field, size_t length) {
-  protozero::add_varint_to_buffer(b, field << 3 | static_cast<uint32_t>(protozero::pbf_wire_type::length_delimited));
-  protozero::add_varint_to_buffer(b, length);
+  char head[2 * protozero::max_varint_length];
+  int n = protozero::add_varint_to_buffer(
+      head, field << 3 | static_cast<uint32_t>(protozero::pbf_wire_type::length_delimited));
+  n += protozero::add_varint_to_buffer(head + n, length);
+  b->append(head, static_cast<size_t>(n));
 }
 
 void putString(std::string* b, uint32_t field, std::string_view s) {
@@ -47,8 +53,10 @@ void Attributes::stringAttribute(std::string_view key, std::string_view value) {
 void Attributes::intAttribute(std::string_view key, int64_t value) {
   auto bits = static_cast<uint64_t>(value);  // int64: two's complement, ten bytes when negative
   keyValue(key, 1 + static_cast<size_t>(protozero::length_of_varint(bits)), [&] {
-    protozero::add_varint_to_buffer(buffer_, any_value::kInt << 3 | static_cast<uint32_t>(protozero::pbf_wire_type::varint));
-    protozero::add_varint_to_buffer(buffer_, bits);
+    char field[1 + protozero::max_varint_length];
+    field[0] = static_cast<char>(any_value::kInt << 3 | static_cast<uint32_t>(protozero::pbf_wire_type::varint));
+    int n = 1 + protozero::add_varint_to_buffer(field + 1, bits);
+    buffer_->append(field, static_cast<size_t>(n));
   });
 }
 
@@ -74,10 +82,11 @@ void Attributes::stringArrayAttribute(std::string_view key, const std::vector<st
   });
 }
 
-std::string idBytes(std::string_view hex) {
-  std::string out(hex.size() / 2, '\0');
-  for (size_t i = 0; i < out.size(); ++i) {
-    out[i] = static_cast<char>(hexValue(hex[2 * i]) << 4 | hexValue(hex[2 * i + 1]));
+IdBytes idBytes(std::string_view hex) {
+  IdBytes out;
+  out.size = std::min(hex.size() / 2, sizeof out.bytes);
+  for (size_t i = 0; i < out.size; ++i) {
+    out.bytes[i] = static_cast<char>(hexValue(hex[2 * i]) << 4 | hexValue(hex[2 * i + 1]));
   }
   return out;
 }

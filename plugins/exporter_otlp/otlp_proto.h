@@ -90,7 +90,12 @@ class Attributes {
 };
 
 // The 16 (trace) or 8 (span) bytes of an id given as hex digits (isHexId checked).
-std::string idBytes(std::string_view hex);
+struct IdBytes {
+  char bytes[16];
+  size_t size = 0;
+  std::string_view view() const { return {bytes, size}; }
+};
+IdBytes idBytes(std::string_view hex);
 
 // A Resource message: service.name first, then the configured attributes.
 std::string resourceMessage(std::string_view service_name, const StringAttributes& attributes);

@@ -144,13 +144,13 @@ class ProtoSpan {
 
   void begin(const SpanHead& h) {
     span_.emplace(batch_, pb::scope_spans::kSpans);
-    std::string id = pb::idBytes(h.trace_id);
-    span_->add_bytes(pb::span::kTraceId, id);
+    pb::IdBytes id = pb::idBytes(h.trace_id);
+    span_->add_bytes(pb::span::kTraceId, id.bytes, id.size);
     id = pb::idBytes(h.span_id);
-    span_->add_bytes(pb::span::kSpanId, id);
+    span_->add_bytes(pb::span::kSpanId, id.bytes, id.size);
     if (isHexId(h.parent_span_id, 16)) {
       id = pb::idBytes(h.parent_span_id);
-      span_->add_bytes(pb::span::kParentSpanId, id);
+      span_->add_bytes(pb::span::kParentSpanId, id.bytes, id.size);
     }
     span_->add_string(pb::span::kName, h.name.data(), h.name.size());
     span_->add_enum(pb::span::kKind, static_cast<int32_t>(h.kind));
