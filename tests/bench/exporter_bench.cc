@@ -10,7 +10,9 @@
 // over OTLP to a local Jaeger run at SCHED_IDLE: it stands in for a collector on another host,
 // and at an equal share it took a third of this 2-core machine from the daemons being compared
 // (its CPU is printed per phase). --sustain S adds one S-second run at the fixed rate (the
-// 60-second acceptance run) with the same check.
+// 60-second acceptance run) with the same check; --outage S takes the collector down for S
+// seconds in the middle of it (killed, then started again on the same port): every span the
+// exporter encoded must still reach it, through the spool, and none be dropped.
 // --control yes runs the 'off' config on both daemons (no collector): an A/A run whose ratios
 // are this machine's noise floor. On a shared 2-core VM one round's p50 ratio ranges 0.3x-4x,
 // and the host's speed drifts over seconds: judge the p50 on many short rounds (--seconds 0.5
@@ -19,6 +21,7 @@
 //   exporter_bench [--seconds N] [--rounds N] [--connections N] [--workers N] [--rate R] [--sustain S]
 //                  [--priority idle|low|normal] [--otlp no] [--control yes] [--load fixed|saturation|both]
 //                  [--spin N] [--otlp-set "key = value"]...  (a line for the OTLP exporter's config)
+//                  [--outage S]
 #include <pthread.h>
 #include <sched.h>
 #include <sqlite3.h>
@@ -61,6 +64,7 @@ struct Options : LoadOptions {
   std::string load = "both";  // --load fixed|saturation|both
   bool control = false;  // --control yes: 'on' runs the 'off' config too (an A/A run: the noise floor)
   int spinners = 0;  // --spin N: N SCHED_IDLE busy threads run during the 'on' rounds
+  double outage = 0;  // --outage S: the collector is down for S seconds mid-way through --sustain
 };
 
 std::string readFile(const std::string& path) {
@@ -310,6 +314,7 @@ int main(int argc, char** argv) {
     else if (a == "--load") opt.load = argv[i + 1];
     else if (a == "--control") opt.control = std::string(argv[i + 1]) == "yes";
     else if (a == "--otlp-set") opt.otlp_settings += std::string(argv[i + 1]) + "\n";
+    else if (a == "--outage") opt.outage = std::max(0.0, std::atof(argv[i + 1]));
   }
   std::string dir = outrigger::testing::makeTempDir();
   ::setenv("XDG_STATE_HOME", dir.c_str(), 1);
@@ -398,25 +403,47 @@ int main(int argc, char** argv) {
     sustained.rate = opt.fixed_rate;
     Tally before = tally(on.admin, on.store);
     Result s;
+    double outage = jaeger ? std::min(opt.outage, opt.sustain) : 0;
+    double down_at = (opt.sustain - outage) / 2;
+    bool back = true;
     {
       Scraper scraper(on.admin);
       IdleSpinners spinners(opt.spinners);
+      // The collector goes away mid-run and comes back: what the exporter cannot send meanwhile
+      // waits in its spool.
+      std::thread collector_outage;
+      if (outage > 0) {
+        collector_outage = std::thread([&] {
+          std::this_thread::sleep_for(duration<double>(down_at));
+          jaeger->kill();
+          std::this_thread::sleep_for(duration<double>(outage));
+          back = jaeger->start();
+        });
+      }
       s = drive(on.socket, on.pid, opt.connections, sustained);
+      if (collector_outage.joinable()) collector_outage.join();
     }
     std::printf("\nsustained %.0f s at %.0f requests/s: p50 %.1f us, p99 %.1f us, %.0f req/s, %llu errors\n", opt.sustain,
                 opt.fixed_rate, s.p50_us, s.p99_us, s.rps, static_cast<unsigned long long>(s.errors));
+    if (outage > 0) {
+      std::printf("the collector was down from %.0f s to %.0f s of it (killed, then started again%s)\n", down_at,
+                  down_at + outage, back ? "" : ": IT DID NOT START");
+      ok = ok && back;
+    }
     ok = checkNothingLost(on.admin, on.store, before, s.completed, "sustained", true) && ok && s.errors == 0;
   }
   if (jaeger) printOtlpDrain(jaeger.get(), load_start);
   if (jaeger) {
     std::this_thread::sleep_for(milliseconds(2500));  // the exporter's last metrics push
+    auto spans = [&](const char* outcome) {
+      return jaeger->metric("outrigger_otlp_spans_total", {"outcome=\"" + std::string(outcome) + "\""});
+    };
+    double encoded = spans("encoded"), exported = spans("exported"), dropped = spans("dropped");
     std::printf("OTLP spans, as the exporter counted them at the collector: %.0f encoded, %.0f exported, %.0f spooled, "
-                "%.0f dropped, %.0f rejected\n",
-                jaeger->metric("outrigger_otlp_spans_total", {"outcome=\"encoded\""}),
-                jaeger->metric("outrigger_otlp_spans_total", {"outcome=\"exported\""}),
-                jaeger->metric("outrigger_otlp_spans_total", {"outcome=\"spooled\""}),
-                jaeger->metric("outrigger_otlp_spans_total", {"outcome=\"dropped\""}),
-                jaeger->metric("outrigger_otlp_spans_total", {"outcome=\"rejected\""}));
+                "%.0f dropped, %.0f rejected%s\n",
+                encoded, exported, spans("spooled"), dropped, spans("rejected"),
+                opt.outage > 0 && opt.sustain > 0 ? "   (target with an outage: every encoded span exported, none dropped)" : "");
+    if (opt.outage > 0 && opt.sustain > 0) ok = ok && dropped == 0 && exported == encoded;
   }
   std::printf("trace store after the run: %lld requests, %.1f MiB\n", static_cast<long long>(storedRequests(on.store)),
               static_cast<double>(std::ifstream(on.store, std::ios::ate | std::ios::binary).tellg()) / (1 << 20));
