@@ -8,6 +8,7 @@
 #include <rapidjson/document.h>
 
 #include <cstdio>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -331,6 +332,35 @@ TEST_CASE("protobuf: a feedback log record decodes to its JSON encoding's fields
   checkSame(attrs, testing::otlpAttributes(j["attributes"]));
   CHECK(attrs["gen_ai.evaluation.score.value"].number == 0.25);
   CHECK(attrs["outrigger.tag.team"].text == "search");
+
+  // No OTLP trace id, no score, no metadata: no ids on the record, the text kept apart.
+  outrigger_metadata_view empty{};
+  outrigger_feedback_view bare{};
+  bare.hdr = OUTRIGGER_HEADER_INIT(outrigger_feedback_view);
+  bare.trace_id = s("not-an-otlp-trace");
+  bare.score = std::numeric_limits<double>::quiet_NaN();
+  bare.metadata = &empty;
+  bare.received_unix_ns = 1700000000000000000;
+  json_records.clear();
+  proto_records.clear();
+  appendFeedbackLog(bare, "", Encoding::kJson, &json_records);
+  appendFeedbackLog(bare, "", Encoding::kProtobuf, &proto_records);
+  otel::collector::logs::v1::ExportLogsServiceRequest bare_request;
+  REQUIRE(bare_request.ParseFromString(logsRequest(Encoding::kProtobuf, encodedResource(Encoding::kProtobuf, "svc", {}), proto_records)));
+  std::string bare_json = logsRequest(Encoding::kJson, resourceJson("svc", {}), json_records);
+  rapidjson::Document bd;
+  bd.Parse(bare_json.c_str());
+  REQUIRE_FALSE(bd.HasParseError());
+  const auto& bp = bare_request.resource_logs(0).scope_logs(0).log_records(0);
+  const auto& bj = bd["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0];
+  CHECK(bp.trace_id().empty());
+  CHECK(bp.span_id().empty());
+  CHECK_FALSE(bj.HasMember("traceId"));
+  auto bare_attrs = attrsOf(bp.attributes());
+  checkSame(bare_attrs, testing::otlpAttributes(bj["attributes"]));
+  CHECK(bare_attrs["outrigger.trace_id"].text == "not-an-otlp-trace");
+  CHECK(bare_attrs["gen_ai.evaluation.name"].text == "user_feedback");
+  CHECK(bare_attrs.count("gen_ai.evaluation.score.value") == 0);
 }
 
 TEST_CASE("protobuf: a collector's partial success is read from its protobuf answer, and other bytes read as none") {
