@@ -46,8 +46,9 @@ std::string describe(const PostOutcome& o, Encoding encoding) {
   if (!o.answered) return o.error.empty() ? std::string("no response") : o.error;
   std::string s = "HTTP " + std::to_string(o.status);
   std::string said = encoding == Encoding::kProtobuf ? pb::statusMessage(o.body) : std::string();
-  if (said.empty()) said = pb::printable(std::string_view(o.body).substr(0, 200));
-  if (!said.empty()) s += ": " + said.substr(0, 200);
+  if (said.empty()) said = o.body;
+  // Cut before escaping, so no escape is cut in half; escaped, so no answer writes log lines.
+  if (!said.empty()) s += ": " + pb::printable(std::string_view(said).substr(0, 200));
   return s;
 }
 
@@ -225,7 +226,7 @@ void Delivery::succeeded(Flight& f, const PostOutcome& o) {
   uint64_t refused = std::min<uint64_t>(partialRejections(f.batch.encoding, o.body, &message), items);
   if (refused || !message.empty()) {
     env_->log(OUTRIGGER_LOG_WARN, "collector accepted part of a batch: " + std::to_string(refused) + " rejected" +
-                                      (message.empty() ? std::string() : ": " + message));
+                                      (message.empty() ? std::string() : ": " + pb::printable(std::string_view(message).substr(0, 200))));
   }
   ItemCounters& t = tally(f.batch.signal);
   t.exported += items - refused;

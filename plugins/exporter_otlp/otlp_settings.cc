@@ -100,7 +100,12 @@ bool parseSettings(std::string_view config_json, OtlpSettings* s, std::string* e
   readUint(d, "spool_max_bytes", &s->spool_max_bytes);
   readUint(d, "metrics_interval_ms", &s->metrics_interval_ms);
   if (auto it = d.FindMember("encoding"); it != d.MemberEnd() && it->value.IsString()) {
-    s->encoding = stringOf(it->value) == "json" ? Encoding::kJson : Encoding::kProtobuf;
+    std::string encoding = stringOf(it->value);
+    if (encoding != "json" && encoding != "protobuf") {
+      *error = "encoding: must be \"protobuf\" or \"json\"";
+      return false;
+    }
+    s->encoding = encoding == "json" ? Encoding::kJson : Encoding::kProtobuf;
   }
   s->gzip = !loopbackEndpoint(s->endpoint);
   readBool(d, "gzip", &s->gzip);

@@ -242,9 +242,15 @@ bool Spool::next(Entry* out) {
     int fd = ::open(segmentPath(seg.seq).c_str(), O_RDONLY | O_CLOEXEC);
     uint32_t items = 0, length = 0, crc = 0;
     uint8_t signal = 0, encoding = 0;
-    // An encoding this build does not know is damage, like a failed CRC: skipped, counted.
-    bool ok = fd >= 0 && readHeader(fd, read_offset_, seg.size, &items, &length, &crc, &signal, &encoding) &&
-              encoding <= kLastEncoding;
+    bool ok = fd >= 0 && readHeader(fd, read_offset_, seg.size, &items, &length, &crc, &signal, &encoding);
+    if (ok && encoding > kLastEncoding) {
+      // A batch in an encoding this build does not know (written by a newer one): its header
+      // is sound, so only it is skipped, and counted as damage.
+      ::close(fd);
+      skipEntry(seg, length, items);
+      --i;  // the same segment again, from the batch after it (unsigned wrap-around is defined)
+      continue;
+    }
     if (ok) {
       out->body.resize(length);
       ok = preadAll(fd, out->body.data(), length, read_offset_ + kHeader) && crcOf(out->body) == crc;
@@ -282,6 +288,19 @@ void Spool::skipCorrupt(const Segment& seg) {
   }
 }
 
+// One batch whose header is sound but whose body cannot be sent is skipped. With nothing out,
+// the cursor moves past it too.
+void Spool::skipEntry(const Segment& seg, uint32_t length, uint32_t items) {
+  ++corrupt_;
+  entries_ = entries_ > handed_.size() ? entries_ - 1 : entries_;
+  items_ -= std::min<uint64_t>(items_, items);
+  read_offset_ += kHeader + length;
+  if (handed_.empty() && seg.seq == segments_.front().seq) {
+    head_offset_ = read_offset_;
+    writeCursor();
+  }
+}
+
 void Spool::pop() {
   if (handed_.empty() || segments_.empty()) return;
   Handed h = handed_.front();
@@ -290,6 +309,12 @@ void Spool::pop() {
   items_ -= std::min<uint64_t>(items_, h.items);
   while (segments_.size() > 1 && segments_.front().seq < h.seq) dropHead();  // read (or skipped) to their end
   head_offset_ = h.end;
+  if (handed_.empty()) {
+    // Nothing out: all before the read position is sent or was skipped as damage, so the cursor
+    // goes there and a skipped batch is not read (and counted) again.
+    while (segments_.size() > 1 && segments_.front().seq < read_seq_) dropHead();
+    if (segments_.front().seq == read_seq_) head_offset_ = std::max(head_offset_, read_offset_);
+  }
   if (head_offset_ >= segments_.front().size) dropHead();
   writeCursor();
 }

@@ -85,15 +85,16 @@ void replaceOnce(std::string* text, const std::string& from, const std::string& 
 
 // The OTLP exporter's span counters as the collector last received them (pushed every second).
 struct OtlpTally {
-  double encoded = 0, exported = 0, dropped = 0;
+  double encoded = 0, exported = 0, dropped = 0, spooled = 0, rejected = 0;
 };
 
+// A series the collector has not received yet counts 0.
 OtlpTally otlpTally(const outrigger::testing::JaegerProcess* jaeger) {
   if (!jaeger) return {};
   auto count = [&](const char* outcome) {
     return std::max(0.0, jaeger->metric("outrigger_otlp_spans_total", {"outcome=\"" + std::string(outcome) + "\""}));
   };
-  return {count("encoded"), count("exported"), count("dropped")};
+  return {count("encoded"), count("exported"), count("dropped"), count("spooled"), count("rejected")};
 }
 
 // What the 'on' daemon's OTLP exporter did over one load phase: spans exported per second of
@@ -338,6 +339,10 @@ int main(int argc, char** argv) {
     }
     otlp_endpoint = jaeger->endpoint();
   }
+  if (opt.outage > 0 && (!jaeger || opt.sustain <= 0)) {
+    std::fprintf(stderr, "--outage needs --sustain and the test collector (deploy/setup.sh --test), with OTLP on\n");
+    return 2;
+  }
   for (Side* s : {&off, &on}) {
     s->socket = dir + "/" + s->name + ".sock";
     s->admin = dir + "/" + s->name + "-admin.sock";
@@ -397,13 +402,15 @@ int main(int argc, char** argv) {
     }
   }
 
+  OtlpTally otlp_before_sustain;
   if (opt.sustain > 0) {
     LoadOptions sustained = opt;
     sustained.seconds = opt.sustain;
     sustained.rate = opt.fixed_rate;
     Tally before = tally(on.admin, on.store);
+    otlp_before_sustain = otlpTally(jaeger.get());
     Result s;
-    double outage = jaeger ? std::min(opt.outage, opt.sustain) : 0;
+    double outage = std::min(opt.outage, opt.sustain);
     double down_at = (opt.sustain - outage) / 2;
     bool back = true;
     {
@@ -435,15 +442,18 @@ int main(int argc, char** argv) {
   if (jaeger) printOtlpDrain(jaeger.get(), load_start);
   if (jaeger) {
     std::this_thread::sleep_for(milliseconds(2500));  // the exporter's last metrics push
-    auto spans = [&](const char* outcome) {
-      return jaeger->metric("outrigger_otlp_spans_total", {"outcome=\"" + std::string(outcome) + "\""});
-    };
-    double encoded = spans("encoded"), exported = spans("exported"), dropped = spans("dropped");
+    OtlpTally t = otlpTally(jaeger.get());
     std::printf("OTLP spans, as the exporter counted them at the collector: %.0f encoded, %.0f exported, %.0f spooled, "
                 "%.0f dropped, %.0f rejected%s\n",
-                encoded, exported, spans("spooled"), dropped, spans("rejected"),
-                opt.outage > 0 && opt.sustain > 0 ? "   (target with an outage: every encoded span exported, none dropped)" : "");
-    if (opt.outage > 0 && opt.sustain > 0) ok = ok && dropped == 0 && exported == encoded;
+                t.encoded, t.exported, t.spooled, t.dropped, t.rejected,
+                opt.outage > 0 ? "   (target with an outage: every encoded span exported, none dropped)" : "");
+    if (opt.outage > 0) {
+      // The outage must have reached the exporter (spans went to the spool while the load ran),
+      // and every span it encoded reached the collector.
+      double spooled = t.spooled - otlp_before_sustain.spooled;
+      std::printf("spooled during the sustained run: %.0f spans%s\n", spooled, spooled > 0 ? "" : ": THE OUTAGE DID NOT REACH THE EXPORTER");
+      ok = ok && spooled > 0 && t.encoded > 0 && t.dropped == 0 && t.exported == t.encoded;
+    }
   }
   std::printf("trace store after the run: %lld requests, %.1f MiB\n", static_cast<long long>(storedRequests(on.store)),
               static_cast<double>(std::ifstream(on.store, std::ios::ate | std::ios::binary).tellg()) / (1 << 20));

@@ -379,4 +379,9 @@ TEST_CASE("protobuf: a collector's partial success is read from its protobuf ans
   CHECK(pb::partialRejections("", &message) == 0);  // an empty answer: all accepted
   CHECK(pb::partialRejections("Bad Gateway", &message) == 0);
   CHECK(pb::partialRejections(std::string("\x0a\xff\xff\xff\xff\x0f", 6), &message) == 0);  // a length past the end
+  // A good partial success followed by damage: neither its count nor its message is kept.
+  std::string damaged = response.SerializeAsString() + std::string("\x0a\xff\xff\xff\xff\x0f", 6);
+  message = "left over";
+  CHECK(pb::partialRejections(damaged, &message) == 0);
+  CHECK(message.empty());
 }
