@@ -9,6 +9,16 @@
 namespace outrigger::otlp {
 namespace {
 
+// A metric's identity, the same in either encoding.
+struct MetricInfo {
+  const char* name;
+  const char* unit;
+  const char* description;
+};
+constexpr MetricInfo kTokenUsage{"gen_ai.client.token.usage", "{token}", "Number of input and output tokens used"};
+constexpr MetricInfo kOperationDuration{"gen_ai.client.operation.duration", "s", "GenAI operation duration"};
+constexpr MetricInfo kSpanOutcomes{"outrigger.otlp.spans", "{span}", "Spans the OTLP exporter handled, by outcome"};
+
 std::string_view sv(outrigger_str s) { return s.size ? std::string_view(s.data, s.size) : std::string_view(); }
 
 std::string_view attribute(const outrigger_span_trace_view& t, std::string_view k) {
@@ -23,6 +33,15 @@ bool parseCount(std::string_view s, uint64_t* out) {
   return !s.empty() && ec == std::errc() && p == s.data() + s.size();
 }
 
+void writeInfo(JsonWriter& w, const MetricInfo& info) {
+  w.Key("name");
+  w.String(info.name);
+  w.Key("unit");
+  w.String(info.unit);
+  w.Key("description");
+  w.String(info.description);
+}
+
 void writeAttributes(JsonWriter& w, const StringAttributes& attributes) {
   w.Key("attributes");
   w.StartArray();
@@ -31,16 +50,10 @@ void writeAttributes(JsonWriter& w, const StringAttributes& attributes) {
 }
 
 template <class Family, size_t N>
-void writeHistogram(JsonWriter& w, const char* name, const char* unit, const char* description,
-                    const Family& family, const std::array<double, N>& bounds,
+void writeHistogram(JsonWriter& w, const MetricInfo& info, const Family& family, const std::array<double, N>& bounds,
                     uint64_t start_unix_ns, uint64_t now_unix_ns) {
   w.StartObject();
-  w.Key("name");
-  w.String(name);
-  w.Key("unit");
-  w.String(unit);
-  w.Key("description");
-  w.String(description);
+  writeInfo(w, info);
   w.Key("histogram");
   w.StartObject();
   w.Key("aggregationTemporality");
@@ -80,12 +93,7 @@ void writeHistogram(JsonWriter& w, const char* name, const char* unit, const cha
 void writeSpanCounters(JsonWriter& w, const std::vector<std::pair<std::string, uint64_t>>& counters,
                        uint64_t start_unix_ns, uint64_t now_unix_ns) {
   w.StartObject();
-  w.Key("name");
-  w.String("outrigger.otlp.spans");
-  w.Key("unit");
-  w.String("{span}");
-  w.Key("description");
-  w.String("Spans the OTLP exporter handled, by outcome");
+  writeInfo(w, kSpanOutcomes);
   w.Key("sum");
   w.StartObject();
   w.Key("aggregationTemporality");
@@ -111,15 +119,18 @@ void writeSpanCounters(JsonWriter& w, const std::vector<std::pair<std::string, u
 }
 
 // The same two families and the counters as Metric messages (ScopeMetrics.metrics fields).
+void addInfo(protozero::pbf_writer& m, const MetricInfo& info) {
+  m.add_string(pb::metric::kName, info.name);
+  m.add_string(pb::metric::kDescription, info.description);
+  m.add_string(pb::metric::kUnit, info.unit);
+}
+
 template <class Family, size_t N>
-void addHistogram(std::string* out, const char* name, const char* unit, const char* description,
-                  const Family& family, const std::array<double, N>& bounds, uint64_t start_unix_ns,
-                  uint64_t now_unix_ns) {
+void addHistogram(std::string* out, const MetricInfo& info, const Family& family, const std::array<double, N>& bounds,
+                  uint64_t start_unix_ns, uint64_t now_unix_ns) {
   protozero::pbf_writer metrics(*out);
   protozero::pbf_writer m(metrics, pb::scope_metrics::kMetrics);
-  m.add_string(pb::metric::kName, name);
-  m.add_string(pb::metric::kDescription, description);
-  m.add_string(pb::metric::kUnit, unit);
+  addInfo(m, info);
   protozero::pbf_writer h(m, pb::metric::kHistogram);
   for (const auto& [attributes, series] : family) {
     protozero::pbf_writer p(h, pb::histogram::kDataPoints);
@@ -141,9 +152,7 @@ void addSpanCounters(std::string* out, const std::vector<std::pair<std::string, 
                      uint64_t start_unix_ns, uint64_t now_unix_ns) {
   protozero::pbf_writer metrics(*out);
   protozero::pbf_writer m(metrics, pb::scope_metrics::kMetrics);
-  m.add_string(pb::metric::kName, "outrigger.otlp.spans");
-  m.add_string(pb::metric::kDescription, "Spans the OTLP exporter handled, by outcome");
-  m.add_string(pb::metric::kUnit, "{span}");
+  addInfo(m, kSpanOutcomes);
   protozero::pbf_writer sum(m, pb::metric::kSum);
   for (const auto& [outcome, value] : counters) {
     protozero::pbf_writer p(sum, pb::sum::kDataPoints);
@@ -232,12 +241,10 @@ std::string GenAiMetrics::request(Encoding encoding, std::string_view resource, 
   if (encoding == Encoding::kProtobuf) {
     std::string metrics;
     if (!tokens_.empty()) {
-      addHistogram(&metrics, "gen_ai.client.token.usage", "{token}", "Number of input and output tokens used", tokens_,
-                   kTokenBounds, start_unix_ns_, now_unix_ns);
+      addHistogram(&metrics, kTokenUsage, tokens_, kTokenBounds, start_unix_ns_, now_unix_ns);
     }
     if (!durations_.empty()) {
-      addHistogram(&metrics, "gen_ai.client.operation.duration", "s", "GenAI operation duration", durations_,
-                   kDurationBounds, start_unix_ns_, now_unix_ns);
+      addHistogram(&metrics, kOperationDuration, durations_, kDurationBounds, start_unix_ns_, now_unix_ns);
     }
     if (!span_counters.empty()) addSpanCounters(&metrics, span_counters, start_unix_ns_, now_unix_ns);
     return pb::exportRequest(resource, metrics);
@@ -246,12 +253,10 @@ std::string GenAiMetrics::request(Encoding encoding, std::string_view resource, 
   JsonWriter w(buf);
   w.StartArray();
   if (!tokens_.empty()) {
-    writeHistogram(w, "gen_ai.client.token.usage", "{token}", "Number of input and output tokens used", tokens_,
-                   kTokenBounds, start_unix_ns_, now_unix_ns);
+    writeHistogram(w, kTokenUsage, tokens_, kTokenBounds, start_unix_ns_, now_unix_ns);
   }
   if (!durations_.empty()) {
-    writeHistogram(w, "gen_ai.client.operation.duration", "s", "GenAI operation duration", durations_,
-                   kDurationBounds, start_unix_ns_, now_unix_ns);
+    writeHistogram(w, kOperationDuration, durations_, kDurationBounds, start_unix_ns_, now_unix_ns);
   }
   if (!span_counters.empty()) writeSpanCounters(w, span_counters, start_unix_ns_, now_unix_ns);
   w.EndArray();

@@ -14,11 +14,9 @@
 #include <vector>
 
 #include "json_buffer.h"
+#include "otlp_encoding.h"
 
 namespace outrigger::otlp {
-
-// The plugin's version: its library's, and the instrumentation scope's in every payload.
-inline constexpr char kPluginVersion[] = "1.0.0";
 
 // RapidJSON's Writer into a JsonBuffer (rather than its StringBuffer: a record's spans are some 70
 // short attributes, which it takes faster, json_buffer.h), plus those attributes written in one
@@ -70,25 +68,6 @@ class JsonWriter : public rapidjson::Writer<json::JsonBuffer> {
   void escaped(std::string_view s) { WriteString(s.data() ? s.data() : "", static_cast<rapidjson::SizeType>(s.size())); }
 };
 
-// OTLP SpanKind and Status.code values.
-enum class SpanKind : int { kInternal = 1, kServer = 2, kClient = 3 };
-enum class StatusCode : int { kUnset = 0, kOk = 1, kError = 2 };
-
-// How an attribute's text value is typed on the wire. The host hands every span attribute over
-// as text; the names whose convention says int, double or bool are written as such.
-enum class AttrType { kString, kInt, kDouble, kBool };
-
-// The type a span attribute key is written with: the GenAI token counts are ints, cost is a
-// double, outrigger.cache.hit a bool; everything else a string.
-AttrType attributeType(std::string_view key);
-
-// Resource or metric attributes given by configuration: plain strings.
-using StringAttributes = std::vector<std::pair<std::string, std::string>>;
-
-// True for `n` lowercase (or uppercase) hex digits that are not all zero: an OTLP trace id
-// (n = 32) or span id (n = 16).
-bool isHexId(std::string_view id, size_t n);
-
 void writeString(JsonWriter& w, std::string_view s);
 // A 64-bit integer the way proto3 JSON writes one: a decimal string.
 void writeInt64(JsonWriter& w, uint64_t v);
@@ -102,34 +81,6 @@ void writeStringArrayAttribute(JsonWriter& w, std::string_view key, const std::v
 // A host attribute: its text written as attributeType(key) says, or as a string when it does
 // not parse as that type.
 void writeTypedAttribute(JsonWriter& w, std::string_view key, std::string_view text);
-
-// The whole of `text` as a decimal integer, or a finite number.
-bool parseIntText(std::string_view text, int64_t* out);
-bool parseDoubleText(std::string_view text, double* out);
-
-// writeTypedAttribute for any attribute writer with stringAttribute, intAttribute,
-// doubleAttribute and boolAttribute (JsonWriter, pb::Attributes).
-template <class Out>
-void writeTyped(Out& out, std::string_view key, std::string_view text) {
-  switch (attributeType(key)) {
-    case AttrType::kInt: {
-      int64_t v = 0;
-      if (parseIntText(text, &v)) return out.intAttribute(key, v);
-      break;
-    }
-    case AttrType::kDouble: {
-      double v = 0;
-      if (parseDoubleText(text, &v)) return out.doubleAttribute(key, v);
-      break;
-    }
-    case AttrType::kBool:
-      if (text == "true" || text == "false") return out.boolAttribute(key, text == "true");
-      break;
-    case AttrType::kString:
-      break;
-  }
-  out.stringAttribute(key, text);
-}
 
 // {"attributes":[...]} of a resource: service.name first, then the configured ones.
 std::string resourceJson(std::string_view service_name, const StringAttributes& attributes);

@@ -14,7 +14,6 @@
 #include <vector>
 
 #include "otlp_encoding.h"
-#include "otlp_json.h"  // AttrType, StringAttributes, SpanKind, StatusCode
 
 namespace outrigger::otlp::pb {
 
@@ -119,13 +118,3 @@ std::string statusMessage(std::string_view body);
 std::string printable(std::string_view bytes);
 
 }  // namespace outrigger::otlp::pb
-
-namespace outrigger::otlp {
-
-// The resource of every request in `encoding`: resourceJson's object or a Resource message.
-inline std::string encodedResource(Encoding encoding, std::string_view service_name, const StringAttributes& attributes) {
-  return encoding == Encoding::kProtobuf ? pb::resourceMessage(service_name, attributes)
-                                         : resourceJson(service_name, attributes);
-}
-
-}  // namespace outrigger::otlp
