@@ -25,6 +25,9 @@ struct OtlpSpan {
   std::map<std::string, OtlpAttr> attributes;
   std::vector<std::string> events;  // names
   std::map<std::string, std::map<std::string, OtlpAttr>> event_attributes;  // by event name
+  std::map<std::string, uint64_t> event_times;                              // by event name
+  // Keys that came more than once in one attributes list (the maps keep one of them).
+  std::vector<std::string> duplicate_keys;
 
   bool has(const std::string& key) const { return attributes.count(key) != 0; }
   std::string text(const std::string& key) const {
@@ -37,7 +40,9 @@ struct OtlpSpan {
   }
 };
 
-inline std::map<std::string, OtlpAttr> otlpAttributes(const rapidjson::Value& list) {
+// An attributes list by key; a key that comes again is added to *duplicates when given.
+inline std::map<std::string, OtlpAttr> otlpAttributes(const rapidjson::Value& list,
+                                                      std::vector<std::string>* duplicates = nullptr) {
   std::map<std::string, OtlpAttr> out;
   if (!list.IsArray()) return out;
   for (const auto& kv : list.GetArray()) {
@@ -61,6 +66,7 @@ inline std::map<std::string, OtlpAttr> otlpAttributes(const rapidjson::Value& li
         if (e.HasMember("stringValue")) a.text += e["stringValue"].GetString();
       }
     }
+    if (out.count(kv["key"].GetString()) && duplicates) duplicates->push_back(kv["key"].GetString());
     out[kv["key"].GetString()] = a;
   }
   return out;
@@ -87,7 +93,7 @@ inline std::vector<OtlpSpan> otlpSpans(const rapidjson::Value& request) {
         span.kind = s.HasMember("kind") ? s["kind"].GetInt() : 0;
         span.start_ns = otlpTime(s["startTimeUnixNano"]);
         span.end_ns = otlpTime(s["endTimeUnixNano"]);
-        if (s.HasMember("attributes")) span.attributes = otlpAttributes(s["attributes"]);
+        if (s.HasMember("attributes")) span.attributes = otlpAttributes(s["attributes"], &span.duplicate_keys);
         if (s.HasMember("status")) {
           const auto& st = s["status"];
           if (st.HasMember("code")) span.status_code = st["code"].GetInt();
@@ -96,7 +102,8 @@ inline std::vector<OtlpSpan> otlpSpans(const rapidjson::Value& request) {
         if (s.HasMember("events")) {
           for (const auto& e : s["events"].GetArray()) {
             span.events.push_back(e["name"].GetString());
-            if (e.HasMember("attributes")) span.event_attributes[e["name"].GetString()] = otlpAttributes(e["attributes"]);
+            if (e.HasMember("timeUnixNano")) span.event_times[e["name"].GetString()] = otlpTime(e["timeUnixNano"]);
+            if (e.HasMember("attributes")) span.event_attributes[e["name"].GetString()] = otlpAttributes(e["attributes"], &span.duplicate_keys);
           }
         }
         out.push_back(std::move(span));

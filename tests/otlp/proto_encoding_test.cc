@@ -76,10 +76,14 @@ OtlpAttr attrOf(const otel::common::v1::AnyValue& v) {
   return a;
 }
 
+// An attributes list by key; a key that comes again is added to *duplicates when given.
 template <class List>
-std::map<std::string, OtlpAttr> attrsOf(const List& list) {
+std::map<std::string, OtlpAttr> attrsOf(const List& list, std::vector<std::string>* duplicates = nullptr) {
   std::map<std::string, OtlpAttr> out;
-  for (const auto& kv : list) out[kv.key()] = attrOf(kv.value());
+  for (const auto& kv : list) {
+    if (out.count(kv.key()) && duplicates) duplicates->push_back(kv.key());
+    out[kv.key()] = attrOf(kv.value());
+  }
   return out;
 }
 
@@ -96,12 +100,13 @@ std::vector<OtlpSpan> spansOf(const otel::collector::trace::v1::ExportTraceServi
         span.kind = s.kind();
         span.start_ns = s.start_time_unix_nano();
         span.end_ns = s.end_time_unix_nano();
-        span.attributes = attrsOf(s.attributes());
+        span.attributes = attrsOf(s.attributes(), &span.duplicate_keys);
         span.status_code = s.status().code();
         span.status_message = s.status().message();
         for (const auto& e : s.events()) {
           span.events.push_back(e.name());
-          span.event_attributes[e.name()] = attrsOf(e.attributes());
+          span.event_attributes[e.name()] = attrsOf(e.attributes(), &span.duplicate_keys);
+          span.event_times[e.name()] = e.time_unix_nano();
         }
         out.push_back(std::move(span));
       }
@@ -174,7 +179,10 @@ std::vector<OtlpSpan> checkBothEncodings(const telemetry::RequestRecord& r) {
     CHECK(p.status_message == j.status_message);
     checkSame(p.attributes, j.attributes);
     CHECK(p.events == j.events);
+    CHECK(p.event_times == j.event_times);
     for (const auto& [name, attrs] : j.event_attributes) checkSame(p.event_attributes.at(name), attrs);
+    CHECK(p.duplicate_keys.empty());
+    CHECK(j.duplicate_keys.empty());
   }
   return from_proto;
 }
@@ -192,6 +200,11 @@ TEST_CASE("protobuf: a record's spans decode, with the specification's generated
     CHECK(root.text("gen_ai.usage.input_tokens") == "120");
     CHECK(root.attributes.at("outrigger.cost_usd").number == 0.0125);
     CHECK(spans[3].has("gen_ai.output.messages") == (capture == config::Capture::kFull));
+    size_t timed_events = 0;
+    for (const OtlpSpan& s : spans) {
+      for (const auto& [name, at] : s.event_times) timed_events += at >= s.start_ns && at <= s.end_ns;
+    }
+    CHECK(timed_events > 0);  // the event times compared above are there, within their spans
   }
 }
 
