@@ -38,6 +38,10 @@ uint64_t partialRejections(Encoding encoding, const std::string& body, std::stri
   return n;
 }
 
+// A collector's text for a log line: cut before escaping, so no escape is cut in half; escaped,
+// so no answer writes lines of its own.
+std::string quoted(std::string_view said) { return pb::printable(said.substr(0, 200)); }
+
 const char* itemName(Signal signal) { return signal == Signal::kLogs ? "feedback records" : "spans"; }
 
 // What a failed POST's answer said, for the log. A collector answers an error in the encoding it
@@ -47,8 +51,7 @@ std::string describe(const PostOutcome& o, Encoding encoding) {
   std::string s = "HTTP " + std::to_string(o.status);
   std::string said = encoding == Encoding::kProtobuf ? pb::statusMessage(o.body) : std::string();
   if (said.empty()) said = o.body;
-  // Cut before escaping, so no escape is cut in half; escaped, so no answer writes log lines.
-  if (!said.empty()) s += ": " + pb::printable(std::string_view(said).substr(0, 200));
+  if (!said.empty()) s += ": " + quoted(said);
   return s;
 }
 
@@ -146,8 +149,9 @@ bool Delivery::startNext() {
   Spool::Entry e;
   if (spool_ && spool_->next(&e)) {
     Signal signal = e.signal == static_cast<uint8_t>(Signal::kLogs) ? Signal::kLogs : Signal::kTraces;
-    Encoding encoding = e.encoding == static_cast<uint8_t>(Encoding::kProtobuf) ? Encoding::kProtobuf : Encoding::kJson;
-    spool_flights_.push_back({next_flight_id_++, Source::kSpool, Batch{signal, e.items, std::move(e.body), encoding}});
+    // The spool hands out only encodings this build knows (it skips the others).
+    spool_flights_.push_back(
+        {next_flight_id_++, Source::kSpool, Batch{signal, e.items, std::move(e.body), static_cast<Encoding>(e.encoding)}});
     return send(spool_flights_.back().id);
   }
   if (!memory_.empty()) {
@@ -226,7 +230,7 @@ void Delivery::succeeded(Flight& f, const PostOutcome& o) {
   uint64_t refused = std::min<uint64_t>(partialRejections(f.batch.encoding, o.body, &message), items);
   if (refused || !message.empty()) {
     env_->log(OUTRIGGER_LOG_WARN, "collector accepted part of a batch: " + std::to_string(refused) + " rejected" +
-                                      (message.empty() ? std::string() : ": " + pb::printable(std::string_view(message).substr(0, 200))));
+                                      (message.empty() ? std::string() : ": " + quoted(message)));
   }
   ItemCounters& t = tally(f.batch.signal);
   t.exported += items - refused;

@@ -19,10 +19,6 @@ std::string_view tagOf(const outrigger_metadata_view* m, std::string_view key) {
   return {};
 }
 
-// The attribute writers of otlp_json.h, for protobuf (declared before the templates that call them).
-void writeStringAttribute(pb::Attributes& a, std::string_view k, std::string_view v) { a.stringAttribute(k, v); }
-void writeDoubleAttribute(pb::Attributes& a, std::string_view k, double v) { a.doubleAttribute(k, v); }
-
 template <class W>
 void writeMetadata(W& w, const outrigger_metadata_view* m) {
   if (!m) return;

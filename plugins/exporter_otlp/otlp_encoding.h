@@ -17,6 +17,7 @@ inline constexpr char kPluginVersion[] = "1.0.0";
 
 // Stored in the spool's batch headers: the values must not change.
 enum class Encoding : uint8_t { kJson = 0, kProtobuf = 1 };
+inline constexpr Encoding kLastEncoding = Encoding::kProtobuf;  // a higher stored value: a newer build's
 
 inline const char* contentType(Encoding e) {
   return e == Encoding::kProtobuf ? "application/x-protobuf" : "application/json";

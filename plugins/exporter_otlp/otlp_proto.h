@@ -88,6 +88,17 @@ class Attributes {
   uint32_t field_;
 };
 
+// The free attribute writers of otlp_json.h (writeStringAttribute ...), for pb::Attributes, so
+// the encoders' templates write either encoding's attributes with the same calls.
+inline void writeStringAttribute(Attributes& a, std::string_view k, std::string_view v) { a.stringAttribute(k, v); }
+inline void writeIntAttribute(Attributes& a, std::string_view k, int64_t v) { a.intAttribute(k, v); }
+inline void writeDoubleAttribute(Attributes& a, std::string_view k, double v) { a.doubleAttribute(k, v); }
+inline void writeBoolAttribute(Attributes& a, std::string_view k, bool v) { a.boolAttribute(k, v); }
+inline void writeStringArrayAttribute(Attributes& a, std::string_view k, const std::vector<std::string_view>& v) {
+  a.stringArrayAttribute(k, v);
+}
+inline void writeTypedAttribute(Attributes& a, std::string_view k, std::string_view text) { writeTyped(a, k, text); }
+
 // The 16 (trace) or 8 (span) bytes of an id given as hex digits (isHexId checked).
 struct IdBytes {
   char bytes[16];

@@ -192,15 +192,15 @@ void beginEvent(ProtoSpan& p, uint64_t time_unix_ns, std::string_view name) { p.
 void endEvent(ProtoSpan& p) { p.endEvent(); }
 void endSpan(ProtoSpan& p, StatusCode code, std::string_view message) { p.end(code, message); }
 
-// The attribute writers of otlp_json.h, for protobuf spans.
-void writeStringAttribute(ProtoSpan& p, std::string_view k, std::string_view v) { p.attributes().stringAttribute(k, v); }
-void writeIntAttribute(ProtoSpan& p, std::string_view k, int64_t v) { p.attributes().intAttribute(k, v); }
-void writeDoubleAttribute(ProtoSpan& p, std::string_view k, double v) { p.attributes().doubleAttribute(k, v); }
-void writeBoolAttribute(ProtoSpan& p, std::string_view k, bool v) { p.attributes().boolAttribute(k, v); }
+// The attribute writers, for protobuf spans: those of otlp_proto.h on the span's open list.
+void writeStringAttribute(ProtoSpan& p, std::string_view k, std::string_view v) { pb::writeStringAttribute(p.attributes(), k, v); }
+void writeIntAttribute(ProtoSpan& p, std::string_view k, int64_t v) { pb::writeIntAttribute(p.attributes(), k, v); }
+void writeDoubleAttribute(ProtoSpan& p, std::string_view k, double v) { pb::writeDoubleAttribute(p.attributes(), k, v); }
+void writeBoolAttribute(ProtoSpan& p, std::string_view k, bool v) { pb::writeBoolAttribute(p.attributes(), k, v); }
 void writeStringArrayAttribute(ProtoSpan& p, std::string_view k, const std::vector<std::string_view>& v) {
-  p.attributes().stringArrayAttribute(k, v);
+  pb::writeStringArrayAttribute(p.attributes(), k, v);
 }
-void writeTypedAttribute(ProtoSpan& p, std::string_view k, std::string_view text) { writeTyped(p.attributes(), k, text); }
+void writeTypedAttribute(ProtoSpan& p, std::string_view k, std::string_view text) { pb::writeTypedAttribute(p.attributes(), k, text); }
 
 template <class W>
 void writeUsage(W& w, const outrigger_record_view& r) {

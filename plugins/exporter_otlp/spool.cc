@@ -14,12 +14,13 @@
 #include <cstring>
 #include <vector>
 
+#include "otlp_encoding.h"
+
 namespace outrigger::otlp {
 namespace {
 
 constexpr uint32_t kMagic = 0x5053544f;  // "OTSP"
 constexpr uint8_t kVersion = 1;
-constexpr uint8_t kLastEncoding = 1;  // header byte 6: 0 JSON, 1 protobuf (otlp_encoding.h); 0 before it existed
 constexpr size_t kHeader = 24;
 constexpr uint64_t kMinSegment = 4096;
 constexpr uint64_t kMaxSegment = 8u << 20;
@@ -243,7 +244,7 @@ bool Spool::next(Entry* out) {
     uint32_t items = 0, length = 0, crc = 0;
     uint8_t signal = 0, encoding = 0;
     bool ok = fd >= 0 && readHeader(fd, read_offset_, seg.size, &items, &length, &crc, &signal, &encoding);
-    if (ok && encoding > kLastEncoding) {
+    if (ok && encoding > static_cast<uint8_t>(kLastEncoding)) {
       // A batch in an encoding this build does not know (written by a newer one): its header
       // is sound, so only it is skipped, and counted as damage.
       ::close(fd);

@@ -13,8 +13,8 @@
 // picks up the segments and the cursor. A torn tail (a crash mid-append) is truncated away, a
 // batch whose CRC fails is skipped with the rest of its segment, and one in an encoding this
 // build does not know alone, each counted (the CRC covers the body only, so a damaged encoding
-// byte goes unseen: the batch is sent with the other Content-Type and rejected). Not thread-safe: the exporter thread owns it.
-// Blocking file I/O, bounded by one batch per call.
+// byte goes unseen: the batch is sent with the other Content-Type and rejected). Not
+// thread-safe: the exporter thread owns it. Blocking file I/O, bounded by one batch per call.
 //
 // Several batches may be out at once (read by next(), not yet acknowledged by pop()), so a
 // sender can have several POSTs in flight; they are acknowledged oldest first, and the cursor
