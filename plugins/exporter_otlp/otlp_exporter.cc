@@ -287,15 +287,17 @@ class OtlpExporter final : public Exporter, private DeliveryEnv {
     const ItemCounters& f = c.logs;
     uint64_t now = host().nowNs();
     uint64_t dropped = s.dropped + f.dropped, rejected = s.rejected + f.rejected;
+    const Spool* sp = delivery_.spool();
+    uint64_t damaged = sp ? sp->corrupt() : 0;
     uint64_t sum = s.exported + s.spooled + s.dropped + s.rejected + f.exported + f.spooled + f.dropped + f.rejected +
-                   c.retries + unencodable_ + metrics_.refusedSeries();
+                   c.retries + unencodable_ + metrics_.refusedSeries() + damaged;
     if (sum == logged_sum_ || (!last && now - logged_at_ns_ < kLogEveryNs)) return;
-    bool lost = dropped > logged_dropped_ || rejected > logged_rejected_;
+    bool lost = dropped > logged_dropped_ || rejected > logged_rejected_ || damaged > logged_damaged_;
     logged_sum_ = sum;
     logged_at_ns_ = now;
     logged_dropped_ = dropped;
     logged_rejected_ = rejected;
-    const Spool* sp = delivery_.spool();
+    logged_damaged_ = damaged;
     std::string line = "spans exported " + std::to_string(s.exported) + ", rejected " + std::to_string(s.rejected) +
                        ", dropped " + std::to_string(s.dropped) + ", spooled " + std::to_string(s.spooled) + "; queued " +
                        std::to_string(delivery_.queuedSpans() + pending_spans_) + " in memory, " +
@@ -304,6 +306,7 @@ class OtlpExporter final : public Exporter, private DeliveryEnv {
                        std::to_string(c.most_in_flight) + ", metrics pushes lost " + std::to_string(c.metrics_failed) +
                        ", records without a trace id " + std::to_string(unencodable_) +
                        ", attempts beyond the metric series bound " + std::to_string(metrics_.refusedSeries());
+    if (damaged) line += ", damaged spool batches skipped " + std::to_string(damaged);
     if (feedback_encoded_) {
       line += "; feedback records exported " + std::to_string(f.exported) + ", rejected " + std::to_string(f.rejected) +
               ", dropped " + std::to_string(f.dropped) + ", spooled " + std::to_string(f.spooled);
@@ -372,7 +375,7 @@ class OtlpExporter final : public Exporter, private DeliveryEnv {
   uint32_t pending_log_records_ = 0;
   uint64_t feedback_encoded_ = 0;
   bool spool_error_logged_ = false;
-  uint64_t logged_sum_ = 0, logged_at_ns_ = 0, logged_dropped_ = 0, logged_rejected_ = 0;
+  uint64_t logged_sum_ = 0, logged_at_ns_ = 0, logged_dropped_ = 0, logged_rejected_ = 0, logged_damaged_ = 0;
 };
 
 }  // namespace

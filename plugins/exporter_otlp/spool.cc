@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <iterator>
 #include <vector>
 
 #include "otlp_encoding.h"
@@ -232,71 +233,74 @@ bool Spool::next(Entry* out) {
     read_seq_ = segments_.front().seq;
     read_offset_ = head_offset_;
   }
-  for (size_t i = 0; entries_ > handed_.size() && i < segments_.size(); ++i) {
-    const Segment& seg = segments_[i];
-    if (seg.seq < read_seq_) continue;
-    if (seg.seq > read_seq_) {
-      read_seq_ = seg.seq;
+  while (entries_ > handed_.size()) {
+    auto seg = std::find_if(segments_.begin(), segments_.end(), [&](const Segment& s) { return s.seq >= read_seq_; });
+    if (seg == segments_.end()) break;
+    if (seg->seq > read_seq_) {
+      read_seq_ = seg->seq;
       read_offset_ = 0;
     }
-    if (read_offset_ >= seg.size) continue;
-    int fd = ::open(segmentPath(seg.seq).c_str(), O_RDONLY | O_CLOEXEC);
-    uint32_t items = 0, length = 0, crc = 0;
-    uint8_t signal = 0, encoding = 0;
-    bool ok = fd >= 0 && readHeader(fd, read_offset_, seg.size, &items, &length, &crc, &signal, &encoding);
-    if (ok && encoding > static_cast<uint8_t>(kLastEncoding)) {
-      // A batch in an encoding this build does not know (written by a newer one): its header
-      // is sound, so only it is skipped, and counted as damage.
-      ::close(fd);
-      skipEntry(seg, length, items);
-      --i;  // the same segment again, from the batch after it (unsigned wrap-around is defined)
+    if (read_offset_ >= seg->size) {
+      // Read to its end: on to the next segment (the tail may still grow, so it stays).
+      if (std::next(seg) == segments_.end()) break;
+      read_seq_ = std::next(seg)->seq;
+      read_offset_ = 0;
       continue;
     }
-    if (ok) {
-      out->body.resize(length);
-      ok = preadAll(fd, out->body.data(), length, read_offset_ + kHeader) && crcOf(out->body) == crc;
+    int fd = ::open(segmentPath(seg->seq).c_str(), O_RDONLY | O_CLOEXEC);
+    uint32_t items = 0, length = 0, crc = 0;
+    uint8_t signal = 0, encoding = 0;
+    if (fd < 0 || !readHeader(fd, read_offset_, seg->size, &items, &length, &crc, &signal, &encoding)) {
+      if (fd >= 0) ::close(fd);
+      skipped(seg->size, 1, 0);
+      continue;
     }
-    if (fd >= 0) ::close(fd);
-    if (!ok) {
-      skipCorrupt(seg);
+    // A batch in an encoding this build does not know (written by a newer one), or whose body
+    // fails its CRC: its header is sound, so only it is skipped.
+    bool sendable = encoding <= static_cast<uint8_t>(kLastEncoding);
+    if (sendable) {
+      out->body.resize(length);
+      sendable = preadAll(fd, out->body.data(), length, read_offset_ + kHeader) && crcOf(out->body) == crc;
+    }
+    ::close(fd);
+    if (!sendable) {
+      skipped(read_offset_ + kHeader + length, 1, items);
       continue;
     }
     out->signal = signal;
     out->encoding = encoding;
     out->items = items;
     read_offset_ += kHeader + length;
-    handed_.push_back({seg.seq, read_offset_, items});
+    handed_.push_back({read_seq_, read_offset_, items});
     return true;
   }
-  if (entries_ > handed_.size()) {
-    // Whatever the counts said, nothing readable is left beyond what is out.
-    entries_ = handed_.size();
-    items_ = 0;
-    for (const Handed& h : handed_) items_ += h.items;
-  }
+  // Whatever the counts said, nothing readable is left beyond what is out.
+  if (entries_ > handed_.size()) settleCounts();
   return false;
 }
 
-// Unreadable from the read position on: the rest of this segment is skipped. With nothing out,
-// the cursor moves past it too.
-void Spool::skipCorrupt(const Segment& seg) {
-  ++corrupt_;
-  entries_ = entries_ > handed_.size() ? entries_ - 1 : entries_;
-  read_offset_ = seg.size;
-  if (handed_.empty() && seg.seq == segments_.front().seq) {
-    head_offset_ = seg.size;
-    writeCursor();
-  }
+// With nothing readable left beyond the batches out, the counts are exactly theirs, whatever
+// skipped damage left them at.
+void Spool::settleCounts() {
+  entries_ = handed_.size();
+  items_ = 0;
+  for (const Handed& h : handed_) items_ += h.items;
 }
 
-// One batch whose header is sound but whose body cannot be sent is skipped. With nothing out,
-// the cursor moves past it too.
-void Spool::skipEntry(const Segment& seg, uint32_t length, uint32_t items) {
+// Damage skipped in the segment being read, up to offset `to`: one batch whose header is sound
+// but whose body cannot be sent (its `items` known), or, when a header is damaged since open()
+// checked it, the rest of the segment (how many batches it held is unknown then: the counts come
+// right once the reads have found every readable one, above). With nothing out, everything up to
+// `to` is done with, so the cursor moves there (segments before this one are dropped) and a
+// skipped batch is never read, or counted, twice.
+void Spool::skipped(uint64_t to, uint64_t entries, uint32_t items) {
   ++corrupt_;
-  entries_ = entries_ > handed_.size() ? entries_ - 1 : entries_;
+  entries_ -= std::min<uint64_t>(entries_ - handed_.size(), entries);
   items_ -= std::min<uint64_t>(items_, items);
-  read_offset_ += kHeader + length;
-  if (handed_.empty() && seg.seq == segments_.front().seq) {
+  if (entries_ == handed_.size()) settleCounts();
+  read_offset_ = to;
+  if (handed_.empty()) {
+    while (segments_.front().seq < read_seq_) dropHead();
     head_offset_ = read_offset_;
     writeCursor();
   }

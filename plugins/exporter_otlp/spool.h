@@ -10,10 +10,11 @@
 // Bounded by `max_bytes` over every segment file (the acknowledged head of the oldest segment
 // counts until that segment is removed): a batch that does not fit is refused (Full), never
 // the oldest evicted, so what was spooled is delivered in order. Survives a restart: open()
-// picks up the segments and the cursor. A torn tail (a crash mid-append) is truncated away, a
-// batch whose CRC fails is skipped with the rest of its segment, and one in an encoding this
-// build does not know alone, each counted (the CRC covers the body only, so a damaged encoding
-// byte goes unseen: the batch is sent with the other Content-Type and rejected). Not
+// picks up the segments and the cursor. A torn tail (a crash mid-append) is truncated away; a
+// batch whose body fails its CRC, or in an encoding this build does not know, is skipped alone
+// and its neighbours sent; a header damaged after open() read it loses the rest of its segment;
+// each is counted (the CRC covers the body only, so a damaged encoding byte goes unseen: the
+// batch is sent with the other Content-Type and rejected). Not
 // thread-safe: the exporter thread owns it. Blocking file I/O, bounded by one batch per call.
 //
 // Several batches may be out at once (read by next(), not yet acknowledged by pop()), so a
@@ -77,8 +78,8 @@ class Spool {
   void scan(Segment& seg, bool last);
   std::string segmentPath(uint64_t seq) const;
   void dropHead();
-  void skipCorrupt(const Segment& seg);
-  void skipEntry(const Segment& seg, uint32_t length, uint32_t items);
+  void skipped(uint64_t to, uint64_t entries, uint32_t items);
+  void settleCounts();
   void writeCursor();
   bool readHeader(int fd, uint64_t offset, uint64_t size, uint32_t* items, uint32_t* length, uint32_t* crc,
                   uint8_t* signal, uint8_t* encoding) const;

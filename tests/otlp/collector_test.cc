@@ -20,6 +20,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <sstream>
 #include <thread>
 
@@ -300,6 +301,28 @@ TEST_CASE("collector: with the collector killed, every request's trace is spoole
   CHECK(eventually([&] { return spooledBytes(dir + "/spool") == 0; }));
 }
 
+namespace {
+
+// Appends a batch whose header is sound and whose body fails its CRC (the spool's layout:
+// exporter_otlp/spool.h) to the newest segment in `spool`.
+void appendDamagedBatch(const std::string& spool) {
+  std::string newest;
+  if (DIR* d = ::opendir(spool.c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      std::string name = e->d_name;
+      if (name.size() > 4 && name.substr(name.size() - 4) == ".seg") newest = std::max(newest, name);
+    }
+    ::closedir(d);
+  }
+  REQUIRE_FALSE(newest.empty());
+  const unsigned char header[24] = {'O', 'T', 'S', 'P', 1, 1, 1, 0, 1, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0};
+  std::ofstream seg(spool + "/" + newest, std::ios::app | std::ios::binary);
+  seg.write(reinterpret_cast<const char*>(header), sizeof header);
+  seg << "junk";
+}
+
+}  // namespace
+
 TEST_CASE("collector: traces spooled while the collector is away survive a daemon restart and are sent after it") {
   if (!haveCollector()) return;
   std::string dir = makeTempDir();
@@ -318,13 +341,17 @@ TEST_CASE("collector: traces spooled while the collector is away survive a daemo
     REQUIRE(d.waitExit() == 0);
   }
   REQUIRE(spooledBytes(spool) > 0);
+  appendDamagedBatch(spool);  // the disk lost a byte of one batch: it alone is skipped, and said so
   REQUIRE(jaeger.start());
   // The next config says JSON: the spooled batches are protobuf, and go with their own Content-Type.
   DaemonProcess d(daemonConfig(jaeger.endpoint(), spool, 1 << 20, "json"));
   REQUIRE(d.waitReady());
-  INFO(d.log());
   for (const auto& t : traces) CHECK(jaeger.waitForTrace(t, 5).size() == 5);
+  d.signal(SIGTERM);
+  CHECK(d.waitExit() == 0);
+  INFO(d.log());
   CHECK(d.log().find("from before; sending them first") != std::string::npos);
+  CHECK(d.log().find("damaged spool batches skipped 1") != std::string::npos);
 }
 
 TEST_CASE("collector: a tiny spool drops what does not fit, counts every span, and requests never wait for it") {

@@ -627,7 +627,7 @@ TEST_CASE("spool: a second open of the same directory is busy until the first is
   CHECK(Spool::open(dir, 1 << 20, &e, &detail));
 }
 
-TEST_CASE("spool: a torn tail is cut off at open and a batch that fails its CRC is skipped and counted") {
+TEST_CASE("spool: a torn tail is cut off at open and a batch that fails its CRC is skipped alone and counted") {
   std::string dir = outrigger::testing::makeTempDir() + "/spool";
   {
     auto s = openSpool(dir);
@@ -654,9 +654,90 @@ TEST_CASE("spool: a torn tail is cut off at open and a batch that fails its CRC 
   }
   auto s = openSpool(dir);
   Spool::Entry e;
-  CHECK_FALSE(s->next(&e));  // the first fails its CRC: the rest of its segment is skipped
+  REQUIRE(s->next(&e));  // the first fails its CRC: its header is sound, so only it is skipped
+  CHECK(e.body == "second");
   CHECK(s->corrupt() == 1);
+  s->pop();
   CHECK(s->empty());
+  CHECK(s->items() == 0);
+}
+
+TEST_CASE("spool: a damaged batch in a later segment is skipped once, and what is spooled after it is sent") {
+  std::string dir = outrigger::testing::makeTempDir() + "/spool";
+  {
+    auto s = openSpool(dir, 32768);  // segments of 4096 bytes: "b" starts the second
+    REQUIRE(s->append({1, 2, std::string(3000, 'a')}) == Spool::Append::kOk);
+    REQUIRE(s->append({1, 3, std::string(3000, 'b')}) == Spool::Append::kOk);
+    REQUIRE(s->append({1, 4, "c"}) == Spool::Append::kOk);
+  }
+  {
+    std::fstream f(dir + "/00000000000000000002.seg", std::ios::in | std::ios::out | std::ios::binary);
+    REQUIRE(f);
+    f.seekp(24 + 1);
+    f.put('X');
+  }
+  SECTION("read with nothing out") {
+    auto s = openSpool(dir, 32768);
+    CHECK(s->items() == 9);
+    Spool::Entry e;
+    REQUIRE(s->next(&e));
+    CHECK(e.body == std::string(3000, 'a'));
+    s->pop();
+    REQUIRE(s->next(&e));
+    CHECK(e.body == "c");
+    CHECK(s->corrupt() == 1);
+    s->pop();
+    CHECK(s->empty());
+    CHECK(s->items() == 0);
+    // The skipped batch is behind the cursor now: a new one is the next read, and the only one.
+    REQUIRE(s->append({1, 5, "d"}) == Spool::Append::kOk);
+    REQUIRE(s->next(&e));
+    CHECK(e.body == "d");
+    CHECK(s->corrupt() == 1);
+    s->pop();
+    CHECK(s->empty());
+  }
+  SECTION("everything skipped, with nothing out, then a new batch") {
+    {
+      auto s = openSpool(dir, 32768);
+      Spool::Entry e;
+      REQUIRE(s->next(&e));
+      s->pop();
+      REQUIRE(s->next(&e));
+      s->pop();
+      CHECK_FALSE(s->next(&e));
+      REQUIRE(s->append({1, 5, "d"}) == Spool::Append::kOk);
+      REQUIRE(s->next(&e));
+      CHECK(e.body == "d");
+      CHECK(e.items == 5);
+    }
+    // "d" was never acknowledged: it is sent again after a restart, and nothing else is.
+    auto s = openSpool(dir, 32768);
+    Spool::Entry e;
+    REQUIRE(s->next(&e));
+    CHECK(e.body == "d");
+    s->pop();
+    CHECK_FALSE(s->next(&e));
+    CHECK(s->corrupt() == 0);
+  }
+  SECTION("read ahead past it while the first is out") {
+    auto s = openSpool(dir, 32768);
+    Spool::Entry first, second, e;
+    REQUIRE(s->next(&first));
+    REQUIRE(s->next(&second));
+    CHECK(second.body == "c");
+    CHECK(s->corrupt() == 1);
+    REQUIRE(s->append({1, 5, "d"}) == Spool::Append::kOk);  // appended while two are out
+    REQUIRE(s->next(&e));
+    CHECK(e.body == "d");
+    s->pop();
+    s->pop();
+    s->pop();
+    CHECK(s->empty());
+    CHECK(s->items() == 0);
+    CHECK_FALSE(s->next(&e));
+    CHECK(s->corrupt() == 1);
+  }
 }
 
 TEST_CASE("spool: a batch in an encoding this build does not know is skipped alone, counted once, and its neighbours sent") {
