@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "common/utf8.h"
+
 namespace outrigger::cache {
 
 namespace {
@@ -124,6 +126,13 @@ std::optional<StoredAnswer> decodeAnswer(std::string_view value) {
       !in.u32(&a.usage.reasoning_tokens) || !in.done()) {
     return std::nullopt;
   }
+  // What a hit serves must be UTF-8, as a provider's answer is: a value damaged inside its text
+  // (the key is binary, and compared whole) is a miss too.
+  bool utf8 = validUtf8(a.content) && validUtf8(a.finish_reason) && validUtf8(a.model);
+  for (const auto& c : a.tool_calls) {
+    utf8 = utf8 && validUtf8(c.id) && validUtf8(c.type) && validUtf8(c.name) && validUtf8(c.arguments);
+  }
+  if (!utf8) return std::nullopt;
   return a;
 }
 

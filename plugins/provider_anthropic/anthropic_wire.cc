@@ -289,9 +289,9 @@ std::string finishReason(std::string_view stop_reason) {
 
 bool parseMessagesResponse(std::string_view body, Answer* answer, Failure* failure) {
   rapidjson::Document d;
-  json::ParseResult parsed = json::parse(body, &d);
+  json::ParseResult parsed = parseUpstream(body, &d);
   if (!parsed || !d.IsObject()) {
-    *failure = malformed(parsed.tooDeep() ? json::tooDeepReason() : "not a JSON object");
+    *failure = malformed(unparsedReason(parsed, "not a JSON object"));
     return false;
   }
   const Value* content = member(d, "content");
@@ -332,7 +332,7 @@ Failure mapHttpError(int status, std::string_view body, const ErrorHints& hints,
   applyRetryHints(&f, hints, now_unix_s);
   rapidjson::Document d;
   std::string type, text, code;
-  if (json::parse(body, &d)) {  // an error body that does not parse leaves the status alone
+  if (parseUpstream(body, &d)) {  // an error body that does not parse leaves the status alone
     if (const Value* e = member(d, "error")) {
       type.assign(getString(*e, "type"));
       text.assign(getString(*e, "message"));
@@ -356,9 +356,9 @@ Failure mapHttpError(int status, std::string_view body, const ErrorHints& hints,
 
 StreamDecoder::Step StreamDecoder::decode(const SseEvent& event, StreamDelta* delta, Failure* failure) {
   rapidjson::Document d;
-  json::ParseResult parsed = json::parse(event.data, &d);
+  json::ParseResult parsed = parseUpstream(event.data, &d);
   if (!parsed || !d.IsObject()) {
-    *failure = malformed(parsed.tooDeep() ? "stream event is " + json::tooDeepReason() : "stream event is not JSON");
+    *failure = malformed("stream event is " + unparsedReason(parsed, "not JSON"));
     return Step::kError;
   }
   std::string_view type = getString(d, "type");

@@ -7,6 +7,8 @@
 #include <ctime>
 #include <string>
 
+#include "common/utf8.h"
+
 namespace outrigger::providers {
 
 Failure httpStatusFailure(int status) {
@@ -79,11 +81,23 @@ Failure mapTransportError(outrigger_http_error error, std::string_view detail) {
   return f;
 }
 
+json::ParseResult parseUpstream(std::string_view text, rapidjson::Document* d) {
+  return json::parse<rapidjson::kParseValidateEncodingFlag>(text, d);
+}
+
+std::string unparsedReason(const json::ParseResult& parsed, std::string_view otherwise) {
+  if (parsed.tooDeep()) return json::tooDeepReason();
+  if (parsed.code() == rapidjson::kParseErrorStringInvalidEncoding) return "not valid UTF-8";
+  return std::string(otherwise);
+}
+
 std::string upstreamQuote(std::string_view text, size_t max_bytes) {
-  if (text.size() <= max_bytes) return std::string(text);
-  size_t end = max_bytes;
-  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;  // a continuation byte
-  return std::string(text.substr(0, end));
+  size_t end = text.size();
+  if (end > max_bytes) {
+    end = max_bytes;
+    while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;  // a continuation byte
+  }
+  return utf8Replaced(text.substr(0, end));  // an error body in another encoding, or bytes
 }
 
 }  // namespace outrigger::providers

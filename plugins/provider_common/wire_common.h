@@ -4,11 +4,14 @@
 #pragma once
 
 #include <outrigger/plugin.h>
+#include <rapidjson/document.h>
 
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "bounded_json.h"
 
 namespace outrigger::providers {
 
@@ -76,6 +79,13 @@ uint32_t retryAfterMs(std::string_view retry_after, std::string_view retry_after
 
 // A transport-level end (outrigger_http_error) as a failure.
 Failure mapTransportError(outrigger_http_error error, std::string_view detail);
+
+// Parses JSON an upstream sent. Text that is not UTF-8 does not parse: what an answer carries goes
+// on to callers, whose JSON and SDKs need UTF-8.
+json::ParseResult parseUpstream(std::string_view text, rapidjson::Document* d);
+// Why upstream JSON did not parse, for a malformed answer's message: too deep, not UTF-8, or
+// `otherwise`.
+std::string unparsedReason(const json::ParseResult& parsed, std::string_view otherwise);
 
 // At most `max_bytes` of a message the upstream sent, for a failure's message: cut between UTF-8
 // code points, so a cut never leaves half a character in the text the caller gets.

@@ -385,9 +385,9 @@ bool decodeBase64Floats(std::string_view text, std::vector<float>* out) {
 
 bool parseEmbeddingsResponse(std::string_view body, size_t expected, Embeddings* out, Failure* failure) {
   rapidjson::Document d;
-  json::ParseResult parsed = json::parse(body, &d);
+  json::ParseResult parsed = parseUpstream(body, &d);
   if (!parsed || !d.IsObject()) {
-    *failure = malformed(parsed.tooDeep() ? json::tooDeepReason() : "not a JSON object");
+    *failure = malformed(unparsedReason(parsed, "not a JSON object"));
     return false;
   }
   const rapidjson::Value* data = member(d, "data");
@@ -443,9 +443,9 @@ bool parseEmbeddingsResponse(std::string_view body, size_t expected, Embeddings*
 
 bool parseChatResponse(std::string_view body, Answer* answer, Failure* failure) {
   rapidjson::Document d;
-  json::ParseResult parsed = json::parse(body, &d);
+  json::ParseResult parsed = parseUpstream(body, &d);
   if (!parsed || !d.IsObject()) {
-    *failure = malformed(parsed.tooDeep() ? json::tooDeepReason() : "not a JSON object");
+    *failure = malformed(unparsedReason(parsed, "not a JSON object"));
     return false;
   }
   const rapidjson::Value* choices = member(d, "choices");
@@ -492,7 +492,7 @@ Failure mapHttpError(int status, std::string_view body, const ErrorHints& hints,
   Failure f = httpStatusFailure(status);
   rapidjson::Document d;
   std::string type, code, text;
-  if (json::parse(body, &d)) {  // an error body that does not parse leaves the status alone
+  if (parseUpstream(body, &d)) {  // an error body that does not parse leaves the status alone
     if (const rapidjson::Value* e = errorObject(d)) {
       type.assign(getString(*e, "type"));
       code.assign(getString(*e, "code"));
@@ -517,9 +517,9 @@ StreamDecoder::Step StreamDecoder::decode(std::string_view data, StreamDelta* de
     return Step::kDone;
   }
   rapidjson::Document d;
-  json::ParseResult parsed = json::parse(data, &d);
+  json::ParseResult parsed = parseUpstream(data, &d);
   if (!parsed || !d.IsObject()) {
-    *failure = malformed(parsed.tooDeep() ? "stream event is " + json::tooDeepReason() : "stream event is not JSON");
+    *failure = malformed("stream event is " + unparsedReason(parsed, "not JSON"));
     return Step::kError;
   }
   if (const rapidjson::Value* e = errorObject(d)) {

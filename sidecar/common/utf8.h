@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace outrigger {
@@ -12,5 +13,10 @@ bool validUtf8(std::string_view text);
 // The longest prefix of `text` of at most `max_bytes` that ends between code points; at least
 // one code point when the text is not empty, so a caller splitting text always makes progress.
 std::string_view utf8Prefix(std::string_view text, size_t max_bytes);
+
+// `text` with each maximal invalid subsequence replaced by U+FFFD, as Python's
+// bytes.decode("utf-8", "replace") and the WHATWG decoder do: for text from outside (an
+// upstream's error body) that is quoted on to callers, whose JSON must stay valid.
+std::string utf8Replaced(std::string_view text);
 
 }  // namespace outrigger

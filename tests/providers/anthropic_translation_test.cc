@@ -296,3 +296,22 @@ TEST_CASE("anthropic errors: the upstream's message is cut between UTF-8 code po
   CHECK(dec.decode(SseEvent{"error", body, ""}, &d, &f) == wire::StreamDecoder::Step::kError);
   CHECK(f.message.substr(f.message.size() - 3) == "xxx");
 }
+
+TEST_CASE("anthropic answers: text that is not UTF-8 is a malformed answer") {
+  const std::string bad = "caf\xe9";  // Latin-1, not UTF-8
+  wire::Answer a;
+  wire::Failure f;
+  CHECK_FALSE(wire::parseMessagesResponse(
+      R"({"id":"msg_1","type":"message","role":"assistant","model":"m","content":[{"type":"text","text":")" + bad +
+          R"("}],"stop_reason":"end_turn","usage":{"input_tokens":1,"output_tokens":1}})",
+      &a, &f));
+  CHECK(f.message.find("not valid UTF-8") != std::string::npos);
+  wire::StreamDecoder dec;
+  wire::StreamDelta d;
+  CHECK(dec.decode(SseEvent{"content_block_delta",
+                            R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":")" + bad +
+                                R"("}})",
+                            ""},
+                   &d, &f) == wire::StreamDecoder::Step::kError);
+  CHECK(f.message.find("not valid UTF-8") != std::string::npos);
+}

@@ -422,3 +422,33 @@ TEST_CASE("openai via daemon: embeddings failures map like chat") {
   INFO(m);
   CHECK(m.rfind("HTTP/1.1 503", 0) == 0);
 }
+
+TEST_CASE("openai via daemon: an upstream answer that is not UTF-8 is an error in valid JSON, unary and streamed") {
+  UpstreamProcess upstream;
+  REQUIRE(upstream.ready());
+  DaemonProcess daemon(openaiConfig(upstream, 2000) + "[http]\nlisten = \"127.0.0.1:0\"\n");
+  REQUIRE(daemon.waitReady());
+  int port = httpPort(daemon);
+  REQUIRE(port != 0);
+  REQUIRE(upstream.script(R"([{"fault":"not_utf8"},{"fault":"not_utf8"},{"fault":"ok"}])"));
+  const std::string ask = R"({"model":"default","messages":[{"role":"user","content":"hi"}])";
+
+  std::string unary = httpPost(port, "/v1/chat/completions", ask + "}");
+  INFO(unary);
+  CHECK(unary.rfind("HTTP/1.1 503", 0) == 0);
+  CHECK(unary.find('\xe9') == std::string::npos);  // the upstream's Latin-1 byte never reaches the caller
+  rapidjson::Document error;
+  error.Parse<rapidjson::kParseValidateEncodingFlag>(bodyOf(unary).c_str());
+  REQUIRE(error.IsObject());
+  CHECK(std::string(error["error"]["message"].GetString()).find("not valid UTF-8") != std::string::npos);
+
+  std::string streamed = httpPost(port, "/v1/chat/completions", ask + R"(,"stream":true})");
+  INFO(streamed);
+  CHECK(streamed.find('\xe9') == std::string::npos);
+  CHECK(streamed.find("not valid UTF-8") != std::string::npos);
+  CHECK(streamed.find("[DONE]") == std::string::npos);  // an error ends it, not a finished answer
+
+  std::string fine = httpPost(port, "/v1/chat/completions", ask + "}");
+  CHECK(fine.rfind("HTTP/1.1 200", 0) == 0);
+  CHECK(fine.find("Hello from upstream") != std::string::npos);
+}

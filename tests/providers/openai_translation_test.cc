@@ -3,12 +3,18 @@
 #include <catch2/catch.hpp>
 
 #include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "openai_wire.h"
 #include "secret_ref.h"
@@ -549,4 +555,67 @@ TEST_CASE("openai errors: the upstream's message is cut between UTF-8 code point
   CHECK(dec.decode(body, &d, &f) == wire::StreamDecoder::Step::kError);
   CHECK(f.message.substr(f.message.size() - 3) == "xxx");
   CHECK(upstreamQuote(std::string(298, 'x') + "\xc3\xa9") == std::string(298, 'x') + "\xc3\xa9");
+}
+
+TEST_CASE("openai answers: text that is not UTF-8 is a malformed answer, and an error body's bytes are repaired") {
+  const std::string bad = "caf\xe9";  // Latin-1, not UTF-8
+  wire::Answer a;
+  wire::Failure f;
+  CHECK_FALSE(wire::parseChatResponse(
+      R"({"id":"x","model":"m","choices":[{"index":0,"message":{"role":"assistant","content":")" + bad +
+          R"("},"finish_reason":"stop"}]})",
+      &a, &f));
+  CHECK(f.message.find("not valid UTF-8") != std::string::npos);
+  wire::StreamDecoder dec;
+  wire::StreamDelta d;
+  CHECK(dec.decode(R"({"choices":[{"index":0,"delta":{"content":")" + bad + R"("}}]})", &d, &f) ==
+        wire::StreamDecoder::Step::kError);
+  CHECK(f.message.find("not valid UTF-8") != std::string::npos);
+  // An error page in another encoding: quoted with U+FFFD in place of what is not UTF-8.
+  f = wire::mapHttpError(400, R"({"error":{"type":"invalid_request_error","message":")" + bad + "\"}}", {}, 0);
+  CHECK(f.message == "upstream 400");  // the body does not parse: the status alone
+  CHECK(upstreamQuote(bad) == "caf\xef\xbf\xbd");
+  CHECK(upstreamQuote(std::string(299, 'x') + "\xe9\xe9") == std::string(299, 'x') + "\xef\xbf\xbd");
+}
+
+TEST_CASE("openai unary: what checking an answer's UTF-8 costs", "[.][bench]") {
+  // Answers decoded as the provider does (the parse checks UTF-8), against RapidJSON's parse
+  // without the check, in alternating passes of the same run: the recorded answer, and one with
+  // 4 KiB of text in several scripts.
+  std::string words;
+  while (words.size() < 4096) words += "The caf\u00e9 na \u0159ece, \u6771\u4eac\u306e\u5929\u6c17 \u0438 \u043c\u043e\u0440\u0435 \U0001F30D. ";
+  std::string long_text;
+  {
+    rapidjson::Document d;
+    REQUIRE_FALSE(d.Parse(fixture("chat_unary.json").c_str()).HasParseError());
+    d["choices"][0]["message"]["content"].SetString(words.c_str(), static_cast<rapidjson::SizeType>(words.size()),
+                                                     d.GetAllocator());
+    rapidjson::StringBuffer out;
+    rapidjson::Writer<rapidjson::StringBuffer> w(out);
+    d.Accept(w);
+    long_text = out.GetString();
+  }
+  for (const std::string& body : {fixture("chat_unary.json"), long_text}) {
+    const int kAnswers = body.size() > 2000 ? 20000 : 200000;
+    auto timePass = [&](bool checked) {
+      auto t0 = std::chrono::steady_clock::now();
+      size_t parsed = 0;
+      for (int i = 0; i < kAnswers; ++i) {
+        rapidjson::Document d;
+        parsed += checked ? bool(outrigger::providers::parseUpstream(body, &d)) : bool(outrigger::json::parse(body, &d));
+      }
+      REQUIRE(parsed == size_t(kAnswers));
+      return std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count() / kAnswers;
+    };
+    std::vector<double> plain, checked;
+    for (int pass = 0; pass < 5; ++pass) {
+      plain.push_back(timePass(false));
+      checked.push_back(timePass(true));
+    }
+    std::sort(plain.begin(), plain.end());
+    std::sort(checked.begin(), checked.end());
+    std::printf("bench: parsing a %zu-byte chat answer: %.0f ns unchecked, %.0f ns with its UTF-8 checked (median of "
+                "5 alternating passes of %d; +%.0f ns, %.2fx)\n",
+                body.size(), plain[2], checked[2], kAnswers, checked[2] - plain[2], checked[2] / plain[2]);
+  }
 }

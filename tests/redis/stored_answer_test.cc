@@ -53,4 +53,13 @@ TEST_CASE("stored answer: every truncation, an extra byte and another version ar
   lying[1] = '\xff';
   lying[2] = '\xff';
   CHECK_FALSE(decodeAnswer(lying));
+  // A byte of the answer's text damaged into something that is not UTF-8: a miss, not served.
+  std::string damaged = value;
+  size_t at = damaged.find("Paris");
+  REQUIRE(at != std::string::npos);
+  damaged[at] = '\xff';
+  CHECK_FALSE(decodeAnswer(damaged));
+  damaged[at] = 'p';  // still UTF-8: decodes (the full key, compared on a hit, guards the rest)
+  REQUIRE(decodeAnswer(damaged));
+  CHECK(decodeAnswer(damaged)->content == "paris is the capital of France.");
 }

@@ -27,6 +27,8 @@ waits that long before any answer (an error included):
   deep_json          valid JSON nested "depth" arrays deep (default 100000) as the body of a "code" answer
                      (default 200), or as one stream event after the head of a stream
   empty_choices      an OpenAI 200 with "choices": []
+  not_utf8           an OpenAI answer whose text ("caf\u00e9" unless "text" says) is sent in Latin-1, so its
+                     bytes are not UTF-8 (unary: the body; a stream: the events that carry it)
   refusal            an answer whose assistant message carries a refusal ("refusal" text; OpenAI streams it
                      as delta.refusal); Anthropic's is "text" with stop_reason refusal
   drop_before_head   read the request, then close the connection without answering a byte
@@ -55,6 +57,11 @@ ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "
 ANTHROPIC_TYPES = {400: "invalid_request_error", 401: "authentication_error", 402: "billing_error",
                    403: "permission_error", 404: "not_found_error", 429: "rate_limit_error",
                    500: "api_error", 504: "timeout_error", 529: "overloaded_error"}
+
+
+def latin1(text):
+    """`text` in Latin-1 where it can be (what is not Latin-1 stays UTF-8): bytes that are not UTF-8."""
+    return b"".join(c.encode("latin-1") if ord(c) < 256 else c.encode() for c in text)
 
 
 def pick(step):
@@ -287,7 +294,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def openai(self, body, step, fault):
         model = step.get("model", body.get("model", "gpt-test"))
-        text = step.get("text", "Hello from upstream")
+        text = step.get("text", "caf\u00e9" if fault == "not_utf8" else "Hello from upstream")
         calls = step.get("tool_calls", [])
         usage = step.get("usage", {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17,
                                    "prompt_tokens_details": {"cached_tokens": 4},
@@ -308,8 +315,11 @@ class Handler(BaseHTTPRequestHandler):
                                           "function": {"name": c["name"], "arguments": c["arguments"]}} for c in calls]
             choices = [] if fault == "empty_choices" else [
                 {"index": 0, "message": message, "finish_reason": finish, "logprobs": None}]
-            return self.send_json(200, {"id": "chatcmpl-test", "object": "chat.completion", "created": 1700000000,
-                                        "model": model, "choices": choices, "usage": usage, **head})
+            answer = {"id": "chatcmpl-test", "object": "chat.completion", "created": 1700000000,
+                      "model": model, "choices": choices, "usage": usage, **head}
+            if fault == "not_utf8":
+                return self.send_raw(200, latin1(json.dumps(answer, ensure_ascii=False)))
+            return self.send_json(200, answer)
         events = []
 
         def ev(choices, u=None):
@@ -336,6 +346,9 @@ class Handler(BaseHTTPRequestHandler):
             ev([], usage)
         if fault == "malformed_json":
             events.insert(2, "data: {\"choices\": [\n\n")
+        if fault == "not_utf8":
+            events = [b"data: " + latin1(json.dumps(json.loads(e[len("data: "):]), ensure_ascii=False)) + b"\n\n"
+                      for e in events]
         terminal = [] if fault == "no_terminal" else ["data: [DONE]\n\n"]
         self.stream(events, terminal, step, fault)
 
