@@ -3,6 +3,9 @@
 #include <rapidjson/encodings.h>
 #include <rapidjson/memorystream.h>
 
+#include <cstdint>
+#include <cstring>
+
 namespace outrigger {
 namespace {
 
@@ -10,18 +13,66 @@ struct Discard {
   void Put(char) {}
 };
 
+constexpr uint64_t kHighBits = 0x8080808080808080ull;  // a byte's top bit: not ASCII
+
 bool isContinuation(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
+
+// At a byte of 0x80 or more: how many continuation bytes it needs to be a character (`need`, 0 for
+// a byte that cannot start one), and how many of the bytes after it are those (`got`). The first
+// continuation's range is narrower after E0, ED, F0 and F4: no overlongs, surrogates or code
+// points past U+10FFFF (Unicode's table 3-7).
+void sequenceAt(const unsigned char* p, const unsigned char* end, size_t* need, size_t* got) {
+  unsigned char lead = *p, lo = 0x80, hi = 0xBF;
+  *need = 0;
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    *need = 1;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    *need = 2;
+    if (lead == 0xE0) lo = 0xA0;
+    if (lead == 0xED) hi = 0x9F;
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    *need = 3;
+    if (lead == 0xF0) lo = 0x90;
+    if (lead == 0xF4) hi = 0x8F;
+  }
+  *got = 0;
+  while (*got < *need && p + 1 + *got < end) {
+    unsigned char c = p[1 + *got];
+    if (c < (*got == 0 ? lo : 0x80) || c > (*got == 0 ? hi : 0xBF)) break;
+    ++*got;
+  }
+}
 
 }  // namespace
 
 bool validUtf8(std::string_view text) {
-  size_t i = 0;
-  while (i < text.size() && static_cast<unsigned char>(text[i]) < 0x80) ++i;  // ASCII fast path
-  if (i == text.size()) return true;
-  rapidjson::MemoryStream in(text.data() + i, text.size() - i);
-  Discard out;
-  while (in.Tell() < text.size() - i) {
+  const char* p = text.data();
+  const char* end = p + text.size();
+  while (p < end) {
+    // ASCII runs four words, then one word, at a time; a character beyond ASCII through
+    // RapidJSON's table-driven validator (faster than sequenceAt's branches, which utf8Replaced
+    // needs for its cuts).
+    while (end - p >= 32) {
+      uint64_t w[4];
+      std::memcpy(w, p, 32);
+      if ((w[0] | w[1] | w[2] | w[3]) & kHighBits) break;
+      p += 32;
+    }
+    while (end - p >= 8) {
+      uint64_t word;
+      std::memcpy(&word, p, 8);
+      if (word & kHighBits) break;
+      p += 8;
+    }
+    if (p == end) break;
+    if (static_cast<unsigned char>(*p) < 0x80) {
+      ++p;
+      continue;
+    }
+    rapidjson::MemoryStream in(p, static_cast<size_t>(end - p));
+    Discard out;
     if (!rapidjson::UTF8<>::Validate(in, out)) return false;
+    p += in.Tell();
   }
   return true;
 }
@@ -40,35 +91,20 @@ std::string_view utf8Prefix(std::string_view text, size_t max_bytes) {
 std::string utf8Replaced(std::string_view text) {
   if (validUtf8(text)) return std::string(text);
   static constexpr char kReplacement[] = "\xEF\xBF\xBD";
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const auto* end = p + text.size();
   std::string out;
   out.reserve(text.size() + 8);
-  auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
-  for (size_t i = 0; i < text.size();) {
-    unsigned char lead = byte(i);
-    if (lead < 0x80) {
-      out.push_back(static_cast<char>(lead));
-      ++i;
+  while (p < end) {
+    if (*p < 0x80) {
+      out.push_back(static_cast<char>(*p++));
       continue;
     }
-    // How many continuation bytes the lead byte wants, and the range the first of them must lie
-    // in (narrower after E0, ED, F0 and F4: no overlongs, surrogates or code points past U+10FFFF).
-    size_t need = 0;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (lead >= 0xC2 && lead <= 0xDF) need = 1;
-    else if (lead >= 0xE0 && lead <= 0xEF) need = 2, lo = lead == 0xE0 ? 0xA0 : 0x80, hi = lead == 0xED ? 0x9F : 0xBF;
-    else if (lead >= 0xF0 && lead <= 0xF4) need = 3, lo = lead == 0xF0 ? 0x90 : 0x80, hi = lead == 0xF4 ? 0x8F : 0xBF;
-    size_t got = 0;
-    while (got < need && i + 1 + got < text.size()) {
-      unsigned char c = byte(i + 1 + got);
-      if (c < (got == 0 ? lo : 0x80) || c > (got == 0 ? hi : 0xBF)) break;
-      ++got;
-    }
-    if (need > 0 && got == need) {
-      out.append(text.data() + i, need + 1);
-    } else {
-      out += kReplacement;  // the maximal subpart that could have begun a character, as one
-    }
-    i += 1 + got;
+    size_t need, got;
+    sequenceAt(p, end, &need, &got);
+    if (need > 0 && got == need) out.append(reinterpret_cast<const char*>(p), need + 1);
+    else out += kReplacement;  // the maximal subpart that could have begun a character, as one
+    p += 1 + got;
   }
   return out;
 }

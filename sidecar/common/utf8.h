@@ -7,7 +7,8 @@
 
 namespace outrigger {
 
-// True when `text` is well-formed UTF-8 (RapidJSON's validator: no overlongs, no surrogates).
+// True when `text` is well-formed UTF-8 (Unicode's definition: no overlongs, surrogates or code
+// points past U+10FFFF). ASCII runs are checked a word at a time.
 bool validUtf8(std::string_view text);
 
 // The longest prefix of `text` of at most `max_bytes` that ends between code points; at least

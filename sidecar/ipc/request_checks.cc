@@ -29,11 +29,61 @@ Status checkMetadata(const wire::Metadata* md) {
   return Status::ok();
 }
 
+bool utf8(const flatbuffers::String* s) { return !s || validUtf8(s->string_view()); }
+
+// The refusal naming `field`; the name is only built for a refusal.
+Status notUtf8(const std::string& field) { return Status(Code::kInvalidArgument, field + " is not valid UTF-8"); }
+
+// "messages[2]."
+std::string item(const char* list, size_t i) { return std::string(list) + "[" + std::to_string(i) + "]."; }
+
+Status checkMessages(const flatbuffers::Vector<flatbuffers::Offset<wire::Message>>* messages) {
+  for (flatbuffers::uoffset_t i = 0; messages && i < messages->size(); ++i) {
+    const wire::Message* m = messages->Get(i);
+    for (auto [value, name] : {std::pair{m->content(), "content"}, {m->role(), "role"}, {m->name(), "name"},
+                               {m->tool_call_id(), "tool_call_id"}}) {
+      if (!utf8(value)) return notUtf8(item("messages", i) + name);
+    }
+    for (flatbuffers::uoffset_t c = 0; m->tool_calls() && c < m->tool_calls()->size(); ++c) {
+      const wire::ToolCall* call = m->tool_calls()->Get(c);
+      for (auto [value, name] : {std::pair{call->id(), "id"}, {call->type(), "type"}, {call->name(), "name"},
+                                 {call->arguments(), "arguments"}}) {
+        if (!utf8(value)) return notUtf8(item("messages", i) + item("tool_calls", c) + name);
+      }
+    }
+  }
+  return Status::ok();
+}
+
+Status checkParams(const wire::Params* p) {
+  if (!p) return Status::ok();
+  for (flatbuffers::uoffset_t i = 0; p->stop() && i < p->stop()->size(); ++i) {
+    if (!utf8(p->stop()->Get(i))) return notUtf8("params.stop[" + std::to_string(i) + "]");
+  }
+  for (flatbuffers::uoffset_t i = 0; p->tools() && i < p->tools()->size(); ++i) {
+    const wire::Tool* t = p->tools()->Get(i);
+    for (auto [value, name] : {std::pair{t->type(), "type"}, {t->name(), "name"}, {t->description(), "description"},
+                               {t->parameters_json(), "parameters_json"}}) {
+      if (!utf8(value)) return notUtf8(item("params.tools", i) + name);
+    }
+  }
+  const wire::ResponseFormat* f = p->response_format();
+  for (auto [value, name] : {std::pair{p->tool_choice(), "params.tool_choice"},
+                             {f ? f->schema_name() : nullptr, "params.response_format.schema_name"},
+                             {f ? f->schema_json() : nullptr, "params.response_format.schema_json"},
+                             {p->extra_json(), "params.extra_json"}}) {
+    if (!utf8(value)) return notUtf8(name);
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 Status checkRequestStrings(const wire::Request& r) {
   if (Status s = check(r.model(), "model"); !s.isOk()) return s;
-  return checkMetadata(r.metadata());
+  if (Status s = checkMetadata(r.metadata()); !s.isOk()) return s;
+  if (Status s = checkMessages(r.messages()); !s.isOk()) return s;
+  return checkParams(r.params());
 }
 
 Status checkFeedbackStrings(const wire::Feedback& f) {

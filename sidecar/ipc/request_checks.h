@@ -8,9 +8,11 @@ namespace outrigger::wire { struct Request; struct Feedback; }
 
 namespace outrigger::ipc {
 
-// The model and every metadata string (tenant, user, session, ids, traceparent, tags) must be
-// well-formed UTF-8: they reach logs, records and provider bodies as JSON text. INVALID_ARGUMENT
-// names the first bad field.
+// Every string of a request must be well-formed UTF-8, as the HTTP front's JSON must: the model,
+// the metadata (tenant, user, session, ids, traceparent, tags), the messages (role, content, name,
+// tool calls) and the params (stop, tools, tool_choice, response format, extra_json). They reach
+// logs, records, exporters (where one bad string would cost a whole OTLP batch) and provider
+// bodies as JSON text. INVALID_ARGUMENT names the first bad field.
 Status checkRequestStrings(const wire::Request& request);
 
 // A trace id is 32 hex digits; anything much longer is not one of ours.

@@ -153,6 +153,19 @@ TEST_CASE("a bad request body or a reused stream id ends only that stream, and t
   CHECK(frameOf(*f)->body_as_ResponseEnd()->status() == wire::Status::INVALID_ARGUMENT);
   CHECK(frameOf(*f)->body_as_ResponseEnd()->message()->str() == "metadata.tenant is not valid UTF-8");
 
+  // And in any text of the request: a message, a tool's schema (each would reach provider bodies,
+  // records and exporters as JSON text).
+  REQUIRE(raw.send(requestFrame(5, {.messages = {{"system", "be brief"}, {"user", "caf\xe9"}}})));
+  f = next();
+  REQUIRE(f);
+  CHECK(frameOf(*f)->body_as_ResponseEnd()->status() == wire::Status::INVALID_ARGUMENT);
+  CHECK(frameOf(*f)->body_as_ResponseEnd()->message()->str() == "messages[1].content is not valid UTF-8");
+  REQUIRE(raw.send(requestFrame(6, {.tools = {{"lookup", "{\"description\": \"\xc3\"}"}}})));
+  f = next();
+  REQUIRE(f);
+  CHECK(frameOf(*f)->body_as_ResponseEnd()->status() == wire::Status::INVALID_ARGUMENT);
+  CHECK(frameOf(*f)->body_as_ResponseEnd()->message()->str() == "params.tools[0].parameters_json is not valid UTF-8");
+
   REQUIRE(raw.send(pingFrame(7)));
   f = next();
   REQUIRE(f);

@@ -2,6 +2,11 @@
 // bytes.decode("utf-8", "replace") gives (the expected strings are its output).
 #include <catch2/catch.hpp>
 
+#include <rapidjson/encodings.h>
+#include <rapidjson/memorystream.h>
+
+#include <algorithm>
+#include <memory>
 #include <random>
 #include <string>
 #include <utility>
@@ -11,6 +16,22 @@
 
 using outrigger::utf8Replaced;
 using outrigger::validUtf8;
+
+namespace {
+
+// RapidJSON's validator, character by character: the reference validUtf8 must agree with.
+bool rapidjsonValid(const std::string& text) {
+  struct Discard {
+    void Put(char) {}
+  } out;
+  rapidjson::MemoryStream in(text.data(), text.size());
+  while (in.Tell() < text.size()) {
+    if (!rapidjson::UTF8<>::Validate(in, out)) return false;
+  }
+  return true;
+}
+
+}  // namespace
 
 TEST_CASE("utf8: invalid sequences are replaced as Python's decode with errors='replace' replaces them") {
   const std::vector<std::pair<std::string, std::string>> cases = {
@@ -38,15 +59,34 @@ TEST_CASE("utf8: invalid sequences are replaced as Python's decode with errors='
   }
 }
 
-TEST_CASE("utf8: any bytes come out valid, and valid text comes out unchanged") {
+TEST_CASE("utf8: validity agrees with RapidJSON's validator, any bytes come out valid, valid text unchanged") {
   std::mt19937 rng(11);
-  for (int round = 0; round < 20000; ++round) {
-    std::string bytes(rng() % 12, '\0');
-    for (char& c : bytes) c = static_cast<char>(0x70 + rng() % 0x90);  // mostly the bytes above ASCII
+  for (int round = 0; round < 40000; ++round) {
+    // Short strings of mostly the bytes above ASCII, and longer ones of ASCII runs (checked a word
+    // at a time) with a few others among them, at every alignment.
+    const bool runs = round % 2;
+    std::string bytes(runs ? rng() % 64 : rng() % 12, '\0');
+    for (char& c : bytes) c = static_cast<char>(runs && rng() % 16 ? 0x20 + rng() % 0x5f : 0x70 + rng() % 0x90);
     const std::string fixed = utf8Replaced(bytes);
     INFO(round);
+    REQUIRE(validUtf8(bytes) == rapidjsonValid(bytes));
     REQUIRE(validUtf8(fixed));
     if (validUtf8(bytes)) REQUIRE(fixed == bytes);
     else REQUIRE(fixed != bytes);
+  }
+}
+
+TEST_CASE("utf8: a view is checked to its end and no further") {
+  // ASCII of every length up to 80 in a buffer of exactly that size (AddressSanitizer, in the asan
+  // preset, reports a read past it), and the same text followed by a byte not valid alone.
+  for (size_t n = 1; n <= 80; ++n) {
+    std::unique_ptr<char[]> exact(new char[n]);
+    std::fill(exact.get(), exact.get() + n, 'a');
+    std::string longer(n, 'a');
+    longer += '\xff';
+    INFO(n);
+    CHECK(validUtf8(std::string_view(exact.get(), n)));
+    CHECK(validUtf8(std::string_view(longer.data(), n)));
+    CHECK_FALSE(validUtf8(longer));
   }
 }
