@@ -1,5 +1,6 @@
 #include "chain/cache_stage.h"
 
+#include "chain/answer_text.h"
 #include "chain/request_context.h"
 #include "common/utf8.h"
 
@@ -46,7 +47,11 @@ const StageHooks CacheStage::kStore = {
 outrigger_status RequestContext::cacheDone(plugin::PluginInstance* inst, const outrigger_response_view* hit) {
   if (!pendingIs(StageKind::kCacheLookup, inst)) return OUTRIGGER_E_INVALID;
   pending_ = {};
-  if (hit && hit->code == OUTRIGGER_CODE_OK) {
+  if (hit && hit->code == OUTRIGGER_CODE_OK && !answerTextIsUtf8(*hit)) {
+    // A hit whose text is not UTF-8 is never served: a miss, and its span says why.
+    addPluginSpanAttribute(inst, "outrigger.cache.error", "the stored answer's text is not UTF-8");
+    closeSpan("miss");
+  } else if (hit && hit->code == OUTRIGGER_CODE_OK) {
     closeSpan("hit");
     from_cache_ = true;
     copyFinal(*hit);

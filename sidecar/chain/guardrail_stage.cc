@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "chain/answer_text.h"
 #include "chain/request_context.h"
 #include "common/clock.h"
 #include "plugin/plugin_struct.h"
@@ -52,6 +53,9 @@ bool GuardrailStage::decide(RequestContext& ctx, const Stage& stage, StageKind s
     return deny(ctx, stage, reason, denyCode(has_action ? &action : nullptr));
   }
   if (plugin_action && !has_action) return ctx.stageFailed(stage, OUTRIGGER_E_INVALID, "guardrail action (too small)");
+  if (has_action && !actionTextIsUtf8(action)) {
+    return ctx.stageFailed(stage, OUTRIGGER_E_INVALID, "guardrail action with text that is not UTF-8");
+  }
   if (has_action && action.reask) {
     if (side != StageKind::kResponseGuardrail) return ctx.stageFailed(stage, OUTRIGGER_E_INVALID, "re-ask outside on_response");
     return reask(ctx, stage, action, reason);

@@ -43,6 +43,7 @@ void ProviderStage::startHedge(size_t index) {
   h.view.model = {h.model.data(), h.model.size()};
   h.content.clear();
   h.tool_calls.clear();
+  h.text_refused = false;
   h.start_ns = monoNowNs();
   h.health = &ctx_.engine_.health().target(h.target->key, ctx_.route_->policy);
   ++h.health->in_flight;

@@ -4,12 +4,14 @@
 
 #include <string>
 
+#include "chain/answer_text.h"
 #include "chain/call_hook.h"
 #include "chain/limiter_stage.h"
 #include "chain/request_context.h"
 #include "chain/span_attributes.h"
 #include "common/clock.h"
 #include "common/rate_limited_log.h"
+#include "common/utf8.h"
 #include "http_client/http_client.h"
 #include "plugin/str_view.h"
 
@@ -49,6 +51,7 @@ bool ProviderStage::startAttempt(size_t index) {
   r.tool_calls_.clear();
   r.answer_model_.clear();
   r.answer_meta_ = {};
+  text_refused_ = false;
   if (r.stream_guard_) r.stream_guard_->newAttempt();
   planner_->started();
   attempt_start_ns_ = monoNowNs();
@@ -92,6 +95,13 @@ outrigger_status ProviderStage::chunk(plugin::PluginInstance* inst, const outrig
   for (size_t i = 0; chunk.tool_calls && i < chunk.tool_call_count; ++i) {
     if (chunk.tool_calls[i].index >= kMaxToolCallIndex) return OUTRIGGER_E_INVALID;
   }
+  // Text that is not UTF-8 never goes out; the attempt's answer fails when it ends (done), and
+  // nothing it sends meanwhile is taken.
+  bool& refused = hedge ? hedge_.text_refused : text_refused_;
+  if (refused || !chunkTextIsUtf8(chunk)) {
+    refused = true;
+    return OUTRIGGER_E_INVALID;
+  }
   if (!hedge) r.noteChunkHead(chunk);
   // The guardrails see the current attempt's chunks before anyone else; a hedge's answer is
   // checked whole by on_response if it wins.
@@ -108,7 +118,11 @@ outrigger_status ProviderStage::done(plugin::PluginInstance* inst, const outrigg
   if (r.embed_) return OUTRIGGER_E_INVALID;  // an embed call answers through embeddings_done only
   bool hedge = isHedge(inst);
   if (!hedge && !isAttempt(inst)) return OUTRIGGER_E_INVALID;
-  const outrigger_response_view response = priced(inst, reported);  // provider_cost.cc
+  outrigger_response_view response = priced(inst, reported);  // provider_cost.cc
+  std::string repaired;  // a failure's message when `response` needed one
+  if ((hedge ? hedge_.text_refused : text_refused_) || !answerTextIsUtf8(response)) {
+    response = withoutText(*inst, response, &repaired);
+  }
   if (hedge_.target) {
     if (toCode(response.code) != Code::kOk) {
       hedgedFailure(inst, response);  // the other attempt goes on
@@ -147,6 +161,26 @@ outrigger_status ProviderStage::done(plugin::PluginInstance* inst, const outrigg
   }
   r.resumeAfterCompletion();
   return OUTRIGGER_OK;
+}
+
+// An answer whose text is not UTF-8 (or that sent such a chunk) as the failure it is: UNAVAILABLE
+// and retryable, as the providers here report an upstream's, with the usage it cost kept. A
+// failure's own message is repaired instead (U+FFFD for what is not UTF-8).
+outrigger_response_view ProviderStage::withoutText(const plugin::PluginInstance& inst,
+                                                   const outrigger_response_view& response, std::string* message) {
+  outrigger_response_view out = response;
+  if (response.code == OUTRIGGER_CODE_OK) {
+    *message = "provider " + inst.name() + " answered text that is not UTF-8";
+    out.code = OUTRIGGER_CODE_UNAVAILABLE;
+    out.retryable = 1;
+  } else {
+    *message = utf8Replaced(sv(response.message));
+  }
+  out.message = {message->data(), message->size()};
+  out.content = out.finish_reason = out.model = out.response_id = out.system_fingerprint = out.service_tier = {};
+  out.tool_calls = nullptr;
+  out.tool_call_count = 0;
+  return out;
 }
 
 bool ProviderStage::failed(const outrigger_response_view& response) {

@@ -89,6 +89,7 @@ class ProviderStage final : public LimitWaiter {
     std::string content;  // what it sent through provider_chunk so far
     std::vector<ToolCall> tool_calls;
     TokenCharge tokens;
+    bool text_refused = false;  // it sent a chunk that is not UTF-8: its answer fails
   };
 
   // provider_stage.cc
@@ -104,6 +105,10 @@ class ProviderStage final : public LimitWaiter {
   void guardWholeAnswer(const outrigger_response_view& r);
   // True when another attempt starts after a backoff; otherwise the step is over.
   bool failed(const outrigger_response_view& r);
+  // `response` with its text taken out, as a failure (see provider_stage.cc); *message holds the
+  // failure's message.
+  static outrigger_response_view withoutText(const plugin::PluginInstance& inst, const outrigger_response_view& response,
+                                             std::string* message);
   // The running attempt stops counting against its target's concurrency limit (idempotent).
   void endAttempt();
   static void onAttemptTimer(void* user_data, outrigger_status status);
@@ -159,6 +164,7 @@ class ProviderStage final : public LimitWaiter {
   std::vector<Target> implicit_targets_;
   size_t next_target_ = 0;
   uint64_t attempt_start_ns_ = 0;
+  bool text_refused_ = false;  // the current attempt sent a chunk that is not UTF-8: its answer fails
   resilience::TargetHealth* attempt_health_ = nullptr;  // set while an attempt counts as in flight
   size_t attempt_span_ = 0;      // the current attempt's provider span in the request's spans
   uint32_t attempt_number_ = 0;  // attempts started on this request (a hedge not included)

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "chain/answer_text.h"
 #include "chain/request_context.h"
 #include "plugin/plugin_struct.h"
 #include "plugin/str_view.h"
@@ -225,6 +226,8 @@ void StreamGuard::apply(size_t index, outrigger_status decision, outrigger_verdi
   outrigger_guardrail_action action;
   if (decision == OUTRIGGER_RELEASE && plugin::copyPluginStruct(plugin_action, OUTRIGGER_MIN_SIZE_GUARDRAIL_ACTION, &action) &&
       (action.replace_content || action.replace_tool_calls)) {
+    // A replacement that is not UTF-8 breaks the contract as a wrong decision does.
+    if (!actionTextIsUtf8(action)) return apply(index, OUTRIGGER_E_INVALID, verdict, reason, nullptr, std::move(out));
     if (action.replace_content) out.text.assign(sv(action.content));
     if (action.replace_tool_calls) out.deltas = callsOf(action);
     ctx_.recordVerdict(g.instance->name(), VerdictKind::kRewrite, std::string(reason));

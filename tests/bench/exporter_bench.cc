@@ -283,6 +283,20 @@ void printPhaseCpu(const std::vector<Result>& offs, const std::vector<Result>& o
   std::printf("the daemons' CPU over the phase per request answered: off %.1f us, on %.1f us (+%.1f us)\n", off, on, on - off);
 }
 
+// When a target was missed: the warnings and errors the 'on' daemon logged, which say why a
+// record was dropped or an export failed (the slow-loop warnings aside), the last 30 of them.
+void printProblems(const std::string& log) {
+  std::ifstream in(log);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) {
+    bool problem = line.find(" warn [") != std::string::npos || line.find(" error [") != std::string::npos;
+    if (problem && line.find("blocked the loop") == std::string::npos) lines.push_back(line);
+  }
+  if (lines.empty()) return;
+  std::printf("\nthe 'on' daemon's warnings and errors (%zu, the last %zu):\n", lines.size(), std::min<size_t>(lines.size(), 30));
+  for (size_t i = lines.size() > 30 ? lines.size() - 30 : 0; i < lines.size(); ++i) std::printf("  %s\n", lines[i].c_str());
+}
+
 // After a phase: whether every request it answered reached the store, and what was dropped.
 bool checkNothingLost(const std::string& admin, const std::string& store, const Tally& before, uint64_t answered,
                       const char* what, bool must_keep_all) {
@@ -322,7 +336,7 @@ int main(int argc, char** argv) {
   struct Side {
     const char* name;
     bool on;
-    std::string socket = {}, admin = {}, store = {}, config = {};
+    std::string socket = {}, admin = {}, store = {}, config = {}, log = {};
     pid_t pid = -1;
   };
   Side off{"off", false}, on{"on", true};
@@ -350,7 +364,8 @@ int main(int argc, char** argv) {
     s->config = dir + "/" + s->name + ".toml";
     std::ofstream(s->config) << configText(s->socket, s->admin, s->store, s->on && !opt.control, opt.priority, otlp_endpoint, dir + "/otlp-spool",
                                      opt.otlp_settings);
-    s->pid = spawn({OUTRIGGER_BIN, "serve", "--config", s->config, "--workers", std::to_string(opt.workers)});
+    s->log = dir + "/" + s->name + ".log";
+    s->pid = spawn({OUTRIGGER_BIN, "serve", "--config", s->config, "--workers", std::to_string(opt.workers)}, s->log);
     if (waitAccepting(s->socket) < 0) {
       std::fprintf(stderr, "the daemon with exporters %s did not start\n", s->name);
       return 2;
@@ -459,6 +474,7 @@ int main(int argc, char** argv) {
               static_cast<double>(std::ifstream(on.store, std::ios::ate | std::ios::binary).tellg()) / (1 << 20));
   stop(off.pid);
   stop(on.pid);
+  if (!ok) printProblems(on.log);
   outrigger::testing::removeTempDir(dir);
   return ok ? 0 : 1;
 }

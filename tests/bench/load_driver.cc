@@ -44,15 +44,16 @@ double cpuUs(pid_t pid) {
   return (utime + stime) * 1e6 / double(::sysconf(_SC_CLK_TCK));
 }
 
-pid_t spawn(const std::vector<std::string>& argv) {
+pid_t spawn(const std::vector<std::string>& argv, const std::string& log) {
   pid_t pid = ::fork();
   if (pid == 0) {
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     if (!std::getenv("OUTRIGGER_BENCH_VERBOSE")) {
-      std::freopen("/dev/null", "w", stderr);
-      std::freopen("/dev/null", "w", stdout);
+      const char* to = log.empty() ? "/dev/null" : log.c_str();
+      std::freopen(to, "w", stderr);
+      std::freopen(to, "a", stdout);
     }
     ::execv(args[0], args.data());
     ::_exit(127);

@@ -26,8 +26,9 @@ struct Result {
 long rssKb(pid_t pid);
 // CPU time a process has used, user and system, in microseconds (clock-tick resolution).
 double cpuUs(pid_t pid);
-// Starts argv[0] with its output discarded (kept with OUTRIGGER_BENCH_VERBOSE set).
-pid_t spawn(const std::vector<std::string>& argv);
+// Starts argv[0] with its output discarded, or written to `log` when one is named (kept on the
+// terminal with OUTRIGGER_BENCH_VERBOSE set).
+pid_t spawn(const std::vector<std::string>& argv, const std::string& log = "");
 // Microseconds from now until the socket accepts a connection; -1 after 10 s.
 double waitAccepting(const std::string& path);
 void stop(pid_t pid);

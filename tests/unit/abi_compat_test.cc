@@ -328,3 +328,109 @@ TEST_CASE("a struct read from a plugin stops at its struct_size: a later slot re
     CHECK_FALSE(plugin::copyPluginStruct<GrownChunkView>(nullptr, OUTRIGGER_MIN_SIZE_CHUNK_VIEW, &copy));
   }
 }
+
+// ------------------------------------------------------------------ text that is not UTF-8
+
+namespace {
+
+// How the Latin-1 provider answers: "caf\xe9" whole, as a chunk, as a failure's message, or
+// valid text (so a retry or a second chunk can be told apart).
+enum class Latin1 { kUnary, kChunk, kChunkAfterValid, kFailureMessage, kValid };
+struct Latin1Probe {
+  Latin1 mode = Latin1::kUnary;
+  std::vector<outrigger_status> chunk_results;
+};
+Latin1Probe latin1;
+
+class Latin1Provider final : public plugin::Provider {
+ public:
+  static constexpr const char* kName = "latin1";
+  static constexpr const char* kDescription = "answers text in Latin-1";
+  static constexpr const char* kConfigSchema = "{}";
+  Latin1Provider(plugin::Host h, std::string_view n, std::string_view) : Provider(h, n) {}
+
+  outrigger_status start(const outrigger_request_view& r) override {
+    const outrigger_host_api* api = host().api();
+    auto chunk = [&](const char* text) {
+      outrigger_chunk_view c = plugin::makeChunk(text);
+      latin1.chunk_results.push_back(api->provider_chunk(api->host_ctx, r.handle, &c));
+    };
+    outrigger_response_view done = plugin::makeResponse();
+    done.finish_reason = plugin::str("stop");
+    done.usage.prompt_tokens = 3;
+    done.usage.completion_tokens = 2;
+    switch (latin1.mode) {
+      case Latin1::kUnary: done.content = plugin::str("caf\xe9"); break;
+      case Latin1::kChunk: chunk("caf\xe9"); chunk("more"); break;
+      case Latin1::kChunkAfterValid: chunk("fine, "); chunk("caf\xe9"); break;
+      case Latin1::kFailureMessage:
+        done.code = OUTRIGGER_CODE_INVALID_ARGUMENT;
+        done.message = plugin::str("mauvaise requ\xeate");
+        break;
+      case Latin1::kValid: done.content = plugin::str("caf\xc3\xa9"); break;
+    }
+    api->provider_done(api->host_ctx, r.handle, &done);
+    return OUTRIGGER_PENDING;
+  }
+  void cancel(outrigger_request) override {}
+};
+
+plugin::PluginType latin1Type() {
+  plugin::PluginType t;
+  t.c_type = plugin::typeOf<Latin1Provider>();
+  t.kind = t.c_type->kind;
+  t.name = "latin1";
+  t.schema = plugin::compileSchema(R"({"type":"object"})").value();
+  return t;
+}
+
+}  // namespace
+
+TEST_CASE("a provider's text that is not UTF-8 never reaches the caller: the attempt fails typed") {
+  plugin::PluginType type = latin1Type();
+  latin1 = {};
+  {
+    Worker w(type, nullptr);
+    latin1.mode = Latin1::kValid;
+    Ended ok = w.run({.messages = {{"user", "hello"}}});
+    CHECK(ok.code == Code::kOk);
+    CHECK(ok.content == "caf\xc3\xa9");
+  }
+  {
+    Worker w(type, nullptr);
+    latin1.mode = Latin1::kUnary;
+    Ended e = w.run({.messages = {{"user", "hello"}}});
+    CHECK(e.code == Code::kUnavailable);
+    CHECK(e.message == "provider p answered text that is not UTF-8");
+    CHECK(e.content.empty());
+  }
+  {
+    // Streamed: the chunk is refused (E_INVALID), and so is anything after it; none goes out.
+    Worker w(type, nullptr);
+    latin1.mode = Latin1::kChunk;
+    latin1.chunk_results.clear();
+    Ended e = w.run({.messages = {{"user", "hello"}}, .stream = true});
+    CHECK(latin1.chunk_results == std::vector<outrigger_status>{OUTRIGGER_E_INVALID, OUTRIGGER_E_INVALID});
+    CHECK(w.sink.chunks.empty());
+    CHECK(e.code == Code::kUnavailable);
+    CHECK(e.message == "provider p answered text that is not UTF-8");
+  }
+  {
+    // After a chunk went out the stream ends with the error: what was sent was valid.
+    Worker w(type, nullptr);
+    latin1.mode = Latin1::kChunkAfterValid;
+    latin1.chunk_results.clear();
+    Ended e = w.run({.messages = {{"user", "hello"}}, .stream = true});
+    CHECK(latin1.chunk_results == std::vector<outrigger_status>{OUTRIGGER_OK, OUTRIGGER_E_INVALID});
+    CHECK(w.sink.chunks == std::vector<std::string>{"fine, "});
+    CHECK(e.code == Code::kUnavailable);
+  }
+  {
+    // A failure keeps its code; its message is repaired.
+    Worker w(type, nullptr);
+    latin1.mode = Latin1::kFailureMessage;
+    Ended e = w.run({.messages = {{"user", "hello"}}});
+    CHECK(e.code == Code::kInvalidArgument);
+    CHECK(e.message == "mauvaise requ\xef\xbf\xbd" "te");
+  }
+}

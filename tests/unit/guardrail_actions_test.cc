@@ -132,6 +132,8 @@ class ActingGuard final : public plugin::Guardrail {
       }
     } else if (s.response_mode == "shout") {
       for (char& c : content) c = char(std::toupper(static_cast<unsigned char>(c)));
+    } else if (s.response_mode == "latin1") {
+      content += " caf\xe9";  // a rewrite that is not UTF-8
     } else if (s.response_mode == "json_or_reask") {
       if (!content.empty() && content[0] == '{') return OUTRIGGER_CONTINUE;
       message_ = {plugin::str("user"), plugin::str("Answer with a JSON object only."), {}, {}, nullptr, 0};
@@ -315,6 +317,16 @@ TEST_CASE("a response REWRITE replaces the answer the caller gets") {
   CHECK(out.content == "QUIET PLEASE");
   REQUIRE(rig.verdict());
   CHECK(rig.verdict()->kind == VerdictKind::kRewrite);
+}
+
+TEST_CASE("a response REWRITE whose text is not UTF-8 fails the guardrail instead of reaching the caller") {
+  Rig rig;
+  s.response_mode = "latin1";
+  const Outcome& out = rig.ask("quiet please");
+  CHECK(out.code == Code::kInternal);  // the guardrail's on_error is deny
+  CHECK(out.content.find('\xe9') == std::string::npos);
+  REQUIRE(rig.verdict());
+  CHECK(rig.verdict()->kind == VerdictKind::kError);
 }
 
 TEST_CASE("a re-ask calls the provider again with the answer and the repair prompt, usage summed") {

@@ -95,6 +95,7 @@ struct Answer {
 };
 std::deque<Answer> g_answers;  // the provider's answers in order; OK echoes when empty
 bool g_cache_hits = false;
+std::string g_cache_text = "cached";  // what a hit answers
 
 // Answers at once: the next scripted answer, echoing the last message when it is OK.
 class ScriptedProvider final : public plugin::Provider {
@@ -154,7 +155,7 @@ class RedactingGuard final : public plugin::Guardrail {
   outrigger_guardrail_action action_{};
 };
 
-// Hits with "cached" when g_cache_hits, else misses.
+// Hits with g_cache_text when g_cache_hits, else misses.
 class ToggleCache final : public plugin::Cache {
  public:
   static constexpr const char* kName = "toggle";
@@ -164,7 +165,7 @@ class ToggleCache final : public plugin::Cache {
   outrigger_status lookup(const outrigger_request_view& r) override {
     if (!g_cache_hits) return OUTRIGGER_CONTINUE;
     outrigger_response_view hit = plugin::makeResponse();
-    hit.content = plugin::str("cached");
+    hit.content = plugin::str(g_cache_text);
     host().cacheDone(r.handle, &hit);
     return OUTRIGGER_PENDING;
   }
@@ -206,6 +207,7 @@ struct Rig {
     g_records.clear();
     g_answers.clear();
     g_cache_hits = false;
+    g_cache_text = "cached";
     exporter.start();
     auto make = [](const plugin::PluginType& type, const char* name, const char* kind) {
       config::InstanceSettings is{name, kind, name, "{}", config::OnError::kDeny, "t:1", {}};
@@ -350,6 +352,18 @@ TEST_CASE("record trace: a guardrail span carries its verdict, a cache lookup sp
   REQUIRE(hit.stage("cache.lookup").size() == 1);
   CHECK(hit.stage("cache.lookup")[0]->attributes.at("outrigger.cache.hit") == "true");
   CHECK(hit.stage("provider").empty());
+}
+
+TEST_CASE("record trace: a cache hit whose text is not UTF-8 is not served: a miss that says why, and the provider answers") {
+  Rig rig({.cache = true});
+  g_cache_hits = true;
+  g_cache_text = "caf\xe9";
+  const SeenRecord& r = rig.ask("hello");
+  CHECK(rig.sink.code == Code::kOk);
+  REQUIRE(r.stage("cache.lookup").size() == 1);
+  CHECK(r.stage("cache.lookup")[0]->attributes.at("outrigger.cache.hit") == "false");
+  CHECK(r.stage("cache.lookup")[0]->attributes.at("outrigger.cache.error") == "the stored answer's text is not UTF-8");
+  CHECK(r.stage("provider").size() == 1);
 }
 
 TEST_CASE("record content: capture none (the default) carries no prompt and no answer") {

@@ -795,14 +795,19 @@ typedef struct outrigger_host_api {
   /* [loop] Completion of a PENDING guardrail hook. */
   outrigger_status (*guardrail_done)(void* host_ctx, outrigger_request request,
                                      outrigger_verdict verdict, outrigger_str reason) OUTRIGGER_NOEXCEPT;
-  /* [loop] Completion of a PENDING cache lookup: `hit` NULL is a miss. */
+  /* [loop] Completion of a PENDING cache lookup: `hit` NULL is a miss. A hit whose text is not
+   * UTF-8 is taken as a miss. */
   outrigger_status (*cache_done)(void* host_ctx, outrigger_request request,
                                  const outrigger_response_view* hit) OUTRIGGER_NOEXCEPT;
   /* [loop] A piece of a provider's answer. Returns OUTRIGGER_OK, OUTRIGGER_PAUSE (the client
-   * is slow: send nothing more until the provider's resume hook runs) or OUTRIGGER_E_STALE. */
+   * is slow: send nothing more until the provider's resume hook runs) or OUTRIGGER_E_STALE.
+   * Its text is UTF-8 and ends between code points: a chunk that is not gets OUTRIGGER_E_INVALID,
+   * as does everything after it, and the attempt fails (UNAVAILABLE, retryable) at its done. */
   outrigger_status (*provider_chunk)(void* host_ctx, outrigger_request request,
                                      const outrigger_chunk_view* chunk) OUTRIGGER_NOEXCEPT;
-  /* [loop] Completion of provider start: the answer or the failure, exactly once. */
+  /* [loop] Completion of provider start: the answer or the failure, exactly once. An answer
+   * whose text is not UTF-8 becomes a failure (UNAVAILABLE, retryable); a failure's message that
+   * is not UTF-8 is passed on with U+FFFD in place of the bad bytes. */
   outrigger_status (*provider_done)(void* host_ctx, outrigger_request request,
                                     const outrigger_response_view* response) OUTRIGGER_NOEXCEPT;
 

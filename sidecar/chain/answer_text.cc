@@ -1,0 +1,51 @@
+#include "chain/answer_text.h"
+
+#include <initializer_list>
+#include <string_view>
+
+#include "common/utf8.h"
+
+namespace outrigger::chain {
+namespace {
+
+bool utf8(outrigger_str s) { return s.size == 0 || (s.data && validUtf8(std::string_view(s.data, s.size))); }
+
+bool all(std::initializer_list<outrigger_str> texts) {
+  for (outrigger_str s : texts) {
+    if (!utf8(s)) return false;
+  }
+  return true;
+}
+
+bool toolCalls(const outrigger_tool_call_view* calls, size_t count) {
+  for (size_t i = 0; calls && i < count; ++i) {
+    if (!all({calls[i].id, calls[i].type, calls[i].name, calls[i].arguments})) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool answerTextIsUtf8(const outrigger_response_view& a) {
+  return all({a.message, a.content, a.finish_reason, a.model, a.response_id, a.system_fingerprint, a.service_tier}) &&
+         toolCalls(a.tool_calls, a.tool_call_count);
+}
+
+bool chunkTextIsUtf8(const outrigger_chunk_view& c) {
+  if (!all({c.delta, c.model, c.system_fingerprint, c.service_tier})) return false;
+  for (size_t i = 0; c.tool_calls && i < c.tool_call_count; ++i) {
+    const auto& d = c.tool_calls[i];
+    if (!all({d.id, d.type, d.name, d.arguments})) return false;
+  }
+  return true;
+}
+
+bool actionTextIsUtf8(const outrigger_guardrail_action& a) {
+  for (size_t i = 0; a.messages && i < a.message_count; ++i) {
+    const auto& m = a.messages[i];
+    if (!all({m.role, m.content, m.name, m.tool_call_id}) || !toolCalls(m.tool_calls, m.tool_call_count)) return false;
+  }
+  return utf8(a.content) && toolCalls(a.tool_calls, a.tool_call_count);
+}
+
+}  // namespace outrigger::chain

@@ -1,0 +1,19 @@
+// Whether the text a plugin hands the host is UTF-8. Callers' JSON and SDKs need it, and a record
+// or span that carries a bad string costs an exporter its batch (a collector refuses protobuf
+// strings that are not UTF-8). The providers in this repository check their upstreams' answers;
+// these hold every plugin, a third party's included, to the same at the ABI boundary.
+#pragma once
+
+#include <outrigger/plugin.h>
+
+namespace outrigger::chain {
+
+// An answer (provider_done, cache_done): its message, content, finish reason, model, tool calls
+// and the upstream's ids, as far as the view's copy holds them.
+bool answerTextIsUtf8(const outrigger_response_view& answer);
+// A chunk's delta, tool call deltas and the upstream's names.
+bool chunkTextIsUtf8(const outrigger_chunk_view& chunk);
+// What a guardrail's REWRITE or re-ask carries: messages, content and tool calls.
+bool actionTextIsUtf8(const outrigger_guardrail_action& action);
+
+}  // namespace outrigger::chain
