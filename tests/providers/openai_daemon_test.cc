@@ -361,15 +361,26 @@ std::string bodyOf(const std::string& response) {
   return at == std::string::npos ? std::string() : response.substr(at + 4);
 }
 
+// The scripted upstream behind a daemon whose HTTP front listens on a loopback port.
+struct HttpRig {
+  UpstreamProcess upstream;
+  std::unique_ptr<DaemonProcess> daemon;
+  int port = 0;
+  HttpRig() {
+    REQUIRE(upstream.ready());
+    daemon = std::make_unique<DaemonProcess>(openaiConfig(upstream, 2000) + "[http]\nlisten = \"127.0.0.1:0\"\n");
+    REQUIRE(daemon->waitReady());
+    port = httpPort(*daemon);
+    REQUIRE(port != 0);
+  }
+};
+
 }  // namespace
 
 TEST_CASE("openai via daemon: embeddings ask the upstream for base64 and answer floats or base64") {
-  UpstreamProcess upstream;
-  REQUIRE(upstream.ready());
-  DaemonProcess daemon(openaiConfig(upstream, 2000) + "[http]\nlisten = \"127.0.0.1:0\"\n");
-  REQUIRE(daemon.waitReady());
-  int port = httpPort(daemon);
-  REQUIRE(port != 0);
+  HttpRig rig;
+  UpstreamProcess& upstream = rig.upstream;
+  const int port = rig.port;
 
   std::string r = httpPost(port, "/v1/embeddings", R"({"model":"default","input":["abc","hello world"],"dimensions":4})");
   INFO(r);
@@ -407,12 +418,9 @@ TEST_CASE("openai via daemon: embeddings ask the upstream for base64 and answer 
 }
 
 TEST_CASE("openai via daemon: embeddings failures map like chat") {
-  UpstreamProcess upstream;
-  REQUIRE(upstream.ready());
-  DaemonProcess daemon(openaiConfig(upstream, 2000) + "[http]\nlisten = \"127.0.0.1:0\"\n");
-  REQUIRE(daemon.waitReady());
-  int port = httpPort(daemon);
-  REQUIRE(port != 0);
+  HttpRig rig;
+  UpstreamProcess& upstream = rig.upstream;
+  const int port = rig.port;
   REQUIRE(upstream.script(R"([{"fault":"status","code":429,"headers":{"retry-after-ms":"1500"}},{"fault":"malformed_json"}])"));
   std::string r = httpPost(port, "/v1/embeddings", R"({"model":"default","input":"x"})");
   INFO(r);
@@ -424,12 +432,9 @@ TEST_CASE("openai via daemon: embeddings failures map like chat") {
 }
 
 TEST_CASE("openai via daemon: an upstream answer that is not UTF-8 is an error in valid JSON, unary and streamed") {
-  UpstreamProcess upstream;
-  REQUIRE(upstream.ready());
-  DaemonProcess daemon(openaiConfig(upstream, 2000) + "[http]\nlisten = \"127.0.0.1:0\"\n");
-  REQUIRE(daemon.waitReady());
-  int port = httpPort(daemon);
-  REQUIRE(port != 0);
+  HttpRig rig;
+  UpstreamProcess& upstream = rig.upstream;
+  const int port = rig.port;
   REQUIRE(upstream.script(R"([{"fault":"not_utf8"},{"fault":"not_utf8"},{"fault":"ok"}])"));
   const std::string ask = R"({"model":"default","messages":[{"role":"user","content":"hi"}])";
 

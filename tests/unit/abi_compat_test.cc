@@ -262,14 +262,18 @@ class GuardedViewProvider final : public plugin::Provider {
   void cancel(outrigger_request) override {}
 };
 
-plugin::PluginType guardedType() {
+// The type of an in-process plugin class, as the loader would make it of a library's.
+template <class Plugin>
+plugin::PluginType inProcessType() {
   plugin::PluginType t;
-  t.c_type = plugin::typeOf<GuardedViewProvider>();
+  t.c_type = plugin::typeOf<Plugin>();
   t.kind = t.c_type->kind;
-  t.name = "guarded";
+  t.name = Plugin::kName;
   t.schema = plugin::compileSchema(R"({"type":"object"})").value();
   return t;
 }
+
+plugin::PluginType guardedType() { return inProcessType<GuardedViewProvider>(); }
 
 // A chunk view as a later minor might grow it: one more slot at the tail.
 struct GrownChunkView {
@@ -375,19 +379,10 @@ class Latin1Provider final : public plugin::Provider {
   void cancel(outrigger_request) override {}
 };
 
-plugin::PluginType latin1Type() {
-  plugin::PluginType t;
-  t.c_type = plugin::typeOf<Latin1Provider>();
-  t.kind = t.c_type->kind;
-  t.name = "latin1";
-  t.schema = plugin::compileSchema(R"({"type":"object"})").value();
-  return t;
-}
-
 }  // namespace
 
 TEST_CASE("a provider's text that is not UTF-8 never reaches the caller: the attempt fails typed") {
-  plugin::PluginType type = latin1Type();
+  plugin::PluginType type = inProcessType<Latin1Provider>();
   latin1 = {};
   {
     Worker w(type, nullptr);
