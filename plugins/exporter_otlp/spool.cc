@@ -252,7 +252,7 @@ bool Spool::next(Entry* out) {
     uint8_t signal = 0, encoding = 0;
     if (fd < 0 || !readHeader(fd, read_offset_, seg->size, &items, &length, &crc, &signal, &encoding)) {
       if (fd >= 0) ::close(fd);
-      skipped(seg->size, 1, 0);
+      skipped(seg->size, 0);
       continue;
     }
     // A batch in an encoding this build does not know (written by a newer one), or whose body
@@ -264,7 +264,7 @@ bool Spool::next(Entry* out) {
     }
     ::close(fd);
     if (!sendable) {
-      skipped(read_offset_ + kHeader + length, 1, items);
+      skipped(read_offset_ + kHeader + length, items);
       continue;
     }
     out->signal = signal;
@@ -293,9 +293,9 @@ void Spool::settleCounts() {
 // right once the reads have found every readable one, above). With nothing out, everything up to
 // `to` is done with, so the cursor moves there (segments before this one are dropped) and a
 // skipped batch is never read, or counted, twice.
-void Spool::skipped(uint64_t to, uint64_t entries, uint32_t items) {
+void Spool::skipped(uint64_t to, uint32_t items) {
   ++corrupt_;
-  entries_ -= std::min<uint64_t>(entries_ - handed_.size(), entries);
+  if (entries_ > handed_.size()) --entries_;
   items_ -= std::min<uint64_t>(items_, items);
   if (entries_ == handed_.size()) settleCounts();
   read_offset_ = to;

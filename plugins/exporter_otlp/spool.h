@@ -78,7 +78,7 @@ class Spool {
   void scan(Segment& seg, bool last);
   std::string segmentPath(uint64_t seq) const;
   void dropHead();
-  void skipped(uint64_t to, uint64_t entries, uint32_t items);
+  void skipped(uint64_t to, uint32_t items);
   void settleCounts();
   void writeCursor();
   bool readHeader(int fd, uint64_t offset, uint64_t size, uint32_t* items, uint32_t* length, uint32_t* crc,

@@ -100,12 +100,7 @@ std::string unparsedReason(const json::ParseResult& parsed, std::string_view oth
 }
 
 std::string upstreamQuote(std::string_view text, size_t max_bytes) {
-  size_t end = text.size();
-  if (end > max_bytes) {
-    end = max_bytes;
-    while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;  // a continuation byte
-  }
-  return utf8Replaced(text.substr(0, end));  // an error body in another encoding, or bytes
+  return utf8Replaced(utf8Prefix(text, max_bytes));  // an error body in another encoding, or bytes
 }
 
 }  // namespace outrigger::providers

@@ -5,10 +5,12 @@
 namespace outrigger::ipc {
 namespace {
 
-Status check(const flatbuffers::String* s, const char* field) {
-  if (!s || validUtf8(s->string_view())) return Status::ok();
-  return Status(Code::kInvalidArgument, std::string(field) + " is not valid UTF-8");
-}
+bool utf8(const flatbuffers::String* s) { return !s || validUtf8(s->string_view()); }
+
+// The refusal naming `field`; the name is only built for a refusal.
+Status notUtf8(const std::string& field) { return Status(Code::kInvalidArgument, field + " is not valid UTF-8"); }
+
+Status check(const flatbuffers::String* s, const char* field) { return utf8(s) ? Status::ok() : notUtf8(field); }
 
 Status checkMetadata(const wire::Metadata* md) {
   if (!md) return Status::ok();
@@ -28,11 +30,6 @@ Status checkMetadata(const wire::Metadata* md) {
   }
   return Status::ok();
 }
-
-bool utf8(const flatbuffers::String* s) { return !s || validUtf8(s->string_view()); }
-
-// The refusal naming `field`; the name is only built for a refusal.
-Status notUtf8(const std::string& field) { return Status(Code::kInvalidArgument, field + " is not valid UTF-8"); }
 
 // "messages[2]."
 std::string item(const char* list, size_t i) { return std::string(list) + "[" + std::to_string(i) + "]."; }

@@ -52,7 +52,7 @@ pid_t spawn(const std::vector<std::string>& argv, const std::string& log) {
     args.push_back(nullptr);
     if (!std::getenv("OUTRIGGER_BENCH_VERBOSE")) {
       const char* to = log.empty() ? "/dev/null" : log.c_str();
-      std::freopen(to, "w", stderr);
+      std::freopen(to, "a", stderr);  // both appended: two offsets into one file would overwrite
       std::freopen(to, "a", stdout);
     }
     ::execv(args[0], args.data());
