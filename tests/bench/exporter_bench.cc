@@ -39,6 +39,7 @@
 #include <fstream>
 #include <memory>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -161,25 +162,34 @@ std::string adminGet(const std::string& admin, const std::string& path) {
   return body == std::string::npos ? "" : text.substr(body + 4);
 }
 
+// The value of a series the daemon always renders. The admin server starts listening just after
+// the request socket, so a first scrape can find nothing: it is retried, and the bench stops
+// rather than take a missing reading for a value (a 'before' of -1 once read as one record
+// dropped and one export failure that never happened).
 double metric(const std::string& admin, const std::string& name) {
-  std::string text = adminGet(admin, "/metrics");
-  size_t at = text.find("\n" + name + " ");
-  return at == std::string::npos ? -1 : std::stod(text.substr(at + name.size() + 2));
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    std::string text = adminGet(admin, "/metrics");
+    size_t at = text.find("\n" + name + " ");
+    if (at != std::string::npos) return std::stod(text.substr(at + name.size() + 2));
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  throw std::runtime_error("the admin server at " + admin + " answered no " + name + " in 10 s");
 }
 
+// One integer from the trace store, read the same way: retried, never a made-up value.
 int64_t queryInt(const std::string& store, const char* sql) {
-  sqlite3* db = nullptr;
-  int64_t n = -1;
-  if (sqlite3_open_v2(store.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    sqlite3* db = nullptr;
     sqlite3_stmt* s = nullptr;
-    if (sqlite3_prepare_v2(db, sql, -1, &s, nullptr) == SQLITE_OK &&
-        sqlite3_step(s) == SQLITE_ROW) {
-      n = sqlite3_column_int64(s, 0);
-    }
+    bool read = sqlite3_open_v2(store.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK &&
+                sqlite3_prepare_v2(db, sql, -1, &s, nullptr) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW;
+    int64_t n = read ? sqlite3_column_int64(s, 0) : -1;
     sqlite3_finalize(s);
+    sqlite3_close(db);
+    if (read) return n;
+    std::this_thread::sleep_for(milliseconds(100));
   }
-  sqlite3_close(db);
-  return n;
+  throw std::runtime_error("the trace store " + store + " could not be read in 10 s (" + sql + ")");
 }
 
 // Requests ever written to the store: the newest row id, since retention deletes the oldest rows
@@ -311,9 +321,7 @@ bool checkNothingLost(const std::string& admin, const std::string& store, const 
   return !must_keep_all || (rows == static_cast<int64_t>(answered) && dropped == 0 && failed == 0);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   Options opt;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
@@ -332,6 +340,10 @@ int main(int argc, char** argv) {
     else if (a == "--outage") opt.outage = std::max(0.0, std::atof(argv[i + 1]));
   }
   std::string dir = outrigger::testing::makeTempDir();
+  struct RemoveDir {
+    std::string dir;
+    ~RemoveDir() { outrigger::testing::removeTempDir(dir); }
+  } remove_dir{dir};  // last, after the daemons and the collector stopped
   ::setenv("XDG_STATE_HOME", dir.c_str(), 1);
   struct Side {
     const char* name;
@@ -357,6 +369,15 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "--outage needs --sustain and the test collector (deploy/setup.sh --test), with OTLP on\n");
     return 2;
   }
+  // However the run ends (a failed reading throws), the daemons end with it.
+  struct StopDaemons {
+    Side* sides[2];
+    ~StopDaemons() {
+      for (Side* s : sides) {
+        if (s->pid > 0) stop(s->pid);
+      }
+    }
+  } stop_daemons{{&off, &on}};
   for (Side* s : {&off, &on}) {
     s->socket = dir + "/" + s->name + ".sock";
     s->admin = dir + "/" + s->name + "-admin.sock";
@@ -370,6 +391,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "the daemon with exporters %s did not start\n", s->name);
       return 2;
     }
+    metric(s->admin, "outrigger_ready");  // and its admin server answers, a moment later
   }
 
   std::printf("Exporter benchmark: default chain, %d worker(s), %d connection(s), median of %d alternating rounds "
@@ -472,9 +494,21 @@ int main(int argc, char** argv) {
   }
   std::printf("trace store after the run: %lld requests, %.1f MiB\n", static_cast<long long>(storedRequests(on.store)),
               static_cast<double>(std::ifstream(on.store, std::ios::ate | std::ios::binary).tellg()) / (1 << 20));
-  stop(off.pid);
-  stop(on.pid);
+  for (Side* s : {&off, &on}) {
+    stop(s->pid);
+    s->pid = -1;
+  }
   if (!ok) printProblems(on.log);
-  outrigger::testing::removeTempDir(dir);
   return ok ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "exporter_bench: %s\n", e.what());
+    return 2;
+  }
 }
