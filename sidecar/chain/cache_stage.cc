@@ -1,6 +1,6 @@
 #include "chain/cache_stage.h"
 
-#include "chain/answer_text.h"
+#include "chain/plugin_text.h"
 #include "chain/request_context.h"
 #include "common/utf8.h"
 

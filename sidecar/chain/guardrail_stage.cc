@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "chain/answer_text.h"
+#include "chain/plugin_text.h"
 #include "chain/request_context.h"
 #include "common/clock.h"
 #include "plugin/plugin_struct.h"
@@ -46,7 +46,7 @@ Code GuardrailStage::denyCode(const outrigger_guardrail_action* action) {
 bool GuardrailStage::decide(RequestContext& ctx, const Stage& stage, StageKind side, outrigger_status rc,
                             outrigger_verdict verdict, std::string_view reason_view,
                             const outrigger_guardrail_action* plugin_action) {
-  std::string reason(reason_view);
+  std::string reason = repairedText(reason_view);
   outrigger_guardrail_action action;
   bool has_action = plugin::copyPluginStruct(plugin_action, OUTRIGGER_MIN_SIZE_GUARDRAIL_ACTION, &action);
   if (rc == OUTRIGGER_STOP || verdict == OUTRIGGER_VERDICT_DENY) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 
+#include "chain/plugin_text.h"
 #include "chain/request_context.h"
 #include "common/clock.h"
 #include "cost/price_table.h"
@@ -77,7 +78,7 @@ bool LimiterStage::decide(RequestContext& ctx, const Stage& stage, outrigger_cod
     return true;
   }
   Code c = code > 0 && code <= 16 ? static_cast<Code>(code) : Code::kResourceExhausted;
-  std::string message = reason.empty() ? std::string("refused by limiter") : std::string(reason);
+  std::string message = reason.empty() ? std::string("refused by limiter") : repairedText(reason);
   bool queue_full = false;
   // Over a limit, on a route that queues: wait for capacity and ask again.
   if (c == Code::kResourceExhausted && ctx.limiter_wait_.refused(retry_after_ms, message, stage.origin, &queue_full)) {

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "chain/plugin_text.h"
 #include "chain/request_context.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -70,6 +71,11 @@ outrigger_status RequestContext::startModelCall(plugin::PluginInstance* inst, co
   outrigger_model_call call;
   if (!plugin::copyPluginStruct(plugin_call, OUTRIGGER_MIN_SIZE_MODEL_CALL, &call) || (!complete == !embed)) {
     return OUTRIGGER_E_INVALID;
+  }
+  if (!modelCallTextIsUtf8(call)) {
+    static RateLimitedLog log;
+    log.write(LogLevel::kWarn, "plugin " + inst->name(), "model call refused: its text is not UTF-8");
+    return OUTRIGGER_E_INVALID;  // as a caller's request with such text is refused at the fronts
   }
   std::string route(sv(call.route));
   bool allowed = false;

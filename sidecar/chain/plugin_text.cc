@@ -1,4 +1,4 @@
-#include "chain/answer_text.h"
+#include "chain/plugin_text.h"
 
 #include <initializer_list>
 #include <string_view>
@@ -24,6 +24,14 @@ bool toolCalls(const outrigger_tool_call_view* calls, size_t count) {
   return true;
 }
 
+bool messages(const outrigger_message_view* list, size_t count) {
+  for (size_t i = 0; list && i < count; ++i) {
+    const auto& m = list[i];
+    if (!all({m.role, m.content, m.name, m.tool_call_id}) || !toolCalls(m.tool_calls, m.tool_call_count)) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 bool answerTextIsUtf8(const outrigger_response_view& a) {
@@ -40,12 +48,28 @@ bool chunkTextIsUtf8(const outrigger_chunk_view& c) {
   return true;
 }
 
-bool actionTextIsUtf8(const outrigger_guardrail_action& a) {
-  for (size_t i = 0; a.messages && i < a.message_count; ++i) {
-    const auto& m = a.messages[i];
-    if (!all({m.role, m.content, m.name, m.tool_call_id}) || !toolCalls(m.tool_calls, m.tool_call_count)) return false;
+bool modelCallTextIsUtf8(const outrigger_model_call& call) {
+  if (!messages(call.messages, call.message_count)) return false;
+  for (size_t i = 0; call.inputs && i < call.input_count; ++i) {
+    if (!utf8(call.inputs[i])) return false;
   }
-  return utf8(a.content) && toolCalls(a.tool_calls, a.tool_call_count);
+  const outrigger_params_view* p = call.params;
+  if (!p) return true;
+  for (size_t i = 0; p->stop && i < p->stop_count; ++i) {
+    if (!utf8(p->stop[i])) return false;
+  }
+  for (size_t i = 0; p->tools && i < p->tool_count; ++i) {
+    if (!all({p->tools[i].type, p->tools[i].name, p->tools[i].description, p->tools[i].parameters_json})) return false;
+  }
+  return all({p->tool_choice, p->response_schema_name, p->response_schema_json, p->extra_json});
+}
+
+std::string repairedText(std::string_view text) {
+  return validUtf8(text) ? std::string(text) : utf8Replaced(text);
+}
+
+bool actionTextIsUtf8(const outrigger_guardrail_action& a) {
+  return messages(a.messages, a.message_count) && utf8(a.content) && toolCalls(a.tool_calls, a.tool_call_count);
 }
 
 }  // namespace outrigger::chain

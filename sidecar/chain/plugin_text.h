@@ -6,6 +6,9 @@
 
 #include <outrigger/plugin.h>
 
+#include <string>
+#include <string_view>
+
 namespace outrigger::chain {
 
 // An answer (provider_done, cache_done): its message, content, finish reason, model, tool calls
@@ -15,5 +18,12 @@ bool answerTextIsUtf8(const outrigger_response_view& answer);
 bool chunkTextIsUtf8(const outrigger_chunk_view& chunk);
 // What a guardrail's REWRITE or re-ask carries: messages, content and tool calls.
 bool actionTextIsUtf8(const outrigger_guardrail_action& action);
+// What a plugin's complete/embed sends to a route: messages, parameters' text and inputs. Refused
+// otherwise (E_INVALID), as a caller's request with such text is at the fronts.
+bool modelCallTextIsUtf8(const outrigger_model_call& call);
+
+// Free text a plugin explains itself with (a verdict's or a limiter's reason, an end's message),
+// with bytes that are not UTF-8 replaced by U+FFFD: it is passed on, not refused.
+std::string repairedText(std::string_view text);
 
 }  // namespace outrigger::chain

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "chain/answer_text.h"
+#include "chain/plugin_text.h"
 #include "chain/call_hook.h"
 #include "chain/limiter_stage.h"
 #include "chain/request_context.h"

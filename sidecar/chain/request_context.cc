@@ -9,6 +9,7 @@
 #include "chain/request_json_depth.h"
 #include "chain/request_views.h"
 #include "common/clock.h"
+#include "common/utf8.h"
 #include "outrigger_generated.h"
 #include "plugin/str_view.h"
 #include "telemetry/exporter_thread.h"
@@ -172,6 +173,7 @@ outrigger_status RequestContext::addPluginSpanAttribute(plugin::PluginInstance* 
                                                         std::string_view value) {
   constexpr size_t kMaxPerSpan = 8;
   if (key.size() > 64 || key.substr(0, 10) != "outrigger." || value.size() > 256) return OUTRIGGER_E_INVALID;
+  if (!validUtf8(key) || !validUtf8(value)) return OUTRIGGER_E_INVALID;  // a collector refuses the batch otherwise
   for (size_t i = spans_.size(); i-- > 0;) {
     auto& s = spans_[i];
     if (!s.outcome.empty() || s.instance != inst->name()) continue;

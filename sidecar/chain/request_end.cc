@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "chain/limiter_stage.h"
+#include "chain/plugin_text.h"
 #include "chain/request_context.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -114,7 +115,7 @@ void RequestContext::end(Code code, std::string_view message, std::string_view o
   // The current attempt, cut short by this end.
   bool attempt_running = pending_.stage && pending_.kind == StageKind::kProvider && !embed_;
   pending_ = {};
-  std::string msg(message), org(origin);
+  std::string msg = repairedText(message), org(origin);  // plugins' words included: callers' JSON needs UTF-8
   // Outbound transfers die with their request, whatever ended it (cancel, deadline, shutdown).
   if (auto* http = engine_.httpClient()) http->abortOwnedBy(handle_);
   // Answers a re-ask set aside were paid for too.

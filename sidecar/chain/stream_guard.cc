@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "chain/answer_text.h"
+#include "chain/plugin_text.h"
 #include "chain/request_context.h"
 #include "plugin/plugin_struct.h"
 #include "plugin/str_view.h"
@@ -190,9 +190,10 @@ void StreamGuard::feed(size_t index, Piece piece) {
             });
 }
 
-void StreamGuard::apply(size_t index, outrigger_status decision, outrigger_verdict verdict, std::string_view reason,
+void StreamGuard::apply(size_t index, outrigger_status decision, outrigger_verdict verdict, std::string_view plugin_reason,
                         const outrigger_guardrail_action* plugin_action, Piece piece) {
   const Stage& g = guard(index);
+  std::string reason = repairedText(plugin_reason);
   sizeHolds();
   if (decision < 0) {
     g.instance->failures.fetch_add(1, std::memory_order_relaxed);
@@ -207,9 +208,8 @@ void StreamGuard::apply(size_t index, outrigger_status decision, outrigger_verdi
     decision = OUTRIGGER_CONTINUE;
   }
   if (decision == OUTRIGGER_STOP || verdict == OUTRIGGER_VERDICT_DENY) {
-    std::string why(reason);
-    ctx_.recordVerdict(g.instance->name(), VerdictKind::kDeny, why);
-    ctx_.cancelWith(Code::kPermissionDenied, why.empty() ? "stream denied by guardrail" : why, g.origin);
+    ctx_.recordVerdict(g.instance->name(), VerdictKind::kDeny, reason);
+    ctx_.cancelWith(Code::kPermissionDenied, reason.empty() ? "stream denied by guardrail" : reason, g.origin);
     return;
   }
   Piece& holding = holds_[index];
@@ -230,13 +230,13 @@ void StreamGuard::apply(size_t index, outrigger_status decision, outrigger_verdi
     if (!actionTextIsUtf8(action)) return apply(index, OUTRIGGER_E_INVALID, verdict, reason, nullptr, std::move(out));
     if (action.replace_content) out.text.assign(sv(action.content));
     if (action.replace_tool_calls) out.deltas = callsOf(action);
-    ctx_.recordVerdict(g.instance->name(), VerdictKind::kRewrite, std::string(reason));
+    ctx_.recordVerdict(g.instance->name(), VerdictKind::kRewrite, reason);
     ctx_.engine_.counters().rewrites.fetch_add(1, std::memory_order_relaxed);
   } else if (decision != OUTRIGGER_CONTINUE && decision != OUTRIGGER_RELEASE) {
     // Not a chunk decision (e.g. PAUSE): the plugin broke the contract; its on_error decides.
     return apply(index, OUTRIGGER_E_INVALID, verdict, reason, nullptr, std::move(out));
   } else if (verdict == OUTRIGGER_VERDICT_FLAG) {
-    ctx_.recordVerdict(g.instance->name(), VerdictKind::kFlag, std::string(reason));
+    ctx_.recordVerdict(g.instance->name(), VerdictKind::kFlag, reason);
   }
   accountHeld();
   feed(index + 1, std::move(out));

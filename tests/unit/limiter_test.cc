@@ -33,6 +33,7 @@ struct Script {
   std::string first = "admit";   // admit | refuse | refuse_denied | pending_admit | pending_refuse | pending_forever
   std::string second = "";       // "" (no second limiter) | admit | refuse
   std::deque<outrigger_code> provider_codes;  // per attempt; OK when empty
+  std::string refusal = "monthly budget spent";  // the reason a refusal gives
   int provider_starts = 0;
   std::vector<Settled> first_settled, second_settled;
   int cancels = 0;
@@ -64,7 +65,7 @@ class Budget final : public plugin::Instance {
     if (mode == "refuse" || mode == "refuse_denied") {
       res.code = mode == "refuse" ? OUTRIGGER_CODE_OK : OUTRIGGER_CODE_PERMISSION_DENIED;  // OK: the default
       res.retry_after_ms = 1500;
-      res.reason = plugin::str("monthly budget spent");
+      res.reason = plugin::str(s.refusal);
       return OUTRIGGER_STOP;
     }
     if (mode == "pending_admit" || mode == "pending_refuse") {
@@ -253,6 +254,16 @@ TEST_CASE("a limiter's refusal ends the request before any provider, retryable w
   CHECK(s.provider_starts == 0);
   CHECK(s.first_settled.empty());  // a refused request is never settled
   CHECK(rig.engine.counters().limiter_refusals == 1);
+}
+
+TEST_CASE("a limiter's reason that is not UTF-8 reaches the caller repaired, the refusal unchanged") {
+  Rig rig;
+  s.first = "refuse";
+  s.refusal = "budget \xe9puis\xe9";  // Latin-1
+  const Outcome& out = rig.run();
+  CHECK(out.code == Code::kResourceExhausted);
+  CHECK(out.retry_after_ms == 1500);
+  CHECK(out.message == "budget \xef\xbf\xbdpuis\xef\xbf\xbd");
 }
 
 TEST_CASE("a limiter may refuse with its own code, which is not retryable") {

@@ -23,6 +23,10 @@ namespace {
 struct Script {
   std::string judge_route = "judge";  // what the guardrail calls
   std::string judge_says = "yes";     // the judge provider's answer; "hang": never answers
+  std::string question = "Is this fine? ";  // what the guardrail asks, before the prompt
+  std::string deny_reason = "the judge said no";
+  std::string span_value = "judged";  // an attribute the guardrail puts on its span
+  outrigger_status span_status = OUTRIGGER_OK;
   bool use_embed = false;             // the guardrail embeds instead of asking
   uint32_t call_timeout_ms = 0;
   outrigger_status call_status = OUTRIGGER_OK;
@@ -85,7 +89,8 @@ class Judge final : public plugin::Guardrail {
   outrigger_status onRequest(const outrigger_request_view& r, outrigger_guardrail_result&) override {
     s.main_handle = r.handle;
     s.main_deadline = r.deadline_ns;
-    question_ = "Is this fine? " + std::string(plugin::view(r.messages[0].content));
+    question_ = s.question + std::string(plugin::view(r.messages[0].content));
+    s.span_status = host().spanAttribute(r.handle, "outrigger.judge.note", s.span_value);
     outrigger_message_view m{plugin::str("user"), plugin::str(question_), {}, {}, nullptr, 0};
     outrigger_str input = plugin::str(question_);
     outrigger_model_call call{};
@@ -109,7 +114,7 @@ class Judge final : public plugin::Guardrail {
         ++s.callbacks;
         s.callback_code = a.code;
         bool yes = a.code == OUTRIGGER_CODE_OK && plugin::view(a.content) == "yes";
-        host().guardrailDone(h, yes ? OUTRIGGER_VERDICT_PASS : OUTRIGGER_VERDICT_DENY, yes ? "" : "the judge said no");
+        host().guardrailDone(h, yes ? OUTRIGGER_VERDICT_PASS : OUTRIGGER_VERDICT_DENY, yes ? "" : s.deny_reason);
       });
     }
     return s.call_status == OUTRIGGER_OK ? OUTRIGGER_PENDING : s.call_status;
@@ -199,6 +204,7 @@ TEST_CASE("a guardrail asks a judge route through the host: same tenant and trac
   CHECK(s.judge_traceparent.substr(0, 3) == "00-");
   CHECK(s.judge_traceparent.substr(3, 32) == s.main_trace);
   CHECK(s.judge_deadline <= s.main_deadline);
+  CHECK(s.span_status == OUTRIGGER_OK);
   CHECK(rig.engine.inFlight() == 0);
 }
 
@@ -257,6 +263,33 @@ TEST_CASE("a plugin embeds through an embeddings route and gets the vectors") {
   REQUIRE(out.code == Code::kOk);
   CHECK(s.callback_code == OUTRIGGER_CODE_OK);
   CHECK(s.vector == std::vector<float>{float(std::string("Is this fine? hello").size()), 1.0f});
+}
+
+// Text handed to the host that is not UTF-8 (Latin-1 here) would reach provider bodies, callers'
+// JSON and the exporters, where a collector refuses a whole batch for one bad protobuf string.
+TEST_CASE("a model call whose text is not UTF-8 is refused at the call, for complete and embed alike") {
+  for (bool embed : {false, true}) {
+    Rig rig;
+    s.use_embed = embed;
+    s.question = "Est-ce bien ou mal pay\xe9? ";
+    const Outcome& out = rig.run();
+    CHECK(s.call_status == OUTRIGGER_E_INVALID);
+    CHECK(s.callbacks == 0);
+    CHECK(s.judge_saw.empty());
+    CHECK(s.vector.empty());
+    CHECK(out.code == Code::kInternal);  // the guardrail failed, on_error = deny
+  }
+}
+
+TEST_CASE("a guardrail's reason that is not UTF-8 reaches the caller repaired, and a span attribute is refused") {
+  Rig rig;
+  s.judge_says = "no";
+  s.deny_reason = "refus\xe9 par le juge";
+  s.span_value = "not \xff UTF-8";
+  const Outcome& out = rig.run();
+  CHECK(out.code == Code::kPermissionDenied);
+  CHECK(out.message == "refus\xef\xbf\xbd par le juge");
+  CHECK(s.span_status == OUTRIGGER_E_INVALID);
 }
 
 TEST_CASE("routes whose calls form a cycle are refused when the config loads") {

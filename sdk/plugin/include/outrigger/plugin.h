@@ -860,8 +860,8 @@ typedef struct outrigger_host_api {
                                    uint32_t retry_after_ms, outrigger_str reason) OUTRIGGER_NOEXCEPT;
   /* [loop] Runs `call->route` as a chat completion, a child of `request` (see
    * outrigger_model_call). On OUTRIGGER_OK `done` runs exactly once; OUTRIGGER_E_INVALID when
-   * the route is unknown or not in the caller's `calls`, or the call is malformed (nothing
-   * runs then). */
+   * the route is unknown or not in the caller's `calls`, the call is malformed, or its text
+   * (messages, parameters, inputs) is not UTF-8 (nothing runs then). */
   outrigger_status (*complete)(void* host_ctx, outrigger_request request, const outrigger_model_call* call,
                                outrigger_complete_callback done, void* user_data) OUTRIGGER_NOEXCEPT;
   /* [loop] Likewise, embeddings of call->inputs. */
@@ -950,8 +950,8 @@ typedef struct outrigger_host_api {
 
   /* [loop] Adds `key` = `value` to the span of this instance's hook that is running or pending
    * on `request` (a cache lookup's best similarity, a score a threshold is tuned by). `key`
-   * starts with "outrigger." and is at most 64 bytes, `value` at most 256; at most 8 per span.
-   * OUTRIGGER_E_INVALID otherwise, OUTRIGGER_E_STALE when the instance has no open span on the
+   * starts with "outrigger." and is at most 64 bytes, `value` at most 256; both UTF-8; at most 8
+   * per span. OUTRIGGER_E_INVALID otherwise, OUTRIGGER_E_STALE when the instance has no open span on the
    * request. Copied during the call. */
   outrigger_status (*span_attribute)(void* host_ctx, outrigger_request request, outrigger_str key,
                                      outrigger_str value) OUTRIGGER_NOEXCEPT;
