@@ -4,9 +4,9 @@
 
 #include <string>
 
-#include "chain/plugin_text.h"
 #include "chain/call_hook.h"
 #include "chain/limiter_stage.h"
+#include "chain/plugin_text.h"
 #include "chain/request_context.h"
 #include "chain/span_attributes.h"
 #include "common/clock.h"
