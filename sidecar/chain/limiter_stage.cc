@@ -78,6 +78,7 @@ bool LimiterStage::decide(RequestContext& ctx, const Stage& stage, outrigger_cod
     return true;
   }
   Code c = code > 0 && code <= 16 ? static_cast<Code>(code) : Code::kResourceExhausted;
+  // Repaired here, not only at the end: a queued refusal's reason is also in its queue span.
   std::string message = reason.empty() ? std::string("refused by limiter") : repairedText(reason);
   bool queue_full = false;
   // Over a limit, on a route that queues: wait for capacity and ask again.
