@@ -9,6 +9,7 @@
 
 #include "chain/chain.h"
 #include "config/config.h"
+#include "config/restart_changes.h"
 #include "daemon/daemon.h"
 #include "ipc/runtime_dir.h"
 
@@ -57,9 +58,9 @@ int serve(const Options& opt) {
     std::fprintf(stderr, "outrigger: %s\n", settings.status().message().c_str());
     return 2;
   }
-  if (!opt.socket_path.empty()) settings->server.socket_path = opt.socket_path;
-  if (opt.workers) settings->server.workers = opt.workers;
-  daemon::Daemon d(std::move(settings.value()), opt.config_path);
+  config::ServerOverrides overrides{opt.socket_path, opt.workers};
+  overrides.applyTo(&settings->server);
+  daemon::Daemon d(std::move(settings.value()), opt.config_path, overrides);
   return d.run();
 }
 

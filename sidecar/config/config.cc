@@ -392,7 +392,7 @@ Settings Parser::run(const toml::table& root) {
   if (const toml::table* t = table("exporter")) {
     checkKeys(*t, {"queue_capacity", "priority"}, "[exporter]");
     if (const toml::node* p = t->get("priority")) {
-      s.exporter_priority = p->value_or(std::string());
+      s.exporter_priority = str(*p, "priority");
       if (s.exporter_priority != "idle" && s.exporter_priority != "low" && s.exporter_priority != "normal") {
         fail(*p, "'priority' must be \"idle\", \"low\" or \"normal\"");
       }

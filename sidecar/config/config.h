@@ -32,6 +32,8 @@ struct PeerRule {
   std::vector<std::string> tenants;  // tenants the peer may name; "*" is any
   std::string default_tenant;        // when a request names none
   std::string where;
+
+  bool operator==(const PeerRule&) const = default;
 };
 
 struct ServerSettings {
@@ -59,6 +61,8 @@ struct ServerSettings {
   uint32_t upstream_max_connections = 256;  // per upstream host and worker; more transfers wait; 0: unlimited
   uint32_t busy_poll_us = 0;      // a worker polls without sleeping this long after any work; 0: never
   bool watch_config = true;       // reload when the config file changes (as on SIGHUP)
+
+  bool operator==(const ServerSettings&) const = default;
 };
 
 // A bearer token that names a tenant (a "virtual key"). Write the key as ${ENV_VAR}.
@@ -66,6 +70,8 @@ struct VirtualKey {
   std::string key;
   std::string tenant;                // the caller's tenant unless it names another it may use
   std::vector<std::string> tenants;  // further tenants x-outrigger-tenant may name with this key; "*" any
+
+  bool operator==(const VirtualKey&) const = default;
 };
 
 // The OpenAI-compatible HTTP front ([http]). Off unless `listen` names at least one address.
@@ -83,6 +89,8 @@ struct HttpSettings {
   std::string default_tenant = "default";  // the tenant of callers without a virtual key
   std::vector<VirtualKey> virtual_keys;
   std::string where;
+
+  bool operator==(const HttpSettings&) const = default;
 };
 
 // The admin listener ([admin]): /healthz /readyz /version /metrics. Off unless `listen` is set.
@@ -90,12 +98,16 @@ struct AdminSettings {
   std::string listen;  // "127.0.0.1:9464" (loopback is the default posture) or "unix:/path"
   std::string token;   // when set, every admin request needs "Authorization: Bearer <token>"
   std::string where;
+
+  bool operator==(const AdminSettings&) const = default;
 };
 
 // [metrics]: what /metrics labels beyond the config's own names.
 struct MetricsSettings {
   bool tenant_label = false;  // request, token and cost series by tenant too
   uint32_t max_tenants = 100;  // tenants with a label of their own; later ones are "_other"
+
+  bool operator==(const MetricsSettings&) const = default;
 };
 
 // One [[alerts.rules]] entry: a condition on the sidecar's own figures, evaluated in the
@@ -113,6 +125,8 @@ struct AlertRuleSettings {
   std::string severity = "warning";
   std::string summary;  // the notification's summary; empty: one written from the rule
   std::string where;
+
+  bool operator==(const AlertRuleSettings&) const = default;
 };
 
 // [alerts]: rules, and the webhook their notifications go to.
@@ -126,6 +140,8 @@ struct AlertSettings {
   uint32_t queue_capacity = 256;       // notifications waiting; beyond it they are dropped, counted
   std::vector<AlertRuleSettings> rules;
   std::string where;
+
+  bool operator==(const AlertSettings&) const = default;
 };
 
 struct InstanceSettings {
@@ -144,9 +160,9 @@ struct TargetSettings {
   std::string provider;
   std::string model;    // empty: the route's model, else the caller's
   uint32_t weight = 1;  // strategy "weighted" only
-  uint32_t max_concurrent = 0;  // attempts in flight per worker; 0: unlimited
-  uint32_t rpm = 0;             // requests per minute to this target, split across workers; 0: none
-  uint32_t tpm = 0;             // LLM tokens per minute (prompt + completion), split likewise; 0: none
+  uint32_t max_concurrent = 0;  // attempts in flight, whole process; 0: unlimited
+  uint32_t rpm = 0;             // requests per minute to this target, whole process; 0: none
+  uint32_t tpm = 0;             // LLM tokens per minute (prompt + completion), likewise; 0: none
   std::string where;
 };
 

@@ -19,6 +19,9 @@ void Parser::prices(const toml::table& t, PriceSettings* s) const {
     }
     cost::ModelPrice price;
     if (auto error = cost::readPriceEntry(key, *v.as_table(), source_, &price)) throw ParseError(*error);
+    // ${ENV} in the aliases, as in every string of the config (readPriceEntry also reads the
+    // embedded table and price files, where nothing is substituted).
+    for (std::string& alias : price.aliases) alias = substitute(*v.as_table()->get("aliases"), alias);
     s->entries.push_back(std::move(price));
   }
 }

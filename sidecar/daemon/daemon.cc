@@ -42,8 +42,8 @@ bool loopbackOrUnix(const std::string& address) {
 
 }  // namespace
 
-Daemon::Daemon(config::Settings settings, std::string config_path)
-    : settings_(std::move(settings)), config_path_(std::move(config_path)) {
+Daemon::Daemon(config::Settings settings, std::string config_path, config::ServerOverrides overrides)
+    : settings_(std::move(settings)), config_path_(std::move(config_path)), overrides_(std::move(overrides)) {
   uv_loop_init(&loop_);
 }
 
@@ -233,11 +233,12 @@ void Daemon::reload() {
     ORLOG(LogLevel::kError, "reload", "rejected, keeping the running config: " + snapshot.status().message());
     return;
   }
-  if (settings->server.socket_path != settings_.server.socket_path || settings->server.workers != settings_.server.workers) {
-    ORLOG(LogLevel::kWarn, "reload", "[server] changes need a restart; keeping the old values");
-  }
-  if (alertsChanged(settings.value())) {
-    ORLOG(LogLevel::kWarn, "reload", "[alerts] and [metrics] changes need a restart; keeping the old values");
+  overrides_.applyTo(&settings->server);
+  std::vector<std::string> restart_only = config::restartOnlyChanges(settings_, settings.value());
+  if (!restart_only.empty()) {
+    std::string sections;
+    for (const std::string& s : restart_only) sections += (sections.empty() ? "" : ", ") + s;
+    ORLOG(LogLevel::kWarn, "reload", sections + " changes need a restart; keeping the old values");
   }
   ++generation_;
   auto old = snapshot_;

@@ -12,6 +12,7 @@
 #include "alerts/webhook_sender.h"
 #include "chain/chain.h"
 #include "config/config.h"
+#include "config/restart_changes.h"
 #include "daemon/config_watch.h"
 #include "daemon/worker.h"
 #include "http/admin_server.h"
@@ -28,8 +29,9 @@ namespace outrigger::daemon {
 
 class Daemon {
  public:
-  // `config_path` empty: the embedded default config is used (and reloaded).
-  Daemon(config::Settings settings, std::string config_path);
+  // `config_path` empty: the embedded default config is used (and reloaded). `overrides` are the
+  // command line's, already applied to `settings`; they are applied to each reload too.
+  Daemon(config::Settings settings, std::string config_path, config::ServerOverrides overrides = {});
   ~Daemon();
 
   // Builds the chain, starts workers and listens; then serves until a shutdown signal.
@@ -63,10 +65,10 @@ class Daemon {
   alerts::AlertInputs alertInputs() const;
   std::string alertsJson() const;
   std::string alertMetrics() const;
-  bool alertsChanged(const config::Settings& next) const;
 
   config::Settings settings_;
   std::string config_path_;
+  config::ServerOverrides overrides_;  // the command line's, applied to every reloaded config
   uv_loop_t loop_;
   uv_signal_t sigterm_, sigint_, sighup_;
   uv_timer_t drain_timer_;

@@ -19,15 +19,6 @@ namespace {
 
 int64_t unixMs() { return int64_t(wallNowNs() / 1000000); }
 
-// What decides the alerts: [alerts] and [metrics] as text, to tell whether a reload changed them.
-std::string alertIdentity(const config::Settings& s) {
-  const config::AlertSettings& a = s.alerts;
-  return alerts::prometheusRulesFile(a) + a.webhook + "\n" + a.webhook_token + "\n" + std::to_string(a.evaluate_every_ms) +
-         "/" + std::to_string(a.repeat_interval_s) + "/" + std::to_string(a.max_attempts) + "/" +
-         std::to_string(a.timeout_ms) + "/" + std::to_string(a.queue_capacity) + "/" +
-         std::to_string(s.metrics.tenant_label) + "/" + std::to_string(s.metrics.max_tenants);
-}
-
 }  // namespace
 
 void Daemon::startAlerts() {
@@ -52,8 +43,6 @@ void Daemon::stopAlerts() {
   }
   if (webhook_) webhook_->shutdown();
 }
-
-bool Daemon::alertsChanged(const config::Settings& next) const { return alertIdentity(next) != alertIdentity(settings_); }
 
 void Daemon::onAlertTick(uv_timer_t* t) {
   auto* self = static_cast<Daemon*>(t->data);

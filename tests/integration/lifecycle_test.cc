@@ -83,6 +83,17 @@ TEST_CASE("an invalid config on reload is rejected and the old chain keeps servi
   CHECK(r.value().content == "still the old one");
 }
 
+TEST_CASE("a reload names the sections only a restart changes, and the command line's --workers is none of them") {
+  DaemonProcess d(basicConfig(), "--workers 1");  // the file says workers = 2
+  REQUIRE(d.waitReady());
+  REQUIRE(d.reload(basicConfig(), 2));
+  CHECK(d.log().find("need a restart") == std::string::npos);
+  REQUIRE(d.reload(basicConfig("mode = \"echo\"", "[exporter]\nqueue_capacity = 128\n"), 3));
+  CHECK(d.log().find("[exporter] changes need a restart; keeping the old values") != std::string::npos);
+  client::Client c(at(d));
+  CHECK(c.chat(ask("still serving")).ok());
+}
+
 TEST_CASE("SIGTERM drains: every in-flight request completes, then the daemon exits 0") {
   DaemonProcess d;
   REQUIRE(d.waitReady());

@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "config/config.h"
+#include "config/restart_changes.h"
 
 using namespace outrigger;
 
@@ -89,6 +90,17 @@ TEST_CASE("${ENV} is substituted in every string, a missing variable is an error
   REQUIRE(s.ok());
   CHECK(s->server.socket_path == "/run/o.sock");
   CHECK(s->instances[0].config_json == R"({"text":"say from env!"})");
+  ::setenv("OUTRIGGER_TEST_PRIORITY", "low", 1);
+  ::setenv("OUTRIGGER_TEST_ALIAS", "house-model", 1);
+  auto more = config::parseConfig(std::string(kMinimal) +
+                                      "[exporter]\npriority = \"${OUTRIGGER_TEST_PRIORITY}\"\n"
+                                      "[prices.\"openai/gpt-house\"]\ninput = 1e-6\noutput = 2e-6\n"
+                                      "aliases = [\"${OUTRIGGER_TEST_ALIAS}\"]\n",
+                                  "test.toml", ".");
+  REQUIRE(more.ok());
+  CHECK(more->exporter_priority == "low");
+  REQUIRE(more->prices.entries.size() == 1);
+  CHECK(more->prices.entries[0].aliases == std::vector<std::string>{"house-model"});
   ::unsetenv("OUTRIGGER_TEST_MISSING");
   CHECK(errorOf("[server]\nsocket = \"${OUTRIGGER_TEST_MISSING}\"\n").find("OUTRIGGER_TEST_MISSING is not set") != std::string::npos);
 }
@@ -207,4 +219,73 @@ TEST_CASE("route capture is none by default, else metadata or full, and nothing 
   std::string e = errorOf(std::string(kMinimal) + "capture = \"all\"\n");
   CHECK(e.find("test.toml:6") != std::string::npos);
   CHECK(e.find("'capture' in [routes.default] must be \"none\", \"metadata\" or \"full\"") != std::string::npos);
+}
+
+namespace {
+
+config::Settings parsed(const std::string& toml) {
+  auto s = config::parseConfig(toml, "test.toml", "/etc/outrigger");
+  REQUIRE(s.ok());
+  return std::move(s.value());
+}
+
+const char* kRestartOnly = R"(
+[server]
+workers = 2
+[[server.peers]]
+uid = 1000
+tenants = ["checkout"]
+[http]
+listen = ["127.0.0.1:8080"]
+[admin]
+listen = "127.0.0.1:9464"
+[exporter]
+queue_capacity = 4096
+[alerts]
+[[alerts.rules]]
+name = "errors"
+kind = "error_rate"
+threshold = 0.05
+)";
+
+}  // namespace
+
+TEST_CASE("a reload names the sections only a restart changes, and lines that moved are no change") {
+  config::Settings running = parsed(std::string(kRestartOnly) + kMinimal);
+  // The same settings lower in the file: every `where` differs, nothing else.
+  config::Settings moved = parsed("\n\n\n" + std::string(kRestartOnly) + kMinimal);
+  REQUIRE(moved.server.peers[0].where != running.server.peers[0].where);
+  CHECK(config::restartOnlyChanges(running, moved).empty());
+
+  std::string changed = kRestartOnly;
+  auto replace = [&changed](const std::string& from, const std::string& to) {
+    size_t at = changed.find(from);
+    REQUIRE(at != std::string::npos);
+    changed.replace(at, from.size(), to);
+  };
+  replace("queue_capacity = 4096", "queue_capacity = 8192");
+  replace("threshold = 0.05", "threshold = 0.1");
+  replace("tenants = [\"checkout\"]", "tenants = [\"checkout\", \"search\"]");
+  CHECK(config::restartOnlyChanges(running, parsed(changed + kMinimal)) ==
+        std::vector<std::string>{"[server]", "[exporter]", "[alerts]"});
+  // Routes and instances reload: a new route is no restart-only change.
+  CHECK(config::restartOnlyChanges(running, parsed(std::string(kRestartOnly) + kMinimal +
+                                                   "[routes.other]\nprovider = \"mock\"\n"))
+            .empty());
+}
+
+TEST_CASE("the command line's --socket and --workers are applied to a reloaded file before it is compared") {
+  config::Settings file = parsed(std::string(kRestartOnly) + kMinimal);
+  config::ServerOverrides flags{"/run/flag.sock", 1};
+  config::Settings running = file;
+  flags.applyTo(&running.server);
+  CHECK(running.server.socket_path == "/run/flag.sock");
+  CHECK(running.server.workers == 1);
+  CHECK(config::restartOnlyChanges(running, file) == std::vector<std::string>{"[server]"});
+  config::Settings reloaded = file;
+  flags.applyTo(&reloaded.server);
+  CHECK(config::restartOnlyChanges(running, reloaded).empty());
+  config::ServerOverrides none;
+  none.applyTo(&reloaded.server);  // no flags: the file's values stay
+  CHECK(reloaded.server.workers == 1);
 }
