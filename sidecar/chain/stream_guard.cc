@@ -372,10 +372,17 @@ void StreamGuard::recordSkips() {
 
 // ------------------------------------------------------------------ bounds and lifecycle
 
+// A piece's text and its tool-call deltas: both are held, and both are bounded.
+uint64_t StreamGuard::heldBytesOf(const Piece& p) {
+  uint64_t n = p.text.size();
+  for (const Delta& d : p.deltas) n += d.id.size() + d.type.size() + d.name.size() + d.arguments.size();
+  return n;
+}
+
 void StreamGuard::accountHeld() {
-  uint64_t total = waiting_piece_.text.size();
-  for (const Piece& p : holds_) total += p.text.size();
-  for (const Piece& p : waiting_chunks_) total += p.text.size();
+  uint64_t total = heldBytesOf(waiting_piece_);
+  for (const Piece& p : holds_) total += heldBytesOf(p);
+  for (const Piece& p : waiting_chunks_) total += heldBytesOf(p);
   int64_t delta = int64_t(total) - int64_t(held_bytes_);
   held_bytes_ = total;
   if (delta && ctx_.sink_) ctx_.sink_->onHeld(ctx_.stream_id_, delta);

@@ -104,6 +104,7 @@ class StreamGuard {
   void callStreamEnd(size_t index);
   void emit(Piece piece);
   void accountHeld();  // bytes held changed: the bound, and the connection's watermark
+  static uint64_t heldBytesOf(const Piece& p);
   void recordSkips();
   void dropPending();
   outrigger_chunk_view viewOf(const Piece& piece, std::vector<outrigger_tool_call_delta_view>* deltas) const;

@@ -27,6 +27,7 @@ struct Script {
   bool respect_pause = false;    // the provider stops at PAUSE until resume
   bool whole = false;            // the provider answers whole (the chunks joined), never streaming
   size_t fail_first_after = 0;   // the first attempt fails (retryable) after this many chunks; 0: never
+  bool as_tool_call = false;     // each chunk is a delta of one tool call's arguments, with no text
   int attempts = 0, restarts = 0;
   std::vector<outrigger_status> chunk_statuses;
   int resumes = 0, provider_cancels = 0, guard_cancels = 0, stream_ends = 0;
@@ -72,7 +73,16 @@ class Streamer final : public plugin::Provider {
         host().providerDone(handle_, plugin::makeError(OUTRIGGER_CODE_UNAVAILABLE, "upstream reset", true));
         return;
       }
-      outrigger_status st = host().providerChunk(handle_, plugin::makeChunk(s.chunks[next_++]));
+      outrigger_chunk_view chunk = plugin::makeChunk(s.as_tool_call ? "" : s.chunks[next_]);
+      outrigger_tool_call_delta_view call{};
+      if (s.as_tool_call) {
+        call.name = plugin::str(next_ == 0 ? "f" : "");
+        call.arguments = plugin::str(s.chunks[next_]);
+        chunk.tool_calls = &call;
+        chunk.tool_call_count = 1;
+      }
+      ++next_;
+      outrigger_status st = host().providerChunk(handle_, chunk);
       s.chunk_statuses.push_back(st);
       if (st == OUTRIGGER_E_STALE) return;
       if (st == OUTRIGGER_PAUSE && s.respect_pause) return;
@@ -350,6 +360,21 @@ TEST_CASE("holding more than max_held_bytes ends the stream RESOURCE_EXHAUSTED a
   CHECK(rig.engine.counters().hold_overflows == 1);
   CHECK(s.provider_cancels == 1);
   REQUIRE(s.chunk_statuses.size() == 2);  // the second chunk went over; the provider stopped there
+  CHECK(s.chunk_statuses[1] == OUTRIGGER_E_STALE);
+  CHECK(rig.sink.held_at_end == 0);
+}
+
+TEST_CASE("held tool-call deltas count toward max_held_bytes as text does") {
+  Rig rig(8);
+  s.first_mode = "hold_all";
+  s.as_tool_call = true;
+  s.chunks = {"{\"q\":", "\"12345", "67890\"}"};
+  const Outcome& out = rig.run();
+  CHECK(out.code == Code::kResourceExhausted);
+  CHECK(out.message.find("max_held_bytes (8)") != std::string::npos);
+  CHECK(rig.engine.counters().hold_overflows == 1);
+  CHECK(s.provider_cancels == 1);
+  REQUIRE(s.chunk_statuses.size() == 2);  // the name and 5 bytes, then 6 more: over 8 at the second
   CHECK(s.chunk_statuses[1] == OUTRIGGER_E_STALE);
   CHECK(rig.sink.held_at_end == 0);
 }
