@@ -37,6 +37,7 @@ void ProviderStage::preparePlanner() {
 
 // Counted only for a target with a tokens-per-minute limit: nothing else charges it up front.
 double ProviderStage::promptTokensFor(const Target& target) {
+  if (ctx_.embed_) return double(ctx_.embedTokenEstimate());
   uint64_t tokens = ctx_.prompt_tokens_.count(ctx_.view_, ctx_.modelFor(target));
   return tokens ? double(tokens) : 1.0;
 }

@@ -1,5 +1,8 @@
-// An embeddings request: one call to the route's first target's embed hook (no guardrails,
-// cache or retries), and the vectors it returns.
+// Embeddings attempts. An embeddings request skips the route's guardrails and caches (they read
+// chat messages and answers) but not its limiters, and its attempts go where the planner says,
+// as a chat request's do: target limits, breakers, retries and fallback apply, and each attempt
+// is priced. provider_stage.cc starts the attempt; this file calls the embed hook and takes its
+// answer.
 #include <string>
 
 #include "chain/call_hook.h"
@@ -11,27 +14,31 @@
 
 namespace outrigger::chain {
 
-bool ProviderStage::runEmbed() {
+uint64_t RequestContext::embedTokenEstimate() const {
+  uint64_t tokens = 0;
+  for (const std::string& in : embed_->inputs) tokens += (in.size() + 3) / 4;
+  return tokens ? tokens : 1;
+}
+
+bool ProviderStage::embedRefused(const Stage& stage) {
   RequestContext& r = ctx_;
-  if (r.route_->targets.empty() && implicit_targets_.empty()) {
-    implicit_targets_.push_back({r.route_->provider, "", 1, 0, 0, 0, r.route_->provider.instance->name() + "/*"});
-  }
-  target_ = &routeTargets()[0];
-  r.model_ = r.modelFor(*target_);
-  const Stage& stage = target_->stage;
   const auto* hooks = stage.instance->provider();
-  std::string cannot = "the route's provider '" + stage.instance->name() + "' cannot embed";
   if (!OUTRIGGER_HAS_SLOT(hooks, outrigger_provider_hooks, embed)) {
-    r.end(Code::kUnimplemented, cannot, "router");
-    return false;
+    r.end(Code::kUnimplemented, "the route's provider '" + stage.instance->name() + "' cannot embed", "router");
+    return true;
   }
   if (r.embed_->token_ids && !stage.instance->embedsTokenIds()) {
     r.end(Code::kInvalidArgument,
           "the route's provider '" + stage.instance->name() + "' embeds text only: send 'input' as text, not token ids",
           "router");
-    return false;
+    return true;
   }
-  r.reached_provider_ = true;
+  return false;
+}
+
+outrigger_status ProviderStage::callEmbed(const Stage& stage) {
+  RequestContext& r = ctx_;
+  ++upstream_calls_;
   embed_inputs_.clear();
   for (const std::string& in : r.embed_->inputs) embed_inputs_.push_back({in.data(), in.size()});
   embed_view_ = {};
@@ -47,55 +54,57 @@ bool ProviderStage::runEmbed() {
   embed_view_.extra_json = {r.embed_->extra_json.data(), r.embed_->extra_json.size()};
   embed_view_.trace_id = r.view_.trace_id;
   embed_view_.flags = r.embed_->token_ids ? OUTRIGGER_EMBED_TOKEN_IDS : 0;
-  attempt_start_ns_ = monoNowNs();
-  r.engine_.counters().attempts.fetch_add(1, std::memory_order_relaxed);
-  r.setPending(stage, StageKind::kProvider);
-  outrigger_status rc = r.callHook(stage, "provider.embed", [&] { return hooks->embed(stage.instance->handle(), &embed_view_); });
-  if (rc == OUTRIGGER_PENDING) return r.completed_in_hook_;
-  r.pending_ = {};
-  if (rc == OUTRIGGER_E_UNSUPPORTED) {
-    r.closeSpan("unsupported");
-    r.end(Code::kUnimplemented, cannot, "router");
-    return false;
-  }
-  if (rc >= 0) rc = OUTRIGGER_E_INVALID;  // a provider must answer through embeddings_done
-  r.closeSpan("error");
-  r.engine_.counters().plugin_errors.fetch_add(1, std::memory_order_relaxed);
-  stage.instance->failures.fetch_add(1, std::memory_order_relaxed);
-  r.end(Code::kInternal, "provider embed failed (plugin status " + std::to_string(rc) + ")", stage.origin);
-  return false;
+  return r.callHook(stage, "provider.embed", [&] { return stage.instance->provider()->embed(stage.instance->handle(), &embed_view_); });
 }
 
 outrigger_status ProviderStage::embeddingsDone(plugin::PluginInstance* inst, const outrigger_embeddings_view& e) {
   RequestContext& r = ctx_;
   if (!r.embed_ || !isAttempt(inst)) return OUTRIGGER_E_INVALID;
   r.pending_ = {};
-  r.provider_code_ = e.code >= 0 && e.code <= 16 ? static_cast<Code>(e.code) : Code::kUnknown;
-  if (r.provider_code_ == Code::kOk && e.embedding_count != r.embed_->inputs.size()) {
-    r.provider_code_ = Code::kInternal;
-    r.provider_message_ = "provider returned " + std::to_string(e.embedding_count) + " embeddings for " +
-                          std::to_string(r.embed_->inputs.size()) + " inputs";
+  endAttempt();
+  outrigger_code code = e.code;
+  bool retryable = e.retryable;
+  std::string message(sv(e.message));
+  if (code == OUTRIGGER_CODE_OK && e.embedding_count != r.embed_->inputs.size()) {
+    code = OUTRIGGER_CODE_INTERNAL;
+    retryable = false;
+    message = "provider returned " + std::to_string(e.embedding_count) + " embeddings for " +
+              std::to_string(r.embed_->inputs.size()) + " inputs";
   }
+  r.provider_code_ = code >= 0 && code <= 16 ? static_cast<Code>(code) : Code::kUnknown;
+  Usage usage{e.usage.prompt_tokens, 0, 0, 0};
+  std::string_view how;
+  std::string entry;
+  double cost = attemptCost(inst, sv(e.model), r.model_, usage, e.cost_usd, &how, &entry);
   if (r.provider_code_ != Code::kOk) {
-    r.closeSpan("error");
-    r.provider_retryable_ = e.retryable;
-    r.provider_retry_after_ms_ = e.retry_after_ms;
-    if (r.provider_message_.empty()) r.provider_message_.assign(sv(e.message));
-    if (r.provider_message_.empty()) r.provider_message_ = "provider failed";
-  } else {
-    r.closeSpan("ok");
-    r.embeddings_.resize(e.embedding_count);
-    for (size_t i = 0; i < e.embedding_count; ++i) {
-      const outrigger_embedding_view& v = e.embeddings[i];
-      r.embeddings_[i].assign(v.values, v.values + (v.values ? v.size : 0));
-    }
-    r.usage_ = {e.usage.prompt_tokens, 0, 0, 0};
-    std::string_view how;
-    std::string entry;
-    r.cost_usd_ = attemptCost(inst, sv(e.model), r.model_, r.usage_, e.cost_usd, &how, &entry);
-    if (e.model.size) r.answer_model_.assign(e.model.data, e.model.size);
+    // As a chat attempt's failure: the planner retries, falls back or gives up.
+    outrigger_response_view failure{};
+    failure.hdr = OUTRIGGER_HEADER_INIT(outrigger_response_view);
+    failure.code = code;
+    failure.message = {message.data(), message.size()};
+    failure.retryable = retryable ? 1 : 0;
+    failure.retry_after_ms = e.retry_after_ms;
+    failure.usage = {e.usage.prompt_tokens, 0, 0, 0};
+    failure.cost_usd = cost;
+    if (failed(failure)) return OUTRIGGER_OK;  // another attempt starts after its backoff
+    r.resumeAfterCompletion();
+    return OUTRIGGER_OK;
   }
-  LimiterStage::settle(r, target_->key, r.provider_code_, true, r.usage_, r.cost_usd_);
+  planner_->succeeded();
+  resilience::TargetHealth& health = r.engine_.health().target(target_->key, r.route_->policy);
+  health.latency.add(double(monoNowNs() - attempt_start_ns_) / 1e6);
+  settleTokens(&attempt_tokens_, usedTokens(e.usage.prompt_tokens, 0, attempt_tokens_.charged));
+  r.answered_ = true;
+  r.closeSpanAt(attempt_span_, "ok");
+  r.embeddings_.resize(e.embedding_count);
+  for (size_t i = 0; i < e.embedding_count; ++i) {
+    const outrigger_embedding_view& v = e.embeddings[i];
+    r.embeddings_[i].assign(v.values, v.values + (v.values ? v.size : 0));
+  }
+  r.usage_ = usage;
+  r.cost_usd_ = cost;
+  if (e.model.size) r.answer_model_.assign(e.model.data, e.model.size);
+  LimiterStage::settle(r, target_->key, Code::kOk, true, usage, cost);
   r.resumeAfterCompletion();
   return OUTRIGGER_OK;
 }

@@ -43,6 +43,7 @@ bool ProviderStage::startAttempt(size_t index) {
   RequestContext& r = ctx_;
   target_ = &routeTargets()[index];
   r.model_ = r.modelFor(*target_);
+  if (r.embed_ && embedRefused(target_->stage)) return false;
   // The provider gets the target's model in a view of its own; stages before and after it (and
   // the cache key) keep seeing the request as the route received it.
   attempt_view_ = r.view_;
@@ -70,18 +71,23 @@ bool ProviderStage::startAttempt(size_t index) {
   const Stage& stage = target_->stage;
   r.setPending(stage, StageKind::kProvider);
   attempt_span_ = r.spans_.size();
-  outrigger_status rc = callStart(stage, &attempt_view_);
-  if (traced()) describeAttemptStart(&r.spans_, attempt_span_, *target_, r.model_, r.view_.params);
+  outrigger_status rc = r.embed_ ? callEmbed(stage) : callStart(stage, &attempt_view_);
+  if (traced() && !r.embed_) describeAttemptStart(&r.spans_, attempt_span_, *target_, r.model_, r.view_.params);
   if (rc == OUTRIGGER_PENDING) {
-    if (!r.completed_in_hook_) armHedge();
+    if (!r.completed_in_hook_ && !r.embed_) armHedge();
     return r.completed_in_hook_;
   }
   r.pending_ = {};
-  if (rc >= 0) rc = OUTRIGGER_E_INVALID;  // a provider must answer through provider_done
-  settleTokens(&attempt_tokens_, 0);      // it never reached the upstream
+  settleTokens(&attempt_tokens_, 0);  // it never reached the upstream
   LimiterStage::settle(r, target_->key, Code::kInternal, false, Usage{}, 0);
-  r.stageFailed(stage, rc, "provider start");
-  if (!r.ended_) r.end(Code::kInternal, "provider failed to start", stage.origin);
+  if (r.embed_ && rc == OUTRIGGER_E_UNSUPPORTED) {  // the C++ wrapper's default embed
+    r.closeSpanAt(attempt_span_, "unsupported");
+    r.end(Code::kUnimplemented, "the route's provider '" + stage.instance->name() + "' cannot embed", "router");
+    return false;
+  }
+  if (rc >= 0) rc = OUTRIGGER_E_INVALID;  // a provider must answer through provider_done (embeddings_done)
+  r.stageFailed(stage, rc, r.embed_ ? "provider embed" : "provider start");
+  if (!r.ended_) r.end(Code::kInternal, r.embed_ ? "provider embed failed" : "provider failed to start", stage.origin);
   return false;
 }
 
@@ -310,11 +316,7 @@ void ProviderStage::onAttemptTimer(void* user_data, outrigger_status status) {
 
 void ProviderStage::cancelPending(const Stage& stage) {
   RequestContext& r = ctx_;
-  if (r.embed_) {
-    r.closeSpan("cancelled");
-  } else {
-    r.closeSpanAt(attempt_span_, "cancelled");
-  }
+  r.closeSpanAt(attempt_span_, "cancelled");
   stage.instance->provider()->cancel(stage.instance->handle(), r.handle_);
 }
 

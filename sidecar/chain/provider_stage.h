@@ -1,6 +1,6 @@
 // The provider step of one request: where and when each attempt goes (the AttemptPlanner's
 // decisions), target limits, the route's limit queue, retries after a backoff,
-// hedging, the embeddings call, and the provider's completions. Everything about attempts lives
+// hedging, embeddings attempts, and the provider's completions. Everything about attempts lives
 // here; what they produce (content, usage, the outcome) is the request's (RequestContext).
 //
 // Files: provider_stage.cc (attempts and completions), provider_admission.cc (limits, queue,
@@ -40,8 +40,6 @@ class ProviderStage final : public LimitWaiter {
   // Runs the provider step: admits, plans and starts the first attempt. True when the step
   // finished synchronously and the pipeline goes on.
   bool run();
-  // Embeddings: calls the first target's embed hook; true when it finished synchronously.
-  bool runEmbed();
 
   // Host API completions from a provider instance.
   outrigger_status chunk(plugin::PluginInstance* inst, const outrigger_chunk_view& chunk);
@@ -131,6 +129,11 @@ class ProviderStage final : public LimitWaiter {
   static void settleTokens(TokenCharge* charge, double actual);
   // Answers with the route's fallback_answer, marked degraded; false when there is none to give.
   bool serveFallbackAnswer(const std::string& why);
+  // provider_embed.cc
+  // Ends the request when `stage` cannot take this embeddings request (no embed hook; token ids
+  // to a provider that embeds text only).
+  bool embedRefused(const Stage& stage);
+  outrigger_status callEmbed(const Stage& stage);
   // provider_cost.cc
   // The attempt's answer as the rest of the request sees it: when the provider reported usage
   // but no cost, priced from the chain's price table; counted on the worker's usage meter and

@@ -97,8 +97,7 @@ void RequestContext::begin() {
   if (embed_) {
     if (embed_->inputs.empty()) return end(Code::kInvalidArgument, "embeddings request has no input", "router");
     if (std::string deep = tooDeepJsonField(*embed_); !deep.empty()) return end(Code::kInvalidArgument, deep, "router");
-    skipAllSteps();  // an embeddings call is its provider's alone
-    if (provider_.runEmbed()) advance();
+    advance();  // its limiters and its provider step (runStep skips the rest)
     return;
   }
   if (view_.message_count == 0) return end(Code::kInvalidArgument, "request has no messages", "router");
@@ -117,6 +116,8 @@ void RequestContext::advance() {
 
 bool RequestContext::runStep(const Step& step) {
   if (step.kind == StageKind::kProvider) return provider_.run();
+  // Guardrails and caches read chat messages and answers: an embeddings request has neither.
+  if (embed_ && step.kind != StageKind::kLimiterAdmit) return true;
   const Stage& stage = *step.stage;
   const StageHooks& hooks = stageHooks(step.kind);
   if (!hooks.applies(*this, stage)) return true;

@@ -46,6 +46,9 @@ class RequestContext final {
   void detachSink() { sink_ = nullptr; }
   // Makes this an embeddings request; before begin().
   void setEmbed(std::unique_ptr<EmbedInput> embed) { embed_ = std::move(embed); }
+  // An embeddings request's tokens ahead of its answer, for limits: its inputs' bytes / 4,
+  // rounded up, at least 1 (provider_embed.cc).
+  uint64_t embedTokenEstimate() const;
   void setTenant(std::string tenant) { tenant_override_ = std::make_unique<std::string>(std::move(tenant)); }
   void resume();
   // The tenant's label on request, token and cost series ([metrics] tenant_label, capped);

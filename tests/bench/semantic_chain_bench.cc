@@ -7,7 +7,9 @@
 // request. Alternating rounds of the same closed-loop load from
 // one connection; prints p50/p99, the server's CPU per request and what each adds over the
 // default chain in the same rounds. The index search at 100k entries is semantic_index_bench's.
-//   semantic_chain_bench [--seconds N] [--rounds N]
+// --previous-bin OLD_OUTRIGGER adds the miss variant on an older build of the daemon (this build's
+// plugins), to compare a change to the embed path in the same rounds.
+//   semantic_chain_bench [--seconds N] [--rounds N] [--previous-bin PATH]
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -43,10 +45,12 @@ std::string configFor(const std::string& cache_config, const std::string& plugin
 int main(int argc, char** argv) {
   LoadOptions opt;
   int rounds = 5;
+  std::string previous_bin;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--seconds") opt.seconds = std::atof(argv[i + 1]);
     else if (a == "--rounds") rounds = std::max(1, std::atoi(argv[i + 1]));
+    else if (a == "--previous-bin") previous_bin = argv[i + 1];
   }
   const std::string dir = outrigger::testing::makeTempDir();
   std::vector<ChainVariant> variants = {
@@ -55,6 +59,9 @@ int main(int argc, char** argv) {
       {"+semantic hit", configFor("ttl_ms = 3600000\n", OUTRIGGER_PLUGIN_DIR)},
       {"+refused embed", configFor("embed_route = \"nowhere\"\n", OUTRIGGER_PLUGIN_DIR)},
   };
+  if (!previous_bin.empty()) {
+    variants.emplace_back("+miss, previous", configFor("max_entry_bytes = 1\n", OUTRIGGER_PLUGIN_DIR), previous_bin);
+  }
   if (!startVariants(variants, dir, "semantic_chain_bench")) return 1;
   std::printf("Semantic cache on the default chain: 1 worker, 1 connection, 1 request in flight, median of %d "
               "alternating rounds of %.1f s\n", rounds, opt.seconds);

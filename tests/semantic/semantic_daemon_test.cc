@@ -30,14 +30,15 @@ struct Rig {
   UpstreamProcess upstream;
   std::unique_ptr<DaemonProcess> daemon;
 
-  explicit Rig(const std::string& cache_extra = "") {
+  // `embed_route_extra`: more keys for the embed route (its limits, say).
+  explicit Rig(const std::string& cache_extra = "", const std::string& embed_route_extra = "") {
     REQUIRE(upstream.ready());
     ::setenv("OUTRIGGER_TEST_OPENAI_KEY", "sk-test", 1);
-    daemon = std::make_unique<DaemonProcess>(config(cache_extra));
+    daemon = std::make_unique<DaemonProcess>(config(cache_extra, embed_route_extra));
     if (!daemon->waitReady()) FAIL("the daemon did not start:\n" << daemon->log());
   }
 
-  std::string config(const std::string& cache_extra) const {
+  std::string config(const std::string& cache_extra, const std::string& embed_route_extra) const {
     return daemonHead() + openaiInstance("openai", upstream.baseUrl()) +
            "[instances.local_embed]\ntype = \"provider.wordllama\"\n[instances.local_embed.config]\n"
            "tokenizer = \"" + std::string(kModelDir) + "/l2_supercat_tokenizer_config.json\"\n"
@@ -46,7 +47,7 @@ struct Rig {
            "embed_route = \"embed\"\n" + cache_extra +
            "[routes.default]\ncache = [\"semantic\"]\nprovider = \"openai\"\nmodel = \"gpt-test\"\n"
            "exporters = [\"records\"]\ncalls = [\"embed\"]\ncache_replay_chunk_bytes = 8\n"
-           "[routes.embed]\nprovider = \"local_embed\"\n[admin]\nlisten = \"127.0.0.1:0\"\n"
+           "[routes.embed]\nprovider = \"local_embed\"\n" + embed_route_extra + "[admin]\nlisten = \"127.0.0.1:0\"\n"
            "[http]\nlisten = \"127.0.0.1:0\"\n";
   }
 
@@ -207,4 +208,17 @@ TEST_CASE("http: a caller's no-store and time to live are honoured as for the ex
   CHECK(httpAsk(port, q, "").body.find("three") != std::string::npos);  // the 1 ms entry is gone; this one stays
   CHECK(httpAsk(port, q, "").body.find("three") != std::string::npos);
   CHECK(rig.upstreamCalls() == 3);
+}
+
+TEST_CASE("the embed route's own limits hold the cache's embed calls: over them a lookup is a miss, and the request is answered") {
+  Rig rig("", "tenant_rpm = 1\n");  // one embedding a minute per tenant on the embed route
+  rig.answers({"first answer", "second answer"});
+  CHECK(ask(rig, "t", "How do I reset my password?").content == "first answer");
+  // The paraphrase hits without the limit (above); here its embed call is over the embed route's
+  // limit, so the lookup is a miss and the provider answers.
+  CHECK(ask(rig, "t", "How can I reset my password?").content == "second answer");
+  CHECK(rig.upstreamCalls() == 2);
+  std::string metrics = adminMetricsText(*rig.daemon);
+  CHECK(metrics.find(R"(outrigger_semantic_cache_embed_failures_total{instance="semantic"} 1)") != std::string::npos);
+  CHECK(metrics.find(R"(outrigger_semantic_cache_hits_total{instance="semantic"} 0)") != std::string::npos);
 }

@@ -1,6 +1,6 @@
-// The provider phase's limit queue and hedging, on a real loop with a two-target route of probe
-// providers the test completes by hand: exactly one end on every path, the loser cancelled, and
-// the engine counters.
+// The provider phase's limit queue, hedging, and embeddings under the same planner, on a real loop
+// with a two-target route of probe providers the test completes by hand: exactly one end on every
+// path, the loser cancelled, and the engine counters.
 #include <catch2/catch.hpp>
 
 #include <map>
@@ -24,6 +24,7 @@ namespace {
 struct Seen {
   int starts = 0;
   int cancels = 0;
+  int embeds = 0;
   std::vector<outrigger_request> handles;
   const outrigger_host_api* host = nullptr;
   bool echo = false;  // answer at once instead of waiting for the test
@@ -50,6 +51,12 @@ class HandProvider final : public plugin::Provider {
     return OUTRIGGER_PENDING;
   }
   void cancel(outrigger_request) override { ++g_seen[name_].cancels; }
+  outrigger_status embed(const outrigger_embed_request_view& r) override {
+    Seen& s = g_seen[name_];
+    ++s.embeds;
+    s.handles.push_back(r.handle);
+    return OUTRIGGER_PENDING;
+  }
 
  private:
   std::string name_;
@@ -60,6 +67,7 @@ struct End {
   std::string content;
   bool retryable;
   uint32_t retry_after_ms;
+  size_t embeddings;
 };
 
 class Sink : public ResponseSink {
@@ -67,7 +75,7 @@ class Sink : public ResponseSink {
   void onStart(uint64_t, const ResponseStartInfo&) override {}
   Flow onChunk(uint64_t, const ResponseChunkInfo&) override { return Flow::kOk; }
   void onEnd(uint64_t sid, const ResponseEndInfo& e) override {
-    ends[sid].push_back({e.code, std::string(e.content), e.retryable, e.retry_after_ms});
+    ends[sid].push_back({e.code, std::string(e.content), e.retryable, e.retry_after_ms, e.embeddings ? e.embeddings->size() : 0});
   }
   std::map<uint64_t, std::vector<End>> ends;
 };
@@ -139,6 +147,42 @@ struct Rig {
     outrigger_status st = OUTRIGGER_E_INVALID;
     loop.runUntilForTest([&] {
       st = s.host->provider_done(s.host->host_ctx, h, &r);
+      return true;
+    }, 10);
+    return st;
+  }
+  // An embeddings request of `inputs`.
+  outrigger_request startEmbed(uint64_t sid, std::vector<std::string> inputs, RequestSpec spec = {}) {
+    spec.messages.clear();
+    std::string f = requestFrame(sid, spec);
+    auto buf = chain::FrameBuffer::copyOf(reinterpret_cast<const uint8_t*>(f.data()), f.size());
+    const auto* req = wire::GetSizePrefixedFrame(buf.data())->body_as_Request();
+    auto embed = std::make_unique<chain::EmbedInput>();
+    embed->inputs = std::move(inputs);
+    outrigger_request h{};
+    loop.runUntilForTest([&] {
+      h = engine.start(std::move(buf), req, &sink, sid, std::move(embed));
+      return true;
+    }, 10);
+    return h;
+  }
+  // Completes the latest embed call `name` received: one vector per input, or failed with `code`
+  // (retryable when UNAVAILABLE).
+  outrigger_status answerEmbed(const std::string& name, size_t inputs, outrigger_code code = OUTRIGGER_CODE_OK) {
+    Seen& s = g_seen[name];
+    std::vector<float> values = {1, 0};
+    std::vector<outrigger_embedding_view> vectors(inputs, outrigger_embedding_view{values.data(), values.size()});
+    outrigger_embeddings_view e{};
+    e.hdr = OUTRIGGER_HEADER_INIT(outrigger_embeddings_view);
+    e.code = code;
+    e.retryable = code == OUTRIGGER_CODE_UNAVAILABLE;
+    if (code == OUTRIGGER_CODE_OK) {
+      e.embeddings = vectors.data();
+      e.embedding_count = vectors.size();
+    }
+    outrigger_status st = OUTRIGGER_E_INVALID;
+    loop.runUntilForTest([&] {
+      st = s.host->embeddings_done(s.host->host_ctx, s.handles.back(), &e);
       return true;
     }, 10);
     return st;
@@ -485,4 +529,60 @@ TEST_CASE("limit queue: waiters are tried oldest first, one still limited keeps 
   CHECK(q->size() == 0);
   q->close();
   ev.runUntilForTest([] { return false; }, 5);
+}
+
+TEST_CASE("embeddings: a failed attempt falls back to the next target, and an open breaker is skipped") {
+  resilience::RoutePolicy policy;
+  policy.breaker.failure_threshold = 1;
+  Rig rig(policy, {"a", "b"});
+  rig.startEmbed(1, {"x", "y"});
+  REQUIRE(g_seen["a"].embeds == 1);
+  CHECK(g_seen["b"].embeds == 0);
+  CHECK(rig.answerEmbed("a", 2, OUTRIGGER_CODE_UNAVAILABLE) == OUTRIGGER_OK);
+  REQUIRE(rig.runUntil([] { return g_seen["b"].embeds == 1; }));  // the fallback, from the loop
+  CHECK(rig.sink.ends[1].empty());
+  CHECK(rig.answerEmbed("b", 2) == OUTRIGGER_OK);
+  REQUIRE(rig.sink.ends[1].size() == 1);
+  CHECK(rig.sink.ends[1][0].code == Code::kOk);
+  CHECK(rig.sink.ends[1][0].embeddings == 2);
+  CHECK(rig.counters().fallbacks == 1);
+
+  // "a" failed once: its breaker is open, so the next embeddings request goes to "b" at once.
+  rig.startEmbed(2, {"z"});
+  CHECK(g_seen["a"].embeds == 1);
+  REQUIRE(g_seen["b"].embeds == 2);
+  CHECK(rig.counters().breaker_skips >= 1);
+  CHECK(rig.answerEmbed("b", 1) == OUTRIGGER_OK);
+  REQUIRE(rig.sink.ends[2].size() == 1);
+  CHECK(rig.sink.ends[2][0].code == Code::kOk);
+  CHECK(rig.engine.inFlight() == 0);
+}
+
+TEST_CASE("embeddings: a target's concurrency limit and the route's limiters hold embeddings requests too") {
+  {
+    Rig rig(resilience::RoutePolicy{}, {"a"}, /*first_max_concurrent=*/1);
+    rig.startEmbed(1, {"x"});
+    REQUIRE(g_seen["a"].embeds == 1);
+    rig.startEmbed(2, {"y"});  // "a" is busy and the route does not queue: refused, retryable
+    REQUIRE(rig.sink.ends[2].size() == 1);
+    CHECK(rig.sink.ends[2][0].code == Code::kResourceExhausted);
+    CHECK(rig.sink.ends[2][0].retryable);
+    CHECK(g_seen["a"].embeds == 1);
+    CHECK(rig.answerEmbed("a", 1) == OUTRIGGER_OK);
+    REQUIRE(rig.sink.ends[1].size() == 1);
+    CHECK(rig.sink.ends[1][0].code == Code::kOk);
+  }
+  {
+    Rig rig(resilience::RoutePolicy{}, {"a"}, 0, nullptr, 43, "", {memoryLimiterStage("embed-tenant-rate", R"({"rpm":1})")});
+    RequestSpec x;
+    x.tenant = "x";
+    rig.startEmbed(1, {"x"}, x);
+    REQUIRE(g_seen["a"].embeds == 1);
+    CHECK(rig.answerEmbed("a", 1) == OUTRIGGER_OK);
+    rig.startEmbed(2, {"y"}, x);  // the tenant's one request a minute is spent
+    REQUIRE(rig.sink.ends[2].size() == 1);
+    CHECK(rig.sink.ends[2][0].code == Code::kResourceExhausted);
+    CHECK(rig.counters().limiter_refusals == 1);
+    CHECK(g_seen["a"].embeds == 1);
+  }
 }
