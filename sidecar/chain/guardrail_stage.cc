@@ -157,8 +157,8 @@ const StageHooks GuardrailStage::kOnResponse = {
     },
     [](RequestContext& ctx, const Stage& stage) {
       ctx.guard_result_ = {};
-      outrigger_response_view answer = ctx.answerView(&ctx.answer_calls_);
-      return hooksOf(stage)->on_response(stage.instance->handle(), &ctx.view_, &answer, &ctx.guard_result_);
+      ctx.guard_answer_ = ctx.answerView(&ctx.answer_calls_);
+      return hooksOf(stage)->on_response(stage.instance->handle(), &ctx.view_, &ctx.guard_answer_, &ctx.guard_result_);
     },
     [](RequestContext& ctx, const Stage& stage, outrigger_status rc) {
       const outrigger_guardrail_result& r = ctx.guard_result_;

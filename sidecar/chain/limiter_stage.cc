@@ -56,8 +56,8 @@ const StageHooks LimiterStage::kAdmit = {
     [](const RequestContext&, const Stage&) { return true; },
     [](RequestContext& ctx, const Stage& stage) {
       ctx.limit_result_ = {};
-      outrigger_limit_estimate estimate = estimateOf(ctx);
-      return hooksOf(stage)->admit(stage.instance->handle(), &ctx.view_, &estimate, &ctx.limit_result_);
+      ctx.limit_estimate_ = estimateOf(ctx);
+      return hooksOf(stage)->admit(stage.instance->handle(), &ctx.view_, &ctx.limit_estimate_, &ctx.limit_result_);
     },
     [](RequestContext& ctx, const Stage& stage, outrigger_status rc) {
       const outrigger_limit_result& r = ctx.limit_result_;

@@ -222,6 +222,10 @@ class RequestContext final {
   std::vector<const Stage*> admitted_by_;      // limiters that admitted this request, in order
   uint32_t settlements_ = 0;                   // attempts settled with them
   std::vector<outrigger_tool_call_view> answer_calls_;  // backs the answer view a hook reads
+  // What on_response and admit are given, kept here rather than on the stack: a hook that
+  // answers PENDING may read them until it gives its decision.
+  outrigger_response_view guard_answer_{};
+  outrigger_limit_estimate limit_estimate_{};
 
   bool ended_ = false;
   bool answered_ = false;          // a provider answered OK (its usage is what the upstream used)

@@ -19,12 +19,12 @@ std::string versionText(uint16_t major, uint16_t minor) {
 
 std::string hostVersion() { return versionText(OUTRIGGER_ABI_MAJOR, OUTRIGGER_ABI_MINOR); }
 
-// A table may be as small as its ABI 1.0 layout (OUTRIGGER_MIN_SIZE_*), never smaller: tables
-// only grow, and every slot added since 1.0 is read behind OUTRIGGER_HAS_SLOT. Empty when it
-// fits, else why not.
+// A table may be as small as its oldest layout (OUTRIGGER_MIN_SIZE_*: ABI 1.0, for the limiter
+// kind 1.2), never smaller: tables only grow, and every slot added since is read behind
+// OUTRIGGER_HAS_SLOT. Empty when it fits, else why not.
 std::string checkTableSize(const char* what, const outrigger_header& h, size_t min_size) {
   if (h.struct_size >= min_size) return "";
-  return std::string(what) + " too small (" + std::to_string(h.struct_size) + " bytes; its ABI 1.0 layout is " +
+  return std::string(what) + " too small (" + std::to_string(h.struct_size) + " bytes; its oldest layout is " +
          std::to_string(min_size) + ")";
 }
 

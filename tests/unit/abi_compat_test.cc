@@ -181,11 +181,11 @@ TEST_CASE("a table smaller than its ABI 1.0 layout is refused with both sizes na
   REQUIRE_FALSE(entry.ok());
   CHECK(entry.status().message().find("small_entry.so: entry table too small (" +
                                       std::to_string(offsetof(outrigger_plugin_entry, type_count)) +
-                                      " bytes; its ABI 1.0 layout is " +
+                                      " bytes; its oldest layout is " +
                                       std::to_string(OUTRIGGER_MIN_SIZE_PLUGIN_ENTRY) + ")") != std::string::npos);
   auto hooks = plugin::loadLibrary(fixture("small_hooks"));
   REQUIRE_FALSE(hooks.ok());
-  CHECK(hooks.status().message().find("type 'fx_small_hooks' has a hook table too small (24 bytes; its ABI 1.0 layout is 32)") !=
+  CHECK(hooks.status().message().find("type 'fx_small_hooks' has a hook table too small (24 bytes; its oldest layout is 32)") !=
         std::string::npos);
 }
 

@@ -95,6 +95,12 @@ class RedactGuardrail final : public outrigger::plugin::Guardrail {
     return release(state, result);
   }
 
+  // The stream starts over before any chunk reached the caller (a retry, a fallback, a re-ask):
+  // the host dropped what it held, so the earlier attempt's text must not join the new one.
+  void onStreamRestart(const outrigger_request_view& req) override {
+    if (auto* state = static_cast<Redacted*>(host().requestState(req.handle))) state->held.clear();
+  }
+
   outrigger_status onResponse(const outrigger_request_view& req, const outrigger_response_view& answer,
                               outrigger_guardrail_result& result) override {
     if (!req.stream && host().requestState(req.handle)) {

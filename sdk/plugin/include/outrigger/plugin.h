@@ -32,12 +32,15 @@
  *
  * Async. Hooks return OUTRIGGER_CONTINUE (done, go on), OUTRIGGER_PENDING (the plugin will
  * call the hook's *_done function exactly once, possibly before the hook returns) or
- * OUTRIGGER_STOP (a guardrail denies). A negative value is a failure of the stage; the route's
- * on_error policy decides whether the request fails or the stage is skipped.
+ * OUTRIGGER_STOP (a guardrail denies). A negative value is a failure of the stage; the
+ * instance's on_error policy decides whether the request fails or the stage is skipped.
  *
- * OWNERSHIP. Views passed into a hook are borrowed from the host and stay valid until the
- * request ends (its end frame is sent, or its cancel hook has returned). Anything a plugin
- * passes to the host is copied during the call. Nothing is freed across the boundary.
+ * OWNERSHIP. Views passed into a hook are borrowed from the host. Each stays valid until the
+ * hook decides (it returns, or completes the PENDING answer it gave), so a pending hook may read
+ * what it was given; a chunk view only during on_chunk. The request view itself stays valid until
+ * the request ends (its end frame is sent, or its cancel hook has returned), but a rewrite or a
+ * re-ask replaces the messages it points to: copy what you keep across steps. Anything a
+ * plugin passes to the host is copied during the call. Nothing is freed across the boundary.
  */
 #ifndef OUTRIGGER_PLUGIN_H
 #define OUTRIGGER_PLUGIN_H
@@ -379,7 +382,9 @@ typedef struct outrigger_guardrail_action {
   uint8_t reask;
   uint8_t reserved_[5];
   /* ---- minor 2 tail, read behind OUTRIGGER_HAS_SLOT (zero from a plugin built without it) */
-  /* With verdict DENY (or STOP): the code the request ends with instead of PERMISSION_DENIED:
+  /* on_request or on_response with verdict DENY (or STOP): the code the request ends with
+   * instead of PERMISSION_DENIED (a stream stopped by on_chunk or on_stream_end always ends
+   * PERMISSION_DENIED):
    * INVALID_ARGUMENT (it can never pass as sent, e.g. over a model's context window),
    * RESOURCE_EXHAUSTED (a size or quota the caller may come back under) or FAILED_PRECONDITION.
    * 0 or any other code keeps PERMISSION_DENIED. */
@@ -449,7 +454,8 @@ typedef struct outrigger_settlement {
  * a span is in outrigger_span_trace_view, a parallel array. */
 typedef struct outrigger_span_view {
   outrigger_str stage;     /* guardrail.request | limiter.admit | cache.lookup | provider | provider.embed |
-                              guardrail.response | cache.store | resilience | fallback | limiter.settle */
+                              guardrail.response | cache.store | resilience | fallback | limiter.settle |
+                              model.complete | model.embed (a plugin's model call through the host) */
   outrigger_str instance;  /* plugin instance name (for resilience: the target started, if any) */
   uint64_t start_ns;       /* monotonic */
   uint64_t duration_ns;
@@ -513,9 +519,15 @@ enum {
   OUTRIGGER_CAPTURE_FULL = 2       /* the prompt as the provider saw it, and the answer */
 };
 
+/* A record's verdict is a hook's (PASS ... REWRITE) or one only the host gives: */
+enum {
+  OUTRIGGER_VERDICT_SKIPPED = 4, /* the guardrail failed and its on_error = skip let the request on */
+  OUTRIGGER_VERDICT_ERROR = 5    /* the guardrail failed and its on_error = deny ended the request */
+};
+
 typedef struct outrigger_verdict_view {
   outrigger_str guardrail;
-  outrigger_verdict verdict;
+  outrigger_verdict verdict;       /* OUTRIGGER_VERDICT_*, SKIPPED and ERROR included */
   outrigger_str reason;
 } outrigger_verdict_view;
 
@@ -784,15 +796,19 @@ typedef struct outrigger_host_api {
   uint64_t (*now_ns)(void* host_ctx) OUTRIGGER_NOEXCEPT;
 
   /* [any] Runs `fn` on the request's loop thread. Thread-safe; the only way for a plugin's own
-   * thread to reach the request path. */
+   * thread to reach the request path. On OUTRIGGER_OK `fn` runs exactly once, with
+   * OUTRIGGER_E_STALE when the request ended first; OUTRIGGER_E_NOMEM (the loop's queue is full
+   * or the loop is stopping) never calls it. */
   outrigger_status (*post)(void* host_ctx, outrigger_request request, outrigger_callback fn,
                            void* user_data) OUTRIGGER_NOEXCEPT;
   /* [loop] Runs `fn` on the request's loop after `delay_ms`. Bound to the request: if it ends
-   * first, `fn` runs then with OUTRIGGER_E_STALE. */
+   * first, `fn` runs then with OUTRIGGER_E_STALE. Called after the end, it returns
+   * OUTRIGGER_E_STALE and never calls `fn`. */
   outrigger_status (*set_timer)(void* host_ctx, outrigger_request request, uint32_t delay_ms,
                                 outrigger_callback fn, void* user_data) OUTRIGGER_NOEXCEPT;
 
-  /* [loop] Completion of a PENDING guardrail hook. */
+  /* [loop] Completion of a PENDING on_request or on_response (a pending on_chunk or
+   * on_stream_end completes through guardrail_decided; here it gets OUTRIGGER_E_INVALID). */
   outrigger_status (*guardrail_done)(void* host_ctx, outrigger_request request,
                                      outrigger_verdict verdict, outrigger_str reason) OUTRIGGER_NOEXCEPT;
   /* [loop] Completion of a PENDING cache lookup: `hit` NULL is a miss. A hit whose text is not
@@ -860,11 +876,13 @@ typedef struct outrigger_host_api {
                                    uint32_t retry_after_ms, outrigger_str reason) OUTRIGGER_NOEXCEPT;
   /* [loop] Runs `call->route` as a chat completion, a child of `request` (see
    * outrigger_model_call). On OUTRIGGER_OK `done` runs exactly once; OUTRIGGER_E_INVALID when
-   * the route is unknown or not in the caller's `calls`, the call is malformed, or its text
-   * (messages, parameters, inputs) is not UTF-8 (nothing runs then). */
+   * the route is unknown or not in the caller's `calls`, the call is malformed, its text
+   * (messages, parameters, inputs) is not UTF-8, or the request already made 64 model calls
+   * (nothing runs then); OUTRIGGER_E_STALE once the caller's deadline has passed. */
   outrigger_status (*complete)(void* host_ctx, outrigger_request request, const outrigger_model_call* call,
                                outrigger_complete_callback done, void* user_data) OUTRIGGER_NOEXCEPT;
-  /* [loop] Likewise, embeddings of call->inputs. */
+  /* [loop] Likewise, embeddings of call->inputs (the route's limiters and targets apply; its
+   * guardrails and caches do not). */
   outrigger_status (*embed)(void* host_ctx, outrigger_request request, const outrigger_model_call* call,
                             outrigger_embed_callback done, void* user_data) OUTRIGGER_NOEXCEPT;
 
