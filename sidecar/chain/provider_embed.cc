@@ -3,12 +3,14 @@
 // as a chat request's do: target limits, breakers, retries and fallback apply, and each attempt
 // is priced. provider_stage.cc starts the attempt; this file calls the embed hook and takes its
 // answer.
+#include <algorithm>
 #include <string>
 
 #include "chain/call_hook.h"
 #include "chain/limiter_stage.h"
 #include "chain/provider_stage.h"
 #include "chain/request_context.h"
+#include "chain/span_attributes.h"
 #include "common/clock.h"
 #include "plugin/str_view.h"
 
@@ -16,23 +18,37 @@ namespace outrigger::chain {
 
 uint64_t RequestContext::embedTokenEstimate() const {
   uint64_t tokens = 0;
-  for (const std::string& in : embed_->inputs) tokens += (in.size() + 3) / 4;
+  for (const std::string& in : embed_->inputs) {
+    if (!embed_->token_ids) {
+      tokens += (in.size() + 3) / 4;
+    } else if (in.find_first_of("0123456789") != std::string::npos) {
+      tokens += uint64_t(std::count(in.begin(), in.end(), ',')) + 1;  // "[9906,1917]": one per id
+    }
+  }
   return tokens ? tokens : 1;
 }
 
-bool ProviderStage::embedRefused(const Stage& stage) {
-  RequestContext& r = ctx_;
+std::string ProviderStage::embedRefusal(const Stage& stage, Code* code) const {
   const auto* hooks = stage.instance->provider();
   if (!OUTRIGGER_HAS_SLOT(hooks, outrigger_provider_hooks, embed)) {
-    r.end(Code::kUnimplemented, "the route's provider '" + stage.instance->name() + "' cannot embed", "router");
-    return true;
+    *code = Code::kUnimplemented;
+    return "the route's provider '" + stage.instance->name() + "' cannot embed";
   }
-  if (r.embed_->token_ids && !stage.instance->embedsTokenIds()) {
-    r.end(Code::kInvalidArgument,
-          "the route's provider '" + stage.instance->name() + "' embeds text only: send 'input' as text, not token ids",
-          "router");
-    return true;
+  if (ctx_.embed_->token_ids && !stage.instance->embedsTokenIds()) {
+    *code = Code::kInvalidArgument;
+    return "the route's provider '" + stage.instance->name() + "' embeds text only: send 'input' as text, not token ids";
   }
+  return "";
+}
+
+bool ProviderStage::passOver(Code code, const std::string& why) {
+  RequestContext& r = ctx_;
+  // Not the target's health, and not the request's fault if another target can: UNIMPLEMENTED
+  // falls back and never counts against a breaker.
+  resilience::Decision d = planner_->afterFailure(monoNowNs(), {OUTRIGGER_CODE_UNIMPLEMENTED, false, 0}, false);
+  recordDecision(d);
+  if (d.kind == resilience::Decision::Kind::kStart) return startAttempt(d.target);
+  r.end(code, why, "router");
   return false;
 }
 
@@ -76,6 +92,7 @@ outrigger_status ProviderStage::embeddingsDone(plugin::PluginInstance* inst, con
   std::string_view how;
   std::string entry;
   double cost = attemptCost(inst, sv(e.model), r.model_, usage, e.cost_usd, &how, &entry);
+  if (traced()) describeAttemptCost(&r.spans_, attempt_span_, how, std::move(entry));
   if (r.provider_code_ != Code::kOk) {
     // As a chat attempt's failure: the planner retries, falls back or gives up.
     outrigger_response_view failure{};
@@ -96,6 +113,14 @@ outrigger_status ProviderStage::embeddingsDone(plugin::PluginInstance* inst, con
   settleTokens(&attempt_tokens_, usedTokens(e.usage.prompt_tokens, 0, attempt_tokens_.charged));
   r.answered_ = true;
   r.closeSpanAt(attempt_span_, "ok");
+  if (traced()) {
+    outrigger_response_view answered{};
+    answered.hdr = OUTRIGGER_HEADER_INIT(outrigger_response_view);
+    answered.model = e.model;
+    answered.usage = {e.usage.prompt_tokens, 0, 0, 0};
+    answered.cost_usd = cost;
+    describeAttemptEnd(&r.spans_, attempt_span_, answered);
+  }
   r.embeddings_.resize(e.embedding_count);
   for (size_t i = 0; i < e.embedding_count; ++i) {
     const outrigger_embedding_view& v = e.embeddings[i];

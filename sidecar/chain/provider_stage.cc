@@ -43,7 +43,13 @@ bool ProviderStage::startAttempt(size_t index) {
   RequestContext& r = ctx_;
   target_ = &routeTargets()[index];
   r.model_ = r.modelFor(*target_);
-  if (r.embed_ && embedRefused(target_->stage)) return false;
+  if (r.embed_) {
+    Code code = Code::kOk;
+    if (std::string why = embedRefusal(target_->stage, &code); !why.empty()) {
+      r.spans_.push_back({"provider.embed", target_->stage.instance->name(), monoNowNs(), 0, "unsupported"});
+      return passOver(code, why);
+    }
+  }
   // The provider gets the target's model in a view of its own; stages before and after it (and
   // the cache key) keep seeing the request as the route received it.
   attempt_view_ = r.view_;
@@ -72,7 +78,7 @@ bool ProviderStage::startAttempt(size_t index) {
   r.setPending(stage, StageKind::kProvider);
   attempt_span_ = r.spans_.size();
   outrigger_status rc = r.embed_ ? callEmbed(stage) : callStart(stage, &attempt_view_);
-  if (traced() && !r.embed_) describeAttemptStart(&r.spans_, attempt_span_, *target_, r.model_, r.view_.params);
+  if (traced()) describeAttemptStart(&r.spans_, attempt_span_, *target_, r.model_, r.embed_ ? nullptr : r.view_.params);
   if (rc == OUTRIGGER_PENDING) {
     if (!r.completed_in_hook_ && !r.embed_) armHedge();
     return r.completed_in_hook_;
@@ -82,8 +88,8 @@ bool ProviderStage::startAttempt(size_t index) {
   LimiterStage::settle(r, target_->key, Code::kInternal, false, Usage{}, 0);
   if (r.embed_ && rc == OUTRIGGER_E_UNSUPPORTED) {  // the C++ wrapper's default embed
     r.closeSpanAt(attempt_span_, "unsupported");
-    r.end(Code::kUnimplemented, "the route's provider '" + stage.instance->name() + "' cannot embed", "router");
-    return false;
+    endAttempt();
+    return passOver(Code::kUnimplemented, "the route's provider '" + stage.instance->name() + "' cannot embed");
   }
   if (rc >= 0) rc = OUTRIGGER_E_INVALID;  // a provider must answer through provider_done (embeddings_done)
   r.stageFailed(stage, rc, r.embed_ ? "provider embed" : "provider start");

@@ -130,9 +130,12 @@ class ProviderStage final : public LimitWaiter {
   // Answers with the route's fallback_answer, marked degraded; false when there is none to give.
   bool serveFallbackAnswer(const std::string& why);
   // provider_embed.cc
-  // Ends the request when `stage` cannot take this embeddings request (no embed hook; token ids
-  // to a provider that embeds text only).
-  bool embedRefused(const Stage& stage);
+  // Why `stage` cannot take this embeddings request (no embed hook; token ids to a provider
+  // that embeds text only), and the code the request ends with when no target can; empty: it can.
+  std::string embedRefusal(const Stage& stage, Code* code) const;
+  // The current target cannot embed this request: the next target the planner gives is tried at
+  // once (a target that cannot is no failure of its health), or the request ends with `code`.
+  bool passOver(Code code, const std::string& why);
   outrigger_status callEmbed(const Stage& stage);
   // provider_cost.cc
   // The attempt's answer as the rest of the request sees it: when the provider reported usage

@@ -97,6 +97,17 @@ void RequestContext::begin() {
   if (embed_) {
     if (embed_->inputs.empty()) return end(Code::kInvalidArgument, "embeddings request has no input", "router");
     if (std::string deep = tooDeepJsonField(*embed_); !deep.empty()) return end(Code::kInvalidArgument, deep, "router");
+    // Limiters (and the record) read the inputs as the request's messages: a loop guard tells
+    // one embeddings request from another by them.
+    embed_messages_.clear();
+    for (const std::string& in : embed_->inputs) {
+      outrigger_message_view m{};
+      m.role = {"user", 4};
+      m.content = {in.data(), in.size()};
+      embed_messages_.push_back(m);
+    }
+    view_.messages = embed_messages_.data();
+    view_.message_count = embed_messages_.size();
     advance();  // its limiters and its provider step (runStep skips the rest)
     return;
   }

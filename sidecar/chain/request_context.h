@@ -47,7 +47,7 @@ class RequestContext final {
   // Makes this an embeddings request; before begin().
   void setEmbed(std::unique_ptr<EmbedInput> embed) { embed_ = std::move(embed); }
   // An embeddings request's tokens ahead of its answer, for limits: its inputs' bytes / 4,
-  // rounded up, at least 1 (provider_embed.cc).
+  // rounded up (token ids: one each), at least 1 (provider_embed.cc).
   uint64_t embedTokenEstimate() const;
   void setTenant(std::string tenant) { tenant_override_ = std::make_unique<std::string>(std::move(tenant)); }
   void resume();
@@ -213,6 +213,7 @@ class RequestContext final {
   size_t step_ = 0;
   Pending pending_;
   bool in_hook_ = false;
+  bool attempt_cut_short_ = false;  // a cancel reached the pending provider attempt
   bool completed_in_hook_ = false;
   ProviderStage provider_{*this};
   LimiterWait limiter_wait_{*this};  // a limiter refused and the route queues over limits
@@ -271,6 +272,7 @@ class RequestContext final {
 
   // Embeddings mode: the inputs, and the vectors the provider returned.
   std::unique_ptr<EmbedInput> embed_;
+  std::vector<outrigger_message_view> embed_messages_;  // the inputs, as view_'s messages
   std::vector<std::vector<float>> embeddings_;
 
   std::vector<Verdict> verdicts_;

@@ -18,7 +18,10 @@ void RequestContext::notifyPendingCancel() {
   if (!pending_.stage) return;
   Pending p = pending_;
   pending_ = {};
-  if (p.kind == StageKind::kProvider) return provider_.cancelPending(*p.stage);
+  if (p.kind == StageKind::kProvider) {
+    attempt_cut_short_ = true;  // end() settles it, CANCELLED, with its target
+    return provider_.cancelPending(*p.stage);
+  }
   closeSpan("cancelled");
   if (auto cancel = stageHooks(p.kind).cancel) cancel(*p.stage, handle_);
 }
@@ -112,8 +115,8 @@ void RequestContext::end(Code code, std::string_view message, std::string_view o
   if (ended_) return;
   ended_ = true;
   cancelModelCalls();  // children end first: their spans close in this request's record
-  // The current attempt, cut short by this end.
-  bool attempt_running = pending_.stage && pending_.kind == StageKind::kProvider && !embed_;
+  // The current attempt, cut short by this end (its cancel may have gone out already).
+  bool attempt_running = attempt_cut_short_ || (pending_.stage && pending_.kind == StageKind::kProvider);
   pending_ = {};
   std::string msg = repairedText(message), org(origin);  // plugins' words included: callers' JSON needs UTF-8
   // Outbound transfers die with their request, whatever ended it (cancel, deadline, shutdown).

@@ -8,10 +8,10 @@ constexpr uint64_t kMsNs = 1000000;
 
 bool fallsBack(const AttemptFailure& f) {
   // Retryable faults, and failures that belong to this target (its key, its quota, its
-  // deployment) rather than to the request: another target may well succeed.
+  // deployment, what it can do) rather than to the request: another target may well succeed.
   return f.retryable || f.code == OUTRIGGER_CODE_UNAUTHENTICATED || f.code == OUTRIGGER_CODE_PERMISSION_DENIED ||
          f.code == OUTRIGGER_CODE_RESOURCE_EXHAUSTED || f.code == OUTRIGGER_CODE_NOT_FOUND ||
-         f.code == OUTRIGGER_CODE_UNAVAILABLE;
+         f.code == OUTRIGGER_CODE_UNAVAILABLE || f.code == OUTRIGGER_CODE_UNIMPLEMENTED;
 }
 // Whether a failure says the target is unwell. A request's own fault does not, and neither does
 // rate limiting (429, RESOURCE_EXHAUSTED): the target is healthy and busy, and opening its breaker

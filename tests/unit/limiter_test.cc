@@ -33,6 +33,7 @@ struct Script {
   std::string first = "admit";   // admit | refuse | refuse_denied | pending_admit | pending_refuse | pending_forever
   std::string second = "";       // "" (no second limiter) | admit | refuse
   std::deque<outrigger_code> provider_codes;  // per attempt; OK when empty
+  bool provider_hangs = false;  // the provider never answers (the request's end cuts it short)
   std::string refusal = "monthly budget spent";  // the reason a refusal gives
   int provider_starts = 0;
   std::vector<Settled> first_settled, second_settled;
@@ -132,6 +133,8 @@ class CountingProvider final : public plugin::Provider {
   CountingProvider(plugin::Host h, std::string_view n, std::string_view) : Provider(h, n) {}
   outrigger_status start(const outrigger_request_view& r) override {
     ++s.provider_starts;
+    s.handle = r.handle;
+    if (s.provider_hangs) return OUTRIGGER_PENDING;
     outrigger_response_view resp = plugin::makeResponse();
     if (!s.provider_codes.empty()) {
       resp.code = s.provider_codes.front();
@@ -314,6 +317,22 @@ TEST_CASE("every attempt is settled, a failed retry included") {
   REQUIRE(s.first_settled.size() == 2);
   CHECK(s.first_settled[0].code == OUTRIGGER_CODE_UNAVAILABLE);
   CHECK(s.first_settled[1].code == OUTRIGGER_CODE_OK);
+}
+
+TEST_CASE("an attempt cut short by a cancel is settled once, CANCELLED, with its target and as having reached it") {
+  Rig rig;
+  s.provider_hangs = true;
+  rig.start();
+  REQUIRE(s.provider_starts == 1);
+  rig.loop.runUntilForTest([&] {
+    rig.engine.cancel(s.handle, Code::kCancelled, "caller went away");
+    return true;
+  }, 10);
+  CHECK(rig.sink.out.ends == 1);
+  REQUIRE(s.first_settled.size() == 1);
+  CHECK(s.first_settled[0].code == OUTRIGGER_CODE_CANCELLED);
+  CHECK(s.first_settled[0].target == "counting/m");
+  CHECK(s.first_settled[0].reached);
 }
 
 TEST_CASE("a limiter after one that refused never runs, and the one that admitted settles once, empty") {

@@ -13,6 +13,7 @@
 #include "outrigger_generated.h"
 #include "plugin/schema.h"
 #include "support/frames.h"
+#include "plugin/loader.h"
 #include "support/memory_limiter.h"
 
 using namespace outrigger;
@@ -28,6 +29,7 @@ struct Seen {
   std::vector<outrigger_request> handles;
   const outrigger_host_api* host = nullptr;
   bool echo = false;  // answer at once instead of waiting for the test
+  bool no_embed = false;  // embed answers OUTRIGGER_E_UNSUPPORTED, as a chat-only provider's does
 };
 std::map<std::string, Seen> g_seen;
 
@@ -53,6 +55,7 @@ class HandProvider final : public plugin::Provider {
   void cancel(outrigger_request) override { ++g_seen[name_].cancels; }
   outrigger_status embed(const outrigger_embed_request_view& r) override {
     Seen& s = g_seen[name_];
+    if (s.no_embed) return OUTRIGGER_E_UNSUPPORTED;
     ++s.embeds;
     s.handles.push_back(r.handle);
     return OUTRIGGER_PENDING;
@@ -585,4 +588,42 @@ TEST_CASE("embeddings: a target's concurrency limit and the route's limiters hol
     CHECK(rig.counters().limiter_refusals == 1);
     CHECK(g_seen["a"].embeds == 1);
   }
+}
+
+TEST_CASE("embeddings: a loop guard tells embeddings requests apart by their inputs") {
+  auto types = plugin::loadLibrary(OUTRIGGER_PLUGIN_DIR "/limiter_loop_guard.so").value();
+  config::InstanceSettings is{"embed-loops", "limiter", "loop_guard", R"({"key":"tenant","max_repeats":2})", config::OnError::kDeny,
+                              "t:1", {}};
+  chain::Stage loops{plugin::PluginInstance::create(*types.at(0), is, chain::hostApiTemplate()).value(), "limiter/embed-loops"};
+  Rig rig(resilience::RoutePolicy{}, {"a"}, 0, nullptr, 43, "", {loops});
+  RequestSpec x;
+  x.tenant = "x";
+  for (uint64_t sid = 1; sid <= 3; ++sid) {  // three different inputs from one tenant: no loop
+    rig.startEmbed(sid, {"input " + std::to_string(sid)}, x);
+    REQUIRE(rig.answerEmbed("a", 1) == OUTRIGGER_OK);
+    REQUIRE(rig.sink.ends[sid].size() == 1);
+    CHECK(rig.sink.ends[sid][0].code == Code::kOk);
+  }
+  for (uint64_t sid = 4; sid <= 5; ++sid) {  // the same input twice more: 2 repeats are allowed
+    rig.startEmbed(sid, {"input 1"}, x);
+    if (sid == 4) REQUIRE(rig.answerEmbed("a", 1) == OUTRIGGER_OK);
+  }
+  REQUIRE(rig.sink.ends[5].size() == 1);
+  CHECK(rig.sink.ends[5][0].code == Code::kResourceExhausted);  // the third time of "input 1"
+  CHECK(g_seen["a"].embeds == 4);
+}
+
+TEST_CASE("embeddings: a target that cannot embed is passed over, and with none left the request is UNIMPLEMENTED") {
+  Rig rig(resilience::RoutePolicy{}, {"a", "b"});
+  g_seen["a"].no_embed = true;
+  rig.startEmbed(1, {"x"});
+  REQUIRE(g_seen["b"].embeds == 1);  // at once: "a" answered that it cannot
+  CHECK(rig.answerEmbed("b", 1) == OUTRIGGER_OK);
+  REQUIRE(rig.sink.ends[1].size() == 1);
+  CHECK(rig.sink.ends[1][0].code == Code::kOk);
+  g_seen["b"].no_embed = true;
+  rig.startEmbed(2, {"y"});
+  REQUIRE(rig.sink.ends[2].size() == 1);
+  CHECK(rig.sink.ends[2][0].code == Code::kUnimplemented);
+  CHECK(rig.engine.inFlight() == 0);
 }
