@@ -22,12 +22,15 @@ outrigger_limit_estimate LimiterStage::estimateOf(RequestContext& ctx) {
   const outrigger_request_view& view = ctx.view_;
   outrigger_limit_estimate e{};
   e.hdr = OUTRIGGER_HEADER_INIT(outrigger_limit_estimate);
-  // The most any target's model counts, so the charge holds whichever target answers.
-  for (const Target& target : ctx.route_->targets) {
-    e.prompt_tokens = std::max(e.prompt_tokens, ctx.prompt_tokens_.count(view, ctx.modelFor(target)));
+  if (ctx.embed_) {
+    e.prompt_tokens = ctx.embedTokenEstimate();  // its inputs, not chat messages
+  } else {
+    // The most any target's model counts, so the charge holds whichever target answers.
+    for (const Target& target : ctx.route_->targets) {
+      e.prompt_tokens = std::max(e.prompt_tokens, ctx.prompt_tokens_.count(view, ctx.modelFor(target)));
+    }
+    if (ctx.route_->targets.empty()) e.prompt_tokens = ctx.prompt_tokens_.count(view, ctx.requestModel());
   }
-  if (ctx.route_->targets.empty()) e.prompt_tokens = ctx.prompt_tokens_.count(view, ctx.requestModel());
-  if (ctx.embed_) e.prompt_tokens = ctx.embedTokenEstimate();  // no messages: the inputs
   if (view.params && (view.params->present & OUTRIGGER_PARAM_MAX_TOKENS)) e.max_completion_tokens = view.params->max_tokens;
   // The highest price of each kind over the route's targets, each priced at the model it would
   // call, so the worst case holds whichever target an attempt (a retry, a fallback) goes to.

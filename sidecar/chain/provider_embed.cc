@@ -7,7 +7,6 @@
 #include <string>
 
 #include "chain/call_hook.h"
-#include "chain/limiter_stage.h"
 #include "chain/provider_stage.h"
 #include "chain/request_context.h"
 #include "chain/span_attributes.h"
@@ -88,48 +87,32 @@ outrigger_status ProviderStage::embeddingsDone(plugin::PluginInstance* inst, con
               std::to_string(r.embed_->inputs.size()) + " inputs";
   }
   r.provider_code_ = code >= 0 && code <= 16 ? static_cast<Code>(code) : Code::kUnknown;
-  Usage usage{e.usage.prompt_tokens, 0, 0, 0};
   std::string_view how;
   std::string entry;
-  double cost = attemptCost(inst, sv(e.model), r.model_, usage, e.cost_usd, &how, &entry);
+  double cost = attemptCost(inst, sv(e.model), r.model_, Usage{e.usage.prompt_tokens, 0, 0, 0}, e.cost_usd, &how, &entry);
   if (traced()) describeAttemptCost(&r.spans_, attempt_span_, how, std::move(entry));
+  // The attempt's outcome as a chat attempt's answer, so it takes the same way: the planner
+  // retries, falls back or gives up; a success settles, measures and describes the attempt.
+  outrigger_response_view answer{};
+  answer.hdr = OUTRIGGER_HEADER_INIT(outrigger_response_view);
+  answer.code = code;
+  answer.message = {message.data(), message.size()};
+  answer.retryable = retryable ? 1 : 0;
+  answer.retry_after_ms = e.retry_after_ms;
+  answer.model = e.model;
+  answer.usage = {e.usage.prompt_tokens, 0, 0, 0};
+  answer.cost_usd = cost;
   if (r.provider_code_ != Code::kOk) {
-    // As a chat attempt's failure: the planner retries, falls back or gives up.
-    outrigger_response_view failure{};
-    failure.hdr = OUTRIGGER_HEADER_INIT(outrigger_response_view);
-    failure.code = code;
-    failure.message = {message.data(), message.size()};
-    failure.retryable = retryable ? 1 : 0;
-    failure.retry_after_ms = e.retry_after_ms;
-    failure.usage = {e.usage.prompt_tokens, 0, 0, 0};
-    failure.cost_usd = cost;
-    if (failed(failure)) return OUTRIGGER_OK;  // another attempt starts after its backoff
+    if (failed(answer)) return OUTRIGGER_OK;  // another attempt starts after its backoff
     r.resumeAfterCompletion();
     return OUTRIGGER_OK;
   }
-  planner_->succeeded();
-  resilience::TargetHealth& health = r.engine_.health().target(target_->key, r.route_->policy);
-  health.latency.add(double(monoNowNs() - attempt_start_ns_) / 1e6);
-  settleTokens(&attempt_tokens_, usedTokens(e.usage.prompt_tokens, 0, attempt_tokens_.charged));
-  r.answered_ = true;
-  r.closeSpanAt(attempt_span_, "ok");
-  if (traced()) {
-    outrigger_response_view answered{};
-    answered.hdr = OUTRIGGER_HEADER_INIT(outrigger_response_view);
-    answered.model = e.model;
-    answered.usage = {e.usage.prompt_tokens, 0, 0, 0};
-    answered.cost_usd = cost;
-    describeAttemptEnd(&r.spans_, attempt_span_, answered);
-  }
+  succeeded(answer);
   r.embeddings_.resize(e.embedding_count);
   for (size_t i = 0; i < e.embedding_count; ++i) {
     const outrigger_embedding_view& v = e.embeddings[i];
     r.embeddings_[i].assign(v.values, v.values + (v.values ? v.size : 0));
   }
-  r.usage_ = usage;
-  r.cost_usd_ = cost;
-  if (e.model.size) r.answer_model_.assign(e.model.data, e.model.size);
-  LimiterStage::settle(r, target_->key, Code::kOk, true, usage, cost);
   r.resumeAfterCompletion();
   return OUTRIGGER_OK;
 }
