@@ -17,6 +17,7 @@
 
 #include <outrigger/client.h>
 
+#include "support/child_process.h"
 #include "support/daemon_process.h"
 
 using namespace std::chrono;
@@ -45,8 +46,10 @@ double cpuUs(pid_t pid) {
 }
 
 pid_t spawn(const std::vector<std::string>& argv, const std::string& log) {
+  const pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid == 0) {
+    outrigger::testing::endWithParent(parent);
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);

@@ -19,6 +19,7 @@
 #include <rapidjson/document.h>
 
 #include "providers/curl_call.h"
+#include "support/child_process.h"
 #include "support/loopback_ports.h"
 
 namespace outrigger::testing {
@@ -108,8 +109,10 @@ bool JaegerProcess::start(std::chrono::milliseconds timeout) {
   kill();
   std::string bin = binary();
   if (bin.empty()) return false;
+  const pid_t parent = ::getpid();
   pid_ = ::fork();
   if (pid_ == 0) {
+    outrigger::testing::endWithParent(parent);
     FILE* log = std::fopen(log_path_.c_str(), "a");
     if (log) {
       ::dup2(fileno(log), STDOUT_FILENO);

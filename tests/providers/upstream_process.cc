@@ -1,4 +1,5 @@
 #include "upstream_process.h"
+#include "support/child_process.h"
 
 #include <curl/curl.h>
 #include <signal.h>
@@ -45,8 +46,10 @@ UpstreamProcess::UpstreamProcess(const std::string& tls_cert, const std::string&
     : tls_(!tls_cert.empty()) {
   int fds[2];
   if (pipe(fds) != 0) return;
+  const pid_t parent = getpid();
   pid_ = fork();
   if (pid_ == 0) {
+    outrigger::testing::endWithParent(parent);
     dup2(fds[1], 1);
     close(fds[0]);
     close(fds[1]);

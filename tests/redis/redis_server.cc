@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "support/child_process.h"
 #include "support/daemon_process.h"
 #include "support/loopback_ports.h"
 
@@ -69,8 +70,10 @@ void RedisServer::start() {
   std::string ports = tls_ ? "--port 0 --tls-port " + std::to_string(port_) : "--port " + std::to_string(port_);
   std::string cmd = "exec redis-server " + ports + " --bind 127.0.0.1 --save '' --appendonly no --dir " +
                     dir_ + " --logfile " + dir_ + "/redis.log " + extra_;
+  const pid_t parent = ::getpid();
   pid_ = ::fork();
   if (pid_ == 0) {
+    outrigger::testing::endWithParent(parent);
     ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }

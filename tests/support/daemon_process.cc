@@ -1,4 +1,5 @@
 #include "support/daemon_process.h"
+#include "support/child_process.h"
 
 #include <poll.h>
 #include <signal.h>
@@ -111,8 +112,10 @@ void DaemonProcess::restart() {
 }
 
 void DaemonProcess::spawn(bool append_log) {
+  const pid_t parent = ::getpid();
   pid_ = ::fork();
   if (pid_ == 0) {
+    endWithParent(parent);
     FILE* log = std::fopen(log_path_.c_str(), append_log ? "a" : "w");
     if (log) {
       ::dup2(fileno(log), STDOUT_FILENO);
