@@ -33,7 +33,7 @@ constexpr char kSchema[] = R"json({
     "latency_jitter_ms": {"type": "integer", "minimum": 0, "description": "uniform extra delay 0..N"},
     "stream_chunks": {"type": "integer", "minimum": 1, "description": "chunks per answer"},
     "chunk_interval_ms": {"type": "integer", "minimum": 0},
-    "fail_every": {"type": "integer", "minimum": 0, "description": "every Nth request fails (0: never)"},
+    "fail_every": {"type": "integer", "minimum": 0, "description": "every Nth request fails, chat and embeddings counted together (0: never)"},
     "fail_code": {"type": "string"},
     "fail_retryable": {"type": "boolean"},
     "allow_request_overrides": {"type": "boolean", "description": "honour params.extra_json {\"mock\": {...}}"},
@@ -172,6 +172,10 @@ class MockProvider final : public Provider {
       job.vectors.push_back(vectorOf(view(req.inputs[i]), dims));
       job.prompt_tokens += words(view(req.inputs[i]));
     }
+    ++count_;  // fail_every counts chat and embeddings requests alike
+    if (fail_every_ && count_ % fail_every_ == 0) {
+      job.fault = {fail_code_.empty() ? "UNAVAILABLE" : fail_code_, fail_retryable_, 0, "injected failure"};
+    }
     uint32_t latency = latency_ms_;
     bool hang = false;
     std::string_view extra = view(req.extra_json);
@@ -237,7 +241,11 @@ class MockProvider final : public Provider {
   static std::vector<Piece> piecesOf(const Plan& plan) {
     std::vector<Piece> out;
     if (!plan.answer.empty() || plan.tool_calls.empty()) {
-      for (std::string& t : split(plan.answer, plan.chunks)) out.push_back({std::move(t)});
+      for (std::string& t : split(plan.answer, plan.chunks)) {
+        Piece piece;
+        piece.text = std::move(t);
+        out.push_back(std::move(piece));
+      }
     }
     for (size_t i = 0; i < plan.tool_calls.size(); ++i) {
       const ToolCallPlan& c = plan.tool_calls[i];

@@ -128,3 +128,19 @@ def test_a_provider_without_embed_answers_501(make_daemon):
     assert e.value.status_code == 501
     assert e.value.response.headers["x-should-retry"] == "false"
     assert len(c.embeddings.create(model="default", input="x", encoding_format="float").data[0].embedding) == 8
+
+
+def test_a_failing_target_is_fallen_back_past(make_daemon):
+    # `down` fails every request it is given (fail_every = 1), embeddings included.
+    d = make_daemon('[instances.down]\ntype = "provider.mock"\n[instances.down.config]\nfail_every = 1\n'
+                    'fail_code = "UNAVAILABLE"\nfail_retryable = true\n'
+                    '[routes.down_only]\nprovider = "down"\n'
+                    '[routes.down_first]\nstrategy = "fallback"\n'
+                    'targets = [{ provider = "down", model = "m" }, { provider = "mock", model = "m" }]\n')
+    c = client(d)
+    with pytest.raises(openai.APIStatusError) as e:
+        c.embeddings.create(model="down_only", input="x", encoding_format="float")
+    assert e.value.status_code == 503
+    r = c.embeddings.create(model="down_first", input=["x", "y"], encoding_format="float")
+    assert [len(v.embedding) for v in r.data] == [8, 8]
+    assert r.data[0].embedding == c.embeddings.create(model="default", input="x", encoding_format="float").data[0].embedding
