@@ -1,9 +1,14 @@
 #include "config/restart_changes.h"
 
+#include <algorithm>
+
 namespace outrigger::config {
 namespace {
 
-// The sections' settings without the file:line each keeps for error messages.
+// The sections' settings without the file:line each keeps for error messages, and with the
+// lists whose order means nothing (virtual keys, alert rules: each is unique by its key or
+// name) sorted, so moving an entry is no change. Peer rules keep their order: the first match
+// decides.
 ServerSettings withoutLines(ServerSettings s) {
   for (PeerRule& p : s.peers) p.where.clear();
   return s;
@@ -11,6 +16,8 @@ ServerSettings withoutLines(ServerSettings s) {
 
 HttpSettings withoutLines(HttpSettings s) {
   s.where.clear();
+  std::sort(s.virtual_keys.begin(), s.virtual_keys.end(),
+            [](const VirtualKey& a, const VirtualKey& b) { return a.key < b.key; });
   return s;
 }
 
@@ -22,6 +29,8 @@ AdminSettings withoutLines(AdminSettings s) {
 AlertSettings withoutLines(AlertSettings s) {
   s.where.clear();
   for (AlertRuleSettings& r : s.rules) r.where.clear();
+  std::sort(s.rules.begin(), s.rules.end(),
+            [](const AlertRuleSettings& a, const AlertRuleSettings& b) { return a.name < b.name; });
   return s;
 }
 

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "config/config.h"
@@ -246,6 +247,10 @@ queue_capacity = 4096
 name = "errors"
 kind = "error_rate"
 threshold = 0.05
+[[alerts.rules]]
+name = "slow"
+kind = "latency"
+threshold = 2.0
 )";
 
 }  // namespace
@@ -256,6 +261,21 @@ TEST_CASE("a reload names the sections only a restart changes, and lines that mo
   config::Settings moved = parsed("\n\n\n" + std::string(kRestartOnly) + kMinimal);
   REQUIRE(moved.server.peers[0].where != running.server.peers[0].where);
   CHECK(config::restartOnlyChanges(running, moved).empty());
+  // Virtual keys and alert rules in another order: each is unique, so the order means nothing.
+  config::Settings reordered = running;
+  std::reverse(reordered.alerts.rules.begin(), reordered.alerts.rules.end());
+  reordered.http.virtual_keys = {{"sk-b", "search", {}}, {"sk-a", "checkout", {}}};
+  running.http.virtual_keys = {{"sk-a", "checkout", {}}, {"sk-b", "search", {}}};
+  CHECK(config::restartOnlyChanges(running, reordered).empty());
+  reordered.http.virtual_keys[0].tenant = "other";
+  CHECK(config::restartOnlyChanges(running, reordered) == std::vector<std::string>{"[http]"});
+  running.http.virtual_keys.clear();
+  // Peer rules keep their order: the first match decides.
+  config::Settings peers_swapped = running;
+  peers_swapped.server.peers.push_back(config::PeerRule{1001, -1, {"search"}, "", ""});
+  config::Settings peers_first = running;
+  peers_first.server.peers.insert(peers_first.server.peers.begin(), peers_swapped.server.peers.back());
+  CHECK(config::restartOnlyChanges(peers_swapped, peers_first) == std::vector<std::string>{"[server]"});
 
   std::string changed = kRestartOnly;
   auto replace = [&changed](const std::string& from, const std::string& to) {
