@@ -43,7 +43,7 @@ bool admitLocally(plugin::Host host, LimitTable& table, const Rates& rates, std:
   }
   // Built in place: a temporary admission would settle (as an empty one) when destroyed, and
   // this one gives back what it took if the request is refused further down.
-  std::unique_ptr<LocalAdmission> a(new LocalAdmission{host, record});
+  std::unique_ptr<LocalAdmission> a(new LocalAdmission{host, record, false, false, {}});
   if (rates.rpm) {
     if (!record->requests.take(now)) {
       *refusal = {std::max(record->requests.waitMs(now), 1u), overLimit(what, "request rate limit", rates.rpm, "per minute")};

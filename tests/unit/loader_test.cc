@@ -159,6 +159,28 @@ TEST_CASE("the C++ wrapper catches a throwing hook, fails closed and disables th
   t->destroy(inst);
 }
 
+TEST_CASE("an exception a Host callback throws is logged through the host and goes no further") {
+  outrigger_host_api api = chain::hostApiTemplate();
+  api.log = &captureLog;
+  // A host that runs a post at once and visits one breaker, enough to reach the wrapper's shields.
+  api.post = [](void*, outrigger_request, outrigger_callback fn, void* user_data) noexcept -> outrigger_status {
+    fn(user_data, OUTRIGGER_OK);
+    return OUTRIGGER_OK;
+  };
+  api.breakers = [](void*, outrigger_breaker_visitor visit, void* user_data) noexcept -> outrigger_status {
+    outrigger_breaker_view breaker{};
+    visit(user_data, &breaker);
+    return OUTRIGGER_OK;
+  };
+  plugin::Host host(&api);
+  g_logged.clear();
+  CHECK(host.post(outrigger_request{}, [](outrigger_status) { throw std::runtime_error("posted kaboom"); }) == OUTRIGGER_OK);
+  CHECK(g_logged == "an exception escaped a callback and was dropped: posted kaboom");
+  g_logged.clear();
+  CHECK(host.breakers([](const outrigger_breaker_view&) { throw 42; }) == OUTRIGGER_OK);
+  CHECK(g_logged == "an exception escaped a callback and was dropped: unknown exception");
+}
+
 TEST_CASE("an exception in a constructor becomes a create error with its message") {
   const outrigger_plugin_type* t = plugin::typeOf<Thrower>();
   void* inst = nullptr;

@@ -100,13 +100,13 @@ class Host {
 
   // [any] Runs `fn` on the request's loop.
   outrigger_status post(outrigger_request request, Callback fn) const {
-    return boxed(std::move(fn), [&](outrigger_callback tramp, void* box) {
+    return boxed(api_, std::move(fn), [&](outrigger_callback tramp, void* box) {
       return api_->post(api_->host_ctx, request, tramp, box);
     });
   }
   // [loop] Runs `fn` on the request's loop after delay_ms.
   outrigger_status setTimer(outrigger_request request, uint32_t delay_ms, Callback fn) const {
-    return boxed(std::move(fn), [&](outrigger_callback tramp, void* box) {
+    return boxed(api_, std::move(fn), [&](outrigger_callback tramp, void* box) {
       return api_->set_timer(api_->host_ctx, request, delay_ms, tramp, box);
     });
   }
@@ -172,14 +172,14 @@ class Host {
   using EmbedFn = std::function<void(const outrigger_embeddings_view&)>;
   outrigger_status complete(outrigger_request r, const outrigger_model_call& call, CompleteFn fn) const {
     if (!OUTRIGGER_HAS_SLOT(api_, outrigger_host_api, complete)) return OUTRIGGER_E_UNSUPPORTED;
-    auto* box = new CompleteFn(std::move(fn));
+    auto* box = new Box<CompleteFn>{std::move(fn), api_};
     outrigger_status st = api_->complete(api_->host_ctx, r, &call, &Host::answered<CompleteFn, outrigger_response_view>, box);
     if (st != OUTRIGGER_OK) delete box;
     return st;
   }
   outrigger_status embed(outrigger_request r, const outrigger_model_call& call, EmbedFn fn) const {
     if (!OUTRIGGER_HAS_SLOT(api_, outrigger_host_api, embed)) return OUTRIGGER_E_UNSUPPORTED;
-    auto* box = new EmbedFn(std::move(fn));
+    auto* box = new Box<EmbedFn>{std::move(fn), api_};
     outrigger_status st = api_->embed(api_->host_ctx, r, &call, &Host::answered<EmbedFn, outrigger_embeddings_view>, box);
     if (st != OUTRIGGER_OK) delete box;
     return st;
@@ -214,7 +214,7 @@ class Host {
   // OUTRIGGER_E_UNSUPPORTED for shared instances and older hosts.
   outrigger_status instancePost(Callback fn) const {
     if (!hasInstanceLoop()) return OUTRIGGER_E_UNSUPPORTED;
-    return boxed(std::move(fn), [&](outrigger_callback tramp, void* box) {
+    return boxed(api_, std::move(fn), [&](outrigger_callback tramp, void* box) {
       return api_->instance_post(api_->host_ctx, tramp, box);
     });
   }
@@ -224,7 +224,7 @@ class Host {
   // after its last call.
   outrigger_status instanceTimer(uint32_t delay_ms, uint32_t repeat_ms, Callback fn, uint64_t* timer_id) const {
     if (!hasInstanceLoop()) return OUTRIGGER_E_UNSUPPORTED;
-    auto* box = new TimerBox{std::move(fn), repeat_ms != 0};
+    auto* box = new TimerBox{std::move(fn), api_, repeat_ms != 0};
     outrigger_status st =
         api_->instance_timer(api_->host_ctx, delay_ms, repeat_ms, &Host::timerTrampoline, box, timer_id);
     if (st != OUTRIGGER_OK) delete box;
@@ -239,7 +239,7 @@ class Host {
   using FdCallback = std::function<void(int fd, uint32_t ready, outrigger_status status)>;
   outrigger_status watchFd(int fd, uint32_t events, FdCallback fn, uint64_t* watch_id) const {
     if (!hasInstanceLoop()) return OUTRIGGER_E_UNSUPPORTED;
-    auto* box = new FdCallback(std::move(fn));
+    auto* box = new Box<FdCallback>{std::move(fn), api_};
     outrigger_status st = api_->watch_fd(api_->host_ctx, fd, events, &Host::fdTrampoline, box, watch_id);
     if (st != OUTRIGGER_OK) delete box;
     return st;
@@ -255,9 +255,11 @@ class Host {
   using BreakerFn = std::function<void(const outrigger_breaker_view&)>;
   outrigger_status breakers(const BreakerFn& fn) const {
     if (!OUTRIGGER_HAS_SLOT(api_, outrigger_host_api, breakers)) return OUTRIGGER_E_UNSUPPORTED;
-    return api_->breakers(api_->host_ctx, [](void* f, const outrigger_breaker_view* b) {
-      (*static_cast<const BreakerFn*>(f))(*b);
-    }, const_cast<BreakerFn*>(&fn));
+    Box<const BreakerFn&> box{fn, api_};
+    return api_->breakers(api_->host_ctx, [](void* user_data, const outrigger_breaker_view* b) {
+      auto* visit = static_cast<Box<const BreakerFn&>*>(user_data);
+      shielded(visit->api, [&] { visit->fn(*b); });
+    }, &box);
   }
   outrigger_status breakerOpen(std::string_view target, uint32_t open_ms) const noexcept {
     if (!OUTRIGGER_HAS_SLOT(api_, outrigger_host_api, breaker_open)) return OUTRIGGER_E_UNSUPPORTED;
@@ -286,50 +288,61 @@ class Host {
   const outrigger_host_api* api() const noexcept { return api_; }
 
  private:
+  // A callback and the host to report an exception it lets escape to.
+  template <class Fn>
+  struct Box {
+    Fn fn;
+    const outrigger_host_api* api;
+  };
   struct TimerBox {
     Callback fn;
+    const outrigger_host_api* api;
     bool repeating;
   };
+  // Runs `f`; an exception it throws cannot cross into the host's frame, so it is logged through
+  // the host, as the wrapper logs a hook's, and dropped.
+  template <class F>
+  static void shielded(const outrigger_host_api* api, F&& f) noexcept {
+    try {
+      f();
+    } catch (const std::exception& e) {
+      report(api, e.what());
+    } catch (...) {
+      report(api, "unknown exception");
+    }
+  }
+  static void report(const outrigger_host_api* api, const char* what) noexcept {
+    char line[512];
+    int n = std::snprintf(line, sizeof line, "an exception escaped a callback and was dropped: %s", what);
+    if (n > 0) api->log(api->host_ctx, OUTRIGGER_LOG_ERROR, outrigger_str{line, size_t(n) < sizeof line ? size_t(n) : sizeof line - 1});
+  }
   static void timerTrampoline(void* user_data, outrigger_status status) noexcept {
     auto* box = static_cast<TimerBox*>(user_data);
     bool last = !box->repeating || status != OUTRIGGER_OK;
-    try {
-      box->fn(status);
-    } catch (...) {
-    }
+    shielded(box->api, [&] { box->fn(status); });
     if (last) delete box;
   }
   static void fdTrampoline(void* user_data, int fd, uint32_t ready, outrigger_status status) noexcept {
-    auto* fn = static_cast<FdCallback*>(user_data);
-    try {
-      (*fn)(fd, ready, status);
-    } catch (...) {
-    }
-    if (status == OUTRIGGER_E_STALE) delete fn;
+    auto* box = static_cast<Box<FdCallback>*>(user_data);
+    shielded(box->api, [&] { box->fn(fd, ready, status); });
+    if (status == OUTRIGGER_E_STALE) delete box;
   }
 
   template <class Submit>
-  static outrigger_status boxed(Callback fn, Submit&& submit) {
-    auto* box = new Callback(std::move(fn));
+  static outrigger_status boxed(const outrigger_host_api* api, Callback fn, Submit&& submit) {
+    auto* box = new Box<Callback>{std::move(fn), api};
     outrigger_status st = submit(&Host::trampoline, box);
     if (st != OUTRIGGER_OK) delete box;  // an async call that fails never calls back
     return st;
   }
   template <class Fn, class View>
   static void answered(void* user_data, const View* view) noexcept {
-    std::unique_ptr<Fn> fn(static_cast<Fn*>(user_data));
-    try {
-      (*fn)(*view);
-    } catch (...) {
-    }
+    std::unique_ptr<Box<Fn>> box(static_cast<Box<Fn>*>(user_data));
+    shielded(box->api, [&] { box->fn(*view); });
   }
   static void trampoline(void* user_data, outrigger_status status) noexcept {
-    std::unique_ptr<Callback> fn(static_cast<Callback*>(user_data));
-    try {
-      (*fn)(status);
-    } catch (...) {
-      // Nothing sane to do on a foreign frame; the request's deadline still ends it.
-    }
+    std::unique_ptr<Box<Callback>> box(static_cast<Box<Callback>*>(user_data));
+    shielded(box->api, [&] { box->fn(status); });
   }
 
   const outrigger_host_api* api_;
