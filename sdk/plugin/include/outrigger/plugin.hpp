@@ -388,7 +388,7 @@ class MetricsWriter {
  private:
   void write(outrigger_metric_type type, std::string_view name, std::string_view help, Labels labels,
              double value) const noexcept {
-    outrigger_attribute attrs[8];
+    outrigger_attribute attrs[8] = {};
     size_t n = 0;
     for (const auto& [k, v] : labels) {
       if (n == 8) break;
