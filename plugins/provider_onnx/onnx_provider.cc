@@ -8,7 +8,9 @@
 
 #include <rapidjson/document.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -79,17 +81,17 @@ class OnnxProvider final : public Provider {
     std::string error;
     encoder_ = SentenceEncoder::load(options, &error);
     if (!encoder_) throw std::runtime_error(error);
-    for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { runJobs(); });
+    try {
+      for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { runJobs(); });
+    } catch (...) {  // a thread the system would not start: stop the others before unwinding
+      stop();
+      throw;
+    }
   }
 
-  ~OnnxProvider() override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stopping_ = true;
-    }
-    wake_.notify_all();
-    for (std::thread& t : threads_) t.join();
-  }
+  // Joins the model threads. A running job stops at its next window (its request has ended:
+  // an instance is destroyed only when no request uses it).
+  ~OnnxProvider() override { stop(); }
 
   outrigger_status start(const outrigger_request_view& req) override {
     outrigger_response_view r = makeError(OUTRIGGER_CODE_UNIMPLEMENTED, "provider.onnx only embeds");
@@ -98,39 +100,27 @@ class OnnxProvider final : public Provider {
   }
 
   void cancel(outrigger_request handle) override {
-    std::lock_guard<std::mutex> lock(live_->mu);
-    auto it = live_->jobs.find(key(handle));
-    if (it == live_->jobs.end()) return;
-    it->second->cancelled.store(true, std::memory_order_relaxed);
-    live_->jobs.erase(it);
+    std::lock_guard<std::mutex> lock(mu_);  // mu_, then live_->mu, as embed takes them
+    std::shared_ptr<Job> job;
+    {
+      std::lock_guard<std::mutex> live_lock(live_->mu);
+      auto it = live_->jobs.find(key(handle));
+      if (it == live_->jobs.end()) return;
+      job = std::move(it->second);
+      live_->jobs.erase(it);
+    }
+    job->cancelled.store(true, std::memory_order_relaxed);
+    // Still queued: its slot is free again at once, not when a thread reaches it.
+    auto queued = std::find(queue_.begin(), queue_.end(), job);
+    if (queued != queue_.end()) queue_.erase(queued);
   }
 
   outrigger_status embed(const outrigger_embed_request_view& req) override {
-    if (req.dimensions && req.dimensions != encoder_->dims()) {
-      return refuse(req.handle, OUTRIGGER_CODE_INVALID_ARGUMENT, false, "provider.onnx gives its model's own dimensions (" +
-                                                                          std::to_string(encoder_->dims()) + ")");
+    try {
+      return enqueue(req);
+    } catch (const std::bad_alloc&) {  // not a reason to disable the instance for every worker
+      return refuse(req.handle, OUTRIGGER_CODE_RESOURCE_EXHAUSTED, true, "provider.onnx: out of memory");
     }
-    auto job = std::make_shared<Job>();
-    job->handle = req.handle;
-    for (size_t i = 0; i < req.input_count; ++i) {
-      std::string_view text = view(req.inputs[i]);
-      if (text.size() > max_input_bytes_) return refuse(req.handle, OUTRIGGER_CODE_INVALID_ARGUMENT, false, "an input is longer than max_input_bytes");
-      job->inputs.emplace_back(text);
-    }
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (queue_.size() >= queue_capacity_) {
-        refused_full_.fetch_add(1, std::memory_order_relaxed);
-      } else {
-        queue_.push_back(job);
-        std::lock_guard<std::mutex> live_lock(live_->mu);
-        live_->jobs[key(req.handle)] = job;
-        job = nullptr;
-      }
-    }
-    if (job) return refuse(req.handle, OUTRIGGER_CODE_RESOURCE_EXHAUSTED, true, "provider.onnx: its queue is full");
-    wake_.notify_one();
-    return OUTRIGGER_PENDING;
   }
 
   void reportMetrics(const MetricsWriter& w) override {
@@ -148,6 +138,50 @@ class OnnxProvider final : public Provider {
 
  private:
   static uint64_t key(outrigger_request h) { return (uint64_t{h.slot} << 32) | h.generation; }
+
+  outrigger_status enqueue(const outrigger_embed_request_view& req) {
+    if (req.dimensions && req.dimensions != encoder_->dims()) {
+      return refuse(req.handle, OUTRIGGER_CODE_INVALID_ARGUMENT, false, "provider.onnx gives its model's own dimensions (" +
+                                                                          std::to_string(encoder_->dims()) + ")");
+    }
+    auto job = std::make_shared<Job>();
+    job->handle = req.handle;
+    for (size_t i = 0; i < req.input_count; ++i) {
+      std::string_view text = view(req.inputs[i]);
+      if (text.size() > max_input_bytes_) return refuse(req.handle, OUTRIGGER_CODE_INVALID_ARGUMENT, false, "an input is longer than max_input_bytes");
+      job->inputs.emplace_back(text);
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (queue_.size() >= queue_capacity_) {
+        refused_full_.fetch_add(1, std::memory_order_relaxed);
+      } else {
+        std::lock_guard<std::mutex> live_lock(live_->mu);
+        live_->jobs[key(req.handle)] = job;
+        try {
+          queue_.push_back(job);
+        } catch (...) {
+          live_->jobs.erase(key(req.handle));
+          throw;
+        }
+        job = nullptr;
+      }
+    }
+    if (job) return refuse(req.handle, OUTRIGGER_CODE_RESOURCE_EXHAUSTED, true, "provider.onnx: its queue is full");
+    wake_.notify_one();
+    return OUTRIGGER_PENDING;
+  }
+
+  void stop() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+      for (const auto& job : queue_) job->cancelled.store(true, std::memory_order_relaxed);
+    }
+    wake_.notify_all();
+    for (std::thread& t : threads_) t.join();
+    threads_.clear();
+  }
 
   outrigger_status refuse(outrigger_request handle, outrigger_code code, bool retryable, const std::string& message) {
     outrigger_embeddings_view r{};
@@ -172,28 +206,46 @@ class OnnxProvider final : public Provider {
         queue_.pop_front();
       }
       if (job->cancelled.load(std::memory_order_relaxed)) continue;
-      job->values.assign(job->inputs.size() * dims, 0.0f);
-      for (size_t i = 0; i < job->inputs.size() && job->error.empty(); ++i) {
-        job->tokens += uint32_t(encoder_->embed(job->inputs[i], &job->values[i * dims], &job->error, &job->cancelled));
-        texts_.fetch_add(1, std::memory_order_relaxed);
+      try {
+        job->values.assign(job->inputs.size() * dims, 0.0f);
+        for (size_t i = 0; i < job->inputs.size() && job->error.empty(); ++i) {
+          job->tokens += uint32_t(encoder_->embed(job->inputs[i], &job->values[i * dims], &job->error, &job->cancelled));
+          texts_.fetch_add(1, std::memory_order_relaxed);
+        }
+      } catch (const std::bad_alloc&) {  // answered as a failure: an exception here would end the process
+        job->error = "provider.onnx: out of memory";
       }
       if (job->cancelled.load(std::memory_order_relaxed)) continue;  // nobody waits for it
-      Host h = host();
-      std::string model = model_name_;
-      // The completion holds what it uses: an ended request's may run after the instance is gone.
-      outrigger_status st = h.post(job->handle, [live = live_, job, h, dims, model](outrigger_status s) {
-        {
-          std::lock_guard<std::mutex> lock(live->mu);
-          auto it = live->jobs.find(key(job->handle));
-          if (it != live->jobs.end() && it->second == job) live->jobs.erase(it);
-        }
-        if (s != OUTRIGGER_OK || job->cancelled.load(std::memory_order_relaxed)) return;
-        finish(h, *job, dims, model);
-      });
-      if (st != OUTRIGGER_OK) {
-        post_failures_.fetch_add(1, std::memory_order_relaxed);
-        h.log(OUTRIGGER_LOG_WARN, "an embedding could not be posted back to its loop; its deadline will end the request");
+      postAnswer(job, dims);
+    }
+  }
+
+  // Hands the answer to the request's loop. The loop's queue may be full for a moment: try
+  // again for up to a second while the request still waits, then count it and give up (its
+  // deadline ends the request).
+  void postAnswer(const std::shared_ptr<Job>& job, size_t dims) {
+    Host h = host();
+    for (int attempt = 0; attempt < 100 && !job->cancelled.load(std::memory_order_relaxed); ++attempt) {
+      try {
+        // The completion holds what it uses: an ended request's may run after the instance is gone.
+        outrigger_status st = h.post(job->handle, [live = live_, job, h, dims, model = model_name_](outrigger_status s) {
+          {
+            std::lock_guard<std::mutex> lock(live->mu);
+            auto it = live->jobs.find(key(job->handle));
+            if (it != live->jobs.end() && it->second == job) live->jobs.erase(it);
+          }
+          if (s != OUTRIGGER_OK || job->cancelled.load(std::memory_order_relaxed)) return;
+          finish(h, *job, dims, model);
+        });
+        if (st == OUTRIGGER_OK) return;
+        if (st != OUTRIGGER_E_NOMEM) break;  // the request is gone or the handle is not one
+      } catch (const std::bad_alloc&) {
       }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (job->cancelled.load(std::memory_order_relaxed)) return;
+    if (post_failures_.fetch_add(1, std::memory_order_relaxed) % 1000 == 0) {
+      h.log(OUTRIGGER_LOG_WARN, "an embedding could not be posted back to its loop; its deadline will end the request");
     }
   }
 

@@ -111,9 +111,15 @@ std::unique_ptr<SentenceEncoder> SentenceEncoder::load(const EncoderOptions& opt
   rt->ok(api->AllocatorFree(allocator, output), &ignored);
   e->runtime_ = std::move(rt);
 
-  // One run learns the width and shows the model runs at all.
+  // One run of a whole window learns the width, and shows the model runs at all and takes
+  // max_tokens positions (past its position table every long text would fail at run time).
+  std::vector<int64_t> window(e->max_tokens_, e->tokenizer_->sepId());
+  window[0] = e->tokenizer_->clsId();
   std::vector<double> probe;
-  if (!e->runWindow({e->tokenizer_->clsId(), e->tokenizer_->sepId()}, &probe, error)) return nullptr;
+  if (!e->runWindow(window, &probe, error)) {
+    *error = "the model does not run a window of max_tokens = " + std::to_string(e->max_tokens_) + ": " + *error;
+    return nullptr;
+  }
   e->dims_ = probe.size();
   return e;
 }
@@ -144,6 +150,12 @@ bool SentenceEncoder::runWindow(const std::vector<int64_t>& ids, std::vector<dou
   if (good) good = rt.ok(api->GetDimensionsCount(info, &rank), error);
   if (good && rank != 3) {
     *error = "the model's output is not [batch, tokens, hidden]";
+    good = false;
+  }
+  ONNXTensorElementDataType element = ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED;
+  if (good) good = rt.ok(api->GetTensorElementType(info, &element), error);
+  if (good && element != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT) {
+    *error = "the model's output is not float32";
     good = false;
   }
   if (good) good = rt.ok(api->GetDimensions(info, dims, 3), error);

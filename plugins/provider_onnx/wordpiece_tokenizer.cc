@@ -7,6 +7,7 @@
 #include <unicode/utf16.h>
 #include <unicode/utf8.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iterator>
 
@@ -169,30 +170,71 @@ std::unique_ptr<WordPieceTokenizer> WordPieceTokenizer::load(const std::string& 
     return true;
   };
   std::string unk = model.HasMember("unk_token") && model["unk_token"].IsString() ? model["unk_token"].GetString() : "[UNK]";
-  if (!idOf(unk.c_str(), &t->unk_id_) || !idOf("[CLS]", &t->cls_id_) || !idOf("[SEP]", &t->sep_id_)) {
-    *error = path + ": the vocabulary lacks " + unk + ", [CLS] or [SEP]";
+  if (!idOf(unk.c_str(), &t->unk_id_)) {
+    *error = path + ": the vocabulary lacks its unknown token " + unk;
     return nullptr;
   }
-  if (d.HasMember("normalizer") && d["normalizer"].IsObject()) {
-    const rapidjson::Value& n = d["normalizer"];
-    if (!n.HasMember("type") || !n["type"].IsString() || std::string_view(n["type"].GetString()) != "BertNormalizer") {
-      *error = path + ": only a BertNormalizer is supported";
-      return nullptr;
-    }
-    auto flag = [&](const char* key, bool fallback) { return n.HasMember(key) && n[key].IsBool() ? n[key].GetBool() : fallback; };
-    t->clean_text_ = flag("clean_text", true);
-    t->chinese_chars_ = flag("handle_chinese_chars", true);
-    t->lowercase_ = flag("lowercase", true);
-    t->strip_accents_ = flag("strip_accents", t->lowercase_);  // null: follows lowercase
+  for (const auto& [piece, id] : t->vocab_) t->max_piece_bytes_ = std::max(t->max_piece_bytes_, piece.size());
+
+  // Only the BERT pipeline this class implements: any other step would be silently skipped.
+  auto typeOf = [&](const char* key) -> std::string {
+    if (!d.HasMember(key) || !d[key].IsObject() || !d[key].HasMember("type") || !d[key]["type"].IsString()) return "";
+    return d[key]["type"].GetString();
+  };
+  if (typeOf("normalizer") != "BertNormalizer" || typeOf("pre_tokenizer") != "BertPreTokenizer") {
+    *error = path + ": only a BertNormalizer and a BertPreTokenizer are supported";
+    return nullptr;
   }
+  const rapidjson::Value& n = d["normalizer"];
+  auto flag = [&](const char* key, bool fallback) { return n.HasMember(key) && n[key].IsBool() ? n[key].GetBool() : fallback; };
+  t->clean_text_ = flag("clean_text", true);
+  t->chinese_chars_ = flag("handle_chinese_chars", true);
+  t->lowercase_ = flag("lowercase", true);
+  t->strip_accents_ = flag("strip_accents", t->lowercase_);  // null: follows lowercase
+
+  // The tokens around a text: [CLS] $A [SEP], as TemplateProcessing or BertProcessing gives them.
+  std::string processor = typeOf("post_processor"), cls, sep;
+  if (processor == "TemplateProcessing" && d["post_processor"].HasMember("single") && d["post_processor"]["single"].IsArray()) {
+    const auto& single = d["post_processor"]["single"].GetArray();
+    auto special = [&](rapidjson::SizeType i) -> std::string {
+      if (i >= single.Size() || !single[i].IsObject() || !single[i].HasMember("SpecialToken")) return "";
+      const rapidjson::Value& st = single[i]["SpecialToken"];
+      return st.IsObject() && st.HasMember("id") && st["id"].IsString() ? st["id"].GetString() : "";
+    };
+    if (single.Size() == 3 && single[1].IsObject() && single[1].HasMember("Sequence")) {
+      cls = special(0);
+      sep = special(2);
+    }
+  } else if (processor == "BertProcessing") {
+    const rapidjson::Value& p = d["post_processor"];
+    auto first = [&](const char* key) -> std::string {
+      return p.HasMember(key) && p[key].IsArray() && p[key].Size() == 2 && p[key][0].IsString() ? p[key][0].GetString() : "";
+    };
+    cls = first("cls");
+    sep = first("sep");
+  }
+  if (cls.empty() || sep.empty() || !idOf(cls.c_str(), &t->cls_id_) || !idOf(sep.c_str(), &t->sep_id_)) {
+    *error = path + ": the post-processor is not [CLS] text [SEP] with tokens of the vocabulary";
+    return nullptr;
+  }
+
+  // Added tokens are matched whole in the raw text; the options that match them otherwise
+  // (normalised, stripping spaces, whole words only) are not implemented, so refused.
   if (d.HasMember("added_tokens") && d["added_tokens"].IsArray()) {
     for (const auto& a : d["added_tokens"].GetArray()) {
-      if (a.IsObject() && a.HasMember("content") && a["content"].IsString() && a.HasMember("id") && a["id"].IsInt64()) {
-        std::string content = a["content"].GetString();
-        if (content.empty()) continue;
-        t->added_first_[uint8_t(content[0])] = true;
-        t->added_.emplace_back(std::move(content), a["id"].GetInt64());
+      if (!a.IsObject() || !a.HasMember("content") || !a["content"].IsString() || !a.HasMember("id") || !a["id"].IsInt64()) {
+        continue;
       }
+      for (const char* option : {"normalized", "lstrip", "rstrip", "single_word"}) {
+        if (a.HasMember(option) && a[option].IsBool() && a[option].GetBool()) {
+          *error = path + ": added token " + a["content"].GetString() + " sets " + option + ", which is not supported";
+          return nullptr;
+        }
+      }
+      std::string content = a["content"].GetString();
+      if (content.empty()) continue;
+      t->added_first_[uint8_t(content[0])] = true;
+      t->added_.emplace_back(std::move(content), a["id"].GetInt64());
     }
   }
   if (d.HasMember("truncation") && d["truncation"].IsObject() && d["truncation"].HasMember("max_length") &&
@@ -269,14 +311,24 @@ void WordPieceTokenizer::addWord(const std::u32string& word, std::vector<int64_t
     ids->push_back(unk_id_);
     return;
   }
+  // The word in UTF-8 once, with where each character starts; a piece is at most as long as the
+  // longest vocabulary entry, so each start tries only that many bytes.
+  std::string utf8;
+  std::vector<size_t> at;  // at[i]: the byte where character i starts; at[size] the end
+  for (char32_t c : word) {
+    at.push_back(utf8.size());
+    utf8 += toUtf8(&c, 1);
+  }
+  at.push_back(utf8.size());
   size_t first = ids->size();
   std::string piece;
   for (size_t start = 0; start < word.size();) {
     size_t end = word.size();
+    while (end > start && at[end] - at[start] > max_piece_bytes_) --end;
     int64_t id = -1;
     for (; end > start; --end) {
-      piece = start > 0 ? prefix_ : std::string();
-      piece += toUtf8(word.data() + start, end - start);
+      piece.assign(start > 0 ? prefix_ : std::string_view());
+      piece.append(utf8, at[start], at[end] - at[start]);
       auto found = vocab_.find(piece);
       if (found != vocab_.end()) {
         id = found->second;

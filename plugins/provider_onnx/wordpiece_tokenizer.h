@@ -26,8 +26,9 @@ namespace outrigger::onnx {
 
 class WordPieceTokenizer {
  public:
-  // Reads a tokenizer.json whose model is WordPiece; null with `*error` set when the file is
-  // missing or describes another kind of tokenizer.
+  // Reads a tokenizer.json of exactly this pipeline (a BertNormalizer, a BertPreTokenizer,
+  // WordPiece, [CLS] text [SEP] after); null with `*error` set when the file is missing or
+  // describes anything else, which would otherwise be tokenized wrongly without a word.
   static std::unique_ptr<WordPieceTokenizer> load(const std::string& path, std::string* error);
 
   // Appends the ids of `text` (UTF-8; an invalid sequence is dropped as U+FFFD is) to *ids,
@@ -50,6 +51,7 @@ class WordPieceTokenizer {
   bool added_first_[256] = {};                           // the bytes an added token starts with
   std::string prefix_ = "##";
   size_t max_word_chars_ = 100;
+  size_t max_piece_bytes_ = 0;  // the longest vocabulary entry, "##" included
   int64_t unk_id_ = 0, cls_id_ = 0, sep_id_ = 0;
   bool lowercase_ = true, strip_accents_ = true, clean_text_ = true, chinese_chars_ = true;
   size_t max_length_ = 0;

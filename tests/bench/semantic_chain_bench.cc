@@ -7,6 +7,8 @@
 // request. Alternating rounds of the same closed-loop load from
 // one connection; prints p50/p99, the server's CPU per request and what each adds over the
 // default chain in the same rounds. The index search at 100k entries is semantic_index_bench's.
+// With provider.onnx built, "+miss, MiniLM" is the miss variant embedding with all-MiniLM-L6-v2
+// on ONNX Runtime instead of WordLlama (plugins/provider_onnx).
 // --previous-bin OLD_OUTRIGGER adds the miss variant on an older build of the daemon (this build's
 // plugins), to compare a change to the embed path in the same rounds.
 //   semantic_chain_bench [--seconds N] [--rounds N] [--previous-bin PATH]
@@ -22,14 +24,23 @@ using namespace outrigger::bench;
 
 namespace {
 
-std::string configFor(const std::string& cache_config, const std::string& plugin_dir) {
+// `minilm`: the embed route runs provider.onnx's all-MiniLM-L6-v2 instead of WordLlama.
+std::string configFor(const std::string& cache_config, const std::string& plugin_dir, bool minilm = false) {
   const std::string model = OUTRIGGER_WORDLLAMA_MODEL;
   std::string text = "[plugins]\ndirs = [\"" + plugin_dir + "\"]\n"
                      "[instances.mock]\ntype = \"provider.mock\"\n[instances.mock.config]\nmode = \"echo\"\n"
                      "[instances.input_rules]\ntype = \"guardrail.rules\"\n[instances.input_rules.config]\n"
                      "max_input_bytes = 1048576\nmax_messages = 512\n";
   std::string route = "[routes.default]\nguardrails = [\"input_rules\"]\nprovider = \"mock\"\nmodel = \"gpt-4o-mini\"\n";
-  if (!cache_config.empty()) {
+  if (!cache_config.empty() && minilm) {
+    const std::string dir = OUTRIGGER_MINILM_MODEL;
+    text += "[instances.local_embed]\ntype = \"provider.onnx\"\n[instances.local_embed.config]\n"
+            "runtime = \"" + dir + "/libonnxruntime.so.1.20.1\"\nmodel = \"" + dir + "/all-minilm-l6-v2-q.onnx\"\n"
+            "tokenizer = \"" + dir + "/all-minilm-l6-v2-q-tokenizer.json\"\n"
+            "[instances.semantic]\ntype = \"cache.semantic\"\n[instances.semantic.config]\nembed_route = \"embed\"\n"
+            "dimensions = 384\n" + cache_config;
+    route += "cache = [\"semantic\"]\ncalls = [\"embed\"]\n[routes.embed]\nprovider = \"local_embed\"\n";
+  } else if (!cache_config.empty()) {
     text += "[instances.local_embed]\ntype = \"provider.wordllama\"\n[instances.local_embed.config]\n"
             "tokenizer = \"" + model + "/l2_supercat_tokenizer_config.json\"\n"
             "weights = \"" + model + "/l2_supercat_256.safetensors\"\n"
@@ -59,6 +70,9 @@ int main(int argc, char** argv) {
       {"+semantic hit", configFor("ttl_ms = 3600000\n", OUTRIGGER_PLUGIN_DIR)},
       {"+refused embed", configFor("embed_route = \"nowhere\"\n", OUTRIGGER_PLUGIN_DIR)},
   };
+#ifdef OUTRIGGER_MINILM_MODEL
+  variants.emplace_back("+miss, MiniLM", configFor("max_entry_bytes = 1\n", OUTRIGGER_PLUGIN_DIR, true));
+#endif
   if (!previous_bin.empty()) {
     variants.emplace_back("+miss, previous", configFor("max_entry_bytes = 1\n", OUTRIGGER_PLUGIN_DIR), previous_bin);
   }

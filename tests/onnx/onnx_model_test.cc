@@ -4,9 +4,14 @@
 #include <catch2/catch.hpp>
 
 #include <rapidjson/document.h>
+#include <unistd.h>
 
 #include <cmath>
+#include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <functional>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -121,4 +126,33 @@ TEST_CASE("files that are not what the encoder needs are refused with the reason
   o.max_tokens = 2;
   CHECK_FALSE(SentenceEncoder::load(o, &error));
   CHECK(error.find("max_tokens") != std::string::npos);
+
+  o = minilm();
+  o.max_tokens = 1024;  // past the model's 512 positions: every long text would fail later
+  CHECK_FALSE(SentenceEncoder::load(o, &error));
+  CHECK(error.find("does not run a window of max_tokens = 1024") != std::string::npos);
+}
+
+TEST_CASE("a tokenizer.json with steps this tokenizer does not implement is refused, not half-applied") {
+  std::ifstream in(OUTRIGGER_MINILM_MODEL "/all-minilm-l6-v2-q-tokenizer.json");
+  const std::string original((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto refusal = [&](const std::string& from, const std::string& to) {
+    std::string changed = original;
+    size_t at = changed.find(from);
+    REQUIRE(at != std::string::npos);
+    changed.replace(at, from.size(), to);
+    std::string path = (std::filesystem::temp_directory_path() /
+                        ("outrigger-tokenizer-" + std::to_string(::getpid()) + "-" + std::to_string(std::hash<std::string>()(to)) + ".json"))
+                           .string();
+    std::ofstream(path) << changed;
+    std::string error;
+    bool loaded = WordPieceTokenizer::load(path, &error) != nullptr;
+    std::remove(path.c_str());
+    return loaded ? std::string("loaded") : error;
+  };
+  CHECK(refusal(R"("type": "BertPreTokenizer")", R"("type": "Whitespace")").find("BertPreTokenizer") != std::string::npos);
+  CHECK(refusal(R"("type": "BertNormalizer")", R"("type": "NFC")").find("BertNormalizer") != std::string::npos);
+  CHECK(refusal(R"("lstrip": false)", R"("lstrip": true)").find("sets lstrip") != std::string::npos);
+  CHECK(refusal(R"("type": "TemplateProcessing")", R"("type": "RobertaProcessing")").find("post-processor") !=
+        std::string::npos);
 }
