@@ -2,6 +2,8 @@
 
 #include <array>
 #include <cstring>
+#include <mutex>
+#include <shared_mutex>
 
 #include "chain/request_context.h"
 #include "outrigger_generated.h"
@@ -13,6 +15,9 @@ namespace {
 constexpr uint32_t kSlotBits = 24;
 constexpr uint32_t kSlotMask = (1u << kSlotBits) - 1;
 std::array<std::atomic<Engine*>, 256> g_engines{};
+// Held shared while another thread queues work on an engine's loop (postToOwner), exclusively
+// while an engine leaves g_engines, so it cannot be freed under that thread.
+std::shared_mutex g_engines_leaving;
 
 }  // namespace
 
@@ -44,6 +49,7 @@ Engine::~Engine() {
   retireInstanceLoops();
   health_->addWaiting(-waiting_.exchange(0));  // the process count must not keep this worker's
   Engine* self = this;
+  std::unique_lock<std::shared_mutex> leaving(g_engines_leaving);
   g_engines[loop_.index() & 0xff].compare_exchange_strong(self, nullptr);
 }
 
@@ -89,6 +95,19 @@ void Engine::retireInstanceLoops() {
 
 Engine* Engine::forHandle(outrigger_request handle) {
   return g_engines[handle.slot >> kSlotBits].load(std::memory_order_acquire);
+}
+
+outrigger_status Engine::postToOwner(outrigger_request handle, outrigger_callback fn, void* user_data) {
+  std::shared_lock<std::shared_mutex> staying(g_engines_leaving);
+  Engine* engine = forHandle(handle);
+  if (!engine) return OUTRIGGER_E_INVALID;
+  // The task finds its engine again on the loop: by then this one may be gone.
+  bool queued = engine->loop().post([handle, fn, user_data] {
+    Engine* owner = forHandle(handle);
+    RequestContext* ctx = owner ? owner->find(handle) : nullptr;
+    fn(user_data, ctx && !ctx->ended() ? OUTRIGGER_OK : OUTRIGGER_E_STALE);
+  });
+  return queued ? OUTRIGGER_OK : OUTRIGGER_E_NOMEM;
 }
 
 std::string Engine::newTraceId() {

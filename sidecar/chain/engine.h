@@ -169,8 +169,14 @@ class Engine : private resilience::CapacityWaiters {
   // any (nothing is posted when no other worker has a waiter).
   void wakeLimitQueues();
 
-  // The engine that owns `handle` ([any]); nullptr for an unknown worker index.
+  // The engine that owns `handle` ([any]); nullptr for an unknown worker index. Only its own
+  // loop thread may use the engine it returns: another thread's could be destroyed meanwhile.
   static Engine* forHandle(outrigger_request handle);
+  // [any] Queues `fn(status)` on the loop of the worker that owns `handle`: OK when the request
+  // is live when it runs, E_STALE when it has ended. The worker cannot be destroyed while this
+  // queues (a plugin's thread may post while the daemon shuts down). E_INVALID for an unknown
+  // worker, E_NOMEM when its loop refuses (stopping, or its queue full).
+  static outrigger_status postToOwner(outrigger_request handle, outrigger_callback fn, void* user_data);
 
  private:
   friend class RequestContext;

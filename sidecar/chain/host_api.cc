@@ -34,13 +34,8 @@ void hostLog(void* host_ctx, outrigger_log_level level, outrigger_str message) n
 uint64_t hostNow(void*) noexcept { return monoNowNs(); }
 
 outrigger_status hostPost(void*, outrigger_request handle, outrigger_callback fn, void* user_data) noexcept {
-  Engine* engine = Engine::forHandle(handle);
-  if (!engine || !fn) return OUTRIGGER_E_INVALID;
-  bool queued = engine->loop().post([engine, handle, fn, user_data] {
-    RequestContext* ctx = engine->find(handle);
-    fn(user_data, ctx && !ctx->ended() ? OUTRIGGER_OK : OUTRIGGER_E_STALE);
-  });
-  return queued ? OUTRIGGER_OK : OUTRIGGER_E_NOMEM;
+  if (!fn) return OUTRIGGER_E_INVALID;
+  return Engine::postToOwner(handle, fn, user_data);
 }
 
 outrigger_status hostSetTimer(void*, outrigger_request handle, uint32_t delay_ms, outrigger_callback fn,
