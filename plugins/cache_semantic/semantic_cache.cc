@@ -114,6 +114,12 @@ class SemanticCache final : public Cache {
     if (r.code != OUTRIGGER_CODE_OK || r.embedding_count != 1 || r.embeddings[0].size != settings_.limits.dims) {
       host().spanAttribute(handle, "outrigger.cache.semantic.error",
                            r.code != OUTRIGGER_CODE_OK ? "embedding failed" : "embedding has the wrong dimensions");
+      // A misconfiguration, not a passing failure: every lookup would miss. Said once in the log.
+      if (r.code == OUTRIGGER_CODE_OK && r.embedding_count == 1 && !wrong_dims_logged_.exchange(true)) {
+        host().log(OUTRIGGER_LOG_WARN, "the embed route answers vectors of " + std::to_string(r.embeddings[0].size) +
+                                           " dimensions, but `dimensions` is " + std::to_string(settings_.limits.dims) +
+                                           ": every lookup misses until they agree");
+      }
       embed_failures_.fetch_add(1, std::memory_order_relaxed);
       host().cacheDone(handle, nullptr);
       return;
@@ -151,6 +157,7 @@ class SemanticCache final : public Cache {
   SemanticSettings settings_;
   SemanticStore store_;
   std::atomic<uint64_t> lookups_{0}, hits_{0}, guard_refusals_{0}, embed_failures_{0};
+  std::atomic<bool> wrong_dims_logged_{false};
 };
 
 }  // namespace

@@ -41,13 +41,13 @@ struct Rig {
   UpstreamProcess upstream;
   std::unique_ptr<DaemonProcess> daemon;
 
-  explicit Rig(const std::string& onnx_extra = "") {
+  explicit Rig(const std::string& onnx_extra = "", int cache_dimensions = 384) {
     REQUIRE(upstream.ready());
     ::setenv("OUTRIGGER_TEST_OPENAI_KEY", "sk-test", 1);
     daemon = std::make_unique<DaemonProcess>(
         daemonHead() + openaiInstance("openai", upstream.baseUrl()) + onnxInstance(onnx_extra) +
         "[instances.semantic]\ntype = \"cache.semantic\"\n[instances.semantic.config]\n"
-        "embed_route = \"embed\"\nthreshold = 0.97\ndimensions = 384\n"
+        "embed_route = \"embed\"\nthreshold = 0.97\ndimensions = " + std::to_string(cache_dimensions) + "\n"
         "[routes.default]\ncache = [\"semantic\"]\nprovider = \"openai\"\nmodel = \"gpt-test\"\ncalls = [\"embed\"]\n"
         "[routes.embed]\nprovider = \"minilm\"\n[admin]\nlisten = \"127.0.0.1:0\"\n[http]\nlisten = \"127.0.0.1:0\"\n");
     if (!daemon->waitReady()) FAIL("the daemon did not start:\n" << daemon->log());
@@ -106,6 +106,20 @@ TEST_CASE("cache.semantic embedding through provider.onnx serves a paraphrase an
   std::string metrics = adminMetricsText(*rig.daemon);
   CHECK(metrics.find(R"(outrigger_semantic_cache_hits_total{instance="semantic"} 1)") != std::string::npos);
   CHECK(metrics.find(R"(outrigger_onnx_embed_texts_total{instance="minilm"} 4)") != std::string::npos);
+}
+
+TEST_CASE("a semantic cache told the wrong width says so once in the log, and every lookup misses") {
+  Rig rig("", 256);
+  REQUIRE(rig.upstream.script(R"([{"text":"one"},{"text":"two"},{"text":"three"}])"));
+  for (int i = 0; i < 3; ++i) CHECK(ask(rig, "How do I reset my password?").status == OUTRIGGER_CODE_OK);
+  CHECK(rig.upstreamCalls() == 3);
+  std::string log = rig.daemon->log();
+  const std::string warning = "the embed route answers vectors of 384 dimensions, but `dimensions` is 256";
+  size_t first = log.find(warning);
+  CHECK(first != std::string::npos);
+  CHECK(log.find(warning, first + 1) == std::string::npos);
+  CHECK(adminMetricsText(*rig.daemon).find(R"(outrigger_semantic_cache_embed_failures_total{instance="semantic"} 3)") !=
+        std::string::npos);
 }
 
 TEST_CASE("a full queue refuses an embedding at once with RESOURCE_EXHAUSTED, and counts it") {
