@@ -89,8 +89,8 @@ class OnnxProvider final : public Provider {
     }
   }
 
-  // Joins the model threads. A running job stops at its next window (its request has ended:
-  // an instance is destroyed only when no request uses it).
+  // Joins the model threads. A running job was cancelled with its request (an instance is
+  // destroyed only when no request uses it) and stops at its next window.
   ~OnnxProvider() override { stop(); }
 
   outrigger_status start(const outrigger_request_view& req) override {
@@ -100,19 +100,15 @@ class OnnxProvider final : public Provider {
   }
 
   void cancel(outrigger_request handle) override {
-    std::lock_guard<std::mutex> lock(mu_);  // mu_, then live_->mu, as embed takes them
-    std::shared_ptr<Job> job;
-    {
-      std::lock_guard<std::mutex> live_lock(live_->mu);
-      auto it = live_->jobs.find(key(handle));
-      if (it == live_->jobs.end()) return;
-      job = std::move(it->second);
-      live_->jobs.erase(it);
-    }
+    std::lock_guard<std::mutex> lock(jobs_->mu);
+    auto it = jobs_->live.find(key(handle));
+    if (it == jobs_->live.end()) return;
+    std::shared_ptr<Job> job = std::move(it->second);
+    jobs_->live.erase(it);
     job->cancelled.store(true, std::memory_order_relaxed);
     // Still queued: its slot is free again at once, not when a thread reaches it.
-    auto queued = std::find(queue_.begin(), queue_.end(), job);
-    if (queued != queue_.end()) queue_.erase(queued);
+    auto queued = std::find(jobs_->queue.begin(), jobs_->queue.end(), job);
+    if (queued != jobs_->queue.end()) jobs_->queue.erase(queued);
   }
 
   outrigger_status embed(const outrigger_embed_request_view& req) override {
@@ -126,8 +122,8 @@ class OnnxProvider final : public Provider {
   void reportMetrics(const MetricsWriter& w) override {
     size_t queued;
     {
-      std::lock_guard<std::mutex> lock(mu_);
-      queued = queue_.size();
+      std::lock_guard<std::mutex> lock(jobs_->mu);
+      queued = jobs_->queue.size();
     }
     w.gauge("onnx_embed_queue_depth", "Embed requests waiting for a model thread", {}, double(queued));
     w.counter("onnx_embed_texts_total", "Texts the model embedded", {}, double(texts_.load()));
@@ -152,33 +148,31 @@ class OnnxProvider final : public Provider {
       job->inputs.emplace_back(text);
     }
     {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (queue_.size() >= queue_capacity_) {
+      std::lock_guard<std::mutex> lock(jobs_->mu);
+      if (jobs_->queue.size() >= queue_capacity_) {
         refused_full_.fetch_add(1, std::memory_order_relaxed);
       } else {
-        std::lock_guard<std::mutex> live_lock(live_->mu);
-        live_->jobs[key(req.handle)] = job;
+        jobs_->live[key(req.handle)] = job;
         try {
-          queue_.push_back(job);
-        } catch (...) {
-          live_->jobs.erase(key(req.handle));
+          jobs_->queue.push_back(job);
+        } catch (...) {  // both or neither: a job in one alone would be answered twice or never
+          jobs_->live.erase(key(req.handle));
           throw;
         }
         job = nullptr;
       }
     }
     if (job) return refuse(req.handle, OUTRIGGER_CODE_RESOURCE_EXHAUSTED, true, "provider.onnx: its queue is full");
-    wake_.notify_one();
+    jobs_->wake.notify_one();
     return OUTRIGGER_PENDING;
   }
 
   void stop() {
     {
-      std::lock_guard<std::mutex> lock(mu_);
-      stopping_ = true;
-      for (const auto& job : queue_) job->cancelled.store(true, std::memory_order_relaxed);
+      std::lock_guard<std::mutex> lock(jobs_->mu);
+      jobs_->stopping = true;
     }
-    wake_.notify_all();
+    jobs_->wake.notify_all();
     for (std::thread& t : threads_) t.join();
     threads_.clear();
   }
@@ -199,11 +193,11 @@ class OnnxProvider final : public Provider {
     for (;;) {
       std::shared_ptr<Job> job;
       {
-        std::unique_lock<std::mutex> lock(mu_);
-        wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-        if (stopping_) return;
-        job = std::move(queue_.front());
-        queue_.pop_front();
+        std::unique_lock<std::mutex> lock(jobs_->mu);
+        jobs_->wake.wait(lock, [this] { return jobs_->stopping || !jobs_->queue.empty(); });
+        if (jobs_->stopping) return;
+        job = std::move(jobs_->queue.front());
+        jobs_->queue.pop_front();
       }
       if (job->cancelled.load(std::memory_order_relaxed)) continue;
       try {
@@ -228,11 +222,11 @@ class OnnxProvider final : public Provider {
     for (int attempt = 0; attempt < 100 && !job->cancelled.load(std::memory_order_relaxed); ++attempt) {
       try {
         // The completion holds what it uses: an ended request's may run after the instance is gone.
-        outrigger_status st = h.post(job->handle, [live = live_, job, h, dims, model = model_name_](outrigger_status s) {
+        outrigger_status st = h.post(job->handle, [jobs = jobs_, job, h, dims, model = model_name_](outrigger_status s) {
           {
-            std::lock_guard<std::mutex> lock(live->mu);
-            auto it = live->jobs.find(key(job->handle));
-            if (it != live->jobs.end() && it->second == job) live->jobs.erase(it);
+            std::lock_guard<std::mutex> lock(jobs->mu);
+            auto it = jobs->live.find(key(job->handle));
+            if (it != jobs->live.end() && it->second == job) jobs->live.erase(it);
           }
           if (s != OUTRIGGER_OK || job->cancelled.load(std::memory_order_relaxed)) return;
           finish(h, *job, dims, model);
@@ -274,16 +268,16 @@ class OnnxProvider final : public Provider {
   size_t queue_capacity_ = 256;
   size_t max_input_bytes_ = 65536;
 
-  std::mutex mu_;
-  std::condition_variable wake_;
-  std::deque<std::shared_ptr<Job>> queue_;  // guarded by mu_
-  bool stopping_ = false;                   // guarded by mu_
-  // Jobs queued or running, by request, for cancel; shared with the completions posted back.
-  struct LiveJobs {
+  // The queue, and every job queued or running by request (for cancel), under one lock. Shared
+  // with the completions posted back, which may run after the instance is gone.
+  struct Jobs {
     std::mutex mu;
-    std::unordered_map<uint64_t, std::shared_ptr<Job>> jobs;
+    std::condition_variable wake;
+    std::deque<std::shared_ptr<Job>> queue;
+    std::unordered_map<uint64_t, std::shared_ptr<Job>> live;  // until its answer is given or it is cancelled
+    bool stopping = false;
   };
-  std::shared_ptr<LiveJobs> live_ = std::make_shared<LiveJobs>();
+  std::shared_ptr<Jobs> jobs_ = std::make_shared<Jobs>();
   std::vector<std::thread> threads_;
 
   std::atomic<uint64_t> texts_{0}, refused_full_{0}, post_failures_{0};
