@@ -4,7 +4,7 @@ mean-pooled embeddings onnxruntime gives for some of them (golden_vectors.jsonl)
 than the model's window embedded window by window and averaged by token count, as the provider
 does.
 
-    make_golden.py MODEL_DIR    (run by tests/semantic/compare_minilm.sh's virtualenv:
+    make_golden.py MODEL_DIR    (make_golden.sh runs it in a virtualenv with the pinned
                                  onnxruntime==1.20.1, tokenizers==0.23.3, numpy)
 
 Texts: questions from the semantic-cache pairs, and generated ones that reach each step of the
