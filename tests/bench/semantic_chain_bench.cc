@@ -32,22 +32,25 @@ std::string configFor(const std::string& cache_config, const std::string& plugin
                      "[instances.input_rules]\ntype = \"guardrail.rules\"\n[instances.input_rules.config]\n"
                      "max_input_bytes = 1048576\nmax_messages = 512\n";
   std::string route = "[routes.default]\nguardrails = [\"input_rules\"]\nprovider = \"mock\"\nmodel = \"gpt-4o-mini\"\n";
-  if (!cache_config.empty() && minilm) {
+  if (cache_config.empty()) return text + route;
+  if (minilm) {
+#ifdef OUTRIGGER_MINILM_MODEL
     const std::string dir = OUTRIGGER_MINILM_MODEL;
+#else
+    const std::string dir;  // provider.onnx not built: main offers no MiniLM variant
+#endif
     text += "[instances.local_embed]\ntype = \"provider.onnx\"\n[instances.local_embed.config]\n"
             "runtime = \"" + dir + "/libonnxruntime.so.1.20.1\"\nmodel = \"" + dir + "/all-minilm-l6-v2-q.onnx\"\n"
-            "tokenizer = \"" + dir + "/all-minilm-l6-v2-q-tokenizer.json\"\n"
-            "[instances.semantic]\ntype = \"cache.semantic\"\n[instances.semantic.config]\nembed_route = \"embed\"\n"
-            "dimensions = 384\n" + cache_config;
-    route += "cache = [\"semantic\"]\ncalls = [\"embed\"]\n[routes.embed]\nprovider = \"local_embed\"\n";
-  } else if (!cache_config.empty()) {
+            "tokenizer = \"" + dir + "/all-minilm-l6-v2-q-tokenizer.json\"\n";
+  } else {
     text += "[instances.local_embed]\ntype = \"provider.wordllama\"\n[instances.local_embed.config]\n"
             "tokenizer = \"" + model + "/l2_supercat_tokenizer_config.json\"\n"
-            "weights = \"" + model + "/l2_supercat_256.safetensors\"\n"
-            "[instances.semantic]\ntype = \"cache.semantic\"\n[instances.semantic.config]\n" +
-            (cache_config.find("embed_route") == std::string::npos ? "embed_route = \"embed\"\n" : "") + cache_config;
-    route += "cache = [\"semantic\"]\ncalls = [\"embed\"]\n[routes.embed]\nprovider = \"local_embed\"\n";
+            "weights = \"" + model + "/l2_supercat_256.safetensors\"\n";
   }
+  text += "[instances.semantic]\ntype = \"cache.semantic\"\n[instances.semantic.config]\n" +
+          std::string(minilm ? "dimensions = 384\n" : "") +
+          (cache_config.find("embed_route") == std::string::npos ? "embed_route = \"embed\"\n" : "") + cache_config;
+  route += "cache = [\"semantic\"]\ncalls = [\"embed\"]\n[routes.embed]\nprovider = \"local_embed\"\n";
   return text + route;
 }
 
