@@ -224,7 +224,7 @@ class Host {
   // after its last call.
   outrigger_status instanceTimer(uint32_t delay_ms, uint32_t repeat_ms, Callback fn, uint64_t* timer_id) const {
     if (!hasInstanceLoop()) return OUTRIGGER_E_UNSUPPORTED;
-    auto* box = new TimerBox{std::move(fn), api_, repeat_ms != 0};
+    auto* box = new TimerBox{{std::move(fn), api_}, repeat_ms != 0};
     outrigger_status st =
         api_->instance_timer(api_->host_ctx, delay_ms, repeat_ms, &Host::timerTrampoline, box, timer_id);
     if (st != OUTRIGGER_OK) delete box;
@@ -294,9 +294,7 @@ class Host {
     Fn fn;
     const outrigger_host_api* api;
   };
-  struct TimerBox {
-    Callback fn;
-    const outrigger_host_api* api;
+  struct TimerBox : Box<Callback> {
     bool repeating;
   };
   // Runs `f`; an exception it throws cannot cross into the host's frame, so it is logged through
