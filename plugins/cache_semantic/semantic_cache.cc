@@ -95,7 +95,7 @@ class SemanticCache final : public Cache {
   void reportMetrics(const MetricsWriter& w) override {
     StoreCounts c = store_.counts();
     w.gauge("semantic_cache_entries", "Entries held by the semantic cache", {}, double(c.entries));
-    w.gauge("semantic_cache_partitions", "Partitions (separate indexes) of the semantic cache", {}, double(c.partitions));
+    w.gauge("semantic_cache_partitions", "Partitions (separate sets of entries) of the semantic cache", {}, double(c.partitions));
     w.gauge("semantic_cache_bytes", "Bytes the semantic cache accounts for", {}, double(c.bytes));
     w.counter("semantic_cache_evictions_total", "Entries evicted by the entry or byte bound", {}, double(c.evictions));
     w.counter("semantic_cache_expirations_total", "Entries dropped at their time to live", {}, double(c.expirations));

@@ -30,19 +30,35 @@ struct SemanticStore::Entry {
   Lru::iterator lru;
 };
 
-// A partition's index grows by doubling; the labels of removed entries are reused (hnswlib
-// 0.6 replaces a deleted point in place when its label is added again).
+// A small partition is scanned whole: a search compares the query with each of its quantized
+// vectors. An hnswlib index costs 2.6 MB and about 1.6 ms to make however few points it holds
+// (it makes 65,536 update locks up front), so one for every partition, most of which hold a
+// tenant's or a system prompt's first few questions, would spend memory the byte bound never
+// saw, and block the loop on each first store. From kIndexFromEntries entries a partition gets an
+// index, and each later store moves a few of the scanned entries into it (kMovesPerStore), so
+// no store builds a whole index at once; a search looks in the index and scans the rest.
+// Labels are reused after removal (hnswlib 0.6 replaces a deleted point in place when its label
+// is added again); capacity, the index's and the scanned vectors', grows by doubling.
 struct SemanticStore::Partition {
   std::string key;
-  std::unique_ptr<hnswlib::HierarchicalNSW<float>> index;
+  std::unique_ptr<hnswlib::HierarchicalNSW<float>> index;  // none below kIndexFromEntries entries
+  std::vector<uint8_t> scanned_vectors;  // quantized, by label; released once all are indexed
+  std::vector<size_t> scanned;           // labels searched by the scan, not the index
   std::vector<std::unique_ptr<Entry>> slots;  // by label
   std::vector<size_t> free_labels;
   size_t capacity = 0, live = 0;
+  size_t counted_bytes = 0;  // what bytes_ holds for the structures above, not the entries
 };
 
 namespace {
 
-constexpr size_t kInitialCapacity = 64;
+constexpr size_t kInitialCapacity = 8;
+// The scanned entries a store moves into a new index, each as long as a store into the index.
+constexpr size_t kMovesPerStore = 4;
+
+static_assert(SemanticStore::kIndexFixedBytes ==
+                  size_t{hnswlib::HierarchicalNSW<float>::max_update_element_locks} * sizeof(std::mutex),
+              "the fixed part of an index is its update locks");
 
 size_t entryBytes(size_t dims, const std::string& query, const CachedAnswer& a) {
   size_t n = dims * sizeof(float) + query.size() + a.content.size() + a.finish_reason.size() + a.model.size() +
@@ -71,6 +87,37 @@ size_t SemanticStore::slotBytes() const {
   return quantizedBytes(limits_.dims) + links0 + 8 + sizeof(void*) + sizeof(int) + sizeof(std::mutex) + upper;
 }
 
+// Counts what `p`'s index, scanned vectors and bookkeeping hold now in bytes_.
+void SemanticStore::recount(Partition* p) {
+  size_t bytes = sizeof(Partition) + p->key.size() + p->capacity * sizeof(std::unique_ptr<Entry>) +
+                 p->scanned_vectors.capacity() + (p->scanned.capacity() + p->free_labels.capacity()) * sizeof(size_t);
+  if (p->index) bytes += kIndexFixedBytes + p->capacity * slotBytes();
+  bytes_ = bytes_ - p->counted_bytes + bytes;
+  p->counted_bytes = bytes;
+}
+
+// The `count` nearest labels to `quantized` by the int8 distance, from the index and the scan,
+// nearest first.
+std::vector<std::pair<float, size_t>> SemanticStore::nearestApprox(Partition* p, const uint8_t* quantized,
+                                                                   size_t count) const {
+  std::vector<std::pair<float, size_t>> near;
+  size_t indexed = p->live - p->scanned.size();
+  if (p->index && indexed > 0) {
+    for (auto heap = p->index->searchKnn(quantized, std::min(count, indexed)); !heap.empty(); heap.pop()) {
+      near.emplace_back(heap.top().first, heap.top().second);
+    }
+  }
+  const size_t width = quantizedBytes(limits_.dims);
+  size_t dims = limits_.dims;
+  for (size_t label : p->scanned) {
+    near.emplace_back(quantizedDistance(quantized, p->scanned_vectors.data() + label * width, &dims), label);
+  }
+  size_t keep = std::min(count, near.size());
+  std::partial_sort(near.begin(), near.begin() + static_cast<std::ptrdiff_t>(keep), near.end());
+  near.resize(keep);
+  return near;
+}
+
 Match SemanticStore::find(const std::string& key, const float* vector, const QueryMarks& marks, float threshold,
                           uint64_t now_ns, bool guard) {
   Match m;
@@ -80,11 +127,11 @@ Match SemanticStore::find(const std::string& key, const float* vector, const Que
   Partition* p = it->second.get();
   std::vector<uint8_t> quantized(quantizedBytes(limits_.dims));
   quantize(vector, limits_.dims, quantized.data());
-  auto heap = p->index->searchKnn(quantized.data(), std::min(limits_.candidates, p->live));
   std::vector<std::pair<float, size_t>> nearest;  // (distance, label), nearest first, exact
-  for (; !heap.empty(); heap.pop()) {
-    size_t label = heap.top().second;
-    if (Entry* e = p->slots[label].get()) nearest.emplace_back(1.0f - dot(vector, e->vector.data(), limits_.dims), label);
+  for (const auto& [approx, label] : nearestApprox(p, quantized.data(), limits_.candidates)) {
+    if (Entry* e = p->slots[label].get()) {
+      nearest.emplace_back(1.0f - dot(vector, e->vector.data(), limits_.dims), label);
+    }
   }
   std::sort(nearest.begin(), nearest.end());
   std::vector<size_t> expired;
@@ -114,10 +161,43 @@ Match SemanticStore::find(const std::string& key, const float* vector, const Que
   return m;
 }
 
+// Doubles `p`'s capacity: its slots, its index's, and the scanned vectors' while it has them.
+void SemanticStore::grow(Partition* p) {
+  size_t capacity = p->capacity * 2;
+  if (p->index) p->index->resizeIndex(capacity);
+  if (!p->scanned_vectors.empty()) p->scanned_vectors.resize(capacity * quantizedBytes(limits_.dims));
+  p->capacity = capacity;
+}
+
+// Makes `p`'s index once it holds kIndexFromEntries entries (unless the index's fixed part
+// would take over a quarter of the byte bound: then the partition stays scanned), and moves up
+// to kMovesPerStore scanned entries into it; the scanned vectors go once none is left. Out of
+// memory, it stops: the entries stay scanned, and the next store tries again.
+void SemanticStore::indexSome(Partition* p) try {
+  if (!p->index && p->live >= kIndexFromEntries && kIndexFixedBytes * 4 <= limits_.max_bytes) {
+    p->index = std::make_unique<hnswlib::HierarchicalNSW<float>>(space_.get(), p->capacity, limits_.hnsw_m,
+                                                                 limits_.ef_construction);
+    p->index->setEf(limits_.ef_search);
+  }
+  if (!p->index) return;
+  const size_t width = quantizedBytes(limits_.dims);
+  for (size_t moved = 0; moved < kMovesPerStore && !p->scanned.empty(); ++moved) {
+    size_t label = p->scanned.back();
+    p->index->addPoint(p->scanned_vectors.data() + label * width, label);
+    p->scanned.pop_back();
+  }
+  if (p->scanned.empty()) {
+    std::vector<uint8_t>().swap(p->scanned_vectors);
+    std::vector<size_t>().swap(p->scanned);
+  }
+} catch (const std::exception&) {
+}
+
 bool SemanticStore::add(const std::string& key, const float* vector, std::string query, QueryMarks marks,
                         CachedAnswer answer, uint64_t expires_ns) {
   size_t bytes = entryBytes(limits_.dims, query, answer);
   if (bytes > limits_.max_entry_bytes) return false;
+  const size_t width = quantizedBytes(limits_.dims);
   std::lock_guard<std::mutex> lock(mu_);
   auto& slot = partitions_[key];
   try {
@@ -125,23 +205,20 @@ bool SemanticStore::add(const std::string& key, const float* vector, std::string
       slot = std::make_unique<Partition>();
       slot->key = key;
       slot->capacity = kInitialCapacity;
-      slot->index = std::make_unique<hnswlib::HierarchicalNSW<float>>(space_.get(), slot->capacity, limits_.hnsw_m,
-                                                                      limits_.ef_construction);
-      slot->index->setEf(limits_.ef_search);
-      bytes_ += slot->capacity * slotBytes();
+      slot->scanned_vectors.resize(slot->capacity * width);
     }
     Partition* p = slot.get();
-    size_t label = p->slots.size();
-    if (!p->free_labels.empty()) {
-      label = p->free_labels.back();
-    } else if (label >= p->capacity) {
-      p->index->resizeIndex(p->capacity * 2);
-      bytes_ += p->capacity * slotBytes();
-      p->capacity *= 2;
-    }
-    std::vector<uint8_t> quantized(quantizedBytes(limits_.dims));
+    size_t label = p->free_labels.empty() ? p->slots.size() : p->free_labels.back();
+    if (label >= p->capacity) grow(p);
+    std::vector<uint8_t> quantized(width);
     quantize(vector, limits_.dims, quantized.data());
-    p->index->addPoint(quantized.data(), label);
+    if (p->index) {
+      p->index->addPoint(quantized.data(), label);
+    } else {
+      std::copy(quantized.begin(), quantized.end(),
+                p->scanned_vectors.begin() + static_cast<std::ptrdiff_t>(label * width));
+      p->scanned.push_back(label);
+    }
     if (label == p->slots.size()) p->slots.emplace_back();
     else p->free_labels.pop_back();
     auto e = std::make_unique<Entry>();
@@ -157,11 +234,15 @@ bool SemanticStore::add(const std::string& key, const float* vector, std::string
     ++p->live;
     ++entries_;
     bytes_ += bytes;
+    indexSome(p);
+    recount(p);
   } catch (const std::exception&) {
     // Out of memory in the index: the answer is simply not cached.
     if (slot && slot->live == 0) {
-      bytes_ -= slot->capacity * slotBytes();
+      bytes_ -= slot->counted_bytes;
       partitions_.erase(key);
+    } else if (slot) {
+      recount(slot.get());
     }
     return false;
   }
@@ -172,15 +253,22 @@ bool SemanticStore::add(const std::string& key, const float* vector, std::string
 void SemanticStore::remove(Partition* p, size_t label) {
   std::unique_ptr<Entry> e = std::move(p->slots[label]);
   lru_.erase(e->lru);
-  p->index->markDelete(label);
+  if (auto at = std::find(p->scanned.begin(), p->scanned.end(), label); at != p->scanned.end()) {
+    *at = p->scanned.back();
+    p->scanned.pop_back();
+  } else {
+    p->index->markDelete(label);
+  }
   p->free_labels.push_back(label);
   --p->live;
   --entries_;
   bytes_ -= e->bytes;
   if (p->live == 0) {  // an empty partition gives its whole index back
-    bytes_ -= p->capacity * slotBytes();
+    bytes_ -= p->counted_bytes;
     std::string key = p->key;  // not a reference into the node being erased
     partitions_.erase(key);
+  } else {
+    recount(p);
   }
 }
 
@@ -195,7 +283,9 @@ void SemanticStore::evictOverBounds() {
 void SemanticStore::setSearchBreadthForTest(size_t ef) {
   std::lock_guard<std::mutex> lock(mu_);
   limits_.ef_search = ef;
-  for (auto& [key, p] : partitions_) p->index->setEf(ef);
+  for (auto& [key, p] : partitions_) {
+    if (p->index) p->index->setEf(ef);
+  }
 }
 
 StoreCounts SemanticStore::counts() const {

@@ -1,9 +1,10 @@
-// The semantic cache's entries: one HNSW index (hnswlib, inner product over unit vectors, held
-// as int8 and rescored in float: quantized_space.h) per hard partition (tenant, route, model, system prompt and tools, response format). A lookup
-// searches its own partition's index only, so nothing can match across partitions: there is no
-// shared index to filter. Bounded by entry count and bytes (least recently used goes first) and
-// by a time to live per entry. Thread-safe: one lock over the whole store (a lookup holds it for
-// one index search, ~100 us at 100k entries).
+// The semantic cache's entries, in one set per hard partition (tenant, route, model, system
+// prompt and tools, response format): from 512 entries an HNSW index (hnswlib, inner product
+// over unit vectors, held as int8 and rescored in float: quantized_space.h), below that a scan
+// of the same int8 vectors. A lookup searches its own partition only, so nothing can match
+// across partitions: there is no shared index to filter. Bounded by entry count and bytes (least
+// recently used goes first) and by a time to live per entry. Thread-safe: one lock over the
+// whole store (a lookup holds it for one index search, ~100 us at 100k entries).
 #pragma once
 
 #include <cstdint>
@@ -38,7 +39,7 @@ struct CachedAnswer {
 struct StoreLimits {
   size_t dims = 0;
   size_t max_entries = 100000;
-  size_t max_bytes = 256u << 20;  // entries, their vectors and the index slots they take
+  size_t max_bytes = 256u << 20;  // entries, their vectors, the indexes and the scanned vectors
   size_t max_entry_bytes = 1u << 20;
   size_t hnsw_m = 16, ef_construction = 200, ef_search = 16;  // semantic_index_bench: recall@1 0.998 at 16
   size_t candidates = 4;  // nearest neighbours checked against the guard
@@ -61,6 +62,12 @@ struct StoreCounts {
 
 class SemanticStore {
  public:
+  // A partition of fewer entries is scanned: a scan of 512 vectors of 384 values takes about
+  // as long as a search of an index of 512.
+  static constexpr size_t kIndexFromEntries = 512;
+  // What an index holds however few entries it has (hnswlib's 65,536 update locks).
+  static constexpr size_t kIndexFixedBytes = 65536 * sizeof(std::mutex);
+
   explicit SemanticStore(StoreLimits limits);
   ~SemanticStore();
 
@@ -83,6 +90,10 @@ class SemanticStore {
 
   void remove(Partition* p, size_t label);
   void evictOverBounds();
+  void grow(Partition* p);
+  void indexSome(Partition* p);
+  void recount(Partition* p);
+  std::vector<std::pair<float, size_t>> nearestApprox(Partition* p, const uint8_t* quantized, size_t count) const;
   size_t slotBytes() const;
 
   StoreLimits limits_;
