@@ -6,6 +6,7 @@
 
 #include <rapidjson/document.h>
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -32,7 +33,7 @@ constexpr char kSchema[] = R"json({
     "max_tokens": {"type": "integer", "minimum": 0, "description": "LLM tokens used per window"},
     "max_usd": {"type": "number", "minimum": 0, "description": "USD used per window"},
     "max_repeats": {"type": "integer", "minimum": 0, "maximum": 1000000, "description": "identical requests (model and messages) per window"},
-    "max_keys": {"type": "integer", "minimum": 1, "maximum": 10000000, "description": "keys tracked at once"}
+    "max_keys": {"type": "integer", "minimum": 1, "maximum": 10000000, "description": "keys tracked at once; past it the least recently active is forgotten"}
   }
 })json";
 
@@ -115,6 +116,10 @@ class LoopGuard final : public Limiter {
     int64_t now = int64_t(host().nowNs() / 1000000);
     std::string label = settings_.key + " \"" + std::string(key) + "\"";
     auto check = table_->admit(key, label, requestHash(request), now);
+    if (table_->evictions() > 0 && !said_full_.exchange(true, std::memory_order_relaxed)) {
+      host().log(OUTRIGGER_LOG_WARN, "loop guard: " + std::to_string(settings_.rules.max_keys) +
+                                         " keys tracked (max_keys): the least recently active are forgotten");
+    }
     if (!check.admitted) {
       thread_local std::string buffer;  // copied by the host when admit returns
       buffer = std::move(check.reason);
@@ -146,6 +151,7 @@ class LoopGuard final : public Limiter {
 
   Settings settings_;
   std::shared_ptr<LoopTable> table_;
+  std::atomic<bool> said_full_{false};
 };
 
 }  // namespace

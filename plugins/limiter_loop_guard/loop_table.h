@@ -9,11 +9,13 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
-#include <deque>
+#include <list>
 #include <map>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <vector>
 
 namespace outrigger::loop_guard {
 
@@ -23,12 +25,12 @@ struct Rules {
   double max_tokens = 0;     // LLM tokens used per window; 0: none
   double max_usd = 0;        // USD used per window; 0: none
   uint32_t max_repeats = 0;  // identical requests per window; 0: none
-  size_t max_keys = 100000;
+  size_t max_keys = 100000;  // past it the least recently active key is forgotten
 };
 
-enum class Rule { kCalls, kTokens, kUsd, kRepeats, kKeys };
-constexpr size_t kRuleCount = 5;
-const char* ruleName(Rule rule);  // "max_calls", "max_tokens", "max_usd", "max_repeats", "max_keys"
+enum class Rule { kCalls, kTokens, kUsd, kRepeats };
+constexpr size_t kRuleCount = 4;
+const char* ruleName(Rule rule);  // "max_calls", "max_tokens", "max_usd", "max_repeats"
 
 struct Check {
   bool admitted = false;
@@ -49,9 +51,29 @@ class LoopTable {
   void charge(std::string_view key, double tokens, double usd, int64_t now_ms);
 
   uint64_t refusals(Rule rule) const { return refusals_[size_t(rule)].load(std::memory_order_relaxed); }
+  // Keys forgotten to make room for a new one past max_keys.
+  uint64_t evictions() const { return evictions_.load(std::memory_order_relaxed); }
   size_t size() const;
 
  private:
+  // Entries in time order, the oldest dropped as they leave the window: a vector read from
+  // `head`, compacted when the dropped part is the larger. Empty, it allocates nothing (a
+  // std::deque allocates about 600 bytes as soon as it exists, for every key).
+  template <class T>
+  struct TimeLog {
+    std::vector<T> items;
+    size_t head = 0;
+    bool empty() const { return head == items.size(); }
+    size_t size() const { return items.size() - head; }
+    const T& front() const { return items[head]; }
+    const T* begin() const { return items.data() + head; }
+    const T* end() const { return items.data() + items.size(); }
+    void push(const T& t) { items.push_back(t); }
+    void popFront() {
+      if (++head == items.size()) items.clear(), head = 0;
+      else if (head >= 64 && head * 2 >= items.size()) items.erase(items.begin(), items.begin() + ptrdiff_t(head)), head = 0;
+    }
+  };
   struct Call {
     int64_t at;
     uint64_t hash;
@@ -61,17 +83,22 @@ class LoopTable {
     double tokens, usd;
   };
   struct KeyState {
-    std::deque<Call> calls;
-    std::deque<Use> uses;
+    TimeLog<Call> calls;  // kept only when max_calls or max_repeats is set
+    TimeLog<Use> uses;    // kept only when max_tokens or max_usd is set
+    double tokens = 0, usd = 0;  // the sums of `uses`
+    std::unordered_map<uint64_t, uint32_t> repeats;  // calls in the window by request hash (max_repeats)
+    std::list<const std::string*>::iterator recent;  // its place in recent_
   };
   void expire(KeyState* ks, int64_t now_ms) const;
-  KeyState* findOrAdd(std::string_view key, int64_t now_ms);
+  KeyState* findOrAdd(std::string_view key);
   Check refuse(Rule rule, int64_t oldest, int64_t now_ms, std::string reason);
 
   mutable std::mutex mu_;
   Rules rules_;
   std::map<std::string, KeyState, std::less<>> keys_;
+  std::list<const std::string*> recent_;  // keys_'s keys, the most recently active first
   std::array<std::atomic<uint64_t>, kRuleCount> refusals_{};
+  std::atomic<uint64_t> evictions_{0};
 };
 
 // FNV-1a, 64 bits, continued from `h`: the request hash is built from views without copying.

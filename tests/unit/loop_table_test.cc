@@ -2,6 +2,9 @@
 // counted, and lets the key go again once the rolling window has passed. Times are fixed.
 #include <catch2/catch.hpp>
 
+#include <fstream>
+#include <string>
+
 #include "loop_table.h"
 
 using namespace outrigger::loop_guard;
@@ -65,14 +68,62 @@ TEST_CASE("loop table: tokens and USD used by finished requests trip max_tokens 
   CHECK(u.refusals(Rule::kUsd) == 1);
 }
 
-TEST_CASE("loop table: a full table forgets keys with nothing in the window, and refuses while none has") {
-  Rules r = rules(10, 0, 0, 0);
+TEST_CASE("loop table: past max_keys the least recently active key is forgotten, and a busy one kept") {
+  Rules r = rules(2, 0, 0, 0);
   r.max_keys = 2;
   LoopTable t(r);
   REQUIRE(t.admit("a", "a", 1, kNow).admitted);
   REQUIRE(t.admit("b", "b", 1, kNow + 1000).admitted);
-  Check c = t.admit("c", "c", 1, kNow + 2000);
-  CHECK(c.rule == Rule::kKeys);
-  CHECK(t.admit("c", "c", 1, kNow + 60001).admitted);  // "a" has nothing left in the window
+  REQUIRE(t.admit("a", "a", 2, kNow + 2000).admitted);  // "a" is the most recent, at its max_calls
+  CHECK(t.admit("c", "c", 1, kNow + 3000).admitted);    // a new key is never refused for room
+  CHECK(t.evictions() == 1);
   CHECK(t.size() == 2);
+  Check busy = t.admit("a", "a", 3, kNow + 4000);  // "b" made room, "a" kept its calls
+  CHECK_FALSE(busy.admitted);
+  CHECK(busy.rule == Rule::kCalls);
+  CHECK(t.admit("b", "b", 1, kNow + 5000).admitted);  // forgotten, so new again
+  CHECK(t.evictions() == 2);
+}
+
+TEST_CASE("loop table: repeats leave the count as they leave the window, and a reload that turns max_repeats on counts the calls logged") {
+  LoopTable t(rules(100, 0, 0, 2));
+  REQUIRE(t.admit("s", "s", 7, kNow).admitted);
+  REQUIRE(t.admit("s", "s", 7, kNow + 30000).admitted);
+  Check c = t.admit("s", "s", 7, kNow + 40000);
+  REQUIRE_FALSE(c.admitted);
+  CHECK(c.retry_after_ms == 20001);  // when the first of the two leaves the window
+  CHECK(t.admit("s", "s", 7, kNow + 60001).admitted);  // one left, one came in
+  CHECK_FALSE(t.admit("s", "s", 7, kNow + 60002).admitted);
+
+  LoopTable u(rules(100, 0, 0, 0));
+  REQUIRE(u.admit("s", "s", 9, kNow).admitted);
+  REQUIRE(u.admit("s", "s", 9, kNow + 1).admitted);
+  u.setRules(rules(100, 0, 0, 2));
+  CHECK_FALSE(u.admit("s", "s", 9, kNow + 2).admitted);
+}
+
+namespace {
+
+size_t residentBytes() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoul(line.substr(6)) * 1024;
+  }
+  return 0;
+}
+
+}  // namespace
+
+TEST_CASE("loop table: a hundred thousand sessions of one call each take under 40 MB") {
+  // Two std::deques a key took about 1.4 KB each before their first entry: 140 MB here.
+  Rules r = rules(0, 1000, 0, 0);
+  LoopTable t(r);
+  size_t before = residentBytes();
+  for (int i = 0; i < 100000; ++i) {
+    std::string key = "session-" + std::to_string(i);
+    REQUIRE(t.admit(key, key, 1, kNow + i).admitted);
+    t.charge(key, 10, 0, kNow + i);
+  }
+  CHECK(t.size() == 100000);
+  CHECK(residentBytes() - before < (40u << 20));
 }
