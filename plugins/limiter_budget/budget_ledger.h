@@ -120,9 +120,12 @@ class Ledger {
   int64_t pruneBefore(int64_t now_ms) const;
   bool write(int64_t now_ms, bool prune);
 
+  static constexpr int64_t kFullSweepEveryMs = 1000;
+
   mutable std::mutex mu_;
   BudgetPolicy policy_;
   std::map<std::string, KeyState, std::less<>> keys_;
+  int64_t next_sweep_ms_ = 0;  // a full ledger looks for idle keys again from then
   std::atomic<uint64_t> soft_crossings_{0};
   std::atomic<uint64_t> refusals_{0};
 

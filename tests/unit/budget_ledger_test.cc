@@ -163,6 +163,22 @@ TEST_CASE("budget ledger: 64 threads reserving at once never promise more than t
   CHECK(ledger->spent("acme", kNow).usd <= 1.0 + 1e-9);
 }
 
+TEST_CASE("budget ledger: a full ledger refuses a new key, and looks for keys holding nothing at most once a second") {
+  BudgetPolicy p = usdPolicy(10.0);
+  p.max_keys = 2;
+  auto ledger = memoryLedger(p);
+  REQUIRE(ledger->reserve("a", {1.0, 0}, kNow).admitted);
+  REQUIRE(ledger->reserve("b", {1.0, 0}, kNow).admitted);
+  Verdict full = ledger->reserve("c", {1.0, 0}, kNow + 10);
+  CHECK_FALSE(full.admitted);
+  CHECK(full.reason.find("tracks 2 tenant keys already") != std::string::npos);
+  ledger->settle("a", {1.0, 0}, {0, 0}, kNow + 20);  // "a" holds nothing now
+  CHECK_FALSE(ledger->reserve("c", {1.0, 0}, kNow + 30).admitted);  // no second sweep within the second
+  CHECK(ledger->reserve("c", {1.0, 0}, kNow + 1010).admitted);      // the next one forgets "a"
+  CHECK(ledger->reserved("a").usd == 0);
+  CHECK(ledger->reserved("b").usd == Approx(1.0));
+}
+
 TEST_CASE("budget ledger: spending persists in SQLite and a new ledger (a restart) starts from it") {
   std::string path = outrigger::testing::makeTempDir() + "/budget.db";
   BudgetPolicy p = usdPolicy(1.0);
