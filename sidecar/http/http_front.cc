@@ -19,6 +19,7 @@
 #include "http/embeddings_response.h"
 #include "http/reply.h"
 #include "http/request_framing.h"
+#include "ipc/request_checks.h"
 
 namespace outrigger::http {
 
@@ -355,6 +356,10 @@ void HttpFront::handleChat(h2o_req_t* req, std::string_view request_id, Dialect 
                : dialect == Dialect::kResponses  ? buildResponsesCall(view(req->entity), meta, &call, &error)
                                                  : buildChatCall(view(req->entity), meta, &call, &error);
   if (!built) return reject(400, "Bad Request", "invalid_request_error", error.message, error.param, "");
+  // The ids from headers and body bounded as on the socket (request_checks.h).
+  if (Status bounded = call.request ? ipc::checkRequestMetadata(*call.request) : Status::ok(); !bounded.isOk()) {
+    return reject(400, "Bad Request", "invalid_request_error", bounded.message(), "", "");
+  }
   const chain::Route* r = engine_.chain() ? engine_.chain()->resolve(meta.route.empty() ? call.model : meta.route) : nullptr;
   auto* ex = new ChatExchange(*this, req, std::string(request_id), r ? r->name : "none");
   exchanges_.insert(ex);

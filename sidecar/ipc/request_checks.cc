@@ -12,6 +12,10 @@ Status notUtf8(const std::string& field) { return Status(Code::kInvalidArgument,
 
 Status check(const flatbuffers::String* s, const char* field) { return utf8(s) ? Status::ok() : notUtf8(field); }
 
+Status tooLong(const std::string& field, size_t limit) {
+  return Status(Code::kInvalidArgument, field + " is longer than " + std::to_string(limit) + " bytes");
+}
+
 Status checkMetadata(const wire::Metadata* md) {
   if (!md) return Status::ok();
   const std::pair<const flatbuffers::String*, const char*> fields[] = {
@@ -21,11 +25,20 @@ Status checkMetadata(const wire::Metadata* md) {
       {md->traceparent(), "metadata.traceparent"}};
   for (const auto& [value, name] : fields) {
     if (Status s = check(value, name); !s.isOk()) return s;
+    if (value && value->size() > kMaxMetadataIdBytes) return tooLong(name, kMaxMetadataIdBytes);
   }
   if (const auto* tags = md->tags()) {
+    if (tags->size() > kMaxTags) {
+      return Status(Code::kInvalidArgument,
+                    "metadata.tags has " + std::to_string(tags->size()) + " tags, more than " + std::to_string(kMaxTags));
+    }
     for (const wire::Tag* tag : *tags) {
       if (Status s = check(tag->key(), "metadata.tags key"); !s.isOk()) return s;
       if (Status s = check(tag->value(), "metadata.tags value"); !s.isOk()) return s;
+      if (tag->key() && tag->key()->size() > kMaxTagKeyBytes) return tooLong("a metadata.tags key", kMaxTagKeyBytes);
+      if (tag->value() && tag->value()->size() > kMaxTagValueBytes) {
+        return tooLong("metadata.tags value of '" + tag->key()->str() + "'", kMaxTagValueBytes);
+      }
     }
   }
   return Status::ok();
@@ -76,9 +89,14 @@ Status checkParams(const wire::Params* p) {
 
 }  // namespace
 
+Status checkRequestMetadata(const wire::Request& r) {
+  if (r.model() && r.model()->size() > kMaxModelBytes) return tooLong("model", kMaxModelBytes);
+  return checkMetadata(r.metadata());
+}
+
 Status checkRequestStrings(const wire::Request& r) {
   if (Status s = check(r.model(), "model"); !s.isOk()) return s;
-  if (Status s = checkMetadata(r.metadata()); !s.isOk()) return s;
+  if (Status s = checkRequestMetadata(r); !s.isOk()) return s;
   if (Status s = checkMessages(r.messages()); !s.isOk()) return s;
   return checkParams(r.params());
 }

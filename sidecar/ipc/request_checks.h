@@ -13,7 +13,23 @@ namespace outrigger::ipc {
 // tool calls) and the params (stop, tools, tool_choice, response format, extra_json). They reach
 // logs, records, exporters (where one bad string would cost a whole OTLP batch) and provider
 // bodies as JSON text. INVALID_ARGUMENT names the first bad field.
+// It also applies checkRequestMetadata's bounds.
 Status checkRequestStrings(const wire::Request& request);
+
+// Bounds on what a caller names itself by. These strings key limiter and budget tables, metric
+// series, trace rows and exporter records, each of which counts keys, not bytes: a 4 MB session
+// id would make every bound by count a bound of gigabytes. A tag may hold what OpenAI's
+// `metadata` does (up to 16 pairs, keys of 64 and values of 512 characters, which are at most
+// these bytes), with room for the tags the fronts add.
+inline constexpr size_t kMaxMetadataIdBytes = 256;  // tenant, user, session, ids, traceparent
+inline constexpr size_t kMaxModelBytes = 256;
+inline constexpr size_t kMaxTags = 32;
+inline constexpr size_t kMaxTagKeyBytes = 256;
+inline constexpr size_t kMaxTagValueBytes = 2048;
+
+// The model and metadata against the bounds above (the HTTP front calls it on the request it
+// built; the socket front through checkRequestStrings). INVALID_ARGUMENT names the field.
+Status checkRequestMetadata(const wire::Request& request);
 
 // A trace id is 32 hex digits; anything much longer is not one of ours.
 inline constexpr size_t kMaxFeedbackTraceIdBytes = 128;

@@ -126,6 +126,14 @@ TEST_CASE("header values that do not parse are refused with the reason, not igno
   HttpReply text = roundTrip(port, chatWith("x-outrigger-user: \xff\xfe\r\n"));
   CHECK(text.status == 400);
   CHECK(text.body.find("x-outrigger-user is not valid UTF-8") != std::string::npos);
+  HttpReply long_session = roundTrip(port, chatWith("x-outrigger-session: " + std::string(300, 's') + "\r\n"));
+  CHECK(long_session.status == 400);
+  CHECK(long_session.body.find("metadata.session is longer than 256 bytes") != std::string::npos);
+  std::string body = R"({"model":"default","messages":[{"role":"user","content":"hi"}],"user":")" + std::string(300, 'u') + R"("})";
+  HttpReply long_user = roundTrip(port, "POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: "
+                                        "application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+  CHECK(long_user.status == 400);
+  CHECK(long_user.body.find("metadata.user is longer than 256 bytes") != std::string::npos);
   CHECK(roundTrip(port, chatWith("x-outrigger-timeout-ms: 5000\r\nx-outrigger-route: default\r\n")).status == 200);
 }
 

@@ -43,7 +43,10 @@ std::string requestFrame(uint64_t sid, const RequestSpec& spec) {
   auto params = w::CreateParamsDirect(b, flatbuffers::nullopt, flatbuffers::nullopt, flatbuffers::nullopt,
                                       flatbuffers::nullopt, nullptr, tools.empty() ? nullptr : &tools, nullptr,
                                       format, spec.extra_json.empty() ? nullptr : spec.extra_json.c_str());
-  auto md = w::CreateMetadataDirect(b, spec.tenant.c_str());
+  std::vector<flatbuffers::Offset<w::Tag>> tags;
+  for (const auto& [key, value] : spec.tags) tags.push_back(w::CreateTagDirect(b, key.c_str(), value.c_str()));
+  auto md = w::CreateMetadataDirect(b, spec.tenant.c_str(), nullptr, spec.session.empty() ? nullptr : spec.session.c_str(),
+                                    nullptr, nullptr, nullptr, tags.empty() ? nullptr : &tags);
   auto cache = w::CreateCacheControl(b, spec.cache_bypass);
   auto req = w::CreateRequestDirect(b, spec.model.c_str(), &msgs, params, spec.stream, md, spec.timeout_ms, cache);
   return finish(b, sid, w::Body::Request, req.Union());

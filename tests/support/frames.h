@@ -11,6 +11,8 @@ struct RequestSpec {
   std::string model = "default";
   std::vector<std::pair<std::string, std::string>> messages = {{"user", "hello"}};
   std::string tenant{};
+  std::string session{};
+  std::vector<std::pair<std::string, std::string>> tags{};  // key, value
   std::string extra_json{};
   bool stream = false;
   uint32_t timeout_ms = 0;

@@ -47,6 +47,21 @@ TEST_CASE("request checks: each text field that is not UTF-8 is refused by name"
         "messages[0].tool_calls[0].arguments is not valid UTF-8");
 }
 
+TEST_CASE("request checks: the ids a caller names itself by, the model and the tags are bounded in size") {
+  CHECK(refusal({.tenant = std::string(256, 't')}) == "");
+  CHECK(refusal({.tenant = std::string(257, 't')}) == "metadata.tenant is longer than 256 bytes");
+  CHECK(refusal({.session = std::string(5000, 's')}) == "metadata.session is longer than 256 bytes");
+  CHECK(refusal({.model = std::string(257, 'm')}) == "model is longer than 256 bytes");
+  // What OpenAI's metadata allows (16 pairs, keys of 64 and values of 512 characters) passes.
+  std::vector<std::pair<std::string, std::string>> openai_max;
+  for (int i = 0; i < 16; ++i) openai_max.push_back({std::to_string(i) + std::string(62, 'k'), std::string(512, 'v')});
+  CHECK(refusal({.tags = openai_max}) == "");
+  CHECK(refusal({.tags = {{"k", std::string(2049, 'v')}}}) == "metadata.tags value of 'k' is longer than 2048 bytes");
+  CHECK(refusal({.tags = {{std::string(257, 'k'), "v"}}}) == "a metadata.tags key is longer than 256 bytes");
+  std::vector<std::pair<std::string, std::string>> many(33, {"k", "v"});
+  CHECK(refusal({.tags = many}) == "metadata.tags has 33 tags, more than 32");
+}
+
 TEST_CASE("request checks: what checking a request's strings costs", "[.][bench]") {
   // A chat of a system prompt and four turns of a few hundred bytes, one tool, metadata.
   RequestSpec spec;
