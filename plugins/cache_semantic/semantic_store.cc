@@ -60,10 +60,15 @@ static_assert(SemanticStore::kIndexFixedBytes ==
                   size_t{hnswlib::HierarchicalNSW<float>::max_update_element_locks} * sizeof(std::mutex),
               "the fixed part of an index is its update locks");
 
-size_t entryBytes(size_t dims, const std::string& query, const CachedAnswer& a) {
+size_t entryBytes(size_t dims, const std::string& query, const QueryMarks& marks, const CachedAnswer& a) {
   size_t n = dims * sizeof(float) + query.size() + a.content.size() + a.finish_reason.size() + a.model.size() +
              256;  // + the entry's own fields
   for (const auto& c : a.tool_calls) n += c.id.size() + c.type.size() + c.name.size() + c.arguments.size() + 128;
+  // Each negation word and number is a string of its own: a query of "1 1 1 ..." holds one
+  // per character, sixteen times its length.
+  for (const auto* words : {&marks.negations, &marks.numbers}) {
+    for (const std::string& w : *words) n += sizeof(std::string) + (w.size() > 15 ? w.size() + 1 : 0);
+  }
   return n;
 }
 
@@ -195,7 +200,7 @@ void SemanticStore::indexSome(Partition* p) try {
 
 bool SemanticStore::add(const std::string& key, const float* vector, std::string query, QueryMarks marks,
                         CachedAnswer answer, uint64_t expires_ns) {
-  size_t bytes = entryBytes(limits_.dims, query, answer);
+  size_t bytes = entryBytes(limits_.dims, query, marks, answer);
   if (bytes > limits_.max_entry_bytes) return false;
   const size_t width = quantizedBytes(limits_.dims);
   std::lock_guard<std::mutex> lock(mu_);

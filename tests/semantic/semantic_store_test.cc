@@ -146,6 +146,17 @@ TEST_CASE("the byte bound evicts, and an emptied partition gives its memory back
   CHECK(store.find("p2", b.data(), {}, 0.99f, kNow).hit);
 }
 
+TEST_CASE("the byte bound counts the guard's words: a query of many numbers is counted at what it holds") {
+  std::string ones;
+  for (int i = 0; i < 4000; ++i) ones += "1 ";
+  QueryMarks marks = marksOf(ones);
+  REQUIRE(marks.numbers.size() == 4000);
+  SemanticStore store(limits());
+  auto v = unitVector(60);
+  REQUIRE(store.add("p", v.data(), ones, marks, answer("a"), kLater));
+  CHECK(store.counts().bytes > 4000 * sizeof(std::string));
+}
+
 TEST_CASE("an answer larger than max_entry_bytes is not stored") {
   StoreLimits l = limits();
   l.max_entry_bytes = 1000;
