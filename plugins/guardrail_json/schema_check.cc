@@ -329,6 +329,9 @@ bool validate(const CompiledSchema& schema, const rapidjson::Value& value, size_
 }
 
 CompileResult SchemaCache::get(std::string_view text, SchemaSource source, const SchemaLimits& limits) {
+  // A caller's schema over the size bound is refused before it is parsed, so its refusal is
+  // not kept: keeping it by its text would hold up to schema_cache such texts of any size.
+  if (source == SchemaSource::kCaller && text.size() > limits.max_bytes) return compileSchema(text, source, limits);
   std::string key(1, source == SchemaSource::kCaller ? 'c' : 'o');
   key.append(text);
   if (auto it = index_.find(key); it != index_.end()) {

@@ -207,6 +207,17 @@ TEST_CASE("a schema cache returns the same compiled schema and keeps to its capa
   CHECK(cache.get(R"({"$ref":"#"})", SchemaSource::kCaller, {}).error.find("cycle") != std::string::npos);
 }
 
+TEST_CASE("a schema cache does not keep a caller's schema refused for its size") {
+  SchemaCache cache(4);
+  SchemaLimits limits;
+  limits.max_bytes = 1024;
+  std::string big = R"({"description":")" + std::string(4096, 'x') + R"("})";
+  CHECK(cache.get(big, SchemaSource::kCaller, limits).error.find("more than 1024") != std::string::npos);
+  CHECK(cache.size() == 0);
+  CHECK(cache.get(R"({"type":"string"})", SchemaSource::kCaller, limits).schema);
+  CHECK(cache.size() == 1);
+}
+
 TEST_CASE("an answer matching the schema passes, and a fenced one passes with the bare value to send") {
   CheckSettings s;
   CHECK(checkAnswer(personRules(), R"({"name":"Ann","age":41})", {}, s).ok);
