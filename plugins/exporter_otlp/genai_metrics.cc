@@ -45,7 +45,10 @@ void writeInfo(JsonWriter& w, const MetricInfo& info) {
 void writeAttributes(JsonWriter& w, const StringAttributes& attributes) {
   w.Key("attributes");
   w.StartArray();
-  for (const auto& [k, v] : attributes) writeStringAttribute(w, k, v);
+  for (const auto& [k, v] : attributes) {
+    if (k == kOverflowAttribute) writeBoolAttribute(w, k, true);
+    else writeStringAttribute(w, k, v);
+  }
   w.EndArray();
 }
 
@@ -135,7 +138,10 @@ void addHistogram(std::string* out, const MetricInfo& info, const Family& family
   for (const auto& [attributes, series] : family) {
     protozero::pbf_writer p(h, pb::histogram::kDataPoints);
     pb::Attributes a(out, pb::histogram_point::kAttributes);
-    for (const auto& [k, v] : attributes) a.stringAttribute(k, v);
+    for (const auto& [k, v] : attributes) {
+      if (k == kOverflowAttribute) a.boolAttribute(k, true);
+      else a.stringAttribute(k, v);
+    }
     p.add_fixed64(pb::histogram_point::kStartTime, start_unix_ns);
     p.add_fixed64(pb::histogram_point::kTime, now_unix_ns);
     p.add_fixed64(pb::histogram_point::kCount, series.count);
@@ -188,8 +194,14 @@ Histogram* GenAiMetrics::series(Family* family, KeyView key, size_t bound_count)
   auto it = family->find(key);
   if (it != family->end()) return &it->second;
   if (tokens_.size() + durations_.size() >= max_series_) {
+    // OpenTelemetry's cardinality limit: past it, measurements go to the series whose only
+    // attribute is otel.metric.overflow = true, so totals stay whole (a caller naming a new
+    // model per request would otherwise keep every later model out).
     ++refused_series_;
-    return nullptr;
+    KeyView overflow;
+    overflow.add(kOverflowAttribute, "true");
+    key = overflow;
+    if (auto o = family->find(key); o != family->end()) return &o->second;
   }
   Histogram& h = (*family)[Key(key.begin(), key.end())];
   h.buckets.assign(bound_count + 1, 0);

@@ -43,6 +43,9 @@ struct Histogram {
   void observe(double value, const double* bounds, size_t bound_count);
 };
 
+// The attribute of the series that counts what the series bound kept out (a boolean, true).
+inline constexpr std::string_view kOverflowAttribute = "otel.metric.overflow";
+
 class GenAiMetrics {
  public:
   explicit GenAiMetrics(uint64_t start_unix_ns, size_t max_series = 2048)
@@ -57,6 +60,7 @@ class GenAiMetrics {
   std::string request(Encoding encoding, std::string_view resource, uint64_t now_unix_ns,
                       const std::vector<std::pair<std::string, uint64_t>>& span_counters) const;
 
+  // Attempts counted in the overflow series because the series bound was reached.
   uint64_t refusedSeries() const { return refused_series_; }
   bool empty() const { return tokens_.empty() && durations_.empty(); }
 

@@ -292,9 +292,9 @@ TEST_CASE("metrics: a value on a bucket boundary counts in that bucket (upper-in
   CHECK(h.max == 1e9);
 }
 
-TEST_CASE("metrics: series are bounded and refusals counted") {
+TEST_CASE("metrics: past the series bound attempts go to the overflow series, so totals stay whole") {
   GenAiMetrics m(kStart, 2);
-  for (int i = 0; i < 3; ++i) {
+  for (int i = 0; i < 5; ++i) {
     telemetry::RequestRecord r = tracedRecord(config::Capture::kNone);
     r.spans.erase(r.spans.begin() + 1);  // the answering attempt only
     telemetry::setAttribute(&r.spans[1].attributes, "gen_ai.request.model", "m" + std::to_string(i));
@@ -302,6 +302,23 @@ TEST_CASE("metrics: series are bounded and refusals counted") {
     m.observe(*view.get());
   }
   CHECK(m.refusedSeries() > 0);
+  std::string body = m.request(Encoding::kJson, "{}", kStart + 1000, {});
+  rapidjson::Document d;
+  REQUIRE_FALSE(d.Parse(body.c_str()).HasParseError());
+  uint64_t durations = 0, overflow_points = 0;
+  for (const auto& metric : d["resourceMetrics"][0]["scopeMetrics"][0]["metrics"].GetArray()) {
+    for (const auto& point : metric["histogram"]["dataPoints"].GetArray()) {
+      const auto& attrs = point["attributes"];
+      bool overflow = attrs.Size() == 1 && std::string(attrs[0]["key"].GetString()) == "otel.metric.overflow" &&
+                      attrs[0]["value"]["boolValue"].GetBool();
+      overflow_points += overflow;
+      if (std::string(metric["name"].GetString()) == "gen_ai.client.operation.duration") {
+        durations += std::stoull(point["count"].GetString());
+      }
+    }
+  }
+  CHECK(durations == 5);  // every attempt, in its own series or the overflow one
+  CHECK(overflow_points >= 1);
 }
 
 TEST_CASE("gzip: a body round-trips and is smaller") {
