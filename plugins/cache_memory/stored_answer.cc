@@ -54,6 +54,7 @@ class Reader {
 StoredAnswer storedFrom(std::string key, const outrigger_response_view& r) {
   StoredAnswer a;
   a.key = std::move(key);
+  a.key.shrink_to_fit();  // built with room to spare (canonicalKey), kept for as long as the entry
   a.content.assign(text(r.content));
   a.finish_reason.assign(text(r.finish_reason));
   a.model.assign(text(r.model));
@@ -66,9 +67,20 @@ StoredAnswer storedFrom(std::string key, const outrigger_response_view& r) {
   return a;
 }
 
+namespace {
+
+// What a string holds on the heap: nothing while it fits in the object (15 bytes in libstdc++).
+size_t heapBytes(const std::string& s) { return s.capacity() > 15 ? s.capacity() + 1 : 0; }
+
+}  // namespace
+
 size_t storedBytes(const StoredAnswer& a) {
-  size_t n = a.key.size() + a.content.size() + a.finish_reason.size() + a.model.size() + 160;
-  for (const auto& c : a.tool_calls) n += c.id.size() + c.type.size() + c.name.size() + c.arguments.size() + 128;
+  // The answer's own object, and the cache's per-entry nodes around it (its LRU list node and
+  // index node and bucket, with their allocator headers).
+  constexpr size_t kNodes = 96;
+  size_t n = sizeof(StoredAnswer) + kNodes + heapBytes(a.key) + heapBytes(a.content) + heapBytes(a.finish_reason) +
+             heapBytes(a.model) + a.tool_calls.capacity() * sizeof(StoredToolCall);
+  for (const auto& c : a.tool_calls) n += heapBytes(c.id) + heapBytes(c.type) + heapBytes(c.name) + heapBytes(c.arguments);
   return n;
 }
 
