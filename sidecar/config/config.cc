@@ -390,7 +390,7 @@ Settings Parser::run(const toml::table& root) {
     }
   }
   if (const toml::table* t = table("exporter")) {
-    checkKeys(*t, {"queue_capacity", "priority"}, "[exporter]");
+    checkKeys(*t, {"queue_capacity", "queue_max_bytes", "priority"}, "[exporter]");
     if (const toml::node* p = t->get("priority")) {
       s.exporter_priority = str(*p, "priority");
       if (s.exporter_priority != "idle" && s.exporter_priority != "low" && s.exporter_priority != "normal") {
@@ -400,6 +400,10 @@ Settings Parser::run(const toml::table& root) {
     if (const toml::node* q = t->get("queue_capacity")) {
       s.exporter_queue_capacity = static_cast<uint32_t>(uint(*q, "queue_capacity", 1u << 24));
       if (s.exporter_queue_capacity == 0) fail(*q, "'queue_capacity' must be at least 1");
+    }
+    if (const toml::node* q = t->get("queue_max_bytes")) {
+      s.exporter_queue_max_bytes = uint(*q, "queue_max_bytes", 1ull << 40);
+      if (s.exporter_queue_max_bytes < (1u << 20)) fail(*q, "'queue_max_bytes' must be at least 1048576");
     }
   }
   std::map<std::string, const InstanceSettings*> by_name;

@@ -204,6 +204,9 @@ struct Settings {
   AdminSettings admin;
   std::vector<std::string> plugin_dirs;  // absolute after parsing
   uint32_t exporter_queue_capacity = 4096;  // a queued record of the default chain holds about 7 KiB
+  // The bytes queued records may hold: a record with captured content holds the prompt and the
+  // answer, so the count alone would let 4,096 of them hold gigabytes while an exporter stalls.
+  uint64_t exporter_queue_max_bytes = 128ull << 20;
   // How the exporter thread shares the CPU with the workers ([exporter] priority): "idle"
   // (SCHED_IDLE: only CPU the workers leave; a host saturated for longer than the queue lasts
   // sheds records, counted), "low" (nice 10) or "normal".

@@ -47,6 +47,7 @@ std::vector<std::string> restartOnlyChanges(const Settings& running, const Setti
   if (withoutLines(running.http) != withoutLines(next.http)) changed.push_back("[http]");
   if (withoutLines(running.admin) != withoutLines(next.admin)) changed.push_back("[admin]");
   if (running.exporter_queue_capacity != next.exporter_queue_capacity ||
+      running.exporter_queue_max_bytes != next.exporter_queue_max_bytes ||
       running.exporter_priority != next.exporter_priority) {
     changed.push_back("[exporter]");
   }

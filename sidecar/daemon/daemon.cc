@@ -86,7 +86,8 @@ int Daemon::run() {
   SocketGuards guards{partial_budget_.get(), peer_policy_.get(), admission_.get()};
   if (settings_.metrics.tenant_label) tenant_labels_ = std::make_unique<telemetry::TenantLabels>(settings_.metrics.max_tenants);
   exporter_ = std::make_unique<telemetry::ExporterThread>(settings_.exporter_queue_capacity,
-                                                          upstreamSettings(settings_.server));
+                                                          upstreamSettings(settings_.server),
+                                                          settings_.exporter_queue_max_bytes);
   exporter_->adopt(snapshot_->exporters);
   exporter_->start(settings_.exporter_priority == "normal" ? telemetry::ExporterPriority::kNormal
                    : settings_.exporter_priority == "low"  ? telemetry::ExporterPriority::kLow

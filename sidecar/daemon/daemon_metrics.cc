@@ -67,6 +67,9 @@ std::string Daemon::metricsText() const {
   out += http::renderScalar("outrigger_exporter_queue_depth", "gauge",
                             "Finished-request records waiting for the exporter thread.",
                             double(exporter_ ? std::max<int64_t>(exporter_->queued(), 0) : 0));
+  out += http::renderScalar("outrigger_exporter_queue_bytes", "gauge",
+                            "Bytes the queued records hold, about (bounded by [exporter] queue_max_bytes).",
+                            double(exporter_ ? std::max<int64_t>(exporter_->queuedBytes(), 0) : 0));
   out += http::renderScalar("outrigger_records_exported_total", "counter",
                             "Records exporters accepted (one per exporter).", double(exporter_ ? exporter_->exported() : 0));
   out += http::renderScalar("outrigger_records_export_failures_total", "counter",

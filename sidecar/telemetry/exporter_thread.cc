@@ -10,6 +10,7 @@
 #include <random>
 
 #include "chain/chain.h"
+#include "telemetry/record_bytes.h"
 #include "telemetry/record_view.h"
 
 namespace outrigger::telemetry {
@@ -19,8 +20,9 @@ constexpr uint64_t kDrainIntervalMs = 5;
 constexpr int kQuietTicks = 40;  // 200 ms without a record stops the drain timer
 }  // namespace
 
-ExporterThread::ExporterThread(size_t queue_capacity, http_client::HttpClientSettings http)
+ExporterThread::ExporterThread(size_t queue_capacity, http_client::HttpClientSettings http, uint64_t max_bytes)
     : capacity_(static_cast<int64_t>(std::max<size_t>(1, queue_capacity))),
+      max_bytes_(static_cast<int64_t>(std::min<uint64_t>(max_bytes, uint64_t{1} << 62))),
       wake_at_(std::max<size_t>(1, queue_capacity / 4)),
       ring_(std::max<size_t>(1, queue_capacity)),
       loop_(/*index=*/0xff),
@@ -92,7 +94,8 @@ void ExporterThread::retireInstanceLoops() {
 }
 
 bool ExporterThread::submit(std::shared_ptr<RequestRecord> record) {
-  if (enqueue(Queued{std::move(record), nullptr})) return true;
+  auto bytes = static_cast<int64_t>(recordBytes(*record));
+  if (enqueue(Queued{std::move(record), nullptr, bytes})) return true;
   dropped_.fetch_add(1, std::memory_order_relaxed);
   return false;
 }
@@ -105,11 +108,20 @@ bool ExporterThread::submitFeedback(std::shared_ptr<FeedbackRecord> feedback) {
 
 // The count goes up before the push, so the ring never holds more than capacity_ (its pushes
 // cannot fail) and a drain that finds a cell not yet published sees the count and comes back.
+// The bytes are reserved the same way; a record larger than the whole bound still goes into an
+// empty queue, so no record is too large ever to be exported.
 bool ExporterThread::enqueue(Queued item) {
   if (loop_.stopping()) return false;
+  const int64_t bytes = item.bytes;
+  int64_t bytes_before = queued_bytes_.fetch_add(bytes, std::memory_order_relaxed);
+  if (bytes_before > 0 && bytes_before + bytes > max_bytes_) {
+    queued_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
+    return false;
+  }
   int64_t before = queued_.fetch_add(1, std::memory_order_seq_cst);
   if (before >= capacity_ || !ring_.push(std::move(item))) {
     queued_.fetch_sub(1, std::memory_order_relaxed);
+    queued_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
     return false;
   }
   if (static_cast<size_t>(before) + 1 >= wake_at_ || !timer_draining_.load(std::memory_order_seq_cst)) {
@@ -127,6 +139,7 @@ void ExporterThread::onWake(uv_async_t* handle) {
 void ExporterThread::exportQueued() {
   for (Queued item; ring_.pop(&item); item = {}) {
     queued_.fetch_sub(1, std::memory_order_relaxed);
+    queued_bytes_.fetch_sub(item.bytes, std::memory_order_relaxed);
     if (item.record) exportOne(*item.record);
     else if (item.feedback) exportFeedback(*item.feedback);
   }

@@ -38,7 +38,10 @@ class ExporterThread {
  public:
   // `http`: the settings of the client exporters reach the network through (TLS, proxies, the
   // plain HTTP/1.1 transport), as a worker's.
-  explicit ExporterThread(size_t queue_capacity, http_client::HttpClientSettings http = {});
+  // `max_bytes`: what the queued records may hold together (recordBytes), past which a record
+  // is dropped and counted as when the queue is full.
+  explicit ExporterThread(size_t queue_capacity, http_client::HttpClientSettings http = {},
+                          uint64_t max_bytes = 128ull << 20);
   ~ExporterThread();
 
   void start(ExporterPriority priority = ExporterPriority::kIdle);
@@ -51,7 +54,8 @@ class ExporterThread {
   // skipped: call it with every snapshot's exporters, at start and on reload.
   void adopt(std::vector<std::shared_ptr<plugin::PluginInstance>> exporters);
 
-  // [any] Never blocks. False (and counted) when the queue is full.
+  // [any] Never blocks. False (and counted) when the queue is full, or its bytes would pass
+  // the bound.
   bool submit(std::shared_ptr<RequestRecord> record);
   // [any] Whether the queue is full now. A worker asks when a request begins: a record that
   // would be shed needs no trace attributes collected along the way.
@@ -74,6 +78,7 @@ class ExporterThread {
   uint64_t exported() const { return exported_.load(); }
   // Records and feedback submitted and not yet exported (the queue's depth, for /metrics).
   int64_t queued() const { return queued_.load(std::memory_order_relaxed); }
+  int64_t queuedBytes() const { return queued_bytes_.load(std::memory_order_relaxed); }
   uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
   uint64_t failed() const { return failed_.load(); }
   uint64_t feedbackExported() const { return feedback_exported_.load(); }
@@ -85,6 +90,7 @@ class ExporterThread {
   struct Queued {
     std::shared_ptr<RequestRecord> record;
     std::shared_ptr<FeedbackRecord> feedback;
+    int64_t bytes = 0;
   };
   bool enqueue(Queued item);  // [any] false when full or stopping (the caller counts the drop)
   void exportQueued();        // exporter thread: everything the ring holds
@@ -104,6 +110,7 @@ class ExporterThread {
   // the thread, unless the queue is a quarter full.
   std::atomic<bool> timer_draining_{false};
   const int64_t capacity_;
+  const int64_t max_bytes_;
   size_t wake_at_;  // queued records at which a record wakes the thread anyway
   MpscRing<Queued> ring_;
   event::EventLoop loop_;  // the exporters' loop; posts only for control (adopt, flush, stop)
@@ -113,6 +120,7 @@ class ExporterThread {
   bool loops_retired_ = false;                                       // exporter thread only
   std::atomic<uint64_t> exported_{0};
   std::atomic<int64_t> queued_{0};  // in the ring or being pushed: records and feedback
+  std::atomic<int64_t> queued_bytes_{0};  // what they hold (recordBytes)
   std::atomic<uint64_t> dropped_{0};
   std::atomic<uint64_t> failed_{0};
   std::atomic<uint64_t> feedback_exported_{0};

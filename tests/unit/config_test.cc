@@ -55,6 +55,17 @@ TEST_CASE("the exporter thread's priority is idle, low or normal") {
         std::string::npos);
 }
 
+TEST_CASE("the exporter queue's byte bound is 128 MiB unless set, and at least 1 MiB") {
+  auto d = config::parseConfig(kMinimal, "test.toml", "/etc");
+  REQUIRE(d.ok());
+  CHECK(d->exporter_queue_max_bytes == 128ull << 20);
+  auto s = config::parseConfig(std::string(kMinimal) + "[exporter]\nqueue_max_bytes = 8388608\n", "test.toml", "/etc");
+  REQUIRE(s.ok());
+  CHECK(s->exporter_queue_max_bytes == 8u << 20);
+  CHECK(errorOf("[exporter]\nqueue_max_bytes = 1000\n").find("'queue_max_bytes' must be at least 1048576") !=
+        std::string::npos);
+}
+
 TEST_CASE("unknown keys are errors that name the file and line") {
   std::string e = errorOf("[server]\nworkers = 2\nwokers = 3\n");
   CHECK(e.find("test.toml:3") != std::string::npos);
