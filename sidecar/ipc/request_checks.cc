@@ -37,7 +37,9 @@ Status checkMetadata(const wire::Metadata* md) {
       if (Status s = check(tag->value(), "metadata.tags value"); !s.isOk()) return s;
       if (tag->key() && tag->key()->size() > kMaxTagKeyBytes) return tooLong("a metadata.tags key", kMaxTagKeyBytes);
       if (tag->value() && tag->value()->size() > kMaxTagValueBytes) {
-        return tooLong("metadata.tags value of '" + tag->key()->str() + "'", kMaxTagValueBytes);
+        // The key is optional on the wire (the HTTP front leaves an empty one out), and bounded.
+        return tooLong("metadata.tags value of '" + (tag->key() ? tag->key()->str() : std::string()) + "'",
+                       kMaxTagValueBytes);
       }
     }
   }

@@ -134,6 +134,15 @@ TEST_CASE("header values that do not parse are refused with the reason, not igno
                                         "application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
   CHECK(long_user.status == 400);
   CHECK(long_user.body.find("metadata.user is longer than 256 bytes") != std::string::npos);
+  // An empty tag key is left out of the request (a key is optional on the wire): the refusal of
+  // its long value must not need one.
+  body = R"({"model":"default","messages":[{"role":"user","content":"hi"}],"metadata":{"":")" + std::string(3000, 'v') +
+         R"("}})";
+  HttpReply keyless = roundTrip(port, "POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: "
+                                      "application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+  CHECK(keyless.status == 400);
+  CHECK(keyless.body.find("metadata.tags value of '' is longer than 2048 bytes") != std::string::npos);
+  CHECK(d.alive());
   CHECK(roundTrip(port, chatWith("x-outrigger-timeout-ms: 5000\r\nx-outrigger-route: default\r\n")).status == 200);
 }
 

@@ -44,7 +44,7 @@ std::string requestFrame(uint64_t sid, const RequestSpec& spec) {
                                       flatbuffers::nullopt, nullptr, tools.empty() ? nullptr : &tools, nullptr,
                                       format, spec.extra_json.empty() ? nullptr : spec.extra_json.c_str());
   std::vector<flatbuffers::Offset<w::Tag>> tags;
-  for (const auto& [key, value] : spec.tags) tags.push_back(w::CreateTagDirect(b, key.c_str(), value.c_str()));
+  for (const auto& [key, value] : spec.tags) tags.push_back(w::CreateTagDirect(b, key.empty() ? nullptr : key.c_str(), value.c_str()));
   auto md = w::CreateMetadataDirect(b, spec.tenant.c_str(), nullptr, spec.session.empty() ? nullptr : spec.session.c_str(),
                                     nullptr, nullptr, nullptr, tags.empty() ? nullptr : &tags);
   auto cache = w::CreateCacheControl(b, spec.cache_bypass);

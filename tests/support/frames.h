@@ -12,7 +12,7 @@ struct RequestSpec {
   std::vector<std::pair<std::string, std::string>> messages = {{"user", "hello"}};
   std::string tenant{};
   std::string session{};
-  std::vector<std::pair<std::string, std::string>> tags{};  // key, value
+  std::vector<std::pair<std::string, std::string>> tags{};  // key (empty: left out), value
   std::string extra_json{};
   bool stream = false;
   uint32_t timeout_ms = 0;

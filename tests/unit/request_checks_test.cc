@@ -57,6 +57,7 @@ TEST_CASE("request checks: the ids a caller names itself by, the model and the t
   for (int i = 0; i < 16; ++i) openai_max.push_back({std::to_string(i) + std::string(62, 'k'), std::string(512, 'v')});
   CHECK(refusal({.tags = openai_max}) == "");
   CHECK(refusal({.tags = {{"k", std::string(2049, 'v')}}}) == "metadata.tags value of 'k' is longer than 2048 bytes");
+  CHECK(refusal({.tags = {{"", std::string(2049, 'v')}}}) == "metadata.tags value of '' is longer than 2048 bytes");
   CHECK(refusal({.tags = {{std::string(257, 'k'), "v"}}}) == "a metadata.tags key is longer than 256 bytes");
   std::vector<std::pair<std::string, std::string>> many(33, {"k", "v"});
   CHECK(refusal({.tags = many}) == "metadata.tags has 33 tags, more than 32");
