@@ -198,34 +198,16 @@ void SemanticStore::indexSome(Partition* p) try {
 } catch (const std::exception&) {
 }
 
+// Everything that can fail to allocate comes before the store changes, or is undone: out of
+// memory, the answer is simply not cached and the store is as it was.
 bool SemanticStore::add(const std::string& key, const float* vector, std::string query, QueryMarks marks,
                         CachedAnswer answer, uint64_t expires_ns) {
   size_t bytes = entryBytes(limits_.dims, query, marks, answer);
   if (bytes > limits_.max_entry_bytes) return false;
   const size_t width = quantizedBytes(limits_.dims);
   std::lock_guard<std::mutex> lock(mu_);
-  auto& slot = partitions_[key];
+  Partition* p = nullptr;
   try {
-    if (!slot) {
-      slot = std::make_unique<Partition>();
-      slot->key = key;
-      slot->capacity = kInitialCapacity;
-      slot->scanned_vectors.resize(slot->capacity * width);
-    }
-    Partition* p = slot.get();
-    size_t label = p->free_labels.empty() ? p->slots.size() : p->free_labels.back();
-    if (label >= p->capacity) grow(p);
-    std::vector<uint8_t> quantized(width);
-    quantize(vector, limits_.dims, quantized.data());
-    if (p->index) {
-      p->index->addPoint(quantized.data(), label);
-    } else {
-      std::copy(quantized.begin(), quantized.end(),
-                p->scanned_vectors.begin() + static_cast<std::ptrdiff_t>(label * width));
-      p->scanned.push_back(label);
-    }
-    if (label == p->slots.size()) p->slots.emplace_back();
-    else p->free_labels.pop_back();
     auto e = std::make_unique<Entry>();
     e->vector.assign(vector, vector + limits_.dims);
     e->query = std::move(query);
@@ -233,7 +215,39 @@ bool SemanticStore::add(const std::string& key, const float* vector, std::string
     e->answer = std::move(answer);
     e->expires_ns = expires_ns;
     e->bytes = bytes;
-    lru_.emplace_front(p, label);
+    std::vector<uint8_t> quantized(width);
+    quantize(vector, limits_.dims, quantized.data());
+    Lru node;  // its LRU node, made here so that moving it in cannot fail
+    node.emplace_front(nullptr, 0);
+    auto it = partitions_.find(key);
+    if (it == partitions_.end()) {
+      auto fresh = std::make_unique<Partition>();
+      fresh->key = key;
+      fresh->capacity = kInitialCapacity;
+      fresh->scanned_vectors.resize(fresh->capacity * width);
+      it = partitions_.emplace(key, std::move(fresh)).first;
+    }
+    p = it->second.get();
+    size_t label = p->free_labels.empty() ? p->slots.size() : p->free_labels.back();
+    if (label >= p->capacity) grow(p);
+    const bool new_slot = label == p->slots.size();
+    if (new_slot) p->slots.emplace_back();
+    try {
+      if (p->index) {
+        p->index->addPoint(quantized.data(), label);
+      } else {
+        p->scanned.push_back(label);
+        std::copy(quantized.begin(), quantized.end(),
+                  p->scanned_vectors.begin() + static_cast<std::ptrdiff_t>(label * width));
+      }
+    } catch (...) {
+      if (new_slot) p->slots.pop_back();
+      throw;
+    }
+    // Nothing below allocates but indexSome, which keeps its own failures.
+    if (!new_slot) p->free_labels.pop_back();
+    node.front() = {p, label};
+    lru_.splice(lru_.begin(), node);
     e->lru = lru_.begin();
     p->slots[label] = std::move(e);
     ++p->live;
@@ -242,12 +256,11 @@ bool SemanticStore::add(const std::string& key, const float* vector, std::string
     indexSome(p);
     recount(p);
   } catch (const std::exception&) {
-    // Out of memory in the index: the answer is simply not cached.
-    if (slot && slot->live == 0) {
-      bytes_ -= slot->counted_bytes;
+    if (p && p->live == 0) {
+      bytes_ -= p->counted_bytes;
       partitions_.erase(key);
-    } else if (slot) {
-      recount(slot.get());
+    } else if (p) {
+      recount(p);
     }
     return false;
   }

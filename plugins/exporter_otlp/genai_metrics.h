@@ -8,8 +8,10 @@
 // Both carry gen_ai.operation.name, gen_ai.provider.name, gen_ai.request.model and
 // gen_ai.response.model (when known); the duration carries error.type when the attempt failed.
 // The exporter's own span counters ride along as the monotonic sum outrigger.otlp.spans.
-// Series are bounded (max_series): a record that would open one more is not counted, and the
-// refusals are counted. Not thread-safe: the exporter thread owns it.
+// Series are bounded (max_series): a measurement that would open one more goes to its metric's
+// overflow series (otel.metric.overflow = true, no other attribute: token types and models mix
+// there, the totals stay whole), and such measurements are counted. Not thread-safe: the
+// exporter thread owns it.
 #pragma once
 
 #include <outrigger/plugin.h>
@@ -60,7 +62,7 @@ class GenAiMetrics {
   std::string request(Encoding encoding, std::string_view resource, uint64_t now_unix_ns,
                       const std::vector<std::pair<std::string, uint64_t>>& span_counters) const;
 
-  // Attempts counted in the overflow series because the series bound was reached.
+  // Measurements (a duration, input tokens, output tokens) counted in an overflow series.
   uint64_t refusedSeries() const { return refused_series_; }
   bool empty() const { return tokens_.empty() && durations_.empty(); }
 

@@ -305,7 +305,7 @@ class OtlpExporter final : public Exporter, private DeliveryEnv {
                        " bytes); retries " + std::to_string(c.retries) + ", most POSTs in flight " +
                        std::to_string(c.most_in_flight) + ", metrics pushes lost " + std::to_string(c.metrics_failed) +
                        ", records without a trace id " + std::to_string(unencodable_) +
-                       ", attempts in the metrics' overflow series " + std::to_string(metrics_.refusedSeries());
+                       ", measurements in the metrics' overflow series " + std::to_string(metrics_.refusedSeries());
     if (damaged) line += ", damaged spool batches skipped " + std::to_string(damaged);
     if (feedback_encoded_) {
       line += "; feedback records exported " + std::to_string(f.exported) + ", rejected " + std::to_string(f.rejected) +

@@ -173,11 +173,9 @@ Ledger::KeyState* Ledger::findOrAdd(std::string_view key, int64_t now_ms) {
     // The sweep reads every key with the lock held, so a full ledger sweeps at most once a second:
     // new keys meanwhile are refused at once, not each after its own sweep.
     if (now_ms < next_sweep_ms_) return nullptr;
+    next_sweep_ms_ = now_ms + kFullSweepEveryMs;
     for (auto k = keys_.begin(); k != keys_.end();) k = idle(k->second, now_ms) ? keys_.erase(k) : std::next(k);
-    if (keys_.size() >= policy_.max_keys) {
-      next_sweep_ms_ = now_ms + kFullSweepEveryMs;
-      return nullptr;
-    }
+    if (keys_.size() >= policy_.max_keys) return nullptr;
   }
   return &keys_.emplace(std::string(key), KeyState{}).first->second;
 }

@@ -6,7 +6,6 @@
 
 #include <rapidjson/document.h>
 
-#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -116,7 +115,7 @@ class LoopGuard final : public Limiter {
     int64_t now = int64_t(host().nowNs() / 1000000);
     std::string label = settings_.key + " \"" + std::string(key) + "\"";
     auto check = table_->admit(key, label, requestHash(request), now);
-    if (table_->evictions() > 0 && !said_full_.exchange(true, std::memory_order_relaxed)) {
+    if (table_->firstEvictionUnsaid()) {
       host().log(OUTRIGGER_LOG_WARN, "loop guard: " + std::to_string(settings_.rules.max_keys) +
                                          " keys tracked (max_keys): the least recently active are forgotten");
     }
@@ -151,7 +150,6 @@ class LoopGuard final : public Limiter {
 
   Settings settings_;
   std::shared_ptr<LoopTable> table_;
-  std::atomic<bool> said_full_{false};
 };
 
 }  // namespace

@@ -53,6 +53,9 @@ class LoopTable {
   uint64_t refusals(Rule rule) const { return refusals_[size_t(rule)].load(std::memory_order_relaxed); }
   // Keys forgotten to make room for a new one past max_keys.
   uint64_t evictions() const { return evictions_.load(std::memory_order_relaxed); }
+  // True once, the first time it is asked after a key was forgotten: for one log line per table
+  // (it outlives reloads).
+  bool firstEvictionUnsaid() { return evictions() > 0 && !eviction_said_.exchange(true, std::memory_order_relaxed); }
   size_t size() const;
 
  private:
@@ -70,7 +73,11 @@ class LoopTable {
     const T* end() const { return items.data() + items.size(); }
     void push(const T& t) { items.push_back(t); }
     void popFront() {
-      if (++head == items.size()) items.clear(), head = 0;
+      if (++head == items.size()) {
+        if (items.capacity() > 64) std::vector<T>().swap(items);  // a busy spell's memory goes back
+        else items.clear();
+        head = 0;
+      }
       else if (head >= 64 && head * 2 >= items.size()) items.erase(items.begin(), items.begin() + ptrdiff_t(head)), head = 0;
     }
   };
@@ -99,6 +106,7 @@ class LoopTable {
   std::list<const std::string*> recent_;  // keys_'s keys, the most recently active first
   std::array<std::atomic<uint64_t>, kRuleCount> refusals_{};
   std::atomic<uint64_t> evictions_{0};
+  std::atomic<bool> eviction_said_{false};
 };
 
 // FNV-1a, 64 bits, continued from `h`: the request hash is built from views without copying.

@@ -389,6 +389,9 @@ void HttpFront::handleCountTokens(h2o_req_t* req, std::string tenant) {
   if (!buildMessagesCall(view(req->entity), meta, &call, &error)) {
     return sendMessagesError(req, 400, "Bad Request", "invalid_request_error", error.message);
   }
+  if (Status bounded = call.request ? ipc::checkRequestMetadata(*call.request) : Status::ok(); !bounded.isOk()) {
+    return sendMessagesError(req, 400, "Bad Request", "invalid_request_error", bounded.message());
+  }
   const chain::Route* route = engine_.chain() ? engine_.chain()->resolve(meta.route.empty() ? call.model : meta.route) : nullptr;
   TokenCount count = countPromptTokens(call, route);
   if (!count.known) {

@@ -111,6 +111,7 @@ Status checkFeedbackStrings(const wire::Feedback& f) {
   }
   if (Status s = check(f.trace_id(), "trace_id"); !s.isOk()) return s;
   if (Status s = check(f.comment(), "comment"); !s.isOk()) return s;
+  if (f.comment() && f.comment()->size() > kMaxFeedbackCommentBytes) return tooLong("comment", kMaxFeedbackCommentBytes);
   return checkMetadata(f.metadata());
 }
 

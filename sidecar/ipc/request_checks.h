@@ -33,9 +33,12 @@ Status checkRequestMetadata(const wire::Request& request);
 
 // A trace id is 32 hex digits; anything much longer is not one of ours.
 inline constexpr size_t kMaxFeedbackTraceIdBytes = 128;
+// A comment is a person's note on an answer, not a document.
+inline constexpr size_t kMaxFeedbackCommentBytes = 16384;
 
-// Feedback needs a trace_id of at most kMaxFeedbackTraceIdBytes; it, the comment and the
-// metadata strings must be well-formed UTF-8 (they reach exporters as JSON text).
+// Feedback needs a trace_id of at most kMaxFeedbackTraceIdBytes and a comment of at most
+// kMaxFeedbackCommentBytes; they and the metadata strings must be well-formed UTF-8 (they reach
+// exporters as JSON text), and the metadata keeps checkRequestMetadata's bounds.
 Status checkFeedbackStrings(const wire::Feedback& feedback);
 
 }  // namespace outrigger::ipc

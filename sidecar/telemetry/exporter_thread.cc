@@ -101,7 +101,8 @@ bool ExporterThread::submit(std::shared_ptr<RequestRecord> record) {
 }
 
 bool ExporterThread::submitFeedback(std::shared_ptr<FeedbackRecord> feedback) {
-  if (enqueue(Queued{nullptr, std::move(feedback)})) return true;
+  auto bytes = static_cast<int64_t>(feedbackBytes(*feedback));
+  if (enqueue(Queued{nullptr, std::move(feedback), bytes})) return true;
   feedback_dropped_.fetch_add(1, std::memory_order_relaxed);
   return false;
 }

@@ -57,9 +57,12 @@ class ExporterThread {
   // [any] Never blocks. False (and counted) when the queue is full, or its bytes would pass
   // the bound.
   bool submit(std::shared_ptr<RequestRecord> record);
-  // [any] Whether the queue is full now. A worker asks when a request begins: a record that
-  // would be shed needs no trace attributes collected along the way.
-  bool full() const { return queued_.load(std::memory_order_relaxed) >= capacity_; }
+  // [any] Whether the queue is full now, by count or bytes. A worker asks when a request begins:
+  // a record that would be shed needs no trace attributes collected along the way.
+  bool full() const {
+    return queued_.load(std::memory_order_relaxed) >= capacity_ ||
+           queued_bytes_.load(std::memory_order_relaxed) >= max_bytes_;
+  }
   // [any] Counts a record shed without being submitted.
   void countShed() { dropped_.fetch_add(1, std::memory_order_relaxed); }
   // [any] True, and the drop counted, when the queue is full now: a record built for submit()

@@ -37,4 +37,8 @@ size_t recordBytes(const RequestRecord& r) {
   return n;
 }
 
+size_t feedbackBytes(const FeedbackRecord& f) {
+  return sizeof(FeedbackRecord) + 128 + f.trace_id.size() + f.comment.size() + metadataBytes(f.metadata);
+}
+
 }  // namespace outrigger::telemetry

@@ -10,5 +10,6 @@
 namespace outrigger::telemetry {
 
 size_t recordBytes(const RequestRecord& record);
+size_t feedbackBytes(const FeedbackRecord& feedback);
 
 }  // namespace outrigger::telemetry

@@ -74,6 +74,11 @@ TEST_CASE("feedback naming an answer's trace id reaches the JSONL exporter as a 
     auto untraced = readEnd(raw, 3);
     REQUIRE(untraced);
     CHECK(endOf(*untraced)->status() == wire::Status::INVALID_ARGUMENT);
+
+    REQUIRE(raw.send(feedbackFrame(4, trace_id, 1.0, std::string(20000, 'c'))));  // over 16 KiB
+    auto essay = readEnd(raw, 4);
+    REQUIRE(essay);
+    CHECK(endOf(*essay)->status() == wire::Status::INVALID_ARGUMENT);
   }
   d.signal(SIGTERM);
   REQUIRE(d.waitExit(10s) == 0);

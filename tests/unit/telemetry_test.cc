@@ -45,7 +45,12 @@ TEST_CASE("the exporter queue is bounded in bytes too: records holding captured 
   CHECK(exporter.dropped() == 1);
   CHECK(exporter.queuedBytes() > 900000);
   CHECK(exporter.queuedBytes() < (1 << 20));
+  auto essay = std::make_shared<telemetry::FeedbackRecord>();
+  essay->comment.assign(200000, 'c');
+  CHECK_FALSE(exporter.submitFeedback(essay));  // feedback counts its bytes too
+  CHECK(exporter.feedbackDropped() == 1);
   CHECK(exporter.submit(std::make_shared<telemetry::RequestRecord>()));  // a small one still fits
+  CHECK_FALSE(exporter.full());
   exporter.start();
   exporter.stop();  // drains what was queued
   CHECK(exporter.queuedBytes() == 0);
