@@ -357,7 +357,7 @@ void HttpFront::handleChat(h2o_req_t* req, std::string_view request_id, Dialect 
                                                  : buildChatCall(view(req->entity), meta, &call, &error);
   if (!built) return reject(400, "Bad Request", "invalid_request_error", error.message, error.param, "");
   // The ids from headers and body bounded as on the socket (request_checks.h).
-  if (Status bounded = call.request ? ipc::checkRequestMetadata(*call.request) : Status::ok(); !bounded.isOk()) {
+  if (Status bounded = call.request ? ipc::checkRequestBounds(*call.request) : Status::ok(); !bounded.isOk()) {
     return reject(400, "Bad Request", "invalid_request_error", bounded.message(), "", "");
   }
   const chain::Route* r = engine_.chain() ? engine_.chain()->resolve(meta.route.empty() ? call.model : meta.route) : nullptr;
@@ -389,7 +389,7 @@ void HttpFront::handleCountTokens(h2o_req_t* req, std::string tenant) {
   if (!buildMessagesCall(view(req->entity), meta, &call, &error)) {
     return sendMessagesError(req, 400, "Bad Request", "invalid_request_error", error.message);
   }
-  if (Status bounded = call.request ? ipc::checkRequestMetadata(*call.request) : Status::ok(); !bounded.isOk()) {
+  if (Status bounded = call.request ? ipc::checkRequestBounds(*call.request) : Status::ok(); !bounded.isOk()) {
     return sendMessagesError(req, 400, "Bad Request", "invalid_request_error", bounded.message());
   }
   const chain::Route* route = engine_.chain() ? engine_.chain()->resolve(meta.route.empty() ? call.model : meta.route) : nullptr;

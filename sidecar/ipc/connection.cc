@@ -285,7 +285,7 @@ void Connection::handleRequest(uint64_t sid, const uint8_t* data, size_t size) {
   // The request's views point into its own aligned copy of the frame.
   chain::FrameBuffer copy = chain::FrameBuffer::copyOf(data, size);
   const auto* request = w::GetSizePrefixedFrame(copy.data())->body_as_Request();
-  if (Status s = checkRequestStrings(*request); !s.isOk()) {
+  if (Status s = checkRequestStrings(*request, size); !s.isOk()) {
     ++owner_.counters().stream_errors;
     return endStream(sid, s.code(), s.message());
   }

@@ -89,16 +89,80 @@ Status checkParams(const wire::Params* p) {
   return Status::ok();
 }
 
+// Adds up the bytes of every string the request refers to, each time it is referred to, and
+// stops past `limit`.
+class ReferencedBytes {
+ public:
+  explicit ReferencedBytes(size_t limit) : left_(limit) {}
+  bool over() const { return over_; }
+  void add(const flatbuffers::String* s) {
+    if (!s || over_) return;
+    if (s->size() > left_) over_ = true;
+    else left_ -= s->size();
+  }
+  void add(const wire::Request& r) {
+    add(r.model());
+    for (flatbuffers::uoffset_t i = 0; r.messages() && i < r.messages()->size() && !over_; ++i) {
+      const wire::Message* m = r.messages()->Get(i);
+      for (const auto* s : {m->content(), m->role(), m->name(), m->tool_call_id()}) add(s);
+      for (flatbuffers::uoffset_t c = 0; m->tool_calls() && c < m->tool_calls()->size() && !over_; ++c) {
+        const wire::ToolCall* call = m->tool_calls()->Get(c);
+        for (const auto* s : {call->id(), call->type(), call->name(), call->arguments()}) add(s);
+      }
+    }
+    if (const wire::Params* p = r.params()) {
+      for (flatbuffers::uoffset_t i = 0; p->stop() && i < p->stop()->size() && !over_; ++i) add(p->stop()->Get(i));
+      for (flatbuffers::uoffset_t i = 0; p->tools() && i < p->tools()->size() && !over_; ++i) {
+        const wire::Tool* t = p->tools()->Get(i);
+        for (const auto* s : {t->type(), t->name(), t->description(), t->parameters_json()}) add(s);
+      }
+      const wire::ResponseFormat* f = p->response_format();
+      for (const auto* s : {p->tool_choice(), f ? f->schema_name() : nullptr, f ? f->schema_json() : nullptr,
+                            p->extra_json()}) {
+        add(s);
+      }
+    }
+    if (const wire::Metadata* md = r.metadata()) {
+      for (const auto* s : {md->tenant(), md->user(), md->session(), md->request_id(), md->prompt_id(),
+                            md->prompt_version(), md->traceparent()}) {
+        add(s);
+      }
+      for (flatbuffers::uoffset_t i = 0; md->tags() && i < md->tags()->size() && !over_; ++i) {
+        add(md->tags()->Get(i)->key());
+        add(md->tags()->Get(i)->value());
+      }
+    }
+  }
+
+ private:
+  size_t left_;
+  bool over_ = false;
+};
+
 }  // namespace
 
-Status checkRequestMetadata(const wire::Request& r) {
+Status checkRequestBounds(const wire::Request& r) {
   if (r.model() && r.model()->size() > kMaxModelBytes) return tooLong("model", kMaxModelBytes);
+  if (const wire::Params* p = r.params(); p && p->tools() && p->tools()->size() > kMaxTools) {
+    return Status(Code::kInvalidArgument, "params.tools has " + std::to_string(p->tools()->size()) +
+                                              " tools, more than " + std::to_string(kMaxTools));
+  }
   return checkMetadata(r.metadata());
 }
 
-Status checkRequestStrings(const wire::Request& r) {
+Status checkRequestStrings(const wire::Request& r, size_t frame_bytes) {
+  // FlatBuffers lets many fields point at one string: 100,000 messages sharing a 3 MiB content
+  // would read as 300 GB to every check, guardrail and provider body after this one. Strings
+  // written once each add up to less than their frame; twice it leaves room for a builder that
+  // shares short ones (a role), and bounds what sharing can multiply.
+  ReferencedBytes referenced(2 * frame_bytes);
+  referenced.add(r);
+  if (referenced.over()) {
+    return Status(Code::kInvalidArgument,
+                  "the request's strings add up to more than twice its frame: fields sharing strings are not accepted");
+  }
   if (Status s = check(r.model(), "model"); !s.isOk()) return s;
-  if (Status s = checkRequestMetadata(r); !s.isOk()) return s;
+  if (Status s = checkRequestBounds(r); !s.isOk()) return s;
   if (Status s = checkMessages(r.messages()); !s.isOk()) return s;
   return checkParams(r.params());
 }

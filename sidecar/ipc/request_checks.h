@@ -13,8 +13,9 @@ namespace outrigger::ipc {
 // tool calls) and the params (stop, tools, tool_choice, response format, extra_json). They reach
 // logs, records, exporters (where one bad string would cost a whole OTLP batch) and provider
 // bodies as JSON text. INVALID_ARGUMENT names the first bad field.
-// It also applies checkRequestMetadata's bounds.
-Status checkRequestStrings(const wire::Request& request);
+// It also applies checkRequestBounds, and refuses a request whose strings add up to more than
+// twice `frame_bytes`, its frame's size (fields sharing strings).
+Status checkRequestStrings(const wire::Request& request, size_t frame_bytes);
 
 // Bounds on what a caller names itself by. These strings key limiter and budget tables, metric
 // series, trace rows and exporter records, each of which counts keys, not bytes: a 4 MB session
@@ -26,10 +27,13 @@ inline constexpr size_t kMaxModelBytes = 256;
 inline constexpr size_t kMaxTags = 32;
 inline constexpr size_t kMaxTagKeyBytes = 256;
 inline constexpr size_t kMaxTagValueBytes = 2048;
+// OpenAI's own limit on functions a request may declare.
+inline constexpr size_t kMaxTools = 128;
 
-// The model and metadata against the bounds above (the HTTP front calls it on the request it
-// built; the socket front through checkRequestStrings). INVALID_ARGUMENT names the field.
-Status checkRequestMetadata(const wire::Request& request);
+// The model, metadata and tool count against the bounds above (the HTTP front calls it on the
+// request it built; the socket front through checkRequestStrings). INVALID_ARGUMENT names the
+// field.
+Status checkRequestBounds(const wire::Request& request);
 
 // A trace id is 32 hex digits; anything much longer is not one of ours.
 inline constexpr size_t kMaxFeedbackTraceIdBytes = 128;

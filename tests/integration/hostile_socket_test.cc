@@ -166,7 +166,15 @@ TEST_CASE("a bad request body or a reused stream id ends only that stream, and t
   CHECK(frameOf(*f)->body_as_ResponseEnd()->status() == wire::Status::INVALID_ARGUMENT);
   CHECK(frameOf(*f)->body_as_ResponseEnd()->message()->str() == "params.tools[0].parameters_json is not valid UTF-8");
 
-  REQUIRE(raw.send(pingFrame(7)));
+  // 20,000 messages pointing at one 100 KB content: 2 GB to read from a 0.7 MB frame.
+  REQUIRE(raw.send(sharedContentFrame(8, 20000, 100000)));
+  f = next();
+  REQUIRE(f);
+  CHECK(frameOf(*f)->stream_id() == 8);
+  CHECK(frameOf(*f)->body_as_ResponseEnd()->status() == wire::Status::INVALID_ARGUMENT);
+  CHECK(frameOf(*f)->body_as_ResponseEnd()->message()->str().find("fields sharing strings") != std::string::npos);
+
+  REQUIRE(raw.send(pingFrame(9)));
   f = next();
   REQUIRE(f);
   CHECK(frameOf(*f)->body_type() == wire::Body::Pong);

@@ -19,6 +19,16 @@ std::string finish(flatbuffers::FlatBufferBuilder& b, uint64_t sid, w::Body type
 }
 }  // namespace
 
+std::string sharedContentFrame(uint64_t sid, size_t messages, size_t content_bytes) {
+  flatbuffers::FlatBufferBuilder b;
+  auto content = b.CreateString(std::string(content_bytes, 'x'));
+  auto role = b.CreateString("user");
+  std::vector<flatbuffers::Offset<w::Message>> msgs;
+  for (size_t i = 0; i < messages; ++i) msgs.push_back(w::CreateMessage(b, role, content));
+  auto req = w::CreateRequestDirect(b, "default", &msgs);
+  return finish(b, sid, w::Body::Request, req.Union());
+}
+
 std::string requestFrame(uint64_t sid, const RequestSpec& spec) {
   flatbuffers::FlatBufferBuilder b;
   std::vector<flatbuffers::Offset<w::Message>> msgs;

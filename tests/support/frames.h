@@ -24,6 +24,9 @@ struct RequestSpec {
 
 // A size-prefixed Frame{stream_id, Request}.
 std::string requestFrame(uint64_t stream_id, const RequestSpec& spec);
+// A Request whose `messages` user messages all point at one content string of `content_bytes`:
+// small on the wire, `messages` times larger to whatever reads it.
+std::string sharedContentFrame(uint64_t stream_id, size_t messages, size_t content_bytes);
 std::string helloFrame(uint16_t major = 1, uint32_t max_frame_size = 4u << 20);
 std::string cancelFrame(uint64_t stream_id);
 std::string pingFrame(uint64_t opaque);

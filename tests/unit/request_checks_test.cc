@@ -15,6 +15,7 @@
 using namespace outrigger;
 using outrigger::testing::RequestSpec;
 using outrigger::testing::requestFrame;
+using outrigger::testing::sharedContentFrame;
 
 namespace {
 
@@ -27,7 +28,8 @@ const wire::Request* requestOf(const std::string& frame, std::vector<uint64_t>* 
 
 std::string refusal(const RequestSpec& spec) {
   std::vector<uint64_t> buffer;
-  Status s = ipc::checkRequestStrings(*requestOf(requestFrame(1, spec), &buffer));
+  const std::string frame = requestFrame(1, spec);
+  Status s = ipc::checkRequestStrings(*requestOf(frame, &buffer), frame.size());
   return s.isOk() ? "" : s.message();
 }
 
@@ -63,6 +65,22 @@ TEST_CASE("request checks: the ids a caller names itself by, the model and the t
   CHECK(refusal({.tags = many}) == "metadata.tags has 33 tags, more than 32");
 }
 
+TEST_CASE("request checks: fields sharing one string are refused before anything reads them, and tools are at most 128") {
+  std::vector<uint64_t> buffer;
+  const std::string shared = sharedContentFrame(1, 1000, 10000);  // 10 MB to read, 30 KB sent
+  REQUIRE(shared.size() < 100000);
+  Status s = ipc::checkRequestStrings(*requestOf(shared, &buffer), shared.size());
+  CHECK(s.code() == Code::kInvalidArgument);
+  CHECK(s.message() == "the request's strings add up to more than twice its frame: fields sharing strings are not accepted");
+  const std::string few = sharedContentFrame(2, 2, 10000);  // one shared string, read twice: within bounds
+  CHECK(ipc::checkRequestStrings(*requestOf(few, &buffer), few.size()).isOk());
+
+  std::vector<std::pair<std::string, std::string>> tools(129, {"lookup", "{}"});
+  CHECK(refusal({.tools = tools}) == "params.tools has 129 tools, more than 128");
+  tools.pop_back();
+  CHECK(refusal({.tools = tools}) == "");
+}
+
 TEST_CASE("request checks: what checking a request's strings costs", "[.][bench]") {
   // A chat of a system prompt and four turns of a few hundred bytes, one tool, metadata.
   RequestSpec spec;
@@ -82,7 +100,7 @@ TEST_CASE("request checks: what checking a request's strings costs", "[.][bench]
   for (int pass = 0; pass < 5; ++pass) {
     auto t0 = std::chrono::steady_clock::now();
     int ok = 0;
-    for (int i = 0; i < kChecks; ++i) ok += ipc::checkRequestStrings(*request).isOk();
+    for (int i = 0; i < kChecks; ++i) ok += ipc::checkRequestStrings(*request, frame.size()).isOk();
     REQUIRE(ok == kChecks);
     ns.push_back(std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count() / kChecks);
   }
