@@ -39,9 +39,29 @@ void StreamGuard::sizeHolds() {
 
 const Stage& StreamGuard::guard(size_t index) const { return ctx_.route_->guardrails[index]; }
 
+namespace {
+constexpr uint64_t kDeltaFixedBytes = 32;
+}  // namespace
+
+void StreamGuard::Piece::addDelta(Delta d) {
+  if (!deltas.empty() && deltas.back().index == d.index && d.id.empty() && d.type.empty() && d.name.empty()) {
+    deltas.back().arguments += d.arguments;
+    delta_bytes += d.arguments.size();
+    return;
+  }
+  delta_bytes += kDeltaFixedBytes + d.id.size() + d.type.size() + d.name.size() + d.arguments.size();
+  deltas.push_back(std::move(d));
+}
+
+void StreamGuard::Piece::setDeltas(std::vector<Delta> all) {
+  deltas.clear();
+  delta_bytes = 0;
+  for (Delta& d : all) addDelta(std::move(d));
+}
+
 void StreamGuard::Piece::append(Piece&& more) {
   text += more.text;
-  for (Delta& d : more.deltas) deltas.push_back(std::move(d));
+  for (Delta& d : more.deltas) addDelta(std::move(d));
 }
 
 StreamGuard::Piece StreamGuard::pieceOf(const outrigger_chunk_view& chunk) {
@@ -49,8 +69,8 @@ StreamGuard::Piece StreamGuard::pieceOf(const outrigger_chunk_view& chunk) {
   p.text.assign(sv(chunk.delta));
   for (size_t i = 0; chunk.tool_calls && i < chunk.tool_call_count; ++i) {
     const auto& d = chunk.tool_calls[i];
-    p.deltas.push_back({d.index, std::string(sv(d.id)), std::string(sv(d.type)), std::string(sv(d.name)),
-                        std::string(sv(d.arguments))});
+    p.addDelta({d.index, std::string(sv(d.id)), std::string(sv(d.type)), std::string(sv(d.name)),
+                std::string(sv(d.arguments))});
   }
   return p;
 }
@@ -75,6 +95,7 @@ outrigger_status StreamGuard::chunk(const outrigger_chunk_view& chunk) {
   ++chunks_seen_;
   if (waiting_ != Waiting::kNothing) {
     waiting_chunks_.push_back(pieceOf(chunk));  // in order, after the decision
+    waiting_bytes_ += waiting_chunks_.back().bytes();
     accountHeld();
   } else if (held_bytes_ == 0 && !holding_) {
     passThrough(chunk);
@@ -229,7 +250,7 @@ void StreamGuard::apply(size_t index, outrigger_status decision, outrigger_verdi
     // A replacement that is not UTF-8 breaks the contract as a wrong decision does.
     if (!actionTextIsUtf8(action)) return apply(index, OUTRIGGER_E_INVALID, verdict, reason, nullptr, std::move(out));
     if (action.replace_content) out.text.assign(sv(action.content));
-    if (action.replace_tool_calls) out.deltas = callsOf(action);
+    if (action.replace_tool_calls) out.setDeltas(callsOf(action));
     ctx_.recordVerdict(g.instance->name(), VerdictKind::kRewrite, reason);
     ctx_.engine_.counters().rewrites.fetch_add(1, std::memory_order_relaxed);
   } else if (decision != OUTRIGGER_CONTINUE && decision != OUTRIGGER_RELEASE) {
@@ -296,9 +317,17 @@ void StreamGuard::onPump(void* self, outrigger_status status) {
 
 void StreamGuard::pump() {
   while (!ctx_.ended_ && waiting_ == Waiting::kNothing) {
-    if (!waiting_chunks_.empty()) {
-      Piece next = std::move(waiting_chunks_.front());
-      waiting_chunks_.erase(waiting_chunks_.begin());
+    if (waiting_head_ < waiting_chunks_.size()) {
+      Piece next = std::move(waiting_chunks_[waiting_head_++]);
+      waiting_bytes_ -= next.bytes();
+      // Fed from the front without moving the rest each time; emptied, or mostly fed, it shrinks.
+      if (waiting_head_ == waiting_chunks_.size()) {
+        waiting_chunks_.clear();
+        waiting_head_ = 0;
+      } else if (waiting_head_ >= 64 && waiting_head_ * 2 >= waiting_chunks_.size()) {
+        waiting_chunks_.erase(waiting_chunks_.begin(), waiting_chunks_.begin() + ptrdiff_t(waiting_head_));
+        waiting_head_ = 0;
+      }
       feed(0, std::move(next));
       continue;
     }
@@ -321,11 +350,11 @@ void StreamGuard::pump() {
 
 bool StreamGuard::providerFinished() {
   provider_finished_ = true;
-  if (waiting_ == Waiting::kNothing && waiting_chunks_.empty()) {
+  if (waiting_ == Waiting::kNothing && waiting_head_ == waiting_chunks_.size()) {
     while (!ctx_.ended_ && waiting_ == Waiting::kNothing && stream_end_next_ < ctx_.route_->guardrails.size()) {
       callStreamEnd(stream_end_next_++);
     }
-    if (!ctx_.ended_ && waiting_ == Waiting::kNothing && waiting_chunks_.empty()) {
+    if (!ctx_.ended_ && waiting_ == Waiting::kNothing && waiting_head_ == waiting_chunks_.size()) {
       finished_ = true;
       recordSkips();
       return true;
@@ -372,17 +401,10 @@ void StreamGuard::recordSkips() {
 
 // ------------------------------------------------------------------ bounds and lifecycle
 
-// A piece's text and its tool-call deltas: both are held, and both are bounded.
-uint64_t StreamGuard::heldBytesOf(const Piece& p) {
-  uint64_t n = p.text.size();
-  for (const Delta& d : p.deltas) n += d.id.size() + d.type.size() + d.name.size() + d.arguments.size();
-  return n;
-}
-
+// Text and tool-call deltas are held, and both are bounded.
 void StreamGuard::accountHeld() {
-  uint64_t total = heldBytesOf(waiting_piece_);
-  for (const Piece& p : holds_) total += heldBytesOf(p);
-  for (const Piece& p : waiting_chunks_) total += heldBytesOf(p);
+  uint64_t total = waiting_piece_.bytes() + waiting_bytes_;
+  for (const Piece& p : holds_) total += p.bytes();
   int64_t delta = int64_t(total) - int64_t(held_bytes_);
   held_bytes_ = total;
   if (delta && ctx_.sink_) ctx_.sink_->onHeld(ctx_.stream_id_, delta);
@@ -404,6 +426,8 @@ void StreamGuard::dropPending() {
   for (Piece& p : holds_) p = {};
   holding_ = false;
   waiting_chunks_.clear();
+  waiting_head_ = 0;
+  waiting_bytes_ = 0;
   waiting_piece_ = {};
 }
 

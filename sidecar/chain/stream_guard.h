@@ -61,10 +61,18 @@ class StreamGuard {
     uint32_t index;
     std::string id, type, name, arguments;
   };
+  // Text and tool-call deltas, with what they hold counted as they are added: a chunk counts
+  // what is held in constant time, not by walking every held delta again.
   struct Piece {
     std::string text;
     std::vector<Delta> deltas;
+    uint64_t delta_bytes = 0;  // the deltas' strings, and a fixed part each (so empty ones count)
+    // Appends `more`; a delta continuing the last one's call (same index, no id, type or name)
+    // joins it, so a call streamed in thousands of deltas is held as one.
     void append(Piece&& more);
+    void addDelta(Delta d);
+    void setDeltas(std::vector<Delta> all);
+    uint64_t bytes() const { return text.size() + delta_bytes; }
   };
   enum class Waiting : uint8_t { kNothing, kChunk, kStreamEnd };
   // A decision that arrived inside the hook it completes; applied when the hook returns.
@@ -104,7 +112,6 @@ class StreamGuard {
   void callStreamEnd(size_t index);
   void emit(Piece piece);
   void accountHeld();  // bytes held changed: the bound, and the connection's watermark
-  static uint64_t heldBytesOf(const Piece& p);
   void recordSkips();
   void dropPending();
   outrigger_chunk_view viewOf(const Piece& piece, std::vector<outrigger_tool_call_delta_view>* deltas) const;
@@ -114,6 +121,8 @@ class StreamGuard {
   RequestContext& ctx_;
   std::vector<Piece> holds_;        // per guardrail, in route order
   std::vector<Piece> waiting_chunks_;  // arrived while a decision was pending (a deque allocates up front)
+  size_t waiting_head_ = 0;            // the next of them to feed
+  uint64_t waiting_bytes_ = 0;         // what waiting_chunks_ from waiting_head_ hold
   uint64_t held_bytes_ = 0;
   bool holding_ = false;            // some guardrail holds text or tool-call deltas
   Waiting waiting_ = Waiting::kNothing;
