@@ -64,12 +64,12 @@ bool planTrim(const outrigger_request_view& req, const PromptCount& count, uint6
   uint64_t total = count.total;
   size_t drops = 0;
   auto role = [&](size_t i) { return sv(req.messages[i].role); };
-  // The first non-system message still kept, or n.
+  // The first non-system message still kept, or n. Only that message is ever dropped, so the
+  // search goes on from where it last stopped: one pass over the messages in all, not one per drop.
+  size_t first_kept = 0;
   auto firstKept = [&] {
-    for (size_t i = 0; i < n; ++i) {
-      if (!dropped[i] && !isSystemRole(role(i))) return i;
-    }
-    return n;
+    while (first_kept < n && (dropped[first_kept] || isSystemRole(role(first_kept)))) ++first_kept;
+    return first_kept;
   };
   auto drop = [&](size_t i) {
     dropped[i] = true;

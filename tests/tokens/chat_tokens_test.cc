@@ -85,6 +85,21 @@ TEST_CASE("trimming never leaves a tool result first") {
   CHECK(plan.keep == std::vector<size_t>{0, 4, 5});
 }
 
+TEST_CASE("trimming 200,000 messages down to the last few keeps the system message and the newest") {
+  // Each drop searched for the oldest kept message from the start: 2 x 10^10 steps here.
+  Turns turns{{"system", "rules"}};
+  for (int i = 0; i < 200000; ++i) turns.push_back({i % 2 ? "assistant" : "user", "hi"});
+  Conversation c(turns);
+  PromptCount n = countPrompt(o200k(), c.view);
+  TrimPlan plan;
+  uint64_t budget = n.per_message[0] + 4 * n.per_message[1] + kReplyPriming;
+  REQUIRE(planTrim(c.view, n, budget, &plan));  // the old plan ran past the test's timeout here
+  CHECK(plan.keep.front() == 0);
+  CHECK(plan.keep.back() == 200000);
+  CHECK(plan.dropped == 200000 - (plan.keep.size() - 1));
+  CHECK(plan.total <= budget);
+}
+
 TEST_CASE("the model table: rules first, then the compiled-in price table, then the family") {
   ModelTable t({{"my-*", {"cl100k_base", 1000, 100, "models[0]"}}, {"gpt-4o", {"", 500, 0, "models[1]"}}}, true);
   CHECK(t.priceEntries() > 10);
