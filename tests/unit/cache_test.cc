@@ -84,19 +84,36 @@ struct FakeHost {
   }
 };
 
+// The real cache_memory.so through the real loader, one instance made with `config`.
+struct MemoryCachePlugin {
+  explicit MemoryCachePlugin(const std::string& config)
+      : types(plugin::loadLibrary(std::string(OUTRIGGER_PLUGIN_DIR) + "/cache_memory.so")) {
+    REQUIRE(types.ok());
+    type = types->at(0)->c_type;
+    outrigger_error err{};
+    REQUIRE(type->create(&api, plugin::str("mem"), plugin::str(config), &inst, &err) == OUTRIGGER_OK);
+    hooks = static_cast<const outrigger_cache_hooks*>(type->hooks);
+  }
+  ~MemoryCachePlugin() {
+    if (inst) type->destroy(inst);
+  }
+  MemoryCachePlugin(const MemoryCachePlugin&) = delete;
+  MemoryCachePlugin& operator=(const MemoryCachePlugin&) = delete;
+
+  decltype(plugin::loadLibrary(std::string())) types;
+  const outrigger_plugin_type* type = nullptr;
+  outrigger_host_api api = FakeHost::api();
+  void* inst = nullptr;
+  const outrigger_cache_hooks* hooks = nullptr;
+};
+
 }  // namespace
 
 TEST_CASE("the memory cache plugin answers hits, never across tenants, and honours TTL") {
-  auto types = plugin::loadLibrary(std::string(OUTRIGGER_PLUGIN_DIR) + "/cache_memory.so");
-  REQUIRE(types.ok());
-  const outrigger_plugin_type* t = types->at(0)->c_type;
-  CHECK((t->capabilities & OUTRIGGER_CAP_SHARED_INSTANCE) != 0);
-  outrigger_host_api api = FakeHost::api();
-  void* inst = nullptr;
-  outrigger_error err{};
-  std::string cfg = R"({"ttl_ms": 1000, "max_bytes": 1048576})";
-  REQUIRE(t->create(&api, plugin::str("mem"), plugin::str(cfg), &inst, &err) == OUTRIGGER_OK);
-  const auto* hooks = static_cast<const outrigger_cache_hooks*>(t->hooks);
+  MemoryCachePlugin cache(R"({"ttl_ms": 1000, "max_bytes": 1048576})");
+  CHECK((cache.type->capabilities & OUTRIGGER_CAP_SHARED_INSTANCE) != 0);
+  void* inst = cache.inst;
+  const auto* hooks = cache.hooks;
   FakeHost::hits = 0;
 
   ViewBuilder acme("acme", "what is 2+2?");
@@ -125,20 +142,13 @@ TEST_CASE("the memory cache plugin answers hits, never across tenants, and honou
   hooks->store(inst, &acme.view, &answer);
   FakeHost::now += 5'000'000'000;
   CHECK(hooks->lookup(inst, &acme_again.view) == OUTRIGGER_PENDING);
-  t->destroy(inst);
 }
 
 TEST_CASE("the memory cache stays within its byte budget, evicting least recently used") {
-  auto types = plugin::loadLibrary(std::string(OUTRIGGER_PLUGIN_DIR) + "/cache_memory.so");
-  REQUIRE(types.ok());
-  const outrigger_plugin_type* t = types->at(0)->c_type;
-  outrigger_host_api api = FakeHost::api();
-  void* inst = nullptr;
-  outrigger_error err{};
   // 16 shards x 4 KiB: room for only a few 1 KiB answers per shard.
-  std::string cfg = R"({"max_bytes": 65536})";
-  REQUIRE(t->create(&api, plugin::str("mem"), plugin::str(cfg), &inst, &err) == OUTRIGGER_OK);
-  const auto* hooks = static_cast<const outrigger_cache_hooks*>(t->hooks);
+  MemoryCachePlugin cache(R"({"max_bytes": 65536})");
+  void* inst = cache.inst;
+  const auto* hooks = cache.hooks;
   std::string big(1024, 'x');
   outrigger_response_view answer = plugin::makeResponse();
   answer.content = plugin::str(big);
@@ -153,7 +163,6 @@ TEST_CASE("the memory cache stays within its byte budget, evicting least recentl
   CHECK(present > 0);
   CHECK(present < 64);  // 64 KiB cannot hold 500 KiB of answers
   CHECK(hooks->lookup(inst, &views.back()->view) == OUTRIGGER_PENDING);  // the newest survives
-  t->destroy(inst);
 }
 
 using outrigger::testing::grownSince;
@@ -163,15 +172,9 @@ using outrigger::testing::residentBytes;
 TEST_CASE("the memory bound holds the process to about the bytes it allows, small answers included") {
   // Short answers are the common case; their keys (built with 256 bytes reserved) and the
   // entries' nodes were not counted, so 4 MiB allowed took 7.3 MB.
-  auto types = plugin::loadLibrary(std::string(OUTRIGGER_PLUGIN_DIR) + "/cache_memory.so");
-  REQUIRE(types.ok());
-  const outrigger_plugin_type* t = types->at(0)->c_type;
-  outrigger_host_api api = FakeHost::api();
-  void* inst = nullptr;
-  outrigger_error err{};
-  std::string cfg = R"({"max_bytes": 4194304})";
-  REQUIRE(t->create(&api, plugin::str("mem"), plugin::str(cfg), &inst, &err) == OUTRIGGER_OK);
-  const auto* hooks = static_cast<const outrigger_cache_hooks*>(t->hooks);
+  MemoryCachePlugin cache(R"({"max_bytes": 4194304})");
+  void* inst = cache.inst;
+  const auto* hooks = cache.hooks;
   outrigger_response_view answer = plugin::makeResponse();
   answer.content = plugin::str("ok");
   size_t before = residentBytes();
@@ -180,5 +183,4 @@ TEST_CASE("the memory bound holds the process to about the bytes it allows, smal
     hooks->store(inst, &v.view, &answer);
   }
   if (kRssMeasurable) CHECK(grownSince(before) < (6u << 20));
-  t->destroy(inst);
 }
