@@ -229,8 +229,9 @@ TEST_CASE("partly received frames share a bounded budget, and the connection pas
   }
   REQUIRE(adminMetric(d, "outrigger_socket_partial_frame_bytes") >= 900 * 1024);
   REQUIRE(adminMetric(d, "outrigger_socket_partial_frame_bytes") <= (1 << 20));
-  // ...so the second cannot hold its 200 KiB.
-  REQUIRE(second.send(lengthPrefix(3u << 20) + std::string(200 * 1024, 'y')));
+  // ...so the second cannot hold its 200 KiB. The daemon may refuse and close before the last of
+  // them is written, so the send itself can fail; the refusal is read either way.
+  (void)second.send(lengthPrefix(3u << 20) + std::string(200 * 1024, 'y'));
   auto f = second.readFrame();
   REQUIRE(f);
   REQUIRE(frameOf(*f)->body_type() == wire::Body::Error);
