@@ -191,7 +191,7 @@ void SemanticStore::indexSome(Partition* p) try {
     p->index->addPoint(p->scanned_vectors.data() + label * width, label);
     p->scanned.pop_back();
   }
-  if (p->scanned.empty()) {
+  if (p->scanned.empty() && p->scanned_vectors.capacity() > 0) {  // once, when the last one moved
     std::vector<uint8_t>().swap(p->scanned_vectors);
     std::vector<size_t>().swap(p->scanned);
   }
