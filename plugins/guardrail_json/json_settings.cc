@@ -35,7 +35,9 @@ const ConfigKey kConfigKeys[] = {
     {"max_schema_depth", R"({"type": "integer", "minimum": 4, "maximum": 128})",
      "deepest nesting of a caller's schema (default 32)"},
     {"max_schema_fanout", R"({"type": "integer", "minimum": 16, "maximum": 1000000})",
-     "schemas a caller's schema may apply to one value through $ref and combinators (default 10000)"},
+     "schemas a schema may apply to one value through $ref and combinators, at any nesting of the answer (default 10000)"},
+    {"max_answer_checks", R"({"type": "integer", "minimum": 1000, "maximum": 100000000})",
+     "schema applications one answer's check may take, its values and schemas together (default 1000000)"},
     {"max_errors", R"({"type": "integer", "minimum": 1, "maximum": 50})",
      "validation errors quoted in the reason and the repair prompt (default 8)"},
     {"schema_cache", R"({"type": "integer", "minimum": 0, "maximum": 4096})",
@@ -96,6 +98,7 @@ JsonSettings parseJsonSettings(std::string_view config_json) {
   count("max_schema_bytes", &s.limits.max_bytes);
   count("max_schema_depth", &s.limits.max_depth);
   count("max_schema_fanout", &s.limits.max_fanout);
+  count("max_answer_checks", &s.limits.max_answer_checks);
   count("max_errors", &s.check.max_errors);
   count("schema_cache", &s.schema_cache);
   if (d.HasMember("deny_code")) s.deny_code = codeNamed(d["deny_code"].GetString());

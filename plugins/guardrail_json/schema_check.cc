@@ -29,6 +29,10 @@ class CompiledSchema {
   valijson::Schema schema;
   bool uses_regex = false;   // "pattern", "patternProperties" or "format": std::regex runs
   bool uses_unique = false;  // "uniqueItems": valijson compares every pair of items
+  // At most how many schemas apply to one value nested d levels in an answer, for d below
+  // json::kMaxDepth (the deepest an answer parses).
+  std::vector<size_t> fanout_by_depth;
+  size_t max_answer_checks = 0;
 };
 
 namespace {
@@ -65,6 +69,7 @@ void forEachKeyword(Value& root, Fn&& fn) {
 
 using json::inPlaceSubschemas;
 using json::kMaxRefSlashes;
+using json::nestedSubschemas;
 using json::refOf;
 
 std::vector<const Value*> allNodes(const Value& doc) {
@@ -129,6 +134,93 @@ size_t inPlaceFanout(const Value& doc, const std::vector<const Value*>& nodes, s
     if (worst > cap) return worst;
   }
   return worst;
+}
+
+// At most how many schemas valijson applies to one value nested d levels inside the answer, for
+// each d below json::kMaxDepth, capped at `cap` + 1 (d = 0 is the answer itself, inPlaceFanout of
+// the root). A recursive schema that applies itself twice a level ({"items": {"allOf": [{"$ref":
+// "#"}, {"$ref": "#"}]}}) applies 2 schemas to a value in place but 2^20 to one 20 levels deep.
+// An upper bound: each schema applied to a value is charged its costliest way one level down
+// (nestedSubschemas). The in-place edges must be acyclic (inPlaceFanout first).
+std::vector<size_t> fanoutByDepth(const Value& doc, size_t cap) {
+  // The schemas reachable from the root, numbered, with their edges.
+  std::unordered_map<const Value*, uint32_t> number;
+  std::vector<const Value*> schemas;
+  auto numberOf = [&](const Value* v) {
+    auto [it, fresh] = number.try_emplace(v, static_cast<uint32_t>(schemas.size()));
+    if (fresh) schemas.push_back(v);
+    return it->second;
+  };
+  auto numbersOf = [&](const std::vector<const Value*>& values) {
+    std::vector<uint32_t> out;
+    for (const Value* v : values) out.push_back(numberOf(v));
+    return out;
+  };
+  struct Edges {
+    std::vector<uint32_t> in_place, member_one_of, member_all, item_one_of, item_all;
+  };
+  std::vector<Edges> edges;
+  numberOf(&doc);
+  for (size_t i = 0; i < schemas.size(); ++i) {
+    const Value& at = *schemas[i];
+    json::NestedSubschemas nested = nestedSubschemas(at);
+    Edges e;
+    e.in_place = numbersOf(inPlaceSubschemas(doc, at));
+    e.member_one_of = numbersOf(nested.member_one_of);
+    e.member_all = numbersOf(nested.member_all);
+    e.item_one_of = numbersOf(nested.item_one_of);
+    e.item_all = numbersOf(nested.item_all);
+    edges.push_back(std::move(e));
+  }
+  const size_t n = schemas.size();
+  // In-place edges in post-order, so a schema's in-place subschemas are counted before it.
+  std::vector<uint32_t> order;
+  std::vector<bool> seen(n);
+  for (uint32_t start = 0; start < n; ++start) {
+    if (seen[start]) continue;
+    seen[start] = true;
+    std::vector<std::pair<uint32_t, size_t>> path{{start, 0}};
+    while (!path.empty()) {
+      const uint32_t node = path.back().first;
+      const size_t next = path.back().second++;
+      if (next == edges[node].in_place.size()) {
+        order.push_back(node);
+        path.pop_back();
+      } else if (const uint32_t child = edges[node].in_place[next]; !seen[child]) {
+        seen[child] = true;
+        path.push_back({child, 0});
+      }
+    }
+  }
+  auto plus = [cap](size_t a, size_t b) { return std::min(cap + 1, a + b); };
+  std::vector<size_t> above(n), here(n), out;
+  for (unsigned depth = 0; depth < json::kMaxDepth; ++depth) {
+    for (uint32_t s : order) {
+      const Edges& e = edges[s];
+      size_t total = depth == 0 ? 1 : 0;  // the schema itself, or what it applies a level down
+      if (depth > 0) {
+        auto oneOf = [&](const std::vector<uint32_t>& list) {
+          size_t worst = 0;
+          for (uint32_t c : list) worst = std::max(worst, above[c]);
+          return worst;
+        };
+        auto all = [&](const std::vector<uint32_t>& list) {
+          size_t sum = 0;
+          for (uint32_t c : list) sum = plus(sum, above[c]);
+          return sum;
+        };
+        total = std::max(plus(oneOf(e.member_one_of), all(e.member_all)), plus(oneOf(e.item_one_of), all(e.item_all)));
+      }
+      for (uint32_t c : e.in_place) total = plus(total, here[c]);
+      here[s] = total;
+    }
+    out.push_back(here[0]);
+    if (here[0] > cap) break;
+    if (depth > 0 && here == above) break;  // every deeper level is the same
+    std::swap(above, here);
+  }
+  out.resize(json::kMaxDepth, out.back());
+  return out;
 }
 
 unsigned depthOf(const Value& root) {
@@ -196,31 +288,38 @@ std::string screenKeywords(CompiledSchema* compiled, SchemaSource source, size_t
   return why;
 }
 
-// The longest string (or member name) and the longest array in `v`.
-struct Extent {
-  size_t string = 0;
-  size_t array = 0;
+// What valijson would do with an answer, counted before it runs.
+struct AnswerCost {
+  size_t longest_string = 0;  // or member name
+  size_t longest_array = 0;
+  size_t schema_checks = 0;  // each value times the schemas that may apply to it at its depth
+  size_t unique_visits = 0;  // for uniqueItems: each array's items times the values inside them
 };
 
-Extent extentOf(const Value& v) {
-  Extent e;
-  std::vector<const Value*> todo{&v};
-  while (!todo.empty()) {
-    const Value* at = todo.back();
-    todo.pop_back();
-    if (at->IsString()) e.string = std::max<size_t>(e.string, at->GetStringLength());
-    if (at->IsObject()) {
-      for (const auto& m : at->GetObject()) {
-        e.string = std::max<size_t>(e.string, m.name.GetStringLength());
-        todo.push_back(&m.value);
-      }
-    } else if (at->IsArray()) {
-      e.array = std::max<size_t>(e.array, at->Size());
-      for (const auto& item : at->GetArray()) todo.push_back(&item);
+// Adds `v`, nested `depth` levels in the answer, to `cost`; returns how many values `v` holds,
+// itself included. Recursive: answers parse at most json::kMaxDepth deep.
+size_t addCost(const CompiledSchema& schema, const Value& v, unsigned depth, AnswerCost* cost) {
+  const std::vector<size_t>& fanout = schema.fanout_by_depth;
+  const size_t here = fanout[std::min<size_t>(depth, fanout.size() - 1)];
+  cost->schema_checks = std::min(SIZE_MAX / 2, cost->schema_checks + here);
+  size_t values = 1;
+  if (v.IsString()) {
+    cost->longest_string = std::max<size_t>(cost->longest_string, v.GetStringLength());
+  } else if (v.IsObject()) {
+    for (const auto& m : v.GetObject()) {
+      cost->longest_string = std::max<size_t>(cost->longest_string, m.name.GetStringLength());
+      values += addCost(schema, m.value, depth + 1, cost);
     }
+  } else if (v.IsArray()) {
+    cost->longest_array = std::max<size_t>(cost->longest_array, v.Size());
+    for (const auto& item : v.GetArray()) values += addCost(schema, item, depth + 1, cost);
+    if (schema.uses_unique) cost->unique_visits = std::min(SIZE_MAX / 2, cost->unique_visits + v.Size() * (values - 1));
   }
-  return e;
+  return values;
 }
+
+// The most item-and-value visits uniqueItems may take over one answer: every pair of 2048 numbers.
+constexpr size_t kMaxUniqueVisits = kMaxUniqueItems * kMaxUniqueItems;
 
 // valijson's context is {"<root>", "[key]", "[0]" ...}; a JSON pointer reads better.
 std::string pointerOf(const std::vector<std::string>& context) {
@@ -267,10 +366,19 @@ CompileResult compileSchema(std::string_view text, SchemaSource source, const Sc
     return out;
   }
   if (inPlaceFanout(compiled->doc, nodes, limits.max_fanout) > limits.max_fanout) {
-    out.error = "schema refused: its $ref/allOf/anyOf/oneOf/not/if/then/else apply more than " +
+    out.error = "schema refused: its $ref/allOf/anyOf/oneOf/not/if/then/else/dependencies apply more than " +
                 std::to_string(limits.max_fanout) + " schemas to one value, or form a cycle";
     return out;
   }
+  compiled->fanout_by_depth = fanoutByDepth(compiled->doc, limits.max_fanout);
+  for (size_t depth = 1; depth < compiled->fanout_by_depth.size(); ++depth) {
+    if (compiled->fanout_by_depth[depth] <= limits.max_fanout) continue;
+    out.error = "schema refused: it may apply more than " + std::to_string(limits.max_fanout) +
+                " schemas to one value nested " + std::to_string(depth) +
+                " levels deep in an answer (a recursive schema that applies itself more than once a level)";
+    return out;
+  }
+  compiled->max_answer_checks = limits.max_answer_checks;
   try {
     valijson::SchemaParser parser;
     valijson::adapters::RapidJsonAdapter adapter(compiled->doc);
@@ -289,18 +397,29 @@ bool validate(const CompiledSchema& schema, const rapidjson::Value& value, size_
     errors->push_back("/: a string that is not UTF-8 cannot be checked against the schema");
     return false;
   }
-  if (schema.uses_regex || schema.uses_unique) {
-    const Extent extent = extentOf(value);
-    if (schema.uses_regex && extent.string > kMaxRegexInput) {
-      errors->push_back("/: a string longer than " + std::to_string(kMaxRegexInput) +
-                        " bytes cannot be checked against the schema's pattern or format");
-      return false;
-    }
-    if (schema.uses_unique && extent.array > kMaxUniqueItems) {
-      errors->push_back("/: an array of more than " + std::to_string(kMaxUniqueItems) +
-                        " items cannot be checked against the schema's uniqueItems");
-      return false;
-    }
+  AnswerCost cost;
+  addCost(schema, value, 0, &cost);
+  if (schema.uses_regex && cost.longest_string > kMaxRegexInput) {
+    errors->push_back("/: a string longer than " + std::to_string(kMaxRegexInput) +
+                      " bytes cannot be checked against the schema's pattern or format");
+    return false;
+  }
+  if (schema.uses_unique && cost.longest_array > kMaxUniqueItems) {
+    errors->push_back("/: an array of more than " + std::to_string(kMaxUniqueItems) +
+                      " items cannot be checked against the schema's uniqueItems");
+    return false;
+  }
+  if (cost.unique_visits > kMaxUniqueVisits) {
+    errors->push_back("/: arrays this large and nested cannot be checked against the schema's uniqueItems (" +
+                      std::to_string(cost.unique_visits) + " comparisons, more than " +
+                      std::to_string(kMaxUniqueVisits) + ")");
+    return false;
+  }
+  if (cost.schema_checks > schema.max_answer_checks) {
+    errors->push_back("/: the answer is too large to check against this schema: its values would be checked " +
+                      std::to_string(cost.schema_checks) + " times, more than max_answer_checks (" +
+                      std::to_string(schema.max_answer_checks) + ")");
+    return false;
   }
   valijson::Validator validator;
   valijson::ValidationResults results;

@@ -7,9 +7,11 @@
 // dropped and "patternProperties" refused (valijson runs them with std::regex, which backtracks
 // without bound and recurses once per character), a "multipleOf" that is not positive is refused
 // (valijson divides by it as an integer), and the number of schemas one value may be checked
-// against through $ref/allOf/anyOf/oneOf/not/if/then/else is bounded (a small schema can
-// otherwise fan out exponentially). Whatever the source, the answer's strings and arrays are
-// bounded before valijson runs regular expressions or uniqueItems over them.
+// against through $ref/allOf/anyOf/oneOf/not/if/then/else/dependencies is bounded, in place and
+// at every depth of the answer (a small schema can otherwise fan out exponentially, and a
+// recursive one multiply at each level of nesting). Whatever the source, what valijson would do
+// with an answer is bounded before it runs: schema applications over the whole answer, and the
+// strings and arrays it would hand to regular expressions or uniqueItems.
 //
 // Thread: a CompiledSchema is immutable once built and may be shared; validate() keeps no state.
 #pragma once
@@ -31,7 +33,10 @@ enum class SchemaSource { kConfig, kCaller };
 struct SchemaLimits {
   size_t max_bytes = 64 * 1024;  // a caller's schema text
   unsigned max_depth = 32;       // nesting of a caller's schema (arrays and objects)
-  size_t max_fanout = 10000;     // schemas one value may be checked against in place
+  size_t max_fanout = 10000;     // schemas one value may be checked against, at any depth
+  // Schema applications one answer may take: each value times the schemas that may apply to it.
+  // A bigger answer fails its check with a reason, unchecked (valijson takes about 60 ns each).
+  size_t max_answer_checks = 1000000;
 };
 
 // Strings longer than this are not handed to valijson when the schema checks a "pattern" or a

@@ -83,6 +83,39 @@ std::vector<const rapidjson::Value*> inPlaceSubschemas(const rapidjson::Value& d
     auto it = v.FindMember(key);
     if (it != v.MemberEnd()) out.push_back(&it->value);
   }
+  auto deps = v.FindMember("dependencies");
+  if (deps != v.MemberEnd() && deps->value.IsObject()) {
+    for (const auto& m : deps->value.GetObject()) {
+      if (m.value.IsObject() || m.value.IsBool()) out.push_back(&m.value);  // an array lists member names
+    }
+  }
+  return out;
+}
+
+NestedSubschemas nestedSubschemas(const rapidjson::Value& v) {
+  NestedSubschemas out;
+  if (!v.IsObject()) return out;
+  auto member = [&v](const char* key) {
+    auto it = v.FindMember(key);
+    return it == v.MemberEnd() ? nullptr : &it->value;
+  };
+  auto membersOf = [](const rapidjson::Value* object, std::vector<const rapidjson::Value*>* into) {
+    if (!object || !object->IsObject()) return;
+    for (const auto& m : object->GetObject()) into->push_back(&m.value);
+  };
+  membersOf(member("properties"), &out.member_one_of);
+  if (const rapidjson::Value* extra = member("additionalProperties")) out.member_one_of.push_back(extra);
+  membersOf(member("patternProperties"), &out.member_all);
+  if (const rapidjson::Value* names = member("propertyNames")) out.member_all.push_back(names);
+  if (const rapidjson::Value* items = member("items")) {
+    if (items->IsArray()) {
+      for (const auto& e : items->GetArray()) out.item_one_of.push_back(&e);  // a tuple
+    } else {
+      out.item_one_of.push_back(items);
+    }
+  }
+  if (const rapidjson::Value* extra = member("additionalItems")) out.item_one_of.push_back(extra);
+  if (const rapidjson::Value* contains = member("contains")) out.item_all.push_back(contains);
   return out;
 }
 

@@ -25,11 +25,25 @@ const rapidjson::Value* refOf(const rapidjson::Value& v);
 // 1). nullptr when it points nowhere, which valijson refuses by itself.
 const rapidjson::Value* resolveRef(const rapidjson::Value& doc, std::string_view ref);
 
-// The schemas applied to the same value as `v`: its $ref's target and the subschemas of allOf,
-// anyOf, oneOf, not, if, then and else. A cycle through these never reaches a smaller part of
+// The schemas applied to the same value as `v`: its $ref's target, the subschemas of allOf,
+// anyOf, oneOf, not, if, then and else, and the schemas of "dependencies" (applied to the object
+// itself when it has the named member). A cycle through these never reaches a smaller part of
 // the value, so valijson would recurse until the stack overflowed (e.g. {"allOf": [{"$ref":
 // "#"}]}); a cycle through properties or items is a recursive schema, and fine.
 std::vector<const rapidjson::Value*> inPlaceSubschemas(const rapidjson::Value& doc, const rapidjson::Value& v);
+
+// The schemas `v` applies one level inside the value it checks, by how they combine there: a
+// member of an object is checked against one of `member_one_of` (its properties entry, else
+// additionalProperties) and every one of `member_all` (the patternProperties, and propertyNames
+// on its name); an item of an array against one of `item_one_of` (items, or its tuple entry,
+// else additionalItems) and every one of `item_all` (contains).
+struct NestedSubschemas {
+  std::vector<const rapidjson::Value*> member_one_of;
+  std::vector<const rapidjson::Value*> member_all;
+  std::vector<const rapidjson::Value*> item_one_of;
+  std::vector<const rapidjson::Value*> item_all;
+};
+NestedSubschemas nestedSubschemas(const rapidjson::Value& v);
 
 // True when a string or a member name in `v` is not UTF-8 (RapidJSON's validator). valijson
 // counts a string's characters for minLength/maxLength by reading continuation bytes into a

@@ -153,6 +153,98 @@ TEST_CASE("a small schema that fans out exponentially through combinators is ref
   CHECK(refusal(schema).find("more than 10000 schemas") != std::string::npos);
 }
 
+TEST_CASE("a recursive schema that applies itself more than once a level is refused, a recursive tree is not") {
+  // An item gets x, its 20 references and the root they name: 41 schemas; an item of an item
+  // 20 x 41, and one three levels down 20^2 x 41 = 16,400. valijson took 3.7 s on an answer six
+  // arrays deep before the bound, and would not have finished one ten deep.
+  std::string refs;
+  for (int i = 0; i < 20; ++i) refs += std::string(i ? "," : "") + R"({"$ref":"#"})";
+  const std::string twenty = R"({"items":{"$ref":"#/definitions/x"},"definitions":{"x":{"allOf":[)" + refs + "]}}}";
+  CHECK(refusal(twenty).find("more than 10000 schemas to one value nested 3 levels deep") != std::string::npos);
+  SchemaLimits roomy;
+  roomy.max_fanout = 1000000;
+  CHECK(refusal(twenty, SchemaSource::kCaller, roomy).find("nested 5 levels deep") != std::string::npos);
+  CHECK(refusal(twenty, SchemaSource::kConfig).find("nested 3 levels deep") != std::string::npos);
+
+  // Twice a level through properties, additionalProperties or contains is refused too.
+  CHECK(refusal(R"({"properties":{"a":{"allOf":[{"$ref":"#"},{"$ref":"#"}]}}})").find("levels deep") != std::string::npos);
+  CHECK(refusal(R"({"additionalProperties":{"anyOf":[{"$ref":"#"},{"$ref":"#"}]}})").find("levels deep") != std::string::npos);
+  CHECK(refusal(R"({"items":{"$ref":"#"},"contains":{"$ref":"#"}})").find("levels deep") != std::string::npos);
+
+  // Once a level is a tree: it checks answers as deep as they parse.
+  auto tree = compiled(R"({"type":"object","required":["n"],"properties":{"n":{"type":"integer"},)"
+                       R"("children":{"type":"array","items":{"$ref":"#"}}}})");
+  std::string deep = R"({"n":0})";
+  for (int i = 1; i < 60; ++i) deep = R"({"n":)" + std::to_string(i) + R"(,"children":[)" + deep + "," + deep.substr(0, 0) + R"({"n":1}]})";
+  CHECK(errorsOf(*tree, deep).empty());
+  CHECK_FALSE(errorsOf(*tree, R"({"n":1,"children":[{"n":"x"}]})").empty());
+
+  // Wide is not deep: a member gets one of its object's properties, so 40 properties on each of
+  // four levels apply two schemas (a reference and its target) to each value, not 40^4.
+  std::string defs = R"("l0":{"type":"string"})";
+  for (int level = 1; level <= 4; ++level) {
+    std::string props;
+    for (int i = 0; i < 40; ++i) {
+      props += std::string(i ? "," : "") + "\"p" + std::to_string(i) + "\":{\"$ref\":\"#/definitions/l" +
+               std::to_string(level - 1) + "\"}";
+    }
+    defs += ",\"l" + std::to_string(level) + R"(":{"type":"object","properties":{)" + props + "}}";
+  }
+  const std::string wide = R"({"definitions":{)" + defs + R"(},"$ref":"#/definitions/l4"})";
+  auto four = compiled(wide);
+  CHECK(errorsOf(*four, R"({"p1":{"p2":{"p3":{"p4":"x"}}}})").empty());
+  CHECK_FALSE(errorsOf(*four, R"({"p1":{"p2":{"p3":{"p4":7}}}})").empty());
+}
+
+TEST_CASE("a schema dependency that leads back to the schema is a cycle, refused instead of crashing") {
+  CHECK(refusal(R"({"dependencies":{"a":{"$ref":"#"}}})").find("form a cycle") != std::string::npos);
+  CHECK(refusal(R"({"definitions":{"d":{"dependencies":{"b":{"$ref":"#"}}}},"allOf":[{"$ref":"#/definitions/d"}]})")
+            .find("form a cycle") != std::string::npos);
+  auto fine = compiled(R"({"type":"object","dependencies":{"card":["billing"],"b":{"required":["c"]}}})");
+  CHECK(errorsOf(*fine, R"({"card":1,"billing":2})").empty());
+  CHECK_FALSE(errorsOf(*fine, R"({"card":1})").empty());
+  CHECK_FALSE(errorsOf(*fine, R"({"b":1})").empty());
+}
+
+TEST_CASE("an answer whose check would take more than max_answer_checks fails with a reason, unchecked") {
+  // 999 schemas for every item (allOf, 499 references and their targets): 2,000 items are about
+  // 2 million applications, 900 items about 900,000.
+  std::string refs;
+  for (int i = 0; i < 499; ++i) refs += std::string(i ? "," : "") + R"({"$ref":"#/definitions/n"})";
+  const std::string schema =
+      R"({"type":"array","items":{"allOf":[)" + refs + R"(]},"definitions":{"n":{"type":"integer"}}})";
+  auto costly = compiled(schema);
+  auto items = [](int n) {
+    std::string a = "[0";
+    for (int i = 1; i < n; ++i) a += ",1";
+    return a + "]";
+  };
+  CHECK(errorsOf(*costly, items(900)).empty());
+  std::vector<std::string> errors = errorsOf(*costly, items(2000));
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].find("more than max_answer_checks (1000000)") != std::string::npos);
+  SchemaLimits more;
+  more.max_answer_checks = 4000000;
+  CompileResult roomy = compileSchema(schema, SchemaSource::kCaller, more);
+  REQUIRE(roomy.schema);
+  CHECK(errorsOf(*roomy.schema, items(2000)).empty());
+}
+
+TEST_CASE("uniqueItems over large nested items fails with a reason instead of comparing every pair") {
+  auto schema = compiled(R"({"type":"array","uniqueItems":true})");
+  // 1,000 items of 100 numbers each: 100,000 values compared pair by pair.
+  std::string item = "[0";
+  for (int i = 1; i < 100; ++i) item += ",0";
+  item += "]";
+  std::string big = "[" + item;
+  for (int i = 1; i < 1000; ++i) big += "," + item;
+  big += "]";
+  std::vector<std::string> errors = errorsOf(*schema, big);
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].find("uniqueItems") != std::string::npos);
+  CHECK(errorsOf(*schema, "[[1,2],[2,1],[1,[2]]]").empty());
+}
+
 TEST_CASE("a caller's pattern keywords are dropped and counted, the config's are enforced") {
   const char* schema = R"({"type":"object","properties":{"code":{"type":"string","pattern":"^[A-Z]{3}$"},)"
                        R"("pattern":{"type":"string"}},"enum":[{"pattern":"kept"}]})";
@@ -311,3 +403,4 @@ TEST_CASE("settings parse with their defaults, and a configured schema valijson 
   CHECK_FALSE(t.check.strip);
   CHECK_THROWS_WITH(parseJsonSettings(R"({"schema":{"type":"nonsense"}})"), Catch::Contains("schema:"));
 }
+

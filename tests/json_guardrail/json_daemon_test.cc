@@ -369,7 +369,11 @@ TEST_CASE("http: hostile caller schemas are refused 400 before the upstream, and
     return R"("response_format":{"type":"json_schema","json_schema":{"name":"x","schema":)" + schema + "}}";
   };
   for (const char* schema : {R"({"$ref":"#"})", R"({"allOf":[{"$ref":"#"}]})", R"({"type":"integer","multipleOf":0})",
-                             R"({"patternProperties":{"(a+)+$":{}}})", R"({"type":"nonsense"})"}) {
+                             R"({"patternProperties":{"(a+)+$":{}}})", R"({"type":"nonsense"})",
+                             // crashed the daemon on an answer {"a":1}: valijson recursed until the stack overflowed
+                             R"({"dependencies":{"a":{"$ref":"#"}}})",
+                             // 100 bytes that check a value six arrays deep 10^8 times
+                             R"({"items":{"allOf":[{"$ref":"#"},{"$ref":"#"},{"$ref":"#"},{"$ref":"#"},{"$ref":"#"}]}})"}) {
     INFO(schema);
     HttpReply r = roundTrip(port, post(chatBody(format(schema))));
     CHECK(r.status == 400);

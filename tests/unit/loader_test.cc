@@ -342,6 +342,10 @@ TEST_CASE("a $ref that leads only to itself is refused, where valijson recursed 
   CHECK(schemaError(R"({"definitions": {"a": {"anyOf": [{"$ref": "#/definitions/b"}]}, "b": {"not": {"$ref": "#/definitions/a"}}},
                         "$ref": "#/definitions/a"})")
             .find("applies a schema to the same value") != std::string::npos);
+  // A schema dependency applies to the object itself: through one back to the root is a cycle.
+  CHECK(schemaError(R"({"dependencies": {"a": {"$ref": "#"}}})").find("applies a schema to the same value") !=
+        std::string::npos);
+  CHECK(plugin::compileSchema(R"({"dependencies": {"a": ["b"], "c": {"required": ["d"]}}})").ok());
 
   // valijson reads "1x" as index 1, so this refers to itself too.
   CHECK(schemaError(R"({"allOf":[{"x":0},{"$ref":"#/allOf/1x"}]})").find("refers to itself only") != std::string::npos);
