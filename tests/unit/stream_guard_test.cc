@@ -73,7 +73,9 @@ class Streamer final : public plugin::Provider {
         host().providerDone(handle_, plugin::makeError(OUTRIGGER_CODE_UNAVAILABLE, "upstream reset", true));
         return;
       }
-      outrigger_chunk_view chunk = plugin::makeChunk(s.as_tool_call ? "" : s.chunks[next_]);
+      // A view of the script's own string: `cond ? "" : s.chunks[next_]` would be a temporary copy,
+      // gone before the host reads the chunk.
+      outrigger_chunk_view chunk = plugin::makeChunk(s.as_tool_call ? std::string_view() : std::string_view(s.chunks[next_]));
       outrigger_tool_call_delta_view call{};
       if (s.as_tool_call) {
         call.name = plugin::str(next_ == 0 ? "f" : "");
