@@ -39,36 +39,11 @@ namespace {
 
 using Value = rapidjson::Value;
 
-// Members whose values are data, not schemas: nothing under them is a keyword.
-bool holdsData(std::string_view key) {
-  return key == "enum" || key == "const" || key == "default" || key == "examples";
-}
-
 std::string_view keyOf(const Value::Member& m) { return {m.name.GetString(), m.name.GetStringLength()}; }
-
-// Calls `fn(object, member)` for every member of every object in `root` that sits in a schema
-// position (not under enum, const, default or examples). Iterative: schemas from callers nest.
-template <class Fn>
-void forEachKeyword(Value& root, Fn&& fn) {
-  std::vector<Value*> todo{&root};
-  while (!todo.empty()) {
-    Value* v = todo.back();
-    todo.pop_back();
-    if (v->IsArray()) {
-      for (auto& e : v->GetArray()) todo.push_back(&e);
-    } else if (v->IsObject()) {
-      for (auto& m : v->GetObject()) {
-        if (!fn(*v, m)) return;
-        if (!holdsData(keyOf(m))) todo.push_back(&m.value);
-      }
-    }
-  }
-}
 
 // ---- $ref handling, as valijson reads references (json/schema_guards.h)
 
 using json::inPlaceSubschemas;
-using json::kMaxRefSlashes;
 using json::nestedSubschemas;
 using json::refOf;
 
@@ -84,18 +59,30 @@ std::vector<const Value*> allNodes(const Value& doc) {
   return nodes;
 }
 
-// A reason to refuse the schema's references, or empty: a $ref with more '/' than valijson's
-// recursive pointer resolution should take.
-std::string longRef(const std::vector<const Value*>& nodes) {
-  for (const Value* v : nodes) {
-    const Value* ref = refOf(*v);
-    if (!ref) continue;
-    std::string_view text(ref->GetString(), ref->GetStringLength());
-    if (std::count(text.begin(), text.end(), '/') > std::ptrdiff_t{kMaxRefSlashes}) {
-      return "a $ref has more than " + std::to_string(kMaxRefSlashes) + " '/'";
+// The nodes valijson parses as schemas: the root and what its keywords and references lead to
+// (schema_guards.h), each once, in the order found. Not the members of enum, const, default or
+// examples, nor unused definitions, unless a $ref leads there (valijson then reads them as
+// schemas too); a property may be named "enum". Empty, with `why` set, when a $ref on the way is
+// one valijson would not read as json::resolveRef does (json::refProblem).
+std::vector<Value*> schemaNodes(Value& doc, std::string* why) {
+  std::vector<Value*> nodes{&doc};
+  std::unordered_set<const Value*> seen{&doc};
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const Value& at = *nodes[i];
+    if (const Value* ref = refOf(at)) {
+      *why = json::refProblem({ref->GetString(), ref->GetStringLength()});
+      if (!why->empty()) return {};
+    }
+    json::NestedSubschemas nested = nestedSubschemas(at);
+    std::vector<const Value*> next = inPlaceSubschemas(doc, at);
+    for (auto* list : {&nested.member_one_of, &nested.member_all, &nested.item_one_of, &nested.item_all}) {
+      next.insert(next.end(), list->begin(), list->end());
+    }
+    for (const Value* v : next) {
+      if (seen.insert(v).second) nodes.push_back(const_cast<Value*>(v));  // nodes of `doc`, which is mutable
     }
   }
-  return {};
+  return nodes;
 }
 
 // How many schemas one value is checked against in place from each schema node, through the
@@ -240,52 +227,55 @@ unsigned depthOf(const Value& root) {
   return deepest;
 }
 
-// Caller schemas: "pattern" dropped (counted), "patternProperties" and a "multipleOf" that is not
-// positive refused. Config schemas: every regex compiled once now, so a bad one fails at startup.
-std::string screenKeywords(CompiledSchema* compiled, SchemaSource source, size_t* dropped) {
-  std::string why;
-  std::vector<std::pair<Value*, std::string>> drops;
-  bool* uses_regex = &compiled->uses_regex;
-  forEachKeyword(compiled->doc, [&](Value& object, Value::Member& m) {
-    std::string_view key = keyOf(m);
-    if (key == "multipleOf" && m.value.IsNumber() && !(m.value.GetDouble() > 0)) {
-      why = "\"multipleOf\" must be greater than 0";
-    } else if (key == "format" && m.value.IsString()) {
-      *uses_regex = true;
-    } else if (key == "uniqueItems" && m.value.IsTrue()) {
-      compiled->uses_unique = true;
-    } else if (key == "pattern" && m.value.IsString()) {
-      if (source == SchemaSource::kCaller) {
-        drops.push_back({&object, std::string(key)});
-      } else {
-        *uses_regex = true;
+// A member renamed so that valijson passes over it: renaming moves nothing, so pointers to the
+// schema's nodes stay valid.
+constexpr char kDropped[] = "x-outrigger-dropped";
+
+// Keywords in the schema's nodes (schemaNodes). Caller schemas: "pattern" dropped (counted),
+// "patternProperties" refused. Any schema: "id" dropped (valijson takes it as the base its $refs
+// resolve against, and a relative one grows at each pass through a recursive $ref: "a", "aa",
+// ... without end), a "multipleOf" that is not a number above 0 refused (valijson divides by it
+// as an integer, and reads "0" in a string as 0), and the config's regular expressions compiled
+// once now, so a bad one fails at startup.
+std::string screenKeywords(CompiledSchema* compiled, const std::vector<Value*>& nodes, SchemaSource source, size_t* dropped) {
+  for (Value* node : nodes) {
+    if (!node->IsObject()) continue;
+    for (auto& m : node->GetObject()) {
+      const std::string_view key = keyOf(m);
+      if (key == "id") {
+        m.name.SetString(rapidjson::StringRef(kDropped));
+      } else if (key == "multipleOf" && !(m.value.IsNumber() && m.value.GetDouble() > 0)) {
+        return "\"multipleOf\" must be a number greater than 0";
+      } else if (key == "format" && m.value.IsString()) {
+        compiled->uses_regex = true;
+      } else if (key == "uniqueItems" && m.value.IsTrue()) {
+        compiled->uses_unique = true;
+      } else if (key == "pattern" && m.value.IsString()) {
+        if (source == SchemaSource::kCaller) {
+          m.name.SetString(rapidjson::StringRef(kDropped));
+          ++*dropped;
+          continue;
+        }
+        compiled->uses_regex = true;
         try {
           std::regex check(m.value.GetString());
         } catch (const std::regex_error& e) {
-          why = "\"pattern\" " + std::string(m.value.GetString()) + " is not a regular expression: " + e.what();
+          return "\"pattern\" " + std::string(m.value.GetString()) + " is not a regular expression: " + e.what();
         }
-      }
-    } else if (key == "patternProperties" && m.value.IsObject()) {
-      if (source == SchemaSource::kCaller) {
-        why = "\"patternProperties\" is not accepted in a caller's schema";
-      } else {
-        *uses_regex = true;
+      } else if (key == "patternProperties" && m.value.IsObject()) {
+        if (source == SchemaSource::kCaller) return "\"patternProperties\" is not accepted in a caller's schema";
+        compiled->uses_regex = true;
         for (const auto& p : m.value.GetObject()) {
           try {
             std::regex check(p.name.GetString());
           } catch (const std::regex_error& e) {
-            why = "\"patternProperties\" " + std::string(p.name.GetString()) + " is not a regular expression: " + e.what();
+            return "\"patternProperties\" " + std::string(p.name.GetString()) + " is not a regular expression: " + e.what();
           }
         }
       }
     }
-    return why.empty();
-  });
-  // Children were found after their parents: removing them first keeps every pointer valid
-  // (RemoveMember moves a parent's last member into the freed slot).
-  for (auto it = drops.rbegin(); it != drops.rend(); ++it) it->first->RemoveMember(it->second.c_str());
-  *dropped = drops.size();
-  return why;
+  }
+  return {};
 }
 
 // What valijson would do with an answer, counted before it runs.
@@ -356,15 +346,14 @@ CompileResult compileSchema(std::string_view text, SchemaSource source, const Sc
     out.error = "schema nests deeper than " + std::to_string(limits.max_depth) + " levels";
     return out;
   }
-  if (std::string why = screenKeywords(compiled.get(), source, &out.dropped_patterns); !why.empty()) {
+  std::string why;
+  const std::vector<Value*> schemas = schemaNodes(compiled->doc, &why);
+  if (why.empty()) why = screenKeywords(compiled.get(), schemas, source, &out.dropped_patterns);
+  if (!why.empty()) {
     out.error = "schema refused: " + why;
     return out;
   }
   const std::vector<const Value*> nodes = allNodes(compiled->doc);
-  if (std::string why = longRef(nodes); !why.empty()) {
-    out.error = "schema refused: " + why;
-    return out;
-  }
   if (inPlaceFanout(compiled->doc, nodes, limits.max_fanout) > limits.max_fanout) {
     out.error = "schema refused: its $ref/allOf/anyOf/oneOf/not/if/then/else/dependencies apply more than " +
                 std::to_string(limits.max_fanout) + " schemas to one value, or form a cycle";

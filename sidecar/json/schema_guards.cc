@@ -2,6 +2,7 @@
 
 #include <rapidjson/memorystream.h>
 
+#include <algorithm>
 #include <cctype>
 #include <exception>
 #include <string>
@@ -33,6 +34,23 @@ std::string unescapeToken(std::string_view raw) {
 }
 
 }  // namespace
+
+std::string refProblem(std::string_view ref) {
+  if (std::count(ref.begin(), ref.end(), '/') > std::ptrdiff_t{kMaxRefSlashes}) {
+    return "a $ref has more than " + std::to_string(kMaxRefSlashes) + " '/'";
+  }
+  if (ref.size() > kMaxRefBytes) return "a $ref is longer than " + std::to_string(kMaxRefBytes) + " bytes";
+  if (ref.empty() || ref.front() != '#') return "a $ref must point into the schema itself (start with '#')";
+  if (ref.find('\0') != std::string_view::npos) return "a $ref holds a NUL";
+  for (size_t i = ref.find('%'); i != std::string_view::npos; i = ref.find('%', i + 1)) {
+    if (i + 2 >= ref.size() || !std::isxdigit(static_cast<unsigned char>(ref[i + 1])) ||
+        !std::isxdigit(static_cast<unsigned char>(ref[i + 2]))) {
+      return "a $ref has a '%' not followed by two hex digits";
+    }
+    if (ref[i + 1] == '0' && ref[i + 2] == '0') return "a $ref has \"%00\"";
+  }
+  return {};
+}
 
 const rapidjson::Value* resolveRef(const rapidjson::Value& doc, std::string_view ref) {
   size_t hash = ref.find('#');

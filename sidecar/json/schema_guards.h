@@ -17,6 +17,18 @@ namespace outrigger::json {
 // valijson resolves a JSON pointer with one recursive call per '/'; real references have a few.
 inline constexpr size_t kMaxRefSlashes = 2 * kMaxDepth;
 
+// The longest $ref a schema may have: far more than a real one needs.
+inline constexpr size_t kMaxRefBytes = 2048;
+
+// Why valijson must not be given the reference `ref`, or empty. A reference must point into the
+// schema itself: "#" and a JSON pointer, at most kMaxRefBytes long with at most kMaxRefSlashes
+// '/'. A document URI before the '#' is refused: valijson has no way to fetch one, and reads it
+// with a std::regex that recurses once per character. So is a '%' not followed by two hex
+// digits, or one that decodes to NUL: valijson decodes "%zz" as NUL and then matches member
+// names only up to a NUL, so it would reach a node resolveRef does not (and a cycle resolveRef
+// cannot see).
+std::string refProblem(std::string_view ref);
+
 // The string of a "$ref" member of `v`, or nullptr.
 const rapidjson::Value* refOf(const rapidjson::Value& v);
 

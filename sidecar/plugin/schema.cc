@@ -36,7 +36,6 @@ namespace {
 
 using json::hasInvalidUtf8;
 using json::inPlaceSubschemas;
-using json::kMaxRefSlashes;
 using json::refOf;
 
 // valijson follows a $ref to a node that is itself only a $ref without noticing a cycle
@@ -57,9 +56,7 @@ std::string unusableRefs(const rapidjson::Document& doc) {
     std::unordered_set<const rapidjson::Value*> chain;
     for (const rapidjson::Value* at = v; const rapidjson::Value* ref = refOf(*at);) {
       std::string_view text(ref->GetString(), ref->GetStringLength());
-      if (std::count(text.begin(), text.end(), '/') > std::ptrdiff_t{kMaxRefSlashes}) {
-        return "a $ref has more than " + std::to_string(kMaxRefSlashes) + " '/'";
-      }
+      if (std::string why = json::refProblem(text); !why.empty()) return why;
       if (ends.count(at) || !chain.insert(at).second) break;
       at = json::resolveRef(doc, text);
       if (!at) break;
@@ -141,11 +138,21 @@ bool usesPatterns(const rapidjson::Value& v) {
   });
 }
 
-// True when a "multipleOf" in `v` is a number that is not positive: valijson divides by it, and
-// an integer value checked against 0 stops the process (SIGFPE).
+// True when a "multipleOf" in `v` is a number that is not positive, or a string (valijson reads
+// "0" as 0): valijson divides by it, and an integer value checked against 0 stops the process
+// (SIGFPE). A property named "multipleOf" has an object for its value.
 bool hasBadMultipleOf(const rapidjson::Value& v) {
   return anyMember(v, [](std::string_view name, const rapidjson::Value& value) {
-    return name == "multipleOf" && value.IsNumber() && !(value.GetDouble() > 0);
+    return name == "multipleOf" && (value.IsNumber() ? !(value.GetDouble() > 0) : value.IsString());
+  });
+}
+
+// True when an "id" in `v` is not an object (a property named "id"): valijson takes a schema's
+// id as the base its $refs resolve against, and a relative one grows at each pass through a
+// recursive $ref ("a", "aa", ...), so parsing recursed until the stack overflowed.
+bool hasSchemaId(const rapidjson::Value& v) {
+  return anyMember(v, [](std::string_view name, const rapidjson::Value& value) {
+    return name == "id" && !value.IsObject();
   });
 }
 
@@ -200,6 +207,9 @@ Expected<std::shared_ptr<const ConfigSchema>> compileSchema(std::string_view sch
     return Status(Code::kInvalidArgument,
                   "config schema is not valid JSON Schema: a $ref cycle through allOf/anyOf/oneOf/not/if/then/else "
                   "applies a schema to the same value without end");
+  }
+  if (hasSchemaId(out->doc)) {
+    return Status(Code::kInvalidArgument, "config schema is not valid JSON Schema: \"id\" is not supported (a $ref points into the schema itself)");
   }
   if (hasBadMultipleOf(out->doc)) {
     return Status(Code::kInvalidArgument, "config schema is not valid JSON Schema: \"multipleOf\" must be greater than 0");

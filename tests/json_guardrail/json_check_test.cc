@@ -206,6 +206,59 @@ TEST_CASE("a schema dependency that leads back to the schema is a cycle, refused
   CHECK_FALSE(errorsOf(*fine, R"({"b":1})").empty());
 }
 
+TEST_CASE("a relative id does not make valijson's parser recurse: ids are dropped, references stay in the schema") {
+  // valijson resolved "#" against the id and re-read it on each pass: "a", "aa", "aaa", ...
+  auto items = compiled(R"({"id":"a","type":"array","items":{"$ref":"#"}})");
+  CHECK(errorsOf(*items, "[[[]],[]]").empty());
+  CHECK_FALSE(errorsOf(*items, "[[1]]").empty());
+  auto numbered = compiled(R"({"id":5,"type":"object","properties":{"id":{"type":"string"},"next":{"$ref":"#"}}})");
+  CHECK(errorsOf(*numbered, R"({"id":"x","next":{"id":"y"}})").empty());  // a property named id is kept
+  CHECK_FALSE(errorsOf(*numbered, R"({"next":{"id":7}})").empty());
+  // A reference must point into the schema: a URN before '#' went through a recursive std::regex.
+  CHECK(refusal(R"({"items":{"$ref":"urn:ab:)" + std::string(60000, 'a') + R"("}})").find("longer than 2048") != std::string::npos);
+  CHECK(refusal(R"({"items":{"$ref":"urn:ab:)" + std::string(2000, 'a') + R"("}})").find("'#'") != std::string::npos);
+  CHECK(refusal(R"({"items":{"$ref":"other.json#/a"}})").find("'#'") != std::string::npos);
+  CHECK(refusal(R"({"items":{"$ref":"#/)" + std::string(3000, 'a') + R"("}})").find("longer than 2048") != std::string::npos);
+}
+
+TEST_CASE("a $ref valijson would decode otherwise than the guards is refused") {
+  // valijson decodes "%zz" as NUL and matched the member "\u0000": a cycle the guards could not see.
+  CHECK(refusal(R"({"allOf":[{"$ref":"#/%zz"}],"\u0000":{"allOf":[{"$ref":"#/%zz"}]},"":{"allOf":[{"$ref":"#/%zz"}]}})")
+            .find("'%' not followed by two hex digits") != std::string::npos);
+  CHECK(refusal(R"({"items":{"$ref":"#/definitions/%+1"}})").find("'%'") != std::string::npos);
+  CHECK(refusal(R"({"items":{"$ref":"#/definitions/a%0"}})").find("'%'") != std::string::npos);
+  CHECK(refusal(R"({"items":{"$ref":"#/%00"},"\u0000":{}})").find("%00") != std::string::npos);
+  CHECK(refusal(R"({"items":{"$ref":"#/a\u0000b"},"a":{}})").find("NUL") != std::string::npos);
+  auto escaped = compiled(R"({"definitions":{"a b":{"type":"integer"}},"items":{"$ref":"#/definitions/a%20b"}})");
+  CHECK(errorsOf(*escaped, "[1,2]").empty());
+  CHECK_FALSE(errorsOf(*escaped, R"(["x"])").empty());
+}
+
+TEST_CASE("keywords are screened wherever valijson reads a schema, and only there") {
+  // multipleOf as a string: valijson read "0" as the integer 0 and divided by it.
+  CHECK(refusal(R"({"type":"object","properties":{"n":{"multipleOf":"0"}}})").find("multipleOf") != std::string::npos);
+  CHECK(refusal(R"({"properties":{"n":{"multipleOf":"7"}}})").find("multipleOf") != std::string::npos);
+  // A $ref into default (or enum, const, examples) makes it a schema: it is screened as one.
+  CHECK(refusal(R"({"properties":{"n":{"$ref":"#/default"}},"default":{"multipleOf":0}})").find("multipleOf") !=
+        std::string::npos);
+  CHECK(refusal(R"({"properties":{"n":{"$ref":"#/enum/0"}},"enum":[{"patternProperties":{"a":{}}}]})")
+            .find("patternProperties") != std::string::npos);
+  CompileResult via_default =
+      compileSchema(R"({"properties":{"s":{"$ref":"#/default"}},"default":{"pattern":"^(a|b)*$"}})", SchemaSource::kCaller, {});
+  REQUIRE(via_default.schema);
+  CHECK(via_default.dropped_patterns == 1);
+  CHECK(errorsOf(*via_default.schema, R"({"s":")" + std::string(100000, 'c') + R"("})").empty());
+  // A property may be named "enum" or "default": its schema is screened like any other.
+  CHECK(refusal(R"({"properties":{"enum":{"type":"integer","multipleOf":0}}})").find("multipleOf") != std::string::npos);
+  CompileResult named = compileSchema(R"({"properties":{"default":{"type":"string","pattern":"^x$"}}})", SchemaSource::kCaller, {});
+  REQUIRE(named.schema);
+  CHECK(named.dropped_patterns == 1);
+  // Data that no $ref reaches is data: an enum of objects with schema words in them is kept as it is.
+  auto data = compiled(R"({"enum":[{"multipleOf":0,"pattern":"(","id":"a"}]})");
+  CHECK(errorsOf(*data, R"({"multipleOf":0,"pattern":"(","id":"a"})").empty());
+  CHECK_FALSE(errorsOf(*data, R"({"multipleOf":0})").empty());
+}
+
 TEST_CASE("an answer whose check would take more than max_answer_checks fails with a reason, unchecked") {
   // 999 schemas for every item (allOf, 499 references and their targets): 2,000 items are about
   // 2 million applications, 900 items about 900,000.

@@ -373,7 +373,11 @@ TEST_CASE("http: hostile caller schemas are refused 400 before the upstream, and
                              // crashed the daemon on an answer {"a":1}: valijson recursed until the stack overflowed
                              R"({"dependencies":{"a":{"$ref":"#"}}})",
                              // 100 bytes that check a value six arrays deep 10^8 times
-                             R"({"items":{"allOf":[{"$ref":"#"},{"$ref":"#"},{"$ref":"#"},{"$ref":"#"},{"$ref":"#"}]}})"}) {
+                             R"({"items":{"allOf":[{"$ref":"#"},{"$ref":"#"},{"$ref":"#"},{"$ref":"#"},{"$ref":"#"}]}})",
+                             // valijson read the string as 0 and divided by it (SIGFPE)
+                             R"({"type":"object","properties":{"n":{"multipleOf":"0"}}})",
+                             // "%zz" decodes to NUL in valijson: a cycle through the member "\u0000"
+                             R"({"allOf":[{"$ref":"#/%zz"}],"\u0000":{"allOf":[{"$ref":"#/%zz"}]},"":{"allOf":[{"$ref":"#/%zz"}]}})"}) {
     INFO(schema);
     HttpReply r = roundTrip(port, post(chatBody(format(schema))));
     CHECK(r.status == 400);
@@ -384,6 +388,11 @@ TEST_CASE("http: hostile caller schemas are refused 400 before the upstream, and
   HttpReply fine = roundTrip(port, post(chatBody(format(R"({"type":"integer","multipleOf":7})"))));
   CHECK(fine.status == 200);
   CHECK(rig.requests() == 1);
+  // A relative id made valijson's parser recurse until the stack overflowed: it is dropped.
+  rig.answers({"[[[]],[]]"});
+  HttpReply nested = roundTrip(port, post(chatBody(format(R"({"id":"a","type":"array","items":{"$ref":"#"}})"))));
+  CHECK(nested.status == 200);
+  CHECK(rig.requests() == 2);
 }
 
 TEST_CASE("http: a reload changes the guardrail's config for the next request") {

@@ -347,6 +347,16 @@ TEST_CASE("a $ref that leads only to itself is refused, where valijson recursed 
         std::string::npos);
   CHECK(plugin::compileSchema(R"({"dependencies": {"a": ["b"], "c": {"required": ["d"]}}})").ok());
 
+  // What valijson reads otherwise than the guards: a relative id (the base of every $ref, grown
+  // at each pass through a recursive one), "%zz" (decoded as NUL), a document before '#', and
+  // multipleOf in a string (read as a number).
+  CHECK(schemaError(R"({"id": "a", "items": {"$ref": "#"}})").find("\"id\"") != std::string::npos);
+  CHECK(plugin::compileSchema(R"({"properties": {"id": {"type": "string"}}})").ok());
+  CHECK(schemaError(R"({"allOf": [{"$ref": "#/%zz"}], "\u0000": {"allOf": [{"$ref": "#/%zz"}]}})").find("'%'") !=
+        std::string::npos);
+  CHECK(schemaError(R"({"items": {"$ref": "urn:a:b"}})").find("'#'") != std::string::npos);
+  CHECK(schemaError(R"({"properties": {"n": {"multipleOf": "0"}}})").find("multipleOf") != std::string::npos);
+
   // valijson reads "1x" as index 1, so this refers to itself too.
   CHECK(schemaError(R"({"allOf":[{"x":0},{"$ref":"#/allOf/1x"}]})").find("refers to itself only") != std::string::npos);
 
