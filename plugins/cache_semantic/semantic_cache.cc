@@ -6,6 +6,7 @@
 #include <outrigger/plugin.hpp>
 
 #include <atomic>
+#include <cmath>
 #include <cstdio>
 #include <memory>
 
@@ -108,6 +109,18 @@ class SemanticCache final : public Cache {
   }
 
  private:
+  // Scales `v` to unit length, as similarity (a dot product) and the int8 copies assume; false when
+  // it has none to scale (zero, or not finite). Embedding routes differ: OpenAI's vectors come
+  // normalized, some servers' do not, and a vector 10x too long would pass any threshold.
+  static bool normalize(std::vector<float>* v) {
+    double sum = 0;
+    for (float x : *v) sum += double(x) * double(x);
+    const double norm = std::sqrt(sum);
+    if (!(norm > 1e-12) || !std::isfinite(norm)) return false;
+    for (float& x : *v) x = static_cast<float>(x / norm);
+    return true;
+  }
+
   // The embedding came back: search, record the best similarity on the lookup's span, answer.
   void onEmbedded(outrigger_request handle, LookupState& state, float threshold, const outrigger_embeddings_view& r) {
     if (r.code == OUTRIGGER_CODE_CANCELLED) return;  // the request ended first: nothing to answer
@@ -125,6 +138,12 @@ class SemanticCache final : public Cache {
       return;
     }
     state.vector.assign(r.embeddings[0].values, r.embeddings[0].values + r.embeddings[0].size);
+    if (!normalize(&state.vector)) {
+      host().spanAttribute(handle, "outrigger.cache.semantic.error", "embedding is zero or not finite");
+      embed_failures_.fetch_add(1, std::memory_order_relaxed);
+      host().cacheDone(handle, nullptr);
+      return;
+    }
     Match m = store_.find(state.partition, state.vector.data(), state.marks, threshold, host().nowNs(), settings_.guard);
     host().spanAttribute(handle, "outrigger.cache.semantic.similarity", m.found_any ? fixed4(m.best_similarity) : "none");
     host().spanAttribute(handle, "outrigger.cache.semantic.threshold", fixed4(threshold));

@@ -155,8 +155,14 @@ class ContentGuardrail final : public Guardrail {
       text += "[" + std::string(view(req.messages[i].role)) + "]\n" + std::string(view(req.messages[i].content)) + "\n";
     }
     const size_t max = settings_->judge.max_chars;
-    if (text.size() > max) text = text.substr(0, max / 2) + "\n[...]\n" + text.substr(text.size() - max / 2);
-    return text;
+    if (text.size() <= max) return text;
+    // Cut between characters: a judge message that is not UTF-8 is refused by the host, and the
+    // judge would never run on a long accented or CJK prompt.
+    auto continuation = [&](size_t at) { return at < text.size() && (static_cast<unsigned char>(text[at]) & 0xC0) == 0x80; };
+    size_t head = max / 2, tail = text.size() - max / 2;
+    while (head > 0 && continuation(head)) --head;
+    while (continuation(tail)) ++tail;
+    return text.substr(0, head) + "\n[...]\n" + text.substr(tail);
   }
 
   outrigger_status askJudge(const outrigger_request_view& req, const std::string& where, bool uncertain,

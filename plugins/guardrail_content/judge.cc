@@ -5,6 +5,8 @@
 
 #include <cctype>
 
+#include "bounded_json.h"
+
 namespace outrigger::content {
 namespace {
 
@@ -27,9 +29,11 @@ std::optional<JudgeVerdict> parseJudgeAnswer(std::string_view answer) {
   // Else a JSON object, possibly in a code fence: {"verdict": "unsafe", ...}
   const size_t brace = answer.find('{');
   if (brace == std::string_view::npos) return std::nullopt;
+  // The bounded parser: the judge's answer comes from a model, and RapidJSON's own recurses once
+  // per bracket (a million '[' overflowed the worker's stack).
   rapidjson::Document d;
-  d.Parse<rapidjson::kParseStopWhenDoneFlag>(answer.data() + brace, answer.size() - brace);
-  if (d.HasParseError() || !d.IsObject() || !d.HasMember("verdict") || !d["verdict"].IsString()) return std::nullopt;
+  if (!json::parse<rapidjson::kParseStopWhenDoneFlag>(answer.substr(brace), &d)) return std::nullopt;
+  if (!d.IsObject() || !d.HasMember("verdict") || !d["verdict"].IsString()) return std::nullopt;
   return verdictOf(d["verdict"].GetString());
 }
 

@@ -29,9 +29,10 @@ class CompiledSchema {
   valijson::Schema schema;
   bool uses_regex = false;   // "pattern", "patternProperties" or "format": std::regex runs
   bool uses_unique = false;  // "uniqueItems": valijson compares every pair of items
-  // At most how many schemas apply to one value nested d levels in an answer, for d below
-  // json::kMaxDepth (the deepest an answer parses).
-  std::vector<size_t> fanout_by_depth;
+  // At most how much checking one value nested d levels in an answer costs, for d below
+  // json::kMaxDepth (the deepest an answer parses): the schemas that may apply to it, each
+  // weighed by the lists it compares the value with (schemaWeight).
+  std::vector<size_t> cost_by_depth;
   size_t max_answer_checks = 0;
 };
 
@@ -123,13 +124,27 @@ size_t inPlaceFanout(const Value& doc, const std::vector<const Value*>& nodes, s
   return worst;
 }
 
+// What applying schema `v` to one value costs, in schema applications: 1, and 1 for each entry of
+// the lists valijson goes through for it (enum compares the value with every entry: a caller's
+// 10,000-entry enum on the items of a 100,000-item answer is 10^9 comparisons).
+size_t schemaWeight(const Value& v) {
+  size_t weight = 1;
+  if (!v.IsObject()) return weight;
+  for (const char* list : {"enum", "required"}) {
+    auto it = v.FindMember(list);
+    if (it != v.MemberEnd() && it->value.IsArray()) weight += it->value.Size();
+  }
+  return weight;
+}
+
 // At most how many schemas valijson applies to one value nested d levels inside the answer, for
 // each d below json::kMaxDepth, capped at `cap` + 1 (d = 0 is the answer itself, inPlaceFanout of
 // the root). A recursive schema that applies itself twice a level ({"items": {"allOf": [{"$ref":
 // "#"}, {"$ref": "#"}]}}) applies 2 schemas to a value in place but 2^20 to one 20 levels deep.
 // An upper bound: each schema applied to a value is charged its costliest way one level down
-// (nestedSubschemas). The in-place edges must be acyclic (inPlaceFanout first).
-std::vector<size_t> fanoutByDepth(const Value& doc, size_t cap) {
+// (nestedSubschemas). With `weigh`, a schema counts schemaWeight instead of 1. The in-place edges
+// must be acyclic (inPlaceFanout first).
+std::vector<size_t> fanoutByDepth(const Value& doc, size_t cap, bool weigh) {
   // The schemas reachable from the root, numbered, with their edges.
   std::unordered_map<const Value*, uint32_t> number;
   std::vector<const Value*> schemas;
@@ -184,7 +199,7 @@ std::vector<size_t> fanoutByDepth(const Value& doc, size_t cap) {
   for (unsigned depth = 0; depth < json::kMaxDepth; ++depth) {
     for (uint32_t s : order) {
       const Edges& e = edges[s];
-      size_t total = depth == 0 ? 1 : 0;  // the schema itself, or what it applies a level down
+      size_t total = depth == 0 ? (weigh ? schemaWeight(*schemas[s]) : 1) : 0;  // itself, or what it applies a level down
       if (depth > 0) {
         auto oneOf = [&](const std::vector<uint32_t>& list) {
           size_t worst = 0;
@@ -282,15 +297,15 @@ std::string screenKeywords(CompiledSchema* compiled, const std::vector<Value*>& 
 struct AnswerCost {
   size_t longest_string = 0;  // or member name
   size_t longest_array = 0;
-  size_t schema_checks = 0;  // each value times the schemas that may apply to it at its depth
+  size_t schema_checks = 0;  // each value times what the schemas that may apply at its depth cost
   size_t unique_visits = 0;  // for uniqueItems: each array's items times the values inside them
 };
 
 // Adds `v`, nested `depth` levels in the answer, to `cost`; returns how many values `v` holds,
 // itself included. Recursive: answers parse at most json::kMaxDepth deep.
 size_t addCost(const CompiledSchema& schema, const Value& v, unsigned depth, AnswerCost* cost) {
-  const std::vector<size_t>& fanout = schema.fanout_by_depth;
-  const size_t here = fanout[std::min<size_t>(depth, fanout.size() - 1)];
+  const std::vector<size_t>& by_depth = schema.cost_by_depth;
+  const size_t here = by_depth[std::min<size_t>(depth, by_depth.size() - 1)];
   cost->schema_checks = std::min(SIZE_MAX / 2, cost->schema_checks + here);
   size_t values = 1;
   if (v.IsString()) {
@@ -359,14 +374,15 @@ CompileResult compileSchema(std::string_view text, SchemaSource source, const Sc
                 std::to_string(limits.max_fanout) + " schemas to one value, or form a cycle";
     return out;
   }
-  compiled->fanout_by_depth = fanoutByDepth(compiled->doc, limits.max_fanout);
-  for (size_t depth = 1; depth < compiled->fanout_by_depth.size(); ++depth) {
-    if (compiled->fanout_by_depth[depth] <= limits.max_fanout) continue;
+  const std::vector<size_t> fanout = fanoutByDepth(compiled->doc, limits.max_fanout, /*weigh=*/false);
+  for (size_t depth = 1; depth < fanout.size(); ++depth) {
+    if (fanout[depth] <= limits.max_fanout) continue;
     out.error = "schema refused: it may apply more than " + std::to_string(limits.max_fanout) +
                 " schemas to one value nested " + std::to_string(depth) +
                 " levels deep in an answer (a recursive schema that applies itself more than once a level)";
     return out;
   }
+  compiled->cost_by_depth = fanoutByDepth(compiled->doc, limits.max_answer_checks, /*weigh=*/true);
   compiled->max_answer_checks = limits.max_answer_checks;
   try {
     valijson::SchemaParser parser;
@@ -405,8 +421,8 @@ bool validate(const CompiledSchema& schema, const rapidjson::Value& value, size_
     return false;
   }
   if (cost.schema_checks > schema.max_answer_checks) {
-    errors->push_back("/: the answer is too large to check against this schema: its values would be checked " +
-                      std::to_string(cost.schema_checks) + " times, more than max_answer_checks (" +
+    errors->push_back("/: the answer is too large to check against this schema: it would take " +
+                      std::to_string(cost.schema_checks) + " schema applications, more than max_answer_checks (" +
                       std::to_string(schema.max_answer_checks) + ")");
     return false;
   }

@@ -34,8 +34,9 @@ struct SchemaLimits {
   size_t max_bytes = 64 * 1024;  // a caller's schema text
   unsigned max_depth = 32;       // nesting of a caller's schema (arrays and objects)
   size_t max_fanout = 10000;     // schemas one value may be checked against, at any depth
-  // Schema applications one answer may take: each value times the schemas that may apply to it.
-  // A bigger answer fails its check with a reason, unchecked (valijson takes about 60 ns each).
+  // Schema applications one answer may take: each value times the schemas that may apply to it,
+  // an entry of an enum or required list counting as one. A costlier answer fails its check with
+  // a reason, unchecked (valijson takes about 60 ns an application).
   size_t max_answer_checks = 1000000;
 };
 

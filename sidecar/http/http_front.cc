@@ -82,6 +82,24 @@ Refusal refusalFor(int status) {
   return {"Bad Request", "invalid_request_error", ""};
 }
 
+// What the socket front checks of a request (request_checks.h), on the one the HTTP front built:
+// bounds, and every string UTF-8. The body's own UTF-8 check is not enough: RapidJSON decodes an
+// escaped lone surrogate ("\udc00") to bytes that are not UTF-8, which a rewriting guardrail
+// could then not copy and an exporter could not send.
+Status checkBuiltCall(const ChatCall& call) {
+  if (call.request) {
+    if (Status s = ipc::checkRequestStrings(*call.request, call.frame.size); !s.isOk()) return s;
+  }
+  if (call.embed) {
+    for (size_t i = 0; i < call.embed->inputs.size(); ++i) {
+      if (!validUtf8(call.embed->inputs[i])) {
+        return Status(Code::kInvalidArgument, "input[" + std::to_string(i) + "] is not valid UTF-8");
+      }
+    }
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 HttpFront::HttpFront(uv_loop_t* loop, chain::Engine& engine, const config::HttpSettings& settings, HttpMetrics& metrics)
@@ -356,9 +374,8 @@ void HttpFront::handleChat(h2o_req_t* req, std::string_view request_id, Dialect 
                : dialect == Dialect::kResponses  ? buildResponsesCall(view(req->entity), meta, &call, &error)
                                                  : buildChatCall(view(req->entity), meta, &call, &error);
   if (!built) return reject(400, "Bad Request", "invalid_request_error", error.message, error.param, "");
-  // The ids from headers and body bounded as on the socket (request_checks.h).
-  if (Status bounded = call.request ? ipc::checkRequestBounds(*call.request) : Status::ok(); !bounded.isOk()) {
-    return reject(400, "Bad Request", "invalid_request_error", bounded.message(), "", "");
+  if (Status checked = checkBuiltCall(call); !checked.isOk()) {
+    return reject(400, "Bad Request", "invalid_request_error", checked.message(), "", "");
   }
   const chain::Route* r = engine_.chain() ? engine_.chain()->resolve(meta.route.empty() ? call.model : meta.route) : nullptr;
   auto* ex = new ChatExchange(*this, req, std::string(request_id), r ? r->name : "none");
@@ -389,8 +406,8 @@ void HttpFront::handleCountTokens(h2o_req_t* req, std::string tenant) {
   if (!buildMessagesCall(view(req->entity), meta, &call, &error)) {
     return sendMessagesError(req, 400, "Bad Request", "invalid_request_error", error.message);
   }
-  if (Status bounded = call.request ? ipc::checkRequestBounds(*call.request) : Status::ok(); !bounded.isOk()) {
-    return sendMessagesError(req, 400, "Bad Request", "invalid_request_error", bounded.message());
+  if (Status checked = checkBuiltCall(call); !checked.isOk()) {
+    return sendMessagesError(req, 400, "Bad Request", "invalid_request_error", checked.message());
   }
   const chain::Route* route = engine_.chain() ? engine_.chain()->resolve(meta.route.empty() ? call.model : meta.route) : nullptr;
   TokenCount count = countPromptTokens(call, route);

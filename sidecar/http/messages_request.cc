@@ -218,7 +218,10 @@ bool MessagesTranslator::params(const Json& root, Offset<w::Params>* out) {
   for (const char* key : {"temperature", "top_p"}) {
     if (!root.HasMember(key) || root[key].IsNull()) continue;
     if (!root[key].IsNumber()) return fail(key, std::string("'") + key + "' must be a number");
-    float v = static_cast<float>(root[key].GetDouble());
+    // Anthropic's range for both; a double past float's range does not convert (1e300).
+    const double d = root[key].GetDouble();
+    if (!(d >= 0 && d <= 1)) return fail(key, std::string("'") + key + "' must be between 0 and 1");
+    float v = static_cast<float>(d);
     if (key[1] == 'e') p.add_temperature(v);
     else p.add_top_p(v);
   }

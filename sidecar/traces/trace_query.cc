@@ -344,10 +344,15 @@ bool parseTimeBound(std::string_view text, int64_t now_unix_ns, int64_t* out) {
   std::string t(text);
   char* end = nullptr;
   double number = std::strtod(t.c_str(), &end);
+  // Seconds fit int64 nanoseconds up to about 9.2e9 (the year 2262); past that, or not finite
+  // ("1e300", "inf"), the conversion would be undefined.
+  constexpr double kMaxSeconds = 9e9;
+  if (end != t.c_str() && !(number >= -kMaxSeconds && number <= kMaxSeconds)) return false;
   if (end != t.c_str() && *end != '\0' && end[1] == '\0' && number >= 0) {
     static const std::pair<char, double> kUnits[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}, {'w', 604800}};
     for (const auto& [unit, seconds] : kUnits) {
       if (*end == unit) {
+        if (!(number * seconds <= kMaxSeconds)) return false;
         *out = now_unix_ns - static_cast<int64_t>(number * seconds * 1e9);
         return true;
       }

@@ -169,6 +169,7 @@ TEST_CASE("the judge's answer: a first word or a JSON verdict, anything else is 
   CHECK_FALSE(parseJudgeAnswer("SAFEGUARD").has_value());
   CHECK_FALSE(parseJudgeAnswer("").has_value());
   CHECK_FALSE(parseJudgeAnswer(R"({"verdict": 1})").has_value());
+  CHECK_FALSE(parseJudgeAnswer("{\"verdict\":" + std::string(1000000, '[')).has_value());  // bounded, not recursive
 }
 
 TEST_CASE("judge verdicts are cached per prompt, least recently used first out, and expire") {

@@ -142,6 +142,24 @@ TEST_CASE("header values that do not parse are refused with the reason, not igno
                                       "application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
   CHECK(keyless.status == 400);
   CHECK(keyless.body.find("metadata.tags value of '' is longer than 2048 bytes") != std::string::npos);
+  // An escaped lone surrogate is valid JSON text, but RapidJSON decodes it to bytes that are not
+  // UTF-8: refused as on the socket, on every endpoint that takes text.
+  auto postTo = [&](const std::string& path, const std::string& json) {
+    return roundTrip(port, "POST " + path + " HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                           "anthropic-version: 2023-06-01\r\nContent-Length: " + std::to_string(json.size()) + "\r\n\r\n" + json);
+  };
+  const std::string lone = R"(x\udc00 call me at a@b.com)";
+  HttpReply chat = postTo("/v1/chat/completions", R"({"model":"default","messages":[{"role":"user","content":")" + lone + R"("}]})");
+  CHECK(chat.status == 400);
+  CHECK(chat.body.find("not valid UTF-8") != std::string::npos);
+  HttpReply messages = postTo("/v1/messages", R"({"model":"default","max_tokens":5,"messages":[{"role":"user","content":")" + lone + R"("}]})");
+  CHECK(messages.status == 400);
+  CHECK(messages.body.find("not valid UTF-8") != std::string::npos);
+  HttpReply embeddings = postTo("/v1/embeddings", R"({"model":"default","input":")" + lone + R"("})");
+  CHECK(embeddings.status == 400);
+  CHECK(embeddings.body.find("not valid UTF-8") != std::string::npos);
+  HttpReply paired = postTo("/v1/chat/completions", R"({"model":"default","messages":[{"role":"user","content":"\ud83d\ude00"}]})");
+  CHECK(paired.status == 200);  // a surrogate pair is one character
   CHECK(d.alive());
   CHECK(roundTrip(port, chatWith("x-outrigger-timeout-ms: 5000\r\nx-outrigger-route: default\r\n")).status == 200);
 }

@@ -297,6 +297,23 @@ TEST_CASE("messages request: an empty stop sequence is kept, where it once put a
   CHECK(stop->Get(1)->str() == "END");
 }
 
+TEST_CASE("messages request: temperature and top_p outside 0..1 are refused naming the field") {
+  for (const char* field : {R"("temperature":1e300)", R"("top_p":-0.5)", R"("temperature":1.5)"}) {
+    INFO(field);
+    ChatCall call;
+    RequestError error;
+    CHECK_FALSE(buildMessagesCall(std::string(R"({"model":"m","max_tokens":8,"messages":[{"role":"user","content":"q"}],)") +
+                                      field + "}",
+                                  {}, &call, &error));
+    CHECK(error.message.find("must be between 0 and 1") != std::string::npos);
+  }
+  ChatCall call;
+  RequestError error;
+  REQUIRE(buildMessagesCall(R"({"model":"m","max_tokens":8,"messages":[{"role":"user","content":"q"}],"temperature":0.7})", {},
+                            &call, &error));
+  CHECK(*call.request->params()->temperature() == Approx(0.7));
+}
+
 TEST_CASE("chat request: the SDK's read timeout is the deadline of a unary call only, and an explicit timeout wins") {
   auto deadlineOf = [](bool stream, uint32_t timeout_ms, uint32_t read_timeout_ms) {
     CallMetadata meta;

@@ -283,6 +283,21 @@ TEST_CASE("an answer whose check would take more than max_answer_checks fails wi
   CHECK(errorsOf(*roomy.schema, items(2000)).empty());
 }
 
+TEST_CASE("an enum counts its entries toward max_answer_checks: each is compared with each value") {
+  std::string entries;
+  for (int i = 0; i < 10000; ++i) entries += (i ? "," : "") + std::to_string(i);
+  auto schema = compiled(R"({"type":"array","items":{"enum":[)" + entries + "]}}");
+  auto items = [](int n) {
+    std::string a = "[9999";
+    for (int i = 1; i < n; ++i) a += ",9999";
+    return a + "]";
+  };
+  CHECK(errorsOf(*schema, items(50)).empty());  // 50 x 10,001
+  std::vector<std::string> errors = errorsOf(*schema, items(200));  // 200 x 10,001
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].find("2000201 schema applications, more than max_answer_checks") != std::string::npos);
+}
+
 TEST_CASE("uniqueItems over large nested items fails with a reason instead of comparing every pair") {
   auto schema = compiled(R"({"type":"array","uniqueItems":true})");
   // 1,000 items of 100 numbers each: 100,000 values compared pair by pair.

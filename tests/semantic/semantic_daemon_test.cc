@@ -32,15 +32,18 @@ struct Rig {
   UpstreamProcess upstream;
   std::unique_ptr<DaemonProcess> daemon;
 
-  // `embed_route_extra`: more keys for the embed route (its limits, say).
-  explicit Rig(const std::string& cache_extra = "", const std::string& embed_route_extra = "") {
+  // `embed_route_extra`: more keys for the embed route (its limits, say); `embed_provider`: the
+  // instance it calls (the local model, or "openai": the scripted upstream's embeddings).
+  explicit Rig(const std::string& cache_extra = "", const std::string& embed_route_extra = "",
+               const std::string& embed_provider = "local_embed") {
     REQUIRE(upstream.ready());
     ::setenv("OUTRIGGER_TEST_OPENAI_KEY", "sk-test", 1);
-    daemon = std::make_unique<DaemonProcess>(config(cache_extra, embed_route_extra));
+    daemon = std::make_unique<DaemonProcess>(config(cache_extra, embed_route_extra, embed_provider));
     if (!daemon->waitReady()) FAIL("the daemon did not start:\n" << daemon->log());
   }
 
-  std::string config(const std::string& cache_extra, const std::string& embed_route_extra) const {
+  std::string config(const std::string& cache_extra, const std::string& embed_route_extra,
+                     const std::string& embed_provider) const {
     return daemonHead() + openaiInstance("openai", upstream.baseUrl()) +
            "[instances.local_embed]\ntype = \"provider.wordllama\"\n[instances.local_embed.config]\n"
            "tokenizer = \"" + std::string(kModelDir) + "/l2_supercat_tokenizer_config.json\"\n"
@@ -49,7 +52,7 @@ struct Rig {
            "embed_route = \"embed\"\n" + cache_extra +
            "[routes.default]\ncache = [\"semantic\"]\nprovider = \"openai\"\nmodel = \"gpt-test\"\n"
            "exporters = [\"records\"]\ncalls = [\"embed\"]\ncache_replay_chunk_bytes = 8\n"
-           "[routes.embed]\nprovider = \"local_embed\"\n" + embed_route_extra + "[admin]\nlisten = \"127.0.0.1:0\"\n"
+           "[routes.embed]\nprovider = \"" + embed_provider + "\"\n" + embed_route_extra + "[admin]\nlisten = \"127.0.0.1:0\"\n"
            "[http]\nlisten = \"127.0.0.1:0\"\n";
   }
 
@@ -109,6 +112,21 @@ TEST_CASE("a paraphrase is served from the cache, a negation and a changed numbe
   CHECK(metrics.find(R"(outrigger_semantic_cache_hits_total{instance="semantic"} 1)") != std::string::npos);
   CHECK(metrics.find(R"(outrigger_semantic_cache_guard_refusals_total{instance="semantic"} 2)") != std::string::npos);
   CHECK(metrics.find(R"(outrigger_semantic_cache_entries{instance="semantic"} 4)") != std::string::npos);
+}
+
+TEST_CASE("vectors that are not unit length are scaled to it: an unrelated question misses, the same one hits") {
+  // The upstream's "by_text" vectors are counts of letters, digits, spaces and the rest: far from
+  // unit length. As raw dot products any two questions scored far past the threshold.
+  Rig rig("dimensions = 4\n", "model = \"emb\"\n", "openai");
+  const std::string embed = R"({"vectors":"by_text"})";
+  REQUIRE(rig.upstream.script("[" + embed + R"(,{"text":"Paris."},)" + embed + R"(,{"text":"Because."},)" + embed + "]"));
+  CHECK(ask(rig, "t", "What is the capital of France").content == "Paris.");
+  SocketAnswer other = ask(rig, "t", "Why?? Why??? Why????");
+  CHECK(other.status == OUTRIGGER_CODE_OK);
+  CHECK(other.content == "Because.");
+  SocketAnswer same = ask(rig, "t", "What is the capital of France");
+  CHECK(same.content == "Paris.");
+  CHECK(rig.upstreamCalls() == 5);  // three embeddings, two answers
 }
 
 TEST_CASE("a streamed request gets a cached answer as chunks") {
