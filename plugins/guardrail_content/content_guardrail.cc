@@ -100,10 +100,12 @@ class ContentGuardrail final : public Guardrail {
     return decideChunk(state, state->stream->finish(), /*at_end=*/true, result);
   }
 
+  // A retried, fallen-back or re-asked answer starts over; it may come whole (a fallback target,
+  // a hedge), and then on_response checks it: the stream state goes with the attempt it was for.
   void onStreamRestart(const outrigger_request_view& req) override {
     auto* state = static_cast<RequestState*>(host().requestState(req.handle));
-    if (!state || !state->stream) return;
-    state->stream->reset();
+    if (!state) return;
+    state->stream.reset();
     state->host_held = 0;
   }
 

@@ -163,10 +163,14 @@ outrigger_status hostSetRequestState(void* host_ctx, outrigger_request handle, v
   }
 }
 
+// Unlike the other calls, answers for a request that has ended until its states are released:
+// the end settles the attempt it cut short with the limiters, and a limiter reads its admission
+// there (a reservation a cancelled stream used must be charged, not refunded for want of it).
 void* hostRequestState(void* host_ctx, outrigger_request handle) noexcept {
-  RequestContext* ctx = nullptr;
-  if (lookup(handle, &ctx) != OUTRIGGER_OK) return nullptr;
-  return ctx->pluginState(instanceOf(host_ctx));
+  Engine* engine = Engine::forHandle(handle);
+  if (!engine || !engine->loop().inLoopThread()) return nullptr;
+  RequestContext* ctx = engine->find(handle);
+  return ctx ? ctx->pluginState(instanceOf(host_ctx)) : nullptr;
 }
 
 outrigger_status hostLimiterDone(void* host_ctx, outrigger_request handle, outrigger_code code, uint32_t retry_after_ms,

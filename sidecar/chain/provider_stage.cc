@@ -41,6 +41,7 @@ outrigger_status ProviderStage::callStart(const Stage& stage, const outrigger_re
 
 bool ProviderStage::startAttempt(size_t index) {
   RequestContext& r = ctx_;
+  answer_with_guardrails_ = false;  // the last attempt's answer was settled before another could start
   target_ = &routeTargets()[index];
   r.model_ = r.modelFor(*target_);
   if (r.embed_) {
@@ -154,6 +155,10 @@ outrigger_status ProviderStage::done(plugin::PluginInstance* inst, const outrigg
   r.provider_code_ = toCode(response.code);
   endAttempt();
   if (r.provider_code_ == Code::kOk) {
+    if (r.stream_guard_) {
+      keepFinal(response);  // what the end settles should a guardrail or a cancel end the request first
+      answer_with_guardrails_ = true;
+    }
     if (r.stream_guard_ && r.view_.stream && r.stream_guard_->chunksSeen() == 0 &&
         (response.content.size || response.tool_call_count)) {
       guardWholeAnswer(response);
@@ -161,7 +166,6 @@ outrigger_status ProviderStage::done(plugin::PluginInstance* inst, const outrigg
     }
     if (r.stream_guard_ && r.stream_guard_->chunksSeen() > 0) {
       // The answer's text came through the guardrails; their on_stream_end decide first.
-      keepFinal(response);
       if (!r.stream_guard_->providerFinished()) return OUTRIGGER_OK;  // finishAfterStreamGuard goes on
       if (r.ended_) return OUTRIGGER_OK;
       succeeded(final_.view);
@@ -246,6 +250,7 @@ void ProviderStage::noteUpstreamIdentity(resilience::TargetHealth& health, const
 
 void ProviderStage::succeeded(const outrigger_response_view& response) {
   RequestContext& r = ctx_;
+  answer_with_guardrails_ = false;
   planner_->succeeded();
   // Latency for lowest-latency routing: to the first chunk when one was sent, else to the answer.
   uint64_t now = monoNowNs();
@@ -334,6 +339,18 @@ void ProviderStage::resume(const Stage& stage) {
 void ProviderStage::onRequestEnd(bool current_running, std::string_view why) {
   RequestContext& r = ctx_;
   if (current_running && target_) LimiterStage::settle(r, target_->key, Code::kCancelled, true, Usage{}, 0);
+  if (answer_with_guardrails_ && target_) {
+    // The upstream answered (and billed) in full; a guardrail, a cancel or the deadline ended the
+    // request before the answer went on. The attempt is settled as answered, with its usage, and
+    // the usage and cost stay the request's.
+    answer_with_guardrails_ = false;
+    planner_->succeeded();
+    const Usage used = usageOf(final_.view);
+    settleTokens(&attempt_tokens_, usedTokens(used.prompt_tokens, used.completion_tokens, attempt_tokens_.charged));
+    LimiterStage::settle(r, target_->key, Code::kOk, true, used, final_.view.cost_usd);
+    r.usage_ += used;
+    r.cost_usd_ += final_.view.cost_usd;
+  }
   if (seat_.seated()) seat_.leave("left: the request ended (" + std::string(why) + ")");
   if (hedge_.target) cancelHedge();
   if (planner_) planner_->abandoned();  // frees a half-open probe slot held without a verdict

@@ -190,6 +190,10 @@ class ProviderStage final : public LimitWaiter {
     std::string finish_reason, model;
   };
   FinalAnswer final_;
+  // An answer the provider finished that waits on the stream guardrails (kept from done() until
+  // succeeded() settles it): a guardrail that stops it, or a cancel or deadline while one
+  // decides, ends the request, and the end settles this attempt with the usage it cost.
+  bool answer_with_guardrails_ = false;
   // Embeddings: the inputs as views, and the view the embed hook reads.
   std::vector<outrigger_str> embed_inputs_;
   outrigger_embed_request_view embed_view_{};

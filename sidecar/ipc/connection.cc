@@ -172,6 +172,16 @@ void Connection::refuseStream(uint64_t stream_id, Code code, const std::string& 
   endStream(stream_id, code, message);
 }
 
+void Connection::refuseFrame(uint64_t stream_id, Code code, const std::string& message) {
+  if (streams_.count(stream_id)) return refuseStream(stream_id, code, message);
+  if (stream_id <= last_stream_id_) {
+    ++owner_.counters().stream_errors;
+    return;
+  }
+  last_stream_id_ = stream_id;
+  refuseStream(stream_id, code, message);
+}
+
 // Stream ids only increase on a connection, so an id at or below the highest seen is either in
 // flight or finished: both are refused.
 bool Connection::claimStreamId(uint64_t sid) {
@@ -206,7 +216,7 @@ void Connection::dispatch(const uint8_t* data, size_t size) {
       if (claimStreamId(sid)) refuseStream(sid, Code::kInvalidArgument, "frame names a body type but carries no body");
       return;
     }
-    return refuseStream(sid, Code::kInvalidArgument, "frame names a body type but carries no body");
+    return refuseFrame(sid, Code::kInvalidArgument, "frame names a body type but carries no body");
   }
   if (!hello_done_) {
     if (type != w::Body::Hello) return fail(Code::kFailedPrecondition, "the first frame must be Hello");
@@ -241,8 +251,8 @@ void Connection::dispatch(const uint8_t* data, size_t size) {
       // A newer client's message type, or a server-only frame sent by a client.
       ++owner_.counters().unknown_bodies;
       if (sid == 0) return;
-      return endStream(sid, Code::kUnimplemented,
-                       "frame body type " + std::to_string(static_cast<int>(type)) + " is not supported by this server");
+      return refuseFrame(sid, Code::kUnimplemented,
+                         "frame body type " + std::to_string(static_cast<int>(type)) + " is not supported by this server");
   }
 }
 
@@ -345,7 +355,9 @@ ResponseSink::Flow Connection::onChunk(uint64_t stream_id, const ResponseChunkIn
     writeChunkPieces(stream_id, chunk);
   }
   queued();
-  size_t q = queuedBytes();
+  // Output only: held bytes here paused every stream of a connection whose guardrails held more
+  // than the watermark between them, and none could then release (no chunk came to release on).
+  size_t q = unwrittenBytes();
   if (q > settings_.write_queue_limit) {
     // The producer ignored the pause. End the stream once this call has unwound.
     outrigger_request h = chunk.handle;
@@ -364,8 +376,8 @@ ResponseSink::Flow Connection::onChunk(uint64_t stream_id, const ResponseChunkIn
 
 void Connection::onHeld(uint64_t, int64_t delta) {
   held_bytes_ = delta < 0 && size_t(-delta) > held_bytes_ ? 0 : size_t(int64_t(held_bytes_) + delta);
-  // Reading resumes in afterWrite once the queue drains: a release or an end writes a frame.
   if (!closing_ && reading_ && queuedBytes() > settings_.write_queue_high_water) stopReading();
+  if (delta < 0) resumeReading();  // a stream's held bytes went (dropped at its end, or released)
 }
 
 void Connection::writeChunkPieces(uint64_t stream_id, const ResponseChunkInfo& chunk) {
@@ -478,14 +490,17 @@ void Connection::afterWrite() {
     }
     return;
   }
-  if (queuedBytes() <= settings_.write_queue_high_water / 2) {
+  if (unwrittenBytes() <= settings_.write_queue_high_water / 2) {
     std::vector<outrigger_request> resume;
     resume.swap(paused_);
     for (outrigger_request h : resume) engine_.resume(h);
-    if (!reading_) {
-      reading_ = uv_read_start(reinterpret_cast<uv_stream_t*>(&pipe_), &Connection::onAlloc, &Connection::onRead) == 0;
-    }
   }
+  resumeReading();
+}
+
+void Connection::resumeReading() {
+  if (reading_ || closing_ || queuedBytes() > settings_.write_queue_high_water / 2) return;
+  reading_ = uv_read_start(reinterpret_cast<uv_stream_t*>(&pipe_), &Connection::onAlloc, &Connection::onRead) == 0;
 }
 
 void Connection::goAway(uint32_t drain_ms) {

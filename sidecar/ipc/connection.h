@@ -94,8 +94,11 @@ class Connection : public ResponseSink {
 
   void flush();
   size_t streamCount() const { return streams_.size(); }
-  // Output not yet written, plus what guardrails hold back of this connection's streams.
-  size_t queuedBytes() const { return out_.size() + inflight_bytes_ + held_bytes_; }
+  // Output not yet written: what pauses the producers (a client that does not read).
+  size_t unwrittenBytes() const { return out_.size() + inflight_bytes_; }
+  // That plus what guardrails hold back of this connection's streams: what stops reading new
+  // frames. Held bytes never pause a producer: a guardrail may need more chunks to release them.
+  size_t queuedBytes() const { return unwrittenBytes() + held_bytes_; }
 
   // ResponseSink
   void onStart(uint64_t stream_id, const ResponseStartInfo& info) override;
@@ -117,6 +120,10 @@ class Connection : public ResponseSink {
   // A stream-level error: ends `stream_id` alone (an in-flight request with that id included).
   void refuseStream(uint64_t stream_id, Code code, const std::string& message);
   bool claimStreamId(uint64_t stream_id);
+  // A frame of a kind that starts nothing (a body type this server does not take) on `stream_id`:
+  // a request in flight there ends with the reason; a fresh id is used up by the end it gets; an
+  // id already ended gets nothing more (its one end went out).
+  void refuseFrame(uint64_t stream_id, Code code, const std::string& message);
   void handleHello(const void* hello);
   void handleRequest(uint64_t stream_id, const uint8_t* data, size_t size);
   // `feedback` is a verified wire::Feedback.
@@ -126,6 +133,8 @@ class Connection : public ResponseSink {
   void afterWrite();
   void queued();
   void stopReading();
+  // Reads new frames again once what is queued and held is back under half the watermark.
+  void resumeReading();
 
   ConnectionOwner& owner_;
   chain::Engine& engine_;

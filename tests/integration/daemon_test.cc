@@ -5,6 +5,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -218,6 +219,56 @@ TEST_CASE("a client that disconnects mid-stream does not disturb the daemon") {
   }
   client::Client c(at(d));
   CHECK(c.chat(ask("after the disconnects")).ok());
+  CHECK(d.alive());
+}
+
+namespace {
+
+// A frame on `sid` whose body type this server does not take (a newer client's message).
+std::string unknownBodyFrame(uint64_t sid) {
+  flatbuffers::FlatBufferBuilder b;
+  auto ping = wire::CreatePing(b, 1);
+  wire::FrameBuilder fb(b);
+  fb.add_stream_id(sid);
+  fb.add_body_type(static_cast<wire::Body>(77));
+  fb.add_body(ping.Union());
+  b.FinishSizePrefixed(fb.Finish(), wire::FrameIdentifier());
+  return std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
+}
+
+}  // namespace
+
+TEST_CASE("a frame the server does not take ends its stream once: a running request is the one that ends, a fresh id is used up") {
+  DaemonProcess d;
+  REQUIRE(d.waitReady());
+  RawConnection raw(d.socket());
+  REQUIRE(raw.send(helloFrame()));
+  REQUIRE(raw.readFrame());
+  RequestSpec slow;
+  slow.stream = true;
+  slow.extra_json = R"({"mock": {"chunks": 50, "chunk_interval_ms": 20}})";
+  REQUIRE(raw.send(requestFrame(5, slow)));
+  REQUIRE(raw.send(unknownBodyFrame(5)));  // on the running stream
+  REQUIRE(raw.send(unknownBodyFrame(7)));  // on a fresh id, then a request on it
+  REQUIRE(raw.send(requestFrame(7, {})));
+  REQUIRE(raw.send(pingFrame(42)));
+  std::map<uint64_t, std::vector<wire::Status>> ends;
+  bool ponged = false;
+  while (!(ponged && ends[5].size() >= 1 && ends[7].size() >= 2)) {
+    auto f = raw.readFrame(5s);
+    if (!f) break;
+    const auto* frame = frameOf(*f);
+    if (frame->body_type() == wire::Body::Pong) ponged = true;
+    if (frame->body_type() == wire::Body::ResponseEnd) ends[frame->stream_id()].push_back(frame->body_as_ResponseEnd()->status());
+  }
+  // Stream 5: the running request ends, once, with the reason; the provider's own end never follows.
+  REQUIRE(ends[5].size() == 1);
+  CHECK(ends[5][0] == wire::Status::UNIMPLEMENTED);
+  // Stream 7: the unknown frame's end, then the request reusing the id is refused, not answered.
+  REQUIRE(ends[7].size() == 2);
+  CHECK(ends[7][0] == wire::Status::UNIMPLEMENTED);
+  CHECK(ends[7][1] == wire::Status::INVALID_ARGUMENT);
+  CHECK_FALSE(raw.readFrame(1500ms));  // nothing more: no second end for 5 once its mock would have finished
   CHECK(d.alive());
 }
 

@@ -432,3 +432,41 @@ TEST_CASE("http: a route's schema applies to requests without a schema of their 
   CHECK(own.status == 200);
   CHECK(rig.requests() == 5);
 }
+
+TEST_CASE("socket: a stream held whole does not pause another stream of its connection whose client reads") {
+  // Held bytes counted as unwritten output: once a stream held more than the connection's
+  // watermark, every other running stream there was paused until it was released, its client
+  // reading all along. (New requests do wait: a connection holding that much stops reading.)
+  DaemonProcess d("[server]\nsocket = \"@SOCKET@\"\nworkers = 1\nwrite_queue_high_water = 8192\n"
+                  "[plugins]\ndirs = [\"@PLUGINS@\"]\n"
+                  "[instances.mock]\ntype = \"provider.mock\"\n[instances.mock.config]\nallow_request_overrides = true\n"
+                  "[instances.json]\ntype = \"guardrail.json\"\n"
+                  "[routes.default]\nguardrails = [\"json\"]\nprovider = \"mock\"\nmax_held_bytes = 1048576\n");
+  REQUIRE(d.waitReady());
+  RawConnection raw(d.socket());
+  REQUIRE(raw.send(helloFrame()));
+  REQUIRE(raw.readFrame());
+  // Stream 1 is held whole: 80 KB in 40 chunks over 4 s, past the 8 KB watermark after 0.4 s.
+  std::string value = "{\"a\":\"" + std::string(80000, 'x') + "\"}";
+  RequestSpec held;
+  held.stream = true;
+  held.response_schema_json = R"({"type":"object"})";
+  held.extra_json = R"({"mock": {"text": )" + jsonQuoted(value) + R"(, "chunks": 40, "chunk_interval_ms": 100}})";
+  // Stream 3 passes through: 20 chunks over 2 s, most of them after stream 1 crossed the watermark.
+  RequestSpec plain;
+  plain.stream = true;
+  plain.extra_json = R"({"mock": {"text": ")" + std::string(200, 'p') + R"(", "chunks": 20, "chunk_interval_ms": 100}})";
+  REQUIRE(raw.send(requestFrame(1, held) + requestFrame(3, plain)));
+  std::vector<uint64_t> ended;
+  while (ended.size() < 2) {
+    auto f = raw.readFrame(15s);
+    REQUIRE(f);
+    const auto* frame = wire::GetSizePrefixedFrame(f->data());
+    if (frame->body_type() == wire::Body::ResponseEnd) {
+      CHECK(frame->body_as_ResponseEnd()->status() == wire::Status::OK);
+      ended.push_back(frame->stream_id());
+    }
+  }
+  // Paused by the other's held bytes, stream 3 (2 s) ended only after stream 1 (4 s).
+  CHECK(ended == std::vector<uint64_t>{3, 1});
+}

@@ -128,6 +128,26 @@ TEST_CASE("socket: the provider's answer is redacted the same, unary and streame
   }
 }
 
+TEST_CASE("socket: what the guardrail holds back never pauses the stream it must release from") {
+  // An unterminated key block is held back as far as the block could reach, more than the
+  // connection's 8 KB watermark. Counting held bytes as unwritten output paused the provider at the
+  // first release, and nothing could release again: the stream stalled until its deadline.
+  std::string config = piiConfig("scan_request = false");
+  config.replace(config.find("workers = 2\n"), 12, "workers = 2\nwrite_queue_high_water = 8192\n");
+  DaemonProcess d(config);
+  REQUIRE(d.waitReady());
+  std::string body;
+  while (body.size() < 40000) body += "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo";
+  const std::string answer = "-----BEGIN PRIVATE KEY-----" + body;
+  client::Client c(at(d));
+  client::ChatRequest req = ask("hi", R"({"text": ")" + answer + R"(", "chunks": 40, "chunk_interval_ms": 5})");
+  req.timeout = std::chrono::milliseconds(10000);
+  std::optional<client::Result<client::Response>> end;
+  std::string joined = streamJoined(c, req, &end);
+  REQUIRE(end->ok());
+  CHECK(joined == answer);  // no END line: not a key, released as it was
+}
+
 TEST_CASE("socket: reversible placeholders give the caller its values back, streamed too") {
   DaemonProcess d(piiConfig("reversible = true"));
   REQUIRE(d.waitReady());

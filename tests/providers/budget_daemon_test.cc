@@ -254,6 +254,27 @@ TEST_CASE("budget via daemon: a request whose attempts failed gives its reservat
   CHECK(stored(rig.db, "acme").usd == Approx(kAnswerUsd).epsilon(0).margin(1e-12));
 }
 
+TEST_CASE("budget via daemon: a stream the client cancels mid-answer is charged its whole reservation") {
+  UpstreamProcess up;
+  REQUIRE(up.ready());
+  // Six chunks 300 ms apart: the client cancels after the first, the upstream has begun its work.
+  REQUIRE(up.script(std::string(R"([{"model":"gpt-4o-mini","text":"one two three four five six","pieces":6,"gap_ms":300,)") +
+                    kUsage + "}]"));
+  BudgetRig rig(up, makeTempDir() + "/budget.db", 100 * kAnswerUsd, "default_max_output_tokens = 1000\n");
+  client::Client c(at(*rig.daemon));
+  client::Stream s = c.stream(asAcme(1000));
+  client::Chunk chunk;
+  REQUIRE(s.next(&chunk));
+  s.cancel();
+  while (s.next(&chunk)) {
+  }
+  CHECK_FALSE(s.result().ok());
+  rig.stop();
+  // The end settles the attempt it cut short with the reservation it held (1000 output tokens and
+  // the prompt's estimate); the limiter once found no admission at the end and charged nothing.
+  CHECK(stored(rig.db, "acme").usd >= 1000 * kOutput);
+}
+
 TEST_CASE("budget via daemon: a USD budget refuses a model without a price unless told to allow it") {
   UpstreamProcess up;
   REQUIRE(up.ready());

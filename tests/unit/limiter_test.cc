@@ -27,6 +27,7 @@ struct Settled {
   bool reached;
   uint32_t prompt, completion;
   double cost;
+  bool admission_readable;  // request_state gave back what admit kept, as the real limiters read it
 };
 
 struct Script {
@@ -81,12 +82,14 @@ class Budget final : public plugin::Instance {
       return OUTRIGGER_PENDING;
     }
     if (mode == "pending_forever") return OUTRIGGER_PENDING;
+    host().setRequestState(r.handle, std::make_unique<int>(7));  // the admission, as limiter.budget keeps its reservation
     return OUTRIGGER_CONTINUE;
   }
-  void settle(const outrigger_settlement& st) {
+  void settle(const outrigger_request_view& r, const outrigger_settlement& st) {
+    const int* admission = static_cast<const int*>(host().requestState(r.handle));
     (first_ ? s.first_settled : s.second_settled)
         .push_back({std::string(plugin::view(st.target)), st.code, st.reached_upstream != 0, st.usage.prompt_tokens,
-                    st.usage.completion_tokens, st.cost_usd});
+                    st.usage.completion_tokens, st.cost_usd, admission && *admission == 7});
   }
   void onCancel() { ++s.cancels; }
 
@@ -100,8 +103,8 @@ const outrigger_limiter_hooks kBudgetHooks = {
     [](void* i, const outrigger_request_view* r, const outrigger_limit_estimate* e, outrigger_limit_result* res) noexcept {
       return static_cast<Budget*>(static_cast<plugin::Instance*>(i))->admit(*r, *e, *res);
     },
-    [](void* i, const outrigger_request_view*, const outrigger_settlement* st) noexcept {
-      static_cast<Budget*>(static_cast<plugin::Instance*>(i))->settle(*st);
+    [](void* i, const outrigger_request_view* r, const outrigger_settlement* st) noexcept {
+      static_cast<Budget*>(static_cast<plugin::Instance*>(i))->settle(*r, *st);
     },
     [](void* i, outrigger_request) noexcept { static_cast<Budget*>(static_cast<plugin::Instance*>(i))->onCancel(); },
 };
@@ -243,6 +246,7 @@ TEST_CASE("a limiter admits with the request's estimate and settles the attempt 
   CHECK(s.first_settled[0].prompt == 12);
   CHECK(s.first_settled[0].completion == 3);
   CHECK(s.first_settled[0].cost == Approx(0.5));
+  CHECK(s.first_settled[0].admission_readable);
 }
 
 TEST_CASE("a limiter's refusal ends the request before any provider, retryable with its retry time") {
@@ -333,6 +337,9 @@ TEST_CASE("an attempt cut short by a cancel is settled once, CANCELLED, with its
   CHECK(s.first_settled[0].code == OUTRIGGER_CODE_CANCELLED);
   CHECK(s.first_settled[0].target == "counting/m");
   CHECK(s.first_settled[0].reached);
+  // The end settles after the request is marked ended: the admission must still be readable, or
+  // a limiter refunds (limiter.memory) or charges nothing (limiter.budget) for the attempt.
+  CHECK(s.first_settled[0].admission_readable);
 }
 
 TEST_CASE("a limiter after one that refused never runs, and the one that admitted settles once, empty") {

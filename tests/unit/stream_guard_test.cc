@@ -194,6 +194,7 @@ struct Outcome {
   std::vector<Verdict> verdicts;
   int ends = 0;
   int64_t held = 0;  // what the sink was told is held, net
+  uint64_t prompt_tokens = 0, completion_tokens = 0;  // the end's usage
 };
 
 class Sink : public ResponseSink {
@@ -211,6 +212,8 @@ class Sink : public ResponseSink {
     out.content = std::string(e.content);
     out.message = std::string(e.message);
     out.verdicts = e.verdicts ? *e.verdicts : std::vector<Verdict>{};
+    out.prompt_tokens = e.usage.prompt_tokens;
+    out.completion_tokens = e.usage.completion_tokens;
     held_at_end = out.held;
     ++out.ends;
   }
@@ -353,6 +356,9 @@ TEST_CASE("on_stream_end may stop a stream it held whole: the client gets no chu
   REQUIRE(rig.verdictOf("first"));
   CHECK(rig.verdictOf("first")->kind == VerdictKind::kDeny);
   CHECK(rig.sink.held_at_end == 0);
+  // The upstream answered in full before the deny: its usage is the request's (it was lost).
+  CHECK(out.prompt_tokens == 3);
+  CHECK(out.completion_tokens == 4);
 }
 
 TEST_CASE("holding more than max_held_bytes ends the stream RESOURCE_EXHAUSTED and cancels the provider") {

@@ -868,7 +868,8 @@ typedef struct outrigger_host_api {
   outrigger_status (*set_request_state)(void* host_ctx, outrigger_request request, void* state,
                                         void (*release)(void* state)) OUTRIGGER_NOEXCEPT;
   /* [loop] The state this instance set on the request, or NULL (none, stale handle, other
-   * thread). */
+   * thread). A request that has ended keeps answering until its states are released, so a
+   * limiter's settle for the attempt the end cut short can read its admission. */
   void* (*request_state)(void* host_ctx, outrigger_request request) OUTRIGGER_NOEXCEPT;
   /* [loop] Completion of a PENDING limiter admit: `code` OUTRIGGER_CODE_OK admits, anything
    * else refuses the request with that code, `retry_after_ms` and `reason`. Exactly once. */
