@@ -331,14 +331,7 @@ TEST_CASE("malformed frames get a typed error and a close, while other clients k
     RawConnection raw(d.socket());
     raw.send(helloFrame());
     REQUIRE(raw.readFrame());
-    flatbuffers::FlatBufferBuilder b;
-    auto ping = wire::CreatePing(b, 1);
-    wire::FrameBuilder fb(b);
-    fb.add_stream_id(9);
-    fb.add_body_type(static_cast<wire::Body>(77));
-    fb.add_body(ping.Union());
-    b.FinishSizePrefixed(fb.Finish(), wire::FrameIdentifier());
-    raw.send(std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize()));
+    raw.send(unknownBodyFrame(9));
     auto f = raw.readFrame();
     REQUIRE(f);
     REQUIRE(frameOf(*f)->body_type() == wire::Body::ResponseEnd);
