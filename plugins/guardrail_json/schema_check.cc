@@ -60,30 +60,49 @@ std::vector<const Value*> allNodes(const Value& doc) {
   return nodes;
 }
 
-// The nodes valijson parses as schemas: the root and what its keywords and references lead to
-// (schema_guards.h), each once, in the order found. Not the members of enum, const, default or
-// examples, nor unused definitions, unless a $ref leads there (valijson then reads them as
-// schemas too); a property may be named "enum". Empty, with `why` set, when a $ref on the way is
-// one valijson would not read as json::resolveRef does (json::refProblem).
-std::vector<Value*> schemaNodes(Value& doc, std::string* why) {
-  std::vector<Value*> nodes{&doc};
-  std::unordered_set<const Value*> seen{&doc};
-  for (size_t i = 0; i < nodes.size(); ++i) {
-    const Value& at = *nodes[i];
+// The nodes valijson parses as schemas: the root (nodes[0]) and what its keywords and references
+// lead to (schema_guards.h), each once, numbered in the order found, with their edges. Not the
+// members of enum, const, default or examples, nor unused definitions, unless a $ref leads there
+// (valijson then reads them as schemas too); a property may be named "enum".
+struct SchemaGraph {
+  struct Edges {
+    std::vector<uint32_t> in_place, member_one_of, member_all, item_one_of, item_all;
+  };
+  std::vector<Value*> nodes;  // of the document, which is mutable: screening renames members
+  std::vector<Edges> edges;
+};
+
+// Empty, with `why` set, when a $ref on the way is one valijson would not read as
+// json::resolveRef does (json::refProblem).
+SchemaGraph schemaGraph(Value& doc, std::string* why) {
+  SchemaGraph g;
+  std::unordered_map<const Value*, uint32_t> number;
+  auto numbersOf = [&](const std::vector<const Value*>& values) {
+    std::vector<uint32_t> out;
+    for (const Value* v : values) {
+      auto [it, fresh] = number.try_emplace(v, static_cast<uint32_t>(g.nodes.size()));
+      if (fresh) g.nodes.push_back(const_cast<Value*>(v));
+      out.push_back(it->second);
+    }
+    return out;
+  };
+  numbersOf({&doc});
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Value& at = *g.nodes[i];
     if (const Value* ref = refOf(at)) {
       *why = json::refProblem({ref->GetString(), ref->GetStringLength()});
       if (!why->empty()) return {};
     }
     json::NestedSubschemas nested = nestedSubschemas(at);
-    std::vector<const Value*> next = inPlaceSubschemas(doc, at);
-    for (auto* list : {&nested.member_one_of, &nested.member_all, &nested.item_one_of, &nested.item_all}) {
-      next.insert(next.end(), list->begin(), list->end());
-    }
-    for (const Value* v : next) {
-      if (seen.insert(v).second) nodes.push_back(const_cast<Value*>(v));  // nodes of `doc`, which is mutable
-    }
+    SchemaGraph::Edges e;
+    e.in_place = numbersOf(inPlaceSubschemas(doc, at));
+    e.member_one_of = numbersOf(nested.member_one_of);
+    e.member_all = numbersOf(nested.member_all);
+    e.item_one_of = numbersOf(nested.item_one_of);
+    e.item_all = numbersOf(nested.item_all);
+    g.edges.push_back(std::move(e));
   }
-  return nodes;
+  return g;
 }
 
 // How many schemas one value is checked against in place from each schema node, through the
@@ -144,37 +163,9 @@ size_t schemaWeight(const Value& v) {
 // An upper bound: each schema applied to a value is charged its costliest way one level down
 // (nestedSubschemas). With `weigh`, a schema counts schemaWeight instead of 1. The in-place edges
 // must be acyclic (inPlaceFanout first).
-std::vector<size_t> fanoutByDepth(const Value& doc, size_t cap, bool weigh) {
-  // The schemas reachable from the root, numbered, with their edges.
-  std::unordered_map<const Value*, uint32_t> number;
-  std::vector<const Value*> schemas;
-  auto numberOf = [&](const Value* v) {
-    auto [it, fresh] = number.try_emplace(v, static_cast<uint32_t>(schemas.size()));
-    if (fresh) schemas.push_back(v);
-    return it->second;
-  };
-  auto numbersOf = [&](const std::vector<const Value*>& values) {
-    std::vector<uint32_t> out;
-    for (const Value* v : values) out.push_back(numberOf(v));
-    return out;
-  };
-  struct Edges {
-    std::vector<uint32_t> in_place, member_one_of, member_all, item_one_of, item_all;
-  };
-  std::vector<Edges> edges;
-  numberOf(&doc);
-  for (size_t i = 0; i < schemas.size(); ++i) {
-    const Value& at = *schemas[i];
-    json::NestedSubschemas nested = nestedSubschemas(at);
-    Edges e;
-    e.in_place = numbersOf(inPlaceSubschemas(doc, at));
-    e.member_one_of = numbersOf(nested.member_one_of);
-    e.member_all = numbersOf(nested.member_all);
-    e.item_one_of = numbersOf(nested.item_one_of);
-    e.item_all = numbersOf(nested.item_all);
-    edges.push_back(std::move(e));
-  }
-  const size_t n = schemas.size();
+std::vector<size_t> fanoutByDepth(const SchemaGraph& g, size_t cap, bool weigh) {
+  const auto& edges = g.edges;
+  const size_t n = g.nodes.size();
   // In-place edges in post-order, so a schema's in-place subschemas are counted before it.
   std::vector<uint32_t> order;
   std::vector<bool> seen(n);
@@ -198,8 +189,8 @@ std::vector<size_t> fanoutByDepth(const Value& doc, size_t cap, bool weigh) {
   std::vector<size_t> above(n), here(n), out;
   for (unsigned depth = 0; depth < json::kMaxDepth; ++depth) {
     for (uint32_t s : order) {
-      const Edges& e = edges[s];
-      size_t total = depth == 0 ? (weigh ? schemaWeight(*schemas[s]) : 1) : 0;  // itself, or what it applies a level down
+      const SchemaGraph::Edges& e = edges[s];
+      size_t total = depth == 0 ? (weigh ? schemaWeight(*g.nodes[s]) : 1) : 0;  // itself, or what it applies a level down
       if (depth > 0) {
         auto oneOf = [&](const std::vector<uint32_t>& list) {
           size_t worst = 0;
@@ -246,7 +237,7 @@ unsigned depthOf(const Value& root) {
 // schema's nodes stay valid.
 constexpr char kDropped[] = "x-outrigger-dropped";
 
-// Keywords in the schema's nodes (schemaNodes). Caller schemas: "pattern" dropped (counted),
+// Keywords in the schema's nodes (schemaGraph). Caller schemas: "pattern" dropped (counted),
 // "patternProperties" refused. Any schema: "id" dropped (valijson takes it as the base its $refs
 // resolve against, and a relative one grows at each pass through a recursive $ref: "a", "aa",
 // ... without end), a "multipleOf" that is not a number above 0 refused (valijson divides by it
@@ -362,8 +353,8 @@ CompileResult compileSchema(std::string_view text, SchemaSource source, const Sc
     return out;
   }
   std::string why;
-  const std::vector<Value*> schemas = schemaNodes(compiled->doc, &why);
-  if (why.empty()) why = screenKeywords(compiled.get(), schemas, source, &out.dropped_patterns);
+  const SchemaGraph graph = schemaGraph(compiled->doc, &why);
+  if (why.empty()) why = screenKeywords(compiled.get(), graph.nodes, source, &out.dropped_patterns);
   if (!why.empty()) {
     out.error = "schema refused: " + why;
     return out;
@@ -374,7 +365,7 @@ CompileResult compileSchema(std::string_view text, SchemaSource source, const Sc
                 std::to_string(limits.max_fanout) + " schemas to one value, or form a cycle";
     return out;
   }
-  const std::vector<size_t> fanout = fanoutByDepth(compiled->doc, limits.max_fanout, /*weigh=*/false);
+  const std::vector<size_t> fanout = fanoutByDepth(graph, limits.max_fanout, /*weigh=*/false);
   for (size_t depth = 1; depth < fanout.size(); ++depth) {
     if (fanout[depth] <= limits.max_fanout) continue;
     out.error = "schema refused: it may apply more than " + std::to_string(limits.max_fanout) +
@@ -382,7 +373,7 @@ CompileResult compileSchema(std::string_view text, SchemaSource source, const Sc
                 " levels deep in an answer (a recursive schema that applies itself more than once a level)";
     return out;
   }
-  compiled->cost_by_depth = fanoutByDepth(compiled->doc, limits.max_answer_checks, /*weigh=*/true);
+  compiled->cost_by_depth = fanoutByDepth(graph, limits.max_answer_checks, /*weigh=*/true);
   compiled->max_answer_checks = limits.max_answer_checks;
   try {
     valijson::SchemaParser parser;
