@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <optional>
 #include <regex>
 #include <unordered_map>
 #include <unordered_set>
@@ -47,18 +48,6 @@ std::string_view keyOf(const Value::Member& m) { return {m.name.GetString(), m.n
 using json::inPlaceSubschemas;
 using json::nestedSubschemas;
 using json::refOf;
-
-std::vector<const Value*> allNodes(const Value& doc) {
-  std::vector<const Value*> nodes{&doc};
-  for (size_t i = 0; i < nodes.size(); ++i) {
-    if (nodes[i]->IsObject()) {
-      for (const auto& m : nodes[i]->GetObject()) nodes.push_back(&m.value);
-    } else if (nodes[i]->IsArray()) {
-      for (const auto& e : nodes[i]->GetArray()) nodes.push_back(&e);
-    }
-  }
-  return nodes;
-}
 
 // The nodes valijson parses as schemas: the root (nodes[0]) and what its keywords and references
 // lead to (schema_guards.h), each once, numbered in the order found, with their edges. Not the
@@ -105,42 +94,35 @@ SchemaGraph schemaGraph(Value& doc, std::string* why) {
   return g;
 }
 
-// How many schemas one value is checked against in place from each schema node, through the
-// edges above, capped at `cap`; `cap` + 1 also when the edges form a cycle (a schema applied to
-// the same value without end: valijson would recurse until the stack overflowed). Iterative
-// post-order over the graph.
-size_t inPlaceFanout(const Value& doc, const std::vector<const Value*>& nodes, size_t cap) {
-  constexpr size_t kOnPath = SIZE_MAX;
-  std::unordered_map<const Value*, size_t> fanout;  // finished nodes: their count; on the path: kOnPath
-  size_t worst = 0;
-  for (const Value* start : nodes) {
-    if (!start->IsObject() || fanout.count(start)) continue;
-    std::vector<std::pair<const Value*, std::vector<const Value*>>> path;
-    fanout[start] = kOnPath;
-    path.push_back({start, inPlaceSubschemas(doc, *start)});
+// The schemas in post-order of the in-place edges (a schema's in-place subschemas before it), or
+// nothing when those edges form a cycle: a schema applied to the same value without end, where
+// valijson would recurse until the stack overflowed.
+std::optional<std::vector<uint32_t>> inPlaceOrder(const SchemaGraph& g) {
+  enum : uint8_t { kUnseen, kOnPath, kDone };
+  std::vector<uint8_t> mark(g.nodes.size(), kUnseen);
+  std::vector<uint32_t> order;
+  for (uint32_t start = 0; start < g.nodes.size(); ++start) {
+    if (mark[start] != kUnseen) continue;
+    mark[start] = kOnPath;
+    std::vector<std::pair<uint32_t, size_t>> path{{start, 0}};
     while (!path.empty()) {
-      auto& [node, next] = path.back();
-      if (next.empty()) {
-        size_t total = 1;
-        for (const Value* child : inPlaceSubschemas(doc, *node)) total = std::min(cap + 1, total + fanout[child]);
-        fanout[node] = total;
-        worst = std::max(worst, total);
+      const uint32_t node = path.back().first;
+      const size_t next = path.back().second++;
+      if (next == g.edges[node].in_place.size()) {
+        mark[node] = kDone;
+        order.push_back(node);
         path.pop_back();
         continue;
       }
-      const Value* child = next.back();
-      next.pop_back();
-      auto it = fanout.find(child);
-      if (it != fanout.end()) {
-        if (it->second == kOnPath) return cap + 1;
-        continue;
+      const uint32_t child = g.edges[node].in_place[next];
+      if (mark[child] == kOnPath) return std::nullopt;
+      if (mark[child] == kUnseen) {
+        mark[child] = kOnPath;
+        path.push_back({child, 0});
       }
-      fanout[child] = kOnPath;
-      path.push_back({child, inPlaceSubschemas(doc, *child)});
     }
-    if (worst > cap) return worst;
   }
-  return worst;
+  return order;
 }
 
 // What applying schema `v` to one value costs, in schema applications: 1, and 1 for each entry of
@@ -157,34 +139,15 @@ size_t schemaWeight(const Value& v) {
 }
 
 // At most how many schemas valijson applies to one value nested d levels inside the answer, for
-// each d below json::kMaxDepth, capped at `cap` + 1 (d = 0 is the answer itself, inPlaceFanout of
-// the root). A recursive schema that applies itself twice a level ({"items": {"allOf": [{"$ref":
+// each d below json::kMaxDepth, capped at `cap` + 1 (d = 0 is the answer itself: what the root
+// applies in place). A recursive schema that applies itself twice a level ({"items": {"allOf": [{"$ref":
 // "#"}, {"$ref": "#"}]}}) applies 2 schemas to a value in place but 2^20 to one 20 levels deep.
 // An upper bound: each schema applied to a value is charged its costliest way one level down
-// (nestedSubschemas). With `weigh`, a schema counts schemaWeight instead of 1. The in-place edges
-// must be acyclic (inPlaceFanout first).
-std::vector<size_t> fanoutByDepth(const SchemaGraph& g, size_t cap, bool weigh) {
+// (nestedSubschemas). With `weigh`, a schema counts schemaWeight instead of 1. `order` is
+// inPlaceOrder's.
+std::vector<size_t> fanoutByDepth(const SchemaGraph& g, const std::vector<uint32_t>& order, size_t cap, bool weigh) {
   const auto& edges = g.edges;
   const size_t n = g.nodes.size();
-  // In-place edges in post-order, so a schema's in-place subschemas are counted before it.
-  std::vector<uint32_t> order;
-  std::vector<bool> seen(n);
-  for (uint32_t start = 0; start < n; ++start) {
-    if (seen[start]) continue;
-    seen[start] = true;
-    std::vector<std::pair<uint32_t, size_t>> path{{start, 0}};
-    while (!path.empty()) {
-      const uint32_t node = path.back().first;
-      const size_t next = path.back().second++;
-      if (next == edges[node].in_place.size()) {
-        order.push_back(node);
-        path.pop_back();
-      } else if (const uint32_t child = edges[node].in_place[next]; !seen[child]) {
-        seen[child] = true;
-        path.push_back({child, 0});
-      }
-    }
-  }
   auto plus = [cap](size_t a, size_t b) { return std::min(cap + 1, a + b); };
   std::vector<size_t> above(n), here(n), out;
   for (unsigned depth = 0; depth < json::kMaxDepth; ++depth) {
@@ -359,13 +322,13 @@ CompileResult compileSchema(std::string_view text, SchemaSource source, const Sc
     out.error = "schema refused: " + why;
     return out;
   }
-  const std::vector<const Value*> nodes = allNodes(compiled->doc);
-  if (inPlaceFanout(compiled->doc, nodes, limits.max_fanout) > limits.max_fanout) {
+  const std::optional<std::vector<uint32_t>> order = inPlaceOrder(graph);
+  const std::vector<size_t> fanout = order ? fanoutByDepth(graph, *order, limits.max_fanout, /*weigh=*/false) : std::vector<size_t>();
+  if (!order || fanout[0] > limits.max_fanout) {
     out.error = "schema refused: its $ref/allOf/anyOf/oneOf/not/if/then/else/dependencies apply more than " +
                 std::to_string(limits.max_fanout) + " schemas to one value, or form a cycle";
     return out;
   }
-  const std::vector<size_t> fanout = fanoutByDepth(graph, limits.max_fanout, /*weigh=*/false);
   for (size_t depth = 1; depth < fanout.size(); ++depth) {
     if (fanout[depth] <= limits.max_fanout) continue;
     out.error = "schema refused: it may apply more than " + std::to_string(limits.max_fanout) +
@@ -373,7 +336,7 @@ CompileResult compileSchema(std::string_view text, SchemaSource source, const Sc
                 " levels deep in an answer (a recursive schema that applies itself more than once a level)";
     return out;
   }
-  compiled->cost_by_depth = fanoutByDepth(graph, limits.max_answer_checks, /*weigh=*/true);
+  compiled->cost_by_depth = fanoutByDepth(graph, *order, limits.max_answer_checks, /*weigh=*/true);
   compiled->max_answer_checks = limits.max_answer_checks;
   try {
     valijson::SchemaParser parser;

@@ -251,25 +251,31 @@ void ProviderStage::noteUpstreamIdentity(resilience::TargetHealth& health, const
 void ProviderStage::succeeded(const outrigger_response_view& response) {
   RequestContext& r = ctx_;
   answer_with_guardrails_ = false;
-  planner_->succeeded();
   // Latency for lowest-latency routing: to the first chunk when one was sent, else to the answer.
   uint64_t now = monoNowNs();
   uint64_t until = r.first_chunk_ns_ > attempt_start_ns_ ? r.first_chunk_ns_ : now;
   resilience::TargetHealth& health = r.engine_.health().target(target_->key, r.route_->policy);
   health.latency.add(double(until - attempt_start_ns_) / 1e6);
   noteUpstreamIdentity(health, response);
-  settleTokens(&attempt_tokens_,
-               usedTokens(response.usage.prompt_tokens, response.usage.completion_tokens, attempt_tokens_.charged));
   r.answered_ = true;
   r.closeSpanAt(attempt_span_, "ok");
   if (traced()) describeAttemptEnd(&r.spans_, attempt_span_, response);
-  LimiterStage::settle(r, target_->key, Code::kOk, true, usageOf(response), response.cost_usd);
+  settleAnswered(response);
   std::string streamed = std::move(r.content_);
   r.copyFinal(response);
   if (response.content.size == 0) r.content_ = std::move(streamed);
   // A provider that answered whole still streams to a client that asked for chunks.
   if (r.view_.stream && r.chunk_seq_ == 0 && !r.content_.empty()) r.sendChunk(r.content_, nullptr);
   if (r.finish_reason_.empty() && !r.embed_) r.finish_reason_ = "stop";
+}
+
+// An attempt that answered: the breaker's verdict, the target's tokens and the limiters, settled
+// to what it used.
+void ProviderStage::settleAnswered(const outrigger_response_view& response) {
+  planner_->succeeded();
+  settleTokens(&attempt_tokens_,
+               usedTokens(response.usage.prompt_tokens, response.usage.completion_tokens, attempt_tokens_.charged));
+  LimiterStage::settle(ctx_, target_->key, Code::kOk, true, usageOf(response), response.cost_usd);
 }
 
 void ProviderStage::keepFinal(const outrigger_response_view& response) {
@@ -344,11 +350,8 @@ void ProviderStage::onRequestEnd(bool current_running, std::string_view why) {
     // request before the answer went on. The attempt is settled as answered, with its usage, and
     // the usage and cost stay the request's.
     answer_with_guardrails_ = false;
-    planner_->succeeded();
-    const Usage used = usageOf(final_.view);
-    settleTokens(&attempt_tokens_, usedTokens(used.prompt_tokens, used.completion_tokens, attempt_tokens_.charged));
-    LimiterStage::settle(r, target_->key, Code::kOk, true, used, final_.view.cost_usd);
-    r.usage_ += used;
+    settleAnswered(final_.view);
+    r.usage_ += usageOf(final_.view);
     r.cost_usd_ += final_.view.cost_usd;
   }
   if (seat_.seated()) seat_.leave("left: the request ended (" + std::string(why) + ")");

@@ -96,6 +96,7 @@ class ProviderStage final : public LimitWaiter {
   outrigger_status callStart(const Stage& stage, const outrigger_request_view* view);
   void noteUpstreamIdentity(resilience::TargetHealth& health, const outrigger_response_view& response);
   void succeeded(const outrigger_response_view& r);
+  void settleAnswered(const outrigger_response_view& r);
   // Keeps a streamed answer's usage, cost, finish reason and model while guardrails decide.
   void keepFinal(const outrigger_response_view& r);
   // A streaming request's provider answered whole: the answer goes through the route's chunk

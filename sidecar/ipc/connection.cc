@@ -173,12 +173,11 @@ void Connection::refuseStream(uint64_t stream_id, Code code, const std::string& 
 }
 
 void Connection::refuseFrame(uint64_t stream_id, Code code, const std::string& message) {
-  if (streams_.count(stream_id)) return refuseStream(stream_id, code, message);
-  if (stream_id <= last_stream_id_) {
+  if (!streams_.count(stream_id) && stream_id <= last_stream_id_) {  // ended: its one end went out
     ++owner_.counters().stream_errors;
     return;
   }
-  last_stream_id_ = stream_id;
+  last_stream_id_ = std::max(last_stream_id_, stream_id);
   refuseStream(stream_id, code, message);
 }
 

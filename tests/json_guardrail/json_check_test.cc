@@ -3,6 +3,8 @@
 // repair prompt, and the config table against the schema and the README.
 #include <catch2/catch.hpp>
 
+#include <chrono>
+
 #include "answer_check.h"
 #include "bounded_json.h"
 #include "json_extract.h"
@@ -472,3 +474,24 @@ TEST_CASE("settings parse with their defaults, and a configured schema valijson 
   CHECK_THROWS_WITH(parseJsonSettings(R"({"schema":{"type":"nonsense"}})"), Catch::Contains("schema:"));
 }
 
+
+// Compile cost of a caller schema (hidden; release build: json_guardrail_tests "[bench]").
+TEST_CASE("bench: compiling a caller's schema", "[.][bench]") {
+  const std::string order =
+      R"({"type":"object","additionalProperties":false,"required":["id","customer","items","total","status"],"properties":{)"
+      R"("id":{"type":"string"},"customer":{"type":"object","required":["name","email"],"properties":{"name":{"type":"string"},)"
+      R"("email":{"type":"string"},"address":{"type":"object","properties":{"street":{"type":"string"},"city":{"type":"string"},)"
+      R"("zip":{"type":"string"},"country":{"type":"string","enum":["US","GB","DE","FR"]}}}}},"items":{"type":"array","items":)"
+      R"({"type":"object","required":["sku","qty","price"],"properties":{"sku":{"type":"string"},"qty":{"type":"integer","minimum":1},)"
+      R"("price":{"type":"number","minimum":0}}}},"total":{"type":"number"},"status":{"type":"string","enum":["new","paid","shipped",)"
+      R"("cancelled"]},"notes":{"anyOf":[{"type":"string"},{"type":"null"}]}}})";
+  const std::string tree = R"({"definitions":{"node":{"type":"object","properties":{"name":{"type":"string"},)"
+                           R"("children":{"type":"array","items":{"$ref":"#/definitions/node"}}}}},"$ref":"#/definitions/node"})";
+  for (const std::string* schema : {&order, &tree}) {
+    const int n = 5000;
+    auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < n; ++i) REQUIRE(compileSchema(*schema, SchemaSource::kCaller, {}).schema);
+    double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count() / n;
+    WARN(schema->size() << "-byte schema: " << us << " us a compile");
+  }
+}
