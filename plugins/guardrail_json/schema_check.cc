@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <optional>
 #include <regex>
 #include <unordered_map>
@@ -30,6 +31,7 @@ class CompiledSchema {
   valijson::Schema schema;
   bool uses_regex = false;   // "pattern", "patternProperties" or "format": std::regex runs
   bool uses_unique = false;  // "uniqueItems": valijson compares every pair of items
+  bool uses_multiple_of = false;  // "multipleOf": valijson converts the value to a 64-bit integer
   // At most how much checking one value nested d levels in an answer costs, for d below
   // json::kMaxDepth (the deepest an answer parses): the schemas that may apply to it, each
   // weighed by the lists it compares the value with (schemaWeight).
@@ -213,8 +215,9 @@ std::string screenKeywords(CompiledSchema* compiled, const std::vector<Value*>& 
       const std::string_view key = keyOf(m);
       if (key == "id") {
         m.name.SetString(rapidjson::StringRef(kDropped));
-      } else if (key == "multipleOf" && !(m.value.IsNumber() && m.value.GetDouble() > 0)) {
-        return "\"multipleOf\" must be a number greater than 0";
+      } else if (key == "multipleOf") {
+        if (!(m.value.IsNumber() && m.value.GetDouble() > 0)) return "\"multipleOf\" must be a number greater than 0";
+        compiled->uses_multiple_of = true;
       } else if (key == "format" && m.value.IsString()) {
         compiled->uses_regex = true;
       } else if (key == "uniqueItems" && m.value.IsTrue()) {
@@ -253,7 +256,26 @@ struct AnswerCost {
   size_t longest_array = 0;
   size_t schema_checks = 0;  // each value times what the schemas that may apply at its depth cost
   size_t unique_visits = 0;  // for uniqueItems: each array's items times the values inside them
+  bool beyond_int64 = false;  // a number (or numeric string) no 64-bit integer holds
 };
+
+// True when valijson's multipleOf would convert `v` to int64 out of range (undefined behaviour):
+// a number past +-2^63, or a string that reads as one (valijson reads numeric strings as numbers).
+bool beyondInt64(const Value& v) {
+  double d = 0;
+  if (v.IsNumber()) {
+    if (v.IsInt64()) return false;
+    d = v.GetDouble();
+  } else if (v.IsString()) {
+    const std::string text(v.GetString(), v.GetStringLength());
+    char* end = nullptr;
+    d = std::strtod(text.c_str(), &end);
+    if (end == text.c_str() || *end != '\0') return false;
+  } else {
+    return false;
+  }
+  return !(d > -9.2e18 && d < 9.2e18);
+}
 
 // Adds `v`, nested `depth` levels in the answer, to `cost`; returns how many values `v` holds,
 // itself included. Recursive: answers parse at most json::kMaxDepth deep.
@@ -261,6 +283,7 @@ size_t addCost(const CompiledSchema& schema, const Value& v, unsigned depth, Ans
   const std::vector<size_t>& by_depth = schema.cost_by_depth;
   const size_t here = by_depth[std::min<size_t>(depth, by_depth.size() - 1)];
   cost->schema_checks = std::min(SIZE_MAX / 2, cost->schema_checks + here);
+  if (schema.uses_multiple_of && beyondInt64(v)) cost->beyond_int64 = true;
   size_t values = 1;
   if (v.IsString()) {
     cost->longest_string = std::max<size_t>(cost->longest_string, v.GetStringLength());
@@ -361,6 +384,10 @@ bool validate(const CompiledSchema& schema, const rapidjson::Value& value, size_
   if (schema.uses_regex && cost.longest_string > kMaxRegexInput) {
     errors->push_back("/: a string longer than " + std::to_string(kMaxRegexInput) +
                       " bytes cannot be checked against the schema's pattern or format");
+    return false;
+  }
+  if (cost.beyond_int64) {
+    errors->push_back("/: a number beyond 64-bit integers cannot be checked against the schema's multipleOf");
     return false;
   }
   if (schema.uses_unique && cost.longest_array > kMaxUniqueItems) {

@@ -300,6 +300,15 @@ TEST_CASE("an enum counts its entries toward max_answer_checks: each is compared
   CHECK(errors[0].find("2000201 schema applications, more than max_answer_checks") != std::string::npos);
 }
 
+TEST_CASE("multipleOf with a number past 64-bit integers fails with a reason instead of an undefined conversion") {
+  auto schema = compiled(R"({"type":"object","properties":{"n":{"type":"integer","multipleOf":2}}})");
+  CHECK(errorsOf(*schema, R"({"n":4})").empty());
+  std::vector<std::string> errors = errorsOf(*schema, R"({"n":9444444444444444444444444444444444444444})");
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].find("beyond 64-bit integers") != std::string::npos);
+  CHECK_FALSE(errorsOf(*schema, R"({"n":"1e300"})").empty());
+}
+
 TEST_CASE("uniqueItems over large nested items fails with a reason instead of comparing every pair") {
   auto schema = compiled(R"({"type":"array","uniqueItems":true})");
   // 1,000 items of 100 numbers each: 100,000 values compared pair by pair.
