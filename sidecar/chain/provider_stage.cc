@@ -80,8 +80,8 @@ bool ProviderStage::startAttempt(size_t index) {
   attempt_span_ = r.spans_.size();
   outrigger_status rc = r.embed_ ? callEmbed(stage) : callStart(stage, &attempt_view_);
   if (traced()) describeAttemptStart(&r.spans_, attempt_span_, *target_, r.model_, r.embed_ ? nullptr : r.view_.params);
-  if (rc == OUTRIGGER_PENDING) {
-    if (!r.completed_in_hook_ && !r.embed_) armHedge();
+  if (rc == OUTRIGGER_PENDING || r.answeredInHook(stage, rc)) {
+    if (!r.completed_in_hook_ && !r.embed_ && r.pending_.stage == &stage) armHedge();
     return r.completed_in_hook_;
   }
   r.pending_ = {};

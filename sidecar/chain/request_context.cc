@@ -9,6 +9,7 @@
 #include "chain/request_json_depth.h"
 #include "chain/request_views.h"
 #include "common/clock.h"
+#include "common/rate_limited_log.h"
 #include "common/utf8.h"
 #include "outrigger_generated.h"
 #include "plugin/str_view.h"
@@ -135,7 +136,7 @@ bool RequestContext::runStep(const Step& step) {
   if (hooks.waits && hooks.waits(*this, stage)) return false;
   setPending(stage, step.kind);
   outrigger_status rc = callHook(stage, hooks.span, [&] { return hooks.call(*this, stage); });
-  if (rc == OUTRIGGER_PENDING) return completed_in_hook_;
+  if (rc == OUTRIGGER_PENDING || answeredInHook(stage, rc)) return completed_in_hook_;
   pending_ = {};
   if (rc < 0) return stageFailed(stage, rc, hooks.span);
   return hooks.apply(*this, stage, rc) && !ended_;
@@ -149,6 +150,17 @@ void RequestContext::finish() {
 
 bool RequestContext::pendingIs(StageKind kind, plugin::PluginInstance* inst) const {
   return pending_.stage && pending_.kind == kind && pending_.stage->instance.get() == inst;
+}
+
+bool RequestContext::answeredInHook(const Stage& stage, outrigger_status rc) {
+  if (pending_.stage == &stage) return false;
+  if (rc != OUTRIGGER_PENDING) {
+    static RateLimitedLog log;
+    log.write(LogLevel::kWarn, stage.origin,
+              "completed its step inside the hook, then returned " + std::to_string(rc) +
+                  " instead of PENDING; the completion stands");
+  }
+  return true;
 }
 
 void RequestContext::resumeAfterCompletion() {

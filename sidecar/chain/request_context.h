@@ -144,6 +144,11 @@ class RequestContext final {
   // Makes `stage` of `kind` the pending one; checked by completePending.
   void setPending(const Stage& stage, StageKind kind) { pending_ = {&stage, kind}; }
   bool pendingIs(StageKind kind, plugin::PluginInstance* inst) const;
+  // After a hook of the pending step returned: whether its completion (or the request's end)
+  // already came inside the call. That completion stands, whatever the hook then returned: acting
+  // on the return too would settle or decide the step twice. A return other than PENDING is
+  // logged as the plugin's mistake.
+  bool answeredInHook(const Stage& stage, outrigger_status rc);
   // A completion arrived for the pending step (already checked): goes on from here, or lets the
   // hook that is still running return first.
   void resumeAfterCompletion();

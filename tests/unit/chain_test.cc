@@ -117,6 +117,15 @@ class ProbeGuard final : public plugin::Guardrail {
       res.reason = plugin::str("looks odd");
     }
     if (g.guard_mode == "pending") return OUTRIGGER_PENDING;
+    if (g.guard_mode == "done_then_continue" || g.guard_mode == "deny_done_then_continue") {
+      // Decides through the host inside its own call, then returns CONTINUE: a plugin's mistake.
+      bool deny = g.guard_mode == "deny_done_then_continue";
+      std::string_view why = deny ? "denied inside" : "passed inside";
+      host().guardrailDone(r.handle, deny ? OUTRIGGER_VERDICT_DENY : OUTRIGGER_VERDICT_PASS, why);
+      res.verdict = OUTRIGGER_VERDICT_FLAG;
+      res.reason = plugin::str("the return's own verdict");
+      return OUTRIGGER_CONTINUE;
+    }
     if (g.guard_mode == "throw") throw std::runtime_error("guard exploded");
     if (g.guard_mode == "slow") std::this_thread::sleep_for(std::chrono::milliseconds(3));
     return OUTRIGGER_CONTINUE;
@@ -240,6 +249,34 @@ TEST_CASE("a synchronous provider answer ends the request once with its content"
   REQUIRE(h.sink.ends[0].verdicts.size() == 1);
   CHECK(h.sink.ends[0].verdicts[0].kind == VerdictKind::kPass);
   CHECK(h.engine.inFlight() == 0);
+}
+
+TEST_CASE("a guardrail that decides inside its hook and then returns CONTINUE is decided once, by its completion") {
+  {
+    Harness h;
+    g.guard_mode = "done_then_continue";
+    h.start({.messages = {{"user", "hi there"}}});
+    REQUIRE(h.runUntilEnded());
+    h.loop.runUntilForTest([] { return false; }, 20);
+    REQUIRE(h.sink.ends.size() == 1);
+    CHECK(h.sink.ends[0].code == Code::kOk);
+    CHECK(h.sink.ends[0].content == "hi there");
+    REQUIRE(h.sink.ends[0].verdicts.size() == 1);
+    CHECK(h.sink.ends[0].verdicts[0].kind == VerdictKind::kPass);
+    CHECK(g.provider_starts == 1);
+  }
+  {
+    Harness h;
+    g.guard_mode = "deny_done_then_continue";
+    h.start({.messages = {{"user", "hi there"}}});
+    REQUIRE(h.runUntilEnded());
+    h.loop.runUntilForTest([] { return false; }, 20);
+    REQUIRE(h.sink.ends.size() == 1);
+    CHECK(h.sink.ends[0].code == Code::kPermissionDenied);
+    REQUIRE(h.sink.ends[0].verdicts.size() == 1);
+    CHECK(h.sink.ends[0].verdicts[0].kind == VerdictKind::kDeny);
+    CHECK(g.provider_starts == 0);
+  }
 }
 
 TEST_CASE("a provider completion after the end is stale, a second guardrail completion is invalid") {

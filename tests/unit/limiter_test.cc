@@ -35,6 +35,7 @@ struct Script {
   std::string second = "";       // "" (no second limiter) | admit | refuse
   std::deque<outrigger_code> provider_codes;  // per attempt; OK when empty
   bool provider_hangs = false;  // the provider never answers (the request's end cuts it short)
+  outrigger_status provider_returns = OUTRIGGER_PENDING;  // what start returns after answering
   std::string refusal = "monthly budget spent";  // the reason a refusal gives
   int provider_starts = 0;
   std::vector<Settled> first_settled, second_settled;
@@ -148,7 +149,7 @@ class CountingProvider final : public plugin::Provider {
     resp.usage = {12, 3, 0, 0};
     resp.cost_usd = 0.5;
     host().providerDone(r.handle, resp);
-    return OUTRIGGER_PENDING;
+    return s.provider_returns;
   }
   void cancel(outrigger_request) override {}
 };
@@ -321,6 +322,33 @@ TEST_CASE("every attempt is settled, a failed retry included") {
   REQUIRE(s.first_settled.size() == 2);
   CHECK(s.first_settled[0].code == OUTRIGGER_CODE_UNAVAILABLE);
   CHECK(s.first_settled[1].code == OUTRIGGER_CODE_OK);
+}
+
+TEST_CASE("a provider that answers inside start and then returns other than PENDING: each attempt is settled once, the answer stands") {
+  for (outrigger_status returned : {OUTRIGGER_CONTINUE, OUTRIGGER_E_INVALID}) {
+    CAPTURE(returned);
+    {
+      Rig rig;
+      s.provider_returns = returned;
+      const Outcome& out = rig.run();
+      CHECK(out.code == Code::kOk);
+      CHECK(out.ends == 1);
+      REQUIRE(s.first_settled.size() == 1);
+      CHECK(s.first_settled[0].code == OUTRIGGER_CODE_OK);
+      CHECK(s.first_settled[0].completion == 3);
+    }
+    {
+      Rig rig(false, /*max_attempts=*/2);
+      s.provider_returns = returned;
+      s.provider_codes = {OUTRIGGER_CODE_UNAVAILABLE};
+      const Outcome& out = rig.run();
+      CHECK(out.code == Code::kOk);  // the retry the failure scheduled answered
+      CHECK(s.provider_starts == 2);
+      REQUIRE(s.first_settled.size() == 2);
+      CHECK(s.first_settled[0].code == OUTRIGGER_CODE_UNAVAILABLE);
+      CHECK(s.first_settled[1].code == OUTRIGGER_CODE_OK);
+    }
+  }
 }
 
 TEST_CASE("an attempt cut short by a cancel is settled once, CANCELLED, with its target and as having reached it") {

@@ -33,7 +33,9 @@
  * Async. Hooks return OUTRIGGER_CONTINUE (done, go on), OUTRIGGER_PENDING (the plugin will
  * call the hook's *_done function exactly once, possibly before the hook returns) or
  * OUTRIGGER_STOP (a guardrail denies). A negative value is a failure of the stage; the
- * instance's on_error policy decides whether the request fails or the stage is skipped.
+ * instance's on_error policy decides whether the request fails or the stage is skipped. A hook
+ * whose *_done ran before it returned must return PENDING; any other return is then ignored
+ * (and logged): the completion stands.
  *
  * OWNERSHIP. Views passed into a hook are borrowed from the host. Each stays valid until the
  * hook decides (it returns, or completes the PENDING answer it gave), so a pending hook may read
