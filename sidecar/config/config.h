@@ -44,6 +44,7 @@ struct ServerSettings {
   uint32_t handshake_timeout_ms = 5000;      // Hello must arrive within this after accept
   uint32_t idle_timeout_ms = 600000;         // no stream and no frame for this long: closed; 0: never
   uint32_t frame_timeout_ms = 30000;         // a frame begun must be whole within this
+  uint32_t heartbeat_ms = 5000;              // announced in HelloAck: clients Ping this often; 0: none
   uint64_t partial_frame_memory = 256u << 20;  // bytes held for partly received frames, whole process
   std::vector<PeerRule> peers;
   uint32_t workers = 0;  // 0: one per core

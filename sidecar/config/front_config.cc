@@ -23,7 +23,7 @@ void Parser::server(const toml::table& t, ServerSettings* s) const {
                 "write_queue_limit", "slow_hook_warn_us", "log_level", "upstream_ca_file",
                 "upstream_plain_http1", "upstream_max_connections", "busy_poll_us", "max_connections",
                 "max_connections_per_peer", "handshake_timeout_ms", "idle_timeout_ms", "frame_timeout_ms",
-                "partial_frame_memory", "peers", "watch_config"},
+                "partial_frame_memory", "heartbeat_ms", "peers", "watch_config"},
             "[server]");
   for (auto&& [k, v] : t) {
     std::string key(k.str());
@@ -80,6 +80,9 @@ void Parser::server(const toml::table& t, ServerSettings* s) const {
     } else if (key == "frame_timeout_ms") {
       s->frame_timeout_ms = static_cast<uint32_t>(uint(v, key, 3600000));
       if (s->frame_timeout_ms == 0) fail(v, "'frame_timeout_ms' must be at least 1");
+    } else if (key == "heartbeat_ms") {
+      s->heartbeat_ms = static_cast<uint32_t>(uint(v, key, 3600000));
+      if (s->heartbeat_ms != 0 && s->heartbeat_ms < 100) fail(v, "'heartbeat_ms' must be 0 (none) or at least 100");
     } else if (key == "partial_frame_memory") {
       s->partial_frame_memory = uint(v, key, 1ull << 40);
       if (s->partial_frame_memory < (1u << 20)) fail(v, "'partial_frame_memory' must be at least 1048576");

@@ -31,6 +31,7 @@ Worker::Worker(uint32_t index, const config::ServerSettings& server, telemetry::
   conn_settings_.handshake_timeout_ms = server.handshake_timeout_ms;
   conn_settings_.idle_timeout_ms = server.idle_timeout_ms;
   conn_settings_.frame_timeout_ms = server.frame_timeout_ms;
+  conn_settings_.heartbeat_ms = server.heartbeat_ms;
   conn_settings_.partial_budget = guards.partial_budget;
   conn_settings_.peers = guards.peers;
   conn_settings_.admission = guards.admission;

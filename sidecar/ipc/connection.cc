@@ -279,7 +279,7 @@ void Connection::handleHello(const void* p) {
   ack.max_frame_size = peer_max_frame_;
   ack.max_concurrent_streams = settings_.max_concurrent_streams;
   ack.features = kServerFeatures & static_cast<uint64_t>(hello->features());
-  ack.heartbeat_ms = 0;
+  ack.heartbeat_ms = settings_.heartbeat_ms;
   writer_.helloAck(&out_, ack);
   queued();
 }

@@ -42,6 +42,8 @@ struct ConnectionSettings {
   uint32_t handshake_timeout_ms = 5000;
   uint32_t idle_timeout_ms = 600000;  // 0: never
   uint32_t frame_timeout_ms = 30000;
+  uint32_t heartbeat_ms = 5000;  // announced to the client, which Pings this often and gives up
+                                 // on a connection silent for three intervals; 0: none
   std::string server_version;
   PartialFrameBudget* partial_budget = nullptr;  // process-wide; null: unbounded
   const PeerPolicy* peers = nullptr;             // null: requests keep the tenant they name

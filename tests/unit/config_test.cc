@@ -66,6 +66,18 @@ TEST_CASE("the exporter queue's byte bound is 128 MiB unless set, and at least 1
         std::string::npos);
 }
 
+TEST_CASE("the heartbeat announced to clients is 5 s unless set, 0 for none, else at least 100 ms") {
+  auto d = config::parseConfig(kMinimal, "test.toml", "/etc");
+  REQUIRE(d.ok());
+  CHECK(d->server.heartbeat_ms == 5000);
+  for (uint32_t ms : {0u, 100u, 30000u}) {
+    auto s = config::parseConfig("[server]\nheartbeat_ms = " + std::to_string(ms) + "\n" + kMinimal, "test.toml", "/etc");
+    REQUIRE(s.ok());
+    CHECK(s->server.heartbeat_ms == ms);
+  }
+  CHECK(errorOf("[server]\nheartbeat_ms = 50\n").find("'heartbeat_ms' must be 0 (none) or at least 100") != std::string::npos);
+}
+
 TEST_CASE("unknown keys are errors that name the file and line") {
   std::string e = errorOf("[server]\nworkers = 2\nwokers = 3\n");
   CHECK(e.find("test.toml:3") != std::string::npos);

@@ -52,7 +52,41 @@ Error makeError(StatusCode code, std::string message, bool retryable = false) {
 
 std::string str(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
 
+using Clock = std::chrono::steady_clock;
+
+// The sidecar ends a call at its deadline itself; a local wait gives its end this long to arrive
+// before cancelling, and the cancel as long again.
+constexpr auto kEndGrace = std::chrono::milliseconds(250);
+
+// The milliseconds from now until `t` for poll(), at least 0 and rounded up.
+int pollMsUntil(Clock::time_point t) {
+  auto ms = std::chrono::ceil<std::chrono::milliseconds>(t - Clock::now()).count();
+  return static_cast<int>(std::clamp<int64_t>(ms, 0, 1 << 30));
+}
+
 }  // namespace
+
+// What a blocking call waits on. It is shared with the call's end callback, which may run after
+// the caller stopped waiting (a local deadline), so it cannot live on the caller's stack.
+struct EndWaiter {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<Result<Response>> out;
+
+  void set(const Result<Response>& r) {
+    std::lock_guard<std::mutex> lock(mu);
+    out = r;
+    cv.notify_all();
+  }
+  bool waitUntil(Clock::time_point t) {
+    std::unique_lock<std::mutex> lock(mu);
+    return cv.wait_until(lock, t, [&] { return out.has_value(); });
+  }
+  void wait() {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return out.has_value(); });
+  }
+};
 
 // One in-flight call.
 class Call {
@@ -78,6 +112,9 @@ class Connection {
   }
 
   std::optional<Error> open(const std::string& path, const Client::Options& opt) {
+    write_timeout_ = opt.write_timeout;
+    // The handshake's reads and writes give up at this time; the reader thread has none.
+    read_until_ = Clock::now() + opt.connect_timeout;
     fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd_ < 0) return makeError(StatusCode::kUnavailable, std::string("socket: ") + std::strerror(errno), true);
     sockaddr_un addr{};
@@ -100,10 +137,19 @@ class Connection {
                                             static_cast<uint64_t>(w::Feature::GoAway));
     auto hello = w::CreateHello(b, 1, 0, name, version, lang, opt.max_frame_size, features);
     finishFrame(b, 0, w::Body::Hello, hello.Union());
-    if (!sendAll(b.GetBufferPointer(), b.GetSize())) return makeError(StatusCode::kUnavailable, "send Hello failed", true);
+    std::string no_answer = "the sidecar on " + path + " did not complete the handshake within " +
+                            std::to_string(opt.connect_timeout.count()) + " ms";
+    {
+      std::lock_guard<std::timed_mutex> lock(write_mu_);
+      if (writeLocked(b.GetBufferPointer(), b.GetSize(), *read_until_) != Write::kDone) {
+        return makeError(StatusCode::kUnavailable, no_answer + " (Hello not sent)", true);
+      }
+    }
     std::vector<uint64_t> frame;
     size_t size = 0;
-    if (!readFrame(&frame, &size, opt.max_frame_size)) return makeError(StatusCode::kUnavailable, "no HelloAck", true);
+    if (!readFrame(&frame, &size, opt.max_frame_size)) {
+      return makeError(StatusCode::kUnavailable, Clock::now() >= *read_until_ ? no_answer : "no HelloAck", true);
+    }
     const w::Frame* f = w::GetSizePrefixedFrame(frame.data());
     if (f->body_type() == w::Body::Error) {
       const auto* e = f->body_as_Error();
@@ -113,6 +159,9 @@ class Connection {
     }
     if (f->body_type() != w::Body::HelloAck) return makeError(StatusCode::kInternal, "expected HelloAck");
     max_frame_ = opt.max_frame_size;
+    heartbeat_ = std::chrono::milliseconds(f->body_as_HelloAck()->heartbeat_ms());
+    read_until_.reset();
+    last_read_ = next_ping_ = Clock::now();
     reader_ = std::thread([this] { readLoop(); });
     return std::nullopt;
   }
@@ -124,10 +173,17 @@ class Connection {
   // under that id and writes the frame, all under the write lock: ids then reach the daemon in
   // increasing order whichever thread gets there first, as it requires (it refuses a smaller
   // one). Returns the id, or 0 when the call was not sent and may go to another connection; a
-  // call the reader has taken in the meantime is its to end, as lost.
+  // call the reader has taken in the meantime is its to end, as lost. A frame not written by
+  // `deadline` drops the connection, and *timed_out says so: the call is not to be tried again.
   using BuildFrame = std::function<void(flatbuffers::FlatBufferBuilder&, uint64_t stream_id)>;
-  uint64_t send(std::atomic<uint64_t>& next_id, std::shared_ptr<Call> call, const BuildFrame& build) {
-    std::lock_guard<std::mutex> write_lock(write_mu_);
+  uint64_t send(std::atomic<uint64_t>& next_id, std::shared_ptr<Call> call, const BuildFrame& build,
+                Clock::time_point deadline, bool* timed_out) {
+    *timed_out = false;
+    std::unique_lock<std::timed_mutex> write_lock(write_mu_, std::defer_lock);
+    if (!write_lock.try_lock_until(deadline)) {  // another frame is stuck: it drops the connection
+      *timed_out = true;
+      return 0;
+    }
     uint64_t stream_id = next_id.fetch_add(1);
     thread_local flatbuffers::FlatBufferBuilder b(1024);
     b.Clear();
@@ -137,14 +193,32 @@ class Connection {
       if (broken_) return 0;
       calls_[stream_id] = std::move(call);
     }
-    if (!writeLocked(b.GetBufferPointer(), b.GetSize())) {
-      std::lock_guard<std::mutex> lock(calls_mu_);
-      if (calls_.erase(stream_id) == 1) return 0;
+    Write w = writeLocked(b.GetBufferPointer(), b.GetSize(), deadline);
+    if (w != Write::kDone) {
+      bool mine;
+      {
+        std::lock_guard<std::mutex> lock(calls_mu_);
+        mine = calls_.erase(stream_id) == 1;
+      }
+      if (w == Write::kTimedOut) {
+        drop("the sidecar did not take a request within its write deadline");
+        *timed_out = mine;
+      }
+      if (mine) return 0;
     }
     return stream_id;
   }
 
-  bool sendRaw(const uint8_t* data, size_t size) { return sendAll(data, size); }
+  // A frame of no call's own (a Cancel): written within the write timeout, else the connection
+  // is dropped.
+  bool sendRaw(const uint8_t* data, size_t size) {
+    Clock::time_point deadline = Clock::now() + write_timeout_;
+    std::unique_lock<std::timed_mutex> lock(write_mu_, std::defer_lock);
+    if (!lock.try_lock_until(deadline)) return false;
+    Write w = writeLocked(data, size, deadline);
+    if (w == Write::kTimedOut) drop("the sidecar did not take a Cancel within the write timeout");
+    return w == Write::kDone;
+  }
 
   static void finishFrame(flatbuffers::FlatBufferBuilder& b, uint64_t sid, w::Body type, flatbuffers::Offset<void> body) {
     w::FrameBuilder fb(b);
@@ -160,23 +234,50 @@ class Connection {
   }
 
  private:
-  bool sendAll(const uint8_t* p, size_t n) {
-    std::lock_guard<std::mutex> lock(write_mu_);
-    return writeLocked(p, n);
+  enum class Write { kDone, kFailed, kTimedOut };
+
+  // The caller holds write_mu_. Waits for the socket to take the bytes until `deadline`; a
+  // sidecar that stopped reading (stopped, hung) must not hold the caller, nor every other call
+  // behind the write lock, for ever.
+  Write writeLocked(const uint8_t* p, size_t n, Clock::time_point deadline) {
+    while (n) {
+      ssize_t k = ::send(fd_, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (k >= 0) {
+        p += k;
+        n -= static_cast<size_t>(k);
+        continue;
+      }
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) return Write::kFailed;
+      if (Clock::now() >= deadline) return Write::kTimedOut;
+      pollfd pfd{fd_, POLLOUT, 0};
+      if (::poll(&pfd, 1, pollMsUntil(deadline)) < 0 && errno != EINTR) return Write::kFailed;
+    }
+    return Write::kDone;
   }
 
-  // The caller holds write_mu_.
-  bool writeLocked(const uint8_t* p, size_t n) {
-    while (n) {
-      ssize_t k = ::send(fd_, p, n, MSG_NOSIGNAL);
-      if (k < 0) {
-        if (errno == EINTR) continue;
-        return false;
-      }
-      p += k;
-      n -= static_cast<size_t>(k);
+  // Ends the connection: the reader thread then fails every call still on it, saying why.
+  void drop(const std::string& why) {
+    {
+      std::lock_guard<std::mutex> lock(calls_mu_);
+      if (lost_reason_.empty()) lost_reason_ = why;
     }
-    return true;
+    broken_ = true;
+    shutdownSocket();
+  }
+
+  // From the reader thread, when the heartbeat is due. Skipped while a writer holds the lock:
+  // that writer has its own deadline.
+  void ping() {
+    std::unique_lock<std::timed_mutex> lock(write_mu_, std::try_to_lock);
+    if (!lock.owns_lock()) return;
+    flatbuffers::FlatBufferBuilder b(64);
+    auto body = w::CreatePing(b, ++pings_);
+    finishFrame(b, 0, w::Body::Ping, body.Union());
+    if (writeLocked(b.GetBufferPointer(), b.GetSize(), Clock::now() + heartbeat_) == Write::kTimedOut) {
+      lock.unlock();
+      drop("the sidecar did not take a Ping within the heartbeat interval");
+    }
   }
 
   // Reads through a buffer, so a frame usually costs one recv. When nothing is there the thread
@@ -198,6 +299,9 @@ class Connection {
     return true;
   }
 
+  // During the handshake the wait ends at read_until_. On the reader thread, with a heartbeat,
+  // it wakes to Ping the sidecar each interval and gives the connection up once nothing at all
+  // came for three intervals.
   bool fill() {
     if (!in_) in_ = std::make_unique<uint8_t[]>(kReadChunk);
     in_pos_ = in_len_ = 0;
@@ -205,13 +309,33 @@ class Connection {
       ssize_t k = ::recv(fd_, in_.get(), kReadChunk, MSG_DONTWAIT);
       if (k > 0) {
         in_len_ = static_cast<size_t>(k);
+        last_read_ = Clock::now();
         return true;
       }
       if (k == 0) break;
       if (errno == EINTR) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK) break;
+      int wait_ms = -1;
+      Clock::time_point now = Clock::now();
+      if (read_until_) {
+        if (now >= *read_until_) break;
+        wait_ms = pollMsUntil(*read_until_);
+      } else if (heartbeat_.count() > 0) {
+        Clock::time_point silent_until = last_read_ + 3 * heartbeat_;
+        if (now >= silent_until) {
+          drop("no frame from the sidecar for " +
+               std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(now - last_read_).count()) +
+               " ms (heartbeat every " + std::to_string(heartbeat_.count()) + " ms)");
+          break;
+        }
+        if (now >= next_ping_) {
+          ping();
+          next_ping_ = now + heartbeat_;
+        }
+        wait_ms = pollMsUntil(std::min(next_ping_, silent_until));
+      }
       pollfd pfd{fd_, POLLIN, 0};
-      if (::poll(&pfd, 1, -1) < 0 && errno != EINTR) break;
+      if (::poll(&pfd, 1, wait_ms) < 0 && errno != EINTR) break;
     }
     return false;
   }
@@ -287,13 +411,13 @@ class Connection {
     }
     broken_ = true;
     std::unordered_map<uint64_t, std::shared_ptr<Call>> calls;
+    std::string why = "connection to the sidecar was lost";
     {
       std::lock_guard<std::mutex> lock(calls_mu_);
       calls.swap(calls_);
+      if (!lost_reason_.empty()) why += ": " + lost_reason_;
     }
-    for (auto& [sid, call] : calls) {
-      call->finish(makeError(StatusCode::kUnavailable, "connection to the sidecar was lost", true));
-    }
+    for (auto& [sid, call] : calls) call->finish(makeError(StatusCode::kUnavailable, why, true));
   }
 
   static std::vector<Verdict> verdictsOf(const w::ResponseEnd* e) {
@@ -361,15 +485,21 @@ class Connection {
   const bool verify_;
   int fd_ = -1;
   uint32_t max_frame_ = 4u << 20;
-  std::mutex write_mu_;
+  std::timed_mutex write_mu_;  // timed: a writer gives up at its deadline
   std::mutex calls_mu_;
   std::unordered_map<uint64_t, std::shared_ptr<Call>> calls_;
+  std::string lost_reason_;  // why the connection was dropped here, for the calls it fails
   std::atomic<bool> broken_{false};
   std::atomic<bool> going_away_{false};
   std::thread reader_;
   static constexpr size_t kReadChunk = 64 * 1024;
   std::unique_ptr<uint8_t[]> in_;  // read ahead by the reader thread: bytes [in_pos_, in_len_) unread
   size_t in_pos_ = 0, in_len_ = 0;
+  std::chrono::milliseconds write_timeout_{15000};
+  std::optional<Clock::time_point> read_until_;  // set during the handshake only
+  std::chrono::milliseconds heartbeat_{0};        // the sidecar's, from HelloAck; 0: none
+  Clock::time_point last_read_, next_ping_;       // the reader thread's
+  uint64_t pings_ = 0;
 };
 
 class Client::Impl {
@@ -482,10 +612,14 @@ class Client::Impl {
       if (user_end) user_end(res);
     };
     std::optional<Error> err;
+    // The request must be written by its own deadline, and by the write timeout in any case.
+    bool deadline_bounds = r.timeout.count() > 0 && r.timeout < opt_.write_timeout;
+    Clock::time_point write_by = Clock::now() + (deadline_bounds ? r.timeout : opt_.write_timeout);
     // One retry: a connection found dead while writing is replaced once.
     for (int attempt = 0; attempt < 2; ++attempt) {
       auto conn = connection(&err);
       if (!conn) break;
+      bool timed_out = false;
       uint64_t sid = conn->send(next_stream_, call, [&](flatbuffers::FlatBufferBuilder& b, uint64_t id) {
         sid_cell->store(id);
         {
@@ -493,9 +627,14 @@ class Client::Impl {
           routes_[id] = conn;  // before the frame leaves, so that its end finds the route to forget
         }
         buildRequest(b, id, r, streaming);
-      });
+      }, write_by, &timed_out);
       if (sid != 0) return sid;
       forget(sid_cell->load());
+      if (timed_out) {
+        err = deadline_bounds ? makeError(StatusCode::kDeadlineExceeded, "the sidecar did not take the request before its deadline")
+                              : makeError(StatusCode::kUnavailable, "the sidecar did not take the request within the write timeout", true);
+        break;
+      }
       err = makeError(StatusCode::kUnavailable, "connection to the sidecar was lost", true);
     }
     call->finish(*err);
@@ -522,29 +661,27 @@ class Client::Impl {
     routes_.erase(sid);
   }
 
+  // The sidecar answers a Feedback at once; the wait is bounded all the same (a sidecar that
+  // stopped and announced no heartbeat).
   std::optional<Error> feedback(const std::string& trace_id, double score, const std::string& comment) {
-    std::mutex m;
-    std::condition_variable cv;
-    std::optional<Result<Response>> out;
+    auto waiter = std::make_shared<EndWaiter>();
     auto call = std::make_shared<Call>();
-    call->events.on_end = [&](const Result<Response>& r) {
-      std::lock_guard<std::mutex> lock(m);
-      out = r;
-      cv.notify_all();
-    };
+    call->events.on_end = [waiter](const Result<Response>& r) { waiter->set(r); };
     std::optional<Error> err;
     auto conn = connection(&err);
     if (!conn) return err;
+    bool timed_out = false;
     uint64_t sid = conn->send(next_stream_, call, [&](flatbuffers::FlatBufferBuilder& b, uint64_t id) {
       auto fb = w::CreateFeedbackDirect(b, trace_id.c_str(), score, comment.c_str());
       Connection::finishFrame(b, id, w::Body::Feedback, fb.Union());
-    });
+    }, Clock::now() + opt_.write_timeout, &timed_out);
     if (sid == 0) {
       return makeError(StatusCode::kUnavailable, "connection to the sidecar was lost", true);
     }
-    std::unique_lock<std::mutex> lock(m);
-    cv.wait(lock, [&] { return out.has_value(); });
-    if (!out->ok()) return out->error();
+    if (!waiter->waitUntil(Clock::now() + opt_.write_timeout)) {
+      return makeError(StatusCode::kDeadlineExceeded, "the sidecar did not acknowledge the feedback", true);
+    }
+    if (!waiter->out->ok()) return waiter->out->error();
     return std::nullopt;
   }
 
@@ -567,9 +704,25 @@ struct Stream::State {
   std::mutex mu;
   std::condition_variable cv;
   std::deque<Chunk> chunks;
+  size_t chunk_bytes = 0;  // the deltas in `chunks`
   std::optional<Result<Response>> result;
   Client::Impl* impl = nullptr;
-  uint64_t sid = 0;
+  std::atomic<uint64_t> sid{0};  // set by the caller's thread, read by the reader's
+  std::optional<Clock::time_point> deadline;  // the request's timeout, when it has one
+
+  // Waits with `mu` held until `ready`, or past the deadline (and its grace) cancels the call
+  // and ends it here, DEADLINE_EXCEEDED, unless its end came meanwhile.
+  template <class Ready>
+  void waitFor(std::unique_lock<std::mutex>& lock, Ready ready) {
+    if (!deadline) return cv.wait(lock, ready);
+    if (cv.wait_until(lock, *deadline + kEndGrace, ready)) return;
+    lock.unlock();
+    if (uint64_t id = sid.load()) impl->cancel(id);
+    lock.lock();
+    if (cv.wait_until(lock, Clock::now() + kEndGrace, ready)) return;
+    if (!result) result = makeError(StatusCode::kDeadlineExceeded, "no end from the sidecar before the deadline");
+    chunks.clear();
+  }
 };
 
 Stream::Stream(std::shared_ptr<State> s) : state_(std::move(s)) {}
@@ -584,22 +737,25 @@ Stream::~Stream() {
 }
 
 bool Stream::next(Chunk* chunk) {
-  std::unique_lock<std::mutex> lock(state_->mu);
-  state_->cv.wait(lock, [&] { return !state_->chunks.empty() || state_->result.has_value(); });
-  if (state_->chunks.empty()) return false;
-  *chunk = std::move(state_->chunks.front());
-  state_->chunks.pop_front();
+  State& s = *state_;
+  std::unique_lock<std::mutex> lock(s.mu);
+  s.waitFor(lock, [&] { return !s.chunks.empty() || s.result.has_value(); });
+  if (s.chunks.empty()) return false;
+  *chunk = std::move(s.chunks.front());
+  s.chunks.pop_front();
+  s.chunk_bytes -= chunk->delta.size();
   return true;
 }
 
 const Result<Response>& Stream::result() {
-  std::unique_lock<std::mutex> lock(state_->mu);
-  state_->cv.wait(lock, [&] { return state_->result.has_value(); });
-  return *state_->result;
+  State& s = *state_;
+  std::unique_lock<std::mutex> lock(s.mu);
+  s.waitFor(lock, [&] { return s.result.has_value(); });
+  return *s.result;
 }
 
 void Stream::cancel() {
-  if (state_->impl && state_->sid) state_->impl->cancel(state_->sid);
+  if (uint64_t id = state_->sid.load(); state_->impl && id) state_->impl->cancel(id);
 }
 
 // ------------------------------------------------------------------ Client
@@ -620,51 +776,57 @@ uint64_t Client::connectionsOpened() const {
 }
 
 Result<Response> Client::chat(const ChatRequest& request) {
-  std::mutex m;
-  std::condition_variable cv;
-  std::optional<Result<Response>> out;
+  auto waiter = std::make_shared<EndWaiter>();
   CallEvents ev;
-  ev.on_end = [&](const Result<Response>& r) {
-    std::lock_guard<std::mutex> lock(m);
-    out = r;
-    cv.notify_all();
-  };
+  ev.on_end = [waiter](const Result<Response>& r) { waiter->set(r); };
+  Clock::time_point deadline = Clock::now() + request.timeout;
   uint64_t sid = impl_->start(request, std::move(ev), false);
-  std::unique_lock<std::mutex> lock(m);
-  if (request.timeout.count() > 0) {
-    // The server enforces the deadline; the local wait only guards against a lost sidecar.
-    if (!cv.wait_for(lock, request.timeout + std::chrono::seconds(2), [&] { return out.has_value(); })) {
-      lock.unlock();
-      impl_->cancel(sid);
-      lock.lock();
-      cv.wait_for(lock, std::chrono::seconds(1), [&] { return out.has_value(); });
-      if (!out) {
-        impl_->forget(sid);
-        return makeError(StatusCode::kDeadlineExceeded, "no answer before the deadline");
-      }
-    }
-  } else {
-    cv.wait(lock, [&] { return out.has_value(); });
+  if (request.timeout.count() <= 0) {
+    waiter->wait();  // the heartbeat ends it should the sidecar hang
+    return *waiter->out;
   }
-  return *out;
+  // The server enforces the deadline; the local wait only guards against a hung sidecar.
+  if (!waiter->waitUntil(deadline + kEndGrace)) {
+    impl_->cancel(sid);
+    if (!waiter->waitUntil(Clock::now() + kEndGrace)) {
+      return makeError(StatusCode::kDeadlineExceeded, "no answer from the sidecar before the deadline");
+    }
+  }
+  return *waiter->out;
 }
 
 Stream Client::stream(const ChatRequest& request) {
   auto state = std::make_shared<Stream::State>();
   state->impl = impl_.get();
+  if (request.timeout.count() > 0) state->deadline = Clock::now() + request.timeout;
   CallEvents ev;
   std::weak_ptr<Stream::State> weak = state;
-  ev.on_chunk = [weak](const Chunk& c) {
-    if (auto s = weak.lock()) {
-      std::lock_guard<std::mutex> lock(s->mu);
+  const size_t max_bytes = impl_->opt_.max_buffered_stream_bytes;
+  ev.on_chunk = [weak, max_bytes](const Chunk& c) {
+    auto s = weak.lock();
+    if (!s) return;
+    std::unique_lock<std::mutex> lock(s->mu);
+    if (s->result) return;  // ended here already (deadline, overflow)
+    if (s->chunk_bytes + c.delta.size() <= max_bytes) {
+      s->chunk_bytes += c.delta.size();
       s->chunks.push_back(c);
       s->cv.notify_all();
+      return;
     }
+    // The caller is not reading: its chunks would grow without bound.
+    s->result = makeError(StatusCode::kResourceExhausted,
+                          "the stream was not read fast enough: " + std::to_string(s->chunk_bytes + c.delta.size()) +
+                              " bytes buffered, more than max_buffered_stream_bytes");
+    s->chunks.clear();
+    s->chunk_bytes = 0;
+    s->cv.notify_all();
+    lock.unlock();
+    if (uint64_t id = s->sid.load()) s->impl->cancel(id);
   };
   ev.on_end = [weak](const Result<Response>& r) {
     if (auto s = weak.lock()) {
       std::lock_guard<std::mutex> lock(s->mu);
-      s->result = r;
+      if (!s->result) s->result = r;  // a local end (deadline, overflow) stands
       s->cv.notify_all();
     }
   };

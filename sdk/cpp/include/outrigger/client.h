@@ -4,6 +4,9 @@
 // the client's reader thread and must not block for long.
 // Reconnect: after a GoAway or a dropped connection, the next call opens a new connection;
 // calls in flight on a dropped connection end with a retryable UNAVAILABLE error.
+// Liveness: when the sidecar announces a heartbeat (it does by default), the client Pings it
+// that often and drops a connection that sent nothing for three intervals, so a hung sidecar
+// fails even the calls that have no deadline.
 #pragma once
 
 #include <sys/types.h>
@@ -170,7 +173,9 @@ class Stream {
   Stream(Stream&&) noexcept;
   // Blocks for the next chunk; false at the end of the stream.
   bool next(Chunk* chunk);
-  // The final outcome (blocks until the end). Response::content holds the joined text.
+  // The final outcome (blocks until the end). Response::content holds the joined text. With a
+  // timeout, next() and result() wait at most until it (and a short grace for the sidecar's own
+  // end) has passed, then cancel the call and end it DEADLINE_EXCEEDED.
   const Result<Response>& result();
   void cancel();
 
@@ -193,6 +198,14 @@ class Client {
     std::string client_name = "outrigger-cpp";
     uint32_t max_frame_size = 4u << 20;
     Metadata default_metadata;
+    // The handshake with the sidecar must complete within this.
+    std::chrono::milliseconds connect_timeout{5000};
+    // A frame the sidecar does not take within this (or the call's own timeout, if shorter) drops
+    // the connection: a frame half written cannot be taken back.
+    std::chrono::milliseconds write_timeout{15000};
+    // A stream's chunks that next() has not taken yet; past this the call is cancelled and ends
+    // RESOURCE_EXHAUSTED (its chunks are dropped), and other calls go on.
+    size_t max_buffered_stream_bytes = 64u << 20;
   };
 
   Client();
