@@ -4,6 +4,7 @@ import (
 	"container/list"
 	"sync"
 	"time"
+	"unsafe"
 )
 
 type callState uint8
@@ -29,17 +30,18 @@ type call struct {
 	elem     *list.Element // position in Client.queue while queued
 	enqueued time.Time
 
-	mu     sync.Mutex
-	state  callState
-	conn   *conn
-	id     uint64
-	start  *StreamStart
-	chunks []Chunk
-	resp   *Response
-	err    *Error
-	stops  []func() bool // timers and context hooks to release at the end
-	notify chan struct{} // capacity 1: something new for Recv
-	done   chan struct{} // closed when the call finishes
+	mu       sync.Mutex
+	state    callState
+	conn     *conn
+	id       uint64
+	start    *StreamStart
+	chunks   []Chunk
+	buffered int // bytes held by chunks (chunkBytes), bounded by the client's stream buffer
+	resp     *Response
+	err      *Error
+	stops    []func() bool // timers and context hooks to release at the end
+	notify   chan struct{} // capacity 1: something new for Recv
+	done     chan struct{} // closed when the call finishes
 }
 
 func newCall(c *Client, frame []byte, stream bool) *call {
@@ -97,13 +99,39 @@ func (cl *call) deliverStart(s StreamStart) {
 	cl.mu.Unlock()
 }
 
+// deliverChunk buffers a chunk for Recv. When the caller lets more than the client's stream
+// buffer pile up, the stream is cancelled on the sidecar and fails with RESOURCE_EXHAUSTED, so
+// a stream nobody reads cannot hold unbounded memory; the connection and other streams go on.
+// A chunk that finds the buffer empty is always taken, so a caller keeping up never fails.
 func (cl *call) deliverChunk(ch Chunk) {
 	cl.mu.Lock()
-	if cl.state != stateDone && cl.stream {
-		cl.chunks = append(cl.chunks, ch)
-		cl.signal()
+	if cl.state == stateDone || !cl.stream {
+		cl.mu.Unlock()
+		return
 	}
+	size := chunkBytes(&ch)
+	if limit := cl.client.s.maxStreamBuffer; cl.buffered > 0 && cl.buffered+size > limit {
+		buffered := cl.buffered + size
+		cl.mu.Unlock()
+		cl.abort(clientError(StatusResourceExhausted, false, nil,
+			"the caller did not read the stream fast enough (%d bytes buffered, limit %d)",
+			buffered, limit), "the client's buffer for the stream is full")
+		return
+	}
+	cl.buffered += size
+	cl.chunks = append(cl.chunks, ch)
+	cl.signal()
 	cl.mu.Unlock()
+}
+
+// chunkBytes is the memory a buffered chunk holds: its structs and the text they point to.
+func chunkBytes(ch *Chunk) int {
+	n := int(unsafe.Sizeof(*ch)) + len(ch.Delta)
+	for i := range ch.ToolCalls {
+		d := &ch.ToolCalls[i]
+		n += int(unsafe.Sizeof(*d)) + len(d.ID) + len(d.Type) + len(d.Name) + len(d.Arguments)
+	}
+	return n
 }
 
 // abort ends the call locally with err. A call already written to the sidecar gets a Cancel
@@ -115,7 +143,7 @@ func (cl *call) abort(err *Error, reason string) {
 		cl.mu.Unlock()
 		return
 	}
-	cl.chunks = nil // the caller gave up: pending chunks are of no use any more
+	cl.chunks, cl.buffered = nil, 0 // the call is over: pending chunks are of no use any more
 	cl.mu.Unlock()
 	switch prev {
 	case stateSent:

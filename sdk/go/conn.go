@@ -26,13 +26,14 @@ type conn struct {
 	info       serverInfo
 	maxFrame   uint32       // negotiated: min(ours, the sidecar's)
 	maxStreams int          // 0: no limit announced
-	lastRead   atomic.Int64 // UnixNano of the last frame read, for the heartbeat
+	born       time.Time    // when run started; carries the monotonic clock reading
+	lastRead   atomic.Int64 // time from born to the last frame read, for the heartbeat
 
 	mu       sync.Mutex
 	nextID   uint64
 	streams  map[uint64]*call
-	ctrl     [][]byte // Cancel and Pong frames waiting for the writer
-	draining bool     // GoAway received: no new streams
+	ctrl     controlQueue // Cancel, Ping and Pong frames waiting for the writer
+	draining bool         // GoAway received: no new streams
 	closed   bool
 
 	wake chan struct{} // capacity 1
@@ -144,7 +145,7 @@ func safely(fn func() error) (err error) {
 
 func (cn *conn) run() {
 	c := cn.client
-	cn.lastRead.Store(time.Now().UnixNano())
+	cn.born = time.Now() // before the goroutines that read it start
 	c.wg.Add(2)
 	go func() { defer c.wg.Done(); cn.readLoop() }()
 	go func() { defer c.wg.Done(); cn.writeLoop() }()
@@ -155,8 +156,10 @@ func (cn *conn) run() {
 }
 
 // keepalive runs when the sidecar announces a heartbeat interval: it sends a Ping every
-// interval and drops the connection when nothing at all has been read for three intervals,
-// so calls on a hung sidecar fail (retryable) instead of waiting for their deadlines.
+// interval and drops the connection when nothing at all (a Pong or any other frame) has been
+// read for more than three intervals, so calls on a hung or stopped sidecar fail (retryable)
+// instead of waiting for deadlines they may not have. Silence is measured on the monotonic
+// clock, so a step of the wall clock neither drops a live connection nor keeps a dead one.
 func (cn *conn) keepalive(every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -166,14 +169,18 @@ func (cn *conn) keepalive(every time.Duration) {
 			return
 		case <-t.C:
 		}
-		silent := time.Since(time.Unix(0, cn.lastRead.Load()))
-		if silent > 3*every {
+		if silent := cn.silence(); silent > 3*every {
 			cn.close(connectionLost(fmt.Errorf("no frame from the sidecar for %v (heartbeat every %v)",
 				silent.Round(time.Millisecond), every)))
 			return
 		}
-		cn.queueControl(encodePing(n))
+		cn.queuePing(n)
 	}
+}
+
+// silence is how long ago the last frame was read (or the connection started).
+func (cn *conn) silence() time.Duration {
+	return time.Since(cn.born) - time.Duration(cn.lastRead.Load())
 }
 
 func (cn *conn) wakeWriter() {
@@ -189,7 +196,7 @@ func (cn *conn) readLoop() {
 		var err error
 		buf, err = readFrame(cn.br, buf, cn.maxFrame)
 		if err == nil {
-			cn.lastRead.Store(time.Now().UnixNano())
+			cn.lastRead.Store(int64(time.Since(cn.born)))
 			err = safely(func() error { return cn.dispatch(buf) })
 		}
 		if err != nil {
@@ -252,7 +259,7 @@ func (cn *conn) connectionFrame(bt wire.Body, t flatbuffers.Table) error {
 	case wire.BodyPing:
 		var p wire.Ping
 		p.Init(t.Bytes, t.Pos)
-		cn.queueControl(encodePong(p.Opaque()))
+		cn.queuePong(p.Opaque())
 	case wire.BodyGoAway:
 		var g wire.GoAway
 		g.Init(t.Bytes, t.Pos)
@@ -298,17 +305,43 @@ func (cn *conn) goAway(last uint64) {
 	}
 }
 
-func (cn *conn) queueControl(frame []byte) {
+// queuePong answers a Ping; a Pong still waiting for the writer is replaced by this newer one.
+func (cn *conn) queuePong(opaque uint64) {
+	pong := encodePong(opaque)
 	cn.mu.Lock()
 	if !cn.closed {
-		cn.ctrl = append(cn.ctrl, frame)
+		cn.ctrl.pong = pong
 	}
 	cn.mu.Unlock()
 	cn.wakeWriter()
 }
 
+// queuePing queues a keepalive Ping unless the previous one has not been written yet.
+func (cn *conn) queuePing(n uint64) {
+	cn.mu.Lock()
+	queued := !cn.closed && cn.ctrl.ping == nil
+	if queued {
+		cn.ctrl.ping = encodePing(n)
+	}
+	cn.mu.Unlock()
+	if queued {
+		cn.wakeWriter()
+	}
+}
+
+// sendCancel tells the sidecar to stop stream id. A stream the sidecar already ended needs no
+// Cancel; every other one gets its Cancel, however long the writer is blocked.
 func (cn *conn) sendCancel(id uint64, reason string) {
-	cn.queueControl(encodeCancel(id, reason))
+	cancel := encodeCancel(id, reason)
+	cn.mu.Lock()
+	queued := !cn.closed && cn.streams[id] != nil
+	if queued {
+		cn.ctrl.cancels = append(cn.ctrl.cancels, cancel)
+	}
+	cn.mu.Unlock()
+	if queued {
+		cn.wakeWriter()
+	}
 }
 
 func (cn *conn) writeLoop() {
@@ -349,8 +382,7 @@ func (cn *conn) collect() [][]byte {
 	if cn.closed {
 		return nil
 	}
-	frames := cn.ctrl
-	cn.ctrl = nil
+	frames := cn.ctrl.take()
 	size := 0
 	for c.cur == cn && !cn.draining && size < batchMaxLen && c.queue.Len() > 0 {
 		if cn.maxStreams > 0 && len(cn.streams) >= cn.maxStreams {
@@ -405,7 +437,7 @@ func (cn *conn) close(streamErr *Error) {
 	cn.closed = true
 	streams := cn.streams
 	cn.streams = nil
-	cn.ctrl = nil
+	cn.ctrl = controlQueue{}
 	cn.mu.Unlock()
 	close(cn.done)
 	cn.nc.Close()

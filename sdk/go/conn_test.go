@@ -283,6 +283,74 @@ func TestMalformedFrameDropsTheConnection(t *testing.T) {
 	}
 }
 
+// A vector whose length was overwritten with 0xFFFFFFFF (a hostile or corrupt sidecar) must
+// not size an allocation: the calls on the connection fail with a retryable UNAVAILABLE, the
+// process lives on, and the next call gets a new connection.
+func TestVectorLengthPastTheFrameDropsTheConnection(t *testing.T) {
+	schema := loadSchema(t)
+	vectors := map[string][]byte{}
+	for _, v := range loadVectors(t) {
+		vectors[v.name] = v.bin
+	}
+	for _, tc := range []struct {
+		vector, field string
+		stream        bool
+	}{
+		{"response_end_ok", "ResponseEnd.tool_calls", false},
+		{"response_end_ok", "ResponseEnd.verdicts", false},
+		{"response_chunk", "ResponseChunk.tool_calls", true},
+	} {
+		t.Run(tc.field, func(t *testing.T) {
+			srv := newFakeServer(t, ackSpec{})
+			c := dialFake(t, srv)
+			fc := srv.next(t)
+			errc := make(chan error, 1)
+			go func() {
+				if !tc.stream {
+					_, err := c.Chat(context.Background(), user("x"))
+					errc <- err
+					return
+				}
+				st, err := c.ChatStream(context.Background(), user("x"))
+				if err == nil {
+					_, err = st.Recv()
+				}
+				errc <- err
+			}()
+			id := fc.recvType(t, "Request").id
+			frame := hugeLength(t, schema, vectors[tc.vector], tc.field)
+			setStreamID(frame, id)
+			fc.send(frame)
+			err := waitErr(t, errc)
+			if !errors.Is(err, ErrUnavailable) || !IsRetryable(err) ||
+				!strings.Contains(err.Error(), "malformed frame: "+tc.field+":") {
+				t.Fatalf("got %v, want a retryable UNAVAILABLE naming %s", err, tc.field)
+			}
+			select {
+			case <-fc.gone:
+			case <-time.After(testWait):
+				t.Fatal("the client kept the connection open")
+			}
+			go func() { srv.next(t).serveEcho() }()
+			if resp, err := c.Chat(context.Background(), user("again")); err != nil || resp.Content != "again" {
+				t.Fatalf("after the bad frame: %v %v", resp, err)
+			}
+		})
+	}
+}
+
+// hugeLength returns a copy of frame with the length of field set to 0xFFFFFFFF.
+func hugeLength(t *testing.T, s fbsSchema, frame []byte, field string) []byte {
+	t.Helper()
+	for _, c := range corruptions(s, frame) {
+		if c.path == field && c.kind == lengthWord {
+			return c.apply(frame)
+		}
+	}
+	t.Fatalf("the frame has no %s", field)
+	return nil
+}
+
 func TestHeartbeatKeepsAnsweringSidecarConnected(t *testing.T) {
 	srv := newFakeServer(t, ackSpec{heartbeat: 100})
 	c := dialFake(t, srv)
@@ -298,8 +366,12 @@ func TestHeartbeatKeepsAnsweringSidecarConnected(t *testing.T) {
 	}
 }
 
+// A stopped sidecar (SIGSTOP) keeps its socket open and answers nothing. A call with neither a
+// timeout nor a context deadline still ends, with a retryable UNAVAILABLE, once the
+// connection has been silent for three heartbeat intervals, and not before.
 func TestHeartbeatDropsSilentSidecar(t *testing.T) {
 	srv := newFakeServer(t, ackSpec{heartbeat: 100})
+	lastRead := time.Now() // no later than the HelloAck; the fake sends nothing more
 	c := dialFake(t, srv)
 	fc := srv.next(t)
 	errc := make(chan error, 1)
@@ -310,6 +382,43 @@ func TestHeartbeatDropsSilentSidecar(t *testing.T) {
 	}
 	// Never answer: the client must give up on the connection, not wait forever.
 	err := waitErr(t, errc)
+	if silent := time.Since(lastRead); silent < 300*time.Millisecond {
+		t.Errorf("dropped after %v of silence, before three intervals", silent)
+	}
+	if !errors.Is(err, ErrUnavailable) || !IsRetryable(err) || !strings.Contains(err.Error(), "heartbeat") {
+		t.Fatalf("got %v", err)
+	}
+	go func() { srv.next(t).serveEcho() }()
+	if resp, err := c.Chat(context.Background(), user("again")); err != nil || resp.Content != "again" {
+		t.Fatalf("after the drop: %v %v", resp, err)
+	}
+}
+
+// Any frame shows the sidecar is alive, not only a Pong: a sidecar that streams without
+// answering Pings keeps its connection, and the silence that drops it counts from its last frame.
+func TestHeartbeatCountsEveryFrameRead(t *testing.T) {
+	srv := newFakeServer(t, ackSpec{heartbeat: 100})
+	c := dialFake(t, srv)
+	fc := srv.next(t)
+	st, err := c.ChatStream(context.Background(), user("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := fc.recvType(t, "Request").id
+	var lastSent time.Time
+	for i := 0; i < 10; i++ { // 500 ms, five intervals, with no Pong
+		lastSent = time.Now()
+		fc.send(chunkFrame(id, uint32(i), "."))
+		if _, err := st.Recv(); err != nil {
+			t.Fatalf("chunk %d: %v", i, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// Silence from here: the stream fails three intervals after the last chunk at the earliest.
+	_, err = st.Recv()
+	if silent := time.Since(lastSent); silent < 300*time.Millisecond {
+		t.Errorf("dropped %v after the last frame, before three intervals", silent)
+	}
 	if !errors.Is(err, ErrUnavailable) || !IsRetryable(err) || !strings.Contains(err.Error(), "heartbeat") {
 		t.Fatalf("got %v", err)
 	}

@@ -58,16 +58,19 @@ func readFrame(r io.Reader, buf []byte, limit uint32) ([]byte, error) {
 	return buf, nil
 }
 
-// parseFrame checks the file identifier and returns the root Frame of a size-prefixed buffer.
-// The Go runtime of this FlatBuffers version has no verifier: Go's bounds checks turn a
-// malformed buffer into a panic, which the connection's reader recovers from and treats as a
-// protocol error.
+// parseFrame checks the file identifier and the layout of every table, string and vector the
+// client reads (checkFrame), and returns the root Frame of a size-prefixed buffer. An error
+// here is a protocol error: the connection is dropped. The recover in safely stays as a second
+// line of defence.
 func parseFrame(frame []byte) (*wire.Frame, error) {
 	if len(frame) < 4+minFrameSize {
 		return nil, fmt.Errorf("frame of %d bytes is too short", len(frame))
 	}
 	if string(frame[8:12]) != string(fileIdentifier) {
 		return nil, fmt.Errorf("frame has file identifier %q, want %q", frame[8:12], fileIdentifier)
+	}
+	if err := checkFrame(frame); err != nil {
+		return nil, err
 	}
 	return wire.GetSizePrefixedRootAsFrame(frame, 0), nil
 }

@@ -42,6 +42,7 @@ type fakeConn struct {
 	hello wiredesc.Object
 	in    chan received
 	wmu   sync.Mutex
+	gate  sync.RWMutex  // write-locked while stalled: the fake reads nothing
 	gone  chan struct{} // closed when the client side closed or failed
 }
 
@@ -126,6 +127,8 @@ func (s *fakeServer) handshake(nc net.Conn) {
 	go func() {
 		defer close(fc.gone)
 		for {
+			fc.gate.RLock() // waits while the test stalls this connection
+			fc.gate.RUnlock()
 			b, err := readFrame(br, nil, hardMaxFrame)
 			if err != nil {
 				return
@@ -176,6 +179,13 @@ func (fc *fakeConn) recvType(t *testing.T, typ string) received {
 		}
 	}
 }
+
+// stall stops the fake from reading once the frame it is reading now is in, so what the client
+// writes next backs up in the socket and blocks its writer, as with a stopped sidecar.
+func (fc *fakeConn) stall() { fc.gate.Lock() }
+
+// resume undoes stall.
+func (fc *fakeConn) resume() { fc.gate.Unlock() }
 
 func (fc *fakeConn) send(frames ...[]byte) {
 	fc.wmu.Lock()

@@ -25,6 +25,7 @@ type settings struct {
 	clientVersion   string
 	maxFrameSize    uint32
 	queueSize       int
+	maxStreamBuffer int // bytes of chunks one stream may hold for Recv
 	dialTimeout     time.Duration
 	connectWait     time.Duration
 	defaultTimeout  time.Duration
@@ -34,13 +35,14 @@ type settings struct {
 
 func defaultSettings() settings {
 	return settings{
-		clientName:    "outrigger-go",
-		clientVersion: Version,
-		maxFrameSize:  4 << 20,
-		queueSize:     4096,
-		dialTimeout:   5 * time.Second,
-		connectWait:   10 * time.Second,
-		deadlineGrace: 200 * time.Millisecond,
+		clientName:      "outrigger-go",
+		clientVersion:   Version,
+		maxFrameSize:    4 << 20,
+		queueSize:       4096,
+		maxStreamBuffer: defaultMaxStreamBuffer,
+		dialTimeout:     5 * time.Second,
+		connectWait:     10 * time.Second,
+		deadlineGrace:   200 * time.Millisecond,
 	}
 }
 
@@ -75,6 +77,22 @@ func WithMaxFrameSize(n uint32) Option { return func(s *settings) { s.maxFrameSi
 // that finds the queue full fails at once with a retryable RESOURCE_EXHAUSTED error.
 func WithQueueSize(n int) Option { return func(s *settings) { s.queueSize = n } }
 
+// defaultMaxStreamBuffer is the stream buffer of WithMaxStreamBuffer(0).
+const defaultMaxStreamBuffer = 64 << 20
+
+// WithMaxStreamBuffer bounds the bytes of chunks a stream holds while its caller has not read
+// them with Recv (default 64 MiB; 0 keeps the default). A stream that goes past it is cancelled
+// on the sidecar and fails with a non-retryable RESOURCE_EXHAUSTED error saying the caller did
+// not read it fast enough; the connection and other calls are not affected.
+func WithMaxStreamBuffer(bytes int) Option {
+	return func(s *settings) {
+		if bytes == 0 {
+			bytes = defaultMaxStreamBuffer
+		}
+		s.maxStreamBuffer = bytes
+	}
+}
+
 // WithDialTimeout bounds one connection attempt, handshake included (default 5 s).
 func WithDialTimeout(d time.Duration) Option { return func(s *settings) { s.dialTimeout = d } }
 
@@ -106,6 +124,9 @@ func (s *settings) resolve() error {
 	}
 	if s.queueSize < 1 {
 		return fmt.Errorf("outrigger: queue size %d must be at least 1", s.queueSize)
+	}
+	if s.maxStreamBuffer < 0 {
+		return fmt.Errorf("outrigger: stream buffer %d must not be negative", s.maxStreamBuffer)
 	}
 	if s.dialTimeout <= 0 || s.connectWait < 0 || s.defaultTimeout < 0 || s.deadlineGrace < 0 {
 		return fmt.Errorf("outrigger: timeouts must not be negative")

@@ -31,6 +31,7 @@ func (s *Stream) Recv() (*Chunk, error) {
 			ch := cl.chunks[0]
 			cl.chunks[0] = Chunk{}
 			cl.chunks = cl.chunks[1:]
+			cl.buffered -= chunkBytes(&ch)
 			cl.mu.Unlock()
 			s.accumulate(&ch)
 			return &ch, nil
