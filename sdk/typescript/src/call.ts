@@ -8,7 +8,7 @@ import type { ChatResponse, StreamChunk, StreamStart, ToolCall } from './types.j
 /** Where a call's events go. `success` or `failure` is called exactly once. */
 export interface CallObserver {
   start?(start: StreamStart): void;
-  chunk?(chunk: StreamChunk): void;
+  chunk?(chunk: StreamChunk, frameBytes: number): void;
   success(end: EndFrame): void;
   failure(err: OutriggerError): void;
 }
@@ -80,8 +80,8 @@ export class Call implements StreamSink {
     if (!this.#settled) this.observer.start?.(start);
   }
 
-  onChunk(chunk: StreamChunk): void {
-    if (!this.#settled) this.observer.chunk?.(chunk);
+  onChunk(chunk: StreamChunk, frameBytes: number): void {
+    if (!this.#settled) this.observer.chunk?.(chunk, frameBytes);
   }
 
   onEnd(end: EndFrame): void {

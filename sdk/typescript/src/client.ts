@@ -52,6 +52,11 @@ export interface ClientOptions {
   maxFrameSize?: number;
   /** Calls waiting to be written, beyond which new calls fail `RESOURCE_EXHAUSTED` (1024). */
   maxQueuedCalls?: number;
+  /**
+   * Bytes of chunk frames a stream holds while nobody reads them (default 64 MiB). Beyond it
+   * the stream is cancelled and fails `RESOURCE_EXHAUSTED`.
+   */
+  maxStreamBufferBytes?: number;
   /** How long a queued call waits for a usable connection before `UNAVAILABLE` (5000 ms). */
   connectTimeoutMs?: number;
   /** Extra wait after a deadline for the daemon's own `DEADLINE_EXCEEDED` (200 ms). */
@@ -78,6 +83,7 @@ export interface ClientStats {
 
 const RETRY_MIN_MS = 25;
 const RETRY_MAX_MS = 1000;
+const DEFAULT_STREAM_BUFFER_BYTES = 64 * 1024 * 1024;
 
 function checkTimeout(name: string, value: number | undefined): void {
   if (value !== undefined && !(Number.isFinite(value) && value >= 0)) {
@@ -103,6 +109,7 @@ export class OutriggerClient {
   readonly #timeoutMs: number;
   readonly #maxFrameSize: number;
   readonly #maxQueued: number;
+  readonly #maxStreamBufferBytes: number;
   readonly #connectTimeoutMs: number;
   readonly #deadlineGraceMs: number;
   readonly #cancelGraceMs: number;
@@ -122,6 +129,10 @@ export class OutriggerClient {
 
   constructor(options: ClientOptions = {}) {
     checkTimeout('timeoutMs', options.timeoutMs);
+    const bufferBytes = options.maxStreamBufferBytes;
+    if (bufferBytes !== undefined && !(Number.isFinite(bufferBytes) && bufferBytes > 0)) {
+      throw new RangeError(`maxStreamBufferBytes must be a positive number of bytes, got ${bufferBytes}`);
+    }
     const socket = chooseSocket(options.socketPath);
     this.#fixedSocketPath = socket.fromDefaults ? null : socket.path;
     this.verifiesServer = shouldVerifyServer(socket.fromDefaults, options.verifyServer, options.expectedServerUid);
@@ -130,6 +141,7 @@ export class OutriggerClient {
     this.#timeoutMs = options.timeoutMs ?? 0;
     this.#maxFrameSize = Math.min(options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE, HARD_MAX_FRAME_SIZE);
     this.#maxQueued = options.maxQueuedCalls ?? 1024;
+    this.#maxStreamBufferBytes = bufferBytes ?? DEFAULT_STREAM_BUFFER_BYTES;
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 5000;
     this.#deadlineGraceMs = options.deadlineGraceMs ?? 200;
     this.#cancelGraceMs = options.cancelGraceMs ?? 1000;
@@ -156,9 +168,9 @@ export class OutriggerClient {
   /** A streamed call; see {@link ChatStream}. Errors surface through the stream. */
   stream(request: ChatRequest, options: CallOptions = {}): ChatStream {
     let call: Call | null = null;
-    const stream = new ChatStream((reason) => {
-      if (call !== null) this.#stop(call, 'CANCELLED', reason);
-    });
+    const stream = new ChatStream((code, reason) => {
+      if (call !== null) this.#stop(call, code, reason);
+    }, this.#maxStreamBufferBytes);
     call = this.#submit(this.#requestEncoder(request, true), stream.observer(), options);
     return stream;
   }

@@ -5,7 +5,9 @@
 
 import * as flatbuffers from 'flatbuffers';
 import * as wire from './generated/outrigger_generated.js';
+import { CheckedByteBuffer } from './checked_buffer.js';
 import { statusName, type StatusCode } from './errors.js';
+import { FrameFormatError } from './frame_error.js';
 import type {
   CacheControl,
   ChatRequest,
@@ -303,18 +305,15 @@ export type InboundFrame =
   /** A body a client never receives, or one newer than this SDK. */
   | { streamId: number; kind: 'Other'; bodyType: number };
 
-/** Thrown when bytes are not a well-formed Outrigger frame. */
-export class FrameFormatError extends Error {
-  override readonly name = 'FrameFormatError';
-}
+export { FrameFormatError };
 
 function opt(value: string | null): string | undefined {
   return value === null ? undefined : value;
 }
 
 /**
- * Cheap structural checks before reading. The JavaScript FlatBuffers runtime has no verifier,
- * so this guards the offsets every read starts from: the root table and its vtable.
+ * Cheap structural checks before reading: the identifier, the root table and its vtable. Every
+ * later read is bounds-checked by {@link CheckedByteBuffer}.
  */
 export function checkFrame(bytes: Uint8Array): void {
   if (bytes.length < MIN_FRAME_SIZE) {
@@ -335,10 +334,13 @@ export function checkFrame(bytes: Uint8Array): void {
   }
 }
 
-/** Reads the root `Frame` of a frame body (the bytes after the length prefix). */
+/**
+ * Reads the root `Frame` of a frame body (the bytes after the length prefix). Its accessors
+ * throw {@link FrameFormatError} on any read outside the bytes.
+ */
 export function frameRoot(bytes: Uint8Array): wire.Frame {
   checkFrame(bytes);
-  return wire.Frame.getRootAsFrame(new flatbuffers.ByteBuffer(bytes));
+  return wire.Frame.getRootAsFrame(new CheckedByteBuffer(bytes));
 }
 
 function usage(u: wire.Usage | null): Usage | undefined {
@@ -479,7 +481,8 @@ function decodeError(e: wire.Error): ErrorFrame {
 
 /**
  * Decodes a frame body (without its length prefix). Throws {@link FrameFormatError} when the
- * bytes are not a frame, or when a known body type has no body.
+ * bytes are not a frame, when any offset, vector or string reaches outside them, or when a
+ * known body type has no body.
  */
 export function decodeFrame(bytes: Uint8Array): InboundFrame {
   const frame = frameRoot(bytes);

@@ -6,6 +6,7 @@ import * as net from 'node:net';
 import {
   decodeFrame,
   encodeHello,
+  encodePing,
   encodePong,
   type EndFrame,
   type GoAwayFrame,
@@ -15,13 +16,15 @@ import {
 } from './codec.js';
 import { ORIGIN_CONNECTION, ORIGIN_HANDSHAKE, OutriggerError } from './errors.js';
 import { FrameReader } from './framing.js';
+import { Heartbeat } from './heartbeat.js';
 import type { ServerInfo, StreamChunk, StreamStart } from './types.js';
 import { checkServer } from './verify.js';
 
 /** Receives the frames of one stream. */
 export interface StreamSink {
   onStart(start: StreamStart): void;
-  onChunk(chunk: StreamChunk): void;
+  /** `frameBytes`: the size of the frame that carried the chunk. */
+  onChunk(chunk: StreamChunk, frameBytes: number): void;
   /** The stream's single `ResponseEnd`; the stream is already unregistered. */
   onEnd(end: EndFrame): void;
 }
@@ -62,6 +65,7 @@ export class Connection {
   #nextStreamId = 1;
   #goAway: GoAwayFrame | null = null;
   #closed = false;
+  #heartbeat: Heartbeat | null = null;
 
   private constructor(socket: net.Socket, reader: FrameReader, info: ServerInfo, events: ConnectionEvents) {
     this.#socket = socket;
@@ -76,6 +80,14 @@ export class Connection {
     });
     socket.on('error', (err) => this.#fail(`socket error: ${err.message}`, err));
     socket.on('close', () => this.#fail('connection closed by the daemon'));
+    if (info.heartbeatMs > 0) {
+      this.#heartbeat = new Heartbeat(
+        info.heartbeatMs,
+        (opaque) => this.send(encodePing(opaque)),
+        (silentMs) => this.#fail(`no frame from the daemon for ${Math.round(silentMs)} ms ` +
+          `(heartbeat every ${info.heartbeatMs} ms)`),
+      );
+    }
   }
 
   /**
@@ -236,6 +248,7 @@ export class Connection {
       this.#fail(`protocol error: ${(err as Error).message}`, err);
       return;
     }
+    if (bodies.length > 0) this.#heartbeat?.sawFrame();
     for (const body of bodies) {
       if (this.#closed) return;
       this.#dispatchBody(body);
@@ -261,7 +274,7 @@ export class Connection {
         sink.onStart(frame.start);
         break;
       case 'ResponseChunk':
-        sink.onChunk(frame.chunk);
+        sink.onChunk(frame.chunk, body.length);
         break;
       case 'ResponseEnd':
         this.streams.delete(frame.streamId);
@@ -297,6 +310,7 @@ export class Connection {
   #fail(message: string, cause?: unknown): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#heartbeat?.stop();
     this.#outbox = [];
     this.#socket.destroy();
     this.#events.closed(this, new OutriggerError({

@@ -3,13 +3,21 @@
 
 import { responseFromEnd, type CallObserver } from './call.js';
 import type { EndFrame } from './codec.js';
-import type { OutriggerError } from './errors.js';
+import type { OutriggerError, StatusCode } from './errors.js';
 import type { ChatResponse, StreamChunk, StreamStart, ToolCall } from './types.js';
 
 interface Deferred<T> {
   promise: Promise<T>;
   resolve(value: T): void;
   reject(err: unknown): void;
+}
+
+/** Stops the call on the daemon and fails it with `code`. */
+export type StopStream = (code: StatusCode, reason: string) => void;
+
+interface Buffered {
+  chunk: StreamChunk;
+  frameBytes: number;
 }
 
 function deferred<T>(): Deferred<T> {
@@ -29,11 +37,16 @@ function deferred<T>(): Deferred<T> {
  * throws an {@link OutriggerError} if the stream ends with an error. Leaving the loop early
  * (`break`, `return`, an exception) cancels the call. `finalResponse()` resolves with the
  * whole answer once the stream ends, whether or not the chunks were consumed.
+ *
+ * Chunks wait in memory until read. Once the frames of unread chunks exceed the client's
+ * `maxStreamBufferBytes`, the call is cancelled on the daemon and fails with
+ * `RESOURCE_EXHAUSTED`; the connection and other calls are not affected.
  */
 export class ChatStream implements AsyncIterable<StreamChunk> {
   readonly #start = deferred<StreamStart>();
   readonly #final = deferred<ChatResponse>();
-  readonly #buffer: StreamChunk[] = [];
+  readonly #buffer: Buffered[] = [];
+  #bufferedBytes = 0;
   #waiter: (() => void) | null = null;
   #ended = false;
   #error: OutriggerError | null = null;
@@ -42,18 +55,20 @@ export class ChatStream implements AsyncIterable<StreamChunk> {
   #content = '';
   #toolCalls: ToolCall[] = [];
   #startInfo: StreamStart | undefined;
-  readonly #cancel: (reason: string) => void;
+  readonly #stop: StopStream;
+  readonly #maxBufferedBytes: number;
 
   /** @internal Created by {@link OutriggerClient.stream}. */
-  constructor(cancel: (reason: string) => void) {
-    this.#cancel = cancel;
+  constructor(stop: StopStream, maxBufferedBytes: number) {
+    this.#stop = stop;
+    this.#maxBufferedBytes = maxBufferedBytes;
   }
 
   /** @internal The observer the client feeds this stream through. */
   observer(): CallObserver {
     return {
       start: (start) => this.#onStart(start),
-      chunk: (chunk) => this.#onChunk(chunk),
+      chunk: (chunk, frameBytes) => this.#onChunk(chunk, frameBytes),
       success: (end) => this.#onSuccess(end),
       failure: (err) => this.#onFailure(err),
     };
@@ -84,7 +99,7 @@ export class ChatStream implements AsyncIterable<StreamChunk> {
    * when it confirms in time, otherwise from the client). No-op once ended.
    */
   cancel(reason = 'cancelled by the caller'): void {
-    if (!this.#ended) this.#cancel(reason);
+    if (!this.#ended) this.#stop('CANCELLED', reason);
   }
 
   [Symbol.asyncIterator](): AsyncIterator<StreamChunk> {
@@ -101,8 +116,11 @@ export class ChatStream implements AsyncIterable<StreamChunk> {
 
   async #next(): Promise<IteratorResult<StreamChunk>> {
     for (;;) {
-      const chunk = this.#buffer.shift();
-      if (chunk !== undefined) return { done: false, value: chunk };
+      const next = this.#buffer.shift();
+      if (next !== undefined) {
+        this.#bufferedBytes -= next.frameBytes;
+        return { done: false, value: next.chunk };
+      }
       if (this.#ended) {
         if (this.#error !== null && !this.#errorThrown) {
           this.#errorThrown = true;
@@ -127,7 +145,14 @@ export class ChatStream implements AsyncIterable<StreamChunk> {
     this.#start.resolve(start);
   }
 
-  #onChunk(chunk: StreamChunk): void {
+  #onChunk(chunk: StreamChunk, frameBytes: number): void {
+    const buffered = this.#bufferedBytes + frameBytes;
+    if (buffered > this.#maxBufferedBytes) {
+      this.#stop('RESOURCE_EXHAUSTED', `the caller did not read the stream fast enough ` +
+        `(${buffered} bytes buffered, over maxStreamBufferBytes ${this.#maxBufferedBytes})`);
+      return;
+    }
+    this.#bufferedBytes = buffered;
     this.#content += chunk.delta;
     for (const delta of chunk.toolCalls) {
       const call = (this.#toolCalls[delta.index] ??= {});
@@ -136,7 +161,7 @@ export class ChatStream implements AsyncIterable<StreamChunk> {
       if (delta.name !== undefined) call.name = delta.name;
       if (delta.arguments !== undefined) call.arguments = (call.arguments ?? '') + delta.arguments;
     }
-    this.#buffer.push(chunk);
+    this.#buffer.push({ chunk, frameBytes });
     this.#wake();
   }
 

@@ -16,18 +16,7 @@ import {
   startFrame,
   type ReceivedRequest,
 } from './support/fake_daemon.js';
-
-const user = (content: string) => ({ model: 'mock-1', messages: [{ role: 'user', content }] });
-
-async function rejection(p: Promise<unknown>): Promise<OutriggerError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof OutriggerError, `expected OutriggerError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('expected the call to fail');
-}
+import { rejection, user } from './support/calls.js';
 
 describe('handshake and unary calls', () => {
   let daemon: FakeDaemon;

@@ -35,6 +35,7 @@ export interface EndFields {
   refusal?: boolean;
   systemFingerprint?: string;
   serviceTier?: string;
+  toolCalls?: Array<{ id: string; type: string; name: string; arguments: string }>;
 }
 
 /** What the upstream said as its stream began. */
@@ -47,6 +48,8 @@ export interface AckFields {
   maxFrameSize?: number;
   maxConcurrentStreams?: number;
   features?: bigint;
+  /** The interval the client should ping at (default 0: no heartbeat). */
+  heartbeatMs?: number;
 }
 
 function finish(b: flatbuffers.Builder, streamId: number, type: wire.Body, body: number): Uint8Array {
@@ -59,7 +62,7 @@ export function helloAckFrame(ack: AckFields = {}): Uint8Array {
   const b = new flatbuffers.Builder(128);
   const version = b.createString('fake-0');
   const body = wire.HelloAck.createHelloAck(b, 1, 0, version, ack.maxFrameSize ?? 4 << 20,
-    ack.maxConcurrentStreams ?? 0, ack.features ?? ALL_FEATURES, 0);
+    ack.maxConcurrentStreams ?? 0, ack.features ?? ALL_FEATURES, ack.heartbeatMs ?? 0);
   return finish(b, 0, wire.Body.HelloAck, body);
 }
 
@@ -67,6 +70,11 @@ export function errorFrame(status: wire.Status, message: string, min = 0, max = 
   const b = new flatbuffers.Builder(128);
   const body = wire.Error.createError(b, status, b.createString(message), min, max);
   return finish(b, 0, wire.Body.Error, body);
+}
+
+export function pongFrame(opaque: bigint): Uint8Array {
+  const b = new flatbuffers.Builder(64);
+  return finish(b, 0, wire.Body.Pong, wire.Pong.createPong(b, opaque));
 }
 
 export function goAwayFrame(lastStreamId: number, drainMs = 1000): Uint8Array {
@@ -101,6 +109,9 @@ export function endFrame(streamId: number, e: EndFields = {}): Uint8Array {
   const fingerprint = e.systemFingerprint === undefined ? 0 : b.createString(e.systemFingerprint);
   const tier = e.serviceTier === undefined ? 0 : b.createString(e.serviceTier);
   const finishReason = b.createString(e.finishReason ?? 'stop');
+  const calls = e.toolCalls === undefined ? 0 : wire.ResponseEnd.createToolCallsVector(b, e.toolCalls.map((c) =>
+    wire.ToolCall.createToolCall(b, b.createString(c.id), b.createString(c.type), b.createString(c.name),
+      b.createString(c.arguments))));
   wire.ResponseEnd.startResponseEnd(b);
   wire.ResponseEnd.addStatus(b, e.status ?? wire.Status.OK);
   wire.ResponseEnd.addRetryable(b, e.retryable ?? false);
@@ -110,6 +121,7 @@ export function endFrame(streamId: number, e: EndFields = {}): Uint8Array {
   if (message) wire.ResponseEnd.addMessage(b, message);
   if (content) wire.ResponseEnd.addContent(b, content);
   wire.ResponseEnd.addFinishReason(b, finishReason);
+  if (calls) wire.ResponseEnd.addToolCalls(b, calls);
   if (trace) wire.ResponseEnd.addTraceId(b, trace);
   if (e.refusal) wire.ResponseEnd.addRefusal(b, true);
   if (fingerprint) wire.ResponseEnd.addSystemFingerprint(b, fingerprint);
@@ -163,6 +175,8 @@ export interface FakeDaemonOptions {
   onRequest?: (req: ReceivedRequest, daemon: FakeDaemon) => void;
   /** Answer Cancel with ResponseEnd CANCELLED (default true). */
   answerCancel?: boolean;
+  /** Answer Ping with Pong (default true); false plays a daemon that has stopped. */
+  answerPing?: boolean;
   /** Runs right after the HelloAck is sent. */
   afterHello?: (conn: FakeConnection, daemon: FakeDaemon) => void;
 }
@@ -255,6 +269,11 @@ export class FakeDaemon {
       }
       case 'Feedback':
         conn.send(endFrame(streamId));
+        break;
+      case 'Ping':
+        if (this.#options.answerPing !== false) {
+          conn.send(pongFrame(BigInt((frame['body'] as Obj)['opaque'] as number)));
+        }
         break;
       case 'Cancel':
         conn.cancelled.push(streamId);
