@@ -578,8 +578,9 @@ TEST_CASE("trace store: a writer that never pauses cannot grow the log without b
   writer->setLogResetPagesForTest(64);
   struct stat st {};
   long long largest = 0, written = 0;
-  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(3);
-  for (uint64_t i = 0; std::chrono::steady_clock::now() < until && written < (200 << 20); ++i) {
+  // Bounded by bytes, not by time, so that a slow build (a sanitizer's) writes as much.
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  for (uint64_t i = 0; std::chrono::steady_clock::now() < until && written < (48 << 20); ++i) {
     writeWithAnswer(*writer, i);
     written += 4000;
     if (i % 50 == 49) {

@@ -66,6 +66,56 @@ int pollMsUntil(Clock::time_point t) {
 
 }  // namespace
 
+// The right to write to a connection's socket, which a writer may give up waiting for at its
+// deadline. A flag under a mutex and a condition variable rather than std::timed_mutex, whose
+// steady-clock wait (pthread_mutex_clocklock) ThreadSanitizer does not see, so every unlock after
+// one reads to it as a bug.
+class WriteGate {
+ public:
+  bool acquireBy(Clock::time_point deadline) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!free_.wait_until(lock, deadline, [&] { return !held_; })) return false;
+    held_ = true;
+    return true;
+  }
+  bool tryAcquire() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (held_) return false;
+    held_ = true;
+    return true;
+  }
+  void release() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      held_ = false;
+    }
+    free_.notify_one();
+  }
+
+  // Holds the gate from a successful acquire to the end of its scope.
+  class Held {
+   public:
+    Held(WriteGate& gate, bool acquired) : gate_(gate), held_(acquired) {}
+    ~Held() { unlock(); }
+    Held(const Held&) = delete;
+    Held& operator=(const Held&) = delete;
+    bool ownsIt() const { return held_; }
+    void unlock() {
+      if (held_) gate_.release();
+      held_ = false;
+    }
+
+   private:
+    WriteGate& gate_;
+    bool held_;
+  };
+
+ private:
+  std::mutex mu_;
+  std::condition_variable free_;
+  bool held_ = false;
+};
+
 // What a blocking call waits on. It is shared with the call's end callback, which may run after
 // the caller stopped waiting (a local deadline), so it cannot live on the caller's stack.
 struct EndWaiter {
@@ -140,7 +190,8 @@ class Connection {
     std::string no_answer = "the sidecar on " + path + " did not complete the handshake within " +
                             std::to_string(opt.connect_timeout.count()) + " ms";
     {
-      std::lock_guard<std::timed_mutex> lock(write_mu_);
+      WriteGate::Held held(write_gate_, write_gate_.acquireBy(*read_until_));
+      if (!held.ownsIt()) return makeError(StatusCode::kUnavailable, no_answer + " (Hello not sent)", true);
       if (writeLocked(b.GetBufferPointer(), b.GetSize(), *read_until_) != Write::kDone) {
         return makeError(StatusCode::kUnavailable, no_answer + " (Hello not sent)", true);
       }
@@ -179,8 +230,8 @@ class Connection {
   uint64_t send(std::atomic<uint64_t>& next_id, std::shared_ptr<Call> call, const BuildFrame& build,
                 Clock::time_point deadline, bool* timed_out) {
     *timed_out = false;
-    std::unique_lock<std::timed_mutex> write_lock(write_mu_, std::defer_lock);
-    if (!write_lock.try_lock_until(deadline)) {  // another frame is stuck: it drops the connection
+    WriteGate::Held write_lock(write_gate_, write_gate_.acquireBy(deadline));
+    if (!write_lock.ownsIt()) {  // another frame is stuck: it drops the connection
       *timed_out = true;
       return 0;
     }
@@ -213,8 +264,8 @@ class Connection {
   // is dropped.
   bool sendRaw(const uint8_t* data, size_t size) {
     Clock::time_point deadline = Clock::now() + write_timeout_;
-    std::unique_lock<std::timed_mutex> lock(write_mu_, std::defer_lock);
-    if (!lock.try_lock_until(deadline)) return false;
+    WriteGate::Held held(write_gate_, write_gate_.acquireBy(deadline));
+    if (!held.ownsIt()) return false;
     Write w = writeLocked(data, size, deadline);
     if (w == Write::kTimedOut) drop("the sidecar did not take a Cancel within the write timeout");
     return w == Write::kDone;
@@ -236,7 +287,7 @@ class Connection {
  private:
   enum class Write { kDone, kFailed, kTimedOut };
 
-  // The caller holds write_mu_. Waits for the socket to take the bytes until `deadline`; a
+  // The caller holds the write gate. Waits for the socket to take the bytes until `deadline`; a
   // sidecar that stopped reading (stopped, hung) must not hold the caller, nor every other call
   // behind the write lock, for ever.
   Write writeLocked(const uint8_t* p, size_t n, Clock::time_point deadline) {
@@ -269,13 +320,13 @@ class Connection {
   // From the reader thread, when the heartbeat is due. Skipped while a writer holds the lock:
   // that writer has its own deadline.
   void ping() {
-    std::unique_lock<std::timed_mutex> lock(write_mu_, std::try_to_lock);
-    if (!lock.owns_lock()) return;
+    WriteGate::Held held(write_gate_, write_gate_.tryAcquire());
+    if (!held.ownsIt()) return;
     flatbuffers::FlatBufferBuilder b(64);
     auto body = w::CreatePing(b, ++pings_);
     finishFrame(b, 0, w::Body::Ping, body.Union());
     if (writeLocked(b.GetBufferPointer(), b.GetSize(), Clock::now() + heartbeat_) == Write::kTimedOut) {
-      lock.unlock();
+      held.unlock();
       drop("the sidecar did not take a Ping within the heartbeat interval");
     }
   }
@@ -485,7 +536,7 @@ class Connection {
   const bool verify_;
   int fd_ = -1;
   uint32_t max_frame_ = 4u << 20;
-  std::timed_mutex write_mu_;  // timed: a writer gives up at its deadline
+  WriteGate write_gate_;  // one frame at a time; a writer gives up at its deadline
   std::mutex calls_mu_;
   std::unordered_map<uint64_t, std::shared_ptr<Call>> calls_;
   std::string lost_reason_;  // why the connection was dropped here, for the calls it fails
