@@ -1,12 +1,13 @@
 """A small in-process stand-in for the daemon, for client tests that need to steer the server:
 GoAway at a chosen stream, dropped connections, a refused handshake, oversized frames, a server
-that ignores deadlines. It answers like the daemon's mock provider (echo of the last user
-message, `{"mock": {...}}` in extra_json)."""
+that ignores deadlines, a heartbeat, a daemon frozen as by SIGSTOP. It answers like the daemon's
+mock provider (echo of the last user message, `{"mock": {...}}` in extra_json)."""
 
 from __future__ import annotations
 
 import json
 import os
+import select
 import socket
 import struct
 import threading
@@ -36,6 +37,7 @@ class _Conn:
         self.send_raw(wirebuild.encode(desc))
 
     def send_raw(self, data: bytes) -> None:
+        self.daemon.running.wait()  # a frozen daemon writes nothing
         with self.lock:
             try:
                 self.sock.sendall(data)
@@ -62,13 +64,21 @@ class _Conn:
 
 class FakeDaemon:
     def __init__(self, path: str, *, max_concurrent_streams: int = 256, max_frame_size: int = 4 * 1024 * 1024,
-                 hello_error: Optional[Dict[str, Any]] = None, proto_major: int = 1) -> None:
+                 hello_error: Optional[Dict[str, Any]] = None, proto_major: int = 1, heartbeat_ms: int = 0,
+                 answer_pings: bool = True) -> None:
         self.path = path
         self.max_concurrent_streams = max_concurrent_streams
         self.max_frame_size = max_frame_size
         self.hello_error = hello_error
         self.proto_major = proto_major
+        self.heartbeat_ms = heartbeat_ms
+        self.answer_pings = answer_pings
         self.close_after_drain = True
+        self.running = threading.Event()
+        """Cleared by freeze(): the daemon neither reads nor writes, like a stopped process."""
+        self.running.set()
+        self._reading = threading.Lock()
+        """Held across a read, so that freeze() returns only once no connection reads any more."""
         self.requests: List[Dict[str, Any]] = []
         """Every frame received after the handshake, as described, plus "conn": its connection index."""
         self.hellos: List[Dict[str, Any]] = []
@@ -88,7 +98,17 @@ class FakeDaemon:
         self._spawn(self._accept_loop, self._listener)
         return self
 
+    def freeze(self) -> None:
+        """Stops reading and writing on every connection (as SIGSTOP would); thaw() resumes. Once
+        it returns, not one more byte is read."""
+        with self._reading:
+            self.running.clear()
+
+    def thaw(self) -> None:
+        self.running.set()
+
     def stop(self) -> None:
+        self.thaw()
         if self._listener is not None:
             self._listener.close()
             self._listener = None
@@ -167,7 +187,12 @@ class FakeDaemon:
         hello_done = False
         try:
             while True:
-                data = conn.sock.recv(65536)
+                self.running.wait()
+                readable = select.select([conn.sock], [], [], 0.05)[0]
+                with self._reading:
+                    if not readable or not self.running.is_set():
+                        continue  # frozen meanwhile: read nothing more
+                    data = conn.sock.recv(65536)
                 if not data:
                     return
                 conn.bytes_received += len(data)
@@ -184,7 +209,7 @@ class FakeDaemon:
                             "proto_major": self.proto_major, "proto_minor": 0, "server_version": "fake",
                             "max_frame_size": min(hello["max_frame_size"], self.max_frame_size),
                             "max_concurrent_streams": self.max_concurrent_streams,
-                            "features": hello["features"] & 15, "heartbeat_ms": 0}})
+                            "features": hello["features"] & 15, "heartbeat_ms": self.heartbeat_ms}})
                         hello_done = True
                         continue
                     frame["conn"] = conn.index
@@ -200,7 +225,8 @@ class FakeDaemon:
     def _on_frame(self, conn: _Conn, frame: Dict[str, Any]) -> None:
         sid, kind = frame["stream_id"], frame["body_type"]
         if kind == "Ping":
-            conn.send({"stream_id": 0, "body_type": "Pong", "body": frame["body"]})
+            if self.answer_pings:
+                conn.send({"stream_id": 0, "body_type": "Pong", "body": frame["body"]})
         elif kind == "Cancel":
             event = conn.cancels.get(sid)
             if event is not None:

@@ -52,6 +52,11 @@ from .types import (
 DEFAULT_MODEL = "default"
 LOCAL_DEADLINE_GRACE = 0.25
 """Seconds past a call's deadline before the local timer gives up on the daemon's own answer."""
+WRITE_TIMEOUT = 10.0
+"""Seconds a frame with no call deadline (a control frame, a call without timeout) may take to be
+written; a daemon that reads nothing for that long loses the connection."""
+DEFAULT_MAX_STREAM_BUFFER = 64 << 20
+"""Default bound of the chunk bytes a stream holds for a caller that has not read them."""
 
 
 # ------------------------------------------------------------------------------------ requests
@@ -231,6 +236,23 @@ def next_backoff(current: float) -> float:
 def local_deadline_error() -> DeadlineExceeded:
     return DeadlineExceeded(StatusCode.DEADLINE_EXCEEDED, "no answer within the call's timeout",
                             origin="client/deadline")
+
+
+def write_timeout_error() -> DeadlineExceeded:
+    return DeadlineExceeded(StatusCode.DEADLINE_EXCEEDED, "the request could not be written within the call's "
+                            "timeout (the daemon is not reading); the connection was closed", origin="client/write")
+
+
+def write_stall_reason(deadline: Optional[float]) -> str:
+    """Why a connection was closed when a frame could not be written in time."""
+    if deadline is not None:
+        return "a request could not be written within its deadline (the daemon is not reading)"
+    return "a frame could not be written within %g s (the daemon is not reading)" % WRITE_TIMEOUT
+
+
+def write_limit(deadline: Optional[float]) -> float:
+    """When a write started now must be finished: the call's deadline, else WRITE_TIMEOUT from now."""
+    return deadline if deadline is not None else now() + WRITE_TIMEOUT
 
 
 def deadline_before_send() -> DeadlineExceeded:

@@ -6,12 +6,15 @@ from __future__ import annotations
 import asyncio
 import copy
 import os
+import weakref
 from collections import deque
 from types import TracebackType
 from typing import Any, AsyncIterator, Deque, List, Mapping, Optional, Sequence, Set, Type, Union
 
 from . import _core, codec
+from ._budget import ChunkBudget, check_limit
 from ._core import Call, CallOptions, Event
+from ._keepalive import Heartbeat, heartbeat_for
 from ._socket import SocketTarget
 from .errors import OutriggerError
 from .types import (
@@ -39,6 +42,10 @@ class _Conn:
         self.backlog = backlog
         self.drain_lock = asyncio.Lock()
         self.task: Optional[asyncio.Task[None]] = None
+        self.beat = heartbeat_for(state.info, _core.now())
+        self.keepalive: Optional[asyncio.Task[None]] = None
+        self.close_reason = ""
+        """Why this client closed the connection (a stalled write, a silent daemon), if it did."""
 
     def write(self, data: bytes) -> bool:
         """Buffers whole frames for writing; False when the transport is already closing."""
@@ -51,7 +58,8 @@ class _Conn:
         async with self.drain_lock:  # concurrent drain() calls are not safe before Python 3.10
             await self.writer.drain()
 
-    def abort(self) -> None:
+    def abort(self, reason: str = "") -> None:
+        self.close_reason = self.close_reason or reason
         transport = self.writer.transport
         if not transport.is_closing():
             transport.abort()
@@ -65,10 +73,12 @@ class AsyncClient:
                  model: str = _core.DEFAULT_MODEL, metadata: Optional[Metadata] = None,
                  timeout: Optional[float] = 60.0, connect_timeout: float = 5.0, max_queued: int = 1024,
                  max_frame_size: int = codec.DEFAULT_MAX_FRAME_SIZE, client_name: str = "outrigger-python",
-                 verify_server: Optional[bool] = None, expected_server_uid: Optional[int] = None) -> None:
+                 verify_server: Optional[bool] = None, expected_server_uid: Optional[int] = None,
+                 max_stream_buffer: int = _core.DEFAULT_MAX_STREAM_BUFFER) -> None:
         if not codec.MIN_FRAME_SIZE <= max_frame_size <= codec.HARD_MAX_FRAME_SIZE:
             raise ValueError("max_frame_size must be within [%d, %d]" % (codec.MIN_FRAME_SIZE,
                                                                          codec.HARD_MAX_FRAME_SIZE))
+        self.max_stream_buffer = check_limit(max_stream_buffer)
         self._target = SocketTarget(socket_path, verify_server, expected_server_uid)
         self.model = model
         self.metadata = metadata or Metadata()
@@ -174,7 +184,7 @@ class AsyncClient:
         conns = list(self._conns)
         for conn in conns:
             conn.abort()
-        tasks = [c.task for c in conns if c.task is not None and c.task is not asyncio.current_task()]
+        tasks = [t for c in conns for t in (c.task, c.keepalive) if t is not None and t is not asyncio.current_task()]
         if tasks:
             await asyncio.wait(tasks, timeout=2.0)
 
@@ -208,11 +218,31 @@ class AsyncClient:
             if not conn.write(frame):
                 conn.state.forget(call)
                 continue
-            try:
-                await conn.drain()
-            except (OSError, RuntimeError):
-                conn.abort()  # the reader fails the call with a retryable UNAVAILABLE
+            await self._drain(conn, call)
             return
+
+    async def _drain(self, conn: _Conn, call: Call) -> None:
+        """Waits for the transport to take the frame, until the call's deadline (else WRITE_TIMEOUT).
+        Past it the frame, already in the transport's buffer, cannot be taken back: the connection
+        is closed, the call fails with DEADLINE_EXCEEDED and the others with the connection."""
+        limit = _core.write_limit(call.deadline)
+        try:
+            # A drain with nothing to wait for ends at once, even past the deadline.
+            await asyncio.wait_for(conn.drain(), max(limit - _core.now(), 0.001))
+        except asyncio.TimeoutError:
+            timed_out = call.deadline is not None and call.state == _core.SENT and call.conn is conn.state
+            if timed_out:
+                conn.state.forget(call)
+                call.state = _core.DONE
+            conn.abort(_core.write_stall_reason(call.deadline))
+            if timed_out:
+                raise _core.write_timeout_error() from None
+        except (OSError, RuntimeError):
+            conn.abort()  # the reader fails the call with a retryable UNAVAILABLE
+        except asyncio.CancelledError:
+            # The request is (partly) buffered and goes out anyway: a Cancel follows it.
+            self._abandon(call, "the caller's task was cancelled")
+            raise
 
     async def _admit(self, call: Call, front: bool) -> _Conn:
         if self._closed:
@@ -286,6 +316,8 @@ class AsyncClient:
         self._backoff = 0.0
         self._dial_error = None
         conn.task = asyncio.ensure_future(self._read_loop(conn))
+        if conn.beat is not None:
+            conn.keepalive = asyncio.ensure_future(self._keep_alive(conn, conn.beat))
 
     async def _dial(self, timeout: float) -> _Conn:
         path = self._target.path()
@@ -333,6 +365,8 @@ class AsyncClient:
                 data = await conn.reader.read(262144)
                 if not data:
                     break
+                if conn.beat is not None:
+                    conn.beat.heard(_core.now())
                 for payload in conn.frames.feed(data):
                     if not self._on_payload(conn, payload):
                         return
@@ -361,8 +395,23 @@ class AsyncClient:
             return False
         return True
 
+    async def _keep_alive(self, conn: _Conn, beat: Heartbeat) -> None:
+        """Pings every interval; closes the connection once the daemon has been silent too long."""
+        while True:
+            await asyncio.sleep(beat.wait(_core.now()))
+            t = _core.now()
+            silence = beat.silence(t)
+            if silence is not None:
+                conn.abort(silence)  # the reader then fails the calls on it
+                return
+            ping = beat.ping(t)
+            if ping is not None:
+                conn.write(ping)
+
     def _on_lost(self, conn: _Conn, reason: str) -> None:
-        deliveries = conn.state.lose(reason)
+        if conn.keepalive is not None:
+            conn.keepalive.cancel()
+        deliveries = conn.state.lose(conn.close_reason or reason)
         if self._closed:
             deliveries = [(call, _core.closed_error()) for call, _ in deliveries]
         if self._conn is conn:
@@ -404,10 +453,19 @@ class _AsyncCall:
         self.events: Optional[asyncio.Queue[Event]] = None
         self.call = Call(encode, _core.deadline_after(timeout), self._deliver)
         self.collector = _core.Collector()
+        self.budget = ChunkBudget(client.max_stream_buffer)
+        self.loop: Optional[asyncio.AbstractEventLoop] = None
         self.sent = False
 
     def _deliver(self, event: Event) -> None:
+        """Queues the event, unless the caller left too many chunks unread."""
         assert self.events is not None
+        if isinstance(event, Chunk) and not self.budget.admit(event):
+            if not self.call.abandoned:
+                error = self.budget.error()
+                self.client._abandon(self.call, error.message)
+                self.events.put_nowait(error)
+            return
         self.events.put_nowait(event)
 
     async def send(self) -> None:
@@ -415,6 +473,7 @@ class _AsyncCall:
             return
         self.sent = True
         self.events = asyncio.Queue()
+        self.loop = asyncio.get_running_loop()
         await self.client._send(self.call)
 
     async def result(self) -> Response:
@@ -450,6 +509,8 @@ class _AsyncCall:
                     self.client._abandon(call, "the caller's task was cancelled")
                     self.collector.stop("the caller's task was cancelled")
                     raise
+            if isinstance(event, Chunk):
+                self.budget.release(event)
             if isinstance(event, _core.Requeue):
                 try:
                     await self.client._send(call, front=True)
@@ -464,6 +525,16 @@ class _AsyncCall:
                 self.client._abandon(self.call, reason)
             self.collector.stop(reason)
 
+    def drop(self, reason: str) -> None:
+        """Cancels the call of a stream dropped without aclose(). It runs as a finalizer, possibly
+        in another thread or in the middle of the loop's work: it only schedules the Cancel on the
+        loop, and cannot raise."""
+        try:
+            if self.loop is not None and self.call.state == _core.SENT:
+                self.loop.call_soon_threadsafe(self.client._abandon, self.call, reason)
+        except Exception:  # noqa: BLE001 - nothing may escape a finalizer (a closed loop raises)
+            pass
+
 
 class AsyncStream:
     """A streamed answer: `async for chunk in stream`. Afterwards `response` holds the whole
@@ -471,6 +542,8 @@ class AsyncStream:
 
     def __init__(self, pending: _AsyncCall) -> None:
         self._pending = pending
+        # A stream dropped unclosed (an `async for` left by `break`) still cancels its call.
+        self._finalizer = weakref.finalize(self, pending.drop, "stream dropped before its end")
 
     @property
     def start(self) -> Optional[StreamStart]:
@@ -517,4 +590,5 @@ class AsyncStream:
 
     async def aclose(self) -> None:
         """Stops reading; a stream that has not ended is cancelled on the daemon."""
+        self._finalizer.detach()
         self._pending.close("stream closed before its end")

@@ -1,18 +1,24 @@
-"""The blocking client: thread-safe, one connection, one background reader thread per connection."""
+"""The blocking client: thread-safe, one connection, one reader thread per connection; callers
+write their own requests."""
 
 from __future__ import annotations
 
 import copy
 import os
 import queue
+import select
 import socket
 import threading
+import weakref
 from collections import deque
 from types import TracebackType
 from typing import Any, Deque, Iterator, List, Mapping, Optional, Sequence, Set, Type, Union
 
 from . import _core, codec
+from ._budget import ChunkBudget, check_limit
 from ._core import Call, CallOptions, Event
+from ._keepalive import Heartbeat, heartbeat_for
+from ._outbox import Outbox
 from ._socket import SocketTarget
 from .errors import OutriggerError, Unavailable
 from .types import (
@@ -32,7 +38,8 @@ _UNSET: Any = object()
 
 
 class _Conn:
-    """One socket, its stream table and its reader thread."""
+    """One non-blocking socket, its stream table, its writing side and its reader thread (which
+    keeps the heartbeat too)."""
 
     def __init__(self, sock: socket.socket, state: _core.Connection, reader: codec.FrameReader,
                  backlog: List[bytes]) -> None:
@@ -40,36 +47,16 @@ class _Conn:
         self.state = state
         self.reader = reader
         self.backlog = backlog
-        self.write_lock = threading.Lock()
+        self.out = Outbox(sock)
         self.reserved = 0
         """Slots promised to callers that have not taken their stream id yet."""
-        self.pending_control: List[bytes] = []
+        self.close_reason = ""
+        """Why this client closed the connection (a stalled write, a silent daemon), if it did."""
         self.thread: Optional[threading.Thread] = None
 
     def can_open(self) -> bool:
         limit = self.state.info.max_concurrent_streams
         return self.state.usable() and (limit == 0 or len(self.state.streams) + self.reserved < limit)
-
-    def write(self, data: bytes) -> None:
-        """Writes whole frames; the caller holds write_lock and calls flush_control() after
-        releasing it."""
-        self.sock.sendall(data)
-
-    def write_control(self, data: bytes) -> None:
-        """Queues a small frame (a Pong) and sends it if nobody is writing. The reader thread
-        never blocks on the write lock: a writer holding it sends the frame when it is done."""
-        self.pending_control.append(data)
-        self.flush_control()
-
-    def flush_control(self) -> None:
-        while self.pending_control and self.write_lock.acquire(blocking=False):
-            try:
-                pending, self.pending_control = self.pending_control, []
-                self.sock.sendall(b"".join(pending))
-            except OSError:
-                pass
-            finally:
-                self.write_lock.release()
 
     def shutdown(self) -> None:
         try:
@@ -100,16 +87,20 @@ class Client:
         verify_server: check the uid of the process serving the socket before sending anything;
             default on for a default socket path, off for an explicit or $OUTRIGGER_SOCKET one.
         expected_server_uid: the only uid the server may run as (turns verification on).
+        max_stream_buffer: bound of the chunk bytes a stream holds unread; past it the stream is
+            cancelled and fails with `ResourceExhausted`.
     """
 
     def __init__(self, socket_path: Union[str, "os.PathLike[str]", None] = None, *,
                  model: str = _core.DEFAULT_MODEL, metadata: Optional[Metadata] = None,
                  timeout: Optional[float] = 60.0, connect_timeout: float = 5.0, max_queued: int = 1024,
                  max_frame_size: int = codec.DEFAULT_MAX_FRAME_SIZE, client_name: str = "outrigger-python",
-                 verify_server: Optional[bool] = None, expected_server_uid: Optional[int] = None) -> None:
+                 verify_server: Optional[bool] = None, expected_server_uid: Optional[int] = None,
+                 max_stream_buffer: int = _core.DEFAULT_MAX_STREAM_BUFFER) -> None:
         if not codec.MIN_FRAME_SIZE <= max_frame_size <= codec.HARD_MAX_FRAME_SIZE:
             raise ValueError("max_frame_size must be within [%d, %d]" % (codec.MIN_FRAME_SIZE,
                                                                          codec.HARD_MAX_FRAME_SIZE))
+        self.max_stream_buffer = check_limit(max_stream_buffer)
         self._target = SocketTarget(socket_path, verify_server, expected_server_uid)
         self.model = model
         self.metadata = metadata or Metadata()
@@ -237,50 +228,71 @@ class Client:
         req = _core.build_request(messages, options, stream=stream, default_model=self.model,
                                   default_metadata=self.metadata)
         pending = PendingCall(self, _core.deadline_after(options.timeout), _core.request_encoder(req))
-        self._send(pending.call)
+        pending._conn = self._send(pending.call)
         return pending
 
-    def _send(self, call: Call, front: bool = False) -> None:
-        """Queues a call and writes its frame once a connection has a free stream slot."""
+    def _send(self, call: Call, front: bool = False) -> _Conn:
+        """Queues a call and writes its frame once a connection has a free stream slot; returns
+        that connection."""
         while True:
             conn = self._admit(call, front)
             front = True
-            try:
-                if self._write_call(conn, call):
-                    return
-            finally:
-                conn.flush_control()
+            if self._write_call(conn, call):
+                return conn
 
     def _write_call(self, conn: _Conn, call: Call) -> bool:
-        """Takes the stream id and writes the frame; False when the call must queue again.
-
-        The id is taken under the write lock so that ids reach the daemon in increasing order."""
-        with conn.write_lock:
+        """Takes the stream id and writes the frame under the connection's write lock, so that ids
+        reach the daemon in increasing order; False when the call must queue again (none of its
+        frame was written)."""
+        lock, deadline = conn.out.lock, call.deadline
+        if not lock.acquire(timeout=-1 if deadline is None else max(0.0, deadline - _core.now())):
+            with self._cv:
+                conn.reserved -= 1  # still behind another frame at its deadline: never started
+            return False
+        try:
             with self._cv:
                 conn.reserved -= 1
                 if not conn.state.usable():
                     return False  # lost or going away since admission
-                if call.abandoned:
-                    raise _core.deadline_before_send() if call.expired(_core.now()) else _core.cancelled_before_send()
+                expired = call.expired(_core.now())
+                if call.abandoned or expired:
+                    raise _core.deadline_before_send() if expired else _core.cancelled_before_send()
                 sid = conn.state.open(call)
-            frame = call.encode(sid, call.deadline)
+            frame = call.encode(sid, deadline)
             if len(frame) - 4 > conn.reader.max_frame_size:
                 with self._cv:
                     conn.state.forget(call)
                     call.state = _core.DONE
                     self._cv.notify_all()
                 raise _core.frame_too_large(len(frame) - 4, conn.reader.max_frame_size)
-            try:
-                conn.write(frame)
-                return True
-            except OSError:
-                with self._cv:
-                    unsent = call.state == _core.SENT and call.conn is conn.state
-                    if unsent:
-                        conn.state.forget(call)  # never left: send it on the next connection
-                conn.shutdown()
-                # Otherwise the reader already failed it with UNAVAILABLE, which the waiter reads.
-                return not unsent
+            sent, error = conn.out.write_within(frame, _core.write_limit(deadline))
+            return sent == len(frame) or self._write_cut(conn, call, sent, error)
+        finally:
+            conn.out.release()
+
+    def _write_cut(self, conn: _Conn, call: Call, sent: int, error: Optional[OSError]) -> bool:
+        """A frame the socket did not take whole: its deadline (else WRITE_TIMEOUT) passed, or the
+        connection failed. None of it written: taken back, and the connection stays when only the
+        call's deadline passed. Part of it written: that cannot be taken back, so the connection
+        is closed; its call fails with DEADLINE_EXCEEDED when its deadline was the cause, the
+        other calls with the connection."""
+        timed_out = error is None and call.deadline is not None
+        with self._cv:
+            mine = call.state == _core.SENT and call.conn is conn.state  # not moved by a GoAway
+            if mine and (sent == 0 or timed_out):
+                conn.state.forget(call)
+                self._cv.notify_all()
+            if sent == 0 and timed_out:
+                return not mine  # queues again, and fails there at its deadline
+            if error is None:
+                conn.close_reason = conn.close_reason or _core.write_stall_reason(call.deadline)
+            if timed_out:
+                call.state = _core.DONE
+        conn.shutdown()
+        if timed_out:
+            raise _core.write_timeout_error()
+        # None of it written: sent again on the next connection. Cut: the lost connection fails it.
+        return not (mine and sent == 0)
 
     def _admit(self, call: Call, front: bool) -> _Conn:
         with self._cv:
@@ -355,7 +367,7 @@ class Client:
             self._cv.notify_all()
         if conn is not None:
             if self._closed:
-                conn.sock.close()
+                conn.out.close()
                 raise _core.closed_error()
             self._conn = conn
             self._conns.add(conn)
@@ -398,7 +410,7 @@ class Client:
                                   retryable=True, origin="client/connect") from e
             if info.max_frame_size:
                 reader.max_frame_size = min(self.max_frame_size, info.max_frame_size)
-            sock.settimeout(None)
+            sock.settimeout(0.0)  # from now on every wait is a poll with its own limit
             return _Conn(sock, _core.Connection(info), reader, backlog)
         except BaseException:
             sock.close()
@@ -412,12 +424,28 @@ class Client:
             for payload in conn.backlog:
                 self._on_payload(conn, payload)
             conn.backlog = []
+            beat = heartbeat_for(conn.state.info, _core.now())
+            out, sock_fd = conn.out, conn.sock.fileno()
+            wake_fd = out.wake_fd
+            poller = select.poll()
+            poller.register(sock_fd, select.POLLIN)
+            poller.register(wake_fd, select.POLLIN)
+            watching = False  # for room to write control frames the socket refused
             while True:
-                data = conn.sock.recv(262144)
-                if not data:
+                stall_left = out.stall_left(_core.now()) if watching else None
+                if stall_left is not None and stall_left <= 0:
+                    conn.close_reason = conn.close_reason or _core.write_stall_reason(None)
                     break
-                for payload in conn.reader.feed(data):
-                    self._on_payload(conn, payload)
+                events = dict(poller.poll(_wait_ms(beat, stall_left)))
+                if wake_fd in events:
+                    out.woken()
+                if events.get(sock_fd, 0) & _READABLE and not self._read_some(conn, beat):
+                    break
+                if out.finish() != watching:
+                    watching = not watching
+                    poller.modify(sock_fd, (select.POLLIN | select.POLLOUT) if watching else select.POLLIN)
+                if beat is not None and not self._keep_alive(conn, beat):
+                    break
         except _Fatal as e:
             reason = e.error.message
         except codec.FrameError as e:
@@ -426,6 +454,18 @@ class Client:
             reason = str(e)
         finally:
             self._on_lost(conn, reason)
+
+    def _read_some(self, conn: _Conn, beat: Optional[Heartbeat]) -> bool:
+        """Reads and handles what the socket has; False at its end."""
+        data = _receive(conn.sock)
+        if data == b"":
+            return False
+        if data:
+            if beat is not None:
+                beat.heard(_core.now())
+            for payload in conn.reader.feed(data):
+                self._on_payload(conn, payload)
+        return True
 
     def _on_payload(self, conn: _Conn, payload: bytes) -> None:
         frame = codec.decode_frame(payload)
@@ -438,24 +478,38 @@ class Client:
         for call, event in d.deliveries:
             call.deliver(event)
         if d.reply is not None:
-            conn.write_control(d.reply)
+            conn.out.queue_control(d.reply)
         if d.fatal is not None:
             raise _Fatal(d.fatal)
         if d.drained:
             conn.shutdown()
 
+    def _keep_alive(self, conn: _Conn, beat: Heartbeat) -> bool:
+        """Pings when due; False once the daemon has been silent for too long."""
+        t = _core.now()
+        silence = beat.silence(t)
+        if silence is not None:
+            conn.close_reason = conn.close_reason or silence
+            return False
+        ping = beat.ping(t)
+        if ping is not None:
+            conn.out.queue_control(ping)
+        return True
+
     def _on_lost(self, conn: _Conn, reason: str) -> None:
-        with self._cv:
-            deliveries = conn.state.lose(reason)
+        conn.shutdown()  # a thread writing to the socket stops at once
+        # Once it has: a request none of which left was taken back, and goes to the next connection.
+        with conn.out.lock, self._cv:
+            deliveries = conn.state.lose(conn.close_reason or reason)
             if self._closed:
                 deliveries = [(call, _core.closed_error()) for call, _ in deliveries]
             if self._conn is conn:
                 self._conn = None
             self._conns.discard(conn)
             self._cv.notify_all()
-        conn.sock.close()
         for call, event in deliveries:
             call.deliver(event)
+        conn.out.close()
 
     # ------------------------------------------------------------------ cancel and give up
 
@@ -472,18 +526,32 @@ class Client:
             state, sid = call.conn, call.stream_id
             conn = next((c for c in self._conns if c.state is state), None)
         if conn is not None:
-            with conn.write_lock:
-                try:
-                    conn.write(codec.encode_cancel(sid, reason))
-                except OSError:
-                    pass
-            conn.flush_control()
+            conn.out.queue_control(codec.encode_cancel(sid, reason))  # never waits for the socket
 
     def _abandon(self, call: Call, reason: str) -> None:
         """The caller stops waiting: cancel on the daemon, drop whatever else arrives."""
         self._cancel(call, reason)
         with self._cv:
             call.abandoned = True
+
+
+_READABLE = select.POLLIN | select.POLLHUP | select.POLLERR
+
+
+def _wait_ms(beat: Optional[Heartbeat], stall_left: Optional[float]) -> Optional[float]:
+    """How long the reader may sleep: until the next heartbeat step or the limit of stuck control frames."""
+    waits = [] if beat is None else [beat.wait(_core.now())]
+    if stall_left is not None:
+        waits.append(stall_left)
+    return min(waits) * 1000.0 if waits else None
+
+
+def _receive(sock: socket.socket) -> Optional[bytes]:
+    """What the non-blocking socket has to read: b"" at its end, None when nothing yet."""
+    try:
+        return sock.recv(262144)
+    except BlockingIOError:
+        return None
 
 
 class _Fatal(Exception):
@@ -498,9 +566,22 @@ class PendingCall:
     def __init__(self, client: Client, deadline: Optional[float], encode: _core.Encode) -> None:
         self._client = client
         self._events: "queue.SimpleQueue[Event]" = queue.SimpleQueue()
-        self.call = Call(encode, deadline, self._events.put)
+        self.call = Call(encode, deadline, self._deliver)
         self._lock = threading.Lock()
         self._collector = _core.Collector()
+        self._budget = ChunkBudget(client.max_stream_buffer)
+        self._conn: Optional[_Conn] = None
+        """The connection the request went out on, for a Cancel sent from a finalizer."""
+
+    def _deliver(self, event: Event) -> None:
+        """Runs on the reader thread: queues the event, unless the caller left too many chunks unread."""
+        if isinstance(event, Chunk) and not self._budget.admit(event):
+            if not self.call.abandoned:
+                error = self._budget.error()
+                self._client._abandon(self.call, error.message)
+                self._events.put(error)
+            return
+        self._events.put(event)
 
     def done(self) -> bool:
         return self._collector.outcome is not None
@@ -538,9 +619,11 @@ class PendingCall:
                 event = self._events.get(timeout=timeout)
             except queue.Empty:
                 continue
+            if isinstance(event, Chunk):
+                self._budget.release(event)
             if isinstance(event, _core.Requeue):
                 try:
-                    self._client._send(call, front=True)
+                    self._conn = self._client._send(call, front=True)
                 except OutriggerError as e:
                     return e
                 continue
@@ -552,6 +635,19 @@ class PendingCall:
                 self._client._abandon(self.call, reason)
                 self._collector.stop(reason)
 
+    def _drop(self, reason: str) -> None:
+        """Cancels the call of a stream dropped without close(). It runs as a finalizer, in any
+        thread and between any two steps of it, so it waits for no lock and cannot raise: the
+        Cancel is queued, and written at once only when no other thread is writing."""
+        try:
+            call, conn = self.call, self._conn
+            call.abandoned = True
+            if conn is not None and call.state == _core.SENT and call.conn is conn.state and not call.cancel_sent:
+                call.cancel_sent = True
+                conn.out.queue_control(codec.encode_cancel(call.stream_id, reason))
+        except Exception:  # noqa: BLE001 - nothing may escape a finalizer
+            pass
+
 
 class Stream:
     """A streamed answer: iterate for `Chunk`s. Afterwards `response` holds the whole answer
@@ -560,6 +656,8 @@ class Stream:
 
     def __init__(self, pending: PendingCall) -> None:
         self._pending = pending
+        # A stream dropped unclosed (a `for` loop left by `break`) still cancels its call.
+        self._finalizer = weakref.finalize(self, pending._drop, "stream dropped before its end")
 
     @property
     def start(self) -> Optional[StreamStart]:
@@ -597,6 +695,7 @@ class Stream:
 
     def close(self) -> None:
         """Stops reading; a stream that has not ended is cancelled on the daemon."""
+        self._finalizer.detach()
         self._pending._close("stream closed before its end")
 
     def __enter__(self) -> Stream:
