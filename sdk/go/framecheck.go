@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strings"
+	"unsafe"
 
 	"github.com/outrigger-dev/outrigger/sdk/go/wire"
 )
@@ -14,6 +15,11 @@ import (
 // memory kills the process (recover cannot catch it). checkFrame walks every table, string and
 // vector the client reads and rejects the frame when one of them reaches past its end, so the
 // decoder only ever sees lengths and offsets that fit in the bytes it was given.
+//
+// Fitting is not enough: many offsets may point to the same table, so a vector of 500k offsets
+// to one tool call with a 2 MiB arguments string fits in 4 MiB yet decodes to a terabyte of
+// copies. The walk follows shared offsets as often as the decoder does and counts what the
+// decoder will allocate; past decodeBudget the frame is rejected.
 
 type fieldKind uint8
 
@@ -37,6 +43,9 @@ type fieldShape struct {
 type tableShape struct {
 	name   string
 	fields []fieldShape
+	// goSize is the size of the Go value the decoder makes for each element of a vector of
+	// this table, before its strings.
+	goSize uint64
 }
 
 func scalarNamed(name string, size uint64) fieldShape {
@@ -53,45 +62,48 @@ func tablesNamed(name string, of *tableShape) fieldShape {
 // The shapes of the tables the client decodes, as in schemas/outrigger.fbs.
 var (
 	toolCallShape = &tableShape{"ToolCall", []fieldShape{
-		stringNamed("id"), stringNamed("type"), stringNamed("name"), stringNamed("arguments")}}
+		stringNamed("id"), stringNamed("type"), stringNamed("name"), stringNamed("arguments")},
+		uint64(unsafe.Sizeof(ToolCall{}))}
 	toolCallDeltaShape = &tableShape{"ToolCallDelta", []fieldShape{
-		scalarNamed("index", 4), stringNamed("id"), stringNamed("type"), stringNamed("name"), stringNamed("arguments")}}
+		scalarNamed("index", 4), stringNamed("id"), stringNamed("type"), stringNamed("name"), stringNamed("arguments")},
+		uint64(unsafe.Sizeof(ToolCallDelta{}))}
 	usageShape = &tableShape{"Usage", []fieldShape{
 		scalarNamed("prompt_tokens", 4), scalarNamed("completion_tokens", 4), scalarNamed("cached_tokens", 4),
-		scalarNamed("reasoning_tokens", 4), scalarNamed("cache_write_tokens", 4)}}
+		scalarNamed("reasoning_tokens", 4), scalarNamed("cache_write_tokens", 4)}, 0}
 	verdictShape = &tableShape{"GuardrailVerdict", []fieldShape{
-		stringNamed("guardrail"), scalarNamed("verdict", 1), stringNamed("reason")}}
+		stringNamed("guardrail"), scalarNamed("verdict", 1), stringNamed("reason")},
+		uint64(unsafe.Sizeof(GuardrailVerdict{}))}
 
 	bodyShapes = map[wire.Body]*tableShape{
 		wire.BodyHelloAck: {"HelloAck", []fieldShape{
 			scalarNamed("proto_major", 2), scalarNamed("proto_minor", 2), stringNamed("server_version"),
 			scalarNamed("max_frame_size", 4), scalarNamed("max_concurrent_streams", 4),
-			scalarNamed("features", 8), scalarNamed("heartbeat_ms", 4)}},
+			scalarNamed("features", 8), scalarNamed("heartbeat_ms", 4)}, 0},
 		wire.BodyError: {"Error", []fieldShape{
 			scalarNamed("status", 4), stringNamed("message"), scalarNamed("supported_major_min", 2),
-			scalarNamed("supported_major_max", 2)}},
-		wire.BodyPing: {"Ping", []fieldShape{scalarNamed("opaque", 8)}},
+			scalarNamed("supported_major_max", 2)}, 0},
+		wire.BodyPing: {"Ping", []fieldShape{scalarNamed("opaque", 8)}, 0},
 		wire.BodyGoAway: {"GoAway", []fieldShape{
-			scalarNamed("last_stream_id", 8), stringNamed("reason"), scalarNamed("drain_ms", 4)}},
+			scalarNamed("last_stream_id", 8), stringNamed("reason"), scalarNamed("drain_ms", 4)}, 0},
 		wire.BodyResponseStart: {"ResponseStart", []fieldShape{
 			stringNamed("model"), stringNamed("provider"), scalarNamed("cache_hit", 1), stringNamed("trace_id"),
-			stringNamed("system_fingerprint"), stringNamed("service_tier")}},
+			stringNamed("system_fingerprint"), stringNamed("service_tier")}, 0},
 		wire.BodyResponseChunk: {"ResponseChunk", []fieldShape{
 			scalarNamed("seq", 4), stringNamed("delta"), tablesNamed("tool_calls", toolCallDeltaShape),
-			scalarNamed("refusal", 1)}},
+			scalarNamed("refusal", 1)}, 0},
 		wire.BodyResponseEnd: {"ResponseEnd", []fieldShape{
 			scalarNamed("status", 4), scalarNamed("retryable", 1), scalarNamed("retry_after_ms", 4),
 			stringNamed("origin"), stringNamed("message"), stringNamed("content"), stringNamed("finish_reason"),
 			tablesNamed("tool_calls", toolCallShape), tableNamed("usage", usageShape),
 			scalarNamed("cost_usd", 8), scalarNamed("cache_hit", 1), stringNamed("trace_id"),
 			tablesNamed("verdicts", verdictShape), stringNamed("model"), scalarNamed("reached_provider", 1),
-			scalarNamed("refusal", 1), stringNamed("system_fingerprint"), stringNamed("service_tier")}},
+			scalarNamed("refusal", 1), stringNamed("system_fingerprint"), stringNamed("service_tier")}, 0},
 	}
 
 	// Bodies missing from bodyShapes (Hello, Request, Pong, ...) are never read by the client,
 	// so they are not checked.
 	frameShape = &tableShape{"Frame", []fieldShape{
-		scalarNamed("stream_id", 8), scalarNamed("body_type", 1), {"body", unionField, 4, nil}}}
+		scalarNamed("stream_id", 8), scalarNamed("body_type", 1), {"body", unionField, 4, nil}}, 0}
 )
 
 // malformedError names the field whose length or offset does not fit in the frame, as a path
@@ -126,34 +138,53 @@ func within(err error, name string) error {
 }
 
 // frameChecker reads words of buf at 64-bit positions, so no sum of offsets can wrap around.
-type frameChecker struct{ buf []byte }
+// decoded counts the bytes the decoder will allocate for what has been walked so far.
+type frameChecker struct {
+	buf             []byte
+	decoded, budget uint64
+}
+
+// decodeBudget is what a frame of n bytes may decode to. A frame written normally decodes to
+// about its own size: each string is copied once, and a vector element's Go value is about as
+// big as the offset, table and strings that write it. The slack covers small frames.
+func decodeBudget(n int) uint64 { return 4*uint64(n) + 64<<10 }
+
+// charge adds n decoded bytes and fails once the frame decodes to more than its budget.
+func (c *frameChecker) charge(n uint64) error {
+	c.decoded += n
+	if c.decoded > c.budget {
+		return c.fail("the %d-byte frame decodes to more than %d bytes (offsets shared many times)",
+			len(c.buf), c.budget)
+	}
+	return nil
+}
 
 // fits reports whether n bytes at pos lie inside the frame.
-func (c frameChecker) fits(pos, n uint64) bool {
+func (c *frameChecker) fits(pos, n uint64) bool {
 	return pos <= uint64(len(c.buf)) && n <= uint64(len(c.buf))-pos
 }
 
-func (c frameChecker) u8(pos uint64) uint64  { return uint64(c.buf[pos]) }
-func (c frameChecker) u16(pos uint64) uint64 { return uint64(binary.LittleEndian.Uint16(c.buf[pos:])) }
-func (c frameChecker) u32(pos uint64) uint64 { return uint64(binary.LittleEndian.Uint32(c.buf[pos:])) }
+func (c *frameChecker) u8(pos uint64) uint64  { return uint64(c.buf[pos]) }
+func (c *frameChecker) u16(pos uint64) uint64 { return uint64(binary.LittleEndian.Uint16(c.buf[pos:])) }
+func (c *frameChecker) u32(pos uint64) uint64 { return uint64(binary.LittleEndian.Uint32(c.buf[pos:])) }
 
-func (c frameChecker) fail(format string, args ...any) error {
+func (c *frameChecker) fail(format string, args ...any) error {
 	return &malformedError{msg: fmt.Sprintf(format, args...)}
 }
 
-func (c frameChecker) outside(what string, pos uint64) error {
+func (c *frameChecker) outside(what string, pos uint64) error {
 	return c.fail("%s at byte %d is outside the %d-byte frame", what, pos, len(c.buf))
 }
 
 // checkFrame checks a size-prefixed frame of at least 12 bytes.
 func checkFrame(buf []byte) error {
-	c := frameChecker{buf}
+	c := &frameChecker{buf: buf, budget: decodeBudget(len(buf))}
 	return within(c.table(4+c.u32(4), frameShape), "Frame")
 }
 
 // table checks the table at pos: its vtable, then each field the shape lists. Fields past the
 // end of the vtable were not written (an older peer) and read as their defaults.
-func (c frameChecker) table(pos uint64, s *tableShape) error {
+func (c *frameChecker) table(pos uint64, s *tableShape) error {
 	if !c.fits(pos, 4) {
 		return c.outside("table", pos)
 	}
@@ -193,7 +224,7 @@ func (c frameChecker) table(pos uint64, s *tableShape) error {
 }
 
 // field checks that field f, stored at pos, and what it refers to fit in the frame.
-func (c frameChecker) field(pos uint64, f fieldShape) error {
+func (c *frameChecker) field(pos uint64, f fieldShape) error {
 	if !c.fits(pos, f.size) {
 		return c.outside("field", pos)
 	}
@@ -208,20 +239,21 @@ func (c frameChecker) field(pos uint64, f fieldShape) error {
 	return nil
 }
 
-func (c frameChecker) str(pos uint64) error {
+func (c *frameChecker) str(pos uint64) error {
 	if !c.fits(pos, 4) {
 		return c.outside("string", pos)
 	}
-	if n := c.u32(pos); !c.fits(pos+4, n) {
+	n := c.u32(pos)
+	if !c.fits(pos+4, n) {
 		return c.fail("string of %d bytes at byte %d does not fit in the %d-byte frame",
 			n, pos+4, len(c.buf))
 	}
-	return nil
+	return c.charge(n) // the decoder copies the string
 }
 
 // vector checks that the vector at pos and its n elements of size bytes fit in the frame, and
 // returns n.
-func (c frameChecker) vector(pos, size uint64) (uint64, error) {
+func (c *frameChecker) vector(pos, size uint64) (uint64, error) {
 	if !c.fits(pos, 4) {
 		return 0, c.outside("vector", pos)
 	}
@@ -233,9 +265,12 @@ func (c frameChecker) vector(pos, size uint64) (uint64, error) {
 	return n, nil
 }
 
-func (c frameChecker) tableVector(pos uint64, s *tableShape) error {
+func (c *frameChecker) tableVector(pos uint64, s *tableShape) error {
 	n, err := c.vector(pos, 4)
 	if err != nil {
+		return err
+	}
+	if err := c.charge(n * s.goSize); err != nil { // the decoder makes a slice of n values
 		return err
 	}
 	for j := uint64(0); j < n; j++ {
@@ -249,7 +284,7 @@ func (c frameChecker) tableVector(pos uint64, s *tableShape) error {
 
 // union checks the body table referred to at pos when the client reads bodies of type typ.
 // Errors inside the body are named from the body's table, as the decoder sees it.
-func (c frameChecker) union(pos uint64, typ wire.Body) error {
+func (c *frameChecker) union(pos uint64, typ wire.Body) error {
 	s, read := bodyShapes[typ]
 	if !read {
 		return nil
