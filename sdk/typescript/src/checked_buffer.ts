@@ -2,6 +2,8 @@
 // verifier and reads past the end as 0, so a corrupt or hostile length would make decoding loop
 // over garbage (a vector length of 2^31 exhausts the heap). The generated accessors read only
 // through these methods, so every vector, string, table and scalar read of a frame is checked.
+// Offsets inside the frame may still all point at one string, so the bytes decoded are counted
+// too: otherwise a 4 MiB frame of offsets to one 2 MiB string would decode to terabytes.
 
 import * as flatbuffers from 'flatbuffers';
 import { FrameFormatError } from './frame_error.js';
@@ -13,8 +15,22 @@ import { FrameFormatError } from './frame_error.js';
 const VECTOR_ELEMENT_SIZE = 4;
 /** A table starts with its 4-byte vtable offset; a vector or string with its 4-byte length. */
 const HEADER_SIZE = 4;
+/**
+ * Decoding a frame written normally reads each string and vector element once, so it decodes
+ * to at most the frame's size; this leaves room for a caller reading a field twice.
+ */
+const DECODE_BUDGET_FACTOR = 4;
+const DECODE_BUDGET_SLACK = 64 * 1024;
 
 export class CheckedByteBuffer extends flatbuffers.ByteBuffer {
+  /** Bytes of strings and vector elements this frame may still decode to. */
+  #decodeBudget: number;
+
+  constructor(bytes: Uint8Array) {
+    super(bytes);
+    this.#decodeBudget = DECODE_BUDGET_FACTOR * bytes.length + DECODE_BUDGET_SLACK;
+  }
+
   override readUint8(offset: number): number {
     this.#need(offset, 1, 'byte');
     return super.readUint8(offset);
@@ -55,7 +71,9 @@ export class CheckedByteBuffer extends flatbuffers.ByteBuffer {
     return t;
   }
 
+  /** The generated accessors call this once per element read, so each counts here. */
   override __vector(offset: number): number {
+    this.#spend(VECTOR_ELEMENT_SIZE);
     return this.__indirect(offset) + HEADER_SIZE;
   }
 
@@ -65,7 +83,7 @@ export class CheckedByteBuffer extends flatbuffers.ByteBuffer {
   }
 
   override __string(offset: number, encoding?: flatbuffers.Encoding): string | Uint8Array {
-    this.#length(this.__indirect(offset), 1, 'string');
+    this.#spend(this.#length(this.__indirect(offset), 1, 'string'));
     return super.__string(offset, encoding);
   }
 
@@ -78,6 +96,14 @@ export class CheckedByteBuffer extends flatbuffers.ByteBuffer {
         `${what} of ${n >>> 0} elements at byte ${pos} overruns the ${this.capacity()}-byte frame`);
     }
     return n;
+  }
+
+  #spend(bytes: number): void {
+    this.#decodeBudget -= bytes;
+    if (this.#decodeBudget < 0) {
+      throw new FrameFormatError(`the ${this.capacity()}-byte frame decodes to more than ` +
+        `${DECODE_BUDGET_FACTOR} times its size: its offsets share data`);
+    }
   }
 
   #need(pos: number, size: number, what: string): void {

@@ -2,6 +2,10 @@
 // interval, and the connection is given up once nothing at all has been read for three
 // intervals, so calls on a stalled daemon (stopped, hung, a half-open socket) fail instead of
 // waiting forever.
+//
+// The daemon sends Pongs only in answer to Pings, and no Ping leaves while this process is
+// blocked. So silence is counted only from when the client was listening again: a tick that
+// fires more than an interval late restarts the count and pings at once.
 
 /** Intervals without any frame read after which the daemon counts as gone. */
 export const MISSED_INTERVALS = 3;
@@ -10,7 +14,9 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class Heartbeat {
   readonly intervalMs: number;
-  #lastRead = performance.now();
+  /** Silence is measured from here: the last frame read, or the end of a stretch away. */
+  #listeningSince = performance.now();
+  #lastTick = performance.now();
   #pings = 0n;
   #timer: ReturnType<typeof setInterval>;
   readonly #ping: (opaque: bigint) => void;
@@ -26,7 +32,7 @@ export class Heartbeat {
 
   /** Any frame read counts as a sign of life. */
   sawFrame(): void {
-    this.#lastRead = performance.now();
+    this.#listeningSince = performance.now();
   }
 
   stop(): void {
@@ -34,6 +40,13 @@ export class Heartbeat {
   }
 
   #tick(): void {
+    const now = performance.now();
+    const late = now - this.#lastTick > 2 * this.intervalMs;
+    this.#lastTick = now;
+    if (late) {
+      // This process was blocked: no Ping went out, so no Pong could come back meanwhile.
+      this.#listeningSince = now;
+    }
     if (!this.#tooQuiet()) {
       this.#ping(++this.#pings);
       return;
@@ -43,12 +56,12 @@ export class Heartbeat {
     setImmediate(() => {
       if (this.#tooQuiet()) {
         this.stop();
-        this.#silent(performance.now() - this.#lastRead);
+        this.#silent(performance.now() - this.#listeningSince);
       }
     });
   }
 
   #tooQuiet(): boolean {
-    return performance.now() - this.#lastRead > MISSED_INTERVALS * this.intervalMs;
+    return performance.now() - this.#listeningSince > MISSED_INTERVALS * this.intervalMs;
   }
 }

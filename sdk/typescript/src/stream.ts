@@ -147,7 +147,9 @@ export class ChatStream implements AsyncIterable<StreamChunk> {
 
   #onChunk(chunk: StreamChunk, frameBytes: number): void {
     const buffered = this.#bufferedBytes + frameBytes;
-    if (buffered > this.#maxBufferedBytes) {
+    // A chunk arriving when nothing waits is always taken: the caller is keeping up, and a
+    // single chunk larger than the bound is the daemon's to limit (by max_frame_size).
+    if (this.#bufferedBytes > 0 && buffered > this.#maxBufferedBytes) {
       this.#stop('RESOURCE_EXHAUSTED', `the caller did not read the stream fast enough ` +
         `(${buffered} bytes buffered, over maxStreamBufferBytes ${this.#maxBufferedBytes})`);
       return;

@@ -103,6 +103,30 @@ describe('heartbeat', () => {
     }
   });
 
+  test('a call in flight survives this process blocking while no Ping could go out', { timeout: 5000 }, async () => {
+    // The fake answers each Ping and sends nothing unprompted, like the daemon.
+    const held: ReceivedRequest[] = [];
+    const daemon = await FakeDaemon.start({ ack: { heartbeatMs: HEARTBEAT_MS }, onRequest: (req) => held.push(req) });
+    const client = new OutriggerClient({ socketPath: daemon.socketPath });
+    try {
+      const call = client.chat(user('slow'));
+      await daemon.until(() => held.length === 1, 'the request');
+      const conn = daemon.connections[0]!;
+      const answered = pings(conn).length + 1;
+      await daemon.until(() => pings(conn).length >= answered, 'a Ping');
+      await sleep(HEARTBEAT_MS / 5); // its Pong is read; the next tick is still ahead
+      const until = performance.now() + 5 * HEARTBEAT_MS;
+      while (performance.now() < until) { /* busy: nothing is sent or read */ }
+      await sleep(2 * HEARTBEAT_MS);
+      daemon.end(held[0]!, { content: 'done' });
+      assert.equal((await call).content, 'done');
+      assert.equal(daemon.connections.length, 1, 'the connection was kept');
+    } finally {
+      client.close();
+      await daemon.stop();
+    }
+  });
+
   test('the heartbeat does not keep the process alive', { timeout: 10_000 }, async () => {
     const daemon = await FakeDaemon.start({ ack: { heartbeatMs: HEARTBEAT_MS } });
     try {

@@ -6,6 +6,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import * as flatbuffers from 'flatbuffers';
+import * as wire from '../src/generated/outrigger_generated.js';
 import { decodeFrame, FrameFormatError, OutriggerClient } from '../src/index.js';
 import { echo, endFrame, FakeDaemon } from './support/fake_daemon.js';
 import {
@@ -84,6 +86,28 @@ describe('decoding refuses reads outside the frame', () => {
         }
       }
     }
+  });
+
+  test('offsets sharing one string cannot make a frame decode to many times its size', () => {
+    const b = new flatbuffers.Builder(1024);
+    const shared = b.createString('a'.repeat(64 * 1024));
+    const call = wire.ToolCall.createToolCall(b, b.createString('id'), b.createString('function'),
+      b.createString('f'), shared);
+    const calls = wire.ResponseEnd.createToolCallsVector(b, new Array<number>(1000).fill(call));
+    wire.ResponseEnd.startResponseEnd(b);
+    wire.ResponseEnd.addToolCalls(b, calls);
+    const body = wire.ResponseEnd.endResponseEnd(b);
+    wire.Frame.finishFrameBuffer(b, wire.Frame.createFrame(b, 1n, wire.Body.ResponseEnd, body));
+    const bytes = b.asUint8Array().slice();
+    assert.ok(bytes.length < 80 * 1024, `${bytes.length}-byte frame`);
+    assert.throws(() => decodeFrame(bytes),
+      (err) => err instanceof FrameFormatError && /decodes to more than 4 times its size/.test(err.message));
+  });
+
+  test('a frame written normally decodes within the bound', () => {
+    const calls = Array.from({ length: 1000 }, (_, i) => ({ id: `c${i}`, type: 'function', name: 'f', arguments: 'a'.repeat(64) }));
+    const frame = decode(endFrame(1, { content: 'b'.repeat(64 * 1024), toolCalls: calls }));
+    assert.ok(frame.kind === 'ResponseEnd' && frame.end.toolCalls?.length === 1000);
   });
 
   test('every vector in the schema holds 4-byte offsets (tables or strings)', () => {

@@ -78,6 +78,32 @@ describe('stream buffer bound', () => {
     }
   });
 
+  test('a chunk larger than the bound is taken when nothing is buffered, not a second one', async () => {
+    const big = 'y'.repeat(2 * LIMIT);
+    const daemon = await FakeDaemon.start({
+      onRequest: async (req, d) => {
+        req.conn.send(startFrame(req.streamId));
+        req.conn.send(chunkFrame(req.streamId, 0, big));
+        if (lastContent(req.body) === 'two') req.conn.send(chunkFrame(req.streamId, 1, big));
+        d.end(req, { origin: 'provider/fake' });
+      },
+    });
+    const client = new OutriggerClient({ socketPath: daemon.socketPath, maxStreamBufferBytes: LIMIT });
+    try {
+      const one = client.stream(user('one'));
+      assert.equal((await one.finalResponse()).content, big, 'taken although nobody read it yet');
+      const read: string[] = [];
+      for await (const chunk of one) read.push(chunk.delta);
+      assert.deepEqual(read, [big]);
+
+      const err = await rejection(client.stream(user('two')).finalResponse());
+      assert.equal(err.code, 'RESOURCE_EXHAUSTED', 'the second waits behind an unread one');
+    } finally {
+      client.close();
+      await daemon.stop();
+    }
+  });
+
   test('maxStreamBufferBytes must be positive', () => {
     assert.throws(() => new OutriggerClient({ socketPath: '/nonexistent', maxStreamBufferBytes: 0 }), RangeError);
   });
