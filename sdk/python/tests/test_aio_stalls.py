@@ -139,3 +139,40 @@ def test_any_frame_counts_as_a_sign_of_life(sock_path: str) -> None:
         assert len(fake.conns) == 1
     finally:
         fake.stop()
+
+
+def test_a_client_whose_loop_was_blocked_does_not_take_the_daemon_for_silent(sock_path: str) -> None:
+    # The fake answers Pings and sends nothing else while the call hangs: while the loop is blocked
+    # no Ping goes out, so nothing comes back either. That silence is the client's, not the daemon's.
+    fake = FakeDaemon(sock_path, heartbeat_ms=100).start()
+
+    async def main() -> None:
+        async with AsyncClient(sock_path, timeout=None) as client:
+            task = asyncio.ensure_future(client.chat("x", extra=mock(hang=True)))
+            await until(lambda: fake.frames("Request"))
+            pings = len(fake.frames("Ping"))
+            time.sleep(0.5)  # user code holding the event loop for five intervals
+            await asyncio.sleep(0.5)
+            assert not task.done(), await outcome(task, 0)
+            assert len(fake.frames("Ping")) >= pings + 3, "the heartbeat goes on after the block"
+            task.cancel()
+    try:
+        run(main)
+        assert len(fake.conns) == 1
+    finally:
+        fake.stop()
+
+
+def test_a_write_within_a_long_timeout_is_bounded_by_the_write_timeout(
+        fake: FakeDaemon, sock_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_core, "WRITE_TIMEOUT", 0.3, raising=False)
+
+    async def main() -> None:
+        async with AsyncClient(sock_path, timeout=None) as client:
+            await client.connect()
+            fake.freeze()
+            start = time.monotonic()
+            err = await outcome(client.chat(BIG, timeout=60.0), 3.0)
+            assert isinstance(err, outrigger.Unavailable) and err.retryable and err.origin == "client/write", err
+            assert time.monotonic() - start < 1.5
+    run(main)

@@ -117,24 +117,38 @@ def test_a_write_without_deadline_is_bounded_too(fake: FakeDaemon, sock_path: st
         calls.run("big", lambda: client.chat(BIG))
         calls.join(3.0)
         err = calls.ended["big"]
-        assert isinstance(err, outrigger.Unavailable) and err.retryable, err
+        assert isinstance(err, outrigger.Unavailable) and err.retryable and err.origin == "client/write", err
         assert 0.25 < calls.at["big"] < 1.5
 
 
-def freeze_and_fill(fake: FakeDaemon, client: Client) -> int:
+def test_a_write_within_a_long_timeout_is_bounded_by_the_write_timeout(
+        fake: FakeDaemon, sock_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_core, "WRITE_TIMEOUT", 0.3, raising=False)
+    with Client(sock_path, timeout=None) as client:
+        client.connect()
+        fake.freeze()
+        calls = Outcomes()
+        calls.run("big", lambda: client.chat(BIG, timeout=60.0))
+        calls.join(3.0)
+        err = calls.ended["big"]
+        assert isinstance(err, outrigger.Unavailable) and err.retryable and err.origin == "client/write", err
+        assert calls.at["big"] < 1.5
+
+
+def freeze_and_fill(fake: FakeDaemon, client: Client, timeout: float = 0.5) -> int:
     """Freezes the fake and writes requests until the socket takes no more: the last one waited
     for room until its deadline, never started and was taken back, so nobody is writing and the
-    connection is still up. Returns how many requests went out."""
+    connection is still up (hence a timeout below WRITE_TIMEOUT). Returns how many requests went out."""
     fake.freeze()
     written = 0
     while written < 5000:
         started = time.monotonic()
         try:
-            client.submit("f" * 4000, extra=mock(hang=True), timeout=0.5)
+            client.submit("f" * 4000, extra=mock(hang=True), timeout=timeout)
             written += 1
         except outrigger.DeadlineExceeded as e:
             assert e.origin == "client/queue", e
-            if time.monotonic() - started > 0.4:  # not a deadline that a slow machine let pass
+            if time.monotonic() - started > 0.8 * timeout:  # not a deadline that a slow machine let pass
                 return written
     raise AssertionError("the socket never filled up")
 
@@ -163,7 +177,7 @@ def test_control_frames_stuck_past_the_write_timeout_cost_the_connection(
     with Client(sock_path) as client:
         kept = client.submit("kept", extra=mock(hang=True), timeout=10.0)
         wait_until(lambda: fake.frames("Request"))
-        freeze_and_fill(fake, client)
+        freeze_and_fill(fake, client, timeout=0.2)
         calls = Outcomes()
         calls.run("cancel", kept.cancel)
         calls.run("kept", kept.result)

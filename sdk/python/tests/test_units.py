@@ -12,8 +12,10 @@ import pytest
 import outrigger
 import wirebuild
 from outrigger import ChatRequest, Message, Metadata, StatusCode, ToolCall, codec
+from outrigger._budget import ChunkBudget
 from outrigger._core import Assembler, CallOptions, build_request, timeout_ms
-from outrigger.types import ToolCallDelta
+from outrigger._keepalive import Heartbeat
+from outrigger.types import Chunk, ToolCallDelta
 
 PING = codec.encode_ping(7)
 PONG = codec.encode_pong(8)
@@ -175,3 +177,35 @@ def test_parsed_arguments_refuses_deep_nesting_as_value_error() -> None:
     deep = ToolCall(id="c", name="f", arguments="[" * 100_000 + "]" * 100_000)
     with pytest.raises(ValueError, match="nested too deeply"):
         deep.parsed_arguments()
+
+
+def test_heartbeat_gives_up_after_three_silent_intervals() -> None:
+    beat = Heartbeat(1.0, 0.0)
+    assert beat.step(1.0)[0] is not None and beat.step(2.0)[0] is not None
+    assert beat.step(2.99) == (None, None)
+    assert beat.step(3.0)[1] is not None
+
+
+def test_heartbeat_late_tick_restarts_the_silence_and_pings_at_once() -> None:
+    beat = Heartbeat(1.0, 0.0)
+    ping, silence = beat.step(6.0)  # the process was not running from 0 to 6
+    assert ping is not None and silence is None
+    assert beat.step(7.0)[1] is None and beat.step(8.0)[1] is None
+    assert beat.step(8.99)[1] is None
+    assert beat.step(9.0)[1] is not None  # three intervals of listening, a Ping unanswered for three
+
+
+def test_heartbeat_waits_for_a_ping_unanswered_two_intervals() -> None:
+    beat = Heartbeat(1.0, 0.0)
+    ping, silence = beat.step(1.9)  # a little late: no reset
+    assert ping is not None and silence is None
+    assert beat.step(3.0)[1] is None  # three intervals since the last read, the Ping asked 1.1 ago
+    assert beat.step(3.9)[1] is not None
+
+
+def test_chunk_budget_takes_any_chunk_when_nothing_waits() -> None:
+    budget = ChunkBudget(10)
+    big, small = Chunk(seq=0, delta="x" * 50), Chunk(seq=1, delta="y")
+    assert budget.admit(big)
+    assert not budget.admit(small)  # 50 bytes wait unread: over the bound
+    assert not budget.admit(small), "an exceeded budget stays exceeded"

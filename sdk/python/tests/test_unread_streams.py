@@ -120,6 +120,35 @@ def test_an_unread_async_stream_fails_past_its_buffer_bound(fake: FakeDaemon, so
     assert len(fake.conns) == 1
 
 
+def test_a_chunk_larger_than_the_bound_passes_when_nothing_waits(fake: FakeDaemon, sock_path: str) -> None:
+    with Client(sock_path, max_stream_buffer=100) as client:
+        assert len(client.stream("read", extra=chunky(4, 500, 100)).collect().content) == 2000
+
+
+def test_an_async_stream_dropped_while_queued_is_never_sent(sock_path: str) -> None:
+    fake = FakeDaemon(sock_path, max_concurrent_streams=1).start()
+
+    async def main() -> None:
+        async with AsyncClient(sock_path, timeout=None) as client:
+            first = asyncio.ensure_future(client.chat("first", extra=mock(hang=True)))
+            while not fake.frames("Request"):
+                await asyncio.sleep(0.005)
+            stream = client.stream("dropped")
+            reading = asyncio.ensure_future(stream.__anext__())
+            while not client._queue:  # waits for the one stream slot
+                await asyncio.sleep(0.005)
+            stream._finalizer()  # what the garbage collector does to a stream dropped unclosed
+            with pytest.raises(outrigger.Cancelled):
+                await asyncio.wait_for(reading, 2.0)
+            first.cancel()
+            assert (await client.chat("after")).content == "after"
+    try:
+        asyncio.run(asyncio.wait_for(main(), 30))
+        assert len(fake.frames("Request")) == 2, "the dropped stream's call was sent"
+    finally:
+        fake.stop()
+
+
 def test_the_buffer_bound_defaults_to_64_mib(sock_path: str) -> None:
     assert Client(sock_path).max_stream_buffer == 64 << 20
     assert AsyncClient(sock_path).max_stream_buffer == 64 << 20

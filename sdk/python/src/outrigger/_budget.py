@@ -27,10 +27,11 @@ class ChunkBudget:
         self._lock = threading.Lock()
 
     def admit(self, chunk: Chunk) -> bool:
-        """Counts a chunk about to be queued; False, for good, once one does not fit."""
+        """Counts a chunk about to be queued; False, for good, once one does not fit. A chunk that
+        finds nothing buffered always fits: the caller keeps up, however large it is."""
         size = chunk_bytes(chunk)
         with self._lock:
-            if self.exceeded or self.buffered + size > self.limit:
+            if self.exceeded or (self.buffered > 0 and self.buffered + size > self.limit):
                 self.exceeded = True
                 return False
             self.buffered += size

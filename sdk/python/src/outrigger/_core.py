@@ -238,21 +238,31 @@ def local_deadline_error() -> DeadlineExceeded:
                             origin="client/deadline")
 
 
-def write_timeout_error() -> DeadlineExceeded:
-    return DeadlineExceeded(StatusCode.DEADLINE_EXCEEDED, "the request could not be written within the call's "
-                            "timeout (the daemon is not reading); the connection was closed", origin="client/write")
+def write_stall_error(own_deadline: bool) -> OutriggerError:
+    """What a call whose request could not be written in time fails with: DEADLINE_EXCEEDED when
+    its own deadline was the bound, else the retryable UNAVAILABLE of a daemon that stopped reading."""
+    if own_deadline:
+        return DeadlineExceeded(StatusCode.DEADLINE_EXCEEDED, "the request could not be written within the call's "
+                                "timeout (the daemon is not reading); the connection was closed",
+                                origin="client/write")
+    return Unavailable(StatusCode.UNAVAILABLE, "the request could not be written within %g s (the daemon is not "
+                       "reading); the connection was closed" % WRITE_TIMEOUT, retryable=True, origin="client/write")
 
 
-def write_stall_reason(deadline: Optional[float]) -> str:
+def write_stall_reason(own_deadline: bool) -> str:
     """Why a connection was closed when a frame could not be written in time."""
-    if deadline is not None:
+    if own_deadline:
         return "a request could not be written within its deadline (the daemon is not reading)"
     return "a frame could not be written within %g s (the daemon is not reading)" % WRITE_TIMEOUT
 
 
-def write_limit(deadline: Optional[float]) -> float:
-    """When a write started now must be finished: the call's deadline, else WRITE_TIMEOUT from now."""
-    return deadline if deadline is not None else now() + WRITE_TIMEOUT
+def write_limit(deadline: Optional[float]) -> Tuple[float, bool]:
+    """When a write started now must be finished: the call's deadline or WRITE_TIMEOUT from now,
+    whichever is first (as in the other SDKs), and whether that is the call's own deadline."""
+    cap = now() + WRITE_TIMEOUT
+    if deadline is not None and deadline <= cap:
+        return deadline, True
+    return cap, False
 
 
 def deadline_before_send() -> DeadlineExceeded:

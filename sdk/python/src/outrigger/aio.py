@@ -222,21 +222,22 @@ class AsyncClient:
             return
 
     async def _drain(self, conn: _Conn, call: Call) -> None:
-        """Waits for the transport to take the frame, until the call's deadline (else WRITE_TIMEOUT).
-        Past it the frame, already in the transport's buffer, cannot be taken back: the connection
-        is closed, the call fails with DEADLINE_EXCEEDED and the others with the connection."""
-        limit = _core.write_limit(call.deadline)
+        """Waits for the transport to take the frame, until the call's deadline or WRITE_TIMEOUT,
+        whichever is first. Past it the frame, already in the transport's buffer, cannot be taken
+        back: the connection is closed, the call fails (DEADLINE_EXCEEDED for its own deadline,
+        else a retryable UNAVAILABLE) and the others with the connection."""
+        limit, own_deadline = _core.write_limit(call.deadline)
         try:
             # A drain with nothing to wait for ends at once, even past the deadline.
             await asyncio.wait_for(conn.drain(), max(limit - _core.now(), 0.001))
         except asyncio.TimeoutError:
-            timed_out = call.deadline is not None and call.state == _core.SENT and call.conn is conn.state
-            if timed_out:
+            mine = call.state == _core.SENT and call.conn is conn.state
+            if mine:
                 conn.state.forget(call)
                 call.state = _core.DONE
-            conn.abort(_core.write_stall_reason(call.deadline))
-            if timed_out:
-                raise _core.write_timeout_error() from None
+            conn.abort(_core.write_stall_reason(own_deadline))
+            if mine:
+                raise _core.write_stall_error(own_deadline) from None
         except (OSError, RuntimeError):
             conn.abort()  # the reader fails the call with a retryable UNAVAILABLE
         except asyncio.CancelledError:
@@ -399,12 +400,10 @@ class AsyncClient:
         """Pings every interval; closes the connection once the daemon has been silent too long."""
         while True:
             await asyncio.sleep(beat.wait(_core.now()))
-            t = _core.now()
-            silence = beat.silence(t)
+            ping, silence = beat.step(_core.now())
             if silence is not None:
                 conn.abort(silence)  # the reader then fails the calls on it
                 return
-            ping = beat.ping(t)
             if ping is not None:
                 conn.write(ping)
 
@@ -526,11 +525,12 @@ class _AsyncCall:
             self.collector.stop(reason)
 
     def drop(self, reason: str) -> None:
-        """Cancels the call of a stream dropped without aclose(). It runs as a finalizer, possibly
-        in another thread or in the middle of the loop's work: it only schedules the Cancel on the
-        loop, and cannot raise."""
+        """Cancels the call of a stream dropped without aclose(): a Cancel if it was sent, else it
+        is never sent. It runs as a finalizer, possibly in another thread or in the middle of the
+        loop's work: it only marks the call and schedules the rest on the loop, and cannot raise."""
         try:
-            if self.loop is not None and self.call.state == _core.SENT:
+            if self.loop is not None and self.call.state != _core.DONE:
+                self.call.abandoned = True  # a write about to start skips it
                 self.loop.call_soon_threadsafe(self.client._abandon, self.call, reason)
         except Exception:  # noqa: BLE001 - nothing may escape a finalizer (a closed loop raises)
             pass

@@ -265,32 +265,33 @@ class Client:
                     call.state = _core.DONE
                     self._cv.notify_all()
                 raise _core.frame_too_large(len(frame) - 4, conn.reader.max_frame_size)
-            sent, error = conn.out.write_within(frame, _core.write_limit(deadline))
-            return sent == len(frame) or self._write_cut(conn, call, sent, error)
+            limit, own_deadline = _core.write_limit(deadline)
+            sent, error = conn.out.write_within(frame, limit)
+            return sent == len(frame) or self._write_cut(conn, call, sent, error, own_deadline)
         finally:
             conn.out.release()
 
-    def _write_cut(self, conn: _Conn, call: Call, sent: int, error: Optional[OSError]) -> bool:
-        """A frame the socket did not take whole: its deadline (else WRITE_TIMEOUT) passed, or the
-        connection failed. None of it written: taken back, and the connection stays when only the
-        call's deadline passed. Part of it written: that cannot be taken back, so the connection
-        is closed; its call fails with DEADLINE_EXCEEDED when its deadline was the cause, the
-        other calls with the connection."""
-        timed_out = error is None and call.deadline is not None
+    def _write_cut(self, conn: _Conn, call: Call, sent: int, error: Optional[OSError], own_deadline: bool) -> bool:
+        """A frame the socket did not take whole: its write limit passed, or the connection failed.
+        Only the call's own deadline passed with none of it written: taken back, and the
+        connection stays. Otherwise the daemon is not reading (or the connection is gone), and a
+        frame partly written cannot be taken back: the connection is closed. A call whose limit
+        passed fails: DEADLINE_EXCEEDED for its deadline, retryable UNAVAILABLE for WRITE_TIMEOUT;
+        the other calls fail with the connection."""
+        timed_out = error is None
         with self._cv:
             mine = call.state == _core.SENT and call.conn is conn.state  # not moved by a GoAway
             if mine and (sent == 0 or timed_out):
                 conn.state.forget(call)
                 self._cv.notify_all()
-            if sent == 0 and timed_out:
+            if sent == 0 and timed_out and own_deadline:
                 return not mine  # queues again, and fails there at its deadline
-            if error is None:
-                conn.close_reason = conn.close_reason or _core.write_stall_reason(call.deadline)
             if timed_out:
+                conn.close_reason = conn.close_reason or _core.write_stall_reason(own_deadline)
                 call.state = _core.DONE
         conn.shutdown()
         if timed_out:
-            raise _core.write_timeout_error()
+            raise _core.write_stall_error(own_deadline)
         # None of it written: sent again on the next connection. Cut: the lost connection fails it.
         return not (mine and sent == 0)
 
@@ -434,7 +435,7 @@ class Client:
             while True:
                 stall_left = out.stall_left(_core.now()) if watching else None
                 if stall_left is not None and stall_left <= 0:
-                    conn.close_reason = conn.close_reason or _core.write_stall_reason(None)
+                    conn.close_reason = conn.close_reason or _core.write_stall_reason(False)
                     break
                 events = dict(poller.poll(_wait_ms(beat, stall_left)))
                 if wake_fd in events:
@@ -486,12 +487,10 @@ class Client:
 
     def _keep_alive(self, conn: _Conn, beat: Heartbeat) -> bool:
         """Pings when due; False once the daemon has been silent for too long."""
-        t = _core.now()
-        silence = beat.silence(t)
+        ping, silence = beat.step(_core.now())
         if silence is not None:
             conn.close_reason = conn.close_reason or silence
             return False
-        ping = beat.ping(t)
         if ping is not None:
             conn.out.queue_control(ping)
         return True
