@@ -89,6 +89,11 @@ TEST_CASE("a stopped sidecar: calls end at their deadline, a call with none by t
     if (auto err = other.connect()) return *err;
     return client::Response{};
   });
+  // A first call's handshake does not outlive the call's own deadline (connect_timeout is 5 s).
+  auto fresh_call = inBackground([&] {
+    client::Client other(at(d));
+    return other.chat(bounded);
+  });
 
   REQUIRE(endsWithin(unary, 3s));
   Ended u = unary.get();
@@ -103,6 +108,10 @@ TEST_CASE("a stopped sidecar: calls end at their deadline, a call with none by t
   CHECK(f.code == client::StatusCode::kUnavailable);
   CHECK(f.retryable);
   CHECK(f.message.find("handshake") != std::string::npos);
+  REQUIRE(endsWithin(fresh_call, 3s));
+  Ended fc = fresh_call.get();
+  CHECK(fc.code == client::StatusCode::kUnavailable);
+  CHECK(fc.took < 1500ms);
   // Nothing read for three heartbeats (3 s) drops the connection.
   REQUIRE(endsWithin(unbounded, 8s));
   Ended n = unbounded.get();
@@ -121,7 +130,9 @@ TEST_CASE("a stopped sidecar: calls end at their deadline, a call with none by t
 TEST_CASE("a request the stopped sidecar cannot take holds no other call past its deadline") {
   DaemonProcess d(withServerKeys("heartbeat_ms = 0\n"));  // only the deadlines end these calls
   REQUIRE(d.waitReady());
-  client::Client c(at(d));
+  client::Client::Options opt = at(d);
+  opt.write_timeout = 4s;
+  client::Client c(opt);
   REQUIRE(c.chat(ask("warm")).ok());
 
   d.signal(SIGSTOP);
@@ -147,6 +158,23 @@ TEST_CASE("a request the stopped sidecar cannot take holds no other call past it
   auto again = c.chat(ask("after"));  // the half-written frame took its connection with it
   REQUIRE(again.ok());
   CHECK(again.value().content == "after");
+
+  // A call sent whole before a big one: at its deadline its Cancel does not wait for the big
+  // write, which has no deadline of its own and is given up at write_timeout.
+  d.signal(SIGSTOP);
+  client::ChatRequest sent_first = ask("sent first");
+  sent_first.timeout = 300ms;
+  auto waiting = inBackground([&] { return c.chat(sent_first); });
+  std::this_thread::sleep_for(50ms);
+  auto unbounded_writer = inBackground([&] { return c.chat(ask(std::string(3u << 20, 'z'))); });
+  REQUIRE(endsWithin(waiting, 3s));
+  Ended sf = waiting.get();
+  CHECK(sf.code == client::StatusCode::kDeadlineExceeded);
+  CHECK(sf.took < 1500ms);
+  REQUIRE(endsWithin(unbounded_writer, 8s));
+  Ended uw = unbounded_writer.get();
+  CHECK(uw.code == client::StatusCode::kUnavailable);
+  CHECK(uw.retryable);
 }
 
 TEST_CASE("a stream its caller does not read is cancelled past max_buffered_stream_bytes, and the connection goes on") {

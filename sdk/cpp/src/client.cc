@@ -161,18 +161,22 @@ class Connection {
     if (fd_ >= 0) ::close(fd_);
   }
 
-  std::optional<Error> open(const std::string& path, const Client::Options& opt) {
+  std::optional<Error> open(const std::string& path, const Client::Options& opt, Clock::time_point call_deadline) {
     write_timeout_ = opt.write_timeout;
-    // The handshake's reads and writes give up at this time; the reader thread has none.
-    read_until_ = Clock::now() + opt.connect_timeout;
-    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    // The handshake's reads and writes give up at this time (the connect timeout, or the first
+    // call's own deadline if sooner); the reader thread has none.
+    read_until_ = std::min(Clock::now() + opt.connect_timeout, call_deadline);
+    // Non-blocking: a connect to a sidecar whose accept queue is full fails at once instead of
+    // waiting for ever (every read and write here waits in poll with a deadline anyway).
+    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd_ < 0) return makeError(StatusCode::kUnavailable, std::string("socket: ") + std::strerror(errno), true);
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     if (path.size() >= sizeof addr.sun_path) return makeError(StatusCode::kInvalidArgument, "socket path too long");
     std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
     if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-      return makeError(StatusCode::kUnavailable, "connect " + path + ": " + std::strerror(errno), true);
+      std::string why = errno == EAGAIN ? "the sidecar is not accepting connections (its queue is full)" : std::strerror(errno);
+      return makeError(StatusCode::kUnavailable, "connect " + path + ": " + why, true);
     }
     if (verify_) {
       if (auto err = verifyServer(path, opt)) return err;
@@ -187,8 +191,8 @@ class Connection {
                                             static_cast<uint64_t>(w::Feature::GoAway));
     auto hello = w::CreateHello(b, 1, 0, name, version, lang, opt.max_frame_size, features);
     finishFrame(b, 0, w::Body::Hello, hello.Union());
-    std::string no_answer = "the sidecar on " + path + " did not complete the handshake within " +
-                            std::to_string(opt.connect_timeout.count()) + " ms";
+    std::string no_answer = "the sidecar on " + path + " did not complete the handshake in time (connect_timeout " +
+                            std::to_string(opt.connect_timeout.count()) + " ms, or the call's deadline)";
     {
       WriteGate::Held held(write_gate_, write_gate_.acquireBy(*read_until_));
       if (!held.ownsIt()) return makeError(StatusCode::kUnavailable, no_answer + " (Hello not sent)", true);
@@ -212,7 +216,7 @@ class Connection {
     max_frame_ = opt.max_frame_size;
     heartbeat_ = std::chrono::milliseconds(f->body_as_HelloAck()->heartbeat_ms());
     read_until_.reset();
-    last_read_ = next_ping_ = Clock::now();
+    last_read_ = next_ping_ = last_listened_ = Clock::now();
     reader_ = std::thread([this] { readLoop(); });
     return std::nullopt;
   }
@@ -245,6 +249,7 @@ class Connection {
       calls_[stream_id] = std::move(call);
     }
     Write w = writeLocked(b.GetBufferPointer(), b.GetSize(), deadline);
+    if (w == Write::kDone) flushControlsLocked(deadline);
     if (w != Write::kDone) {
       bool mine;
       {
@@ -260,15 +265,15 @@ class Connection {
     return stream_id;
   }
 
-  // A frame of no call's own (a Cancel): written within the write timeout, else the connection
-  // is dropped.
-  bool sendRaw(const uint8_t* data, size_t size) {
-    Clock::time_point deadline = Clock::now() + write_timeout_;
-    WriteGate::Held held(write_gate_, write_gate_.acquireBy(deadline));
-    if (!held.ownsIt()) return false;
-    Write w = writeLocked(data, size, deadline);
-    if (w == Write::kTimedOut) drop("the sidecar did not take a Cancel within the write timeout");
-    return w == Write::kDone;
+  // A frame of no call's own (a Cancel), sent without holding its caller: when the write gate
+  // is not free within kEndGrace the writer holding it sends the frame before letting go.
+  void sendControl(std::string frame) {
+    {
+      std::lock_guard<std::mutex> lock(controls_mu_);
+      controls_.push_back(std::move(frame));
+    }
+    WriteGate::Held held(write_gate_, write_gate_.acquireBy(Clock::now() + kEndGrace));
+    if (held.ownsIt()) flushControlsLocked(Clock::now() + kEndGrace);
   }
 
   static void finishFrame(flatbuffers::FlatBufferBuilder& b, uint64_t sid, w::Body type, flatbuffers::Offset<void> body) {
@@ -307,6 +312,23 @@ class Connection {
     return Write::kDone;
   }
 
+  // With the write gate held: the control frames queued while another writer held it. One the
+  // sidecar does not take by `deadline` drops the connection (it may be half written).
+  void flushControlsLocked(Clock::time_point deadline) {
+    for (;;) {
+      std::string frame;
+      {
+        std::lock_guard<std::mutex> lock(controls_mu_);
+        if (controls_.empty()) return;
+        frame = std::move(controls_.front());
+        controls_.pop_front();
+      }
+      Write w = writeLocked(reinterpret_cast<const uint8_t*>(frame.data()), frame.size(), deadline);
+      if (w == Write::kTimedOut) drop("the sidecar did not take a Cancel in time");
+      if (w != Write::kDone) return;
+    }
+  }
+
   // Ends the connection: the reader thread then fails every call still on it, saying why.
   void drop(const std::string& why) {
     {
@@ -328,7 +350,9 @@ class Connection {
     if (writeLocked(b.GetBufferPointer(), b.GetSize(), Clock::now() + heartbeat_) == Write::kTimedOut) {
       held.unlock();
       drop("the sidecar did not take a Ping within the heartbeat interval");
+      return;
     }
+    flushControlsLocked(Clock::now() + heartbeat_);
   }
 
   // Reads through a buffer, so a frame usually costs one recv. When nothing is there the thread
@@ -372,6 +396,9 @@ class Connection {
         if (now >= *read_until_) break;
         wait_ms = pollMsUntil(*read_until_);
       } else if (heartbeat_.count() > 0) {
+        // Time this thread spent away from the socket (in a caller's callback) is not the
+        // sidecar's silence: nothing asked it anything meanwhile. Listen afresh, and ask now.
+        if (now - last_listened_ > heartbeat_) last_read_ = next_ping_ = now;
         Clock::time_point silent_until = last_read_ + 3 * heartbeat_;
         if (now >= silent_until) {
           drop("no frame from the sidecar for " +
@@ -386,7 +413,9 @@ class Connection {
         wait_ms = pollMsUntil(std::min(next_ping_, silent_until));
       }
       pollfd pfd{fd_, POLLIN, 0};
-      if (::poll(&pfd, 1, wait_ms) < 0 && errno != EINTR) break;
+      int polled = ::poll(&pfd, 1, wait_ms);
+      last_listened_ = Clock::now();
+      if (polled < 0 && errno != EINTR) break;
     }
     return false;
   }
@@ -422,7 +451,8 @@ class Connection {
   void readLoop() {
     std::vector<uint64_t> buf;
     size_t size = 0;
-    while (readFrame(&buf, &size, max_frame_)) {
+    bool malformed = false;
+    while (!malformed && readFrame(&buf, &size, max_frame_)) {
       const w::Frame* f = w::GetSizePrefixedFrame(buf.data());
       uint64_t sid = f->stream_id();
       switch (f->body_type()) {
@@ -446,8 +476,14 @@ class Connection {
           break;
         }
         case w::Body::ResponseEnd: {
+          const w::ResponseEnd* end = f->body_as_ResponseEnd();
+          if (decodedBytes(end) > size * 4 + (64u << 10)) {
+            drop("a ResponseEnd that decodes to far more bytes than the frame holds");
+            malformed = true;
+            break;
+          }
           auto call = findCall(sid, true);
-          if (call) deliverEnd(*call, f->body_as_ResponseEnd());
+          if (call) deliverEnd(*call, end);
           break;
         }
         case w::Body::GoAway:
@@ -469,6 +505,22 @@ class Connection {
       if (!lost_reason_.empty()) why += ": " + lost_reason_;
     }
     for (auto& [sid, call] : calls) call->finish(makeError(StatusCode::kUnavailable, why, true));
+  }
+
+  // The bytes deliverEnd would copy out of `e`. The verifier checks that every offset stays in
+  // the frame, not that the offsets differ: a frame written normally decodes to about its own
+  // size, but a hostile one naming one large string from each of many entries would decode to
+  // that string times the entries.
+  static size_t decodedBytes(const w::ResponseEnd* e) {
+    auto len = [](const flatbuffers::String* s) -> size_t { return s ? s->size() : 0; };
+    size_t n = len(e->content()) + len(e->message()) + len(e->origin());
+    if (const auto* calls = e->tool_calls()) {
+      for (const auto* c : *calls) n += 32 + len(c->id()) + len(c->type()) + len(c->name()) + len(c->arguments());
+    }
+    if (const auto* vs = e->verdicts()) {
+      for (const auto* v : *vs) n += 32 + len(v->guardrail()) + len(v->reason());
+    }
+    return n;
   }
 
   static std::vector<Verdict> verdictsOf(const w::ResponseEnd* e) {
@@ -540,6 +592,8 @@ class Connection {
   std::mutex calls_mu_;
   std::unordered_map<uint64_t, std::shared_ptr<Call>> calls_;
   std::string lost_reason_;  // why the connection was dropped here, for the calls it fails
+  std::mutex controls_mu_;
+  std::deque<std::string> controls_;  // Cancels waiting for the write gate
   std::atomic<bool> broken_{false};
   std::atomic<bool> going_away_{false};
   std::thread reader_;
@@ -549,7 +603,7 @@ class Connection {
   std::chrono::milliseconds write_timeout_{15000};
   std::optional<Clock::time_point> read_until_;  // set during the handshake only
   std::chrono::milliseconds heartbeat_{0};        // the sidecar's, from HelloAck; 0: none
-  Clock::time_point last_read_, next_ping_;       // the reader thread's
+  Clock::time_point last_read_, next_ping_, last_listened_;  // the reader thread's
   uint64_t pings_ = 0;
 };
 
@@ -573,7 +627,8 @@ class Client::Impl {
   }
 
   // The connection new calls go on; opens one when there is none usable.
-  std::shared_ptr<Connection> connection(std::optional<Error>* err) {
+  // `deadline`: the first call's, which a handshake does not outlive.
+  std::shared_ptr<Connection> connection(std::optional<Error>* err, Clock::time_point deadline = Clock::time_point::max()) {
     std::vector<std::shared_ptr<Connection>> done;  // destroyed after the lock is released
     std::lock_guard<std::mutex> lock(mu_);
     if (current_ && current_->usable()) return current_;
@@ -590,7 +645,7 @@ class Client::Impl {
     }
     // Only a connection that completed its handshake counts as opened.
     auto c = std::make_shared<Connection>(opened_ + 1, verify_);
-    if (auto e = c->open(opt_.socket_path, opt_)) {
+    if (auto e = c->open(opt_.socket_path, opt_, deadline)) {
       *err = e;
       return nullptr;
     }
@@ -664,11 +719,12 @@ class Client::Impl {
     };
     std::optional<Error> err;
     // The request must be written by its own deadline, and by the write timeout in any case.
+    Clock::time_point call_deadline = Clock::now() + r.timeout;
     bool deadline_bounds = r.timeout.count() > 0 && r.timeout < opt_.write_timeout;
     Clock::time_point write_by = Clock::now() + (deadline_bounds ? r.timeout : opt_.write_timeout);
     // One retry: a connection found dead while writing is replaced once.
     for (int attempt = 0; attempt < 2; ++attempt) {
-      auto conn = connection(&err);
+      auto conn = connection(&err, r.timeout.count() > 0 ? call_deadline : Clock::time_point::max());
       if (!conn) break;
       bool timed_out = false;
       uint64_t sid = conn->send(next_stream_, call, [&](flatbuffers::FlatBufferBuilder& b, uint64_t id) {
@@ -704,7 +760,7 @@ class Client::Impl {
     flatbuffers::FlatBufferBuilder b(128);
     auto c = w::CreateCancelDirect(b, "cancelled by caller");
     Connection::finishFrame(b, sid, w::Body::Cancel, c.Union());
-    conn->sendRaw(b.GetBufferPointer(), b.GetSize());
+    conn->sendControl(std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize()));
   }
 
   void forget(uint64_t sid) {
@@ -730,7 +786,7 @@ class Client::Impl {
       return makeError(StatusCode::kUnavailable, "connection to the sidecar was lost", true);
     }
     if (!waiter->waitUntil(Clock::now() + opt_.write_timeout)) {
-      return makeError(StatusCode::kDeadlineExceeded, "the sidecar did not acknowledge the feedback", true);
+      return makeError(StatusCode::kDeadlineExceeded, "the sidecar did not acknowledge the feedback");
     }
     if (!waiter->out->ok()) return waiter->out->error();
     return std::nullopt;
@@ -794,7 +850,7 @@ bool Stream::next(Chunk* chunk) {
   if (s.chunks.empty()) return false;
   *chunk = std::move(s.chunks.front());
   s.chunks.pop_front();
-  s.chunk_bytes -= chunk->delta.size();
+  s.chunk_bytes -= chunk->delta.size() + sizeof(Chunk);
   return true;
 }
 
@@ -858,15 +914,18 @@ Stream Client::stream(const ChatRequest& request) {
     if (!s) return;
     std::unique_lock<std::mutex> lock(s->mu);
     if (s->result) return;  // ended here already (deadline, overflow)
-    if (s->chunk_bytes + c.delta.size() <= max_bytes) {
-      s->chunk_bytes += c.delta.size();
+    // A chunk is counted with what holding it costs besides its text; one that arrives when
+    // nothing waits is always taken, so a stream read as it comes never fails.
+    size_t cost = c.delta.size() + sizeof(Chunk);
+    if (s->chunk_bytes == 0 || s->chunk_bytes + cost <= max_bytes) {
+      s->chunk_bytes += cost;
       s->chunks.push_back(c);
       s->cv.notify_all();
       return;
     }
     // The caller is not reading: its chunks would grow without bound.
     s->result = makeError(StatusCode::kResourceExhausted,
-                          "the stream was not read fast enough: " + std::to_string(s->chunk_bytes + c.delta.size()) +
+                          "the stream was not read fast enough: " + std::to_string(s->chunk_bytes + cost) +
                               " bytes buffered, more than max_buffered_stream_bytes");
     s->chunks.clear();
     s->chunk_bytes = 0;

@@ -202,9 +202,10 @@ class Client {
     std::chrono::milliseconds connect_timeout{5000};
     // A frame the sidecar does not take within this (or the call's own timeout, if shorter) drops
     // the connection: a frame half written cannot be taken back.
-    std::chrono::milliseconds write_timeout{15000};
-    // A stream's chunks that next() has not taken yet; past this the call is cancelled and ends
-    // RESOURCE_EXHAUSTED (its chunks are dropped), and other calls go on.
+    std::chrono::milliseconds write_timeout{10000};
+    // A stream's chunks that next() has not taken yet (their text and a few dozen bytes each);
+    // past this the call is cancelled and ends RESOURCE_EXHAUSTED (its chunks are dropped), and
+    // other calls go on. A chunk that arrives when none waits is always taken.
     size_t max_buffered_stream_bytes = 64u << 20;
   };
 
