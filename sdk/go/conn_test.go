@@ -326,15 +326,7 @@ func TestVectorLengthPastTheFrameDropsTheConnection(t *testing.T) {
 				!strings.Contains(err.Error(), "malformed frame: "+tc.field+":") {
 				t.Fatalf("got %v, want a retryable UNAVAILABLE naming %s", err, tc.field)
 			}
-			select {
-			case <-fc.gone:
-			case <-time.After(testWait):
-				t.Fatal("the client kept the connection open")
-			}
-			go func() { srv.next(t).serveEcho() }()
-			if resp, err := c.Chat(context.Background(), user("again")); err != nil || resp.Content != "again" {
-				t.Fatalf("after the bad frame: %v %v", resp, err)
-			}
+			expectDroppedThenServed(t, srv, fc, c)
 		})
 	}
 }

@@ -2,6 +2,7 @@ package outrigger
 
 import (
 	"bufio"
+	"context"
 	"net"
 	"os"
 	"path/filepath"
@@ -410,4 +411,19 @@ func endFrame(id uint64, e endSpec) []byte {
 
 func endOK(id uint64, content, model string) []byte {
 	return endFrame(id, endSpec{content: content, model: model, origin: "provider/fake", traceID: "trace-1"})
+}
+
+// expectDroppedThenServed checks that the client closed fc (after a frame it refused) and that
+// its next call goes out on a new connection and is answered.
+func expectDroppedThenServed(t *testing.T, srv *fakeServer, fc *fakeConn, c *Client) {
+	t.Helper()
+	select {
+	case <-fc.gone:
+	case <-time.After(testWait):
+		t.Fatal("the client kept the connection open")
+	}
+	go func() { srv.next(t).serveEcho() }()
+	if resp, err := c.Chat(context.Background(), user("again")); err != nil || resp.Content != "again" {
+		t.Fatalf("after the refused frame: %v %v", resp, err)
+	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	flatbuffers "github.com/google/flatbuffers/go"
 
@@ -113,15 +112,7 @@ func TestSharedStringFrameDropsTheConnection(t *testing.T) {
 	if !errors.Is(err, ErrUnavailable) || !IsRetryable(err) || !strings.Contains(err.Error(), "decodes to more than") {
 		t.Fatalf("got %v, want a retryable UNAVAILABLE for the decode budget", err)
 	}
-	select {
-	case <-fc.gone:
-	case <-time.After(testWait):
-		t.Fatal("the client kept the connection open")
-	}
-	go func() { srv.next(t).serveEcho() }()
-	if resp, err := c.Chat(context.Background(), user("again")); err != nil || resp.Content != "again" {
-		t.Fatalf("after the rejected frame: %v %v", resp, err)
-	}
+	expectDroppedThenServed(t, srv, fc, c)
 }
 
 func mustBody(t *testing.T, f *wire.Frame) flatbuffers.Table {

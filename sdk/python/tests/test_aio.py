@@ -4,31 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Awaitable, Callable, TypeVar
 
 import pytest
 
 import outrigger
 from fakedaemon import FakeDaemon, oversized_frame_header
 from outrigger import AsyncClient, Metadata
-
-T = TypeVar("T")
-
-
-def run(coro: Callable[[], Awaitable[T]]) -> T:
-    return asyncio.run(asyncio.wait_for(coro(), 30))  # type: ignore[arg-type]
-
-
-async def until(cond: Callable[[], Any], timeout: float = 5.0) -> None:
-    give_up = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > give_up:
-            raise AssertionError("condition not met within %.1f s" % timeout)
-        await asyncio.sleep(0.005)
-
-
-def mock(**kw: Any) -> dict:
-    return {"mock": kw}
+from waits import mock, run, until
 
 
 def test_unary_and_metadata(fake: FakeDaemon, sock_path: str) -> None:

@@ -6,32 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any, Awaitable
 
 import pytest
 
 import outrigger
 from fakedaemon import FakeDaemon
 from outrigger import AsyncClient, _core
+from waits import mock, run, until
 
-T = TypeVar("T")
 BIG = "x" * (3 << 20)  # far more than a Unix socket buffers: its write stalls on a frozen daemon
-
-
-def run(coro: Callable[[], Awaitable[T]]) -> T:
-    return asyncio.run(asyncio.wait_for(coro(), 30))  # type: ignore[arg-type]
-
-
-async def until(cond: Callable[[], Any], timeout: float = 5.0) -> None:
-    give_up = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > give_up:
-            raise AssertionError("condition not met within %.1f s" % timeout)
-        await asyncio.sleep(0.005)
-
-
-def mock(**kw: Any) -> dict:
-    return {"mock": kw}
 
 
 async def outcome(aw: Awaitable[Any], timeout: float) -> Any:

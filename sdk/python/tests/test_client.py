@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from typing import Any, Callable, List
+from typing import List
 
 import pytest
 
@@ -14,18 +14,7 @@ import outrigger
 import wirebuild
 from fakedaemon import FakeDaemon, oversized_frame_header
 from outrigger import Client, Metadata
-
-
-def wait_until(cond: Callable[[], Any], timeout: float = 5.0) -> None:
-    give_up = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > give_up:
-            raise AssertionError("condition not met within %.1f s" % timeout)
-        time.sleep(0.005)
-
-
-def mock(**kw: Any) -> dict:
-    return {"mock": kw}
+from waits import mock, wait_until
 
 
 def test_unary_echo(fake: FakeDaemon, sock_path: str) -> None:

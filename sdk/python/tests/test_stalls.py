@@ -13,20 +13,9 @@ import pytest
 import outrigger
 from fakedaemon import FakeDaemon
 from outrigger import Client, _core
+from waits import mock, wait_until
 
 BIG = "x" * (3 << 20)  # far more than a Unix socket buffers: its write stalls on a frozen daemon
-
-
-def wait_until(cond: Callable[[], Any], timeout: float = 5.0) -> None:
-    give_up = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > give_up:
-            raise AssertionError("condition not met within %.1f s" % timeout)
-        time.sleep(0.005)
-
-
-def mock(**kw: Any) -> dict:
-    return {"mock": kw}
 
 
 class Outcomes:

@@ -7,27 +7,16 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from typing import Any, Callable, List
+from typing import Any, List
 
 import pytest
 
 import outrigger
 from fakedaemon import FakeDaemon
 from outrigger import AsyncClient, Client
+from waits import mock, wait_until
 
 LETTERS = " ".join("abcdefghijklmnopqrst")
-
-
-def wait_until(cond: Callable[[], Any], timeout: float = 5.0) -> None:
-    give_up = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > give_up:
-            raise AssertionError("condition not met within %.1f s" % timeout)
-        time.sleep(0.005)
-
-
-def mock(**kw: Any) -> dict:
-    return {"mock": kw}
 
 
 def cancelled_streams(fake: FakeDaemon) -> List[int]:

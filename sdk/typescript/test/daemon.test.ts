@@ -6,21 +6,12 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { OutriggerClient, OutriggerError, type ChatRequest } from '../src/index.js';
 import { Daemon, makeSocketDir, removeSocketDir, skipWithoutDaemon } from './support/daemon.js';
+import { rejection } from './support/calls.js';
 
 function ask(content: string, mock?: Record<string, unknown>): ChatRequest {
   const request: ChatRequest = { model: 'mock-1', messages: [{ role: 'user', content }] };
   if (mock !== undefined) request.params = { extra: { mock } };
   return request;
-}
-
-async function rejection(p: Promise<unknown>): Promise<OutriggerError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof OutriggerError, `expected OutriggerError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('expected the call to fail');
 }
 
 describe('against the daemon', { skip: skipWithoutDaemon }, () => {

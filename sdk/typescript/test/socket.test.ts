@@ -6,10 +6,11 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
-import { defaultSocketCandidates, OutriggerClient, OutriggerError, resolveSocketPath } from '../src/index.js';
+import { defaultSocketCandidates, OutriggerClient, resolveSocketPath } from '../src/index.js';
 import { firstSocket } from '../src/socket_path.js';
 import { shouldVerifyServer, trustedServerUids } from '../src/verify.js';
 import { FakeDaemon } from './support/fake_daemon.js';
+import { rejection } from './support/calls.js';
 
 const euid = process.geteuid!();
 const SYSTEM_CANDIDATES = ['/run/outrigger/outrigger.sock', `/tmp/outrigger-${euid}/outrigger.sock`];
@@ -49,16 +50,6 @@ function isSocket(p: string): boolean {
   } catch {
     return false;
   }
-}
-
-async function rejection(p: Promise<unknown>): Promise<OutriggerError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof OutriggerError, `expected OutriggerError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('expected the call to fail');
 }
 
 describe('socket path', () => {
