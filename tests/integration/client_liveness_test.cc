@@ -198,3 +198,20 @@ TEST_CASE("a stream its caller does not read is cancelled past max_buffered_stre
   CHECK(after.value().content == "after");
   CHECK(c.connectionsOpened() == 1);
 }
+
+TEST_CASE("time the reader spends in a slow callback is not the sidecar's silence") {
+  DaemonProcess d(withServerKeys("heartbeat_ms = 100\n"));
+  REQUIRE(d.waitReady());
+  client::Client c(at(d));
+  REQUIRE(c.chat(ask("warm")).ok());
+  std::promise<client::Result<client::Response>> ended;
+  client::CallEvents events;
+  events.on_chunk = [](const client::Chunk&) { std::this_thread::sleep_for(800ms); };  // 8 intervals
+  events.on_end = [&](const client::Result<client::Response>& r) { ended.set_value(r); };
+  c.start(ask("slow reader", R"({"chunks": 2})"), std::move(events));
+  auto end = ended.get_future();
+  REQUIRE(end.wait_for(10s) == std::future_status::ready);
+  auto r = end.get();
+  CHECK(r.ok());
+  CHECK(c.connectionsOpened() == 1);
+}

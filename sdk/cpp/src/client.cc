@@ -216,12 +216,33 @@ class Connection {
     max_frame_ = opt.max_frame_size;
     heartbeat_ = std::chrono::milliseconds(f->body_as_HelloAck()->heartbeat_ms());
     read_until_.reset();
-    last_read_ = next_ping_ = last_listened_ = Clock::now();
     reader_ = std::thread([this] { readLoop(); });
     return std::nullopt;
   }
 
   bool usable() const { return !broken_.load() && !going_away_.load(); }
+  std::chrono::milliseconds heartbeat() const { return heartbeat_; }
+
+  // From the client's heartbeat thread, once per interval: Pings the sidecar, and gives the
+  // connection up when three Pings in a row went unanswered. Nothing read since the last tick
+  // while the reader was waiting on the socket is one unanswered Ping; a reader away in a
+  // caller's callback is not the sidecar's silence.
+  void heartbeatTick() {
+    if (heartbeat_.count() == 0 || broken_) return;
+    uint64_t reads = reads_.load(std::memory_order_relaxed);
+    if (reads != reads_at_tick_ || !listening_.load(std::memory_order_relaxed)) {
+      silent_ticks_ = 0;
+    } else if (++silent_ticks_ >= 3) {
+      drop("no frame from the sidecar for " + std::to_string(3 * heartbeat_.count()) + " ms (heartbeat every " +
+           std::to_string(heartbeat_.count()) + " ms)");
+      return;
+    }
+    reads_at_tick_ = reads;
+    flatbuffers::FlatBufferBuilder b(64);
+    auto body = w::CreatePing(b, ++pings_);
+    finishFrame(b, 0, w::Body::Ping, body.Union());
+    sendControl(std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize()));
+  }
   uint64_t id() const { return id_; }
 
   // Builds a call's frame with `build`, for a stream id taken from `next_id`, registers the call
@@ -339,21 +360,6 @@ class Connection {
     shutdownSocket();
   }
 
-  // From the reader thread, when the heartbeat is due. Skipped while a writer holds the lock:
-  // that writer has its own deadline.
-  void ping() {
-    WriteGate::Held held(write_gate_, write_gate_.tryAcquire());
-    if (!held.ownsIt()) return;
-    flatbuffers::FlatBufferBuilder b(64);
-    auto body = w::CreatePing(b, ++pings_);
-    finishFrame(b, 0, w::Body::Ping, body.Union());
-    if (writeLocked(b.GetBufferPointer(), b.GetSize(), Clock::now() + heartbeat_) == Write::kTimedOut) {
-      held.unlock();
-      drop("the sidecar did not take a Ping within the heartbeat interval");
-      return;
-    }
-    flushControlsLocked(Clock::now() + heartbeat_);
-  }
 
   // Reads through a buffer, so a frame usually costs one recv. When nothing is there the thread
   // waits in poll for input only: a thread blocked in recv on a Unix socket is also woken each
@@ -374,9 +380,8 @@ class Connection {
     return true;
   }
 
-  // During the handshake the wait ends at read_until_. On the reader thread, with a heartbeat,
-  // it wakes to Ping the sidecar each interval and gives the connection up once nothing at all
-  // came for three intervals.
+  // During the handshake the wait ends at read_until_; the reader thread waits with no timeout
+  // (a timeout arms a kernel timer on every wait) and the heartbeat thread watches it instead.
   bool fill() {
     if (!in_) in_ = std::make_unique<uint8_t[]>(kReadChunk);
     in_pos_ = in_len_ = 0;
@@ -384,37 +389,21 @@ class Connection {
       ssize_t k = ::recv(fd_, in_.get(), kReadChunk, MSG_DONTWAIT);
       if (k > 0) {
         in_len_ = static_cast<size_t>(k);
-        last_read_ = Clock::now();
+        reads_.store(reads_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);  // one writer
         return true;
       }
       if (k == 0) break;
       if (errno == EINTR) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK) break;
       int wait_ms = -1;
-      Clock::time_point now = Clock::now();
       if (read_until_) {
-        if (now >= *read_until_) break;
+        if (Clock::now() >= *read_until_) break;
         wait_ms = pollMsUntil(*read_until_);
-      } else if (heartbeat_.count() > 0) {
-        // Time this thread spent away from the socket (in a caller's callback) is not the
-        // sidecar's silence: nothing asked it anything meanwhile. Listen afresh, and ask now.
-        if (now - last_listened_ > heartbeat_) last_read_ = next_ping_ = now;
-        Clock::time_point silent_until = last_read_ + 3 * heartbeat_;
-        if (now >= silent_until) {
-          drop("no frame from the sidecar for " +
-               std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(now - last_read_).count()) +
-               " ms (heartbeat every " + std::to_string(heartbeat_.count()) + " ms)");
-          break;
-        }
-        if (now >= next_ping_) {
-          ping();
-          next_ping_ = now + heartbeat_;
-        }
-        wait_ms = pollMsUntil(std::min(next_ping_, silent_until));
       }
       pollfd pfd{fd_, POLLIN, 0};
+      listening_.store(true, std::memory_order_relaxed);
       int polled = ::poll(&pfd, 1, wait_ms);
-      last_listened_ = Clock::now();
+      listening_.store(false, std::memory_order_relaxed);
       if (polled < 0 && errno != EINTR) break;
     }
     return false;
@@ -603,8 +592,10 @@ class Connection {
   std::chrono::milliseconds write_timeout_{15000};
   std::optional<Clock::time_point> read_until_;  // set during the handshake only
   std::chrono::milliseconds heartbeat_{0};        // the sidecar's, from HelloAck; 0: none
-  Clock::time_point last_read_, next_ping_, last_listened_;  // the reader thread's
-  uint64_t pings_ = 0;
+  std::atomic<uint64_t> reads_{0};                // reads that returned bytes
+  std::atomic<bool> listening_{false};            // the reader waits on the socket now
+  uint64_t reads_at_tick_ = 0, pings_ = 0;        // the heartbeat thread's
+  int silent_ticks_ = 0;
 };
 
 class Client::Impl {
@@ -616,6 +607,12 @@ class Client::Impl {
   }
 
   ~Impl() {
+    {
+      std::lock_guard<std::mutex> lock(heartbeat_mu_);
+      stopping_ = true;
+    }
+    heartbeat_cv_.notify_all();
+    if (heartbeat_thread_.joinable()) heartbeat_thread_.join();
     // Connections are destroyed outside the lock: their reader threads take it to finish calls.
     std::vector<std::shared_ptr<Connection>> doomed;
     {
@@ -651,7 +648,32 @@ class Client::Impl {
     }
     ++opened_;
     current_ = c;
+    if (c->heartbeat().count() > 0 && !heartbeat_thread_.joinable()) heartbeat_thread_ = std::thread([this] { heartbeatLoop(); });
     return c;
+  }
+
+  // One thread per client ticks every connection's heartbeat (see Connection::heartbeatTick),
+  // at the interval the current connection's sidecar announced.
+  void heartbeatLoop() {
+    std::unique_lock<std::mutex> lock(heartbeat_mu_);
+    for (;;) {
+      std::chrono::milliseconds every{1000};
+      {
+        std::lock_guard<std::mutex> guard(mu_);
+        if (current_ && current_->heartbeat().count() > 0) every = current_->heartbeat();
+      }
+      if (heartbeat_cv_.wait_for(lock, every, [&] { return stopping_; })) return;
+      lock.unlock();
+      std::vector<std::shared_ptr<Connection>> connections;
+      {
+        std::lock_guard<std::mutex> guard(mu_);
+        if (current_) connections.push_back(current_);
+        connections.insert(connections.end(), retired_.begin(), retired_.end());
+      }
+      for (auto& c : connections) c->heartbeatTick();
+      connections.clear();  // a connection last held here is destroyed outside every lock
+      lock.lock();
+    }
   }
 
   void buildRequest(flatbuffers::FlatBufferBuilder& b, uint64_t sid, const ChatRequest& r, bool streaming) {
@@ -803,6 +825,10 @@ class Client::Impl {
   std::unordered_map<uint64_t, std::weak_ptr<Connection>> routes_;
   std::atomic<uint64_t> next_stream_{1};
   uint64_t opened_ = 0;
+  std::thread heartbeat_thread_;  // started with the first connection that announces a heartbeat
+  std::mutex heartbeat_mu_;
+  std::condition_variable heartbeat_cv_;
+  bool stopping_ = false;
 };
 
 // ------------------------------------------------------------------ Stream

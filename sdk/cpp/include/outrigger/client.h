@@ -4,9 +4,9 @@
 // the client's reader thread and must not block for long.
 // Reconnect: after a GoAway or a dropped connection, the next call opens a new connection;
 // calls in flight on a dropped connection end with a retryable UNAVAILABLE error.
-// Liveness: when the sidecar announces a heartbeat (it does by default), the client Pings it
-// that often and drops a connection that sent nothing for three intervals, so a hung sidecar
-// fails even the calls that have no deadline.
+// Liveness: when the sidecar announces a heartbeat (it does by default), a thread of the client
+// Pings it that often and drops a connection whose last three Pings went unanswered, so a hung
+// sidecar fails even the calls that have no deadline.
 #pragma once
 
 #include <sys/types.h>
