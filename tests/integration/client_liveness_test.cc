@@ -50,8 +50,10 @@ std::future<Ended> inBackground(F call) {
   });
 }
 
-bool endsWithin(std::future<Ended>& f, std::chrono::milliseconds limit) {
-  return f.wait_for(limit) == std::future_status::ready;
+// The call's end, which must come within `limit`.
+Ended endWithin(std::future<Ended>& f, std::chrono::milliseconds limit) {
+  REQUIRE(f.wait_for(limit) == std::future_status::ready);
+  return f.get();
 }
 
 // Resumes the daemon when the test leaves, however it leaves: calls a broken client let hang
@@ -95,26 +97,21 @@ TEST_CASE("a stopped sidecar: calls end at their deadline, a call with none by t
     return other.chat(bounded);
   });
 
-  REQUIRE(endsWithin(unary, 3s));
-  Ended u = unary.get();
+  Ended u = endWithin(unary, 3s);
   CHECK(u.code == client::StatusCode::kDeadlineExceeded);
   CHECK(u.took < 2s);
-  REQUIRE(endsWithin(streamed, 3s));
-  Ended s = streamed.get();
+  Ended s = endWithin(streamed, 3s);
   CHECK(s.code == client::StatusCode::kDeadlineExceeded);
   CHECK(s.took < 2s);
-  REQUIRE(endsWithin(fresh, 3s));
-  Ended f = fresh.get();
+  Ended f = endWithin(fresh, 3s);
   CHECK(f.code == client::StatusCode::kUnavailable);
   CHECK(f.retryable);
   CHECK(f.message.find("handshake") != std::string::npos);
-  REQUIRE(endsWithin(fresh_call, 3s));
-  Ended fc = fresh_call.get();
+  Ended fc = endWithin(fresh_call, 3s);
   CHECK(fc.code == client::StatusCode::kUnavailable);
   CHECK(fc.took < 1500ms);
   // Nothing read for three heartbeats (3 s) drops the connection.
-  REQUIRE(endsWithin(unbounded, 8s));
-  Ended n = unbounded.get();
+  Ended n = endWithin(unbounded, 8s);
   CHECK(n.code == client::StatusCode::kUnavailable);
   CHECK(n.retryable);
   CHECK(n.message.find("heartbeat") != std::string::npos);
@@ -145,12 +142,10 @@ TEST_CASE("a request the stopped sidecar cannot take holds no other call past it
   small.timeout = 300ms;
   auto behind = inBackground([&] { return c.chat(small); });
 
-  REQUIRE(endsWithin(writer, 3s));
-  Ended w = writer.get();
+  Ended w = endWithin(writer, 3s);
   CHECK(w.code == client::StatusCode::kDeadlineExceeded);
   CHECK(w.took < 1500ms);
-  REQUIRE(endsWithin(behind, 3s));
-  Ended b = behind.get();
+  Ended b = endWithin(behind, 3s);
   CHECK((b.code == client::StatusCode::kDeadlineExceeded || b.code == client::StatusCode::kUnavailable));
   CHECK(b.took < 1500ms);
 
@@ -167,12 +162,10 @@ TEST_CASE("a request the stopped sidecar cannot take holds no other call past it
   auto waiting = inBackground([&] { return c.chat(sent_first); });
   std::this_thread::sleep_for(50ms);
   auto unbounded_writer = inBackground([&] { return c.chat(ask(std::string(3u << 20, 'z'))); });
-  REQUIRE(endsWithin(waiting, 3s));
-  Ended sf = waiting.get();
+  Ended sf = endWithin(waiting, 3s);
   CHECK(sf.code == client::StatusCode::kDeadlineExceeded);
   CHECK(sf.took < 1500ms);
-  REQUIRE(endsWithin(unbounded_writer, 8s));
-  Ended uw = unbounded_writer.get();
+  Ended uw = endWithin(unbounded_writer, 8s);
   CHECK(uw.code == client::StatusCode::kUnavailable);
   CHECK(uw.retryable);
 }

@@ -58,6 +58,9 @@ using Clock = std::chrono::steady_clock;
 // before cancelling, and the cancel as long again.
 constexpr auto kEndGrace = std::chrono::milliseconds(250);
 
+// The shortest heartbeat the daemon's config allows (server.heartbeat_ms).
+constexpr auto kMinHeartbeat = std::chrono::milliseconds(100);
+
 // The milliseconds from now until `t` for poll(), at least 0 and rounded up.
 int pollMsUntil(Clock::time_point t) {
   auto ms = std::chrono::ceil<std::chrono::milliseconds>(t - Clock::now()).count();
@@ -660,7 +663,8 @@ class Client::Impl {
       std::chrono::milliseconds every{1000};
       {
         std::lock_guard<std::mutex> guard(mu_);
-        if (current_ && current_->heartbeat().count() > 0) every = current_->heartbeat();
+        // Not faster than the daemon's own lower bound, whatever a server announces.
+        if (current_ && current_->heartbeat().count() > 0) every = std::max(current_->heartbeat(), kMinHeartbeat);
       }
       if (heartbeat_cv_.wait_for(lock, every, [&] { return stopping_; })) return;
       lock.unlock();
