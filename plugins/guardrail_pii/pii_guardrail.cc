@@ -180,15 +180,21 @@ class PiiGuardrail final : public Guardrail {
     count(outcome, 1);
     if (outcome.denied) return deny("answer", outcome, result);
     released_ = settings_.reversible ? restorePlaceholders(redacted, book) : std::move(redacted);
+    bool restored = settings_.reversible && released_ != redacted;
     bool arguments_changed = false;
     for (size_t i = 0; i < arguments.size(); ++i) {
-      if (settings_.reversible) arguments[i] = restorePlaceholders(arguments[i], book);
+      if (settings_.reversible) {
+        std::string given_back = restorePlaceholders(arguments[i], book);
+        restored = restored || given_back != arguments[i];
+        arguments[i] = std::move(given_back);
+      }
       arguments_changed = arguments_changed || arguments[i] != view(answer.tool_calls[i].arguments);
     }
     const bool text_changed = released_ != text;
     if (text_changed || arguments_changed) {
       action_ = {};
       action_.hdr = OUTRIGGER_HEADER_INIT(outrigger_guardrail_action);
+      action_.restores_caller_values = restored;  // the trace store must not keep the caller's values
       if (text_changed) {
         action_.content = str(released_);
         action_.replace_content = 1;
@@ -273,6 +279,9 @@ class PiiGuardrail final : public Guardrail {
     // until the end, then by the whole calls, redacted.
     state->host_held.clear();
     replaceContent(released_, result);
+    // What a reversible stream releases may hold restored values: the trace store keeps no
+    // answer text for it (it would hold what the kept prompt was redacted of).
+    action_.restores_caller_values = settings_.reversible && state->book.restorableCount() > 0;
     if (state->calls_seen) {
       if (!at_end) answer_calls_.clear();
       action_.tool_calls = answer_calls_.data();

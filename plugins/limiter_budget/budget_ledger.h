@@ -71,6 +71,14 @@ class Ledger {
 
   // A reload's new limits (the window and the store stay).
   void setPolicy(const BudgetPolicy& policy);
+  // setPolicy, unless the instance whose `stamp` this is set it last: each instance applies its
+  // limits when it first admits, not when it is created, so a reload the daemon then rejects
+  // (a later instance failed) leaves the running limits alone.
+  void usePolicy(uint64_t stamp, const BudgetPolicy& policy) {
+    if (policy_stamp_.load(std::memory_order_acquire) == stamp) return;
+    setPolicy(policy);
+    policy_stamp_.store(stamp, std::memory_order_release);
+  }
   BudgetPolicy policy() const;
 
   // Admits and reserves `need` when the key's spending and reservations leave room for it.
@@ -126,6 +134,7 @@ class Ledger {
   BudgetPolicy policy_;
   std::map<std::string, KeyState, std::less<>> keys_;
   int64_t next_sweep_ms_ = 0;  // a full ledger looks for idle keys again from then
+  std::atomic<uint64_t> policy_stamp_{0};  // whose policy is in force (usePolicy); 0: the creator's
   std::atomic<uint64_t> soft_crossings_{0};
   std::atomic<uint64_t> refusals_{0};
 

@@ -106,8 +106,7 @@ std::shared_ptr<Ledger> ledgerFor(const Settings& s) {
         entry.window.seconds != s.policy.window.seconds) {
       throw std::runtime_error("key, window and path of a budget cannot change while it is in use; restart to change them");
     }
-    ledger->setPolicy(s.policy);
-    return ledger;
+    return ledger;  // the instance applies its limits when it first admits (Ledger::usePolicy)
   }
   std::unique_ptr<outrigger::budget::SpendStore> store;
   std::string error;
@@ -164,12 +163,16 @@ class BudgetLimiter final : public Limiter {
   static constexpr uint64_t kCapabilities = OUTRIGGER_CAP_SHARED_INSTANCE;
 
   BudgetLimiter(Host host, std::string_view name, std::string_view config)
-      : Limiter(host, name), settings_(parseSettings(name, config)), ledger_(ledgerFor(settings_)) {}
+      : Limiter(host, name), settings_(parseSettings(name, config)), ledger_(ledgerFor(settings_)) {
+    static std::atomic<uint64_t> instances{0};
+    policy_stamp_ = ++instances;
+  }
 
   ~BudgetLimiter() override { ledger_->flush(unixMs()); }
 
   outrigger_status admit(const outrigger_request_view& request, const outrigger_limit_estimate& estimate,
                          outrigger_limit_result& result) override {
+    ledger_->usePolicy(policy_stamp_, settings_.policy);
     if (std::string error = ledger_->takeError(); !error.empty()) host().log(OUTRIGGER_LOG_ERROR, error);
     bool priced = estimate.hdr.struct_size >= OUTRIGGER_SIZE_THROUGH(outrigger_limit_estimate, unpriced);
     if (settings_.policy.limit_usd > 0 && (!priced || estimate.unpriced) && !settings_.allow_unpriced) {
@@ -266,6 +269,7 @@ class BudgetLimiter final : public Limiter {
 
   Settings settings_;
   std::shared_ptr<Ledger> ledger_;
+  uint64_t policy_stamp_ = 0;  // this instance's, for Ledger::usePolicy
 };
 
 }  // namespace

@@ -64,8 +64,7 @@ std::shared_ptr<LoopTable> tableFor(const std::string& name, const Rules& rules)
   static std::map<std::string, std::shared_ptr<LoopTable>> tables;
   std::lock_guard<std::mutex> lock(mu);
   auto& t = tables[name];
-  if (t) t->setRules(rules);
-  else t = std::make_shared<LoopTable>(rules);
+  if (!t) t = std::make_shared<LoopTable>(rules);  // an existing one takes these at first admit (useRules)
   return t;
 }
 
@@ -106,10 +105,14 @@ class LoopGuard final : public Limiter {
   static constexpr uint64_t kCapabilities = OUTRIGGER_CAP_SHARED_INSTANCE;
 
   LoopGuard(Host host, std::string_view name, std::string_view config)
-      : Limiter(host, name), settings_(parseSettings(config)), table_(tableFor(std::string(name), settings_.rules)) {}
+      : Limiter(host, name), settings_(parseSettings(config)), table_(tableFor(std::string(name), settings_.rules)) {
+    static std::atomic<uint64_t> instances{0};
+    rules_stamp_ = ++instances;
+  }
 
   outrigger_status admit(const outrigger_request_view& request, const outrigger_limit_estimate&,
                          outrigger_limit_result& result) override {
+    table_->useRules(rules_stamp_, settings_.rules);
     std::string_view key = keyOf(request);
     if (key.empty()) return OUTRIGGER_CONTINUE;  // no session: nothing to tell loops apart by
     int64_t now = int64_t(host().nowNs() / 1000000);
@@ -150,6 +153,7 @@ class LoopGuard final : public Limiter {
 
   Settings settings_;
   std::shared_ptr<LoopTable> table_;
+  uint64_t rules_stamp_ = 0;  // this instance's, for LoopTable::useRules
 };
 
 }  // namespace

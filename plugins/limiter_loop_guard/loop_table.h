@@ -43,6 +43,14 @@ class LoopTable {
  public:
   explicit LoopTable(Rules rules) : rules_(rules) {}
   void setRules(const Rules& rules);
+  // setRules, unless the instance whose `stamp` this is set them last: an instance applies its
+  // rules when it first admits, not when it is created, so a reload the daemon then rejects
+  // leaves the running rules alone.
+  void useRules(uint64_t stamp, const Rules& rules) {
+    if (rules_stamp_.load(std::memory_order_acquire) == stamp) return;
+    setRules(rules);
+    rules_stamp_.store(stamp, std::memory_order_release);
+  }
 
   // Admits the call unless a rule trips; an admitted call counts toward max_calls and
   // max_repeats from now on. `label` names the key in reasons ("session \"s-1\"").
@@ -102,6 +110,7 @@ class LoopTable {
 
   mutable std::mutex mu_;
   Rules rules_;
+  std::atomic<uint64_t> rules_stamp_{0};  // whose rules are in force (useRules); 0: the creator's
   std::map<std::string, KeyState, std::less<>> keys_;
   std::list<const std::string*> recent_;  // keys_'s keys, the most recently active first
   std::array<std::atomic<uint64_t>, kRuleCount> refusals_{};

@@ -52,8 +52,7 @@ std::shared_ptr<LimitTable> tableFor(const std::string& instance_name, size_t ma
   static auto* tables = new std::map<std::string, std::shared_ptr<LimitTable>>();  // never freed: outlives every instance
   std::lock_guard<std::mutex> lock(mu);
   auto& t = (*tables)[instance_name];
-  if (!t) t = std::make_shared<LimitTable>(max_keys);
-  t->setMaxKeys(max_keys);
+  if (!t) t = std::make_shared<LimitTable>(max_keys);  // an existing one takes it at admit (useMaxKeys)
   return t;
 }
 

@@ -39,7 +39,11 @@ class LimitTable {
   // tracked, idle ones make room (full buckets, nothing in flight, no request holding them: the
   // same as a new record, so forgetting them changes nothing); nullptr when none is idle.
   std::shared_ptr<LimitRecord> find(std::string_view key, const Rates& rates, uint64_t now_ns);
-  void setMaxKeys(size_t max_keys) { max_keys_.store(max_keys, std::memory_order_relaxed); }
+  // An instance's bound, applied when it admits (not when it is created, so a reload the daemon
+  // then rejects changes nothing); a read when it is already in force.
+  void useMaxKeys(size_t max_keys) {
+    if (max_keys_.load(std::memory_order_relaxed) != max_keys) max_keys_.store(max_keys, std::memory_order_relaxed);
+  }
   size_t size() const;
 
  private:

@@ -52,19 +52,19 @@ class MemoryLimiter final : public Limiter {
   MemoryLimiter(Host host, std::string_view name, std::string_view config) : Limiter(host, name) {
     rapidjson::Document d;
     if (!outrigger::json::parse(config, &d) || !d.IsObject()) throw std::runtime_error("config is not a JSON object");
-    size_t max_keys = 10000;
     if (d.HasMember("key")) key_by_ = keyBy(d["key"].GetString());
     if (d.HasMember("rpm")) rates_.rpm = d["rpm"].GetUint();
     if (d.HasMember("tpm")) rates_.tpm = d["tpm"].GetUint();
     if (d.HasMember("max_concurrent")) rates_.max_concurrent = d["max_concurrent"].GetUint();
-    if (d.HasMember("max_keys")) max_keys = d["max_keys"].GetUint64();
-    table_ = outrigger::limiter::tableFor(std::string(name), max_keys);
+    if (d.HasMember("max_keys")) max_keys_ = d["max_keys"].GetUint64();
+    table_ = outrigger::limiter::tableFor(std::string(name), max_keys_);
   }
 
   outrigger_status admit(const outrigger_request_view& request, const outrigger_limit_estimate& estimate,
                          outrigger_limit_result& result) override {
     std::unique_ptr<LocalAdmission> a;
     LocalRefusal refusal;
+    table_->useMaxKeys(max_keys_);
     if (!admitLocally(host(), *table_, rates_, keyOf(key_by_, request), keyName(key_by_), estimate, &a, &refusal)) {
       return refuse(result, refusal.retry_after_ms, std::move(refusal.reason));
     }
@@ -90,6 +90,7 @@ class MemoryLimiter final : public Limiter {
 
   KeyBy key_by_ = KeyBy::kTenant;
   Rates rates_;
+  size_t max_keys_ = 10000;
   std::shared_ptr<LimitTable> table_;
 };
 

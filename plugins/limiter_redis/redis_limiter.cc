@@ -96,10 +96,10 @@ class RedisLimiter final : public Limiter {
     if (d.HasMember("lease_ms")) lease_ms_ = d["lease_ms"].GetUint();
     if (d.HasMember("on_unavailable")) fall_back_locally_ = std::string_view(d["on_unavailable"].GetString()) == "local";
     double fraction = d.HasMember("local_fraction") ? d["local_fraction"].GetDouble() : 1.0;
-    size_t max_keys = d.HasMember("max_keys") ? d["max_keys"].GetUint64() : 10000;
+    local_max_keys_ = d.HasMember("max_keys") ? d["max_keys"].GetUint64() : 10000;
     auto share = [&](uint32_t limit) { return limit ? std::max<uint32_t>(1, uint32_t(limit * fraction)) : 0u; };
     local_rates_ = {share(limits_.rpm), share(limits_.tpm), share(limits_.max_concurrent)};
-    local_table_ = outrigger::limiter::tableFor(std::string(name) + "#local", max_keys);
+    local_table_ = outrigger::limiter::tableFor(std::string(name) + "#local", local_max_keys_);
     outrigger::redis::RedisSettings settings;
     if (d.HasMember("redis")) settings = outrigger::redis::parseRedisSettings(d["redis"]);
     redis_ = std::make_shared<RedisClient>(host, std::move(settings), stats_);
@@ -225,6 +225,7 @@ class RedisLimiter final : public Limiter {
     counters_->local_fallbacks.fetch_add(1);
     auto state = std::make_unique<AdmissionState>();
     outrigger::limiter::LocalRefusal refusal;
+    local_table_->useMaxKeys(local_max_keys_);
     if (!outrigger::limiter::admitLocally(h, *local_table_, local_rates_, local_key, keyName(key_by_), est, &state->local, &refusal)) {
       h.limiterDone(handle, OUTRIGGER_CODE_RESOURCE_EXHAUSTED, refusal.retry_after_ms, refusal.reason + " (local fallback)");
       return;
@@ -300,6 +301,7 @@ class RedisLimiter final : public Limiter {
   bool redis_down_ = false;
   outrigger::limiter::Rates local_rates_;
   std::shared_ptr<outrigger::limiter::LimitTable> local_table_;
+  size_t local_max_keys_ = 10000;
   RedisScript admit_script_{outrigger::limiter::kAdmitScript};
   RedisScript settle_script_{outrigger::limiter::kSettleScript};
   std::shared_ptr<outrigger::redis::RedisStats> stats_ = std::make_shared<outrigger::redis::RedisStats>();

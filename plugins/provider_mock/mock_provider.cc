@@ -384,6 +384,7 @@ class MockProvider final : public Provider {
       }
       const Piece& piece = job.pieces[job.next++];
       outrigger_chunk_view chunk = makeChunk(piece.text);
+      if (job.next == 1) chunk.model = str(model_);  // as an upstream names its model as it starts
       outrigger_tool_call_delta_view delta{};
       if (piece.tool_index >= 0) {
         delta = {static_cast<uint32_t>(piece.tool_index), str(piece.id), str(piece.id.empty() ? "" : "function"),

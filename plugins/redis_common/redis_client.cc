@@ -138,6 +138,10 @@ void RedisClient::start() {
       };
       connections_.push_back(std::make_unique<RedisConnection>(host_, settings_, address_, tls_, std::move(events)));
     }
+    // Connect now, not at the timer's first tick a loop turn later: a command sent between the
+    // two would find no connection up or connecting, and fail as if Redis were down (after every
+    // reload, whose new instance starts this way while requests keep coming).
+    tick();
     // Timeouts and reconnects are checked on one timer per pool; a fifth of the command
     // timeout keeps a timeout's lateness small, within 5..50 ms.
     uint32_t every = std::clamp<uint32_t>(settings_.command_timeout_ms / 5, 5, 50);

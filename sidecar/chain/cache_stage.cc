@@ -65,14 +65,7 @@ outrigger_status RequestContext::cacheDone(plugin::PluginInstance* inst, const o
 }
 
 // A cached answer to a streaming request goes out as a stream would (chunks of the route's
-// replay size, cut between code points), not as one chunk.
-void CacheStage::replayChunks(RequestContext& ctx) {
-  std::string_view rest = ctx.content_;
-  do {
-    std::string_view piece = utf8Prefix(rest, ctx.route_->cache_replay_chunk_bytes);
-    rest.remove_prefix(piece.size());
-    ctx.sendChunk(piece, nullptr);
-  } while (!rest.empty() && ctx.sink_);
-}
+// replay size, cut between code points, then its tool calls), not as one chunk.
+void CacheStage::replayChunks(RequestContext& ctx) { ctx.streamWholeAnswer(ctx.route_->cache_replay_chunk_bytes); }
 
 }  // namespace outrigger::chain

@@ -60,6 +60,11 @@ void layOutSteps(Route* route) {
   route->stream_guards = StreamGuard::needed(*route);
 }
 
+const Route* WorkerChain::find(std::string_view name) const {
+  auto it = routes.find(name);
+  return it == routes.end() ? nullptr : &it->second;
+}
+
 const Route* WorkerChain::resolve(std::string_view model) const {
   if (auto it = routes.find(model); it != routes.end()) return &it->second;
   if (auto it = routes.find(default_route); it != routes.end()) return &it->second;
@@ -173,6 +178,7 @@ Expected<std::shared_ptr<ChainSnapshot>> buildChain(const config::Settings& sett
       r.calls = rs.calls;
       r.max_held_bytes = rs.max_held_bytes;
       r.capture = rs.capture;
+      r.capture_denied_prompts = rs.capture_denied_prompts;
       for (const auto& e : rs.exporters) {
         if (Status s = add(e, &r.exporters); !s.isOk()) return s;
       }

@@ -47,6 +47,7 @@ struct Route {
   uint32_t max_reasks = 1;                 // re-asks a response guardrail may ask for
   uint32_t max_held_bytes = 65536;         // bytes of a stream guardrails may hold back at once
   config::Capture capture = config::Capture::kNone;  // what of the prompt and answer the record carries
+  bool capture_denied_prompts = false;               // route `capture_denied = "full"`
   Stage provider;             // the first target's stage
   std::vector<Target> targets;  // at least one
   resilience::RoutePolicy policy;
@@ -70,6 +71,8 @@ class WorkerChain {
  public:
   // The route named `model`, else the default route; nullptr when neither exists.
   const Route* resolve(std::string_view model) const;
+  // The route named `name` only.
+  const Route* find(std::string_view name) const;
 
   std::map<std::string, Route, std::less<>> routes;
   std::string default_route;

@@ -136,10 +136,11 @@ outrigger_request Engine::start(std::unique_ptr<CallInput> input, ResponseSink* 
 }
 
 outrigger_request Engine::startChild(std::unique_ptr<CallInput> input, std::unique_ptr<EmbedInput> embed,
-                                     ResponseSink* sink) {
+                                     ResponseSink* sink, std::shared_ptr<const WorkerChain> caller_chain) {
   outrigger_request handle = allocateHandle();
   auto* ctx = new RequestContext(*this, handle, std::move(input), sink, 0);
   if (embed) ctx->setEmbed(std::move(embed));
+  ctx->runAsChildOn(std::move(caller_chain));
   return launch(ctx);
 }
 

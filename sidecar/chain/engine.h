@@ -133,7 +133,10 @@ class Engine : private resilience::CapacityWaiters {
   outrigger_request start(std::unique_ptr<CallInput> input, ResponseSink* sink, uint64_t stream_id);
   // Starts a plugin's model call: `input` (and `embed` for embeddings) as an in-process request
   // whose end goes to `sink`. The caller bounds its timeout and names its tenant in `input`.
-  outrigger_request startChild(std::unique_ptr<CallInput> input, std::unique_ptr<EmbedInput> embed, ResponseSink* sink);
+  // A plugin's model call, on its caller's snapshot: a reload meanwhile must not send it to the
+  // new config's routes (or, for a route the new config lacks, to its default route).
+  outrigger_request startChild(std::unique_ptr<CallInput> input, std::unique_ptr<EmbedInput> embed, ResponseSink* sink,
+                               std::shared_ptr<const WorkerChain> caller_chain);
   // Ends the request now with `code` (if it has not ended). Reaches whichever plugin is pending.
   void cancel(outrigger_request handle, Code code, std::string_view message, std::string_view origin = "client");
   // Like cancel, but the sink is gone: nothing is sent.

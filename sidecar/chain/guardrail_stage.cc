@@ -52,6 +52,9 @@ bool GuardrailStage::decide(RequestContext& ctx, const Stage& stage, StageKind s
   if (rc == OUTRIGGER_STOP || verdict == OUTRIGGER_VERDICT_DENY) {
     return deny(ctx, stage, reason, denyCode(has_action ? &action : nullptr));
   }
+  if (verdict < OUTRIGGER_VERDICT_PASS || verdict > OUTRIGGER_VERDICT_REWRITE) {
+    return ctx.stageFailed(stage, OUTRIGGER_E_INVALID, "guardrail verdict", verdict);
+  }
   if (plugin_action && !has_action) return ctx.stageFailed(stage, OUTRIGGER_E_INVALID, "guardrail action (too small)");
   if (has_action && !actionTextIsUtf8(action)) {
     return ctx.stageFailed(stage, OUTRIGGER_E_INVALID, "guardrail action with text that is not UTF-8");
@@ -87,6 +90,7 @@ bool GuardrailStage::decide(RequestContext& ctx, const Stage& stage, StageKind s
 }
 
 void GuardrailStage::rewriteAnswer(RequestContext& ctx, const outrigger_guardrail_action& action) {
+  if (action.restores_caller_values) ctx.answer_withheld_ = true;
   if (action.replace_content) ctx.content_.assign(sv(action.content));
   if (action.replace_tool_calls) {
     ctx.tool_calls_.clear();

@@ -6,6 +6,7 @@
 #include "common/log.h"
 #include "http_client/http_client.h"
 #include "plugin/plugin_struct.h"
+#include "plugin/str_view.h"
 #include "resilience/target_health.h"
 
 namespace outrigger::chain {
@@ -28,7 +29,7 @@ void hostLog(void* host_ctx, outrigger_log_level level, outrigger_str message) n
   auto lvl = static_cast<LogLevel>(level < 0 ? 0 : level > 3 ? 3 : level);
   if (!logEnabled(lvl)) return;
   logLine(lvl, "plugin " + instanceOf(host_ctx)->name(),
-          std::string_view(message.data ? message.data : "", message.size));
+          sv(message));
 }
 
 uint64_t hostNow(void*) noexcept { return monoNowNs(); }
@@ -51,7 +52,7 @@ outrigger_status hostGuardrailDone(void* host_ctx, outrigger_request handle, out
   RequestContext* ctx = nullptr;
   if (outrigger_status st = lookup(handle, &ctx); st != OUTRIGGER_OK) return st;
   return ctx->guardrailDone(instanceOf(host_ctx), verdict,
-                            std::string_view(reason.data ? reason.data : "", reason.size));
+                            sv(reason));
 }
 
 // Every view a plugin passes in is read through plugin::copyPluginStruct: sized at least as its
@@ -146,7 +147,7 @@ outrigger_status hostGuardrailDecided(void* host_ctx, outrigger_request handle, 
   if (outrigger_status st = lookup(handle, &ctx); st != OUTRIGGER_OK) return st;
   try {
     return ctx->guardrailDecided(instanceOf(host_ctx), decision, verdict,
-                                 std::string_view(reason.data ? reason.data : "", reason.size), action);
+                                 sv(reason), action);
   } catch (...) {
     return OUTRIGGER_E_NOMEM;
   }
@@ -179,7 +180,7 @@ outrigger_status hostLimiterDone(void* host_ctx, outrigger_request handle, outri
   if (outrigger_status st = lookup(handle, &ctx); st != OUTRIGGER_OK) return st;
   try {
     return ctx->limiterDone(instanceOf(host_ctx), code, retry_after_ms,
-                            std::string_view(reason.data ? reason.data : "", reason.size));
+                            sv(reason));
   } catch (...) {
     return OUTRIGGER_E_NOMEM;
   }
@@ -214,8 +215,8 @@ outrigger_status hostSpanAttribute(void* host_ctx, outrigger_request handle, out
   RequestContext* ctx = nullptr;
   if (outrigger_status st = lookup(handle, &ctx); st != OUTRIGGER_OK) return st;
   try {
-    return ctx->addPluginSpanAttribute(instanceOf(host_ctx), std::string_view(key.data ? key.data : "", key.size),
-                                       std::string_view(value.data ? value.data : "", value.size));
+    return ctx->addPluginSpanAttribute(instanceOf(host_ctx), sv(key),
+                                       sv(value));
   } catch (...) {
     return OUTRIGGER_E_NOMEM;
   }
@@ -310,7 +311,7 @@ outrigger_status hostBreakerOpen(void* host_ctx, outrigger_str target, uint32_t 
   return onInstanceLoop(host_ctx, [&](plugin::InstanceLoop& l) -> outrigger_status {
     resilience::HealthRegistry* health = nullptr;
     if (outrigger_status st = l.health(&health); st != OUTRIGGER_OK) return st;
-    std::string_view key = target.size ? std::string_view(target.data, target.size) : std::string_view();
+    std::string_view key = sv(target);
     return health->openBreaker(key, monoNowNs(), open_ms) ? OUTRIGGER_OK : OUTRIGGER_E_INVALID;
   });
 }

@@ -109,7 +109,7 @@ outrigger_status RequestContext::startModelCall(plugin::PluginInstance* inst, co
   model_calls_.push_back(std::make_unique<ModelCall>(*this, spans_.size() - 1, complete, embed, user_data));
   ModelCall* mc = model_calls_.back().get();
   // It may end (and call back) before start returns: a refusal, a synchronous provider.
-  outrigger_request child = engine_.startChild(std::move(input), std::move(embed_input), mc);
+  outrigger_request child = engine_.startChild(std::move(input), std::move(embed_input), mc, chain_);
   mc->setChild(child);
   return OUTRIGGER_OK;
 }

@@ -265,7 +265,7 @@ void ProviderStage::succeeded(const outrigger_response_view& response) {
   r.copyFinal(response);
   if (response.content.size == 0) r.content_ = std::move(streamed);
   // A provider that answered whole still streams to a client that asked for chunks.
-  if (r.view_.stream && r.chunk_seq_ == 0 && !r.content_.empty()) r.sendChunk(r.content_, nullptr);
+  if (r.view_.stream && r.chunk_seq_ == 0 && (!r.content_.empty() || !r.tool_calls_.empty())) r.streamWholeAnswer(0);
   if (r.finish_reason_.empty() && !r.embed_) r.finish_reason_ = "stop";
 }
 

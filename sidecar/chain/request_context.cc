@@ -67,7 +67,7 @@ void RequestContext::buildViews() {
 void RequestContext::begin() {
   start_ns_ = monoNowNs();
   start_wall_ns_ = wallNowNs();
-  chain_ = engine_.chain();
+  if (!chain_) chain_ = engine_.chain();
   const EngineSettings& es = engine_.settings();
   views_ = input_ ? viewsOf(*input_, &arena_) : viewsOf(*request_, &arena_);
   uint32_t timeout = views_.timeout_ms ? views_.timeout_ms : es.default_timeout_ms;
@@ -85,10 +85,11 @@ void RequestContext::begin() {
   uv_timer_start(&deadline_timer_, &RequestContext::onDeadline, timeout, 0);
 
   std::string_view model = views_.model;
-  route_ = chain_ ? chain_->resolve(model) : nullptr;
+  route_ = !chain_ ? nullptr : child_ ? chain_->find(model) : chain_->resolve(model);
   if (!route_) {
     trace_id_ = engine_.newTraceId();
-    return end(Code::kInvalidArgument, "no route for model '" + std::string(model) + "' and no default route", "router");
+    // As the providers answer a model they do not serve: not found (OpenAI's model_not_found).
+    return end(Code::kNotFound, "no route for model '" + std::string(model) + "' and no default route", "router");
   }
   buildViews();
   if (telemetry::ExporterThread* exporter = engine_.exporter(); exporter && !route_->exporters.empty()) {
@@ -139,6 +140,9 @@ bool RequestContext::runStep(const Step& step) {
   if (rc == OUTRIGGER_PENDING || answeredInHook(stage, rc)) return completed_in_hook_;
   pending_ = {};
   if (rc < 0) return stageFailed(stage, rc, hooks.span);
+  // A value these hooks never return (HOLD, or garbage) is a broken plugin, not a decision to go
+  // on: taken for CONTINUE, a limiter would admit and a guardrail pass by accident.
+  if (rc != OUTRIGGER_CONTINUE && rc != OUTRIGGER_STOP) return stageFailed(stage, OUTRIGGER_E_INVALID, hooks.span, rc);
   return hooks.apply(*this, stage, rc) && !ended_;
 }
 
@@ -217,11 +221,12 @@ void RequestContext::closeSpanAt(size_t index, std::string_view outcome) {
   s.outcome = std::string(outcome);
 }
 
-bool RequestContext::stageFailed(const Stage& stage, outrigger_status rc, const char* what) {
+bool RequestContext::stageFailed(const Stage& stage, outrigger_status rc, const char* what, int returned) {
   closeSpan("error");
   engine_.counters().plugin_errors.fetch_add(1, std::memory_order_relaxed);
   stage.instance->failures.fetch_add(1, std::memory_order_relaxed);
   std::string msg = std::string(what) + " failed (plugin status " + std::to_string(rc) + ")";
+  if (returned != OUTRIGGER_CONTINUE) msg = std::string(what) + " returned " + std::to_string(returned) + ", not a value it may return";
   if (stage.instance->kind() == OUTRIGGER_KIND_GUARDRAIL) {
     recordVerdict(stage.instance->name(),
                   stage.instance->onError() == config::OnError::kSkip ? VerdictKind::kSkipped : VerdictKind::kError, msg);
@@ -231,11 +236,27 @@ bool RequestContext::stageFailed(const Stage& stage, outrigger_status rc, const 
   return false;
 }
 
+namespace {
+// How strict a verdict is; the wire values are not in that order (REWRITE and SKIPPED came later
+// than DENY), and a deny after a rewrite must read as a deny.
+int strictness(VerdictKind kind) {
+  switch (kind) {
+    case VerdictKind::kPass: return 0;
+    case VerdictKind::kFlag: return 1;
+    case VerdictKind::kRewrite: return 2;
+    case VerdictKind::kSkipped: return 3;
+    case VerdictKind::kError: return 4;
+    case VerdictKind::kDeny: return 5;
+  }
+  return 0;
+}
+}  // namespace
+
 // One verdict per guardrail: a later hook (response after request) can only make it stricter.
 void RequestContext::recordVerdict(const std::string& guardrail, VerdictKind kind, const std::string& reason) {
   for (Verdict& v : verdicts_) {
     if (v.guardrail != guardrail) continue;
-    if (static_cast<int>(kind) > static_cast<int>(v.kind)) {
+    if (strictness(kind) > strictness(v.kind)) {
       v.kind = kind;
       v.reason = reason;
     }
@@ -403,6 +424,30 @@ void RequestContext::sendChunk(std::string_view delta, const outrigger_chunk_vie
   ResponseChunkInfo info{chunk_seq_++, delta, deltas.data(), deltas.size(), handle_};
   info.refusal = answer_meta_.refusal;
   if (sink_->onChunk(stream_id_, info) == ResponseSink::Flow::kPause) paused_ = true;
+}
+
+void RequestContext::streamWholeAnswer(size_t piece_bytes) {
+  std::string_view rest = content_;
+  while (!rest.empty() && sink_) {
+    std::string_view piece = piece_bytes ? utf8Prefix(rest, piece_bytes) : rest;
+    rest.remove_prefix(piece.size());
+    sendChunk(piece, nullptr);
+  }
+  if (tool_calls_.empty()) {
+    if (content_.empty()) sendChunk({}, nullptr);
+    return;
+  }
+  std::vector<outrigger_tool_call_delta_view> deltas;
+  for (size_t i = 0; i < tool_calls_.size(); ++i) {
+    const ToolCall& c = tool_calls_[i];
+    deltas.push_back({uint32_t(i), {c.id.data(), c.id.size()}, {c.type.data(), c.type.size()},
+                      {c.name.data(), c.name.size()}, {c.arguments.data(), c.arguments.size()}});
+  }
+  outrigger_chunk_view calls{};
+  calls.hdr = OUTRIGGER_HEADER_INIT(outrigger_chunk_view);
+  calls.tool_calls = deltas.data();
+  calls.tool_call_count = deltas.size();
+  sendChunk({}, &calls);
 }
 
 std::string_view RequestContext::tenantLabel() {

@@ -46,6 +46,11 @@ class RequestContext final {
   void detachSink() { sink_ = nullptr; }
   // Makes this an embeddings request; before begin().
   void setEmbed(std::unique_ptr<EmbedInput> embed) { embed_ = std::move(embed); }
+  // A model call: it runs on its caller's snapshot, on the route it names and no other.
+  void runAsChildOn(std::shared_ptr<const WorkerChain> chain) {
+    chain_ = std::move(chain);
+    child_ = true;
+  }
   // An embeddings request's tokens ahead of its answer, for limits: its inputs' bytes / 4,
   // rounded up (token ids: one each), at least 1 (provider_embed.cc).
   uint64_t embedTokenEstimate() const;
@@ -170,7 +175,9 @@ class RequestContext final {
   void closeSpan(std::string_view outcome);
   void closeSpanAt(size_t index, std::string_view outcome);
   // A hook failed (negative status). True when the request goes on (on_error = skip).
-  bool stageFailed(const Stage& stage, outrigger_status rc, const char* what);
+  // `returned`: what the hook returned, when that was not a status it may return (rc is then
+  // OUTRIGGER_E_INVALID and the message names the value); CONTINUE when not that case.
+  bool stageFailed(const Stage& stage, outrigger_status rc, const char* what, int returned = OUTRIGGER_CONTINUE);
   void recordVerdict(const std::string& guardrail, VerdictKind kind, const std::string& reason);
   void copyFinal(const outrigger_response_view& r);
   // What a provider's chunk or whole answer says about the answer besides its text (the model,
@@ -180,6 +187,10 @@ class RequestContext final {
   // The answer so far as a view for plugins; `calls` backs its tool calls.
   outrigger_response_view answerView(std::vector<outrigger_tool_call_view>* calls) const;
   void sendChunk(std::string_view delta, const outrigger_chunk_view* chunk);
+  // An answer that came whole (a cache hit, a provider that did not stream) to a client that
+  // asked for a stream: its text in pieces of up to `piece_bytes` (0: one piece), cut between
+  // code points, then its tool calls, one delta each. An empty answer is one empty chunk.
+  void streamWholeAnswer(size_t piece_bytes);
   // Appends a chunk's text and tool-call deltas to an answer being assembled.
   static void appendChunk(const outrigger_chunk_view& chunk, std::string* content, std::vector<ToolCall>* tool_calls);
   // A chunk of the answer: it joins the answer, and goes to a streaming client.
@@ -200,6 +211,7 @@ class RequestContext final {
   ResponseSink* sink_;
   uint64_t stream_id_;
   std::shared_ptr<const WorkerChain> chain_;
+  bool child_ = false;  // a plugin's model call (runAsChildOn)
   const Route* route_ = nullptr;
 
   // Views over frame_ and arena_.
@@ -245,6 +257,7 @@ class RequestContext final {
 
   // What the provider (or cache) produced, and how the provider step ended.
   bool from_cache_ = false;
+  bool answer_withheld_ = false;  // a guardrail restored the caller's values into the answer
   bool started_ = false;
   uint32_t chunk_seq_ = 0;
   std::string content_;

@@ -43,7 +43,9 @@ void RequestContext::resume() {
 
 void RequestContext::onDeadline(uv_timer_t* t) {
   auto* self = static_cast<RequestContext*>(t->data);
-  std::string origin = self->pending_.stage ? self->pending_.stage->origin : "deadline";
+  const Stage* waiting = self->stream_guard_ ? self->stream_guard_->waitingGuardrail() : nullptr;
+  if (!waiting) waiting = self->pending_.stage;
+  std::string origin = waiting ? waiting->origin : "deadline";
   self->cancelWith(Code::kDeadlineExceeded, "deadline exceeded", origin);
 }
 
@@ -197,7 +199,14 @@ void RequestContext::submitRecord(Code code, std::string_view message, std::stri
   }
   r->start_unix_ns = start_wall_ns_;
   r->start_mono_ns = start_ns_;
-  telemetry::captureContent(r.get(), route_->capture, view_.messages, view_.message_count, content_, tool_calls_);
+  telemetry::CaptureLimits limits;
+  // Past the last request-side guardrail (an embeddings request runs none): each one has passed
+  // or rewritten the prompt, so what it redacts is redacted.
+  limits.prompt_vetted = embed_ || step_ > route_->guardrails.size() || route_->capture_denied_prompts;
+  // A stream's content is what the client got; a unary answer only when it went out.
+  limits.answer_shown = (code == Code::kOk || view_.stream) && !answer_withheld_;
+  telemetry::captureContent(r.get(), route_->capture, view_.messages, view_.message_count, content_, tool_calls_,
+                            limits);
   uint64_t now = monoNowNs();
   r->duration_ns = now - start_ns_;
   r->time_to_first_chunk_ns = first_chunk_ns_ ? first_chunk_ns_ - start_ns_ : 0;

@@ -3,6 +3,7 @@
 #include <memory>
 #include <string>
 
+#include "plugin/str_view.h"
 #include "telemetry/attempt_attributes.h"
 
 namespace outrigger::chain {
@@ -21,7 +22,7 @@ std::string retryReason(const std::vector<telemetry::SpanRecord>& spans, size_t 
   return {};
 }
 
-std::string_view text(outrigger_str s) { return {s.data ? s.data : "", s.size}; }
+std::string_view text(outrigger_str s) { return sv(s); }
 
 // The facts of the attempt at `span`, made on first use; null past the end. Any of the three
 // may come first: a provider that answers inside its start hook ends the attempt before the

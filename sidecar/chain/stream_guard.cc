@@ -4,6 +4,7 @@
 
 #include "chain/plugin_text.h"
 #include "chain/request_context.h"
+#include "common/rate_limited_log.h"
 #include "plugin/plugin_struct.h"
 #include "plugin/str_view.h"
 
@@ -38,6 +39,10 @@ void StreamGuard::sizeHolds() {
 }
 
 const Stage& StreamGuard::guard(size_t index) const { return ctx_.route_->guardrails[index]; }
+
+const Stage* StreamGuard::waitingGuardrail() const {
+  return waiting_ == Waiting::kNothing ? nullptr : &guard(waiting_index_);
+}
 
 namespace {
 constexpr uint64_t kDeltaFixedBytes = 32;
@@ -121,8 +126,10 @@ void StreamGuard::callGuard(size_t index, Waiting what, Call&& call, Decide&& de
     return;  // decided() goes on from here
   }
   waiting_ = Waiting::kNothing;
-  if (rc != OUTRIGGER_PENDING) return decide(rc, result.verdict, sv(result.reason), result.action);
-  // It decided inside its own call: that decision, now the hook has returned.
+  if (!early_.set) return decide(rc, result.verdict, sv(result.reason), result.action);
+  // It decided inside its own call: that decision, now the hook has returned (whatever the hook
+  // returned after it: a deny made through guardrail_decided must not be undone by a CONTINUE).
+  warnIfNotPending(index, rc);
   EarlyDecision early = std::move(early_);
   early_ = {};
   outrigger_guardrail_action action = actionOf(early);
@@ -153,7 +160,8 @@ void StreamGuard::passThrough(const outrigger_chunk_view& chunk) {
       return;
     }
     waiting_ = Waiting::kNothing;
-    if (rc == OUTRIGGER_PENDING) {
+    if (early_.set) {
+      warnIfNotPending(index, rc);
       EarlyDecision early = std::move(early_);
       early_ = {};
       outrigger_guardrail_action action = actionOf(early);
@@ -162,6 +170,17 @@ void StreamGuard::passThrough(const outrigger_chunk_view& chunk) {
     return apply(index, rc, result.verdict, sv(result.reason), result.action, pieceOf(chunk));
   }
   if (!ctx_.ended_) ctx_.takeChunk(chunk);
+}
+
+void StreamGuard::warnIfNotPending(size_t index, outrigger_status rc) const {
+  if (rc == OUTRIGGER_PENDING) return;
+  warnContract(index, "decided through guardrail_decided inside the hook, then returned " + std::to_string(rc) +
+                          " instead of PENDING; the decision stands");
+}
+
+void StreamGuard::warnContract(size_t index, const std::string& what) const {
+  static RateLimitedLog log;
+  log.write(LogLevel::kWarn, guard(index).origin, what);
 }
 
 outrigger_guardrail_action StreamGuard::actionOf(EarlyDecision& early) {
@@ -233,6 +252,10 @@ void StreamGuard::apply(size_t index, outrigger_status decision, outrigger_verdi
     ctx_.cancelWith(Code::kPermissionDenied, reason.empty() ? "stream denied by guardrail" : reason, g.origin);
     return;
   }
+  if (verdict < OUTRIGGER_VERDICT_PASS || verdict > OUTRIGGER_VERDICT_REWRITE) {
+    warnContract(index, "gave verdict " + std::to_string(verdict) + ", not one a hook may give");
+    return apply(index, OUTRIGGER_E_INVALID, OUTRIGGER_VERDICT_PASS, reason, nullptr, std::move(piece));
+  }
   Piece& holding = holds_[index];
   holding.append(std::move(piece));
   if (decision == OUTRIGGER_HOLD) {
@@ -245,16 +268,31 @@ void StreamGuard::apply(size_t index, outrigger_status decision, outrigger_verdi
   holding_ = false;
   for (const Piece& p : holds_) holding_ = holding_ || !p.text.empty() || !p.deltas.empty();
   outrigger_guardrail_action action;
-  if (decision == OUTRIGGER_RELEASE && plugin::copyPluginStruct(plugin_action, OUTRIGGER_MIN_SIZE_GUARDRAIL_ACTION, &action) &&
-      (action.replace_content || action.replace_tool_calls)) {
+  bool has_action = plugin::copyPluginStruct(plugin_action, OUTRIGGER_MIN_SIZE_GUARDRAIL_ACTION, &action);
+  // An action whose header was never set cannot be read: releasing the original text instead
+  // would hand the caller what a redacting guardrail meant to hide.
+  if (plugin_action && !has_action) {
+    warnContract(index, "gave an action without its header (struct_size " +
+                            std::to_string(plugin_action->hdr.struct_size) + ")");
+    return apply(index, OUTRIGGER_E_INVALID, verdict, reason, nullptr, std::move(out));
+  }
+  if (decision == OUTRIGGER_RELEASE && has_action && (action.replace_content || action.replace_tool_calls)) {
     // A replacement that is not UTF-8 breaks the contract as a wrong decision does.
     if (!actionTextIsUtf8(action)) return apply(index, OUTRIGGER_E_INVALID, verdict, reason, nullptr, std::move(out));
+    if (action.restores_caller_values) ctx_.answer_withheld_ = true;
     if (action.replace_content) out.text.assign(sv(action.content));
     if (action.replace_tool_calls) out.setDeltas(callsOf(action));
-    ctx_.recordVerdict(g.instance->name(), VerdictKind::kRewrite, reason);
-    ctx_.engine_.counters().rewrites.fetch_add(1, std::memory_order_relaxed);
+    // A replacement is also how a guardrail that holds text back lets part of it go (the rest
+    // comes back in a later release): only its verdict says whether it changed anything.
+    if (verdict == OUTRIGGER_VERDICT_REWRITE) {
+      ctx_.recordVerdict(g.instance->name(), VerdictKind::kRewrite, reason);
+      ctx_.engine_.counters().rewrites.fetch_add(1, std::memory_order_relaxed);
+    } else if (verdict == OUTRIGGER_VERDICT_FLAG) {
+      ctx_.recordVerdict(g.instance->name(), VerdictKind::kFlag, reason);
+    }
   } else if (decision != OUTRIGGER_CONTINUE && decision != OUTRIGGER_RELEASE) {
     // Not a chunk decision (e.g. PAUSE): the plugin broke the contract; its on_error decides.
+    warnContract(index, "returned " + std::to_string(decision) + ", not a chunk decision");
     return apply(index, OUTRIGGER_E_INVALID, verdict, reason, nullptr, std::move(out));
   } else if (verdict == OUTRIGGER_VERDICT_FLAG) {
     ctx_.recordVerdict(g.instance->name(), VerdictKind::kFlag, reason);

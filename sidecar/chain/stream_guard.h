@@ -47,6 +47,9 @@ class StreamGuard {
   outrigger_status decided(plugin::PluginInstance* inst, outrigger_status decision, outrigger_verdict verdict,
                            std::string_view reason, const outrigger_guardrail_action* action);
   bool pendingFor(plugin::PluginInstance* inst) const;
+  // The guardrail whose on_chunk or on_stream_end decision is pending, or null: what a deadline
+  // reached meanwhile is blamed on (the provider is only paused behind it).
+  const Stage* waitingGuardrail() const;
   // A decision is pending: the provider stays paused until it comes.
   bool holdsProvider() const { return paused_provider_; }
   // The request ended: a pending guardrail's on_cancel runs; held bytes leave the watermark.
@@ -93,6 +96,11 @@ class StreamGuard {
   void passThrough(const outrigger_chunk_view& chunk);
   // The action of an early decision; points into `early`, which must outlive it.
   static outrigger_guardrail_action actionOf(EarlyDecision& early);
+  // A hook that decided inside its call must then return PENDING; anything else is logged (the
+  // decision stands).
+  void warnIfNotPending(size_t index, outrigger_status rc) const;
+  // A broken rule of the chunk contract, logged (rate-limited) under the guardrail's name.
+  void warnContract(size_t index, const std::string& what) const;
   // A RELEASE's replacement tool calls as the deltas that go on: each whole call one delta.
   static std::vector<Delta> callsOf(const outrigger_guardrail_action& action);
   void sizeHolds();  // holds_ and skipped_ get one entry per guardrail on first use

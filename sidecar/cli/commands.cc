@@ -8,6 +8,7 @@
 #include <outrigger/client.h>
 
 #include "chain/chain.h"
+#include "common/crash_report.h"
 #include "config/config.h"
 #include "config/restart_changes.h"
 #include "daemon/daemon.h"
@@ -49,6 +50,7 @@ void printPolicy(const resilience::RoutePolicy& p, size_t targets) {
 }  // namespace
 
 int serve(const Options& opt) {
+  installCrashReport();
   // SQLite (the trace store, budgets) keeps allocation statistics under one process-wide mutex
   // by default; nothing reads them, and the exporter thread and a budget's flusher would take
   // it on every allocation. Before any database opens, or it has no effect.

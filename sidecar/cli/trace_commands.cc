@@ -47,11 +47,36 @@ std::string verdictSummary(const traces::RequestRow& r) {
 
 const char* orDash(const std::string& s) { return s.empty() ? "-" : s.c_str(); }
 
+// Text a caller chose (an answer, a reason, a tenant's name) as a terminal shows it harmlessly:
+// control characters, C0 and C1 (the ESC that starts a sequence to clear the screen, move the
+// cursor or set the clipboard), as \x.. escapes; newlines and tabs stay. --json leaves it as is.
+std::string printable(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  char hex[8];
+  for (size_t i = 0; i < text.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    bool c1 = c == 0xC2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
+              static_cast<unsigned char>(text[i + 1]) <= 0x9F;  // U+0080..U+009F in UTF-8
+    if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7F) {
+      std::snprintf(hex, sizeof hex, "\\x%02x", c);
+      out += hex;
+    } else if (c1) {
+      std::snprintf(hex, sizeof hex, "\\u%04x", static_cast<unsigned char>(text[++i]));
+      out += hex;
+    } else {
+      out += char(c);
+    }
+  }
+  return out;
+}
+
 void printRequestLine(const traces::RequestRow& r) {
   std::printf("%s  %-32s  %-12s %-20s %-18s %9.1f %7lld/%-7lld %10.6f  %-10s %s\n", utcTime(r.start_unix_ns).c_str(),
-              r.trace_id.c_str(), orDash(r.route), orDash(r.model), r.status.c_str(),
+              printable(r.trace_id).c_str(), orDash(r.route), printable(orDash(r.model)).c_str(), r.status.c_str(),
               static_cast<double>(r.duration_us) / 1000.0, static_cast<long long>(r.input_tokens),
-              static_cast<long long>(r.output_tokens), r.cost_usd, orDash(r.tenant), verdictSummary(r).c_str());
+              static_cast<long long>(r.output_tokens), r.cost_usd, printable(orDash(r.tenant)).c_str(),
+              printable(verdictSummary(r)).c_str());
 }
 
 // A few attributes worth a glance on a span line; the rest are in --json.
@@ -113,7 +138,7 @@ void printTree(const traces::TraceDetail& t) {
     for (size_t k : kids) {
       if (printed[k]) continue;
       printed[k] = true;
-      std::printf("%*s%s\n", depth * 2, "", nodes[k].line.c_str());
+      std::printf("%*s%s\n", depth * 2, "", printable(nodes[k].line).c_str());
       if (!nodes[k].id.empty()) walk(nodes[k].id, depth + 1);
     }
   };
@@ -165,13 +190,17 @@ int showTrace(const Options& opt) {
   for (const traces::RequestRow& r : trace.requests) {
     for (const traces::VerdictRow& v : r.verdicts) {
       std::printf("verdict %s: %s%s%s\n", v.guardrail.c_str(), v.verdict.c_str(), v.reason.empty() ? "" : " - ",
-                  v.reason.c_str());
+                  printable(v.reason).c_str());
     }
-    if (r.capture == "full") std::printf("answer: %s\n", r.answer.c_str());
+    if (r.capture == "full") std::printf("answer: %s\n", printable(r.answer).c_str());
+  }
+  if (trace.truncated) {
+    std::printf("(the trace has more requests than one answer shows: the first %zu, or 16 MiB of content)\n",
+                trace.requests.size());
   }
   for (const traces::FeedbackRow& f : trace.feedback) {
     std::printf("feedback %s UTC: score %g%s%s\n", utcTime(f.received_unix_ns).c_str(), f.score,
-                f.comment.empty() ? "" : " - ", f.comment.c_str());
+                f.comment.empty() ? "" : " - ", printable(f.comment).c_str());
   }
   return 0;
 }

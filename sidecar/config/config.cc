@@ -206,7 +206,7 @@ RouteSettings Parser::route(const std::string& name, const toml::table& t) const
   checkKeys(t, {"provider", "model", "guardrails", "limiters", "cache", "exporters", "calls", "targets", "strategy",
                 "retry", "breaker",
                 "tenant_rpm", "tenant_tpm", "limits", "hedge", "fallback_answer", "cache_replay_chunk_bytes",
-                "max_reasks", "max_held_bytes", "capture"},
+                "max_reasks", "max_held_bytes", "capture", "capture_denied"},
             ctx);
   RouteSettings r;
   r.name = name;
@@ -235,6 +235,12 @@ RouteSettings Parser::route(const std::string& name, const toml::table& t) const
       else if (c == "metadata") r.capture = Capture::kMetadata;
       else if (c == "full") r.capture = Capture::kFull;
       else fail(v, "'capture' in " + ctx + " must be \"none\", \"metadata\" or \"full\"");
+    }
+    else if (key == "capture_denied") {
+      std::string c = str(v, key);
+      if (c == "shape") r.capture_denied_prompts = false;
+      else if (c == "full") r.capture_denied_prompts = true;
+      else fail(v, "'capture_denied' in " + ctx + " must be \"shape\" or \"full\"");
     }
     else if (key == "guardrails") r.guardrails = strList(v, key);
     else if (key == "limiters") r.limiters = strList(v, key);

@@ -98,6 +98,9 @@ struct HttpSettings {
 struct AdminSettings {
   std::string listen;  // "127.0.0.1:9464" (loopback is the default posture) or "unix:/path"
   std::string token;   // when set, every admin request needs "Authorization: Bearer <token>"
+  // Host names requests may name besides IP literals and localhost (DNS rebinding: a page whose
+  // name resolves to 127.0.0.1 must not read the traces as its own origin).
+  std::vector<std::string> allowed_hosts;
   std::string where;
 
   bool operator==(const AdminSettings&) const = default;
@@ -182,6 +185,9 @@ struct RouteSettings {
   uint32_t max_reasks = 1;          // provider attempts a response guardrail may ask for again (0..10)
   uint32_t max_held_bytes = 65536;  // bytes of a stream guardrails may hold back at once
   Capture capture = Capture::kNone;  // what of the prompt and answer the record carries
+  // With capture = "full": keep the text of a prompt a guardrail stopped before every
+  // request-side guardrail had run (route `capture_denied = "full"`; default "shape").
+  bool capture_denied_prompts = false;
   std::string provider;  // the first target's provider (kept for single-target routes)
   std::vector<TargetSettings> targets;  // at least one; `provider = ...` makes a single target
   resilience::RoutePolicy policy;       // strategy, retry, breaker, limits, hedge

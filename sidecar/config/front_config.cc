@@ -188,13 +188,14 @@ VirtualKey Parser::virtualKey(const toml::node& e) const {
 }
 
 void Parser::admin(const toml::table& t, AdminSettings* s) const {
-  checkKeys(t, {"listen", "token"}, "[admin]");
+  checkKeys(t, {"listen", "token", "allowed_hosts"}, "[admin]");
   s->where = where(t);
   if (const toml::node* l = t.get("listen")) s->listen = address(*l, "listen");
   if (const toml::node* k = t.get("token")) {
     s->token = str(*k, "token");
     if (s->token.empty()) fail(*k, "'token' must not be empty (leave it out for no token)");
   }
+  if (const toml::node* h = t.get("allowed_hosts")) s->allowed_hosts = strList(*h, "allowed_hosts");
 }
 
 PeerRule Parser::peer(const toml::node& n) const {

@@ -38,6 +38,10 @@ class ConfigWatch {
   // Stops and closes the handles (their memory goes with their close callbacks).
   void stop();
 
+  // The file as it is now is what the daemon applies (a SIGHUP reload reads it): an edit that a
+  // SIGHUP already applied must not reload again when the watch's debounce settles.
+  void noteApplied() { seen_ = contentHash(); }
+
   // Events the kernel delivered for the directory, about any name (tests: writes to a
   // neighbouring file deliver none).
   uint64_t eventsDelivered() const { return events_delivered_; }

@@ -201,6 +201,7 @@ bool Daemon::startAdmin() {
   sources.trace_store = [this] { return traces::storePathOf(settings_); };
   sources.alerts = [this] { return alertsJson(); };
   sources.token = settings_.admin.token;
+  sources.allowed_hosts = settings_.admin.allowed_hosts;
   if (settings_.admin.token.empty() && !loopbackOrUnix(settings_.admin.listen)) {
     ORLOG(LogLevel::kWarn, "admin", "[admin] listen = " + settings_.admin.listen +
                                         " is reachable beyond this host and has no token; set [admin] token");
@@ -224,6 +225,7 @@ void Daemon::onSignal(uv_signal_t* h, int signum) {
 
 void Daemon::reload() {
   if (shutting_down_) return;
+  if (config_watch_) config_watch_->noteApplied();  // before reading: a change after it reloads again
   auto settings = config_path_.empty() ? config::loadDefaultConfig() : config::loadConfigFile(config_path_);
   if (!settings.ok()) {
     ORLOG(LogLevel::kError, "reload", "rejected, keeping the running config: " + settings.status().message());

@@ -1,6 +1,10 @@
 #include "http/admin_server.h"
 
+#include <arpa/inet.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
 
 #include "http/dashboard_page.h"
 #include "http/reply.h"
@@ -63,10 +67,37 @@ int AdminServer::onRequest(h2o_handler_t* self, h2o_req_t* req) {
   return reinterpret_cast<Handler*>(self)->server->serve(req);
 }
 
+// Whether a request's Host names this server as only a local client would: an IP literal, a
+// name of one label (localhost, a Kubernetes Service's short name: never one an attacker's DNS
+// answers), a configured name, or nothing. A browser sends the name in its address bar, so a
+// page whose name an attacker rebinds to 127.0.0.1 (DNS rebinding) names itself and is refused,
+// though it reaches the port: otherwise it could read /traces as its own origin.
+bool AdminServer::hostAllowed(std::string_view host) const {
+  if (host.empty() || host.front() == '[') return true;  // none given (HTTP/1.0), or an IPv6 literal
+  if (size_t colon = host.rfind(':'); colon != std::string_view::npos) host = host.substr(0, colon);
+  auto same = [](std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+             return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           });
+  };
+  if (host.find('.') == std::string_view::npos) return true;
+  in_addr v4;
+  if (::inet_pton(AF_INET, std::string(host).c_str(), &v4) == 1) return true;
+  for (const std::string& allowed : sources_.allowed_hosts) {
+    if (same(host, allowed)) return true;
+  }
+  return false;
+}
+
 int AdminServer::serve(h2o_req_t* req) {
   std::string_view path = view(req->path_normalized);
   std::string alerts_json;
   std::string_view method = view(req->method);
+  if (!hostAllowed(view(req->authority))) {
+    sendWhole(req, 421, "Misdirected Request", "text/plain; charset=utf-8",
+              "this Host is not one the admin server answers; name it in [admin] allowed_hosts\n");
+    return 0;
+  }
   if (method != "GET" && method != "HEAD") {
     addHeader(req, "allow", "GET, HEAD");
     sendWhole(req, 405, "Method Not Allowed", "text/plain; charset=utf-8", "method not allowed\n");

@@ -14,6 +14,8 @@
 
 #include <functional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "http/admin_traces.h"
 
@@ -29,6 +31,8 @@ struct AdminSources {
   // Bearer <token>" (probes stay open: they reveal nothing and kubelets should not need the
   // secret; the page holds no data and asks the reader for the token its fetches send).
   std::string token;
+  // Host names a request may name besides IP literals and localhost ([admin] allowed_hosts).
+  std::vector<std::string> allowed_hosts;
 };
 
 class AdminServer {
@@ -40,6 +44,8 @@ class AdminServer {
 
   // Serves a connected socket (from an HttpListener on the same loop).
   void accept(int fd, bool is_unix);
+  // Whether a request naming `host` (its Host header) is answered: see admin_server.cc.
+  bool hostAllowed(std::string_view host) const;
 
  private:
   struct Handler;

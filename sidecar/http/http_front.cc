@@ -196,6 +196,7 @@ int HttpFront::route(h2o_req_t* req) {
     metrics_.record(endpoint, "none", status, static_cast<double>(monoNowNs() - t0) / 1e9);
   };
   addHeader(req, "x-request-id", request_id);
+  if (startsWith(path, "/messages")) addHeader(req, "request-id", request_id);  // where the anthropic SDKs read it
   if (draining_) {
     // This instance is going away (a rolling restart): the client should retry elsewhere, on a
     // new connection (Connection: close).
@@ -342,15 +343,16 @@ void HttpFront::handleChat(h2o_req_t* req, std::string_view request_id, Dialect 
                   "x-outrigger-timeout-ms must be a positive number of milliseconds", "", "");
   }
   // The client libraries' own headers (OpenAI's and Anthropic's SDKs, both Stainless-built): a bad
-  // value is their bug, not a refusal. Ours wins, then the whole-request timeout, then the read
-  // timeout the current openai Python SDK sends alone. The deadline falls a moment after the
-  // SDK's own: the SDK times out first and reports it as a timeout (then the disconnect cancels
-  // the upstream call), and the deadline is the backstop when no disconnect arrives.
+  // value is their bug, not a refusal. Both send their httpx read timeout: the openai Python SDK
+  // as x-stainless-read-timeout, the anthropic one as x-stainless-timeout (timeout.read). It
+  // bounds the wait for the next bytes, so it is a unary call's whole wait but only the gap
+  // between a stream's chunks: a stream gets no deadline from it (ours, when sent, wins). The
+  // deadline falls a moment after the SDK's own: the SDK times out first and reports it as a
+  // timeout (then the disconnect cancels the upstream call), and the deadline is the backstop
+  // when no disconnect arrives.
   uint32_t sdk_timeout = 0;
-  if (!meta.timeout_ms && parseMs(requestHeader(req, "x-stainless-timeout"), 1000, &sdk_timeout) && sdk_timeout) {
-    meta.timeout_ms = sdk_timeout + kSdkDeadlineGraceMs;
-  }
-  if (parseMs(requestHeader(req, "x-stainless-read-timeout"), 1000, &sdk_timeout) && sdk_timeout) {
+  if ((parseMs(requestHeader(req, "x-stainless-read-timeout"), 1000, &sdk_timeout) && sdk_timeout) ||
+      (parseMs(requestHeader(req, "x-stainless-timeout"), 1000, &sdk_timeout) && sdk_timeout)) {
     meta.read_timeout_ms = sdk_timeout + kSdkDeadlineGraceMs;
   }
   const std::pair<const char*, std::string_view> texts[] = {

@@ -58,11 +58,11 @@ class OpenAiEncoder final : public ResponseEncoder {
   }
 
   std::string streamError(const ResponseEndInfo& end, const HttpError& e) override {
-    return errorEvent(end.message, e.type, lowerCodeName(end.code));
+    return errorEvent(end.message, e.type, errorCode(end));
   }
 
   std::string errorBody(const ResponseEndInfo& end, const HttpError& e) override {
-    return http::errorBody(end.message, e.type, "", lowerCodeName(end.code));
+    return http::errorBody(end.message, e.type, "", errorCode(end));
   }
 
  private:
@@ -77,6 +77,11 @@ std::string lowerCodeName(Code code) {
   std::string name(codeName(code));
   for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return name;
+}
+
+std::string errorCode(const ResponseEndInfo& end) {
+  if (end.code == Code::kNotFound && end.origin == "router") return "model_not_found";
+  return lowerCodeName(end.code);
 }
 
 std::unique_ptr<ResponseEncoder> makeOpenAiEncoder(const ChatCall& call, std::string_view request_id) {

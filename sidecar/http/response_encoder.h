@@ -54,5 +54,8 @@ std::unique_ptr<ResponseEncoder> makeAnthropicEncoder(const ChatCall& call, std:
 
 // The lowercase status name used as an error `code` ("resource_exhausted").
 std::string lowerCodeName(Code code);
+// An error body's `code` in OpenAI's shapes: OpenAI's own "model_not_found" for a model no
+// route serves, else lowerCodeName.
+std::string errorCode(const ResponseEndInfo& end);
 
 }  // namespace outrigger::http

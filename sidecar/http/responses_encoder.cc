@@ -138,7 +138,7 @@ class ResponsesEncoder final : public ResponseEncoder {
   }
 
   std::string streamError(const ResponseEndInfo& end, const HttpError&) override {
-    std::string code = lowerCodeName(end.code);
+    std::string code = errorCode(end);
     std::string out = event("error", [&](Writer& w) {
       w.Key("code"), str(w, code);
       w.Key("message"), str(w, end.message);
@@ -161,7 +161,7 @@ class ResponsesEncoder final : public ResponseEncoder {
     w.Key("message"), str(w, end.message);
     w.Key("type"), str(w, e.type);
     w.Key("param"), w.Null();
-    w.Key("code"), str(w, lowerCodeName(end.code));
+    w.Key("code"), str(w, errorCode(end));
     w.EndObject();
     w.EndObject();
     return std::string(buf.GetString(), buf.GetSize());

@@ -1,5 +1,6 @@
 #include "plugin/instance.h"
 
+#include "common/crash_report.h"
 #include "plugin/schema.h"
 
 namespace outrigger::plugin {
@@ -20,6 +21,9 @@ Expected<std::shared_ptr<PluginInstance>> PluginInstance::create(const PluginTyp
   inst->api_.host_ctx = inst.get();
   outrigger_error err{};
   void* handle = nullptr;
+  std::string doing = "creating plugin instance '" + settings.name + "' (" + settings.where + ", type " + type.name +
+                      " from " + type.path + ")";
+  CrashContext crash(doing.c_str());  // a plugin that crashes in create is named, not just the signal
   outrigger_status rc = type.c_type->create(&inst->api_, {settings.name.data(), settings.name.size()},
                                             {settings.config_json.data(), settings.config_json.size()},
                                             &handle, &err);

@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 
+#include "common/log.h"
 #include "plugin/schema.h"
 
 namespace outrigger::plugin {
@@ -118,6 +119,18 @@ Expected<std::vector<std::shared_ptr<const PluginType>>> openAndIndex(const std:
   if (std::string err = checkTableSize("entry table", h, OUTRIGGER_MIN_SIZE_PLUGIN_ENTRY); !err.empty()) {
     return Status(Code::kInvalidArgument, path + ": " + err);
   }
+  // The count is the plugin's word for how far to read its array: a missing array or an absurd
+  // count would have the loader read wild memory, and a reload that meets one must fail, not crash.
+  constexpr size_t kMaxTypes = 256;
+  if (entry->type_count == 0) return Status(Code::kInvalidArgument, path + ": entry table lists no types");
+  if (!entry->types) {
+    return Status(Code::kInvalidArgument,
+                  path + ": entry table counts " + std::to_string(entry->type_count) + " types but has no array of them");
+  }
+  if (entry->type_count > kMaxTypes) {
+    return Status(Code::kInvalidArgument, path + ": entry table counts " + std::to_string(entry->type_count) +
+                                              " types (at most " + std::to_string(kMaxTypes) + ")");
+  }
   std::vector<std::shared_ptr<const PluginType>> out;
   for (size_t i = 0; i < entry->type_count; ++i) {
     const outrigger_plugin_type* t = entry->types[i];
@@ -185,15 +198,51 @@ std::string_view stabilityName(outrigger_stability s) {
   }
 }
 
+namespace {
+
+// Which file a path named when it was loaded: a library rebuilt in place is another file.
+struct FileIdentity {
+  dev_t dev = 0;
+  ino_t ino = 0;
+  int64_t mtime_ns = 0;
+  off_t size = 0;
+  bool operator==(const FileIdentity&) const = default;
+};
+
+FileIdentity identityOf(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return {};
+  return {st.st_dev, st.st_ino, int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec, st.st_size};
+}
+
+struct LoadedLibrary {
+  std::vector<std::shared_ptr<const PluginType>> types;
+  FileIdentity loaded_file, warned_about;
+};
+
+}  // namespace
+
 Expected<std::vector<std::shared_ptr<const PluginType>>> loadLibrary(const std::string& path) {
   static std::mutex mu;
-  static std::map<std::string, std::vector<std::shared_ptr<const PluginType>>> loaded;
+  static std::map<std::string, LoadedLibrary> loaded;
   char resolved[PATH_MAX];
   std::string key = ::realpath(path.c_str(), resolved) ? std::string(resolved) : path;
   std::lock_guard<std::mutex> lock(mu);
-  if (auto it = loaded.find(key); it != loaded.end()) return it->second;
+  if (auto it = loaded.find(key); it != loaded.end()) {
+    // A loaded library is never unloaded (RTLD_NODELETE: its code may still run), so a rebuild
+    // at the same path cannot take effect before a restart; say so rather than look reloaded.
+    LoadedLibrary& lib = it->second;
+    if (FileIdentity now = identityOf(key); !(now == lib.loaded_file) && !(now == lib.warned_about)) {
+      lib.warned_about = now;
+      logLine(LogLevel::kWarn, "plugins",
+              key + " changed on disk since it was loaded; the running daemon keeps the code it loaded (a library is "
+                    "never unloaded): restart it, or install the new build under a new file name");
+    }
+    return lib.types;
+  }
+  FileIdentity file = identityOf(key);
   auto types = openAndIndex(key);
-  if (types.ok()) loaded[key] = types.value();
+  if (types.ok()) loaded[key] = {types.value(), file, file};
   return types;
 }
 

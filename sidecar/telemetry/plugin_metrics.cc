@@ -6,6 +6,7 @@
 
 #include "common/utf8.h"
 #include "http/http_metrics.h"
+#include "plugin/str_view.h"
 
 namespace outrigger::telemetry {
 namespace {
@@ -23,7 +24,7 @@ bool validName(std::string_view name, size_t max_bytes, bool metric) {
   return true;
 }
 
-std::string_view text(outrigger_str s) { return s.size ? std::string_view(s.data, s.size) : std::string_view(); }
+std::string_view text(outrigger_str s) { return sv(s); }
 
 // HELP text escapes backslash and newline (the text format's rule for HELP lines).
 std::string escapeHelp(std::string_view v) {

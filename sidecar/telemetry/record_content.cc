@@ -22,19 +22,22 @@ std::shared_ptr<const chain::OwnedMessages> shapeOf(const outrigger_message_view
 }  // namespace
 
 void captureContent(RequestRecord* r, config::Capture capture, const outrigger_message_view* messages,
-                    size_t message_count, std::string_view answer, const std::vector<ToolCall>& tool_calls) {
+                    size_t message_count, std::string_view answer, const std::vector<ToolCall>& tool_calls,
+                    CaptureLimits limits) {
   r->capture = capture;
   if (capture == config::Capture::kNone) return;
   if (!messages) message_count = 0;
-  if (capture == config::Capture::kMetadata) {
-    r->prompt = shapeOf(messages, message_count);
-    for (const ToolCall& c : tool_calls) r->answer_tool_calls.push_back({c.id, c.type, c.name, ""});
+  bool full = capture == config::Capture::kFull;
+  r->prompt = full && limits.prompt_vetted
+                  ? std::make_shared<chain::OwnedMessages>(
+                        std::initializer_list<chain::OwnedMessages::List>{{messages, message_count}})
+                  : shapeOf(messages, message_count);
+  if (full && limits.answer_shown) {
+    r->answer = std::string(answer);
+    r->answer_tool_calls = tool_calls;
     return;
   }
-  r->prompt = std::make_shared<chain::OwnedMessages>(
-      std::initializer_list<chain::OwnedMessages::List>{{messages, message_count}});
-  r->answer = std::string(answer);
-  r->answer_tool_calls = tool_calls;
+  for (const ToolCall& c : tool_calls) r->answer_tool_calls.push_back({c.id, c.type, c.name, ""});
 }
 
 }  // namespace outrigger::telemetry

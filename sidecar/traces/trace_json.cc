@@ -116,6 +116,7 @@ std::string traceJson(std::string_view trace_id, const TraceDetail& trace) {
     w.EndObject();
   }
   w.EndArray();
+  w.Key("truncated"), w.Bool(trace.truncated);
   w.Key("feedback");
   w.StartArray();
   for (const FeedbackRow& f : trace.feedback) {

@@ -198,8 +198,16 @@ bool loadTrace(sqlite3* db, std::string_view trace_id, const QueryLimits& limits
   s.integer(1, traceKey(trace_id));
   s.text(2, trace_id);
   int rc;
-  while ((rc = s.step()) == SQLITE_ROW) out->requests.push_back(readRequest(s, true, &out->spans));
-  if (rc != SQLITE_DONE) {
+  size_t content_bytes = 0;
+  while ((rc = s.step()) == SQLITE_ROW) {
+    if (out->requests.size() == kMaxTraceRequests || content_bytes >= kMaxTraceContentBytes) {
+      out->truncated = true;
+      break;
+    }
+    const RequestRow& r = out->requests.emplace_back(readRequest(s, true, &out->spans));
+    content_bytes += r.prompt.size() + r.answer.size() + r.answer_tool_calls.size();
+  }
+  if (rc != SQLITE_DONE && !out->truncated) {
     *error = deadline.error("trace");
     return false;
   }

@@ -58,10 +58,16 @@ struct FeedbackRow {
 };
 
 struct TraceDetail {
-  std::vector<RequestRow> requests;  // every request of the trace, oldest first
+  std::vector<RequestRow> requests;  // the trace's requests, oldest first, up to the bounds below
   std::vector<SpanRow> spans;        // of all of them, by request then start
   std::vector<FeedbackRow> feedback;
+  bool truncated = false;  // more requests have this trace id than one answer holds
 };
+
+// One trace's answer holds at most this many requests and this much captured content: a trace id
+// is the caller's to choose (its traceparent), so one id may gather any number of requests.
+constexpr size_t kMaxTraceRequests = 100;
+constexpr size_t kMaxTraceContentBytes = 16u << 20;
 
 enum class GroupBy { kNone, kTenant, kModel, kRoute, kProvider, kUser, kPromptVersion };
 // "tenant", "model", "route", "provider", "user", "prompt_version" or "" (everything together).

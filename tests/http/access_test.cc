@@ -112,6 +112,26 @@ TEST_CASE("an admin token guards everything but the probes") {
   CHECK(roundTrip(admin, get("/readyz")).status == 200);
 }
 
+TEST_CASE("the admin server answers local Host names only: a rebound DNS name reaches the port and is refused") {
+  DaemonProcess d(accessConfig("", "allowed_hosts = [\"outrigger.internal.example\"]\n"));
+  REQUIRE(d.waitReady());
+  int admin = adminPort(d);
+  REQUIRE(admin);
+  auto withHost = [](const std::string& host) { return "GET /metrics HTTP/1.1\r\nHost: " + host + "\r\n\r\n"; };
+  std::string port = std::to_string(admin);
+  HttpReply rebound = roundTrip(admin, withHost("rebind.attacker.example:" + port));
+  CHECK(rebound.status == 421);
+  CHECK(rebound.body.find("allowed_hosts") != std::string::npos);
+  CHECK(rebound.body.find("outrigger_") == std::string::npos);
+  for (const std::string& host : {"127.0.0.1:" + port, "localhost:" + port, "[::1]:" + port, "outrigger-admin:" + port,
+                                  "OUTRIGGER.internal.example:" + port}) {
+    INFO(host);
+    HttpReply r = roundTrip(admin, withHost(host));
+    CHECK(r.status == 200);
+    CHECK(r.body.find("outrigger_socket_connections") != std::string::npos);
+  }
+}
+
 TEST_CASE("header values that do not parse are refused with the reason, not ignored") {
   DaemonProcess d(accessConfig(""));
   REQUIRE(d.waitReady());
@@ -183,6 +203,49 @@ TEST_CASE("the SDKs' deadline headers: x-stainless-timeout, and x-stainless-read
     CHECK(took >= 1290ms);   // the SDK's 0.3 s, then a second's grace for its own timeout to win
     CHECK(took < 6s);
   }
+}
+
+TEST_CASE("a stream takes no deadline from the SDKs' timeout headers: they bound the gap between chunks") {
+  DaemonProcess d(accessConfig(""));
+  REQUIRE(d.waitReady());
+  int port = httpPort(d);
+  REQUIRE(port);
+  // Four chunks 500 ms apart: two seconds in all, past the 0.3 s timeout and its second of grace.
+  std::string slow = R"({"model":"default","stream":true,"messages":[{"role":"user","content":"a b c d"}],)"
+                     R"("mock":{"chunks":4,"chunk_interval_ms":500}})";
+  for (const char* header : {"x-stainless-timeout: 0.3", "x-stainless-read-timeout: 0.3"}) {
+    INFO(header);
+    Tcp c(port);
+    REQUIRE(c.send("POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n" +
+                   std::string(header) + "\r\nContent-Length: " + std::to_string(slow.size()) + "\r\n\r\n" + slow));
+    std::string r = c.readUntil([](const std::string& s) { return s.find("[DONE]") != std::string::npos ||
+                                                                  s.find("\"error\"") != std::string::npos; }, 10s);
+    CHECK(r.rfind("HTTP/1.1 200", 0) == 0);
+    CHECK(r.find("deadline") == std::string::npos);
+    CHECK(r.find("data: [DONE]") != std::string::npos);
+  }
+}
+
+TEST_CASE("a model no route serves is 404 model_not_found as OpenAI answers it, and Anthropic's dialect gets its request-id") {
+  // Two routes and no default_route: a model named by neither has no route.
+  DaemonProcess d(basicConfig("mode = \"echo\"", "[routes.other]\nprovider = \"mock\"\n[http]\nlisten = \"127.0.0.1:0\"\n"));
+  REQUIRE(d.waitReady());
+  int port = httpPort(d);
+  REQUIRE(port);
+  std::string body = R"({"model":"no-such-model","messages":[{"role":"user","content":"hi"}]})";
+  HttpReply r = roundTrip(port, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+  CHECK(r.status == 404);
+  CHECK(r.body.find(R"("code":"model_not_found")") != std::string::npos);
+  CHECK(r.body.find("no route for model 'no-such-model'") != std::string::npos);
+
+  std::string claude = R"({"model":"default","max_tokens":16,"messages":[{"role":"user","content":"hi"}]})";
+  Tcp c(port);
+  REQUIRE(c.send("POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nx-request-id: req-abc\r\n"
+                 "Content-Length: " + std::to_string(claude.size()) + "\r\n\r\n" + claude));
+  std::string reply = c.responses(1);
+  CHECK(reply.rfind("HTTP/1.1 200", 0) == 0);
+  CHECK(reply.find("\r\nrequest-id: req-abc\r\n") != std::string::npos);
 }
 
 TEST_CASE("two differing Content-Length headers are refused and the connection closed") {

@@ -28,7 +28,7 @@ const char kFail[] = R"({"fail": {"code": "UNAVAILABLE", "retryable": false, "me
 
 std::string captureConfig() {
   return basicConfig("mode = \"echo\"\nallow_request_overrides = true",
-                     "[routes.cap]\nprovider = \"mock\"\nexporters = [\"traces\"]\ncapture = \"full\"\n"
+                     "[routes.cap]\nprovider = \"mock\"\nexporters = [\"traces\"]\ncapture = \"full\"\ncapture_denied = \"full\"\n"
                      "guardrails = [\"input_rules\", \"watch\"]\n"
                      "[instances.watch]\ntype = \"guardrail.rules\"\n[instances.watch.config]\nflag_patterns = ['(?i)refund']\n"
                      "[instances.traces]\ntype = \"exporter.sqlite\"\n[instances.traces.config]\n"

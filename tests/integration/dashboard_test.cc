@@ -246,3 +246,21 @@ int main(int argc, char** argv) {
   }
   return Catch::Session().run(argc, argv);
 }
+
+TEST_CASE("dashboard: a link whose #trace= escape does not decode shows the data, selecting no trace") {
+  DaemonProcess d(dashboardConfig(""));
+  REQUIRE(d.waitReady());
+  client::Client c(at(d));
+  auto answer = c.chat(askAs("acme", "default", "hello there"));
+  REQUIRE(answer.ok());
+  for (int i = 0; i < 200 && adminGet(d, "/traces").body.find(answer.value().trace_id) == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));  // the store commits on a timer
+  }
+  int port = adminPort(d);
+  PageLoad page = loadPage("http://127.0.0.1:" + std::to_string(port) + "/#trace=%E0", d.dir(), kVirtualTimeMs);
+  INFO(page.log);
+  REQUIRE(page.status == 0);
+  INFO(page.dom);
+  CHECK(page.dom.find("data-trace-id=\"") != std::string::npos);  // the traces list was drawn
+  CHECK(page.dom.find(">loading<") == std::string::npos);
+}

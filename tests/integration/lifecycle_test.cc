@@ -83,6 +83,47 @@ TEST_CASE("an invalid config on reload is rejected and the old chain keeps servi
   CHECK(r.value().content == "still the old one");
 }
 
+TEST_CASE("a reload rejected at a later instance leaves the running limits alone") {
+  auto withBudget = [](const std::string& limit_tokens, const std::string& more) {
+    return basicConfig("mode = \"echo\"", "limiters = [\"budget\"]\n[instances.budget]\ntype = \"limiter.budget\"\n"
+                                          "[instances.budget.config]\nwindow = \"daily\"\nlimit_tokens = " +
+                                              limit_tokens + "\n" + more);
+  };
+  DaemonProcess d(withBudget("1000000", ""));
+  REQUIRE(d.waitReady());
+  client::Client c(at(d));
+  REQUIRE(c.chat(ask("within budget")).ok());
+  // The new budget would refuse everything, but a provider created after it fails (fixed mode
+  // without its text), so the whole reload is rejected.
+  d.writeConfig(withBudget("1", "[instances.broken]\ntype = \"provider.mock\"\n[instances.broken.config]\nmode = \"fixed\"\n"
+                                "[routes.zz]\nprovider = \"broken\"\n"));
+  d.signal(SIGHUP);
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (d.log().find("rejected") == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  REQUIRE(d.log().find("rejected, keeping the running config") != std::string::npos);
+  auto r = c.chat(ask("still within the running budget"));
+  INFO((r.ok() ? std::string() : r.error().message));
+  CHECK(r.ok());
+}
+
+TEST_CASE("a plugin that crashes in create is named in the log, and the crash keeps its signal") {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  return;  // under a sanitizer its own report stands in for ours
+#endif
+  std::string config = basicConfig("mode = \"echo\"", "[instances.crashy]\ntype = \"provider.fx_crash_create\"\n"
+                                                      "[routes.other]\nprovider = \"crashy\"\n");
+  const std::string dirs = "dirs = [\"@PLUGINS@\"]";
+  config.replace(config.find(dirs), dirs.size(), "dirs = [\"@PLUGINS@\", \"" OUTRIGGER_FIXTURE_DIR "/crashing\"]");
+  DaemonProcess d(config);
+  CHECK(d.waitExit() == 128 + SIGSEGV);
+  std::string log = d.log();
+  INFO(log);
+  CHECK(log.find("fatal signal SEGV while creating plugin instance 'crashy'") != std::string::npos);
+  CHECK(log.find("crash_create.so") != std::string::npos);  // the backtrace names the library
+}
+
 TEST_CASE("a reload names the sections only a restart changes, and the command line's --workers is none of them") {
   DaemonProcess d(basicConfig(), "--workers 1");  // the file says workers = 2
   REQUIRE(d.waitReady());
@@ -375,6 +416,12 @@ TEST_CASE("a plain config file edited in place reloads once, and watch_config = 
   CHECK(answer(d) == "generation two");
   std::this_thread::sleep_for(600ms);  // past the debounce: one change, one reload
   CHECK(d.log().find("config generation 3") == std::string::npos);
+
+  // An edit that a SIGHUP applies at once is not applied again when the watch's debounce settles.
+  REQUIRE(d.reload(fixedConfig("generation three"), 3));
+  CHECK(answer(d) == "generation three");
+  std::this_thread::sleep_for(600ms);
+  CHECK(d.log().find("config generation 4") == std::string::npos);
 
   auto unwatched = [](const std::string& text) {
     std::string config = fixedConfig(text);

@@ -239,6 +239,45 @@ TEST_CASE("trace store: socket and HTTP traffic is queryable with outrigger trac
   }
 }
 
+TEST_CASE("trace store: one trace shows at most 100 requests, and traces show escapes the control characters a caller sent") {
+  DaemonProcess d(basicConfig("mode = \"echo\"",
+                              "exporters = [\"traces\"]\ncapture = \"full\"\n"
+                              "[instances.traces]\ntype = \"exporter.sqlite\"\n[instances.traces.config]\n"
+                              "path = \"@DIR@/traces.db\"\ncommit_interval_ms = 20\n"));
+  REQUIRE(d.waitReady());
+  client::Client c(at(d));
+  // A trace id is the caller's to choose: 101 requests name one. The first answer would clear
+  // the screen of whoever reads it in a terminal.
+  for (int i = 0; i < 101; ++i) {
+    auto r = ask(i == 0 ? "look \x1b[2J\x1b[H all good \xc2\x9b" : "again");
+    r.metadata = client::Metadata{};
+    r.metadata->traceparent = std::string("00-") + kTrace + "-00f067aa0ba902b7-01";
+    REQUIRE(c.chat(r).ok());
+  }
+  bool stored = false;
+  for (int i = 0; i < 200 && !stored; ++i) {
+    auto [status, out] = runCommand(traces(d, "list --json --limit 500"));
+    rapidjson::Document doc;
+    doc.Parse(out.c_str());
+    stored = status == 0 && !doc.HasParseError() && doc.IsObject() && doc["requests"].Size() >= 101;
+    if (!stored) std::this_thread::sleep_for(25ms);
+  }
+  REQUIRE(stored);
+  auto [status, json] = runCommand(traces(d, std::string("show ") + kTrace + " --json"));
+  REQUIRE(status == 0);
+  rapidjson::Document doc;
+  doc.Parse(json.c_str());
+  REQUIRE(doc.IsObject());
+  CHECK(doc["requests"].Size() == 100);
+  CHECK(doc["truncated"].GetBool());
+  auto [shown, text] = runCommand(traces(d, std::string("show ") + kTrace));
+  REQUIRE(shown == 0);
+  CHECK(text.find('\x1b') == std::string::npos);
+  CHECK(text.find("\xc2\x9b") == std::string::npos);
+  CHECK(text.find("look \\x1b[2J\\x1b[H all good \\u009b") != std::string::npos);
+  CHECK(text.find("more requests than one answer shows") != std::string::npos);
+}
+
 TEST_CASE("trace store: the embedded default config keeps one where outrigger traces looks by default") {
   std::ifstream in(std::string(OUTRIGGER_SOURCE_DIR) + "/config/default.toml");
   std::stringstream text;

@@ -158,9 +158,12 @@ TEST_CASE("socket: reversible placeholders give the caller its values back, stre
   std::optional<client::Result<client::Response>> end;
   CHECK(streamJoined(c, ask(kPrompt, R"({"chunks": 9})"), &end) == kPrompt);
   REQUIRE(end->ok());
-  // The provider saw placeholders only: the record's prompt is what it was sent.
+  // The provider saw placeholders only: the record's prompt is what it was sent, and the
+  // answers, which hold the caller's values again, are not kept (unary and streamed).
   std::string rec = awaitRecords(d, 2);
   CHECK(rec.find(R"("content":"Mail <EMAIL_1> or call <PHONE_1>)") != std::string::npos);
+  CHECK(rec.find("jane.roe") == std::string::npos);
+  CHECK(rec.find("4111 1111") == std::string::npos);
 }
 
 TEST_CASE("socket: a deny action ends the request PERMISSION_DENIED naming the entity, not the value") {
@@ -178,6 +181,18 @@ TEST_CASE("socket: a deny action ends the request PERMISSION_DENIED naming the e
   std::string joined = streamJoined(c, ask("hi", mockText("ok so the ssn is 536-22-1234 as asked", 6)), &end, "536-22");
   REQUIRE_FALSE(end->ok());
   CHECK(end->error().code == StatusCode::kPermissionDenied);
+  // Unary, in the answer: denied on the way back, after the request's e-mail was redacted. The
+  // deny is the guardrail's verdict, not the rewrite before it.
+  auto answered = c.chat(ask("mail jane.roe@example.com", mockText("the ssn is 536-22-1234", 1)));
+  REQUIRE_FALSE(answered.ok());
+  REQUIRE(answered.error().verdicts.size() == 1);
+  CHECK(answered.error().verdicts[0].verdict == 2);  // deny
+  // The denied prompt keeps its shape, the denied answer nothing: no record holds the number,
+  // and each says the guardrail denied.
+  std::string rec = awaitRecords(d, 3);
+  CHECK(rec.find("536-22") == std::string::npos);
+  CHECK(rec.find(R"("role":"user")") != std::string::npos);
+  CHECK(rec.find(R"("guardrail":"pii","verdict":"deny")") != std::string::npos);
 }
 
 TEST_CASE("socket: a failing detector denies, unary and streamed, never passes the text") {

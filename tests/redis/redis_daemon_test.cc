@@ -5,6 +5,7 @@
 // (no crash, no hung request, the configured failure mode, recovery).
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -423,6 +424,28 @@ TEST_CASE("limiter.redis: with Redis down fail_closed refuses as UNAVAILABLE at 
   }
   CHECK(back);
   CHECK(closed.daemon.log().find("decides admissions again") != std::string::npos);
+}
+
+TEST_CASE("limiter.redis: requests right after a reload wait for the new instance's connections, none is refused") {
+  RedisServer redis;
+  std::string config = limiterConfig(redis, "rpm = 1000000\n");  // fail_closed: a refusal would show
+  Sidecar s(config);
+  REQUIRE(s.chat(as("acme", "before")).ok());
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok{0}, refused{0};
+  std::vector<std::thread> load;
+  for (int t = 0; t < 6; ++t) {
+    load.emplace_back([&] {
+      client::Client c(at(s.daemon));
+      while (!stop) (c.chat(as("acme", "q")).ok() ? ok : refused)++;
+    });
+  }
+  // Each reload makes a new instance, whose pool connects when it starts.
+  for (int generation = 2; generation <= 25; ++generation) REQUIRE(s.daemon.reload(config + "\n# " + std::to_string(generation), generation));
+  stop = true;
+  for (auto& t : load) t.join();
+  CHECK(ok > 100);
+  CHECK(refused == 0);
 }
 
 TEST_CASE("limiter.redis: AUTH with the right password admits, a wrong one refuses as unavailable and says why") {

@@ -22,6 +22,13 @@ class Sink : public ResponseSink {
   void onStart(uint64_t, const ResponseStartInfo&) override {}
   Flow onChunk(uint64_t sid, const ResponseChunkInfo& c) override {
     chunks[sid].emplace_back(c.delta);
+    for (size_t i = 0; i < c.tool_call_count; ++i) {  // joined as a client joins deltas
+      const ToolCallDelta& d = c.tool_calls[i];
+      auto& call = streamed_calls[sid][d.index];
+      call.id += d.id;
+      call.name += d.name;
+      call.arguments += d.arguments;
+    }
     return Flow::kOk;
   }
   void onEnd(uint64_t sid, const ResponseEndInfo& e) override {
@@ -33,6 +40,7 @@ class Sink : public ResponseSink {
   std::map<uint64_t, std::string> content;
   std::map<uint64_t, Code> codes;
   std::map<uint64_t, std::vector<std::string>> chunks;
+  std::map<uint64_t, std::map<uint32_t, ToolCall>> streamed_calls;
 };
 
 struct CachedRoute {
@@ -44,7 +52,7 @@ struct CachedRoute {
   explicit CachedRoute(const std::string& route) {
     auto settings = config::parseConfig(
         "[plugins]\ndirs = [\"" OUTRIGGER_PLUGIN_DIR "\"]\n[instances.mock]\ntype = \"provider.mock\"\n"
-        "[instances.mock.config]\nmode = \"echo\"\n[instances.memory]\ntype = \"cache.memory\"\n"
+        "[instances.mock.config]\nmode = \"echo\"\nallow_request_overrides = true\n[instances.memory]\ntype = \"cache.memory\"\n"
         "[instances.brief]\ntype = \"cache.memory\"\n[instances.brief.config]\nttl_ms = 1\n" + route,
         "cache.toml", ".");
     REQUIRE(settings.ok());
@@ -56,8 +64,10 @@ struct CachedRoute {
   ~CachedRoute() { loop.runUntilForTest([] { return false; }, 5); }
 
   // Runs one request to its end.
-  void call(uint64_t sid, const std::string& model, const std::string& text, bool stream = false) {
-    std::string f = requestFrame(sid, {.model = model, .messages = {{"user", text}}, .tenant = "acme", .stream = stream});
+  void call(uint64_t sid, const std::string& model, const std::string& text, bool stream = false,
+            const std::string& extra_json = "") {
+    std::string f = requestFrame(
+        sid, {.model = model, .messages = {{"user", text}}, .tenant = "acme", .extra_json = extra_json, .stream = stream});
     auto buf = chain::FrameBuffer::copyOf(reinterpret_cast<const uint8_t*>(f.data()), f.size());
     const auto* req = wire::GetSizePrefixedFrame(buf.data())->body_as_Request();
     loop.runUntilForTest([&] {
@@ -118,4 +128,21 @@ TEST_CASE("a cache hit on a streaming request is replayed in chunks of the route
     joined += p;
   }
   CHECK(joined == text);
+}
+
+TEST_CASE("a cache hit on a streaming request streams the answer's tool calls, as the miss did") {
+  CachedRoute r("[routes.default]\ncache = \"memory\"\nprovider = \"mock\"\n");
+  std::string calls = R"({"mock": {"tool_calls": [{"id": "call_1", "name": "weather", "arguments": "{\"city\":\"Paris\"}"}]}})";
+  r.call(1, "m", "weather in Paris?", /*stream=*/true, calls);
+  r.call(2, "m", "weather in Paris?", /*stream=*/true, calls);
+  REQUIRE_FALSE(r.sink.hits[1]);
+  REQUIRE(r.sink.hits[2]);
+  for (uint64_t sid : {1, 2}) {
+    INFO("stream " << sid);
+    REQUIRE(r.sink.streamed_calls[sid].size() == 1);
+    const ToolCall& c = r.sink.streamed_calls[sid][0];
+    CHECK(c.id == "call_1");
+    CHECK(c.name == "weather");
+    CHECK(c.arguments == R"({"city":"Paris"})");
+  }
 }

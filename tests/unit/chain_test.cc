@@ -126,13 +126,47 @@ class ProbeGuard final : public plugin::Guardrail {
       res.reason = plugin::str("the return's own verdict");
       return OUTRIGGER_CONTINUE;
     }
+    // A plugin's mistakes the host must not take for a decision to go on.
+    if (g.guard_mode == "null_reason") {
+      res.verdict = OUTRIGGER_VERDICT_DENY;
+      res.reason = {nullptr, 40};
+      return OUTRIGGER_STOP;
+    }
+    if (g.guard_mode == "null_reason_done") {
+      host().api()->guardrail_done(host().api()->host_ctx, r.handle, OUTRIGGER_VERDICT_DENY, {nullptr, 40});
+      return OUTRIGGER_PENDING;
+    }
+    if (g.guard_mode == "return_42") return static_cast<outrigger_status>(42);
+    if (g.guard_mode == "return_hold") return OUTRIGGER_HOLD;
+    if (g.guard_mode == "verdict_77") {
+      res.verdict = static_cast<outrigger_verdict>(77);
+      return OUTRIGGER_CONTINUE;
+    }
     if (g.guard_mode == "throw") throw std::runtime_error("guard exploded");
     if (g.guard_mode == "slow") std::this_thread::sleep_for(std::chrono::milliseconds(3));
     return OUTRIGGER_CONTINUE;
   }
-  outrigger_status onChunk(const outrigger_request_view&, const outrigger_chunk_view& c,
+  outrigger_status onChunk(const outrigger_request_view& r, const outrigger_chunk_view& c,
                            outrigger_guardrail_result& res) override {
-    if (g.guard_mode != "deny_chunk_b" || plugin::view(c.delta) != "b") return OUTRIGGER_CONTINUE;
+    if (plugin::view(c.delta) != "b") return OUTRIGGER_CONTINUE;
+    if (g.guard_mode == "deny_inside_chunk_b") {  // decides inside the hook, then returns CONTINUE
+      host().guardrailDecided(r.handle, OUTRIGGER_STOP, OUTRIGGER_VERDICT_DENY, "denied inside", nullptr);
+      return OUTRIGGER_CONTINUE;
+    }
+    if (g.guard_mode == "release_b_without_hdr") {  // a redaction whose action header was never set
+      action_ = {};
+      action_.content = plugin::str("[censored]");
+      action_.replace_content = 1;
+      res.verdict = OUTRIGGER_VERDICT_REWRITE;
+      res.action = &action_;
+      return OUTRIGGER_RELEASE;
+    }
+    if (g.guard_mode == "verdict_77_chunk_b") {
+      res.verdict = static_cast<outrigger_verdict>(77);
+      return OUTRIGGER_CONTINUE;
+    }
+    if (g.guard_mode == "pending_chunk_b") return OUTRIGGER_PENDING;
+    if (g.guard_mode != "deny_chunk_b") return OUTRIGGER_CONTINUE;
     res.verdict = OUTRIGGER_VERDICT_DENY;
     res.reason = plugin::str("chunk b is not allowed");
     return OUTRIGGER_STOP;
@@ -505,6 +539,69 @@ TEST_CASE("a guardrail chunk hook can stop a stream mid-way and the provider is 
   CHECK(h.sink.ends[0].origin == "guardrail/guard");
   CHECK(h.sink.ends[0].message == "chunk b is not allowed");
   CHECK(g.provider_cancels == 1);
+}
+
+TEST_CASE("a chunk hook's mistakes fail its stage instead of letting the chunk through") {
+  // The probe provider streams "a", "b", "c"; the guardrail errs on "b", so only "a" goes out.
+  auto streamWith = [](const char* mode, uint32_t timeout_ms = 0) {
+    Harness h;
+    g.provider_mode = "chunks";
+    g.guard_mode = mode;
+    h.start({.stream = true, .timeout_ms = timeout_ms});
+    REQUIRE(h.runUntilEnded());
+    CHECK(h.sink.chunks == std::vector<std::string>{"a"});
+    return h.sink.ends.at(0);
+  };
+  SECTION("a deny decided inside on_chunk stands when the hook then returns CONTINUE") {
+    End end = streamWith("deny_inside_chunk_b");
+    CHECK(end.code == Code::kPermissionDenied);
+    CHECK(end.message == "denied inside");
+  }
+  SECTION("a RELEASE whose replacement has no header is an error, not the original text") {
+    End end = streamWith("release_b_without_hdr");
+    CHECK(end.code == Code::kInternal);
+    CHECK(end.origin == "guardrail/guard");
+  }
+  SECTION("a verdict no hook may give is an error") {
+    CHECK(streamWith("verdict_77_chunk_b").code == Code::kInternal);
+  }
+  SECTION("a chunk decision that never comes is the guardrail's deadline, not the provider's") {
+    End end = streamWith("pending_chunk_b", 50);
+    CHECK(end.code == Code::kDeadlineExceeded);
+    CHECK(end.origin == "guardrail/guard");
+    CHECK(g.guard_cancels == 1);
+  }
+}
+
+namespace {
+// A unary request through a guardrail in `mode`: its one end.
+End requestThroughGuard(const char* mode) {
+  Harness h;
+  g.guard_mode = mode;
+  h.start({.messages = {{"user", "hi there"}}});
+  REQUIRE(h.runUntilEnded());
+  REQUIRE(h.sink.ends.size() == 1);
+  return h.sink.ends[0];
+}
+}  // namespace
+
+TEST_CASE("a request hook's mistakes fail its stage: nothing it returns by accident lets the request on") {
+  for (const char* mode : {"return_42", "return_hold", "verdict_77"}) {
+    INFO(mode);
+    End end = requestThroughGuard(mode);
+    CHECK(end.code == Code::kInternal);
+    CHECK(end.origin == "guardrail/guard");
+    CHECK(end.message.find("not a value it may return") != std::string::npos);
+    CHECK(g.provider_starts == 0);
+  }
+}
+
+TEST_CASE("a reason of {NULL, 40} is read as empty, not as 40 bytes at address zero") {
+  for (const char* mode : {"null_reason", "null_reason_done"}) {
+    INFO(mode);
+    CHECK(requestThroughGuard(mode).code == Code::kPermissionDenied);
+    CHECK(g.provider_starts == 0);
+  }
 }
 
 TEST_CASE("an embeddings request runs the provider's embed hook, skips guardrails and ends once with the vectors") {

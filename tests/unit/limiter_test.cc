@@ -83,6 +83,7 @@ class Budget final : public plugin::Instance {
       return OUTRIGGER_PENDING;
     }
     if (mode == "pending_forever") return OUTRIGGER_PENDING;
+    if (mode == "return_42") return static_cast<outrigger_status>(42);  // a plugin's bug, not an admission
     host().setRequestState(r.handle, std::make_unique<int>(7));  // the admission, as limiter.budget keeps its reservation
     return OUTRIGGER_CONTINUE;
   }
@@ -262,6 +263,17 @@ TEST_CASE("a limiter's refusal ends the request before any provider, retryable w
   CHECK(s.provider_starts == 0);
   CHECK(s.first_settled.empty());  // a refused request is never settled
   CHECK(rig.engine.counters().limiter_refusals == 1);
+}
+
+TEST_CASE("an admit that returns a value no admit may return fails closed: the request never reaches a provider") {
+  Rig rig;
+  s.first = "return_42";
+  const Outcome& out = rig.run();
+  CHECK(out.code == Code::kInternal);
+  CHECK(out.origin == "limiter/first");
+  CHECK(out.message.find("returned 42") != std::string::npos);
+  CHECK(s.provider_starts == 0);
+  CHECK(s.first_settled.empty());
 }
 
 TEST_CASE("a limiter's reason that is not UTF-8 reaches the caller repaired, the refusal unchanged") {

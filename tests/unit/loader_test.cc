@@ -53,6 +53,11 @@ TEST_CASE("a missing required hook slot is refused") {
   CHECK(e.find("need start and cancel") != std::string::npos);
 }
 
+TEST_CASE("an entry table that counts types it has no array for is refused, not read") {
+  std::string e = loadError(fixture("null_types"));
+  CHECK(e.find("null_types.so: entry table counts 1 types but has no array of them") != std::string::npos);
+}
+
 TEST_CASE("an invalid config schema is refused at load") {
   CHECK(loadError(fixture("bad_schema")).find("config schema") != std::string::npos);
 }

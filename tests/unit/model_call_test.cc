@@ -29,6 +29,7 @@ struct Script {
   outrigger_status span_status = OUTRIGGER_OK;
   bool use_embed = false;             // the guardrail embeds instead of asking
   uint32_t call_timeout_ms = 0;
+  uint32_t call_after_ms = 0;         // the guardrail waits this long before it calls
   outrigger_status call_status = OUTRIGGER_OK;
   int callbacks = 0;
   outrigger_code callback_code = -1;
@@ -91,13 +92,26 @@ class Judge final : public plugin::Guardrail {
     s.main_deadline = r.deadline_ns;
     question_ = s.question + std::string(plugin::view(r.messages[0].content));
     s.span_status = host().spanAttribute(r.handle, "outrigger.judge.note", s.span_value);
+    if (s.call_after_ms) {
+      outrigger_request h = r.handle;
+      host().setTimer(h, s.call_after_ms, [this, h](outrigger_status st) {
+        if (st == OUTRIGGER_OK && ask(h) != OUTRIGGER_OK) host().guardrailDone(h, OUTRIGGER_VERDICT_DENY, "call refused");
+      });
+      return OUTRIGGER_PENDING;
+    }
+    outrigger_status rc = ask(r.handle);
+    return rc == OUTRIGGER_OK ? OUTRIGGER_PENDING : rc;
+  }
+
+ private:
+  // Asks the judge (or embeds) and decides in the callback; the call's own status.
+  outrigger_status ask(outrigger_request h) {
     outrigger_message_view m{plugin::str("user"), plugin::str(question_), {}, {}, nullptr, 0};
     outrigger_str input = plugin::str(question_);
     outrigger_model_call call{};
     call.hdr = OUTRIGGER_HEADER_INIT(outrigger_model_call);
     call.route = plugin::str(s.judge_route);
     call.timeout_ms = s.call_timeout_ms;
-    outrigger_request h = r.handle;
     if (s.use_embed) {
       call.inputs = &input;
       call.input_count = 1;
@@ -117,10 +131,9 @@ class Judge final : public plugin::Guardrail {
         host().guardrailDone(h, yes ? OUTRIGGER_VERDICT_PASS : OUTRIGGER_VERDICT_DENY, yes ? "" : s.deny_reason);
       });
     }
-    return s.call_status == OUTRIGGER_OK ? OUTRIGGER_PENDING : s.call_status;
+    return s.call_status;
   }
 
- private:
   std::string question_;
 };
 
@@ -206,6 +219,28 @@ TEST_CASE("a guardrail asks a judge route through the host: same tenant and trac
   CHECK(s.judge_deadline <= s.main_deadline);
   CHECK(s.span_status == OUTRIGGER_OK);
   CHECK(rig.engine.inFlight() == 0);
+}
+
+TEST_CASE("a model call made after a reload runs on its caller's config, never on the new one's routes") {
+  Rig rig;
+  s.call_after_ms = 30;
+  rig.start();
+  // The reload: a config with no "judge" route, whose default route would echo the question.
+  auto next = std::make_shared<chain::WorkerChain>();
+  chain::Route other;
+  other.name = "other";
+  other.provider = rig.engine.chain()->routes.at("judge").provider;
+  chain::layOutSteps(&next->routes.emplace("other", std::move(other)).first->second);
+  next->default_route = "other";
+  rig.loop.runUntilForTest([&] {
+    rig.engine.setChain(next);
+    return true;
+  }, 10);
+  REQUIRE(rig.loop.runUntilForTest([&] { return rig.sink.out.ends > 0; }, 2000));
+  INFO(rig.sink.out.message);
+  CHECK(s.judge_saw == "Is this fine? hello");  // the old config's judge route answered
+  CHECK(rig.sink.out.code == Code::kOk);
+  CHECK(s.callbacks == 1);
 }
 
 TEST_CASE("the judge's no denies the caller") {

@@ -135,9 +135,12 @@ class Holder final : public plugin::Guardrail {
       if (seen_.find("4111") == std::string::npos && piece.find(' ') == std::string::npos) return OUTRIGGER_HOLD;
       std::string out = seen_;
       for (size_t at; (at = out.find("4111")) != std::string::npos;) out.replace(at, 4, "[CARD]");
+      if (out != seen_) {  // a release that changed the text says so: the record counts rewrites by it
+        res.verdict = OUTRIGGER_VERDICT_REWRITE;
+        res.reason = plugin::str("card number redacted");
+      }
       seen_.clear();
       res.action = release_.with(out);
-      res.reason = plugin::str("card number redacted");
       return OUTRIGGER_RELEASE;
     }
     if (mode == "hold_all" || mode == "hold_all_stop_at_end" || mode == "hold_all_end_pending") return OUTRIGGER_HOLD;
@@ -292,6 +295,18 @@ TEST_CASE("held chunks go out together on release, and what is still held at the
   CHECK(rig.sink.held_at_end == 0);  // every held byte was given back before the end
   REQUIRE(rig.verdictOf("first"));
   CHECK(rig.verdictOf("first")->kind == VerdictKind::kPass);  // it saw every chunk
+}
+
+TEST_CASE("a release that only lets held text go is no rewrite: the verdict says what the guardrail did") {
+  Rig rig(65536, config::OnError::kDeny, /*second=*/true);
+  s.first_mode = "redact_card";
+  s.chunks = {"no ", "card ", "here ok"};  // held until a space, released as it was
+  const Outcome& out = rig.run();
+  REQUIRE(out.code == Code::kOk);
+  CHECK(joined(out.chunks) == "no card here ok");
+  REQUIRE(rig.verdictOf("first"));
+  CHECK(rig.verdictOf("first")->kind == VerdictKind::kPass);
+  CHECK(rig.engine.counters().rewrites == 0);
 }
 
 TEST_CASE("a release with a replacement is what the client, the next guardrail and the answer get") {

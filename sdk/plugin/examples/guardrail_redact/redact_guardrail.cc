@@ -109,6 +109,7 @@ class RedactGuardrail final : public outrigger::plugin::Guardrail {
       action_.hdr = OUTRIGGER_HEADER_INIT(outrigger_guardrail_action);
       action_.content = str(released_);
       action_.replace_content = 1;
+      action_.restores_caller_values = released_ != view(answer.content);
       result.verdict = OUTRIGGER_VERDICT_REWRITE;
       result.action = &action_;
     }
@@ -123,12 +124,17 @@ class RedactGuardrail final : public outrigger::plugin::Guardrail {
     return false;
   }
   outrigger_status release(Redacted* state, outrigger_guardrail_result& result) {
-    released_ = replaceAll(std::move(state->held), placeholder_, word_);
+    released_ = replaceAll(state->held, placeholder_, word_);
+    bool restored = released_ != state->held;
     state->held.clear();
     action_ = {};
     action_.hdr = OUTRIGGER_HEADER_INIT(outrigger_guardrail_action);
     action_.content = str(released_);
     action_.replace_content = 1;
+    // The caller's word is back in the answer: a record must not keep it (the prompt it keeps
+    // was redacted of it).
+    action_.restores_caller_values = restored;
+    if (restored) result.verdict = OUTRIGGER_VERDICT_REWRITE;
     result.action = &action_;
     return OUTRIGGER_RELEASE;
   }

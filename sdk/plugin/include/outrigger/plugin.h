@@ -395,7 +395,12 @@ typedef struct outrigger_guardrail_action {
    * `max_tokens` (the limiters, the provider and the record see it); `messages` may then be NULL. */
   uint32_t max_tokens;
   uint8_t replace_max_tokens;
-  uint8_t reserved2_[7];
+  /* on_response REWRITE, or an on_chunk / on_stream_end RELEASE: the text handed on holds values
+   * the caller's own request was redacted of (a reversible redaction restoring its placeholders),
+   * so records and traces keep no answer text for this request (they would hold what the prompt
+   * they keep was redacted of). Later 1.2 builds; 0 from a plugin built without it. */
+  uint8_t restores_caller_values;
+  uint8_t reserved2_[6];
 } outrigger_guardrail_action;
 #define OUTRIGGER_MIN_SIZE_GUARDRAIL_ACTION OUTRIGGER_SIZE_THROUGH(outrigger_guardrail_action, reserved_) /* 1.2 */
 

@@ -12,6 +12,10 @@
 #ifndef OUTRIGGER_PLUGIN_HPP
 #define OUTRIGGER_PLUGIN_HPP
 
+#if __cplusplus < 202002L
+#error "outrigger/plugin.hpp needs C++20 (-std=c++20; outrigger_add_plugin sets it). Plain C plugins use outrigger/plugin.h."
+#endif
+
 #include <outrigger/plugin.h>
 
 #include <atomic>
