@@ -66,7 +66,21 @@ struct TraceJob {
   int status = 200;
   std::string body;
   std::optional<QuerySlot> slot;
+  uv_loop_t* loop = nullptr;
+  std::shared_ptr<AdminTraces::InFlight> flight;  // the server's, for what waits after this job
 };
+
+void answerQuery(uv_work_t* work, int);
+void runQuery(uv_work_t* work);
+
+// Puts `job` on the pool, or answers 503 when the pool refuses it; the job is owned from here.
+void startQuery(TraceJob* job) {
+  ++job->flight->running;
+  if (uv_queue_work(job->loop, &job->work, &runQuery, &answerQuery) == 0) return;
+  job->status = 503;
+  job->body = traces::errorJson("query_failed", "the query could not be queued");
+  answerQuery(&job->work, 0);
+}
 
 void onRequestDisposed(void* p) {
   auto* guard = static_cast<TraceJob::Guard*>(p);
@@ -282,7 +296,14 @@ void answerQuery(uv_work_t* work, int) {
     sendWhole(job->req, job->status, reasonOf(job->status),
               exposition ? "text/plain; version=0.0.4; charset=utf-8" : "application/json", job->body);
   }
+  std::shared_ptr<AdminTraces::InFlight> flight = std::move(job->flight);
   delete job;
+  --flight->running;
+  if (!flight->waiting.empty()) {
+    auto next = std::move(flight->waiting.front());
+    flight->waiting.pop_front();
+    next(true);
+  }
 }
 
 }  // namespace
@@ -337,14 +358,26 @@ bool AdminTraces::serve(h2o_req_t* req, std::string_view path) {
   job->guard = static_cast<TraceJob::Guard*>(h2o_mem_alloc_shared(&req->pool, sizeof(TraceJob::Guard), &onRequestDisposed));
   job->guard->job = job.get();
   job->work.data = job.get();
-  if (uv_queue_work(loop_, &job->work, &runQuery, &answerQuery) != 0) {
-    job->guard->job = nullptr;
-    sendWhole(req, 503, "Service Unavailable", "application/json",
-              traces::errorJson("query_failed", "the query could not be queued"));
-    return true;
+  job->loop = loop_;
+  job->flight = in_flight_;
+  TraceJob* queued = job.release();  // answerQuery frees it
+  if (in_flight_->running < kMaxRunning) {
+    startQuery(queued);
+  } else {
+    in_flight_->waiting.push_back([queued](bool start) {
+      if (start) return startQuery(queued);
+      if (queued->guard) queued->guard->job = nullptr;
+      delete queued;
+    });
   }
-  job.release();  // answerQuery frees it
   return true;
+}
+
+AdminTraces::~AdminTraces() {
+  // Queries that never reached the pool go with the server (those on it finish and are freed
+  // by answerQuery); their requests go with the server's connections.
+  auto waiting = std::move(in_flight_->waiting);
+  for (auto& drop : waiting) drop(false);
 }
 
 }  // namespace outrigger::http
