@@ -350,6 +350,8 @@ Failure mapHttpError(int status, std::string_view body, const ErrorHints& hints,
   f.message = "upstream " + std::to_string(status);
   if (!type.empty()) f.message += " " + type;
   if (spend_limit) f.message += " (spend limit)";
+  f.upstream_type = type;
+  f.upstream_code = code;
   if (!text.empty() && status != 401) f.message += ": " + upstreamQuote(text);
   return f;
 }

@@ -303,13 +303,16 @@ void HttpProvider::finishOk(HttpCall* c, const outrigger_response_view& r) {
 
 void HttpProvider::finishFailure(HttpCall* c, const Failure& f) {
   stopTransfer(c);
-  std::string message = f.message;
-  for (const std::string& k : http().keys) message = redact(std::move(message), k);
-  sendFailure(c, {f.code, f.retryable, f.retry_after_ms, message});
+  Failure redacted = f;
+  for (const std::string& k : http().keys) redacted.message = redact(std::move(redacted.message), k);
+  sendFailure(c, redacted);
 }
 
 void HttpProvider::sendFailure(HttpCall* c, const Failure& f) {
-  host().providerDone(c->handle, makeError(f.code, f.message, f.retryable, f.retry_after_ms));
+  outrigger_response_view failure = makeError(f.code, f.message, f.retryable, f.retry_after_ms);
+  failure.error_type = str(f.upstream_type);
+  failure.error_code = str(f.upstream_code);
+  host().providerDone(c->handle, failure);
 }
 
 void HttpProvider::stopTransfer(HttpCall* c) {

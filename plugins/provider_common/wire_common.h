@@ -36,10 +36,17 @@ struct Answer {
 
 // A failure as the provider reports it to the core (which decides about retries).
 struct Failure {
+  Failure() = default;
+  Failure(outrigger_code c, bool r, uint32_t after_ms, std::string m)
+      : code(c), retryable(r), retry_after_ms(after_ms), message(std::move(m)) {}
+
   outrigger_code code = OUTRIGGER_CODE_UNAVAILABLE;
   bool retryable = false;
   uint32_t retry_after_ms = 0;
   std::string message;
+  // The upstream's own error type and code (OpenAI's error.type and error.code, Anthropic's
+  // error.type and error.details.error_code), passed on to callers as they were.
+  std::string upstream_type, upstream_code;
 };
 
 // Response headers that shape a failure.

@@ -506,6 +506,8 @@ Failure mapHttpError(int status, std::string_view body, const ErrorHints& hints,
   f.message = "upstream " + std::to_string(status);
   if (!type.empty()) f.message += " " + type;
   if (quota) f.message += " (quota exhausted)";
+  f.upstream_type = type;
+  f.upstream_code = code;
   // 401 messages echo part of the key: never pass them on.
   if (!text.empty() && status != 401) f.message += ": " + upstreamQuote(text);
   return f;

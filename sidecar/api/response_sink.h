@@ -117,6 +117,9 @@ struct ResponseEndInfo {
   bool refusal = false;
   std::string_view system_fingerprint;
   std::string_view service_tier;
+  // A provider's failure: the upstream's own error type and code (empty when it gave none).
+  std::string_view upstream_error_type;
+  std::string_view upstream_error_code;
 };
 
 // Implemented by a front end; called on the request's worker thread only.

@@ -35,7 +35,8 @@ bool messages(const outrigger_message_view* list, size_t count) {
 }  // namespace
 
 bool answerTextIsUtf8(const outrigger_response_view& a) {
-  return all({a.message, a.content, a.finish_reason, a.model, a.response_id, a.system_fingerprint, a.service_tier}) &&
+  return all({a.message, a.content, a.finish_reason, a.model, a.response_id, a.system_fingerprint, a.service_tier,
+              a.error_type, a.error_code}) &&
          toolCalls(a.tool_calls, a.tool_call_count);
 }
 

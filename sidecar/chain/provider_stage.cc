@@ -194,6 +194,7 @@ outrigger_response_view ProviderStage::withoutText(const plugin::PluginInstance&
   }
   out.message = {message->data(), message->size()};
   out.content = out.finish_reason = out.model = out.response_id = out.system_fingerprint = out.service_tier = {};
+  out.error_type = out.error_code = {};
   out.tool_calls = nullptr;
   out.tool_call_count = 0;
   return out;
@@ -210,6 +211,8 @@ bool ProviderStage::failed(const outrigger_response_view& response) {
   noteRateLimit(response);
   r.provider_message_.assign(sv(response.message));
   if (r.provider_message_.empty()) r.provider_message_ = "provider failed";
+  r.provider_error_type_.assign(sv(response.error_type));
+  r.provider_error_code_.assign(sv(response.error_code));
   resilience::Decision d = planner_->afterFailure(
       monoNowNs(), {response.code, response.retryable != 0, response.retry_after_ms}, /*chunk_sent=*/r.chunk_seq_ > 0);
   recordDecision(d);

@@ -258,6 +258,7 @@ class RequestContext final {
   // What the provider (or cache) produced, and how the provider step ended.
   bool from_cache_ = false;
   bool answer_withheld_ = false;  // a guardrail restored the caller's values into the answer
+  std::string provider_error_type_, provider_error_code_;  // the last failed attempt's upstream words
   bool started_ = false;
   uint32_t chunk_seq_ = 0;
   std::string content_;

@@ -149,6 +149,10 @@ void RequestContext::end(Code code, std::string_view message, std::string_view o
     info.verdicts = &verdicts_;
     info.model = answer_model_.empty() ? std::string_view(model_) : std::string_view(answer_model_);
     if (embed_ && code == Code::kOk) info.embeddings = &embeddings_;
+    if (code != Code::kOk && code == provider_code_ && org == provider_.stage().origin) {
+      info.upstream_error_type = provider_error_type_;  // the failure is the provider's own
+      info.upstream_error_code = provider_error_code_;
+    }
     if (code == Code::kOk) {
       info.refusal = answer_meta_.refusal;
       info.system_fingerprint = answer_meta_.system_fingerprint;

@@ -58,11 +58,11 @@ class OpenAiEncoder final : public ResponseEncoder {
   }
 
   std::string streamError(const ResponseEndInfo& end, const HttpError& e) override {
-    return errorEvent(end.message, e.type, errorCode(end));
+    return errorEvent(end.message, errorType(end, e), errorCode(end));
   }
 
   std::string errorBody(const ResponseEndInfo& end, const HttpError& e) override {
-    return http::errorBody(end.message, e.type, "", errorCode(end));
+    return http::errorBody(end.message, errorType(end, e), "", errorCode(end));
   }
 
  private:
@@ -73,6 +73,10 @@ class OpenAiEncoder final : public ResponseEncoder {
 
 }  // namespace
 
+std::string_view errorType(const ResponseEndInfo& end, const HttpError& e) {
+  return end.upstream_error_type.empty() ? std::string_view(e.type) : end.upstream_error_type;
+}
+
 std::string lowerCodeName(Code code) {
   std::string name(codeName(code));
   for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -80,6 +84,7 @@ std::string lowerCodeName(Code code) {
 }
 
 std::string errorCode(const ResponseEndInfo& end) {
+  if (!end.upstream_error_code.empty()) return std::string(end.upstream_error_code);
   if (end.code == Code::kNotFound && end.origin == "router") return "model_not_found";
   return lowerCodeName(end.code);
 }

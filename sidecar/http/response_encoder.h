@@ -57,5 +57,7 @@ std::string lowerCodeName(Code code);
 // An error body's `code` in OpenAI's shapes: OpenAI's own "model_not_found" for a model no
 // route serves, else lowerCodeName.
 std::string errorCode(const ResponseEndInfo& end);
+// Its `type`: the upstream's own when it gave one, else the status's.
+std::string_view errorType(const ResponseEndInfo& end, const HttpError& e);
 
 }  // namespace outrigger::http

@@ -20,6 +20,7 @@
 
 #include "outrigger_generated.h"
 #include "support/daemon_process.h"
+#include "support/raw_http.h"
 #include "support/sdk_requests.h"
 #include "upstream_process.h"
 
@@ -138,6 +139,33 @@ TEST_CASE("openai via daemon: a 429 is RESOURCE_EXHAUSTED with retry_after_ms, q
   REQUIRE_FALSE(q.ok());
   CHECK(q.error().code == StatusCode::kResourceExhausted);
   CHECK_FALSE(q.error().retryable);
+}
+
+TEST_CASE("openai via daemon: the HTTP front passes on the upstream's own error type and code") {
+  // Code written against OpenAI's API tells a prompt that is too long (and trims it) by the code.
+  UpstreamProcess upstream;
+  REQUIRE(upstream.ready());
+  DaemonProcess d(openaiConfig(upstream, 2000) + "[http]\nlisten = \"127.0.0.1:0\"\n");
+  REQUIRE(d.waitReady());
+  int port = httpPort(d);
+  REQUIRE(port);
+  REQUIRE(upstream.script(R"([{"fault":"status","code":400,"error_type":"invalid_request_error",
+      "error_code":"context_length_exceeded"},
+      {"fault":"status","code":429,"error_type":"insufficient_quota","error_code":"insufficient_quota"},
+      {"fault":"status","code":500}])"));
+  std::string body = R"({"model":"default","messages":[{"role":"user","content":"a very long prompt"}]})";
+  auto call = [&] { return roundTrip(port, post(body)); };
+  HttpReply too_long = call();
+  CHECK(too_long.status == 400);
+  CHECK(too_long.body.find(R"("type":"invalid_request_error")") != std::string::npos);
+  CHECK(too_long.body.find(R"("code":"context_length_exceeded")") != std::string::npos);
+  HttpReply quota = call();
+  CHECK(quota.status == 429);
+  CHECK(quota.body.find(R"("type":"insufficient_quota")") != std::string::npos);
+  CHECK(quota.body.find(R"("code":"insufficient_quota")") != std::string::npos);
+  HttpReply plain = call();  // no code from the upstream: the status's own name
+  CHECK(plain.status == 503);
+  CHECK(plain.body.find(R"("code":"unavailable")") != std::string::npos);
 }
 
 TEST_CASE("openai via daemon: 500 and 503 are retryable UNAVAILABLE") {

@@ -289,7 +289,9 @@ TEST_CASE("ABI structs keep their v1.0 layout") {
   STATIC_REQUIRE(offsetof(outrigger_response_view, response_id) == 136);
   STATIC_REQUIRE(offsetof(outrigger_response_view, flags) == 152);
   STATIC_REQUIRE(offsetof(outrigger_response_view, system_fingerprint) == 160);
-  STATIC_REQUIRE(sizeof(outrigger_response_view) == 192);
+  // A failure's own words from the upstream (error type and code).
+  STATIC_REQUIRE(offsetof(outrigger_response_view, error_type) == 192);
+  STATIC_REQUIRE(sizeof(outrigger_response_view) == 224);
   STATIC_REQUIRE(offsetof(outrigger_chunk_view, flags) == OUTRIGGER_MIN_SIZE_CHUNK_VIEW);
   STATIC_REQUIRE(offsetof(outrigger_chunk_view, model) == 56);
   STATIC_REQUIRE(sizeof(outrigger_chunk_view) == 104);

@@ -309,6 +309,12 @@ typedef struct outrigger_response_view {
   outrigger_str system_fingerprint; /* the upstream's backend configuration id; empty: none */
   outrigger_str service_tier;      /* the tier the upstream served the answer on ("default",
                                       "priority", "standard" ...); empty: not reported */
+  /* ---- minor 2, later builds still: present when hdr.struct_size >=
+   * OUTRIGGER_SIZE_THROUGH(outrigger_response_view, error_code). A failure's own words from the
+   * upstream, which the HTTP front passes on in its error body so that code written against
+   * the provider's API still recognises the failure: */
+  outrigger_str error_type;        /* e.g. "invalid_request_error", "overloaded_error"; empty: none */
+  outrigger_str error_code;        /* e.g. "context_length_exceeded", "insufficient_quota"; empty: none */
 } outrigger_response_view;
 
 /* outrigger_response_view.flags and outrigger_chunk_view.flags. */
