@@ -54,8 +54,12 @@ Ledger::~Ledger() {
   }
 }
 
-void Ledger::setPolicy(const BudgetPolicy& policy) {
+void Ledger::setPolicy(const BudgetPolicy& policy, uint64_t stamp) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (stamp) {
+    if (policy_stamp_.load(std::memory_order_relaxed) >= stamp) return;  // a newer instance's won the race
+    policy_stamp_.store(stamp, std::memory_order_release);
+  }
   WindowSpec window = policy_.window;
   policy_ = policy;
   policy_.window = window;

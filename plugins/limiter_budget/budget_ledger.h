@@ -70,14 +70,16 @@ class Ledger {
   ~Ledger();  // stops the flusher and writes what is left
 
   // A reload's new limits (the window and the store stay).
-  void setPolicy(const BudgetPolicy& policy);
-  // setPolicy, unless the instance whose `stamp` this is set it last: each instance applies its
-  // limits when it first admits, not when it is created, so a reload the daemon then rejects
-  // (a later instance failed) leaves the running limits alone.
+  // `stamp`: taken only if no newer instance's policy is in force (0: always).
+  void setPolicy(const BudgetPolicy& policy, uint64_t stamp = 0);
+  // setPolicy, unless an instance created as late or later set its own: each instance applies
+  // its limits when it first admits, not when it is created, so a reload the daemon then rejects
+  // (a later instance failed) leaves the running limits alone, and an older instance still
+  // admitting requests that began before a reload (queued ones, model calls) never puts its
+  // limits back. Stamps only grow.
   void usePolicy(uint64_t stamp, const BudgetPolicy& policy) {
-    if (policy_stamp_.load(std::memory_order_acquire) == stamp) return;
-    setPolicy(policy);
-    policy_stamp_.store(stamp, std::memory_order_release);
+    if (policy_stamp_.load(std::memory_order_acquire) >= stamp) return;  // the common case: no lock
+    setPolicy(policy, stamp);
   }
   BudgetPolicy policy() const;
 

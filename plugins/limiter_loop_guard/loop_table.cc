@@ -15,8 +15,12 @@ const char* ruleName(Rule rule) {
   return "max_repeats";
 }
 
-void LoopTable::setRules(const Rules& rules) {
+void LoopTable::setRules(const Rules& rules, uint64_t stamp) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (stamp) {
+    if (rules_stamp_.load(std::memory_order_relaxed) >= stamp) return;  // a newer instance's won the race
+    rules_stamp_.store(stamp, std::memory_order_release);
+  }
   bool recount = (rules.max_repeats != 0) != (rules_.max_repeats != 0);
   rules_ = rules;
   if (!recount) return;

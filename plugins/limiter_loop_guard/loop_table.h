@@ -42,14 +42,15 @@ struct Check {
 class LoopTable {
  public:
   explicit LoopTable(Rules rules) : rules_(rules) {}
-  void setRules(const Rules& rules);
-  // setRules, unless the instance whose `stamp` this is set them last: an instance applies its
+  // `stamp`: the rules are taken only if no newer instance's are in force (0: always).
+  void setRules(const Rules& rules, uint64_t stamp = 0);
+  // setRules, unless an instance created as late or later set its own: an instance applies its
   // rules when it first admits, not when it is created, so a reload the daemon then rejects
-  // leaves the running rules alone.
+  // leaves the running rules alone, and an older instance admitting after a reload never puts
+  // its rules back. Stamps only grow.
   void useRules(uint64_t stamp, const Rules& rules) {
-    if (rules_stamp_.load(std::memory_order_acquire) == stamp) return;
-    setRules(rules);
-    rules_stamp_.store(stamp, std::memory_order_release);
+    if (rules_stamp_.load(std::memory_order_acquire) >= stamp) return;  // the common case: no lock
+    setRules(rules, stamp);
   }
 
   // Admits the call unless a rule trips; an admitted call counts toward max_calls and

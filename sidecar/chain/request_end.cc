@@ -1,6 +1,7 @@
 // The end of a request: cancels that reach whichever plugin is busy, plugin timers, the deadline,
 // and end() — the one place a request finishes (exactly one end on its stream, transfers and
 // timers closed, the finished record handed to the exporters).
+#include <algorithm>
 #include <cstring>
 
 #include "chain/limiter_stage.h"
@@ -204,9 +205,13 @@ void RequestContext::submitRecord(Code code, std::string_view message, std::stri
   r->start_unix_ns = start_wall_ns_;
   r->start_mono_ns = start_ns_;
   telemetry::CaptureLimits limits;
-  // Past the last request-side guardrail (an embeddings request runs none): each one has passed
-  // or rewritten the prompt, so what it redacts is redacted.
-  limits.prompt_vetted = embed_ || step_ > route_->guardrails.size() || route_->capture_denied_prompts;
+  // Past the last request-side guardrail (an embeddings request runs none), and none of them
+  // failed and was skipped (on_error = "skip"): each has passed or rewritten the prompt, so what
+  // it redacts is redacted.
+  bool skipped = std::any_of(verdicts_.begin(), verdicts_.end(),
+                             [](const Verdict& v) { return v.kind == VerdictKind::kSkipped; });
+  limits.prompt_vetted =
+      embed_ || (step_ > route_->guardrails.size() && !skipped) || route_->capture_denied_prompts;
   // A stream's content is what the client got; a unary answer only when it went out.
   limits.answer_shown = (code == Code::kOk || view_.stream) && !answer_withheld_;
   telemetry::captureContent(r.get(), route_->capture, view_.messages, view_.message_count, content_, tool_calls_,

@@ -196,6 +196,7 @@ outrigger_guardrail_action StreamGuard::actionOf(EarlyDecision& early) {
   action.tool_calls = early.call_views.data();
   action.tool_call_count = early.call_views.size();
   action.replace_tool_calls = early.replace_calls;
+  action.restores_caller_values = early.restores_caller_values;
   return action;
 }
 
@@ -322,11 +323,14 @@ outrigger_status StreamGuard::decided(plugin::PluginInstance* inst, outrigger_st
     outrigger_guardrail_action copy;
     const bool copied = plugin::copyPluginStruct(action, OUTRIGGER_MIN_SIZE_GUARDRAIL_ACTION, &copy);
     const bool replace = copied && copy.replace_content;
+    // An action without its header fails the stage, as when it comes later (apply).
+    if (action && !copied) decision = OUTRIGGER_E_INVALID;
     early_ = {true, decision, verdict, std::string(reason), replace, replace ? std::string(sv(copy.content)) : "", false, {}, {}};
     if (copied && copy.replace_tool_calls) {
       early_.replace_calls = true;
       early_.calls = callsOf(copy);
     }
+    early_.restores_caller_values = copied && copy.restores_caller_values;
     return OUTRIGGER_OK;
   }
   Waiting what = waiting_;

@@ -89,6 +89,7 @@ class StreamGuard {
     bool replace_calls = false;
     std::vector<Delta> calls;  // whole calls, index = position
     std::vector<outrigger_tool_call_view> call_views;  // what actionOf points them to
+    bool restores_caller_values = false;
   };
 
   // Runs `piece` through guardrails from `index` on; the last one's output is emitted.

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "common/rate_limited_log.h"
 #include "http/dashboard_page.h"
 #include "http/reply.h"
 
@@ -89,11 +90,24 @@ bool AdminServer::hostAllowed(std::string_view host) const {
   return false;
 }
 
+namespace {
+// A Host header as a log line may show it: printable ASCII, at most 100 bytes.
+std::string repairedHost(std::string_view host) {
+  std::string out;
+  for (char c : host.substr(0, 100)) out += c >= 0x20 && c < 0x7F ? c : '?';
+  return out;
+}
+}  // namespace
+
 int AdminServer::serve(h2o_req_t* req) {
   std::string_view path = view(req->path_normalized);
   std::string alerts_json;
   std::string_view method = view(req->method);
   if (!hostAllowed(view(req->authority))) {
+    static RateLimitedLog log;
+    log.write(LogLevel::kWarn, "admin",
+              "refused a request naming Host '" + repairedHost(view(req->authority)) +
+                  "' (not an IP literal, a one-label name or in [admin] allowed_hosts)");
     sendWhole(req, 421, "Misdirected Request", "text/plain; charset=utf-8",
               "this Host is not one the admin server answers; name it in [admin] allowed_hosts\n");
     return 0;

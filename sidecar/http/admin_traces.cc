@@ -365,9 +365,16 @@ bool AdminTraces::serve(h2o_req_t* req, std::string_view path) {
     startQuery(queued);
   } else {
     in_flight_->waiting.push_back([queued](bool start) {
-      if (start) return startQuery(queued);
+      if (start && queued->req) return startQuery(queued);
+      // Dropped, or its client went away while it waited: nothing to run it for.
       if (queued->guard) queued->guard->job = nullptr;
+      std::shared_ptr<AdminTraces::InFlight> flight = queued->flight;
       delete queued;
+      if (start && !flight->waiting.empty()) {
+        auto next = std::move(flight->waiting.front());
+        flight->waiting.pop_front();
+        next(true);
+      }
     });
   }
   return true;

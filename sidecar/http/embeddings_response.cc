@@ -52,10 +52,10 @@ class EmbeddingsEncoder final : public ResponseEncoder {
   std::string streamChunk(const ResponseChunkInfo&) override { return {}; }
   std::string streamClose(const ResponseEndInfo&) override { return {}; }
   std::string streamError(const ResponseEndInfo& end, const HttpError& e) override {
-    return errorEvent(end.message, e.type, errorCode(end));
+    return errorEvent(end.message, errorType(end, e), errorCode(end));
   }
   std::string errorBody(const ResponseEndInfo& end, const HttpError& e) override {
-    return http::errorBody(end.message, e.type, "", errorCode(end));
+    return http::errorBody(end.message, errorType(end, e), "", errorCode(end));
   }
 
  private:

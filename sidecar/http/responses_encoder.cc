@@ -159,7 +159,7 @@ class ResponsesEncoder final : public ResponseEncoder {
     w.Key("error");
     w.StartObject();
     w.Key("message"), str(w, end.message);
-    w.Key("type"), str(w, e.type);
+    w.Key("type"), str(w, errorType(end, e));
     w.Key("param"), w.Null();
     w.Key("code"), str(w, errorCode(end));
     w.EndObject();

@@ -102,6 +102,16 @@ TEST_CASE("loop table: repeats leave the count as they leave the window, and a r
   CHECK_FALSE(u.admit("s", "s", 9, kNow + 2).admitted);
 }
 
+TEST_CASE("loop table: an instance's rules apply at its first admit, and an older instance never puts its own back") {
+  LoopTable t(rules(1, 0, 0, 0));  // the first instance's: one call a window
+  t.useRules(2, rules(3, 0, 0, 0));  // a reload's instance admits: three
+  REQUIRE(t.admit("s", "s", 1, kNow).admitted);
+  REQUIRE(t.admit("s", "s", 2, kNow + 1).admitted);
+  t.useRules(1, rules(1, 0, 0, 0));  // the old instance admits a request from before the reload
+  CHECK(t.admit("s", "s", 3, kNow + 2).admitted);  // still three
+  CHECK_FALSE(t.admit("s", "s", 4, kNow + 3).admitted);
+}
+
 using outrigger::testing::grownSince;
 using outrigger::testing::kRssMeasurable;
 using outrigger::testing::residentBytes;
