@@ -22,8 +22,6 @@ std::string retryReason(const std::vector<telemetry::SpanRecord>& spans, size_t 
   return {};
 }
 
-std::string_view text(outrigger_str s) { return sv(s); }
-
 // The facts of the attempt at `span`, made on first use; null past the end. Any of the three
 // may come first: a provider that answers inside its start hook ends the attempt before the
 // chain describes its start.
@@ -50,7 +48,7 @@ void describeAttemptStart(std::vector<telemetry::SpanRecord>* spans, size_t span
     f->top_p = params->top_p;
     f->max_tokens = params->max_tokens;
     f->seed = params->seed;
-    std::string_view extra = text(params->extra_json);
+    std::string_view extra = sv(params->extra_json);
     if (extra.size() <= telemetry::AttemptFacts::kMaxKeptExtraJson) f->extra_json = std::string(extra);
     else telemetry::describeExtras(extra, &f->extra_attributes);
   }
@@ -62,10 +60,10 @@ void describeAttemptEnd(std::vector<telemetry::SpanRecord>* spans, size_t span, 
   if (!f) return;
   f->ended = true;
   f->code = r.code;
-  f->response_model = std::string(text(r.model));
-  f->response_id = std::string(text(r.response_id));
-  f->system_fingerprint = std::string(text(r.system_fingerprint));
-  f->service_tier = std::string(text(r.service_tier));
+  f->response_model = std::string(sv(r.model));
+  f->response_id = std::string(sv(r.response_id));
+  f->system_fingerprint = std::string(sv(r.system_fingerprint));
+  f->service_tier = std::string(sv(r.service_tier));
   f->refusal = (r.flags & OUTRIGGER_ANSWER_REFUSAL) != 0;
   f->usage.prompt_tokens = r.usage.prompt_tokens;
   f->usage.completion_tokens = r.usage.completion_tokens;

@@ -3,8 +3,7 @@
 #include <arpa/inet.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <cctype>
+#include <strings.h>
 
 #include "common/rate_limited_log.h"
 #include "http/dashboard_page.h"
@@ -76,10 +75,8 @@ int AdminServer::onRequest(h2o_handler_t* self, h2o_req_t* req) {
 bool AdminServer::hostAllowed(std::string_view host) const {
   if (host.empty() || host.front() == '[') return true;  // none given (HTTP/1.0), or an IPv6 literal
   if (size_t colon = host.rfind(':'); colon != std::string_view::npos) host = host.substr(0, colon);
-  auto same = [](std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-             return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-           });
+  auto same = [](std::string_view a, const std::string& b) {
+    return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
   };
   if (host.find('.') == std::string_view::npos) return true;
   in_addr v4;

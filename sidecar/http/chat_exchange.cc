@@ -139,16 +139,11 @@ void ChatExchange::onEnd(uint64_t, const ResponseEndInfo& end) {
   if (headers_sent_) return endStream(end);
   if (end.code != Code::kOk) return replyError(end);
   if (!stream_) return replyUnary(end);
-  // A stream answered whole (the chain streams such answers itself, so this is one it had
-  // nothing to stream for): send it as one chunk, its tool calls included.
+  // A stream that ended without a chunk (the chain streams a whole answer, tool calls included,
+  // itself: RequestContext::streamWholeAnswer): send what text there is as one chunk.
   startStream();
-  std::vector<ToolCallDelta> calls;
-  for (size_t i = 0; end.tool_calls && i < end.tool_calls->size(); ++i) {
-    const ToolCall& c = (*end.tool_calls)[i];
-    calls.push_back({uint32_t(i), c.id, c.type, c.name, c.arguments});
-  }
-  if (!end.content.empty() || !calls.empty()) {
-    ResponseChunkInfo whole{0, end.content, calls.data(), calls.size(), handle_};
+  if (!end.content.empty()) {
+    ResponseChunkInfo whole{0, end.content, nullptr, 0, handle_};
     whole.refusal = end.refusal;
     queue(encoder_->streamChunk(whole), false);
   }

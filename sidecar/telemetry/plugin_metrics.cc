@@ -24,8 +24,6 @@ bool validName(std::string_view name, size_t max_bytes, bool metric) {
   return true;
 }
 
-std::string_view text(outrigger_str s) { return sv(s); }
-
 // HELP text escapes backslash and newline (the text format's rule for HELP lines).
 std::string escapeHelp(std::string_view v) {
   std::string out;
@@ -58,7 +56,7 @@ void PluginMetrics::onSample(void* ctx, outrigger_metric_type type, outrigger_st
   auto* sink = static_cast<Sink*>(ctx);
   PluginMetrics* self = sink->self;
   try {
-    std::string_view n = text(name);
+    std::string_view n = sv(name);
     bool ok = sink->taken < kMaxSamplesPerInstance && (type == OUTRIGGER_METRIC_COUNTER || type == OUTRIGGER_METRIC_GAUGE) &&
               validName(n, kMaxNameBytes, true) && (type != OUTRIGGER_METRIC_COUNTER || n.ends_with("_total")) &&
               (label_count == 0 || labels) && label_count <= 16 && !std::isnan(value);
@@ -66,7 +64,7 @@ void PluginMetrics::onSample(void* ctx, outrigger_metric_type type, outrigger_st
     key.emplace_back("instance", *sink->instance);
     std::set<std::string_view> seen{"instance"};
     for (size_t i = 0; ok && i < label_count; ++i) {
-      std::string_view k = text(labels[i].key), v = text(labels[i].value);
+      std::string_view k = sv(labels[i].key), v = sv(labels[i].value);
       ok = validName(k, kMaxNameBytes, false) && seen.insert(k).second && validUtf8(v) && v.size() <= 256;
       if (ok) key.emplace_back(std::string(k), std::string(v));
     }
@@ -79,7 +77,7 @@ void PluginMetrics::onSample(void* ctx, outrigger_metric_type type, outrigger_st
     MetricFamily& family = it->second;
     if (fresh) {
       family.type = type;
-      std::string_view h = text(help);
+      std::string_view h = sv(help);
       family.help = validUtf8(h) ? std::string(utf8Prefix(h, 512)) : std::string();
     } else if (family.type != type) {
       ++self->dropped_;
