@@ -146,6 +146,7 @@ void readTopics(const rapidjson::Value& list, ContentSettings* s) {
 }  // namespace
 
 bool ContentSettings::scansRole(std::string_view role) const {
+  if (role == "function") role = "tool";  // the legacy role of a tool's result: scored wherever `tool` is
   return std::find(roles.begin(), roles.end(), role) != roles.end();
 }
 

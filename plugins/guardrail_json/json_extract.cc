@@ -3,6 +3,8 @@
 #include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
 
+#include <algorithm>
+
 #include "bounded_json.h"
 
 namespace outrigger::jsonguard {
@@ -17,14 +19,16 @@ std::string_view trim(std::string_view s) {
   return s.substr(b, s.find_last_not_of(ws) - b + 1);
 }
 
-// Bytes of the one JSON value at the start of `text`, or 0 when none parses there. The
-// iterative reader keeps its own heap stack, so deep input costs no recursion; no DOM is built.
-size_t valueLength(std::string_view text) {
+// Bytes of the one JSON value at the start of `text`, or 0 when none parses there (*failed_at:
+// where the reader gave up). The iterative reader keeps its own heap stack, so deep input costs
+// no recursion; no DOM is built.
+size_t valueLength(std::string_view text, size_t* failed_at) {
   rapidjson::MemoryStream in(text.data(), text.size());
   rapidjson::BaseReaderHandler<> ignore;
   rapidjson::Reader reader;
   rapidjson::ParseResult r =
       reader.Parse<kFlags | rapidjson::kParseStopWhenDoneFlag | rapidjson::kParseIterativeFlag>(in, ignore);
+  if (r.IsError()) *failed_at = r.Offset();
   return r.IsError() ? 0 : in.Tell();
 }
 
@@ -69,10 +73,18 @@ Extracted extractJson(std::string_view text, bool allow_surrounding) {
     return inner;
   }
   size_t tried = 0;
+  // A bracket before this lies inside an earlier candidate that broke off after it: a part of a
+  // broken or cut-off value ({"items":[{"id":1},{"id":2 ...), never the answer.
+  size_t inside_broken = 0;
   for (size_t at = body.find_first_of("{["); at != std::string_view::npos && tried < kMaxCandidates;
        at = body.find_first_of("{[", at + 1), ++tried) {
-    size_t n = valueLength(body.substr(at));
-    if (n == 0) continue;
+    if (at < inside_broken) continue;
+    size_t failed_at = 0;
+    size_t n = valueLength(body.substr(at), &failed_at);
+    if (n == 0) {
+      inside_broken = std::max(inside_broken, at + failed_at);
+      continue;
+    }
     if (parseWhole(body.substr(at, n), &inner)) {
       inner.surrounded = true;
       return inner;

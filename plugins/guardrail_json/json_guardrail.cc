@@ -115,8 +115,10 @@ class JsonGuardrail final : public Guardrail {
     if (!hold || finding.tool_problem) return stopStream(describe(finding), result);
     state->stream_outcome = StreamOutcome::kWithheld;
     state->stream_finding = std::move(finding);
-    reason_ = "held back: " + joinErrors(state->stream_finding.errors);
-    return release({}, result);  // nothing goes out; on_response re-asks or denies
+    // Nothing goes out, and nothing is rewritten yet: on_response re-asks or denies, and its
+    // verdict is the one recorded, as for a unary answer.
+    replaceContent({}, result);
+    return OUTRIGGER_RELEASE;
   }
 
   outrigger_status onResponse(const outrigger_request_view& req, const outrigger_response_view& answer,

@@ -64,6 +64,7 @@ bool planTrim(const outrigger_request_view& req, const PromptCount& count, uint6
   uint64_t total = count.total;
   size_t drops = 0;
   auto role = [&](size_t i) { return sv(req.messages[i].role); };
+  auto isToolResult = [&](size_t i) { return role(i) == "tool" || role(i) == "function"; };
   // The first non-system message still kept, or n. Only that message is ever dropped, so the
   // search goes on from where it last stopped: one pass over the messages in all, not one per drop.
   size_t first_kept = 0;
@@ -80,7 +81,10 @@ bool planTrim(const outrigger_request_view& req, const PromptCount& count, uint6
     size_t oldest = firstKept();
     if (n == 0 || oldest >= n - 1) return false;  // only the last message (and system ones) left
     drop(oldest);
-    for (size_t i = firstKept(); i < n - 1 && role(i) == "tool"; i = firstKept()) drop(i);
+    // Tool results answer an assistant turn now dropped: a provider refuses them without it.
+    for (size_t i = firstKept(); i < n - 1 && isToolResult(i); i = firstKept()) drop(i);
+    // The last message is such a result: it cannot go, and cannot stay without its call.
+    if (firstKept() < n && isToolResult(firstKept())) return false;
   }
   plan->keep.clear();
   for (size_t i = 0; i < n; ++i) {

@@ -7,6 +7,8 @@
 #include <rapidjson/document.h>
 
 #include <map>
+#include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -148,6 +150,41 @@ class TokensGuardrail final : public Guardrail {
     return verdict(result, OUTRIGGER_VERDICT_PASS, what + window);
   }
 
+  // With answer_action = "deny", a streamed answer stops at the chunk that takes it over
+  // max_answer_tokens, before that chunk goes out. Each chunk is counted alone and the counts
+  // summed; the text so far is counted whole only when the sum passes the cap (text joined across
+  // a chunk boundary almost always counts fewer tokens, and on_response counts the whole answer at
+  // the end in any case), and the sum goes on from that exact count, so a long answer is not
+  // recounted at every chunk.
+  outrigger_status onChunk(const outrigger_request_view& req, const outrigger_chunk_view& chunk,
+                           outrigger_guardrail_result& result) override {
+    if (!max_answer_ || !deny_long_answer_ || !req.stream) return OUTRIGGER_CONTINUE;  // on_response decides a unary one
+    std::optional<ModelLimits> limits = limitsFor(view(req.model));
+    if (!limits) return OUTRIGGER_CONTINUE;
+    StreamedAnswer* answer = streamedAnswer(req);
+    if (!answer) return OUTRIGGER_CONTINUE;  // on_response still checks the whole answer
+    const BpeEncoding& enc = *BpeEncoding::byName(limits->encoding);
+    answer->content.append(view(chunk.delta));
+    answer->counted += enc.count(view(chunk.delta));
+    for (size_t i = 0; chunk.tool_calls && i < chunk.tool_call_count; ++i) {
+      const outrigger_tool_call_delta_view& d = chunk.tool_calls[i];
+      if (answer->calls.size() <= d.index) answer->calls.resize(d.index + 1);
+      answer->calls[d.index].name.append(view(d.name));
+      answer->calls[d.index].arguments.append(view(d.arguments));
+      answer->counted += enc.count(view(d.name)) + enc.count(view(d.arguments));
+    }
+    if (answer->counted <= max_answer_) return OUTRIGGER_CONTINUE;
+    answer->counted = answer->exactCount(enc);
+    if (answer->counted <= max_answer_) return OUTRIGGER_CONTINUE;
+    return verdict(result, OUTRIGGER_VERDICT_DENY,
+                   "answer stopped at " + u(answer->counted) + " tokens (" + limits->encoding + "), over max_answer_tokens " +
+                       u(max_answer_));
+  }
+
+  void onStreamRestart(const outrigger_request_view& req) override {
+    if (auto* answer = static_cast<StreamedAnswer*>(host().requestState(req.handle))) *answer = {};
+  }
+
   outrigger_status onResponse(const outrigger_request_view& req, const outrigger_response_view& resp,
                               outrigger_guardrail_result& result) override {
     if (resp.code != OUTRIGGER_CODE_OK) return OUTRIGGER_CONTINUE;
@@ -163,6 +200,27 @@ class TokensGuardrail final : public Guardrail {
   }
 
  private:
+  // What a stream has sent so far, for onChunk.
+  struct StreamedAnswer {
+    struct Call {
+      std::string name, arguments;
+    };
+    std::string content;
+    std::vector<Call> calls;
+    uint64_t counted = 0;  // at least the tokens of the text so far
+    uint64_t exactCount(const BpeEncoding& enc) const {
+      uint64_t n = enc.count(content);
+      for (const Call& c : calls) n += enc.count(c.name) + enc.count(c.arguments);
+      return n;
+    }
+  };
+
+  StreamedAnswer* streamedAnswer(const outrigger_request_view& req) const {
+    if (auto* answer = static_cast<StreamedAnswer*>(host().requestState(req.handle))) return answer;
+    if (host().setRequestState(req.handle, std::make_unique<StreamedAnswer>()) != OUTRIGGER_OK) return nullptr;
+    return static_cast<StreamedAnswer*>(host().requestState(req.handle));
+  }
+
   std::optional<ModelLimits> limitsFor(std::string_view model) const {
     std::optional<ModelLimits> l = models_->find(model);
     if (l && l->encoding.empty()) l->encoding = default_encoding_;

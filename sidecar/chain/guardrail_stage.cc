@@ -104,7 +104,8 @@ void GuardrailStage::rewriteAnswer(RequestContext& ctx, const outrigger_guardrai
 
 // The answer is not accepted: the provider is asked again with the conversation, the answer and
 // the guardrail's repair prompt, up to the route's max_reasks; past that (or once chunks went
-// out, which cannot be taken back) the answer is denied.
+// out, which cannot be taken back, or once the caller's own values were restored into it) the
+// answer is denied.
 bool GuardrailStage::reask(RequestContext& ctx, const Stage& stage, const outrigger_guardrail_action& action,
                            const std::string& reason) {
   if (ctx.view_.stream && ctx.chunk_seq_ > 0) {
@@ -113,10 +114,19 @@ bool GuardrailStage::reask(RequestContext& ctx, const Stage& stage, const outrig
   if (ctx.reasks_ >= ctx.route_->max_reasks) {
     return deny(ctx, stage, reason + " (after " + std::to_string(ctx.reasks_) + " re-asks)", denyCode(&action));
   }
+  if (ctx.answer_withheld_) {
+    // A guardrail restored the caller's own values (reversible redaction) into this answer, and
+    // the re-ask would send it, and the repair prompt quoting it, to the provider.
+    return deny(ctx, stage, "re-ask refused: the answer holds values restored for the caller: " + reason,
+                denyCode(&action));
+  }
   std::vector<outrigger_tool_call_view> calls;
   outrigger_message_view answer = OwnedMessages::assistantMessage(ctx.content_, ctx.tool_calls_, &calls);
+  // A held stream's text is the guardrail's to quote: an empty assistant turn is left out, which
+  // Anthropic refuses ("all messages must have non-empty content").
+  size_t answer_turns = ctx.content_.empty() && ctx.tool_calls_.empty() ? 0 : 1;
   ctx.replaceMessages(std::make_unique<OwnedMessages>(std::initializer_list<OwnedMessages::List>{
-      {ctx.view_.messages, ctx.view_.message_count}, {&answer, 1}, {action.messages, action.message_count}}));
+      {ctx.view_.messages, ctx.view_.message_count}, {&answer, answer_turns}, {action.messages, action.message_count}}));
   ctx.recordVerdict(stage.instance->name(), VerdictKind::kFlag, "re-ask: " + reason);
   ctx.closeSpan("reask");
   ctx.spans_.push_back({"resilience", stage.instance->name(), monoNowNs(), 0,

@@ -452,10 +452,13 @@ void StreamGuard::accountHeld() {
   if (delta && ctx_.sink_) ctx_.sink_->onHeld(ctx_.stream_id_, delta);
   if (held_bytes_ <= ctx_.route_->max_held_bytes || ctx_.ended_) return;
   ctx_.engine_.counters().hold_overflows.fetch_add(1, std::memory_order_relaxed);
-  ctx_.cancelWith(Code::kResourceExhausted,
-                  "guardrails held more than max_held_bytes (" + std::to_string(ctx_.route_->max_held_bytes) +
-                      ") of the stream",
-                  "guardrail");
+  const std::string why =
+      "guardrails held more than max_held_bytes (" + std::to_string(ctx_.route_->max_held_bytes) + ") of the stream";
+  // The stream ends for what they hold: their verdicts say so, where a pass would be recorded.
+  for (size_t i = 0; i < holds_.size(); ++i) {
+    if (holds_[i].bytes()) ctx_.recordVerdict(guard(i).instance->name(), VerdictKind::kDeny, why);
+  }
+  ctx_.cancelWith(Code::kResourceExhausted, why, "guardrail");
 }
 
 void StreamGuard::dropPending() {

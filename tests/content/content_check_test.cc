@@ -159,6 +159,17 @@ TEST_CASE("rules from config: extra rules score, built-in ones can be left out, 
   CHECK_THROWS_WITH(settings(R"({"banned_topics":[{"name":"t","keywords":["   "]}]})"), Catch::Contains("'t'"));
 }
 
+TEST_CASE("the scored roles: user and tool by default, the legacy function role with tool") {
+  auto defaults = settings();
+  CHECK(defaults->scansRole("user"));
+  CHECK(defaults->scansRole("tool"));
+  CHECK(defaults->scansRole("function"));  // a function's result, as older clients send it
+  CHECK_FALSE(defaults->scansRole("system"));
+  CHECK_FALSE(defaults->scansRole("assistant"));
+  auto users_only = settings(R"({"injection":{"roles":["user"]}})");
+  CHECK_FALSE(users_only->scansRole("function"));
+}
+
 TEST_CASE("the judge's answer: a first word or a JSON verdict, anything else is no verdict") {
   CHECK(parseJudgeAnswer("UNSAFE") == JudgeVerdict::kUnsafe);
   CHECK(parseJudgeAnswer("safe.") == JudgeVerdict::kSafe);

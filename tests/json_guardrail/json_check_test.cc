@@ -94,6 +94,17 @@ TEST_CASE("an answer that ends inside a value is recognised as incomplete") {
   CHECK_FALSE(broken.incomplete);
 }
 
+TEST_CASE("a value inside a cut-off or broken one is never taken for the answer") {
+  Extracted cut = extractJson("{\"items\":[{\"id\":1},{\"id\":2},{\"id\":3", true);
+  CHECK_FALSE(cut.found);
+  CHECK(cut.incomplete);
+  CHECK_FALSE(extractJson("Result: {\"items\":[{\"id\":1}, oops]}", true).found);
+  // A value after a broken one is still found.
+  Extracted after = extractJson("Pick {one}: {\"id\": 7}", true);
+  REQUIRE(after.found);
+  CHECK(after.json == "{\"id\": 7}");
+}
+
 TEST_CASE("answers nested past the bound or not UTF-8 are not JSON, without crashing") {
   std::string deep = std::string(100000, '[') + std::string(100000, ']');
   Extracted e = extractJson(deep, true);

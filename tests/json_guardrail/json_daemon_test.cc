@@ -233,6 +233,15 @@ TEST_CASE("socket: a held stream that fails is re-asked, and the client gets onl
   REQUIRE(rig.requests() == 2);
   CHECK(rig.log()[1]["body"]["stream"].IsTrue());
   CHECK(rig.lastMessage(1).find("/age") != std::string::npos);  // the repair prompt quotes the error
+  // Recorded as the unary re-ask is: a flag naming the re-ask, not a rewrite of what was held.
+  CHECK(a.verdict == 1);
+  CHECK(a.verdict_reason.find("re-ask 1 of 1") != std::string::npos);
+  // The assistant turn of a held answer is left out (its text is quoted in the repair prompt):
+  // an empty one is refused by Anthropic.
+  rapidjson::Document log = rig.log();
+  for (const auto& m : log[1]["body"]["messages"].GetArray()) {
+    if (std::string(m["role"].GetString()) == "assistant") CHECK(m["content"].GetStringLength() > 0);
+  }
 }
 
 TEST_CASE("socket: a held stream still failing after the re-asks ends with the typed error and no chunk of it") {

@@ -85,6 +85,22 @@ TEST_CASE("trimming never leaves a tool result first") {
   CHECK(plan.keep == std::vector<size_t>{0, 4, 5});
 }
 
+TEST_CASE("trimming cannot drop the call whose result is the last message: that is a deny, not an orphan") {
+  Conversation c(Turns{{"system", "s"}, {"user", std::string(200, 'q')}, {"assistant", std::string(200, 'a')},
+                  {"tool", "result data"}});
+  PromptCount n = countPrompt(o200k(), c.view);
+  TrimPlan plan;
+  // Dropping the user message is enough: the call and its result stay together.
+  REQUIRE(planTrim(c.view, n, n.total - n.per_message[1], &plan));
+  CHECK(plan.keep == std::vector<size_t>{0, 2, 3});
+  // Less room would drop the call and leave [system, tool]: refused.
+  CHECK_FALSE(planTrim(c.view, n, n.total - n.per_message[1] - 1, &plan));
+  // The legacy `function` role is a tool result too.
+  Conversation legacy(Turns{{"system", "s"}, {"user", "q"}, {"assistant", std::string(200, 'a')}, {"function", "r"}});
+  PromptCount m = countPrompt(o200k(), legacy.view);
+  CHECK_FALSE(planTrim(legacy.view, m, m.total - m.per_message[1] - 1, &plan));
+}
+
 TEST_CASE("trimming 200,000 messages down to the last few keeps the system message and the newest") {
   // Each drop searched for the oldest kept message from the start: 2 x 10^10 steps here.
   Turns turns{{"system", "rules"}};

@@ -224,7 +224,29 @@ TEST_CASE("the answer side counts output tokens and denies an answer over max_an
   auto long_answer = c.chat(chat("capped", {{"user", words(10), "", "", {}}}));
   REQUIRE_FALSE(long_answer.ok());
   CHECK(long_answer.error().code == StatusCode::kPermissionDenied);
+  INFO(long_answer.error().message);
   CHECK(long_answer.error().message.find("answer 10 tokens (cl100k_base), over max_answer_tokens 5") != std::string::npos);
+}
+
+TEST_CASE("a streamed answer over max_answer_tokens stops at the chunk that crosses the cap, before it goes out") {
+  DaemonProcess d(tokensConfig());
+  REQUIRE(d.waitReady());
+  client::Client c(at(d));
+  client::ChatRequest req = chat("capped", {{"user", words(10), "", "", {}}});
+  req.extra_json = R"({"mock":{"chunks":10}})";
+  auto s = c.stream(req);
+  std::string joined;
+  client::Chunk chunk;
+  while (s.next(&chunk)) joined += chunk.delta;
+  auto end = s.result();
+  REQUIRE_FALSE(end.ok());
+  CHECK(end.error().code == StatusCode::kPermissionDenied);
+  CHECK(end.error().message.find("over max_answer_tokens 5") != std::string::npos);
+  // Some of the answer went out, and never past the cap: 5 tokens are at most 5 words here.
+  CHECK_FALSE(joined.empty());
+  size_t said = 0;
+  for (size_t at = joined.find("word"); at != std::string::npos; at = joined.find("word", at + 1)) ++said;
+  CHECK(said <= 5);
 }
 
 TEST_CASE("a reload changes the window the next requests are held to") {

@@ -25,6 +25,7 @@ namespace {
 struct Script {
   std::string request_mode = "pass";   // pass | redact | redact_later | rewrite_no_action | small_action
   std::string response_mode = "pass";  // pass | restore | shout | json_or_reask
+  std::string second_response_mode = "pass";  // the route's second guardrail, "second", when it has one
   std::deque<std::string> answers;     // the provider's answers in order; echo when empty
   bool stream_answer = false;          // the provider sends its answer as two chunks
   bool provider_hangs = false;
@@ -90,6 +91,7 @@ class ActingGuard final : public plugin::Guardrail {
   ActingGuard(plugin::Host h, std::string_view n, std::string_view) : Guardrail(h, n) { s.guard_host = h.api(); }
 
   outrigger_status onRequest(const outrigger_request_view& r, outrigger_guardrail_result& res) override {
+    if (name() == "second") return OUTRIGGER_CONTINUE;
     s.last_handle = r.handle;
     if (s.request_mode == "pass") return OUTRIGGER_CONTINUE;
     if (s.request_mode == "rewrite_no_action") {
@@ -124,17 +126,19 @@ class ActingGuard final : public plugin::Guardrail {
     std::string content(plugin::view(resp.content));
     action_ = {};
     action_.hdr = OUTRIGGER_HEADER_INIT(outrigger_guardrail_action);
-    if (s.response_mode == "restore") {
+    const std::string& mode = name() == "second" ? s.second_response_mode : s.response_mode;
+    if (mode == "restore") {
       auto* map = static_cast<Placeholders*>(host().requestState(r.handle));
       if (!map) return OUTRIGGER_CONTINUE;
       for (const auto& [placeholder, original] : map->originals) {
         for (size_t at; (at = content.find(placeholder)) != std::string::npos;) content.replace(at, placeholder.size(), original);
       }
-    } else if (s.response_mode == "shout") {
+      action_.restores_caller_values = 1;
+    } else if (mode == "shout") {
       for (char& c : content) c = char(std::toupper(static_cast<unsigned char>(c)));
-    } else if (s.response_mode == "latin1") {
+    } else if (mode == "latin1") {
       content += " caf\xe9";  // a rewrite that is not UTF-8
-    } else if (s.response_mode == "json_or_reask") {
+    } else if (mode == "json_or_reask") {
       if (!content.empty() && content[0] == '{') return OUTRIGGER_CONTINUE;
       message_ = {plugin::str("user"), plugin::str("Answer with a JSON object only."), {}, {}, nullptr, 0};
       action_.messages = &message_;
@@ -218,7 +222,9 @@ struct Rig {
   plugin::PluginType guard_type = typeFor(plugin::typeOf<ActingGuard>());
   Sink sink;
 
-  explicit Rig(uint32_t max_reasks = 1) {
+  // `second_guardrail`: a second instance, "second", after the first (its response hook follows
+  // s.second_response_mode).
+  explicit Rig(uint32_t max_reasks = 1, bool second_guardrail = false) {
     s = Script{};
     s.ends = &sink.out.ends;
     config::InstanceSettings ps{"scripted", "provider", "scripted", "{}", config::OnError::kDeny, "t:1", {}};
@@ -228,6 +234,11 @@ struct Rig {
     r.name = "default";
     r.provider = {plugin::PluginInstance::create(provider_type, ps, chain::hostApiTemplate()).value(), "provider/scripted"};
     r.guardrails.push_back({plugin::PluginInstance::create(guard_type, gs, chain::hostApiTemplate()).value(), "guardrail/acting"});
+    if (second_guardrail) {
+      config::InstanceSettings second{"second", "guardrail", "acting", "{}", config::OnError::kDeny, "t:3", {}};
+      r.guardrails.push_back(
+          {plugin::PluginInstance::create(guard_type, second, chain::hostApiTemplate()).value(), "guardrail/second"});
+    }
     r.max_reasks = max_reasks;
     chain::layOutSteps(&chain->routes.emplace("default", std::move(r)).first->second);
     chain->default_route = "default";
@@ -343,6 +354,29 @@ TEST_CASE("a re-ask calls the provider again with the answer and the repair prom
   CHECK(rig.engine.counters().reasks == 1);
   REQUIRE(rig.verdict());
   CHECK(rig.verdict()->kind == VerdictKind::kFlag);
+}
+
+TEST_CASE("a re-ask of an empty answer leaves out the empty assistant turn") {
+  Rig rig;
+  s.response_mode = "json_or_reask";
+  s.answers = {"", "{\"ok\":true}"};
+  const Outcome& out = rig.ask("give me json");
+  REQUIRE(out.code == Code::kOk);
+  REQUIRE(s.provider_saw.size() == 2);
+  CHECK(s.provider_saw[1] == "user:give me json|user:Answer with a JSON object only.");
+}
+
+TEST_CASE("a re-ask of an answer holding values restored for the caller is denied: the provider never sees them") {
+  Rig rig(1, /*second_guardrail=*/true);
+  s.request_mode = "redact";
+  s.response_mode = "restore";
+  s.second_response_mode = "json_or_reask";
+  s.answers = {"not json, but [P1]"};
+  const Outcome& out = rig.ask("my secret is 42");
+  CHECK(out.code == Code::kPermissionDenied);
+  CHECK(out.message.find("re-ask refused: the answer holds values restored for the caller") == 0);
+  REQUIRE(s.provider_saw.size() == 1);
+  CHECK(s.provider_saw[0].find("secret") == std::string::npos);
 }
 
 TEST_CASE("re-asks stop at the route's max_reasks: the answer is then denied") {
