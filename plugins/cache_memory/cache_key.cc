@@ -34,6 +34,7 @@ std::string canonicalKey(const outrigger_request_view& req) {
     putNum<uint64_t>(&k, m.tool_call_count);
     for (size_t j = 0; j < m.tool_call_count; ++j) {
       putStr(&k, m.tool_calls[j].id);
+      putStr(&k, m.tool_calls[j].type);
       putStr(&k, m.tool_calls[j].name);
       putStr(&k, m.tool_calls[j].arguments);
     }
@@ -48,12 +49,17 @@ std::string canonicalKey(const outrigger_request_view& req) {
   for (size_t i = 0; i < p.stop_count; ++i) putStr(&k, p.stop[i]);
   putNum<uint64_t>(&k, p.tool_count);
   for (size_t i = 0; i < p.tool_count; ++i) {
+    putStr(&k, p.tools[i].type);
     putStr(&k, p.tools[i].name);
     putStr(&k, p.tools[i].description);
     putStr(&k, p.tools[i].parameters_json);
   }
   putStr(&k, p.tool_choice);
   putNum(&k, p.response_format);
+  if (p.response_format == OUTRIGGER_FORMAT_JSON_SCHEMA) {  // only a schema has a name and strictness
+    putNum(&k, p.response_schema_strict);
+    putStr(&k, p.response_schema_name);
+  }
   putStr(&k, p.response_schema_json);
   putStr(&k, p.extra_json);
   return k;

@@ -107,6 +107,7 @@ class MemoryCache final : public Cache {
   }
 
   void store(const outrigger_request_view& req, const outrigger_response_view& resp) override {
+    if (!outrigger::cache::worthStoring(resp)) return;
     Entry e;
     e.answer = outrigger::cache::storedFrom(outrigger::cache::canonicalKey(req), resp);
     e.hash = outrigger::cache::hashKey(e.answer.key);

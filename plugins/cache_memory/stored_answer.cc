@@ -51,6 +51,10 @@ class Reader {
 
 }  // namespace
 
+bool worthStoring(const outrigger_response_view& response) {
+  return text(response.finish_reason) != "length";
+}
+
 StoredAnswer storedFrom(std::string key, const outrigger_response_view& r) {
   StoredAnswer a;
   a.key = std::move(key);

@@ -24,6 +24,9 @@ struct StoredAnswer {
   outrigger_usage usage{};
 };
 
+// Whether an answer is one to serve again: not one cut short by the token limit (finish_reason
+// "length"), which a later caller would get truncated for the whole TTL.
+bool worthStoring(const outrigger_response_view& response);
 StoredAnswer storedFrom(std::string key, const outrigger_response_view& response);
 // Its size in memory, roughly (cache.memory's bound).
 size_t storedBytes(const StoredAnswer& answer);

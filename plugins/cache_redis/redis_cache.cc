@@ -87,6 +87,7 @@ class RedisCache final : public Cache {
   }
 
   void store(const outrigger_request_view& req, const outrigger_response_view& resp) override {
+    if (!outrigger::cache::worthStoring(resp)) return;
     std::string key = outrigger::cache::canonicalKey(req);
     std::string redis_key = redisKey(req, key);
     std::string value = outrigger::cache::encodeAnswer(outrigger::cache::storedFrom(std::move(key), resp));

@@ -16,14 +16,39 @@ void putStr(std::string* out, std::string_view s) {
   out->append(s);
 }
 
+// The index of the last user message, or message_count when there is none.
+size_t lastUser(const outrigger_request_view& req) {
+  for (size_t i = req.message_count; i-- > 0;) {
+    if (sv(req.messages[i].role) == "user") return i;
+  }
+  return req.message_count;
+}
+
+bool isSystem(std::string_view role) { return role == "system" || role == "developer"; }
+
+void putMessage(std::string* out, const outrigger_message_view& m) {
+  putStr(out, sv(m.role));
+  putStr(out, sv(m.content));
+  putStr(out, sv(m.name));
+  putStr(out, sv(m.tool_call_id));
+  for (size_t j = 0; m.tool_calls && j < m.tool_call_count; ++j) {
+    putStr(out, sv(m.tool_calls[j].name));
+    putStr(out, sv(m.tool_calls[j].arguments));
+  }
+}
+
 }  // namespace
 
-std::string partitionKey(const outrigger_request_view& req) {
+std::string partitionKey(const outrigger_request_view& req, KeyText mode) {
   std::string shape;  // what is hashed: system prompts, tools, tool choice, response format
   for (size_t i = 0; i < req.message_count; ++i) {
-    if (sv(req.messages[i].role) == "system" || sv(req.messages[i].role) == "developer") {
-      putStr(&shape, sv(req.messages[i].role));
-      putStr(&shape, sv(req.messages[i].content));
+    if (isSystem(sv(req.messages[i].role))) putMessage(&shape, req.messages[i]);
+  }
+  if (mode == KeyText::kLastUser) {
+    const size_t question = lastUser(req);
+    putStr(&shape, "turns");
+    for (size_t i = 0; i < req.message_count; ++i) {
+      if (i != question && !isSystem(sv(req.messages[i].role))) putMessage(&shape, req.messages[i]);
     }
   }
   if (const outrigger_params_view* p = req.params) {
@@ -51,10 +76,8 @@ std::string partitionKey(const outrigger_request_view& req) {
 
 std::string keyText(const outrigger_request_view& req, KeyText mode) {
   if (mode == KeyText::kLastUser) {
-    for (size_t i = req.message_count; i-- > 0;) {
-      if (sv(req.messages[i].role) == "user") return std::string(sv(req.messages[i].content));
-    }
-    return {};
+    size_t question = lastUser(req);
+    return question < req.message_count ? std::string(sv(req.messages[question].content)) : std::string();
   }
   std::string text;
   bool has_user = false;

@@ -9,10 +9,13 @@ namespace outrigger::semantic {
 namespace {
 
 // English only: the words that flip a question's meaning. Contractions are matched by their
-// "n't" ending, so "isn't", "can't", "won't" all count as "not".
-constexpr std::array<std::string_view, 14> kNegations = {"not", "no", "never", "none", "nobody", "nothing",
-                                                         "neither", "nor", "nowhere", "without", "cannot",
-                                                         "cant", "dont", "doesnt"};
+// "n't" ending, so "isn't", "can't", "won't" all count as "not"; the same written without the
+// apostrophe, as people type them, are listed.
+constexpr std::array<std::string_view, 32> kNegations = {
+    "not",    "no",      "never",    "none",     "nobody",  "nothing", "neither",  "nor",
+    "nowhere", "without", "cannot",  "cant",     "dont",    "doesnt",  "didnt",    "isnt",
+    "arent",  "wasnt",   "werent",   "hasnt",    "havent",  "hadnt",   "wont",     "wouldnt",
+    "shouldnt", "couldnt", "mustnt", "neednt",   "aint",    "shant",   "mightnt",  "darent"};
 
 constexpr std::array<std::pair<std::string_view, std::string_view>, 24> kNumberWords = {{
     {"zero", "0"},     {"one", "1"},       {"two", "2"},        {"three", "3"},     {"four", "4"},
@@ -40,20 +43,45 @@ void classify(std::string word, QueryMarks* marks) {
   }
 }
 
+// `text` with the typographic apostrophes (U+2019, U+02BC) as ASCII ones: "isn’t" is "isn't".
+std::string plainApostrophes(std::string_view text) {
+  std::string out(text);
+  for (std::string_view curly : {std::string_view("\xE2\x80\x99"), std::string_view("\xCA\xBC")}) {
+    for (size_t at = out.find(curly); at != std::string::npos; at = out.find(curly, at + 1)) {
+      out.replace(at, curly.size(), "'");
+    }
+  }
+  return out;
+}
+
+bool isDigitAt(std::string_view text, size_t i) {
+  return i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]));
+}
+
+// A ',' between digits that groups thousands ("1,000"): three digits follow, then no digit.
+bool isThousandsComma(std::string_view text, size_t i) {
+  return text[i] == ',' && isDigitAt(text, i + 1) && isDigitAt(text, i + 2) && isDigitAt(text, i + 3) &&
+         !isDigitAt(text, i + 4);
+}
+
 }  // namespace
 
-QueryMarks marksOf(std::string_view text) {
+QueryMarks marksOf(std::string_view original) {
+  const std::string normalized = plainApostrophes(original);
+  const std::string_view text = normalized;
   QueryMarks marks;
   size_t i = 0;
   while (i < text.size()) {
     unsigned char c = text[i];
     if (std::isdigit(c)) {
-      // A number: digits with ',' or '.' between them ("1,000", "3.5"); a trailing '.' ends it.
+      // A number: digits with '.' between them ("3.5"), or a ',' grouping thousands ("1,000" is
+      // 1000, but "3,5" is not 35); a trailing '.' ends it. A '-' just before, not inside a word
+      // ("-5", not "covid-19"), is its sign.
       std::string digits;
+      if (i > 0 && text[i - 1] == '-' && (i < 2 || !isWordByte(text[i - 2]))) digits.push_back('-');
       while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) ||
-                                 ((text[i] == ',' || text[i] == '.') && i + 1 < text.size() &&
-                                  std::isdigit(static_cast<unsigned char>(text[i + 1]))))) {
-        if (text[i] != ',') digits.push_back(text[i]);
+                                 ((text[i] == ',' || text[i] == '.') && isDigitAt(text, i + 1)))) {
+        if (!isThousandsComma(text, i)) digits.push_back(text[i]);
         ++i;
       }
       marks.numbers.push_back(std::move(digits));

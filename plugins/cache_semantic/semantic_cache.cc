@@ -51,7 +51,7 @@ class SemanticCache final : public Cache {
     auto state = std::make_shared<LookupState>();
     state->text = keyText(req, settings_.key_text);
     if (state->text.empty()) return OUTRIGGER_CONTINUE;  // nothing to compare: a miss, nothing stored
-    state->partition = partitionKey(req);
+    state->partition = partitionKey(req, settings_.key_text);
     state->marks = marksOf(state->text);
     if (host().setRequestState(req.handle, std::make_unique<StateRef>(state)) != OUTRIGGER_OK) return OUTRIGGER_CONTINUE;
 

@@ -24,13 +24,15 @@ const StageHooks CacheStage::kLookup = {
 
 // Every cache stores a provider's answer; nothing else is stored (a hit, a degraded answer, an
 // error) and a caller's bypass or no-store is honoured. A refusal or a content-filtered answer
-// is not an answer to serve again: the next caller asks the provider.
+// is not an answer to serve again: the next caller asks the provider. Nor is an
+// answer into which a guardrail restored this caller's own values (reversible redaction): the
+// key is the redacted prompt, which another caller's different values redact to as well.
 const StageHooks CacheStage::kStore = {
     "cache.store",
     [](const RequestContext& ctx, const Stage&) {
       return !ctx.from_cache_ && !ctx.view_.cache_bypass && !ctx.view_.cache_no_store &&
              ctx.provider_code_ == Code::kOk && !ctx.degraded_ && !ctx.answer_meta_.refusal &&
-             ctx.finish_reason_ != "content_filter";
+             ctx.finish_reason_ != "content_filter" && !ctx.answer_withheld_;
     },
     [](RequestContext& ctx, const Stage& stage) -> outrigger_status {
       outrigger_response_view answer = ctx.answerView(&ctx.answer_calls_);

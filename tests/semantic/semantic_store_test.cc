@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -115,6 +116,20 @@ TEST_CASE("the guard reads contractions, number words and separators") {
   CHECK(marksOf("two cups").numbers == std::vector<std::string>{"2"});
   CHECK(guardRefusal(marksOf("in 4 days"), marksOf("in four days")).empty());
   CHECK(guardRefusal(marksOf("in 4 days"), marksOf("in 14 days")) == "number");
+}
+
+TEST_CASE("the guard reads typographic apostrophes, contractions typed without one, signs and decimal commas") {
+  CHECK(guardRefusal(marksOf("Is it safe to take aspirin daily?"), marksOf("Isn\u2019t it safe to take aspirin daily?")) ==
+        "negation");
+  CHECK(marksOf("Isn\u02BCt it").negations == std::vector<std::string>{"not"});
+  for (const char* typed : {"shouldnt", "isnt", "wont", "didnt", "wasnt", "couldnt"}) {
+    INFO(typed);
+    CHECK(marksOf(std::string("Why ") + typed + " it work").negations == std::vector<std::string>{"not"});
+  }
+  CHECK(guardRefusal(marksOf("set it to -5 degrees"), marksOf("set it to 5 degrees")) == "number");
+  CHECK(guardRefusal(marksOf("covid-19 symptoms"), marksOf("covid 19 symptoms")).empty());  // a hyphen, not a sign
+  CHECK(guardRefusal(marksOf("add 3,5 litres"), marksOf("add 35 litres")) == "number");
+  CHECK(guardRefusal(marksOf("1,000 apples"), marksOf("1000 apples")).empty());
 }
 
 TEST_CASE("the entry bound evicts the least recently used entry") {
@@ -299,19 +314,38 @@ struct ViewOf {
 
 TEST_CASE("the partition key separates tenants, system prompts, tools and response formats, not questions") {
   ViewOf a("t1", "be brief", "hello"), b("t1", "be brief", "another question");
-  CHECK(partitionKey(a.req) == partitionKey(b.req));
-  CHECK(partitionKey(a.req) != partitionKey(ViewOf("t2", "be brief", "hello").req));
-  CHECK(partitionKey(a.req) != partitionKey(ViewOf("t1", "be verbose", "hello").req));
+  CHECK(partitionKey(a.req, KeyText::kLastUser) == partitionKey(b.req, KeyText::kLastUser));
+  CHECK(partitionKey(a.req, KeyText::kLastUser) != partitionKey(ViewOf("t2", "be brief", "hello").req, KeyText::kLastUser));
+  CHECK(partitionKey(a.req, KeyText::kLastUser) != partitionKey(ViewOf("t1", "be verbose", "hello").req, KeyText::kLastUser));
   ViewOf tools("t1", "be brief", "hello");
   outrigger_tool_view tool{{"function", 8}, {"lookup", 6}, {}, {"{}", 2}};
   tools.params.tools = &tool;
   tools.params.tool_count = 1;
-  CHECK(partitionKey(a.req) != partitionKey(tools.req));
+  CHECK(partitionKey(a.req, KeyText::kLastUser) != partitionKey(tools.req, KeyText::kLastUser));
   ViewOf json("t1", "be brief", "hello");
   json.params.response_format = 1;
-  CHECK(partitionKey(a.req) != partitionKey(json.req));
+  CHECK(partitionKey(a.req, KeyText::kLastUser) != partitionKey(json.req, KeyText::kLastUser));
   CHECK(keyText(a.req, KeyText::kLastUser) == "hello");
   CHECK(keyText(a.req, KeyText::kConversation) == "system: be brief\nuser: hello\n");
+}
+
+TEST_CASE("with the last user message as key, the turns before it are part of the partition") {
+  auto follow_up = [](const char* topic) {
+    auto v = std::make_unique<ViewOf>("t1", "be brief", "Tell me about a city");
+    v->messages.push_back({{"assistant", 9}, {topic, strlen(topic)}, {}, {}, nullptr, 0});
+    v->messages.push_back({{"user", 4}, {"What is its population?", 23}, {}, {}, nullptr, 0});
+    v->req.messages = v->messages.data();
+    v->req.message_count = v->messages.size();
+    return v;
+  };
+  auto paris = follow_up("Paris is the capital of France."), london = follow_up("London is the capital of England.");
+  CHECK(keyText(paris->req, KeyText::kLastUser) == keyText(london->req, KeyText::kLastUser));
+  CHECK(partitionKey(paris->req, KeyText::kLastUser) != partitionKey(london->req, KeyText::kLastUser));
+  // The whole conversation is the embedded text in the other mode: its partition leaves turns out.
+  CHECK(partitionKey(paris->req, KeyText::kConversation) == partitionKey(london->req, KeyText::kConversation));
+  // A first question shares its partition with the same question in any conversation's start.
+  ViewOf first("t1", "be brief", "hello"), again("t1", "be brief", "hello there");
+  CHECK(partitionKey(first.req, KeyText::kLastUser) == partitionKey(again.req, KeyText::kLastUser));
 }
 
 TEST_CASE("the AVX2 and SSE2 int8 kernels give the same inner products, at every length and at the extremes") {

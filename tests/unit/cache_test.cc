@@ -53,6 +53,46 @@ TEST_CASE("equal requests give equal keys, tenant, content, params and route all
   CHECK(cache::canonicalKey(a.view) != cache::canonicalKey(c.view));
 }
 
+TEST_CASE("a schema's strictness and name, and a tool's or tool call's type, change the key") {
+  ViewBuilder a("acme", "hello");
+  a.params.response_format = OUTRIGGER_FORMAT_JSON_SCHEMA;
+  a.params.response_schema_json = plugin::str(R"({"type":"object"})");
+  a.params.response_schema_name = plugin::str("answer");
+  ViewBuilder strict("acme", "hello");
+  strict.params = a.params;
+  strict.params.response_schema_strict = 1;
+  CHECK(cache::canonicalKey(a.view) != cache::canonicalKey(strict.view));
+  ViewBuilder renamed("acme", "hello");
+  renamed.params = a.params;
+  renamed.params.response_schema_name = plugin::str("other");
+  CHECK(cache::canonicalKey(a.view) != cache::canonicalKey(renamed.view));
+
+  outrigger_tool_view tool{};
+  tool.type = plugin::str("function");
+  tool.name = plugin::str("lookup");
+  ViewBuilder with_tool("acme", "hello"), other_type("acme", "hello");
+  with_tool.params.tools = &tool;
+  with_tool.params.tool_count = 1;
+  outrigger_tool_view custom = tool;
+  custom.type = plugin::str("custom");
+  other_type.params.tools = &custom;
+  other_type.params.tool_count = 1;
+  CHECK(cache::canonicalKey(with_tool.view) != cache::canonicalKey(other_type.view));
+
+  outrigger_tool_call_view call{};
+  call.id = plugin::str("call_1");
+  call.type = plugin::str("function");
+  call.name = plugin::str("lookup");
+  outrigger_tool_call_view custom_call = call;
+  custom_call.type = plugin::str("custom");
+  ViewBuilder called("acme", "hello"), custom_called("acme", "hello");
+  called.msgs[0].tool_calls = &call;
+  called.msgs[0].tool_call_count = 1;
+  custom_called.msgs[0].tool_calls = &custom_call;
+  custom_called.msgs[0].tool_call_count = 1;
+  CHECK(cache::canonicalKey(called.view) != cache::canonicalKey(custom_called.view));
+}
+
 TEST_CASE("length prefixes keep field boundaries: ('ab','c') and ('a','bc') differ") {
   ViewBuilder a("ab", "c"), b("a", "bc");
   CHECK(cache::canonicalKey(a.view) != cache::canonicalKey(b.view));
@@ -136,6 +176,14 @@ TEST_CASE("the memory cache plugin answers hits, never across tenants, and honou
   FakeHost::now += 2'000'000'000;  // past the TTL
   CHECK(hooks->lookup(inst, &acme_again.view) == OUTRIGGER_CONTINUE);
   CHECK(FakeHost::hits == 1);
+
+  // An answer cut short by the token limit is not stored: the next caller asks the provider.
+  ViewBuilder truncated("acme", "write a long poem", 5);
+  outrigger_response_view cut = plugin::makeResponse();
+  cut.content = plugin::str("Roses are");
+  cut.finish_reason = plugin::str("length");
+  hooks->store(inst, &truncated.view, &cut);
+  CHECK(hooks->lookup(inst, &truncated.view) == OUTRIGGER_CONTINUE);
 
   // A request TTL overrides the default.
   acme.view.cache_ttl_ms = 10'000;
