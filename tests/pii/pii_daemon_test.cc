@@ -166,6 +166,24 @@ TEST_CASE("socket: reversible placeholders give the caller its values back, stre
   CHECK(rec.find("4111 1111") == std::string::npos);
 }
 
+TEST_CASE("socket: an answer holding one caller's restored values is never cached for another's same redacted prompt") {
+  std::string config = piiConfig("reversible = true");
+  const std::string capture = "capture = \"full\"\n";
+  config.replace(config.find(capture), capture.size(), capture + "cache = \"mem\"\n");
+  config += "[instances.mem]\ntype = \"cache.memory\"\n";
+  DaemonProcess d(config);
+  REQUIRE(d.waitReady());
+  client::Client c(at(d));
+  auto gina = c.chat(ask("Write to gina@example.com today"));
+  REQUIRE(gina.ok());
+  CHECK(gina.value().content == "Write to gina@example.com today");
+  // Both prompts reach the provider as "Write to <EMAIL_1> today": the same cache key.
+  auto hank = c.chat(ask("Write to hank@other.org today"));
+  REQUIRE(hank.ok());
+  CHECK(hank.value().content == "Write to hank@other.org today");
+  CHECK_FALSE(hank.value().cache_hit);
+}
+
 TEST_CASE("socket: a deny action ends the request PERMISSION_DENIED naming the entity, not the value") {
   DaemonProcess d(piiConfig("actions = { us_ssn = \"deny\" }"));
   REQUIRE(d.waitReady());
