@@ -93,10 +93,14 @@ Verdict Ledger::reserveLocked(std::string_view key, const Amount& need, int64_t 
     if (d.limit <= 0) continue;
     double s = spent.*d.field, r = ks->reserved.*d.field, n = need.*d.field;
     if (s + r + n <= d.limit + kSlack) continue;
+    if (n > d.limit + kSlack) {
+      // Not in any window: the caller must ask for less (a lower max_tokens), not retry.
+      return {false, 0, refusal(key, d.unit, s, r, n, d.limit, 0), /*never=*/true};
+    }
     if (s + n > d.limit + kSlack) {
       // Spending alone leaves no room: only the window moving on frees it.
-      uint32_t wait = waitMs(*ks, d.limit, n, d.field, now_ms);
-      return {false, wait, refusal(key, d.unit, s, r, n, d.limit, now_ms + wait)};
+      int64_t wait = waitMs(*ks, d.limit, n, d.field, now_ms);
+      return {false, uint32_t(std::min<int64_t>(wait, UINT32_MAX)), refusal(key, d.unit, s, r, n, d.limit, now_ms + wait)};
     }
     // Requests in flight hold the room; it frees as they settle.
     return {false, 1000, refusal(key, d.unit, s, r, n, d.limit, 0)};
@@ -208,7 +212,7 @@ void Ledger::prune(KeyState* ks, int64_t now_ms) const {
 // How long until enough of the key's spending leaves the window for `need` to fit (reservations
 // aside): the window's end for a calendar window, the expiry of the bucket that frees enough for
 // a rolling one. A need larger than the whole limit waits for the whole window.
-uint32_t Ledger::waitMs(const KeyState& ks, double limit, double need, double Amount::*dim, int64_t now_ms) const {
+int64_t Ledger::waitMs(const KeyState& ks, double limit, double need, double Amount::*dim, int64_t now_ms) const {
   double left = 0;
   for (const Bucket& b : ks.buckets) {
     if (policy_.window.counts(b.start, now_ms)) left += b.spent.*dim;
@@ -220,7 +224,7 @@ uint32_t Ledger::waitMs(const KeyState& ks, double limit, double need, double Am
     left -= b.spent.*dim;
     if (left + need <= limit + kSlack) break;
   }
-  return static_cast<uint32_t>(std::clamp<int64_t>(until - now_ms, 1, UINT32_MAX));
+  return std::max<int64_t>(until - now_ms, 1);  // a rolling window may be longer than 49 days of ms in 32 bits
 }
 
 std::string Ledger::refusal(std::string_view key, const char* unit, double spent, double reserved, double need,
@@ -228,14 +232,17 @@ std::string Ledger::refusal(std::string_view key, const char* unit, double spent
   std::string who = policy_.key_label + " \"" + std::string(key) + "\"";
   std::string head = "budget \"" + policy_.name + "\" (" + policy_.window.describe() + ", " + number(limit, unit) +
                      ") for " + who + ": ";
+  if (need > limit + kSlack) {
+    return head + "this request's worst case of " + number(need, unit) +
+           " exceeds the whole budget: ask for fewer output tokens (max_tokens)";
+  }
   if (reset_ms == 0) {
     return head + number(spent, unit) + " spent and " + number(reserved, unit) +
            " reserved by requests in flight leave no room for this request's worst case of " + number(need, unit);
   }
-  std::string what = need > limit + kSlack ? "this request's worst case of " + number(need, unit) + " exceeds the whole budget"
-                     : spent >= limit - kSlack ? number(spent, unit) + " spent"
-                                               : number(spent, unit) + " spent leaves no room for this request's worst case of " +
-                                                     number(need, unit);
+  std::string what = spent >= limit - kSlack ? number(spent, unit) + " spent"
+                                             : number(spent, unit) + " spent leaves no room for this request's worst case of " +
+                                                   number(need, unit);
   return head + what + "; resets at " + isoUtc(reset_ms);
 }
 

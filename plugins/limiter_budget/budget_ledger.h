@@ -44,6 +44,7 @@ struct Verdict {
   bool admitted = false;
   uint32_t retry_after_ms = 0;  // refused: when the window frees enough (or in-flight requests end)
   std::string reason;           // refused: names the budget, its key and when it resets
+  bool never = false;           // refused: its worst case is over the whole limit, so no wait helps
 };
 
 // One key's state, for /metrics.
@@ -124,7 +125,7 @@ class Ledger {
   Amount spentLocked(const KeyState& ks, int64_t now_ms) const;
   void prune(KeyState* ks, int64_t now_ms) const;
   bool idle(const KeyState& ks, int64_t now_ms) const;
-  uint32_t waitMs(const KeyState& ks, double limit, double need, double Amount::*dim, int64_t now_ms) const;
+  int64_t waitMs(const KeyState& ks, double limit, double need, double Amount::*dim, int64_t now_ms) const;
   std::string refusal(std::string_view key, const char* unit, double spent, double reserved, double need,
                       double limit, int64_t reset_ms) const;
   int64_t pruneBefore(int64_t now_ms) const;

@@ -18,6 +18,7 @@
 
 #include "budget_ledger.h"
 #include "bounded_json.h"
+#include "limit_key.h"
 
 namespace {
 
@@ -124,15 +125,16 @@ std::shared_ptr<Ledger> ledgerFor(const Settings& s) {
 // What an admitted request holds: its reservation, and what its attempts cost so far. Released
 // by the host once the request has ended (after its last settle), which settles the ledger.
 struct Reservation {
-  Reservation(Host h, std::shared_ptr<Ledger> l, std::string k, Amount need)
-      : host(h), ledger(std::move(l)), key(std::move(k)), reserved(need) {}
+  Reservation(Host h, std::shared_ptr<Ledger> l, std::string k, Amount need, Amount attempt)
+      : host(h), ledger(std::move(l)), key(std::move(k)), reserved(need), per_attempt(attempt) {}
   Reservation(const Reservation&) = delete;  // one settlement per reservation
   Reservation& operator=(const Reservation&) = delete;
 
   Host host;
   std::shared_ptr<Ledger> ledger;
   std::string key;
-  Amount reserved;
+  Amount reserved;     // every attempt the route may bill
+  Amount per_attempt;  // one attempt's worst case
   Amount used;
 
   ~Reservation() {
@@ -185,10 +187,21 @@ class BudgetLimiter final : public Limiter {
     if (!out) out = settings_.default_max_output_tokens;
     Amount need{priced ? estimate.prompt_cost_usd + double(out) * estimate.output_price_usd : 0,
                 double(std::max<uint64_t>(estimate.prompt_tokens, 1) + out)};
-    std::string key(keyOf(request));
+    // Re-asks and hedges are attempts the route may bill too: each is reserved, or 64 requests
+    // at once that each re-ask spend twice what was reserved for them.
+    const bool knows_attempts = estimate.hdr.struct_size >= OUTRIGGER_SIZE_THROUGH(outrigger_limit_estimate, billed_attempts);
+    const double attempts = knows_attempts && estimate.billed_attempts > 1 ? estimate.billed_attempts : 1;
+    const Amount attempt = need;
+    need.usd *= attempts;
+    need.tokens *= attempts;
+    std::string key = keyOf(request);
     auto verdict = ledger_->reserve(key, need, unixMs());
-    if (!verdict.admitted) return refuse(result, OUTRIGGER_CODE_RESOURCE_EXHAUSTED, verdict.retry_after_ms, verdict.reason);
-    auto r = std::make_unique<Reservation>(host(), ledger_, std::move(key), need);
+    if (!verdict.admitted) {
+      // A worst case over the whole budget never fits: FAILED_PRECONDITION, which no SDK retries.
+      outrigger_code code = verdict.never ? OUTRIGGER_CODE_FAILED_PRECONDITION : OUTRIGGER_CODE_RESOURCE_EXHAUSTED;
+      return refuse(result, code, verdict.retry_after_ms, verdict.reason);
+    }
+    auto r = std::make_unique<Reservation>(host(), ledger_, std::move(key), need, attempt);
     outrigger_status st = host().setRequestState(request.handle, std::move(r));  // a failure settles at once
     return st == OUTRIGGER_OK ? OUTRIGGER_CONTINUE : st;
   }
@@ -225,8 +238,8 @@ class BudgetLimiter final : public Limiter {
   }
 
   // What an attempt cost is charged as it reports it; an attempt cut short in flight without
-  // usage may have been billed for anything up to the worst case, so the reservation stands for
-  // it; a failed attempt that reported nothing costs nothing.
+  // usage may have been billed for anything up to its worst case, so that stands for it; a
+  // failed attempt that reported nothing costs nothing.
   void settle(const outrigger_request_view& request, const outrigger_settlement& s) override {
     auto* r = static_cast<Reservation*>(host().requestState(request.handle));
     if (!r) return;
@@ -235,22 +248,23 @@ class BudgetLimiter final : public Limiter {
       r->used.usd += s.cost_usd;
       r->used.tokens += tokens;
     } else if (s.code == OUTRIGGER_CODE_CANCELLED && s.reached_upstream) {
-      r->used.usd += r->reserved.usd;
-      r->used.tokens += r->reserved.tokens;
+      r->used.usd += r->per_attempt.usd;
+      r->used.tokens += r->per_attempt.tokens;
     }
   }
 
  private:
-  std::string_view keyOf(const outrigger_request_view& r) const {
+  // A user, session or tag is the caller's to name: it is keyed within its tenant.
+  std::string keyOf(const outrigger_request_view& r) const {
     const outrigger_metadata_view* md = r.metadata;
     if (!md) return {};
     const std::string& k = settings_.key;
-    if (k == "tenant") return view(md->tenant);
-    if (k == "user") return view(md->user);
-    if (k == "session") return view(md->session);
+    if (k == "tenant") return std::string(view(md->tenant));
+    if (k == "user") return outrigger::limiter::tenantScoped(view(md->tenant), view(md->user));
+    if (k == "session") return outrigger::limiter::tenantScoped(view(md->tenant), view(md->session));
     std::string_view tag = std::string_view(k).substr(4);
     for (size_t i = 0; i < md->tag_count; ++i) {
-      if (view(md->tags[i].key) == tag) return view(md->tags[i].value);
+      if (view(md->tags[i].key) == tag) return outrigger::limiter::tenantScoped(view(md->tenant), view(md->tags[i].value));
     }
     return {};
   }

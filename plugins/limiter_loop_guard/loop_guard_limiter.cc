@@ -14,6 +14,7 @@
 
 #include "bounded_json.h"
 #include "loop_table.h"
+#include "limit_key.h"
 
 namespace {
 
@@ -113,7 +114,7 @@ class LoopGuard final : public Limiter {
   outrigger_status admit(const outrigger_request_view& request, const outrigger_limit_estimate&,
                          outrigger_limit_result& result) override {
     table_->useRules(rules_stamp_, settings_.rules);
-    std::string_view key = keyOf(request);
+    std::string key = keyOf(request);
     if (key.empty()) return OUTRIGGER_CONTINUE;  // no session: nothing to tell loops apart by
     int64_t now = int64_t(host().nowNs() / 1000000);
     std::string label = settings_.key + " \"" + std::string(key) + "\"";
@@ -143,12 +144,13 @@ class LoopGuard final : public Limiter {
   }
 
  private:
-  std::string_view keyOf(const outrigger_request_view& r) const {
+  // A user or session is the caller's to name: it is keyed within its tenant.
+  std::string keyOf(const outrigger_request_view& r) const {
     const outrigger_metadata_view* md = r.metadata;
     if (!md) return {};
-    if (settings_.key == "user") return view(md->user);
-    if (settings_.key == "tenant") return view(md->tenant);
-    return view(md->session);
+    if (settings_.key == "tenant") return std::string(view(md->tenant));
+    std::string_view id = settings_.key == "user" ? view(md->user) : view(md->session);
+    return id.empty() ? std::string() : outrigger::limiter::tenantScoped(view(md->tenant), id);  // none: not guarded
   }
 
   Settings settings_;

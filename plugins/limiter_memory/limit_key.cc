@@ -27,16 +27,28 @@ const char* keyName(KeyBy by) {
   return "tenant";
 }
 
-std::string_view keyOf(KeyBy by, const outrigger_request_view& r) {
+std::string keyOf(KeyBy by, const outrigger_request_view& r) {
   const outrigger_metadata_view* md = r.metadata;
   switch (by) {
-    case KeyBy::kTenant: return md ? text(md->tenant) : std::string_view();
-    case KeyBy::kUser: return md ? text(md->user) : std::string_view();
-    case KeyBy::kSession: return md ? text(md->session) : std::string_view();
-    case KeyBy::kRoute: return text(r.route);
+    case KeyBy::kTenant: return md ? std::string(text(md->tenant)) : std::string();
+    case KeyBy::kUser: return md ? tenantScoped(text(md->tenant), text(md->user)) : std::string();
+    case KeyBy::kSession: return md ? tenantScoped(text(md->tenant), text(md->session)) : std::string();
+    case KeyBy::kRoute: return std::string(text(r.route));
     case KeyBy::kGlobal: break;
   }
   return {};
+}
+
+std::string tenantScoped(std::string_view tenant, std::string_view id) {
+  if (tenant.empty()) return std::string(id);
+  std::string key;
+  key.reserve(tenant.size() + id.size() + 1);
+  for (char c : tenant) {
+    if (c == '%') key += "%25";
+    else if (c == '/') key += "%2F";
+    else key += c;
+  }
+  return key.append("/").append(id);
 }
 
 }  // namespace outrigger::limiter

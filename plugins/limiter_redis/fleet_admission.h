@@ -19,6 +19,8 @@ struct FleetCounters {
   std::atomic<uint64_t> admitted{0}, refused_rpm{0}, refused_tpm{0}, refused_concurrency{0}, refused_budget{0};
   std::atomic<uint64_t> redis_failed_closed{0}, local_fallbacks{0}, settle_failures{0};
   std::atomic<uint64_t> unsettled_micro_usd{0};
+  // Admissions whose answer was lost, released by id (lost_admissions.h).
+  std::atomic<uint64_t> lost_admissions{0}, lost_released{0}, lost_releases_dropped{0};
 };
 
 struct FleetLimits {
@@ -30,7 +32,7 @@ struct FleetAdmission {
   std::weak_ptr<redis::RedisClient> redis;
   std::shared_ptr<FleetCounters> counters;
   const redis::RedisScript* settle_script = nullptr;
-  std::vector<std::string> keys;  // the four script keys
+  std::vector<std::string> keys;  // the script keys: rate, slots, budget, leases, tombstone
   FleetLimits limits;
   std::string id;
   int64_t budget_ttl_s = 0;

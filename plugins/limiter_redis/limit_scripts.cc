@@ -11,6 +11,11 @@ local rpm, tpm, need = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local maxc, budget, reserve = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local id, lease, budget_ttl = ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9])
 
+-- Released already: its answer was lost and the sidecar gave it up (KEYS[5], the tombstone).
+if KEYS[5] and redis.call('EXISTS', KEYS[5]) == 1 then
+  return {0, 'released', 0, ''}
+end
+
 local rt, tt = 0, 0
 if rpm > 0 or tpm > 0 then
   local s = redis.call('HMGET', KEYS[1], 'rt', 'tt', 'ts')
@@ -74,13 +79,19 @@ return {1}
 )lua";
 
 // A reservation that already ran out of lease has given its amount back; only what the request
-// spent is added then.
+// spent is added then. Settling an id twice gives nothing back twice.
 const char kSettleScript[] = R"lua(
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local rpm, tpm = tonumber(ARGV[1]), tonumber(ARGV[2])
 local give_back, delta, id = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
 local spent, budget_ttl = tonumber(ARGV[6]), tonumber(ARGV[7])
+
+-- A release of an admission whose answer was lost: should the admission run after this, it
+-- finds the tombstone and reserves nothing.
+if ARGV[8] == '1' and KEYS[5] then
+  redis.call('SET', KEYS[5], '1', 'PX', tonumber(ARGV[9]))
+end
 
 if (rpm > 0 and give_back > 0) or (tpm > 0 and delta ~= 0) then
   local s = redis.call('HMGET', KEYS[1], 'rt', 'tt', 'ts')

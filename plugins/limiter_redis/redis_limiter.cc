@@ -25,6 +25,7 @@
 #include "limit_scripts.h"
 #include "limit_key.h"
 #include "local_admission.h"
+#include "lost_admissions.h"
 #include "redis_client.h"
 
 namespace {
@@ -104,6 +105,7 @@ class RedisLimiter final : public Limiter {
     if (d.HasMember("redis")) settings = outrigger::redis::parseRedisSettings(d["redis"]);
     redis_ = std::make_shared<RedisClient>(host, std::move(settings), stats_);
     redis_->start();
+    lost_ = std::make_unique<outrigger::limiter::LostAdmissions>(host, redis_, settle_script_, counters_, lease_ms_);
     if (d.HasMember("share_breakers") && d["share_breakers"].GetBool()) {
       uint32_t poll_ms = d.HasMember("breaker_poll_ms") ? d["breaker_poll_ms"].GetUint() : 200;
       breakers_ = std::make_unique<outrigger::limiter::BreakerShare>(host, redis_, poll_ms, breaker_counters_);
@@ -124,11 +126,11 @@ class RedisLimiter final : public Limiter {
     a->settle_script = &settle_script_;
     a->limits = limits_;
     a->id = admissionId();
-    std::string_view key = keyOf(key_by_, request);
+    std::string key = keyOf(key_by_, request);
     std::string base = redis_->key("limit:{" + name() + ":" + hex64(XXH3_64bits(key.data(), key.size())) + "}");
     int64_t window = window_.bucketStart(now_ms);
     std::string budget = base + ":budget:" + std::to_string(window);
-    a->keys = {base + ":rate", base + ":slots", budget, budget + ":leases"};
+    a->keys = {base + ":rate", base + ":slots", budget, budget + ":leases", base + ":released:" + a->id};
     a->budget_ttl_s = window_.bucketSeconds(window) + 3600;
     // Tokens reserved: the prompt and all the answer may add, so a burst of admissions cannot
     // overshoot by their answers (the settle gives back what was not used).
@@ -155,6 +157,7 @@ class RedisLimiter final : public Limiter {
                    std::unique_ptr<FleetAdmission> admission = std::move(*box);
                    if (*cancelled) {  // the request ended first: settle only what Redis reserved
                      admission->reserved = admittedBy(r);
+                     if (answerLost(r)) lost_->add(*admission);
                      return;
                    }
                    pending_.erase(requestId(handle));
@@ -189,6 +192,10 @@ class RedisLimiter final : public Limiter {
     out.counter("redis_limiter_settle_failures_total", "Settlements Redis did not take (leases expire them).", {}, double(c.settle_failures));
     out.counter("redis_limiter_unsettled_usd_total", "Spending not recorded in Redis because a settlement failed.", {},
                 double(c.unsettled_micro_usd) / 1e6);
+    const char* lost = "Admissions whose answer from Redis was lost, by what became of their release.";
+    out.counter("redis_limiter_lost_admissions_total", lost, {{"release", "sent"}}, double(c.lost_admissions));
+    out.counter("redis_limiter_lost_admissions_total", lost, {{"release", "taken"}}, double(c.lost_released));
+    out.counter("redis_limiter_lost_admissions_total", lost, {{"release", "dropped"}}, double(c.lost_releases_dropped));
     if (breakers_) {
       const char* shared = "Circuit breakers shared through Redis, by direction.";
       out.counter("redis_breakers_shared_total", shared, {{"direction", "published"}}, double(breaker_counters_->published));
@@ -213,7 +220,8 @@ class RedisLimiter final : public Limiter {
       refuse(h, handle, r.reply, retry_budget_ms);
       return;
     }
-    // Redis did not decide: nothing was reserved (or a lease will return it).
+    // Redis did not decide. When its answer was lost, it may have reserved all the same.
+    if (answerLost(r)) lost_->add(*a);
     a.reset();
     std::string why(r.why());
     noteRedisDown(why);
@@ -232,6 +240,11 @@ class RedisLimiter final : public Limiter {
     }
     if (h.setRequestState(handle, std::move(state)) == OUTRIGGER_OK) h.limiterDone(handle, OUTRIGGER_CODE_OK, 0, "");
   }
+
+  // The script may have run: it was sent, and no answer came in time (a stalled or slow Redis
+  // runs what it already read). A connection that broke is left to the lease: most often the
+  // server went with what it held.
+  static bool answerLost(const RedisResult& r) { return r.failure == outrigger::redis::RedisFailure::kTimeout; }
 
   static bool admittedBy(const RedisResult& r) {
     return r.ok() && r.reply->type == REDIS_REPLY_ARRAY && r.reply->elements >= 1 &&
@@ -266,9 +279,12 @@ class RedisLimiter final : public Limiter {
 
   // The most a request may cost: the host's worst case when it could price every target, else
   // the priced part of the prompt (an unpriced model is settled at its reported cost).
+  // Re-asks and hedges are attempts the route may bill too (billed_attempts): each is reserved.
   static double reserveUsd(const outrigger_limit_estimate& e) {
     if (e.hdr.struct_size < OUTRIGGER_SIZE_THROUGH(outrigger_limit_estimate, unpriced)) return 0;
-    return e.max_cost_usd > 0 ? e.max_cost_usd : e.prompt_cost_usd;
+    bool knows_attempts = e.hdr.struct_size >= OUTRIGGER_SIZE_THROUGH(outrigger_limit_estimate, billed_attempts);
+    double attempts = knows_attempts && e.billed_attempts > 1 ? e.billed_attempts : 1;
+    return (e.max_cost_usd > 0 ? e.max_cost_usd : e.prompt_cost_usd) * attempts;
   }
 
   void noteRedisDown(const std::string& why) {
@@ -311,6 +327,7 @@ class RedisLimiter final : public Limiter {
   std::shared_ptr<outrigger::limiter::BreakerShareCounters> breaker_counters_ =
       std::make_shared<outrigger::limiter::BreakerShareCounters>();
   std::unique_ptr<outrigger::limiter::BreakerShare> breakers_;  // before redis_ goes
+  std::unique_ptr<outrigger::limiter::LostAdmissions> lost_;     // before redis_ goes
 };
 
 }  // namespace

@@ -51,7 +51,18 @@ outrigger_limit_estimate LimiterStage::estimateOf(RequestContext& ctx) {
   e.output_price_usd = output;
   uint64_t cap = e.max_completion_tokens ? e.max_completion_tokens : e.max_output_tokens;
   e.max_cost_usd = cap ? e.prompt_cost_usd + double(cap) * output : 0;
+  e.billed_attempts = billedAttempts(ctx);
   return e;
+}
+
+// Each re-ask is another attempt, and each attempt may be hedged once (provider_hedge.cc).
+uint8_t LimiterStage::billedAttempts(const RequestContext& ctx) {
+  const Route& route = *ctx.route_;
+  uint32_t attempts = 1;
+  if (!ctx.embed_ && !route.guardrails.empty()) attempts += route.max_reasks;
+  bool hedges = route.policy.hedge.delay_ms && !ctx.view_.stream && route.targets.size() >= 2;
+  if (hedges) attempts *= 2;
+  return uint8_t(std::min<uint32_t>(attempts, UINT8_MAX));
 }
 
 const StageHooks LimiterStage::kAdmit = {

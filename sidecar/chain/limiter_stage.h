@@ -26,6 +26,8 @@ struct LimiterStage {
   // What admit is told: the prompt's estimated size, the caller's completion cap, and the
   // request's worst-case cost over the route's targets from the chain's price table.
   static outrigger_limit_estimate estimateOf(RequestContext& ctx);
+  // The most provider attempts a request of its route may be billed for (estimate.billed_attempts).
+  static uint8_t billedAttempts(const RequestContext& ctx);
 };
 
 }  // namespace outrigger::chain

@@ -4,6 +4,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
+
 #include "alerts/prometheus_rules.h"
 #include "alerts/webhook_payload.h"
 #include "common/clock.h"
@@ -78,6 +80,10 @@ alerts::AlertInputs Daemon::alertInputs() const {
   uint64_t overflowed = 0;
   for (const auto& w : workers_) w->usageMeter().mergeInto(&usage, cost::UsageMeter::kMaxSeries, &overflowed);
   for (const auto& [key, s] : usage) in.cost[{s.route, s.tenant, s.model}] += s.cost_usd;
+  // Collecting every plugin's metrics takes the budgets' locks (their most-used keys): only when
+  // a rule reads them.
+  const auto& rules = alert_evaluator_->rules();
+  if (std::none_of(rules.begin(), rules.end(), [](const auto& r) { return r.kind == "budget_used"; })) return in;
   telemetry::PluginMetrics plugins;
   plugins.collect(liveInstances());
   if (auto it = plugins.families().find("outrigger_budget_used_ratio"); it != plugins.families().end()) {

@@ -72,7 +72,9 @@ struct BudgetRig {
   std::unique_ptr<DaemonProcess> daemon;
   int http = 0;
 
-  BudgetRig(UpstreamProcess& upstream, const std::string& db_path, double limit_usd, const std::string& budget_extra = "")
+  // `budget_extra`: more lines of the budget's config (or tables after it); `route_extra`: of the route's.
+  BudgetRig(UpstreamProcess& upstream, const std::string& db_path, double limit_usd, const std::string& budget_extra = "",
+            const std::string& route_extra = "")
       : up(upstream), db(db_path) {
     ::setenv("OUTRIGGER_TEST_OPENAI_KEY", "sk-test", 1);
     daemon = std::make_unique<DaemonProcess>(
@@ -80,7 +82,8 @@ struct BudgetRig {
         "[instances.spend]\ntype = \"limiter.budget\"\n[instances.spend.config]\nwindow = \"daily\"\n" +
         "limit_usd = " + std::to_string(limit_usd) + "\npath = \"" + db + "\"\nflush_interval_ms = 50\n" + budget_extra +
         "[http]\nlisten = [\"127.0.0.1:0\"]\n[[http.virtual_keys]]\nkey = \"vk-acme\"\ntenant = \"acme\"\n"
-        "[routes.default]\nexporters = [\"records\"]\nprovider = \"openai\"\nmodel = \"gpt-4o-mini\"\nlimiters = [\"spend\"]\n");
+        "[routes.default]\nexporters = [\"records\"]\nprovider = \"openai\"\nmodel = \"gpt-4o-mini\"\nlimiters = [\"spend\"]\n" +
+        route_extra);
     REQUIRE(daemon->waitReady());
     http = boundPort(*daemon, "OpenAI-compatible API");
     REQUIRE(http != 0);
@@ -215,6 +218,44 @@ TEST_CASE("budget via daemon: 64 requests at once overspend a small budget by at
   CHECK(s.usd <= limit + answer + 1e-12);
 }
 
+TEST_CASE("budget via daemon: requests that re-ask reserve every attempt, so 64 at once still overspend by at most one") {
+  UpstreamProcess up;
+  REQUIRE(up.ready());
+  // Prose where a JSON object is required: every request is re-asked once, two billed attempts.
+  REQUIRE(up.script(R"([{"model":"gpt-4o-mini","repeat":128,"delay_ms":300,
+    "usage":{"prompt_tokens":2,"completion_tokens":1000,"total_tokens":1002}}])"));
+  const double answer = 2 * kInput + 1000 * kOutput;
+  const double limit = 10 * answer;
+  BudgetRig rig(up, makeTempDir() + "/budget.db", limit,
+                "[instances.structured]\ntype = \"guardrail.json\"\n[instances.structured.config]\n"
+                "schema = { type = \"object\" }\n",
+                "guardrails = [\"structured\"]\nmax_reasks = 1\n");
+  client::Client c(at(*rig.daemon));
+  std::mutex mu;
+  std::condition_variable cv;
+  int ended = 0, refused = 0;
+  for (int i = 0; i < 64; ++i) {
+    client::CallEvents events;
+    events.on_end = [&](const client::Result<client::Response>& r) {
+      std::lock_guard<std::mutex> lock(mu);
+      ++ended;
+      if (!r.ok() && r.error().code == StatusCode::kResourceExhausted) ++refused;
+      cv.notify_all();
+    };
+    c.start(asAcme(1000), std::move(events), false);
+  }
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    REQUIRE(cv.wait_for(lock, 30s, [&] { return ended == 64; }));
+  }
+  CHECK(refused >= 50);
+  rig.stop();
+  Stored s = stored(rig.db, "acme");
+  CHECK(s.usd > 0);
+  // Reserving one attempt a request let 10 in, which spent 20 answers.
+  CHECK(s.usd <= limit + 2 * answer + 1e-12);
+}
+
 TEST_CASE("budget via daemon: the spent amount survives a restart of the daemon") {
   UpstreamProcess up;
   REQUIRE(up.ready());
@@ -310,9 +351,11 @@ TEST_CASE("loop guard via daemon: the same request repeated in a session is refu
   int http = boundPort(d, "OpenAI-compatible API"), admin = boundPort(d, "admin endpoints");
   REQUIRE(http != 0);
   client::Client c(at(d));
+  // The HTTP front's callers without a key are the tenant "default": so are these.
   auto inSession = [](const std::string& session, const std::string& text) {
     auto r = ask(text);
     client::Metadata m;
+    m.tenant = "default";
     m.session = session;
     r.metadata = m;
     return r;
@@ -324,9 +367,13 @@ TEST_CASE("loop guard via daemon: the same request repeated in a session is refu
   CHECK(third.error().code == StatusCode::kResourceExhausted);
   CHECK(third.error().origin == "limiter/loops");
   CHECK(third.error().message ==
-        "loop guard: session \"agent-1\" sent the same request 2 times in 600 s (max_repeats 2)");
+        "loop guard: session \"default/agent-1\" sent the same request 2 times in 600 s (max_repeats 2)");
   CHECK(third.error().retry_after_ms > 590000);
   CHECK(c.chat(inSession("agent-2", "same step")).ok());    // another session
+  // Another tenant's session of the same name is its own: these repeats never refuse it.
+  auto elsewhere = inSession("agent-1", "same step");
+  elsewhere.metadata->tenant = "globex";
+  CHECK(c.chat(elsewhere).ok());
   CHECK(c.chat(inSession("agent-1", "another step")).ok());  // another request: the 3rd call of 4
   CHECK(c.chat(inSession("agent-1", "a fourth step")).ok());
 
@@ -343,5 +390,5 @@ TEST_CASE("loop guard via daemon: the same request repeated in a session is refu
   // Both refusals are counted with the limiters' refusals on /metrics.
   std::string metrics = curlCall("http://127.0.0.1:" + std::to_string(admin) + "/metrics").body;
   CHECK(metrics.find("\noutrigger_limiter_refusals_total 2\n") != std::string::npos);
-  CHECK(parseJson(up.log()).Size() == 5);
+  CHECK(parseJson(up.log()).Size() == 6);  // two, one for agent-2, one for globex's agent-1, two more
 }

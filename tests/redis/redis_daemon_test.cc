@@ -333,6 +333,40 @@ TEST_CASE("limiter.redis: a request cut short by its deadline gives its slot bac
   CHECK(b.chat(as("acme", "next")).ok());
 }
 
+TEST_CASE("limiter.redis: admissions whose answer timed out while Redis stalled are released by id, not held for the lease") {
+  RedisServer redis;
+  Sidecar a(limiterConfig(redis, "max_concurrent = 2\nlease_ms = 600000\n"));
+  REQUIRE(a.chat(as("acme", "warm up")).ok());
+  // A script that keeps Redis busy for two seconds: the sidecar's admits (500 ms command
+  // timeout) time out, and Redis runs them once it is free, taking both slots.
+  std::thread stall([&] {
+    redis.call({"EVAL",
+                "local s = redis.call('TIME') local start = s[1] * 1000000 + s[2] "
+                "repeat local n = redis.call('TIME') until n[1] * 1000000 + n[2] - start > 2000000 return 1",
+                "0"});
+  });
+  std::this_thread::sleep_for(200ms);
+  int refused = 0;
+  for (int i = 0; i < 2; ++i) {
+    auto r = a.chat(as("acme", "during the stall " + std::to_string(i)));
+    refused += !r.ok() && r.error().code == StatusCode::kUnavailable;
+  }
+  stall.join();
+  REQUIRE(refused == 2);
+  // Released within a few seconds (retried each second), not after the lease's ten minutes.
+  std::string slots = "?";
+  for (int i = 0; i < 500 && slots != "0"; ++i) {
+    std::vector<std::string> keys = redis.keys("fleet-test:limit:*:slots");
+    slots = keys.empty() ? "0" : redis.call({"ZCARD", keys[0]});
+    if (slots != "0") std::this_thread::sleep_for(10ms);
+  }
+  CHECK(slots == "0");
+  CHECK(a.chat(as("acme", "after the stall")).ok());
+  const std::string taken = "outrigger_redis_limiter_lost_admissions_total{instance=\"fleet\",release=\"taken\"}";
+  for (int i = 0; i < 300 && adminMetric(a.daemon, taken) < 2; ++i) std::this_thread::sleep_for(10ms);
+  CHECK(adminMetric(a.daemon, taken) == 2);
+}
+
 TEST_CASE("limiter.redis: a sidecar killed while holding a slot gives it back when its lease runs out") {
   RedisServer redis;
   Sidecar a(limiterConfig(redis, "max_concurrent = 1\n")), b(limiterConfig(redis, "max_concurrent = 1\n"));

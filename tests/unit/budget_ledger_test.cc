@@ -130,8 +130,26 @@ TEST_CASE("budget ledger: tokens are limited like USD, and a request larger than
   Verdict v = ledger->reserve("acme", {0, 5000}, kNow);
   CHECK_FALSE(v.admitted);
   CHECK(v.reason.find("worst case of 5000 tokens exceeds the whole budget") != std::string::npos);
+  CHECK(v.never);                 // no window frees room for it: not a retryable refusal
+  CHECK(v.retry_after_ms == 0);
+  CHECK(v.reason.find("resets at") == std::string::npos);
   CHECK(ledger->reserve("acme", {0, 600}, kNow).admitted);
   CHECK_FALSE(ledger->reserve("acme", {0, 600}, kNow).admitted);
+}
+
+TEST_CASE("budget ledger: a rolling window longer than 49 days names its true reset, and caps only retry_after") {
+  for (int days : {60, 366}) {
+    auto ledger = memoryLedger(usdPolicy(100, WindowKind::kRolling, int64_t(days) * 86400));
+    ledger->settle("acme", {}, {100, 0}, kNow);
+    Verdict v = ledger->reserve("acme", {1, 0}, kNow + 1000);
+    CHECK_FALSE(v.admitted);
+    CHECK_FALSE(v.never);
+    CHECK(v.retry_after_ms == UINT32_MAX);  // the most the field holds
+    // The spending leaves the window with its bucket, `days` on: the reason says when.
+    WindowSpec window{WindowKind::kRolling, int64_t(days) * 86400};
+    INFO(v.reason);
+    CHECK(v.reason.find("resets at " + isoUtc(window.expiresMs(window.bucketStart(kNow)))) != std::string::npos);
+  }
 }
 
 TEST_CASE("budget ledger: the soft threshold is reported once per key and window") {

@@ -438,7 +438,12 @@ typedef struct outrigger_limit_estimate {
   double max_cost_usd;         /* prompt_cost_usd + (max_completion_tokens, else max_output_tokens) *
                                 * output_price_usd; 0 when neither cap is known */
   uint8_t unpriced;            /* 1: some target's model has no price; the slots above cover the priced ones */
-  uint8_t reserved_[7];
+  /* The most provider attempts one request of the route may be billed for: 1, times 1 + the
+   * route's max_reasks when a response guardrail may re-ask, times 2 when it hedges. A budget
+   * that reserves its worst case multiplies by it, or re-asks and hedges spend past it. 0 from
+   * a host that predates it: read it as 1. */
+  uint8_t billed_attempts;
+  uint8_t reserved_[6];
 } outrigger_limit_estimate;
 
 /* Synchronous refusal from admit. The host zeroes it before the call and copies `reason`
