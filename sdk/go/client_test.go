@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -296,11 +297,30 @@ func TestErrorMapping(t *testing.T) {
 	e := asError(t, err)
 	want := Error{Status: StatusResourceExhausted, Retryable: true, RetryAfter: 1500 * time.Millisecond,
 		Origin: "ratelimit/tenant", Message: "budget spent", TraceID: "tr-x"}
-	if *e != want {
+	if !reflect.DeepEqual(*e, want) {
 		t.Fatalf("got %+v, want %+v", *e, want)
 	}
 	if !errors.Is(err, ErrResourceExhausted) || errors.Is(err, ErrUnavailable) {
 		t.Error("errors.Is does not follow the status")
+	}
+}
+
+// A guardrail's denial names itself in the error's verdicts, as on an answer.
+func TestErrorCarriesTheVerdicts(t *testing.T) {
+	srv := newFakeServer(t, ackSpec{})
+	c := dialFake(t, srv)
+	fc := srv.next(t)
+	verdicts := []GuardrailVerdict{{Guardrail: "input_rules", Verdict: VerdictPass},
+		{Guardrail: "pii", Verdict: VerdictDeny, Reason: "an email address"}}
+	go func() {
+		r := fc.recvType(t, "Request")
+		fc.send(endFrame(r.id, endSpec{status: StatusPermissionDenied, origin: "guardrail/pii",
+			message: "denied", traceID: "tr-d", verdicts: verdicts}))
+	}()
+	_, err := c.Chat(context.Background(), user("x"))
+	e := asError(t, err)
+	if !reflect.DeepEqual(e.Verdicts, verdicts) || e.TraceID != "tr-d" {
+		t.Fatalf("got verdicts %+v, trace id %q", e.Verdicts, e.TraceID)
 	}
 }
 

@@ -124,6 +124,7 @@ func decodeEnd(t flatbuffers.Table) (*Response, *Error) {
 			Message:         string(e.Message()),
 			TraceID:         string(e.TraceId()),
 			ReachedProvider: e.ReachedProvider(),
+			Verdicts:        decodeVerdicts(&e),
 		}
 	}
 	r := &Response{
@@ -151,16 +152,24 @@ func decodeEnd(t flatbuffers.Table) (*Response, *Error) {
 		r.Usage = Usage{PromptTokens: u.PromptTokens(), CompletionTokens: u.CompletionTokens(),
 			CachedTokens: u.CachedTokens(), ReasoningTokens: u.ReasoningTokens(), CacheWriteTokens: u.CacheWriteTokens()}
 	}
-	if n := e.VerdictsLength(); n > 0 {
-		r.Verdicts = make([]GuardrailVerdict, n)
-		var v wire.GuardrailVerdict
-		for i := 0; i < n; i++ {
-			e.Verdicts(&v, i)
-			r.Verdicts[i] = GuardrailVerdict{Guardrail: string(v.Guardrail()),
-				Verdict: Verdict(v.Verdict()), Reason: string(v.Reason())}
-		}
-	}
+	r.Verdicts = decodeVerdicts(&e)
 	return r, nil
+}
+
+// decodeVerdicts reads the guardrails' verdicts of an end, OK or not; nil when there are none.
+func decodeVerdicts(e *wire.ResponseEnd) []GuardrailVerdict {
+	n := e.VerdictsLength()
+	if n == 0 {
+		return nil
+	}
+	out := make([]GuardrailVerdict, n)
+	var v wire.GuardrailVerdict
+	for i := 0; i < n; i++ {
+		e.Verdicts(&v, i)
+		out[i] = GuardrailVerdict{Guardrail: string(v.Guardrail()),
+			Verdict: Verdict(v.Verdict()), Reason: string(v.Reason())}
+	}
+	return out
 }
 
 // serverInfo is what the sidecar announced in HelloAck.

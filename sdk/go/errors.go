@@ -77,6 +77,9 @@ type Error struct {
 	// ReachedProvider: the sidecar had started a provider attempt, so the upstream may have
 	// acted on the request. Only the sidecar reports it; errors decided by the SDK say false.
 	ReachedProvider bool
+	// Verdicts are the guardrails' decisions up to the error: a guardrail that denied the
+	// call names itself here. Empty on errors the SDK decides.
+	Verdicts []GuardrailVerdict
 
 	cause    error // a local cause (context error, I/O error, ErrClientClosed), if any
 	sentinel bool

@@ -366,6 +366,7 @@ type endSpec struct {
 	refusal           bool
 	systemFingerprint string
 	serviceTier       string
+	verdicts          []GuardrailVerdict
 }
 
 func endFrame(id uint64, e endSpec) []byte {
@@ -373,6 +374,7 @@ func endFrame(id uint64, e endSpec) []byte {
 		origin, msg, content := optString(b, e.origin), optString(b, e.message), optString(b, e.content)
 		model, trace := optString(b, e.model), optString(b, e.traceID)
 		fp, tier := optString(b, e.systemFingerprint), optString(b, e.serviceTier)
+		verdicts := verdictVector(b, e.verdicts)
 		finish := e.finishReason
 		if finish == "" {
 			finish = "stop"
@@ -401,12 +403,34 @@ func endFrame(id uint64, e endSpec) []byte {
 				f.add(b, f.off)
 			}
 		}
+		if verdicts != 0 {
+			wire.ResponseEndAddVerdicts(b, verdicts)
+		}
 		if e.status == StatusOK {
 			wire.ResponseEndAddFinishReason(b, stop)
 			wire.ResponseEndAddUsage(b, usage)
 		}
 		return wire.ResponseEndEnd(b)
 	})
+}
+
+// verdictVector writes verdicts for a ResponseEnd; 0 when there are none.
+func verdictVector(b *flatbuffers.Builder, verdicts []GuardrailVerdict) flatbuffers.UOffsetT {
+	if len(verdicts) == 0 {
+		return 0
+	}
+	offs := make([]flatbuffers.UOffsetT, len(verdicts))
+	for i, v := range verdicts {
+		name, reason := b.CreateString(v.Guardrail), optString(b, v.Reason)
+		wire.GuardrailVerdictStart(b)
+		wire.GuardrailVerdictAddGuardrail(b, name)
+		wire.GuardrailVerdictAddVerdict(b, wire.Verdict(v.Verdict))
+		if reason != 0 {
+			wire.GuardrailVerdictAddReason(b, reason)
+		}
+		offs[i] = wire.GuardrailVerdictEnd(b)
+	}
+	return offsetVector(b, offs)
 }
 
 func endOK(id uint64, content, model string) []byte {

@@ -307,6 +307,14 @@ func TestVectorsDecodeThroughSDK(t *testing.T) {
 	}
 }
 
+func verdictsJSON(vs []GuardrailVerdict) []any {
+	out := make([]any, len(vs))
+	for i, v := range vs {
+		out[i] = map[string]any{"guardrail": v.Guardrail, "verdict": v.Verdict.String(), "reason": v.Reason}
+	}
+	return out
+}
+
 func chunkJSON(c Chunk) map[string]any {
 	calls := make([]any, len(c.ToolCalls))
 	for i, d := range c.ToolCalls {
@@ -320,16 +328,13 @@ func endJSON(r *Response, e *Error) map[string]any {
 		return map[string]any{"status": e.Status.String(), "retryable": e.Retryable,
 			"retry_after_ms": e.RetryAfter.Milliseconds(), "origin": e.Origin, "message": e.Message,
 			"trace_id": e.TraceID, "cost_usd": 0, "cache_hit": false, "reached_provider": e.ReachedProvider,
-			"refusal": false}
+			"refusal": false, "verdicts": verdictsJSON(e.Verdicts)}
 	}
 	calls := make([]any, len(r.ToolCalls))
 	for i, c := range r.ToolCalls {
 		calls[i] = map[string]any{"id": c.ID, "type": c.Type, "name": c.Name, "arguments": c.Arguments}
 	}
-	verdicts := make([]any, len(r.Verdicts))
-	for i, v := range r.Verdicts {
-		verdicts[i] = map[string]any{"guardrail": v.Guardrail, "verdict": v.Verdict.String(), "reason": v.Reason}
-	}
+	verdicts := verdictsJSON(r.Verdicts)
 	u := r.Usage
 	out := map[string]any{"status": "OK", "retryable": false, "retry_after_ms": 0,
 		"origin":  r.Origin,

@@ -1,15 +1,21 @@
 // The C++ client against a sidecar that stops answering (SIGSTOP: alive, its socket open, reading
 // nothing): every call ends typed and on time, whether it has a deadline or not, a request the
-// sidecar does not read holds no other call, a new connection's handshake gives up, and a caller
-// that does not read its stream is cut off instead of buffering without bound.
+// sidecar does not read holds no other call, a new connection's handshake gives up (and holds no
+// call waiting for it past that call's own deadline), and a caller that does not read its stream
+// is cut off instead of buffering without bound. Then the client's own rules against a live
+// sidecar: a callback that starts the next call as the sidecar dies and comes back, a request too
+// large for the connection, metadata merged over the defaults, and what an error carries.
 #include <catch2/catch.hpp>
 
 #include <signal.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <future>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <outrigger/client.h>
 
@@ -207,4 +213,224 @@ TEST_CASE("time the reader spends in a slow callback is not the sidecar's silenc
   auto r = end.get();
   CHECK(r.ok());
   CHECK(c.connectionsOpened() == 1);
+}
+
+TEST_CASE("a call made while another call's handshake hangs ends at its own deadline, and later ones share that handshake's failure") {
+  DaemonProcess d;
+  REQUIRE(d.waitReady());
+  client::Client::Options opt = at(d);
+  opt.connect_timeout = 3s;
+  client::Client c(opt);  // not connected yet: the first call opens the connection
+
+  d.signal(SIGSTOP);  // the kernel still accepts the connection; no HelloAck comes
+  Resume resume{d};
+  auto first = inBackground([&] { return c.chat(ask("no deadline")); });
+  std::this_thread::sleep_for(200ms);  // the first call is in its handshake
+  client::ChatRequest bounded = ask("bounded");
+  bounded.timeout = 1s;
+  auto second = inBackground([&] { return c.chat(bounded); });
+  auto third = inBackground([&] { return c.chat(ask("no deadline either")); });
+
+  Ended s = endWithin(second, 8s);
+  CHECK((s.code == client::StatusCode::kDeadlineExceeded || s.code == client::StatusCode::kUnavailable));
+  CHECK(s.took < 2s);
+  Ended f = endWithin(first, 8s);
+  CHECK(f.code == client::StatusCode::kUnavailable);
+  CHECK(f.retryable);
+  // The third waited for the first's handshake and ends with it, rather than try one of its own.
+  Ended t = endWithin(third, 8s);
+  CHECK(t.code == client::StatusCode::kUnavailable);
+  CHECK(t.retryable);
+  CHECK(t.message.find("handshake") != std::string::npos);
+  CHECK(t.took < 3500ms);
+
+  d.signal(SIGCONT);
+  auto again = c.chat(ask("after"));
+  REQUIRE(again.ok());
+  CHECK(again.value().content == "after");
+}
+
+namespace {
+
+// Calls chained from their own ends, as a pipeline or a retry loop built on callbacks does: each
+// on_end starts the next call, on the reader thread that delivered the end, until the target
+// number of calls succeeded or two in a row failed.
+class Chain {
+ public:
+  explicit Chain(client::Client& c) : c_(c) {}
+
+  // Chains calls until `more` more of them succeeded, or two in a row failed.
+  void run(int more) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      target_ = succeeded_ + more;
+      failed_in_a_row_ = 0;
+      stopped_ = false;
+    }
+    next();
+  }
+  // Waits until `n` calls ended in all, each having started the next one if it was to.
+  bool waitEnded(int n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, 10s, [&] { return ended_ >= n; });
+  }
+  bool waitStopped() {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, 20s, [&] { return stopped_; });
+  }
+  int succeeded() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return succeeded_;
+  }
+  std::vector<client::Error> failures() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return failures_;
+  }
+
+ private:
+  void next() {
+    client::CallEvents events;
+    events.on_end = [this](const client::Result<client::Response>& r) { onEnd(r); };
+    c_.start(ask("link", R"({"latency_ms": 50})"), std::move(events), false);
+  }
+
+  void onEnd(const client::Result<client::Response>& r) {
+    bool go;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (r.ok()) {
+        ++succeeded_;
+        failed_in_a_row_ = 0;
+      } else {
+        failures_.push_back(r.error());
+        ++failed_in_a_row_;
+      }
+      go = succeeded_ < target_ && failed_in_a_row_ < 2;
+    }
+    if (go) next();  // may end at once, a nested onEnd
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++ended_;
+      if (!go) stopped_ = true;
+    }
+    cv_.notify_all();
+  }
+
+  client::Client& c_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int succeeded_ = 0, target_ = 0, failed_in_a_row_ = 0, ended_ = 0;
+  bool stopped_ = false;
+  std::vector<client::Error> failures_;
+};
+
+// Every failure is the retryable UNAVAILABLE of a lost or refused connection.
+void checkRetryableUnavailable(const std::vector<client::Error>& failures) {
+  for (const client::Error& e : failures) {
+    INFO(e.toString());
+    CHECK(e.code == client::StatusCode::kUnavailable);
+    CHECK(e.retryable);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("an on_end that starts the next call goes on through its sidecar dying, shutting down and coming back") {
+  DaemonProcess d;
+  REQUIRE(d.waitReady());
+  client::Client c(at(d));
+  Chain chain(c);
+
+  // Killed with a call in flight: that call's end comes from the reader of the lost connection,
+  // and so does the next call, which retires that connection.
+  chain.run(1000);
+  REQUIRE(chain.waitEnded(3));  // the fourth call was written before the third's on_end returned
+  d.signal(SIGKILL);
+  REQUIRE(d.waitExit(10s) == 128 + SIGKILL);
+  REQUIRE(chain.waitStopped());
+  CHECK(chain.failures().size() == 2);
+  checkRetryableUnavailable(chain.failures());
+
+  d.restart();
+  REQUIRE(d.waitReady());
+  int before = chain.succeeded();
+  chain.run(5);
+  REQUIRE(chain.waitStopped());
+  CHECK(chain.succeeded() == before + 5);
+  CHECK(c.connectionsOpened() == 2);
+
+  // Shut down (GoAway) while the chain runs: its calls are answered or fail retryably.
+  chain.run(1000);
+  REQUIRE(chain.waitEnded(chain.succeeded() + static_cast<int>(chain.failures().size()) + 2));
+  d.signal(SIGTERM);
+  REQUIRE(d.waitExit(10s) == 0);
+  REQUIRE(chain.waitStopped());
+  checkRetryableUnavailable(chain.failures());
+
+  d.restart();
+  REQUIRE(d.waitReady());
+  before = chain.succeeded();
+  chain.run(5);
+  REQUIRE(chain.waitStopped());
+  CHECK(chain.succeeded() == before + 5);
+}
+
+TEST_CASE("a request larger than the connection's max_frame_size fails INVALID_ARGUMENT here, and the calls beside it go on") {
+  auto check = [](DaemonProcess& d, size_t prompt_bytes) {
+    REQUIRE(d.waitReady());
+    client::Client c(at(d));
+    // Written before stream() returns: in flight while the large request is refused.
+    client::Stream beside = c.stream(ask("beside", R"({"latency_ms": 200})"));
+    auto large = c.chat(ask(std::string(prompt_bytes, 'x')));
+    REQUIRE_FALSE(large.ok());
+    CHECK(large.error().code == client::StatusCode::kInvalidArgument);
+    CHECK_FALSE(large.error().retryable);
+    CHECK(large.error().message.find("max_frame_size") != std::string::npos);
+    REQUIRE(beside.result().ok());
+    CHECK(beside.result().value().content == "beside");
+    CHECK(c.connectionsOpened() == 1);
+  };
+  SECTION("over this client's limit (4 MiB by default)") {
+    DaemonProcess d;
+    check(d, 5u << 20);
+  }
+  SECTION("over the sidecar's smaller limit") {
+    DaemonProcess d(withServerKeys("max_frame_size = 65536\n"));
+    check(d, 100u << 10);
+  }
+}
+
+TEST_CASE("a call's metadata is merged over the client's default field by field, tags included") {
+  DaemonProcess d;
+  REQUIRE(d.waitReady());
+  client::Client::Options opt = at(d);
+  opt.default_metadata.tenant = "acme";
+  opt.default_metadata.user = "u-default";
+  opt.default_metadata.tags = {{"team", "billing"}, {"env", "dev"}};
+  client::Client c(opt);
+  client::ChatRequest req = ask("q", R"({"echo_metadata": true})");
+  client::Metadata call;
+  call.request_id = "r-42";
+  call.user = "u-call";
+  call.tags = {{"env", "prod"}};
+  req.metadata = call;
+  auto r = c.chat(req);
+  REQUIRE(r.ok());
+  CHECK(r.value().content ==
+        R"({"tenant":"acme","user":"u-call","session":"","request_id":"r-42","prompt_id":"","prompt_version":"",)"
+        R"("tags":{"env":"prod","team":"billing"}})");
+}
+
+TEST_CASE("an error carries the call's trace id and the guardrails' verdicts") {
+  DaemonProcess d;
+  REQUIRE(d.waitReady());
+  client::Client c(at(d));
+  auto r = c.chat(ask("a forbidden phrase"));
+  REQUIRE_FALSE(r.ok());
+  const client::Error& e = r.error();
+  CHECK(e.code == client::StatusCode::kPermissionDenied);
+  CHECK(e.trace_id.size() == 32);
+  REQUIRE_FALSE(e.verdicts.empty());
+  CHECK(e.verdicts.back().guardrail == "input_rules");
+  CHECK(e.verdicts.back().verdict == 2);  // deny
 }

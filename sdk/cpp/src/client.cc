@@ -67,6 +67,31 @@ int pollMsUntil(Clock::time_point t) {
   return static_cast<int>(std::clamp<int64_t>(ms, 0, 1 << 30));
 }
 
+// A call's metadata over the client's default, merged as every SDK merges it: a field the call
+// sets wins, one it leaves empty keeps the default, and the tags of both are kept (the call's on
+// a key both set).
+Metadata mergeMetadata(const Metadata& base, const Metadata& call) {
+  Metadata m = base;
+  auto over = [](std::string& field, const std::string& set) {
+    if (!set.empty()) field = set;
+  };
+  over(m.tenant, call.tenant);
+  over(m.user, call.user);
+  over(m.session, call.session);
+  over(m.request_id, call.request_id);
+  over(m.prompt_id, call.prompt_id);
+  over(m.prompt_version, call.prompt_version);
+  over(m.traceparent, call.traceparent);
+  for (const auto& [k, v] : call.tags) m.tags[k] = v;
+  return m;
+}
+
+Error frameTooLarge(size_t frame_bytes, uint32_t max_frame) {
+  return makeError(StatusCode::kInvalidArgument, "the request's frame of " + std::to_string(frame_bytes) +
+                                                      " bytes exceeds the max_frame_size agreed with the sidecar (" +
+                                                      std::to_string(max_frame) + " bytes)");
+}
+
 }  // namespace
 
 // The right to write to a connection's socket, which a writer may give up waiting for at its
@@ -158,10 +183,20 @@ class Call {
 class Connection {
  public:
   Connection(uint64_t id, bool verify) : id_(id), verify_(verify) {}
+  // Joins the reader thread: see destroyableHere.
   ~Connection() {
     shutdownSocket();
     if (reader_.joinable()) reader_.join();
     if (fd_ >= 0) ::close(fd_);
+  }
+
+  // Whether the calling thread may run the destructor, which waits for the reader thread: not
+  // that reader itself (from a callback), nor the reader of another connection while this one's
+  // still runs (two readers could wait for each other). Once false for a connection on a thread,
+  // only its reader ending makes it true there.
+  bool destroyableHere() const {
+    if (reading_ == nullptr) return true;
+    return reading_ != this && !reader_running_.load();
   }
 
   std::optional<Error> open(const std::string& path, const Client::Options& opt, Clock::time_point call_deadline) {
@@ -216,15 +251,25 @@ class Connection {
       return err;
     }
     if (f->body_type() != w::Body::HelloAck) return makeError(StatusCode::kInternal, "expected HelloAck");
+    const w::HelloAck* ack = f->body_as_HelloAck();
     max_frame_ = opt.max_frame_size;
-    heartbeat_ = std::chrono::milliseconds(f->body_as_HelloAck()->heartbeat_ms());
+    // The sidecar drops the connection for a frame above the smaller of the two sizes (0: it
+    // named none), taking every call on it along.
+    max_send_frame_ = ack->max_frame_size() ? std::min(opt.max_frame_size, ack->max_frame_size()) : opt.max_frame_size;
+    heartbeat_ = std::chrono::milliseconds(ack->heartbeat_ms());
     read_until_.reset();
-    reader_ = std::thread([this] { readLoop(); });
+    reader_running_ = true;
+    reader_ = std::thread([this] {
+      reading_ = this;
+      readLoop();
+      reader_running_ = false;
+    });
     return std::nullopt;
   }
 
   bool usable() const { return !broken_.load() && !going_away_.load(); }
   std::chrono::milliseconds heartbeat() const { return heartbeat_; }
+  uint32_t maxSendFrame() const { return max_send_frame_; }
 
   // From the client's heartbeat thread, once per interval: Pings the sidecar, and gives the
   // connection up when three Pings in a row went unanswered. Nothing read since the last tick
@@ -248,25 +293,37 @@ class Connection {
   }
   uint64_t id() const { return id_; }
 
+  // Why send() sent nothing: the connection was lost (the call may go to another one), a frame
+  // was not taken by the deadline (the call is not to be tried again), or the call's frame is
+  // larger than the sidecar takes (nor is it).
+  struct Unsent {
+    enum class Why { kLost, kTimedOut, kTooLarge } why = Why::kLost;
+    size_t frame_bytes = 0;  // kTooLarge: the frame's, less its length prefix
+  };
+
   // Builds a call's frame with `build`, for a stream id taken from `next_id`, registers the call
   // under that id and writes the frame, all under the write lock: ids then reach the daemon in
   // increasing order whichever thread gets there first, as it requires (it refuses a smaller
-  // one). Returns the id, or 0 when the call was not sent and may go to another connection; a
-  // call the reader has taken in the meantime is its to end, as lost. A frame not written by
-  // `deadline` drops the connection, and *timed_out says so: the call is not to be tried again.
+  // one, not a gap). Returns the id, or 0 when the call was not sent, *unsent saying why; a call
+  // the reader has taken in the meantime is its to end, as lost. A frame not written by
+  // `deadline` drops the connection.
   using BuildFrame = std::function<void(flatbuffers::FlatBufferBuilder&, uint64_t stream_id)>;
   uint64_t send(std::atomic<uint64_t>& next_id, std::shared_ptr<Call> call, const BuildFrame& build,
-                Clock::time_point deadline, bool* timed_out) {
-    *timed_out = false;
+                Clock::time_point deadline, Unsent* unsent) {
+    *unsent = {};
     WriteGate::Held write_lock(write_gate_, write_gate_.acquireBy(deadline));
     if (!write_lock.ownsIt()) {  // another frame is stuck: it drops the connection
-      *timed_out = true;
+      unsent->why = Unsent::Why::kTimedOut;
       return 0;
     }
     uint64_t stream_id = next_id.fetch_add(1);
     thread_local flatbuffers::FlatBufferBuilder b(1024);
     b.Clear();
     build(b, stream_id);
+    if (size_t frame_bytes = b.GetSize() - sizeof(uint32_t); frame_bytes > max_send_frame_) {
+      *unsent = {Unsent::Why::kTooLarge, frame_bytes};
+      return 0;
+    }
     {
       std::lock_guard<std::mutex> lock(calls_mu_);
       if (broken_) return 0;
@@ -282,7 +339,7 @@ class Connection {
       }
       if (w == Write::kTimedOut) {
         drop("the sidecar did not take a request within its write deadline");
-        *timed_out = mine;
+        if (mine) unsent->why = Unsent::Why::kTimedOut;
       }
       if (mine) return 0;
     }
@@ -531,6 +588,7 @@ class Connection {
       err.retry_after_ms = e->retry_after_ms();
       err.origin = str(e->origin());
       err.message = str(e->message());
+      err.trace_id = str(e->trace_id());
       err.reached_provider = e->reached_provider();
       err.verdicts = verdictsOf(e);
       call.finish(err);
@@ -579,7 +637,8 @@ class Connection {
   const uint64_t id_;
   const bool verify_;
   int fd_ = -1;
-  uint32_t max_frame_ = 4u << 20;
+  uint32_t max_frame_ = 4u << 20;       // the largest frame read: this client's own limit
+  uint32_t max_send_frame_ = 4u << 20;  // the largest frame sent: the smaller of both sides'
   WriteGate write_gate_;  // one frame at a time; a writer gives up at its deadline
   std::mutex calls_mu_;
   std::unordered_map<uint64_t, std::shared_ptr<Call>> calls_;
@@ -589,6 +648,8 @@ class Connection {
   std::atomic<bool> broken_{false};
   std::atomic<bool> going_away_{false};
   std::thread reader_;
+  std::atomic<bool> reader_running_{false};
+  static inline thread_local const Connection* reading_ = nullptr;  // the connection a reader thread reads
   static constexpr size_t kReadChunk = 64 * 1024;
   std::unique_ptr<uint8_t[]> in_;  // read ahead by the reader thread: bytes [in_pos_, in_len_) unread
   size_t in_pos_ = 0, in_len_ = 0;
@@ -624,35 +685,109 @@ class Client::Impl {
       if (current_) doomed.push_back(std::move(current_));
     }
     doomed.clear();
+    reapGraveyard();
   }
 
-  // The connection new calls go on; opens one when there is none usable.
-  // `deadline`: the first call's, which a handshake does not outlive.
+  // The connection new calls go on; opens one when there is none usable. One handshake runs at a
+  // time, outside mu_: a call that finds one under way waits for its outcome until its own limit,
+  // connect_timeout from now or `deadline` (the call's) if sooner, rather than queue behind it.
   std::shared_ptr<Connection> connection(std::optional<Error>* err, Clock::time_point deadline = Clock::time_point::max()) {
-    std::vector<std::shared_ptr<Connection>> done;  // destroyed after the lock is released
-    std::lock_guard<std::mutex> lock(mu_);
-    if (current_ && current_->usable()) return current_;
+    reapGraveyard();
+    const Clock::time_point limit = std::min(Clock::now() + opt_.connect_timeout, deadline);
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!current_ || !current_->usable()) {
+      if (!dialing_) return dial(lock, err, deadline, limit);
+      if (auto failed = awaitDial(lock, limit)) {
+        *err = std::move(failed);
+        return nullptr;
+      }
+    }
+    return current_;
+  }
+
+  // With mu_ held, which is released for the handshake: opens a connection and makes it current.
+  std::shared_ptr<Connection> dial(std::unique_lock<std::mutex>& lock, std::optional<Error>* err,
+                                   Clock::time_point deadline, Clock::time_point limit) {
+    dialing_ = true;
+    std::vector<std::shared_ptr<Connection>> done = takeIdleRetiredLocked();
+    std::shared_ptr<Connection> c(new Connection(opened_ + 1, verify_), [this](Connection* p) { release(p); });
+    lock.unlock();
+    done.clear();
+    std::optional<Error> failed = c->open(opt_.socket_path, opt_, deadline);
+    lock.lock();
+    dialing_ = false;
+    ++dials_;
+    last_dial_ = {failed, failed && limit == deadline && Clock::now() >= limit};
+    dialed_.notify_all();
+    if (failed) {
+      *err = std::move(failed);
+      return nullptr;
+    }
+    ++opened_;  // only a connection that completed its handshake counts as opened
+    current_ = c;
+    if (c->heartbeat().count() > 0 && !heartbeat_thread_.joinable()) heartbeat_thread_ = std::thread([this] { heartbeatLoop(); });
+    return c;
+  }
+
+  // With mu_ held: retires the current connection (no longer usable), and takes the retired ones
+  // whose calls are all done out of retired_, for the caller to drop once it released mu_ (their
+  // readers may still be delivering a last end, which takes it).
+  std::vector<std::shared_ptr<Connection>> takeIdleRetiredLocked() {
     if (current_) retired_.push_back(std::move(current_));
-    // Retired connections whose calls are all done can go (their readers may still be
-    // delivering a last end, which takes this lock: so they are joined outside it).
+    std::vector<std::shared_ptr<Connection>> idle;
     for (auto it = retired_.begin(); it != retired_.end();) {
       if ((*it)->pending() == 0) {
-        done.push_back(std::move(*it));
+        idle.push_back(std::move(*it));
         it = retired_.erase(it);
       } else {
         ++it;
       }
     }
-    // Only a connection that completed its handshake counts as opened.
-    auto c = std::make_shared<Connection>(opened_ + 1, verify_);
-    if (auto e = c->open(opt_.socket_path, opt_, deadline)) {
-      *err = e;
-      return nullptr;
+    return idle;
+  }
+
+  // With mu_ held, while another call's handshake is under way: waits for its outcome until
+  // `limit`. Returns the error the caller ends with, or none to look again (at the connection it
+  // opened, or to open one itself).
+  std::optional<Error> awaitDial(std::unique_lock<std::mutex>& lock, Clock::time_point limit) {
+    const uint64_t attempt = dials_;
+    if (!dialed_.wait_until(lock, limit, [&] { return dials_ != attempt; })) {
+      return makeError(StatusCode::kUnavailable,
+                       "the sidecar on " + opt_.socket_path + " did not complete the handshake in time (connect_timeout " +
+                           std::to_string(opt_.connect_timeout.count()) +
+                           " ms, or the call's deadline): another call's handshake was under way",
+                       true);
     }
-    ++opened_;
-    current_ = c;
-    if (c->heartbeat().count() > 0 && !heartbeat_thread_.joinable()) heartbeat_thread_ = std::thread([this] { heartbeatLoop(); });
-    return c;
+    // A handshake cut short by its own call's deadline, sooner than this one's limit, says nothing
+    // of the sidecar within that limit: the caller tries one itself.
+    if (last_dial_.error && !last_dial_.cut_short) return last_dial_.error;
+    return std::nullopt;
+  }
+
+  // The deleter of every connection. Its destructor joins its reader thread, so it must not run
+  // on that thread, as it would when a callback drops the last reference (an on_end that starts a
+  // call once the connection was lost retires it): such a connection waits in graveyard_ for a
+  // thread that may destroy it.
+  void release(Connection* c) {
+    if (c->destroyableHere()) {
+      delete c;
+      return;
+    }
+    std::lock_guard<std::mutex> lock(graveyard_mu_);
+    graveyard_.emplace_back(c);
+    buried_ = true;
+  }
+
+  // Destroys the connections in graveyard_ that this thread may destroy. Called with no lock
+  // held: a destructor waits for a reader thread, which may take any of them.
+  void reapGraveyard() {
+    if (!buried_.load()) return;  // the common case, without the lock
+    std::vector<std::unique_ptr<Connection>> doomed;  // destroyed after the lock is released
+    std::lock_guard<std::mutex> lock(graveyard_mu_);
+    auto keep = std::partition(graveyard_.begin(), graveyard_.end(), [](const auto& c) { return !c->destroyableHere(); });
+    doomed.assign(std::make_move_iterator(keep), std::make_move_iterator(graveyard_.end()));
+    graveyard_.erase(keep, graveyard_.end());
+    buried_ = !graveyard_.empty();
   }
 
   // One thread per client ticks every connection's heartbeat (see Connection::heartbeatTick),
@@ -676,6 +811,7 @@ class Client::Impl {
       }
       for (auto& c : connections) c->heartbeatTick();
       connections.clear();  // a connection last held here is destroyed outside every lock
+      reapGraveyard();
       lock.lock();
     }
   }
@@ -721,7 +857,9 @@ class Client::Impl {
     if (!tool_choice.IsNull()) pb.add_tool_choice(tool_choice);
     if (!format.IsNull()) pb.add_response_format(format);
     auto params = pb.Finish();
-    const Metadata& md = r.metadata ? *r.metadata : opt_.default_metadata;
+    std::optional<Metadata> merged;
+    if (r.metadata) merged = mergeMetadata(opt_.default_metadata, *r.metadata);
+    const Metadata& md = merged ? *merged : opt_.default_metadata;
     std::vector<flatbuffers::Offset<w::Tag>> tags;
     for (const auto& [k, v] : md.tags) tags.push_back(w::CreateTagDirect(b, k.c_str(), v.c_str()));
     auto meta = w::CreateMetadataDirect(b, md.tenant.c_str(), md.user.c_str(), md.session.c_str(), md.request_id.c_str(),
@@ -752,7 +890,7 @@ class Client::Impl {
     for (int attempt = 0; attempt < 2; ++attempt) {
       auto conn = connection(&err, r.timeout.count() > 0 ? call_deadline : Clock::time_point::max());
       if (!conn) break;
-      bool timed_out = false;
+      Connection::Unsent unsent;
       uint64_t sid = conn->send(next_stream_, call, [&](flatbuffers::FlatBufferBuilder& b, uint64_t id) {
         sid_cell->store(id);
         {
@@ -760,10 +898,14 @@ class Client::Impl {
           routes_[id] = conn;  // before the frame leaves, so that its end finds the route to forget
         }
         buildRequest(b, id, r, streaming);
-      }, write_by, &timed_out);
+      }, write_by, &unsent);
       if (sid != 0) return sid;
       forget(sid_cell->load());
-      if (timed_out) {
+      if (unsent.why == Connection::Unsent::Why::kTooLarge) {
+        err = frameTooLarge(unsent.frame_bytes, conn->maxSendFrame());
+        break;
+      }
+      if (unsent.why == Connection::Unsent::Why::kTimedOut) {
         err = deadline_bounds ? makeError(StatusCode::kDeadlineExceeded, "the sidecar did not take the request before its deadline")
                               : makeError(StatusCode::kUnavailable, "the sidecar did not take the request within the write timeout", true);
         break;
@@ -803,14 +945,13 @@ class Client::Impl {
     std::optional<Error> err;
     auto conn = connection(&err);
     if (!conn) return err;
-    bool timed_out = false;
+    Connection::Unsent unsent;
     uint64_t sid = conn->send(next_stream_, call, [&](flatbuffers::FlatBufferBuilder& b, uint64_t id) {
       auto fb = w::CreateFeedbackDirect(b, trace_id.c_str(), score, comment.c_str());
       Connection::finishFrame(b, id, w::Body::Feedback, fb.Union());
-    }, Clock::now() + opt_.write_timeout, &timed_out);
-    if (sid == 0) {
-      return makeError(StatusCode::kUnavailable, "connection to the sidecar was lost", true);
-    }
+    }, Clock::now() + opt_.write_timeout, &unsent);
+    if (sid == 0 && unsent.why == Connection::Unsent::Why::kTooLarge) return frameTooLarge(unsent.frame_bytes, conn->maxSendFrame());
+    if (sid == 0) return makeError(StatusCode::kUnavailable, "connection to the sidecar was lost", true);
     if (!waiter->waitUntil(Clock::now() + opt_.write_timeout)) {
       return makeError(StatusCode::kDeadlineExceeded, "the sidecar did not acknowledge the feedback");
     }
@@ -818,11 +959,24 @@ class Client::Impl {
     return std::nullopt;
   }
 
+  // The outcome of the last handshake, for the calls that waited for it.
+  struct Dial {
+    std::optional<Error> error;
+    bool cut_short = false;  // it gave up at its call's deadline, before connect_timeout
+  };
+
   Options opt_;
   bool verify_ = false;
-  std::mutex mu_;  // current_, retired_, opened_; held while a connection opens
+  std::mutex mu_;  // current_, retired_, opened_ and the handshake's state below
   std::shared_ptr<Connection> current_;
   std::vector<std::shared_ptr<Connection>> retired_;
+  bool dialing_ = false;             // a handshake is under way (outside mu_)
+  uint64_t dials_ = 0;               // handshakes ended
+  Dial last_dial_;
+  std::condition_variable dialed_;   // a handshake ended
+  std::mutex graveyard_mu_;
+  std::vector<std::unique_ptr<Connection>> graveyard_;  // see release()
+  std::atomic<bool> buried_{false};                      // graveyard_ is not empty
   // A call's stream id -> its connection. Its own lock, taken inside a connection's write lock
   // (Connection::send), so never held while waiting for one.
   std::mutex routes_mu_;

@@ -86,6 +86,21 @@ def test_response_end_with_tool_calls_and_verdicts() -> None:
     assert r.verdicts[0].verdict == outrigger.Verdict.REWRITE and r.cost_usd == 0.5
 
 
+def test_error_end_keeps_trace_id_and_verdicts() -> None:
+    frame = wirebuild.encode({"stream_id": 6, "body_type": "ResponseEnd", "body": {
+        "status": "PERMISSION_DENIED", "origin": "guardrail/pii", "message": "denied", "trace_id": "tr-d",
+        "verdicts": [{"guardrail": "input_rules", "verdict": "Pass"},
+                     {"guardrail": "pii", "verdict": "Deny", "reason": "an email address"}]}})
+    end = codec.decode_frame(codec.split_size_prefix(frame)).body
+    assert isinstance(end, codec.ResponseEnd)
+    err = end.error()
+    assert isinstance(err, outrigger.PermissionDenied) and err.trace_id == "tr-d"
+    assert [(v.guardrail, v.verdict, v.reason) for v in err.verdicts] == [
+        ("input_rules", outrigger.Verdict.PASS, ""), ("pii", outrigger.Verdict.DENY, "an email address")]
+    for clone in (copy.copy(err), pickle.loads(pickle.dumps(err))):
+        assert clone.verdicts == err.verdicts and clone.trace_id == "tr-d"
+
+
 @pytest.mark.parametrize("reached", [True, False])
 def test_response_end_reports_reached_provider(reached: bool) -> None:
     for status in ("OK", "UNAVAILABLE"):

@@ -46,6 +46,7 @@ struct Error {
   uint32_t retry_after_ms = 0;
   std::string origin;
   std::string message;
+  std::string trace_id;  // the sidecar's trace id for the call, when it had one
   // The server called a provider for this request, so the upstream may have acted on it: a
   // retry could run it twice.
   bool reached_provider = false;
@@ -110,7 +111,9 @@ struct ChatRequest {
   std::string tool_choice;           // "auto" | "none" | "required" | a function's name; "" unset
   std::optional<ResponseFormat> response_format;
   std::string extra_json;            // provider-specific fields, a JSON object
-  std::optional<Metadata> metadata;  // unset: the client's default metadata
+  // Merged over the client's default metadata field by field: a field set here wins, one left
+  // empty keeps the default, and the tags of both are kept (a key set here wins).
+  std::optional<Metadata> metadata;
   std::chrono::milliseconds timeout{0};  // 0: the server's default
   bool cache_bypass = false;
   bool cache_no_store = false;
@@ -198,7 +201,9 @@ class Client {
     std::string client_name = "outrigger-cpp";
     uint32_t max_frame_size = 4u << 20;
     Metadata default_metadata;
-    // The handshake with the sidecar must complete within this.
+    // The handshake with the sidecar must complete within this. One handshake runs at a time: a
+    // call that finds one under way waits for it as long as this (or its own timeout, if sooner),
+    // then takes the new connection or fails with the handshake's error.
     std::chrono::milliseconds connect_timeout{5000};
     // A frame the sidecar does not take within this (or the call's own timeout, if shorter) drops
     // the connection: a frame half written cannot be taken back.
@@ -223,6 +228,8 @@ class Client {
   // Streaming call with pull-style iteration.
   Stream stream(const ChatRequest& request);
   // Asynchronous call. Returns a call id for cancel(); on failure to send, on_end runs at once.
+  // A request whose frame exceeds the max_frame_size negotiated with the sidecar is not sent: it
+  // ends INVALID_ARGUMENT. on_end may start the next call.
   uint64_t start(const ChatRequest& request, CallEvents events, bool streaming = true);
   // Sends Cancel for the call; its on_end then reports CANCELLED (unless it already ended).
   void cancel(uint64_t call_id);

@@ -433,7 +433,8 @@ class ResponseEnd:
     def error(self) -> OutriggerError:
         """The typed error this end stands for (only meaningful when not `ok`)."""
         return error_for(self.status, self.message, retryable=self.retryable, retry_after_ms=self.retry_after_ms,
-                         origin=self.origin, trace_id=self.trace_id, reached_provider=self.reached_provider)
+                         origin=self.origin, trace_id=self.trace_id, reached_provider=self.reached_provider,
+                         verdicts=self.verdicts)
 
     def response(self, start: Optional[StreamStart] = None, content: Optional[str] = None,
                  tool_calls: Optional[Tuple[ToolCall, ...]] = None) -> Response:

@@ -2,15 +2,15 @@
 
 Every failed call raises an `OutriggerError` (or a subclass named after its status), carrying
 what the daemon said: the status code, whether a retry may succeed, how long to wait first, the
-`origin` (`stage/instance`) that decided the outcome, a message, and whether the request
-reached a provider. Failures detected in this library carry an origin starting with `client/`.
+`origin` (`stage/instance`) that decided the outcome, a message, whether the request reached a
+provider, and the guardrails' verdicts up to the error. Failures detected in this library carry an origin starting with `client/`.
 """
 
 from __future__ import annotations
 
 from typing import Any, Dict, Tuple, Type
 
-from .types import StatusCode
+from .types import GuardrailVerdict, StatusCode
 
 
 class OutriggerError(Exception):
@@ -25,10 +25,13 @@ class OutriggerError(Exception):
     reached_provider: bool
     """The daemon had started a provider attempt, so the upstream may have acted on the request.
     Only the daemon reports it: errors decided by this client say False."""
+    verdicts: Tuple[GuardrailVerdict, ...]
+    """The guardrails' verdicts up to the error: a guardrail's denial names itself here. Empty on
+    errors decided by this client."""
 
     def __init__(self, status: StatusCode, message: str = "", *, retryable: bool = False,
                  retry_after_ms: int = 0, origin: str = "", trace_id: str = "",
-                 reached_provider: bool = False) -> None:
+                 reached_provider: bool = False, verdicts: Tuple[GuardrailVerdict, ...] = ()) -> None:
         self.status = StatusCode(status)
         self.message = message
         self.retryable = retryable
@@ -36,6 +39,7 @@ class OutriggerError(Exception):
         self.origin = origin
         self.trace_id = trace_id
         self.reached_provider = reached_provider
+        self.verdicts = tuple(verdicts)
         super().__init__(self._text())
 
     def _text(self) -> str:
@@ -62,14 +66,15 @@ class OutriggerError(Exception):
     def __reduce__(self) -> Tuple[Any, Tuple[Any, ...], Dict[str, Any]]:
         # Keeps copy.copy() and pickle working although __init__ does not take the message text.
         return (_rebuild, (type(self), self.status, self.message, self.retryable, self.retry_after_ms,
-                           self.origin, self.trace_id, self.reached_provider), dict(self.__dict__))
+                           self.origin, self.trace_id, self.reached_provider, self.verdicts), dict(self.__dict__))
 
 
 def _rebuild(cls: Type[OutriggerError], status: StatusCode, message: str, retryable: bool, retry_after_ms: int,
-             origin: str, trace_id: str, reached_provider: bool = False) -> OutriggerError:
+             origin: str, trace_id: str, reached_provider: bool = False,
+             verdicts: Tuple[GuardrailVerdict, ...] = ()) -> OutriggerError:
     err = OutriggerError.__new__(cls)
     OutriggerError.__init__(err, status, message, retryable=retryable, retry_after_ms=retry_after_ms,
-                            origin=origin, trace_id=trace_id, reached_provider=reached_provider)
+                            origin=origin, trace_id=trace_id, reached_provider=reached_provider, verdicts=verdicts)
     return err
 
 
@@ -180,11 +185,12 @@ _BY_STATUS: Dict[StatusCode, Type[OutriggerError]] = {
 
 
 def error_for(status: StatusCode, message: str = "", *, retryable: bool = False, retry_after_ms: int = 0,
-              origin: str = "", trace_id: str = "", reached_provider: bool = False) -> OutriggerError:
+              origin: str = "", trace_id: str = "", reached_provider: bool = False,
+              verdicts: Tuple[GuardrailVerdict, ...] = ()) -> OutriggerError:
     """The error class for `status`, built with these details."""
     cls = _BY_STATUS.get(StatusCode(status), OutriggerError)
     return cls(status, message, retryable=retryable, retry_after_ms=retry_after_ms, origin=origin,
-               trace_id=trace_id, reached_provider=reached_provider)
+               trace_id=trace_id, reached_provider=reached_provider, verdicts=verdicts)
 
 
 def connection_lost(reason: str) -> Unavailable:
