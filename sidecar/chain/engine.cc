@@ -122,11 +122,13 @@ std::string Engine::newTraceId() {
 }
 
 outrigger_request Engine::start(FrameBuffer frame, const wire::Request* request, ResponseSink* sink,
-                                uint64_t stream_id, std::unique_ptr<EmbedInput> embed, const std::string* tenant) {
+                                uint64_t stream_id, std::unique_ptr<EmbedInput> embed, const std::string* tenant,
+                                const std::string* route) {
   outrigger_request handle = allocateHandle();
   auto* ctx = new RequestContext(*this, handle, std::move(frame), request, sink, stream_id);
   if (embed) ctx->setEmbed(std::move(embed));
   if (tenant) ctx->setTenant(*tenant);
+  if (route) ctx->setRoute(*route);
   return launch(ctx);
 }
 

@@ -124,10 +124,11 @@ class Engine : private resilience::CapacityWaiters {
   // cancellation and single end, runs on the route's first target's provider `embed` hook (no
   // guardrails, cache or retries), and its end carries the vectors.
   // `tenant`, when given, replaces the request's own tenant (the front decided it from the
-  // caller's credentials).
+  // caller's credentials); `route`, when given, is the route by name, and the request's model
+  // is then only the model (the HTTP front's x-outrigger-route).
   outrigger_request start(FrameBuffer frame, const wire::Request* request, ResponseSink* sink,
                           uint64_t stream_id, std::unique_ptr<EmbedInput> embed = nullptr,
-                          const std::string* tenant = nullptr);
+                          const std::string* tenant = nullptr, const std::string* route = nullptr);
   // Starts a request given in process (no wire frame, no FlatBuffers): the same route, stages,
   // deadline, cancellation and single end as start(). For the CLI's dataset runs and tests.
   outrigger_request start(std::unique_ptr<CallInput> input, ResponseSink* sink, uint64_t stream_id);

@@ -85,7 +85,14 @@ void RequestContext::begin() {
   uv_timer_start(&deadline_timer_, &RequestContext::onDeadline, timeout, 0);
 
   std::string_view model = views_.model;
-  route_ = !chain_ ? nullptr : child_ ? chain_->find(model) : chain_->resolve(model);
+  route_ = !chain_          ? nullptr
+           : route_override_ ? chain_->find(*route_override_)
+           : child_          ? chain_->find(model)
+                             : chain_->resolve(model);
+  if (!route_ && route_override_) {
+    trace_id_ = engine_.newTraceId();
+    return end(Code::kNotFound, "no route named '" + *route_override_ + "'", "router");
+  }
   if (!route_) {
     trace_id_ = engine_.newTraceId();
     // As the providers answer a model they do not serve: not found (OpenAI's model_not_found).

@@ -55,6 +55,9 @@ class RequestContext final {
   // rounded up (token ids: one each), at least 1 (provider_embed.cc).
   uint64_t embedTokenEstimate() const;
   void setTenant(std::string tenant) { tenant_override_ = std::make_unique<std::string>(std::move(tenant)); }
+  // The route by name, as the front was told (x-outrigger-route); the request's model is then
+  // only the model, for a route that names none.
+  void setRoute(std::string route) { route_override_ = std::make_unique<std::string>(std::move(route)); }
   void resume();
   // The tenant's label on request, token and cost series ([metrics] tenant_label, capped);
   // "" when that is off or the request has no tenant.
@@ -224,6 +227,7 @@ class RequestContext final {
   std::string model_;  // the model of the current attempt (the request's before one starts)
   std::string caller_model_;
   std::unique_ptr<std::string> tenant_override_;  // set by the front; else the request's own
+  std::unique_ptr<std::string> route_override_;   // set by the front; else the model picks the route
   std::optional<std::string_view> tenant_label_;  // tenantLabel()'s answer, once asked
 
   // The pipeline: the next step to run and the hook that has not completed yet.

@@ -57,7 +57,8 @@ void ChatExchange::start(ChatCall call, uint64_t stream_id, std::unique_ptr<Resp
   {
     Busy busy(&depth_);
     engine_active_ = true;
-    handle_ = front_.engine().start(std::move(call.frame), call.request, this, stream_id, std::move(call.embed));
+    handle_ = front_.engine().start(std::move(call.frame), call.request, this, stream_id, std::move(call.embed), nullptr,
+                                    call.route.empty() ? nullptr : &call.route);
   }
   maybeDelete();
 }

@@ -370,9 +370,10 @@ void Translator::finish(ChatCall* out, Offset<flatbuffers::Vector<Offset<w::Mess
   if (meta_.cache_bypass || meta_.cache_no_store || meta_.cache_ttl_ms) {
     cache = w::CreateCacheControl(fbb_, meta_.cache_bypass, meta_.cache_no_store, meta_.cache_ttl_ms);
   }
-  // An explicit route header picks the route by name; the route then decides the model.
-  std::string_view model = meta_.route.empty() ? std::string_view(out->model) : std::string_view(meta_.route);
-  auto request = w::CreateRequest(fbb_, str(model), msgs, prm, out->stream, md, meta_.deadlineMs(out->stream), cache);
+  // An explicit route header picks the route by name (Engine::start); the caller's model stays
+  // the request's, for a route that names no model of its own.
+  out->route = std::string(meta_.route);
+  auto request = w::CreateRequest(fbb_, str(out->model), msgs, prm, out->stream, md, meta_.deadlineMs(out->stream), cache);
   auto frame = w::CreateFrame(fbb_, 1, w::Body::Request, request.Union());
   w::FinishSizePrefixedFrameBuffer(fbb_, frame);
   out->frame = chain::FrameBuffer::copyOf(fbb_.GetBufferPointer(), fbb_.GetSize());

@@ -45,6 +45,7 @@ struct ChatCall {
   bool stream = false;
   bool include_usage = false;
   std::string model;  // as the caller named it
+  std::string route;  // x-outrigger-route: the route by name; `model` still goes to a route naming none
   // Embeddings only (buildEmbeddingsCall): the inputs for Engine::start, and the answer's form.
   std::unique_ptr<chain::EmbedInput> embed;
   bool base64 = false;  // encoding_format "base64": little-endian float32 bytes, base64

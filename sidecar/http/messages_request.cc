@@ -259,8 +259,8 @@ bool MessagesTranslator::run(const Json& root, ChatCall* out) {
   if (meta_.cache_bypass || meta_.cache_no_store || meta_.cache_ttl_ms) {
     cache = w::CreateCacheControl(fbb_, meta_.cache_bypass, meta_.cache_no_store, meta_.cache_ttl_ms);
   }
-  std::string_view model = meta_.route.empty() ? std::string_view(out->model) : std::string_view(meta_.route);
-  auto request = w::CreateRequest(fbb_, str(model), msgs, prm, out->stream, md, meta_.deadlineMs(out->stream), cache);
+  out->route = std::string(meta_.route);  // the route by name (Engine::start); the model stays the caller's
+  auto request = w::CreateRequest(fbb_, str(out->model), msgs, prm, out->stream, md, meta_.deadlineMs(out->stream), cache);
   w::FinishSizePrefixedFrameBuffer(fbb_, w::CreateFrame(fbb_, 1, w::Body::Request, request.Union()));
   out->frame = chain::FrameBuffer::copyOf(fbb_.GetBufferPointer(), fbb_.GetSize());
   out->request = w::GetSizePrefixedFrame(out->frame.data())->body_as_Request();

@@ -111,12 +111,13 @@ TEST_CASE("tools and response_format with members the wire lacks also travel ver
   CHECK(plain.call.request->params()->extra_json() == nullptr);
 }
 
-TEST_CASE("the route header picks the route by name") {
+TEST_CASE("the route header picks the route by name, and the request keeps the caller's model") {
   CallMetadata meta;
   meta.route = "cheap";
   Built b = build(R"({"model":"gpt-x","messages":[{"role":"user","content":"x"}]})", meta);
   REQUIRE(b.ok);
-  CHECK(s(b.call.request->model()) == "cheap");
+  CHECK(b.call.route == "cheap");
+  CHECK(s(b.call.request->model()) == "gpt-x");
   CHECK(b.call.model == "gpt-x");
 }
 

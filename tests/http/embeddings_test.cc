@@ -62,7 +62,8 @@ TEST_CASE("a single string input is one input, float is the default format, the 
   CHECK_FALSE(b.call.base64);
   CHECK(b.call.embed->dimensions == 0);
   CHECK(b.call.embed->extra_json.empty());
-  CHECK(s(b.call.request->model()) == "other");
+  CHECK(b.call.route == "other");
+  CHECK(s(b.call.request->model()) == "emb");
   CHECK(b.call.model == "emb");
 }
 

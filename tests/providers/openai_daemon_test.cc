@@ -168,6 +168,29 @@ TEST_CASE("openai via daemon: the HTTP front passes on the upstream's own error 
   CHECK(plain.body.find(R"("code":"unavailable")") != std::string::npos);
 }
 
+TEST_CASE("openai via daemon: x-outrigger-route picks a route that names no model, and the caller's model goes upstream") {
+  UpstreamProcess upstream;
+  REQUIRE(upstream.ready());
+  DaemonProcess d(openaiConfig(upstream, 2000) + "[routes.passthrough]\nprovider = \"openai\"\n" +
+                  "[http]\nlisten = \"127.0.0.1:0\"\n");
+  REQUIRE(d.waitReady());
+  int port = httpPort(d);
+  REQUIRE(port);
+  std::string routed = post(R"({"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]})");
+  routed.insert(routed.find("\r\n") + 2, "x-outrigger-route: passthrough\r\n");
+  HttpReply reply = roundTrip(port, routed);
+  CHECK(reply.status == 200);
+  rapidjson::Document log;
+  log.Parse(upstream.log().c_str());
+  REQUIRE(log.Size() == 1);
+  CHECK(std::string(log[0]["body"]["model"].GetString()) == "gpt-4o");
+  // Without the header the model still names the route, whose own model goes upstream.
+  CHECK(roundTrip(port, post(R"({"model":"default","messages":[{"role":"user","content":"hi"}]})")).status == 200);
+  log.Parse(upstream.log().c_str());
+  REQUIRE(log.Size() == 2);
+  CHECK(std::string(log[1]["body"]["model"].GetString()) == "gpt-test");
+}
+
 TEST_CASE("openai via daemon: 500 and 503 are retryable UNAVAILABLE") {
   Rig rig;
   REQUIRE(rig.upstream.script(R"([{"fault":"status","code":500},{"fault":"status","code":503}])"));
