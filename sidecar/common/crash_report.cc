@@ -5,7 +5,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdlib>
 
 namespace outrigger {
 namespace {
@@ -39,7 +41,43 @@ void say(const char* text) {
   ::raise(sig);
 }
 
+// A thread's alternate signal stack, taken down and freed as the thread ends.
+class AltStack {
+ public:
+  AltStack() {
+    size_t size = std::max<size_t>(SIGSTKSZ, 64 * 1024);
+    memory_ = std::malloc(size);
+    if (!memory_) return;
+    stack_t ss{};
+    ss.ss_sp = memory_;
+    ss.ss_size = size;
+    if (::sigaltstack(&ss, nullptr) != 0) {
+      std::free(memory_);
+      memory_ = nullptr;
+    }
+  }
+  ~AltStack() {
+    if (!memory_) return;
+    stack_t off{};
+    off.ss_flags = SS_DISABLE;
+    ::sigaltstack(&off, nullptr);
+    std::free(memory_);
+  }
+  AltStack(const AltStack&) = delete;
+  AltStack& operator=(const AltStack&) = delete;
+
+ private:
+  void* memory_ = nullptr;
+};
+
 }  // namespace
+
+void reportStackOverflowsOnThisThread() {
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)  // they keep alternate stacks of their own
+  thread_local AltStack stack;
+  (void)stack;
+#endif
+}
 
 void installCrashReport() {
 #if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)  // their own reports say more
@@ -50,9 +88,12 @@ void installCrashReport() {
   ::backtrace(warm, 1);
   struct sigaction sa {};
   sa.sa_handler = onFatalSignal;
-  sa.sa_flags = SA_RESETHAND | SA_NODEFER;
+  // SA_ONSTACK: on a thread with an alternate stack (reportStackOverflowsOnThisThread), so an
+  // overflow is reported; elsewhere the handler runs on the thread's own stack.
+  sa.sa_flags = SA_RESETHAND | SA_NODEFER | SA_ONSTACK;
   sigemptyset(&sa.sa_mask);
   for (int sig : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT}) ::sigaction(sig, &sa, nullptr);
+  reportStackOverflowsOnThisThread();
 #endif
 }
 

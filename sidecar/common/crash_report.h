@@ -9,8 +9,14 @@
 
 namespace outrigger {
 
-// Installs the handler for SIGSEGV, SIGBUS, SIGILL, SIGFPE and SIGABRT. Idempotent.
+// Installs the handler for SIGSEGV, SIGBUS, SIGILL, SIGFPE and SIGABRT, and gives the calling
+// thread an alternate signal stack. Idempotent.
 void installCrashReport();
+
+// Gives this thread an alternate signal stack (64 KiB, freed when the thread ends), so a stack
+// overflow on it is reported too: the handler cannot run on the stack that overflowed. For every
+// thread that runs plugin code. Idempotent per thread.
+void reportStackOverflowsOnThisThread();
 
 // While alive, a crash on this thread says `what` ("creating plugin instance 'x' ..."). `what`
 // must outlive the context. Contexts nest; the innermost is named.

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "common/clock.h"
+#include "common/crash_report.h"
 
 namespace outrigger::event {
 namespace {
@@ -109,6 +110,7 @@ void EventLoop::startThread() {
     // Named for top -H, perf and /proc/<pid>/task/*/comm (15 characters at most).
     std::string name = index_ == 0xff ? "or-exporter" : "or-worker-" + std::to_string(index_);
     pthread_setname_np(pthread_self(), name.c_str());
+    reportStackOverflowsOnThisThread();  // plugin code runs here
     run();
   });
 }

@@ -124,6 +124,27 @@ TEST_CASE("a plugin that crashes in create is named in the log, and the crash ke
   CHECK(log.find("crash_create.so") != std::string::npos);  // the backtrace names the library
 }
 
+TEST_CASE("a plugin that overflows a worker's stack is reported too, from the thread's alternate signal stack") {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  return;  // under a sanitizer its own report stands in for ours
+#endif
+  std::string config = basicConfig("mode = \"echo\"", "[instances.deep]\ntype = \"provider.fx_overflow_start\"\n"
+                                                      "[routes.deep]\nprovider = \"deep\"\n");
+  const std::string dirs = "dirs = [\"@PLUGINS@\"]";
+  config.replace(config.find(dirs), dirs.size(), "dirs = [\"@PLUGINS@\", \"" OUTRIGGER_FIXTURE_DIR "/crashing\"]");
+  DaemonProcess d(config);
+  REQUIRE(d.waitReady());
+  client::Client c(at(d));
+  client::ChatRequest r = ask("recurse");
+  r.model = "deep";
+  (void)c.chat(r);  // the daemon dies under it
+  CHECK(d.waitExit() == 128 + SIGSEGV);
+  std::string log = d.log();
+  INFO(log);
+  CHECK(log.find("fatal signal SEGV") != std::string::npos);
+  CHECK(log.find("overflow_start.so") != std::string::npos);  // the backtrace names the library
+}
+
 TEST_CASE("a reload names the sections only a restart changes, and the command line's --workers is none of them") {
   DaemonProcess d(basicConfig(), "--workers 1");  // the file says workers = 2
   REQUIRE(d.waitReady());
