@@ -97,6 +97,9 @@ void writeMessages(Writer& w, const outrigger_request_view& r) {
     const auto& m = r.messages[i];
     std::string_view role = sv(m.role);
     if (isSystem(role)) continue;
+    // An assistant turn with neither text nor calls (OpenAI takes "content": "") would go out as
+    // "content": [], which Anthropic refuses: it said nothing, so it is left out.
+    if (role == "assistant" && !m.content.size && !m.tool_call_count) continue;
     std::string wire_role = role == "assistant" ? "assistant" : "user";
     if (wire_role != open_role) {
       if (!open_role.empty()) {
@@ -144,7 +147,7 @@ void writeToolChoice(Writer& w, std::string_view tc, bool serial) {
     w.Key("name");
     str(w, tc);
   }
-  if (serial) {
+  if (serial && tc != "none") {  // only auto, any and tool take it
     w.Key("disable_parallel_tool_use");
     w.Bool(true);
   }

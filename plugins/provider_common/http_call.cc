@@ -252,7 +252,9 @@ void HttpProvider::complete(HttpCall* c) {
     c->finished = true;
     return;
   }
-  if (c->http_error != OUTRIGGER_HTTP_OK) return finishFailure(c, mapTransportError(c->http_error, c->http_detail));
+  if (c->http_error != OUTRIGGER_HTTP_OK && !c->error_body_cut) {
+    return finishFailure(c, mapTransportError(c->http_error, c->http_detail));
+  }
   if (c->status < 200 || c->status >= 300) {
     ErrorHints hints{c->retry_after, c->retry_after_ms, c->should_retry};
     return finishFailure(c, mapHttpError(c->status, c->body, hints, int64_t(std::time(nullptr))));
@@ -354,7 +356,12 @@ outrigger_status HttpCall::onBody(std::string_view bytes) {
   }
   bool sse_body = stream && status >= 200 && status < 300;
   if (!sse_body) {
-    if (body.size() + bytes.size() > owner->maxBody()) return OUTRIGGER_E_INVALID;  // aborts the transfer
+    if (body.size() + bytes.size() > owner->maxBody()) {
+      // Aborts the transfer. An error's status is already known (a proxy's 2 KB HTML 502, a
+      // 9 MiB 503): it still decides retries and fallback, as a short error body would.
+      error_body_cut = status != 0 && (status < 200 || status >= 300);
+      return OUTRIGGER_E_INVALID;
+    }
     body.append(bytes);
     return OUTRIGGER_OK;
   }

@@ -35,6 +35,7 @@ struct HttpCall : plugin::HttpHandler {
   int status = 0;
   std::string retry_after, retry_after_ms, should_retry;
   std::string body;             // unary answers and error bodies
+  bool error_body_cut = false;  // an error body over max_body_bytes ended the transfer: its status decides
   SseParser sse;
   std::deque<SseEvent> queue;   // events not yet handed on (waiting behind a pause)
   bool paused = false;          // the host answered OUTRIGGER_PAUSE

@@ -559,19 +559,40 @@ StreamDecoder::Step StreamDecoder::decode(std::string_view data, StreamDelta* de
   if (const auto* calls = member(*dl, "tool_calls"); calls && calls->IsArray()) {
     for (const auto& c : calls->GetArray()) {
       ToolCallDelta t;
-      auto known = tool_index_.emplace(getUint(c, "index"), uint32_t(tool_index_.size())).first;
-      t.index = known->second;
       t.id.assign(getString(c, "id"));
       t.type.assign(getString(c, "type"));
       if (const auto* fn = member(c, "function")) {
         t.name.assign(getString(*fn, "name"));
         t.arguments.assign(getString(*fn, "arguments"));
       }
+      t.index = streamedCallIndex(getUint(c, "index"), &t);
       delta->tool_calls.push_back(std::move(t));
     }
   }
   delta->head = &summary_;
   return delta->empty() ? Step::kNothing : Step::kDelta;
+}
+
+// Some OpenAI-compatible servers send every call of an answer at index 0, each with its own id,
+// and some repeat a call's id, type and name in every fragment: a new id at a known index
+// starts a new call, and what repeats the call's own id and name is not handed on again.
+uint32_t StreamDecoder::streamedCallIndex(uint32_t upstream_index, ToolCallDelta* t) {
+  auto it = tool_index_.find(upstream_index);
+  bool new_call = it == tool_index_.end() || (!t->id.empty() && !it->second.id.empty() && t->id != it->second.id);
+  if (new_call) {
+    it = tool_index_.insert_or_assign(upstream_index, StreamedCall{next_tool_index_++, t->id, t->name}).first;
+    return it->second.index;
+  }
+  StreamedCall& call = it->second;
+  if (!t->id.empty() && t->id == call.id) {
+    t->id.clear();
+    t->type.clear();
+  } else if (call.id.empty()) {
+    call.id = t->id;
+  }
+  if (!t->name.empty() && t->name == call.name) t->name.clear();
+  else call.name += t->name;
+  return call.index;
 }
 
 }  // namespace outrigger::providers::openai

@@ -84,7 +84,17 @@ class StreamDecoder {
  private:
   Answer summary_;
   bool done_ = false;
-  std::map<uint32_t, uint32_t> tool_index_;  // upstream tool call index -> the index handed on
+  // Upstream tool call index -> the call handed on (its index) and the id and name it began
+  // with: a new id at a known index is a new call, and a repeated id or name is not appended.
+  struct StreamedCall {
+    uint32_t index;
+    std::string id, name;
+  };
+  std::map<uint32_t, StreamedCall> tool_index_;
+  uint32_t next_tool_index_ = 0;
+  // The index a fragment of the upstream's call `upstream_index` is handed on at; clears what it
+  // repeats of the call's id, type and name.
+  uint32_t streamedCallIndex(uint32_t upstream_index, ToolCallDelta* t);
 };
 
 }  // namespace outrigger::providers::openai

@@ -395,9 +395,14 @@ void RequestContext::appendChunk(const outrigger_chunk_view& chunk, std::string*
     const auto& d = chunk.tool_calls[i];
     if (d.index >= tool_calls->size()) tool_calls->resize(d.index + 1);
     ToolCall& c = (*tool_calls)[d.index];
-    c.id.append(sv(d.id));
-    c.type.append(sv(d.type));
-    c.name.append(sv(d.name));
+    // A provider may repeat a call's id, type and name with every fragment: only the arguments
+    // are always pieces.
+    auto add = [](std::string* field, std::string_view piece) {
+      if (piece != *field) field->append(piece);
+    };
+    add(&c.id, sv(d.id));
+    add(&c.type, sv(d.type));
+    add(&c.name, sv(d.name));
     c.arguments.append(sv(d.arguments));
   }
 }

@@ -263,8 +263,9 @@ void AttemptPlanner::release(const TargetView& t) {
 
 void AttemptPlanner::succeeded() {
   in_flight_ = false;
+  bool was_probe = holds_probe_;
   holds_probe_ = false;
-  if (CircuitBreaker* b = targets_[order_[pos_]].breaker) b->onSuccess();
+  if (CircuitBreaker* b = targets_[order_[pos_]].breaker) b->onSuccess(was_probe);
 }
 
 void AttemptPlanner::abandoned() {

@@ -72,8 +72,9 @@ void CircuitBreaker::trip(uint64_t now_ns) {
   window_failures_ = 0;
 }
 
-void CircuitBreaker::onSuccess() {
+void CircuitBreaker::onSuccess(bool was_probe) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (open_ && !was_probe) return;
   consecutive_failures_ = 0;
   if (open_) {
     window_.clear();

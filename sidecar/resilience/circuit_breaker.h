@@ -24,7 +24,10 @@ class CircuitBreaker {
   // the probe reports through onSuccess, onFailure or onAbandon); `*took_probe` says whether it
   // did, decided in the same step so another thread cannot move the state in between.
   bool allow(uint64_t now_ns, bool* took_probe = nullptr);
-  void onSuccess();
+  // `was_probe`: the attempt held the half-open probe (allow's *took_probe). Only the probe's
+  // success closes an open breaker: an attempt admitted before the trip that answers late (a
+  // slow request, a long stream) says nothing about the target now.
+  void onSuccess(bool was_probe = false);
   void onFailure(uint64_t now_ns);
   // An admitted attempt ended without a verdict (request cancelled): frees the probe slot.
   void onAbandon();

@@ -208,6 +208,34 @@ TEST_CASE("anthropic request: a forced tool stays forced, and parallel_tool_call
   auto serial_auto = bodyFor("", R"({"parallel_tool_calls":false})");
   CHECK(std::string(serial_auto["tool_choice"]["type"].GetString()) == "auto");
   CHECK(serial_auto["tool_choice"]["disable_parallel_tool_use"].GetBool());
+  // "none" takes no disable_parallel_tool_use: only auto, any and tool do.
+  auto serial_none = bodyFor("none", R"({"parallel_tool_calls":false})");
+  CHECK(std::string(serial_none["tool_choice"]["type"].GetString()) == "none");
+  CHECK_FALSE(serial_none["tool_choice"].HasMember("disable_parallel_tool_use"));
+}
+
+TEST_CASE("anthropic request: an assistant turn with neither text nor calls is left out, not sent as empty content") {
+  outrigger_message_view msgs[3] = {};
+  msgs[0].role = s("user");
+  msgs[0].content = s("hi");
+  msgs[1].role = s("assistant");  // OpenAI clients send "content": ""
+  msgs[2].role = s("user");
+  msgs[2].content = s("again");
+  outrigger_params_view params{};
+  outrigger_request_view req{};
+  req.model = s("claude-x");
+  req.messages = msgs;
+  req.message_count = 3;
+  req.params = &params;
+  std::string body;
+  wire::Failure refused;
+  REQUIRE(wire::buildMessagesRequest(req, {}, &body, &refused));
+  rapidjson::Document d;
+  d.Parse(body.c_str());
+  REQUIRE_FALSE(d.HasParseError());
+  REQUIRE(d["messages"].Size() == 1);  // the two user turns merge
+  CHECK(std::string(d["messages"][0]["role"].GetString()) == "user");
+  CHECK(d["messages"][0]["content"].Size() == 2);
 }
 
 // The wire's floats widened to double sent 0.30000001192092896 for a caller's 0.3 (found by the

@@ -202,6 +202,26 @@ TEST_CASE("openai via daemon: 500 and 503 are retryable UNAVAILABLE") {
   }
 }
 
+TEST_CASE("openai via daemon: an error body over max_body_bytes keeps its status, so the error is retried") {
+  UpstreamProcess upstream;
+  REQUIRE(upstream.ready());
+  std::string config = openaiConfig(upstream, 2000);
+  config.replace(config.find("[routes.default]"), 0, "max_body_bytes = 1024\n");
+  config += "retry = { max_attempts = 2, base_backoff_ms = 1, max_backoff_ms = 2 }\n";
+  DaemonProcess d(config);
+  REQUIRE(d.waitReady());
+  // A proxy's error page larger than the bound: a 503 all the same.
+  REQUIRE(upstream.script(R"([{"fault":"status","code":503,"message":")" + std::string(4000, 'x') + R"("},{}])"));
+  client::Client c(at(d));
+  auto r = c.chat(ask("hello"));
+  INFO((r.ok() ? std::string() : r.error().message));
+  REQUIRE(r.ok());
+  CHECK(r.value().content == "Hello from upstream");
+  rapidjson::Document log;
+  log.Parse(upstream.log().c_str());
+  CHECK(log.Size() == 2);
+}
+
 TEST_CASE("openai via daemon: a stream cut mid-way or without its terminal event is a typed error") {
   Rig rig;
   REQUIRE(rig.upstream.script(R"([{"fault":"reset_mid_stream","after":2,"gap_ms":30},{"fault":"no_terminal"}])"));

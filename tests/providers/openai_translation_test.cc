@@ -533,6 +533,29 @@ TEST_CASE("openai stream: tool call indices are renumbered densely, so an upstre
   CHECK(indices == std::vector<uint32_t>{0, 1, 0, 1});
 }
 
+TEST_CASE("openai stream: calls sent whole at one index are told apart by their ids, and repeated ids and names are not appended") {
+  // As some OpenAI-compatible servers stream parallel calls: each whole, all at index 0.
+  Decoded parallel = decodeAll(
+      {{"", R"({"choices":[{"delta":{"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}]}}]})"},
+       {"", R"({"choices":[{"delta":{"tool_calls":[{"index":0,"id":"call_2","type":"function","function":{"name":"get_time","arguments":"{\"tz\":\"CET\"}"}}]}}]})"}});
+  REQUIRE(parallel.calls.size() == 2);
+  CHECK(parallel.calls[0].id == "call_1");
+  CHECK(parallel.calls[0].name == "get_weather");
+  CHECK(parallel.calls[0].arguments == R"({"city":"Paris"})");
+  CHECK(parallel.calls[1].id == "call_2");
+  CHECK(parallel.calls[1].name == "get_time");
+  CHECK(parallel.calls[1].arguments == R"({"tz":"CET"})");
+  // A server that repeats the call's id, type and name in every fragment.
+  Decoded repeated = decodeAll(
+      {{"", R"({"choices":[{"delta":{"tool_calls":[{"index":0,"id":"call_9","type":"function","function":{"name":"f","arguments":"{\"a\""}}]}}]})"},
+       {"", R"({"choices":[{"delta":{"tool_calls":[{"index":0,"id":"call_9","type":"function","function":{"name":"f","arguments":":1}"}}]}}]})"}});
+  REQUIRE(repeated.calls.size() == 1);
+  CHECK(repeated.calls[0].id == "call_9");
+  CHECK(repeated.calls[0].type == "function");
+  CHECK(repeated.calls[0].name == "f");
+  CHECK(repeated.calls[0].arguments == R"({"a":1})");
+}
+
 TEST_CASE("openai embeddings answer: a value that is not a finite float is refused") {
   wire::Embeddings e;
   wire::Failure f;

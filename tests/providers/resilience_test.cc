@@ -50,9 +50,26 @@ TEST_CASE("breaker: opens after consecutive failures, half-opens one probe, clos
   b.onFailure(t + 1100 * kMs);           // a failed probe re-opens at once
   CHECK(b.state(t + 1200 * kMs) == CircuitBreaker::State::kOpen);
   CHECK(b.allow(t + 2100 * kMs));
-  b.onSuccess();
+  b.onSuccess(/*was_probe=*/true);
   CHECK(b.state(t + 2100 * kMs) == CircuitBreaker::State::kClosed);
   CHECK(b.timesOpened() == 2);
+}
+
+TEST_CASE("breaker: a late success of an attempt admitted before the trip does not close it; the probe's does") {
+  CircuitBreaker b({2, 1000});
+  uint64_t t = 10 * kMs;
+  CHECK(b.allow(t));  // a slow attempt starts while the breaker is closed
+  b.onFailure(t);
+  b.onFailure(t);
+  CHECK(b.state(t) == CircuitBreaker::State::kOpen);
+  b.onSuccess();  // the slow attempt answers now
+  CHECK(b.state(t + 500 * kMs) == CircuitBreaker::State::kOpen);
+  CHECK_FALSE(b.allow(t + 500 * kMs));
+  bool probe = false;
+  CHECK(b.allow(t + 1000 * kMs, &probe));
+  CHECK(probe);
+  b.onSuccess(probe);
+  CHECK(b.state(t + 1000 * kMs) == CircuitBreaker::State::kClosed);
 }
 
 TEST_CASE("breaker: an abandoned probe frees the slot, threshold 0 never opens") {
@@ -362,7 +379,7 @@ TEST_CASE("breaker: opens on the error rate over its window even without a failu
   b.onFailure(0);  // 5 of 10 failed
   CHECK(b.state(0) == CircuitBreaker::State::kOpen);
   CHECK(b.allow(100 * kMs));
-  b.onSuccess();
+  b.onSuccess(/*was_probe=*/true);
   CHECK(b.state(100 * kMs) == CircuitBreaker::State::kClosed);
   b.onFailure(100 * kMs);  // the window restarted: one failure does not re-open it
   CHECK(b.state(100 * kMs) == CircuitBreaker::State::kClosed);
