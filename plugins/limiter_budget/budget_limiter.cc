@@ -194,6 +194,11 @@ class BudgetLimiter final : public Limiter {
     const Amount attempt = need;
     need.usd *= attempts;
     need.tokens *= attempts;
+    // A budget smaller than every attempt together still admits a request one attempt fits in:
+    // it then reserves the whole budget (only one attempt's worst case over it never fits).
+    const BudgetPolicy& p = settings_.policy;
+    if (p.limit_usd > 0) need.usd = std::min(need.usd, std::max(attempt.usd, p.limit_usd));
+    if (p.limit_tokens > 0) need.tokens = std::min(need.tokens, std::max(attempt.tokens, p.limit_tokens));
     std::string key = keyOf(request);
     auto verdict = ledger_->reserve(key, need, unixMs());
     if (!verdict.admitted) {

@@ -65,13 +65,13 @@ void LostAdmissions::pump() {
 
 void LostAdmissions::retryLater() {
   if (retry_armed_ || lost_.empty()) return;
-  retry_armed_ = true;
   uint64_t id = 0;
-  host_.instanceTimer(kRetryMs, 0, [this, alive = alive_](outrigger_status status) {
+  outrigger_status armed = host_.instanceTimer(kRetryMs, 0, [this, alive = alive_](outrigger_status status) {
     if (!*alive) return;
     retry_armed_ = false;
     if (status == OUTRIGGER_OK) pump();
   }, &id);
+  retry_armed_ = armed == OUTRIGGER_OK;  // else the next release that fails tries to arm it again
 }
 
 }  // namespace outrigger::limiter

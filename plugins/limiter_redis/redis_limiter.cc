@@ -136,6 +136,17 @@ class RedisLimiter final : public Limiter {
     // overshoot by their answers (the settle gives back what was not used).
     a->tally.charged = double(std::max<uint64_t>(estimate.prompt_tokens, 1) + estimate.max_completion_tokens);
     double reserve_usd = limits_.budget_usd > 0 ? reserveUsd(estimate) : 0;
+    if (limits_.budget_usd > 0 && singleAttemptUsd(estimate) > limits_.budget_usd) {
+      result.code = OUTRIGGER_CODE_FAILED_PRECONDITION;  // no window frees room for it: not retryable
+      thread_local std::string reason;  // the host copies it when admit returns
+      reason = overLimit(window_.describe() + " budget", "$" + number(limits_.budget_usd) +
+                                                           ": this request's worst case of $" +
+                                                           number(singleAttemptUsd(estimate)) + " exceeds it");
+      result.reason = str(reason);
+      return OUTRIGGER_STOP;
+    }
+    // Every attempt together may be more than the whole budget: the request then reserves it all.
+    reserve_usd = std::min(reserve_usd, std::max(singleAttemptUsd(estimate), limits_.budget_usd));
     int64_t retry_budget_ms = window_.expiresMs(window) - now_ms;
 
     std::vector<std::string> args = {std::to_string(limits_.rpm), std::to_string(limits_.tpm),
@@ -277,14 +288,17 @@ class RedisLimiter final : public Limiter {
     h.limiterDone(handle, OUTRIGGER_CODE_RESOURCE_EXHAUSTED, retry, reason);
   }
 
-  // The most a request may cost: the host's worst case when it could price every target, else
-  // the priced part of the prompt (an unpriced model is settled at its reported cost).
+  // One attempt's worst case: the host's when it could price every target, else the priced part
+  // of the prompt (an unpriced model is settled at its reported cost).
+  static double singleAttemptUsd(const outrigger_limit_estimate& e) {
+    if (e.hdr.struct_size < OUTRIGGER_SIZE_THROUGH(outrigger_limit_estimate, unpriced)) return 0;
+    return e.max_cost_usd > 0 ? e.max_cost_usd : e.prompt_cost_usd;
+  }
   // Re-asks and hedges are attempts the route may bill too (billed_attempts): each is reserved.
   static double reserveUsd(const outrigger_limit_estimate& e) {
-    if (e.hdr.struct_size < OUTRIGGER_SIZE_THROUGH(outrigger_limit_estimate, unpriced)) return 0;
     bool knows_attempts = e.hdr.struct_size >= OUTRIGGER_SIZE_THROUGH(outrigger_limit_estimate, billed_attempts);
     double attempts = knows_attempts && e.billed_attempts > 1 ? e.billed_attempts : 1;
-    return (e.max_cost_usd > 0 ? e.max_cost_usd : e.prompt_cost_usd) * attempts;
+    return singleAttemptUsd(e) * attempts;
   }
 
   void noteRedisDown(const std::string& why) {

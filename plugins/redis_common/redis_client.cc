@@ -229,7 +229,8 @@ void RedisClient::tick() {
   while (!waiting_.empty() && now >= waiting_.front().deadline_ns) {
     Waiting w = std::move(waiting_.front());
     waiting_.pop_front();
-    w.fn(RedisResult{RedisFailure::kTimeout, nullptr, "no Redis connection came up in time"});
+    // Never sent: unavailable, not a timeout (a timeout means Redis may have run the command).
+    w.fn(RedisResult{RedisFailure::kUnavailable, nullptr, "no Redis connection came up in time"});
   }
   // A connection that failed while commands waited leaves them to fail at once, not at their deadline.
   bool connecting = std::any_of(connections_.begin(), connections_.end(), [](const auto& c) { return c->connecting(); });

@@ -17,7 +17,7 @@ using ReplyPtr = std::unique_ptr<redisReply, ReplyDeleter>;
 enum class RedisFailure {
   kNone,         // `reply` holds the answer (which may be a Redis error reply)
   kUnavailable,  // not connected, the connection broke, or the client is shutting down
-  kTimeout,      // no answer within command_timeout_ms
+  kTimeout,      // sent, and no answer within command_timeout_ms (Redis may still run it)
   kOverloaded,   // max_pending commands already waiting
 };
 

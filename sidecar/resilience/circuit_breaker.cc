@@ -15,6 +15,7 @@ bool CircuitBreaker::allow(uint64_t now_ns, bool* took_probe) {
     case State::kHalfOpen:
       if (probing_) return false;
       probing_ = true;
+      probe_epoch_ = trips_;
       if (took_probe) *took_probe = true;
       return true;
   }
@@ -34,6 +35,7 @@ void CircuitBreaker::openFor(uint64_t now_ns, uint32_t open_ms) {
   opened_here_ = false;
   open_until_ns_ = until;
   probing_ = false;
+  ++trips_;  // a probe already out answers for the state before this trip
   window_.clear();
   window_failures_ = 0;
 }
@@ -65,6 +67,7 @@ bool CircuitBreaker::overErrorRate() const {
 
 void CircuitBreaker::trip(uint64_t now_ns) {
   if (!open_ || probing_) ++opened_;
+  ++trips_;
   open_ = true;
   opened_here_ = true;
   open_until_ns_ = now_ns + uint64_t(policy_.open_ms) * 1000000;
@@ -74,7 +77,9 @@ void CircuitBreaker::trip(uint64_t now_ns) {
 
 void CircuitBreaker::onSuccess(bool was_probe) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (open_ && !was_probe) return;
+  // Only the probe of the current trip closes: a slower attempt admitted before it, or a probe
+  // out when another sidecar's trip arrived (openFor), says nothing about the target now.
+  if (open_ && (!was_probe || probe_epoch_ != trips_)) return;
   consecutive_failures_ = 0;
   if (open_) {
     window_.clear();

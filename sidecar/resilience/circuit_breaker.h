@@ -58,6 +58,8 @@ class CircuitBreaker {
   bool open_ = false;
   uint64_t open_until_ns_ = 0;
   bool probing_ = false;
+  uint64_t trips_ = 0;        // trips and openFor calls: which open period a probe belongs to
+  uint64_t probe_epoch_ = 0;  // trips_ when the probe slot was last taken
   uint64_t opened_ = 0;
   bool opened_here_ = false;
 };

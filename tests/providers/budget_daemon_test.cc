@@ -256,6 +256,27 @@ TEST_CASE("budget via daemon: requests that re-ask reserve every attempt, so 64 
   CHECK(s.usd <= limit + 2 * answer + 1e-12);
 }
 
+TEST_CASE("budget via daemon: a budget smaller than every attempt together still admits a request one attempt fits in") {
+  UpstreamProcess up;
+  REQUIRE(up.ready());
+  REQUIRE(up.script(R"([{"model":"gpt-4o-mini","text":"{\"ok\":true}",
+    "usage":{"prompt_tokens":2,"completion_tokens":1000,"total_tokens":1002}}])"));
+  const double answer = 2 * kInput + 1000 * kOutput;
+  // Room for one attempt's worst case, not for the re-ask the route may make on top.
+  BudgetRig rig(up, makeTempDir() + "/budget.db", 1.5 * answer,
+                "[instances.structured]\ntype = \"guardrail.json\"\n[instances.structured.config]\n"
+                "schema = { type = \"object\" }\n",
+                "guardrails = [\"structured\"]\nmax_reasks = 1\n");
+  client::Client c(at(*rig.daemon));
+  auto r = c.chat(asAcme(1000));
+  INFO((r.ok() ? std::string() : r.error().message));
+  CHECK(r.ok());
+  // One attempt over the whole budget never fits: refused for good, not "retry later".
+  auto too_big = c.chat(asAcme(100000));
+  REQUIRE_FALSE(too_big.ok());
+  CHECK(too_big.error().code == StatusCode::kFailedPrecondition);
+}
+
 TEST_CASE("budget via daemon: the spent amount survives a restart of the daemon") {
   UpstreamProcess up;
   REQUIRE(up.ready());

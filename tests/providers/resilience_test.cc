@@ -70,6 +70,15 @@ TEST_CASE("breaker: a late success of an attempt admitted before the trip does n
   CHECK(probe);
   b.onSuccess(probe);
   CHECK(b.state(t + 1000 * kMs) == CircuitBreaker::State::kClosed);
+
+  // A probe out when another sidecar's trip arrives answers for the old period: it closes nothing.
+  b.onFailure(t + 1100 * kMs);
+  b.onFailure(t + 1100 * kMs);
+  CHECK(b.allow(t + 2100 * kMs, &probe));
+  CHECK(probe);
+  b.openFor(t + 2200 * kMs, 1000);
+  b.onSuccess(/*was_probe=*/true);
+  CHECK(b.state(t + 2300 * kMs) == CircuitBreaker::State::kOpen);
 }
 
 TEST_CASE("breaker: an abandoned probe frees the slot, threshold 0 never opens") {

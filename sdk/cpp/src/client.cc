@@ -253,8 +253,9 @@ class Connection {
     if (f->body_type() != w::Body::HelloAck) return makeError(StatusCode::kInternal, "expected HelloAck");
     const w::HelloAck* ack = f->body_as_HelloAck();
     max_frame_ = opt.max_frame_size;
-    // The sidecar drops the connection for a frame above the smaller of the two sizes (0: it
-    // named none), taking every call on it along.
+    // The sidecar drops the connection, and every call on it, for a frame above its own limit.
+    // HelloAck names the smaller of the two sizes (0: none): below ours, that is the sidecar's
+    // limit; equal to ours, the sidecar's is at least that, and ours is kept as the bound.
     max_send_frame_ = ack->max_frame_size() ? std::min(opt.max_frame_size, ack->max_frame_size()) : opt.max_frame_size;
     heartbeat_ = std::chrono::milliseconds(ack->heartbeat_ms());
     read_until_.reset();
@@ -694,25 +695,38 @@ class Client::Impl {
   std::shared_ptr<Connection> connection(std::optional<Error>* err, Clock::time_point deadline = Clock::time_point::max()) {
     reapGraveyard();
     const Clock::time_point limit = std::min(Clock::now() + opt_.connect_timeout, deadline);
-    std::unique_lock<std::mutex> lock(mu_);
-    while (!current_ || !current_->usable()) {
-      if (!dialing_) return dial(lock, err, deadline, limit);
-      if (auto failed = awaitDial(lock, limit)) {
-        *err = std::move(failed);
-        return nullptr;
+    // Retired connections a dial takes out are dropped last, with mu_ released and the handshake
+    // over: dropping one waits for its reader, whose last on_end may start a call, which takes
+    // mu_ and would wait for this very handshake.
+    std::vector<std::shared_ptr<Connection>> retired;
+    std::shared_ptr<Connection> c;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      while (!c) {
+        if (current_ && current_->usable()) {
+          c = current_;
+        } else if (!dialing_) {
+          c = dial(lock, err, deadline, limit, &retired);
+          if (!c) break;
+        } else if (auto failed = awaitDial(lock, limit)) {
+          *err = std::move(failed);
+          break;
+        }
       }
     }
-    return current_;
+    retired.clear();
+    return c;
   }
 
   // With mu_ held, which is released for the handshake: opens a connection and makes it current.
+  // The idle retired connections it takes out go to *retired, for the caller to drop unlocked.
   std::shared_ptr<Connection> dial(std::unique_lock<std::mutex>& lock, std::optional<Error>* err,
-                                   Clock::time_point deadline, Clock::time_point limit) {
+                                   Clock::time_point deadline, Clock::time_point limit,
+                                   std::vector<std::shared_ptr<Connection>>* retired) {
     dialing_ = true;
-    std::vector<std::shared_ptr<Connection>> done = takeIdleRetiredLocked();
+    *retired = takeIdleRetiredLocked();
     std::shared_ptr<Connection> c(new Connection(opened_ + 1, verify_), [this](Connection* p) { release(p); });
     lock.unlock();
-    done.clear();
     std::optional<Error> failed = c->open(opt_.socket_path, opt_, deadline);
     lock.lock();
     dialing_ = false;
