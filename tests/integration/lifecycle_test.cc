@@ -29,6 +29,13 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// `config` with the fixture plugins that crash (tests/fixtures/plugins/crashing) loadable too.
+std::string withCrashingPlugins(std::string config) {
+  const std::string dirs = "dirs = [\"@PLUGINS@\"]";
+  config.replace(config.find(dirs), dirs.size(), "dirs = [\"@PLUGINS@\", \"" OUTRIGGER_FIXTURE_DIR "/crashing\"]");
+  return config;
+}
+
 std::string fixedConfig(const std::string& text) {
   return basicConfig("mode = \"fixed\"\ntext = \"" + text + "\"\nallow_request_overrides = true\nlatency_ms = 2");
 }
@@ -112,11 +119,8 @@ TEST_CASE("a plugin that crashes in create is named in the log, and the crash ke
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
   return;  // under a sanitizer its own report stands in for ours
 #endif
-  std::string config = basicConfig("mode = \"echo\"", "[instances.crashy]\ntype = \"provider.fx_crash_create\"\n"
-                                                      "[routes.other]\nprovider = \"crashy\"\n");
-  const std::string dirs = "dirs = [\"@PLUGINS@\"]";
-  config.replace(config.find(dirs), dirs.size(), "dirs = [\"@PLUGINS@\", \"" OUTRIGGER_FIXTURE_DIR "/crashing\"]");
-  DaemonProcess d(config);
+  DaemonProcess d(withCrashingPlugins(basicConfig(
+      "mode = \"echo\"", "[instances.crashy]\ntype = \"provider.fx_crash_create\"\n[routes.other]\nprovider = \"crashy\"\n")));
   CHECK(d.waitExit() == 128 + SIGSEGV);
   std::string log = d.log();
   INFO(log);
@@ -128,11 +132,8 @@ TEST_CASE("a plugin that overflows a worker's stack is reported too, from the th
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
   return;  // under a sanitizer its own report stands in for ours
 #endif
-  std::string config = basicConfig("mode = \"echo\"", "[instances.deep]\ntype = \"provider.fx_overflow_start\"\n"
-                                                      "[routes.deep]\nprovider = \"deep\"\n");
-  const std::string dirs = "dirs = [\"@PLUGINS@\"]";
-  config.replace(config.find(dirs), dirs.size(), "dirs = [\"@PLUGINS@\", \"" OUTRIGGER_FIXTURE_DIR "/crashing\"]");
-  DaemonProcess d(config);
+  DaemonProcess d(withCrashingPlugins(basicConfig(
+      "mode = \"echo\"", "[instances.deep]\ntype = \"provider.fx_overflow_start\"\n[routes.deep]\nprovider = \"deep\"\n")));
   REQUIRE(d.waitReady());
   client::Client c(at(d));
   client::ChatRequest r = ask("recurse");
