@@ -62,8 +62,8 @@ traces::EmbedTexts embedderOf(const Options& opt, std::unique_ptr<eval::Embeddin
 
 void printTable(const traces::DriftReport& r) {
   for (const traces::DriftGroup& g : r.groups) {
-    std::printf("%s%s%s: %s (%llu requests against %llu, baseline of the %s)\n", g.route.c_str(),
-                g.prompt.empty() ? "" : " ", g.prompt.c_str(), traces::driftStatusName(g.status),
+    std::printf("%s%s%s: %s (%llu requests against %llu, baseline of the %s)\n", printable(g.route).c_str(),
+                g.prompt.empty() ? "" : " ", printable(g.prompt).c_str(), traces::driftStatusName(g.status),
                 static_cast<unsigned long long>(g.current_requests), static_cast<unsigned long long>(g.baseline_requests),
                 g.baseline_scope.c_str());
     std::printf("  %-32s %-16s %12s %12s %12s  %s\n", "SIGNAL", "MEASURE", "BASELINE", "CURRENT", "VALUE", "STATUS");
@@ -76,15 +76,15 @@ void printTable(const traces::DriftReport& r) {
       } else {
         std::snprintf(value, sizeof value, "%.4f", s.value);
       }
-      std::printf("  %-32s %-16s %12.4g %12.4g %12s  %s\n", s.name.c_str(), s.measure.c_str(), s.baseline, s.current,
+      std::printf("  %-32s %-16s %12.4g %12.4g %12s  %s\n", printable(s.name).c_str(), s.measure.c_str(), s.baseline, s.current,
                   value, traces::driftStatusName(s.status));
     }
   }
   for (const traces::ModelEvent& e : r.events) {
-    std::printf("event: %s %s %s changed %s -> %s (trace %s)\n", e.route.c_str(), e.target.c_str(), e.kind.c_str(),
-                e.from.c_str(), e.to.c_str(), e.trace_id.c_str());
+    std::printf("event: %s %s %s changed %s -> %s (trace %s)\n", printable(e.route).c_str(), printable(e.target).c_str(),
+                e.kind.c_str(), printable(e.from).c_str(), printable(e.to).c_str(), printable(e.trace_id).c_str());
   }
-  for (const std::string& n : r.notes) std::printf("note: %s\n", n.c_str());
+  for (const std::string& n : r.notes) std::printf("note: %s\n", printable(n).c_str());
   std::printf("%s\n", r.drifted() ? "drift: yes" : "drift: no");
 }
 

@@ -1,9 +1,11 @@
 // outrigger eval run | simulate | calibrate: the flags around eval/eval_run.h and
 // eval/simulation.h, and the report files.
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 
 #include "cli/commands.h"
+#include "eval/eval_file.h"
 #include "eval/eval_run.h"
 #include "eval/in_process_backend.h"
 #include "eval/report_stats.h"
@@ -28,7 +30,7 @@ eval::RunOptions runOptions(const Options& opt) {
   r.eval_path = opt.eval_file;
   r.socket = opt.socket_path;
   r.baseline = opt.baseline;
-  r.concurrency = opt.concurrency;
+  r.concurrency = std::min(opt.concurrency, eval::kMaxConcurrency);  // the eval file's bound too
   r.judge_cache = opt.judge_cache;
   return r;
 }

@@ -47,30 +47,6 @@ std::string verdictSummary(const traces::RequestRow& r) {
 
 const char* orDash(const std::string& s) { return s.empty() ? "-" : s.c_str(); }
 
-// Text a caller chose (an answer, a reason, a tenant's name) as a terminal shows it harmlessly:
-// control characters, C0 and C1 (the ESC that starts a sequence to clear the screen, move the
-// cursor or set the clipboard), as \x.. escapes; newlines and tabs stay. --json leaves it as is.
-std::string printable(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  char hex[8];
-  for (size_t i = 0; i < text.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(text[i]);
-    bool c1 = c == 0xC2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
-              static_cast<unsigned char>(text[i + 1]) <= 0x9F;  // U+0080..U+009F in UTF-8
-    if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7F) {
-      std::snprintf(hex, sizeof hex, "\\x%02x", c);
-      out += hex;
-    } else if (c1) {
-      std::snprintf(hex, sizeof hex, "\\u%04x", static_cast<unsigned char>(text[++i]));
-      out += hex;
-    } else {
-      out += char(c);
-    }
-  }
-  return out;
-}
-
 void printRequestLine(const traces::RequestRow& r) {
   std::printf("%s  %-32s  %-12s %-20s %-18s %9.1f %7lld/%-7lld %10.6f  %-10s %s\n", utcTime(r.start_unix_ns).c_str(),
               printable(r.trace_id).c_str(), orDash(r.route), printable(orDash(r.model)).c_str(), r.status.c_str(),
@@ -222,7 +198,7 @@ int bucketedStats(const Options& opt, traces::GroupBy by, const traces::TraceFil
               "ERRORS", "CACHE HITS", "IN TOKENS", "OUT TOKENS", "COST USD");
   for (const traces::SeriesRow& s : series) {
     for (const traces::BucketRow& b : s.buckets) {
-      std::printf("%-24s %-23s %9llu %7llu %10llu %12llu %12llu %12.6f\n", s.key.empty() ? "-" : s.key.c_str(),
+      std::printf("%-24s %-23s %9llu %7llu %10llu %12llu %12llu %12.6f\n", printable(orDash(s.key)).c_str(),
                   utcTime(b.start_unix_ns).c_str(), static_cast<unsigned long long>(b.requests),
                   static_cast<unsigned long long>(b.errors), static_cast<unsigned long long>(b.cache_hits),
                   static_cast<unsigned long long>(b.input_tokens), static_cast<unsigned long long>(b.output_tokens),
@@ -263,7 +239,7 @@ int traceStats(const Options& opt) {
               "REFUSAL%", "P50 MS", "P95 MS", "P99 MS", "IN TOKENS", "OUT TOKENS", "COST USD");
   for (const traces::StatsRow& r : rows) {
     double n = r.requests ? static_cast<double>(r.requests) : 1;
-    std::printf("%-24s %9llu %7.2f %9.2f %9.2f %9.2f %9.2f %12llu %12llu %12.6f\n", r.key.empty() ? "-" : r.key.c_str(),
+    std::printf("%-24s %9llu %7.2f %9.2f %9.2f %9.2f %9.2f %12llu %12llu %12.6f\n", printable(orDash(r.key)).c_str(),
                 static_cast<unsigned long long>(r.requests), 100.0 * static_cast<double>(r.errors) / n,
                 100.0 * static_cast<double>(r.refusals) / n, r.p50_ms, r.p95_ms, r.p99_ms,
                 static_cast<unsigned long long>(r.input_tokens), static_cast<unsigned long long>(r.output_tokens),
@@ -323,7 +299,7 @@ int traceArms(const Options& opt) {
       std::snprintf(buf, sizeof buf, " %22s", a.judge.n ? cell(a.judge, 1, 2).c_str() : "-");
       judge = buf;
     }
-    std::printf("%-28s %8llu %22s %22s %24s %22s%s%s\n", a.arm.c_str(), static_cast<unsigned long long>(a.requests),
+    std::printf("%-28s %8llu %22s %22s %24s %22s%s%s\n", printable(a.arm).c_str(), static_cast<unsigned long long>(a.requests),
                 cell(a.error_rate, 100, 1).c_str(), cell(a.latency_ms, 1, 1).c_str(), cell(a.cost_usd, 1, 6).c_str(),
                 a.feedback.n ? cell(a.feedback, 1, 2).c_str() : "-", judge.c_str(), a.baseline ? "  (baseline)" : "");
     if (a.baseline) continue;
@@ -343,12 +319,13 @@ int traceArms(const Options& opt) {
                 diff(a.latency_diff, 1, 1).c_str(), diff(a.cost_diff, 1, 6).c_str(),
                 a.feedback.n ? diff(a.feedback_diff, 1, 2).c_str() : "-", judge_diff.c_str());
   }
-  for (const std::string& n : notes) std::printf("note: %s\n", n.c_str());
+  for (const std::string& n : notes) std::printf("note: %s\n", printable(n).c_str());
   return 0;
 }
 
 // outrigger eval capture: the store's failed requests appended to a dataset, once or every
-// --follow seconds (each round looks only at requests stored since the last).
+// --follow seconds (each round looks only at requests stored since the last, and at those that
+// low feedback stored since scores).
 int captureCases(const Options& opt) {
   traces::CaptureOptions c;
   if (!filterOf(opt, "eval capture", &c.filter)) return 2;
@@ -398,6 +375,7 @@ int captureCases(const Options& opt) {
     std::fflush(stdout);
     if (opt.follow_seconds == 0) return 0;
     if (report.last_request) c.after_request = report.last_request;
+    c.after_feedback = report.last_feedback;
     std::this_thread::sleep_for(std::chrono::seconds(opt.follow_seconds));
   }
 }

@@ -8,8 +8,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <thread>
 
 #include "bounded_json.h"
 #include "eval/json_text.h"
@@ -71,6 +73,28 @@ void pump(int in_fd, int out_fd, const std::string& input, std::chrono::steady_c
   if (in_fd >= 0) ::close(in_fd);
 }
 
+// Reaps the child by the deadline, killing it then: a child may close its stdout and go on
+// running, and timeout_ms bounds the whole exchange, not only the output. The wait polls (from
+// 1 ms, doubling to 20) because a child is waited for on a runner thread, with no loop to wake.
+int reap(pid_t pid, std::chrono::steady_clock::time_point deadline, Exchange* ex) {
+  using std::chrono::milliseconds;
+  milliseconds pause(1);
+  for (int status = 0;;) {
+    pid_t done = ::waitpid(pid, &status, ex->timed_out ? 0 : WNOHANG);
+    if (done == pid) return status;
+    if (done < 0 && errno != EINTR) return -1;
+    if (done < 0) continue;
+    auto left = std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      ex->timed_out = true;
+      ::kill(pid, SIGKILL);
+      continue;
+    }
+    std::this_thread::sleep_for(std::min(pause, left));
+    pause = std::min(pause * 2, milliseconds(20));
+  }
+}
+
 Exchange run(const std::vector<std::string>& argv, const std::string& dir, const std::string& input, uint32_t timeout_ms) {
   Exchange ex;
   int to_child[2], from_child[2];
@@ -93,15 +117,14 @@ Exchange run(const std::vector<std::string>& argv, const std::string& dir, const
   ::close(to_child[0]);
   ::close(from_child[1]);
   ::fcntl(to_child[1], F_SETFL, O_NONBLOCK);
-  if (pid > 0) pump(to_child[1], from_child[0], input, std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms), &ex);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  if (pid > 0) pump(to_child[1], from_child[0], input, deadline, &ex);
   else ::close(to_child[1]);
   ::close(from_child[0]);
   if (pid > 0) {
     if (ex.timed_out) ::kill(pid, SIGKILL);
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    ex.exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    int status = reap(pid, deadline, &ex);
+    ex.exit_status = status >= 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
   return ex;
 }

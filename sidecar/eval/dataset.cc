@@ -47,6 +47,24 @@ namespace {
 // A var's value as text: strings as they are, anything else as its JSON.
 std::string varText(const rapidjson::Value& v) { return v.IsString() ? std::string(v.GetString(), v.GetStringLength()) : toJson(v); }
 
+// A message's tool calls: {id, type, name, arguments} as `eval capture` writes them, or OpenAI's
+// {id, type, function: {name, arguments}}; arguments that are not a string are taken as JSON text.
+std::vector<client::ToolCall> toolCallsOf(const rapidjson::Value& m) {
+  std::vector<client::ToolCall> out;
+  auto list = m.FindMember("tool_calls");
+  if (list == m.MemberEnd() || !list->value.IsArray()) return out;
+  for (const auto& c : list->value.GetArray()) {
+    if (!c.IsObject()) continue;
+    auto fn = c.FindMember("function");
+    const rapidjson::Value& named = fn != c.MemberEnd() && fn->value.IsObject() ? fn->value : c;
+    auto args = named.FindMember("arguments");
+    std::string type = stringMember(c, "type");
+    out.push_back({stringMember(c, "id"), type.empty() ? "function" : type, stringMember(named, "name"),
+                   args == named.MemberEnd() ? "" : varText(args->value)});
+  }
+  return out;
+}
+
 bool readMessages(const rapidjson::Value& list, EvalCase* out, std::string* error) {
   if (!list.IsArray() || list.Empty()) {
     *error = "messages must be a non-empty array";
@@ -58,7 +76,7 @@ bool readMessages(const rapidjson::Value& list, EvalCase* out, std::string* erro
       return false;
     }
     out->messages.push_back({stringMember(m, "role"), stringMember(m, "content"), stringMember(m, "name"),
-                             stringMember(m, "tool_call_id"), {}});
+                             stringMember(m, "tool_call_id"), toolCallsOf(m)});
   }
   return true;
 }

@@ -102,7 +102,7 @@ bool readEvalFile(const std::string& path, EvalConfig* cfg, std::string* error) 
   r.text("name", &cfg->name);
   r.text("dataset", &cfg->dataset);
   r.text("socket", &cfg->socket);
-  r.count("concurrency", &cfg->concurrency, 1, 256);
+  r.count("concurrency", &cfg->concurrency, 1, kMaxConcurrency);
   r.count("timeout_ms", &cfg->timeout_ms, 0, 3600000);
   r.count("retries", &cfg->retries, 0, 10);
   r.count("retry_backoff_ms", &cfg->retry_backoff_ms, 0, 60000);

@@ -36,6 +36,9 @@ struct ScorerConfig {
   std::string labels;     // judge: the labelled set calibrate (and run, before gating) reads
 };
 
+// Cases in flight at once, at most: each is a runner thread.
+inline constexpr uint32_t kMaxConcurrency = 256;
+
 struct EvalConfig {
   std::string path, dir;  // the file and its directory (relative paths are read from there)
   std::string name;

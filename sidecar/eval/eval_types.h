@@ -31,7 +31,8 @@ struct CaseOutput {
   bool ok = false;
   std::string content;
   std::vector<client::ToolCall> tool_calls;
-  std::string error;  // when !ok: the last attempt's error
+  std::string error;       // when !ok: the last attempt's error
+  std::string error_code;  // its status name ("" when answered)
   double latency_ms = 0;
   double cost_usd = 0;
   uint32_t attempts = 0;

@@ -29,14 +29,18 @@ std::optional<JudgeAnswer> Judge::parseAnswer(const std::string& text, double th
   }
   JudgeAnswer a;
   a.score = doc["score"].GetDouble();
-  a.pass = doc.HasMember("pass") && doc["pass"].IsBool() ? doc["pass"].GetBool() : a.score >= threshold;
+  a.pass_given = doc.HasMember("pass") && doc["pass"].IsBool();
+  a.pass = a.pass_given ? doc["pass"].GetBool() : a.score >= threshold;
   if (doc.HasMember("reason") && doc["reason"].IsString()) a.reason = doc["reason"].GetString();
   return a;
 }
 
 std::optional<JudgeAnswer> Judge::grade(const std::string& input, const std::string& output, std::string* error) const {
   std::string key = JudgeCache::key(route_, rubric_, input, output);
-  if (auto cached = cache_->lookup(key)) return cached;
+  if (auto cached = cache_->lookup(key)) {
+    if (!cached->pass_given) cached->pass = cached->score >= threshold_;  // this run's threshold
+    return cached;
+  }
   client::ChatRequest req;
   req.model = route_;
   req.temperature = 0;

@@ -6,6 +6,13 @@
 
 namespace outrigger::eval {
 
+namespace {
+
+// The pass column of an answer whose judge left pass out: 1 and 0 are the judge's own verdicts.
+constexpr int kPassNotGiven = -1;
+
+}  // namespace
+
 JudgeCache::~JudgeCache() {
   if (db_) sqlite3_close(db_);
 }
@@ -30,8 +37,9 @@ bool JudgeCache::open(const std::string& path, std::string* error) {
 
 std::string JudgeCache::key(const std::string& route, const std::string& rubric, const std::string& input,
                             const std::string& output) {
-  // Lengths go in first so that no two different tuples hash the same bytes.
-  std::string bytes = "judge-v1:" + std::to_string(route.size()) + ":" + std::to_string(rubric.size()) + ":" +
+  // Lengths go in first so that no two different tuples hash the same bytes. v1 rows stored a
+  // pass derived from the threshold of their run as if the judge had said it: v2 keys skip them.
+  std::string bytes = "judge-v2:" + std::to_string(route.size()) + ":" + std::to_string(rubric.size()) + ":" +
                       std::to_string(input.size()) + ":" + route + rubric + input + output;
   XXH128_hash_t h = XXH3_128bits(bytes.data(), bytes.size());
   char hex[33];
@@ -50,7 +58,8 @@ std::optional<JudgeAnswer> JudgeCache::lookup(const std::string& key) {
   sqlite3_bind_text(st, 1, key.c_str(), -1, SQLITE_TRANSIENT);
   if (sqlite3_step(st) == SQLITE_ROW) {
     const unsigned char* reason = sqlite3_column_text(st, 2);
-    found = JudgeAnswer{sqlite3_column_double(st, 0), sqlite3_column_int(st, 1) != 0,
+    int pass = sqlite3_column_int(st, 1);
+    found = JudgeAnswer{sqlite3_column_double(st, 0), pass == 1, pass != kPassNotGiven,
                         reason ? reinterpret_cast<const char*>(reason) : ""};
     hits.fetch_add(1);
   }
@@ -65,7 +74,7 @@ void JudgeCache::store(const std::string& key, const JudgeAnswer& answer) {
   if (sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) != SQLITE_OK) return;
   sqlite3_bind_text(st, 1, key.c_str(), -1, SQLITE_TRANSIENT);
   sqlite3_bind_double(st, 2, answer.score);
-  sqlite3_bind_int(st, 3, answer.pass ? 1 : 0);
+  sqlite3_bind_int(st, 3, !answer.pass_given ? kPassNotGiven : answer.pass ? 1 : 0);
   sqlite3_bind_text(st, 4, answer.reason.c_str(), -1, SQLITE_TRANSIENT);
   sqlite3_step(st);  // a failed store only costs a judge call on the next run
   sqlite3_finalize(st);

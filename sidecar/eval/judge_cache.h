@@ -1,5 +1,7 @@
 // The judge cache: a judge's answer stored under a hash of (judge route, rubric, case input,
-// output), in SQLite, so a re-run of an unchanged case costs no judge call.
+// output), in SQLite, so a re-run of an unchanged case costs no judge call. What is stored is
+// what the judge said: a pass it left out is not stored but decided again from the score on
+// every lookup, so a changed threshold applies to cached answers too.
 //
 // Thread-safety: every method may be called from any thread (one connection behind a mutex;
 // lookups are microseconds next to a judge call).
@@ -17,6 +19,7 @@ namespace outrigger::eval {
 struct JudgeAnswer {
   double score = 0;
   bool pass = false;
+  bool pass_given = false;  // the judge said pass or fail; otherwise `pass` came from a threshold
   std::string reason;
 };
 
@@ -27,6 +30,8 @@ class JudgeCache {
   [[nodiscard]] bool open(const std::string& path, std::string* error);
   static std::string key(const std::string& route, const std::string& rubric, const std::string& input,
                          const std::string& output);
+  // The stored answer; its `pass` is only meaningful when `pass_given` (the caller decides it
+  // from the score otherwise).
   std::optional<JudgeAnswer> lookup(const std::string& key);
   void store(const std::string& key, const JudgeAnswer& answer);
 

@@ -74,7 +74,10 @@ rapidjson::Value caseJson(const CaseResult& c, Alloc& a) {
     calls.PushBack(call, a);
   }
   v.AddMember("tool_calls", calls, a);
-  if (!c.output.error.empty()) v.AddMember("error", stringValue(c.output.error, a), a);
+  if (!c.output.error.empty()) {
+    v.AddMember("error", stringValue(c.output.error, a), a);
+    v.AddMember("error_code", stringValue(c.output.error_code, a), a);
+  }
   v.AddMember("latency_ms", c.output.latency_ms, a);
   v.AddMember("cost_usd", c.output.cost_usd, a);
   v.AddMember("attempts", c.output.attempts, a);

@@ -90,7 +90,11 @@ CaseOutput ask(ChatBackend* client, const EvalConfig& cfg, const TargetConfig& t
   out.latency_ms = call.latency_ms;
   out.attempts = call.attempts;
   if (!call.result.ok()) {
-    out.error = call.result.error().toString();
+    // The trace id finds the failed request in the store (`outrigger traces show`).
+    const client::Error& e = call.result.error();
+    out.error = e.toString();
+    out.error_code = client::statusName(e.code);
+    out.trace_id = e.trace_id;
     return out;
   }
   const auto& v = call.result.value();

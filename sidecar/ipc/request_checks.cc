@@ -1,5 +1,7 @@
 #include "ipc/request_checks.h"
 
+#include <cmath>
+
 #include "outrigger_generated.h"
 
 namespace outrigger::ipc {
@@ -174,6 +176,9 @@ Status checkFeedbackStrings(const wire::Feedback& f) {
                   "feedback trace_id is longer than " + std::to_string(kMaxFeedbackTraceIdBytes) + " bytes");
   }
   if (Status s = check(f.trace_id(), "trace_id"); !s.isOk()) return s;
+  // A score is a number every store and answer can hold: JSON has no NaN or infinity, and SQLite
+  // stores NaN as NULL.
+  if (!std::isfinite(f.score())) return Status(Code::kInvalidArgument, "feedback score must be a finite number");
   if (Status s = check(f.comment(), "comment"); !s.isOk()) return s;
   if (f.comment() && f.comment()->size() > kMaxFeedbackCommentBytes) return tooLong("comment", kMaxFeedbackCommentBytes);
   return checkMetadata(f.metadata());

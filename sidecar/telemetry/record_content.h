@@ -2,7 +2,8 @@
 // nothing (the default: prompts and answers hold personal data), the prompt's shape without its
 // text, or the prompt as the provider last saw it and the answer as the client got it. Never
 // more than the guardrails let through: a prompt a guardrail stopped before every request-side
-// guardrail had run (a deny, a failure) keeps its shape only, an answer the client never got (a
+// guardrail had run (a deny, a failure) keeps its shape only, and the record's `capture` is then
+// "metadata", the level it holds (no answer text either); an answer the client never got (a
 // unary answer denied or failed on the way back) keeps none, and nor does one whose text a
 // guardrail gave back the caller's own values (a reversible redaction's restored placeholders).
 #pragma once

@@ -31,7 +31,7 @@ bool compareArms(sqlite3* db, const TraceFilter& filter, const QueryLimits& limi
       "WITH first AS (SELECT request, target FROM (SELECT request, target, row_number() OVER"
       " (PARTITION BY request ORDER BY seq) AS n FROM attempts) WHERE n = 1)"
       " SELECT f.target, r.status, r.finish_reason, r.duration_us, r.cost_usd,"
-      " (SELECT avg(score) FROM feedback fb WHERE fb.trace_id = r.trace_id)," +
+      " (SELECT avg(score) FROM feedback fb WHERE " + std::string(kFeedbackOfRequest) + ")," +
       std::string(grade ? " coalesce(r.prompt, ''), coalesce(r.answer, '')" : " '', ''") +
       " FROM requests r JOIN first f ON f.request = r.id" + w.sql + (w.sql.empty() ? " WHERE" : " AND") +
       " r.cache_hit = 0";

@@ -6,6 +6,7 @@
 #include <rapidjson/writer.h>
 #include <xxhash.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <ctime>
@@ -108,113 +109,230 @@ void put(Writer& w, const char* key, const std::string& value) {
   w.String(value.data(), rapidjson::SizeType(value.size()));
 }
 
-}  // namespace
+// A row's columns, then the lowest feedback score of those that score it.
+constexpr char kRowColumns[] =
+    "SELECT r.id, r.trace_id, r.start_unix_ns, r.route, r.tenant, r.prompt_id, r.prompt_version, r.status, r.message,"
+    " r.finish_reason, r.origin, r.verdicts, r.spans, r.capture, coalesce(r.prompt, ''), coalesce(r.answer, ''),"
+    " (SELECT min(score) FROM feedback fb WHERE ";
 
-bool captureCases(sqlite3* db, const CaptureOptions& o, std::set<std::string>* known, std::vector<CapturedCase>* out,
-                  CaptureReport* report, std::string* error) {
-  if (!validFilter(o.filter, error)) return false;
-  std::vector<std::unique_ptr<RE2>> patterns;
-  for (const auto& p : o.redact) {
-    auto re = std::make_unique<RE2>(p, RE2::Quiet);
-    if (!re->ok()) {
-      *error = "redact " + p + ": " + re->error();
-      return false;
+Row readRow(const Statement& s) {
+  Row r;
+  int c = 0;
+  r.id = s.columnInt(c++);
+  r.trace_id = s.columnText(c++);
+  r.start_unix_ns = s.columnInt(c++);
+  r.route = s.columnText(c++);
+  r.tenant = s.columnText(c++);
+  r.prompt_id = s.columnText(c++);
+  r.prompt_version = s.columnText(c++);
+  r.status = s.columnText(c++);
+  r.message = s.columnText(c++);
+  r.finish_reason = s.columnText(c++);
+  r.origin = s.columnText(c++);
+  r.verdicts = s.columnText(c++);
+  r.spans = s.columnText(c++);
+  r.capture = s.columnText(c++);
+  r.prompt = s.columnText(c++);
+  r.answer = s.columnText(c++);
+  r.scored = !s.columnIsNull(c);
+  if (r.scored) r.score = s.columnReal(c);
+  return r;
+}
+
+// The captured prompt, when it holds text: a record that kept only the prompt's shape (a denied
+// prompt; capture "full" in stores written before records said "metadata" for it) has none.
+bool promptWithText(const Row& r, rapidjson::Document* prompt) {
+  if (r.capture != "full" || prompt->Parse(r.prompt.c_str()).HasParseError() || !prompt->IsArray()) return false;
+  for (const auto& m : prompt->GetArray()) {
+    if (!stringOf(m, "content").empty() || (m.HasMember("tool_calls") && m["tool_calls"].IsArray() && !m["tool_calls"].Empty())) {
+      return true;
     }
-    patterns.push_back(std::move(re));
   }
-  Where w = whereOf(o.filter);
-  w.add("r.id > ?" + std::to_string(w.values.size() + 1), o.after_request);
-  std::string sql =
-      "SELECT r.id, r.trace_id, r.start_unix_ns, r.route, r.tenant, r.prompt_id, r.prompt_version, r.status, r.message,"
-      " r.finish_reason, r.origin, r.verdicts, r.spans, r.capture, coalesce(r.prompt, ''), coalesce(r.answer, ''),"
-      " (SELECT min(score) FROM feedback f WHERE f.trace_id = r.trace_id) FROM requests r" + w.sql + " ORDER BY r.id";
-  Statement s(db, sql);
+  return false;
+}
+
+// A prompt message's tool calls as the dataset has them ({id, type, name, arguments}), and their
+// names and arguments in the prompt hash (their ids differ in every conversation).
+void putToolCalls(Writer& line, const rapidjson::Value& m, const std::vector<std::unique_ptr<RE2>>& patterns,
+                  std::string* hash_input) {
+  auto it = m.FindMember("tool_calls");
+  if (it == m.MemberEnd() || !it->value.IsArray() || it->value.Empty()) return;
+  line.Key("tool_calls");
+  line.StartArray();
+  for (const auto& call : it->value.GetArray()) {
+    std::string name = stringOf(call, "name"), arguments = redacted(stringOf(call, "arguments"), patterns);
+    *hash_input += "\x1d" "call " + name + "(" + arguments + ")";
+    line.StartObject();
+    put(line, "id", stringOf(call, "id"));
+    put(line, "type", stringOf(call, "type"));
+    put(line, "name", name);
+    put(line, "arguments", arguments);
+    line.EndObject();
+  }
+  line.EndArray();
+}
+
+// The prompt's messages as the case's, and the input of its de-duplicating hash.
+std::string putMessages(Writer& line, const rapidjson::Document& prompt, const std::vector<std::unique_ptr<RE2>>& patterns) {
+  std::string hash_input;
+  line.Key("messages");
+  line.StartArray();
+  for (const auto& m : prompt.GetArray()) {
+    std::string role = stringOf(m, "role"), content = redacted(stringOf(m, "content"), patterns);
+    hash_input += role + "\x1f" + normalized(content);
+    line.StartObject();
+    put(line, "role", role);
+    put(line, "content", content);
+    if (std::string name = stringOf(m, "name"); !name.empty()) {
+      put(line, "name", name);
+      hash_input += "\x1d" "name " + name;
+    }
+    if (std::string id = stringOf(m, "tool_call_id"); !id.empty()) put(line, "tool_call_id", id);
+    putToolCalls(line, m, patterns, &hash_input);
+    line.EndObject();
+    hash_input += "\x1e";
+  }
+  line.EndArray();
+  return hash_input;
+}
+
+// What one capture run shares while it looks at rows.
+struct Capturing {
+  const CaptureOptions& o;
+  std::vector<std::unique_ptr<RE2>> patterns;
+  std::set<std::string>* known;
+  std::vector<CapturedCase>* out;
+  CaptureReport* report;
+};
+
+// Appends the row's case when it is one, new and with text; counts it either way.
+void consider(const Row& r, Capturing& cx) {
+  ++cx.report->scanned;
+  std::string reason = reasonOf(r, cx.o);
+  if (reason.empty()) return;
+  rapidjson::Document prompt;
+  if (!promptWithText(r, &prompt)) {
+    ++cx.report->without_text;
+    return;
+  }
+  rapidjson::StringBuffer buf;
+  Writer line(buf);
+  line.StartObject();
+  std::string hash_input = putMessages(line, prompt, cx.patterns);
+  char hash[17];
+  std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(XXH3_64bits(hash_input.data(), hash_input.size())));
+  if (!cx.known->insert(hash).second) {
+    ++cx.report->duplicates;
+    return;
+  }
+  put(line, "id", std::string("captured-") + hash);
+  line.Key("tags");
+  line.StartArray();
+  line.String("captured");
+  std::string kind = reason.substr(0, reason.find(':'));
+  line.String(kind.c_str());
+  line.EndArray();
+  line.Key("metadata");
+  line.StartObject();
+  put(line, "reason", reason);
+  put(line, "trace_id", r.trace_id);
+  put(line, "time", rfc3339(r.start_unix_ns));
+  put(line, "route", r.route);
+  if (!r.tenant.empty()) put(line, "tenant", r.tenant);
+  if (!r.prompt_id.empty()) put(line, "prompt_id", r.prompt_id);
+  if (!r.prompt_version.empty()) put(line, "prompt_version", r.prompt_version);
+  put(line, "status", r.status);
+  if (!r.message.empty()) put(line, "message", redacted(r.message, cx.patterns));
+  if (!r.answer.empty()) put(line, "answer", redacted(r.answer, cx.patterns));
+  put(line, "prompt_hash", hash);
+  line.EndObject();
+  line.EndObject();
+  cx.out->push_back({std::string(buf.GetString(), buf.GetSize()), hash});
+  ++cx.report->captured;
+}
+
+// Considers the rows `w` selects, oldest first, until max_cases; false when the query fails.
+// `done` says whether every row was looked at.
+bool scan(sqlite3* db, const Where& w, Capturing& cx, bool* done, std::string* error) {
+  Statement s(db, kRowColumns + std::string(kFeedbackOfRequest) + ") FROM requests r" + w.sql + " ORDER BY r.id");
   if (!s.ok()) {
     *error = std::string("capture: ") + sqlite3_errmsg(db);
     return false;
   }
   w.bind(s);
   int rc;
-  while ((rc = s.step()) == SQLITE_ROW && report->captured < o.max_cases) {
-    Row r;
-    int c = 0;
-    r.id = s.columnInt(c++);
-    r.trace_id = s.columnText(c++);
-    r.start_unix_ns = s.columnInt(c++);
-    r.route = s.columnText(c++);
-    r.tenant = s.columnText(c++);
-    r.prompt_id = s.columnText(c++);
-    r.prompt_version = s.columnText(c++);
-    r.status = s.columnText(c++);
-    r.message = s.columnText(c++);
-    r.finish_reason = s.columnText(c++);
-    r.origin = s.columnText(c++);
-    r.verdicts = s.columnText(c++);
-    r.spans = s.columnText(c++);
-    r.capture = s.columnText(c++);
-    r.prompt = s.columnText(c++);
-    r.answer = s.columnText(c++);
-    r.scored = !s.columnIsNull(c);
-    if (r.scored) r.score = s.columnReal(c);
-    ++report->scanned;
-    report->last_request = r.id;
-    std::string reason = reasonOf(r, o);
-    if (reason.empty()) continue;
-    rapidjson::Document prompt;
-    if (r.capture != "full" || prompt.Parse(r.prompt.c_str()).HasParseError() || !prompt.IsArray() || prompt.Empty()) {
-      ++report->without_text;
-      continue;
-    }
-    rapidjson::StringBuffer buf;
-    Writer line(buf);
-    std::string hash_input;
-    line.StartObject();
-    line.Key("messages");
-    line.StartArray();
-    for (const auto& m : prompt.GetArray()) {
-      std::string role = stringOf(m, "role"), content = redacted(stringOf(m, "content"), patterns);
-      hash_input += role + "\x1f" + normalized(content) + "\x1e";
-      line.StartObject();
-      put(line, "role", role);
-      put(line, "content", content);
-      line.EndObject();
-    }
-    line.EndArray();
-    char hash[17];
-    std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(XXH3_64bits(hash_input.data(), hash_input.size())));
-    if (!known->insert(hash).second) {
-      ++report->duplicates;
-      continue;
-    }
-    put(line, "id", std::string("captured-") + hash);
-    line.Key("tags");
-    line.StartArray();
-    line.String("captured");
-    std::string kind = reason.substr(0, reason.find(':'));
-    line.String(kind.c_str());
-    line.EndArray();
-    line.Key("metadata");
-    line.StartObject();
-    put(line, "reason", reason);
-    put(line, "trace_id", r.trace_id);
-    put(line, "time", rfc3339(r.start_unix_ns));
-    put(line, "route", r.route);
-    if (!r.tenant.empty()) put(line, "tenant", r.tenant);
-    if (!r.prompt_id.empty()) put(line, "prompt_id", r.prompt_id);
-    if (!r.prompt_version.empty()) put(line, "prompt_version", r.prompt_version);
-    put(line, "status", r.status);
-    if (!r.message.empty()) put(line, "message", redacted(r.message, patterns));
-    if (!r.answer.empty()) put(line, "answer", redacted(r.answer, patterns));
-    put(line, "prompt_hash", hash);
-    line.EndObject();
-    line.EndObject();
-    out->push_back({std::string(buf.GetString(), buf.GetSize()), hash});
-    ++report->captured;
+  while ((rc = s.step()) == SQLITE_ROW && cx.report->captured < cx.o.max_cases) {
+    Row r = readRow(s);
+    cx.report->last_request = std::max(cx.report->last_request, r.id);
+    consider(r, cx);
   }
   if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
     *error = std::string("capture: ") + sqlite3_errmsg(db);
     return false;
   }
+  *done = rc == SQLITE_DONE;
+  return true;
+}
+
+int64_t newestFeedback(sqlite3* db) {
+  Statement s(db, "SELECT coalesce(max(id), 0) FROM feedback");
+  return s.ok() && s.step() == SQLITE_ROW ? s.columnInt(0) : 0;
+}
+
+// The traces that low feedback stored after `after_feedback` scores.
+bool lowlyScoredTraces(sqlite3* db, const CaptureOptions& o, std::vector<std::string>* out, std::string* error) {
+  Statement s(db, "SELECT DISTINCT trace_id FROM feedback WHERE id > ?1 AND score < ?2");
+  if (!s.ok()) {
+    *error = std::string("capture: ") + sqlite3_errmsg(db);
+    return false;
+  }
+  s.integer(1, o.after_feedback);
+  s.real(2, o.feedback_below);
+  while (s.step() == SQLITE_ROW) out->push_back(s.columnText(0));
+  return true;
+}
+
+// Continuous capture: the requests earlier rounds looked at whose low feedback came since.
+bool scanNewFeedback(sqlite3* db, Capturing& cx, bool* done, std::string* error) {
+  const CaptureOptions& o = cx.o;
+  std::vector<std::string> traces;
+  if (!lowlyScoredTraces(db, o, &traces, error)) return false;
+  *done = true;
+  for (const std::string& trace : traces) {
+    if (!o.filter.trace_id.empty() && o.filter.trace_id != trace) continue;
+    TraceFilter f = o.filter;
+    f.trace_id = trace;
+    Where w = whereOf(f);
+    w.add("r.id <= ?" + std::to_string(w.values.size() + 1), o.after_request);
+    if (!scan(db, w, cx, done, error)) return false;
+    if (!*done) break;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool captureCases(sqlite3* db, const CaptureOptions& o, std::set<std::string>* known, std::vector<CapturedCase>* out,
+                  CaptureReport* report, std::string* error) {
+  if (!validFilter(o.filter, error)) return false;
+  Capturing cx{o, {}, known, out, report};
+  for (const auto& p : o.redact) {
+    auto re = std::make_unique<RE2>(p, RE2::Quiet);
+    if (!re->ok()) {
+      *error = "redact " + p + ": " + re->error();
+      return false;
+    }
+    cx.patterns.push_back(std::move(re));
+  }
+  // Read first: feedback stored while this round runs is the next round's.
+  int64_t newest_feedback = newestFeedback(db);
+  Where w = whereOf(o.filter);
+  w.add("r.id > ?" + std::to_string(w.values.size() + 1), o.after_request);
+  bool done = true;
+  if (!scan(db, w, cx, &done, error)) return false;
+  if (done && o.after_request > 0 && o.feedback_below >= 0 && !scanNewFeedback(db, cx, &done, error)) return false;
+  // A round cut short by max_cases looks at the same feedback again next time.
+  report->last_feedback = done ? newest_feedback : o.after_feedback;
   return true;
 }
 

@@ -60,7 +60,7 @@ bool loadDriftWindow(sqlite3* db, const TraceFilter& filter, const QueryLimits& 
       "SELECT r.route, r.prompt_id, r.prompt_version, r.status, r.finish_reason, r.output_tokens, r.duration_us,"
       " (SELECT group_concat((v.value ->> 'guardrail') || '/' || (v.value ->> 'verdict'), char(10))"
       "  FROM json_each(r.verdicts) v WHERE v.value ->> 'verdict' <> 'pass'),"
-      " (SELECT avg(score) FROM feedback fb WHERE fb.trace_id = r.trace_id), " +
+      " (SELECT avg(score) FROM feedback fb WHERE " + std::string(kFeedbackOfRequest) + "), " +
       std::string(with_answers ? "coalesce(r.answer, ''), coalesce(r.prompt, '')" : "'', ''") + " FROM requests r" + w.sql +
       " ORDER BY r.start_unix_ns";
   Statement s(db, sql);

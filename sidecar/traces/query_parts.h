@@ -1,5 +1,6 @@
 // The pieces the trace store's queries share (trace_query.cc, arm_comparison.cc): a WHERE clause
-// from a filter, a deadline that interrupts a query running too long, percentiles and refusals.
+// from a filter, which feedback scores a request, a deadline that interrupts a query running too
+// long, percentiles and refusals.
 #pragma once
 
 #include <sqlite3.h>
@@ -39,6 +40,12 @@ struct Where {
   }
 };
 
+
+// The condition on `feedback AS fb` for the feedback that scores request `r`: its trace id, and
+// its tenant or none (a caller without tenants, or an SDK whose feedback carries no metadata).
+// Feedback naming another tenant never counts: a trace id is no secret, and one tenant must not
+// score another's answers.
+constexpr char kFeedbackOfRequest[] = "fb.trace_id = r.trace_id AND fb.tenant IN (r.tenant, '')";
 
 // The bit exporter.sqlite sets in verdict_flags for a verdict; -1 for an unknown name.
 int verdictBit(const std::string& name);

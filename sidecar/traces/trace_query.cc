@@ -211,14 +211,18 @@ bool loadTrace(sqlite3* db, std::string_view trace_id, const QueryLimits& limits
     *error = deadline.error("trace");
     return false;
   }
+  // The feedback that scores one of the trace's requests (kFeedbackOfRequest).
   Statement fb(db,
-               "SELECT trace_id, score, comment, received_unix_ns, tenant, user, session FROM feedback"
-               " WHERE trace_id = ?1 ORDER BY received_unix_ns, id");
+               "SELECT fb.trace_id, fb.score, fb.comment, fb.received_unix_ns, fb.tenant, fb.user, fb.session"
+               " FROM feedback fb WHERE fb.trace_id = ?1 AND (fb.tenant = '' OR fb.tenant IN"
+               " (SELECT r.tenant FROM requests r WHERE r.trace_key = ?2 AND r.trace_id = ?1))"
+               " ORDER BY fb.received_unix_ns, fb.id");
   if (!fb.ok()) {
     *error = deadline.error("feedback");
     return false;
   }
   fb.text(1, trace_id);
+  fb.integer(2, traceKey(trace_id));
   while ((rc = fb.step()) == SQLITE_ROW) {
     out->feedback.push_back({fb.columnText(0), fb.columnReal(1), fb.columnText(2), fb.columnInt(3), fb.columnText(4),
                              fb.columnText(5), fb.columnText(6)});
@@ -378,7 +382,15 @@ bool parseTimeBound(std::string_view text, int64_t now_unix_ns, int64_t* out) {
       static_cast<size_t>(consumed) == t.size()) {
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
-    *out = static_cast<int64_t>(timegm(&tm)) * 1000000000;
+    // timegm carries what overflows (February 31st is March 3rd): a date that comes back changed
+    // was not a date.
+    std::tm normalized = tm;
+    std::time_t seconds = timegm(&normalized);
+    if (normalized.tm_year != tm.tm_year || normalized.tm_mon != tm.tm_mon || normalized.tm_mday != tm.tm_mday ||
+        normalized.tm_hour != tm.tm_hour || normalized.tm_min != tm.tm_min || normalized.tm_sec != tm.tm_sec) {
+      return false;
+    }
+    *out = static_cast<int64_t>(seconds) * 1000000000;
     return true;
   }
   return false;

@@ -117,7 +117,8 @@ bool validFilter(const TraceFilter& filter, std::string* error);
 // The newest requests matching `filter`, newest first, with their verdicts.
 bool listRequests(sqlite3* db, const TraceFilter& filter, const QueryLimits& limits, std::vector<RequestRow>* out,
                   std::string* error);
-// Every request, span and feedback of `trace_id`; `out->requests` is empty when it is unknown.
+// Every request and span of `trace_id`, and the feedback that scores its requests (feedback a
+// tenant of none of them sent is left out); `out->requests` is empty when it is unknown.
 bool loadTrace(sqlite3* db, std::string_view trace_id, const QueryLimits& limits, TraceDetail* out, std::string* error);
 // Per group: counts, error and refusal counts (finish reason content_filter or refusal),
 // latency percentiles, tokens and cost; the largest groups (by requests) first.

@@ -120,6 +120,9 @@ TEST_CASE("gate: exit 2 when a case cannot be evaluated, the sidecar is unreacha
   auto doc = readJson(d.dir() + "/r.json");
   CHECK(caseStatus(doc, "denied") == "error");
   CHECK(std::string(resultCase(doc, "denied")["error"].GetString()).find("PERMISSION_DENIED") != std::string::npos);
+  // The error's code, and the trace id that finds the request in the trace store.
+  CHECK(std::string(resultCase(doc, "denied")["error_code"].GetString()) == "PERMISSION_DENIED");
+  CHECK(std::string(resultCase(doc, "denied")["trace_id"].GetString()).size() == 32);
 
   auto unreachable = runCommand(std::string(OUTRIGGER_BIN) + " eval run " + eval + " --socket " + d.dir() + "/nobody.sock");
   CHECK(unreachable.first == 2);

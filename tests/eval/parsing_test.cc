@@ -1,10 +1,12 @@
-// The eval's pure parts without a daemon: dataset lines, the eval file, judge answers, edit
-// distance and markup escaping.
+// The eval's pure parts without a daemon: dataset lines, the eval file, judge answers and their
+// cache, edit distance and markup escaping.
 #include <catch2/catch.hpp>
 
+#include "eval/chat_backend.h"
 #include "eval/dataset.h"
 #include "eval/eval_file.h"
 #include "eval/judge.h"
+#include "eval/judge_cache.h"
 #include "eval/reports.h"
 #include "eval/scorer.h"
 #include "eval_fixture.h"
@@ -22,6 +24,26 @@ TEST_CASE("dataset: a prompt template takes its vars, and a var the prompt names
   EvalCase bad;
   CHECK_FALSE(parseCase(R"({"prompt": "Hi {{who}}", "vars": {}})", 1, &bad, &error));
   CHECK(error == "the prompt uses {{who}} but vars has no 'who'");
+}
+
+TEST_CASE("dataset: a tool conversation keeps its calls, as eval capture writes them or in OpenAI's form") {
+  EvalCase c;
+  std::string error;
+  REQUIRE(parseCase(R"({"messages": [{"role": "user", "content": "where is order 77?"},)"
+                    R"( {"role": "assistant", "content": "", "tool_calls": [{"id": "call_1", "type": "function", "name": "lookup_order", "arguments": "{\"id\":\"77\"}"}]},)"
+                    R"( {"role": "assistant", "tool_calls": [{"id": "call_2", "type": "function", "function": {"name": "track", "arguments": {"id": "77"}}}]},)"
+                    R"( {"role": "tool", "content": "shipped", "name": "lookup_order", "tool_call_id": "call_1"}]})",
+                    1, &c, &error));
+  REQUIRE(c.messages.size() == 4);
+  REQUIRE(c.messages[1].tool_calls.size() == 1);
+  CHECK(c.messages[1].tool_calls[0].id == "call_1");
+  CHECK(c.messages[1].tool_calls[0].name == "lookup_order");
+  CHECK(c.messages[1].tool_calls[0].arguments == R"({"id":"77"})");
+  REQUIRE(c.messages[2].tool_calls.size() == 1);
+  CHECK(c.messages[2].tool_calls[0].name == "track");
+  CHECK(c.messages[2].tool_calls[0].arguments == R"({"id":"77"})");
+  CHECK(c.messages[3].tool_call_id == "call_1");
+  CHECK(c.messages[3].name == "lookup_order");
 }
 
 TEST_CASE("dataset: unknown keys, a case with both messages and prompt, and duplicate ids name the line") {
@@ -94,6 +116,53 @@ TEST_CASE("judge answers: the first JSON object is read, pass falls back to the 
   CHECK_FALSE(b->pass);
   CHECK_FALSE(Judge::parseAnswer("It looks good to me.", 0.5, &error));
   CHECK(error.find("did not answer {score, reason, pass}") != std::string::npos);
+}
+
+namespace {
+
+// A judge route that always answers `answer`, counting the calls.
+class FixedJudge : public ChatBackend {
+ public:
+  explicit FixedJudge(std::string answer) : answer_(std::move(answer)) {}
+  outrigger::client::Result<outrigger::client::Response> chat(const outrigger::client::ChatRequest&,
+                                                              const CaseParams&) override {
+    ++calls;
+    outrigger::client::Response r;
+    r.content = answer_;
+    return r;
+  }
+  int calls = 0;
+
+ private:
+  std::string answer_;
+};
+
+}  // namespace
+
+TEST_CASE("judge cache: a pass the judge left out follows each run's threshold, a pass it gave is kept") {
+  std::string error;
+  JudgeCache cache;
+  REQUIRE(cache.open(outrigger::testing::makeTempDir() + "/judge.sqlite", &error));
+  FixedJudge score_only(R"({"score": 0.6, "reason": "middling"})");
+  Judge lenient(&score_only, &cache, "judge", "rubric", 0.5, 1000);
+  Judge strict(&score_only, &cache, "judge", "rubric", 0.7, 1000);
+  auto first = lenient.grade("question", "answer", &error);
+  REQUIRE(first);
+  CHECK(first->pass);
+  auto cached = strict.grade("question", "answer", &error);  // from the cache, at 0.7
+  REQUIRE(cached);
+  CHECK_FALSE(cached->pass);
+  CHECK(cached->score == Approx(0.6));
+  CHECK(cached->reason == "middling");
+  CHECK(lenient.grade("question", "answer", &error)->pass);
+  CHECK(score_only.calls == 1);
+  CHECK(cache.hits == 2);
+
+  FixedJudge says_fail(R"({"score": 0.9, "pass": false})");
+  Judge told(&says_fail, &cache, "judge", "rubric", 0.5, 1000);
+  CHECK_FALSE(told.grade("question", "another answer", &error)->pass);
+  CHECK_FALSE(told.grade("question", "another answer", &error)->pass);  // cached: still the judge's word
+  CHECK(says_fail.calls == 1);
 }
 
 TEST_CASE("levenshtein and markup escaping") {

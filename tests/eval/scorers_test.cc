@@ -138,7 +138,7 @@ TEST_CASE("embedding similarity through the embeddings route passes on the same 
   CHECK(resultCase(doc, "same")["scores"][0]["score"].GetDouble() > 0.999);
 }
 
-TEST_CASE("an external command scorer decides pass and fail, and one that crashes or hangs is an error") {
+TEST_CASE("an external command scorer decides pass and fail, and one that crashes, hangs or lingers is an error") {
   DaemonProcess d(evalDaemonConfig());
   REQUIRE(evalDaemonReady(d));
   writeText(d.dir() + "/says_yes.py",
@@ -146,6 +146,7 @@ TEST_CASE("an external command scorer decides pass and fail, and one that crashe
             "print(json.dumps({'pass': ok, 'score': 1 if ok else 0, 'reason': 'case ' + req['case']['id']}))\n");
   writeText(d.dir() + "/crashes.py", "import sys\nsys.exit(3)\n");
   writeText(d.dir() + "/hangs.py", "import time\ntime.sleep(30)\n");
+  writeText(d.dir() + "/lingers.py", "import os, time\nos.close(1)\ntime.sleep(60)\n");  // closes stdout, runs on
   writeText(d.dir() + "/cases.jsonl", "{\"id\": \"yes\", \"prompt\": \"yes indeed\"}\n{\"id\": \"no\", \"prompt\": \"no way\"}\n");
   std::string scorers = "[[scorers]]\ntype = \"command\"\nname = \"says_yes\"\ncommand = [\"python3\", \"says_yes.py\"]\n";
   std::string eval = writeEvalFile(d, "command", "cases.jsonl", scorers);
@@ -159,7 +160,8 @@ TEST_CASE("an external command scorer decides pass and fail, and one that crashe
 
   std::string broken = writeEvalFile(d, "broken", "cases.jsonl",
                                      "[[scorers]]\ntype = \"command\"\nname = \"crashes\"\ncommand = [\"python3\", \"crashes.py\"]\n"
-                                     "[[scorers]]\ntype = \"command\"\nname = \"hangs\"\ncommand = [\"python3\", \"hangs.py\"]\ntimeout_ms = 300\n");
+                                     "[[scorers]]\ntype = \"command\"\nname = \"hangs\"\ncommand = [\"python3\", \"hangs.py\"]\ntimeout_ms = 300\n"
+                                     "[[scorers]]\ntype = \"command\"\nname = \"lingers\"\ncommand = [\"python3\", \"lingers.py\"]\ntimeout_ms = 300\n");
   auto [broken_code, broken_out] = outriggerEval(d, "run " + broken + " --json " + d.dir() + "/b.json");
   INFO(broken_out);
   CHECK(broken_code == 2);  // could not evaluate, not a regression
@@ -168,4 +170,6 @@ TEST_CASE("an external command scorer decides pass and fail, and one that crashe
   CHECK(scoreVerdict(b, "yes", "hangs") == "error");
   CHECK(caseStatus(b, "yes") == "error");
   CHECK(std::string(resultCase(b, "yes")["scores"][1]["error"].GetString()).find("within 300 ms") != std::string::npos);
+  CHECK(scoreVerdict(b, "yes", "lingers") == "error");
+  CHECK(std::string(resultCase(b, "yes")["scores"][2]["error"].GetString()).find("within 300 ms") != std::string::npos);
 }

@@ -5,6 +5,7 @@
 
 #include <csignal>
 #include <fstream>
+#include <limits>
 
 #include "outrigger_generated.h"
 #include "support/daemon_process.h"
@@ -79,6 +80,16 @@ TEST_CASE("feedback naming an answer's trace id reaches the JSONL exporter as a 
     auto essay = readEnd(raw, 4);
     REQUIRE(essay);
     CHECK(endOf(*essay)->status() == wire::Status::INVALID_ARGUMENT);
+
+    // Scores no JSON answer or store column can hold.
+    uint64_t sid = 5;
+    for (double score : {std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity(),
+                         std::numeric_limits<double>::quiet_NaN()}) {
+      REQUIRE(raw.send(feedbackFrame(sid, trace_id, score)));
+      auto unheld = readEnd(raw, sid++);
+      REQUIRE(unheld);
+      CHECK(endOf(*unheld)->status() == wire::Status::INVALID_ARGUMENT);
+    }
   }
   d.signal(SIGTERM);
   REQUIRE(d.waitExit(10s) == 0);

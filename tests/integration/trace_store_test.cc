@@ -122,6 +122,13 @@ TEST_CASE("trace store: socket and HTTP traffic is queryable with outrigger trac
     CHECK(table.find("START (UTC)") != std::string::npos);
     CHECK(table.find(kTrace) != std::string::npos);
     CHECK(table.find("input_rules=deny") != std::string::npos);
+
+    // Usage errors exit 2; --until 0 is a bound (before the epoch), not none.
+    CHECK(runCommand(traces(d, "list --verdict bogus")).first == 2);
+    CHECK(runCommand(traces(d, "list --since 2026-02-31T00:00:00Z")).first == 2);
+    auto [s7, before_epoch] = runCommand(traces(d, "list --json --until 0"));
+    CHECK(s7 == 0);
+    CHECK(parse(before_epoch)["requests"].Size() == 0);
   }
 
   SECTION("outrigger traces show prints the span tree, verdicts, the captured answer and the feedback") {
@@ -239,7 +246,7 @@ TEST_CASE("trace store: socket and HTTP traffic is queryable with outrigger trac
   }
 }
 
-TEST_CASE("trace store: one trace shows at most 100 requests, and traces show escapes the control characters a caller sent") {
+TEST_CASE("trace store: one trace shows at most 100 requests, and traces show and stats escape the control characters a caller sent") {
   DaemonProcess d(basicConfig("mode = \"echo\"",
                               "exporters = [\"traces\"]\ncapture = \"full\"\n"
                               "[instances.traces]\ntype = \"exporter.sqlite\"\n[instances.traces.config]\n"
@@ -252,6 +259,7 @@ TEST_CASE("trace store: one trace shows at most 100 requests, and traces show es
     auto r = ask(i == 0 ? "look \x1b[2J\x1b[H all good \xc2\x9b" : "again");
     r.metadata = client::Metadata{};
     r.metadata->traceparent = std::string("00-") + kTrace + "-00f067aa0ba902b7-01";
+    if (i == 0) r.metadata->tenant = "evil\x1b]52;c;SGVsbG8=\x07";  // sets the reader's clipboard
     REQUIRE(c.chat(r).ok());
   }
   bool stored = false;
@@ -276,6 +284,10 @@ TEST_CASE("trace store: one trace shows at most 100 requests, and traces show es
   CHECK(text.find("\xc2\x9b") == std::string::npos);
   CHECK(text.find("look \\x1b[2J\\x1b[H all good \\u009b") != std::string::npos);
   CHECK(text.find("more requests than one answer shows") != std::string::npos);
+  auto [grouped, stats] = runCommand(traces(d, "stats --by tenant"));
+  REQUIRE(grouped == 0);
+  CHECK(stats.find('\x1b') == std::string::npos);
+  CHECK(stats.find("evil\\x1b]52;c;SGVsbG8=\\x07") != std::string::npos);
 }
 
 TEST_CASE("trace store: the embedded default config keeps one where outrigger traces looks by default") {

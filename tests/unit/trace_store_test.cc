@@ -1,13 +1,16 @@
 // The local trace store: exporter.sqlite loaded through the real loader and fed the host's views
 // of records and feedback, then read back with the queries `outrigger traces` and /traces use:
 // filters, one trace across two requests as a tree of ids, percentiles, error and refusal rates,
-// content only as captured, retention by age and by size, and stores this build cannot read.
+// content only as captured, feedback only from the trace's tenant, eval capture's cases, retention
+// by age and by size, and stores this build cannot read.
 #include <catch2/catch.hpp>
 
 #include <rapidjson/document.h>
 
 #include <chrono>
 #include <fstream>
+#include <limits>
+#include <set>
 #include <thread>
 
 #include <sys/stat.h>
@@ -17,8 +20,12 @@
 #include "plugin/instance.h"
 #include "plugin/loader.h"
 #include "support/daemon_process.h"
+#include "telemetry/record_content.h"
 #include "telemetry/record_view.h"
 #include "trace_writer.h"
+#include "traces/arm_comparison.h"
+#include "traces/dataset_capture.h"
+#include "traces/drift_population.h"
 #include "traces/trace_json.h"
 #include "traces/trace_query.h"
 #include "traces/trace_store.h"
@@ -101,6 +108,35 @@ telemetry::RequestRecord request(const std::string& trace, const std::string& ro
                    {"outrigger.cost_usd", "1.5e-05"}})};
   r.verdicts = {{"input_rules", VerdictKind::kPass, ""}};
   return r;
+}
+
+void addFeedback(Store& store, const std::string& trace, double score, const std::string& tenant) {
+  telemetry::FeedbackRecord fb;
+  fb.trace_id = trace;
+  fb.score = score;
+  fb.metadata.tenant = tenant;
+  fb.received_unix_ns = kT0 + 9000000000;
+  telemetry::FeedbackView view(fb);
+  REQUIRE(store.inst->exporter()->export_feedback(store.inst->handle(), view.get()) == OUTRIGGER_OK);
+}
+
+// `r` with `text` as its prompt, captured as the route's `capture` and the guardrails allow.
+void capturePrompt(telemetry::RequestRecord* r, const std::string& text, bool vetted = true) {
+  outrigger_message_view m{{"user", 4}, {text.data(), text.size()}, {nullptr, 0}, {nullptr, 0}, nullptr, 0};
+  telemetry::CaptureLimits limits;
+  limits.prompt_vetted = vetted;
+  telemetry::captureContent(r, config::Capture::kFull, &m, 1, "an answer", {}, limits);
+}
+
+// eval capture's cases from the store, as `o` picks them.
+traces::CaptureReport capture(sqlite3* db, traces::CaptureOptions o, std::vector<traces::CapturedCase>* cases) {
+  std::set<std::string> known;
+  traces::CaptureReport report;
+  std::string error;
+  bool ok = traces::captureCases(db, o, &known, cases, &report, &error);
+  INFO(error);
+  REQUIRE(ok);
+  return report;
 }
 
 std::vector<traces::RequestRow> list(sqlite3* db, traces::TraceFilter f) {
@@ -529,6 +565,12 @@ TEST_CASE("trace store: time bounds read durations, Unix seconds and RFC 3339 UT
   CHECK_FALSE(traces::parseTimeBound("yesterday", now, &t));
   CHECK_FALSE(traces::parseTimeBound("5x", now, &t));
   CHECK_FALSE(traces::parseTimeBound("2026-12-03 01:00", now, &t));
+  // Dates that do not exist are refused, not carried into the next month or day.
+  for (const char* impossible : {"2026-02-31T00:00:00Z", "2026-13-01T00:00:00Z", "2026-12-03T25:00:00Z"}) {
+    INFO(impossible);
+    CHECK_FALSE(traces::parseTimeBound(impossible, now, &t));
+  }
+  REQUIRE(traces::parseTimeBound("2028-02-29T00:00:00Z", now, &t));  // a leap day
   // Past int64 nanoseconds: refused, not converted (undefined behaviour).
   for (const char* huge : {"1e300", "infs", "inf", "nan", "1e9w", "-1e300"}) {
     INFO(huge);
@@ -650,4 +692,143 @@ TEST_CASE("trace store: a record view from a host without the minor 2 tail is st
   CHECK(t.spans[0].stage == "guardrail.request");
   CHECK(t.spans[0].attributes == "{}");
   CHECK(t.requests[0].input_tokens == 10);
+}
+
+TEST_CASE("trace store: feedback counts for its trace's requests only from their tenant or from none") {
+  Store store;
+  const std::string theirs = "dddd0000000000000000000000000001", ours = "dddd0000000000000000000000000002",
+                    anyones = "dddd0000000000000000000000000003";
+  for (const std::string& trace : {theirs, ours, anyones}) {
+    auto r = request(trace, "d1" + trace.substr(18), "chat", "acme", kT0 + (trace == theirs ? 0 : 1000), 5);
+    capturePrompt(&r, "question on " + trace);
+    store.add(r);
+  }
+  addFeedback(store, theirs, 0.1, "beta");  // another tenant, knowing acme's trace id
+  addFeedback(store, ours, 0.2, "acme");
+  addFeedback(store, anyones, 0.3, "");  // a caller without tenants
+  traces::Database db = store.reader();
+
+  traces::TraceDetail t;
+  std::string error;
+  REQUIRE(traces::loadTrace(db.get(), theirs, {}, &t, &error));
+  CHECK(t.feedback.empty());
+  REQUIRE(traces::loadTrace(db.get(), ours, {}, &t, &error));
+  REQUIRE(t.feedback.size() == 1);
+  CHECK(t.feedback[0].score == 0.2);
+
+  traces::CaptureOptions o;
+  o.errors = o.denials = o.flags = o.refusals = o.fallbacks = false;
+  o.feedback_below = 0.5;
+  o.filter.tenant = "acme";
+  std::vector<traces::CapturedCase> cases;
+  traces::CaptureReport report = capture(db.get(), o, &cases);
+  CHECK(report.captured == 2);
+  for (const auto& c : cases) CHECK(c.line.find(theirs) == std::string::npos);
+
+  traces::TraceFilter chat;
+  chat.route = "chat";
+  std::vector<traces::ArmRow> arms;
+  REQUIRE(traces::compareArms(db.get(), chat, {}, &arms, &error));
+  REQUIRE(arms.size() == 1);
+  CHECK(arms[0].feedback.n == 2);
+  CHECK(arms[0].feedback.value == Approx(0.25));
+
+  traces::DriftPopulation drift;
+  REQUIRE(traces::loadDriftWindow(db.get(), chat, {}, false, &drift, &error));
+  REQUIRE(drift.samples.size() == 3);
+  CHECK_FALSE(drift.samples[0].feedback.has_value());  // the oldest: acme's, scored by beta only
+  CHECK(drift.samples[1].feedback.has_value());
+}
+
+TEST_CASE("trace store: a score JSON cannot hold is written as null, and the trace stays readable") {
+  Store store;
+  const std::string trace = "eeee0000000000000000000000000001";
+  store.add(request(trace, "e100000000000001", "chat", "acme", kT0, 5));
+  addFeedback(store, trace, std::numeric_limits<double>::infinity(), "acme");  // a store written before scores were checked
+  traces::Database db = store.reader();
+  traces::TraceDetail t;
+  std::string error;
+  REQUIRE(traces::loadTrace(db.get(), trace, {}, &t, &error));
+  rapidjson::Document d;
+  d.Parse(traces::traceJson(trace, t).c_str());
+  REQUIRE_FALSE(d.HasParseError());
+  REQUIRE(d["feedback"].Size() == 1);
+  CHECK(d["feedback"][0]["score"].IsNull());
+}
+
+TEST_CASE("trace store: a denied prompt kept as its shape is no eval case, and says capture metadata") {
+  Store store;
+  auto denied = request("ffff0000000000000000000000000001", "f100000000000001", "chat", "acme", kT0, 1,
+                        Code::kPermissionDenied);
+  denied.verdicts = {{"input_rules", VerdictKind::kDeny, "matches deny pattern"}};
+  capturePrompt(&denied, "a forbidden phrase", false);
+  CHECK(denied.capture == config::Capture::kMetadata);
+  CHECK(denied.answer.empty());
+  store.add(denied);
+  auto again = denied;  // the same denial once more: still no text, not a duplicate
+  again.trace_id = "ffff0000000000000000000000000002";
+  store.add(again);
+  // A store written before records said so: capture full, the prompt's shape only.
+  auto legacy = denied;
+  legacy.trace_id = "ffff0000000000000000000000000003";
+  legacy.capture = config::Capture::kFull;
+  store.add(legacy);
+  auto kept = request("ffff0000000000000000000000000004", "f100000000000004", "chat", "acme", kT0 + 10, 1,
+                      Code::kPermissionDenied);
+  kept.verdicts = denied.verdicts;
+  capturePrompt(&kept, "a forbidden phrase, kept", true);  // capture_denied = "full"
+  store.add(kept);
+  traces::Database db = store.reader();
+  CHECK(count(db.get(), "SELECT count(*) FROM requests WHERE capture = 'metadata'") == 2);
+
+  std::vector<traces::CapturedCase> cases;
+  traces::CaptureReport report = capture(db.get(), {}, &cases);
+  CHECK(report.without_text == 3);
+  CHECK(report.duplicates == 0);
+  REQUIRE(cases.size() == 1);
+  CHECK(cases[0].line.find("a forbidden phrase, kept") != std::string::npos);
+}
+
+TEST_CASE("trace store: eval capture keeps a tool conversation's calls, and --follow catches feedback that came later") {
+  Store store;
+  auto r = request("abab0000000000000000000000000001", "ab00000000000001", "chat", "acme", kT0, 5);
+  r.capture = config::Capture::kFull;
+  outrigger_tool_call_view call{{"call_1", 6}, {"function", 8}, {"lookup_order", 12}, {"{\"id\":\"77\"}", 11}};
+  outrigger_message_view m[] = {
+      {{"user", 4}, {"where is order 77?", 18}, {nullptr, 0}, {nullptr, 0}, nullptr, 0},
+      {{"assistant", 9}, {nullptr, 0}, {nullptr, 0}, {nullptr, 0}, &call, 1},
+      {{"tool", 4}, {"shipped", 7}, {"lookup_order", 12}, {"call_1", 6}, nullptr, 0}};
+  r.prompt = std::make_shared<chain::OwnedMessages>(std::initializer_list<chain::OwnedMessages::List>{{m, 3}});
+  store.add(r);
+  traces::Database db = store.reader();
+
+  traces::CaptureOptions o;
+  o.errors = o.denials = o.flags = o.refusals = o.fallbacks = false;
+  o.feedback_below = 0.5;
+  std::vector<traces::CapturedCase> cases;
+  traces::CaptureReport first = capture(db.get(), o, &cases);
+  CHECK(first.captured == 0);  // not scored yet
+  REQUIRE(first.last_request > 0);
+
+  addFeedback(store, r.trace_id, 0.1, "acme");
+  db = store.reader();
+  o.after_request = first.last_request;
+  o.after_feedback = first.last_feedback;
+  traces::CaptureReport second = capture(db.get(), o, &cases);
+  REQUIRE(cases.size() == 1);
+  rapidjson::Document line;
+  line.Parse(cases[0].line.c_str());
+  REQUIRE_FALSE(line.HasParseError());
+  const auto& messages = line["messages"];
+  REQUIRE(messages.Size() == 3);
+  REQUIRE(messages[1]["tool_calls"].Size() == 1);
+  CHECK(std::string(messages[1]["tool_calls"][0]["name"].GetString()) == "lookup_order");
+  CHECK(std::string(messages[1]["tool_calls"][0]["arguments"].GetString()) == R"({"id":"77"})");
+  CHECK(std::string(messages[2]["tool_call_id"].GetString()) == "call_1");
+  CHECK(std::string(messages[2]["name"].GetString()) == "lookup_order");
+
+  // The next round has nothing new: the feedback was seen.
+  o.after_feedback = second.last_feedback;
+  std::vector<traces::CapturedCase> none;
+  CHECK(capture(db.get(), o, &none).scanned == 0);
 }
