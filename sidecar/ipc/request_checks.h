@@ -42,7 +42,8 @@ inline constexpr size_t kMaxFeedbackCommentBytes = 16384;
 
 // Feedback needs a trace_id of at most kMaxFeedbackTraceIdBytes and a comment of at most
 // kMaxFeedbackCommentBytes; they and the metadata strings must be well-formed UTF-8 (they reach
-// exporters as JSON text), and the metadata keeps checkRequestMetadata's bounds.
+// exporters as JSON text), and the metadata keeps checkRequestMetadata's bounds. The score must
+// be a finite number (JSON has no NaN or infinity).
 Status checkFeedbackStrings(const wire::Feedback& feedback);
 
 }  // namespace outrigger::ipc
