@@ -55,7 +55,7 @@ TEST_CASE("breaker: opens after consecutive failures, half-opens one probe, clos
   CHECK(b.timesOpened() == 2);
 }
 
-TEST_CASE("breaker: a late success of an attempt admitted before the trip does not close it; the probe's does") {
+TEST_CASE("breaker: a late success of an attempt admitted before the trip does not close it, the probe's does") {
   CircuitBreaker b({2, 1000});
   uint64_t t = 10 * kMs;
   CHECK(b.allow(t));  // a slow attempt starts while the breaker is closed
