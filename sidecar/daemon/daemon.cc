@@ -71,7 +71,9 @@ int Daemon::run() {
     ORLOG(LogLevel::kError, "daemon", snapshot.status().message());
     return 1;
   }
-  snapshot_ = snapshot.value();
+  // Moved, not copied: a copy left in this frame would keep the first config's instances alive
+  // for as long as the daemon runs, through every reload (an exporter's spool lock among them).
+  snapshot_ = std::move(snapshot.value());
   auto socket_path = ipc::resolveServerSocketPath(settings_.server.socket_path);
   if (!socket_path.ok()) {
     ORLOG(LogLevel::kError, "daemon", socket_path.status().message());
