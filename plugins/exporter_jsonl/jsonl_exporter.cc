@@ -2,6 +2,9 @@
 // timings, usage, verdicts, the content the route captures) and one per feedback, to a file,
 // rotated by size. Runs on the exporter thread; buffers up to `buffer_bytes` and writes
 // whole lines with O_APPEND so concurrent instances (during a reload) never interleave lines.
+// A file that cannot be opened (a directory removed, a full or read-only mount) is tried again on
+// later flushes, backing off; what arrives meanwhile is dropped, and the failures are logged at
+// most once a minute.
 #include <outrigger/plugin.hpp>
 
 #include <fcntl.h>
@@ -11,6 +14,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -22,6 +26,11 @@
 namespace {
 
 using namespace outrigger::plugin;
+
+constexpr uint64_t kMsNs = 1000 * 1000;
+constexpr uint64_t kFirstReopenNs = 1000 * kMsNs;  // doubling up to kLastReopenNs
+constexpr uint64_t kLastReopenNs = 60 * 1000 * kMsNs;
+constexpr uint64_t kLogFailuresEveryNs = 60 * 1000 * kMsNs;
 
 constexpr char kSchema[] = R"json({
   "type": "object",
@@ -240,25 +249,22 @@ class JsonlExporter final : public Exporter {
     return append(line);
   }
 
+  // What is buffered goes to the file, or is dropped (E_INTERNAL, which the host counts) while
+  // the file cannot be opened or written.
   outrigger_status flush() override {
     if (pending_.empty()) return OUTRIGGER_OK;
-    if (fd_ < 0 && !opened_) {
-      opened_ = true;
-      try {
-        open();
-      } catch (const std::exception& e) {
-        host().log(OUTRIGGER_LOG_ERROR, e.what());
-      }
+    if (fd_ >= 0 && written_ + pending_.size() > max_file_bytes_ && written_ > 0) rotate();
+    if (fd_ < 0 && !reopen()) {
+      pending_.clear();
+      return OUTRIGGER_E_INTERNAL;
     }
-    if (written_ + pending_.size() > max_file_bytes_ && written_ > 0) rotate();
-    if (fd_ < 0) return OUTRIGGER_E_INTERNAL;
     const char* p = pending_.data();
     size_t n = pending_.size();
     while (n) {
       ssize_t k = ::write(fd_, p, n);
       if (k < 0) {
         if (errno == EINTR) continue;
-        host().log(OUTRIGGER_LOG_ERROR, std::string("write ") + path_ + ": " + std::strerror(errno));
+        reportFailure("write " + path_ + ": " + std::strerror(errno));
         pending_.clear();
         return OUTRIGGER_E_INTERNAL;
       }
@@ -290,11 +296,24 @@ class JsonlExporter final : public Exporter {
     }
   }
 
-  void open() {
+  // Opens the file unless the back-off after a failed open still runs. The first open (the
+  // first record) and the one right after a rotation are tried at once.
+  bool reopen() {
+    uint64_t now = host().nowNs();
+    if (now < next_open_ns_) return false;
     fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-    if (fd_ < 0) throw std::runtime_error("cannot open " + path_ + ": " + std::strerror(errno));
+    if (fd_ < 0) {
+      reportFailure("cannot open " + path_ + ": " + std::strerror(errno) + "; records are dropped until it opens");
+      open_backoff_ns_ = open_backoff_ns_ ? std::min(open_backoff_ns_ * 2, kLastReopenNs) : kFirstReopenNs;
+      next_open_ns_ = now + open_backoff_ns_;
+      return false;
+    }
+    if (open_backoff_ns_) host().log(OUTRIGGER_LOG_INFO, "writing " + path_ + " again");
+    open_backoff_ns_ = 0;
+    next_open_ns_ = 0;
     off_t end = ::lseek(fd_, 0, SEEK_END);
     written_ = end > 0 ? static_cast<uint64_t>(end) : 0;
+    return true;
   }
 
   void rotate() {
@@ -306,19 +325,31 @@ class JsonlExporter final : public Exporter {
       ::rename(from.c_str(), to.c_str());
     }
     if (max_files_ <= 1) ::unlink(path_.c_str());
-    try {
-      open();
-    } catch (const std::exception& e) {
-      host().log(OUTRIGGER_LOG_ERROR, e.what());
+  }
+
+  // A file that cannot be written fails every flush: the first failure is logged at once, the
+  // next ones at most once a minute, with how many went unlogged.
+  void reportFailure(std::string what) {
+    uint64_t now = host().nowNs();
+    if (failure_logged_ns_ && now - failure_logged_ns_ < kLogFailuresEveryNs) {
+      ++failures_unlogged_;
+      return;
     }
+    if (failures_unlogged_) what += " (" + std::to_string(failures_unlogged_) + " more failures since the last report)";
+    host().log(OUTRIGGER_LOG_ERROR, what);
+    failure_logged_ns_ = now;
+    failures_unlogged_ = 0;
   }
 
   std::string path_;
   uint64_t max_file_bytes_ = 100u << 20;
   uint32_t max_files_ = 5;
   uint64_t buffer_bytes_ = 0;
-  int fd_ = -1;
-  bool opened_ = false;  // the first flush tried to open the file
+  int fd_ = -1;  // -1 until the first record, and after a failed open
+  uint64_t next_open_ns_ = 0;     // host clock: no open is tried before
+  uint64_t open_backoff_ns_ = 0;  // 0: the last open succeeded
+  uint64_t failure_logged_ns_ = 0;
+  uint64_t failures_unlogged_ = 0;
   uint64_t written_ = 0;
   std::string pending_;
 };

@@ -3,7 +3,10 @@
 #include <rapidjson/document.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
+#include <ctime>
 #include <vector>
 
 #include "bounded_json.h"
@@ -57,6 +60,25 @@ std::string describe(const PostOutcome& o, Encoding encoding) {
 
 }  // namespace
 
+uint32_t retryAfterMs(std::string_view v, uint32_t cap_ms) {
+  if (v.empty()) return 0;
+  uint64_t seconds = 0;
+  if (v.find_first_not_of("0123456789") == std::string_view::npos) {
+    // More digits than 64 bits hold ask for a pause as long as any other beyond the cap.
+    if (std::from_chars(v.data(), v.data() + v.size(), seconds).ec != std::errc()) return cap_ms;
+  } else {
+    std::tm tm{};
+    std::string text(v);
+    if (!strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S", &tm)) return 0;
+    time_t at = timegm(&tm);
+    time_t now = std::time(nullptr);
+    if (at <= now) return 0;
+    seconds = static_cast<uint64_t>(at - now);
+  }
+  // Compared before multiplying: seconds * 1000 may not fit in 32 bits, or even 64.
+  return seconds > cap_ms / 1000 ? cap_ms : static_cast<uint32_t>(seconds * 1000);
+}
+
 void Delivery::attachSpool(std::unique_ptr<Spool> spool) {
   spool_ = std::move(spool);
   pump();
@@ -67,7 +89,7 @@ void Delivery::submit(Batch batch) {
     metrics_ = std::move(batch);  // cumulative: the newest push covers an unsent older one
   } else if (spool_ && (spooling_ || !spool_->empty())) {
     spill(std::move(batch));
-  } else if (memory_items_ + batch.items > settings_.max_queue_spans) {
+  } else if (!fitsInMemory(batch)) {
     if (spool_) {
       spooling_ = true;  // the collector keeps up too slowly: what waits goes to disk, in order
       moveToSpool();
@@ -76,10 +98,27 @@ void Delivery::submit(Batch batch) {
       tally(batch.signal).dropped += batch.items;
     }
   } else {
-    memory_items_ += batch.items;
+    holdInMemory(batch);
     memory_.push_back({next_seq_++, std::move(batch)});
   }
   pump();
+}
+
+// A batch larger than the whole byte bound still goes into an empty queue, so no batch is too
+// large ever to be sent.
+bool Delivery::fitsInMemory(const Batch& batch) const {
+  if (memory_items_ + batch.items > settings_.max_queue_spans) return false;
+  return memory_bytes_ == 0 || memory_bytes_ + batch.body.size() <= settings_.max_queue_bytes;
+}
+
+void Delivery::holdInMemory(const Batch& batch) {
+  memory_items_ += batch.items;
+  memory_bytes_ += batch.body.size();
+}
+
+void Delivery::releaseFromMemory(const Batch& batch) {
+  memory_items_ -= batch.items;
+  memory_bytes_ -= batch.body.size();
 }
 
 void Delivery::spill(Batch batch) {
@@ -96,15 +135,24 @@ void Delivery::spill(Batch batch) {
       return;
     case Spool::Append::kError:
       t.dropped += batch.items;
-      env_->log(OUTRIGGER_LOG_ERROR, "spool write failed; " + std::to_string(batch.items) + " " +
-                                         itemName(batch.signal) + " dropped");
+      spoolFailed(batch);
       return;
   }
 }
 
+// A disk that is full fails every append: the first failure of a spooling spell is logged, the
+// others are counted for the exporter's periodic summary.
+void Delivery::spoolFailed(const Batch& batch) {
+  ++counters_.spool_write_failures;
+  if (spool_failure_logged_) return;
+  spool_failure_logged_ = true;
+  env_->log(OUTRIGGER_LOG_ERROR, "spool write failed (" + std::string(std::strerror(spool_->lastError())) + "); " +
+                                     std::to_string(batch.items) + " " + itemName(batch.signal) +
+                                     " dropped; further failures are counted in the summary");
+}
+
 // The batches in flight from memory are older than those still queued, so they go first.
 void Delivery::persist() {
-  if (!spool_) return;
   std::vector<Flight*> flying;
   for (Flight& f : other_flights_) {
     if (f.source == Source::kMemory && !f.persisted) flying.push_back(&f);
@@ -112,10 +160,21 @@ void Delivery::persist() {
   std::sort(flying.begin(), flying.end(), [](const Flight* a, const Flight* b) { return a->seq < b->seq; });
   for (Flight* f : flying) {
     f->persisted = true;
-    memory_items_ -= f->batch.items;
-    spill(std::move(f->batch));
+    releaseFromMemory(f->batch);
+    keepAtShutdown(std::move(f->batch));
   }
-  moveToSpool();
+  while (!memory_.empty()) {
+    Batch b = std::move(memory_.front().batch);
+    memory_.pop_front();
+    releaseFromMemory(b);
+    keepAtShutdown(std::move(b));
+  }
+}
+
+// Nothing sends it any more: the spool keeps it for the next start, or it is lost, and counted.
+void Delivery::keepAtShutdown(Batch batch) {
+  if (spool_) spill(std::move(batch));
+  else tally(batch.signal).dropped += batch.items;
 }
 
 void Delivery::moveToSpool() {
@@ -123,7 +182,7 @@ void Delivery::moveToSpool() {
   while (!memory_.empty()) {
     Batch b = std::move(memory_.front().batch);
     memory_.pop_front();
-    memory_items_ -= b.items;
+    releaseFromMemory(b);
     spill(std::move(b));
   }
 }
@@ -225,6 +284,7 @@ void Delivery::done(uint64_t id, const PostOutcome& o) {
 
 void Delivery::succeeded(Flight& f, const PostOutcome& o) {
   attempt_ = 0;
+  throttle_logged_ = false;
   std::string message;
   uint32_t items = f.batch.items;
   uint64_t refused = std::min<uint64_t>(partialRejections(f.batch.encoding, o.body, &message), items);
@@ -236,7 +296,10 @@ void Delivery::succeeded(Flight& f, const PostOutcome& o) {
   t.exported += items - refused;
   t.rejected += refused;
   finish(f);
-  if (spool_ && spool_->empty()) spooling_ = false;
+  if (spool_ && spool_->empty()) {
+    spooling_ = false;
+    spool_failure_logged_ = false;  // the spell is over: the next failing write is news again
+  }
 }
 
 // Everything pauses until the backoff ends; POSTs under way finish meanwhile. One backoff step
@@ -247,10 +310,8 @@ void Delivery::failed(Flight& f, const PostOutcome& o) {
   bool throttled = o.retry_after_ms != 0;
   if (first && !throttled) ++attempt_;
   uint32_t delay = throttled ? std::min(o.retry_after_ms, settings_.max_retry_after_ms) : backoffMs(std::max(attempt_, 1u));
-  if (!o.cancelled && ((first && attempt_ <= 1) || throttled)) {
-    env_->log(OUTRIGGER_LOG_WARN, "collector unavailable (" + describe(o, f.batch.encoding) + "); retrying in " +
-                                      std::to_string(delay) + " ms" + (spool_ ? ", spooling meanwhile" : ""));
-  }
+  if (throttled) ++counters_.throttled;
+  if (!o.cancelled) logFailure(f, o, delay, first, throttled);
   uint64_t id = f.id;
   if (f.source == Source::kMetrics) {
     ++counters_.metrics_failed;
@@ -261,7 +322,7 @@ void Delivery::failed(Flight& f, const PostOutcome& o) {
     erase(id);
     if (spool_) {
       spooling_ = true;
-      memory_items_ -= b.items;
+      releaseFromMemory(b);
       spill(std::move(b));
       moveToSpool();
     } else {
@@ -269,6 +330,23 @@ void Delivery::failed(Flight& f, const PostOutcome& o) {
     }
   }  // a spooled batch stays in spool_flights_ and is sent again first
   if (first || throttled) retryLater(delay, !first);
+}
+
+// An outage is logged as it begins, and a throttling collector at its first Retry-After; until
+// a POST succeeds again the failures are counted (retries, throttled pauses) and the exporter's
+// periodic summary reports them, however many POSTs fail meanwhile.
+void Delivery::logFailure(const Flight& f, const PostOutcome& o, uint32_t delay_ms, bool first, bool throttled) {
+  std::string why = describe(o, f.batch.encoding);
+  std::string meanwhile = spool_ ? ", spooling meanwhile" : "";
+  if (throttled && !throttle_logged_) {
+    throttle_logged_ = true;
+    env_->log(OUTRIGGER_LOG_WARN, "collector is throttling (" + why + "); pausing " + std::to_string(delay_ms) +
+                                      " ms as its Retry-After asks" + meanwhile +
+                                      "; further pauses are counted in the summary");
+  } else if (!throttled && first && attempt_ <= 1) {
+    env_->log(OUTRIGGER_LOG_WARN, "collector unavailable (" + why + "); retrying in " + std::to_string(delay_ms) +
+                                      " ms" + meanwhile);
+  }
 }
 
 void Delivery::rejected(Flight& f, const PostOutcome& o) {
@@ -291,7 +369,7 @@ void Delivery::finish(Flight& f) {
     popAcknowledged();
     return;
   }
-  if (f.source == Source::kMemory) memory_items_ -= f.batch.items;
+  if (f.source == Source::kMemory) releaseFromMemory(f.batch);
   erase(f.id);
 }
 

@@ -1,17 +1,21 @@
 // Getting encoded batches to the collector: up to max_in_flight POSTs at once, never waiting.
 //
-// Trace (and feedback log) batches queue in memory, bounded in items; a batch counts against the
-// bound until its POST is answered. A batch the collector could not take for a reason that may
-// pass (no connection, a timeout, 429, 502, 503, 504) is retried after a jittered exponential
-// backoff, or after the collector's Retry-After; meanwhile no POST starts (those under way
-// finish). With a spool, that batch and every one queued behind it move to disk, and from then
-// on new batches are appended there until the spool drains: the spool is sent first, oldest
-// first, and survives a restart. A memory queue that fills up behind a slow collector moves to
+// Trace (and feedback log) batches queue in memory, bounded in items and in encoded bytes (large
+// prompts make a span weigh megabytes); a batch counts against both bounds until its POST is
+// answered. A batch the collector could not take for a reason that may pass (no connection, a
+// timeout, 429, 502, 503, 504) is retried after a jittered exponential backoff, or after the
+// collector's Retry-After; meanwhile no POST starts (those under way finish). With a spool, that
+// batch and every one queued behind it move to disk, and from then on new batches are appended
+// there until the spool drains: the spool is sent first, oldest first, and survives a restart. A memory queue that fills up behind a slow collector moves to
 // the spool the same way. Without a spool the failed batch goes back to the head of the memory
 // queue. Beyond the memory bound (no spool) or the spool's size the newest batch is dropped and
 // counted; nothing ever blocks. Any other answer (400, 401, 413, 500 ...) rejects the batch:
 // counted, logged, not retried. A 200 with a partial success (partialSuccess in JSON, field 1 of
 // the Export*ServiceResponse in protobuf) counts the collector's rejections.
+//
+// Logging: an outage when it begins, a throttling collector at its first Retry-After, a spool
+// that cannot be written once per spooling spell (with its errno); what follows goes only to the
+// counters, which the exporter logs in its periodic summary.
 //
 // Order: batches leave in the order they were made (memory) or written (spool), but with
 // several POSTs in flight they may arrive out of order, and a batch whose POST failed while
@@ -34,6 +38,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <string_view>
 
 #include "otlp_encoding.h"
 #include "spool.h"
@@ -74,12 +79,20 @@ class DeliveryEnv {
   virtual void packForSpool(std::string*) {}
 };
 
+// A Retry-After longer than this is cut to it.
+constexpr uint32_t kMaxRetryAfterMs = 300000;
+
+// A Retry-After header's pause in ms, as delay-seconds or an HTTP-date, at most `cap_ms`; 0 when
+// absent or unreadable.
+uint32_t retryAfterMs(std::string_view value, uint32_t cap_ms = kMaxRetryAfterMs);
+
 struct DeliverySettings {
   uint64_t max_queue_spans = 65536;  // memory bound, in spans and log records, in flight included
+  uint64_t max_queue_bytes = 64ull << 20;  // memory bound in encoded bytes, in flight included
   uint32_t max_in_flight = 4;        // POSTs under way at once
   uint32_t initial_backoff_ms = 250;
   uint32_t max_backoff_ms = 30000;
-  uint32_t max_retry_after_ms = 300000;  // a longer Retry-After is cut to this
+  uint32_t max_retry_after_ms = kMaxRetryAfterMs;  // a longer Retry-After is cut to this
   uint64_t seed = 1;
 };
 
@@ -96,6 +109,8 @@ struct DeliveryCounters {
   uint64_t retries = 0;              // POSTs that failed and will be tried again
   uint64_t metrics_failed = 0;       // metrics pushes lost (the next one carries their values)
   uint64_t rejected_batches = 0;
+  uint64_t throttled = 0;             // pauses a collector's Retry-After asked for
+  uint64_t spool_write_failures = 0;  // batches the spool could not write (dropped, in `dropped`)
   uint32_t most_in_flight = 0;       // the most POSTs that were under way at once
 };
 
@@ -112,9 +127,9 @@ class Delivery {
 
   // Queues a sealed batch and starts sending if a slot is free. Never blocks; may drop (counted).
   void submit(Batch batch);
-  // Moves what is queued in memory to the spool, the batches in flight first (at shutdown, when
-  // no answer can come back any more), so a restart sends it. Answers that still arrive for
-  // them are ignored.
+  // At shutdown, when no answer can come back any more: moves what is queued in memory to the
+  // spool, the batches in flight first, so a restart sends it; without a spool counts it all
+  // dropped. Answers that still arrive for them are ignored.
   void persist();
   // Starts what waits, as far as free slots and a running backoff allow (a periodic nudge for
   // when a POST or a timer could not be started).
@@ -122,6 +137,7 @@ class Delivery {
 
   const DeliveryCounters& counters() const { return counters_; }
   uint64_t queuedSpans() const { return memory_items_; }
+  uint64_t queuedBytes() const { return memory_bytes_; }
   uint32_t inFlight() const { return in_flight_; }
   bool idle() const { return in_flight_ == 0 && !waiting_; }
 
@@ -159,8 +175,14 @@ class Delivery {
   void requeue(Batch batch, uint64_t seq);
   void popAcknowledged();
   ItemCounters& tally(Signal signal) { return signal == Signal::kLogs ? counters_.logs : counters_.spans; }
+  bool fitsInMemory(const Batch& batch) const;
+  void holdInMemory(const Batch& batch);
+  void releaseFromMemory(const Batch& batch);
   void spill(Batch batch);
+  void spoolFailed(const Batch& batch);
+  void keepAtShutdown(Batch batch);
   void moveToSpool();
+  void logFailure(const Flight& flight, const PostOutcome& outcome, uint32_t delay_ms, bool first, bool throttled);
   void retryLater(uint32_t delay_ms, bool replace);
 
   DeliverySettings settings_;
@@ -170,6 +192,7 @@ class Delivery {
   bool spooling_ = false;  // new batches go to the spool until it drains (a failure, or a full memory queue)
   std::deque<Queued> memory_;       // waiting, in submission order
   uint64_t memory_items_ = 0;       // queued and in flight from memory
+  uint64_t memory_bytes_ = 0;       // their bodies
   uint64_t next_seq_ = 0;
   std::optional<Batch> metrics_;    // the newest unsent push
   std::deque<Flight> spool_flights_;   // read from the spool, oldest first, until popped
@@ -180,6 +203,8 @@ class Delivery {
   bool waiting_ = false;        // a backoff timer is set: no POST starts
   uint64_t timer_generation_ = 0;
   uint32_t attempt_ = 0;        // consecutive failed pauses
+  bool throttle_logged_ = false;  // since the last success: the first Retry-After was logged
+  bool spool_failure_logged_ = false;  // in this spooling spell: a failed write was logged
   DeliveryCounters counters_;
 };
 

@@ -16,7 +16,6 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <ctime>
 #include <stdexcept>
 #include <string>
 
@@ -38,6 +37,10 @@ using namespace outrigger::otlp;
 constexpr size_t kMaxResponseBody = 64 * 1024;
 constexpr uint64_t kLogEveryNs = 10ull * 1000 * 1000 * 1000;
 constexpr size_t kRootSpansKept = 8192;  // feedback usually comes soon after its answer
+// A batch goes once its encoded spans reach this (or a quarter of max_queue_bytes), however few
+// they are: captured prompts can make a span weigh megabytes, and collectors cap a request's
+// size (the OpenTelemetry Collector at 20 MiB by default).
+constexpr size_t kMaxBatchBytes = 4u << 20;
 
 uint64_t wallNowNs() {
   return static_cast<uint64_t>(
@@ -50,20 +53,6 @@ bool iequals(std::string_view a, std::string_view b) {
     if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
   }
   return true;
-}
-
-// Retry-After as delay-seconds or an HTTP-date; 0 when absent or unreadable.
-uint32_t retryAfterMs(std::string_view v) {
-  if (v.empty()) return 0;
-  if (v.find_first_not_of("0123456789") == std::string_view::npos && v.size() < 9) {
-    return static_cast<uint32_t>(std::stoul(std::string(v)) * 1000);
-  }
-  std::tm tm{};
-  std::string text(v);
-  if (!strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S", &tm)) return 0;
-  time_t at = timegm(&tm);
-  time_t now = std::time(nullptr);
-  return at > now ? static_cast<uint32_t>(std::min<time_t>(at - now, 86400) * 1000) : 0;
 }
 
 const char* pathOf(Signal signal) {
@@ -143,6 +132,10 @@ class OtlpExporter final : public Exporter, private DeliveryEnv {
 
   ~OtlpExporter() override {
     seal();
+    // Right after a reload the old instance may have let the spool go before this one's next
+    // flush tick took it: what waits here would otherwise be lost. (Never started, as under
+    // `outrigger check`, it leaves the disk alone.)
+    if (started_) openSpool();
     delivery_.persist();
     logCounters(true);
   }
@@ -157,7 +150,7 @@ class OtlpExporter final : public Exporter, private DeliveryEnv {
     pending_spans_ += n;
     encoded_ += n;
     root_spans_.remember(view(r.trace_id), view(r.root_span_id));
-    if (pending_spans_ >= settings_.batch_spans) seal();
+    if (pending_spans_ >= settings_.batch_spans || pending_.size() >= batchBytes()) seal();
     return OUTRIGGER_OK;
   }
 
@@ -187,12 +180,15 @@ class OtlpExporter final : public Exporter, private DeliveryEnv {
   static DeliverySettings deliverySettings(const OtlpSettings& s, uint64_t salt) {
     DeliverySettings d;
     d.max_queue_spans = s.max_queue_spans;
+    d.max_queue_bytes = s.max_queue_bytes;
     d.max_in_flight = s.max_in_flight;
     d.max_backoff_ms = s.max_backoff_ms;
     d.initial_backoff_ms = std::min<uint32_t>(250, s.max_backoff_ms);
     d.seed = wallNowNs() ^ salt;
     return d;
   }
+
+  size_t batchBytes() const { return static_cast<size_t>(std::min<uint64_t>(kMaxBatchBytes, settings_.max_queue_bytes / 4)); }
 
   void checkSpoolPath() const {
     const std::string& p = settings_.spool_path;
@@ -211,6 +207,7 @@ class OtlpExporter final : public Exporter, private DeliveryEnv {
   }
 
   void start() {
+    started_ = true;
     openSpool();
     uint64_t id = 0;
     host().instanceTimer(settings_.flush_interval_ms, settings_.flush_interval_ms, [this](outrigger_status st) {
@@ -235,6 +232,7 @@ class OtlpExporter final : public Exporter, private DeliveryEnv {
       spool_error_logged_ = true;
       return;
     }
+    if (!spool->openNotice().empty()) host().log(OUTRIGGER_LOG_WARN, "spool: " + spool->openNotice());
     if (!spool->empty()) {
       host().log(OUTRIGGER_LOG_INFO, "spool holds " + std::to_string(spool->items()) + " spans from before; sending them first");
     }
@@ -290,7 +288,7 @@ class OtlpExporter final : public Exporter, private DeliveryEnv {
     const Spool* sp = delivery_.spool();
     uint64_t damaged = sp ? sp->corrupt() : 0;
     uint64_t sum = s.exported + s.spooled + s.dropped + s.rejected + f.exported + f.spooled + f.dropped + f.rejected +
-                   c.retries + unencodable_ + metrics_.refusedSeries() + damaged;
+                   c.retries + c.throttled + c.spool_write_failures + unencodable_ + metrics_.refusedSeries() + damaged;
     if (sum == logged_sum_ || (!last && now - logged_at_ns_ < kLogEveryNs)) return;
     bool lost = dropped > logged_dropped_ || rejected > logged_rejected_ || damaged > logged_damaged_;
     logged_sum_ = sum;
@@ -300,12 +298,15 @@ class OtlpExporter final : public Exporter, private DeliveryEnv {
     logged_damaged_ = damaged;
     std::string line = "spans exported " + std::to_string(s.exported) + ", rejected " + std::to_string(s.rejected) +
                        ", dropped " + std::to_string(s.dropped) + ", spooled " + std::to_string(s.spooled) + "; queued " +
-                       std::to_string(delivery_.queuedSpans() + pending_spans_) + " in memory, " +
+                       std::to_string(delivery_.queuedSpans() + pending_spans_) + " in memory (" +
+                       std::to_string(delivery_.queuedBytes() + pending_.size()) + " bytes), " +
                        std::to_string(sp ? sp->items() : 0) + " in the spool (" + std::to_string(sp ? sp->bytes() : 0) +
                        " bytes); retries " + std::to_string(c.retries) + ", most POSTs in flight " +
                        std::to_string(c.most_in_flight) + ", metrics pushes lost " + std::to_string(c.metrics_failed) +
                        ", records without a trace id " + std::to_string(unencodable_) +
                        ", measurements in the metrics' overflow series " + std::to_string(metrics_.refusedSeries());
+    if (c.throttled) line += ", pauses the collector asked for " + std::to_string(c.throttled);
+    if (c.spool_write_failures) line += ", spool write failures " + std::to_string(c.spool_write_failures);
     if (damaged) line += ", damaged spool batches skipped " + std::to_string(damaged);
     if (feedback_encoded_) {
       line += "; feedback records exported " + std::to_string(f.exported) + ", rejected " + std::to_string(f.rejected) +
@@ -375,6 +376,7 @@ class OtlpExporter final : public Exporter, private DeliveryEnv {
   uint32_t pending_log_records_ = 0;
   uint64_t feedback_encoded_ = 0;
   bool spool_error_logged_ = false;
+  bool started_ = false;  // on the exporter thread's loop
   uint64_t logged_sum_ = 0, logged_at_ns_ = 0, logged_dropped_ = 0, logged_rejected_ = 0, logged_damaged_ = 0;
 };
 

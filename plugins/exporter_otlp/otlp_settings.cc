@@ -19,6 +19,7 @@ const char kConfigSchema[] = R"json({
     "batch_spans": {"type": "integer", "minimum": 1, "maximum": 65536, "description": "POST when this many spans are waiting"},
     "flush_interval_ms": {"type": "integer", "minimum": 10, "maximum": 600000, "description": "POST what is waiting at least this often"},
     "max_queue_spans": {"type": "integer", "minimum": 1, "description": "spans and feedback records held in memory, waiting or in flight; beyond: spooled, or dropped and counted"},
+    "max_queue_bytes": {"type": "integer", "minimum": 65536, "description": "encoded bytes of the batches held in memory, waiting or in flight; beyond: spooled, or dropped and counted"},
     "max_in_flight": {"type": "integer", "minimum": 1, "maximum": 32, "description": "POSTs under way at once"},
     "timeout_ms": {"type": "integer", "minimum": 100, "maximum": 600000, "description": "one POST, connect to last byte"},
     "max_backoff_ms": {"type": "integer", "minimum": 10, "maximum": 3600000, "description": "longest pause between retries (without Retry-After)"},
@@ -94,6 +95,7 @@ bool parseSettings(std::string_view config_json, OtlpSettings* s, std::string* e
   readUint(d, "batch_spans", &s->batch_spans);
   readUint(d, "flush_interval_ms", &s->flush_interval_ms);
   readUint(d, "max_queue_spans", &s->max_queue_spans);
+  readUint(d, "max_queue_bytes", &s->max_queue_bytes);
   readUint(d, "max_in_flight", &s->max_in_flight);
   readUint(d, "timeout_ms", &s->timeout_ms);
   readUint(d, "max_backoff_ms", &s->max_backoff_ms);

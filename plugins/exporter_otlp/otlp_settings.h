@@ -22,6 +22,7 @@ struct OtlpSettings {
   uint32_t batch_spans = 512;
   uint32_t flush_interval_ms = 1000;
   uint64_t max_queue_spans = 65536;
+  uint64_t max_queue_bytes = 64ull << 20;
   uint32_t max_in_flight = 4;
   uint32_t timeout_ms = 10000;
   uint32_t max_backoff_ms = 30000;

@@ -23,6 +23,11 @@ namespace {
 constexpr uint32_t kMagic = 0x5053544f;  // "OTSP"
 constexpr uint8_t kVersion = 1;
 constexpr size_t kHeader = 24;
+// The cursor: magic, the head segment's sequence and the offset in it (8 bytes each), and the
+// CRC-32 of those 20 bytes. Builds before it wrote the sequence and offset alone.
+constexpr uint32_t kCursorMagic = 0x4353544f;  // "OTSC"
+constexpr size_t kCursorBytes = 24;
+constexpr size_t kOldCursorBytes = 16;
 constexpr uint64_t kMinSegment = 4096;
 constexpr uint64_t kMaxSegment = 8u << 20;
 constexpr uint32_t kMaxBody = 1u << 30;
@@ -34,8 +39,15 @@ uint32_t get32(const unsigned char* p) {
   return uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24;
 }
 
-uint32_t crcOf(const std::string& body) {
-  return static_cast<uint32_t>(crc32(0L, reinterpret_cast<const Bytef*>(body.data()), static_cast<uInt>(body.size())));
+uint32_t crcOf(const void* data, size_t size) {
+  return static_cast<uint32_t>(crc32(0L, static_cast<const Bytef*>(data), static_cast<uInt>(size)));
+}
+uint32_t crcOf(const std::string& body) { return crcOf(body.data(), body.size()); }
+
+uint64_t get64(const unsigned char* p) { return uint64_t{get32(p)} | uint64_t{get32(p + 4)} << 32; }
+void put64(unsigned char* p, uint64_t v) {
+  put32(p, static_cast<uint32_t>(v));
+  put32(p + 4, static_cast<uint32_t>(v >> 32));
 }
 
 bool preadAll(int fd, void* buf, size_t n, uint64_t offset) {
@@ -107,6 +119,48 @@ std::string Spool::segmentPath(uint64_t seq) const {
   return dir_ + name;
 }
 
+// False when the file holds something that is no cursor (a torn write, damage): the caller then
+// sends the spool again from its oldest batch. An empty file (a new spool) reads as 0, 0.
+bool Spool::readCursor(uint64_t* seq, uint64_t* offset) const {
+  *seq = *offset = 0;
+  struct stat st {};
+  if (::fstat(cursor_fd_, &st) != 0) return false;
+  unsigned char cur[kCursorBytes] = {};
+  if (st.st_size == 0) return true;
+  if (st.st_size == kOldCursorBytes && preadAll(cursor_fd_, cur, kOldCursorBytes, 0)) {
+    *seq = get64(cur);  // an older build's: checked against the segments like any other
+    *offset = get64(cur + 8);
+    return true;
+  }
+  if (st.st_size != kCursorBytes || !preadAll(cursor_fd_, cur, kCursorBytes, 0)) return false;
+  if (get32(cur) != kCursorMagic || get32(cur + 20) != crcOf(cur, 20)) return false;
+  *seq = get64(cur + 4);
+  *offset = get64(cur + 12);
+  return true;
+}
+
+// Whether the cursor can be where it says, among the segments found: not past the newest, and
+// in its own segment at a batch's start (or the end). A cursor may point before the oldest
+// segment: those were acknowledged and removed.
+bool Spool::cursorFits(const std::vector<uint64_t>& seqs, uint64_t seq, uint64_t offset) const {
+  if (seqs.empty()) return true;
+  if (seq > seqs.back()) return false;
+  if (!std::binary_search(seqs.begin(), seqs.end(), seq)) return true;
+  std::string path = segmentPath(seq);
+  struct stat st {};
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return true;  // unreadable: load() leaves it out anyway
+  uint64_t size = ::fstat(fd, &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+  uint64_t at = 0;
+  uint32_t items = 0, length = 0, crc = 0;
+  uint8_t signal = 0, encoding = 0;
+  while (at < offset && readHeader(fd, at, size, &items, &length, &crc, &signal, &encoding)) at += kHeader + length;
+  ::close(fd);
+  // Past the offset: it falls inside a batch. Short of it, a damaged header stopped the walk,
+  // which leaves the offset unproven but the cursor passed its own check.
+  return offset <= size && at <= offset;
+}
+
 bool Spool::load(std::string* detail) {
   std::string cursor_path = dir_ + "/cursor";
   cursor_fd_ = ::open(cursor_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -114,12 +168,8 @@ bool Spool::load(std::string* detail) {
     *detail = "cannot open " + cursor_path + ": " + std::strerror(errno);
     return false;
   }
-  unsigned char cur[16] = {};
   uint64_t cursor_seq = 0, cursor_offset = 0;
-  if (preadAll(cursor_fd_, cur, sizeof cur, 0)) {
-    cursor_seq = uint64_t{get32(cur)} | uint64_t{get32(cur + 4)} << 32;
-    cursor_offset = uint64_t{get32(cur + 8)} | uint64_t{get32(cur + 12)} << 32;
-  }
+  bool readable = readCursor(&cursor_seq, &cursor_offset);
   DIR* d = ::opendir(dir_.c_str());
   if (!d) {
     *detail = "cannot read " + dir_ + ": " + std::strerror(errno);
@@ -132,6 +182,12 @@ bool Spool::load(std::string* detail) {
   }
   ::closedir(d);
   std::sort(seqs.begin(), seqs.end());
+  if (!readable || !cursorFits(seqs, cursor_seq, cursor_offset)) {
+    // Trusting it could delete batches never sent: sending some twice is the lesser harm.
+    notice_ = "spool cursor " + std::string(readable ? "points past the spool's batches" : "is damaged") +
+              "; sending every batch the spool holds again, from the oldest";
+    cursor_seq = cursor_offset = 0;
+  }
   for (uint64_t seq : seqs) {
     struct stat st {};
     std::string path = segmentPath(seq);
@@ -148,7 +204,10 @@ bool Spool::load(std::string* detail) {
   return true;
 }
 
-// Counts the batches of a segment from where reading starts, and cuts a torn tail off.
+// Counts the batches of a segment from where reading starts, and cuts a torn tail off the last
+// one, the only one an append can have left torn. An earlier segment's damage is left on disk:
+// next() skips the rest of that segment (and counts it) when it reaches it, so it counts as one
+// batch here.
 void Spool::scan(Segment& seg, bool last) {
   std::string path = segmentPath(seg.seq);
   int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
@@ -162,9 +221,11 @@ void Spool::scan(Segment& seg, bool last) {
     items_ += items;
     offset += kHeader + length;
   }
-  if (offset < seg.size) {
+  if (offset < seg.size && last) {
     if (::ftruncate(fd, static_cast<off_t>(offset)) == 0) seg.size = offset;
     ++corrupt_;
+  } else if (offset < seg.size) {
+    ++entries_;
   }
   bytes_ += seg.size;
   if (last) tail_fd_ = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
@@ -190,7 +251,10 @@ Spool::Append Spool::append(const Entry& e) {
   if (tail_fd_ < 0 || (segments_.back().size > 0 && segments_.back().size + size > segment_bytes_)) {
     uint64_t seq = next_seq_++;
     int fd = ::open(segmentPath(seq).c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
-    if (fd < 0) return Append::kError;
+    if (fd < 0) {
+      last_error_ = errno;
+      return Append::kError;
+    }
     if (tail_fd_ >= 0) ::close(tail_fd_);
     tail_fd_ = fd;
     segments_.push_back({seq, 0});
@@ -214,6 +278,7 @@ Spool::Append Spool::append(const Entry& e) {
   } while (k < 0 && errno == EINTR);
   Segment& tail = segments_.back();
   if (k != static_cast<ssize_t>(size)) {
+    last_error_ = k < 0 ? errno : ENOSPC;  // a short write: the disk filled up mid-batch
     if (::ftruncate(tail_fd_, static_cast<off_t>(tail.size)) != 0) {
       // The torn batch stays; the next open() cuts it off.
     }
@@ -340,14 +405,16 @@ void Spool::dropHead() {
 
 void Spool::writeCursor() {
   uint64_t seq = segments_.empty() ? next_seq_ : segments_.front().seq;
-  unsigned char cur[16];
-  put32(cur, static_cast<uint32_t>(seq));
-  put32(cur + 4, static_cast<uint32_t>(seq >> 32));
-  put32(cur + 8, static_cast<uint32_t>(head_offset_));
-  put32(cur + 12, static_cast<uint32_t>(head_offset_ >> 32));
+  unsigned char cur[kCursorBytes];
+  put32(cur, kCursorMagic);
+  put64(cur + 4, seq);
+  put64(cur + 12, head_offset_);
+  put32(cur + 20, crcOf(cur, 20));
   if (::pwrite(cursor_fd_, cur, sizeof cur, 0) != static_cast<ssize_t>(sizeof cur)) {
-    // A stale cursor only means batches already sent are sent again after a restart.
+    // A stale cursor only means batches already sent are sent again after a restart (a torn
+    // one fails its CRC, with the same result).
   }
+  if (!cursor_sized_) cursor_sized_ = ::ftruncate(cursor_fd_, kCursorBytes) == 0;  // an older build's was shorter
 }
 
 }  // namespace outrigger::otlp

@@ -3,17 +3,20 @@
 // Layout in its directory: `lock` (flock'd by the one Spool that owns the directory; a second
 // open, e.g. the next config's instance during a reload, gets Busy until the first is gone),
 // append-only segment files `<20-digit sequence>.seg`, and `cursor` (the head segment and the
-// offset of its first unacknowledged batch, rewritten on each pop). Each batch is a 24-byte
-// header (magic, version, signal, body encoding, item count, body length, CRC-32 of the body)
-// and the body.
+// offset of its first unacknowledged batch, with a magic and a CRC, rewritten on each pop). Each
+// batch is a 24-byte header (magic, version, signal, body encoding, item count, body length,
+// CRC-32 of the body) and the body. A cursor that fails its check, or points past the batches
+// on disk, is not trusted (it could delete batches never sent): the spool is sent again from its
+// oldest batch, and openNotice() says so.
 //
 // Bounded by `max_bytes` over every segment file (the acknowledged head of the oldest segment
 // counts until that segment is removed): a batch that does not fit is refused (Full), never
 // the oldest evicted, so what was spooled is delivered in order. Survives a restart: open()
-// picks up the segments and the cursor. A torn tail (a crash mid-append) is truncated away; a
-// batch whose body fails its CRC, or in an encoding this build does not know, is skipped alone
-// and its neighbours sent; a header damaged after open() read it loses the rest of its segment;
-// each is counted (the CRC covers the body only, so a damaged encoding byte goes unseen: the
+// picks up the segments and the cursor. A torn tail of the last segment (a crash mid-append) is
+// truncated away; an earlier segment, which no append touches any more, is never cut. A batch
+// whose body fails its CRC, or in an encoding this build does not know, is skipped alone and its
+// neighbours sent; a damaged header in an earlier segment, or one damaged after open() read it,
+// loses the rest of its segment (next() skips it when it gets there); each is counted (the CRC covers the body only, so a damaged encoding byte goes unseen: the
 // batch is sent with the other Content-Type and rejected). Not
 // thread-safe: the exporter thread owns it. Blocking file I/O, bounded by one batch per call.
 //
@@ -26,6 +29,7 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace outrigger::otlp {
 
@@ -47,6 +51,8 @@ class Spool {
   Spool& operator=(const Spool&) = delete;
 
   [[nodiscard]] Append append(const Entry& entry);
+  // The errno of the last append that returned kError.
+  int lastError() const { return last_error_; }
   bool empty() const { return entries_ == 0; }
   // The oldest batch that next() has not returned yet; false when there is none. Reads it from
   // disk (batches that fail their check on the way are skipped and counted in corrupt()).
@@ -60,6 +66,9 @@ class Spool {
   uint64_t items() const { return items_; }
   uint64_t bytes() const { return bytes_; }
   uint64_t corrupt() const { return corrupt_; }
+  // What open() found worth a warning (a damaged cursor, so the whole spool is sent again);
+  // empty when nothing.
+  const std::string& openNotice() const { return notice_; }
   uint64_t maxBytes() const { return max_bytes_; }
 
  private:
@@ -75,6 +84,8 @@ class Spool {
   };
   Spool(std::string dir, uint64_t max_bytes, int lock_fd);
   bool load(std::string* detail);
+  bool readCursor(uint64_t* seq, uint64_t* offset) const;
+  bool cursorFits(const std::vector<uint64_t>& seqs, uint64_t seq, uint64_t offset) const;
   void scan(Segment& seg, bool last);
   std::string segmentPath(uint64_t seq) const;
   void dropHead();
@@ -97,6 +108,9 @@ class Spool {
   uint64_t read_offset_ = 0;
   std::deque<Handed> handed_;  // returned by next(), not yet popped, oldest first
   uint64_t entries_ = 0, items_ = 0, bytes_ = 0, corrupt_ = 0;
+  int last_error_ = 0;
+  bool cursor_sized_ = false;  // the cursor file is kCursorBytes long
+  std::string notice_;
 };
 
 }  // namespace outrigger::otlp

@@ -2,6 +2,8 @@
 
 #include <functional>
 
+#include "common/prometheus_label.h"
+
 namespace outrigger::resilience {
 namespace {
 
@@ -14,7 +16,7 @@ uint64_t hashOf(std::string_view v) {
 
 void UpstreamIdentity::observeField(Field& f, const char* kind, std::string_view value, std::vector<Change>* out) {
   if (value.empty()) return;
-  value = value.substr(0, kMaxValueBytes);
+  value = labelPrefix(value, kMaxValueBytes);  // a cut character would be invalid text
   uint64_t h = hashOf(value);
   if (f.hash.load(std::memory_order_acquire) == h) return;
   std::lock_guard<std::mutex> lock(mu_);

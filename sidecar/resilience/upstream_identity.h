@@ -18,8 +18,8 @@ namespace outrigger::resilience {
 
 class UpstreamIdentity {
  public:
-  // Longer values (an upstream may send anything) are cut here, and control characters become
-  // '?': they become log text and a label.
+  // Longer values (an upstream may send anything) are cut here, between characters, and control
+  // characters become '?': they become log text and a label.
   static constexpr size_t kMaxValueBytes = 128;
   struct Change {
     const char* kind;  // "model" or "system_fingerprint"

@@ -36,7 +36,7 @@ constexpr size_t kMaxLabelBytes = 128;
 // naming ever new prompt versions cannot grow a scrape without bound.
 constexpr size_t kMaxExposedGroups = 100;
 
-std::string label(std::string_view v) { return escapePrometheusLabel(v.substr(0, kMaxLabelBytes)); }
+std::string label(std::string_view v) { return escapePrometheusLabel(labelPrefix(v, kMaxLabelBytes)); }
 
 std::string number(double v) {
   char buf[40];

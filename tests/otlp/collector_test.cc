@@ -4,7 +4,8 @@
 // span kinds and names, the GenAI attributes and usage, the guardrail span, content only on the
 // capturing route, the GenAI metrics as the collector rendered them; then the collector killed
 // and restarted loses nothing (spool replay), the spool survives a daemon restart, and a tiny
-// spool drops what does not fit, counted, without slowing requests; several POSTs go at once
+// spool drops what does not fit, counted, without slowing requests; a reload while the collector
+// is away hands the spool to the new instance; several POSTs go at once
 // through a slowed collector, never more than max_in_flight, and nothing is lost; feedback
 // arrives as a GenAI evaluation event (OTLP log record), also after an outage.
 //
@@ -352,6 +353,46 @@ TEST_CASE("collector: traces spooled while the collector is away survive a daemo
   INFO(d.log());
   CHECK(d.log().find("from before; sending them first") != std::string::npos);
   CHECK(d.log().find("damaged spool batches skipped 1") != std::string::npos);
+}
+
+TEST_CASE("collector: a reload while the collector is away retires the old exporter, whose spool the new one takes, and every trace arrives once") {
+  if (!haveCollector()) return;
+  std::string dir = makeTempDir();
+  JaegerProcess jaeger(dir);  // away until the end
+  std::string spool = dir + "/spool";
+  std::string config = daemonConfig(jaeger.endpoint(), spool);
+  DaemonProcess d(config);
+  REQUIRE(d.waitReady());
+  std::vector<std::string> traces;
+  auto ask = [&](const std::string& text) {
+    client::Client c(at(d));
+    for (int i = 0; i < 10; ++i) {
+      traces.push_back(randomHex(32));
+      REQUIRE(c.chat(traced(text + " " + std::to_string(i), traces.back(), randomHex(16))).ok());
+    }
+  };
+  ask("before the reload");
+  INFO(d.log());
+  REQUIRE(eventually([&] { return spooledBytes(spool) > 0; }));
+  // Another batch size: the exporter is a new instance, and the old one must let the spool go.
+  config.replace(config.find("batch_spans = 64"), 16, "batch_spans = 32");
+  REQUIRE(d.reload(config, 2));
+  // The old instance ends, writing what it held to the spool and letting it go; the new one opens
+  // it at its next flush tick.
+  REQUIRE(eventually([&] { return d.log().find("from before; sending them first") != std::string::npos; }));
+  ask("after the reload");
+  // Only a spool outlives the daemon: what the new instance did not get into one is lost here.
+  d.signal(SIGTERM);
+  REQUIRE(d.waitExit() == 0);
+  REQUIRE(jaeger.start());
+  d.restart();
+  REQUIRE(d.waitReady());
+  for (const auto& t : traces) {
+    auto spans = jaeger.waitForTrace(t, 5);
+    INFO(t << ": " << names(spans));
+    CHECK(spans.size() == 5);
+  }
+  CHECK(eventually([&] { return spooledBytes(spool) == 0; }));
 }
 
 TEST_CASE("collector: a tiny spool drops what does not fit, counts every span, and requests never wait for it") {

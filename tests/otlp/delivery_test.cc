@@ -3,10 +3,17 @@
 // the spool taking over while the collector is away and sending first when it is back, in order,
 // and the spool's own bound, restart and corruption handling; then several POSTs in flight:
 // the slot bound, a failure pausing every send, the spool read ahead and acknowledged oldest
-// first, shutdown, and exact counters under random answers.
+// first, shutdown, and exact counters under random answers. Also what is logged when the
+// collector stays away or throttles, or the spool cannot be written; the Retry-After header's
+// reading; and a spool cursor that cannot be trusted.
 #include <catch2/catch.hpp>
 
+#include <zlib.h>
+
 #include <algorithm>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <random>
@@ -118,6 +125,39 @@ std::unique_ptr<Spool> openSpool(const std::string& dir, uint64_t max_bytes = 1 
   INFO(detail);
   REQUIRE(s);
   return s;
+}
+
+size_t logsWith(const FakeEnv& env, const std::string& text) {
+  return static_cast<size_t>(std::count_if(env.logs.begin(), env.logs.end(),
+                                           [&](const std::string& l) { return l.find(text) != std::string::npos; }));
+}
+
+void writeFile(const std::string& path, const std::string& bytes) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f << bytes;
+}
+
+// A cursor as the spool writes it: magic, sequence, offset, CRC-32 of those 20 bytes.
+std::string cursorBytes(uint64_t seq, uint64_t offset) {
+  std::string c(24, '\0');
+  auto put = [&](size_t at, uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; ++i) c[at + i] = static_cast<char>(v >> (8 * i));
+  };
+  put(0, 0x4353544f, 4);
+  put(4, seq, 8);
+  put(12, offset, 8);
+  put(20, crc32(0L, reinterpret_cast<const Bytef*>(c.data()), 20), 4);
+  return c;
+}
+
+std::vector<std::string> drain(Spool& s) {
+  std::vector<std::string> out;
+  Spool::Entry e;
+  while (s.next(&e)) {
+    out.push_back(e.body);
+    s.pop();
+  }
+  return out;
 }
 
 }  // namespace
@@ -786,4 +826,177 @@ TEST_CASE("spool: a batch in an encoding this build does not know is skipped alo
     CHECK_FALSE(s->next(&e));
     CHECK(s->corrupt() == 0);
   }
+}
+
+TEST_CASE("delivery: the memory queue is bounded in bytes too: past max_queue_bytes a batch is dropped and counted, or spooled") {
+  DeliverySettings s = settings(1000, 1);
+  s.max_queue_bytes = 1000;
+  SECTION("without a spool") {
+    FakeEnv env;
+    Delivery d(s, &env);
+    d.submit(traces(std::string(600, 'a'), 1));  // in flight: still counts
+    d.submit(traces(std::string(600, 'b'), 2));  // 1200 bytes > 1000: dropped, though 3 spans fit
+    CHECK(d.counters().spans.dropped == 2);
+    d.submit(traces(std::string(300, 'c'), 1));
+    CHECK(d.queuedBytes() == 900);
+    CHECK(d.queuedSpans() == 2);
+    env.answer(200);
+    env.answer(200);
+    CHECK(d.counters().spans.exported == 2);
+    CHECK(d.queuedBytes() == 0);
+    d.submit(traces(std::string(5000, 'd'), 1));  // larger than the bound, into an empty queue: sent
+    REQUIRE(env.posts.size() == 1);
+    env.answer(200);
+    CHECK(d.counters().spans.exported == 3);
+    CHECK(d.counters().spans.dropped == 2);
+  }
+  SECTION("with a spool") {
+    std::string dir = outrigger::testing::makeTempDir() + "/spool";
+    FakeEnv env;
+    Delivery d(s, &env);
+    d.attachSpool(openSpool(dir));
+    d.submit(traces(std::string(600, 'a'), 1));
+    d.submit(traces(std::string(600, 'b'), 2));  // to disk, in order behind "a"
+    CHECK(d.counters().spans.spooled == 2);
+    CHECK(d.counters().spans.dropped == 0);
+    CHECK(d.queuedBytes() == 600);
+    env.answer(200);
+    env.answer(200);
+    CHECK(d.counters().spans.exported == 3);
+    CHECK(d.spool()->empty());
+  }
+}
+
+TEST_CASE("delivery: at shutdown without a spool what waits, in flight included, is counted dropped") {
+  FakeEnv env;
+  Delivery d(settings(1000, 1), &env);
+  d.submit(traces("a", 2));  // in flight
+  d.submit(traces("b", 3));  // waiting
+  d.persist();
+  CHECK(d.counters().spans.dropped == 5);
+  CHECK(d.queuedSpans() == 0);
+  CHECK(d.queuedBytes() == 0);
+  env.answer(200);  // too late: it was counted already
+  CHECK(d.counters().spans.exported == 0);
+  CHECK(d.counters().spans.dropped == 5);
+}
+
+TEST_CASE("delivery: a throttling collector is logged when the pause starts, then counted, not logged per POST") {
+  FakeEnv env;
+  Delivery d(settings(1000, 1), &env);
+  d.submit(traces("a", 1));
+  for (int i = 0; i < 5; ++i) {
+    env.answer(429, 1000);
+    CHECK(env.fire() == 1000);
+  }
+  CHECK(env.logs.size() == 1);
+  CHECK(logsWith(env, "throttling") == 1);
+  CHECK(d.counters().throttled == 5);
+  CHECK(d.counters().retries == 5);
+  env.answer(200);
+  d.submit(traces("b", 1));  // throttled again after a success: news again
+  env.answer(429, 1000);
+  CHECK(env.logs.size() == 2);
+}
+
+TEST_CASE("delivery: a spool that cannot be written logs the first failure with its errno, and counts every one") {
+  std::string dir = outrigger::testing::makeTempDir() + "/spool";
+  FakeEnv env;
+  Delivery d(settings(), &env);
+  d.attachSpool(openSpool(dir));
+  std::filesystem::remove_all(dir);  // no segment can be created any more
+  d.submit(traces("a", 1));
+  env.refuseConnection();  // "a" is spooled: it fails
+  for (const char* b : {"b", "c", "d"}) d.submit(traces(b, 1));
+  CHECK(d.counters().spans.dropped == 4);
+  CHECK(d.counters().spool_write_failures == 4);
+  CHECK(logsWith(env, "spool write failed") == 1);
+  CHECK(logsWith(env, std::strerror(ENOENT)) == 1);
+}
+
+TEST_CASE("delivery: Retry-After is read in 64 bits and cut to the cap, never wrapped to a short pause") {
+  CHECK(retryAfterMs("2") == 2000);
+  CHECK(retryAfterMs("300") == 300000);
+  CHECK(retryAfterMs("301") == kMaxRetryAfterMs);
+  CHECK(retryAfterMs("4294968") == kMaxRetryAfterMs);  // x 1000 wraps 32 bits to 704 ms
+  CHECK(retryAfterMs("99999999999999999999999") == kMaxRetryAfterMs);  // past 64 bits
+  CHECK(retryAfterMs("20", 5000) == 5000);
+  CHECK(retryAfterMs("") == 0);
+  CHECK(retryAfterMs("soon") == 0);
+  CHECK(retryAfterMs("Wed, 21 Oct 2015 07:28:00 GMT") == 0);  // a date gone by
+  char date[64];
+  std::time_t later = std::time(nullptr) + 3600;
+  std::tm tm{};
+  gmtime_r(&later, &tm);
+  std::strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  CHECK(retryAfterMs(date) == kMaxRetryAfterMs);  // an hour: past the cap
+}
+
+TEST_CASE("spool: a damaged cursor is not trusted: every batch is sent again from the oldest, and open says why") {
+  std::string dir = outrigger::testing::makeTempDir() + "/spool";
+  {
+    auto s = openSpool(dir);
+    for (const char* b : {"a", "b", "c"}) REQUIRE(s->append({1, 1, b}) == Spool::Append::kOk);
+    Spool::Entry e;
+    REQUIRE(s->next(&e));
+    s->pop();  // "a" acknowledged
+  }
+  SECTION("garbage") { writeFile(dir + "/cursor", std::string(24, '\xff')); }
+  SECTION("a torn write") {
+    std::string c = cursorBytes(1, 0);
+    c[13] ^= 0x40;  // the offset, changed after its CRC was taken
+    writeFile(dir + "/cursor", c);
+  }
+  SECTION("past the newest segment") { writeFile(dir + "/cursor", cursorBytes(1000, 0)); }
+  SECTION("inside a batch") { writeFile(dir + "/cursor", cursorBytes(1, 24 + 1 + 3)); }
+  auto s = openSpool(dir);
+  CHECK_FALSE(s->openNotice().empty());
+  CHECK(drain(*s) == std::vector<std::string>{"a", "b", "c"});
+}
+
+TEST_CASE("spool: a sound cursor, and one an older build wrote without magic or CRC, are followed") {
+  std::string dir = outrigger::testing::makeTempDir() + "/spool";
+  {
+    auto s = openSpool(dir);
+    for (const char* b : {"a", "b", "c"}) REQUIRE(s->append({1, 1, b}) == Spool::Append::kOk);
+    Spool::Entry e;
+    REQUIRE(s->next(&e));
+    s->pop();  // "a" acknowledged
+  }
+  SECTION("as written") {}
+  SECTION("an older build's") {
+    std::string old(16, '\0');
+    old[0] = 1;           // segment 1
+    old[8] = 24 + 1;      // after "a"
+    writeFile(dir + "/cursor", old);
+  }
+  auto s = openSpool(dir);
+  CHECK(s->openNotice().empty());
+  CHECK(drain(*s) == std::vector<std::string>{"b", "c"});
+  s.reset();
+  CHECK(std::filesystem::file_size(dir + "/cursor") == 24);  // rewritten in the new format
+}
+
+TEST_CASE("spool: a damaged header in an earlier segment is not cut off: the batches around it are sent, its segment's rest skipped once") {
+  std::string dir = outrigger::testing::makeTempDir() + "/spool";
+  {
+    auto s = openSpool(dir, 32768);  // segments of 4096 bytes: "b" starts the second
+    REQUIRE(s->append({1, 1, std::string(1000, 'a')}) == Spool::Append::kOk);
+    REQUIRE(s->append({1, 1, std::string(1000, 'x')}) == Spool::Append::kOk);
+    REQUIRE(s->append({1, 1, std::string(3000, 'b')}) == Spool::Append::kOk);
+  }
+  std::string first = dir + "/00000000000000000001.seg";
+  auto size = std::filesystem::file_size(first);
+  {
+    std::fstream f(first, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(1024);  // the second batch's magic
+    f.put('X');
+  }
+  auto s = openSpool(dir, 32768);
+  CHECK(std::filesystem::file_size(first) == size);
+  CHECK(s->corrupt() == 0);  // not yet reached
+  CHECK(drain(*s) == std::vector<std::string>{std::string(1000, 'a'), std::string(3000, 'b')});
+  CHECK(s->corrupt() == 1);
+  CHECK(s->empty());
+  CHECK(s->items() == 0);
 }

@@ -432,6 +432,15 @@ TEST_CASE("settings: bodies are protobuf unless the config says json") {
   CHECK(std::string(contentType(Encoding::kProtobuf)) == "application/x-protobuf");
 }
 
+TEST_CASE("settings: the memory queue is bounded at 64 MiB of encoded batches unless the config says otherwise") {
+  outrigger::otlp::OtlpSettings s;
+  std::string error;
+  REQUIRE(outrigger::otlp::parseSettings(R"({"endpoint":"http://collector:4318"})", &s, &error));
+  CHECK(s.max_queue_bytes == 64ull << 20);
+  REQUIRE(outrigger::otlp::parseSettings(R"({"endpoint":"http://collector:4318","max_queue_bytes":1048576})", &s, &error));
+  CHECK(s.max_queue_bytes == 1048576);
+}
+
 TEST_CASE("settings: gzip defaults to off for a collector on this machine and on for any other, and the config wins") {
   using outrigger::otlp::loopbackEndpoint;
   for (const char* local : {"http://127.0.0.1:4318", "http://localhost:4318/", "https://127.8.9.1", "http://[::1]:4318",
