@@ -253,10 +253,17 @@ class JsonlExporter final : public Exporter {
   // the file cannot be opened or written.
   outrigger_status flush() override {
     if (pending_.empty()) return OUTRIGGER_OK;
-    if (fd_ >= 0 && written_ + pending_.size() > max_file_bytes_ && written_ > 0) rotate();
     if (fd_ < 0 && !reopen()) {
       pending_.clear();
       return OUTRIGGER_E_INTERNAL;
+    }
+    // Checked once the file is open, so one just opened (near the bound since a restart) rotates too.
+    if (written_ + pending_.size() > max_file_bytes_ && written_ > 0) {
+      rotate();
+      if (!reopen()) {
+        pending_.clear();
+        return OUTRIGGER_E_INTERNAL;
+      }
     }
     const char* p = pending_.data();
     size_t n = pending_.size();

@@ -23,8 +23,9 @@ namespace {
 constexpr uint32_t kMagic = 0x5053544f;  // "OTSP"
 constexpr uint8_t kVersion = 1;
 constexpr size_t kHeader = 24;
-// The cursor: magic, the head segment's sequence and the offset in it (8 bytes each), and the
-// CRC-32 of those 20 bytes. Builds before it wrote the sequence and offset alone.
+// The cursor: the head segment's sequence and the offset in it (8 bytes each), then a magic and
+// the CRC-32 of the 20 bytes before it. Builds before it wrote the sequence and offset alone, and
+// read only those 16 bytes, so a rollback to one still finds where the spool was.
 constexpr uint32_t kCursorMagic = 0x4353544f;  // "OTSC"
 constexpr size_t kCursorBytes = 24;
 constexpr size_t kOldCursorBytes = 16;
@@ -133,9 +134,9 @@ bool Spool::readCursor(uint64_t* seq, uint64_t* offset) const {
     return true;
   }
   if (st.st_size != kCursorBytes || !preadAll(cursor_fd_, cur, kCursorBytes, 0)) return false;
-  if (get32(cur) != kCursorMagic || get32(cur + 20) != crcOf(cur, 20)) return false;
-  *seq = get64(cur + 4);
-  *offset = get64(cur + 12);
+  if (get32(cur + 16) != kCursorMagic || get32(cur + 20) != crcOf(cur, 20)) return false;
+  *seq = get64(cur);
+  *offset = get64(cur + 8);
   return true;
 }
 
@@ -406,9 +407,9 @@ void Spool::dropHead() {
 void Spool::writeCursor() {
   uint64_t seq = segments_.empty() ? next_seq_ : segments_.front().seq;
   unsigned char cur[kCursorBytes];
-  put32(cur, kCursorMagic);
-  put64(cur + 4, seq);
-  put64(cur + 12, head_offset_);
+  put64(cur, seq);
+  put64(cur + 8, head_offset_);
+  put32(cur + 16, kCursorMagic);
   put32(cur + 20, crcOf(cur, 20));
   if (::pwrite(cursor_fd_, cur, sizeof cur, 0) != static_cast<ssize_t>(sizeof cur)) {
     // A stale cursor only means batches already sent are sent again after a restart (a torn

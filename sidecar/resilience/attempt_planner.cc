@@ -251,7 +251,7 @@ void AttemptPlanner::hedgeWon() {
 bool AttemptPlanner::take(const TargetView& t, uint64_t now_ns) {
   if (!t.breaker) return true;
   bool probe = false;
-  if (!t.breaker->allow(now_ns, &probe)) return false;
+  if (!t.breaker->allow(now_ns, &probe, &probe_epoch_)) return false;
   holds_probe_ = probe;
   return true;
 }
@@ -265,7 +265,7 @@ void AttemptPlanner::succeeded() {
   in_flight_ = false;
   bool was_probe = holds_probe_;
   holds_probe_ = false;
-  if (CircuitBreaker* b = targets_[order_[pos_]].breaker) b->onSuccess(was_probe);
+  if (CircuitBreaker* b = targets_[order_[pos_]].breaker) b->onSuccess(was_probe, probe_epoch_);
 }
 
 void AttemptPlanner::abandoned() {

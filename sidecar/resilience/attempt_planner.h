@@ -143,6 +143,7 @@ class AttemptPlanner {
   SplitMix64 rng_;
   bool in_flight_ = false;
   bool holds_probe_ = false;
+  uint64_t probe_epoch_ = 0;  // the open period of the probe it holds (CircuitBreaker::allow)
   size_t hedge_pos_ = 0;      // position in order_ of the hedge target; 0: no hedge yet
   PlannerCounters counters_;
 };

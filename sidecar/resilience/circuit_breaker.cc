@@ -4,7 +4,7 @@
 
 namespace outrigger::resilience {
 
-bool CircuitBreaker::allow(uint64_t now_ns, bool* took_probe) {
+bool CircuitBreaker::allow(uint64_t now_ns, bool* took_probe, uint64_t* probe_epoch) {
   std::lock_guard<std::mutex> lock(mu_);
   if (took_probe) *took_probe = false;
   switch (stateLocked(now_ns)) {
@@ -15,7 +15,7 @@ bool CircuitBreaker::allow(uint64_t now_ns, bool* took_probe) {
     case State::kHalfOpen:
       if (probing_) return false;
       probing_ = true;
-      probe_epoch_ = trips_;
+      if (probe_epoch) *probe_epoch = trips_;
       if (took_probe) *took_probe = true;
       return true;
   }
@@ -75,11 +75,11 @@ void CircuitBreaker::trip(uint64_t now_ns) {
   window_failures_ = 0;
 }
 
-void CircuitBreaker::onSuccess(bool was_probe) {
+void CircuitBreaker::onSuccess(bool was_probe, uint64_t probe_epoch) {
   std::lock_guard<std::mutex> lock(mu_);
   // Only the probe of the current trip closes: a slower attempt admitted before it, or a probe
   // out when another sidecar's trip arrived (openFor), says nothing about the target now.
-  if (open_ && (!was_probe || probe_epoch_ != trips_)) return;
+  if (open_ && (!was_probe || probe_epoch != trips_)) return;
   consecutive_failures_ = 0;
   if (open_) {
     window_.clear();

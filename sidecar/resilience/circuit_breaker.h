@@ -23,11 +23,13 @@ class CircuitBreaker {
   // May an attempt start now? In half-open this takes the single probe slot (true once until
   // the probe reports through onSuccess, onFailure or onAbandon); `*took_probe` says whether it
   // did, decided in the same step so another thread cannot move the state in between.
-  bool allow(uint64_t now_ns, bool* took_probe = nullptr);
-  // `was_probe`: the attempt held the half-open probe (allow's *took_probe). Only the probe's
-  // success closes an open breaker: an attempt admitted before the trip that answers late (a
-  // slow request, a long stream) says nothing about the target now.
-  void onSuccess(bool was_probe = false);
+  // `*probe_epoch` names the open period the probe belongs to, for onSuccess.
+  bool allow(uint64_t now_ns, bool* took_probe = nullptr, uint64_t* probe_epoch = nullptr);
+  // `was_probe`: the attempt held the half-open probe (allow's *took_probe), of `probe_epoch`.
+  // Only the current open period's probe closes an open breaker: an attempt admitted before the
+  // trip that answers late (a slow request, a long stream), or a probe out when another trip
+  // came, says nothing about the target now.
+  void onSuccess(bool was_probe = false, uint64_t probe_epoch = 0);
   void onFailure(uint64_t now_ns);
   // An admitted attempt ended without a verdict (request cancelled): frees the probe slot.
   void onAbandon();
@@ -58,8 +60,7 @@ class CircuitBreaker {
   bool open_ = false;
   uint64_t open_until_ns_ = 0;
   bool probing_ = false;
-  uint64_t trips_ = 0;        // trips and openFor calls: which open period a probe belongs to
-  uint64_t probe_epoch_ = 0;  // trips_ when the probe slot was last taken
+  uint64_t trips_ = 0;  // trips and openFor calls: which open period a probe belongs to
   uint64_t opened_ = 0;
   bool opened_here_ = false;
 };

@@ -24,17 +24,19 @@ std::shared_ptr<const chain::OwnedMessages> shapeOf(const outrigger_message_view
 void captureContent(RequestRecord* r, config::Capture capture, const outrigger_message_view* messages,
                     size_t message_count, std::string_view answer, const std::vector<ToolCall>& tool_calls,
                     CaptureLimits limits) {
-  // A prompt the guardrails did not vet keeps its shape only, and the record says so: readers
-  // (eval capture, the trace views) take "full" to mean the prompt's text is there.
-  if (capture == config::Capture::kFull && !limits.prompt_vetted) capture = config::Capture::kMetadata;
-  r->capture = capture;
+  // A prompt the guardrails did not vet keeps its shape only; an answer the caller got keeps its
+  // text all the same (a guardrail skipped on error let it through). A record left with no text
+  // at all says so: readers (eval capture, the trace views) take "full" to mean text is there.
+  const bool full = capture == config::Capture::kFull;
+  const bool prompt_text = full && limits.prompt_vetted;
+  const bool answer_text = full && limits.answer_shown;
+  r->capture = full && !prompt_text && !answer_text ? config::Capture::kMetadata : capture;
   if (capture == config::Capture::kNone) return;
   if (!messages) message_count = 0;
-  bool full = capture == config::Capture::kFull;
-  r->prompt = full ? std::make_shared<chain::OwnedMessages>(
-                         std::initializer_list<chain::OwnedMessages::List>{{messages, message_count}})
-                   : shapeOf(messages, message_count);
-  if (full && limits.answer_shown) {
+  r->prompt = prompt_text ? std::make_shared<chain::OwnedMessages>(
+                                std::initializer_list<chain::OwnedMessages::List>{{messages, message_count}})
+                          : shapeOf(messages, message_count);
+  if (answer_text) {
     r->answer = std::string(answer);
     r->answer_tool_calls = tool_calls;
     return;

@@ -315,6 +315,8 @@ bool scanNewFeedback(sqlite3* db, Capturing& cx, bool* done, std::string* error)
 bool captureCases(sqlite3* db, const CaptureOptions& o, std::set<std::string>* known, std::vector<CapturedCase>* out,
                   CaptureReport* report, std::string* error) {
   if (!validFilter(o.filter, error)) return false;
+  // Never behind where this round starts: feedback on an older request must not move it back.
+  report->last_request = std::max(report->last_request, o.after_request);
   Capturing cx{o, {}, known, out, report};
   for (const auto& p : o.redact) {
     auto re = std::make_unique<RE2>(p, RE2::Quiet);

@@ -137,15 +137,15 @@ void writeFile(const std::string& path, const std::string& bytes) {
   f << bytes;
 }
 
-// A cursor as the spool writes it: magic, sequence, offset, CRC-32 of those 20 bytes.
+// A cursor as the spool writes it: sequence, offset, magic, CRC-32 of those 20 bytes.
 std::string cursorBytes(uint64_t seq, uint64_t offset) {
   std::string c(24, '\0');
   auto put = [&](size_t at, uint64_t v, int bytes) {
     for (int i = 0; i < bytes; ++i) c[at + i] = static_cast<char>(v >> (8 * i));
   };
-  put(0, 0x4353544f, 4);
-  put(4, seq, 8);
-  put(12, offset, 8);
+  put(0, seq, 8);
+  put(8, offset, 8);
+  put(16, 0x4353544f, 4);
   put(20, crc32(0L, reinterpret_cast<const Bytef*>(c.data()), 20), 4);
   return c;
 }
@@ -944,7 +944,7 @@ TEST_CASE("spool: a damaged cursor is not trusted: every batch is sent again fro
   SECTION("garbage") { writeFile(dir + "/cursor", std::string(24, '\xff')); }
   SECTION("a torn write") {
     std::string c = cursorBytes(1, 0);
-    c[13] ^= 0x40;  // the offset, changed after its CRC was taken
+    c[9] ^= 0x40;  // the offset, changed after its CRC was taken
     writeFile(dir + "/cursor", c);
   }
   SECTION("past the newest segment") { writeFile(dir + "/cursor", cursorBytes(1000, 0)); }
@@ -963,7 +963,14 @@ TEST_CASE("spool: a sound cursor, and one an older build wrote without magic or 
     REQUIRE(s->next(&e));
     s->pop();  // "a" acknowledged
   }
-  SECTION("as written") {}
+  SECTION("as written") {
+    // An older build reads the first 16 bytes alone: the sequence and the offset, as it wrote them.
+    std::ifstream in(dir + "/cursor", std::ios::binary);
+    unsigned char head[16] = {};
+    in.read(reinterpret_cast<char*>(head), 16);
+    CHECK(head[0] == 1);       // segment 1
+    CHECK(head[8] == 24 + 1);  // after "a"
+  }
   SECTION("an older build's") {
     std::string old(16, '\0');
     old[0] = 1;           // segment 1

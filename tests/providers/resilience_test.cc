@@ -49,8 +49,9 @@ TEST_CASE("breaker: opens after consecutive failures, half-opens one probe, clos
   CHECK_FALSE(b.allow(t + 1001 * kMs));  // only one at a time
   b.onFailure(t + 1100 * kMs);           // a failed probe re-opens at once
   CHECK(b.state(t + 1200 * kMs) == CircuitBreaker::State::kOpen);
-  CHECK(b.allow(t + 2100 * kMs));
-  b.onSuccess(/*was_probe=*/true);
+  uint64_t epoch = 0;
+  CHECK(b.allow(t + 2100 * kMs, nullptr, &epoch));
+  b.onSuccess(/*was_probe=*/true, epoch);
   CHECK(b.state(t + 2100 * kMs) == CircuitBreaker::State::kClosed);
   CHECK(b.timesOpened() == 2);
 }
@@ -66,19 +67,29 @@ TEST_CASE("breaker: a late success of an attempt admitted before the trip does n
   CHECK(b.state(t + 500 * kMs) == CircuitBreaker::State::kOpen);
   CHECK_FALSE(b.allow(t + 500 * kMs));
   bool probe = false;
-  CHECK(b.allow(t + 1000 * kMs, &probe));
+  uint64_t epoch = 0;
+  CHECK(b.allow(t + 1000 * kMs, &probe, &epoch));
   CHECK(probe);
-  b.onSuccess(probe);
+  b.onSuccess(probe, epoch);
   CHECK(b.state(t + 1000 * kMs) == CircuitBreaker::State::kClosed);
 
-  // A probe out when another sidecar's trip arrives answers for the old period: it closes nothing.
+  // A probe out when another sidecar's trip arrives answers for the old period: it closes
+  // nothing, not even once the next period's probe is out.
   b.onFailure(t + 1100 * kMs);
   b.onFailure(t + 1100 * kMs);
-  CHECK(b.allow(t + 2100 * kMs, &probe));
+  uint64_t old_epoch = 0;
+  CHECK(b.allow(t + 2100 * kMs, &probe, &old_epoch));
   CHECK(probe);
   b.openFor(t + 2200 * kMs, 1000);
-  b.onSuccess(/*was_probe=*/true);
+  b.onSuccess(/*was_probe=*/true, old_epoch);
   CHECK(b.state(t + 2300 * kMs) == CircuitBreaker::State::kOpen);
+  uint64_t new_epoch = 0;
+  CHECK(b.allow(t + 3200 * kMs, &probe, &new_epoch));
+  CHECK(probe);
+  b.onSuccess(/*was_probe=*/true, old_epoch);  // the old probe, later still
+  CHECK(b.state(t + 3200 * kMs) != CircuitBreaker::State::kClosed);
+  b.onSuccess(/*was_probe=*/true, new_epoch);
+  CHECK(b.state(t + 3200 * kMs) == CircuitBreaker::State::kClosed);
 }
 
 TEST_CASE("breaker: an abandoned probe frees the slot, threshold 0 never opens") {
@@ -387,8 +398,9 @@ TEST_CASE("breaker: opens on the error rate over its window even without a failu
   b.onSuccess();
   b.onFailure(0);  // 5 of 10 failed
   CHECK(b.state(0) == CircuitBreaker::State::kOpen);
-  CHECK(b.allow(100 * kMs));
-  b.onSuccess(/*was_probe=*/true);
+  uint64_t epoch = 0;
+  CHECK(b.allow(100 * kMs, nullptr, &epoch));
+  b.onSuccess(/*was_probe=*/true, epoch);
   CHECK(b.state(100 * kMs) == CircuitBreaker::State::kClosed);
   b.onFailure(100 * kMs);  // the window restarted: one failure does not re-open it
   CHECK(b.state(100 * kMs) == CircuitBreaker::State::kClosed);

@@ -121,10 +121,12 @@ void addFeedback(Store& store, const std::string& trace, double score, const std
 }
 
 // `r` with `text` as its prompt, captured as the route's `capture` and the guardrails allow.
+// `vetted` false: a prompt a guardrail stopped, so its request's answer never reached the client.
 void capturePrompt(telemetry::RequestRecord* r, const std::string& text, bool vetted = true) {
   outrigger_message_view m{{"user", 4}, {text.data(), text.size()}, {nullptr, 0}, {nullptr, 0}, nullptr, 0};
   telemetry::CaptureLimits limits;
   limits.prompt_vetted = vetted;
+  limits.answer_shown = vetted;
   telemetry::captureContent(r, config::Capture::kFull, &m, 1, "an answer", {}, limits);
 }
 
@@ -754,6 +756,21 @@ TEST_CASE("trace store: a score JSON cannot hold is written as null, and the tra
   REQUIRE_FALSE(d.HasParseError());
   REQUIRE(d["feedback"].Size() == 1);
   CHECK(d["feedback"][0]["score"].IsNull());
+}
+
+TEST_CASE("trace store: a prompt a skipped guardrail never vetted keeps its shape, the answer the caller got its text") {
+  auto r = request("ffff0000000000000000000000000009", "f100000000000009", "chat", "acme", kT0, 1, Code::kOk);
+  std::string text = "a prompt nobody checked";
+  outrigger_message_view m{{"user", 4}, {text.data(), text.size()}, {nullptr, 0}, {nullptr, 0}, nullptr, 0};
+  telemetry::CaptureLimits limits;
+  limits.prompt_vetted = false;  // a request-side guardrail failed with on_error = "skip"
+  limits.answer_shown = true;
+  telemetry::captureContent(&r, config::Capture::kFull, &m, 1, "the answer", {}, limits);
+  CHECK(r.capture == config::Capture::kFull);
+  CHECK(r.answer == "the answer");
+  REQUIRE(r.prompt);
+  REQUIRE(r.prompt->size() == 1);
+  CHECK(r.prompt->data()[0].content.size == 0);
 }
 
 TEST_CASE("trace store: a denied prompt kept as its shape is no eval case, and says capture metadata") {
