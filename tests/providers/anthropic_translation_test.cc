@@ -25,6 +25,17 @@ std::string fixture(const std::string& name) {
 
 outrigger_str s(std::string_view v) { return {v.data(), v.size()}; }
 
+// The Messages API body built for `req`, parsed.
+rapidjson::Document requestJson(const outrigger_request_view& req) {
+  std::string body;
+  wire::Failure refused;
+  REQUIRE(wire::buildMessagesRequest(req, {}, &body, &refused));
+  rapidjson::Document d;
+  d.Parse(body.c_str());
+  REQUIRE_FALSE(d.HasParseError());
+  return d;
+}
+
 }  // namespace
 
 TEST_CASE("anthropic unary: text, stop reason and usage with cache tokens counted into the prompt") {
@@ -184,13 +195,7 @@ TEST_CASE("anthropic request: a forced tool stays forced, and parallel_tool_call
     req.messages = &msg;
     req.message_count = 1;
     req.params = &params;
-    std::string body;
-    wire::Failure refused;
-    REQUIRE(wire::buildMessagesRequest(req, {}, &body, &refused));
-    rapidjson::Document d;
-    d.Parse(body.c_str());
-    REQUIRE_FALSE(d.HasParseError());
-    return d;
+    return requestJson(req);
   };
   auto forced = bodyFor("lookup", "");
   CHECK(std::string(forced["tool_choice"]["type"].GetString()) == "tool");
@@ -227,12 +232,7 @@ TEST_CASE("anthropic request: an assistant turn with neither text nor calls is l
   req.messages = msgs;
   req.message_count = 3;
   req.params = &params;
-  std::string body;
-  wire::Failure refused;
-  REQUIRE(wire::buildMessagesRequest(req, {}, &body, &refused));
-  rapidjson::Document d;
-  d.Parse(body.c_str());
-  REQUIRE_FALSE(d.HasParseError());
+  rapidjson::Document d = requestJson(req);
   REQUIRE(d["messages"].Size() == 1);  // the two user turns merge
   CHECK(std::string(d["messages"][0]["role"].GetString()) == "user");
   CHECK(d["messages"][0]["content"].Size() == 2);

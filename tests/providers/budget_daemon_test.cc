@@ -103,6 +103,31 @@ client::ChatRequest asAcme(uint32_t max_tokens = 100) {
   return r;
 }
 
+// How `n` copies of `request`, started at once, ended.
+struct Outcomes {
+  int answered = 0, exhausted = 0;
+};
+Outcomes startAtOnce(client::Client& c, int n, const client::ChatRequest& request) {
+  std::mutex mu;
+  std::condition_variable cv;
+  int ended = 0;
+  Outcomes out;
+  for (int i = 0; i < n; ++i) {
+    client::CallEvents events;
+    events.on_end = [&](const client::Result<client::Response>& r) {
+      std::lock_guard<std::mutex> lock(mu);
+      ++ended;
+      if (r.ok()) ++out.answered;
+      else if (r.error().code == StatusCode::kResourceExhausted) ++out.exhausted;
+      cv.notify_all();
+    };
+    c.start(request, std::move(events), false);
+  }
+  std::unique_lock<std::mutex> lock(mu);
+  REQUIRE(cv.wait_for(lock, 30s, [&] { return ended == n; }));
+  return out;
+}
+
 // Tomorrow's midnight, UTC, as the refusal names it.
 std::string nextReset() {
   using namespace std::chrono;
@@ -190,25 +215,8 @@ TEST_CASE("budget via daemon: 64 requests at once overspend a small budget by at
   BudgetRig rig(up, makeTempDir() + "/budget.db", limit);
   client::Client c(at(*rig.daemon));
 
-  std::mutex mu;
-  std::condition_variable cv;
-  int ended = 0, answered = 0, exhausted = 0;
-  for (int i = 0; i < 64; ++i) {
-    client::CallEvents events;
-    events.on_end = [&](const client::Result<client::Response>& r) {
-      std::lock_guard<std::mutex> lock(mu);
-      ++ended;
-      if (r.ok()) ++answered;
-      else if (r.error().code == StatusCode::kResourceExhausted) ++exhausted;
-      cv.notify_all();
-    };
-    // 1000 output tokens allowed: the worst case is about one answer's real cost.
-    c.start(asAcme(1000), std::move(events), false);
-  }
-  {
-    std::unique_lock<std::mutex> lock(mu);
-    REQUIRE(cv.wait_for(lock, 30s, [&] { return ended == 64; }));
-  }
+  // 1000 output tokens allowed: the worst case is about one answer's real cost.
+  auto [answered, exhausted] = startAtOnce(c, 64, asAcme(1000));
   CHECK(answered + exhausted == 64);
   CHECK(answered >= 9);   // the budget was used, not refused wholesale
   CHECK(answered <= 11);  // at most one answer past the budget
@@ -231,24 +239,7 @@ TEST_CASE("budget via daemon: requests that re-ask reserve every attempt, so 64 
                 "schema = { type = \"object\" }\n",
                 "guardrails = [\"structured\"]\nmax_reasks = 1\n");
   client::Client c(at(*rig.daemon));
-  std::mutex mu;
-  std::condition_variable cv;
-  int ended = 0, refused = 0;
-  for (int i = 0; i < 64; ++i) {
-    client::CallEvents events;
-    events.on_end = [&](const client::Result<client::Response>& r) {
-      std::lock_guard<std::mutex> lock(mu);
-      ++ended;
-      if (!r.ok() && r.error().code == StatusCode::kResourceExhausted) ++refused;
-      cv.notify_all();
-    };
-    c.start(asAcme(1000), std::move(events), false);
-  }
-  {
-    std::unique_lock<std::mutex> lock(mu);
-    REQUIRE(cv.wait_for(lock, 30s, [&] { return ended == 64; }));
-  }
-  CHECK(refused >= 50);
+  CHECK(startAtOnce(c, 64, asAcme(1000)).exhausted >= 50);
   rig.stop();
   Stored s = stored(rig.db, "acme");
   CHECK(s.usd > 0);
