@@ -24,9 +24,9 @@ constexpr char kSchema[] = R"json({
   "type": "object",
   "additionalProperties": false,
   "properties": {
-    "max_bytes": {"type": "integer", "minimum": 1024, "description": "memory bound over keys and answers"},
-    "ttl_ms": {"type": "integer", "minimum": 1, "description": "default time to live"},
-    "max_entry_bytes": {"type": "integer", "minimum": 1, "description": "larger answers are not cached"}
+    "max_bytes": {"type": "integer", "minimum": 1024, "maximum": 1099511627776, "description": "memory bound over keys and answers"},
+    "ttl_ms": {"type": "integer", "minimum": 1, "maximum": 31536000000, "description": "default time to live"},
+    "max_entry_bytes": {"type": "integer", "minimum": 1, "maximum": 1099511627776, "description": "larger answers are not cached"}
   }
 })json";
 

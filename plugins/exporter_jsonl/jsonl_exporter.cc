@@ -38,9 +38,9 @@ constexpr char kSchema[] = R"json({
   "required": ["path"],
   "properties": {
     "path": {"type": "string", "minLength": 1},
-    "max_file_bytes": {"type": "integer", "minimum": 1024, "description": "rotate when the file would grow past this"},
-    "max_files": {"type": "integer", "minimum": 1, "description": "rotated files kept: path.1 .. path.N-1"},
-    "buffer_bytes": {"type": "integer", "minimum": 0, "description": "write when this much is buffered (0: every record)"}
+    "max_file_bytes": {"type": "integer", "minimum": 1024, "maximum": 1099511627776, "description": "rotate when the file would grow past this"},
+    "max_files": {"type": "integer", "minimum": 1, "maximum": 100000, "description": "rotated files kept: path.1 .. path.N-1"},
+    "buffer_bytes": {"type": "integer", "minimum": 0, "maximum": 1073741824, "description": "write when this much is buffered (0: every record)"}
   }
 })json";
 

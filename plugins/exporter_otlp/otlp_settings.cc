@@ -18,15 +18,15 @@ const char kConfigSchema[] = R"json({
     "resource_attributes": {"type": "object", "additionalProperties": {"type": "string"}, "description": "more resource attributes"},
     "batch_spans": {"type": "integer", "minimum": 1, "maximum": 65536, "description": "POST when this many spans are waiting"},
     "flush_interval_ms": {"type": "integer", "minimum": 10, "maximum": 600000, "description": "POST what is waiting at least this often"},
-    "max_queue_spans": {"type": "integer", "minimum": 1, "description": "spans and feedback records held in memory, waiting or in flight; beyond: spooled, or dropped and counted"},
-    "max_queue_bytes": {"type": "integer", "minimum": 65536, "description": "encoded bytes of the batches held in memory, waiting or in flight; beyond: spooled, or dropped and counted"},
+    "max_queue_spans": {"type": "integer", "minimum": 1, "maximum": 10000000, "description": "spans and feedback records held in memory, waiting or in flight; beyond: spooled, or dropped and counted"},
+    "max_queue_bytes": {"type": "integer", "minimum": 65536, "maximum": 1099511627776, "description": "encoded bytes of the batches held in memory, waiting or in flight; beyond: spooled, or dropped and counted"},
     "max_in_flight": {"type": "integer", "minimum": 1, "maximum": 32, "description": "POSTs under way at once"},
     "timeout_ms": {"type": "integer", "minimum": 100, "maximum": 600000, "description": "one POST, connect to last byte"},
     "max_backoff_ms": {"type": "integer", "minimum": 10, "maximum": 3600000, "description": "longest pause between retries (without Retry-After)"},
     "encoding": {"enum": ["protobuf", "json"], "description": "request bodies in OTLP's protobuf (default) or JSON encoding"},
     "gzip": {"type": "boolean", "description": "Content-Encoding: gzip (default: off for a loopback endpoint, on otherwise)"},
     "spool_path": {"type": "string", "minLength": 1, "description": "directory of the on-disk spool; unset: no spool"},
-    "spool_max_bytes": {"type": "integer", "minimum": 4096, "description": "spool size cap; beyond: dropped and counted"},
+    "spool_max_bytes": {"type": "integer", "minimum": 4096, "maximum": 1099511627776, "description": "spool size cap; beyond: dropped and counted"},
     "metrics": {"type": "boolean", "description": "push gen_ai.client.* metrics"},
     "metrics_interval_ms": {"type": "integer", "minimum": 100, "maximum": 3600000, "description": "metrics push interval"}
   }

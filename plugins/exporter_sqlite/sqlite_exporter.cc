@@ -31,8 +31,8 @@ constexpr char kSchema[] = R"json({
     "commit_interval_ms": {"type": "integer", "minimum": 1, "maximum": 60000, "description": "commit what is written at least this often"},
     "batch_records": {"type": "integer", "minimum": 1, "maximum": 100000, "description": "commit when this many records are uncommitted"},
     "max_age_hours": {"type": "number", "minimum": 0, "description": "delete requests older than this (0: keep by age forever)"},
-    "max_bytes": {"type": "integer", "minimum": 0, "description": "delete the oldest requests while the store is larger (0: no bound)"},
-    "retention_interval_ms": {"type": "integer", "minimum": 100, "description": "how often retention runs (each run deletes at most 20,000 requests)"},
+    "max_bytes": {"type": "integer", "minimum": 0, "maximum": 1099511627776, "description": "delete the oldest requests while the store is larger (0: no bound)"},
+    "retention_interval_ms": {"type": "integer", "minimum": 100, "maximum": 86400000, "description": "how often retention runs (each run deletes at most 20,000 requests)"},
     "content": {"type": "boolean", "description": "keep the prompt and answer when the route captures them"}
   }
 })json";

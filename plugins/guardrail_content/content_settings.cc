@@ -40,11 +40,11 @@ const char kConfigSchema[] = R"json({
         "route": {"type": "string", "minLength": 1},
         "mode": {"enum": ["uncertain", "always"], "description": "uncertain (default): only prompts the rules flag but do not deny"},
         "rubric": {"type": "string", "minLength": 1, "description": "the judge's system prompt; it must answer SAFE or UNSAFE"},
-        "timeout_ms": {"type": "integer", "minimum": 1},
-        "cache_entries": {"type": "integer", "minimum": 0, "description": "verdicts kept per worker (default 10000)"},
-        "cache_ttl_s": {"type": "integer", "minimum": 1, "description": "default 3600"},
+        "timeout_ms": {"type": "integer", "minimum": 1, "maximum": 86400000},
+        "cache_entries": {"type": "integer", "minimum": 0, "maximum": 100000000, "description": "verdicts kept per worker (default 10000)"},
+        "cache_ttl_s": {"type": "integer", "minimum": 1, "maximum": 31536000, "description": "default 3600"},
         "on_error": {"enum": ["deny", "flag", "pass"], "description": "when the judge fails or answers neither (default deny)"},
-        "max_chars": {"type": "integer", "minimum": 64, "description": "prompt bytes sent to the judge (default 8000)"}
+        "max_chars": {"type": "integer", "minimum": 64, "maximum": 4294967295, "description": "prompt bytes sent to the judge (default 8000)"}
       }
     },
     "refusal": {
@@ -58,7 +58,7 @@ const char kConfigSchema[] = R"json({
       }
     },
     "empty_answer": {"enum": ["off", "flag", "deny"], "description": "an answer with no text but whitespace and no tool calls (default flag)"},
-    "max_answer_chars": {"type": "integer", "minimum": 1, "description": "characters (code points) an answer may have"},
+    "max_answer_chars": {"type": "integer", "minimum": 1, "maximum": 4294967295, "description": "characters (code points) an answer may have"},
     "on_max_answer": {"enum": ["flag", "deny"], "description": "default deny"},
     "banned_topics": {"type": "array", "items": {
       "type": "object", "additionalProperties": false, "required": ["name", "keywords"],

@@ -45,7 +45,7 @@ const char kPiiConfigSchema[] = R"json({
       "properties": {"name": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,31}$"}, "label": {"$ref": "#/definitions/label"},
                      "terms": {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1, "maxLength": 256}}}}},
     "on_detector_error": {"enum": ["deny", "redact_all"], "description": "when detection fails (default deny)"},
-    "max_candidates": {"type": "integer", "minimum": 1000, "description": "pattern matches one text may produce before detection fails"},
+    "max_candidates": {"type": "integer", "minimum": 1000, "maximum": 4294967295, "description": "pattern matches one text may produce before detection fails"},
     "fail_scans_for_test": {"type": "boolean", "description": "test hook: every scan fails as Vectorscan does"}
   }
 })json";

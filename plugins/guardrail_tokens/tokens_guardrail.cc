@@ -35,15 +35,15 @@ constexpr char kSchema[] = R"json({
         "properties": {
           "match": {"type": "string", "minLength": 1, "description": "model name or glob (gpt-4o*, my-*-model)"},
           "encoding": {"enum": ["o200k_base", "cl100k_base"]},
-          "context_window": {"type": "integer", "minimum": 1, "description": "prompt + answer tokens"},
-          "max_output": {"type": "integer", "minimum": 1, "description": "largest max_tokens the model accepts"}}}},
+          "context_window": {"type": "integer", "minimum": 1, "maximum": 1000000000, "description": "prompt + answer tokens"},
+          "max_output": {"type": "integer", "minimum": 1, "maximum": 1000000000, "description": "largest max_tokens the model accepts"}}}},
     "use_model_table": {"type": "boolean", "description": "also read context_window/max_output from the compiled-in price table (default true)"},
     "default_encoding": {"enum": ["o200k_base", "cl100k_base"], "description": "count models of unknown family with this (an estimate)"},
     "unknown_model": {"enum": ["pass", "flag", "deny"], "description": "verdict for a model with no known encoding (default pass)"},
-    "reserve_output_tokens": {"type": "integer", "minimum": 0,
+    "reserve_output_tokens": {"type": "integer", "minimum": 0, "maximum": 1000000000,
                               "description": "answer tokens kept free in the window when the request sets no max_tokens (default 0)"},
-    "max_prompt_tokens": {"type": "integer", "minimum": 1, "description": "a prompt cap of its own, below the window"},
-    "max_answer_tokens": {"type": "integer", "minimum": 1, "description": "answers with more tokens get answer_action"},
+    "max_prompt_tokens": {"type": "integer", "minimum": 1, "maximum": 1000000000, "description": "a prompt cap of its own, below the window"},
+    "max_answer_tokens": {"type": "integer", "minimum": 1, "maximum": 1000000000, "description": "answers with more tokens get answer_action"},
     "always_count": {"type": "boolean", "description": "count every prompt, even one whose byte size already proves it fits (default false)"},
     "answer_action": {"enum": ["flag", "deny"], "description": "for an answer over max_answer_tokens (default flag)"}
   }

@@ -36,7 +36,7 @@ constexpr char kSchema[] = R"json({
     "window": {"enum": ["daily", "monthly", "rolling"], "description": "calendar day or month (UTC), or rolling"},
     "window_seconds": {"type": "integer", "minimum": 60, "maximum": 31622400, "description": "the rolling window's length"},
     "limit_usd": {"type": "number", "minimum": 0, "description": "USD per key and window"},
-    "limit_tokens": {"type": "integer", "minimum": 1, "description": "LLM tokens (prompt + completion) per key and window"},
+    "limit_tokens": {"type": "integer", "minimum": 1, "maximum": 9007199254740992, "description": "LLM tokens (prompt + completion) per key and window"},
     "soft_percent": {"type": "number", "minimum": 0, "maximum": 100, "description": "warn once per key and window past this share; 0: never"},
     "default_max_output_tokens": {"type": "integer", "minimum": 1, "maximum": 10000000, "description": "the answer's size to reserve when neither the caller nor the price table caps it"},
     "unpriced": {"enum": ["deny", "allow"], "description": "a USD budget's answer to a model the price table lacks"},

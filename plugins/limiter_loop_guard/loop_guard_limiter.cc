@@ -30,7 +30,7 @@ constexpr char kSchema[] = R"json({
     "key": {"enum": ["session", "user", "tenant"], "description": "what a loop is per (default session); requests without one are not guarded"},
     "window_seconds": {"type": "integer", "minimum": 1, "maximum": 86400, "description": "the rolling window (default 60)"},
     "max_calls": {"type": "integer", "minimum": 0, "maximum": 100000000, "description": "requests per window"},
-    "max_tokens": {"type": "integer", "minimum": 0, "description": "LLM tokens used per window"},
+    "max_tokens": {"type": "integer", "minimum": 0, "maximum": 9007199254740992, "description": "LLM tokens used per window"},
     "max_usd": {"type": "number", "minimum": 0, "description": "USD used per window"},
     "max_repeats": {"type": "integer", "minimum": 0, "maximum": 1000000, "description": "identical requests (model and messages) per window"},
     "max_keys": {"type": "integer", "minimum": 1, "maximum": 10000000, "description": "keys tracked at once; past it the least recently active is forgotten"}

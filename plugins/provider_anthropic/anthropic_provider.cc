@@ -30,13 +30,13 @@ const std::string kSchemaText = std::string(R"json({
     "anthropic_version": {"type": "string", "description": "anthropic-version header; default 2023-06-01"},
     "anthropic_beta": {"type": "string", "description": "anthropic-beta header, comma-separated features"},
     "model": {"type": "string", "description": "overrides the request's model"},
-    "default_max_tokens": {"type": "integer", "minimum": 1, "description": "max_tokens when the caller set none (default 4096)"},
+    "default_max_tokens": {"type": "integer", "minimum": 1, "maximum": 4294967295, "description": "max_tokens when the caller set none (default 4096)"},
     "headers": {"type": "object", "additionalProperties": {"type": "string"}, "description": "extra request headers"},
-    "connect_timeout_ms": {"type": "integer", "minimum": 1},
-    "first_byte_timeout_ms": {"type": "integer", "minimum": 1},
-    "idle_timeout_ms": {"type": "integer", "minimum": 1},
-    "total_timeout_ms": {"type": "integer", "minimum": 1},
-    "max_body_bytes": {"type": "integer", "minimum": 1024, "description": "largest unary or error body kept"},
+    "connect_timeout_ms": {"type": "integer", "minimum": 1, "maximum": 86400000},
+    "first_byte_timeout_ms": {"type": "integer", "minimum": 1, "maximum": 86400000},
+    "idle_timeout_ms": {"type": "integer", "minimum": 1, "maximum": 86400000},
+    "total_timeout_ms": {"type": "integer", "minimum": 1, "maximum": 86400000},
+    "max_body_bytes": {"type": "integer", "minimum": 1024, "maximum": 4294967295, "description": "largest unary or error body kept"},
     "cassette": )json") + kCassetteSchema + R"json(
   }
 })json";

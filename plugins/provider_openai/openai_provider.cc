@@ -37,11 +37,11 @@ const std::string kSchemaText = std::string(R"json({
     "max_tokens_field": {"enum": ["max_tokens", "max_completion_tokens"]},
     "include_usage": {"type": "boolean", "description": "stream_options.include_usage on streams (default true)"},
     "headers": {"type": "object", "additionalProperties": {"type": "string"}, "description": "extra request headers"},
-    "connect_timeout_ms": {"type": "integer", "minimum": 1},
-    "first_byte_timeout_ms": {"type": "integer", "minimum": 1},
-    "idle_timeout_ms": {"type": "integer", "minimum": 1},
-    "total_timeout_ms": {"type": "integer", "minimum": 1},
-    "max_body_bytes": {"type": "integer", "minimum": 1024, "description": "largest unary or error body kept"},
+    "connect_timeout_ms": {"type": "integer", "minimum": 1, "maximum": 86400000},
+    "first_byte_timeout_ms": {"type": "integer", "minimum": 1, "maximum": 86400000},
+    "idle_timeout_ms": {"type": "integer", "minimum": 1, "maximum": 86400000},
+    "total_timeout_ms": {"type": "integer", "minimum": 1, "maximum": 86400000},
+    "max_body_bytes": {"type": "integer", "minimum": 1024, "maximum": 4294967295, "description": "largest unary or error body kept"},
     "cassette": )json") + kCassetteSchema + R"json(
   }
 })json";

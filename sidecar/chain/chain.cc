@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <climits>
+#include <set>
 #include <tuple>
 #include <unordered_map>
 
@@ -10,6 +11,7 @@
 #include "chain/prompt_tokens.h"
 #include "chain/stream_guard.h"
 #include "cost/price_sources.h"
+#include "plugin/schema.h"
 
 namespace outrigger::chain {
 
@@ -94,6 +96,32 @@ namespace {
 
 using InstanceMap = std::map<std::string, std::shared_ptr<plugin::PluginInstance>>;
 
+Expected<const plugin::PluginType*> typeOf(const config::InstanceSettings& is, const plugin::PluginCatalog& catalog) {
+  outrigger_kind kind = 0;
+  plugin::parseKind(is.kind, &kind);
+  const plugin::PluginType* type = catalog.find(kind, is.type);
+  if (!type) {
+    return Status(Code::kNotFound, is.where + ": instance '" + is.name + "': no plugin provides " + is.kind +
+                                       " type '" + is.type + "'");
+  }
+  return type;
+}
+
+// An instance no route names is not created, but a misspelt type or key in it is an error now,
+// not when a later reload puts it on a route.
+Status checkUnusedInstances(const config::Settings& settings, const plugin::PluginCatalog& catalog,
+                            const std::set<std::string>& used) {
+  for (const config::InstanceSettings& is : settings.instances) {
+    if (used.count(is.name)) continue;
+    auto type = typeOf(is, catalog);
+    if (!type.ok()) return type.status();
+    if (Status s = plugin::validateConfig(*type.value()->schema, is.config_json, is.lines); !s.isOk()) {
+      return Status(Code::kInvalidArgument, "instance '" + is.name + "' (" + is.where + "): " + s.message());
+    }
+  }
+  return Status::ok();
+}
+
 Expected<Stage> stageFor(const std::string& name, const config::Settings& settings,
                          const plugin::PluginCatalog& catalog, InstanceMap* shared, InstanceMap* local) {
   const config::InstanceSettings* is = nullptr;
@@ -104,17 +132,12 @@ Expected<Stage> stageFor(const std::string& name, const config::Settings& settin
   for (InstanceMap* m : {shared, local}) {
     if (auto it = m->find(name); it != m->end()) return Stage{it->second, is->kind + "/" + name};
   }
-  outrigger_kind kind = 0;
-  plugin::parseKind(is->kind, &kind);
-  const plugin::PluginType* type = catalog.find(kind, is->type);
-  if (!type) {
-    return Status(Code::kNotFound, is->where + ": instance '" + name + "': no plugin provides " + is->kind +
-                                       " type '" + is->type + "'");
-  }
-  auto inst = plugin::PluginInstance::create(*type, *is, hostApiTemplate());
+  auto type = typeOf(*is, catalog);
+  if (!type.ok()) return type.status();
+  auto inst = plugin::PluginInstance::create(*type.value(), *is, hostApiTemplate());
   if (!inst.ok()) return inst.status();
   // Exporters run on the exporter thread only: one instance serves every worker.
-  bool one_for_all = inst.value()->shared() || kind == OUTRIGGER_KIND_EXPORTER;
+  bool one_for_all = inst.value()->shared() || type.value()->kind == OUTRIGGER_KIND_EXPORTER;
   (one_for_all ? *shared : *local)[name] = inst.value();
   return Stage{inst.value(), is->kind + "/" + name};
 }
@@ -131,6 +154,7 @@ Expected<std::shared_ptr<ChainSnapshot>> buildChain(const config::Settings& sett
   auto prices = cost::buildPriceTable(settings.prices.file, settings.prices.entries);
   if (!prices.ok()) return prices.status();
   InstanceMap shared;
+  std::set<std::string> used;
   for (size_t w = 0; w < worker_count; ++w) {
     InstanceMap local;
     auto chain = std::make_shared<WorkerChain>();
@@ -144,6 +168,7 @@ Expected<std::shared_ptr<ChainSnapshot>> buildChain(const config::Settings& sett
       auto add = [&](const std::string& name, std::vector<Stage>* out) -> Status {
         auto st = stageFor(name, settings, snapshot->catalog, &shared, &local);
         if (!st.ok()) return st.status();
+        used.insert(name);
         out->push_back(st.value());
         return Status::ok();
       };
@@ -188,6 +213,7 @@ Expected<std::shared_ptr<ChainSnapshot>> buildChain(const config::Settings& sett
     for (const auto& [name, route] : chain->routes) prepareTokenCounts(route);
     snapshot->workers.push_back(std::move(chain));
   }
+  if (Status s = checkUnusedInstances(settings, snapshot->catalog, used); !s.isOk()) return s;
   for (auto& [name, inst] : shared) {
     if (inst->kind() == OUTRIGGER_KIND_EXPORTER) snapshot->exporters.push_back(inst);
   }

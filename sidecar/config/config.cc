@@ -1,10 +1,12 @@
 #include "config/config_parser.h"
 
-#include <algorithm>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <sstream>
 
@@ -22,18 +24,29 @@ void Parser::checkKeys(const toml::table& t, const std::set<std::string>& allowe
   }
 }
 
+// `${VAR}` is the environment's VAR; `$${` is a literal `${` (a deny list may need `${jndi:`).
 std::string Parser::substitute(const toml::node& n, std::string_view text) const {
   std::string out;
   size_t i = 0;
   while (i < text.size()) {
-    size_t start = text.find("${", i);
+    size_t start = text.find('$', i);
     if (start == std::string_view::npos) {
       out.append(text.substr(i));
       break;
     }
-    size_t end = text.find('}', start);
-    if (end == std::string_view::npos) fail(n, "unterminated ${ in string");
     out.append(text.substr(i, start - i));
+    if (text.substr(start, 3) == "$${") {
+      out.append("${");
+      i = start + 3;
+      continue;
+    }
+    if (text.substr(start, 2) != "${") {
+      out.push_back('$');
+      i = start + 1;
+      continue;
+    }
+    size_t end = text.find('}', start);
+    if (end == std::string_view::npos) fail(n, "unterminated ${ in string (write $${ for a literal ${)");
     std::string var(text.substr(start + 2, end - start - 2));
     const char* value = std::getenv(var.c_str());
     if (!value) fail(n, "environment variable " + var + " is not set");
@@ -91,7 +104,9 @@ void Parser::toJson(const toml::node& n, const std::string& pointer, rapidjson::
   } else if (n.is_integer()) {
     w->Int64(*n.value<int64_t>());
   } else if (n.is_floating_point()) {
-    w->Double(*n.value<double>());
+    double v = *n.value<double>();
+    if (!std::isfinite(v)) fail(n, "nan and inf are not numbers JSON can carry");
+    w->Double(v);
   } else if (n.is_boolean()) {
     w->Bool(*n.value<bool>());
   } else {
@@ -475,12 +490,45 @@ namespace {
 // table header) is counted before toml++ sees the text.
 constexpr size_t kMaxKeyParts = 64;
 
+// Where a multi-line string (""" or ''') opened in `line` from `from` on and did not close on it:
+// its delimiter, or "" when none is left open. Quotes of one-line strings are skipped over.
+std::string_view openMultiLineString(std::string_view line, size_t from) {
+  char quote = 0;
+  for (size_t i = from; i < line.size(); ++i) {
+    char c = line[i];
+    if (quote) {
+      if (c == '\\' && quote == '"') ++i;
+      else if (c == quote) quote = 0;
+      continue;
+    }
+    if (c == '#') return "";
+    if (c != '"' && c != '\'') continue;
+    std::string_view delim = c == '"' ? R"(""")" : "'''";
+    if (line.substr(i, 3) != delim) {
+      quote = c;
+      continue;
+    }
+    size_t close = line.find(delim, i + 3);
+    if (close == std::string_view::npos) return delim;
+    i = close + 2;
+  }
+  return "";
+}
+
 std::string tooManyKeyParts(std::string_view text, std::string_view source) {
   size_t line_no = 1;
-  for (size_t start = 0; start <= text.size();) {
+  std::string_view open_string;  // the delimiter of the multi-line string these lines are inside
+  for (size_t start = 0; start <= text.size(); ++line_no) {
     size_t end = text.find('\n', start);
     if (end == std::string_view::npos) end = text.size();
     std::string_view line = text.substr(start, end - start);
+    start = end + 1;
+    if (!open_string.empty()) {  // a string's text is no key, whatever dots it holds
+      if (size_t close = line.find(open_string); close != std::string_view::npos) {
+        open_string = openMultiLineString(line, close + 3);
+      }
+      continue;
+    }
     size_t eq = line.find('=');
     std::string_view key = eq == std::string_view::npos ? line : line.substr(0, eq);
     size_t dots = 0;
@@ -495,8 +543,7 @@ std::string tooManyKeyParts(std::string_view text, std::string_view source) {
       return std::string(source) + ":" + std::to_string(line_no) + ": a dotted key of more than " +
              std::to_string(kMaxKeyParts) + " parts";
     }
-    start = end + 1;
-    ++line_no;
+    if (eq != std::string_view::npos) open_string = openMultiLineString(line, eq + 1);
   }
   return "";
 }
@@ -507,7 +554,9 @@ Expected<Settings> parseConfig(std::string_view text, std::string_view source, s
   if (std::string why = tooManyKeyParts(text, source); !why.empty()) return Status(Code::kInvalidArgument, why);
   try {
     toml::table root = toml::parse(text, source);
-    return detail::Parser(source, base_dir).run(root);
+    Settings settings = detail::Parser(source, base_dir).run(root);
+    settings.text_hash = textHash(text);
+    return settings;
   } catch (const toml::parse_error& e) {
     return Status(Code::kInvalidArgument, std::string(source) + ":" +
                                               std::to_string(e.source().begin.line) + ": " +
@@ -515,6 +564,10 @@ Expected<Settings> parseConfig(std::string_view text, std::string_view source, s
   } catch (const detail::ParseError& e) {
     return Status(Code::kInvalidArgument, e.text());
   }
+}
+
+std::string textHash(std::string_view text) {
+  return std::to_string(std::hash<std::string_view>{}(text)) + "/" + std::to_string(text.size());
 }
 
 Expected<Settings> loadConfigFile(const std::string& path) {

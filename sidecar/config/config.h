@@ -225,7 +225,11 @@ struct Settings {
   AlertSettings alerts;
   std::string default_route;
   std::string source;  // file path, or "<embedded default>"
+  std::string text_hash;  // textHash of the text parsed: the config watch starts from it
 };
+
+// A short fingerprint of config text: what the config watch compares to tell an edit.
+std::string textHash(std::string_view text);
 
 // Parses TOML text. `source` names it in errors; `base_dir` resolves relative plugin dirs.
 Expected<Settings> parseConfig(std::string_view text, std::string_view source, std::string_view base_dir);

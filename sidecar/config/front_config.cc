@@ -39,16 +39,21 @@ void Parser::server(const toml::table& t, ServerSettings* s) const {
       if (s->max_frame_size < 1024) fail(v, "'max_frame_size' must be at least 1024");
     } else if (key == "max_concurrent_streams") {
       s->max_concurrent_streams = static_cast<uint32_t>(uint(v, key, 1u << 20));
+      if (s->max_concurrent_streams == 0) fail(v, "'max_concurrent_streams' must be at least 1");
     } else if (key == "default_timeout_ms") {
       s->default_timeout_ms = static_cast<uint32_t>(uint(v, key, 86400000));
+      if (s->default_timeout_ms == 0) fail(v, "'default_timeout_ms' must be at least 1");
     } else if (key == "max_timeout_ms") {
       s->max_timeout_ms = static_cast<uint32_t>(uint(v, key, 86400000));
+      if (s->max_timeout_ms == 0) fail(v, "'max_timeout_ms' must be at least 1");
     } else if (key == "drain_grace_ms") {
       s->drain_grace_ms = static_cast<uint32_t>(uint(v, key, 3600000));
     } else if (key == "write_queue_high_water") {
       s->write_queue_high_water = uint(v, key, 1ull << 32);
+      if (s->write_queue_high_water == 0) fail(v, "'write_queue_high_water' must be at least 1");
     } else if (key == "write_queue_limit") {
       s->write_queue_limit = uint(v, key, 1ull << 34);
+      if (s->write_queue_limit == 0) fail(v, "'write_queue_limit' must be at least 1");
     } else if (key == "slow_hook_warn_us") {
       s->slow_hook_warn_us = static_cast<uint32_t>(uint(v, key, 10000000));
     } else if (key == "upstream_ca_file") {
@@ -192,8 +197,14 @@ void Parser::admin(const toml::table& t, AdminSettings* s) const {
   s->where = where(t);
   if (const toml::node* l = t.get("listen")) s->listen = address(*l, "listen");
   if (const toml::node* k = t.get("token")) {
-    s->token = str(*k, "token");
+    // A token from a file or a Kubernetes secret often ends in a newline that no client sends.
+    std::string token = str(*k, "token");
+    size_t first = token.find_first_not_of(" \t\r\n"), last = token.find_last_not_of(" \t\r\n");
+    s->token = first == std::string::npos ? "" : token.substr(first, last - first + 1);
     if (s->token.empty()) fail(*k, "'token' must not be empty (leave it out for no token)");
+    for (unsigned char c : s->token) {
+      if (c < 0x20 || c == 0x7f) fail(*k, "'token' must not hold control characters: no client could send it");
+    }
   }
   if (const toml::node* h = t.get("allowed_hosts")) s->allowed_hosts = strList(*h, "allowed_hosts");
 }

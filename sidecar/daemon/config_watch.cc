@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "common/log.h"
+#include "config/config.h"
 
 namespace outrigger::daemon {
 
@@ -29,12 +30,11 @@ std::string ConfigWatch::contentHash() const {
   if (!in) return "unreadable";
   std::stringstream text;
   text << in.rdbuf();
-  std::string s = text.str();
-  return std::to_string(std::hash<std::string>{}(s)) + "/" + std::to_string(s.size());
+  return config::textHash(text.str());
 }
 
-bool ConfigWatch::start() {
-  seen_ = contentHash();
+bool ConfigWatch::start(std::string applied_hash) {
+  seen_ = applied_hash.empty() ? contentHash() : std::move(applied_hash);
   // What ends a change to a name; IN_MODIFY (each write) is left out on purpose (see the header).
   constexpr uint32_t kMask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_ATTRIB;
   auto fail = [this](const std::string& why) {
@@ -60,6 +60,9 @@ bool ConfigWatch::start() {
   poll_->data = this;
   if (int rc = uv_poll_start(poll_, UV_READABLE, &ConfigWatch::onReadable); rc != 0) return fail(uv_strerror(rc));
   ORLOG(LogLevel::kInfo, "reload", "watching " + path_ + " for changes");
+  // An edit between reading the config and watching it (building the first chain takes a
+  // while) made no event this watch saw: compare once, as a settled event would.
+  if (contentHash() != seen_) uv_timer_start(timer_, &ConfigWatch::onSettled, kDebounceMs, 0);
   return true;
 }
 

@@ -33,8 +33,9 @@ class ConfigWatch {
   ConfigWatch(const ConfigWatch&) = delete;
   ConfigWatch& operator=(const ConfigWatch&) = delete;
 
-  // Starts watching; false (logged) when the directory cannot be watched.
-  bool start();
+  // Starts watching from `applied_hash`, the config::textHash of the text the daemon runs
+  // (empty: the file as it is now); false (logged) when the directory cannot be watched.
+  bool start(std::string applied_hash = "");
   // Stops and closes the handles (their memory goes with their close callbacks).
   void stop();
 

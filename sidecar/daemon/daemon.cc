@@ -36,9 +36,13 @@ uint64_t connectionDescriptorBudget() {
 }
 
 bool loopbackOrUnix(const std::string& address) {
-  return address.rfind("unix:", 0) == 0 || address.rfind("127.", 0) == 0 || address.rfind("[::1]", 0) == 0 ||
-         address.rfind("localhost:", 0) == 0;
+  return address.rfind("unix:", 0) == 0 || address.rfind("127.", 0) == 0 || address.rfind("[::1]", 0) == 0;
 }
+
+// A SIGHUP (`systemctl reload`, a config push) that arrives while the first chain is built: by
+// default it would kill the process, which systemd counts as a clean exit and does not restart.
+volatile sig_atomic_t sighup_while_starting = 0;
+void noteSighupWhileStarting(int) { sighup_while_starting = 1; }
 
 }  // namespace
 
@@ -65,6 +69,10 @@ int Daemon::run() {
   setLogLevel(settings_.server.log_level);
   // A peer that closed its socket must surface as a write error (EPIPE), not kill the process.
   ::signal(SIGPIPE, SIG_IGN);
+  struct sigaction hup = {};
+  hup.sa_handler = &noteSighupWhileStarting;
+  sigemptyset(&hup.sa_mask);
+  ::sigaction(SIGHUP, &hup, nullptr);
   uint32_t n = settings_.server.workers ? settings_.server.workers : std::max(1u, std::thread::hardware_concurrency());
   auto snapshot = chain::buildChain(settings_, n, generation_);
   if (!snapshot.ok()) {
@@ -129,7 +137,12 @@ int Daemon::run() {
   startAlerts();
   if (settings_.server.watch_config && !config_path_.empty()) {
     config_watch_ = std::make_unique<ConfigWatch>(&loop_, config_path_, [this] { reload(); });
-    config_watch_->start();
+    config_watch_->start(settings_.text_hash);
+  }
+  if (sighup_while_starting) {  // the loop's handler has replaced the one that noted it
+    sighup_while_starting = 0;
+    ORLOG(LogLevel::kInfo, "reload", "a SIGHUP arrived while starting; reloading now");
+    reload();
   }
   ORLOG(LogLevel::kInfo, "daemon", "serving on " + socket_path_ + " with " + std::to_string(n) +
                                        " workers (config " + settings_.source + ")");

@@ -15,7 +15,19 @@
 namespace outrigger::ipc {
 
 Status claimSocketPath(const std::string& path) {
+  sockaddr_un addr{};
+  // libuv cuts a longer path at bind and serves on the cut name: refuse it before anything else.
+  if (path.size() >= sizeof addr.sun_path) {
+    return Status(Code::kInvalidArgument, path + ": socket path too long (" + std::to_string(path.size()) +
+                                              " bytes; Unix sockets allow at most " +
+                                              std::to_string(sizeof addr.sun_path - 1) + ")");
+  }
+  size_t slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
   struct stat st;
+  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return Status(Code::kNotFound, path + ": the directory " + dir + " does not exist");
+  }
   if (::lstat(path.c_str(), &st) != 0) return Status::ok();
   if (!S_ISSOCK(st.st_mode)) return Status(Code::kAlreadyExists, path + " exists and is not a socket");
   if (st.st_uid != ::geteuid()) {
@@ -23,9 +35,7 @@ Status claimSocketPath(const std::string& path) {
                                                std::to_string(::geteuid()) +
                                                "; refusing to serve on or remove another user's socket");
   }
-  sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path) return Status(Code::kInvalidArgument, path + ": socket path too long");
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return Status(Code::kInternal, "socket(): " + std::string(std::strerror(errno)));

@@ -92,8 +92,20 @@ Expected<std::vector<std::shared_ptr<const PluginType>>> openAndIndex(const std:
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) return Status(Code::kNotFound, path + ": no such plugin file");
   if (!S_ISREG(st.st_mode)) return Status(Code::kInvalidArgument, path + ": not a regular file");
+  // dlopen runs a library's constructors before any check of ours: only load code that no other
+  // user could have put there or changed.
   if (st.st_mode & S_IWOTH) {
     return Status(Code::kPermissionDenied, path + ": refusing a world-writable plugin file");
+  }
+  if (st.st_uid != 0 && st.st_uid != ::geteuid()) {
+    return Status(Code::kPermissionDenied, path + ": refusing a plugin file owned by uid " + std::to_string(st.st_uid) +
+                                               " (only root's or this process's user's are loaded)");
+  }
+  size_t slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  struct stat dst;
+  if (::stat(dir.c_str(), &dst) == 0 && (dst.st_mode & S_IWOTH)) {
+    return Status(Code::kPermissionDenied, path + ": refusing a plugin in a world-writable directory (" + dir + ")");
   }
   void* lib = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
   if (!lib) return Status(Code::kInvalidArgument, path + ": dlopen failed: " + ::dlerror());

@@ -146,6 +146,27 @@ TEST_CASE("a plugin that overflows a worker's stack is reported too, from the th
   CHECK(log.find("overflow_start.so") != std::string::npos);  // the backtrace names the library
 }
 
+TEST_CASE("a SIGHUP while the first chain is built does not kill the daemon, and reloads once it serves") {
+  // basicConfig's two workers each create the slow provider: the first chain takes 2 s.
+  DaemonProcess d(withCrashingPlugins(basicConfig(
+      "mode = \"echo\"", "[instances.slow]\ntype = \"provider.fx_slow_create\"\n"
+                         "[routes.slow]\nprovider = \"slow\"\n")));
+  std::this_thread::sleep_for(700ms);
+  d.signal(SIGHUP);
+  REQUIRE(d.waitReady(20s));
+  for (int i = 0; i < 200 && d.log().find("config generation 2 is live") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(50ms);
+  }
+  std::string log = d.log();
+  INFO(log);
+  CHECK(log.find("a SIGHUP arrived while starting") != std::string::npos);
+  CHECK(log.find("config generation 2 is live") != std::string::npos);
+  client::Client c(at(d));
+  CHECK(c.chat(ask("still here")).ok());
+  d.signal(SIGTERM);
+  CHECK(d.waitExit(10s) == 0);
+}
+
 TEST_CASE("a reload names the sections only a restart changes, and the command line's --workers is none of them") {
   DaemonProcess d(basicConfig(), "--workers 1");  // the file says workers = 2
   REQUIRE(d.waitReady());
@@ -356,6 +377,23 @@ TEST_CASE("a second daemon refuses a socket a live daemon owns, and a stale sock
   CHECK((st.st_mode & 0777) == 0600);
   third.signal(SIGTERM);
   CHECK(third.waitExit(10s) == 0);
+  outrigger::testing::removeTempDir(dir);
+}
+
+TEST_CASE("a socket path too long for a Unix socket, or in a missing directory, is refused with its reason") {
+  std::string dir = makeTempDir();
+  std::string rest = basicConfig().substr(basicConfig().find("[plugins]"));
+  std::string long_path = dir + "/" + std::string(120, 's') + ".sock";
+  DaemonProcess too_long("[server]\nsocket = \"" + long_path + "\"\n" + rest);
+  CHECK(too_long.waitExit(10s) == 1);
+  CHECK(too_long.log().find("socket path too long") != std::string::npos);
+  // libuv would have cut the path and served on the cut name, a file no client looks for.
+  std::string cut = long_path.substr(0, sizeof(sockaddr_un{}.sun_path) - 1);
+  struct stat st;
+  CHECK(::lstat(cut.c_str(), &st) != 0);
+  DaemonProcess missing("[server]\nsocket = \"" + dir + "/no/such/dir/o.sock\"\n" + rest);
+  CHECK(missing.waitExit(10s) == 1);
+  CHECK(missing.log().find("does not exist") != std::string::npos);
   outrigger::testing::removeTempDir(dir);
 }
 

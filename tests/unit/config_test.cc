@@ -129,6 +129,15 @@ TEST_CASE("${ENV} is substituted in every string, a missing variable is an error
   CHECK(errorOf("[server]\nsocket = \"${OUTRIGGER_TEST_MISSING}\"\n").find("OUTRIGGER_TEST_MISSING is not set") != std::string::npos);
 }
 
+TEST_CASE("$${ is a literal ${, and a lone $ stays as it is") {
+  auto s = config::parseConfig(
+      "[instances.mock]\ntype = \"provider.mock\"\n"
+      "[instances.mock.config]\ntext = \"block $${jndi:ldap} for $5 or $$\"\n[routes.default]\nprovider = \"mock\"\n",
+      "test.toml", ".");
+  REQUIRE(s.ok());
+  CHECK(s->instances[0].config_json == R"({"text":"block ${jndi:ldap} for $5 or $$"})");
+}
+
 TEST_CASE("relative plugin dirs resolve against the config file's folder") {
   auto s = config::parseConfig(std::string("[plugins]\ndirs = [\"plugins\", \"/abs\"]\n") + kMinimal, "t.toml", "/etc/outrigger");
   REQUIRE(s.ok());
@@ -205,6 +214,16 @@ TEST_CASE("a dotted key of 100,000 parts is refused before the TOML parser recur
   auto ok = config::parseConfig(std::string(kMinimal) + "[instances.mock.config]\nnote = \"" + parts + "\"\n", "test.toml",
                                 "/etc/outrigger");
   CHECK(ok.ok());  // dots inside a string value are not key parts
+  std::string dots(70, '.');
+  for (const char* quote : {"\"\"\"", "'''"}) {
+    std::string text = std::string(kMinimal) + "fallback_answer = " + quote + "\nStatus " + dots + " degraded\n" +
+                       "Next " + dots + " = soon\n" + quote + "\n";
+    auto multi = config::parseConfig(text, "test.toml", "/etc/outrigger");
+    INFO(text);
+    CHECK(multi.ok());  // nor inside a multi-line one
+  }
+  CHECK(errorOf(std::string(kMinimal) + "note = \"\"\"one line\"\"\"\na" + parts + " = 1\n") ==
+        "test.toml:7: a dotted key of more than 64 parts");  // a string closed on its line hides nothing
 }
 
 TEST_CASE("fallback_answer is text, or a table served as JSON text") {
@@ -215,6 +234,29 @@ TEST_CASE("fallback_answer is text, or a table served as JSON text") {
   REQUIRE(table.ok());
   CHECK(table->routes[0].fallback_answer == std::optional<std::string>(R"({"a":1,"b":[true]})"));
   CHECK(errorOf(std::string(kMinimal) + "fallback_answer = 3\n").find("must be a string or a table") != std::string::npos);
+  // JSON has no nan or inf: served, they made the answer `{"score":,...}`.
+  for (const char* v : {"inf", "-inf", "nan"}) {
+    std::string e = errorOf(std::string(kMinimal) + "fallback_answer = { score = " + v + ", text = \"x\" }\n");
+    CHECK(e.find("test.toml:6") != std::string::npos);
+    CHECK(e.find("nan and inf") != std::string::npos);
+  }
+}
+
+TEST_CASE("server limits that would refuse every request are refused at load") {
+  for (const char* key : {"max_concurrent_streams", "default_timeout_ms", "max_timeout_ms", "write_queue_high_water",
+                          "write_queue_limit"}) {
+    INFO(key);
+    CHECK(errorOf(std::string("[server]\n") + key + " = 0\n" + kMinimal).find(std::string("'") + key +
+                                                                            "' must be at least 1") != std::string::npos);
+  }
+}
+
+TEST_CASE("the admin token loses the newline a secret file ends with, and may not hold control characters") {
+  auto s = config::parseConfig(std::string(kMinimal) + "[admin]\ntoken = \"s3cret\\n\"\n", "t.toml", ".");
+  REQUIRE(s.ok());
+  CHECK(s->admin.token == "s3cret");
+  CHECK(errorOf(std::string(kMinimal) + "[admin]\ntoken = \"s3\\tcret\"\n").find("control characters") != std::string::npos);
+  CHECK(errorOf(std::string(kMinimal) + "[admin]\ntoken = \" \\n\"\n").find("must not be empty") != std::string::npos);
 }
 
 TEST_CASE("max_reasks and max_held_bytes have defaults and bounds") {

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <string>
 
+#include "config/config.h"
 #include "daemon/config_watch.h"
 #include "support/daemon_process.h"
 
@@ -98,4 +99,30 @@ TEST_CASE("config watch: a config created in place is read once its writer close
   }
   uv_run(&loop, UV_RUN_NOWAIT);
   CHECK(uv_loop_close(&loop) == 0);
+}
+
+TEST_CASE("config watch: an edit made after the daemon read its config but before the watch began reloads") {
+  std::string dir = outrigger::testing::makeTempDir();
+  std::string config = dir + "/outrigger.toml";
+  std::ofstream(config) << "generation two\n";  // the file now; the daemon read generation one
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  int reloads = 0;
+  {
+    ConfigWatch watch(&loop, config, [&] { ++reloads; });
+    REQUIRE(watch.start(outrigger::config::textHash("generation one\n")));
+    runUntil(&loop, 5000, [&] { return reloads > 0; });
+    CHECK(reloads == 1);
+    watch.stop();
+  }
+  {
+    ConfigWatch watch(&loop, config, [&] { ++reloads; });  // started from what the file holds
+    REQUIRE(watch.start(outrigger::config::textHash("generation two\n")));
+    runUntil(&loop, 3 * static_cast<int>(ConfigWatch::kDebounceMs), [] { return false; });
+    CHECK(reloads == 1);
+    watch.stop();
+  }
+  uv_run(&loop, UV_RUN_NOWAIT);
+  CHECK(uv_loop_close(&loop) == 0);
+  outrigger::testing::removeTempDir(dir);
 }

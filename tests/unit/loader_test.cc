@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -77,6 +78,28 @@ TEST_CASE("world-writable plugin files are refused") {
   std::string e = loadError(copy);
   CHECK(e.find("world-writable") != std::string::npos);
   ::chmod(copy.c_str(), 0755);
+  CHECK(plugin::loadLibrary(copy).ok());
+  outrigger::testing::removeTempDir(dir);
+}
+
+// dlopen runs a library's constructors before any check: a file another user could have put
+// there or written is not opened at all.
+TEST_CASE("plugins in a world-writable directory or owned by another user are refused") {
+  std::string dir = testing::makeTempDir();
+  std::string copy = dir + "/two_types.so";
+  std::ifstream src(fixture("two_types"), std::ios::binary);
+  std::ofstream(copy, std::ios::binary) << src.rdbuf();
+  ::chmod(copy.c_str(), 0755);
+  ::chmod(dir.c_str(), 01777);  // like /tmp: anyone may add a file
+  CHECK(loadError(copy).find("world-writable directory") != std::string::npos);
+  plugin::PluginCatalog catalog;
+  CHECK(catalog.addDirectory(dir).message().find("world-writable directory") != std::string::npos);
+  ::chmod(dir.c_str(), 0755);
+  if (::geteuid() == 0) {  // only root can give a file away
+    REQUIRE(::chown(copy.c_str(), 65534, 65534) == 0);
+    CHECK(loadError(copy).find("owned by uid 65534") != std::string::npos);
+    REQUIRE(::chown(copy.c_str(), 0, 0) == 0);
+  }
   CHECK(plugin::loadLibrary(copy).ok());
   outrigger::testing::removeTempDir(dir);
 }

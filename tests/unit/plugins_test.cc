@@ -3,6 +3,11 @@
 #include <catch2/catch.hpp>
 
 #include <outrigger/plugin.hpp>
+#include <rapidjson/document.h>
+
+#include <functional>
+#include <string>
+#include <vector>
 
 #include "chain/chain.h"
 #include "support/chain_build.h"
@@ -25,6 +30,39 @@ TEST_CASE("every built-in plugin loads and exposes a kind, stability and schema"
   }
 }
 
+// The plugins read integers as 32 bits (GetUint) or 64 (GetUint64); a schema without a maximum
+// lets a value through that the plugin cannot hold, and RapidJSON asserts (or a release build
+// truncates it: a 2^32 `max_files` became 0).
+TEST_CASE("every integer in every built-in plugin's config schema has a maximum") {
+  plugin::PluginCatalog catalog;
+  REQUIRE(catalog.addDirectory(OUTRIGGER_PLUGIN_DIR).isOk());
+  std::vector<std::string> unbounded;
+  std::function<void(const rapidjson::Value&, const std::string&)> walk = [&](const rapidjson::Value& v,
+                                                                               const std::string& at) {
+    if (v.IsArray()) {
+      for (rapidjson::SizeType i = 0; i < v.Size(); ++i) walk(v[i], at + "/" + std::to_string(i));
+      return;
+    }
+    if (!v.IsObject()) return;
+    auto type = v.FindMember("type");
+    bool integer = type != v.MemberEnd() && type->value.IsString() && std::string(type->value.GetString()) == "integer";
+    if (integer && !v.HasMember("maximum")) unbounded.push_back(at);
+    for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) walk(it->value, at + "/" + it->name.GetString());
+  };
+  REQUIRE(catalog.types().size() >= 15);
+  for (const auto& t : catalog.types()) {
+    rapidjson::Document d;
+    d.Parse(t->schema_json.c_str());
+    INFO(t->name);
+    REQUIRE(!d.HasParseError());
+    walk(d, std::string(plugin::kindName(t->kind)) + "." + t->name);
+  }
+  std::string list;
+  for (const auto& u : unbounded) list += u + "\n";
+  INFO(list);
+  CHECK(unbounded.empty());
+}
+
 TEST_CASE("the example configs build a chain with every instance created") {
   for (const char* file : {"/config/default.toml", "/config/full.toml"}) {
     INFO(file);
@@ -39,6 +77,17 @@ TEST_CASE("the example configs build a chain with every instance created") {
     REQUIRE(chain.ok());
     CHECK(chain.value()->workers.size() == 2);
   }
+}
+
+TEST_CASE("an instance no route names is not created, but its type and config are checked") {
+  const std::string routes = "[instances.mock]\ntype = \"provider.mock\"\n[routes.a]\nprovider = \"mock\"\n";
+  CHECK(testing::chainBuildError(routes + "[instances.spare]\ntype = \"cache.memory\"\n").empty());
+  CHECK(testing::chainBuildError(routes + "[instances.spare]\ntype = \"guardrail.nonexistent\"\n")
+            .find("instance 'spare': no plugin provides guardrail type 'nonexistent'") != std::string::npos);
+  std::string e = testing::chainBuildError(routes + "[instances.spare]\ntype = \"cache.memory\"\n"
+                                                    "[instances.spare.config]\nbogus_key = 1\n");
+  CHECK(e.find("instance 'spare'") != std::string::npos);
+  CHECK(e.find("bogus_key") != std::string::npos);
 }
 
 TEST_CASE("limiter.budget refuses, at creation, a budget without a limit, a rolling window without its length and a relative path") {
