@@ -165,7 +165,8 @@ TEST_CASE("the example config/semantic_cache_minilm.toml serves a paraphrase fro
   for (size_t at = 0; (at = example.find(relative, at)) != std::string::npos; at += kModelDir.size()) {
     example.replace(at + 1, relative.size() - 1, kModelDir);
   }
-  DaemonProcess d(daemonHead() + example + "[admin]\nlisten = \"127.0.0.1:0\"\n");
+  // First: its top-level keys (default_route) must come before any table.
+  DaemonProcess d(example + "\n" + daemonHead() + "[admin]\nlisten = \"127.0.0.1:0\"\n");
   REQUIRE(d.waitReady());
   RequestSpec spec;
   spec.messages = {{"user", "How do I reset my password?"}};
