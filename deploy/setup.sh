@@ -48,7 +48,9 @@ if ((${#missing[@]})); then
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   echo "setup: installing ${missing[*]}"
   $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # Through env, after sudo: sudo resets the environment, so a DEBIAN_FRONTEND set before it
+  # would never reach apt-get (and debconf would prompt). Run as root, it is plain env.
+  $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
   # The tests want promtool only: a Prometheus server this run installed does not stay running.
   if [[ " ${missing[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null &&
      systemctl is-enabled prometheus >/dev/null 2>&1; then

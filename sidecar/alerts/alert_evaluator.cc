@@ -48,8 +48,11 @@ std::string fingerprintOf(const Labels& labels) {
 }
 
 AlertEvaluator::AlertEvaluator(std::vector<config::AlertRuleSettings> rules, uint32_t repeat_interval_s,
-                               std::array<double, 16> bucket_bounds)
-    : rules_(std::move(rules)), repeat_ms_(int64_t(repeat_interval_s) * 1000), bounds_(bucket_bounds) {
+                               std::array<double, 16> bucket_bounds, uint32_t evaluate_every_ms)
+    : rules_(std::move(rules)),
+      repeat_ms_(int64_t(repeat_interval_s) * 1000),
+      expiry_margin_ms_(4 * int64_t(evaluate_every_ms)),
+      bounds_(bucket_bounds) {
   for (const auto& r : rules_) {
     if (r.kind != "budget_used") histories_[r.window_s];
   }
@@ -156,8 +159,10 @@ std::vector<Notification> AlertEvaluator::evaluate(const AlertInputs& now, int64
         continue;
       }
       s.notified_ms = now_ms;
-      out.push_back({rule.name, false, labels, summaryOf(rule, watched, value), value, rule.threshold, s.fired_ms, 0,
-                     fingerprintOf(labels)});
+      // The repeat refreshes it before then; without repeats nothing would, so it never ends.
+      int64_t ends_ms = repeat_ms_ > 0 ? now_ms + repeat_ms_ + expiry_margin_ms_ : 0;
+      out.push_back({rule.name, false, labels, summaryOf(rule, watched, value), value, rule.threshold, s.fired_ms,
+                     ends_ms, fingerprintOf(labels)});
     }
     // What no longer holds: a firing alert is resolved (once); a pending one just goes.
     for (auto it = states_.lower_bound({rule.name, {}}); it != states_.end() && it->first.first == rule.name;) {

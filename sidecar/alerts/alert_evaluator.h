@@ -44,7 +44,11 @@ struct Notification {
   double value = 0;
   double threshold = 0;
   int64_t starts_ms = 0;
-  int64_t ends_ms = 0;  // resolved only
+  // Resolved: when it ended. Firing: when a receiver should take it as ended unless notified
+  // again (Alertmanager's endsAt), so one that missed the resolved notification (the sidecar
+  // stopped, the webhook was down) does not show it for good: the next repeat plus four
+  // evaluations, as Prometheus gives four evaluation intervals; 0 without repeats.
+  int64_t ends_ms = 0;
   std::string fingerprint;  // 16 hex digits of the labels' hash: the receiver's de-duplication key
 };
 
@@ -63,9 +67,10 @@ class AlertEvaluator {
  public:
   static constexpr size_t kMaxSnapshots = 256;  // about as many kept per rule window, whatever the rate
 
-  // `bucket_bounds`: the finite upper bounds of the duration buckets AlertInputs counts.
+  // `bucket_bounds`: the finite upper bounds of the duration buckets AlertInputs counts;
+  // `evaluate_every_ms`: how often evaluate() runs, for a firing notification's ends_ms.
   AlertEvaluator(std::vector<config::AlertRuleSettings> rules, uint32_t repeat_interval_s,
-                 std::array<double, 16> bucket_bounds);
+                 std::array<double, 16> bucket_bounds, uint32_t evaluate_every_ms = 0);
 
   // Evaluates every rule at `now_ms` (Unix ms) and returns what to notify.
   std::vector<Notification> evaluate(const AlertInputs& now, int64_t now_ms);
@@ -88,6 +93,7 @@ class AlertEvaluator {
 
   std::vector<config::AlertRuleSettings> rules_;
   int64_t repeat_ms_;
+  int64_t expiry_margin_ms_;
   std::array<double, 16> bounds_;
   // Per rule window (seconds): the evaluations' figures, oldest first.
   std::map<uint32_t, std::deque<std::pair<int64_t, AlertInputs>>> histories_;

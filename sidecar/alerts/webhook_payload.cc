@@ -63,7 +63,8 @@ std::string webhookPayload(const Notification& n, const std::string& external_ur
   w.Key("labels"), labels(w, n.labels);
   w.Key("annotations"), labels(w, annotations);
   w.Key("startsAt"), str(w, rfc3339(n.starts_ms));
-  w.Key("endsAt"), str(w, n.resolved ? rfc3339(n.ends_ms) : "0001-01-01T00:00:00Z");
+  // Alertmanager's zero time: a firing alert with no end in sight.
+  w.Key("endsAt"), str(w, n.ends_ms ? rfc3339(n.ends_ms) : "0001-01-01T00:00:00Z");
   w.Key("generatorURL"), str(w, external_url);
   w.Key("fingerprint"), str(w, n.fingerprint);
   w.EndObject();

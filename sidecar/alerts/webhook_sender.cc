@@ -42,21 +42,43 @@ void WebhookSender::shutdown() {
   uv_close(reinterpret_cast<uv_handle_t*>(retry_timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
 }
 
-void WebhookSender::send(std::string body) {
+void WebhookSender::send(std::string body, std::string fingerprint, bool resolved) {
+  if (!stopped_ && resolved && !queue_.empty() && queue_.size() >= capacity_) {
+    // A lost resolved notification leaves the receiver showing the alert as firing for good,
+    // while a lost firing one is repeated or resolved later: the resolved one takes the place
+    // of a waiting firing one, its own alert's if there is one, else the oldest. The front is
+    // in flight or waiting for its retry, so it stays.
+    auto firing = queue_.end();
+    for (auto it = queue_.begin() + 1; it != queue_.end(); ++it) {
+      if (it->resolved) continue;
+      if (firing == queue_.end()) firing = it;
+      if (it->fingerprint == fingerprint) {
+        firing = it;
+        break;
+      }
+    }
+    if (firing != queue_.end()) {
+      ++counters_.dropped;
+      ORLOG(LogLevel::kWarn, "alerts", "a firing notification was dropped for a resolved one: the webhook queue is full");
+      queue_.erase(firing);
+    }
+  }
   if (stopped_ || queue_.size() >= capacity_) {
     ++counters_.dropped;
     ORLOG(LogLevel::kWarn, "alerts",
           std::string("a notification was dropped: ") + (stopped_ ? "the daemon is stopping" : "the webhook queue is full"));
     return;
   }
-  queue_.push_back(std::move(body));
+  // Appended after whatever is waiting, so a resolved notification always follows its alert's
+  // firing ones.
+  queue_.push_back({std::move(body), std::move(fingerprint), resolved});
   if (!in_flight_ && !waiting_) startNext();
 }
 
 void WebhookSender::startNext() {
   if (stopped_ || queue_.empty()) return;
   ++attempt_;
-  const std::string& body = queue_.front();
+  const std::string& body = queue_.front().body;
   outrigger_http_header headers[2] = {{text("content-type"), text("application/json")},
                                       {text("authorization"), text(auth_)}};
   outrigger_http_request req{};

@@ -1,8 +1,10 @@
 // Delivers alert notifications to the [alerts] webhook from the daemon's main loop: one POST at
 // a time, in order, each retried with doubling backoff (1 s, 2 s, 4 s ... at most 60 s) on a
 // transport error, a timeout, 408, 429 or 5xx, up to `max_attempts`; another 4xx is final.
-// Waiting notifications are bounded (`queue_capacity`); past it the newest is dropped, and
-// every drop and failure is counted for /metrics.
+// Waiting notifications are bounded (`queue_capacity`); past it a resolved notification takes
+// the place of a waiting firing one (of its alert if there is one, else the oldest), so a
+// receiver never keeps showing an alert that ended; otherwise the newest is dropped. Every drop
+// and failure is counted for /metrics.
 // Thread: the main loop's. Call shutdown() while the loop still runs.
 #pragma once
 
@@ -33,8 +35,8 @@ class WebhookSender {
   WebhookSender(const WebhookSender&) = delete;
   WebhookSender& operator=(const WebhookSender&) = delete;
 
-  // Queues one JSON body.
-  void send(std::string body);
+  // Queues one JSON body; `fingerprint` names its alert, `resolved` says it ends the alert.
+  void send(std::string body, std::string fingerprint = "", bool resolved = false);
   // Aborts what is in flight and stops retrying; later sends are dropped.
   void shutdown();
 
@@ -53,7 +55,11 @@ class WebhookSender {
   uint32_t max_attempts_, timeout_ms_, capacity_;
   std::unique_ptr<http_client::HttpClient> client_;
   uv_timer_t* retry_timer_;  // closed and freed through its close callback
-  std::deque<std::string> queue_;  // the front is in flight or waiting for its retry
+  struct Queued {
+    std::string body, fingerprint;
+    bool resolved = false;
+  };
+  std::deque<Queued> queue_;  // the front is in flight or waiting for its retry
   bool in_flight_ = false;
   bool waiting_ = false;
   bool stopped_ = false;

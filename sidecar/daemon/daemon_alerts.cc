@@ -21,12 +21,24 @@ namespace {
 
 int64_t unixMs() { return int64_t(wallNowNs() / 1000000); }
 
+// The webhook URL as far as the log may show it: scheme, host and port. Chat webhooks (Slack,
+// Teams, Discord) carry their secret in the path, others in the query or as user:password@.
+std::string webhookOrigin(const std::string& url) {
+  size_t scheme = url.find("://");
+  size_t from = scheme == std::string::npos ? 0 : scheme + 3;
+  size_t end = url.find_first_of("/?#", from);
+  std::string authority = url.substr(from, end == std::string::npos ? std::string::npos : end - from);
+  if (size_t at = authority.rfind('@'); at != std::string::npos) authority.erase(0, at + 1);
+  return url.substr(0, from) + authority;
+}
+
 }  // namespace
 
 void Daemon::startAlerts() {
   const config::AlertSettings& a = settings_.alerts;
   if (a.rules.empty()) return;
-  alert_evaluator_ = std::make_unique<alerts::AlertEvaluator>(a.rules, a.repeat_interval_s, telemetry::kDurationBuckets);
+  alert_evaluator_ = std::make_unique<alerts::AlertEvaluator>(a.rules, a.repeat_interval_s, telemetry::kDurationBuckets,
+                                                              a.evaluate_every_ms);
   if (!a.webhook.empty()) webhook_ = std::make_unique<alerts::WebhookSender>(&loop_, a, upstreamSettings(settings_.server));
   alert_timer_ = new uv_timer_t;
   uv_timer_init(&loop_, alert_timer_);
@@ -34,7 +46,7 @@ void Daemon::startAlerts() {
   uv_timer_start(alert_timer_, &Daemon::onAlertTick, a.evaluate_every_ms, a.evaluate_every_ms);
   ORLOG(LogLevel::kInfo, "alerts",
         std::to_string(a.rules.size()) + " alert rules, evaluated every " + std::to_string(a.evaluate_every_ms) + " ms" +
-            (webhook_ ? ", notifying " + a.webhook.substr(0, a.webhook.find('?')) : ", without a webhook"));
+            (webhook_ ? ", notifying " + webhookOrigin(a.webhook) : ", without a webhook"));
 }
 
 void Daemon::stopAlerts() {
@@ -52,7 +64,7 @@ void Daemon::onAlertTick(uv_timer_t* t) {
     ORLOG(n.resolved ? LogLevel::kInfo : LogLevel::kWarn, "alerts", (n.resolved ? "resolved: " : "firing: ") + n.summary);
     if (self->webhook_) {
       std::string url = self->admin_listener_ ? "http://" + self->admin_listener_->boundAddress() + "/alerts" : "";
-      self->webhook_->send(alerts::webhookPayload(n, url));
+      self->webhook_->send(alerts::webhookPayload(n, url), n.fingerprint, n.resolved);
     }
   }
 }

@@ -64,6 +64,8 @@ class QueryDeadline {
   ~QueryDeadline() {
     if (armed_) sqlite3_progress_handler(db_, 0, nullptr, nullptr);
   }
+  // True once past the deadline: for the work done between steps, which SQLite cannot interrupt.
+  bool expired() { return armed_ && check(this) != 0; }
   // The error for a failed step: says so when it was the deadline.
   std::string error(const char* what) const {
     if (expired_) return std::string(what) + ": the query ran too long; narrow the filter (route, tenant, --since)";

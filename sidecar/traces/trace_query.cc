@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <iterator>
 #include <map>
 #include <variant>
 
@@ -126,6 +127,26 @@ const char* groupColumn(GroupBy by) {
   return "''";
 }
 
+// Keeps the kMaxStatsGroups best groups of those offered one by one, in a heap whose front is
+// the worst kept (`better` orders them); a group that loses its place, or never gets one, goes
+// to `other`. Memory stays bounded however many groups the rows hold.
+template <typename Group, typename Better, typename Other>
+void keepBest(std::vector<Group>* kept, Group group, Better better, Other other) {
+  if (kept->size() < kMaxStatsGroups) {
+    kept->push_back(std::move(group));
+    std::push_heap(kept->begin(), kept->end(), better);
+    return;
+  }
+  if (!better(group, kept->front())) return other(std::move(group));
+  std::pop_heap(kept->begin(), kept->end(), better);
+  other(std::move(kept->back()));
+  kept->back() = std::move(group);
+  std::push_heap(kept->begin(), kept->end(), better);
+}
+
+// SQLite's deadline stops a step, not the loop around the steps: checked every this many rows.
+constexpr uint64_t kRowsPerDeadlineCheck = 4096;
+
 }  // namespace
 
 bool validFilter(const TraceFilter& f, std::string* error) {
@@ -239,7 +260,7 @@ bool requestStats(sqlite3* db, const TraceFilter& filter, GroupBy by, const Quer
   if (!validFilter(filter, error)) return false;
   QueryDeadline deadline(db, limits);
   Where w = whereOf(filter);
-  // Rows come sorted by group, then latency, so each group's percentiles read off its run.
+  // Rows come sorted by group, then latency, so each group's latencies come sorted.
   std::string sql = std::string("SELECT ") + groupColumn(by) +
                     " AS k, r.duration_us, r.status, r.finish_reason, r.cache_hit, r.input_tokens, r.output_tokens,"
                     " r.cost_usd FROM requests r" + w.sql + " ORDER BY k, r.duration_us";
@@ -249,24 +270,42 @@ bool requestStats(sqlite3* db, const TraceFilter& filter, GroupBy by, const Quer
     return false;
   }
   w.bind(s);
-  std::vector<int64_t> latencies;
-  auto close = [&] {
-    if (out->empty() || latencies.empty()) return;
-    StatsRow& row = out->back();
-    row.p50_ms = nearestRank(latencies, 0.50);
-    row.p95_ms = nearestRank(latencies, 0.95);
-    row.p99_ms = nearestRank(latencies, 0.99);
-    latencies.clear();
+  struct Group {
+    StatsRow row;
+    std::vector<int64_t> latencies;
   };
+  // The busiest first, then by key.
+  auto better = [](const Group& a, const Group& b) {
+    return a.row.requests != b.row.requests ? a.row.requests > b.row.requests : a.row.key < b.row.key;
+  };
+  std::vector<Group> kept;
+  Group other{StatsRow{kOtherGroups, 0}, {}};
+  auto toOther = [&](Group g) {
+    StatsRow& o = other.row;
+    o.groups += g.row.groups;
+    o.requests += g.row.requests;
+    o.errors += g.row.errors;
+    o.refusals += g.row.refusals;
+    o.cache_hits += g.row.cache_hits;
+    o.input_tokens += g.row.input_tokens;
+    o.output_tokens += g.row.output_tokens;
+    o.cost_usd += g.row.cost_usd;
+    other.latencies.insert(other.latencies.end(), g.latencies.begin(), g.latencies.end());
+  };
+  Group current;
+  bool started = false;
+  uint64_t seen = 0;
   int rc;
   while ((rc = s.step()) == SQLITE_ROW) {
+    if (++seen % kRowsPerDeadlineCheck == 0 && deadline.expired()) break;
     std::string key = s.columnText(0);
-    if (out->empty() || out->back().key != key) {
-      close();
-      out->push_back(StatsRow{key});
+    if (!started || current.row.key != key) {
+      if (started) keepBest(&kept, std::move(current), better, toOther);
+      current = Group{StatsRow{key}, {}};
+      started = true;
     }
-    StatsRow& row = out->back();
-    latencies.push_back(s.columnInt(1));
+    StatsRow& row = current.row;
+    current.latencies.push_back(s.columnInt(1));
     ++row.requests;
     if (s.columnText(2) != "OK") ++row.errors;
     if (isRefusal(s.columnText(3))) ++row.refusals;
@@ -275,12 +314,27 @@ bool requestStats(sqlite3* db, const TraceFilter& filter, GroupBy by, const Quer
     row.output_tokens += static_cast<uint64_t>(s.columnInt(6));
     row.cost_usd += s.columnReal(7);
   }
-  close();
-  if (rc != SQLITE_DONE) {
+  if (rc != SQLITE_DONE || deadline.expired()) {
     *error = deadline.error("stats");
     return false;
   }
-  std::stable_sort(out->begin(), out->end(), [](const StatsRow& a, const StatsRow& b) { return a.requests > b.requests; });
+  if (started) keepBest(&kept, std::move(current), better, toOther);
+  std::sort(kept.begin(), kept.end(), better);
+  if (other.row.groups) {
+    // Several groups' sorted runs, one after another.
+    std::sort(other.latencies.begin(), other.latencies.end());
+    kept.push_back(std::move(other));
+  }
+  if (deadline.expired()) {
+    *error = deadline.error("stats");
+    return false;
+  }
+  for (Group& g : kept) {
+    g.row.p50_ms = nearestRank(g.latencies, 0.50);
+    g.row.p95_ms = nearestRank(g.latencies, 0.95);
+    g.row.p99_ms = nearestRank(g.latencies, 0.99);
+    out->push_back(std::move(g.row));
+  }
   return true;
 }
 
@@ -321,14 +375,44 @@ bool bucketedStats(sqlite3* db, const TraceFilter& filter, GroupBy by, uint32_t 
   }
   w.bind(s);
   s.integer(static_cast<int>(w.values.size() + 1), int64_t{bucket_seconds} * 1000000000);
+  // The costliest first, then the busiest, then by key.
+  auto better = [](const SeriesRow& a, const SeriesRow& b) {
+    if (a.cost_usd != b.cost_usd) return a.cost_usd > b.cost_usd;
+    return a.requests != b.requests ? a.requests > b.requests : a.key < b.key;
+  };
+  std::vector<SeriesRow> kept;
+  SeriesRow other;
+  other.key = kOtherGroups;
+  other.groups = 0;
+  std::map<int64_t, BucketRow> other_buckets;  // at most kMaxBuckets
+  auto toOther = [&](SeriesRow series) {
+    other.groups += series.groups;
+    other.requests += series.requests;
+    other.cost_usd += series.cost_usd;
+    for (const BucketRow& b : series.buckets) {
+      BucketRow& o = other_buckets.try_emplace(b.start_unix_ns, BucketRow{b.start_unix_ns}).first->second;
+      o.requests += b.requests;
+      o.errors += b.errors;
+      o.cache_hits += b.cache_hits;
+      o.input_tokens += b.input_tokens;
+      o.output_tokens += b.output_tokens;
+      o.cost_usd += b.cost_usd;
+    }
+  };
+  SeriesRow current;
+  bool started = false;
+  uint64_t seen = 0;
   int rc;
   while ((rc = s.step()) == SQLITE_ROW) {
+    if (++seen % kRowsPerDeadlineCheck == 0 && deadline.expired()) break;
     std::string key = s.columnText(0);
-    if (out->empty() || out->back().key != key) {
-      out->emplace_back();
-      out->back().key = key;
+    if (!started || current.key != key) {
+      if (started) keepBest(&kept, std::move(current), better, toOther);
+      current = SeriesRow();
+      current.key = key;
+      started = true;
     }
-    SeriesRow& series = out->back();
+    SeriesRow& series = current;
     BucketRow b{s.columnInt(1),
                 static_cast<uint64_t>(s.columnInt(2)),
                 static_cast<uint64_t>(s.columnInt(3)),
@@ -340,14 +424,17 @@ bool bucketedStats(sqlite3* db, const TraceFilter& filter, GroupBy by, uint32_t 
     series.cost_usd += b.cost_usd;
     series.buckets.push_back(b);
   }
-  if (rc != SQLITE_DONE) {
+  if (rc != SQLITE_DONE || deadline.expired()) {
     *error = deadline.error("stats");
     return false;
   }
-  std::stable_sort(out->begin(), out->end(), [](const SeriesRow& a, const SeriesRow& b) {
-    if (a.cost_usd != b.cost_usd) return a.cost_usd > b.cost_usd;
-    return a.requests > b.requests;
-  });
+  if (started) keepBest(&kept, std::move(current), better, toOther);
+  std::sort(kept.begin(), kept.end(), better);
+  if (other.groups) {
+    for (auto& [start, b] : other_buckets) other.buckets.push_back(b);
+    kept.push_back(std::move(other));
+  }
+  out->insert(out->end(), std::make_move_iterator(kept.begin()), std::make_move_iterator(kept.end()));
   return true;
 }
 

@@ -75,7 +75,8 @@ bool parseGroupBy(std::string_view name, GroupBy* out);
 const char* groupByName(GroupBy by);
 
 struct StatsRow {
-  std::string key;  // the group's value ("prompt_id@version" for prompt versions)
+  std::string key;  // the group's value ("prompt_id@version" for prompt versions), or kOtherGroups
+  uint64_t groups = 1;  // the groups the row stands for: more than one in the kOtherGroups row only
   uint64_t requests = 0, errors = 0, refusals = 0, cache_hits = 0;
   double p50_ms = 0, p95_ms = 0, p99_ms = 0;  // request latency, nearest rank
   uint64_t input_tokens = 0, output_tokens = 0;
@@ -93,10 +94,17 @@ struct BucketRow {
 // A group's buckets over time, oldest first; buckets without requests are left out.
 struct SeriesRow {
   std::string key;
+  uint64_t groups = 1;  // as StatsRow's
   uint64_t requests = 0;
   double cost_usd = 0;
   std::vector<BucketRow> buckets;
 };
+
+// A stats answer holds at most kMaxStatsGroups groups, the largest, and then one more row keyed
+// kOtherGroups for all the others together (its percentiles over all of their requests), so its
+// size is bounded whatever the store holds (a million users) and its totals still add up.
+constexpr size_t kMaxStatsGroups = 1000;
+constexpr char kOtherGroups[] = "_other";
 
 // Buckets are 1 s to a day wide and aligned to multiples of their width since the Unix epoch;
 // a bucketed query needs `since` and covers at most kMaxBuckets of them, so an answer stays small
@@ -121,7 +129,8 @@ bool listRequests(sqlite3* db, const TraceFilter& filter, const QueryLimits& lim
 // tenant of none of them sent is left out); `out->requests` is empty when it is unknown.
 bool loadTrace(sqlite3* db, std::string_view trace_id, const QueryLimits& limits, TraceDetail* out, std::string* error);
 // Per group: counts, error and refusal counts (finish reason content_filter or refusal),
-// latency percentiles, tokens and cost; the largest groups (by requests) first.
+// latency percentiles, tokens and cost; the largest groups (by requests) first, at most
+// kMaxStatsGroups of them, then the kOtherGroups row when there were more.
 bool requestStats(sqlite3* db, const TraceFilter& filter, GroupBy by, const QueryLimits& limits,
                   std::vector<StatsRow>* out, std::string* error);
 
@@ -130,7 +139,8 @@ bool requestStats(sqlite3* db, const TraceFilter& filter, GroupBy by, const Quer
 bool validBuckets(const TraceFilter& filter, uint32_t bucket_seconds, int64_t now_unix_ns, std::string* error);
 
 // Per group and time bucket: requests, errors, cache hits, tokens and cost, for charts over time.
-// The groups that cost most come first (then the busiest, then by key).
+// The groups that cost most come first (then the busiest, then by key), at most kMaxStatsGroups
+// of them, then the kOtherGroups series when there were more.
 bool bucketedStats(sqlite3* db, const TraceFilter& filter, GroupBy by, uint32_t bucket_seconds,
                    const QueryLimits& limits, std::vector<SeriesRow>* out, std::string* error);
 

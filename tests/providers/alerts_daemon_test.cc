@@ -2,11 +2,14 @@
 // route returns fire alerts, which reach a real webhook receiver on loopback (the scripted
 // upstream's /hook) as Alertmanager-style JSON: retried after a 500, once per alert however
 // many evaluations see it, and resolved once when the condition ends. /alerts and /metrics show
-// the same alerts, and the cost series carry the tenant.
+// the same alerts, and the cost series carry the tenant. A full webhook queue never loses a
+// resolve in favour of a firing notification, and the log shows no part of the webhook URL
+// that may hold its secret.
 #include <catch2/catch.hpp>
 
 #include <chrono>
 #include <cstdlib>
+#include <map>
 #include <string>
 #include <thread>
 
@@ -37,7 +40,7 @@ client::ChatRequest as(const std::string& tenant) {
 
 // The webhook bodies the receiver logged, with the answer each got ("ok" or "status").
 struct Hook {
-  std::string status, alertname, tenant, route, fingerprint, ends_at, fault;
+  std::string status, alertname, tenant, route, fingerprint, starts_at, ends_at, fault;
 };
 
 std::vector<Hook> hooks(UpstreamProcess& receiver) {
@@ -50,7 +53,8 @@ std::vector<Hook> hooks(UpstreamProcess& receiver) {
     const auto& a = b["alerts"][0];
     auto label = [&](const char* k) { return a["labels"].HasMember(k) ? std::string(a["labels"][k].GetString()) : ""; };
     out.push_back({b["status"].GetString(), label("alertname"), label("tenant"), label("route"),
-                   a["fingerprint"].GetString(), a["endsAt"].GetString(), e["fault"].GetString()});
+                   a["fingerprint"].GetString(), a["startsAt"].GetString(), a["endsAt"].GetString(),
+                   e["fault"].GetString()});
   }
   return out;
 }
@@ -104,7 +108,9 @@ TEST_CASE("alerts via daemon: cost per tenant and error rate fire, reach the web
     CHECK(x.status == "firing");
     CHECK(x.alertname == "tenant_cost");
     CHECK(x.tenant == "acme");
-    CHECK(x.ends_at == "0001-01-01T00:00:00Z");
+    // Expires after the next repeat (repeat_interval_s, 4 h by default) unless renewed.
+    CHECK(x.ends_at != "0001-01-01T00:00:00Z");
+    CHECK(x.ends_at > x.starts_at);
   }
   CHECK(h[0].fingerprint == h[1].fingerprint);
 
@@ -144,4 +150,62 @@ TEST_CASE("alerts via daemon: cost per tenant and error rate fire, reach the web
   CHECK(errors_firing == 1);
   CHECK(errors_resolved == 1);
   CHECK(adminMetric(d, "outrigger_alerts{alertname=\"errors\",alertstate=\"firing\"}") == 0);
+}
+
+TEST_CASE("alerts via daemon: with the webhook queue full, the receiver still hears the alert resolve, and the log keeps the URL's secrets") {
+  UpstreamProcess up, receiver;
+  REQUIRE(up.ready());
+  REQUIRE(receiver.ready());
+  // Two slow failures: the error rate and the p95 latency fire at once, and resolve at once 2 s
+  // later, while the first notification is still being retried (503 at 0, 1 and 3 s).
+  REQUIRE(up.script(R"([{"fault":"status","code":400,"repeat":2,"delay_ms":300}])"));
+  REQUIRE(receiver.script(R"([{"fault":"status","code":503,"repeat":3}])"));
+  ::setenv("OUTRIGGER_TEST_OPENAI_KEY", "sk-test", 1);
+  std::string origin = "http://127.0.0.1:" + std::to_string(receiver.port());
+  DaemonProcess d(daemonHead() + openaiInstance("openai", up.baseUrl()) +
+                  "[admin]\nlisten = \"127.0.0.1:0\"\n"
+                  "[alerts]\nwebhook = \"http://hookuser:hookpass@127.0.0.1:" + std::to_string(receiver.port()) +
+                  "/services/T0/SECRETPATH/hook\"\nevaluate_every_ms = 100\nqueue_capacity = 2\nmax_attempts = 20\n"
+                  "[[alerts.rules]]\nname = \"errors\"\nkind = \"error_rate\"\nwindow_s = 2\nthreshold = 0.5\n"
+                  "min_requests = 2\n"
+                  "[[alerts.rules]]\nname = \"slow\"\nkind = \"latency\"\nquantile = 0.95\nwindow_s = 2\n"
+                  "threshold = 0.2\nmin_requests = 2\n"
+                  "[routes.default]\nprovider = \"openai\"\nmodel = \"gpt-4o-mini\"\n");
+  REQUIRE(d.waitReady());
+  client::Client c(at(d));
+  CHECK_FALSE(c.chat(ask("hello")).ok());
+  CHECK_FALSE(c.chat(ask("hello")).ok());
+
+  INFO(d.log());
+  // Delivered at 7 s: the first firing notification, then a resolve.
+  REQUIRE(waitUntil([&] {
+    for (const Hook& x : hooks(receiver)) {
+      if (x.status == "resolved" && x.fault == "ok") return true;
+    }
+    return false;
+  }, 20s));
+  std::this_thread::sleep_for(500ms);
+  // What the receiver shows: each alert as its last delivered notification left it.
+  std::map<std::string, std::string> shown;
+  for (const Hook& x : hooks(receiver)) {
+    if (x.fault == "ok") shown[x.alertname] = x.status;
+  }
+  CHECK_FALSE(shown.empty());
+  for (const auto& [alertname, status] : shown) {
+    INFO(alertname);
+    CHECK(status == "resolved");
+  }
+  CHECK(adminMetric(d, "outrigger_alerts{alertname=\"errors\",alertstate=\"firing\"}") == 0);
+  CHECK(adminMetric(d, "outrigger_alerts{alertname=\"slow\",alertstate=\"firing\"}") == 0);
+  // Two of the four did not fit: the firing one the resolve replaced, and the other resolve.
+  HttpReply alerts = adminGet(d, "/alerts");
+  CHECK(alerts.body.find(R"("dropped":2)") != std::string::npos);
+  CHECK(alerts.body.find(R"("queued":0)") != std::string::npos);
+
+  // The log names the webhook by scheme, host and port only.
+  std::string log = d.log();
+  CHECK(log.find("notifying " + origin) != std::string::npos);
+  CHECK(log.find("SECRETPATH") == std::string::npos);
+  CHECK(log.find("hookpass") == std::string::npos);
+  CHECK(log.find("hookuser") == std::string::npos);
 }

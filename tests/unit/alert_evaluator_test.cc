@@ -1,9 +1,22 @@
 // The alert evaluator over synthetic figures and a synthetic clock: windows, pending before
-// firing, one notification per transition, repeats, and each rule kind's value.
+// firing, one notification per transition, repeats, and each rule kind's value; and the webhook
+// sender's full queue, against a receiver on loopback.
 #include <catch2/catch.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <thread>
 
 #include "alerts/alert_evaluator.h"
 #include "alerts/webhook_payload.h"
+#include "alerts/webhook_sender.h"
 #include "telemetry/request_meter.h"
 
 #include <rapidjson/document.h>
@@ -33,6 +46,119 @@ AlertInputs costs(double acme, double globex) {
   in.cost[{"other", "acme", "m"}] = 0;
   in.cost[{"default", "globex", "m"}] = globex;
   return in;
+}
+
+// A webhook receiver on loopback, on its own thread: logs each POST's body and answers 200,
+// one request per connection.
+class Receiver {
+ public:
+  Receiver() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    REQUIRE(::listen(fd_, 16) == 0);
+    REQUIRE(::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~Receiver() {
+    stop_ = true;
+    thread_.join();
+    ::close(fd_);
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/hook"; }
+  std::vector<std::string> bodies() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return bodies_;
+  }
+
+ private:
+  void serve() {
+    while (!stop_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0) continue;
+      int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (c < 0) continue;
+      std::string in;
+      char buf[4096];
+      size_t head = std::string::npos, length = 0;
+      while (head == std::string::npos || in.size() < head + 4 + length) {
+        ssize_t n = ::recv(c, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        in.append(buf, size_t(n));
+        if (head == std::string::npos && (head = in.find("\r\n\r\n")) != std::string::npos) {
+          size_t at = in.find("content-length:");
+          if (at == std::string::npos) at = in.find("Content-Length:");
+          if (at != std::string::npos && at < head) length = std::stoul(in.substr(at + 15));
+        }
+      }
+      if (head != std::string::npos) {
+        std::lock_guard<std::mutex> lock(mu_);
+        bodies_.push_back(in.substr(head + 4, length));
+      }
+      const char answer[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+      (void)!::send(c, answer, sizeof answer - 1, MSG_NOSIGNAL);
+      ::close(c);
+    }
+  }
+  int fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::vector<std::string> bodies_;
+  std::thread thread_;
+};
+
+// Each body's status and fingerprint, "firing a" or "resolved b".
+std::vector<std::string> delivered(const std::vector<std::string>& bodies) {
+  std::vector<std::string> out;
+  for (const std::string& b : bodies) {
+    rapidjson::Document d;
+    d.Parse(b.c_str());
+    REQUIRE(d.IsObject());
+    out.push_back(std::string(d["status"].GetString()) + " " + d["alerts"][0]["fingerprint"].GetString());
+  }
+  return out;
+}
+
+Notification note(const std::string& fingerprint, bool resolved) {
+  Notification n;
+  n.rule = "rule_" + fingerprint;
+  n.resolved = resolved;
+  n.labels = {{"alertname", n.rule}};
+  n.fingerprint = fingerprint;
+  n.ends_ms = resolved ? 1 : 0;
+  return n;
+}
+
+// Sends `notes` to a fresh sender with `capacity` at once (the first is then in flight), runs
+// the loop until `expect` bodies reached the receiver, and returns them and the counters.
+std::vector<std::string> deliver(const std::vector<Notification>& notes, uint32_t capacity, size_t expect,
+                                 alerts::WebhookCounters* counters) {
+  Receiver receiver;
+  uv_loop_t loop;
+  REQUIRE(uv_loop_init(&loop) == 0);
+  config::AlertSettings settings;
+  settings.webhook = receiver.url();
+  settings.queue_capacity = capacity;
+  {
+    alerts::WebhookSender sender(&loop, settings);
+    for (const Notification& n : notes) sender.send(alerts::webhookPayload(n, ""), n.fingerprint, n.resolved);
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while ((sender.counters().delivered + sender.counters().failed < expect || sender.queued() > 0) &&
+           std::chrono::steady_clock::now() < until) {
+      uv_run(&loop, UV_RUN_NOWAIT);
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    *counters = sender.counters();
+    sender.shutdown();
+    uv_run(&loop, UV_RUN_DEFAULT);
+  }
+  uv_loop_close(&loop);
+  return delivered(receiver.bodies());
 }
 
 }  // namespace
@@ -144,9 +270,49 @@ TEST_CASE("alerts: the webhook body is Alertmanager's version 4 shape") {
   const auto& a = d["alerts"][0];
   CHECK(std::string(a["labels"]["tenant"].GetString()) == "acme");
   CHECK(std::string(a["startsAt"].GetString()) == "2023-11-14T22:13:20.123Z");
-  CHECK(std::string(a["endsAt"].GetString()) == "0001-01-01T00:00:00Z");
+  CHECK(std::string(a["endsAt"].GetString()) == "0001-01-01T00:00:00Z");  // no repeats: never ends by itself
   CHECK(std::string(a["annotations"]["threshold"].GetString()) == "1");
   CHECK(std::string(a["fingerprint"].GetString()).size() == 16);
+}
+
+TEST_CASE("alerts: a firing notification ends after the next repeat and four evaluations, so a lost resolve expires") {
+  auto r = rule("tenant_cost", "cost", 1.0);
+  r.window_s = 86400;
+  auto e = alerts::AlertEvaluator({r}, /*repeat_interval_s=*/3600, telemetry::kDurationBuckets,
+                                  /*evaluate_every_ms=*/15000);
+  auto n = e.evaluate(costs(2, 0), 1'700'000'000'123);
+  REQUIRE(n.size() == 1);
+  CHECK(n[0].ends_ms == 1'700'000'000'123 + 3600'000 + 4 * 15000);
+  rapidjson::Document d;
+  d.Parse(alerts::webhookPayload(n[0], "").c_str());
+  REQUIRE(d.IsObject());
+  CHECK(std::string(d["alerts"][0]["endsAt"].GetString()) == "2023-11-14T23:14:20.123Z");
+  // The repeat moves it on; the resolve ends it when it ended.
+  auto again = e.evaluate(costs(2, 0), 1'700'003'600'123);
+  REQUIRE(again.size() == 1);
+  CHECK(again[0].ends_ms == 1'700'003'600'123 + 3600'000 + 4 * 15000);
+  auto resolved = e.evaluate(costs(0.5, 0), 1'700'003'615'123);  // the counter started again
+  REQUIRE(resolved.size() == 1);
+  CHECK(resolved[0].resolved);
+  CHECK(resolved[0].ends_ms == 1'700'003'615'123);
+}
+
+TEST_CASE("alerts: with the webhook queue full, a resolved notification takes a waiting firing one's place") {
+  alerts::WebhookCounters c;
+  // Capacity 2: a in flight, b waiting. Resolving a drops the oldest waiting firing one (b, which
+  // the receiver then never hears of); b's resolve finds nothing firing to replace and is dropped.
+  CHECK(deliver({note("a", false), note("b", false), note("a", true), note("b", true)}, 2, 2, &c) ==
+        std::vector<std::string>{"firing a", "resolved a"});
+  CHECK(c.delivered == 2);
+  CHECK(c.dropped == 2);
+  // Capacity 3: c's resolve replaces c's own firing notification, not the older b.
+  CHECK(deliver({note("a", false), note("b", false), note("c", false), note("c", true)}, 3, 3, &c) ==
+        std::vector<std::string>{"firing a", "firing b", "resolved c"});
+  CHECK(c.dropped == 1);
+  // Firing notifications past the capacity are dropped as before.
+  CHECK(deliver({note("a", false), note("b", false), note("c", false)}, 2, 2, &c) ==
+        std::vector<std::string>{"firing a", "firing b"});
+  CHECK(c.dropped == 1);
 }
 
 TEST_CASE("alerts: a long window evaluated often keeps a bounded number of snapshots and still compares across it") {

@@ -415,6 +415,104 @@ TEST_CASE("trace store: bucketed stats give each group's requests, errors, cache
   CHECK(d["series"][1]["buckets"][0]["errors"].GetUint64() == 1);
 }
 
+// Copies of the store's first request for `count` users, user printf(`format`, from + i) lasting
+// `from + i + 1` ms, written with SQL: thousands of groups without thousands of records.
+void copyForUsers(const std::string& path, const char* format, int from, int count) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK);
+  std::string columns, values;
+  {
+    traces::Statement info(db, "PRAGMA table_info(requests)");
+    REQUIRE(info.ok());
+    while (info.step() == SQLITE_ROW) {
+      std::string c = info.columnText(1);
+      if (c == "id") continue;
+      columns += (columns.empty() ? "" : ", ") + c;
+      values += values.empty() ? "" : ", ";
+      if (c == "user") values += std::string("printf('") + format + "', i)";
+      else if (c == "duration_us") values += "(i + 1) * 1000";
+      else values += "r." + c;
+    }
+  }
+  std::string sql = "INSERT INTO requests (" + columns + ") WITH RECURSIVE n(i) AS (SELECT " + std::to_string(from) +
+                    " UNION ALL SELECT i + 1 FROM n WHERE i < " + std::to_string(from + count - 1) + ") SELECT " +
+                    values + " FROM requests r, n WHERE r.id = (SELECT min(id) FROM requests)";
+  char* message = nullptr;
+  int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message);
+  INFO((message ? message : ""));
+  sqlite3_free(message);
+  sqlite3_close(db);
+  REQUIRE(rc == SQLITE_OK);
+}
+
+TEST_CASE("trace store: stats over more groups than an answer holds keep the largest and sum the rest as _other") {
+  Store store;
+  store.add(request("f1000000000000000000000000000001", "f100000000000001", "chat", "acme", kT0, 5));  // user ""
+  store.flush();
+  // 2500 users with one request each, u0000..u2499 lasting 1..2500 ms; u2000..u2499 (last by key,
+  // so they must displace groups seen before them) two more each.
+  copyForUsers(store.path, "u%04d", 0, 2500);
+  copyForUsers(store.path, "u%04d", 2000, 500);
+  copyForUsers(store.path, "u%04d", 2000, 500);
+  traces::Database db = store.reader();
+  REQUIRE(count(db.get(), "SELECT count(*) FROM requests") == 3501);
+
+  std::vector<traces::StatsRow> rows;
+  std::string error;
+  REQUIRE(traces::requestStats(db.get(), {}, traces::GroupBy::kUser, {}, &rows, &error));
+  REQUIRE(rows.size() == traces::kMaxStatsGroups + 1);
+  // The 500 busiest, then the one-request groups first by key: "", u0000 .. u0498.
+  CHECK(rows[0].key == "u2000");
+  CHECK(rows[0].requests == 3);
+  CHECK(rows[0].p99_ms == 2001);
+  CHECK(rows[499].key == "u2499");
+  CHECK(rows[500].key == "");
+  CHECK(rows[501].key == "u0000");
+  CHECK(rows[999].key == "u0498");
+  CHECK(rows[999].requests == 1);
+  const traces::StatsRow& other = rows.back();
+  CHECK(other.key == traces::kOtherGroups);
+  CHECK(other.groups == 1501);  // u0499 .. u1999
+  CHECK(other.requests == 1501);
+  CHECK(other.cost_usd == Approx(1501 * 0.000015));
+  CHECK(other.input_tokens == 1501 * 10);
+  CHECK(other.p50_ms == 1250);  // rank 751 of 500 .. 2000 ms
+  CHECK(other.p99_ms == 1985);  // rank 1486
+  uint64_t total = 0;
+  for (const traces::StatsRow& r : rows) total += r.requests;
+  CHECK(total == 3501);
+
+  rapidjson::Document d;
+  d.Parse(traces::statsJson(traces::GroupBy::kUser, rows).c_str());
+  REQUIRE_FALSE(d.HasParseError());
+  CHECK(d["groups"].Size() == traces::kMaxStatsGroups + 1);
+  CHECK(std::string(d["groups"][traces::kMaxStatsGroups]["key"].GetString()) == "_other");
+
+  // Over time: the costliest series, then the rest as one series of summed buckets.
+  traces::TraceFilter since_t0;
+  since_t0.since_unix_ns = static_cast<int64_t>(kT0);
+  since_t0.until_unix_ns = static_cast<int64_t>(kT0) + int64_t{600} * 1000000000;
+  std::vector<traces::SeriesRow> series;
+  REQUIRE(traces::bucketedStats(db.get(), since_t0, traces::GroupBy::kUser, 60, {}, &series, &error));
+  REQUIRE(series.size() == traces::kMaxStatsGroups + 1);
+  CHECK(series[0].key == "u2000");
+  CHECK(series[0].requests == 3);
+  CHECK(series.back().key == traces::kOtherGroups);
+  CHECK(series.back().groups == 1501);
+  REQUIRE(series.back().buckets.size() == 1);
+  CHECK(series.back().buckets[0].start_unix_ns == static_cast<int64_t>(kT0));
+  CHECK(series.back().buckets[0].requests == 1501);
+  CHECK(series.back().buckets[0].input_tokens == 1501 * 10);
+
+  // Fewer groups than the bound: no _other row.
+  traces::TraceFilter one_user;
+  one_user.user = "u0007";
+  rows.clear();
+  REQUIRE(traces::requestStats(db.get(), one_user, traces::GroupBy::kUser, {}, &rows, &error));
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].key == "u0007");
+}
+
 TEST_CASE("trace store: a bucketed query needs since, a bucket of 1 s to a day, and at most 1440 buckets") {
   traces::TraceFilter f;
   std::string error;
