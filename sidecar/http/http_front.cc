@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <vector>
@@ -110,6 +111,9 @@ HttpFront::HttpFront(uv_loop_t* loop, chain::Engine& engine, const config::HttpS
   config_.http1.req_timeout = settings_.header_timeout_ms;
   config_.http1.upgrade_to_http2 = settings_.http2 ? 1 : 0;
   config_.http2.idle_timeout = settings_.idle_timeout_ms;
+  // h2o's default runs 100 requests of one HTTP/2 connection at once, each with its chain request
+  // and answer; the rest of the (up to 100) streams wait for a slot.
+  config_.http2.max_concurrent_requests_per_connection = kHttp2RequestsPerConnection;
   h2o_hostconf_t* host = h2o_config_register_host(&config_, h2o_iovec_init(H2O_STRLIT("default")), 65535);
   h2o_pathconf_t* path = h2o_config_register_path(host, "/", 0);
   auto* handler = reinterpret_cast<Handler*>(h2o_create_handler(path, sizeof(Handler)));
@@ -121,6 +125,13 @@ HttpFront::HttpFront(uv_loop_t* loop, chain::Engine& engine, const config::HttpS
   accept_ctx_.hosts = config_.hosts;
   uv_timer_init(loop, &abort_timer_);
   abort_timer_.data = this;
+  uv_timer_init(loop, &h2_sweep_);
+  h2_sweep_.data = this;
+  if (settings_.http2) {
+    uint64_t every = std::clamp<uint64_t>(settings_.header_timeout_ms / 4, 50, 1000);
+    uv_timer_start(&h2_sweep_, &HttpFront::onHttp2Sweep, every, every);
+    uv_unref(reinterpret_cast<uv_handle_t*>(&h2_sweep_));
+  }
   for (const config::VirtualKey& k : settings_.virtual_keys) keys_[k.key] = &k;
 }
 
@@ -172,6 +183,7 @@ void HttpFront::endAll(Code code, std::string_view message) {
 
 void HttpFront::abandonAll() {
   uv_timer_stop(&abort_timer_);
+  uv_timer_stop(&h2_sweep_);
   for (ChatExchange* ex : exchanges_) ex->abandon();
 }
 
@@ -208,9 +220,9 @@ int HttpFront::route(h2o_req_t* req) {
     simple("other", 503);
     return 0;
   }
-  if (conflictingContentLength(req)) {
+  if (const char* framing = framingError(req)) {
     req->http1_is_persistent = 0;  // where the next request starts is in doubt
-    sendError(req, 400, "Bad Request", "invalid_request_error", "conflicting Content-Length headers");
+    sendError(req, 400, "Bad Request", "invalid_request_error", framing);
     simple("other", 400);
     return 0;
   }
@@ -223,7 +235,7 @@ int HttpFront::route(h2o_req_t* req) {
   if ((chat || messages || models || embeddings || responses) && method != wanted) {
     addHeader(req, "allow", wanted);
     sendError(req, 405, "Method Not Allowed", "invalid_request_error",
-              "method " + std::string(method) + " is not allowed here; use " + std::string(wanted));
+              "method " + utf8Replaced(method) + " is not allowed here; use " + std::string(wanted));
     simple("other", 405);
     return 0;
   }
@@ -265,7 +277,8 @@ int HttpFront::route(h2o_req_t* req) {
     simple("models", req->res.status);
     return 0;
   }
-  sendError(req, 404, "Not Found", "invalid_request_error", "unknown path " + std::string(path), "", "unknown_url");
+  // What the caller sent is quoted in JSON, which must stay UTF-8 (%FF decodes to a lone byte).
+  sendError(req, 404, "Not Found", "invalid_request_error", "unknown path " + utf8Replaced(path), "", "unknown_url");
   simple("other", 404);
   return 0;
 }
@@ -283,7 +296,7 @@ HttpFront::Caller HttpFront::identify(h2o_req_t* req) const {
     if (settings_.require_key) return {"", 401, "invalid API key"};
     // Without a key every caller is the one default tenant; naming another needs a key.
     if (!wanted.empty() && wanted != settings_.default_tenant) {
-      return {"", 403, "x-outrigger-tenant '" + std::string(wanted) + "' needs a virtual key allowed to name it"};
+      return {"", 403, "x-outrigger-tenant '" + utf8Replaced(wanted) + "' needs a virtual key allowed to name it"};
     }
     return {settings_.default_tenant, 0, ""};
   }
@@ -292,7 +305,7 @@ HttpFront::Caller HttpFront::identify(h2o_req_t* req) const {
   for (const std::string& t : vk.tenants) {
     if (t == "*" || t == wanted) return {std::string(wanted), 0, ""};
   }
-  return {"", 403, "this virtual key may not name tenant '" + std::string(wanted) + "'"};
+  return {"", 403, "this virtual key may not name tenant '" + utf8Replaced(wanted) + "'"};
 }
 
 void HttpFront::handleChat(h2o_req_t* req, std::string_view request_id, Dialect dialect) {
@@ -401,7 +414,7 @@ void HttpFront::handleCountTokens(h2o_req_t* req, std::string tenant) {
   meta.counting = true;
   if (!meta.route.empty() && !(engine_.chain() && engine_.chain()->routes.count(meta.route))) {
     return sendMessagesError(req, 400, "Bad Request", "invalid_request_error",
-                             "x-outrigger-route names no route: '" + std::string(meta.route) + "'");
+                             "x-outrigger-route names no route: '" + utf8Replaced(meta.route) + "'");
   }
   ChatCall call;
   RequestError error;
@@ -430,8 +443,33 @@ void HttpFront::handleModels(h2o_req_t* req, std::string_view id) {
   for (const std::string& known : ids) {
     if (known == id) return sendWhole(req, 200, "OK", "application/json", modelBody(id));
   }
-  sendError(req, 404, "Not Found", "invalid_request_error", "the model '" + std::string(id) + "' does not exist",
+  sendError(req, 404, "Not Found", "invalid_request_error", "the model '" + utf8Replaced(id) + "' does not exist",
             "model", "model_not_found");
+}
+
+// h2o 2.2 bounds how long an HTTP/1 request may take to arrive (req_timeout) but not an HTTP/2
+// one: a stream's body would be buffered (up to max_body_bytes, on each of up to 100 streams) for
+// as long as the client trickles it. A connection with a body still arriving header_timeout_ms
+// after its request began is closed, as HTTP/1 ones are; its socket is shut down so that h2o
+// reads end-of-file and closes it as it would any other (its streams end with it).
+void HttpFront::onHttp2Sweep(uv_timer_t* t) {
+  auto* self = static_cast<HttpFront*>(t->data);
+  struct Sweep {
+    timeval now;
+    uint64_t limit_ms;
+  } sweep{*h2o_get_timestamp(&self->ctx_, nullptr, nullptr), self->settings_.header_timeout_ms};
+  auto check = [](h2o_req_t* req, void* data) -> int {
+    const auto& s = *static_cast<Sweep*>(data);
+    const timeval& began = req->timestamps.request_begin_at;
+    // A body still arriving: begun (h2o notes when) and not complete (h2o sets the entity then).
+    if (h2o_timeval_is_null(&req->timestamps.request_body_begin_at) || req->entity.base != nullptr) return 0;
+    int64_t age_ms = (s.now.tv_sec - began.tv_sec) * 1000 + (s.now.tv_usec - began.tv_usec) / 1000;
+    if (age_ms < static_cast<int64_t>(s.limit_ms) || !req->conn->callbacks->get_socket) return 0;
+    h2o_socket_t* sock = req->conn->callbacks->get_socket(req->conn);
+    if (int fd = sock ? h2o_socket_get_fd(sock) : -1; fd >= 0) ::shutdown(fd, SHUT_RDWR);
+    return 0;
+  };
+  self->config_.http2.callbacks.foreach_request(&self->ctx_, check, &sweep);
 }
 
 // HTTP/1 stops reading a connection while its request is served, so a client that gives up

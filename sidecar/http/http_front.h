@@ -26,6 +26,9 @@ namespace outrigger::http {
 
 class ChatExchange;
 
+// Requests of one HTTP/2 connection run at once; its further streams wait for a slot.
+inline constexpr size_t kHttp2RequestsPerConnection = 16;
+
 class HttpFront {
  public:
   // Sets up the h2o context on `loop`; call before the loop runs or on its thread.
@@ -57,6 +60,8 @@ class HttpFront {
   static int onRequest(h2o_handler_t* self, h2o_req_t* req);
   static void onSocketClosed(uv_handle_t* h);
   static void onAbortCheck(uv_timer_t* t);
+  // Closes HTTP/2 connections whose request bodies take longer than header_timeout_ms.
+  static void onHttp2Sweep(uv_timer_t* t);
   int route(h2o_req_t* req);
   // The two chat dialects share everything but the body shapes.
   // Embeddings run through the same path, with their own body and answer shapes.
@@ -81,6 +86,7 @@ class HttpFront {
   h2o_context_t ctx_;
   h2o_accept_ctx_t accept_ctx_;
   uv_timer_t abort_timer_;
+  uv_timer_t h2_sweep_;
   std::unordered_set<ChatExchange*> exchanges_;
   std::unordered_map<std::string, const config::VirtualKey*> keys_;
   std::atomic<size_t> connections_{0};

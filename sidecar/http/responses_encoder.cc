@@ -265,7 +265,8 @@ class ResponsesEncoder final : public ResponseEncoder {
     w.Key("output");
     w.StartArray();
     if (status != "in_progress") {
-      for (const Item& it : items_) item(w, it, "completed");
+      // Items of a stream cut short did not finish.
+      for (const Item& it : items_) item(w, it, status == "failed" ? "incomplete" : "completed");
     }
     w.EndArray();
     w.Key("error");

@@ -1,5 +1,6 @@
 #include "ipc/connection.h"
 
+#include <poll.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -76,6 +77,13 @@ void Connection::onAlloc(uv_handle_t*, size_t, uv_buf_t* buf) {
 
 void Connection::onRead(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
   auto* self = static_cast<Connection*>(s->data);
+  if (n == UV_EOF && !self->closing_ && self->hello_done_ && !self->streams_.empty() && self->peerStillReads()) {
+    // A half-close: no more frames, but the client waits for the ends of its streams. Each still
+    // ends by its deadline, and a client that stops reading meets the write-stall check.
+    self->stopReading();
+    self->peer_write_closed_ = true;
+    return;
+  }
   if (n < 0) {
     self->close();  // EOF or error: the client is gone; its streams are cancelled
     return;
@@ -119,7 +127,24 @@ void Connection::stopReading() {
   reading_ = false;
 }
 
+bool Connection::peerStillReads() {
+  uv_os_fd_t fd;
+  if (uv_fileno(reinterpret_cast<const uv_handle_t*>(&pipe_), &fd) != 0) return false;
+  // A peer that closed its socket shows as a hang-up; one that shut down only its writing side
+  // does not.
+  pollfd p{fd, 0, 0};
+  return ::poll(&p, 1, 0) == 0 || !(p.revents & (POLLHUP | POLLERR));
+}
+
 void Connection::checkTimeouts(uint64_t now_ms) {
+  // A client that takes none of its output would hold it, and the connection (closing or not),
+  // forever. Nothing more can reach it, so the queued writes are dropped.
+  if (settings_.idle_timeout_ms && unwrittenBytes() > 0 && now_ms - write_waiting_ms_ >= settings_.idle_timeout_ms &&
+      !uv_is_closing(reinterpret_cast<uv_handle_t*>(&pipe_))) {
+    ++owner_.counters().idle_closes;
+    ORLOG(LogLevel::kDebug, "ipc", "closing connection of " + peer_.describe() + ": it reads none of its answers");
+    return forceClose();
+  }
   if (closing_) return;
   if (!hello_done_ && now_ms - opened_ms_ >= settings_.handshake_timeout_ms) {
     ++owner_.counters().handshake_timeouts;
@@ -131,6 +156,7 @@ void Connection::checkTimeouts(uint64_t now_ms) {
     return fail(Code::kDeadlineExceeded,
                 "a frame was not completed within " + std::to_string(settings_.frame_timeout_ms) + " ms");
   }
+  if (peer_write_closed_ && !peerStillReads()) return close();  // the half-closed client went away
   if (hello_done_ && settings_.idle_timeout_ms && streams_.empty() && !reader_.midFrame() && queuedBytes() == 0 &&
       now_ms - last_activity_ms_ >= settings_.idle_timeout_ms) {
     ++owner_.counters().idle_closes;
@@ -411,6 +437,7 @@ void Connection::onEnd(uint64_t stream_id, const ResponseEndInfo& end) {
   last_activity_ms_ = uv_now(pipe_.loop);
   if (closing_) return;
   size_t before = out_.size();
+  size_t unwritten_before = unwrittenBytes();
   if (failing_) {
     // On the fatal path the client may run the call again only if no provider saw it.
     ResponseEndInfo info = end;
@@ -419,19 +446,26 @@ void Connection::onEnd(uint64_t stream_id, const ResponseEndInfo& end) {
   } else {
     writer_.responseEnd(&out_, stream_id, end);
   }
-  if (out_.size() - before > size_t{peer_max_frame_} + 4) {
+  bool too_large = out_.size() - before > size_t{peer_max_frame_} + 4;
+  // Unary answers of a client that does not read would pile up without bound (streams are ended
+  // in onChunk): past the limit, the answer's place goes to a short end saying why. A lone answer
+  // larger than the limit still goes to a client whose queue was empty.
+  bool over_limit = !failing_ && unwritten_before > 0 && unwrittenBytes() > settings_.write_queue_limit;
+  if (too_large || over_limit) {
     out_.resize(before);
     ResponseEndInfo refused;
     refused.code = Code::kResourceExhausted;
     refused.origin = "server";
-    std::string message = "the answer does not fit in " + std::to_string(peer_max_frame_) +
-                          " bytes, the largest frame this client accepts; stream it or accept larger frames";
+    std::string message = too_large ? "the answer does not fit in " + std::to_string(peer_max_frame_) +
+                                          " bytes, the largest frame this client accepts; stream it or accept larger frames"
+                                    : "client is not reading its answers; write queue limit reached";
     refused.message = message;
     refused.trace_id = end.trace_id;
     refused.reached_provider = end.reached_provider;
     writer_.responseEnd(&out_, stream_id, refused);
   }
   queued();
+  if (peer_write_closed_ && streams_.empty() && !failing_) close();  // its last answer is out
 }
 
 void Connection::queued() {
@@ -444,6 +478,7 @@ void Connection::queued() {
 void Connection::flush() {
   flush_scheduled_ = false;
   if (out_.empty() || uv_is_closing(reinterpret_cast<uv_handle_t*>(&pipe_))) return;
+  if (inflight_bytes_ == 0) write_waiting_ms_ = uv_now(pipe_.loop);  // nothing was waiting before
   // Most answers fit in the socket buffer: written at once, they need no write request, and
   // libuv neither watches the socket for writability nor changes its epoll registration (an
   // epoll_ctl per answer through uv_write). What is left goes through uv_write, in order.
@@ -476,6 +511,7 @@ void Connection::onWritten(uv_write_t* req, int status) {
   self->inflight_bytes_ -= wr->data.size();
   --self->pending_writes_;
   delete wr;
+  self->write_waiting_ms_ = uv_now(self->pipe_.loop);  // the client took these bytes
   if (status < 0) {
     self->close();
   }
@@ -498,7 +534,7 @@ void Connection::afterWrite() {
 }
 
 void Connection::resumeReading() {
-  if (reading_ || closing_ || queuedBytes() > settings_.write_queue_high_water / 2) return;
+  if (reading_ || closing_ || peer_write_closed_ || queuedBytes() > settings_.write_queue_high_water / 2) return;
   reading_ = uv_read_start(reinterpret_cast<uv_stream_t*>(&pipe_), &Connection::onAlloc, &Connection::onRead) == 0;
 }
 

@@ -3,13 +3,16 @@
 //
 // Backpressure: above the high watermark of queued bytes, producers are paused and the socket
 // is not read; below half of it they resume. A stream whose producer ignores the pause and
-// pushes the queue past the hard limit is ended with RESOURCE_EXHAUSTED.
+// pushes the queue past the hard limit is ended with RESOURCE_EXHAUSTED; so is a unary answer
+// that would take the queue past it (a short end in its place). A connection that takes none of
+// its queued output for idle_timeout_ms is closed.
 //
 // Hostile peers: reads go into the worker's shared buffer and only a frame still arriving is
 // kept (FrameReader), so an idle connection holds no read buffer. A connection that sends no
 // Hello, leaves a frame half sent, or sits idle is closed by the worker's sweep
 // (checkTimeouts). A bad request ends only its own stream; a connection-fatal error first ends
-// every stream in flight with its own typed end, saying whether it reached a provider.
+// every stream in flight with its own typed end, saying whether it reached a provider. A client
+// that half-closes (shuts down its writing side) still gets the ends of its streams in flight.
 #pragma once
 
 #include <uv.h>
@@ -135,6 +138,8 @@ class Connection : public ResponseSink {
   void afterWrite();
   void queued();
   void stopReading();
+  // The client sent end-of-file: true when it shut down only its writing side and still reads.
+  bool peerStillReads();
   // Reads new frames again once what is queued and held is back under half the watermark.
   void resumeReading();
 
@@ -157,11 +162,13 @@ class Connection : public ResponseSink {
   uint64_t last_activity_ms_ = 0;   // last frame received or stream ended
   uint64_t frame_started_ms_ = 0;   // when the partial frame in the reader began
   uint64_t partial_serial_ = 0;
+  uint64_t write_waiting_ms_ = 0;   // since when queued output has waited with no byte written
   bool hello_done_ = false;
   bool going_away_ = false;
   bool closing_ = false;
   bool failing_ = false;            // ends written now are the fatal path's
   bool reading_ = false;
+  bool peer_write_closed_ = false;  // end-of-file read: no more frames, answers still go out
   bool flush_scheduled_ = false;
   bool admitted_ = false;
   int pending_writes_ = 0;

@@ -51,12 +51,26 @@ Status checkMetadata(const wire::Metadata* md) {
 // "messages[2]."
 std::string item(const char* list, size_t i) { return std::string(list) + "[" + std::to_string(i) + "]."; }
 
+// The roles the schema names, and OpenAI's legacy "function" (the HTTP front takes the same).
+// A provider maps roles it does not know to one it does (Anthropic's: "user"), so an unknown role
+// is refused here rather than given a meaning the caller did not ask for.
+bool knownRole(std::string_view role) {
+  for (std::string_view known : {"system", "developer", "user", "assistant", "tool", "function"}) {
+    if (role == known) return true;
+  }
+  return false;
+}
+
 Status checkMessages(const flatbuffers::Vector<flatbuffers::Offset<wire::Message>>* messages) {
   for (flatbuffers::uoffset_t i = 0; messages && i < messages->size(); ++i) {
     const wire::Message* m = messages->Get(i);
     for (auto [value, name] : {std::pair{m->content(), "content"}, {m->role(), "role"}, {m->name(), "name"},
                                {m->tool_call_id(), "tool_call_id"}}) {
       if (!utf8(value)) return notUtf8(item("messages", i) + name);
+    }
+    if (m->role() && !knownRole(m->role()->string_view())) {
+      return Status(Code::kInvalidArgument,
+                    item("messages", i) + "role is not one of system, developer, user, assistant, tool, function");
     }
     for (flatbuffers::uoffset_t c = 0; m->tool_calls() && c < m->tool_calls()->size(); ++c) {
       const wire::ToolCall* call = m->tool_calls()->Get(c);
@@ -82,6 +96,12 @@ Status checkParams(const wire::Params* p) {
     }
   }
   const wire::ResponseFormat* f = p->response_format();
+  // The verifier does not check enum ranges, and a value this daemon does not know must not
+  // reach a provider as some other format.
+  if (f && (f->type() < wire::ResponseFormatType::MIN || f->type() > wire::ResponseFormatType::MAX)) {
+    return Status(Code::kInvalidArgument, "params.response_format.type " + std::to_string(int(f->type())) +
+                                              " is not a known response format");
+  }
   for (auto [value, name] : {std::pair{p->tool_choice(), "params.tool_choice"},
                              {f ? f->schema_name() : nullptr, "params.response_format.schema_name"},
                              {f ? f->schema_json() : nullptr, "params.response_format.schema_json"},

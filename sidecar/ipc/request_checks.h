@@ -12,7 +12,8 @@ namespace outrigger::ipc {
 // the metadata (tenant, user, session, ids, traceparent, tags), the messages (role, content, name,
 // tool calls) and the params (stop, tools, tool_choice, response format, extra_json). They reach
 // logs, records, exporters (where one bad string would cost a whole OTLP batch) and provider
-// bodies as JSON text. INVALID_ARGUMENT names the first bad field.
+// bodies as JSON text. INVALID_ARGUMENT names the first bad field. So does an enum value this
+// daemon does not know (params.response_format.type), which FlatBuffers' verifier lets through.
 // It also applies checkRequestBounds, and refuses a request whose strings add up to more than
 // twice `frame_bytes`, its frame's size (fields sharing strings).
 Status checkRequestStrings(const wire::Request& request, size_t frame_bytes);

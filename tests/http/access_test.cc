@@ -3,11 +3,14 @@
 // draining instance gives. The real daemon as a process, raw HTTP.
 #include <catch2/catch.hpp>
 
+#include <rapidjson/document.h>
 #include <signal.h>
 
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
+#include "common/utf8.h"
 #include "support/daemon_process.h"
 #include "support/raw_http.h"
 
@@ -292,4 +295,52 @@ TEST_CASE("while draining, a request is told to retry elsewhere on a new connect
   CHECK(r.rfind("HTTP/1.1 503", 0) == 0);
   CHECK(r.find("x-should-retry: true") != std::string::npos);
   CHECK(r.find("onnection: close") != std::string::npos);
+}
+
+TEST_CASE("Content-Length together with Transfer-Encoding is refused, the connection closed, and what follows never answered") {
+  DaemonProcess d(accessConfig(""));
+  REQUIRE(d.waitReady());
+  int port = httpPort(d);
+  REQUIRE(port);
+  std::string body = chatBody("smuggled?");
+  char size[16];
+  std::snprintf(size, sizeof size, "%zx", body.size());
+  std::string chunked = std::string(size) + "\r\n" + body + "\r\n0\r\n\r\n";
+  // A proxy going by Content-Length takes the second request for part of the first body.
+  std::string smuggled = "GET /v1/models/SMUGGLED HTTP/1.1\r\nHost: x\r\n\r\n";
+  Tcp c(port);
+  REQUIRE(c.send("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+                 std::to_string(chunked.size() + smuggled.size()) + "\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked +
+                 smuggled));
+  bool closed = false;
+  std::string r = c.readUntil([](const std::string&) { return false; }, 3s, &closed);
+  CHECK(r.rfind("HTTP/1.1 400", 0) == 0);
+  CHECK(r.find("both Content-Length and Transfer-Encoding headers") != std::string::npos);
+  CHECK(Tcp::completeResponses(r) == 1);
+  CHECK(r.find("SMUGGLED") == std::string::npos);
+  CHECK(closed);
+}
+
+TEST_CASE("error bodies quoting what the caller sent stay valid UTF-8 JSON") {
+  DaemonProcess d(accessConfig(kKeys));
+  REQUIRE(d.waitReady());
+  int port = httpPort(d);
+  REQUIRE(port);
+  auto validJson = [](const std::string& body) {
+    rapidjson::Document doc;
+    return outrigger::validUtf8(body) && !doc.Parse(body.c_str()).HasParseError();
+  };
+  HttpReply path = roundTrip(port, get("/v1/%FF%C0x"));
+  CHECK(path.status == 404);
+  CHECK(validJson(path.body));
+  CHECK(path.body.find("unknown path /\xEF\xBF\xBD\xEF\xBF\xBDx") != std::string::npos);  // U+FFFD for each bad byte
+  HttpReply model = roundTrip(port, get("/v1/models/%FFx"));
+  CHECK(model.status == 404);
+  CHECK(validJson(model.body));
+  HttpReply tenant = roundTrip(port, chatWith("x-outrigger-tenant: \xff\r\n"));
+  CHECK(tenant.status == 403);
+  CHECK(validJson(tenant.body));
+  HttpReply keyed = roundTrip(port, chatWith("Authorization: Bearer key-a\r\nx-outrigger-tenant: t\xc0\r\n"));
+  CHECK(keyed.status == 403);
+  CHECK(validJson(keyed.body));
 }

@@ -199,3 +199,44 @@ TEST_CASE("Anthropic's count_tokens for a model without a known encoding is a ty
   REQUIRE(c.send(chat("still here")));
   CHECK(c.responses(1).rfind("HTTP/1.1 200", 0) == 0);
 }
+
+namespace {
+
+// An HTTP/2 frame: 24-bit length, type, flags, stream id.
+std::string h2Frame(uint8_t type, uint8_t flags, uint32_t stream, const std::string& payload) {
+  std::string f;
+  for (int shift : {16, 8, 0}) f += char((payload.size() >> shift) & 0xff);
+  f += char(type);
+  f += char(flags);
+  for (int shift : {24, 16, 8, 0}) f += char((stream >> shift) & 0xff);
+  return f + payload;
+}
+
+// HPACK: a literal header field without indexing, new name (names and values under 127 bytes).
+std::string hpackLiteral(const std::string& name, const std::string& value) {
+  return std::string(1, '\0') + char(name.size()) + name + char(value.size()) + value;
+}
+
+}  // namespace
+
+TEST_CASE("an HTTP/2 request whose body trickles past the header timeout has its connection closed") {
+  HttpDaemon d;
+  Tcp h2(d.port());
+  std::string headers = hpackLiteral(":method", "POST") + hpackLiteral(":scheme", "http") +
+                        hpackLiteral(":path", "/v1/chat/completions") + hpackLiteral(":authority", "x") +
+                        hpackLiteral("content-type", "application/json") + hpackLiteral("content-length", "100");
+  REQUIRE(h2.send("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + h2Frame(4, 0, 0, "") +
+                  h2Frame(1, 0x4 /* END_HEADERS */, 1, headers) + h2Frame(0, 0, 1, "{\"model\":")));
+  auto t0 = std::chrono::steady_clock::now();
+  bool closed = false;
+  // A byte now and then is not enough: the request as a whole must arrive in time.
+  for (int i = 0; i < 20 && !closed; ++i) {
+    h2.send(h2Frame(0, 0, 1, " "));
+    h2.readUntil([](const std::string&) { return false; }, 150ms, &closed);
+  }
+  CHECK(closed);
+  CHECK(std::chrono::steady_clock::now() - t0 < 2s);  // header_timeout_ms = 300, swept every 75 ms
+  Tcp c(d.port());
+  REQUIRE(c.send(chat("served after")));
+  CHECK(c.responses(1).rfind("HTTP/1.1 200", 0) == 0);
+}

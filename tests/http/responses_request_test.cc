@@ -5,6 +5,7 @@
 
 #include <rapidjson/document.h>
 
+#include "http/response_encoder.h"
 #include "http/responses_request.h"
 #include "outrigger_generated.h"
 
@@ -131,4 +132,29 @@ TEST_CASE("responses: what needs stored state, built-in tools and non-text parts
     CHECK(b.error.param == c.param);
     CHECK(b.error.message.find(c.says) != std::string::npos);
   }
+}
+
+TEST_CASE("responses: a stream cut mid-way reports its unfinished message as incomplete in response.failed") {
+  ChatCall call;
+  call.model = "default";
+  auto encoder = makeResponsesEncoder(call, "req1");
+  encoder->streamOpen();
+  ResponseChunkInfo chunk;
+  chunk.delta = "the first half";
+  encoder->streamChunk(chunk);
+  ResponseEndInfo end;
+  end.code = Code::kUnavailable;
+  end.message = "upstream stream cut";
+  std::string events = encoder->streamError(end, HttpError{502, "Bad Gateway", "api_error"});
+  size_t at = events.find("event: response.failed\ndata: ");
+  REQUIRE(at != std::string::npos);
+  std::string data = events.substr(at + std::string("event: response.failed\ndata: ").size());
+  data = data.substr(0, data.find('\n'));
+  rapidjson::Document d;
+  REQUIRE_FALSE(d.Parse(data.c_str()).HasParseError());
+  const auto& response = d["response"];
+  CHECK(std::string(response["status"].GetString()) == "failed");
+  REQUIRE(response["output"].Size() == 1);
+  CHECK(std::string(response["output"][0]["status"].GetString()) == "incomplete");
+  CHECK(std::string(response["output"][0]["content"][0]["text"].GetString()) == "the first half");
 }

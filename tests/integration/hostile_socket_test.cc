@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -319,4 +320,124 @@ TEST_CASE("the client's max_frame_size holds: long chunks are split, a unary ans
   REQUIRE(f);
   REQUIRE(frameOf(*f)->body_type() == wire::Body::Error);
   CHECK(frameOf(*f)->body_as_Error()->status() == wire::Status::FAILED_PRECONDITION);
+}
+
+TEST_CASE("a client that does not read its unary answers gets short RESOURCE_EXHAUSTED ends past the write queue limit, and is closed when it reads nothing") {
+  // Each answer is 50 KB; the queue may hold 256 KiB.
+  std::string base = basicConfig("mode = \"fixed\"\ntext = \"" + std::string(50000, 'x') + "\"", kAdmin);
+  DaemonProcess d("[server]\nwrite_queue_high_water = 65536\nwrite_queue_limit = 262144\nidle_timeout_ms = 2000\n" +
+                  base.substr(std::string("[server]\n").size()));
+  REQUIRE(d.waitReady());
+  std::string requests;
+  for (uint64_t sid = 1; sid <= 40; ++sid) requests += requestFrame(sid, {});
+  RawConnection slow(d.socket()), silent(d.socket());
+  REQUIRE(handshake(slow));
+  REQUIRE(handshake(silent));
+  REQUIRE(slow.send(requests));
+  REQUIRE(silent.send(requests));
+  std::this_thread::sleep_for(1s);  // every answer is ready long before the client reads one
+  int ok = 0, refused = 0;
+  while (ok + refused < 40) {
+    auto f = slow.readFrame();
+    REQUIRE(f);
+    if (frameOf(*f)->body_type() != wire::Body::ResponseEnd) continue;
+    const wire::ResponseEnd* end = frameOf(*f)->body_as_ResponseEnd();
+    if (end->status() == wire::Status::OK) {
+      CHECK(end->content()->size() == 50000);
+      ++ok;
+    } else {
+      CHECK(end->status() == wire::Status::RESOURCE_EXHAUSTED);
+      CHECK(end->message()->str() == "client is not reading its answers; write queue limit reached");
+      ++refused;
+    }
+  }
+  // What the daemon queued stayed near the limit: the socket's own buffer holds a few answers
+  // more, the rest were refused (40 answers would be 2 MB).
+  CHECK(ok >= 1);
+  CHECK(ok * 50000 < 262144 + 600000);
+  CHECK(refused == 40 - ok);
+  // The client that reads nothing at all is closed once its output has waited idle_timeout_ms.
+  std::this_thread::sleep_for(2500ms);
+  CHECK(silent.closedByPeer(5s));
+  CHECK(adminMetric(d, "outrigger_socket_idle_closes_total") >= 1);
+}
+
+TEST_CASE("a response format type or a role the daemon does not know is refused, not given a meaning") {
+  DaemonProcess d;
+  REQUIRE(d.waitReady());
+  RawConnection raw(d.socket());
+  REQUIRE(handshake(raw));
+  flatbuffers::FlatBufferBuilder b;
+  std::vector<flatbuffers::Offset<wire::Message>> msgs{wire::CreateMessageDirect(b, "user", "hi")};
+  auto format = wire::CreateResponseFormat(b, static_cast<wire::ResponseFormatType>(77));
+  wire::ParamsBuilder pb(b);
+  pb.add_response_format(format);
+  auto params = pb.Finish();
+  auto request = wire::CreateRequestDirect(b, "default", &msgs, params);
+  wire::FrameBuilder fb(b);
+  fb.add_stream_id(1);
+  fb.add_body_type(wire::Body::Request);
+  fb.add_body(request.Union());
+  b.FinishSizePrefixed(fb.Finish(), wire::FrameIdentifier());
+  REQUIRE(raw.send(std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize())));
+  auto f = raw.readFrame();
+  REQUIRE(f);
+  const wire::ResponseEnd* end = frameOf(*f)->body_as_ResponseEnd();
+  REQUIRE(end);
+  CHECK(end->status() == wire::Status::INVALID_ARGUMENT);
+  CHECK(end->message()->str() == "params.response_format.type 77 is not a known response format");
+
+  REQUIRE(raw.send(requestFrame(2, {.messages = {{"admin", "hi"}}})));
+  f = raw.readFrame();
+  REQUIRE(f);
+  end = frameOf(*f)->body_as_ResponseEnd();
+  REQUIRE(end);
+  CHECK(end->status() == wire::Status::INVALID_ARGUMENT);
+  CHECK(end->message()->str() == "messages[0].role is not one of system, developer, user, assistant, tool, function");
+  REQUIRE(raw.send(requestFrame(3, {.messages = {{"developer", "be brief"}, {"user", "still served"}}})));
+  f = raw.readFrame();
+  REQUIRE(f);
+  CHECK(frameOf(*f)->body_as_ResponseEnd()->status() == wire::Status::OK);
+}
+
+TEST_CASE("a client that half-closes its socket still gets the ends of its streams in flight, then the close") {
+  DaemonProcess d(withServer(""));
+  REQUIRE(d.waitReady());
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, d.socket().c_str(), sizeof addr.sun_path - 1);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  std::string out = helloFrame() + requestFrame(1, {.messages = {{"user", "slow one"}},
+                                                    .extra_json = R"({"mock":{"latency_ms":300}})"});
+  REQUIRE(::send(fd, out.data(), out.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(out.size()));
+  std::this_thread::sleep_for(100ms);  // the request is in flight
+  ::shutdown(fd, SHUT_WR);
+  std::string in;
+  bool eof = false;
+  for (auto deadline = std::chrono::steady_clock::now() + 5s; !eof && std::chrono::steady_clock::now() < deadline;) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    char buf[4096];
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) eof = true;
+    else in.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  CHECK(eof);  // closed once its last stream ended
+  bool answered = false;
+  for (size_t at = 0; at + 4 <= in.size();) {
+    uint32_t len;
+    std::memcpy(&len, in.data() + at, 4);
+    if (at + 4 + len > in.size()) break;
+    AlignedFrame f(in.substr(at, 4 + len));
+    if (frameOf(f)->body_type() == wire::Body::ResponseEnd) {
+      const wire::ResponseEnd* end = frameOf(f)->body_as_ResponseEnd();
+      CHECK(frameOf(f)->stream_id() == 1);
+      CHECK(end->status() == wire::Status::OK);
+      answered = end->content() && end->content()->str() == "slow one";
+    }
+    at += 4 + len;
+  }
+  CHECK(answered);
 }
