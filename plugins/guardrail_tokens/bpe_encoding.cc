@@ -69,22 +69,35 @@ size_t utf8Sequence(const uint8_t* s, size_t n, size_t* subpart) {
   return need + 1;
 }
 
+// Whether `text` is well-formed UTF-8: each sequence checked where it starts, without a call, as
+// text in many scripts is mostly multi-byte sequences.
 bool validUtf8(std::string_view text) {
   const auto* s = reinterpret_cast<const uint8_t*>(text.data());
-  size_t n = text.size(), i = 0, bad;
-  while (i < n) {
+  const size_t n = text.size();
+  auto continuation = [s](size_t at) { return (s[at] & 0xC0) == 0x80; };
+  for (size_t i = 0; i < n;) {
     uint64_t word;
     if (i + 8 <= n && (std::memcpy(&word, s + i, 8), (word & 0x8080808080808080ull) == 0)) {
       i += 8;
       continue;
     }
-    if (s[i] < 0x80) {
+    const uint8_t b = s[i];
+    if (b < 0x80) {
       ++i;
-      continue;
+    } else if (b >= 0xC2 && b <= 0xDF) {
+      if (i + 1 >= n || !continuation(i + 1)) return false;
+      i += 2;
+    } else if (b >= 0xE0 && b <= 0xEF) {
+      if (i + 2 >= n || !continuation(i + 1) || !continuation(i + 2)) return false;
+      if ((b == 0xE0 && s[i + 1] < 0xA0) || (b == 0xED && s[i + 1] > 0x9F)) return false;  // overlong, surrogate
+      i += 3;
+    } else if (b >= 0xF0 && b <= 0xF4) {
+      if (i + 3 >= n || !continuation(i + 1) || !continuation(i + 2) || !continuation(i + 3)) return false;
+      if ((b == 0xF0 && s[i + 1] < 0x90) || (b == 0xF4 && s[i + 1] > 0x8F)) return false;  // overlong, > U+10FFFF
+      i += 4;
+    } else {
+      return false;
     }
-    size_t len = utf8Sequence(s + i, n - i, &bad);
-    if (len == 0) return false;
-    i += len;
   }
   return true;
 }
@@ -132,6 +145,28 @@ uint64_t packSmall(const uint8_t* p, size_t n) {
   return key;
 }
 
+// Whether a memo is worth asking: text that does not repeat (random strings, hashes, base64) finds
+// nothing in one, and each look costs a cache miss. After a sample of kSample looks with fewer
+// than kMinHits hits, the memo is left alone for the next kSkip pieces, then sampled again.
+class MemoSampler {
+ public:
+  bool worthAsking() {
+    if (skip_ == 0) return true;
+    --skip_;
+    return false;
+  }
+  void record(bool hit) {
+    hits_ += hit;
+    if (++looks_ < kSample) return;
+    if (hits_ < kMinHits) skip_ = kSkip;
+    looks_ = hits_ = 0;
+  }
+
+ private:
+  static constexpr uint32_t kSample = 512, kMinHits = 64, kSkip = 8192;
+  uint32_t looks_ = 0, hits_ = 0, skip_ = 0;
+};
+
 // A per-thread memo of recent pieces of up to 24 bytes and their ids. Text repeats (common words,
 // indentation, identifiers, the same system prompt on every request), so most pieces are found
 // here without touching the rank tables. Direct-mapped: a new piece replaces whatever shared its
@@ -147,6 +182,7 @@ struct PieceMemo {
     uint8_t count = 0;
   };
   std::unique_ptr<Entry[]> entries{new Entry[size_t(1) << kSlotBits]()};
+  MemoSampler sampler;
 
   // The piece's bytes, zero-padded, as words: loaded whole, since bytes stored one by one and
   // read back as words would wait for each store.
@@ -175,6 +211,7 @@ struct LongPieceMemo {
     uint8_t count = 0;
   };
   std::unique_ptr<Entry[]> entries{new Entry[size_t(1) << kSlotBits]()};
+  MemoSampler sampler;
 
   Entry& slotOf(const uint8_t* p, size_t n) { return entries[XXH3_64bits(p, n) >> (64 - kSlotBits)]; }
 };
@@ -341,6 +378,8 @@ void BpeEncoding::indexRanks() {
   size_t short_capacity = 64;
   for (short_shift_ = 32 - 6; short_capacity < short_tokens * 3 / 2; short_capacity <<= 1) --short_shift_;
   short_table_.assign(short_capacity, ShortSlot{0, 0});
+  short_filter_.reset(short_tokens);
+  long_filter_.reset(long_tokens);
   for (uint32_t rank = 0; rank < rank_count_; ++rank) {
     std::string_view t = tokenBytes(rank);
     const auto* b = reinterpret_cast<const uint8_t*>(t.data());
@@ -353,7 +392,9 @@ void BpeEncoding::indexRanks() {
       size_t j = shortHash(uint32_t(key), t.size()) >> short_shift_;
       while (short_table_[j].rank_and_size) j = (j + 1) & (short_table_.size() - 1);
       short_table_[j] = {uint32_t(key), rank << 3 | uint32_t(t.size())};
+      short_filter_.add(slotHash(key, t.size()));
     } else {
+      long_filter_.add(slotHash(key, t.size()));
       size_t i = slotHash(key, t.size()) & mask_;
       while (table_[i].rank_plus_one) i = (i + 1) & mask_;
       table_[i] = {key, rank + 1, uint32_t(t.size())};
@@ -385,6 +426,7 @@ uint32_t BpeEncoding::rankOf(const uint8_t* p, size_t n) const {
   if (n == 2) return pair_rank_[size_t(p[0]) << 8 | p[1]];
   if (n - 3 <= 1) {
     uint32_t key = uint32_t(packSmall(p, n));
+    if (!short_filter_.mayHold(slotHash(key, n))) return kNoRank;
     for (size_t j = shortHash(key, n) >> short_shift_;; j = (j + 1) & (short_table_.size() - 1)) {
       const ShortSlot& s = short_table_[j];
       if (!s.rank_and_size) return kNoRank;
@@ -393,7 +435,9 @@ uint32_t BpeEncoding::rankOf(const uint8_t* p, size_t n) const {
   }
   if (n > max_token_len_) return kNoRank;
   uint64_t key = keyOf(p, n);
-  for (size_t i = slotHash(key, n) & mask_;; i = (i + 1) & mask_) {
+  uint64_t hash = slotHash(key, n);
+  if (!long_filter_.mayHold(hash)) return kNoRank;
+  for (size_t i = hash & mask_;; i = (i + 1) & mask_) {
     const Slot& s = table_[i];
     if (!s.rank_plus_one) return kNoRank;
     if (s.key != key || s.size != n) continue;
@@ -556,23 +600,51 @@ size_t BpeEncoding::pieceTokens(Scratch& scratch, const uint8_t* p, size_t n, co
       *ids = scratch.ids.data();
       return 1;
     }
+    // Two or three bytes that are not one token make at most one merge, of the lower-ranked pair
+    // (the left one among equals): no memo, no merge loop. Common in text that does not repeat.
+    if (n <= 3) {
+      uint32_t* out = scratch.ids.data();
+      *ids = out;
+      uint32_t left = pair_rank_[size_t(p[0]) << 8 | p[1]];
+      uint32_t right = n == 3 ? pair_rank_[size_t(p[1]) << 8 | p[2]] : kNoRank;
+      if (left == kNoRank && right == kNoRank) {
+        for (size_t i = 0; i < n; ++i) out[i] = byte_rank_[p[i]];
+        return n;
+      }
+      if (left <= right) {
+        out[0] = left, out[1] = byte_rank_[p[2]];
+      } else {
+        out[0] = byte_rank_[p[0]], out[1] = right;
+      }
+      return 2;
+    }
   }
   const bool memoize = quadratic_limit_ == kQuadraticMergeLimit && index_ != kNoMemo;
   PieceMemo::Entry* entry = nullptr;
   LongPieceMemo::Entry* long_entry = nullptr;
   uint64_t key[PieceMemo::kMaxBytes / 8] = {};
   if (memoize && n <= PieceMemo::kMaxBytes) {
-    PieceMemo::keyOf(p, n, key);
-    entry = &scratch.memo(index_).slotOf(key, n);
-    if (entry->size == n && std::equal(std::begin(key), std::end(key), entry->key)) {
-      *ids = entry->ids;
-      return entry->count;
+    PieceMemo& memo = scratch.memo(index_);
+    if (memo.sampler.worthAsking()) {
+      PieceMemo::keyOf(p, n, key);
+      entry = &memo.slotOf(key, n);
+      bool hit = entry->size == n && std::equal(std::begin(key), std::end(key), entry->key);
+      memo.sampler.record(hit);
+      if (hit) {
+        *ids = entry->ids;
+        return entry->count;
+      }
     }
   } else if (memoize && n <= LongPieceMemo::kMaxBytes) {
-    long_entry = &scratch.longMemo(index_).slotOf(p, n);
-    if (long_entry->size == n && std::memcmp(long_entry->bytes, p, n) == 0) {
-      *ids = long_entry->ids;
-      return long_entry->count;
+    LongPieceMemo& memo = scratch.longMemo(index_);
+    if (memo.sampler.worthAsking()) {
+      long_entry = &memo.slotOf(p, n);
+      bool hit = long_entry->size == n && std::memcmp(long_entry->bytes, p, n) == 0;
+      memo.sampler.record(hit);
+      if (hit) {
+        *ids = long_entry->ids;
+        return long_entry->count;
+      }
     }
   }
   size_t count;

@@ -7,7 +7,8 @@
 // kQuadraticMergeLimit bytes use tiktoken's rescanning loop; longer ones (a run of 10,000 'a's
 // is one piece) a tournament tree over a linked list that yields the same merges in O(n log n).
 // Each thread keeps memos of recent pieces of up to 128 bytes and their ids (up to 1.25 MB per
-// encoding it used), so repeated words, identifiers and indentation skip the rank tables.
+// encoding it used), so repeated words, identifiers and indentation skip the rank tables; a
+// Bloom filter in front of each large rank table answers most spans that are no token from cache.
 //
 // The rank tables are compiled in (rank_data.S, from the npm `tiktoken` package, SHA-256-checked
 // at build time). An encoding is built once per process on first use (~10-30 ms) and then
@@ -20,6 +21,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "key_filter.h"
 
 namespace outrigger::tokens {
 
@@ -114,6 +117,9 @@ class BpeEncoding {
   uint32_t short_shift_ = 0;  // slot = hash >> short_shift_
   std::unique_ptr<Slot[], SlotsDeleter> table_;  // on huge pages where the kernel allows
   uint64_t mask_ = 0;
+  // What short_table_ and table_ hold, by slotHash: most spans asked about are no token, and
+  // these answer that from cache.
+  KeyFilter short_filter_, long_filter_;
   size_t quadratic_limit_ = kQuadraticMergeLimit;
   void* pattern_ = nullptr;  // pcre2_code_8, JIT-compiled
 };

@@ -191,3 +191,20 @@ TEST_CASE("adversarial repetitions stay bounded: a million-byte piece encodes") 
   WARN("1 MiB single-piece word: " << n << " tokens in " << seconds << " s");
   CHECK(BpeEncoding::byName("cl100k_base")->count(std::string(1 << 20, ' ') + "x") > 0);
 }
+
+// The filter in front of the large rank tables: a token it refused would be counted as merges.
+TEST_CASE("the rank tables' key filter holds every key added and refuses nearly all others") {
+  outrigger::tokens::KeyFilter filter;
+  std::mt19937_64 rng(7);
+  std::vector<uint64_t> keys(150000);
+  for (uint64_t& k : keys) k = rng();
+  filter.reset(keys.size());
+  for (uint64_t k : keys) filter.add(k);
+  for (uint64_t k : keys) REQUIRE(filter.mayHold(k));
+  size_t false_positives = 0, others = 1000000;
+  for (size_t i = 0; i < others; ++i) false_positives += filter.mayHold(rng());
+  CHECK(false_positives < others * 3 / 100);
+  filter.reset(1);  // one word: still no false negative
+  filter.add(keys[0]);
+  CHECK(filter.mayHold(keys[0]));
+}
