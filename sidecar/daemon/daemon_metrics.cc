@@ -228,6 +228,9 @@ std::string Daemon::socketMetrics() const {
        &ipc::ConnectionCounters::tenant_refusals},
       {"outrigger_feedback_received_total", "Feedback frames accepted and handed to the exporter queue.",
        &ipc::ConnectionCounters::feedback},
+      {"outrigger_socket_answers_dropped_total",
+       "Unary answers replaced by RESOURCE_EXHAUSTED because the client read none of its queued output.",
+       &ipc::ConnectionCounters::answers_dropped},
   };
   std::string out = renderSums(kConn, workers_, [](Worker& w) -> auto& { return w.counters(); });
   using V = ipc::ConnectionAdmission::Verdict;

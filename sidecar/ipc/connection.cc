@@ -452,6 +452,8 @@ void Connection::onEnd(uint64_t stream_id, const ResponseEndInfo& end) {
   // larger than the limit still goes to a client whose queue was empty.
   bool over_limit = !failing_ && unwritten_before > 0 && unwrittenBytes() > settings_.write_queue_limit;
   if (too_large || over_limit) {
+    // Recorded as answered by the chain: this is where the answer is lost, so it is counted here.
+    if (over_limit) ++owner_.counters().answers_dropped;
     out_.resize(before);
     ResponseEndInfo refused;
     refused.code = Code::kResourceExhausted;

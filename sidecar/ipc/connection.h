@@ -65,6 +65,7 @@ struct ConnectionCounters {
   std::atomic<uint64_t> memory_refusals{0};   // partial-frame budget exhausted
   std::atomic<uint64_t> tenant_refusals{0};   // a request named a tenant its peer may not use
   std::atomic<uint64_t> feedback{0};          // Feedback frames accepted (handed to the exporter queue)
+  std::atomic<uint64_t> answers_dropped{0};   // unary answers replaced by RESOURCE_EXHAUSTED: the client did not read
 };
 
 class Connection;

@@ -356,6 +356,7 @@ TEST_CASE("a client that does not read its unary answers gets short RESOURCE_EXH
   CHECK(ok >= 1);
   CHECK(ok * 50000 < 262144 + 600000);
   CHECK(refused == 40 - ok);
+  CHECK(adminMetric(d, "outrigger_socket_answers_dropped_total") >= refused);  // every lost answer counted
   // The client that reads nothing at all is closed once its output has waited idle_timeout_ms.
   std::this_thread::sleep_for(2500ms);
   CHECK(silent.closedByPeer(5s));

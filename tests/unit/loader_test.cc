@@ -20,6 +20,15 @@ namespace {
 
 std::string fixture(const char* name) { return std::string(OUTRIGGER_FIXTURE_DIR) + "/" + name + ".so"; }
 
+// A copy of the two_types fixture in `dir`, with `mode`.
+std::string twoTypesCopy(const std::string& dir, mode_t mode) {
+  std::string copy = dir + "/two_types.so";
+  std::ifstream src(fixture("two_types"), std::ios::binary);
+  std::ofstream(copy, std::ios::binary) << src.rdbuf();
+  ::chmod(copy.c_str(), mode);
+  return copy;
+}
+
 std::string loadError(const std::string& path) {
   auto r = plugin::loadLibrary(path);
   REQUIRE_FALSE(r.ok());
@@ -71,10 +80,7 @@ TEST_CASE("RTLD_NOW refuses a library with an unresolved symbol at load time, wi
 
 TEST_CASE("world-writable plugin files are refused") {
   std::string dir = testing::makeTempDir();
-  std::string copy = dir + "/two_types.so";
-  std::ifstream src(fixture("two_types"), std::ios::binary);
-  std::ofstream(copy, std::ios::binary) << src.rdbuf();
-  ::chmod(copy.c_str(), 0777);
+  std::string copy = twoTypesCopy(dir, 0777);
   std::string e = loadError(copy);
   CHECK(e.find("world-writable") != std::string::npos);
   ::chmod(copy.c_str(), 0755);
@@ -86,10 +92,7 @@ TEST_CASE("world-writable plugin files are refused") {
 // there or written is not opened at all.
 TEST_CASE("plugins in a world-writable directory or owned by another user are refused") {
   std::string dir = testing::makeTempDir();
-  std::string copy = dir + "/two_types.so";
-  std::ifstream src(fixture("two_types"), std::ios::binary);
-  std::ofstream(copy, std::ios::binary) << src.rdbuf();
-  ::chmod(copy.c_str(), 0755);
+  std::string copy = twoTypesCopy(dir, 0755);
   ::chmod(dir.c_str(), 01777);  // like /tmp: anyone may add a file
   CHECK(loadError(copy).find("world-writable directory") != std::string::npos);
   plugin::PluginCatalog catalog;
