@@ -1,5 +1,7 @@
 #include "cli/commands.h"
 
+#include <signal.h>
+
 #include <sqlite3.h>
 
 #include <cstdio>
@@ -50,6 +52,13 @@ void printPolicy(const resilience::RoutePolicy& p, size_t targets) {
 }  // namespace
 
 int serve(const Options& opt) {
+  // Until the daemon's loop handles SIGHUP (`systemctl reload`, a config push), one would kill
+  // the process, which systemd counts as a clean exit: held pending, in this thread and every
+  // thread started from it, until Daemon::run takes it.
+  sigset_t hup;
+  sigemptyset(&hup);
+  sigaddset(&hup, SIGHUP);
+  ::pthread_sigmask(SIG_BLOCK, &hup, nullptr);
   installCrashReport();
   // SQLite (the trace store, budgets) keeps allocation statistics under one process-wide mutex
   // by default; nothing reads them, and the exporter thread and a budget's flusher would take

@@ -20,7 +20,7 @@ int main(int argc, char** argv) {
   auto* serve = app.add_subcommand("serve", "Serve requests on the Unix socket");
   serve->add_option("-c,--config", opt.config_path, "TOML config (default: the embedded default config)");
   serve->add_option("-s,--socket", opt.socket_path, "Socket path (overrides the config)");
-  serve->add_option("-w,--workers", opt.workers, "Worker threads (overrides the config)")->check(CLI::Range(1, 256));
+  serve->add_option("-w,--workers", opt.workers, "Worker threads (overrides the config)")->check(CLI::Range(0, 256));
 
   auto* check = app.add_subcommand("check", "Validate a config, load its plugins, print the resolved chain");
   check->add_option("-c,--config", opt.config_path, "TOML config (default: the embedded default config)");

@@ -182,6 +182,11 @@ int showTrace(const Options& opt) {
 }
 
 // Each group's requests, errors, cache hits, tokens and cost per time bucket (--bucket).
+// A group's name in a table: the row of the groups past the cap says how many it holds.
+static std::string groupLabel(const std::string& key, bool other, uint64_t groups) {
+  return other ? "(" + std::to_string(groups) + " more groups)" : printable(orDash(key));
+}
+
 int bucketedStats(const Options& opt, traces::GroupBy by, const traces::TraceFilter& filter, sqlite3* db) {
   std::vector<traces::SeriesRow> series;
   std::string error;
@@ -198,7 +203,7 @@ int bucketedStats(const Options& opt, traces::GroupBy by, const traces::TraceFil
               "ERRORS", "CACHE HITS", "IN TOKENS", "OUT TOKENS", "COST USD");
   for (const traces::SeriesRow& s : series) {
     for (const traces::BucketRow& b : s.buckets) {
-      std::printf("%-24s %-23s %9llu %7llu %10llu %12llu %12llu %12.6f\n", printable(orDash(s.key)).c_str(),
+      std::printf("%-24s %-23s %9llu %7llu %10llu %12llu %12llu %12.6f\n", groupLabel(s.key, s.other, s.groups).c_str(),
                   utcTime(b.start_unix_ns).c_str(), static_cast<unsigned long long>(b.requests),
                   static_cast<unsigned long long>(b.errors), static_cast<unsigned long long>(b.cache_hits),
                   static_cast<unsigned long long>(b.input_tokens), static_cast<unsigned long long>(b.output_tokens),
@@ -239,7 +244,7 @@ int traceStats(const Options& opt) {
               "REFUSAL%", "P50 MS", "P95 MS", "P99 MS", "IN TOKENS", "OUT TOKENS", "COST USD");
   for (const traces::StatsRow& r : rows) {
     double n = r.requests ? static_cast<double>(r.requests) : 1;
-    std::printf("%-24s %9llu %7.2f %9.2f %9.2f %9.2f %9.2f %12llu %12llu %12.6f\n", printable(orDash(r.key)).c_str(),
+    std::printf("%-24s %9llu %7.2f %9.2f %9.2f %9.2f %9.2f %12llu %12llu %12.6f\n", groupLabel(r.key, r.other, r.groups).c_str(),
                 static_cast<unsigned long long>(r.requests), 100.0 * static_cast<double>(r.errors) / n,
                 100.0 * static_cast<double>(r.refusals) / n, r.p50_ms, r.p95_ms, r.p99_ms,
                 static_cast<unsigned long long>(r.input_tokens), static_cast<unsigned long long>(r.output_tokens),

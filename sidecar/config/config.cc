@@ -490,8 +490,8 @@ namespace {
 // table header) is counted before toml++ sees the text.
 constexpr size_t kMaxKeyParts = 64;
 
-// Where a multi-line string (""" or ''') opened in `line` from `from` on and did not close on it:
-// its delimiter, or "" when none is left open. Quotes of one-line strings are skipped over.
+// The delimiter (""" or ''') of a multi-line string that opens in `line` from `from` on and does
+// not close on it, or "" when none is left open. Quotes of one-line strings are skipped over.
 std::string_view openMultiLineString(std::string_view line, size_t from) {
   char quote = 0;
   for (size_t i = from; i < line.size(); ++i) {
@@ -543,7 +543,7 @@ std::string tooManyKeyParts(std::string_view text, std::string_view source) {
       return std::string(source) + ":" + std::to_string(line_no) + ": a dotted key of more than " +
              std::to_string(kMaxKeyParts) + " parts";
     }
-    if (eq != std::string_view::npos) open_string = openMultiLineString(line, eq + 1);
+    open_string = openMultiLineString(line, 0);  // a value's, or an array element's on its own line
   }
   return "";
 }

@@ -39,11 +39,6 @@ bool loopbackOrUnix(const std::string& address) {
   return address.rfind("unix:", 0) == 0 || address.rfind("127.", 0) == 0 || address.rfind("[::1]", 0) == 0;
 }
 
-// A SIGHUP (`systemctl reload`, a config push) that arrives while the first chain is built: by
-// default it would kill the process, which systemd counts as a clean exit and does not restart.
-volatile sig_atomic_t sighup_while_starting = 0;
-void noteSighupWhileStarting(int) { sighup_while_starting = 1; }
-
 }  // namespace
 
 Daemon::Daemon(config::Settings settings, std::string config_path, config::ServerOverrides overrides)
@@ -69,10 +64,6 @@ int Daemon::run() {
   setLogLevel(settings_.server.log_level);
   // A peer that closed its socket must surface as a write error (EPIPE), not kill the process.
   ::signal(SIGPIPE, SIG_IGN);
-  struct sigaction hup = {};
-  hup.sa_handler = &noteSighupWhileStarting;
-  sigemptyset(&hup.sa_mask);
-  ::sigaction(SIGHUP, &hup, nullptr);
   uint32_t n = settings_.server.workers ? settings_.server.workers : std::max(1u, std::thread::hardware_concurrency());
   auto snapshot = chain::buildChain(settings_, n, generation_);
   if (!snapshot.ok()) {
@@ -139,11 +130,16 @@ int Daemon::run() {
     config_watch_ = std::make_unique<ConfigWatch>(&loop_, config_path_, [this] { reload(); });
     config_watch_->start(settings_.text_hash);
   }
-  if (sighup_while_starting) {  // the loop's handler has replaced the one that noted it
-    sighup_while_starting = 0;
-    ORLOG(LogLevel::kInfo, "reload", "a SIGHUP arrived while starting; reloading now");
-    reload();
+  // serve() blocked SIGHUP until the loop handles it (its default action kills the process, and
+  // a handler would interrupt a plugin's create): one sent meanwhile is delivered now, and reloads.
+  sigset_t hup;
+  sigemptyset(&hup);
+  sigaddset(&hup, SIGHUP);
+  sigset_t pending;
+  if (::sigpending(&pending) == 0 && sigismember(&pending, SIGHUP)) {
+    ORLOG(LogLevel::kInfo, "reload", "a SIGHUP arrived while starting; reloading once serving");
   }
+  ::pthread_sigmask(SIG_UNBLOCK, &hup, nullptr);
   ORLOG(LogLevel::kInfo, "daemon", "serving on " + socket_path_ + " with " + std::to_string(n) +
                                        " workers (config " + settings_.source + ")");
   uv_run(&loop_, UV_RUN_DEFAULT);

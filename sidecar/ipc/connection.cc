@@ -136,10 +136,22 @@ bool Connection::peerStillReads() {
   return ::poll(&p, 1, 0) == 0 || !(p.revents & (POLLHUP | POLLERR));
 }
 
+uint64_t Connection::writeStalledMs(uint64_t now_ms) {
+  if (pending_writes_ == 0) return 0;
+  // libuv's count of bytes still to write shrinks as a reading client takes them, before the
+  // write request completes.
+  size_t left = uv_stream_get_write_queue_size(reinterpret_cast<uv_stream_t*>(&pipe_));
+  if (left != write_left_seen_) {
+    write_left_seen_ = left;
+    write_progress_ms_ = now_ms;
+  }
+  return now_ms - write_progress_ms_;
+}
+
 void Connection::checkTimeouts(uint64_t now_ms) {
   // A client that takes none of its output would hold it, and the connection (closing or not),
   // forever. Nothing more can reach it, so the queued writes are dropped.
-  if (settings_.idle_timeout_ms && unwrittenBytes() > 0 && now_ms - write_waiting_ms_ >= settings_.idle_timeout_ms &&
+  if (settings_.idle_timeout_ms && writeStalledMs(now_ms) >= settings_.idle_timeout_ms &&
       !uv_is_closing(reinterpret_cast<uv_handle_t*>(&pipe_))) {
     ++owner_.counters().idle_closes;
     ORLOG(LogLevel::kDebug, "ipc", "closing connection of " + peer_.describe() + ": it reads none of its answers");
@@ -437,7 +449,6 @@ void Connection::onEnd(uint64_t stream_id, const ResponseEndInfo& end) {
   last_activity_ms_ = uv_now(pipe_.loop);
   if (closing_) return;
   size_t before = out_.size();
-  size_t unwritten_before = unwrittenBytes();
   if (failing_) {
     // On the fatal path the client may run the call again only if no provider saw it.
     ResponseEndInfo info = end;
@@ -448,9 +459,13 @@ void Connection::onEnd(uint64_t stream_id, const ResponseEndInfo& end) {
   }
   bool too_large = out_.size() - before > size_t{peer_max_frame_} + 4;
   // Unary answers of a client that does not read would pile up without bound (streams are ended
-  // in onChunk): past the limit, the answer's place goes to a short end saying why. A lone answer
-  // larger than the limit still goes to a client whose queue was empty.
-  bool over_limit = !failing_ && unwritten_before > 0 && unwrittenBytes() > settings_.write_queue_limit;
+  // in onChunk): past the limit, the answer's place goes to a short end saying why, once the
+  // client has taken nothing for kUnaryStallMs. A client that reads may get a burst of answers
+  // past the limit (they finished together), up to kUnaryBurstLimits times it.
+  size_t unwritten = unwrittenBytes();
+  bool over_limit = !failing_ && unwritten > settings_.write_queue_limit && unwritten > out_.size() - before &&
+                    (writeStalledMs(uv_now(pipe_.loop)) >= kUnaryStallMs ||
+                     unwritten > kUnaryBurstLimits * settings_.write_queue_limit);
   if (too_large || over_limit) {
     // Recorded as answered by the chain: this is where the answer is lost, so it is counted here.
     if (over_limit) ++owner_.counters().answers_dropped;
@@ -480,7 +495,6 @@ void Connection::queued() {
 void Connection::flush() {
   flush_scheduled_ = false;
   if (out_.empty() || uv_is_closing(reinterpret_cast<uv_handle_t*>(&pipe_))) return;
-  if (inflight_bytes_ == 0) write_waiting_ms_ = uv_now(pipe_.loop);  // nothing was waiting before
   // Most answers fit in the socket buffer: written at once, they need no write request, and
   // libuv neither watches the socket for writability nor changes its epoll registration (an
   // epoll_ctl per answer through uv_write). What is left goes through uv_write, in order.
@@ -495,6 +509,7 @@ void Connection::flush() {
   else if (sent != UV_EAGAIN) return close();
   auto* wr = new WriteReq{{}, std::move(out_), this};
   out_ = std::string();  // a moved-from string may keep its capacity: an idle connection holds none
+  bool first = pending_writes_ == 0;
   inflight_bytes_ += wr->data.size();
   ++pending_writes_;
   uv_buf_t buf = uv_buf_init(wr->data.data(), static_cast<unsigned>(wr->data.size()));
@@ -503,7 +518,11 @@ void Connection::flush() {
     --pending_writes_;
     inflight_bytes_ -= wr->data.size();
     delete wr;
-    close();
+    return close();
+  }
+  if (first) {  // the kernel held these bytes back: the stall clock starts now
+    write_progress_ms_ = uv_now(pipe_.loop);
+    write_left_seen_ = uv_stream_get_write_queue_size(reinterpret_cast<uv_stream_t*>(&pipe_));
   }
 }
 
@@ -513,7 +532,7 @@ void Connection::onWritten(uv_write_t* req, int status) {
   self->inflight_bytes_ -= wr->data.size();
   --self->pending_writes_;
   delete wr;
-  self->write_waiting_ms_ = uv_now(self->pipe_.loop);  // the client took these bytes
+  self->write_progress_ms_ = uv_now(self->pipe_.loop);  // the client took these bytes
   if (status < 0) {
     self->close();
   }

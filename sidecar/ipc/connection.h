@@ -81,6 +81,11 @@ class ConnectionOwner {
 
 class Connection : public ResponseSink {
  public:
+  // A unary answer past write_queue_limit is refused once the client has taken no output for
+  // this long, or at once past this many times the limit (a burst that finished together).
+  static constexpr uint64_t kUnaryStallMs = 1000;
+  static constexpr size_t kUnaryBurstLimits = 4;
+
   Connection(ConnectionOwner& owner, uv_loop_t* loop, chain::Engine& engine, FrameWriter& writer,
              const ConnectionSettings& settings);
   ~Connection() override;
@@ -141,6 +146,9 @@ class Connection : public ResponseSink {
   void stopReading();
   // The client sent end-of-file: true when it shut down only its writing side and still reads.
   bool peerStillReads();
+  // How long output the kernel held back has waited without the client taking a byte of it;
+  // 0 when nothing waits (what a loop iteration queued and has not flushed yet is no stall).
+  uint64_t writeStalledMs(uint64_t now_ms);
   // Reads new frames again once what is queued and held is back under half the watermark.
   void resumeReading();
 
@@ -163,7 +171,8 @@ class Connection : public ResponseSink {
   uint64_t last_activity_ms_ = 0;   // last frame received or stream ended
   uint64_t frame_started_ms_ = 0;   // when the partial frame in the reader began
   uint64_t partial_serial_ = 0;
-  uint64_t write_waiting_ms_ = 0;   // since when queued output has waited with no byte written
+  uint64_t write_progress_ms_ = 0;  // when the client last took output from a write the kernel held back
+  size_t write_left_seen_ = 0;      // libuv's write queue size then
   bool hello_done_ = false;
   bool going_away_ = false;
   bool closing_ = false;

@@ -218,6 +218,7 @@ std::string statsJson(GroupBy by, const std::vector<StatsRow>& rows) {
     double n = r.requests ? static_cast<double>(r.requests) : 1.0;
     w.StartObject();
     str(w, "key", r.key);
+    if (r.other) w.Key("other_groups"), w.Uint64(r.groups);  // the groups past the cap, together
     w.Key("requests"), w.Uint64(r.requests);
     w.Key("errors"), w.Uint64(r.errors);
     w.Key("error_rate"), w.Double(static_cast<double>(r.errors) / n);
@@ -254,6 +255,7 @@ std::string bucketedStatsJson(GroupBy by, uint32_t bucket_seconds, int64_t since
   for (const SeriesRow& s : series) {
     w.StartObject();
     str(w, "key", s.key);
+    if (s.other) w.Key("other_groups"), w.Uint64(s.groups);
     w.Key("requests"), w.Uint64(s.requests);
     w.Key("cost_usd"), w.Double(s.cost_usd);
     w.Key("buckets");

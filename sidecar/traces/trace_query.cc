@@ -280,6 +280,7 @@ bool requestStats(sqlite3* db, const TraceFilter& filter, GroupBy by, const Quer
   };
   std::vector<Group> kept;
   Group other{StatsRow{kOtherGroups, 0}, {}};
+  other.row.other = true;
   auto toOther = [&](Group g) {
     StatsRow& o = other.row;
     o.groups += g.row.groups;
@@ -384,6 +385,7 @@ bool bucketedStats(sqlite3* db, const TraceFilter& filter, GroupBy by, uint32_t 
   SeriesRow other;
   other.key = kOtherGroups;
   other.groups = 0;
+  other.other = true;
   std::map<int64_t, BucketRow> other_buckets;  // at most kMaxBuckets
   auto toOther = [&](SeriesRow series) {
     other.groups += series.groups;

@@ -76,7 +76,8 @@ const char* groupByName(GroupBy by);
 
 struct StatsRow {
   std::string key;  // the group's value ("prompt_id@version" for prompt versions), or kOtherGroups
-  uint64_t groups = 1;  // the groups the row stands for: more than one in the kOtherGroups row only
+  uint64_t groups = 1;  // the groups the row stands for (the kOtherGroups row: every one past the cap)
+  bool other = false;   // the kOtherGroups row, not a group whose value happens to be "_other"
   uint64_t requests = 0, errors = 0, refusals = 0, cache_hits = 0;
   double p50_ms = 0, p95_ms = 0, p99_ms = 0;  // request latency, nearest rank
   uint64_t input_tokens = 0, output_tokens = 0;
@@ -95,6 +96,7 @@ struct BucketRow {
 struct SeriesRow {
   std::string key;
   uint64_t groups = 1;  // as StatsRow's
+  bool other = false;
   uint64_t requests = 0;
   double cost_usd = 0;
   std::vector<BucketRow> buckets;

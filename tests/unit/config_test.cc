@@ -222,6 +222,12 @@ TEST_CASE("a dotted key of 100,000 parts is refused before the TOML parser recur
     INFO(text);
     CHECK(multi.ok());  // nor inside a multi-line one
   }
+  // An array element on a line of its own, and a quoted '=' before a real multi-line string.
+  std::string element = std::string(kMinimal) + "[instances.mock.config]\nnotes = [\n  \"\"\"\nStatus " + dots +
+                        "\n\"\"\",\n]\n";
+  CHECK(config::parseConfig(element, "test.toml", "/etc/outrigger").ok());
+  CHECK(errorOf(std::string(kMinimal) + "[instances.mock.config]\nnotes = [\"a = '''\"]\na" + parts + " = 1\n") ==
+        "test.toml:8: a dotted key of more than 64 parts");
   CHECK(errorOf(std::string(kMinimal) + "note = \"\"\"one line\"\"\"\na" + parts + " = 1\n") ==
         "test.toml:7: a dotted key of more than 64 parts");  // a string closed on its line hides nothing
 }

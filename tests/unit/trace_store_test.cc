@@ -487,6 +487,9 @@ TEST_CASE("trace store: stats over more groups than an answer holds keep the lar
   REQUIRE_FALSE(d.HasParseError());
   CHECK(d["groups"].Size() == traces::kMaxStatsGroups + 1);
   CHECK(std::string(d["groups"][traces::kMaxStatsGroups]["key"].GetString()) == "_other");
+  // Marked as the rest, which a group that is really called "_other" is not.
+  CHECK(d["groups"][traces::kMaxStatsGroups]["other_groups"].GetUint64() == 1501);
+  CHECK_FALSE(d["groups"][0].HasMember("other_groups"));
 
   // Over time: the costliest series, then the rest as one series of summed buckets.
   traces::TraceFilter since_t0;
@@ -499,6 +502,8 @@ TEST_CASE("trace store: stats over more groups than an answer holds keep the lar
   CHECK(series[0].requests == 3);
   CHECK(series.back().key == traces::kOtherGroups);
   CHECK(series.back().groups == 1501);
+  CHECK(series.back().other);
+  CHECK_FALSE(series[0].other);
   REQUIRE(series.back().buckets.size() == 1);
   CHECK(series.back().buckets[0].start_unix_ns == static_cast<int64_t>(kT0));
   CHECK(series.back().buckets[0].requests == 1501);
