@@ -34,8 +34,12 @@ struct CallMetadata {
   // The SDK's read timeout (x-stainless-read-timeout): the longest it waits for bytes, so the whole
   // wait for a unary answer, but only the gap between a stream's chunks.
   uint32_t read_timeout_ms = 0;
-  // The request's deadline: timeout_ms, else for a unary call the SDK's read timeout.
-  uint32_t deadlineMs(bool stream) const { return timeout_ms ? timeout_ms : stream ? 0 : read_timeout_ms; }
+  // The request's deadline: timeout_ms, else for a unary call the SDK's read timeout, else for a
+  // stream the server's longest (max_timeout_ms clamps it): an SDK bounds a stream's gaps, not the
+  // stream, and the short default would cut the long answers people stream for.
+  uint32_t deadlineMs(bool stream) const {
+    return timeout_ms ? timeout_ms : stream ? UINT32_MAX : read_timeout_ms;
+  }
 };
 
 // A request ready for Engine::start: `request` points into `frame`.

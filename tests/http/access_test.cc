@@ -208,15 +208,17 @@ TEST_CASE("the SDKs' deadline headers: x-stainless-timeout, and x-stainless-read
   }
 }
 
-TEST_CASE("a stream takes no deadline from the SDKs' timeout headers: they bound the gap between chunks") {
-  DaemonProcess d(accessConfig(""));
+TEST_CASE("a stream takes no deadline from the SDK timeout headers or the short default, only max_timeout_ms") {
+  // A 1 s default: the two-second stream below outlives it, as long answers outlive 60 s.
+  std::string config = accessConfig("");
+  DaemonProcess d("[server]\ndefault_timeout_ms = 1000\n" + config.substr(std::string("[server]\n").size()));
   REQUIRE(d.waitReady());
   int port = httpPort(d);
   REQUIRE(port);
   // Four chunks 500 ms apart: two seconds in all, past the 0.3 s timeout and its second of grace.
   std::string slow = R"({"model":"default","stream":true,"messages":[{"role":"user","content":"a b c d"}],)"
                      R"("mock":{"chunks":4,"chunk_interval_ms":500}})";
-  for (const char* header : {"x-stainless-timeout: 0.3", "x-stainless-read-timeout: 0.3"}) {
+  for (const char* header : {"x-stainless-timeout: 0.3", "x-stainless-read-timeout: 0.3", "x-no-deadline: 1"}) {
     INFO(header);
     Tcp c(port);
     REQUIRE(c.send("POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n" +
