@@ -243,7 +243,10 @@ void ProviderStage::noteRateLimit(const outrigger_response_view& failure) {
 // A target whose upstream now answers as another model or fingerprint: logged (a few lines a
 // second at most, should an upstream flap between two) and counted on /metrics.
 void ProviderStage::noteUpstreamIdentity(resilience::TargetHealth& health, const outrigger_response_view& response) {
-  for (const auto& change : health.identity.observe(sv(response.model), sv(response.system_fingerprint))) {
+  if (ctx_.embed_) return;  // an embedding model answers as itself, not as the chat model
+  // Per model asked: a target passing the caller's model through answers each as itself.
+  for (const auto& change :
+       health.identity.observe(ctx_.model_, sv(response.model), sv(response.system_fingerprint))) {
     static RateLimitedLog log;
     log.write(LogLevel::kWarn, "upstream",
               "target " + target_->key + " now answers with " + change.kind + " " + change.to + " (was " + change.from +

@@ -161,15 +161,15 @@ TEST_CASE("shared health: a latency average fed from several threads stays withi
 
 TEST_CASE("upstream identity: the first model is not a change, a new one is, with what it was, and empty reports change nothing") {
   UpstreamIdentity id;
-  CHECK(id.observe("gpt-4o-2024-08-06", "fp_a").empty());
-  CHECK(id.observe("gpt-4o-2024-08-06", "fp_a").empty());
-  CHECK(id.observe("", "").empty());  // a provider that reports neither
-  auto changes = id.observe("gpt-4o-2024-11-20", "fp_a");
+  CHECK(id.observe("m", "gpt-4o-2024-08-06", "fp_a").empty());
+  CHECK(id.observe("m", "gpt-4o-2024-08-06", "fp_a").empty());
+  CHECK(id.observe("m", "", "").empty());  // a provider that reports neither
+  auto changes = id.observe("m", "gpt-4o-2024-11-20", "fp_a");
   REQUIRE(changes.size() == 1);
   CHECK(std::string(changes[0].kind) == "model");
   CHECK(changes[0].from == "gpt-4o-2024-08-06");
   CHECK(changes[0].to == "gpt-4o-2024-11-20");
-  changes = id.observe("gpt-4o-2024-11-20", "fp_b");
+  changes = id.observe("m", "gpt-4o-2024-11-20", "fp_b");
   REQUIRE(changes.size() == 1);
   CHECK(std::string(changes[0].kind) == "system_fingerprint");
   auto s = id.snapshot();
@@ -178,14 +178,33 @@ TEST_CASE("upstream identity: the first model is not a change, a new one is, wit
   CHECK(s.model_changes == 1);
   CHECK(s.fingerprint_changes == 1);
   // An upstream's very long model name is kept (and labelled) cut to 128 bytes.
-  changes = id.observe(std::string(10000, 'x'), "fp_b");
+  changes = id.observe("m", std::string(10000, 'x'), "fp_b");
   REQUIRE(changes.size() == 1);
   CHECK(changes[0].to.size() == UpstreamIdentity::kMaxValueBytes);
-  CHECK(id.observe(std::string(20000, 'x'), "fp_b").empty());  // the same, once cut
+  CHECK(id.observe("m", std::string(20000, 'x'), "fp_b").empty());  // the same, once cut
   // Control characters cannot forge a log line.
-  changes = id.observe("evil\nERROR forged line", "fp_b");
+  changes = id.observe("m", "evil\nERROR forged line", "fp_b");
   REQUIRE(changes.size() == 1);
   CHECK(changes[0].to == "evil?ERROR forged line");
+}
+
+// A pass-through target is asked for whatever model its callers name: each answers as itself,
+// which is no change, and a caller cannot make it track names without end.
+TEST_CASE("upstream identity: answers to different models asked are not changes, and the models followed are capped") {
+  UpstreamIdentity id;
+  for (int i = 0; i < 3; ++i) {
+    CHECK(id.observe("gpt-4o", "gpt-4o-2024-08-06", "fp_a").empty());
+    CHECK(id.observe("gpt-4o-mini", "gpt-4o-mini-2024-07-18", "fp_b").empty());
+  }
+  auto changes = id.observe("gpt-4o", "gpt-4o-2024-11-20", "fp_a");
+  REQUIRE(changes.size() == 1);
+  CHECK(changes[0].from == "gpt-4o-2024-08-06");
+  for (size_t i = 0; i < 2 * UpstreamIdentity::kMaxAskedModels; ++i) {
+    std::string asked = "m" + std::to_string(i);
+    id.observe(asked, asked + "-a", "");
+    CHECK(id.observe(asked, asked + "-b", "").size() == (i + 2 < UpstreamIdentity::kMaxAskedModels ? 1u : 0u));
+  }
+  CHECK(id.snapshot().model_changes == 1 + UpstreamIdentity::kMaxAskedModels - 2);
 }
 
 TEST_CASE("upstream identity: workers observing at once count every change once") {
@@ -196,7 +215,7 @@ TEST_CASE("upstream identity: workers observing at once count every change once"
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&] {
-      for (int i = 0; i < 1000; ++i) reported += id.observe(i / 100 % 2 ? "b" : "a", "").size();
+      for (int i = 0; i < 1000; ++i) reported += id.observe("m", i / 100 % 2 ? "b" : "a", "").size();
     });
   }
   for (auto& th : threads) th.join();
