@@ -123,6 +123,28 @@ void writeMessages(Writer& w, const outrigger_request_view& r) {
 }
 
 // `serial`: the caller asked for one tool call at a time (OpenAI's parallel_tool_calls: false).
+// An OpenAI setting Anthropic has no field for, at the value that asks for nothing (n 1, store
+// false, penalties 0, null): an OpenAI SDK's caller pointed at a Claude model sends them, and the
+// Messages API refuses any field it does not know. Any other value still goes, so Anthropic's
+// error names the setting rather than it being ignored.
+bool openAiDefault(std::string_view name, const Value& v) {
+  static const char* kOpenAiOnly[] = {"n", "store", "logprobs", "top_logprobs", "presence_penalty",
+                                      "frequency_penalty", "logit_bias", "seed", "reasoning_effort",
+                                      "modalities", "prediction", "stream_options", "verbosity"};
+  bool openai_only = false;
+  for (const char* k : kOpenAiOnly) openai_only = openai_only || name == k;
+  if (!openai_only) return false;
+  if (v.IsNull()) return true;
+  if (name == "n") return v.IsNumber() && v.GetDouble() == 1;
+  if (name == "store" || name == "logprobs") return v.IsBool() && !v.GetBool();
+  if (name == "top_logprobs" || name == "presence_penalty" || name == "frequency_penalty") {
+    return v.IsNumber() && v.GetDouble() == 0;
+  }
+  if (name == "logit_bias") return v.IsObject() && v.MemberCount() == 0;
+  if (name == "stream_options") return true;  // usage in a stream: Anthropic always reports it
+  return false;
+}
+
 void writeToolChoice(Writer& w, std::string_view tc, bool serial) {
   w.Key("tool_choice");
   w.StartObject();
@@ -217,7 +239,7 @@ void writeParams(Writer& w, const outrigger_params_view& p, std::string_view use
       std::string_view name(m.name.GetString(), m.name.GetStringLength());
       bool own = false;
       for (const char* k : kOwn) own = own || name == k;
-      if (own) continue;
+      if (own || openAiDefault(name, m.value)) continue;
       str(w, name);
       m.value.Accept(w);
     }
