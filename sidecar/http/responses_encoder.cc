@@ -3,7 +3,8 @@
 // (text) response.content_part.added, response.output_text.delta ..., response.output_text.done,
 // response.content_part.done, (function call) response.function_call_arguments.delta ...,
 // response.function_call_arguments.done, and response.output_item.done; last
-// response.completed (or response.incomplete when the answer hit max_output_tokens). A failure
+// response.completed (or response.incomplete when the answer hit max_output_tokens or a content
+// filter, its items incomplete too). A failure
 // after the stream started is an `error` event, then response.failed. Every event carries its
 // sequence_number.
 #include <rapidjson/stringbuffer.h>
@@ -103,6 +104,7 @@ class ResponsesEncoder final : public ResponseEncoder {
 
   std::string streamClose(const ResponseEndInfo& end) override {
     std::string out;
+    std::string_view status = statusOf(end);
     for (size_t i = 0; i < items_.size(); ++i) {
       const Item& it = items_[i];
       if (it.text) {
@@ -126,10 +128,9 @@ class ResponsesEncoder final : public ResponseEncoder {
       out += event("response.output_item.done", [&](Writer& w) {
         w.Key("output_index"), w.Uint(unsigned(i));
         w.Key("item");
-        item(w, it, "completed");
+        item(w, it, status == "completed" ? "completed" : "incomplete");
       });
     }
-    std::string_view status = statusOf(end);
     out += event(status == "completed" ? "response.completed" : "response.incomplete", [&](Writer& w) {
       w.Key("response");
       response(w, status, &end);
@@ -173,7 +174,7 @@ class ResponsesEncoder final : public ResponseEncoder {
   };
 
   static std::string_view statusOf(const ResponseEndInfo& end) {
-    return end.finish_reason == "length" ? "incomplete" : "completed";
+    return end.finish_reason == "length" || end.finish_reason == "content_filter" ? "incomplete" : "completed";
   }
 
   std::string callItemId(size_t n) const { return "fc_" + request_id_ + "_" + std::to_string(n); }
@@ -266,7 +267,7 @@ class ResponsesEncoder final : public ResponseEncoder {
     w.StartArray();
     if (status != "in_progress") {
       // Items of a stream cut short did not finish.
-      for (const Item& it : items_) item(w, it, status == "failed" ? "incomplete" : "completed");
+      for (const Item& it : items_) item(w, it, status == "completed" ? "completed" : "incomplete");
     }
     w.EndArray();
     w.Key("error");
@@ -281,7 +282,8 @@ class ResponsesEncoder final : public ResponseEncoder {
     w.Key("incomplete_details");
     if (status == "incomplete") {
       w.StartObject();
-      w.Key("reason"), w.String("max_output_tokens");
+      bool filtered = end && end->finish_reason == "content_filter";
+      w.Key("reason"), w.String(filtered ? "content_filter" : "max_output_tokens");
       w.EndObject();
     } else {
       w.Null();

@@ -158,3 +158,35 @@ TEST_CASE("responses: a stream cut mid-way reports its unfinished message as inc
   CHECK(std::string(response["output"][0]["status"].GetString()) == "incomplete");
   CHECK(std::string(response["output"][0]["content"][0]["text"].GetString()) == "the first half");
 }
+
+TEST_CASE("responses: an answer a content filter stopped is incomplete for content_filter, its message too") {
+  for (const char* reason : {"content_filter", "length", "stop"}) {
+    INFO(reason);
+    ChatCall call;
+    call.model = "default";
+    auto encoder = makeResponsesEncoder(call, "req1");
+    encoder->streamOpen();
+    ResponseChunkInfo chunk;
+    chunk.delta = "partial";
+    encoder->streamChunk(chunk);
+    ResponseEndInfo end;
+    end.finish_reason = reason;
+    std::string events = encoder->streamClose(end);
+    bool stopped = std::string(reason) != "stop";
+    std::string last = stopped ? "event: response.incomplete\ndata: " : "event: response.completed\ndata: ";
+    size_t at = events.find(last);
+    REQUIRE(at != std::string::npos);
+    std::string data = events.substr(at + last.size());
+    data = data.substr(0, data.find('\n'));
+    rapidjson::Document d;
+    REQUIRE_FALSE(d.Parse(data.c_str()).HasParseError());
+    const auto& response = d["response"];
+    CHECK(std::string(response["output"][0]["status"].GetString()) == (stopped ? "incomplete" : "completed"));
+    if (stopped) {
+      CHECK(std::string(response["incomplete_details"]["reason"].GetString()) ==
+            (std::string(reason) == "length" ? "max_output_tokens" : "content_filter"));
+    } else {
+      CHECK(response["incomplete_details"].IsNull());
+    }
+  }
+}
