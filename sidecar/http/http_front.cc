@@ -435,14 +435,15 @@ void HttpFront::handleCountTokens(h2o_req_t* req, std::string tenant) {
 }
 
 void HttpFront::handleModels(h2o_req_t* req, std::string_view id) {
+  const auto& chain = engine_.chain();
   std::vector<std::string> ids;
-  if (const auto& chain = engine_.chain()) {
+  if (chain) {
     for (const auto& [name, route] : chain->routes) ids.push_back(name);
   }
   if (id.empty()) return sendWhole(req, 200, "OK", "application/json", modelListBody(ids));
-  for (const std::string& known : ids) {
-    if (known == id) return sendWhole(req, 200, "OK", "application/json", modelBody(id));
-  }
+  // A model a chat request would be served for: a route's name, or any name when a default route
+  // takes the models no route names (clients check a model before they use it).
+  if (chain && chain->resolve(id)) return sendWhole(req, 200, "OK", "application/json", modelBody(utf8Replaced(id)));
   sendError(req, 404, "Not Found", "invalid_request_error", "the model '" + utf8Replaced(id) + "' does not exist",
             "model", "model_not_found");
 }

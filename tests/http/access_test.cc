@@ -243,6 +243,8 @@ TEST_CASE("a model no route serves is 404 model_not_found as OpenAI answers it, 
   CHECK(r.status == 404);
   CHECK(r.body.find(R"("code":"model_not_found")") != std::string::npos);
   CHECK(r.body.find("no route for model 'no-such-model'") != std::string::npos);
+  CHECK(roundTrip(port, get("/v1/models/no-such-model")).status == 404);  // what chat would say of it
+  CHECK(roundTrip(port, get("/v1/models/other")).status == 200);
 
   std::string claude = R"({"model":"default","max_tokens":16,"messages":[{"role":"user","content":"hi"}]})";
   Tcp c(port);
@@ -251,6 +253,16 @@ TEST_CASE("a model no route serves is 404 model_not_found as OpenAI answers it, 
   std::string reply = c.responses(1);
   CHECK(reply.rfind("HTTP/1.1 200", 0) == 0);
   CHECK(reply.find("\r\nrequest-id: req-abc\r\n") != std::string::npos);
+}
+
+TEST_CASE("a model the default route would serve can be looked up, as clients check one before they use it") {
+  DaemonProcess d(accessConfig(""));
+  REQUIRE(d.waitReady());
+  int port = httpPort(d);
+  REQUIRE(port);
+  HttpReply r = roundTrip(port, get("/v1/models/gpt-4o"));
+  CHECK(r.status == 200);
+  CHECK(r.body.find(R"("id":"gpt-4o")") != std::string::npos);
 }
 
 TEST_CASE("two differing Content-Length headers are refused and the connection closed") {
@@ -337,7 +349,7 @@ TEST_CASE("error bodies quoting what the caller sent stay valid UTF-8 JSON") {
   CHECK(validJson(path.body));
   CHECK(path.body.find("unknown path /\xEF\xBF\xBD\xEF\xBF\xBDx") != std::string::npos);  // U+FFFD for each bad byte
   HttpReply model = roundTrip(port, get("/v1/models/%FFx"));
-  CHECK(model.status == 404);
+  CHECK(model.status == 200);  // the default route takes any model
   CHECK(validJson(model.body));
   HttpReply tenant = roundTrip(port, chatWith("x-outrigger-tenant: \xff\r\n"));
   CHECK(tenant.status == 403);
