@@ -305,7 +305,8 @@ bool buildMessagesRequest(const outrigger_request_view& request, const WireSetti
 }
 
 std::string finishReason(std::string_view stop_reason) {
-  if (stop_reason == "max_tokens") return "length";
+  // The answer was cut: by max_tokens, or by the context window the prompt left it.
+  if (stop_reason == "max_tokens" || stop_reason == "model_context_window_exceeded") return "length";
   if (stop_reason == "tool_use") return "tool_calls";
   if (stop_reason == "refusal") return "content_filter";
   if (stop_reason.empty()) return "";

@@ -173,6 +173,7 @@ TEST_CASE("anthropic request: top-level system, required max_tokens, tool_use an
   CHECK(std::string(d["stop_sequences"][0].GetString()) == "END");
   CHECK(d["thinking"]["budget_tokens"].GetInt() == 1024);
   CHECK(wire::finishReason("max_tokens") == "length");
+  CHECK(wire::finishReason("model_context_window_exceeded") == "length");  // cut by the window, not finished
   CHECK(wire::finishReason("refusal") == "content_filter");
 }
 
