@@ -142,6 +142,8 @@ bool openAiDefault(std::string_view name, const Value& v) {
   }
   if (name == "logit_bias") return v.IsObject() && v.MemberCount() == 0;
   if (name == "stream_options") return true;  // usage in a stream: Anthropic always reports it
+  if (name == "modalities") return v.IsArray() && v.Size() == 1 && v[0].IsString() && v[0].GetString() == std::string_view("text");
+  if (name == "verbosity") return v.IsString() && v.GetString() == std::string_view("medium");
   return false;
 }
 

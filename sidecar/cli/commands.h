@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,7 +14,7 @@ namespace outrigger::cli {
 struct Options {
   std::string config_path;
   std::string socket_path;
-  uint32_t workers = 0;
+  std::optional<uint32_t> workers;  // serve --workers
   std::vector<std::string> plugin_dirs;
   std::string message, model = "default", system, tenant, extra_json;
   uint32_t timeout_ms = 0;

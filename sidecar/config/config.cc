@@ -490,6 +490,17 @@ namespace {
 // table header) is counted before toml++ sees the text.
 constexpr size_t kMaxKeyParts = 64;
 
+// Where the multi-line string closing with `delim` closes in `line`, from `from` on: in a basic
+// one (""") a backslash escapes the next character, so \""" closes nothing.
+size_t closeOf(std::string_view line, size_t from, std::string_view delim) {
+  if (delim == "'''") return line.find(delim, from);
+  for (size_t i = from; i < line.size(); ++i) {
+    if (line[i] == '\\') ++i;
+    else if (line.substr(i, 3) == delim) return i;
+  }
+  return std::string_view::npos;
+}
+
 // The delimiter (""" or ''') of a multi-line string that opens in `line` from `from` on and does
 // not close on it, or "" when none is left open. Quotes of one-line strings are skipped over.
 std::string_view openMultiLineString(std::string_view line, size_t from) {
@@ -508,7 +519,7 @@ std::string_view openMultiLineString(std::string_view line, size_t from) {
       quote = c;
       continue;
     }
-    size_t close = line.find(delim, i + 3);
+    size_t close = closeOf(line, i + 3, delim);
     if (close == std::string_view::npos) return delim;
     i = close + 2;
   }
@@ -524,7 +535,7 @@ std::string tooManyKeyParts(std::string_view text, std::string_view source) {
     std::string_view line = text.substr(start, end - start);
     start = end + 1;
     if (!open_string.empty()) {  // a string's text is no key, whatever dots it holds
-      if (size_t close = line.find(open_string); close != std::string_view::npos) {
+      if (size_t close = closeOf(line, 0, open_string); close != std::string_view::npos) {
         open_string = openMultiLineString(line, close + 3);
       }
       continue;

@@ -38,7 +38,7 @@ AlertSettings withoutLines(AlertSettings s) {
 
 void ServerOverrides::applyTo(ServerSettings* server) const {
   if (!socket_path.empty()) server->socket_path = socket_path;
-  if (workers) server->workers = workers;
+  if (workers) server->workers = *workers;
 }
 
 std::vector<std::string> restartOnlyChanges(const Settings& running, const Settings& next) {

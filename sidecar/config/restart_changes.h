@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,7 +16,7 @@ namespace outrigger::config {
 // file, so a reload compares like with like instead of reporting the flags as a change.
 struct ServerOverrides {
   std::string socket_path;  // --socket; empty: the file's
-  uint32_t workers = 0;     // --workers; 0: the file's
+  std::optional<uint32_t> workers;  // --workers (0: one per core); unset: the file's
   void applyTo(ServerSettings* server) const;
 };
 

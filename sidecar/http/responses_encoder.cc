@@ -174,7 +174,9 @@ class ResponsesEncoder final : public ResponseEncoder {
   };
 
   static std::string_view statusOf(const ResponseEndInfo& end) {
-    return end.finish_reason == "length" || end.finish_reason == "content_filter" ? "incomplete" : "completed";
+    // A refusal ends with content_filter too, but is a whole answer: a refusal part, completed.
+    bool filtered = end.finish_reason == "content_filter" && !end.refusal;
+    return end.finish_reason == "length" || filtered ? "incomplete" : "completed";
   }
 
   std::string callItemId(size_t n) const { return "fc_" + request_id_ + "_" + std::to_string(n); }

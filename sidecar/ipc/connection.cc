@@ -510,6 +510,8 @@ void Connection::flush() {
   auto* wr = new WriteReq{{}, std::move(out_), this};
   out_ = std::string();  // a moved-from string may keep its capacity: an idle connection holds none
   bool first = pending_writes_ == 0;
+  uint64_t now = uv_now(pipe_.loop);
+  if (!first) writeStalledMs(now);  // what the client took before these bytes join the queue
   inflight_bytes_ += wr->data.size();
   ++pending_writes_;
   uv_buf_t buf = uv_buf_init(wr->data.data(), static_cast<unsigned>(wr->data.size()));
@@ -520,10 +522,9 @@ void Connection::flush() {
     delete wr;
     return close();
   }
-  if (first) {  // the kernel held these bytes back: the stall clock starts now
-    write_progress_ms_ = uv_now(pipe_.loop);
-    write_left_seen_ = uv_stream_get_write_queue_size(reinterpret_cast<uv_stream_t*>(&pipe_));
-  }
+  // New output is no progress: only the queue shrinking from here on is.
+  if (first) write_progress_ms_ = now;  // the kernel held these bytes back: the stall clock starts
+  write_left_seen_ = uv_stream_get_write_queue_size(reinterpret_cast<uv_stream_t*>(&pipe_));
 }
 
 void Connection::onWritten(uv_write_t* req, int status) {
@@ -533,6 +534,7 @@ void Connection::onWritten(uv_write_t* req, int status) {
   --self->pending_writes_;
   delete wr;
   self->write_progress_ms_ = uv_now(self->pipe_.loop);  // the client took these bytes
+  self->write_left_seen_ = uv_stream_get_write_queue_size(reinterpret_cast<uv_stream_t*>(&self->pipe_));
   if (status < 0) {
     self->close();
   }

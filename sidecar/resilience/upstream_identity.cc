@@ -25,13 +25,19 @@ std::vector<UpstreamIdentity::Change> UpstreamIdentity::observe(std::string_view
   std::vector<Change> changes;
   std::lock_guard<std::mutex> lock(mu_);
   Identity* id = nullptr;
+  Identity* least_recent = nullptr;
   for (Identity& i : identities_) {
     if (i.asked == asked) id = &i;
+    if (!least_recent || i.used < least_recent->used) least_recent = &i;
   }
-  if (!id) {
-    if (identities_.size() >= kMaxAskedModels) return changes;
-    id = &identities_.emplace_back(Identity{std::string(asked), "", ""});  // a deque keeps `last_` valid
+  if (!id && identities_.size() < kMaxAskedModels) {
+    id = &identities_.emplace_back();  // a deque keeps `last_` valid
+  } else if (!id) {
+    id = least_recent;  // never `last_`, the one asked for most recently
+    *id = Identity();
   }
+  if (id->asked.empty()) id->asked = std::string(asked);
+  id->used = ++observations_;
   observeField(&id->model, "model", model, &model_changes_, &changes);
   observeField(&id->fingerprint, "system_fingerprint", fingerprint, &fingerprint_changes_, &changes);
   last_ = id;

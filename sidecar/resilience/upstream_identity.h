@@ -22,8 +22,8 @@ class UpstreamIdentity {
   // Longer values (an upstream may send anything) are cut here, between characters, and control
   // characters become '?': they become log text and a label.
   static constexpr size_t kMaxValueBytes = 128;
-  // Models asked for that are followed; later ones (a pass-through target may be asked for any
-  // name a caller sends) are not.
+  // Models asked for that are followed at once (a pass-through target may be asked for any name
+  // a caller sends): a new one takes the place of the one asked for least recently.
   static constexpr size_t kMaxAskedModels = 32;
   struct Change {
     const char* kind;  // "model" or "system_fingerprint"
@@ -42,6 +42,7 @@ class UpstreamIdentity {
  private:
   struct Identity {
     std::string asked, model, fingerprint;
+    uint64_t used = 0;  // when it was last asked for, in observations
   };
   void observeField(std::string* seen, const char* kind, std::string_view value, uint64_t* changes,
                     std::vector<Change>* out);
@@ -50,6 +51,7 @@ class UpstreamIdentity {
   std::deque<Identity> identities_;  // one per model asked, at most kMaxAskedModels
   const Identity* last_ = nullptr;
   uint64_t model_changes_ = 0, fingerprint_changes_ = 0;
+  uint64_t observations_ = 0;
 };
 
 }  // namespace outrigger::resilience

@@ -160,8 +160,9 @@ TEST_CASE("responses: a stream cut mid-way reports its unfinished message as inc
 }
 
 TEST_CASE("responses: an answer a content filter stopped is incomplete for content_filter, its message too") {
-  for (const char* reason : {"content_filter", "length", "stop"}) {
+  for (const char* reason : {"content_filter", "length", "stop", "refusal"}) {
     INFO(reason);
+    bool refusal = std::string(reason) == "refusal";  // a refusal ends content_filter, and is whole
     ChatCall call;
     call.model = "default";
     auto encoder = makeResponsesEncoder(call, "req1");
@@ -170,9 +171,10 @@ TEST_CASE("responses: an answer a content filter stopped is incomplete for conte
     chunk.delta = "partial";
     encoder->streamChunk(chunk);
     ResponseEndInfo end;
-    end.finish_reason = reason;
+    end.finish_reason = refusal ? "content_filter" : reason;
+    end.refusal = refusal;
     std::string events = encoder->streamClose(end);
-    bool stopped = std::string(reason) != "stop";
+    bool stopped = std::string(reason) != "stop" && !refusal;
     std::string last = stopped ? "event: response.incomplete\ndata: " : "event: response.completed\ndata: ";
     size_t at = events.find(last);
     REQUIRE(at != std::string::npos);

@@ -364,6 +364,24 @@ TEST_CASE("a client that does not read its unary answers gets short RESOURCE_EXH
   CHECK(adminMetric(d, "outrigger_socket_idle_closes_total") >= 1);
 }
 
+// Below the high watermark the daemon still reads a client that reads nothing: its Pings are
+// answered, and each Pong joins the waiting output, which is no progress.
+TEST_CASE("a client that sends Pings but reads nothing is closed when its output has waited idle_timeout_ms") {
+  std::string base = basicConfig("mode = \"fixed\"\ntext = \"" + std::string(50000, 'x') + "\"");
+  DaemonProcess d("[server]\nidle_timeout_ms = 2000\n" + base.substr(std::string("[server]\n").size()));
+  REQUIRE(d.waitReady());
+  std::string requests;
+  for (uint64_t sid = 1; sid <= 10; ++sid) requests += requestFrame(sid, {});  // 500 KB, under the 1 MiB watermark
+  RawConnection pinging(d.socket());
+  REQUIRE(handshake(pinging));
+  REQUIRE(pinging.send(requests));
+  for (uint64_t i = 0; i < 12; ++i) {  // 4.8 s of Pings, reading nothing
+    pinging.send(pingFrame(i));
+    std::this_thread::sleep_for(400ms);
+  }
+  CHECK(pinging.closedByPeer(300ms));  // reading now would be progress: closed already, or not at all
+}
+
 TEST_CASE("a client that reads gets every answer of a burst past the write queue limit") {
   std::string base = basicConfig("mode = \"fixed\"\ntext = \"" + std::string(50000, 'x') + "\"", kAdmin);
   DaemonProcess d("[server]\nwrite_queue_high_water = 65536\nwrite_queue_limit = 262144\n" +

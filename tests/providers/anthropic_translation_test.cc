@@ -177,9 +177,6 @@ TEST_CASE("anthropic request: top-level system, required max_tokens, tool_use an
   CHECK(wire::finishReason("refusal") == "content_filter");
 }
 
-// A forced tool travels as its name; Anthropic wants {"type":"tool","name":...}. OpenAI's
-// parallel_tool_calls: false becomes disable_parallel_tool_use and is not sent under its own
-// name, which the API refuses.
 // An OpenAI SDK pointed at a Claude model: settings at the value that asks for nothing are left
 // out (the Messages API refuses fields it does not know), any other value still goes.
 TEST_CASE("anthropic request: OpenAI-only settings at their do-nothing values are left out") {
@@ -189,7 +186,7 @@ TEST_CASE("anthropic request: OpenAI-only settings at their do-nothing values ar
   outrigger_params_view params{};
   params.extra_json = s(R"({"n":1,"store":false,"logprobs":false,"presence_penalty":0,"frequency_penalty":0.0,)"
                         R"("logit_bias":{},"seed":null,"stream_options":{"include_usage":true},"top_k":5,)"
-                        R"("reasoning_effort":"low","frequency_penalty_x":1})");
+                        R"("reasoning_effort":"low","frequency_penalty_x":1,"modalities":["text"],"verbosity":"medium"})");
   outrigger_request_view req{};
   req.model = s("claude-x");
   req.messages = &msg;
@@ -197,19 +194,23 @@ TEST_CASE("anthropic request: OpenAI-only settings at their do-nothing values ar
   req.params = &params;
   auto body = requestJson(req);
   for (const char* gone : {"n", "store", "logprobs", "presence_penalty", "frequency_penalty", "logit_bias", "seed",
-                           "stream_options"}) {
+                           "stream_options", "modalities", "verbosity"}) {
     INFO(gone);
     CHECK_FALSE(body.HasMember(gone));
   }
   CHECK(body["top_k"].GetInt() == 5);                                       // Anthropic's own
   CHECK(std::string(body["reasoning_effort"].GetString()) == "low");        // asks for something: Anthropic says no
   CHECK(body["frequency_penalty_x"].GetInt() == 1);
-  params.extra_json = s(R"({"n":2,"presence_penalty":0.5})");
+  params.extra_json = s(R"({"n":2,"presence_penalty":0.5,"modalities":["text","audio"]})");
   auto asked = requestJson(req);
   CHECK(asked["n"].GetInt() == 2);
+  CHECK(asked["modalities"].Size() == 2);
   CHECK(asked["presence_penalty"].GetDouble() == 0.5);
 }
 
+// A forced tool travels as its name; Anthropic wants {"type":"tool","name":...}. OpenAI's
+// parallel_tool_calls: false becomes disable_parallel_tool_use and is not sent under its own
+// name, which the API refuses.
 TEST_CASE("anthropic request: a forced tool stays forced, and parallel_tool_calls false disables parallel tool use") {
   outrigger_message_view msg{};
   msg.role = s("user");

@@ -228,6 +228,9 @@ TEST_CASE("a dotted key of 100,000 parts is refused before the TOML parser recur
   CHECK(config::parseConfig(element, "test.toml", "/etc/outrigger").ok());
   CHECK(errorOf(std::string(kMinimal) + "[instances.mock.config]\nnotes = [\"a = '''\"]\na" + parts + " = 1\n") ==
         "test.toml:8: a dotted key of more than 64 parts");
+  // An escaped quote run closes nothing: the string goes on, and the key after it is counted.
+  CHECK(errorOf(std::string(kMinimal) + "[instances.mock.config]\nnote = \"\"\"\nx \\\"\"\" y\n\"\"\"\na" + parts +
+                " = 1\n") == "test.toml:10: a dotted key of more than 64 parts");
   CHECK(errorOf(std::string(kMinimal) + "note = \"\"\"one line\"\"\"\na" + parts + " = 1\n") ==
         "test.toml:7: a dotted key of more than 64 parts");  // a string closed on its line hides nothing
 }
@@ -379,4 +382,7 @@ TEST_CASE("the command line's --socket and --workers are applied to a reloaded f
   config::ServerOverrides none;
   none.applyTo(&reloaded.server);  // no flags: the file's values stay
   CHECK(reloaded.server.workers == 1);
+  config::ServerOverrides per_core{"", 0u};  // --workers 0: one per core, whatever the file says
+  per_core.applyTo(&reloaded.server);
+  CHECK(reloaded.server.workers == 0);
 }

@@ -190,7 +190,7 @@ TEST_CASE("upstream identity: the first model is not a change, a new one is, wit
 
 // A pass-through target is asked for whatever model its callers name: each answers as itself,
 // which is no change, and a caller cannot make it track names without end.
-TEST_CASE("upstream identity: answers to different models asked are not changes, and the models followed are capped") {
+TEST_CASE("upstream identity: answers to different models asked are not changes, and the models followed are bounded") {
   UpstreamIdentity id;
   for (int i = 0; i < 3; ++i) {
     CHECK(id.observe("gpt-4o", "gpt-4o-2024-08-06", "fp_a").empty());
@@ -199,12 +199,16 @@ TEST_CASE("upstream identity: answers to different models asked are not changes,
   auto changes = id.observe("gpt-4o", "gpt-4o-2024-11-20", "fp_a");
   REQUIRE(changes.size() == 1);
   CHECK(changes[0].from == "gpt-4o-2024-08-06");
+  // Callers naming ever new models: each is followed, in the place of the least recently asked.
   for (size_t i = 0; i < 2 * UpstreamIdentity::kMaxAskedModels; ++i) {
     std::string asked = "m" + std::to_string(i);
-    id.observe(asked, asked + "-a", "");
-    CHECK(id.observe(asked, asked + "-b", "").size() == (i + 2 < UpstreamIdentity::kMaxAskedModels ? 1u : 0u));
+    CHECK(id.observe(asked, asked + "-a", "").empty());
+    CHECK(id.observe(asked, asked + "-b", "").size() == 1);
   }
-  CHECK(id.snapshot().model_changes == 1 + UpstreamIdentity::kMaxAskedModels - 2);
+  CHECK(id.snapshot().model == "m63-b");
+  CHECK(id.snapshot().model_changes == 1 + 2 * UpstreamIdentity::kMaxAskedModels);
+  // gpt-4o was let go: its next answer is its first again, not a change.
+  CHECK(id.observe("gpt-4o", "gpt-4o-2025-01-01", "fp_a").empty());
 }
 
 TEST_CASE("upstream identity: workers observing at once count every change once") {
