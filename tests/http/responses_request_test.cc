@@ -28,6 +28,29 @@ Built build(const std::string& body) {
 
 std::string s(const flatbuffers::String* v) { return v ? v->str() : std::string(); }
 
+// A Responses stream that sent "partial", its encoder ready for the end.
+std::unique_ptr<ResponseEncoder> streamedPartial(const std::string& text) {
+  ChatCall call;
+  call.model = "default";
+  auto encoder = makeResponsesEncoder(call, "req1");
+  encoder->streamOpen();
+  ResponseChunkInfo chunk;
+  chunk.delta = text;
+  encoder->streamChunk(chunk);
+  return encoder;
+}
+
+// The JSON of the `name` event in `events` (an empty document when there is none).
+rapidjson::Document eventData(const std::string& events, const std::string& name) {
+  rapidjson::Document d;
+  std::string head = "event: " + name + "\ndata: ";
+  size_t at = events.find(head);
+  if (at == std::string::npos) return d;
+  std::string data = events.substr(at + head.size());
+  d.Parse(data.substr(0, data.find('\n')).c_str());
+  return d;
+}
+
 }  // namespace
 
 TEST_CASE("responses: instructions, input items, tools, a forced tool, text.format and limits map onto the wire request") {
@@ -135,23 +158,13 @@ TEST_CASE("responses: what needs stored state, built-in tools and non-text parts
 }
 
 TEST_CASE("responses: a stream cut mid-way reports its unfinished message as incomplete in response.failed") {
-  ChatCall call;
-  call.model = "default";
-  auto encoder = makeResponsesEncoder(call, "req1");
-  encoder->streamOpen();
-  ResponseChunkInfo chunk;
-  chunk.delta = "the first half";
-  encoder->streamChunk(chunk);
+  auto encoder = streamedPartial("the first half");
   ResponseEndInfo end;
   end.code = Code::kUnavailable;
   end.message = "upstream stream cut";
-  std::string events = encoder->streamError(end, HttpError{502, "Bad Gateway", "api_error"});
-  size_t at = events.find("event: response.failed\ndata: ");
-  REQUIRE(at != std::string::npos);
-  std::string data = events.substr(at + std::string("event: response.failed\ndata: ").size());
-  data = data.substr(0, data.find('\n'));
-  rapidjson::Document d;
-  REQUIRE_FALSE(d.Parse(data.c_str()).HasParseError());
+  rapidjson::Document d =
+      eventData(encoder->streamError(end, HttpError{502, "Bad Gateway", "api_error"}), "response.failed");
+  REQUIRE(d.IsObject());
   const auto& response = d["response"];
   CHECK(std::string(response["status"].GetString()) == "failed");
   REQUIRE(response["output"].Size() == 1);
@@ -163,25 +176,14 @@ TEST_CASE("responses: an answer a content filter stopped is incomplete for conte
   for (const char* reason : {"content_filter", "length", "stop", "refusal"}) {
     INFO(reason);
     bool refusal = std::string(reason) == "refusal";  // a refusal ends content_filter, and is whole
-    ChatCall call;
-    call.model = "default";
-    auto encoder = makeResponsesEncoder(call, "req1");
-    encoder->streamOpen();
-    ResponseChunkInfo chunk;
-    chunk.delta = "partial";
-    encoder->streamChunk(chunk);
+    auto encoder = streamedPartial("partial");
     ResponseEndInfo end;
     end.finish_reason = refusal ? "content_filter" : reason;
     end.refusal = refusal;
-    std::string events = encoder->streamClose(end);
     bool stopped = std::string(reason) != "stop" && !refusal;
-    std::string last = stopped ? "event: response.incomplete\ndata: " : "event: response.completed\ndata: ";
-    size_t at = events.find(last);
-    REQUIRE(at != std::string::npos);
-    std::string data = events.substr(at + last.size());
-    data = data.substr(0, data.find('\n'));
-    rapidjson::Document d;
-    REQUIRE_FALSE(d.Parse(data.c_str()).HasParseError());
+    rapidjson::Document d =
+        eventData(encoder->streamClose(end), stopped ? "response.incomplete" : "response.completed");
+    REQUIRE(d.IsObject());
     const auto& response = d["response"];
     CHECK(std::string(response["output"][0]["status"].GetString()) == (stopped ? "incomplete" : "completed"));
     if (stopped) {
