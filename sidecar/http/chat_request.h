@@ -53,6 +53,9 @@ struct ChatCall {
   // Embeddings only (buildEmbeddingsCall): the inputs for Engine::start, and the answer's form.
   std::unique_ptr<chain::EmbedInput> embed;
   bool base64 = false;  // encoding_format "base64": little-endian float32 bytes, base64
+  // Responses only: the request's tools, tool_choice, parallel_tool_calls and metadata as sent
+  // (a JSON object of those present), which the response object repeats.
+  std::string responses_echo;
 };
 
 // Why a body was refused, in OpenAI's terms (the HTTP status is always 400).

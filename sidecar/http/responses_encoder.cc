@@ -7,6 +7,7 @@
 // filter, its items incomplete too). A failure
 // after the stream started is an `error` event, then response.failed. Every event carries its
 // sequence_number.
+#include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -34,7 +35,10 @@ class ResponsesEncoder final : public ResponseEncoder {
  public:
   ResponsesEncoder(const ChatCall& call, std::string_view request_id)
       : request_id_(request_id), id_("resp_" + std::string(request_id)), model_(call.model),
-        created_(static_cast<int64_t>(std::time(nullptr))) {}
+        created_(static_cast<int64_t>(std::time(nullptr))) {
+    if (!call.responses_echo.empty()) echo_.Parse(call.responses_echo.c_str());
+    if (!echo_.IsObject()) echo_.SetObject();
+  }
 
   std::string_view endpoint() const override { return "responses"; }
   void setHead(const AnswerHead& head) override {
@@ -290,14 +294,16 @@ class ResponsesEncoder final : public ResponseEncoder {
     } else {
       w.Null();
     }
-    w.Key("parallel_tool_calls"), w.Bool(true);
-    w.Key("tool_choice"), w.String("auto");
-    w.Key("tools");
-    w.StartArray();
-    w.EndArray();
-    w.Key("metadata");
-    w.StartObject();
-    w.EndObject();
+    // What the request set, else the API's defaults.
+    auto echoed = [&](const char* key, auto write_default) {
+      w.Key(key);
+      if (echo_.HasMember(key)) echo_[key].Accept(w);
+      else write_default();
+    };
+    echoed("parallel_tool_calls", [&] { w.Bool(true); });
+    echoed("tool_choice", [&] { w.String("auto"); });
+    echoed("tools", [&] { w.StartArray(), w.EndArray(); });
+    echoed("metadata", [&] { w.StartObject(), w.EndObject(); });
     w.Key("store"), w.Bool(false);
     if (!service_tier_.empty()) w.Key("service_tier"), str(w, service_tier_);
     w.Key("usage");
@@ -324,6 +330,7 @@ class ResponsesEncoder final : public ResponseEncoder {
 
   std::string request_id_, id_, model_, service_tier_;
   int64_t created_;
+  rapidjson::Document echo_;  // the request's settings the response object repeats
   std::vector<Item> items_;
   std::map<uint32_t, size_t> call_items_;  // a tool call's stream index -> its item
   int text_item_ = -1;

@@ -309,7 +309,18 @@ bool buildResponsesCall(std::string_view body, const CallMetadata& meta, ChatCal
   Writer w(chat);
   ResponsesTranslator translator(w, error);
   if (!translator.run(doc)) return false;
-  return buildChatCall(std::string_view(chat.GetString(), chat.GetSize()), meta, out, error);
+  if (!buildChatCall(std::string_view(chat.GetString(), chat.GetSize()), meta, out, error)) return false;
+  rapidjson::StringBuffer echo;
+  Writer e(echo);
+  e.StartObject();
+  for (const char* key : {"tools", "tool_choice", "parallel_tool_calls", "metadata"}) {
+    if (!doc.HasMember(key) || doc[key].IsNull()) continue;
+    e.Key(key);
+    doc[key].Accept(e);
+  }
+  e.EndObject();
+  out->responses_echo.assign(echo.GetString(), echo.GetSize());
+  return true;
 }
 
 }  // namespace outrigger::http

@@ -194,3 +194,28 @@ TEST_CASE("responses: an answer a content filter stopped is incomplete for conte
     }
   }
 }
+
+TEST_CASE("responses: the response object repeats the request's tools, tool_choice, parallel_tool_calls and metadata") {
+  Built b = build(R"({"model":"m","input":"x","tool_choice":"required","parallel_tool_calls":false,)"
+                  R"("metadata":{"team":"a"},"tools":[{"type":"function","name":"f","parameters":{"type":"object"}}]})");
+  REQUIRE(b.ok);
+  auto encoder = makeResponsesEncoder(b.call, "req1");
+  ResponseEndInfo end;
+  end.finish_reason = "stop";
+  rapidjson::Document d;
+  REQUIRE_FALSE(d.Parse(encoder->unary(end, "hi").c_str()).HasParseError());
+  CHECK(std::string(d["tool_choice"].GetString()) == "required");
+  CHECK_FALSE(d["parallel_tool_calls"].GetBool());
+  CHECK(std::string(d["metadata"]["team"].GetString()) == "a");
+  REQUIRE(d["tools"].Size() == 1);
+  CHECK(std::string(d["tools"][0]["name"].GetString()) == "f");
+  // Not set: the API's defaults.
+  Built plain = build(R"({"model":"m","input":"x"})");
+  REQUIRE(plain.ok);
+  rapidjson::Document p;
+  REQUIRE_FALSE(p.Parse(makeResponsesEncoder(plain.call, "req2")->unary(end, "hi").c_str()).HasParseError());
+  CHECK(std::string(p["tool_choice"].GetString()) == "auto");
+  CHECK(p["parallel_tool_calls"].GetBool());
+  CHECK(p["tools"].Size() == 0);
+  CHECK(p["metadata"].IsObject());
+}
