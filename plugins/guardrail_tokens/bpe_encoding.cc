@@ -1,5 +1,6 @@
 #include "bpe_encoding.h"
 
+#include "common/utf8.h"
 #include "rank_blob.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -34,89 +35,6 @@ uint32_t read32(const uint8_t* p) {
   uint32_t v;
   std::memcpy(&v, p, 4);
   return v;
-}
-
-// Length of the well-formed UTF-8 sequence at s[0..n) (1-4), or 0 when it is not one; *subpart
-// gets the length of its maximal invalid prefix (at least 1), the unit Python replaces by one
-// U+FFFD.
-size_t utf8Sequence(const uint8_t* s, size_t n, size_t* subpart) {
-  uint8_t b = s[0];
-  *subpart = 1;
-  if (b < 0x80) return 1;
-  size_t need;
-  uint8_t lo = 0x80, hi = 0xBF;
-  if (b >= 0xC2 && b <= 0xDF) {
-    need = 1;
-  } else if (b >= 0xE0 && b <= 0xEF) {
-    need = 2;
-    if (b == 0xE0) lo = 0xA0;
-    if (b == 0xED) hi = 0x9F;
-  } else if (b >= 0xF0 && b <= 0xF4) {
-    need = 3;
-    if (b == 0xF0) lo = 0x90;
-    if (b == 0xF4) hi = 0x8F;
-  } else {
-    return 0;
-  }
-  for (size_t i = 1; i <= need; ++i) {
-    if (i >= n || s[i] < lo || s[i] > hi) {
-      *subpart = i;
-      return 0;
-    }
-    lo = 0x80;
-    hi = 0xBF;
-  }
-  return need + 1;
-}
-
-// Whether `text` is well-formed UTF-8: each sequence checked where it starts, without a call, as
-// text in many scripts is mostly multi-byte sequences.
-bool validUtf8(std::string_view text) {
-  const auto* s = reinterpret_cast<const uint8_t*>(text.data());
-  const size_t n = text.size();
-  auto continuation = [s](size_t at) { return (s[at] & 0xC0) == 0x80; };
-  for (size_t i = 0; i < n;) {
-    uint64_t word;
-    if (i + 8 <= n && (std::memcpy(&word, s + i, 8), (word & 0x8080808080808080ull) == 0)) {
-      i += 8;
-      continue;
-    }
-    const uint8_t b = s[i];
-    if (b < 0x80) {
-      ++i;
-    } else if (b >= 0xC2 && b <= 0xDF) {
-      if (i + 1 >= n || !continuation(i + 1)) return false;
-      i += 2;
-    } else if (b >= 0xE0 && b <= 0xEF) {
-      if (i + 2 >= n || !continuation(i + 1) || !continuation(i + 2)) return false;
-      if ((b == 0xE0 && s[i + 1] < 0xA0) || (b == 0xED && s[i + 1] > 0x9F)) return false;  // overlong, surrogate
-      i += 3;
-    } else if (b >= 0xF0 && b <= 0xF4) {
-      if (i + 3 >= n || !continuation(i + 1) || !continuation(i + 2) || !continuation(i + 3)) return false;
-      if ((b == 0xF0 && s[i + 1] < 0x90) || (b == 0xF4 && s[i + 1] > 0x8F)) return false;  // overlong, > U+10FFFF
-      i += 4;
-    } else {
-      return false;
-    }
-  }
-  return true;
-}
-
-std::string replaceInvalidUtf8(std::string_view text) {
-  const auto* s = reinterpret_cast<const uint8_t*>(text.data());
-  std::string out;
-  out.reserve(text.size() + 16);
-  for (size_t i = 0, bad; i < text.size();) {
-    size_t len = utf8Sequence(s + i, text.size() - i, &bad);
-    if (len) {
-      out.append(text.data() + i, len);
-      i += len;
-    } else {
-      out += "\xEF\xBF\xBD";
-      i += bad;
-    }
-  }
-  return out;
 }
 
 struct BlobRef {
@@ -673,8 +591,8 @@ size_t BpeEncoding::pieceTokens(Scratch& scratch, const uint8_t* p, size_t n, co
 template <class OnPiece>
 void BpeEncoding::split(std::string_view text, Scratch& scratch, OnPiece&& on_piece) const {
   std::string repaired;
-  if (!validUtf8(text)) {
-    repaired = replaceInvalidUtf8(text);
+  if (!outrigger::validUtf8(text)) {
+    repaired = outrigger::utf8Replaced(text);
     text = repaired;
   }
   const auto* code = static_cast<const pcre2_code*>(pattern_);

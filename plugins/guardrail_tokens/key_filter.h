@@ -16,8 +16,8 @@ class KeyFilter {
  public:
   // Sized for `keys` keys; forgets any added before.
   void reset(size_t keys) {
-    size_t words = 1;
-    unsigned bits = 0;
+    size_t words = 2;  // at least one bit of the hash picks the word: a shift below 64
+    unsigned bits = 1;
     while (words * 8 < keys) words <<= 1, ++bits;
     words_.assign(words, 0);
     shift_ = 64 - bits;
@@ -32,13 +32,13 @@ class KeyFilter {
  private:
   // The word from the top bits, the bit positions from the middle ones: independent of each other
   // and of the low bits the tables take their slots from.
-  size_t wordOf(uint64_t hash) const { return shift_ == 64 ? 0 : size_t(hash >> shift_); }
+  size_t wordOf(uint64_t hash) const { return size_t(hash >> shift_); }
   static uint64_t bitsOf(uint64_t hash) {
     return 1ull << (hash >> 20 & 63) | 1ull << (hash >> 26 & 63) | 1ull << (hash >> 32 & 63);
   }
 
   std::vector<uint64_t> words_;
-  unsigned shift_ = 64;
+  unsigned shift_ = 63;
 };
 
 }  // namespace outrigger::tokens

@@ -1,17 +1,10 @@
 #include "common/utf8.h"
 
-#include <rapidjson/encodings.h>
-#include <rapidjson/memorystream.h>
-
 #include <cstdint>
 #include <cstring>
 
 namespace outrigger {
 namespace {
-
-struct Discard {
-  void Put(char) {}
-};
 
 constexpr uint64_t kHighBits = 0x8080808080808080ull;  // a byte's top bit: not ASCII
 
@@ -49,30 +42,38 @@ bool validUtf8(std::string_view text) {
   const char* p = text.data();
   const char* end = p + text.size();
   while (p < end) {
-    // ASCII runs four words, then one word, at a time; a character beyond ASCII through
-    // RapidJSON's table-driven validator (faster than sequenceAt's branches, which utf8Replaced
-    // needs for its cuts).
-    while (end - p >= 32) {
-      uint64_t w[4];
-      std::memcpy(w, p, 32);
-      if ((w[0] | w[1] | w[2] | w[3]) & kHighBits) break;
-      p += 32;
-    }
-    while (end - p >= 8) {
-      uint64_t word;
-      std::memcpy(&word, p, 8);
-      if (word & kHighBits) break;
+    // An ASCII word, then a long run four words at a time; a character beyond ASCII is checked
+    // where it starts, without a call (text in many scripts is mostly such characters, and
+    // trying four words before each would cost more than it saves).
+    uint64_t word;
+    if (end - p >= 8 && (std::memcpy(&word, p, 8), (word & kHighBits) == 0)) {
       p += 8;
+      for (uint64_t w[4]; end - p >= 32 && (std::memcpy(w, p, 32), ((w[0] | w[1] | w[2] | w[3]) & kHighBits) == 0);) {
+        p += 32;
+      }
+      continue;
     }
-    if (p == end) break;
     if (static_cast<unsigned char>(*p) < 0x80) {
       ++p;
       continue;
     }
-    rapidjson::MemoryStream in(p, static_cast<size_t>(end - p));
-    Discard out;
-    if (!rapidjson::UTF8<>::Validate(in, out)) return false;
-    p += in.Tell();
+    const auto* u = reinterpret_cast<const unsigned char*>(p);
+    const size_t left = static_cast<size_t>(end - p);
+    auto continuation = [u](size_t at) { return (u[at] & 0xC0) == 0x80; };
+    if (u[0] >= 0xC2 && u[0] <= 0xDF) {
+      if (left < 2 || !continuation(1)) return false;
+      p += 2;
+    } else if (u[0] >= 0xE0 && u[0] <= 0xEF) {
+      if (left < 3 || !continuation(1) || !continuation(2)) return false;
+      if ((u[0] == 0xE0 && u[1] < 0xA0) || (u[0] == 0xED && u[1] > 0x9F)) return false;  // overlong, surrogate
+      p += 3;
+    } else if (u[0] >= 0xF0 && u[0] <= 0xF4) {
+      if (left < 4 || !continuation(1) || !continuation(2) || !continuation(3)) return false;
+      if ((u[0] == 0xF0 && u[1] < 0x90) || (u[0] == 0xF4 && u[1] > 0x8F)) return false;  // overlong, > U+10FFFF
+      p += 4;
+    } else {
+      return false;
+    }
   }
   return true;
 }

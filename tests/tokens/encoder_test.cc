@@ -204,7 +204,7 @@ TEST_CASE("the rank tables' key filter holds every key added and refuses nearly 
   size_t false_positives = 0, others = 1000000;
   for (size_t i = 0; i < others; ++i) false_positives += filter.mayHold(rng());
   CHECK(false_positives < others * 3 / 100);
-  filter.reset(1);  // one word: still no false negative
+  filter.reset(1);  // the smallest filter: still no false negative
   filter.add(keys[0]);
   CHECK(filter.mayHold(keys[0]));
 }
