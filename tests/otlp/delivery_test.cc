@@ -932,15 +932,19 @@ TEST_CASE("delivery: Retry-After is read in 64 bits and cut to the cap, never wr
   CHECK(retryAfterMs(date) == kMaxRetryAfterMs);  // an hour: past the cap
 }
 
-TEST_CASE("spool: a damaged cursor is not trusted: every batch is sent again from the oldest, and open says why") {
+// A spool that holds "a", "b" and "c", "a" acknowledged, closed: its folder.
+static std::string spoolWithFirstOfThreeAcknowledged() {
   std::string dir = outrigger::testing::makeTempDir() + "/spool";
-  {
-    auto s = openSpool(dir);
-    for (const char* b : {"a", "b", "c"}) REQUIRE(s->append({1, 1, b}) == Spool::Append::kOk);
-    Spool::Entry e;
-    REQUIRE(s->next(&e));
-    s->pop();  // "a" acknowledged
-  }
+  auto s = openSpool(dir);
+  for (const char* b : {"a", "b", "c"}) REQUIRE(s->append({1, 1, b}) == Spool::Append::kOk);
+  Spool::Entry e;
+  REQUIRE(s->next(&e));
+  s->pop();
+  return dir;
+}
+
+TEST_CASE("spool: a damaged cursor is not trusted: every batch is sent again from the oldest, and open says why") {
+  std::string dir = spoolWithFirstOfThreeAcknowledged();
   SECTION("garbage") { writeFile(dir + "/cursor", std::string(24, '\xff')); }
   SECTION("a torn write") {
     std::string c = cursorBytes(1, 0);
@@ -955,14 +959,7 @@ TEST_CASE("spool: a damaged cursor is not trusted: every batch is sent again fro
 }
 
 TEST_CASE("spool: a sound cursor, and one an older build wrote without magic or CRC, are followed") {
-  std::string dir = outrigger::testing::makeTempDir() + "/spool";
-  {
-    auto s = openSpool(dir);
-    for (const char* b : {"a", "b", "c"}) REQUIRE(s->append({1, 1, b}) == Spool::Append::kOk);
-    Spool::Entry e;
-    REQUIRE(s->next(&e));
-    s->pop();  // "a" acknowledged
-  }
+  std::string dir = spoolWithFirstOfThreeAcknowledged();
   SECTION("as written") {
     // An older build reads the first 16 bytes alone: the sequence and the offset, as it wrote them.
     std::ifstream in(dir + "/cursor", std::ios::binary);

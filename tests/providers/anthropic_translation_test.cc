@@ -153,12 +153,7 @@ TEST_CASE("anthropic request: top-level system, required max_tokens, tool_use an
   req.message_count = 5;
   req.params = &params;
   req.stream = 1;
-  std::string body;
-  wire::Failure refused;
-  REQUIRE(wire::buildMessagesRequest(req, {}, &body, &refused));
-  rapidjson::Document d;
-  d.Parse(body.c_str());
-  REQUIRE_FALSE(d.HasParseError());
+  rapidjson::Document d = requestJson(req);
   CHECK(std::string(d["system"].GetString()) == "be brief");
   CHECK(d["max_tokens"].GetUint() == 4096);
   CHECK(d["stream"].GetBool());
