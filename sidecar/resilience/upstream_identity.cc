@@ -8,6 +8,7 @@ void UpstreamIdentity::observeField(std::string* seen, const char* kind, std::st
                                     std::vector<Change>* out) {
   if (value.empty()) return;
   value = labelPrefix(value, kMaxValueBytes);  // a cut character would be invalid text
+  if (*seen == value) return;  // the common case, under the lock of every answer: no copy
   std::string printable(value);
   for (char& c : printable) {
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';  // an upstream cannot forge log lines
