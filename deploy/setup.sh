@@ -20,6 +20,7 @@ DEBIAN_PACKAGES=(
   protobuf-compiler libprotobuf-dev  # the tests decode that protobuf with opentelemetry-proto's classes (tests/otlp/proto)
   libvectorscan-dev libphonenumber-dev  # guardrail.pii: one-pass pattern matching, phone validation (plugins/guardrail_pii)
   libhiredis-dev  # cache.redis, limiter.redis: RESP commands and replies (plugins/redis_common)
+  libsimdjson-dev  # UTF-8 validation at gigabytes a second (sidecar/common/utf8.cc)
   libpcre2-dev  # guardrail.tokens: the split patterns of tiktoken need PCRE2 (JIT, Unicode properties, look-ahead)
   libhnswlib-dev  # cache.semantic: one HNSW index per partition (plugins/cache_semantic)
   libsentencepiece-dev  # provider.wordllama: the Llama-2 tokenizer of its local model (plugins/provider_wordllama)

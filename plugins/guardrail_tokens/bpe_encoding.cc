@@ -1,6 +1,7 @@
 #include "bpe_encoding.h"
 
 #include "common/utf8.h"
+#include "pretokenizer.h"
 #include "rank_blob.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -64,8 +65,12 @@ uint64_t packSmall(const uint8_t* p, size_t n) {
 }
 
 // Whether a memo is worth asking: text that does not repeat (random strings, hashes, base64) finds
-// nothing in one, and each look costs a cache miss. After a sample of kSample looks with fewer
-// than kMinHits hits, the memo is left alone for the next kSkip pieces, then sampled again.
+// nothing in one, and each look costs a cache miss and, missing, a store that pushes rank data
+// out of cache. After a sample of kSample looks with fewer than kMinHits hits, the memo is left
+// alone for the next kSkip pieces, then sampled again. A memo that serves half its looks is
+// worth asking; one that served an eighth still cost 8% on random text (memo off: 42.9 against
+// 39.6 MB/s) and was slower than asking only at half on English and code too (about 112
+// against 117-133 MB/s, runs alternated), where stretches of prose find less than code does.
 class MemoSampler {
  public:
   bool worthAsking() {
@@ -81,7 +86,7 @@ class MemoSampler {
   }
 
  private:
-  static constexpr uint32_t kSample = 512, kMinHits = 64, kSkip = 8192;
+  static constexpr uint32_t kSample = 512, kMinHits = 256, kSkip = 8192;
   uint32_t looks_ = 0, hits_ = 0, skip_ = 0;
 };
 
@@ -133,27 +138,6 @@ struct LongPieceMemo {
 
   Entry& slotOf(const uint8_t* p, size_t n) { return entries[XXH3_64bits(p, n) >> (64 - kSlotBits)]; }
 };
-
-// The split pattern compiled for o200k_base and cl100k_base: the encoding's own, after an
-// alternative that takes the commonest piece, an ASCII word with or without a space before it,
-// without the Unicode property lookups (splits 13-16% faster on English and code). Where it
-// matches it ends where the encoding's letter alternative would (its look-ahead refuses a next
-// character that alternative would go on with: a letter or mark of its classes, or the apostrophe
-// of a contraction); elsewhere it fails and the encoding's own alternatives decide. It never
-// starts with an apostrophe, so it cannot take the place of cl100k_base's first alternative
-// (contractions). Any other pattern is compiled as it is.
-std::string withAsciiWordFirst(const std::string& pattern) {
-  constexpr std::string_view kO200k =
-      "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?"
-      "|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?"
-      "|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
-  constexpr std::string_view kCl100k =
-      "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*"
-      "|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
-  if (pattern == kO200k) return " ?[A-Z]*[a-z]+(?![\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}'])|" + pattern;
-  if (pattern == kCl100k) return " ?[A-Za-z]+(?!\\p{L})|" + pattern;
-  return pattern;
-}
 
 // Where merging keeps its state (positions, ranks, the tree), so a piece costs no allocation.
 struct Part {
@@ -229,21 +213,20 @@ std::unique_ptr<BpeEncoding> BpeEncoding::fromTokensForTest(std::string_view pat
 
 BpeEncoding::BpeEncoding(std::string_view name, size_t index, const uint8_t* blob, size_t size)
     : name_(name), index_(index) {
-  load(blob, size, /*ascii_word_first=*/true);
+  load(blob, size, /*hand_split=*/true);
 }
 
 BpeEncoding::BpeEncoding(std::string test_blob) : name_("test"), index_(kNoMemo), test_blob_(std::move(test_blob)) {
-  load(reinterpret_cast<const uint8_t*>(test_blob_.data()), test_blob_.size(), /*ascii_word_first=*/false);
+  load(reinterpret_cast<const uint8_t*>(test_blob_.data()), test_blob_.size(), /*hand_split=*/false);
 }
 
-void BpeEncoding::load(const uint8_t* blob, size_t size, bool ascii_word_first) {
+void BpeEncoding::load(const uint8_t* blob, size_t size, bool hand_split) {
   if (size < 24 || std::memcmp(blob, "ORBPE01", 8) != 0) throw std::runtime_error(name_ + ": rank data is damaged");
   rank_count_ = read32(blob + 8);
   max_token_len_ = read32(blob + 12);
   uint32_t pat_len = read32(blob + 16), specials = read32(blob + 20);
   const uint8_t* p = blob + 24;
   split_pattern_.assign(reinterpret_cast<const char*>(p), pat_len);
-  std::string pattern = ascii_word_first ? withAsciiWordFirst(split_pattern_) : split_pattern_;
   p += pat_len;
   for (uint32_t i = 0; i < specials; ++i) p += 4 + read32(p) + 4;  // special tokens: not used by encode_ordinary
   offsets_.resize(rank_count_ + 1);
@@ -253,13 +236,15 @@ void BpeEncoding::load(const uint8_t* blob, size_t size, bool ascii_word_first) 
 
   indexRanks();
 
+  if (hand_split) piece_end_ = pieceEndFor(split_pattern_);
+  if (piece_end_) return;
   int err;
   PCRE2_SIZE err_offset;
   // PCRE2_NO_START_OPTIMIZE: every position starts a piece with these patterns (any character
   // is a letter, digit, space or other), so the start-of-match scan only costs time. It changes
   // no match of a pattern without (*COMMIT), (*PRUNE) or callouts.
   pcre2_code* code =
-      pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
+      pcre2_compile(reinterpret_cast<PCRE2_SPTR>(split_pattern_.data()), split_pattern_.size(),
                     PCRE2_UTF | PCRE2_UCP | PCRE2_NO_UTF_CHECK | PCRE2_NO_START_OPTIMIZE, &err, &err_offset, nullptr);
   if (!code) throw std::runtime_error(name_ + ": the split pattern does not compile");
   if (pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) != 0) {
@@ -595,9 +580,16 @@ void BpeEncoding::split(std::string_view text, Scratch& scratch, OnPiece&& on_pi
     repaired = outrigger::utf8Replaced(text);
     text = repaired;
   }
-  const auto* code = static_cast<const pcre2_code*>(pattern_);
   const auto* s = reinterpret_cast<PCRE2_SPTR>(text.data());
   const size_t n = text.size();
+  if (piece_end_) {
+    for (size_t pos = 0, end; pos < n; pos = end) {
+      end = piece_end_(s, n, pos);
+      on_piece(s + pos, end - pos);
+    }
+    return;
+  }
+  const auto* code = static_cast<const pcre2_code*>(pattern_);
   const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(scratch.data);
   for (size_t pos = 0; pos < n;) {
     int rc = pcre2_jit_match(code, s, n, pos, 0, scratch.data, scratch.context);
@@ -645,6 +637,14 @@ size_t BpeEncoding::count(std::string_view text) const {
   size_t tokens = 0;
   forEachPiece(text, [&](const uint32_t*, size_t count) { tokens += count; });
   return tokens;
+}
+
+std::vector<std::string> BpeEncoding::pieces(std::string_view text) const {
+  std::vector<std::string> out;
+  split(text, Scratch::ofThisThread(), [&](const uint8_t* piece, size_t size) {
+    out.emplace_back(reinterpret_cast<const char*>(piece), size);
+  });
+  return out;
 }
 
 size_t BpeEncoding::pieceCount(std::string_view text) const {

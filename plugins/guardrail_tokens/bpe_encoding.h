@@ -1,8 +1,8 @@
 // Exact BPE token counts for OpenAI's o200k_base and cl100k_base encodings, identical to
 // tiktoken's encode_ordinary (tests/tokens/identity_test.py checks ids on a generated corpus).
 //
-// Text is split into pieces by the encoding's own pattern (PCRE2 with JIT: the patterns need
-// Unicode properties and the look-ahead `\s+(?!\S)`), then each piece is merged byte pair by
+// Text is split into pieces by the encoding's own pattern (matched by hand, exactly as PCRE2
+// would: pretokenizer.h; PCRE2 with JIT for any other pattern), then each piece is merged byte pair by
 // byte pair, lowest rank first, as tiktoken's `_byte_pair_merge` does. Pieces up to
 // kQuadraticMergeLimit bytes use tiktoken's rescanning loop; longer ones (a run of 10,000 'a's
 // is one piece) a tournament tree over a linked list that yields the same merges in O(n log n).
@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "key_filter.h"
+#include "pretokenizer.h"
 
 namespace outrigger::tokens {
 
@@ -45,6 +46,8 @@ class BpeEncoding {
   size_t rankCount() const { return rank_count_; }
   // The encoding's split pattern, as its rank data gives it.
   std::string_view splitPattern() const { return split_pattern_; }
+  // Whether the pattern is matched by hand (pretokenizer.h) rather than by PCRE2.
+  bool splitsByHand() const { return piece_end_ != nullptr; }
 
   // Token ids of `text`, appended to *out. Special-token text ("<|endoftext|>") is ordinary text,
   // as in tiktoken's encode_ordinary. Invalid UTF-8 is first replaced by U+FFFD, each maximal
@@ -52,16 +55,17 @@ class BpeEncoding {
   void encode(std::string_view text, std::vector<uint32_t>* out) const;
   // Number of tokens encode would append, without building the list. Any thread.
   size_t count(std::string_view text) const;
-  // Number of pieces the encoding's split pattern cuts `text` into: the split alone, which
-  // tokens_bench times to show how much of a count it is.
+  // The pieces the encoding's split pattern cuts `text` into (repaired to valid UTF-8 first).
+  std::vector<std::string> pieces(std::string_view text) const;
+  // How many there are: the split alone, which tokens_bench times to show how much of a count it is.
   size_t pieceCount(std::string_view text) const;
   // The bytes of token `rank` (an ordinary rank below rankCount()).
   std::string_view tokenBytes(uint32_t rank) const;
   // Forces the merge strategy for pieces longer than `limit` bytes (tests compare both).
   void setQuadraticMergeLimitForTest(size_t limit) { quadratic_limit_ = limit; }
   // An encoding of `tokens` (rank = position; the first 256 must be the single bytes) split by
-  // `pattern` exactly as given, without piece memos: tests give the merges vocabularies the real
-  // ones do not have, and compare the split with the pattern the real ones compile.
+  // `pattern` through PCRE2, without piece memos: tests give the merges vocabularies the real
+  // ones do not have, and compare the hand-matched split with PCRE2's.
   static std::unique_ptr<BpeEncoding> fromTokensForTest(std::string_view pattern,
                                                        const std::vector<std::string>& tokens);
 
@@ -81,9 +85,9 @@ class BpeEncoding {
   static constexpr size_t kNoMemo = SIZE_MAX;  // index_ of an encoding whose pieces are not memoized
   BpeEncoding(std::string_view name, size_t index, const uint8_t* blob, size_t size);
   explicit BpeEncoding(std::string test_blob);  // fromTokensForTest
-  // Parses the rank data (rank_blob.h), builds the tables and compiles the split pattern, after
-  // the ASCII word alternative when `ascii_word_first` (bpe_encoding.cc).
-  void load(const uint8_t* blob, size_t size, bool ascii_word_first);
+  // Parses the rank data (rank_blob.h), builds the tables and takes the split pattern's hand
+  // matcher when `hand_split` and there is one, else compiles the pattern.
+  void load(const uint8_t* blob, size_t size, bool hand_split);
   void indexRanks();
   uint32_t rankOf(const uint8_t* p, size_t n) const;  // UINT32_MAX when `p[0..n)` is no token
   static uint64_t keyOf(const uint8_t* p, size_t n);
@@ -121,7 +125,8 @@ class BpeEncoding {
   // these answer that from cache.
   KeyFilter short_filter_, long_filter_;
   size_t quadratic_limit_ = kQuadraticMergeLimit;
-  void* pattern_ = nullptr;  // pcre2_code_8, JIT-compiled
+  PieceEndFn piece_end_ = nullptr;  // the pattern's hand matcher
+  void* pattern_ = nullptr;  // pcre2_code_8, JIT-compiled, when there is none
 };
 
 }  // namespace outrigger::tokens

@@ -1,12 +1,12 @@
 #include "common/utf8.h"
 
+#include <simdjson.h>
+
 #include <cstdint>
 #include <cstring>
 
 namespace outrigger {
 namespace {
-
-constexpr uint64_t kHighBits = 0x8080808080808080ull;  // a byte's top bit: not ASCII
 
 bool isContinuation(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
 
@@ -38,45 +38,10 @@ void sequenceAt(const unsigned char* p, const unsigned char* end, size_t* need, 
 
 }  // namespace
 
-bool validUtf8(std::string_view text) {
-  const char* p = text.data();
-  const char* end = p + text.size();
-  while (p < end) {
-    // An ASCII word, then a long run four words at a time; a character beyond ASCII is checked
-    // where it starts, without a call (text in many scripts is mostly such characters, and
-    // trying four words before each would cost more than it saves).
-    uint64_t word;
-    if (end - p >= 8 && (std::memcpy(&word, p, 8), (word & kHighBits) == 0)) {
-      p += 8;
-      for (uint64_t w[4]; end - p >= 32 && (std::memcpy(w, p, 32), ((w[0] | w[1] | w[2] | w[3]) & kHighBits) == 0);) {
-        p += 32;
-      }
-      continue;
-    }
-    if (static_cast<unsigned char>(*p) < 0x80) {
-      ++p;
-      continue;
-    }
-    const auto* u = reinterpret_cast<const unsigned char*>(p);
-    const size_t left = static_cast<size_t>(end - p);
-    auto continuation = [u](size_t at) { return (u[at] & 0xC0) == 0x80; };
-    if (u[0] >= 0xC2 && u[0] <= 0xDF) {
-      if (left < 2 || !continuation(1)) return false;
-      p += 2;
-    } else if (u[0] >= 0xE0 && u[0] <= 0xEF) {
-      if (left < 3 || !continuation(1) || !continuation(2)) return false;
-      if ((u[0] == 0xE0 && u[1] < 0xA0) || (u[0] == 0xED && u[1] > 0x9F)) return false;  // overlong, surrogate
-      p += 3;
-    } else if (u[0] >= 0xF0 && u[0] <= 0xF4) {
-      if (left < 4 || !continuation(1) || !continuation(2) || !continuation(3)) return false;
-      if ((u[0] == 0xF0 && u[1] < 0x90) || (u[0] == 0xF4 && u[1] > 0x8F)) return false;  // overlong, > U+10FFFF
-      p += 4;
-    } else {
-      return false;
-    }
-  }
-  return true;
-}
+// simdjson's validator (SIMD, chosen for the CPU at run time) checks text in many scripts at
+// gigabytes a second, where a loop per character ran at about 470 MB/s and took 11% of a token
+// count on such text.
+bool validUtf8(std::string_view text) { return simdjson::validate_utf8(text.data(), text.size()); }
 
 std::string_view utf8Prefix(std::string_view text, size_t max_bytes) {
   if (text.size() <= max_bytes) return text;

@@ -8,7 +8,7 @@
 namespace outrigger {
 
 // True when `text` is well-formed UTF-8 (Unicode's definition: no overlongs, surrogates or code
-// points past U+10FFFF). ASCII runs are checked a word at a time.
+// points past U+10FFFF), checked by simdjson.
 bool validUtf8(std::string_view text);
 
 // The longest prefix of `text` of at most `max_bytes` that ends between code points; at least

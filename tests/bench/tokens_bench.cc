@@ -5,7 +5,8 @@
 // both encodings, one thread each side, CPU time (thread CPU time here, process_time in Python),
 // the best of 5 rounds in each of 2 passes that alternate the two sides (a shared VM slows
 // everything on it by up to 2x for seconds at a time). Prints MB/s and the ratio (goal: >= 4x),
-// and beside them the split alone (PCRE2 cutting the text into pieces), which bounds a count.
+// and beside them the split alone (cutting the text into pieces, UTF-8 check included), which
+// bounds a count.
 //   tokens_bench [--python PATH]   (default: a virtualenv with the identity test's pinned tiktoken)
 #include <time.h>
 
@@ -62,7 +63,7 @@ double cpuSeconds() {
 enum class Mode { kCount, kEncode, kSplit };
 
 // Best of 5 rounds: MB/s and tokens (pieces for kSplit). kEncode builds the id list; kSplit only
-// cuts the text into pieces, the part of a count PCRE2 does.
+// cuts the text into pieces (pretokenizer.h), the part of a count before any lookup.
 std::pair<double, size_t> measure(const BpeEncoding& enc, const std::vector<std::string>& docs, size_t bytes,
                                   Mode mode) {
   double best = 1e30;

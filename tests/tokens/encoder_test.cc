@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "bpe_encoding.h"
+#include "unicode_classes.h"
 
 using outrigger::tokens::BpeEncoding;
 
@@ -129,30 +130,77 @@ TEST_CASE("the tree merge gives the rescanning merge's ids on vocabularies whose
   }
 }
 
-TEST_CASE("the ASCII word alternative splits text as the encoding's own pattern does") {
-  // byName's encodings compile their pattern after an alternative for ASCII words; the same
-  // ranks split by the pattern alone must give the same ids. The text mixes ASCII words with
-  // what ends or continues a word differently in each encoding: capitals, digits, apostrophes
-  // and contractions, a combining mark, a modifier letter (Lm), a titlecase letter (Lt), other
-  // letters (Lo), accented Latin letters, spaces, newlines and punctuation.
-  const std::vector<std::string> parts = {"a", "b", "z", "A", "Q", "Z", "the", "Hello", "ing", "x", "0", "42", "'",
-                                          "'s", "'LL", "'re", " ", " ", "  ", "\n", ".", "(", "-", "\u0301", "\u02b0",
-                                          "\u01c5", "\u4e2d", "\u00e9", "\u00c9", "\u00a0", "\t"};
-  std::mt19937 rng(5);
+namespace {
+
+// What decides where the split patterns cut: the characters their alternatives name (newlines,
+// the space, the apostrophe, '/', the contractions' letters in both cases and U+017F, which
+// (?i)s also matches), spaces that are not ASCII (NEL, NBSP, U+2028, the ideographic space),
+// letters of each case class (Lu, Ll, Lt, Lm, Lo), combining marks, numbers (Nd, Nl, No), symbols,
+// emoji, U+FFFD, controls and an unassigned code point.
+const std::vector<std::string> kDeciders = [] {
+  std::vector<std::string> out;
+  for (uint32_t cp : {0x0Du, 0x0Au, 0x20u, 0x09u, 0x27u, 0x2Fu, 0x73u, 0x53u, 0x17Fu, 0x74u, 0x54u, 0x72u, 0x52u,
+                      0x65u, 0x45u, 0x76u, 0x56u, 0x6Du, 0x4Du, 0x6Cu, 0x4Cu, 0x64u, 0x44u, 0x61u, 0x5Au, 0x85u,
+                      0xA0u, 0x2028u, 0x3000u, 0x01C5u, 0x02B0u, 0x4E2Du, 0xE9u, 0xC9u, 0x0416u, 0x0436u, 0x0301u,
+                      0x0903u, 0x30u, 0x39u, 0x0661u, 0x2164u, 0xB2u, 0x2Eu, 0x2Du, 0x2Bu, 0x00A9u, 0x1F600u,
+                      0xFFFDu, 0x01u, 0x0378u}) {
+    out.push_back(outrigger::tokens::utf8Of(cp));
+  }
+  return out;
+}();
+
+}  // namespace
+
+TEST_CASE("the hand-matched split cuts the pieces PCRE2 cuts with the pattern") {
+  // byName's encodings split by hand (pretokenizer.h); the same ranks split by PCRE2 with the
+  // encoding's pattern must give the same pieces: on every text of up to three characters from
+  // the deciders, then on random text from them and from one code point of every block of 256
+  // with each combination of classes that block holds (unicode_classes.h: every class the
+  // build's PCRE2 gave, in every script).
+  std::vector<std::string> every_class = kDeciders;
+  for (uint32_t base = 0; base < outrigger::tokens::kCodePointLimit; base += 256) {
+    if (base >= 0xD800 && base < 0xE000) continue;  // surrogates: not characters
+    uint32_t seen = 0;
+    for (uint32_t cp = base; cp < base + 256; ++cp) {
+      uint8_t classes = outrigger::tokens::classesOf(cp);
+      if (!(seen & 1u << classes)) every_class.push_back(outrigger::tokens::utf8Of(cp)), seen |= 1u << classes;
+    }
+  }
+  std::mt19937 rng(7);
   for (const char* name : {"o200k_base", "cl100k_base"}) {
     const BpeEncoding* enc = BpeEncoding::byName(name);
     std::vector<std::string> tokens;
     for (uint32_t rank = 0; rank < enc->rankCount(); ++rank) tokens.emplace_back(enc->tokenBytes(rank));
-    auto plain = BpeEncoding::fromTokensForTest(enc->splitPattern(), tokens);
-    for (int round = 0; round < 3000; ++round) {
-      std::string text;
-      for (int k = 1 + int(rng() % 12); k > 0; --k) text += parts[rng() % parts.size()];
-      std::vector<uint32_t> fast, own;
-      enc->encode(text, &fast);
-      plain->encode(text, &own);
-      INFO(name << ": " << text);
-      REQUIRE(fast == own);
+    auto pcre2 = BpeEncoding::fromTokensForTest(enc->splitPattern(), tokens);
+    REQUIRE(enc->splitsByHand());
+    REQUIRE_FALSE(pcre2->splitsByHand());
+    auto same = [&](const std::string& text) {
+      auto hand = enc->pieces(text);
+      auto theirs = pcre2->pieces(text);
+      if (hand == theirs) return true;
+      INFO(name << ": \"" << text << "\" in " << hand.size() << " pieces against " << theirs.size());
+      FAIL_CHECK("the pieces differ");
+      return false;
+    };
+    const size_t k = kDeciders.size();
+    size_t texts = 0;
+    for (size_t a = 0; a < k; ++a) {
+      for (size_t b = 0; b <= k; ++b) {
+        for (size_t c = 0; c <= (b < k ? k : 0); ++c) {
+          std::string text = kDeciders[a] + (b < k ? kDeciders[b] : "") + (c < k ? kDeciders[c] : "");
+          REQUIRE(same(text));
+          ++texts;
+        }
+      }
     }
+    for (int round = 0; round < 40000; ++round) {
+      const auto& alphabet = round % 2 ? every_class : kDeciders;
+      std::string text;
+      for (int n = 1 + int(rng() % 16); n > 0; --n) text += alphabet[rng() % alphabet.size()];
+      REQUIRE(same(text));
+      ++texts;
+    }
+    CHECK(texts > 100000);
   }
 }
 
