@@ -157,30 +157,75 @@ func (cn *conn) run() {
 
 // keepalive runs when the sidecar announces a heartbeat interval: it sends a Ping every
 // interval and drops the connection when nothing at all (a Pong or any other frame) has been
-// read for more than three intervals, so calls on a hung or stopped sidecar fail (retryable)
-// instead of waiting for deadlines they may not have. Silence is measured on the monotonic
-// clock, so a step of the wall clock neither drops a live connection nor keeps a dead one.
+// read for more than three intervals and a Ping has gone unanswered for two (see heartbeat),
+// so calls on a hung or stopped sidecar fail (retryable) instead of waiting for deadlines they
+// may not have. Silence is measured on the monotonic clock, so a step of the wall clock neither
+// drops a live connection nor keeps a dead one.
 func (cn *conn) keepalive(every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
+	hb := heartbeat{every: every, lastTick: cn.sinceBorn()}
 	for n := uint64(1); ; n++ {
 		select {
 		case <-cn.done:
 			return
 		case <-t.C:
 		}
-		if silent := cn.silence(); silent > 3*every {
+		ping, silent := hb.tick(cn.sinceBorn(), time.Duration(cn.lastRead.Load()))
+		if silent > 0 {
 			cn.close(connectionLost(fmt.Errorf("no frame from the sidecar for %v (heartbeat every %v)",
 				silent.Round(time.Millisecond), every)))
 			return
 		}
-		cn.queuePing(n)
+		if ping {
+			cn.queuePing(n)
+		}
 	}
 }
 
-// silence is how long ago the last frame was read (or the connection started).
-func (cn *conn) silence() time.Duration {
-	return time.Since(cn.born) - time.Duration(cn.lastRead.Load())
+// sinceBorn is the monotonic time since the connection started, the clock of lastRead.
+func (cn *conn) sinceBorn() time.Duration {
+	return time.Since(cn.born)
+}
+
+// heartbeat decides, tick by tick, when the sidecar counts as gone. The sidecar sends Pongs only
+// in answer to Pings, and no Ping leaves while this process is not running (SIGSTOP, a debugger,
+// a suspended machine), so silence counts only from when the client listens again, and only a
+// Ping left unanswered proves anything. Times are offsets from the connection's start.
+type heartbeat struct {
+	every     time.Duration
+	lastTick  time.Duration
+	listening time.Duration // silence counts from the later of this and the last frame read
+	asked     time.Duration // when the first Ping after the last frame read went out
+	askedOK   bool          // asked holds such a Ping
+}
+
+// Intervals of silence, and of a Ping left unanswered, after which the sidecar counts as gone.
+const (
+	silentIntervals     = 3
+	unansweredIntervals = 2
+)
+
+// tick returns whether to send a Ping now, or, when the connection is to be given up, for how
+// long nothing has been read (0 otherwise).
+func (hb *heartbeat) tick(now, lastRead time.Duration) (ping bool, silent time.Duration) {
+	if now-hb.lastTick > 2*hb.every {
+		// More than an interval late: this process was not running, so it neither pinged nor
+		// read. The sidecar had nothing to answer: the silence starts now, with a Ping at once.
+		hb.listening, hb.askedOK = now, false
+	}
+	hb.lastTick = now
+	if hb.askedOK && lastRead >= hb.asked {
+		hb.askedOK = false // a frame came after the Ping: it was answered
+	}
+	silent = now - max(lastRead, hb.listening)
+	if silent > silentIntervals*hb.every && hb.askedOK && now-hb.asked >= unansweredIntervals*hb.every {
+		return false, silent
+	}
+	if !hb.askedOK {
+		hb.asked, hb.askedOK = now, true
+	}
+	return true, 0
 }
 
 func (cn *conn) wakeWriter() {

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -413,6 +415,58 @@ func TestHeartbeatCountsEveryFrameRead(t *testing.T) {
 	}
 	if !errors.Is(err, ErrUnavailable) || !IsRetryable(err) || !strings.Contains(err.Error(), "heartbeat") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// A client process that was itself stopped (SIGSTOP, a debugger, a suspended machine) sent no
+// Pings and read nothing meanwhile: that silence is its own, not the sidecar's. The connection
+// and the call in flight on it survive, and the heartbeat goes on with a Ping at once.
+func TestHeartbeatSurvivesAPausedClient(t *testing.T) {
+	srv := newFakeServer(t, ackSpec{heartbeat: 100})
+	c := dialFake(t, srv)
+	fc := srv.next(t)
+	held := make(chan uint64, 1)
+	fc.serveHeld(held)
+	first := currentConn(c)
+	done := make(chan *Response, 1)
+	errc := make(chan error, 1)
+	go func() {
+		resp, err := c.Chat(context.Background(), user("slow"))
+		done <- resp
+		errc <- err
+	}()
+	var id uint64
+	select {
+	case id = <-held:
+	case <-time.After(testWait):
+		t.Fatal("no Request")
+	}
+	time.Sleep(150 * time.Millisecond) // a Ping answered: the connection is known to be alive
+	pauseProcess(t, 700*time.Millisecond)
+	time.Sleep(250 * time.Millisecond) // listening again for more than two intervals
+	fc.send(endOK(id, "done", "echo"))
+	if err := waitErr(t, errc); err != nil {
+		t.Fatalf("the call failed after the client's own pause: %v", err)
+	}
+	if resp := <-done; resp.Content != "done" {
+		t.Fatalf("got %q", resp.Content)
+	}
+	if currentConn(c) != first {
+		t.Error("the connection was replaced after the client's own pause")
+	}
+}
+
+// pauseProcess stops this whole process (SIGSTOP) for about d, as job control or a debugger
+// would; a shell it started resumes it with SIGCONT.
+func pauseProcess(t *testing.T, d time.Duration) {
+	t.Helper()
+	if _, err := exec.LookPath("sh"); err != nil {
+		t.Skip("no sh to resume the paused process")
+	}
+	pid := os.Getpid()
+	script := fmt.Sprintf("kill -STOP %d; sleep %.3f; kill -CONT %d", pid, d.Seconds(), pid)
+	if out, err := exec.Command("sh", "-c", script).CombinedOutput(); err != nil {
+		t.Fatalf("pausing the process: %v %s", err, out)
 	}
 }
 

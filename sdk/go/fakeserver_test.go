@@ -196,25 +196,45 @@ func (fc *fakeConn) send(frames ...[]byte) {
 	}
 }
 
-// serveEcho answers every Request with its last message's content, until the connection ends.
-func (fc *fakeConn) serveEcho() {
+// serve answers every Ping, as the sidecar does, and hands every other frame to onFrame, until
+// the connection ends.
+func (fc *fakeConn) serve(onFrame func(r received)) {
 	go func() {
 		for {
 			select {
 			case r := <-fc.in:
-				switch r.typ {
-				case "Request":
-					fc.send(endOK(r.id, lastContent(r.body), "echo"))
-				case "Feedback":
-					fc.send(endFrame(r.id, endSpec{}))
-				case "Ping":
+				if r.typ == "Ping" {
 					fc.send(pongFrame(r.body["opaque"].(uint64)))
+				} else {
+					onFrame(r)
 				}
 			case <-fc.gone:
 				return
 			}
 		}
 	}()
+}
+
+// serveEcho answers every Request with its last message's content.
+func (fc *fakeConn) serveEcho() {
+	fc.serve(func(r received) {
+		switch r.typ {
+		case "Request":
+			fc.send(endOK(r.id, lastContent(r.body), "echo"))
+		case "Feedback":
+			fc.send(endFrame(r.id, endSpec{}))
+		}
+	})
+}
+
+// serveHeld hands each Request's stream id to held instead of answering it, so the test decides
+// when the call ends.
+func (fc *fakeConn) serveHeld(held chan<- uint64) {
+	fc.serve(func(r received) {
+		if r.typ == "Request" {
+			held <- r.id
+		}
+	})
 }
 
 func lastContent(req wiredesc.Object) string {

@@ -31,8 +31,9 @@ void RequestContext::cancelWith(Code code, std::string_view message, std::string
   if (ended_) return;
   std::string msg(message), org(origin);
   notifyPendingCancel();
-  // A server going away is worth retrying elsewhere; a cancel, deadline or deny is not.
-  end(code, msg, org, /*retryable=*/code == Code::kUnavailable);
+  // A server going away is worth retrying elsewhere, unless a provider already saw the request
+  // (a retry could run it twice: a tool call, a charge); a cancel, deadline or deny is not.
+  end(code, msg, org, /*retryable=*/code == Code::kUnavailable && !reached_provider_);
 }
 
 void RequestContext::resume() {
@@ -55,6 +56,9 @@ outrigger_status RequestContext::setTimer(uint32_t delay_ms, outrigger_callback 
   auto* pt = new PluginTimer{{}, this, fn, user_data};
   uv_timer_init(engine_.loop().loop(), &pt->timer);
   pt->timer.data = pt;
+  // libuv counts from the loop's time, taken when this iteration began: refreshed, a wait such as
+  // an upstream's retry-after is never cut short by the work done since.
+  uv_update_time(engine_.loop().loop());
   uv_timer_start(&pt->timer, &RequestContext::onPluginTimer, delay_ms, 0);
   plugin_timers_.push_back(pt);
   ++open_handles_;

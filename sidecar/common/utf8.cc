@@ -36,12 +36,25 @@ void sequenceAt(const unsigned char* p, const unsigned char* end, size_t* need, 
   }
 }
 
+// The validator simdjson chose for this CPU, or its portable one where the environment's
+// SIMDJSON_FORCE_IMPLEMENTATION names one it does not know (whose validator calls every text
+// invalid) or one this CPU cannot run (whose instructions would kill the process).
+const simdjson::implementation& validator() {
+  static const simdjson::implementation* const chosen = [] {
+    const simdjson::implementation* active = simdjson::get_active_implementation();
+    if (active->name() != "unsupported" && active->supported_by_runtime_system()) return active;
+    const simdjson::implementation* portable = simdjson::get_available_implementations()["fallback"];
+    return portable ? portable : active;
+  }();
+  return *chosen;
+}
+
 }  // namespace
 
 // simdjson's validator (SIMD, chosen for the CPU at run time) checks text in many scripts at
 // gigabytes a second, where a loop per character ran at about 470 MB/s and took 11% of a token
 // count on such text.
-bool validUtf8(std::string_view text) { return simdjson::validate_utf8(text.data(), text.size()); }
+bool validUtf8(std::string_view text) { return validator().validate_utf8(text.data(), text.size()); }
 
 std::string_view utf8Prefix(std::string_view text, size_t max_bytes) {
   if (text.size() <= max_bytes) return text;

@@ -449,14 +449,7 @@ void Connection::onEnd(uint64_t stream_id, const ResponseEndInfo& end) {
   last_activity_ms_ = uv_now(pipe_.loop);
   if (closing_) return;
   size_t before = out_.size();
-  if (failing_) {
-    // On the fatal path the client may run the call again only if no provider saw it.
-    ResponseEndInfo info = end;
-    info.retryable = !end.reached_provider;
-    writer_.responseEnd(&out_, stream_id, info);
-  } else {
-    writer_.responseEnd(&out_, stream_id, end);
-  }
+  writer_.responseEnd(&out_, stream_id, end);
   bool too_large = out_.size() - before > size_t{peer_max_frame_} + 4;
   // Unary answers of a client that does not read would pile up without bound (streams are ended
   // in onChunk): past the limit, the answer's place goes to a short end saying why, once the

@@ -4,7 +4,8 @@
 // call waiting for it past that call's own deadline), and a caller that does not read its stream
 // is cut off instead of buffering without bound. Then the client's own rules against a live
 // sidecar: a callback that starts the next call as the sidecar dies and comes back, a request too
-// large for the connection, metadata merged over the defaults, and what an error carries.
+// large for the connection, a timeout too long for the wire, metadata merged over the defaults,
+// and what an error carries.
 #include <catch2/catch.hpp>
 
 #include <signal.h>
@@ -397,6 +398,24 @@ TEST_CASE("a request larger than the connection's max_frame_size fails INVALID_A
   SECTION("over the sidecar's smaller limit") {
     DaemonProcess d(withServerKeys("max_frame_size = 65536\n"));
     check(d, 100u << 10);
+  }
+}
+
+TEST_CASE("a timeout past what the wire carries is the longest one, not a wrapped short one") {
+  // 2^32 + 50 ms wrapped to 50 ms would end this 300 ms call DEADLINE_EXCEEDED; milliseconds::max()
+  // overflowed the clock computing the local deadline.
+  DaemonProcess d;
+  REQUIRE(d.waitReady());
+  client::Client c(at(d));
+  for (auto timeout : {std::chrono::milliseconds((1ll << 32) + 50), std::chrono::milliseconds::max()}) {
+    client::ChatRequest req = ask("slow", R"({"latency_ms": 300})");
+    req.timeout = timeout;
+    auto r = c.chat(req);
+    INFO(timeout.count() << " ms: " << (r.ok() ? "ok" : r.error().message));
+    REQUIRE(r.ok());
+    CHECK(r.value().content == "slow");
+    client::Stream s = c.stream(req);
+    REQUIRE(s.result().ok());
   }
 }
 

@@ -204,30 +204,41 @@ TEST_CASE("SIGTERM drains: every in-flight request completes, then the daemon ex
 }
 
 TEST_CASE("SIGTERM past the grace period ends the rest with a typed UNAVAILABLE") {
-  DaemonProcess d(basicConfig("mode = \"echo\"\nallow_request_overrides = true").replace(
-      basicConfig().find("drain_grace_ms = 5000"), 21, "drain_grace_ms = 200"));
+  // Three calls hang at the provider; on a route whose one target (its own model, so its own
+  // limit) takes one at a time, a fourth hangs there and two more wait in its queue, never
+  // having reached a provider. Only those may be retried: a retry of the others could run them twice.
+  std::string cfg = basicConfig("mode = \"echo\"\nallow_request_overrides = true",
+                                "[routes.one]\ntargets = [{ provider = \"mock\", model = \"m\", max_concurrent = 1 }]\n"
+                                "limits = { on_limit = \"queue\", queue_max = 8, queue_timeout_ms = 60000 }\n");
+  cfg.replace(cfg.find("drain_grace_ms = 5000"), 21, "drain_grace_ms = 200");
+  DaemonProcess d(cfg);
   REQUIRE(d.waitReady());
   client::Client c(at(d));
   REQUIRE_FALSE(c.connect());
-  std::atomic<int> unavailable{0}, done{0};
-  for (int i = 0; i < 5; ++i) {
+  std::atomic<int> at_provider{0}, queued{0}, done{0};
+  for (int i = 0; i < 6; ++i) {
+    client::ChatRequest request = ask("x", R"({"hang": true})");
+    if (i >= 3) request.model = "one";  // the first takes the route's one slot, the rest queue
     client::CallEvents ev;
     ev.on_end = [&](const client::Result<client::Response>& r) {
-      if (!r.ok() && r.error().code == StatusCode::kUnavailable && r.error().origin == "server" && r.error().retryable) {
-        unavailable++;
+      if (!r.ok() && r.error().code == StatusCode::kUnavailable && r.error().origin == "server") {
+        if (r.error().reached_provider && !r.error().retryable) at_provider++;
+        if (!r.error().reached_provider && r.error().retryable) queued++;
       }
       done++;
     };
-    c.start(ask("x", R"({"hang": true})"), std::move(ev), false);
+    c.start(request, std::move(ev), false);
   }
-  std::this_thread::sleep_for(50ms);
+  std::this_thread::sleep_for(100ms);
   auto t0 = std::chrono::steady_clock::now();
   d.signal(SIGTERM);
   CHECK(d.waitExit(10s) == 0);
   CHECK(std::chrono::steady_clock::now() - t0 < 3s);
   auto deadline = std::chrono::steady_clock::now() + 5s;
-  while (done < 5 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(5ms);
-  CHECK(unavailable == 5);  // ended by the server with a typed status, not by a dropped socket
+  while (done < 6 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(5ms);
+  // Ended by the server with a typed status, not by a dropped socket.
+  CHECK(at_provider == 4);
+  CHECK(queued == 2);
 }
 
 TEST_CASE("after GoAway and a restart the same client reconnects") {

@@ -58,6 +58,13 @@ using Clock = std::chrono::steady_clock;
 // before cancelling, and the cancel as long again.
 constexpr auto kEndGrace = std::chrono::milliseconds(250);
 
+// A request's timeout as the wire carries it, in 32-bit milliseconds: a longer one is the longest
+// (about 49.7 days), a negative one none (the server's default). Deadlines computed from it
+// cannot overflow the clock, and a huge timeout is not cut to a short one by wrapping.
+std::chrono::milliseconds wireTimeout(std::chrono::milliseconds t) {
+  return std::clamp(t, std::chrono::milliseconds(0), std::chrono::milliseconds(UINT32_MAX));
+}
+
 // The shortest heartbeat the daemon's config allows (server.heartbeat_ms).
 constexpr auto kMinHeartbeat = std::chrono::milliseconds(100);
 
@@ -882,7 +889,7 @@ class Client::Impl {
     auto cache = w::CreateCacheControl(b, r.cache_bypass, r.cache_no_store, r.cache_ttl_ms);
     auto model = b.CreateString(r.model);
     auto req = w::CreateRequest(b, model, messages, params, streaming, meta,
-                                static_cast<uint32_t>(r.timeout.count()), cache);
+                                static_cast<uint32_t>(wireTimeout(r.timeout).count()), cache);
     Connection::finishFrame(b, sid, w::Body::Request, req.Union());
   }
 
@@ -897,12 +904,13 @@ class Client::Impl {
     };
     std::optional<Error> err;
     // The request must be written by its own deadline, and by the write timeout in any case.
-    Clock::time_point call_deadline = Clock::now() + r.timeout;
-    bool deadline_bounds = r.timeout.count() > 0 && r.timeout < opt_.write_timeout;
-    Clock::time_point write_by = Clock::now() + (deadline_bounds ? r.timeout : opt_.write_timeout);
+    const auto timeout = wireTimeout(r.timeout);
+    Clock::time_point call_deadline = Clock::now() + timeout;
+    bool deadline_bounds = timeout.count() > 0 && timeout < opt_.write_timeout;
+    Clock::time_point write_by = Clock::now() + (deadline_bounds ? timeout : opt_.write_timeout);
     // One retry: a connection found dead while writing is replaced once.
     for (int attempt = 0; attempt < 2; ++attempt) {
-      auto conn = connection(&err, r.timeout.count() > 0 ? call_deadline : Clock::time_point::max());
+      auto conn = connection(&err, timeout.count() > 0 ? call_deadline : Clock::time_point::max());
       if (!conn) break;
       Connection::Unsent unsent;
       uint64_t sid = conn->send(next_stream_, call, [&](flatbuffers::FlatBufferBuilder& b, uint64_t id) {
@@ -1084,9 +1092,10 @@ Result<Response> Client::chat(const ChatRequest& request) {
   auto waiter = std::make_shared<EndWaiter>();
   CallEvents ev;
   ev.on_end = [waiter](const Result<Response>& r) { waiter->set(r); };
-  Clock::time_point deadline = Clock::now() + request.timeout;
+  const auto timeout = wireTimeout(request.timeout);
+  Clock::time_point deadline = Clock::now() + timeout;
   uint64_t sid = impl_->start(request, std::move(ev), false);
-  if (request.timeout.count() <= 0) {
+  if (timeout.count() <= 0) {
     waiter->wait();  // the heartbeat ends it should the sidecar hang
     return *waiter->out;
   }
@@ -1103,7 +1112,7 @@ Result<Response> Client::chat(const ChatRequest& request) {
 Stream Client::stream(const ChatRequest& request) {
   auto state = std::make_shared<Stream::State>();
   state->impl = impl_.get();
-  if (request.timeout.count() > 0) state->deadline = Clock::now() + request.timeout;
+  if (auto timeout = wireTimeout(request.timeout); timeout.count() > 0) state->deadline = Clock::now() + timeout;
   CallEvents ev;
   std::weak_ptr<Stream::State> weak = state;
   const size_t max_bytes = impl_->opt_.max_buffered_stream_bytes;

@@ -61,6 +61,14 @@ def test_metadata_defaults_and_overrides(fake: FakeDaemon, sock_path: str) -> No
     assert first["model"] == "default"
 
 
+def test_an_empty_metadata_field_on_a_call_keeps_the_default(fake: FakeDaemon, sock_path: str) -> None:
+    # "" means unset in every SDK: a call cannot blank out the client's tenant by accident.
+    with Client(sock_path, metadata=Metadata(tenant="acme", user="u1"), timeout=7.0) as client:
+        client.chat("hi", metadata=Metadata(tenant="", user="u2", session=""))
+    (body,) = (r["body"] for r in fake.frames("Request"))
+    assert body["metadata"] == {"tenant": "acme", "user": "u2"}
+
+
 def test_request_options_reach_the_wire(fake: FakeDaemon, sock_path: str) -> None:
     tool = outrigger.Tool.function("get_weather", "weather", {"type": "object"})
     with Client(sock_path) as client:
@@ -390,6 +398,31 @@ def test_close_fails_calls_in_flight(fake: FakeDaemon, sock_path: str) -> None:
         pending.result()
     with pytest.raises(outrigger.ClientClosed):
         client.chat("after close")
+
+
+def test_close_during_a_hung_handshake_fails_the_call_at_once(fake: FakeDaemon, sock_path: str) -> None:
+    # The daemon accepts (the kernel does it for a stopped process) but never answers Hello: the
+    # caller's thread is blocked dialling, and close() must not leave it there until connect_timeout.
+    fake.freeze()
+    client = Client(sock_path, connect_timeout=10.0)
+    errors: List[BaseException] = []
+
+    def call() -> None:
+        try:
+            client.chat("x")
+        except BaseException as e:  # noqa: B902 - whatever it is, the test reports it
+            errors.append(e)
+
+    caller = threading.Thread(target=call, daemon=True)
+    caller.start()
+    wait_until(lambda: fake.conns)
+    time.sleep(0.1)  # the Hello is sent and the caller waits for the HelloAck
+    closed_at = time.monotonic()
+    client.close()
+    caller.join(5.0)
+    assert not caller.is_alive(), "the caller is still dialling after close()"
+    assert time.monotonic() - closed_at < 1.0
+    assert len(errors) == 1 and isinstance(errors[0], outrigger.ClientClosed), errors
 
 
 def test_echo_metadata_json(fake: FakeDaemon, sock_path: str) -> None:

@@ -15,6 +15,9 @@ export interface CallObserver {
 
 export type CallState = 'queued' | 'sent' | 'done';
 
+/** setTimeout fires at once, with a TimeoutOverflowWarning, for longer delays. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /**
  * A call and its lifecycle: queued → sent → done. The outcome is settled once (first of:
  * the daemon's `ResponseEnd`, a local deadline, a cancel, a lost connection); a call that
@@ -49,10 +52,13 @@ export class Call implements StreamSink {
 
   /** Runs `fn` after `ms` unless the call is finished by then. */
   after(ms: number, fn: () => void): void {
+    // A longer wait than one timer can hold (about 24.8 days) is taken in steps.
+    const step = Math.min(ms, MAX_TIMER_MS);
     const timer = setTimeout(() => {
       this.#timers.delete(timer);
-      fn();
-    }, ms);
+      if (ms > step) this.after(ms - step, fn);
+      else fn();
+    }, step);
     this.#timers.add(timer);
   }
 

@@ -84,6 +84,8 @@ export interface ClientStats {
 const RETRY_MIN_MS = 25;
 const RETRY_MAX_MS = 1000;
 const DEFAULT_STREAM_BUFFER_BYTES = 64 * 1024 * 1024;
+/** `Request.timeout_ms` is a uint32; as in the other SDKs a longer timeout is sent as its maximum. */
+const MAX_WIRE_TIMEOUT_MS = 0xffffffff;
 
 function checkTimeout(name: string, value: number | undefined): void {
   if (value !== undefined && !(Number.isFinite(value) && value >= 0)) {
@@ -120,6 +122,8 @@ export class OutriggerClient {
   #active: Connection | null = null;
   readonly #connections = new Set<Connection>();
   #connecting = false;
+  /** Aborts the connection attempt under way, so close() can release its socket and timer. */
+  #dialing: AbortController | null = null;
   #retryTimer: ReturnType<typeof setTimeout> | null = null;
   #retryDelay = RETRY_MIN_MS;
   #connectWaiters: Array<{ resolve(info: ServerInfo): void; reject(err: unknown): void }> = [];
@@ -229,6 +233,7 @@ export class OutriggerClient {
     this.#closed = true;
     if (this.#retryTimer !== null) clearTimeout(this.#retryTimer);
     this.#retryTimer = null;
+    this.#dialing?.abort(); // a handshake the daemon never answers would hold the process
     const queued = this.#queue;
     this.#queue = [];
     for (const call of queued) call.failLocally('CANCELLED', 'the client was closed');
@@ -358,7 +363,7 @@ export class OutriggerClient {
         call.failLocally('DEADLINE_EXCEEDED', 'the deadline passed before the request was sent');
         return;
       }
-      timeoutMs = Math.ceil(left);
+      timeoutMs = Math.min(Math.ceil(left), MAX_WIRE_TIMEOUT_MS);
     }
     const streamId = conn.openStream(call);
     let frame: Uint8Array;
@@ -393,9 +398,11 @@ export class OutriggerClient {
     if (this.#connecting || this.#closed || this.#retryTimer !== null) return;
     this.#connecting = true;
     const socketPath = this.socketPath;
+    this.#dialing = new AbortController();
     Connection.open({
       socketPath,
       timeoutMs: this.#connectTimeoutMs,
+      signal: this.#dialing.signal,
       events: this.#events,
       verifyServer: this.verifiesServer,
       expectedServerUid: this.#expectedServerUid,
@@ -417,6 +424,7 @@ export class OutriggerClient {
 
   #onConnected(conn: Connection): void {
     this.#connecting = false;
+    this.#dialing = null;
     if (this.#closed) {
       conn.close();
       return;
@@ -436,6 +444,7 @@ export class OutriggerClient {
 
   #onConnectFailed(err: OutriggerError): void {
     this.#connecting = false;
+    this.#dialing = null;
     this.#rejectConnectWaiters(err);
     if (this.#closed) return;
     const now = performance.now();

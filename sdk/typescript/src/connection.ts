@@ -50,6 +50,8 @@ export interface OpenOptions {
   /** Check the socket's owner before sending `Hello` (see verify.ts). */
   verifyServer: boolean;
   expectedServerUid?: number;
+  /** Aborting gives the attempt up at once, releasing its socket and timer (the client closed). */
+  signal?: AbortSignal;
 }
 
 export class Connection {
@@ -103,6 +105,7 @@ export class Connection {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
+        options.signal?.removeEventListener('abort', onAbort);
         socket.destroy();
         reject(err);
       };
@@ -111,8 +114,14 @@ export class Connection {
           code: 'UNAVAILABLE', retryable: true, origin: ORIGIN_CONNECTION, cause,
           message: `${options.socketPath}: ${message}`,
         });
+      // setTimeout fires at once for 2^31 ms or more; a connect timeout that long is none.
       const timer = setTimeout(
-        () => fail(unavailable(`no HelloAck within ${options.timeoutMs} ms`)), options.timeoutMs);
+        () => fail(unavailable(`no HelloAck within ${options.timeoutMs} ms`)), Math.min(options.timeoutMs, 2 ** 31 - 1));
+      const onAbort = (): void => fail(new OutriggerError({
+        code: 'CANCELLED', origin: ORIGIN_CONNECTION, message: `${options.socketPath}: connecting was abandoned`,
+      }));
+      if (options.signal?.aborted === true) onAbort();
+      else options.signal?.addEventListener('abort', onAbort, { once: true });
 
       socket.once('connect', () => {
         const refused = options.verifyServer ? checkServer(options.socketPath, options.expectedServerUid) : null;
@@ -157,6 +166,7 @@ export class Connection {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
+        options.signal?.removeEventListener('abort', onAbort);
         socket.removeAllListeners();
         const ack = { ...first.ack };
         if (ack.maxFrameSize === 0 || ack.maxFrameSize > options.hello.maxFrameSize) {

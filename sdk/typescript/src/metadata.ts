@@ -6,7 +6,8 @@ const FIELDS = [
 
 /**
  * Merges per-call metadata over the client's defaults: each field set on the call wins, and
- * tags merge key by key. Returns undefined when neither side has metadata, so no table is
+ * tags merge key by key. An empty string is unset, as in every SDK, so a call cannot blank out
+ * a default by accident. Returns undefined when neither side has metadata, so no table is
  * written.
  */
 export function mergeMetadata(defaults?: Metadata, call?: Metadata): Metadata | undefined {
@@ -14,7 +15,7 @@ export function mergeMetadata(defaults?: Metadata, call?: Metadata): Metadata | 
   if (call === undefined) return defaults;
   const merged: Metadata = {};
   for (const field of FIELDS) {
-    const value = call[field] ?? defaults[field];
+    const value = call[field] || defaults[field];
     if (value !== undefined) merged[field] = value;
   }
   if (defaults.tags !== undefined || call.tags !== undefined) {

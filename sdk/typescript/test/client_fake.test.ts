@@ -2,6 +2,7 @@
 // deadlines, cancellation, reconnection and frame limits.
 
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { OutriggerClient, OutriggerError } from '../src/index.js';
 import * as wire from '../src/generated/outrigger_generated.js';
@@ -16,7 +17,7 @@ import {
   startFrame,
   type ReceivedRequest,
 } from './support/fake_daemon.js';
-import { rejection, user } from './support/calls.js';
+import { rejection, sleep, user } from './support/calls.js';
 
 describe('handshake and unary calls', () => {
   let daemon: FakeDaemon;
@@ -229,6 +230,18 @@ describe('metadata', () => {
       await daemon.stop();
     }
   });
+
+  test('an empty field on a call is unset and keeps the default, as in every SDK', async () => {
+    const daemon = await FakeDaemon.start();
+    const client = new OutriggerClient({ socketPath: daemon.socketPath, metadata: { tenant: 'acme', user: 'u1' } });
+    try {
+      await client.chat({ ...user('x'), metadata: { tenant: '', user: 'u2', session: '' } });
+      assert.deepEqual(daemon.requests[0]!.body['metadata'], { tenant: 'acme', user: 'u2' });
+    } finally {
+      client.close();
+      await daemon.stop();
+    }
+  });
 });
 
 describe('errors', () => {
@@ -327,6 +340,29 @@ describe('deadlines and cancellation', () => {
       await daemon.until(() => pending[0]!.conn.cancelled.length === 1, 'Cancel');
       await daemon.until(() => client.stats.inFlight === 0, 'the daemon to end the stream');
     } finally {
+      client.close();
+    }
+  });
+
+  test('a timeout of 2^31 ms or more is effectively none: never fired early, clamped on the wire', async () => {
+    pending = [];
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => { warnings.push(w.name); };
+    process.on('warning', onWarning);
+    const client = new OutriggerClient({ socketPath: daemon.socketPath, deadlineGraceMs: 20 });
+    try {
+      const timeouts = [3e9, 1e12];
+      const calls = timeouts.map((timeoutMs) => client.chat(user(String(timeoutMs)), { timeoutMs }));
+      await daemon.until(() => pending.length === 2, 'the requests');
+      await sleep(300); // well past the 1 ms that setTimeout makes of a delay of 2^31 ms or more
+      for (const req of pending) daemon.end(req, { content: lastContent(req.body) });
+      assert.deepEqual(await Promise.all(calls).then((rs) => rs.map((r) => r.content)), timeouts.map(String));
+      const sent = pending.map((req) => req.body['timeout_ms'] as number);
+      assert.ok(sent[0]! > 3e9 - 1000 && sent[0]! <= 3e9, `timeout_ms ${sent[0]}`);
+      assert.equal(sent[1], 0xffffffff, 'the largest timeout_ms the wire can carry');
+      assert.deepEqual(warnings, []);
+    } finally {
+      process.off('warning', onWarning);
       client.close();
     }
   });
@@ -636,6 +672,34 @@ describe('client lifecycle', () => {
       client.close();
       assert.equal((await rejection(call)).code, 'CANCELLED');
       assert.equal((await rejection(client.chat(user('y')))).code, 'FAILED_PRECONDITION');
+    } finally {
+      await daemon.stop();
+    }
+  });
+
+  test('close() during a handshake the daemon never answers releases everything at once', { timeout: 20_000 }, async () => {
+    const daemon = await FakeDaemon.start({ answerHello: false });
+    try {
+      // In a child process: only its exit shows that no socket or timer is left behind.
+      const index = new URL('../src/index.js', import.meta.url).href;
+      const script = `import { OutriggerClient } from ${JSON.stringify(index)};
+        const client = new OutriggerClient({ socketPath: process.argv[1], connectTimeoutMs: 60000 });
+        const call = client.chat({ model: 'm', messages: [{ role: 'user', content: 'x' }] });
+        setTimeout(() => client.close(), 200);
+        call.catch((err) => console.log(err.code));`;
+      const started = performance.now();
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script, daemon.socketPath],
+        { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+      const kill = setTimeout(() => child.kill(), 10_000);
+      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+      clearTimeout(kill);
+      const elapsed = performance.now() - started;
+      assert.equal(out.trim(), 'CANCELLED');
+      assert.equal(code, 0, 'exited by itself');
+      assert.ok(elapsed < 5000, `exited ${Math.round(elapsed)} ms after starting, with connectTimeoutMs 60000`);
+      await daemon.until(() => daemon.connections[0]?.closed === true, 'the handshaking socket to close');
     } finally {
       await daemon.stop();
     }

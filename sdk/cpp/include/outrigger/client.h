@@ -114,7 +114,7 @@ struct ChatRequest {
   // Merged over the client's default metadata field by field: a field set here wins, one left
   // empty keeps the default, and the tags of both are kept (a key set here wins).
   std::optional<Metadata> metadata;
-  std::chrono::milliseconds timeout{0};  // 0: the server's default
+  std::chrono::milliseconds timeout{0};  // 0 (or less): the server's default; at most 2^32 - 1 ms
   bool cache_bypass = false;
   bool cache_no_store = false;
   uint32_t cache_ttl_ms = 0;

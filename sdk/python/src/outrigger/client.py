@@ -59,10 +59,7 @@ class _Conn:
         return self.state.usable() and (limit == 0 or len(self.state.streams) + self.reserved < limit)
 
     def shutdown(self) -> None:
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+        _shutdown(self.sock)
 
 
 class Client:
@@ -114,6 +111,8 @@ class Client:
         self._conn: Optional[_Conn] = None
         self._conns: Set[_Conn] = set()
         self._connecting = False
+        self._dialing: Optional[socket.socket] = None
+        """The socket a caller's thread is connecting and handshaking on, for close() to shut down."""
         self._next_attempt = 0.0
         self._backoff = 0.0
         self._dial_error: Optional[OutriggerError] = None
@@ -209,12 +208,15 @@ class Client:
         pending.result()
 
     def close(self) -> None:
-        """Fails queued and in-flight calls with `ClientClosed` and closes the connections."""
+        """Fails queued and in-flight calls with `ClientClosed` and closes the connections, one still
+        handshaking included."""
         with self._cv:
             if self._closed:
                 return
             self._closed = True
             conns = list(self._conns)
+            if self._dialing is not None:
+                _shutdown(self._dialing)  # the dialling caller's recv returns now, not at its timeout
             self._cv.notify_all()
         for conn in conns:
             conn.shutdown()
@@ -385,37 +387,51 @@ class Client:
         path = self._target.path()
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            sock.settimeout(timeout)
+            self._dialing_on(sock)
             try:
-                sock.connect(path)
-            except OSError as e:
-                raise _core.connect_error(path, e) from e
-            self._target.check_server(sock, path)
-            try:
-                sock.sendall(_core.hello(self.client_name, self.max_frame_size))
-                reader = codec.FrameReader(self.max_frame_size)
-                info: Optional[ServerInfo] = None
-                backlog: List[bytes] = []
-                while info is None:
-                    data = sock.recv(65536)
-                    if not data:
-                        raise Unavailable(StatusCode.UNAVAILABLE, "the daemon closed the connection during the "
-                                          "handshake", retryable=True, origin="client/connect")
-                    for payload in reader.feed(data):
-                        if info is not None:
-                            backlog.append(payload)
-                        else:
-                            info = _core.handshake_answer(codec.decode_frame(payload).body)
-            except OSError as e:
-                raise Unavailable(StatusCode.UNAVAILABLE, "handshake with %s failed: %s" % (path, e),
-                                  retryable=True, origin="client/connect") from e
-            if info.max_frame_size:
-                reader.max_frame_size = min(self.max_frame_size, info.max_frame_size)
-            sock.settimeout(0.0)  # from now on every wait is a poll with its own limit
-            return _Conn(sock, _core.Connection(info), reader, backlog)
+                return self._handshake(sock, path, timeout)
+            finally:
+                self._dialing_on(None)  # before any close: close() must not shut down a reused descriptor
         except BaseException:
             sock.close()
             raise
+
+    def _dialing_on(self, sock: Optional[socket.socket]) -> None:
+        """Records the socket being dialled, so that close() can interrupt its handshake."""
+        with self._cv:
+            if sock is not None and self._closed:
+                raise _core.closed_error()
+            self._dialing = sock
+
+    def _handshake(self, sock: socket.socket, path: str, timeout: float) -> _Conn:
+        sock.settimeout(timeout)
+        try:
+            sock.connect(path)
+        except OSError as e:
+            raise _core.connect_error(path, e) from e
+        self._target.check_server(sock, path)
+        try:
+            sock.sendall(_core.hello(self.client_name, self.max_frame_size))
+            reader = codec.FrameReader(self.max_frame_size)
+            info: Optional[ServerInfo] = None
+            backlog: List[bytes] = []
+            while info is None:
+                data = sock.recv(65536)
+                if not data:
+                    raise Unavailable(StatusCode.UNAVAILABLE, "the daemon closed the connection during the "
+                                      "handshake", retryable=True, origin="client/connect")
+                for payload in reader.feed(data):
+                    if info is not None:
+                        backlog.append(payload)
+                    else:
+                        info = _core.handshake_answer(codec.decode_frame(payload).body)
+        except OSError as e:
+            raise Unavailable(StatusCode.UNAVAILABLE, "handshake with %s failed: %s" % (path, e),
+                              retryable=True, origin="client/connect") from e
+        if info.max_frame_size:
+            reader.max_frame_size = min(self.max_frame_size, info.max_frame_size)
+        sock.settimeout(0.0)  # from now on every wait is a poll with its own limit
+        return _Conn(sock, _core.Connection(info), reader, backlog)
 
     # ------------------------------------------------------------------ reading
 
@@ -535,6 +551,13 @@ class Client:
 
 
 _READABLE = select.POLLIN | select.POLLHUP | select.POLLERR
+
+
+def _shutdown(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # not connected yet, or already closed
 
 
 def _wait_ms(beat: Optional[Heartbeat], stall_left: Optional[float]) -> Optional[float]:

@@ -162,7 +162,7 @@ class Metadata:
     """Who is asking and why. Set defaults on the client and override them per call.
 
     `tags` from a call are merged over the client's tags; every other field set on a call replaces
-    the client's value.
+    the client's value. A field left at None or set to "" is unset and keeps the client's value.
     """
 
     tenant: Optional[str] = None
@@ -182,7 +182,7 @@ class Metadata:
         changes: dict[str, Any] = {}
         for name in ("tenant", "user", "session", "request_id", "prompt_id", "prompt_version", "traceparent"):
             value = getattr(override, name)
-            if value is not None:
+            if value:  # "" is unset, as in every SDK: a call cannot blank out a default by accident
                 changes[name] = value
         if override.tags is not None:
             changes["tags"] = {**(self.tags or {}), **override.tags}

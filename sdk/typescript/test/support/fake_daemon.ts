@@ -168,6 +168,8 @@ export interface FakeDaemonOptions {
   ack?: AckFields;
   /** Answer Hello with this frame instead of a HelloAck. */
   handshake?: Uint8Array;
+  /** Answer Hello at all (default true); false plays a daemon whose handshake hangs. */
+  answerHello?: boolean;
   /**
    * Handles a Request. The default echoes the last message: streamed as one chunk when
    * `stream` is set, whole otherwise. Return without answering to leave the stream pending.
@@ -256,6 +258,7 @@ export class FakeDaemon {
     const streamId = frame['stream_id'] as number;
     switch (frame['body_type']) {
       case 'Hello':
+        if (this.#options.answerHello === false) break;
         conn.send(this.#options.handshake ?? helloAckFrame(this.#options.ack));
         if (this.#options.handshake !== undefined) conn.socket.end();
         this.#options.afterHello?.(conn, this);
