@@ -8,6 +8,8 @@
 namespace outrigger::chain {
 namespace {
 
+// Text with NULL `data` and a size is refused as the plugin guide says, like text that is not
+// UTF-8: the host's copies read `size` bytes from `data`.
 bool utf8(outrigger_str s) { return s.size == 0 || (s.data && validUtf8(std::string_view(s.data, s.size))); }
 
 bool all(std::initializer_list<outrigger_str> texts) {

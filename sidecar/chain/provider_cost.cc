@@ -2,6 +2,7 @@
 // usage, and the core prices it from the chain's table (cost/price_table.h) by the model that
 // answered: the response's model, else the model the attempt asked for. A model the table lacks
 // is never guessed at: its cost counts as 0, and the span, the record and /metrics say so.
+#include <cmath>
 #include <string>
 
 #include "chain/request_context.h"
@@ -14,6 +15,9 @@ namespace outrigger::chain {
 double ProviderStage::attemptCost(plugin::PluginInstance* inst, std::string_view answered, std::string_view asked,
                                   const Usage& usage, double reported_usd, std::string_view* how, std::string* entry) {
   RequestContext& r = ctx_;
+  // A plugin's figure that is no amount (NaN, infinite, negative) would run the cost counters
+  // backwards or jam a budget: it counts as not reported.
+  if (!std::isfinite(reported_usd) || reported_usd < 0) reported_usd = 0;
   std::string_view model = answered.empty() ? asked : answered;
   bool has_usage = usage.prompt_tokens || usage.completion_tokens;
   double usd = reported_usd;

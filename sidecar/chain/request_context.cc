@@ -376,7 +376,7 @@ void RequestContext::copyFinal(const outrigger_response_view& r) {
   if (r.content.size) content_.assign(r.content.data, r.content.size);
   if (r.finish_reason.size) finish_reason_.assign(r.finish_reason.data, r.finish_reason.size);
   if (r.model.size) answer_model_.assign(r.model.data, r.model.size);
-  if (r.tool_call_count) {
+  if (r.tool_calls && r.tool_call_count) {  // a plugin's NULL array is empty, whatever its count
     tool_calls_.clear();
     for (size_t i = 0; i < r.tool_call_count; ++i) {
       const auto& c = r.tool_calls[i];
@@ -428,7 +428,7 @@ void RequestContext::sendChunk(std::string_view delta, const outrigger_chunk_vie
   }
   std::vector<ToolCallDelta> deltas;
   if (chunk) {
-    for (size_t i = 0; i < chunk->tool_call_count; ++i) {
+    for (size_t i = 0; chunk->tool_calls && i < chunk->tool_call_count; ++i) {
       const auto& d = chunk->tool_calls[i];
       deltas.push_back({d.index, sv(d.id), sv(d.type), sv(d.name), sv(d.arguments)});
     }

@@ -29,8 +29,11 @@ Expected<std::shared_ptr<PluginInstance>> PluginInstance::create(const PluginTyp
                                             &handle, &err);
   if (rc != OUTRIGGER_OK || !handle) {
     err.message[sizeof err.message - 1] = '\0';
+    std::string why = err.message[0] ? std::string(err.message)
+                      : rc == OUTRIGGER_OK ? "create returned OK without an instance"
+                                           : "create returned status " + std::to_string(rc) + " without a reason";
     return Status(Code::kInvalidArgument, "instance '" + settings.name + "' (" + settings.where +
-                                              "): create failed: " + (err.message[0] ? err.message : "no reason given"));
+                                              "): create failed: " + why);
   }
   inst->handle_ = handle;
   return inst;

@@ -1,8 +1,11 @@
 // The provider phase's limit queue, hedging, and embeddings under the same planner, on a real loop
 // with a two-target route of probe providers the test completes by hand: exactly one end on every
-// path, the loser cancelled, and the engine counters.
+// path, the loser cancelled, and the engine counters. Then how the host reads a provider's odd
+// answer (NULL arrays and strings, a cost that is no amount).
 #include <catch2/catch.hpp>
 
+#include <cmath>
+#include <limits>
 #include <map>
 
 #include <outrigger/plugin.hpp>
@@ -71,6 +74,8 @@ struct End {
   bool retryable;
   uint32_t retry_after_ms;
   size_t embeddings;
+  double cost_usd;
+  size_t tool_calls;
 };
 
 class Sink : public ResponseSink {
@@ -78,7 +83,8 @@ class Sink : public ResponseSink {
   void onStart(uint64_t, const ResponseStartInfo&) override {}
   Flow onChunk(uint64_t, const ResponseChunkInfo&) override { return Flow::kOk; }
   void onEnd(uint64_t sid, const ResponseEndInfo& e) override {
-    ends[sid].push_back({e.code, std::string(e.content), e.retryable, e.retry_after_ms, e.embeddings ? e.embeddings->size() : 0});
+    ends[sid].push_back({e.code, std::string(e.content), e.retryable, e.retry_after_ms,
+                         e.embeddings ? e.embeddings->size() : 0, e.cost_usd, e.tool_calls ? e.tool_calls->size() : 0});
   }
   std::map<uint64_t, std::vector<End>> ends;
 };
@@ -141,15 +147,29 @@ struct Rig {
   // Completes the latest attempt `name` received, OK with `text` or failed with `code`.
   outrigger_status answer(const std::string& name, const std::string& text, outrigger_code code = OUTRIGGER_CODE_OK,
                           size_t which = SIZE_MAX) {
-    Seen& s = g_seen[name];
-    outrigger_request h = which == SIZE_MAX ? s.handles.back() : s.handles[which];
     outrigger_response_view r = plugin::makeResponse();
     r.code = code;
     r.retryable = code == OUTRIGGER_CODE_UNAVAILABLE;
     r.content = plugin::str(text);
+    return answerWith(name, r, which);
+  }
+  // Completes the latest attempt `name` received with `r` as given.
+  outrigger_status answerWith(const std::string& name, const outrigger_response_view& r, size_t which = SIZE_MAX) {
+    Seen& s = g_seen[name];
+    outrigger_request h = which == SIZE_MAX ? s.handles.back() : s.handles[which];
     outrigger_status st = OUTRIGGER_E_INVALID;
     loop.runUntilForTest([&] {
       st = s.host->provider_done(s.host->host_ctx, h, &r);
+      return true;
+    }, 10);
+    return st;
+  }
+  // Streams `chunk` from the latest attempt `name` received.
+  outrigger_status chunk(const std::string& name, const outrigger_chunk_view& chunk) {
+    Seen& s = g_seen[name];
+    outrigger_status st = OUTRIGGER_E_INVALID;
+    loop.runUntilForTest([&] {
+      st = s.host->provider_chunk(s.host->host_ctx, s.handles.back(), &chunk);
       return true;
     }, 10);
     return st;
@@ -626,4 +646,59 @@ TEST_CASE("embeddings: a target that cannot embed is passed over, and with none 
   REQUIRE(rig.sink.ends[2].size() == 1);
   CHECK(rig.sink.ends[2][0].code == Code::kUnimplemented);
   CHECK(rig.engine.inFlight() == 0);
+}
+
+TEST_CASE("a provider's answer is read as the plugin guide says: a NULL array is empty, NULL text with a size refused, a cost that is no amount none") {
+  Rig rig(resilience::RoutePolicy{}, {"a"});
+  SECTION("a NULL tool call array with a count, unary and streamed") {
+    rig.start(1);
+    outrigger_response_view r = plugin::makeResponse();
+    r.content = plugin::str("text");
+    r.tool_call_count = 3;  // tool_calls stays NULL
+    CHECK(rig.answerWith("a", r) == OUTRIGGER_OK);
+    REQUIRE(rig.sink.ends[1].size() == 1);
+    CHECK(rig.sink.ends[1][0].code == Code::kOk);
+    CHECK(rig.sink.ends[1][0].content == "text");
+    CHECK(rig.sink.ends[1][0].tool_calls == 0);
+    RequestSpec streamed;
+    streamed.stream = true;
+    rig.start(2, streamed);
+    outrigger_chunk_view c = plugin::makeChunk("part");
+    c.tool_call_count = 2;
+    CHECK(rig.chunk("a", c) == OUTRIGGER_OK);
+    CHECK(rig.answerWith("a", plugin::makeResponse()) == OUTRIGGER_OK);
+    REQUIRE(rig.sink.ends[2].size() == 1);
+    CHECK(rig.sink.ends[2][0].code == Code::kOk);
+  }
+  SECTION("NULL text with a size, in an answer and in a tool call") {
+    rig.start(3);
+    outrigger_response_view r = plugin::makeResponse();
+    r.content = outrigger_str{nullptr, 5};
+    CHECK(rig.answerWith("a", r) == OUTRIGGER_OK);
+    REQUIRE(rig.sink.ends[3].size() == 1);
+    CHECK(rig.sink.ends[3][0].code == Code::kUnavailable);
+    rig.start(4);
+    outrigger_tool_call_view call{};
+    call.name = outrigger_str{nullptr, 7};
+    r = plugin::makeResponse();
+    r.tool_calls = &call;
+    r.tool_call_count = 1;
+    CHECK(rig.answerWith("a", r) == OUTRIGGER_OK);
+    REQUIRE(rig.sink.ends[4].size() == 1);
+    CHECK(rig.sink.ends[4][0].code == Code::kUnavailable);
+  }
+  SECTION("a reported cost that is infinite, NaN or negative") {
+    uint64_t sid = 10;
+    for (double cost : {std::numeric_limits<double>::infinity(), std::nan(""), -1000.0, 0.25}) {
+      rig.start(sid);
+      outrigger_response_view r = plugin::makeResponse();
+      r.content = plugin::str("x");
+      r.cost_usd = cost;
+      CHECK(rig.answerWith("a", r) == OUTRIGGER_OK);
+      REQUIRE(rig.sink.ends[sid].size() == 1);
+      INFO("reported " << cost);
+      CHECK(rig.sink.ends[sid][0].cost_usd == (cost == 0.25 ? 0.25 : 0.0));
+      ++sid;
+    }
+  }
 }

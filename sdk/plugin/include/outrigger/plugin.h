@@ -1121,7 +1121,8 @@ typedef struct outrigger_plugin_type {
   outrigger_str config_schema_json; /* JSON Schema of the config object; the host validates first */
   uint64_t capabilities;
   /* [init] Creates an instance from its validated config (a JSON object). On failure returns a
-   * negative status and fills `error`. */
+   * negative status and fills `error`; `*instance` is then ignored (the host never destroys it:
+   * free what create made before returning). Any status but OUTRIGGER_OK is a failure. */
   outrigger_status (*create)(const outrigger_host_api* host, outrigger_str instance_name,
                              outrigger_str config_json, void** instance,
                              outrigger_error* error) OUTRIGGER_NOEXCEPT;
