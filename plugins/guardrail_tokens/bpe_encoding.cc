@@ -150,15 +150,29 @@ struct Part {
 // (its ids after the text is done).
 constexpr size_t kKeptScratch = 1 << 16;
 
-}  // namespace
-
-// Per-thread state: PCRE2 match data with a JIT stack large enough for any run the patterns can
-// backtrack over (a greedy class repeat keeps no per-character frames), merge buffers and the
-// piece memos.
-struct BpeEncoding::Scratch {
+// PCRE2 match data with a JIT stack large enough for any run the patterns can backtrack over (a
+// greedy class repeat keeps no per-character frames). Made on a thread's first split by pattern:
+// the shipped encodings split by hand (pretokenizer.h) and never need it.
+struct PatternScratch {
   pcre2_match_data* data = pcre2_match_data_create(1, nullptr);
   pcre2_jit_stack* stack = pcre2_jit_stack_create(32 * 1024, 8 * 1024 * 1024, nullptr);
   pcre2_match_context* context = pcre2_match_context_create(nullptr);
+
+  PatternScratch() { pcre2_jit_stack_assign(context, nullptr, stack); }
+  ~PatternScratch() {
+    pcre2_match_context_free(context);
+    pcre2_jit_stack_free(stack);
+    pcre2_match_data_free(data);
+  }
+  PatternScratch(const PatternScratch&) = delete;
+  PatternScratch& operator=(const PatternScratch&) = delete;
+};
+
+}  // namespace
+
+// Per-thread state: merge buffers, the piece memos and, when a pattern splits, PCRE2's.
+struct BpeEncoding::Scratch {
+  std::unique_ptr<PatternScratch> pattern;
   std::vector<uint32_t> ids = std::vector<uint32_t>(kQuadraticMergeLimit + 2);  // the current piece's tokens
   std::vector<Part> parts = std::vector<Part>(kQuadraticMergeLimit + 2);
   std::vector<uint32_t> next, prev;  // mergeLong's linked list
@@ -167,15 +181,13 @@ struct BpeEncoding::Scratch {
   std::unique_ptr<PieceMemo> memos[std::size(kBlobs)];
   std::unique_ptr<LongPieceMemo> long_memos[std::size(kBlobs)];
 
-  Scratch() { pcre2_jit_stack_assign(context, nullptr, stack); }
-  ~Scratch() {
-    pcre2_match_context_free(context);
-    pcre2_jit_stack_free(stack);
-    pcre2_match_data_free(data);
-  }
   static Scratch& ofThisThread() {
     thread_local Scratch scratch;
     return scratch;
+  }
+  PatternScratch& patternScratch() {
+    if (!pattern) pattern = std::make_unique<PatternScratch>();
+    return *pattern;
   }
   PieceMemo& memo(size_t encoding) {
     if (!memos[encoding]) memos[encoding] = std::make_unique<PieceMemo>();
@@ -590,9 +602,10 @@ void BpeEncoding::split(std::string_view text, Scratch& scratch, OnPiece&& on_pi
     return;
   }
   const auto* code = static_cast<const pcre2_code*>(pattern_);
-  const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(scratch.data);
+  PatternScratch& match = scratch.patternScratch();
+  const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(match.data);
   for (size_t pos = 0; pos < n;) {
-    int rc = pcre2_jit_match(code, s, n, pos, 0, scratch.data, scratch.context);
+    int rc = pcre2_jit_match(code, s, n, pos, 0, match.data, match.context);
     if (rc == PCRE2_ERROR_NOMATCH) break;
     if (rc < 0) {
       // A matching error (resource limits; not seen with these patterns and an 8 MB JIT stack):

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/utf8.h"
 #include "unicode_classes.h"
 
 namespace {
@@ -69,7 +70,7 @@ int main(int argc, char** argv) {
   std::vector<uint8_t> flags(kCodePoints, 0);
   for (uint32_t cp = 0; cp < kCodePoints; ++cp) {
     if (isSurrogate(cp)) continue;
-    std::string s = outrigger::tokens::utf8Of(cp);
+    std::string s = outrigger::utf8Of(cp);
     for (const auto& [bit, matcher] : classes) {
       if (matcher->matches(s)) flags[cp] |= bit;
     }
@@ -79,7 +80,7 @@ int main(int argc, char** argv) {
   for (char letter : std::string("strvemld")) {
     Matcher caseless(std::string("(?i:") + letter + ")");
     for (uint32_t cp = 0; cp < kCodePoints; ++cp) {
-      if (!isSurrogate(cp) && caseless.matches(outrigger::tokens::utf8Of(cp))) {
+      if (!isSurrogate(cp) && caseless.matches(outrigger::utf8Of(cp))) {
         contraction_letters += "  {" + std::to_string(cp) + "u, '" + letter + "'},\n";
       }
     }

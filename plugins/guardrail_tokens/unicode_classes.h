@@ -5,7 +5,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <string>
 
 namespace outrigger::tokens {
 
@@ -33,22 +32,5 @@ struct ContractionLetter {
 };
 extern const ContractionLetter kContractionLetters[];
 extern const size_t kContractionLetterCount;
-
-// A code point (not a surrogate, below kCodePointLimit) as UTF-8: how the generator and the tests
-// write the characters they ask about.
-inline std::string utf8Of(uint32_t cp) {
-  std::string s;
-  if (cp < 0x80) {
-    s += char(cp);
-  } else if (cp < 0x800) {
-    s += char(0xC0 | cp >> 6), s += char(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    s += char(0xE0 | cp >> 12), s += char(0x80 | (cp >> 6 & 0x3F)), s += char(0x80 | (cp & 0x3F));
-  } else {
-    s += char(0xF0 | cp >> 18), s += char(0x80 | (cp >> 12 & 0x3F)), s += char(0x80 | (cp >> 6 & 0x3F));
-    s += char(0x80 | (cp & 0x3F));
-  }
-  return s;
-}
 
 }  // namespace outrigger::tokens

@@ -59,6 +59,9 @@ bool GuardrailStage::decide(RequestContext& ctx, const Stage& stage, StageKind s
   if (has_action && !actionTextIsUtf8(action)) {
     return ctx.stageFailed(stage, OUTRIGGER_E_INVALID, "guardrail action with text that is not UTF-8");
   }
+  if (has_action && !actionRolesAreKnown(action)) {
+    return ctx.stageFailed(stage, OUTRIGGER_E_INVALID, "guardrail action with a message role the fronts refuse");
+  }
   if (has_action && action.reask) {
     if (side != StageKind::kResponseGuardrail) return ctx.stageFailed(stage, OUTRIGGER_E_INVALID, "re-ask outside on_response");
     return reask(ctx, stage, action, reason);

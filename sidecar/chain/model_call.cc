@@ -8,6 +8,7 @@
 #include "chain/request_context.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/message_roles.h"
 #include "common/rate_limited_log.h"
 #include "plugin/plugin_struct.h"
 #include "plugin/str_view.h"
@@ -76,6 +77,12 @@ outrigger_status RequestContext::startModelCall(plugin::PluginInstance* inst, co
     static RateLimitedLog log;
     log.write(LogLevel::kWarn, "plugin " + inst->name(), "model call refused: its text is not UTF-8");
     return OUTRIGGER_E_INVALID;  // as a caller's request with such text is refused at the fronts
+  }
+  if (!modelCallRolesAreKnown(call)) {
+    static RateLimitedLog log;
+    log.write(LogLevel::kWarn, "plugin " + inst->name(),
+              std::string("model call refused: a message role is not one of ") + kKnownMessageRoles);
+    return OUTRIGGER_E_INVALID;
   }
   std::string route(sv(call.route));
   bool allowed = false;

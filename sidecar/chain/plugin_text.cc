@@ -3,6 +3,7 @@
 #include <initializer_list>
 #include <string_view>
 
+#include "common/message_roles.h"
 #include "common/utf8.h"
 
 namespace outrigger::chain {
@@ -30,6 +31,14 @@ bool messages(const outrigger_message_view* list, size_t count) {
   for (size_t i = 0; list && i < count; ++i) {
     const auto& m = list[i];
     if (!all({m.role, m.content, m.name, m.tool_call_id}) || !toolCalls(m.tool_calls, m.tool_call_count)) return false;
+  }
+  return true;
+}
+
+bool roles(const outrigger_message_view* list, size_t count) {
+  for (size_t i = 0; list && i < count; ++i) {
+    const outrigger_str role = list[i].role;
+    if (role.size > 0 && !knownMessageRole(std::string_view(role.data, role.size))) return false;
   }
   return true;
 }
@@ -74,5 +83,9 @@ std::string repairedText(std::string_view text) {
 bool actionTextIsUtf8(const outrigger_guardrail_action& a) {
   return messages(a.messages, a.message_count) && utf8(a.content) && toolCalls(a.tool_calls, a.tool_call_count);
 }
+
+bool actionRolesAreKnown(const outrigger_guardrail_action& a) { return roles(a.messages, a.message_count); }
+
+bool modelCallRolesAreKnown(const outrigger_model_call& call) { return roles(call.messages, call.message_count); }
 
 }  // namespace outrigger::chain

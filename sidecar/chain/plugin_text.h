@@ -22,6 +22,12 @@ bool actionTextIsUtf8(const outrigger_guardrail_action& action);
 // otherwise (E_INVALID), as a caller's request with such text is at the fronts.
 bool modelCallTextIsUtf8(const outrigger_model_call& call);
 
+// The roles of the messages a REWRITE or re-ask, or a call to a route, puts in a conversation:
+// each one the fronts take from callers (common/message_roles.h), or none, as a caller's message
+// may have none. Refused otherwise (E_INVALID): a provider would read another role as "user".
+bool actionRolesAreKnown(const outrigger_guardrail_action& action);
+bool modelCallRolesAreKnown(const outrigger_model_call& call);
+
 // Free text a plugin explains itself with (a verdict's or a limiter's reason, an end's message),
 // with bytes that are not UTF-8 replaced by U+FFFD: it is passed on, not refused.
 std::string repairedText(std::string_view text);

@@ -1,12 +1,17 @@
 #include "common/utf8.h"
 
+#include <rapidjson/encodings.h>
 #include <simdjson.h>
-
-#include <cstdint>
-#include <cstring>
 
 namespace outrigger {
 namespace {
+
+// RapidJSON's encoders write to a stream of characters.
+struct StringOutput {
+  using Ch = char;
+  void Put(char c) { text->push_back(c); }
+  std::string* text;
+};
 
 bool isContinuation(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
 
@@ -94,6 +99,13 @@ std::string utf8Replaced(std::string_view text) {
     p += 1 + got;
   }
   return out;
+}
+
+std::string utf8Of(uint32_t code_point) {
+  std::string text;
+  StringOutput out{&text};
+  rapidjson::UTF8<char>::Encode(out, code_point);
+  return text;
 }
 
 }  // namespace outrigger

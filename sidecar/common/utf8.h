@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -19,5 +20,9 @@ std::string_view utf8Prefix(std::string_view text, size_t max_bytes);
 // bytes.decode("utf-8", "replace") and the WHATWG decoder do: for text from outside (an
 // upstream's error body) that is quoted on to callers, whose JSON must stay valid.
 std::string utf8Replaced(std::string_view text);
+
+// A code point (below U+110000, not a surrogate) as UTF-8, encoded by RapidJSON: how tools and
+// tests write the characters they ask about.
+std::string utf8Of(uint32_t code_point);
 
 }  // namespace outrigger

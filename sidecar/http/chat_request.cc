@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "bounded_json.h"
+#include "common/message_roles.h"
 #include "outrigger_generated.h"
 
 namespace outrigger::http {
@@ -135,8 +136,7 @@ bool Translator::message(const Json& m, size_t i, Offset<w::Message>* out) {
   if (!m.IsObject()) return fail(at, at + " must be an object");
   if (!m.HasMember("role") || !m["role"].IsString()) return fail(at + ".role", at + ".role must be a string");
   std::string_view role = sv(m["role"]);
-  if (role != "system" && role != "developer" && role != "user" && role != "assistant" && role != "tool" &&
-      role != "function") {
+  if (!knownMessageRole(role)) {
     return fail(at + ".role", "unknown role '" + std::string(role) + "'");
   }
   std::string text;

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "common/message_roles.h"
 #include "outrigger_generated.h"
 
 namespace outrigger::ipc {
@@ -51,16 +52,6 @@ Status checkMetadata(const wire::Metadata* md) {
 // "messages[2]."
 std::string item(const char* list, size_t i) { return std::string(list) + "[" + std::to_string(i) + "]."; }
 
-// The roles the schema names, and OpenAI's legacy "function" (the HTTP front takes the same).
-// A provider maps roles it does not know to one it does (Anthropic's: "user"), so an unknown role
-// is refused here rather than given a meaning the caller did not ask for.
-bool knownRole(std::string_view role) {
-  for (std::string_view known : {"system", "developer", "user", "assistant", "tool", "function"}) {
-    if (role == known) return true;
-  }
-  return false;
-}
-
 Status checkMessages(const flatbuffers::Vector<flatbuffers::Offset<wire::Message>>* messages) {
   for (flatbuffers::uoffset_t i = 0; messages && i < messages->size(); ++i) {
     const wire::Message* m = messages->Get(i);
@@ -68,9 +59,9 @@ Status checkMessages(const flatbuffers::Vector<flatbuffers::Offset<wire::Message
                                {m->tool_call_id(), "tool_call_id"}}) {
       if (!utf8(value)) return notUtf8(item("messages", i) + name);
     }
-    if (m->role() && !knownRole(m->role()->string_view())) {
+    if (m->role() && !knownMessageRole(m->role()->string_view())) {
       return Status(Code::kInvalidArgument,
-                    item("messages", i) + "role is not one of system, developer, user, assistant, tool, function");
+                    item("messages", i) + "role is not one of " + std::string(kKnownMessageRoles));
     }
     for (flatbuffers::uoffset_t c = 0; m->tool_calls() && c < m->tool_calls()->size(); ++c) {
       const wire::ToolCall* call = m->tool_calls()->Get(c);

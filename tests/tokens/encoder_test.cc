@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "bpe_encoding.h"
+#include "common/utf8.h"
 #include "unicode_classes.h"
 
 using outrigger::tokens::BpeEncoding;
@@ -144,7 +145,7 @@ const std::vector<std::string> kDeciders = [] {
                       0x0Bu, 0x0Cu, 0xA0u, 0x1680u, 0x2000u, 0x2028u, 0x2029u, 0x202Fu, 0x205Fu, 0x3000u, 0x01C5u, 0x02B0u, 0x4E2Du, 0xE9u, 0xC9u, 0x0416u, 0x0436u, 0x0301u,
                       0x0903u, 0x30u, 0x39u, 0x0661u, 0x2164u, 0xB2u, 0x2Eu, 0x2Du, 0x2Bu, 0x00A9u, 0x1F600u,
                       0xFFFDu, 0x01u, 0x0378u}) {
-    out.push_back(outrigger::tokens::utf8Of(cp));
+    out.push_back(outrigger::utf8Of(cp));
   }
   return out;
 }();
@@ -163,7 +164,7 @@ TEST_CASE("the hand-matched split cuts the pieces PCRE2 cuts with the pattern") 
     uint32_t seen = 0;
     for (uint32_t cp = base; cp < base + 256; ++cp) {
       uint8_t classes = outrigger::tokens::classesOf(cp);
-      if (!(seen & 1u << classes)) every_class.push_back(outrigger::tokens::utf8Of(cp)), seen |= 1u << classes;
+      if (!(seen & 1u << classes)) every_class.push_back(outrigger::utf8Of(cp)), seen |= 1u << classes;
     }
   }
   std::mt19937 rng(7);

@@ -23,7 +23,7 @@ namespace {
 
 // What the plugins do and saw; reset by each test.
 struct Script {
-  std::string request_mode = "pass";   // pass | redact | redact_later | rewrite_no_action | small_action
+  std::string request_mode = "pass";   // pass | redact | redact_later | rewrite_no_action | small_action | odd_role
   std::string response_mode = "pass";  // pass | restore | shout | json_or_reask
   std::string second_response_mode = "pass";  // the route's second guardrail, "second", when it has one
   std::deque<std::string> answers;     // the provider's answers in order; echo when empty
@@ -109,7 +109,7 @@ class ActingGuard final : public plugin::Guardrail {
       return OUTRIGGER_PENDING;
     }
     rewritten_ = redact(r, r.handle);
-    message_ = {plugin::str("user"), plugin::str(rewritten_), {}, {}, nullptr, 0};
+    message_ = {plugin::str(s.request_mode == "odd_role" ? "banana" : "user"), plugin::str(rewritten_), {}, {}, nullptr, 0};
     action_ = {};
     action_.hdr = OUTRIGGER_HEADER_INIT(outrigger_guardrail_action);
     if (s.request_mode == "small_action") action_.hdr.struct_size = 8;
@@ -422,6 +422,18 @@ TEST_CASE("a REWRITE without an action, or with one smaller than its 1.2 layout,
     REQUIRE(rig.verdict());
     CHECK(rig.verdict()->kind == VerdictKind::kError);
   }
+}
+
+// A provider reads a role it does not know as "user", so the message would reach the model with a
+// meaning nobody gave it; a caller's request with that role is refused at both fronts.
+TEST_CASE("a REWRITE whose message has a role the fronts would refuse fails the stage, and the provider is not called") {
+  Rig rig;
+  s.request_mode = "odd_role";
+  const Outcome& out = rig.ask("my secret");
+  CHECK(out.code == Code::kInternal);
+  CHECK(s.provider_saw.empty());
+  REQUIRE(rig.verdict());
+  CHECK(rig.verdict()->kind == VerdictKind::kError);
 }
 
 TEST_CASE("guardrail_decided and request state from another thread are refused, and the request is not touched") {

@@ -24,6 +24,7 @@ struct Script {
   std::string judge_route = "judge";  // what the guardrail calls
   std::string judge_says = "yes";     // the judge provider's answer; "hang": never answers
   std::string question = "Is this fine? ";  // what the guardrail asks, before the prompt
+  std::string role = "user";                // the role of the guardrail's question
   std::string deny_reason = "the judge said no";
   std::string span_value = "judged";  // an attribute the guardrail puts on its span
   outrigger_status span_status = OUTRIGGER_OK;
@@ -106,7 +107,7 @@ class Judge final : public plugin::Guardrail {
  private:
   // Asks the judge (or embeds) and decides in the callback; the call's own status.
   outrigger_status ask(outrigger_request h) {
-    outrigger_message_view m{plugin::str("user"), plugin::str(question_), {}, {}, nullptr, 0};
+    outrigger_message_view m{plugin::str(s.role), plugin::str(question_), {}, {}, nullptr, 0};
     outrigger_str input = plugin::str(question_);
     outrigger_model_call call{};
     call.hdr = OUTRIGGER_HEADER_INIT(outrigger_model_call);
@@ -314,6 +315,18 @@ TEST_CASE("a model call whose text is not UTF-8 is refused at the call, for comp
     CHECK(s.vector.empty());
     CHECK(out.code == Code::kInternal);  // the guardrail failed, on_error = deny
   }
+}
+
+// A provider reads a role it does not know as "user" (Anthropic's mapping), so a plugin's message
+// in another role would be sent with a meaning it never asked for.
+TEST_CASE("a model call with a message role the fronts would refuse is refused at the call") {
+  Rig rig;
+  s.role = "banana";
+  const Outcome& out = rig.run();
+  CHECK(s.call_status == OUTRIGGER_E_INVALID);
+  CHECK(s.callbacks == 0);
+  CHECK(s.judge_saw.empty());
+  CHECK(out.code == Code::kInternal);  // the guardrail failed, on_error = deny
 }
 
 TEST_CASE("a guardrail's reason that is not UTF-8 reaches the caller repaired, and a span attribute is refused") {
