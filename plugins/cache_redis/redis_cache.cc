@@ -37,7 +37,7 @@ const std::string kSchemaText = std::string(R"json({
 })json";
 
 struct CacheCounters {
-  std::atomic<uint64_t> hits{0}, misses{0}, errors{0}, stores{0}, too_large{0}, corrupt{0};
+  std::atomic<uint64_t> hits{0}, misses{0}, errors{0}, stores{0}, store_errors{0}, too_large{0}, corrupt{0};
 };
 
 class RedisCache final : public Cache {
@@ -99,7 +99,7 @@ class RedisCache final : public Cache {
     auto counters = counters_;
     redis_->command({"SET", redis_key, value, "PX", std::to_string(ttl)}, [counters](const RedisResult& r) {
       if (r.ok()) counters->stores.fetch_add(1);
-      else counters->errors.fetch_add(1);
+      else counters->store_errors.fetch_add(1);  // a lookup's errors are counted apart
     });
   }
 
@@ -108,7 +108,8 @@ class RedisCache final : public Cache {
     out.counter("redis_cache_lookups_total", "cache.redis lookups by result.", {{"result", "hit"}}, double(c.hits));
     out.counter("redis_cache_lookups_total", "cache.redis lookups by result.", {{"result", "miss"}}, double(c.misses));
     out.counter("redis_cache_lookups_total", "cache.redis lookups by result.", {{"result", "error"}}, double(c.errors));
-    out.counter("redis_cache_stores_total", "Answers written to Redis.", {}, double(c.stores));
+    out.counter("redis_cache_stores_total", "Answers written to Redis, by result.", {{"result", "stored"}}, double(c.stores));
+    out.counter("redis_cache_stores_total", "Answers written to Redis, by result.", {{"result", "error"}}, double(c.store_errors));
     out.counter("redis_cache_skipped_total", "Answers not stored or values not read, by why.", {{"reason", "too_large"}}, double(c.too_large));
     out.counter("redis_cache_skipped_total", "Answers not stored or values not read, by why.", {{"reason", "undecodable"}}, double(c.corrupt));
     outrigger::redis::reportRedisStats(out, *stats_);

@@ -70,13 +70,23 @@ void BreakerShare::poll() {
     it->second = b.times_opened;
     opened.emplace_back(std::move(target), b.open_remaining_ms);
   });
+  std::weak_ptr<bool> alive = alive_;
   for (const auto& [target, ms] : opened) {
-    auto counters = counters_;
-    redis_->eval(kPublish, {key_}, {target, std::to_string(ms)}, [counters](const redis::RedisResult& r) {
-      if (r.ok()) counters->published.fetch_add(1);
+    uint64_t opening = published_[target];
+    redis_->eval(kPublish, {key_}, {target, std::to_string(ms)},
+                 [this, alive, target = target, opening](const redis::RedisResult& r) {
+      auto a = alive.lock();
+      if (!a || !*a) return;
+      if (r.ok()) {
+        counters_->published.fetch_add(1);
+        return;
+      }
+      // Not published (breakers open when Redis or the network is unwell): the next poll tries
+      // again while the breaker is still open, unless it has opened once more meanwhile.
+      auto it = published_.find(target);
+      if (it != published_.end() && it->second == opening) published_.erase(it);
     });
   }
-  std::weak_ptr<bool> alive = alive_;
   redis_->eval(kRead, {key_}, {}, [this, alive, open_here](const redis::RedisResult& r) {
     auto a = alive.lock();
     if (!a || !*a || !r.ok() || r.reply->type != REDIS_REPLY_ARRAY) return;

@@ -10,6 +10,13 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local rpm, tpm, need = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local maxc, budget, reserve = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local id, lease, budget_ttl = ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9])
+-- How long until the buckets are full again (at least the minute they take from empty).
+local function full_again_ms(rt, tt)
+  local ms = 0
+  if rpm > 0 then ms = math.max(ms, (rpm - rt) * 60000 / rpm) end
+  if tpm > 0 then ms = math.max(ms, (tpm - tt) * 60000 / tpm) end
+  return math.max(61000, math.ceil(ms) + 1000)
+end
 
 -- Released already: its answer was lost and the sidecar gave it up (KEYS[5], the tombstone).
 if KEYS[5] and redis.call('EXISTS', KEYS[5]) == 1 then
@@ -59,8 +66,9 @@ if rpm > 0 or tpm > 0 then
   if rpm > 0 then rt = rt - 1 end
   if tpm > 0 then tt = tt - need end
   redis.call('HSET', KEYS[1], 'rt', rt, 'tt', tt, 'ts', now)
-  -- A bucket idle for a minute is full again: forgetting it changes nothing.
-  redis.call('PEXPIRE', KEYS[1], 61000)
+  -- Forgotten only once it would be full again, as forgetting it then changes nothing: a bucket in
+  -- debt (a request that needed more than tpm) keeps its debt until it has refilled.
+  redis.call('PEXPIRE', KEYS[1], full_again_ms(rt, tt))
 end
 if maxc > 0 then
   redis.call('ZADD', KEYS[2], now + lease, id)
@@ -86,6 +94,13 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local rpm, tpm = tonumber(ARGV[1]), tonumber(ARGV[2])
 local give_back, delta, id = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
 local spent, budget_ttl = tonumber(ARGV[6]), tonumber(ARGV[7])
+-- How long until the buckets are full again (at least the minute they take from empty).
+local function full_again_ms(rt, tt)
+  local ms = 0
+  if rpm > 0 then ms = math.max(ms, (rpm - rt) * 60000 / rpm) end
+  if tpm > 0 then ms = math.max(ms, (tpm - tt) * 60000 / tpm) end
+  return math.max(61000, math.ceil(ms) + 1000)
+end
 
 -- A release of an admission whose answer was lost: should the admission run after this, it
 -- finds the tombstone and reserves nothing.
@@ -101,7 +116,7 @@ if (rpm > 0 and give_back > 0) or (tpm > 0 and delta ~= 0) then
   if rpm > 0 then rt = math.min(rpm, rt + give_back) end
   if tpm > 0 then tt = math.min(tpm, tt - delta) end
   redis.call('HSET', KEYS[1], 'rt', rt, 'tt', tt, 'ts', now)
-  redis.call('PEXPIRE', KEYS[1], 61000)
+  redis.call('PEXPIRE', KEYS[1], full_again_ms(rt, tt))
 end
 redis.call('ZREM', KEYS[2], id)
 local amount = tonumber(redis.call('HGET', KEYS[3], 'r:' .. id))

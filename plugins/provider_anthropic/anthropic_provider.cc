@@ -110,6 +110,11 @@ class AnthropicProvider final : public HttpProvider {
     return wire::mapHttpError(status, body, hints, now);
   }
 
+  const wire::Answer* streamed(HttpCall* hc) override {
+    Call* c = static_cast<Call*>(hc);
+    return c->stream ? &c->decoder.summary() : nullptr;
+  }
+
   void completeOk(HttpCall* hc) override {
     Call* c = static_cast<Call*>(hc);
     if (c->stream) {

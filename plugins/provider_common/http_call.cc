@@ -219,6 +219,8 @@ void HttpProvider::pump(HttpCall* c) {
         emit(c, delta);
         break;
       case DecodeStep::kDone:
+        c->terminal_seen = true;
+        break;
       case DecodeStep::kNothing:
         break;
     }
@@ -252,7 +254,10 @@ void HttpProvider::complete(HttpCall* c) {
     c->finished = true;
     return;
   }
-  if (c->http_error != OUTRIGGER_HTTP_OK && !c->error_body_cut) {
+  // A stream whose terminal event came is whole, whatever the transport did after it (a body cut
+  // short of its length, a connection held open until the idle timeout): the answer stands.
+  bool whole_stream = c->stream && c->terminal_seen && c->status >= 200 && c->status < 300;
+  if (c->http_error != OUTRIGGER_HTTP_OK && !c->error_body_cut && !whole_stream) {
     return finishFailure(c, mapTransportError(c->http_error, c->http_detail));
   }
   if (c->status < 200 || c->status >= 300) {
@@ -312,6 +317,11 @@ void HttpProvider::finishFailure(HttpCall* c, const Failure& f) {
 
 void HttpProvider::sendFailure(HttpCall* c, const Failure& f) {
   outrigger_response_view failure = makeError(f.code, f.message, f.retryable, f.retry_after_ms);
+  // A stream cut after its usage event was billed for it: the host keeps what it reported.
+  if (const Answer* so_far = streamed(c)) {
+    failure.usage = so_far->usage;
+    failure.cache_write_tokens = so_far->cache_write_tokens;
+  }
   failure.error_type = str(f.upstream_type);
   failure.error_code = str(f.upstream_code);
   host().providerDone(c->handle, failure);

@@ -43,6 +43,7 @@ struct HttpCall : plugin::HttpHandler {
   outrigger_http_error http_error = OUTRIGGER_HTTP_OK;
   std::string http_detail;
   bool finished = false;        // the answer was sent or the request ended
+  bool terminal_seen = false;   // a stream's terminal event ([DONE], message_stop) was decoded
   int in_callback = 0;
   // Cassettes: what this call records, or the recording it replays instead of a transfer.
   std::shared_ptr<RecordedExchange> recording;
@@ -88,8 +89,11 @@ class HttpProvider : public plugin::Provider {
   virtual Failure mapHttpError(int status, std::string_view body, const ErrorHints& hints, int64_t now_unix_s) = 0;
   // The transfer ended with 2xx and every event was handed on.
   virtual void completeOk(HttpCall* c) = 0;
-  // Reports a failure as the call's answer (provider_done by default).
+  // Reports a failure as the call's answer (provider_done by default), with the usage a stream
+  // reported before it failed.
   virtual void sendFailure(HttpCall* c, const Failure& f);
+  // What a 2xx stream has decoded so far (its usage included); nullptr for a unary call.
+  virtual const Answer* streamed(HttpCall* c) = 0;
 
   // --- shared machinery ---
   // Starts the transfer of a call; always PENDING (a failure to start is reported as the answer).

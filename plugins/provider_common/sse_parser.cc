@@ -4,6 +4,18 @@ namespace outrigger::providers {
 
 bool SseParser::feed(std::string_view bytes, std::vector<SseEvent>& out) {
   size_t i = 0;
+  if (!bom_decided_) {
+    // WHATWG: one leading U+FEFF is dropped (read as part of the first field's name, it would
+    // lose the first event). Its three bytes may come in separate pieces.
+    static constexpr std::string_view kBom = "\xEF\xBB\xBF";
+    while (i < bytes.size() && bom_matched_ < kBom.size() && bytes[i] == kBom[bom_matched_]) ++i, ++bom_matched_;
+    if (bom_matched_ == kBom.size()) {
+      bom_decided_ = true;
+    } else if (i < bytes.size()) {
+      bom_decided_ = true;
+      line_.append(kBom.substr(0, bom_matched_));  // not a BOM after all: those bytes are text
+    }
+  }
   if (pending_cr_ && !bytes.empty()) {
     pending_cr_ = false;
     if (bytes[0] == '\n') i = 1;  // the LF of a CRLF split across pieces

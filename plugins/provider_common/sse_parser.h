@@ -36,6 +36,8 @@ class SseParser {
   size_t max_event_bytes_;
   std::string line_;
   bool pending_cr_ = false;  // the last piece ended in CR
+  bool bom_decided_ = false;  // whether the stream began with a byte order mark is known
+  size_t bom_matched_ = 0;    // the mark's bytes seen so far, while it is not
   SseEvent current_;
   bool has_fields_ = false;
   bool has_data_ = false;

@@ -2,8 +2,8 @@
 #include "wire_common.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
-#include <cstdlib>
 #include <ctime>
 #include <string>
 
@@ -39,11 +39,11 @@ void applyRetryHints(Failure* f, const ErrorHints& hints, int64_t now_unix_s) {
 
 uint32_t retryAfterMs(std::string_view retry_after, std::string_view retry_after_ms, int64_t now_unix_s) {
   constexpr double kCapMs = 3600.0 * 1000;
+  // Decimal numbers only, as HTTP's delay-seconds are (strtod would also read "0x10" as 16).
   auto num = [](std::string_view s, double* out) {
-    std::string t(s);
-    char* end = nullptr;
-    double v = std::strtod(t.c_str(), &end);
-    if (t.empty() || end == t.c_str() || *end != '\0' || !std::isfinite(v) || v < 0) return false;
+    double v = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (s.empty() || ec != std::errc() || end != s.data() + s.size() || !std::isfinite(v) || v < 0) return false;
     *out = v;
     return true;
   };

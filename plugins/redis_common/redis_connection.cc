@@ -163,7 +163,10 @@ void RedisConnection::continueHandshake() {
 void RedisConnection::becomeReady() {
   state_ = State::kReady;
   reader_ = redisReaderCreate();
-  // AUTH and SELECT go first in the pipeline; commands sent after them wait behind them.
+  // AUTH and SELECT go first in the pipeline, then a PING; commands sent after them wait behind
+  // them. The connection is up (its backoff reset, the pool told) only once Redis has answered
+  // all of them: a Redis that accepts and then refuses (maxclients) or closes, or a stopped one
+  // whose kernel still accepts, would otherwise be dialled again at once, forever.
   auto internal = [this](std::vector<std::string> args) {
     out_ += formatCommand(args);
     pending_.push_back(Pending{nullptr, connect_deadline_ns_ + uint64_t(settings_.command_timeout_ms) * kMs, true});
@@ -173,10 +176,9 @@ void RedisConnection::becomeReady() {
     else internal({"AUTH", settings_.username, settings_.password});
   }
   if (settings_.database != 0) internal({"SELECT", std::to_string(settings_.database)});
-  if (pending_.empty()) failures_in_a_row_ = 0;  // otherwise when the setup is answered
+  internal({"PING"});
   watch(OUTRIGGER_FD_READABLE);
   flush();
-  if (state_ == State::kReady && events_.ready) events_.ready();
 }
 
 void RedisConnection::flush() {
@@ -252,12 +254,18 @@ bool RedisConnection::deliver(redisReply* raw) {
   }
   Pending p = std::move(pending_.front());
   pending_.pop_front();
-  if (p.internal && reply->type == REDIS_REPLY_ERROR) {
-    fail("Redis refused the connection's setup: " + std::string(reply->str, reply->len));
-    return false;
+  if (p.internal) {
+    if (reply->type == REDIS_REPLY_ERROR) {
+      fail("Redis refused the connection's setup: " + std::string(reply->str, reply->len));
+      return false;
+    }
+    bool set_up = pending_.empty() || !pending_.front().internal;
+    if (set_up) {
+      failures_in_a_row_ = 0;
+      if (events_.ready) events_.ready();
+    }
+    return state_ == State::kReady;
   }
-  failures_in_a_row_ = 0;
-  if (p.internal) return true;
   p.fn(RedisResult{RedisFailure::kNone, reply.get(), {}});
   return state_ == State::kReady;
 }

@@ -30,7 +30,7 @@ struct RedisAddress {
 };
 
 struct ConnectionEvents {
-  std::function<void()> ready;            // the connection can take commands
+  std::function<void()> ready;            // Redis answered the connection's setup
   std::function<void(std::string_view)> failed;  // it broke (why); it reconnects by itself
 };
 
@@ -58,7 +58,7 @@ class RedisConnection {
   struct Pending {
     ReplyFn fn;
     uint64_t deadline_ns;
-    bool internal;  // AUTH / SELECT: their failure fails the connection
+    bool internal;  // AUTH / SELECT / PING of the setup: their failure fails the connection
   };
 
   void connect(uint64_t now_ns);

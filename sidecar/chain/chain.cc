@@ -2,9 +2,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 #include <set>
-#include <tuple>
 #include <unordered_map>
 
 #include "chain/host_api.h"
@@ -17,20 +17,43 @@ namespace outrigger::chain {
 
 namespace {
 
-// A target's rate buckets are shared by every route that names the same instance and model, so
-// they get one rate: the strictest any route sets (a route without one does not lift it).
-void unifyTargetRates(WorkerChain* chain) {
-  std::unordered_map<std::string, std::pair<uint32_t, uint32_t>> strictest;  // key -> {rpm, tpm}
-  auto tighter = [](uint32_t have, uint32_t next) { return next && (!have || next < have) ? next : have; };
+// A target's rate buckets, breaker and retry budget are shared by every route that names the
+// same instance and model, so they get one setting each: the strictest any route sets (a route
+// without one does not lift it). Set per request instead, they followed whichever route asked
+// last: one route's breaker opened another's target, or never opened at all.
+void unifyTargetPolicies(WorkerChain* chain) {
+  struct Strictest {
+    uint32_t rpm = 0, tpm = 0;
+    resilience::TargetPolicy shared;
+    bool breaker = false;  // some route asks for one
+  };
+  std::unordered_map<std::string, Strictest> by_key;
+  auto tighter = [](auto have, auto next) { return next > 0 && (have <= 0 || next < have) ? next : have; };
   for (auto& [name, route] : chain->routes) {
+    const resilience::RoutePolicy& p = route.policy;
     for (const Target& t : route.targets) {
-      auto& [rpm, tpm] = strictest[t.key];
-      rpm = tighter(rpm, t.rpm);
-      tpm = tighter(tpm, t.tpm);
+      Strictest& s = by_key[t.key];
+      s.rpm = tighter(s.rpm, t.rpm);
+      s.tpm = tighter(s.tpm, t.tpm);
+      s.shared.retry_budget_ratio = tighter(s.shared.retry_budget_ratio, p.retry.budget_ratio);
+      if (!resilience::hasBreaker(p.breaker)) continue;
+      resilience::BreakerPolicy& b = s.shared.breaker;
+      b.failure_threshold = tighter(b.failure_threshold, p.breaker.failure_threshold);
+      if (p.breaker.error_rate_percent) {
+        b.window = b.error_rate_percent ? std::min(b.window, p.breaker.window) : p.breaker.window;
+        b.error_rate_percent = tighter(b.error_rate_percent, p.breaker.error_rate_percent);
+      }
+      b.open_ms = s.breaker ? std::max(b.open_ms, p.breaker.open_ms) : p.breaker.open_ms;
+      s.breaker = true;
     }
   }
   for (auto& [name, route] : chain->routes) {
-    for (Target& t : route.targets) std::tie(t.rpm, t.tpm) = strictest[t.key];
+    for (Target& t : route.targets) {
+      const Strictest& s = by_key[t.key];
+      t.rpm = s.rpm;
+      t.tpm = s.tpm;
+      t.shared = s.shared;
+    }
   }
 }
 
@@ -209,7 +232,7 @@ Expected<std::shared_ptr<ChainSnapshot>> buildChain(const config::Settings& sett
       }
       layOutSteps(&chain->routes.emplace(rs.name, std::move(r)).first->second);
     }
-    unifyTargetRates(chain.get());
+    unifyTargetPolicies(chain.get());
     for (const auto& [name, route] : chain->routes) prepareTokenCounts(route);
     snapshot->workers.push_back(std::move(chain));
   }

@@ -35,6 +35,8 @@ struct Target {
   uint32_t rpm = 0;
   uint32_t tpm = 0;  // likewise for LLM tokens per minute
   std::string key = {};  // "instance/model": the target's name in spans and its breaker's key
+  // Its breaker and retry budget, merged over every route that names it (chain.cc).
+  resilience::TargetPolicy shared = {};
 };
 
 struct Route {

@@ -59,7 +59,7 @@ void Engine::setChain(std::shared_ptr<const WorkerChain> chain) {
   // (host breaker_open) can open it before this process sends the target anything.
   if (chain) {
     for (const auto& [name, route] : chain->routes) {
-      for (const Target& t : route.targets) health_->target(t.key, route.policy);
+      for (const Target& t : route.targets) health_->target(t.key, t.shared);
     }
   }
   chain_ = std::move(chain);

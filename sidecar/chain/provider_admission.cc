@@ -20,14 +20,18 @@ void ProviderStage::preparePlanner() {
   if (planner_) return;
   if (ctx_.route_->targets.empty()) {
     // A route built without targets (by hand, in tests): its provider is the only target.
-    implicit_targets_.push_back({ctx_.route_->provider, "", 1, 0, 0, 0, ctx_.route_->provider.instance->name() + "/*"});
+    implicit_targets_.push_back({ctx_.route_->provider, "", 1, 0, 0, 0, ctx_.route_->provider.instance->name() + "/*",
+                                 resilience::targetPolicyOf(ctx_.route_->policy)});
   }
+  // A route without a breaker of its own behaves as if there were none: another route's trip of
+  // a shared target does not refuse its requests, and its failures do not trip that route's.
+  const bool breaker = resilience::hasBreaker(ctx_.route_->policy.breaker);
   std::vector<resilience::TargetView> targets;
   for (const Target& t : routeTargets()) {
-    resilience::TargetHealth& h = ctx_.engine_.health().target(t.key, ctx_.route_->policy);
+    resilience::TargetHealth& h = ctx_.engine_.health().target(t.key, t.shared);
     h.rpm.setRate(t.rpm);
     h.tpm.setRate(t.tpm);
-    targets.push_back({t.key, t.weight, &h.breaker, h.latency.seen() ? h.latency.ms() : -1.0, &h.budget,
+    targets.push_back({t.key, t.weight, breaker ? &h.breaker : nullptr, h.latency.seen() ? h.latency.ms() : -1.0, &h.budget,
                        &h.in_flight, t.max_concurrent, &h.rpm, &h.tpm, t.stage.instance.get(),
                        t.tpm ? promptTokensFor(t) : 1.0});
   }

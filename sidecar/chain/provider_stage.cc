@@ -64,7 +64,7 @@ bool ProviderStage::startAttempt(size_t index) {
   planner_->started();
   attempt_start_ns_ = monoNowNs();
   endAttempt();
-  attempt_health_ = &r.engine_.health().target(target_->key, r.route_->policy);
+  attempt_health_ = &r.engine_.health().target(target_->key, target_->shared);
   ++attempt_health_->in_flight;
   if (attempt_health_->tpm.limited()) {
     // The prompt's estimate now; the answer's usage corrects it (settleTokens).
@@ -115,7 +115,10 @@ outrigger_status ProviderStage::chunk(plugin::PluginInstance* inst, const outrig
     refused = true;
     return OUTRIGGER_E_INVALID;
   }
-  if (!hedge) r.noteChunkHead(chunk);
+  if (!hedge) {
+    r.noteChunkHead(chunk);
+    planner_->streamStarted();
+  }
   // The guardrails see the current attempt's chunks before anyone else; a hedge's answer is
   // checked whole by on_response if it wins.
   if (!hedge && r.stream_guard_) return r.stream_guard_->chunk(chunk);
@@ -204,8 +207,12 @@ bool ProviderStage::failed(const outrigger_response_view& response) {
   RequestContext& r = ctx_;
   r.closeSpanAt(attempt_span_, "error");
   if (traced()) describeAttemptEnd(&r.spans_, attempt_span_, response);
-  settleTokens(&attempt_tokens_, 0);  // a failed attempt gives its estimate back
+  // A failed attempt gives its estimate back, less what the upstream reported using (a stream cut
+  // after its usage event was billed); that usage and its cost stay the request's too.
+  settleTokens(&attempt_tokens_, double(response.usage.prompt_tokens) + double(response.usage.completion_tokens));
   LimiterStage::settle(r, target_->key, r.provider_code_, true, usageOf(response), response.cost_usd);
+  r.set_aside_usage_ += usageOf(response);
+  r.set_aside_cost_usd_ += response.cost_usd;
   r.provider_retryable_ = response.retryable;
   r.provider_retry_after_ms_ = response.retry_after_ms;
   noteRateLimit(response);
@@ -260,7 +267,7 @@ void ProviderStage::succeeded(const outrigger_response_view& response) {
   // Latency for lowest-latency routing: to the first chunk when one was sent, else to the answer.
   uint64_t now = monoNowNs();
   uint64_t until = r.first_chunk_ns_ > attempt_start_ns_ ? r.first_chunk_ns_ : now;
-  resilience::TargetHealth& health = r.engine_.health().target(target_->key, r.route_->policy);
+  resilience::TargetHealth& health = r.engine_.health().target(target_->key, target_->shared);
   health.latency.add(double(until - attempt_start_ns_) / 1e6);
   noteUpstreamIdentity(health, response);
   r.answered_ = true;

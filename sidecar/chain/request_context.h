@@ -285,7 +285,7 @@ class RequestContext final {
   std::string provider_message_;
 
   // What guardrails changed: the conversation they rewrote, the re-asks so far, and the usage
-  // of the answers re-asks set aside.
+  // of the answers re-asks set aside (and of failed attempts whose upstream reported some).
   std::unique_ptr<OwnedMessages> messages_;
   uint32_t reasks_ = 0;
   Usage set_aside_usage_;

@@ -268,6 +268,12 @@ void AttemptPlanner::succeeded() {
   if (CircuitBreaker* b = targets_[order_[pos_]].breaker) b->onSuccess(was_probe, probe_epoch_);
 }
 
+void AttemptPlanner::streamStarted() {
+  if (!holds_probe_) return;
+  holds_probe_ = false;
+  if (CircuitBreaker* b = targets_[order_[pos_]].breaker) b->onSuccess(/*was_probe=*/true, probe_epoch_);
+}
+
 void AttemptPlanner::abandoned() {
   if (!order_.empty()) release(targets_[order_[pos_]]);
   in_flight_ = false;

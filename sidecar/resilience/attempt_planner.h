@@ -95,6 +95,9 @@ class AttemptPlanner {
   // The current attempt failed. `chunk_sent`: part of the answer already reached the client.
   Decision afterFailure(uint64_t now_ns, const AttemptFailure& failure, bool chunk_sent);
   void succeeded();
+  // The current attempt's first chunk: the target answers. A half-open breaker's probe gives its
+  // verdict now, not when the stream ends (minutes later, every other request refused meanwhile).
+  void streamStarted();
   // The request ended while an attempt was in flight or waiting: releases a held probe.
   void abandoned();
   // A decided kStart attempt actually starts now.

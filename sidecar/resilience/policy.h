@@ -48,4 +48,16 @@ struct RoutePolicy {
   HedgePolicy hedge;
 };
 
+// A route that asks for a breaker at all; one without neither consults nor feeds its targets'.
+inline bool hasBreaker(const BreakerPolicy& b) { return b.failure_threshold != 0 || b.error_rate_percent != 0; }
+
+// What every route naming a target shares for it: one breaker and one retry budget, as the
+// upstream's health is its own and not a route's. The chain merges the routes' settings into
+// one (the strictest wins), so which route's request comes next never changes them.
+struct TargetPolicy {
+  BreakerPolicy breaker;
+  double retry_budget_ratio = 0;
+};
+inline TargetPolicy targetPolicyOf(const RoutePolicy& p) { return {p.breaker, p.retry.budget_ratio}; }
+
 }  // namespace outrigger::resilience

@@ -2,7 +2,7 @@
 
 namespace outrigger::resilience {
 
-TargetHealth& HealthRegistry::target(const std::string& key, const RoutePolicy& policy) {
+TargetHealth& HealthRegistry::target(const std::string& key, const TargetPolicy& policy) {
   TargetHealth* t = nullptr;
   {
     std::shared_lock<std::shared_mutex> lock(mu_);
@@ -13,7 +13,7 @@ TargetHealth& HealthRegistry::target(const std::string& key, const RoutePolicy& 
     t = &targets_.try_emplace(key).first->second;
   }
   t->breaker.setPolicy(policy.breaker);
-  t->budget.setRatio(policy.retry.budget_ratio);
+  t->budget.setRatio(policy.retry_budget_ratio);
   return *t;
 }
 

@@ -104,9 +104,9 @@ class HealthRegistry {
   HealthRegistry(const HealthRegistry&) = delete;
   HealthRegistry& operator=(const HealthRegistry&) = delete;
 
-  // The target's record, created on first use; the newest route's policies apply. Stable address
-  // for the registry's life.
-  TargetHealth& target(const std::string& key, const RoutePolicy& policy);
+  // The target's record, created on first use, with the breaker and retry budget every route
+  // naming it shares (the chain merges theirs). Stable address for the registry's life.
+  TargetHealth& target(const std::string& key, const TargetPolicy& policy);
   // [any] Every target's key and breaker state now, in key order (for /metrics).
   std::vector<std::pair<std::string, CircuitBreaker::State>> breakerStates(uint64_t now_ns) const;
 

@@ -234,6 +234,38 @@ TEST_CASE("openai via daemon: a stream cut mid-way or without its terminal event
   CHECK(open.result.error().message.find("terminal event") != std::string::npos);
 }
 
+// Some upstreams and proxies end a stream badly after its last event: the body cut short of its
+// end, or the connection held open. The answer was whole at [DONE], and it is served.
+TEST_CASE("openai via daemon: a stream whose transfer breaks after [DONE] is the whole answer") {
+  Rig rig;
+  REQUIRE(rig.upstream.script(R"([{"fault":"reset_after_terminal","text":"all of it"}])"));
+  Streamed whole = stream(*rig.client, ask("hello"));
+  INFO((whole.result.ok() ? std::string() : whole.result.error().message));
+  REQUIRE(whole.result.ok());
+  CHECK(whole.text == "all of it");
+  CHECK(whole.result.value().finish_reason == "stop");
+  CHECK(rig.log().Size() == 1);  // not retried
+}
+
+// The usage chunk comes just before [DONE]: a stream cut between them was billed in full, and
+// the record, the request's usage and the limits must say so.
+TEST_CASE("openai via daemon: a stream that fails after its usage chunk keeps that usage in the record") {
+  UpstreamProcess upstream;
+  REQUIRE(upstream.ready());
+  DaemonProcess d(openaiConfig(upstream, 2000) +
+                  "exporters = [\"log\"]\n"
+                  "[instances.log]\ntype = \"exporter.jsonl\"\n[instances.log.config]\npath = \"@DIR@/records.jsonl\"\n");
+  REQUIRE(d.waitReady());
+  REQUIRE(upstream.script(R"([{"fault":"no_terminal","usage":{"prompt_tokens":11,"completion_tokens":7,"total_tokens":18}}])"));
+  client::Client c(at(d));
+  Streamed cut = stream(c, ask("hello"));
+  REQUIRE_FALSE(cut.result.ok());
+  CHECK(cut.result.error().message.find("terminal event") != std::string::npos);
+  std::string record = awaitRecords(d, 1);
+  INFO(record);
+  CHECK(record.find(R"("prompt_tokens":11,"completion_tokens":7)") != std::string::npos);
+}
+
 TEST_CASE("openai via daemon: malformed JSON and empty choices are errors, a refusal is content_filter") {
   Rig rig;
   REQUIRE(rig.upstream.script(R"([{"fault":"malformed_json"},{"fault":"empty_choices"},{"fault":"refusal"}])"));

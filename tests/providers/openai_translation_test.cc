@@ -105,6 +105,32 @@ TEST_CASE("sse parser: event names, multi-line data, comments, CR line ends and 
   CHECK_FALSE(small.feed("data: " + std::string(64, 'x'), none));
 }
 
+// WHATWG's event stream: one leading U+FEFF is dropped. Kept, it became part of the first field's
+// name ("\uFEFFdata"), and the first event (the answer's first words) was lost without an error.
+TEST_CASE("sse parser: a leading byte order mark is dropped, in one piece or split, and only there") {
+  const std::string bom = "\xEF\xBB\xBF";
+  const std::string stream = bom + "data: Hi\n\ndata: there\n\n";
+  for (size_t split = 0; split <= 4; ++split) {
+    SseParser p;
+    std::vector<SseEvent> ev;
+    REQUIRE(p.feed(std::string_view(stream).substr(0, split), ev));
+    REQUIRE(p.feed(std::string_view(stream).substr(split), ev));
+    REQUIRE(ev.size() == 2);
+    CHECK(ev[0].data == "Hi");
+    CHECK(ev[1].data == "there");
+  }
+  SseParser later;  // a mark anywhere else is text
+  std::vector<SseEvent> ev;
+  REQUIRE(later.feed("data: a\n\ndata: " + bom + "b\n\n", ev));
+  REQUIRE(ev.size() == 2);
+  CHECK(ev[1].data == bom + "b");
+  SseParser partial;  // two bytes of a mark, then something else: those bytes stay
+  std::vector<SseEvent> kept;
+  REQUIRE(partial.feed("\xEF\xBB", kept));
+  REQUIRE(partial.feed("data: x\n\n", kept));
+  CHECK(kept.empty());  // the line began with those two bytes: a field of another name, no data
+}
+
 TEST_CASE("openai stream: streamed tool calls, text, finish reason and usage details") {
   std::vector<SseEvent> events;
   SseParser p;
@@ -204,6 +230,10 @@ TEST_CASE("openai errors: retry-after as milliseconds, seconds and an HTTP date"
   CHECK(wire::retryAfterMs("soon", "", 0) == 0);
   CHECK(wire::retryAfterMs("-4", "", 0) == 0);
   CHECK(wire::retryAfterMs("99999999", "", 0) == 3600 * 1000);
+  // Decimal only: strtod read "0x10" as 16 seconds.
+  CHECK(wire::retryAfterMs("0x10", "", 0) == 0);
+  CHECK(wire::retryAfterMs("", "0x10", 0) == 0);
+  CHECK(wire::retryAfterMs("1e3", "", 0) == 1000 * 1000);
 }
 
 TEST_CASE("openai transport failures: timeouts retry, the deadline does not") {

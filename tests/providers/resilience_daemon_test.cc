@@ -135,6 +135,60 @@ TEST_CASE("resilience via daemon: the breaker opens on failures, skips the targe
   CHECK(logOf(rig.primary).Size() == 4);
 }
 
+// Breakers are per target, and a target is shared by the routes that name it. Its policy was set
+// by whichever route's request came last: one route's trip refused another route that has no
+// breaker, and that route's requests could keep the first one's from ever opening.
+TEST_CASE("resilience via daemon: a route without a breaker is not refused by another route's trip of the same target") {
+  TwoTargets rig("breaker = { failure_threshold = 1, open_ms = 30000 }\n"
+                 "[routes.plain]\ntargets = [{ provider = \"primary\", model = \"gpt-a\" }]\n");
+  REQUIRE(rig.primary.script(R"([{"fault":"status","code":503}])"));
+  auto tripped = rig.client->chat(ask("hello"));
+  REQUIRE(tripped.ok());
+  CHECK(tripped.value().model == "gpt-b");  // primary failed once: its breaker is open for "default"
+  auto plain_request = ask("hello");
+  plain_request.model = "plain";
+  for (int i = 0; i < 3; ++i) {
+    auto r = rig.client->chat(plain_request);
+    INFO((r.ok() ? std::string() : r.error().message));
+    REQUIRE(r.ok());
+    CHECK(r.value().model == "gpt-a");
+  }
+  CHECK(logOf(rig.primary).Size() == 4);
+  auto still = rig.client->chat(ask("hello"));  // "plain"'s successes do not close "default"'s breaker
+  REQUIRE(still.ok());
+  CHECK(still.value().model == "gpt-b");
+  CHECK(logOf(rig.primary).Size() == 4);
+}
+
+// A half-open breaker lets one probe through. A stream as the probe gave its verdict only at its
+// end, so a healthy target refused every other request for as long as the stream ran.
+TEST_CASE("resilience via daemon: a streamed probe closes the breaker at its first chunk, not its end") {
+  UpstreamProcess primary;
+  REQUIRE(primary.ready());
+  ::setenv("OUTRIGGER_TEST_OPENAI_KEY", "sk-test", 1);
+  DaemonProcess daemon("[server]\nsocket = \"@SOCKET@\"\nworkers = 1\n[plugins]\ndirs = [\"@PLUGINS@\"]\n" +
+                       instance("primary", primary) +
+                       "[routes.default]\ntargets = [{ provider = \"primary\", model = \"gpt-a\" }]\n"
+                       "breaker = { failure_threshold = 1, open_ms = 200 }\n");
+  REQUIRE(daemon.waitReady());
+  client::Client streamer(at(daemon)), other(at(daemon));
+  REQUIRE(primary.script(R"([{"fault":"status","code":503},{"fault":"ok","pieces":6,"gap_ms":250}])"));
+  REQUIRE_FALSE(other.chat(ask("hello")).ok());  // the breaker opens
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));  // past open_ms: half-open
+  std::thread stream([&] {
+    auto s = streamer.stream(ask("hello"));
+    client::Chunk chunk;
+    while (s.next(&chunk)) {
+    }
+    CHECK(s.result().ok());
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));  // the probe is mid-stream
+  auto during = other.chat(ask("hello"));
+  INFO((during.ok() ? std::string() : during.error().message));
+  CHECK(during.ok());
+  stream.join();
+}
+
 TEST_CASE("resilience via daemon: a deadline shorter than the retry-after ends on time, typed") {
   TwoTargets rig("retry = { max_attempts = 3, max_retry_after_ms = 10000 }\n");
   REQUIRE(rig.primary.script(R"([{"fault":"status","code":503,"headers":{"retry-after":"2"}}])"));

@@ -241,6 +241,22 @@ TEST_CASE("cache.redis: with Redis killed answers go on as misses without waitin
   CHECK(adminMetric(a.daemon, "outrigger_redis_reconnects_total{instance=\"shared\"}") >= 1);
 }
 
+// A store Redis refuses (out of memory here) is a store's error: counted as a lookup's, the
+// lookups read one miss and one error for a single request.
+TEST_CASE("cache.redis: a store Redis refuses is counted as a failed store, not as a failed lookup") {
+  RedisServer redis;
+  REQUIRE(redis.call({"CONFIG", "SET", "maxmemory-policy", "noeviction"}) == "OK");
+  REQUIRE(redis.call({"CONFIG", "SET", "maxmemory", "1"}) == "OK");
+  Sidecar a(cacheConfig(redis));
+  awaitConnected(a);
+  REQUIRE(a.chat(as("acme", "nothing fits")).ok());
+  const std::string store_errors = "outrigger_redis_cache_stores_total{instance=\"shared\",result=\"error\"}";
+  for (int i = 0; i < 200 && adminMetric(a.daemon, store_errors) < 1; ++i) std::this_thread::sleep_for(10ms);
+  CHECK(adminMetric(a.daemon, store_errors) == 1);
+  CHECK(adminMetric(a.daemon, "outrigger_redis_cache_lookups_total{instance=\"shared\",result=\"miss\"}") == 1);
+  CHECK(adminMetric(a.daemon, "outrigger_redis_cache_lookups_total{instance=\"shared\",result=\"error\"}") == 0);
+}
+
 TEST_CASE("limiter.redis: two sidecars admit a tenant's requests per minute that many times in all, limiter.memory that many on each") {
   RedisServer redis;
   Sidecar a(limiterConfig(redis, "rpm = 4\n")), b(limiterConfig(redis, "rpm = 4\n"));
@@ -264,6 +280,29 @@ TEST_CASE("limiter.redis: two sidecars admit a tenant's requests per minute that
   int local_ok = 0;
   for (int i = 0; i < 8; ++i) local_ok += (i % 2 ? d : c).chat(as("acme", "q" + std::to_string(i))).ok();
   CHECK(local_ok == 8);
+}
+
+// A prompt larger than the whole tokens-per-minute bucket is admitted once the bucket is full and
+// leaves it in debt. Its Redis key expired after 61 s whatever the debt, which forgave the rest:
+// the fleet then admitted more than its limit. The key now lives until the bucket is full again.
+TEST_CASE("limiter.redis: a bucket in debt is kept until it has refilled, not forgotten after a minute") {
+  RedisServer redis;
+  Sidecar a(limiterConfig(redis, "tpm = 100\n"));
+  std::string prompt;
+  for (int i = 0; i < 500; ++i) prompt += "word ";
+  REQUIRE(a.chat(as("acme", prompt)).ok());
+  auto refused = a.chat(as("acme", "short"));
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == StatusCode::kResourceExhausted);
+  std::vector<std::string> rate_keys;
+  for (const std::string& key : redis.keys("fleet-test:*")) {
+    if (key.size() > 5 && key.compare(key.size() - 5, 5, ":rate") == 0) rate_keys.push_back(key);
+  }
+  REQUIRE(rate_keys.size() == 1);
+  // About 400 tokens of debt at 100 a minute: five more minutes before the bucket is full.
+  long long ttl_ms = std::stoll(redis.call({"PTTL", rate_keys[0]}));
+  INFO("PTTL " << ttl_ms << " tt " << redis.call({"HGET", rate_keys[0], "tt"}));
+  CHECK(ttl_ms > 3 * 60000);
 }
 
 TEST_CASE("limiter.redis: a cache hit gives its request back, and a slot held on one sidecar is held for the fleet") {
@@ -482,6 +521,36 @@ TEST_CASE("limiter.redis: requests right after a reload wait for the new instanc
   CHECK(refused == 0);
 }
 
+// A Redis that accepts a connection and then refuses it (maxclients here) used to count as up at
+// its TCP connect, which reset the backoff: each of a sidecar's connections dialled it again every
+// few tens of milliseconds, forever, logging each as a lost connection.
+TEST_CASE("limiter.redis: a Redis that accepts and then refuses is dialled at the backoff's pace") {
+  RedisServer redis("--maxclients 1");
+  redisContext* held = redisConnect("127.0.0.1", redis.port());  // the only client Redis takes
+  REQUIRE(held);
+  REQUIRE(held->err == 0);
+  auto rejected = [&] {
+    auto* reply = static_cast<redisReply*>(redisCommand(held, "INFO stats"));
+    REQUIRE(reply);
+    std::string info(reply->str, reply->len);
+    freeReplyObject(reply);
+    size_t at = info.find("rejected_connections:");
+    REQUIRE(at != std::string::npos);
+    return std::stol(info.substr(at + 21));
+  };
+  Sidecar a(limiterConfig(redis, "rpm = 10\n"));  // 2 workers x 2 connections, backoff 20-200 ms
+  std::this_thread::sleep_for(500ms);
+  long before = rejected();
+  std::this_thread::sleep_for(2s);
+  long in_two_seconds = rejected() - before;
+  // At the backoff's 200 ms ceiling (with jitter), about 10 tries per connection: 40; dialled
+  // again at once it was about 150.
+  CHECK(in_two_seconds <= 60);
+  CHECK(a.daemon.log().find("Redis connection lost") == std::string::npos);
+  CHECK(a.daemon.log().find("Redis connection failed") != std::string::npos);  // said once a reason, not at every try
+  redisFree(held);
+}
+
 TEST_CASE("limiter.redis: AUTH with the right password admits, a wrong one refuses as unavailable and says why") {
   RedisServer redis("--requirepass s3cret");
   Sidecar good(limiterConfig(redis, "rpm = 10\n", "", "password = \"s3cret\"\n"));
@@ -508,6 +577,32 @@ TEST_CASE("limiter.redis: over TLS, a server whose certificate names the host is
   CHECK(refused.error().code == StatusCode::kUnavailable);
   for (int i = 0; i < 300 && wrong_name.daemon.log().find("TLS handshake") == std::string::npos; ++i) std::this_thread::sleep_for(10ms);
   CHECK(wrong_name.daemon.log().find("TLS handshake") != std::string::npos);
+}
+
+// Breakers open when things are unwell, Redis included. An opening whose publish timed out was
+// taken as published and never sent again, so the fleet never learned of it.
+TEST_CASE("limiter.redis: a breaker opening whose publish failed is published once Redis answers again") {
+  RedisServer redis;
+  std::string route = "breaker = { failure_threshold = 2, open_ms = 20000 }\n";
+  Sidecar a(limiterConfig(redis, "rpm = 1000\nshare_breakers = true\nbreaker_poll_ms = 50\non_unavailable = \"local\"\n", route));
+  REQUIRE(a.chat(as("acme", "warm up")).ok());
+  std::thread stall([&] {  // Redis busy for two seconds: every command times out (500 ms)
+    redis.call({"EVAL",
+                "local s = redis.call('TIME') local start = s[1] * 1000000 + s[2] "
+                "repeat local n = redis.call('TIME') until n[1] * 1000000 + n[2] - start > 2000000 return 1",
+                "0"});
+  });
+  std::this_thread::sleep_for(100ms);
+  const char* fail = R"({"fail": {"code": "UNAVAILABLE", "retryable": true, "message": "upstream down"}})";
+  for (int i = 0; i < 2; ++i) REQUIRE_FALSE(a.chat(as("acme", "failing " + std::to_string(i), fail)).ok());
+  stall.join();
+  std::string shared;
+  for (int i = 0; i < 300 && shared.empty(); ++i) {
+    shared = redis.call({"HKEYS", "fleet-test:breakers"});
+    if (shared.empty()) std::this_thread::sleep_for(10ms);
+  }
+  CHECK(shared.find("mock") != std::string::npos);
+  CHECK(adminMetric(a.daemon, "outrigger_redis_breakers_shared_total{instance=\"fleet\",direction=\"published\"}") >= 1);
 }
 
 TEST_CASE("limiter.redis: with share_breakers a breaker opened by one sidecar's failures opens on the others for its time") {

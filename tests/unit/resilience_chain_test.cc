@@ -121,6 +121,7 @@ struct Rig {
       chain::Target t;
       t.stage = {plugin::PluginInstance::create(type, is, chain::hostApiTemplate()).value(), "provider/" + name + suffix};
       t.key = name + "/m";
+      t.shared = resilience::targetPolicyOf(policy);  // what the chain's build merges for one route
       r.targets.push_back(std::move(t));
     }
     r.targets[0].max_concurrent = first_max_concurrent;

@@ -23,6 +23,8 @@ waits that long before any answer (an error included):
   slow_first_byte    wait "ms" before the head, then answer normally
   reset_mid_stream   stream "after" events (default 2) then reset the TCP connection
   no_terminal        stream everything but the terminal event ([DONE] / message_stop)
+  reset_after_terminal  stream everything, the terminal event included, then reset the connection before
+                     the body's end (the last, empty chunk)
   malformed_json     a 200 whose body (or one stream event) is not JSON
   deep_json          valid JSON nested "depth" arrays deep (default 100000) as the body of a "code" answer
                      (default 200), or as one stream event after the head of a stream
@@ -363,6 +365,8 @@ class Handler(BaseHTTPRequestHandler):
                 time.sleep(gap)
         for e in terminal:
             self.chunk(e)
+        if fault == "reset_after_terminal":
+            return self.reset()
         self.end_stream()
 
     # ---------------------------------------------------------------- Anthropic
