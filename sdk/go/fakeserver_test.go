@@ -45,6 +45,9 @@ type fakeConn struct {
 	wmu   sync.Mutex
 	gate  sync.RWMutex  // write-locked while stalled: the fake reads nothing
 	gone  chan struct{} // closed when the client side closed or failed
+	// closed once the reader has passed the gate for the first time, so a stall right after the
+	// handshake still lets the first frame in (a loaded machine may start the reader late)
+	reading chan struct{}
 }
 
 // received is one frame from the client, described.
@@ -124,12 +127,15 @@ func (s *fakeServer) handshake(nc net.Conn) {
 	}
 	nc.Write(helloAckFrame(maxFrame, s.ack.maxStreams, s.ack.heartbeat))
 	fc := &fakeConn{nc: nc, hello: hello["body"].(wiredesc.Object), in: make(chan received, 4096),
-		gone: make(chan struct{})}
+		gone: make(chan struct{}), reading: make(chan struct{})}
 	go func() {
 		defer close(fc.gone)
-		for {
+		for first := true; ; first = false {
 			fc.gate.RLock() // waits while the test stalls this connection
 			fc.gate.RUnlock()
+			if first {
+				close(fc.reading)
+			}
 			b, err := readFrame(br, nil, hardMaxFrame)
 			if err != nil {
 				return
@@ -183,7 +189,10 @@ func (fc *fakeConn) recvType(t *testing.T, typ string) received {
 
 // stall stops the fake from reading once the frame it is reading now is in, so what the client
 // writes next backs up in the socket and blocks its writer, as with a stopped sidecar.
-func (fc *fakeConn) stall() { fc.gate.Lock() }
+func (fc *fakeConn) stall() {
+	<-fc.reading
+	fc.gate.Lock()
+}
 
 // resume undoes stall.
 func (fc *fakeConn) resume() { fc.gate.Unlock() }
