@@ -2,21 +2,24 @@
 
 namespace outrigger::limiter {
 
+// How long until a rate key's buckets are full again (at least the minute they take from empty):
+// the key may be forgotten then, and not before. Both scripts begin with it.
+#define OUTRIGGER_FULL_AGAIN_LUA \
+  "local function full_again_ms(rpm, tpm, rt, tt)\n" \
+  "  local ms = 0\n" \
+  "  if rpm > 0 then ms = math.max(ms, (rpm - rt) * 60000 / rpm) end\n" \
+  "  if tpm > 0 then ms = math.max(ms, (tpm - tt) * 60000 / tpm) end\n" \
+  "  return math.max(61000, math.ceil(ms) + 1000)\n" \
+  "end\n"
+
 // Buckets refill continuously (a minute's worth per minute) and start full; a prompt larger than
 // the whole bucket waits for a full one and leaves it in debt, as limiter.memory does.
-const char kAdmitScript[] = R"lua(
+const char kAdmitScript[] = OUTRIGGER_FULL_AGAIN_LUA R"lua(
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local rpm, tpm, need = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local maxc, budget, reserve = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local id, lease, budget_ttl = ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9])
--- How long until the buckets are full again (at least the minute they take from empty).
-local function full_again_ms(rt, tt)
-  local ms = 0
-  if rpm > 0 then ms = math.max(ms, (rpm - rt) * 60000 / rpm) end
-  if tpm > 0 then ms = math.max(ms, (tpm - tt) * 60000 / tpm) end
-  return math.max(61000, math.ceil(ms) + 1000)
-end
 
 -- Released already: its answer was lost and the sidecar gave it up (KEYS[5], the tombstone).
 if KEYS[5] and redis.call('EXISTS', KEYS[5]) == 1 then
@@ -68,7 +71,7 @@ if rpm > 0 or tpm > 0 then
   redis.call('HSET', KEYS[1], 'rt', rt, 'tt', tt, 'ts', now)
   -- Forgotten only once it would be full again, as forgetting it then changes nothing: a bucket in
   -- debt (a request that needed more than tpm) keeps its debt until it has refilled.
-  redis.call('PEXPIRE', KEYS[1], full_again_ms(rt, tt))
+  redis.call('PEXPIRE', KEYS[1], full_again_ms(rpm, tpm, rt, tt))
 end
 if maxc > 0 then
   redis.call('ZADD', KEYS[2], now + lease, id)
@@ -88,19 +91,12 @@ return {1}
 
 // A reservation that already ran out of lease has given its amount back; only what the request
 // spent is added then. Settling an id twice gives nothing back twice.
-const char kSettleScript[] = R"lua(
+const char kSettleScript[] = OUTRIGGER_FULL_AGAIN_LUA R"lua(
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local rpm, tpm = tonumber(ARGV[1]), tonumber(ARGV[2])
 local give_back, delta, id = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
 local spent, budget_ttl = tonumber(ARGV[6]), tonumber(ARGV[7])
--- How long until the buckets are full again (at least the minute they take from empty).
-local function full_again_ms(rt, tt)
-  local ms = 0
-  if rpm > 0 then ms = math.max(ms, (rpm - rt) * 60000 / rpm) end
-  if tpm > 0 then ms = math.max(ms, (tpm - tt) * 60000 / tpm) end
-  return math.max(61000, math.ceil(ms) + 1000)
-end
 
 -- A release of an admission whose answer was lost: should the admission run after this, it
 -- finds the tombstone and reserves nothing.
@@ -116,7 +112,7 @@ if (rpm > 0 and give_back > 0) or (tpm > 0 and delta ~= 0) then
   if rpm > 0 then rt = math.min(rpm, rt + give_back) end
   if tpm > 0 then tt = math.min(tpm, tt - delta) end
   redis.call('HSET', KEYS[1], 'rt', rt, 'tt', tt, 'ts', now)
-  redis.call('PEXPIRE', KEYS[1], full_again_ms(rt, tt))
+  redis.call('PEXPIRE', KEYS[1], full_again_ms(rpm, tpm, rt, tt))
 end
 redis.call('ZREM', KEYS[2], id)
 local amount = tonumber(redis.call('HGET', KEYS[3], 'r:' .. id))
