@@ -25,7 +25,6 @@ void unifyTargetPolicies(WorkerChain* chain) {
   struct Strictest {
     uint32_t rpm = 0, tpm = 0;
     resilience::TargetPolicy shared;
-    bool breaker = false;  // some route asks for one
   };
   std::unordered_map<std::string, Strictest> by_key;
   auto tighter = [](auto have, auto next) { return next > 0 && (have <= 0 || next < have) ? next : have; };
@@ -38,13 +37,12 @@ void unifyTargetPolicies(WorkerChain* chain) {
       s.shared.retry_budget_ratio = tighter(s.shared.retry_budget_ratio, p.retry.budget_ratio);
       if (!resilience::hasBreaker(p.breaker)) continue;
       resilience::BreakerPolicy& b = s.shared.breaker;
+      b.open_ms = resilience::hasBreaker(b) ? std::max(b.open_ms, p.breaker.open_ms) : p.breaker.open_ms;
       b.failure_threshold = tighter(b.failure_threshold, p.breaker.failure_threshold);
       if (p.breaker.error_rate_percent) {
         b.window = b.error_rate_percent ? std::min(b.window, p.breaker.window) : p.breaker.window;
         b.error_rate_percent = tighter(b.error_rate_percent, p.breaker.error_rate_percent);
       }
-      b.open_ms = s.breaker ? std::max(b.open_ms, p.breaker.open_ms) : p.breaker.open_ms;
-      s.breaker = true;
     }
   }
   for (auto& [name, route] : chain->routes) {

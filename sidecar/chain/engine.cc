@@ -56,10 +56,11 @@ Engine::~Engine() {
 void Engine::setChain(std::shared_ptr<const WorkerChain> chain) {
   if (chain && !loops_retired_) bindInstanceLoops(*chain);
   // Every target has its breaker from the start, so a trip seen elsewhere in a fleet
-  // (host breaker_open) can open it before this process sends the target anything.
+  // (host breaker_open) can open it before this process sends the target anything; and its
+  // merged policy and rates, set here once rather than on every request.
   if (chain) {
     for (const auto& [name, route] : chain->routes) {
-      for (const Target& t : route.targets) health_->target(t.key, t.shared);
+      for (const Target& t : route.targets) health_->configure(t.key, t.shared, t.rpm, t.tpm);
     }
   }
   chain_ = std::move(chain);

@@ -38,7 +38,7 @@ bool messages(const outrigger_message_view* list, size_t count) {
 bool roles(const outrigger_message_view* list, size_t count) {
   for (size_t i = 0; list && i < count; ++i) {
     const outrigger_str role = list[i].role;
-    if (role.size > 0 && !knownMessageRole(std::string_view(role.data, role.size))) return false;
+    if (role.size > 0 && (!role.data || !knownMessageRole(std::string_view(role.data, role.size)))) return false;
   }
   return true;
 }

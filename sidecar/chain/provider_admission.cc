@@ -28,9 +28,10 @@ void ProviderStage::preparePlanner() {
   const bool breaker = resilience::hasBreaker(ctx_.route_->policy.breaker);
   std::vector<resilience::TargetView> targets;
   for (const Target& t : routeTargets()) {
-    resilience::TargetHealth& h = ctx_.engine_.health().target(t.key, t.shared);
-    h.rpm.setRate(t.rpm);
-    h.tpm.setRate(t.tpm);
+    // The chain's targets were configured when it was set (Engine::setChain); a hand-built
+    // route's implicit one is configured here, where it is made.
+    resilience::TargetHealth& h = implicit_targets_.empty() ? ctx_.engine_.health().target(t.key)
+                                                            : ctx_.engine_.health().configure(t.key, t.shared, 0, 0);
     targets.push_back({t.key, t.weight, breaker ? &h.breaker : nullptr, h.latency.seen() ? h.latency.ms() : -1.0, &h.budget,
                        &h.in_flight, t.max_concurrent, &h.rpm, &h.tpm, t.stage.instance.get(),
                        t.tpm ? promptTokensFor(t) : 1.0});

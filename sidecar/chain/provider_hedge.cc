@@ -45,7 +45,7 @@ void ProviderStage::startHedge(size_t index) {
   h.tool_calls.clear();
   h.text_refused = false;
   h.start_ns = monoNowNs();
-  h.health = &ctx_.engine_.health().target(h.target->key, h.target->shared);
+  h.health = &ctx_.engine_.health().target(h.target->key);
   ++h.health->in_flight;
   if (h.health->tpm.limited()) {
     double need = planner_->tokenNeed(index);

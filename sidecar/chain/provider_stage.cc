@@ -64,7 +64,7 @@ bool ProviderStage::startAttempt(size_t index) {
   planner_->started();
   attempt_start_ns_ = monoNowNs();
   endAttempt();
-  attempt_health_ = &r.engine_.health().target(target_->key, target_->shared);
+  attempt_health_ = &r.engine_.health().target(target_->key);
   ++attempt_health_->in_flight;
   if (attempt_health_->tpm.limited()) {
     // The prompt's estimate now; the answer's usage corrects it (settleTokens).
@@ -267,7 +267,7 @@ void ProviderStage::succeeded(const outrigger_response_view& response) {
   // Latency for lowest-latency routing: to the first chunk when one was sent, else to the answer.
   uint64_t now = monoNowNs();
   uint64_t until = r.first_chunk_ns_ > attempt_start_ns_ ? r.first_chunk_ns_ : now;
-  resilience::TargetHealth& health = r.engine_.health().target(target_->key, target_->shared);
+  resilience::TargetHealth& health = r.engine_.health().target(target_->key);
   health.latency.add(double(until - attempt_start_ns_) / 1e6);
   noteUpstreamIdentity(health, response);
   r.answered_ = true;

@@ -2,7 +2,7 @@
 
 namespace outrigger::resilience {
 
-TargetHealth& HealthRegistry::target(const std::string& key, const TargetPolicy& policy) {
+TargetHealth& HealthRegistry::target(const std::string& key) {
   TargetHealth* t = nullptr;
   {
     std::shared_lock<std::shared_mutex> lock(mu_);
@@ -12,9 +12,16 @@ TargetHealth& HealthRegistry::target(const std::string& key, const TargetPolicy&
     std::unique_lock<std::shared_mutex> lock(mu_);
     t = &targets_.try_emplace(key).first->second;
   }
-  t->breaker.setPolicy(policy.breaker);
-  t->budget.setRatio(policy.retry_budget_ratio);
   return *t;
+}
+
+TargetHealth& HealthRegistry::configure(const std::string& key, const TargetPolicy& policy, uint32_t rpm, uint32_t tpm) {
+  TargetHealth& t = target(key);
+  t.breaker.setPolicy(policy.breaker);
+  t.budget.setRatio(policy.retry_budget_ratio);
+  t.rpm.setRate(rpm);
+  t.tpm.setRate(tpm);
+  return t;
 }
 
 std::vector<std::pair<std::string, CircuitBreaker::State>> HealthRegistry::breakerStates(uint64_t now_ns) const {

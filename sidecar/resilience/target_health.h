@@ -104,9 +104,12 @@ class HealthRegistry {
   HealthRegistry(const HealthRegistry&) = delete;
   HealthRegistry& operator=(const HealthRegistry&) = delete;
 
-  // The target's record, created on first use, with the breaker and retry budget every route
-  // naming it shares (the chain merges theirs). Stable address for the registry's life.
-  TargetHealth& target(const std::string& key, const TargetPolicy& policy);
+  // The target's record, created on first use. Stable address for the registry's life.
+  TargetHealth& target(const std::string& key);
+  // The same, given the breaker, retry budget and rates every route naming it shares (the chain
+  // merges theirs): when a chain is set, not per request, where it would take the breaker's and
+  // the buckets' locks each time for nothing.
+  TargetHealth& configure(const std::string& key, const TargetPolicy& policy, uint32_t rpm, uint32_t tpm);
   // [any] Every target's key and breaker state now, in key order (for /metrics).
   std::vector<std::pair<std::string, CircuitBreaker::State>> breakerStates(uint64_t now_ns) const;
 

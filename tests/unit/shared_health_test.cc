@@ -37,21 +37,20 @@ void onThreads(const std::function<void(int)>& fn) {
 
 TEST_CASE("shared health: four threads taking 1000 times each from a 1000-rpm target bucket get exactly 1000") {
   HealthRegistry registry;
-  RoutePolicy policy;
   std::atomic<int> taken{0};
   onThreads([&](int) {
-    TargetHealth& t = registry.target("openai/gpt", targetPolicyOf(policy));  // looked up from every thread
+    TargetHealth& t = registry.target("openai/gpt");  // looked up from every thread
     t.rpm.setRate(1000);
     for (int i = 0; i < 1000; ++i) taken += t.rpm.take(kNow);
   });
   CHECK(taken == 1000);
-  CHECK(registry.target("openai/gpt", targetPolicyOf(policy)).rpm.tokens() == 0);
+  CHECK(registry.target("openai/gpt").rpm.tokens() == 0);
 }
 
 TEST_CASE("shared health: attempts in flight are counted across threads, and a planner sees the others'") {
   HealthRegistry registry;
   RoutePolicy policy;
-  TargetHealth& t = registry.target("a/m", targetPolicyOf(policy));
+  TargetHealth& t = registry.target("a/m");
   onThreads([&](int) {
     for (int i = 0; i < 1000; ++i) ++t.in_flight;
   });
@@ -63,7 +62,7 @@ TEST_CASE("shared health: attempts in flight are counted across threads, and a p
 
   // Two attempts started on other threads fill a target that allows two: this thread's planner
   // skips it for its concurrency limit.
-  TargetHealth& other = registry.target("b/m", targetPolicyOf(policy));
+  TargetHealth& other = registry.target("b/m");
   std::thread([&] { t.in_flight += 2; }).join();
   AttemptPlanner plan(policy,
                       {{"a/m", 1, &t.breaker, -1, &t.budget, &t.in_flight, 2},
@@ -77,7 +76,7 @@ TEST_CASE("shared health: attempts in flight are counted across threads, and a p
 TEST_CASE("shared health: planners on several threads never take more of a target's rate than it has") {
   HealthRegistry registry;
   RoutePolicy policy;
-  TargetHealth& t = registry.target("a/m", targetPolicyOf(policy));
+  TargetHealth& t = registry.target("a/m");
   t.rpm.setRate(100);
   std::atomic<int> started{0}, limited{0};
   onThreads([&](int i) {
@@ -97,10 +96,10 @@ TEST_CASE("shared health: failures reported from two threads open one breaker") 
   RoutePolicy policy;
   policy.breaker.failure_threshold = 2;
   policy.breaker.open_ms = 1000;
-  TargetHealth& t = registry.target("a/m", targetPolicyOf(policy));
-  std::thread([&] { registry.target("a/m", targetPolicyOf(policy)).breaker.onFailure(kNow); }).join();
+  TargetHealth& t = registry.configure("a/m", targetPolicyOf(policy), 0, 0);
+  std::thread([&] { registry.target("a/m").breaker.onFailure(kNow); }).join();
   CHECK(t.breaker.state(kNow) == CircuitBreaker::State::kClosed);
-  std::thread([&] { registry.target("a/m", targetPolicyOf(policy)).breaker.onFailure(kNow); }).join();
+  std::thread([&] { registry.target("a/m").breaker.onFailure(kNow); }).join();
   CHECK(t.breaker.state(kNow) == CircuitBreaker::State::kOpen);
   CHECK_FALSE(t.breaker.allow(kNow));
 }
@@ -110,7 +109,7 @@ TEST_CASE("shared health: a breaker counts every thread's failures, and half-ope
   RoutePolicy policy;
   policy.breaker.failure_threshold = kThreads * 250;  // reached only if no failure is lost
   policy.breaker.open_ms = 10;
-  TargetHealth& t = registry.target("a/m", targetPolicyOf(policy));
+  TargetHealth& t = registry.configure("a/m", targetPolicyOf(policy), 0, 0);
   onThreads([&](int) {
     for (int i = 0; i < 250; ++i) t.breaker.onFailure(kNow);
   });
@@ -134,7 +133,7 @@ TEST_CASE("shared health: a retry budget's tokens are spent once across threads"
   HealthRegistry registry;
   RoutePolicy policy;
   policy.retry.budget_ratio = 0.5;
-  TargetHealth& t = registry.target("a/m", targetPolicyOf(policy));
+  TargetHealth& t = registry.configure("a/m", targetPolicyOf(policy), 0, 0);
   std::atomic<int> retries{0};
   onThreads([&](int) {
     for (int i = 0; i < 100; ++i) retries += t.budget.withdraw();
@@ -148,8 +147,7 @@ TEST_CASE("shared health: a retry budget's tokens are spent once across threads"
 
 TEST_CASE("shared health: a latency average fed from several threads stays within its samples") {
   HealthRegistry registry;
-  RoutePolicy policy;
-  TargetHealth& t = registry.target("a/m", targetPolicyOf(policy));
+  TargetHealth& t = registry.target("a/m");
   CHECK_FALSE(t.latency.seen());
   onThreads([&](int i) {
     for (int n = 0; n < 1000; ++n) t.latency.add(10.0 * (i + 1));
