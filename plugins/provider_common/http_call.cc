@@ -30,6 +30,11 @@ bool recordedHeader(std::string_view lower_name) {
 
 uint32_t msSince(uint64_t from_ns, uint64_t now_ns) { return uint32_t(now_ns > from_ns ? (now_ns - from_ns) / 1000000 : 0); }
 
+// How long the body may take to end after a stream's terminal event. A server ends it at once;
+// one that holds the connection open (some proxies) would otherwise hold the caller's end frame
+// until the idle timeout, 30 s by default.
+constexpr uint32_t kTerminalGraceMs = 200;
+
 }  // namespace
 
 HttpProvider::HttpProvider(Host host, std::string_view name) : Provider(host, name) {
@@ -96,6 +101,7 @@ outrigger_status HttpProvider::send(std::unique_ptr<HttpCall> call, const std::s
     return OUTRIGGER_PENDING;
   }
   c->transfer_live = true;
+  c->serial = ++last_serial_;
   calls_.emplace(keyOf(c->handle), std::move(call));
   return OUTRIGGER_PENDING;
 }
@@ -136,6 +142,7 @@ outrigger_status HttpProvider::replay(std::unique_ptr<HttpCall> call, std::share
   HttpCall* c = call.get();
   c->replay = std::move(exchange);
   uint64_t key = keyOf(c->handle);
+  c->serial = ++last_serial_;
   calls_.emplace(key, std::move(call));
   // From the loop's next turn, as a transfer's callbacks would come: never inside start.
   outrigger_status st = host().post(c->handle, [this, key](outrigger_status status) {
@@ -219,6 +226,7 @@ void HttpProvider::pump(HttpCall* c) {
         emit(c, delta);
         break;
       case DecodeStep::kDone:
+        if (!c->terminal_seen && !c->transfer_ended) awaitBodyEnd(c);
         c->terminal_seen = true;
         break;
       case DecodeStep::kNothing:
@@ -226,6 +234,24 @@ void HttpProvider::pump(HttpCall* c) {
     }
   }
   if (!c->paused && !c->finished && c->queue.empty() && c->transfer_ended) complete(c);
+}
+
+// The answer is whole at the terminal event: a body that has not ended when the grace runs out
+// ends here, and the transfer is cancelled as the answer goes.
+void HttpProvider::awaitBodyEnd(HttpCall* c) {
+  uint64_t key = keyOf(c->handle);
+  uint64_t serial = c->serial;  // a later attempt of the same request is another call
+  host().setTimer(c->handle, kTerminalGraceMs, [this, key, serial](outrigger_status status) {
+    auto it = calls_.find(key);
+    if (status != OUTRIGGER_OK || it == calls_.end() || it->second->serial != serial) return;
+    HttpCall* call = it->second.get();
+    if (call->finished || call->transfer_ended) return;
+    call->transfer_ended = true;
+    ++call->in_callback;
+    pump(call);  // finishes now unless events wait behind a pause (then at the resume)
+    --call->in_callback;
+    reap(call);
+  });
 }
 
 void HttpProvider::emit(HttpCall* c, const StreamDelta& d) {

@@ -29,6 +29,7 @@ class HttpProvider;
 struct HttpCall : plugin::HttpHandler {
   HttpProvider* owner = nullptr;
   outrigger_request handle{};
+  uint64_t serial = 0;  // which call of the provider's this is (timers name it)
   uint64_t transfer = 0;
   bool transfer_live = false;
   bool stream = false;
@@ -117,6 +118,8 @@ class HttpProvider : public plugin::Provider {
 
  private:
   void emit(HttpCall* c, const StreamDelta& d);
+  // After a stream's terminal event: finishes the call if its body has not ended in a short grace.
+  void awaitBodyEnd(HttpCall* c);
   void complete(HttpCall* c);
   // Serves the call from `exchange`, as a transfer would have, from the loop's next turn.
   outrigger_status replay(std::unique_ptr<HttpCall> call, std::shared_ptr<const RecordedExchange> exchange);
@@ -124,6 +127,7 @@ class HttpProvider : public plugin::Provider {
   void replayBody(HttpCall* c);
 
   std::unordered_map<uint64_t, std::unique_ptr<HttpCall>> calls_;
+  uint64_t last_serial_ = 0;
   uint64_t next_key_ = 0;
 };
 

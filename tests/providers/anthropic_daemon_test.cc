@@ -4,6 +4,7 @@
 
 #include <rapidjson/document.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <string>
 
@@ -108,6 +109,23 @@ TEST_CASE("anthropic via daemon: streamed tool use, 529 retryable, spend limit f
   }
   REQUIRE_FALSE(cut.result().ok());
   CHECK(cut.result().error().message.find("terminal event") != std::string::npos);
+}
+
+// The same for message_stop: an upstream that holds the body open after it does not hold the
+// caller's end frame until the idle timeout.
+TEST_CASE("anthropic via daemon: a stream held open after message_stop ends without waiting") {
+  Rig rig(false);
+  REQUIRE(rig.anthropic.script(R"([{"fault":"hold_after_terminal","ms":20000,"text":"held"}])"));
+  auto began = std::chrono::steady_clock::now();
+  auto s = rig.client->stream(ask("hello"));
+  client::Chunk chunk;
+  std::string text;
+  while (s.next(&chunk)) text += chunk.delta;
+  auto took = std::chrono::steady_clock::now() - began;
+  REQUIRE(s.result().ok());
+  CHECK(text == "held");
+  CHECK(s.result().value().finish_reason == "stop");
+  CHECK(took < std::chrono::seconds(5));
 }
 
 TEST_CASE("anthropic via daemon: OpenAI failing over to Anthropic, usage and finish reason preserved") {

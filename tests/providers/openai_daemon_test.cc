@@ -247,6 +247,25 @@ TEST_CASE("openai via daemon: a stream whose transfer breaks after [DONE] is the
   CHECK(rig.log().Size() == 1);  // not retried
 }
 
+// A proxy that holds the connection open after [DONE] would hold the caller's end frame until
+// the idle timeout (30 s by default): the answer goes a short grace after [DONE], and the
+// upstream's own idle connection is given up rather than waited for.
+TEST_CASE("openai via daemon: a stream held open after [DONE] ends without waiting for the body's end") {
+  Rig rig;
+  REQUIRE(rig.upstream.script(R"([{"fault":"hold_after_terminal","ms":20000,"text":"all of it","usage":{"prompt_tokens":5,"completion_tokens":3,"total_tokens":8}}])"));
+  auto began = std::chrono::steady_clock::now();
+  Streamed whole = stream(*rig.client, ask("hello"));
+  auto took = std::chrono::steady_clock::now() - began;
+  INFO((whole.result.ok() ? std::string() : whole.result.error().message));
+  REQUIRE(whole.result.ok());
+  CHECK(whole.text == "all of it");
+  CHECK(whole.result.value().usage.completion_tokens == 3);
+  CHECK(took < std::chrono::seconds(5));
+  CHECK(rig.log().Size() == 1);  // not retried
+  auto next = rig.client->chat(ask("again"));  // the daemon serves on, over a new connection
+  CHECK(next.ok());
+}
+
 // The usage chunk comes just before [DONE]: a stream cut between them was billed in full, and
 // the record, the request's usage and the limits must say so.
 TEST_CASE("openai via daemon: a stream that fails after its usage chunk keeps that usage in the record") {

@@ -25,6 +25,8 @@ waits that long before any answer (an error included):
   no_terminal        stream everything but the terminal event ([DONE] / message_stop)
   reset_after_terminal  stream everything, the terminal event included, then reset the connection before
                      the body's end (the last, empty chunk)
+  hold_after_terminal   stream everything, the terminal event included, then hold the connection open for
+                     "ms" (default 60000) before the body's end
   malformed_json     a 200 whose body (or one stream event) is not JSON
   deep_json          valid JSON nested "depth" arrays deep (default 100000) as the body of a "code" answer
                      (default 200), or as one stream event after the head of a stream
@@ -367,6 +369,14 @@ class Handler(BaseHTTPRequestHandler):
             self.chunk(e)
         if fault == "reset_after_terminal":
             return self.reset()
+        if fault == "hold_after_terminal":
+            time.sleep(step.get("ms", 60000) / 1000.0)
+            self.close_connection = True
+            try:
+                self.end_stream()
+            except OSError:
+                pass  # the client gave up on the body meanwhile
+            return
         self.end_stream()
 
     # ---------------------------------------------------------------- Anthropic
