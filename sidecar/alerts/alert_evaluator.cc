@@ -137,7 +137,7 @@ std::map<Labels, double> AlertEvaluator::values(const config::AlertRuleSettings&
   return out;
 }
 
-std::vector<Notification> AlertEvaluator::evaluate(const AlertInputs& now, int64_t now_ms) {
+std::vector<Notification> AlertEvaluator::evaluate(const AlertInputs& now, int64_t now_ms, int64_t wall_ms) {
   std::vector<Notification> out;
   for (const auto& rule : rules_) {
     std::set<Labels> holding;
@@ -149,18 +149,18 @@ std::vector<Notification> AlertEvaluator::evaluate(const AlertInputs& now, int64
       labels["severity"] = rule.severity;
       auto [it, fresh] = states_.try_emplace({rule.name, watched});
       AlertState& s = it->second;
-      if (fresh) s = {rule.name, labels, false, value, rule.threshold, now_ms, 0, 0};
+      if (fresh) s = {rule.name, labels, false, value, rule.threshold, now_ms, 0, wall_ms, 0};
       s.value = value;
       bool repeat = s.firing && repeat_ms_ > 0 && now_ms - s.notified_ms >= repeat_ms_;
       if (!s.firing && now_ms - s.active_since_ms >= int64_t(rule.for_s) * 1000) {
         s.firing = true;
-        s.fired_ms = now_ms;
+        s.fired_ms = wall_ms;
       } else if (!repeat) {
         continue;
       }
       s.notified_ms = now_ms;
       // The repeat refreshes it before then; without repeats nothing would, so it never ends.
-      int64_t ends_ms = repeat_ms_ > 0 ? now_ms + repeat_ms_ + expiry_margin_ms_ : 0;
+      int64_t ends_ms = repeat_ms_ > 0 ? wall_ms + repeat_ms_ + expiry_margin_ms_ : 0;
       out.push_back({rule.name, false, labels, summaryOf(rule, watched, value), value, rule.threshold, s.fired_ms,
                      ends_ms, fingerprintOf(labels)});
     }
@@ -173,7 +173,7 @@ std::vector<Notification> AlertEvaluator::evaluate(const AlertInputs& now, int64
       const AlertState& s = it->second;
       if (s.firing) {
         out.push_back({rule.name, true, s.labels, summaryOf(rule, it->first.second, s.value), s.value, s.threshold,
-                       s.fired_ms, now_ms, fingerprintOf(s.labels)});
+                       s.fired_ms, wall_ms, fingerprintOf(s.labels)});
       }
       it = states_.erase(it);
     }

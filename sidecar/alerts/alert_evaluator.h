@@ -58,9 +58,10 @@ struct AlertState {
   bool firing = false;  // else pending
   double value = 0;
   double threshold = 0;
-  int64_t active_since_ms = 0;
-  int64_t fired_ms = 0;
+  int64_t active_since_ms = 0;  // the steady clock's, as notified_ms: for_s and repeats
   int64_t notified_ms = 0;
+  int64_t active_since_wall_ms = 0;  // Unix ms, as fired_ms: what receivers and /alerts are told
+  int64_t fired_ms = 0;
 };
 
 class AlertEvaluator {
@@ -72,8 +73,12 @@ class AlertEvaluator {
   AlertEvaluator(std::vector<config::AlertRuleSettings> rules, uint32_t repeat_interval_s,
                  std::array<double, 16> bucket_bounds, uint32_t evaluate_every_ms = 0);
 
-  // Evaluates every rule at `now_ms` (Unix ms) and returns what to notify.
-  std::vector<Notification> evaluate(const AlertInputs& now, int64_t now_ms);
+  // Evaluates every rule and returns what to notify. Windows, for_s and repeats are timed on
+  // `now_ms`, a steady clock's ms: a step of the system clock (NTP, a VM resumed) must not fire
+  // alerts on old figures or hold them back. `wall_ms` (Unix ms) only dates the notifications.
+  std::vector<Notification> evaluate(const AlertInputs& now, int64_t now_ms, int64_t wall_ms);
+  // The same with one clock for both (tests).
+  std::vector<Notification> evaluate(const AlertInputs& now, int64_t now_ms) { return evaluate(now, now_ms, now_ms); }
 
   // Alerts pending or firing, by rule then labels.
   std::vector<AlertState> active() const;

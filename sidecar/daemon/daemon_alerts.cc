@@ -60,7 +60,7 @@ void Daemon::stopAlerts() {
 
 void Daemon::onAlertTick(uv_timer_t* t) {
   auto* self = static_cast<Daemon*>(t->data);
-  for (const alerts::Notification& n : self->alert_evaluator_->evaluate(self->alertInputs(), unixMs())) {
+  for (const alerts::Notification& n : self->alert_evaluator_->evaluate(self->alertInputs(), int64_t(monoNowNs() / 1000000), unixMs())) {
     ORLOG(n.resolved ? LogLevel::kInfo : LogLevel::kWarn, "alerts", (n.resolved ? "resolved: " : "firing: ") + n.summary);
     if (self->webhook_) {
       std::string url = self->admin_listener_ ? "http://" + self->admin_listener_->boundAddress() + "/alerts" : "";
@@ -140,7 +140,7 @@ std::string Daemon::alertsJson() const {
     w.EndObject();
     w.Key("value"), w.Double(s.value);
     w.Key("threshold"), w.Double(s.threshold);
-    w.Key("since"), str(alerts::rfc3339(s.firing ? s.fired_ms : s.active_since_ms));
+    w.Key("since"), str(alerts::rfc3339(s.firing ? s.fired_ms : s.active_since_wall_ms));
     w.Key("fingerprint"), str(alerts::fingerprintOf(s.labels));
     w.EndObject();
   }

@@ -187,6 +187,42 @@ TEST_CASE("alerts: a cost rule compares the window's increase, notifies once, an
   CHECK(e.active().empty());
 }
 
+// The system clock may step (an NTP correction, a VM resumed): windows, for_s and repeats are
+// timed on the steady clock, and the wall clock only dates what receivers are told. On the wall
+// clock alone, a step back of a minute made the window reach back past every snapshot, and the
+// alert fired again on spending already resolved.
+TEST_CASE("alerts: a step of the system clock neither fires an alert again nor fires one early") {
+  constexpr int64_t kWall = 1'700'000'000'000;
+  auto r = rule("tenant_cost", "cost", 1.0);
+  r.window_s = 60;
+  auto e = evaluator({r});
+  CHECK(e.evaluate(costs(0.5, 0.2), 0, kWall).empty());
+  auto fired = e.evaluate(costs(1.6, 0.4), 10'000, kWall + 10'000);
+  REQUIRE(fired.size() == 1);
+  CHECK(fired[0].starts_ms == kWall + 10'000);
+  auto resolved = e.evaluate(costs(1.7, 0.4), 75'000, kWall + 75'000);
+  REQUIRE(resolved.size() == 1);
+  CHECK(resolved[0].resolved);
+  CHECK(resolved[0].ends_ms == kWall + 75'000);
+  // The wall clock goes back 60 s, then on: no new spending, nothing to say.
+  for (int64_t t = 76'000; t <= 200'000; t += 1000) CHECK(e.evaluate(costs(1.7, 0.4), t, kWall + t - 60'000).empty());
+  CHECK(e.active().empty());
+
+  // for_s on a forward step: still five minutes of the steady clock.
+  auto held = rule("held", "cost", 1.0);
+  held.for_s = 300;
+  held.window_s = 3600;
+  auto f = evaluator({held});
+  CHECK(f.evaluate(costs(2, 0), 0, kWall).empty());
+  CHECK(f.evaluate(costs(2, 0), 1000, kWall + 3600'000).empty());  // an hour ahead on the wall
+  REQUIRE(f.active().size() == 1);
+  CHECK_FALSE(f.active()[0].firing);
+  CHECK(f.active()[0].active_since_wall_ms == kWall);
+  auto late = f.evaluate(costs(2, 0), 300'000, kWall + 3600'000 + 299'000);
+  REQUIRE(late.size() == 1);
+  CHECK(late[0].starts_ms == kWall + 3600'000 + 299'000);
+}
+
 TEST_CASE("alerts: for_s keeps an alert pending, and a pending alert that ends sends nothing") {
   auto r = rule("tenant_cost", "cost", 1.0);
   r.window_s = 3600;
