@@ -89,7 +89,7 @@ std::map<Labels, double> AlertEvaluator::values(const config::AlertRuleSettings&
                                                 int64_t now_ms) const {
   std::map<Labels, double> out;
   if (r.kind == "budget_used") {
-    for (const auto& [k, used] : now.budget_used) out[{{"instance", k.first}, {"key", k.second}}] = used;
+    for (const auto& [k, used] : now.budget_used) out[{{"plugin_instance", k.first}, {"key", k.second}}] = used;
     return out;
   }
   const AlertInputs& base = baseline(r.window_s, now_ms);

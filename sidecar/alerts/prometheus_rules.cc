@@ -58,7 +58,7 @@ std::string promqlOf(const config::AlertRuleSettings& r) {
            routeMatcher(r, "verdict=\"deny\"") + "[" + w + "])) / on (route) group_left " + requestsIn(r, w) + ") > " +
            num(r.threshold) + " and on (route) " + requestsIn(r, w) + " >= " + at_least;
   }
-  return "max by (instance, key) (outrigger_budget_used_ratio) > " + num(r.threshold);  // budget_used
+  return "max by (plugin_instance, key) (outrigger_budget_used_ratio) > " + num(r.threshold);  // budget_used
 }
 
 std::string prometheusRulesFile(const config::AlertSettings& alerts) {

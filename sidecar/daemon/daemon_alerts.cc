@@ -102,7 +102,7 @@ alerts::AlertInputs Daemon::alertInputs() const {
     for (const auto& [labels, value] : it->second.samples) {
       std::string instance, key;
       for (const auto& [k, v] : labels) {
-        if (k == "instance") instance = v;
+        if (k == "plugin_instance") instance = v;
         else if (k == "key") key = v;
       }
       in.budget_used[{instance, key}] = value;

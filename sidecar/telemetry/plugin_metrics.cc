@@ -61,8 +61,9 @@ void PluginMetrics::onSample(void* ctx, outrigger_metric_type type, outrigger_st
               validName(n, kMaxNameBytes, true) && (type != OUTRIGGER_METRIC_COUNTER || n.ends_with("_total")) &&
               (label_count == 0 || labels) && label_count <= 16 && !std::isnan(value);
     MetricLabels key;
-    key.emplace_back("instance", *sink->instance);
-    std::set<std::string_view> seen{"instance"};
+    key.emplace_back("plugin_instance", *sink->instance);
+    // instance and job are the labels Prometheus gives each scraped target: one here would clash.
+    std::set<std::string_view> seen{"plugin_instance", "instance", "job"};
     for (size_t i = 0; ok && i < label_count; ++i) {
       std::string_view k = sv(labels[i].key), v = sv(labels[i].value);
       ok = validName(k, kMaxNameBytes, false) && seen.insert(k).second && validUtf8(v) && v.size() <= 256;

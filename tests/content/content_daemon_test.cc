@@ -181,9 +181,9 @@ TEST_CASE("socket: the judge decides what the rules only flag, through the host,
   CHECK(std::string(rig.log()[1]["body"]["model"].GetString()) == "gpt-test");
 
   std::string metrics = adminMetricsText(*rig.daemon);
-  CHECK(metrics.find(R"(outrigger_content_judge_calls_total{instance="content"} 1)") != std::string::npos);
-  CHECK(metrics.find(R"(outrigger_content_judge_cache_hits_total{instance="content"} 1)") != std::string::npos);
-  CHECK(metrics.find(R"(outrigger_content_judge_unsafe_total{instance="content"} 2)") != std::string::npos);
+  CHECK(metrics.find(R"(outrigger_content_judge_calls_total{plugin_instance="content"} 1)") != std::string::npos);
+  CHECK(metrics.find(R"(outrigger_content_judge_cache_hits_total{plugin_instance="content"} 1)") != std::string::npos);
+  CHECK(metrics.find(R"(outrigger_content_judge_unsafe_total{plugin_instance="content"} 2)") != std::string::npos);
 }
 
 TEST_CASE("socket: a judge that calls the prompt safe lets it through to the provider") {
@@ -249,7 +249,7 @@ TEST_CASE("socket: a judge that fails or answers neither SAFE nor UNSAFE fails c
   // Read before the reload: reload() writes the file and sends SIGHUP, and watch_config reloads
   // on the write too, so a later generation (fresh instances, counters at 0) may go live at any
   // time after it; the log keeps every failure whichever generation counted it.
-  const std::string judge_errors = R"(outrigger_content_judge_errors_total{instance="content"})";
+  const std::string judge_errors = R"(outrigger_content_judge_errors_total{plugin_instance="content"})";
   CHECK(adminMetric(*rig.daemon, judge_errors) == 2);
 
   // Hot reload: on_error = "pass" for the next request.
@@ -317,8 +317,8 @@ TEST_CASE("http: banned words, refusals and empty answers, unary and streamed") 
   CHECK(records.find(R"("guardrail":"content","verdict":"flag","reason":"the answer opens with refusal phrasing")") != std::string::npos);
   CHECK(records.find(R"("guardrail":"content","verdict":"flag","reason":"the provider refused")") != std::string::npos);
   std::string metrics = adminMetricsText(*rig.daemon);
-  CHECK(metrics.find(R"(outrigger_content_answers_denied_total{instance="content"} 3)") != std::string::npos);
-  CHECK(metrics.find(R"(outrigger_content_answers_flagged_total{instance="content"} 2)") != std::string::npos);
+  CHECK(metrics.find(R"(outrigger_content_answers_denied_total{plugin_instance="content"} 3)") != std::string::npos);
+  CHECK(metrics.find(R"(outrigger_content_answers_flagged_total{plugin_instance="content"} 2)") != std::string::npos);
 }
 
 TEST_CASE("socket: a refusal set to deny holds the stream's opening until it is decided") {

@@ -73,9 +73,9 @@ tests:
         values: '0+4x20'
       - series: 'outrigger_guardrail_verdicts_total{route="default",guardrail="pii",verdict="deny"}'
         values: '0+1x20'
-      - series: 'outrigger_budget_used_ratio{instance="team",key="acme"}'
+      - series: 'outrigger_budget_used_ratio{plugin_instance="team",key="acme"}'
         values: '0.95x20'
-      - series: 'outrigger_budget_used_ratio{instance="team",key="globex"}'
+      - series: 'outrigger_budget_used_ratio{plugin_instance="team",key="globex"}'
         values: '0.2x20'
     alert_rule_test:
       - eval_time: 15m
@@ -94,7 +94,7 @@ tests:
       - eval_time: 15m
         alertname: budget
         exp_alerts:
-          - exp_labels: {alertname: budget, severity: warning, instance: team, key: acme}
+          - exp_labels: {alertname: budget, severity: warning, plugin_instance: team, key: acme}
             exp_annotations: {summary: "a budget is nearly spent"}
 )";
 

@@ -191,7 +191,7 @@ TEST_CASE("dashboard: traces, cost by tenant and model, verdicts, cache, breaker
   // Budgets come from the budget plugin's own series: one row per tenant, as /metrics says.
   std::string budgets = panel(dom, "budgets");
   for (const char* tenant : {"acme", "beta"}) {
-    double used = adminMetric(d, "outrigger_budget_used_ratio{instance=\"team\",key=\"" + std::string(tenant) + "\"}");
+    double used = adminMetric(d, "outrigger_budget_used_ratio{plugin_instance=\"team\",key=\"" + std::string(tenant) + "\"}");
     CHECK(used > 0);
     std::smatch m;
     REQUIRE(std::regex_search(budgets, m, std::regex("data-budget=\"team/" + std::string(tenant) + "\".*?data-used-ratio=\"([^\"]+)\"")));

@@ -344,9 +344,9 @@ TEST_CASE("http: repaired answers are 200, invalid ones 400 with the errors, str
   }
 
   std::string metrics = adminMetricsText(*rig.daemon);
-  CHECK(metrics.find(R"(outrigger_json_answers_total{instance="structured",outcome="reask"} 3)") != std::string::npos);
-  CHECK(metrics.find(R"(outrigger_json_answers_total{instance="structured",outcome="denied"} 2)") != std::string::npos);
-  CHECK(metrics.find(R"(outrigger_json_answers_total{instance="structured",outcome="valid"} 2)") != std::string::npos);
+  CHECK(metrics.find(R"(outrigger_json_answers_total{plugin_instance="structured",outcome="reask"} 3)") != std::string::npos);
+  CHECK(metrics.find(R"(outrigger_json_answers_total{plugin_instance="structured",outcome="denied"} 2)") != std::string::npos);
+  CHECK(metrics.find(R"(outrigger_json_answers_total{plugin_instance="structured",outcome="valid"} 2)") != std::string::npos);
 }
 
 TEST_CASE("http: a hallucinated tool call is 400 naming it, a declared one passes") {

@@ -104,8 +104,8 @@ TEST_CASE("cache.semantic embedding through provider.onnx serves a paraphrase an
   CHECK(ask(rig, "Is science capable of disproving God?").content == "God cannot.");
   CHECK(rig.upstreamCalls() == 3);
   std::string metrics = adminMetricsText(*rig.daemon);
-  CHECK(metrics.find(R"(outrigger_semantic_cache_hits_total{instance="semantic"} 1)") != std::string::npos);
-  CHECK(metrics.find(R"(outrigger_onnx_embed_texts_total{instance="minilm"} 4)") != std::string::npos);
+  CHECK(metrics.find(R"(outrigger_semantic_cache_hits_total{plugin_instance="semantic"} 1)") != std::string::npos);
+  CHECK(metrics.find(R"(outrigger_onnx_embed_texts_total{plugin_instance="minilm"} 4)") != std::string::npos);
 }
 
 TEST_CASE("a semantic cache told the wrong width says so once in the log, and every lookup misses") {
@@ -118,7 +118,7 @@ TEST_CASE("a semantic cache told the wrong width says so once in the log, and ev
   size_t first = log.find(warning);
   CHECK(first != std::string::npos);
   CHECK(log.find(warning, first + 1) == std::string::npos);
-  CHECK(adminMetricsText(*rig.daemon).find(R"(outrigger_semantic_cache_embed_failures_total{instance="semantic"} 3)") !=
+  CHECK(adminMetricsText(*rig.daemon).find(R"(outrigger_semantic_cache_embed_failures_total{plugin_instance="semantic"} 3)") !=
         std::string::npos);
 }
 
@@ -139,7 +139,7 @@ TEST_CASE("a full queue refuses an embedding at once with RESOURCE_EXHAUSTED, an
   int refused = (a.status == 429) + (b.status == 429);
   std::string metrics = adminMetricsText(*rig.daemon);
   std::smatch counted;
-  REQUIRE(std::regex_search(metrics, counted, std::regex(R"(outrigger_onnx_embed_queue_full_total\{instance="minilm"\} (\d+))")));
+  REQUIRE(std::regex_search(metrics, counted, std::regex(R"(outrigger_onnx_embed_queue_full_total\{plugin_instance="minilm"\} (\d+))")));
   CHECK(std::stoi(counted[1]) == refused);
   CHECK(embeddings(rig, R"("after the burst")").status == 200);
 }
@@ -173,7 +173,7 @@ TEST_CASE("the example config/semantic_cache_minilm.toml serves a paraphrase fro
   CHECK(socketExchange(d, spec, "").status == OUTRIGGER_CODE_OK);
   spec.messages = {{"user", "How can I reset my password?"}};
   CHECK(socketExchange(d, spec, "").content == "How do I reset my password?");  // the echo of the first
-  CHECK(adminMetricsText(d).find(R"(outrigger_semantic_cache_hits_total{instance="semantic"} 1)") != std::string::npos);
+  CHECK(adminMetricsText(d).find(R"(outrigger_semantic_cache_hits_total{plugin_instance="semantic"} 1)") != std::string::npos);
 }
 
 TEST_CASE("a configuration naming a missing runtime is refused at startup with the reason") {

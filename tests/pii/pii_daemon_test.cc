@@ -261,7 +261,7 @@ TEST_CASE("http: chat completions are redacted unary and streamed, deny is 403, 
   CHECK(denied.body.find("PRIVATE_KEY") != std::string::npos);
 
   std::string metrics = adminMetricsText(d);
-  CHECK(metrics.find(R"(outrigger_pii_detections_total{instance="pii",entity="email",side="response"})") != std::string::npos);
+  CHECK(metrics.find(R"(outrigger_pii_detections_total{plugin_instance="pii",entity="email",side="response"})") != std::string::npos);
   CHECK(metrics.find("outrigger_pii_denials_total") != std::string::npos);
 }
 

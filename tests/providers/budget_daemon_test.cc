@@ -178,7 +178,7 @@ TEST_CASE("budget via daemon: a USD budget refuses once spent, naming the budget
   CHECK(parseJson(up.log()).Size() == 4);  // three for acme, one for globex; no refused request
 
   // /metrics shows each key's spending and what it has left, through the plugin metrics slot.
-  const std::string spend = "{instance=\"spend\",";
+  const std::string spend = "{plugin_instance=\"spend\",";
   CHECK(adminMetric(*rig.daemon, "outrigger_budget_limit" + spend + "unit=\"usd\"}") == Approx(2.5 * kAnswerUsd));
   CHECK(adminMetric(*rig.daemon, "outrigger_budget_spent" + spend + "key=\"acme\",unit=\"usd\"}") ==
         Approx(3 * kAnswerUsd));
@@ -187,9 +187,9 @@ TEST_CASE("budget via daemon: a USD budget refuses once spent, naming the budget
         Approx(1.5 * kAnswerUsd));
   CHECK(adminMetric(*rig.daemon, "outrigger_budget_used_ratio" + spend + "key=\"acme\"}") == Approx(1.2));
   CHECK(adminMetric(*rig.daemon, "outrigger_budget_used_ratio" + spend + "key=\"globex\"}") == Approx(0.4));
-  CHECK(adminMetric(*rig.daemon, "outrigger_budget_refusals_total{instance=\"spend\"}") == 2);
-  CHECK(adminMetric(*rig.daemon, "outrigger_budget_soft_crossings_total{instance=\"spend\"}") == 1);
-  CHECK(adminMetric(*rig.daemon, "outrigger_budget_keys{instance=\"spend\"}") == 2);
+  CHECK(adminMetric(*rig.daemon, "outrigger_budget_refusals_total{plugin_instance=\"spend\"}") == 2);
+  CHECK(adminMetric(*rig.daemon, "outrigger_budget_soft_crossings_total{plugin_instance=\"spend\"}") == 1);
+  CHECK(adminMetric(*rig.daemon, "outrigger_budget_keys{plugin_instance=\"spend\"}") == 2);
   CHECK(adminMetric(*rig.daemon, "outrigger_plugin_metric_samples_dropped") == 0);
 
   // Crossing the soft threshold (50%) was logged once and marked in the file.

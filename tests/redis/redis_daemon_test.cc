@@ -75,7 +75,7 @@ struct Sidecar {
 
 // Until the sidecar's pool is connected (first use may come before the connections are up).
 void awaitConnected(const Sidecar& s, const std::string& instance = "shared") {
-  std::string series = "outrigger_redis_connections_up{instance=\"" + instance + "\"}";
+  std::string series = "outrigger_redis_connections_up{plugin_instance=\"" + instance + "\"}";
   for (int i = 0; i < 200 && adminMetric(s.daemon, series) < 4; ++i) std::this_thread::sleep_for(10ms);
   REQUIRE(adminMetric(s.daemon, series) == 4);  // 2 workers x a pool of 2
 }
@@ -109,7 +109,7 @@ TEST_CASE("cache.redis: two sidecars share hits, and another tenant asking the s
   REQUIRE(keys.size() == 2);
   // Each tenant's entries live in its own namespace.
   CHECK(keys[0].substr(0, 34) != keys[1].substr(0, 34));
-  CHECK(adminMetric(b.daemon, "outrigger_redis_cache_lookups_total{instance=\"shared\",result=\"hit\"}") == 1);
+  CHECK(adminMetric(b.daemon, "outrigger_redis_cache_lookups_total{plugin_instance=\"shared\",result=\"hit\"}") == 1);
 }
 
 TEST_CASE("cache.redis: a streaming request on the other sidecar gets the shared hit as chunks") {
@@ -128,7 +128,7 @@ TEST_CASE("cache.redis: a streaming request on the other sidecar gets the shared
   REQUIRE(streamed.status == 0);
   CHECK_FALSE(streamed.chunks.empty());
   CHECK(streamed.streamed == unary.content);
-  CHECK(adminMetric(b.daemon, "outrigger_redis_cache_lookups_total{instance=\"shared\",result=\"hit\"}") == 1);
+  CHECK(adminMetric(b.daemon, "outrigger_redis_cache_lookups_total{plugin_instance=\"shared\",result=\"hit\"}") == 1);
 }
 
 TEST_CASE("cache.redis: the request's TTL, no-store and bypass are honoured, and answers over max_entry_bytes are not stored") {
@@ -166,7 +166,7 @@ TEST_CASE("cache.redis: the request's TTL, no-store and bypass are honoured, and
   REQUIRE(a.chat(as("acme", std::string(700, 'x'))).ok());
   std::this_thread::sleep_for(100ms);
   CHECK(stored(2) == 1);  // neither the no-store answer nor the large one
-  CHECK(adminMetric(a.daemon, "outrigger_redis_cache_skipped_total{instance=\"shared\",reason=\"too_large\"}") == 1);
+  CHECK(adminMetric(a.daemon, "outrigger_redis_cache_skipped_total{plugin_instance=\"shared\",reason=\"too_large\"}") == 1);
 
   std::this_thread::sleep_for(1600ms);
   CHECK(redis.keys("fleet-test:cache:*").empty());  // Redis expired it
@@ -225,7 +225,7 @@ TEST_CASE("cache.redis: with Redis killed answers go on as misses without waitin
   }
   CHECK(a.daemon.alive());
   CHECK(b.daemon.alive());
-  CHECK(adminMetric(b.daemon, "outrigger_redis_cache_lookups_total{instance=\"shared\",result=\"error\"}") >= 1);
+  CHECK(adminMetric(b.daemon, "outrigger_redis_cache_lookups_total{plugin_instance=\"shared\",result=\"error\"}") >= 1);
 
   redis.restart();  // empty: what was stored before is gone
   bool hit = false;
@@ -238,7 +238,7 @@ TEST_CASE("cache.redis: with Redis killed answers go on as misses without waitin
     hit = r.value().cache_hit;
   }
   CHECK(hit);
-  CHECK(adminMetric(a.daemon, "outrigger_redis_reconnects_total{instance=\"shared\"}") >= 1);
+  CHECK(adminMetric(a.daemon, "outrigger_redis_reconnects_total{plugin_instance=\"shared\"}") >= 1);
 }
 
 // A store Redis refuses (out of memory here) is a store's error: counted as a lookup's, the
@@ -250,11 +250,11 @@ TEST_CASE("cache.redis: a store Redis refuses is counted as a failed store, not 
   Sidecar a(cacheConfig(redis));
   awaitConnected(a);
   REQUIRE(a.chat(as("acme", "nothing fits")).ok());
-  const std::string store_errors = "outrigger_redis_cache_stores_total{instance=\"shared\",result=\"error\"}";
+  const std::string store_errors = "outrigger_redis_cache_stores_total{plugin_instance=\"shared\",result=\"error\"}";
   for (int i = 0; i < 200 && adminMetric(a.daemon, store_errors) < 1; ++i) std::this_thread::sleep_for(10ms);
   CHECK(adminMetric(a.daemon, store_errors) == 1);
-  CHECK(adminMetric(a.daemon, "outrigger_redis_cache_lookups_total{instance=\"shared\",result=\"miss\"}") == 1);
-  CHECK(adminMetric(a.daemon, "outrigger_redis_cache_lookups_total{instance=\"shared\",result=\"error\"}") == 0);
+  CHECK(adminMetric(a.daemon, "outrigger_redis_cache_lookups_total{plugin_instance=\"shared\",result=\"miss\"}") == 1);
+  CHECK(adminMetric(a.daemon, "outrigger_redis_cache_lookups_total{plugin_instance=\"shared\",result=\"error\"}") == 0);
 }
 
 TEST_CASE("limiter.redis: two sidecars admit a tenant's requests per minute that many times in all, limiter.memory that many on each") {
@@ -401,7 +401,7 @@ TEST_CASE("limiter.redis: admissions whose answer timed out while Redis stalled 
   }
   CHECK(slots == "0");
   CHECK(a.chat(as("acme", "after the stall")).ok());
-  const std::string taken = "outrigger_redis_limiter_lost_admissions_total{instance=\"fleet\",release=\"taken\"}";
+  const std::string taken = "outrigger_redis_limiter_lost_admissions_total{plugin_instance=\"fleet\",release=\"taken\"}";
   for (int i = 0; i < 300 && adminMetric(a.daemon, taken) < 2; ++i) std::this_thread::sleep_for(10ms);
   CHECK(adminMetric(a.daemon, taken) == 2);
 }
@@ -485,8 +485,8 @@ TEST_CASE("limiter.redis: with Redis down fail_closed refuses as UNAVAILABLE at 
   int ok = 0;
   for (int i = 0; i < 4; ++i) ok += local.chat(as("acme", "during " + std::to_string(i))).ok();
   CHECK(ok == 2);
-  CHECK(adminMetric(closed.daemon, "outrigger_redis_limiter_unavailable_total{instance=\"fleet\",action=\"fail_closed\"}") >= 1);
-  CHECK(adminMetric(local.daemon, "outrigger_redis_limiter_unavailable_total{instance=\"fleet\",action=\"local\"}") >= 4);
+  CHECK(adminMetric(closed.daemon, "outrigger_redis_limiter_unavailable_total{plugin_instance=\"fleet\",action=\"fail_closed\"}") >= 1);
+  CHECK(adminMetric(local.daemon, "outrigger_redis_limiter_unavailable_total{plugin_instance=\"fleet\",action=\"local\"}") >= 4);
   CHECK(closed.daemon.log().find("refusing requests") != std::string::npos);
 
   redis.restart();
@@ -602,7 +602,7 @@ TEST_CASE("limiter.redis: a breaker opening whose publish failed is published on
     if (shared.empty()) std::this_thread::sleep_for(10ms);
   }
   CHECK(shared.find("mock") != std::string::npos);
-  CHECK(adminMetric(a.daemon, "outrigger_redis_breakers_shared_total{instance=\"fleet\",direction=\"published\"}") >= 1);
+  CHECK(adminMetric(a.daemon, "outrigger_redis_breakers_shared_total{plugin_instance=\"fleet\",direction=\"published\"}") >= 1);
 }
 
 TEST_CASE("limiter.redis: with share_breakers a breaker opened by one sidecar's failures opens on the others for its time") {
@@ -627,8 +627,8 @@ TEST_CASE("limiter.redis: with share_breakers a breaker opened by one sidecar's 
   REQUIRE_FALSE(refused->ok());
   CHECK(refused->error().code == StatusCode::kUnavailable);
   CHECK(refused->error().message.find("circuit breaker") != std::string::npos);
-  CHECK(adminMetric(a.daemon, "outrigger_redis_breakers_shared_total{instance=\"fleet\",direction=\"published\"}") >= 1);
-  CHECK(adminMetric(b.daemon, "outrigger_redis_breakers_shared_total{instance=\"fleet\",direction=\"applied\"}") >= 1);
+  CHECK(adminMetric(a.daemon, "outrigger_redis_breakers_shared_total{plugin_instance=\"fleet\",direction=\"published\"}") >= 1);
+  CHECK(adminMetric(b.daemon, "outrigger_redis_breakers_shared_total{plugin_instance=\"fleet\",direction=\"applied\"}") >= 1);
   // A sidecar that does not share keeps its own breaker closed.
   CHECK(alone.chat(as("acme", "on the sidecar alone")).ok());
 

@@ -109,9 +109,9 @@ TEST_CASE("a paraphrase is served from the cache, a negation and a changed numbe
   CHECK(rig.upstreamCalls() == 4);
   // The guard, not the threshold, turned the negation and the other number away.
   std::string metrics = adminMetricsText(*rig.daemon);
-  CHECK(metrics.find(R"(outrigger_semantic_cache_hits_total{instance="semantic"} 1)") != std::string::npos);
-  CHECK(metrics.find(R"(outrigger_semantic_cache_guard_refusals_total{instance="semantic"} 2)") != std::string::npos);
-  CHECK(metrics.find(R"(outrigger_semantic_cache_entries{instance="semantic"} 4)") != std::string::npos);
+  CHECK(metrics.find(R"(outrigger_semantic_cache_hits_total{plugin_instance="semantic"} 1)") != std::string::npos);
+  CHECK(metrics.find(R"(outrigger_semantic_cache_guard_refusals_total{plugin_instance="semantic"} 2)") != std::string::npos);
+  CHECK(metrics.find(R"(outrigger_semantic_cache_entries{plugin_instance="semantic"} 4)") != std::string::npos);
 }
 
 TEST_CASE("vectors that are not unit length are scaled to it: an unrelated question misses, the same one hits") {
@@ -242,6 +242,6 @@ TEST_CASE("the embed route's own limits hold the cache's embed calls: over them 
   CHECK(ask(rig, "t", "How can I reset my password?").content == "second answer");
   CHECK(rig.upstreamCalls() == 2);
   std::string metrics = adminMetricsText(*rig.daemon);
-  CHECK(metrics.find(R"(outrigger_semantic_cache_embed_failures_total{instance="semantic"} 1)") != std::string::npos);
-  CHECK(metrics.find(R"(outrigger_semantic_cache_hits_total{instance="semantic"} 0)") != std::string::npos);
+  CHECK(metrics.find(R"(outrigger_semantic_cache_embed_failures_total{plugin_instance="semantic"} 1)") != std::string::npos);
+  CHECK(metrics.find(R"(outrigger_semantic_cache_hits_total{plugin_instance="semantic"} 0)") != std::string::npos);
 }

@@ -290,7 +290,7 @@ TEST_CASE("alerts: guardrail deny rate per route and guardrail, and budget use p
   REQUIRE(n.size() == 2);
   CHECK(n[0].labels.at("guardrail") == "pii");
   CHECK(n[0].value == Approx(0.2));
-  CHECK(n[1].labels == alerts::Labels{{"alertname", "budget"}, {"instance", "team_daily"}, {"key", "acme"}, {"severity", "warning"}});
+  CHECK(n[1].labels == alerts::Labels{{"alertname", "budget"}, {"plugin_instance", "team_daily"}, {"key", "acme"}, {"severity", "warning"}});
 }
 
 TEST_CASE("alerts: the webhook body is Alertmanager's version 4 shape") {

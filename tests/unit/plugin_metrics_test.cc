@@ -32,7 +32,9 @@ class Reporter final : public plugin::Guardrail {
     out.gauge("Bad-Name", "dropped: not a Prometheus name", {}, 1);
     out.counter("hits", "dropped: a counter's name ends in _total", {}, 1);
     out.gauge("hits_total", "dropped: the name is a counter already", {}, 1);
-    out.gauge("labelled", "dropped: the host owns the instance label", {{"instance", "other"}}, 1);
+    out.gauge("labelled", "dropped: the host owns the instance label", {{"plugin_instance", "other"}}, 1);
+    out.gauge("labelled", "dropped: Prometheus gives each target an instance label", {{"instance", "other"}}, 1);
+    out.gauge("labelled", "dropped: and a job label", {{"job", "other"}}, 1);
     out.gauge("labelled", "dropped: a label name twice", {{"k", "1"}, {"k", "2"}}, 1);
     out.gauge("labelled", "dropped: not UTF-8", {{"k", "\xff"}}, 1);
     out.gauge("breaker_state", "dropped at render: the daemon's own name", {}, 1);
@@ -50,7 +52,7 @@ struct Rig {
 
 }  // namespace
 
-TEST_CASE("plugin metrics: samples get the prefix and the instance label, and per-worker instances add up") {
+TEST_CASE("plugin metrics: samples get the prefix and the plugin_instance label, and per-worker instances add up") {
   g_extra_samples = 0;
   Rig rig;
   auto one = rig.make("memo"), two = rig.make("memo");
@@ -59,15 +61,15 @@ TEST_CASE("plugin metrics: samples get the prefix and the instance label, and pe
   std::string text = m.render("# TYPE outrigger_breaker_state gauge\n");
   CHECK(text.find("# HELP outrigger_entries_held Entries the \"reporter\" holds.\\nSecond line.\n") != std::string::npos);
   CHECK(text.find("# TYPE outrigger_entries_held gauge\n") != std::string::npos);
-  CHECK(text.find("outrigger_entries_held{instance=\"memo\",shard=\"a\\\"b\"} 6\n") != std::string::npos);
+  CHECK(text.find("outrigger_entries_held{plugin_instance=\"memo\",shard=\"a\\\"b\"} 6\n") != std::string::npos);
   CHECK(text.find("# TYPE outrigger_hits_total counter\n") != std::string::npos);
-  CHECK(text.find("outrigger_hits_total{instance=\"memo\"} 10\n") != std::string::npos);
+  CHECK(text.find("outrigger_hits_total{plugin_instance=\"memo\"} 10\n") != std::string::npos);
   CHECK(text.find("Bad") == std::string::npos);
   CHECK(text.find("labelled") == std::string::npos);
   CHECK(text.find("breaker_state") == std::string::npos);
-  // Per instance: Bad-Name, hits, hits_total as a gauge, three labelled; then breaker_state once
+  // Per instance: Bad-Name, hits, hits_total as a gauge, five labelled; then breaker_state once
   // per instance when rendered.
-  CHECK(m.dropped() == 2 * 6 + 1);
+  CHECK(m.dropped() == 2 * 8 + 1);
 }
 
 TEST_CASE("plugin metrics: an instance gets at most its cap of samples per collection") {

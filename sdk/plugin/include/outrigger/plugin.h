@@ -502,9 +502,10 @@ typedef struct outrigger_metrics_writer {
   outrigger_header hdr;
   void* ctx;
   /* One sample. `name` matches [a-z][a-z0-9_]* (at most 64 bytes) and is published as
-   * "outrigger_<name>", with the label instance="<instance name>" before the plugin's own.
+   * "outrigger_<name>", with the label plugin_instance="<instance name>" before the plugin's own.
    * `help` is read from a name's first sample. Label names match [a-z_][a-z0-9_]* and are not
-   * "instance"; values are UTF-8 text. The host sums samples with the same name and labels (the
+   * "plugin_instance", "instance" or "job" (Prometheus's labels for the scraped target); values
+   * are UTF-8 text. The host sums samples with the same name and labels (the
    * per-worker instances of a type that is not shared each report their part). A sample that
    * breaks these rules, changes a name's type, or comes past the cap of 1000 samples per instance
    * and scrape, or whose name the daemon's own metrics use, is dropped and counted

@@ -375,7 +375,7 @@ inline outrigger_chunk_view makeChunk(std::string_view delta) noexcept {
 }
 
 // Writes an instance's figures for /metrics (Instance::reportMetrics). Names get the
-// "outrigger_" prefix and the label instance="<name>" from the host; keep series bounded.
+// "outrigger_" prefix and the label plugin_instance="<name>" from the host; keep series bounded.
 class MetricsWriter {
  public:
   using Labels = std::initializer_list<std::pair<std::string_view, std::string_view>>;
