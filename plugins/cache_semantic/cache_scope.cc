@@ -3,6 +3,7 @@
 #include <xxhash.h>
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace outrigger::semantic {
@@ -40,18 +41,39 @@ void putMessage(std::string* out, const outrigger_message_view& m) {
 }  // namespace
 
 std::string partitionKey(const outrigger_request_view& req, KeyText mode) {
-  std::string shape;  // what is hashed: system prompts, tools, tool choice, response format
+  // What is hashed: system prompts, what the embedded text leaves out of the conversation, and
+  // what shapes or limits the answer (tools, tool choice, response format, max_tokens, stop
+  // sequences, the provider-specific fields). Sampling (temperature, top_p, seed) is not.
+  std::string shape;
   for (size_t i = 0; i < req.message_count; ++i) {
     if (isSystem(sv(req.messages[i].role))) putMessage(&shape, req.messages[i]);
   }
   if (mode == KeyText::kLastUser) {
     const size_t question = lastUser(req);
     putStr(&shape, "turns");
+    putStr(&shape, std::to_string(question));  // where the question sits among the other turns
     for (size_t i = 0; i < req.message_count; ++i) {
       if (i != question && !isSystem(sv(req.messages[i].role))) putMessage(&shape, req.messages[i]);
     }
+  } else {
+    // The embedded text has each turn's role and content; not the calls an assistant made.
+    putStr(&shape, "conversation");
+    for (size_t i = 0; i < req.message_count; ++i) {
+      const outrigger_message_view& m = req.messages[i];
+      if (isSystem(sv(m.role))) continue;
+      putStr(&shape, sv(m.name));
+      putStr(&shape, sv(m.tool_call_id));
+      for (size_t j = 0; m.tool_calls && j < m.tool_call_count; ++j) {
+        putStr(&shape, sv(m.tool_calls[j].name));
+        putStr(&shape, sv(m.tool_calls[j].arguments));
+      }
+    }
   }
   if (const outrigger_params_view* p = req.params) {
+    putStr(&shape, (p->present & OUTRIGGER_PARAM_MAX_TOKENS) ? std::to_string(p->max_tokens) : "");
+    putStr(&shape, std::to_string(p->stop_count));
+    for (size_t i = 0; p->stop && i < p->stop_count; ++i) putStr(&shape, sv(p->stop[i]));
+    putStr(&shape, sv(p->extra_json));
     for (size_t i = 0; p->tools && i < p->tool_count; ++i) {
       putStr(&shape, sv(p->tools[i].type));
       putStr(&shape, sv(p->tools[i].name));

@@ -348,6 +348,54 @@ TEST_CASE("with the last user message as key, the turns before it are part of th
   CHECK(partitionKey(first.req, KeyText::kLastUser) == partitionKey(again.req, KeyText::kLastUser));
 }
 
+// An answer made under a limit (max_tokens, a stop sequence, a provider-specific field such as
+// logprobs) is not the answer to a request without it, nor the other way round.
+TEST_CASE("the partition key separates what limits or shapes the answer, not sampling") {
+  ViewOf a("t1", "be brief", "hello");
+  const auto key = [](const ViewOf& v) { return partitionKey(v.req, KeyText::kLastUser); };
+  ViewOf capped("t1", "be brief", "hello");
+  capped.params.present = OUTRIGGER_PARAM_MAX_TOKENS;
+  capped.params.max_tokens = 3;
+  CHECK(key(a) != key(capped));
+  ViewOf stopped("t1", "be brief", "hello");
+  outrigger_str stop{".", 1};
+  stopped.params.stop = &stop;
+  stopped.params.stop_count = 1;
+  CHECK(key(a) != key(stopped));
+  ViewOf extra("t1", "be brief", "hello");
+  extra.params.extra_json = {R"({"logprobs":true})", 17};
+  CHECK(key(a) != key(extra));
+  ViewOf warm("t1", "be brief", "hello");
+  warm.params.present = OUTRIGGER_PARAM_TEMPERATURE;
+  warm.params.temperature = 1.2;
+  CHECK(key(a) == key(warm));
+}
+
+TEST_CASE("the question's place among the turns, and the calls an assistant made, are part of the partition") {
+  auto conversation = [](std::vector<outrigger_message_view> turns) {
+    auto v = std::make_unique<ViewOf>("t1", "", "Tell me about Rome.");
+    for (auto& t : turns) v->messages.push_back(t);
+    v->req.messages = v->messages.data();
+    v->req.message_count = v->messages.size();
+    return v;
+  };
+  outrigger_message_view answer{{"assistant", 9}, {"Rome is old.", 12}, {}, {}, nullptr, 0};
+  outrigger_message_view ask{{"user", 4}, {"Translate your last answer.", 27}, {}, {}, nullptr, 0};
+  auto follow_up = conversation({answer, ask}), prefill = conversation({ask, answer});
+  // The question before a prefilled assistant turn instead of after it: the same other turns,
+  // in the same order, and the same embedded text.
+  CHECK(keyText(follow_up->req, KeyText::kLastUser) == keyText(prefill->req, KeyText::kLastUser));
+  CHECK(partitionKey(follow_up->req, KeyText::kLastUser) != partitionKey(prefill->req, KeyText::kLastUser));
+
+  outrigger_tool_call_view oslo{{"c1", 2}, {"function", 8}, {"weather", 7}, {R"({"city":"Oslo"})", 15}};
+  outrigger_tool_call_view rome{{"c1", 2}, {"function", 8}, {"weather", 7}, {R"({"city":"Rome"})", 15}};
+  outrigger_message_view called_oslo{{"assistant", 9}, {}, {}, {}, &oslo, 1};
+  outrigger_message_view called_rome{{"assistant", 9}, {}, {}, {}, &rome, 1};
+  auto in_oslo = conversation({called_oslo}), in_rome = conversation({called_rome});
+  CHECK(keyText(in_oslo->req, KeyText::kConversation) == keyText(in_rome->req, KeyText::kConversation));
+  CHECK(partitionKey(in_oslo->req, KeyText::kConversation) != partitionKey(in_rome->req, KeyText::kConversation));
+}
+
 TEST_CASE("the AVX2 and SSE2 int8 kernels give the same inner products, at every length and at the extremes") {
   if (!cpuHasAvx2()) {
     WARN("this CPU has no AVX2: only the SSE2 kernel runs here");
