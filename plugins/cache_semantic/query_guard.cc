@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cstdint>
+#include <string>
 #include <utility>
 
 namespace outrigger::semantic {
@@ -43,13 +45,43 @@ void classify(std::string word, QueryMarks* marks) {
   }
 }
 
-// `text` with the typographic apostrophes (U+2019, U+02BC) as ASCII ones: "isn’t" is "isn't".
-std::string plainApostrophes(std::string_view text) {
-  std::string out(text);
-  for (std::string_view curly : {std::string_view("\xE2\x80\x99"), std::string_view("\xCA\xBC")}) {
-    for (size_t at = out.find(curly); at != std::string::npos; at = out.find(curly, at + 1)) {
-      out.replace(at, curly.size(), "'");
+// What a code point reads as to the guard: an apostrophe, a minus sign, a separator (Unicode
+// spaces and punctuation: a curly-quoted "“not”" or "safe—or not—to" must split into words),
+// or itself (0). Everything else non-ASCII stays part of a word ("café").
+char plainFor(uint32_t cp) {
+  switch (cp) {
+    case 0x2019: case 0x2018: case 0x02BC: case 0x00B4: case 0x2032: return '\'';
+    case 0x2212: return '-';
+    case 0x00A0: case 0x00AB: case 0x00BB: case 0x00BF: case 0x00A1: return ' ';
+    default: break;
+  }
+  if ((cp >= 0x2000 && cp <= 0x206F) || (cp >= 0x3000 && cp <= 0x303F) || (cp >= 0xFF01 && cp <= 0xFF0F)) return ' ';
+  return 0;
+}
+
+// `text` with typographic apostrophes, minus signs and Unicode separators as their ASCII
+// counterparts ("isn’t" is "isn't"), and a backtick as an apostrophe ("isn`t").
+std::string plainPunctuation(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    unsigned char c = text[i];
+    if (c == '`') {
+      out.push_back('\'');
+      ++i;
+      continue;
     }
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 1;
+    if (len == 1 || i + len > text.size()) {
+      out.push_back(char(c));
+      ++i;
+      continue;
+    }
+    uint32_t cp = len == 2 ? c & 0x1F : len == 3 ? c & 0x0F : c & 0x07;
+    for (size_t k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(text[i + k]) & 0x3F);
+    if (char plain = plainFor(cp)) out.push_back(plain);
+    else out.append(text.substr(i, len));
+    i += len;
   }
   return out;
 }
@@ -67,7 +99,7 @@ bool isThousandsComma(std::string_view text, size_t i) {
 }  // namespace
 
 QueryMarks marksOf(std::string_view original) {
-  const std::string normalized = plainApostrophes(original);
+  const std::string normalized = plainPunctuation(original);
   const std::string_view text = normalized;
   QueryMarks marks;
   size_t i = 0;

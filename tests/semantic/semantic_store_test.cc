@@ -161,6 +161,23 @@ TEST_CASE("the byte bound evicts, and an emptied partition gives its memory back
   CHECK(store.find("p2", b.data(), {}, 0.99f, kNow).hit);
 }
 
+// Unicode quotes, dashes, spaces and ellipses are separators: "“not”" used to be one word the
+// guard did not know, and the negation went unseen.
+TEST_CASE("the guard reads words set off by Unicode quotes, dashes, spaces and ellipses") {
+  const auto plain = marksOf("Is it safe to mix bleach and ammonia?");
+  CHECK(guardRefusal(plain, marksOf("Is it \u201cnot\u201d safe to mix bleach and ammonia?")) == "negation");
+  CHECK(guardRefusal(plain, marksOf("Is it safe\u2014or not\u2014to mix bleach and ammonia?")) == "negation");
+  CHECK(guardRefusal(plain, marksOf("Is it not\u00a0safe to mix bleach and ammonia?")) == "negation");
+  CHECK(guardRefusal(plain, marksOf("Is it safe to mix bleach and ammonia\u2026or not?")) == "negation");
+  CHECK(guardRefusal(plain, marksOf("Isn`t it safe to mix bleach and ammonia?")) == "negation");
+  CHECK(guardRefusal(plain, marksOf("Isn\u2018t it safe to mix bleach and ammonia?")) == "negation");
+  CHECK(guardRefusal(marksOf("set it to -5 degrees"), marksOf("set it to \u22125 degrees")).empty());
+  CHECK(guardRefusal(marksOf("rice for 2"), marksOf("rice for\u00a06")) == "number");
+  // Letters beyond ASCII stay in their word: no negation is read into "caf\u00e9 nota".
+  CHECK(marksOf("caf\u00e9 nota bene").negations.empty());
+  CHECK(guardRefusal(plain, marksOf("Is it safe to mix bleach and ammonia?")).empty());
+}
+
 TEST_CASE("the byte bound counts the guard's words: a query of many numbers is counted at what it holds") {
   std::string ones;
   for (int i = 0; i < 4000; ++i) ones += "1 ";
