@@ -5,6 +5,8 @@
 // worker: the store is shared and locked.
 #include <outrigger/plugin.hpp>
 
+#include <algorithm>
+
 #include <atomic>
 #include <cmath>
 #include <cstdio>
@@ -61,7 +63,7 @@ class SemanticCache final : public Cache {
     call.route = str(settings_.embed_route);
     call.inputs = &input;
     call.input_count = 1;
-    call.timeout_ms = settings_.embed_timeout_ms;
+    call.timeout_ms = embedTimeoutMs(req.deadline_ns);
     outrigger_request handle = req.handle;
     float threshold = float(settings_.thresholdFor(view(req.route)));
     outrigger_status st = host().embed(handle, call, [this, handle, state, threshold](const outrigger_embeddings_view& r) {
@@ -109,6 +111,19 @@ class SemanticCache final : public Cache {
   }
 
  private:
+  // The cache is optional: its embedding may take at most a quarter of what is left of the
+  // caller's deadline, so a slow or hung embed route is a miss the provider still has time to
+  // answer after, not the request's own timeout.
+  uint32_t embedTimeoutMs(uint64_t deadline_ns) const {
+    uint32_t timeout = settings_.embed_timeout_ms;
+    uint64_t now = host().nowNs();
+    if (deadline_ns > now) {
+      uint64_t quarter_ms = (deadline_ns - now) / 4000000;
+      timeout = uint32_t(std::max<uint64_t>(1, std::min<uint64_t>(timeout, quarter_ms)));
+    }
+    return timeout;
+  }
+
   // Scales `v` to unit length, as similarity (a dot product) and the int8 copies assume; false when
   // it has none to scale (zero, or not finite). Embedding routes differ: OpenAI's vectors come
   // normalized, some servers' do not, and a vector 10x too long would pass any threshold.

@@ -247,6 +247,24 @@ TEST_CASE("the embed route's own limits hold the cache's embed calls: over them 
   CHECK(metrics.find(R"(outrigger_semantic_cache_hits_total{plugin_instance="semantic"} 0)") != std::string::npos);
 }
 
+// A caller with a short deadline and an embed route that hangs: the embedding may take a quarter
+// of what is left, then the lookup is a miss and the provider answers in time. Given the whole
+// deadline, the embedding used it up and the request failed with DEADLINE_EXCEEDED.
+TEST_CASE("a hung embed route under a short caller deadline is a miss, and the provider still answers") {
+  Rig rig("", "", "openai");
+  REQUIRE(rig.upstream.script(R"([{"fault":"hang","ms":5000},{"text":"answered in time"}])"));
+  RequestSpec spec;
+  spec.tenant = "t";
+  spec.messages = {{"user", "What is the capital of Peru?"}};
+  spec.timeout_ms = 800;
+  SocketAnswer a = socketExchange(*rig.daemon, spec, "");
+  INFO(a.message);
+  CHECK(a.status == 0);
+  CHECK(a.content == "answered in time");
+  CHECK(adminMetricsText(*rig.daemon).find(R"(outrigger_semantic_cache_embed_failures_total{plugin_instance="semantic"} 1)") !=
+        std::string::npos);
+}
+
 // provider.wordllama embeds on the worker's loop. A call of thousands of long inputs (megabytes)
 // is embedded a slice at a time, so a small request the same worker takes meanwhile is answered
 // at once; whole, the big call held the loop for most of a second and everything waited behind it.
