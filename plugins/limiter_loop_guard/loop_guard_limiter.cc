@@ -69,16 +69,23 @@ std::shared_ptr<LoopTable> tableFor(const std::string& name, const Rules& rules)
   return t;
 }
 
-// A request's model and messages: two requests with the same hash asked the same thing.
+// A request's model and messages: two requests with the same hash asked the same thing. Every
+// field goes in with its length first, so no two different requests run together into the same
+// bytes ("getx" + "{}" against "get" + "x{}"). Tool call ids are left out: they tell calls
+// apart, not what was asked.
 uint64_t requestHash(const outrigger_request_view& r) {
   using outrigger::loop_guard::fnv1a;
-  uint64_t h = fnv1a(outrigger::loop_guard::kFnvOffset, view(r.model));
+  auto field = [](uint64_t h, std::string_view s) {
+    uint64_t n = s.size();
+    return fnv1a(fnv1a(h, std::string_view(reinterpret_cast<const char*>(&n), sizeof n)), s);
+  };
+  uint64_t h = field(outrigger::loop_guard::kFnvOffset, view(r.model));
   for (size_t i = 0; i < r.message_count; ++i) {
     const outrigger_message_view& m = r.messages[i];
-    h = fnv1a(fnv1a(h, std::string_view("\x1e", 1)), view(m.role));
-    h = fnv1a(fnv1a(h, std::string_view("\x1f", 1)), view(m.content));
-    for (size_t j = 0; j < m.tool_call_count; ++j) {
-      h = fnv1a(fnv1a(h, view(m.tool_calls[j].name)), view(m.tool_calls[j].arguments));
+    h = field(field(field(h, view(m.role)), view(m.content)), view(m.name));
+    h = field(h, std::to_string(m.tool_calls ? m.tool_call_count : 0));
+    for (size_t j = 0; m.tool_calls && j < m.tool_call_count; ++j) {
+      h = field(field(h, view(m.tool_calls[j].name)), view(m.tool_calls[j].arguments));
     }
   }
   return h;

@@ -23,6 +23,7 @@
 #include "daemon_rig.h"
 #include "support/daemon_process.h"
 #include "support/sdk_requests.h"
+#include "support/socket_answer.h"
 #include "curl_call.h"
 #include "upstream_process.h"
 
@@ -403,4 +404,32 @@ TEST_CASE("loop guard via daemon: the same request repeated in a session is refu
   std::string metrics = curlCall("http://127.0.0.1:" + std::to_string(admin) + "/metrics").body;
   CHECK(metrics.find("\noutrigger_limiter_refusals_total 2\n") != std::string::npos);
   CHECK(parseJson(up.log()).Size() == 6);  // two, one for agent-2, one for globex's agent-1, two more
+}
+
+// The repeat rule hashes each field with its length: a tool call getx({}) and one get(x{}) ran
+// together into the same bytes, and an agent alternating them was refused as repeating itself.
+TEST_CASE("limiter.loop_guard: requests that differ only where one field ends and the next begins are not repeats") {
+  UpstreamProcess up;
+  REQUIRE(up.ready());
+  ::setenv("OUTRIGGER_TEST_OPENAI_KEY", "sk-test", 1);
+  DaemonProcess d(daemonHead() + openaiInstance("openai", up.baseUrl()) +
+                  "[instances.loops]\ntype = \"limiter.loop_guard\"\n[instances.loops.config]\nwindow_seconds = 600\n"
+                  "max_repeats = 2\n"
+                  "[http]\nlisten = [\"127.0.0.1:0\"]\n"
+                  "[routes.default]\nprovider = \"openai\"\nmodel = \"gpt-4o-mini\"\nlimiters = [\"loops\"]\n");
+  REQUIRE(d.waitReady());
+  int http = boundPort(d, "OpenAI-compatible API");
+  REQUIRE(http != 0);
+  auto call = [&](const std::string& name, const std::string& arguments) {
+    std::string body = R"({"model":"default","messages":[{"role":"user","content":"go"},)"
+                       R"({"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":")" +
+                       name + R"(","arguments":)" + jsonQuoted(arguments) + R"(}}]},)"
+                       R"({"role":"tool","tool_call_id":"c1","content":"ok"}]})";
+    return curlCall("http://127.0.0.1:" + std::to_string(http) + "/v1/chat/completions", body,
+                    {"x-outrigger-session: alternating"}).status;
+  };
+  CHECK(call("getx", "{}") == 200);
+  CHECK(call("get", "x{}") == 200);
+  CHECK(call("getx", "{}") == 200);  // its second time: max_repeats is 2
+  CHECK(call("getx", "{}") == 429);  // its third
 }
