@@ -84,19 +84,22 @@ bool Parser::boolean(const toml::node& n, const std::string& key) const {
 }
 
 void Parser::toJson(const toml::node& n, const std::string& pointer, rapidjson::Writer<rapidjson::StringBuffer>* w,
-                    std::map<std::string, std::string>* lines) const {
+                    std::map<std::string, std::string>* lines, size_t depth) const {
+  // Dotted keys inside nested inline tables multiply: each bounded, together deep enough to
+  // overflow the stack here. Plugins read no config nested past the JSON check's 128 levels.
+  if (depth > kMaxConfigDepth) fail(n, "config nested deeper than " + std::to_string(kMaxConfigDepth) + " levels");
   (*lines)[pointer] = where(n);
   if (const toml::table* t = n.as_table()) {
     w->StartObject();
     for (auto&& [k, v] : *t) {
       w->Key(k.str().data(), static_cast<rapidjson::SizeType>(k.str().size()));
-      toJson(v, pointer + "/" + std::string(k.str()), w, lines);
+      toJson(v, pointer + "/" + std::string(k.str()), w, lines, depth + 1);
     }
     w->EndObject();
   } else if (const toml::array* a = n.as_array()) {
     w->StartArray();
     size_t i = 0;
-    for (const toml::node& e : *a) toJson(e, pointer + "/" + std::to_string(i++), w, lines);
+    for (const toml::node& e : *a) toJson(e, pointer + "/" + std::to_string(i++), w, lines, depth + 1);
     w->EndArray();
   } else if (n.is_string()) {
     std::string s = substitute(n, *n.value<std::string_view>());
@@ -526,6 +529,66 @@ std::string_view openMultiLineString(std::string_view line, size_t from) {
   return "";
 }
 
+bool isBareKeyChar(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+}
+
+// The most dots joining the parts of one dotted key on `line` (from `from`, up to a comment or a
+// multi-line string's opening): a part is a run of bare-key characters or a one-line quoted
+// string, and dots between parts may have blanks around them. Anywhere on the line, so the
+// keys of an inline table count ({ a.b.c = 1 }); a float ("1.5") is one dot, however many
+// share the line.
+size_t longestDottedRun(std::string_view line, size_t from) {
+  size_t longest = 0, run = 0;
+  bool after_part = false, after_dot = false;
+  for (size_t i = from; i < line.size(); ++i) {
+    char c = line[i];
+    if (c == '#') break;
+    if (c == '"' || c == '\'') {
+      std::string_view triple = c == '"' ? R"(""")" : "'''";
+      if (line.substr(i, 3) == triple) {  // a multi-line string: a value, never a key
+        size_t end = closeOf(line, i + 3, triple);
+        if (end == std::string_view::npos) break;  // it goes on past this line
+        i = end + 2;
+        run = 0;
+        after_part = after_dot = false;
+        continue;
+      }
+      size_t close = i + 1;
+      while (close < line.size() && line[close] != c) close += (c == '"' && line[close] == '\\') ? 2 : 1;
+      i = close;
+      if (!after_dot) run = 0;
+      after_part = true;
+      after_dot = false;
+    } else if (isBareKeyChar(c)) {
+      if (!after_part || after_dot) {
+        if (!after_dot) run = 0;
+        after_part = true;
+        after_dot = false;
+      }
+      // else: the same part goes on
+    } else if (c == '.') {
+      if (after_part && !after_dot) {
+        longest = std::max(longest, ++run);
+        after_dot = true;
+      } else {
+        run = 0;
+        after_part = after_dot = false;
+      }
+    } else if (c == ' ' || c == '\t') {
+      if (after_part && !after_dot) {
+        // A blank after a part: a dot may still follow ("a . b"), anything else ends the run.
+        size_t next = line.find_first_not_of(" \t", i);
+        if (next == std::string_view::npos || line[next] != '.') after_part = false, run = 0;
+      }
+    } else {
+      run = 0;
+      after_part = after_dot = false;
+    }
+  }
+  return longest;
+}
+
 std::string tooManyKeyParts(std::string_view text, std::string_view source) {
   size_t line_no = 1;
   std::string_view open_string;  // the delimiter of the multi-line string these lines are inside
@@ -534,27 +597,17 @@ std::string tooManyKeyParts(std::string_view text, std::string_view source) {
     if (end == std::string_view::npos) end = text.size();
     std::string_view line = text.substr(start, end - start);
     start = end + 1;
+    size_t from = 0;
     if (!open_string.empty()) {  // a string's text is no key, whatever dots it holds
-      if (size_t close = closeOf(line, 0, open_string); close != std::string_view::npos) {
-        open_string = openMultiLineString(line, close + 3);
-      }
-      continue;
+      size_t close = closeOf(line, 0, open_string);
+      if (close == std::string_view::npos) continue;
+      from = close + 3;
     }
-    size_t eq = line.find('=');
-    std::string_view key = eq == std::string_view::npos ? line : line.substr(0, eq);
-    size_t dots = 0;
-    char quote = 0;
-    for (char c : key) {
-      if (quote) quote = c == quote ? 0 : quote;
-      else if (c == '"' || c == '\'') quote = c;
-      else if (c == '#') break;
-      else if (c == '.') ++dots;
-    }
-    if (dots >= kMaxKeyParts) {
+    if (longestDottedRun(line, from) >= kMaxKeyParts) {
       return std::string(source) + ":" + std::to_string(line_no) + ": a dotted key of more than " +
              std::to_string(kMaxKeyParts) + " parts";
     }
-    open_string = openMultiLineString(line, 0);  // a value's, or an array element's on its own line
+    open_string = openMultiLineString(line, from);  // a value's, or an array element's on its own line
   }
   return "";
 }

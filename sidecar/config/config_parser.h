@@ -68,8 +68,9 @@ class Parser {
   void limits(const toml::table& t, const std::string& ctx, resilience::LimitPolicy* p) const;
   void hedge(const toml::table& t, const std::string& ctx, resilience::HedgePolicy* p) const;
   std::string fallbackAnswer(const toml::node& n, const std::string& ctx) const;
+  static constexpr size_t kMaxConfigDepth = 128;
   void toJson(const toml::node& n, const std::string& pointer, rapidjson::Writer<rapidjson::StringBuffer>* w,
-              std::map<std::string, std::string>* lines) const;
+              std::map<std::string, std::string>* lines, size_t depth = 0) const;
 
   std::string source_;
   std::string base_dir_;

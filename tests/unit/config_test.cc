@@ -235,6 +235,37 @@ TEST_CASE("a dotted key of 100,000 parts is refused before the TOML parser recur
         "test.toml:7: a dotted key of more than 64 parts");  // a string closed on its line hides nothing
 }
 
+// The keys of an inline table are dotted keys too, and a line with no '=' may be an array's
+// continuation: only runs of key parts joined by dots count, wherever they are on the line.
+TEST_CASE("a dotted key inside an inline table is counted, a line of floats is not a key") {
+  std::string parts;
+  for (int i = 0; i < 20000; ++i) parts += ".a";
+  CHECK(errorOf(std::string(kMinimal) + "[instances.mock.config]\nx = { y = 1, a" + parts + " = 1 }\n") ==
+        "test.toml:7: a dotted key of more than 64 parts");
+  CHECK(errorOf(std::string(kMinimal) + "[instances.mock.config]\nx = { s = \"\"\"q\"\"\", a" + parts + " = 1 }\n") ==
+        "test.toml:7: a dotted key of more than 64 parts");  // after a multi-line string closed on the line
+  std::string floats;
+  for (int i = 0; i < 80; ++i) floats += (i ? ", " : "") + std::to_string(i) + ".5";
+  auto scores = config::parseConfig(std::string(kMinimal) + "[instances.mock.config]\nscores = [\n  " + floats + "\n]\n",
+                                    "test.toml", "/etc/outrigger");
+  INFO((scores.ok() ? std::string() : scores.status().message()));
+  CHECK(scores.ok());
+  CHECK(config::parseConfig(std::string(kMinimal) + "[instances.mock.config]\na . b . \"c.d\" = 1\n", "test.toml",
+                            "/etc/outrigger").ok());
+}
+
+// Each dotted key under the bound, in inline tables nested as deep as toml++ allows: together
+// deeper than the stack took when the plugin config was turned into JSON.
+TEST_CASE("plugin config nested past 128 levels is refused, not a stack overflow") {
+  std::string key = "a";
+  for (int i = 0; i < 60; ++i) key += ".a";
+  std::string value = "1";
+  for (int i = 0; i < 200; ++i) value = "{ " + key + " = " + value + " }";
+  std::string error = errorOf(std::string(kMinimal) + "[instances.mock.config]\nx = " + value + "\n");
+  INFO(error);
+  CHECK(error.find("nested deeper than 128 levels") != std::string::npos);
+}
+
 TEST_CASE("fallback_answer is text, or a table served as JSON text") {
   auto text = config::parseConfig(std::string(kMinimal) + "fallback_answer = \"sorry\"\n", "t.toml", ".");
   REQUIRE(text.ok());
