@@ -26,6 +26,7 @@ DEBIAN_PACKAGES=(
   libsentencepiece-dev  # provider.wordllama: the Llama-2 tokenizer of its local model (plugins/provider_wordllama)
   libicu-dev unzip  # provider.onnx: Unicode properties for its BERT tokenizer; unpacking its model files (plugins/provider_onnx)
   ca-certificates python3
+  python3-pip  # fetches provider.wordllama's model files from PyPI (plugins/provider_wordllama)
   python3-h2  # the HTTP/2 test upstream (tests/upstream/h2_upstream.py)
 )
 if [ "${1:-}" = "--test" ]; then
@@ -52,11 +53,14 @@ if ((${#missing[@]})); then
   # Through env, after sudo: sudo resets the environment, so a DEBIAN_FRONTEND set before it
   # would never reach apt-get (and debconf would prompt). Run as root, it is plain env.
   $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
-  # The tests want promtool only: a Prometheus server this run installed does not stay running.
-  if [[ " ${missing[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null &&
-     systemctl is-enabled prometheus >/dev/null 2>&1; then
-    $sudo_cmd systemctl disable --now prometheus >/dev/null 2>&1 || true
-  fi
+  # The tests want promtool and redis-server as programs they start: the system services this
+  # run installed with them do not stay running.
+  for service in prometheus redis-server; do
+    if [[ " ${missing[*]} " == *" $service "* ]] && command -v systemctl >/dev/null &&
+       systemctl is-enabled "$service" >/dev/null 2>&1; then
+      $sudo_cmd systemctl disable --now "$service" >/dev/null 2>&1 || true
+    fi
+  done
 fi
 
 # guardrail.tokens compiles in the BPE ranks of the npm `tiktoken` package (pinned, hash-checked
