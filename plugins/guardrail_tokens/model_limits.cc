@@ -42,11 +42,11 @@ ModelTable::ModelTable(std::vector<ModelRule> rules, bool use_price_table) : rul
   for (const auto& [key, node] : *models) {
     const toml::table* e = node.as_table();
     if (!e) continue;
-    uint64_t window = uint64_t(e->get("context_window") ? e->get("context_window")->value_or<int64_t>(0) : 0);
-    uint64_t output = uint64_t(e->get("max_output") ? e->get("max_output")->value_or<int64_t>(0) : 0);
-    if (!window && !output) continue;
+    auto tokens = [&](const char* name) { return uint64_t(e->get(name) ? e->get(name)->value_or<int64_t>(0) : 0); };
+    uint64_t window = tokens("context_window"), input = tokens("max_input"), output = tokens("max_output");
+    if (!window && !input && !output) continue;
     std::string k(key.str());
-    prices_.push_back({std::string(withoutProvider(k)), k, window, output});
+    prices_.push_back({std::string(withoutProvider(k)), k, window, input, output});
   }
 }
 
@@ -76,9 +76,9 @@ std::optional<ModelLimits> ModelTable::find(std::string_view model) const {
   std::string_view bare = withoutProvider(model);
   std::string_view encoding = encodingForModel(bare);
   if (const PriceEntry* p = priceFor(bare)) {
-    return ModelLimits{std::string(encoding), p->context_window, p->max_output, "price table " + p->key};
+    return ModelLimits{std::string(encoding), p->context_window, p->max_input, p->max_output, "price table " + p->key};
   }
-  if (!encoding.empty()) return ModelLimits{std::string(encoding), 0, 0, "model family"};
+  if (!encoding.empty()) return ModelLimits{std::string(encoding), 0, 0, 0, "model family"};
   return std::nullopt;
 }
 

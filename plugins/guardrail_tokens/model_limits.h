@@ -1,6 +1,6 @@
 // Which encoding, context window and output limit a model has: the config's `models` entries
 // first (exact names or globs, in order), then the model table compiled into the daemon
-// (config/prices/models.toml: context_window and max_output), with the encoding OpenAI's
+// (config/prices/models.toml: context_window, max_input and max_output), with the encoding OpenAI's
 // tiktoken assigns to the model's family.
 #pragma once
 
@@ -15,6 +15,7 @@ namespace outrigger::tokens {
 struct ModelLimits {
   std::string encoding;         // "o200k_base", "cl100k_base"; empty: unknown
   uint64_t context_window = 0;  // prompt + answer tokens; 0: unknown
+  uint64_t max_input = 0;       // prompt tokens, where fewer than the window less the answer; 0: unknown
   uint64_t max_output = 0;      // 0: unknown
   std::string source;           // "models[2]", "price table openai/gpt-4o", for reasons
 };
@@ -46,7 +47,7 @@ class ModelTable {
   struct PriceEntry {
     std::string model;  // without provider
     std::string key;    // provider/model
-    uint64_t context_window, max_output;
+    uint64_t context_window, max_input, max_output;
   };
   const PriceEntry* priceFor(std::string_view model) const;
 

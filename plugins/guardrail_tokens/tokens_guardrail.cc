@@ -36,8 +36,9 @@ constexpr char kSchema[] = R"json({
           "match": {"type": "string", "minLength": 1, "description": "model name or glob (gpt-4o*, my-*-model)"},
           "encoding": {"enum": ["o200k_base", "cl100k_base"]},
           "context_window": {"type": "integer", "minimum": 1, "maximum": 1000000000, "description": "prompt + answer tokens"},
+          "max_input": {"type": "integer", "minimum": 1, "maximum": 1000000000, "description": "prompt tokens, where fewer than the window less the answer"},
           "max_output": {"type": "integer", "minimum": 1, "maximum": 1000000000, "description": "largest max_tokens the model accepts"}}}},
-    "use_model_table": {"type": "boolean", "description": "also read context_window/max_output from the compiled-in price table (default true)"},
+    "use_model_table": {"type": "boolean", "description": "also read context_window/max_input/max_output from the compiled-in price table (default true)"},
     "default_encoding": {"enum": ["o200k_base", "cl100k_base"], "description": "count models of unknown family with this (an estimate)"},
     "unknown_model": {"enum": ["pass", "flag", "deny"], "description": "verdict for a model with no known encoding (default pass)"},
     "reserve_output_tokens": {"type": "integer", "minimum": 0, "maximum": 1000000000,
@@ -82,6 +83,7 @@ class TokensGuardrail final : public Guardrail {
         ModelRule r{m["match"].GetString(), {}};
         r.limits.encoding = m.HasMember("encoding") ? m["encoding"].GetString() : "";
         r.limits.context_window = m.HasMember("context_window") ? m["context_window"].GetUint64() : 0;
+        r.limits.max_input = m.HasMember("max_input") ? m["max_input"].GetUint64() : 0;
         r.limits.max_output = m.HasMember("max_output") ? m["max_output"].GetUint64() : 0;
         r.limits.source = "models[" + std::to_string(rules.size()) + "]";
         rules.push_back(std::move(r));
@@ -105,6 +107,17 @@ class TokensGuardrail final : public Guardrail {
     bool has_max = req.params && (req.params->present & OUTRIGGER_PARAM_MAX_TOKENS);
     uint64_t asked = has_max ? req.params->max_tokens : 0;
     OverAction action = actionFor(view(req.route));
+    // No encoding: the prompt cannot be counted, but the output limit needs no count.
+    if (limits->encoding.empty()) {
+      if (has_max && limits->max_output && asked > limits->max_output) {
+        if (action == OverAction::kCapMaxTokens) return capMaxTokens(result, limits->max_output, "max_tokens " + u(asked) +
+                                                     " capped to the " + u(limits->max_output) + "-token output limit of " +
+                                                     std::string(view(req.model)));
+        return denyInvalid(result, "max_tokens " + u(asked) + " is over the " + u(limits->max_output) +
+                                       "-token output limit of " + std::string(view(req.model)));
+      }
+      return unknownModel(req, result);
+    }
     std::string window = limits->context_window ? " of " + u(limits->context_window) : "";
     if (!always_count_ && fitsWithoutCounting(req, *limits, action, has_max, asked)) {
       return verdict(result, OUTRIGGER_VERDICT_PASS, "prompt at most " + u(promptTokensUpperBound(req)) + " tokens (" +
@@ -129,22 +142,21 @@ class TokensGuardrail final : public Guardrail {
       if (action == OverAction::kTrimOldest) return trim(req, count, budget, *limits, result);
       return denyInvalid(result, over(what, *limits, output, view(req.model)));
     }
-    if (action == OverAction::kCapMaxTokens && has_max && limits->context_window) {
-      uint64_t room = limits->context_window - count.total;
-      if (limits->max_output) room = std::min(room, limits->max_output);
+    if (action == OverAction::kCapMaxTokens && has_max && (limits->context_window || limits->max_output)) {
+      // The room the window leaves, and the output limit: whichever is known, the smaller of both.
+      const bool window_binds =
+          limits->context_window && (!limits->max_output || limits->context_window - count.total < limits->max_output);
+      uint64_t room = window_binds ? limits->context_window - count.total : limits->max_output;
       if (asked > room) {
         if (room == 0) {
           return denyInvalid(result, what + " leaves no room for an answer in the " + u(limits->context_window) +
                                          "-token window of " + std::string(view(req.model)));
         }
-        action_view_ = {};
-        action_view_.hdr = OUTRIGGER_HEADER_INIT(outrigger_guardrail_action);
-        action_view_.max_tokens = static_cast<uint32_t>(room);
-        action_view_.replace_max_tokens = 1;
-        result.action = &action_view_;
-        return verdict(result, OUTRIGGER_VERDICT_REWRITE,
-                       what + ": max_tokens " + u(asked) + " capped to " + u(room) + " to fit the " +
-                           u(limits->context_window) + "-token window of " + std::string(view(req.model)));
+        std::string fit = window_binds ? "the " + u(limits->context_window) + "-token window"
+                                       : "the " + u(limits->max_output) + "-token output limit";
+        return capMaxTokens(result, room,
+                            what + ": max_tokens " + u(asked) + " capped to " + u(room) + " to fit " + fit + " of " +
+                                std::string(view(req.model)));
       }
     }
     return verdict(result, OUTRIGGER_VERDICT_PASS, what + window);
@@ -160,7 +172,7 @@ class TokensGuardrail final : public Guardrail {
                            outrigger_guardrail_result& result) override {
     if (!max_answer_ || !deny_long_answer_ || !req.stream) return OUTRIGGER_CONTINUE;  // on_response decides a unary one
     std::optional<ModelLimits> limits = limitsFor(view(req.model));
-    if (!limits) return OUTRIGGER_CONTINUE;
+    if (!limits || limits->encoding.empty()) return OUTRIGGER_CONTINUE;
     StreamedAnswer* answer = streamedAnswer(req);
     if (!answer) return OUTRIGGER_CONTINUE;  // on_response still checks the whole answer
     const BpeEncoding& enc = *BpeEncoding::byName(limits->encoding);
@@ -189,7 +201,7 @@ class TokensGuardrail final : public Guardrail {
                               outrigger_guardrail_result& result) override {
     if (resp.code != OUTRIGGER_CODE_OK) return OUTRIGGER_CONTINUE;
     std::optional<ModelLimits> limits = limitsFor(view(req.model));
-    if (!limits) return OUTRIGGER_CONTINUE;
+    if (!limits || limits->encoding.empty()) return OUTRIGGER_CONTINUE;
     uint64_t n = answerTokens(*BpeEncoding::byName(limits->encoding), resp);
     std::string what = "answer " + u(n) + " tokens (" + limits->encoding + ")";
     if (max_answer_ && n > max_answer_) {
@@ -224,9 +236,8 @@ class TokensGuardrail final : public Guardrail {
   std::optional<ModelLimits> limitsFor(std::string_view model) const {
     std::optional<ModelLimits> l = models_->find(model);
     if (l && l->encoding.empty()) l->encoding = default_encoding_;
-    if (!l && !default_encoding_.empty()) l = ModelLimits{default_encoding_, 0, 0, "default_encoding"};
-    if (l && l->encoding.empty()) return std::nullopt;
-    return l;
+    if (!l && !default_encoding_.empty()) l = ModelLimits{default_encoding_, 0, 0, 0, "default_encoding"};
+    return l;  // the encoding may still be unknown: only a limit that needs no count applies then
   }
 
   // True when the prompt's byte bound already fits everything onRequest checks.
@@ -247,13 +258,28 @@ class TokensGuardrail final : public Guardrail {
   uint64_t promptBudget(const ModelLimits& l, uint64_t output) const {
     uint64_t budget = max_prompt_ ? max_prompt_ : UINT64_MAX;
     if (l.context_window) budget = std::min(budget, output >= l.context_window ? 0 : l.context_window - output);
+    if (l.max_input) budget = std::min(budget, l.max_input);
     return budget;
   }
 
   std::string over(const std::string& what, const ModelLimits& l, uint64_t output, std::string_view model) const {
     std::string s = what + " is over the " + u(promptBudget(l, output)) + "-token budget of " + std::string(model);
-    if (l.context_window) s += " (window " + u(l.context_window) + (output ? ", " + u(output) + " kept for the answer" : "") + ")";
+    if (l.context_window) {
+      s += " (window " + u(l.context_window) + (output ? ", " + u(output) + " kept for the answer" : "") +
+           (l.max_input ? ", at most " + u(l.max_input) + " for the prompt" : "") + ")";
+    } else if (l.max_input) {
+      s += " (at most " + u(l.max_input) + " for the prompt)";
+    }
     return s;
+  }
+
+  outrigger_status capMaxTokens(outrigger_guardrail_result& result, uint64_t to, std::string reason) {
+    action_view_ = {};
+    action_view_.hdr = OUTRIGGER_HEADER_INIT(outrigger_guardrail_action);
+    action_view_.max_tokens = static_cast<uint32_t>(std::min<uint64_t>(to, UINT32_MAX));
+    action_view_.replace_max_tokens = 1;
+    result.action = &action_view_;
+    return verdict(result, OUTRIGGER_VERDICT_REWRITE, std::move(reason));
   }
 
   outrigger_status trim(const outrigger_request_view& req, const PromptCount& count, uint64_t budget,

@@ -156,14 +156,23 @@ RequestViews viewsOf(const CallInput& in, std::pmr::memory_resource* arena) {
   return out;
 }
 
+// Every text the provider is sent, tool definitions included (twenty tools can be thousands of
+// tokens), at 4 bytes a token, plus the chat format's 3 tokens a message and 3 for the reply.
 uint64_t promptTokenEstimate(const outrigger_request_view& view) {
   uint64_t bytes = 0;
   for (size_t i = 0; i < view.message_count; ++i) {
     const outrigger_message_view& m = view.messages[i];
-    bytes += m.content.size;
-    for (size_t j = 0; j < m.tool_call_count; ++j) bytes += m.tool_calls[j].name.size + m.tool_calls[j].arguments.size;
+    bytes += m.role.size + m.content.size + m.name.size + m.tool_call_id.size;
+    for (size_t j = 0; m.tool_calls && j < m.tool_call_count; ++j) {
+      bytes += m.tool_calls[j].name.size + m.tool_calls[j].arguments.size;
+    }
   }
-  return (bytes + 3) / 4;
+  if (const outrigger_params_view* p = view.params) {
+    for (size_t i = 0; p->tools && i < p->tool_count; ++i) {
+      bytes += p->tools[i].name.size + p->tools[i].description.size + p->tools[i].parameters_json.size;
+    }
+  }
+  return (bytes + 3) / 4 + 3 * uint64_t(view.message_count) + 3;
 }
 
 }  // namespace outrigger::chain

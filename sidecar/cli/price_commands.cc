@@ -2,6 +2,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <map>
+#include <string>
+#include <vector>
 
 #include "cli/commands.h"
 #include "config/config.h"
@@ -25,13 +28,17 @@ int importPrices(const Options& opt) {
     std::fprintf(stderr, "outrigger prices import: %s\n", entries.status().message().c_str());
     return 1;
   }
-  std::vector<const cost::ModelPrice*> kept;
+  // LiteLLM names some models twice ("deepseek-chat" and "deepseek/deepseek-chat" under provider
+  // deepseek): one key each, the later entry winning as when the daemon reads the map itself; two
+  // tables of one name would make the TOML unreadable.
+  std::map<std::string, const cost::ModelPrice*> by_key;
   for (const cost::ModelPrice& p : entries.value()) {
     bool wanted = opt.providers.empty() ||
                   std::find(opt.providers.begin(), opt.providers.end(), p.provider) != opt.providers.end();
-    if (wanted) kept.push_back(&p);
+    if (wanted) by_key[p.key()] = &p;
   }
-  std::sort(kept.begin(), kept.end(), [](const auto* a, const auto* b) { return a->key() < b->key(); });
+  std::vector<const cost::ModelPrice*> kept;
+  for (const auto& [key, p] : by_key) kept.push_back(p);
   std::string text = cost::writePriceToml(kept, opt.snapshot.empty() ? opt.price_file : opt.snapshot);
   if (opt.price_out.empty()) {
     std::fwrite(text.data(), 1, text.size(), stdout);

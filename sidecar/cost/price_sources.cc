@@ -61,14 +61,16 @@ std::optional<std::string> readPriceEntry(std::string_view key, const toml::tabl
   out->model = std::string(key.substr(slash + 1));
   out->where = at(source, t);
   static const std::set<std::string> kKeys = {"input",     "output",         "cache_read", "cache_write",
-                                              "reasoning", "context_window", "max_output", "aliases"};
+                                              "reasoning", "context_window", "max_input",  "max_output",
+                                              "aliases"};
   bool has_input = false, has_output = false;
   for (auto&& [k, v] : t) {
     std::string name(k.str());
     std::string here = std::string(source) + ":" + std::to_string(k.source().begin.line);
     if (!kKeys.count(name)) {
       return here + ": unknown key '" + name + "' in price entry '" + std::string(key) +
-             "' (expected one of: aliases, cache_read, cache_write, context_window, input, max_output, output, reasoning)";
+             "' (expected one of: aliases, cache_read, cache_write, context_window, input, max_input, max_output, output, "
+             "reasoning)";
     }
     if (name == "aliases") {
       const toml::array* a = v.as_array();
@@ -77,10 +79,11 @@ std::optional<std::string> readPriceEntry(std::string_view key, const toml::tabl
         if (!e.is_string()) return here + ": 'aliases' must be an array of strings";
         out->aliases.emplace_back(*e.value<std::string_view>());
       }
-    } else if (name == "context_window" || name == "max_output") {
+    } else if (name == "context_window" || name == "max_input" || name == "max_output") {
       std::optional<int64_t> n = v.value<int64_t>();
       if (!v.is_integer() || *n < 0) return here + ": '" + name + "' must be a non-negative integer";
-      (name == "context_window" ? out->context_window : out->max_output) = uint64_t(*n);
+      (name == "context_window" ? out->context_window : name == "max_input" ? out->max_input : out->max_output) =
+          uint64_t(*n);
     } else {
       std::optional<double> p = price(v);
       if (!p) return here + ": '" + name + "' must be a non-negative number (USD per token)";
@@ -151,11 +154,33 @@ Expected<std::vector<ModelPrice>> parseLiteLlmJson(std::string_view json_text, s
     }
     std::string prefix = p.provider + "/";
     p.model = std::string(key.substr(key.rfind(prefix, 0) == 0 ? prefix.size() : 0));
-    if (double v = number(e, "cache_read_input_token_cost", &has); has) p.cache_read = v;
-    if (double v = number(e, "cache_creation_input_token_cost", &has); has) p.cache_write = v;
-    if (double v = number(e, "output_cost_per_reasoning_token", &has); has) p.reasoning = v;
-    if (double v = number(e, "max_input_tokens", &has); has && v > 0) p.context_window = uint64_t(v);
-    if (double v = number(e, "max_output_tokens", &has); has && v > 0) p.max_output = uint64_t(v);
+    // A negative price would make a request's cost negative (a counter going down, a budget
+    // refunded): such an entry is skipped whole, as one without token prices is.
+    bool bad_price = false;
+    auto optionalPrice = [&](const char* name) -> std::optional<double> {
+      double v = number(e, name, &has);
+      if (!has) return std::nullopt;
+      if (v < 0) bad_price = true;
+      return v;
+    };
+    p.cache_read = optionalPrice("cache_read_input_token_cost");
+    p.cache_write = optionalPrice("cache_creation_input_token_cost");
+    p.reasoning = optionalPrice("output_cost_per_reasoning_token");
+    if (bad_price) {
+      ++skip;
+      continue;
+    }
+    // Token counts past any model's (a typo, 1e30) are left unknown rather than cast out of range.
+    auto tokens = [&](const char* name) -> uint64_t {
+      double v = number(e, name, &has);
+      return has && v > 0 && v < 1e15 ? uint64_t(v) : 0;
+    };
+    // LiteLLM gives the input limit only; whether the answer shares it (gpt-4o's 128k) or not
+    // (gpt-5's 272k of 400k) it does not say, so it is taken as the whole window: a prompt the
+    // model would take may be refused, never one it would not. The compiled-in table and the
+    // config's entries can say both (context_window and max_input).
+    p.context_window = tokens("max_input_tokens");
+    p.max_output = tokens("max_output_tokens");
     p.where = std::string(source) + ": \"" + std::string(key) + "\"";
     out.push_back(std::move(p));
   }
@@ -174,6 +199,7 @@ std::string writePriceToml(const std::vector<const ModelPrice*>& entries, std::s
     if (p->cache_write) out << "cache_write = " << priceText(*p->cache_write) << "\n";
     if (p->reasoning) out << "reasoning = " << priceText(*p->reasoning) << "\n";
     if (p->context_window) out << "context_window = " << p->context_window << "\n";
+    if (p->max_input) out << "max_input = " << p->max_input << "\n";
     if (p->max_output) out << "max_output = " << p->max_output << "\n";
     if (!p->aliases.empty()) {
       toml::array a;

@@ -22,7 +22,8 @@ namespace outrigger::cost {
 // The keys of one price entry (a TOML table), in every place one is written.
 //   input, output          USD per token (required)
 //   cache_read, cache_write, reasoning   USD per token (optional)
-//   context_window, max_output           tokens (optional)
+//   context_window, max_input, max_output   tokens (optional): the window prompt and answer
+//                          share, the most prompt tokens where that is less (gpt-5: 272k of 400k)
 //   aliases                other model ids of the same entry (optional)
 // Reads `t` into `out` (whose provider and model are set from `key`, "provider/model"). Returns
 // an error "source:line: message" for an unknown key, a wrong type or a bad key.

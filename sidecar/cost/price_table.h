@@ -24,7 +24,8 @@ struct ModelPrice {
   double output = 0;
   // Unset: the token is billed at the input price (cache) or the output price (reasoning).
   std::optional<double> cache_read = {}, cache_write = {}, reasoning = {};
-  uint64_t context_window = 0;  // input tokens; 0: unknown
+  uint64_t context_window = 0;  // prompt and answer tokens together; 0: unknown
+  uint64_t max_input = 0;       // prompt tokens, where less than the window less the answer; 0: unknown
   uint64_t max_output = 0;      // 0: unknown
   std::vector<std::string> aliases = {};  // other names of the same model ("claude-sonnet-4-0")
   std::string where = {};                 // "file:line" the entry came from, for messages

@@ -6,6 +6,7 @@
 #include <curl/curl.h>
 
 #include <csignal>
+#include <fstream>
 #include <cstdlib>
 #include <regex>
 #include <string>
@@ -15,6 +16,7 @@
 
 #include "daemon_rig.h"
 #include "support/daemon_process.h"
+#include "support/run_command.h"
 #include "support/sdk_requests.h"
 #include "curl_call.h"
 #include "upstream_process.h"
@@ -241,4 +243,32 @@ TEST_CASE("records via daemon: a refusal is not cached, so the same question ask
   auto log = parseJson(rig.up.log());
   CHECK(log.Size() == 3);
   rig.stop();
+}
+
+// LiteLLM names some models twice for one provider ("deepseek-chat" and "deepseek/deepseek-chat"
+// both under deepseek): the import wrote two tables of one name, TOML no config could load.
+TEST_CASE("prices import: a model LiteLLM names twice is written once, and a config loads the file") {
+  std::string dir = makeTempDir();
+  {
+    std::ofstream json(dir + "/prices.json");
+    json << R"({"deepseek-chat": {"litellm_provider": "deepseek", "mode": "chat",
+                "input_cost_per_token": 2.7e-7, "output_cost_per_token": 1.1e-6},
+               "deepseek/deepseek-chat": {"litellm_provider": "deepseek", "mode": "chat",
+                "input_cost_per_token": 2.8e-7, "output_cost_per_token": 1.1e-6}})";
+  }
+  auto [code, out] = runCommand(std::string(OUTRIGGER_BIN) + " prices import " + dir + "/prices.json -p deepseek -o " +
+                                dir + "/prices.toml 2>&1");
+  INFO(out);
+  REQUIRE(code == 0);
+  CHECK(out.find("1 entries written") != std::string::npos);
+  {
+    std::ofstream cfg(dir + "/check.toml");
+    cfg << "[prices]\nfile = \"prices.toml\"\n[instances.mock]\ntype = \"provider.mock\"\n"
+           "[routes.default]\nprovider = \"mock\"\n";
+  }
+  auto [listed, table] = runCommand(std::string(OUTRIGGER_BIN) + " prices list --config " + dir + "/check.toml 2>&1");
+  INFO(table);
+  CHECK(listed == 0);
+  CHECK(table.find("deepseek/deepseek-chat") != std::string::npos);
+  CHECK(table.find("0.28") != std::string::npos);  // the later entry, per million
 }

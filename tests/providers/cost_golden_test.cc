@@ -167,7 +167,7 @@ TEST_CASE("cost golden: a self-hosted model behind an OpenAI-compatible server i
   CHECK(table().find({"vllm", "openai"}, a.model) == nullptr);  // no vendor's price for our GPUs
   cost::PriceTable own;  // the operator prices its own servers: [prices."vllm/*"]
   for (const auto& e : table().entries()) own.add(*e);
-  own.add({"vllm", "*", 0, 0, {}, {}, {}, 0, 0, {}, "test"});
+  own.add({"vllm", "*", 0, 0, {}, {}, {}, 0, 0, 0, {}, "test"});
   CHECK(own.find({"vllm", "openai"}, a.model)->key() == "vllm/*");
   CHECK(cost::costOf(*own.find({"vllm", "openai"}, a.model), hostUsage(a)) == 0);
 }

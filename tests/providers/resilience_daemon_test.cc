@@ -275,10 +275,12 @@ TEST_CASE("resilience via daemon: a target over its tokens per minute sends the 
   REQUIRE(primary.ready());
   REQUIRE(backup.ready());
   ::setenv("OUTRIGGER_TEST_OPENAI_KEY", "sk-test", 1);
-  // Each upstream answer reports 17 tokens: the first leaves 3 of 20, the second a debt.
+  // Each upstream answer reports 17 tokens, and "hello" is estimated at 9 (its text / 4, plus the
+  // chat format's 3 a message and 3): the first leaves 13 of 30, enough for the second, which
+  // leaves a debt.
   DaemonProcess daemon("[server]\nsocket = \"@SOCKET@\"\nworkers = 1\n[plugins]\ndirs = [\"@PLUGINS@\"]\n" +
                        instance("primary", primary) + instance("backup", backup) +
-                       "[routes.default]\ntargets = [{ provider = \"primary\", model = \"gpt-a\", tpm = 20 }, "
+                       "[routes.default]\ntargets = [{ provider = \"primary\", model = \"gpt-a\", tpm = 30 }, "
                        "{ provider = \"backup\", model = \"gpt-b\" }]\n");
   REQUIRE(daemon.waitReady());
   client::Client c(at(daemon));

@@ -117,7 +117,7 @@ TEST_CASE("trimming 200,000 messages down to the last few keeps the system messa
 }
 
 TEST_CASE("the model table: rules first, then the compiled-in price table, then the family") {
-  ModelTable t({{"my-*", {"cl100k_base", 1000, 100, "models[0]"}}, {"gpt-4o", {"", 500, 0, "models[1]"}}}, true);
+  ModelTable t({{"my-*", {"cl100k_base", 1000, 0, 100, "models[0]"}}, {"gpt-4o", {"", 500, 0, 0, "models[1]"}}}, true);
   CHECK(t.priceEntries() > 10);
   auto mine = t.find("my-model");
   REQUIRE(mine);
@@ -132,6 +132,12 @@ TEST_CASE("the model table: rules first, then the compiled-in price table, then 
   CHECK(dated->context_window == 128000);
   CHECK(dated->max_output == 16384);
   CHECK(dated->encoding == "o200k_base");
+  // gpt-5's answer does not share the prompt's 272k: the window is 400k, the prompt at most 272k.
+  auto five = t.find("gpt-5-mini");
+  REQUIRE(five);
+  CHECK(five->context_window == 400000);
+  CHECK(five->max_input == 272000);
+  CHECK(five->max_output == 128000);
   auto family = t.find("gpt-3.5-turbo-instruct-unknown");
   REQUIRE(family);
   CHECK(family->encoding == "cl100k_base");

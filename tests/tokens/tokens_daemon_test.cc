@@ -383,3 +383,77 @@ TEST_CASE("a prompt of more than 1 MiB of text is charged its bytes / 4, not cou
   TwoAtOnce both = twoAtOnce(d, "large", large);
   CHECK(both.ok() == 2);
 }
+
+namespace {
+
+// Models whose limits say what the old reading of them got wrong: gpt-5's answer does not share
+// the prompt's limit (272k of a 400k window, here scaled down), a rule without an encoding still
+// has an output limit, and cap_max_tokens caps to max_output when no window is known.
+std::string modelLimitsConfig() {
+  return daemonHead() +
+         "[instances.mock]\ntype = \"provider.mock\"\n[instances.mock.config]\nmode = \"echo\"\n"
+         "[instances.tokens]\ntype = \"guardrail.tokens\"\n[instances.tokens.config]\nalways_count = true\n"
+         "routes = { fit = \"cap_max_tokens\", fit_unknown = \"cap_max_tokens\" }\n"
+         "[[instances.tokens.config.models]]\nmatch = \"wide-model\"\nencoding = \"o200k_base\"\n"
+         "context_window = 400\nmax_input = 272\nmax_output = 128\n"
+         "[[instances.tokens.config.models]]\nmatch = \"no-encoding-model\"\ncontext_window = 1000\nmax_output = 100\n"
+         "[[instances.tokens.config.models]]\nmatch = \"output-only-model\"\nencoding = \"o200k_base\"\nmax_output = 100\n"
+         "[routes.wide]\nguardrails = [\"tokens\"]\nprovider = \"mock\"\nmodel = \"wide-model\"\n"
+         "[routes.unknown]\nguardrails = [\"tokens\"]\nprovider = \"mock\"\nmodel = \"no-encoding-model\"\n"
+         "[routes.fit_unknown]\nguardrails = [\"tokens\"]\nprovider = \"mock\"\nmodel = \"no-encoding-model\"\n"
+         "[routes.fit]\nguardrails = [\"tokens\"]\nprovider = \"mock\"\nmodel = \"output-only-model\"\n";
+}
+
+}  // namespace
+
+TEST_CASE("max_input bounds the prompt apart from the window, as gpt-5's 272k of 400k") {
+  DaemonProcess d(modelLimitsConfig());
+  REQUIRE(d.waitReady());
+  client::Client c(at(d));
+  auto req = chat("wide", {{"user", words(150), "", "", {}}});  // 157 tokens
+  req.max_tokens = 128;  // 285 of the 400 window: fits, though over 272 together
+  auto fits = c.chat(req);
+  INFO((fits.ok() ? std::string() : fits.error().message));
+  REQUIRE(fits.ok());
+  req.messages[0].content = words(280);  // 287 tokens: over the prompt's own limit, with room in the window
+  req.max_tokens = 10;
+  auto over = c.chat(req);
+  REQUIRE_FALSE(over.ok());
+  CHECK(over.error().code == StatusCode::kInvalidArgument);
+  CHECK(over.error().message.find("over the 272-token budget of wide-model") != std::string::npos);
+  CHECK(over.error().message.find("at most 272 for the prompt") != std::string::npos);
+}
+
+TEST_CASE("a model without an encoding is still held to its output limit, and cap_max_tokens caps to max_output") {
+  DaemonProcess d(modelLimitsConfig());
+  REQUIRE(d.waitReady());
+  client::Client c(at(d));
+  auto req = chat("unknown", {{"user", words(10), "", "", {}}});
+  req.max_tokens = 5000;
+  auto over = c.chat(req);
+  REQUIRE_FALSE(over.ok());
+  CHECK(over.error().code == StatusCode::kInvalidArgument);
+  CHECK(over.error().message.find("max_tokens 5000 is over the 100-token output limit of no-encoding-model") !=
+        std::string::npos);
+  req.max_tokens = 100;
+  CHECK(c.chat(req).ok());  // the window is not checked without a count: the unknown_model verdict (pass)
+
+  auto capped_unknown = chat("fit_unknown", {{"user", words(10), "", "", {}}});
+  capped_unknown.max_tokens = 5000;
+  auto r = c.chat(capped_unknown);
+  REQUIRE(r.ok());
+  const client::Verdict* v = verdictOf(r.value(), "tokens");
+  REQUIRE(v);
+  CHECK(v->verdict == 3);  // REWRITE
+  CHECK(v->reason.find("capped to the 100-token output limit") != std::string::npos);
+
+  auto capped = chat("fit", {{"user", words(10), "", "", {}}});
+  capped.max_tokens = 500;
+  r = c.chat(capped);
+  REQUIRE(r.ok());
+  v = verdictOf(r.value(), "tokens");
+  REQUIRE(v);
+  CHECK(v->verdict == 3);
+  CHECK(v->reason.find("max_tokens 500 capped to 100 to fit the 100-token output limit of output-only-model") !=
+        std::string::npos);
+}

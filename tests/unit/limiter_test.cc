@@ -11,6 +11,7 @@
 #include "chain/chain.h"
 #include "chain/engine.h"
 #include "chain/host_api.h"
+#include "chain/request_views.h"
 #include "config/config.h"
 #include "cost/price_table.h"
 #include "plugin/schema.h"
@@ -239,7 +240,7 @@ TEST_CASE("a limiter admits with the request's estimate and settles the attempt 
   Rig rig;
   const Outcome& out = rig.run();
   REQUIRE(out.code == Code::kOk);
-  CHECK(s.estimate_prompt == 4);  // 16 bytes / 4
+  CHECK(s.estimate_prompt == 11);  // ("user" + 16 bytes) / 4, plus 3 for the message and 3 for the reply
   CHECK(s.estimate_max == 64);
   REQUIRE(s.first_settled.size() == 1);
   CHECK(s.first_settled[0].target == "counting/m");
@@ -460,17 +461,36 @@ TEST_CASE("admit is told the worst case over the route's targets, priced from th
     REQUIRE(rig.run().code == Code::kOk);
     const outrigger_limit_estimate& e = s.estimate;
     REQUIRE(e.hdr.struct_size >= OUTRIGGER_SIZE_THROUGH(outrigger_limit_estimate, unpriced));
-    CHECK(e.prompt_tokens == 4);
-    CHECK(e.prompt_cost_usd == Approx(4 * 3e-6));
+    CHECK(e.prompt_tokens == 11);
+    CHECK(e.prompt_cost_usd == Approx(11 * 3e-6));
     CHECK(e.output_price_usd == Approx(4e-6));
     CHECK(e.max_output_tokens == 1000);
-    CHECK(e.max_cost_usd == Approx(4 * 3e-6 + 64 * 4e-6));  // the caller's max_tokens caps the answer
+    CHECK(e.max_cost_usd == Approx(11 * 3e-6 + 64 * 4e-6));  // the caller's max_tokens caps the answer
     CHECK(e.unpriced == 0);
   }
   {
     Rig rig(false, 1, {"m", "unknown-model"}, prices);
     REQUIRE(rig.run().code == Code::kOk);
     CHECK(s.estimate.unpriced == 1);
-    CHECK(s.estimate.prompt_cost_usd == Approx(4 * 1e-6));  // the priced target's
+    CHECK(s.estimate.prompt_cost_usd == Approx(11 * 1e-6));  // the priced target's
   }
+}
+
+// What a limiter reserves for a model whose encoding is unknown: every text the provider is sent.
+// Twenty tool definitions of 400 bytes each were left out, and a request carrying them reserved
+// the tokens of "hi" alone.
+TEST_CASE("the prompt estimate counts tool definitions, names and roles, and the chat format's overhead") {
+  outrigger_message_view hi{{"user", 4}, {"hi", 2}, {}, {}, nullptr, 0};
+  outrigger_params_view params{};
+  outrigger_request_view view{};
+  view.messages = &hi;
+  view.message_count = 1;
+  view.params = &params;
+  const uint64_t bare = chain::promptTokenEstimate(view);
+  CHECK(bare == (4 + 2 + 3) / 4 + 3 + 3);
+  std::string description(400, 'd');
+  std::vector<outrigger_tool_view> tools(20, outrigger_tool_view{{"function", 8}, {"lookup", 6}, {description.data(), 400}, {"{}", 2}});
+  params.tools = tools.data();
+  params.tool_count = tools.size();
+  CHECK(chain::promptTokenEstimate(view) == (4 + 2 + 20 * (6 + 400 + 2) + 3) / 4 + 3 + 3);
 }

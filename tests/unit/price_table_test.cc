@@ -72,6 +72,40 @@ TEST_CASE("LiteLLM import: token-priced chat and embedding entries, keyed by pro
   }
 }
 
+// A negative cache or reasoning price made the cost of a request negative (a counter going
+// down, a budget refunded), and a token limit of 1e30 was cast out of range: the entry is
+// skipped, the limit left unknown.
+TEST_CASE("LiteLLM import: an entry with a negative price is skipped, an absurd token limit left unknown") {
+  size_t skipped = 0;
+  auto entries = cost::parseLiteLlmJson(R"({
+    "gpt-4o": {"litellm_provider": "openai", "mode": "chat", "input_cost_per_token": 2.5e-6,
+               "output_cost_per_token": 1e-5, "cache_read_input_token_cost": -0.001},
+    "o3": {"litellm_provider": "openai", "mode": "chat", "input_cost_per_token": 2e-6,
+           "output_cost_per_token": 8e-6, "output_cost_per_reasoning_token": -1e-6},
+    "gpt-4.1": {"litellm_provider": "openai", "mode": "chat", "input_cost_per_token": 2e-6,
+                "output_cost_per_token": 8e-6, "max_input_tokens": 1e30, "max_output_tokens": 32768}
+  })", "odd.json", &skipped);
+  REQUIRE(entries.ok());
+  CHECK(skipped == 2);
+  REQUIRE(entries->size() == 1);
+  CHECK(entries->at(0).model == "gpt-4.1");
+  CHECK(entries->at(0).context_window == 0);
+  CHECK(entries->at(0).max_output == 32768);
+}
+
+TEST_CASE("price TOML: max_input is read and written back") {
+  auto t = cost::parsePriceToml("[models.\"openai/wide\"]\ninput = 1e-6\noutput = 2e-6\ncontext_window = 400000\n"
+                                "max_input = 272000\nmax_output = 128000\n", "wide.toml");
+  REQUIRE(t.ok());
+  const cost::ModelPrice* wide = t->get("openai/wide");
+  REQUIRE(wide);
+  CHECK(wide->max_input == 272000);
+  auto back = cost::parsePriceToml(cost::writePriceToml({wide}, "x"), "back.toml");
+  REQUIRE(back.ok());
+  CHECK(back->get("openai/wide")->max_input == 272000);
+  CHECK(back->get("openai/wide")->context_window == 400000);
+}
+
 TEST_CASE("the embedded table parses and prices the common models") {
   auto t = cost::embeddedPrices();
   REQUIRE(t.ok());
@@ -142,7 +176,7 @@ TEST_CASE("config [prices]: a file relative to the config, entries that override
 }
 
 TEST_CASE("config [prices]: entries override the embedded table, a missing file fails the chain build") {
-  auto table = cost::buildPriceTable("", {{"openai", "gpt-4o", 1e-6, 2e-6, {}, {}, {}, 0, 0, {}, "test"}});
+  auto table = cost::buildPriceTable("", {{"openai", "gpt-4o", 1e-6, 2e-6, {}, {}, {}, 0, 0, 0, {}, "test"}});
   REQUIRE(table.ok());
   CHECK(table.value()->get("openai/gpt-4o")->input == 1e-6);
   CHECK_FALSE(table.value()->get("openai/gpt-4o")->cache_read);  // replaced whole, not merged

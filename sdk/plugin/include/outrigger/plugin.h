@@ -426,7 +426,9 @@ typedef struct outrigger_guardrail_result {
 typedef struct outrigger_limit_estimate {
   outrigger_header hdr;
   uint64_t prompt_tokens;          /* the prompt's tokens: exact where the host knows the model's
-                                    * encoding, else its text bytes / 4; the most over the route's targets */
+                                    * encoding (up to 1 MiB of text), else an estimate: its text bytes
+                                    * (tool definitions included) / 4 plus the chat format's overhead;
+                                    * the most over the route's targets */
   uint64_t max_completion_tokens;  /* the caller's max_tokens; 0 when not set */
   /* ---- later 1.2 slots: what the request may cost, priced by the host from its price table
    * over every target of the route (each at its own model), taking the highest price of each
