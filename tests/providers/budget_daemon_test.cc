@@ -351,15 +351,25 @@ TEST_CASE("budget via daemon: a USD budget refuses a model without a price unles
   CHECK(client::Client(at(d)).chat(asAcme()).ok());
 }
 
+namespace {
+
+// limiter.loop_guard on the default route: two repeats and four calls per session in ten minutes.
+std::string loopGuardConfig(const UpstreamProcess& up) {
+  ::setenv("OUTRIGGER_TEST_OPENAI_KEY", "sk-test", 1);
+  return daemonHead() + openaiInstance("openai", up.baseUrl()) +
+         "[instances.loops]\ntype = \"limiter.loop_guard\"\n[instances.loops.config]\nwindow_seconds = 600\n"
+         "max_repeats = 2\nmax_calls = 4\n"
+         "[admin]\nlisten = \"127.0.0.1:0\"\n[http]\nlisten = [\"127.0.0.1:0\"]\n"
+         "[routes.default]\nprovider = \"openai\"\nmodel = \"gpt-4o-mini\"\nlimiters = [\"loops\"]\n";
+}
+
+}  // namespace
+
 TEST_CASE("loop guard via daemon: the same request repeated in a session is refused naming the rule, on both fronts, and counted") {
   UpstreamProcess up;
   REQUIRE(up.ready());
   ::setenv("OUTRIGGER_TEST_OPENAI_KEY", "sk-test", 1);
-  DaemonProcess d(daemonHead() + openaiInstance("openai", up.baseUrl()) +
-                  "[instances.loops]\ntype = \"limiter.loop_guard\"\n[instances.loops.config]\nwindow_seconds = 600\n"
-                  "max_repeats = 2\nmax_calls = 4\n"
-                  "[admin]\nlisten = \"127.0.0.1:0\"\n[http]\nlisten = [\"127.0.0.1:0\"]\n"
-                  "[routes.default]\nprovider = \"openai\"\nmodel = \"gpt-4o-mini\"\nlimiters = [\"loops\"]\n");
+  DaemonProcess d(loopGuardConfig(up));
   REQUIRE(d.waitReady());
   int http = boundPort(d, "OpenAI-compatible API"), admin = boundPort(d, "admin endpoints");
   REQUIRE(http != 0);
@@ -412,11 +422,7 @@ TEST_CASE("limiter.loop_guard: requests that differ only where one field ends an
   UpstreamProcess up;
   REQUIRE(up.ready());
   ::setenv("OUTRIGGER_TEST_OPENAI_KEY", "sk-test", 1);
-  DaemonProcess d(daemonHead() + openaiInstance("openai", up.baseUrl()) +
-                  "[instances.loops]\ntype = \"limiter.loop_guard\"\n[instances.loops.config]\nwindow_seconds = 600\n"
-                  "max_repeats = 2\n"
-                  "[http]\nlisten = [\"127.0.0.1:0\"]\n"
-                  "[routes.default]\nprovider = \"openai\"\nmodel = \"gpt-4o-mini\"\nlimiters = [\"loops\"]\n");
+  DaemonProcess d(loopGuardConfig(up));
   REQUIRE(d.waitReady());
   int http = boundPort(d, "OpenAI-compatible API");
   REQUIRE(http != 0);
