@@ -368,7 +368,6 @@ std::string loopGuardConfig(const UpstreamProcess& up) {
 TEST_CASE("loop guard via daemon: the same request repeated in a session is refused naming the rule, on both fronts, and counted") {
   UpstreamProcess up;
   REQUIRE(up.ready());
-  ::setenv("OUTRIGGER_TEST_OPENAI_KEY", "sk-test", 1);
   DaemonProcess d(loopGuardConfig(up));
   REQUIRE(d.waitReady());
   int http = boundPort(d, "OpenAI-compatible API"), admin = boundPort(d, "admin endpoints");
@@ -421,7 +420,6 @@ TEST_CASE("loop guard via daemon: the same request repeated in a session is refu
 TEST_CASE("limiter.loop_guard: requests that differ only where one field ends and the next begins are not repeats") {
   UpstreamProcess up;
   REQUIRE(up.ready());
-  ::setenv("OUTRIGGER_TEST_OPENAI_KEY", "sk-test", 1);
   DaemonProcess d(loopGuardConfig(up));
   REQUIRE(d.waitReady());
   int http = boundPort(d, "OpenAI-compatible API");
