@@ -70,7 +70,8 @@ class AnthropicEncoder final : public ResponseEncoder {
     w.StartArray();
     if (!content.empty()) textBlock(w, content);
     if (end.tool_calls) {
-      for (const ToolCall& c : *end.tool_calls) toolBlock(w, c.id, c.name, c.arguments);
+      size_t n = 0;
+      for (const ToolCall& c : *end.tool_calls) toolBlock(w, toolId(c.id, n++), c.name, c.arguments);
     }
     w.EndArray();
     w.Key("stop_reason");
@@ -112,7 +113,7 @@ class AnthropicEncoder final : public ResponseEncoder {
     }
     for (size_t i = 0; i < chunk.tool_call_count; ++i) {
       const ToolCallDelta& d = chunk.tool_calls[i];
-      if (open_ != static_cast<int>(d.index)) out += openBlock(static_cast<int>(d.index), d.id, d.name);
+      if (open_ != static_cast<int>(d.index)) out += openBlock(static_cast<int>(d.index), toolId(d.id, d.index), d.name);
       if (!d.arguments.empty()) out += delta("input_json_delta", "partial_json", d.arguments);
     }
     return out;
@@ -184,6 +185,12 @@ class AnthropicEncoder final : public ResponseEncoder {
       str(w, service_tier_);
     }
     w.EndObject();
+  }
+
+  // Some OpenAI-compatible servers send tool calls without ids; a tool_result must name one, and
+  // the SDKs tell calls apart by it.
+  std::string toolId(std::string_view id, size_t index) const {
+    return id.empty() ? "toolu_" + id_ + "_" + std::to_string(index) : std::string(id);
   }
 
   static void textBlock(Writer& w, std::string_view text) {

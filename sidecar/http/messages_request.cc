@@ -164,6 +164,12 @@ bool MessagesTranslator::tools(const Json& root, Offset<flatbuffers::Vector<Offs
       const Json& t = ts[i];
       std::string at = "tools[" + std::to_string(i) + "]";
       if (!t.IsObject() || !t.HasMember("name") || !t["name"].IsString()) return fail(at + ".name", at + " needs a string 'name'");
+      // Server tools (web_search_20250305, bash_20250124 ...) run at Anthropic, with settings of
+      // their own: as a function with an empty schema they would be a different tool.
+      if (t.HasMember("type") && !t["type"].IsNull() && (!t["type"].IsString() || sv(t["type"]) != "custom")) {
+        return fail(at + ".type", at + " is a server tool ('" + (t["type"].IsString() ? std::string(sv(t["type"])) : "?") +
+                                      "'): only custom tools (a name and an input_schema) pass through Outrigger");
+      }
       std::string schema = t.HasMember("input_schema") ? toJson(t["input_schema"]) : std::string("{}");
       std::string_view desc = t.HasMember("description") && t["description"].IsString() ? sv(t["description"]) : "";
       v.push_back(w::CreateTool(fbb_, str("function"), str(sv(t["name"])), str(desc), str(schema)));
@@ -172,11 +178,14 @@ bool MessagesTranslator::tools(const Json& root, Offset<flatbuffers::Vector<Offs
   }
   if (root.HasMember("tool_choice") && root["tool_choice"].IsObject()) {
     const Json& c = root["tool_choice"];
-    std::string_view type = c.HasMember("type") && c["type"].IsString() ? sv(c["type"]) : "auto";
+    if (!c.HasMember("type") || !c["type"].IsString()) return fail("tool_choice.type", "'tool_choice' needs a 'type'");
+    std::string_view type = sv(c["type"]);
     if (type == "any") *choice = str("required");
     else if (type == "tool" && c.HasMember("name") && c["name"].IsString()) *choice = str(sv(c["name"]));
+    else if (type == "tool") return fail("tool_choice.name", "'tool_choice' of type 'tool' needs the tool's 'name'");
     else if (type == "none") *choice = str("none");
-    else *choice = str("auto");
+    else if (type == "auto") *choice = str("auto");
+    else return fail("tool_choice.type", "'tool_choice.type' must be auto, any, tool or none");
   }
   return true;
 }

@@ -50,8 +50,9 @@ class ResponsesEncoder final : public ResponseEncoder {
     std::string_view content = end.content.empty() ? text : end.content;
     if (!content.empty()) items_.push_back({true, end.refusal, "msg_" + request_id_, "", "", std::string(content)});
     if (end.tool_calls) {
+      size_t n = 0;
       for (const ToolCall& c : *end.tool_calls) {
-        items_.push_back({false, false, callItemId(items_.size()), c.id, c.name, c.arguments});
+        items_.push_back({false, false, callItemId(items_.size()), callId(c.id, n++), c.name, c.arguments});
       }
     }
     rapidjson::StringBuffer buf;
@@ -89,7 +90,7 @@ class ResponsesEncoder final : public ResponseEncoder {
       auto found = call_items_.find(d.index);
       if (found == call_items_.end()) {
         found = call_items_.emplace(d.index, items_.size()).first;
-        items_.push_back({false, false, callItemId(items_.size()), std::string(d.id), std::string(d.name), ""});
+        items_.push_back({false, false, callItemId(items_.size()), callId(d.id, d.index), std::string(d.name), ""});
         out += event("response.output_item.added", [&](Writer& w) {
           w.Key("output_index"), w.Uint(unsigned(found->second));
           w.Key("item");
@@ -108,7 +109,11 @@ class ResponsesEncoder final : public ResponseEncoder {
 
   std::string streamClose(const ResponseEndInfo& end) override {
     std::string out;
-    std::string_view status = statusOf(end);
+    // Anthropic says an answer was a refusal only at its end, after its text went out as
+    // output_text: the part cannot turn into a refusal now, so the response is incomplete for
+    // content_filter, not a completed answer a parser would take the refusal text from.
+    bool late_refusal = end.refusal && text_item_ >= 0 && !items_[size_t(text_item_)].refusal;
+    std::string_view status = late_refusal ? "incomplete" : statusOf(end);
     for (size_t i = 0; i < items_.size(); ++i) {
       const Item& it = items_[i];
       if (it.text) {
@@ -184,6 +189,11 @@ class ResponsesEncoder final : public ResponseEncoder {
   }
 
   std::string callItemId(size_t n) const { return "fc_" + request_id_ + "_" + std::to_string(n); }
+  // Some OpenAI-compatible servers send tool calls without ids: the SDK tells function calls apart
+  // by call_id, and two empty ones made its stream fail ("conflicting output identities").
+  std::string callId(std::string_view id, size_t index) const {
+    return id.empty() ? "call_" + request_id_ + "_" + std::to_string(index) : std::string(id);
+  }
 
   template <class Body>
   std::string event(std::string_view type, Body&& body) {
@@ -288,7 +298,7 @@ class ResponsesEncoder final : public ResponseEncoder {
     w.Key("incomplete_details");
     if (status == "incomplete") {
       w.StartObject();
-      bool filtered = end && end->finish_reason == "content_filter";
+      bool filtered = end && (end->finish_reason == "content_filter" || end->refusal);
       w.Key("reason"), w.String(filtered ? "content_filter" : "max_output_tokens");
       w.EndObject();
     } else {

@@ -24,8 +24,7 @@ const std::set<std::string_view> kTranslated = {
     "temperature", "top_p", "metadata", "user", "reasoning", "stream", "previous_response_id", "conversation",
     "background"};
 // Responses-only fields with no Chat Completions meaning here: accepted and ignored.
-const std::set<std::string_view> kDropped = {"store", "include", "truncation", "stream_options", "max_tool_calls",
-                                             "prompt"};
+const std::set<std::string_view> kDropped = {"store", "include", "truncation", "stream_options", "max_tool_calls"};
 
 // Writes the Chat Completions body a Responses body means; the first problem found stops it.
 class ResponsesTranslator {
@@ -34,6 +33,11 @@ class ResponsesTranslator {
 
   bool run(const Json& root) {
     if (!root.IsObject()) return fail("", "the request body must be a JSON object");
+    // A stored prompt carries instructions and variables kept at OpenAI: without them the model
+    // would answer another question.
+    if (root.HasMember("prompt") && !root["prompt"].IsNull()) {
+      return fail("prompt", "prompt (a stored prompt) is not supported: send its instructions and input in the request");
+    }
     for (const char* stateful : {"previous_response_id", "conversation"}) {
       if (root.HasMember(stateful) && !root[stateful].IsNull()) {
         return fail(stateful, std::string(stateful) +
@@ -275,6 +279,9 @@ class ResponsesTranslator {
     }
     for (const char* k : {"temperature", "top_p", "metadata", "user"}) {
       if (root.HasMember(k) && !root[k].IsNull()) w_.Key(k), root[k].Accept(w_);
+    }
+    if (root.HasMember("text") && root["text"].IsObject() && isString(root["text"], "verbosity")) {
+      w_.Key("verbosity"), str(w_, sv(root["text"]["verbosity"]));  // Chat Completions' name for it
     }
     if (root.HasMember("reasoning") && root["reasoning"].IsObject() && isString(root["reasoning"], "effort")) {
       w_.Key("reasoning_effort"), str(w_, sv(root["reasoning"]["effort"]));

@@ -5,11 +5,11 @@
 // Mapped: model, instructions (a system message), input (a string, or a list of message,
 // function_call and function_call_output items; reasoning items are dropped), tools (function
 // tools), tool_choice, parallel_tool_calls, text.format (json_schema, json_object, text),
-// max_output_tokens, temperature, top_p, metadata, user, reasoning.effort, stream.
+// text.verbosity, max_output_tokens, temperature, top_p, metadata, user, reasoning.effort, stream.
 // Refused with a 400 naming the field: previous_response_id and conversation (they need stored
-// responses, which this gateway does not keep), background, built-in tools (web_search,
-// file_search ...), and input parts other than text. store, include, truncation,
-// stream_options, max_tool_calls and prompt are accepted and ignored: nothing is stored or
+// responses, which this gateway does not keep), background, a stored prompt, built-in tools
+// (web_search, file_search ...), and input parts other than text. store, include, truncation,
+// stream_options and max_tool_calls are accepted and ignored: nothing is stored or
 // retrievable. Other fields go on as the Chat Completions front keeps unknown ones.
 #pragma once
 

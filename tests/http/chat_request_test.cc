@@ -285,6 +285,35 @@ TEST_CASE("messages request: a forced tool, any and none keep their meaning on t
   CHECK(choiceOf(R"({"type":"auto"})") == "auto");
 }
 
+// A server tool runs at Anthropic with settings of its own; as a function with an empty schema it
+// was another tool. A tool_choice Anthropic refuses fell back to auto.
+TEST_CASE("messages request: server tools and a tool_choice Anthropic refuses get a 400 naming the field") {
+  struct Case {
+    const char* extra;
+    const char* param;
+  };
+  const Case cases[] = {
+      {R"("tools":[{"type":"web_search_20250305","name":"web_search","max_uses":3}])", "tools[0].type"},
+      {R"("tools":[{"type":"bash_20250124","name":"bash"}])", "tools[0].type"},
+      {R"("tools":[{"name":"lookup","input_schema":{"type":"object"}}],"tool_choice":{"type":"tool"})", "tool_choice.name"},
+      {R"("tools":[{"name":"lookup","input_schema":{"type":"object"}}],"tool_choice":{"type":"sometimes"})", "tool_choice.type"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.extra);
+    ChatCall call;
+    RequestError error;
+    std::string body = std::string(R"({"model":"claude-x","max_tokens":16,"messages":[{"role":"user","content":"hi"}],)") +
+                       c.extra + "}";
+    CHECK_FALSE(buildMessagesCall(body, {}, &call, &error));
+    CHECK(error.param == c.param);
+  }
+  ChatCall call;
+  RequestError error;
+  CHECK(buildMessagesCall(R"({"model":"claude-x","max_tokens":16,"messages":[{"role":"user","content":"hi"}],)"
+                          R"("tools":[{"type":"custom","name":"lookup","input_schema":{"type":"object"}}]})",
+                          {}, &call, &error));
+}
+
 TEST_CASE("messages request: an empty stop sequence is kept, where it once put a null offset in the vector") {
   ChatCall call;
   RequestError error;

@@ -28,14 +28,16 @@ Built build(const std::string& body) {
 
 std::string s(const flatbuffers::String* v) { return v ? v->str() : std::string(); }
 
-// A Responses stream that sent "partial", its encoder ready for the end.
-std::unique_ptr<ResponseEncoder> streamedPartial(const std::string& text) {
+// A Responses stream that sent "partial" (as a refusal's text: OpenAI's delta.refusal), its
+// encoder ready for the end.
+std::unique_ptr<ResponseEncoder> streamedPartial(const std::string& text, bool refusal = false) {
   ChatCall call;
   call.model = "default";
   auto encoder = makeResponsesEncoder(call, "req1");
   encoder->streamOpen();
   ResponseChunkInfo chunk;
   chunk.delta = text;
+  chunk.refusal = refusal;
   encoder->streamChunk(chunk);
   return encoder;
 }
@@ -147,6 +149,7 @@ TEST_CASE("responses: what needs stored state, built-in tools and non-text parts
       {R"({"input":"x"})", "model", "required"},
       {R"({"model":"m","input":"x","text":{"format":{"type":"json_schema"}}})", "text.format.schema", "JSON Schema"},
       {R"({"model":"m","input":"x","tool_choice":{"type":"file_search"}})", "tool_choice", "must be"},
+      {R"({"model":"m","input":"x","prompt":{"id":"pmpt_1","variables":{"city":"Paris"}}})", "prompt", "stored prompt"},
   };
   for (const Case& c : cases) {
     Built b = build(c.body);
@@ -176,7 +179,7 @@ TEST_CASE("responses: an answer a content filter stopped is incomplete for conte
   for (const char* reason : {"content_filter", "length", "stop", "refusal"}) {
     INFO(reason);
     bool refusal = std::string(reason) == "refusal";  // a refusal ends content_filter, and is whole
-    auto encoder = streamedPartial("partial");
+    auto encoder = streamedPartial("partial", refusal);
     ResponseEndInfo end;
     end.finish_reason = refusal ? "content_filter" : reason;
     end.refusal = refusal;
@@ -218,4 +221,90 @@ TEST_CASE("responses: the response object repeats the request's tools, tool_choi
   CHECK(p["parallel_tool_calls"].GetBool());
   CHECK(p["tools"].Size() == 0);
   CHECK(p["metadata"].IsObject());
+}
+
+// An Anthropic upstream says a stream was a refusal only at its end, after the text went out as
+// output_text: the stream ended "completed", and a parser took the refusal for the answer.
+TEST_CASE("responses: a refusal known only at the stream's end makes it incomplete for content_filter") {
+  auto encoder = streamedPartial("I won't do that");
+  ResponseEndInfo end;
+  end.finish_reason = "content_filter";
+  end.refusal = true;
+  std::string events = encoder->streamClose(end);
+  CHECK(events.find("response.completed") == std::string::npos);
+  rapidjson::Document d = eventData(events, "response.incomplete");
+  REQUIRE(d.IsObject());
+  CHECK(std::string(d["response"]["incomplete_details"]["reason"].GetString()) == "content_filter");
+}
+
+// Some OpenAI-compatible servers send tool calls without ids; the SDK tells calls apart by
+// call_id, and two empty ones failed its stream.
+TEST_CASE("responses: tool calls that came without ids get distinct call ids") {
+  ChatCall call;
+  call.model = "default";
+  auto encoder = makeResponsesEncoder(call, "req9");
+  encoder->streamOpen();
+  ToolCallDelta calls[2];
+  calls[0].index = 0;
+  calls[0].name = "a";
+  calls[1].index = 1;
+  calls[1].name = "b";
+  ResponseChunkInfo chunk;
+  chunk.tool_calls = calls;
+  chunk.tool_call_count = 2;
+  encoder->streamChunk(chunk);
+  ResponseEndInfo end;
+  end.finish_reason = "tool_calls";
+  rapidjson::Document d = eventData(encoder->streamClose(end), "response.completed");
+  REQUIRE(d.IsObject());
+  const auto& output = d["response"]["output"];
+  REQUIRE(output.Size() == 2);
+  std::string first = output[0]["call_id"].GetString(), second = output[1]["call_id"].GetString();
+  CHECK_FALSE(first.empty());
+  CHECK_FALSE(second.empty());
+  CHECK(first != second);
+}
+
+TEST_CASE("responses: text.verbosity goes on as verbosity") {
+  Built b = build(R"({"model":"m","input":"x","text":{"format":{"type":"text"},"verbosity":"low"}})");
+  REQUIRE(b.ok);
+  std::string extra = s(b.call.request->params()->extra_json());
+  CHECK(extra.find(R"("verbosity":"low")") != std::string::npos);
+}
+
+TEST_CASE("messages: tool calls that came without ids get distinct tool_use ids, streamed and whole") {
+  ChatCall call;
+  call.model = "default";
+  auto streamed = makeAnthropicEncoder(call, "req7");
+  std::string events = streamed->streamOpen();
+  ToolCallDelta calls[2];
+  calls[0].index = 0;
+  calls[0].name = "a";
+  calls[1].index = 1;
+  calls[1].name = "b";
+  ResponseChunkInfo chunk;
+  chunk.tool_calls = calls;
+  chunk.tool_call_count = 2;
+  events += streamed->streamChunk(chunk);
+  size_t first = events.find(R"("type":"tool_use","id":")");
+  REQUIRE(first != std::string::npos);
+  size_t second = events.find(R"("type":"tool_use","id":")", first + 1);
+  REQUIRE(second != std::string::npos);
+  std::string id_a = events.substr(first + 24, events.find('"', first + 24) - first - 24);
+  std::string id_b = events.substr(second + 24, events.find('"', second + 24) - second - 24);
+  CHECK_FALSE(id_a.empty());
+  CHECK(id_a != id_b);
+
+  auto whole = makeAnthropicEncoder(call, "req8");
+  std::vector<ToolCall> answer = {{"", "function", "a", "{}"}, {"", "function", "b", "{}"}};
+  ResponseEndInfo end;
+  end.finish_reason = "tool_calls";
+  end.tool_calls = &answer;
+  rapidjson::Document d;
+  d.Parse(whole->unary(end, "").c_str());
+  REQUIRE(d.IsObject());
+  REQUIRE(d["content"].Size() == 2);
+  std::string a = d["content"][0]["id"].GetString(), b = d["content"][1]["id"].GetString();
+  CHECK_FALSE(a.empty());
+  CHECK(a != b);
 }
