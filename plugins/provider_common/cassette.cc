@@ -5,12 +5,18 @@
 #include <re2/re2.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <xxhash.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <set>
+#include <sstream>
 #include <stdexcept>
 
 #include "bounded_json.h"
@@ -227,17 +233,36 @@ std::map<std::string, std::weak_ptr<Cassette>> g_tapes;
 
 }  // namespace
 
-Cassette::Cassette(std::string path, bool must_exist) : path_(std::move(path)) {
-  std::ifstream in(path_);
+Cassette::Cassette(std::string path, bool must_exist, bool fresh) : path_(std::move(path)) {
+  if (fresh) {
+    std::ofstream empty(path_, std::ios::trunc);
+    if (!empty) throw std::runtime_error("cassette " + path_ + " cannot be written");
+    return;
+  }
+  std::ifstream in(path_, std::ios::binary);
   if (!in) {
     if (must_exist) throw std::runtime_error("cassette " + path_ + " cannot be read (replay needs a recording)");
     return;
   }
-  std::string line;
-  for (size_t n = 1; std::getline(in, line); ++n) {
+  std::stringstream whole;
+  whole << in.rdbuf();
+  const std::string text = whole.str();
+  size_t n = 1;
+  for (size_t start = 0; start < text.size(); ++n) {
+    size_t end = text.find('\n', start);
+    bool cut = end == std::string::npos;  // no newline: the last line, maybe cut by a crash
+    std::string_view line = std::string_view(text).substr(start, (cut ? text.size() : end) - start);
+    start = cut ? text.size() : end + 1;
     if (line.empty()) continue;
     auto e = std::make_shared<RecordedExchange>();
-    if (!decodeExchange(line, e.get())) throw std::runtime_error("cassette " + path_ + ":" + std::to_string(n) + ": not a recorded exchange");
+    if (!decodeExchange(std::string(line), e.get())) {
+      if (cut) {  // an append the writer never finished: not a recording
+        ends_mid_line_ = true;
+        break;
+      }
+      throw std::runtime_error("cassette " + path_ + ":" + std::to_string(n) + ": not a recorded exchange");
+    }
+    ends_mid_line_ = cut;
     by_key_[e->key].recorded.push_back(e);
     exchanges_.push_back(std::move(e));
   }
@@ -261,11 +286,21 @@ size_t Cassette::size() const {
 bool Cassette::append(std::shared_ptr<const RecordedExchange> e) {
   std::string line = encodeExchange(*e) + "\n";
   std::lock_guard<std::mutex> lock(mu_);
-  FILE* f = std::fopen(path_.c_str(), "ae");
-  if (!f) return false;
-  bool ok = std::fwrite(line.data(), 1, line.size(), f) == line.size();
-  ok = std::fclose(f) == 0 && ok;
+  if (ends_mid_line_) line.insert(0, "\n");  // after a line cut short, a line of its own
+  int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return false;
+  // One write under an exclusive lock: another process (or another provider plugin, with its
+  // own copy of this code) appending to the file waits for the whole line.
+  bool ok = ::flock(fd, LOCK_EX) == 0;
+  for (size_t done = 0; ok && done < line.size();) {
+    ssize_t w = ::write(fd, line.data() + done, line.size() - done);
+    if (w < 0 && errno == EINTR) continue;
+    ok = w > 0;
+    if (ok) done += size_t(w);
+  }
+  ok = ::close(fd) == 0 && ok;
   if (!ok) return false;
+  ends_mid_line_ = false;
   Takes& t = by_key_[e->key];
   t.recorded.push_back(e);
   t.next = t.recorded.size();  // recorded now, so not to be replayed again in this run
@@ -273,7 +308,7 @@ bool Cassette::append(std::shared_ptr<const RecordedExchange> e) {
   return true;
 }
 
-std::string Cassette::explainMiss(std::string_view path, const std::string& canonical) const {
+std::string Cassette::explainMiss(std::string_view path, const std::string& canonical, std::string* values) const {
   std::lock_guard<std::mutex> lock(mu_);
   std::string head = "no recording for this request in cassette " + path_ + " (" + std::to_string(exchanges_.size()) + " recorded)";
   rapidjson::Document asked;
@@ -296,8 +331,8 @@ std::string Cassette::explainMiss(std::string_view path, const std::string& cano
     }
   }
   if (best < 0) return head + "; none on " + std::string(path);
-  return head + "; the nearest differs in " + std::to_string(best) + " place(s), first at " + best_at + ": recorded " +
-         best_recorded + ", asked " + best_asked;
+  *values = "recorded " + best_recorded + ", asked " + best_asked;
+  return head + "; the nearest differs in " + std::to_string(best) + " place(s), first at " + best_at;
 }
 
 CassetteSettings readCassetteSettings(const rapidjson::Value& config) {
@@ -328,7 +363,11 @@ CassetteSettings readCassetteSettings(const rapidjson::Value& config) {
   std::lock_guard<std::mutex> lock(g_tapes_mu);
   std::shared_ptr<Cassette> tape = g_tapes[path].lock();
   if (!tape) {
-    tape = std::make_shared<Cassette>(path, s.mode == CassetteSettings::Mode::kReplay);
+    // `record` records the session again: the file starts empty, once a process (a reload keeps
+    // what this run recorded), so a replay serves the new recordings, not ones from before.
+    static std::set<std::string> started_fresh;
+    bool fresh = s.mode == CassetteSettings::Mode::kRecord && started_fresh.insert(path).second;
+    tape = std::make_shared<Cassette>(path, s.mode == CassetteSettings::Mode::kReplay, fresh);
     g_tapes[path] = tape;
   }
   s.tape = std::move(tape);

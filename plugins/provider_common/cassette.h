@@ -9,7 +9,8 @@
 // request text, shown when a replay misses, can be redacted with `redact` patterns.
 //
 // A cassette is a JSONL file, one exchange a line, shared by every instance that names the same
-// path. Appends go under a lock. A key recorded several times (a retry after a 503, the same
+// path. Each append is one write(2) to an O_APPEND descriptor under flock, so processes and
+// provider plugins writing one file never interleave lines. A key recorded several times (a retry after a 503, the same
 // question asked again) replays its recordings in the order they were made, then the last again.
 #pragma once
 
@@ -42,19 +43,24 @@ struct RecordedExchange {
 
 class Cassette {
  public:
-  // Loads `path` (a missing file is empty unless `must_exist`). Throws std::runtime_error.
-  Cassette(std::string path, bool must_exist);
+  // Loads `path` (a missing file is empty unless `must_exist`); `fresh`: empties it instead (a
+  // `record` run starts the file again). A last line cut short (a crash mid-append) is left out.
+  // Throws std::runtime_error.
+  Cassette(std::string path, bool must_exist, bool fresh = false);
 
   // The key's next recording in order (the last once all were played), or nullptr.
   std::shared_ptr<const RecordedExchange> take(const std::string& key);
-  // Why nothing matches: the nearest recording on the same path and where it differs.
-  std::string explainMiss(std::string_view path, const std::string& canonical_request) const;
+  // Why nothing matches: the nearest recording on the same path and where it differs, for the
+  // caller; `values` gets what differs there, recorded and asked (another request's text: for the
+  // log, not the caller).
+  std::string explainMiss(std::string_view path, const std::string& canonical_request, std::string* values) const;
   // Appends to the file and the index. False when the file cannot be written.
   bool append(std::shared_ptr<const RecordedExchange> exchange);
   size_t size() const;
 
  private:
   std::string path_;
+  bool ends_mid_line_ = false;  // the file's last line has no newline: the next append starts one
   mutable std::mutex mu_;
   std::vector<std::shared_ptr<const RecordedExchange>> exchanges_;
   struct Takes {

@@ -64,7 +64,10 @@ outrigger_status HttpProvider::send(std::unique_ptr<HttpCall> call, const std::s
     if (tape.mode == Mode::kReplay || tape.mode == Mode::kReplayOrRecord) {
       if (auto found = tape.tape->take(canonical.key)) return replay(std::move(call), std::move(found));
       if (tape.mode == Mode::kReplay) {
-        std::string why = tape.tape->explainMiss(path, redactedRequest(canonical.text, tape));
+        std::string values;
+        std::string why = tape.tape->explainMiss(path, redactedRequest(canonical.text, tape), &values);
+        // What differs is another request's text: the log has it, the caller only where it is.
+        if (!values.empty()) host().log(OUTRIGGER_LOG_INFO, why + ": " + values);
         return refuse(c, Failure{OUTRIGGER_CODE_FAILED_PRECONDITION, false, 0, why});
       }
     }
@@ -205,8 +208,14 @@ void HttpProvider::replayBody(HttpCall* c) {
 
 void HttpProvider::recordEnd(HttpCall* c, const outrigger_http_result& result) {
   std::shared_ptr<RecordedExchange> e = std::move(c->recording);
-  // Only whole HTTP exchanges: a reset or a timeout is the network's, not the upstream's answer.
-  if (!e || result.error != OUTRIGGER_HTTP_OK || e->status == 0) return;
+  // Only whole HTTP exchanges: a reset or a timeout is the network's, not the upstream's answer;
+  // but a stream is whole at its terminal event, whatever the transport did after it.
+  bool whole_stream = c->stream && c->terminal_seen && e && e->status >= 200 && e->status < 300;
+  if (!e || (result.error != OUTRIGGER_HTTP_OK && !whole_stream) || e->status == 0) return;
+  // An upstream may echo a key back ("Incorrect API key provided: sk-..."): never into the file.
+  for (RecordedPiece& piece : e->pieces) {
+    for (const std::string& k : http().keys) piece.bytes = redact(std::move(piece.bytes), k);
+  }
   e->total_ms = msSince(c->sent_ns, host().nowNs());
   if (!http().cassette.tape->append(std::move(e))) {
     host().log(OUTRIGGER_LOG_WARN, "cannot write to the cassette: the exchange is not recorded");
@@ -247,6 +256,12 @@ void HttpProvider::awaitBodyEnd(HttpCall* c) {
     HttpCall* call = it->second.get();
     if (call->finished || call->transfer_ended) return;
     call->transfer_ended = true;
+    if (call->recording) {  // whole at its terminal event: recorded as if the body had ended
+      outrigger_http_result ended{};
+      ended.hdr = OUTRIGGER_HEADER_INIT(outrigger_http_result);
+      ended.status = call->status;
+      recordEnd(call, ended);
+    }
     ++call->in_callback;
     pump(call);  // finishes now unless events wait behind a pause (then at the resume)
     --call->in_callback;
