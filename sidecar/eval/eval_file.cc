@@ -115,8 +115,18 @@ bool readEvalFile(const std::string& path, EvalConfig* cfg, std::string* error) 
     *error = path + ": no dataset";
     return false;
   }
-  return readList(root, "targets", cfg, &cfg->targets, readTarget, error) &&
-         readList(root, "scorers", cfg, &cfg->scorers, readScorer, error);
+  if (!readList(root, "targets", cfg, &cfg->targets, readTarget, error)) return false;
+  // Results and baselines are kept by target name: two targets of one name would be compared
+  // with one baseline, and the gate would pass the regression of either.
+  std::set<std::string> names;
+  for (const TargetConfig& t : cfg->targets) {
+    if (!names.insert(t.name).second) {
+      *error = path + ": two [[targets]] are named '" + t.name +
+               "' (a target is named after its route unless it has a name): give each its own name";
+      return false;
+    }
+  }
+  return readList(root, "scorers", cfg, &cfg->scorers, readScorer, error);
 }
 
 }  // namespace outrigger::eval

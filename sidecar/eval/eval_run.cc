@@ -104,14 +104,18 @@ void decideVerdict(double min_pass_rate, bool have_baseline, RunReport* run) {
   uint32_t errors = 0;
   for (const auto& t : run->targets) {
     errors += t.result.errors;
-    if (t.gate.compared) {
+    if (t.gate.compared && t.gate.paired_cases == 0) {
+      // Nothing to compare (the baseline's cases all errors, or other ids): min_pass_rate decides.
+      run->notes.push_back("target '" + t.result.name + "': no case pairs with the baseline's");
+    }
+    if (t.gate.compared && t.gate.paired_cases > 0) {
       regression = regression || t.gate.regression;
       run->notes.push_back("target '" + t.result.name + "': " + (t.gate.regression ? "regression, " : "") +
                            std::to_string(t.gate.changes.size()) + " cases changed vs baseline");
     } else if (t.result.passRate() < min_pass_rate) {
       below = true;
       run->notes.push_back("target '" + t.result.name + "': pass rate " + pct(t.result.passRate()) + " is below min_pass_rate " +
-                           pct(min_pass_rate) + (have_baseline ? " (the baseline has no such target)" : ""));
+                           pct(min_pass_rate) + (have_baseline && !t.gate.compared ? " (the baseline has no such target)" : ""));
     }
   }
   // A drop proven on the cases that could be evaluated stands even when others could not.

@@ -119,10 +119,17 @@ std::string requestExtraJson(const TargetConfig& target, const EvalCase& c) {
   return doc.MemberCount() == 0 ? "" : toJson(doc);
 }
 
-CaseStatus decideCase(const CaseOutput& out, const std::vector<Score>& scores) {
+CaseStatus decideCase(const CaseOutput& out, std::vector<Score>* scores) {
   if (!out.ok) return CaseStatus::kError;
+  if (scores->empty()) {
+    Score none;
+    none.scorer = "(none)";
+    none.error = "no scorer applies to this case (its tags match none of the tagged scorers)";
+    scores->push_back(std::move(none));
+    return CaseStatus::kError;
+  }
   bool pass = true;
-  for (const auto& s : scores) {
+  for (const auto& s : *scores) {
     if (!s.gating) continue;
     if (!s.error.empty()) return CaseStatus::kError;
     pass = pass && s.pass;
@@ -149,7 +156,7 @@ TargetResult runTarget(ChatBackend* client, const EvalConfig& cfg, const TargetC
           if (applies(s->config(), cases[i])) r.scores.push_back(s->score(cases[i], r.output));
         }
       }
-      r.status = decideCase(r.output, r.scores);
+      r.status = decideCase(r.output, &r.scores);
       progress.report(r);
     }
   };

@@ -21,8 +21,10 @@ TargetResult runTarget(ChatBackend* client, const EvalConfig& cfg, const TargetC
                        const std::vector<EvalCase>& cases, const ScorerList& scorers);
 
 // What decides a case: an answer error or a gating scorer that could not run is an error;
-// otherwise it passes when every gating scorer passes.
-CaseStatus decideCase(const CaseOutput& out, const std::vector<Score>& scores);
+// otherwise it passes when every gating scorer passes (scorers set `gate = false`, and judges
+// not calibrated, only report). A case no scorer applies to at all (its tags match none) is an
+// error, added to `scores`: nothing looked at its answer, and a pass would let any through.
+CaseStatus decideCase(const CaseOutput& out, std::vector<Score>* scores);
 
 // The request fields a case sends: the target's extra, the case's extra, tools and
 // response_format merged into one JSON object ("" when there is nothing to send).

@@ -94,7 +94,7 @@ class Simulator {
     p.input.messages = targetMessages(target, c.turns);
     p.result.output = summarise(c);
     p.result.scores = score(scenario, c, goal);
-    p.result.status = decideCase(p.result.output, p.result.scores);
+    p.result.status = decideCase(p.result.output, &p.result.scores);
     p.result.ended = c.ended;
     p.result.turns = std::move(c.turns);
     return p;

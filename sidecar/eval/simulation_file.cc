@@ -135,6 +135,13 @@ bool readSimulationFile(const std::string& path, SimulationConfig* cfg, std::str
   auto target = [&](const toml::table& t) {
     SimTargetConfig item;
     if (!readTarget(t, file, &item, error)) return false;
+    for (const SimTargetConfig& other : cfg->targets) {  // results and baselines are kept by name
+      if (other.target.name == item.target.name) {
+        *error = file + ":" + std::to_string(t.source().begin.line) + ": two [[targets]] are named '" + item.target.name +
+                 "' (a target is named after its route unless it has a name): give each its own name";
+        return false;
+      }
+    }
     cfg->targets.push_back(std::move(item));
     return true;
   };

@@ -107,6 +107,49 @@ TEST_CASE("gate: a drop of one case in twenty is not significant and exits 0, sa
   CHECK(doc["targets"][0]["gate"]["ci_high"].GetDouble() >= 0);
 }
 
+// Three ways the gate passed what it should not: a baseline none of whose cases pair with the
+// run's (other ids, or all errors) passed a run of 0%; two targets of one name were compared with
+// one baseline; and a case no scorer applies to (its tags match none) passed unexamined.
+TEST_CASE("gate: no case paired with the baseline falls back to min_pass_rate") {
+  DaemonProcess d(evalDaemonConfig());
+  REQUIRE(evalDaemonReady(d));
+  writeText(d.dir() + "/base.jsonl", dataset(0));
+  std::string renamed;
+  for (int i = 0; i < 5; ++i) {
+    renamed += "{\"id\": \"x" + std::to_string(i) + "\", \"prompt\": \"p\", \"expected\": \"something else\"}\n";
+  }
+  writeText(d.dir() + "/renamed.jsonl", renamed);
+  REQUIRE(outriggerEval(d, "run " + writeEvalFile(d, "base", "base.jsonl", kExact) + " --json " + d.dir() + "/base.json").first == 0);
+  auto [code, out] = outriggerEval(d, "run " + writeEvalFile(d, "renamed", "renamed.jsonl", kExact) + " --baseline " +
+                                          d.dir() + "/base.json");
+  INFO(out);
+  CHECK(code == 100);
+  CHECK(out.find("no case pairs with the baseline's") != std::string::npos);
+  CHECK(out.find("pass rate 0.0% is below min_pass_rate 100.0%") != std::string::npos);
+}
+
+TEST_CASE("gate: two targets of one name are refused, a case no scorer applies to is an error") {
+  DaemonProcess d(evalDaemonConfig());
+  REQUIRE(evalDaemonReady(d));
+  writeText(d.dir() + "/good.jsonl", dataset(0));
+  std::string twice = writeEvalFile(d, "twice", "good.jsonl", std::string("[[targets]]\nroute = \"default\"\n") + kExact);
+  // writeEvalFile names its target "mock"; one more on the same route is named "default": rename it "mock".
+  std::string text = readText(twice);
+  text.replace(text.find("[[targets]]\nroute"), std::string("[[targets]]\nroute").size(), "[[targets]]\nname = \"mock\"\nroute");
+  writeText(twice, text);
+  auto [dup_code, dup_out] = outriggerEval(d, "run " + twice);
+  INFO(dup_out);
+  CHECK(dup_code == 2);
+  CHECK(dup_out.find("two [[targets]] are named 'mock'") != std::string::npos);
+
+  auto [code, out] = outriggerEval(d, "run " + writeEvalFile(d, "untagged", "good.jsonl",
+                                                           "[[scorers]]\ntype = \"exact\"\ntags = [\"nowhere\"]\n") +
+                                          " --json " + d.dir() + "/untagged.json");
+  INFO(out);
+  CHECK(code == 2);
+  CHECK(readText(d.dir() + "/untagged.json").find("no scorer applies to this case") != std::string::npos);
+}
+
 TEST_CASE("gate: exit 2 when a case cannot be evaluated, the sidecar is unreachable or the eval file is bad") {
   DaemonProcess d(evalDaemonConfig());
   REQUIRE(evalDaemonReady(d));
