@@ -24,6 +24,8 @@ class ExactScorer : public Scorer {
   using Scorer::Scorer;
   Score score(const EvalCase& c, const CaseOutput& out) const override {
     std::string want = reference(config_, c), got = out.content;
+    // As for contains: with nothing to compare, an empty answer would pass.
+    if (want.empty()) return failedToRun("nothing to compare with: no value and no expected in the case");
     if (config_.ignore_case) want = lower(want), got = lower(got);
     bool pass = got == want;
     return verdict(pass, pass ? 1 : 0, pass ? "equal" : "expected \"" + want + "\"");
