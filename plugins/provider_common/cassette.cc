@@ -292,14 +292,18 @@ bool Cassette::append(std::shared_ptr<const RecordedExchange> e) {
   // One write under an exclusive lock: another process (or another provider plugin, with its
   // own copy of this code) appending to the file waits for the whole line.
   bool ok = ::flock(fd, LOCK_EX) == 0;
-  for (size_t done = 0; ok && done < line.size();) {
+  size_t done = 0;
+  while (ok && done < line.size()) {
     ssize_t w = ::write(fd, line.data() + done, line.size() - done);
     if (w < 0 && errno == EINTR) continue;
     ok = w > 0;
     if (ok) done += size_t(w);
   }
   ok = ::close(fd) == 0 && ok;
-  if (!ok) return false;
+  if (!ok) {
+    if (done > 0) ends_mid_line_ = true;  // part of the line went out: the next starts its own
+    return false;
+  }
   ends_mid_line_ = false;
   Takes& t = by_key_[e->key];
   t.recorded.push_back(e);

@@ -102,9 +102,11 @@ class WordLlamaProvider final : public Provider {
       ++job->next;
     }
     if (job->next < job->inputs.size()) {
-      host().post(job->handle, [this, job](outrigger_status status) {
+      outrigger_status posted = host().post(job->handle, [this, job](outrigger_status status) {
         if (status == OUTRIGGER_OK) run(job);
       });
+      // Not posted (the loop's queue full, or stopping): the callback never comes, so answer now.
+      if (posted != OUTRIGGER_OK) refuse(job->handle, "cannot schedule the rest of the inputs", OUTRIGGER_CODE_UNAVAILABLE);
       return;
     }
     std::vector<outrigger_embedding_view> vectors(job->inputs.size());
@@ -119,11 +121,12 @@ class WordLlamaProvider final : public Provider {
     host().embeddingsDone(job->handle, r);
   }
 
-  outrigger_status refuse(outrigger_request handle, const char* why) {
+  outrigger_status refuse(outrigger_request handle, const char* why,
+                          outrigger_code code = OUTRIGGER_CODE_INVALID_ARGUMENT) {
     outrigger_embeddings_view r{};
     r.hdr = OUTRIGGER_HEADER_INIT(outrigger_embeddings_view);
     r.model = str(model_name_);
-    r.code = OUTRIGGER_CODE_INVALID_ARGUMENT;
+    r.code = code;
     r.message = str(why);
     host().embeddingsDone(handle, r);
     return OUTRIGGER_PENDING;

@@ -495,13 +495,26 @@ constexpr size_t kMaxKeyParts = 64;
 
 // Where the multi-line string closing with `delim` closes in `line`, from `from` on: in a basic
 // one (""") a backslash escapes the next character, so \""" closes nothing.
+// The string may end with one or two more quotes than its delimiter ("""q"""" is the text q"):
+// the close returned is the last three of them, so what follows is read from where the string
+// really ends.
 size_t closeOf(std::string_view line, size_t from, std::string_view delim) {
-  if (delim == "'''") return line.find(delim, from);
-  for (size_t i = from; i < line.size(); ++i) {
-    if (line[i] == '\\') ++i;
-    else if (line.substr(i, 3) == delim) return i;
+  size_t at = std::string_view::npos;
+  if (delim == "'''") {
+    at = line.find(delim, from);
+  } else {
+    for (size_t i = from; i < line.size(); ++i) {
+      if (line[i] == '\\') ++i;
+      else if (line.substr(i, 3) == delim) {
+        at = i;
+        break;
+      }
+    }
   }
-  return std::string_view::npos;
+  for (int extra = 0; at != std::string_view::npos && extra < 2 && at + 3 < line.size() && line[at + 3] == delim[0]; ++extra) {
+    ++at;
+  }
+  return at;
 }
 
 // The delimiter (""" or ''') of a multi-line string that opens in `line` from `from` on and does

@@ -244,6 +244,19 @@ TEST_CASE("a dotted key inside an inline table is counted, a line of floats is n
         "test.toml:7: a dotted key of more than 64 parts");
   CHECK(errorOf(std::string(kMinimal) + "[instances.mock.config]\nx = { s = \"\"\"q\"\"\", a" + parts + " = 1 }\n") ==
         "test.toml:7: a dotted key of more than 64 parts");  // after a multi-line string closed on the line
+  // A multi-line string may end with one or two quotes more than its delimiter ("""a"""" is a").
+  CHECK(errorOf(std::string(kMinimal) + "[instances.mock.config]\nx = { s = \"\"\"a\"\"\"\", a" + parts + " = 1 }\n") ==
+        "test.toml:7: a dotted key of more than 64 parts");
+  std::string dotted_text = "1";
+  for (int i = 0; i < 70; ++i) dotted_text += ".1";
+  for (std::string q : {std::string(3, '"'), std::string(3, '\'')}) {
+    std::string quad = q + "q" + q + q[0];  // four quotes close it: the text is q and one quote
+    auto text_only = config::parseConfig(std::string(kMinimal) + "[instances.mock.config]\nx = [" + quad + ", \"" +
+                                             dotted_text + "\"]\n",
+                                         "test.toml", "/etc/outrigger");
+    INFO(quad << ": " << (text_only.ok() ? std::string() : text_only.status().message()));
+    CHECK(text_only.ok());  // the dots are in a string
+  }
   std::string floats;
   for (int i = 0; i < 80; ++i) floats += (i ? ", " : "") + std::to_string(i) + ".5";
   auto scores = config::parseConfig(std::string(kMinimal) + "[instances.mock.config]\nscores = [\n  " + floats + "\n]\n",
