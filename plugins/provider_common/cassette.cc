@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <set>
 #include <sstream>
@@ -228,17 +229,33 @@ std::string shown(const rapidjson::Value* v) {
   return s.size() > 120 ? s.substr(0, 117) + "..." : s;
 }
 
+// The first line of a file `record` began: which process began it (pid and start time, so a
+// pid used again is another session). Loading skips it.
+constexpr std::string_view kSessionPrefix = "{\"session\":";
+
+const std::string& sessionLine() {
+  static const std::string line = [] {
+    std::string start = "0";
+    std::ifstream stat("/proc/self/stat");
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    // Field 22, starttime, counted after the command name's closing parenthesis.
+    std::istringstream rest(text.substr(text.rfind(')') == std::string::npos ? 0 : text.rfind(')') + 2));
+    std::string field;
+    for (int i = 3; i <= 22 && rest >> field; ++i) {
+      if (i == 22) start = field;
+    }
+    return std::string(kSessionPrefix) + "\"" + std::to_string(::getpid()) + "." + start + "\"}\n";
+  }();
+  return line;
+}
+
 std::mutex g_tapes_mu;
 std::map<std::string, std::weak_ptr<Cassette>> g_tapes;
 
 }  // namespace
 
-Cassette::Cassette(std::string path, bool must_exist, bool fresh) : path_(std::move(path)) {
-  if (fresh) {
-    std::ofstream empty(path_, std::ios::trunc);
-    if (!empty) throw std::runtime_error("cassette " + path_ + " cannot be written");
-    return;
-  }
+Cassette::Cassette(std::string path, bool must_exist, bool fresh) : path_(std::move(path)), fresh_pending_(fresh) {
+  if (fresh) return;  // recording again: nothing of the file is replayed
   std::ifstream in(path_, std::ios::binary);
   if (!in) {
     if (must_exist) throw std::runtime_error("cassette " + path_ + " cannot be read (replay needs a recording)");
@@ -253,7 +270,7 @@ Cassette::Cassette(std::string path, bool must_exist, bool fresh) : path_(std::m
     bool cut = end == std::string::npos;  // no newline: the last line, maybe cut by a crash
     std::string_view line = std::string_view(text).substr(start, (cut ? text.size() : end) - start);
     start = cut ? text.size() : end + 1;
-    if (line.empty()) continue;
+    if (line.empty() || line.rfind(kSessionPrefix, 0) == 0) continue;
     auto e = std::make_shared<RecordedExchange>();
     if (!decodeExchange(std::string(line), e.get())) {
       if (cut) {  // an append the writer never finished: not a recording
@@ -284,14 +301,27 @@ size_t Cassette::size() const {
 }
 
 bool Cassette::append(std::shared_ptr<const RecordedExchange> e) {
-  std::string line = encodeExchange(*e) + "\n";
+  const std::string record = encodeExchange(*e) + "\n";
   std::lock_guard<std::mutex> lock(mu_);
-  if (ends_mid_line_) line.insert(0, "\n");  // after a line cut short, a line of its own
   int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return false;
   // One write under an exclusive lock: another process (or another provider plugin, with its
   // own copy of this code) appending to the file waits for the whole line.
   bool ok = ::flock(fd, LOCK_EX) == 0;
+  std::string line = ends_mid_line_ ? "\n" + record : record;  // after a line cut short, its own
+  if (ok && fresh_pending_) {
+    // Recording again empties the file, once: its first line names the process that began it,
+    // and another provider plugin of this process (with its own copy of this code) may have
+    // begun it already; what that one recorded stays.
+    const std::string& session = sessionLine();
+    std::string head(session.size(), '\0');
+    bool ours = ::pread(fd, head.data(), head.size(), 0) == ssize_t(head.size()) && head == session;
+    if (!ours) {
+      ok = ::ftruncate(fd, 0) == 0;
+      line = session + record;
+    }
+    fresh_pending_ = !ok;
+  }
   size_t done = 0;
   while (ok && done < line.size()) {
     ssize_t w = ::write(fd, line.data() + done, line.size() - done);

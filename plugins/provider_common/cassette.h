@@ -43,8 +43,9 @@ struct RecordedExchange {
 
 class Cassette {
  public:
-  // Loads `path` (a missing file is empty unless `must_exist`); `fresh`: empties it instead (a
-  // `record` run starts the file again). A last line cut short (a crash mid-append) is left out.
+  // Loads `path` (a missing file is empty unless `must_exist`); `fresh`: a `record` run, which
+  // starts the file again at its first recording (not before: `outrigger check` creates the
+  // instance and records nothing). A last line cut short (a crash mid-append) is left out.
   // Throws std::runtime_error.
   Cassette(std::string path, bool must_exist, bool fresh = false);
 
@@ -61,6 +62,7 @@ class Cassette {
  private:
   std::string path_;
   bool ends_mid_line_ = false;  // the file's last line has no newline: the next append starts one
+  bool fresh_pending_ = false;  // record: the first append empties the file (once a process)
   mutable std::mutex mu_;
   std::vector<std::shared_ptr<const RecordedExchange>> exchanges_;
   struct Takes {

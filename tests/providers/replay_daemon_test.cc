@@ -18,6 +18,7 @@
 #include "daemon_rig.h"
 #include "support/admin_metrics.h"
 #include "support/daemon_process.h"
+#include "support/run_command.h"
 #include "support/sdk_requests.h"
 #include "upstream_process.h"
 
@@ -38,6 +39,16 @@ std::string replayConfig(const std::string& base_url, const std::string& mode, c
          "[routes.default]\nprovider = \"openai\"\nguardrails = [\"input_rules\"]\ncache = \"memo\"\n" + route_extra +
          "[prices.\"openai/gpt-4o-mini\"]\ninput = 0.00000015\noutput = 0.0000006\n"
          "[admin]\nlisten = \"127.0.0.1:0\"\n";
+}
+
+// The exchanges a cassette holds, one a line: without the line naming the run that began it.
+std::vector<std::string> recordedLines(const std::string& tape) {
+  std::ifstream in(tape);
+  std::vector<std::string> out;
+  for (std::string l; std::getline(in, l);) {
+    if (!l.empty() && l.rfind("{\"session\":", 0) != 0) out.push_back(l);
+  }
+  return out;
 }
 
 client::ChatRequest question(int i) {
@@ -144,9 +155,9 @@ TEST_CASE("cassettes: a request never recorded is a typed error that says where 
     client::Client c(at(record));
     REQUIRE(c.chat(ask("my number is 123-45-6789, what is the weather")).ok());
   }
-  std::ifstream in(tape);
-  std::string line;
-  REQUIRE(std::getline(in, line));
+  std::vector<std::string> lines = recordedLines(tape);
+  REQUIRE(lines.size() == 1);
+  const std::string& line = lines[0];
   CHECK(line.find("123-45-6789") == std::string::npos);  // redacted in the stored request
   CHECK(line.find("<redacted>") != std::string::npos);
   CHECK(line.find("sk-test-replay") == std::string::npos);  // request headers are never written
@@ -215,13 +226,9 @@ TEST_CASE("cassettes: an answer over max_body_bytes still reaches the caller but
   REQUIRE(s.result().ok());
   CHECK(s.result().value().content == text);
   REQUIRE(c.chat(ask("a short one")).ok());
-  std::ifstream in(tape);
-  size_t lines = 0;
-  for (std::string l; std::getline(in, l);) {
-    ++lines;
-    CHECK(l.find("small") != std::string::npos);
-  }
-  CHECK(lines == 1);  // only the small answer
+  std::vector<std::string> lines = recordedLines(tape);
+  for (const std::string& l : lines) CHECK(l.find("small") != std::string::npos);
+  CHECK(lines.size() == 1);  // only the small answer
   CHECK(record.log().find("not recorded in the cassette") != std::string::npos);
 }
 
@@ -255,6 +262,23 @@ TEST_CASE("cassettes: recording again replaces the earlier recording") {
   std::string tape = makeTempDir() + "/again.jsonl";
   auto once = [](client::Client& c) { REQUIRE(c.chat(ask("what changed")).ok()); };
   recordOnce(tape, "record", R"([{"text": "OLD answer"}])", once);
+  // Checking a record-mode config creates its instances and records nothing: the file stays.
+  std::string before = fileText(tape);
+  {
+    std::string text = replayConfig("http://127.0.0.1:9", "record", tape);
+    auto put = [&](const std::string& from, const std::string& to) {
+      for (size_t at; (at = text.find(from)) != std::string::npos;) text.replace(at, from.size(), to);
+    };
+    put("@SOCKET@", tape + ".sock");
+    put("@DIR@", tape + ".d");
+    put("@PLUGINS@", OUTRIGGER_PLUGIN_DIR);
+    std::ofstream cfg(tape + ".toml");
+    cfg << text;
+  }
+  auto [checked, check_out] = runCommand(std::string(OUTRIGGER_BIN) + " check --config " + tape + ".toml 2>&1");
+  INFO(check_out);
+  CHECK(checked == 0);
+  CHECK(fileText(tape) == before);
   recordOnce(tape, "record", R"([{"text": "NEW answer"}])", once);
   DaemonProcess replay(replayConfig("http://127.0.0.1:9", "replay", tape));
   REQUIRE(replay.waitReady());
