@@ -195,11 +195,17 @@ outrigger_status HttpClient::start(outrigger_request owner, uint64_t deadline_ns
   curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, &HttpClient::onCloseSocket);
   curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, this);
   std::string method(sv(request.method));
-  if (!t->body.empty() || method == "POST") {
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, long(t->body.size()));
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->body.c_str());
+  if (method == "HEAD") {
+    curl_easy_setopt(e, CURLOPT_NOBODY, 1L);  // else curl waits for the body Content-Length names
+  } else {
+    if (!t->body.empty() || method == "POST") {
+      curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, long(t->body.size()));
+      curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->body.c_str());
+    }
+    // A body makes curl POST: any other method with one (a GET with a body) is named outright.
+    bool curl_default = method.empty() || method == "POST" || (method == "GET" && t->body.empty());
+    if (!curl_default) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method.c_str());
   }
-  if (!method.empty() && method != "GET" && method != "POST") curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method.c_str());
 
   uv_timer_init(loop_, &t->timer);
   t->timer.data = t;
@@ -532,8 +538,13 @@ void HttpClient::onPoll(uv_poll_t* poll, int status, int events) {
   int flags = 0;
   if (status < 0) {
     // Never drop a poll error: curl must see it or the transfer hangs (or libuv aborts later).
+    // With the events it waits for too, as curl's own poll reports POLLERR: curl then reads, sees
+    // the reset, and retries a reused connection's request on a new one; ERR alone fails it.
     self->counters_.poll_errors.fetch_add(1, std::memory_order_relaxed);
     flags = CURL_CSELECT_ERR;
+    if (p->watching & UV_READABLE) flags |= CURL_CSELECT_IN;
+    if (p->watching & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
+    p->watching = 0;  // libuv stopped the poll with the error: watch() must start it again
   } else {
     if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
     if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;

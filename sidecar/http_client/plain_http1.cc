@@ -749,7 +749,8 @@ int PlainHttp1::onHeadersComplete(http_parser* p) {
     }
   }
   c->transport->armTimer(ex);
-  return ex->is_head ? 1 : 0;  // 1: a response to HEAD has no body whatever its headers say
+  // 1: no body whatever the headers say: a response to HEAD, a 204 or a 304 (RFC 9110 6.4.1).
+  return ex->is_head || ex->status == 204 || ex->status == 304 ? 1 : 0;
 }
 
 int PlainHttp1::onBody(http_parser* p, const char* at, size_t len) {

@@ -88,20 +88,24 @@ struct InstanceLoop::Transfer {
   void* user_data;
   uint64_t id = 0;
 
+  // The plugin may cancel the transfer from inside its callback, which frees `t`: only the copy
+  // of `owner` taken before the call is used after it.
   static outrigger_status onHead(void* u, const outrigger_http_response_head* head) noexcept {
     auto* t = static_cast<Transfer*>(u);
     if (!t->sink.on_head) return OUTRIGGER_OK;
-    ++t->owner->depth_;
+    std::shared_ptr<InstanceLoop> owner = t->owner;
+    ++owner->depth_;
     outrigger_status rc = t->sink.on_head(t->user_data, head);
-    --t->owner->depth_;
+    --owner->depth_;
     return rc;
   }
   static outrigger_status onBody(void* u, outrigger_str bytes) noexcept {
     auto* t = static_cast<Transfer*>(u);
     if (!t->sink.on_body) return OUTRIGGER_OK;
-    ++t->owner->depth_;
+    std::shared_ptr<InstanceLoop> owner = t->owner;
+    ++owner->depth_;
     outrigger_status rc = t->sink.on_body(t->user_data, bytes);
-    --t->owner->depth_;
+    --owner->depth_;
     return rc;
   }
   static void onComplete(void* u, const outrigger_http_result* result) noexcept {

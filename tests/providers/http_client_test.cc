@@ -494,3 +494,61 @@ TEST_CASE("http client: a transfer whose request ends inside its own body callba
   CHECK(r.completions == 1);
   CHECK(f.client.active() == 0);
 }
+
+// libcurl, told of a poll error alone, failed the request ("select/poll returned error") where it
+// should read the reset and send a reused connection's request again on a new one.
+TEST_CASE("http client: a request a reused connection's reset drops is sent once more on a new one") {
+  TRANSPORT_FIXTURE(f);
+  Recorder a, b;
+  f.start(a, "/v1/chat/completions", kChat);
+  REQUIRE(f.run([&] { return a.done(); }));
+  REQUIRE(f.upstream.script(R"([{"fault":"reset_before_head"}])"));
+  f.start(b, "/v1/chat/completions", kChat);
+  REQUIRE(f.run([&] { return b.done(); }));
+  INFO(b.message);
+  CHECK(b.error == OUTRIGGER_HTTP_OK);
+  CHECK(b.body.find("Hello from upstream") != std::string::npos);
+}
+
+// A 204 or 304 has no body whatever its Content-Length says; waiting for one stalled the plain
+// transport until the idle timeout.
+TEST_CASE("http client: a 304 or 204 with a Content-Length completes at once, without a body") {
+  TRANSPORT_FIXTURE(f);
+  for (int code : {304, 204}) {
+    INFO(code);
+    REQUIRE(f.upstream.script(R"([{"fault":"no_body_status","code":)" + std::to_string(code) + "}]"));
+    Recorder r;
+    outrigger_http_request tweak{};
+    tweak.idle_timeout_ms = 3000;
+    f.start(r, "/v1/chat/completions", kChat, 0, &tweak);
+    auto began = std::chrono::steady_clock::now();
+    REQUIRE(f.run([&] { return r.done(); }));
+    CHECK(r.error == OUTRIGGER_HTTP_OK);
+    CHECK(r.result_status == code);
+    CHECK(r.body.empty());
+    CHECK(std::chrono::steady_clock::now() - began < std::chrono::milliseconds(2000));
+  }
+}
+
+// libcurl waited for the body a HEAD response's Content-Length names, and sent a GET with a body
+// as a POST.
+TEST_CASE("http client: HEAD completes without a body, and a GET with a body is sent as a GET") {
+  TRANSPORT_FIXTURE(f);
+  Recorder head;
+  outrigger_http_request as_head{};
+  as_head.method = {"HEAD", 4};
+  as_head.idle_timeout_ms = 3000;
+  f.start(head, "/v1/models", "", 0, &as_head);
+  REQUIRE(f.run([&] { return head.done(); }));
+  INFO(head.message);
+  CHECK(head.error == OUTRIGGER_HTTP_OK);
+  CHECK(head.result_status == 200);
+  CHECK(head.body.empty());
+  Recorder get;
+  outrigger_http_request as_get{};
+  as_get.method = {"GET", 3};
+  f.start(get, "/echo/method", R"({"q":1})", 0, &as_get);
+  REQUIRE(f.run([&] { return get.done(); }));
+  CHECK(get.body.find(R"("method": "GET")") != std::string::npos);
+  CHECK(get.body.find(R"(\"q\":1)") != std::string::npos);
+}

@@ -228,3 +228,46 @@ TEST_CASE("an instance has at most OUTRIGGER_INSTANCE_MAX_HTTP_TRANSFERS transfe
   CHECK(cancelled == OUTRIGGER_INSTANCE_MAX_HTTP_TRANSFERS);
   CHECK(recs[0].completions == 0);
 }
+
+// The ABI lets a plugin cancel its transfer at any time, from inside that transfer's own body
+// callback too: the host freed the transfer there and then used it on the way out (valgrind:
+// an invalid read in InstanceLoop::Transfer::onBody).
+TEST_CASE("instance_http_cancel from inside the transfer's own body callback ends it, and nothing follows") {
+  Rig rig;
+  struct CancelInBody {
+    const outrigger_host_api* api = nullptr;
+    uint64_t id = 0;
+    int bodies = 0, completions = 0;
+    outrigger_status cancelled = OUTRIGGER_E_INTERNAL;
+  } c;
+  c.api = rig.api;
+  static const outrigger_http_sink sink = {
+      OUTRIGGER_HEADER_INIT(outrigger_http_sink),
+      nullptr,
+      [](void* u, outrigger_str) noexcept -> outrigger_status {
+        auto* self = static_cast<CancelInBody*>(u);
+        if (self->bodies++ == 0) self->cancelled = self->api->instance_http_cancel(self->api->host_ctx, self->id);
+        return OUTRIGGER_OK;
+      },
+      [](void* u, const outrigger_http_result*) noexcept { ++static_cast<CancelInBody*>(u)->completions; },
+  };
+  REQUIRE(rig.upstream.script(R"([{"fault":"ok","stream":true,"pieces":5,"gap_ms":20}])"));
+  rig.onLoop([&] {
+    outrigger_http_header headers[] = {{{"content-type", 12}, {"application/json", 16}}};
+    outrigger_http_request req{};
+    req.hdr = OUTRIGGER_HEADER_INIT(outrigger_http_request);
+    req.method = {"POST", 4};
+    req.url = {rig.url.data(), rig.url.size()};
+    req.headers = headers;
+    req.header_count = 1;
+    std::string body = R"({"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]})";
+    req.body = {body.data(), body.size()};
+    REQUIRE(rig.api->instance_http_request(rig.api->host_ctx, &req, &sink, &c, &c.id) == OUTRIGGER_OK);
+  });
+  REQUIRE(rig.runUntil([&] { return c.bodies > 0; }));
+  rig.runFor(200);
+  CHECK(c.cancelled == OUTRIGGER_OK);
+  CHECK(c.bodies == 1);
+  CHECK(c.completions == 0);
+  CHECK(rig.transfers() == 0);
+}

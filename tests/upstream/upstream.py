@@ -12,6 +12,8 @@ Control (JSON over HTTP on the same port):
   GET  /_control/log     [{"seq","t","method","path","headers","body","fault"}, ...]
   POST .../hook         a webhook receiver: logs the body and answers 200 (or the step's fault)
   GET  /_control/stats   {"<fault>": requests answered with it, ...} (kept even without the log)
+  GET  /echo/method      {"method", "body"}: how the request arrived (no step is taken); HEAD on any path
+                         answers 200 with a Content-Length and, as HEAD must, no body
 A step is an object; "fault" picks the behaviour (default "ok"), "repeat" repeats it, "delay_ms"
 waits that long before any answer (an error included):
   mix                one of "choices" (steps) drawn by "weights", seeded (soak runs)
@@ -36,6 +38,8 @@ waits that long before any answer (an error included):
   refusal            an answer whose assistant message carries a refusal ("refusal" text; OpenAI streams it
                      as delta.refusal); Anthropic's is "text" with stop_reason refusal
   drop_before_head   read the request, then close the connection without answering a byte
+  reset_before_head  read the request, then reset the connection (RST) without answering a byte
+  no_body_status     answer "code" (204 or 304) with a Content-Length of 100 and no body (RFC 9110: none follows)
   short_body         a 200 whose content-length promises more than is sent, then a close
   close_delimited    a 200 with neither content-length nor chunking: the close ends the body
   close_after_response  answer normally (keep-alive), then close the connection while it is idle
@@ -52,6 +56,10 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 STATE_LOCK = threading.Lock()
+
+
+def step_code(handler):
+    return int(getattr(handler, "fault_step", {}).get("code", 304))
 STATE = {"steps": [], "default": {"fault": "ok"}, "log": [], "rng": random.Random(1), "keep_log": True,
          "stats": {}}
 
@@ -166,7 +174,20 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send_json(200, STATE["stats"])
         if self.path in ("/health", "/_control/health"):
             return self.send_json(200, {"ok": True})
+        if self.path == "/echo/method":  # a request's method and body as the server read them
+            return self.echo_method()
         self.send_json(404, {"error": {"message": "not found", "type": "not_found_error", "param": None, "code": None}})
+
+    def do_HEAD(self):
+        # What a GET would answer, without its body: a Content-Length the client must not wait for.
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", "249")
+        self.end_headers()
+
+    def echo_method(self):
+        raw = self.read_body()
+        self.send_json(200, {"method": self.command, "body": raw.decode(errors="replace")})
 
     def do_POST(self):
         raw = self.read_body()
@@ -193,7 +214,8 @@ class Handler(BaseHTTPRequestHandler):
             return
         if fault == "slow_first_byte":
             time.sleep(step.get("ms", 500) / 1000.0)
-        if fault in ("drop_before_head", "short_body", "close_delimited"):
+        if fault in ("drop_before_head", "reset_before_head", "no_body_status", "short_body", "close_delimited"):
+            self.fault_step = step
             return self.transport_fault(fault)
         if fault == "close_after_response":
             self.close_connection = True  # after this answer, which does not announce it
@@ -213,9 +235,18 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(200, {"status": "received"})
         self.send_json(404, {"error": {"message": "unknown path", "type": "not_found_error", "param": None, "code": None}})
 
-    def transport_fault(self, fault):
+    def transport_fault(self, fault):  # noqa: C901 (one branch per fault)
         self.close_connection = True
         if fault == "drop_before_head":
+            return
+        if fault == "reset_before_head":
+            return self.reset()
+        if fault == "no_body_status":  # a 204 or 304 whose Content-Length describes a body it never has
+            self.send_response(step_code(self))
+            self.send_header("content-length", "100")
+            self.end_headers()
+            self.wfile.flush()
+            self.close_connection = False
             return
         answer = json.dumps({"id": "chatcmpl-upstream", "object": "chat.completion", "created": 0, "model": "m",
                              "choices": [{"index": 0, "message": {"role": "assistant", "content": "closed by the server"},
