@@ -237,6 +237,18 @@ TEST_CASE("responses: a refusal known only at the stream's end makes it incomple
   CHECK(std::string(d["response"]["incomplete_details"]["reason"].GetString()) == "content_filter");
 }
 
+// A chunk that starts two tool calls, "a" and "b", with no ids (as some servers send them).
+static ResponseChunkInfo twoCallsWithoutIds(ToolCallDelta (&calls)[2]) {
+  calls[0].index = 0;
+  calls[0].name = "a";
+  calls[1].index = 1;
+  calls[1].name = "b";
+  ResponseChunkInfo chunk;
+  chunk.tool_calls = calls;
+  chunk.tool_call_count = 2;
+  return chunk;
+}
+
 // Some OpenAI-compatible servers send tool calls without ids; the SDK tells calls apart by
 // call_id, and two empty ones failed its stream.
 TEST_CASE("responses: tool calls that came without ids get distinct call ids") {
@@ -245,13 +257,7 @@ TEST_CASE("responses: tool calls that came without ids get distinct call ids") {
   auto encoder = makeResponsesEncoder(call, "req9");
   encoder->streamOpen();
   ToolCallDelta calls[2];
-  calls[0].index = 0;
-  calls[0].name = "a";
-  calls[1].index = 1;
-  calls[1].name = "b";
-  ResponseChunkInfo chunk;
-  chunk.tool_calls = calls;
-  chunk.tool_call_count = 2;
+  ResponseChunkInfo chunk = twoCallsWithoutIds(calls);
   encoder->streamChunk(chunk);
   ResponseEndInfo end;
   end.finish_reason = "tool_calls";
@@ -278,13 +284,7 @@ TEST_CASE("messages: tool calls that came without ids get distinct tool_use ids,
   auto streamed = makeAnthropicEncoder(call, "req7");
   std::string events = streamed->streamOpen();
   ToolCallDelta calls[2];
-  calls[0].index = 0;
-  calls[0].name = "a";
-  calls[1].index = 1;
-  calls[1].name = "b";
-  ResponseChunkInfo chunk;
-  chunk.tool_calls = calls;
-  chunk.tool_call_count = 2;
+  ResponseChunkInfo chunk = twoCallsWithoutIds(calls);
   events += streamed->streamChunk(chunk);
   size_t first = events.find(R"("type":"tool_use","id":")");
   REQUIRE(first != std::string::npos);
