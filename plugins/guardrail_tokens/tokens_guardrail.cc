@@ -107,16 +107,17 @@ class TokensGuardrail final : public Guardrail {
     bool has_max = req.params && (req.params->present & OUTRIGGER_PARAM_MAX_TOKENS);
     uint64_t asked = has_max ? req.params->max_tokens : 0;
     OverAction action = actionFor(view(req.route));
-    // No encoding: the prompt cannot be counted, but the output limit needs no count.
-    if (limits->encoding.empty()) {
-      if (has_max && limits->max_output && asked > limits->max_output) {
-        if (action == OverAction::kCapMaxTokens) return capMaxTokens(result, limits->max_output, "max_tokens " + u(asked) +
-                                                     " capped to the " + u(limits->max_output) + "-token output limit of " +
-                                                     std::string(view(req.model)));
-        return denyInvalid(result, "max_tokens " + u(asked) + " is over the " + u(limits->max_output) +
-                                       "-token output limit of " + std::string(view(req.model)));
-      }
-      return unknownModel(req, result);
+    // The output limit needs no count: it holds before counting, and for a model with no encoding.
+    const bool over_output = has_max && limits->max_output && asked > limits->max_output;
+    if (over_output && action != OverAction::kCapMaxTokens) {
+      return denyInvalid(result, "max_tokens " + u(asked) + " is over the " + u(limits->max_output) +
+                                     "-token output limit of " + std::string(view(req.model)));
+    }
+    if (limits->encoding.empty()) {  // the prompt cannot be counted
+      if (!over_output) return unknownModel(req, result);
+      return capMaxTokens(result, limits->max_output, "max_tokens " + u(asked) + " capped to the " +
+                                                          u(limits->max_output) + "-token output limit of " +
+                                                          std::string(view(req.model)));
     }
     std::string window = limits->context_window ? " of " + u(limits->context_window) : "";
     if (!always_count_ && fitsWithoutCounting(req, *limits, action, has_max, asked)) {
@@ -128,13 +129,6 @@ class TokensGuardrail final : public Guardrail {
     const BpeEncoding& enc = *BpeEncoding::byName(limits->encoding);
     PromptCount count = countPrompt(enc, req);
     std::string what = "prompt " + u(count.total) + " tokens (" + limits->encoding + ")";
-
-    if (has_max && limits->max_output && asked > limits->max_output) {
-      if (action != OverAction::kCapMaxTokens) {
-        return denyInvalid(result, "max_tokens " + u(asked) + " is over the " + u(limits->max_output) +
-                                                           "-token output limit of " + std::string(view(req.model)));
-      }
-    }
     uint64_t output = has_max ? asked : reserve_output_;
     if (action == OverAction::kCapMaxTokens) output = 0;  // the prompt must fit; max_tokens is reported below
     uint64_t budget = promptBudget(*limits, output);

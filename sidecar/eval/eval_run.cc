@@ -104,11 +104,11 @@ void decideVerdict(double min_pass_rate, bool have_baseline, RunReport* run) {
   uint32_t errors = 0;
   for (const auto& t : run->targets) {
     errors += t.result.errors;
-    if (t.gate.compared && t.gate.paired_cases == 0) {
-      // Nothing to compare (the baseline's cases all errors, or other ids): min_pass_rate decides.
-      run->notes.push_back("target '" + t.result.name + "': no case pairs with the baseline's");
-    }
-    if (t.gate.compared && t.gate.paired_cases > 0) {
+    // Compared with the baseline only when some case pairs with one of its (not when the
+    // baseline's cases were all errors, or had other ids): else min_pass_rate decides.
+    const bool paired = t.gate.compared && t.gate.paired_cases > 0;
+    if (t.gate.compared && !paired) run->notes.push_back("target '" + t.result.name + "': no case pairs with the baseline's");
+    if (paired) {
       regression = regression || t.gate.regression;
       run->notes.push_back("target '" + t.result.name + "': " + (t.gate.regression ? "regression, " : "") +
                            std::to_string(t.gate.changes.size()) + " cases changed vs baseline");

@@ -246,6 +246,16 @@ void recordOnce(const std::string& tape, const std::string& mode, const std::str
   ask_it(c);
 }
 
+// What a daemon replaying `tape`, with no upstream, answers `question` (an error's message when
+// it fails).
+std::string replayedAnswer(const std::string& tape, const std::string& question) {
+  DaemonProcess replay(replayConfig("http://127.0.0.1:9", "replay", tape));
+  REQUIRE(replay.waitReady());
+  client::Client c(at(replay));
+  auto r = c.chat(ask(question));
+  return r.ok() ? r.value().content : "error: " + r.error().message;
+}
+
 std::string fileText(const std::string& path) {
   std::ifstream in(path);
   std::stringstream s;
@@ -280,12 +290,7 @@ TEST_CASE("cassettes: recording again replaces the earlier recording") {
   CHECK(checked == 0);
   CHECK(fileText(tape) == before);
   recordOnce(tape, "record", R"([{"text": "NEW answer"}])", once);
-  DaemonProcess replay(replayConfig("http://127.0.0.1:9", "replay", tape));
-  REQUIRE(replay.waitReady());
-  client::Client c(at(replay));
-  auto r = c.chat(ask("what changed"));
-  REQUIRE(r.ok());
-  CHECK(r.value().content == "NEW answer");
+  CHECK(replayedAnswer(tape, "what changed") == "NEW answer");
 }
 
 // A stream is whole at its terminal event: one whose connection was reset or held open after it
@@ -340,10 +345,5 @@ TEST_CASE("cassettes: a key the upstream echoes is not recorded, and a line cut 
     std::ofstream cut(tape, std::ios::app);
     cut << R"({"key":"0123","path":"/v1/chat/comp)";  // an append a crash cut short
   }
-  DaemonProcess replay(replayConfig("http://127.0.0.1:9", "replay", tape));
-  REQUIRE(replay.waitReady());
-  client::Client c(at(replay));
-  auto r = c.chat(ask("two"));
-  REQUIRE(r.ok());
-  CHECK(r.value().content == "fine");
+  CHECK(replayedAnswer(tape, "two") == "fine");
 }
