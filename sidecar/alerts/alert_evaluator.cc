@@ -151,7 +151,8 @@ std::vector<Notification> AlertEvaluator::evaluate(const AlertInputs& now, int64
       AlertState& s = it->second;
       if (fresh) s = {rule.name, labels, false, value, rule.threshold, now_ms, 0, wall_ms, 0};
       s.value = value;
-      bool repeat = s.firing && repeat_ms_ > 0 && now_ms - s.notified_ms >= repeat_ms_;
+      bool repeat = s.firing && ((repeat_ms_ > 0 && now_ms - s.notified_ms >= repeat_ms_) ||
+                                 (s.resend_at_ms > 0 && now_ms >= s.resend_at_ms));
       if (!s.firing && now_ms - s.active_since_ms >= int64_t(rule.for_s) * 1000) {
         s.firing = true;
         s.fired_ms = wall_ms;
@@ -159,6 +160,7 @@ std::vector<Notification> AlertEvaluator::evaluate(const AlertInputs& now, int64
         continue;
       }
       s.notified_ms = now_ms;
+      s.resend_at_ms = 0;
       // The repeat refreshes it before then; without repeats nothing would, so it never ends.
       int64_t ends_ms = repeat_ms_ > 0 ? wall_ms + repeat_ms_ + expiry_margin_ms_ : 0;
       out.push_back({rule.name, false, labels, summaryOf(rule, watched, value), value, rule.threshold, s.fired_ms,
@@ -174,9 +176,20 @@ std::vector<Notification> AlertEvaluator::evaluate(const AlertInputs& now, int64
       if (s.firing) {
         out.push_back({rule.name, true, s.labels, summaryOf(rule, it->first.second, s.value), s.value, s.threshold,
                        s.fired_ms, wall_ms, fingerprintOf(s.labels)});
+        remember(out.back());
       }
       it = states_.erase(it);
     }
+  }
+  // Lost resolved notifications, unless their alert fires again (its firing notification,
+  // sent since, says more than the resolve would).
+  for (auto it = lost_resolved_.begin(); it != lost_resolved_.end();) {
+    if (now_ms < it->second.first) {
+      ++it;
+      continue;
+    }
+    if (!firing(it->first)) out.push_back(it->second.second);
+    it = lost_resolved_.erase(it);
   }
   // Per window, snapshots at least a kMaxSnapshots-th of it apart: a week's window evaluated
   // every 100 ms keeps a few hundred, not millions, and its baseline is at most that much older
@@ -188,6 +201,34 @@ std::vector<Notification> AlertEvaluator::evaluate(const AlertInputs& now, int64
     while (history.size() >= 2 && history[1].first <= now_ms - window_ms) history.pop_front();
   }
   return out;
+}
+
+void AlertEvaluator::remember(const Notification& resolved) {
+  if (recent_resolved_.insert_or_assign(resolved.fingerprint, resolved).second) {
+    recent_resolved_order_.push_back(resolved.fingerprint);
+  }
+  while (recent_resolved_order_.size() > kMaxRecentResolved) {
+    recent_resolved_.erase(recent_resolved_order_.front());
+    recent_resolved_order_.pop_front();
+  }
+}
+
+bool AlertEvaluator::firing(const std::string& fingerprint) const {
+  for (const auto& [key, s] : states_) {
+    if (s.firing && fingerprintOf(s.labels) == fingerprint) return true;
+  }
+  return false;
+}
+
+void AlertEvaluator::undelivered(const std::string& fingerprint, bool resolved, int64_t now_ms) {
+  if (!resolved) {
+    for (auto& [key, s] : states_) {
+      if (s.firing && fingerprintOf(s.labels) == fingerprint) s.resend_at_ms = now_ms + kResendLostMs;
+    }
+    return;
+  }
+  auto it = recent_resolved_.find(fingerprint);
+  if (it != recent_resolved_.end()) lost_resolved_.insert_or_assign(fingerprint, std::make_pair(now_ms + kResendLostMs, it->second));
 }
 
 std::vector<AlertState> AlertEvaluator::active() const {

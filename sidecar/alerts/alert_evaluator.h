@@ -62,6 +62,7 @@ struct AlertState {
   int64_t notified_ms = 0;
   int64_t active_since_wall_ms = 0;  // Unix ms, as fired_ms: what receivers and /alerts are told
   int64_t fired_ms = 0;
+  int64_t resend_at_ms = 0;  // the webhook lost its firing notification: notify again then (steady ms)
 };
 
 class AlertEvaluator {
@@ -80,6 +81,13 @@ class AlertEvaluator {
   // The same with one clock for both (tests).
   std::vector<Notification> evaluate(const AlertInputs& now, int64_t now_ms) { return evaluate(now, now_ms, now_ms); }
 
+  // The webhook lost a notification (its queue was full, or every attempt failed). It is sent
+  // again at the first evaluation kResendLostMs after `now_ms`, if it still holds: a firing
+  // alert still firing, a resolved one not firing again. Without this a lost notification
+  // waits for the next repeat, or with `repeat_interval_s = 0` is never heard of.
+  void undelivered(const std::string& fingerprint, bool resolved, int64_t now_ms);
+  static constexpr int64_t kResendLostMs = 60'000;
+
   // Alerts pending or firing, by rule then labels.
   std::vector<AlertState> active() const;
   const std::vector<config::AlertRuleSettings>& rules() const { return rules_; }
@@ -95,6 +103,8 @@ class AlertEvaluator {
   std::map<Labels, double> values(const config::AlertRuleSettings& rule, const AlertInputs& now, int64_t now_ms) const;
   const AlertInputs& baseline(uint32_t window_s, int64_t now_ms) const;
   double quantile(double q, const std::array<double, 17>& buckets) const;
+  void remember(const Notification& resolved);
+  bool firing(const std::string& fingerprint) const;
 
   std::vector<config::AlertRuleSettings> rules_;
   int64_t repeat_ms_;
@@ -104,6 +114,12 @@ class AlertEvaluator {
   std::map<uint32_t, std::deque<std::pair<int64_t, AlertInputs>>> histories_;
   AlertInputs zero_;
   std::map<std::pair<std::string, Labels>, AlertState> states_;  // rule, labels
+  // Resolved notifications by fingerprint, the newest kMaxRecentResolved, so a lost one can be
+  // sent again; and those lost, with when to send them again.
+  static constexpr size_t kMaxRecentResolved = 1024;
+  std::map<std::string, Notification> recent_resolved_;
+  std::deque<std::string> recent_resolved_order_;
+  std::map<std::string, std::pair<int64_t, Notification>> lost_resolved_;
 };
 
 std::string fingerprintOf(const Labels& labels);

@@ -60,13 +60,16 @@ void WebhookSender::send(std::string body, std::string fingerprint, bool resolve
     if (firing != queue_.end()) {
       ++counters_.dropped;
       ORLOG(LogLevel::kWarn, "alerts", "a firing notification was dropped for a resolved one: the webhook queue is full");
+      std::string dropped = std::move(firing->fingerprint);
       queue_.erase(firing);
+      lost(dropped, false);
     }
   }
   if (stopped_ || queue_.size() >= capacity_) {
     ++counters_.dropped;
     ORLOG(LogLevel::kWarn, "alerts",
           std::string("a notification was dropped: ") + (stopped_ ? "the daemon is stopping" : "the webhook queue is full"));
+    if (!stopped_) lost(fingerprint, resolved);
     return;
   }
   // Appended after whatever is waiting, so a resolved notification always follows its alert's
@@ -93,7 +96,7 @@ void WebhookSender::startNext() {
   static const outrigger_http_sink kSink = {OUTRIGGER_HEADER_INIT(outrigger_http_sink), nullptr, nullptr,
                                             &WebhookSender::onComplete};
   in_flight_ = client_->start(kOwner, 0, req, kSink, this, &transfer_id_) == OUTRIGGER_OK;
-  if (!in_flight_) finished(false, false);
+  if (!in_flight_) finished(false, true, /*spent=*/true);
 }
 
 void WebhookSender::onComplete(void* self, const outrigger_http_result* result) noexcept {
@@ -112,10 +115,10 @@ void WebhookSender::onComplete(void* self, const outrigger_http_result* result) 
   s->finished(ok, retry);
 }
 
-void WebhookSender::finished(bool delivered, bool retry) {
+void WebhookSender::finished(bool delivered, bool retry, bool spent) {
   if (delivered) {
     ++counters_.delivered;
-  } else if (retry && attempt_ < max_attempts_) {
+  } else if (retry && !spent && attempt_ < max_attempts_) {
     ++counters_.retries;
     uint64_t backoff_ms = std::min<uint64_t>(60000, 1000ull << std::min<uint32_t>(attempt_ - 1, 6));
     waiting_ = true;
@@ -126,9 +129,15 @@ void WebhookSender::finished(bool delivered, bool retry) {
     ORLOG(LogLevel::kError, "alerts",
           "a notification could not be delivered to the webhook after " + std::to_string(attempt_) + " attempts");
   }
+  Queued done = std::move(queue_.front());
   queue_.pop_front();
   attempt_ = 0;
+  if (!delivered && retry) lost(done.fingerprint, done.resolved);
   startNext();
+}
+
+void WebhookSender::lost(const std::string& fingerprint, bool resolved) {
+  if (on_lost_ && !fingerprint.empty()) on_lost_(fingerprint, resolved);
 }
 
 void WebhookSender::onRetry(uv_timer_t* timer) {

@@ -4,7 +4,8 @@
 // Waiting notifications are bounded (`queue_capacity`); past it a resolved notification takes
 // the place of a waiting firing one (of its alert if there is one, else the oldest), so a
 // receiver never keeps showing an alert that ended; otherwise the newest is dropped. Every drop
-// and failure is counted for /metrics.
+// and failure is counted for /metrics, and reported to `on_lost` (but a final 4xx: the receiver
+// refused that body, and would refuse it again) so the evaluator can send it again later.
 // Thread: the main loop's. Call shutdown() while the loop still runs.
 #pragma once
 
@@ -12,6 +13,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -37,6 +39,9 @@ class WebhookSender {
 
   // Queues one JSON body; `fingerprint` names its alert, `resolved` says it ends the alert.
   void send(std::string body, std::string fingerprint = "", bool resolved = false);
+  // Called with a notification's fingerprint when it is dropped or its attempts are spent.
+  using LostCallback = std::function<void(const std::string& fingerprint, bool resolved)>;
+  void onLost(LostCallback callback) { on_lost_ = std::move(callback); }
   // Aborts what is in flight and stops retrying; later sends are dropped.
   void shutdown();
 
@@ -47,7 +52,8 @@ class WebhookSender {
   static void onComplete(void* self, const outrigger_http_result* result) noexcept;
   static void onRetry(uv_timer_t* timer);
   void startNext();
-  void finished(bool delivered, bool retry);
+  void finished(bool delivered, bool retry, bool spent = false);
+  void lost(const std::string& fingerprint, bool resolved);
 
   uv_loop_t* loop_;
   std::string url_;
@@ -66,6 +72,7 @@ class WebhookSender {
   uint32_t attempt_ = 0;
   uint64_t transfer_id_ = 0;
   WebhookCounters counters_;
+  LostCallback on_lost_;
 };
 
 }  // namespace outrigger::alerts

@@ -39,7 +39,12 @@ void Daemon::startAlerts() {
   if (a.rules.empty()) return;
   alert_evaluator_ = std::make_unique<alerts::AlertEvaluator>(a.rules, a.repeat_interval_s, telemetry::kDurationBuckets,
                                                               a.evaluate_every_ms);
-  if (!a.webhook.empty()) webhook_ = std::make_unique<alerts::WebhookSender>(&loop_, a, upstreamSettings(settings_.server));
+  if (!a.webhook.empty()) {
+    webhook_ = std::make_unique<alerts::WebhookSender>(&loop_, a, upstreamSettings(settings_.server));
+    webhook_->onLost([this](const std::string& fingerprint, bool resolved) {
+      alert_evaluator_->undelivered(fingerprint, resolved, int64_t(monoNowNs() / 1000000));
+    });
+  }
   alert_timer_ = new uv_timer_t;
   uv_timer_init(&loop_, alert_timer_);
   alert_timer_->data = this;

@@ -86,7 +86,8 @@ outrigger_http_error classify(CURLcode rc) {
     case CURLE_SSL_CERTPROBLEM:
     case CURLE_SSL_CIPHER:
     case CURLE_SSL_CACERT_BADFILE: return OUTRIGGER_HTTP_E_TLS;
-    case CURLE_OUT_OF_MEMORY: return OUTRIGGER_HTTP_E_INTERNAL;
+    // CURLE_OUT_OF_MEMORY too: libcurl also says it of a response header line past its 100 KiB
+    // limit, the upstream's fault, which the plain transport reports as a transport error.
     default: return OUTRIGGER_HTTP_E_TRANSPORT;
   }
 }

@@ -541,3 +541,16 @@ TEST_CASE("http client: HEAD completes without a body, and a GET with a body is 
   CHECK(get.body.find(R"("method": "GET")") != std::string::npos);
   CHECK(get.body.find(R"(\"q\":1)") != std::string::npos);
 }
+
+// libcurl says "out of memory" for a header line past its limit; it is the upstream's fault, a
+// transport error as the plain transport says, so the attempt is retried or falls back.
+TEST_CASE("http client: an oversized response header is a transport error on both transports") {
+  TRANSPORT_FIXTURE(f);
+  REQUIRE(f.upstream.script(R"([{"fault":"huge_header"}])"));
+  Recorder r;
+  f.start(r, "/v1/chat/completions", kChat);
+  REQUIRE(f.run([&] { return r.done(); }));
+  INFO(r.message);
+  CHECK(r.error == OUTRIGGER_HTTP_E_TRANSPORT);
+  CHECK(r.status == 0);  // no head was delivered
+}

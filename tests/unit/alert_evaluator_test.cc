@@ -137,7 +137,7 @@ Notification note(const std::string& fingerprint, bool resolved) {
 // Sends `notes` to a fresh sender with `capacity` at once (the first is then in flight), runs
 // the loop until `expect` bodies reached the receiver, and returns them and the counters.
 std::vector<std::string> deliver(const std::vector<Notification>& notes, uint32_t capacity, size_t expect,
-                                 alerts::WebhookCounters* counters) {
+                                 alerts::WebhookCounters* counters, std::vector<std::string>* lost = nullptr) {
   Receiver receiver;
   uv_loop_t loop;
   REQUIRE(uv_loop_init(&loop) == 0);
@@ -146,6 +146,9 @@ std::vector<std::string> deliver(const std::vector<Notification>& notes, uint32_
   settings.queue_capacity = capacity;
   {
     alerts::WebhookSender sender(&loop, settings);
+    sender.onLost([lost](const std::string& fingerprint, bool resolved) {
+      if (lost) lost->push_back((resolved ? "resolved " : "firing ") + fingerprint);
+    });
     for (const Notification& n : notes) sender.send(alerts::webhookPayload(n, ""), n.fingerprint, n.resolved);
     auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while ((sender.counters().delivered + sender.counters().failed < expect || sender.queued() > 0) &&
@@ -337,10 +340,12 @@ TEST_CASE("alerts: with the webhook queue full, a resolved notification takes a 
   alerts::WebhookCounters c;
   // Capacity 2: a in flight, b waiting. Resolving a drops the oldest waiting firing one (b, which
   // the receiver then never hears of); b's resolve finds nothing firing to replace and is dropped.
-  CHECK(deliver({note("a", false), note("b", false), note("a", true), note("b", true)}, 2, 2, &c) ==
+  std::vector<std::string> lost;
+  CHECK(deliver({note("a", false), note("b", false), note("a", true), note("b", true)}, 2, 2, &c, &lost) ==
         std::vector<std::string>{"firing a", "resolved a"});
   CHECK(c.delivered == 2);
   CHECK(c.dropped == 2);
+  CHECK(lost == std::vector<std::string>{"firing b", "resolved b"});  // told, to be sent again later
   // Capacity 3: c's resolve replaces c's own firing notification, not the older b.
   CHECK(deliver({note("a", false), note("b", false), note("c", false), note("c", true)}, 3, 3, &c) ==
         std::vector<std::string>{"firing a", "firing b", "resolved c"});
@@ -349,6 +354,91 @@ TEST_CASE("alerts: with the webhook queue full, a resolved notification takes a 
   CHECK(deliver({note("a", false), note("b", false), note("c", false)}, 2, 2, &c) ==
         std::vector<std::string>{"firing a", "firing b"});
   CHECK(c.dropped == 1);
+}
+
+TEST_CASE("alerts: a notification whose attempts are all spent is reported lost; one a 4xx refused is not") {
+  uv_loop_t loop;
+  REQUIRE(uv_loop_init(&loop) == 0);
+  config::AlertSettings settings;
+  settings.max_attempts = 1;
+  int closed = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);  // bound, never listening: refused
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  REQUIRE(::bind(closed, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  REQUIRE(::getsockname(closed, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+  settings.webhook = "http://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/hook";
+  std::vector<std::string> lost;
+  {
+    alerts::WebhookSender sender(&loop, settings);
+    sender.onLost([&](const std::string& fingerprint, bool resolved) {
+      lost.push_back((resolved ? "resolved " : "firing ") + fingerprint);
+    });
+    sender.send(alerts::webhookPayload(note("a", false), ""), "a", false);
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (sender.counters().failed == 0 && std::chrono::steady_clock::now() < until) {
+      uv_run(&loop, UV_RUN_NOWAIT);
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    CHECK(sender.counters().failed == 1);
+    sender.shutdown();
+    uv_run(&loop, UV_RUN_DEFAULT);
+  }
+  ::close(closed);
+  uv_loop_close(&loop);
+  CHECK(lost == std::vector<std::string>{"firing a"});
+}
+
+TEST_CASE("alerts: a lost notification is sent again a minute later if it still holds, without repeats") {
+  auto e = evaluator({rule("tenant_cost", "cost", 1.0)}, /*repeat_s=*/0);
+  auto fired = e.evaluate(costs(2, 0), 0);
+  REQUIRE(fired.size() == 1);
+  const std::string fp = fired[0].fingerprint;
+  e.undelivered(fp, false, 1'000);
+  CHECK(e.evaluate(costs(2, 0), 60'000).empty());
+  auto again = e.evaluate(costs(2, 0), 61'000);
+  REQUIRE(again.size() == 1);
+  CHECK_FALSE(again[0].resolved);
+  CHECK(again[0].fingerprint == fp);
+  CHECK(again[0].starts_ms == 0);
+  CHECK(e.evaluate(costs(2, 0), 200'000).empty());  // once: no repeats configured
+
+  // The resolve is lost too: sent again a minute on, once.
+  auto resolved = e.evaluate(costs(0, 0), 3'700'000);  // the counter started again
+  REQUIRE(resolved.size() == 1);
+  CHECK(resolved[0].resolved);
+  e.undelivered(fp, true, 3'700'000);
+  CHECK(e.evaluate(costs(0, 0), 3'759'000).empty());
+  auto resolved_again = e.evaluate(costs(0, 0), 3'760'000);
+  REQUIRE(resolved_again.size() == 1);
+  CHECK(resolved_again[0].resolved);
+  CHECK(resolved_again[0].fingerprint == fp);
+  CHECK(resolved_again[0].ends_ms == resolved[0].ends_ms);
+  CHECK(e.evaluate(costs(0, 0), 3'900'000).empty());
+}
+
+TEST_CASE("alerts: a lost notification that no longer holds is not sent again") {
+  auto e = evaluator({rule("tenant_cost", "cost", 1.0)}, /*repeat_s=*/0);
+  auto fired = e.evaluate(costs(2, 0), 0);
+  REQUIRE(fired.size() == 1);
+  const std::string fp = fired[0].fingerprint;
+  // The firing notification is lost, then the alert resolves: the resolve alone goes.
+  e.undelivered(fp, false, 1'000);
+  auto resolved = e.evaluate(costs(0, 0), 3'700'000);
+  REQUIRE(resolved.size() == 1);
+  CHECK(resolved[0].resolved);
+  // The resolve is lost, then the alert fires again before its resend: the new firing one goes,
+  // and the stale resolve does not follow it.
+  e.undelivered(fp, true, 3'700'000);
+  auto refired = e.evaluate(costs(5, 0), 3'710'000);
+  REQUIRE(refired.size() == 1);
+  CHECK_FALSE(refired[0].resolved);
+  CHECK(e.evaluate(costs(5, 0), 3'800'000).empty());
+  // An unknown fingerprint changes nothing.
+  e.undelivered("0000000000000000", true, 3'800'000);
+  e.undelivered("0000000000000000", false, 3'800'000);
+  CHECK(e.evaluate(costs(5, 0), 3'900'000).empty());
 }
 
 TEST_CASE("alerts: a long window evaluated often keeps a bounded number of snapshots and still compares across it") {

@@ -40,6 +40,7 @@ waits that long before any answer (an error included):
   drop_before_head   read the request, then close the connection without answering a byte
   reset_before_head  read the request, then reset the connection (RST) without answering a byte
   no_body_status     answer "code" (204 or 304) with a Content-Length of 100 and no body (RFC 9110: none follows)
+  huge_header        answer 200 with one header line of "bytes" (200000) bytes, past every client's limit
   short_body         a 200 whose content-length promises more than is sent, then a close
   close_delimited    a 200 with neither content-length nor chunking: the close ends the body
   close_after_response  answer normally (keep-alive), then close the connection while it is idle
@@ -214,7 +215,8 @@ class Handler(BaseHTTPRequestHandler):
             return
         if fault == "slow_first_byte":
             time.sleep(step.get("ms", 500) / 1000.0)
-        if fault in ("drop_before_head", "reset_before_head", "no_body_status", "short_body", "close_delimited"):
+        if fault in ("drop_before_head", "reset_before_head", "no_body_status", "short_body", "close_delimited",
+                     "huge_header"):
             self.fault_step = step
             return self.transport_fault(fault)
         if fault == "close_after_response":
@@ -241,6 +243,13 @@ class Handler(BaseHTTPRequestHandler):
             return
         if fault == "reset_before_head":
             return self.reset()
+        if fault == "huge_header":  # one header line past every client's limit (libcurl 100 KiB, ours 80)
+            self.send_response(200)
+            self.send_header("x-huge", "h" * int(self.fault_step.get("bytes", 200000)))
+            self.send_header("content-length", "0")
+            self.end_headers()
+            self.wfile.flush()
+            return
         if fault == "no_body_status":  # a 204 or 304 whose Content-Length describes a body it never has
             self.send_response(step_code(self))
             self.send_header("content-length", "100")
