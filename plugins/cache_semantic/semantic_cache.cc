@@ -92,10 +92,13 @@ class SemanticCache final : public Cache {
                               std::string(view(c.arguments))});
     }
     uint64_t ttl = req.cache_ttl_ms ? req.cache_ttl_ms : settings_.ttl_ms;
-    store_.add(s.partition, s.vector.data(), s.text, s.marks, std::move(a), host().nowNs() + ttl * 1000000);
+    uint64_t now = host().nowNs();
+    store_.expire(now);  // the expired go before any live entry is evicted for room
+    store_.add(s.partition, s.vector.data(), s.text, s.marks, std::move(a), now + ttl * 1000000);
   }
 
   void reportMetrics(const MetricsWriter& w) override {
+    store_.expire(host().nowNs());
     StoreCounts c = store_.counts();
     w.gauge("semantic_cache_entries", "Entries held by the semantic cache", {}, double(c.entries));
     w.gauge("semantic_cache_partitions", "Partitions (separate sets of entries) of the semantic cache", {}, double(c.partitions));

@@ -28,6 +28,7 @@ struct SemanticStore::Entry {
   uint64_t expires_ns = 0;
   size_t bytes = 0;
   Lru::iterator lru;
+  Expiry::iterator expiry;
 };
 
 // A small partition is scanned whole: a search compares the query with each of its quantized
@@ -219,6 +220,9 @@ bool SemanticStore::add(const std::string& key, const float* vector, std::string
     quantize(vector, limits_.dims, quantized.data());
     Lru node;  // its LRU node, made here so that moving it in cannot fail
     node.emplace_front(nullptr, 0);
+    Expiry expiry_node;  // and its expiry node, moved in as a node handle
+    expiry_node.emplace(expires_ns, std::make_pair(nullptr, 0));
+    auto expiry_handle = expiry_node.extract(expiry_node.begin());
     auto it = partitions_.find(key);
     if (it == partitions_.end()) {
       auto fresh = std::make_unique<Partition>();
@@ -249,6 +253,8 @@ bool SemanticStore::add(const std::string& key, const float* vector, std::string
     node.front() = {p, label};
     lru_.splice(lru_.begin(), node);
     e->lru = lru_.begin();
+    expiry_handle.mapped() = {p, label};
+    e->expiry = expiry_.insert(std::move(expiry_handle));
     p->slots[label] = std::move(e);
     ++p->live;
     ++entries_;
@@ -271,6 +277,7 @@ bool SemanticStore::add(const std::string& key, const float* vector, std::string
 void SemanticStore::remove(Partition* p, size_t label) {
   std::unique_ptr<Entry> e = std::move(p->slots[label]);
   lru_.erase(e->lru);
+  expiry_.erase(e->expiry);
   if (auto at = std::find(p->scanned.begin(), p->scanned.end(), label); at != p->scanned.end()) {
     *at = p->scanned.back();
     p->scanned.pop_back();
@@ -295,6 +302,15 @@ void SemanticStore::evictOverBounds() {
     auto [p, label] = lru_.back();
     remove(p, label);
     ++evictions_;
+  }
+}
+
+void SemanticStore::expire(uint64_t now_ns) {
+  std::lock_guard<std::mutex> lock(mu_);
+  while (!expiry_.empty() && expiry_.begin()->first <= now_ns) {
+    auto [p, label] = expiry_.begin()->second;
+    remove(p, label);
+    ++expirations_;
   }
 }
 

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <list>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -78,6 +79,9 @@ class SemanticStore {
   // Adds an entry; false when it is larger than max_entry_bytes (not stored).
   bool add(const std::string& partition, const float* vector, std::string query, QueryMarks marks,
            CachedAnswer answer, uint64_t expires_ns);
+  // Drops every entry whose time to live ended by `now_ns`, so that none counts against the
+  // bounds (or evicts a live one) or shows in counts(); a search drops those it meets anyway.
+  void expire(uint64_t now_ns);
   StoreCounts counts() const;
   // The HNSW search breadth of every partition, for the benchmark's recall sweep.
   void setSearchBreadthForTest(size_t ef);
@@ -87,6 +91,7 @@ class SemanticStore {
   struct Entry;
   class QuantizedSpace;
   using Lru = std::list<std::pair<Partition*, size_t>>;  // most recent first: (partition, label)
+  using Expiry = std::multimap<uint64_t, std::pair<Partition*, size_t>>;  // by expires_ns
 
   void remove(Partition* p, size_t label);
   void evictOverBounds();
@@ -101,6 +106,7 @@ class SemanticStore {
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::unique_ptr<Partition>> partitions_;
   Lru lru_;
+  Expiry expiry_;
   size_t entries_ = 0, bytes_ = 0, evictions_ = 0, expirations_ = 0;
 };
 

@@ -213,6 +213,35 @@ TEST_CASE("an expired entry is not served and is dropped, and its slot is reused
   CHECK(store.find("p", b.data(), {}, 0.99f, 6000).answer.content == "B");
 }
 
+// Expired entries held their place until a search met them: they showed in the gauges, and a
+// store past the entry bound evicted a live entry while they stayed.
+TEST_CASE("expired entries go before any live one is evicted, and leave the counts") {
+  SemanticStore store(limits(/*max_entries=*/2));
+  auto a = unitVector(50), b = unitVector(51), c = unitVector(52);
+  store.add("p", a.data(), "a", {}, answer("A"), 5000);
+  store.add("q", b.data(), "b", {}, answer("B"), kLater);
+  CHECK(store.find("p", a.data(), {}, 0.99f, 4000).hit);  // a is now the most recently used
+  store.expire(4999);
+  CHECK(store.counts().entries == 2);
+  store.expire(6000);
+  StoreCounts gone = store.counts();
+  CHECK(gone.entries == 1);
+  CHECK(gone.partitions == 1);
+  CHECK(gone.expirations == 1);
+  store.add("q", c.data(), "c", {}, answer("C"), kLater);
+  StoreCounts after = store.counts();
+  CHECK(after.entries == 2);
+  CHECK(after.evictions == 0);
+  CHECK(store.find("q", b.data(), {}, 0.99f, 6000).answer.content == "B");
+  CHECK(store.find("q", c.data(), {}, 0.99f, 6000).answer.content == "C");
+  // Its slot is reused with a time to live of its own.
+  store.add("q", a.data(), "a", {}, answer("A2"), 7000);
+  CHECK(store.counts().evictions == 1);  // the bound of two: the least recently used, b, went
+  store.expire(8000);
+  CHECK(store.counts().entries == 1);
+  CHECK(store.find("q", c.data(), {}, 0.99f, 8000).answer.content == "C");
+}
+
 TEST_CASE("a partition grows past its first capacity and still finds every entry") {
   SemanticStore store(limits(10000));
   std::vector<std::vector<float>> vs;
