@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "json_strings.h"
 #include "pii_settings.h"
 #include "stream_redactor.h"
 
@@ -146,7 +147,7 @@ class PiiGuardrail final : public Guardrail {
         return detectorFailedOnStream(err + " in tool-call arguments", result);
       }
       if (settings_.reversible) {
-        for (std::string& a : arguments) a = restorePlaceholders(a, state->book);
+        for (std::string& a : arguments) a = restoreArguments(a, state->book);
       }
       answer_args_ = std::move(arguments);
       answer_calls_ = withArguments(gathered.data(), answer_args_);
@@ -184,7 +185,7 @@ class PiiGuardrail final : public Guardrail {
     bool arguments_changed = false;
     for (size_t i = 0; i < arguments.size(); ++i) {
       if (settings_.reversible) {
-        std::string given_back = restorePlaceholders(arguments[i], book);
+        std::string given_back = restoreArguments(arguments[i], book);
         restored = restored || given_back != arguments[i];
         arguments[i] = std::move(given_back);
       }
@@ -384,13 +385,32 @@ class PiiGuardrail final : public Guardrail {
   std::string redactArguments(const outrigger_tool_call_view* calls, size_t count, const Redactor& redactor,
                               PlaceholderBook& book, bool restorable, std::vector<std::string>* out, Outcome* outcome) {
     out->assign(count, std::string());
-    for (size_t i = 0; i < count; ++i) {
-      const std::string_view arguments = view(calls[i].arguments);
+    std::string err;
+    auto redactOne = [&](std::string_view text, std::string* redacted) {
       std::vector<Detection> found;
-      if (std::string err = settings_.detector->detect(scanner_, arguments, &found); !err.empty()) return err;
-      redactor.apply(arguments, 0, 0, arguments.size(), found, book, restorable, &(*out)[i], outcome);
+      if (err = settings_.detector->detect(scanner_, text, &found); !err.empty()) return false;
+      redactor.apply(text, 0, 0, text.size(), found, book, restorable, redacted, outcome);
+      return true;
+    };
+    for (size_t i = 0; i < count; ++i) {
+      // JSON arguments string by string, decoded; anything else as text.
+      const std::string_view arguments = view(calls[i].arguments);
+      if (rewriteJsonStrings(arguments, redactOne, &(*out)[i]) == JsonRewrite::kNotJson) redactOne(arguments, &(*out)[i]);
+      if (!err.empty()) return err;
     }
     return {};
+  }
+
+  // Arguments with the caller's values given back for their placeholders, escaped as JSON
+  // strings when the arguments are JSON.
+  static std::string restoreArguments(const std::string& arguments, const PlaceholderBook& book) {
+    auto restore = [&](std::string_view text, std::string* out) {
+      out->append(restorePlaceholders(text, book));
+      return true;
+    };
+    std::string out;
+    if (rewriteJsonStrings(arguments, restore, &out) == JsonRewrite::kNotJson) out = restorePlaceholders(arguments, book);
+    return out;
   }
 
   // Adds a chunk's tool-call deltas to the calls the stream gathers; false past the bounds.

@@ -23,10 +23,15 @@ std::string StreamRedactor::feed(Scanner& scanner, std::string_view chunk, std::
   const std::string_view settled(text_.data() + (released_ - base_), held - kLookahead);
   uint64_t cut = length_ - kLookahead - std::min<uint64_t>(detector_.liveSuffix(settled), settled.size());
   if (cut <= released_) return {};
-  // Matches starting before the cut are complete; one that crosses it moves it back.
+  // Matches starting before the cut are complete; one that crosses it moves it back, and so
+  // does a character it would split: a release is whole UTF-8, or the host refuses it.
+  auto continuation = [&](uint64_t at) { return (static_cast<uint8_t>(text_[at - base_]) & 0xC0) == 0x80; };
+  while (cut > released_ && continuation(cut)) --cut;
+  if (cut <= released_) return {};
   std::vector<Detection> found = detector_.confirm(text_, base_, matches_, released_, cut);
   for (bool moved = true; moved;) {
     moved = false;
+    while (cut > released_ && continuation(cut)) --cut, moved = true;
     for (const Detection& d : found) {
       if (d.from < cut && d.to > cut) {
         cut = d.from;

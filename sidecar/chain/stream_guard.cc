@@ -279,7 +279,10 @@ void StreamGuard::apply(size_t index, outrigger_status decision, outrigger_verdi
   }
   if (decision == OUTRIGGER_RELEASE && has_action && (action.replace_content || action.replace_tool_calls)) {
     // A replacement that is not UTF-8 breaks the contract as a wrong decision does.
-    if (!actionTextIsUtf8(action)) return apply(index, OUTRIGGER_E_INVALID, verdict, reason, nullptr, std::move(out));
+    if (!actionTextIsUtf8(action)) {
+      warnContract(index, "released text or tool-call arguments that are not UTF-8");
+      return apply(index, OUTRIGGER_E_INVALID, verdict, reason, nullptr, std::move(out));
+    }
     if (action.restores_caller_values) ctx_.answer_withheld_ = true;
     if (action.replace_content) out.text.assign(sv(action.content));
     if (action.replace_tool_calls) out.setDeltas(callsOf(action));

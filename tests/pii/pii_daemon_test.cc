@@ -12,6 +12,7 @@
 #include <thread>
 
 #include <outrigger/client.h>
+#include <rapidjson/document.h>
 
 #include "support/admin_metrics.h"
 #include "outrigger_generated.h"
@@ -324,6 +325,61 @@ TEST_CASE("http: tool-call arguments are redacted in the answer, and reversible 
     HttpReply r = roundTrip(httpPort(d), post(chatBody("Mail Bob", false, call)));
     INFO(r.body);
     CHECK(r.body.find("bob.smith") == std::string::npos);
+  }
+}
+
+// Arguments were redacted as raw JSON text: the escape before an address lost its letter to
+// the match, leaving invalid JSON (and the Anthropic front then sent `"input": {}`).
+TEST_CASE("http: tool-call arguments with JSON escapes stay valid JSON when redacted, on both fronts") {
+  const std::string call =
+      R"({"tool_calls":[{"id":"c1","name":"send_mail","arguments":"{\"body\":\"Hi,\\njohn.doe@example.com\\tok\"}"}]})";
+  DaemonProcess d(piiConfig(""));
+  REQUIRE(d.waitReady());
+  HttpReply chat = roundTrip(httpPort(d), post(chatBody("Mail Bob", false, call)));
+  INFO(chat.body);
+  REQUIRE(chat.status == 200);
+  rapidjson::Document answer;
+  answer.Parse(chat.body.c_str());
+  REQUIRE(answer.IsObject());
+  const auto& calls = answer["choices"][0]["message"]["tool_calls"];
+  REQUIRE(calls.Size() == 1);
+  rapidjson::Document arguments;
+  arguments.Parse(calls[0]["function"]["arguments"].GetString());
+  REQUIRE(arguments.IsObject());
+  CHECK(std::string(arguments["body"].GetString()) == "Hi,\n<EMAIL_1>\tok");
+
+  const std::string messages = R"({"model":"default","max_tokens":100,"messages":[{"role":"user","content":"Mail Bob"}],"mock":)" + call + "}";
+  HttpReply anthropic = roundTrip(httpPort(d), post(messages, "/v1/messages"));
+  INFO(anthropic.body);
+  REQUIRE(anthropic.status == 200);
+  rapidjson::Document message;
+  message.Parse(anthropic.body.c_str());
+  REQUIRE(message.IsObject());
+  const auto& content = message["content"];
+  bool found = false;
+  for (const auto& block : content.GetArray()) {
+    if (std::string(block["type"].GetString()) != "tool_use") continue;
+    found = true;
+    REQUIRE(block["input"].HasMember("body"));
+    CHECK(std::string(block["input"]["body"].GetString()) == "Hi,\n<EMAIL_1>\tok");
+  }
+  CHECK(found);
+}
+
+// A release point inside a 3- or 4-byte character was refused by the host as not UTF-8, and
+// the stream failed: any streamed answer with an emoji, a euro sign or CJK text.
+TEST_CASE("socket: a streamed answer with multi-byte characters, one a chunk, is redacted whole") {
+  DaemonProcess d(piiConfig("scan_request = false"));
+  REQUIRE(d.waitReady());
+  client::Client c(at(d));
+  const std::string text = "ok \xF0\x9F\x91\x8D fine, 5\xE2\x82\xAC to bob.smith@corp.example \xE6\x97\xA5\xE6\x9C\xAC end";
+  const std::string redacted = "ok \xF0\x9F\x91\x8D fine, 5\xE2\x82\xAC to <EMAIL_1> \xE6\x97\xA5\xE6\x9C\xAC end";
+  for (int chunks : {7, 40}) {
+    INFO(chunks);
+    std::optional<client::Result<client::Response>> end;
+    std::string joined = streamJoined(c, ask("hi", mockText(text, chunks)), &end, "bob.smith");
+    REQUIRE(end->ok());
+    CHECK(joined == redacted);
   }
 }
 

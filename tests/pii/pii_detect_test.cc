@@ -12,8 +12,10 @@
 #include "pattern_scanner.h"
 #include "vectorscan_runtime.h"
 #include "pii_settings.h"
+#include "json_strings.h"
 #include "stream_redactor.h"
 #include "validators.h"
+#include "common/utf8.h"
 
 using namespace outrigger::pii;
 
@@ -276,6 +278,78 @@ TEST_CASE("a streamed answer redacts byte for byte as the whole answer does, at 
       }
     }
   }
+}
+
+// The release point fell inside a 3- or 4-byte character (the bytes the validators look ahead
+// are counted in bytes): the host refused the release as not UTF-8 and the stream failed.
+TEST_CASE("every release of a streamed answer is whole UTF-8, cut one character a chunk") {
+  Fixture f;
+  for (const std::string text : {"ok \xF0\x9F\x91\x8D fine \xF0\x9F\x98\x80\xF0\x9F\x98\x80 done",
+                                 "Price: 5\xE2\x82\xAC only, jane@corp.example \xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E end",
+                                 "\xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E\xE3\x81\xAE\xE3\x83\x86\xE3\x82\xAD\xE3\x82\xB9\xE3\x83\x88",
+                                 "caf\xC3\xA9 \xD0\x9F\xD1\x80\xD0\xB8 +44 20 7946 0958 \xF0\x9F\x91\x8D"}) {
+    INFO(text);
+    PlaceholderBook b0;
+    const std::string whole = f.unary(text, b0);
+    PlaceholderBook book;
+    StreamRedactor s(*f.settings.detector, f.redactor, book, false);
+    REQUIRE(s.start(f.scanner).empty());
+    Outcome o;
+    std::string all;
+    size_t releases = 0;
+    for (size_t at = 0; at < text.size();) {
+      size_t n = 1;
+      while (at + n < text.size() && (static_cast<uint8_t>(text[at + n]) & 0xC0) == 0x80) ++n;
+      std::string out;
+      REQUIRE(s.feed(f.scanner, text.substr(at, n), &out, &o).empty());
+      CHECK(outrigger::validUtf8(out));
+      releases += !out.empty();
+      all += out;
+      at += n;
+    }
+    std::string tail;
+    REQUIRE(s.finish(f.scanner, &tail, &o).empty());
+    CHECK(outrigger::validUtf8(tail));
+    CHECK(all + tail == whole);
+    CHECK(releases > 1);  // released along the way, not all at the end
+  }
+}
+
+// Tool-call arguments were redacted as raw text: "Hi,\njane@..." took the escape's 'n' into
+// the address and left a lone backslash, invalid JSON the Anthropic front then sent as {}.
+TEST_CASE("JSON arguments are redacted string by string, decoded, and stay valid JSON") {
+  Fixture f;
+  PlaceholderBook book;
+  Outcome o;
+  auto redact = [&](std::string_view text, std::string* out) {
+    std::vector<Detection> found;
+    REQUIRE(f.settings.detector->detect(f.scanner, text, &found).empty());
+    f.redactor.apply(text, 0, 0, text.size(), found, book, false, out, &o);
+    return true;
+  };
+  std::string out;
+  REQUIRE(rewriteJsonStrings(R"({"body": "Hi,\njane@corp.example\tok", "n": [1, 2.50]})", redact, &out) == JsonRewrite::kDone);
+  CHECK(out == R"({"body":"Hi,\n<EMAIL_1>\tok","n":[1,2.50]})");
+  // A number that is a card becomes a string; a key is a string too; \u escapes are decoded.
+  REQUIRE(rewriteJsonStrings(R"({"card": 4111111111111111, "bob.smith@corp.example": "\u0062ob.smith@corp.example"})", redact,
+                             &out) == JsonRewrite::kDone);
+  CHECK(out == R"({"card":"<CREDIT_CARD_1>","<EMAIL_2>":"<EMAIL_2>"})");
+  // Nothing found: the text as it was, spacing and escapes included.
+  const std::string plain = R"({ "q" : "caf\u00e9", "k": [true, null] })";
+  REQUIRE(rewriteJsonStrings(plain, redact, &out) == JsonRewrite::kDone);
+  CHECK(out == plain);
+  // Not JSON (cut short, or not JSON at all): the caller redacts the text; nothing was counted.
+  auto counted = [&] {
+    uint64_t n = 0;
+    for (uint64_t c : o.per_entity) n += c;
+    return n;
+  };
+  const uint64_t detections = counted();
+  CHECK(rewriteJsonStrings(R"({"to": "jane@corp.example")", redact, &out) == JsonRewrite::kNotJson);
+  CHECK(rewriteJsonStrings("mail jane@corp.example", redact, &out) == JsonRewrite::kNotJson);
+  CHECK(counted() == detections);
+  // A rewrite that fails stops it.
+  CHECK(rewriteJsonStrings(R"(["a"])", [](std::string_view, std::string*) { return false; }, &out) == JsonRewrite::kStopped);
 }
 
 TEST_CASE("the stream holds back only what a match in progress needs") {

@@ -1,0 +1,26 @@
+// Rewrites the strings of a JSON text one at a time, decoded: tool-call arguments are JSON, and
+// redacting their raw text split escapes ("Hi,\njane@corp.example" took the escape's 'n' into
+// the address and left a lone backslash: invalid JSON) and put a caller's value back unescaped.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+namespace outrigger::pii {
+
+// Given a string decoded (a value, a key, or a number as written), appends its replacement to
+// `out`; false to stop (a detection error).
+using StringRewrite = std::function<bool(std::string_view text, std::string* out)>;
+
+enum class JsonRewrite {
+  kNotJson,  // `json` is not one JSON value: nothing was called, the caller treats it as text
+  kStopped,  // `rewrite` returned false
+  kDone,     // `*out` is `json` with every string rewritten; `json` itself when none changed
+};
+
+// Strings are values and keys; a number is offered as written and, if rewritten, becomes a
+// string (a card number cannot stay a number once it is "<CREDIT_CARD_1>").
+JsonRewrite rewriteJsonStrings(std::string_view json, const StringRewrite& rewrite, std::string* out);
+
+}  // namespace outrigger::pii
