@@ -350,7 +350,7 @@ outrigger_response_view RequestContext::answerView(std::vector<outrigger_tool_ca
 }
 
 void RequestContext::noteChunkHead(const outrigger_chunk_view& c) {
-  if (c.flags & OUTRIGGER_ANSWER_REFUSAL) answer_meta_.refusal = true;
+  if (c.flags & OUTRIGGER_ANSWER_REFUSAL) answer_meta_.refusal = answer_meta_.refusal_in_chunks = true;
   if (c.prompt_tokens && !answer_meta_.start_usage.prompt_tokens) {
     answer_meta_.start_usage.prompt_tokens = c.prompt_tokens;
     answer_meta_.start_usage.cached_tokens = c.cached_tokens;
@@ -434,11 +434,12 @@ void RequestContext::sendChunk(std::string_view delta, const outrigger_chunk_vie
     }
   }
   ResponseChunkInfo info{chunk_seq_++, delta, deltas.data(), deltas.size(), handle_};
-  info.refusal = answer_meta_.refusal;
+  info.refusal = answer_meta_.refusal_in_chunks;
   if (sink_->onChunk(stream_id_, info) == ResponseSink::Flow::kPause) paused_ = true;
 }
 
 void RequestContext::streamWholeAnswer(size_t piece_bytes) {
+  answer_meta_.refusal_in_chunks = answer_meta_.refusal;  // known whole, as a unary answer's
   std::string_view rest = content_;
   while (!rest.empty() && sink_) {
     std::string_view piece = piece_bytes ? utf8Prefix(rest, piece_bytes) : rest;

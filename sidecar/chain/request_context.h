@@ -272,6 +272,10 @@ class RequestContext final {
   // What the upstream said about the answer besides its text, passed back as it was sent.
   struct AnswerMeta {
     bool refusal = false;              // the text is the model's refusal (OUTRIGGER_ANSWER_REFUSAL)
+    // The refusal was said by the chunks themselves (OpenAI's delta.refusal), not only at the
+    // end (Anthropic's stop_reason): what a streamed chunk is marked with, so a stream a
+    // guardrail held until the end does not turn into a refusal halfway through.
+    bool refusal_in_chunks = false;
     Usage start_usage;                 // the prompt's tokens as reported when a stream began
     std::string system_fingerprint, service_tier;
   };

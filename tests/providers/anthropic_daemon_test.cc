@@ -26,7 +26,8 @@ struct Rig {
   UpstreamProcess openai, anthropic;
   std::unique_ptr<DaemonProcess> daemon;
   std::unique_ptr<client::Client> client;
-  explicit Rig(bool with_fallback) {
+  // `route_extra`: lines added to the single-target route (and the instances they name).
+  explicit Rig(bool with_fallback, const std::string& route_extra = "") {
     REQUIRE(anthropic.ready());
     ::setenv("OUTRIGGER_TEST_ANTHROPIC_KEY", kKey, 1);
     ::setenv("OUTRIGGER_TEST_OPENAI_KEY", "sk-test", 1);
@@ -40,7 +41,7 @@ struct Rig {
                 "[routes.default]\ntargets = [{ provider = \"openai\", model = \"gpt-a\" }, "
                 "{ provider = \"claude\", model = \"claude-b\" }]\n";
     } else {
-      config += "[routes.default]\nprovider = \"claude\"\nmodel = \"claude-b\"\n";
+      config += "[routes.default]\nprovider = \"claude\"\nmodel = \"claude-b\"\n" + route_extra;
     }
     daemon = std::make_unique<DaemonProcess>(config);
     REQUIRE(daemon->waitReady());
@@ -139,4 +140,28 @@ TEST_CASE("anthropic via daemon: OpenAI failing over to Anthropic, usage and fin
   CHECK(r.value().usage.completion_tokens == 6);
   CHECK(rig.log(rig.openai).Size() == 1);
   CHECK(rig.log(rig.anthropic).Size() == 1);
+}
+
+// Anthropic says a stream was a refusal only in its stop_reason, at the end. With a guardrail
+// holding the last text until then, the chunks released after it were marked refusal: the
+// stream turned into a refusal halfway through and finished "stop" on the chat front.
+TEST_CASE("anthropic via daemon: a refusal known at the end marks no chunk, whatever a guardrail held") {
+  for (const std::string& extra :
+       {std::string(), std::string("guardrails = [\"pii\"]\n[instances.pii]\ntype = \"guardrail.pii\"\n")}) {
+    INFO(extra);
+    Rig rig(false, extra);
+    REQUIRE(rig.anthropic.script(R"([{"fault":"refusal","text":"I cannot email john.doe@example.com sorry"}])"));
+    auto s = rig.client->stream(ask("hello"));
+    client::Chunk chunk;
+    std::string text;
+    int refusal_chunks = 0;
+    while (s.next(&chunk)) {
+      text += chunk.delta;
+      refusal_chunks += chunk.refusal;
+    }
+    REQUIRE(s.result().ok());
+    CHECK(refusal_chunks == 0);
+    CHECK(s.result().value().finish_reason == "content_filter");
+    CHECK(text == (extra.empty() ? "I cannot email john.doe@example.com sorry" : "I cannot email <EMAIL_1> sorry"));
+  }
 }
