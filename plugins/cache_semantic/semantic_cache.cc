@@ -141,7 +141,12 @@ class SemanticCache final : public Cache {
 
   // The embedding came back: search, record the best similarity on the lookup's span, answer.
   void onEmbedded(outrigger_request handle, LookupState& state, float threshold, const outrigger_embeddings_view& r) {
-    if (r.code == OUTRIGGER_CODE_CANCELLED) return;  // the request ended first: nothing to answer
+    if (r.code == OUTRIGGER_CODE_CANCELLED) {
+      // Mostly the request ended first, and cacheDone is STALE. But a provider may say it of its
+      // own call while the request lives: a miss then, not a wait until the request's deadline.
+      if (host().cacheDone(handle, nullptr) == OUTRIGGER_OK) embed_failures_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
     if (r.code != OUTRIGGER_CODE_OK || r.embedding_count != 1 || r.embeddings[0].size != settings_.limits.dims) {
       host().spanAttribute(handle, "outrigger.cache.semantic.error",
                            r.code != OUTRIGGER_CODE_OK ? "embedding failed" : "embedding has the wrong dimensions");

@@ -265,6 +265,47 @@ TEST_CASE("a hung embed route under a short caller deadline is a miss, and the p
         std::string::npos);
 }
 
+// A provider may answer its own call CANCELLED while the request lives (provider.mock does,
+// as a third party's might). The lookup took that for the request's end and never answered: the
+// caller waited until its deadline.
+TEST_CASE("an embed route answering CANCELLED is a miss, and the provider still answers") {
+  Rig rig("[instances.cancelling]\ntype = \"provider.mock\"\n[instances.cancelling.config]\n"
+          "fail_every = 1\nfail_code = \"CANCELLED\"\n",
+          "", "cancelling");
+  REQUIRE(rig.upstream.script(R"([{"text":"answered at once"}])"));
+  RequestSpec spec;
+  spec.tenant = "t";
+  spec.messages = {{"user", "What is the capital of Peru?"}};
+  spec.timeout_ms = 5000;
+  auto began = std::chrono::steady_clock::now();
+  SocketAnswer a = socketExchange(*rig.daemon, spec, "");
+  INFO(a.message);
+  CHECK(a.status == 0);
+  CHECK(a.content == "answered at once");
+  CHECK(std::chrono::steady_clock::now() - began < std::chrono::seconds(3));
+  CHECK(adminMetricsText(*rig.daemon).find(R"(outrigger_semantic_cache_embed_failures_total{plugin_instance="semantic"} 1)") !=
+        std::string::npos);
+}
+
+// The local model had no price: each embedding counted as unpriced, and a USD budget on the
+// embed route refused every lookup's embedding (the cache never hit).
+TEST_CASE("the local embedding model is priced at zero: a USD budget on the embed route lets the cache hit") {
+  Rig rig("[instances.budget]\ntype = \"limiter.budget\"\n[instances.budget.config]\n"
+          "window = \"daily\"\nlimit_usd = 5.0\n",
+          "limiters = [\"budget\"]\n");
+  rig.answers({"Use the reset link on the sign-in page."});
+  CHECK(ask(rig, "t", "How do I reset my password?").content == "Use the reset link on the sign-in page.");
+  CHECK(ask(rig, "t", "How can I reset my password?").content == "Use the reset link on the sign-in page.");
+  CHECK(rig.upstreamCalls() == 1);
+  std::string metrics = adminMetricsText(*rig.daemon);
+  INFO(metrics);
+  CHECK(metrics.find(R"(outrigger_semantic_cache_hits_total{plugin_instance="semantic"} 1)") != std::string::npos);
+  size_t unpriced = metrics.find(R"(outrigger_cost_unpriced_total{route="embed")");
+  REQUIRE(unpriced != std::string::npos);
+  std::string line = metrics.substr(unpriced, metrics.find('\n', unpriced) - unpriced);
+  CHECK(line.substr(line.rfind(' ') + 1) == "0");
+}
+
 // provider.wordllama embeds on the worker's loop. A call of thousands of long inputs (megabytes)
 // is embedded a slice at a time, so a small request the same worker takes meanwhile is answered
 // at once; whole, the big call held the loop for most of a second and everything waited behind it.

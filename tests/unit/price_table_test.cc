@@ -133,6 +133,10 @@ TEST_CASE("lookup: dated ids fall back to the undated entry, an exact dated entr
   CHECK(t.find({"openai", "openai"}, "deepseek-chat") == nullptr);  // another vendor's model name
   CHECK(t.find({"openai", "openai"}, "claude-sonnet-4-5") == nullptr);
   CHECK(t.find({"mock", "mock"}, "anything")->key() == "mock/*");
+  // The local embedding providers cost nothing; unpriced, a USD budget on their route refused them.
+  CHECK(t.find({"local_embed", "wordllama"}, "l2_supercat")->key() == "wordllama/*");
+  CHECK(t.find({"minilm", "onnx"}, "all-MiniLM-L6-v2")->key() == "onnx/*");
+  CHECK(t.find({"minilm", "onnx"}, "all-MiniLM-L6-v2")->input == 0);
 }
 
 TEST_CASE("cost: inconsistent counts are clamped, unset cache and reasoning prices fall back") {
