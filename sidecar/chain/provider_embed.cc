@@ -4,6 +4,7 @@
 // is priced. provider_stage.cc starts the attempt; this file calls the embed hook and takes its
 // answer.
 #include <algorithm>
+#include <cmath>
 #include <string>
 
 #include "chain/call_hook.h"
@@ -14,6 +15,34 @@
 #include "plugin/str_view.h"
 
 namespace outrigger::chain {
+namespace {
+
+// What is wrong with a successful answer's vectors, or "": one per input, none empty, all of one
+// length (the asked `dimensions` when given: many OpenAI-compatible servers ignore it), every
+// value finite (the front writes them as JSON numbers, and a semantic cache compares them).
+std::string malformedEmbeddings(const outrigger_embeddings_view& e, size_t inputs, uint32_t dimensions) {
+  if (e.embedding_count != inputs) {
+    return std::to_string(e.embedding_count) + " embeddings for " + std::to_string(inputs) + " inputs";
+  }
+  for (size_t i = 0; i < e.embedding_count; ++i) {
+    const outrigger_embedding_view& v = e.embeddings[i];
+    const size_t size = v.values ? v.size : 0;
+    const std::string which = "embedding " + std::to_string(i);
+    if (size == 0) return "an empty " + which;
+    if (dimensions && size != dimensions) {
+      return which + " of " + std::to_string(size) + " dimensions, " + std::to_string(dimensions) + " asked";
+    }
+    if (size != (e.embeddings[0].values ? e.embeddings[0].size : 0)) {
+      return which + " of " + std::to_string(size) + " dimensions after one of " + std::to_string(e.embeddings[0].size);
+    }
+    for (size_t k = 0; k < size; ++k) {
+      if (!std::isfinite(v.values[k])) return which + " with a value that is not a finite number";
+    }
+  }
+  return {};
+}
+
+}  // namespace
 
 uint64_t RequestContext::embedTokenEstimate() const {
   uint64_t tokens = 0;
@@ -80,11 +109,12 @@ outrigger_status ProviderStage::embeddingsDone(plugin::PluginInstance* inst, con
   outrigger_code code = e.code;
   bool retryable = e.retryable;
   std::string message(sv(e.message));
-  if (code == OUTRIGGER_CODE_OK && e.embedding_count != r.embed_->inputs.size()) {
-    code = OUTRIGGER_CODE_INTERNAL;
-    retryable = false;
-    message = "provider returned " + std::to_string(e.embedding_count) + " embeddings for " +
-              std::to_string(r.embed_->inputs.size()) + " inputs";
+  if (code == OUTRIGGER_CODE_OK) {
+    if (std::string wrong = malformedEmbeddings(e, r.embed_->inputs.size(), r.embed_->dimensions); !wrong.empty()) {
+      code = OUTRIGGER_CODE_INTERNAL;
+      retryable = false;
+      message = "provider returned " + wrong;
+    }
   }
   r.provider_code_ = code >= 0 && code <= 16 ? static_cast<Code>(code) : Code::kUnknown;
   std::string_view how;

@@ -553,6 +553,28 @@ TEST_CASE("openai via daemon: embeddings failures map like chat") {
   CHECK(m.rfind("HTTP/1.1 503", 0) == 0);
 }
 
+// Many OpenAI-compatible servers ignore `dimensions`; their vectors were passed on as asked for.
+TEST_CASE("openai via daemon: embeddings of the wrong length, ragged or empty are an error, not a 200") {
+  HttpRig rig;
+  REQUIRE(rig.upstream.script(R"([{"dims":1024},{"ragged":true},{"dims":0}])"));
+  std::string wrong = httpPost(rig.port, "/v1/embeddings", R"({"model":"default","input":"hello","dimensions":256})");
+  INFO(wrong);
+  CHECK(wrong.rfind("HTTP/1.1 500", 0) == 0);
+  CHECK(wrong.find("1024 dimensions, 256 asked") != std::string::npos);
+  std::string ragged = httpPost(rig.port, "/v1/embeddings", R"({"model":"default","input":["a","b","c"]})");
+  INFO(ragged);
+  CHECK(ragged.rfind("HTTP/1.1 500", 0) == 0);
+  CHECK(ragged.find("embedding 1 of 5 dimensions after one of 4") != std::string::npos);
+  std::string empty = httpPost(rig.port, "/v1/embeddings", R"({"model":"default","input":["a","b"]})");
+  INFO(empty);
+  CHECK(empty.rfind("HTTP/1.1 500", 0) == 0);
+  CHECK(empty.find("an empty embedding 0") != std::string::npos);
+  // Said once each: a malformed answer is not retried.
+  rapidjson::Document log;
+  log.Parse(rig.upstream.log().c_str());
+  CHECK(log.Size() == 3);
+}
+
 TEST_CASE("openai via daemon: an upstream answer that is not UTF-8 is an error in valid JSON, unary and streamed") {
   HttpRig rig;
   UpstreamProcess& upstream = rig.upstream;

@@ -319,13 +319,16 @@ class Handler(BaseHTTPRequestHandler):
         if isinstance(inputs, str) or (inputs and isinstance(inputs[0], int)):
             inputs = [inputs]
         dims = body.get("dimensions") or 4
+        if "dims" in step:  # a server that ignores the asked dimensions (0: empty vectors)
+            dims = step["dims"]
         data = []
         for i, text in enumerate(inputs):
             if step.get("vectors") == "by_text" and isinstance(text, str):
                 kinds = [sum(c.isalpha() for c in text), sum(c.isdigit() for c in text), text.count(" ")]
                 vec = [float(k) for k in kinds] + [float(len(text) - sum(kinds))]
             else:
-                vec = ([float(len(text)), float(i), 0.5, -1.0] + [0.0] * dims)[:dims]
+                width = dims + i if step.get("ragged") else dims  # "ragged": vector i is i values longer
+                vec = ([float(len(text)), float(i), 0.5, -1.0] + [0.0] * width)[:width]
             if body.get("encoding_format") == "base64":
                 import base64
                 emb = base64.b64encode(struct.pack("<%df" % len(vec), *vec)).decode()
