@@ -182,9 +182,11 @@ class BudgetLimiter final : public Limiter {
                     "budget \"" + settings_.policy.name + "\" is in USD and the route's model has no price (unpriced = \"deny\")");
     }
     // The worst case: the prompt, and the longest answer the caller, else the model, allows.
+    const bool no_answer = estimate.hdr.struct_size >= OUTRIGGER_SIZE_THROUGH(outrigger_limit_estimate, no_completion) &&
+                           estimate.no_completion;  // an embeddings request
     uint64_t out = estimate.max_completion_tokens;
     if (!out && priced) out = estimate.max_output_tokens;
-    if (!out) out = settings_.default_max_output_tokens;
+    if (!out && !no_answer) out = settings_.default_max_output_tokens;
     Amount need{priced ? estimate.prompt_cost_usd + double(out) * estimate.output_price_usd : 0,
                 double(std::max<uint64_t>(estimate.prompt_tokens, 1) + out)};
     // Re-asks and hedges are attempts the route may bill too: each is reserved, or 64 requests

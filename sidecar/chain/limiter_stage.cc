@@ -47,10 +47,15 @@ outrigger_limit_estimate LimiterStage::estimateOf(RequestContext& ctx) {
     output = std::max({output, price->output, price->reasoning.value_or(0)});
     e.max_output_tokens = std::max(e.max_output_tokens, price->max_output);
   }
+  if (ctx.embed_) {  // no answer: nothing to reserve for one
+    e.no_completion = 1;
+    e.max_completion_tokens = e.max_output_tokens = 0;
+    output = 0;
+  }
   e.prompt_cost_usd = double(e.prompt_tokens) * input;
   e.output_price_usd = output;
   uint64_t cap = e.max_completion_tokens ? e.max_completion_tokens : e.max_output_tokens;
-  e.max_cost_usd = cap ? e.prompt_cost_usd + double(cap) * output : 0;
+  e.max_cost_usd = cap || e.no_completion ? e.prompt_cost_usd + double(cap) * output : 0;
   e.billed_attempts = billedAttempts(ctx);
   return e;
 }

@@ -306,6 +306,21 @@ TEST_CASE("the local embedding model is priced at zero: a USD budget on the embe
   CHECK(line.substr(line.rfind(' ') + 1) == "0");
 }
 
+// An embeddings request has no answer, but a token budget reserved its default answer size
+// (4,096) for each: a budget of 2,000 tokens refused every embedding.
+TEST_CASE("a token budget on the embed route reserves no answer for an embedding") {
+  Rig rig("[instances.budget]\ntype = \"limiter.budget\"\n[instances.budget.config]\n"
+          "window = \"daily\"\nlimit_tokens = 2000\n",
+          "limiters = [\"budget\"]\n");
+  HttpReply r = roundTrip(httpPort(*rig.daemon), post(R"({"model":"embed","input":"hi"})", "/v1/embeddings"));
+  INFO(r.body);
+  CHECK(r.status == 200);
+  rig.answers({"Use the reset link on the sign-in page."});
+  CHECK(ask(rig, "t", "How do I reset my password?").content == "Use the reset link on the sign-in page.");
+  CHECK(ask(rig, "t", "How can I reset my password?").content == "Use the reset link on the sign-in page.");
+  CHECK(rig.upstreamCalls() == 1);
+}
+
 // provider.wordllama embeds on the worker's loop. A call of thousands of long inputs (megabytes)
 // is embedded a slice at a time, so a small request the same worker takes meanwhile is answered
 // at once; whole, the big call held the loop for most of a second and everything waited behind it.

@@ -445,7 +445,11 @@ typedef struct outrigger_limit_estimate {
    * that reserves its worst case multiplies by it, or re-asks and hedges spend past it. 0 from
    * a host that predates it: read it as 1. */
   uint8_t billed_attempts;
-  uint8_t reserved_[6];
+  /* 1: the request has no answer to reserve for (an embeddings request): the output slots are 0
+   * and a limiter adds no default answer size of its own. 0 from a host before it (it zeroed
+   * this byte as reserved): read it as a chat request. */
+  uint8_t no_completion;
+  uint8_t reserved_[5];
 } outrigger_limit_estimate;
 
 /* Synchronous refusal from admit. The host zeroes it before the call and copies `reason`
