@@ -102,6 +102,13 @@ class SqliteExporter final : public Exporter {
 
   outrigger_status flush() override { return commit(); }
 
+  void reportMetrics(const MetricsWriter& w) override {
+    if (!writer_) return;
+    w.counter("trace_store_records_lost_total",
+              "Records the trace store took but lost with a transaction that failed (a full disk at commit)", {},
+              double(writer_->lost()));
+  }
+
  private:
   outrigger_status afterWrite() {
     // Without a timer (a host without instance loops) every record commits on its own.

@@ -5,6 +5,7 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
+#include <limits>
 #include <cstdlib>
 #include <string_view>
 
@@ -170,6 +171,8 @@ bool TraceWriter::commit(std::string* error) {
     std::string ignored;
     execute(db_.get(), "ROLLBACK", &ignored);
     in_transaction_ = false;
+    lost_.fetch_add(uncommitted_, std::memory_order_relaxed);
+    *error += " (" + std::to_string(uncommitted_) + " records lost)";
     uncommitted_ = 0;
     return false;
   }
@@ -177,6 +180,16 @@ bool TraceWriter::commit(std::string* error) {
   uncommitted_ = 0;
   resetLogIfLong();
   return true;
+}
+
+// Some insert errors (SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM) make SQLite roll the whole
+// transaction back: the records inserted before it in the batch are gone too.
+void TraceWriter::noteRolledBack(std::string* error) {
+  if (!in_transaction_ || !sqlite3_get_autocommit(db_.get())) return;
+  in_transaction_ = false;
+  lost_.fetch_add(uncommitted_, std::memory_order_relaxed);
+  *error += " (the transaction was rolled back: " + std::to_string(uncommitted_) + " earlier records lost)";
+  uncommitted_ = 0;
 }
 
 // A writer that never pauses keeps the log from starting over (checkpointer.h): past the reset
@@ -268,6 +281,7 @@ bool TraceWriter::writeRequest(const outrigger_record_view& r, std::string* erro
   }
   if (!s.run()) {
     *error = std::string("insert request: ") + sqlite3_errmsg(db_.get());
+    noteRolledBack(error);
     return false;
   }
   ++uncommitted_;
@@ -286,6 +300,7 @@ bool TraceWriter::writeFeedback(const outrigger_feedback_view& f, std::string* e
   s.text(7, f.metadata ? text(f.metadata->session) : std::string_view());
   if (!s.run()) {
     *error = std::string("insert feedback: ") + sqlite3_errmsg(db_.get());
+    noteRolledBack(error);
     return false;
   }
   ++uncommitted_;
@@ -337,8 +352,10 @@ bool TraceWriter::enforce(const Retention& retention, int64_t now_unix_ns, Reten
   }
   if (!commit(error) || !begin(error)) return false;
   const int64_t chunk = max_rows ? static_cast<int64_t>(max_rows) : 1000;
-  uint64_t deleted_before = result->requests_deleted;
-  auto budget_left = [&] { return max_rows == 0 || result->requests_deleted - deleted_before < max_rows; };
+  const uint64_t deleted_before = result->requests_deleted + result->feedback_deleted;
+  auto budget_left = [&] {
+    return max_rows == 0 || result->requests_deleted + result->feedback_deleted - deleted_before < max_rows;
+  };
   if (cutoff > 0) {
     Statement old(db, "DELETE FROM requests WHERE id IN (SELECT id FROM requests WHERE start_unix_ns < ?1"
                       " ORDER BY start_unix_ns LIMIT ?2)");
@@ -367,22 +384,43 @@ bool TraceWriter::enforce(const Retention& retention, int64_t now_unix_ns, Reten
     }
     result->feedback_deleted += static_cast<uint64_t>(sqlite3_changes(db));
   }
-  // Size: the oldest requests go, a chunk at a time, until the live pages fit 90% of the bound
-  // (so the next check does not start again at once), or this call's share of the work is done.
-  // Feedback older than the oldest request kept goes with them.
+  // Size: the oldest rows go, requests or feedback, whichever is older, a chunk at a time, until
+  // the live pages fit 90% of the bound (so the next check does not start again at once), or
+  // this call's share of the work is done. Feedback is rows a caller sends at will: taken as
+  // older than every request, it emptied the store of requests before any of it went.
   Statement oldest(db, "DELETE FROM requests WHERE id IN (SELECT id FROM requests ORDER BY id LIMIT ?1)");
-  if (!oldest.ok()) {
+  Statement oldest_feedback(db, "DELETE FROM feedback WHERE id IN (SELECT id FROM feedback WHERE received_unix_ns < ?1"
+                                " ORDER BY received_unix_ns LIMIT ?2)");
+  if (!oldest.ok() || !oldest_feedback.ok()) {
     *error = std::string("retention: ") + sqlite3_errmsg(db);
     return false;
   }
+  constexpr int64_t kNone = std::numeric_limits<int64_t>::max();
   double target = 0.9 * static_cast<double>(retention.max_bytes);
   for (double used; retention.max_bytes > 0 && budget_left() && (used = static_cast<double>(usedBytes())) > target;) {
-    // As many of the oldest as the excess holds at the store's average request size (row ids
-    // count the rows closely enough, and cost two index lookups where count(*) reads them all).
-    int64_t rows = queryInt(db, "SELECT max(id) - min(id) + 1 FROM requests", 0, 0);
-    if (rows <= 0) break;
-    double excess = (used - target) / (used / static_cast<double>(rows));
+    // As many of the oldest as the excess holds at the store's average row size (row ids count
+    // the rows closely enough, and cost two index lookups where count(*) reads them all).
+    int64_t request_rows = queryInt(db, "SELECT max(id) - min(id) + 1 FROM requests", 0, 0);
+    int64_t feedback_rows = queryInt(db, "SELECT max(id) - min(id) + 1 FROM feedback", 0, 0);
+    if (request_rows <= 0 && feedback_rows <= 0) break;
+    double excess = (used - target) / (used / static_cast<double>(std::max<int64_t>(request_rows, 0) +
+                                                                  std::max<int64_t>(feedback_rows, 0)));
     int64_t n_wanted = std::clamp<int64_t>(static_cast<int64_t>(excess) + 1, 1, chunk);
+    int64_t first_request = queryInt(db, "SELECT min(start_unix_ns) FROM requests", 0, kNone);
+    int64_t first_feedback = queryInt(db, "SELECT min(received_unix_ns) FROM feedback", 0, kNone);
+    if (first_feedback < first_request || first_request == kNone) {
+      // Feedback older than every request: up to n_wanted of it, none newer than that request.
+      oldest_feedback.integer(1, first_request == kNone ? kNone : first_request);
+      oldest_feedback.integer(2, n_wanted);
+      if (!oldest_feedback.run()) {
+        *error = std::string("retention: ") + sqlite3_errmsg(db);
+        return false;
+      }
+      int64_t n = sqlite3_changes(db);
+      if (n == 0) break;
+      result->feedback_deleted += static_cast<uint64_t>(n);
+      continue;
+    }
     oldest.integer(1, n_wanted);
     if (!oldest.run()) {
       *error = std::string("retention: ") + sqlite3_errmsg(db);
@@ -391,8 +429,10 @@ bool TraceWriter::enforce(const Retention& retention, int64_t now_unix_ns, Reten
     int64_t n = sqlite3_changes(db);
     if (n == 0) break;
     result->requests_deleted += static_cast<uint64_t>(n);
-    int64_t first_kept = queryInt(db, "SELECT min(start_unix_ns) FROM requests", 0, now_unix_ns);
-    if (!deleteFeedbackBefore(db, first_kept, &result->feedback_deleted, error)) return false;
+    // Feedback older than the oldest request kept goes with them; with none kept, the loop
+    // weighs what feedback is left on its own.
+    int64_t first_kept = queryInt(db, "SELECT min(start_unix_ns) FROM requests", 0, kNone);
+    if (first_kept != kNone && !deleteFeedbackBefore(db, first_kept, &result->feedback_deleted, error)) return false;
   }
   if (!commit(error)) return false;
   // New rows reuse freed pages, so at its bound the file stops growing by itself. Pages go back

@@ -8,6 +8,7 @@
 
 #include <outrigger/plugin.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -53,6 +54,9 @@ class TraceWriter {
   bool commit(std::string* error);
   // Records and feedback written since the last commit.
   size_t uncommitted() const { return uncommitted_; }
+  // Records written into a transaction that then failed (a COMMIT refused on a full disk, or an
+  // insert error that made SQLite roll the whole transaction back): reported written, never stored.
+  uint64_t lost() const { return lost_.load(std::memory_order_relaxed); }
 
   // Deletes what retention no longer keeps, in its own transaction (commits first), and gives
   // the freed pages back to the file system. `max_rows` (0: no limit) bounds the requests one
@@ -70,6 +74,7 @@ class TraceWriter {
   void setLogResetPagesForTest(int pages) { log_reset_pages_ = pages; }
 
  private:
+  void noteRolledBack(std::string* error);
   struct Statements;
   TraceWriter(Database db, bool content);
   bool begin(std::string* error);
@@ -81,6 +86,7 @@ class TraceWriter {
   bool content_;
   bool in_transaction_ = false;
   size_t uncommitted_ = 0;
+  std::atomic<uint64_t> lost_{0};  // read by /metrics on another thread
   int log_reset_pages_ = kLogResetPages;
 };
 

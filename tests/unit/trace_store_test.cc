@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "chain/host_api.h"
+#include "full_disk_vfs.h"
 #include "chain/owned_messages.h"
 #include "plugin/instance.h"
 #include "plugin/loader.h"
@@ -588,6 +589,106 @@ TEST_CASE("trace store: retention deletes by age, and by size down to the bound,
   CHECK(count(db.get(), "SELECT max(start_unix_ns) FROM requests") == static_cast<int64_t>(kT0 + 13 * hour + 3999));
   CHECK(count(db.get(), "SELECT count(*) FROM requests") > 100);
   CHECK(count(db.get(), "PRAGMA page_count") * count(db.get(), "PRAGMA page_size") <= (1 << 20) + (64 << 10));
+}
+
+// Feedback is rows any caller sends. The size bound deleted only requests (feedback went only
+// when older than the oldest request kept), so large feedback newer than every request emptied
+// the store of requests, then went with them; with no requests at all the bound did not hold.
+TEST_CASE("trace store: the size bound weighs feedback with requests, oldest first") {
+  std::string path = testing::makeTempDir() + "/traces.db";
+  std::string error;
+  auto writer = openWriter(path);
+  const uint64_t second = 1000000000ull;
+  std::string answer(2000, 'x');
+  for (uint64_t i = 0; i < 200; ++i) {
+    auto r = request("cd" + std::to_string(100000 + i), "cd" + std::to_string(100000 + i), "chat", "acme", kT0 + i * second, 5);
+    r.capture = config::Capture::kFull;
+    r.answer = answer;
+    telemetry::RecordView view(r);
+    REQUIRE(writer->writeRequest(*view.get(), &error));
+  }
+  // Then 2 MB of feedback, newer than every request.
+  std::string comment(16000, 'c');
+  for (uint64_t i = 0; i < 128; ++i) {
+    telemetry::FeedbackRecord fb;
+    fb.trace_id = "ef" + std::to_string(100000 + i);
+    fb.comment = comment;
+    fb.received_unix_ns = kT0 + (1000 + i) * second;
+    telemetry::FeedbackView view(fb);
+    REQUIRE(writer->writeFeedback(*view.get(), &error));
+  }
+  REQUIRE(writer->commit(&error));
+  const uint64_t bound = 1u << 20;
+  REQUIRE(writer->usedBytes() > 2 * bound);
+  traces::RetentionResult result;
+  REQUIRE(writer->enforce({0, static_cast<int64_t>(bound)}, static_cast<int64_t>(kT0 + 2000 * second), &result, &error));
+  CHECK(writer->usedBytes() <= bound);
+  {
+    traces::Database db = traces::openStoreForReading(path, &error);
+    REQUIRE(db);
+    // The requests are older, so all of them went first, then the oldest feedback; the newest
+    // feedback stays.
+    CHECK(count(db.get(), "SELECT count(*) FROM requests") == 0);
+    CHECK(count(db.get(), "SELECT count(*) FROM feedback") > 0);
+    CHECK(count(db.get(), "SELECT max(received_unix_ns) FROM feedback") == static_cast<int64_t>(kT0 + 1127 * second));
+  }
+  CHECK(result.requests_deleted == 200);
+  CHECK(result.feedback_deleted > 0);
+
+  // A store of feedback alone is held to the bound too, and newer requests outlive older feedback.
+  for (uint64_t i = 0; i < 128; ++i) {
+    telemetry::FeedbackRecord fb;
+    fb.trace_id = "ff" + std::to_string(100000 + i);
+    fb.comment = comment;
+    fb.received_unix_ns = kT0 + (3000 + i) * second;
+    telemetry::FeedbackView view(fb);
+    REQUIRE(writer->writeFeedback(*view.get(), &error));
+  }
+  for (uint64_t i = 0; i < 5; ++i) {
+    auto r = request("ce" + std::to_string(100000 + i), "ce" + std::to_string(100000 + i), "chat", "acme",
+                     kT0 + (4000 + i) * second, 5);
+    telemetry::RecordView view(r);
+    REQUIRE(writer->writeRequest(*view.get(), &error));
+  }
+  REQUIRE(writer->commit(&error));
+  result = {};
+  REQUIRE(writer->enforce({0, static_cast<int64_t>(bound)}, static_cast<int64_t>(kT0 + 5000 * second), &result, &error));
+  CHECK(writer->usedBytes() <= bound);
+  CHECK(result.requests_deleted == 0);
+  traces::Database db = traces::openStoreForReading(path, &error);
+  REQUIRE(db);
+  CHECK(count(db.get(), "SELECT count(*) FROM requests") == 5);
+}
+
+// A COMMIT refused on a full disk rolled its batch back: records reported written were never
+// stored, and nothing counted them.
+TEST_CASE("trace store: records a failed commit loses are counted, and the writer goes on after") {
+  testing::FullDiskVfs disk;
+  std::string path = testing::makeTempDir() + "/traces.db";
+  std::string error;
+  auto writer = openWriter(path);
+  auto write = [&](uint64_t from, uint64_t n) {
+    for (uint64_t i = from; i < from + n; ++i) {
+      auto r = request("dd" + std::to_string(100000 + i), "dd" + std::to_string(100000 + i), "chat", "acme", kT0 + i, 5);
+      telemetry::RecordView view(r);
+      REQUIRE(writer->writeRequest(*view.get(), &error));
+    }
+  };
+  write(0, 3);
+  REQUIRE(writer->commit(&error));
+  CHECK(writer->lost() == 0);
+  write(3, 4);
+  disk.full = true;
+  CHECK_FALSE(writer->commit(&error));
+  CHECK(error.find("4 records lost") != std::string::npos);
+  CHECK(writer->lost() == 4);
+  disk.full = false;
+  write(7, 1);
+  REQUIRE(writer->commit(&error));
+  CHECK(writer->lost() == 4);
+  traces::Database db = traces::openStoreForReading(path, &error);
+  REQUIRE(db);
+  CHECK(count(db.get(), "SELECT count(*) FROM requests") == 4);
 }
 
 TEST_CASE("trace store: a file that is not a store, or a newer schema, is refused with a reason") {
