@@ -179,6 +179,9 @@ bool readParameters(const std::map<std::string, std::string>& params, TraceJob* 
         *error = key + "=" + value + ": use 15m, 2h, 7d, Unix seconds or 2026-12-03T01:00:00Z";
         return false;
       }
+      // 0 is the filter's "no bound": until=0 (the epoch) is a bound nothing is before, as the
+      // CLI's --until 0 is.
+      if (key == "until" && f.until_unix_ns == 0) f.until_unix_ns = -1;
     } else if (key == "limit" && job->endpoint == Endpoint::kList) {
       char* end = nullptr;
       unsigned long n = std::strtoul(value.c_str(), &end, 10);

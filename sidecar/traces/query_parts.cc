@@ -11,6 +11,21 @@
 
 namespace outrigger::traces::query_parts {
 
+std::string upperStatus(std::string status) {
+  std::transform(status.begin(), status.end(), status.begin(), [](unsigned char c) { return std::toupper(c); });
+  return status;
+}
+
+bool knownStatus(const std::string& status) {
+  // The store keeps codeName()'s names (common/status.h), which this library does not link.
+  static const char* const kNames[] = {"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
+                                       "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
+                                       "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL",
+                                       "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED", "ERROR"};
+  const std::string upper = upperStatus(status);
+  return std::any_of(std::begin(kNames), std::end(kNames), [&](const char* n) { return upper == n; });
+}
+
 int verdictBit(const std::string& name) {
   static const char* kNames[] = {"pass", "flag", "deny", "rewrite", "skipped", "error"};
   for (int i = 0; i < 6; ++i) {
@@ -34,12 +49,13 @@ Where whereOf(const TraceFilter& f) {
   w.addText("provider", f.provider);
   w.addText("prompt_id", f.prompt_id);
   w.addText("prompt_version", f.prompt_version);
-  if (f.status == "error" || f.status == "ERROR") {
-    w.add("r.status <> ?" + std::to_string(w.values.size() + 1), std::string("OK"));
-  } else if (!f.status.empty()) {
-    std::string upper = f.status;
-    std::transform(upper.begin(), upper.end(), upper.begin(), [](unsigned char c) { return std::toupper(c); });
-    w.add("r.status = ?" + std::to_string(w.values.size() + 1), upper);
+  if (!f.status.empty()) {
+    const std::string upper = upperStatus(f.status);
+    if (upper == "ERROR") {
+      w.add("r.status <> ?" + std::to_string(w.values.size() + 1), std::string("OK"));
+    } else {
+      w.add("r.status = ?" + std::to_string(w.values.size() + 1), upper);
+    }
   }
   if (!f.verdict.empty()) {
     w.add("(r.verdict_flags & ?" + std::to_string(w.values.size() + 1) + ") <> 0", int64_t{1} << verdictBit(f.verdict));

@@ -18,6 +18,10 @@ namespace outrigger::traces::query_parts {
 
 using Value = std::variant<std::string, int64_t>;
 
+// A filter's status, any case: a code name (OK, UNAVAILABLE ...) or "error" (anything but OK).
+std::string upperStatus(std::string status);
+bool knownStatus(const std::string& status);
+
 // A WHERE clause over `requests AS r` and the values it binds, in order.
 struct Where {
   std::string sql;

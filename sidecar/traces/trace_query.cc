@@ -154,6 +154,10 @@ bool validFilter(const TraceFilter& f, std::string* error) {
     *error = "unknown verdict " + f.verdict + " (pass, flag, deny, rewrite, skipped, error)";
     return false;
   }
+  if (!f.status.empty() && !query_parts::knownStatus(f.status)) {
+    *error = "unknown status " + f.status + " (error, OK, or a code name such as UNAVAILABLE or DEADLINE_EXCEEDED)";
+    return false;
+  }
   return true;
 }
 

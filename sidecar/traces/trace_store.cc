@@ -122,6 +122,18 @@ Database openStoreForWriting(const std::string& path, std::string* error) {
   // (the CLI, the admin server) and cost one append; NORMAL sync may lose the last commits on
   // power loss, never the file. The WAL file is truncated back to 4 MiB after checkpoints.
   std::string why;
+  // A store already at this schema needs none of the writes below: they take the write lock,
+  // which a running writer holds for its whole commit interval (up to a minute), so a reload, an
+  // `outrigger check` or a second daemon opening it would wait for it and fail. The connection's
+  // own settings still apply.
+  if (version == kSchemaVersion) {
+    if (!execute(db.get(), "PRAGMA journal_mode = WAL", &why) || !execute(db.get(), "PRAGMA synchronous = NORMAL", &why) ||
+        !execute(db.get(), "PRAGMA journal_size_limit = 4194304", &why)) {
+      *error = path + ": " + why;
+      return nullptr;
+    }
+    return db;
+  }
   if (!execute(db.get(), "PRAGMA page_size = 16384", &why) ||
       !execute(db.get(), "PRAGMA auto_vacuum = INCREMENTAL", &why) ||
       !execute(db.get(), "PRAGMA journal_mode = WAL", &why) || !execute(db.get(), "PRAGMA synchronous = NORMAL", &why) ||

@@ -129,6 +129,18 @@ TEST_CASE("trace store: socket and HTTP traffic is queryable with outrigger trac
     auto [s7, before_epoch] = runCommand(traces(d, "list --json --until 0"));
     CHECK(s7 == 0);
     CHECK(parse(before_epoch)["requests"].Size() == 0);
+    // The admin server reads until=0 the same way (it read "no bound" and listed everything).
+    auto [a8, admin_before_epoch] = adminGet(d, "/traces?until=0");
+    CHECK(a8 == 200);
+    CHECK(parse(admin_before_epoch)["requests"].Size() == 0);
+    // A status is a code name, in any case, or "error"; anything else is a usage error, not an
+    // empty answer.
+    CHECK(runCommand(traces(d, "list --status bogus")).first == 2);
+    auto [s9, errors_upper] = runCommand(traces(d, "list --json --status Error"));
+    auto [s10, errors_lower] = runCommand(traces(d, "list --json --status error"));
+    CHECK(s9 == 0);
+    CHECK(parse(errors_upper)["requests"].Size() == parse(errors_lower)["requests"].Size());
+    CHECK(parse(errors_lower)["requests"].Size() > 0);
   }
 
   SECTION("outrigger traces show prints the span tree, verdicts, the captured answer and the feedback") {
@@ -240,6 +252,10 @@ TEST_CASE("trace store: socket and HTTP traffic is queryable with outrigger trac
     CHECK(adminGet(d, "/traces/stats?by=planet").status == 400);
     CHECK(adminGet(d, "/traces?tenant=%zz").status == 400);
     CHECK(adminGet(d, "/traces?verdict=maybe").status == 400);
+    auto [a2, b2] = adminGet(d, "/traces?status=bogus");
+    CHECK(a2 == 400);
+    CHECK(b2.find("unknown status bogus") != std::string::npos);
+    CHECK(adminGet(d, "/traces?status=unavailable").status == 200);
     auto [status, out] = runCommand(std::string(OUTRIGGER_BIN) + " traces list --json --config " + d.configPath());
     REQUIRE(status == 0);
     CHECK(parse(out)["requests"].Size() == 4);

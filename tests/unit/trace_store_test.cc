@@ -691,6 +691,21 @@ TEST_CASE("trace store: records a failed commit loses are counted, and the write
   CHECK(count(db.get(), "SELECT count(*) FROM requests") == 4);
 }
 
+// Opening a store rewrote its schema version and settings, which takes the write lock a running
+// writer holds for its commit interval: a reload or `outrigger check` waited 2 s and failed.
+TEST_CASE("trace store: opening a store for writing does not wait for another writer's open transaction") {
+  std::string path = testing::makeTempDir() + "/traces.db";
+  std::string error;
+  auto writer = openWriter(path);
+  auto r = request("ee100000", "ee100000", "chat", "acme", kT0, 5);
+  telemetry::RecordView view(r);
+  REQUIRE(writer->writeRequest(*view.get(), &error));  // its transaction stays open
+  traces::Database second = traces::openStoreForWriting(path, &error);  // "database is locked" after 2 s
+  INFO(error);
+  CHECK(second);
+  REQUIRE(writer->commit(&error));
+}
+
 TEST_CASE("trace store: a file that is not a store, or a newer schema, is refused with a reason") {
   std::string dir = testing::makeTempDir();
   std::string error;
