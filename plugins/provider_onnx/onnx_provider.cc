@@ -53,6 +53,7 @@ struct Job {
   std::vector<std::string> inputs;
   std::atomic<bool> cancelled{false};  // set on the request's loop; the thread skips a cancelled job
   std::vector<float> values;           // inputs x dims, when done
+  size_t next = 0;                     // the first input not embedded yet
   uint32_t tokens = 0;
   std::string error;  // set: the model failed on an input
 };
@@ -200,16 +201,27 @@ class OnnxProvider final : public Provider {
         jobs_->queue.pop_front();
       }
       if (job->cancelled.load(std::memory_order_relaxed)) continue;
+      // One input a turn: a call of many long inputs goes to the back of the queue after each,
+      // so a short call queued behind it (a semantic cache's lookup) waits for one input, not
+      // for all of them.
       try {
-        job->values.assign(job->inputs.size() * dims, 0.0f);
-        for (size_t i = 0; i < job->inputs.size() && job->error.empty(); ++i) {
-          job->tokens += uint32_t(encoder_->embed(job->inputs[i], &job->values[i * dims], &job->error, &job->cancelled));
-          texts_.fetch_add(1, std::memory_order_relaxed);
-        }
+        if (job->next == 0) job->values.assign(job->inputs.size() * dims, 0.0f);
+        const size_t i = job->next++;
+        job->tokens += uint32_t(encoder_->embed(job->inputs[i], &job->values[i * dims], &job->error, &job->cancelled));
       } catch (const std::bad_alloc&) {  // answered as a failure: an exception here would end the process
         job->error = "provider.onnx: out of memory";
       }
       if (job->cancelled.load(std::memory_order_relaxed)) continue;  // nobody waits for it
+      texts_.fetch_add(1, std::memory_order_relaxed);
+      if (job->error.empty() && job->next < job->inputs.size()) {
+        {
+          std::lock_guard<std::mutex> lock(jobs_->mu);
+          // cancel() marks a job under this lock: one it cancelled since is not queued again.
+          if (!job->cancelled.load(std::memory_order_relaxed)) jobs_->queue.push_back(std::move(job));
+        }
+        jobs_->wake.notify_one();  // another thread may be idle while this one takes the front
+        continue;
+      }
       postAnswer(job, dims);
     }
   }

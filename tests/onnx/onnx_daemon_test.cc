@@ -144,6 +144,36 @@ TEST_CASE("a full queue refuses an embedding at once with RESOURCE_EXHAUSTED, an
   CHECK(embeddings(rig, R"("after the burst")").status == 200);
 }
 
+// A job ran all its inputs before the next job began: one call of many long inputs held the
+// model thread for up to its deadline, and every semantic cache lookup behind it missed.
+TEST_CASE("a short embedding is not held behind every input of a long call: jobs take turns by input") {
+  Rig rig("threads = 1\n");
+  std::string long_text;
+  for (int i = 0; long_text.size() < 12000; ++i) long_text += "word" + std::to_string(i) + " ";
+  std::string inputs = "[";
+  for (int i = 0; i < 8; ++i) inputs += (i ? "," : "") + jsonQuoted(long_text + std::to_string(i));
+  inputs += "]";
+  using Clock = std::chrono::steady_clock;
+  auto big = std::async(std::launch::async, [&] {
+    HttpReply r = embeddings(rig, inputs);
+    return std::make_pair(r.status, Clock::now());
+  });
+  // Once the long call's first input is done, it is surely running.
+  std::regex texts(R"(outrigger_onnx_embed_texts_total\{plugin_instance="minilm"\} (\d+))");
+  for (auto until = Clock::now() + std::chrono::seconds(30); Clock::now() < until;) {
+    std::smatch m;
+    std::string metrics = adminMetricsText(*rig.daemon);
+    if (std::regex_search(metrics, m, texts) && std::stoi(m[1]) >= 1) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  HttpReply small = embeddings(rig, R"("one")");
+  Clock::time_point small_done = Clock::now();
+  auto [big_status, big_done] = big.get();
+  CHECK(small.status == 200);
+  CHECK(big_status == 200);
+  CHECK(small_done < big_done);
+}
+
 TEST_CASE("a deadline ends a long embedding with 504, and the model thread is free again") {
   Rig rig("threads = 1\n");
   std::string long_text;
