@@ -356,7 +356,7 @@ TEST_CASE("alerts: with the webhook queue full, a resolved notification takes a 
   CHECK(c.dropped == 1);
 }
 
-TEST_CASE("alerts: a notification whose attempts are all spent is reported lost; one a 4xx refused is not") {
+TEST_CASE("alerts: a notification whose attempts are all spent is reported lost, one a 4xx refused is not") {
   uv_loop_t loop;
   REQUIRE(uv_loop_init(&loop) == 0);
   config::AlertSettings settings;

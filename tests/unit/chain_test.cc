@@ -77,7 +77,12 @@ class ProbeProvider final : public plugin::Provider {
     }
     std::vector<std::vector<float>> vecs;
     size_t n = g.embed_mode == "short" ? r.input_count - 1 : r.input_count;
-    for (size_t i = 0; i < n; ++i) vecs.push_back({float(r.inputs[i].size), float(i)});
+    // [input length, index], padded with zeros to the asked dimensions.
+    for (size_t i = 0; i < n; ++i) {
+      vecs.push_back({float(r.inputs[i].size), float(i)});
+      if (r.dimensions > 2 && g.embed_mode != "ignore_dimensions") vecs.back().resize(r.dimensions, 0.0f);
+      if (g.embed_mode == "ragged" && i == 1) vecs.back().push_back(1.0f);
+    }
     std::vector<outrigger_embedding_view> views;
     for (const auto& v : vecs) views.push_back({v.data(), v.size()});
     outrigger_embeddings_view e{};
@@ -612,8 +617,10 @@ TEST_CASE("an embeddings request runs the provider's embed hook, skips guardrail
   const End& e = h.sink.ends[0];
   CHECK(e.code == Code::kOk);
   REQUIRE(e.embeddings.size() == 2);
-  CHECK(e.embeddings[0] == std::vector<float>{2, 0});
-  CHECK(e.embeddings[1] == std::vector<float>{3, 1});
+  std::vector<float> first(16, 0.0f), second(16, 0.0f);
+  first[0] = 2, second[0] = 3, second[1] = 1;
+  CHECK(e.embeddings[0] == first);
+  CHECK(e.embeddings[1] == second);
   CHECK(e.model == "probe-embed");
   CHECK(g.embed_calls == 1);
   CHECK(g.embed_dimensions == 16);
@@ -669,6 +676,22 @@ TEST_CASE("a provider that cannot embed answers UNIMPLEMENTED, a wrong vector co
     REQUIRE(h.runUntilEnded());
     CHECK(h.sink.ends[0].code == Code::kInternal);
     CHECK(h.sink.ends[0].embeddings.empty());
+  }
+  {
+    Harness h;  // the second vector one value longer than the first
+    g.embed_mode = "ragged";
+    h.startEmbed({"x", "y"});
+    REQUIRE(h.runUntilEnded());
+    CHECK(h.sink.ends[0].code == Code::kInternal);
+    CHECK(h.sink.ends[0].message.find("embedding 1 of 3 dimensions after one of 2") != std::string::npos);
+  }
+  {
+    Harness h;  // vectors of 2 for 16 asked, as a server that ignores `dimensions` answers
+    g.embed_mode = "ignore_dimensions";
+    h.startEmbed({"x"}, 0, 16);
+    REQUIRE(h.runUntilEnded());
+    CHECK(h.sink.ends[0].code == Code::kInternal);
+    CHECK(h.sink.ends[0].message.find("embedding 0 of 2 dimensions, 16 asked") != std::string::npos);
   }
 }
 
