@@ -1,16 +1,22 @@
 #include "json_strings.h"
 
+#include <rapidjson/encodedstream.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/reader.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include "bounded_json.h"
+#include <vector>
 
 namespace outrigger::pii {
 namespace {
 
-constexpr unsigned kFlags = rapidjson::kParseNumbersAsStringsFlag | rapidjson::kParseValidateEncodingFlag;
+// Iterative: neither the reader nor the writer recurses, so any nesting is read (the bound of
+// bounded_json.h protects recursive walks over a Document; none is made here).
+constexpr unsigned kFlags =
+    rapidjson::kParseIterativeFlag | rapidjson::kParseNumbersAsStringsFlag | rapidjson::kParseValidateEncodingFlag;
 
-// SAX events into a writer, each string through the rewrite.
+// SAX events into a writer, each string through the rewrite, with the key it sits under.
 class Rewriter {
  public:
   using Ch = char;
@@ -24,30 +30,45 @@ class Rewriter {
   bool Uint64(uint64_t u) { return writer_.Uint64(u); }
   bool Double(double d) { return writer_.Double(d); }
   bool RawNumber(const Ch* s, rapidjson::SizeType n, bool) {
-    if (!apply(s, n)) return false;
+    if (!apply(under(), s, n)) return false;
     if (scratch_ == std::string_view(s, n)) return writer_.RawValue(s, n, rapidjson::kNumberType);
     changed_ = true;
     return writer_.String(scratch_.data(), rapidjson::SizeType(scratch_.size()), true);
   }
   bool String(const Ch* s, rapidjson::SizeType n, bool) {
-    return apply(s, n) && writer_.String(scratch_.data(), rapidjson::SizeType(scratch_.size()), true);
+    return apply(under(), s, n) && writer_.String(scratch_.data(), rapidjson::SizeType(scratch_.size()), true);
   }
   bool Key(const Ch* s, rapidjson::SizeType n, bool) {
-    return apply(s, n) && writer_.Key(scratch_.data(), rapidjson::SizeType(scratch_.size()), true);
+    if (!apply({}, s, n)) return false;
+    keys_.back().assign(s, n);  // the values that follow sit under it, as sent
+    return writer_.Key(scratch_.data(), rapidjson::SizeType(scratch_.size()), true);
   }
-  bool StartObject() { return writer_.StartObject(); }
-  bool EndObject(rapidjson::SizeType n) { return writer_.EndObject(n); }
-  bool StartArray() { return writer_.StartArray(); }
-  bool EndArray(rapidjson::SizeType n) { return writer_.EndArray(n); }
+  bool StartObject() {
+    keys_.emplace_back();
+    return writer_.StartObject();
+  }
+  bool EndObject(rapidjson::SizeType n) {
+    keys_.pop_back();
+    return writer_.EndObject(n);
+  }
+  bool StartArray() {
+    keys_.emplace_back(under());  // an array's elements sit under its member's key
+    return writer_.StartArray();
+  }
+  bool EndArray(rapidjson::SizeType n) {
+    keys_.pop_back();
+    return writer_.EndArray(n);
+  }
 
   bool stopped() const { return stopped_; }
   bool changed() const { return changed_; }
   std::string_view text() const { return {buffer_.GetString(), buffer_.GetSize()}; }
 
  private:
-  bool apply(const Ch* s, rapidjson::SizeType n) {
+  std::string under() const { return keys_.empty() ? std::string() : keys_.back(); }
+  bool apply(std::string_view key, const Ch* s, rapidjson::SizeType n) {
     scratch_.clear();
-    if (!rewrite_(std::string_view(s, n), &scratch_)) {
+    if (!rewrite_(key, std::string_view(s, n), &scratch_)) {
       stopped_ = true;
       return false;
     }
@@ -58,9 +79,18 @@ class Rewriter {
   const StringRewrite& rewrite_;
   rapidjson::StringBuffer buffer_;
   rapidjson::Writer<rapidjson::StringBuffer> writer_;
+  std::vector<std::string> keys_;
   std::string scratch_;
   bool stopped_ = false, changed_ = false;
 };
+
+template <typename Handler>
+bool read(std::string_view json, Handler& handler) {
+  rapidjson::MemoryStream bytes(json.data(), json.size());
+  rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> in(bytes);
+  rapidjson::Reader reader;
+  return !reader.Parse<kFlags>(in, handler).IsError();
+}
 
 }  // namespace
 
@@ -68,11 +98,9 @@ JsonRewrite rewriteJsonStrings(std::string_view json, const StringRewrite& rewri
   // Checked whole first: a rewrite that saw half a text before its syntax error would have
   // counted detections and numbered placeholders the caller then makes again from the text.
   rapidjson::BaseReaderHandler<> check;
-  if (!json::detail::readBounded<kFlags>(json, check).ok()) return JsonRewrite::kNotJson;
+  if (!read(json, check)) return JsonRewrite::kNotJson;
   Rewriter rewriter(rewrite);
-  if (!json::detail::readBounded<kFlags>(json, rewriter).ok()) {
-    return rewriter.stopped() ? JsonRewrite::kStopped : JsonRewrite::kNotJson;
-  }
+  if (!read(json, rewriter)) return rewriter.stopped() ? JsonRewrite::kStopped : JsonRewrite::kNotJson;
   out->assign(rewriter.changed() ? rewriter.text() : json);
   return JsonRewrite::kDone;
 }

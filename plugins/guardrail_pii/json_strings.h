@@ -9,12 +9,15 @@
 
 namespace outrigger::pii {
 
-// Given a string decoded (a value, a key, or a number as written), appends its replacement to
-// `out`; false to stop (a detection error).
-using StringRewrite = std::function<bool(std::string_view text, std::string* out)>;
+// Given a string decoded (a value, a key, or a number as written) and the key it sits under
+// (the nearest enclosing member's, decoded; empty for a key and at the top), appends its
+// replacement to `out`; false to stop (a detection error). The key is context some values need
+// to be recognised: a bare 9-digit SSN is one under "ssn".
+using StringRewrite = std::function<bool(std::string_view key, std::string_view text, std::string* out)>;
 
 enum class JsonRewrite {
-  kNotJson,  // `json` is not one JSON value: nothing was called, the caller treats it as text
+  kNotJson,  // `json` is not one JSON value RapidJSON reads (it refuses numbers past a double's
+             // range): nothing was called
   kStopped,  // `rewrite` returned false
   kDone,     // `*out` is `json` with every string rewritten; `json` itself when none changed
 };

@@ -5,6 +5,7 @@
 // and metrics.
 #include <outrigger/plugin.hpp>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <memory>
@@ -386,25 +387,50 @@ class PiiGuardrail final : public Guardrail {
                               PlaceholderBook& book, bool restorable, std::vector<std::string>* out, Outcome* outcome) {
     out->assign(count, std::string());
     std::string err;
-    auto redactOne = [&](std::string_view text, std::string* redacted) {
+    // A value is scanned after the key it sits under, which some entities need as context (a
+    // bare 9-digit SSN under "ssn", an AWS secret under "aws_secret_access_key"), and only the
+    // value is redacted: a match begun in the key keeps its part in the value.
+    std::string scanned;
+    auto redactOne = [&](std::string_view key, std::string_view text, std::string* redacted) {
+      std::string_view whole = text;
+      uint64_t from = 0;
+      if (!key.empty()) {
+        scanned.assign(key).append(": ").append(text);
+        whole = scanned;
+        from = key.size() + 2;
+      }
       std::vector<Detection> found;
-      if (err = settings_.detector->detect(scanner_, text, &found); !err.empty()) return false;
-      redactor.apply(text, 0, 0, text.size(), found, book, restorable, redacted, outcome);
+      if (err = settings_.detector->detect(scanner_, whole, &found); !err.empty()) return false;
+      for (Detection& d : found) d.from = std::max<uint64_t>(d.from, from);
+      found.erase(std::remove_if(found.begin(), found.end(), [](const Detection& d) { return d.to <= d.from; }), found.end());
+      redactor.apply(whole, 0, from, whole.size(), found, book, restorable, redacted, outcome);
       return true;
     };
     for (size_t i = 0; i < count; ++i) {
       // JSON arguments string by string, decoded; anything else as text.
       const std::string_view arguments = view(calls[i].arguments);
-      if (rewriteJsonStrings(arguments, redactOne, &(*out)[i]) == JsonRewrite::kNotJson) redactOne(arguments, &(*out)[i]);
+      std::string& result = (*out)[i];
+      if (rewriteJsonStrings(arguments, redactOne, &result) == JsonRewrite::kNotJson) {
+        redactOne({}, arguments, &result);
+        // JSON RapidJSON cannot read (a number past a double's range) with something redacted:
+        // its text redacted could break an escape or leave a placeholder where a number was, so
+        // none of it goes, as for a failed scan.
+        if (err.empty() && result != arguments && looksLikeJson(arguments)) result = "{}";
+      }
       if (!err.empty()) return err;
     }
     return {};
   }
 
+  static bool looksLikeJson(std::string_view text) {
+    size_t at = text.find_first_not_of(" \t\r\n");
+    return at != std::string_view::npos && (text[at] == '{' || text[at] == '[');
+  }
+
   // Arguments with the caller's values given back for their placeholders, escaped as JSON
   // strings when the arguments are JSON.
   static std::string restoreArguments(const std::string& arguments, const PlaceholderBook& book) {
-    auto restore = [&](std::string_view text, std::string* out) {
+    auto restore = [&](std::string_view, std::string_view text, std::string* out) {
       out->append(restorePlaceholders(text, book));
       return true;
     };

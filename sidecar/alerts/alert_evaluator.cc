@@ -156,6 +156,7 @@ std::vector<Notification> AlertEvaluator::evaluate(const AlertInputs& now, int64
       if (!s.firing && now_ms - s.active_since_ms >= int64_t(rule.for_s) * 1000) {
         s.firing = true;
         s.fired_ms = wall_ms;
+        lost_resolved_.erase(fingerprintOf(labels));  // this firing says more than an old lost resolve
       } else if (!repeat) {
         continue;
       }
@@ -204,6 +205,7 @@ std::vector<Notification> AlertEvaluator::evaluate(const AlertInputs& now, int64
 }
 
 void AlertEvaluator::remember(const Notification& resolved) {
+  lost_resolved_.erase(resolved.fingerprint);  // a newer resolve supersedes a lost one
   if (recent_resolved_.insert_or_assign(resolved.fingerprint, resolved).second) {
     recent_resolved_order_.push_back(resolved.fingerprint);
   }

@@ -366,6 +366,31 @@ TEST_CASE("http: tool-call arguments with JSON escapes stay valid JSON when reda
   CHECK(found);
 }
 
+// Scanned value by value, a bare SSN or AWS secret lost the key that is its context, and went
+// out; JSON RapidJSON cannot read (1e400) was redacted as text into invalid JSON.
+TEST_CASE("http: JSON arguments are scanned with their keys as context, and unreadable JSON never goes out broken") {
+  DaemonProcess d(piiConfig("scan_request = false"));
+  REQUIRE(d.waitReady());
+  auto argumentsOf = [&](const std::string& arguments_json) {
+    const std::string call = R"({"tool_calls":[{"id":"c1","name":"f","arguments":)" + arguments_json + "}]}";
+    HttpReply r = roundTrip(httpPort(d), post(chatBody("hi", false, call)));
+    INFO(r.body);
+    REQUIRE(r.status == 200);
+    rapidjson::Document answer;
+    answer.Parse(r.body.c_str());
+    REQUIRE(answer.IsObject());
+    return std::string(answer["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"].GetString());
+  };
+  CHECK(argumentsOf(R"("{\"ssn\": \"536224781\"}")") == R"({"ssn":"<US_SSN_1>"})");
+  CHECK(argumentsOf(R"("{\"aws_secret_access_key\": \"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\"}")") ==
+        R"({"aws_secret_access_key":"<AWS_SECRET_KEY_1>"})");
+  CHECK(argumentsOf(R"("{\"ids\": [\"x\", 4111111111111111]}")") == R"({"ids":["x","<CREDIT_CARD_1>"]})");
+  // Valid JSON, but a number past a double's range: nothing of it rather than broken JSON.
+  CHECK(argumentsOf(R"("{\"body\": \"Hi,\\njane@corp.example\", \"n\": 1e400}")") == "{}");
+  // The same with nothing to redact passes as it came.
+  CHECK(argumentsOf(R"("{\"n\": 1e400}")") == R"({"n": 1e400})");
+}
+
 // A release point inside a 3- or 4-byte character was refused by the host as not UTF-8, and
 // the stream failed: any streamed answer with an emoji, a euro sign or CJK text.
 TEST_CASE("socket: a streamed answer with multi-byte characters, one a chunk, is redacted whole") {

@@ -321,7 +321,8 @@ TEST_CASE("JSON arguments are redacted string by string, decoded, and stay valid
   Fixture f;
   PlaceholderBook book;
   Outcome o;
-  auto redact = [&](std::string_view text, std::string* out) {
+  // Values alone, without their keys as context (the plugin's own rewrite adds them).
+  auto redact = [&](std::string_view, std::string_view text, std::string* out) {
     std::vector<Detection> found;
     REQUIRE(f.settings.detector->detect(f.scanner, text, &found).empty());
     f.redactor.apply(text, 0, 0, text.size(), found, book, false, out, &o);
@@ -349,7 +350,21 @@ TEST_CASE("JSON arguments are redacted string by string, decoded, and stay valid
   CHECK(rewriteJsonStrings("mail jane@corp.example", redact, &out) == JsonRewrite::kNotJson);
   CHECK(counted() == detections);
   // A rewrite that fails stops it.
-  CHECK(rewriteJsonStrings(R"(["a"])", [](std::string_view, std::string*) { return false; }, &out) == JsonRewrite::kStopped);
+  CHECK(rewriteJsonStrings(R"(["a"])", [](std::string_view, std::string_view, std::string*) { return false; }, &out) ==
+        JsonRewrite::kStopped);
+  // Each value is offered with the key it sits under (an array's elements with its member's);
+  // keys with none. Deeper than 128 levels is still JSON here: nothing recurses.
+  std::vector<std::string> seen;
+  auto record = [&](std::string_view key, std::string_view text, std::string* out) {
+    seen.push_back(std::string(key) + "=" + std::string(text));
+    out->append(text);
+    return true;
+  };
+  REQUIRE(rewriteJsonStrings(R"({"ssn": "1", "ids": ["2", 3], "in": {"k": "4"}, "after": "5"})", record, &out) ==
+          JsonRewrite::kDone);
+  CHECK(seen == std::vector<std::string>{"=ssn", "ssn=1", "=ids", "ids=2", "ids=3", "=in", "=k", "k=4", "=after", "after=5"});
+  std::string deep = std::string(200, '[') + R"("x")" + std::string(200, ']');
+  CHECK(rewriteJsonStrings(deep, record, &out) == JsonRewrite::kDone);
 }
 
 TEST_CASE("the stream holds back only what a match in progress needs") {

@@ -441,6 +441,26 @@ TEST_CASE("alerts: a lost notification that no longer holds is not sent again") 
   CHECK(e.evaluate(costs(5, 0), 3'900'000).empty());
 }
 
+TEST_CASE("alerts: a lost resolve is not sent after the alert fired and resolved again") {
+  auto e = evaluator({rule("tenant_cost", "cost", 1.0)}, /*repeat_s=*/0);  // a 300 s window
+  REQUIRE(e.evaluate(costs(2, 0), 0).size() == 1);
+  auto first_resolve = e.evaluate(costs(2, 0), 400'000);
+  REQUIRE(first_resolve.size() == 1);
+  CHECK(first_resolve[0].resolved);
+  e.undelivered(first_resolve[0].fingerprint, true, 400'000);  // lost: due again at 460'000
+  auto again = e.evaluate(costs(5, 0), 410'000);
+  REQUIRE(again.size() == 1);
+  CHECK_FALSE(again[0].resolved);
+  CHECK(e.evaluate(costs(5, 0), 450'000).empty());
+  // It resolves again after the lost one was due: the receiver gets this resolve, and not the
+  // first one's after it.
+  auto second_resolve = e.evaluate(costs(5, 0), 720'000);
+  REQUIRE(second_resolve.size() == 1);
+  CHECK(second_resolve[0].resolved);
+  CHECK(second_resolve[0].ends_ms == 720'000);
+  CHECK(e.evaluate(costs(5, 0), 800'000).empty());
+}
+
 TEST_CASE("alerts: a long window evaluated often keeps a bounded number of snapshots and still compares across it") {
   auto r = rule("tenant_cost", "cost", 1.0);
   r.window_s = 7 * 86400;
