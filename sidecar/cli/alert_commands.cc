@@ -4,6 +4,7 @@
 
 #include "alerts/prometheus_rules.h"
 #include "cli/commands.h"
+#include "cli/output_file.h"
 #include "config/config.h"
 
 namespace outrigger::cli {
@@ -19,10 +20,9 @@ int alertRules(const Options& opt) {
     std::fwrite(text.data(), 1, text.size(), stdout);
     return 0;
   }
-  std::ofstream out(opt.price_out, std::ios::binary | std::ios::trunc);
-  out << text;
-  if (!out) {
-    std::fprintf(stderr, "outrigger alerts rules: cannot write %s\n", opt.price_out.c_str());
+  std::string error;
+  if (!writeWholeFile(opt.price_out, text, &error)) {
+    std::fprintf(stderr, "outrigger alerts rules: %s\n", error.c_str());
     return 1;
   }
   return 0;

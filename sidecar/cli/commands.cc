@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 #include <outrigger/client.h>
@@ -14,6 +15,7 @@
 #include "config/config.h"
 #include "config/restart_changes.h"
 #include "daemon/daemon.h"
+#include "ipc/listener.h"
 #include "ipc/runtime_dir.h"
 
 namespace outrigger::cli {
@@ -86,10 +88,26 @@ int check(const Options& opt) {
     std::fprintf(stderr, "outrigger check: %s\n", snapshot.status().message().c_str());
     return 1;
   }
+  // The socket paths serve would bind: each must fit a Unix socket address, in a directory that
+  // exists (serve refused these at bind while check passed them).
+  const char* env_socket = std::getenv("OUTRIGGER_SOCKET");
+  std::string socket = !settings->server.socket_path.empty() ? settings->server.socket_path
+                       : env_socket && *env_socket          ? std::string(env_socket)
+                                                            : std::string();
+  std::vector<std::string> socket_paths;
+  if (!socket.empty()) socket_paths.push_back(socket);
+  for (const std::string& a : settings->http.listen) {
+    if (a.rfind("unix:", 0) == 0) socket_paths.push_back(a.substr(5));
+  }
+  if (settings->admin.listen.rfind("unix:", 0) == 0) socket_paths.push_back(settings->admin.listen.substr(5));
+  for (const std::string& path : socket_paths) {
+    if (Status s = ipc::socketPathUsable(path); !s.isOk()) {
+      std::fprintf(stderr, "outrigger check: %s\n", s.message().c_str());
+      return 1;
+    }
+  }
   std::printf("config %s is valid\n", settings->source.c_str());
-  std::string socket = settings->server.socket_path.empty()
-                           ? "the private runtime directory (" + client::defaultSocketCandidates().front() + " first)"
-                           : settings->server.socket_path;
+  if (socket.empty()) socket = "the private runtime directory (" + client::defaultSocketCandidates().front() + " first)";
   std::printf("socket %s (mode %04o)\n", socket.c_str(), settings->server.socket_mode);
   const auto& chain = *snapshot.value()->workers[0];
   for (const auto& [name, route] : chain.routes) {

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "cli/commands.h"
+#include "cli/output_file.h"
 #include "common/file_text.h"
 #include "cli/sampled_judge.h"
 #include "cli/store_options.h"
@@ -88,15 +89,11 @@ void printTable(const traces::DriftReport& r) {
   std::printf("%s\n", r.drifted() ? "drift: yes" : "drift: no");
 }
 
-// Writes the report's gauges aside and renames them in, so a textfile collector never reads
-// half a file.
+// Whole or not at all, so a textfile collector never reads half a file.
 bool writePrometheus(const std::string& path, const traces::DriftReport& report) {
-  std::string partial = path + ".partial";
-  std::ofstream out(partial, std::ios::binary | std::ios::trunc);
-  bool written = static_cast<bool>(out << traces::driftPrometheus(report));
-  out.close();
-  if (written && std::rename(partial.c_str(), path.c_str()) == 0) return true;
-  std::fprintf(stderr, "outrigger drift report: cannot write %s\n", path.c_str());
+  std::string error;
+  if (writeWholeFile(path, traces::driftPrometheus(report), &error)) return true;
+  std::fprintf(stderr, "outrigger drift report: %s\n", error.c_str());
   return false;
 }
 
@@ -174,16 +171,16 @@ int driftReport(const Options& opt) {
       if (!opt.prometheus_out.empty() && !writePrometheus(opt.prometheus_out, report) && opt.follow_seconds == 0) {
         return kExitCannotCompare;
       }
-      if (opt.follow_seconds) {
+      if (opt.json) {
+        std::printf("%s\n", traces::driftJson(report).c_str());  // with --follow, one line a round
+      } else if (opt.follow_seconds) {
         std::printf("round %llu: drift %s, %zu groups, %zu events%s\n", static_cast<unsigned long long>(round),
                     report.drifted() ? "yes" : "no", report.groups.size(), report.events.size(),
                     opt.judge_route.empty() ? "" : (", judge spent $" + std::to_string(spend.spent_usd) + " today").c_str());
-        std::fflush(stdout);
-      } else if (opt.json) {
-        std::printf("%s\n", traces::driftJson(report).c_str());
       } else {
         printTable(report);
       }
+      std::fflush(stdout);
       if (opt.follow_seconds == 0) {
         if (report.groups.empty()) return kExitCannotCompare;
         return report.drifted() ? kExitDrift : kExitNoDrift;

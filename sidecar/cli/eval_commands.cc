@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/output_file.h"
 #include "eval/eval_file.h"
 #include "eval/eval_run.h"
 #include "eval/in_process_backend.h"
@@ -18,10 +19,9 @@ namespace {
 
 bool writeFile(const std::string& path, const std::string& text) {
   if (path.empty()) return true;
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  if (out.good()) return true;
-  std::cerr << "outrigger eval: cannot write " << path << "\n";
+  std::string error;
+  if (writeWholeFile(path, text, &error)) return true;
+  std::cerr << "outrigger eval: " << error << "\n";
   return false;
 }
 

@@ -10,7 +10,23 @@
 
 #include "chain/chain.h"
 #include "cli/commands.h"
+#include "cli/output_file.h"
 #include "config/config.h"
+
+namespace {
+
+int printVersion() {
+#ifdef OUTRIGGER_WITH_MIMALLOC
+  std::printf("outrigger %s (plugin ABI %d.%d, protocol 1.0, mimalloc %d)\n", OUTRIGGER_VERSION, OUTRIGGER_ABI_MAJOR,
+              OUTRIGGER_ABI_MINOR, mi_version());
+#else
+  std::printf("outrigger %s (plugin ABI %d.%d, protocol 1.0, system malloc)\n", OUTRIGGER_VERSION, OUTRIGGER_ABI_MAJOR,
+              OUTRIGGER_ABI_MINOR);
+#endif
+  return 0;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"Outrigger: a reliability sidecar for LLM calls"};
@@ -52,10 +68,10 @@ int main(int argc, char** argv) {
 
   auto* traces = app.add_subcommand("traces", "Query the local trace store that exporter.sqlite writes");
   traces->require_subcommand(1);
-  auto store_options = [&](CLI::App* c) {
+  auto store_options = [&](CLI::App* c, bool json = true) {
     c->add_option("--db", opt.db_path, "The trace store file (default: the one the config's exporter.sqlite writes)");
     c->add_option("-c,--config", opt.config_path, "TOML config (default: the embedded default config)");
-    c->add_flag("--json", opt.json, "Print JSON, as the admin server's /traces answers");
+    if (json) c->add_flag("--json", opt.json, "Print JSON, as the admin server's /traces answers");
   };
   auto filter_options = [&](CLI::App* c) {
     auto& f = opt.trace_filter;
@@ -143,9 +159,11 @@ int main(int argc, char** argv) {
   auto* eval_capture = eval->add_subcommand("capture", "Append the trace store's failed requests (errors, denials, flags, "
                                                        "refusals, fallbacks, low feedback) to a dataset, de-duplicated");
   eval_capture->add_option("dataset", opt.dataset_path, "The dataset (JSONL) to append to")->required();
-  store_options(eval_capture);
+  store_options(eval_capture, /*json=*/false);  // it writes cases, and says how many in a line
   filter_options(eval_capture);
-  eval_capture->add_option("--only", opt.capture_only, "Only these: errors, denials, flags, refusals, fallbacks, feedback");
+  eval_capture->add_option("--only", opt.capture_only, "Only these: errors, denials, flags, refusals, fallbacks, feedback")
+      ->delimiter(',')
+      ->allow_extra_args(false);  // one value (or a comma list) each: not the dataset after it
   eval_capture->add_option("--feedback-below", opt.feedback_below, "Answers scored below this become cases");
   eval_capture->add_option("--redact", opt.redact, "An RE2 pattern replaced by <redacted> in the cases (repeatable)");
   eval_capture->add_option("--follow", opt.follow_seconds, "Keep capturing, every this many seconds");
@@ -177,29 +195,38 @@ int main(int argc, char** argv) {
 
   app.add_subcommand("version", "Print the version");
 
-  CLI11_PARSE(app, argc, argv);
-  if (*serve) return outrigger::cli::serve(opt);
-  if (*check) return outrigger::cli::check(opt);
-  if (*plugins) return outrigger::cli::listPlugins(opt);
-  if (*chat) return outrigger::cli::chat(opt);
-  if (*import) return outrigger::cli::importPrices(opt);
-  if (*list) return outrigger::cli::listPrices(opt);
-  if (*traces_list) return outrigger::cli::listTraces(opt);
-  if (*traces_show) return outrigger::cli::showTrace(opt);
-  if (*traces_stats) return outrigger::cli::traceStats(opt);
-  if (*traces_arms) return outrigger::cli::traceArms(opt);
-  if (*alert_rules) return outrigger::cli::alertRules(opt);
-  if (*eval_run) return outrigger::cli::evalRun(opt);
-  if (*eval_simulate) return outrigger::cli::evalSimulate(opt);
-  if (*eval_calibrate) return outrigger::cli::evalCalibrate(opt);
-  if (*eval_capture) return outrigger::cli::captureCases(opt);
-  if (*drift_report) return outrigger::cli::driftReport(opt);
-#ifdef OUTRIGGER_WITH_MIMALLOC
-  std::printf("outrigger %s (plugin ABI %d.%d, protocol 1.0, mimalloc %d)\n", OUTRIGGER_VERSION, OUTRIGGER_ABI_MAJOR,
-              OUTRIGGER_ABI_MINOR, mi_version());
-#else
-  std::printf("outrigger %s (plugin ABI %d.%d, protocol 1.0, system malloc)\n", OUTRIGGER_VERSION, OUTRIGGER_ABI_MAJOR,
-              OUTRIGGER_ABI_MINOR);
-#endif
-  return 0;
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help prints and exits 0; any other parse error is a usage error, exit 2 as the commands'
+    // own are (CLI11's own codes, 104 to 114, are documented nowhere).
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  auto run = [&]() -> int {
+    if (*serve) return outrigger::cli::serve(opt);
+    if (*check) return outrigger::cli::check(opt);
+    if (*plugins) return outrigger::cli::listPlugins(opt);
+    if (*chat) return outrigger::cli::chat(opt);
+    if (*import) return outrigger::cli::importPrices(opt);
+    if (*list) return outrigger::cli::listPrices(opt);
+    if (*traces_list) return outrigger::cli::listTraces(opt);
+    if (*traces_show) return outrigger::cli::showTrace(opt);
+    if (*traces_stats) return outrigger::cli::traceStats(opt);
+    if (*traces_arms) return outrigger::cli::traceArms(opt);
+    if (*alert_rules) return outrigger::cli::alertRules(opt);
+    if (*eval_run) return outrigger::cli::evalRun(opt);
+    if (*eval_simulate) return outrigger::cli::evalSimulate(opt);
+    if (*eval_calibrate) return outrigger::cli::evalCalibrate(opt);
+    if (*eval_capture) return outrigger::cli::captureCases(opt);
+    if (*drift_report) return outrigger::cli::driftReport(opt);
+    return printVersion();
+  };
+  int rc = run();
+  // What went to standard output must have reached it: a full disk behind a redirect is a
+  // failure, not a quiet success with half the output.
+  if (!outrigger::cli::standardOutputWritten() && rc == 0) {
+    std::fprintf(stderr, "outrigger: writing to standard output failed\n");
+    rc = 1;
+  }
+  return rc;
 }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/output_file.h"
 #include "config/config.h"
 #include "cost/price_sources.h"
 
@@ -43,10 +44,9 @@ int importPrices(const Options& opt) {
   if (opt.price_out.empty()) {
     std::fwrite(text.data(), 1, text.size(), stdout);
   } else {
-    std::ofstream out(opt.price_out, std::ios::binary | std::ios::trunc);
-    out << text;
-    if (!out) {
-      std::fprintf(stderr, "outrigger prices import: cannot write %s\n", opt.price_out.c_str());
+    std::string error;
+    if (!writeWholeFile(opt.price_out, text, &error)) {
+      std::fprintf(stderr, "outrigger prices import: %s\n", error.c_str());
       return 1;
     }
   }

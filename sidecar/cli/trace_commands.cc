@@ -363,13 +363,18 @@ int captureCases(const Options& opt) {
       return 1;
     }
     if (!cases.empty()) {
-      FILE* f = std::fopen(opt.dataset_path.c_str(), "ae");
+      FILE* f = std::fopen(opt.dataset_path.c_str(), "a+e");
       if (!f) {
         std::fprintf(stderr, "outrigger eval capture: cannot append to %s\n", opt.dataset_path.c_str());
         return 1;
       }
-      for (const auto& k : cases) std::fprintf(f, "%s\n", k.line.c_str());
-      if (std::fclose(f) != 0) {
+      // A last line without its newline (written by hand, or cut by a capture killed mid-write)
+      // gets one first: the first case appended would join it, and both be lost to the JSONL.
+      std::string text;
+      if (std::fseek(f, -1, SEEK_END) == 0 && std::fgetc(f) != '\n') text += '\n';
+      for (const auto& k : cases) text += k.line + "\n";
+      bool written = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+      if (std::fclose(f) != 0 || !written) {
         std::fprintf(stderr, "outrigger eval capture: cannot write %s\n", opt.dataset_path.c_str());
         return 1;
       }

@@ -14,7 +14,7 @@
 
 namespace outrigger::ipc {
 
-Status claimSocketPath(const std::string& path) {
+Status socketPathUsable(const std::string& path) {
   sockaddr_un addr{};
   // libuv cuts a longer path at bind and serves on the cut name: refuse it before anything else.
   if (path.size() >= sizeof addr.sun_path) {
@@ -28,6 +28,13 @@ Status claimSocketPath(const std::string& path) {
   if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     return Status(Code::kNotFound, path + ": the directory " + dir + " does not exist");
   }
+  return Status::ok();
+}
+
+Status claimSocketPath(const std::string& path) {
+  if (Status s = socketPathUsable(path); !s.isOk()) return s;
+  sockaddr_un addr{};
+  struct stat st;
   if (::lstat(path.c_str(), &st) != 0) return Status::ok();
   if (!S_ISSOCK(st.st_mode)) return Status(Code::kAlreadyExists, path + " exists and is not a socket");
   if (st.st_uid != ::geteuid()) {

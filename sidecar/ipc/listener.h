@@ -17,6 +17,9 @@ namespace outrigger::ipc {
 // something other than a socket, or when the socket belongs to another uid (a squatter's socket
 // is neither served on nor removed: its owner may be waiting for our clients).
 Status claimSocketPath(const std::string& path);
+// The part of claimSocketPath that needs no socket: the path fits a sockaddr_un and its
+// directory exists (`outrigger check` runs it; a daemon may be serving there meanwhile).
+Status socketPathUsable(const std::string& path);
 
 class Listener {
  public:

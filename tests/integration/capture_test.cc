@@ -111,4 +111,22 @@ TEST_CASE("eval capture: errors, denials, flags and low scores become redacted, 
   CHECK(status == 0);
   CHECK(out.find("0 new cases") != std::string::npos);
   CHECK(readCases(dataset).size() == 5);
+
+  // A dataset whose last line has no newline (written by hand): the first case appended joined
+  // that line, so both were lost to the JSONL and the case was captured again on every run.
+  std::string handwritten = d.dir() + "/handwritten.jsonl";
+  { std::ofstream(handwritten) << R"({"id":"mine","messages":[{"role":"user","content":"hi"}]})"; }
+  std::string only = std::string(OUTRIGGER_BIN) + " eval capture " + handwritten + " --db " + d.dir() +
+                     "/traces.db --only errors,denials";  // the documented comma list
+  auto [s1, o1] = runCommand(only);
+  INFO(o1);
+  REQUIRE(s1 == 0);
+  std::vector<rapidjson::Document> lines = readCases(handwritten);
+  REQUIRE(lines.size() == 4);  // the hand-written case, the two errors and the denial
+  for (const auto& l : lines) CHECK(l.IsObject());
+  CHECK(std::string(lines[0]["id"].GetString()) == "mine");
+  auto [s2, o2] = runCommand(only);
+  CHECK(s2 == 0);
+  CHECK(o2.find("0 new cases") != std::string::npos);
+  CHECK(readCases(handwritten).size() == 4);
 }

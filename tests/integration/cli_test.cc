@@ -87,6 +87,63 @@ TEST_CASE("outrigger check leaves no exporter file behind, and refuses a path it
   outrigger::testing::removeTempDir(dir);
 }
 
+// Usage errors came back with CLI11's own codes (104-114), outside the documented 0/1/2/100.
+TEST_CASE("outrigger: every usage error exits 2, help exits 0") {
+  CHECK(run("bogus").code == 2);
+  CHECK(run("traces list --limit abc").code == 2);
+  CHECK(run("chat -m a -m b hi").code == 2);
+  CHECK(run("eval run").code == 2);
+  CHECK(run("check --no-such-flag").code == 2);
+  Run help = run("check --help");
+  CHECK(help.code == 0);
+  CHECK(help.out.find("--config") != std::string::npos);
+}
+
+// Small outputs were written at the stream's close, after the check: a full disk left an empty
+// file and exit 0.
+TEST_CASE("outrigger: output that cannot be written is a failure, to a file or to standard output") {
+  std::string dir = makeTempDir();
+  Run rules = run("alerts rules -c " OUTRIGGER_SOURCE_DIR "/tests/fuzz/corpus/config/alerts.toml -o /dev/full");
+  CHECK(rules.code == 1);
+  CHECK(rules.out.find("cannot write /dev/full") != std::string::npos);
+  CHECK(run("prices import " OUTRIGGER_SOURCE_DIR "/config/prices/models.toml -p none -o /dev/full").code == 1);
+  CHECK(run("version > /dev/full").code == 1);  // its message went to /dev/full as well
+  // To a file: whole, and nothing left beside it.
+  std::string out = dir + "/rules.yml";
+  CHECK(run("alerts rules -c " OUTRIGGER_SOURCE_DIR "/tests/fuzz/corpus/config/alerts.toml -o " + out).code == 0);
+  std::ifstream in(out);
+  std::stringstream text;
+  text << in.rdbuf();
+  CHECK(text.str().find("groups:") != std::string::npos);
+  CHECK_FALSE(std::ifstream(out + ".partial").good());
+}
+
+// check passed socket paths serve then refused at bind.
+TEST_CASE("outrigger check refuses a socket path serve could not bind, and names the one it would use") {
+  std::string dir = makeTempDir();
+  const std::string route = "[instances.mock]\ntype = \"provider.mock\"\n[routes.default]\nprovider = \"mock\"\n";
+  std::string long_path = dir + "/" + std::string(120, 'a') + ".sock";
+  std::string too_long = writeTemp(dir, "long.toml", "[server]\nsocket = \"" + long_path + "\"\n" + route);
+  Run r = run("check --config " + too_long);
+  CHECK(r.code == 1);
+  CHECK(r.out.find("socket path too long") != std::string::npos);
+  std::string no_dir = writeTemp(dir, "nodir.toml", "[server]\nsocket = \"" + dir + "/missing/x.sock\"\n" + route);
+  Run m = run("check --config " + no_dir);
+  CHECK(m.code == 1);
+  CHECK(m.out.find("does not exist") != std::string::npos);
+  std::string http = writeTemp(dir, "http.toml", "[http]\nlisten = [\"unix:" + long_path + "\"]\n" + route);
+  CHECK(run("check --config " + http).code == 1);
+  std::string plain = writeTemp(dir, "plain.toml", route);
+  // $OUTRIGGER_SOCKET is what serve binds when the config names no socket: check says so.
+  std::string cmd = "OUTRIGGER_SOCKET=" + dir + "/env.sock " + std::string(OUTRIGGER_BIN) + " check --config " + plain + " 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  std::string printed;
+  char buf[4096];
+  while (size_t n = std::fread(buf, 1, sizeof buf, p)) printed.append(buf, n);
+  CHECK(::pclose(p) == 0);
+  CHECK(printed.find("socket " + dir + "/env.sock") != std::string::npos);
+}
+
 TEST_CASE("outrigger plugins lists every type with kind, version, stability and schema") {
   Run r = run("plugins --dir " OUTRIGGER_PLUGIN_DIR);
   CHECK(r.code == 0);
