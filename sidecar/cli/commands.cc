@@ -67,9 +67,9 @@ int serve(const Options& opt) {
   // it on every allocation. Before any database opens, or it has no effect.
   sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
   auto settings = loadSettings(opt);
-  if (!settings.ok()) {
+  if (!settings.ok()) {  // a config it cannot load fails as in check: 1 (2 is a usage error)
     std::fprintf(stderr, "outrigger: %s\n", settings.status().message().c_str());
-    return 2;
+    return 1;
   }
   config::ServerOverrides overrides{opt.socket_path, opt.workers};
   overrides.applyTo(&settings->server);
