@@ -1,5 +1,6 @@
 #include "chain/chain.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -103,12 +104,49 @@ std::string defaultPluginDir() {
   return dir + "/../lib/outrigger/plugins";
 }
 
+namespace {
+
+// The library the naming convention gives a type: guardrail_pii.so provides guardrail.pii.
+std::string conventionalFile(const std::string& kind, const std::string& type) {
+  std::string file = kind + "_" + type + ".so";
+  std::replace_if(file.begin(), file.end() - 3, [](char c) { return c == '.' || c == '-'; }, '_');
+  return file;
+}
+
+}  // namespace
+
 Expected<plugin::PluginCatalog> loadCatalog(const config::Settings& settings) {
   plugin::PluginCatalog catalog;
   std::vector<std::string> dirs = settings.plugin_dirs;
   if (dirs.empty()) dirs.push_back(defaultPluginDir());
   for (const auto& d : dirs) {
-    if (Status s = catalog.addDirectory(d); !s.isOk()) return s;
+    struct stat st{};
+    if (::stat(d.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      return Status(Code::kNotFound, d + ": cannot open plugin directory");
+    }
+  }
+  // Only the libraries the instances need, found first by their file names: each library loaded
+  // maps its own dependencies for good (guardrail.pii's libphonenumber with ICU and protobuf,
+  // guardrail.tokens' sentencepiece ...), a third of the default daemon's memory for plugins
+  // nothing used. A type no file is named after (a library of several types, another name)
+  // loads every library, in directory then name order, as a catalog of all types does.
+  bool all_found = true;
+  for (const config::InstanceSettings& is : settings.instances) {
+    outrigger_kind kind = 0;
+    if (!plugin::parseKind(is.kind, &kind) || catalog.find(kind, is.type)) continue;
+    for (const auto& d : dirs) {
+      std::string path = d + "/" + conventionalFile(is.kind, is.type);
+      struct stat st{};
+      if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+      if (Status s = catalog.addLibrary(path); !s.isOk()) return s;
+      if (catalog.find(kind, is.type)) break;
+    }
+    all_found = all_found && catalog.find(kind, is.type);
+  }
+  if (!all_found) {
+    for (const auto& d : dirs) {
+      if (Status s = catalog.addDirectory(d); !s.isOk()) return s;
+    }
   }
   return catalog;
 }
