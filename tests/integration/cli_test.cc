@@ -1,7 +1,9 @@
 // The CLI subcommands, run as a user would run them.
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <cstdio>
@@ -116,6 +118,16 @@ TEST_CASE("outrigger: output that cannot be written is a failure, to a file or t
   text << in.rdbuf();
   CHECK(text.str().find("groups:") != std::string::npos);
   CHECK_FALSE(std::ifstream(out + ".partial").good());
+  // Replacing a file keeps its permissions, and a symlink's target is what is replaced.
+  REQUIRE(::chmod(out.c_str(), 0600) == 0);
+  std::string link = dir + "/link.yml";
+  REQUIRE(::symlink(out.c_str(), link.c_str()) == 0);
+  CHECK(run("alerts rules -c " OUTRIGGER_SOURCE_DIR "/tests/fuzz/corpus/config/alerts.toml -o " + link).code == 0);
+  struct stat st{};
+  REQUIRE(::lstat(link.c_str(), &st) == 0);
+  CHECK(S_ISLNK(st.st_mode));
+  REQUIRE(::stat(out.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
 }
 
 // check passed socket paths serve then refused at bind.
