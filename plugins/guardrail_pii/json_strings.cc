@@ -45,18 +45,22 @@ class Rewriter {
   }
   bool StartObject() {
     keys_.emplace_back();
+    levels_.push_back(keys_.size() - 1);
     return writer_.StartObject();
   }
   bool EndObject(rapidjson::SizeType n) {
+    levels_.pop_back();
     keys_.pop_back();
     return writer_.EndObject(n);
   }
   bool StartArray() {
-    keys_.emplace_back(under());  // an array's elements sit under its member's key
+    // An array's elements sit under its member's key: a reference to it, not a copy, so a
+    // deep nest of arrays under a long key costs a word a level.
+    levels_.push_back(levels_.empty() ? kNoKey : levels_.back());
     return writer_.StartArray();
   }
   bool EndArray(rapidjson::SizeType n) {
-    keys_.pop_back();
+    levels_.pop_back();
     return writer_.EndArray(n);
   }
 
@@ -65,7 +69,9 @@ class Rewriter {
   std::string_view text() const { return {buffer_.GetString(), buffer_.GetSize()}; }
 
  private:
-  std::string under() const { return keys_.empty() ? std::string() : keys_.back(); }
+  std::string_view under() const {
+    return levels_.empty() || levels_.back() == kNoKey ? std::string_view() : std::string_view(keys_[levels_.back()]);
+  }
   bool apply(std::string_view key, const Ch* s, rapidjson::SizeType n) {
     scratch_.clear();
     if (!rewrite_(key, std::string_view(s, n), &scratch_)) {
@@ -79,17 +85,25 @@ class Rewriter {
   const StringRewrite& rewrite_;
   rapidjson::StringBuffer buffer_;
   rapidjson::Writer<rapidjson::StringBuffer> writer_;
-  std::vector<std::string> keys_;
+  static constexpr size_t kNoKey = static_cast<size_t>(-1);
+  std::vector<std::string> keys_;  // one per open object: its current member's key
+  std::vector<size_t> levels_;     // per open object or array: the index of the key it sits under
   std::string scratch_;
   bool stopped_ = false, changed_ = false;
 };
 
 template <typename Handler>
-bool read(std::string_view json, Handler& handler) {
+rapidjson::ParseErrorCode read(std::string_view json, Handler& handler) {
   rapidjson::MemoryStream bytes(json.data(), json.size());
   rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> in(bytes);
   rapidjson::Reader reader;
-  return !reader.Parse<kFlags>(in, handler).IsError();
+  return reader.Parse<kFlags>(in, handler).Code();
+}
+
+// Errors RapidJSON gives text that is JSON all the same (RFC 8259 sets no bound on numbers, and
+// allows a lone surrogate escape).
+bool jsonAllTheSame(rapidjson::ParseErrorCode code) {
+  return code == rapidjson::kParseErrorNumberTooBig || code == rapidjson::kParseErrorStringUnicodeSurrogateInvalid;
 }
 
 }  // namespace
@@ -98,9 +112,11 @@ JsonRewrite rewriteJsonStrings(std::string_view json, const StringRewrite& rewri
   // Checked whole first: a rewrite that saw half a text before its syntax error would have
   // counted detections and numbered placeholders the caller then makes again from the text.
   rapidjson::BaseReaderHandler<> check;
-  if (!read(json, check)) return JsonRewrite::kNotJson;
+  if (rapidjson::ParseErrorCode code = read(json, check); code != rapidjson::kParseErrorNone) {
+    return jsonAllTheSame(code) ? JsonRewrite::kUnreadable : JsonRewrite::kNotJson;
+  }
   Rewriter rewriter(rewrite);
-  if (!read(json, rewriter)) return rewriter.stopped() ? JsonRewrite::kStopped : JsonRewrite::kNotJson;
+  if (read(json, rewriter) != rapidjson::kParseErrorNone) return rewriter.stopped() ? JsonRewrite::kStopped : JsonRewrite::kNotJson;
   out->assign(rewriter.changed() ? rewriter.text() : json);
   return JsonRewrite::kDone;
 }

@@ -16,8 +16,9 @@ namespace outrigger::pii {
 using StringRewrite = std::function<bool(std::string_view key, std::string_view text, std::string* out)>;
 
 enum class JsonRewrite {
-  kNotJson,  // `json` is not one JSON value RapidJSON reads (it refuses numbers past a double's
-             // range): nothing was called
+  kNotJson,     // `json` is not JSON: nothing was called
+  kUnreadable,  // JSON RapidJSON cannot read (a number past a double's range, a lone surrogate
+                // escape): nothing was called
   kStopped,  // `rewrite` returned false
   kDone,     // `*out` is `json` with every string rewritten; `json` itself when none changed
 };

@@ -387,44 +387,49 @@ class PiiGuardrail final : public Guardrail {
                               PlaceholderBook& book, bool restorable, std::vector<std::string>* out, Outcome* outcome) {
     out->assign(count, std::string());
     std::string err;
-    // A value is scanned after the key it sits under, which some entities need as context (a
-    // bare 9-digit SSN under "ssn", an AWS secret under "aws_secret_access_key"), and only the
-    // value is redacted: a match begun in the key keeps its part in the value.
+    // A value is scanned alone, and again after the end of the key it sits under, which some
+    // entities need as context (a bare 9-digit SSN under "ssn", an AWS secret under
+    // "aws_secret_access_key"); what either finds in the value is redacted. Alone too, because a
+    // key can lower a match as well ("account" a phone number's). Only the key's last
+    // kLookbehind bytes are read as context, so a long key costs no more for each value under it.
     std::string scanned;
     auto redactOne = [&](std::string_view key, std::string_view text, std::string* redacted) {
-      std::string_view whole = text;
-      uint64_t from = 0;
-      if (!key.empty()) {
-        scanned.assign(key).append(": ").append(text);
-        whole = scanned;
-        from = key.size() + 2;
-      }
       std::vector<Detection> found;
-      if (err = settings_.detector->detect(scanner_, whole, &found); !err.empty()) return false;
-      for (Detection& d : found) d.from = std::max<uint64_t>(d.from, from);
-      found.erase(std::remove_if(found.begin(), found.end(), [](const Detection& d) { return d.to <= d.from; }), found.end());
-      redactor.apply(whole, 0, from, whole.size(), found, book, restorable, redacted, outcome);
+      if (err = settings_.detector->detect(scanner_, text, &found); !err.empty()) return false;
+      if (!key.empty()) {
+        size_t tail = key.size() > Detector::kLookbehind ? key.size() - Detector::kLookbehind : 0;
+        while (tail < key.size() && (static_cast<uint8_t>(key[tail]) & 0xC0) == 0x80) ++tail;  // a whole character
+        key.remove_prefix(tail);
+        scanned.assign(key).append(": ").append(text);
+        const uint64_t from = key.size() + 2;
+        std::vector<Detection> in_context;
+        if (err = settings_.detector->detect(scanner_, scanned, &in_context); !err.empty()) return false;
+        for (Detection d : in_context) {
+          if (d.to <= from) continue;  // in the key alone
+          d.from = std::max(d.from, from) - from;
+          d.to -= from;
+          found.push_back(d);
+        }
+        Detector::resolveOverlaps(&found);
+      }
+      redactor.apply(text, 0, 0, text.size(), found, book, restorable, redacted, outcome);
       return true;
     };
     for (size_t i = 0; i < count; ++i) {
       // JSON arguments string by string, decoded; anything else as text.
       const std::string_view arguments = view(calls[i].arguments);
       std::string& result = (*out)[i];
-      if (rewriteJsonStrings(arguments, redactOne, &result) == JsonRewrite::kNotJson) {
+      JsonRewrite read = rewriteJsonStrings(arguments, redactOne, &result);
+      if (read == JsonRewrite::kNotJson || read == JsonRewrite::kUnreadable) {
         redactOne({}, arguments, &result);
-        // JSON RapidJSON cannot read (a number past a double's range) with something redacted:
-        // its text redacted could break an escape or leave a placeholder where a number was, so
-        // none of it goes, as for a failed scan.
-        if (err.empty() && result != arguments && looksLikeJson(arguments)) result = "{}";
+        // JSON RapidJSON cannot read, with something redacted: its text redacted could break an
+        // escape or leave a placeholder where a number was, so none of it goes, as for a
+        // failed scan. Text that is not JSON is redacted as text.
+        if (err.empty() && read == JsonRewrite::kUnreadable && result != arguments) result = "{}";
       }
       if (!err.empty()) return err;
     }
     return {};
-  }
-
-  static bool looksLikeJson(std::string_view text) {
-    size_t at = text.find_first_not_of(" \t\r\n");
-    return at != std::string_view::npos && (text[at] == '{' || text[at] == '[');
   }
 
   // Arguments with the caller's values given back for their placeholders, escaped as JSON
@@ -435,7 +440,7 @@ class PiiGuardrail final : public Guardrail {
       return true;
     };
     std::string out;
-    if (rewriteJsonStrings(arguments, restore, &out) == JsonRewrite::kNotJson) out = restorePlaceholders(arguments, book);
+    if (rewriteJsonStrings(arguments, restore, &out) != JsonRewrite::kDone) out = restorePlaceholders(arguments, book);
     return out;
   }
 

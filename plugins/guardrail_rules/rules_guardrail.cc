@@ -83,13 +83,24 @@ class RulesGuardrail final : public Guardrail {
       return deny(result);
     }
     uint64_t total = 0;
-    for (size_t i = 0; i < req.message_count; ++i) total += req.messages[i].content.size;
+    for (size_t i = 0; i < req.message_count; ++i) {
+      const outrigger_message_view& m = req.messages[i];
+      total += m.content.size;
+      for (size_t k = 0; m.tool_calls && k < m.tool_call_count; ++k) total += m.tool_calls[k].name.size + m.tool_calls[k].arguments.size;
+    }
     if (max_bytes_ && total > max_bytes_) {
       reason_ = "input too large: " + std::to_string(total) + " bytes > " + std::to_string(max_bytes_);
       return deny(result);
     }
     for (size_t i = 0; i < req.message_count; ++i) {
-      if (outrigger_status st = scan(view(req.messages[i].content), "message " + std::to_string(i), result); st != OUTRIGGER_CONTINUE) return st;
+      const outrigger_message_view& m = req.messages[i];
+      const std::string where = "message " + std::to_string(i);
+      if (outrigger_status st = scan(view(m.content), where, result); st != OUTRIGGER_CONTINUE) return st;
+      // An assistant turn's tool calls are text the model will read again, as its messages are.
+      if (outrigger_status st = scanCalls(m.tool_calls, m.tool_calls ? m.tool_call_count : 0, where, result);
+          st != OUTRIGGER_CONTINUE) {
+        return st;
+      }
     }
     return OUTRIGGER_CONTINUE;
   }
@@ -97,7 +108,14 @@ class RulesGuardrail final : public Guardrail {
   outrigger_status onChunk(const outrigger_request_view&, const outrigger_chunk_view& chunk,
                            outrigger_guardrail_result& result) override {
     if (!scan_output_) return OUTRIGGER_CONTINUE;
-    return scan(view(chunk.delta), "answer chunk", result);
+    if (outrigger_status st = scan(view(chunk.delta), "answer chunk", result); st != OUTRIGGER_CONTINUE) return st;
+    for (size_t k = 0; chunk.tool_calls && k < chunk.tool_call_count; ++k) {
+      const outrigger_tool_call_delta_view& d = chunk.tool_calls[k];
+      for (outrigger_str piece : {d.name, d.arguments}) {
+        if (outrigger_status st = scan(view(piece), "answer chunk's tool call", result); st != OUTRIGGER_CONTINUE) return st;
+      }
+    }
+    return OUTRIGGER_CONTINUE;
   }
 
   outrigger_status onResponse(const outrigger_request_view&, const outrigger_response_view& resp,
@@ -107,7 +125,8 @@ class RulesGuardrail final : public Guardrail {
       return deny(result);
     }
     if (!scan_output_) return OUTRIGGER_CONTINUE;
-    return scan(view(resp.content), "answer", result);
+    if (outrigger_status st = scan(view(resp.content), "answer", result); st != OUTRIGGER_CONTINUE) return st;
+    return scanCalls(resp.tool_calls, resp.tool_calls ? resp.tool_call_count : 0, "answer", result);
   }
 
  private:
@@ -115,6 +134,17 @@ class RulesGuardrail final : public Guardrail {
     result.verdict = OUTRIGGER_VERDICT_DENY;
     result.reason = str(reason_);
     return OUTRIGGER_STOP;
+  }
+
+  // Each call's name and arguments, as `where`'s tool call N.
+  outrigger_status scanCalls(const outrigger_tool_call_view* calls, size_t count, const std::string& where,
+                             outrigger_guardrail_result& result) {
+    for (size_t k = 0; k < count; ++k) {
+      const std::string at = where + "'s tool call " + std::to_string(k);
+      if (outrigger_status st = scan(view(calls[k].name), at, result); st != OUTRIGGER_CONTINUE) return st;
+      if (outrigger_status st = scan(view(calls[k].arguments), at, result); st != OUTRIGGER_CONTINUE) return st;
+    }
+    return OUTRIGGER_CONTINUE;
   }
 
   outrigger_status scan(std::string_view text, const std::string& where, outrigger_guardrail_result& result) {

@@ -133,6 +133,12 @@ InstanceSettings Parser::instance(const std::string& name, const toml::table& t)
       s.kind != "limiter") {
     fail(*type, "unknown plugin kind '" + s.kind + "' (provider, guardrail, limiter, cache, exporter)");
   }
+  // A type names a library file (guardrail.pii: guardrail_pii.so): nothing that could reach
+  // outside the plugin folders.
+  if (s.type.empty() || s.type.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
+                            std::string::npos) {
+    fail(*type, "'type' " + full + ": a plugin type is letters, digits, '_', '.' and '-'");
+  }
   // What guards, limits or answers fails closed by default; a cache or an exporter is skipped.
   s.on_error = s.kind == "guardrail" || s.kind == "provider" || s.kind == "limiter" ? OnError::kDeny : OnError::kSkip;
   if (const toml::node* oe = t.get("on_error")) {

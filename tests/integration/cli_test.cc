@@ -128,6 +128,14 @@ TEST_CASE("outrigger: output that cannot be written is a failure, to a file or t
   CHECK(S_ISLNK(st.st_mode));
   REQUIRE(::stat(out.c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0600);
+  // A file with another name (a hard link) is written in place: both names see the new text.
+  std::string other = dir + "/other.yml";
+  { std::ofstream(out) << "old"; }
+  REQUIRE(::link(out.c_str(), other.c_str()) == 0);
+  CHECK(run("alerts rules -c " OUTRIGGER_SOURCE_DIR "/tests/fuzz/corpus/config/alerts.toml -o " + out).code == 0);
+  std::stringstream through_other;
+  through_other << std::ifstream(other).rdbuf();
+  CHECK(through_other.str().find("groups:") != std::string::npos);
 }
 
 // check passed socket paths serve then refused at bind.

@@ -385,6 +385,14 @@ TEST_CASE("http: JSON arguments are scanned with their keys as context, and unre
   CHECK(argumentsOf(R"("{\"aws_secret_access_key\": \"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\"}")") ==
         R"({"aws_secret_access_key":"<AWS_SECRET_KEY_1>"})");
   CHECK(argumentsOf(R"("{\"ids\": [\"x\", 4111111111111111]}")") == R"({"ids":["x","<CREDIT_CARD_1>"]})");
+  // A key that lowers a match ("account" a phone number's) does not hide what the value alone is.
+  CHECK(argumentsOf(R"("{\"account\": \"+1 415-555-2671\"}")") == R"({"account":"<PHONE_1>"})");
+  // Only the end of a long key is context: the SSN under "...ssn" is found all the same.
+  const std::string long_key = std::string(3000, 'k') + "_ssn";
+  CHECK(argumentsOf("\"{\\\"" + long_key + "\\\": \\\"536224781\\\"}\"") == "{\"" + long_key + "\":\"<US_SSN_1>\"}");
+  // Not JSON: redacted as text, two objects back to back included.
+  CHECK(argumentsOf(R"("[urgent] mail jane@corp.example")") == "[urgent] mail <EMAIL_1>");
+  CHECK(argumentsOf(R"("{\"a\":\"jane@corp.example\"}{\"b\":1}")") == R"({"a":"<EMAIL_1>"}{"b":1})");
   // Valid JSON, but a number past a double's range: nothing of it rather than broken JSON.
   CHECK(argumentsOf(R"("{\"body\": \"Hi,\\njane@corp.example\", \"n\": 1e400}")") == "{}");
   // The same with nothing to redact passes as it came.

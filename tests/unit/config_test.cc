@@ -101,6 +101,9 @@ TEST_CASE("routes must reference existing instances of the right kind") {
   e = errorOf(std::string(kMinimal) + "[routes.r]\nprovider = \"mock\"\ncache = \"mock\"\n");
   CHECK(e.find("as a cache, but it is a provider") != std::string::npos);
   CHECK(errorOf("[instances.x]\ntype = \"teapot.mock\"\n").find("unknown plugin kind 'teapot'") != std::string::npos);
+  // A type names a library file in a plugin folder: a path in it could load one from elsewhere.
+  CHECK(errorOf("[instances.x]\ntype = \"guardrail.sub/evil\"\n").find("a plugin type is letters") != std::string::npos);
+  CHECK(errorOf("[instances.x]\ntype = \"guardrail.\"\n").find("a plugin type is letters") != std::string::npos);
   CHECK(errorOf("default_route = \"zzz\"\n" + std::string(kMinimal)).find("test.toml:1: default_route 'zzz' is not a route") != std::string::npos);
 }
 

@@ -185,6 +185,44 @@ TEST_CASE("rules: limits and patterns deny, flag or pass") {
   CHECK(plugin::view(r.reason) == "empty output");
 }
 
+// The patterns looked at message text only: a tool call's arguments in the conversation, and
+// the answer's tool calls, went through whatever they said.
+TEST_CASE("rules: patterns apply to tool calls' names and arguments, in the request and in the answer") {
+  Rules rules(R"({"max_input_bytes": 100, "deny_patterns": ["(?i)drop\\s+table"], "scan_output": true})");
+  outrigger_tool_call_view call{plugin::str("c1"), plugin::str("function"), plugin::str("sql"),
+                                plugin::str(R"({"q": "DROP TABLE users"})")};
+  outrigger_message_view turn{plugin::str("assistant"), plugin::str(""), {}, {}, &call, 1};
+  outrigger_request_view v{};
+  v.messages = &turn;
+  v.message_count = 1;
+  outrigger_guardrail_result r{};
+  CHECK(rules.hooks->on_request(rules.inst, &v, &r) == OUTRIGGER_STOP);
+  CHECK(plugin::view(r.reason).find("message 0's tool call 0 matches deny pattern") != std::string::npos);
+  // The arguments count toward max_input_bytes.
+  outrigger_tool_call_view big{plugin::str("c2"), plugin::str("function"), plugin::str("f"), plugin::str(std::string(120, 'x'))};
+  static std::string big_args(120, 'x');
+  big.arguments = plugin::str(big_args);
+  outrigger_message_view long_turn{plugin::str("assistant"), plugin::str(""), {}, {}, &big, 1};
+  v.messages = &long_turn;
+  r = {};
+  CHECK(rules.hooks->on_request(rules.inst, &v, &r) == OUTRIGGER_STOP);
+  CHECK(plugin::view(r.reason).find("input too large") != std::string::npos);
+  // The answer's calls, whole and streamed.
+  outrigger_response_view answer = plugin::makeResponse();
+  answer.tool_calls = &call;
+  answer.tool_call_count = 1;
+  outrigger_request_view none{};
+  r = {};
+  CHECK(rules.hooks->on_response(rules.inst, &none, &answer, &r) == OUTRIGGER_STOP);
+  outrigger_tool_call_delta_view delta{};
+  delta.arguments = plugin::str(R"({"q": "drop table users"})");
+  outrigger_chunk_view chunk{};
+  chunk.tool_calls = &delta;
+  chunk.tool_call_count = 1;
+  r = {};
+  CHECK(rules.hooks->on_chunk(rules.inst, &none, &chunk, &r) == OUTRIGGER_STOP);
+}
+
 TEST_CASE("rules: an invalid regular expression is a create error naming it") {
   auto types = plugin::loadLibrary(std::string(OUTRIGGER_PLUGIN_DIR) + "/guardrail_rules.so");
   REQUIRE(types.ok());
