@@ -113,7 +113,9 @@ class MemoryCache final : public Cache {
     e.hash = outrigger::cache::hashKey(e.answer.key);
     uint64_t ttl = req.cache_ttl_ms ? req.cache_ttl_ms : ttl_ms_;
     e.expires_ns = host().nowNs() + ttl * 1000000;
-    if (e.bytes() > max_entry_bytes_) return;
+    // An entry past its shard's share of max_bytes would evict every other entry of the shard,
+    // then itself: not stored, like one past max_entry_bytes.
+    if (e.bytes() > max_entry_bytes_ || e.bytes() > max_bytes_ / kShards) return;
     shard(e.hash).put(std::move(e), max_bytes_ / kShards);
   }
 

@@ -1,6 +1,9 @@
 #include "redis_settings.h"
 
+#include <cctype>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <stdexcept>
 
 namespace outrigger::redis {
@@ -33,7 +36,16 @@ const char kRedisSettingsSchema[] = R"json({
 
 namespace {
 
+// "env:NAME" reads the environment, "file:/path" a file (a Kubernetes secret mount, its trailing
+// whitespace trimmed), as provider keys take them; anything else is the password.
 std::string secret(const std::string& value) {
+  if (value.rfind("file:", 0) == 0) {
+    std::ifstream in(value.substr(5), std::ios::binary);
+    if (!in) throw std::runtime_error("redis.password: cannot read " + value.substr(5));
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
+    return text;
+  }
   if (value.rfind("env:", 0) != 0) return value;
   const char* v = std::getenv(value.c_str() + 4);
   if (!v) throw std::runtime_error("redis.password: environment variable " + value.substr(4) + " is not set");

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <cmath>
 #include <csignal>
 #include <optional>
@@ -561,6 +562,12 @@ TEST_CASE("limiter.redis: AUTH with the right password admits, a wrong one refus
   CHECK(r.error().code == StatusCode::kUnavailable);
   for (int i = 0; i < 100 && bad.daemon.log().find("WRONGPASS") == std::string::npos; ++i) std::this_thread::sleep_for(10ms);
   CHECK(bad.daemon.log().find("WRONGPASS") != std::string::npos);
+  // From a file, as a Kubernetes secret is mounted (its trailing newline trimmed): the literal
+  // "file:..." was sent as the password.
+  std::string secret_file = good.daemon.dir() + "/redis-password";
+  { std::ofstream(secret_file) << "s3cret\n"; }
+  Sidecar from_file(limiterConfig(redis, "rpm = 10\n", "", "password = \"file:" + secret_file + "\"\n"));
+  CHECK(from_file.chat(as("acme", "hello")).ok());
 }
 
 TEST_CASE("limiter.redis: over TLS, a server whose certificate names the host is used, one that does not is refused") {

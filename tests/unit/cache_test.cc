@@ -213,6 +213,35 @@ TEST_CASE("the memory cache stays within its byte budget, evicting least recentl
   CHECK(hooks->lookup(inst, &views.back()->view) == OUTRIGGER_PENDING);  // the newest survives
 }
 
+// An answer larger than its shard's share (max_bytes / 16) evicted every other entry of the
+// shard, then itself: it is not stored, and what the shard held stays.
+TEST_CASE("the memory cache does not store an answer past a shard's share, and keeps what the shard held") {
+  MemoryCachePlugin cache(R"({"max_bytes": 32768})");  // 2 KiB a shard
+  void* inst = cache.inst;
+  const auto* hooks = cache.hooks;
+  std::vector<std::unique_ptr<ViewBuilder>> small;
+  outrigger_response_view answer = plugin::makeResponse();
+  answer.content = plugin::str("short");
+  for (int i = 0; i < 64; ++i) {
+    small.push_back(std::make_unique<ViewBuilder>("t", "small " + std::to_string(i)));
+    hooks->store(inst, &small.back()->view, &answer);
+  }
+  int before = 0;
+  for (auto& v : small) before += hooks->lookup(inst, &v->view) == OUTRIGGER_PENDING;
+  std::string big(3000, 'x');
+  outrigger_response_view large = plugin::makeResponse();
+  large.content = plugin::str(big);
+  for (int i = 0; i < 16; ++i) {
+    ViewBuilder v("t", "large " + std::to_string(i));
+    hooks->store(inst, &v.view, &large);
+    CHECK(hooks->lookup(inst, &v.view) == OUTRIGGER_CONTINUE);
+  }
+  int after = 0;
+  for (auto& v : small) after += hooks->lookup(inst, &v->view) == OUTRIGGER_PENDING;
+  CHECK(before > 0);
+  CHECK(after == before);
+}
+
 using outrigger::testing::grownSince;
 using outrigger::testing::kRssMeasurable;
 using outrigger::testing::residentBytes;
