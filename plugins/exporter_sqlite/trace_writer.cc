@@ -356,45 +356,43 @@ bool TraceWriter::enforce(const Retention& retention, int64_t now_unix_ns, Reten
   auto budget_left = [&] {
     return max_rows == 0 || result->requests_deleted + result->feedback_deleted - deleted_before < max_rows;
   };
+  auto failed = [&] {
+    *error = std::string("retention: ") + sqlite3_errmsg(db);
+    return false;
+  };
+  // Up to ?2 of the oldest feedback received before ?1.
+  Statement feedback_before(db, "DELETE FROM feedback WHERE id IN (SELECT id FROM feedback WHERE received_unix_ns < ?1"
+                                " ORDER BY received_unix_ns LIMIT ?2)");
+  if (!feedback_before.ok()) return failed();
+  auto deleteFeedback = [&](int64_t before, int64_t most, int64_t* deleted) {
+    feedback_before.integer(1, before);
+    feedback_before.integer(2, most);
+    if (!feedback_before.run()) return false;
+    *deleted = sqlite3_changes(db);
+    result->feedback_deleted += static_cast<uint64_t>(*deleted);
+    return true;
+  };
   if (cutoff > 0) {
     Statement old(db, "DELETE FROM requests WHERE id IN (SELECT id FROM requests WHERE start_unix_ns < ?1"
                       " ORDER BY start_unix_ns LIMIT ?2)");
-    Statement old_feedback(db, "DELETE FROM feedback WHERE id IN (SELECT id FROM feedback WHERE received_unix_ns < ?1"
-                               " ORDER BY received_unix_ns LIMIT ?2)");
-    if (!old.ok() || !old_feedback.ok()) {
-      *error = std::string("retention: ") + sqlite3_errmsg(db);
-      return false;
-    }
+    if (!old.ok()) return failed();
     for (bool more = true; more && budget_left();) {
       old.integer(1, cutoff);
       old.integer(2, chunk);
-      if (!old.run()) {
-        *error = std::string("retention: ") + sqlite3_errmsg(db);
-        return false;
-      }
+      if (!old.run()) return failed();
       int64_t n = sqlite3_changes(db);
       result->requests_deleted += static_cast<uint64_t>(n);
       more = n == chunk;
     }
-    old_feedback.integer(1, cutoff);
-    old_feedback.integer(2, chunk);
-    if (!old_feedback.run()) {
-      *error = std::string("retention: ") + sqlite3_errmsg(db);
-      return false;
-    }
-    result->feedback_deleted += static_cast<uint64_t>(sqlite3_changes(db));
+    int64_t n = 0;
+    if (!deleteFeedback(cutoff, chunk, &n)) return failed();
   }
   // Size: the oldest rows go, requests or feedback, whichever is older, a chunk at a time, until
   // the live pages fit 90% of the bound (so the next check does not start again at once), or
   // this call's share of the work is done. Feedback is rows a caller sends at will: taken as
   // older than every request, it emptied the store of requests before any of it went.
   Statement oldest(db, "DELETE FROM requests WHERE id IN (SELECT id FROM requests ORDER BY id LIMIT ?1)");
-  Statement oldest_feedback(db, "DELETE FROM feedback WHERE id IN (SELECT id FROM feedback WHERE received_unix_ns < ?1"
-                                " ORDER BY received_unix_ns LIMIT ?2)");
-  if (!oldest.ok() || !oldest_feedback.ok()) {
-    *error = std::string("retention: ") + sqlite3_errmsg(db);
-    return false;
-  }
+  if (!oldest.ok()) return failed();
   constexpr int64_t kNone = std::numeric_limits<int64_t>::max();
   double target = 0.9 * static_cast<double>(retention.max_bytes);
   for (double used; retention.max_bytes > 0 && budget_left() && (used = static_cast<double>(usedBytes())) > target;) {
@@ -408,25 +406,16 @@ bool TraceWriter::enforce(const Retention& retention, int64_t now_unix_ns, Reten
     int64_t n_wanted = std::clamp<int64_t>(static_cast<int64_t>(excess) + 1, 1, chunk);
     int64_t first_request = queryInt(db, "SELECT min(start_unix_ns) FROM requests", 0, kNone);
     int64_t first_feedback = queryInt(db, "SELECT min(received_unix_ns) FROM feedback", 0, kNone);
+    int64_t n = 0;
     if (first_feedback < first_request || first_request == kNone) {
       // Feedback older than every request: up to n_wanted of it, none newer than that request.
-      oldest_feedback.integer(1, first_request == kNone ? kNone : first_request);
-      oldest_feedback.integer(2, n_wanted);
-      if (!oldest_feedback.run()) {
-        *error = std::string("retention: ") + sqlite3_errmsg(db);
-        return false;
-      }
-      int64_t n = sqlite3_changes(db);
+      if (!deleteFeedback(first_request, n_wanted, &n)) return failed();
       if (n == 0) break;
-      result->feedback_deleted += static_cast<uint64_t>(n);
       continue;
     }
     oldest.integer(1, n_wanted);
-    if (!oldest.run()) {
-      *error = std::string("retention: ") + sqlite3_errmsg(db);
-      return false;
-    }
-    int64_t n = sqlite3_changes(db);
+    if (!oldest.run()) return failed();
+    n = sqlite3_changes(db);
     if (n == 0) break;
     result->requests_deleted += static_cast<uint64_t>(n);
     // Feedback older than the oldest request kept goes with them; with none kept, the loop

@@ -607,16 +607,19 @@ TEST_CASE("trace store: the size bound weighs feedback with requests, oldest fir
     telemetry::RecordView view(r);
     REQUIRE(writer->writeRequest(*view.get(), &error));
   }
-  // Then 2 MB of feedback, newer than every request.
-  std::string comment(16000, 'c');
-  for (uint64_t i = 0; i < 128; ++i) {
-    telemetry::FeedbackRecord fb;
-    fb.trace_id = "ef" + std::to_string(100000 + i);
-    fb.comment = comment;
-    fb.received_unix_ns = kT0 + (1000 + i) * second;
-    telemetry::FeedbackView view(fb);
-    REQUIRE(writer->writeFeedback(*view.get(), &error));
-  }
+  // 128 pieces of feedback of 16 KB each (2 MB), received from second `from` on.
+  const std::string comment(16000, 'c');
+  auto feedback = [&](const std::string& prefix, uint64_t from) {
+    for (uint64_t i = 0; i < 128; ++i) {
+      telemetry::FeedbackRecord fb;
+      fb.trace_id = prefix + std::to_string(100000 + i);
+      fb.comment = comment;
+      fb.received_unix_ns = kT0 + (from + i) * second;
+      telemetry::FeedbackView view(fb);
+      REQUIRE(writer->writeFeedback(*view.get(), &error));
+    }
+  };
+  feedback("ef", 1000);  // newer than every request
   REQUIRE(writer->commit(&error));
   const uint64_t bound = 1u << 20;
   REQUIRE(writer->usedBytes() > 2 * bound);
@@ -636,14 +639,7 @@ TEST_CASE("trace store: the size bound weighs feedback with requests, oldest fir
   CHECK(result.feedback_deleted > 0);
 
   // A store of feedback alone is held to the bound too, and newer requests outlive older feedback.
-  for (uint64_t i = 0; i < 128; ++i) {
-    telemetry::FeedbackRecord fb;
-    fb.trace_id = "ff" + std::to_string(100000 + i);
-    fb.comment = comment;
-    fb.received_unix_ns = kT0 + (3000 + i) * second;
-    telemetry::FeedbackView view(fb);
-    REQUIRE(writer->writeFeedback(*view.get(), &error));
-  }
+  feedback("ff", 3000);
   for (uint64_t i = 0; i < 5; ++i) {
     auto r = request("ce" + std::to_string(100000 + i), "ce" + std::to_string(100000 + i), "chat", "acme",
                      kT0 + (4000 + i) * second, 5);
