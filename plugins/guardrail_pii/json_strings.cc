@@ -16,6 +16,18 @@ namespace {
 constexpr unsigned kFlags =
     rapidjson::kParseIterativeFlag | rapidjson::kParseNumbersAsStringsFlag | rapidjson::kParseValidateEncodingFlag;
 
+// True when `text` is UTF-8 throughout (RapidJSON's own decoder, which refuses surrogates).
+bool wholeUtf8(std::string_view text) {
+  rapidjson::MemoryStream in(text.data(), text.size());
+  struct Discard {
+    void Put(char) {}
+  } sink;
+  while (in.Tell() < text.size()) {
+    if (!rapidjson::UTF8<>::Validate(in, sink)) return false;
+  }
+  return true;
+}
+
 // SAX events into a writer, each string through the rewrite, with the key it sits under.
 class Rewriter {
  public:
@@ -65,6 +77,7 @@ class Rewriter {
   }
 
   bool stopped() const { return stopped_; }
+  bool unreadable() const { return unreadable_; }
   bool changed() const { return changed_; }
   std::string_view text() const { return {buffer_.GetString(), buffer_.GetSize()}; }
 
@@ -73,6 +86,12 @@ class Rewriter {
     return levels_.empty() || levels_.back() == kNoKey ? std::string_view() : std::string_view(keys_[levels_.back()]);
   }
   bool apply(std::string_view key, const Ch* s, rapidjson::SizeType n) {
+    // RapidJSON 1.1 decodes a lone low surrogate escape (\udc00) into bytes that are not UTF-8,
+    // which a rewritten text would carry out unescaped.
+    if (!wholeUtf8(std::string_view(s, n))) {
+      unreadable_ = stopped_ = true;
+      return false;
+    }
     scratch_.clear();
     if (!rewrite_(key, std::string_view(s, n), &scratch_)) {
       stopped_ = true;
@@ -89,15 +108,23 @@ class Rewriter {
   std::vector<std::string> keys_;  // one per open object: its current member's key
   std::vector<size_t> levels_;     // per open object or array: the index of the key it sits under
   std::string scratch_;
-  bool stopped_ = false, changed_ = false;
+  bool stopped_ = false, changed_ = false, unreadable_ = false;
 };
 
+// Reads the one JSON value at the start of `json` into `handler`; `*length`: the bytes it took.
 template <typename Handler>
-rapidjson::ParseErrorCode read(std::string_view json, Handler& handler) {
+rapidjson::ParseErrorCode readValue(std::string_view json, Handler& handler, size_t* length) {
   rapidjson::MemoryStream bytes(json.data(), json.size());
   rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> in(bytes);
   rapidjson::Reader reader;
-  return reader.Parse<kFlags>(in, handler).Code();
+  rapidjson::ParseErrorCode code = reader.Parse<kFlags | rapidjson::kParseStopWhenDoneFlag>(in, handler).Code();
+  *length = in.Tell();
+  return code;
+}
+
+size_t skipSpace(std::string_view json, size_t at) {
+  while (at < json.size() && (json[at] == ' ' || json[at] == '\t' || json[at] == '\n' || json[at] == '\r')) ++at;
+  return at;
 }
 
 // Errors RapidJSON gives text that is JSON all the same (RFC 8259 sets no bound on numbers, and
@@ -109,15 +136,37 @@ bool jsonAllTheSame(rapidjson::ParseErrorCode code) {
 }  // namespace
 
 JsonRewrite rewriteJsonStrings(std::string_view json, const StringRewrite& rewrite, std::string* out) {
-  // Checked whole first: a rewrite that saw half a text before its syntax error would have
-  // counted detections and numbered placeholders the caller then makes again from the text.
-  rapidjson::BaseReaderHandler<> check;
-  if (rapidjson::ParseErrorCode code = read(json, check); code != rapidjson::kParseErrorNone) {
-    return jsonAllTheSame(code) ? JsonRewrite::kUnreadable : JsonRewrite::kNotJson;
+  // The values, one or several (JSON lines, objects back to back), checked whole first: a
+  // rewrite that saw half a text before its syntax error would have counted detections and
+  // numbered placeholders the caller then makes again from the text.
+  std::vector<std::pair<size_t, size_t>> values;  // [from, to)
+  for (size_t at = skipSpace(json, 0); at < json.size(); at = skipSpace(json, values.back().second)) {
+    rapidjson::BaseReaderHandler<> check;
+    size_t length = 0;
+    if (rapidjson::ParseErrorCode code = readValue(json.substr(at), check, &length); code != rapidjson::kParseErrorNone) {
+      return jsonAllTheSame(code) ? JsonRewrite::kUnreadable : JsonRewrite::kNotJson;
+    }
+    values.emplace_back(at, at + length);
   }
-  Rewriter rewriter(rewrite);
-  if (read(json, rewriter) != rapidjson::kParseErrorNone) return rewriter.stopped() ? JsonRewrite::kStopped : JsonRewrite::kNotJson;
-  out->assign(rewriter.changed() ? rewriter.text() : json);
+  if (values.empty()) return JsonRewrite::kNotJson;
+  // Each value rewritten; the space between them kept as it was.
+  std::string result;
+  bool changed = false;
+  size_t written = 0;
+  for (const auto& [from, to] : values) {
+    result.append(json.substr(written, from - written));
+    Rewriter rewriter(rewrite);
+    size_t length = 0;
+    if (readValue(json.substr(from, to - from), rewriter, &length) != rapidjson::kParseErrorNone) {
+      if (rewriter.unreadable()) return JsonRewrite::kUnreadable;
+      return rewriter.stopped() ? JsonRewrite::kStopped : JsonRewrite::kNotJson;
+    }
+    changed = changed || rewriter.changed();
+    result.append(rewriter.changed() ? rewriter.text() : json.substr(from, to - from));
+    written = to;
+  }
+  result.append(json.substr(written));
+  out->assign(changed ? std::string_view(result) : json);
   return JsonRewrite::kDone;
 }
 

@@ -387,32 +387,26 @@ class PiiGuardrail final : public Guardrail {
                               PlaceholderBook& book, bool restorable, std::vector<std::string>* out, Outcome* outcome) {
     out->assign(count, std::string());
     std::string err;
-    // A value is scanned alone, and again after the end of the key it sits under, which some
-    // entities need as context (a bare 9-digit SSN under "ssn", an AWS secret under
-    // "aws_secret_access_key"); what either finds in the value is redacted. Alone too, because a
-    // key can lower a match as well ("account" a phone number's). Only the key's last
-    // kLookbehind bytes are read as context, so a long key costs no more for each value under it.
+    // A value is scanned after the end of the key it sits under, as the same words would be
+    // read in a message ("ssn: 536224781"): the key is the context that raises a bare 9-digit
+    // SSN or an AWS secret, and lowers an order number that looks like a phone number. Only the
+    // key's last kLookbehind bytes are read, all that context scoring looks at, so a long key
+    // costs no more for each value under it. What the scan finds in the key alone is the key's
+    // own scan's.
     std::string scanned;
     auto redactOne = [&](std::string_view key, std::string_view text, std::string* redacted) {
+      size_t tail = key.size() > Detector::kLookbehind ? key.size() - Detector::kLookbehind : 0;
+      while (tail < key.size() && (static_cast<uint8_t>(key[tail]) & 0xC0) == 0x80) ++tail;  // a whole character
+      key.remove_prefix(tail);
+      scanned.clear();
+      if (!key.empty()) scanned.append(key).append(": ");
+      const uint64_t from = scanned.size();
+      scanned.append(text);
       std::vector<Detection> found;
-      if (err = settings_.detector->detect(scanner_, text, &found); !err.empty()) return false;
-      if (!key.empty()) {
-        size_t tail = key.size() > Detector::kLookbehind ? key.size() - Detector::kLookbehind : 0;
-        while (tail < key.size() && (static_cast<uint8_t>(key[tail]) & 0xC0) == 0x80) ++tail;  // a whole character
-        key.remove_prefix(tail);
-        scanned.assign(key).append(": ").append(text);
-        const uint64_t from = key.size() + 2;
-        std::vector<Detection> in_context;
-        if (err = settings_.detector->detect(scanner_, scanned, &in_context); !err.empty()) return false;
-        for (Detection d : in_context) {
-          if (d.to <= from) continue;  // in the key alone
-          d.from = std::max(d.from, from) - from;
-          d.to -= from;
-          found.push_back(d);
-        }
-        Detector::resolveOverlaps(&found);
-      }
-      redactor.apply(text, 0, 0, text.size(), found, book, restorable, redacted, outcome);
+      if (err = settings_.detector->detect(scanner_, scanned, &found); !err.empty()) return false;
+      for (Detection& d : found) d.from = std::max(d.from, from);  // a match begun in the key: its value part
+      found.erase(std::remove_if(found.begin(), found.end(), [](const Detection& d) { return d.to <= d.from; }), found.end());
+      redactor.apply(scanned, 0, from, scanned.size(), found, book, restorable, redacted, outcome);
       return true;
     };
     for (size_t i = 0; i < count; ++i) {
@@ -422,14 +416,22 @@ class PiiGuardrail final : public Guardrail {
       JsonRewrite read = rewriteJsonStrings(arguments, redactOne, &result);
       if (read == JsonRewrite::kNotJson || read == JsonRewrite::kUnreadable) {
         redactOne({}, arguments, &result);
-        // JSON RapidJSON cannot read, with something redacted: its text redacted could break an
-        // escape or leave a placeholder where a number was, so none of it goes, as for a
-        // failed scan. Text that is not JSON is redacted as text.
-        if (err.empty() && read == JsonRewrite::kUnreadable && result != arguments) result = "{}";
+        // Arguments that are JSON RapidJSON cannot read, or that start as JSON and are not (cut
+        // short at max_tokens, say), with something redacted: their text redacted could break an
+        // escape ("\njane@..." loses its n) or leave a placeholder where a number was, so none
+        // of it goes, as for a failed scan. Other text is redacted as text.
+        if (err.empty() && result != arguments && (read == JsonRewrite::kUnreadable || looksLikeJson(arguments))) {
+          result = "{}";
+        }
       }
       if (!err.empty()) return err;
     }
     return {};
+  }
+
+  static bool looksLikeJson(std::string_view text) {
+    size_t at = text.find_first_not_of(" \t\r\n");
+    return at != std::string_view::npos && (text[at] == '{' || text[at] == '[');
   }
 
   // Arguments with the caller's values given back for their placeholders, escaped as JSON

@@ -21,7 +21,7 @@ constexpr char kSchema[] = R"json({
   "type": "object",
   "additionalProperties": false,
   "properties": {
-    "max_input_bytes": {"type": "integer", "minimum": 1, "maximum": 4294967295, "description": "total bytes of all message contents"},
+    "max_input_bytes": {"type": "integer", "minimum": 1, "maximum": 4294967295, "description": "total bytes of all message contents, their tool calls' names and arguments included"},
     "max_messages": {"type": "integer", "minimum": 1, "maximum": 4294967295},
     "deny_patterns": {"type": "array", "items": {"type": "string"}, "description": "RE2 patterns; a match denies"},
     "flag_patterns": {"type": "array", "items": {"type": "string"}, "description": "RE2 patterns; a match flags"},

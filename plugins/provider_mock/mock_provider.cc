@@ -34,7 +34,7 @@ constexpr char kSchema[] = R"json({
     "stream_chunks": {"type": "integer", "minimum": 1, "maximum": 1000000, "description": "chunks per answer"},
     "chunk_interval_ms": {"type": "integer", "minimum": 0, "maximum": 86400000},
     "fail_every": {"type": "integer", "minimum": 0, "maximum": 4294967295, "description": "every Nth request fails, chat and embeddings counted together (0: never)"},
-    "fail_code": {"enum": ["OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"], "description": "the code a failure ends with (default UNAVAILABLE); a typo is refused, not UNKNOWN"},
+    "fail_code": {"enum": ["CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"], "description": "the code a failure ends with (default UNAVAILABLE); a typo is refused, not UNKNOWN"},
     "fail_retryable": {"type": "boolean"},
     "allow_request_overrides": {"type": "boolean", "description": "honour params.extra_json {\"mock\": {...}}"},
     "seed": {"type": "integer", "maximum": 9223372036854775807},

@@ -44,6 +44,7 @@ std::string secret(const std::string& value) {
     if (!in) throw std::runtime_error("redis.password: cannot read " + value.substr(5));
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
+    if (text.empty()) throw std::runtime_error("redis.password: " + value.substr(5) + " is empty");
     return text;
   }
   if (value.rfind("env:", 0) != 0) return value;

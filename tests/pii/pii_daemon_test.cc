@@ -385,14 +385,24 @@ TEST_CASE("http: JSON arguments are scanned with their keys as context, and unre
   CHECK(argumentsOf(R"("{\"aws_secret_access_key\": \"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\"}")") ==
         R"({"aws_secret_access_key":"<AWS_SECRET_KEY_1>"})");
   CHECK(argumentsOf(R"("{\"ids\": [\"x\", 4111111111111111]}")") == R"({"ids":["x","<CREDIT_CARD_1>"]})");
-  // A key that lowers a match ("account" a phone number's) does not hide what the value alone is.
-  CHECK(argumentsOf(R"("{\"account\": \"+1 415-555-2671\"}")") == R"({"account":"<PHONE_1>"})");
+  // The key is context as the words before a value in a message are: "order" lowers a number
+  // that looks like a phone number, as "order 4155552671" does in text.
+  CHECK(argumentsOf(R"("{\"order_id\": \"4155552671\"}")") == R"({"order_id": "4155552671"})");
+  CHECK(argumentsOf(R"("{\"phone\": \"4155552671\"}")") == R"({"phone":"<PHONE_1>"})");
   // Only the end of a long key is context: the SSN under "...ssn" is found all the same.
   const std::string long_key = std::string(3000, 'k') + "_ssn";
   CHECK(argumentsOf("\"{\\\"" + long_key + "\\\": \\\"536224781\\\"}\"") == "{\"" + long_key + "\":\"<US_SSN_1>\"}");
-  // Not JSON: redacted as text, two objects back to back included.
-  CHECK(argumentsOf(R"("[urgent] mail jane@corp.example")") == "[urgent] mail <EMAIL_1>");
+  // Several values (JSON lines, objects back to back): each rewritten, the space between kept.
   CHECK(argumentsOf(R"("{\"a\":\"jane@corp.example\"}{\"b\":1}")") == R"({"a":"<EMAIL_1>"}{"b":1})");
+  CHECK(argumentsOf(R"("{\"a\":1}\n{\"b\":\"Hi,\\njane@corp.example\"}")") == "{\"a\":1}\n{\"b\":\"Hi,\\n<EMAIL_1>\"}");
+  // Text: redacted as text. Text that starts as JSON and is not (cut short), with something to
+  // redact: nothing of it, rather than an escape broken by the redaction.
+  CHECK(argumentsOf(R"("urgent: mail jane@corp.example")") == "urgent: mail <EMAIL_1>");
+  CHECK(argumentsOf(R"("{\"body\": \"Hi,\\njane@corp.example")") == "{}");
+  // A lone low surrogate escape RapidJSON decodes to bytes that are not UTF-8: withheld when
+  // anything is redacted, passed as it came when nothing is.
+  CHECK(argumentsOf(R"("{\"a\":\"\\udc00\",\"b\":\"jane@corp.example\"}")") == "{}");
+  CHECK(argumentsOf(R"("{\"a\":\"\\udc00\"}")") == R"({"a":"\udc00"})");
   // Valid JSON, but a number past a double's range: nothing of it rather than broken JSON.
   CHECK(argumentsOf(R"("{\"body\": \"Hi,\\njane@corp.example\", \"n\": 1e400}")") == "{}");
   // The same with nothing to redact passes as it came.
