@@ -150,6 +150,19 @@ class LoopGuard final : public Limiter {
     u->usd += s.cost_usd;
   }
 
+  // What the table does past its bound must show: a forgotten key is a session whose loop
+  // counts start again, and a caller sending new session ids can make the table forget others.
+  void reportMetrics(const MetricsWriter& w) override {
+    w.gauge("loop_guard_keys", "Sessions (or other keys) the loop guard tracks", {}, double(table_->size()));
+    w.counter("loop_guard_evictions_total",
+              "Keys forgotten to make room past max_keys: their counts start again", {}, double(table_->evictions()));
+    for (size_t r = 0; r < outrigger::loop_guard::kRuleCount; ++r) {
+      auto rule = static_cast<outrigger::loop_guard::Rule>(r);
+      w.counter("loop_guard_refusals_total", "Requests the loop guard refused, by rule",
+                {{"rule", outrigger::loop_guard::ruleName(rule)}}, double(table_->refusals(rule)));
+    }
+  }
+
  private:
   // A user or session is the caller's to name: it is keyed within its tenant.
   std::string keyOf(const outrigger_request_view& r) const {

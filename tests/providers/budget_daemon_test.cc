@@ -412,6 +412,11 @@ TEST_CASE("loop guard via daemon: the same request repeated in a session is refu
   // Both refusals are counted with the limiters' refusals on /metrics.
   std::string metrics = curlCall("http://127.0.0.1:" + std::to_string(admin) + "/metrics").body;
   CHECK(metrics.find("\noutrigger_limiter_refusals_total 2\n") != std::string::npos);
+  // And by rule, with the keys the guard tracks, on its own series.
+  CHECK(metrics.find(R"(outrigger_loop_guard_refusals_total{plugin_instance="loops",rule="max_repeats"} 1)") != std::string::npos);
+  CHECK(metrics.find(R"(outrigger_loop_guard_refusals_total{plugin_instance="loops",rule="max_calls"} 1)") != std::string::npos);
+  CHECK(metrics.find(R"(outrigger_loop_guard_keys{plugin_instance="loops"} 3)") != std::string::npos);
+  CHECK(metrics.find(R"(outrigger_loop_guard_evictions_total{plugin_instance="loops"} 0)") != std::string::npos);
   CHECK(parseJson(up.log()).Size() == 6);  // two, one for agent-2, one for globex's agent-1, two more
 }
 
