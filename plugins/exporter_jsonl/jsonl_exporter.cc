@@ -15,6 +15,7 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -174,6 +175,17 @@ class JsonlExporter final : public Exporter {
     // The file is created with the first record (so `outrigger check` and an idle daemon leave
     // nothing behind), but a path that could never be written is a create error now.
     checkWritable();
+    // Buffered records reach the file within a second however quiet the daemon is: the timer
+    // belongs to the exporter thread's loop, and starts once that thread adopts this instance.
+    if (buffer_bytes_ > 0) {
+      host.instancePost([this](outrigger_status st) {
+        if (st != OUTRIGGER_OK) return;
+        uint64_t id = 0;
+        (void)this->host().instanceTimer(kFlushEveryMs, kFlushEveryMs, [this](outrigger_status s) {
+          if (s == OUTRIGGER_OK) flush();
+        }, &id);
+      });
+    }
   }
   ~JsonlExporter() override {
     flush();
@@ -249,21 +261,35 @@ class JsonlExporter final : public Exporter {
     return append(line);
   }
 
-  // What is buffered goes to the file, or is dropped (E_INTERNAL, which the host counts) while
-  // the file cannot be opened or written.
-  outrigger_status flush() override {
+  // What is buffered goes to the file, or is dropped while the file cannot be opened or written:
+  // counted in records_lost, and E_INTERNAL.
+  outrigger_status flush() override { return writePending(/*counted_by_host=*/0); }
+
+  void reportMetrics(const MetricsWriter& w) override {
+    w.counter("jsonl_records_lost_total",
+              "Records buffered for the file and dropped because it could not be opened or written", {},
+              double(lost_.load(std::memory_order_relaxed)));
+  }
+
+ private:
+  static constexpr uint32_t kFlushEveryMs = 1000;
+
+  outrigger_status append(const Line& line) {
+    pending_.append(line.buf.GetString(), line.buf.GetSize());
+    pending_ += '\n';
+    ++pending_records_;
+    // The host counts the record this call failed for; the others buffered with it count here.
+    if (pending_.size() >= buffer_bytes_) return writePending(/*counted_by_host=*/1);
+    return OUTRIGGER_OK;
+  }
+
+  outrigger_status writePending(uint64_t counted_by_host) {
     if (pending_.empty()) return OUTRIGGER_OK;
-    if (fd_ < 0 && !reopen()) {
-      pending_.clear();
-      return OUTRIGGER_E_INTERNAL;
-    }
+    if (fd_ < 0 && !reopen()) return dropPending(counted_by_host);
     // Checked once the file is open, so one just opened (near the bound since a restart) rotates too.
     if (written_ + pending_.size() > max_file_bytes_ && written_ > 0) {
       rotate();
-      if (!reopen()) {
-        pending_.clear();
-        return OUTRIGGER_E_INTERNAL;
-      }
+      if (!reopen()) return dropPending(counted_by_host);
     }
     const char* p = pending_.data();
     size_t n = pending_.size();
@@ -272,23 +298,22 @@ class JsonlExporter final : public Exporter {
       if (k < 0) {
         if (errno == EINTR) continue;
         reportFailure("write " + path_ + ": " + std::strerror(errno));
-        pending_.clear();
-        return OUTRIGGER_E_INTERNAL;
+        return dropPending(counted_by_host);
       }
       p += k;
       n -= static_cast<size_t>(k);
     }
     written_ += pending_.size();
     pending_.clear();
+    pending_records_ = 0;
     return OUTRIGGER_OK;
   }
 
- private:
-  outrigger_status append(const Line& line) {
-    pending_.append(line.buf.GetString(), line.buf.GetSize());
-    pending_ += '\n';
-    if (pending_.size() >= buffer_bytes_) return flush();
-    return OUTRIGGER_OK;
+  outrigger_status dropPending(uint64_t counted_by_host) {
+    lost_.fetch_add(pending_records_ > counted_by_host ? pending_records_ - counted_by_host : 0, std::memory_order_relaxed);
+    pending_.clear();
+    pending_records_ = 0;
+    return OUTRIGGER_E_INTERNAL;
   }
 
   void checkWritable() const {
@@ -359,6 +384,8 @@ class JsonlExporter final : public Exporter {
   uint64_t failures_unlogged_ = 0;
   uint64_t written_ = 0;
   std::string pending_;
+  uint64_t pending_records_ = 0;
+  std::atomic<uint64_t> lost_{0};  // read by /metrics on the main thread
 };
 
 }  // namespace

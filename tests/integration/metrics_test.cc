@@ -3,9 +3,13 @@
 // whole live scrape passes `promtool check metrics` (Debian `prometheus`).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <string>
+#include <thread>
 
 #include <outrigger/client.h>
 
@@ -53,4 +57,35 @@ TEST_CASE("metrics: latency, first chunk, cache lookups, verdicts and breakers a
   auto [status, out] = runCommand("promtool check metrics < " + path);
   INFO(out);
   CHECK(status == 0);
+}
+
+// exporter.jsonl with a buffer: records it buffered and then could not write were dropped and
+// counted as exported, and a quiet daemon kept them in memory until the buffer filled.
+TEST_CASE("metrics: exporter.jsonl writes its buffer within a second, and counts what it cannot write as lost") {
+  const std::string jsonl = "exporters = [\"lines\"]\n[admin]\nlisten = \"127.0.0.1:0\"\n"
+                            "[instances.lines]\ntype = \"exporter.jsonl\"\n[instances.lines.config]\nbuffer_bytes = 1048576\n";
+  {
+    DaemonProcess d(basicConfig("mode = \"echo\"", jsonl + "path = \"@DIR@/records.jsonl\"\n"));
+    REQUIRE(d.waitReady());
+    client::Client c(at(d));
+    REQUIRE(c.chat(ask("one")).ok());
+    REQUIRE(c.chat(ask("two")).ok());
+    std::string records;
+    for (int i = 0; i < 300 && std::count(records.begin(), records.end(), '\n') < 2; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      std::ifstream in(d.dir() + "/records.jsonl");
+      records.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    CHECK(std::count(records.begin(), records.end(), '\n') == 2);  // written with the daemon still up
+  }
+  DaemonProcess full(basicConfig("mode = \"echo\"", jsonl + "path = \"/dev/full\"\n"));
+  REQUIRE(full.waitReady());
+  client::Client c(at(full));
+  for (int i = 0; i < 3; ++i) REQUIRE(c.chat(ask("q" + std::to_string(i))).ok());
+  double lost = 0;
+  for (int i = 0; i < 300 && lost < 3; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    lost = adminMetric(full, "outrigger_jsonl_records_lost_total{plugin_instance=\"lines\"}");
+  }
+  CHECK(lost == 3);
 }
