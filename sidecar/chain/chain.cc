@@ -261,6 +261,7 @@ Expected<std::shared_ptr<ChainSnapshot>> buildChain(const config::Settings& sett
       r.max_reasks = rs.max_reasks;
       r.calls = rs.calls;
       r.max_held_bytes = rs.max_held_bytes;
+      r.max_answer_bytes = rs.max_answer_bytes;
       r.capture = rs.capture;
       r.capture_denied_prompts = rs.capture_denied_prompts;
       for (const auto& e : rs.exporters) {

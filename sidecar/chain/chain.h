@@ -48,6 +48,7 @@ struct Route {
   uint32_t cache_replay_chunk_bytes = 64;  // a streamed hit goes out in chunks of this size
   uint32_t max_reasks = 1;                 // re-asks a response guardrail may ask for
   uint32_t max_held_bytes = 65536;         // bytes of a stream guardrails may hold back at once
+  uint32_t max_answer_bytes = 16u << 20;   // a streamed answer's text and tool calls, all told
   config::Capture capture = config::Capture::kNone;  // what of the prompt and answer the record carries
   bool capture_denied_prompts = false;               // route `capture_denied = "full"`
   Stage provider;             // the first target's stage

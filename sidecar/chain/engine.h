@@ -71,6 +71,8 @@ struct EngineCounters {
   std::atomic<uint64_t> rewrites{0};
   std::atomic<uint64_t> reasks{0};
   std::atomic<uint64_t> hold_overflows{0};
+  // Streams ended because the provider's answer went past the route's max_answer_bytes.
+  std::atomic<uint64_t> answer_overflows{0};
   // Requests a limiter (budget, quota, fleet limit) refused.
   std::atomic<uint64_t> limiter_refusals{0};
 };

@@ -44,6 +44,7 @@ void ProviderStage::startHedge(size_t index) {
   h.content.clear();
   h.tool_calls.clear();
   h.text_refused = false;
+  h.answer_bytes = 0;
   h.start_ns = monoNowNs();
   h.health = &ctx_.engine_.health().target(h.target->key);
   ++h.health->in_flight;

@@ -60,6 +60,7 @@ bool ProviderStage::startAttempt(size_t index) {
   r.answer_model_.clear();
   r.answer_meta_ = {};
   text_refused_ = false;
+  answer_bytes_ = 0;
   if (r.stream_guard_) r.stream_guard_->newAttempt();
   planner_->started();
   attempt_start_ns_ = monoNowNs();
@@ -114,6 +115,22 @@ outrigger_status ProviderStage::chunk(plugin::PluginInstance* inst, const outrig
   if (refused || !chunkTextIsUtf8(chunk)) {
     refused = true;
     return OUTRIGGER_E_INVALID;
+  }
+  // The answer is kept whole for the guardrails, the cache and the record: an upstream that
+  // streams without end would hold the daemon's memory to the deadline. Past the route's bound
+  // the request ends.
+  uint64_t& answer_bytes = hedge ? hedge_.answer_bytes : answer_bytes_;
+  answer_bytes += chunk.delta.size;
+  for (size_t i = 0; chunk.tool_calls && i < chunk.tool_call_count; ++i) {
+    const outrigger_tool_call_delta_view& d = chunk.tool_calls[i];
+    answer_bytes += d.id.size + d.type.size + d.name.size + d.arguments.size;
+  }
+  if (answer_bytes > r.route_->max_answer_bytes) {
+    r.engine_.counters().answer_overflows.fetch_add(1, std::memory_order_relaxed);
+    r.cancelWith(Code::kResourceExhausted,
+                 "the answer went past the route's max_answer_bytes (" + std::to_string(r.route_->max_answer_bytes) + ")",
+                 "provider");
+    return OUTRIGGER_E_STALE;
   }
   if (!hedge) {
     r.noteChunkHead(chunk);

@@ -88,6 +88,7 @@ class ProviderStage final : public LimitWaiter {
     std::vector<ToolCall> tool_calls;
     TokenCharge tokens;
     bool text_refused = false;  // it sent a chunk that is not UTF-8: its answer fails
+    uint64_t answer_bytes = 0;  // what its chunks carried, against max_answer_bytes
   };
 
   // provider_stage.cc
@@ -172,6 +173,7 @@ class ProviderStage final : public LimitWaiter {
   size_t next_target_ = 0;
   uint64_t attempt_start_ns_ = 0;
   bool text_refused_ = false;  // the current attempt sent a chunk that is not UTF-8: its answer fails
+  uint64_t answer_bytes_ = 0;  // what the current attempt's chunks carried, against max_answer_bytes
   resilience::TargetHealth* attempt_health_ = nullptr;  // set while an attempt counts as in flight
   size_t attempt_span_ = 0;      // the current attempt's provider span in the request's spans
   uint32_t attempt_number_ = 0;  // attempts started on this request (a hedge not included)

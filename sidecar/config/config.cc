@@ -230,7 +230,7 @@ RouteSettings Parser::route(const std::string& name, const toml::table& t) const
   checkKeys(t, {"provider", "model", "guardrails", "limiters", "cache", "exporters", "calls", "targets", "strategy",
                 "retry", "breaker",
                 "tenant_rpm", "tenant_tpm", "limits", "hedge", "fallback_answer", "cache_replay_chunk_bytes",
-                "max_reasks", "max_held_bytes", "capture", "capture_denied"},
+                "max_reasks", "max_held_bytes", "max_answer_bytes", "capture", "capture_denied"},
             ctx);
   RouteSettings r;
   r.name = name;
@@ -252,6 +252,10 @@ RouteSettings Parser::route(const std::string& name, const toml::table& t) const
     else if (key == "max_held_bytes") {
       r.max_held_bytes = static_cast<uint32_t>(uint(v, key, 16u << 20));
       if (r.max_held_bytes == 0) fail(v, "'max_held_bytes' in " + ctx + " must be at least 1");
+    }
+    else if (key == "max_answer_bytes") {
+      r.max_answer_bytes = static_cast<uint32_t>(uint(v, key, 1u << 30));
+      if (r.max_answer_bytes < 1024) fail(v, "'max_answer_bytes' in " + ctx + " must be at least 1024");
     }
     else if (key == "capture") {
       std::string c = str(v, key);

@@ -184,6 +184,7 @@ struct RouteSettings {
   uint32_t cache_replay_chunk_bytes = 64;  // a streamed cache hit is replayed in chunks of this size
   uint32_t max_reasks = 1;          // provider attempts a response guardrail may ask for again (0..10)
   uint32_t max_held_bytes = 65536;  // bytes of a stream guardrails may hold back at once
+  uint32_t max_answer_bytes = 16u << 20;  // a streamed answer's text and tool calls, all told
   Capture capture = Capture::kNone;  // what of the prompt and answer the record carries
   // With capture = "full": keep the text of a prompt a guardrail stopped before every
   // request-side guardrail had run (route `capture_denied = "full"`; default "shape").

@@ -89,3 +89,29 @@ TEST_CASE("metrics: exporter.jsonl writes its buffer within a second, and counts
   }
   CHECK(lost == 3);
 }
+
+// A streamed answer was kept whole without a bound: an upstream that streams without end held
+// the daemon's memory until the deadline.
+TEST_CASE("metrics: a streamed answer past the route's max_answer_bytes ends RESOURCE_EXHAUSTED, counted") {
+  DaemonProcess d(basicConfig("mode = \"echo\"\nallow_request_overrides = true",
+                              "max_answer_bytes = 4096\n[admin]\nlisten = \"127.0.0.1:0\"\n"));
+  REQUIRE(d.waitReady());
+  client::Client c(at(d));
+  auto streamed = [&](size_t bytes) {
+    auto s = c.stream(ask("hi", R"({"text": ")" + std::string(bytes, 'x') + R"(", "chunks": 20})"));
+    client::Chunk chunk;
+    size_t received = 0;
+    while (s.next(&chunk)) received += chunk.delta.size();
+    return std::make_pair(s.result(), received);
+  };
+  auto [small, small_bytes] = streamed(2000);
+  REQUIRE(small.ok());
+  CHECK(small_bytes == 2000);
+  auto [large, large_bytes] = streamed(20000);
+  REQUIRE_FALSE(large.ok());
+  CHECK(large.error().code == client::StatusCode::kResourceExhausted);
+  CHECK(large.error().message.find("max_answer_bytes (4096)") != std::string::npos);
+  CHECK(large_bytes <= 4096);
+  CHECK(adminMetric(d, "outrigger_answer_overflows_total") == 1);
+  REQUIRE(c.chat(ask("still serving")).ok());
+}
