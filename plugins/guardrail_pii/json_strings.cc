@@ -148,6 +148,14 @@ JsonRewrite rewriteJsonStrings(std::string_view json, const StringRewrite& rewri
     }
     values.emplace_back(at, at + length);
   }
+  // Several values are JSON lines or objects back to back only when each is an object or an
+  // array: "4111 1111 1111 1111" reads as four numbers, and "415-555-2671" as three, which
+  // scanned one by one hide the card and the phone number the text is.
+  if (values.size() > 1) {
+    for (const auto& [from, to] : values) {
+      if (json[from] != '{' && json[from] != '[') return JsonRewrite::kNotJson;
+    }
+  }
   if (values.empty()) return JsonRewrite::kNotJson;
   // Each value rewritten; the space between them kept as it was.
   std::string result;

@@ -127,9 +127,14 @@ outrigger_status ProviderStage::chunk(plugin::PluginInstance* inst, const outrig
   }
   if (answer_bytes > r.route_->max_answer_bytes) {
     r.engine_.counters().answer_overflows.fetch_add(1, std::memory_order_relaxed);
-    r.cancelWith(Code::kResourceExhausted,
-                 "the answer went past the route's max_answer_bytes (" + std::to_string(r.route_->max_answer_bytes) + ")",
-                 "provider");
+    const std::string why =
+        "the answer went past the route's max_answer_bytes (" + std::to_string(r.route_->max_answer_bytes) + ")";
+    if (hedge) {  // the hedge alone goes: the first attempt may still answer
+      r.spans_.push_back({"resilience", "", monoNowNs(), 0, "hedge on " + hedge_.target->key + ": " + why});
+      cancelHedge();
+    } else {
+      r.cancelWith(Code::kResourceExhausted, why, "provider");
+    }
     return OUTRIGGER_E_STALE;
   }
   if (!hedge) {

@@ -188,7 +188,7 @@ std::string Daemon::resilienceMetrics() const {
       {"outrigger_limiter_refusals_total", "Requests a route's limiter refused.", &chain::EngineCounters::limiter_refusals},
       {"outrigger_guardrail_hold_overflows_total", "Streams ended because guardrails held more than max_held_bytes.",
        &chain::EngineCounters::hold_overflows},
-      {"outrigger_answer_overflows_total", "Streams ended because the answer went past the route's max_answer_bytes.",
+      {"outrigger_answer_overflows_total", "Requests (or hedges) ended because the answer went past the route's max_answer_bytes.",
        &chain::EngineCounters::answer_overflows},
       {"outrigger_records_dropped_total", "Finished-request records dropped because the exporter queue was full.",
        &chain::EngineCounters::records_dropped},

@@ -115,3 +115,23 @@ TEST_CASE("metrics: a streamed answer past the route's max_answer_bytes ends RES
   CHECK(adminMetric(d, "outrigger_answer_overflows_total") == 1);
   REQUIRE(c.chat(ask("still serving")).ok());
 }
+
+// A hedge whose answer goes past the bound is dropped; the first attempt still answers.
+TEST_CASE("metrics: a hedge past max_answer_bytes is dropped and the first attempt answers") {
+  std::string config =
+      "[server]\nsocket = \"@SOCKET@\"\nworkers = 1\n[plugins]\ndirs = [\"@PLUGINS@\"]\n"
+      "[instances.slow]\ntype = \"provider.mock\"\n[instances.slow.config]\nmode = \"fixed\"\ntext = \"short answer\"\nlatency_ms = 400\n"
+      "[instances.long]\ntype = \"provider.mock\"\n[instances.long.config]\nmode = \"echo\"\nstream_chunks = 50\n"
+      "[routes.default]\ntargets = [{ provider = \"slow\" }, { provider = \"long\" }]\nhedge = { delay_ms = 50 }\n"
+      "max_answer_bytes = 1024\n[admin]\nlisten = \"127.0.0.1:0\"\n";
+  DaemonProcess d(config);
+  REQUIRE(d.waitReady());
+  client::Client c(at(d));
+  std::string words;
+  for (int i = 0; i < 600; ++i) words += "word ";
+  auto r = c.chat(ask(words));
+  INFO((r.ok() ? std::string() : r.error().message));
+  REQUIRE(r.ok());
+  CHECK(r.value().content == "short answer");
+  CHECK(adminMetric(d, "outrigger_answer_overflows_total") == 1);
+}

@@ -392,6 +392,10 @@ TEST_CASE("http: JSON arguments are scanned with their keys as context, and unre
   // Only the end of a long key is context: the SSN under "...ssn" is found all the same.
   const std::string long_key = std::string(3000, 'k') + "_ssn";
   CHECK(argumentsOf("\"{\\\"" + long_key + "\\\": \\\"536224781\\\"}\"") == "{\"" + long_key + "\":\"<US_SSN_1>\"}");
+  // Text that reads as several JSON numbers is text: the card, the phone number and the SSN it is.
+  CHECK(argumentsOf(R"("4111 1111 1111 1111")") == "<CREDIT_CARD_1>");
+  CHECK(argumentsOf(R"("415-555-2671")") == "<PHONE_1>");
+  CHECK(argumentsOf(R"("ssn 536-22-4781")") == "ssn <US_SSN_1>");
   // Several values (JSON lines, objects back to back): each rewritten, the space between kept.
   CHECK(argumentsOf(R"("{\"a\":\"jane@corp.example\"}{\"b\":1}")") == R"({"a":"<EMAIL_1>"}{"b":1})");
   CHECK(argumentsOf(R"("{\"a\":1}\n{\"b\":\"Hi,\\njane@corp.example\"}")") == "{\"a\":1}\n{\"b\":\"Hi,\\n<EMAIL_1>\"}");
