@@ -1,6 +1,7 @@
 // Canonical status codes (the gRPC set, as on the wire) and a [[nodiscard]] status type.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -29,10 +30,29 @@ enum class Code : int32_t {
   kUnauthenticated = 16,
 };
 
+// Inline, so that code outside the core (the trace store's queries, which the plugins link)
+// reads the same names.
+inline constexpr std::array<std::string_view, 17> kCodeNames = {
+    "OK",        "CANCELLED",      "UNKNOWN",           "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
+    "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+    "ABORTED",   "OUT_OF_RANGE",   "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
+    "DATA_LOSS", "UNAUTHENTICATED"};
+
 // "OK", "DEADLINE_EXCEEDED" ...; "UNKNOWN" for values outside the set.
-std::string_view codeName(Code code);
+inline std::string_view codeName(Code code) {
+  auto i = static_cast<size_t>(code);
+  return i < kCodeNames.size() ? kCodeNames[i] : std::string_view("UNKNOWN");
+}
 // Parses a name as codeName prints it; false when unknown.
-bool parseCode(std::string_view name, Code* out);
+inline bool parseCode(std::string_view name, Code* out) {
+  for (size_t i = 0; i < kCodeNames.size(); ++i) {
+    if (kCodeNames[i] == name) {
+      *out = static_cast<Code>(i);
+      return true;
+    }
+  }
+  return false;
+}
 
 class [[nodiscard]] Status {
  public:

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "bounded_json.h"
+#include "common/status.h"
 #include "traces/trace_store.h"
 
 namespace outrigger::traces::query_parts {
@@ -17,13 +18,9 @@ std::string upperStatus(std::string status) {
 }
 
 bool knownStatus(const std::string& status) {
-  // The store keeps codeName()'s names (common/status.h), which this library does not link.
-  static const char* const kNames[] = {"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
-                                       "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
-                                       "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL",
-                                       "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED", "ERROR"};
   const std::string upper = upperStatus(status);
-  return std::any_of(std::begin(kNames), std::end(kNames), [&](const char* n) { return upper == n; });
+  Code code;
+  return upper == "ERROR" || parseCode(upper, &code);
 }
 
 int verdictBit(const std::string& name) {
