@@ -377,25 +377,23 @@ TEST_CASE("limiter.redis: admissions whose answer timed out while Redis stalled 
   RedisServer redis;
   Sidecar a(limiterConfig(redis, "max_concurrent = 2\nlease_ms = 600000\n"));
   REQUIRE(a.chat(as("acme", "warm up")).ok());
-  // A script that keeps Redis busy for two seconds: the sidecar's admits (500 ms command
-  // timeout) time out, and Redis runs them once it is free, taking both slots.
-  std::thread stall([&] {
-    redis.call({"EVAL",
-                "local s = redis.call('TIME') local start = s[1] * 1000000 + s[2] "
-                "repeat local n = redis.call('TIME') until n[1] * 1000000 + n[2] - start > 2000000 return 1",
-                "0"});
-  });
-  std::this_thread::sleep_for(200ms);
+  // Redis holds every client's commands for three seconds: the sidecar's admits (500 ms command
+  // timeout) time out, and Redis runs them once the pause ends, taking both slots. CLIENT PAUSE
+  // is in force when it answers, so a loaded machine cannot start the requests before the stall.
+  const auto pausedUntil = std::chrono::steady_clock::now() + 3s;
+  REQUIRE(redis.call({"CLIENT", "PAUSE", "3000", "ALL"}) == "OK");
   int refused = 0;
   for (int i = 0; i < 2; ++i) {
     auto r = a.chat(as("acme", "during the stall " + std::to_string(i)));
+    INFO((r.ok() ? std::string("answered") : r.error().message));
+    CHECK(std::chrono::steady_clock::now() < pausedUntil);
     refused += !r.ok() && r.error().code == StatusCode::kUnavailable;
   }
-  stall.join();
+  std::this_thread::sleep_until(pausedUntil);
   REQUIRE(refused == 2);
-  // Released within a few seconds (retried each second), not after the lease's ten minutes.
+  // Released within seconds (retried each second), not after the lease's ten minutes.
   std::string slots = "?";
-  for (int i = 0; i < 500 && slots != "0"; ++i) {
+  for (auto until = std::chrono::steady_clock::now() + 20s; slots != "0" && std::chrono::steady_clock::now() < until;) {
     std::vector<std::string> keys = redis.keys("fleet-test:limit:*:slots");
     slots = keys.empty() ? "0" : redis.call({"ZCARD", keys[0]});
     if (slots != "0") std::this_thread::sleep_for(10ms);
@@ -403,7 +401,10 @@ TEST_CASE("limiter.redis: admissions whose answer timed out while Redis stalled 
   CHECK(slots == "0");
   CHECK(a.chat(as("acme", "after the stall")).ok());
   const std::string taken = "outrigger_redis_limiter_lost_admissions_total{plugin_instance=\"fleet\",release=\"taken\"}";
-  for (int i = 0; i < 300 && adminMetric(a.daemon, taken) < 2; ++i) std::this_thread::sleep_for(10ms);
+  for (auto until = std::chrono::steady_clock::now() + 10s;
+       adminMetric(a.daemon, taken) < 2 && std::chrono::steady_clock::now() < until;) {
+    std::this_thread::sleep_for(10ms);
+  }
   CHECK(adminMetric(a.daemon, taken) == 2);
 }
 
