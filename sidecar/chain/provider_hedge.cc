@@ -8,7 +8,6 @@
 
 #include "chain/call_hook.h"
 #include "chain/limiter_stage.h"
-#include "chain/limiter_stage.h"
 #include "chain/provider_stage.h"
 #include "chain/request_context.h"
 #include "chain/span_attributes.h"
@@ -112,6 +111,10 @@ void ProviderStage::promoteHedge() {
   attempt_tokens_ = h.tokens;
   ctx_.content_ = std::move(h.content);
   ctx_.tool_calls_ = std::move(h.tool_calls);
+  // What it sent so far counts as the attempt's from now on: its bytes toward the bound, and text
+  // that was not UTF-8 still fails its answer.
+  answer_bytes_ = h.answer_bytes;
+  text_refused_ = h.text_refused;
   // The guardrails saw the losing attempt's chunks, not these: what they held of it is dropped.
   if (ctx_.stream_guard_) ctx_.stream_guard_->newAttempt();
   // Its view and model stay: the provider may still hold the view it was started with.

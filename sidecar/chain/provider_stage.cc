@@ -132,6 +132,12 @@ outrigger_status ProviderStage::chunk(plugin::PluginInstance* inst, const outrig
     if (hedge) {  // the hedge alone goes: the first attempt may still answer
       r.spans_.push_back({"resilience", "", monoNowNs(), 0, "hedge on " + hedge_.target->key + ": " + why});
       cancelHedge();
+    } else if (hedge_.target) {  // the first attempt alone goes: the hedge may still answer
+      r.spans_.push_back({"resilience", "", monoNowNs(), 0,
+                          "attempt on " + target_->key + ": " + why + "; the hedge on " + hedge_.target->key + " goes on"});
+      cancelCurrentForHedge();
+      promoteHedge();
+      planner_->hedgeWon();  // the planner follows the hedge; the cancelled attempt's probe has no verdict
     } else {
       r.cancelWith(Code::kResourceExhausted, why, "provider");
     }
