@@ -82,12 +82,20 @@ void ProviderStage::cancelHedge() {
   if (!h.target) return;
   const Target* t = h.target;
   h.target = nullptr;  // first: the cancel hook must not find it running
+  releaseHedgeAnswer();
   ctx_.closeSpanAt(h.span, "cancelled");
   LimiterStage::settle(ctx_, t->key, Code::kCancelled, true, Usage{}, 0);
   --h.health->in_flight;
   h.tokens = {};  // a cancelled attempt keeps its estimate: the upstream may have read the prompt
   t->stage.instance->provider()->cancel(t->stage.instance->handle(), ctx_.handle_);
   ctx_.engine_.wakeLimitQueues();
+}
+
+// A dropped hedge's partial answer goes now, not at the request's end: it may be up to
+// max_answer_bytes while the first attempt fills as much again.
+void ProviderStage::releaseHedgeAnswer() {
+  std::string().swap(hedge_.content);
+  std::vector<ToolCall>().swap(hedge_.tool_calls);
 }
 
 void ProviderStage::cancelCurrentForHedge() {
@@ -111,6 +119,9 @@ void ProviderStage::promoteHedge() {
   attempt_tokens_ = h.tokens;
   ctx_.content_ = std::move(h.content);
   ctx_.tool_calls_ = std::move(h.tool_calls);
+  // The dropped attempt's model, fingerprint and refusal mark are not this answer's.
+  ctx_.answer_model_.clear();
+  ctx_.answer_meta_ = {};
   // What it sent so far counts as the attempt's from now on: its bytes toward the bound, and text
   // that was not UTF-8 still fails its answer.
   answer_bytes_ = h.answer_bytes;
@@ -137,6 +148,7 @@ void ProviderStage::hedgedFailure(plugin::PluginInstance* inst, const outrigger_
     ctx_.spans_.push_back({"resilience", "", now, 0, "hedge " + hedge_.target->key + " failed (" + message +
                                                      "); the first attempt goes on"});
     hedge_.target = nullptr;
+    releaseHedgeAnswer();
     ctx_.engine_.wakeLimitQueues();
     return;
   }

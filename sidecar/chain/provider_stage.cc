@@ -139,7 +139,7 @@ outrigger_status ProviderStage::chunk(plugin::PluginInstance* inst, const outrig
       promoteHedge();
       planner_->hedgeWon();  // the planner follows the hedge; the cancelled attempt's probe has no verdict
     } else {
-      r.cancelWith(Code::kResourceExhausted, why, "provider");
+      r.cancelWith(Code::kResourceExhausted, why, target_->stage.origin);
     }
     return OUTRIGGER_E_STALE;
   }

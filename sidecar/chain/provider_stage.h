@@ -161,6 +161,7 @@ class ProviderStage final : public LimitWaiter {
   void cancelHedge();
   // Cancels the current attempt, which lost to the hedge.
   void cancelCurrentForHedge();
+  void releaseHedgeAnswer();
   // The hedge becomes the current attempt.
   void promoteHedge();
   // One of two hedged attempts failed; the other goes on.

@@ -22,8 +22,7 @@ void Parser::metrics(const toml::table& t, MetricsSettings* s) const {
   checkKeys(t, {"tenant_label", "max_tenants"}, "[metrics]");
   if (const toml::node* n = t.get("tenant_label")) s->tenant_label = boolean(*n, "tenant_label");
   if (const toml::node* n = t.get("max_tenants")) {
-    s->max_tenants = static_cast<uint32_t>(uint(*n, "max_tenants", 100000));
-    if (s->max_tenants == 0) fail(*n, "'max_tenants' must be at least 1");
+    s->max_tenants = static_cast<uint32_t>(uint(*n, "max_tenants", 100000, 1));
   }
 }
 
@@ -40,21 +39,17 @@ void Parser::alerts(const toml::table& t, AlertSettings* s) const {
   }
   if (const toml::node* n = t.get("webhook_token")) s->webhook_token = str(*n, "webhook_token");
   if (const toml::node* n = t.get("evaluate_every_ms")) {
-    s->evaluate_every_ms = static_cast<uint32_t>(uint(*n, "evaluate_every_ms", 3600000));
-    if (s->evaluate_every_ms < 100) fail(*n, "'evaluate_every_ms' must be at least 100");
+    s->evaluate_every_ms = static_cast<uint32_t>(uint(*n, "evaluate_every_ms", 3600000, 100));
   }
   if (const toml::node* n = t.get("repeat_interval_s")) s->repeat_interval_s = static_cast<uint32_t>(uint(*n, "repeat_interval_s", 604800));
   if (const toml::node* n = t.get("max_attempts")) {
-    s->max_attempts = static_cast<uint32_t>(uint(*n, "max_attempts", 100));
-    if (s->max_attempts == 0) fail(*n, "'max_attempts' must be at least 1");
+    s->max_attempts = static_cast<uint32_t>(uint(*n, "max_attempts", 100, 1));
   }
   if (const toml::node* n = t.get("timeout_ms")) {
-    s->timeout_ms = static_cast<uint32_t>(uint(*n, "timeout_ms", 600000));
-    if (s->timeout_ms == 0) fail(*n, "'timeout_ms' must be at least 1");
+    s->timeout_ms = static_cast<uint32_t>(uint(*n, "timeout_ms", 600000, 1));
   }
   if (const toml::node* n = t.get("queue_capacity")) {
-    s->queue_capacity = static_cast<uint32_t>(uint(*n, "queue_capacity", 100000));
-    if (s->queue_capacity == 0) fail(*n, "'queue_capacity' must be at least 1");
+    s->queue_capacity = static_cast<uint32_t>(uint(*n, "queue_capacity", 100000, 1));
   }
   if (const toml::node* n = t.get("rules")) {
     const toml::array* rules = n->as_array();
@@ -104,8 +99,7 @@ AlertRuleSettings Parser::alertRule(const toml::node& n) const {
   }
   if (const toml::node* v = t->get("window_s")) {
     if (r.kind == "budget_used") fail(*v, "a budget_used rule has no window: the budget has its own");
-    r.window_s = static_cast<uint32_t>(uint(*v, "window_s", 7 * 86400));
-    if (r.window_s < 1) fail(*v, "'window_s' must be at least 1");
+    r.window_s = static_cast<uint32_t>(uint(*v, "window_s", 7 * 86400, 1));
   }
   if (const toml::node* v = t->get("quantile")) {
     if (r.kind != "latency") fail(*v, "'quantile' is for latency rules only");

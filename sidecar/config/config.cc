@@ -61,11 +61,11 @@ std::string Parser::str(const toml::node& n, const std::string& key) const {
   return substitute(n, *n.value<std::string_view>());
 }
 
-uint64_t Parser::uint(const toml::node& n, const std::string& key, uint64_t max) const {
+uint64_t Parser::uint(const toml::node& n, const std::string& key, uint64_t max, uint64_t min) const {
   if (!n.is_integer()) fail(n, "'" + key + "' must be an integer");
   int64_t v = *n.value<int64_t>();
-  if (v < 0 || static_cast<uint64_t>(v) > max) {
-    fail(n, "'" + key + "' must be between 0 and " + std::to_string(max));
+  if (v < 0 || static_cast<uint64_t>(v) < min || static_cast<uint64_t>(v) > max) {
+    fail(n, "'" + key + "' must be between " + std::to_string(min) + " and " + std::to_string(max));
   }
   return static_cast<uint64_t>(v);
 }
@@ -245,17 +245,14 @@ RouteSettings Parser::route(const std::string& name, const toml::table& t) const
     else if (key == "model") r.model = str(v, key);
     else if (key == "cache") r.caches = v.is_string() ? std::vector<std::string>{str(v, key)} : strList(v, key);
     else if (key == "cache_replay_chunk_bytes") {
-      r.cache_replay_chunk_bytes = static_cast<uint32_t>(uint(v, key, 1u << 20));
-      if (r.cache_replay_chunk_bytes == 0) fail(v, "'cache_replay_chunk_bytes' in " + ctx + " must be at least 1");
+      r.cache_replay_chunk_bytes = static_cast<uint32_t>(uint(v, key, 1u << 20, 1));
     }
     else if (key == "max_reasks") r.max_reasks = static_cast<uint32_t>(uint(v, key, 10));
     else if (key == "max_held_bytes") {
-      r.max_held_bytes = static_cast<uint32_t>(uint(v, key, 16u << 20));
-      if (r.max_held_bytes == 0) fail(v, "'max_held_bytes' in " + ctx + " must be at least 1");
+      r.max_held_bytes = static_cast<uint32_t>(uint(v, key, 16u << 20, 1));
     }
     else if (key == "max_answer_bytes") {
-      r.max_answer_bytes = static_cast<uint32_t>(uint(v, key, 1u << 30));
-      if (r.max_answer_bytes < 1024) fail(v, "'max_answer_bytes' in " + ctx + " must be at least 1024");
+      r.max_answer_bytes = static_cast<uint32_t>(uint(v, key, 1u << 30, 1024));
     }
     else if (key == "capture") {
       std::string c = str(v, key);
@@ -353,8 +350,7 @@ void Parser::breaker(const toml::table& t, const std::string& ctx, resilience::B
     else if (key == "open_ms") p->open_ms = static_cast<uint32_t>(uint(v, key, 3600000));
     else if (key == "error_rate_percent") p->error_rate_percent = static_cast<uint32_t>(uint(v, key, 100));
     else if (key == "window") {
-      p->window = static_cast<uint32_t>(uint(v, key, 10000));
-      if (p->window == 0) fail(v, "'window' in " + ctx + " must be at least 1");
+      p->window = static_cast<uint32_t>(uint(v, key, 10000, 1));
     }
   }
 }
@@ -369,8 +365,7 @@ void Parser::limits(const toml::table& t, const std::string& ctx, resilience::Li
       else if (mode == "fail") p->queue = false;
       else fail(v, "'on_limit' in " + ctx + " must be \"fail\" or \"queue\"");
     } else if (key == "queue_max") {
-      p->queue_max = static_cast<uint32_t>(uint(v, key, 1000000));
-      if (p->queue_max == 0) fail(v, "'queue_max' in " + ctx + " must be at least 1");
+      p->queue_max = static_cast<uint32_t>(uint(v, key, 1000000, 1));
     } else if (key == "queue_timeout_ms") {
       p->queue_timeout_ms = static_cast<uint32_t>(uint(v, key, 3600000));
     }
@@ -381,8 +376,7 @@ void Parser::hedge(const toml::table& t, const std::string& ctx, resilience::Hed
   checkKeys(t, {"delay_ms"}, ctx);
   const toml::node* d = t.get("delay_ms");
   if (!d) fail(t, ctx + " needs 'delay_ms'");
-  p->delay_ms = static_cast<uint32_t>(uint(*d, "delay_ms", 3600000));
-  if (p->delay_ms == 0) fail(*d, "'delay_ms' in " + ctx + " must be at least 1");
+  p->delay_ms = static_cast<uint32_t>(uint(*d, "delay_ms", 3600000, 1));
 }
 
 // A string is the answer's text; a table is written as JSON text (an answer in a structured form).
@@ -432,12 +426,10 @@ Settings Parser::run(const toml::table& root) {
       }
     }
     if (const toml::node* q = t->get("queue_capacity")) {
-      s.exporter_queue_capacity = static_cast<uint32_t>(uint(*q, "queue_capacity", 1u << 24));
-      if (s.exporter_queue_capacity == 0) fail(*q, "'queue_capacity' must be at least 1");
+      s.exporter_queue_capacity = static_cast<uint32_t>(uint(*q, "queue_capacity", 1u << 24, 1));
     }
     if (const toml::node* q = t->get("queue_max_bytes")) {
-      s.exporter_queue_max_bytes = uint(*q, "queue_max_bytes", 1ull << 40);
-      if (s.exporter_queue_max_bytes < (1u << 20)) fail(*q, "'queue_max_bytes' must be at least 1048576");
+      s.exporter_queue_max_bytes = uint(*q, "queue_max_bytes", 1ull << 40, 1u << 20);
     }
   }
   std::map<std::string, const InstanceSettings*> by_name;

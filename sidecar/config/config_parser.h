@@ -43,7 +43,8 @@ class Parser {
   }
   void checkKeys(const toml::table& t, const std::set<std::string>& allowed, const std::string& ctx) const;
   std::string str(const toml::node& n, const std::string& key) const;
-  uint64_t uint(const toml::node& n, const std::string& key, uint64_t max) const;
+  // An integer in [min, max], else a ParseError naming the range.
+  uint64_t uint(const toml::node& n, const std::string& key, uint64_t max, uint64_t min = 0) const;
   std::vector<std::string> strList(const toml::node& n, const std::string& key) const;
   std::string substitute(const toml::node& n, std::string_view text) const;
 

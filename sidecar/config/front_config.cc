@@ -35,25 +35,19 @@ void Parser::server(const toml::table& t, ServerSettings* s) const {
     } else if (key == "workers") {
       s->workers = static_cast<uint32_t>(uint(v, key, 256));
     } else if (key == "max_frame_size") {
-      s->max_frame_size = static_cast<uint32_t>(uint(v, key, 64u << 20));
-      if (s->max_frame_size < 1024) fail(v, "'max_frame_size' must be at least 1024");
+      s->max_frame_size = static_cast<uint32_t>(uint(v, key, 64u << 20, 1024));
     } else if (key == "max_concurrent_streams") {
-      s->max_concurrent_streams = static_cast<uint32_t>(uint(v, key, 1u << 20));
-      if (s->max_concurrent_streams == 0) fail(v, "'max_concurrent_streams' must be at least 1");
+      s->max_concurrent_streams = static_cast<uint32_t>(uint(v, key, 1u << 20, 1));
     } else if (key == "default_timeout_ms") {
-      s->default_timeout_ms = static_cast<uint32_t>(uint(v, key, 86400000));
-      if (s->default_timeout_ms == 0) fail(v, "'default_timeout_ms' must be at least 1");
+      s->default_timeout_ms = static_cast<uint32_t>(uint(v, key, 86400000, 1));
     } else if (key == "max_timeout_ms") {
-      s->max_timeout_ms = static_cast<uint32_t>(uint(v, key, 86400000));
-      if (s->max_timeout_ms == 0) fail(v, "'max_timeout_ms' must be at least 1");
+      s->max_timeout_ms = static_cast<uint32_t>(uint(v, key, 86400000, 1));
     } else if (key == "drain_grace_ms") {
       s->drain_grace_ms = static_cast<uint32_t>(uint(v, key, 3600000));
     } else if (key == "write_queue_high_water") {
-      s->write_queue_high_water = uint(v, key, 1ull << 32);
-      if (s->write_queue_high_water == 0) fail(v, "'write_queue_high_water' must be at least 1");
+      s->write_queue_high_water = uint(v, key, 1ull << 32, 1);
     } else if (key == "write_queue_limit") {
-      s->write_queue_limit = uint(v, key, 1ull << 34);
-      if (s->write_queue_limit == 0) fail(v, "'write_queue_limit' must be at least 1");
+      s->write_queue_limit = uint(v, key, 1ull << 34, 1);
     } else if (key == "slow_hook_warn_us") {
       s->slow_hook_warn_us = static_cast<uint32_t>(uint(v, key, 10000000));
     } else if (key == "upstream_ca_file") {
@@ -73,24 +67,20 @@ void Parser::server(const toml::table& t, ServerSettings* s) const {
     } else if (key == "busy_poll_us") {
       s->busy_poll_us = static_cast<uint32_t>(uint(v, key, 10000));
     } else if (key == "max_connections") {
-      s->max_connections = static_cast<uint32_t>(uint(v, key, 1u << 20));
-      if (s->max_connections == 0) fail(v, "'max_connections' must be at least 1");
+      s->max_connections = static_cast<uint32_t>(uint(v, key, 1u << 20, 1));
     } else if (key == "max_connections_per_peer") {
       s->max_connections_per_peer = static_cast<uint32_t>(uint(v, key, 1u << 20));
     } else if (key == "handshake_timeout_ms") {
-      s->handshake_timeout_ms = static_cast<uint32_t>(uint(v, key, 3600000));
-      if (s->handshake_timeout_ms == 0) fail(v, "'handshake_timeout_ms' must be at least 1");
+      s->handshake_timeout_ms = static_cast<uint32_t>(uint(v, key, 3600000, 1));
     } else if (key == "idle_timeout_ms") {
       s->idle_timeout_ms = static_cast<uint32_t>(uint(v, key, 86400000));
     } else if (key == "frame_timeout_ms") {
-      s->frame_timeout_ms = static_cast<uint32_t>(uint(v, key, 3600000));
-      if (s->frame_timeout_ms == 0) fail(v, "'frame_timeout_ms' must be at least 1");
+      s->frame_timeout_ms = static_cast<uint32_t>(uint(v, key, 3600000, 1));
     } else if (key == "heartbeat_ms") {
       s->heartbeat_ms = static_cast<uint32_t>(uint(v, key, 3600000));
       if (s->heartbeat_ms != 0 && s->heartbeat_ms < 100) fail(v, "'heartbeat_ms' must be 0 (none) or at least 100");
     } else if (key == "partial_frame_memory") {
-      s->partial_frame_memory = uint(v, key, 1ull << 40);
-      if (s->partial_frame_memory < (1u << 20)) fail(v, "'partial_frame_memory' must be at least 1048576");
+      s->partial_frame_memory = uint(v, key, 1ull << 40, 1u << 20);
     } else if (key == "peers") {
       const toml::array* a = v.as_array();
       if (!a) fail(v, "'peers' must be an array of tables: [[server.peers]]");
@@ -142,17 +132,13 @@ void Parser::http(const toml::table& t, HttpSettings* s) const {
     } else if (key == "socket_mode") {
       s->socket_mode = fileMode(v, key);
     } else if (key == "max_body_bytes") {
-      s->max_body_bytes = uint(v, key, 1ull << 30);
-      if (s->max_body_bytes < 1024) fail(v, "'max_body_bytes' must be at least 1024");
+      s->max_body_bytes = uint(v, key, 1ull << 30, 1024);
     } else if (key == "header_timeout_ms") {
-      s->header_timeout_ms = static_cast<uint32_t>(uint(v, key, 3600000));
-      if (s->header_timeout_ms == 0) fail(v, "'header_timeout_ms' must be at least 1");
+      s->header_timeout_ms = static_cast<uint32_t>(uint(v, key, 3600000, 1));
     } else if (key == "idle_timeout_ms") {
-      s->idle_timeout_ms = static_cast<uint32_t>(uint(v, key, 86400000));
-      if (s->idle_timeout_ms == 0) fail(v, "'idle_timeout_ms' must be at least 1");
+      s->idle_timeout_ms = static_cast<uint32_t>(uint(v, key, 86400000, 1));
     } else if (key == "max_connections") {
-      s->max_connections = static_cast<uint32_t>(uint(v, key, 1u << 20));
-      if (s->max_connections == 0) fail(v, "'max_connections' must be at least 1");
+      s->max_connections = static_cast<uint32_t>(uint(v, key, 1u << 20, 1));
     } else if (key == "write_buffer_high_water") {
       s->write_buffer_high_water = uint(v, key, 1ull << 32);
     } else if (key == "abort_check_ms") {

@@ -168,7 +168,9 @@ void ChatExchange::replyError(const ResponseEndInfo& end) {
   headers_sent_ = final_sent_ = true;
   status_ = e.status;
   addHeader(req_, "x-should-retry", shouldRetryHeader(end));
-  if (end.retry_after_ms || e.status == 429 || e.status == 503) {
+  // A time to retry after only where a retry may succeed: an answer past max_answer_bytes is a
+  // 429 too, and one more try would generate it all again.
+  if (end.retry_after_ms || (end.retryable && (e.status == 429 || e.status == 503))) {
     uint32_t ms = end.retry_after_ms ? end.retry_after_ms : 1000;
     addHeader(req_, "retry-after", std::to_string(retryAfterSeconds(ms)));
     addHeader(req_, "retry-after-ms", std::to_string(ms));

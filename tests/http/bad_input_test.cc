@@ -240,3 +240,18 @@ TEST_CASE("an HTTP/2 request whose body trickles past the header timeout has its
   REQUIRE(c.send(chat("served after")));
   CHECK(c.responses(1).rfind("HTTP/1.1 200", 0) == 0);
 }
+
+// An answer past the route's max_answer_bytes is a 429 that says not to retry, with no time to
+// retry after: one more try would generate it all again.
+TEST_CASE("an answer past max_answer_bytes is a 429 without retry-after, marked not to retry") {
+  DaemonProcess d(basicConfig("mode = \"echo\"\nallow_request_overrides = true", std::string("max_answer_bytes = 1024\n") + kHttp));
+  REQUIRE(d.waitReady());
+  Tcp c(httpPort(d));
+  REQUIRE(c.send(chat("long", R"({"text": ")" + std::string(2000, 'y') + R"(", "chunks": 8})")));
+  std::string r = c.responses(1);
+  CHECK(r.rfind("HTTP/1.1 429", 0) == 0);
+  CHECK(r.find("max_answer_bytes (1024)") != std::string::npos);
+  CHECK(r.find("x-should-retry: false") != std::string::npos);
+  CHECK(r.find("retry-after") == std::string::npos);
+  CHECK(r.find("x-outrigger-origin: provider/mock") != std::string::npos);  // the stage whose answer it was
+}

@@ -62,7 +62,7 @@ TEST_CASE("the exporter queue's byte bound is 128 MiB unless set, and at least 1
   auto s = config::parseConfig(std::string(kMinimal) + "[exporter]\nqueue_max_bytes = 8388608\n", "test.toml", "/etc");
   REQUIRE(s.ok());
   CHECK(s->exporter_queue_max_bytes == 8u << 20);
-  CHECK(errorOf("[exporter]\nqueue_max_bytes = 1000\n").find("'queue_max_bytes' must be at least 1048576") !=
+  CHECK(errorOf("[exporter]\nqueue_max_bytes = 1000\n").find("'queue_max_bytes' must be between 1048576 and") !=
         std::string::npos);
 }
 
@@ -303,7 +303,7 @@ TEST_CASE("server limits that would refuse every request are refused at load") {
                           "write_queue_limit"}) {
     INFO(key);
     CHECK(errorOf(std::string("[server]\n") + key + " = 0\n" + kMinimal).find(std::string("'") + key +
-                                                                            "' must be at least 1") != std::string::npos);
+                                                                            "' must be between 1 and") != std::string::npos);
   }
 }
 
@@ -315,7 +315,7 @@ TEST_CASE("the admin token loses the newline a secret file ends with, and may no
   CHECK(errorOf(std::string(kMinimal) + "[admin]\ntoken = \" \\n\"\n").find("must not be empty") != std::string::npos);
 }
 
-TEST_CASE("max_reasks and max_held_bytes have defaults and bounds") {
+TEST_CASE("max_reasks, max_held_bytes and max_answer_bytes have defaults and bounds") {
   auto defaults = config::parseConfig(std::string(kMinimal), "t.toml", ".");
   REQUIRE(defaults.ok());
   CHECK(defaults->routes[0].max_reasks == 1);
@@ -325,7 +325,11 @@ TEST_CASE("max_reasks and max_held_bytes have defaults and bounds") {
   CHECK(set->routes[0].max_reasks == 3);
   CHECK(set->routes[0].max_held_bytes == 1024);
   CHECK_FALSE(errorOf(std::string(kMinimal) + "max_reasks = 11\n").empty());
-  CHECK(errorOf(std::string(kMinimal) + "max_held_bytes = 0\n").find("must be at least 1") != std::string::npos);
+  CHECK(errorOf(std::string(kMinimal) + "max_held_bytes = 0\n").find("'max_held_bytes' must be between 1 and 16777216") != std::string::npos);
+  for (const char* bad : {"max_answer_bytes = 1023\n", "max_answer_bytes = -1\n", "max_answer_bytes = 1073741825\n"}) {
+    INFO(bad);
+    CHECK(errorOf(std::string(kMinimal) + bad).find("'max_answer_bytes' must be between 1024 and 1073741824") != std::string::npos);
+  }
 }
 
 TEST_CASE("route capture is none by default, else metadata or full, and nothing else") {
