@@ -113,7 +113,8 @@ test('errors map to the SDK exception classes, without retries when final', asyn
   assert.equal((await metric('outrigger_chain_requests_started_total')) - before, 1);
   await assert.rejects(
     client().chat.completions.create({ model: 'default', messages: user('x'), mock: { fail: { code: 'RESOURCE_EXHAUSTED' } } }),
-    (e) => e instanceof OpenAI.RateLimitError && e.headers.get('retry-after') === '1');
+    (e) => e instanceof OpenAI.RateLimitError && e.headers.get('retry-after') === null &&
+      e.headers.get('x-should-retry') === 'false');
   await assert.rejects(
     client().chat.completions.create({ model: 'default', messages: [] }),
     (e) => e instanceof OpenAI.BadRequestError && e.param === 'messages');

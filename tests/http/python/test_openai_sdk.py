@@ -183,8 +183,9 @@ def test_error_mapping_to_sdk_exceptions(daemon, code, exc, status):
     assert "boom " + code in e.value.message
     assert e.value.code == code.lower()
     assert e.value.response.headers["x-request-id"]
-    if status in (429, 503):
-        assert e.value.response.headers["retry-after"] == "1"
+    # Not retryable (the mock's failure says so): no time to retry after, and the SDK is told not to.
+    assert "retry-after" not in e.value.response.headers
+    assert e.value.response.headers["x-should-retry"] == "false"
 
 
 def test_retry_after_hint_is_passed_on(daemon):
