@@ -89,10 +89,14 @@ const Route* WorkerChain::find(std::string_view name) const {
   return it == routes.end() ? nullptr : &it->second;
 }
 
+const Route* WorkerChain::findForCaller(std::string_view name) const {
+  const Route* r = find(name);
+  return r && !r->internal ? r : nullptr;
+}
+
 const Route* WorkerChain::resolve(std::string_view model) const {
-  if (auto it = routes.find(model); it != routes.end()) return &it->second;
-  if (auto it = routes.find(default_route); it != routes.end()) return &it->second;
-  return nullptr;
+  if (const Route* r = findForCaller(model)) return r;
+  return findForCaller(default_route);
 }
 
 std::string defaultPluginDir() {
@@ -262,6 +266,7 @@ Expected<std::shared_ptr<ChainSnapshot>> buildChain(const config::Settings& sett
       r.calls = rs.calls;
       r.max_held_bytes = rs.max_held_bytes;
       r.max_answer_bytes = rs.max_answer_bytes;
+      r.internal = rs.internal;
       r.capture = rs.capture;
       r.capture_denied_prompts = rs.capture_denied_prompts;
       for (const auto& e : rs.exporters) {

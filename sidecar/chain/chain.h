@@ -56,6 +56,7 @@ struct Route {
   resilience::RoutePolicy policy;
   std::vector<Stage> exporters;
   std::vector<std::string> calls;  // routes its plugins may run as model calls (acyclic)
+  bool internal = false;  // only other routes' plugins reach it (findForCaller skips it)
   std::optional<std::string> fallback_answer;  // served, marked degraded, when every target failed
   // The pipeline (layOutSteps): request steps, the provider, then the response steps, which
   // start at `response_steps_from` (where a cache hit goes on). Points into this route.
@@ -72,10 +73,13 @@ void layOutSteps(Route* route);
 // What one worker runs. Instances are that worker's own unless their type is shared.
 class WorkerChain {
  public:
-  // The route named `model`, else the default route; nullptr when neither exists.
+  // What a caller's model reaches: the route named `model` unless it is internal, else the
+  // default route; nullptr when neither exists.
   const Route* resolve(std::string_view model) const;
-  // The route named `name` only.
+  // The route named `name` only, internal ones included (other routes' model calls).
   const Route* find(std::string_view name) const;
+  // The route named `name` when a caller may name it (not internal).
+  const Route* findForCaller(std::string_view name) const;
 
   std::map<std::string, Route, std::less<>> routes;
   std::string default_route;

@@ -86,7 +86,7 @@ void RequestContext::begin() {
 
   std::string_view model = views_.model;
   route_ = !chain_          ? nullptr
-           : route_override_ ? chain_->find(*route_override_)
+           : route_override_ ? chain_->findForCaller(*route_override_)
            : child_          ? chain_->find(model)
                              : chain_->resolve(model);
   if (!route_ && route_override_) {

@@ -230,7 +230,7 @@ RouteSettings Parser::route(const std::string& name, const toml::table& t) const
   checkKeys(t, {"provider", "model", "guardrails", "limiters", "cache", "exporters", "calls", "targets", "strategy",
                 "retry", "breaker",
                 "tenant_rpm", "tenant_tpm", "limits", "hedge", "fallback_answer", "cache_replay_chunk_bytes",
-                "max_reasks", "max_held_bytes", "max_answer_bytes", "capture", "capture_denied"},
+                "max_reasks", "max_held_bytes", "max_answer_bytes", "capture", "capture_denied", "internal"},
             ctx);
   RouteSettings r;
   r.name = name;
@@ -248,6 +248,7 @@ RouteSettings Parser::route(const std::string& name, const toml::table& t) const
       r.cache_replay_chunk_bytes = static_cast<uint32_t>(uint(v, key, 1u << 20, 1));
     }
     else if (key == "max_reasks") r.max_reasks = static_cast<uint32_t>(uint(v, key, 10));
+    else if (key == "internal") r.internal = boolean(v, key);
     else if (key == "max_held_bytes") {
       r.max_held_bytes = static_cast<uint32_t>(uint(v, key, 16u << 20, 1));
     }
@@ -480,6 +481,11 @@ Settings Parser::run(const toml::table& root) {
     if (!found) fail(*d, "default_route '" + s.default_route + "' is not a route");
   } else if (s.routes.size() == 1) {
     s.default_route = s.routes[0].name;
+  }
+  for (const RouteSettings& r : s.routes) {
+    if (r.internal && r.name == s.default_route) {
+      throw ParseError(r.where + ": route '" + r.name + "' is internal and cannot be the default route, which callers reach");
+    }
   }
   if (s.routes.empty()) throw ParseError(source_ + ": the config defines no [routes]");
   return s;

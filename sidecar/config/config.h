@@ -176,6 +176,9 @@ struct RouteSettings {
   std::vector<std::string> guardrails;
   std::vector<std::string> limiters;  // admit in order after the request guardrails; settle per attempt
   std::vector<std::string> calls;  // routes this route's plugins may run as model calls (no cycles)
+  // Reached only by other routes' plugins (`calls`): callers naming it are served as for a name
+  // no route has (a judge or embeddings route is no way around a public route's guardrails).
+  bool internal = false;
   // Requests and LLM tokens per minute per tenant; 0: none. Shorthand for a limiter.memory
   // instance ("<route>.tenant_limits") put first in `limiters`.
   uint32_t tenant_rpm = 0;

@@ -378,7 +378,7 @@ void HttpFront::handleChat(h2o_req_t* req, std::string_view request_id, Dialect 
       return reject(400, "Bad Request", "invalid_request_error", std::string(name) + " is not valid UTF-8", "", "");
     }
   }
-  if (!meta.route.empty() && !(engine_.chain() && engine_.chain()->routes.count(meta.route))) {
+  if (!meta.route.empty() && !(engine_.chain() && engine_.chain()->findForCaller(meta.route))) {
     return reject(400, "Bad Request", "invalid_request_error",
                   "x-outrigger-route names no route: '" + std::string(meta.route) + "'", "", "");
   }
@@ -412,7 +412,7 @@ void HttpFront::handleCountTokens(h2o_req_t* req, std::string tenant) {
   meta.tenant = std::move(tenant);
   meta.route = requestHeader(req, "x-outrigger-route");
   meta.counting = true;
-  if (!meta.route.empty() && !(engine_.chain() && engine_.chain()->routes.count(meta.route))) {
+  if (!meta.route.empty() && !(engine_.chain() && engine_.chain()->findForCaller(meta.route))) {
     return sendMessagesError(req, 400, "Bad Request", "invalid_request_error",
                              "x-outrigger-route names no route: '" + utf8Replaced(meta.route) + "'");
   }
@@ -438,7 +438,9 @@ void HttpFront::handleModels(h2o_req_t* req, std::string_view id) {
   const auto& chain = engine_.chain();
   std::vector<std::string> ids;
   if (chain) {
-    for (const auto& [name, route] : chain->routes) ids.push_back(name);
+    for (const auto& [name, route] : chain->routes) {
+      if (!route.internal) ids.push_back(name);
+    }
   }
   if (id.empty()) return sendWhole(req, 200, "OK", "application/json", modelListBody(ids));
   // A model a chat request would be served for: a route's name, or any name when a default route

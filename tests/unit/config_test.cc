@@ -437,3 +437,15 @@ TEST_CASE("the command line's --socket and --workers are applied to a reloaded f
   per_core.applyTo(&reloaded.server);
   CHECK(reloaded.server.workers == 0);
 }
+
+TEST_CASE("a route may be internal, reached by model calls only, but not the default route callers reach") {
+  auto s = config::parseConfig(std::string(kMinimal) + "[routes.judge]\nprovider = \"mock\"\ninternal = true\n", "t.toml", ".");
+  REQUIRE(s.ok());
+  REQUIRE(s->routes.size() == 2);
+  for (const auto& r : s->routes) CHECK(r.internal == (r.name == "judge"));
+  CHECK(errorOf(std::string(kMinimal) + "internal = \"yes\"\n").find("'internal' must be true or false") != std::string::npos);
+  CHECK(errorOf(std::string(kMinimal) + "internal = true\n").find("route 'default' is internal and cannot be the default route") !=
+        std::string::npos);
+  CHECK(errorOf(std::string("default_route = \"judge\"\n") + kMinimal + "[routes.judge]\nprovider = \"mock\"\ninternal = true\n")
+            .find("route 'judge' is internal and cannot be the default route") != std::string::npos);
+}
