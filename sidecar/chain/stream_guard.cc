@@ -214,6 +214,10 @@ void StreamGuard::feed(size_t index, Piece piece) {
   const auto& guardrails = ctx_.route_->guardrails;
   while (index < guardrails.size() && !hasChunkHook(guardrails[index])) ++index;
   if (ctx_.ended_) return;
+  // Nothing to see: a guardrail that held everything and released none of it (guardrail.json
+  // withholding an invalid answer for its on_response to re-ask). Passed on, it would tell the
+  // next guardrail a stream came and was empty, and that one would judge an answer never sent.
+  if (piece.text.empty() && piece.deltas.empty()) return;
   if (index == guardrails.size()) return emit(std::move(piece));
   const Stage& g = guardrails[index];
   waiting_piece_ = std::move(piece);  // the hook's view points here; decided() takes it

@@ -376,3 +376,55 @@ TEST_CASE("socket: an answer over max_answer_chars is denied, streamed or not") 
   CHECK(streamed.message.find("over 20 characters") != std::string::npos);
   CHECK(streamed.streamed.size() <= 20);
 }
+
+// guardrail.json withholds an invalid held answer at the stream's end (its on_response re-asks);
+// the empty release it passes on must not make guardrail.content after it see an empty answer
+// and deny it first. Either order re-asks, streamed or unary (the mock answers in chunks).
+TEST_CASE("http: guardrail.json re-asks an invalid answer whatever guardrail.content's place beside it") {
+  for (const char* order : {R"(["json", "content"])", R"(["content", "json"])"}) {
+    INFO(order);
+    DaemonProcess d(std::string("[server]\nsocket = \"@SOCKET@\"\nworkers = 1\n[plugins]\ndirs = [\"@PLUGINS@\"]\n") +
+                    "[instances.mock]\ntype = \"provider.mock\"\n[instances.mock.config]\nmode = \"scripted\"\n"
+                    "script = [\"not json\", \"{\\\"ok\\\": true}\"]\nstream_chunks = 2\n"
+                    "[instances.json]\ntype = \"guardrail.json\"\n"
+                    "[instances.content]\ntype = \"guardrail.content\"\n[instances.content.config]\nempty_answer = \"deny\"\n"
+                    "[routes.default]\nguardrails = " + order + "\nprovider = \"mock\"\nmax_reasks = 1\n"
+                    "[http]\nlisten = \"127.0.0.1:0\"\n");
+    REQUIRE(d.waitReady());
+    const int port = httpPort(d);
+    for (bool stream : {true, false}) {
+      INFO("stream " << stream);
+      std::string body = std::string(R"({"model":"x","stream":)") + (stream ? "true" : "false") +
+                         R"(,"response_format":{"type":"json_object"},"messages":[{"role":"user","content":"json please"}]})";
+      HttpReply r;
+      if (stream) {  // read to the stream's end: [DONE], or an error event
+        Tcp s(port);
+        REQUIRE(s.send(post(body)));
+        r.body = s.readUntil([](const std::string& t) {
+          return t.find("[DONE]") != std::string::npos || t.find("\"error\"") != std::string::npos;
+        }, 10s);
+        r.status = r.body.rfind("HTTP/1.1 200", 0) == 0 ? 200 : r.body.rfind("HTTP/1.1 403", 0) == 0 ? 403 : 0;
+      } else {
+        r = roundTrip(port, post(body));
+      }
+      CHECK(r.status == 200);
+      CHECK(r.body.find("the answer is empty") == std::string::npos);
+      // The answer's text: the message's content, or the stream's deltas joined.
+      std::string text;
+      auto take = [&](const std::string& json) {
+        rapidjson::Document doc;
+        if (doc.Parse(json.data(), json.size()).HasParseError() || !doc.IsObject() || !doc.HasMember("choices")) return;
+        for (const auto& choice : doc["choices"].GetArray()) {
+          const auto& part = choice.HasMember("delta") ? choice["delta"] : choice["message"];
+          if (part.HasMember("content") && part["content"].IsString()) text += part["content"].GetString();
+        }
+      };
+      if (!stream) take(r.body);
+      for (size_t at = 0; stream && (at = r.body.find("data: ", at)) != std::string::npos; at += 6) {
+        take(r.body.substr(at + 6, r.body.find('\n', at) - at - 6));
+      }
+      INFO(r.body);
+      CHECK(text == "{\"ok\": true}");
+    }
+  }
+}
