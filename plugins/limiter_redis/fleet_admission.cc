@@ -1,5 +1,7 @@
 #include "fleet_admission.h"
 
+#include "lost_admissions.h"
+
 #include <cmath>
 #include <cstdio>
 
@@ -30,9 +32,13 @@ FleetAdmission::~FleetAdmission() {
   std::vector<std::string> args = {std::to_string(limits.rpm), std::to_string(limits.tpm),
                                    give_back_request ? "1" : "0", number(tally.owed() - tally.charged), id,
                                    number(limits.budget_usd > 0 ? tally.spent_usd : 0), std::to_string(budget_ttl_s)};
-  client->eval(*settle_script, keys, args, [unsettled](const redis::RedisResult& r) {
-    if (!r.ok()) unsettled();
-  });
+  client->eval(*settle_script, keys, args,
+               [unsettled, lost = lost, release = LostAdmissions::releaseOf(*this)](const redis::RedisResult& r) {
+                 if (r.ok()) return;
+                 unsettled();
+                 // The settle may not have run: a stall of a second would hold the slot for the lease.
+                 if (auto l = lost.lock()) l->add(release);
+               });
 }
 
 }  // namespace outrigger::limiter

@@ -1,7 +1,7 @@
 // What a request admitted by limiter.redis holds until it ends, and what it gives back then: the
-// host destroys it with the request state, and the destructor sends the settle script (fire and
-// forget; if Redis cannot take it, the leases return the slot and the reservation and the
-// spending is counted as unsettled).
+// host destroys it with the request state, and the destructor sends the settle script. If Redis
+// does not take it, the spending is counted as unsettled and the slot and the reservation are
+// released by id (lost_admissions.h), not left to the lease.
 #pragma once
 
 #include <outrigger/plugin.hpp>
@@ -28,8 +28,11 @@ struct FleetLimits {
   double budget_usd = 0;
 };
 
+class LostAdmissions;
+
 struct FleetAdmission {
   std::weak_ptr<redis::RedisClient> redis;
+  std::weak_ptr<LostAdmissions> lost;  // where a settle Redis did not take is released by id
   std::shared_ptr<FleetCounters> counters;
   const redis::RedisScript* settle_script = nullptr;
   std::vector<std::string> keys;  // the script keys: rate, slots, budget, leases, tombstone

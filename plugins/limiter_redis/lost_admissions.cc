@@ -18,7 +18,7 @@ LostAdmissions::LostAdmissions(plugin::Host host, std::shared_ptr<redis::RedisCl
 
 LostAdmissions::~LostAdmissions() { *alive_ = false; }
 
-void LostAdmissions::add(const FleetAdmission& a) {
+void LostAdmissions::add(const Release& a) {
   if (lost_.size() >= kMaxPending) {
     lost_.pop_front();
     counters_->lost_releases_dropped.fetch_add(1);

@@ -25,8 +25,19 @@ class LostAdmissions {
                  std::shared_ptr<FleetCounters> counters, uint32_t lease_ms);
   ~LostAdmissions();
 
-  // [instance loop] Releases the admission Redis may hold, until it is released or expired.
-  void add(const FleetAdmission& admission);
+  // What releases an admission by its id.
+  struct Release {
+    std::vector<std::string> keys;
+    FleetLimits limits;
+    std::string id;
+    int64_t budget_ttl_s = 0;
+  };
+  static Release releaseOf(const FleetAdmission& a) { return {a.keys, a.limits, a.id, a.budget_ttl_s}; }
+
+  // [instance loop] Releases the admission Redis may hold, until it is released or expired: one
+  // whose admit got no answer, or one whose settle got none (its slot and reservation would
+  // otherwise be held for the lease; its spending is counted unsettled).
+  void add(const Release& release);
   size_t pending() const { return lost_.size(); }
 
   static constexpr size_t kMaxPending = 4096;  // beyond, the oldest is left to its lease (counted)

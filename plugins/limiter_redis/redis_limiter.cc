@@ -105,7 +105,7 @@ class RedisLimiter final : public Limiter {
     if (d.HasMember("redis")) settings = outrigger::redis::parseRedisSettings(d["redis"]);
     redis_ = std::make_shared<RedisClient>(host, std::move(settings), stats_);
     redis_->start();
-    lost_ = std::make_unique<outrigger::limiter::LostAdmissions>(host, redis_, settle_script_, counters_, lease_ms_);
+    lost_ = std::make_shared<outrigger::limiter::LostAdmissions>(host, redis_, settle_script_, counters_, lease_ms_);
     if (d.HasMember("share_breakers") && d["share_breakers"].GetBool()) {
       uint32_t poll_ms = d.HasMember("breaker_poll_ms") ? d["breaker_poll_ms"].GetUint() : 200;
       breakers_ = std::make_unique<outrigger::limiter::BreakerShare>(host, redis_, poll_ms, breaker_counters_);
@@ -122,6 +122,7 @@ class RedisLimiter final : public Limiter {
     int64_t now_ms = unixMs();
     auto a = std::make_unique<FleetAdmission>();
     a->redis = redis_;
+    a->lost = lost_;
     a->counters = counters_;
     a->settle_script = &settle_script_;
     a->limits = limits_;
@@ -168,7 +169,7 @@ class RedisLimiter final : public Limiter {
                    std::unique_ptr<FleetAdmission> admission = std::move(*box);
                    if (*cancelled) {  // the request ended first: settle only what Redis reserved
                      admission->reserved = admittedBy(r);
-                     if (answerLost(r)) lost_->add(*admission);
+                     if (answerLost(r)) lost_->add(outrigger::limiter::LostAdmissions::releaseOf(*admission));
                      return;
                    }
                    pending_.erase(requestId(handle));
@@ -203,7 +204,7 @@ class RedisLimiter final : public Limiter {
     out.counter("redis_limiter_settle_failures_total", "Settlements Redis did not take (leases expire them).", {}, double(c.settle_failures));
     out.counter("redis_limiter_unsettled_usd_total", "Spending not recorded in Redis because a settlement failed.", {},
                 double(c.unsettled_micro_usd) / 1e6);
-    const char* lost = "Admissions whose answer from Redis was lost, by what became of their release.";
+    const char* lost = "Admissions whose admit or settle got no answer from Redis, by what became of their release by id.";
     out.counter("redis_limiter_lost_admissions_total", lost, {{"release", "sent"}}, double(c.lost_admissions));
     out.counter("redis_limiter_lost_admissions_total", lost, {{"release", "taken"}}, double(c.lost_released));
     out.counter("redis_limiter_lost_admissions_total", lost, {{"release", "dropped"}}, double(c.lost_releases_dropped));
@@ -232,7 +233,7 @@ class RedisLimiter final : public Limiter {
       return;
     }
     // Redis did not decide. When its answer was lost, it may have reserved all the same.
-    if (answerLost(r)) lost_->add(*a);
+    if (answerLost(r)) lost_->add(outrigger::limiter::LostAdmissions::releaseOf(*a));
     a.reset();
     std::string why(r.why());
     noteRedisDown(why);
@@ -341,7 +342,7 @@ class RedisLimiter final : public Limiter {
   std::shared_ptr<outrigger::limiter::BreakerShareCounters> breaker_counters_ =
       std::make_shared<outrigger::limiter::BreakerShareCounters>();
   std::unique_ptr<outrigger::limiter::BreakerShare> breakers_;  // before redis_ goes
-  std::unique_ptr<outrigger::limiter::LostAdmissions> lost_;     // before redis_ goes
+  std::shared_ptr<outrigger::limiter::LostAdmissions> lost_;     // before redis_ goes
 };
 
 }  // namespace

@@ -377,6 +377,15 @@ TEST_CASE("limiter.redis: admissions whose answer timed out while Redis stalled 
   RedisServer redis;
   Sidecar a(limiterConfig(redis, "max_concurrent = 2\nlease_ms = 600000\n"));
   REQUIRE(a.chat(as("acme", "warm up")).ok());
+  // Its settle, sent as it ended, is taken before the stall (else it is one more release by id).
+  auto slotsHeld = [&] {
+    std::vector<std::string> keys = redis.keys("fleet-test:limit:*:slots");
+    return keys.empty() ? std::string("0") : redis.call({"ZCARD", keys[0]});
+  };
+  for (auto until = std::chrono::steady_clock::now() + 5s; slotsHeld() != "0" && std::chrono::steady_clock::now() < until;) {
+    std::this_thread::sleep_for(10ms);
+  }
+  REQUIRE(slotsHeld() == "0");
   // Redis holds every client's commands for three seconds: the sidecar's admits (500 ms command
   // timeout) time out, and Redis runs them once the pause ends, taking both slots. CLIENT PAUSE
   // is in force when it answers, so a loaded machine cannot start the requests before the stall.
@@ -394,8 +403,7 @@ TEST_CASE("limiter.redis: admissions whose answer timed out while Redis stalled 
   // Released within seconds (retried each second), not after the lease's ten minutes.
   std::string slots = "?";
   for (auto until = std::chrono::steady_clock::now() + 20s; slots != "0" && std::chrono::steady_clock::now() < until;) {
-    std::vector<std::string> keys = redis.keys("fleet-test:limit:*:slots");
-    slots = keys.empty() ? "0" : redis.call({"ZCARD", keys[0]});
+    slots = slotsHeld();
     if (slots != "0") std::this_thread::sleep_for(10ms);
   }
   CHECK(slots == "0");
@@ -406,6 +414,39 @@ TEST_CASE("limiter.redis: admissions whose answer timed out while Redis stalled 
     std::this_thread::sleep_for(10ms);
   }
   CHECK(adminMetric(a.daemon, taken) == 2);
+}
+
+// The settle goes out as the request ends; a Redis that stalls then never answers it. The slot is
+// released by id within seconds, as a lost admission's is, not held for the lease.
+TEST_CASE("limiter.redis: a settle Redis did not answer is released by id, not held for the lease") {
+  RedisServer redis;
+  Sidecar a(limiterConfig(redis, "max_concurrent = 1\nlease_ms = 600000\n"));
+  auto slotsHeld = [&] {
+    std::vector<std::string> keys = redis.keys("fleet-test:limit:*:slots");
+    return keys.empty() ? std::string("0") : redis.call({"ZCARD", keys[0]});
+  };
+  std::optional<client::Result<client::Response>> slow;
+  std::thread t([&] { slow.emplace(a.chat(as("acme", "ends during the stall", R"({"latency_ms": 800})"))); });
+  for (auto until = std::chrono::steady_clock::now() + 5s; slotsHeld() != "1" && std::chrono::steady_clock::now() < until;) {
+    std::this_thread::sleep_for(5ms);
+  }
+  REQUIRE(slotsHeld() == "1");  // admitted before the stall
+  REQUIRE(redis.call({"CLIENT", "PAUSE", "2500", "ALL"}) == "OK");
+  t.join();
+  REQUIRE(slow->ok());
+  const std::string settle_failures = "outrigger_redis_limiter_settle_failures_total{plugin_instance=\"fleet\"}";
+  for (auto until = std::chrono::steady_clock::now() + 5s;
+       adminMetric(a.daemon, settle_failures) < 1 && std::chrono::steady_clock::now() < until;) {
+    std::this_thread::sleep_for(10ms);
+  }
+  CHECK(adminMetric(a.daemon, settle_failures) == 1);
+  std::string slots = "?";
+  for (auto until = std::chrono::steady_clock::now() + 20s; slots != "0" && std::chrono::steady_clock::now() < until;) {
+    slots = slotsHeld();
+    if (slots != "0") std::this_thread::sleep_for(10ms);
+  }
+  CHECK(slots == "0");
+  CHECK(a.chat(as("acme", "after the stall")).ok());
 }
 
 TEST_CASE("limiter.redis: a sidecar killed while holding a slot gives it back when its lease runs out") {
