@@ -87,6 +87,8 @@ struct HttpSettings {
   uint32_t abort_check_ms = 200;        // how often waiting requests look for a closed client
   bool http2 = true;                    // h2c via prior knowledge or Upgrade
   bool require_key = false;             // refuse requests without a virtual key
+  // Dotted Host names answered besides IP literals and one-label names (http/local_origin.h).
+  std::vector<std::string> allowed_hosts;
   std::string default_tenant = "default";  // the tenant of callers without a virtual key
   std::vector<VirtualKey> virtual_keys;
   std::string where;

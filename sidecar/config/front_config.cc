@@ -120,7 +120,7 @@ std::string Parser::address(const toml::node& n, const std::string& key) const {
 void Parser::http(const toml::table& t, HttpSettings* s) const {
   checkKeys(t, {"listen", "socket_mode", "max_body_bytes", "header_timeout_ms", "idle_timeout_ms", "max_connections",
                 "write_buffer_high_water", "abort_check_ms", "http2", "require_key", "virtual_keys",
-                "default_tenant"},
+                "default_tenant", "allowed_hosts"},
             "[http]");
   s->where = where(t);
   for (auto&& [k, v] : t) {
@@ -147,6 +147,8 @@ void Parser::http(const toml::table& t, HttpSettings* s) const {
       s->http2 = boolean(v, key);
     } else if (key == "require_key") {
       s->require_key = boolean(v, key);
+    } else if (key == "allowed_hosts") {
+      s->allowed_hosts = strList(v, key);
     } else if (key == "virtual_keys") {
       const toml::array* a = v.as_array();
       if (!a) fail(v, "'virtual_keys' must be an array of tables: [[http.virtual_keys]]");

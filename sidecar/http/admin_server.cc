@@ -1,5 +1,7 @@
 #include "http/admin_server.h"
 
+#include "http/local_origin.h"
+
 #include <arpa/inet.h>
 #include <unistd.h>
 
@@ -67,25 +69,9 @@ int AdminServer::onRequest(h2o_handler_t* self, h2o_req_t* req) {
   return reinterpret_cast<Handler*>(self)->server->serve(req);
 }
 
-// Whether a request's Host names this server as only a local client would: an IP literal, a
-// name of one label (localhost, a Kubernetes Service's short name: never one an attacker's DNS
-// answers), a configured name, or nothing. A browser sends the name in its address bar, so a
-// page whose name an attacker rebinds to 127.0.0.1 (DNS rebinding) names itself and is refused,
-// though it reaches the port: otherwise it could read /traces as its own origin.
-bool AdminServer::hostAllowed(std::string_view host) const {
-  if (host.empty() || host.front() == '[') return true;  // none given (HTTP/1.0), or an IPv6 literal
-  if (size_t colon = host.rfind(':'); colon != std::string_view::npos) host = host.substr(0, colon);
-  auto same = [](std::string_view a, const std::string& b) {
-    return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
-  };
-  if (host.find('.') == std::string_view::npos) return true;
-  in_addr v4;
-  if (::inet_pton(AF_INET, std::string(host).c_str(), &v4) == 1) return true;
-  for (const std::string& allowed : sources_.allowed_hosts) {
-    if (same(host, allowed)) return true;
-  }
-  return false;
-}
+// A page whose name an attacker rebinds to 127.0.0.1 names itself in Host and is refused, though
+// it reaches the port: otherwise it could read /traces as its own origin (local_origin.h).
+bool AdminServer::hostAllowed(std::string_view host) const { return http::hostAllowed(host, sources_.allowed_hosts); }
 
 namespace {
 // A Host header as a log line may show it: printable ASCII, at most 100 bytes.

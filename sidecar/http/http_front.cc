@@ -11,9 +11,11 @@
 #include "chain/chain.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/rate_limited_log.h"
 #include "common/utf8.h"
 #include "http/chat_exchange.h"
 #include "http/count_tokens.h"
+#include "http/local_origin.h"
 #include "http/messages_request.h"
 #include "http/responses_request.h"
 #include "http/chat_response.h"
@@ -209,6 +211,26 @@ int HttpFront::route(h2o_req_t* req) {
   };
   addHeader(req, "x-request-id", request_id);
   if (startsWith(path, "/messages")) addHeader(req, "request-id", request_id);  // where the anthropic SDKs read it
+  // Browsers' requests from other pages: a rebound DNS name in Host, or another page's Origin
+  // (local_origin.h). SDKs and servers send neither.
+  if (!hostAllowed(view(req->authority), settings_.allowed_hosts)) {
+    static RateLimitedLog log;
+    log.write(LogLevel::kWarn, "http", "refused a request naming Host '" + std::string(view(req->authority).substr(0, 100)) +
+                                           "' (not an IP literal, a one-label name or in [http] allowed_hosts)");
+    req->http1_is_persistent = 0;
+    sendError(req, 421, "Misdirected Request", "invalid_request_error",
+              "this Host is not one the API answers; name it in [http] allowed_hosts", "", "misdirected_request");
+    simple("other", 421);
+    return 0;
+  }
+  if (std::string_view origin = requestHeader(req, "origin"); !origin.empty() && !loopbackOrigin(origin)) {
+    static RateLimitedLog log;
+    log.write(LogLevel::kWarn, "http", "refused a browser request from origin '" + std::string(origin.substr(0, 100)) + "'");
+    sendError(req, 403, "Forbidden", "permission_error",
+              "requests from web pages of other origins are refused: call the API from a server", "", "cross_origin");
+    simple("other", 403);
+    return 0;
+  }
   if (draining_) {
     // This instance is going away (a rolling restart): the client should retry elsewhere, on a
     // new connection (Connection: close).

@@ -255,3 +255,48 @@ TEST_CASE("an answer past max_answer_bytes is a 429 without retry-after, marked 
   CHECK(r.find("retry-after") == std::string::npos);
   CHECK(r.find("x-outrigger-origin: provider/mock") != std::string::npos);  // the stage whose answer it was
 }
+
+namespace {
+std::string chatWithHeaders(const std::string& host, const std::string& extra_headers) {
+  std::string body = R"({"model":"default","messages":[{"role":"user","content":"hi"}]})";
+  return "POST /v1/chat/completions HTTP/1.1\r\nHost: " + host + "\r\nContent-Type: text/plain\r\n" + extra_headers +
+         "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+int statusOf(int port, const std::string& request) {
+  Tcp c(port);
+  if (!c.send(request)) return 0;
+  std::string r = c.responses(1);
+  return r.size() > 12 && r.rfind("HTTP/1.1 ", 0) == 0 ? std::stoi(r.substr(9, 3)) : 0;
+}
+}  // namespace
+
+// A web page reaches 127.0.0.1 too: by a DNS name rebound there (its Host) or by a blind simple
+// POST from its own origin (its Origin). Neither is served; SDKs and servers send neither.
+TEST_CASE("requests a browser sends for another site's page are refused: a rebound Host 421, a foreign Origin 403") {
+  HttpDaemon d;
+  CHECK(statusOf(d.port(), chatWithHeaders("attacker.example.com:" + std::to_string(d.port()), "")) == 421);
+  CHECK(statusOf(d.port(), chatWithHeaders("localhost:" + std::to_string(d.port()), "")) == 200);
+  CHECK(statusOf(d.port(), chatWithHeaders("127.0.0.1", "")) == 200);
+  CHECK(statusOf(d.port(), chatWithHeaders("localhost", "Origin: http://attacker.example.com\r\n")) == 403);
+  CHECK(statusOf(d.port(), chatWithHeaders("localhost", "Origin: null\r\n")) == 403);
+  CHECK(statusOf(d.port(), chatWithHeaders("localhost", "Origin: http://localhost.attacker.example.com\r\n")) == 403);
+  CHECK(statusOf(d.port(), chatWithHeaders("localhost", "Origin: http://localhost:3000\r\n")) == 200);
+  CHECK(statusOf(d.port(), chatWithHeaders("localhost", "Origin: http://127.0.0.1:5173\r\n")) == 200);
+  CHECK(statusOf(d.port(), chatWithHeaders("localhost", "Origin: http://[::1]:8080\r\n")) == 200);
+  Tcp c(d.port());
+  REQUIRE(c.send(chatWithHeaders("localhost", "Origin: https://evil.example\r\n")));
+  std::string refused = c.responses(1);
+  CHECK(refused.find("\"type\":\"permission_error\"") != std::string::npos);
+  CHECK(refused.find("x-should-retry: false") != std::string::npos);
+  CHECK(d.process().log().find("refused a browser request from origin 'https://evil.example'") != std::string::npos);
+}
+
+TEST_CASE("a dotted Host the operator names in [http] allowed_hosts is served") {
+  std::string http = kHttp;
+  http.insert(http.find("[admin]"), "allowed_hosts = [\"API.internal\"]\n");
+  DaemonProcess d(basicConfig("mode = \"echo\"", http));
+  REQUIRE(d.waitReady());
+  const int port = httpPort(d);
+  CHECK(statusOf(port, chatWithHeaders("api.internal:8080", "")) == 200);
+  CHECK(statusOf(port, chatWithHeaders("other.internal", "")) == 421);
+}
