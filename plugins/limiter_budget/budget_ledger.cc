@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <algorithm>
+#include <cstdint>
 #include <cmath>
 #include <cstdio>
 #include <utility>
@@ -80,7 +81,8 @@ Verdict Ledger::reserveLocked(std::string_view key, const Amount& need, int64_t 
   std::lock_guard<std::mutex> lock(mu_);
   KeyState* ks = findOrAdd(key, now_ms);
   if (!ks) {
-    return {false, 1000, "budget \"" + policy_.name + "\" tracks " + std::to_string(policy_.max_keys) + " " +
+    const uint32_t wait = uint32_t(std::clamp<int64_t>(room_at_ms_ - now_ms, 1000, UINT32_MAX));
+    return {false, wait, "budget \"" + policy_.name + "\" tracks " + std::to_string(policy_.max_keys) + " " +
                              policy_.key_label + " keys already, each with spending in its window"};
   }
   Amount spent = spentLocked(*ks, now_ms);
@@ -125,7 +127,7 @@ Settled Ledger::settle(std::string_view key, const Amount& reserved, const Amoun
     Bucket& b = ks.buckets.back();
     b.spent.usd += std::max(0.0, used.usd);
     b.spent.tokens += std::max(0.0, used.tokens);
-    b.dirty = true;
+    b.dirty = store_ != nullptr;  // only a store writes a bucket and clears it: in memory, dirty would never clear
   }
   out.spent = spentLocked(ks, now_ms);
   if (policy_.soft_percent <= 0) return out;
@@ -136,7 +138,7 @@ Settled Ledger::settle(std::string_view key, const Amount& reserved, const Amoun
               (policy_.limit_tokens > 0 && out.spent.tokens >= policy_.limit_tokens * share - kSlack);
   if (over && !warned && !ks.buckets.empty()) {
     ks.buckets.back().warned = true;
-    ks.buckets.back().dirty = true;
+    ks.buckets.back().dirty = store_ != nullptr;
     soft_crossings_.fetch_add(1, std::memory_order_relaxed);
     out.soft_crossed = true;
   }
@@ -182,7 +184,15 @@ Ledger::KeyState* Ledger::findOrAdd(std::string_view key, int64_t now_ms) {
     // new keys meanwhile are refused at once, not each after its own sweep.
     if (now_ms < next_sweep_ms_) return nullptr;
     next_sweep_ms_ = now_ms + kFullSweepEveryMs;
-    for (auto k = keys_.begin(); k != keys_.end();) k = idle(k->second, now_ms) ? keys_.erase(k) : std::next(k);
+    room_at_ms_ = INT64_MAX;  // when the first key still held may be forgotten
+    for (auto k = keys_.begin(); k != keys_.end();) {
+      if (idle(k->second, now_ms)) {
+        k = keys_.erase(k);
+        continue;
+      }
+      room_at_ms_ = std::min(room_at_ms_, idleFrom(k->second, now_ms));
+      ++k;
+    }
     if (keys_.size() >= policy_.max_keys) return nullptr;
   }
   return &keys_.emplace(std::string(key), KeyState{}).first->second;
@@ -192,6 +202,13 @@ bool Ledger::idle(const KeyState& ks, int64_t now_ms) const {
   if (ks.reserved.usd > 0 || ks.reserved.tokens > 0) return false;
   return std::none_of(ks.buckets.begin(), ks.buckets.end(),
                       [&](const Bucket& b) { return b.dirty || policy_.window.counts(b.start, now_ms); });
+}
+
+int64_t Ledger::idleFrom(const KeyState& ks, int64_t now_ms) const {
+  // A reservation goes when its request ends (soon); spending when its last bucket leaves the window.
+  if (ks.reserved.usd > 0 || ks.reserved.tokens > 0 || ks.buckets.empty()) return now_ms;
+  if (std::any_of(ks.buckets.begin(), ks.buckets.end(), [](const Bucket& b) { return b.dirty; })) return now_ms;
+  return policy_.window.expiresMs(ks.buckets.back().start);
 }
 
 Amount Ledger::spentLocked(const KeyState& ks, int64_t now_ms) const {

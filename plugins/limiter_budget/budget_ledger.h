@@ -125,6 +125,8 @@ class Ledger {
   Amount spentLocked(const KeyState& ks, int64_t now_ms) const;
   void prune(KeyState* ks, int64_t now_ms) const;
   bool idle(const KeyState& ks, int64_t now_ms) const;
+  // When a key that is not idle may become so (Unix ms).
+  int64_t idleFrom(const KeyState& ks, int64_t now_ms) const;
   int64_t waitMs(const KeyState& ks, double limit, double need, double Amount::*dim, int64_t now_ms) const;
   std::string refusal(std::string_view key, const char* unit, double spent, double reserved, double need,
                       double limit, int64_t reset_ms) const;
@@ -137,6 +139,7 @@ class Ledger {
   BudgetPolicy policy_;
   std::map<std::string, KeyState, std::less<>> keys_;
   int64_t next_sweep_ms_ = 0;  // a full ledger looks for idle keys again from then
+  int64_t room_at_ms_ = 0;     // a full ledger's soonest room, as its last sweep saw (a refusal's retry)
   std::atomic<uint64_t> policy_stamp_{0};  // whose policy is in force (usePolicy); 0: the creator's
   std::atomic<uint64_t> soft_crossings_{0};
   std::atomic<uint64_t> refusals_{0};

@@ -197,6 +197,28 @@ TEST_CASE("budget ledger: a full ledger refuses a new key, and looks for keys ho
   CHECK(ledger->reserved("b").usd == Approx(1.0));
 }
 
+// Its keys hold spending for the day: a retry in a second would only be refused again.
+TEST_CASE("budget ledger: a full ledger says to retry when a key can go: its window's end for spending, a second for reservations") {
+  BudgetPolicy p = usdPolicy(10.0);
+  p.max_keys = 2;
+  auto ledger = memoryLedger(p);
+  REQUIRE(ledger->reserve("a", {1.0, 0}, kNow).admitted);
+  REQUIRE(ledger->reserve("b", {1.0, 0}, kNow).admitted);
+  Verdict in_flight = ledger->reserve("c", {1.0, 0}, kNow + 10);
+  CHECK_FALSE(in_flight.admitted);
+  CHECK(in_flight.retry_after_ms == 1000);  // a reservation goes when its request ends
+  ledger->settle("a", {1.0, 0}, {0.5, 0}, kNow + 20);
+  ledger->settle("b", {1.0, 0}, {0.5, 0}, kNow + 20);
+  Verdict spent = ledger->reserve("c", {1.0, 0}, kNow + 2000);
+  CHECK_FALSE(spent.admitted);
+  const int64_t day_end = p.window.expiresMs(p.window.bucketStart(kNow));
+  CHECK(spent.retry_after_ms == uint32_t(day_end - (kNow + 2000)));
+  CHECK(spent.retry_after_ms > 1000);
+  // Then the day is over: keys whose spending left the window are forgotten, in memory too (the
+  // unwritten mark only a store clears kept them for good, and the ledger full).
+  CHECK(ledger->reserve("c", {1.0, 0}, day_end + 1500).admitted);
+}
+
 TEST_CASE("budget ledger: spending persists in SQLite and a new ledger (a restart) starts from it") {
   std::string path = outrigger::testing::makeTempDir() + "/budget.db";
   BudgetPolicy p = usdPolicy(1.0);
