@@ -36,7 +36,7 @@ using namespace outrigger::otlp;
 
 constexpr size_t kMaxResponseBody = 64 * 1024;
 constexpr uint64_t kLogEveryNs = 10ull * 1000 * 1000 * 1000;
-constexpr size_t kRootSpansKept = 8192;  // feedback usually comes soon after its answer
+constexpr size_t kRootSpansKept = 16384;  // 8,192 answers, each by tenant and by none: feedback usually comes soon
 // A batch goes once its encoded spans reach this (or a quarter of max_queue_bytes), however few
 // they are: captured prompts can make a span weigh megabytes, and collectors cap a request's
 // size (the OpenTelemetry Collector at 20 MiB by default).
@@ -149,14 +149,18 @@ class OtlpExporter final : public Exporter, private DeliveryEnv {
     }
     pending_spans_ += n;
     encoded_ += n;
-    root_spans_.remember(view(r.trace_id), view(r.root_span_id));
+    // By its tenant, for that tenant's feedback; and by no tenant, for feedback a tenantless
+    // sender (the daemon's own user) gives, as the trace store takes it for any tenant's request.
+    std::string_view tenant = r.metadata ? view(r.metadata->tenant) : std::string_view();
+    root_spans_.remember(RootSpanIndex::keyOf(tenant, view(r.trace_id)), view(r.root_span_id));
+    if (!tenant.empty()) root_spans_.remember(RootSpanIndex::keyOf("", view(r.trace_id)), view(r.root_span_id));
     if (pending_spans_ >= settings_.batch_spans || pending_.size() >= batchBytes()) seal();
     return OUTRIGGER_OK;
   }
 
   // One gen_ai.evaluation.result log record, batched like spans.
   outrigger_status exportFeedback(const outrigger_feedback_view& f) override {
-    appendFeedbackLog(f, root_spans_.find(view(f.trace_id)), settings_.encoding, &pending_logs_);
+    appendFeedbackLog(f, root_spans_.find(RootSpanIndex::keyOf(f.metadata ? view(f.metadata->tenant) : "", view(f.trace_id))), settings_.encoding, &pending_logs_);
     ++pending_log_records_;
     ++feedback_encoded_;
     if (pending_log_records_ >= settings_.batch_spans) seal();

@@ -15,6 +15,12 @@ namespace outrigger::otlp {
 class RootSpanIndex {
  public:
   explicit RootSpanIndex(size_t capacity) : ring_(capacity ? capacity : 1) { latest_.reserve(ring_.size()); }
+
+  // The key a trace is remembered and found by: its tenant's and its id. A trace id is the
+  // caller's to name (a shared traceparent): another tenant's feedback must not land on it.
+  static std::string keyOf(std::string_view tenant, std::string_view trace_id) {
+    return std::to_string(tenant.size()).append(1, ':').append(tenant).append(trace_id);  // length-prefixed: unambiguous
+  }
   // A copy's keys would view the original's ring.
   RootSpanIndex(const RootSpanIndex&) = delete;
   RootSpanIndex& operator=(const RootSpanIndex&) = delete;

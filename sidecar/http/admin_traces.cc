@@ -1,5 +1,7 @@
 #include "http/admin_traces.h"
 
+#include "common/utf8.h"
+
 #include <chrono>
 #include <cstdlib>
 #include <map>
@@ -268,7 +270,7 @@ void runQuery(uv_work_t* work) {
       ok = traces::loadTrace(db.get(), job->trace_id, limits, &trace, &error);
       if (ok && trace.requests.empty()) {
         job->status = 404;
-        job->body = traces::errorJson("not_found", "no trace " + job->trace_id + " in the store");
+        job->body = traces::errorJson("not_found", "no trace " + utf8Replaced(job->trace_id) + " in the store");
         return;
       }
       if (ok) job->body = traces::traceJson(job->trace_id, trace);

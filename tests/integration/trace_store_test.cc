@@ -182,6 +182,12 @@ TEST_CASE("trace store: socket and HTTP traffic is queryable with outrigger trac
     CHECK(missing == 1);
     CHECK(why.find("no trace 00000000000000000000000000000000") != std::string::npos);
     CHECK(adminGet(d, "/traces/00000000000000000000000000000000").status == 404);
+    // An id of bytes that are not UTF-8 is named in valid JSON, U+FFFD for them.
+    auto [not_utf8, named] = adminGet(d, "/traces/%FF%FE");
+    CHECK(not_utf8 == 404);
+    rapidjson::Document doc;
+    CHECK_FALSE(doc.Parse<rapidjson::kParseValidateEncodingFlag>(named.data(), named.size()).HasParseError());
+    CHECK(named.find("no trace \xEF\xBF\xBD\xEF\xBF\xBD in the store") != std::string::npos);
   }
 
   SECTION("outrigger traces stats and /traces/stats group the same numbers") {

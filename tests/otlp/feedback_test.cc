@@ -121,6 +121,16 @@ TEST_CASE("feedback: the root span index keeps a trace's latest root span and fo
   CHECK(index.find("never").empty());
 }
 
+TEST_CASE("feedback: a trace's root span is found by its own tenant only") {
+  RootSpanIndex index(4);
+  index.remember(RootSpanIndex::keyOf("acme", kTrace), "s1");
+  CHECK(index.find(RootSpanIndex::keyOf("acme", kTrace)) == "s1");
+  CHECK(index.find(RootSpanIndex::keyOf("rival", kTrace)).empty());
+  CHECK(index.find(RootSpanIndex::keyOf("", kTrace)).empty());
+  // No tenant and trace id run into another pair's.
+  CHECK(RootSpanIndex::keyOf("a", "b\x1f" "c") != RootSpanIndex::keyOf("a\x1f" "b", "c"));
+}
+
 TEST_CASE("feedback: the root span index answers as a scan of its last entries would, over many reused traces") {
   // Keys view the ring's own text, so slots rewritten while other entries of the same trace
   // live must never leave a key reading another trace's id.
