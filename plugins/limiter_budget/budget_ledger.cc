@@ -33,7 +33,9 @@ std::shared_ptr<Ledger> Ledger::create(BudgetPolicy policy, std::unique_ptr<Spen
   for (const SpendRow& row : rows) {
     if (!ledger->policy_.window.counts(row.start, now_ms)) continue;
     if (ledger->keys_.size() >= ledger->policy_.max_keys && !ledger->keys_.count(row.key)) continue;
-    KeyState& ks = ledger->keys_[row.key];
+    auto [at, added] = ledger->keys_.try_emplace(row.key);
+    if (added) ledger->share_.added(row.key);
+    KeyState& ks = at->second;
     ks.buckets.push_back({row.start, {row.usd, row.tokens}, false, row.soft_warned});
   }
   for (auto& [key, ks] : ledger->keys_) {
@@ -115,7 +117,10 @@ Verdict Ledger::reserveLocked(std::string_view key, const Amount& need, int64_t 
 Settled Ledger::settle(std::string_view key, const Amount& reserved, const Amount& used, int64_t now_ms) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = keys_.find(key);
-  if (it == keys_.end()) it = keys_.emplace(std::string(key), KeyState{}).first;  // never evicted while reserved
+  if (it == keys_.end()) {  // never evicted while reserved
+    it = keys_.emplace(std::string(key), KeyState{}).first;
+    share_.added(key);
+  }
   KeyState& ks = it->second;
   ks.reserved.usd = std::max(0.0, ks.reserved.usd - reserved.usd);
   ks.reserved.tokens = std::max(0.0, ks.reserved.tokens - reserved.tokens);
@@ -178,23 +183,25 @@ Amount Ledger::reserved(std::string_view key) const {
 Ledger::KeyState* Ledger::findOrAdd(std::string_view key, int64_t now_ms) {
   auto it = keys_.find(key);
   if (it != keys_.end()) return &it->second;
-  if (keys_.size() >= policy_.max_keys) {
-    // Forget keys that hold nothing: no reservation, no spending in the window, nothing unwritten.
-    // The sweep reads every key with the lock held, so a full ledger sweeps at most once a second:
-    // new keys meanwhile are refused at once, not each after its own sweep.
-    if (now_ms < next_sweep_ms_) return nullptr;
+  // Forget keys that hold nothing: no reservation, no spending in the window, nothing unwritten.
+  // The sweep reads every key with the lock held, so a full ledger sweeps at most once a second:
+  // new keys meanwhile are decided without one.
+  if (keys_.size() >= policy_.max_keys && now_ms >= next_sweep_ms_) {
     next_sweep_ms_ = now_ms + kFullSweepEveryMs;
     room_at_ms_ = INT64_MAX;  // when the first key still held may be forgotten
     for (auto k = keys_.begin(); k != keys_.end();) {
       if (idle(k->second, now_ms)) {
+        share_.removed(k->first);
         k = keys_.erase(k);
         continue;
       }
       room_at_ms_ = std::min(room_at_ms_, idleFrom(k->second, now_ms));
       ++k;
     }
-    if (keys_.size() >= policy_.max_keys) return nullptr;
   }
+  // Still full: only a tenant holding less than its share adds a key (tenant_share.h).
+  if (keys_.size() >= policy_.max_keys && !share_.mayExceed(key, keys_.size(), policy_.max_keys)) return nullptr;
+  share_.added(key);
   return &keys_.emplace(std::string(key), KeyState{}).first->second;
 }
 

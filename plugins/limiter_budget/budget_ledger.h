@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "budget_window.h"
+#include "tenant_share.h"
 #include "spend_store.h"
 
 namespace outrigger::budget {
@@ -139,6 +140,7 @@ class Ledger {
   BudgetPolicy policy_;
   std::map<std::string, KeyState, std::less<>> keys_;
   int64_t next_sweep_ms_ = 0;  // a full ledger looks for idle keys again from then
+  outrigger::limiter::TenantShare share_;  // who may add keys past max_keys
   int64_t room_at_ms_ = 0;     // a full ledger's soonest room, as its last sweep saw (a refusal's retry)
   std::atomic<uint64_t> policy_stamp_{0};  // whose policy is in force (usePolicy); 0: the creator's
   std::atomic<uint64_t> soft_crossings_{0};

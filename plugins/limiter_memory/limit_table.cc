@@ -23,9 +23,11 @@ std::shared_ptr<LimitRecord> LimitTable::find(std::string_view key, const Rates&
     std::unique_lock<std::shared_mutex> lock(mu_);
     auto it = records_.find(key);  // another thread may have added it meanwhile
     if (it == records_.end()) {
-      if (records_.size() >= max_keys_.load(std::memory_order_relaxed)) forgetIdle(rates, now_ns);
-      if (records_.size() >= max_keys_.load(std::memory_order_relaxed)) return nullptr;
+      const size_t max_keys = max_keys_.load(std::memory_order_relaxed);
+      if (records_.size() >= max_keys) forgetIdle(rates, now_ns);
+      if (records_.size() >= max_keys && !share_.mayExceed(key, records_.size(), max_keys)) return nullptr;
       it = records_.emplace(std::string(key), std::make_shared<LimitRecord>()).first;
+      share_.added(key);
     }
     record = it->second;
   }
@@ -38,6 +40,7 @@ void LimitTable::forgetIdle(const Rates& rates, uint64_t now_ns) {
     LimitRecord& r = *it->second;
     bool idle = it->second.use_count() == 1 && r.in_flight.load() == 0 &&
                 r.requests.waitMs(now_ns, rates.rpm) == 0 && r.tokens.waitMs(now_ns, rates.tpm) == 0;
+    if (idle) share_.removed(it->first);
     it = idle ? records_.erase(it) : std::next(it);
   }
 }

@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "resilience/rate_bucket.h"
+#include "tenant_share.h"
 
 namespace outrigger::limiter {
 
@@ -51,6 +52,7 @@ class LimitTable {
 
   mutable std::shared_mutex mu_;
   std::map<std::string, std::shared_ptr<LimitRecord>, std::less<>> records_;
+  TenantShare share_;  // who may add keys past max_keys (with mu_ held)
   std::atomic<size_t> max_keys_;
 };
 

@@ -219,6 +219,18 @@ TEST_CASE("budget ledger: a full ledger says to retry when a key can go: its win
   CHECK(ledger->reserve("c", {1.0, 0}, day_end + 1500).admitted);
 }
 
+TEST_CASE("budget ledger: past max_keys a tenant below its share still adds keys, the one holding the ledger does not") {
+  BudgetPolicy p = usdPolicy(10.0);
+  p.max_keys = 2;
+  auto ledger = memoryLedger(p);
+  REQUIRE(ledger->reserve("hog/u1", {1.0, 0}, kNow).admitted);
+  REQUIRE(ledger->reserve("hog/u2", {1.0, 0}, kNow).admitted);
+  CHECK_FALSE(ledger->reserve("hog/u3", {1.0, 0}, kNow + 10).admitted);
+  CHECK(ledger->reserve("fair/alice", {1.0, 0}, kNow + 20).admitted);  // a share of 2 / 2 tenants
+  CHECK_FALSE(ledger->reserve("fair/bob", {1.0, 0}, kNow + 30).admitted);
+  CHECK(ledger->reserved("hog/u1").usd == Approx(1.0));
+}
+
 TEST_CASE("budget ledger: spending persists in SQLite and a new ledger (a restart) starts from it") {
   std::string path = outrigger::testing::makeTempDir() + "/budget.db";
   BudgetPolicy p = usdPolicy(1.0);

@@ -77,3 +77,31 @@ TEST_CASE("limit table: a full table forgets records that are back to full and u
   CHECK(table.size() == 2);
   CHECK(table.find("busy", rates, later) == busy);  // still the same record, debt and all
 }
+
+// One table serves every tenant: a tenant whose callers name new users fills it for itself
+// only. Past max_keys a tenant holding less than an equal share still adds keys, up to twice the
+// bound in all; the one holding more is refused.
+TEST_CASE("limit table: past max_keys a tenant below its share still adds keys, the one holding the table does not") {
+  LimitTable table(4);
+  Rates rates{1, 0, 0};  // a minute to refill: nothing is idle within the test
+  std::vector<std::shared_ptr<LimitRecord>> held;
+  for (int i = 0; i < 4; ++i) {
+    auto r = table.find("hog/user" + std::to_string(i), rates, kNow);
+    REQUIRE(r);
+    r->requests.take(kNow);
+    held.push_back(r);
+  }
+  auto add = [&](const std::string& key) {
+    auto r = table.find(key, rates, kNow);
+    if (r) held.push_back(r);  // held, as a request in flight does: not idle
+    return r != nullptr;
+  };
+  CHECK_FALSE(add("hog/user-new"));  // it holds the whole table
+  CHECK(add("fair/alice"));          // a share of 4 / 2 tenants
+  CHECK(add("fair/bob"));
+  CHECK_FALSE(add("fair/carol"));    // its share is used
+  CHECK(add("third/dave"));          // 4 / 3 tenants: one key
+  CHECK_FALSE(add("third/erin"));
+  CHECK(table.size() == 7);
+  CHECK(table.find("hog/user0", rates, kNow) == held[0]);  // keys it holds are still found
+}
