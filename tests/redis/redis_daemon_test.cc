@@ -386,19 +386,29 @@ TEST_CASE("limiter.redis: admissions whose answer timed out while Redis stalled 
     std::this_thread::sleep_for(10ms);
   }
   REQUIRE(slotsHeld() == "0");
-  // Redis holds every client's commands for three seconds: the sidecar's admits (500 ms command
-  // timeout) time out, and Redis runs them once the pause ends, taking both slots. CLIENT PAUSE
-  // is in force when it answers, so a loaded machine cannot start the requests before the stall.
-  const auto pausedUntil = std::chrono::steady_clock::now() + 3s;
-  REQUIRE(redis.call({"CLIENT", "PAUSE", "3000", "ALL"}) == "OK");
+  // A script keeps Redis busy for four seconds: the sidecar's admits (500 ms command timeout)
+  // time out, and Redis runs them once it is free, taking both slots; the sidecar closed those
+  // connections, but Redis reads and runs what they sent before it sees them close. (A CLIENT
+  // PAUSE would not do: Redis drops a paused client's commands when it closes.)
+  std::thread stall([&] {
+    redis.call({"EVAL",
+                "local s = redis.call('TIME') local start = s[1] * 1000000 + s[2] "
+                "repeat local n = redis.call('TIME') until n[1] * 1000000 + n[2] - start > 4000000 return 1",
+                "0"});
+  });
+  bool stalled = false;
+  for (auto until = std::chrono::steady_clock::now() + 3s; !stalled && std::chrono::steady_clock::now() < until;) {
+    stalled = redis.busy(100ms);
+  }
+  REQUIRE(stalled);
   int refused = 0;
   for (int i = 0; i < 2; ++i) {
     auto r = a.chat(as("acme", "during the stall " + std::to_string(i)));
     INFO((r.ok() ? std::string("answered") : r.error().message));
-    CHECK(std::chrono::steady_clock::now() < pausedUntil);
     refused += !r.ok() && r.error().code == StatusCode::kUnavailable;
   }
-  std::this_thread::sleep_until(pausedUntil);
+  CHECK(redis.busy(100ms));  // both were sent while the script ran
+  stall.join();
   REQUIRE(refused == 2);
   // Released within seconds (retried each second), not after the lease's ten minutes.
   std::string slots = "?";

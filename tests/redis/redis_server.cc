@@ -121,6 +121,22 @@ std::string RedisServer::call(const std::vector<std::string>& args) const {
   return out;
 }
 
+bool RedisServer::busy(std::chrono::milliseconds wait) const {
+  timeval tv{long(wait.count() / 1000), long((wait.count() % 1000) * 1000)};
+  redisContext* c = redisConnectWithTimeout("127.0.0.1", port_, tv);
+  if (!c || c->err) {
+    if (c) redisFree(c);
+    return false;
+  }
+  redisSetTimeout(c, tv);
+  if (!password_.empty()) freeReplyObject(redisCommand(c, "AUTH %s", password_.c_str()));
+  auto* reply = static_cast<redisReply*>(redisCommand(c, "PING"));
+  bool answered = reply != nullptr;
+  if (reply) freeReplyObject(reply);
+  redisFree(c);
+  return !answered;
+}
+
 std::vector<std::string> RedisServer::keys(const std::string& pattern) const {
   std::vector<std::string> out;
   std::istringstream in(call({"KEYS", pattern}));

@@ -28,6 +28,8 @@ class RedisServer {
   // error prefixed "ERR:", "nil", or an array's elements joined by '\n'.
   std::string call(const std::vector<std::string>& args) const;
   std::vector<std::string> keys(const std::string& pattern) const;
+  // True when a PING gets no answer within `wait` (a script keeps the server busy).
+  bool busy(std::chrono::milliseconds wait) const;
 
  private:
   void start();
