@@ -95,7 +95,9 @@ const Route* WorkerChain::findForCaller(std::string_view name) const {
 }
 
 const Route* WorkerChain::resolve(std::string_view model) const {
-  if (const Route* r = findForCaller(model)) return r;
+  // An internal route's name is not a model the default route takes: the caller (an eval's judge
+  // most likely) meant that route, and another's answer would mislead it.
+  if (const Route* r = find(model)) return r->internal ? nullptr : r;
   return findForCaller(default_route);
 }
 

@@ -73,8 +73,8 @@ void layOutSteps(Route* route);
 // What one worker runs. Instances are that worker's own unless their type is shared.
 class WorkerChain {
  public:
-  // What a caller's model reaches: the route named `model` unless it is internal, else the
-  // default route; nullptr when neither exists.
+  // What a caller's model reaches: the route named `model`, else the default route; nullptr when
+  // neither exists, or `model` names an internal route.
   const Route* resolve(std::string_view model) const;
   // The route named `name` only, internal ones included (other routes' model calls).
   const Route* find(std::string_view name) const;

@@ -93,6 +93,13 @@ void RequestContext::begin() {
     trace_id_ = engine_.newTraceId();
     return end(Code::kNotFound, "no route named '" + *route_override_ + "'", "router");
   }
+  if (!route_ && !child_ && chain_) {
+    if (const Route* internal = chain_->find(model); internal && internal->internal) {
+      trace_id_ = engine_.newTraceId();
+      return end(Code::kNotFound, "route '" + std::string(model) + "' is internal: only other routes' model calls reach it",
+                 "router");
+    }
+  }
   if (!route_) {
     trace_id_ = engine_.newTraceId();
     // As the providers answer a model they do not serve: not found (OpenAI's model_not_found).

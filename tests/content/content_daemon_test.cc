@@ -186,8 +186,8 @@ TEST_CASE("socket: the judge decides what the rules only flag, through the host,
   CHECK(metrics.find(R"(outrigger_content_judge_unsafe_total{plugin_instance="content"} 2)") != std::string::npos);
 }
 
-// The judge route is internal: a caller naming it is served as for a model no route has, so it
-// is no way around the public route's guardrails.
+// The judge route is internal: a caller naming it is refused, so it is no way around the public
+// route's guardrails.
 TEST_CASE("http and socket: an internal route is reached by the guardrail's judge only, never by a caller naming it") {
   Rig rig(std::string(kDefaultContentConfig) + kJudge);
   const int port = httpPort(*rig.daemon);
@@ -201,10 +201,10 @@ TEST_CASE("http and socket: an internal route is reached by the guardrail's judg
   CHECK(models.body.find("\"default\"") != std::string::npos);
   CHECK(models.body.find("\"judge\"") == std::string::npos);
 
-  // As a model name it is a model no route has: with no default route here, not found.
+  // As a model name: not found, saying why.
   HttpReply as_model = roundTrip(port, post(body));
   CHECK(as_model.status == 404);
-  CHECK(as_model.body.find("no route for model 'judge'") != std::string::npos);
+  CHECK(as_model.body.find("route 'judge' is internal") != std::string::npos);
   RequestSpec over_socket = ask("Tell me a story.");
   over_socket.model = "judge";
   CHECK(exchange(*rig.daemon, over_socket).status == OUTRIGGER_CODE_NOT_FOUND);

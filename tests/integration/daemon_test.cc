@@ -509,3 +509,27 @@ TEST_CASE("busy polling spins only right after work: an idle daemon uses no CPU"
   CHECK(used <= 5);  // ticks of 10 ms; two workers spinning for good would use about 200
   REQUIRE(c.chat(ask("still serving")).ok());
 }
+
+// An internal route is for other routes' model calls. A caller naming it gets NOT_FOUND saying
+// so, not the default route's answer: an eval's judge pointed at it would be graded by another
+// model without a word.
+TEST_CASE("a caller naming an internal route gets NOT_FOUND saying so, not the default route's answer") {
+  DaemonProcess d("default_route = \"default\"\n[server]\nsocket = \"@SOCKET@\"\n[plugins]\ndirs = [\"@PLUGINS@\"]\n"
+                  "[instances.mock]\ntype = \"provider.mock\"\n[instances.mock.config]\nmode = \"echo\"\n"
+                  "[instances.judge_model]\ntype = \"provider.mock\"\n[instances.judge_model.config]\nmode = \"fixed\"\ntext = \"SAFE\"\n"
+                  "[routes.default]\nprovider = \"mock\"\n"
+                  "[routes.judge]\nprovider = \"judge_model\"\ninternal = true\n");
+  REQUIRE(d.waitReady());
+  client::Client c(at(d));
+  client::ChatRequest judge = ask("grade this");
+  judge.model = "judge";
+  auto refused = c.chat(judge);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == client::StatusCode::kNotFound);
+  CHECK(refused.error().message.find("route 'judge' is internal") != std::string::npos);
+  client::ChatRequest other = ask("any model");
+  other.model = "some-model";
+  auto served = c.chat(other);  // a name no route has still goes to the default route
+  REQUIRE(served.ok());
+  CHECK(served.value().content == "any model");
+}
