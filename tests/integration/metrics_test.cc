@@ -116,67 +116,59 @@ TEST_CASE("metrics: a streamed answer past the route's max_answer_bytes ends RES
   REQUIRE(c.chat(ask("still serving")).ok());
 }
 
+// Two mock targets, `first` then `second` (each "name: its config lines"), hedged after 50 ms,
+// with max_answer_bytes = 1024; and the answer to `words` words ("word " each).
+struct HedgedBound {
+  DaemonProcess d;
+  HedgedBound(const std::string& first, const std::string& first_config, const std::string& second,
+              const std::string& second_config)
+      : d("[server]\nsocket = \"@SOCKET@\"\nworkers = 1\n[plugins]\ndirs = [\"@PLUGINS@\"]\n" +
+          instance(first, first_config) + instance(second, second_config) +
+          "[routes.default]\ntargets = [{ provider = \"" + first + "\" }, { provider = \"" + second +
+          "\" }]\nhedge = { delay_ms = 50 }\nmax_answer_bytes = 1024\n[admin]\nlisten = \"127.0.0.1:0\"\n") {
+    REQUIRE(d.waitReady());
+  }
+  static std::string instance(const std::string& name, const std::string& config) {
+    return "[instances." + name + "]\ntype = \"provider.mock\"\n[instances." + name + ".config]\n" + config;
+  }
+  client::Result<client::Response> ask(int words) {
+    std::string text;
+    for (int i = 0; i < words; ++i) text += "word ";
+    client::Client c(at(d));
+    return c.chat(outrigger::testing::ask(text));
+  }
+};
+
 // A hedge whose answer goes past the bound is dropped; the first attempt still answers.
 TEST_CASE("metrics: a hedge past max_answer_bytes is dropped and the first attempt answers") {
-  std::string config =
-      "[server]\nsocket = \"@SOCKET@\"\nworkers = 1\n[plugins]\ndirs = [\"@PLUGINS@\"]\n"
-      "[instances.slow]\ntype = \"provider.mock\"\n[instances.slow.config]\nmode = \"fixed\"\ntext = \"short answer\"\nlatency_ms = 400\n"
-      "[instances.long]\ntype = \"provider.mock\"\n[instances.long.config]\nmode = \"echo\"\nstream_chunks = 50\n"
-      "[routes.default]\ntargets = [{ provider = \"slow\" }, { provider = \"long\" }]\nhedge = { delay_ms = 50 }\n"
-      "max_answer_bytes = 1024\n[admin]\nlisten = \"127.0.0.1:0\"\n";
-  DaemonProcess d(config);
-  REQUIRE(d.waitReady());
-  client::Client c(at(d));
-  std::string words;
-  for (int i = 0; i < 600; ++i) words += "word ";
-  auto r = c.chat(ask(words));
+  HedgedBound rig("slow", "mode = \"fixed\"\ntext = \"short answer\"\nlatency_ms = 400\n", "long",
+                  "mode = \"echo\"\nstream_chunks = 50\n");
+  auto r = rig.ask(600);
   INFO((r.ok() ? std::string() : r.error().message));
   REQUIRE(r.ok());
   CHECK(r.value().content == "short answer");
-  CHECK(adminMetric(d, "outrigger_answer_overflows_total") == 1);
+  CHECK(adminMetric(rig.d, "outrigger_answer_overflows_total") == 1);
 }
 
 // The other way round: the first attempt streams past the bound while a hedge runs; it is
 // dropped alone and the hedge answers.
 TEST_CASE("metrics: a first attempt past max_answer_bytes is dropped and the hedge answers") {
-  std::string config =
-      "[server]\nsocket = \"@SOCKET@\"\nworkers = 1\n[plugins]\ndirs = [\"@PLUGINS@\"]\n"
-      "[instances.long]\ntype = \"provider.mock\"\n[instances.long.config]\nmode = \"echo\"\nstream_chunks = 50\n"
-      "chunk_interval_ms = 20\n"
-      "[instances.other]\ntype = \"provider.mock\"\n[instances.other.config]\nmode = \"fixed\"\ntext = \"hedged answer\"\n"
-      "latency_ms = 600\n"
-      "[routes.default]\ntargets = [{ provider = \"long\" }, { provider = \"other\" }]\nhedge = { delay_ms = 50 }\n"
-      "max_answer_bytes = 1024\n[admin]\nlisten = \"127.0.0.1:0\"\n";
-  DaemonProcess d(config);
-  REQUIRE(d.waitReady());
-  client::Client c(at(d));
-  std::string words;
-  for (int i = 0; i < 600; ++i) words += "word ";
-  auto r = c.chat(ask(words));
+  HedgedBound rig("long", "mode = \"echo\"\nstream_chunks = 50\nchunk_interval_ms = 20\n", "other",
+                  "mode = \"fixed\"\ntext = \"hedged answer\"\nlatency_ms = 600\n");
+  auto r = rig.ask(600);
   INFO((r.ok() ? std::string() : r.error().message));
   REQUIRE(r.ok());
   CHECK(r.value().content == "hedged answer");
-  CHECK(adminMetric(d, "outrigger_answer_overflows_total") == 1);
+  CHECK(adminMetric(rig.d, "outrigger_answer_overflows_total") == 1);
 }
 
 // A hedge that takes over from a failed first attempt brings its bytes so far: the bound holds
 // over its whole answer (it counted from zero again, so up to twice the bound went through).
 TEST_CASE("metrics: a hedge that takes over from a failed first attempt counts its whole answer against max_answer_bytes") {
-  std::string config =
-      "[server]\nsocket = \"@SOCKET@\"\nworkers = 1\n[plugins]\ndirs = [\"@PLUGINS@\"]\n"
-      "[instances.failing]\ntype = \"provider.mock\"\n[instances.failing.config]\nmode = \"echo\"\nfail_every = 1\n"
-      "latency_ms = 600\n"
-      "[instances.long]\ntype = \"provider.mock\"\n[instances.long.config]\nmode = \"echo\"\nstream_chunks = 50\n"
-      "chunk_interval_ms = 20\n"
-      "[routes.default]\ntargets = [{ provider = \"failing\" }, { provider = \"long\" }]\nhedge = { delay_ms = 50 }\n"
-      "max_answer_bytes = 1024\n[admin]\nlisten = \"127.0.0.1:0\"\n";
-  DaemonProcess d(config);
-  REQUIRE(d.waitReady());
-  client::Client c(at(d));
-  std::string words;
-  for (int i = 0; i < 300; ++i) words += "word ";  // 1,500 bytes: 810 before the takeover, 690 after
-  auto r = c.chat(ask(words));
+  HedgedBound rig("failing", "mode = \"echo\"\nfail_every = 1\nlatency_ms = 600\n", "long",
+                  "mode = \"echo\"\nstream_chunks = 50\nchunk_interval_ms = 20\n");
+  auto r = rig.ask(300);  // 1,500 bytes: 810 before the takeover, 690 after
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().code == client::StatusCode::kResourceExhausted);
-  CHECK(adminMetric(d, "outrigger_answer_overflows_total") == 1);
+  CHECK(adminMetric(rig.d, "outrigger_answer_overflows_total") == 1);
 }

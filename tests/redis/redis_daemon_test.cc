@@ -81,6 +81,21 @@ void awaitConnected(const Sidecar& s, const std::string& instance = "shared") {
   REQUIRE(adminMetric(s.daemon, series) == 4);  // 2 workers x a pool of 2
 }
 
+// The slots fleet-test's one limiter key holds in Redis ("0" when the key is gone), once it reads
+// `want` or `within` has passed.
+std::string slotsHeldOnceAt(const RedisServer& redis, const std::string& want, std::chrono::milliseconds within) {
+  auto held = [&] {
+    std::vector<std::string> keys = redis.keys("fleet-test:limit:*:slots");
+    return keys.empty() ? std::string("0") : redis.call({"ZCARD", keys[0]});
+  };
+  std::string slots = held();
+  for (auto until = std::chrono::steady_clock::now() + within; slots != want && std::chrono::steady_clock::now() < until;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    slots = held();
+  }
+  return slots;
+}
+
 }  // namespace
 
 TEST_CASE("cache.redis: two sidecars share hits, and another tenant asking the same never gets one") {
@@ -378,14 +393,7 @@ TEST_CASE("limiter.redis: admissions whose answer timed out while Redis stalled 
   Sidecar a(limiterConfig(redis, "max_concurrent = 2\nlease_ms = 600000\n"));
   REQUIRE(a.chat(as("acme", "warm up")).ok());
   // Its settle, sent as it ended, is taken before the stall (else it is one more release by id).
-  auto slotsHeld = [&] {
-    std::vector<std::string> keys = redis.keys("fleet-test:limit:*:slots");
-    return keys.empty() ? std::string("0") : redis.call({"ZCARD", keys[0]});
-  };
-  for (auto until = std::chrono::steady_clock::now() + 5s; slotsHeld() != "0" && std::chrono::steady_clock::now() < until;) {
-    std::this_thread::sleep_for(10ms);
-  }
-  REQUIRE(slotsHeld() == "0");
+  REQUIRE(slotsHeldOnceAt(redis, "0", 5s) == "0");
   // A script keeps Redis busy for four seconds: the sidecar's admits (500 ms command timeout)
   // time out, and Redis runs them once it is free, taking both slots; the sidecar closed those
   // connections, but Redis reads and runs what they sent before it sees them close. (A CLIENT
@@ -411,12 +419,7 @@ TEST_CASE("limiter.redis: admissions whose answer timed out while Redis stalled 
   stall.join();
   REQUIRE(refused == 2);
   // Released within seconds (retried each second), not after the lease's ten minutes.
-  std::string slots = "?";
-  for (auto until = std::chrono::steady_clock::now() + 20s; slots != "0" && std::chrono::steady_clock::now() < until;) {
-    slots = slotsHeld();
-    if (slots != "0") std::this_thread::sleep_for(10ms);
-  }
-  CHECK(slots == "0");
+  CHECK(slotsHeldOnceAt(redis, "0", 20s) == "0");
   CHECK(a.chat(as("acme", "after the stall")).ok());
   const std::string taken = "outrigger_redis_limiter_lost_admissions_total{plugin_instance=\"fleet\",release=\"taken\"}";
   for (auto until = std::chrono::steady_clock::now() + 10s;
@@ -431,16 +434,9 @@ TEST_CASE("limiter.redis: admissions whose answer timed out while Redis stalled 
 TEST_CASE("limiter.redis: a settle Redis did not answer is released by id, not held for the lease") {
   RedisServer redis;
   Sidecar a(limiterConfig(redis, "max_concurrent = 1\nlease_ms = 600000\n"));
-  auto slotsHeld = [&] {
-    std::vector<std::string> keys = redis.keys("fleet-test:limit:*:slots");
-    return keys.empty() ? std::string("0") : redis.call({"ZCARD", keys[0]});
-  };
   std::optional<client::Result<client::Response>> slow;
   std::thread t([&] { slow.emplace(a.chat(as("acme", "ends during the stall", R"({"latency_ms": 800})"))); });
-  for (auto until = std::chrono::steady_clock::now() + 5s; slotsHeld() != "1" && std::chrono::steady_clock::now() < until;) {
-    std::this_thread::sleep_for(5ms);
-  }
-  REQUIRE(slotsHeld() == "1");  // admitted before the stall
+  REQUIRE(slotsHeldOnceAt(redis, "1", 5s) == "1");  // admitted before the stall
   REQUIRE(redis.call({"CLIENT", "PAUSE", "2500", "ALL"}) == "OK");
   t.join();
   REQUIRE(slow->ok());
@@ -450,12 +446,7 @@ TEST_CASE("limiter.redis: a settle Redis did not answer is released by id, not h
     std::this_thread::sleep_for(10ms);
   }
   CHECK(adminMetric(a.daemon, settle_failures) == 1);
-  std::string slots = "?";
-  for (auto until = std::chrono::steady_clock::now() + 20s; slots != "0" && std::chrono::steady_clock::now() < until;) {
-    slots = slotsHeld();
-    if (slots != "0") std::this_thread::sleep_for(10ms);
-  }
-  CHECK(slots == "0");
+  CHECK(slotsHeldOnceAt(redis, "0", 20s) == "0");
   CHECK(a.chat(as("acme", "after the stall")).ok());
 }
 
