@@ -40,8 +40,12 @@ void LimitTable::forgetIdle(const Rates& rates, uint64_t now_ns) {
     LimitRecord& r = *it->second;
     bool idle = it->second.use_count() == 1 && r.in_flight.load() == 0 &&
                 r.requests.waitMs(now_ns, rates.rpm) == 0 && r.tokens.waitMs(now_ns, rates.tpm) == 0;
-    if (idle) share_.removed(it->first);
-    it = idle ? records_.erase(it) : std::next(it);
+    if (!idle) {
+      ++it;
+      continue;
+    }
+    share_.removed(it->first);
+    it = records_.erase(it);
   }
 }
 

@@ -1,14 +1,10 @@
 #include "http/admin_server.h"
 
-#include "http/local_origin.h"
-
-#include <arpa/inet.h>
 #include <unistd.h>
-
-#include <strings.h>
 
 #include "common/rate_limited_log.h"
 #include "http/dashboard_page.h"
+#include "http/local_origin.h"
 #include "http/reply.h"
 
 namespace outrigger::http {
