@@ -10,11 +10,10 @@ bool sameName(std::string_view a, std::string_view b) {
   return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
 }
 
-bool startsWith(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
-
 }  // namespace
 
 bool hostAllowed(std::string_view host, const std::vector<std::string>& allowed) {
+  if (host.find('\0') != std::string_view::npos) return false;  // inet_pton would read up to it only
   if (host.empty() || host.front() == '[') return true;  // none given (HTTP/1.0), or an IPv6 literal
   if (size_t colon = host.rfind(':'); colon != std::string_view::npos) host = host.substr(0, colon);
   if (host.find('.') == std::string_view::npos) return true;
@@ -27,11 +26,12 @@ bool hostAllowed(std::string_view host, const std::vector<std::string>& allowed)
 }
 
 bool loopbackOrigin(std::string_view origin) {
-  if (startsWith(origin, "http://")) origin.remove_prefix(7);
-  else if (startsWith(origin, "https://")) origin.remove_prefix(8);
+  if (origin.find('\0') != std::string_view::npos) return false;
+  if (origin.starts_with("http://")) origin.remove_prefix(7);
+  else if (origin.starts_with("https://")) origin.remove_prefix(8);
   else return false;
   std::string_view host = origin;
-  if (startsWith(host, "[")) {
+  if (host.starts_with('[')) {
     size_t close = host.find(']');
     if (close == std::string_view::npos) return false;
     in6_addr v6;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "support/daemon_process.h"
+#include "http/local_origin.h"
 #include "support/raw_http.h"
 
 using namespace outrigger::testing;
@@ -299,4 +300,15 @@ TEST_CASE("a dotted Host the operator names in [http] allowed_hosts is served") 
   const int port = httpPort(d);
   CHECK(statusOf(port, chatWithHeaders("api.internal:8080", "")) == 200);
   CHECK(statusOf(port, chatWithHeaders("other.internal", "")) == 421);
+}
+
+TEST_CASE("Host and Origin checks: a NUL byte never makes a foreign name read as a local one") {
+  using outrigger::http::hostAllowed;
+  using outrigger::http::loopbackOrigin;
+  CHECK_FALSE(hostAllowed(std::string_view("127.0.0.1\0.evil.example", 23), {}));
+  CHECK_FALSE(loopbackOrigin(std::string_view("http://127.0.0.1\0.evil.example", 30)));
+  CHECK(hostAllowed("127.0.0.1:8080", {}));
+  CHECK(loopbackOrigin("http://127.0.0.1:8080"));
+  CHECK_FALSE(loopbackOrigin("http://[::1"));
+  CHECK_FALSE(loopbackOrigin("ftp://localhost"));
 }
