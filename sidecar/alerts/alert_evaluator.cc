@@ -48,10 +48,12 @@ std::string fingerprintOf(const Labels& labels) {
 }
 
 AlertEvaluator::AlertEvaluator(std::vector<config::AlertRuleSettings> rules, uint32_t repeat_interval_s,
-                               std::array<double, 16> bucket_bounds, uint32_t evaluate_every_ms)
+                               std::array<double, 16> bucket_bounds, uint32_t evaluate_every_ms, int64_t delivery_ms)
     : rules_(std::move(rules)),
       repeat_ms_(int64_t(repeat_interval_s) * 1000),
-      expiry_margin_ms_(4 * int64_t(evaluate_every_ms)),
+      // Four evaluations, as Prometheus gives its own resends; then, when a webhook can lose the
+      // repeat, its attempts, the wait before it is sent again, and that send's attempts.
+      expiry_margin_ms_(4 * int64_t(evaluate_every_ms) + (delivery_ms > 0 ? 2 * delivery_ms + kResendLostMs : 0)),
       bounds_(bucket_bounds) {
   for (const auto& r : rules_) {
     if (r.kind != "budget_used") histories_[r.window_s];
@@ -206,9 +208,12 @@ std::vector<Notification> AlertEvaluator::evaluate(const AlertInputs& now, int64
 
 void AlertEvaluator::remember(const Notification& resolved) {
   lost_resolved_.erase(resolved.fingerprint);  // a newer resolve supersedes a lost one
-  if (recent_resolved_.insert_or_assign(resolved.fingerprint, resolved).second) {
-    recent_resolved_order_.push_back(resolved.fingerprint);
+  // The latest resolve goes to the back, so the oldest forgotten first is the longest ago resolved.
+  if (!recent_resolved_.insert_or_assign(resolved.fingerprint, resolved).second) {
+    recent_resolved_order_.erase(
+        std::find(recent_resolved_order_.begin(), recent_resolved_order_.end(), resolved.fingerprint));
   }
+  recent_resolved_order_.push_back(resolved.fingerprint);
   while (recent_resolved_order_.size() > kMaxRecentResolved) {
     recent_resolved_.erase(recent_resolved_order_.front());
     recent_resolved_order_.pop_front();

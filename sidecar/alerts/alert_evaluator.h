@@ -70,9 +70,12 @@ class AlertEvaluator {
   static constexpr size_t kMaxSnapshots = 256;  // about as many kept per rule window, whatever the rate
 
   // `bucket_bounds`: the finite upper bounds of the duration buckets AlertInputs counts;
-  // `evaluate_every_ms`: how often evaluate() runs, for a firing notification's ends_ms.
+  // `evaluate_every_ms`: how often evaluate() runs, and `delivery_ms` the longest the webhook
+  // takes to deliver or give up on a notification, for a firing notification's ends_ms: the
+  // repeat must reach the receiver before it, even when it is made one evaluation late, lost
+  // after every attempt and sent again, or the receiver resolves the alert in between.
   AlertEvaluator(std::vector<config::AlertRuleSettings> rules, uint32_t repeat_interval_s,
-                 std::array<double, 16> bucket_bounds, uint32_t evaluate_every_ms = 0);
+                 std::array<double, 16> bucket_bounds, uint32_t evaluate_every_ms = 0, int64_t delivery_ms = 0);
 
   // Evaluates every rule and returns what to notify. Windows, for_s and repeats are timed on
   // `now_ms`, a steady clock's ms: a step of the system clock (NTP, a VM resumed) must not fire

@@ -14,7 +14,16 @@ constexpr outrigger_request kOwner = {0xfffffffeu, 1};
 // A view, not a copy: the literals passed here live forever, the members as long as the sender.
 outrigger_str text(std::string_view s) { return {s.data(), s.size()}; }
 
+// After attempt `attempt` (from 1): 1 s, doubling, at most 60 s.
+uint64_t backoffMs(uint32_t attempt) { return std::min<uint64_t>(60000, 1000ull << std::min<uint32_t>(attempt - 1, 6)); }
+
 }  // namespace
+
+int64_t WebhookSender::longestDeliveryMs(const config::AlertSettings& settings) {
+  int64_t ms = int64_t(settings.max_attempts) * settings.timeout_ms;
+  for (uint32_t attempt = 1; attempt < settings.max_attempts; ++attempt) ms += int64_t(backoffMs(attempt));
+  return ms;
+}
 
 WebhookSender::WebhookSender(uv_loop_t* loop, const config::AlertSettings& settings,
                              http_client::HttpClientSettings transport)
@@ -120,7 +129,7 @@ void WebhookSender::finished(bool delivered, bool retry, bool spent) {
     ++counters_.delivered;
   } else if (retry && !spent && attempt_ < max_attempts_) {
     ++counters_.retries;
-    uint64_t backoff_ms = std::min<uint64_t>(60000, 1000ull << std::min<uint32_t>(attempt_ - 1, 6));
+    uint64_t backoff_ms = backoffMs(attempt_);
     waiting_ = true;
     uv_timer_start(retry_timer_, &WebhookSender::onRetry, backoff_ms, 0);
     return;

@@ -37,6 +37,10 @@ class WebhookSender {
   WebhookSender(const WebhookSender&) = delete;
   WebhookSender& operator=(const WebhookSender&) = delete;
 
+  // The longest one notification can take from its first attempt to delivery or to being given up
+  // on: every attempt timing out, with the backoffs between them.
+  static int64_t longestDeliveryMs(const config::AlertSettings& settings);
+
   // Queues one JSON body; `fingerprint` names its alert, `resolved` says it ends the alert.
   void send(std::string body, std::string fingerprint = "", bool resolved = false);
   // Called with a notification's fingerprint when it is dropped or its attempts are spent.

@@ -25,6 +25,7 @@ Engine::Engine(event::EventLoop& loop, EngineSettings settings, telemetry::Expor
                resilience::HealthRegistry* health)
     : loop_(loop),
       settings_(settings),
+      usage_meter_(settings.usage_series),
       exporter_(exporter),
       rng_(std::random_device{}()),
       own_health_(health ? nullptr : std::make_unique<resilience::HealthRegistry>()),

@@ -42,6 +42,9 @@ struct EngineSettings {
   // [metrics] tenant_label: the process's tenant labels for request, token and cost series;
   // nullptr: the series have no tenant label.
   telemetry::TenantLabels* tenant_labels = nullptr;
+  // The process's cap on token and cost label sets, shared by every worker's meter; nullptr: the
+  // engine's meter keeps one of its own.
+  cost::UsageSeriesCap* usage_series = nullptr;
 };
 
 struct EngineCounters {

@@ -143,7 +143,7 @@ void ProviderStage::hedgedFailure(plugin::PluginInstance* inst, const outrigger_
     if (traced()) describeAttemptEnd(&ctx_.spans_, hedge_.span, r);
     LimiterStage::settle(ctx_, hedge_.target->key, static_cast<Code>(r.code), true, usageOf(r), r.cost_usd);
     planner_->hedgeFailed(now, failure);
-    settleTokens(&hedge_.tokens, 0);
+    setAsideFailedUsage(&hedge_.tokens, r);
     --hedge_.health->in_flight;
     ctx_.spans_.push_back({"resilience", "", now, 0, "hedge " + hedge_.target->key + " failed (" + message +
                                                      "); the first attempt goes on"});
@@ -156,7 +156,7 @@ void ProviderStage::hedgedFailure(plugin::PluginInstance* inst, const outrigger_
   if (traced()) describeAttemptEnd(&ctx_.spans_, attempt_span_, r);
   LimiterStage::settle(ctx_, target_->key, static_cast<Code>(r.code), true, usageOf(r), r.cost_usd);
   planner_->currentFailedWhileHedged(now, failure);
-  settleTokens(&attempt_tokens_, 0);
+  setAsideFailedUsage(&attempt_tokens_, r);
   endAttempt();
   ctx_.spans_.push_back({"resilience", "", now, 0, "attempt on " + target_->key + " failed (" + message +
                                                    "); the hedge on " + hedge_.target->key + " goes on"});

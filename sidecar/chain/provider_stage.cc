@@ -192,7 +192,7 @@ outrigger_status ProviderStage::done(plugin::PluginInstance* inst, const outrigg
     }
     if (r.stream_guard_ && r.view_.stream && r.stream_guard_->chunksSeen() == 0 &&
         (response.content.size || response.tool_call_count)) {
-      guardWholeAnswer(response);
+      r.stream_guard_->wholeAnswer(response);
       if (r.ended_) return OUTRIGGER_OK;
     }
     if (r.stream_guard_ && r.stream_guard_->chunksSeen() > 0) {
@@ -231,16 +231,20 @@ outrigger_response_view ProviderStage::withoutText(const plugin::PluginInstance&
   return out;
 }
 
+// A failed attempt gives its estimate back, less what the upstream reported using (a stream cut
+// after its usage event was billed); that usage and its cost stay the request's too.
+void ProviderStage::setAsideFailedUsage(TokenCharge* charge, const outrigger_response_view& response) {
+  settleTokens(charge, double(response.usage.prompt_tokens) + double(response.usage.completion_tokens));
+  ctx_.set_aside_usage_ += usageOf(response);
+  ctx_.set_aside_cost_usd_ += response.cost_usd;
+}
+
 bool ProviderStage::failed(const outrigger_response_view& response) {
   RequestContext& r = ctx_;
   r.closeSpanAt(attempt_span_, "error");
   if (traced()) describeAttemptEnd(&r.spans_, attempt_span_, response);
-  // A failed attempt gives its estimate back, less what the upstream reported using (a stream cut
-  // after its usage event was billed); that usage and its cost stay the request's too.
-  settleTokens(&attempt_tokens_, double(response.usage.prompt_tokens) + double(response.usage.completion_tokens));
+  setAsideFailedUsage(&attempt_tokens_, response);
   LimiterStage::settle(r, target_->key, r.provider_code_, true, usageOf(response), response.cost_usd);
-  r.set_aside_usage_ += usageOf(response);
-  r.set_aside_cost_usd_ += response.cost_usd;
   r.provider_retryable_ = response.retryable;
   r.provider_retry_after_ms_ = response.retry_after_ms;
   noteRateLimit(response);
@@ -333,22 +337,6 @@ void ProviderStage::keepFinal(const outrigger_response_view& response) {
   const RequestContext::AnswerMeta& meta = ctx_.answer_meta_;
   final_.view.system_fingerprint = {meta.system_fingerprint.data(), meta.system_fingerprint.size()};
   final_.view.service_tier = {meta.service_tier.data(), meta.service_tier.size()};
-}
-
-void ProviderStage::guardWholeAnswer(const outrigger_response_view& response) {
-  std::vector<outrigger_tool_call_delta_view> deltas;
-  for (size_t i = 0; response.tool_calls && i < response.tool_call_count; ++i) {
-    const outrigger_tool_call_view& c = response.tool_calls[i];
-    deltas.push_back({uint32_t(i), c.id, c.type, c.name, c.arguments});
-  }
-  outrigger_chunk_view chunk{};
-  chunk.hdr = OUTRIGGER_HEADER_INIT(outrigger_chunk_view);
-  chunk.delta = response.content;
-  chunk.tool_calls = deltas.data();
-  chunk.tool_call_count = deltas.size();
-  chunk.flags = response.flags;
-  ctx_.noteChunkHead(chunk);
-  ctx_.stream_guard_->chunk(chunk);
 }
 
 void ProviderStage::finishAfterStreamGuard() {

@@ -100,9 +100,6 @@ class ProviderStage final : public LimitWaiter {
   void settleAnswered(const outrigger_response_view& r);
   // Keeps a streamed answer's usage, cost, finish reason and model while guardrails decide.
   void keepFinal(const outrigger_response_view& r);
-  // A streaming request's provider answered whole: the answer goes through the route's chunk
-  // guardrails as one chunk, so they see all a streaming client gets.
-  void guardWholeAnswer(const outrigger_response_view& r);
   // True when another attempt starts after a backoff; otherwise the step is over.
   bool failed(const outrigger_response_view& r);
   // `response` with its text taken out, as a failure (see provider_stage.cc); *message holds the
@@ -129,6 +126,9 @@ class ProviderStage final : public LimitWaiter {
   // Charges or refunds the difference between `actual` and what was charged ahead.
   static double usedTokens(uint64_t prompt, uint64_t completion, double estimate);
   static void settleTokens(TokenCharge* charge, double actual);
+  // A failed attempt's tokens bucket settled to the usage its upstream reported, and that usage
+  // and cost kept as the request's.
+  void setAsideFailedUsage(TokenCharge* charge, const outrigger_response_view& response);
   // Answers with the route's fallback_answer, marked degraded; false when there is none to give.
   bool serveFallbackAnswer(const std::string& why);
   // provider_embed.cc

@@ -47,8 +47,9 @@ std::string_view undated(std::string_view m) {
 
 void PriceTable::add(ModelPrice price) {
   std::string key = price.key();
-  if (auto it = by_key_.find(key); it != by_key_.end()) {
-    // Replace in place: earlier aliases keep pointing at the (now overridden) entry.
+  // An entry of the same provider/model is replaced in place: its aliases keep pointing at it. A
+  // name that is only another entry's alias becomes an entry of its own and leaves that one be.
+  if (auto it = by_key_.find(key); it != by_key_.end() && it->second->key() == key) {
     auto& slot = *std::find_if(entries_.begin(), entries_.end(), [&](const auto& e) { return e.get() == it->second; });
     for (const std::string& a : price.aliases) by_key_[price.provider + "/" + a] = slot.get();
     *slot = std::move(price);

@@ -38,11 +38,19 @@ void UsageSeries::add(const UsageSeries& o) {
   cost_usd += o.cost_usd;
 }
 
+bool UsageSeriesCap::admit(const std::string& key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (admitted_.count(key)) return true;
+  if (admitted_.size() >= max_) return false;
+  admitted_.insert(key);
+  return true;
+}
+
 UsageSeries& UsageMeter::seriesFor(std::string_view route, std::string_view provider, std::string_view model,
                                    std::string_view tenant) {
   std::string key = keyOf(route, provider, model, tenant);
   if (auto it = series_.find(key); it != series_.end()) return it->second;
-  if (series_.size() >= max_series_) {
+  if (!cap_->admit(key)) {
     ++overflowed_;
     key = keyOf(kOther, kOther, kOther, kOther);
     route = provider = model = tenant = kOther;
@@ -66,21 +74,13 @@ void UsageMeter::add(std::string_view route, std::string_view provider, std::str
   s.cost_usd += cost_usd;
 }
 
-void UsageMeter::mergeInto(std::map<std::string, UsageSeries>* merged, size_t max_series, uint64_t* overflowed) const {
+void UsageMeter::mergeInto(std::map<std::string, UsageSeries>* merged, uint64_t* overflowed) const {
   std::lock_guard<std::mutex> lock(mu_);
   *overflowed += overflowed_;
   for (const auto& [key, s] : series_) {
-    auto it = merged->find(key);
-    if (it == merged->end() && merged->size() >= max_series) {
-      *overflowed += s.attempts;
-      it = merged->find(keyOf(kOther, kOther, kOther, kOther));
-    }
-    if (it == merged->end()) {
-      bool other = merged->size() >= max_series;
-      it = merged->emplace(other ? keyOf(kOther, kOther, kOther, kOther) : key, UsageSeries{}).first;
-      it->second.route = other ? kOther : s.route, it->second.provider = other ? kOther : s.provider;
-      it->second.model = other ? kOther : s.model, it->second.tenant = other ? kOther : s.tenant;
-    }
+    auto [it, added] = merged->try_emplace(key);
+    if (added) it->second.route = s.route, it->second.provider = s.provider, it->second.model = s.model,
+               it->second.tenant = s.tenant;
     it->second.add(s);
   }
 }

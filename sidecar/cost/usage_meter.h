@@ -7,10 +7,12 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "api/response_sink.h"
 
@@ -29,26 +31,47 @@ struct UsageSeries {
   void add(const UsageSeries& o);
 };
 
+// The label sets that get series of their own: the first `max` the process meets, for good.
+// Every worker's meter asks the same one, so a label set has its own series on every worker or on
+// none, and the merged series, and the alert rules reading their increase, never see a label set
+// move into "_other" and back (which reads as a whole lifetime's spend, then as a counter reset).
+class UsageSeriesCap {
+ public:
+  explicit UsageSeriesCap(size_t max) : max_(max) {}
+
+  // [any] True when `key` has, or now gets, a series of its own.
+  bool admit(const std::string& key);
+
+ private:
+  const size_t max_;
+  std::mutex mu_;
+  std::unordered_set<std::string> admitted_;
+};
+
 class UsageMeter {
  public:
   static constexpr size_t kMaxSeries = 1000;
 
-  explicit UsageMeter(size_t max_series = kMaxSeries) : max_series_(max_series) {}
+  // `cap`: the process's, shared by every worker's meter and outliving them; nullptr gives this
+  // meter a private one of kMaxSeries.
+  explicit UsageMeter(UsageSeriesCap* cap = nullptr)
+      : own_cap_(cap ? nullptr : std::make_unique<UsageSeriesCap>(kMaxSeries)), cap_(cap ? cap : own_cap_.get()) {}
 
   // [loop] One provider attempt's usage and cost; `priced` false when its model had no price.
   void add(std::string_view route, std::string_view provider, std::string_view model, std::string_view tenant,
            const Usage& usage, double cost_usd, bool priced);
 
-  // [any] Adds this meter's series into `merged` (keyed like add's labels), keeping at most
-  // `max_series` there; the rest go under "_other". Adds the attempts that overflowed to
+  // [any] Adds this meter's series into `merged` (keyed like add's labels; meters sharing a cap
+  // hold at most its label sets and "_other") and the attempts counted under "_other" to
   // `*overflowed`.
-  void mergeInto(std::map<std::string, UsageSeries>* merged, size_t max_series, uint64_t* overflowed) const;
+  void mergeInto(std::map<std::string, UsageSeries>* merged, uint64_t* overflowed) const;
 
  private:
   UsageSeries& seriesFor(std::string_view route, std::string_view provider, std::string_view model,
                          std::string_view tenant);
 
-  const size_t max_series_;
+  const std::unique_ptr<UsageSeriesCap> own_cap_;
+  UsageSeriesCap* const cap_;
   mutable std::mutex mu_;
   std::unordered_map<std::string, UsageSeries> series_;
   uint64_t overflowed_ = 0;

@@ -96,7 +96,7 @@ int Daemon::run() {
   for (uint32_t i = 0; i < n; ++i) {
     workers_.push_back(
         std::make_unique<Worker>(i, settings_.server, exporter_.get(), &settings_.http, guards, health_.get(),
-                                 tenant_labels_.get()));
+                                 tenant_labels_.get(), usage_series_.get()));
     workers_.back()->publish(snapshot_->workers[i]);
     workers_.back()->start();
   }

@@ -87,6 +87,9 @@ class Daemon {
   std::unique_ptr<resilience::HealthRegistry> health_ = std::make_unique<resilience::HealthRegistry>();
   // [metrics] tenant_label: shared by every worker's meters; outlives them.
   std::unique_ptr<telemetry::TenantLabels> tenant_labels_;
+  // Token and cost label sets: one cap for every worker's meter, so the merged series are stable.
+  std::unique_ptr<cost::UsageSeriesCap> usage_series_ =
+      std::make_unique<cost::UsageSeriesCap>(cost::UsageMeter::kMaxSeries);
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<alerts::AlertEvaluator> alert_evaluator_;
   std::unique_ptr<alerts::WebhookSender> webhook_;

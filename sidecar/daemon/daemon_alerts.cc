@@ -37,8 +37,9 @@ std::string webhookOrigin(const std::string& url) {
 void Daemon::startAlerts() {
   const config::AlertSettings& a = settings_.alerts;
   if (a.rules.empty()) return;
-  alert_evaluator_ = std::make_unique<alerts::AlertEvaluator>(a.rules, a.repeat_interval_s, telemetry::kDurationBuckets,
-                                                              a.evaluate_every_ms);
+  alert_evaluator_ = std::make_unique<alerts::AlertEvaluator>(
+      a.rules, a.repeat_interval_s, telemetry::kDurationBuckets, a.evaluate_every_ms,
+      a.webhook.empty() ? 0 : alerts::WebhookSender::longestDeliveryMs(a));
   if (!a.webhook.empty()) {
     webhook_ = std::make_unique<alerts::WebhookSender>(&loop_, a, upstreamSettings(settings_.server));
     webhook_->onLost([this](const std::string& fingerprint, bool resolved) {
@@ -95,7 +96,7 @@ alerts::AlertInputs Daemon::alertInputs() const {
   }
   std::map<std::string, cost::UsageSeries> usage;
   uint64_t overflowed = 0;
-  for (const auto& w : workers_) w->usageMeter().mergeInto(&usage, cost::UsageMeter::kMaxSeries, &overflowed);
+  for (const auto& w : workers_) w->usageMeter().mergeInto(&usage, &overflowed);
   for (const auto& [key, s] : usage) in.cost[{s.route, s.tenant, s.model}] += s.cost_usd;
   // Collecting every plugin's metrics takes the budgets' locks (their most-used keys): only when
   // a rule reads them.

@@ -155,12 +155,11 @@ std::string Daemon::upstreamMetrics() const {
   return out;
 }
 
-// Tokens and USD by route, provider and model, merged over the workers under the same cap each
-// worker keeps.
+// Tokens and USD by route, provider and model, merged over the workers (one cap for all of them).
 std::string Daemon::usageMetrics() const {
   std::map<std::string, cost::UsageSeries> merged;
   uint64_t overflowed = 0;
-  for (const auto& w : workers_) w->usageMeter().mergeInto(&merged, cost::UsageMeter::kMaxSeries, &overflowed);
+  for (const auto& w : workers_) w->usageMeter().mergeInto(&merged, &overflowed);
   return cost::renderUsageMetrics(merged, overflowed);
 }
 

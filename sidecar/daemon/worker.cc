@@ -18,10 +18,10 @@ http_client::HttpClientSettings upstreamSettings(const config::ServerSettings& s
 
 Worker::Worker(uint32_t index, const config::ServerSettings& server, telemetry::ExporterThread* exporter,
                const config::HttpSettings* http, const SocketGuards& guards, resilience::HealthRegistry* health,
-               telemetry::TenantLabels* tenant_labels)
+               telemetry::TenantLabels* tenant_labels, cost::UsageSeriesCap* usage_series)
     : loop_(index),
       http_client_(std::make_unique<http_client::HttpClient>(loop_.loop(), upstreamSettings(server))),
-      engine_(loop_, {server.default_timeout_ms, server.max_timeout_ms, server.slow_hook_warn_us, tenant_labels}, exporter,
+      engine_(loop_, {server.default_timeout_ms, server.max_timeout_ms, server.slow_hook_warn_us, tenant_labels, usage_series}, exporter,
               health) {
   conn_settings_.max_frame_size = server.max_frame_size;
   conn_settings_.max_concurrent_streams = server.max_concurrent_streams;

@@ -38,7 +38,8 @@ class Worker : public ipc::ConnectionOwner {
   // targets and tenants, shared by every worker (owned by the daemon); nullptr: the worker's own.
   Worker(uint32_t index, const config::ServerSettings& server, telemetry::ExporterThread* exporter,
          const config::HttpSettings* http = nullptr, const SocketGuards& guards = {},
-         resilience::HealthRegistry* health = nullptr, telemetry::TenantLabels* tenant_labels = nullptr);
+         resilience::HealthRegistry* health = nullptr, telemetry::TenantLabels* tenant_labels = nullptr,
+         cost::UsageSeriesCap* usage_series = nullptr);
   ~Worker() override;
 
   void start();                                               // starts the thread

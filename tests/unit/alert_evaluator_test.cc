@@ -336,6 +336,70 @@ TEST_CASE("alerts: a firing notification ends after the next repeat and four eva
   CHECK(resolved[0].ends_ms == 1'700'003'615'123);
 }
 
+TEST_CASE("alerts: a repeat the webhook lost and sent again reaches the receiver before the last endsAt") {
+  config::AlertSettings defaults;
+  const int64_t delivery = alerts::WebhookSender::longestDeliveryMs(defaults);
+  CHECK(delivery == 6 * 5000 + (1 + 2 + 4 + 8 + 16) * 1000);
+  auto r = rule("tenant_cost", "cost", 1.0);
+  r.window_s = 86400;
+  auto e = alerts::AlertEvaluator({r}, /*repeat_interval_s=*/3600, telemetry::kDurationBuckets,
+                                  /*evaluate_every_ms=*/15000, delivery);
+  auto first = e.evaluate(costs(2, 0), 0);
+  REQUIRE(first.size() == 1);
+  const int64_t receiver_ends = first[0].ends_ms;  // what the receiver holds until a repeat lands
+  // Evaluations every 15 s; the repeat is made one evaluation late, every attempt to send it
+  // fails, and the webhook reports it lost when they are spent.
+  int64_t repeat_at = 0, resent_at = 0;
+  for (int64_t now = 15000; now <= 5 * 3600'000 && !resent_at; now += 15000) {
+    auto n = e.evaluate(costs(2, 0), now);
+    if (n.empty()) continue;
+    REQUIRE(n.size() == 1);
+    if (!repeat_at) {
+      repeat_at = now + 15000;
+      e.undelivered(n[0].fingerprint, false, repeat_at + delivery);
+    } else {
+      resent_at = now;
+    }
+  }
+  REQUIRE(resent_at > 0);
+  // Sent again, its own attempts may take as long once more: still before the receiver's end.
+  CHECK(resent_at + delivery <= receiver_ends);
+}
+
+TEST_CASE("alerts: a fingerprint resolved again is remembered as the newest, so its lost resolve is still sent again") {
+  auto r = rule("tenant_cost", "cost", 1.0);
+  r.window_s = 60;
+  auto e = evaluator({r});
+  std::map<std::string, double> spent{{"a", 2}};
+  auto inputs = [&] {
+    AlertInputs in;
+    for (const auto& [tenant, usd] : spent) in.cost[{"default", tenant, "m"}] = usd;
+    return in;
+  };
+  std::string fp_a;
+  auto step = [&](int64_t now) {
+    for (const auto& n : e.evaluate(inputs(), now)) {
+      if (n.labels.at("tenant") == "a") fp_a = n.fingerprint;
+    }
+  };
+  step(0);        // a fires
+  step(100'000);  // and resolves
+  for (int i = 0; i < 1023; ++i) spent["t" + std::to_string(i)] = 2;
+  step(200'000);  // 1,023 others fire
+  step(300'000);  // and resolve: the remembered resolves are full
+  spent["a"] = 4;
+  step(400'000);  // a fires again
+  step(500'000);  // and resolves again: the newest resolve remembered
+  spent["new"] = 2;
+  step(600'000);
+  step(700'000);  // one more resolve: the oldest remembered is forgotten, which is not a's
+  REQUIRE_FALSE(fp_a.empty());
+  e.undelivered(fp_a, true, 700'000);
+  bool resent = false;
+  for (const auto& n : e.evaluate(inputs(), 760'000)) resent |= n.resolved && n.fingerprint == fp_a;
+  CHECK(resent);
+}
+
 TEST_CASE("alerts: with the webhook queue full, a resolved notification takes a waiting firing one's place") {
   alerts::WebhookCounters c;
   // Capacity 2: a in flight, b waiting. Resolving a drops the oldest waiting firing one (b, which

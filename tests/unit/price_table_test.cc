@@ -179,6 +179,22 @@ TEST_CASE("config [prices]: a file relative to the config, entries that override
   CHECK(error("[prices]\nsnapshot = \"x\"\n").find("test.toml:6: unknown key 'snapshot' in [prices]") == 0);
 }
 
+TEST_CASE("config [prices]: an entry named like another entry's alias prices that name alone") {
+  auto table = cost::buildPriceTable("", {{"anthropic", "claude-sonnet-4-0", 1e-6, 2e-6, {}, {}, {}, 0, 0, 0, {}, "test"}});
+  REQUIRE(table.ok());
+  const cost::ModelPrice* alias = table.value()->get("anthropic/claude-sonnet-4-0");
+  REQUIRE(alias != nullptr);
+  CHECK(alias->input == 1e-6);
+  CHECK(alias->key() == "anthropic/claude-sonnet-4-0");
+  const cost::ModelPrice* canonical = table.value()->get("anthropic/claude-sonnet-4");
+  REQUIRE(canonical != nullptr);
+  CHECK(canonical->key() == "anthropic/claude-sonnet-4");
+  CHECK(canonical->input == 3e-6);
+  CHECK(canonical->context_window == 200000);
+  // Dated ids fall back to the canonical entry, as before the override.
+  CHECK(table.value()->find({"anthropic"}, "claude-sonnet-4-20250514")->input == 3e-6);
+}
+
 TEST_CASE("config [prices]: entries override the embedded table, a missing file fails the chain build") {
   auto table = cost::buildPriceTable("", {{"openai", "gpt-4o", 1e-6, 2e-6, {}, {}, {}, 0, 0, 0, {}, "test"}});
   REQUIRE(table.ok());
@@ -194,14 +210,15 @@ TEST_CASE("config [prices]: entries override the embedded table, a missing file 
 }
 
 TEST_CASE("usage meter: label sets past the cap are counted under _other and as overflow") {
-  cost::UsageMeter meter(2);
+  cost::UsageSeriesCap cap(2);
+  cost::UsageMeter meter(&cap);
   meter.add("r", "p", "a", "", {10, 5, 4, 1, 2}, 0.5, true);
   meter.add("r", "p", "b", "", {1, 1, 0, 0, 0}, 0, false);
   meter.add("r", "p", "c", "", {7, 0, 0, 0, 0}, 0.25, true);  // the third label set
   meter.add("r", "p", "a", "", {10, 5, 4, 1, 2}, 0.5, true);
   std::map<std::string, cost::UsageSeries> merged;
   uint64_t overflowed = 0;
-  meter.mergeInto(&merged, cost::UsageMeter::kMaxSeries, &overflowed);
+  meter.mergeInto(&merged, &overflowed);
   CHECK(overflowed == 1);
   std::string text = cost::renderUsageMetrics(merged, overflowed);
   CHECK(text.find("outrigger_tokens_total{route=\"r\",provider=\"p\",model=\"a\",type=\"input\"} 20\n") != std::string::npos);
@@ -211,6 +228,42 @@ TEST_CASE("usage meter: label sets past the cap are counted under _other and as 
   CHECK(text.find("outrigger_cost_usd_total{route=\"_other\",provider=\"_other\",model=\"_other\",tenant=\"_other\"} 0.25\n") != std::string::npos);
   CHECK(text.find("model=\"c\"") == std::string::npos);
   CHECK(text.find("outrigger_usage_series_overflow_total 1\n") != std::string::npos);
+}
+
+TEST_CASE("usage meter: workers sharing a cap keep every label set in the same series from one merge to the next") {
+  // Two workers' meters. Worker 1 met K first; worker 0 then fills the cap and meets one more
+  // label set. K must keep its own series: moving into "_other" and back would read as its whole
+  // spend, then as a counter reset, to an alert rule over the merged series.
+  cost::UsageSeriesCap cap(3);
+  cost::UsageMeter w0(&cap), w1(&cap);
+  w1.add("r", "p", "k", "", {100, 50, 0, 0, 0}, 50, true);
+  w0.add("r", "p", "a", "", {1, 1, 0, 0, 0}, 0.001, true);
+  w0.add("r", "p", "b", "", {1, 1, 0, 0, 0}, 0.001, true);
+  auto merge = [&] {
+    std::map<std::string, cost::UsageSeries> merged;
+    uint64_t overflowed = 0;
+    w0.mergeInto(&merged, &overflowed);
+    w1.mergeInto(&merged, &overflowed);
+    return std::make_pair(merged, overflowed);
+  };
+  auto costOf = [](const std::map<std::string, cost::UsageSeries>& m, const std::string& model) {
+    for (const auto& [key, s] : m) {
+      if (s.model == model) return s.cost_usd;
+    }
+    return -1.0;
+  };
+  auto [before, overflow_before] = merge();
+  CHECK(costOf(before, "k") == 50);
+  CHECK(costOf(before, "_other") == -1.0);
+  w0.add("r", "p", "c", "", {1, 1, 0, 0, 0}, 0.002, true);  // past the cap, on the other worker
+  w0.add("r", "p", "c", "", {1, 1, 0, 0, 0}, 0.002, true);
+  w1.add("r", "p", "d", "", {1, 1, 0, 0, 0}, 0.003, true);
+  auto [after, overflow_after] = merge();
+  CHECK(costOf(after, "k") == 50);
+  CHECK(costOf(after, "_other") == Approx(0.007));
+  CHECK(after.size() == 4);
+  CHECK(overflow_before == 0);
+  CHECK(overflow_after == 3);  // each attempt under "_other" counted once
 }
 
 TEST_CASE("usage meter: a tenant label, capped process-wide, splits the series") {
@@ -227,7 +280,7 @@ TEST_CASE("usage meter: a tenant label, capped process-wide, splits the series")
   meter.add("r", "p", "m", tenants.label("umbrella"), {1, 1, 0, 0, 0}, 0.25, true);
   std::map<std::string, cost::UsageSeries> merged;
   uint64_t overflowed = 0;
-  meter.mergeInto(&merged, cost::UsageMeter::kMaxSeries, &overflowed);
+  meter.mergeInto(&merged, &overflowed);
   std::string text = cost::renderUsageMetrics(merged, overflowed);
   CHECK(text.find("outrigger_cost_usd_total{route=\"r\",provider=\"p\",model=\"m\",tenant=\"acme\"} 0.5\n") != std::string::npos);
   CHECK(text.find("outrigger_cost_usd_total{route=\"r\",provider=\"p\",model=\"m\",tenant=\"_other\"} 0.5\n") != std::string::npos);
