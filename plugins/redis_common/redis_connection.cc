@@ -57,7 +57,9 @@ void RedisConnection::shutdown() {
   state_ = State::kClosed;
   std::deque<Pending> failed;
   failed.swap(pending_);
-  for (auto& p : failed) p.fn(RedisResult{RedisFailure::kUnavailable, nullptr, "the Redis client is shutting down"});
+  for (auto& p : failed) {
+    if (!p.internal) p.fn(RedisResult{RedisFailure::kUnavailable, nullptr, "the Redis client is shutting down"});
+  }
 }
 
 void RedisConnection::send(std::string command, ReplyFn fn, uint64_t deadline_ns) {
@@ -80,8 +82,10 @@ void RedisConnection::tick(uint64_t now_ns) {
       if (now_ns >= connect_deadline_ns_) fail("connecting to Redis timed out", RedisFailure::kTimeout);
       break;
     case State::kReady:
-      if (!pending_.empty() && now_ns >= pending_.front().deadline_ns) {
-        fail("Redis did not answer in time", RedisFailure::kTimeout);
+      // Every command's own deadline, not only the oldest's: one sent behind the setup commands
+      // of a fresh connection (whose deadline counts from the connect) must not wait for theirs.
+      for (const Pending& p : pending_) {
+        if (now_ns >= p.deadline_ns) return fail("Redis did not answer in time", RedisFailure::kTimeout);
       }
       break;
     case State::kClosed:
@@ -114,8 +118,7 @@ void RedisConnection::onFd(uint32_t ready, outrigger_status status) {
     // Our own unwatch clears watching_ first; otherwise the host is tearing the instance down.
     if (!watching_) return;
     watching_ = false;
-    closeSocket();
-    state_ = State::kClosed;
+    shutdown();  // the commands waiting get their answer: none will come
     return;
   }
   if (status != OUTRIGGER_OK) return fail("polling the Redis socket failed");

@@ -36,7 +36,15 @@ const StageHooks CacheStage::kStore = {
     },
     [](RequestContext& ctx, const Stage& stage) -> outrigger_status {
       outrigger_response_view answer = ctx.answerView(&ctx.answer_calls_);
-      stage.instance->cache()->store(stage.instance->handle(), &ctx.view_, &answer);
+      // After a re-ask the answer is stored under the conversation the lookup saw, not the re-ask's
+      // (that, the rejected answer and the repair prompt), which no caller sends: the next caller
+      // asking it gets the answer the guardrails accepted, in place of the one they rejected.
+      outrigger_request_view asked = ctx.view_;
+      if (ctx.asked_conversation_) {
+        asked.messages = ctx.asked_conversation_->messages;
+        asked.message_count = ctx.asked_conversation_->count;
+      }
+      stage.instance->cache()->store(stage.instance->handle(), &asked, &answer);
       return OUTRIGGER_OK;
     },
     [](RequestContext& ctx, const Stage&, outrigger_status) {
@@ -57,13 +65,32 @@ outrigger_status RequestContext::cacheDone(plugin::PluginInstance* inst, const o
     closeSpan("hit");
     from_cache_ = true;
     copyFinal(*hit);
-    if (view_.stream) CacheStage::replayChunks(*this);
+    if (view_.stream && stream_guard_) {
+      // The route's chunk guardrails see a streamed hit as they see a provider's whole answer:
+      // what they let through is the answer (it was stored before they, or a changed config, saw
+      // it, or by a unary request that no chunk guardrail sees).
+      content_.clear();
+      tool_calls_.clear();
+      stream_guard_->wholeAnswer(*hit);
+      if (ended_) return OUTRIGGER_OK;
+      if (!stream_guard_->providerFinished()) return OUTRIGGER_OK;  // streamGuardFinished goes on
+      if (ended_) return OUTRIGGER_OK;
+    } else if (view_.stream) {
+      CacheStage::replayChunks(*this);
+    }
     skipToResponseSteps();
   } else {
     closeSpan("miss");
   }
   resumeAfterCompletion();
   return OUTRIGGER_OK;
+}
+
+void RequestContext::streamGuardFinished() {
+  if (!from_cache_) return provider_.finishAfterStreamGuard();
+  if (ended_) return;
+  skipToResponseSteps();
+  resumeAfterCompletion();
 }
 
 // A cached answer to a streaming request goes out as a stream would (chunks of the route's

@@ -128,6 +128,7 @@ bool GuardrailStage::reask(RequestContext& ctx, const Stage& stage, const outrig
   // A held stream's text is the guardrail's to quote: an empty assistant turn is left out, which
   // Anthropic refuses ("all messages must have non-empty content").
   size_t answer_turns = ctx.content_.empty() && ctx.tool_calls_.empty() ? 0 : 1;
+  ctx.keepAskedConversation();
   ctx.replaceMessages(std::make_unique<OwnedMessages>(std::initializer_list<OwnedMessages::List>{
       {ctx.view_.messages, ctx.view_.message_count}, {&answer, answer_turns}, {action.messages, action.message_count}}));
   ctx.recordVerdict(stage.instance->name(), VerdictKind::kFlag, "re-ask: " + reason);

@@ -290,11 +290,23 @@ void RequestContext::replaceMessages(std::unique_ptr<OwnedMessages> messages) {
   prompt_tokens_.reset();
 }
 
+void RequestContext::keepAskedConversation() {
+  if (asked_conversation_) return;
+  asked_conversation_.emplace();
+  asked_conversation_->messages = view_.messages;
+  asked_conversation_->count = view_.message_count;
+  asked_conversation_->owned = std::move(messages_);  // the views above point into it
+}
+
 void RequestContext::reaskProvider() {
   ++reasks_;
   engine_.counters().reasks.fetch_add(1, std::memory_order_relaxed);
-  set_aside_usage_ += usage_;
-  set_aside_cost_usd_ += cost_usd_;
+  // A rejected cache hit cost nothing and used no tokens: the provider answers now.
+  if (!from_cache_) {
+    set_aside_usage_ += usage_;
+    set_aside_cost_usd_ += cost_usd_;
+  }
+  from_cache_ = false;
   usage_ = {};
   cost_usd_ = 0;
   content_.clear();

@@ -70,6 +70,9 @@ class RequestContext final {
   // Host API completions; return an outrigger_status for the plugin.
   outrigger_status guardrailDone(plugin::PluginInstance* inst, outrigger_verdict verdict, std::string_view reason);
   outrigger_status cacheDone(plugin::PluginInstance* inst, const outrigger_response_view* hit);
+  // The chunk guardrails decided on the end of an answer (a provider's, or a streamed cache hit's)
+  // after the decision that came last was pending: the answer goes on to the response steps.
+  void streamGuardFinished();
   outrigger_status providerChunk(plugin::PluginInstance* inst, const outrigger_chunk_view& chunk) {
     return provider_.chunk(inst, chunk);
   }
@@ -138,7 +141,10 @@ class RequestContext final {
     views_.params.present |= OUTRIGGER_PARAM_MAX_TOKENS;
     views_.params.max_tokens = max_tokens;
   }
-  // A re-ask sets the answer aside (its usage and cost still count) and runs the provider again.
+  // Before the first re-ask replaces the conversation: keeps it for the caches' store.
+  void keepAskedConversation();
+  // A re-ask sets the answer aside (its usage and cost still count; a cache hit's had none) and
+  // runs the provider again.
   void reaskProvider();
   void releasePluginStates();
   // The request ended: its model calls still running end CANCELLED (their callbacks run).
@@ -291,6 +297,15 @@ class RequestContext final {
   // What guardrails changed: the conversation they rewrote, the re-asks so far, and the usage
   // of the answers re-asks set aside (and of failed attempts whose upstream reported some).
   std::unique_ptr<OwnedMessages> messages_;
+  // The conversation before the first re-ask replaced it, as the caches looked it up: a re-asked
+  // answer is stored under it. `owned` holds it when a guardrail had rewritten it already; the
+  // caller's own messages live as long as the request.
+  struct AskedConversation {
+    std::unique_ptr<OwnedMessages> owned;
+    const outrigger_message_view* messages = nullptr;
+    size_t count = 0;
+  };
+  std::optional<AskedConversation> asked_conversation_;
   uint32_t reasks_ = 0;
   Usage set_aside_usage_;
   double set_aside_cost_usd_ = 0;

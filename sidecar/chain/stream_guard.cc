@@ -96,6 +96,22 @@ outrigger_chunk_view StreamGuard::viewOf(const Piece& piece, std::vector<outrigg
 
 // ------------------------------------------------------------------ chunks in
 
+outrigger_status StreamGuard::wholeAnswer(const outrigger_response_view& answer) {
+  std::vector<outrigger_tool_call_delta_view> deltas;
+  for (size_t i = 0; answer.tool_calls && i < answer.tool_call_count; ++i) {
+    const outrigger_tool_call_view& c = answer.tool_calls[i];
+    deltas.push_back({uint32_t(i), c.id, c.type, c.name, c.arguments});
+  }
+  outrigger_chunk_view whole{};
+  whole.hdr = OUTRIGGER_HEADER_INIT(outrigger_chunk_view);
+  whole.delta = answer.content;
+  whole.tool_calls = deltas.data();
+  whole.tool_call_count = deltas.size();
+  whole.flags = answer.flags;
+  ctx_.noteChunkHead(whole);
+  return chunk(whole);
+}
+
 outrigger_status StreamGuard::chunk(const outrigger_chunk_view& chunk) {
   ++chunks_seen_;
   if (waiting_ != Waiting::kNothing) {
@@ -387,7 +403,7 @@ void StreamGuard::pump() {
     }
     finished_ = true;
     recordSkips();
-    ctx_.provider_.finishAfterStreamGuard();  // the answer goes on to the response steps
+    ctx_.streamGuardFinished();  // the answer goes on to the response steps
     return;
   }
   if (ctx_.ended_ || waiting_ != Waiting::kNothing || !paused_provider_) return;

@@ -39,9 +39,12 @@ class StreamGuard {
   // A chunk of the current attempt. Returns provider_chunk's status: OK, PAUSE (a decision is
   // pending, or the client is slow) or E_STALE (the request ended).
   outrigger_status chunk(const outrigger_chunk_view& chunk);
-  // The provider answered OK after streaming through the guardrails. True when every
-  // on_stream_end decided at once and the answer may go on; false when one decides later
-  // (ProviderStage::finishAfterStreamGuard runs then).
+  // An answer that came whole (a provider's, a cache hit) to a streaming request: it goes through
+  // as one chunk, so the guardrails see all a streaming client gets.
+  outrigger_status wholeAnswer(const outrigger_response_view& answer);
+  // The provider answered OK after streaming through the guardrails (or a cache hit went through
+  // them). True when every on_stream_end decided at once and the answer may go on; false when one
+  // decides later (RequestContext::streamGuardFinished runs then).
   bool providerFinished();
   // guardrail_decided for a pending on_chunk or on_stream_end of `inst`.
   outrigger_status decided(plugin::PluginInstance* inst, outrigger_status decision, outrigger_verdict verdict,

@@ -5,6 +5,11 @@
 // (no crash, no hung request, the configured failure mode, recovery).
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <fstream>
@@ -686,4 +691,34 @@ TEST_CASE("limiter.redis: with share_breakers a breaker opened by one sidecar's 
   std::this_thread::sleep_for(2100ms);
   CHECK(b.chat(as("acme", "after the open time")).ok());
   CHECK(b.chat(as("acme", "closed again")).ok());
+}
+
+// A fresh connection is used as soon as TCP connects, its setup commands (the PING) first: a
+// lookup sent behind them waited for the PING's deadline, the connect timeout plus the command
+// timeout, instead of its own command timeout.
+TEST_CASE("cache.redis: a Redis that accepts and never answers costs a lookup its command timeout, not the connect timeout") {
+  int silent = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(silent >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  REQUIRE(::bind(silent, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(::listen(silent, 64) == 0);  // the kernel completes connections; nothing reads them
+  REQUIRE(::getsockname(silent, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  std::string config = basicConfig("mode = \"echo\"\nallow_request_overrides = true",
+                                   "cache = \"shared\"\n"
+                                   "[instances.shared]\ntype = \"cache.redis\"\n[instances.shared.config]\n"
+                                   "[instances.shared.config.redis]\nport = " + std::to_string(ntohs(addr.sin_port)) +
+                                       "\ncommand_timeout_ms = 100\nconnect_timeout_ms = 3000\n");
+  Sidecar a(config);
+  for (int i = 0; i < 3; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    auto r = a.chat(as("acme", "question " + std::to_string(i)));
+    auto took = std::chrono::steady_clock::now() - t0;
+    REQUIRE(r.ok());
+    CHECK_FALSE(r.value().cache_hit);
+    CHECK(took < 1500ms);  // about 100 ms of lookup; it was the 3 s connect timeout and more
+  }
+  ::close(silent);
 }

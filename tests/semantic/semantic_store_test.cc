@@ -132,6 +132,36 @@ TEST_CASE("the guard reads typographic apostrophes, contractions typed without o
   CHECK(guardRefusal(marksOf("1,000 apples"), marksOf("1000 apples")).empty());
 }
 
+TEST_CASE("the guard reads operators between numbers, digits of other scripts, fullwidth forms, non- and tens") {
+  const std::pair<const char*, const char*> different[] = {
+      {"What is 12 * 7?", "What is 12 + 7?"},
+      {"Is 5 > 3?", "Is 5 < 3?"},
+      {"What is 2^10?", "What is 2*10?"},
+      {"What is 6 \u00D7 7?", "What is 6 \u00F7 7?"},
+      {"Rice for \uFF12 people", "Rice for \uFF16 people"},
+      {"Rice for \u0662 people", "Rice for 6 people"},
+      {"Why doesn\uFF07t X work", "Why does X work"},
+      {"Is non-alcoholic beer safe in pregnancy?", "Is alcoholic beer safe in pregnancy?"},
+      {"2 billion people", "2 trillion people"},
+      {"thirty minutes", "forty minutes"},
+  };
+  for (const auto& [a, b] : different) {
+    INFO(a << " / " << b);
+    CHECK_FALSE(guardRefusal(marksOf(a), marksOf(b)).empty());
+  }
+  const std::pair<const char*, const char*> same[] = {
+      {"Rice for \uFF12 people", "Rice for 2 people"},
+      {"What is 12 * 7?", "what is 12*7"},
+      {"thirty minutes", "30 minutes"},
+      {"a 3-star hotel", "a 3 star hotel"},
+      {"covid-19 symptoms", "covid 19 symptoms"},
+  };
+  for (const auto& [a, b] : same) {
+    INFO(a << " / " << b);
+    CHECK(guardRefusal(marksOf(a), marksOf(b)).empty());
+  }
+}
+
 TEST_CASE("the entry bound evicts the least recently used entry") {
   SemanticStore store(limits(2));
   auto a = unitVector(10), b = unitVector(11), c = unitVector(12);

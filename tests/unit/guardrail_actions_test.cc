@@ -26,7 +26,9 @@ struct Script {
   std::string request_mode = "pass";   // pass | redact | redact_later | rewrite_no_action | small_action | odd_role
   std::string response_mode = "pass";  // pass | restore | shout | json_or_reask
   std::string second_response_mode = "pass";  // the route's second guardrail, "second", when it has one
+  std::string chunk_mode = "pass";     // pass | deny_secret | later (on_chunk decides after 1 ms)
   std::deque<std::string> answers;     // the provider's answers in order; echo when empty
+  std::map<std::string, std::string> cached;  // the route's cache, when it has one: conversation -> answer
   bool stream_answer = false;          // the provider sends its answer as two chunks
   bool provider_hangs = false;
   std::vector<std::string> provider_saw;  // each start: "role:content|role:content..."
@@ -77,6 +79,30 @@ class ScriptedProvider final : public plugin::Provider {
   void cancel(outrigger_request) override {}
 };
 
+// A cache keyed by the whole conversation, as the exact caches are; its hits report usage, as a
+// stored answer carries its provider's.
+class MapCache final : public plugin::Cache {
+ public:
+  static constexpr const char* kName = "mapcache";
+  static constexpr const char* kDescription = "test cache";
+  static constexpr const char* kConfigSchema = "{}";
+  MapCache(plugin::Host h, std::string_view n, std::string_view) : Cache(h, n) {}
+
+  outrigger_status lookup(const outrigger_request_view& r) override {
+    auto it = s.cached.find(joined(r));
+    if (it == s.cached.end()) return OUTRIGGER_CONTINUE;
+    outrigger_response_view hit = plugin::makeResponse();
+    hit.content = plugin::str(it->second);
+    hit.finish_reason = plugin::str("stop");
+    hit.usage = {10, 5, 10, 0};
+    host().cacheDone(r.handle, &hit);
+    return OUTRIGGER_PENDING;
+  }
+  void store(const outrigger_request_view& r, const outrigger_response_view& resp) override {
+    s.cached[joined(r)] = std::string(plugin::view(resp.content));
+  }
+};
+
 // Reversible redaction: "secret" becomes "[P1]" on the way in; the placeholder map is kept as
 // request state and "[P1]" is put back on the way out.
 struct Placeholders {
@@ -119,6 +145,22 @@ class ActingGuard final : public plugin::Guardrail {
     res.reason = plugin::str("redacted 1 secret");
     res.action = &action_;
     return OUTRIGGER_CONTINUE;
+  }
+
+  outrigger_status onChunk(const outrigger_request_view& r, const outrigger_chunk_view& c,
+                           outrigger_guardrail_result& res) override {
+    if (name() == "second" || s.chunk_mode == "pass") return OUTRIGGER_CONTINUE;
+    if (s.chunk_mode == "later") {
+      outrigger_request handle = r.handle;
+      host().setTimer(handle, 1, [this, handle](outrigger_status st) {
+        if (st == OUTRIGGER_OK) host().guardrailDecided(handle, OUTRIGGER_CONTINUE, OUTRIGGER_VERDICT_PASS, "", nullptr);
+      });
+      return OUTRIGGER_PENDING;
+    }
+    if (plugin::view(c.delta).find("secret") == std::string_view::npos) return OUTRIGGER_CONTINUE;
+    res.verdict = OUTRIGGER_VERDICT_DENY;
+    res.reason = plugin::str("a secret in the answer");
+    return OUTRIGGER_STOP;
   }
 
   outrigger_status onResponse(const outrigger_request_view& r, const outrigger_response_view& resp,
@@ -193,6 +235,7 @@ struct Outcome {
   std::vector<std::string> chunks;
   std::vector<Verdict> verdicts;
   Usage usage;
+  bool cache_hit = false;
   int ends = 0;
 };
 
@@ -209,6 +252,7 @@ class Sink : public ResponseSink {
     out.message = std::string(e.message);
     out.verdicts = e.verdicts ? *e.verdicts : std::vector<Verdict>{};
     out.usage = e.usage;
+    out.cache_hit = e.cache_hit;
     ++out.ends;
   }
   Outcome out;
@@ -220,11 +264,12 @@ struct Rig {
   chain::Engine engine{loop, {60000, 600000, 1000000}, nullptr};
   plugin::PluginType provider_type = typeFor(plugin::typeOf<ScriptedProvider>());
   plugin::PluginType guard_type = typeFor(plugin::typeOf<ActingGuard>());
+  plugin::PluginType cache_type = typeFor(plugin::typeOf<MapCache>());
   Sink sink;
 
   // `second_guardrail`: a second instance, "second", after the first (its response hook follows
-  // s.second_response_mode).
-  explicit Rig(uint32_t max_reasks = 1, bool second_guardrail = false) {
+  // s.second_response_mode). `cached`: the route has a MapCache.
+  explicit Rig(uint32_t max_reasks = 1, bool second_guardrail = false, bool cached = false) {
     s = Script{};
     s.ends = &sink.out.ends;
     config::InstanceSettings ps{"scripted", "provider", "scripted", "{}", config::OnError::kDeny, "t:1", {}};
@@ -239,6 +284,10 @@ struct Rig {
       r.guardrails.push_back(
           {plugin::PluginInstance::create(guard_type, second, chain::hostApiTemplate()).value(), "guardrail/second"});
     }
+    if (cached) {
+      config::InstanceSettings cs{"mapcache", "cache", "mapcache", "{}", config::OnError::kDeny, "t:4", {}};
+      r.cache.push_back({plugin::PluginInstance::create(cache_type, cs, chain::hostApiTemplate()).value(), "cache/mapcache"});
+    }
     r.max_reasks = max_reasks;
     chain::layOutSteps(&chain->routes.emplace("default", std::move(r)).first->second);
     chain->default_route = "default";
@@ -247,6 +296,7 @@ struct Rig {
   ~Rig() { loop.runUntilForTest([] { return false; }, 5); }
 
   const Outcome& ask(const std::string& text, bool stream = false) {
+    sink.out = {};
     auto in = std::make_unique<chain::CallInput>();
     in->model = "default";
     in->messages.push_back({"user", text, "", "", {}});
@@ -354,6 +404,56 @@ TEST_CASE("a re-ask calls the provider again with the answer and the repair prom
   CHECK(rig.engine.counters().reasks == 1);
   REQUIRE(rig.verdict());
   CHECK(rig.verdict()->kind == VerdictKind::kFlag);
+}
+
+TEST_CASE("a re-ask of a cache hit is no hit: the provider's usage alone, and its answer replaces the rejected one") {
+  Rig rig(1, false, /*cached=*/true);
+  s.answers = {"sure, here it is"};
+  REQUIRE(rig.ask("give me json").code == Code::kOk);  // stored while the guardrail lets it pass
+  REQUIRE(s.cached.count("user:give me json"));
+  s.response_mode = "json_or_reask";
+  s.answers = {"{\"ok\":true}"};
+  const Outcome& out = rig.ask("give me json");
+  REQUIRE(out.code == Code::kOk);
+  CHECK(out.content == "{\"ok\":true}");
+  CHECK_FALSE(out.cache_hit);  // the provider answered
+  REQUIRE(s.provider_saw.size() == 2);
+  CHECK(s.provider_saw[1] == "user:give me json|assistant:sure, here it is|user:Answer with a JSON object only.");
+  CHECK(out.usage.prompt_tokens == 10);  // the hit used none
+  CHECK(out.usage.completion_tokens == 5);
+  // Stored under the question asked, not the re-ask's conversation: the next caller gets the
+  // accepted answer from the cache, and nothing is re-asked.
+  CHECK(s.cached.size() == 1);
+  CHECK(s.cached["user:give me json"] == "{\"ok\":true}");
+  const Outcome& third = rig.ask("give me json");
+  CHECK(third.code == Code::kOk);
+  CHECK(third.cache_hit);
+  CHECK(third.content == "{\"ok\":true}");
+  CHECK(s.provider_saw.size() == 2);
+  CHECK(rig.engine.counters().reasks == 1);
+}
+
+TEST_CASE("a streamed cache hit goes through the chunk guardrails, as a provider's whole answer does") {
+  Rig rig(1, false, /*cached=*/true);
+  REQUIRE(rig.ask("my secret is 42").code == Code::kOk);  // unary: no chunk guardrail saw it
+  REQUIRE(s.cached.count("user:my secret is 42"));
+  s.chunk_mode = "deny_secret";
+  const Outcome& out = rig.ask("my secret is 42", /*stream=*/true);
+  CHECK(out.code == Code::kPermissionDenied);
+  for (const std::string& c : out.chunks) CHECK(c.find("secret") == std::string::npos);
+  CHECK(out.ends == 1);
+  CHECK(s.provider_saw.size() == 1);
+
+  // A chunk guardrail that decides later: the hit waits for it, then streams and ends once.
+  s.chunk_mode = "later";
+  const Outcome& later = rig.ask("my secret is 42", /*stream=*/true);
+  CHECK(later.code == Code::kOk);
+  CHECK(later.cache_hit);
+  std::string joined;
+  for (const std::string& c : later.chunks) joined += c;
+  CHECK(joined == "my secret is 42");
+  CHECK(later.ends == 1);
+  CHECK(s.provider_saw.size() == 1);
 }
 
 TEST_CASE("a re-ask of an empty answer leaves out the empty assistant turn") {
