@@ -112,7 +112,10 @@ void Checkpointer::run() {
     lock.lock();
   }
   lock.unlock();
-  // The last one leaves the log empty, so the file alone holds everything.
+  // The last one leaves the log empty, so the file alone holds everything; unless another
+  // connection (a second daemon on the file) is writing: its own checkpoints copy the log, and
+  // waiting out its transaction would only hold up this writer's close.
+  sqlite3_busy_timeout(db_, kReaderWaitMs);
   sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
 }
 

@@ -10,6 +10,9 @@
 #include <rapidjson/document.h>
 
 #include <chrono>
+#include <filesystem>
+#include <map>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 
@@ -42,6 +45,26 @@ int64_t unixNowNs() {
       .count();
 }
 
+// One writer per store file in the process. A reload builds the new instance while the old one
+// still takes the records of requests that began before it, both on the exporter thread: with a
+// connection each, one's open transaction (which only its timer, on that same thread, commits)
+// would keep the other waiting for the write lock until it failed, records lost.
+std::shared_ptr<TraceWriter> sharedWriter(const std::string& path, bool content, std::string* error) {
+  static std::mutex mu;
+  static std::map<std::string, std::weak_ptr<TraceWriter>> writers;
+  std::error_code ec;
+  std::string key = std::filesystem::weakly_canonical(path, ec).string();
+  if (ec || key.empty()) key = path;
+  std::lock_guard<std::mutex> lock(mu);
+  for (auto it = writers.begin(); it != writers.end();) {  // forget the closed ones
+    it = it->second.expired() ? writers.erase(it) : std::next(it);
+  }
+  if (auto open = writers[key].lock()) return open;
+  std::shared_ptr<TraceWriter> w = TraceWriter::open(path, content, TraceWriter::kDefaultCacheMib, error);
+  if (w) writers[key] = w;
+  return w;
+}
+
 class SqliteExporter final : public Exporter {
  public:
   static constexpr const char* kName = "sqlite";
@@ -62,13 +85,13 @@ class SqliteExporter final : public Exporter {
     }
     if (d.HasMember("max_bytes")) retention_.max_bytes = d["max_bytes"].GetUint64();
     if (d.HasMember("retention_interval_ms")) retention_interval_ms_ = d["retention_interval_ms"].GetUint();
-    bool content = !d.HasMember("content") || d["content"].GetBool();
+    content_ = !d.HasMember("content") || d["content"].GetBool();
 
     // A path the config names must work: a typo is a config error. The default location is a
     // convenience: where it cannot be written (a read-only root file system), the daemon serves
     // without a trace store and says so, rather than refusing to start.
     std::string error;
-    if (!path.empty()) writer_ = TraceWriter::open(path, content, TraceWriter::kDefaultCacheMib, &error);
+    if (!path.empty()) writer_ = sharedWriter(path, content_, &error);
     if (!writer_) {
       if (explicit_path) throw std::runtime_error(error);
       host.log(OUTRIGGER_LOG_WARN, "the trace store is off: " +
@@ -89,7 +112,7 @@ class SqliteExporter final : public Exporter {
   outrigger_status exportRecord(const outrigger_record_view& r) override {
     if (!writer_) return OUTRIGGER_E_INTERNAL;
     std::string error;
-    if (!writer_->writeRequest(r, &error)) return fail(error);
+    if (!writer_->writeRequest(r, content_, &error)) return fail(error);
     return afterWrite();
   }
 
@@ -160,8 +183,9 @@ class SqliteExporter final : public Exporter {
     }
   }
 
-  std::unique_ptr<TraceWriter> writer_;
+  std::shared_ptr<TraceWriter> writer_;  // shared with the other instances on the same file
   std::string path_;
+  bool content_ = true;
   // Few, large commits: trace ids are random, so every commit rewrites most leaf pages of their
   // index whether it holds a hundred records or ten thousand.
   uint32_t commit_interval_ms_ = 1000;

@@ -200,7 +200,7 @@ void TraceWriter::resetLogIfLong() {
   if (checkpointer_.logPages() >= log_reset_pages_) checkpointer_.emptyLog(std::chrono::seconds(1));
 }
 
-bool TraceWriter::writeRequest(const outrigger_record_view& r, std::string* error) {
+bool TraceWriter::writeRequest(const outrigger_record_view& r, bool content, std::string* error) {
   if (!begin(error)) return false;
   bool traced = r.hdr.struct_size >= OUTRIGGER_SIZE_THROUGH(outrigger_record_view, answer_tool_call_count);
   bool priced_tail = r.hdr.struct_size >= OUTRIGGER_SIZE_THROUGH(outrigger_record_view, cost_unpriced);
@@ -266,7 +266,7 @@ bool TraceWriter::writeRequest(const outrigger_record_view& r, std::string* erro
   JsonText& spans = row.spans.reset();
   writeSpans(spans, r, traced);
   s.textUntilRun(32, spans.view());
-  int32_t capture = traced && content_ ? r.capture : OUTRIGGER_CAPTURE_NONE;
+  int32_t capture = traced && content ? r.capture : OUTRIGGER_CAPTURE_NONE;
   s.textUntilRun(33, captureName(capture));
   if (capture != OUTRIGGER_CAPTURE_NONE) {
     JsonText& prompt = row.prompt.reset();

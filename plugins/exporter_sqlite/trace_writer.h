@@ -47,8 +47,12 @@ class TraceWriter {
                                            std::string* error);
   ~TraceWriter();
 
-  // Adds the record's rows to the open transaction, beginning one when none is open.
-  bool writeRequest(const outrigger_record_view& record, std::string* error);
+  // Adds the record's rows to the open transaction, beginning one when none is open. `content`:
+  // as open's, for this record (writers shared by instances of different configs).
+  bool writeRequest(const outrigger_record_view& record, bool content, std::string* error);
+  bool writeRequest(const outrigger_record_view& record, std::string* error) {
+    return writeRequest(record, content_, error);
+  }
   bool writeFeedback(const outrigger_feedback_view& feedback, std::string* error);
   // Commits the open transaction; true when none was open.
   bool commit(std::string* error);

@@ -2,6 +2,8 @@
 
 #include "eval/toml_table_reader.h"
 
+#include <set>
+
 namespace outrigger::eval {
 
 namespace {
@@ -69,8 +71,11 @@ bool readScenario(const toml::table& t, const SimulationConfig& cfg, ScenarioCon
   if (r.ok() && s->goal.empty()) r.fail(t, "scenario " + s->name + " needs a goal");
   if (r.ok() && s->stop_phrase.empty()) r.fail(t, "scenario " + s->name + ": stop_phrase cannot be empty");
   if (s->personas.empty()) s->personas = defaultPersonas();
+  std::set<std::string> named;
   for (const auto& p : s->personas) {
     if (r.ok() && !cfg.personas.personas.count(p)) r.fail(t, "scenario " + s->name + ": no persona named '" + p + "'");
+    // A transcript's id is scenario/persona: twice, two transcripts would pair with one baseline.
+    if (r.ok() && !named.insert(p).second) r.fail(t, "scenario " + s->name + ": persona '" + p + "' is named twice");
   }
   return r.ok();
 }

@@ -27,14 +27,15 @@ bool compareArms(sqlite3* db, const TraceFilter& filter, const QueryLimits& limi
   if (!validFilter(filter, error)) return false;
   QueryDeadline deadline(db, limits);
   Where w = whereOf(filter);
+  // The arm is the request's first provider attempt's target, read from the rows the filter keeps
+  // (the attempts view would number every attempt in the store first).
   std::string sql =
-      "WITH first AS (SELECT request, target FROM (SELECT request, target, row_number() OVER"
-      " (PARTITION BY request ORDER BY seq) AS n FROM attempts) WHERE n = 1)"
-      " SELECT f.target, r.status, r.finish_reason, r.duration_us, r.cost_usd,"
+      "SELECT * FROM (SELECT (SELECT s.value -> 'attrs' ->> '$.\"outrigger.target\"' FROM json_each(r.spans) s"
+      " WHERE s.value ->> 'stage' = 'provider' AND s.value -> 'attrs' ->> '$.\"outrigger.target\"' IS NOT NULL"
+      " ORDER BY CAST(s.key AS INTEGER) LIMIT 1) AS target, r.status, r.finish_reason, r.duration_us, r.cost_usd,"
       " (SELECT avg(score) FROM feedback fb WHERE " + std::string(kFeedbackOfRequest) + ")," +
       std::string(grade ? " coalesce(r.prompt, ''), coalesce(r.answer, '')" : " '', ''") +
-      " FROM requests r JOIN first f ON f.request = r.id" + w.sql + (w.sql.empty() ? " WHERE" : " AND") +
-      " r.cache_hit = 0";
+      " FROM requests r" + w.sql + (w.sql.empty() ? " WHERE" : " AND") + " r.cache_hit = 0) WHERE target IS NOT NULL";
   Statement s(db, sql);
   if (!s.ok()) {
     *error = deadline.error("arms");
@@ -76,7 +77,14 @@ bool compareArms(sqlite3* db, const TraceFilter& filter, const QueryLimits& limi
     std::vector<int64_t> latency_us;
   };
   std::map<std::string, Columns> columns;
+  // The bootstraps below draw thousands of resamples per column: the deadline holds for them too.
+  auto ranTooLong = [&] {
+    if (!deadline.expired()) return false;
+    *error = deadline.error("arms");
+    return true;
+  };
   for (auto& [arm, samples] : arms) {
+    if (ranTooLong()) return false;
     Columns& c = columns[arm];
     for (const Sample& x : samples) {
       c.errors += x.error;
@@ -108,6 +116,7 @@ bool compareArms(sqlite3* db, const TraceFilter& filter, const QueryLimits& limi
   base.baseline = true;
   const Columns& b = columns[base.arm];
   for (size_t i = 1; i < out->size(); ++i) {
+    if (ranTooLong()) return false;
     ArmRow& row = (*out)[i];
     const Columns& c = columns[row.arm];
     row.error_rate_diff = proportionDifference(c.errors, row.requests, b.errors, base.requests);

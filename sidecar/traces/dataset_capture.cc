@@ -310,11 +310,21 @@ bool scanNewFeedback(sqlite3* db, Capturing& cx, bool* done, std::string* error)
   return true;
 }
 
+int64_t newestRequest(sqlite3* db) {
+  Statement s(db, "SELECT coalesce(max(id), 0) FROM requests");
+  return s.ok() && s.step() == SQLITE_ROW ? s.columnInt(0) : 0;
+}
+
 }  // namespace
 
-bool captureCases(sqlite3* db, const CaptureOptions& o, std::set<std::string>* known, std::vector<CapturedCase>* out,
-                  CaptureReport* report, std::string* error) {
-  if (!validFilter(o.filter, error)) return false;
+bool captureCases(sqlite3* db, const CaptureOptions& options, std::set<std::string>* known,
+                  std::vector<CapturedCase>* out, CaptureReport* report, std::string* error) {
+  if (!validFilter(options.filter, error)) return false;
+  // Row ids count on from the newest row, so they only start over when retention emptied the
+  // table: then every row is newer than the last round, whatever its id.
+  CaptureOptions o = options;
+  if (newestRequest(db) < o.after_request) o.after_request = 0;
+  if (newestFeedback(db) < o.after_feedback) o.after_feedback = 0;
   // Never behind where this round starts: feedback on an older request must not move it back.
   report->last_request = std::max(report->last_request, o.after_request);
   Capturing cx{o, {}, known, out, report};

@@ -117,6 +117,13 @@ TEST_CASE("simulate: a bad simulation file is refused with its line and exit 2")
   CHECK(code == 2);
   CHECK(out.find("no persona named 'pirate'") != std::string::npos);
 
+  std::string twice = writeSimulationFile(d.dir(), "twice", "customer", "judge_yes",
+                                          "[[scenarios]]\nname = \"a\"\ngoal = \"x\"\npersonas = [\"hostile\", \"hostile\"]\n");
+  auto [twice_code, twice_out] = outriggerEval(d, "simulate " + twice);
+  INFO(twice_out);
+  CHECK(twice_code == 2);
+  CHECK(twice_out.find("persona 'hostile' is named twice") != std::string::npos);
+
   std::string defined = writeSimulationFile(d.dir(), "defined", "customer", "judge_yes",
                                             "[[personas]]\nname = \"pirate\"\nprompt = \"You talk like a pirate.\"\n"
                                             "[[scenarios]]\nname = \"a\"\ngoal = \"x\"\npersonas = [\"pirate\"]\nmax_turns = 1\nunknown = 1\n");

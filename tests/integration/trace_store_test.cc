@@ -6,9 +6,12 @@
 
 #include <rapidjson/document.h>
 
+#include <atomic>
+#include <csignal>
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include <outrigger/client.h>
 
@@ -310,6 +313,64 @@ TEST_CASE("trace store: one trace shows at most 100 requests, and traces show an
   REQUIRE(grouped == 0);
   CHECK(stats.find('\x1b') == std::string::npos);
   CHECK(stats.find("evil\\x1b]52;c;SGVsbG8=\\x07") != std::string::npos);
+}
+
+namespace {
+
+// `retention_interval_ms` differs between the two generations, so the reload builds a new
+// exporter instance (an unchanged one is kept).
+std::string reloadingStoreConfig(const std::string& text, int retention_interval_ms) {
+  // Commits once a second, as by default: each instance's batch stays open that long.
+  return basicConfig("mode = \"fixed\"\ntext = \"" + text + "\"\nallow_request_overrides = true",
+                     "exporters = [\"traces\"]\n"
+                     "[instances.traces]\ntype = \"exporter.sqlite\"\n[instances.traces.config]\n"
+                     "path = \"@DIR@/traces.db\"\nretention_interval_ms = " + std::to_string(retention_interval_ms) + "\n");
+}
+
+}  // namespace
+
+// A reload builds a new exporter.sqlite instance on the same file while the old one still takes
+// the records of requests begun before it, both on the exporter thread. With a connection each,
+// one's open batch kept the other waiting for the write lock until it failed: records lost.
+TEST_CASE("trace store: a reload under load loses no record: old and new instances write one file") {
+  DaemonProcess d(reloadingStoreConfig("generation one", 1000));
+  REQUIRE(d.waitReady());
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok{0}, failed{0}, saw_new{0};
+  std::vector<std::thread> load;
+  for (int t = 0; t < 6; ++t) {
+    // Quick and slow requests: the old chain's slow ones still end, their records going to the old
+    // instance, while the new chain's quick ones go to the new one.
+    std::string latency = R"({"latency_ms": )" + std::to_string(t % 2 ? 1200 : 50) + "}";
+    load.emplace_back([&, latency] {
+      client::Client c(at(d));
+      while (!stop) {
+        auto r = c.chat(ask("q", latency));
+        if (!r.ok()) failed++;
+        else ok++, saw_new += r.value().content == "generation two";
+      }
+    });
+  }
+  std::this_thread::sleep_for(1500ms);
+  d.writeConfig(reloadingStoreConfig("generation two", 2000));
+  d.signal(SIGHUP);
+  auto deadline = std::chrono::steady_clock::now() + 15s;
+  while (saw_new < 40 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
+  std::this_thread::sleep_for(1s);  // requests of both chains end meanwhile
+  stop = true;
+  for (auto& t : load) t.join();
+  REQUIRE(saw_new >= 40);
+  CHECK(failed == 0);
+  size_t stored = 0;
+  for (int i = 0; i < 200 && stored < size_t(ok.load()); ++i) {
+    auto [status, out] = runCommand(traces(d, "list --json -n 100000"));
+    rapidjson::Document doc;
+    doc.Parse(out.c_str());
+    if (status == 0 && !doc.HasParseError() && doc.IsObject()) stored = doc["requests"].Size();
+    std::this_thread::sleep_for(25ms);
+  }
+  CHECK(stored == size_t(ok.load()));
+  CHECK(d.log().find("database is locked") == std::string::npos);
 }
 
 TEST_CASE("trace store: the embedded default config keeps one where outrigger traces looks by default") {

@@ -702,6 +702,23 @@ TEST_CASE("trace store: opening a store for writing does not wait for another wr
   REQUIRE(writer->commit(&error));
 }
 
+// Closing a writer empties the log with a TRUNCATE checkpoint, which waits for every other
+// writer: behind a second daemon's open batch (or `outrigger check` beside a live one) a close
+// took the whole 5 s busy timeout.
+TEST_CASE("trace store: closing a writer does not wait out another writer's open transaction") {
+  std::string path = testing::makeTempDir() + "/traces.db";
+  std::string error;
+  auto busy = openWriter(path);
+  auto closing = openWriter(path);
+  auto r = request("ee200000", "ee200000", "chat", "acme", kT0, 5);
+  telemetry::RecordView view(r);
+  REQUIRE(busy->writeRequest(*view.get(), &error));  // its transaction stays open
+  auto started = std::chrono::steady_clock::now();
+  closing.reset();
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(2));
+  REQUIRE(busy->commit(&error));
+}
+
 TEST_CASE("trace store: a file that is not a store, or a newer schema, is refused with a reason") {
   std::string dir = testing::makeTempDir();
   std::string error;
@@ -1063,4 +1080,68 @@ TEST_CASE("trace store: eval capture keeps a tool conversation's calls, and --fo
   o.after_feedback = second.last_feedback;
   std::vector<traces::CapturedCase> none;
   CHECK(capture(db.get(), o, &none).scanned == 0);
+}
+
+// Row ids count on from the newest row, so retention that empties the table starts them over:
+// continuous capture, looking after the last round's id, skipped every new row for good.
+TEST_CASE("trace store: eval capture --follow catches new rows after retention emptied the store") {
+  Store store;
+  auto failing = [](const std::string& n) {
+    auto r = request("cdcd00000000000000000000000000" + n, "cd000000000000" + n, "chat", "acme", kT0, 5,
+                     Code::kUnavailable);
+    r.capture = config::Capture::kFull;
+    static outrigger_message_view m{{"user", 4}, {"hello", 5}, {nullptr, 0}, {nullptr, 0}, nullptr, 0};
+    r.prompt = std::make_shared<chain::OwnedMessages>(std::initializer_list<chain::OwnedMessages::List>{{&m, 1}});
+    return r;
+  };
+  for (const char* n : {"01", "02", "03"}) store.add(failing(n));
+  traces::Database db = store.reader();
+  traces::CaptureOptions o;
+  std::vector<traces::CapturedCase> cases;
+  traces::CaptureReport first = capture(db.get(), o, &cases);
+  REQUIRE(first.last_request == 3);
+  std::string error;
+  {
+    traces::Database writer = traces::openStoreForWriting(store.path, &error);
+    REQUIRE(writer);
+    REQUIRE(traces::execute(writer.get(), "DELETE FROM requests", &error));  // as age retention does, all of it
+  }
+  store.add(failing("04"));
+  db = store.reader();
+  o.after_request = first.last_request;
+  std::vector<traces::CapturedCase> next;
+  traces::CaptureReport second = capture(db.get(), o, &next);
+  CHECK(second.scanned == 1);
+  CHECK(second.last_request == 1);
+}
+
+// The arm of each request was its first attempt's target, numbered over every attempt in the
+// store before the filter applied: a narrow filter on a full store ran past /traces/arms' deadline.
+TEST_CASE("trace store: comparing arms reads the rows the filter keeps, not the whole store") {
+  std::string path = testing::makeTempDir() + "/traces.db";
+  std::string error;
+  {
+    auto writer = openWriter(path);
+    for (int i = 0; i < 30000; ++i) {
+      char trace[33], root[17];
+      std::snprintf(trace, sizeof trace, "%032x", i + 1);
+      std::snprintf(root, sizeof root, "%016x", i + 1);
+      auto r = request(trace, root, i % 3000 == 0 ? "split" : "chat", "acme", kT0 + uint64_t(i), 5);
+      telemetry::RecordView view(r);
+      REQUIRE(writer->writeRequest(*view.get(), &error));
+    }
+    REQUIRE(writer->commit(&error));
+  }
+  traces::Database db = traces::openStoreForReading(path, &error);
+  REQUIRE(db);
+  traces::TraceFilter split;
+  split.route = "split";
+  traces::QueryLimits limits;
+  limits.timeout_ms = 100;  // the whole-store query took over 150 ms here, this one under 20
+  std::vector<traces::ArmRow> arms;
+  bool compared = traces::compareArms(db.get(), split, limits, &arms, &error);
+  INFO(error);
+  REQUIRE(compared);
+  REQUIRE(arms.size() == 1);
+  CHECK(arms[0].requests == 10);
 }
