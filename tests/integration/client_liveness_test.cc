@@ -10,8 +10,10 @@
 
 #include <signal.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <future>
 #include <mutex>
 #include <string>
@@ -452,4 +454,63 @@ TEST_CASE("an error carries the call's trace id and the guardrails' verdicts") {
   REQUIRE_FALSE(e.verdicts.empty());
   CHECK(e.verdicts.back().guardrail == "input_rules");
   CHECK(e.verdicts.back().verdict == 2);  // deny
+}
+
+// Destroying the client ended its calls UNAVAILABLE and retryable ("connection lost"); an on_end
+// retrying then started a call inside the destructor, whose new heartbeat thread aborted the
+// process when the destructor returned.
+TEST_CASE("a client destroyed with calls in flight ends them CANCELLED, and an on_end retrying them starts nothing") {
+  DaemonProcess d;
+  REQUIRE(d.waitReady());
+  std::mutex mu;
+  std::vector<client::Error> errors;
+  std::atomic<int> retries{0};
+  client::Client* current = nullptr;
+  std::function<void(const client::Result<client::Response>&)> on_end = [&](const client::Result<client::Response>& r) {
+    if (r.ok()) return;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      errors.push_back(r.error());
+    }
+    if (r.error().retryable && retries++ < 3) {
+      client::CallEvents again;
+      again.on_end = on_end;
+      current->start(ask("again", R"({"latency_ms": 5000})"), again, false);
+    }
+  };
+  {
+    client::Client c(at(d));
+    current = &c;
+    client::CallEvents events;
+    events.on_end = on_end;
+    c.start(ask("in flight", R"({"latency_ms": 5000})"), events, false);
+    std::this_thread::sleep_for(200ms);  // the sidecar has it
+  }
+  std::lock_guard<std::mutex> lock(mu);
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].code == client::StatusCode::kCancelled);
+  CHECK_FALSE(errors[0].retryable);
+  CHECK(retries == 0);
+}
+
+// The request carried the whole timeout however long the handshake took, so the sidecar worked
+// on past the time this client gave up (and then cancelled it).
+TEST_CASE("the sidecar gets what is left of a call's timeout after a slow handshake, and ends it at that deadline") {
+  DaemonProcess d;
+  REQUIRE(d.waitReady());
+  client::Client::Options opt = at(d);
+  opt.connect_timeout = 3s;
+  client::Client c(opt);
+  d.signal(SIGSTOP);  // the kernel accepts the connection; the HelloAck waits
+  Resume resume{d};
+  client::ChatRequest slow = ask("slow", R"({"latency_ms": 5000})");
+  slow.timeout = 2s;
+  auto call = inBackground([&] { return c.chat(slow); });
+  std::this_thread::sleep_for(800ms);
+  d.signal(SIGCONT);
+  Ended e = endWithin(call, 8s);
+  INFO(e.message);
+  CHECK(e.code == client::StatusCode::kDeadlineExceeded);
+  CHECK(e.message.find("no end from the sidecar") == std::string::npos);  // the sidecar's own end
+  CHECK(e.took < 2200ms);
 }

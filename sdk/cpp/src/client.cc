@@ -67,6 +67,9 @@ std::chrono::milliseconds wireTimeout(std::chrono::milliseconds t) {
 
 // The shortest heartbeat the daemon's config allows (server.heartbeat_ms).
 constexpr auto kMinHeartbeat = std::chrono::milliseconds(100);
+// The protocol's major version: a sidecar that answers another one is refused at the handshake.
+constexpr uint16_t kProtoMajor = 1;
+constexpr char kClientClosed[] = "the client was closed";
 
 // The milliseconds from now until `t` for poll(), at least 0 and rounded up.
 int pollMsUntil(Clock::time_point t) {
@@ -234,7 +237,7 @@ class Connection {
                                             static_cast<uint64_t>(w::Feature::Cancel) |
                                             static_cast<uint64_t>(w::Feature::Feedback) |
                                             static_cast<uint64_t>(w::Feature::GoAway));
-    auto hello = w::CreateHello(b, 1, 0, name, version, lang, opt.max_frame_size, features);
+    auto hello = w::CreateHello(b, kProtoMajor, 0, name, version, lang, opt.max_frame_size, features);
     finishFrame(b, 0, w::Body::Hello, hello.Union());
     std::string no_answer = "the sidecar on " + path + " did not complete the handshake in time (connect_timeout " +
                             std::to_string(opt.connect_timeout.count()) + " ms, or the call's deadline)";
@@ -259,6 +262,11 @@ class Connection {
     }
     if (f->body_type() != w::Body::HelloAck) return makeError(StatusCode::kInternal, "expected HelloAck");
     const w::HelloAck* ack = f->body_as_HelloAck();
+    if (ack->proto_major() != kProtoMajor) {
+      return makeError(StatusCode::kFailedPrecondition, "the sidecar speaks protocol " + std::to_string(ack->proto_major()) +
+                                                            "." + std::to_string(ack->proto_minor()) +
+                                                            ", this client speaks " + std::to_string(kProtoMajor) + ".0");
+    }
     max_frame_ = opt.max_frame_size;
     // The sidecar drops the connection, and every call on it, for a frame above its own limit.
     // HelloAck names the smaller of the two sizes (0: none): below ours, that is the sidecar's
@@ -275,7 +283,13 @@ class Connection {
     return std::nullopt;
   }
 
-  bool usable() const { return !broken_.load() && !going_away_.load(); }
+  bool usable() const { return !broken_.load() && !going_away_.load() && !client_closed_.load(); }
+  // The client is being destroyed: the calls still open end CANCELLED (not retryable), since a
+  // retry would go to a client that is going away.
+  void closeForClient() {
+    client_closed_ = true;
+    shutdownSocket();
+  }
   std::chrono::milliseconds heartbeat() const { return heartbeat_; }
   uint32_t maxSendFrame() const { return max_send_frame_; }
 
@@ -483,11 +497,11 @@ class Connection {
     if (!readExact(len_bytes, 4)) return false;
     uint32_t len = flatbuffers::ReadScalar<uint32_t>(len_bytes);
     if (len < 8 || len > max) return false;
-    buf->resize((len + 4 + 7) / 8);
+    buf->resize((size_t(len) + 4 + 7) / 8);  // 64-bit: a max near 4 GiB must not wrap
     auto* bytes = reinterpret_cast<uint8_t*>(buf->data());
     std::memcpy(bytes, len_bytes, 4);
     if (!readExact(bytes + 4, len)) return false;
-    *size = len + 4;
+    *size = size_t(len) + 4;
     flatbuffers::Verifier v(bytes, *size, 64, 1000000);
     return w::VerifySizePrefixedFrameBuffer(v);
   }
@@ -495,6 +509,7 @@ class Connection {
   void shutdownSocket() {
     if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
   }
+
 
   std::shared_ptr<Call> findCall(uint64_t sid, bool remove) {
     std::lock_guard<std::mutex> lock(calls_mu_);
@@ -561,7 +576,10 @@ class Connection {
       calls.swap(calls_);
       if (!lost_reason_.empty()) why += ": " + lost_reason_;
     }
-    for (auto& [sid, call] : calls) call->finish(makeError(StatusCode::kUnavailable, why, true));
+    for (auto& [sid, call] : calls) {
+      call->finish(client_closed_ ? makeError(StatusCode::kCancelled, kClientClosed)
+                                  : makeError(StatusCode::kUnavailable, why, true));
+    }
   }
 
   // The bytes deliverEnd would copy out of `e`. The verifier checks that every offset stays in
@@ -655,6 +673,7 @@ class Connection {
   std::deque<std::string> controls_;  // Cancels waiting for the write gate
   std::atomic<bool> broken_{false};
   std::atomic<bool> going_away_{false};
+  std::atomic<bool> client_closed_{false};
   std::thread reader_;
   std::atomic<bool> reader_running_{false};
   static inline thread_local const Connection* reading_ = nullptr;  // the connection a reader thread reads
@@ -680,6 +699,12 @@ class Client::Impl {
 
   ~Impl() {
     {
+      // From here no call opens a connection: an on_end that starts the next call as its call
+      // ends (CANCELLED, below) gets CANCELLED at once.
+      std::lock_guard<std::mutex> lock(mu_);
+      closing_ = true;
+    }
+    {
       std::lock_guard<std::mutex> lock(heartbeat_mu_);
       stopping_ = true;
     }
@@ -692,6 +717,7 @@ class Client::Impl {
       doomed.swap(retired_);
       if (current_) doomed.push_back(std::move(current_));
     }
+    for (const auto& c : doomed) c->closeForClient();
     doomed.clear();
     reapGraveyard();
   }
@@ -710,6 +736,10 @@ class Client::Impl {
     {
       std::unique_lock<std::mutex> lock(mu_);
       while (!c) {
+        if (closing_) {
+          *err = makeError(StatusCode::kCancelled, kClientClosed);
+          break;
+        }
         if (current_ && current_->usable()) {
           c = current_;
         } else if (!dialing_) {
@@ -837,7 +867,9 @@ class Client::Impl {
     }
   }
 
-  void buildRequest(flatbuffers::FlatBufferBuilder& b, uint64_t sid, const ChatRequest& r, bool streaming) {
+  // `timeout`: what is left of the call's own when the frame is built (0: none).
+  void buildRequest(flatbuffers::FlatBufferBuilder& b, uint64_t sid, const ChatRequest& r, bool streaming,
+                    std::chrono::milliseconds timeout) {
     std::vector<flatbuffers::Offset<w::Message>> msgs;
     for (const Message& m : r.messages) {
       std::vector<flatbuffers::Offset<w::ToolCall>> calls;
@@ -889,7 +921,7 @@ class Client::Impl {
     auto cache = w::CreateCacheControl(b, r.cache_bypass, r.cache_no_store, r.cache_ttl_ms);
     auto model = b.CreateString(r.model);
     auto req = w::CreateRequest(b, model, messages, params, streaming, meta,
-                                static_cast<uint32_t>(wireTimeout(r.timeout).count()), cache);
+                                static_cast<uint32_t>(timeout.count()), cache);
     Connection::finishFrame(b, sid, w::Body::Request, req.Union());
   }
 
@@ -919,7 +951,14 @@ class Client::Impl {
           std::lock_guard<std::mutex> lock(routes_mu_);
           routes_[id] = conn;  // before the frame leaves, so that its end finds the route to forget
         }
-        buildRequest(b, id, r, streaming);
+        // The time the handshake and the write lock took is the call's: the sidecar gets what is
+        // left, so it gives up when this client does.
+        auto left = std::chrono::milliseconds(0);
+        if (timeout.count() > 0) {
+          left = std::max(std::chrono::milliseconds(1),
+                          std::chrono::ceil<std::chrono::milliseconds>(call_deadline - Clock::now()));
+        }
+        buildRequest(b, id, r, streaming, left);
       }, write_by, &unsent);
       if (sid != 0) return sid;
       forget(sid_cell->load());
@@ -993,6 +1032,7 @@ class Client::Impl {
   std::shared_ptr<Connection> current_;
   std::vector<std::shared_ptr<Connection>> retired_;
   bool dialing_ = false;             // a handshake is under way (outside mu_)
+  bool closing_ = false;             // the client is being destroyed: no call opens a connection
   uint64_t dials_ = 0;               // handshakes ended
   Dial last_dial_;
   std::condition_variable dialed_;   // a handshake ended

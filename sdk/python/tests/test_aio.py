@@ -8,9 +8,10 @@ import time
 import pytest
 
 import outrigger
+import wirebuild
 from fakedaemon import FakeDaemon, oversized_frame_header
 from outrigger import AsyncClient, Metadata
-from waits import mock, run, until
+from waits import mock, run, unencodable_arguments, until
 
 
 def test_unary_and_metadata(fake: FakeDaemon, sock_path: str) -> None:
@@ -215,3 +216,58 @@ def test_connection_fatal_error_reports_each_streams_own_end(fake: FakeDaemon, s
             assert got[:2] == [(False, True, "corrupt"), (True, False, "unsent")]
             assert got[2][:2] == (True, False) and errors[2].origin == "client/connection"
     run(main)
+
+
+def test_an_unencodable_request_fails_without_taking_a_stream_slot(sock_path: str) -> None:
+    fake = FakeDaemon(sock_path, max_concurrent_streams=1).start()
+
+    async def main() -> None:
+        async with AsyncClient(sock_path, timeout=2.0) as client:
+            for arguments in unencodable_arguments():
+                with pytest.raises(outrigger.InvalidArgument) as info:
+                    await client.chat("bad", **arguments)
+                assert info.value.origin == "client/encode" and not info.value.retryable
+                assert (await client.chat("good")).content == "good"
+            with pytest.raises(outrigger.InvalidArgument):
+                async with client.stream("bad", max_tokens=-1):
+                    pass
+            with pytest.raises(outrigger.InvalidArgument):
+                await client.feedback("trace-1", "high")  # type: ignore[arg-type]
+            assert (await client.chat("last")).content == "last"
+    try:
+        run(main)
+    finally:
+        fake.stop()
+    sent = [r["body"]["messages"][0]["content"] for r in fake.frames("Request")]
+    assert sent == ["good"] * len(unencodable_arguments()) + ["last"]
+
+
+def test_a_call_cancelled_before_a_goaway_is_not_sent_again(fake: FakeDaemon, sock_path: str) -> None:
+    async def main() -> None:
+        async with AsyncClient(sock_path) as client:
+            async with client.stream("x", extra=mock(hang=True, deaf=True), timeout=3.0) as stream:
+                await until(lambda: fake.frames("Request"))
+                await stream.cancel()
+                await until(lambda: fake.frames("Cancel"))
+                fake.go_away(last_stream_id=0)
+                with pytest.raises(outrigger.Cancelled) as info:
+                    await stream.collect()
+                assert info.value.origin == "client"
+                await stream.cancel()  # already ended: nothing to send
+            await asyncio.sleep(0.1)  # a Request sent again would reach the fake meanwhile
+    run(main)
+    assert len(fake.frames("Request")) == 1 and len(fake.frames("Cancel")) == 1
+
+
+def test_a_frame_that_decodes_past_its_budget_drops_the_connection(fake: FakeDaemon, sock_path: str) -> None:
+    async def main() -> None:
+        async with AsyncClient(sock_path) as client:
+            task = asyncio.ensure_future(client.chat("x", extra=mock(hang=True)))
+            await until(lambda: fake.frames("Request"))
+            fake.send_all(wirebuild.tool_calls_end(1, 2048, 16 << 10, shared=True))  # 32 MiB if decoded
+            with pytest.raises(outrigger.Unavailable) as info:
+                await task
+            assert info.value.retryable and "decodes to more than" in info.value.message
+            assert (await client.chat("again")).content == "again"
+    run(main)
+    assert len(fake.conns) == 2

@@ -14,7 +14,7 @@ import outrigger
 import wirebuild
 from fakedaemon import FakeDaemon, oversized_frame_header
 from outrigger import Client, Metadata
-from waits import mock, wait_until
+from waits import mock, unencodable_arguments, wait_until
 
 
 def test_unary_echo(fake: FakeDaemon, sock_path: str) -> None:
@@ -472,3 +472,56 @@ def test_stream_ids_are_never_reused_on_a_connection(sock_path: str) -> None:
         assert len(ids) == 4 and ids[0] == 1 and all(a < b for a, b in zip(ids, ids[1:])), ids
     finally:
         fake.stop()
+
+
+def test_an_unencodable_request_fails_without_taking_a_stream_slot(sock_path: str) -> None:
+    # One stream slot: a request left registered after its encoding failed would hold it, and
+    # every later call would wait for it until its deadline.
+    fake = FakeDaemon(sock_path, max_concurrent_streams=1).start()
+    try:
+        with Client(sock_path, timeout=2.0) as client:
+            for arguments in unencodable_arguments():
+                with pytest.raises(outrigger.InvalidArgument) as info:
+                    client.chat("bad", **arguments)
+                assert info.value.origin == "client/encode" and not info.value.retryable
+                assert client.chat("good").content == "good"
+            with pytest.raises(outrigger.InvalidArgument):
+                client.stream("bad", max_tokens=-1)
+            with pytest.raises(outrigger.InvalidArgument):
+                client.feedback("trace-1", "high")  # type: ignore[arg-type]
+            assert client.chat("last").content == "last"
+        sent = [r["body"]["messages"][0]["content"] for r in fake.frames("Request")]
+        assert sent == ["good"] * len(unencodable_arguments()) + ["last"]
+    finally:
+        fake.stop()
+
+
+def test_a_call_cancelled_before_a_goaway_is_not_sent_again(fake: FakeDaemon, sock_path: str) -> None:
+    # The daemon ignores the Cancel, then goes away without having taken the stream: the call
+    # ends Cancelled here instead of going to a provider again on the next connection.
+    with Client(sock_path) as client:
+        pending = client.submit("x", extra=mock(hang=True, deaf=True), timeout=3.0)
+        wait_until(lambda: fake.frames("Request"))
+        pending.cancel()
+        wait_until(lambda: fake.frames("Cancel"))
+        fake.go_away(last_stream_id=0)
+        with pytest.raises(outrigger.Cancelled) as info:
+            pending.result()
+        assert info.value.origin == "client" and not info.value.reached_provider
+        pending.cancel()  # already ended: nothing to send
+        with pytest.raises(outrigger.Cancelled):
+            pending.result()
+        time.sleep(0.1)  # a Request sent again would reach the fake meanwhile
+    assert len(fake.frames("Request")) == 1 and len(fake.frames("Cancel")) == 1
+
+
+def test_a_frame_that_decodes_past_its_budget_drops_the_connection(fake: FakeDaemon, sock_path: str) -> None:
+    with Client(sock_path) as client:
+        pending = client.submit("x", extra=mock(hang=True))
+        wait_until(lambda: fake.frames("Request"))
+        fake.send_all(wirebuild.tool_calls_end(1, 2048, 16 << 10, shared=True))  # 32 MiB if decoded
+        with pytest.raises(outrigger.Unavailable) as info:
+            pending.result()
+        assert info.value.retryable and "decodes to more than" in info.value.message
+        assert client.chat("again").content == "again"
+    assert len(fake.conns) == 2

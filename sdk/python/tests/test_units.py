@@ -224,3 +224,25 @@ def test_chunk_budget_takes_any_chunk_when_nothing_waits() -> None:
     assert budget.admit(big)
     assert not budget.admit(small)  # 50 bytes wait unread: over the bound
     assert not budget.admit(small), "an exceeded budget stays exceeded"
+
+
+@pytest.mark.parametrize("calls,arg_bytes", [(8192, 32 << 10), (64, 1 << 20)])
+def test_offsets_sharing_one_string_past_the_decode_budget_are_refused(calls: int, arg_bytes: int) -> None:
+    # 8192 offsets to one 32 KiB string: a 64 KiB frame that would decode to 256 MiB (its tool
+    # calls alone are past the budget); 64 offsets to one 1 MiB string: its strings are.
+    frame = wirebuild.tool_calls_end(1, calls, arg_bytes, shared=True)
+    assert len(frame) < calls * 4 + arg_bytes + 1024
+    with pytest.raises(codec.FrameError, match="decodes to more than"):
+        codec.decode_frame(codec.split_size_prefix(frame))
+
+
+@pytest.mark.parametrize("calls,arg_bytes,shared", [
+    (8, 1 << 10, True),  # sharing alone is legal: a few references stay within the budget
+    (1, 3 << 20, False), (20000, 0, False), (20000, 16, False), (500, 4 << 10, False),
+])
+def test_frames_written_normally_stay_within_the_decode_budget(calls: int, arg_bytes: int, shared: bool) -> None:
+    frame = wirebuild.tool_calls_end(1, calls, arg_bytes, shared)
+    end = codec.decode_frame(codec.split_size_prefix(frame)).body
+    assert isinstance(end, codec.ResponseEnd) and len(end.tool_calls) == calls
+    assert len(end.tool_calls[-1].arguments) == arg_bytes
+    assert codec.decode_budget(len(frame)) == 4 * len(frame) + (64 << 10)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any, Awaitable, Callable, Dict, List, TypeVar
+
+from outrigger import CacheControl
 
 T = TypeVar("T")
 
@@ -31,3 +33,9 @@ def wait_until(cond: Callable[[], Any], timeout: float = 5.0) -> None:
 
 def mock(**kw: Any) -> dict:
     return {"mock": kw}
+
+
+def unencodable_arguments() -> List[Dict[str, Any]]:
+    """Call arguments the wire format cannot hold: each must fail with InvalidArgument."""
+    return [{"max_tokens": -1}, {"max_tokens": 2 ** 32}, {"seed": 2 ** 63}, {"temperature": "hot"},
+            {"cache": CacheControl(ttl_ms=-1)}, {"stop": ["END", None]}]

@@ -78,3 +78,34 @@ def encode(desc: Dict[str, Any]) -> bytes:
         _fn("Frame", "AddBody")(b, body)
     b.FinishSizePrefixed(_fn("Frame", "End")(b), FILE_IDENTIFIER)
     return bytes(b.Output())
+
+
+
+def tool_calls_end(stream_id: int, calls: int, arg_bytes: int, shared: bool) -> bytes:
+    """An OK ResponseEnd with `calls` tool calls. Shared: every offset points to one ToolCall table,
+    whose arguments string of `arg_bytes` a decoder copies once per offset; otherwise each call has
+    its own table and string, as a server writes them."""
+    b = flatbuffers.Builder(1024)
+
+    def tool_call(i: int) -> int:
+        name, args = b.CreateString("tool_%d" % i), b.CreateString("a" * arg_bytes)
+        _fn("ToolCall", "Start")(b)
+        _fn("ToolCall", "AddName")(b, name)
+        _fn("ToolCall", "AddArguments")(b, args)
+        return int(_fn("ToolCall", "End")(b))
+
+    first = tool_call(0)
+    offsets = [first] + [first if shared else tool_call(i) for i in range(1, calls)]
+    _fn("ResponseEnd", "StartToolCallsVector")(b, calls)
+    for offset in reversed(offsets):
+        b.PrependUOffsetTRelative(offset)
+    vector = b.EndVector()
+    _fn("ResponseEnd", "Start")(b)
+    _fn("ResponseEnd", "AddToolCalls")(b, vector)
+    end = _fn("ResponseEnd", "End")(b)
+    _fn("Frame", "Start")(b)
+    _fn("Frame", "AddStreamId")(b, stream_id)
+    _fn("Frame", "AddBodyType")(b, _BODY_NUMBERS["ResponseEnd"])
+    _fn("Frame", "AddBody")(b, end)
+    b.FinishSizePrefixed(_fn("Frame", "End")(b), FILE_IDENTIFIER)
+    return bytes(b.Output())

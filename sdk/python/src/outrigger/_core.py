@@ -158,7 +158,7 @@ QUEUED, SENT, DONE = "queued", "sent", "done"
 
 class Requeue:
     """Delivered to a call that the daemon will not process (its id is past a GoAway's
-    last_stream_id): the caller sends it again on a new connection."""
+    last_stream_id) and that was not cancelled: the caller sends it again on a new connection."""
 
 
 REQUEUE = Requeue()
@@ -194,9 +194,25 @@ def cancelled_before_send() -> Cancelled:
     return Cancelled(StatusCode.CANCELLED, "cancelled before it was sent", origin="client")
 
 
+def cancelled_unsent() -> Cancelled:
+    return Cancelled(StatusCode.CANCELLED, "cancelled; the daemon went away without starting it",
+                     origin="client")
+
+
 def queue_full(length: int) -> QueueFull:
     return QueueFull(StatusCode.RESOURCE_EXHAUSTED, "%d calls are already waiting to be sent" % length,
                      retryable=True, origin="client/queue")
+
+
+def encode_call(call: Call, stream_id: int) -> bytes:
+    """The call's frame under `stream_id`. Arguments the wire format cannot hold (a count out of
+    range, a number that is not one, a stop sequence that is not a string) make the builder raise
+    whatever it raises: that is the caller's INVALID_ARGUMENT, not a client failure."""
+    try:
+        return call.encode(stream_id, call.deadline)
+    except Exception as e:  # noqa: BLE001 - TypeError, ValueError, struct.error... from the builder
+        raise InvalidArgument(StatusCode.INVALID_ARGUMENT, "cannot encode the request: %s: %s"
+                              % (type(e).__name__, e), origin="client/encode") from e
 
 
 def frame_too_large(size: int, limit: int) -> InvalidArgument:
@@ -317,6 +333,12 @@ class Connection:
             del self.streams[call.stream_id]
         call.state, call.conn, call.stream_id = QUEUED, None, 0
 
+    def refuse(self, call: Call) -> None:
+        """Takes back a stream whose Request can never be written (it cannot be encoded, or is too
+        large): its slot is free again and the call is over."""
+        self.forget(call)
+        call.state = DONE
+
     def lose(self, reason: str) -> List[Tuple[Call, Event]]:
         """The socket is gone: every stream still open fails with a retryable UNAVAILABLE."""
         self.closed = True
@@ -361,9 +383,12 @@ class Connection:
         d.going_away = True
         for sid in [sid for sid in self.streams if sid > g.last_stream_id]:
             call = self.streams.pop(sid)
-            call.state, call.conn, call.stream_id = QUEUED, None, 0
+            # A call cancelled meanwhile is not sent again (it would reach a provider for a caller
+            # who asked to stop): it ends here, once.
+            stopped = call.cancel_sent or call.abandoned
+            call.state, call.conn, call.stream_id = DONE if stopped else QUEUED, None, 0
             if not call.abandoned:
-                d.deliveries.append((call, REQUEUE))
+                d.deliveries.append((call, cancelled_unsent() if stopped else REQUEUE))
         d.slots_freed = True
         d.drained = not self.streams
 

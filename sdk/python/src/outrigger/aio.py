@@ -209,12 +209,14 @@ class AsyncClient:
             front = True
             # No await from the admission check to the write: stream ids go out in order.
             sid = conn.state.open(call)
-            frame = call.encode(sid, call.deadline)
-            if len(frame) - 4 > conn.frames.max_frame_size:
-                conn.state.forget(call)
-                call.state = _core.DONE
+            try:
+                frame = _core.encode_call(call, sid)
+                if len(frame) - 4 > conn.frames.max_frame_size:
+                    raise _core.frame_too_large(len(frame) - 4, conn.frames.max_frame_size)
+            except OutriggerError:
+                conn.state.refuse(call)  # never written: its stream slot is free again
                 self._notify()
-                raise _core.frame_too_large(len(frame) - 4, conn.frames.max_frame_size)
+                raise
             if not conn.write(frame):
                 conn.state.forget(call)
                 continue

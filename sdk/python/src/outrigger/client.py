@@ -260,13 +260,15 @@ class Client:
                 if call.abandoned or expired:
                     raise _core.deadline_before_send() if expired else _core.cancelled_before_send()
                 sid = conn.state.open(call)
-            frame = call.encode(sid, deadline)
-            if len(frame) - 4 > conn.reader.max_frame_size:
+            try:
+                frame = _core.encode_call(call, sid)
+                if len(frame) - 4 > conn.reader.max_frame_size:
+                    raise _core.frame_too_large(len(frame) - 4, conn.reader.max_frame_size)
+            except OutriggerError:
                 with self._cv:
-                    conn.state.forget(call)
-                    call.state = _core.DONE
+                    conn.state.refuse(call)  # never written: its stream slot is free again
                     self._cv.notify_all()
-                raise _core.frame_too_large(len(frame) - 4, conn.reader.max_frame_size)
+                raise
             limit, own_deadline = _core.write_limit(deadline)
             sent, error = conn.out.write_within(frame, limit)
             return sent == len(frame) or self._write_cut(conn, call, sent, error, own_deadline)

@@ -3,7 +3,8 @@
 A frame on the socket is a little-endian u32 length L followed by L bytes holding a root `Frame`
 with file identifier "ORG1". `encode_*` return whole frames (prefix included), ready to write;
 `FrameReader` splits a byte stream back into frame payloads, enforcing the size limit before it
-buffers a frame; `decode_frame` turns one payload into the values the clients work with.
+buffers a frame; `decode_frame` turns one payload into the values the clients work with, refusing
+one that would decode to far more than its own size.
 """
 
 from __future__ import annotations
@@ -475,12 +476,55 @@ class Frame:
     body: FrameBody
 
 
-def _str(value: Optional[bytes]) -> str:
-    return "" if value is None else value.decode("utf-8", errors="replace")
+DECODE_BUDGET_FACTOR = 4
+DECODE_BUDGET_SLACK = 64 << 10
 
 
-def _opt_str(value: Optional[bytes]) -> Optional[str]:
-    return None if value is None else value.decode("utf-8", errors="replace")
+def decode_budget(frame_size: int) -> int:
+    """What a frame of `frame_size` bytes (length prefix included) may decode to. A frame written
+    normally decodes to about its own size: each string is read once, and a vector element's value
+    is about as big as the offset, table and strings that write it. The slack covers small frames."""
+    return DECODE_BUDGET_FACTOR * frame_size + DECODE_BUDGET_SLACK
+
+
+# What the decoder makes for one vector element before its strings (the Go SDK's counts).
+_TOOL_CALL_SIZE = 64
+_TOOL_CALL_DELTA_SIZE = 72
+_VERDICT_SIZE = 40
+
+
+class _Budget:
+    """Counts the bytes one frame decodes to. Fitting in the frame is not enough: many offsets may
+    point to one table or string, so a 4 MiB frame of offsets to a 2 MiB string would decode to
+    terabytes. Past the budget the frame is refused before more is copied."""
+
+    def __init__(self, payload_size: int) -> None:
+        self.frame_size = payload_size + 4
+        self.left = decode_budget(self.frame_size)
+
+    def charge(self, n: int) -> None:
+        self.left -= n
+        if self.left < 0:
+            raise FrameError("the %d-byte frame decodes to more than %d bytes (offsets "
+                             "shared many times)" % (self.frame_size, decode_budget(self.frame_size)))
+
+    def count(self, n: int, element_size: int) -> int:
+        """A vector's length, after checking that its offsets could fit in the frame and charging
+        the values the decoder makes for them."""
+        if 4 * n > self.frame_size:
+            raise FrameError("a vector of %d elements does not fit in the %d-byte frame"
+                             % (n, self.frame_size))
+        self.charge(n * element_size)
+        return n
+
+    def text(self, value: Optional[bytes]) -> str:
+        return self.opt_text(value) or ""
+
+    def opt_text(self, value: Optional[bytes]) -> Optional[str]:
+        if value is None:
+            return None
+        self.charge(len(value))
+        return value.decode("utf-8", errors="replace")
 
 
 def _status(value: int) -> StatusCode:
@@ -497,11 +541,18 @@ def _verdict(value: int) -> Verdict:
         return Verdict.ERROR
 
 
-def _read_tool_call(t: Any) -> ToolCall:
-    return ToolCall(id=_str(t.Id()), name=_str(t.Name()), arguments=_str(t.Arguments()), type=_str(t.Type()))
+def _read_tool_call(t: Any, b: _Budget) -> ToolCall:
+    return ToolCall(id=b.text(t.Id()), name=b.text(t.Name()), arguments=b.text(t.Arguments()),
+                    type=b.text(t.Type()))
 
 
-def _read_end(t: Any) -> ResponseEnd:
+def _read_verdicts(t: Any, b: _Budget) -> Tuple[GuardrailVerdict, ...]:
+    return tuple(
+        GuardrailVerdict(b.text(v.Guardrail()), _verdict(v.Verdict()), b.text(v.Reason()))
+        for v in (t.Verdicts(i) for i in range(b.count(t.VerdictsLength(), _VERDICT_SIZE))))
+
+
+def _read_end(t: Any, b: _Budget) -> ResponseEnd:
     usage = Usage()
     u = t.Usage()
     if u is not None:
@@ -511,55 +562,54 @@ def _read_end(t: Any) -> ResponseEnd:
         status=_status(t.Status()),
         retryable=bool(t.Retryable()),
         retry_after_ms=int(t.RetryAfterMs()),
-        origin=_str(t.Origin()),
-        message=_str(t.Message()),
-        content=_str(t.Content()),
-        finish_reason=_str(t.FinishReason()),
-        tool_calls=tuple(_read_tool_call(t.ToolCalls(i)) for i in range(t.ToolCallsLength())),
+        origin=b.text(t.Origin()),
+        message=b.text(t.Message()),
+        content=b.text(t.Content()),
+        finish_reason=b.text(t.FinishReason()),
+        tool_calls=tuple(_read_tool_call(t.ToolCalls(i), b)
+                         for i in range(b.count(t.ToolCallsLength(), _TOOL_CALL_SIZE))),
         usage=usage,
         cost_usd=float(t.CostUsd()),
         cache_hit=bool(t.CacheHit()),
-        trace_id=_str(t.TraceId()),
-        verdicts=tuple(
-            GuardrailVerdict(_str(v.Guardrail()), _verdict(v.Verdict()), _str(v.Reason()))
-            for v in (t.Verdicts(i) for i in range(t.VerdictsLength()))),
-        model=_str(t.Model()),
+        trace_id=b.text(t.TraceId()),
+        verdicts=_read_verdicts(t, b),
+        model=b.text(t.Model()),
         reached_provider=bool(t.ReachedProvider()),
         refusal=bool(t.Refusal()),
-        system_fingerprint=_str(t.SystemFingerprint()),
-        service_tier=_str(t.ServiceTier()),
+        system_fingerprint=b.text(t.SystemFingerprint()),
+        service_tier=b.text(t.ServiceTier()),
     )
 
 
-def _read_chunk(t: Any) -> Chunk:
+def _read_chunk(t: Any, b: _Budget) -> Chunk:
     deltas = []
-    for i in range(t.ToolCallsLength()):
+    for i in range(b.count(t.ToolCallsLength(), _TOOL_CALL_DELTA_SIZE)):
         d = t.ToolCalls(i)
-        deltas.append(ToolCallDelta(int(d.Index()), _opt_str(d.Id()), _opt_str(d.Type()), _opt_str(d.Name()),
-                                    _opt_str(d.Arguments())))
-    return Chunk(int(t.Seq()), _str(t.Delta()), tuple(deltas), bool(t.Refusal()))
+        deltas.append(ToolCallDelta(int(d.Index()), b.opt_text(d.Id()), b.opt_text(d.Type()), b.opt_text(d.Name()),
+                                    b.opt_text(d.Arguments())))
+    return Chunk(int(t.Seq()), b.text(t.Delta()), tuple(deltas), bool(t.Refusal()))
 
 
-def _read_body(body_type: int, t: Any) -> FrameBody:
+def _read_body(body_type: int, t: Any, b: _Budget) -> FrameBody:
     if body_type == BodyType.RESPONSE_CHUNK:
-        return _read_chunk(t)
+        return _read_chunk(t, b)
     if body_type == BodyType.RESPONSE_END:
-        return _read_end(t)
+        return _read_end(t, b)
     if body_type == BodyType.RESPONSE_START:
-        return StreamStart(_str(t.Model()), _str(t.Provider()), bool(t.CacheHit()), _str(t.TraceId()),
-                           _str(t.SystemFingerprint()), _str(t.ServiceTier()))
+        return StreamStart(b.text(t.Model()), b.text(t.Provider()), bool(t.CacheHit()), b.text(t.TraceId()),
+                           b.text(t.SystemFingerprint()), b.text(t.ServiceTier()))
     if body_type == BodyType.HELLO_ACK:
-        return ServerInfo(int(t.ProtoMajor()), int(t.ProtoMinor()), _str(t.ServerVersion()), int(t.MaxFrameSize()),
+        return ServerInfo(int(t.ProtoMajor()), int(t.ProtoMinor()), b.text(t.ServerVersion()), int(t.MaxFrameSize()),
                           int(t.MaxConcurrentStreams()), Feature(int(t.Features()) & 0xF), int(t.HeartbeatMs()))
     if body_type == BodyType.ERROR:
-        return ConnectionErrorBody(_status(t.Status()), _str(t.Message()), int(t.SupportedMajorMin()),
+        return ConnectionErrorBody(_status(t.Status()), b.text(t.Message()), int(t.SupportedMajorMin()),
                                    int(t.SupportedMajorMax()))
     if body_type == BodyType.PING:
         return Ping(int(t.Opaque()))
     if body_type == BodyType.PONG:
         return Pong(int(t.Opaque()))
     if body_type == BodyType.GOAWAY:
-        return GoAway(int(t.LastStreamId()), _str(t.Reason()), int(t.DrainMs()))
+        return GoAway(int(t.LastStreamId()), b.text(t.Reason()), int(t.DrainMs()))
     return UnknownBody(body_type)
 
 
@@ -600,7 +650,7 @@ def decode_frame(payload: bytes) -> Frame:
             raise FrameError("frame body type %d has no body" % body_type)
         body = reader()
         body.Init(table.Bytes, table.Pos)
-        return Frame(stream_id, _read_body(body_type, body))
+        return Frame(stream_id, _read_body(body_type, body, _Budget(len(payload))))
     except FrameError:
         raise
     except Exception as e:  # the Python runtime does not verify: a bad offset surfaces as any error
