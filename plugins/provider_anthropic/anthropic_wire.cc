@@ -426,8 +426,20 @@ StreamDecoder::Step StreamDecoder::decode(const SseEvent& event, StreamDelta* de
         ToolCallDelta t;
         t.index = it->second;
         t.arguments.assign(getString(*dl, "partial_json"));
+        if (!t.arguments.empty()) tools_with_input_.insert(t.index);
         delta->tool_calls.push_back(std::move(t));
       }
+    }
+  } else if (type == "content_block_stop") {
+    // A tool called without input streams one empty partial_json: its arguments are "{}", as the
+    // unary answer's `input: {}` reads and as OpenAI sends them, never "" (not JSON).
+    auto it = tool_index_.find(getUint(d, "index"));
+    if (it != tool_index_.end() && !tools_with_input_.count(it->second)) {
+      ToolCallDelta t;
+      t.index = it->second;
+      t.arguments = "{}";
+      tools_with_input_.insert(t.index);
+      delta->tool_calls.push_back(std::move(t));
     }
   } else if (type == "message_delta") {
     if (const Value* dl = member(d, "delta")) {

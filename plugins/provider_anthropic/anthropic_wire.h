@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -59,6 +60,7 @@ class StreamDecoder {
   uint32_t input_tokens_ = 0, cache_creation_ = 0, cache_read_ = 0;
   std::map<uint32_t, uint32_t> tool_index_;  // content block index -> tool call index
   uint32_t tools_started_ = 0;               // tool calls numbered so far: 0 .. tools_started_-1
+  std::set<uint32_t> tools_with_input_;      // tool calls some input_json_delta gave text
 };
 
 }  // namespace outrigger::providers::anthropic

@@ -226,6 +226,9 @@ void HttpProvider::pump(HttpCall* c) {
   while (!c->paused && !c->finished && !c->queue.empty()) {
     SseEvent ev = std::move(c->queue.front());
     c->queue.pop_front();
+    // The terminal event ends the answer: what a server sends after it (Anthropic-compatible ones
+    // that add OpenAI's "data: [DONE]", a repeated [DONE]) is not part of it.
+    if (c->terminal_seen) continue;
     StreamDelta delta;
     Failure failure;
     switch (decode(c, ev, &delta, &failure)) {
@@ -285,8 +288,15 @@ void HttpProvider::emit(HttpCall* c, const StreamDelta& d) {
     chunk.cache_write_tokens = head->cache_write_tokens;
   }
   outrigger_status st = host().providerChunk(c->handle, chunk);
-  if (st == OUTRIGGER_PAUSE) c->paused = true;
-  else if (st < 0) c->finished = true;  // the request ended meanwhile (deny, cancel, deadline)
+  if (st == OUTRIGGER_PAUSE) {
+    c->paused = true;
+  } else if (st == OUTRIGGER_E_STALE) {
+    stopTransfer(c);  // the request ended meanwhile (deny, cancel, deadline)
+  } else if (st < 0) {
+    // The host refused the chunk (text not UTF-8, a tool call index past its bound) and waits for
+    // this attempt's done, which fails: the transfer stops here, not at the deadline.
+    finishFailure(c, Failure(OUTRIGGER_CODE_UNAVAILABLE, true, 0, "the host refused a chunk of the upstream's answer"));
+  }
 }
 
 // The transfer ended and every event was handed on: report the outcome.

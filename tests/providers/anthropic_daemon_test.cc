@@ -165,3 +165,18 @@ TEST_CASE("anthropic via daemon: a refusal known at the end marks no chunk, what
     CHECK(text == (extra.empty() ? "I cannot email john.doe@example.com sorry" : "I cannot email <EMAIL_1> sorry"));
   }
 }
+
+// Some Anthropic-compatible servers end a stream with OpenAI's "data: [DONE]" after message_stop:
+// it was decoded as an event, was not JSON, and failed a whole answer the caller had received.
+TEST_CASE("anthropic via daemon: a [DONE] after message_stop leaves the answer whole") {
+  Rig rig(false);
+  REQUIRE(rig.anthropic.script(R"([{"fault":"after_terminal","text":"whole"}])"));
+  auto s = rig.client->stream(ask("hello"));
+  client::Chunk chunk;
+  std::string text;
+  while (s.next(&chunk)) text += chunk.delta;
+  INFO((s.result().ok() ? std::string() : s.result().error().message));
+  REQUIRE(s.result().ok());
+  CHECK(text == "whole");
+  CHECK(s.result().value().finish_reason == "stop");
+}

@@ -370,3 +370,27 @@ TEST_CASE("anthropic answers: text that is not UTF-8 is a malformed answer") {
                    &d, &f) == wire::StreamDecoder::Step::kError);
   CHECK(f.message.find("not valid UTF-8") != std::string::npos);
 }
+
+// Anthropic streams a tool called without input as one empty partial_json: the call's arguments
+// were "", which is not JSON; the unary answer's `input: {}` reads "{}".
+TEST_CASE("anthropic stream: a tool called without input has arguments {}, one with input keeps its own") {
+  wire::StreamDecoder dec;
+  std::map<uint32_t, std::string> arguments;
+  const char* events[][2] = {
+      {"content_block_start", R"({"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"t0","name":"now","input":{}}})"},
+      {"content_block_delta", R"({"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":""}})"},
+      {"content_block_stop", R"({"type":"content_block_stop","index":0})"},
+      {"content_block_start", R"({"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"t1","name":"f","input":{}}})"},
+      {"content_block_delta", R"({"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\"a\":"}})"},
+      {"content_block_delta", R"({"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"1}"}})"},
+      {"content_block_stop", R"({"type":"content_block_stop","index":1})"},
+  };
+  for (const auto& [name, data] : events) {
+    wire::StreamDelta d;
+    wire::Failure f;
+    REQUIRE(dec.decode(SseEvent{name, data, ""}, &d, &f) != wire::StreamDecoder::Step::kError);
+    for (const auto& t : d.tool_calls) arguments[t.index] += t.arguments;
+  }
+  CHECK(arguments[0] == "{}");
+  CHECK(arguments[1] == "{\"a\":1}");
+}

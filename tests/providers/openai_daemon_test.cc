@@ -601,3 +601,35 @@ TEST_CASE("openai via daemon: an upstream answer that is not UTF-8 is an error i
   CHECK(fine.rfind("HTTP/1.1 200", 0) == 0);
   CHECK(fine.find("Hello from upstream") != std::string::npos);
 }
+
+// The host refuses a chunk whose tool call index is past its bound: the provider stopped reading
+// without a done, so the request hung until its deadline while the transfer went on (and later
+// called back into the call it had freed).
+TEST_CASE("openai via daemon: a chunk the host refuses fails the attempt at once, not at the deadline") {
+  Rig rig;
+  std::string calls;
+  for (int i = 0; i < 1025; ++i) {
+    calls += std::string(i ? "," : "") + R"({"id":"c)" + std::to_string(i) + R"(","name":"f","arguments":"{}"})";
+  }
+  REQUIRE(rig.upstream.script(R"([{"fault":"ok","text":"","tool_calls":[)" + calls + "]}]"));
+  auto began = std::chrono::steady_clock::now();
+  Streamed s = stream(*rig.client, ask("many tools"));
+  auto took = std::chrono::steady_clock::now() - began;
+  REQUIRE_FALSE(s.result.ok());
+  INFO(s.result.error().message);
+  CHECK(s.result.error().code == StatusCode::kUnavailable);
+  CHECK(took < std::chrono::seconds(10));
+  auto next = rig.client->chat(ask("again"));
+  CHECK(next.ok());
+  CHECK(rig.daemon->alive());
+}
+
+TEST_CASE("openai via daemon: events after [DONE] are not part of the answer") {
+  Rig rig;
+  REQUIRE(rig.upstream.script(
+      R"([{"fault":"after_terminal","text":"all of it","then":"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\" and more\"}}]}\n\ndata: not json\n\n"}])"));
+  Streamed s = stream(*rig.client, ask("hello"));
+  INFO((s.result.ok() ? std::string() : s.result.error().message));
+  REQUIRE(s.result.ok());
+  CHECK(s.text == "all of it");
+}

@@ -346,6 +346,15 @@ TEST_CASE("secrets: by environment or file reference, errors without values") {
   REQUIRE(resolveSecret("file:" + path, &v, &e));
   CHECK(v == "sk-from-file");
   CHECK(redact("key sk-from-file here", "sk-from-file") == "key [redacted] here");
+  // A key kept with its line end (`echo key | base64` into a Kubernetes secret) would be a header
+  // value with a line break, refused on every request.
+  ::setenv("OUTRIGGER_TEST_SECRET", "sk-from-env\n", 1);
+  REQUIRE(resolveSecret("${OUTRIGGER_TEST_SECRET}", &v, &e));
+  CHECK(v == "sk-from-env");
+  REQUIRE(resolveSecret("sk-expanded-by-host\r\n", &v, &e));
+  CHECK(v == "sk-expanded-by-host");
+  ::setenv("OUTRIGGER_TEST_SECRET", "\n", 1);
+  CHECK_FALSE(resolveSecret("${OUTRIGGER_TEST_SECRET}", &v, &e));
 }
 
 TEST_CASE("openai embeddings request: texts, base64, dimensions, user and extra fields") {

@@ -29,6 +29,8 @@ waits that long before any answer (an error included):
                      the body's end (the last, empty chunk)
   hold_after_terminal   stream everything, the terminal event included, then hold the connection open for
                      "ms" (default 60000) before the body's end
+  after_terminal     stream everything, the terminal event included, then the raw SSE text of "then"
+                     (default OpenAI's "data: [DONE]", as some Anthropic-compatible servers add)
   malformed_json     a 200 whose body (or one stream event) is not JSON
   deep_json          valid JSON nested "depth" arrays deep (default 100000) as the body of a "code" answer
                      (default 200), or as one stream event after the head of a stream
@@ -410,6 +412,8 @@ class Handler(BaseHTTPRequestHandler):
                 time.sleep(gap)
         for e in terminal:
             self.chunk(e)
+        if fault == "after_terminal":
+            self.chunk(step.get("then", "data: [DONE]\n\n"))
         if fault == "reset_after_terminal":
             return self.reset()
         if fault == "hold_after_terminal":
