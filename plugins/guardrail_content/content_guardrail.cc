@@ -139,7 +139,9 @@ class ContentGuardrail final : public Guardrail {
     for (size_t i = 0; i < req.message_count; ++i) {
       if (!s.scansRole(view(req.messages[i].role))) continue;
       std::string error;
-      for (int hit : s.request_phrases.match(view(req.messages[i].content), true, true, &error)) {
+      // What a reader sees, as the injection rules read it: "nap<U+200B>alm" is "napalm".
+      const TextSignals seen = readSignals(view(req.messages[i].content));
+      for (int hit : s.request_phrases.match(seen.visible, true, true, &error)) {
         const BannedTopic& topic = s.request_topics[static_cast<size_t>(hit)];
         v.raise(topic.action, "message " + std::to_string(i) + " mentions banned topic '" + topic.name + "'");
       }

@@ -9,7 +9,8 @@ namespace {
 
 constexpr char kNonWord[] = R"([^\pL\pN_])";
 
-// "how to make" -> how\s{1,3}to\s{1,3}make: words quoted, the gaps bounded so matches are too.
+// "how to make" -> how[\s\pZ]{1,8}to[\s\pZ]{1,8}make: words quoted, the gaps (any Unicode space,
+// a no-break space included) bounded so matches are too.
 std::string phrasePattern(std::string_view phrase, size_t* bytes) {
   std::string out;
   size_t words = 0;
@@ -18,13 +19,14 @@ std::string phrasePattern(std::string_view phrase, size_t* bytes) {
     size_t j = i;
     while (j < phrase.size() && !isspace(static_cast<unsigned char>(phrase[j]))) ++j;
     if (j == i) break;
-    if (words++) out += R"(\s{1,3})";
+    if (words++) out += R"([\s\pZ]{1,8})";
     for (; i < j; ++i) {  // a typed apostrophe also matches the typographic one models write
       out += phrase[i] == '\'' ? std::string("['’]") : RE2::QuoteMeta(re2::StringPiece(phrase.data() + i, 1));
     }
   }
-  // Case folding can turn one byte into up to three (k -> U+212A), gaps take three each.
-  *bytes = 3 * phrase.size() + 3 * words;
+  // Case folding can turn one byte into up to three (k -> U+212A); a gap takes eight spaces of up
+  // to three bytes each.
+  *bytes = 3 * phrase.size() + 24 * words;
   return out;
 }
 

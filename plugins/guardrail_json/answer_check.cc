@@ -97,9 +97,11 @@ Finding checkAnswer(const AnswerRules& rules, std::string_view content, const st
     for (size_t i = 0; i < calls.size(); ++i) checkCall(rules, i, calls[i], settings, &f);
     return f;
   }
-  if (rules.check_tools && rules.tool_choice == "required" && !rules.tools.empty()) {
+  // "required", or the name of the one tool to call: either way the answer must call one.
+  const std::string& choice = rules.tool_choice;
+  if (rules.check_tools && !rules.tools.empty() && !choice.empty() && choice != "auto" && choice != "none") {
     f.tool_problem = true;
-    addError(&f, settings, "tool_choice was \"required\", yet the answer calls no function");
+    addError(&f, settings, "tool_choice was \"" + choice + "\", yet the answer calls no function");
     return f;
   }
   if (rules.json_content) checkContent(rules, content, settings, &f);

@@ -20,14 +20,25 @@ const char kToken[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01234
 // Digits next to a number: a letter or digit, a '-'/'.' that joins more digits on, or the
 // number's own separator joining another group ("6448 4059 9695" of "6448 4059 9695 8074", or
 // the digits inside "GB02 HATT 0291 4222 2103 06").
-bool digitBoundary(std::string_view span, char before2, char before, char after, char after2) {
+// `short_group_after`: what follows the separator is not a group of a longer number but a card's
+// expiry (" 12/27").
+bool digitBoundary(std::string_view span, char before2, char before, char after, char after2,
+                   bool short_group_after = false) {
   if (isAlnum(before) || isAlnum(after)) return false;
   if (in(before, "-.") && isDigit(before2)) return false;
   if (in(after, "-.") && isDigit(after2)) return false;
   auto joins = [&](char sep, char next) {
     return sep != 0 && span.find(sep) != std::string_view::npos && (isDigit(next) || (next >= 'A' && next <= 'Z'));
   };
-  return !joins(before, before2) && !joins(after, after2);
+  return !joins(before, before2) && (short_group_after || !joins(after, after2));
+}
+
+// `after` starts with a separator, then a month and '/' ("12/27", "1/27"). Three digits could be a
+// CVV, but also the last group of a 19-digit number grouped 4-4-4-4-3: that stays a join.
+bool shortGroupAfter(std::string_view after) {
+  size_t digits = 0;
+  while (1 + digits < after.size() && isDigit(after[1 + digits])) ++digits;
+  return digits >= 1 && digits <= 2 && 1 + digits < after.size() && after[1 + digits] == '/';
 }
 
 // The part of each validator that reads only the two bytes after a match (0 past the text):
@@ -224,7 +235,7 @@ double Detector::judge(std::string_view text, uint64_t base, uint32_t pattern, u
     ptrdiff_t k = static_cast<ptrdiff_t>(i) + delta;
     return k >= 0 && static_cast<size_t>(k) < text.size() ? text[static_cast<size_t>(k)] : 0;
   };
-  return validates(e.check, span, at(f, -2), at(f, -1), at(t, 0), at(t, 1)) ? score : -1;
+  return validates(e.check, span, at(f, -2), at(f, -1), text.substr(t, Detector::kLookahead)) ? score : -1;
 }
 
 double Detector::contextDelta(std::string_view before_match, const EntitySpec& e) {
@@ -250,13 +261,14 @@ double Detector::contextDelta(std::string_view before_match, const EntitySpec& e
   return delta;
 }
 
-bool Detector::validates(Check check, std::string_view span, char b2, char b1, char a1, char a2) const {
+bool Detector::validates(Check check, std::string_view span, char b2, char b1, std::string_view after) const {
+  const char a1 = after.size() > 0 ? after[0] : 0, a2 = after.size() > 1 ? after[1] : 0;
   if (!endAllowed(check, a1, a2)) return false;
   switch (check) {
     case Check::kNone: return true;
     case Check::kEmail: return !in(b1, "._%+-") && !isAlnum(b1) && emailValid(span);
     case Check::kPhone: return b1 != '+' && digitBoundary(span, b2, b1, a1, a2) && phone_.valid(span);
-    case Check::kCard: return digitBoundary(span, b2, b1, a1, a2) && cardValid(span);
+    case Check::kCard: return digitBoundary(span, b2, b1, a1, a2, shortGroupAfter(after)) && cardValid(span);
     case Check::kIban: return !isAlnum(b1) && ibanValid(span);
     case Check::kSsn: return digitBoundary(span, b2, b1, a1, a2) && ssnValid(span);
     case Check::kIpv4: return !isAlnum(b1) && b1 != '.' && ipv4Valid(span);

@@ -2,8 +2,8 @@
 // scored (base confidence, context words before it), the longest confirmed match per start is
 // kept, and overlapping detections are resolved (the longer wins, then the higher score).
 //
-// Every decision about a match depends only on the match, the byte after it and at most
-// kLookbehind bytes before it. That locality is what lets a stream decide a prefix of the text
+// Every decision about a match depends only on the match, at most kLookahead bytes after it and
+// at most kLookbehind bytes before it. That locality is what lets a stream decide a prefix of the text
 // as the whole text would (stream_redactor.h).
 #pragma once
 
@@ -36,6 +36,8 @@ struct DetectorSettings {
 class Detector {
  public:
   static constexpr size_t kLookbehind = 64;
+  // Bytes after a match its validator reads: a card's expiry after it (" 12/27") needs four.
+  static constexpr size_t kLookahead = 4;
 
   // Compiles the patterns; nullptr and `error` when one does not compile or has no bounded
   // length (a stream could not know how much to hold back).
@@ -77,8 +79,9 @@ class Detector {
   double judge(std::string_view text, uint64_t base, uint32_t pattern, uint64_t from, uint64_t to) const;
   // What the context words in the sentence before a match add to its confidence.
   static double contextDelta(std::string_view before_match, const EntitySpec& e);
-  // The entity's validator, with the two bytes before and after the match (0 past the text).
-  bool validates(Check check, std::string_view span, char b2, char b1, char a1, char a2) const;
+  // The entity's validator, with the two bytes before the match (0 before the text) and the
+  // kLookahead bytes after it (fewer at the text's end).
+  bool validates(Check check, std::string_view span, char b2, char b1, std::string_view after) const;
 
   DetectorSettings settings_;
   PhoneValidator phone_;

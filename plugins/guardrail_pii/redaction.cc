@@ -90,15 +90,36 @@ void Redactor::apply(std::string_view text, uint64_t base, uint64_t from, uint64
   out->append(text.substr(at - base, to - at));
 }
 
+// A character of `value` from byte `i`: its length, and whether a mask hides it (a letter or digit,
+// or any character outside ASCII: "Крот" and "Zürich" are masked whole, not their ASCII bytes).
+static size_t maskUnit(std::string_view value, size_t i, bool* hidden) {
+  unsigned char c = static_cast<unsigned char>(value[i]);
+  if (c < 0x80) {
+    *hidden = std::isalnum(c) != 0;
+    return 1;
+  }
+  *hidden = true;
+  size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+  return std::min(len, value.size() - i);
+}
+
 std::string Redactor::mask(std::string_view value) const {
-  size_t alnums = 0;
-  for (char c : value) alnums += std::isalnum(static_cast<unsigned char>(c)) ? 1 : 0;
-  const size_t keep = alnums > policy_.mask_keep * 2 ? policy_.mask_keep : 0;  // short values: mask all
-  std::string out(value);
+  size_t hidden_units = 0;
+  for (size_t i = 0; i < value.size();) {
+    bool hidden = false;
+    i += maskUnit(value, i, &hidden);
+    hidden_units += hidden;
+  }
+  const size_t keep = hidden_units > policy_.mask_keep * 2 ? policy_.mask_keep : 0;  // short values: mask all
+  std::string out;
+  out.reserve(value.size());
   size_t seen = 0;
-  for (char& c : out) {
-    if (!std::isalnum(static_cast<unsigned char>(c))) continue;
-    if (seen++ < alnums - keep) c = policy_.mask_char;
+  for (size_t i = 0; i < value.size();) {
+    bool hidden = false;
+    size_t len = maskUnit(value, i, &hidden);
+    if (hidden && seen++ < hidden_units - keep) out.push_back(policy_.mask_char);
+    else out.append(value.substr(i, len));
+    i += len;
   }
   return out;
 }

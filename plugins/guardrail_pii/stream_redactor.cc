@@ -5,7 +5,7 @@
 namespace outrigger::pii {
 
 namespace {
-constexpr uint64_t kLookahead = 2;
+constexpr uint64_t kLookahead = Detector::kLookahead;
 }  // namespace
 
 std::string StreamRedactor::start(Scanner& scanner) { return scanner.open(&stream_); }
@@ -16,8 +16,8 @@ std::string StreamRedactor::feed(Scanner& scanner, std::string_view chunk, std::
   text_.append(chunk);
   length_ += chunk.size();
   if (std::string err = detector_.locate(scanner, text_, base_, ends, &matches_); !err.empty()) return err;
-  // Validators read two bytes past a match: those stay back too, with whatever a match could
-  // still be growing over before them.
+  // Validators read kLookahead bytes past a match: those stay back too, with whatever a match
+  // could still be growing over before them.
   const uint64_t held = length_ - released_;
   if (held <= kLookahead) return {};
   const std::string_view settled(text_.data() + (released_ - base_), held - kLookahead);

@@ -4,7 +4,7 @@
 //
 // Each chunk goes through the Vectorscan stream once; what is released is the longest prefix
 // that no match still in progress can reach:
-//   1. hold back the last two bytes (validators look that far past a match) and, before them,
+//   1. hold back the last Detector::kLookahead bytes (validators look that far past a match) and, before them,
 //      the longest suffix some pattern could still be matching (Detector::liveSuffix): a match
 //      starting before that is complete, and so are the bytes after it;
 //   2. move the cut back to the start of any confirmed match that crosses it, so overlapping

@@ -46,12 +46,18 @@ class PatternSet {
     }
     if (!set_->Compile()) throw std::runtime_error(std::string(what) + " patterns do not compile (too large?)");
   }
-  // The first matching pattern, or nullptr.
-  const std::string* match(std::string_view text) const {
+  // The first matching pattern, or nullptr; `*failed` when RE2 could not tell (its DFA ran out of
+  // memory: RE2::Set has no slower fallback), which a deny list must not read as no match.
+  const std::string* match(std::string_view text, bool* failed) const {
+    *failed = false;
     if (!set_) return nullptr;
     std::vector<int> hits;
-    if (!set_->Match(re2::StringPiece(text.data(), text.size()), &hits) || hits.empty()) return nullptr;
-    return &sources_[static_cast<size_t>(hits.front())];
+    RE2::Set::ErrorInfo info{};
+    if (!set_->Match(re2::StringPiece(text.data(), text.size()), &hits, &info)) {
+      *failed = info.kind != RE2::Set::kNoError;
+      return nullptr;
+    }
+    return hits.empty() ? nullptr : &sources_[static_cast<size_t>(hits.front())];
   }
 
  private:
@@ -148,11 +154,16 @@ class RulesGuardrail final : public Guardrail {
   }
 
   outrigger_status scan(std::string_view text, const std::string& where, outrigger_guardrail_result& result) {
-    if (const std::string* p = deny_.match(text)) {
+    bool failed = false;
+    if (const std::string* p = deny_.match(text, &failed)) {
       reason_ = where + " matches deny pattern " + *p;
       return deny(result);
     }
-    if (const std::string* p = flag_.match(text)) {
+    if (failed) {
+      reason_ = where + " could not be checked against the deny patterns (the matcher ran out of memory)";
+      return deny(result);
+    }
+    if (const std::string* p = flag_.match(text, &failed)) {
       reason_ = where + " matches flag pattern " + *p;
       result.verdict = OUTRIGGER_VERDICT_FLAG;
       result.reason = str(reason_);

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cmath>
 #include <cstdio>
+#include <unordered_set>
 #include <utility>
 
 namespace outrigger::budget {
@@ -30,9 +31,12 @@ std::shared_ptr<Ledger> Ledger::create(BudgetPolicy policy, std::unique_ptr<Spen
   std::vector<SpendRow> rows;
   if (!ledger->store_->load(ledger->policy_.name, ledger->pruneBefore(now_ms), &rows, error)) return nullptr;
   std::lock_guard<std::mutex> lock(ledger->mu_);
+  // Every key with spending in its window comes back, max_keys or not (tenants' shares may have
+  // held up to twice as many, and a reload may have lowered it): a key left out would be admitted
+  // afresh, and its first write would replace the spending stored for its bucket. A ledger fuller
+  // than max_keys only refuses new keys until enough of these leave their window.
   for (const SpendRow& row : rows) {
     if (!ledger->policy_.window.counts(row.start, now_ms)) continue;
-    if (ledger->keys_.size() >= ledger->policy_.max_keys && !ledger->keys_.count(row.key)) continue;
     auto [at, added] = ledger->keys_.try_emplace(row.key);
     if (added) ledger->share_.added(row.key);
     KeyState& ks = at->second;
@@ -276,6 +280,17 @@ int64_t Ledger::pruneBefore(int64_t now_ms) const {
   return current - policy_.window.seconds - policy_.window.bucketSeconds(current);
 }
 
+void Ledger::latestPerBucket(std::vector<SpendRow>* rows) {
+  std::unordered_set<std::string> seen;
+  std::vector<SpendRow> kept;
+  for (auto it = rows->rbegin(); it != rows->rend(); ++it) {  // the newest come last
+    std::string bucket = it->key + '\x1f' + std::to_string(it->start);
+    if (seen.insert(std::move(bucket)).second) kept.push_back(std::move(*it));
+  }
+  std::reverse(kept.begin(), kept.end());
+  *rows = std::move(kept);
+}
+
 bool Ledger::write(int64_t now_ms, bool prune) {
   if (!store_) return true;
   std::lock_guard<std::mutex> serial(flush_mu_);
@@ -300,9 +315,12 @@ bool Ledger::write(int64_t now_ms, bool prune) {
     }
   }
   if (rows.empty() && prune_before == 0) return true;
+  latestPerBucket(&rows);
   std::string error;
   if (store_->write(name, rows, prune_before, now_ms, &error)) return true;
-  unwritten_ = std::move(rows);  // rows carry whole amounts: a newer row for the same bucket wins
+  // Kept for the next flush. Rows carry whole amounts, so a newer row for the same bucket replaces
+  // an older one: while the store keeps failing these stay one per bucket, not one per flush.
+  unwritten_ = std::move(rows);
   std::lock_guard<std::mutex> lock(mu_);
   error_ = "cannot write budget \"" + name + "\": " + error;
   has_error_.store(true, std::memory_order_release);

@@ -133,6 +133,8 @@ class Ledger {
                       double limit, int64_t reset_ms) const;
   int64_t pruneBefore(int64_t now_ms) const;
   bool write(int64_t now_ms, bool prune);
+  // One row per (key, bucket), the last of each: rows carry whole amounts.
+  static void latestPerBucket(std::vector<SpendRow>* rows);
 
   static constexpr int64_t kFullSweepEveryMs = 1000;
 

@@ -208,6 +208,8 @@ TEST_CASE("phrases match as whole words, any case, any spacing, either apostroph
   CHECK(m.match("a bombastic speech", true, true, &err).empty());
   CHECK(m.match("atombomb", true, true, &err).empty());
   CHECK(m.match("How  to\nmake bread", true, true, &err) == std::vector<int>{0});
+  CHECK(m.match("how    to make bread", true, true, &err) == std::vector<int>{0});  // four spaces
+  CHECK(m.match("how\u00A0to\u3000make bread", true, true, &err) == std::vector<int>{0});  // Unicode spaces
   CHECK(m.match("I can\xE2\x80\x99t do that", true, true, &err) == std::vector<int>{1});
   // A window cut from a longer text: its edges are not word boundaries.
   CHECK(m.match("bomb", false, false, &err).empty());

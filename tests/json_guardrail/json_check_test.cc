@@ -463,6 +463,11 @@ TEST_CASE("tool_choice is kept: none, required and a named tool") {
   CHECK(checkAnswer(r, "", {{"get_time", "{}"}}, {}).ok);
   r.tool_choice = "get_weather";
   CHECK_FALSE(checkAnswer(r, "", {{"get_time", "{}"}}, {}).ok);
+  Finding text_only = checkAnswer(r, "Sunny", {}, {});  // a named tool forces a call, as "required" does
+  CHECK_FALSE(text_only.ok);
+  REQUIRE_FALSE(text_only.errors.empty());
+  CHECK(text_only.errors[0].find("tool_choice was \"get_weather\", yet the answer calls no function") != std::string::npos);
+  CHECK(checkAnswer(r, "", {{"get_weather", R"({"city":"Oslo"})"}}, {}).ok);
 }
 
 TEST_CASE("the repair prompt lists the errors, names the schema, and quotes a withheld answer cut to size") {

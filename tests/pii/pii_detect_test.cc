@@ -158,6 +158,15 @@ TEST_CASE("validators: Luhn, card schemes and lengths, IBAN mod-97 and country l
   CHECK_FALSE(jwtValid("eyJmb28iOiJiYXIifQ.eyJzdWIiOiIxIn0.abcdefghijklmnop"));  // no "alg"
 }
 
+// A space-grouped card right before its expiry was taken for part of a longer number and let
+// through whole. Three digits after it stay a join: they may be a 19-digit number's last group.
+TEST_CASE("a space-grouped card right before its expiry is found") {
+  Fixture f;
+  CHECK(f.found("Card 4111 1111 1111 1111 12/27 please") == "4111 1111 1111 1111");
+  CHECK(f.found("Card 4111 1111 1111 1111 1/27") == "4111 1111 1111 1111");
+  CHECK(f.found("Card 4111 1111 1111 1111 8074 5") == "");
+}
+
 TEST_CASE("every built-in entity is found, and its checksum-broken or out-of-range look-alikes are not") {
   Fixture f;
   CHECK(f.found(kCorpus[0]) == "jane.roe+news@mail.example.co.uk|+44 20 7946 0958|(415) 555-2671");
@@ -396,6 +405,18 @@ TEST_CASE("custom patterns and deny lists are entities with their own labels and
   CHECK_THROWS_WITH(parsePiiSettings(R"({"actions": {"passport": "deny"}})"), Catch::Contains("passport"));
   CHECK_THROWS_WITH(parsePiiSettings(R"({"custom": [{"name": "x", "pattern": "(unclosed"}]})"), Catch::Contains("(unclosed"));
   CHECK_THROWS_WITH(parsePiiSettings(R"({"phone_regions": ["QQ"]})"), Catch::Contains("QQ"));
+}
+
+// Only ASCII letters and digits were masked: a value in another script went out unchanged, though
+// the verdict said it was redacted.
+TEST_CASE("mask hides every character of a value outside ASCII too, keeping the trailing ones of a long one") {
+  Fixture f(R"({"entities": ["email"], "deny_lists": [{"name": "codename", "terms": ["\u041a\u0440\u043e\u0442", "Z\u00fcrich Nord Gleis"]}],
+               "actions": {"codename": "mask"}})");
+  PlaceholderBook book;
+  Outcome o;
+  CHECK(f.unary("Agent \u041a\u0440\u043e\u0442 here", book, &o) == "Agent **** here");
+  CHECK(o.changed);
+  CHECK(f.unary("at Z\u00fcrich Nord Gleis", book) == "at ****** **** *leis");
 }
 
 TEST_CASE("a detector failure is an error, never an empty result") {

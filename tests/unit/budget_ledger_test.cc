@@ -287,3 +287,68 @@ TEST_CASE("budget ledger: the flusher thread writes changed spending without bei
   }
   CHECK(stored == Approx(0.25));
 }
+
+namespace {
+
+// A store in memory that can be told to fail its writes; it counts the rows each write was given.
+class FakeStore final : public SpendStore {
+ public:
+  std::vector<SpendRow> rows;
+  bool failing = false;
+  std::vector<size_t> written;
+  bool load(const std::string&, int64_t since, std::vector<SpendRow>* out, std::string*) override {
+    for (const SpendRow& r : rows) {
+      if (r.start >= since) out->push_back(r);
+    }
+    return true;
+  }
+  bool write(const std::string&, const std::vector<SpendRow>& in, int64_t, int64_t, std::string* error) override {
+    written.push_back(in.size());
+    if (failing) {
+      *error = "disk full";
+      return false;
+    }
+    rows.insert(rows.end(), in.begin(), in.end());
+    return true;
+  }
+};
+
+}  // namespace
+
+// Keys past max_keys (tenants' shares allow up to twice as many, and a reload may lower it) were
+// left out at the restart: admitted afresh, their first write replaced the stored spending.
+TEST_CASE("budget ledger: a restart brings back every key with spending in its window, past max_keys too") {
+  BudgetPolicy p = usdPolicy(1.0);
+  p.key_label = "user";
+  p.max_keys = 2;
+  auto store = std::make_unique<FakeStore>();
+  int64_t day = WindowSpec{WindowKind::kDaily, 0}.bucketStart(kNow);
+  for (const char* key : {"a/1", "a/2", "b/1"}) store->rows.push_back({key, day, 1.0, 0, false});
+  std::string error;
+  auto ledger = Ledger::create(p, std::move(store), kNow, &error);
+  REQUIRE(ledger);
+  for (const char* key : {"a/1", "a/2", "b/1"}) {
+    INFO(key);
+    CHECK(ledger->spent(key, kNow).usd == Approx(1.0));
+    CHECK_FALSE(ledger->reserve(key, {0.1, 0}, kNow).admitted);
+  }
+}
+
+TEST_CASE("budget ledger: while the store fails, the rows kept for it stay one per bucket") {
+  auto store = std::make_unique<FakeStore>();
+  FakeStore* fake = store.get();
+  fake->failing = true;
+  std::string error;
+  auto ledger = Ledger::create(usdPolicy(100.0), std::move(store), kNow, &error);
+  REQUIRE(ledger);
+  for (int i = 0; i < 20; ++i) {
+    ledger->settle("acme", {}, {0.01, 0}, kNow + i);
+    CHECK_FALSE(ledger->flush(kNow + i));
+  }
+  REQUIRE(fake->written.size() == 20);
+  CHECK(fake->written.back() == 1);
+  fake->failing = false;
+  CHECK(ledger->flush(kNow + 30));
+  REQUIRE(fake->rows.size() == 1);
+  CHECK(fake->rows[0].usd == Approx(0.2));
+}
