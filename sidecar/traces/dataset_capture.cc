@@ -140,12 +140,16 @@ Row readRow(const Statement& s) {
 }
 
 // The captured prompt, when it holds text: a record that kept only the prompt's shape (a denied
-// prompt; capture "full" in stores written before records said "metadata" for it) has none.
+// prompt, one a skipped guardrail never vetted; capture "full" in stores written before records
+// said "metadata" for it) has none: empty contents, and tool calls with names but no arguments.
 bool promptWithText(const Row& r, rapidjson::Document* prompt) {
   if (r.capture != "full" || prompt->Parse(r.prompt.c_str()).HasParseError() || !prompt->IsArray()) return false;
   for (const auto& m : prompt->GetArray()) {
-    if (!stringOf(m, "content").empty() || (m.HasMember("tool_calls") && m["tool_calls"].IsArray() && !m["tool_calls"].Empty())) {
-      return true;
+    if (!stringOf(m, "content").empty()) return true;
+    auto calls = m.FindMember("tool_calls");
+    if (calls == m.MemberEnd() || !calls->value.IsArray()) continue;
+    for (const auto& c : calls->value.GetArray()) {
+      if (!stringOf(c, "arguments").empty()) return true;
     }
   }
   return false;

@@ -1145,3 +1145,25 @@ TEST_CASE("trace store: comparing arms reads the rows the filter keeps, not the 
   REQUIRE(arms.size() == 1);
   CHECK(arms[0].requests == 10);
 }
+
+// A prompt kept as its shape (a skipped guardrail never vetted it, while the answer was shown)
+// says capture full; its tool calls keep their names, not their arguments. It was written as an
+// eval case of empty messages and argument-less calls.
+TEST_CASE("trace store: a prompt kept as its shape with tool calls is no eval case") {
+  Store store;
+  auto r = request("fefe0000000000000000000000000001", "fe00000000000001", "chat", "acme", kT0, 1, Code::kUnavailable);
+  outrigger_tool_call_view call{{"call_1", 6}, {"function", 8}, {"lookup_order", 12}, {"{\"id\":\"77\"}", 11}};
+  outrigger_message_view m[] = {{{"user", 4}, {"where is order 77?", 18}, {nullptr, 0}, {nullptr, 0}, nullptr, 0},
+                                {{"assistant", 9}, {nullptr, 0}, {nullptr, 0}, {nullptr, 0}, &call, 1}};
+  telemetry::CaptureLimits limits;
+  limits.prompt_vetted = false;
+  limits.answer_shown = true;
+  telemetry::captureContent(&r, config::Capture::kFull, m, 2, "", {}, limits);
+  REQUIRE(r.capture == config::Capture::kFull);
+  store.add(r);
+  traces::Database db = store.reader();
+  std::vector<traces::CapturedCase> cases;
+  traces::CaptureReport report = capture(db.get(), {}, &cases);
+  CHECK(report.without_text == 1);
+  CHECK(cases.empty());
+}
