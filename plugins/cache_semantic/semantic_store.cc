@@ -209,6 +209,21 @@ bool SemanticStore::add(const std::string& key, const float* vector, std::string
   std::lock_guard<std::mutex> lock(mu_);
   Partition* p = nullptr;
   try {
+    // One entry per question in a partition: an answer stored again for the same text and vector
+    // (the one a re-ask got after a guardrail rejected a hit's) takes the old one's place, rather
+    // than sitting beside it at the same distance, where the older could go on winning.
+    if (auto same = partitions_.find(key); same != partitions_.end() && same->second->live > 0) {
+      std::vector<uint8_t> near(width);
+      quantize(vector, limits_.dims, near.data());
+      for (const auto& [approx, label] : nearestApprox(same->second.get(), near.data(), limits_.candidates)) {
+        const Entry* old = same->second->slots[label].get();
+        // The same text embeds to the same vector: both must agree.
+        if (old && old->query == query && 1.0f - dot(vector, old->vector.data(), limits_.dims) < 1e-4f) {
+          remove(same->second.get(), label);  // may free the partition: it is found again below
+          break;
+        }
+      }
+    }
     auto e = std::make_unique<Entry>();
     e->vector.assign(vector, vector + limits_.dims);
     e->query = std::move(query);

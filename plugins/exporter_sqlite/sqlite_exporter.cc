@@ -9,6 +9,7 @@
 
 #include <rapidjson/document.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -103,11 +104,18 @@ class SqliteExporter final : public Exporter {
     // The timer belongs to the exporter thread's loop: it starts once that thread adopts this
     // instance (never during `outrigger check`).
     host.instancePost([this](outrigger_status st) {
-      if (st == OUTRIGGER_OK) startTimer();
+      if (st != OUTRIGGER_OK) return;
+      adopted_.store(true, std::memory_order_release);
+      startTimer();
     });
   }
 
-  ~SqliteExporter() override { commit(); }
+  // Only an instance the exporter thread adopted wrote anything, and only there may it touch the
+  // writer: one a rejected reload built is destroyed on the main thread while the writer it
+  // shares takes the live instance's records.
+  ~SqliteExporter() override {
+    if (adopted_.load(std::memory_order_acquire)) commit();
+  }
 
   outrigger_status exportRecord(const outrigger_record_view& r) override {
     if (!writer_) return OUTRIGGER_E_INTERNAL;
@@ -194,6 +202,7 @@ class SqliteExporter final : public Exporter {
   uint32_t since_retention_ms_ = 0;
   Retention retention_{static_cast<int64_t>(7 * 24 * 3600e9), 256ull << 20};
   bool timer_running_ = false;  // exporter thread only
+  std::atomic<bool> adopted_{false};
 };
 
 }  // namespace

@@ -39,12 +39,15 @@ const StageHooks CacheStage::kStore = {
       // After a re-ask the answer is stored under the conversation the lookup saw, not the re-ask's
       // (that, the rejected answer and the repair prompt), which no caller sends: the next caller
       // asking it gets the answer the guardrails accepted, in place of the one they rejected.
-      outrigger_request_view asked = ctx.view_;
+      // The view is the request's, as every hook's: valid until it ends.
+      const outrigger_request_view* asked = &ctx.view_;
       if (ctx.asked_conversation_) {
-        asked.messages = ctx.asked_conversation_->messages;
-        asked.message_count = ctx.asked_conversation_->count;
+        ctx.asked_conversation_->view = ctx.view_;
+        ctx.asked_conversation_->view.messages = ctx.asked_conversation_->messages;
+        ctx.asked_conversation_->view.message_count = ctx.asked_conversation_->count;
+        asked = &ctx.asked_conversation_->view;
       }
-      stage.instance->cache()->store(stage.instance->handle(), &asked, &answer);
+      stage.instance->cache()->store(stage.instance->handle(), asked, &answer);
       return OUTRIGGER_OK;
     },
     [](RequestContext& ctx, const Stage&, outrigger_status) {

@@ -304,6 +304,7 @@ class RequestContext final {
     std::unique_ptr<OwnedMessages> owned;
     const outrigger_message_view* messages = nullptr;
     size_t count = 0;
+    outrigger_request_view view{};  // the request's view with these messages, for the stores
   };
   std::optional<AskedConversation> asked_conversation_;
   uint32_t reasks_ = 0;

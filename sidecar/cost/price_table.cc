@@ -51,7 +51,12 @@ void PriceTable::add(ModelPrice price) {
   // name that is only another entry's alias becomes an entry of its own and leaves that one be.
   if (auto it = by_key_.find(key); it != by_key_.end() && it->second->key() == key) {
     auto& slot = *std::find_if(entries_.begin(), entries_.end(), [&](const auto& e) { return e.get() == it->second; });
-    for (const std::string& a : price.aliases) by_key_[price.provider + "/" + a] = slot.get();
+    for (const std::string& a : price.aliases) {
+      std::string alias = price.provider + "/" + a;
+      auto named = by_key_.find(alias);
+      if (named != by_key_.end() && named->second->key() == alias) continue;  // an entry of its own
+      by_key_[alias] = slot.get();
+    }
     *slot = std::move(price);
     return;
   }

@@ -79,6 +79,8 @@ const std::vector<std::string> kCorpus = {
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
     "-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\nKUpRKfFLfRYC9AIKjbJTWit+CqvjWYzvQwECAwEAAQ==\n-----END RSA PRIVATE KEY----- done",
     "<EMAIL_1> wrote to <EMAIL_1> and <PHONE_2>; a@b.c is not an address, x@y.io is. Ends with 4111111111111111",
+    // A grouped card is found only with the four bytes after it read: its expiry, or another group.
+    "Card 4111 1111 1111 1111 12/27 please; ref 99 4111 1111 1111 1111 123 12/27 ok; 4111 1111 1111 1111 8/29",
 };
 
 }  // namespace
@@ -179,6 +181,7 @@ TEST_CASE("every built-in entity is found, and its checksum-broken or out-of-ran
   CHECK(f.labels(kCorpus[6]) == std::vector<std::string>{"AWS_SECRET_KEY", "JWT"});
   CHECK(f.labels(kCorpus[7]) == std::vector<std::string>{"PRIVATE_KEY"});
   CHECK(f.found(kCorpus[8]) == "x@y.io|4111111111111111");
+  CHECK(f.found(kCorpus[9]) == "4111 1111 1111 1111|4111 1111 1111 1111");
 }
 
 TEST_CASE("context words raise or lower confidence") {

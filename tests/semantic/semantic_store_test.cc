@@ -162,6 +162,24 @@ TEST_CASE("the guard reads operators between numbers, digits of other scripts, f
   }
 }
 
+// A re-ask after a guardrail rejected a hit stores the accepted answer for the same question: it
+// sat beside the rejected one at the same distance, and the older could go on winning.
+TEST_CASE("an answer stored again for the same question in a partition takes the old one's place") {
+  SemanticStore store(limits());
+  auto v = unitVector(30), w = unitVector(31);
+  REQUIRE(store.add("p", v.data(), "q", marksOf("q"), answer("rejected"), kLater));
+  REQUIRE(store.add("p", w.data(), "other", marksOf("other"), answer("kept"), kLater));
+  REQUIRE(store.add("p", v.data(), "q", marksOf("q"), answer("accepted"), kLater));
+  CHECK(store.counts().entries == 2);
+  Match m = store.find("p", v.data(), marksOf("q"), 0.99f, kNow);
+  REQUIRE(m.hit);
+  CHECK(m.answer.content == "accepted");
+  CHECK(store.find("p", w.data(), marksOf("other"), 0.99f, kNow).answer.content == "kept");
+  // Another partition's entry for the same question is its own.
+  REQUIRE(store.add("p2", v.data(), "q", marksOf("q"), answer("p2's"), kLater));
+  CHECK(store.counts().entries == 3);
+}
+
 TEST_CASE("the entry bound evicts the least recently used entry") {
   SemanticStore store(limits(2));
   auto a = unitVector(10), b = unitVector(11), c = unitVector(12);

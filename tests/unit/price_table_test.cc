@@ -193,6 +193,12 @@ TEST_CASE("config [prices]: an entry named like another entry's alias prices tha
   CHECK(canonical->context_window == 200000);
   // Dated ids fall back to the canonical entry, as before the override.
   CHECK(table.value()->find({"anthropic"}, "claude-sonnet-4-20250514")->input == 3e-6);
+  // Whatever comes after it: the canonical entry overridden later, naming the alias again.
+  auto later = cost::buildPriceTable("", {{"anthropic", "claude-sonnet-4-0", 1e-6, 2e-6, {}, {}, {}, 0, 0, 0, {}, "test"},
+                                          {"anthropic", "claude-sonnet-4", 4e-6, 8e-6, {}, {}, {}, 0, 0, 0, {"claude-sonnet-4-0"}, "test"}});
+  REQUIRE(later.ok());
+  CHECK(later.value()->get("anthropic/claude-sonnet-4-0")->input == 1e-6);
+  CHECK(later.value()->get("anthropic/claude-sonnet-4")->input == 4e-6);
 }
 
 TEST_CASE("config [prices]: entries override the embedded table, a missing file fails the chain build") {
