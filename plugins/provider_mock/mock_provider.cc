@@ -36,6 +36,7 @@ constexpr char kSchema[] = R"json({
     "fail_every": {"type": "integer", "minimum": 0, "maximum": 4294967295, "description": "every Nth request fails, chat and embeddings counted together (0: never)"},
     "fail_code": {"enum": ["CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"], "description": "the code a failure ends with (default UNAVAILABLE); a typo is refused, not UNKNOWN"},
     "fail_retryable": {"type": "boolean"},
+    "fail_billed": {"type": "boolean", "description": "those failures report the prompt's tokens as used, as an upstream that billed them"},
     "allow_request_overrides": {"type": "boolean", "description": "honour params.extra_json {\"mock\": {...}}"},
     "seed": {"type": "integer", "maximum": 9223372036854775807},
     "model": {"type": "string", "minLength": 1, "description": "the model answers name (default mock-1)"},
@@ -129,6 +130,7 @@ class MockProvider final : public Provider {
     fail_every_ = uintOr(d, "fail_every", 0);
     if (d.HasMember("fail_code")) fail_code_ = d["fail_code"].GetString();
     fail_retryable_ = d.HasMember("fail_retryable") && d["fail_retryable"].GetBool();
+    fail_billed_ = d.HasMember("fail_billed") && d["fail_billed"].GetBool();
     overrides_ = d.HasMember("allow_request_overrides") && d["allow_request_overrides"].GetBool();
     embed_dims_ = uintOr(d, "embedding_dimensions", 8);
     if (d.HasMember("model")) model_ = d["model"].GetString();
@@ -415,6 +417,7 @@ class MockProvider final : public Provider {
     jobs_.erase(k);
     if (fault) {
       outrigger_response_view r = makeError(codeFromName(fault->code), fault->message, fault->retryable, fault->retry_after_ms);
+      if (fail_billed_) r.usage.prompt_tokens = job.prompt_tokens;
       host().providerDone(job.handle, r);
       return;
     }
@@ -487,6 +490,7 @@ class MockProvider final : public Provider {
   uint32_t latency_ms_ = 0, jitter_ms_ = 0, chunks_ = 1, interval_ms_ = 0, fail_every_ = 0;
   std::string fail_code_;
   bool fail_retryable_ = false;
+  bool fail_billed_ = false;
   bool overrides_ = false;
   uint64_t count_ = 0;
   std::mt19937_64 rng_;

@@ -172,3 +172,16 @@ TEST_CASE("metrics: a hedge that takes over from a failed first attempt counts i
   CHECK(r.error().code == client::StatusCode::kResourceExhausted);
   CHECK(adminMetric(rig.d, "outrigger_answer_overflows_total") == 1);
 }
+
+// A first attempt that failed while hedged, after its upstream billed it, gave that usage back:
+// the request reported the winner's alone while the cost counters counted both.
+TEST_CASE("metrics: a billed attempt that failed while hedged keeps its usage in the request's") {
+  HedgedBound rig("billed", "mode = \"fixed\"\ntext = \"never\"\nfail_every = 1\nfail_billed = true\nlatency_ms = 300\n",
+                  "other", "mode = \"fixed\"\ntext = \"hedged answer\"\nlatency_ms = 600\n");
+  auto r = rig.ask(4);  // a prompt of 4 words: 4 tokens to the mock
+  INFO((r.ok() ? std::string() : r.error().message));
+  REQUIRE(r.ok());
+  CHECK(r.value().content == "hedged answer");
+  CHECK(r.value().usage.prompt_tokens == 4 + 4);
+  CHECK(r.value().usage.completion_tokens == 2);
+}
