@@ -50,6 +50,10 @@ void sequenceAt(const unsigned char* p, const unsigned char* end, size_t* need, 
 const simdjson::implementation& validator() {
   static const simdjson::implementation* const chosen = [] {
     const auto& all = simdjson::get_available_implementations();
+    // Until first used, the active implementation is a stand-in that detects the CPU again on
+    // every call it passes on (a quarter of a worker's CPU on an AVX2-only machine, where nothing
+    // below replaced it); its first use puts the one it picked in its place: that one is kept.
+    (void)simdjson::get_active_implementation()->name();
     const simdjson::implementation* active = simdjson::get_active_implementation();
     if (active->name() == "icelake") {
       const simdjson::implementation* avx2 = all["haswell"];
@@ -63,6 +67,8 @@ const simdjson::implementation& validator() {
 }
 
 }  // namespace
+
+const simdjson::implementation& utf8Validator() { return validator(); }
 
 // simdjson's validator (SIMD, chosen for the CPU at run time) checks text in many scripts at
 // gigabytes a second, where a loop per character ran at about 470 MB/s and took 11% of a token

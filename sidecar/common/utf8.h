@@ -6,11 +6,18 @@
 #include <string>
 #include <string_view>
 
+namespace simdjson {
+class implementation;
+}
+
 namespace outrigger {
 
 // True when `text` is well-formed UTF-8 (Unicode's definition: no overlongs, surrogates or code
 // points past U+10FFFF), checked by simdjson.
 bool validUtf8(std::string_view text);
+// The simdjson implementation validUtf8 uses: one of those simdjson has for this CPU, never the
+// stand-in that detects the CPU on each call.
+const simdjson::implementation& utf8Validator();
 
 // The longest prefix of `text` of at most `max_bytes` that ends between code points; at least
 // one code point when the text is not empty, so a caller splitting text always makes progress.
