@@ -146,6 +146,12 @@ InstanceSettings Parser::instance(const std::string& name, const toml::table& t)
     if (v == "deny") s.on_error = OnError::kDeny;
     else if (v == "skip") s.on_error = OnError::kSkip;
     else fail(*oe, "'on_error' must be \"deny\" or \"skip\"");
+    // A request cannot go on without its provider's answer: skip would read as a promise the
+    // chain does not keep (a failure the provider reports through its done falls back instead).
+    if (s.on_error == OnError::kSkip && s.kind == "provider") {
+      fail(*oe, "'on_error' cannot be \"skip\" for a provider: a request has no answer without it; give the route "
+                "another target to fall back to");
+    }
   }
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);

@@ -142,7 +142,7 @@ void Parser::http(const toml::table& t, HttpSettings* s) const {
     } else if (key == "write_buffer_high_water") {
       s->write_buffer_high_water = uint(v, key, 1ull << 32);
     } else if (key == "abort_check_ms") {
-      s->abort_check_ms = static_cast<uint32_t>(uint(v, key, 60000));
+      s->abort_check_ms = static_cast<uint32_t>(uint(v, key, 60000, 1));
     } else if (key == "http2") {
       s->http2 = boolean(v, key);
     } else if (key == "require_key") {

@@ -111,10 +111,13 @@ struct InstanceLoop::Transfer {
   static void onComplete(void* u, const outrigger_http_result* result) noexcept {
     std::unique_ptr<Transfer> t(static_cast<Transfer*>(u));
     InstanceLoop* self = t->owner.get();
-    self->forgetTransfer(t->id);
+    bool registered = self->forgetTransfer(t->id, /*still_live=*/true);
     ++self->depth_;
     t->sink.on_complete(t->user_data, result);
     --self->depth_;
+    // Live until its last call returned: a teardown off the loop must not destroy the instance
+    // under it.
+    if (registered) self->live_.fetch_sub(1);
   }
 };
 
@@ -253,16 +256,15 @@ void InstanceLoop::onTimer(uv_timer_t* handle) {
   InstanceLoop* self = t->owner;
   // A teardown is queued: the timer's final call comes from retire().
   if (self->state_.load(std::memory_order_acquire) != State::kBound) return;
-  if (!t->repeating) {  // this call is its final one
-    self->timers_.erase(t->id);
-    self->live_.fetch_sub(1);
-  }
+  if (!t->repeating) self->timers_.erase(t->id);  // this call is its final one
   t->running = true;
   ++self->depth_;
   t->fn(t->user_data, OUTRIGGER_OK);
   --self->depth_;
   t->running = false;
   if (!t->repeating) {
+    // Live until its call returned: a teardown off the loop must not destroy the instance under it.
+    self->live_.fetch_sub(1);
     closeAndFree(t, reinterpret_cast<uv_handle_t*>(&t->handle));
   } else if (t->ended) {
     self->finalTimer(t);
@@ -433,10 +435,11 @@ outrigger_status InstanceLoop::httpResume(uint64_t transfer_id) {
   return http_->resume(http_owner_, transfer_id);
 }
 
-void InstanceLoop::forgetTransfer(uint64_t transfer_id) {
-  if (transfers_.erase(transfer_id) == 0) return;
-  live_.fetch_sub(1);
+bool InstanceLoop::forgetTransfer(uint64_t transfer_id, bool still_live) {
+  if (transfers_.erase(transfer_id) == 0) return false;
+  if (!still_live) live_.fetch_sub(1);
   http_->forget(http_owner_, transfer_id);
+  return true;
 }
 
 void InstanceLoop::abortTransfers() {

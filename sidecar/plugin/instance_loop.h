@@ -114,7 +114,9 @@ class InstanceLoop : public std::enable_shared_from_this<InstanceLoop> {
   static void onTimer(uv_timer_t* handle);
   static void onPoll(uv_poll_t* handle, int status, int events);
   void abortTransfers();
-  void forgetTransfer(uint64_t transfer_id);
+  // Unregisters a transfer; true when it was registered. `still_live`: its last call is about to
+  // run, and the caller counts it out of live_ once that returned.
+  bool forgetTransfer(uint64_t transfer_id, bool still_live = false);
 
   const bool bindable_;
   mutable std::mutex mu_;  // state_ changes, loop_, early_, in_flight_, teardown_
@@ -131,7 +133,8 @@ class InstanceLoop : public std::enable_shared_from_this<InstanceLoop> {
   std::unordered_map<uint64_t, Timer*> timers_;
   std::unordered_map<uint64_t, Watch*> watches_;
   std::unordered_map<uint64_t, Transfer*> transfers_;  // by the HTTP client's transfer id
-  std::atomic<size_t> live_{0};  // timers_ + watches_ + transfers_, read by deferTeardown on any thread
+  std::atomic<size_t> live_{0};  // timers_ + watches_ + transfers_, and the one-shot timer or transfer whose
+                                 // last call runs; read by deferTeardown on any thread
   uint64_t next_id_ = 1;
   int depth_ = 0;  // callbacks of this instance running on the loop
 };

@@ -64,6 +64,11 @@ TEST_CASE("the exporter queue's byte bound is 128 MiB unless set, and at least 1
   CHECK(s->exporter_queue_max_bytes == 8u << 20);
   CHECK(errorOf("[exporter]\nqueue_max_bytes = 1000\n").find("'queue_max_bytes' must be between 1048576 and") !=
         std::string::npos);
+  // 0 turned off the check that cancels the chain request of an HTTP/1 client that went away.
+  CHECK(errorOf("[http]\nabort_check_ms = 0\n").find("'abort_check_ms' must be between 1 and 60000") != std::string::npos);
+  // Accepted and ignored: a provider whose start failed ended the request all the same.
+  CHECK(errorOf("[instances.p]\ntype = \"provider.mock\"\non_error = \"skip\"\n").find("cannot be \"skip\" for a provider") !=
+        std::string::npos);
 }
 
 TEST_CASE("the heartbeat announced to clients is 5 s unless set, 0 for none, else at least 100 ms") {

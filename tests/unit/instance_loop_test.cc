@@ -3,6 +3,9 @@
 // an instance torn down with live timers and watches ends them all before its destroy runs.
 #include <catch2/catch.hpp>
 
+#include <atomic>
+#include <chrono>
+
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -439,6 +442,35 @@ TEST_CASE("an instance released inside its own callback is destroyed after that 
   CHECK(g_events.front() == "tick:ok");
   CHECK(g_events[1] == "callback returns");
   CHECK(g_events.back() == "destroy");
+}
+
+// A one-shot timer left the instance's live count before its call ran: the last reference dropped
+// on another thread meanwhile destroyed the instance under the running callback.
+TEST_CASE("an instance released off its loop while its one-shot timer's call runs is destroyed after that call") {
+  Rig rig;
+  static std::atomic<bool> entered{false}, released{false}, destroyed_inside{false};
+  static Rig* current = nullptr;
+  entered = released = destroyed_inside = false;
+  current = &rig;
+  Rec once{"once"};
+  once.on_ok = [](Rec*) {
+    entered = true;
+    for (int i = 0; i < 2000 && !released; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    destroyed_inside = current->destroyed();
+    return true;
+  };
+  uint64_t id = 0;
+  rig.onLoop([&] { REQUIRE(rig.timer(1, 0, &once, &id) == OUTRIGGER_OK); });
+  rig.onLoop([&] { rig.engine.setChain(nullptr); });  // the rig's own reference is the last
+  std::thread other([&] {
+    while (!entered) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    rig.instance.reset();  // off the loop, while the callback runs on it
+    released = true;
+  });
+  REQUIRE(rig.runUntil([&] { return rig.destroyed(); }, 5000));
+  other.join();
+  CHECK(once.ok == 1);
+  CHECK_FALSE(destroyed_inside);
 }
 
 TEST_CASE("a stopping engine ends its instances' timers and binds nothing afterwards") {
