@@ -14,6 +14,7 @@
 #include "outrigger_generated.h"
 #include "plugin/str_view.h"
 #include "telemetry/exporter_thread.h"
+#include "telemetry/span_trace.h"
 
 namespace outrigger::chain {
 
@@ -42,9 +43,10 @@ RequestContext::~RequestContext() = default;
 void RequestContext::buildViews() {
   // The front decided the tenant from the caller's credentials (the socket's peer rules).
   if (tenant_override_) views_.metadata.tenant = {tenant_override_->data(), tenant_override_->size()};
-  // A W3C traceparent from the caller keeps its trace id; otherwise mint one.
-  std::string_view tp = sv(views_.metadata.traceparent);
-  trace_id_ = tp.size() >= 55 && tp[2] == '-' ? std::string(tp.substr(3, 32)) : engine_.newTraceId();
+  // A well-formed W3C traceparent from the caller keeps its trace id; otherwise (none, or one
+  // whose ids are not hex or all zeros) the request starts a trace of its own.
+  trace_id_ = telemetry::traceIdOf(sv(views_.metadata.traceparent));
+  if (trace_id_.empty()) trace_id_ = engine_.newTraceId();
   caller_model_ = std::string(views_.model);
   model_ = requestModel();
 

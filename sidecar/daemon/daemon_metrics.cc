@@ -40,9 +40,11 @@ std::string Daemon::metricsText() const {
   size_t ipc_conns = 0, http_conns = 0;
   for (const auto& w : workers_) {
     w->httpMetrics().mergeInto(&snap);
-    started += w->engineCounters().started.load();
+    // Ends read before starts: a request that starts and ends between the reads is counted
+    // started, never ended without its start (which would wrap the gauge below).
     finished += w->engineCounters().finished.load();
     failed += w->engineCounters().failed.load();
+    started += w->engineCounters().started.load();
     ipc_conns += w->connections();
     http_conns += w->httpConnections();
   }
@@ -53,7 +55,7 @@ std::string Daemon::metricsText() const {
   out += http::renderScalar("outrigger_chain_requests_finished_total", "counter", "Requests that ended OK.", double(finished));
   out += http::renderScalar("outrigger_chain_requests_failed_total", "counter", "Requests that ended with an error.", double(failed));
   out += http::renderScalar("outrigger_requests_in_flight", "gauge", "Requests started and not yet ended.",
-                            double(started - finished - failed));
+                            double(started >= finished + failed ? started - finished - failed : 0));
   out += http::renderScalar("outrigger_socket_connections", "gauge", "Open wire-protocol connections.", double(ipc_conns));
   out += http::renderScalar("outrigger_http_connections", "gauge", "Open HTTP connections.", double(http_conns));
   out += http::renderScalar("outrigger_config_generation", "gauge", "Generation of the live config.", double(generation_));
@@ -92,7 +94,7 @@ std::string Daemon::metricsText() const {
   plugins.collect(liveInstances());
   std::string published = plugins.render(out);
   out += published;
-  out += http::renderScalar("outrigger_plugin_metric_samples_dropped", "gauge",
+  out += http::renderScalar(std::string(telemetry::PluginMetrics::kSamplesDroppedMetric), "gauge",
                             "Samples plugins wrote that this scrape dropped (bad names or labels, over the cap).",
                             double(plugins.dropped()));
   return out;

@@ -25,8 +25,8 @@ std::string scalarText(const rapidjson::Value& v) {
   return std::string(buf.view());
 }
 
+// gen_ai.operation.name comes from the span's stage (chat or embeddings: span_trace.cc).
 void describeStart(const AttemptFacts& f, Attributes* a) {
-  setAttribute(a, "gen_ai.operation.name", "chat");
   setAttribute(a, "gen_ai.provider.name", std::string(f.provider));
   setAttribute(a, "gen_ai.request.model", f.model);
   setAttribute(a, "outrigger.target", std::string(f.target));

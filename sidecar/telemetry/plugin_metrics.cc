@@ -104,9 +104,21 @@ void PluginMetrics::collect(const std::vector<std::shared_ptr<plugin::PluginInst
 }
 
 std::string PluginMetrics::render(std::string_view core) {
+  // A core family's name, or one of its samples' (a histogram's _bucket, _sum and _count), or the
+  // series the daemon writes after these: a second HELP for it would fail the whole scrape.
+  auto taken = [&](const std::string& name) {
+    if (name == kSamplesDroppedMetric || core.find("# TYPE " + name + " ") != std::string_view::npos) return true;
+    for (std::string_view suffix : {"_bucket", "_sum", "_count"}) {
+      if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0 &&
+          core.find("# TYPE " + name.substr(0, name.size() - suffix.size()) + " ") != std::string_view::npos) {
+        return true;
+      }
+    }
+    return false;
+  };
   std::string out;
   for (const auto& [name, family] : families_) {
-    if (core.find("# TYPE " + name + " ") != std::string_view::npos) {
+    if (taken(name)) {
       dropped_ += family.samples.size();
       continue;
     }

@@ -34,6 +34,8 @@ class PluginMetrics {
  public:
   static constexpr size_t kMaxSamplesPerInstance = 1000;
   static constexpr size_t kMaxNameBytes = 64;
+  // The daemon's count of what this drops, written after the plugins' families.
+  static constexpr std::string_view kSamplesDroppedMetric = "outrigger_plugin_metric_samples_dropped";
 
   // [main] Asks each instance (duplicates are asked once) for its figures.
   void collect(const std::vector<std::shared_ptr<plugin::PluginInstance>>& instances);

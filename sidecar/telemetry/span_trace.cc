@@ -65,6 +65,16 @@ const std::string* findAttribute(const Attributes& attributes, std::string_view 
   return nullptr;
 }
 
+std::string traceIdOf(std::string_view tp) {
+  if (tp.size() < 55 || tp[2] != '-' || tp[35] != '-' || tp[52] != '-') return {};
+  std::string_view version = tp.substr(0, 2), trace = tp.substr(3, 32), span = tp.substr(36, 16), flags = tp.substr(53, 2);
+  if (!isLowerHex(version) || version == "ff" || !isLowerHex(flags)) return {};
+  if (!isLowerHex(trace) || allZeros(trace) || !isLowerHex(span) || allZeros(span)) return {};
+  // Version 00 is exactly 55 characters; a later version may add fields after a '-'.
+  if (tp.size() > 55 && (version == "00" || tp[55] != '-')) return {};
+  return std::string(trace);
+}
+
 std::string parentSpanIdOf(std::string_view tp, std::string_view trace_id) {
   if (tp.size() < 55 || tp[2] != '-' || tp[35] != '-' || tp[52] != '-') return {};
   if (tp.substr(3, 32) != trace_id) return {};

@@ -33,6 +33,9 @@ const std::string* findAttribute(const Attributes& attributes, std::string_view 
 // id is `trace_id`; empty when the header is malformed, its span id is all zeros, or it names
 // another trace.
 std::string parentSpanIdOf(std::string_view traceparent, std::string_view trace_id);
+// The trace id of a well-formed W3C traceparent (version-traceid-parentid-flags, lower-case hex,
+// neither id all zeros, version not ff); "" otherwise, and the request starts a trace of its own.
+std::string traceIdOf(std::string_view traceparent);
 
 // Makes span ids. One per exporter thread (not thread-safe).
 class SpanIdSource {

@@ -208,6 +208,20 @@ TEST_CASE("protobuf: a record's spans decode, with the specification's generated
   }
 }
 
+// The conventions give these numeric types; they went out as strings.
+TEST_CASE("protobuf and JSON: the request's penalties, top_k and choice count are numbers") {
+  telemetry::RequestRecord r = tracedRecord(config::Capture::kNone);
+  telemetry::setAttribute(&r.spans[2].attributes, "gen_ai.request.top_k", "40");
+  telemetry::setAttribute(&r.spans[2].attributes, "gen_ai.request.frequency_penalty", "0.5");
+  telemetry::setAttribute(&r.spans[2].attributes, "gen_ai.request.presence_penalty", "-0.25");
+  telemetry::setAttribute(&r.spans[2].attributes, "gen_ai.request.choice.count", "2");
+  std::vector<OtlpSpan> spans = checkBothEncodings(r);
+  CHECK(spans[3].type("gen_ai.request.top_k") == "double");
+  CHECK(spans[3].attributes.at("gen_ai.request.frequency_penalty").number == 0.5);
+  CHECK(spans[3].attributes.at("gen_ai.request.presence_penalty").number == -0.25);
+  CHECK(spans[3].type("gen_ai.request.choice.count") == "int");
+}
+
 TEST_CASE("protobuf: long values, long keys, negative ints and a failed request without metadata decode as in JSON") {
   telemetry::RequestRecord r = tracedRecord(config::Capture::kFull);
   r.answer = std::string(70000, 'x');  // a 3-byte length, in the attribute and in the span around it

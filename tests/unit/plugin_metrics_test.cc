@@ -38,6 +38,8 @@ class Reporter final : public plugin::Guardrail {
     out.gauge("labelled", "dropped: a label name twice", {{"k", "1"}, {"k", "2"}}, 1);
     out.gauge("labelled", "dropped: not UTF-8", {{"k", "\xff"}}, 1);
     out.gauge("breaker_state", "dropped at render: the daemon's own name", {}, 1);
+    out.gauge("request_duration_seconds_count", "dropped at render: a sample name of the daemon's histogram", {}, 1);
+    out.gauge("plugin_metric_samples_dropped", "dropped at render: the daemon writes it after the plugins", {}, 1);
     for (int i = 0; i < g_extra_samples; ++i) out.gauge("many", "Many.", {{"i", std::to_string(i)}}, 1);
   }
 };
@@ -58,7 +60,7 @@ TEST_CASE("plugin metrics: samples get the prefix and the plugin_instance label,
   auto one = rig.make("memo"), two = rig.make("memo");
   telemetry::PluginMetrics m;
   m.collect({one, two, one});  // `one` twice: asked once
-  std::string text = m.render("# TYPE outrigger_breaker_state gauge\n");
+  std::string text = m.render("# TYPE outrigger_breaker_state gauge\n# TYPE outrigger_request_duration_seconds histogram\n");
   CHECK(text.find("# HELP outrigger_entries_held Entries the \"reporter\" holds.\\nSecond line.\n") != std::string::npos);
   CHECK(text.find("# TYPE outrigger_entries_held gauge\n") != std::string::npos);
   CHECK(text.find("outrigger_entries_held{plugin_instance=\"memo\",shard=\"a\\\"b\"} 6\n") != std::string::npos);
@@ -67,9 +69,12 @@ TEST_CASE("plugin metrics: samples get the prefix and the plugin_instance label,
   CHECK(text.find("Bad") == std::string::npos);
   CHECK(text.find("labelled") == std::string::npos);
   CHECK(text.find("breaker_state") == std::string::npos);
-  // Per instance: Bad-Name, hits, hits_total as a gauge, five labelled; then breaker_state once
-  // per instance when rendered.
-  CHECK(m.dropped() == 2 * 8 + 1);
+  CHECK(text.find("request_duration") == std::string::npos);
+  CHECK(text.find("samples_dropped") == std::string::npos);
+  // Per instance: Bad-Name, hits, hits_total as a gauge, five labelled; then, added up over the
+  // instances, breaker_state, request_duration_seconds_count and plugin_metric_samples_dropped
+  // when rendered.
+  CHECK(m.dropped() == 2 * 8 + 3);
 }
 
 TEST_CASE("plugin metrics: an instance gets at most its cap of samples per collection") {
@@ -82,6 +87,6 @@ TEST_CASE("plugin metrics: an instance gets at most its cap of samples per colle
   size_t kept = 0;
   for (const auto& [name, family] : m.families()) kept += family.samples.size();
   CHECK(kept == telemetry::PluginMetrics::kMaxSamplesPerInstance);
-  // Three valid samples came first; the cap then cut the `many` series short.
-  CHECK(m.families().at("outrigger_many").samples.size() == telemetry::PluginMetrics::kMaxSamplesPerInstance - 3);
+  // Five valid samples came first; the cap then cut the `many` series short.
+  CHECK(m.families().at("outrigger_many").samples.size() == telemetry::PluginMetrics::kMaxSamplesPerInstance - 5);
 }

@@ -284,6 +284,25 @@ TEST_CASE("record trace: without a traceparent the root has no parent and the tr
   for (const SeenSpan& s : r.spans) CHECK(s.parent_span_id == r.root_span_id);
 }
 
+// A malformed traceparent's 32 characters became the trace id: an all-zero one (which OTLP
+// exporters then drop, spans and all) or one that is not hex. W3C says: start a new trace.
+TEST_CASE("record trace: a malformed or all-zero traceparent starts a trace of its own") {
+  for (const char* tp : {"00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+                         "00-zzf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                         "00-4bf92f3577b34da6a3ce929d0e0e4736x00f067aa0ba902b7-01",
+                         "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+                         "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}) {
+    INFO(tp);
+    Rig rig({});
+    const SeenRecord& r = rig.ask("hello", tp);
+    CHECK(r.trace_id.size() == 32);
+    CHECK(r.trace_id.find_first_not_of("0123456789abcdef") == std::string::npos);
+    CHECK(r.trace_id != "00000000000000000000000000000000");
+    CHECK(r.trace_id != "4bf92f3577b34da6a3ce929d0e0e4736");
+    CHECK(r.root_parent_span_id.empty());
+  }
+}
+
 TEST_CASE("record trace: span wall-clock starts lie within the request's window, on the monotonic clock's offsets") {
   Rig rig({.guardrail = true});
   uint64_t before = wallNowNs();
