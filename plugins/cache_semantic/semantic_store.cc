@@ -1,5 +1,7 @@
 #include "semantic_store.h"
 
+#include <optional>
+
 #include <hnswlib/hnswlib.h>
 
 #include <algorithm>
@@ -211,7 +213,9 @@ bool SemanticStore::add(const std::string& key, const float* vector, std::string
   try {
     // One entry per question in a partition: an answer stored again for the same text and vector
     // (the one a re-ask got after a guardrail rejected a hit's) takes the old one's place, rather
-    // than sitting beside it at the same distance, where the older could go on winning.
+    // than sitting beside it at the same distance, where the older could go on winning. It goes
+    // once the new one is in: out of memory before that, the store stays as it was.
+    std::optional<size_t> replaced;
     if (auto same = partitions_.find(key); same != partitions_.end() && same->second->live > 0) {
       std::vector<uint8_t> near(width);
       quantize(vector, limits_.dims, near.data());
@@ -219,7 +223,7 @@ bool SemanticStore::add(const std::string& key, const float* vector, std::string
         const Entry* old = same->second->slots[label].get();
         // The same text embeds to the same vector: both must agree.
         if (old && old->query == query && 1.0f - dot(vector, old->vector.data(), limits_.dims) < 1e-4f) {
-          remove(same->second.get(), label);  // may free the partition: it is found again below
+          replaced = label;
           break;
         }
       }
@@ -274,6 +278,7 @@ bool SemanticStore::add(const std::string& key, const float* vector, std::string
     ++p->live;
     ++entries_;
     bytes_ += bytes;
+    if (replaced) remove(p, *replaced);  // the partition keeps the new entry
     indexSome(p);
     recount(p);
   } catch (const std::exception&) {

@@ -94,6 +94,7 @@ struct InstanceLoop::Transfer {
     auto* t = static_cast<Transfer*>(u);
     if (!t->sink.on_head) return OUTRIGGER_OK;
     std::shared_ptr<InstanceLoop> owner = t->owner;
+    LiveHold hold(owner.get());
     ++owner->depth_;
     outrigger_status rc = t->sink.on_head(t->user_data, head);
     --owner->depth_;
@@ -103,6 +104,7 @@ struct InstanceLoop::Transfer {
     auto* t = static_cast<Transfer*>(u);
     if (!t->sink.on_body) return OUTRIGGER_OK;
     std::shared_ptr<InstanceLoop> owner = t->owner;
+    LiveHold hold(owner.get());
     ++owner->depth_;
     outrigger_status rc = t->sink.on_body(t->user_data, bytes);
     --owner->depth_;
@@ -111,13 +113,11 @@ struct InstanceLoop::Transfer {
   static void onComplete(void* u, const outrigger_http_result* result) noexcept {
     std::unique_ptr<Transfer> t(static_cast<Transfer*>(u));
     InstanceLoop* self = t->owner.get();
-    bool registered = self->forgetTransfer(t->id, /*still_live=*/true);
+    LiveHold hold(self);
+    self->forgetTransfer(t->id);
     ++self->depth_;
     t->sink.on_complete(t->user_data, result);
     --self->depth_;
-    // Live until its last call returned: a teardown off the loop must not destroy the instance
-    // under it.
-    if (registered) self->live_.fetch_sub(1);
   }
 };
 
@@ -256,15 +256,17 @@ void InstanceLoop::onTimer(uv_timer_t* handle) {
   InstanceLoop* self = t->owner;
   // A teardown is queued: the timer's final call comes from retire().
   if (self->state_.load(std::memory_order_acquire) != State::kBound) return;
-  if (!t->repeating) self->timers_.erase(t->id);  // this call is its final one
+  LiveHold hold(self);  // until its final call, whichever that is, returned
+  if (!t->repeating) {  // this call is its final one
+    self->timers_.erase(t->id);
+    self->live_.fetch_sub(1);
+  }
   t->running = true;
   ++self->depth_;
   t->fn(t->user_data, OUTRIGGER_OK);
   --self->depth_;
   t->running = false;
   if (!t->repeating) {
-    // Live until its call returned: a teardown off the loop must not destroy the instance under it.
-    self->live_.fetch_sub(1);
     closeAndFree(t, reinterpret_cast<uv_handle_t*>(&t->handle));
   } else if (t->ended) {
     self->finalTimer(t);
@@ -337,6 +339,7 @@ void InstanceLoop::onPoll(uv_poll_t* handle, int status, int events) {
   auto* w = static_cast<Watch*>(handle->data);
   InstanceLoop* self = w->owner;
   if (self->state_.load(std::memory_order_acquire) != State::kBound) return;
+  LiveHold hold(self);  // until its final call, if this one unwatches it, returned
   w->running = true;
   ++self->depth_;
   if (status < 0) {
@@ -435,11 +438,10 @@ outrigger_status InstanceLoop::httpResume(uint64_t transfer_id) {
   return http_->resume(http_owner_, transfer_id);
 }
 
-bool InstanceLoop::forgetTransfer(uint64_t transfer_id, bool still_live) {
-  if (transfers_.erase(transfer_id) == 0) return false;
-  if (!still_live) live_.fetch_sub(1);
+void InstanceLoop::forgetTransfer(uint64_t transfer_id) {
+  if (transfers_.erase(transfer_id) == 0) return;
+  live_.fetch_sub(1);
   http_->forget(http_owner_, transfer_id);
-  return true;
 }
 
 void InstanceLoop::abortTransfers() {

@@ -114,9 +114,17 @@ class InstanceLoop : public std::enable_shared_from_this<InstanceLoop> {
   static void onTimer(uv_timer_t* handle);
   static void onPoll(uv_poll_t* handle, int status, int events);
   void abortTransfers();
-  // Unregisters a transfer; true when it was registered. `still_live`: its last call is about to
-  // run, and the caller counts it out of live_ once that returned.
-  bool forgetTransfer(uint64_t transfer_id, bool still_live = false);
+  void forgetTransfer(uint64_t transfer_id);
+  // Held across a plugin callback and the final call it may lead to (a timer, watch or transfer
+  // the callback cancels): the instance stays live, so a last reference dropped off the loop
+  // meanwhile queues the teardown instead of destroying the instance under the call.
+  struct LiveHold {
+    explicit LiveHold(InstanceLoop* l) : loop(l) { loop->live_.fetch_add(1); }
+    ~LiveHold() { loop->live_.fetch_sub(1); }
+    LiveHold(const LiveHold&) = delete;
+    LiveHold& operator=(const LiveHold&) = delete;
+    InstanceLoop* loop;
+  };
 
   const bool bindable_;
   mutable std::mutex mu_;  // state_ changes, loop_, early_, in_flight_, teardown_
@@ -133,8 +141,8 @@ class InstanceLoop : public std::enable_shared_from_this<InstanceLoop> {
   std::unordered_map<uint64_t, Timer*> timers_;
   std::unordered_map<uint64_t, Watch*> watches_;
   std::unordered_map<uint64_t, Transfer*> transfers_;  // by the HTTP client's transfer id
-  std::atomic<size_t> live_{0};  // timers_ + watches_ + transfers_, and the one-shot timer or transfer whose
-                                 // last call runs; read by deferTeardown on any thread
+  std::atomic<size_t> live_{0};  // timers_ + watches_ + transfers_ + callbacks running (LiveHold), read by
+                                 // deferTeardown on any thread
   uint64_t next_id_ = 1;
   int depth_ = 0;  // callbacks of this instance running on the loop
 };

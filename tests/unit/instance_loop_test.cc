@@ -444,33 +444,42 @@ TEST_CASE("an instance released inside its own callback is destroyed after that 
   CHECK(g_events.back() == "destroy");
 }
 
-// A one-shot timer left the instance's live count before its call ran: the last reference dropped
-// on another thread meanwhile destroyed the instance under the running callback.
-TEST_CASE("an instance released off its loop while its one-shot timer's call runs is destroyed after that call") {
-  Rig rig;
-  static std::atomic<bool> entered{false}, released{false}, destroyed_inside{false};
-  static Rig* current = nullptr;
-  entered = released = destroyed_inside = false;
-  current = &rig;
-  Rec once{"once"};
-  once.on_ok = [](Rec*) {
-    entered = true;
-    for (int i = 0; i < 2000 && !released; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    destroyed_inside = current->destroyed();
-    return true;
-  };
-  uint64_t id = 0;
-  rig.onLoop([&] { REQUIRE(rig.timer(1, 0, &once, &id) == OUTRIGGER_OK); });
-  rig.onLoop([&] { rig.engine.setChain(nullptr); });  // the rig's own reference is the last
-  std::thread other([&] {
-    while (!entered) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    rig.instance.reset();  // off the loop, while the callback runs on it
-    released = true;
-  });
-  REQUIRE(rig.runUntil([&] { return rig.destroyed(); }, 5000));
-  other.join();
-  CHECK(once.ok == 1);
-  CHECK_FALSE(destroyed_inside);
+// A one-shot timer, or a repeating one cancelled from its own callback, left the instance's live
+// count before its calls ended: the last reference dropped on another thread meanwhile destroyed
+// the instance under the running callback (and before the cancelled timer's final call).
+TEST_CASE("an instance released off its loop while its timer's callback runs is destroyed after that timer's last call") {
+  for (bool repeating : {false, true}) {
+    INFO((repeating ? "a repeating timer cancelled in its callback" : "a one-shot timer"));
+    Rig rig;
+    static std::atomic<bool> entered, released, destroyed_inside;
+    static Rig* current = nullptr;
+    static uint64_t timer_id = 0;
+    static bool cancel = false;
+    entered = released = destroyed_inside = false;
+    current = &rig;
+    cancel = repeating;
+    Rec timer{"timer"};
+    timer.on_ok = [](Rec*) {
+      if (cancel) current->api->instance_timer_cancel(current->ctx, timer_id);
+      entered = true;
+      for (int i = 0; i < 2000 && !released; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      destroyed_inside = current->destroyed();
+      return true;
+    };
+    rig.onLoop([&] { REQUIRE(rig.timer(1, repeating ? 1 : 0, &timer, &timer_id) == OUTRIGGER_OK); });
+    rig.onLoop([&] { rig.engine.setChain(nullptr); });  // the rig's own reference is the last
+    std::thread other([&] {
+      while (!entered) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      rig.instance.reset();  // off the loop, while the callback runs on it
+      released = true;
+    });
+    REQUIRE(rig.runUntil([&] { return rig.destroyed(); }, 5000));
+    other.join();
+    CHECK(timer.ok == 1);
+    CHECK_FALSE(destroyed_inside);
+    CHECK(timer.stale == (repeating ? 1 : 0));
+    CHECK(g_events.back() == "destroy");  // the cancelled timer's final call came first
+  }
 }
 
 TEST_CASE("a stopping engine ends its instances' timers and binds nothing afterwards") {
