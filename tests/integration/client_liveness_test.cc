@@ -82,7 +82,7 @@ TEST_CASE("a stopped sidecar: calls end at their deadline, a call with none by t
   client::Client c(opt);
   REQUIRE(c.chat(ask("warm")).ok());  // connected: the heartbeat is known
 
-  d.signal(SIGSTOP);
+  REQUIRE(d.pause());
   Resume resume{d};
   client::ChatRequest bounded = ask("bounded");
   bounded.timeout = 300ms;
@@ -141,7 +141,7 @@ TEST_CASE("a request the stopped sidecar cannot take holds no other call past it
   client::Client c(opt);
   REQUIRE(c.chat(ask("warm")).ok());
 
-  d.signal(SIGSTOP);
+  REQUIRE(d.pause());
   Resume resume{d};
   client::ChatRequest big = ask(std::string(3u << 20, 'x'));  // far more than the socket buffers
   big.timeout = 500ms;
@@ -165,7 +165,7 @@ TEST_CASE("a request the stopped sidecar cannot take holds no other call past it
 
   // A call sent whole before a big one: at its deadline its Cancel does not wait for the big
   // write, which has no deadline of its own and is given up at write_timeout.
-  d.signal(SIGSTOP);
+  REQUIRE(d.pause());
   client::ChatRequest sent_first = ask("sent first");
   sent_first.timeout = 300ms;
   auto waiting = inBackground([&] { return c.chat(sent_first); });
@@ -225,7 +225,7 @@ TEST_CASE("a call made while another call's handshake hangs ends at its own dead
   opt.connect_timeout = 3s;
   client::Client c(opt);  // not connected yet: the first call opens the connection
 
-  d.signal(SIGSTOP);  // the kernel still accepts the connection; no HelloAck comes
+  REQUIRE(d.pause());  // the kernel still accepts the connection; no HelloAck comes
   Resume resume{d};
   auto first = inBackground([&] { return c.chat(ask("no deadline")); });
   std::this_thread::sleep_for(200ms);  // the first call is in its handshake
@@ -501,7 +501,7 @@ TEST_CASE("the sidecar gets what is left of a call's timeout after a slow handsh
   client::Client::Options opt = at(d);
   opt.connect_timeout = 3s;
   client::Client c(opt);
-  d.signal(SIGSTOP);  // the kernel accepts the connection; the HelloAck waits
+  REQUIRE(d.pause());  // the kernel accepts the connection; the HelloAck waits
   Resume resume{d};
   client::ChatRequest slow = ask("slow", R"({"latency_ms": 5000})");
   slow.timeout = 2s;

@@ -156,6 +156,43 @@ bool DaemonProcess::waitReady(std::chrono::milliseconds timeout) {
 
 void DaemonProcess::signal(int sig) { ::kill(pid_, sig); }
 
+namespace {
+// The state letter of /proc/<pid>/task/<tid>/stat (after the command name, which may hold
+// spaces and parentheses), or 0 when it cannot be read.
+char threadState(const std::filesystem::path& stat_path) {
+  std::ifstream in(stat_path);
+  std::string line;
+  if (!std::getline(in, line)) return 0;
+  size_t close = line.rfind(')');
+  if (close == std::string::npos || close + 2 >= line.size()) return 0;
+  return line[close + 2];
+}
+
+// Whether every thread of `pid` is in a stopped state (T, or t when traced).
+bool allThreadsStopped(pid_t pid) {
+  std::error_code ec;
+  std::filesystem::directory_iterator tasks("/proc/" + std::to_string(pid) + "/task", ec);
+  if (ec) return false;
+  bool any = false;
+  for (const auto& task : tasks) {
+    char state = threadState(task.path() / "stat");
+    if (state != 'T' && state != 't') return false;
+    any = true;
+  }
+  return any;
+}
+}  // namespace
+
+bool DaemonProcess::pause(std::chrono::milliseconds timeout) {
+  if (::kill(pid_, SIGSTOP) != 0) return false;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!allThreadsStopped(pid_)) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
 bool DaemonProcess::reload(const std::string& config_text, int generation, std::chrono::milliseconds timeout) {
   writeConfig(config_text);
   signal(SIGHUP);

@@ -35,6 +35,11 @@ class DaemonProcess {
   void restart();
   bool waitReady(std::chrono::milliseconds timeout = std::chrono::seconds(10));
   void signal(int sig);
+  // Sends SIGSTOP and waits until every thread of the daemon is stopped, as /proc shows it. The
+  // kernel stops the others only once the one thread the signal woke has run, so on a busy
+  // machine a worker may answer requests for milliseconds after kill() returned.
+  // False when the daemon was not all stopped within `timeout`.
+  bool pause(std::chrono::milliseconds timeout = std::chrono::seconds(5));
   // Waits for exit; the exit code, or -1 on timeout (the process is then still running).
   int waitExit(std::chrono::milliseconds timeout = std::chrono::seconds(20));
   bool alive();
