@@ -85,6 +85,7 @@ struct HttpSettings {
   uint32_t max_connections = 4096;      // across workers; more are accepted and closed at once
   uint64_t write_buffer_high_water = 1u << 20;  // pause a stream's producer above this
   uint32_t abort_check_ms = 200;        // how often waiting requests look for a closed client
+  uint32_t write_timeout_ms = 30000;    // a write the client has not taken for this long closes it; 0: never
   bool http2 = true;                    // h2c via prior knowledge or Upgrade
   bool require_key = false;             // refuse requests without a virtual key
   // Dotted Host names answered besides IP literals and one-label names (http/local_origin.h).

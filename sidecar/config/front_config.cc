@@ -119,7 +119,7 @@ std::string Parser::address(const toml::node& n, const std::string& key) const {
 
 void Parser::http(const toml::table& t, HttpSettings* s) const {
   checkKeys(t, {"listen", "socket_mode", "max_body_bytes", "header_timeout_ms", "idle_timeout_ms", "max_connections",
-                "write_buffer_high_water", "abort_check_ms", "http2", "require_key", "virtual_keys",
+                "write_buffer_high_water", "abort_check_ms", "write_timeout_ms", "http2", "require_key", "virtual_keys",
                 "default_tenant", "allowed_hosts"},
             "[http]");
   s->where = where(t);
@@ -143,6 +143,8 @@ void Parser::http(const toml::table& t, HttpSettings* s) const {
       s->write_buffer_high_water = uint(v, key, 1ull << 32);
     } else if (key == "abort_check_ms") {
       s->abort_check_ms = static_cast<uint32_t>(uint(v, key, 60000, 1));
+    } else if (key == "write_timeout_ms") {
+      s->write_timeout_ms = static_cast<uint32_t>(uint(v, key, 86400000));
     } else if (key == "http2") {
       s->http2 = boolean(v, key);
     } else if (key == "require_key") {

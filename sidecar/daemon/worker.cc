@@ -89,14 +89,23 @@ void Worker::onSweep(uv_timer_t* t) {
 }
 
 void Worker::adoptHttp(int fd, bool is_unix) {
-  bool posted = http_ && loop_.post([this, fd, is_unix] {
+  if (!http_) {
+    ::close(fd);
+    return;
+  }
+  http_->reserveConnection();
+  bool posted = loop_.post([this, fd, is_unix] {
     if (draining_) {
       ::close(fd);
+      http_->releaseReserved();
       return;
     }
     http_->accept(fd, is_unix);
   });
-  if (!posted) ::close(fd);
+  if (!posted) {
+    ::close(fd);
+    http_->releaseReserved();
+  }
 }
 
 void Worker::publish(std::shared_ptr<const chain::WorkerChain> c) {

@@ -76,7 +76,11 @@ void ChatExchange::clientGone() {
       sendError(req_, 499, "Client Closed Request", "cancelled", "the client closed the connection");
       headers_sent_ = final_sent_ = true;
     } else if (req_ && !final_queued_) {
-      queue(std::string(), true);  // end the stream; the write fails and h2o frees the request
+      // End the stream broken (no last chunk, or RST_STREAM): a client that only half-closed
+      // still reads, and a cleanly ended stream would pass for the whole answer. The write
+      // fails or ends the connection, and h2o frees the request.
+      cut_short_ = true;
+      queue(std::string(), true);
     }
   }
   maybeDelete();
@@ -220,10 +224,11 @@ void ChatExchange::flush() {
   sending_.swap(pending_);
   pending_.clear();
   in_flight_ = true;
+  write_began_ms_ = uv_now(front_.loop());
   bool final = final_queued_;
   if (final) final_sent_ = true;
   h2o_iovec_t buf = h2o_iovec_init(sending_.data(), sending_.size());
-  h2o_send(req_, &buf, 1, final ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
+  h2o_send(req_, &buf, 1, !final ? H2O_SEND_STATE_IN_PROGRESS : cut_short_ ? H2O_SEND_STATE_ERROR : H2O_SEND_STATE_FINAL);
 }
 
 void ChatExchange::onProceed(h2o_generator_t* g, h2o_req_t*) {

@@ -43,6 +43,12 @@ class ChatExchange : public ResponseSink {
   // The h2o request, while it is alive.
   h2o_req_t* request() const { return req_; }
   bool waiting() const { return req_ && !engine_done_; }
+  // Whether h2o has held a write of this exchange unsent since `since_ms` (loop time) or before,
+  // and it was not given up already: its client stopped reading.
+  bool writeHeldSince(uint64_t since_ms) const {
+    return req_ && in_flight_ && !write_given_up_ && write_began_ms_ <= since_ms;
+  }
+  void giveUpWrite() { write_given_up_ = true; }
 
   // ResponseSink
   void onStart(uint64_t stream_id, const ResponseStartInfo& info) override;
@@ -82,11 +88,14 @@ class ChatExchange : public ResponseSink {
   bool in_flight_ = false;       // h2o holds sending_
   bool final_queued_ = false;
   bool final_sent_ = false;
+  bool cut_short_ = false;  // the final write ends the response broken, not complete
   bool paused_ = false;
   bool recorded_ = false;        // the outcome went into the metrics
   int depth_ = 0;                // entry points running; the exchange is freed only at 0
   int status_ = 0;
   uint64_t start_ns_ = 0;
+  uint64_t write_began_ms_ = 0;  // loop time of the write in flight
+  bool write_given_up_ = false;  // its connection was shut down for it
   std::string unary_text_;       // chunk text of a unary call, should the end carry none
   std::string pending_;
   std::string sending_;

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <vector>
@@ -68,6 +69,34 @@ bool parseMs(std::string_view v, double scale, uint32_t* out) {
   if (end == s.c_str() || *end || !(d > 0) || d > 1e12) return false;
   double ms = d * scale;
   *out = ms > 4e9 ? 4000000000u : std::max<uint32_t>(1, static_cast<uint32_t>(ms));
+  return true;
+}
+
+// x-outrigger-cache: `bypass`, `no-store` or both, comma-separated (as a proxy merges two
+// headers), in any case. False for anything else: a caller who asked the cache not to keep an
+// answer must not have it kept because of a spelling.
+bool parseCacheControl(std::string_view v, bool* bypass, bool* no_store) {
+  *bypass = *no_store = false;
+  while (!v.empty()) {
+    size_t comma = v.find(',');
+    std::string_view item = v.substr(0, comma);
+    v = comma == std::string_view::npos ? std::string_view() : v.substr(comma + 1);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    if (item.empty()) continue;
+    auto is = [&](std::string_view word) {
+      return item.size() == word.size() && std::equal(item.begin(), item.end(), word.begin(), [](char a, char b) {
+               return std::tolower(static_cast<unsigned char>(a)) == b;
+             });
+    };
+    if (is("bypass")) {
+      *bypass = true;
+    } else if (is("no-store")) {
+      *no_store = true;
+    } else {
+      return false;
+    }
+  }
   return true;
 }
 
@@ -156,10 +185,10 @@ void HttpFront::accept(int fd, bool is_unix) {
   }
   if (rc != 0) {
     ::close(fd);
+    releaseReserved();
     uv_close(&s->uv.handle, [](uv_handle_t* h) { delete reinterpret_cast<SocketHandle*>(h); });
     return;
   }
-  connections_.fetch_add(1, std::memory_order_relaxed);
   h2o_socket_t* sock = h2o_uv_socket_create(reinterpret_cast<uv_stream_t*>(&s->uv.handle), &HttpFront::onSocketClosed);
   h2o_accept(&accept_ctx_, sock);
 }
@@ -173,7 +202,7 @@ void HttpFront::onSocketClosed(uv_handle_t* h) {
 void HttpFront::drain() {
   if (draining_) return;
   draining_ = true;
-  h2o_context_request_shutdown(&ctx_);  // idle HTTP/1 connections close, HTTP/2 gets GOAWAY
+  h2o_context_request_shutdown(&ctx_);  // HTTP/2 gets GOAWAY; idle HTTP/1 stays (see drain())
 }
 
 void HttpFront::endAll(Code code, std::string_view message) {
@@ -366,9 +395,10 @@ void HttpFront::handleChat(h2o_req_t* req, std::string_view request_id, Dialect 
   meta.prompt_version = requestHeader(req, "x-outrigger-prompt-version");
   meta.traceparent = requestHeader(req, "traceparent");
   meta.request_id = request_id;
-  std::string_view cache = requestHeader(req, "x-outrigger-cache");
-  meta.cache_bypass = cache == "bypass";
-  meta.cache_no_store = cache == "no-store";
+  if (!parseCacheControl(requestHeader(req, "x-outrigger-cache"), &meta.cache_bypass, &meta.cache_no_store)) {
+    return reject(400, "Bad Request", "invalid_request_error",
+                  "x-outrigger-cache must be bypass, no-store or both, comma-separated", "", "");
+  }
   if (!parseMs(requestHeader(req, "x-outrigger-cache-ttl-ms"), 1, &meta.cache_ttl_ms)) {
     return reject(400, "Bad Request", "invalid_request_error",
                   "x-outrigger-cache-ttl-ms must be a positive number of milliseconds", "", "");
@@ -515,6 +545,24 @@ void HttpFront::onAbortCheck(uv_timer_t* t) {
   }
   for (ChatExchange* ex : gone) {
     if (self->exchanges_.count(ex)) ex->clientGone();
+  }
+  self->shutDownStalledWrites();
+}
+
+// A response whose output the client has not taken for write_timeout_ms: it stopped reading, and
+// the answer would wait in memory (up to twice the high water mark) with its socket for as long
+// as the client likes. The connection is shut down; h2o then stops the response.
+void HttpFront::shutDownStalledWrites() {
+  const uint64_t limit = settings_.write_timeout_ms;
+  const uint64_t now = uv_now(ctx_.loop);
+  if (limit == 0 || now < limit) return;
+  for (ChatExchange* ex : exchanges_) {
+    if (!ex->writeHeldSince(now - limit)) continue;
+    ex->giveUpWrite();
+    h2o_req_t* req = ex->request();
+    h2o_socket_t* sock = req->conn->callbacks->get_socket ? req->conn->callbacks->get_socket(req->conn) : nullptr;
+    if (int fd = sock ? h2o_socket_get_fd(sock) : -1; fd >= 0) ::shutdown(fd, SHUT_RDWR);
+    metrics_.writeTimeout();
   }
 }
 

@@ -37,9 +37,16 @@ class HttpFront {
   HttpFront(const HttpFront&) = delete;
   HttpFront& operator=(const HttpFront&) = delete;
 
-  // Takes ownership of a connected socket (TCP, or a Unix socket when `is_unix`) and serves it.
+  // Counts a connection about to be handed over, on the thread that admits it: the next
+  // admission in the same burst sees it before the worker has run accept(). Every reservation
+  // ends in accept() or in releaseReserved().
+  void reserveConnection() { connections_.fetch_add(1, std::memory_order_relaxed); }
+  void releaseReserved() { connections_.fetch_sub(1, std::memory_order_relaxed); }
+  // Takes ownership of a connected socket (TCP, or a Unix socket when `is_unix`), reserved
+  // before, and serves it.
   void accept(int fd, bool is_unix);
-  // From now on new requests get 503 with `connection: close`; idle connections are closed.
+  // From now on new requests get 503 with `connection: close`; HTTP/2 peers get GOAWAY (h2o 2.2
+  // leaves idle HTTP/1 connections open: their next request gets the 503).
   void drain();
   // Ends every in-flight request with `code`; the clients still hear about it.
   void endAll(Code code, std::string_view message);
@@ -48,6 +55,7 @@ class HttpFront {
 
   size_t connections() const { return connections_.load(std::memory_order_relaxed); }
   bool draining() const { return draining_; }
+  uv_loop_t* loop() const { return ctx_.loop; }
   chain::Engine& engine() { return engine_; }
   HttpMetrics& metrics() { return metrics_; }
   const config::HttpSettings& settings() const { return settings_; }
@@ -60,6 +68,7 @@ class HttpFront {
   static int onRequest(h2o_handler_t* self, h2o_req_t* req);
   static void onSocketClosed(uv_handle_t* h);
   static void onAbortCheck(uv_timer_t* t);
+  void shutDownStalledWrites();
   // Closes HTTP/2 connections whose request bodies take longer than header_timeout_ms.
   static void onHttp2Sweep(uv_timer_t* t);
   int route(h2o_req_t* req);

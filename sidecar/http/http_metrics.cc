@@ -29,6 +29,11 @@ void HttpMetrics::streamError() {
   ++data_.stream_errors;
 }
 
+void HttpMetrics::writeTimeout() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++data_.write_timeouts;
+}
+
 void HttpMetrics::rejectedConnection() {
   std::lock_guard<std::mutex> lock(mu_);
   ++data_.rejected_connections;
@@ -45,6 +50,7 @@ void HttpMetrics::mergeInto(MetricsSnapshot* into) const {
   into->client_aborts += data_.client_aborts;
   into->rejected_connections += data_.rejected_connections;
   into->stream_errors += data_.stream_errors;
+  into->write_timeouts += data_.write_timeouts;
 }
 
 std::string escapeLabel(std::string_view v) { return escapePrometheusLabel(v); }
@@ -95,6 +101,9 @@ std::string renderPrometheus(const MetricsSnapshot& snap) {
                       "Requests whose client went away before the answer was complete.", double(snap.client_aborts));
   out += renderScalar("outrigger_http_stream_errors_total", "counter",
                       "Failures after a stream had started, sent as SSE error events.", double(snap.stream_errors));
+  out += renderScalar("outrigger_http_write_timeouts_total", "counter",
+                      "Connections closed because their client took no output for write_timeout_ms.",
+                      double(snap.write_timeouts));
   out += renderScalar("outrigger_http_rejected_connections_total", "counter",
                       "Connections closed at once because max_connections was reached.",
                       double(snap.rejected_connections));

@@ -34,6 +34,7 @@ struct MetricsSnapshot {
   uint64_t client_aborts = 0;       // the client went away before the answer was complete
   uint64_t rejected_connections = 0;
   uint64_t stream_errors = 0;       // failures after a stream started (sent as SSE error events)
+  uint64_t write_timeouts = 0;      // connections closed for a write their client did not take
 };
 
 class HttpMetrics {
@@ -43,6 +44,7 @@ class HttpMetrics {
   void clientAbort();
   void streamError();
   void rejectedConnection();
+  void writeTimeout();
   // Adds this worker's figures into `into`.
   void mergeInto(MetricsSnapshot* into) const;
 

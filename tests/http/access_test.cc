@@ -143,6 +143,13 @@ TEST_CASE("header values that do not parse are refused with the reason, not igno
   HttpReply timeout = roundTrip(port, chatWith("x-outrigger-timeout-ms: soon\r\n"));
   CHECK(timeout.status == 400);
   CHECK(timeout.body.find("x-outrigger-timeout-ms must be a positive number") != std::string::npos);
+  for (const char* cache : {"nostore", "no-store, keep", "never"}) {
+    INFO(cache);
+    HttpReply r = roundTrip(port, chatWith(std::string("x-outrigger-cache: ") + cache + "\r\n"));
+    CHECK(r.status == 400);
+    CHECK(r.body.find("x-outrigger-cache must be bypass, no-store or both") != std::string::npos);
+  }
+  CHECK(roundTrip(port, chatWith("x-outrigger-cache: Bypass, NO-STORE\r\n")).status == 200);
   HttpReply route = roundTrip(port, chatWith("x-outrigger-route: no-such-route\r\n"));
   CHECK(route.status == 400);
   CHECK(route.body.find("x-outrigger-route names no route: 'no-such-route'") != std::string::npos);

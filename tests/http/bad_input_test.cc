@@ -2,12 +2,14 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <csignal>
 #include <memory>
 #include <regex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "support/admin_metrics.h"
 #include "support/daemon_process.h"
 #include "http/local_origin.h"
 #include "support/raw_http.h"
@@ -145,6 +147,49 @@ TEST_CASE("a half-closed connection still gets its answer, then is closed") {
   CHECK(closed);
 }
 
+// A client that half-closes mid-stream is taken for gone and its stream is stopped; what it can
+// still read must not pass for the whole answer (no last chunk, no [DONE]).
+TEST_CASE("a stream cut short for a half-closed client does not end like a whole answer") {
+  HttpDaemon d;
+  Tcp c(d.port());
+  REQUIRE(c.send(post(R"({"model":"default","stream":true,"messages":[{"role":"user","content":"a b c d e f g h"}],)"
+                      R"("mock":{"chunks":8,"chunk_interval_ms":200}})")));
+  REQUIRE(c.readUntil([](const std::string& t) { return t.find("data: ") != std::string::npos; }, 5s).rfind("HTTP/1.1 200", 0) == 0);
+  c.shutdownWrite();
+  bool closed = false;
+  std::string rest = c.readUntil([](const std::string&) { return false; }, 5s, &closed);
+  CHECK(closed);
+  CHECK(rest.find("[DONE]") == std::string::npos);
+  const std::string last_chunk = "0\r\n\r\n";
+  CHECK_FALSE((rest.size() >= last_chunk.size() && rest.compare(rest.size() - last_chunk.size(), last_chunk.size(), last_chunk) == 0));
+  CHECK(d.awaitMetric("outrigger_requests_in_flight", 0));
+}
+
+// A client that stops reading a stream would hold its answer (up to twice the high water mark) and
+// its socket for as long as it likes: the output it has not taken for write_timeout_ms closes it.
+TEST_CASE("a client that stops reading a stream is closed after write_timeout_ms, and counted") {
+  // 12 MiB of answer, more than the loopback socket buffers on both sides hold.
+  DaemonProcess d("[server]\nsocket = \"@SOCKET@\"\nworkers = 1\n[plugins]\ndirs = [\"@PLUGINS@\"]\n"
+                  "[instances.mock]\ntype = \"provider.mock\"\n[instances.mock.config]\nmode = \"fixed\"\n"
+                  "allow_request_overrides = true\ntext = \"" + std::string(12u << 20, 'x') + "\"\n"
+                  "[routes.default]\nprovider = \"mock\"\n"
+                  "[http]\nlisten = \"127.0.0.1:0\"\nwrite_buffer_high_water = 65536\nwrite_timeout_ms = 1000\n"
+                  "abort_check_ms = 50\n[admin]\nlisten = \"127.0.0.1:0\"\n");
+  REQUIRE(d.waitReady(30s));
+  Tcp c(httpPort(d));
+  REQUIRE(c.send(post(R"({"model":"default","stream":true,"messages":[{"role":"user","content":"hi"}],)"
+                      R"("mock":{"chunks":200}})")));
+  REQUIRE(c.readUntil([](const std::string& t) { return t.find("data: ") != std::string::npos; }, 10s).rfind("HTTP/1.1 200", 0) == 0);
+  // Nothing more is read: the daemon's write waits, then the connection is shut down.
+  CHECK(awaitAdminMetric(d, "outrigger_http_write_timeouts_total", [](double v) { return v >= 1; }) == 1);
+  CHECK(awaitAdminMetric(d, "outrigger_http_connections", [](double v) { return v == 0; }) == 0);
+  CHECK(awaitAdminMetric(d, "outrigger_requests_in_flight", [](double v) { return v == 0; }) == 0);
+  bool closed = false;
+  std::string rest = c.readUntil([](const std::string&) { return false; }, 10s, &closed);
+  CHECK(closed);
+  CHECK(rest.find("[DONE]") == std::string::npos);
+}
+
 TEST_CASE("a client that closes while its request waits cancels the upstream call") {
   HttpDaemon d;
   {
@@ -171,6 +216,29 @@ TEST_CASE("connections beyond max_connections are closed at once") {
   std::string r = extra.readUntil([](const std::string&) { return false; }, 3s, &closed);
   CHECK(closed);
   CHECK(r.empty());
+}
+
+// The listener takes every waiting connection in one pass, before any worker has counted the ones
+// handed to it: the count the limit reads is taken where the connection is admitted.
+TEST_CASE("a burst of connections taken in one pass still stops at max_connections") {
+  HttpDaemon d;
+  REQUIRE(d.process().pause());  // the connections wait in the listen backlog
+  std::vector<std::unique_ptr<Tcp>> burst;
+  for (int i = 0; i < 32; ++i) {
+    burst.push_back(std::make_unique<Tcp>(d.port()));
+    REQUIRE(burst.back()->send(chat("burst")));
+  }
+  d.process().signal(SIGCONT);
+  int served = 0;
+  for (auto& c : burst) {
+    bool closed = false;
+    std::string r = c->readUntil([](const std::string& t) { return t.find("\r\n\r\n") != std::string::npos; }, 5s, &closed);
+    if (r.rfind("HTTP/1.1 200", 0) == 0) ++served;
+  }
+  CHECK(served >= 1);
+  CHECK(served <= 4);
+  burst.clear();
+  CHECK(d.awaitMetric("outrigger_http_connections", 0));
 }
 
 TEST_CASE("unknown paths get 404 and wrong methods 405, both as OpenAI errors") {
