@@ -42,6 +42,7 @@ struct Ended {
   client::StatusCode code = client::StatusCode::kOk;
   bool retryable = false;
   std::string message;
+  std::string origin;
   Clock::duration took{};
 };
 
@@ -53,7 +54,7 @@ std::future<Ended> inBackground(F call) {
     Clock::time_point t0 = Clock::now();
     client::Result<client::Response> r = call();
     Ended e;
-    if (!r.ok()) e = {r.error().code, r.error().retryable, r.error().message, {}};
+    if (!r.ok()) e = {r.error().code, r.error().retryable, r.error().message, r.error().origin, {}};
     e.took = Clock::now() - t0;
     return e;
   });
@@ -511,6 +512,8 @@ TEST_CASE("the sidecar gets what is left of a call's timeout after a slow handsh
   Ended e = endWithin(call, 8s);
   INFO(e.message);
   CHECK(e.code == client::StatusCode::kDeadlineExceeded);
-  CHECK(e.message.find("no end from the sidecar") == std::string::npos);  // the sidecar's own end
-  CHECK(e.took < 2200ms);
+  // The sidecar's own end: a sidecar given the whole 2 s would still be working when the client
+  // gave up (client-side DEADLINE_EXCEEDED) and then cancelled it (CANCELLED).
+  CHECK(e.origin != "client");
+  CHECK(e.took < 3500ms);
 }

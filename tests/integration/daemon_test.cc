@@ -121,7 +121,8 @@ TEST_CASE("cancel mid-stream ends the stream with CANCELLED and the daemon goes 
   DaemonProcess d;
   REQUIRE(d.waitReady());
   client::Client c(at(d));
-  auto s = c.stream(ask("a b c d e f g h i j", R"({"chunks": 10, "chunk_interval_ms": 50})"));
+  // 200 ms between chunks: a cancel that takes a busy machine a few hundred ms still ends it early.
+  auto s = c.stream(ask("a b c d e f g h i j", R"({"chunks": 10, "chunk_interval_ms": 200})"));
   client::Chunk chunk;
   REQUIRE(s.next(&chunk));
   auto t0 = std::chrono::steady_clock::now();
@@ -130,8 +131,8 @@ TEST_CASE("cancel mid-stream ends the stream with CANCELLED and the daemon goes 
   while (s.next(&chunk)) ++more;
   REQUIRE_FALSE(s.result().ok());
   CHECK(s.result().error().code == StatusCode::kCancelled);
-  CHECK(more < 3);
-  CHECK(std::chrono::steady_clock::now() - t0 < 1s);
+  CHECK(more < 4);  // 9 without the cancel, over 1.8 s
+  CHECK(std::chrono::steady_clock::now() - t0 < 1500ms);
   CHECK(c.chat(ask("still here")).ok());
 }
 

@@ -249,7 +249,8 @@ TEST_CASE("partly received frames share a bounded budget, and the connection pas
 TEST_CASE("a peer over max_connections_per_peer is refused at accept and counted") {
   DaemonProcess d(withServer("max_connections_per_peer = 3\n"));
   REQUIRE(d.waitReady());
-  std::this_thread::sleep_for(100ms);  // waitReady's probe has gone
+  // waitReady's probe has gone
+  REQUIRE(awaitAdminMetric(d, "outrigger_socket_connections", [](double v) { return v == 0; }) == 0);
   std::vector<std::unique_ptr<RawConnection>> held;
   for (int i = 0; i < 3; ++i) {
     held.push_back(std::make_unique<RawConnection>(d.socket()));
@@ -260,7 +261,7 @@ TEST_CASE("a peer over max_connections_per_peer is refused at accept and counted
   CHECK(extra.closedByPeer(3s));
   CHECK(adminMetric(d, "outrigger_socket_connections_refused_total{reason=\"peer_limit\"}") == 1);
   held.pop_back();
-  std::this_thread::sleep_for(100ms);
+  REQUIRE(awaitAdminMetric(d, "outrigger_socket_connections", [](double v) { return v == 2; }) == 2);
   RawConnection again(d.socket());
   CHECK(handshake(again));
 }
@@ -271,13 +272,13 @@ TEST_CASE("a flood of connections cannot take the descriptors the admin server n
   REQUIRE(d.waitReady());
   std::vector<std::unique_ptr<RawConnection>> flood;
   for (int i = 0; i < 260; ++i) flood.push_back(std::make_unique<RawConnection>(d.socket()));
-  std::this_thread::sleep_for(300ms);
   CHECK(adminMetric(d, "outrigger_connection_descriptor_budget") == 192);
-  CHECK(adminMetric(d, "outrigger_socket_connections_refused_total{reason=\"descriptor_limit\"}") >= 260 - 192);
+  CHECK(awaitAdminMetric(d, "outrigger_socket_connections_refused_total{reason=\"descriptor_limit\"}",
+                         [](double v) { return v >= 260 - 192; }) >= 260 - 192);
   CHECK(adminMetric(d, "outrigger_socket_connections") <= 192);
   CHECK(d.log().find("file descriptors: limit 256") != std::string::npos);
   flood.clear();
-  std::this_thread::sleep_for(200ms);
+  CHECK(awaitAdminMetric(d, "outrigger_socket_connections", [](double v) { return v == 0; }) == 0);
   client::Client c(at(d));
   CHECK(c.chat(ask("room again")).ok());
 }

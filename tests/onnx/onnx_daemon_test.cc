@@ -65,9 +65,11 @@ SocketAnswer ask(const Rig& rig, const std::string& text) {
   return socketExchange(*rig.daemon, spec, "");
 }
 
+// Waits up to a minute: the long inputs below take a busy machine many seconds on one thread.
 HttpReply embeddings(const Rig& rig, const std::string& input_json) {
   return roundTrip(httpPort(*rig.daemon), post(R"({"model":"embed","encoding_format":"float","input":)" + input_json + "}",
-                                               "/v1/embeddings"));
+                                               "/v1/embeddings"),
+                   std::chrono::seconds(60));
 }
 
 }  // namespace
@@ -129,7 +131,8 @@ TEST_CASE("a full queue refuses an embedding at once with RESOURCE_EXHAUSTED, an
   // The long text keeps the one thread busy (hundreds of windows); of the two short ones sent
   // behind it, at most one finds room in the queue.
   auto slow = std::async(std::launch::async, [&] { return embeddings(rig, jsonQuoted(long_text)); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  // Time for the long one to reach the thread on a busy machine; its windows take seconds.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
   auto first = std::async(std::launch::async, [&] { return embeddings(rig, R"("one")"); });
   auto second = std::async(std::launch::async, [&] { return embeddings(rig, R"("two")"); });
   HttpReply a = first.get(), b = second.get(), s = slow.get();

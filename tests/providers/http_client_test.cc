@@ -213,7 +213,7 @@ TEST_CASE("http client: the request deadline wins over longer phase timeouts") {
   f.start(r, "/v1/chat/completions", kChat, deadline);
   REQUIRE(f.run([&] { return r.done(); }));
   CHECK(r.error == OUTRIGGER_HTTP_E_DEADLINE);
-  CHECK(outrigger::monoNowNs() - deadline < 50 * 1000000ull);
+  CHECK(outrigger::monoNowNs() - deadline < 1000 * 1000000ull);  // well before the 3 s hang ends
 }
 
 TEST_CASE("http client: a stalled stream hits the idle timeout") {

@@ -29,6 +29,22 @@ namespace {
 constexpr const char* kDrainingAnswer =
     R"([{"usage":{"prompt_tokens":6050,"completion_tokens":0,"total_tokens":6050}}])";
 
+// A usage report that leaves the same bucket 1000 tokens in debt: about 10 s before it fits again,
+// more than a busy machine can put between two requests.
+constexpr const char* kDeepDebtAnswer =
+    R"([{"usage":{"prompt_tokens":7000,"completion_tokens":0,"total_tokens":7000}}])";
+
+// Waits until the upstream has seen `n` requests (it logs each as it arrives): a request started
+// on another thread holds what it was sent to hold, however busy the machine.
+bool awaitArrivals(UpstreamProcess& up, unsigned n) {
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (parseJson(up.log()).Size() >= n) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return false;
+}
+
 struct OneTarget {
   UpstreamProcess up;
   std::unique_ptr<DaemonProcess> daemon;
@@ -57,16 +73,16 @@ double arrival(const rapidjson::Document& log, unsigned i) { return log[i]["t"].
 
 TEST_CASE("limits via daemon: by default a request over its target's tokens per minute fails fast, typed") {
   OneTarget rig(", tpm = 6000");
-  REQUIRE(rig.up.script(kDrainingAnswer));
+  REQUIRE(rig.up.script(kDeepDebtAnswer));
   client::Client c(at(*rig.daemon));
   REQUIRE(c.chat(ask("hello")).ok());
   auto t0 = std::chrono::steady_clock::now();
   auto over = c.chat(ask("hello"));
   REQUIRE_FALSE(over.ok());
-  CHECK(std::chrono::steady_clock::now() - t0 < 300ms);
+  CHECK(std::chrono::steady_clock::now() - t0 < 2s);  // it did not wait the 10 s for the refill
   CHECK(over.error().code == StatusCode::kResourceExhausted);
   CHECK(over.error().retryable);
-  CHECK(over.error().retry_after_ms >= 300);
+  CHECK(over.error().retry_after_ms >= 5000);
   CHECK(parseJson(rig.up.log()).Size() == 1);
 }
 
@@ -95,12 +111,12 @@ TEST_CASE("limits via daemon: with on_limit = queue the request waits for the to
 
 TEST_CASE("limits via daemon: a full queue fails fast, and the waiter gets the freed concurrency slot") {
   OneTarget rig(", max_concurrent = 1", "limits = { on_limit = \"queue\", queue_max = 1, queue_timeout_ms = 5000 }\n");
-  REQUIRE(rig.up.script(R"([{"fault":"slow_first_byte","ms":500}])"));
+  REQUIRE(rig.up.script(R"([{"fault":"slow_first_byte","ms":2500}])"));
   std::optional<client::Result<client::Response>> first, second;
   std::thread a([&] { first.emplace(client::Client(at(*rig.daemon)).chat(ask("one"))); });
-  std::this_thread::sleep_for(150ms);
+  REQUIRE(awaitArrivals(rig.up, 1));  // "one" holds the only slot for 2.5 s
   std::thread b([&] { second.emplace(client::Client(at(*rig.daemon)).chat(ask("two"))); });
-  std::this_thread::sleep_for(150ms);
+  std::this_thread::sleep_for(500ms);  // "two" takes the one queue place
   auto t0 = std::chrono::steady_clock::now();
   auto third = client::Client(at(*rig.daemon)).chat(ask("three"));
   auto took = std::chrono::steady_clock::now() - t0;
@@ -109,19 +125,19 @@ TEST_CASE("limits via daemon: a full queue fails fast, and the waiter gets the f
   REQUIRE_FALSE(third.ok());
   CHECK(third.error().code == StatusCode::kResourceExhausted);
   CHECK(third.error().retryable);
-  CHECK(took < 300ms);
+  CHECK(took < 1000ms);  // queued, it would have waited about 2 s for the slot
   REQUIRE(first->ok());
   REQUIRE(second->ok());
   auto log = parseJson(rig.up.log());
   REQUIRE(log.Size() == 2);
-  CHECK(arrival(log, 1) - arrival(log, 0) >= 0.45);  // only once the first attempt had finished
+  CHECK(arrival(log, 1) - arrival(log, 0) >= 2.45);  // only once the first attempt had finished
 }
 
 TEST_CASE("limits via daemon: a queued request never waits past the queue timeout") {
   OneTarget rig(", max_concurrent = 1", "limits = { on_limit = \"queue\", queue_max = 4, queue_timeout_ms = 200 }\n");
   REQUIRE(rig.up.script(R"([{"fault":"slow_first_byte","ms":1500}])"));
   std::thread a([&] { client::Client(at(*rig.daemon)).chat(ask("one")); });
-  std::this_thread::sleep_for(100ms);
+  REQUIRE(awaitArrivals(rig.up, 1));  // "one" holds the only slot
   auto t0 = std::chrono::steady_clock::now();
   auto waited = client::Client(at(*rig.daemon)).chat(ask("two"));
   auto took = std::chrono::steady_clock::now() - t0;
@@ -188,7 +204,7 @@ TEST_CASE("limits via daemon: target TPM charges the estimate before the answer,
   std::string prompt(300, 'x');  // an estimate of 75 of the primary's 100
   std::optional<client::Result<client::Response>> first;
   std::thread a([&] { first.emplace(client::Client(at(daemon)).chat(ask(prompt))); });
-  std::this_thread::sleep_for(150ms);
+  REQUIRE(awaitArrivals(primary, 1));  // charged before it was sent
   client::Client c(at(daemon));
   auto during = c.chat(ask(prompt));  // 25 left while the first is in flight: the backup
   a.join();

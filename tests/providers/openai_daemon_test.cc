@@ -310,8 +310,9 @@ TEST_CASE("openai via daemon: a hung upstream ends at the request deadline, on t
   auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().code == StatusCode::kDeadlineExceeded);
+  CHECK(r.error().origin != "client");  // the sidecar's own end, not the client giving up
   CHECK(took.count() >= 300);
-  CHECK(took.count() < 300 + 50);
+  CHECK(took.count() < 300 + 1500);  // far below the 5 s hang; room for a busy machine
   // The daemon is still healthy afterwards.
   REQUIRE(rig.upstream.reset());
   CHECK(rig.client->chat(ask("again")).ok());

@@ -7,8 +7,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <regex>
 #include <string>
+#include <thread>
 
 #include "support/daemon_process.h"
 #include "support/raw_http.h"
@@ -52,6 +54,21 @@ inline double adminMetric(const DaemonProcess& d, const std::string& name) {
   std::string text = adminMetricsText(d);
   size_t at = text.find("\n" + name + " ");
   return at == std::string::npos ? -1 : std::stod(text.substr(at + name.size() + 2));
+}
+
+// Reads adminMetric until `settled` holds of its value, for at most `timeout`: what the daemon
+// does on another thread after an action (a close seen, a refusal counted) takes a busy machine a
+// while. The last value read.
+template <class Pred>
+double awaitAdminMetric(const DaemonProcess& d, const std::string& name, Pred settled,
+                        std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  double value = adminMetric(d, name);
+  while (!settled(value) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    value = adminMetric(d, name);
+  }
+  return value;
 }
 
 }  // namespace outrigger::testing

@@ -114,11 +114,12 @@ struct HttpReply {
 };
 
 // Sends `request` on a new connection and reads one response.
-inline HttpReply roundTrip(int port, const std::string& request) {
+inline HttpReply roundTrip(int port, const std::string& request,
+                           std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
   Tcp c(port);
   HttpReply reply;
   if (!c.send(request)) return reply;
-  std::string r = c.responses(1, std::chrono::seconds(10));
+  std::string r = c.responses(1, timeout);
   if (r.rfind("HTTP/1.1 ", 0) == 0 && r.size() >= 12) reply.status = std::stoi(r.substr(9, 3));
   size_t end = r.find("\r\n\r\n");
   if (end != std::string::npos) reply.body = r.substr(end + 4);

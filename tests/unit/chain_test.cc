@@ -529,7 +529,8 @@ TEST_CASE("a hook that blocks the loop over the threshold is counted") {
   h.start({});
   REQUIRE(h.runUntilEnded());
   CHECK(h.sink.ends[0].code == Code::kOk);
-  CHECK(h.engine.counters().slow_hooks.load() == 1);
+  // At least the slow one: on a busy machine a preempted quick hook may cross the 1 ms line too.
+  CHECK(h.engine.counters().slow_hooks.load() >= 1);
 }
 
 TEST_CASE("a guardrail chunk hook can stop a stream mid-way and the provider is cancelled") {

@@ -85,9 +85,9 @@ def test_a_frame_that_never_started_is_taken_back_without_dropping_the_connectio
         fake.freeze()
         calls = Outcomes()
         calls.run("big", lambda: client.chat(BIG, timeout=2.0))
-        time.sleep(0.1)
+        time.sleep(0.3)  # the big frame is being written (it fills the socket in well under that)
         calls.run("small", lambda: client.chat("small", timeout=0.3))
-        time.sleep(0.6)
+        wait_until(lambda: "small" in calls.ended, 1.5)
         assert isinstance(calls.ended.get("small"), outrigger.DeadlineExceeded)
         assert calls.ended["small"].origin == "client/queue"
         assert "kept" not in calls.ended and not kept.done(), "the connection was dropped for a frame never started"
@@ -186,7 +186,8 @@ def test_the_daemon_is_pinged_at_its_heartbeat(sock_path: str) -> None:
     try:
         with Client(sock_path) as client:
             assert client.connect().heartbeat_ms == 50
-            time.sleep(0.4)
+            # Four intervals' worth (0.2 s), however late a busy machine runs the threads.
+            wait_until(lambda: len(fake.frames("Ping")) >= 4, 3.0)
             pings = fake.frames("Ping")
             assert len(pings) >= 4 and all(p["stream_id"] == 0 for p in pings)
             assert len({p["body"]["opaque"] for p in pings}) == len(pings)
