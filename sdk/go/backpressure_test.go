@@ -122,7 +122,7 @@ func TestPongsWaitingForTheWriterAreCoalesced(t *testing.T) {
 	}
 	first := fc.recvType(t, "Request").id // read before the stall took hold
 	second := 3 - first                   // the other of stream ids 1 and 2
-	time.Sleep(50 * time.Millisecond)     // the writer is now blocked in the second request
+	time.Sleep(200 * time.Millisecond)    // the writer is now blocked in the second request
 
 	const pings = 1000
 	for i := uint64(1); i <= pings; i++ {
@@ -150,8 +150,10 @@ func TestPongsWaitingForTheWriterAreCoalesced(t *testing.T) {
 			done = true
 		}
 	}
-	if pongs == 0 || pongs > 2 || newest != pings {
-		t.Fatalf("%d Pongs written, the last for Ping %d; want one or two, the last for Ping %d",
+	// One or two once the writer is blocked; a busy machine may answer a few Pings before it is.
+	// Uncoalesced, the thousand Pings would get a thousand Pongs.
+	if pongs == 0 || pongs > 10 || newest != pings {
+		t.Fatalf("%d Pongs written, the last for Ping %d; want at most ten, the last for Ping %d",
 			pongs, newest, pings)
 	}
 }

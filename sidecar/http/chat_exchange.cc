@@ -80,6 +80,7 @@ void ChatExchange::clientGone() {
       // still reads, and a cleanly ended stream would pass for the whole answer. The write
       // fails or ends the connection, and h2o frees the request.
       cut_short_ = true;
+      pending_.clear();  // nobody reads the rest
       queue(std::string(), true);
     }
   }
@@ -221,11 +222,19 @@ void ChatExchange::queue(std::string text, bool final) {
 void ChatExchange::flush() {
   if (!req_ || stopped_ || in_flight_ || final_sent_) return;
   if (pending_.empty() && !final_queued_) return;
-  sending_.swap(pending_);
-  pending_.clear();
+  // At most one slice per write: h2o asks for more only once a write is wholly sent, and the
+  // write timeout measures one write, so a client that reads slowly but reads is never taken
+  // for one that stopped.
+  if (pending_.size() > kWriteSlice) {
+    sending_.assign(pending_, 0, kWriteSlice);
+    pending_.erase(0, kWriteSlice);
+  } else {
+    sending_.swap(pending_);
+    pending_.clear();
+  }
   in_flight_ = true;
   write_began_ms_ = uv_now(front_.loop());
-  bool final = final_queued_;
+  bool final = final_queued_ && pending_.empty();
   if (final) final_sent_ = true;
   h2o_iovec_t buf = h2o_iovec_init(sending_.data(), sending_.size());
   h2o_send(req_, &buf, 1, !final ? H2O_SEND_STATE_IN_PROGRESS : cut_short_ ? H2O_SEND_STATE_ERROR : H2O_SEND_STATE_FINAL);

@@ -62,6 +62,9 @@ class ChatExchange : public ResponseSink {
   static void onStop(h2o_generator_t* g, h2o_req_t* req);
   static void onRequestDisposed(void* guard);
 
+  // The most one write hands h2o (see flush()).
+  static constexpr size_t kWriteSlice = 64 * 1024;
+
   void startStream();
   void queue(std::string text, bool final);
   void flush();

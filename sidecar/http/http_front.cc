@@ -7,6 +7,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
+#include <map>
 #include <vector>
 
 #include "chain/chain.h"
@@ -395,9 +396,14 @@ void HttpFront::handleChat(h2o_req_t* req, std::string_view request_id, Dialect 
   meta.prompt_version = requestHeader(req, "x-outrigger-prompt-version");
   meta.traceparent = requestHeader(req, "traceparent");
   meta.request_id = request_id;
-  if (!parseCacheControl(requestHeader(req, "x-outrigger-cache"), &meta.cache_bypass, &meta.cache_no_store)) {
-    return reject(400, "Bad Request", "invalid_request_error",
-                  "x-outrigger-cache must be bypass, no-store or both, comma-separated", "", "");
+  for (std::string_view line : requestHeaderLines(req, "x-outrigger-cache")) {
+    bool bypass = false, no_store = false;
+    if (!parseCacheControl(line, &bypass, &no_store)) {
+      return reject(400, "Bad Request", "invalid_request_error",
+                    "x-outrigger-cache must be bypass, no-store or both, comma-separated", "", "");
+    }
+    meta.cache_bypass = meta.cache_bypass || bypass;
+    meta.cache_no_store = meta.cache_no_store || no_store;
   }
   if (!parseMs(requestHeader(req, "x-outrigger-cache-ttl-ms"), 1, &meta.cache_ttl_ms)) {
     return reject(400, "Bad Request", "invalid_request_error",
@@ -549,19 +555,34 @@ void HttpFront::onAbortCheck(uv_timer_t* t) {
   self->shutDownStalledWrites();
 }
 
-// A response whose output the client has not taken for write_timeout_ms: it stopped reading, and
-// the answer would wait in memory (up to twice the high water mark) with its socket for as long
-// as the client likes. The connection is shut down; h2o then stops the response.
+// A connection whose output the client has not taken for write_timeout_ms: it stopped reading,
+// and its answers would wait in memory (up to twice the high water mark each) with the socket for
+// as long as the client likes. The connection is shut down; h2o then stops its responses. An
+// HTTP/2 connection counts as stopped only when every stream on it is held: one stream waiting
+// on its own flow-control window (its reader busy elsewhere) must not take the others with it.
 void HttpFront::shutDownStalledWrites() {
   const uint64_t limit = settings_.write_timeout_ms;
   const uint64_t now = uv_now(ctx_.loop);
   if (limit == 0 || now < limit) return;
+  struct Socket {
+    bool all_held = true;
+    std::vector<ChatExchange*> held;
+  };
+  std::map<int, Socket> sockets;
   for (ChatExchange* ex : exchanges_) {
-    if (!ex->writeHeldSince(now - limit)) continue;
-    ex->giveUpWrite();
     h2o_req_t* req = ex->request();
-    h2o_socket_t* sock = req->conn->callbacks->get_socket ? req->conn->callbacks->get_socket(req->conn) : nullptr;
-    if (int fd = sock ? h2o_socket_get_fd(sock) : -1; fd >= 0) ::shutdown(fd, SHUT_RDWR);
+    if (!req || !req->conn->callbacks->get_socket) continue;
+    h2o_socket_t* sock = req->conn->callbacks->get_socket(req->conn);
+    int fd = sock ? h2o_socket_get_fd(sock) : -1;
+    if (fd < 0) continue;
+    Socket& s = sockets[fd];
+    if (ex->writeHeldSince(now - limit)) s.held.push_back(ex);
+    else s.all_held = false;
+  }
+  for (auto& [fd, s] : sockets) {
+    if (!s.all_held || s.held.empty()) continue;
+    for (ChatExchange* ex : s.held) ex->giveUpWrite();
+    ::shutdown(fd, SHUT_RDWR);
     metrics_.writeTimeout();
   }
 }

@@ -55,6 +55,14 @@ std::string_view requestHeader(const h2o_req_t* req, std::string_view name) {
   return view(req->headers.entries[i].value);
 }
 
+std::vector<std::string_view> requestHeaderLines(const h2o_req_t* req, std::string_view name) {
+  std::vector<std::string_view> lines;
+  for (ssize_t i = -1; (i = h2o_find_header_by_str(&req->headers, name.data(), name.size(), i)) >= 0;) {
+    lines.push_back(view(req->headers.entries[i].value));
+  }
+  return lines;
+}
+
 std::string_view bearerToken(std::string_view authorization) {
   constexpr std::string_view kScheme = "bearer ";
   if (authorization.size() <= kScheme.size()) return {};

@@ -5,6 +5,7 @@
 #include <h2o.h>
 
 #include <string_view>
+#include <vector>
 
 namespace outrigger::http {
 
@@ -23,8 +24,11 @@ void sendError(h2o_req_t* req, int status, const char* reason, std::string_view 
 // x-should-retry: false.
 void sendMessagesError(h2o_req_t* req, int status, const char* reason, std::string_view type, std::string_view message);
 
-// The request header `name` (lowercase), or empty.
+// The request header `name` (lowercase), or empty. The first line only, when it is repeated.
 std::string_view requestHeader(const h2o_req_t* req, std::string_view name);
+// Every line of the request header `name` (lowercase), in order: h2o does not merge repeated
+// fields, and HTTP/2 clients send lists as separate lines.
+std::vector<std::string_view> requestHeaderLines(const h2o_req_t* req, std::string_view name);
 
 // The token of an "Authorization: Bearer <token>" value (the scheme in any case); empty when the
 // value is not a bearer credential.

