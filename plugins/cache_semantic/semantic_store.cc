@@ -1,10 +1,9 @@
 #include "semantic_store.h"
 
-#include <optional>
-
 #include <hnswlib/hnswlib.h>
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "quantized_space.h"

@@ -85,14 +85,11 @@ bool parseCacheControl(std::string_view v, bool* bypass, bool* no_store) {
     while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
     while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
     if (item.empty()) continue;
-    auto is = [&](std::string_view word) {
-      return item.size() == word.size() && std::equal(item.begin(), item.end(), word.begin(), [](char a, char b) {
-               return std::tolower(static_cast<unsigned char>(a)) == b;
-             });
-    };
-    if (is("bypass")) {
+    std::string word(item);
+    for (char& c : word) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (word == "bypass") {
       *bypass = true;
-    } else if (is("no-store")) {
+    } else if (word == "no-store") {
       *no_store = true;
     } else {
       return false;
@@ -564,6 +561,10 @@ void HttpFront::shutDownStalledWrites() {
   const uint64_t limit = settings_.write_timeout_ms;
   const uint64_t now = uv_now(ctx_.loop);
   if (limit == 0 || now < limit) return;
+  // The common case, checked every abort_check_ms: nothing held that long, nothing to group.
+  if (std::none_of(exchanges_.begin(), exchanges_.end(), [&](ChatExchange* ex) { return ex->writeHeldSince(now - limit); })) {
+    return;
+  }
   struct Socket {
     bool all_held = true;
     std::vector<ChatExchange*> held;
