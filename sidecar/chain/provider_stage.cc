@@ -94,8 +94,25 @@ bool ProviderStage::startAttempt(size_t index) {
     return passOver(Code::kUnimplemented, "the route's provider '" + stage.instance->name() + "' cannot embed");
   }
   if (rc >= 0) rc = OUTRIGGER_E_INVALID;  // a provider must answer through provider_done (embeddings_done)
-  r.stageFailed(stage, rc, r.embed_ ? "provider embed" : "provider start");
-  if (!r.ended_) r.end(Code::kInternal, r.embed_ ? "provider embed failed" : "provider failed to start", stage.origin);
+  return startFailed(stage, rc);
+}
+
+// A provider that could not start the call (a negative status: out of memory, a request it cannot
+// encode, a broken plugin) fails this attempt, not the request: another target may take it. It is
+// not retried on the same target, and no breaker learns of it, since the upstream was never asked.
+// With no target left, the route's degraded answer if it has one, else INTERNAL.
+bool ProviderStage::startFailed(const Stage& stage, outrigger_status rc) {
+  RequestContext& r = ctx_;
+  std::string why = r.noteStageFailure(stage, rc, r.embed_ ? "provider embed" : "provider start");
+  endAttempt();
+  resilience::Decision d = planner_->afterFailure(monoNowNs(), {OUTRIGGER_CODE_UNAVAILABLE, false, 0}, r.chunk_seq_ > 0);
+  recordDecision(d);
+  if (d.kind == resilience::Decision::Kind::kStart) return startAttempt(d.target);
+  if (serveFallbackAnswer(why)) {
+    r.skipAllSteps();
+    return true;
+  }
+  r.end(Code::kInternal, why, stage.origin);
   return false;
 }
 

@@ -138,6 +138,9 @@ class ProviderStage final : public LimitWaiter {
   // The current target cannot embed this request: the next target the planner gives is tried at
   // once (a target that cannot is no failure of its health), or the request ends with `code`.
   bool passOver(Code code, const std::string& why);
+  // The provider's start (or embed) returned `rc` < 0: the next target the planner gives, or the
+  // request's end. True when the request completed meanwhile, as for startAttempt.
+  bool startFailed(const Stage& stage, outrigger_status rc);
   outrigger_status callEmbed(const Stage& stage);
   // provider_cost.cc
   // The attempt's answer as the rest of the request sees it: when the provider reported usage

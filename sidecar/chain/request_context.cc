@@ -238,6 +238,13 @@ void RequestContext::closeSpanAt(size_t index, std::string_view outcome) {
 }
 
 bool RequestContext::stageFailed(const Stage& stage, outrigger_status rc, const char* what, int returned) {
+  std::string msg = noteStageFailure(stage, rc, what, returned);
+  if (stage.instance->onError() == config::OnError::kSkip) return true;
+  end(Code::kInternal, msg, stage.origin);
+  return false;
+}
+
+std::string RequestContext::noteStageFailure(const Stage& stage, outrigger_status rc, const char* what, int returned) {
   closeSpan("error");
   engine_.counters().plugin_errors.fetch_add(1, std::memory_order_relaxed);
   stage.instance->failures.fetch_add(1, std::memory_order_relaxed);
@@ -247,9 +254,7 @@ bool RequestContext::stageFailed(const Stage& stage, outrigger_status rc, const 
     recordVerdict(stage.instance->name(),
                   stage.instance->onError() == config::OnError::kSkip ? VerdictKind::kSkipped : VerdictKind::kError, msg);
   }
-  if (stage.instance->onError() == config::OnError::kSkip) return true;
-  end(Code::kInternal, msg, stage.origin);
-  return false;
+  return msg;
 }
 
 namespace {

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <optional>
 
 #include <outrigger/plugin.hpp>
 
@@ -33,6 +34,7 @@ struct Seen {
   const outrigger_host_api* host = nullptr;
   bool echo = false;  // answer at once instead of waiting for the test
   bool no_embed = false;  // embed answers OUTRIGGER_E_UNSUPPORTED, as a chat-only provider's does
+  outrigger_status start_status = OUTRIGGER_PENDING;  // negative: start cannot take the call
 };
 std::map<std::string, Seen> g_seen;
 
@@ -47,6 +49,7 @@ class HandProvider final : public plugin::Provider {
   outrigger_status start(const outrigger_request_view& r) override {
     Seen& s = g_seen[name_];
     ++s.starts;
+    if (s.start_status < 0) return s.start_status;
     s.handles.push_back(r.handle);
     if (s.echo) {
       outrigger_response_view resp = plugin::makeResponse();
@@ -110,7 +113,7 @@ struct Rig {
 
   Rig(resilience::RoutePolicy policy, std::vector<std::string> targets, uint32_t first_max_concurrent = 0,
       resilience::HealthRegistry* shared = nullptr, uint32_t loop_index = 43, const std::string& suffix = "",
-      std::vector<chain::Stage> limiters = {})
+      std::vector<chain::Stage> limiters = {}, std::optional<std::string> fallback_answer = {})
       : loop(loop_index), engine(loop, {60000, 600000, 1000000}, nullptr, shared) {
     if (suffix.empty()) g_seen.clear();
     auto chain = std::make_shared<chain::WorkerChain>();
@@ -128,6 +131,7 @@ struct Rig {
     r.provider = r.targets[0].stage;
     r.policy = policy;
     r.limiters = std::move(limiters);
+    r.fallback_answer = std::move(fallback_answer);
     chain::layOutSteps(&chain->routes.emplace("default", std::move(r)).first->second);
     chain->default_route = "default";
     engine.setChain(chain);
@@ -646,6 +650,51 @@ TEST_CASE("embeddings: a target that cannot embed is passed over, and with none 
   rig.startEmbed(2, {"y"});
   REQUIRE(rig.sink.ends[2].size() == 1);
   CHECK(rig.sink.ends[2][0].code == Code::kUnimplemented);
+  CHECK(rig.engine.inFlight() == 0);
+}
+
+TEST_CASE("a provider that cannot start the call fails that attempt: the next target takes it at once, no breaker counts it, and with none left the request is INTERNAL") {
+  resilience::RoutePolicy policy;
+  policy.breaker.failure_threshold = 1;
+  policy.retry.max_attempts = 3;
+  Rig rig(policy, {"a", "b"});
+  g_seen["a"].start_status = OUTRIGGER_E_NOMEM;
+  rig.start(1);
+  CHECK(g_seen["a"].starts == 1);  // never again on the same target
+  REQUIRE(g_seen["b"].starts == 1);
+  CHECK(rig.answer("b", "from b") == OUTRIGGER_OK);
+  REQUIRE(rig.sink.ends[1].size() == 1);
+  CHECK(rig.sink.ends[1][0].code == Code::kOk);
+  CHECK(rig.sink.ends[1][0].content == "from b");
+  CHECK(rig.counters().fallbacks == 1);
+  CHECK(rig.engine.health().target("a/m").in_flight == 0);
+  // "a"'s breaker (one failure opens it) stayed closed: the next request starts there.
+  g_seen["a"].start_status = OUTRIGGER_PENDING;
+  rig.start(2);
+  REQUIRE(g_seen["a"].starts == 2);
+  CHECK(g_seen["b"].starts == 1);
+  CHECK(rig.answer("a", "from a") == OUTRIGGER_OK);
+  REQUIRE(rig.sink.ends[2].size() == 1);
+  CHECK(rig.sink.ends[2][0].content == "from a");
+  // Neither can start: one end, INTERNAL, not retryable.
+  g_seen["a"].start_status = g_seen["b"].start_status = OUTRIGGER_E_INVALID;
+  rig.start(3);
+  REQUIRE(rig.sink.ends[3].size() == 1);
+  CHECK(rig.sink.ends[3][0].code == Code::kInternal);
+  CHECK_FALSE(rig.sink.ends[3][0].retryable);
+  CHECK(g_seen["b"].starts == 2);
+  CHECK(rig.engine.inFlight() == 0);
+  CHECK(rig.engine.health().target("a/m").in_flight == 0);
+  CHECK(rig.engine.health().target("b/m").in_flight == 0);
+}
+
+TEST_CASE("a route whose every target cannot start the call serves its degraded answer") {
+  Rig rig(resilience::RoutePolicy{}, {"a", "b"}, 0, nullptr, 43, "", {}, std::string("try again later"));
+  g_seen["a"].start_status = g_seen["b"].start_status = OUTRIGGER_E_NOMEM;
+  rig.start(1);
+  REQUIRE(rig.sink.ends[1].size() == 1);
+  CHECK(rig.sink.ends[1][0].code == Code::kOk);
+  CHECK(rig.sink.ends[1][0].content == "try again later");
   CHECK(rig.engine.inFlight() == 0);
 }
 
