@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -176,9 +177,25 @@ struct EndWaiter {
   }
 };
 
+// What a chat call needs to go out again on another connection, should the one it went out on
+// answer GoAway before taking it.
+struct Outgoing {
+  ChatRequest request;
+  bool streaming = false;
+  std::chrono::milliseconds timeout{0};  // the call's own; 0: none
+  Clock::time_point deadline;            // with a timeout: when the call ends
+};
+
+// How many times a GoAway may hand one call back before it ends UNAVAILABLE: each time it went
+// to a sidecar that turned it away unread.
+constexpr int kMaxResends = 3;
+
 // One in-flight call.
 class Call {
  public:
+  uint64_t id = 0;                           // the caller's handle for cancel (start's return)
+  std::shared_ptr<const Outgoing> outgoing;  // null: never sent again (a Feedback)
+  int resends = 0;                           // times a GoAway handed it back
   CallEvents events;
   Response response;  // built from chunks and the end frame
   std::atomic<bool> ended{false};
@@ -192,7 +209,9 @@ class Call {
 // One socket connection with its reader thread.
 class Connection {
  public:
-  Connection(uint64_t id, bool verify) : id_(id), verify_(verify) {}
+  // Receives, on the reader thread, the calls a GoAway said the sidecar never took.
+  using Refused = std::function<void(std::vector<std::shared_ptr<Call>>)>;
+  Connection(uint64_t id, bool verify, Refused refused) : id_(id), verify_(verify), refused_(std::move(refused)) {}
   // Joins the reader thread: see destroyableHere.
   ~Connection() {
     shutdownSocket();
@@ -347,8 +366,10 @@ class Connection {
       return 0;
     }
     {
+      // Checked with the lock GoAway takes its calls under: a call registered after it would
+      // wait for an end the sidecar does not send (it is never taken), so it goes elsewhere.
       std::lock_guard<std::mutex> lock(calls_mu_);
-      if (broken_) return 0;
+      if (broken_ || going_away_) return 0;
       calls_[stream_id] = std::move(call);
     }
     Write w = writeLocked(b.GetBufferPointer(), b.GetSize(), deadline);
@@ -558,9 +579,12 @@ class Connection {
           if (call) deliverEnd(*call, end);
           break;
         }
-        case w::Body::GoAway:
-          going_away_ = true;
+        case w::Body::GoAway: {
+          const w::GoAway* g = f->body_as_GoAway();
+          auto refused = takeCallsAfter(g ? g->last_stream_id() : UINT64_MAX);
+          if (!refused.empty()) refused_(std::move(refused));
           break;
+        }
         case w::Body::Error:
           broken_ = true;
           break;
@@ -580,6 +604,28 @@ class Connection {
       call->finish(client_closed_ ? makeError(StatusCode::kCancelled, kClientClosed)
                                   : makeError(StatusCode::kUnavailable, why, true));
     }
+  }
+
+  // GoAway: no new call goes on this connection, and the calls past `last_stream_id` leave it in
+  // the order they were sent: the sidecar never took them, so they may go out again.
+  std::vector<std::shared_ptr<Call>> takeCallsAfter(uint64_t last_stream_id) {
+    std::vector<std::pair<uint64_t, std::shared_ptr<Call>>> taken;
+    {
+      std::lock_guard<std::mutex> lock(calls_mu_);
+      going_away_ = true;
+      for (auto it = calls_.begin(); it != calls_.end();) {
+        if (it->first > last_stream_id) {
+          taken.emplace_back(it->first, std::move(it->second));
+          it = calls_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+    std::sort(taken.begin(), taken.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::vector<std::shared_ptr<Call>> out;
+    for (auto& [sid, call] : taken) out.push_back(std::move(call));
+    return out;
   }
 
   // The bytes deliverEnd would copy out of `e`. The verifier checks that every offset stays in
@@ -662,6 +708,7 @@ class Connection {
 
   const uint64_t id_;
   const bool verify_;
+  const Refused refused_;
   int fd_ = -1;
   uint32_t max_frame_ = 4u << 20;       // the largest frame read: this client's own limit
   uint32_t max_send_frame_ = 4u << 20;  // the largest frame sent: the smaller of both sides'
@@ -762,7 +809,9 @@ class Client::Impl {
                                    std::vector<std::shared_ptr<Connection>>* retired) {
     dialing_ = true;
     *retired = takeIdleRetiredLocked();
-    std::shared_ptr<Connection> c(new Connection(opened_ + 1, verify_), [this](Connection* p) { release(p); });
+    std::shared_ptr<Connection> c(
+        new Connection(opened_ + 1, verify_, [this](std::vector<std::shared_ptr<Call>> calls) { resendRefused(std::move(calls)); }),
+        [this](Connection* p) { release(p); });
     lock.unlock();
     std::optional<Error> failed = c->open(opt_.socket_path, opt_, deadline);
     lock.lock();
@@ -927,41 +976,53 @@ class Client::Impl {
 
   uint64_t start(const ChatRequest& r, CallEvents events, bool streaming) {
     auto call = std::make_shared<Call>();
-    auto sid_cell = std::make_shared<std::atomic<uint64_t>>(0);
+    call->id = next_call_.fetch_add(1);
     call->events = std::move(events);
     // The call's route (for cancel) is forgotten when it ends, whichever way it ends.
-    call->events.on_end = [this, sid_cell, user_end = std::move(call->events.on_end)](const Result<Response>& res) {
-      forget(sid_cell->load());
+    call->events.on_end = [this, id = call->id, user_end = std::move(call->events.on_end)](const Result<Response>& res) {
+      forget(id);
       if (user_end) user_end(res);
     };
+    const auto timeout = wireTimeout(r.timeout);
+    call->outgoing = std::make_shared<const Outgoing>(Outgoing{r, streaming, timeout, Clock::now() + timeout});
+    return sendCall(call) ? call->id : 0;
+  }
+
+  // Sends `call` on the current connection (opening one when there is none usable), and once more
+  // on a new one should that be found dead while writing. False when it was not sent: it ended.
+  bool sendCall(const std::shared_ptr<Call>& call) {
+    const Outgoing& out = *call->outgoing;
     std::optional<Error> err;
     // The request must be written by its own deadline, and by the write timeout in any case.
-    const auto timeout = wireTimeout(r.timeout);
-    Clock::time_point call_deadline = Clock::now() + timeout;
-    bool deadline_bounds = timeout.count() > 0 && timeout < opt_.write_timeout;
-    Clock::time_point write_by = Clock::now() + (deadline_bounds ? timeout : opt_.write_timeout);
-    // One retry: a connection found dead while writing is replaced once.
+    Clock::time_point write_by = Clock::now() + opt_.write_timeout;
+    const bool deadline_bounds = out.timeout.count() > 0 && out.deadline < write_by;
+    if (deadline_bounds) write_by = out.deadline;
     for (int attempt = 0; attempt < 2; ++attempt) {
-      auto conn = connection(&err, timeout.count() > 0 ? call_deadline : Clock::time_point::max());
+      auto conn = connection(&err, out.timeout.count() > 0 ? out.deadline : Clock::time_point::max());
       if (!conn) break;
       Connection::Unsent unsent;
+      bool cancel_now = false;  // the caller cancelled while the call was between connections
       uint64_t sid = conn->send(next_stream_, call, [&](flatbuffers::FlatBufferBuilder& b, uint64_t id) {
-        sid_cell->store(id);
         {
           std::lock_guard<std::mutex> lock(routes_mu_);
-          routes_[id] = conn;  // before the frame leaves, so that its end finds the route to forget
+          Route& route = routes_[call->id];  // before the frame leaves, so that its end finds the route to forget
+          route.conn = conn;
+          route.stream_id = id;
+          cancel_now = route.cancelled;
         }
         // The time the handshake and the write lock took is the call's: the sidecar gets what is
         // left, so it gives up when this client does.
         auto left = std::chrono::milliseconds(0);
-        if (timeout.count() > 0) {
+        if (out.timeout.count() > 0) {
           left = std::max(std::chrono::milliseconds(1),
-                          std::chrono::ceil<std::chrono::milliseconds>(call_deadline - Clock::now()));
+                          std::chrono::ceil<std::chrono::milliseconds>(out.deadline - Clock::now()));
         }
-        buildRequest(b, id, r, streaming, left);
+        buildRequest(b, id, out.request, out.streaming, left);
       }, write_by, &unsent);
-      if (sid != 0) return sid;
-      forget(sid_cell->load());
+      if (sid != 0) {
+        if (cancel_now) sendCancel(*conn, sid);
+        return true;
+      }
       if (unsent.why == Connection::Unsent::Why::kTooLarge) {
         err = frameTooLarge(unsent.frame_bytes, conn->maxSendFrame());
         break;
@@ -974,27 +1035,59 @@ class Client::Impl {
       err = makeError(StatusCode::kUnavailable, "connection to the sidecar was lost", true);
     }
     call->finish(*err);
-    return 0;
+    return false;
   }
 
-  void cancel(uint64_t sid) {
+  // A connection's GoAway handed back calls its sidecar never took (ids past last_stream_id): each
+  // goes out again on another connection, unless its caller cancelled it meanwhile, its deadline
+  // passed, or GoAways handed it back kMaxResends times. Runs on the old connection's reader
+  // thread, as an on_end that starts a call does.
+  void resendRefused(std::vector<std::shared_ptr<Call>> calls) {
+    for (const auto& call : calls) {
+      bool cancelled = false;
+      {
+        std::lock_guard<std::mutex> lock(routes_mu_);
+        if (auto it = routes_.find(call->id); it != routes_.end()) {
+          cancelled = it->second.cancelled;
+          it->second = {{}, 0, cancelled};  // a cancel now waits for the next connection
+        }
+      }
+      if (cancelled) {
+        call->finish(makeError(StatusCode::kCancelled, "cancelled by the caller before the sidecar took it"));
+      } else if (!call->outgoing || ++call->resends > kMaxResends) {
+        call->finish(makeError(StatusCode::kUnavailable, "the sidecar went away without taking the call", true));
+      } else if (call->outgoing->timeout.count() > 0 && Clock::now() >= call->outgoing->deadline) {
+        call->finish(makeError(StatusCode::kDeadlineExceeded, "the deadline passed before a sidecar took the call"));
+      } else {
+        sendCall(call);
+      }
+    }
+  }
+
+  void cancel(uint64_t call_id) {
     std::shared_ptr<Connection> conn;
+    uint64_t sid = 0;
     {
       std::lock_guard<std::mutex> lock(routes_mu_);
-      auto it = routes_.find(sid);
+      auto it = routes_.find(call_id);
       if (it == routes_.end()) return;
-      conn = it->second.lock();
+      it->second.cancelled = true;  // a call between connections ends instead of going out again
+      conn = it->second.conn.lock();
+      sid = it->second.stream_id;
     }
-    if (!conn) return;
+    if (conn && sid) sendCancel(*conn, sid);
+  }
+
+  static void sendCancel(Connection& conn, uint64_t sid) {
     flatbuffers::FlatBufferBuilder b(128);
     auto c = w::CreateCancelDirect(b, "cancelled by caller");
     Connection::finishFrame(b, sid, w::Body::Cancel, c.Union());
-    conn->sendControl(std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize()));
+    conn.sendControl(std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize()));
   }
 
-  void forget(uint64_t sid) {
+  void forget(uint64_t call_id) {
     std::lock_guard<std::mutex> lock(routes_mu_);
-    routes_.erase(sid);
+    routes_.erase(call_id);
   }
 
   // The sidecar answers a Feedback at once; the wait is bounded all the same (a sidecar that
@@ -1039,11 +1132,19 @@ class Client::Impl {
   std::mutex graveyard_mu_;
   std::vector<std::unique_ptr<Connection>> graveyard_;  // see release()
   std::atomic<bool> buried_{false};                      // graveyard_ is not empty
-  // A call's stream id -> its connection. Its own lock, taken inside a connection's write lock
+  // Where a call's Cancel goes: the connection and stream id it went out on last, which a GoAway
+  // can change.
+  struct Route {
+    std::weak_ptr<Connection> conn;
+    uint64_t stream_id = 0;
+    bool cancelled = false;
+  };
+  // A call's id -> its route. Its own lock, taken inside a connection's write lock
   // (Connection::send), so never held while waiting for one.
   std::mutex routes_mu_;
-  std::unordered_map<uint64_t, std::weak_ptr<Connection>> routes_;
+  std::unordered_map<uint64_t, Route> routes_;
   std::atomic<uint64_t> next_stream_{1};
+  std::atomic<uint64_t> next_call_{1};
   uint64_t opened_ = 0;
   std::thread heartbeat_thread_;  // started with the first connection that announces a heartbeat
   std::mutex heartbeat_mu_;

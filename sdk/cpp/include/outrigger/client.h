@@ -3,7 +3,8 @@
 // Thread-safety: a Client may be used from any number of threads. Streaming callbacks run on
 // the client's reader thread and must not block for long.
 // Reconnect: after a GoAway or a dropped connection, the next call opens a new connection;
-// calls in flight on a dropped connection end with a retryable UNAVAILABLE error.
+// calls a GoAway says the sidecar never took go out again on it, and calls in flight on a
+// dropped connection end with a retryable UNAVAILABLE error.
 // Liveness: when the sidecar announces a heartbeat (it does by default), a thread of the client
 // Pings it that often and drops a connection whose last three Pings went unanswered, so a hung
 // sidecar fails even the calls that have no deadline.
@@ -227,7 +228,8 @@ class Client {
   Result<Response> chat(const ChatRequest& request);
   // Streaming call with pull-style iteration.
   Stream stream(const ChatRequest& request);
-  // Asynchronous call. Returns a call id for cancel(); on failure to send, on_end runs at once.
+  // Asynchronous call. Returns a call id for cancel() (0 when it was not sent: on_end ran at
+  // once); the id stays the call's should a GoAway send it again on another connection.
   // A request whose frame exceeds the max_frame_size negotiated with the sidecar is not sent: it
   // ends INVALID_ARGUMENT. on_end may start the next call.
   uint64_t start(const ChatRequest& request, CallEvents events, bool streaming = true);
