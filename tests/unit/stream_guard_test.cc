@@ -11,6 +11,7 @@
 #include "chain/chain.h"
 #include "chain/engine.h"
 #include "chain/host_api.h"
+#include "chain/stream_guard.h"
 #include "plugin/schema.h"
 #include "support/in_test_plugins.h"
 
@@ -494,4 +495,62 @@ TEST_CASE("a deadline while on_stream_end is pending reaches on_cancel, and noth
   CHECK(rig.sink.out.chunks.empty());
   CHECK(s.guard_cancels == 1);
   CHECK(rig.sink.held_at_end == 0);
+}
+
+namespace {
+
+// Guardrails written with the C++ wrapper that override one hook each.
+class RequestOnly final : public plugin::Guardrail {
+ public:
+  static constexpr const char* kName = "request_only";
+  static constexpr const char* kDescription = "test guardrail";
+  static constexpr const char* kConfigSchema = "{}";
+  RequestOnly(plugin::Host h, std::string_view n, std::string_view) : Guardrail(h, n) {}
+  outrigger_status onRequest(const outrigger_request_view&, outrigger_guardrail_result&) override {
+    return OUTRIGGER_CONTINUE;
+  }
+};
+
+class EndOnly final : public plugin::Guardrail {
+ public:
+  static constexpr const char* kName = "end_only";
+  static constexpr const char* kDescription = "test guardrail";
+  static constexpr const char* kConfigSchema = "{}";
+  EndOnly(plugin::Host h, std::string_view n, std::string_view) : Guardrail(h, n) {}
+  outrigger_status onStreamEnd(const outrigger_request_view&, outrigger_guardrail_result&) override {
+    return OUTRIGGER_CONTINUE;
+  }
+};
+
+const outrigger_guardrail_hooks* guardrailHooks(const outrigger_plugin_type* t) {
+  return static_cast<const outrigger_guardrail_hooks*>(t->hooks);
+}
+
+// A route of one guardrail of type `T`.
+template <class T>
+chain::Route routeGuardedBy() {
+  static plugin::PluginType type = typeFor(plugin::typeOf<T>());
+  config::InstanceSettings is{"g", "guardrail", T::kName, "{}", config::OnError::kDeny, "t:9", {}};
+  chain::Route r;
+  r.guardrails.push_back({plugin::PluginInstance::create(type, is, chain::hostApiTemplate()).value(), "guardrail/g"});
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("the C++ wrapper leaves out the stream hooks a guardrail does not override, so its route streams straight through") {
+  const outrigger_guardrail_hooks* request_only = guardrailHooks(plugin::typeOf<RequestOnly>());
+  CHECK(request_only->on_request != nullptr);
+  CHECK(request_only->on_chunk == nullptr);
+  CHECK(request_only->on_stream_end == nullptr);
+  const outrigger_guardrail_hooks* end_only = guardrailHooks(plugin::typeOf<EndOnly>());
+  CHECK(end_only->on_chunk == nullptr);
+  CHECK(end_only->on_stream_end != nullptr);
+  const outrigger_guardrail_hooks* holder = guardrailHooks(plugin::typeOf<Holder>());
+  CHECK(holder->on_chunk != nullptr);
+  CHECK(holder->on_stream_end != nullptr);
+
+  CHECK_FALSE(chain::StreamGuard::needed(routeGuardedBy<RequestOnly>()));
+  CHECK(chain::StreamGuard::needed(routeGuardedBy<EndOnly>()));
+  CHECK(chain::StreamGuard::needed(routeGuardedBy<Holder>()));
 }

@@ -453,6 +453,8 @@ class Guardrail : public Instance {
   virtual outrigger_status onRequest(const outrigger_request_view&, outrigger_guardrail_result&) {
     return OUTRIGGER_CONTINUE;
   }
+  // Not overridden: the hook is left out of the table, so a route with no guardrail that sees
+  // chunks streams them straight through (the same for onStreamEnd).
   virtual outrigger_status onChunk(const outrigger_request_view&, const outrigger_chunk_view&,
                                    outrigger_guardrail_result&) {
     return OUTRIGGER_CONTINUE;
@@ -566,24 +568,34 @@ template <class T> struct Hooks<Provider, T> {
 };
 
 template <class T> struct Hooks<Guardrail, T> {
+  // The stream hooks of a class that does not override them stay NULL: the host then streams a
+  // route's chunks straight through instead of offering each to a hook that passes it.
+  static constexpr bool kSeesChunks = !std::is_same_v<decltype(&T::onChunk), decltype(&Guardrail::onChunk)>;
+  static constexpr bool kSeesStreamEnd =
+      !std::is_same_v<decltype(&T::onStreamEnd), decltype(&Guardrail::onStreamEnd)>;
+
   static const void* table() {
+    using OnChunk = decltype(outrigger_guardrail_hooks::on_chunk);
+    using OnStreamEnd = decltype(outrigger_guardrail_hooks::on_stream_end);
     static const outrigger_guardrail_hooks hooks = {
         OUTRIGGER_HEADER_INIT(outrigger_guardrail_hooks),
         [](void* i, const outrigger_request_view* r, outrigger_guardrail_result* res) noexcept {
           return guarded(i, [&] { return self<T>(i)->onRequest(*r, *res); });
         },
-        [](void* i, const outrigger_request_view* r, const outrigger_chunk_view* c,
-           outrigger_guardrail_result* res) noexcept {
+        kSeesChunks ? OnChunk([](void* i, const outrigger_request_view* r, const outrigger_chunk_view* c,
+                                 outrigger_guardrail_result* res) noexcept {
           return guarded(i, [&] { return self<T>(i)->onChunk(*r, *c, *res); });
-        },
+        })
+                    : OnChunk(nullptr),
         [](void* i, const outrigger_request_view* r, const outrigger_response_view* resp,
            outrigger_guardrail_result* res) noexcept {
           return guarded(i, [&] { return self<T>(i)->onResponse(*r, *resp, *res); });
         },
         [](void* i, outrigger_request r) noexcept { guardedVoid(i, [&] { self<T>(i)->onCancel(r); }); },
-        [](void* i, const outrigger_request_view* r, outrigger_guardrail_result* res) noexcept {
+        kSeesStreamEnd ? OnStreamEnd([](void* i, const outrigger_request_view* r, outrigger_guardrail_result* res) noexcept {
           return guarded(i, [&] { return self<T>(i)->onStreamEnd(*r, *res); });
-        },
+        })
+                       : OnStreamEnd(nullptr),
         [](void* i, const outrigger_request_view* r) noexcept {
           guardedVoid(i, [&] { self<T>(i)->onStreamRestart(*r); });
         },
