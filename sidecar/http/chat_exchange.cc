@@ -157,7 +157,6 @@ void ChatExchange::onEnd(uint64_t, const ResponseEndInfo& end) {
 }
 
 void ChatExchange::replyUnary(const ResponseEndInfo& end) {
-  headers_sent_ = final_sent_ = true;
   status_ = 200;
   recordOutcome(200);
   if (isDegraded(end.origin)) {
@@ -165,12 +164,11 @@ void ChatExchange::replyUnary(const ResponseEndInfo& end) {
     addHeader(req_, "x-outrigger-origin", end.origin);
   }
   addCostHeader(end);
-  sendWhole(req_, 200, "OK", "application/json", encoder_->unary(end, unary_text_));
+  sendWholeBody(200, "OK", encoder_->unary(end, unary_text_));
 }
 
 void ChatExchange::replyError(const ResponseEndInfo& end) {
   HttpError e = httpErrorFor(end.code);
-  headers_sent_ = final_sent_ = true;
   status_ = e.status;
   addHeader(req_, "x-should-retry", shouldRetryHeader(end));
   // A time to retry after only where a retry may succeed: an answer past max_answer_bytes is a
@@ -183,7 +181,20 @@ void ChatExchange::replyError(const ResponseEndInfo& end) {
   if (!end.origin.empty()) addHeader(req_, "x-outrigger-origin", end.origin);
   if (end.cost_usd > 0) addCostHeader(end);  // answered upstream, then refused (an output guardrail)
   recordOutcome(e.status);
-  sendWhole(req_, e.status, e.reason.data(), "application/json", encoder_->errorBody(end, e));
+  sendWholeBody(e.status, e.reason.data(), encoder_->errorBody(end, e));
+}
+
+// A whole answer (unary, embeddings, an error) goes out through the exchange's own generator, in
+// slices as a stream does, so the write timeout covers it too: a client that never reads its
+// answer gives its connection up as one that stops reading a stream does.
+void ChatExchange::sendWholeBody(int status, const char* reason, std::string body) {
+  headers_sent_ = true;
+  req_->res.status = status;
+  req_->res.reason = reason;
+  req_->res.content_length = body.size();
+  addHeader(req_, "content-type", "application/json");
+  h2o_start_response(req_, &generator_->super);
+  queue(std::move(body), true);
 }
 
 // What the request cost in USD (all its attempts); a stream's headers go out before it is known.

@@ -71,6 +71,7 @@ class ChatExchange : public ResponseSink {
   void replyUnary(const ResponseEndInfo& end);
   void addCostHeader(const ResponseEndInfo& end);
   void replyError(const ResponseEndInfo& end);
+  void sendWholeBody(int status, const char* reason, std::string body);
   void endStream(const ResponseEndInfo& end);
   void recordOutcome(int status);
   void maybeDelete();

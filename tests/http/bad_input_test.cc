@@ -190,6 +190,28 @@ TEST_CASE("a client that stops reading a stream is closed after write_timeout_ms
   CHECK(rest.find("[DONE]") == std::string::npos);
 }
 
+// The same for a whole answer: a unary (or embeddings) body goes out through the same slices.
+TEST_CASE("a client that stops reading a unary answer is closed after write_timeout_ms, and counted") {
+  const size_t text_bytes = 12u << 20;
+  DaemonProcess d("[server]\nsocket = \"@SOCKET@\"\nworkers = 1\n[plugins]\ndirs = [\"@PLUGINS@\"]\n"
+                  "[instances.mock]\ntype = \"provider.mock\"\n[instances.mock.config]\nmode = \"fixed\"\n"
+                  "text = \"" + std::string(text_bytes, 'x') + "\"\n"
+                  "[routes.default]\nprovider = \"mock\"\n"
+                  "[http]\nlisten = \"127.0.0.1:0\"\nwrite_timeout_ms = 1000\n"
+                  "abort_check_ms = 50\n[admin]\nlisten = \"127.0.0.1:0\"\n");
+  REQUIRE(d.waitReady(30s));
+  Tcp c(httpPort(d));
+  REQUIRE(c.send(post(R"({"model":"default","messages":[{"role":"user","content":"hi"}]})")));
+  REQUIRE(c.readUntil([](const std::string& t) { return t.find("\r\n\r\n") != std::string::npos; }, 10s).rfind("HTTP/1.1 200", 0) == 0);
+  // Nothing more is read: the daemon's write waits, then the connection is shut down.
+  CHECK(awaitAdminMetric(d, "outrigger_http_write_timeouts_total", [](double v) { return v >= 1; }) == 1);
+  CHECK(awaitAdminMetric(d, "outrigger_http_connections", [](double v) { return v == 0; }) == 0);
+  bool closed = false;
+  std::string rest = c.readUntil([](const std::string&) { return false; }, 10s, &closed);
+  CHECK(closed);
+  CHECK(rest.size() < text_bytes);  // the answer never went out whole
+}
+
 TEST_CASE("a client that closes while its request waits cancels the upstream call") {
   HttpDaemon d;
   {
