@@ -93,7 +93,14 @@ bool ProviderStage::startAttempt(size_t index) {
     endAttempt();
     return passOver(Code::kUnimplemented, "the route's provider '" + stage.instance->name() + "' cannot embed");
   }
-  if (rc >= 0) rc = OUTRIGGER_E_INVALID;  // a provider must answer through provider_done (embeddings_done)
+  if (rc >= 0) {
+    // A provider must answer through provider_done (embeddings_done): its call may be live, so it
+    // is cancelled, and no other target starts beside it.
+    stage.instance->provider()->cancel(stage.instance->handle(), r.handle_);
+    r.stageFailed(stage, OUTRIGGER_E_INVALID, r.embed_ ? "provider embed" : "provider start", rc);
+    if (!r.ended_) r.end(Code::kInternal, r.embed_ ? "provider embed failed" : "provider failed to start", stage.origin);
+    return false;
+  }
   return startFailed(stage, rc);
 }
 
@@ -103,9 +110,12 @@ bool ProviderStage::startAttempt(size_t index) {
 // With no target left, the route's degraded answer if it has one, else INTERNAL.
 bool ProviderStage::startFailed(const Stage& stage, outrigger_status rc) {
   RequestContext& r = ctx_;
+  r.closeSpanAt(attempt_span_, "error");
   std::string why = r.noteStageFailure(stage, rc, r.embed_ ? "provider embed" : "provider start");
   endAttempt();
-  resilience::Decision d = planner_->afterFailure(monoNowNs(), {OUTRIGGER_CODE_UNAVAILABLE, false, 0}, r.chunk_seq_ > 0);
+  const uint64_t now = monoNowNs();
+  planner_->refundCurrent(now);  // the request token it took from the target's rpm
+  resilience::Decision d = planner_->afterFailure(now, {OUTRIGGER_CODE_UNAVAILABLE, false, 0}, r.chunk_seq_ > 0);
   recordDecision(d);
   if (d.kind == resilience::Decision::Kind::kStart) return startAttempt(d.target);
   if (serveFallbackAnswer(why)) {

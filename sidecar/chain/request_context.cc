@@ -238,6 +238,7 @@ void RequestContext::closeSpanAt(size_t index, std::string_view outcome) {
 }
 
 bool RequestContext::stageFailed(const Stage& stage, outrigger_status rc, const char* what, int returned) {
+  closeSpan("error");
   std::string msg = noteStageFailure(stage, rc, what, returned);
   if (stage.instance->onError() == config::OnError::kSkip) return true;
   end(Code::kInternal, msg, stage.origin);
@@ -245,7 +246,6 @@ bool RequestContext::stageFailed(const Stage& stage, outrigger_status rc, const 
 }
 
 std::string RequestContext::noteStageFailure(const Stage& stage, outrigger_status rc, const char* what, int returned) {
-  closeSpan("error");
   engine_.counters().plugin_errors.fetch_add(1, std::memory_order_relaxed);
   stage.instance->failures.fetch_add(1, std::memory_order_relaxed);
   std::string msg = std::string(what) + " failed (plugin status " + std::to_string(rc) + ")";

@@ -187,8 +187,8 @@ class RequestContext final {
   // `returned`: what the hook returned, when that was not a status it may return (rc is then
   // OUTRIGGER_E_INVALID and the message names the value); CONTINUE when not that case.
   bool stageFailed(const Stage& stage, outrigger_status rc, const char* what, int returned = OUTRIGGER_CONTINUE);
-  // What stageFailed does short of ending the request: the span closed, the counts, a guardrail's
-  // verdict; returns the message.
+  // What stageFailed does short of closing the latest span and ending the request: the counts, a
+  // guardrail's verdict; returns the message.
   std::string noteStageFailure(const Stage& stage, outrigger_status rc, const char* what,
                                int returned = OUTRIGGER_CONTINUE);
   void recordVerdict(const std::string& guardrail, VerdictKind kind, const std::string& reason);

@@ -81,6 +81,7 @@ void ChatExchange::clientGone() {
       // fails or ends the connection, and h2o frees the request.
       cut_short_ = true;
       pending_.clear();  // nobody reads the rest
+      pending_at_ = 0;
       queue(std::string(), true);
     }
   }
@@ -129,7 +130,7 @@ ResponseSink::Flow ChatExchange::onChunk(uint64_t, const ResponseChunkInfo& chun
   }
   startStream();
   queue(encoder_->streamChunk(chunk), false);
-  if (pending_.size() > front_.settings().write_buffer_high_water) {
+  if (pendingBytes() > front_.settings().write_buffer_high_water) {
     paused_ = true;
     return Flow::kPause;
   }
@@ -236,9 +237,19 @@ void ChatExchange::flush() {
   // At most one slice per write: h2o asks for more only once a write is wholly sent, and the
   // write timeout measures one write, so a client that reads slowly but reads is never taken
   // for one that stopped.
-  if (pending_.size() > kWriteSlice) {
-    sending_.assign(pending_, 0, kWriteSlice);
-    pending_.erase(0, kWriteSlice);
+  if (pendingBytes() > kWriteSlice) {
+    sending_.assign(pending_, pending_at_, kWriteSlice);
+    pending_at_ += kWriteSlice;
+    // What went out is dropped from the front once it is half the buffer, so a large whole answer
+    // is copied a bounded number of times rather than once per slice.
+    if (pending_at_ >= pending_.size() / 2) {
+      pending_.erase(0, pending_at_);
+      pending_at_ = 0;
+    }
+  } else if (pending_at_ > 0) {
+    sending_.assign(pending_, pending_at_);
+    pending_.clear();
+    pending_at_ = 0;
   } else {
     sending_.swap(pending_);
     pending_.clear();
@@ -259,7 +270,7 @@ void ChatExchange::onProceed(h2o_generator_t* g, h2o_req_t*) {
     self->in_flight_ = false;
     self->sending_.clear();
     self->flush();
-    if (self->paused_ && self->pending_.size() <= self->front_.settings().write_buffer_high_water / 2) {
+    if (self->paused_ && self->pendingBytes() <= self->front_.settings().write_buffer_high_water / 2) {
       self->paused_ = false;
       if (!self->engine_done_) self->front_.engine().resume(self->handle_);
     }

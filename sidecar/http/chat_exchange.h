@@ -101,7 +101,10 @@ class ChatExchange : public ResponseSink {
   uint64_t write_began_ms_ = 0;  // loop time of the write in flight
   bool write_given_up_ = false;  // its connection was shut down for it
   std::string unary_text_;       // chunk text of a unary call, should the end carry none
-  std::string pending_;
+  size_t pendingBytes() const { return pending_.size() - pending_at_; }
+
+  std::string pending_;   // output not yet handed to h2o, from pending_at_ on
+  size_t pending_at_ = 0;
   std::string sending_;
 };
 

@@ -102,6 +102,9 @@ class AttemptPlanner {
   void abandoned();
   // A decided kStart attempt actually starts now.
   void started() { ++counters_.attempts; in_flight_ = true; }
+  // The current attempt never reached its upstream (its provider could not start it): the request
+  // token admitting it took from the target's rpm goes back.
+  void refundCurrent(uint64_t now_ns) { refundRequest(targets_[current()], now_ns); }
   // What an attempt on target `index` charges its tpm bucket up front.
   double tokenNeed(size_t index) const { return index < targets_.size() ? targets_[index].token_need : 1; }
   // Target `index`'s prompt grew (a re-ask): its tpm bucket must hold `tokens` from now on.

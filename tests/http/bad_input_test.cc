@@ -1,6 +1,8 @@
 // The HTTP front of the real daemon under hostile or odd clients: raw TCP, no HTTP client library.
 #include <catch2/catch.hpp>
 
+#include <rapidjson/document.h>
+
 #include <chrono>
 #include <csignal>
 #include <memory>
@@ -210,6 +212,29 @@ TEST_CASE("a client that stops reading a unary answer is closed after write_time
   std::string rest = c.readUntil([](const std::string&) { return false; }, 10s, &closed);
   CHECK(closed);
   CHECK(rest.size() < text_bytes);  // the answer never went out whole
+}
+
+// A whole answer of many slices arrives whole and in order (the slices are cut from an offset
+// into what waits, which is compacted as it goes).
+TEST_CASE("a unary answer of many write slices arrives whole, byte for byte") {
+  std::string text;
+  for (int i = 0; text.size() < (1u << 20) + 12345; ++i) text += std::to_string(i) + ",";
+  DaemonProcess d("[server]\nsocket = \"@SOCKET@\"\nworkers = 1\n[plugins]\ndirs = [\"@PLUGINS@\"]\n"
+                  "[instances.mock]\ntype = \"provider.mock\"\n[instances.mock.config]\nmode = \"fixed\"\n"
+                  "text = \"" + text + "\"\n[routes.default]\nprovider = \"mock\"\n"
+                  "[http]\nlisten = \"127.0.0.1:0\"\n[admin]\nlisten = \"127.0.0.1:0\"\n");
+  REQUIRE(d.waitReady(30s));
+  Tcp c(httpPort(d));
+  REQUIRE(c.send(post(R"({"model":"default","messages":[{"role":"user","content":"hi"}]})")));
+  std::string r = c.responses(1, 20s);
+  REQUIRE(r.rfind("HTTP/1.1 200", 0) == 0);
+  size_t body = r.find("\r\n\r\n");
+  REQUIRE(body != std::string::npos);
+  rapidjson::Document json;
+  json.Parse(r.c_str() + body + 4, r.size() - body - 4);
+  REQUIRE_FALSE(json.HasParseError());
+  const rapidjson::Value& content = json["choices"][0]["message"]["content"];
+  CHECK(std::string(content.GetString(), content.GetStringLength()) == text);
 }
 
 TEST_CASE("a client that closes while its request waits cancels the upstream call") {

@@ -83,13 +83,14 @@ class FakeConn {
     }
     return nullptr;
   }
-  // Reads the Hello and answers a HelloAck.
-  bool handshake() {
+  // Reads the Hello and answers a HelloAck (announcing a heartbeat of `heartbeat_ms`; 0: none).
+  bool handshake(uint32_t heartbeat_ms = 0) {
     auto hello = read();
     if (!hello || wire::GetSizePrefixedFrame(hello->data())->body_type() != wire::Body::Hello) return false;
     ipc::HelloAckInfo ack;
     ack.max_frame_size = 4u << 20;
     ack.max_concurrent_streams = 100;
+    ack.heartbeat_ms = heartbeat_ms;
     ack.features = static_cast<uint64_t>(wire::Feature::Streaming) | static_cast<uint64_t>(wire::Feature::Cancel) |
                    static_cast<uint64_t>(wire::Feature::GoAway);
     std::string out;
@@ -143,8 +144,8 @@ class FakeConn {
   std::optional<AlignedFrame> frame_;  // the frame readRequest's answer points into
 };
 
-// Accepts connections on its own thread and hands each, with its index from 0, to `serve`, one
-// after another.
+// Accepts connections on its own thread and hands each, with its index from 0, to `serve` on a
+// thread of its own.
 class FakeSidecar {
  public:
   using Serve = std::function<void(FakeConn&, int index)>;
@@ -165,6 +166,7 @@ class FakeSidecar {
   ~FakeSidecar() {
     stop_ = true;
     thread_.join();
+    for (std::thread& t : served_) t.join();
     ::close(fd_);
     ::unlink(path_.c_str());
     ::rmdir(dir_.c_str());
@@ -186,8 +188,10 @@ class FakeSidecar {
       if (::poll(&pfd, 1, 20) <= 0) continue;
       int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
       if (c < 0) continue;
-      FakeConn conn(c);
-      serve_(conn, accepted_++);
+      served_.emplace_back([this, c, index = accepted_++] {
+        FakeConn conn(c);
+        serve_(conn, index);
+      });
     }
   }
 
@@ -197,6 +201,7 @@ class FakeSidecar {
   std::atomic<bool> stop_{false};
   std::atomic<int> accepted_{0};
   std::thread thread_;
+  std::vector<std::thread> served_;  // the accept thread's only
 };
 
 std::string userText(const wire::Request* r) { return r->messages()->Get(0)->content()->str(); }
@@ -206,12 +211,14 @@ struct Ends {
   std::mutex mu;
   std::condition_variable cv;
   std::map<int, client::Result<client::Response>> by_call;
+  size_t total = 0;  // ends delivered, a call's second one included
 
   client::CallEvents events(int n) {
     client::CallEvents ev;
     ev.on_end = [this, n](const client::Result<client::Response>& r) {
       std::lock_guard<std::mutex> lock(mu);
       by_call.emplace(n, r);
+      ++total;
       cv.notify_all();
     };
     return ev;
@@ -354,5 +361,52 @@ TEST_CASE("a call every sidecar turns away ends a retryable UNAVAILABLE after th
   CHECK(r.error().retryable);
   CHECK(r.error().message.find("without taking the call") != std::string::npos);
   CHECK(client.connectionsOpened() == 4);
+  CHECK(p.list().empty());
+}
+
+TEST_CASE("a client destroyed while a GoAway's calls wait for their new connection ends them CANCELLED, once") {
+  std::promise<void> second_accepted;
+  std::promise<void> destroying;
+  Problems p;
+  FakeSidecar fake([&](FakeConn& c, int index) {
+    uint64_t sid = 0;
+    if (index == 0) {
+      // A heartbeat is announced, so the client runs its heartbeat thread; a call stays on this
+      // connection (taken), and the second is handed back.
+      if (!p.check(c.handshake(1000), "handshake")) return;
+      uint64_t first = 0;
+      if (!p.check(c.readRequest(&first) != nullptr && c.readRequest(&sid) != nullptr, "two requests")) return;
+      p.check(c.goAway(first), "GoAway");
+      while (c.read(10s)) {
+      }  // open until the client closes it
+      return;
+    }
+    // The client's reader waits in this handshake while the client is destroyed.
+    second_accepted.set_value();
+    p.check(destroying.get_future().wait_for(5s) == std::future_status::ready, "the destructor started");
+    std::this_thread::sleep_for(200ms);
+    c.handshake(1000);
+    c.read(1s);
+  });
+  Ends ends;
+  auto client = std::make_unique<client::Client>(fake.options());
+  REQUIRE(client->start(ask("taken"), ends.events(0), false) != 0);
+  REQUIRE(client->start(ask("handed back"), ends.events(1), false) != 0);
+  REQUIRE(second_accepted.get_future().wait_for(5s) == std::future_status::ready);
+  std::thread destroyer([&] {
+    destroying.set_value();
+    client.reset();
+  });
+  destroyer.join();
+  REQUIRE(ends.awaitCount(2));
+  std::this_thread::sleep_for(100ms);
+  std::lock_guard<std::mutex> lock(ends.mu);
+  REQUIRE(ends.by_call.size() == 2);
+  CHECK(ends.total == 2);
+  for (auto& [n, r] : ends.by_call) {
+    INFO("call " << n << ": " << (r.ok() ? r.value().content : r.error().toString()));
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == client::StatusCode::kCancelled);
+  }
   CHECK(p.list().empty());
 }

@@ -49,7 +49,7 @@ class HandProvider final : public plugin::Provider {
   outrigger_status start(const outrigger_request_view& r) override {
     Seen& s = g_seen[name_];
     ++s.starts;
-    if (s.start_status < 0) return s.start_status;
+    if (s.start_status != OUTRIGGER_PENDING) return s.start_status;
     s.handles.push_back(r.handle);
     if (s.echo) {
       outrigger_response_view resp = plugin::makeResponse();
@@ -113,7 +113,7 @@ struct Rig {
 
   Rig(resilience::RoutePolicy policy, std::vector<std::string> targets, uint32_t first_max_concurrent = 0,
       resilience::HealthRegistry* shared = nullptr, uint32_t loop_index = 43, const std::string& suffix = "",
-      std::vector<chain::Stage> limiters = {}, std::optional<std::string> fallback_answer = {})
+      std::vector<chain::Stage> limiters = {}, std::optional<std::string> fallback_answer = {}, uint32_t first_rpm = 0)
       : loop(loop_index), engine(loop, {60000, 600000, 1000000}, nullptr, shared) {
     if (suffix.empty()) g_seen.clear();
     auto chain = std::make_shared<chain::WorkerChain>();
@@ -128,6 +128,7 @@ struct Rig {
       r.targets.push_back(std::move(t));
     }
     r.targets[0].max_concurrent = first_max_concurrent;
+    r.targets[0].rpm = first_rpm;
     r.provider = r.targets[0].stage;
     r.policy = policy;
     r.limiters = std::move(limiters);
@@ -686,6 +687,33 @@ TEST_CASE("a provider that cannot start the call fails that attempt: the next ta
   CHECK(rig.engine.inFlight() == 0);
   CHECK(rig.engine.health().target("a/m").in_flight == 0);
   CHECK(rig.engine.health().target("b/m").in_flight == 0);
+}
+
+TEST_CASE("a start that failed gives back the request token it took from the target's rpm") {
+  Rig rig(resilience::RoutePolicy{}, {"a", "b"}, 0, nullptr, 43, "", {}, std::nullopt, /*first_rpm=*/2);
+  g_seen["a"].start_status = OUTRIGGER_E_NOMEM;
+  for (uint64_t sid : {1, 2, 3}) {
+    rig.start(sid);
+    CHECK(rig.answer("b", "from b") == OUTRIGGER_OK);
+  }
+  CHECK(g_seen["a"].starts == 3);  // each admitted: "a" never reached its upstream
+  g_seen["a"].start_status = OUTRIGGER_PENDING;
+  rig.start(4);
+  REQUIRE(g_seen["a"].starts == 4);
+  CHECK(rig.answer("a", "from a") == OUTRIGGER_OK);
+  REQUIRE(rig.sink.ends[4].size() == 1);
+  CHECK(rig.sink.ends[4][0].content == "from a");
+}
+
+TEST_CASE("a start that returns a status it may not return ends the request INTERNAL, its call cancelled, no other target started") {
+  Rig rig(resilience::RoutePolicy{}, {"a", "b"});
+  g_seen["a"].start_status = OUTRIGGER_OK;
+  rig.start(1);
+  REQUIRE(rig.sink.ends[1].size() == 1);
+  CHECK(rig.sink.ends[1][0].code == Code::kInternal);
+  CHECK(g_seen["a"].cancels == 1);
+  CHECK(g_seen["b"].starts == 0);
+  CHECK(rig.engine.inFlight() == 0);
 }
 
 TEST_CASE("a route whose every target cannot start the call serves its degraded answer") {

@@ -380,6 +380,7 @@ class Connection {
         std::lock_guard<std::mutex> lock(calls_mu_);
         mine = calls_.erase(stream_id) == 1;
       }
+      if (w == Write::kFailed) broken_ = true;  // no later call goes on it; the reader ends the rest
       if (w == Write::kTimedOut) {
         drop("the sidecar did not take a request within its write deadline");
         if (mine) unsent->why = Unsent::Why::kTimedOut;
@@ -747,9 +748,11 @@ class Client::Impl {
   ~Impl() {
     {
       // From here no call opens a connection: an on_end that starts the next call as its call
-      // ends (CANCELLED, below) gets CANCELLED at once.
-      std::lock_guard<std::mutex> lock(mu_);
+      // ends (CANCELLED, below) gets CANCELLED at once. A handshake under way (a reader thread
+      // sending calls a GoAway handed back, or an on_end's call) ends first, and installs nothing.
+      std::unique_lock<std::mutex> lock(mu_);
       closing_ = true;
+      dialed_.wait(lock, [&] { return connecting_ == 0 && resending_ == 0; });
     }
     {
       std::lock_guard<std::mutex> lock(heartbeat_mu_);
@@ -780,6 +783,7 @@ class Client::Impl {
     // mu_ and would wait for this very handshake.
     std::vector<std::shared_ptr<Connection>> retired;
     std::shared_ptr<Connection> c;
+    bool dialed = false;
     {
       std::unique_lock<std::mutex> lock(mu_);
       while (!c) {
@@ -790,6 +794,7 @@ class Client::Impl {
         if (current_ && current_->usable()) {
           c = current_;
         } else if (!dialing_) {
+          dialed = true;
           c = dial(lock, err, deadline, limit, &retired);
           if (!c) break;
         } else if (auto failed = awaitDial(lock, limit)) {
@@ -799,6 +804,13 @@ class Client::Impl {
       }
     }
     retired.clear();
+    if (dialed) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        --connecting_;
+      }
+      dialed_.notify_all();
+    }
     return c;
   }
 
@@ -808,6 +820,7 @@ class Client::Impl {
                                    Clock::time_point deadline, Clock::time_point limit,
                                    std::vector<std::shared_ptr<Connection>>* retired) {
     dialing_ = true;
+    ++connecting_;  // until the caller dropped what it took out (connection())
     *retired = takeIdleRetiredLocked();
     std::shared_ptr<Connection> c(
         new Connection(opened_ + 1, verify_, [this](std::vector<std::shared_ptr<Call>> calls) { resendRefused(std::move(calls)); }),
@@ -815,6 +828,14 @@ class Client::Impl {
     lock.unlock();
     std::optional<Error> failed = c->open(opt_.socket_path, opt_, deadline);
     lock.lock();
+    if (!failed && closing_) {
+      // The client is being destroyed, and waits for this handshake: the connection goes first.
+      lock.unlock();
+      c->closeForClient();
+      c.reset();
+      lock.lock();
+      failed = makeError(StatusCode::kCancelled, kClientClosed);
+    }
     dialing_ = false;
     ++dials_;
     last_dial_ = {failed, failed && limit == deadline && Clock::now() >= limit};
@@ -1043,6 +1064,20 @@ class Client::Impl {
   // passed, or GoAways handed it back kMaxResends times. Runs on the old connection's reader
   // thread, as an on_end that starts a call does.
   void resendRefused(std::vector<std::shared_ptr<Call>> calls) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++resending_;  // the client's destructor waits for this thread to leave
+    }
+    struct Leave {
+      Impl* self;
+      ~Leave() {
+        {
+          std::lock_guard<std::mutex> lock(self->mu_);
+          --self->resending_;
+        }
+        self->dialed_.notify_all();
+      }
+    } leave{this};
     for (const auto& call : calls) {
       bool cancelled = false;
       {
@@ -1125,6 +1160,8 @@ class Client::Impl {
   std::shared_ptr<Connection> current_;
   std::vector<std::shared_ptr<Connection>> retired_;
   bool dialing_ = false;             // a handshake is under way (outside mu_)
+  int connecting_ = 0;               // threads from a dial's start until they dropped what it took out
+  int resending_ = 0;                // reader threads sending calls a GoAway handed back
   bool closing_ = false;             // the client is being destroyed: no call opens a connection
   uint64_t dials_ = 0;               // handshakes ended
   Dial last_dial_;
