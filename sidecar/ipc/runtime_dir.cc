@@ -76,7 +76,9 @@ std::string socketDirectoryWarning(const std::string& socket_path) {
   if (st.st_mode & 002) {
     return "socket directory " + dir + " is writable by every user (mode " + octal(st.st_mode) +
            "): another user could bind " + socket_path +
-           " before this daemon starts; leave [server] socket unset to use a private runtime directory";
+           " before this daemon starts. Fine for a folder only trusted processes see (a Kubernetes emptyDir "
+           "shared by the pod's containers); elsewhere use a folder only this daemon's user or group can write, "
+           "or leave [server] socket unset for a private runtime directory";
   }
   return "";
 }

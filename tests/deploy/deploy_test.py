@@ -290,6 +290,19 @@ class ChartShape(unittest.TestCase):
             "spec"]["template"]["metadata"]["annotations"]["checksum/keys"]
         self.assertNotEqual(keys("one"), keys("two"))
 
+    def test_the_daemon_watches_its_config_only_when_the_pods_do_not_roll(self):
+        watch = lambda *extra: toml_value(config_text(render("default", extra)), "server", "watch_config")
+        self.assertIs(watch(), False)  # a rollout replaces the pods; old ones keep the old config
+        self.assertIs(watch("--set", "rollOnConfigChange=false"), True)
+        self.assertIs(watch("--set", "config.server.watch_config=true"), True)  # set explicitly, it stands
+        self.assertIs(watch("--set", "rollOnConfigChange=false", "--set", "config.server.watch_config=false"), False)
+
+    def test_admin_allowed_hosts_come_from_values(self):
+        config = config_text(render("default", ["--set", "sidecar.admin.allowedHosts={outrigger.shop.svc.cluster.local}"]))
+        self.assertEqual(toml_value(config, "admin", "allowed_hosts"), ["outrigger.shop.svc.cluster.local"])
+        with self.assertRaises(AssertionError):
+            toml_value(config_text(self.default), "admin", "allowed_hosts")
+
     def test_a_parent_chart_includes_the_sidecar_in_its_own_deployment(self):
         with tempfile.TemporaryDirectory() as tmp:
             parent = Path(tmp) / "myapp"
@@ -490,6 +503,8 @@ class SystemdUnit(unittest.TestCase):
 
     def test_unit_keeps_socket_folder_hardening_and_reload(self):
         unit = self.UNIT.read_text()
+        # The state folder (the trace store, with every tenant's traces) is not the socket group's.
+        self.assertIn("StateDirectoryMode=0700", unit.splitlines())
         for line in ("RuntimeDirectory=outrigger", "StateDirectory=outrigger", "ExecReload=/bin/kill -HUP $MAINPID",
                      "NoNewPrivileges=true", "ProtectSystem=strict", "ProtectHome=true", "PrivateTmp=true",
                      "User=outrigger"):

@@ -50,5 +50,36 @@ class SetupPackages(unittest.TestCase):
         self.assertEqual(self.run_setup(0)[:1], ["apt-get DEBIAN_FRONTEND=noninteractive"])
 
 
+class SetupNode(unittest.TestCase):
+    """With a Node.js older than 20 (Debian 12's 18), setup.sh --test installs Node.js 20 from the
+    npm registry's binary package, through sudo, into /usr/local."""
+
+    def test_an_older_node_is_replaced_from_the_npm_registry(self):
+        arch = {"x86_64": "x64", "aarch64": "arm64"}.get(os.uname().machine)
+        if arch is None:
+            raise unittest.SkipTest("no Node.js package for this machine")
+        with tempfile.TemporaryDirectory() as d:
+            bin_dir = Path(d) / "bin"
+            bin_dir.mkdir()
+            stubs = {
+                "dpkg-query": '#!/bin/sh\necho "install ok installed"\n',  # every package is there
+                "id": '#!/bin/sh\n[ "$1" = -u ] && echo 1000 && exit 0\nexec /usr/bin/id "$@"\n',
+                "sudo": STUBS["sudo"],
+                "node": "#!/bin/sh\necho 18\n",  # node -p 'process.versions.node...'
+                "npm": '#!/bin/sh\necho "npm $*" >> "$LOG"\nexit 3\n',
+            }
+            for name, text in stubs.items():
+                path = bin_dir / name
+                path.write_text(text)
+                path.chmod(path.stat().st_mode | stat.S_IXUSR)
+            log = Path(d) / "log"
+            env = {"PATH": f"{bin_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}", "LOG": str(log)}
+            run = subprocess.run(["bash", str(ROOT / "deploy" / "setup.sh"), "--test"], env=env, capture_output=True,
+                                 text=True, timeout=60)
+            self.assertEqual(run.returncode, 3, run.stderr)  # the stub npm
+            self.assertEqual(log.read_text().split("\n")[:2], [
+                "sudo", f"npm install -g --prefix /usr/local --no-audit --no-fund node-linux-{arch}@20.19.5"])
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -58,17 +58,23 @@ so strings may use {{ .Values.sidecar.keysDir }} and the like.
 {{- define "outrigger.config" -}}
 {{- $config := deepCopy (.Values.config | default dict) }}
 {{- if hasKey $config "admin" }}
-{{- fail "config.admin: the chart writes [admin] from sidecar.admin (address, port, tokenSecret); set those instead" }}
+{{- fail "config.admin: the chart writes [admin] from sidecar.admin (address, port, tokenSecret, allowedHosts); set those instead" }}
 {{- end }}
 {{- $server := deepCopy (get $config "server" | default dict) }}
 {{- if hasKey $server "socket" }}
 {{- fail "config.server.socket: the chart writes it from sidecar.socketDir and sidecar.socketName; set those instead" }}
 {{- end }}
 {{- $_ := set $server "socket" (include "outrigger.socketPath" .) }}
+{{- if not (hasKey $server "watch_config") }}
+{{- $_ := set $server "watch_config" (not .Values.rollOnConfigChange) }}
+{{- end }}
 {{- $_ := set $config "server" $server }}
 {{- $admin := dict "listen" (printf "%s:%d" .Values.sidecar.admin.address (int .Values.sidecar.admin.port)) }}
 {{- if .Values.sidecar.admin.tokenSecret.name }}
 {{- $_ := set $admin "token" "${OUTRIGGER_ADMIN_TOKEN}" }}
+{{- end }}
+{{- with .Values.sidecar.admin.allowedHosts }}
+{{- $_ := set $admin "allowed_hosts" . }}
 {{- end }}
 {{- $_ := set $config "admin" $admin }}
 {{- $toml := include "outrigger.toml.table" (list "" $config) | trim }}
