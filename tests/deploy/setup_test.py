@@ -78,7 +78,7 @@ class SetupNode(unittest.TestCase):
                                  text=True, timeout=60)
             self.assertEqual(run.returncode, 3, run.stderr)  # the stub npm
             self.assertEqual(log.read_text().split("\n")[:2], [
-                "sudo", f"npm install -g --prefix /usr/local --no-audit --no-fund node-linux-{arch}@20.19.5"])
+                "sudo", f"npm install -g --prefix /usr/local --no-audit --no-fund node-linux-{arch}@20.19.6"])
 
 
 if __name__ == "__main__":
