@@ -26,16 +26,23 @@ STUBS = {
 }
 
 
+def id_stub(uid):
+    return f'#!/bin/sh\n[ "$1" = -u ] && echo {uid} && exit 0\nexec /usr/bin/id "$@"\n'
+
+
+def write_stubs(bin_dir, stubs):
+    for name, text in stubs.items():
+        path = bin_dir / name
+        path.write_text(text)
+        path.chmod(path.stat().st_mode | stat.S_IXUSR)
+
+
 class SetupPackages(unittest.TestCase):
     def run_setup(self, uid):
         with tempfile.TemporaryDirectory() as d:
             bin_dir = Path(d) / "bin"
             bin_dir.mkdir()
-            stubs = dict(STUBS, id=f'#!/bin/sh\n[ "$1" = -u ] && echo {uid} && exit 0\nexec /usr/bin/id "$@"\n')
-            for name, text in stubs.items():
-                path = bin_dir / name
-                path.write_text(text)
-                path.chmod(path.stat().st_mode | stat.S_IXUSR)
+            write_stubs(bin_dir, dict(STUBS, id=id_stub(uid)))
             log = Path(d) / "log"
             env = {"PATH": f"{bin_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}", "LOG": str(log)}
             run = subprocess.run(["bash", str(ROOT / "deploy" / "setup.sh")], env=env, capture_output=True,
@@ -61,17 +68,13 @@ class SetupNode(unittest.TestCase):
         with tempfile.TemporaryDirectory() as d:
             bin_dir = Path(d) / "bin"
             bin_dir.mkdir()
-            stubs = {
+            write_stubs(bin_dir, {
                 "dpkg-query": '#!/bin/sh\necho "install ok installed"\n',  # every package is there
-                "id": '#!/bin/sh\n[ "$1" = -u ] && echo 1000 && exit 0\nexec /usr/bin/id "$@"\n',
+                "id": id_stub(1000),
                 "sudo": STUBS["sudo"],
                 "node": "#!/bin/sh\necho 18\n",  # node -p 'process.versions.node...'
                 "npm": '#!/bin/sh\necho "npm $*" >> "$LOG"\nexit 3\n',
-            }
-            for name, text in stubs.items():
-                path = bin_dir / name
-                path.write_text(text)
-                path.chmod(path.stat().st_mode | stat.S_IXUSR)
+            })
             log = Path(d) / "log"
             env = {"PATH": f"{bin_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}", "LOG": str(log)}
             run = subprocess.run(["bash", str(ROOT / "deploy" / "setup.sh"), "--test"], env=env, capture_output=True,
