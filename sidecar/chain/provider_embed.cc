@@ -73,8 +73,7 @@ bool ProviderStage::passOver(Code code, const std::string& why) {
   RequestContext& r = ctx_;
   // Not the target's health, and not the request's fault if another target can: UNIMPLEMENTED
   // falls back and never counts against a breaker.
-  resilience::Decision d = planner_->afterFailure(monoNowNs(), {OUTRIGGER_CODE_UNIMPLEMENTED, false, 0}, false);
-  recordDecision(d);
+  resilience::Decision d = passToNext(OUTRIGGER_CODE_UNIMPLEMENTED);
   if (d.kind == resilience::Decision::Kind::kStart) return startAttempt(d.target);
   r.end(code, why, "router");
   return false;

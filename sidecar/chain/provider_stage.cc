@@ -104,6 +104,17 @@ bool ProviderStage::startAttempt(size_t index) {
   return startFailed(stage, rc);
 }
 
+// The current target never reached its upstream (it cannot take the request, or its provider
+// could not start it): the request token it took from the target's rpm goes back, and the
+// planner, told `code` (a code that falls back and that no breaker counts), names what comes next.
+resilience::Decision ProviderStage::passToNext(outrigger_code code) {
+  const uint64_t now = monoNowNs();
+  planner_->refundCurrent(now);
+  resilience::Decision d = planner_->afterFailure(now, {code, false, 0}, ctx_.chunk_seq_ > 0);
+  recordDecision(d);
+  return d;
+}
+
 // A provider that could not start the call (a negative status: out of memory, a request it cannot
 // encode, a broken plugin) fails this attempt, not the request: another target may take it. It is
 // not retried on the same target, and no breaker learns of it, since the upstream was never asked.
@@ -113,10 +124,7 @@ bool ProviderStage::startFailed(const Stage& stage, outrigger_status rc) {
   r.closeSpanAt(attempt_span_, "error");
   std::string why = r.noteStageFailure(stage, rc, r.embed_ ? "provider embed" : "provider start");
   endAttempt();
-  const uint64_t now = monoNowNs();
-  planner_->refundCurrent(now);  // the request token it took from the target's rpm
-  resilience::Decision d = planner_->afterFailure(now, {OUTRIGGER_CODE_UNAVAILABLE, false, 0}, r.chunk_seq_ > 0);
-  recordDecision(d);
+  resilience::Decision d = passToNext(OUTRIGGER_CODE_UNAVAILABLE);
   if (d.kind == resilience::Decision::Kind::kStart) return startAttempt(d.target);
   if (serveFallbackAnswer(why)) {
     r.skipAllSteps();

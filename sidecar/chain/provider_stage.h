@@ -138,6 +138,8 @@ class ProviderStage final : public LimitWaiter {
   // The current target cannot embed this request: the next target the planner gives is tried at
   // once (a target that cannot is no failure of its health), or the request ends with `code`.
   bool passOver(Code code, const std::string& why);
+  // What passOver and startFailed share: see provider_stage.cc.
+  resilience::Decision passToNext(outrigger_code code);
   // The provider's start (or embed) returned `rc` < 0: the next target the planner gives, or the
   // request's end. True when the request completed meanwhile, as for startAttempt.
   bool startFailed(const Stage& stage, outrigger_status rc);

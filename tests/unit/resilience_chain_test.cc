@@ -705,6 +705,21 @@ TEST_CASE("a start that failed gives back the request token it took from the tar
   CHECK(rig.sink.ends[4][0].content == "from a");
 }
 
+TEST_CASE("embeddings: a target passed over as unable to embed gives back the request token it took from its rpm") {
+  Rig rig(resilience::RoutePolicy{}, {"a", "b"}, 0, nullptr, 43, "", {}, std::nullopt, /*first_rpm=*/2);
+  g_seen["a"].no_embed = true;
+  for (uint64_t sid : {1, 2, 3}) {
+    rig.startEmbed(sid, {"x"});
+    CHECK(rig.answerEmbed("b", 1) == OUTRIGGER_OK);
+  }
+  g_seen["a"].no_embed = false;
+  rig.startEmbed(4, {"y"});
+  REQUIRE(g_seen["a"].embeds == 1);  // admitted: its rpm of 2 was never spent
+  CHECK(rig.answerEmbed("a", 1) == OUTRIGGER_OK);
+  REQUIRE(rig.sink.ends[4].size() == 1);
+  CHECK(rig.sink.ends[4][0].code == Code::kOk);
+}
+
 TEST_CASE("a start that returns a status it may not return ends the request INTERNAL, its call cancelled, no other target started") {
   Rig rig(resilience::RoutePolicy{}, {"a", "b"});
   g_seen["a"].start_status = OUTRIGGER_OK;

@@ -752,7 +752,7 @@ class Client::Impl {
       // sending calls a GoAway handed back, or an on_end's call) ends first, and installs nothing.
       std::unique_lock<std::mutex> lock(mu_);
       closing_ = true;
-      dialed_.wait(lock, [&] { return connecting_ == 0 && resending_ == 0; });
+      dialed_.wait(lock, [&] { return inside_ == 0; });
     }
     {
       std::lock_guard<std::mutex> lock(heartbeat_mu_);
@@ -805,11 +805,7 @@ class Client::Impl {
     }
     retired.clear();
     if (dialed) {
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        --connecting_;
-      }
-      dialed_.notify_all();
+      leave();
     }
     return c;
   }
@@ -820,7 +816,7 @@ class Client::Impl {
                                    Clock::time_point deadline, Clock::time_point limit,
                                    std::vector<std::shared_ptr<Connection>>* retired) {
     dialing_ = true;
-    ++connecting_;  // until the caller dropped what it took out (connection())
+    ++inside_;  // until the caller dropped what it took out (connection())
     *retired = takeIdleRetiredLocked();
     std::shared_ptr<Connection> c(
         new Connection(opened_ + 1, verify_, [this](std::vector<std::shared_ptr<Call>> calls) { resendRefused(std::move(calls)); }),
@@ -1066,18 +1062,12 @@ class Client::Impl {
   void resendRefused(std::vector<std::shared_ptr<Call>> calls) {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      ++resending_;  // the client's destructor waits for this thread to leave
+      ++inside_;
     }
     struct Leave {
       Impl* self;
-      ~Leave() {
-        {
-          std::lock_guard<std::mutex> lock(self->mu_);
-          --self->resending_;
-        }
-        self->dialed_.notify_all();
-      }
-    } leave{this};
+      ~Leave() { self->leave(); }
+    } leave_when_done{this};
     for (const auto& call : calls) {
       bool cancelled = false;
       {
@@ -1097,6 +1087,15 @@ class Client::Impl {
         sendCall(call);
       }
     }
+  }
+
+  // One of the threads counted in inside_ is done.
+  void leave() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      --inside_;
+    }
+    dialed_.notify_all();
   }
 
   void cancel(uint64_t call_id) {
@@ -1160,8 +1159,9 @@ class Client::Impl {
   std::shared_ptr<Connection> current_;
   std::vector<std::shared_ptr<Connection>> retired_;
   bool dialing_ = false;             // a handshake is under way (outside mu_)
-  int connecting_ = 0;               // threads from a dial's start until they dropped what it took out
-  int resending_ = 0;                // reader threads sending calls a GoAway handed back
+  // Threads the destructor waits for: from a dial's start until the caller dropped what it took
+  // out, and reader threads sending calls a GoAway handed back.
+  int inside_ = 0;
   bool closing_ = false;             // the client is being destroyed: no call opens a connection
   uint64_t dials_ = 0;               // handshakes ended
   Dial last_dial_;
