@@ -294,6 +294,37 @@ void printPhaseCpu(const std::vector<Result>& offs, const std::vector<Result>& o
   std::printf("the daemons' CPU over the phase per request answered: off %.1f us, on %.1f us (+%.1f us)\n", off, on, on - off);
 }
 
+// Why a busy exporter thread can slow requests at all: a thread made runnable (a worker when a
+// request arrives, a client when its answer does) waits for a CPU, and the exporters' threads and
+// the collector lengthen that wait when the scheduler puts it on a CPU they hold, though they run
+// at SCHED_IDLE (the kernel must interrupt them, and one inside a system call keeps the CPU until
+// the call returns). Summed over each daemon's measured windows, per request answered in them.
+void printRunQueueWait(const std::vector<Result>& offs, const std::vector<Result>& ons) {
+  struct Sum {
+    RunQueueWait workers, clients;
+    double requests = 0;
+  };
+  auto sum = [](const std::vector<Result>& rounds) {
+    Sum s;
+    for (const Result& r : rounds) {
+      s.workers += r.worker_wait;
+      s.clients += r.client_wait;
+      s.requests += static_cast<double>(r.measured);
+    }
+    s.requests = std::max(s.requests, 1.0);
+    return s;
+  };
+  Sum off = sum(offs), on = sum(ons);
+  auto line = [](const char* who, const RunQueueWait& a, double a_n, const RunQueueWait& b, double b_n) {
+    auto per_run = [](const RunQueueWait& w) { return w.runs ? w.wait_us / static_cast<double>(w.runs) : 0.0; };
+    std::printf("%s wait for a CPU once runnable, per request: off %.1f us, on %.1f us (+%.1f us); "
+                "per run: off %.1f us, on %.1f us\n",
+                who, a.wait_us / a_n, b.wait_us / b_n, b.wait_us / b_n - a.wait_us / a_n, per_run(a), per_run(b));
+  };
+  line("the workers'", off.workers, off.requests, on.workers, on.requests);
+  line("the load's clients'", off.clients, off.requests, on.clients, on.requests);
+}
+
 // When a target was missed: the warnings and errors the 'on' daemon logged, which say why a
 // record was dropped or an export failed (the slow-loop warnings aside), the last 30 of them.
 void printProblems(const std::string& log) {
@@ -435,6 +466,7 @@ int run(int argc, char** argv) {
     ok = ok && a.errors == 0 && b.errors == 0;
     ok = checkNothingLost(on.admin, kept, before, b.completed, rate > 0 ? "fixed rate" : "saturation", rate > 0) && ok;
     printPhaseCpu(offs, ons, cpuUs(off.pid) - off_cpu, cpuUs(on.pid) - on_cpu);
+    printRunQueueWait(offs, ons);
     if (jaeger) {
       double took = duration<double>(steady_clock::now() - phase_start).count();
       printOtlpPhase(otlp_before, otlpTally(jaeger.get()), took);

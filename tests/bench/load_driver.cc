@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <mutex>
@@ -43,6 +44,24 @@ double cpuUs(pid_t pid) {
   double utime = 0, stime = 0;
   fields >> utime >> stime;
   return (utime + stime) * 1e6 / double(::sysconf(_SC_CLK_TCK));
+}
+
+RunQueueWait runQueueWait(pid_t pid, const std::string& prefix) {
+  RunQueueWait total;
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    if (name.rfind(prefix, 0) != 0) continue;
+    std::ifstream stat(task.path() / "schedstat");  // run time (ns), run-queue wait (ns), runs
+    uint64_t ran = 0, waited = 0, runs = 0;
+    if (stat >> ran >> waited >> runs) {
+      total.wait_us += waited / 1e3;
+      total.runs += runs;
+    }
+  }
+  return total;
 }
 
 pid_t spawn(const std::vector<std::string>& argv, const std::string& log) {
@@ -151,10 +170,12 @@ Result drive(const std::string& socket, pid_t server, int connections, const Loa
   std::this_thread::sleep_for(milliseconds(500));  // warm-up
   measuring = true;
   double cpu0 = cpuUs(server);
+  RunQueueWait workers0 = runQueueWait(server, "or-worker"), clients0 = runQueueWait(::getpid(), "");
   auto t0 = steady_clock::now();
   std::this_thread::sleep_for(duration<double>(opt.seconds));
   measuring = false;
   double cpu1 = cpuUs(server);
+  RunQueueWait workers1 = runQueueWait(server, "or-worker"), clients1 = runQueueWait(::getpid(), "");
   double elapsed = duration<double>(steady_clock::now() - t0).count();
   stopping = true;
   for (auto& p : pacers) p.join();
@@ -170,6 +191,9 @@ Result drive(const std::string& socket, pid_t server, int connections, const Loa
   r.cpu_us = latencies.empty() ? 0 : (cpu1 - cpu0) / double(latencies.size());
   r.errors = errors;
   r.completed = completed;
+  r.measured = latencies.size();
+  r.worker_wait = workers1 - workers0;
+  r.client_wait = clients1 - clients0;
   return r;
 }
 

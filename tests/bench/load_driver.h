@@ -16,11 +16,29 @@ struct LoadOptions {
   double rate = 0;  // > 0: open loop at this many requests a second in all, spread over the connections
 };
 
+// How long a process's threads whose names begin with `prefix` waited for a CPU once runnable, and
+// how many times they were put on one, from /proc/<pid>/task/*/schedstat (the kernel's run_delay
+// and pcount); zeros where the kernel keeps no schedstat.
+struct RunQueueWait {
+  double wait_us = 0;
+  uint64_t runs = 0;
+  RunQueueWait operator-(const RunQueueWait& before) const { return {wait_us - before.wait_us, runs - before.runs}; }
+  RunQueueWait& operator+=(const RunQueueWait& more) {
+    wait_us += more.wait_us;
+    runs += more.runs;
+    return *this;
+  }
+};
+RunQueueWait runQueueWait(pid_t pid, const std::string& prefix);
+
 struct Result {
   double p50_us = 0, p99_us = 0, rps = 0;
   double cpu_us = 0;  // the server's CPU time (user + system, all threads) per request
   uint64_t errors = 0;
   uint64_t completed = 0;  // every answer, warm-up included
+  uint64_t measured = 0;   // the answers the percentiles are of
+  // Over the measured window: the server's workers' and this process's (the clients') waits.
+  RunQueueWait worker_wait, client_wait;
 };
 
 long rssKb(pid_t pid);
