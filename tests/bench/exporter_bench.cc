@@ -322,6 +322,8 @@ void printRunQueueWait(const std::vector<Result>& offs, const std::vector<Result
                 who, a.wait_us / a_n, b.wait_us / b_n, b.wait_us / b_n - a.wait_us / a_n, per_run(a), per_run(b));
   };
   line("the workers'", off.workers, off.requests, on.workers, on.requests);
+  std::printf("the workers' own CPU per request: off %.1f us, on %.1f us (+%.1f us)\n", off.workers.ran_us / off.requests,
+              on.workers.ran_us / on.requests, (on.workers.ran_us / on.requests) - (off.workers.ran_us / off.requests));
   line("the load's clients'", off.clients, off.requests, on.clients, on.requests);
 }
 

@@ -57,6 +57,7 @@ RunQueueWait runQueueWait(pid_t pid, const std::string& prefix) {
     std::ifstream stat(task.path() / "schedstat");  // run time (ns), run-queue wait (ns), runs
     uint64_t ran = 0, waited = 0, runs = 0;
     if (stat >> ran >> waited >> runs) {
+      total.ran_us += ran / 1e3;
       total.wait_us += waited / 1e3;
       total.runs += runs;
     }

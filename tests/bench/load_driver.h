@@ -16,14 +16,17 @@ struct LoadOptions {
   double rate = 0;  // > 0: open loop at this many requests a second in all, spread over the connections
 };
 
-// How long a process's threads whose names begin with `prefix` waited for a CPU once runnable, and
-// how many times they were put on one, from /proc/<pid>/task/*/schedstat (the kernel's run_delay
-// and pcount); zeros where the kernel keeps no schedstat.
+// How long a process's threads whose names begin with `prefix` ran, waited for a CPU once
+// runnable, and how many times they were put on one, from /proc/<pid>/task/*/schedstat (the
+// kernel's sum_exec_runtime, run_delay and pcount); zeros where the kernel keeps no schedstat.
 struct RunQueueWait {
-  double wait_us = 0;
+  double ran_us = 0, wait_us = 0;
   uint64_t runs = 0;
-  RunQueueWait operator-(const RunQueueWait& before) const { return {wait_us - before.wait_us, runs - before.runs}; }
+  RunQueueWait operator-(const RunQueueWait& before) const {
+    return {ran_us - before.ran_us, wait_us - before.wait_us, runs - before.runs};
+  }
   RunQueueWait& operator+=(const RunQueueWait& more) {
+    ran_us += more.ran_us;
     wait_us += more.wait_us;
     runs += more.runs;
     return *this;
