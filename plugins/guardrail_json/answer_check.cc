@@ -5,6 +5,27 @@
 
 namespace outrigger::jsonguard {
 
+void AnswerRules::setToolChoice(std::string_view wire) {
+  tool_choice.assign(wire);
+  tool_choice_is_name = false;
+  if (wire.empty() || wire.front() != '{') return;
+  rapidjson::Document d;
+  tool_choice.clear();  // an object naming no tool constrains nothing
+  if (!json::parse(wire, &d) || !d.IsObject()) return;
+  const rapidjson::Value* holder = &d;
+  if (auto fn = d.FindMember("function"); fn != d.MemberEnd() && fn->value.IsObject()) holder = &fn->value;
+  if (auto name = holder->FindMember("name"); name != holder->MemberEnd() && name->value.IsString()) {
+    tool_choice.assign(name->value.GetString(), name->value.GetStringLength());
+    tool_choice_is_name = true;
+  }
+}
+
+std::string_view AnswerRules::forcedTool() const {
+  if (tool_choice.empty()) return {};
+  if (!tool_choice_is_name && (tool_choice == "auto" || tool_choice == "none" || tool_choice == "required")) return {};
+  return tool_choice;
+}
+
 const char kDefaultRepairPrompt[] =
     "Your previous answer was not accepted:\n{errors}\n"
     "Answer again with only the corrected result: a single JSON value{schema}, with no code fences "
@@ -43,10 +64,10 @@ void checkCall(const AnswerRules& rules, size_t index, const ToolCallSeen& call,
     return addError(f, s, where + ": there is no function named \"" + std::string(call.name) + "\" (" +
                               declaredNames(rules) + ")");
   }
-  const std::string& choice = rules.tool_choice;
-  if (!choice.empty() && choice != "auto" && choice != "none" && choice != "required" && choice != call.name) {
+  std::string_view forced = rules.forcedTool();
+  if (!forced.empty() && forced != call.name) {
     f->tool_problem = true;
-    return addError(f, s, where + ": tool_choice asked for \"" + choice + "\"");
+    return addError(f, s, where + ": tool_choice asked for \"" + std::string(forced) + "\"");
   }
   rapidjson::Document args;
   json::ParseResult parsed = json::parse<rapidjson::kParseValidateEncodingFlag>(call.arguments, &args);
@@ -89,7 +110,7 @@ Finding checkAnswer(const AnswerRules& rules, std::string_view content, const st
   Finding f;
   if (!calls.empty()) {
     if (!rules.check_tools) return f;
-    if (rules.tool_choice == "none") {
+    if (rules.toolChoiceIsMode("none")) {
       f.tool_problem = true;
       addError(&f, settings, "tool_choice was \"none\", yet the answer calls " + std::to_string(calls.size()) + " function(s)");
       return f;
@@ -98,10 +119,9 @@ Finding checkAnswer(const AnswerRules& rules, std::string_view content, const st
     return f;
   }
   // "required", or the name of the one tool to call: either way the answer must call one.
-  const std::string& choice = rules.tool_choice;
-  if (rules.check_tools && !rules.tools.empty() && !choice.empty() && choice != "auto" && choice != "none") {
+  if (rules.check_tools && !rules.tools.empty() && (rules.toolChoiceIsMode("required") || !rules.forcedTool().empty())) {
     f.tool_problem = true;
-    addError(&f, settings, "tool_choice was \"" + choice + "\", yet the answer calls no function");
+    addError(&f, settings, "tool_choice was \"" + rules.tool_choice + "\", yet the answer calls no function");
     return f;
   }
   if (rules.json_content) checkContent(rules, content, settings, &f);

@@ -26,6 +26,14 @@ struct AnswerRules {
   bool check_tools = false;                           // tool calls must name declared tools
   std::vector<ToolRule> tools;
   std::string tool_choice;                            // "", "auto", "none", "required" or a tool's name
+  bool tool_choice_is_name = false;                   // a name even when it reads like a mode
+
+  // From the wire's tool_choice: a mode, a tool's name, or OpenAI's object form naming a tool
+  // (how a tool named like a mode travels).
+  void setToolChoice(std::string_view wire);
+  bool toolChoiceIsMode(std::string_view mode) const { return !tool_choice_is_name && tool_choice == mode; }
+  // The one tool the answer must call; empty when the choice is a mode or absent.
+  std::string_view forcedTool() const;
 
   // True when a streamed answer must be held back until it is checked.
   bool holdsStream() const { return json_content || !tools.empty(); }

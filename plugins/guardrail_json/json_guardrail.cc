@@ -202,7 +202,7 @@ class JsonGuardrail final : public Guardrail {
     if (!settings_.tool_calls) return {};
     rules->check_tools = true;
     if (!p) return {};
-    rules->tool_choice.assign(view(p->tool_choice));
+    rules->setToolChoice(view(p->tool_choice));
     for (size_t i = 0; i < p->tool_count; ++i) {
       const outrigger_tool_view& t = p->tools[i];
       ToolRule rule{std::string(view(t.name)), nullptr};

@@ -283,6 +283,23 @@ TEST_CASE("messages request: a forced tool, any and none keep their meaning on t
   CHECK(extra.empty());
   CHECK(choiceOf(R"({"type":"none"})") == "none");
   CHECK(choiceOf(R"({"type":"auto"})") == "auto");
+  // A tool named like a mode travels in the object form, so it is not read as the mode.
+  CHECK(choiceOf(R"({"type":"tool","name":"none"})") == R"({"type":"function","function":{"name":"none"}})");
+  CHECK(choiceOf(R"({"type":"tool","name":"auto"})") == R"({"type":"function","function":{"name":"auto"}})");
+}
+
+TEST_CASE("chat request: a forced function named like a mode travels in the object form, other names bare") {
+  auto choiceOf = [](const std::string& name) {
+    Built b = build(R"({"model":"m","messages":[{"role":"user","content":"hi"}],)"
+                    R"("tools":[{"type":"function","function":{"name":")" + name + R"(","parameters":{"type":"object"}}}],)"
+                    R"("tool_choice":{"type":"function","function":{"name":")" + name + R"("}}})",
+                    {});
+    REQUIRE(b.ok);
+    return s(b.call.request->params()->tool_choice());
+  };
+  CHECK(choiceOf("lookup") == "lookup");
+  CHECK(choiceOf("none") == R"({"type":"function","function":{"name":"none"}})");
+  CHECK(choiceOf("required") == R"({"type":"function","function":{"name":"required"}})");
 }
 
 // A server tool runs at Anthropic with settings of its own; as a function with an empty schema it

@@ -128,6 +128,11 @@ TEST_CASE("responses: a string input is one user message, and required/none tool
   REQUIRE(b.call.request->messages()->size() == 1);
   CHECK(s(b.call.request->messages()->Get(0)->role()) == "user");
   CHECK(s(b.call.request->params()->tool_choice()) == "required");
+  // A function named like a mode is that function, forced.
+  Built named = build(R"({"model":"m","input":"hello","tool_choice":{"type":"function","name":"required"},)"
+                      R"("tools":[{"type":"function","name":"required"}]})");
+  REQUIRE(named.ok);
+  CHECK(s(named.call.request->params()->tool_choice()) == R"({"type":"function","function":{"name":"required"}})");
 }
 
 TEST_CASE("responses: what needs stored state, built-in tools and non-text parts are refused naming the field") {

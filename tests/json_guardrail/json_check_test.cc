@@ -470,6 +470,33 @@ TEST_CASE("tool_choice is kept: none, required and a named tool") {
   CHECK(checkAnswer(r, "", {{"get_weather", R"({"city":"Oslo"})"}}, {}).ok);
 }
 
+// A tool named like a mode reaches the guardrail in OpenAI's object form: it is that tool, forced,
+// not the mode of that name.
+TEST_CASE("tool_choice in its object form forces the tool it names, even one named none") {
+  AnswerRules r = toolRules();
+  r.tools.push_back({"none", nullptr});
+  r.setToolChoice(R"({"type":"function","function":{"name":"none"}})");
+  CHECK(r.forcedTool() == "none");
+  CHECK_FALSE(r.toolChoiceIsMode("none"));
+  CHECK(checkAnswer(r, "", {{"none", "{}"}}, {}).ok);
+  Finding other = checkAnswer(r, "", {{"get_time", "{}"}}, {});
+  CHECK_FALSE(other.ok);
+  REQUIRE_FALSE(other.errors.empty());
+  CHECK(other.errors[0].find("tool_choice asked for \"none\"") != std::string::npos);
+  Finding text_only = checkAnswer(r, "Sunny", {}, {});
+  CHECK_FALSE(text_only.ok);
+  // Anthropic's shape names the tool at the top; a bare mode stays a mode.
+  r.setToolChoice(R"({"type":"tool","name":"get_time"})");
+  CHECK(r.forcedTool() == "get_time");
+  r.setToolChoice("none");
+  CHECK(r.toolChoiceIsMode("none"));
+  CHECK(r.forcedTool().empty());
+  CHECK_FALSE(checkAnswer(r, "", {{"none", "{}"}}, {}).ok);
+  r.setToolChoice("{not json");
+  CHECK(r.forcedTool().empty());
+  CHECK(checkAnswer(r, "", {{"get_time", "{}"}}, {}).ok);
+}
+
 TEST_CASE("the repair prompt lists the errors, names the schema, and quotes a withheld answer cut to size") {
   Finding f = checkAnswer(personRules(), R"({"name":"Ann"})", {}, {});
   REQUIRE_FALSE(f.ok);

@@ -1,7 +1,8 @@
 // A forced tool through the real daemon, from either front to either provider, against the
 // recording upstream: OpenAI's {"type":"function","function":{"name":...}} and Anthropic's
 // {"type":"tool","name":...} reach the upstream forced, in its own dialect, and a request for one
-// tool call at a time (parallel_tool_calls: false, disable_parallel_tool_use: true) too.
+// tool call at a time (parallel_tool_calls: false, disable_parallel_tool_use: true) too; a tool
+// named like a mode ("none", "required", "auto") stays that tool.
 #include <catch2/catch.hpp>
 
 #include <rapidjson/document.h>
@@ -39,48 +40,50 @@ struct TwoProviders {
 };
 
 // The body each front sends: one tool, forced, one call at a time.
-std::string chatBody(const std::string& route) {
+std::string chatBody(const std::string& route, const std::string& tool) {
   return R"({"model":")" + route + R"(","messages":[{"role":"user","content":"x"}],)"
-         R"("tools":[{"type":"function","function":{"name":"lookup","parameters":{"type":"object"}}}],)"
-         R"("tool_choice":{"type":"function","function":{"name":"lookup"}},"parallel_tool_calls":false})";
+         R"("tools":[{"type":"function","function":{"name":")" + tool + R"(","parameters":{"type":"object"}}}],)"
+         R"("tool_choice":{"type":"function","function":{"name":")" + tool + R"("}},"parallel_tool_calls":false})";
 }
-std::string messagesBody(const std::string& route) {
+std::string messagesBody(const std::string& route, const std::string& tool) {
   return R"({"model":")" + route + R"(","max_tokens":16,"messages":[{"role":"user","content":"x"}],)"
-         R"("tools":[{"name":"lookup","input_schema":{"type":"object"}}],)"
-         R"("tool_choice":{"type":"tool","name":"lookup","disable_parallel_tool_use":true}})";
+         R"("tools":[{"name":")" + tool + R"(","input_schema":{"type":"object"}}],)"
+         R"("tool_choice":{"type":"tool","name":")" + tool + R"(","disable_parallel_tool_use":true}})";
 }
 
 }  // namespace
 
-TEST_CASE("tool choice via daemon: a forced tool stays forced from either front to either provider") {
+TEST_CASE("tool choice via daemon: a forced tool stays forced from either front to either provider, a tool named like a mode too") {
   TwoProviders rig;
   int port = httpPort(*rig.daemon);
   REQUIRE(port != 0);
-  for (const char* front : {"/v1/chat/completions", "/v1/messages"}) {
-    for (const char* route : {"openai", "anthropic"}) {
-      INFO(front << " -> " << route);
-      REQUIRE(rig.upstream.reset());
-      std::string body = std::string(front) == "/v1/messages" ? messagesBody(route) : chatBody(route);
-      HttpReply reply = roundTrip(port, post(body, front));
-      INFO(reply.body);
-      CHECK(reply.status == 200);
-      rapidjson::Document log = parseJson(rig.upstream.log());
-      REQUIRE(log.IsArray());
-      REQUIRE(log.Size() == 1);
-      const auto& sent = log[0]["body"];
-      REQUIRE(sent.HasMember("tool_choice"));
-      const auto& choice = sent["tool_choice"];
-      REQUIRE(choice.IsObject());
-      if (std::string(route) == "openai") {
-        CHECK(std::string(choice["type"].GetString()) == "function");
-        CHECK(std::string(choice["function"]["name"].GetString()) == "lookup");
-        REQUIRE(sent.HasMember("parallel_tool_calls"));
-        CHECK(sent["parallel_tool_calls"].IsFalse());
-      } else {
-        CHECK(std::string(choice["type"].GetString()) == "tool");
-        CHECK(std::string(choice["name"].GetString()) == "lookup");
-        CHECK(choice["disable_parallel_tool_use"].IsTrue());
-        CHECK_FALSE(sent.HasMember("parallel_tool_calls"));  // the Messages API refuses OpenAI's name
+  for (const char* tool : {"lookup", "none", "required", "auto"}) {
+    for (const char* front : {"/v1/chat/completions", "/v1/messages"}) {
+      for (const char* route : {"openai", "anthropic"}) {
+        INFO(front << " -> " << route << ", forcing the tool named " << tool);
+        REQUIRE(rig.upstream.reset());
+        std::string body = std::string(front) == "/v1/messages" ? messagesBody(route, tool) : chatBody(route, tool);
+        HttpReply reply = roundTrip(port, post(body, front));
+        INFO(reply.body);
+        CHECK(reply.status == 200);
+        rapidjson::Document log = parseJson(rig.upstream.log());
+        REQUIRE(log.IsArray());
+        REQUIRE(log.Size() == 1);
+        const auto& sent = log[0]["body"];
+        REQUIRE(sent.HasMember("tool_choice"));
+        const auto& choice = sent["tool_choice"];
+        REQUIRE(choice.IsObject());
+        if (std::string(route) == "openai") {
+          CHECK(std::string(choice["type"].GetString()) == "function");
+          CHECK(std::string(choice["function"]["name"].GetString()) == tool);
+          REQUIRE(sent.HasMember("parallel_tool_calls"));
+          CHECK(sent["parallel_tool_calls"].IsFalse());
+        } else {
+          CHECK(std::string(choice["type"].GetString()) == "tool");
+          CHECK(std::string(choice["name"].GetString()) == tool);
+          CHECK(choice["disable_parallel_tool_use"].IsTrue());
+          CHECK_FALSE(sent.HasMember("parallel_tool_calls"));  // the Messages API refuses OpenAI's name
+        }
       }
     }
   }

@@ -223,7 +223,9 @@ typedef struct outrigger_params_view {
   size_t stop_count;
   const outrigger_tool_view* tools;
   size_t tool_count;
-  outrigger_str tool_choice;        /* "auto" | "none" | "required" | the name of the one tool to call */
+  outrigger_str tool_choice;        /* "auto" | "none" | "required" | the name of the one tool to call |
+                                       {"type":"function","function":{"name":...}} (JSON: how a tool
+                                       named like a mode travels) */
   outrigger_response_format response_format;
   uint8_t response_schema_strict;
   outrigger_str response_schema_name;

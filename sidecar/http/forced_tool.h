@@ -1,0 +1,14 @@
+// The wire's tool_choice for a request that forces one function. The wire carries a mode
+// ("auto", "none", "required") or a function's name as a bare string, so a function named like
+// a mode travels in OpenAI's object form instead, which every provider and the JSON guardrail read
+// as that function. Other names stay bare, as SDK callers send them.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace outrigger::http {
+
+std::string forcedToolChoice(std::string_view function_name);
+
+}  // namespace outrigger::http
