@@ -1,5 +1,6 @@
 #include "http/http_front.h"
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -531,8 +532,10 @@ void HttpFront::onHttp2Sweep(uv_timer_t* t) {
 }
 
 // HTTP/1 stops reading a connection while its request is served, so a client that gives up
-// (closes) is only noticed here: a peek that reads end-of-file. HTTP/2 keeps reading and tells
-// us through the request's disposal instead.
+// (closes) is only noticed here: poll's POLLRDHUP, which reports the end of the client's stream
+// even behind bytes nobody read (a request pipelined before the close, where a peek would see
+// only those bytes), or an error on the socket. HTTP/2 keeps reading and tells us through the
+// request's disposal instead.
 void HttpFront::onAbortCheck(uv_timer_t* t) {
   auto* self = static_cast<HttpFront*>(t->data);
   std::vector<ChatExchange*> gone;
@@ -542,9 +545,8 @@ void HttpFront::onAbortCheck(uv_timer_t* t) {
     h2o_socket_t* sock = req->conn->callbacks->get_socket(req->conn);
     int fd = sock ? h2o_socket_get_fd(sock) : -1;
     if (fd < 0) continue;
-    char c;
-    ssize_t n = ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) gone.push_back(ex);
+    pollfd p{fd, POLLRDHUP, 0};
+    if (::poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) gone.push_back(ex);
   }
   for (ChatExchange* ex : gone) {
     if (self->exchanges_.count(ex)) ex->clientGone();

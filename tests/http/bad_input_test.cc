@@ -249,6 +249,21 @@ TEST_CASE("a client that closes while its request waits cancels the upstream cal
   CHECK(d.awaitMetric("outrigger_requests_in_flight", 0));
 }
 
+// HTTP/1 does not read while a request is served, so a request pipelined behind it waits unread
+// in the socket; a client that sends one and closes is still gone (a peek sees the waiting bytes,
+// not the end of the stream behind them).
+TEST_CASE("a client that pipelines a request and then closes cancels the upstream call too") {
+  HttpDaemon d;
+  {
+    Tcp c(d.port());
+    REQUIRE(c.send(chat("hang", R"({"hang": true})")));
+    REQUIRE(d.awaitMetric("outrigger_requests_in_flight", 1));
+    REQUIRE(c.send(chat("next")));
+  }
+  CHECK(d.awaitMetric("outrigger_http_client_aborts_total", 1));
+  CHECK(d.awaitMetric("outrigger_requests_in_flight", 0));
+}
+
 TEST_CASE("connections beyond max_connections are closed at once") {
   HttpDaemon d;
   std::vector<std::unique_ptr<Tcp>> held;
