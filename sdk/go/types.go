@@ -73,13 +73,15 @@ type ResponseFormat struct {
 // Params are the sampling and tool parameters. Nil pointers are unset (the sidecar and the
 // provider use their defaults); see Float32, Uint32 and Int64 to fill them.
 type Params struct {
-	Temperature    *float32
-	TopP           *float32
-	MaxTokens      *uint32
-	Seed           *int64
-	Stop           []string
-	Tools          []Tool
-	ToolChoice     string // "auto" | "none" | "required" | a function name
+	Temperature *float32
+	TopP        *float32
+	MaxTokens   *uint32
+	Seed        *int64
+	Stop        []string
+	Tools       []Tool
+	// ToolChoice is "auto", "none", "required" or a function's name; a function named like one of
+	// those modes (or starting with "{") as {"type":"function","function":{"name":"none"}}.
+	ToolChoice     string
 	ResponseFormat *ResponseFormat
 	// ExtraJSON is a JSON object passed through to the provider.
 	ExtraJSON string

@@ -6,7 +6,8 @@
 namespace outrigger::http {
 
 std::string forcedToolChoice(std::string_view name) {
-  if (name != "auto" && name != "none" && name != "required") return std::string(name);
+  bool reads_otherwise = name == "auto" || name == "none" || name == "required" || (!name.empty() && name.front() == '{');
+  if (!reads_otherwise) return std::string(name);
   rapidjson::StringBuffer out;
   rapidjson::Writer<rapidjson::StringBuffer> w(out);
   w.StartObject();

@@ -295,7 +295,7 @@ void printPhaseCpu(const std::vector<Result>& offs, const std::vector<Result>& o
 }
 
 // Why a busy exporter thread can slow requests at all: a thread made runnable (a worker when a
-// request arrives, a client when its answer does) waits for a CPU, and the exporters' threads and
+// request arrives, a client's reader thread when its answer does) waits for a CPU, and the exporters' threads and
 // the collector lengthen that wait when the scheduler puts it on a CPU they hold, though they run
 // at SCHED_IDLE (the kernel must interrupt them, and one inside a system call keeps the CPU until
 // the call returns). Summed over each daemon's measured windows, per request answered in them.
@@ -317,14 +317,14 @@ void printRunQueueWait(const std::vector<Result>& offs, const std::vector<Result
   Sum off = sum(offs), on = sum(ons);
   auto line = [](const char* who, const RunQueueWait& a, double a_n, const RunQueueWait& b, double b_n) {
     auto per_run = [](const RunQueueWait& w) { return w.runs ? w.wait_us / static_cast<double>(w.runs) : 0.0; };
-    std::printf("%s wait for a CPU once runnable, per request: off %.1f us, on %.1f us (+%.1f us); "
+    std::printf("%s wait for a CPU once runnable, per request: off %.1f us, on %.1f us (%+.1f us); "
                 "per run: off %.1f us, on %.1f us\n",
                 who, a.wait_us / a_n, b.wait_us / b_n, b.wait_us / b_n - a.wait_us / a_n, per_run(a), per_run(b));
   };
   line("the workers'", off.workers, off.requests, on.workers, on.requests);
-  std::printf("the workers' own CPU per request: off %.1f us, on %.1f us (+%.1f us)\n", off.workers.ran_us / off.requests,
+  std::printf("the workers' own CPU per request: off %.1f us, on %.1f us (%+.1f us)\n", off.workers.ran_us / off.requests,
               on.workers.ran_us / on.requests, (on.workers.ran_us / on.requests) - (off.workers.ran_us / off.requests));
-  line("the load's clients'", off.clients, off.requests, on.clients, on.requests);
+  line("the clients' readers'", off.clients, off.requests, on.clients, on.requests);
 }
 
 // When a target was missed: the warnings and errors the 'on' daemon logged, which say why a

@@ -171,12 +171,14 @@ Result drive(const std::string& socket, pid_t server, int connections, const Loa
   std::this_thread::sleep_for(milliseconds(500));  // warm-up
   measuring = true;
   double cpu0 = cpuUs(server);
-  RunQueueWait workers0 = runQueueWait(server, "or-worker"), clients0 = runQueueWait(::getpid(), "");
+  // The clients' side: the C++ SDK's reader threads, where answers arrive and are timed (the
+  // pacers' wake-ups come before a request's clock starts).
+  RunQueueWait workers0 = runQueueWait(server, "or-worker"), clients0 = runQueueWait(::getpid(), "or-client-read");
   auto t0 = steady_clock::now();
   std::this_thread::sleep_for(duration<double>(opt.seconds));
   measuring = false;
   double cpu1 = cpuUs(server);
-  RunQueueWait workers1 = runQueueWait(server, "or-worker"), clients1 = runQueueWait(::getpid(), "");
+  RunQueueWait workers1 = runQueueWait(server, "or-worker"), clients1 = runQueueWait(::getpid(), "or-client-read");
   double elapsed = duration<double>(steady_clock::now() - t0).count();
   stopping = true;
   for (auto& p : pacers) p.join();

@@ -40,7 +40,8 @@ struct Result {
   uint64_t errors = 0;
   uint64_t completed = 0;  // every answer, warm-up included
   uint64_t measured = 0;   // the answers the percentiles are of
-  // Over the measured window: the server's workers' and this process's (the clients') waits.
+  // Over the measured window: the server's workers' waits, and those of the clients' SDK reader
+  // threads (where answers arrive).
   RunQueueWait worker_wait, client_wait;
 };
 

@@ -300,6 +300,7 @@ TEST_CASE("chat request: a forced function named like a mode travels in the obje
   CHECK(choiceOf("lookup") == "lookup");
   CHECK(choiceOf("none") == R"({"type":"function","function":{"name":"none"}})");
   CHECK(choiceOf("required") == R"({"type":"function","function":{"name":"required"}})");
+  CHECK(choiceOf("{x") == R"({"type":"function","function":{"name":"{x"}})");
 }
 
 // A server tool runs at Anthropic with settings of its own; as a function with an empty schema it

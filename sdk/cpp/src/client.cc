@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <sys/socket.h>
+#include <pthread.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -41,6 +42,15 @@ std::string Error::toString() const {
 }
 
 namespace {
+
+// Names the calling thread (15 characters at most), where the platform lets a thread do so.
+void nameThisThread(const char* name) {
+#if defined(__linux__)
+  pthread_setname_np(pthread_self(), name);
+#else
+  (void)name;
+#endif
+}
 
 Error makeError(StatusCode code, std::string message, bool retryable = false) {
   Error e;
@@ -295,6 +305,7 @@ class Connection {
     read_until_.reset();
     reader_running_ = true;
     reader_ = std::thread([this] {
+      nameThisThread("or-client-read");  // for top -H, perf and /proc/<pid>/task/*/comm
       reading_ = this;
       readLoop();
       reader_running_ = false;
@@ -842,7 +853,10 @@ class Client::Impl {
     }
     ++opened_;  // only a connection that completed its handshake counts as opened
     current_ = c;
-    if (c->heartbeat().count() > 0 && !heartbeat_thread_.joinable()) heartbeat_thread_ = std::thread([this] { heartbeatLoop(); });
+    if (c->heartbeat().count() > 0 && !heartbeat_thread_.joinable()) heartbeat_thread_ = std::thread([this] {
+      nameThisThread("or-client-beat");
+      heartbeatLoop();
+    });
     return c;
   }
 

@@ -47,7 +47,8 @@ export interface Params {
   seed?: number | bigint;
   stop?: string[];
   tools?: Tool[];
-  /** `"auto" | "none" | "required"` or a function name. */
+  /** `"auto" | "none" | "required"` or a function name; a function named like one of those modes
+   * (or starting with `{`) as `'{"type":"function","function":{"name":"none"}}'`. */
   toolChoice?: string;
   responseFormat?: ResponseFormat;
   /** Provider-specific fields: JSON object text, or an object that is serialised for you. */

@@ -110,7 +110,8 @@ struct ChatRequest {
   std::vector<std::string> stop;
   std::vector<Tool> tools;
   std::string tool_choice;           // "auto" | "none" | "required" | a function's name; "" unset;
-                                     // a function named like a mode: {"type":"function","function":{"name":"none"}}
+                                     // a function named like a mode (or starting with "{"):
+                                     // {"type":"function","function":{"name":"none"}}
   std::optional<ResponseFormat> response_format;
   std::string extra_json;            // provider-specific fields, a JSON object
   // Merged over the client's default metadata field by field: a field set here wins, one left
