@@ -2,27 +2,24 @@
 
 #include "bounded_json.h"
 #include "json_extract.h"
+#include "tool_choice.h"
 
 namespace outrigger::jsonguard {
 
 void AnswerRules::setToolChoice(std::string_view wire) {
   tool_choice.assign(wire);
   tool_choice_is_name = false;
-  if (wire.empty() || wire.front() != '{') return;
+  if (!json::isToolChoiceObject(wire)) return;
   rapidjson::Document d;
   tool_choice.clear();  // an object naming no tool constrains nothing
-  if (!json::parse(wire, &d) || !d.IsObject()) return;
-  const rapidjson::Value* holder = &d;
-  if (auto fn = d.FindMember("function"); fn != d.MemberEnd() && fn->value.IsObject()) holder = &fn->value;
-  if (auto name = holder->FindMember("name"); name != holder->MemberEnd() && name->value.IsString()) {
-    tool_choice.assign(name->value.GetString(), name->value.GetStringLength());
-    tool_choice_is_name = true;
-  }
+  if (!json::parse(wire, &d)) return;
+  tool_choice.assign(json::toolChoiceObjectName(d));
+  tool_choice_is_name = !tool_choice.empty();
 }
 
 std::string_view AnswerRules::forcedTool() const {
   if (tool_choice.empty()) return {};
-  if (!tool_choice_is_name && (tool_choice == "auto" || tool_choice == "none" || tool_choice == "required")) return {};
+  if (!tool_choice_is_name && json::isToolChoiceMode(tool_choice)) return {};
   return tool_choice;
 }
 

@@ -11,6 +11,7 @@
 
 #include "bounded_json.h"
 #include "request_body.h"
+#include "tool_choice.h"
 
 namespace outrigger::providers::anthropic {
 namespace {
@@ -153,13 +154,10 @@ void writeToolChoice(Writer& w, std::string_view tc, bool serial) {
   w.Key("type");
   if (tc == "required") w.String("any");
   else if (tc == "none") w.String("none");
-  else if (!tc.empty() && tc.front() == '{') {
+  else if (json::isToolChoiceObject(tc)) {
     rapidjson::Document d;
     std::string_view name;
-    if (w.parse(tc, "params.tool_choice", &d)) {
-      if (const Value* fn = member(d, "function")) name = getString(*fn, "name");
-      if (name.empty()) name = getString(d, "name");
-    }
+    if (w.parse(tc, "params.tool_choice", &d)) name = json::toolChoiceObjectName(d);
     w.String("tool");
     w.Key("name");
     str(w, name);

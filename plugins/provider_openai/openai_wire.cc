@@ -14,6 +14,7 @@
 
 #include "bounded_json.h"
 #include "request_body.h"
+#include "tool_choice.h"
 
 namespace outrigger::providers::openai {
 namespace {
@@ -193,9 +194,9 @@ void writeParams(Writer& w, const outrigger_params_view& p, const WireSettings& 
   if (p.tool_choice.size) {
     key(w, "tool_choice");
     std::string_view tc = sv(p.tool_choice);
-    if (tc.front() == '{') {
+    if (json::isToolChoiceObject(tc)) {
       w.embed(tc, "params.tool_choice");
-    } else if (tc == "auto" || tc == "none" || tc == "required") {
+    } else if (json::isToolChoiceMode(tc)) {
       str(w, tc);
     } else {
       // Anything else names the one function the model must call: OpenAI wants it as an object.

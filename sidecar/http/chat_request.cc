@@ -13,7 +13,7 @@
 
 #include "bounded_json.h"
 #include "common/message_roles.h"
-#include "http/forced_tool.h"
+#include "tool_choice.h"
 #include "outrigger_generated.h"
 
 namespace outrigger::http {
@@ -245,7 +245,7 @@ bool Translator::toolChoice(const Json& root, Offset<String>* out) {
   }
   if (v.IsObject() && v.HasMember("function") && v["function"].IsObject() && v["function"].HasMember("name") &&
       v["function"]["name"].IsString()) {
-    *out = str(forcedToolChoice(sv(v["function"]["name"])));
+    *out = str(json::toolChoiceForcing(sv(v["function"]["name"])));
     return true;
   }
   return fail("tool_choice", "'tool_choice' must be a string or {\"type\": \"function\", \"function\": {\"name\": ...}}");

@@ -7,7 +7,7 @@
 #include <set>
 #include <vector>
 
-#include "http/forced_tool.h"
+#include "tool_choice.h"
 #include "outrigger_generated.h"
 
 namespace outrigger::http {
@@ -182,7 +182,7 @@ bool MessagesTranslator::tools(const Json& root, Offset<flatbuffers::Vector<Offs
     if (!c.HasMember("type") || !c["type"].IsString()) return fail("tool_choice.type", "'tool_choice' needs a 'type'");
     std::string_view type = sv(c["type"]);
     if (type == "any") *choice = str("required");
-    else if (type == "tool" && c.HasMember("name") && c["name"].IsString()) *choice = str(forcedToolChoice(sv(c["name"])));
+    else if (type == "tool" && c.HasMember("name") && c["name"].IsString()) *choice = str(json::toolChoiceForcing(sv(c["name"])));
     else if (type == "tool") return fail("tool_choice.name", "'tool_choice' of type 'tool' needs the tool's 'name'");
     else if (type == "none") *choice = str("none");
     else if (type == "auto") *choice = str("auto");
