@@ -34,7 +34,8 @@ std::string_view encodingForModel(std::string_view model) {
   return {};
 }
 
-ModelTable::ModelTable(std::vector<ModelRule> rules, bool use_price_table) : rules_(std::move(rules)) {
+ModelTable::ModelTable(std::vector<ModelRule> rules, bool use_price_table)
+    : rules_(std::move(rules)), use_price_table_(use_price_table) {
   if (!use_price_table) return;
   toml::table table = toml::parse(embeddedModelTable());
   const toml::table* models = table["models"].as_table();
@@ -64,7 +65,7 @@ const ModelTable::PriceEntry* ModelTable::priceFor(std::string_view model) const
   return best;
 }
 
-std::optional<ModelLimits> ModelTable::find(std::string_view model) const {
+std::optional<ModelLimits> ModelTable::find(std::string_view model, const HostTable& host) const {
   std::string name(model);
   for (size_t i = 0; i < rules_.size(); ++i) {
     if (rules_[i].match == name || fnmatch(rules_[i].match.c_str(), name.c_str(), 0) == 0) {
@@ -75,7 +76,13 @@ std::optional<ModelLimits> ModelTable::find(std::string_view model) const {
   }
   std::string_view bare = withoutProvider(model);
   std::string_view encoding = encodingForModel(bare);
-  if (const PriceEntry* p = priceFor(bare)) {
+  ModelLimits from_host;
+  if (use_price_table_ && host && host(model, &from_host)) {
+    if (from_host.context_window || from_host.max_input || from_host.max_output) {
+      from_host.encoding = encoding;
+      return from_host;
+    }
+  } else if (const PriceEntry* p = priceFor(bare)) {
     return ModelLimits{std::string(encoding), p->context_window, p->max_input, p->max_output, "price table " + p->key};
   }
   if (!encoding.empty()) return ModelLimits{std::string(encoding), 0, 0, 0, "model family"};

@@ -1,10 +1,12 @@
 // Which encoding, context window and output limit a model has: the config's `models` entries
-// first (exact names or globs, in order), then the model table compiled into the daemon
-// (config/prices/models.toml: context_window, max_input and max_output), with the encoding OpenAI's
-// tiktoken assigns to the model's family.
+// first (exact names or globs, in order), then the daemon's model table (config/prices/models.toml
+// with the config's [prices] over it, asked through the host; a host too old to answer leaves
+// the copy compiled into the plugin), with the encoding OpenAI's tiktoken assigns to the
+// model's family.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,9 +38,13 @@ class ModelTable {
   // `rules` are consulted first; `use_price_table` adds the compiled-in table after them.
   ModelTable(std::vector<ModelRule> rules, bool use_price_table);
 
+  // The host's model table: true with the limits it gives `model` (all 0: it has none), false
+  // when the host has no table to ask (then the compiled-in copy answers).
+  using HostTable = std::function<bool(std::string_view model, ModelLimits* out)>;
+
   // The limits for `model`; encoding falls back to `default_encoding` when nothing names one.
-  // nullopt when neither a rule, the price table nor the family map knows the model.
-  std::optional<ModelLimits> find(std::string_view model) const;
+  // nullopt when neither a rule, the model table nor the family map knows the model.
+  std::optional<ModelLimits> find(std::string_view model, const HostTable& host = {}) const;
 
   // Entries read from the price table (for tests).
   size_t priceEntries() const { return prices_.size(); }
@@ -52,6 +58,7 @@ class ModelTable {
   const PriceEntry* priceFor(std::string_view model) const;
 
   std::vector<ModelRule> rules_;
+  bool use_price_table_;
   std::vector<PriceEntry> prices_;
 };
 

@@ -30,7 +30,7 @@ constexpr char kSchema[] = R"json({
                "description": "over the context window: deny, drop the oldest non-system messages, or cap max_tokens (default deny)"},
     "routes": {"type": "object", "additionalProperties": {"enum": ["deny", "trim_oldest", "cap_max_tokens"]},
                "description": "action per route name, overriding `action`"},
-    "models": {"type": "array", "description": "per-model limits, first match wins, before the built-in model table",
+    "models": {"type": "array", "description": "per-model limits, first match wins, before the daemon's model table",
       "items": {"type": "object", "additionalProperties": false, "required": ["match"],
         "properties": {
           "match": {"type": "string", "minLength": 1, "description": "model name or glob (gpt-4o*, my-*-model)"},
@@ -38,7 +38,7 @@ constexpr char kSchema[] = R"json({
           "context_window": {"type": "integer", "minimum": 1, "maximum": 1000000000, "description": "prompt + answer tokens"},
           "max_input": {"type": "integer", "minimum": 1, "maximum": 1000000000, "description": "prompt tokens, where fewer than the window less the answer"},
           "max_output": {"type": "integer", "minimum": 1, "maximum": 1000000000, "description": "largest max_tokens the model accepts"}}}},
-    "use_model_table": {"type": "boolean", "description": "also read context_window/max_input/max_output from the compiled-in price table (default true)"},
+    "use_model_table": {"type": "boolean", "description": "also read context_window/max_input/max_output from the daemon's model table, [prices] included (default true)"},
     "default_encoding": {"enum": ["o200k_base", "cl100k_base"], "description": "count models of unknown family with this (an estimate)"},
     "unknown_model": {"enum": ["pass", "flag", "deny"], "description": "verdict for a model with no known encoding (default pass)"},
     "reserve_output_tokens": {"type": "integer", "minimum": 0, "maximum": 1000000000,
@@ -102,7 +102,7 @@ class TokensGuardrail final : public Guardrail {
   }
 
   outrigger_status onRequest(const outrigger_request_view& req, outrigger_guardrail_result& result) override {
-    std::optional<ModelLimits> limits = limitsFor(view(req.model));
+    std::optional<ModelLimits> limits = limitsFor(req);
     if (!limits) return unknownModel(req, result);
     bool has_max = req.params && (req.params->present & OUTRIGGER_PARAM_MAX_TOKENS);
     uint64_t asked = has_max ? req.params->max_tokens : 0;
@@ -165,7 +165,7 @@ class TokensGuardrail final : public Guardrail {
   outrigger_status onChunk(const outrigger_request_view& req, const outrigger_chunk_view& chunk,
                            outrigger_guardrail_result& result) override {
     if (!max_answer_ || !deny_long_answer_ || !req.stream) return OUTRIGGER_CONTINUE;  // on_response decides a unary one
-    std::optional<ModelLimits> limits = limitsFor(view(req.model));
+    std::optional<ModelLimits> limits = limitsFor(req);
     if (!limits || limits->encoding.empty()) return OUTRIGGER_CONTINUE;
     StreamedAnswer* answer = streamedAnswer(req);
     if (!answer) return OUTRIGGER_CONTINUE;  // on_response still checks the whole answer
@@ -194,7 +194,7 @@ class TokensGuardrail final : public Guardrail {
   outrigger_status onResponse(const outrigger_request_view& req, const outrigger_response_view& resp,
                               outrigger_guardrail_result& result) override {
     if (resp.code != OUTRIGGER_CODE_OK) return OUTRIGGER_CONTINUE;
-    std::optional<ModelLimits> limits = limitsFor(view(req.model));
+    std::optional<ModelLimits> limits = limitsFor(req);
     if (!limits || limits->encoding.empty()) return OUTRIGGER_CONTINUE;
     uint64_t n = answerTokens(*BpeEncoding::byName(limits->encoding), resp);
     std::string what = "answer " + u(n) + " tokens (" + limits->encoding + ")";
@@ -227,8 +227,16 @@ class TokensGuardrail final : public Guardrail {
     return static_cast<StreamedAnswer*>(host().requestState(req.handle));
   }
 
-  std::optional<ModelLimits> limitsFor(std::string_view model) const {
-    std::optional<ModelLimits> l = models_->find(model);
+  std::optional<ModelLimits> limitsFor(const outrigger_request_view& req) const {
+    // The daemon's table, [prices] included; an older host has none to ask.
+    auto host_table = [&](std::string_view model, ModelLimits* out) {
+      outrigger_model_limits l;
+      if (host().modelLimits(req.handle, model, &l) != OUTRIGGER_OK) return false;
+      *out = ModelLimits{{}, l.context_window, l.max_input, l.max_output, {}};
+      if (l.provider.size) out->source = "price table " + std::string(view(l.provider)) + "/" + std::string(view(l.model));
+      return true;
+    };
+    std::optional<ModelLimits> l = models_->find(view(req.model), host_table);
     if (l && l->encoding.empty()) l->encoding = default_encoding_;
     if (!l && !default_encoding_.empty()) l = ModelLimits{default_encoding_, 0, 0, 0, "default_encoding"};
     return l;  // the encoding may still be unknown: only a limit that needs no count applies then

@@ -222,6 +222,26 @@ outrigger_status hostSpanAttribute(void* host_ctx, outrigger_request handle, out
   }
 }
 
+outrigger_status hostModelLimits(void*, outrigger_request handle, outrigger_str model,
+                                 outrigger_model_limits* out) noexcept {
+  if (!out || out->hdr.struct_size < OUTRIGGER_SIZE_THROUGH(outrigger_model_limits, max_output)) return OUTRIGGER_E_INVALID;
+  RequestContext* ctx = nullptr;
+  if (outrigger_status st = lookup(handle, &ctx); st != OUTRIGGER_OK) return st;
+  try {
+    const cost::ModelPrice* e = ctx->modelLimits(sv(model));
+    out->context_window = e ? e->context_window : 0;
+    out->max_input = e ? e->max_input : 0;
+    out->max_output = e ? e->max_output : 0;
+    if (out->hdr.struct_size >= OUTRIGGER_SIZE_THROUGH(outrigger_model_limits, model)) {
+      out->provider = e ? outrigger_str{e->provider.data(), e->provider.size()} : outrigger_str{};
+      out->model = e ? outrigger_str{e->model.data(), e->model.size()} : outrigger_str{};
+    }
+    return OUTRIGGER_OK;
+  } catch (...) {
+    return OUTRIGGER_E_NOMEM;
+  }
+}
+
 // The instance's own loop (plugin/instance_loop.h): no request handle, the instance's worker.
 
 template <class F>
@@ -352,6 +372,7 @@ const outrigger_host_api& hostApiTemplate() {
       &hostSpanAttribute,
       &hostBreakers,
       &hostBreakerOpen,
+      &hostModelLimits,
   };
   return api;
 }

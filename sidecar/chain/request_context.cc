@@ -230,6 +230,18 @@ outrigger_status RequestContext::addPluginSpanAttribute(plugin::PluginInstance* 
   return OUTRIGGER_E_STALE;
 }
 
+const cost::ModelPrice* RequestContext::modelLimits(std::string_view model) const {
+  const cost::PriceTable* table = chain_->prices.get();
+  if (!table) return nullptr;
+  // Each target's instance name, then its plugin type, as the target would be priced.
+  std::vector<std::string_view> providers;
+  for (const Target& target : route_->targets) {
+    providers.push_back(target.stage.instance->name());
+    providers.push_back(target.stage.instance->type().name);
+  }
+  return table->limitsOf(providers, model);
+}
+
 void RequestContext::closeSpanAt(size_t index, std::string_view outcome) {
   if (index >= spans_.size() || !spans_[index].outcome.empty()) return;
   auto& s = spans_[index];

@@ -97,6 +97,9 @@ class RequestContext final {
   void* pluginState(plugin::PluginInstance* inst) const;
   // A plugin's attribute on its open span (host span_attribute): bounded in size and count.
   outrigger_status addPluginSpanAttribute(plugin::PluginInstance* inst, std::string_view key, std::string_view value);
+  // The chain's model table entry with `model`'s token limits, preferring the providers of
+  // the route's targets (host model_limits); nullptr when none has any.
+  const cost::ModelPrice* modelLimits(std::string_view model) const;
 
   // uv close callbacks report here; the request frees itself after its last handle closes.
   void handleClosed();

@@ -92,4 +92,35 @@ const ModelPrice* PriceTable::find(const std::vector<std::string_view>& provider
   return nullptr;
 }
 
+namespace {
+
+bool hasLimits(const ModelPrice& p) { return p.context_window || p.max_input || p.max_output; }
+
+bool namedLike(const ModelPrice& p, std::string_view name) {
+  return p.model == name || std::find(p.aliases.begin(), p.aliases.end(), name) != p.aliases.end();
+}
+
+}  // namespace
+
+const ModelPrice* PriceTable::limitsOf(const std::vector<std::string_view>& providers, std::string_view model) const {
+  if (const ModelPrice* e = find(providers, model); e && hasLimits(*e)) return e;
+  std::string_view bare = model.substr(model.rfind('/') == std::string_view::npos ? 0 : model.rfind('/') + 1);
+  if (bare.empty()) return nullptr;
+  for (std::string_view name : {bare, undated(bare)}) {
+    for (auto it = entries_.rbegin(); it != entries_.rend(); ++it) {
+      if (hasLimits(**it) && namedLike(**it, name)) return it->get();
+    }
+  }
+  const ModelPrice* best = nullptr;
+  for (auto it = entries_.rbegin(); it != entries_.rend(); ++it) {
+    const ModelPrice& e = **it;
+    if (!hasLimits(e) || bare.size() <= e.model.size() || bare[e.model.size()] != '-' ||
+        bare.substr(0, e.model.size()) != e.model || e.model == "*") {
+      continue;
+    }
+    if (!best || e.model.size() > best->model.size()) best = &e;
+  }
+  return best;
+}
+
 }  // namespace outrigger::cost

@@ -57,6 +57,14 @@ class PriceTable {
   const ModelPrice* find(const std::vector<std::string_view>& providers, std::string_view model) const;
   const ModelPrice* get(std::string_view key) const;
 
+  // The entry holding `model`'s token limits (a context window, max input or max output): the
+  // one find() picks for `providers` when it has any, else the entry named like the model (or
+  // an alias of it) under any provider, then named like it undated, then the longest whose name
+  // starts the model followed by '-'; the latest added wins among equals, so the config's
+  // [prices] go over the compiled-in table. nullptr when no entry has limits. A "provider/"
+  // prefix on the model is read as find() reads it, then ignored.
+  const ModelPrice* limitsOf(const std::vector<std::string_view>& providers, std::string_view model) const;
+
   size_t size() const { return entries_.size(); }
   const std::vector<std::unique_ptr<ModelPrice>>& entries() const { return entries_; }
 

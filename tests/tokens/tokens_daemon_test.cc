@@ -457,3 +457,57 @@ TEST_CASE("a model without an encoding is still held to its output limit, and ca
   CHECK(v->reason.find("max_tokens 500 capped to 100 to fit the 100-token output limit of output-only-model") !=
         std::string::npos);
 }
+
+namespace {
+
+// Limits from the config's [prices] and nowhere else: a model of the deployment's own
+// (acme-llm, called dated) and an override of the compiled-in gpt-4o, both on the mock provider.
+std::string pricesConfig(int acme_window) {
+  return daemonHead() +
+         "[instances.mock]\ntype = \"provider.mock\"\n[instances.mock.config]\nmode = \"echo\"\n"
+         "[instances.tokens]\ntype = \"guardrail.tokens\"\n[instances.tokens.config]\nalways_count = true\n"
+         "default_encoding = \"o200k_base\"\n"
+         "[prices.\"acme/acme-llm\"]\ninput = 0\noutput = 0\ncontext_window = " + std::to_string(acme_window) + "\n"
+         "max_output = 20\n"
+         "[prices.\"openai/gpt-4o\"]\ninput = 0.0000025\noutput = 0.00001\ncontext_window = 80\n"
+         "[routes.acme]\nguardrails = [\"tokens\"]\nprovider = \"mock\"\nmodel = \"acme-llm-2025-01-01\"\n"
+         "[routes.gpt]\nguardrails = [\"tokens\"]\nprovider = \"mock\"\nmodel = \"gpt-4o\"\n";
+}
+
+}  // namespace
+
+TEST_CASE("context windows and output limits set in [prices] hold requests, and a reload changes them") {
+  DaemonProcess d(pricesConfig(60));
+  REQUIRE(d.waitReady());
+  client::Client c(at(d));
+  auto acme = chat("acme", {{"user", words(60), "", "", {}}});  // 67 tokens
+  auto r = c.chat(acme);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == StatusCode::kInvalidArgument);
+  CHECK(r.error().message.find("over the 60-token budget of acme-llm-2025-01-01") != std::string::npos);
+  acme.messages[0].content = words(10);
+  acme.max_tokens = 30;
+  r = c.chat(acme);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().message.find("max_tokens 30 is over the 20-token output limit") != std::string::npos);
+
+  auto gpt = chat("gpt", {{"user", words(90), "", "", {}}});  // 97 tokens: under the compiled-in 128k
+  r = c.chat(gpt);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().message.find("over the 80-token budget of gpt-4o") != std::string::npos);
+
+  d.writeConfig(pricesConfig(200));
+  d.signal(SIGHUP);
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (d.log().find("config generation 2 is live") == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  acme.messages[0].content = words(60);
+  acme.max_tokens = 10;
+  auto fits = c.chat(acme);
+  INFO((fits.ok() ? std::string() : fits.error().message));
+  REQUIRE(fits.ok());
+  const client::Verdict* v = verdictOf(fits.value(), "tokens");
+  REQUIRE(v);
+  CHECK(v->reason.find("of 200") != std::string::npos);
+}

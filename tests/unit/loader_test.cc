@@ -259,7 +259,10 @@ TEST_CASE("ABI structs keep their v1.0 layout") {
   // Then the breakers a fleet shares.
   STATIC_REQUIRE(offsetof(outrigger_host_api, breakers) == 240);
   STATIC_REQUIRE(offsetof(outrigger_host_api, breaker_open) == 248);
-  STATIC_REQUIRE(sizeof(outrigger_host_api) == 256);
+  // Then a model's token limits from the host's table.
+  STATIC_REQUIRE(offsetof(outrigger_host_api, model_limits) == 256);
+  STATIC_REQUIRE(sizeof(outrigger_host_api) == 264);
+  STATIC_REQUIRE(sizeof(outrigger_model_limits) == 64);
   STATIC_REQUIRE(sizeof(outrigger_breaker_view) == 32);
   STATIC_REQUIRE(sizeof(outrigger_limiter_hooks) == 32);
   STATIC_REQUIRE(sizeof(outrigger_settlement) == 56);

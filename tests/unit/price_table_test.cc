@@ -139,6 +139,50 @@ TEST_CASE("lookup: dated ids fall back to the undated entry, an exact dated entr
   CHECK(t.find({"minilm", "onnx"}, "all-MiniLM-L6-v2")->input == 0);
 }
 
+TEST_CASE("limits: a target's entry first, then any provider's by name, undated or prefix, the latest source winning") {
+  cost::PriceTable t;  // as the embedded table has them
+  auto entry = [](std::string provider, std::string model, uint64_t window) {
+    cost::ModelPrice p{std::move(provider), std::move(model)};
+    p.context_window = window;
+    return p;
+  };
+  t.add(entry("openai", "gpt-4o", 128000));
+  t.add(entry("openai", "gpt-4o-mini", 128000));
+  t.add(entry("mock", "*", 0));
+  const uint64_t gpt4o_window = 128000;
+  CHECK(t.limitsOf({"openai", "openai"}, "gpt-4o-2024-08-06")->key() == "openai/gpt-4o");
+  CHECK(t.limitsOf({"mock", "mock"}, "gpt-4o")->key() == "openai/gpt-4o");  // mock/* has no limits
+  CHECK(t.limitsOf({}, "openai/gpt-4o")->context_window == gpt4o_window);
+  CHECK(t.limitsOf({}, "gpt-4o-mini-2024-07-18")->key() == "openai/gpt-4o-mini");
+  CHECK(t.limitsOf({}, "gpt-4o-mini-custom")->key() == "openai/gpt-4o-mini");  // the longest prefix
+  CHECK(t.limitsOf({}, "no-such-model") == nullptr);
+  CHECK(t.limitsOf({}, "") == nullptr);
+
+  cost::ModelPrice own{"acme", "acme-llm"};
+  own.context_window = 8192;
+  own.aliases = {"acme"};
+  t.add(own);
+  CHECK(t.limitsOf({"mock", "mock"}, "acme-llm")->context_window == 8192);
+  CHECK(t.limitsOf({}, "acme-llm-20250101")->context_window == 8192);  // undated
+  CHECK(t.limitsOf({}, "acme")->context_window == 8192);               // an alias
+  CHECK(t.limitsOf({}, "acme-llm-v2")->context_window == 8192);        // a prefix
+
+  cost::ModelPrice override{"openai", "gpt-4o"};
+  override.context_window = 1000;
+  t.add(override);
+  CHECK(t.limitsOf({"mock", "mock"}, "gpt-4o")->context_window == 1000);
+  cost::ModelPrice proxy{"proxy", "gpt-4o"};
+  proxy.context_window = 2000;
+  t.add(proxy);
+  CHECK(t.limitsOf({}, "gpt-4o")->context_window == 2000);                  // added later
+  CHECK(t.limitsOf({"openai", "openai"}, "gpt-4o")->context_window == 1000);  // the target's own
+
+  cost::ModelPrice priced_only{"acme", "acme-small"};
+  priced_only.input = 1e-6;
+  t.add(priced_only);
+  CHECK(t.limitsOf({"acme"}, "acme-small") == nullptr);  // prices alone are no limits
+}
+
 TEST_CASE("cost: inconsistent counts are clamped, unset cache and reasoning prices fall back") {
   cost::ModelPrice p;
   p.input = 1e-6;

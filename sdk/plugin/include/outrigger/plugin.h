@@ -805,6 +805,19 @@ typedef struct outrigger_breaker_view {
 } outrigger_breaker_view;
 typedef void (*outrigger_breaker_visitor)(void* user_data, const outrigger_breaker_view* breaker);
 
+/* Minor 2, later builds: a model's token limits from the host's model table (model_limits).
+ * OWNERSHIP: caller-owned; set `hdr` with OUTRIGGER_HEADER_INIT before the call, and the host
+ * writes only the members within hdr.struct_size. provider and model point into the host's
+ * table, valid until the hook that asked returns. */
+typedef struct outrigger_model_limits {
+  outrigger_header hdr;
+  uint64_t context_window;  /* prompt and answer tokens together; 0: unknown */
+  uint64_t max_input;       /* prompt tokens, where fewer than the window less the answer; 0: unknown */
+  uint64_t max_output;      /* the largest answer; 0: unknown */
+  outrigger_str provider;   /* the entry that gave them ("openai"); empty when none did */
+  outrigger_str model;      /* its model ("gpt-4o") */
+} outrigger_model_limits;
+
 /* Minor 2: what one instance may hold on its loop at once (see instance_post). */
 #define OUTRIGGER_INSTANCE_MAX_TIMERS 256
 #define OUTRIGGER_INSTANCE_MAX_WATCHES 64
@@ -1011,6 +1024,18 @@ typedef struct outrigger_host_api {
    * counted as this process's trip (outrigger_breaker_view.times_opened). OUTRIGGER_E_INVALID for
    * a target this process has no breaker for. */
   outrigger_status (*breaker_open)(void* host_ctx, outrigger_str target, uint32_t open_ms) OUTRIGGER_NOEXCEPT;
+
+  /* [loop] The context window, input and output limits the host's model table gives `model` on
+   * `request`'s route: the compiled-in table with the config's [prices] entries over it, so a
+   * limit set there reaches every plugin that asks. The entry is the one a route's target would
+   * be priced by (the targets in order: the instance, then its plugin type, the model as given,
+   * then undated), else the one named like the model (or an alias of it) under any provider,
+   * else the longest name that starts the model followed by '-' (gpt-4o-2024-08-06 takes
+   * gpt-4o's), a later source winning over an earlier one; an entry without any limit is passed
+   * over. OUTRIGGER_OK with the members 0 and the names empty when no entry has limits;
+   * OUTRIGGER_E_INVALID when `out` is NULL or smaller than its max_output member. */
+  outrigger_status (*model_limits)(void* host_ctx, outrigger_request request, outrigger_str model,
+                                   outrigger_model_limits* out) OUTRIGGER_NOEXCEPT;
 
   /* Tail: slots added by later minors go here. */
 } outrigger_host_api;

@@ -165,6 +165,16 @@ class Host {
     if (!OUTRIGGER_HAS_SLOT(api_, outrigger_host_api, span_attribute)) return OUTRIGGER_E_UNSUPPORTED;
     return api_->span_attribute(api_->host_ctx, r, str(key), str(value));
   }
+  // [loop] `model`'s token limits from the host's model table, the config's [prices] included
+  // (ABI minor 2, later builds); OUTRIGGER_E_UNSUPPORTED from an older host. *out is initialized
+  // here; its members stay 0 when the table has no limits for the model.
+  outrigger_status modelLimits(outrigger_request r, std::string_view model, outrigger_model_limits* out) const noexcept {
+    if (!out) return OUTRIGGER_E_INVALID;
+    *out = {};
+    out->hdr = OUTRIGGER_HEADER_INIT(outrigger_model_limits);
+    if (!OUTRIGGER_HAS_SLOT(api_, outrigger_host_api, model_limits)) return OUTRIGGER_E_UNSUPPORTED;
+    return api_->model_limits(api_->host_ctx, r, str(model), out);
+  }
   void* requestState(outrigger_request r) const noexcept {
     if (!OUTRIGGER_HAS_SLOT(api_, outrigger_host_api, request_state)) return nullptr;
     return api_->request_state(api_->host_ctx, r);
