@@ -115,6 +115,7 @@ Verdict Ledger::reserveLocked(std::string_view key, const Amount& need, int64_t 
   }
   ks->reserved.usd += need.usd;
   ks->reserved.tokens += need.tokens;
+  ++ks->reservations;
   return {true, 0, {}};
 }
 
@@ -128,6 +129,8 @@ Settled Ledger::settle(std::string_view key, const Amount& reserved, const Amoun
   KeyState& ks = it->second;
   ks.reserved.usd = std::max(0.0, ks.reserved.usd - reserved.usd);
   ks.reserved.tokens = std::max(0.0, ks.reserved.tokens - reserved.tokens);
+  if (ks.reservations > 0) --ks.reservations;
+  if (ks.reservations == 0) ks.reserved = {};
   prune(&ks, now_ms);
   Settled out;
   if (used.usd > 0 || used.tokens > 0) {

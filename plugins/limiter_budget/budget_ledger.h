@@ -117,6 +117,9 @@ class Ledger {
   struct KeyState {
     std::vector<Bucket> buckets;  // oldest first
     Amount reserved;
+    // Requests holding a reservation: at 0 the reservation is exactly nothing, whatever the
+    // rounding of the sums (0.1 + 0.2 - 0.1 - 0.2 is not 0), so the key may be forgotten.
+    uint32_t reservations = 0;
   };
 
   Ledger(BudgetPolicy policy, std::unique_ptr<SpendStore> store) : policy_(std::move(policy)), store_(std::move(store)) {}

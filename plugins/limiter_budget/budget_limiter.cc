@@ -273,7 +273,8 @@ class BudgetLimiter final : public Limiter {
     for (size_t i = 0; i < md->tag_count; ++i) {
       if (view(md->tags[i].key) == tag) return outrigger::limiter::tenantScoped(view(md->tenant), view(md->tags[i].value));
     }
-    return {};
+    // Untagged requests share their tenant's empty key, never another tenant's.
+    return outrigger::limiter::tenantScoped(view(md->tenant), {});
   }
 
   // The reason is copied by the host when admit returns; admits on other workers run at the same

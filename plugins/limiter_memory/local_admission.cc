@@ -13,14 +13,16 @@ std::string overLimit(const char* what, const char* limit, uint32_t value, const
 }  // namespace
 
 void AttemptTally::add(const outrigger_settlement& s) {
-  if (s.target.size) attempted = true;
+  if (!s.target.size) return;  // no attempt: a cache hit or a degraded answer used no tokens
+  attempted = true;
+  uint64_t reported = uint64_t(s.usage.prompt_tokens) + s.usage.completion_tokens;
   if (s.reached_upstream) spent_usd += s.cost_usd;
   if (s.code == OUTRIGGER_CODE_OK) {
     answered = true;
-    uint64_t reported = uint64_t(s.usage.prompt_tokens) + s.usage.completion_tokens;
     used += reported ? double(reported) : charged;  // no usage reported: the estimate stands
   } else if (s.code == OUTRIGGER_CODE_CANCELLED && s.reached_upstream) {
     cut_short = true;
+    if (!reported && s.cost_usd <= 0) spent_usd += cut_short_usd;
   }
 }
 

@@ -22,9 +22,13 @@ struct AttemptTally {
   double charged = 0;    // tokens taken at admission
   double used = 0;       // tokens the answered attempts reported
   double spent_usd = 0;  // what the attempts that reached the upstream cost
+  // What an attempt cut short in flight without usage costs: it may have been billed for
+  // anything up to its worst case, so that stands for it (limiter.redis' budget; 0: nothing).
+  double cut_short_usd = 0;
   bool attempted = false, answered = false, cut_short = false;
 
-  // One attempt's end (Limiter::settle).
+  // One attempt's end (Limiter::settle). The one empty settlement of a request that made no
+  // attempt (a cache hit, a later limiter's refusal) answers nothing, whatever its code.
   void add(const outrigger_settlement& s);
   // The tokens owed: what the answers used (the estimate for an answer that reports none), even
   // when the request then failed (an output guardrail's deny); the charge when an attempt was cut

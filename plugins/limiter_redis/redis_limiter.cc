@@ -54,6 +54,7 @@ const std::string kSchemaText = std::string(R"json({
     "max_concurrent": {"type": "integer", "minimum": 0, "maximum": 1000000, "description": "requests in flight, fleet-wide"},
     "budget_usd": {"type": "number", "minimum": 0, "maximum": 1e12, "description": "spend per window, fleet-wide"},
     "budget_window": {"enum": ["daily", "monthly"], "description": "calendar window of budget_usd (UTC)"},
+    "default_max_output_tokens": {"type": "integer", "minimum": 1, "maximum": 100000000, "description": "answer tokens reserved in USD when neither max_tokens nor the model's max_output caps the answer"},
     "lease_ms": {"type": "integer", "minimum": 1000, "maximum": 86400000, "description": "how long a dead sidecar's slots and reservations are held"},
     "on_unavailable": {"enum": ["fail_closed", "local"], "description": "when Redis cannot answer: refuse, or use local limits"},
     "local_fraction": {"type": "number", "exclusiveMinimum": 0, "maximum": 1, "description": "share of each limit one process allows alone (local fallback)"},
@@ -94,6 +95,7 @@ class RedisLimiter final : public Limiter {
     if (d.HasMember("budget_window") && std::string_view(d["budget_window"].GetString()) == "monthly") {
       window_.kind = outrigger::budget::WindowKind::kMonthly;
     }
+    if (d.HasMember("default_max_output_tokens")) default_max_output_ = d["default_max_output_tokens"].GetUint64();
     if (d.HasMember("lease_ms")) lease_ms_ = d["lease_ms"].GetUint();
     if (d.HasMember("on_unavailable")) fall_back_locally_ = std::string_view(d["on_unavailable"].GetString()) == "local";
     double fraction = d.HasMember("local_fraction") ? d["local_fraction"].GetDouble() : 1.0;
@@ -134,8 +136,14 @@ class RedisLimiter final : public Limiter {
     a->keys = {base + ":rate", base + ":slots", budget, budget + ":leases", base + ":released:" + a->id};
     a->budget_ttl_s = window_.bucketSeconds(window) + 3600;
     // Tokens reserved: the prompt and all the answer may add, so a burst of admissions cannot
-    // overshoot by their answers (the settle gives back what was not used).
-    a->tally.charged = double(std::max<uint64_t>(estimate.prompt_tokens, 1) + estimate.max_completion_tokens);
+    // overshoot by their answers (the settle gives back what was not used). The answer's part
+    // fills the bucket at most: a caller's max_tokens of four billion would otherwise leave the
+    // key in debt for years when the attempt is cut short (which settles to the reservation).
+    const uint64_t prompt = std::max<uint64_t>(estimate.prompt_tokens, 1);
+    uint64_t answer = estimate.max_completion_tokens;
+    if (limits_.tpm) answer = std::min<uint64_t>(answer, prompt < limits_.tpm ? limits_.tpm - prompt : 0);
+    a->tally.charged = double(prompt + answer);
+    a->tally.cut_short_usd = singleAttemptUsd(estimate);
     double reserve_usd = limits_.budget_usd > 0 ? reserveUsd(estimate) : 0;
     if (limits_.budget_usd > 0 && singleAttemptUsd(estimate) > limits_.budget_usd) {
       result.code = OUTRIGGER_CODE_FAILED_PRECONDITION;  // no window frees room for it: not retryable
@@ -289,14 +297,18 @@ class RedisLimiter final : public Limiter {
     h.limiterDone(handle, OUTRIGGER_CODE_RESOURCE_EXHAUSTED, retry, reason);
   }
 
-  // One attempt's worst case: the host's when it could price every target, else the priced part
-  // of the prompt (an unpriced model is settled at its reported cost).
-  static double singleAttemptUsd(const outrigger_limit_estimate& e) {
+  // One attempt's worst case: the host's when it could price every target; with no cap on the
+  // answer known (no max_tokens, no max_output in the table), default_max_output_tokens of it;
+  // else the priced part of the prompt (an unpriced model is settled at its reported cost).
+  double singleAttemptUsd(const outrigger_limit_estimate& e) const {
     if (e.hdr.struct_size < OUTRIGGER_SIZE_THROUGH(outrigger_limit_estimate, unpriced)) return 0;
-    return e.max_cost_usd > 0 ? e.max_cost_usd : e.prompt_cost_usd;
+    if (e.max_cost_usd > 0) return e.max_cost_usd;
+    const bool no_answer = e.hdr.struct_size >= OUTRIGGER_SIZE_THROUGH(outrigger_limit_estimate, no_completion) &&
+                           e.no_completion;
+    return e.prompt_cost_usd + (no_answer ? 0 : double(default_max_output_) * e.output_price_usd);
   }
   // Re-asks and hedges are attempts the route may bill too (billed_attempts): each is reserved.
-  static double reserveUsd(const outrigger_limit_estimate& e) {
+  double reserveUsd(const outrigger_limit_estimate& e) const {
     bool knows_attempts = e.hdr.struct_size >= OUTRIGGER_SIZE_THROUGH(outrigger_limit_estimate, billed_attempts);
     double attempts = knows_attempts && e.billed_attempts > 1 ? e.billed_attempts : 1;
     return singleAttemptUsd(e) * attempts;
@@ -328,6 +340,7 @@ class RedisLimiter final : public Limiter {
   FleetLimits limits_;
   outrigger::budget::WindowSpec window_;
   uint32_t lease_ms_ = 600000;
+  uint64_t default_max_output_ = 4096;  // as limiter.budget's
   bool fall_back_locally_ = false;
   bool redis_down_ = false;
   outrigger::limiter::Rates local_rates_;

@@ -329,6 +329,29 @@ TEST_CASE("budget via daemon: a stream the client cancels mid-answer is charged 
   CHECK(stored(rig.db, "acme").usd >= 1000 * kOutput);
 }
 
+// A tag budget keys an untagged request by its tenant's empty key: one tenant's untagged
+// spending once used up every other tenant's untagged budget.
+TEST_CASE("budget via daemon: a tag budget keeps untagged requests of each tenant apart") {
+  UpstreamProcess up;
+  REQUIRE(up.ready());
+  REQUIRE(up.script(std::string(R"([{"model":"gpt-4o-mini","repeat":10,)") + kUsage + "}]"));
+  BudgetRig rig(up, makeTempDir() + "/budget.db", 1.5 * kAnswerUsd, "key = \"tag:project\"\n");
+  client::Client c(at(*rig.daemon));
+  REQUIRE(c.chat(asAcme()).ok());
+  REQUIRE(c.chat(asAcme()).ok());  // acme's untagged spending is over its budget now
+  auto refused = c.chat(asAcme());
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == StatusCode::kResourceExhausted);
+  auto other = asAcme();
+  other.metadata->tenant = "globex";
+  auto r = c.chat(other);
+  INFO((r.ok() ? std::string() : r.error().message));
+  CHECK(r.ok());
+  rig.stop();
+  CHECK(stored(rig.db, "acme/").usd == Approx(2 * kAnswerUsd).epsilon(0).margin(1e-12));
+  CHECK(stored(rig.db, "globex/").usd == Approx(kAnswerUsd).epsilon(0).margin(1e-12));
+}
+
 TEST_CASE("budget via daemon: a USD budget refuses a model without a price unless told to allow it") {
   UpstreamProcess up;
   REQUIRE(up.ready());

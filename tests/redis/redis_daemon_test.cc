@@ -326,6 +326,64 @@ TEST_CASE("limiter.redis: a bucket in debt is kept until it has refilled, not fo
   CHECK(ttl_ms > 3 * 60000);
 }
 
+// The token reservation is the prompt and all of max_tokens, and an attempt cut short settles to
+// it: a caller's max_tokens of four billion left the key that far in debt, for years.
+TEST_CASE("limiter.redis: a request cut short with a huge max_tokens leaves its key at most one bucket in debt") {
+  RedisServer redis;
+  Sidecar a(limiterConfig(redis, "tpm = 1000\n"));
+  client::ChatRequest huge = as("acme", "cut me short", R"({"latency_ms": 5000})");
+  huge.max_tokens = 4000000000u;
+  huge.timeout = 300ms;
+  auto cut = a.chat(huge);
+  REQUIRE_FALSE(cut.ok());
+  CHECK(cut.error().code == StatusCode::kDeadlineExceeded);
+  std::vector<std::string> rate = redis.keys("fleet-test:limit:*:rate");
+  REQUIRE(rate.size() == 1);
+  double tt = std::stod(redis.call({"HGET", rate[0], "tt"}));
+  INFO("tt " << tt << " PTTL " << redis.call({"PTTL", rate[0]}));
+  CHECK(tt >= -1);  // the whole bucket at most, refilling from 0
+  CHECK(std::stoll(redis.call({"PTTL", rate[0]})) <= 62000);
+}
+
+// An attempt cut short in flight may have been billed for anything up to its worst case, as
+// limiter.budget charges it; and with no cap on the answer known, the worst case is
+// default_max_output_tokens of it, not the prompt alone.
+TEST_CASE("limiter.redis: an attempt cut short is charged its worst case, which counts default_max_output_tokens") {
+  RedisServer redis;
+  std::string priced = "[prices.\"mock/mock-1\"]\ninput = 0.001\noutput = 0.002\n";
+  Sidecar a(limiterConfig(redis, "budget_usd = 5\ndefault_max_output_tokens = 50\n", "model = \"mock-1\"\n") + priced);
+  client::ChatRequest slow = as("acme", "cut me short", R"({"latency_ms": 5000})");
+  slow.timeout = 1s;
+  std::optional<client::Result<client::Response>> cut;
+  std::thread t([&] { cut.emplace(a.chat(slow)); });
+  std::string hash;
+  double reserved = 0;
+  for (int i = 0; i < 300 && reserved == 0; ++i) {
+    for (const auto& k : redis.keys("fleet-test:limit:*:budget:*")) {
+      if (k.find(":leases") == std::string::npos) hash = k;
+    }
+    if (!hash.empty()) {
+      std::string r = redis.call({"HGET", hash, "reserved"});
+      reserved = r.empty() ? 0 : std::stod(r);
+    }
+    if (reserved == 0) std::this_thread::sleep_for(10ms);
+  }
+  t.join();
+  REQUIRE(cut);
+  REQUIRE_FALSE(cut->ok());
+  CHECK(cut->error().code == StatusCode::kDeadlineExceeded);
+  std::string spent;
+  for (int i = 0; i < 200 && (spent = redis.call({"HGET", hash, "spent"})).empty(); ++i) std::this_thread::sleep_for(10ms);
+  REQUIRE_FALSE(spent.empty());
+  // One attempt's worst case: 50 answer tokens at $0.002 and a short prompt at $0.001 a token.
+  // The reservation holds it for each attempt the route may bill (billed_attempts).
+  double worst = std::stod(spent);
+  CHECK(worst >= 0.1);
+  CHECK(worst < 0.13);
+  CHECK(reserved >= worst - 1e-9);
+  CHECK(std::abs(reserved / worst - std::round(reserved / worst)) < 1e-6);
+}
+
 TEST_CASE("limiter.redis: a cache hit gives its request back, and a slot held on one sidecar is held for the fleet") {
   RedisServer redis;
   std::string limits = "rpm = 3\nmax_concurrent = 1\n";

@@ -197,6 +197,22 @@ TEST_CASE("budget ledger: a full ledger refuses a new key, and looks for keys ho
   CHECK(ledger->reserved("b").usd == Approx(1.0));
 }
 
+// Sums of doubles do not come back to 0: 0.1 + 0.2 - 0.1 - 0.2 leaves 5.5e-17 reserved, which
+// kept the key from ever being forgotten, and a full ledger then refused every new key.
+TEST_CASE("budget ledger: a key whose reservations all settled holds nothing, whatever the rounding, and can go") {
+  BudgetPolicy p = usdPolicy(10.0);
+  p.max_keys = 1;
+  auto ledger = memoryLedger(p);
+  REQUIRE(ledger->reserve("a", {0.1, 3}, kNow).admitted);
+  REQUIRE(ledger->reserve("a", {0.2, 7}, kNow).admitted);
+  ledger->settle("a", {0.1, 3}, {0, 0}, kNow + 1);
+  CHECK(ledger->reserved("a").usd == Approx(0.2));
+  ledger->settle("a", {0.2, 7}, {0, 0}, kNow + 2);
+  CHECK(ledger->reserved("a").usd == 0);
+  CHECK(ledger->reserved("a").tokens == 0);
+  CHECK(ledger->reserve("b", {1.0, 0}, kNow + 1010).admitted);  // "a" is forgotten
+}
+
 // Its keys hold spending for the day: a retry in a second would only be refused again.
 TEST_CASE("budget ledger: a full ledger says to retry when a key can go: its window's end for spending, a second for reservations") {
   BudgetPolicy p = usdPolicy(10.0);

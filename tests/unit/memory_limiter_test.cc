@@ -7,7 +7,9 @@
 #include <vector>
 
 #include "limit_table.h"
+#include "local_admission.h"
 
+using outrigger::limiter::AttemptTally;
 using outrigger::limiter::LimitRecord;
 using outrigger::limiter::LimitTable;
 using outrigger::limiter::Rates;
@@ -104,4 +106,57 @@ TEST_CASE("limit table: past max_keys a tenant below its share still adds keys, 
   CHECK_FALSE(add("third/erin"));
   CHECK(table.size() == 7);
   CHECK(table.find("hog/user0", rates, kNow) == held[0]);  // keys it holds are still found
+}
+
+namespace {
+
+outrigger_settlement settlement(outrigger_code code, const char* target, bool reached, uint32_t prompt, uint32_t completion,
+                                double usd) {
+  outrigger_settlement s{};
+  s.hdr = OUTRIGGER_HEADER_INIT(outrigger_settlement);
+  s.code = code;
+  s.target = {target, std::char_traits<char>::length(target)};
+  s.reached_upstream = reached;
+  s.usage.prompt_tokens = prompt;
+  s.usage.completion_tokens = completion;
+  s.cost_usd = usd;
+  return s;
+}
+
+}  // namespace
+
+// The host settles a request that made no attempt (a cache hit, a degraded answer) once, empty,
+// with the request's code: OK for a hit. It used no tokens, so none stay charged.
+TEST_CASE("attempt tally: a request that made no attempt owes nothing, even when it ended OK") {
+  AttemptTally hit;
+  hit.charged = 75;
+  hit.add(settlement(OUTRIGGER_CODE_OK, "", false, 0, 0, 0));
+  CHECK_FALSE(hit.attempted);
+  CHECK(hit.owed() == 0);
+
+  AttemptTally answered;
+  answered.charged = 75;
+  answered.add(settlement(OUTRIGGER_CODE_UNAVAILABLE, "mock/a", true, 0, 0, 0));
+  answered.add(settlement(OUTRIGGER_CODE_OK, "mock/b", true, 10, 5, 0.01));
+  CHECK(answered.attempted);
+  CHECK(answered.owed() == 15);
+  CHECK(answered.spent_usd == Approx(0.01));
+}
+
+TEST_CASE("attempt tally: an attempt cut short in flight without usage owes the charge and its worst case in USD") {
+  AttemptTally cut;
+  cut.charged = 120;
+  cut.cut_short_usd = 0.25;
+  cut.add(settlement(OUTRIGGER_CODE_CANCELLED, "mock/a", true, 0, 0, 0));
+  CHECK(cut.owed() == 120);
+  CHECK(cut.spent_usd == Approx(0.25));
+  AttemptTally reported;  // usage arrived before the cut: what it reported is what it cost
+  reported.charged = 120;
+  reported.cut_short_usd = 0.25;
+  reported.add(settlement(OUTRIGGER_CODE_CANCELLED, "mock/a", true, 30, 4, 0.03));
+  CHECK(reported.spent_usd == Approx(0.03));
+  AttemptTally never_sent;  // cancelled before it reached the upstream: nothing billed
+  never_sent.cut_short_usd = 0.25;
+  never_sent.add(settlement(OUTRIGGER_CODE_CANCELLED, "mock/a", false, 0, 0, 0));
+  CHECK(never_sent.spent_usd == 0);
 }
