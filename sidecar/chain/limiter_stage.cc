@@ -95,6 +95,7 @@ bool LimiterStage::decide(RequestContext& ctx, const Stage& stage, outrigger_cod
   if (code == OUTRIGGER_CODE_OK) {
     ctx.admitted_by_.push_back(&stage);
     ctx.closeSpan("admit");
+    ctx.limiter_wait_.admitted();
     return true;
   }
   Code c = code > 0 && code <= 16 ? static_cast<Code>(code) : Code::kResourceExhausted;
@@ -104,6 +105,7 @@ bool LimiterStage::decide(RequestContext& ctx, const Stage& stage, outrigger_cod
   // Over a limit, on a route that queues: wait for capacity and ask again.
   if (c == Code::kResourceExhausted && ctx.limiter_wait_.refused(retry_after_ms, message, stage.origin, &queue_full)) {
     ctx.closeSpan("refuse: waits in the route's queue");
+    ctx.limiter_wait_.dropRetrySpans();
     return false;
   }
   ctx.closeSpan("refuse");

@@ -28,6 +28,13 @@ bool LimiterWait::refused(uint32_t retry_after_ms, std::string_view why, std::st
     seat_.stillWaiting(retry_after_ms, why);
     return true;
   }
+  if (asking_ && seat_.seated()) {  // a pending limiter asked again refused: wait on, in place
+    asking_ = false;
+    drop_spans_ = true;
+    seat_.stillWaiting(retry_after_ms, why);
+    if (retry_after_ms) seat_.queue()->wakeIn(retry_after_ms);
+    return true;
+  }
   if (seat_.join(retry_after_ms, why)) return true;
   *full = true;
   return false;
@@ -37,8 +44,21 @@ void LimiterWait::requestEnded(std::string_view why) {
   if (seat_.seated()) seat_.leave("left: the request ended (" + std::string(why) + ")");
 }
 
+void LimiterWait::admitted() {
+  if (!asking_) return;
+  asking_ = false;
+  if (seat_.seated()) seat_.leave("admitted");
+}
+
+void LimiterWait::dropRetrySpans() {
+  if (!drop_spans_) return;
+  drop_spans_ = false;
+  if (ctx_.spans_.size() > asking_spans_) ctx_.spans_.resize(asking_spans_);
+}
+
 bool LimiterWait::tryAgain(uint32_t* wake_ms) {
   if (ctx_.ended_) return true;
+  if (asking_) return false;  // its limiter has not answered the last ask yet
   // A refusal while still waiting adds nothing to the record: its span goes, the wait's stays.
   size_t spans = ctx_.spans_.size();
   retrying_ = true;
@@ -50,7 +70,12 @@ bool LimiterWait::tryAgain(uint32_t* wake_ms) {
     *wake_ms = seat_.waitMs();
     return false;
   }
-  if (seat_.seated()) seat_.leave(ctx_.ended_ ? "refused" : ctx_.pending_.stage ? "asked the limiter again" : "admitted");
+  if (!ctx_.ended_ && ctx_.pending_.stage) {  // the limiter answers later (limiter_done): keep the place
+    asking_ = true;
+    asking_spans_ = spans;
+    return false;
+  }
+  if (seat_.seated()) seat_.leave(ctx_.ended_ ? "refused" : "admitted");
   if (went_on && !ctx_.ended_ && !ctx_.pending_.stage) ctx_.advance();
   return true;
 }

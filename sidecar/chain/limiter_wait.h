@@ -37,6 +37,11 @@ class LimiterWait final : public LimitWaiter {
   bool refused(uint32_t retry_after_ms, std::string_view why, std::string_view origin, bool* full);
   // The request ended: leaves the queue, with a span saying so.
   void requestEnded(std::string_view why);
+  // The current limiter step admitted: a request asked again from the queue leaves it.
+  void admitted();
+  // After a refusal's span closed: a pending limiter's refusal of a request asked again from the
+  // queue adds nothing to the record, as a refusal while still waiting never does.
+  void dropRetrySpans();
 
   bool tryAgain(uint32_t* wake_ms) override;
   void waitExpired() override;
@@ -47,6 +52,11 @@ class LimiterWait final : public LimitWaiter {
   std::string origin_;          // the limiter that refused last
   bool retrying_ = false;       // tryAgain runs the limiter step again
   bool still_limited_ = false;  // ... and it refused again
+  // The limiter asked again answers later (limiter.redis): the request keeps its place in the
+  // queue (and its timeout) until it does; the spans the record had before the ask.
+  bool asking_ = false;
+  size_t asking_spans_ = 0;
+  bool drop_spans_ = false;
 };
 
 }  // namespace outrigger::chain

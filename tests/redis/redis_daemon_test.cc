@@ -384,6 +384,40 @@ TEST_CASE("limiter.redis: an attempt cut short is charged its worst case, which 
   CHECK(std::abs(reserved / worst - std::round(reserved / worst)) < 1e-6);
 }
 
+// limiter.redis admits asynchronously. A request waiting in the route's queue that was asked
+// again left the queue while Redis answered, and came back at its end with a fresh timeout: with
+// other requests ending meanwhile it never reached queue_timeout_ms and waited for its deadline.
+TEST_CASE("limiter.redis: a queued request asked again keeps its place and gives up at queue_timeout_ms") {
+  RedisServer redis;
+  Sidecar a(limiterConfig(redis, "max_concurrent = 1\n",
+                          "limits = { on_limit = \"queue\", queue_max = 4, queue_timeout_ms = 600 }\n"));
+  std::optional<client::Result<client::Response>> holder;
+  std::thread hold([&] { holder.emplace(a.chat(as("acme", "holder", R"({"latency_ms": 3000})"))); });
+  REQUIRE(slotsHeldOnceAt(redis, "1", 5s) == "1");
+  std::atomic<bool> done{false};
+  std::thread traffic([&] {  // other tenants' requests end every 50 ms, waking the queue
+    for (int i = 0; !done; ++i) {
+      a.chat(as("tenant" + std::to_string(i), "quick"));
+      std::this_thread::sleep_for(50ms);
+    }
+  });
+  client::ChatRequest waiter = as("acme", "waiter");
+  waiter.timeout = 2500ms;
+  auto started = std::chrono::steady_clock::now();
+  auto r = a.chat(waiter);
+  auto waited = std::chrono::steady_clock::now() - started;
+  done = true;
+  traffic.join();
+  hold.join();
+  REQUIRE_FALSE(r.ok());
+  INFO(r.error().message);
+  CHECK(r.error().code == StatusCode::kResourceExhausted);
+  CHECK(r.error().message.find("waited in the queue until its timeout") != std::string::npos);
+  CHECK(waited < 1500ms);
+  REQUIRE(holder);
+  CHECK(holder->ok());
+}
+
 TEST_CASE("limiter.redis: a cache hit gives its request back, and a slot held on one sidecar is held for the fleet") {
   RedisServer redis;
   std::string limits = "rpm = 3\nmax_concurrent = 1\n";
