@@ -178,6 +178,10 @@ int showTrace(const Options& opt) {
     std::printf("feedback %s UTC: score %g%s%s\n", utcTime(f.received_unix_ns).c_str(), f.score,
                 f.comment.empty() ? "" : " - ", printable(f.comment).c_str());
   }
+  if (trace.feedback_truncated) {
+    std::printf("(more feedback scores the trace than one answer shows: the first %zu, or 16 MiB with the content)\n",
+                trace.feedback.size());
+  }
   return 0;
 }
 

@@ -49,7 +49,7 @@ void Parser::alerts(const toml::table& t, AlertSettings* s) const {
     s->timeout_ms = static_cast<uint32_t>(uint(*n, "timeout_ms", 600000, 1));
   }
   if (const toml::node* n = t.get("queue_capacity")) {
-    s->queue_capacity = static_cast<uint32_t>(uint(*n, "queue_capacity", 100000, 1));
+    s->queue_capacity = static_cast<uint32_t>(uint(*n, "queue_capacity", 100000, 2));
   }
   if (const toml::node* n = t.get("rules")) {
     const toml::array* rules = n->as_array();

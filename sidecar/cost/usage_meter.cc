@@ -51,9 +51,12 @@ UsageSeries& UsageMeter::seriesFor(std::string_view route, std::string_view prov
   std::string key = keyOf(route, provider, model, tenant);
   if (auto it = series_.find(key); it != series_.end()) return it->second;
   if (!cap_->admit(key)) {
+    // Only the model is the caller's to vary without bound: the route and provider are the
+    // config's, the tenant label is capped already ([metrics] max_tenants). Keeping them lets a
+    // cost alert by route or tenant see spending past the cap.
     ++overflowed_;
-    key = keyOf(kOther, kOther, kOther, kOther);
-    route = provider = model = tenant = kOther;
+    model = kOther;
+    key = keyOf(route, provider, model, tenant);
   }
   UsageSeries& s = series_[key];
   if (s.route.empty()) s.route = route, s.provider = provider, s.model = model, s.tenant = tenant;

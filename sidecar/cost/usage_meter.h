@@ -1,8 +1,9 @@
 // Tokens and USD by route, provider instance and model, for /metrics. Each worker keeps its own
 // meter (written on its loop, one uncontended lock per provider attempt); a scrape merges them.
-// The number of label sets is capped: attempts past the cap are counted under labels "_other"
-// and in an overflow counter, so a caller sending a new model name per request cannot grow the
-// daemon's memory or the scrape without bound.
+// The number of label sets is capped: attempts past the cap are counted under the model "_other"
+// (their route, provider instance and tenant label kept: all bounded already) and in an overflow
+// counter, so a caller sending a new model name per request cannot grow the daemon's memory or
+// the scrape without bound.
 #pragma once
 
 #include <cstdint>
@@ -62,8 +63,8 @@ class UsageMeter {
            const Usage& usage, double cost_usd, bool priced);
 
   // [any] Adds this meter's series into `merged` (keyed like add's labels; meters sharing a cap
-  // hold at most its label sets and "_other") and the attempts counted under "_other" to
-  // `*overflowed`.
+  // hold at most its label sets and one "_other" model per route, provider and tenant) and the
+  // attempts counted under "_other" to `*overflowed`.
   void mergeInto(std::map<std::string, UsageSeries>* merged, uint64_t* overflowed) const;
 
  private:

@@ -5,6 +5,7 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "alerts/prometheus_rules.h"
 #include "alerts/webhook_payload.h"
@@ -122,6 +123,8 @@ std::string Daemon::alertsJson() const {
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);
   auto str = [&](const std::string& s) { w.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); };
+  // RapidJSON writes nothing for an infinite double (a plugin's gauge may be +Inf): null instead.
+  auto number = [&](double v) { std::isfinite(v) ? w.Double(v) : w.Null(); };
   w.StartObject();
   w.Key("rules");
   w.StartArray();
@@ -129,7 +132,7 @@ std::string Daemon::alertsJson() const {
     w.StartObject();
     w.Key("name"), str(r.name);
     w.Key("kind"), str(r.kind);
-    w.Key("threshold"), w.Double(r.threshold);
+    w.Key("threshold"), number(r.threshold);
     w.Key("expr"), str(alerts::promqlOf(r));
     w.EndObject();
   }
@@ -144,8 +147,8 @@ std::string Daemon::alertsJson() const {
     w.StartObject();
     for (const auto& [k, v] : s.labels) w.Key(k.data(), static_cast<rapidjson::SizeType>(k.size())), str(v);
     w.EndObject();
-    w.Key("value"), w.Double(s.value);
-    w.Key("threshold"), w.Double(s.threshold);
+    w.Key("value"), number(s.value);
+    w.Key("threshold"), number(s.threshold);
     w.Key("since"), str(alerts::rfc3339(s.firing ? s.fired_ms : s.active_since_wall_ms));
     w.Key("fingerprint"), str(alerts::fingerprintOf(s.labels));
     w.EndObject();

@@ -117,6 +117,7 @@ std::string traceJson(std::string_view trace_id, const TraceDetail& trace) {
   }
   w.EndArray();
   w.Key("truncated"), w.Bool(trace.truncated);
+  w.Key("feedback_truncated"), w.Bool(trace.feedback_truncated);
   w.Key("feedback");
   w.StartArray();
   for (const FeedbackRow& f : trace.feedback) {

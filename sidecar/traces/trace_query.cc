@@ -249,10 +249,16 @@ bool loadTrace(sqlite3* db, std::string_view trace_id, const QueryLimits& limits
   fb.text(1, trace_id);
   fb.integer(2, traceKey(trace_id));
   while ((rc = fb.step()) == SQLITE_ROW) {
-    out->feedback.push_back({fb.columnText(0), fb.columnReal(1), fb.columnText(2), fb.columnInt(3), fb.columnText(4),
-                             fb.columnText(5), fb.columnText(6)});
+    if (out->feedback.size() == kMaxTraceFeedback || content_bytes >= kMaxTraceContentBytes) {
+      out->feedback_truncated = true;
+      break;
+    }
+    const FeedbackRow& f = out->feedback.emplace_back(FeedbackRow{fb.columnText(0), fb.columnReal(1), fb.columnText(2),
+                                                                  fb.columnInt(3), fb.columnText(4), fb.columnText(5),
+                                                                  fb.columnText(6)});
+    content_bytes += f.comment.size();
   }
-  if (rc != SQLITE_DONE) {
+  if (rc != SQLITE_DONE && !out->feedback_truncated) {
     *error = deadline.error("feedback");
     return false;
   }

@@ -62,12 +62,16 @@ struct TraceDetail {
   std::vector<SpanRow> spans;        // of all of them, by request then start
   std::vector<FeedbackRow> feedback;
   bool truncated = false;  // more requests have this trace id than one answer holds
+  bool feedback_truncated = false;  // more feedback scores them than one answer holds
 };
 
 // One trace's answer holds at most this many requests and this much captured content: a trace id
 // is the caller's to choose (its traceparent), so one id may gather any number of requests.
 constexpr size_t kMaxTraceRequests = 100;
 constexpr size_t kMaxTraceContentBytes = 16u << 20;
+// Feedback is any caller's to send for any trace id, with a comment each: held to as many rows
+// and, with the content above, the same bytes.
+constexpr size_t kMaxTraceFeedback = 1000;
 
 enum class GroupBy { kNone, kTenant, kModel, kRoute, kProvider, kUser, kPromptVersion };
 // "tenant", "model", "route", "provider", "user", "prompt_version" or "" (everything together).

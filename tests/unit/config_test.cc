@@ -71,6 +71,14 @@ TEST_CASE("the exporter queue's byte bound is 128 MiB unless set, and at least 1
         std::string::npos);
 }
 
+// The capacity counts the notification in flight: 1 would drop everything made meanwhile.
+TEST_CASE("[alerts] queue_capacity holds the one in flight and one waiting at least") {
+  CHECK(errorOf("[alerts]\nwebhook = \"http://127.0.0.1:9/hook\"\nqueue_capacity = 1\n")
+            .find("'queue_capacity' must be between 2 and 100000") != std::string::npos);
+  auto two = config::parseConfig("[alerts]\nwebhook = \"http://127.0.0.1:9/hook\"\nqueue_capacity = 2\n", "test.toml", "/etc/outrigger");
+  CHECK((two.ok() || two.status().message().find("queue_capacity") == std::string::npos));
+}
+
 TEST_CASE("the heartbeat announced to clients is 5 s unless set, 0 for none, else at least 100 ms") {
   auto d = config::parseConfig(kMinimal, "test.toml", "/etc");
   REQUIRE(d.ok());

@@ -259,7 +259,7 @@ TEST_CASE("config [prices]: entries override the embedded table, a missing file 
   CHECK(missing.status().message().find("/nonexistent/prices.json") != std::string::npos);
 }
 
-TEST_CASE("usage meter: label sets past the cap are counted under _other and as overflow") {
+TEST_CASE("usage meter: label sets past the cap are counted under the model _other and as overflow") {
   cost::UsageSeriesCap cap(2);
   cost::UsageMeter meter(&cap);
   meter.add("r", "p", "a", "", {10, 5, 4, 1, 2}, 0.5, true);
@@ -275,7 +275,7 @@ TEST_CASE("usage meter: label sets past the cap are counted under _other and as 
   CHECK(text.find("outrigger_tokens_total{route=\"r\",provider=\"p\",model=\"a\",type=\"cache_write\"} 4\n") != std::string::npos);
   CHECK(text.find("outrigger_cost_usd_total{route=\"r\",provider=\"p\",model=\"a\"} 1\n") != std::string::npos);
   CHECK(text.find("outrigger_cost_unpriced_total{route=\"r\",provider=\"p\",model=\"b\"} 1\n") != std::string::npos);
-  CHECK(text.find("outrigger_cost_usd_total{route=\"_other\",provider=\"_other\",model=\"_other\",tenant=\"_other\"} 0.25\n") != std::string::npos);
+  CHECK(text.find("outrigger_cost_usd_total{route=\"r\",provider=\"p\",model=\"_other\"} 0.25\n") != std::string::npos);
   CHECK(text.find("model=\"c\"") == std::string::npos);
   CHECK(text.find("outrigger_usage_series_overflow_total 1\n") != std::string::npos);
 }
@@ -314,6 +314,29 @@ TEST_CASE("usage meter: workers sharing a cap keep every label set in the same s
   CHECK(after.size() == 4);
   CHECK(overflow_before == 0);
   CHECK(overflow_after == 3);  // each attempt under "_other" counted once
+}
+
+// A cost alert by route or tenant reads these series: past the cap they lost the route and the
+// tenant too, and a tenant's spend went unseen once another had used up the label sets.
+TEST_CASE("usage meter: past the cap a tenant's spending keeps its route and tenant, only the model is _other") {
+  cost::UsageSeriesCap cap(2);
+  cost::UsageMeter meter(&cap);
+  meter.add("default", "p", "m1", "filler", {1, 1, 0, 0, 0}, 0.01, true);
+  meter.add("default", "p", "m2", "filler", {1, 1, 0, 0, 0}, 0.01, true);
+  meter.add("default", "p", "m1", "acme", {100, 100, 0, 0, 0}, 10, true);
+  meter.add("default", "p", "m3", "acme", {100, 100, 0, 0, 0}, 5, true);
+  std::map<std::string, cost::UsageSeries> merged;
+  uint64_t overflowed = 0;
+  meter.mergeInto(&merged, &overflowed);
+  CHECK(overflowed == 2);
+  double acme = 0;
+  for (const auto& [key, s] : merged) {
+    if (s.route == "default" && s.tenant == "acme") {
+      CHECK(s.model == "_other");
+      acme += s.cost_usd;
+    }
+  }
+  CHECK(acme == Approx(15));
 }
 
 TEST_CASE("usage meter: a tenant label, capped process-wide, splits the series") {

@@ -289,6 +289,34 @@ TEST_CASE("trace store: one trace across two requests keeps its span tree, feedb
   CHECK(none.requests.empty());
 }
 
+// Feedback is any caller's to send for any trace id: one trace's answer held all of it.
+TEST_CASE("trace store: one trace's answer holds at most 1000 feedback rows and says it was cut") {
+  Store store;
+  const std::string trace = "bbbb0000000000000000000000000003";
+  store.add(request(trace, "c000000000000003", "chat", "acme", kT0, 30));
+  for (int i = 0; i < 1001; ++i) {
+    telemetry::FeedbackRecord fb;
+    fb.trace_id = trace;
+    fb.score = 1;
+    fb.comment = "spam " + std::to_string(i);
+    fb.received_unix_ns = kT0 + 1000 + i;
+    telemetry::FeedbackView fb_view(fb);
+    REQUIRE(store.inst->exporter()->export_feedback(store.inst->handle(), fb_view.get()) == OUTRIGGER_OK);
+  }
+  traces::Database db = store.reader();
+  traces::TraceDetail t;
+  std::string error;
+  REQUIRE(traces::loadTrace(db.get(), trace, {}, &t, &error));
+  CHECK(t.requests.size() == 1);
+  CHECK(t.feedback.size() == traces::kMaxTraceFeedback);
+  CHECK(t.feedback_truncated);
+  CHECK_FALSE(t.truncated);
+  rapidjson::Document d;
+  d.Parse(traces::traceJson(trace, t).c_str());
+  REQUIRE_FALSE(d.HasParseError());
+  CHECK(d["feedback_truncated"].GetBool());
+}
+
 TEST_CASE("trace store: nothing of the content is kept with capture none or with content = false") {
   {
     Store store;
