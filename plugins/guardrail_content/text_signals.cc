@@ -38,7 +38,11 @@ bool isInvisible(uint32_t c) {
   return c == 0x200B || c == 0x200C || c == 0x200D || c == 0x2060 || (c >= 0x2061 && c <= 0x2064) ||
          c == 0xFEFF || c == 0x180E || c == 0x00AD;
 }
-bool isBidiControl(uint32_t c) { return (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069); }
+// Every Bidi_Control character: the embeddings, overrides and isolates, and the invisible marks
+// LRM, RLM and ALM, which split a word as well as any of them.
+bool isBidiControl(uint32_t c) {
+  return (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069) || c == 0x200E || c == 0x200F || c == 0x061C;
+}
 bool isTag(uint32_t c) { return c >= 0xE0000 && c <= 0xE007F; }
 // Variation selectors 1-256: one after an emoji or ideograph picks its form; a run of them
 // spells bytes (VS1-16 are 0-15, VS17-256 are 16-255), a known way to smuggle text.
@@ -48,7 +52,9 @@ int selectorByte(uint32_t c) {
   return -1;
 }
 constexpr size_t kInvisibleRun = 4;
-bool mayStartHidden(unsigned char b) { return b == 0xC2 || b == 0xE1 || b == 0xE2 || b == 0xEF || b == 0xF0 || b == 0xF3; }
+bool mayStartHidden(unsigned char b) {
+  return b == 0xC2 || b == 0xD8 || b == 0xE1 || b == 0xE2 || b == 0xEF || b == 0xF0 || b == 0xF3;
+}
 constexpr size_t kSelectorRun = 3;
 bool isAsciiLetter(char c) { return (c | 0x20) >= 'a' && (c | 0x20) <= 'z'; }
 constexpr uint32_t kWavingBlackFlag = 0x1F3F4;  // 🏴 + tag characters spell England, Scotland, Wales
@@ -173,7 +179,7 @@ TextSignals readSignals(std::string_view text, const SignalLimits& limits) {
   };
   for (size_t i = 0; i < text.size();) {
     // Copy at once what cannot be hidden: every character this file looks for starts with one of
-    // these lead bytes (U+00AD, U+180E, U+2000 block, U+FE00/U+FEFF, U+1F3F4, planes 14).
+    // these lead bytes (U+00AD, U+061C, U+180E, U+2000 block, U+FE00/U+FEFF, U+1F3F4, planes 14).
     size_t plain = i;
     while (plain < text.size() && !mayStartHidden(static_cast<unsigned char>(text[plain]))) ++plain;
     if (plain > i) {

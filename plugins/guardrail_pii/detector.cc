@@ -67,6 +67,35 @@ bool endAllowed(Check check, char a1, char a2) {
   return true;
 }
 
+bool isHex(char c) { return isDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+
+// How many bytes from `pos` on finish an escape that began before it (0: none): text that is
+// JSON (a tool's result, a JSON-mode answer) writes a newline as the two bytes `\n` and a
+// character as `\u00a0`. A match that starts inside one starts after it ("\njane@corp.example"
+// is jane's address, not njane's), and its end is a boundary, as a space is ("\n4111 ...").
+// A backslash starts an escape when an odd run of them ends at it (`\\n` is a backslash, then n);
+// the run is counted within kLookbehind bytes, as every decision reads no further back.
+size_t escapeTail(std::string_view text, size_t pos) {
+  size_t slash = pos;
+  for (size_t k = 1; k <= 5 && k <= pos; ++k) {
+    if (text[pos - k] == '\\') {
+      slash = pos - k;
+      break;
+    }
+  }
+  if (slash == pos) return 0;
+  size_t run = 1;
+  while (run < Detector::kLookbehind && run <= slash && text[slash - run] == '\\') ++run;
+  if (run % 2 == 0 || slash + 1 >= text.size()) return 0;
+  const char c = text[slash + 1];
+  if (in(c, "\"\\/bfnrt")) return pos == slash + 1 ? 1 : 0;
+  if (c != 'u' || slash + 6 > text.size()) return 0;
+  for (size_t i = slash + 2; i < slash + 6; ++i) {
+    if (!isHex(text[i])) return 0;
+  }
+  return pos < slash + 6 ? slash + 6 - pos : 0;
+}
+
 // A context word as a whole word ("tel" is not in "television"; a plural "s" may follow).
 bool containsWord(std::string_view lowered, const std::vector<std::string>& words) {
   auto letter = [](char c) { return c >= 'a' && c <= 'z'; };
@@ -188,9 +217,17 @@ std::vector<Detection> Detector::confirm(std::string_view text, uint64_t base, c
     size_t j = i;
     while (j < order.size() && order[j]->pattern == order[i]->pattern && order[j]->from == order[i]->from) ++j;
     for (size_t k = i; k < j; ++k) {
-      double score = judge(text, base, order[k]->pattern, order[k]->from, order[k]->to);
+      const uint64_t from = order[k]->from + escapeTail(text, order[k]->from - base);
+      if (from >= order[k]->to) continue;
+      double score = judge(text, base, order[k]->pattern, from, order[k]->to);
       if (score >= settings_.min_score) {
-        out.push_back({order[k]->from, order[k]->to, settings_.patterns[order[k]->pattern].entity, score});
+        // Patterns match bytes: `\S{1,8}` may end inside a character. The detection takes the
+        // whole character, so what replaces it leaves whole UTF-8 (the host refuses anything else).
+        auto continuation = [&](uint64_t at) { return (static_cast<uint8_t>(text[at - base]) & 0xC0) == 0x80; };
+        uint64_t start = from, end = order[k]->to;
+        while (start > base && continuation(start)) --start;
+        while (end - base < text.size() && continuation(end)) ++end;
+        out.push_back({start, end, settings_.patterns[order[k]->pattern].entity, score});
         break;
       }
     }
@@ -235,7 +272,12 @@ double Detector::judge(std::string_view text, uint64_t base, uint32_t pattern, u
     ptrdiff_t k = static_cast<ptrdiff_t>(i) + delta;
     return k >= 0 && static_cast<size_t>(k) < text.size() ? text[static_cast<size_t>(k)] : 0;
   };
-  return validates(e.check, span, at(f, -2), at(f, -1), text.substr(t, Detector::kLookahead)) ? score : -1;
+  // After an escape (`\n`, `\u00a0`) the match begins as after a space.
+  const bool after_escape = f > 0 && escapeTail(text, f - 1) == 1;
+  return validates(e.check, span, after_escape ? ' ' : at(f, -2), after_escape ? ' ' : at(f, -1),
+                   text.substr(t, Detector::kLookahead))
+             ? score
+             : -1;
 }
 
 double Detector::contextDelta(std::string_view before_match, const EntitySpec& e) {

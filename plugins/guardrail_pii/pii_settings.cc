@@ -134,7 +134,7 @@ PiiSettings parsePiiSettings(std::string_view config_json) {
   s.request_policy.actions.assign(s.detector->entityCount(), fallback);
   if (d.HasMember("actions")) applyActions(d["actions"], "actions", *s.detector, &s.request_policy);
   if (d.HasMember("hash_salt")) s.request_policy.hash_salt = d["hash_salt"].GetString();
-  if (d.HasMember("mask_char")) s.request_policy.mask_char = d["mask_char"].GetString()[0];
+  if (d.HasMember("mask_char")) s.request_policy.mask_char = d["mask_char"].GetString();  // one code point (the schema)
   if (d.HasMember("mask_keep")) s.request_policy.mask_keep = d["mask_keep"].GetUint();
   s.response_policy = s.request_policy;
   if (d.HasMember("response_actions")) applyActions(d["response_actions"], "response_actions", *s.detector, &s.response_policy);

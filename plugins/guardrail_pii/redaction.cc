@@ -117,7 +117,7 @@ std::string Redactor::mask(std::string_view value) const {
   for (size_t i = 0; i < value.size();) {
     bool hidden = false;
     size_t len = maskUnit(value, i, &hidden);
-    if (hidden && seen++ < hidden_units - keep) out.push_back(policy_.mask_char);
+    if (hidden && seen++ < hidden_units - keep) out.append(policy_.mask_char);
     else out.append(value.substr(i, len));
     i += len;
   }

@@ -24,7 +24,7 @@ const char* actionName(Action action);
 struct RedactionPolicy {
   std::vector<Action> actions;  // per entity, by Detector entity index
   std::string hash_salt;
-  char mask_char = '*';
+  std::string mask_char = "*";  // one character, UTF-8 ("•" is three bytes)
   size_t mask_keep = 4;  // trailing letters and digits a mask leaves visible
 };
 

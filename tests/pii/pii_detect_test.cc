@@ -422,6 +422,48 @@ TEST_CASE("mask hides every character of a value outside ASCII too, keeping the 
   CHECK(f.unary("at Z\u00fcrich Nord Gleis", book) == "at ****** **** *leis");
 }
 
+// Tool results and JSON-mode answers are JSON text: a newline is the two bytes \n. The number
+// after one was never found (the escape's letter read as part of a word), and an address after
+// one was found with the letter ("njane@..."), so a reversible placeholder came back as njane's.
+TEST_CASE("PII right after a JSON escape is found from its first character, whole text or streamed") {
+  Fixture f;
+  CHECK(f.found(R"({"body":"Hi,\n\nMy card is\n4111 1111 1111 1111\nThanks"})") == "4111 1111 1111 1111");
+  CHECK(f.found(R"({"note":"Hi,\njane@corp.example"})") == "jane@corp.example");
+  CHECK(f.found(R"(call\t415-555-2671 or\r\n536-22-1234)") == "415-555-2671|536-22-1234");
+  CHECK(f.found(R"(nbsp\u00a04111111111111111)") == "4111111111111111");
+  CHECK(f.found(R"(quoted \"jane@corp.example\")") == "jane@corp.example");
+  // An escaped backslash, then the letter n: the digits follow a letter, as in "n4111...".
+  CHECK(f.found(R"(path C:\\n4111111111111111)").empty());
+  PlaceholderBook book;
+  const std::string text = R"({"to":"ops","body":"Hi,\njane@corp.example\n4111 1111 1111 1111"})";
+  const std::string redacted = f.unary(text, book);
+  CHECK(redacted == R"({"to":"ops","body":"Hi,\n<EMAIL_1>\n<CREDIT_CARD_1>"})");
+  for (size_t split = 0; split <= text.size(); ++split) {
+    PlaceholderBook copy;
+    CHECK(f.streamed({text.substr(0, split), text.substr(split)}, copy) == redacted);
+  }
+}
+
+// Patterns match bytes: a custom one could end inside a character and leave a broken one behind,
+// which the host refuses (the request failed, or with on_error = skip went out unredacted).
+TEST_CASE("a custom pattern that ends inside a character redacts the whole character, and a mask_char may be any character") {
+  Fixture f(R"({"entities": [], "custom": [{"name": "secret", "pattern": "secret=\\S{1,8}"}]})");
+  PlaceholderBook book;
+  const std::string text = "secret=abcdefg\u00e9 and secret=\u65e5\u672c\u8a9e\u306e\u5bc6 ok";
+  const std::string out = f.unary(text, book);
+  CHECK(outrigger::validUtf8(out));
+  CHECK(out == "<SECRET_1> and <SECRET_2>\u306e\u5bc6 ok");  // 8 bytes end in the third character: it goes whole
+  for (size_t split = 0; split <= text.size(); ++split) {
+    PlaceholderBook copy;
+    std::string streamed = f.streamed({text.substr(0, split), text.substr(split)}, copy);
+    CHECK(outrigger::validUtf8(streamed));
+    CHECK(streamed == out);
+  }
+  Fixture bullet(R"({"entities": ["credit_card"], "action": "mask", "mask_char": "\u2022"})");
+  PlaceholderBook b2;
+  CHECK(bullet.unary("card 4111 1111 1111 1111", b2) == "card \u2022\u2022\u2022\u2022 \u2022\u2022\u2022\u2022 \u2022\u2022\u2022\u2022 1111");
+}
+
 TEST_CASE("a detector failure is an error, never an empty result") {
   Fixture f(R"({"fail_scans_for_test": true})");
   f.scanner.failForTest(true);
