@@ -112,6 +112,12 @@ class FakeConn {
     writer_.responseEnd(&out, stream_id, e);
     return write(out);
   }
+  // A frame that names a body of `type` and carries none, which FlatBuffers' verifier passes.
+  bool bodyless(uint64_t stream_id, wire::Body type) {
+    flatbuffers::FlatBufferBuilder b;
+    b.FinishSizePrefixed(wire::CreateFrame(b, stream_id, type, 0), wire::FrameIdentifier());
+    return write(std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize()));
+  }
   // Waits for a Cancel of `stream_id`.
   bool awaitCancel(uint64_t stream_id) {
     while (auto f = read()) {
@@ -409,4 +415,30 @@ TEST_CASE("a client destroyed while a GoAway's calls wait for their new connecti
     CHECK(r.error().code == client::StatusCode::kCancelled);
   }
   CHECK(p.list().empty());
+}
+
+// The verifier passes a frame whose union names a body and holds none; the client read the
+// missing body and crashed the process it runs in.
+TEST_CASE("a frame that names a body and carries none drops the connection: the call ends UNAVAILABLE, the process lives") {
+  for (wire::Body type : {wire::Body::ResponseEnd, wire::Body::ResponseChunk, wire::Body::ResponseStart}) {
+    INFO(int(type));
+    Problems problems;
+    FakeSidecar fake([&](FakeConn& conn, int index) {
+      if (!problems.check(conn.handshake(), "handshake")) return;
+      uint64_t id = 0;
+      if (!conn.readRequest(&id)) return;
+      if (index == 0) {
+        problems.check(conn.bodyless(id, type), "bodyless frame");
+        conn.read(2s);  // until the client drops the connection
+      } else {
+        conn.end(id, Code::kOk, "answer");
+      }
+    });
+    client::Client::Options o = fake.options();
+    client::Client c(o);
+    auto r = c.chat(ask("hello"));
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == client::StatusCode::kUnavailable);
+    CHECK(problems.list().empty());
+  }
 }

@@ -196,6 +196,33 @@ TEST_CASE("without a configured socket the daemon serves in a private runtime di
   outrigger::testing::removeTempDir(runtime);
 }
 
+// The other SDKs look at the default candidates again before every connection; the C++ client
+// chose once, when it was made, and never found a sidecar that came up on another candidate.
+TEST_CASE("the C++ client looks for the default socket again at each connection") {
+  struct stat st;
+  if (::lstat("/run/outrigger/outrigger.sock", &st) == 0) {
+    WARN("not run: a system sidecar serves the second candidate here");
+    return;
+  }
+  std::string empty_runtime = makeTempDir(), runtime = makeTempDir();
+  ::setenv("XDG_RUNTIME_DIR", empty_runtime.c_str(), 1);
+  ::unsetenv("OUTRIGGER_SOCKET");
+  client::Client c;  // nothing serves yet: the first candidate, in the empty runtime directory
+  std::string config = basicConfig();
+  config.replace(config.find("socket = \"@SOCKET@\"\n"), std::string("socket = \"@SOCKET@\"\n").size(), "");
+  DaemonProcess d(config, "", "export XDG_RUNTIME_DIR=" + runtime + "; unset OUTRIGGER_SOCKET; ");
+  d.setSocket(runtime + "/outrigger/outrigger.sock");
+  REQUIRE(d.waitReady());
+  ::setenv("XDG_RUNTIME_DIR", runtime.c_str(), 1);  // where the candidates are now
+  auto r = c.chat(ask("found later"));
+  INFO((r.ok() ? std::string() : r.error().message));
+  REQUIRE(r.ok());
+  CHECK(r.value().content == "found later");
+  ::unsetenv("XDG_RUNTIME_DIR");
+  outrigger::testing::removeTempDir(empty_runtime);
+  outrigger::testing::removeTempDir(runtime);
+}
+
 TEST_CASE("a runtime directory another user created is refused, naming its owner") {
   std::string base = makeTempDir();
   auto fresh = ipc::prepareSocketPathIn({base + "/mine"});

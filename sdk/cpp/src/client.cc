@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <pthread.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -536,7 +537,11 @@ class Connection {
     if (!readExact(bytes + 4, len)) return false;
     *size = size_t(len) + 4;
     flatbuffers::Verifier v(bytes, *size, 64, 1000000);
-    return w::VerifySizePrefixedFrameBuffer(v);
+    if (!w::VerifySizePrefixedFrameBuffer(v)) return false;
+    // The verifier passes a union whose type is set and whose table is missing: every reader
+    // below takes the body as there, so such a frame is as malformed as one it refuses.
+    const w::Frame* f = w::GetSizePrefixedFrame(bytes);
+    return f->body_type() == w::Body::NONE || f->body() != nullptr;
   }
 
   void shutdownSocket() {
@@ -748,11 +753,22 @@ class Connection {
   int silent_ticks_ = 0;
 };
 
+// The first default candidate that is a socket now, else the first candidate (the error names it).
+std::string firstDefaultSocket() {
+  std::vector<std::string> candidates = defaultSocketCandidates();
+  for (const std::string& c : candidates) {
+    struct stat st;
+    if (::lstat(c.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) return c;
+  }
+  return candidates.front();
+}
+
 class Client::Impl {
  public:
   explicit Impl(Options o) : opt_(std::move(o)) {
     ResolvedSocket socket = resolveSocketPath(opt_.socket_path);
     opt_.socket_path = socket.path;
+    from_defaults_ = socket.is_default;
     verify_ = opt_.expected_server_uid.has_value() || opt_.verify_server.value_or(socket.is_default);
   }
 
@@ -832,8 +848,13 @@ class Client::Impl {
     std::shared_ptr<Connection> c(
         new Connection(opened_ + 1, verify_, [this](std::vector<std::shared_ptr<Call>> calls) { resendRefused(std::move(calls)); }),
         [this](Connection* p) { release(p); });
+    // The default candidates are looked at again before every connection, as the other SDKs do:
+    // a sidecar that starts after the client (on another of them) is still found. An explicit or
+    // $OUTRIGGER_SOCKET path stays as it was.
+    if (from_defaults_) opt_.socket_path = firstDefaultSocket();
+    const std::string path = opt_.socket_path;
     lock.unlock();
-    std::optional<Error> failed = c->open(opt_.socket_path, opt_, deadline);
+    std::optional<Error> failed = c->open(path, opt_, deadline);
     lock.lock();
     if (!failed && closing_) {
       // The client is being destroyed, and waits for this handshake: the connection goes first.
@@ -1167,7 +1188,8 @@ class Client::Impl {
     bool cut_short = false;  // it gave up at its call's deadline, before connect_timeout
   };
 
-  Options opt_;
+  Options opt_;  // socket_path: the one the last connection was opened on
+  bool from_defaults_ = false;  // socket_path came from the default candidates
   bool verify_ = false;
   std::mutex mu_;  // current_, retired_, opened_ and the handshake's state below
   std::shared_ptr<Connection> current_;
