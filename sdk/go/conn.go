@@ -271,7 +271,15 @@ func (cn *conn) dispatch(frame []byte) error {
 		}
 	case wire.BodyResponseChunk:
 		if cl := cn.lookup(id); cl != nil {
-			cl.deliverChunk(decodeChunk(t))
+			ch := decodeChunk(t)
+			for _, d := range ch.ToolCalls {
+				// The sidecar sends none past it; the stream sizes its list of calls by the index.
+				if d.Index >= maxToolCallIndex {
+					return &malformedError{path: []string{"ResponseChunk", "tool_calls", "index"},
+						msg: fmt.Sprintf("%d is past the largest the sidecar sends (%d)", d.Index, maxToolCallIndex-1)}
+				}
+			}
+			cl.deliverChunk(ch)
 		}
 	case wire.BodyResponseEnd:
 		resp, e := decodeEnd(t)

@@ -12,7 +12,10 @@ import (
 	"testing"
 	"time"
 
+	flatbuffers "github.com/google/flatbuffers/go"
+
 	"github.com/outrigger-dev/outrigger/sdk/go/internal/wiredesc"
+	"github.com/outrigger-dev/outrigger/sdk/go/wire"
 )
 
 // Connection behaviour against the in-process fake sidecar: handshake, GoAway, dropped and
@@ -517,4 +520,51 @@ func TestConnectionFatalErrorReportsEachStreamsOwnEnd(t *testing.T) {
 		!strings.Contains(silent.message, "corrupt frame") {
 		t.Errorf("stream without an end: got %+v, want a retryable UNAVAILABLE from the client", silent)
 	}
+}
+
+// FlatBuffers' verifier passes a union whose type is set and whose table is missing. The client
+// read it as no body and left the call waiting; with no deadline it waited for good.
+func TestABodyNamedAndMissingDropsTheConnection(t *testing.T) {
+	for _, typ := range []wire.Body{wire.BodyResponseEnd, wire.BodyResponseChunk, wire.BodyResponseStart} {
+		t.Run(wire.EnumNamesBody[typ], func(t *testing.T) {
+			srv := newFakeServer(t, ackSpec{})
+			c := dialFake(t, srv)
+			fc := srv.next(t)
+			errc := make(chan error, 1)
+			go func() {
+				_, err := c.Chat(context.Background(), user("x"))
+				errc <- err
+			}()
+			id := fc.recvType(t, "Request").id
+			fc.send(serverFrame(id, typ, func(b *flatbuffers.Builder) flatbuffers.UOffsetT { return 0 }))
+			err := waitErr(t, errc)
+			if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "is named and missing") {
+				t.Fatalf("got %v, want UNAVAILABLE for a missing body", err)
+			}
+			expectDroppedThenServed(t, srv, fc, c)
+		})
+	}
+}
+
+// A streamed tool call's index sizes the stream's list of calls: one past what the sidecar sends
+// made Recv grow it to billions of entries, and the runtime ended the process.
+func TestAToolCallIndexPastTheSidecarsLimitDropsTheConnection(t *testing.T) {
+	srv := newFakeServer(t, ackSpec{})
+	c := dialFake(t, srv)
+	fc := srv.next(t)
+	errc := make(chan error, 1)
+	go func() {
+		st, err := c.ChatStream(context.Background(), user("x"))
+		if err == nil {
+			_, err = st.Recv()
+		}
+		errc <- err
+	}()
+	id := fc.recvType(t, "Request").id
+	fc.send(chunkFrame(id, 0, "", ToolCallDelta{Index: 0xFFFFFFF0, Name: "f"}))
+	err := waitErr(t, errc)
+	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "tool_calls.index") {
+		t.Fatalf("got %v, want UNAVAILABLE naming the index", err)
+	}
+	expectDroppedThenServed(t, srv, fc, c)
 }

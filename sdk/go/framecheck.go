@@ -206,6 +206,11 @@ func (c *frameChecker) table(pos uint64, s *tableShape) error {
 	for i, f := range s.fields {
 		off := slotOf(i)
 		if off == 0 {
+			// A union whose type is set and whose table is missing: the decoder would read it
+			// as no body and leave the call waiting for an end that never comes.
+			if typeOff := slotOf(i - 1); f.kind == unionField && typeOff != 0 && c.u8(pos+typeOff) != 0 {
+				return within(c.fail("a body of type %d is named and missing", c.u8(pos+typeOff)), f.name)
+			}
 			continue
 		}
 		err := c.field(pos+off, f)

@@ -50,6 +50,10 @@ func (s *Stream) Recv() (*Chunk, error) {
 	}
 }
 
+// maxToolCallIndex bounds a streamed tool call's index, as the sidecar does (it sends none past
+// it): the stream sizes its list of calls by the index.
+const maxToolCallIndex = 1024
+
 func (s *Stream) accumulate(ch *Chunk) {
 	s.content.WriteString(ch.Delta)
 	for _, d := range ch.ToolCalls {

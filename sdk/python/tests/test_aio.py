@@ -271,3 +271,30 @@ def test_a_frame_that_decodes_past_its_budget_drops_the_connection(fake: FakeDae
             assert (await client.chat("again")).content == "again"
     run(main)
     assert len(fake.conns) == 2
+
+
+def test_a_call_made_while_the_transport_closes_waits_for_its_reader_without_starving_the_loop(
+        fake: FakeDaemon, sock_path: str) -> None:
+    # An abort (a stalled write, a silent daemon, a broken pipe) closes the transport at once, and
+    # its reader learns of it a loop turn or two later. A call sent meanwhile took the closing
+    # connection again and again without awaiting: the loop never ran the reader, nor anything else.
+    async def main() -> None:
+        async with AsyncClient(sock_path) as client:
+            await client.connect()
+            ticks = 0
+
+            async def ticker() -> None:
+                nonlocal ticks
+                while True:
+                    ticks += 1
+                    await asyncio.sleep(0.005)
+
+            t = asyncio.ensure_future(ticker())
+            await asyncio.sleep(0.02)
+            before = ticks
+            client._conn.abort("test")  # type: ignore[union-attr]
+            r = await asyncio.wait_for(client.chat("after the abort", timeout=None), 5)
+            assert r.content == "after the abort"  # on a new connection
+            t.cancel()
+            assert ticks > before
+    run(main)

@@ -272,6 +272,20 @@ def test_queued_calls_survive_a_dropped_connection(sock_path: str) -> None:
         fake.stop()
 
 
+def test_a_timeout_past_what_a_thread_can_wait_is_the_longest_one(sock_path: str) -> None:
+    # A wait longer than threading.TIMEOUT_MAX raised OverflowError after the call had taken a
+    # stream slot, which it never gave back: with one slot, every later call then waited out.
+    fake = FakeDaemon(sock_path, max_concurrent_streams=1).start()
+    try:
+        with Client(sock_path) as client:
+            assert client.chat("a", timeout=1e10).content == "a"
+            assert client.chat("b", timeout=float("inf")).content == "b"
+            assert client.chat("c", timeout=2).content == "c"
+        assert fake.frames("Request")[0]["body"]["timeout_ms"] >= 0xFFFFFFFF - 1000  # the longest, less what passed
+    finally:
+        fake.stop()
+
+
 def test_daemon_coming_up_within_connect_timeout(sock_path: str) -> None:
     fake = FakeDaemon(sock_path)
     threading.Timer(0.3, fake.start).start()

@@ -59,6 +59,19 @@ def test_decode_turns_garbage_into_frame_error() -> None:
         codec.decode_frame(bytes(payload))
 
 
+def test_decode_refuses_a_string_that_runs_past_the_frame() -> None:
+    # The runtime reads a string as a slice, which a length past the frame cut short: the
+    # answer came back truncated, as a success, where the other SDKs refuse the frame.
+    content = "HELLO WORLD, this is the answer"
+    payload = bytearray(codec.split_size_prefix(wirebuild.encode(
+        {"stream_id": 1, "body_type": "ResponseEnd", "body": {"status": "OK", "content": content}})))
+    at = bytes(payload).find(content.encode())
+    assert at > 4 and struct.unpack_from("<I", payload, at - 4)[0] == len(content)
+    struct.pack_into("<I", payload, at - 4, 1_000_000)
+    with pytest.raises(codec.FrameError, match="past its end"):
+        codec.decode_frame(bytes(payload))
+
+
 def test_split_size_prefix_checks_the_length() -> None:
     with pytest.raises(codec.FrameError):
         codec.split_size_prefix(PING + b"\0")

@@ -140,8 +140,14 @@ def feedback_encoder(trace_id: str, score: float, comment: Optional[str], metada
     return lambda stream_id, _deadline: codec.encode_feedback(stream_id, trace_id, score, comment, md)
 
 
+MAX_TIMEOUT = 0xFFFFFFFF / 1000
+"""The longest timeout, in seconds: what the wire's 32-bit milliseconds carry (about 49.7 days),
+as the other SDKs clamp it. Longer ones (inf included) are this one: a thread's wait cannot
+take more than threading.TIMEOUT_MAX, and an OverflowError there leaked the call's stream slot."""
+
+
 def deadline_after(timeout: Optional[float]) -> Optional[float]:
-    return None if timeout is None else now() + timeout
+    return None if timeout is None else now() + min(timeout, MAX_TIMEOUT)
 
 
 def timeout_ms(deadline: Optional[float], now: float) -> int:

@@ -269,7 +269,10 @@ class AsyncClient:
                 waits = [] if call.deadline is None else [call.deadline - t]
                 conn = self._conn
                 if conn is not None and conn.state.usable():
-                    if self._queue[0] is call and conn.state.can_open():
+                    # A transport already closing (an abort, a broken pipe) takes no frame: wait
+                    # for its reader to say so (_on_lost), which yields to it. Taking it again
+                    # at once spun here without ever letting the reader run.
+                    if self._queue[0] is call and conn.state.can_open() and not conn.writer.is_closing():
                         self._queue.popleft()
                         return conn
                 else:

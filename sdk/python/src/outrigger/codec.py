@@ -625,6 +625,17 @@ _READERS = {
 }
 
 
+class _Bounded(bytes):
+    """The frame's bytes for the generated readers. The Python runtime does not verify, and it
+    reads a string as a slice, which a length past the frame silently cuts short: the other
+    SDKs refuse such a frame, so a slice that runs past the end is refused here too."""
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, slice) and key.stop is not None and key.stop > len(self):
+            raise FrameError("a string of the frame runs %d bytes past its end" % (key.stop - len(self)))
+        return super().__getitem__(key)
+
+
 def root_frame(payload: bytes) -> Any:
     """The generated `Frame` accessor over one payload, after checking the file identifier."""
     if len(payload) < MIN_FRAME_SIZE:
@@ -649,7 +660,7 @@ def decode_frame(payload: bytes) -> Frame:
         if table is None:
             raise FrameError("frame body type %d has no body" % body_type)
         body = reader()
-        body.Init(table.Bytes, table.Pos)
+        body.Init(_Bounded(table.Bytes), table.Pos)
         return Frame(stream_id, _read_body(body_type, body, _Budget(len(payload))))
     except FrameError:
         raise
