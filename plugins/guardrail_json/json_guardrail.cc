@@ -81,7 +81,7 @@ class JsonGuardrail final : public Guardrail {
     auto* state = stateOf(req);
     if (!state) return OUTRIGGER_CONTINUE;
     const bool hold = held(*state);
-    keep(chunk, hold, &state->stream);
+    keep(chunk, hold, hold || state->rules.json_content, &state->stream);
     return hold ? OUTRIGGER_HOLD : OUTRIGGER_CONTINUE;
   }
 
@@ -217,16 +217,19 @@ class JsonGuardrail final : public Guardrail {
     return {};
   }
 
-  static void keep(const outrigger_chunk_view& chunk, bool held, StreamedAnswer* s) {
+  // What the check at the stream's end reads: the text only when it must be JSON or is held (a
+  // release may replace it); tool calls are checked by themselves. So an unheld answer with no
+  // JSON to check is not copied, nor stopped as too long to check.
+  static void keep(const outrigger_chunk_view& chunk, bool held, bool text, StreamedAnswer* s) {
     s->started = true;
     if (s->overflow) return;
-    s->bytes += chunk.delta.size;
+    if (text) s->bytes += chunk.delta.size;
     for (size_t i = 0; chunk.tool_calls && i < chunk.tool_call_count; ++i) s->bytes += chunk.tool_calls[i].arguments.size;
     if (!held && s->bytes > kMaxUnheldStreamBytes) {
       s->overflow = true;
       return;
     }
-    s->text.append(view(chunk.delta));
+    if (text) s->text.append(view(chunk.delta));
     for (size_t i = 0; chunk.tool_calls && i < chunk.tool_call_count; ++i) {
       const outrigger_tool_call_delta_view& d = chunk.tool_calls[i];
       auto& [name, arguments] = s->calls[d.index];

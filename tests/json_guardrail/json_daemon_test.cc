@@ -277,6 +277,21 @@ TEST_CASE("socket: with streaming = check_at_end chunks flow, and an invalid ans
   CHECK(rig.requests() == 1);
 }
 
+// With nothing to check in it (no JSON format, no tools), an unheld stream was still copied whole
+// and, past 8 MiB, stopped at its end as "too long to check".
+TEST_CASE("socket: a long streamed answer with nothing to check goes through whole") {
+  Rig rig;
+  const std::string story(9u << 20, 'a');
+  REQUIRE(rig.upstream.script(R"([{"text":)" + jsonQuoted(story) + R"(,"pieces":96}])"));
+  RequestSpec spec;
+  spec.messages = {{"user", "a long story"}};
+  spec.stream = true;
+  Answer a = exchange(*rig.daemon, spec);
+  INFO(a.message);
+  CHECK(a.status == OUTRIGGER_CODE_OK);
+  CHECK(a.streamed.size() == story.size());
+}
+
 TEST_CASE("socket: an answer cut off at max_tokens is the typed error, not re-asked") {
   Rig rig;
   rig.answers({R"({"name":"Ann","ag)"}, "length");
