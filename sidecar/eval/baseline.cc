@@ -66,7 +66,13 @@ GateResult compareWithBaseline(const TargetResult& result, const std::map<std::s
   g.delta = ci.delta;
   g.low = ci.low;
   g.high = ci.high;
-  g.regression = g.paired_cases > 0 && ci.high < 0;
+  uint32_t worse = 0, better = 0;
+  for (size_t i = 0; i < before.size(); ++i) {
+    worse += before[i] && !after[i];
+    better += !before[i] && after[i];
+  }
+  g.p_value = mcnemarExactP(worse, better);
+  g.regression = worse > better && g.p_value < 0.05;
   return g;
 }
 

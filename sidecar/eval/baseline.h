@@ -21,8 +21,9 @@ using Baseline = std::map<std::string, std::map<std::string, BaselineCase>>;
 
 // Compares `result` with the baseline's cases of the same target: per-case changes (new and
 // removed cases included), and the
-// gate (paired bootstrap over the cases that have an answer in both runs; a regression only
-// when the whole 95% interval is below 0).
+// gate over the cases that have an answer in both runs: a regression when more of them went from
+// pass to fail than back and the exact McNemar test gives p < 0.05; the paired bootstrap's 95%
+// interval of the change is reported with it.
 GateResult compareWithBaseline(const TargetResult& result, const std::map<std::string, BaselineCase>& baseline);
 
 // Pass counts per tag (every case counts under each of its tags, and under "(all)"), with the

@@ -1,6 +1,7 @@
 #include "eval/bootstrap.h"
 
 #include <algorithm>
+#include <cmath>
 #include <random>
 
 namespace outrigger::eval {
@@ -27,6 +28,18 @@ BootstrapInterval pairedBootstrap(const std::vector<uint8_t>& baseline, const st
   out.low = deltas[static_cast<size_t>(0.025 * (resamples - 1))];
   out.high = deltas[static_cast<size_t>(0.975 * (resamples - 1))];
   return out;
+}
+
+double mcnemarExactP(uint32_t worse, uint32_t better) {
+  const uint32_t n = worse + better, k = std::min(worse, better);
+  if (n == 0) return 1;
+  // 2 * P(X <= k), X ~ Binomial(n, 1/2), summed in logs: n may be a dataset's whole size.
+  const double log_half_n = -double(n) * std::log(2.0);
+  double tail = 0;
+  for (uint32_t i = 0; i <= k; ++i) {
+    tail += std::exp(std::lgamma(n + 1.0) - std::lgamma(i + 1.0) - std::lgamma(n - i + 1.0) + log_half_n);
+  }
+  return std::min(1.0, 2 * tail);
 }
 
 }  // namespace outrigger::eval

@@ -97,6 +97,7 @@ struct GateResult {
   bool compared = false;        // the baseline had this target
   double baseline_pass_rate = 0;
   double delta = 0, low = 0, high = 0;  // candidate - baseline pass rate, and its 95% interval
+  double p_value = 1;  // exact McNemar over the cases that changed (the decision)
   uint32_t paired_cases = 0;
   bool regression = false;
   std::vector<CaseChange> changes;

@@ -49,10 +49,11 @@ inline std::string whyNotPassed(const CaseResult& c) {
 // What the gate said about a target, one sentence.
 inline std::string gateSentence(const GateResult& g) {
   if (!g.compared) return "no baseline";
-  char buf[256];
-  std::snprintf(buf, sizeof buf, "%s: %+.1f pp vs baseline, 95%% interval [%+.1f, %+.1f] pp over %u paired cases",
-                g.regression ? "significant regression" : (g.low < 0 ? "no significant change" : "no regression"),
-                g.delta * 100, g.low * 100, g.high * 100, g.paired_cases);
+  char buf[320];
+  std::snprintf(buf, sizeof buf,
+                "%s: %+.1f pp vs baseline, 95%% interval [%+.1f, %+.1f] pp over %u paired cases, McNemar p = %.3g",
+                g.regression ? "significant regression" : (g.delta < 0 ? "no significant change" : "no regression"),
+                g.delta * 100, g.low * 100, g.high * 100, g.paired_cases, g.p_value);
   return buf;
 }
 

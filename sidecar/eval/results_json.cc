@@ -108,6 +108,7 @@ rapidjson::Value gateJson(const GateResult& g, Alloc& a) {
   v.AddMember("ci_low", g.low, a);
   v.AddMember("ci_high", g.high, a);
   v.AddMember("paired_cases", g.paired_cases, a);
+  v.AddMember("p_value", g.p_value, a);
   v.AddMember("regression", g.regression, a);
   v.AddMember("summary", stringValue(gateSentence(g), a), a);
   rapidjson::Value changes(rapidjson::kArrayType);

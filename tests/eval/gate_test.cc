@@ -1,5 +1,6 @@
-// The regression gate: exit 0 on a pass, 100 on a drop significant at 95% (paired bootstrap)
-// against a baseline, 2 when the run could not evaluate; per-case diffs and per-tag rates.
+// The regression gate: exit 0 on a pass, 100 on a drop significant at 95% (exact McNemar over the
+// cases that changed) against a baseline, 2 when the run could not evaluate; per-case diffs and
+// per-tag rates.
 #include <catch2/catch.hpp>
 
 #include "eval/bootstrap.h"
@@ -192,6 +193,40 @@ TEST_CASE("gate: retryable failures are retried as configured before a case coun
   CHECK(retried > 0);
   auto without = outriggerEval(d, "run " + writeEvalFile(d, "noretry", "cases.jsonl", kExact, "retries = 0\n") + " -j 1");
   CHECK(without.first == 2);
+}
+
+// The gate read a bootstrap interval, which is below 0 as soon as four cases all went one way,
+// in a dataset of any size: noise failed CI with exit 100.
+TEST_CASE("gate: four cases that all went from pass to fail are not a significant drop, six are") {
+  DaemonProcess d(evalDaemonConfig());
+  REQUIRE(evalDaemonReady(d));
+  writeText(d.dir() + "/base.jsonl", dataset(0));
+  writeText(d.dir() + "/four.jsonl", dataset(4));
+  writeText(d.dir() + "/six.jsonl", dataset(6));
+  REQUIRE(outriggerEval(d, "run " + writeEvalFile(d, "base", "base.jsonl", kExact) + " --json " + d.dir() + "/base.json").first == 0);
+  auto four = outriggerEval(d, "run " + writeEvalFile(d, "four", "four.jsonl", kExact) + " --baseline " + d.dir() +
+                                   "/base.json --json " + d.dir() + "/four.json");
+  INFO(four.second);
+  CHECK(four.first == 0);
+  CHECK(four.second.find("no significant change: -20.0 pp vs baseline") != std::string::npos);
+  CHECK(readJson(d.dir() + "/four.json")["targets"][0]["gate"]["p_value"].GetDouble() == Approx(0.125));
+  auto six = outriggerEval(d, "run " + writeEvalFile(d, "six", "six.jsonl", kExact) + " --baseline " + d.dir() + "/base.json");
+  INFO(six.second);
+  CHECK(six.first == 100);
+  CHECK(six.second.find("McNemar p = 0.031") != std::string::npos);
+}
+
+TEST_CASE("McNemar: the exact two-sided p-value of the changed cases' split") {
+  using outrigger::eval::mcnemarExactP;
+  CHECK(mcnemarExactP(0, 0) == 1);
+  CHECK(mcnemarExactP(1, 0) == 1);
+  CHECK(mcnemarExactP(4, 0) == Approx(0.125));
+  CHECK(mcnemarExactP(0, 4) == Approx(0.125));
+  CHECK(mcnemarExactP(6, 0) == Approx(0.03125));
+  CHECK(mcnemarExactP(10, 2) == Approx(2 * (1 + 12 + 66) / 4096.0));
+  CHECK(mcnemarExactP(5, 5) == 1);
+  CHECK(mcnemarExactP(60000, 59000) < 0.05);  // large counts stay finite
+  CHECK(mcnemarExactP(60000, 59900) > 0.05);
 }
 
 TEST_CASE("bootstrap: the interval is reproducible and brackets the observed difference") {
