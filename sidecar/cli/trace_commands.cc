@@ -342,17 +342,25 @@ int captureCases(const Options& opt) {
   c.redact = opt.redact;
   if (!opt.capture_only.empty()) {
     c.errors = c.denials = c.flags = c.refusals = c.fallbacks = false;
+    bool feedback = false;
     for (const std::string& kind : opt.capture_only) {
-      if (kind == "errors") c.errors = true;
+      if (kind == "feedback") feedback = true;
+      else if (kind == "errors") c.errors = true;
       else if (kind == "denials") c.denials = true;
       else if (kind == "flags") c.flags = true;
       else if (kind == "refusals") c.refusals = true;
       else if (kind == "fallbacks") c.fallbacks = true;
-      else if (kind != "feedback") {
+      else {
         std::fprintf(stderr, "outrigger eval capture: --only %s: use errors, denials, flags, refusals, fallbacks, feedback\n",
                      kind.c_str());
         return 2;
       }
+    }
+    // Low feedback is a kind like the others: left out of --only, it is not captured.
+    if (!feedback) c.feedback_below = -1;
+    if (feedback && c.feedback_below < 0) {
+      std::fprintf(stderr, "outrigger eval capture: --only feedback needs --feedback-below S (the score below which an answer is a case)\n");
+      return 2;
     }
   }
   traces::Database db = openStore(opt, "eval capture");

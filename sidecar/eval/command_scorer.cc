@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "bounded_json.h"
+#include "common/utf8.h"
 #include "eval/json_text.h"
 #include "eval/scorer.h"
 
@@ -139,7 +140,7 @@ class CommandScorer : public Scorer {
     if (ex.exit_status != 0) return failedToRun(name + " exited with status " + std::to_string(ex.exit_status));
     rapidjson::Document doc;
     if (!json::parse(ex.out, &doc) || !doc.IsObject() || !doc.HasMember("pass") || !doc["pass"].IsBool()) {
-      return failedToRun(name + " did not print {\"pass\": bool, ...}: " + ex.out.substr(0, 200));
+      return failedToRun(name + " did not print {\"pass\": bool, ...}: " + utf8Replaced(utf8Prefix(ex.out, 200)));
     }
     bool pass = doc["pass"].GetBool();
     double score = doc.HasMember("score") && doc["score"].IsNumber() ? doc["score"].GetDouble() : (pass ? 1 : 0);

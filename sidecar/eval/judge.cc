@@ -1,6 +1,7 @@
 #include "eval/judge.h"
 
 #include "bounded_json.h"
+#include "common/utf8.h"
 
 namespace outrigger::eval {
 
@@ -19,12 +20,18 @@ std::string conversationText(const std::vector<client::Message>& messages) {
 }
 
 std::optional<JudgeAnswer> Judge::parseAnswer(const std::string& text, double threshold, std::string* error) {
-  size_t open = text.find('{'), close = text.rfind('}');
+  // The first object with a numeric score, read up to its own end: text after it may hold braces
+  // of its own ("... omits {order_id}"). A few starts are tried, not every brace of a long reply.
   rapidjson::Document doc;
-  if (open == std::string::npos || close == std::string::npos || close < open ||
-      !json::parse(std::string_view(text).substr(open, close - open + 1), &doc) || !doc.IsObject() ||
-      !doc.HasMember("score") || !doc["score"].IsNumber()) {
-    *error = "the judge did not answer {score, reason, pass}: " + text.substr(0, 200);
+  bool found = false;
+  size_t tries = 0;
+  for (size_t open = text.find('{'); !found && open != std::string::npos && tries < 16; open = text.find('{', open + 1)) {
+    ++tries;
+    found = json::parse<rapidjson::kParseStopWhenDoneFlag>(std::string_view(text).substr(open), &doc) && doc.IsObject() &&
+            doc.HasMember("score") && doc["score"].IsNumber();
+  }
+  if (!found) {
+    *error = "the judge did not answer {score, reason, pass}: " + std::string(utf8Prefix(text, 200));
     return std::nullopt;
   }
   JudgeAnswer a;

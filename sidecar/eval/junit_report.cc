@@ -1,5 +1,6 @@
 #include <cstdio>
 
+#include "common/utf8.h"
 #include "eval/conversation.h"
 #include "eval/report_stats.h"
 #include "eval/reports.h"
@@ -44,7 +45,10 @@ std::string testcase(const TargetResult& t, const CaseResult& c) {
 
 }  // namespace
 
-std::string escapeMarkup(const std::string& text) {
+std::string escapeMarkup(const std::string& raw) {
+  // Bytes that are not UTF-8 (a command's output, a cut in the middle of a character) make the
+  // whole document unreadable to an XML parser: each becomes U+FFFD.
+  const std::string text = validUtf8(raw) ? raw : utf8Replaced(raw);
   std::string out;
   out.reserve(text.size());
   for (unsigned char ch : text) {

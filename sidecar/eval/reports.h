@@ -17,8 +17,8 @@ std::string junitXml(const RunReport& run);
 std::string markdownReport(const RunReport& run);
 std::string htmlReport(const RunReport& run);
 
-// Text made safe for XML and HTML: markup characters escaped, and characters XML 1.0 forbids
-// (controls other than tab, newline and return) dropped.
+// Text made safe for XML and HTML: bytes that are not UTF-8 replaced (U+FFFD), markup characters
+// escaped, and characters XML 1.0 forbids (controls other than tab, newline and return) dropped.
 std::string escapeMarkup(const std::string& text);
 
 }  // namespace outrigger::eval

@@ -1,10 +1,14 @@
 #include "eval/scorer.h"
 
+#include <cmath>
 #include <functional>
 
 namespace outrigger::eval {
 
 Score Scorer::verdict(bool pass, double score, std::string reason) const {
+  // A score that is no number (a plugin's 0/0, a zero vector's cosine) cannot be written to the
+  // results JSON, which would then end there: it is the scorer failing to run.
+  if (!std::isfinite(score)) return failedToRun("the score is not a finite number (" + std::to_string(score) + ")");
   Score s;
   s.scorer = config_.name;
   s.pass = pass;

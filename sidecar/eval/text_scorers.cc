@@ -63,6 +63,8 @@ class LevenshteinScorer : public Scorer {
   using Scorer::Scorer;
   Score score(const EvalCase& c, const CaseOutput& out) const override {
     std::string want = reference(config_, c);
+    // As for exact: with nothing to compare, an empty answer would pass and any other fail.
+    if (want.empty()) return failedToRun("nothing to compare with: no value and no expected in the case");
     size_t longer = std::max(want.size(), out.content.size());
     double similarity = longer == 0 ? 1.0 : 1.0 - static_cast<double>(levenshtein(want, out.content)) / longer;
     double threshold = config_.threshold < 0 ? 0.8 : config_.threshold;

@@ -2,6 +2,9 @@
 // the HTML report loaded in headless Chromium.
 #include <catch2/catch.hpp>
 
+#include "common/utf8.h"
+#include "eval/judge.h"
+#include "eval/reports.h"
 #include "eval_fixture.h"
 #include "support/headless_chromium.h"
 
@@ -96,4 +99,30 @@ TEST_CASE("reports: the HTML report in headless Chromium shows the verdict, the 
   CHECK(dom.find("data-case=\"wrong &lt;&amp;&gt; &quot;case&quot;\"") != std::string::npos);
   CHECK(dom.find("&lt;b&gt;gamma&lt;/b&gt; &amp; co") != std::string::npos);
   CHECK(dom.find("<b>gamma</b>") == std::string::npos);
+}
+
+// A command scorer's output or a judge's reply cut at byte 200 could end inside a character, and
+// a lone byte that is not UTF-8 makes the whole JUnit file unreadable to an XML parser.
+TEST_CASE("reports: text that is not UTF-8 is written with U+FFFD, and a judge's reply is cut between characters") {
+  CHECK(outrigger::eval::escapeMarkup("caf\xC3 <ok>") == "caf\xEF\xBF\xBD &lt;ok&gt;");
+  CHECK(outrigger::eval::escapeMarkup("\xFF\xFE") == "\xEF\xBF\xBD\xEF\xBF\xBD");
+  std::string error;
+  const std::string reply = std::string(199, 'x') + "\xC3\xA9 and no verdict";
+  CHECK_FALSE(outrigger::eval::Judge::parseAnswer(reply, 0.5, &error));
+  CHECK(outrigger::validUtf8(error));
+  CHECK(error.find(std::string(199, 'x')) != std::string::npos);
+}
+
+TEST_CASE("judge: the first object with a score is read, whatever braces the text around it has") {
+  std::string error;
+  auto a = outrigger::eval::Judge::parseAnswer(R"(Verdict: {"score":0.2,"pass":false} The answer omits {order_id}.)", 0.5, &error);
+  INFO(error);
+  REQUIRE(a);
+  CHECK(a->score == Approx(0.2));
+  CHECK_FALSE(a->pass);
+  auto b = outrigger::eval::Judge::parseAnswer(R"(Using {name}: {"score": 0.9, "reason": "ok"})", 0.5, &error);
+  REQUIRE(b);
+  CHECK(b->pass);
+  CHECK(b->reason == "ok");
+  CHECK_FALSE(outrigger::eval::Judge::parseAnswer("no object {at all}", 0.5, &error));
 }

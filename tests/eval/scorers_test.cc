@@ -2,6 +2,9 @@
 // each scorer passing on an answer that meets it and failing on one that does not.
 #include <catch2/catch.hpp>
 
+#include <cmath>
+
+#include "eval/scorer.h"
 #include "eval_fixture.h"
 
 using namespace outrigger::testing;
@@ -74,6 +77,8 @@ TEST_CASE("text scorers: exact, contains, regex and levenshtein pass and fail on
   CHECK(scoreVerdict(doc, "far", "regex") == "fail");
   CHECK(scoreVerdict(doc, "typo", "levenshtein") == "pass");  // 2 edits in 12 bytes
   CHECK(scoreVerdict(doc, "far", "levenshtein") == "fail");
+  // No reference: an empty answer passed and any other failed; it cannot run, as exact cannot.
+  CHECK(scoreVerdict(doc, "json-ok", "levenshtein") == "error");
   CHECK(std::string(resultCase(doc, "greet")["output"].GetString()) == "Hello, world");
   CHECK(std::string(resultCase(doc, "typo")["expected"].GetString()) == "Hello, world");
 }
@@ -172,4 +177,29 @@ TEST_CASE("an external command scorer decides pass and fail, and one that crashe
   CHECK(std::string(resultCase(b, "yes")["scores"][1]["error"].GetString()).find("within 300 ms") != std::string::npos);
   CHECK(scoreVerdict(b, "yes", "lingers") == "error");
   CHECK(std::string(resultCase(b, "yes")["scores"][2]["error"].GetString()).find("within 300 ms") != std::string::npos);
+}
+
+namespace {
+
+// A scorer whose arithmetic gives no number (a plugin's 0/0, the cosine of a zero vector).
+class NotANumber : public outrigger::eval::Scorer {
+ public:
+  using Scorer::Scorer;
+  outrigger::eval::Score score(const outrigger::eval::EvalCase&, const outrigger::eval::CaseOutput&) const override {
+    return verdict(true, std::nan(""), "0/0");
+  }
+};
+
+}  // namespace
+
+// RapidJSON writes nothing for NaN and stops: the results JSON ended mid-document, and the next
+// run could not read it as its baseline.
+TEST_CASE("a score that is not a finite number is the scorer failing to run, not a verdict") {
+  outrigger::eval::ScorerConfig cfg;
+  cfg.name = "nan";
+  NotANumber scorer(cfg);
+  outrigger::eval::Score s = scorer.score({}, {});
+  CHECK_FALSE(s.pass);
+  CHECK(s.score == 0);
+  CHECK(s.error.find("not a finite number") != std::string::npos);
 }

@@ -129,4 +129,19 @@ TEST_CASE("eval capture: errors, denials, flags and low scores become redacted, 
   CHECK(s2 == 0);
   CHECK(o2.find("0 new cases") != std::string::npos);
   CHECK(readCases(handwritten).size() == 4);
+
+  // --only picks feedback like the other kinds: left out, low scores are not captured; named
+  // without a score to compare with, it is refused rather than capturing nothing.
+  std::string errors_only = d.dir() + "/errors_only.jsonl";
+  auto [s3, o3] = runCommand(std::string(OUTRIGGER_BIN) + " eval capture " + errors_only + " --db " + d.dir() +
+                             "/traces.db --only errors --feedback-below 0.5");
+  INFO(o3);
+  REQUIRE(s3 == 0);
+  std::vector<rapidjson::Document> error_cases = readCases(errors_only);
+  CHECK(error_cases.size() == 3);  // the two failures and the denial's PERMISSION_DENIED, not the haiku
+  for (const auto& k : error_cases) CHECK(std::string(k["metadata"]["reason"].GetString()).rfind("error:", 0) == 0);
+  auto [s4, o4] = runCommand(std::string(OUTRIGGER_BIN) + " eval capture " + d.dir() + "/none.jsonl --db " + d.dir() +
+                             "/traces.db --only feedback");
+  CHECK(s4 == 2);
+  CHECK(o4.find("--only feedback needs --feedback-below") != std::string::npos);
 }
