@@ -1,5 +1,9 @@
 // The OpenAI Chat Completions dialect, over the body builders in chat_response.h.
+#include <algorithm>
 #include <ctime>
+#include <deque>
+#include <set>
+#include <vector>
 
 #include "http/chat_request.h"
 #include "http/chat_response.h"
@@ -10,7 +14,8 @@ namespace {
 
 class OpenAiEncoder final : public ResponseEncoder {
  public:
-  OpenAiEncoder(const ChatCall& call, std::string_view request_id) : include_usage_(call.include_usage) {
+  OpenAiEncoder(const ChatCall& call, std::string_view request_id)
+      : include_usage_(call.include_usage), request_id_(request_id) {
     ident_.id = "chatcmpl-" + std::string(request_id);
     ident_.created = static_cast<int64_t>(std::time(nullptr));
     ident_.model = call.model;
@@ -26,6 +31,14 @@ class OpenAiEncoder final : public ResponseEncoder {
   std::string unary(const ResponseEndInfo& end, std::string_view text) override {
     ResponseEndInfo whole = end;
     if (whole.content.empty()) whole.content = text;
+    std::vector<ToolCall> calls;
+    if (end.tool_calls && std::any_of(end.tool_calls->begin(), end.tool_calls->end(), [](const ToolCall& c) { return c.id.empty(); })) {
+      calls = *end.tool_calls;
+      for (size_t i = 0; i < calls.size(); ++i) {
+        if (calls[i].id.empty()) calls[i].id = toolId(i);
+      }
+      whole.tool_calls = &calls;
+    }
     return completionBody(ident_, whole);
   }
 
@@ -43,6 +56,16 @@ class OpenAiEncoder final : public ResponseEncoder {
     streamed_refusal_ = streamed_refusal_ || chunk.refusal;
     d.tool_calls = chunk.tool_calls;
     d.tool_call_count = chunk.tool_call_count;
+    // The first fragment of each call carries its id and type, which the SDKs build the call
+    // from (openai-node throws without a type); an upstream that sent none gets one made up.
+    std::vector<ToolCallDelta> named;
+    for (size_t i = 0; i < chunk.tool_call_count; ++i) {
+      const ToolCallDelta& c = chunk.tool_calls[i];
+      if (!introduced_.insert(c.index).second || !c.id.empty()) continue;
+      if (named.empty()) named.assign(chunk.tool_calls, chunk.tool_calls + chunk.tool_call_count);
+      named[i].id = made_up_ids_.emplace_back(toolId(c.index));
+    }
+    if (!named.empty()) d.tool_calls = named.data();
     return chunkEvent(ident_, d, include_usage_);
   }
 
@@ -66,9 +89,16 @@ class OpenAiEncoder final : public ResponseEncoder {
   }
 
  private:
+  // Some OpenAI-compatible servers (vLLM, Ollama ...) send tool calls without ids; a tool
+  // message must name one, and the SDKs tell calls apart by it.
+  std::string toolId(size_t index) const { return "call_" + request_id_ + "_" + std::to_string(index); }
+
   CompletionIdentity ident_;
   bool include_usage_;
   bool streamed_refusal_ = false;
+  std::string request_id_;
+  std::set<uint32_t> introduced_;       // the calls whose first fragment went out
+  std::deque<std::string> made_up_ids_;  // the ids the deltas view
 };
 
 }  // namespace

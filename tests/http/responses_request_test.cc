@@ -313,3 +313,44 @@ TEST_CASE("messages: tool calls that came without ids get distinct tool_use ids,
   CHECK_FALSE(a.empty());
   CHECK(a != b);
 }
+
+// The Chat encoder sent such calls with no id and no type: openai-node's stream helper threw
+// ("tool call snapshot missing 'type'") and a whole answer's calls all had the id "".
+TEST_CASE("chat completions: tool calls that came without ids get distinct ids and a type, streamed and whole") {
+  ChatCall call;
+  call.model = "default";
+  auto streamed = makeOpenAiEncoder(call, "req5");
+  streamed->streamOpen();
+  ToolCallDelta calls[2];
+  ResponseChunkInfo chunk = twoCallsWithoutIds(calls);
+  std::string first_event = streamed->streamChunk(chunk);
+  rapidjson::Document d;
+  d.Parse(first_event.substr(6).c_str());  // after "data: "
+  REQUIRE(d.IsObject());
+  const auto& deltas = d["choices"][0]["delta"]["tool_calls"];
+  REQUIRE(deltas.Size() == 2);
+  std::string a = deltas[0]["id"].GetString(), b = deltas[1]["id"].GetString();
+  CHECK_FALSE(a.empty());
+  CHECK(a != b);
+  CHECK(std::string(deltas[0]["type"].GetString()) == "function");
+  CHECK(std::string(deltas[1]["type"].GetString()) == "function");
+  // A later fragment of the same calls adds arguments only.
+  rapidjson::Document later;
+  later.Parse(streamed->streamChunk(chunk).substr(6).c_str());
+  REQUIRE(later.IsObject());
+  CHECK_FALSE(later["choices"][0]["delta"]["tool_calls"][0].HasMember("id"));
+
+  auto whole = makeOpenAiEncoder(call, "req6");
+  std::vector<ToolCall> answer = {{"", "function", "a", "{}"}, {"", "function", "b", "{}"}};
+  ResponseEndInfo end;
+  end.finish_reason = "tool_calls";
+  end.tool_calls = &answer;
+  rapidjson::Document w;
+  w.Parse(whole->unary(end, "").c_str());
+  REQUIRE(w.IsObject());
+  const auto& made = w["choices"][0]["message"]["tool_calls"];
+  REQUIRE(made.Size() == 2);
+  std::string x = made[0]["id"].GetString(), y = made[1]["id"].GetString();
+  CHECK_FALSE(x.empty());
+  CHECK(x != y);
+}
