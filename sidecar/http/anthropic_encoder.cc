@@ -114,7 +114,7 @@ class AnthropicEncoder final : public ResponseEncoder {
     for (size_t i = 0; i < chunk.tool_call_count; ++i) {
       const ToolCallDelta& d = chunk.tool_calls[i];
       if (open_ != static_cast<int>(d.index)) out += openBlock(static_cast<int>(d.index), toolId(d.id, d.index), d.name);
-      if (!d.arguments.empty()) out += delta("input_json_delta", "partial_json", d.arguments);
+      tool_arguments_.append(d.arguments);  // sent whole when the block closes
     }
     return out;
   }
@@ -260,8 +260,17 @@ class AnthropicEncoder final : public ResponseEncoder {
 
   std::string closeBlock() {
     if (open_ == kNone) return {};
-    std::string out = "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":" +
-                      std::to_string(index_) + "}\n\n";
+    std::string out;
+    // A tool block's arguments go out as one input_json_delta, checked as a whole answer's are:
+    // the SDKs parse the joined fragments at the block's end, and arguments a model got wrong
+    // (`{city: Paris}`) raised there, where the whole answer has {}.
+    if (open_ >= 0 && !tool_arguments_.empty()) {
+      rapidjson::Document input;
+      bool object = json::parse(tool_arguments_, &input) && input.IsObject();
+      out += delta("input_json_delta", "partial_json", object ? std::string_view(tool_arguments_) : std::string_view("{}"));
+    }
+    tool_arguments_.clear();
+    out += "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":" + std::to_string(index_) + "}\n\n";
     open_ = kNone;
     ++index_;
     return out;
@@ -288,6 +297,7 @@ class AnthropicEncoder final : public ResponseEncoder {
   Usage start_usage_;
   int open_ = kNone;
   unsigned index_ = 0;
+  std::string tool_arguments_;  // of the open tool block, held until it closes
 };
 
 }  // namespace

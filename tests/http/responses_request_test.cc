@@ -354,3 +354,46 @@ TEST_CASE("chat completions: tool calls that came without ids get distinct ids a
   CHECK_FALSE(x.empty());
   CHECK(x != y);
 }
+
+// Streamed raw, arguments a model got wrong made the Anthropic SDK raise at the block's end
+// ("Unable to parse tool parameter JSON"), while the whole answer had {}.
+TEST_CASE("messages: a streamed tool block's arguments are the whole answer's: one delta, {} when they are no object") {
+  ChatCall call;
+  call.model = "default";
+  for (const auto& [args, expected] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"city": "Paris"})", R"({"city":"Paris"})"}, {"{city: Paris}", "{}"}, {R"({"city": "Paris"} trailing)", "{}"}}) {
+    INFO(args);
+    auto streamed = makeAnthropicEncoder(call, "req3");
+    std::string events = streamed->streamOpen();
+    ToolCallDelta parts[2];
+    parts[0].index = parts[1].index = 0;
+    parts[0].id = "toolu_1";
+    parts[0].name = "weather";
+    parts[0].arguments = std::string_view(args).substr(0, args.size() / 2);
+    parts[1].arguments = std::string_view(args).substr(args.size() / 2);
+    for (ToolCallDelta& p : parts) {
+      ResponseChunkInfo chunk;
+      chunk.tool_calls = &p;
+      chunk.tool_call_count = 1;
+      events += streamed->streamChunk(chunk);
+    }
+    ResponseEndInfo end;
+    end.finish_reason = "tool_calls";
+    events += streamed->streamClose(end);
+    std::string joined;
+    size_t deltas = 0;
+    for (size_t at = events.find("\"partial_json\":"); at != std::string::npos; at = events.find("\"partial_json\":", at + 1)) {
+      size_t line_start = events.rfind("data: ", at) + 6;
+      rapidjson::Document d;
+      d.Parse(events.substr(line_start, events.find('\n', at) - line_start).c_str());
+      REQUIRE(d.IsObject());
+      joined += d["delta"]["partial_json"].GetString();
+      ++deltas;
+    }
+    CHECK(deltas == 1);
+    rapidjson::Document got, want;
+    got.Parse(joined.c_str());
+    want.Parse(expected.c_str());
+    CHECK(got == want);
+  }
+}
