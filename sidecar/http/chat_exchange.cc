@@ -255,6 +255,7 @@ void ChatExchange::flush() {
     pending_.clear();
   }
   in_flight_ = true;
+  wrote_any_ = true;
   write_began_ms_ = uv_now(front_.loop());
   bool final = final_queued_ && pending_.empty();
   if (final) final_sent_ = true;

@@ -49,6 +49,8 @@ class ChatExchange : public ResponseSink {
     return req_ && in_flight_ && !write_given_up_ && write_began_ms_ <= since_ms;
   }
   void giveUpWrite() { write_given_up_ = true; }
+  // Whether anything of the answer was handed to h2o yet (its head included).
+  bool wroteAny() const { return wrote_any_; }
 
   // ResponseSink
   void onStart(uint64_t stream_id, const ResponseStartInfo& info) override;
@@ -99,6 +101,7 @@ class ChatExchange : public ResponseSink {
   int status_ = 0;
   uint64_t start_ns_ = 0;
   uint64_t write_began_ms_ = 0;  // loop time of the write in flight
+  bool wrote_any_ = false;
   bool write_given_up_ = false;  // its connection was shut down for it
   std::string unary_text_;       // chunk text of a unary call, should the end carry none
   size_t pendingBytes() const { return pending_.size() - pending_at_; }

@@ -511,14 +511,25 @@ void HttpFront::handleModels(h2o_req_t* req, std::string_view id) {
 // as long as the client trickles it. A connection with a body still arriving header_timeout_ms
 // after its request began is closed, as HTTP/1 ones are; its socket is shut down so that h2o
 // reads end-of-file and closes it as it would any other (its streams end with it).
+//
+// Streams past the kHttp2RequestsPerConnection that run wait in h2o with their whole bodies (h2o
+// takes up to 100 streams a connection and keeps opening its window): nothing here sees them, so
+// one connection could hold a hundred bodies of max_body_bytes. The bodies waiting on one
+// connection may take as much as the requests running on it; past that it is closed.
 void HttpFront::onHttp2Sweep(uv_timer_t* t) {
   auto* self = static_cast<HttpFront*>(t->data);
   struct Sweep {
     timeval now;
     uint64_t limit_ms;
-  } sweep{*h2o_get_timestamp(&self->ctx_, nullptr, nullptr), self->settings_.header_timeout_ms};
+    std::map<h2o_socket_t*, uint64_t> waiting_bytes;
+  } sweep{*h2o_get_timestamp(&self->ctx_, nullptr, nullptr), self->settings_.header_timeout_ms, {}};
   auto check = [](h2o_req_t* req, void* data) -> int {
-    const auto& s = *static_cast<Sweep*>(data);
+    auto& s = *static_cast<Sweep*>(data);
+    // A whole body whose request h2o has not handed on yet: waiting for a slot.
+    if (req->entity.base != nullptr && h2o_timeval_is_null(&req->processed_at.at) && req->conn->callbacks->get_socket) {
+      if (h2o_socket_t* sock = req->conn->callbacks->get_socket(req->conn)) s.waiting_bytes[sock] += req->entity.len;
+      return 0;
+    }
     const timeval& began = req->timestamps.request_begin_at;
     // A body still arriving: begun (h2o notes when) and not complete (h2o sets the entity then).
     if (h2o_timeval_is_null(&req->timestamps.request_body_begin_at) || req->entity.base != nullptr) return 0;
@@ -529,6 +540,12 @@ void HttpFront::onHttp2Sweep(uv_timer_t* t) {
     return 0;
   };
   self->config_.http2.callbacks.foreach_request(&self->ctx_, check, &sweep);
+  const uint64_t budget = uint64_t{kHttp2RequestsPerConnection} * self->settings_.max_body_bytes;
+  for (const auto& [sock, bytes] : sweep.waiting_bytes) {
+    if (bytes <= budget) continue;
+    if (int fd = h2o_socket_get_fd(sock); fd >= 0) ::shutdown(fd, SHUT_RDWR);
+    self->metrics_.http2WaitingBodiesOver();
+  }
 }
 
 // HTTP/1 stops reading a connection while its request is served, so a client that gives up
@@ -557,8 +574,10 @@ void HttpFront::onAbortCheck(uv_timer_t* t) {
 // A connection whose output the client has not taken for write_timeout_ms: it stopped reading,
 // and its answers would wait in memory (up to twice the high water mark each) with the socket for
 // as long as the client likes. The connection is shut down; h2o then stops its responses. An
-// HTTP/2 connection counts as stopped only when every stream on it is held: one stream waiting
-// on its own flow-control window (its reader busy elsewhere) must not take the others with it.
+// HTTP/2 connection counts as stopped only when every stream on it that has output is held: one
+// stream waiting on its own flow-control window (its reader busy elsewhere) must not take the
+// others with it. A stream still waiting for its answer says nothing of the client: one of them
+// kept the held answers beside it in memory for good.
 void HttpFront::shutDownStalledWrites() {
   const uint64_t limit = settings_.write_timeout_ms;
   const uint64_t now = uv_now(ctx_.loop);
@@ -577,7 +596,7 @@ void HttpFront::shutDownStalledWrites() {
     if (!req || !req->conn->callbacks->get_socket) continue;
     h2o_socket_t* sock = req->conn->callbacks->get_socket(req->conn);
     int fd = sock ? h2o_socket_get_fd(sock) : -1;
-    if (fd < 0) continue;
+    if (fd < 0 || !ex->wroteAny()) continue;
     Socket& s = sockets[fd];
     if (ex->writeHeldSince(now - limit)) s.held.push_back(ex);
     else s.all_held = false;

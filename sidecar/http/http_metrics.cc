@@ -34,6 +34,11 @@ void HttpMetrics::writeTimeout() {
   ++data_.write_timeouts;
 }
 
+void HttpMetrics::http2WaitingBodiesOver() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++data_.waiting_bodies_over;
+}
+
 void HttpMetrics::rejectedConnection() {
   std::lock_guard<std::mutex> lock(mu_);
   ++data_.rejected_connections;
@@ -51,6 +56,7 @@ void HttpMetrics::mergeInto(MetricsSnapshot* into) const {
   into->rejected_connections += data_.rejected_connections;
   into->stream_errors += data_.stream_errors;
   into->write_timeouts += data_.write_timeouts;
+  into->waiting_bodies_over += data_.waiting_bodies_over;
 }
 
 std::string escapeLabel(std::string_view v) { return escapePrometheusLabel(v); }
@@ -104,6 +110,10 @@ std::string renderPrometheus(const MetricsSnapshot& snap) {
   out += renderScalar("outrigger_http_write_timeouts_total", "counter",
                       "Connections closed because their client took no output for write_timeout_ms.",
                       double(snap.write_timeouts));
+  out += renderScalar("outrigger_http2_waiting_bodies_closes_total", "counter",
+                      "HTTP/2 connections closed because the bodies of their requests waiting for a slot took more than "
+                      "the running ones may (16 x max_body_bytes).",
+                      double(snap.waiting_bodies_over));
   out += renderScalar("outrigger_http_rejected_connections_total", "counter",
                       "Connections closed at once because max_connections was reached.",
                       double(snap.rejected_connections));

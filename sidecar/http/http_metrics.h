@@ -35,6 +35,7 @@ struct MetricsSnapshot {
   uint64_t rejected_connections = 0;
   uint64_t stream_errors = 0;       // failures after a stream started (sent as SSE error events)
   uint64_t write_timeouts = 0;      // connections closed for a write their client did not take
+  uint64_t waiting_bodies_over = 0;  // HTTP/2 connections closed for the bodies waiting on them
 };
 
 class HttpMetrics {
@@ -45,6 +46,7 @@ class HttpMetrics {
   void streamError();
   void rejectedConnection();
   void writeTimeout();
+  void http2WaitingBodiesOver();
   // Adds this worker's figures into `into`.
   void mergeInto(MetricsSnapshot* into) const;
 

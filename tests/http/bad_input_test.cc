@@ -372,6 +372,65 @@ TEST_CASE("an HTTP/2 request whose body trickles past the header timeout has its
   CHECK(c.responses(1).rfind("HTTP/1.1 200", 0) == 0);
 }
 
+// h2o takes up to 100 streams a connection and reads their whole bodies; only 16 run. The others
+// waited with their bodies, unseen and unbounded: one connection held 340 MB. Those waiting may
+// now take as much as the running ones (16 x max_body_bytes), and the connection is closed past it.
+TEST_CASE("an HTTP/2 connection whose waiting requests hold more body than its running ones may is closed, and counted") {
+  HttpDaemon d;
+  Tcp h2(d.port());
+  auto headers = [](size_t length) {
+    return hpackLiteral(":method", "POST") + hpackLiteral(":scheme", "http") + hpackLiteral(":path", "/v1/chat/completions") +
+           hpackLiteral(":authority", "x") + hpackLiteral("content-type", "application/json") +
+           hpackLiteral("content-length", std::to_string(length));
+  };
+  const std::string hang = R"({"model":"default","messages":[{"role":"user","content":"hi"}],"mock":{"hang":true}})";
+  std::string out = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + h2Frame(4, 0, 0, "");
+  uint32_t stream = 1;
+  for (int i = 0; i < 16; ++i, stream += 2) {  // the 16 that run, and hang
+    out += h2Frame(1, 0x4, stream, headers(hang.size())) + h2Frame(0, 0x1 /* END_STREAM */, stream, hang);
+  }
+  REQUIRE(h2.send(out));
+  REQUIRE(d.awaitMetric("outrigger_requests_in_flight", 16));
+  // 20 more of 4000 bytes (max_body_bytes 4096): 80,000 waiting, over the 65,536 the running may take.
+  const std::string body = R"({"model":"default","messages":[{"role":"user","content":")" + std::string(3900, 'a') + R"("}]})";
+  bool closed = false;
+  for (int i = 0; i < 20 && !closed; ++i, stream += 2) {
+    h2.send(h2Frame(1, 0x4, stream, headers(body.size())) + h2Frame(0, 0x1, stream, body));
+    h2.readUntil([](const std::string&) { return false; }, 10ms, &closed);
+  }
+  for (int i = 0; i < 40 && !closed; ++i) h2.readUntil([](const std::string&) { return false; }, 50ms, &closed);
+  CHECK(closed);
+  CHECK(d.awaitMetric("outrigger_http2_waiting_bodies_closes_total", 1));
+  CHECK(d.awaitMetric("outrigger_requests_in_flight", 0));  // its running requests ended with it
+}
+
+// A stream still waiting for its answer exempted its connection from the write timeout: the
+// answers beside it, which the client took none of, stayed in memory for good.
+TEST_CASE("an HTTP/2 client that takes no output is closed after write_timeout_ms though a stream of it still waits for its answer") {
+  DaemonProcess d(basicConfig("mode = \"echo\"\nallow_request_overrides = true",
+                              "[http]\nlisten = \"127.0.0.1:0\"\nwrite_timeout_ms = 1000\nabort_check_ms = 50\n"
+                              "[admin]\nlisten = \"127.0.0.1:0\"\n"));
+  REQUIRE(d.waitReady());
+  Tcp h2(httpPort(d));
+  auto request = [](uint32_t stream, const std::string& body) {
+    std::string headers = hpackLiteral(":method", "POST") + hpackLiteral(":scheme", "http") +
+                          hpackLiteral(":path", "/v1/chat/completions") + hpackLiteral(":authority", "x") +
+                          hpackLiteral("content-type", "application/json") +
+                          hpackLiteral("content-length", std::to_string(body.size()));
+    return h2Frame(1, 0x4, stream, headers) + h2Frame(0, 0x1, stream, body);
+  };
+  // SETTINGS_INITIAL_WINDOW_SIZE 0: no stream may send a byte of body to this client.
+  const std::string no_window = std::string("\x00\x04", 2) + std::string(4, '\0');
+  REQUIRE(h2.send("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + h2Frame(4, 0, 0, no_window) +
+                  request(1, R"({"model":"default","messages":[{"role":"user","content":"answer me"}]})") +
+                  request(3, R"({"model":"default","messages":[{"role":"user","content":"hang"}],"mock":{"hang":true}})")));
+  CHECK(awaitAdminMetric(d, "outrigger_http_write_timeouts_total", [](double v) { return v >= 1; }) == 1);
+  CHECK(awaitAdminMetric(d, "outrigger_requests_in_flight", [](double v) { return v == 0; }) == 0);
+  bool closed = false;
+  for (int i = 0; i < 40 && !closed; ++i) h2.readUntil([](const std::string&) { return false; }, 50ms, &closed);
+  CHECK(closed);
+}
+
 // An answer past the route's max_answer_bytes is a 429 that says not to retry, with no time to
 // retry after: one more try would generate it all again.
 TEST_CASE("an answer past max_answer_bytes is a 429 without retry-after, marked not to retry") {
