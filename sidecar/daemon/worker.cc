@@ -108,12 +108,14 @@ void Worker::adoptHttp(int fd, bool is_unix) {
   }
 }
 
+// These four come from the main thread, rarely, and must not be lost to a full queue: a refused
+// publish left the worker on the old chain, a refused stop hung the daemon's exit.
 void Worker::publish(std::shared_ptr<const chain::WorkerChain> c) {
-  loop_.post([this, c = std::move(c)]() mutable { engine_.setChain(std::move(c)); });
+  loop_.postSurely([this, c] { engine_.setChain(c); });
 }
 
 void Worker::goAway(uint32_t drain_ms) {
-  loop_.post([this, drain_ms] {
+  loop_.postSurely([this, drain_ms] {
     draining_ = true;
     for (ipc::Connection* c : conns_) c->goAway(drain_ms);
     if (http_) http_->drain();
@@ -121,7 +123,7 @@ void Worker::goAway(uint32_t drain_ms) {
 }
 
 void Worker::endAll(Code code, std::string message) {
-  loop_.post([this, code, message] {
+  loop_.postSurely([this, code, message] {
     std::vector<ipc::Connection*> all(conns_.begin(), conns_.end());
     for (ipc::Connection* c : all) c->endAllStreams(code, message);
     if (http_) http_->endAll(code, message);
@@ -131,7 +133,7 @@ void Worker::endAll(Code code, std::string message) {
 void Worker::stop() {
   if (stopped_) return;
   stopped_ = true;
-  loop_.post([this] {
+  loop_.postSurely([this] {
     stopping_ = true;
     draining_ = true;
     uv_timer_stop(&sweep_);

@@ -1,6 +1,9 @@
 #include "event/event_loop.h"
 
 #include <pthread.h>
+
+#include <chrono>
+#include <thread>
 #include <utility>
 
 #include "common/clock.h"
@@ -57,6 +60,21 @@ bool EventLoop::post(std::function<void()> fn) {
   }
   uv_async_send(&async_);
   return true;
+}
+
+bool EventLoop::postSurely(const std::function<void()>& fn) {
+  if (inLoopThread()) {
+    fn();
+    return true;
+  }
+  for (;;) {
+    if (stopping_.load(std::memory_order_acquire)) return false;
+    if (queue_.push(fn)) {
+      uv_async_send(&async_);
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
 }
 
 void EventLoop::onAsync(uv_async_t* handle) { static_cast<EventLoop*>(handle->data)->drain(); }

@@ -29,6 +29,10 @@ class EventLoop {
   // [any] Queues `fn` to run on the loop thread. False when the queue is full or the loop has
   // stopped; `fn` is then not run (the caller counts the drop).
   bool post(std::function<void()> fn);
+  // [any, not the loop's own thread] For the few posts that must not be lost (a new chain, the
+  // stop of a worker): while the queue is full, waits for the loop to drain it. False only when
+  // the loop is stopping. From the loop's own thread it runs `fn` at once (waiting would never end).
+  bool postSurely(const std::function<void()>& fn);
 
   // [any] Asks the loop to close every handle and return from run().
   void stop();

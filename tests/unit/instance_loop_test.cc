@@ -555,3 +555,36 @@ TEST_CASE("the C++ wrapper's repeating instance timer frees its function after t
   CHECK(stale == 1);
   CHECK(token.use_count() == 1);
 }
+
+// A new chain, a GoAway, an end of every request and a worker's stop are posted to its loop from
+// the main thread. A full queue refused them: the worker stayed on the old chain, or the daemon's
+// exit waited for a stop that was never queued.
+TEST_CASE("event loop: postSurely waits for room in a full queue instead of dropping, and refuses only a stopping loop") {
+  event::EventLoop loop{60, /*queue_capacity=*/2};
+  loop.startThread();
+  std::atomic<bool> release{false}, stalled{false};
+  REQUIRE(loop.post([&] {
+    stalled = true;
+    while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }));
+  while (!stalled) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  std::atomic<int> ran{0};
+  REQUIRE(loop.post([&] { ++ran; }));
+  REQUIRE(loop.post([&] { ++ran; }));
+  CHECK_FALSE(loop.post([&] { ++ran; }));  // full: post drops it
+  std::atomic<bool> surely_done{false};
+  std::thread poster([&] {
+    CHECK(loop.postSurely([&] { ran += 10; }));
+    surely_done = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK_FALSE(surely_done);  // still waiting for room
+  release = true;
+  poster.join();
+  for (int i = 0; i < 1000 && ran < 12; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  CHECK(ran == 12);
+  loop.stop();
+  loop.join();
+  CHECK_FALSE(loop.postSurely([&] { ran += 100; }));
+  CHECK(ran == 12);
+}
