@@ -165,11 +165,15 @@ class TokensGuardrail final : public Guardrail {
   outrigger_status onChunk(const outrigger_request_view& req, const outrigger_chunk_view& chunk,
                            outrigger_guardrail_result& result) override {
     if (!max_answer_ || !deny_long_answer_ || !req.stream) return OUTRIGGER_CONTINUE;  // on_response decides a unary one
-    std::optional<ModelLimits> limits = limitsFor(req);
-    if (!limits || limits->encoding.empty()) return OUTRIGGER_CONTINUE;
     StreamedAnswer* answer = streamedAnswer(req);
     if (!answer) return OUTRIGGER_CONTINUE;  // on_response still checks the whole answer
-    const BpeEncoding& enc = *BpeEncoding::byName(limits->encoding);
+    if (!answer->looked_up) {  // once an answer: its model's encoding does not change within it
+      std::optional<ModelLimits> limits = limitsFor(req);
+      answer->encoding = limits && !limits->encoding.empty() ? BpeEncoding::byName(limits->encoding) : nullptr;
+      answer->looked_up = true;
+    }
+    if (!answer->encoding) return OUTRIGGER_CONTINUE;
+    const BpeEncoding& enc = *answer->encoding;
     answer->content.append(view(chunk.delta));
     answer->counted += enc.count(view(chunk.delta));
     for (size_t i = 0; chunk.tool_calls && i < chunk.tool_call_count; ++i) {
@@ -183,7 +187,7 @@ class TokensGuardrail final : public Guardrail {
     answer->counted = answer->exactCount(enc);
     if (answer->counted <= max_answer_) return OUTRIGGER_CONTINUE;
     return verdict(result, OUTRIGGER_VERDICT_DENY,
-                   "answer stopped at " + u(answer->counted) + " tokens (" + limits->encoding + "), over max_answer_tokens " +
+                   "answer stopped at " + u(answer->counted) + " tokens (" + std::string(enc.name()) + "), over max_answer_tokens " +
                        u(max_answer_));
   }
 
@@ -211,6 +215,8 @@ class TokensGuardrail final : public Guardrail {
     struct Call {
       std::string name, arguments;
     };
+    bool looked_up = false;
+    const BpeEncoding* encoding = nullptr;  // the model's; null: its tokens cannot be counted
     std::string content;
     std::vector<Call> calls;
     uint64_t counted = 0;  // at least the tokens of the text so far

@@ -2,7 +2,6 @@
 
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <pthread.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -752,16 +751,6 @@ class Connection {
   uint64_t reads_at_tick_ = 0, pings_ = 0;        // the heartbeat thread's
   int silent_ticks_ = 0;
 };
-
-// The first default candidate that is a socket now, else the first candidate (the error names it).
-std::string firstDefaultSocket() {
-  std::vector<std::string> candidates = defaultSocketCandidates();
-  for (const std::string& c : candidates) {
-    struct stat st;
-    if (::lstat(c.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) return c;
-  }
-  return candidates.front();
-}
 
 class Client::Impl {
  public:

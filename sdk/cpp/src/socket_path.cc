@@ -31,16 +31,20 @@ std::vector<std::string> defaultSocketCandidates() {
   return out;
 }
 
+std::string firstDefaultSocket() {
+  std::vector<std::string> candidates = defaultSocketCandidates();
+  for (const std::string& c : candidates) {
+    struct stat st;
+    if (::lstat(c.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) return c;
+  }
+  return candidates.front();
+}
+
 ResolvedSocket resolveSocketPath(const std::string& explicit_path) {
   if (!explicit_path.empty()) return {explicit_path, false};
   const char* env = std::getenv("OUTRIGGER_SOCKET");
   if (env && *env) return {env, false};
-  std::vector<std::string> candidates = defaultSocketCandidates();
-  for (const std::string& c : candidates) {
-    struct stat st;
-    if (::lstat(c.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) return {c, true};
-  }
-  return {candidates.front(), true};
+  return {firstDefaultSocket(), true};
 }
 
 std::vector<uid_t> trustedServerUids(const std::string& socket_path, std::optional<uid_t> expected) {

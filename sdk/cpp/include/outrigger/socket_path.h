@@ -14,6 +14,10 @@ namespace outrigger::client {
 // XDG_RUNTIME_DIR is absolute), /run/outrigger/outrigger.sock, /tmp/outrigger-<euid>/outrigger.sock.
 std::vector<std::string> defaultSocketCandidates();
 
+// The first default candidate that is a socket now, else the first candidate (an error names it).
+// A client looks again before each connection: a sidecar that starts later is still found.
+std::string firstDefaultSocket();
+
 struct ResolvedSocket {
   std::string path;
   bool is_default = false;  // came from the candidates, not from the caller or $OUTRIGGER_SOCKET
