@@ -11,6 +11,7 @@ namespace outrigger::wordllama {
 namespace {
 
 constexpr uint64_t kMaxHeaderBytes = 100u << 20;  // the format's own limit
+constexpr uint64_t kMaxColumns = 65536;
 
 // IEEE half to float: the exponent rebias handles normals; subnormals, zero, inf and NaN each
 // take their own branch.
@@ -51,13 +52,23 @@ bool readF16Table(const std::string& path, const std::string& tensor, Table* out
   if (!json::parse(std::string_view(bytes).substr(8, header_len), &d) || !d.IsObject() || !d.HasMember(tensor.c_str()))
     return *error = path + ": no tensor \"" + tensor + "\"", false;
   const auto& t = d[tensor.c_str()];
-  if (!t.IsObject() || !t.HasMember("dtype") || std::string_view(t["dtype"].GetString()) != "F16" ||
-      !t["shape"].IsArray() || t["shape"].Size() != 2 || !t["data_offsets"].IsArray() || t["data_offsets"].Size() != 2)
+  auto pair = [&](const char* name) {
+    if (!t.IsObject()) return false;
+    auto it = t.FindMember(name);
+    return it != t.MemberEnd() && it->value.IsArray() && it->value.Size() == 2 && it->value[0].IsUint64() &&
+           it->value[1].IsUint64();
+  };
+  auto dtype = t.IsObject() ? t.FindMember("dtype") : t.MemberEnd();
+  if (!t.IsObject() || dtype == t.MemberEnd() || !dtype->value.IsString() ||
+      std::string_view(dtype->value.GetString()) != "F16" || !pair("shape") || !pair("data_offsets"))
     return *error = path + ": \"" + tensor + "\" is not a 2-D F16 tensor", false;
   uint64_t rows = t["shape"][0].GetUint64(), cols = t["shape"][1].GetUint64();
   uint64_t begin = t["data_offsets"][0].GetUint64(), end = t["data_offsets"][1].GetUint64();
-  uint64_t data = 8 + header_len;
-  if (end < begin || end - begin != rows * cols * 2 || data + end > bytes.size())
+  uint64_t data = 8 + header_len, available = bytes.size() - data;
+  // Each bound is checked before it is multiplied or added, so no crafted header can wrap the
+  // sums below into a range that passes; an embedding wider than kMaxColumns is no word table.
+  if (cols == 0 || cols > kMaxColumns || rows > available / (cols * 2) || end < begin || end > available ||
+      end - begin != rows * cols * 2)
     return *error = path + ": tensor bytes do not match its shape", false;
   out->rows = rows;
   out->cols = cols;

@@ -89,7 +89,7 @@ std::string sentencePieceModelFrom(const rapidjson::Document& doc, std::string* 
     return {};
   }
   const auto& model = doc["model"];
-  if (!model.HasMember("type") || std::string_view(model["type"].GetString()) != "BPE" ||
+  if (!model.HasMember("type") || !model["type"].IsString() || std::string_view(model["type"].GetString()) != "BPE" ||
       !model.HasMember("byte_fallback") || !model["byte_fallback"].IsTrue() || !model.HasMember("vocab") ||
       !model["vocab"].IsObject()) {
     *error = "the model is not a byte-fallback BPE vocabulary";

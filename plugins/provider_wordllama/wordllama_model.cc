@@ -33,9 +33,31 @@ std::unique_ptr<WordLlamaModel> WordLlamaModel::load(const std::string& tokenize
   return m;
 }
 
+// The reference tokenizer matches its three special tokens in the raw text and encodes the text
+// between them as separate pieces, each with its own leading "▁"; SentencePiece never matches a
+// control piece, so the split is done here.
 bool WordLlamaModel::tokenize(std::string_view text, std::vector<int>* ids) const {
+  static constexpr std::string_view kSpecial[] = {"<unk>", "<s>", "</s>"};  // ids 0, 1, 2
   ids->clear();
-  return tokenizer_.Encode(text, ids).ok();
+  std::vector<int> piece_ids;
+  size_t segment = 0;
+  auto encodeUpTo = [&](size_t end) {
+    if (end == segment) return true;
+    if (!tokenizer_.Encode(text.substr(segment, end - segment), &piece_ids).ok()) return false;
+    ids->insert(ids->end(), piece_ids.begin(), piece_ids.end());
+    return true;
+  };
+  for (size_t at = text.find('<'); at != std::string_view::npos; at = text.find('<', at + 1)) {
+    for (int id = 0; id < 3; ++id) {
+      if (text.substr(at, kSpecial[id].size()) != kSpecial[id]) continue;
+      if (!encodeUpTo(at)) return false;
+      ids->push_back(id);
+      segment = at + kSpecial[id].size();
+      at = segment - 1;
+      break;
+    }
+  }
+  return encodeUpTo(text.size());
 }
 
 size_t WordLlamaModel::embed(std::string_view text, float* out) const {

@@ -34,9 +34,15 @@ texts[:0] = [
     "def f(x):\n    return x ** 2  # square", "SELECT * FROM users WHERE id = 42;", "naïve café Zürich",
     "ǅemal's coöperation", "\u00a0non-breaking\u00a0space", "100,000.50 $ vs €99", "ALL CAPS QUESTION?",
 ]
+# The three special tokens, which the reference matches in the raw text (HTML strikethrough, chat
+# templates pasted into a prompt).
+specials = [
+    "<s>old</s> new price", "hello </s> world", "what is <unk>?", "  <s>  x", "<s><s>", "a<unk>b",
+    "</s>", "x </s>", "<s", "</s <s>>", "<<s>>",
+]
 tok = Tokenizer.from_file(tok_file)
 with open(os.path.join(here, "data", "golden_token_ids.jsonl"), "w", encoding="utf-8") as f:
-    for t in texts[:3000]:
+    for t in texts[:3000] + specials:
         ids = tok.encode(t, add_special_tokens=False).ids
         f.write(json.dumps({"text": t, "ids": ids}, ensure_ascii=False) + "\n")
 

@@ -9,6 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "support/daemon_process.h"
+#include "safetensors_table.h"
+#include "sentencepiece_model.h"
 #include "wordllama_model.h"
 
 using outrigger::wordllama::WordLlamaModel;
@@ -41,7 +44,7 @@ std::vector<rapidjson::Document> lines(const std::string& name) {
 
 TEST_CASE("token ids equal the Hugging Face tokenizers library's on the whole corpus") {
   auto golden = lines("golden_token_ids.jsonl");
-  REQUIRE(golden.size() == 3000);
+  REQUIRE(golden.size() == 3011);
   size_t equal = 0;
   std::vector<int> ids;
   for (const auto& g : golden) {
@@ -87,4 +90,59 @@ TEST_CASE("a paraphrase is closer than a question about something else") {
   }
   CHECK(ab > 0.95);
   CHECK(ac < ab - 0.2);
+}
+
+namespace {
+
+// A .safetensors file holding one tensor described by `header`, followed by `data_bytes` bytes.
+std::string safetensorsFile(const std::string& header, size_t data_bytes) {
+  static const std::string dir = outrigger::testing::makeTempDir();
+  std::string path = dir + "/" + std::to_string(std::hash<std::string>()(header)) + ".safetensors";
+  std::ofstream out(path, std::ios::binary);
+  uint64_t len = header.size();
+  out.write(reinterpret_cast<const char*>(&len), 8);
+  out << header << std::string(data_bytes, '\0');
+  return path;
+}
+
+}  // namespace
+
+TEST_CASE("a weights file whose header lies about its tensor is refused, never read out of bounds") {
+  using outrigger::wordllama::readF16Table;
+  outrigger::wordllama::Table table;
+  std::string error;
+  SECTION("a well-formed table loads") {
+    CHECK(readF16Table(safetensorsFile(R"({"w":{"dtype":"F16","shape":[2,3],"data_offsets":[0,12]}})", 12), "w",
+                       &table, &error));
+    CHECK((table.rows == 2 && table.cols == 3 && table.values.size() == 6));
+  }
+  SECTION("the dtype is not a string") {
+    CHECK_FALSE(readF16Table(safetensorsFile(R"({"w":{"dtype":5,"shape":[2,3],"data_offsets":[0,12]}})", 12), "w",
+                             &table, &error));
+  }
+  SECTION("the shape or offsets are missing or not numbers") {
+    CHECK_FALSE(readF16Table(safetensorsFile(R"({"w":{"dtype":"F16","data_offsets":[0,12]}})", 12), "w", &table, &error));
+    CHECK_FALSE(readF16Table(safetensorsFile(R"({"w":{"dtype":"F16","shape":[2,"3"],"data_offsets":[0,12]}})", 12), "w",
+                             &table, &error));
+  }
+  SECTION("offsets that wrap past the end of the file") {
+    CHECK_FALSE(readF16Table(
+        safetensorsFile(
+            R"({"w":{"dtype":"F16","shape":[32000,256],"data_offsets":[18446744073693167480,18446744073709551480]}})", 64),
+        "w", &table, &error));
+  }
+  SECTION("a shape whose byte count wraps to the offsets' span") {
+    CHECK_FALSE(readF16Table(
+        safetensorsFile(R"({"w":{"dtype":"F16","shape":[32000,72057594037927937],"data_offsets":[0,64000]}})", 64000),
+        "w", &table, &error));
+  }
+  CHECK(table.values.size() <= 6);
+}
+
+TEST_CASE("a tokenizer description whose model type is not a string is refused") {
+  rapidjson::Document doc;
+  doc.Parse(R"({"model":{"type":1,"byte_fallback":true,"vocab":{}}})");
+  std::string error;
+  CHECK(outrigger::wordllama::sentencePieceModelFrom(doc, &error).empty());
+  CHECK_FALSE(error.empty());
 }
