@@ -11,8 +11,8 @@
 namespace outrigger::semantic {
 
 // What the guard compares: the query's negation words (normalised: "don't" -> "not") and its
-// numbers (digits with separators dropped; "one".."twenty", "hundred", "thousand" as digits),
-// each sorted.
+// numbers (digits with separators dropped; "one".."twenty", "hundred", "thousand" as digits)
+// with the operators between them. Negations are sorted; numbers keep the text's order.
 struct QueryMarks {
   std::vector<std::string> negations;
   std::vector<std::string> numbers;

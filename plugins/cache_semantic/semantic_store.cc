@@ -125,6 +125,8 @@ std::vector<std::pair<float, size_t>> SemanticStore::nearestApprox(Partition* p,
   return near;
 }
 
+constexpr float kRoundingSlack = 1e-5f;
+
 Match SemanticStore::find(const std::string& key, const float* vector, const QueryMarks& marks, float threshold,
                           uint64_t now_ns, bool guard) {
   Match m;
@@ -152,7 +154,9 @@ Match SemanticStore::find(const std::string& key, const float* vector, const Que
     float similarity = 1.0f - distance;
     if (!m.found_any) m.best_similarity = similarity;
     m.found_any = true;
-    if (similarity < threshold) break;
+    // A float dot product of a unit vector with itself can come out at 0.99999994: within the
+    // sum's rounding of the threshold counts as reaching it, or at 1.0 the same question missed.
+    if (similarity < threshold - kRoundingSlack) break;
     if (std::string_view why = guard ? guardRefusal(marks, e->marks) : std::string_view(); !why.empty()) {
       if (m.refused_by.empty()) m.refused_by = why;
       continue;

@@ -191,6 +191,7 @@ TEST_CASE("a threshold per route applies: at 1.0 only an identical question hits
   rig.answers({"one", "two"});
   ask(rig, "t", "How do I reset my password?");
   CHECK(ask(rig, "t", "How can I reset my password?").content == "two");
+  CHECK(ask(rig, "t", "How do I reset my password?").content == "one");
   CHECK(rig.upstreamCalls() == 2);
 }
 

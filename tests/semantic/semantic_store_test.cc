@@ -91,6 +91,32 @@ TEST_CASE("a candidate under the threshold is a miss, and its similarity is stil
   CHECK(store.find("p", q.data(), marksOf("q"), 0.89f, kNow).hit);
 }
 
+TEST_CASE("at a threshold of 1.0 the same vector is a hit, whatever its sum's rounding") {
+  SemanticStore store(limits());
+  for (int seed = 1; seed <= 50; ++seed) {
+    auto v = unitVector(seed);
+    std::string key = "p" + std::to_string(seed);
+    REQUIRE(store.add(key, v.data(), "q", marksOf("q"), answer("x"), kLater));
+    INFO("seed " << seed);
+    CHECK(store.find(key, v.data(), marksOf("q"), 1.0f, kNow).hit);
+  }
+}
+
+TEST_CASE("the guard refuses numbers and operators in another order") {
+  const std::pair<const char*, const char*> different[] = {
+      {"What is 10 / 2?", "What is 2 / 10?"},
+      {"Is 5 > 3?", "Is 3 > 5?"},
+      {"12 * 7 + 3", "12 + 7 * 3"},
+      {"10 divided by 2", "2 divided by 10"},
+      {"What is 2^10?", "What is 10^2?"},
+  };
+  for (const auto& [a, b] : different) {
+    INFO(a << " / " << b);
+    CHECK(guardRefusal(marksOf(a), marksOf(b)) == "number");
+  }
+  CHECK(guardRefusal(marksOf("flights from 3 to 5 pm"), marksOf("Flights from 3 to 5 PM?")).empty());
+}
+
 TEST_CASE("the guard refuses a candidate that differs in a negation word or a number") {
   SemanticStore store(limits());
   auto v = unitVector(4);
