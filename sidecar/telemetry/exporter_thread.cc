@@ -133,17 +133,21 @@ bool ExporterThread::enqueue(Queued item) {
 
 void ExporterThread::onWake(uv_async_t* handle) {
   auto* self = static_cast<ExporterThread*>(handle->data);
-  self->exportQueued();
+  // Workers that outpace the exporters refill the ring as fast as it drains: at most a ring's
+  // worth per turn, then the loop runs its timers (commits, retention, flushes), transfers and
+  // posts, and comes straight back.
+  if (self->exportQueued(self->capacity_)) uv_async_send(&self->wake_);
   self->keepDraining();
 }
 
-void ExporterThread::exportQueued() {
-  for (Queued item; ring_.pop(&item); item = {}) {
+bool ExporterThread::exportQueued(int64_t limit) {
+  for (Queued item; limit > 0 && ring_.pop(&item); item = {}, --limit) {
     queued_.fetch_sub(1, std::memory_order_relaxed);
     queued_bytes_.fetch_sub(item.bytes, std::memory_order_relaxed);
     if (item.record) exportOne(*item.record);
     else if (item.feedback) exportFeedback(*item.feedback);
   }
+  return limit == 0 && queued_.load(std::memory_order_relaxed) > 0;
 }
 
 // Records queued without a wake-up after this one are drained by the timer; a record counted
@@ -165,7 +169,7 @@ void ExporterThread::keepDraining() {
 void ExporterThread::onDrainTimer(uv_timer_t* timer) {
   auto* self = static_cast<ExporterThread*>(timer->data);
   bool had_work = self->queued_.load(std::memory_order_relaxed) > 0;
-  self->exportQueued();
+  if (self->exportQueued(self->capacity_)) uv_async_send(&self->wake_);
   if (had_work || ++self->quiet_ticks_ < kQuietTicks) {
     if (had_work) self->quiet_ticks_ = 0;
     return;

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <vector>
 
@@ -96,7 +97,9 @@ class ExporterThread {
     int64_t bytes = 0;
   };
   bool enqueue(Queued item);  // [any] false when full or stopping (the caller counts the drop)
-  void exportQueued();        // exporter thread: everything the ring holds
+  // Exporter thread: what the ring holds, at most `limit` items. Returns whether it stopped at
+  // the limit with items left.
+  bool exportQueued(int64_t limit = INT64_MAX);
   void exportOne(RequestRecord& record);
   void keepDraining();  // exporter thread: drain on the timer while records are queued
   static void onWake(uv_async_t* handle);
