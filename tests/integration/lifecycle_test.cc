@@ -187,6 +187,23 @@ TEST_CASE("a plugin that overflows a worker's stack is reported too, from the th
   CHECK(log.find("overflow_start.so") != std::string::npos);  // the backtrace names the library
 }
 
+TEST_CASE("an allocation no machine can meet throws std::bad_alloc in a plugin: the daemon keeps serving") {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  return;  // a sanitizer's allocator reports the request instead of failing it
+#endif
+  DaemonProcess d(withCrashingPlugins(basicConfig(
+      "mode = \"echo\"", "[instances.huge]\ntype = \"provider.fx_huge_alloc_start\"\n[routes.huge]\nprovider = \"huge\"\n")));
+  REQUIRE(d.waitReady());
+  client::Client c(at(d));
+  client::ChatRequest r = ask("allocate");
+  r.model = "huge";
+  auto failed = c.chat(r);
+  CHECK_FALSE(failed.ok());
+  auto served = c.chat(ask("still there?"));
+  REQUIRE(served.ok());
+  CHECK(served.value().content == "still there?");
+}
+
 TEST_CASE("a SIGHUP while the first chain is built does not kill the daemon, and reloads once it serves") {
   // basicConfig's two workers each create the slow provider: the first chain takes 2 s.
   DaemonProcess d(withCrashingPlugins(basicConfig(
