@@ -15,10 +15,13 @@ struct AdminServer::Handler {
 };
 
 namespace {
-union AdminSocket {
-  uv_handle_t handle;
-  uv_tcp_t tcp;
-  uv_pipe_t pipe;
+struct AdminSocket {
+  union {
+    uv_handle_t handle;
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+  };
+  std::shared_ptr<size_t> open;  // the server's count, given back when the socket is freed
 };
 }  // namespace
 
@@ -43,7 +46,16 @@ AdminServer::AdminServer(uv_loop_t* loop, AdminSources sources)
 AdminServer::~AdminServer() = default;
 
 void AdminServer::accept(int fd, bool is_unix) {
+  if (*open_ >= kMaxConnections) {
+    ::close(fd);
+    static RateLimitedLog log;
+    log.write(LogLevel::kWarn, "admin",
+              "closed a connection: " + std::to_string(kMaxConnections) + " admin connections are open");
+    return;
+  }
   auto* s = new AdminSocket;
+  s->open = open_;
+  ++*open_;
   int rc;
   if (is_unix) {
     uv_pipe_init(ctx_.loop, &s->pipe, 0);
@@ -52,7 +64,11 @@ void AdminServer::accept(int fd, bool is_unix) {
     uv_tcp_init(ctx_.loop, &s->tcp);
     rc = uv_tcp_open(&s->tcp, fd);
   }
-  auto free_socket = [](uv_handle_t* h) { delete reinterpret_cast<AdminSocket*>(h); };
+  auto free_socket = [](uv_handle_t* h) {
+    auto* socket = reinterpret_cast<AdminSocket*>(h);
+    --*socket->open;
+    delete socket;
+  };
   if (rc != 0) {
     ::close(fd);
     uv_close(&s->handle, free_socket);

@@ -9,6 +9,8 @@
 //   GET /, /dashboard  the dashboard page, which reads the endpoints above (dashboard_page.h)
 #pragma once
 
+#include <memory>
+
 #include <h2o.h>
 #include <uv.h>
 
@@ -42,7 +44,13 @@ class AdminServer {
   AdminServer(const AdminServer&) = delete;
   AdminServer& operator=(const AdminServer&) = delete;
 
-  // Serves a connected socket (from an HttpListener on the same loop).
+  // Connections served at once; one past it is closed at accept. Probes, a scraper and a
+  // browser's dashboard need a handful; the cap keeps a crowd from taking the descriptors and
+  // memory the fronts and upstreams rely on (the daemon's reserve, daemon.cc).
+  static constexpr size_t kMaxConnections = 64;
+
+  // Serves a connected socket (from an HttpListener on the same loop), or closes it when
+  // kMaxConnections are open.
   void accept(int fd, bool is_unix);
   // Whether a request naming `host` (its Host header) is answered: see admin_server.cc.
   bool hostAllowed(std::string_view host) const;
@@ -57,6 +65,9 @@ class AdminServer {
   h2o_globalconf_t config_;
   h2o_context_t ctx_;
   h2o_accept_ctx_t accept_ctx_;
+  // Open connections; shared with each socket's close callback, which may run after this
+  // server is gone (the loop closes what is left).
+  std::shared_ptr<size_t> open_ = std::make_shared<size_t>(0);
 };
 
 }  // namespace outrigger::http

@@ -131,3 +131,35 @@ TEST_CASE("slow-loris crowds and connection floods on both fronts at once: other
   CHECK(adminMetric(d, "outrigger_socket_handshake_timeouts_total") >= kFloodPerFront);
   CHECK(d.alive());
 }
+
+TEST_CASE("the admin server serves at most 64 connections at once: one more is closed, a freed slot is reused") {
+  DaemonProcess d(crowdConfig());
+  REQUIRE(d.waitReady());
+  int port = adminPort(d);
+  REQUIRE(port != 0);
+  const std::string probe = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  std::vector<std::unique_ptr<Tcp>> held;
+  for (int i = 0; i < 64; ++i) {
+    held.push_back(std::make_unique<Tcp>(port));
+    REQUIRE(held.back()->send(probe));
+    REQUIRE(held.back()->responses(1, 5s).rfind("HTTP/1.1 200", 0) == 0);  // served, kept alive
+  }
+  Tcp extra(port);
+  extra.send(probe);
+  bool closed = false;
+  std::string reply = extra.readUntil([](const std::string&) { return false; }, 5s, &closed);
+  CHECK(closed);
+  CHECK(reply.empty());
+
+  held.pop_back();  // the server sees the close and frees the slot
+  std::string answered;
+  for (int i = 0; i < 50 && answered.empty(); ++i) {
+    std::this_thread::sleep_for(20ms);
+    Tcp again(port);
+    again.send(probe);
+    answered = again.responses(1, 2s);
+  }
+  CHECK(answered.rfind("HTTP/1.1 200", 0) == 0);
+  client::Client sdk(at(d));
+  CHECK(sdk.chat(ask("still serving")).ok());
+}
