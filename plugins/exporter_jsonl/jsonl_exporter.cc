@@ -8,6 +8,7 @@
 #include <outrigger/plugin.hpp>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <rapidjson/document.h>
@@ -285,12 +286,22 @@ class JsonlExporter final : public Exporter {
 
   outrigger_status writePending(uint64_t counted_by_host) {
     if (pending_.empty()) return OUTRIGGER_OK;
+    // A file removed or replaced under us (a cleaner, a log shipper's rename) would take the
+    // lines for good: the path is opened again.
+    if (fd_ >= 0 && replacedUnderUs()) {
+      ::close(fd_);
+      fd_ = -1;
+      torn_ = false;  // a torn line stays in the file that went
+    }
     if (fd_ < 0 && !reopen()) return dropPending(counted_by_host);
     // Checked once the file is open, so one just opened (near the bound since a restart) rotates too.
     if (written_ + pending_.size() > max_file_bytes_ && written_ > 0) {
       rotate();
       if (!reopen()) return dropPending(counted_by_host);
     }
+    if (torn_) pending_.insert(pending_.begin(), '\n');  // ends a torn line it could not remove
+    struct stat before {};
+    const bool sized = ::fstat(fd_, &before) == 0;
     const char* p = pending_.data();
     size_t n = pending_.size();
     while (n) {
@@ -298,12 +309,16 @@ class JsonlExporter final : public Exporter {
       if (k < 0) {
         if (errno == EINTR) continue;
         reportFailure("write " + path_ + ": " + std::strerror(errno));
+        // A full disk takes part of the buffer first: the torn line goes, or the next line
+        // would be appended to it and both be lost.
+        if (p != pending_.data() && !(sized && ::ftruncate(fd_, before.st_size) == 0)) torn_ = true;
         return dropPending(counted_by_host);
       }
       p += k;
       n -= static_cast<size_t>(k);
     }
     written_ += pending_.size();
+    torn_ = false;
     pending_.clear();
     pending_records_ = 0;
     return OUTRIGGER_OK;
@@ -314,6 +329,13 @@ class JsonlExporter final : public Exporter {
     pending_.clear();
     pending_records_ = 0;
     return OUTRIGGER_E_INTERNAL;
+  }
+
+  bool replacedUnderUs() const {
+    struct stat open_file {}, at_path {};
+    if (::fstat(fd_, &open_file) != 0) return true;
+    if (::stat(path_.c_str(), &at_path) != 0) return true;
+    return open_file.st_ino != at_path.st_ino || open_file.st_dev != at_path.st_dev;
   }
 
   void checkWritable() const {
@@ -351,6 +373,7 @@ class JsonlExporter final : public Exporter {
   void rotate() {
     ::close(fd_);
     fd_ = -1;
+    torn_ = false;
     for (uint32_t i = max_files_ - 1; i >= 1; --i) {
       std::string from = i == 1 ? path_ : path_ + "." + std::to_string(i - 1);
       std::string to = path_ + "." + std::to_string(i);
@@ -378,6 +401,7 @@ class JsonlExporter final : public Exporter {
   uint32_t max_files_ = 5;
   uint64_t buffer_bytes_ = 0;
   int fd_ = -1;  // -1 until the first record, and after a failed open
+  bool torn_ = false;  // the file ends in part of a line that could not be removed
   uint64_t next_open_ns_ = 0;     // host clock: no open is tried before
   uint64_t open_backoff_ns_ = 0;  // 0: the last open succeeded
   uint64_t failure_logged_ns_ = 0;

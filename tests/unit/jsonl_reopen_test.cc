@@ -3,6 +3,10 @@
 // failures logged at most once a minute.
 #include <catch2/catch.hpp>
 
+#include <rapidjson/document.h>
+#include <signal.h>
+#include <sys/resource.h>
+
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -113,4 +117,49 @@ TEST_CASE("jsonl: failures are logged at once, then at most once a minute with h
   size_t summed = 0;
   for (const auto& [level, text] : g_logs) summed += text.find("(5 more failures since the last report)") != std::string::npos;
   CHECK(summed == 1);
+}
+
+TEST_CASE("jsonl: a file removed with its folder while open is created again at the next write") {
+  ReopeningJsonl log;
+  REQUIRE(log.write() == OUTRIGGER_OK);
+  REQUIRE(log.lines(log.path) == 1);
+  std::filesystem::remove_all(log.dir);
+  std::filesystem::create_directories(log.dir);
+  CHECK(log.write() == OUTRIGGER_OK);
+  CHECK(log.lines(log.path) == 1);
+  std::filesystem::rename(log.path, log.path + ".shipped");  // a log shipper takes it
+  CHECK(log.write() == OUTRIGGER_OK);
+  CHECK(log.lines(log.path) == 1);
+  CHECK(log.lines(log.path + ".shipped") == 1);
+}
+
+TEST_CASE("jsonl: a write the disk cuts short leaves no torn line for the next record to join") {
+  ReopeningJsonl log;
+  REQUIRE(log.write() == OUTRIGGER_OK);
+  const auto size = std::filesystem::file_size(log.path);
+  // The file may grow by 100 bytes: a 600-byte line is cut there, and the write then fails.
+  struct sigaction ignore {}, old {};
+  ignore.sa_handler = SIG_IGN;
+  ::sigaction(SIGXFSZ, &ignore, &old);
+  rlimit before{};
+  ::getrlimit(RLIMIT_FSIZE, &before);
+  rlimit small = before;
+  small.rlim_cur = size + 100;
+  REQUIRE(::setrlimit(RLIMIT_FSIZE, &small) == 0);
+  log.record.message = std::string(600, 'm');
+  CHECK(log.write() == OUTRIGGER_E_INTERNAL);
+  ::setrlimit(RLIMIT_FSIZE, &before);
+  ::sigaction(SIGXFSZ, &old, nullptr);
+  CHECK(std::filesystem::file_size(log.path) == size);
+  log.record.message = "after";
+  CHECK(log.write() == OUTRIGGER_OK);
+  std::ifstream in(log.path);
+  size_t parsed = 0;
+  for (std::string line; std::getline(in, line);) {
+    rapidjson::Document d;
+    d.Parse(line.c_str());
+    CHECK_FALSE(d.HasParseError());
+    parsed += !d.HasParseError();
+  }
+  CHECK(parsed == 2);
 }
