@@ -288,7 +288,7 @@ class JsonlExporter final : public Exporter {
     if (pending_.empty()) return OUTRIGGER_OK;
     // A file removed or replaced under us (a cleaner, a log shipper's rename) would take the
     // lines for good: the path is opened again.
-    if (fd_ >= 0 && replacedUnderUs()) {
+    if (fd_ >= 0 && host().nowNs() >= next_replaced_check_ns_ && replacedUnderUs()) {
       ::close(fd_);
       fd_ = -1;
       torn_ = false;  // a torn line stays in the file that went
@@ -300,8 +300,6 @@ class JsonlExporter final : public Exporter {
       if (!reopen()) return dropPending(counted_by_host);
     }
     if (torn_) pending_.insert(pending_.begin(), '\n');  // ends a torn line it could not remove
-    struct stat before {};
-    const bool sized = ::fstat(fd_, &before) == 0;
     const char* p = pending_.data();
     size_t n = pending_.size();
     while (n) {
@@ -311,7 +309,11 @@ class JsonlExporter final : public Exporter {
         reportFailure("write " + path_ + ": " + std::strerror(errno));
         // A full disk takes part of the buffer first: the torn line goes, or the next line
         // would be appended to it and both be lost.
-        if (p != pending_.data() && !(sized && ::ftruncate(fd_, before.st_size) == 0)) torn_ = true;
+        if (p != pending_.data()) {
+          off_t end = ::lseek(fd_, 0, SEEK_END);  // appended: the torn part is the file's tail
+          off_t torn = static_cast<off_t>(p - pending_.data());
+          if (end < torn || ::ftruncate(fd_, end - torn) != 0) torn_ = true;
+        }
         return dropPending(counted_by_host);
       }
       p += k;
@@ -331,7 +333,9 @@ class JsonlExporter final : public Exporter {
     return OUTRIGGER_E_INTERNAL;
   }
 
-  bool replacedUnderUs() const {
+  // At most once a second: two stats per write would cost more than the write.
+  bool replacedUnderUs() {
+    next_replaced_check_ns_ = host().nowNs() + kReplacedCheckNs;
     struct stat open_file {}, at_path {};
     if (::fstat(fd_, &open_file) != 0) return true;
     if (::stat(path_.c_str(), &at_path) != 0) return true;
@@ -401,7 +405,9 @@ class JsonlExporter final : public Exporter {
   uint32_t max_files_ = 5;
   uint64_t buffer_bytes_ = 0;
   int fd_ = -1;  // -1 until the first record, and after a failed open
-  bool torn_ = false;  // the file ends in part of a line that could not be removed
+  bool torn_ = false;
+  uint64_t next_replaced_check_ns_ = 0;
+  static constexpr uint64_t kReplacedCheckNs = 1000000000ull;  // the file ends in part of a line that could not be removed
   uint64_t next_open_ns_ = 0;     // host clock: no open is tried before
   uint64_t open_backoff_ns_ = 0;  // 0: the last open succeeded
   uint64_t failure_logged_ns_ = 0;
