@@ -143,7 +143,9 @@ class SqliteExporter final : public Exporter {
  private:
   outrigger_status afterWrite() {
     // Without a timer (a host without instance loops) every record commits on its own.
-    if (!timer_running_ || writer_->uncommitted() >= batch_records_) return commit();
+    // A batch waits in memory until its commit: records of large captured content commit early.
+    if (!timer_running_ || writer_->uncommitted() >= batch_records_ || writer_->uncommittedBytes() >= kBatchBytes)
+      return commit();
     return OUTRIGGER_OK;
   }
 
@@ -198,6 +200,7 @@ class SqliteExporter final : public Exporter {
   // index whether it holds a hundred records or ten thousand.
   uint32_t commit_interval_ms_ = 1000;
   uint32_t batch_records_ = 20000;
+  static constexpr size_t kBatchBytes = 32u << 20;
   uint32_t retention_interval_ms_ = 1000;
   uint32_t since_retention_ms_ = 0;
   Retention retention_{static_cast<int64_t>(7 * 24 * 3600e9), 256ull << 20};

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "json_buffer.h"
+#include "pending_rows.h"
 
 namespace outrigger::traces {
 namespace {
@@ -124,6 +125,8 @@ constexpr char kInsertFeedback[] =
     "INSERT INTO feedback (trace_id, score, comment, received_unix_ns, tenant, user, session)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 
+enum : int { kRequestRow, kFeedbackRow };  // which statement a pending row is for
+
 }  // namespace
 
 struct TraceWriter::Statements {
@@ -165,31 +168,54 @@ bool TraceWriter::begin(std::string* error) {
   return true;
 }
 
+// The batch goes in one transaction, begun here: the write lock is held while it is inserted,
+// not from its first record on (pending_rows.h).
 bool TraceWriter::commit(std::string* error) {
-  if (!in_transaction_) return true;
-  if (!execute(db_.get(), "COMMIT", error)) {
-    std::string ignored;
-    execute(db_.get(), "ROLLBACK", &ignored);
+  if (pending_.rows() == 0 && !in_transaction_) return true;
+  if (!begin(error)) return losePending(error, "");
+  sqlite3* db = db_.get();
+  size_t failed_rows = 0;
+  bool rolled_back = false;
+  std::string insert_error;
+  pending_.replay(
+      [&](int row) -> Statement& { return row == kRequestRow ? statements_->request : statements_->feedback; },
+      [&](Statement& s) {
+        if (s.run()) return true;
+        if (insert_error.empty()) insert_error = std::string("insert: ") + sqlite3_errmsg(db);
+        // Some insert errors (SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM) make SQLite roll the whole
+        // transaction back: the rows inserted before it in the batch are gone too.
+        if (sqlite3_get_autocommit(db)) return !(rolled_back = true);
+        ++failed_rows;
+        return true;
+      });
+  if (rolled_back) {
     in_transaction_ = false;
-    lost_.fetch_add(uncommitted_, std::memory_order_relaxed);
-    *error += " (" + std::to_string(uncommitted_) + " records lost)";
-    uncommitted_ = 0;
-    return false;
+    *error = insert_error;
+    return losePending(error, "the transaction was rolled back: ");
+  }
+  if (!execute(db, "COMMIT", error)) {
+    std::string ignored;
+    execute(db, "ROLLBACK", &ignored);
+    in_transaction_ = false;
+    return losePending(error, "");
   }
   in_transaction_ = false;
+  pending_.clear(kKeptPendingBytes);
   uncommitted_ = 0;
   resetLogIfLong();
-  return true;
+  if (failed_rows == 0) return true;
+  lost_.fetch_add(failed_rows, std::memory_order_relaxed);
+  *error = insert_error + " (" + std::to_string(failed_rows) + " records lost)";
+  return false;
 }
 
-// Some insert errors (SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM) make SQLite roll the whole
-// transaction back: the records inserted before it in the batch are gone too.
-void TraceWriter::noteRolledBack(std::string* error) {
-  if (!in_transaction_ || !sqlite3_get_autocommit(db_.get())) return;
-  in_transaction_ = false;
+// The batch could not be stored: its records were reported written, so they are counted here.
+bool TraceWriter::losePending(std::string* error, const char* why) {
   lost_.fetch_add(uncommitted_, std::memory_order_relaxed);
-  *error += " (the transaction was rolled back: " + std::to_string(uncommitted_) + " earlier records lost)";
+  *error += " (" + std::string(why) + std::to_string(uncommitted_) + " records lost)";
+  pending_.clear(kKeptPendingBytes);
   uncommitted_ = 0;
+  return false;
 }
 
 // A writer that never pauses keeps the log from starting over (checkpointer.h): past the reset
@@ -201,44 +227,45 @@ void TraceWriter::resetLogIfLong() {
 }
 
 bool TraceWriter::writeRequest(const outrigger_record_view& r, bool content, std::string* error) {
-  if (!begin(error)) return false;
+  (void)error;
   bool traced = r.hdr.struct_size >= OUTRIGGER_SIZE_THROUGH(outrigger_record_view, answer_tool_call_count);
   bool priced_tail = r.hdr.struct_size >= OUTRIGGER_SIZE_THROUGH(outrigger_record_view, cost_unpriced);
   const outrigger_metadata_view* m = r.metadata;
 
-  Statement& s = statements_->request;
+  PendingRows& s = pending_;
+  s.begin(kRequestRow);
   static thread_local RowJson row;
-  s.textUntilRun(1, text(r.trace_id));
+  s.text(1, text(r.trace_id));
   s.integer(37, traceKey(text(r.trace_id)));
-  s.textUntilRun(2, traced ? text(r.root_span_id) : std::string_view());
-  s.textUntilRun(3, traced ? text(r.root_parent_span_id) : std::string_view());
+  s.text(2, traced ? text(r.root_span_id) : std::string_view());
+  s.text(3, traced ? text(r.root_parent_span_id) : std::string_view());
   s.integer(4, static_cast<int64_t>(r.start_unix_ns));
   s.integer(5, static_cast<int64_t>(r.duration_ns / 1000));
   s.integer(6, static_cast<int64_t>(r.time_to_first_chunk_ns / 1000));
-  s.textUntilRun(7, text(r.route));
-  s.textUntilRun(8, text(r.provider));
-  s.textUntilRun(9, text(r.model));
-  s.textUntilRun(10, codeName(r.code));
-  s.textUntilRun(11, text(r.origin));
-  s.textUntilRun(12, text(r.message));
-  s.textUntilRun(13, text(r.finish_reason));
+  s.text(7, text(r.route));
+  s.text(8, text(r.provider));
+  s.text(9, text(r.model));
+  s.text(10, codeName(r.code));
+  s.text(11, text(r.origin));
+  s.text(12, text(r.message));
+  s.text(13, text(r.finish_reason));
   s.integer(14, r.stream);
   s.integer(15, r.cache_hit);
   if (m) {
-    s.textUntilRun(16, text(m->tenant));
-    s.textUntilRun(17, text(m->user));
-    s.textUntilRun(18, text(m->session));
-    s.textUntilRun(19, text(m->request_id));
-    s.textUntilRun(20, text(m->prompt_id));
-    s.textUntilRun(21, text(m->prompt_version));
+    s.text(16, text(m->tenant));
+    s.text(17, text(m->user));
+    s.text(18, text(m->session));
+    s.text(19, text(m->request_id));
+    s.text(20, text(m->prompt_id));
+    s.text(21, text(m->prompt_version));
     JsonText& tags = row.tags.reset();
     tags.w.StartObject();
     for (size_t i = 0; i < m->tag_count; ++i) tags.key(text(m->tags[i].key)), tags.str(text(m->tags[i].value));
     tags.w.EndObject();
-    s.textUntilRun(22, tags.view());
+    s.text(22, tags.view());
   } else {
-    for (int at = 16; at <= 21; ++at) s.textUntilRun(at, "");
-    s.textUntilRun(22, "{}");
+    for (int at = 16; at <= 21; ++at) s.text(at, "");
+    s.text(22, "{}");
   }
   s.integer(23, r.usage.prompt_tokens);
   s.integer(24, r.usage.completion_tokens);
@@ -262,35 +289,32 @@ bool TraceWriter::writeRequest(const outrigger_record_view& r, bool content, std
   }
   verdicts.w.EndArray();
   s.integer(30, flags);
-  s.textUntilRun(31, verdicts.view());
+  s.text(31, verdicts.view());
   JsonText& spans = row.spans.reset();
   writeSpans(spans, r, traced);
-  s.textUntilRun(32, spans.view());
+  s.text(32, spans.view());
   int32_t capture = traced && content ? r.capture : OUTRIGGER_CAPTURE_NONE;
-  s.textUntilRun(33, captureName(capture));
+  s.text(33, captureName(capture));
   if (capture != OUTRIGGER_CAPTURE_NONE) {
     JsonText& prompt = row.prompt.reset();
     writePrompt(prompt, r);
-    s.textUntilRun(34, prompt.view());
-    if (capture == OUTRIGGER_CAPTURE_FULL) s.textUntilRun(35, text(r.answer));
+    s.text(34, prompt.view());
+    if (capture == OUTRIGGER_CAPTURE_FULL) s.text(35, text(r.answer));
     if (r.answer_tool_call_count) {
       JsonText& calls = row.calls.reset();
       writeToolCalls(calls, r.answer_tool_calls, r.answer_tool_call_count);
-      s.textUntilRun(36, calls.view());
+      s.text(36, calls.view());
     }
   }
-  if (!s.run()) {
-    *error = std::string("insert request: ") + sqlite3_errmsg(db_.get());
-    noteRolledBack(error);
-    return false;
-  }
+  s.end();
   ++uncommitted_;
   return true;
 }
 
 bool TraceWriter::writeFeedback(const outrigger_feedback_view& f, std::string* error) {
-  if (!begin(error)) return false;
-  Statement& s = statements_->feedback;
+  (void)error;
+  PendingRows& s = pending_;
+  s.begin(kFeedbackRow);
   s.text(1, text(f.trace_id));
   s.real(2, f.score);
   s.text(3, text(f.comment));
@@ -298,11 +322,7 @@ bool TraceWriter::writeFeedback(const outrigger_feedback_view& f, std::string* e
   s.text(5, f.metadata ? text(f.metadata->tenant) : std::string_view());
   s.text(6, f.metadata ? text(f.metadata->user) : std::string_view());
   s.text(7, f.metadata ? text(f.metadata->session) : std::string_view());
-  if (!s.run()) {
-    *error = std::string("insert feedback: ") + sqlite3_errmsg(db_.get());
-    noteRolledBack(error);
-    return false;
-  }
+  s.end();
   ++uncommitted_;
   return true;
 }
@@ -351,6 +371,15 @@ bool TraceWriter::enforce(const Retention& retention, int64_t now_unix_ns, Reten
     return true;
   }
   if (!commit(error) || !begin(error)) return false;
+  // A delete SQLite rolled back by itself (a full disk) ended the transaction: the next commit
+  // must not find one open that is not.
+  struct EndedBySqlite {
+    bool& open;
+    sqlite3* db;
+    ~EndedBySqlite() {
+      if (open && sqlite3_get_autocommit(db)) open = false;
+    }
+  } ended_by_sqlite{in_transaction_, db};
   const int64_t chunk = max_rows ? static_cast<int64_t>(max_rows) : 1000;
   const uint64_t deleted_before = result->requests_deleted + result->feedback_deleted;
   auto budget_left = [&] {

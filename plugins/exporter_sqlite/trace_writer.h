@@ -1,5 +1,6 @@
 // Writes finished-request records and feedback into the trace store (sidecar/traces), batching
-// them in one open transaction that commit() ends, and keeps the store within its retention.
+// them in memory until commit() inserts them in one transaction, and keeps the store within its
+// retention.
 //
 // Thread: one caller at a time (the exporter thread). Commits append to the write-ahead log;
 // copying it into the file (and its fsyncs) happens on the checkpointer's thread; a commit waits
@@ -14,6 +15,7 @@
 #include <string>
 
 #include "checkpointer.h"
+#include "pending_rows.h"
 #include "traces/trace_store.h"
 
 namespace outrigger::traces {
@@ -47,17 +49,19 @@ class TraceWriter {
                                            std::string* error);
   ~TraceWriter();
 
-  // Adds the record's rows to the open transaction, beginning one when none is open. `content`:
-  // as open's, for this record (writers shared by instances of different configs).
+  // Adds the record's row to the batch the next commit inserts. `content`: as open's, for this
+  // record (writers shared by instances of different configs).
   bool writeRequest(const outrigger_record_view& record, bool content, std::string* error);
   bool writeRequest(const outrigger_record_view& record, std::string* error) {
     return writeRequest(record, content_, error);
   }
   bool writeFeedback(const outrigger_feedback_view& feedback, std::string* error);
-  // Commits the open transaction; true when none was open.
+  // Inserts the batch in one transaction; true when there was none. The store's write lock is
+  // held only meanwhile, so other writers of the file (a second daemon) wait milliseconds.
   bool commit(std::string* error);
-  // Records and feedback written since the last commit.
+  // Records and feedback written since the last commit, and the memory they hold until it.
   size_t uncommitted() const { return uncommitted_; }
+  size_t uncommittedBytes() const { return pending_.bytes(); }
   // Records written into a transaction that then failed (a COMMIT refused on a full disk, or an
   // insert error that made SQLite roll the whole transaction back): reported written, never stored.
   uint64_t lost() const { return lost_.load(std::memory_order_relaxed); }
@@ -78,7 +82,9 @@ class TraceWriter {
   void setLogResetPagesForTest(int pages) { log_reset_pages_ = pages; }
 
  private:
-  void noteRolledBack(std::string* error);
+  bool losePending(std::string* error, const char* why);
+  // A batch's memory kept for the next one; a larger one is given back.
+  static constexpr size_t kKeptPendingBytes = 4u << 20;
   struct Statements;
   TraceWriter(Database db, bool content);
   bool begin(std::string* error);
@@ -87,6 +93,7 @@ class TraceWriter {
   Database db_;
   Checkpointer checkpointer_;  // stopped (and joined) before db_ closes
   std::unique_ptr<Statements> statements_;
+  PendingRows pending_;
   bool content_;
   bool in_transaction_ = false;
   size_t uncommitted_ = 0;

@@ -730,6 +730,64 @@ TEST_CASE("trace store: opening a store for writing does not wait for another wr
   REQUIRE(writer->commit(&error));
 }
 
+// Two daemons writing one store: a writer held the write lock from its batch's first record to
+// its commit (a second at the default interval), so the other's every record waited out the 2 s
+// busy timeout and was dropped.
+TEST_CASE("trace store: a writer's batch waiting for its commit does not hold another writer up") {
+  std::string path = testing::makeTempDir() + "/traces.db";
+  std::string error;
+  auto first = openWriter(path);
+  auto second = openWriter(path);
+  for (int i = 0; i < 50; ++i) {
+    auto a = request("ef" + std::to_string(100000 + i), "ef" + std::to_string(100000 + i), "chat", "acme", kT0 + i, 5);
+    auto b = request("eg" + std::to_string(100000 + i), "eg" + std::to_string(100000 + i), "chat", "acme", kT0 + i, 5);
+    telemetry::RecordView va(a), vb(b);
+    auto started = std::chrono::steady_clock::now();
+    REQUIRE(first->writeRequest(*va.get(), &error));  // its batch waits for its commit
+    REQUIRE(second->writeRequest(*vb.get(), &error));
+    if (i % 10 == 9) REQUIRE(second->commit(&error));  // while the first's batch is pending
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::milliseconds(500));
+  }
+  REQUIRE(first->commit(&error));
+  REQUIRE(second->commit(&error));
+  CHECK((first->lost() == 0 && second->lost() == 0));
+  traces::Database db = traces::openStoreForReading(path, &error);
+  REQUIRE(db);
+  CHECK(count(db.get(), "SELECT count(*) FROM requests") == 100);
+}
+
+// A full disk during an insert makes SQLite roll the batch back: its records are counted lost,
+// and the writer goes on with the next batch.
+TEST_CASE("trace store: a batch an insert error rolls back is counted lost, and the next one is stored") {
+  testing::FullDiskVfs disk;
+  std::string path = testing::makeTempDir() + "/traces.db";
+  std::string error;
+  auto writer = openWriter(path);
+  writer->setLogResetPagesForTest(1 << 30);
+  auto write = [&](uint64_t from, uint64_t n, size_t message_bytes) {
+    for (uint64_t i = from; i < from + n; ++i) {
+      auto r = request("eh" + std::to_string(100000 + i), "eh" + std::to_string(100000 + i), "chat", "acme", kT0 + i, 5);
+      r.message = std::string(message_bytes, 'x');
+      telemetry::RecordView view(r);
+      REQUIRE(writer->writeRequest(*view.get(), &error));
+    }
+  };
+  write(0, 2, 10);
+  REQUIRE(writer->commit(&error));
+  disk.full = true;
+  write(2, 400, 40000);  // more than the page cache holds: pages spill to the log mid-batch
+  CHECK_FALSE(writer->commit(&error));
+  CHECK(writer->lost() == 400);
+  disk.full = false;
+  write(402, 3, 10);
+  INFO(error);
+  REQUIRE(writer->commit(&error));
+  CHECK(writer->lost() == 400);
+  traces::Database db = traces::openStoreForReading(path, &error);
+  REQUIRE(db);
+  CHECK(count(db.get(), "SELECT count(*) FROM requests") == 5);
+}
+
 // Closing a writer empties the log with a TRUNCATE checkpoint, which waits for every other
 // writer: behind a second daemon's open batch (or `outrigger check` beside a live one) a close
 // took the whole 5 s busy timeout.
