@@ -313,6 +313,11 @@ bool TraceWriter::writeRequest(const outrigger_record_view& r, bool content, std
 
 bool TraceWriter::writeFeedback(const outrigger_feedback_view& f, std::string* error) {
   (void)error;
+  // The host gives a feedback to each exporter instance once; instances on one file share this
+  // writer, so the second of them finds it written already.
+  if (f.received_unix_ns == last_feedback_ns_ && text(f.trace_id) == last_feedback_trace_) return true;
+  last_feedback_ns_ = f.received_unix_ns;
+  last_feedback_trace_.assign(text(f.trace_id));
   PendingRows& s = pending_;
   s.begin(kFeedbackRow);
   s.text(1, text(f.trace_id));

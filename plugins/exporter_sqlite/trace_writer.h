@@ -94,6 +94,8 @@ class TraceWriter {
   Checkpointer checkpointer_;  // stopped (and joined) before db_ closes
   std::unique_ptr<Statements> statements_;
   PendingRows pending_;
+  uint64_t last_feedback_ns_ = 0;  // the feedback written last, known again by these
+  std::string last_feedback_trace_;
   bool content_;
   bool in_transaction_ = false;
   size_t uncommitted_ = 0;

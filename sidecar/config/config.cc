@@ -478,6 +478,12 @@ Settings Parser::run(const toml::table& root) {
     for (const auto& g : r.guardrails) check(g, "guardrail");
     for (const auto& l : r.limiters) check(l, "limiter");
     for (const auto& e : r.exporters) check(e, "exporter");
+    for (size_t i = 0; i < r.exporters.size(); ++i) {  // named twice, every record would be written twice
+      if (std::find(r.exporters.begin(), r.exporters.begin() + static_cast<std::ptrdiff_t>(i), r.exporters[i]) !=
+          r.exporters.begin() + static_cast<std::ptrdiff_t>(i)) {
+        throw ParseError(r.where + ": route '" + r.name + "' names exporter '" + r.exporters[i] + "' twice");
+      }
+    }
   }
   checkCalls(s.routes);
   if (const toml::node* d = root.get("default_route")) {

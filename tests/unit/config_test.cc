@@ -462,3 +462,17 @@ TEST_CASE("a route may be internal, reached by model calls only, but not the def
   CHECK(errorOf(std::string("default_route = \"judge\"\n") + kMinimal + "[routes.judge]\nprovider = \"mock\"\ninternal = true\n")
             .find("route 'judge' is internal and cannot be the default route") != std::string::npos);
 }
+
+TEST_CASE("a route that names one exporter twice is refused: it would write every record twice") {
+  const char* twice = R"(
+[instances.mock]
+type = "provider.mock"
+[instances.traces]
+type = "exporter.jsonl"
+config = { path = "/tmp/x.jsonl" }
+[routes.default]
+provider = "mock"
+exporters = ["traces", "traces"]
+)";
+  CHECK(errorOf(twice).find("names exporter 'traces' twice") != std::string::npos);
+}

@@ -1253,3 +1253,24 @@ TEST_CASE("trace store: a prompt kept as its shape with tool calls is no eval ca
   CHECK(report.without_text == 1);
   CHECK(cases.empty());
 }
+
+// Two exporter instances on one file share its writer, and the host gives each a feedback once.
+TEST_CASE("trace store: one feedback given to two instances sharing a writer is stored once") {
+  std::string path = testing::makeTempDir() + "/traces.db";
+  std::string error;
+  auto writer = openWriter(path);
+  telemetry::FeedbackRecord fb;
+  fb.trace_id = "cccc0000000000000000000000000001";
+  fb.score = 0.5;
+  fb.received_unix_ns = kT0;
+  telemetry::FeedbackView view(fb);
+  REQUIRE(writer->writeFeedback(*view.get(), &error));
+  REQUIRE(writer->writeFeedback(*view.get(), &error));  // the second instance
+  fb.received_unix_ns = kT0 + 1;  // a second feedback on the same trace
+  telemetry::FeedbackView later(fb);
+  REQUIRE(writer->writeFeedback(*later.get(), &error));
+  REQUIRE(writer->commit(&error));
+  traces::Database db = traces::openStoreForReading(path, &error);
+  REQUIRE(db);
+  CHECK(count(db.get(), "SELECT count(*) FROM feedback") == 2);
+}
