@@ -174,10 +174,10 @@ void RedisConnection::becomeReady() {
     out_ += formatCommand(args);
     pending_.push_back(Pending{nullptr, connect_deadline_ns_ + uint64_t(settings_.command_timeout_ms) * kMs, true});
   };
-  if (!settings_.password.empty()) {
-    if (settings_.username.empty()) internal({"AUTH", settings_.password});
-    else internal({"AUTH", settings_.username, settings_.password});
-  }
+  // A user without a password is an ACL user made with `nopass`, which any password opens:
+  // never sending AUTH would run as the `default` user and its rights.
+  if (!settings_.username.empty()) internal({"AUTH", settings_.username, settings_.password});
+  else if (!settings_.password.empty()) internal({"AUTH", settings_.password});
   if (settings_.database != 0) internal({"SELECT", std::to_string(settings_.database)});
   internal({"PING"});
   watch(OUTRIGGER_FD_READABLE);

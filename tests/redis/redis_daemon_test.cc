@@ -718,6 +718,15 @@ TEST_CASE("limiter.redis: AUTH with the right password admits, a wrong one refus
   CHECK(from_file.chat(as("acme", "hello")).ok());
 }
 
+TEST_CASE("limiter.redis: a username without a password signs in as that ACL user, not as the default user") {
+  RedisServer redis("--requirepass s3cret");  // the default user needs a password
+  redis.call({"ACL", "SETUSER", "fleetuser", "on", "nopass", "~*", "&*", "+@all"});
+  Sidecar user(limiterConfig(redis, "rpm = 10\n", "", "username = \"fleetuser\"\n"));
+  auto r = user.chat(as("acme", "hello"));
+  INFO(user.daemon.log());
+  CHECK(r.ok());  // without AUTH, Redis answered NOAUTH and the limiter refused as unavailable
+}
+
 TEST_CASE("limiter.redis: over TLS, a server whose certificate names the host is used, one that does not is refused") {
   RedisServer redis("", /*tls=*/true);
   std::string tls = "host = \"127.0.0.1\"\ntls = true\ntls_ca_file = \"" + redis.caFile() + "\"\n";
