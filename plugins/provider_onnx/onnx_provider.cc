@@ -54,6 +54,7 @@ struct Job {
   std::atomic<bool> cancelled{false};  // set on the request's loop; the thread skips a cancelled job
   std::vector<float> values;           // inputs x dims, when done
   size_t next = 0;                     // the first input not embedded yet
+  SentenceEncoder::Progress progress;  // of input `next`, a window at a time
   uint32_t tokens = 0;
   std::string error;  // set: the model failed on an input
 };
@@ -201,18 +202,23 @@ class OnnxProvider final : public Provider {
         jobs_->queue.pop_front();
       }
       if (job->cancelled.load(std::memory_order_relaxed)) continue;
-      // One input a turn: a call of many long inputs goes to the back of the queue after each,
-      // so a short call queued behind it (a semantic cache's lookup) waits for one input, not
-      // for all of them.
+      // One window a turn: a call of many or long inputs goes to the back of the queue after
+      // each, so a short call queued behind it (a semantic cache's lookup) waits for one window
+      // (about 128 tokens), not for a 64 KiB input's hundreds of them.
       try {
-        if (job->next == 0) job->values.assign(job->inputs.size() * dims, 0.0f);
-        const size_t i = job->next++;
-        job->tokens += uint32_t(encoder_->embed(job->inputs[i], &job->values[i * dims], &job->error, &job->cancelled));
+        if (job->values.empty()) job->values.assign(job->inputs.size() * dims, 0.0f);
+        const size_t i = job->next;
+        size_t tokens = 0;
+        if (encoder_->embedSome(job->inputs[i], &job->progress, 1, &job->values[i * dims], &tokens, &job->error)) {
+          job->tokens += uint32_t(tokens);
+          job->progress = {};
+          ++job->next;
+          texts_.fetch_add(1, std::memory_order_relaxed);
+        }
       } catch (const std::bad_alloc&) {  // answered as a failure: an exception here would end the process
         job->error = "provider.onnx: out of memory";
       }
       if (job->cancelled.load(std::memory_order_relaxed)) continue;  // nobody waits for it
-      texts_.fetch_add(1, std::memory_order_relaxed);
       if (job->error.empty() && job->next < job->inputs.size()) {
         {
           std::lock_guard<std::mutex> lock(jobs_->mu);

@@ -187,31 +187,44 @@ bool SentenceEncoder::runWindow(const std::vector<int64_t>& ids, std::vector<dou
 }
 
 size_t SentenceEncoder::embed(std::string_view text, float* out, std::string* error, const std::atomic<bool>* stop) const {
-  std::vector<int64_t> ids;
-  tokenizer_->tokenize(text, &ids);
-  const size_t per_window = max_tokens_ - 2;
-  std::vector<double> sum;
-  std::vector<int64_t> window;
-  size_t read = 0;
-  for (size_t start = 0; start == 0 || start < ids.size(); start += per_window) {
-    size_t end = std::min(ids.size(), start + per_window);
-    window.assign(1, tokenizer_->clsId());
-    window.insert(window.end(), ids.begin() + ptrdiff_t(start), ids.begin() + ptrdiff_t(end));
-    window.push_back(tokenizer_->sepId());
+  Progress progress;
+  size_t tokens = 0;
+  for (;;) {
     if (stop && stop->load(std::memory_order_relaxed)) {
       *error = "cancelled";
       return 0;
     }
-    if (!runWindow(window, &sum, error)) return 0;
-    read += window.size();
+    if (embedSome(text, &progress, 1, out, &tokens, error)) return tokens;
+    if (!error->empty()) return 0;
   }
+}
+
+bool SentenceEncoder::embedSome(std::string_view text, Progress* p, size_t windows, float* out, size_t* tokens,
+                                std::string* error) const {
+  if (!p->started) {
+    tokenizer_->tokenize(text, &p->ids);
+    p->started = true;
+  }
+  const size_t per_window = max_tokens_ - 2;
+  std::vector<int64_t> window;
+  for (; windows > 0 && (p->next == 0 || p->next < p->ids.size()); --windows) {
+    size_t end = std::min(p->ids.size(), p->next + per_window);
+    window.assign(1, tokenizer_->clsId());
+    window.insert(window.end(), p->ids.begin() + ptrdiff_t(p->next), p->ids.begin() + ptrdiff_t(end));
+    window.push_back(tokenizer_->sepId());
+    if (!runWindow(window, &p->sum, error)) return false;
+    p->read += window.size();
+    p->next = std::max(end, p->next + 1);  // an empty text is one window of [CLS] [SEP]
+  }
+  if (p->next < p->ids.size()) return false;
   // Each window added the sum of its rows (mean pooling) or its [CLS] row times its length, so
   // the total is already weighted by token count; its direction is the embedding.
   double norm = 0;
-  for (double v : sum) norm += v * v;
+  for (double v : p->sum) norm += v * v;
   norm = std::sqrt(norm);
-  for (size_t j = 0; j < dims_; ++j) out[j] = norm > 0 ? float(sum[j] / norm) : 0.0f;
-  return read;
+  for (size_t j = 0; j < dims_; ++j) out[j] = norm > 0 ? float(p->sum[j] / norm) : 0.0f;
+  *tokens = p->read;
+  return true;
 }
 
 }  // namespace outrigger::onnx

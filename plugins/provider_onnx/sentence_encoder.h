@@ -49,6 +49,21 @@ class SentenceEncoder {
   // becomes true the windows not yet run are skipped (a cancelled request's long text).
   size_t embed(std::string_view text, float* out, std::string* error, const std::atomic<bool>* stop = nullptr) const;
 
+  // A text's embedding under way: tokenized at its first window, then run a window at a time,
+  // so a model thread can take turns between a long text's windows and other calls.
+  struct Progress {
+    std::vector<int64_t> ids;
+    std::vector<double> sum;
+    size_t next = 0;  // the first token of the next window
+    size_t read = 0;  // tokens the model read so far
+    bool started = false;
+  };
+  // Runs up to `windows` more windows of `text` (the same text at every call for one Progress).
+  // True when the text is done: out[0..dims()) holds its embedding and `*tokens` the tokens read;
+  // false with `*error` empty when windows remain, or with it set when the model failed.
+  bool embedSome(std::string_view text, Progress* progress, size_t windows, float* out, size_t* tokens,
+                 std::string* error) const;
+
  private:
   struct Runtime;  // the dlopen'ed library and its session (sentence_encoder.cc)
   SentenceEncoder() = default;

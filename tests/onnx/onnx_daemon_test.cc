@@ -177,6 +177,23 @@ TEST_CASE("a short embedding is not held behind every input of a long call: jobs
   CHECK(small_done < big_done);
 }
 
+TEST_CASE("a short embedding waits for one window of a long input, not for the whole input") {
+  Rig rig("threads = 1\n");
+  const std::string long_input = jsonQuoted(std::string(16384, '['));  // a token a byte: ~130 windows
+  using Clock = std::chrono::steady_clock;
+  auto big = std::async(std::launch::async, [&] {
+    HttpReply r = embeddings(rig, long_input);
+    return std::make_pair(r.status, Clock::now());
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // its first windows are running
+  HttpReply small = embeddings(rig, R"("one")");
+  Clock::time_point small_done = Clock::now();
+  auto [big_status, big_done] = big.get();
+  CHECK(small.status == 200);
+  CHECK(big_status == 200);
+  CHECK(small_done < big_done);
+}
+
 TEST_CASE("a deadline ends a long embedding with 504, and the model thread is free again") {
   Rig rig("threads = 1\n");
   std::string long_text;
