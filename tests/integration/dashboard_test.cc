@@ -48,7 +48,7 @@ std::string dashboardConfig(const std::string& admin_extra = "") {
                      "[prices.\"mock/mock-1\"]\ninput = 0.001\noutput = 0.002\n"
                      "[prices.\"big/mock-large\"]\ninput = 0.01\noutput = 0.02\n"
                      "[instances.team]\ntype = \"limiter.budget\"\n[instances.team.config]\nwindow = \"daily\"\n"
-                     "limit_tokens = 100000\n"
+                     "limit_tokens = 100000\nlimit_usd = 1000\n"
                      "[metrics]\ntenant_label = true\n"
                      "[alerts]\nevaluate_every_ms = 100\n"
                      "[[alerts.rules]]\nname = \"tenant_cost\"\nkind = \"cost\"\nthreshold = 0\n"
@@ -196,6 +196,9 @@ TEST_CASE("dashboard: traces, cost by tenant and model, verdicts, cache, breaker
     std::smatch m;
     REQUIRE(std::regex_search(budgets, m, std::regex("data-budget=\"team/" + std::string(tenant) + "\".*?data-used-ratio=\"([^\"]+)\"")));
     CHECK(std::stod(m[1]) == Approx(used));
+    // Both of the budget's limits, each with what is left of it: one was shown, as the other's.
+    REQUIRE(std::regex_search(budgets, m, std::regex("data-budget=\"team/" + std::string(tenant) + "\"(.*?)</tr>")));
+    CHECK(std::regex_search(std::string(m[1]), std::regex(R"(\$[0-9.]+ · [0-9]+ tokens<.*\$1,?000(\.0+)? · 100,?000 tokens<)")));
   }
   // The alert rule fired for both tenants: /alerts, drawn by the page.
   std::string alerts = panel(dom, "alerts");
