@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import tomllib
 import time
 import unittest
 import urllib.request
@@ -221,6 +222,22 @@ class ChartShape(unittest.TestCase):
         self.assertIn("memory", sidecar["resources"]["limits"])
         self.assertEqual(set(sidecar["resources"]["requests"]), {"cpu", "memory"})
 
+    def test_config_strings_are_templates_whatever_quotes_they_hold(self):
+        # tpl ran over the whole TOML after every string was JSON-escaped: a template with a
+        # quoted argument met its quotes escaped and failed, and tpl's output went in unescaped.
+        with tempfile.TemporaryDirectory() as tmp:
+            values = Path(tmp) / "values.yaml"
+            values.write_text(
+                "config:\n  instances:\n    traces:\n      config:\n"
+                "        path: '{{ printf \"%s/t.db\" .Values.sidecar.dataDir }}'\n"
+                "    quoted:\n      type: exporter.jsonl\n      config:\n"
+                "        path: 'a\"b\\c'\n"
+                "        names: ['{{ .Values.sidecar.dataDir | trimSuffix \"/\" }}/x', 'plain']\n")
+            config = tomllib.loads(config_text(render("default", ["-f", values])))
+        self.assertEqual(config["instances"]["traces"]["config"]["path"], "/var/lib/outrigger/t.db")
+        self.assertEqual(config["instances"]["quoted"]["config"]["path"], 'a"b\\c')
+        self.assertEqual(config["instances"]["quoted"]["config"]["names"], ["/var/lib/outrigger/x", "plain"])
+
     def test_every_folder_the_sidecar_writes_is_an_empty_dir(self):
         pod = pod_spec(self.default)
         volumes = {v["name"]: v for v in pod["volumes"]}
@@ -302,6 +319,12 @@ class ChartShape(unittest.TestCase):
         self.assertEqual(toml_value(config, "admin", "allowed_hosts"), ["outrigger.shop.svc.cluster.local"])
         with self.assertRaises(AssertionError):
             toml_value(config_text(self.default), "admin", "allowed_hosts")
+
+    def test_an_ipv6_admin_address_is_written_in_brackets(self):
+        for address in ("::", "[::]"):
+            with self.subTest(address=address):
+                config = config_text(render("default", ["--set-string", f"sidecar.admin.address={address}"]))
+                self.assertEqual(toml_value(config, "admin", "listen"), "[::]:9464")
 
     def test_a_parent_chart_includes_the_sidecar_in_its_own_deployment(self):
         with tempfile.TemporaryDirectory() as tmp:

@@ -69,7 +69,9 @@ so strings may use {{ .Values.sidecar.keysDir }} and the like.
 {{- $_ := set $server "watch_config" (not .Values.rollOnConfigChange) }}
 {{- end }}
 {{- $_ := set $config "server" $server }}
-{{- $admin := dict "listen" (printf "%s:%d" .Values.sidecar.admin.address (int .Values.sidecar.admin.port)) }}
+{{- $address := .Values.sidecar.admin.address }}
+{{- if and (contains ":" $address) (not (hasPrefix "[" $address)) }}{{ $address = printf "[%s]" $address }}{{ end }}
+{{- $admin := dict "listen" (printf "%s:%d" $address (int .Values.sidecar.admin.port)) }}
 {{- if .Values.sidecar.admin.tokenSecret.name }}
 {{- $_ := set $admin "token" "${OUTRIGGER_ADMIN_TOKEN}" }}
 {{- end }}
@@ -77,8 +79,8 @@ so strings may use {{ .Values.sidecar.keysDir }} and the like.
 {{- $_ := set $admin "allowed_hosts" . }}
 {{- end }}
 {{- $_ := set $config "admin" $admin }}
-{{- $toml := include "outrigger.toml.table" (list "" $config) | trim }}
-{{- printf "# Rendered by the outrigger Helm chart from its `config` values.\n%s\n" (tpl $toml .) }}
+{{- $toml := include "outrigger.toml.table" (list "" $config $) | trim }}
+{{- printf "# Rendered by the outrigger Helm chart from its `config` values.\n%s\n" $toml }}
 {{- end }}
 
 {{/*
@@ -91,9 +93,10 @@ number is written as an integer. A null value leaves its key out.
 {{- define "outrigger.toml.table" -}}
 {{- $path := index . 0 }}
 {{- $table := index . 1 }}
+{{- $root := index . 2 }}
 {{- range $key, $value := $table }}
 {{- if and (not (kindIs "invalid" $value)) (not (kindIs "map" $value)) (not (include "outrigger.toml.isTableList" $value)) }}
-{{ include "outrigger.toml.key" $key }} = {{ toJson $value }}
+{{ include "outrigger.toml.key" $key }} = {{ include "outrigger.toml.value" (list $value $root) }}
 {{- end }}
 {{- end }}
 {{- range $key, $value := $table }}
@@ -104,12 +107,12 @@ number is written as an integer. A null value leaves its key out.
 
 [{{ $sub }}]
 {{- end }}
-{{- include "outrigger.toml.table" (list $sub $value) }}
+{{- include "outrigger.toml.table" (list $sub $value $root) }}
 {{- else if include "outrigger.toml.isTableList" $value }}
 {{- range $value }}
 
 [[{{ $sub }}]]
-{{- include "outrigger.toml.table" (list $sub .) }}
+{{- include "outrigger.toml.table" (list $sub . $root) }}
 {{- end }}
 {{- end }}
 {{- end }}
@@ -124,6 +127,27 @@ number is written as an integer. A null value leaves its key out.
 
 {{- define "outrigger.toml.isTableList" -}}
 {{- if and (kindIs "slice" .) (gt (len .) 0) (kindIs "map" (first .)) }}true{{ end }}
+{{- end }}
+
+{{/*
+A value as TOML: [value root]. Each string, alone or in a list, goes through `tpl` first and is
+then written as JSON, so what `tpl` gives is escaped too and a template's own quotes never meet
+an escaped copy of themselves.
+*/}}
+{{- define "outrigger.toml.value" -}}
+{{- $value := index . 0 }}
+{{- $root := index . 1 }}
+{{- if kindIs "string" $value }}
+{{- toJson (tpl $value $root) }}
+{{- else if kindIs "slice" $value }}
+{{- $items := list }}
+{{- range $value }}
+{{- $items = append $items (ternary (tpl (toString .) $root) . (kindIs "string" .)) }}
+{{- end }}
+{{- toJson $items }}
+{{- else }}
+{{- toJson $value }}
+{{- end }}
 {{- end }}
 
 {{- define "outrigger.toml.key" -}}
