@@ -84,6 +84,13 @@ outrigger_status RequestContext::startModelCall(plugin::PluginInstance* inst, co
               std::string("model call refused: a message role is not one of ") + kKnownMessageRoles);
     return OUTRIGGER_E_INVALID;
   }
+  for (size_t i = 0; embed && call.inputs && i < call.input_count; ++i) {
+    if (call.inputs[i].size == 0) {  // as the fronts refuse one: a model has nothing to embed
+      static RateLimitedLog log;
+      log.write(LogLevel::kWarn, "plugin " + inst->name(), "model call refused: an input to embed is empty");
+      return OUTRIGGER_E_INVALID;
+    }
+  }
   std::string route(sv(call.route));
   bool allowed = false;
   for (const std::string& r : route_->calls) allowed = allowed || r == route;

@@ -28,6 +28,7 @@ struct Script {
   std::string deny_reason = "the judge said no";
   std::string span_value = "judged";  // an attribute the guardrail puts on its span
   outrigger_status span_status = OUTRIGGER_OK;
+  bool embed_empty = false;  // embed "" instead of the question
   bool use_embed = false;             // the guardrail embeds instead of asking
   uint32_t call_timeout_ms = 0;
   uint32_t call_after_ms = 0;         // the guardrail waits this long before it calls
@@ -108,7 +109,7 @@ class Judge final : public plugin::Guardrail {
   // Asks the judge (or embeds) and decides in the callback; the call's own status.
   outrigger_status ask(outrigger_request h) {
     outrigger_message_view m{plugin::str(s.role), plugin::str(question_), {}, {}, nullptr, 0};
-    outrigger_str input = plugin::str(question_);
+    outrigger_str input = s.embed_empty ? outrigger_str{"", 0} : plugin::str(question_);
     outrigger_model_call call{};
     call.hdr = OUTRIGGER_HEADER_INIT(outrigger_model_call);
     call.route = plugin::str(s.judge_route);
@@ -315,6 +316,19 @@ TEST_CASE("a model call whose text is not UTF-8 is refused at the call, for comp
     CHECK(s.vector.empty());
     CHECK(out.code == Code::kInternal);  // the guardrail failed, on_error = deny
   }
+}
+
+// The fronts refuse an empty input; a local model answered one with an all-zero vector and OK,
+// which no caller can normalise.
+TEST_CASE("a plugin's embed call with an empty input is refused at the call") {
+  Rig rig;
+  s.use_embed = true;
+  s.embed_empty = true;
+  const Outcome& out = rig.run();
+  CHECK(s.call_status == OUTRIGGER_E_INVALID);
+  CHECK(s.callbacks == 0);
+  CHECK(s.vector.empty());
+  CHECK(out.code == Code::kInternal);  // the guardrail failed, on_error = deny
 }
 
 // A provider reads a role it does not know as "user" (Anthropic's mapping), so a plugin's message
