@@ -257,7 +257,7 @@ bool AttemptPlanner::take(const TargetView& t, uint64_t now_ns) {
 }
 
 void AttemptPlanner::release(const TargetView& t) {
-  if (holds_probe_ && t.breaker) t.breaker->onAbandon();
+  if (holds_probe_ && t.breaker) t.breaker->onAbandon(probe_epoch_);
   holds_probe_ = false;
 }
 

@@ -101,9 +101,9 @@ void CircuitBreaker::onFailure(uint64_t now_ns) {
   probing_ = false;
 }
 
-void CircuitBreaker::onAbandon() {
+void CircuitBreaker::onAbandon(uint64_t probe_epoch) {
   std::lock_guard<std::mutex> lock(mu_);
-  probing_ = false;
+  if (probe_epoch == trips_) probing_ = false;
 }
 
 CircuitBreaker::State CircuitBreaker::state(uint64_t now_ns) const {

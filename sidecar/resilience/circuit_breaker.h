@@ -31,8 +31,9 @@ class CircuitBreaker {
   // came, says nothing about the target now.
   void onSuccess(bool was_probe = false, uint64_t probe_epoch = 0);
   void onFailure(uint64_t now_ns);
-  // An admitted attempt ended without a verdict (request cancelled): frees the probe slot.
-  void onAbandon();
+  // The probe of `probe_epoch` ended without a verdict (request cancelled, a 429): frees the
+  // probe slot, unless another trip came since and a newer probe holds it.
+  void onAbandon(uint64_t probe_epoch);
   // A trip seen elsewhere (another sidecar of a fleet): open until `open_ms` from now, unless
   // already open longer; then half-open as after any trip. Not counted in timesOpened.
   void openFor(uint64_t now_ns, uint32_t open_ms);

@@ -95,12 +95,32 @@ TEST_CASE("breaker: a late success of an attempt admitted before the trip does n
 TEST_CASE("breaker: an abandoned probe frees the slot, threshold 0 never opens") {
   CircuitBreaker b({1, 100});
   b.onFailure(0);
-  CHECK(b.allow(100 * kMs));
-  b.onAbandon();
+  bool probe = false;
+  uint64_t epoch = 0;
+  CHECK(b.allow(100 * kMs, &probe, &epoch));
+  b.onAbandon(epoch);
   CHECK(b.allow(100 * kMs));
   CircuitBreaker off({0, 100});
   for (int i = 0; i < 100; ++i) off.onFailure(0);
   CHECK(off.allow(0));
+}
+
+// A probe out when another trip came (a fleet's openFor) is abandoned later (its request
+// cancelled): it must not free the newer probe's slot, or two probes run at once.
+TEST_CASE("breaker: a stale probe's abandon does not free the current probe's slot") {
+  CircuitBreaker b({1, 1000});
+  b.onFailure(0);
+  bool probe = false;
+  uint64_t old_epoch = 0, new_epoch = 0;
+  REQUIRE(b.allow(1000 * kMs, &probe, &old_epoch));
+  REQUIRE(probe);
+  b.openFor(1000 * kMs, 1000);
+  REQUIRE(b.allow(2000 * kMs, &probe, &new_epoch));
+  REQUIRE(probe);
+  b.onAbandon(old_epoch);
+  CHECK_FALSE(b.allow(2000 * kMs));  // the new probe is still out
+  b.onAbandon(new_epoch);
+  CHECK(b.allow(2000 * kMs));
 }
 
 TEST_CASE("planner: retries the same target with full-jitter backoff, then falls back in order") {
