@@ -251,12 +251,17 @@ Failure malformed(const std::string& what) {
   return Failure{OUTRIGGER_CODE_UNAVAILABLE, true, 0, "upstream answer unusable: " + what};
 }
 
+// A count overwrites what an earlier event said only when it is one: the SDK's message_delta
+// usage declares its input and cache counts optional, and a null there is not a zero.
 void readUsage(const Value& usage, uint32_t* input, uint32_t* creation, uint32_t* read, uint32_t* output) {
   if (!usage.IsObject()) return;
-  if (member(usage, "input_tokens")) *input = getUint(usage, "input_tokens");
-  if (member(usage, "cache_creation_input_tokens")) *creation = getUint(usage, "cache_creation_input_tokens");
-  if (member(usage, "cache_read_input_tokens")) *read = getUint(usage, "cache_read_input_tokens");
-  if (member(usage, "output_tokens")) *output = getUint(usage, "output_tokens");
+  auto take = [&](const char* name, uint32_t* out) {
+    if (const Value* v = member(usage, name); v && v->IsUint()) *out = v->GetUint();
+  };
+  take("input_tokens", input);
+  take("cache_creation_input_tokens", creation);
+  take("cache_read_input_tokens", read);
+  take("output_tokens", output);
 }
 
 // Anthropic's input_tokens excludes the prompt cache's reads and writes; the host's

@@ -95,6 +95,30 @@ TEST_CASE("anthropic stream: text and input_json deltas, cumulative usage, messa
   CHECK(dec.summary().usage.cached_tokens == 128);
 }
 
+TEST_CASE("anthropic stream: a null count in message_delta keeps what message_start said") {
+  const std::vector<SseEvent> events = {
+      {"message_start", R"({"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant",)"
+                        R"("model":"claude-sonnet-4-5","content":[],"stop_reason":null,"usage":{"input_tokens":1000,)"
+                        R"("cache_creation_input_tokens":0,"cache_read_input_tokens":5000,"output_tokens":1}}})", ""},
+      {"content_block_start", R"({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}})", ""},
+      {"content_block_delta", R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}})", ""},
+      {"content_block_stop", R"({"type":"content_block_stop","index":0})", ""},
+      {"message_delta", R"({"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"input_tokens":null,)"
+                        R"("cache_creation_input_tokens":null,"cache_read_input_tokens":null,"output_tokens":40}})", ""},
+      {"message_stop", R"({"type":"message_stop"})", ""},
+  };
+  wire::StreamDecoder dec;
+  for (const auto& e : events) {
+    wire::StreamDelta d;
+    wire::Failure f;
+    REQUIRE(dec.decode(e, &d, &f) != wire::StreamDecoder::Step::kError);
+  }
+  CHECK(dec.done());
+  CHECK(dec.summary().usage.prompt_tokens == 6000);
+  CHECK(dec.summary().usage.cached_tokens == 5000);
+  CHECK(dec.summary().usage.completion_tokens == 40);
+}
+
 TEST_CASE("anthropic stream: an error event is a failure, overloaded is retryable") {
   wire::StreamDecoder dec;
   wire::StreamDelta d;
