@@ -18,6 +18,9 @@ bool nameChar(char c, bool first) {
 bool validName(std::string_view name, size_t max_bytes, bool metric) {
   if (name.empty() || name.size() > max_bytes) return false;
   if (metric && name[0] == '_') return false;
+  // Label names that begin with "__" are Prometheus's own (__name__ among them): a scrape with
+  // one fails whole.
+  if (!metric && name.starts_with("__")) return false;
   for (size_t i = 0; i < name.size(); ++i) {
     if (!nameChar(name[i], i == 0)) return false;
   }

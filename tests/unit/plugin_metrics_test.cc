@@ -37,6 +37,8 @@ class Reporter final : public plugin::Guardrail {
     out.gauge("labelled", "dropped: and a job label", {{"job", "other"}}, 1);
     out.gauge("labelled", "dropped: a label name twice", {{"k", "1"}, {"k", "2"}}, 1);
     out.gauge("labelled", "dropped: not UTF-8", {{"k", "\xff"}}, 1);
+    out.gauge("labelled", "dropped: Prometheus's own label name", {{"__name__", "x"}}, 1);
+    out.gauge("labelled", "dropped: any reserved label name", {{"__meta_x", "x"}}, 1);
     out.gauge("breaker_state", "dropped at render: the daemon's own name", {}, 1);
     out.gauge("request_duration_seconds_count", "dropped at render: a sample name of the daemon's histogram", {}, 1);
     out.gauge("plugin_metric_samples_dropped", "dropped at render: the daemon writes it after the plugins", {}, 1);
@@ -71,10 +73,11 @@ TEST_CASE("plugin metrics: samples get the prefix and the plugin_instance label,
   CHECK(text.find("breaker_state") == std::string::npos);
   CHECK(text.find("request_duration") == std::string::npos);
   CHECK(text.find("samples_dropped") == std::string::npos);
-  // Per instance: Bad-Name, hits, hits_total as a gauge, five labelled; then, added up over the
+  // Per instance: Bad-Name, hits, hits_total as a gauge, seven labelled; then, added up over the
   // instances, breaker_state, request_duration_seconds_count and plugin_metric_samples_dropped
   // when rendered.
-  CHECK(m.dropped() == 2 * 8 + 3);
+  CHECK(m.dropped() == 2 * 10 + 3);
+  CHECK(text.find("__") == std::string::npos);
 }
 
 TEST_CASE("plugin metrics: an instance gets at most its cap of samples per collection") {
