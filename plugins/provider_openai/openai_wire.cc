@@ -249,6 +249,14 @@ bool readUsage(const rapidjson::Value& root, outrigger_usage* u) {
   u->completion_tokens = getUint(*usage, "completion_tokens");
   if (const auto* d = member(*usage, "prompt_tokens_details")) u->cached_tokens = getUint(*d, "cached_tokens");
   if (const auto* d = member(*usage, "completion_tokens_details")) u->reasoning_tokens = getUint(*d, "reasoning_tokens");
+  // OpenAI counts reasoning inside completion_tokens; Gemini's OpenAI-compatible endpoint (and
+  // servers copying it) outside, which total_tokens shows (or reasoning past the completion
+  // does). The host's completion_tokens include them, so each is priced once, not dropped.
+  const uint64_t prompt = u->prompt_tokens, completion = u->completion_tokens, reasoning = u->reasoning_tokens;
+  const auto* total = member(*usage, "total_tokens");
+  const bool outside = reasoning > 0 && ((total && total->IsUint64() && total->GetUint64() == prompt + completion + reasoning) ||
+                                         reasoning > completion);
+  if (outside) u->completion_tokens = uint32_t(std::min<uint64_t>(completion + reasoning, UINT32_MAX));
   return true;
 }
 

@@ -178,6 +178,27 @@ TEST_CASE("openai unary: content, usage with cached and reasoning tokens") {
   CHECK(a.usage.reasoning_tokens == 2);
 }
 
+// Gemini's OpenAI-compatible endpoint counts thinking outside completion_tokens: 21 + 0 + 60 = 81.
+TEST_CASE("openai usage: reasoning counted outside completion_tokens is added to it, inside it is not") {
+  auto usageOf = [](const std::string& usage) {
+    wire::Answer a;
+    wire::Failure f;
+    std::string body = R"({"id":"x","object":"chat.completion","model":"gemini-2.5-flash","choices":[{"index":0,)"
+                       R"("message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],"usage":)" + usage + "}";
+    REQUIRE(wire::parseChatResponse(body, &a, &f));
+    return a.usage;
+  };
+  auto gemini = usageOf(R"({"prompt_tokens":21,"completion_tokens":0,"total_tokens":81,"completion_tokens_details":{"reasoning_tokens":60}})");
+  CHECK(gemini.completion_tokens == 60);
+  CHECK(gemini.reasoning_tokens == 60);
+  auto gemini_text = usageOf(R"({"prompt_tokens":21,"completion_tokens":5,"total_tokens":86,"completion_tokens_details":{"reasoning_tokens":60}})");
+  CHECK(gemini_text.completion_tokens == 65);
+  auto openai = usageOf(R"({"prompt_tokens":21,"completion_tokens":65,"total_tokens":86,"completion_tokens_details":{"reasoning_tokens":60}})");
+  CHECK(openai.completion_tokens == 65);
+  auto no_total = usageOf(R"({"prompt_tokens":21,"completion_tokens":5,"completion_tokens_details":{"reasoning_tokens":60}})");
+  CHECK(no_total.completion_tokens == 65);
+}
+
 TEST_CASE("openai unary: tool calls, refusal, empty choices and malformed JSON") {
   wire::Answer a;
   wire::Failure f;
