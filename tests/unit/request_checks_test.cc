@@ -49,6 +49,16 @@ TEST_CASE("request checks: each text field that is not UTF-8 is refused by name"
         "messages[0].tool_calls[0].arguments is not valid UTF-8");
 }
 
+// The HTTP front refuses n other than 1; on the socket an `n` in the extras went upstream, which
+// billed n answers while the limiters reserved one.
+TEST_CASE("request checks: an n other than 1 in the extras is refused, as the HTTP front refuses it") {
+  CHECK(refusal({.extra_json = R"({"n": 8})"}) == "params.extra_json: only n = 1 is supported");
+  CHECK(refusal({.extra_json = R"({"logprobs": true, "n": 2})"}) == "params.extra_json: only n = 1 is supported");
+  CHECK(refusal({.extra_json = R"({"n": 1})"}) == "");
+  CHECK(refusal({.extra_json = R"({"n": null})"}) == "");
+  CHECK(refusal({.extra_json = R"({"mock": {"n": 3}})"}) == "");  // not the top-level field
+}
+
 TEST_CASE("request checks: the ids a caller names itself by, the model and the tags are bounded in size") {
   CHECK(refusal({.tenant = std::string(256, 't')}) == "");
   CHECK(refusal({.tenant = std::string(257, 't')}) == "metadata.tenant is longer than 256 bytes");
