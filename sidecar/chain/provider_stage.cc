@@ -291,6 +291,9 @@ bool ProviderStage::failed(const outrigger_response_view& response) {
       monoNowNs(), {response.code, response.retryable != 0, response.retry_after_ms}, /*chunk_sent=*/r.chunk_seq_ > 0);
   recordDecision(d);
   if (d.kind == resilience::Decision::Kind::kStart) {
+    // What the guardrails still hold or decide of this attempt is dropped now, not when the next
+    // one starts: a decision arriving during the wait would send the failed attempt's chunks.
+    if (r.stream_guard_) r.stream_guard_->newAttempt();
     // Never from inside the plugin's call: the next attempt starts from the loop.
     next_target_ = d.target;
     if (r.setTimer(d.delay_ms, &ProviderStage::onAttemptTimer, this) == OUTRIGGER_OK) return true;

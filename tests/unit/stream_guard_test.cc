@@ -28,6 +28,7 @@ struct Script {
   bool respect_pause = false;    // the provider stops at PAUSE until resume
   bool whole = false;            // the provider answers whole (the chunks joined), never streaming
   size_t fail_first_after = 0;   // the first attempt fails (retryable) after this many chunks; 0: never
+  uint32_t fail_retry_after_ms = 0;  // and asks for this wait before the retry
   bool as_tool_call = false;     // each chunk is a delta of one tool call's arguments, with no text
   int attempts = 0, restarts = 0;
   std::vector<outrigger_status> chunk_statuses;
@@ -71,7 +72,9 @@ class Streamer final : public plugin::Provider {
     }
     while (next_ < s.chunks.size()) {
       if (s.attempts == 1 && s.fail_first_after && next_ == s.fail_first_after) {
-        host().providerDone(handle_, plugin::makeError(OUTRIGGER_CODE_UNAVAILABLE, "upstream reset", true));
+        outrigger_response_view failure = plugin::makeError(OUTRIGGER_CODE_UNAVAILABLE, "upstream reset", true);
+        failure.retry_after_ms = s.fail_retry_after_ms;
+        host().providerDone(handle_, failure);
         return;
       }
       // A view of the script's own string: `cond ? "" : s.chunks[next_]` would be a temporary copy,
@@ -441,6 +444,21 @@ TEST_CASE("a provider that ignores PAUSE: chunks arriving during a decision wait
   REQUIRE(out.code == Code::kOk);
   CHECK(out.chunks == std::vector<std::string>{"Hel", "lo wor", "ld. ", "Bye"});
   CHECK(s.resumes == 0);  // it had finished: nothing to resume
+}
+
+// The retry waits 20 ms; the guardrail decides on the failed attempt's first chunk after 2 ms,
+// meanwhile. That decision must not send the chunk: the retry streams the whole answer again.
+TEST_CASE("a chunk decision that comes while a failed attempt's retry waits sends nothing of the failed attempt") {
+  Rig rig;
+  s.first_mode = "pending";
+  s.respect_pause = false;
+  s.fail_first_after = 1;
+  s.fail_retry_after_ms = 20;
+  const Outcome& out = rig.run();
+  INFO(out.message << " after " << s.attempts << " attempt(s)");
+  REQUIRE(out.code == Code::kOk);
+  CHECK(s.attempts == 2);
+  CHECK(joined(out.chunks) == "Hello world. Bye");
 }
 
 TEST_CASE("a deadline during a pending chunk decision reaches the guardrail's on_cancel, one end") {
