@@ -245,7 +245,8 @@ class BudgetLimiter final : public Limiter {
   }
 
   // What an attempt cost is charged as it reports it; an attempt cut short in flight without
-  // usage may have been billed for anything up to its worst case, so that stands for it; a
+  // usage may have been billed for anything up to its worst case, so that stands for it, as it
+  // does for an answer that reports no usage at all (a server that ignores include_usage); a
   // failed attempt that reported nothing costs nothing.
   void settle(const outrigger_request_view& request, const outrigger_settlement& s) override {
     auto* r = static_cast<Reservation*>(host().requestState(request.handle));
@@ -254,7 +255,7 @@ class BudgetLimiter final : public Limiter {
     if (tokens > 0 || s.cost_usd > 0) {
       r->used.usd += s.cost_usd;
       r->used.tokens += tokens;
-    } else if (s.code == OUTRIGGER_CODE_CANCELLED && s.reached_upstream) {
+    } else if ((s.code == OUTRIGGER_CODE_CANCELLED || s.code == OUTRIGGER_CODE_OK) && s.reached_upstream) {
       r->used.usd += r->per_attempt.usd;
       r->used.tokens += r->per_attempt.tokens;
     }

@@ -329,6 +329,19 @@ TEST_CASE("budget via daemon: a stream the client cancels mid-answer is charged 
   CHECK(stored(rig.db, "acme").usd >= 1000 * kOutput);
 }
 
+// A server that ignores include_usage answers with no usage at all: the answer was billed, but
+// the budget charged nothing and never ran out.
+TEST_CASE("budget via daemon: an answer that reports no usage is charged its reservation") {
+  UpstreamProcess up;
+  REQUIRE(up.ready());
+  REQUIRE(up.script(R"([{"model":"gpt-4o-mini","usage":null,"repeat":3}])"));
+  BudgetRig rig(up, makeTempDir() + "/budget.db", 100 * kAnswerUsd, "default_max_output_tokens = 1000\n");
+  client::Client c(at(*rig.daemon));
+  REQUIRE(c.chat(asAcme(1000)).ok());
+  rig.stop();
+  CHECK(stored(rig.db, "acme").usd >= 1000 * kOutput);
+}
+
 // A tag budget keys an untagged request by its tenant's empty key: one tenant's untagged
 // spending once used up every other tenant's untagged budget.
 TEST_CASE("budget via daemon: a tag budget keeps untagged requests of each tenant apart") {
