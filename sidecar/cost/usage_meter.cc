@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "common/utf8.h"
 #include "http/http_metrics.h"
 
 namespace outrigger::cost {
@@ -9,13 +10,17 @@ namespace {
 
 constexpr std::string_view kOther = "_other";
 
+// Each part as its length and its text: a separator byte could be part of a model name (an
+// upstream's, or one a caller asked for), which would put one tenant's spending in another's
+// series. The parts are as the labels show them: two models that differ only in bytes that are
+// not UTF-8 are one label set, so one series.
 std::string keyOf(std::string_view route, std::string_view provider, std::string_view model, std::string_view tenant) {
   std::string key;
-  key.reserve(route.size() + provider.size() + model.size() + tenant.size() + 3);
-  key.append(route).push_back('\x1f');
-  key.append(provider).push_back('\x1f');
-  key.append(model).push_back('\x1f');
-  key.append(tenant);
+  for (std::string_view part : {route, provider, model, tenant}) {
+    std::string shown = validUtf8(part) ? std::string(part) : utf8Replaced(part);
+    key.append(std::to_string(shown.size())).push_back(':');
+    key.append(shown);
+  }
   return key;
 }
 

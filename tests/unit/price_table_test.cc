@@ -280,6 +280,24 @@ TEST_CASE("usage meter: label sets past the cap are counted under the model _oth
   CHECK(text.find("outrigger_usage_series_overflow_total 1\n") != std::string::npos);
 }
 
+// A model name may hold any byte: one with the old separator in it took another tenant's series,
+// and two that differ only in bytes that are not UTF-8 rendered as one label set twice.
+TEST_CASE("usage meter: a series is its label set as rendered, whatever bytes the model name holds") {
+  cost::UsageMeter meter;
+  meter.add("r", "p", "gpt-4o\x1f" "acme", "", {1, 0, 0, 0, 0}, 0.25, true);
+  meter.add("r", "p", "gpt-4o", "acme", {1, 0, 0, 0, 0}, 0.5, true);
+  meter.add("r", "p", "m\xff", "", {1, 0, 0, 0, 0}, 1, true);
+  meter.add("r", "p", "m\xfe", "", {1, 0, 0, 0, 0}, 2, true);
+  std::map<std::string, cost::UsageSeries> merged;
+  uint64_t overflowed = 0;
+  meter.mergeInto(&merged, &overflowed);
+  CHECK(merged.size() == 3);
+  std::string text = cost::renderUsageMetrics(merged, overflowed);
+  CHECK(text.find("outrigger_cost_usd_total{route=\"r\",provider=\"p\",model=\"gpt-4o\",tenant=\"acme\"} 0.5\n") !=
+        std::string::npos);
+  CHECK(text.find("outrigger_cost_usd_total{route=\"r\",provider=\"p\",model=\"m\uFFFD\"} 3\n") != std::string::npos);
+}
+
 TEST_CASE("usage meter: workers sharing a cap keep every label set in the same series from one merge to the next") {
   // Two workers' meters. Worker 1 met K first; worker 0 then fills the cap and meets one more
   // label set. K must keep its own series: moving into "_other" and back would read as its whole
