@@ -185,6 +185,7 @@ Decision AttemptPlanner::afterFailure(uint64_t now_ns, const AttemptFailure& f, 
   }
   if (!fits(now_ns, 0)) {
     release(targets_[order_[p]]);
+    refundRequest(targets_[order_[p]], now_ns);  // its rate token too: nothing was sent
     d.note = "give up: no time left before the deadline for another attempt" + state;
     return d;
   }

@@ -223,6 +223,25 @@ TEST_CASE("planner: never starts an attempt that cannot finish before the deadli
   CHECK(d.note.find("deadline") != std::string::npos);
 }
 
+// The fallback target's rate token was taken before the deadline turned the fallback into a
+// give-up, and never given back: a request that sent nothing used up a target's rpm.
+TEST_CASE("planner: a fallback the deadline turns into a give-up keeps no rate token of its target") {
+  Targets t;
+  RpmBucket b_rpm;
+  b_rpm.setRate(2);
+  auto views = t.views();
+  views[1].rpm = &b_rpm;
+  RoutePolicy p;
+  p.retry.max_attempts = 1;  // a failure falls back at once
+  p.retry.min_attempt_ms = 50;
+  AttemptPlanner plan(p, views, 1000 * kMs, 3);
+  REQUIRE(plan.first(0).kind == Kind::kStart);
+  const double before = b_rpm.tokens();
+  Decision d = plan.afterFailure(960 * kMs, unavailable(), false);
+  CHECK(d.kind == Kind::kGiveUp);
+  CHECK(b_rpm.tokens() == Approx(before).margin(0.05));
+}
+
 TEST_CASE("planner: open breakers are skipped, all open gives up with when to come back") {
   Targets t({1, 1000});
   t.a.onFailure(0);
