@@ -100,6 +100,10 @@ void ProviderStage::releaseHedgeAnswer() {
 
 void ProviderStage::cancelCurrentForHedge() {
   const Stage& stage = target_->stage;
+  // The hedge answered first: this target took at least this long. Recorded, or lowest-latency
+  // routing would keep sending first to a target that turned slow, its last sample from before,
+  // and every request would wait out the hedge delay.
+  ctx_.engine_.health().target(target_->key).latency.add(double(monoNowNs() - attempt_start_ns_) / 1e6);
   ctx_.pending_ = {};
   ctx_.closeSpanAt(attempt_span_, "cancelled");
   LimiterStage::settle(ctx_, target_->key, Code::kCancelled, true, Usage{}, 0);

@@ -22,7 +22,7 @@ namespace {
 struct Hedged {
   UpstreamProcess primary, backup;
   std::unique_ptr<DaemonProcess> daemon;
-  explicit Hedged(uint32_t delay_ms) {
+  explicit Hedged(uint32_t delay_ms, const std::string& route_extra = "") {
     REQUIRE(primary.ready());
     REQUIRE(backup.ready());
     ::setenv("OUTRIGGER_TEST_OPENAI_KEY", "sk-test", 1);
@@ -30,7 +30,7 @@ struct Hedged {
         daemonHead() + openaiInstance("primary", primary.baseUrl()) + openaiInstance("backup", backup.baseUrl()) +
         "[routes.default]\nexporters = [\"records\"]\n"
         "targets = [{ provider = \"primary\", model = \"gpt-a\" }, { provider = \"backup\", model = \"gpt-b\" }]\n"
-        "hedge = { delay_ms = " + std::to_string(delay_ms) + " }\n");
+        "hedge = { delay_ms = " + std::to_string(delay_ms) + " }\n" + route_extra);
     REQUIRE(daemon->waitReady());
   }
   std::vector<std::string> stop() {
@@ -102,4 +102,24 @@ TEST_CASE("hedge via daemon: a fast answer is not hedged, and streaming calls ne
   CHECK(s.result().value().model == "gpt-a");
   CHECK(parseJson(rig.primary.log()).Size() == 2);
   CHECK(parseJson(rig.backup.log()).Size() == 0);
+}
+
+// Lowest-latency routing learned a target's latency from its answers only: one that turned slow
+// lost every race to its hedge, was cancelled, and never answered again, so it stayed "fastest"
+// and every request waited out the hedge delay first.
+TEST_CASE("hedge via daemon: with lowest_latency, a first target that turned slow and loses to its hedge stops going first") {
+  Hedged rig(100, "strategy = \"lowest_latency\"\n");
+  REQUIRE(rig.primary.script(R"([{"model":"gpt-a"},{"fault":"slow_first_byte","ms":1500,"repeat":20}])"));
+  REQUIRE(rig.backup.script(R"([{"fault":"slow_first_byte","ms":50,"repeat":40}])"));
+  client::Client c(at(*rig.daemon));
+  REQUIRE(c.chat(ask("warm the first target")).ok());   // unmeasured targets go first, in order
+  REQUIRE(c.chat(ask("warm the second target")).ok());  // then the other one: ~50 ms
+  REQUIRE(parseJson(rig.primary.log()).Size() == 1);
+  REQUIRE(parseJson(rig.backup.log()).Size() == 1);
+  for (int i = 0; i < 6; ++i) REQUIRE(c.chat(ask("request " + std::to_string(i))).ok());
+  // The first of them went to the fastest, the first target, and lost to its hedge; within a few
+  // the first target's recorded time passed the second's, which now goes first.
+  size_t primary_after_warmup = parseJson(rig.primary.log()).Size() - 1;
+  CHECK(primary_after_warmup >= 1);
+  CHECK(primary_after_warmup <= 4);
 }
