@@ -66,13 +66,16 @@ void ProviderStage::startHedge(size_t index) {
     if (ctx_.completed_in_hook_) ctx_.advance();  // the hedge answered at once and won
     return;
   }
-  // A hedge that cannot start is dropped; the first attempt goes on.
+  // A hedge that cannot start is dropped; the first attempt goes on. A hook that returned
+  // neither PENDING nor a failure may have a live call: it is cancelled, as a first attempt's is.
+  if (rc >= 0) stage.instance->provider()->cancel(stage.instance->handle(), ctx_.handle_);
   ctx_.engine_.counters().plugin_errors.fetch_add(1, std::memory_order_relaxed);
   stage.instance->failures.fetch_add(1, std::memory_order_relaxed);
   ctx_.closeSpanAt(h.span, "error");
   LimiterStage::settle(ctx_, h.target->key, Code::kInternal, false, Usage{}, 0);
   --h.health->in_flight;
   settleTokens(&h.tokens, 0);
+  planner_->hedgeNotStarted(monoNowNs());  // its rate token: nothing was sent
   h.target = nullptr;
   ctx_.engine_.wakeLimitQueues();
 }

@@ -227,6 +227,10 @@ Decision AttemptPlanner::hedge(uint64_t now_ns) {
   return d;
 }
 
+void AttemptPlanner::hedgeNotStarted(uint64_t now_ns) {
+  if (hedge_pos_ != 0) refundRequest(targets_[order_[hedge_pos_]], now_ns);
+}
+
 void AttemptPlanner::hedgeFailed(uint64_t now_ns, const AttemptFailure& f) {
   if (hedge_pos_ == 0) return;
   if (CircuitBreaker* b = targets_[order_[hedge_pos_]].breaker; b && countsAgainstBreaker(f)) b->onFailure(now_ns);

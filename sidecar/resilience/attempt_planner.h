@@ -116,6 +116,8 @@ class AttemptPlanner {
   Decision hedge(uint64_t now_ns);
   // The hedge failed while the current attempt goes on: its breaker learns of it.
   void hedgeFailed(uint64_t now_ns, const AttemptFailure& failure);
+  // The hedge's start hook failed: nothing was sent, so its rate token goes back.
+  void hedgeNotStarted(uint64_t now_ns);
   // The current attempt failed while the hedge goes on: the hedge becomes the current attempt.
   void currentFailedWhileHedged(uint64_t now_ns, const AttemptFailure& failure);
   // The hedge answered first; the current attempt is cancelled and the hedge takes its place.

@@ -242,6 +242,25 @@ TEST_CASE("planner: a fallback the deadline turns into a give-up keeps no rate t
   CHECK(b_rpm.tokens() == Approx(before).margin(0.05));
 }
 
+TEST_CASE("planner: a hedge whose start failed gives its target's rate token back") {
+  Targets t;
+  RpmBucket b_rpm;
+  b_rpm.setRate(2);
+  auto views = t.views();
+  views[1].rpm = &b_rpm;
+  views[0].instance = &t.a;
+  views[1].instance = &t.b;
+  RoutePolicy p;
+  AttemptPlanner plan(p, views, 0, 3);
+  REQUIRE(plan.first(0).kind == Kind::kStart);
+  plan.started();
+  const double before = b_rpm.tokens();
+  REQUIRE(plan.hedge(10 * kMs).kind == Kind::kStart);
+  CHECK(b_rpm.tokens() == Approx(before - 1).margin(0.05));
+  plan.hedgeNotStarted(10 * kMs);
+  CHECK(b_rpm.tokens() == Approx(before).margin(0.05));
+}
+
 TEST_CASE("planner: open breakers are skipped, all open gives up with when to come back") {
   Targets t({1, 1000});
   t.a.onFailure(0);
