@@ -405,9 +405,9 @@ class JsonlExporter final : public Exporter {
   uint32_t max_files_ = 5;
   uint64_t buffer_bytes_ = 0;
   int fd_ = -1;  // -1 until the first record, and after a failed open
-  bool torn_ = false;
-  uint64_t next_replaced_check_ns_ = 0;
-  static constexpr uint64_t kReplacedCheckNs = 1000000000ull;  // the file ends in part of a line that could not be removed
+  bool torn_ = false;  // the file ends in part of a line that could not be removed
+  uint64_t next_replaced_check_ns_ = 0;  // when replacedUnderUs() looks again
+  static constexpr uint64_t kReplacedCheckNs = 1000000000ull;
   uint64_t next_open_ns_ = 0;     // host clock: no open is tried before
   uint64_t open_backoff_ns_ = 0;  // 0: the last open succeeded
   uint64_t failure_logged_ns_ = 0;

@@ -36,8 +36,8 @@ struct JsonText {
   }
 };
 
-// The JSON columns of the row being written: reused, so a row costs no buffer allocations, and
-// bound without a copy (they outlive the insert).
+// The JSON columns of the row being written: reused, so a row costs no buffer allocations
+// before the batch copies them (pending_rows.h).
 struct RowJson {
   JsonText tags, verdicts, spans, prompt, calls;
 };

@@ -50,7 +50,9 @@ class TraceWriter {
   ~TraceWriter();
 
   // Adds the record's row to the batch the next commit inserts. `content`: as open's, for this
-  // record (writers shared by instances of different configs).
+  // record (writers shared by instances of different configs). The store is not touched here,
+  // so today this always succeeds; a failure shows at commit(). The status stays in the
+  // signature for a writer that must refuse a record.
   bool writeRequest(const outrigger_record_view& record, bool content, std::string* error);
   bool writeRequest(const outrigger_record_view& record, std::string* error) {
     return writeRequest(record, content_, error);

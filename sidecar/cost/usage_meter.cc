@@ -15,11 +15,12 @@ constexpr std::string_view kOther = "_other";
 // series. The parts are as the labels show them: two models that differ only in bytes that are
 // not UTF-8 are one label set, so one series.
 std::string keyOf(std::string_view route, std::string_view provider, std::string_view model, std::string_view tenant) {
-  std::string key;
+  std::string key, repaired;
+  key.reserve(route.size() + provider.size() + model.size() + tenant.size() + 16);
   for (std::string_view part : {route, provider, model, tenant}) {
-    std::string shown = validUtf8(part) ? std::string(part) : utf8Replaced(part);
-    key.append(std::to_string(shown.size())).push_back(':');
-    key.append(shown);
+    if (!validUtf8(part)) part = repaired = utf8Replaced(part);  // rare: no copy otherwise
+    key.append(std::to_string(part.size())).push_back(':');
+    key.append(part);
   }
   return key;
 }

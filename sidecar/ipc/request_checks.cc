@@ -20,7 +20,16 @@ Status tooLong(const std::string& field, size_t limit) {
   return Status(Code::kInvalidArgument, field + " is longer than " + std::to_string(limit) + " bytes");
 }
 
-Status checkChoiceCount(const flatbuffers::String* extra_json);
+// An `n` above 1 in the extras would reach an OpenAI upstream, which bills n answers, while
+// limiters reserve and the stream carries one: refused, as the HTTP front refuses it.
+Status checkChoiceCount(const flatbuffers::String* extra_json) {
+  if (!extra_json || extra_json->string_view().find("\"n\"") == std::string_view::npos) return Status::ok();
+  rapidjson::Document extra;
+  if (!json::parse(extra_json->string_view(), &extra) || !extra.IsObject()) return Status::ok();  // the provider says
+  auto n = extra.FindMember("n");
+  if (n == extra.MemberEnd() || n->value.IsNull() || (n->value.IsUint() && n->value.GetUint() == 1)) return Status::ok();
+  return Status(Code::kInvalidArgument, "params.extra_json: only n = 1 is supported");
+}
 
 Status checkMetadata(const wire::Metadata* md) {
   if (!md) return Status::ok();
@@ -105,16 +114,6 @@ Status checkParams(const wire::Params* p) {
   return checkChoiceCount(p->extra_json());
 }
 
-// An `n` above 1 in the extras would reach an OpenAI upstream, which bills n answers, while
-// limiters reserve and the stream carries one: refused, as the HTTP front refuses it.
-Status checkChoiceCount(const flatbuffers::String* extra_json) {
-  if (!extra_json || extra_json->string_view().find("\"n\"") == std::string_view::npos) return Status::ok();
-  rapidjson::Document extra;
-  if (!json::parse(extra_json->string_view(), &extra) || !extra.IsObject()) return Status::ok();  // the provider says
-  auto n = extra.FindMember("n");
-  if (n == extra.MemberEnd() || n->value.IsNull() || (n->value.IsUint() && n->value.GetUint() == 1)) return Status::ok();
-  return Status(Code::kInvalidArgument, "params.extra_json: only n = 1 is supported");
-}
 
 // Adds up the bytes of every string the request refers to, each time it is referred to, and
 // stops past `limit`.

@@ -8,11 +8,13 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <iterator>
 #include <memory>
 #include <regex>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <outrigger/plugin.h>
@@ -149,6 +151,30 @@ TEST_CASE("a full queue refuses an embedding at once with RESOURCE_EXHAUSTED, an
 
 // A job ran all its inputs before the next job began: one call of many long inputs held the
 // model thread for up to its deadline, and every semantic cache lookup behind it missed.
+namespace {
+
+// A long call started, then a short one once `running` says the long one is under way: when each
+// was answered, and how.
+struct Race {
+  int long_status = 0, short_status = 0;
+  std::chrono::steady_clock::time_point long_done, short_done;
+};
+Race shortBehindLong(const Rig& rig, const std::string& long_input_json, const std::function<void()>& running) {
+  using Clock = std::chrono::steady_clock;
+  auto big = std::async(std::launch::async, [&] {
+    HttpReply r = embeddings(rig, long_input_json);
+    return std::make_pair(r.status, Clock::now());
+  });
+  running();
+  Race race;
+  race.short_status = embeddings(rig, R"("one")").status;
+  race.short_done = Clock::now();
+  std::tie(race.long_status, race.long_done) = big.get();
+  return race;
+}
+
+}  // namespace
+
 TEST_CASE("a short embedding is not held behind every input of a long call: jobs take turns by input") {
   Rig rig("threads = 1\n");
   std::string long_text;
@@ -156,42 +182,31 @@ TEST_CASE("a short embedding is not held behind every input of a long call: jobs
   std::string inputs = "[";
   for (int i = 0; i < 8; ++i) inputs += (i ? "," : "") + jsonQuoted(long_text + std::to_string(i));
   inputs += "]";
-  using Clock = std::chrono::steady_clock;
-  auto big = std::async(std::launch::async, [&] {
-    HttpReply r = embeddings(rig, inputs);
-    return std::make_pair(r.status, Clock::now());
+  Race race = shortBehindLong(rig, inputs, [&] {
+    // Once the long call's first input is done, it is surely running.
+    using Clock = std::chrono::steady_clock;
+    std::regex texts(R"(outrigger_onnx_embed_texts_total\{plugin_instance="minilm"\} (\d+))");
+    for (auto until = Clock::now() + std::chrono::seconds(30); Clock::now() < until;) {
+      std::smatch m;
+      std::string metrics = adminMetricsText(*rig.daemon);
+      if (std::regex_search(metrics, m, texts) && std::stoi(m[1]) >= 1) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
   });
-  // Once the long call's first input is done, it is surely running.
-  std::regex texts(R"(outrigger_onnx_embed_texts_total\{plugin_instance="minilm"\} (\d+))");
-  for (auto until = Clock::now() + std::chrono::seconds(30); Clock::now() < until;) {
-    std::smatch m;
-    std::string metrics = adminMetricsText(*rig.daemon);
-    if (std::regex_search(metrics, m, texts) && std::stoi(m[1]) >= 1) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  HttpReply small = embeddings(rig, R"("one")");
-  Clock::time_point small_done = Clock::now();
-  auto [big_status, big_done] = big.get();
-  CHECK(small.status == 200);
-  CHECK(big_status == 200);
-  CHECK(small_done < big_done);
+  CHECK(race.short_status == 200);
+  CHECK(race.long_status == 200);
+  CHECK(race.short_done < race.long_done);
 }
 
 TEST_CASE("a short embedding waits for one window of a long input, not for the whole input") {
   Rig rig("threads = 1\n");
   const std::string long_input = jsonQuoted(std::string(16384, '['));  // a token a byte: ~130 windows
-  using Clock = std::chrono::steady_clock;
-  auto big = std::async(std::launch::async, [&] {
-    HttpReply r = embeddings(rig, long_input);
-    return std::make_pair(r.status, Clock::now());
+  Race race = shortBehindLong(rig, long_input, [] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // its first windows are running
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // its first windows are running
-  HttpReply small = embeddings(rig, R"("one")");
-  Clock::time_point small_done = Clock::now();
-  auto [big_status, big_done] = big.get();
-  CHECK(small.status == 200);
-  CHECK(big_status == 200);
-  CHECK(small_done < big_done);
+  CHECK(race.short_status == 200);
+  CHECK(race.long_status == 200);
+  CHECK(race.short_done < race.long_done);
 }
 
 TEST_CASE("a deadline ends a long embedding with 504, and the model thread is free again") {

@@ -225,12 +225,27 @@ TEST_CASE("planner: never starts an attempt that cannot finish before the deadli
 
 // The fallback target's rate token was taken before the deadline turned the fallback into a
 // give-up, and never given back: a request that sent nothing used up a target's rpm.
-TEST_CASE("planner: a fallback the deadline turns into a give-up keeps no rate token of its target") {
-  Targets t;
+namespace {
+
+// Targets a, b, c on instances of their own, b with a rate limit of 2 a minute.
+struct RateLimitedSecond : Targets {
   RpmBucket b_rpm;
-  b_rpm.setRate(2);
-  auto views = t.views();
-  views[1].rpm = &b_rpm;
+  std::vector<TargetView> views = Targets::views();
+  RateLimitedSecond() {
+    b_rpm.setRate(2);
+    views[1].rpm = &b_rpm;
+    views[0].instance = &a;
+    views[1].instance = &b;
+    views[2].instance = &c;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("planner: a fallback the deadline turns into a give-up keeps no rate token of its target") {
+  RateLimitedSecond t;
+  RpmBucket& b_rpm = t.b_rpm;
+  const std::vector<TargetView>& views = t.views;
   RoutePolicy p;
   p.retry.max_attempts = 1;  // a failure falls back at once
   p.retry.min_attempt_ms = 50;
@@ -243,13 +258,9 @@ TEST_CASE("planner: a fallback the deadline turns into a give-up keeps no rate t
 }
 
 TEST_CASE("planner: a hedge whose start failed gives its target's rate token back") {
-  Targets t;
-  RpmBucket b_rpm;
-  b_rpm.setRate(2);
-  auto views = t.views();
-  views[1].rpm = &b_rpm;
-  views[0].instance = &t.a;
-  views[1].instance = &t.b;
+  RateLimitedSecond t;
+  RpmBucket& b_rpm = t.b_rpm;
+  const std::vector<TargetView>& views = t.views;
   RoutePolicy p;
   AttemptPlanner plan(p, views, 0, 3);
   REQUIRE(plan.first(0).kind == Kind::kStart);
